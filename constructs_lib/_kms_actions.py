@@ -1,0 +1,101 @@
+"""KMS action lists, kept in one place (as aws-cdk-lib keeps them in ``aws-kms/.../perms.ts``).
+
+Every key policy statement and every ``grant_*`` method takes its actions from here.
+"""
+
+from __future__ import annotations
+
+# Management without use: none of these encrypts, decrypts, signs or creates grants, so an
+# administrator can look after the key but cannot read what it protects.
+ADMIN_ACTIONS: tuple[str, ...] = (
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:ReplicateKey",
+    "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+    "kms:UpdatePrimaryRegion",
+)
+
+# Extra administration for keys with imported (EXTERNAL) material.
+IMPORT_ADMIN_ACTIONS: tuple[str, ...] = (
+    "kms:DeleteImportedKeyMaterial",
+    "kms:GetParametersForImport",
+    "kms:ImportKeyMaterial",
+)
+
+# The action that must stay with somebody, or the key is locked out for good.
+PUT_KEY_POLICY = "kms:PutKeyPolicy"
+# Wildcards that include kms:PutKeyPolicy.
+PUT_KEY_POLICY_COVERED_BY: frozenset[str] = frozenset({"*", "kms:*", "kms:Put*", PUT_KEY_POLICY})
+
+# Use of the key, by key usage.
+ENCRYPT_DECRYPT_ACTIONS: tuple[str, ...] = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
+# RSA encryption keys cannot generate data keys; their public key can be used outside AWS.
+ASYMMETRIC_ENCRYPT_DECRYPT_ACTIONS: tuple[str, ...] = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GetPublicKey",
+    "kms:ReEncrypt*",
+)
+SIGN_VERIFY_ACTIONS: tuple[str, ...] = (
+    "kms:DescribeKey",
+    "kms:GetPublicKey",
+    "kms:Sign",
+    "kms:Verify",
+)
+GENERATE_VERIFY_MAC_ACTIONS: tuple[str, ...] = ("kms:GenerateMac", "kms:VerifyMac")
+KEY_AGREEMENT_ACTIONS: tuple[str, ...] = ("kms:DeriveSharedSecret", "kms:GetPublicKey")
+
+ENCRYPT_ACTIONS: tuple[str, ...] = ("kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
+DECRYPT_ACTIONS: tuple[str, ...] = ("kms:Decrypt",)
+SIGN_ACTIONS: tuple[str, ...] = ("kms:Sign",)
+VERIFY_ACTIONS: tuple[str, ...] = ("kms:Verify",)
+GENERATE_MAC_ACTIONS: tuple[str, ...] = ("kms:GenerateMac",)
+VERIFY_MAC_ACTIONS: tuple[str, ...] = ("kms:VerifyMac",)
+
+# Grants for AWS services (EBS, RDS, ...) acting for a principal; always paired with
+# GRANT_FOR_AWS_RESOURCE_CONDITION.
+GRANT_ACTIONS: tuple[str, ...] = ("kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant")
+GRANT_FOR_AWS_RESOURCE_CONDITION: dict[str, dict[str, str]] = {
+    "Bool": {"kms:GrantIsForAWSResource": "true"}
+}
+
+# Service principals writing to encrypted destinations.
+CLOUDTRAIL_ENCRYPT_ACTIONS: tuple[str, ...] = ("kms:GenerateDataKey*",)
+CLOUDTRAIL_DESCRIBE_ACTIONS: tuple[str, ...] = ("kms:DescribeKey",)
+CLOUDTRAIL_LOG_READER_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:ReEncryptFrom")
+CLOUDWATCH_LOGS_ACTIONS: tuple[str, ...] = (
+    "kms:Decrypt*",
+    "kms:Describe*",
+    "kms:Encrypt*",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
+# A service publishing to an encrypted SNS topic or SQS queue.
+PUBLISHER_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey*")

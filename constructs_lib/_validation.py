@@ -1,0 +1,86 @@
+"""Input checks shared by every construct.
+
+Each check raises :class:`ConstructPropError` naming the prop and the value received, in the style
+of aws-cdk-lib: ``'pending_window' must be 7-30 days. Received: 3``. Checks run when a construct
+is created, so a bad prop fails ``cdk synth`` long before CloudFormation sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
+# Commercial, GovCloud, China and ISO partitions: eu-west-1, us-gov-west-1, cn-north-1.
+REGION_PATTERN = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+
+
+class ConstructPropError(ValueError):
+    """A construct prop (or configuration field) holds a value the toolkit cannot accept."""
+
+    def __init__(self, prop: str, requirement: str, received: Any) -> None:
+        self.prop = prop
+        self.received = received
+        super().__init__(f"'{prop}' {requirement}. Received: {received!r}")
+
+
+def require(condition: bool, prop: str, requirement: str, received: Any) -> None:
+    """Raise :class:`ConstructPropError` unless ``condition`` holds."""
+    if not condition:
+        raise ConstructPropError(prop, requirement, received)
+
+
+def is_token(value: Any) -> bool:
+    """True for an unresolved CDK token (a value known only at deploy time).
+
+    Imported lazily so that modules using the plain checks never pull in the CDK.
+    """
+    from aws_cdk import Token  # noqa: PLC0415
+
+    return isinstance(value, str | int | float) and Token.is_unresolved(value)
+
+
+def check_account_id(prop: str, value: Any) -> str:
+    """A 12-digit AWS account ID (tokens such as ``Aws.ACCOUNT_ID`` pass through)."""
+    if isinstance(value, str) and is_token(value):
+        return value
+    require(
+        isinstance(value, str) and bool(ACCOUNT_ID_PATTERN.match(value)),
+        prop,
+        "must be a 12-digit AWS account ID",
+        value,
+    )
+    return str(value)
+
+
+def check_region(prop: str, value: Any) -> str:
+    """An AWS Region name such as ``eu-west-1`` (tokens pass through)."""
+    if isinstance(value, str) and is_token(value):
+        return value
+    require(
+        isinstance(value, str) and bool(REGION_PATTERN.match(value)),
+        prop,
+        "must be an AWS Region name such as 'eu-west-1'",
+        value,
+    )
+    return str(value)
+
+
+def check_range(prop: str, value: Any, low: int, high: int, unit: str) -> int:
+    """An integer between ``low`` and ``high`` inclusive."""
+    require(
+        isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
+        prop,
+        f"must be {low}-{high} {unit}",
+        value,
+    )
+    return int(value)
+
+
+def check_unique(prop: str, values: Iterable[Any]) -> None:
+    """No value appears twice."""
+    seen: set[Any] = set()
+    for value in values:
+        require(value not in seen, prop, "must not repeat a value", value)
+        seen.add(value)

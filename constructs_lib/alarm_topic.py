@@ -1,0 +1,70 @@
+"""A KMS-encrypted SNS topic that CloudWatch alarms and EventBridge rules can publish to.
+
+SNS encrypts with the topic's CMK, so every publishing service needs ``kms:GenerateDataKey*`` and
+``kms:Decrypt`` in the key policy. The statements are limited to this account and Region by
+``aws:SourceAccount``, ``aws:SourceArn`` and the SNS encryption context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from constructs_lib._validation import require
+from constructs_lib.key_policy import KeyServicePrincipal
+from constructs_lib.keys import CustomerManagedKey
+
+DEFAULT_PUBLISHERS = ("cloudwatch.amazonaws.com",)
+
+
+class AlarmTopic(Construct):
+    """An SNS topic for alarms, encrypted with a customer managed key, TLS only.
+
+    Args:
+        encryption_key: the CMK that encrypts messages (must be a symmetric encryption key).
+        publishers: service principals allowed to publish. Default: CloudWatch alarms only.
+        display_name: Default: none.
+
+    Attributes:
+        topic: the ``aws_sns.Topic``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        encryption_key: CustomerManagedKey,
+        publishers: Sequence[str] = DEFAULT_PUBLISHERS,
+        display_name: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        require(
+            encryption_key.key_spec == "SYMMETRIC_DEFAULT",
+            "encryption_key",
+            "must be a symmetric encryption key (SNS encrypts with SYMMETRIC_DEFAULT keys only)",
+            encryption_key.key_spec,
+        )
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            master_key=encryption_key.key,
+            enforce_ssl=True,
+            display_name=display_name,
+        )
+        for service in publishers:
+            encryption_key.add_service_principal(
+                KeyServicePrincipal.publisher(service=service, destination="sns")
+            )
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{service.split('.', 1)[0].title()}Publish",
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions={"StringEquals": {"aws:SourceAccount": self.topic.stack.account}},
+                )
+            )

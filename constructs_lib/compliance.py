@@ -1,0 +1,60 @@
+"""cdk-nag v3 gates and acknowledgments.
+
+cdk-nag v3 packs are CDK validation plugins: an error-level finding makes ``app.synth()`` raise
+``ValidationFailed``. Register the packs once on the App with :func:`add_compliance_checks`.
+
+A finding this toolkit cannot meet is acknowledged on the one construct it concerns, with a
+specific reason, through :func:`acknowledge`. Every acknowledgment also appears in
+``docs/compliance.md``; a test reads the synthesized metadata and fails on any that is missing.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, App, Validations
+from cdk_nag import (
+    AwsSolutionsChecks,
+    HIPAASecurityChecks,
+    NIST80053R5Checks,
+    PCIDSS321Checks,
+    ServerlessChecks,
+)
+from constructs import IConstruct
+
+from constructs_lib._validation import require
+
+NAG_PACKS = (
+    AwsSolutionsChecks,
+    NIST80053R5Checks,
+    HIPAASecurityChecks,
+    PCIDSS321Checks,
+    ServerlessChecks,
+)
+"""The five packs every app built with the toolkit is held to."""
+
+MIN_REASON_LENGTH = 40
+# Reasons that say nothing about the construct they excuse.
+_VAGUE_REASONS = {"n/a", "not needed", "false positive", "suppressed", "ok", "by design"}
+
+
+def add_compliance_checks(app: App) -> None:
+    """Run all five cdk-nag packs when ``app`` synthesizes. Call once per App."""
+    Validations.of(app).add_plugins(*(pack() for pack in NAG_PACKS))
+
+
+def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
+    """Acknowledge one cdk-nag finding on one construct.
+
+    ``rule_id`` is the rule as the report names it (``AwsSolutions-IAM5[Resource::*]``,
+    ``NIST.800.53.R5-IAMNoInlinePolicy``). ``reason`` must say why this construct cannot comply:
+    at least 40 characters, and the same text must appear next to the rule in
+    ``docs/compliance.md``.
+    """
+    require(bool(rule_id.strip()), "rule_id", "must name a cdk-nag rule", rule_id)
+    text = " ".join(reason.split())
+    require(
+        len(text) >= MIN_REASON_LENGTH and text.lower() not in _VAGUE_REASONS,
+        "reason",
+        f"must explain in at least {MIN_REASON_LENGTH} characters why the finding is accepted",
+        reason,
+    )
+    Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=text))

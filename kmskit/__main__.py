@@ -1,0 +1,5 @@
+"""``python -m kmskit``."""
+
+from kmskit.cli import main
+
+raise SystemExit(main())

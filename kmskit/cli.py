@@ -1,0 +1,91 @@
+"""The ``kmskit`` command line (also ``python -m kmskit``).
+
+Each module in :mod:`kmskit.commands` adds its subcommands through ``register(subparsers,
+common)``; ``common`` is a parent parser with the options every command shares. A command's
+handler returns an exit code; a :class:`~kmskit.errors.KmskitError` becomes a one-line message on
+stderr and its exit code (see :mod:`kmskit.errors`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError
+
+from kmskit import __version__, commands
+from kmskit.clients import DEFAULT_MAX_ATTEMPTS, RETRY_MODES, ClientSettings
+from kmskit.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, KmskitError
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options shared by every subcommand."""
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("AWS")
+    group.add_argument("--region", help="AWS Region (default: boto3's configuration)")
+    group.add_argument("--profile", help="AWS profile (default: boto3's configuration)")
+    group.add_argument(
+        "--max-attempts",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"attempts per AWS call, retries included (default: {DEFAULT_MAX_ATTEMPTS})",
+    )
+    group.add_argument(
+        "--retry-mode",
+        choices=RETRY_MODES,
+        default=None,
+        help="botocore retry mode (default: standard)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> ClientSettings:
+    """Client settings from the common options."""
+    if args.max_attempts is not None and args.max_attempts < 1:
+        raise KmskitError(f"'--max-attempts' must be at least 1. Received: {args.max_attempts}")
+    return ClientSettings(
+        region=args.region,
+        profile=args.profile,
+        max_attempts=args.max_attempts,
+        retry_mode=args.retry_mode,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kmskit",
+        description="KMS toolkit: envelope encryption, key-usage audit, snapshot copy, "
+        "key material import and cost.",
+    )
+    parser.add_argument("--version", action="version", version=f"kmskit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = common_options()
+    for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{module_info.name}")
+        module.register(subparsers, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except KmskitError as error:
+        print(f"kmskit: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except (NoCredentialsError, NoRegionError) as error:
+        print(f"kmskit: error: {error} (configure AWS credentials and a Region)", file=sys.stderr)
+        return EXIT_USAGE
+    except BotoCoreError as error:
+        print(f"kmskit: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("kmskit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return code

@@ -1,0 +1,1 @@
+"""Subcommands of ``kmskit``: one module per subject, each with ``register(subparsers, common)``."""

@@ -1,0 +1,99 @@
+"""Monthly KMS key cost of a synthesized CDK app (``kmskit cost cdk.out``).
+
+Reads every ``*.template.json`` under the cloud assembly (recursively: CDK Pipelines puts stage
+templates in ``assembly-<Stage>/`` folders), finds ``AWS::KMS::Key`` and ``AWS::KMS::ReplicaKey``
+resources and prices each. Keys made by this toolkit carry their cost in ``kmskit:cost``
+metadata; any other key is priced with the same function from its properties.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from kmskit.errors import NotFoundError, UsageError
+from kmskit.pricing import key_monthly_cost
+
+KEY_TYPES = ("AWS::KMS::Key", "AWS::KMS::ReplicaKey")
+
+
+@dataclass(frozen=True)
+class PricedKey:
+    template: str
+    logical_id: str
+    resource_type: str
+    monthly_usd: Decimal
+    max_monthly_usd: Decimal
+
+
+def _price(resource: dict[str, Any]) -> tuple[Decimal, Decimal]:
+    metadata = resource.get("Metadata", {}).get("kmskit:cost")
+    if isinstance(metadata, dict) and "monthlyUsd" in metadata:
+        now = str(metadata["monthlyUsd"])
+        return Decimal(now), Decimal(str(metadata.get("maxMonthlyUsd", now)))
+    properties = resource.get("Properties", {})
+    rotation = properties.get("EnableKeyRotation") is True
+    cost = key_monthly_cost(
+        rotation_enabled=rotation, replica=resource["Type"] == "AWS::KMS::ReplicaKey"
+    )
+    return cost.monthly_usd, cost.max_monthly_usd
+
+
+def template_paths(assembly: Path) -> list[Path]:
+    """Every template in a cloud assembly directory, nested stage assemblies included."""
+    if not assembly.exists():
+        raise NotFoundError(f"no cloud assembly at '{assembly}': run `cdk synth` (or make synth)")
+    if assembly.is_file():
+        return [assembly]
+    paths = sorted(assembly.rglob("*.template.json"))
+    if not paths:
+        raise UsageError(f"'{assembly}' holds no *.template.json files: is it a cdk.out folder?")
+    return paths
+
+
+def priced_keys(paths: Iterable[Path]) -> list[PricedKey]:
+    """Every KMS key resource in ``paths`` with its monthly cost."""
+    result: list[PricedKey] = []
+    for path in paths:
+        template = json.loads(path.read_text())
+        for logical_id, resource in sorted(template.get("Resources", {}).items()):
+            if resource.get("Type") in KEY_TYPES:
+                now, later = _price(resource)
+                result.append(
+                    PricedKey(
+                        template=path.name.removesuffix(".template.json"),
+                        logical_id=logical_id,
+                        resource_type=resource["Type"],
+                        monthly_usd=now,
+                        max_monthly_usd=later,
+                    )
+                )
+    return result
+
+
+@dataclass(frozen=True)
+class CostSummary:
+    keys: list[PricedKey]
+
+    @property
+    def monthly_usd(self) -> Decimal:
+        return sum((k.monthly_usd for k in self.keys), Decimal(0))
+
+    @property
+    def max_monthly_usd(self) -> Decimal:
+        return sum((k.max_monthly_usd for k in self.keys), Decimal(0))
+
+    def by_template(self) -> dict[str, tuple[int, Decimal, Decimal]]:
+        rows: dict[str, tuple[int, Decimal, Decimal]] = {}
+        for key in self.keys:
+            count, now, later = rows.get(key.template, (0, Decimal(0), Decimal(0)))
+            rows[key.template] = (count + 1, now + key.monthly_usd, later + key.max_monthly_usd)
+        return rows
+
+
+def summarize(assembly: Path) -> CostSummary:
+    return CostSummary(priced_keys(template_paths(assembly)))

@@ -1,0 +1,119 @@
+"""Errors that the CLI turns into a message and an exit code.
+
+Exit codes (documented in README.md and docs/):
+
+====  =====================================================================
+0     success
+1     failure not covered below
+2     bad usage: a missing or invalid argument
+3     access denied (IAM or key policy)
+4     not found: key, object, snapshot or file
+5     integrity: tampered ciphertext, wrong encryption context, bad signature
+6     throttled: KMS or another service kept throttling after every retry
+7     conflict: the resource is in a state that does not allow the operation
+130   interrupted (Ctrl-C)
+====  =====================================================================
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_ACCESS_DENIED = 3
+EXIT_NOT_FOUND = 4
+EXIT_INTEGRITY = 5
+EXIT_THROTTLED = 6
+EXIT_CONFLICT = 7
+EXIT_INTERRUPTED = 130
+
+
+class KmskitError(Exception):
+    """Base class: a failure the user can act on, with a message that says how."""
+
+    exit_code = EXIT_FAILURE
+
+
+class UsageError(KmskitError):
+    exit_code = EXIT_USAGE
+
+
+class AccessDeniedError(KmskitError):
+    exit_code = EXIT_ACCESS_DENIED
+
+
+class NotFoundError(KmskitError):
+    exit_code = EXIT_NOT_FOUND
+
+
+class IntegrityError(KmskitError):
+    exit_code = EXIT_INTEGRITY
+
+
+class ThrottledError(KmskitError):
+    exit_code = EXIT_THROTTLED
+
+
+class ConflictError(KmskitError):
+    exit_code = EXIT_CONFLICT
+
+
+_ACCESS_DENIED_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "KMSAccessDeniedException",
+}
+_NOT_FOUND_CODES = {
+    "NotFoundException",
+    "NoSuchKey",
+    "NoSuchBucket",
+    "InvalidSnapshot.NotFound",
+    "DBSnapshotNotFound",
+    "DBSnapshotNotFoundFault",
+    "DBClusterSnapshotNotFoundFault",
+}
+_THROTTLED_CODES = {
+    "ThrottlingException",
+    "Throttling",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "TooManyRequestsException",
+}
+_INTEGRITY_CODES = {"InvalidCiphertextException", "KMSInvalidSignatureException"}
+_CONFLICT_CODES = {
+    "DisabledException",
+    "KMSInvalidStateException",
+    "KeyUnavailableException",
+    "IncorrectKeyException",
+    "InvalidKeyUsageException",
+}
+
+
+def from_client_error(error: ClientError, doing: str) -> KmskitError:
+    """Map a botocore ``ClientError`` to the matching :class:`KmskitError`.
+
+    ``doing`` says what was attempted ("decrypt the data key with alias/app"), so the message
+    reads: ``could not decrypt the data key with alias/app: AccessDeniedException: ...``.
+    """
+    code = error.response.get("Error", {}).get("Code", "Unknown")
+    message = error.response.get("Error", {}).get("Message", str(error))
+    text = f"could not {doing}: {code}: {message}"
+    if code in _ACCESS_DENIED_CODES:
+        return AccessDeniedError(text)
+    if code in _NOT_FOUND_CODES:
+        return NotFoundError(text)
+    if code in _THROTTLED_CODES:
+        attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts")
+        retried = f" (after {attempts} retries)" if attempts is not None else ""
+        return ThrottledError(
+            f"{text}{retried}. Raise --max-attempts, use --retry-mode adaptive, or ask for a "
+            "higher KMS request quota"
+        )
+    if code in _INTEGRITY_CODES:
+        return IntegrityError(text)
+    if code in _CONFLICT_CODES:
+        return ConflictError(text)
+    return KmskitError(text)

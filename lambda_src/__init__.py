@@ -1,0 +1,1 @@
+"""Lambda handler packages, one folder per function (packaged with ``Code.from_asset``)."""

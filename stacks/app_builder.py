@@ -1,0 +1,39 @@
+"""Build the example organisation's App from one configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from constructs_lib import add_compliance_checks
+from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context, load_organisation
+from stacks.key_stack import KeyStack
+
+
+def build_app(
+    *, context: dict[str, Any] | None = None, outdir: str | Path | None = None
+) -> cdk.App:
+    """The example organisation, every stack, with the cdk-nag gates registered.
+
+    Args:
+        context: App context. Default: cdk.json's ``context`` (the CDK CLI's own context,
+            including ``-c`` values, still takes precedence).
+        outdir: cloud assembly directory. Default: the CLI's, or ``cdk.out``.
+    """
+    app = cdk.App(
+        context=context if context is not None else cdk_json_context(),
+        outdir=str(outdir) if outdir is not None else None,
+    )
+    organisation = load_organisation(app.node.try_get_context(ORGANISATION_CONTEXT_KEY))
+    for environment in organisation.environments():
+        KeyStack(
+            app,
+            f"Keys-{environment.name}",
+            environment=environment,
+            env=cdk.Environment(account=environment.account.id, region=environment.region),
+            description=f"KMS keys of account {environment.account.alias} in {environment.region}",
+        )
+    add_compliance_checks(app)
+    return app

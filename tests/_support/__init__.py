@@ -1,0 +1,1 @@
+"""Test helpers shared by every subject. Modules here import aws_cdk only inside functions."""

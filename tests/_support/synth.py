@@ -1,0 +1,72 @@
+"""Synthesize an App once and read everything the tests need from the cloud assembly."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class SynthResult:
+    """A synthesized cloud assembly on disk."""
+
+    name: str
+    outdir: Path
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Template of every stack, keyed by artifact ID (nested stage assemblies included)."""
+
+    def template_paths(self) -> list[Path]:
+        return sorted(self.outdir.rglob("*.template.json"))
+
+    def template(self, stack_id: str) -> dict[str, Any]:
+        try:
+            return self.templates[stack_id]
+        except KeyError:
+            raise KeyError(
+                f"no stack {stack_id!r} in {self.name}: {sorted(self.templates)}"
+            ) from None
+
+    def assertions(self, stack_id: str) -> Any:
+        """An ``aws_cdk.assertions.Template`` for one stack (no second synth)."""
+        from aws_cdk.assertions import Template  # noqa: PLC0415
+
+        return Template.from_json(self.template(stack_id))
+
+    def validation_findings(self) -> list[dict[str, str]]:
+        """Every cdk-nag finding left after acknowledgments (errors fail synth; warnings don't)."""
+        findings = []
+        for report_path in self.outdir.rglob("validation-report.json"):
+            report = json.loads(report_path.read_text())
+            for plugin in report.get("pluginReports", []):
+                for violation in plugin.get("violations", []):
+                    for construct in violation.get("violatingConstructs", []):
+                        findings.append(
+                            {
+                                "plugin": plugin.get("pluginName", ""),
+                                "rule": violation.get("ruleName", ""),
+                                "severity": violation.get("severity", ""),
+                                "path": construct.get("constructPath", ""),
+                            }
+                        )
+        return findings
+
+    def acknowledgments(self) -> Iterator[tuple[str, str, str]]:
+        """``(construct path, rule id, reason)`` for every acknowledged cdk-nag rule."""
+        for metadata_path in sorted(self.outdir.rglob("*.metadata.json")):
+            for path, entries in json.loads(metadata_path.read_text()).items():
+                for entry in entries:
+                    if entry.get("type") == "aws:cdk:acknowledged-rules":
+                        for rule, reason in entry.get("data", {}).items():
+                            yield path, rule.split("::", 1)[-1], reason
+
+
+def synthesize(name: str, app: Any) -> SynthResult:
+    """Synthesize ``app`` (once) and load its templates."""
+    assembly = app.synth()
+    result = SynthResult(name=name, outdir=Path(assembly.directory))
+    for path in result.template_paths():
+        result.templates[path.name.removesuffix(".template.json")] = json.loads(path.read_text())
+    return result
