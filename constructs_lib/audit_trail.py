@@ -1,0 +1,766 @@
+"""A CIS-aligned CloudTrail trail: every KMS call recorded, encrypted with a CMK, watched by alarms.
+
+``AuditTrail`` wraps the ``aws_cloudtrail.Trail`` L2 and closes what it leaves open:
+
+* The L2 writes a bucket policy for CloudTrail *without* ``aws:SourceArn`` (``s3:GetBucketAcl``
+  and ``s3:PutObject``; aws-cdk-lib ``aws-cloudtrail/lib/cloudtrail.ts``), and adds nothing to the
+  key policy. Here the L2 receives a *reference* to the delivery bucket, on which it cannot add
+  statements, and :class:`AuditBucket` writes the bucket policy with ``aws:SourceArn`` for each
+  named trail; the key policy gets the CloudTrail statements through
+  ``KeyServicePrincipal.cloudtrail`` (``aws:SourceArn`` plus the CloudTrail encryption context).
+  The trail ARN is built from an explicit trail name, so neither policy depends on the trail.
+* The L2's CloudWatch Logs role gets an inline policy and no ``aws:SourceArn`` in its trust
+  policy. Here the role trusts CloudTrail for this trail only, has a managed policy limited to
+  this trail's log streams, and the log group is encrypted with the CMK and has a set retention.
+* KMS ``Encrypt``/``Decrypt``/``GenerateDataKey`` are *Read* management events: the trail records
+  Read and Write management events, and a synth-time check refuses any event selector that drops
+  Read events or excludes ``kms.amazonaws.com``.
+* Metric filters and alarms (to a KMS-encrypted :class:`AlarmTopic`) for the CIS benchmarks: KMS
+  keys disabled or scheduled for deletion, key policy changes and grants from other accounts,
+  unauthorized API calls, CloudTrail configuration changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jsii
+from aws_cdk import Duration, Names, RemovalPolicy, Stack, Token
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct, IValidation
+
+from constructs_lib._validation import (
+    ConstructPropError,
+    check_account_id,
+    check_region,
+    require,
+)
+from constructs_lib.alarm_topic import AlarmTopic
+from constructs_lib.encrypted_bucket import (
+    EncryptedBucket,
+    ReplicationDestination,
+    acknowledge_wildcard_resources,
+    is_bucket,
+    key_facts,
+)
+from constructs_lib.key_policy import KeyServicePrincipal
+from constructs_lib.keys import CustomerManagedKey
+
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
+KMS_EVENT_SOURCE = "kms.amazonaws.com"
+ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+# CloudTrail: 3-128 characters; letters, digits, '.', '_', '-'; starts and ends with a letter or
+# digit; no two of '.', '_', '-' side by side (API_CreateTrail.html).
+TRAIL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?![._-])){1,126}[A-Za-z0-9]$")
+KEY_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{1,200}$")
+MAX_DATA_EVENT_BUCKETS = 250
+
+# The exact CIS AWS Foundations pattern (v1.4-v3.0, "CMK disabled or scheduled for deletion").
+KMS_KEY_DISABLED_OR_DELETED = (
+    "{($.eventSource=kms.amazonaws.com) && "
+    "(($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}"
+)
+UNAUTHORIZED_API_CALLS = (
+    '{(($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")) && '
+    '($.sourceIPAddress!="delivery.logs.amazonaws.com") && ($.eventName!="HeadBucket")}'
+)
+CLOUDTRAIL_CONFIGURATION_CHANGED = (
+    "{($.eventName=CreateTrail) || ($.eventName=UpdateTrail) || ($.eventName=DeleteTrail) || "
+    "($.eventName=StartLogging) || ($.eventName=StopLogging)}"
+)
+
+
+def key_policy_changed_pattern(account: str) -> str:
+    """PutKeyPolicy on any key, or CreateGrant called from an account other than ``account``."""
+    return (
+        "{($.eventSource=kms.amazonaws.com) && (($.eventName=PutKeyPolicy) || "
+        f'(($.eventName=CreateGrant) && ($.userIdentity.accountId!="{account}")))}}'
+    )
+
+
+REASON_LOG_STREAMS = (
+    "CloudTrail creates one log stream per account and Region of a multi-Region trail "
+    "(ACCOUNT_CloudTrail_REGION), so the role names this trail's log group and the "
+    "stream-name prefixes of its account (and organization), not each stream."
+)
+
+
+@dataclass(frozen=True)
+class TrailSource:
+    """A trail allowed to deliver to an :class:`AuditBucket`.
+
+    Args:
+        account: the account the trail belongs to (for an organization trail: the management
+            account).
+        trail_name: the trail's name (its ARN is built from it).
+        region: the trail's home Region.
+        organization_id: ``o-...`` for an organization trail, which also writes the member
+            accounts' logs under ``AWSLogs/<organization id>/``. Default: not an organization
+            trail.
+    """
+
+    account: str
+    trail_name: str
+    region: str
+    organization_id: str | None = None
+
+    def __post_init__(self) -> None:
+        check_account_id("sources.account", self.account)
+        check_trail_name("sources.trail_name", self.trail_name)
+        check_region("sources.region", self.region)
+        if self.organization_id is not None:
+            check_organization_id("sources.organization_id", self.organization_id)
+
+    def trail_arn(self, partition: str) -> str:
+        return f"arn:{partition}:cloudtrail:{self.region}:{self.account}:trail/{self.trail_name}"
+
+
+@dataclass(frozen=True)
+class CentralAuditBucket:
+    """A bucket in another (central audit) account that a trail delivers to.
+
+    Make it there with :class:`AuditBucket`, listing the trail in its ``sources``.
+
+    Args:
+        bucket_name: the central bucket's name.
+        account: the central account; it may read this trail's log files (the trail's key
+            policy lets it decrypt them, limited to the CloudTrail encryption context).
+        s3_key_prefix: must match the AuditBucket's. Default: none.
+    """
+
+    bucket_name: str
+    account: str
+    s3_key_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        check_account_id("central_bucket.account", self.account)
+        require(
+            isinstance(self.bucket_name, str) and bool(self.bucket_name),
+            "central_bucket.bucket_name",
+            "must be the central bucket's name",
+            self.bucket_name,
+        )
+        check_key_prefix("central_bucket.s3_key_prefix", self.s3_key_prefix)
+
+
+def check_trail_name(prop: str, value: Any) -> str:
+    if isinstance(value, str) and Token.is_unresolved(value):
+        raise ConstructPropError(
+            prop, "must be a literal name (policies build the trail ARN from it)", value
+        )
+    require(
+        isinstance(value, str) and bool(TRAIL_NAME.match(value)),
+        prop,
+        "must be 3-128 letters, digits, '.', '_' or '-', start and end with a letter or digit, "
+        "and have no two of '.', '_', '-' side by side",
+        value,
+    )
+    return str(value)
+
+
+def check_organization_id(prop: str, value: Any) -> str:
+    require(
+        isinstance(value, str) and bool(ORGANIZATION_ID.match(value)),
+        prop,
+        "must be an AWS Organizations ID such as 'o-a1b2c3d4e5'",
+        value,
+    )
+    return str(value)
+
+
+def check_key_prefix(prop: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    require(
+        isinstance(value, str)
+        and bool(KEY_PREFIX.match(value))
+        and not value.startswith("/")
+        and not value.endswith("/"),
+        prop,
+        "must be an S3 key prefix without leading or trailing '/'",
+        value,
+    )
+    return str(value)
+
+
+def cloudtrail_bucket_statements(
+    bucket: s3.IBucket,
+    sources: Sequence[TrailSource],
+    s3_key_prefix: str | None,
+    partition: str,
+) -> list[iam.PolicyStatement]:
+    """The bucket policy CloudTrail needs, each statement limited by ``aws:SourceArn``.
+
+    ``s3:GetBucketAcl`` on the bucket for every source trail, and per trail ``s3:PutObject`` on
+    ``[prefix/]AWSLogs/<account>/*`` (and ``AWSLogs/<organization id>/*`` for an organization
+    trail) with ``s3:x-amz-acl = bucket-owner-full-control``.
+    """
+    require(bool(sources), "sources", "must name at least one trail", list(sources))
+    principal = iam.ServicePrincipal(CLOUDTRAIL)
+    prefix = f"{s3_key_prefix}/" if s3_key_prefix else ""
+    statements = [
+        iam.PolicyStatement(
+            sid="AllowCloudTrailAclCheck",
+            principals=[principal],
+            actions=["s3:GetBucketAcl"],
+            resources=[bucket.bucket_arn],
+            conditions={
+                "StringEquals": {
+                    "aws:SourceArn": [source.trail_arn(partition) for source in sources]
+                }
+            },
+        )
+    ]
+    for index, source in enumerate(sources, start=1):
+        owners = [source.account]
+        if source.organization_id:
+            owners.append(source.organization_id)
+        statements.append(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailWrite" + (str(index) if len(sources) > 1 else ""),
+                principals=[principal],
+                actions=["s3:PutObject"],
+                resources=[
+                    bucket.arn_for_objects(f"{prefix}AWSLogs/{owner}/*") for owner in owners
+                ],
+                conditions={
+                    "StringEquals": {
+                        "s3:x-amz-acl": "bucket-owner-full-control",
+                        "aws:SourceArn": source.trail_arn(partition),
+                    }
+                },
+            )
+        )
+    return statements
+
+
+class AuditBucket(Construct):
+    """The bucket trails deliver to: an :class:`EncryptedBucket` with the CloudTrail policy.
+
+    Use it on its own in a central audit (security) account for trails of other accounts;
+    :class:`AuditTrail` makes one for itself when it is not given a bucket. CloudTrail writes log
+    files encrypted with each trail's own key and digest files with SSE-S3, so CloudTrail is
+    exempt from the bucket's encryption-header denies (and only from those).
+
+    Args:
+        encryption_key: the CMK for the bucket's default encryption.
+        sources: the trails allowed to deliver here (each by account, name and home Region).
+        s3_key_prefix: the trails' ``s3_key_prefix``. Default: none.
+        bucket_name: Default: generated (give one when trails in other accounts deliver here).
+        noncurrent_version_retention_days: Default: 90.
+        access_log_retention_days: Default: 365.
+        replication: Default: none (see :class:`EncryptedBucket`).
+        removal_policy: Default: ``RemovalPolicy.RETAIN``.
+
+    Attributes:
+        encrypted_bucket: the :class:`EncryptedBucket`.
+        bucket: the ``aws_s3.Bucket``.
+        access_log_bucket: its server access log bucket.
+        sources: the trails named in the policy.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        encryption_key: CustomerManagedKey | kms.IKey,
+        sources: Sequence[TrailSource],
+        s3_key_prefix: str | None = None,
+        bucket_name: str | None = None,
+        noncurrent_version_retention_days: int = 90,
+        access_log_retention_days: int | None = None,
+        replication: ReplicationDestination | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        sources = list(sources)
+        require(bool(sources), "sources", "must name at least one trail", sources)
+        for source in sources:
+            require(
+                isinstance(source, TrailSource), "sources", "must hold TrailSource values", source
+            )
+        arns = [(s.account, s.region, s.trail_name) for s in sources]
+        require(len(set(arns)) == len(arns), "sources", "must not repeat a trail", arns)
+        self.s3_key_prefix = check_key_prefix("s3_key_prefix", s3_key_prefix)
+        self.sources: tuple[TrailSource, ...] = tuple(sources)
+        self.encrypted_bucket = EncryptedBucket(
+            self,
+            "Storage",
+            encryption_key=encryption_key,
+            bucket_name=bucket_name,
+            noncurrent_version_retention_days=noncurrent_version_retention_days,
+            access_log_retention_days=access_log_retention_days,
+            replication=replication,
+            removal_policy=removal_policy,
+            service_writers=[CLOUDTRAIL],
+        )
+        self.bucket = self.encrypted_bucket.bucket
+        self.access_log_bucket = self.encrypted_bucket.access_log_bucket
+        for statement in cloudtrail_bucket_statements(
+            self.bucket, self.sources, self.s3_key_prefix, Stack.of(self).partition
+        ):
+            self.bucket.add_to_resource_policy(statement)
+
+
+@jsii.implements(IValidation)
+class _TrailValidation:
+    """At synth, after any change made through ``.trail``: the CIS settings still hold."""
+
+    def __init__(self, owner: AuditTrail) -> None:
+        self._owner = owner
+
+    def validate(self) -> list[str]:
+        cfn = self._owner.trail.node.default_child
+        assert isinstance(cfn, cloudtrail.CfnTrail)
+        stack = Stack.of(self._owner)
+        problems: list[str] = []
+        for name, value in (
+            ("is_multi_region_trail", cfn.is_multi_region_trail),
+            ("enable_log_file_validation", cfn.enable_log_file_validation),
+            ("include_global_service_events", cfn.include_global_service_events),
+        ):
+            if stack.resolve(value) is not True:
+                problems.append(f"'{name}' must stay True on an AuditTrail. Received: {value!r}")
+        if cfn.advanced_event_selectors is not None:
+            problems.append(
+                "'advanced_event_selectors' must not be set on an AuditTrail (they replace the "
+                "event selectors that record every KMS call). Received: advanced event selectors"
+            )
+        selectors = stack.resolve(cfn.event_selectors) or []
+        management = [s for s in selectors if s.get("IncludeManagementEvents", True)]
+        if not any(s.get("ReadWriteType", "All") == "All" for s in management):
+            problems.append(
+                "'management_events' must record Read and Write events (KMS Encrypt, Decrypt and "
+                f"GenerateDataKey are Read events). Received: {selectors!r}"
+            )
+        for selector in selectors:
+            excluded = selector.get("ExcludeManagementEventSources") or []
+            if KMS_EVENT_SOURCE in excluded:
+                problems.append(
+                    "'exclude_management_event_sources' must not exclude kms.amazonaws.com on an "
+                    f"AuditTrail. Received: {excluded!r}"
+                )
+        return problems
+
+
+class AuditTrail(Construct):
+    """A multi-Region CloudTrail trail to CIS standard, encrypted with a customer managed key.
+
+    Args:
+        trail_name: the trail's name (policies build its ARN from it). Default: a name unique to
+            this construct's path.
+        encryption_key: a symmetric :class:`CustomerManagedKey` for the log files, the log group
+            and the alarm topic; CloudTrail and CloudWatch statements are added to its policy.
+            Default: a new key (rotated, AWS default policy) with alias ``key_alias``.
+        key_alias: alias of the key this construct makes. Default:
+            ``alias/audit/<trail name>`` (dots replaced by dashes). Not with ``encryption_key``.
+        bucket: an existing :class:`AuditBucket` of this account that lists this trail in its
+            ``sources``. Default: a new AuditBucket (see ``bucket_props``).
+        bucket_props: props for the AuditBucket this construct makes (``bucket_name``,
+            ``noncurrent_version_retention_days``, ``access_log_retention_days``,
+            ``replication``, ``removal_policy``). Default: none. Not with ``bucket`` or
+            ``central_bucket``.
+        central_bucket: deliver to a bucket in a central audit account instead (no bucket is
+            made here; the central account gets decrypt access to the log files). Default: none.
+        s3_key_prefix: Default: none (or the given bucket's prefix).
+        log_retention: retention of the CloudWatch Logs copy. Default: one year. INFINITE is
+            refused (CIS and the nag packs ask for a set retention).
+        data_event_buckets: buckets whose S3 object-level (data) events are recorded, Read and
+            Write. Default: none.
+        organization_id: make an organization trail for this AWS Organization (deploy it in the
+            management account). Default: not an organization trail.
+        removal_policy: for the log group (the buckets keep their own). Default: RETAIN.
+
+    Attributes:
+        trail: the ``aws_cloudtrail.Trail``.
+        trail_arn: its ARN, built from the trail name.
+        key: the :class:`CustomerManagedKey` (made or given).
+        bucket: the ``aws_s3.IBucket`` the trail delivers to.
+        audit_bucket: the :class:`AuditBucket` made or given, or None for a central bucket.
+        log_group: the encrypted ``aws_logs.LogGroup``.
+        logs_role: the role CloudTrail writes to the log group with.
+        alarm_topic: the :class:`AlarmTopic` the alarms publish to.
+        metric_filters / alarms: by name (``KmsKeyDisabledOrScheduledForDeletion``,
+            ``KmsKeyPolicyChanged``, ``UnauthorizedApiCalls``, ``CloudTrailConfigurationChanged``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        trail_name: str | None = None,
+        encryption_key: CustomerManagedKey | None = None,
+        key_alias: str | None = None,
+        bucket: AuditBucket | None = None,
+        bucket_props: Mapping[str, Any] | None = None,
+        central_bucket: CentralAuditBucket | None = None,
+        s3_key_prefix: str | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        data_event_buckets: Sequence[s3.IBucket | EncryptedBucket] = (),
+        organization_id: str | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        name = check_trail_name(
+            "trail_name",
+            trail_name
+            if trail_name is not None
+            else Names.unique_resource_name(self, max_length=64, separator="-"),
+        )
+        if organization_id is not None:
+            check_organization_id("organization_id", organization_id)
+        self._check_exclusive(encryption_key, key_alias, bucket, bucket_props, central_bucket)
+        prefix = self._resolve_prefix(s3_key_prefix, bucket, central_bucket)
+        require(
+            isinstance(log_retention, logs.RetentionDays)
+            and log_retention != logs.RetentionDays.INFINITE,
+            "log_retention",
+            "must be a RetentionDays other than INFINITE (CIS and the nag packs ask for a set "
+            "retention)",
+            log_retention,
+        )
+        self.trail_name = name
+        self.trail_arn = (
+            f"arn:{stack.partition}:cloudtrail:{stack.region}:{stack.account}:trail/{name}"
+        )
+        log_group_name = f"/aws/cloudtrail/{name}"
+
+        self.key = self._key(encryption_key, key_alias, name)
+        self.key.add_service_principal(KeyServicePrincipal.cloudtrail(trail_arn=self.trail_arn))
+        self.key.add_service_principal(
+            KeyServicePrincipal.cloudwatch_logs(log_group_name=log_group_name)
+        )
+
+        self.audit_bucket: AuditBucket | None
+        delivery: s3.IBucket
+        if central_bucket is not None:
+            self.audit_bucket = None
+            delivery = s3.Bucket.from_bucket_attributes(
+                self,
+                "CentralBucket",
+                bucket_name=central_bucket.bucket_name,
+                account=central_bucket.account,
+            )
+            self._allow_central_reader(central_bucket.account)
+        else:
+            self.audit_bucket = bucket or AuditBucket(
+                self,
+                "Bucket",
+                encryption_key=self.key,
+                sources=[
+                    TrailSource(
+                        account=stack.account,
+                        trail_name=name,
+                        region=stack.region,
+                        organization_id=organization_id,
+                    )
+                ],
+                s3_key_prefix=prefix,
+                **dict(bucket_props or {}),
+            )
+            self._check_listed(self.audit_bucket, name, organization_id)
+            # A reference on which the Trail L2 cannot add its SourceArn-less statements.
+            delivery = s3.Bucket.from_bucket_attributes(
+                self, "DeliveryBucket", bucket_name=self.audit_bucket.bucket.bucket_name
+            )
+        self.bucket: s3.IBucket = (
+            self.audit_bucket.bucket if self.audit_bucket is not None else delivery
+        )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            log_group_name=log_group_name,
+            encryption_key=self.key.key,
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        self.logs_role, logs_policy = self._logs_role(log_group_name, organization_id)
+
+        self.trail = cloudtrail.Trail(
+            self,
+            "Trail",
+            trail_name=name,
+            bucket=delivery,
+            s3_key_prefix=prefix,
+            encryption_key=self.key.key,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_file_validation=True,
+            management_events=cloudtrail.ReadWriteType.ALL,
+            send_to_cloud_watch_logs=False,
+            is_organization_trail=organization_id is not None,
+            org_id=organization_id,
+        )
+        cfn_trail = self.trail.node.default_child
+        assert isinstance(cfn_trail, cloudtrail.CfnTrail)
+        cfn_trail.cloud_watch_logs_log_group_arn = self.log_group.log_group_arn
+        cfn_trail.cloud_watch_logs_role_arn = self.logs_role.role_arn
+        # CloudTrail checks bucket, key and role when the trail is created.
+        cfn_trail.node.add_dependency(logs_policy)
+        if self.audit_bucket is not None and self.audit_bucket.bucket.policy is not None:
+            cfn_trail.node.add_dependency(self.audit_bucket.bucket.policy)
+        self._add_data_events(data_event_buckets)
+        self.node.add_validation(_TrailValidation(self))
+
+        self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key)
+        self.metric_filters: dict[str, logs.MetricFilter] = {}
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        self._add_alarms(name, stack.account)
+
+    @staticmethod
+    def _check_exclusive(
+        encryption_key: Any,
+        key_alias: Any,
+        bucket: Any,
+        bucket_props: Any,
+        central_bucket: Any,
+    ) -> None:
+        require(
+            encryption_key is None or key_alias is None,
+            "key_alias",
+            "is for the key this construct makes; it must not be given together with "
+            "encryption_key",
+            key_alias,
+        )
+        require(
+            bucket is None or bucket_props is None,
+            "bucket_props",
+            "are for the bucket this construct makes; they must not be given together with bucket",
+            bucket_props,
+        )
+        require(
+            central_bucket is None or (bucket is None and bucket_props is None),
+            "central_bucket",
+            "delivers to another account's bucket; it must not be given together with bucket or "
+            "bucket_props",
+            central_bucket,
+        )
+        require(
+            bucket is None or isinstance(bucket, AuditBucket),
+            "bucket",
+            "must be an AuditBucket (it carries the CloudTrail bucket policy)",
+            bucket,
+        )
+        require(
+            central_bucket is None or isinstance(central_bucket, CentralAuditBucket),
+            "central_bucket",
+            "must be a CentralAuditBucket",
+            central_bucket,
+        )
+
+    @staticmethod
+    def _resolve_prefix(
+        s3_key_prefix: str | None,
+        bucket: AuditBucket | None,
+        central_bucket: CentralAuditBucket | None,
+    ) -> str | None:
+        given = check_key_prefix("s3_key_prefix", s3_key_prefix)
+        existing = (
+            bucket.s3_key_prefix
+            if bucket is not None
+            else central_bucket.s3_key_prefix
+            if central_bucket is not None
+            else None
+        )
+        require(
+            given is None or existing is None or given == existing,
+            "s3_key_prefix",
+            f"must match the bucket's s3_key_prefix ({existing!r})",
+            given,
+        )
+        return given if given is not None else existing
+
+    def _key(
+        self, encryption_key: CustomerManagedKey | None, key_alias: str | None, name: str
+    ) -> CustomerManagedKey:
+        if encryption_key is None:
+            return CustomerManagedKey(
+                self,
+                "Key",
+                alias=key_alias
+                if key_alias is not None
+                else f"alias/audit/{name.replace('.', '-')}",
+                description=f"CloudTrail trail {name}: log files, log group and alarm topic",
+            )
+        require(
+            isinstance(encryption_key, CustomerManagedKey),
+            "encryption_key",
+            "must be a CustomerManagedKey (the trail adds CloudTrail and CloudWatch Logs "
+            "statements to its key policy)",
+            encryption_key,
+        )
+        key_facts("encryption_key", encryption_key, self)
+        return encryption_key
+
+    def _check_listed(self, bucket: AuditBucket, name: str, organization_id: str | None) -> None:
+        stack = Stack.of(self)
+        listed = [
+            s
+            for s in bucket.sources
+            if s.trail_name == name
+            and (Token.is_unresolved(stack.account) or s.account == stack.account)
+            and (Token.is_unresolved(stack.region) or s.region == stack.region)
+        ]
+        require(
+            bool(listed),
+            "bucket",
+            f"must list this trail ({name} in {stack.account}/{stack.region}) in its sources",
+            [f"{s.trail_name} in {s.account}/{s.region}" for s in bucket.sources],
+        )
+        require(
+            listed[0].organization_id == organization_id,
+            "bucket",
+            f"must list this trail with organization_id {organization_id!r}",
+            listed[0].organization_id,
+        )
+
+    def _allow_central_reader(self, account: str) -> None:
+        """The central account may decrypt this trail's log files, and nothing else."""
+        stack = Stack.of(self)
+        self.key.add_to_key_policy(
+            iam.PolicyStatement(
+                sid="AllowCentralAuditAccountToDecryptLogs",
+                principals=[iam.ArnPrincipal(f"arn:{stack.partition}:iam::{account}:root")],
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"kms:CallerAccount": account},
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn": (
+                            f"arn:{stack.partition}:cloudtrail:*:{stack.account}:trail/*"
+                        )
+                    },
+                },
+            )
+        )
+
+    def _logs_role(
+        self, log_group_name: str, organization_id: str | None
+    ) -> tuple[iam.Role, iam.ManagedPolicy]:
+        stack = Stack.of(self)
+        group = (
+            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:{log_group_name}"
+        )
+        streams = [f"{group}:log-stream:{stack.account}_CloudTrail_*"]
+        if organization_id is not None:
+            streams.append(f"{group}:log-stream:{organization_id}_*")
+        role = iam.Role(
+            self,
+            "LogsRole",
+            assumed_by=iam.ServicePrincipal(
+                CLOUDTRAIL, conditions={"StringEquals": {"aws:SourceArn": self.trail_arn}}
+            ),
+            description=f"CloudTrail delivery of {self.trail_name} to {log_group_name}",
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            "LogsPolicy",
+            description=f"CloudTrail {self.trail_name} writes to {log_group_name} only",
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteTrailLogStreams",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=streams,
+                )
+            ],
+            roles=[role],
+        )
+        acknowledge_wildcard_resources(policy, REASON_LOG_STREAMS)
+        return role, policy
+
+    def _add_data_events(self, buckets: Sequence[s3.IBucket | EncryptedBucket]) -> None:
+        resolved: list[s3.IBucket] = []
+        for item in buckets:
+            target = item.bucket if isinstance(item, EncryptedBucket) else item
+            require(
+                is_bucket(target),
+                "data_event_buckets",
+                "must hold aws_s3.IBucket or EncryptedBucket values",
+                item,
+            )
+            require(
+                target is not self.bucket,
+                "data_event_buckets",
+                "must not include the trail's own bucket (each delivery would log itself)",
+                target.node.path,
+            )
+            require(
+                all(target is not other for other in resolved),
+                "data_event_buckets",
+                "must not repeat a bucket",
+                target.node.path,
+            )
+            resolved.append(target)
+        require(
+            len(resolved) <= MAX_DATA_EVENT_BUCKETS,
+            "data_event_buckets",
+            f"must hold at most {MAX_DATA_EVENT_BUCKETS} buckets (one event selector)",
+            len(resolved),
+        )
+        if resolved:
+            self.trail.add_s3_event_selector(
+                [cloudtrail.S3EventSelector(bucket=b) for b in resolved],
+                include_management_events=False,
+                read_write_type=cloudtrail.ReadWriteType.ALL,
+            )
+
+    def _add_alarms(self, name: str, account: str) -> None:
+        namespace = f"AuditTrail/{name}"
+        action = cw_actions.SnsAction(self.alarm_topic.topic)
+        for metric_name, pattern, description in (
+            (
+                "KmsKeyDisabledOrScheduledForDeletion",
+                KMS_KEY_DISABLED_OR_DELETED,
+                "A KMS key was disabled or scheduled for deletion (CIS 3.7 / 4.7).",
+            ),
+            (
+                "KmsKeyPolicyChanged",
+                key_policy_changed_pattern(account),
+                "A key policy was replaced, or another account created a grant on a key.",
+            ),
+            (
+                "UnauthorizedApiCalls",
+                UNAUTHORIZED_API_CALLS,
+                "API calls were refused as unauthorized (CIS 3.1 / 4.1).",
+            ),
+            (
+                "CloudTrailConfigurationChanged",
+                CLOUDTRAIL_CONFIGURATION_CHANGED,
+                "A trail was created, changed, deleted, started or stopped (CIS 3.5 / 4.5).",
+            ),
+        ):
+            metric_filter = logs.MetricFilter(
+                self,
+                f"{metric_name}Filter",
+                log_group=self.log_group,
+                filter_pattern=logs.FilterPattern.literal(pattern),
+                metric_namespace=namespace,
+                metric_name=metric_name,
+                metric_value="1",
+            )
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{metric_name}Alarm",
+                alarm_description=f"{description} Trail {name}.",
+                metric=metric_filter.metric(statistic="Sum", period=Duration.minutes(5)),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(action)
+            self.metric_filters[metric_name] = metric_filter
+            self.alarms[metric_name] = alarm

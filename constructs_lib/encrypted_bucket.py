@@ -1,0 +1,729 @@
+"""S3 buckets encrypted with a customer managed KMS key, locked down as CIS and the nag packs ask.
+
+``EncryptedBucket`` makes an ``aws_s3.Bucket`` with SSE-KMS under the given key (S3 Bucket Key on),
+a bucket policy that refuses uploads naming another key or another kind of encryption, TLS 1.2 or
+later only, no public access, no ACLs, versioning with a noncurrent-version lifecycle rule, server
+access logs in a dedicated log bucket and, optionally, replication to a bucket in another Region
+encrypted with that Region's key.
+
+Server access logs: Amazon S3 delivers them only to buckets whose default encryption is SSE-S3
+("Default server-side encryption with AWS KMS keys (SSE-KMS) is not supported" in the S3 user
+guide, "Enabling Amazon S3 server access logging"). The log bucket therefore uses SSE-S3; it is
+otherwise locked down like the data bucket and only the S3 logging service may write to it. The
+three nag rules that ask for SSE-KMS on it are acknowledged on the log bucket alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from constructs_lib._validation import ConstructPropError, check_region, require
+from constructs_lib.compliance import acknowledge
+from constructs_lib.keys import CustomerManagedKey, ReplicaKey
+
+MIN_TLS_VERSION = 1.2
+DEFAULT_NONCURRENT_VERSION_RETENTION_DAYS = 90
+DEFAULT_ACCESS_LOG_RETENTION_DAYS = 365
+ABORT_INCOMPLETE_UPLOADS_DAYS = 7
+KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key|alias)/(.+)$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+# Every EncryptedBucket sets these; bucket_props may repeat them only with the same value.
+REQUIRED_BUCKET_PROPS: Mapping[str, Any] = {
+    "encryption": s3.BucketEncryption.KMS,
+    "bucket_key_enabled": True,
+    "enforce_ssl": True,
+    "minimum_tls_version": MIN_TLS_VERSION,
+    "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+    "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    "versioned": True,
+}
+# Computed by EncryptedBucket from its own props; bucket_props must not set them.
+COMPUTED_BUCKET_PROPS = frozenset(
+    {
+        "encryption_key",
+        "removal_policy",
+        "server_access_logs_bucket",
+        "server_access_logs_prefix",
+        "replication_role",
+        "replication_rules",
+        "blocked_encryption_types",
+    }
+)
+
+SSE_HEADER = "s3:x-amz-server-side-encryption"
+SSE_KEY_HEADER = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+SSE_C_HEADER = "s3:x-amz-server-side-encryption-customer-algorithm"
+
+# Acknowledgment reasons (each also a row of docs/compliance.md).
+REASON_LOG_BUCKET_SSE_S3 = (
+    "S3 server access logs can only be delivered to a bucket whose default encryption is SSE-S3 "
+    "(the S3 user guide says SSE-KMS is not supported for log target buckets), so this "
+    "dedicated access-log bucket uses SSE-S3; the data bucket it logs uses SSE-KMS with a CMK."
+)
+REASON_LOG_BUCKET_NOT_LOGGED = (
+    "This is the dedicated server access log bucket of an EncryptedBucket; logging its own "
+    "accesses into itself would create a log record for every log delivery, without end."
+)
+REASON_LOG_BUCKET_NOT_REPLICATED = (
+    "Server access logs are operational records of the data bucket, kept versioned for a set "
+    "retention; they are not replicated to a second Region (the data bucket can be)."
+)
+REASON_NOT_REPLICATED = (
+    "Cross-Region replication of an EncryptedBucket is opt-in (replication=ReplicationDestination"
+    "(...)); this bucket was configured without a replica Region and relies on versioning and a "
+    "RETAIN removal policy."
+)
+REASON_REPLICATION_OBJECTS = (
+    "S3 replication reads and writes object versions, whose ARNs can only be written as the "
+    "bucket ARN followed by /*; the statement names the exact source or destination bucket."
+)
+
+
+def _flatten_reference(value: Any) -> str:
+    """A resolved CloudFormation value as cdk-nag flattens it into finding IDs (cdk-nag
+    ``utils/flatten-cfn-reference``): ``{"Fn::GetAtt": ["B", "Arn"]}`` becomes ``<B.Arn>``."""
+    if isinstance(value, str):
+        return value.replace("${", "<").replace("}", ">")
+    if not isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    flat: str
+    if value.get("Fn::Join"):
+        delimiter, items = value["Fn::Join"]
+        flat = str(delimiter).join(_flatten_reference(item) for item in items)
+    elif value.get("Fn::Sub") or value.get("Fn::ImportValue"):
+        flat = _flatten_reference(value.get("Fn::Sub") or value["Fn::ImportValue"])
+    elif value.get("Fn::GetAtt"):
+        resource, attribute = value["Fn::GetAtt"]
+        flat = f"<{_flatten_reference(resource)}.{_flatten_reference(attribute)}>"
+    elif value.get("Ref"):
+        flat = f"<{_flatten_reference(value['Ref'])}>"
+    else:
+        flat = json.dumps(value, separators=(",", ":"))
+    return flat
+
+
+def acknowledge_wildcard_resources(policy: iam.ManagedPolicy, reason: str) -> list[str]:
+    """Acknowledge ``AwsSolutions-IAM5`` for each wildcard resource in ``policy`` as it stands.
+
+    cdk-nag reports one finding per wildcard resource (``AwsSolutions-IAM5[Resource::...]``);
+    each is acknowledged by its exact ID on this policy only. Statements added later are not
+    covered. Returns the rule IDs acknowledged.
+    """
+    document = Stack.of(policy).resolve(policy.document)
+    rule_ids: list[str] = []
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        resources = statement.get("Resource", [])
+        for resource in resources if isinstance(resources, list) else [resources]:
+            flat = _flatten_reference(resource)
+            rule_id = f"AwsSolutions-IAM5[Resource::{flat}]"
+            if "*" in flat and rule_id not in rule_ids:
+                rule_ids.append(rule_id)
+                acknowledge(policy, rule_id, reason)
+    return rule_ids
+
+
+@dataclass(frozen=True)
+class ReplicationDestination:
+    """A bucket in another Region of the same account that receives replicas.
+
+    Args:
+        bucket_name: the destination bucket (versioned, e.g. another EncryptedBucket).
+        encryption_key_arn: ARN of the symmetric CMK in the destination Region that encrypts the
+            replicas (``arn:aws:kms:<region>:<account>:key/<id>``; an alias ARN is refused because
+            IAM cannot scope permissions to it).
+        region: the destination Region; must differ from the source bucket's Region.
+        storage_class: storage class of the replicas. Default: the source object's class.
+        replicate_delete_markers: Default: False (a delete in the source Region does not hide the
+            replica).
+    """
+
+    bucket_name: str
+    encryption_key_arn: str
+    region: str
+    storage_class: s3.StorageClass | None = None
+    replicate_delete_markers: bool = False
+
+
+@dataclass(frozen=True)
+class _KeyFacts:
+    key: kms.IKey
+    spec: str | None
+    usage: str | None
+    construct: CustomerManagedKey | ReplicaKey | None
+
+
+def key_facts(prop: str, value: Any, scope: Construct) -> _KeyFacts:
+    """Check that ``value`` is a symmetric encryption key usable by S3 in ``scope``'s Region.
+
+    A :class:`CustomerManagedKey`, a :class:`ReplicaKey` or the ``aws_kms.Key`` inside one is
+    checked against its declared spec and usage. A plain ``aws_kms.Key`` made in this app is
+    checked against its CloudFormation properties. An imported key (``Key.from_key_arn``) has no
+    spec known at synth time: it is accepted when its ARN names a key (not an alias) in the
+    bucket's Region, and S3 itself refuses an asymmetric key when the stack deploys.
+    """
+    if isinstance(value, CustomerManagedKey | ReplicaKey):
+        facts = _KeyFacts(value.key, value.key_spec, value.key_usage, value)
+    elif isinstance(value, kms.Alias):
+        raise ConstructPropError(
+            prop,
+            "must be a KMS key, not an alias (the bucket policy names the key ARN)",
+            value.alias_name,
+        )
+    elif isinstance(value, kms.Key):
+        owner = value.node.scope
+        if isinstance(owner, CustomerManagedKey) and owner.key is value:
+            facts = _KeyFacts(value, owner.key_spec, owner.key_usage, owner)
+        else:
+            cfn = value.node.default_child
+            assert isinstance(cfn, kms.CfnKey)
+            facts = _KeyFacts(
+                value, cfn.key_spec or "SYMMETRIC_DEFAULT", cfn.key_usage or "ENCRYPT_DECRYPT", None
+            )
+    elif is_key(value):
+        facts = _KeyFacts(value, None, None, None)
+    else:
+        raise ConstructPropError(
+            prop, "must be a CustomerManagedKey, a ReplicaKey or an aws_kms.IKey", value
+        )
+    if facts.spec is not None:
+        require(
+            facts.spec == "SYMMETRIC_DEFAULT" and facts.usage == "ENCRYPT_DECRYPT",
+            prop,
+            "must be a symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT); S3 "
+            "encrypts with no other kind",
+            f"{facts.spec} ({facts.usage})",
+        )
+    region = Stack.of(scope).region
+    arn = facts.key.key_arn
+    if not Token.is_unresolved(arn):
+        match = KEY_ARN.match(arn)
+        require(match is not None, prop, "must have a KMS key ARN", arn)
+        assert match is not None
+        require(match.group(3) == "key", prop, "must be a KMS key, not an alias", arn)
+        require(
+            Token.is_unresolved(region) or match.group(1) == region,
+            prop,
+            f"must be in the bucket's Region ({region})",
+            arn,
+        )
+    elif facts.construct is not None:
+        key_region = Stack.of(facts.construct).region
+        require(
+            Token.is_unresolved(region) or Token.is_unresolved(key_region) or key_region == region,
+            prop,
+            f"must be in the bucket's Region ({region})",
+            f"{facts.construct.node.path} in {key_region}",
+        )
+    return facts
+
+
+def is_key(value: Any) -> bool:
+    """True for an ``aws_kms.IKey`` (jsii interfaces cannot be used with isinstance)."""
+    return isinstance(value, Construct) and isinstance(getattr(value, "key_arn", None), str)
+
+
+def is_bucket(value: Any) -> bool:
+    """True for an ``aws_s3.IBucket``."""
+    return isinstance(value, Construct) and isinstance(getattr(value, "bucket_arn", None), str)
+
+
+def _positive_days(prop: str, value: Any) -> int:
+    require(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+        prop,
+        "must be a whole number of days, at least 1",
+        value,
+    )
+    return int(value)
+
+
+def merge_props(
+    prop: str,
+    defaults: Mapping[str, Any],
+    user: Mapping[str, Any],
+    required: Mapping[str, Any],
+    computed: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """``defaults`` <- ``user`` <- ``required``; a user value that contradicts a required one, or
+    sets a computed prop, is an error naming it."""
+    for name, value in user.items():
+        require(
+            name not in computed,
+            prop,
+            f"must not set {name!r}, which is set from this construct's own props",
+            {name: value},
+        )
+        require(
+            name not in required or value == required[name],
+            prop,
+            f"must not change {name!r} (required: {required.get(name)!r})",
+            {name: value},
+        )
+    return {**defaults, **user, **required}
+
+
+def _deny_put(
+    sid: str,
+    bucket: s3.IBucket,
+    conditions: dict[str, dict[str, Any]],
+    exempt_services: Sequence[str],
+) -> iam.PolicyStatement:
+    if exempt_services:
+        conditions = {
+            **conditions,
+            "StringNotEqualsIfExists": {"aws:PrincipalServiceName": list(exempt_services)},
+        }
+    return iam.PolicyStatement(
+        sid=sid,
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=["s3:PutObject"],
+        resources=[bucket.arn_for_objects("*")],
+        conditions=conditions,
+    )
+
+
+def encryption_statements(
+    bucket: s3.IBucket, key_arn: str, exempt_services: Sequence[str] = ()
+) -> list[iam.PolicyStatement]:
+    """Deny uploads that ask for another kind of encryption or another key.
+
+    Uploads without encryption headers get the bucket default (SSE-KMS with ``key_arn``). A
+    request for ``aws:kms`` without a key ID would be encrypted with the AWS managed key
+    ``aws/s3`` (S3 PutObject API reference), so it is refused as well.
+    """
+    return [
+        _deny_put(
+            "DenyOtherEncryptionTypes",
+            bucket,
+            {"StringNotEquals": {SSE_HEADER: "aws:kms"}, "Null": {SSE_HEADER: "false"}},
+            exempt_services,
+        ),
+        _deny_put(
+            "DenyOtherKmsKeys",
+            bucket,
+            {"StringNotEquals": {SSE_KEY_HEADER: key_arn}, "Null": {SSE_KEY_HEADER: "false"}},
+            exempt_services,
+        ),
+        _deny_put(
+            "DenyKmsWithoutKeyId",
+            bucket,
+            {"StringEquals": {SSE_HEADER: "aws:kms"}, "Null": {SSE_KEY_HEADER: "true"}},
+            exempt_services,
+        ),
+        _deny_put(
+            "DenyCustomerProvidedKeys",
+            bucket,
+            {"Null": {SSE_C_HEADER: "false"}},
+            (),
+        ),
+    ]
+
+
+class EncryptedBucket(Construct):
+    """An S3 bucket encrypted with a customer managed key, TLS-only, private, versioned and logged.
+
+    Args:
+        encryption_key: the symmetric CMK for SSE-KMS: a :class:`CustomerManagedKey`, a
+            :class:`ReplicaKey` or an ``aws_kms.IKey`` (see :func:`key_facts` for what is
+            checked).
+        bucket_name: Default: generated by CloudFormation.
+        noncurrent_version_retention_days: days a replaced or deleted version is kept before
+            the lifecycle rule removes it (at least 1). Default: 90.
+        access_log_bucket: an existing bucket for the server access logs (SSE-S3, owned by this
+            account). Default: a dedicated log bucket is made.
+        access_log_retention_days: days the dedicated log bucket keeps logs (at least 1; only
+            for the bucket this construct makes, so not together with ``access_log_bucket``).
+            Default: 365.
+        access_log_prefix: key prefix of the log objects. Default: ``"<construct id>/"``.
+        replication: replicate every object to a bucket in another Region, encrypted there with
+            that Region's key. Default: no replication.
+        removal_policy: for the bucket and the log bucket. Default: ``RemovalPolicy.RETAIN``.
+        service_writers: service principals (``cloudtrail.amazonaws.com``) that write with their
+            own encryption settings and are exempt from the encryption-header denies; an Allow
+            statement with ``aws:SourceArn`` must still let them write. Default: none.
+        bucket_props: further ``aws_s3.Bucket`` props (``lifecycle_rules``, ``cors``,
+            ``event_bridge_enabled``, ...). They may not weaken the required settings. Default:
+            none.
+
+    Attributes:
+        bucket: the ``aws_s3.Bucket``.
+        access_log_bucket: the bucket receiving server access logs (made or given).
+        encryption_key: the ``aws_kms.IKey`` that encrypts the bucket.
+        replication_role: the role S3 replicates with, or None.
+        replication_policy: its managed policy, or None.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey,
+        bucket_name: str | None = None,
+        noncurrent_version_retention_days: int = DEFAULT_NONCURRENT_VERSION_RETENTION_DAYS,
+        access_log_bucket: s3.IBucket | None = None,
+        access_log_retention_days: int | None = None,
+        access_log_prefix: str | None = None,
+        replication: ReplicationDestination | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        service_writers: Sequence[str] = (),
+        bucket_props: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        facts = key_facts("encryption_key", encryption_key, self)
+        noncurrent_days = _positive_days(
+            "noncurrent_version_retention_days", noncurrent_version_retention_days
+        )
+        require(
+            access_log_bucket is None or access_log_retention_days is None,
+            "access_log_retention_days",
+            "applies only to the log bucket this construct makes; it must not be given together "
+            "with an existing access_log_bucket",
+            access_log_retention_days,
+        )
+        log_days = _positive_days(
+            "access_log_retention_days",
+            DEFAULT_ACCESS_LOG_RETENTION_DAYS
+            if access_log_retention_days is None
+            else access_log_retention_days,
+        )
+        if access_log_bucket is not None:
+            require(
+                is_bucket(access_log_bucket),
+                "access_log_bucket",
+                "must be an aws_s3.IBucket",
+                access_log_bucket,
+            )
+            require(
+                access_log_bucket.encryption_key is None,
+                "access_log_bucket",
+                "must use SSE-S3 default encryption (S3 server access logging cannot deliver to "
+                "SSE-KMS buckets)",
+                access_log_bucket.node.path,
+            )
+        if bucket_name is not None and not Token.is_unresolved(bucket_name):
+            require(
+                bool(BUCKET_NAME.match(bucket_name)) and ".." not in bucket_name,
+                "bucket_name",
+                "must be 3-63 lowercase letters, digits, '.' or '-', starting and ending with a "
+                "letter or digit",
+                bucket_name,
+            )
+        for service in service_writers:
+            require(
+                isinstance(service, str) and service.endswith(".amazonaws.com"),
+                "service_writers",
+                "must hold service principals such as 'cloudtrail.amazonaws.com'",
+                service,
+            )
+        require(
+            isinstance(removal_policy, RemovalPolicy),
+            "removal_policy",
+            "must be a RemovalPolicy",
+            removal_policy,
+        )
+        user_props = dict(bucket_props or {})
+        require(
+            "bucket_name" not in user_props,
+            "bucket_props",
+            "must not set 'bucket_name' (use the bucket_name prop)",
+            user_props.get("bucket_name"),
+        )
+        self.encryption_key: kms.IKey = facts.key
+        self._key_construct = facts.construct
+
+        self.access_log_bucket: s3.IBucket = access_log_bucket or self._make_log_bucket(
+            log_days, noncurrent_days, removal_policy
+        )
+        lifecycle_rules = [
+            s3.LifecycleRule(
+                id="ExpireNoncurrentVersions",
+                noncurrent_version_expiration=Duration.days(noncurrent_days),
+                abort_incomplete_multipart_upload_after=Duration.days(
+                    ABORT_INCOMPLETE_UPLOADS_DAYS
+                ),
+                expired_object_delete_marker=True,
+            ),
+            *(user_props.pop("lifecycle_rules", None) or []),
+        ]
+        props = merge_props(
+            "bucket_props",
+            {},
+            user_props,
+            REQUIRED_BUCKET_PROPS,
+            COMPUTED_BUCKET_PROPS,
+        )
+        self.replication_role: iam.Role | None = None
+        self.replication_policy: iam.ManagedPolicy | None = None
+        replication_props: dict[str, Any] = {}
+        if replication is not None:
+            replication_props = self._replication_props(replication, bucket_name)
+
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            **props,
+            bucket_name=bucket_name,
+            encryption_key=facts.key,
+            removal_policy=removal_policy,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix=access_log_prefix
+            if access_log_prefix is not None
+            else f"{id}/",
+            blocked_encryption_types=[s3.BlockedEncryptionType.SSE_C],
+            lifecycle_rules=lifecycle_rules,
+            **replication_props,
+        )
+        for statement in encryption_statements(self.bucket, facts.key.key_arn, service_writers):
+            self.bucket.add_to_resource_policy(statement)
+        if replication is not None:
+            self._grant_replication(replication)
+        else:
+            for rule in _REPLICATION_RULES:
+                acknowledge(self.bucket, rule, REASON_NOT_REPLICATED)
+
+    def _make_log_bucket(
+        self, retention_days: int, noncurrent_days: int, removal_policy: RemovalPolicy
+    ) -> s3.Bucket:
+        log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            minimum_tls_version=MIN_TLS_VERSION,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            blocked_encryption_types=[s3.BlockedEncryptionType.SSE_C],
+            versioned=True,
+            removal_policy=removal_policy,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=Duration.days(retention_days),
+                    noncurrent_version_expiration=Duration.days(noncurrent_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(
+                        ABORT_INCOMPLETE_UPLOADS_DAYS
+                    ),
+                )
+            ],
+        )
+        # Only the S3 logging service writes here: nobody can forge or overwrite a log record.
+        log_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyWritesExceptS3ServerAccessLogging",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[log_bucket.arn_for_objects("*")],
+                conditions={
+                    "StringNotEqualsIfExists": {
+                        "aws:PrincipalServiceName": "logging.s3.amazonaws.com"
+                    }
+                },
+            )
+        )
+        for rule in _SSE_KMS_RULES:
+            acknowledge(log_bucket, rule, REASON_LOG_BUCKET_SSE_S3)
+        for rule in _LOGGING_RULES:
+            acknowledge(log_bucket, rule, REASON_LOG_BUCKET_NOT_LOGGED)
+        for rule in _REPLICATION_RULES:
+            acknowledge(log_bucket, rule, REASON_LOG_BUCKET_NOT_REPLICATED)
+        return log_bucket
+
+    def _replication_props(
+        self, destination: ReplicationDestination, source_name: str | None
+    ) -> dict[str, Any]:
+        require(
+            isinstance(destination, ReplicationDestination),
+            "replication",
+            "must be a ReplicationDestination",
+            destination,
+        )
+        stack = Stack.of(self)
+        check_region("replication.region", destination.region)
+        require(
+            Token.is_unresolved(stack.region) or destination.region != stack.region,
+            "replication.region",
+            f"must be another Region than the source bucket's ({stack.region})",
+            destination.region,
+        )
+        name = destination.bucket_name
+        if not Token.is_unresolved(name):
+            require(
+                bool(BUCKET_NAME.match(name)),
+                "replication.bucket_name",
+                "must be an S3 bucket name",
+                name,
+            )
+            require(
+                name != source_name,
+                "replication.bucket_name",
+                "must not be the source bucket",
+                name,
+            )
+        arn = destination.encryption_key_arn
+        if not Token.is_unresolved(arn):
+            match = KEY_ARN.match(arn)
+            require(
+                match is not None and match.group(3) == "key",
+                "replication.encryption_key_arn",
+                "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+                arn,
+            )
+            assert match is not None
+            require(
+                match.group(1) == destination.region,
+                "replication.encryption_key_arn",
+                f"must be a key in the destination Region ({destination.region})",
+                arn,
+            )
+            require(
+                Token.is_unresolved(stack.account) or match.group(2) == stack.account,
+                "replication.encryption_key_arn",
+                f"must belong to this account ({stack.account}): cross-account replication is "
+                "not supported by EncryptedBucket",
+                arn,
+            )
+        self._destination_bucket = s3.Bucket.from_bucket_attributes(
+            self,
+            "ReplicaBucket",
+            bucket_name=name,
+            account=stack.account,
+            region=destination.region,
+        )
+        self._destination_key = kms.Key.from_key_arn(self, "ReplicaKey", arn)
+        self.replication_role = iam.Role(
+            self,
+            "ReplicationRole",
+            assumed_by=iam.ServicePrincipal(
+                "s3.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+            description=f"S3 replication of {self.node.path} to {destination.region}",
+        )
+        return {
+            "replication_role": self.replication_role,
+            "replication_rules": [
+                s3.ReplicationRule(
+                    destination=self._destination_bucket,
+                    id="ReplicateEverything",
+                    priority=1,
+                    kms_key=self._destination_key,
+                    sse_kms_encrypted_objects=True,
+                    storage_class=destination.storage_class,
+                    delete_marker_replication=destination.replicate_delete_markers,
+                )
+            ],
+        }
+
+    def _grant_replication(self, destination: ReplicationDestination) -> None:
+        """Least privilege for the replication role, as the S3 user guide lists it for SSE-KMS.
+
+        With S3 Bucket Keys the encryption context is the bucket ARN, so both the bucket ARN and
+        its objects are allowed as context; ``kms:ViaService`` keeps the key use inside S3.
+        """
+        assert self.replication_role is not None
+        stack = Stack.of(self)
+        source = self.bucket
+        target = self._destination_bucket
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadReplicationConfiguration",
+                actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                resources=[source.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadSourceVersions",
+                actions=[
+                    "s3:GetObjectVersionForReplication",
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionTagging",
+                ],
+                resources=[source.arn_for_objects("*")],
+            ),
+            iam.PolicyStatement(
+                sid="WriteReplicas",
+                actions=["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                resources=[target.arn_for_objects("*")],
+            ),
+            iam.PolicyStatement(
+                sid="DecryptSourceObjects",
+                actions=["kms:Decrypt"],
+                resources=[self.encryption_key.key_arn],
+                conditions={
+                    "StringLike": {
+                        "kms:ViaService": f"s3.{stack.region}.amazonaws.com",
+                        "kms:EncryptionContext:aws:s3:arn": [
+                            source.bucket_arn,
+                            source.arn_for_objects("*"),
+                        ],
+                    }
+                },
+            ),
+            iam.PolicyStatement(
+                sid="EncryptReplicas",
+                actions=["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[destination.encryption_key_arn],
+                conditions={
+                    "StringLike": {
+                        "kms:ViaService": f"s3.{destination.region}.amazonaws.com",
+                        "kms:EncryptionContext:aws:s3:arn": [
+                            target.bucket_arn,
+                            target.arn_for_objects("*"),
+                        ],
+                    }
+                },
+            ),
+        ]
+        self.replication_policy = iam.ManagedPolicy(
+            self,
+            "ReplicationPolicy",
+            description=f"Least privilege for S3 replication of {self.node.path}",
+            statements=statements,
+            roles=[self.replication_role],
+        )
+        acknowledge_wildcard_resources(self.replication_policy, REASON_REPLICATION_OBJECTS)
+        # A key policy that does not delegate to IAM must name the role itself.
+        owner = self._key_construct
+        if owner is not None and not owner.policy.delegates_to_iam:
+            owner.add_to_key_policy(
+                iam.PolicyStatement(
+                    sid="AllowS3ReplicationToDecrypt",
+                    principals=[iam.ArnPrincipal(self.replication_role.role_arn)],
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                    conditions=statements[3].conditions,
+                )
+            )
+
+
+_SSE_KMS_RULES = (
+    "NIST.800.53.R5-S3DefaultEncryptionKMS",
+    "HIPAA.Security-S3DefaultEncryptionKMS",
+    "PCI.DSS.321-S3DefaultEncryptionKMS",
+)
+_LOGGING_RULES = (
+    "AwsSolutions-S1",
+    "NIST.800.53.R5-S3BucketLoggingEnabled",
+    "HIPAA.Security-S3BucketLoggingEnabled",
+    "PCI.DSS.321-S3BucketLoggingEnabled",
+)
+_REPLICATION_RULES = (
+    "NIST.800.53.R5-S3BucketReplicationEnabled",
+    "HIPAA.Security-S3BucketReplicationEnabled",
+    "PCI.DSS.321-S3BucketReplicationEnabled",
+)
