@@ -7,18 +7,26 @@ Import the public API from here::
 
 from constructs_lib._validation import ConstructPropError
 from constructs_lib.alarm_topic import AlarmTopic
+from constructs_lib.audit_trail import AuditBucket, AuditTrail, CentralAuditBucket, TrailSource
 from constructs_lib.compliance import acknowledge, add_compliance_checks
+from constructs_lib.encrypted_bucket import EncryptedBucket, ReplicationDestination
 from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 __all__ = [
     "AlarmTopic",
+    "AuditBucket",
+    "AuditTrail",
+    "CentralAuditBucket",
     "ConstructPropError",
     "CustomerManagedKey",
+    "EncryptedBucket",
     "ExternalAccount",
     "KeyPolicy",
     "KeyServicePrincipal",
     "ReplicaKey",
+    "ReplicationDestination",
+    "TrailSource",
     "acknowledge",
     "add_compliance_checks",
 ]
