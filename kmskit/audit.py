@@ -1,0 +1,611 @@
+"""Key usage from CloudTrail log files in S3: who used which KMS key, how often, and when.
+
+CloudTrail writes gzip-compressed JSON objects under::
+
+    [prefix/]AWSLogs/[o-orgid/]<account>/CloudTrail/<region>/YYYY/MM/DD/<name>.json.gz
+
+each holding ``{"Records": [...]}``. :class:`AuditReader` turns a date range into exactly those
+per-account, per-Region, per-day prefixes (discovering accounts and Regions from the bucket when
+they are not given), lists them with ``ListObjectsV2`` pagination and reads the objects with a
+bounded thread pool, in key order.
+
+A record counts as use of a key when its ``eventSource`` is ``kms.amazonaws.com`` and the key's
+ARN is in ``resources[].ARN``. ``requestParameters.keyId`` is never used: it holds whatever the
+caller sent (key ID, key ARN, alias name or alias ARN), and symmetric ``Decrypt`` calls often send
+none at all.
+
+CloudTrail delivers a log file within about 15 minutes of the calls in it, into the folder of its
+delivery date, so calls from the last minutes of a day sit in the next day's folder. A range
+``since..until`` therefore reads the folders ``since`` to ``until + 1 day`` and keeps the records
+whose ``eventTime`` falls inside the range.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TextIO, TypeVar
+
+from botocore.exceptions import ClientError
+
+from kmskit.errors import IntegrityError, NotFoundError, UsageError, from_client_error
+from kmskit.progress import progress_bar
+
+KMS_EVENT_SOURCE = "kms.amazonaws.com"
+KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]+)$")
+ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):alias/.+$")
+KEY_ID = re.compile(
+    r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+)
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+MIN_WORKERS, MAX_WORKERS = 1, 64
+DEFAULT_WORKERS = 8
+LIST_PAGE_SIZE = 1000  # the ListObjectsV2 maximum
+# Calls from the last minutes of a day are delivered into the next day's folder.
+DELIVERY_SLACK = timedelta(days=1)
+
+CSV_FIELDS = (
+    "eventTime",
+    "eventName",
+    "keyArn",
+    "principal",
+    "userIdentityType",
+    "userIdentityArn",
+    "callerAccount",
+    "recipientAccountId",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "requestKeyId",
+    "encryptionContext",
+    "errorCode",
+    "eventID",
+)
+
+
+@dataclass(frozen=True)
+class LogLocation:
+    """Where a trail delivers: a bucket and the trail's ``s3_key_prefix`` (may be empty)."""
+
+    bucket: str
+    prefix: str = ""
+
+    @classmethod
+    def parse(cls, value: str) -> LogLocation:
+        """``s3://bucket[/prefix]`` or ``bucket[/prefix]``."""
+        text = value.removeprefix("s3://").strip("/")
+        bucket, _, prefix = text.partition("/")
+        if not bucket:
+            raise UsageError(f"'location' must be s3://BUCKET[/PREFIX]. Received: {value!r}")
+        return cls(bucket=bucket, prefix=prefix.strip("/"))
+
+    @property
+    def logs_root(self) -> str:
+        return f"{self.prefix}/AWSLogs/" if self.prefix else "AWSLogs/"
+
+    def uri(self, key: str = "") -> str:
+        return f"s3://{self.bucket}/{key}"
+
+
+@dataclass(frozen=True)
+class AccountPath:
+    """An account's folder: ``AWSLogs/<account>/`` or, for an organization trail,
+    ``AWSLogs/<organization id>/<account>/``."""
+
+    account: str
+    organization_id: str | None = None
+
+    def cloudtrail_prefix(self, location: LogLocation) -> str:
+        org = f"{self.organization_id}/" if self.organization_id else ""
+        return f"{location.logs_root}{org}{self.account}/CloudTrail/"
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Days ``since`` to ``until``, both included, in UTC."""
+
+    since: date
+    until: date
+
+    def __post_init__(self) -> None:
+        if self.since > self.until:
+            raise UsageError(
+                f"'--since' must not be after '--until'. Received: {self.since} > {self.until}"
+            )
+
+    @classmethod
+    def last_days(cls, days: int, *, until: date | None = None) -> DateRange:
+        """The ``days`` days up to and including ``until`` (default: today, UTC)."""
+        if days < 1:
+            raise UsageError(f"'--days' must be at least 1. Received: {days}")
+        end = until or datetime.now(UTC).date()
+        return cls(since=end - timedelta(days=days - 1), until=end)
+
+    def folder_days(self) -> list[date]:
+        """The delivery folders to read: ``since`` .. ``until`` + 1 day."""
+        last = self.until + DELIVERY_SLACK
+        return [self.since + timedelta(days=n) for n in range((last - self.since).days + 1)]
+
+    def contains(self, moment: datetime) -> bool:
+        start = datetime.combine(self.since, time.min, tzinfo=UTC)
+        end = datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC)
+        return start <= moment < end
+
+
+def day_prefixes(
+    location: LogLocation,
+    accounts: Iterable[AccountPath],
+    regions_by_account: Mapping[AccountPath, Sequence[str]],
+    date_range: DateRange,
+) -> list[str]:
+    """One prefix per account, Region and delivery day, in key order."""
+    prefixes = [
+        f"{account.cloudtrail_prefix(location)}{region}/{day:%Y/%m/%d}/"
+        for account in accounts
+        for region in regions_by_account[account]
+        for day in date_range.folder_days()
+    ]
+    return sorted(prefixes)
+
+
+def parse_event_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def record_keys(record: dict[str, Any]) -> list[str]:
+    """The KMS key ARNs a record acted on, from ``resources[].ARN`` only."""
+    if record.get("eventSource") != KMS_EVENT_SOURCE:
+        return []
+    keys: list[str] = []
+    for resource in record.get("resources") or []:
+        arn = resource.get("ARN") if isinstance(resource, dict) else None
+        if isinstance(arn, str) and KEY_ARN.match(arn) and arn not in keys:
+            keys.append(arn)
+    return keys
+
+
+def _identity(record: dict[str, Any]) -> dict[str, Any]:
+    identity = record.get("userIdentity")
+    return identity if isinstance(identity, dict) else {}
+
+
+def principal_of(record: dict[str, Any]) -> str:
+    """Who made the call, grouped the way people ask about it.
+
+    Assumed-role sessions count as their role (``sessionContext.sessionIssuer.arn``), so a
+    Lambda function's many sessions are one principal; IAM users and roots by their ARN; AWS
+    services by their name (``userIdentity.invokedBy``); otherwise the identity type.
+    """
+    identity = _identity(record)
+    issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
+    for candidate in (issuer, identity.get("arn"), identity.get("invokedBy")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    if identity.get("accountId"):
+        return f"{identity.get('type', 'Unknown')}:{identity['accountId']}"
+    return str(identity.get("type") or "Unknown")
+
+
+def caller_account(record: dict[str, Any]) -> str | None:
+    account = _identity(record).get("accountId")
+    return account if isinstance(account, str) else None
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Which records to keep. Empty sets keep everything.
+
+    Args:
+        key_arns: key ARNs (resolve aliases and key IDs with :func:`resolve_key` first).
+        principals: ARNs matched against the session's role, the identity ARN or the AWS
+            service name.
+        event_names: e.g. ``Decrypt``, ``GenerateDataKey``.
+        caller_accounts: accounts of the callers (``userIdentity.accountId``).
+    """
+
+    key_arns: frozenset[str] = frozenset()
+    principals: frozenset[str] = frozenset()
+    event_names: frozenset[str] = frozenset()
+    caller_accounts: frozenset[str] = frozenset()
+
+    def keys_matched(self, record: dict[str, Any]) -> list[str]:
+        """The record's keys that pass the filter; empty when the record does not."""
+        keys = record_keys(record)
+        if self.key_arns:
+            keys = [key for key in keys if key in self.key_arns]
+        if not keys:
+            return []
+        if self.event_names and record.get("eventName") not in self.event_names:
+            return []
+        if self.caller_accounts and caller_account(record) not in self.caller_accounts:
+            return []
+        if self.principals:
+            identity = _identity(record)
+            issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
+            names = {issuer, identity.get("arn"), identity.get("invokedBy"), principal_of(record)}
+            if not names & self.principals:
+                return []
+        return keys
+
+
+@dataclass
+class UsageRow:
+    key_arn: str
+    principal: str
+    event_name: str
+    count: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "keyArn": self.key_arn,
+            "principal": self.principal,
+            "eventName": self.event_name,
+            "count": self.count,
+            "firstSeen": _iso(self.first_seen),
+            "lastSeen": _iso(self.last_seen),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+@dataclass
+class UsageSummary:
+    """Counts per key x principal x event name, with first and last time seen."""
+
+    rows: dict[tuple[str, str, str], UsageRow] = field(default_factory=dict)
+
+    def add(self, record: dict[str, Any], keys: Sequence[str]) -> None:
+        moment = parse_event_time(record.get("eventTime"))
+        principal = principal_of(record)
+        event_name = str(record.get("eventName", ""))
+        for key in keys:
+            row = self.rows.setdefault(
+                (key, principal, event_name), UsageRow(key, principal, event_name)
+            )
+            row.count += 1
+            if moment is not None:
+                row.first_seen = min(filter(None, (row.first_seen, moment)))
+                row.last_seen = max(filter(None, (row.last_seen, moment)))
+
+    def sorted_rows(self) -> list[UsageRow]:
+        """By key, then most-used first."""
+        return sorted(
+            self.rows.values(), key=lambda r: (r.key_arn, -r.count, r.principal, r.event_name)
+        )
+
+    def count(self, key_arn: str, principal: str, event_name: str) -> int:
+        row = self.rows.get((key_arn, principal, event_name))
+        return row.count if row else 0
+
+
+@dataclass
+class AuditStats:
+    """What a run read: the day prefixes listed, objects and records read, records kept."""
+
+    prefixes: list[str] = field(default_factory=list)
+    objects: int = 0
+    records: int = 0
+    matched: int = 0
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+RecordSink = Callable[[dict[str, Any], list[str]], None]
+
+
+class AuditReader:
+    """Reads CloudTrail log objects from S3 with a bounded pool of ``workers`` threads.
+
+    Args:
+        s3: a boto3 S3 client (thread-safe; give it ``max_pool_connections >= workers``).
+        workers: 1-64 concurrent S3 requests. Default: 8.
+        page_size: keys per ``ListObjectsV2`` page. Default: 1000 (the S3 maximum).
+        progress: show a progress bar (None: only when stderr is a terminal).
+    """
+
+    def __init__(
+        self,
+        s3: Any,
+        *,
+        workers: int = DEFAULT_WORKERS,
+        page_size: int = LIST_PAGE_SIZE,
+        progress: bool | None = None,
+    ) -> None:
+        self.s3 = s3
+        self.workers = check_workers(workers)
+        self.page_size = page_size
+        self.progress = progress
+
+    # --- discovery -------------------------------------------------------------------------
+
+    def _common_prefixes(self, location: LogLocation, prefix: str) -> list[str]:
+        """The next path segment under ``prefix`` (ListObjectsV2 with a ``/`` delimiter)."""
+        names: list[str] = []
+        try:
+            paginator = self.s3.get_paginator("list_objects_v2")
+            for page in paginator.paginate(
+                Bucket=location.bucket,
+                Prefix=prefix,
+                Delimiter="/",
+                PaginationConfig={"PageSize": self.page_size},
+            ):
+                for entry in page.get("CommonPrefixes", []):
+                    names.append(entry["Prefix"][len(prefix) :].rstrip("/"))
+        except ClientError as error:
+            raise from_client_error(error, f"list {location.uri(prefix)}") from error
+        return names
+
+    def account_paths(
+        self, location: LogLocation, accounts: Sequence[str] = ()
+    ) -> list[AccountPath]:
+        """Every account folder (organization trails included), or those of ``accounts``."""
+        top = self._common_prefixes(location, location.logs_root)
+        organizations = sorted(name for name in top if ORGANIZATION_ID.match(name))
+        if accounts:
+            paths = [AccountPath(account) for account in accounts]
+            paths += [AccountPath(a, org) for org in organizations for a in accounts]
+            return paths
+        found = [AccountPath(name) for name in top if ACCOUNT_ID.match(name)]
+        for org in organizations:
+            members = self._common_prefixes(location, f"{location.logs_root}{org}/")
+            found += [AccountPath(name, org) for name in members if ACCOUNT_ID.match(name)]
+        if not found:
+            raise NotFoundError(
+                f"no CloudTrail logs under {location.uri(location.logs_root)} (check the bucket "
+                "and the trail's S3 key prefix)"
+            )
+        return found
+
+    def regions(self, location: LogLocation, account: AccountPath) -> list[str]:
+        prefix = account.cloudtrail_prefix(location)
+        return [name for name in self._common_prefixes(location, prefix) if REGION.match(name)]
+
+    # --- listing and reading ---------------------------------------------------------------
+
+    def list_objects(self, location: LogLocation, prefix: str) -> list[str]:
+        """Every ``.json.gz`` key under ``prefix``, across all ListObjectsV2 pages."""
+        keys: list[str] = []
+        try:
+            paginator = self.s3.get_paginator("list_objects_v2")
+            for page in paginator.paginate(
+                Bucket=location.bucket,
+                Prefix=prefix,
+                PaginationConfig={"PageSize": self.page_size},
+            ):
+                keys += [
+                    o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".json.gz")
+                ]
+        except ClientError as error:
+            raise from_client_error(error, f"list {location.uri(prefix)}") from error
+        return keys
+
+    def read_records(self, location: LogLocation, key: str) -> list[dict[str, Any]]:
+        """The ``Records`` of one log object."""
+        try:
+            body = self.s3.get_object(Bucket=location.bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            raise from_client_error(error, f"read {location.uri(key)}") from error
+        try:
+            document = json.loads(gzip.decompress(body))
+        except (OSError, EOFError, zlib.error, ValueError) as error:
+            raise IntegrityError(
+                f"{location.uri(key)} is not a gzip-compressed CloudTrail log file: {error}"
+            ) from error
+        records = document.get("Records") if isinstance(document, dict) else None
+        if not isinstance(records, list):
+            raise IntegrityError(f"{location.uri(key)} has no 'Records' list")
+        return [r for r in records if isinstance(r, dict)]
+
+    def run(
+        self,
+        location: LogLocation,
+        date_range: DateRange,
+        record_filter: RecordFilter,
+        sink: RecordSink,
+        *,
+        accounts: Sequence[str] = (),
+        regions: Sequence[str] = (),
+    ) -> AuditStats:
+        """Read every log object of the range and pass each kept record, with its matched
+        keys, to ``sink`` (in object-key order, records in file order)."""
+        for account in accounts:
+            if not ACCOUNT_ID.match(account):
+                raise UsageError(
+                    f"'--account' must be a 12-digit account ID. Received: {account!r}"
+                )
+        for region in regions:
+            if not REGION.match(region):
+                raise UsageError(f"'--log-region' must be an AWS Region name. Received: {region!r}")
+        paths = self.account_paths(location, accounts)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            if regions:
+                by_account = {path: list(regions) for path in paths}
+            else:
+                found = pool.map(lambda p: self.regions(location, p), paths)
+                by_account = dict(zip(paths, found, strict=True))
+            stats = AuditStats(prefixes=day_prefixes(location, paths, by_account, date_range))
+            keys = [
+                key
+                for listed in pool.map(lambda p: self.list_objects(location, p), stats.prefixes)
+                for key in listed
+            ]
+        bar = progress_bar(
+            total=len(keys), description="CloudTrail log files", unit="obj", enabled=self.progress
+        )
+        with bar:
+            for _, records in ordered_map(
+                lambda k: self.read_records(location, k), keys, self.workers
+            ):
+                stats.objects += 1
+                stats.records += len(records)
+                for record in records:
+                    moment = parse_event_time(record.get("eventTime"))
+                    if moment is None or not date_range.contains(moment):
+                        continue
+                    matched = record_filter.keys_matched(record)
+                    if matched:
+                        stats.matched += 1
+                        sink(record, matched)
+                bar.update(1)
+        return stats
+
+
+def check_workers(workers: Any) -> int:
+    if (
+        not isinstance(workers, int)
+        or isinstance(workers, bool)
+        or not MIN_WORKERS <= workers <= MAX_WORKERS
+    ):
+        raise UsageError(f"'--workers' must be {MIN_WORKERS}-{MAX_WORKERS}. Received: {workers!r}")
+    return workers
+
+
+def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[tuple[T, R]]:
+    """``fn`` over ``items`` on ``workers`` threads, yielded in input order, with at most
+    ``2 * workers`` results waiting (memory stays bounded however many objects there are)."""
+    window = max(1, 2 * workers)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    pending: deque[tuple[T, Future[R]]] = deque()
+    position = 0
+    try:
+        while position < len(items) and len(pending) < window:
+            pending.append((items[position], pool.submit(fn, items[position])))
+            position += 1
+        while pending:
+            item, future = pending.popleft()
+            result = future.result()
+            if position < len(items):
+                pending.append((items[position], pool.submit(fn, items[position])))
+                position += 1
+            yield item, result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def resolve_key(reference: str, kms_client: Callable[[str | None], Any]) -> str:
+    """The key ARN for a key ARN, key ID, alias name or alias ARN.
+
+    A key ARN is returned as given (no call: it may name a key in another account, or a deleted
+    one). Anything else is resolved with KMS ``DescribeKey`` in the alias ARN's Region, or the
+    configured Region. ``kms_client(region)`` returns a KMS client.
+    """
+    if KEY_ARN.match(reference):
+        return reference
+    region: str | None = None
+    alias_arn = ALIAS_ARN.match(reference)
+    if alias_arn:
+        region = alias_arn.group(1)
+    elif not (reference.startswith("alias/") or KEY_ID.match(reference)):
+        raise UsageError(
+            "'--key' must be a key ARN, a key ID, an alias name (alias/...) or an alias ARN. "
+            f"Received: {reference!r}"
+        )
+    try:
+        metadata = kms_client(region).describe_key(KeyId=reference)["KeyMetadata"]
+    except ClientError as error:
+        raise from_client_error(error, f"resolve {reference} to a key ARN") from error
+    return str(metadata["Arn"])
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def csv_row(record: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:
+    identity = _identity(record)
+    request = record.get("requestParameters")
+    request = request if isinstance(request, dict) else {}
+    context = request.get("encryptionContext")
+    return {
+        "eventTime": str(record.get("eventTime", "")),
+        "eventName": str(record.get("eventName", "")),
+        "keyArn": ";".join(keys),
+        "principal": principal_of(record),
+        "userIdentityType": str(identity.get("type", "")),
+        "userIdentityArn": str(identity.get("arn", "")),
+        "callerAccount": caller_account(record) or "",
+        "recipientAccountId": str(record.get("recipientAccountId", "")),
+        "awsRegion": str(record.get("awsRegion", "")),
+        "sourceIPAddress": str(record.get("sourceIPAddress", "")),
+        "userAgent": str(record.get("userAgent", "")),
+        "requestKeyId": str(request.get("keyId", "")),
+        "encryptionContext": json.dumps(context, sort_keys=True) if context else "",
+        "errorCode": str(record.get("errorCode", "")),
+        "eventID": str(record.get("eventID", "")),
+    }
+
+
+class CsvSink:
+    """Writes one CSV row per kept record to a text stream."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, lineterminator="\n")
+        self._writer.writeheader()
+
+    def __call__(self, record: dict[str, Any], keys: list[str]) -> None:
+        self._writer.writerow(csv_row(record, keys))
+
+
+class JsonLinesSink:
+    """Writes each kept record, unchanged, as one JSON line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def __call__(self, record: dict[str, Any], keys: list[str]) -> None:
+        self._stream.write(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n")
+
+
+def summary_table(summary: UsageSummary) -> str:
+    """A fixed-width table: key, principal, event, count, first and last seen."""
+    header = ("KEY", "PRINCIPAL", "EVENT", "COUNT", "FIRST SEEN", "LAST SEEN")
+    rows = [
+        (
+            r.key_arn,
+            r.principal,
+            r.event_name,
+            str(r.count),
+            _iso(r.first_seen) or "",
+            _iso(r.last_seen) or "",
+        )
+        for r in summary.sorted_rows()
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    out = io.StringIO()
+    for row in [header, *rows]:
+        cells = [
+            cell.rjust(widths[i]) if i == 3 else cell.ljust(widths[i]) for i, cell in enumerate(row)
+        ]
+        out.write("  ".join(cells).rstrip() + "\n")
+    return out.getvalue()
+
+
+def summary_json(summary: UsageSummary, stats: AuditStats) -> str:
+    return json.dumps(
+        {
+            "rows": [row.as_dict() for row in summary.sorted_rows()],
+            "objectsRead": stats.objects,
+            "recordsRead": stats.records,
+            "recordsMatched": stats.matched,
+        },
+        indent=2,
+    )

@@ -1,0 +1,185 @@
+"""``kmskit audit s3://BUCKET[/PREFIX]``: who used which KMS key, from CloudTrail logs in S3."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from datetime import UTC, date, datetime
+from typing import Any
+
+from kmskit._io import atomic_output
+from kmskit.audit import (
+    DEFAULT_WORKERS,
+    MAX_WORKERS,
+    AuditReader,
+    AuditStats,
+    CsvSink,
+    DateRange,
+    JsonLinesSink,
+    LogLocation,
+    RecordFilter,
+    RecordSink,
+    UsageSummary,
+    check_workers,
+    resolve_key,
+    summary_json,
+    summary_table,
+)
+from kmskit.cli import settings_from_args
+from kmskit.errors import EXIT_OK, UsageError
+
+DEFAULT_DAYS = 7
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "audit",
+        parents=[common],
+        help="report KMS key usage from CloudTrail log files in S3",
+        description="Read the CloudTrail log files a trail delivered to S3 for a range of days "
+        "and report who used which KMS key: a summary per key, principal and event name "
+        "(--format table or json), or the matching records themselves (--format jsonl or csv). "
+        "Use is attributed by resources[].ARN, never by requestParameters.keyId.",
+        epilog="example: kmskit audit s3://audit-bucket/trail --key alias/app-data --days 7",
+    )
+    parser.add_argument(
+        "location", help="s3://BUCKET[/PREFIX]: the trail's bucket and S3 key prefix"
+    )
+    when = parser.add_argument_group("days (UTC, inclusive)")
+    when.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="first day")
+    when.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="last day (default: today)")
+    when.add_argument(
+        "--days",
+        type=int,
+        metavar="N",
+        help=f"the N days up to --until (default: {DEFAULT_DAYS}; not with --since)",
+    )
+    what = parser.add_argument_group("filters (repeat an option to allow several values)")
+    what.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="key ARN, key ID, alias name or alias ARN (IDs and aliases are resolved with "
+        "kms:DescribeKey in --region)",
+    )
+    what.add_argument(
+        "--principal",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="role, user or assumed-role ARN, or an AWS service name (s3.amazonaws.com)",
+    )
+    what.add_argument(
+        "--event", action="append", default=[], metavar="NAME", help="event name (Decrypt)"
+    )
+    what.add_argument(
+        "--caller-account",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="account of the caller (userIdentity.accountId)",
+    )
+    where = parser.add_argument_group("which log folders (default: every one in the bucket)")
+    where.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="read the logs of this account only",
+    )
+    where.add_argument(
+        "--log-region",
+        action="append",
+        default=[],
+        metavar="REGION",
+        help="read the logs of this Region only (--region sets the AWS API Region)",
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument("--format", choices=FORMATS, default="table")
+    out.add_argument(
+        "-o", "--output", default="-", metavar="PATH", help="output file (default: stdout)"
+    )
+    out.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        metavar="N",
+        help=f"log files read at once, 1-{MAX_WORKERS} (default: {DEFAULT_WORKERS})",
+    )
+    parser.set_defaults(handler=run)
+
+
+def date_range_from_args(args: argparse.Namespace) -> DateRange:
+    until = args.until or datetime.now(UTC).date()
+    if args.since is not None and args.days is not None:
+        raise UsageError(
+            f"'--days' must not be given together with '--since'. Received: --days {args.days}"
+        )
+    if args.since is not None:
+        return DateRange(since=args.since, until=until)
+    return DateRange.last_days(DEFAULT_DAYS if args.days is None else args.days, until=until)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    workers = check_workers(args.workers)
+    location = LogLocation.parse(args.location)
+    date_range = date_range_from_args(args)
+    key_arns = frozenset(
+        resolve_key(reference, lambda region: settings.client("kms", region=region))
+        for reference in args.key
+    )
+    record_filter = RecordFilter(
+        key_arns=key_arns,
+        principals=frozenset(args.principal),
+        event_names=frozenset(args.event),
+        caller_accounts=frozenset(args.caller_account),
+    )
+    reader = AuditReader(
+        settings.client("s3", max_pool_connections=max(10, workers)),
+        workers=workers,
+        progress=False if args.quiet else None,
+    )
+
+    def read(sink: RecordSink) -> AuditStats:
+        return reader.run(
+            location,
+            date_range,
+            record_filter,
+            sink,
+            accounts=args.account,
+            regions=args.log_region,
+        )
+
+    if args.format in ("table", "json"):
+        summary = UsageSummary()
+        stats = read(summary.add)
+        text = summary_table(summary) if args.format == "table" else summary_json(summary, stats)
+        with atomic_output(args.output) as handle:
+            handle.write(text.encode())
+    else:
+        with atomic_output(args.output) as handle:
+            stream = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+            try:
+                stats = read(CsvSink(stream) if args.format == "csv" else JsonLinesSink(stream))
+            finally:
+                stream.flush()
+                stream.detach()
+    if not args.quiet:
+        print(
+            f"kmskit: {date_range.since}..{date_range.until}: read {stats.objects} log files "
+            f"({stats.records} records) from {len(stats.prefixes)} day folders; "
+            f"{stats.matched} records matched",
+            file=sys.stderr,
+        )
+    return EXIT_OK

@@ -1,0 +1,724 @@
+"""kmskit audit against moto S3 filled with CloudTrail log files shaped like the AWS KMS examples
+(docs.aws.amazon.com/kms/latest/developerguide/ct-decrypt.html, ct-encrypt.html,
+ct-generatedatakey.html)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from kmskit.audit import (
+    AuditReader,
+    DateRange,
+    LogLocation,
+    RecordFilter,
+    UsageSummary,
+    ordered_map,
+    principal_of,
+    record_keys,
+    resolve_key,
+)
+from kmskit.cli import main
+from kmskit.errors import (
+    EXIT_INTEGRITY,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    IntegrityError,
+    UsageError,
+)
+
+BUCKET = "audit-logs-111122223333"
+PREFIX = "trail"
+OWNER = "111122223333"  # owns the keys and the trail
+PARTNER = "444455556666"  # calls the data key from another account
+MEMBER = "555566667777"  # member account of an organization trail
+ORG = "o-a1b2c3d4e5"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+DATA_KEY = f"arn:aws:kms:eu-west-1:{OWNER}:key/{KEY_ID}"
+TRAIL_KEY = f"arn:aws:kms:us-east-1:{OWNER}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+MEMBER_KEY = f"arn:aws:kms:eu-west-1:{MEMBER}:key/11112222-3333-4444-5555-666677778888"
+ALICE = f"arn:aws:iam::{OWNER}:user/Alice"
+APP_ROLE = f"arn:aws:iam::{OWNER}:role/AppRole"
+BATCH_ROLE = f"arn:aws:iam::{OWNER}:role/BatchRole"
+PARTNER_ROLE = f"arn:aws:iam::{PARTNER}:role/PartnerReader"
+MEMBER_ROLE = f"arn:aws:iam::{MEMBER}:role/MemberApp"
+PAGE_OBJECTS = 1005  # more than one ListObjectsV2 page (1,000 keys)
+
+
+# --- CloudTrail records -------------------------------------------------------------------------
+
+
+def iam_user(arn: str) -> dict[str, Any]:
+    account = arn.split(":")[4]
+    return {
+        "type": "IAMUser",
+        "principalId": "EX_PRINCIPAL_ID",
+        "arn": arn,
+        "accountId": account,
+        "accessKeyId": "EXAMPLE_KEY_ID",
+        "userName": arn.rsplit("/", 1)[1],
+    }
+
+
+def assumed_role(role_arn: str, session: str) -> dict[str, Any]:
+    account = role_arn.split(":")[4]
+    name = role_arn.rsplit("/", 1)[1]
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROAEXAMPLE:{session}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{name}/{session}",
+        "accountId": account,
+        "accessKeyId": "ASIAEXAMPLE",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROAEXAMPLE",
+                "arn": role_arn,
+                "accountId": account,
+                "userName": name,
+            },
+            "webIdFederationData": {},
+            "attributes": {"creationDate": "2026-11-01T08:00:00Z", "mfaAuthenticated": "false"},
+        },
+    }
+
+
+def aws_service(name: str) -> dict[str, Any]:
+    return {"type": "AWSService", "invokedBy": name}
+
+
+def kms_record(
+    event_name: str,
+    when: str,
+    identity: dict[str, Any],
+    key_arn: str | None,
+    *,
+    request_key_id: str | None = None,
+    context: dict[str, str] | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """A KMS CloudTrail record as in the AWS KMS developer guide examples."""
+    key_region, key_account = (
+        (key_arn.split(":")[3], key_arn.split(":")[4]) if key_arn else ("", "")
+    )
+    request: dict[str, Any] = {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    if event_name.startswith("GenerateDataKey"):
+        request = {"keySpec": "AES_256"}
+    if request_key_id is not None:
+        request["keyId"] = request_key_id
+    if context is not None:
+        request["encryptionContext"] = context
+    record: dict[str, Any] = {
+        "eventVersion": "1.11",
+        "userIdentity": identity,
+        "eventTime": when,
+        "eventSource": "kms.amazonaws.com",
+        "eventName": event_name,
+        "awsRegion": key_region or "eu-west-1",
+        "sourceIPAddress": identity.get("invokedBy", "192.0.2.0"),
+        "userAgent": "AWS Internal",
+        "requestParameters": request,
+        "responseElements": None,
+        "additionalEventData": {"keyMaterialId": "1" * 64},
+        "requestID": str(uuid.uuid4()),
+        "eventID": str(uuid.uuid4()),
+        "readOnly": True,
+        "resources": (
+            [{"accountId": key_account, "type": "AWS::KMS::Key", "ARN": key_arn}] if key_arn else []
+        ),
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": key_account or OWNER,
+        "eventCategory": "Management",
+    }
+    if error:
+        record["errorCode"] = error
+        record["errorMessage"] = "User is not authorized to perform: kms:Decrypt"
+    return record
+
+
+def s3_record(when: str) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": iam_user(ALICE),
+        "eventTime": when,
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "eu-west-1",
+        "resources": [{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::data/report.csv"}],
+        "recipientAccountId": OWNER,
+    }
+
+
+# --- the bucket ---------------------------------------------------------------------------------
+
+
+def log_key(account: str, region: str, day: str, name: str, org: str | None = None) -> str:
+    year, month, dd = day.split("-")
+    org_part = f"{org}/" if org else ""
+    return (
+        f"{PREFIX}/AWSLogs/{org_part}{account}/CloudTrail/{region}/{year}/{month}/{dd}/"
+        f"{account}_CloudTrail_{region}_{year}{month}{dd}T0000Z_{name}.json.gz"
+    )
+
+
+def put_log(s3: Any, key: str, records: list[dict[str, Any]], bucket: str = BUCKET) -> None:
+    body = gzip.compress(json.dumps({"Records": records}).encode())
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+# Expected counts over 2026-11-02..2026-11-08 (the "last week" of the tests).
+EXPECTED_WEEK = {
+    (DATA_KEY, ALICE, "Decrypt"): 3,  # two days, one failed attempt included
+    (DATA_KEY, APP_ROLE, "Encrypt"): 2,  # keyId sent as alias name
+    (DATA_KEY, APP_ROLE, "GenerateDataKey"): 3,  # keyId sent as bare key ID and as key ARN
+    (DATA_KEY, PARTNER_ROLE, "Decrypt"): 2,  # cross-account caller
+    (DATA_KEY, BATCH_ROLE, "Decrypt"): 1,  # in the next day's folder (late delivery)
+    (TRAIL_KEY, "cloudtrail.amazonaws.com", "GenerateDataKey"): 2,
+    (MEMBER_KEY, MEMBER_ROLE, "Decrypt"): 1,  # organization trail layout
+}
+
+
+def fill_bucket(s3: Any) -> None:
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    app = assumed_role(APP_ROLE, "session-a")
+    app_b = assumed_role(APP_ROLE, "session-b")
+    partner = assumed_role(PARTNER_ROLE, "partner-etl")
+    context = {"Department": "Engineering", "Project": "Alpha"}
+    put_log(
+        s3,
+        log_key(OWNER, "eu-west-1", "2026-11-01", "before"),
+        [kms_record("Decrypt", "2026-11-01T12:00:00Z", iam_user(ALICE), DATA_KEY)],
+    )
+    put_log(
+        s3,
+        log_key(OWNER, "eu-west-1", "2026-11-02", "monday"),
+        [
+            kms_record(
+                "Decrypt", "2026-11-02T09:15:00Z", iam_user(ALICE), DATA_KEY, context=context
+            ),
+            kms_record(
+                "Encrypt", "2026-11-02T09:16:00Z", app, DATA_KEY, request_key_id="alias/app-data"
+            ),
+            kms_record(
+                "GenerateDataKey", "2026-11-02T09:17:00Z", app, DATA_KEY, request_key_id=KEY_ID
+            ),
+            kms_record("ListAliases", "2026-11-02T09:18:00Z", iam_user(ALICE), None),
+            s3_record("2026-11-02T09:19:00Z"),
+        ],
+    )
+    put_log(
+        s3,
+        log_key(OWNER, "eu-west-1", "2026-11-04", "wednesday"),
+        [
+            kms_record("Decrypt", "2026-11-04T10:00:00Z", iam_user(ALICE), DATA_KEY),
+            kms_record(
+                "Decrypt",
+                "2026-11-04T10:01:00Z",
+                iam_user(ALICE),
+                DATA_KEY,
+                error="AccessDeniedException",
+            ),
+            kms_record(
+                "Encrypt", "2026-11-04T10:02:00Z", app_b, DATA_KEY, request_key_id="alias/app-data"
+            ),
+            kms_record(
+                "GenerateDataKey", "2026-11-04T10:03:00Z", app_b, DATA_KEY, request_key_id=DATA_KEY
+            ),
+            kms_record(
+                "GenerateDataKey", "2026-11-04T10:04:00Z", app, DATA_KEY, request_key_id=DATA_KEY
+            ),
+            kms_record(
+                "Decrypt", "2026-11-04T11:00:00Z", partner, DATA_KEY, request_key_id=DATA_KEY
+            ),
+        ],
+    )
+    put_log(
+        s3,
+        log_key(OWNER, "us-east-1", "2026-11-06", "trail"),
+        [
+            kms_record(
+                "GenerateDataKey",
+                "2026-11-06T00:05:00Z",
+                aws_service("cloudtrail.amazonaws.com"),
+                TRAIL_KEY,
+                context={"aws:cloudtrail:arn": f"arn:aws:cloudtrail:us-east-1:{OWNER}:trail/t"},
+            ),
+            kms_record(
+                "GenerateDataKey",
+                "2026-11-06T00:10:00Z",
+                aws_service("cloudtrail.amazonaws.com"),
+                TRAIL_KEY,
+            ),
+            kms_record(
+                "Decrypt", "2026-11-06T08:00:00Z", partner, DATA_KEY, request_key_id=DATA_KEY
+            ),
+        ],
+    )
+    batch = assumed_role(BATCH_ROLE, "nightly")
+    # Delivered after midnight: one call from the last day of the range, one from the day after.
+    put_log(
+        s3,
+        log_key(OWNER, "eu-west-1", "2026-11-09", "late"),
+        [
+            kms_record("Decrypt", "2026-11-08T23:58:00Z", batch, DATA_KEY),
+            kms_record("Decrypt", "2026-11-09T00:03:00Z", batch, DATA_KEY),
+        ],
+    )
+    put_log(
+        s3,
+        log_key(MEMBER, "eu-west-1", "2026-11-03", "member", org=ORG),
+        [kms_record("Decrypt", "2026-11-03T13:00:00Z", assumed_role(MEMBER_ROLE, "m"), MEMBER_KEY)],
+    )
+    # Digest files sit next to the logs and are never read as logs.
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=f"{PREFIX}/AWSLogs/{OWNER}/CloudTrail-Digest/eu-west-1/2026/11/02/digest.json.gz",
+        Body=gzip.compress(b'{"awsAccountId": "111122223333"}'),
+    )
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Any]:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        fill_bucket(s3)
+        yield s3
+
+
+PAGE_BUCKET = "audit-logs-busy-day"
+PAGE_DAY = f"{PREFIX}/AWSLogs/{OWNER}/CloudTrail/eu-west-1/2026/11/05/"
+
+
+@pytest.fixture(scope="module")
+def busy_day(aws: Any) -> str:
+    """A day with more log files than one ListObjectsV2 page holds."""
+    aws.create_bucket(
+        Bucket=PAGE_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    batch = assumed_role(BATCH_ROLE, "nightly")
+    for n in range(PAGE_OBJECTS):
+        put_log(
+            aws,
+            log_key(OWNER, "eu-west-1", "2026-11-05", f"batch{n:05d}"),
+            [kms_record("Decrypt", f"2026-11-05T03:{n % 60:02d}:00Z", batch, DATA_KEY)],
+            bucket=PAGE_BUCKET,
+        )
+    return PAGE_BUCKET
+
+
+LOCATION = LogLocation(bucket=BUCKET, prefix=PREFIX)
+WEEK = DateRange(since=date(2026, 11, 2), until=date(2026, 11, 8))
+
+
+def listed_prefixes(s3: Any) -> list[dict[str, Any]]:
+    """Record the parameters of every ListObjectsV2 call made with ``s3``."""
+    calls: list[dict[str, Any]] = []
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        calls.append(dict(params))
+
+    s3.meta.events.register("provide-client-params.s3.ListObjectsV2", remember)
+    return calls
+
+
+def summarize(s3: Any, record_filter: RecordFilter | None = None, **kwargs: Any) -> UsageSummary:
+    summary = UsageSummary()
+    AuditReader(s3, workers=4, progress=False).run(
+        LOCATION,
+        kwargs.pop("date_range", WEEK),
+        record_filter or RecordFilter(),
+        summary.add,
+        **kwargs,
+    )
+    return summary
+
+
+# --- library ------------------------------------------------------------------------------------
+
+
+def test_counts_per_key_principal_and_event(aws: Any) -> None:
+    summary = summarize(aws)
+    counts = {key: row.count for key, row in summary.rows.items()}
+    assert counts == EXPECTED_WEEK
+
+
+def test_first_and_last_seen(aws: Any) -> None:
+    summary = summarize(aws)
+    alice = summary.rows[(DATA_KEY, ALICE, "Decrypt")]
+    assert alice.first_seen == datetime(2026, 11, 2, 9, 15, tzinfo=UTC)
+    assert alice.last_seen == datetime(2026, 11, 4, 10, 1, tzinfo=UTC)
+    batch = summary.rows[(DATA_KEY, BATCH_ROLE, "Decrypt")]
+    assert batch.last_seen == datetime(2026, 11, 8, 23, 58, tzinfo=UTC)
+
+
+def test_alias_key_id_and_arn_in_the_request_all_count_for_the_key(aws: Any) -> None:
+    """requestParameters.keyId differs per call; resources[].ARN names the one key."""
+    summary = summarize(aws, RecordFilter(key_arns=frozenset({DATA_KEY})))
+    assert summary.count(DATA_KEY, APP_ROLE, "Encrypt") == 2
+    assert summary.count(DATA_KEY, APP_ROLE, "GenerateDataKey") == 3
+    assert {key for key, _, _ in summary.rows} == {DATA_KEY}
+
+
+def test_request_key_id_is_never_used_for_attribution() -> None:
+    record = kms_record(
+        "Decrypt", "2026-11-02T00:00:00Z", iam_user(ALICE), DATA_KEY, request_key_id=TRAIL_KEY
+    )
+    assert record_keys(record) == [DATA_KEY]
+    del record["resources"]
+    assert record_keys(record) == []
+
+
+def test_filters_by_principal_event_and_caller_account(aws: Any) -> None:
+    partner = summarize(aws, RecordFilter(caller_accounts=frozenset({PARTNER})))
+    assert {key: row.count for key, row in partner.rows.items()} == {
+        (DATA_KEY, PARTNER_ROLE, "Decrypt"): 2
+    }
+    # A role ARN matches all of its sessions; an event filter narrows further.
+    app = summarize(
+        aws,
+        RecordFilter(principals=frozenset({APP_ROLE}), event_names=frozenset({"Encrypt"})),
+    )
+    assert {key: row.count for key, row in app.rows.items()} == {(DATA_KEY, APP_ROLE, "Encrypt"): 2}
+    session = f"arn:aws:sts::{OWNER}:assumed-role/AppRole/session-b"
+    one_session = summarize(aws, RecordFilter(principals=frozenset({session})))
+    assert sum(row.count for row in one_session.rows.values()) == 2
+    service = summarize(aws, RecordFilter(principals=frozenset({"cloudtrail.amazonaws.com"})))
+    assert {key: row.count for key, row in service.rows.items()} == {
+        (TRAIL_KEY, "cloudtrail.amazonaws.com", "GenerateDataKey"): 2
+    }
+
+
+def test_principal_grouping() -> None:
+    assert principal_of(kms_record("Decrypt", "t", assumed_role(APP_ROLE, "x"), None)) == APP_ROLE
+    assert principal_of(kms_record("Decrypt", "t", iam_user(ALICE), None)) == ALICE
+    assert principal_of({"userIdentity": aws_service("s3.amazonaws.com")}) == "s3.amazonaws.com"
+    assert principal_of({"userIdentity": {"type": "AWSAccount", "accountId": PARTNER}}) == (
+        f"AWSAccount:{PARTNER}"
+    )
+
+
+def test_date_range_lists_only_its_day_prefixes(aws: Any) -> None:
+    calls = listed_prefixes(aws)
+    since, until = date(2026, 11, 3), date(2026, 11, 4)
+    summarize(aws, date_range=DateRange(since=since, until=until))
+    day_listings = {c["Prefix"] for c in calls if "Delimiter" not in c}
+    root = f"{PREFIX}/AWSLogs/"
+    expected = {
+        f"{root}{account}/CloudTrail/{region}/2026/11/{day:02d}/"
+        for account, regions in (
+            (OWNER, ("eu-west-1", "us-east-1")),
+            (f"{ORG}/{MEMBER}", ("eu-west-1",)),
+        )
+        for region in regions
+        for day in (3, 4, 5)  # until + 1 day for files delivered after midnight
+    }
+    assert day_listings == expected
+
+
+def test_accounts_and_regions_can_be_given(aws: Any) -> None:
+    calls = listed_prefixes(aws)
+    summary = summarize(aws, accounts=[PARTNER, OWNER], regions=["us-east-1"])
+    day_listings = {c["Prefix"] for c in calls if "Delimiter" not in c}
+    assert all("/CloudTrail/us-east-1/" in p for p in day_listings)
+    assert not any("CloudTrail/eu-west-1" in c["Prefix"] for c in calls)
+    assert {key: row.count for key, row in summary.rows.items()} == {
+        (TRAIL_KEY, "cloudtrail.amazonaws.com", "GenerateDataKey"): 2,
+        (DATA_KEY, PARTNER_ROLE, "Decrypt"): 1,
+    }
+
+
+def test_late_delivery_counts_for_its_event_day(aws: Any) -> None:
+    last_day = summarize(aws, date_range=DateRange(date(2026, 11, 8), date(2026, 11, 8)))
+    assert {key: row.count for key, row in last_day.rows.items()} == {
+        (DATA_KEY, BATCH_ROLE, "Decrypt"): 1
+    }
+    next_day = summarize(aws, date_range=DateRange(date(2026, 11, 9), date(2026, 11, 9)))
+    assert next_day.count(DATA_KEY, BATCH_ROLE, "Decrypt") == 1
+    assert next_day.rows[(DATA_KEY, BATCH_ROLE, "Decrypt")].first_seen == datetime(
+        2026, 11, 9, 0, 3, tzinfo=UTC
+    )
+
+
+def test_more_objects_than_one_list_page(aws: Any, busy_day: str) -> None:
+    calls = listed_prefixes(aws)
+    summary = UsageSummary()
+    stats = AuditReader(aws, workers=8, progress=False).run(
+        LogLocation(busy_day, PREFIX),
+        DateRange(date(2026, 11, 5), date(2026, 11, 5)),
+        RecordFilter(),
+        summary.add,
+    )
+    pages = [c for c in calls if c.get("Prefix") == PAGE_DAY]
+    assert len(pages) == 2
+    assert "ContinuationToken" in pages[1]
+    assert stats.objects == PAGE_OBJECTS
+    assert summary.count(DATA_KEY, BATCH_ROLE, "Decrypt") == PAGE_OBJECTS
+
+
+def test_reads_with_a_bounded_pool_in_key_order() -> None:
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def work(n: int) -> int:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.002 * (n % 3))
+        with lock:
+            running -= 1
+        return n * n
+
+    results = list(ordered_map(work, list(range(60)), 3))
+    assert results == [(n, n * n) for n in range(60)]
+    assert 1 < peak <= 3
+
+
+def test_progress_bar_counts_log_files(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    AuditReader(aws, workers=2, progress=True).run(
+        LOCATION, DateRange(date(2026, 11, 2), date(2026, 11, 2)), RecordFilter(), lambda r, k: None
+    )
+    err = capsys.readouterr().err
+    # 11-02 of the owner and 11-03 of the organization member: two log files.
+    assert "CloudTrail log files" in err
+    assert "0/2" in err
+
+
+@pytest.mark.parametrize(
+    ("workers", "message"),
+    [
+        (0, "'--workers' must be 1-64. Received: 0"),
+        (65, "'--workers' must be 1-64. Received: 65"),
+        (True, "'--workers' must be 1-64. Received: True"),
+    ],
+)
+def test_workers_are_validated(workers: Any, message: str) -> None:
+    with pytest.raises(UsageError) as error:
+        AuditReader(object(), workers=workers)
+    assert str(error.value) == message
+
+
+def test_date_range_checks() -> None:
+    with pytest.raises(UsageError, match="'--since' must not be after '--until'"):
+        DateRange(date(2026, 11, 5), date(2026, 11, 4))
+    with pytest.raises(UsageError, match=r"'--days' must be at least 1\. Received: 0"):
+        DateRange.last_days(0)
+    week = DateRange.last_days(7, until=date(2026, 11, 8))
+    assert week == WEEK
+    assert week.folder_days()[0] == date(2026, 11, 2)
+    assert week.folder_days()[-1] == date(2026, 11, 9)
+
+
+def test_location_parsing() -> None:
+    assert LogLocation.parse("s3://bucket/a/b/") == LogLocation("bucket", "a/b")
+    assert LogLocation.parse("bucket") == LogLocation("bucket", "")
+    assert LogLocation("bucket").logs_root == "AWSLogs/"
+    with pytest.raises(UsageError, match="'location' must be s3://BUCKET"):
+        LogLocation.parse("s3://")
+
+
+def test_corrupt_log_file_is_an_integrity_error(aws: Any) -> None:
+    key = f"{PREFIX}/AWSLogs/{OWNER}/CloudTrail/eu-west-1/2026/10/01/broken.json.gz"
+    aws.put_object(Bucket=BUCKET, Key=key, Body=b"not gzip")
+    try:
+        with pytest.raises(IntegrityError) as error:
+            AuditReader(aws, progress=False).read_records(LOCATION, key)
+        assert f"s3://{BUCKET}/{key} is not a gzip-compressed CloudTrail log file" in str(
+            error.value
+        )
+    finally:
+        aws.delete_object(Bucket=BUCKET, Key=key)
+
+
+# --- key references -----------------------------------------------------------------------------
+
+
+def test_resolve_key_by_arn_id_alias_and_alias_arn() -> None:
+    with mock_aws():
+        kms = boto3.client("kms", region_name="eu-west-1")
+        arn = kms.create_key()["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName="alias/app-data", TargetKeyId=arn)
+        key_id = arn.rsplit("/", 1)[1]
+        regions: list[str | None] = []
+
+        def client(region: str | None) -> Any:
+            regions.append(region)
+            return boto3.client("kms", region_name=region or "eu-west-1")
+
+        assert resolve_key(DATA_KEY, client) == DATA_KEY
+        assert regions == []  # a key ARN needs no call
+        assert resolve_key(key_id, client) == arn
+        assert resolve_key("alias/app-data", client) == arn
+        alias_arn = arn.split(":key/")[0] + ":alias/app-data"
+        assert resolve_key(alias_arn, client) == arn
+        assert regions == [None, None, "eu-west-1"]
+
+
+def test_resolve_key_refuses_what_is_not_a_key_reference() -> None:
+    with pytest.raises(UsageError) as error:
+        resolve_key("app-data", lambda region: None)
+    assert "'--key' must be a key ARN, a key ID, an alias name" in str(error.value)
+    assert "Received: 'app-data'" in str(error.value)
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+def cli(*args: str) -> int:
+    return main(["audit", f"s3://{BUCKET}/{PREFIX}", "--quiet", *args])
+
+
+def test_cli_who_used_this_key_last_week(aws: Any, tmp_path: Path) -> None:
+    kms = boto3.client("kms", region_name="eu-west-1")
+    arn = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/week-key", TargetKeyId=arn)
+    # Usage of that key, as it would be recorded.
+    key = log_key(OWNER, "eu-west-1", "2026-11-07", "weekkey")
+    put_log(
+        aws,
+        key,
+        [
+            kms_record("Decrypt", "2026-11-07T10:00:00Z", iam_user(ALICE), arn),
+            kms_record("Decrypt", "2026-11-07T11:00:00Z", iam_user(ALICE), arn),
+            kms_record("Decrypt", "2026-11-07T12:00:00Z", assumed_role(APP_ROLE, "s"), DATA_KEY),
+        ],
+    )
+    out = tmp_path / "usage.json"
+    try:
+        code = cli(
+            "--key", "alias/week-key", "--since", "2026-11-02", "--until", "2026-11-08",
+            "--format", "json", "--output", str(out), "--region", "eu-west-1",
+        )  # fmt: skip
+    finally:
+        aws.delete_object(Bucket=BUCKET, Key=key)
+    assert code == EXIT_OK
+    report = json.loads(out.read_text())
+    assert report["rows"] == [
+        {
+            "keyArn": arn,
+            "principal": ALICE,
+            "eventName": "Decrypt",
+            "count": 2,
+            "firstSeen": "2026-11-07T10:00:00Z",
+            "lastSeen": "2026-11-07T11:00:00Z",
+        }
+    ]
+    assert report["recordsMatched"] == 2
+
+
+def test_cli_table(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("--key", DATA_KEY, "--since", "2026-11-02", "--until", "2026-11-08") == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "KEY",
+        "PRINCIPAL",
+        "EVENT",
+        "COUNT",
+        "FIRST",
+        "SEEN",
+        "LAST",
+        "SEEN",
+    ]
+    rows = [line.split() for line in lines[1:]]
+    assert rows[0] == [
+        DATA_KEY, APP_ROLE, "GenerateDataKey", "3", "2026-11-02T09:17:00Z", "2026-11-04T10:04:00Z"
+    ]  # fmt: skip
+    # Most-used first within a key.
+    assert [int(row[3]) for row in rows] == [3, 3, 2, 2, 1]
+    assert {row[1] for row in rows} == {ALICE, APP_ROLE, PARTNER_ROLE, BATCH_ROLE}
+
+
+def test_cli_jsonl_records(aws: Any, tmp_path: Path) -> None:
+    out = tmp_path / "records.jsonl"
+    code = cli(
+        "--caller-account", PARTNER, "--since", "2026-11-02", "--until", "2026-11-08",
+        "--format", "jsonl", "-o", str(out),
+    )  # fmt: skip
+    assert code == EXIT_OK
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["eventTime"] for r in records] == ["2026-11-04T11:00:00Z", "2026-11-06T08:00:00Z"]
+    assert all(r["userIdentity"]["accountId"] == PARTNER for r in records)
+    assert records[0]["recipientAccountId"] == OWNER
+
+
+def test_cli_csv_records(aws: Any, tmp_path: Path) -> None:
+    out = tmp_path / "records.csv"
+    code = cli(
+        "--event", "Encrypt", "--since", "2026-11-02", "--until", "2026-11-08",
+        "--format", "csv", "-o", str(out),
+    )  # fmt: skip
+    assert code == EXIT_OK
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [(r["keyArn"], r["principal"], r["requestKeyId"]) for r in rows] == [
+        (DATA_KEY, APP_ROLE, "alias/app-data"),
+        (DATA_KEY, APP_ROLE, "alias/app-data"),
+    ]
+    assert rows[0]["userIdentityArn"] == f"arn:aws:sts::{OWNER}:assumed-role/AppRole/session-a"
+
+
+def test_cli_csv_keeps_the_encryption_context(aws: Any, tmp_path: Path) -> None:
+    out = tmp_path / "alice.csv"
+    code = cli(
+        "--principal", ALICE, "--since", "2026-11-02", "--until", "2026-11-02",
+        "--format", "csv", "-o", str(out),
+    )  # fmt: skip
+    assert code == EXIT_OK
+    (row,) = csv.DictReader(io.StringIO(out.read_text()))
+    assert json.loads(row["encryptionContext"]) == {"Department": "Engineering", "Project": "Alpha"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "'--workers' must be 1-64. Received: 0"),
+        (["--since", "2026-11-05", "--until", "2026-11-01"], "'--since' must not be after"),
+        (["--since", "2026-11-01", "--days", "3"], "'--days' must not be given together"),
+        (["--days", "0"], "'--days' must be at least 1. Received: 0"),
+        (["--account", "12345"], "'--account' must be a 12-digit account ID"),
+        (["--log-region", "europe"], "'--log-region' must be an AWS Region name"),
+        (["--key", "app-data"], "'--key' must be a key ARN, a key ID, an alias name"),
+    ],
+)
+def test_cli_bad_arguments(
+    aws: Any, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(*args) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_cli_missing_bucket_is_not_found(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "s3://no-such-bucket-here", "--quiet"]) == EXIT_NOT_FOUND
+    assert "NoSuchBucket" in capsys.readouterr().err
+
+
+def test_cli_leaves_no_partial_output_file(
+    aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = log_key(OWNER, "eu-west-1", "2026-10-20", "broken")
+    aws.put_object(Bucket=BUCKET, Key=key, Body=b"\x1f\x8b truncated")
+    out = tmp_path / "records.jsonl"
+    try:
+        code = cli(
+            "--since", "2026-10-19", "--until", "2026-10-20", "--format", "jsonl", "-o", str(out)
+        )
+    finally:
+        aws.delete_object(Bucket=BUCKET, Key=key)
+    assert code == EXIT_INTEGRITY
+    assert key in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
