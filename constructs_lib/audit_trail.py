@@ -63,6 +63,16 @@ ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 TRAIL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?![._-])){1,126}[A-Za-z0-9]$")
 KEY_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{1,200}$")
 MAX_DATA_EVENT_BUCKETS = 250
+# What AuditTrail(bucket_props=...) may pass on to the AuditBucket it makes.
+AUDIT_BUCKET_PROPS = frozenset(
+    {
+        "bucket_name",
+        "noncurrent_version_retention_days",
+        "access_log_retention_days",
+        "replication",
+        "removal_policy",
+    }
+)
 
 # The exact CIS AWS Foundations pattern (v1.4-v3.0, "CMK disabled or scheduled for deletion").
 KMS_KEY_DISABLED_OR_DELETED = (
@@ -312,9 +322,19 @@ class AuditBucket(Construct):
             self.bucket.add_to_resource_policy(statement)
 
 
+def _pascal_keys(value: Any) -> Any:
+    """L1 properties resolve with camelCase keys before rendering; compare in CFN's PascalCase."""
+    if isinstance(value, dict):
+        return {k[:1].upper() + k[1:]: _pascal_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_pascal_keys(v) for v in value]
+    return value
+
+
 @jsii.implements(IValidation)
 class _TrailValidation:
-    """At synth, after any change made through ``.trail``: the CIS settings still hold."""
+    """At synth, after any change made through ``.trail`` or its L1 properties: the CIS settings
+    still hold. (A raw ``add_property_override`` bypasses every construct check, this one too.)"""
 
     def __init__(self, owner: AuditTrail) -> None:
         self._owner = owner
@@ -336,7 +356,7 @@ class _TrailValidation:
                 "'advanced_event_selectors' must not be set on an AuditTrail (they replace the "
                 "event selectors that record every KMS call). Received: advanced event selectors"
             )
-        selectors = stack.resolve(cfn.event_selectors) or []
+        selectors = [_pascal_keys(s) for s in stack.resolve(cfn.event_selectors) or []]
         management = [s for s in selectors if s.get("IncludeManagementEvents", True)]
         if not any(s.get("ReadWriteType", "All") == "All" for s in management):
             problems.append(
@@ -547,6 +567,13 @@ class AuditTrail(Construct):
             "delivers to another account's bucket; it must not be given together with bucket or "
             "bucket_props",
             central_bucket,
+        )
+        unknown = sorted(set(bucket_props or {}) - AUDIT_BUCKET_PROPS)
+        require(
+            not unknown,
+            "bucket_props",
+            f"may only set {', '.join(sorted(AUDIT_BUCKET_PROPS))}",
+            unknown,
         )
         require(
             bucket is None or isinstance(bucket, AuditBucket),

@@ -61,6 +61,7 @@ COMPUTED_BUCKET_PROPS = frozenset(
     }
 )
 
+S3_LOGS_USE_BUCKET_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
 SSE_HEADER = "s3:x-amz-server-side-encryption"
 SSE_KEY_HEADER = "s3:x-amz-server-side-encryption-aws-kms-key-id"
 SSE_C_HEADER = "s3:x-amz-server-side-encryption-customer-algorithm"
@@ -232,12 +233,12 @@ def key_facts(prop: str, value: Any, scope: Construct) -> _KeyFacts:
 
 def is_key(value: Any) -> bool:
     """True for an ``aws_kms.IKey`` (jsii interfaces cannot be used with isinstance)."""
-    return isinstance(value, Construct) and isinstance(getattr(value, "key_arn", None), str)
+    return hasattr(value, "node") and isinstance(getattr(value, "key_arn", None), str)
 
 
 def is_bucket(value: Any) -> bool:
     """True for an ``aws_s3.IBucket``."""
-    return isinstance(value, Construct) and isinstance(getattr(value, "bucket_arn", None), str)
+    return hasattr(value, "node") and isinstance(getattr(value, "bucket_arn", None), str)
 
 
 def _positive_days(prop: str, value: Any) -> int:
@@ -384,6 +385,9 @@ class EncryptedBucket(Construct):
         bucket_props: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(scope, id)
+        # Log delivery through a bucket policy (not the LogDeliveryWrite ACL, which object
+        # ownership BucketOwnerEnforced forbids), whatever the app's feature flags say.
+        self.node.set_context(S3_LOGS_USE_BUCKET_POLICY, True)
         facts = key_facts("encryption_key", encryption_key, self)
         noncurrent_days = _positive_days(
             "noncurrent_version_retention_days", noncurrent_version_retention_days

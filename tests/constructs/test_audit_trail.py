@@ -1,0 +1,874 @@
+"""AuditTrail and AuditBucket: trail, key policy, bucket policy, log group, topic and alarms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk.assertions import Match
+
+from constructs_lib import (
+    AuditBucket,
+    AuditTrail,
+    CentralAuditBucket,
+    ConstructPropError,
+    CustomerManagedKey,
+    EncryptedBucket,
+    TrailSource,
+)
+from tests._support.apps.audit_showcase import (
+    CENTRAL_BUCKET,
+    MANAGEMENT,
+    MEMBER_TRAIL,
+    ORGANIZATION_ID,
+    ORGANIZATION_TRAIL,
+    SECURITY,
+    WORKLOAD,
+    WORKLOAD_TRAIL,
+)
+from tests._support.snapshots import normalized
+from tests._support.synth import SynthResult
+from tests.constructs.test_encrypted_bucket import (
+    arn,
+    encryption_statements,
+    logical_id,
+    objects,
+    tls_statements,
+)
+
+Synth = Callable[[str], SynthResult]
+DEFAULT_TRAIL = "AuditDefault-Audit-3CCC6E1C"
+CIS_KMS_PATTERN = (
+    "{($.eventSource=kms.amazonaws.com) && "
+    "(($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}"
+)
+CLOUDTRAIL = {"Service": "cloudtrail.amazonaws.com"}
+
+
+def trail_arn(account: str, name: str) -> str:
+    return f"arn:aws:cloudtrail:eu-west-1:{account}:trail/{name}"
+
+
+@pytest.fixture(scope="module")
+def showcase(synthesized: Synth) -> SynthResult:
+    return synthesized("audit_showcase")
+
+
+def trail_key_statements(account: str, name: str, key_owner_statement: bool = True) -> list[Any]:
+    """What every AuditTrail key policy holds, in order."""
+    source = trail_arn(account, name)
+    statements: list[Any] = []
+    if key_owner_statement:
+        statements.append(
+            {
+                "Action": "kms:*",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Resource": "*",
+                "Sid": "EnableIAMUserPermissions",
+            }
+        )
+    statements += [
+        {
+            "Action": "kms:GenerateDataKey*",
+            "Condition": {
+                "StringEquals": {"aws:SourceArn": source},
+                "StringLike": {
+                    "kms:EncryptionContext:aws:cloudtrail:arn": (
+                        f"arn:aws:cloudtrail:*:{account}:trail/*"
+                    )
+                },
+            },
+            "Effect": "Allow",
+            "Principal": CLOUDTRAIL,
+            "Resource": "*",
+            "Sid": "AllowCloudTrailToEncryptLogs",
+        },
+        {
+            "Action": "kms:DescribeKey",
+            "Condition": {"StringEquals": {"aws:SourceArn": source}},
+            "Effect": "Allow",
+            "Principal": CLOUDTRAIL,
+            "Resource": "*",
+            "Sid": "AllowCloudTrailToDescribeKey",
+        },
+        {
+            "Action": ["kms:Decrypt", "kms:ReEncryptFrom"],
+            "Condition": {
+                "StringEquals": {"kms:CallerAccount": account},
+                "Null": {"kms:EncryptionContext:aws:cloudtrail:arn": "false"},
+            },
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Resource": "*",
+            "Sid": "AllowCloudTrailLogDecryption",
+        },
+        {
+            "Action": [
+                "kms:Decrypt*",
+                "kms:Describe*",
+                "kms:Encrypt*",
+                "kms:GenerateDataKey*",
+                "kms:ReEncrypt*",
+            ],
+            "Condition": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:aws:logs:eu-west-1:{account}:log-group:/aws/cloudtrail/{name}"
+                    )
+                }
+            },
+            "Effect": "Allow",
+            "Principal": {"Service": "logs.eu-west-1.amazonaws.com"},
+            "Resource": "*",
+            "Sid": "AllowCloudWatchLogs",
+        },
+    ]
+    return statements
+
+
+def alarm_publisher_statement(account: str) -> dict[str, Any]:
+    return {
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {
+                "aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:{account}:*",
+                "kms:EncryptionContext:aws:sns:topicArn": f"arn:aws:sns:eu-west-1:{account}:*",
+            },
+        },
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Resource": "*",
+        "Sid": "AllowCloudwatchSNS",
+    }
+
+
+def key_policy(template: Any, description: str, statements: list[Any]) -> None:
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "Description": description,
+            "KeyPolicy": Match.object_equals({"Version": "2012-10-17", "Statement": statements}),
+        },
+    )
+
+
+# --- the default trail ------------------------------------------------------------------------
+
+
+def test_default_trail_settings(showcase: SynthResult) -> None:
+    template = showcase.template("AuditDefault")
+    trail = template["Resources"][logical_id(template, "AWS::CloudTrail::Trail", "AuditTrail")]
+    key = logical_id(template, "AWS::KMS::Key", "AuditKey")
+    bucket = logical_id(template, "AWS::S3::Bucket", "AuditBucketStorageBucket")
+    assert trail["Properties"] == {
+        "CloudWatchLogsLogGroupArn": arn(logical_id(template, "AWS::Logs::LogGroup", "Audit")),
+        "CloudWatchLogsRoleArn": arn(logical_id(template, "AWS::IAM::Role", "AuditLogsRole")),
+        "EnableLogFileValidation": True,
+        "EventSelectors": [{"IncludeManagementEvents": True, "ReadWriteType": "All"}],
+        "IncludeGlobalServiceEvents": True,
+        "IsLogging": True,
+        "IsMultiRegionTrail": True,
+        "IsOrganizationTrail": False,
+        "KMSKeyId": arn(key),
+        "S3BucketName": {"Ref": bucket},
+        "TrailName": DEFAULT_TRAIL,
+    }
+    # CloudTrail checks bucket policy and role permissions when the trail is created.
+    assert sorted(trail["DependsOn"]) == sorted(
+        [
+            logical_id(template, "AWS::S3::BucketPolicy", "AuditBucketStorageBucketPolicy"),
+            logical_id(template, "AWS::IAM::ManagedPolicy", "AuditLogsPolicy"),
+        ]
+    )
+
+
+def test_default_trail_makes_its_own_rotated_key(showcase: SynthResult) -> None:
+    assertions = showcase.assertions("AuditDefault")
+    assertions.resource_count_is("AWS::KMS::Key", 1)
+    assertions.has_resource_properties(
+        "AWS::KMS::Alias", {"AliasName": f"alias/audit/{DEFAULT_TRAIL}"}
+    )
+    key_policy(
+        assertions,
+        f"CloudTrail trail {DEFAULT_TRAIL}: log files, log group and alarm topic",
+        [*trail_key_statements(SECURITY, DEFAULT_TRAIL), alarm_publisher_statement(SECURITY)],
+    )
+    assertions.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def cloudtrail_bucket_statements(
+    bucket: str, account: str, name: str, prefix: str = ""
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "Action": "s3:GetBucketAcl",
+            "Condition": {"StringEquals": {"aws:SourceArn": [trail_arn(account, name)]}},
+            "Effect": "Allow",
+            "Principal": CLOUDTRAIL,
+            "Resource": arn(bucket),
+            "Sid": "AllowCloudTrailAclCheck",
+        },
+        {
+            "Action": "s3:PutObject",
+            "Condition": {
+                "StringEquals": {
+                    "s3:x-amz-acl": "bucket-owner-full-control",
+                    "aws:SourceArn": trail_arn(account, name),
+                }
+            },
+            "Effect": "Allow",
+            "Principal": CLOUDTRAIL,
+            "Resource": objects(bucket, f"/{prefix}AWSLogs/{account}/*"),
+            "Sid": "AllowCloudTrailWrite",
+        },
+    ]
+
+
+def test_default_trail_bucket_policy(showcase: SynthResult) -> None:
+    template = showcase.template("AuditDefault")
+    bucket = logical_id(template, "AWS::S3::Bucket", "AuditBucketStorageBucket")
+    key = logical_id(template, "AWS::KMS::Key", "AuditKey")
+    showcase.assertions("AuditDefault").has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket},
+            "PolicyDocument": Match.object_equals(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        *tls_statements(bucket),
+                        *encryption_statements(bucket, arn(key), ["cloudtrail.amazonaws.com"]),
+                        *cloudtrail_bucket_statements(bucket, SECURITY, DEFAULT_TRAIL),
+                    ],
+                }
+            ),
+        },
+    )
+
+
+def test_default_trail_bucket_is_an_encrypted_bucket(showcase: SynthResult) -> None:
+    template = showcase.template("AuditDefault")
+    bucket = template["Resources"][
+        logical_id(template, "AWS::S3::Bucket", "AuditBucketStorageBucket")
+    ]
+    key = logical_id(template, "AWS::KMS::Key", "AuditKey")
+    assert bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {
+            "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]},
+            "BucketKeyEnabled": True,
+            "ServerSideEncryptionByDefault": {
+                "KMSMasterKeyID": arn(key),
+                "SSEAlgorithm": "aws:kms",
+            },
+        }
+    ]
+    # CIS: access logging on the CloudTrail bucket.
+    assert bucket["Properties"]["LoggingConfiguration"] == {
+        "DestinationBucketName": {
+            "Ref": logical_id(template, "AWS::S3::Bucket", "AuditBucketStorageAccessLogs")
+        },
+        "LogFilePrefix": "Storage/",
+    }
+    assert bucket["DeletionPolicy"] == "Retain"
+
+
+def test_log_group_is_encrypted_with_a_set_retention(showcase: SynthResult) -> None:
+    template = showcase.template("AuditDefault")
+    key = logical_id(template, "AWS::KMS::Key", "AuditKey")
+    group = template["Resources"][logical_id(template, "AWS::Logs::LogGroup", "Audit")]
+    assert group["Properties"] == {
+        "KmsKeyId": arn(key),
+        "LogGroupName": f"/aws/cloudtrail/{DEFAULT_TRAIL}",
+        "RetentionInDays": 365,
+    }
+    assert group["DeletionPolicy"] == "Retain"
+
+
+def test_logs_role_trusts_this_trail_only(showcase: SynthResult) -> None:
+    template = showcase.template("AuditDefault")
+    role = logical_id(template, "AWS::IAM::Role", "AuditLogsRole")
+    assertions = showcase.assertions("AuditDefault")
+    assertions.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": Match.object_equals(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Action": "sts:AssumeRole",
+                            "Condition": {
+                                "StringEquals": {
+                                    "aws:SourceArn": trail_arn(SECURITY, DEFAULT_TRAIL)
+                                }
+                            },
+                            "Effect": "Allow",
+                            "Principal": CLOUDTRAIL,
+                        }
+                    ],
+                }
+            )
+        },
+    )
+    assertions.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "Roles": [{"Ref": role}],
+            "PolicyDocument": Match.object_equals(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Effect": "Allow",
+                            "Resource": (
+                                f"arn:aws:logs:eu-west-1:{SECURITY}:log-group:/aws/cloudtrail/"
+                                f"{DEFAULT_TRAIL}:log-stream:{SECURITY}_CloudTrail_*"
+                            ),
+                            "Sid": "WriteTrailLogStreams",
+                        }
+                    ],
+                }
+            ),
+        },
+    )
+    assert "Policies" not in template["Resources"][role]["Properties"]
+
+
+def test_alarm_topic_is_encrypted_and_tls_only(showcase: SynthResult) -> None:
+    template = showcase.template("AuditDefault")
+    key = logical_id(template, "AWS::KMS::Key", "AuditKey")
+    topic = logical_id(template, "AWS::SNS::Topic", "AuditAlarmTopic")
+    assertions = showcase.assertions("AuditDefault")
+    assertions.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": arn(key)})
+    assertions.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": topic}],
+            "PolicyDocument": Match.object_equals(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Action": "sns:Publish",
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Resource": {"Ref": topic},
+                            "Sid": "AllowPublishThroughSSLOnly",
+                        },
+                        {
+                            "Action": "sns:Publish",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": SECURITY}},
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Resource": {"Ref": topic},
+                            "Sid": "AllowCloudwatchPublish",
+                        },
+                    ],
+                }
+            ),
+        },
+    )
+
+
+ALARMS = {
+    "KmsKeyDisabledOrScheduledForDeletion": CIS_KMS_PATTERN,
+    "KmsKeyPolicyChanged": (
+        "{($.eventSource=kms.amazonaws.com) && (($.eventName=PutKeyPolicy) || "
+        f'(($.eventName=CreateGrant) && ($.userIdentity.accountId!="{SECURITY}")))}}'
+    ),
+    "UnauthorizedApiCalls": (
+        '{(($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")) && '
+        '($.sourceIPAddress!="delivery.logs.amazonaws.com") && ($.eventName!="HeadBucket")}'
+    ),
+    "CloudTrailConfigurationChanged": (
+        "{($.eventName=CreateTrail) || ($.eventName=UpdateTrail) || ($.eventName=DeleteTrail) || "
+        "($.eventName=StartLogging) || ($.eventName=StopLogging)}"
+    ),
+}
+
+
+@pytest.mark.parametrize(("metric", "pattern"), ALARMS.items())
+def test_metric_filter_and_alarm(showcase: SynthResult, metric: str, pattern: str) -> None:
+    template = showcase.template("AuditDefault")
+    group = logical_id(template, "AWS::Logs::LogGroup", "Audit")
+    topic = logical_id(template, "AWS::SNS::Topic", "AuditAlarmTopic")
+    namespace = f"AuditTrail/{DEFAULT_TRAIL}"
+    assertions = showcase.assertions("AuditDefault")
+    assertions.has_resource_properties(
+        "AWS::Logs::MetricFilter",
+        Match.object_equals(
+            {
+                "FilterPattern": pattern,
+                "LogGroupName": {"Ref": group},
+                "MetricTransformations": [
+                    {"MetricName": metric, "MetricNamespace": namespace, "MetricValue": "1"}
+                ],
+            }
+        ),
+    )
+    assertions.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmActions": [{"Ref": topic}],
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "EvaluationPeriods": 1,
+            "MetricName": metric,
+            "Namespace": namespace,
+            "Period": 300,
+            "Statistic": "Sum",
+            "Threshold": 1,
+            "TreatMissingData": "notBreaching",
+        },
+    )
+
+
+def test_cis_kms_pattern_is_exact(showcase: SynthResult) -> None:
+    template = showcase.template("AuditDefault")
+    patterns = [
+        r["Properties"]["FilterPattern"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Logs::MetricFilter"
+    ]
+    assert CIS_KMS_PATTERN in patterns
+    assert len(patterns) == 4
+
+
+# --- given key, bucket props, data events ----------------------------------------------------
+
+
+def test_given_key_gets_the_trail_statements(showcase: SynthResult) -> None:
+    assertions = showcase.assertions("AuditWorkload")
+    assertions.resource_count_is("AWS::KMS::Key", 2)  # the data key and the given trail key
+    key_policy(
+        assertions,
+        "AuditWorkload/TrailKey (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)",
+        [*trail_key_statements(WORKLOAD, WORKLOAD_TRAIL), alarm_publisher_statement(WORKLOAD)],
+    )
+
+
+def test_data_events_for_chosen_buckets(showcase: SynthResult) -> None:
+    template = showcase.template("AuditWorkload")
+    trail = template["Resources"][logical_id(template, "AWS::CloudTrail::Trail", "AuditTrail")]
+    data = logical_id(template, "AWS::S3::Bucket", "DataBucket")
+    reports = logical_id(template, "AWS::S3::Bucket", "ReportsBucket")
+    assert trail["Properties"]["EventSelectors"] == [
+        {"IncludeManagementEvents": True, "ReadWriteType": "All"},
+        {
+            "DataResources": [
+                {"Type": "AWS::S3::Object", "Values": [objects(data, "/"), objects(reports, "/")]}
+            ],
+            "IncludeManagementEvents": False,
+            "ReadWriteType": "All",
+        },
+    ]
+    assert trail["Properties"]["S3KeyPrefix"] == "trail"
+    assert trail["Properties"]["TrailName"] == WORKLOAD_TRAIL
+
+
+def test_bucket_props_and_key_prefix_reach_the_trail_bucket(showcase: SynthResult) -> None:
+    template = showcase.template("AuditWorkload")
+    bucket = logical_id(template, "AWS::S3::Bucket", "AuditBucketStorageBucket")
+    rules = template["Resources"][bucket]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 365}
+    key = logical_id(template, "AWS::KMS::Key", "TrailKey")
+    showcase.assertions("AuditWorkload").has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket},
+            "PolicyDocument": Match.object_equals(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        *tls_statements(bucket),
+                        *encryption_statements(bucket, arn(key), ["cloudtrail.amazonaws.com"]),
+                        *cloudtrail_bucket_statements(bucket, WORKLOAD, WORKLOAD_TRAIL, "trail/"),
+                    ],
+                }
+            ),
+        },
+    )
+
+
+# --- central audit account ---------------------------------------------------------------------
+
+
+def test_central_bucket_policy_names_each_trail(showcase: SynthResult) -> None:
+    template = showcase.template("AuditCentral")
+    bucket = logical_id(template, "AWS::S3::Bucket", "CentralAuditStorageBucket")
+    key = logical_id(template, "AWS::KMS::Key", "AuditKey")
+    member = trail_arn(WORKLOAD, MEMBER_TRAIL)
+    organization = trail_arn(MANAGEMENT, ORGANIZATION_TRAIL)
+    assert template["Resources"][bucket]["Properties"]["BucketName"] == CENTRAL_BUCKET
+    showcase.assertions("AuditCentral").has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket},
+            "PolicyDocument": Match.object_equals(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        *tls_statements(bucket),
+                        *encryption_statements(bucket, arn(key), ["cloudtrail.amazonaws.com"]),
+                        {
+                            "Action": "s3:GetBucketAcl",
+                            "Condition": {
+                                "StringEquals": {"aws:SourceArn": [member, organization]}
+                            },
+                            "Effect": "Allow",
+                            "Principal": CLOUDTRAIL,
+                            "Resource": arn(bucket),
+                            "Sid": "AllowCloudTrailAclCheck",
+                        },
+                        {
+                            "Action": "s3:PutObject",
+                            "Condition": {
+                                "StringEquals": {
+                                    "s3:x-amz-acl": "bucket-owner-full-control",
+                                    "aws:SourceArn": member,
+                                }
+                            },
+                            "Effect": "Allow",
+                            "Principal": CLOUDTRAIL,
+                            "Resource": objects(bucket, f"/AWSLogs/{WORKLOAD}/*"),
+                            "Sid": "AllowCloudTrailWrite1",
+                        },
+                        {
+                            "Action": "s3:PutObject",
+                            "Condition": {
+                                "StringEquals": {
+                                    "s3:x-amz-acl": "bucket-owner-full-control",
+                                    "aws:SourceArn": organization,
+                                }
+                            },
+                            "Effect": "Allow",
+                            "Principal": CLOUDTRAIL,
+                            "Resource": [
+                                objects(bucket, f"/AWSLogs/{MANAGEMENT}/*"),
+                                objects(bucket, f"/AWSLogs/{ORGANIZATION_ID}/*"),
+                            ],
+                            "Sid": "AllowCloudTrailWrite2",
+                        },
+                    ],
+                }
+            ),
+        },
+    )
+
+
+def test_central_key_is_not_opened_to_cloudtrail(showcase: SynthResult) -> None:
+    """Trails encrypt with their own keys; the central key only encrypts by default."""
+    key_policy(
+        showcase.assertions("AuditCentral"),
+        "AuditCentral/AuditKey (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)",
+        [
+            {
+                "Action": "kms:*",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{SECURITY}:root"},
+                "Resource": "*",
+                "Sid": "EnableIAMUserPermissions",
+            }
+        ],
+    )
+
+
+def central_reader_statement(account: str) -> dict[str, Any]:
+    return {
+        "Action": "kms:Decrypt",
+        "Condition": {
+            "StringEquals": {"kms:CallerAccount": SECURITY},
+            "StringLike": {
+                "kms:EncryptionContext:aws:cloudtrail:arn": (
+                    f"arn:aws:cloudtrail:*:{account}:trail/*"
+                )
+            },
+        },
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{SECURITY}:root"},
+        "Resource": "*",
+        "Sid": "AllowCentralAuditAccountToDecryptLogs",
+    }
+
+
+def test_member_trail_delivers_to_the_central_bucket(showcase: SynthResult) -> None:
+    assertions = showcase.assertions("AuditMember")
+    assertions.resource_count_is("AWS::S3::Bucket", 0)
+    assertions.resource_count_is("AWS::S3::BucketPolicy", 0)
+    assertions.has_resource_properties(
+        "AWS::CloudTrail::Trail",
+        {"S3BucketName": CENTRAL_BUCKET, "TrailName": MEMBER_TRAIL, "IsOrganizationTrail": False},
+    )
+    key_policy(
+        assertions,
+        f"CloudTrail trail {MEMBER_TRAIL}: log files, log group and alarm topic",
+        [
+            *trail_key_statements(WORKLOAD, MEMBER_TRAIL),
+            central_reader_statement(WORKLOAD),
+            alarm_publisher_statement(WORKLOAD),
+        ],
+    )
+
+
+def test_organization_trail(showcase: SynthResult) -> None:
+    template = showcase.template("AuditOrganization")
+    assertions = showcase.assertions("AuditOrganization")
+    assertions.has_resource_properties(
+        "AWS::CloudTrail::Trail",
+        {
+            "IsOrganizationTrail": True,
+            "IsMultiRegionTrail": True,
+            "S3BucketName": CENTRAL_BUCKET,
+            "TrailName": ORGANIZATION_TRAIL,
+        },
+    )
+    policy = template["Resources"][
+        logical_id(template, "AWS::IAM::ManagedPolicy", "AuditLogsPolicy")
+    ]
+    group = f"arn:aws:logs:eu-west-1:{MANAGEMENT}:log-group:/aws/cloudtrail/{ORGANIZATION_TRAIL}"
+    assert policy["Properties"]["PolicyDocument"]["Statement"][0]["Resource"] == [
+        f"{group}:log-stream:{MANAGEMENT}_CloudTrail_*",
+        f"{group}:log-stream:{ORGANIZATION_ID}_*",
+    ]
+    key_policy(
+        assertions,
+        f"CloudTrail trail {ORGANIZATION_TRAIL}: log files, log group and alarm topic",
+        [
+            *trail_key_statements(MANAGEMENT, ORGANIZATION_TRAIL),
+            central_reader_statement(MANAGEMENT),
+            alarm_publisher_statement(MANAGEMENT),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    "stack", ["AuditDefault", "AuditWorkload", "AuditCentral", "AuditMember", "AuditOrganization"]
+)
+def test_snapshot(showcase: SynthResult, snapshot_json: Any, stack: str) -> None:
+    assert normalized(showcase.template(stack)) == snapshot_json
+
+
+# --- synth-time checks --------------------------------------------------------------------------
+
+
+def _synth_errors(change: Callable[[AuditTrail], None]) -> str:
+    app = cdk.App()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=SECURITY, region="eu-west-1"))
+    trail = AuditTrail(stack, "Audit", trail_name="audit")
+    change(trail)
+    with pytest.raises(Exception) as error:  # noqa: PT011 - jsii raises RuntimeError
+        app.synth()
+    return str(error.value)
+
+
+def test_excluding_kms_events_fails_synth() -> None:
+    def exclude_kms(trail: AuditTrail) -> None:
+        trail.trail.add_event_selector(
+            cloudtrail.DataResourceType.S3_OBJECT,
+            ["arn:aws:s3:::other/"],
+            exclude_management_event_sources=[cloudtrail.ManagementEventSources.KMS],
+        )
+
+    message = _synth_errors(exclude_kms)
+    assert "'exclude_management_event_sources' must not exclude kms.amazonaws.com" in message
+
+
+def test_write_only_management_events_fail_synth() -> None:
+    def write_only(trail: AuditTrail) -> None:
+        cfn = trail.trail.node.default_child
+        assert isinstance(cfn, cloudtrail.CfnTrail)
+        cfn.event_selectors = [
+            cloudtrail.CfnTrail.EventSelectorProperty(
+                include_management_events=True, read_write_type="WriteOnly"
+            )
+        ]
+
+    assert "'management_events' must record Read and Write events" in _synth_errors(write_only)
+
+
+def test_single_region_trail_fails_synth() -> None:
+    def single_region(trail: AuditTrail) -> None:
+        cfn = trail.trail.node.default_child
+        assert isinstance(cfn, cloudtrail.CfnTrail)
+        cfn.is_multi_region_trail = False
+
+    assert "'is_multi_region_trail' must stay True" in _synth_errors(single_region)
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def _stack() -> cdk.Stack:
+    return cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=SECURITY, region="eu-west-1"))
+
+
+def _key(stack: cdk.Stack) -> CustomerManagedKey:
+    return CustomerManagedKey(stack, "K")
+
+
+def _bucket_for(name: str) -> Callable[[cdk.Stack], AuditBucket]:
+    def make(stack: cdk.Stack) -> AuditBucket:
+        return AuditBucket(
+            stack,
+            "Shared",
+            encryption_key=_key(stack),
+            sources=[TrailSource(account=SECURITY, trail_name=name, region="eu-west-1")],
+            s3_key_prefix="logs",
+        )
+
+    return make
+
+
+CASES: list[tuple[dict[str, Any], str]] = [
+    ({"trail_name": "ab"}, "'trail_name' must be 3-128 letters, digits"),
+    ({"trail_name": "my..trail"}, "Received: 'my..trail'"),
+    ({"trail_name": "-trail"}, "Received: '-trail'"),
+    ({"trail_name": "trail_-x"}, "Received: 'trail_-x'"),
+    ({"trail_name": cdk.Aws.STACK_NAME}, "'trail_name' must be a literal name"),
+    ({"organization_id": "org-1"}, "'organization_id' must be an AWS Organizations ID"),
+    (
+        {"encryption_key": _key, "key_alias": "alias/trail"},
+        "'key_alias' is for the key this construct makes; it must not be given together with "
+        "encryption_key",
+    ),
+    (
+        {"encryption_key": lambda s: kms.Key(s, "Raw")},
+        "'encryption_key' must be a CustomerManagedKey (the trail adds CloudTrail and CloudWatch "
+        "Logs statements to its key policy)",
+    ),
+    (
+        {
+            "encryption_key": lambda s: CustomerManagedKey(
+                s, "Rsa", key_spec="RSA_4096", key_usage="ENCRYPT_DECRYPT"
+            )
+        },
+        "'encryption_key' must be a symmetric encryption key",
+    ),
+    (
+        {"bucket": _bucket_for("audit"), "bucket_props": {"bucket_name": "x"}},
+        "'bucket_props' are for the bucket this construct makes; they must not be given together "
+        "with bucket",
+    ),
+    (
+        {
+            "central_bucket": CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account=WORKLOAD),
+            "bucket_props": {"noncurrent_version_retention_days": 10},
+        },
+        "'central_bucket' delivers to another account's bucket",
+    ),
+    ({"bucket": lambda s: "bucket"}, "'bucket' must be an AuditBucket"),
+    ({"bucket": _bucket_for("other")}, "'bucket' must list this trail (audit in 111111111111/"),
+    (
+        {"bucket": _bucket_for("audit"), "s3_key_prefix": "trail"},
+        "'s3_key_prefix' must match the bucket's s3_key_prefix ('logs'). Received: 'trail'",
+    ),
+    ({"s3_key_prefix": "/logs"}, "'s3_key_prefix' must be an S3 key prefix"),
+    (
+        {"log_retention": logs.RetentionDays.INFINITE},
+        "'log_retention' must be a RetentionDays other than INFINITE",
+    ),
+    (
+        {"bucket": _bucket_for("audit"), "data_event_buckets": "own"},
+        "'data_event_buckets' must not include the trail's own bucket",
+    ),
+    ({"data_event_buckets": "twice"}, "'data_event_buckets' must not repeat a bucket"),
+    ({"data_event_buckets": ["arn:aws:s3:::data"]}, "'data_event_buckets' must hold aws_s3"),
+    (
+        {"bucket_props": {"encryption_key": "k", "sources": []}},
+        "'bucket_props' may only set access_log_retention_days, bucket_name, "
+        "noncurrent_version_retention_days, removal_policy, replication. "
+        "Received: ['encryption_key', 'sources']",
+    ),
+]
+
+
+@pytest.mark.parametrize(("props", "message"), CASES)
+def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) -> None:
+    stack = _stack()
+    kwargs = {"trail_name": "audit", **props}
+    for name in ("encryption_key", "bucket"):
+        if callable(kwargs.get(name)):
+            kwargs[name] = kwargs[name](stack)
+    if kwargs.get("data_event_buckets") == "own":
+        kwargs["data_event_buckets"] = [kwargs["bucket"].bucket]
+    elif kwargs.get("data_event_buckets") == "twice":
+        data = EncryptedBucket(stack, "Data", encryption_key=_key(stack))
+        kwargs["data_event_buckets"] = [data, data.bucket]
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(stack, "Audit", **kwargs)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: TrailSource(account="12", trail_name="t-1", region="eu-west-1"),
+            "'sources.account' must be a 12-digit AWS account ID. Received: '12'",
+        ),
+        (
+            lambda: TrailSource(account=SECURITY, trail_name="t", region="eu-west-1"),
+            "'sources.trail_name' must be 3-128 letters",
+        ),
+        (
+            lambda: TrailSource(account=SECURITY, trail_name="trail", region="moon"),
+            "'sources.region' must be an AWS Region name",
+        ),
+        (
+            lambda: TrailSource(
+                account=SECURITY, trail_name="trail", region="eu-west-1", organization_id="o-1"
+            ),
+            "'sources.organization_id' must be an AWS Organizations ID",
+        ),
+        (
+            lambda: CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account="1"),
+            "'central_bucket.account' must be a 12-digit AWS account ID",
+        ),
+        (
+            lambda: AuditBucket(_stack(), "B", encryption_key=_key(_stack()), sources=[]),
+            "'sources' must name at least one trail",
+        ),
+        (
+            lambda: AuditBucket(
+                _stack(),
+                "B",
+                encryption_key=CustomerManagedKey(_stack(), "K"),
+                sources=[
+                    TrailSource(account=SECURITY, trail_name="trail", region="eu-west-1"),
+                    TrailSource(account=SECURITY, trail_name="trail", region="eu-west-1"),
+                ],
+            ),
+            "'sources' must not repeat a trail",
+        ),
+    ],
+)
+def test_bad_sources_name_the_prop_and_value(make: Callable[[], Any], message: str) -> None:
+    with pytest.raises(ConstructPropError) as error:
+        make()
+    assert message in str(error.value)
+
+
+def test_existing_audit_bucket_is_used_as_given() -> None:
+    stack = _stack()
+    shared = _bucket_for("audit")(stack)
+    trail = AuditTrail(stack, "Audit", trail_name="audit", bucket=shared)
+    assert trail.audit_bucket is shared
+    assert trail.bucket is shared.bucket
+    cfn = trail.trail.node.default_child
+    assert isinstance(cfn, cloudtrail.CfnTrail)
+    assert cfn.s3_key_prefix == "logs"
+    # Every created resource is exposed.
+    assert set(trail.alarms) == set(trail.metric_filters) == set(ALARMS)
+    assert trail.trail_arn.endswith(":cloudtrail:eu-west-1:111111111111:trail/audit")
+    assert isinstance(trail.key, CustomerManagedKey)
+    assert trail.log_group.node.id == "LogGroup"
+    assert trail.logs_role.node.id == "LogsRole"
+    assert trail.alarm_topic.topic is not None

@@ -1,0 +1,634 @@
+"""EncryptedBucket: SSE-KMS under a CMK, the bucket policy, the log bucket and replication."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match
+
+from constructs_lib import (
+    ConstructPropError,
+    CustomerManagedKey,
+    EncryptedBucket,
+    ReplicationDestination,
+)
+from tests._support.apps.audit_showcase import DR_BUCKET, DR_KEY_ARN, DR_REGION, WORKLOAD
+from tests._support.snapshots import normalized
+from tests._support.synth import SynthResult
+
+Synth = Callable[[str], SynthResult]
+STACK = "AuditWorkload"
+
+
+def logical_id(template: dict[str, Any], resource_type: str, prefix: str) -> str:
+    """The one resource of ``resource_type`` whose logical ID starts with ``prefix``."""
+    (found,) = [
+        name
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == resource_type and name.startswith(prefix)
+    ]
+    return found
+
+
+def arn(logical: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical, "Arn"]}
+
+
+def objects(logical: str, suffix: str = "/*") -> dict[str, Any]:
+    return {"Fn::Join": ["", [arn(logical), suffix]]}
+
+
+def tls_statements(bucket: str) -> list[dict[str, Any]]:
+    both = [arn(bucket), objects(bucket)]
+    return [
+        {
+            "Action": "s3:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": both,
+        },
+        {
+            "Action": "s3:*",
+            "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}},
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": both,
+        },
+    ]
+
+
+def encryption_statements(
+    bucket: str, key: dict[str, Any], exempt: list[str] | None = None
+) -> list[dict[str, Any]]:
+    def deny(sid: str, condition: dict[str, Any], exemptable: bool = True) -> dict[str, Any]:
+        if exempt and exemptable:
+            condition = {
+                **condition,
+                "StringNotEqualsIfExists": {"aws:PrincipalServiceName": exempt},
+            }
+        return {
+            "Action": "s3:PutObject",
+            "Condition": condition,
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": objects(bucket),
+            "Sid": sid,
+        }
+
+    sse = "s3:x-amz-server-side-encryption"
+    key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    return [
+        deny(
+            "DenyOtherEncryptionTypes",
+            {"StringNotEquals": {sse: "aws:kms"}, "Null": {sse: "false"}},
+        ),
+        deny("DenyOtherKmsKeys", {"StringNotEquals": {key_id: key}, "Null": {key_id: "false"}}),
+        deny("DenyKmsWithoutKeyId", {"StringEquals": {sse: "aws:kms"}, "Null": {key_id: "true"}}),
+        deny(
+            "DenyCustomerProvidedKeys",
+            {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+            exemptable=False,
+        ),
+    ]
+
+
+def log_bucket_statements(log_bucket: str, source: str, prefix: str) -> list[dict[str, Any]]:
+    return [
+        *tls_statements(log_bucket),
+        {
+            "Action": "s3:PutObject",
+            "Condition": {
+                "StringNotEqualsIfExists": {"aws:PrincipalServiceName": "logging.s3.amazonaws.com"}
+            },
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": objects(log_bucket),
+            "Sid": "DenyWritesExceptS3ServerAccessLogging",
+        },
+        {
+            "Action": "s3:PutObject",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": arn(source)},
+                "StringEquals": {"aws:SourceAccount": WORKLOAD},
+            },
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Resource": objects(log_bucket, f"/{prefix}*"),
+        },
+    ]
+
+
+def bucket_policy(template: Any, bucket: str, statements: list[dict[str, Any]]) -> None:
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket},
+            "PolicyDocument": Match.object_equals(
+                {"Version": "2012-10-17", "Statement": statements}
+            ),
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def workload(synthesized: Synth) -> SynthResult:
+    return synthesized("audit_showcase")
+
+
+def test_data_bucket_encryption_and_lockdown(workload: SynthResult) -> None:
+    template = workload.template(STACK)
+    bucket = logical_id(template, "AWS::S3::Bucket", "ReportsBucket")
+    logs = logical_id(template, "AWS::S3::Bucket", "ReportsAccessLogs")
+    key = logical_id(template, "AWS::KMS::Key", "DataKey")
+    workload.assertions(STACK).has_resource(
+        "AWS::S3::Bucket",
+        {
+            "Properties": Match.object_equals(
+                {
+                    "BucketEncryption": {
+                        "ServerSideEncryptionConfiguration": [
+                            {
+                                "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]},
+                                "BucketKeyEnabled": True,
+                                "ServerSideEncryptionByDefault": {
+                                    "KMSMasterKeyID": arn(key),
+                                    "SSEAlgorithm": "aws:kms",
+                                },
+                            }
+                        ]
+                    },
+                    "LifecycleConfiguration": {
+                        "Rules": [
+                            {
+                                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                                "ExpiredObjectDeleteMarker": True,
+                                "Id": "ExpireNoncurrentVersions",
+                                "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                                "Status": "Enabled",
+                            }
+                        ]
+                    },
+                    "LoggingConfiguration": {
+                        "DestinationBucketName": {"Ref": logs},
+                        "LogFilePrefix": "Reports/",
+                    },
+                    "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                    "PublicAccessBlockConfiguration": {
+                        "BlockPublicAcls": True,
+                        "BlockPublicPolicy": True,
+                        "IgnorePublicAcls": True,
+                        "RestrictPublicBuckets": True,
+                    },
+                    "VersioningConfiguration": {"Status": "Enabled"},
+                }
+            ),
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+        },
+    )
+    assert bucket in template["Resources"]
+
+
+def test_data_bucket_policy_statements(workload: SynthResult) -> None:
+    template = workload.template(STACK)
+    bucket = logical_id(template, "AWS::S3::Bucket", "ReportsBucket")
+    key = logical_id(template, "AWS::KMS::Key", "DataKey")
+    bucket_policy(
+        workload.assertions(STACK),
+        bucket,
+        [*tls_statements(bucket), *encryption_statements(bucket, arn(key))],
+    )
+
+
+def test_log_bucket_is_sse_s3_versioned_and_only_the_logging_service_writes(
+    workload: SynthResult,
+) -> None:
+    template = workload.template(STACK)
+    logs = logical_id(template, "AWS::S3::Bucket", "ReportsAccessLogs")
+    source = logical_id(template, "AWS::S3::Bucket", "ReportsBucket")
+    resource = template["Resources"][logs]
+    assert resource["Properties"] == {
+        "BucketEncryption": {
+            "ServerSideEncryptionConfiguration": [
+                {
+                    "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]},
+                    "ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                }
+            ]
+        },
+        "LifecycleConfiguration": {
+            "Rules": [
+                {
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                    "ExpirationInDays": 90,
+                    "Id": "ExpireAccessLogs",
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                    "Status": "Enabled",
+                }
+            ]
+        },
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        },
+        "VersioningConfiguration": {"Status": "Enabled"},
+    }
+    assert resource["DeletionPolicy"] == "Retain"
+    bucket_policy(workload.assertions(STACK), logs, log_bucket_statements(logs, source, "Reports/"))
+
+
+def test_replication_to_the_destination_regions_key(workload: SynthResult) -> None:
+    template = workload.template(STACK)
+    bucket = logical_id(template, "AWS::S3::Bucket", "DataBucket")
+    role = logical_id(template, "AWS::IAM::Role", "DataReplicationRole")
+    assert template["Resources"][bucket]["Properties"]["ReplicationConfiguration"] == {
+        "Role": arn(role),
+        "Rules": [
+            {
+                "DeleteMarkerReplication": {"Status": "Disabled"},
+                "Destination": {
+                    "Bucket": f"arn:aws:s3:::{DR_BUCKET}",
+                    "EncryptionConfiguration": {"ReplicaKmsKeyID": DR_KEY_ARN},
+                },
+                "Filter": {"Prefix": ""},
+                "Id": "ReplicateEverything",
+                "Priority": 1,
+                "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+                "Status": "Enabled",
+            }
+        ],
+    }
+
+
+def test_replication_role_is_least_privilege(workload: SynthResult) -> None:
+    template = workload.template(STACK)
+    bucket = logical_id(template, "AWS::S3::Bucket", "DataBucket")
+    role = logical_id(template, "AWS::IAM::Role", "DataReplicationRole")
+    key = logical_id(template, "AWS::KMS::Key", "DataKey")
+    assertions = workload.assertions(STACK)
+    assertions.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": Match.object_equals(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Action": "sts:AssumeRole",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": WORKLOAD}},
+                            "Effect": "Allow",
+                            "Principal": {"Service": "s3.amazonaws.com"},
+                        }
+                    ],
+                }
+            )
+        },
+    )
+    dr_objects = f"arn:aws:s3:::{DR_BUCKET}/*"
+    assertions.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "Roles": [{"Ref": role}],
+            "PolicyDocument": Match.object_equals(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                            "Effect": "Allow",
+                            "Resource": arn(bucket),
+                            "Sid": "ReadReplicationConfiguration",
+                        },
+                        {
+                            "Action": [
+                                "s3:GetObjectVersionAcl",
+                                "s3:GetObjectVersionForReplication",
+                                "s3:GetObjectVersionTagging",
+                            ],
+                            "Effect": "Allow",
+                            "Resource": objects(bucket),
+                            "Sid": "ReadSourceVersions",
+                        },
+                        {
+                            "Action": [
+                                "s3:ReplicateDelete",
+                                "s3:ReplicateObject",
+                                "s3:ReplicateTags",
+                            ],
+                            "Effect": "Allow",
+                            "Resource": dr_objects,
+                            "Sid": "WriteReplicas",
+                        },
+                        {
+                            "Action": "kms:Decrypt",
+                            "Condition": {
+                                "StringLike": {
+                                    "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+                                    "kms:EncryptionContext:aws:s3:arn": [
+                                        arn(bucket),
+                                        objects(bucket),
+                                    ],
+                                }
+                            },
+                            "Effect": "Allow",
+                            "Resource": arn(key),
+                            "Sid": "DecryptSourceObjects",
+                        },
+                        {
+                            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                            "Condition": {
+                                "StringLike": {
+                                    "kms:ViaService": f"s3.{DR_REGION}.amazonaws.com",
+                                    "kms:EncryptionContext:aws:s3:arn": [
+                                        f"arn:aws:s3:::{DR_BUCKET}",
+                                        dr_objects,
+                                    ],
+                                }
+                            },
+                            "Effect": "Allow",
+                            "Resource": DR_KEY_ARN,
+                            "Sid": "EncryptReplicas",
+                        },
+                    ],
+                }
+            ),
+        },
+    )
+    # The role has no inline policy (NIST/HIPAA/PCI IAMNoInlinePolicy).
+    assert "Policies" not in template["Resources"][role]["Properties"]
+
+
+def test_data_key_policy_is_left_to_iam(workload: SynthResult) -> None:
+    """The default key policy delegates to IAM: the bucket and the replication role add nothing."""
+    workload.assertions(STACK).has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "Description": "AuditWorkload/DataKey (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)",
+            "KeyPolicy": Match.object_equals(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Action": "kms:*",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{WORKLOAD}:root"},
+                            "Resource": "*",
+                            "Sid": "EnableIAMUserPermissions",
+                        }
+                    ],
+                }
+            ),
+        },
+    )
+
+
+def test_custom_key_policy_names_the_replication_role() -> None:
+    """A key whose policy does not delegate to IAM gets the role's decrypt statement itself."""
+    from constructs_lib import KeyPolicy  # noqa: PLC0415
+
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    key = CustomerManagedKey(
+        stack, "K", policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{WORKLOAD}:role/Admin"])
+    )
+    bucket = EncryptedBucket(
+        stack,
+        "B",
+        encryption_key=key,
+        replication=ReplicationDestination(
+            bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION
+        ),
+    )
+    resolved = stack.resolve(key.policy_document)
+    (statement,) = [
+        s for s in resolved["Statement"] if s.get("Sid") == "AllowS3ReplicationToDecrypt"
+    ]
+    assert bucket.replication_role is not None
+    assert statement["Principal"] == {"AWS": stack.resolve(bucket.replication_role.role_arn)}
+    assert statement["Action"] == "kms:Decrypt"
+    assert statement["Condition"]["StringLike"]["kms:ViaService"] == "s3.eu-west-1.amazonaws.com"
+
+
+def test_attributes_expose_every_resource() -> None:
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    key = CustomerManagedKey(stack, "K")
+    plain = EncryptedBucket(stack, "Plain", encryption_key=key.key)
+    assert isinstance(plain.bucket, s3.Bucket)
+    assert isinstance(plain.access_log_bucket, s3.Bucket)
+    assert plain.encryption_key is key.key
+    assert plain.replication_role is None
+    assert plain.replication_policy is None
+    shared = EncryptedBucket(
+        stack, "Shared", encryption_key=key, access_log_bucket=plain.access_log_bucket
+    )
+    assert shared.access_log_bucket is plain.access_log_bucket
+    # No second log bucket was made for it.
+    assert [c.node.id for c in shared.node.children] == ["Bucket"]
+
+
+def test_imported_key_in_the_buckets_region_is_accepted() -> None:
+    """An imported key's spec is unknown at synth: its ARN is checked, S3 checks the rest."""
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    key = kms.Key.from_key_arn(
+        stack,
+        "Imported",
+        f"arn:aws:kms:eu-west-1:{WORKLOAD}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    )
+    bucket = EncryptedBucket(stack, "B", encryption_key=key)
+    assert bucket.encryption_key is key
+
+
+def _stack() -> cdk.Stack:
+    return cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+
+
+def _asymmetric(stack: cdk.Stack) -> Any:
+    return CustomerManagedKey(stack, "Rsa", key_spec="RSA_2048", key_usage="SIGN_VERIFY")
+
+
+def _hmac(stack: cdk.Stack) -> Any:
+    return CustomerManagedKey(stack, "Hmac", key_spec="HMAC_256").key
+
+
+def _raw_rsa(stack: cdk.Stack) -> Any:
+    return kms.Key(
+        stack, "Raw", key_spec=kms.KeySpec.RSA_2048, key_usage=kms.KeyUsage.ENCRYPT_DECRYPT
+    )
+
+
+def _alias(stack: cdk.Stack) -> Any:
+    return kms.Alias(stack, "Alias", alias_name="alias/data", target_key=kms.Key(stack, "T"))
+
+
+def _alias_arn(stack: cdk.Stack) -> Any:
+    return kms.Key.from_key_arn(stack, "I", f"arn:aws:kms:eu-west-1:{WORKLOAD}:alias/data")
+
+
+def _other_region(stack: cdk.Stack) -> Any:
+    return kms.Key.from_key_arn(stack, "I", f"arn:aws:kms:us-east-1:{WORKLOAD}:key/abc")
+
+
+def _symmetric(stack: cdk.Stack) -> Any:
+    return CustomerManagedKey(stack, "Data")
+
+
+def _kms_log_bucket(stack: cdk.Stack) -> Any:
+    return s3.Bucket(stack, "Logs", encryption_key=kms.Key(stack, "LogKey"))
+
+
+REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region": DR_REGION}
+
+
+@pytest.mark.parametrize(
+    ("key", "props", "message"),
+    [
+        (
+            _asymmetric,
+            {},
+            "'encryption_key' must be a symmetric encryption key (SYMMETRIC_DEFAULT, "
+            "ENCRYPT_DECRYPT); S3 encrypts with no other kind. Received: 'RSA_2048 (SIGN_VERIFY)'",
+        ),
+        (_hmac, {}, "Received: 'HMAC_256 (GENERATE_VERIFY_MAC)'"),
+        (_raw_rsa, {}, "Received: 'RSA_2048 (ENCRYPT_DECRYPT)'"),
+        (_alias, {}, "'encryption_key' must be a KMS key, not an alias"),
+        (_alias_arn, {}, "'encryption_key' must be a KMS key, not an alias. Received: 'arn:aws"),
+        (_other_region, {}, "'encryption_key' must be in the bucket's Region (eu-west-1)"),
+        (
+            lambda stack: "alias/data",
+            {},
+            "'encryption_key' must be a CustomerManagedKey, a ReplicaKey or an aws_kms.IKey. "
+            "Received: 'alias/data'",
+        ),
+        (
+            _symmetric,
+            {"noncurrent_version_retention_days": 0},
+            "'noncurrent_version_retention_days' must be a whole number of days, at least 1. "
+            "Received: 0",
+        ),
+        (
+            _symmetric,
+            {"noncurrent_version_retention_days": 1.5},
+            "'noncurrent_version_retention_days' must be a whole number of days, at least 1. "
+            "Received: 1.5",
+        ),
+        (
+            _symmetric,
+            {"access_log_retention_days": -3},
+            "'access_log_retention_days' must be a whole number of days, at least 1. Received: -3",
+        ),
+        (
+            _symmetric,
+            {"access_log_retention_days": 30, "access_log_bucket": "logs"},
+            "'access_log_retention_days' applies only to the log bucket this construct makes",
+        ),
+        (
+            _symmetric,
+            {"access_log_bucket": _kms_log_bucket},
+            "'access_log_bucket' must use SSE-S3 default encryption",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": {"encryption": s3.BucketEncryption.S3_MANAGED}},
+            "'bucket_props' must not change 'encryption'",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": {"versioned": False}},
+            "'bucket_props' must not change 'versioned' (required: True)",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": {"enforce_ssl": False}},
+            "'bucket_props' must not change 'enforce_ssl'",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": {"removal_policy": cdk.RemovalPolicy.DESTROY}},
+            "'bucket_props' must not set 'removal_policy', which is set from this construct's "
+            "own props",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": {"bucket_name": "data"}},
+            "'bucket_props' must not set 'bucket_name' (use the bucket_name prop)",
+        ),
+        (_symmetric, {"bucket_name": "Data_Bucket"}, "'bucket_name' must be 3-63 lowercase"),
+        (
+            _symmetric,
+            {"service_writers": ["cloudtrail"]},
+            "'service_writers' must hold service principals such as 'cloudtrail.amazonaws.com'",
+        ),
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "region": "eu-west-1"}},
+            "'replication.region' must be another Region than the source bucket's (eu-west-1)",
+        ),
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "region": "mars-1"}},
+            "'replication.region' must be an AWS Region name",
+        ),
+        (
+            _symmetric,
+            {
+                "replication": {
+                    **REPLICA,
+                    "encryption_key_arn": f"arn:aws:kms:{DR_REGION}:{WORKLOAD}:alias/dr",
+                }
+            },
+            "'replication.encryption_key_arn' must be a KMS key ARN",
+        ),
+        (
+            _symmetric,
+            {
+                "replication": {
+                    **REPLICA,
+                    "encryption_key_arn": DR_KEY_ARN.replace(DR_REGION, "eu-north-1"),
+                }
+            },
+            "'replication.encryption_key_arn' must be a key in the destination Region "
+            "(eu-central-1)",
+        ),
+        (
+            _symmetric,
+            {
+                "replication": {
+                    **REPLICA,
+                    "encryption_key_arn": DR_KEY_ARN.replace(WORKLOAD, "999999999999"),
+                }
+            },
+            "'replication.encryption_key_arn' must belong to this account (222222222222)",
+        ),
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "bucket_name": "DR"}},
+            "'replication.bucket_name' must be an S3 bucket name. Received: 'DR'",
+        ),
+    ],
+)
+def test_bad_props_name_the_prop_and_value(
+    key: Callable[[cdk.Stack], Any], props: dict[str, Any], message: str
+) -> None:
+    stack = _stack()
+    kwargs = dict(props)
+    if callable(kwargs.get("access_log_bucket")):
+        kwargs["access_log_bucket"] = kwargs["access_log_bucket"](stack)
+    elif kwargs.get("access_log_bucket") == "logs":
+        kwargs["access_log_bucket"] = s3.Bucket(stack, "Logs")
+    if isinstance(kwargs.get("replication"), dict):
+        kwargs["replication"] = ReplicationDestination(**kwargs["replication"])
+    with pytest.raises(ConstructPropError) as error:
+        EncryptedBucket(stack, "Bucket", encryption_key=key(stack), **kwargs)
+    assert message in str(error.value)
+
+
+def test_snapshot(workload: SynthResult, snapshot_json: Any) -> None:
+    assert normalized(workload.template(STACK)) == snapshot_json
