@@ -650,8 +650,8 @@ def test_organization_trail(showcase: SynthResult) -> None:
 
 
 @pytest.mark.parametrize(
-    "stack", ["AuditDefault", "AuditWorkload", "AuditCentral", "AuditMember", "AuditOrganization"]
-)
+    "stack", ["AuditDefault", "AuditCentral", "AuditMember", "AuditOrganization"]
+)  # AuditWorkload: tests/constructs/test_encrypted_bucket.py
 def test_snapshot(showcase: SynthResult, snapshot_json: Any, stack: str) -> None:
     assert normalized(showcase.template(stack)) == snapshot_json
 
