@@ -137,9 +137,15 @@ class DateRange:
         last = self.until + DELIVERY_SLACK
         return [self.since + timedelta(days=n) for n in range((last - self.since).days + 1)]
 
+    def bounds(self) -> tuple[datetime, datetime]:
+        """``since`` 00:00 UTC, included, to the midnight after ``until``, excluded."""
+        return (
+            datetime.combine(self.since, time.min, tzinfo=UTC),
+            datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC),
+        )
+
     def contains(self, moment: datetime) -> bool:
-        start = datetime.combine(self.since, time.min, tzinfo=UTC)
-        end = datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC)
+        start, end = self.bounds()
         return start <= moment < end
 
 
@@ -163,9 +169,10 @@ def parse_event_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(value)  # CloudTrail: 2026-11-05T10:00:00Z
     except ValueError:
         return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def record_keys(record: dict[str, Any]) -> list[str]:
@@ -452,6 +459,7 @@ class AuditReader:
         bar = progress_bar(
             total=len(keys), description="CloudTrail log files", unit="obj", enabled=self.progress
         )
+        start, end = date_range.bounds()
         with bar:
             for _, records in ordered_map(
                 lambda k: self.read_records(location, k), keys, self.workers
@@ -460,7 +468,7 @@ class AuditReader:
                 stats.records += len(records)
                 for record in records:
                     moment = parse_event_time(record.get("eventTime"))
-                    if moment is None or not date_range.contains(moment):
+                    if moment is None or not start <= moment < end:
                         continue
                     matched = record_filter.keys_matched(record)
                     if matched:
