@@ -610,13 +610,15 @@ class EncryptedBucket(Construct):
             region=destination.region,
         )
         self._destination_key = kms.Key.from_key_arn(self, "ReplicaKey", arn)
+        trust: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": stack.account}}
+        if source_name is not None and not Token.is_unresolved(source_name):
+            # Only with a literal name: the bucket's ARN token would make a cycle (the bucket
+            # names the role).
+            trust["ArnLike"] = {"aws:SourceArn": f"arn:{stack.partition}:s3:::{source_name}"}
         self.replication_role = iam.Role(
             self,
             "ReplicationRole",
-            assumed_by=iam.ServicePrincipal(
-                "s3.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-            ),
+            assumed_by=iam.ServicePrincipal("s3.amazonaws.com", conditions=trust),
             description=f"S3 replication of {self.node.path} to {destination.region}",
         )
         return {

@@ -417,6 +417,33 @@ def test_custom_key_policy_names_the_replication_role() -> None:
     assert statement["Condition"]["StringLike"]["kms:ViaService"] == "s3.eu-west-1.amazonaws.com"
 
 
+def test_replication_role_trusts_the_named_source_bucket_only() -> None:
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    bucket = EncryptedBucket(
+        stack,
+        "B",
+        encryption_key=CustomerManagedKey(stack, "K"),
+        bucket_name="workload-data-222222222222",
+        replication=ReplicationDestination(
+            bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION
+        ),
+    )
+    assert bucket.replication_role is not None
+    trust = stack.resolve(bucket.replication_role.assume_role_policy.to_json())
+    (statement,) = trust["Statement"]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": WORKLOAD},
+        "ArnLike": {
+            "aws:SourceArn": {
+                "Fn::Join": [
+                    "",
+                    ["arn:", {"Ref": "AWS::Partition"}, ":s3:::workload-data-222222222222"],
+                ]
+            }
+        },
+    }
+
+
 def test_attributes_expose_every_resource() -> None:
     stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
     key = CustomerManagedKey(stack, "K")
