@@ -8,6 +8,7 @@ Import the public API from here::
 from constructs_lib._validation import ConstructPropError
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.compliance import acknowledge, add_compliance_checks
+from constructs_lib.iam import ManagedPolicyRole
 from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
@@ -18,6 +19,7 @@ __all__ = [
     "ExternalAccount",
     "KeyPolicy",
     "KeyServicePrincipal",
+    "ManagedPolicyRole",
     "ReplicaKey",
     "acknowledge",
     "add_compliance_checks",
