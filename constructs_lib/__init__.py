@@ -10,6 +10,7 @@ from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.audit_trail import AuditBucket, AuditTrail, CentralAuditBucket, TrailSource
 from constructs_lib.compliance import acknowledge, add_compliance_checks
 from constructs_lib.encrypted_bucket import EncryptedBucket, ReplicationDestination
+from constructs_lib.iam import ManagedPolicyRole
 from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
@@ -24,6 +25,7 @@ __all__ = [
     "ExternalAccount",
     "KeyPolicy",
     "KeyServicePrincipal",
+    "ManagedPolicyRole",
     "ReplicaKey",
     "ReplicationDestination",
     "TrailSource",

@@ -8,7 +8,12 @@ from typing import Any
 import aws_cdk as cdk
 
 from constructs_lib import add_compliance_checks
-from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context, load_organisation
+from stacks.config import (
+    ORGANISATION_CONTEXT_KEY,
+    ORGANISATION_FILE_CONTEXT_KEY,
+    cdk_json_context,
+    organisation_from_context,
+)
 from stacks.key_stack import KeyStack
 
 
@@ -26,7 +31,12 @@ def build_app(
         context=context if context is not None else cdk_json_context(),
         outdir=str(outdir) if outdir is not None else None,
     )
-    organisation = load_organisation(app.node.try_get_context(ORGANISATION_CONTEXT_KEY))
+    organisation = organisation_from_context(
+        {
+            key: app.node.try_get_context(key)
+            for key in (ORGANISATION_CONTEXT_KEY, ORGANISATION_FILE_CONTEXT_KEY)
+        }
+    )
     for environment in organisation.environments():
         KeyStack(
             app,

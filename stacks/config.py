@@ -1,14 +1,49 @@
-"""The organisation the example app deploys: accounts, roles and Regions, from cdk.json context.
+"""The organisation the example app deploys, from one configuration.
 
-``load_organisation`` validates the configuration and names the field and value of any error,
-e.g. ``'kmskit:organisation.accounts.workload.id' must be a 12-digit AWS account ID.
-Received: '12'``.
+The configuration is the ``kmskit:organisation`` value of cdk.json context, or a JSON file that
+cdk.json names with ``kmskit:organisation-file``. :func:`load_organisation` validates it and names
+the field and value of any error, for example::
+
+    'kmskit:organisation.accounts.workload.id' must be a 12-digit AWS account ID.
+    Received: '12'
+
+Shape (every field but ``accounts`` and ``regions`` has a default)::
+
+    {
+      "name": "example",                      # prefix of aliases, bucket and trail names
+      "home_region": "eu-west-1",             # multi-Region primaries, audit bucket, pipeline
+      "regions": ["eu-west-1", "eu-central-1"],
+      "accounts": {
+        "security": {"id": "111111111111", "role": "security"},
+        "workload": {"id": "222222222222", "role": "workload"},
+        "backup":   {"id": "333333333333", "role": "backup"}
+      },
+      "audit": {"log_retention_days": 365},
+      "replication": {
+        "resource_types": ["EBS", "RDS", "AURORA"],
+        "selection_tag": {"key": "backup", "value": "replicate"},
+        "retention_days": 14,
+        "destinations": [
+          {"region": "eu-central-1"},                      # same account, other Region
+          {"account": "backup", "region": "eu-west-1"}      # the backup account
+        ]
+      },
+      "pipeline": {
+        "account": "security", "region": "eu-west-1",
+        "repository": "example-org/kms-toolkit", "branch": "main",
+        "connection_arn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/..."
+      }
+    }
+
+A destination in a Region where the organisation has a KeyStack uses that stack's data key; any
+other destination must give ``kms_key_arn``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,14 +51,29 @@ from typing import Any
 from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
+    check_range,
     check_region,
-    check_unique,
     require,
 )
 
 ORGANISATION_CONTEXT_KEY = "kmskit:organisation"
+ORGANISATION_FILE_CONTEXT_KEY = "kmskit:organisation-file"
 ROLES = ("security", "workload", "backup")
+RESOURCE_TYPES = ("EBS", "RDS", "AURORA")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}$")
+KEY_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key|alias)/[\w/-]+$")
+CONNECTION_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
+)
+REPOSITORY_PATTERN = re.compile(r"^[\w.-]+/[\w.-]+$")
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -35,6 +85,8 @@ class Account:
 
 @dataclass(frozen=True)
 class Environment:
+    """One account in one Region."""
+
     account: Account
     region: str
 
@@ -45,27 +97,129 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class Destination:
+    """Where workload snapshots are copied: another Region of the same account, or another
+    account (``account`` set)."""
+
+    region: str
+    account: Account | None = None
+    kms_key_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplicationConfig:
+    resource_types: tuple[str, ...]
+    selection_tag: tuple[str, str]
+    retention_days: int
+    destinations: tuple[Destination, ...]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    account: Account
+    region: str
+    repository: str
+    branch: str
+    connection_arn: str
+
+
+@dataclass(frozen=True)
 class Organisation:
+    name: str
     home_region: str
     regions: tuple[str, ...]
     accounts: tuple[Account, ...]
+    log_retention_days: int
+    replication: ReplicationConfig
+    pipeline: PipelineConfig
 
     def environments(self) -> list[Environment]:
         """Every account in every Region, home Region first."""
-        ordered = (self.home_region, *(r for r in self.regions if r != self.home_region))
-        return [Environment(a, r) for a in self.accounts for r in ordered]
+        return [Environment(a, r) for a in self.accounts for r in self.ordered_regions]
+
+    @property
+    def ordered_regions(self) -> tuple[str, ...]:
+        return (self.home_region, *(r for r in self.regions if r != self.home_region))
 
     def accounts_with_role(self, role: str) -> list[Account]:
         return [a for a in self.accounts if a.role == role]
+
+    @property
+    def security_account(self) -> Account:
+        return self.accounts_with_role("security")[0]
+
+    def account(self, alias: str) -> Account:
+        for account in self.accounts:
+            if account.alias == alias:
+                return account
+        raise KeyError(alias)
 
 
 def _field(path: str) -> str:
     return f"{ORGANISATION_CONTEXT_KEY}.{path}"
 
 
-def load_organisation(raw: Any) -> Organisation:
-    """Parse and validate the ``kmskit:organisation`` context value."""
-    require(isinstance(raw, Mapping), ORGANISATION_CONTEXT_KEY, "must be an object", raw)
+def _object(value: Any, path: str) -> Mapping[str, Any]:
+    require(isinstance(value, Mapping), _field(path), "must be an object", value)
+    return value  # type: ignore[no-any-return]
+
+
+def _only_keys(value: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
+    for key in value:
+        require(key in allowed, _field(path), f"may only have the keys {list(allowed)}", key)
+
+
+def _account_ref(accounts: Mapping[str, Account], value: Any, path: str) -> Account:
+    require(
+        isinstance(value, str) and value in accounts,
+        _field(path),
+        f"must name an account alias of this organisation {sorted(accounts)}",
+        value,
+    )
+    return accounts[value]
+
+
+def _parse_accounts(raw: Any) -> dict[str, Account]:
+    require(
+        isinstance(raw, Mapping) and len(raw) > 0,
+        _field("accounts"),
+        "must map account aliases to {id, role}",
+        raw,
+    )
+    accounts: dict[str, Account] = {}
+    seen_ids: dict[str, str] = {}
+    for alias, raw_spec in raw.items():
+        require(
+            isinstance(alias, str) and bool(ALIAS_PATTERN.match(alias)),
+            _field("accounts"),
+            "must use aliases of lowercase letters, digits and '-' (at most 30)",
+            alias,
+        )
+        spec = _object(raw_spec, f"accounts.{alias}")
+        _only_keys(spec, f"accounts.{alias}", ("id", "role"))
+        account_id = check_account_id(_field(f"accounts.{alias}.id"), spec.get("id"))
+        require(
+            account_id not in seen_ids,
+            _field(f"accounts.{alias}.id"),
+            f"must not repeat the ID of account '{seen_ids.get(account_id)}'",
+            account_id,
+        )
+        seen_ids[account_id] = alias
+        role = spec.get("role")
+        require(role in ROLES, _field(f"accounts.{alias}.role"), f"must be one of {ROLES}", role)
+        accounts[alias] = Account(alias=alias, id=account_id, role=str(role))
+    roles = [a.role for a in accounts.values()]
+    require(
+        roles.count("security") == 1,
+        _field("accounts"),
+        "must have exactly one account with role 'security' (it holds the central audit "
+        "bucket and the pipeline)",
+        sorted(a.alias for a in accounts.values() if a.role == "security"),
+    )
+    return accounts
+
+
+def _parse_regions(raw: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
     regions = raw.get("regions")
     require(
         isinstance(regions, list) and len(regions) > 0,
@@ -73,35 +227,228 @@ def load_organisation(raw: Any) -> Organisation:
         "must be a non-empty list of Regions",
         regions,
     )
+    assert isinstance(regions, list)
     for index, region in enumerate(regions):
         check_region(_field(f"regions[{index}]"), region)
-    check_unique(_field("regions"), regions)
+        require(
+            region not in regions[:index],
+            _field(f"regions[{index}]"),
+            "must not repeat a Region (each account x Region is one environment)",
+            region,
+        )
     home = raw.get("home_region", regions[0])
     check_region(_field("home_region"), home)
     require(home in regions, _field("home_region"), f"must be one of regions {regions}", home)
+    return tuple(regions), str(home)
 
-    accounts_raw = raw.get("accounts")
-    require(
-        isinstance(accounts_raw, Mapping) and len(accounts_raw) > 0,
-        _field("accounts"),
-        "must map account aliases to {id, role}",
-        accounts_raw,
+
+def _parse_replication(
+    raw: Any, accounts: dict[str, Account], regions: tuple[str, ...]
+) -> ReplicationConfig:
+    raw = _object(raw if raw is not None else {}, "replication")
+    _only_keys(
+        raw, "replication", ("resource_types", "selection_tag", "retention_days", "destinations")
     )
-    accounts = []
-    for alias, spec in accounts_raw.items():
+    types = raw.get("resource_types", list(RESOURCE_TYPES))
+    require(
+        isinstance(types, list) and len(types) > 0 and all(t in RESOURCE_TYPES for t in types),
+        _field("replication.resource_types"),
+        f"must be a non-empty list of {RESOURCE_TYPES}",
+        types,
+    )
+    tag = _object(
+        raw.get("selection_tag", {"key": "backup", "value": "replicate"}),
+        "replication.selection_tag",
+    )
+    for part in ("key", "value"):
         require(
-            isinstance(alias, str) and alias.replace("-", "").isalnum(),
-            _field("accounts"),
-            "must use aliases of letters, digits and '-'",
-            alias,
+            isinstance(tag.get(part), str) and bool(TAG_PATTERN.match(tag[part])),
+            _field(f"replication.selection_tag.{part}"),
+            "must be a tag string of 1-128 characters",
+            tag.get(part),
         )
-        require(isinstance(spec, Mapping), _field(f"accounts.{alias}"), "must be an object", spec)
-        account_id = check_account_id(_field(f"accounts.{alias}.id"), spec.get("id"))
-        role = spec.get("role")
-        require(role in ROLES, _field(f"accounts.{alias}.role"), f"must be one of {ROLES}", role)
-        accounts.append(Account(alias=alias, id=account_id, role=str(role)))
-    check_unique(_field("accounts.*.id"), [a.id for a in accounts])
-    return Organisation(home_region=str(home), regions=tuple(regions), accounts=tuple(accounts))
+    retention = check_range(
+        _field("replication.retention_days"), raw.get("retention_days", 14), 1, 3650, "days"
+    )
+    destinations_raw = raw.get("destinations", [])
+    require(
+        isinstance(destinations_raw, list),
+        _field("replication.destinations"),
+        "must be a list",
+        destinations_raw,
+    )
+    destinations: list[Destination] = []
+    for index, raw_item in enumerate(destinations_raw):
+        path = f"replication.destinations[{index}]"
+        item = _object(raw_item, path)
+        _only_keys(item, path, ("region", "account", "kms_key_arn"))
+        region = check_region(_field(f"{path}.region"), item.get("region"))
+        account = (
+            _account_ref(accounts, item["account"], f"{path}.account")
+            if "account" in item
+            else None
+        )
+        key_arn = item.get("kms_key_arn")
+        if key_arn is None:
+            require(
+                region in regions,
+                _field(f"{path}.kms_key_arn"),
+                f"must be given for a destination Region without a KeyStack ({region} is not "
+                f"one of regions {list(regions)})",
+                key_arn,
+            )
+        else:
+            match = KEY_ARN_PATTERN.match(key_arn) if isinstance(key_arn, str) else None
+            require(
+                match is not None,
+                _field(f"{path}.kms_key_arn"),
+                "must be a KMS key or alias ARN",
+                key_arn,
+            )
+            assert match is not None
+            require(
+                match.group(1) == region,
+                _field(f"{path}.kms_key_arn"),
+                f"must be a key in the destination Region {region}",
+                key_arn,
+            )
+            if account is not None:
+                require(
+                    match.group(2) == account.id,
+                    _field(f"{path}.kms_key_arn"),
+                    f"must be a key of the destination account {account.alias} ({account.id})",
+                    key_arn,
+                )
+        destination = Destination(region=region, account=account, kms_key_arn=key_arn)
+        require(
+            all((d.region, d.account) != (region, account) for d in destinations),
+            _field(path),
+            "must not repeat a destination (same account and Region)",
+            dict(item),
+        )
+        if account is not None:
+            require(
+                account.role == "backup",
+                _field(f"{path}.account"),
+                "must name an account with role 'backup'",
+                account.alias,
+            )
+        destinations.append(destination)
+    return ReplicationConfig(
+        resource_types=tuple(types),
+        selection_tag=(str(tag["key"]), str(tag["value"])),
+        retention_days=retention,
+        destinations=tuple(destinations),
+    )
+
+
+DEFAULT_CONNECTION_ARN = (
+    "arn:aws:codeconnections:{region}:{account}:connection/00000000-0000-0000-0000-000000000000"
+)
+
+
+def _parse_pipeline(
+    raw: Any, accounts: dict[str, Account], security: Account, home: str, regions: tuple[str, ...]
+) -> PipelineConfig:
+    raw = _object(raw if raw is not None else {}, "pipeline")
+    _only_keys(raw, "pipeline", ("account", "region", "repository", "branch", "connection_arn"))
+    account = (
+        _account_ref(accounts, raw["account"], "pipeline.account") if "account" in raw else security
+    )
+    region = check_region(_field("pipeline.region"), raw.get("region", home))
+    require(
+        region in regions,
+        _field("pipeline.region"),
+        f"must be one of regions {list(regions)}",
+        region,
+    )
+    repository = raw.get("repository", "example-org/kms-toolkit")
+    require(
+        isinstance(repository, str) and bool(REPOSITORY_PATTERN.match(repository)),
+        _field("pipeline.repository"),
+        "must be '<owner>/<repository>'",
+        repository,
+    )
+    branch = raw.get("branch", "main")
+    require(
+        isinstance(branch, str) and bool(branch),
+        _field("pipeline.branch"),
+        "must be a branch name",
+        branch,
+    )
+    connection = raw.get(
+        "connection_arn", DEFAULT_CONNECTION_ARN.format(region=region, account=account.id)
+    )
+    require(
+        isinstance(connection, str) and bool(CONNECTION_ARN_PATTERN.match(connection)),
+        _field("pipeline.connection_arn"),
+        "must be a CodeConnections connection ARN",
+        connection,
+    )
+    return PipelineConfig(
+        account=account,
+        region=region,
+        repository=repository,
+        branch=branch,
+        connection_arn=connection,
+    )
+
+
+def load_organisation(raw: Any) -> Organisation:
+    """Parse and validate the ``kmskit:organisation`` context value."""
+    raw = _object(raw, "")
+    _only_keys(
+        raw,
+        "",
+        ("name", "home_region", "regions", "accounts", "audit", "replication", "pipeline"),
+    )
+    name = raw.get("name", "example")
+    require(
+        isinstance(name, str) and bool(NAME_PATTERN.match(name)),
+        _field("name"),
+        "must be 1-20 lowercase letters, digits or '-', starting with a letter",
+        name,
+    )
+    regions, home = _parse_regions(raw)
+    accounts = _parse_accounts(raw.get("accounts"))
+    audit = _object(raw.get("audit", {}), "audit")
+    _only_keys(audit, "audit", ("log_retention_days",))
+    retention = audit.get("log_retention_days", 365)
+    require(
+        retention in LOG_RETENTION_DAYS,
+        _field("audit.log_retention_days"),
+        f"must be a CloudWatch Logs retention period {LOG_RETENTION_DAYS}",
+        retention,
+    )
+    security = next(a for a in accounts.values() if a.role == "security")
+    return Organisation(
+        name=str(name),
+        home_region=home,
+        regions=regions,
+        accounts=tuple(accounts.values()),
+        log_retention_days=int(retention),
+        replication=_parse_replication(raw.get("replication"), accounts, regions),
+        pipeline=_parse_pipeline(raw.get("pipeline"), accounts, security, home, regions),
+    )
+
+
+def organisation_from_context(
+    context: Mapping[str, Any], root: Path = PROJECT_ROOT
+) -> Organisation:
+    """The organisation named by App context: inline, or in ``kmskit:organisation-file``."""
+    file_name = context.get(ORGANISATION_FILE_CONTEXT_KEY)
+    if file_name is not None:
+        path = root / str(file_name)
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConstructPropError(
+                ORGANISATION_FILE_CONTEXT_KEY,
+                f"must name a readable JSON file ({error})",
+                file_name,
+            ) from error
+        return load_organisation(raw)
+    return load_organisation(context.get(ORGANISATION_CONTEXT_KEY))
 
 
 def cdk_json_context(path: Path = PROJECT_ROOT / "cdk.json") -> dict[str, Any]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests._support.compliance_doc import generic_rule
+
 
 @dataclass
 class SynthResult:
@@ -60,7 +62,11 @@ class SynthResult:
                 for entry in entries:
                     if entry.get("type") == "aws:cdk:acknowledged-rules":
                         for rule, reason in entry.get("data", {}).items():
-                            yield path, rule.split("::", 1)[-1], reason
+                            yield (
+                                path,
+                                generic_rule(rule.split("::", 1)[-1]),
+                                " ".join(reason.split()),
+                            )
 
 
 def synthesize(name: str, app: Any) -> SynthResult:
