@@ -10,6 +10,7 @@ from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.compliance import acknowledge, add_compliance_checks
 from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
+from constructs_lib.quota_alarm import KmsRequestQuotaAlarm
 
 __all__ = [
     "AlarmTopic",
@@ -18,6 +19,7 @@ __all__ = [
     "ExternalAccount",
     "KeyPolicy",
     "KeyServicePrincipal",
+    "KmsRequestQuotaAlarm",
     "ReplicaKey",
     "acknowledge",
     "add_compliance_checks",
