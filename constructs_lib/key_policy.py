@@ -430,9 +430,7 @@ class KeyPolicy:
                 ARN names someone else; None adds nobody (then ``admins`` or ``statements`` must
                 keep ``kms:PutKeyPolicy`` for the deploying principal).
         """
-        if isinstance(deployer, str) and deployer != STACK_DEPLOYER:
-            deployer = to_principal("deployer", deployer)
-        elif deployer is not None and not isinstance(deployer, str):
+        if deployer is not None and deployer != STACK_DEPLOYER:
             deployer = to_principal("deployer", deployer)
         for statement in statements:
             require(

@@ -133,7 +133,9 @@ def resolve_spec_and_usage(key_spec: Any, key_usage: Any) -> tuple[str, str]:
 
 
 def _days(prop: str, value: Any, bounds: tuple[int, int]) -> int:
-    require(isinstance(value, Duration), prop, "must be a Duration such as Duration.days(30)", value)
+    require(
+        isinstance(value, Duration), prop, "must be a Duration such as Duration.days(30)", value
+    )
     days = value.to_days(integral=False)
     require(days == int(days), prop, "must be a whole number of days", value.to_human_string())
     return check_range(prop, int(days), bounds[0], bounds[1], "days")
@@ -224,7 +226,9 @@ class _KeyBase(Resource):
         """The key's ID (``mrk-...`` for multi-Region keys)."""
         return self.key.key_id
 
-    def add_to_resource_policy(self, statement: iam.PolicyStatement) -> iam.AddToResourcePolicyResult:
+    def add_to_resource_policy(
+        self, statement: iam.PolicyStatement
+    ) -> iam.AddToResourcePolicyResult:
         """Add a statement to the key policy (``aws_iam.IResourceWithPolicy``)."""
         self.policy_document.add_statements(statement)
         return iam.AddToResourcePolicyResult(
@@ -374,7 +378,9 @@ class _KeyBase(Resource):
     def _same_account(self, principal: iam.IPrincipal) -> bool:
         other = principal.principal_account
         if other is None and isinstance(principal, iam.ArnPrincipal):
-            match = ARN_ACCOUNT.match(principal.arn) if not Token.is_unresolved(principal.arn) else None
+            match = (
+                ARN_ACCOUNT.match(principal.arn) if not Token.is_unresolved(principal.arn) else None
+            )
             other = match.group(2) if match else None
         mine = Stack.of(self).account
         if other is None or Token.is_unresolved(other) or Token.is_unresolved(mine):

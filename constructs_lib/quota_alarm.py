@@ -21,7 +21,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from constructs import Construct
 
-from constructs_lib._validation import require
+from constructs_lib._validation import ConstructPropError, require
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
@@ -79,18 +79,6 @@ class KmsRequestQuotaAlarm(Construct):
     ) -> None:
         super().__init__(scope, id)
         require(
-            (alarm_topic is None) != (encryption_key is None),
-            "alarm_topic",
-            "or 'encryption_key' must be given, not both",
-            alarm_topic.node.path if alarm_topic is not None else None,
-        )
-        require(
-            alarm_topic is None or isinstance(alarm_topic, AlarmTopic),
-            "alarm_topic",
-            "must be an AlarmTopic",
-            alarm_topic,
-        )
-        require(
             isinstance(resource, str) and bool(_RESOURCE_PATTERN.match(resource)),
             "resource",
             f"must be an AWS/Usage Resource name such as {', '.join(KNOWN_RESOURCES)}",
@@ -128,9 +116,7 @@ class KmsRequestQuotaAlarm(Construct):
             datapoints_to_alarm,
         )
 
-        self.topic = alarm_topic or AlarmTopic(
-            self, "Topic", encryption_key=encryption_key, display_name="KMS request quota"
-        )
+        self.topic = self._alarm_topic(alarm_topic, encryption_key)
         calls = cloudwatch.Metric(
             namespace="AWS/Usage",
             metric_name="CallCount",
@@ -167,6 +153,29 @@ class KmsRequestQuotaAlarm(Construct):
         action = cloudwatch_actions.SnsAction(self.topic.topic)
         self.alarm.add_alarm_action(action)
         self.alarm.add_ok_action(action)
+
+    def _alarm_topic(
+        self,
+        alarm_topic: AlarmTopic | None,
+        encryption_key: CustomerManagedKey | ReplicaKey | None,
+    ) -> AlarmTopic:
+        if alarm_topic is not None and encryption_key is None:
+            require(
+                isinstance(alarm_topic, AlarmTopic),
+                "alarm_topic",
+                "must be an AlarmTopic",
+                alarm_topic,
+            )
+            return alarm_topic
+        if encryption_key is not None and alarm_topic is None:
+            return AlarmTopic(
+                self, "Topic", encryption_key=encryption_key, display_name="KMS request quota"
+            )
+        raise ConstructPropError(
+            "alarm_topic",
+            "or 'encryption_key' must be given, not both",
+            alarm_topic.node.path if alarm_topic is not None else None,
+        )
 
 
 def _is_number(value: Any) -> bool:
