@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match
 
 from constructs_lib import CustomerManagedKey
+from kmskit.cli import main
 from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
 
@@ -178,3 +180,18 @@ def test_same_alias_in_two_stacks_is_allowed() -> None:
 @pytest.mark.parametrize("stack_id", [STACK, REPLICA_STACK])
 def test_showcase_snapshot(synthesized: Synth, snapshot_json, stack_id: str) -> None:  # type: ignore[no-untyped-def]
     assert normalized(synthesized("keys_showcase").template(stack_id)) == snapshot_json
+
+
+def test_kmskit_cost_sums_the_showcase(
+    synthesized: Synth, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 9 keys at $1; Data, Shared, Global and its replica add up to $2 each after rotations.
+    outdir = synthesized("keys_showcase").outdir
+    assert main(["cost", str(outdir), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["keys"], report["monthlyUsd"], report["maxMonthlyUsd"]) == (9, "9.00", "17.00")
+    assert report["templates"]["KeysShowcaseReplica"] == {
+        "keys": 1,
+        "monthlyUsd": "1.00",
+        "maxMonthlyUsd": "3.00",
+    }
