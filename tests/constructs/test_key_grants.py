@@ -13,6 +13,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
 from constructs_lib import CustomerManagedKey, ExternalAccount, KeyPolicy
@@ -122,6 +123,8 @@ def templates() -> Templates:
     default_key.grant_decrypt(role(partner, "PartnerReader", role_name="partner-reader"))
     queue = sqs.Queue(stack, "Queue", encryption_master_key=custom_key.key)
     queue.grant_consume_messages(role(stack, "QueueReader"))
+    bucket = s3.Bucket(stack, "Bucket", encryption_key=custom_key.key)
+    bucket.grant_read(role(stack, "BucketReader"))
 
     assembly = app.synth()
     return Templates(
@@ -242,3 +245,11 @@ def test_grants_made_by_other_constructs_on_key_reach_the_key_policy(
         "Effect": "Allow",
         "Resource": templates.key_arn("CustomKey"),
     } in templates.identity_policy("QueueReader")
+
+
+def test_bucket_grants_on_key_reach_the_key_policy(templates: Templates) -> None:
+    assert allows(
+        templates.key_policy("CustomKey"),
+        ("AWS", templates.role_arn("BucketReader")),
+        ["kms:Decrypt", "kms:DescribeKey"],
+    )

@@ -24,6 +24,7 @@ from constructs_lib import (
 )
 
 ACCOUNT = "111111111111"
+ADMIN_ROLE = "arn:aws:iam::111111111111:role/Admin"
 PRIMARY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"
 
 
@@ -301,6 +302,21 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         key_with_policy(admins=["Admin"]),
         "'admins' must hold IAM principals or principal ARNs. Received: 'Admin'",
     ),
+    (
+        "deployer-unknown-for-cli-credentials-synthesizer",
+        lambda stack: CustomerManagedKey(
+            cdk.Stack(
+                stack.node.scope,  # type: ignore[arg-type]
+                "CliDeployed",
+                synthesizer=cdk.CliCredentialsStackSynthesizer(),
+            ),
+            "K",
+            policy=KeyPolicy.custom(admins=[ADMIN_ROLE]),
+        ),
+        "'deployer' must name the principal that deploys the key: the stack's synthesizer is "
+        "not a DefaultStackSynthesizer, so its CloudFormation role is unknown. "
+        "Received: 'stack-deployer'",
+    ),
     # replicas
     (
         "replica-primary-not-multi-region",
@@ -419,6 +435,11 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "quota-datapoints",
         quota_alarm(evaluation_periods=2, datapoints_to_alarm=3),
         "'datapoints_to_alarm' must be 1-2 (evaluation_periods). Received: 3",
+    ),
+    (
+        "quota-neither-topic-nor-key",
+        lambda stack: KmsRequestQuotaAlarm(stack, "Quota"),
+        "'alarm_topic' or 'encryption_key' must be given, not both. Received: None",
     ),
     (
         "quota-topic-and-key",

@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match
 
-from constructs_lib import CustomerManagedKey
+from constructs_lib import CustomerManagedKey, KeyPolicy, ReplicaKey
 from kmskit.cli import main
 from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
@@ -195,3 +195,34 @@ def test_kmskit_cost_sums_the_showcase(
         "monthlyUsd": "1.00",
         "maxMonthlyUsd": "3.00",
     }
+
+
+def test_replica_of_a_primary_deployed_earlier_takes_its_arn() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "R", env=cdk.Environment(account="111111111111", region="eu-central-1"))
+    arn = "arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    replica = ReplicaKey(stack, "Replica", primary_key_arn=arn, pending_window=cdk.Duration.days(7))
+    template = app.synth().get_stack_by_name("R").template
+    (resource,) = template["Resources"].values()
+    assert resource["Type"] == "AWS::KMS::ReplicaKey"
+    assert resource["Properties"]["PrimaryKeyArn"] == arn
+    assert resource["Properties"]["PendingWindowInDays"] == 7
+    assert replica.primary_key_arn == arn
+
+
+def test_explicit_deployer_is_named_without_a_condition() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    pipeline = "arn:aws:iam::111111111111:role/pipeline-deploy"
+    CustomerManagedKey(
+        stack,
+        "K",
+        policy=KeyPolicy.custom(users=["arn:aws:iam::111111111111:role/App"], deployer=pipeline),
+    )
+    template = app.synth().get_stack_by_name("S").template
+    (key,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+    deployment = key["Properties"]["KeyPolicy"]["Statement"][0]
+    assert deployment["Sid"] == "KeyDeployment"
+    assert deployment["Principal"] == {"AWS": pipeline}
+    assert "Condition" not in deployment
+    assert "kms:PutKeyPolicy" in deployment["Action"]
