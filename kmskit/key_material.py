@@ -238,8 +238,14 @@ def import_material(
     material: bytes,
     *,
     valid_to: datetime | None = None,
+    new_material: bool = False,
 ) -> ImportResult:
-    """Wrap ``material`` (already checked with :func:`prepare_material`) and import it."""
+    """Wrap ``material`` (already checked with :func:`prepare_material`) and import it.
+
+    ``valid_to``: the material expires then. Default: it does not expire.
+    ``new_material``: send ImportType NEW_KEY_MATERIAL (a further material for a symmetric
+    single-Region key, made current by RotateKeyOnDemand). Default: KMS decides.
+    """
     algorithm = wrapping_algorithm(target.key_spec)
     try:
         parameters = kms.get_parameters_for_import(
@@ -260,6 +266,8 @@ def import_material(
     }
     if valid_to is not None:
         request["ValidTo"] = valid_to
+    if new_material:
+        request["ImportType"] = "NEW_KEY_MATERIAL"
     try:
         response = kms.import_key_material(**request)
     except ClientError as error:

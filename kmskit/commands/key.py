@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from kmskit._io import atomic_output, open_input
@@ -58,6 +59,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "before the import) so it can be re-imported later",
     )
     imported.add_argument(
+        "--new-material",
+        action="store_true",
+        help="the material is new to this key (ImportType NEW_KEY_MATERIAL: a symmetric "
+        "single-Region key gets a second material, then RotateKeyOnDemand makes it current); "
+        "default: KMS decides (new for the first import, the same material afterwards)",
+    )
+    imported.add_argument(
         "--expires",
         metavar="ISO-DATETIME",
         help="material expires then (e.g. 2027-01-31T00:00:00Z; at most 365 days away) and "
@@ -82,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
             "'--save-material' only goes with --generate (with --material you hold the "
             f"material already). Received: {args.save_material}"
         )
+    if args.save_material and args.save_material != "-" and Path(args.save_material).exists():
+        raise UsageError(
+            "'--save-material' must name a new file: an existing one may hold the only copy of "
+            f"other key material. Received: {args.save_material}"
+        )
     valid_to = check_valid_to(parse_expiry(args.expires)) if args.expires else None
     if args.generate and valid_to is not None and not args.save_material:
         raise UsageError(
@@ -98,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         with open_input(args.material) as handle:
             material = prepare_material(target.key_spec, handle.read())
-    result = import_material(kms, target, material, valid_to=valid_to)
+    result = import_material(
+        kms, target, material, valid_to=valid_to, new_material=args.new_material
+    )
     expiry = f"expires {result.valid_to.isoformat()}" if result.valid_to else "does not expire"
     print(
         f"imported {result.key_spec} key material into {result.key_arn} "

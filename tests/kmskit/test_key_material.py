@@ -128,6 +128,7 @@ def test_library_imports_symmetric_material_with_oaep(kms: FakeKms) -> None:
     assert kms.imported["ImportToken"] == TOKEN
     assert kms.imported["ExpirationModel"] == "KEY_MATERIAL_DOES_NOT_EXPIRE"
     assert "ValidTo" not in kms.imported
+    assert "ImportType" not in kms.imported
     assert (result.key_arn, result.wrapping_algorithm) == (KEY_ARN, "RSAES_OAEP_SHA_256")
 
 
@@ -371,3 +372,26 @@ def test_generated_material_that_expires_needs_a_saved_copy(
     code = main(["key", "import-material", "alias/imported", "--generate", "--expires", expires])
     assert code == EXIT_USAGE
     assert "'--expires' with --generate needs --save-material FILE" in capsys.readouterr().err
+
+
+def test_new_material_is_imported_as_such(kms: FakeKms, tmp_path: Path) -> None:
+    path = tmp_path / "second.bin"
+    path.write_bytes(b"n" * 32)
+    kms.describe("SYMMETRIC_DEFAULT", state="Enabled")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    args = ["key", "import-material", "alias/imported", "--material", str(path), "--new-material"]
+    assert main(args) == EXIT_OK
+    assert kms.imported["ImportType"] == "NEW_KEY_MATERIAL"
+    assert kms.unwrap() == b"n" * 32
+
+
+def test_save_material_never_overwrites_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = tmp_path / "material.bin"
+    existing.write_bytes(b"the only copy of another key")
+    args = ["key", "import-material", "alias/imported", "--generate"]
+    assert main([*args, "--save-material", str(existing)]) == EXIT_USAGE
+    assert "'--save-material' must name a new file" in capsys.readouterr().err
+    assert existing.read_bytes() == b"the only copy of another key"
