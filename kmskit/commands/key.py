@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kmskit._io import atomic_output, open_input
+from kmskit._io import STDIO, atomic_output, open_input
 from kmskit.cli import settings_from_args
-from kmskit.errors import EXIT_OK, UsageError
+from kmskit.errors import EXIT_OK, NotFoundError, UsageError
 from kmskit.key_material import (
     SUPPORTED_SPECS,
     WRAPPING_KEY_SPEC,
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             "'--save-material' only goes with --generate (with --material you hold the "
             f"material already). Received: {args.save_material}"
         )
-    if args.save_material and args.save_material != "-" and Path(args.save_material).exists():
+    if args.save_material and args.save_material != STDIO and Path(args.save_material).exists():
         raise UsageError(
             "'--save-material' must name a new file: an existing one may hold the only copy of "
             f"other key material. Received: {args.save_material}"
@@ -101,22 +102,34 @@ def run(args: argparse.Namespace) -> int:
             "'--expires' with --generate needs --save-material FILE: expired material can only "
             f"be re-imported from a copy, and none would exist. Received: {args.expires}"
         )
+    given = None if args.generate else read_material(args.material)
     kms = settings_from_args(args).client("kms")
     target = describe_target(kms, args.key)
-    if args.generate:
+    if given is None:
         material = generate_material(target.key_spec)
         if args.save_material:
             with atomic_output(args.save_material) as out:
                 out.write(material)
     else:
-        with open_input(args.material) as handle:
-            material = prepare_material(target.key_spec, handle.read())
+        material = prepare_material(target.key_spec, given)
     result = import_material(
         kms, target, material, valid_to=valid_to, new_material=args.new_material
     )
     expiry = f"expires {result.valid_to.isoformat()}" if result.valid_to else "does not expire"
     print(
         f"imported {result.key_spec} key material into {result.key_arn} "
-        f"(wrapping key {WRAPPING_KEY_SPEC}, {result.wrapping_algorithm}; {expiry})"
+        f"(wrapping key {WRAPPING_KEY_SPEC}, {result.wrapping_algorithm}; {expiry})",
+        # The material itself went to stdout: keep the report out of it.
+        file=sys.stderr if args.save_material == STDIO else sys.stdout,
     )
     return EXIT_OK
+
+
+def read_material(path: str) -> bytes:
+    try:
+        with open_input(path) as handle:
+            return handle.read()
+    except OSError as error:
+        raise NotFoundError(
+            f"'--material' must be a readable file. Received: {path} ({error.strerror})"
+        ) from error

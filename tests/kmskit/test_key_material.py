@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.keywrap import aes_key_unwrap_with_padding
 
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
-from kmskit.errors import EXIT_ACCESS_DENIED, EXIT_CONFLICT, EXIT_OK, EXIT_USAGE
+from kmskit.errors import EXIT_ACCESS_DENIED, EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
 from kmskit.key_material import (
     describe_target,
     generate_material,
@@ -395,3 +395,27 @@ def test_save_material_never_overwrites_a_file(
     assert main([*args, "--save-material", str(existing)]) == EXIT_USAGE
     assert "'--save-material' must name a new file" in capsys.readouterr().err
     assert existing.read_bytes() == b"the only copy of another key"
+
+
+def test_missing_material_file_exits_4_before_any_aws_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere.bin"
+    assert main(["key", "import-material", "alias/imported", "--material", str(missing)]) == (
+        EXIT_NOT_FOUND
+    )
+    assert f"'--material' must be a readable file. Received: {missing}" in capsys.readouterr().err
+
+
+def test_material_saved_to_stdout_keeps_the_report_on_stderr(
+    kms: FakeKms, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    kms.describe("HMAC_256")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    args = ["key", "import-material", "alias/imported", "--generate", "--save-material", "-"]
+    assert main(args) == EXIT_OK
+    captured = capsysbinary.readouterr()
+    assert captured.out == kms.unwrap()
+    assert len(captured.out) == 32
+    assert captured.err.startswith(b"imported HMAC_256 key material")
