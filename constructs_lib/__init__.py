@@ -13,6 +13,7 @@ from constructs_lib.encrypted_bucket import EncryptedBucket, ReplicationDestinat
 from constructs_lib.iam import ManagedPolicyRole
 from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
+from constructs_lib.quota_alarm import KmsRequestQuotaAlarm
 
 __all__ = [
     "AlarmTopic",
@@ -25,6 +26,7 @@ __all__ = [
     "ExternalAccount",
     "KeyPolicy",
     "KeyServicePrincipal",
+    "KmsRequestQuotaAlarm",
     "ManagedPolicyRole",
     "ReplicaKey",
     "ReplicationDestination",

@@ -73,6 +73,8 @@ GENERATE_VERIFY_MAC_ACTIONS: tuple[str, ...] = ("kms:GenerateMac", "kms:VerifyMa
 KEY_AGREEMENT_ACTIONS: tuple[str, ...] = ("kms:DeriveSharedSecret", "kms:GetPublicKey")
 
 ENCRYPT_ACTIONS: tuple[str, ...] = ("kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
+# RSA encryption keys: no data keys; the public key lets callers encrypt outside AWS.
+ASYMMETRIC_ENCRYPT_ACTIONS: tuple[str, ...] = ("kms:Encrypt", "kms:GetPublicKey", "kms:ReEncrypt*")
 DECRYPT_ACTIONS: tuple[str, ...] = ("kms:Decrypt",)
 SIGN_ACTIONS: tuple[str, ...] = ("kms:Sign",)
 VERIFY_ACTIONS: tuple[str, ...] = ("kms:Verify",)

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from constructs_lib._validation import require
 from constructs_lib.key_policy import KeyServicePrincipal
-from constructs_lib.keys import CustomerManagedKey
+from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 DEFAULT_PUBLISHERS = ("cloudwatch.amazonaws.com",)
 
@@ -24,12 +24,14 @@ class AlarmTopic(Construct):
     """An SNS topic for alarms, encrypted with a customer managed key, TLS only.
 
     Args:
-        encryption_key: the CMK that encrypts messages (must be a symmetric encryption key).
+        encryption_key: the CMK (or multi-Region replica) that encrypts messages; a symmetric
+            encryption key.
         publishers: service principals allowed to publish. Default: CloudWatch alarms only.
         display_name: Default: none.
 
     Attributes:
         topic: the ``aws_sns.Topic``.
+        encryption_key: the key it encrypts with.
     """
 
     def __init__(
@@ -37,17 +39,31 @@ class AlarmTopic(Construct):
         scope: Construct,
         id: str,
         *,
-        encryption_key: CustomerManagedKey,
+        encryption_key: CustomerManagedKey | ReplicaKey,
         publishers: Sequence[str] = DEFAULT_PUBLISHERS,
         display_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
+        require(
+            isinstance(encryption_key, CustomerManagedKey | ReplicaKey),
+            "encryption_key",
+            "must be a CustomerManagedKey or ReplicaKey",
+            encryption_key,
+        )
         require(
             encryption_key.key_spec == "SYMMETRIC_DEFAULT",
             "encryption_key",
             "must be a symmetric encryption key (SNS encrypts with SYMMETRIC_DEFAULT keys only)",
             encryption_key.key_spec,
         )
+        for service in publishers:
+            require(
+                isinstance(service, str) and service.endswith(".amazonaws.com"),
+                "publishers",
+                "must hold service principals such as 'cloudwatch.amazonaws.com'",
+                service,
+            )
+        self.encryption_key = encryption_key
         self.topic = sns.Topic(
             self,
             "Topic",

@@ -2,18 +2,19 @@
 
 A :class:`KeyPolicy` is plain data until a key renders it with :meth:`KeyPolicy.render`, which
 knows the key's usage (which user actions apply), its origin (import actions for administrators)
-and its environment (account, Region, partition for the service-principal conditions).
+and its environment (account, Region, partition for the service-principal conditions, and the
+CloudFormation role that deploys the key).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Stack, Token
+from aws_cdk import DefaultStackSynthesizer, Stack, Token
 from aws_cdk import aws_iam as iam
 
 from constructs_lib import _kms_actions as actions
@@ -21,6 +22,9 @@ from constructs_lib._validation import ConstructPropError, check_account_id, req
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
 MAX_KEY_POLICY_BYTES = 32_768
+STACK_DEPLOYER = "stack-deployer"
+"""``KeyPolicy.custom(deployer=...)`` default: the CloudFormation execution role of the key's
+stack synthesizer (``cdk-<qualifier>-cfn-exec-role-<account>-<region>``)."""
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,20 @@ class KeyContext:
     key_usage: str
     key_spec: str
     origin: str
+    multi_region: bool = False
+    deployer_role_arn: str | None = None
+    """ARN of the role CloudFormation deploys the stack with, when the synthesizer names one."""
 
     @classmethod
-    def of(cls, stack: Stack, *, key_usage: str, key_spec: str, origin: str) -> KeyContext:
+    def of(
+        cls,
+        stack: Stack,
+        *,
+        key_usage: str,
+        key_spec: str,
+        origin: str,
+        multi_region: bool = False,
+    ) -> KeyContext:
         return cls(
             account=stack.account,
             region=stack.region,
@@ -43,7 +58,21 @@ class KeyContext:
             key_usage=key_usage,
             key_spec=key_spec,
             origin=origin,
+            multi_region=multi_region,
+            deployer_role_arn=_deployer_role_arn(stack),
         )
+
+
+def _deployer_role_arn(stack: Stack) -> str | None:
+    synthesizer = stack.synthesizer
+    if not isinstance(synthesizer, DefaultStackSynthesizer):
+        return None
+    # The synthesizer's ARN keeps CloudFormation-style placeholders for the artifact manifest.
+    return (
+        synthesizer.cloud_formation_execution_role_arn.replace("${AWS::Partition}", stack.partition)
+        .replace("${AWS::AccountId}", stack.account)
+        .replace("${AWS::Region}", stack.region)
+    )
 
 
 def user_actions(key_usage: str, key_spec: str) -> tuple[str, ...]:
@@ -78,7 +107,29 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
             value,
         )
         return iam.ArnPrincipal(value)
+    require(
+        hasattr(value, "policy_fragment"),  # jsii interfaces are not runtime-checkable
+        prop,
+        "must hold IAM principals or principal ARNs",
+        value,
+    )
+    require(
+        not isinstance(value, (iam.StarPrincipal, iam.AnyPrincipal)),
+        prop,
+        "must not hold a wildcard principal (name the roles, or add a statement with a "
+        "condition through 'statements')",
+        "*",
+    )
     return value
+
+
+@dataclass(frozen=True)
+class KeyPermission:
+    """One statement's worth of permission: a Sid, actions and conditions (principals apart)."""
+
+    sid: str
+    actions: tuple[str, ...]
+    conditions: Mapping[str, Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,27 +164,39 @@ class ExternalAccount:
                 f"principal ARNs must belong to account {self.account_id}",
                 arn,
             )
+        for service in self.via_services:
+            require(
+                isinstance(service, str) and bool(re.fullmatch(r"[a-z0-9-]+", service)),
+                "via_services",
+                "must hold service prefixes such as 'ec2' or 'rds'",
+                service,
+            )
 
     @classmethod
-    def parse(cls, value: ExternalAccount | iam.AccountPrincipal | str) -> ExternalAccount:
+    def parse(
+        cls,
+        value: ExternalAccount | iam.AccountPrincipal | str,
+        prop: str = "external_accounts",
+    ) -> ExternalAccount:
         """Accept an ExternalAccount, an account ID, a principal ARN or an AccountPrincipal."""
         if isinstance(value, ExternalAccount):
             return value
         if isinstance(value, iam.AccountPrincipal):
-            return cls(account_id=str(value.account_id))
+            return cls(account_id=check_account_id(prop, value.account_id))
         if isinstance(value, str):
             match = ARN_ACCOUNT.match(value)
             if match:
                 return cls(account_id=match.group(2), principal_arns=(value,))
-            return cls(account_id=check_account_id("external_accounts", value))
+            return cls(account_id=check_account_id(prop, value))
         raise ConstructPropError(
-            "external_accounts", "must hold account IDs, principal ARNs or ExternalAccount", value
+            prop, "must hold account IDs, principal ARNs or ExternalAccount", value
         )
 
-    def principals(self, partition: str) -> list[iam.IPrincipal]:
+    def principals(self) -> list[iam.IPrincipal]:
+        """The principals the key policy names: the given ARNs, or the account's root."""
         if self.principal_arns:
             return [iam.ArnPrincipal(arn) for arn in self.principal_arns]
-        return [iam.ArnPrincipal(f"arn:{partition}:iam::{self.account_id}:root")]
+        return [iam.AccountPrincipal(self.account_id)]
 
     def conditions(self, ctx: KeyContext) -> dict[str, dict[str, Any]]:
         string_equals: dict[str, Any] = {}
@@ -144,6 +207,27 @@ class ExternalAccount:
         if self.require_caller_account:
             string_equals["kms:CallerAccount"] = self.account_id
         return {"StringEquals": string_equals} if string_equals else {}
+
+    def permissions(self, ctx: KeyContext) -> list[KeyPermission]:
+        """AWS's documented pair for another account: the user statement and the grant one."""
+        conditions = self.conditions(ctx)
+        suffix = self.account_id if not Token.is_unresolved(self.account_id) else ""
+        result = [
+            KeyPermission(
+                sid=f"ExternalUse{suffix}",
+                actions=user_actions(ctx.key_usage, ctx.key_spec),
+                conditions=conditions or None,
+            )
+        ]
+        if self.allow_grants:
+            result.append(
+                KeyPermission(
+                    sid=f"ExternalGrants{suffix}",
+                    actions=actions.GRANT_ACTIONS,
+                    conditions={**conditions, **actions.GRANT_FOR_AWS_RESOURCE_CONDITION},
+                )
+            )
+        return result
 
 
 StatementFactory = Callable[[KeyContext], list[iam.PolicyStatement]]
@@ -304,6 +388,7 @@ class KeyPolicy:
     external_accounts: tuple[ExternalAccount, ...] = ()
     service_principals: tuple[KeyServicePrincipal, ...] = ()
     statements: tuple[iam.PolicyStatement, ...] = ()
+    deployer: iam.IPrincipal | str | None = None
 
     @classmethod
     def default(cls) -> KeyPolicy:
@@ -323,12 +408,12 @@ class KeyPolicy:
         external_accounts: Iterable[ExternalAccount | iam.AccountPrincipal | str] = (),
         service_principals: Iterable[KeyServicePrincipal] = (),
         statements: Iterable[iam.PolicyStatement] = (),
+        deployer: iam.IPrincipal | str | None = STACK_DEPLOYER,
     ) -> KeyPolicy:
         """Named roles and no blanket root ``kms:*``.
 
         Args:
-            admins: manage the key (including ``kms:PutKeyPolicy``) but not use it. Default: none;
-                then some statement must keep ``kms:PutKeyPolicy`` or the key is refused.
+            admins: manage the key (including ``kms:PutKeyPolicy``) but not use it. Default: none.
             users: use the key; actions follow its usage. Default: none.
             service_users: may create grants for AWS resources (EBS, RDS, ...). Default: none.
             external_accounts: other accounts or their principals: user and grant statements,
@@ -336,7 +421,24 @@ class KeyPolicy:
                 (see :class:`ExternalAccount`). Default: none.
             service_principals: AWS services with their documented conditions. Default: none.
             statements: extra statements, added last. Default: none.
+            deployer: who deploys the key with CloudFormation. KMS refuses to create a key
+                whose policy would not let the caller call ``kms:PutKeyPolicy`` later, and
+                CloudFormation updates the policy with the same role, so that role gets the
+                management actions (never use of the key). Default: the CloudFormation
+                execution role of the stack's ``DefaultStackSynthesizer`` (for a multi-Region
+                key, that role in every Region, which creates the replicas). A principal or
+                ARN names someone else; None adds nobody (then ``admins`` or ``statements`` must
+                keep ``kms:PutKeyPolicy`` for the deploying principal).
         """
+        if deployer is not None and deployer != STACK_DEPLOYER:
+            deployer = to_principal("deployer", deployer)
+        for statement in statements:
+            require(
+                isinstance(statement, iam.PolicyStatement),
+                "statements",
+                "must hold aws_iam.PolicyStatement objects",
+                statement,
+            )
         return cls(
             delegates_to_iam=False,
             admins=tuple(to_principal("admins", p) for p in admins),
@@ -345,6 +447,7 @@ class KeyPolicy:
             external_accounts=tuple(ExternalAccount.parse(a) for a in external_accounts),
             service_principals=tuple(service_principals),
             statements=tuple(statements),
+            deployer=deployer,
         )
 
     def render(self, ctx: KeyContext) -> list[iam.PolicyStatement]:
@@ -359,6 +462,9 @@ class KeyPolicy:
                     resources=["*"],
                 )
             )
+        deployment = self._deployer_statement(ctx)
+        if deployment is not None:
+            result.append(deployment)
         if self.admins:
             result.append(
                 iam.PolicyStatement(
@@ -388,57 +494,73 @@ class KeyPolicy:
                 )
             )
         for account in self.external_accounts:
-            result.extend(external_account_statements(account, ctx))
+            for permission in account.permissions(ctx):
+                result.append(
+                    iam.PolicyStatement(
+                        sid=permission.sid,
+                        principals=account.principals(),
+                        actions=list(permission.actions),
+                        resources=["*"],
+                        conditions=dict(permission.conditions) if permission.conditions else None,
+                    )
+                )
         for service in self.service_principals:
             result.extend(service.render(ctx))
         result.extend(self.statements)
         return result
 
-
-def external_account_statements(
-    account: ExternalAccount, ctx: KeyContext
-) -> list[iam.PolicyStatement]:
-    """The user statement, and the grant statement, for another account (AWS's documented pair)."""
-    conditions = account.conditions(ctx)
-    suffix = account.account_id if not Token.is_unresolved(account.account_id) else ""
-    result = [
-        iam.PolicyStatement(
-            sid=f"ExternalUse{suffix}",
-            principals=account.principals(ctx.partition),
-            actions=list(user_actions(ctx.key_usage, ctx.key_spec)),
-            resources=["*"],
-            conditions=conditions or None,
-        )
-    ]
-    if account.allow_grants:
-        grant_conditions: dict[str, dict[str, Any]] = {
-            **conditions,
-            **actions.GRANT_FOR_AWS_RESOURCE_CONDITION,
-        }
-        result.append(
-            iam.PolicyStatement(
-                sid=f"ExternalGrants{suffix}",
-                principals=account.principals(ctx.partition),
-                actions=list(actions.GRANT_ACTIONS),
+    def _deployer_statement(self, ctx: KeyContext) -> iam.PolicyStatement | None:
+        if self.delegates_to_iam or self.deployer is None:
+            return None
+        if not isinstance(self.deployer, str):
+            return iam.PolicyStatement(
+                sid="KeyDeployment",
+                principals=[self.deployer],
+                actions=list(actions.ADMIN_ACTIONS),
                 resources=["*"],
-                conditions=grant_conditions,
             )
+        require(
+            ctx.deployer_role_arn is not None,
+            "deployer",
+            "must name the principal that deploys the key: the stack's synthesizer is not a "
+            "DefaultStackSynthesizer, so its CloudFormation role is unknown",
+            self.deployer,
         )
-    return result
+        role_arn = str(ctx.deployer_role_arn)
+        suffix = f"-{ctx.region}"
+        if ctx.multi_region and role_arn.endswith(suffix) and not Token.is_unresolved(ctx.region):
+            # Replicas are created by the same bootstrap role in their own Region.
+            role_arn = role_arn[: -len(suffix)] + "-*"
+        # The account root plus aws:PrincipalArn: the role need not exist when the policy is
+        # checked, and it is still the only principal this statement lets in.
+        return iam.PolicyStatement(
+            sid="KeyDeployment",
+            principals=[iam.AccountRootPrincipal()],
+            actions=list(actions.ADMIN_ACTIONS),
+            resources=["*"],
+            conditions={"ArnLike": {"aws:PrincipalArn": role_arn}},
+        )
 
 
-def policy_problems(document: dict[str, Any]) -> list[str]:
-    """Problems in a resolved key policy document: lock-out, bare wildcard principals, size.
+def policy_problems(
+    document: dict[str, Any],
+    *,
+    custom: bool = False,
+    account_roots: Sequence[Any] = (),
+) -> list[str]:
+    """Problems in a resolved key policy: lock-out, bare wildcards, root ``kms:*``, size.
 
     ``document`` is the policy as CloudFormation will receive it (``Stack.resolve`` output).
+    ``account_roots`` are the resolved forms of the key's own account root principal, used to
+    refuse ``kms:*`` for the root in a custom policy.
     """
     problems: list[str] = []
     statements = document.get("Statement", [])
     if not any(_keeps_put_key_policy(s) for s in statements):
         problems.append(
             "'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
-            "locked out for good (give it admins=[...]). Received: a policy in which no Allow "
-            "statement for an IAM principal includes kms:PutKeyPolicy"
+            "locked out for good (give it admins=[...] or a deployer). Received: a policy in "
+            "which no Allow statement for an IAM principal includes kms:PutKeyPolicy"
         )
     for statement in statements:
         if _has_wildcard_principal(statement) and not statement.get("Condition"):
@@ -446,6 +568,13 @@ def policy_problems(document: dict[str, Any]) -> list[str]:
                 "'policy' must not allow a wildcard principal without a condition. Received: "
                 f"statement {statement.get('Sid', '(no Sid)')!r} with Principal "
                 f"{json.dumps(statement.get('Principal'))}"
+            )
+        if custom and _gives_root_everything(statement, account_roots):
+            problems.append(
+                "'policy' KeyPolicy.custom(...) must not give the account root kms:* (that is "
+                "KeyPolicy.default()). Received: statement "
+                f"{statement.get('Sid', '(no Sid)')!r} with Action "
+                f"{json.dumps(statement.get('Action'))}"
             )
     size = len(json.dumps(document, separators=(",", ":")).encode())
     if size > MAX_KEY_POLICY_BYTES:
@@ -477,3 +606,14 @@ def _has_wildcard_principal(statement: dict[str, Any]) -> bool:
     if isinstance(principal, dict):
         return "*" in _as_list(principal.get("AWS", []))
     return False
+
+
+def _gives_root_everything(statement: dict[str, Any], account_roots: Sequence[Any]) -> bool:
+    if statement.get("Effect") != "Allow" or statement.get("Condition"):
+        return False
+    principal = statement.get("Principal")
+    if not isinstance(principal, dict):
+        return False
+    named = _as_list(principal.get("AWS", []))
+    granted = {a for a in _as_list(statement.get("Action", [])) if isinstance(a, str)}
+    return bool(granted & {"*", "kms:*"}) and any(p in account_roots for p in named)

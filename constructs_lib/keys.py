@@ -3,30 +3,33 @@
 ``CustomerManagedKey`` wraps ``aws_kms.Key`` so that ``.key`` works with every CDK construct, and
 adds what the L2 leaves to the user: spec/usage/rotation checks, alias checks, the choice
 between the AWS default policy and a policy of named roles, lock-out and wildcard checks on the
-final policy, and one :meth:`grant` that every ``grant_*`` method goes through.
+final policy, and one :meth:`grant` that every ``grant_*`` method goes through (including the
+``grant*`` methods of ``.key`` that other CDK constructs call).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Duration, RemovalPolicy, Resource, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
 from constructs_lib import _kms_actions as actions
 from constructs_lib._validation import check_account_id, check_range, require
+from constructs_lib.compliance import acknowledge
 from constructs_lib.key_policy import (
+    ARN_ACCOUNT,
     ExternalAccount,
     KeyContext,
     KeyPolicy,
     KeyServicePrincipal,
-    external_account_statements,
     policy_problems,
     user_actions,
 )
@@ -55,8 +58,21 @@ USAGES_BY_SPEC: dict[str, tuple[str, ...]] = {
 ORIGINS = ("AWS_KMS", "EXTERNAL")
 ALIAS_PATTERN = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
 MAX_ALIAS_LENGTH = 256
+MAX_DESCRIPTION_LENGTH = 8192
 ROTATION_DAYS = (90, 2560)
 PENDING_WINDOW_DAYS = (7, 30)
+
+# cdk-nag rules that want automatic rotation, which KMS does not offer for imported material.
+EXTERNAL_ROTATION_RULES = (
+    "AwsSolutions-KMS5",
+    "NIST.800.53.R5-KMSBackingKeyRotationEnabled",
+    "PCI.DSS.321-KMSBackingKeyRotationEnabled",
+)
+EXTERNAL_ROTATION_REASON = (
+    "KMS offers no automatic rotation for keys with imported (EXTERNAL) key material; the key "
+    "owner rotates by importing new material and calling RotateKeyOnDemand, or by moving the "
+    "data to a new key (docs/keys.md, Imported key material)"
+)
 
 # Aliases already used per stack, to refuse a repeat at construct time.
 _aliases_by_stack: weakref.WeakKeyDictionary[Stack, set[str]] = weakref.WeakKeyDictionary()
@@ -66,7 +82,7 @@ def _enum_name(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def _check_alias(scope: Construct, alias: str) -> str:
+def _check_alias(scope: Construct, alias: Any) -> str:
     require(isinstance(alias, str), "alias", "must be a string", alias)
     require(alias.startswith("alias/"), "alias", "must start with 'alias/'", alias)
     require(
@@ -90,7 +106,7 @@ def _check_alias(scope: Construct, alias: str) -> str:
     used = _aliases_by_stack.setdefault(Stack.of(scope), set())
     require(alias not in used, "alias", "must be unique within the stack", alias)
     used.add(alias)
-    return alias
+    return str(alias)
 
 
 def resolve_spec_and_usage(key_spec: Any, key_usage: Any) -> tuple[str, str]:
@@ -116,34 +132,77 @@ def resolve_spec_and_usage(key_spec: Any, key_usage: Any) -> tuple[str, str]:
     return spec, usage
 
 
-def _days(prop: str, value: Duration, bounds: tuple[int, int]) -> int:
-    require(isinstance(value, Duration), prop, "must be a Duration", value)
-    return check_range(prop, int(value.to_days()), bounds[0], bounds[1], "days")
+def _days(prop: str, value: Any, bounds: tuple[int, int]) -> int:
+    require(
+        isinstance(value, Duration), prop, "must be a Duration such as Duration.days(30)", value
+    )
+    days = value.to_days(integral=False)
+    require(days == int(days), prop, "must be a whole number of days", value.to_human_string())
+    return check_range(prop, int(days), bounds[0], bounds[1], "days")
+
+
+def _pending_days(pending_window: Any) -> int:
+    if pending_window is None:
+        return PENDING_WINDOW_DAYS[1]
+    return _days("pending_window", pending_window, PENDING_WINDOW_DAYS)
+
+
+def _check_common(description: Any, removal_policy: Any) -> None:
+    require(
+        description is None
+        or (isinstance(description, str) and len(description) <= MAX_DESCRIPTION_LENGTH),
+        "description",
+        f"must be a string of at most {MAX_DESCRIPTION_LENGTH} characters",
+        description,
+    )
+    require(
+        isinstance(removal_policy, RemovalPolicy),
+        "removal_policy",
+        "must be an aws_cdk.RemovalPolicy",
+        removal_policy,
+    )
 
 
 @jsii.implements(IValidation)
 class _KeyPolicyValidation:
-    """At synth, once every grant has been added: lock-out, bare wildcards and size."""
+    """At synth, once every grant has been added: lock-out, bare wildcards, root, size."""
 
     def __init__(self, owner: _KeyBase) -> None:
         self._owner = owner
 
     def validate(self) -> list[str]:
-        resolved = Stack.of(self._owner).resolve(self._owner.policy_document)
-        return policy_problems(resolved or {})
+        stack = Stack.of(self._owner)
+        resolved = stack.resolve(self._owner.policy_document)
+        roots = [
+            stack.resolve(iam.AccountRootPrincipal().arn),
+            stack.resolve(iam.AccountPrincipal(stack.account).arn),
+            stack.resolve(stack.account),
+        ]
+        return policy_problems(
+            resolved or {},
+            custom=not self._owner.policy.delegates_to_iam,
+            account_roots=roots,
+        )
 
 
-class _KeyBase(Construct):
-    """What primary and replica keys share: the policy document and the grant methods."""
+@jsii.implements(iam.IResourceWithPolicy)
+class _KeyBase(Resource):
+    """What primary and replica keys share: the policy document and the grant methods.
+
+    The construct is itself the resource with a policy that :class:`aws_iam.Grant` writes to:
+    its key policy.
+    """
 
     key: kms.IKey
     key_usage: str
     key_spec: str
+    origin: str
     policy: KeyPolicy
     policy_document: iam.PolicyDocument
     _context: KeyContext
+    _policy_owner: kms.CfnKey | kms.CfnReplicaKey
 
-    def _start_policy(self, policy: KeyPolicy | None, ctx: KeyContext) -> None:
+    def _start_policy(self, policy: Any, ctx: KeyContext) -> None:
         require(
             policy is None or isinstance(policy, KeyPolicy),
             "policy",
@@ -152,6 +211,8 @@ class _KeyBase(Construct):
         )
         self.policy = policy or KeyPolicy.default()
         self._context = ctx
+        for account in self.policy.external_accounts:
+            self._require_other_account("external_accounts", account)
         self.policy_document = iam.PolicyDocument(statements=self.policy.render(ctx))
         self.node.add_validation(_KeyPolicyValidation(self))
 
@@ -165,14 +226,23 @@ class _KeyBase(Construct):
         """The key's ID (``mrk-...`` for multi-Region keys)."""
         return self.key.key_id
 
-    def add_service_principal(self, service: KeyServicePrincipal) -> None:
-        """Let an AWS service use the key, with the conditions AWS documents for it."""
-        for statement in service.render(self._context):
-            self.policy_document.add_statements(statement)
+    def add_to_resource_policy(
+        self, statement: iam.PolicyStatement
+    ) -> iam.AddToResourcePolicyResult:
+        """Add a statement to the key policy (``aws_iam.IResourceWithPolicy``)."""
+        self.policy_document.add_statements(statement)
+        return iam.AddToResourcePolicyResult(
+            statement_added=True, policy_dependable=self._policy_owner
+        )
 
     def add_to_key_policy(self, statement: iam.PolicyStatement) -> None:
         """Add a statement to the key policy (checked for wildcards and lock-out at synth)."""
-        self.policy_document.add_statements(statement)
+        self.add_to_resource_policy(statement)
+
+    def add_service_principal(self, service: KeyServicePrincipal) -> None:
+        """Let an AWS service use the key, with the conditions AWS documents for it."""
+        for statement in service.render(self._context):
+            self.add_to_resource_policy(statement)
 
     def grant(
         self,
@@ -182,40 +252,56 @@ class _KeyBase(Construct):
     ) -> iam.Grant:
         """Give ``grantee`` the ``key_actions`` on this key. Every ``grant_*`` method ends here.
 
-        With the default policy the account root delegates to IAM, so a principal of the same
-        account only needs an identity policy. Otherwise (custom policy, or a principal of
-        another account) the key policy names the principal; for a principal in the key's own
-        environment the identity policy is added as well.
+        * Default policy, principal of this account: an identity policy is enough (the key
+          policy delegates to IAM).
+        * Custom policy: the key policy names the principal, and a principal of this account
+          also gets the identity policy.
+        * Principal of another account, or one that cannot hold an identity policy (an AWS
+          service): the key policy names it. The other account's IAM policy must allow the
+          use too; that lives in that account.
         """
         require(bool(key_actions), "key_actions", "must name at least one kms: action", key_actions)
         for action in key_actions:
-            require(action.startswith("kms:"), "key_actions", "must be kms: actions", action)
-        principal = grantee.grant_principal
-        same_account = self._same_account(principal)
-        if self.policy.delegates_to_iam and same_account:
-            return iam.Grant.add_to_principal(
-                grantee=grantee,
-                actions=list(key_actions),
-                resource_arns=[self.key_arn],
-                conditions=conditions,
+            require(
+                isinstance(action, str) and action.startswith("kms:"),
+                "key_actions",
+                "must be kms: actions",
+                action,
             )
-        self.policy_document.add_statements(
-            iam.PolicyStatement(
-                principals=[principal],
-                actions=list(key_actions),
-                resources=["*"],
-                conditions=dict(conditions) if conditions else None,
-            )
+        require(
+            conditions is None or isinstance(conditions, Mapping),
+            "conditions",
+            "must map condition operators to {key: value}",
+            conditions,
         )
-        if same_account:
-            return iam.Grant.add_to_principal(
+        condition_dict = {op: dict(body) for op, body in conditions.items()} if conditions else None
+        principal = grantee.grant_principal
+        identity: iam.Grant | None = None
+        if self._same_account(principal):
+            identity = iam.Grant.add_to_principal(
                 grantee=grantee,
                 actions=list(key_actions),
                 resource_arns=[self.key_arn],
-                conditions=conditions,
+                conditions=condition_dict,
             )
-        # The other account's own IAM policy must delegate too; that lives in its app.
-        return iam.Grant.drop(grantee, f"use of {self.node.path} (key policy only)")
+            if identity.success and self.policy.delegates_to_iam:
+                return identity
+        statement = iam.PolicyStatement(
+            principals=[self._key_policy_principal(grantee)],
+            actions=list(key_actions),
+            resources=["*"],
+            conditions=condition_dict,
+        )
+        in_key_policy = iam.Grant.add_statement_to_resource_policy(
+            grantee=grantee,
+            actions=list(key_actions),
+            resource_arns=[self.key_arn],
+            resource=self,
+            statement=statement,
+        )
+        if identity is not None and identity.success:
+            return identity.combine(in_key_policy)
+        return in_key_policy
 
     def grant_encrypt_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
         """Encrypt, decrypt, re-encrypt and (symmetric keys) generate data keys."""
@@ -223,9 +309,11 @@ class _KeyBase(Construct):
         return self.grant(grantee, *user_actions(self.key_usage, self.key_spec))
 
     def grant_encrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Encrypt only (includes generating data keys and re-encrypting to this key)."""
+        """Encrypt only (symmetric keys: also generate data keys and re-encrypt)."""
         self._require_usage("grant_encrypt", "ENCRYPT_DECRYPT")
-        return self.grant(grantee, *actions.ENCRYPT_ACTIONS)
+        if self.key_spec == "SYMMETRIC_DEFAULT":
+            return self.grant(grantee, *actions.ENCRYPT_ACTIONS)
+        return self.grant(grantee, *actions.ASYMMETRIC_ENCRYPT_ACTIONS)
 
     def grant_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
         """Decrypt only."""
@@ -242,25 +330,32 @@ class _KeyBase(Construct):
         self._require_usage("grant_generate_mac", "GENERATE_VERIFY_MAC")
         return self.grant(grantee, *actions.GENERATE_VERIFY_MAC_ACTIONS)
 
+    def grant_key_agreement(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Derive shared secrets (ECDH) and read the public key."""
+        self._require_usage("grant_key_agreement", "KEY_AGREEMENT")
+        return self.grant(grantee, *actions.KEY_AGREEMENT_ACTIONS)
+
     def grant_for_aws_resources(self, grantee: iam.IGrantable) -> iam.Grant:
         """Create, list and revoke grants for AWS resources (EBS, RDS acting for ``grantee``)."""
         return self.grant(
             grantee, *actions.GRANT_ACTIONS, conditions=actions.GRANT_FOR_AWS_RESOURCE_CONDITION
         )
 
-    def grant_to_account(
-        self,
-        account: ExternalAccount | str,
-    ) -> None:
+    def grant_to_account(self, account: ExternalAccount | iam.AccountPrincipal | str) -> iam.Grant:
         """Let another account use the key: the user statement and the grant statement.
 
         ``account`` is an account ID, a principal ARN of that account, or an
         :class:`ExternalAccount` for ``kms:ViaService``/``kms:CallerAccount`` narrowing. That
         account's IAM policies must allow its principals as well (both sides are needed).
         """
-        external = ExternalAccount.parse(account)
-        for statement in external_account_statements(external, self._context):
-            self.policy_document.add_statements(statement)
+        external = ExternalAccount.parse(account, prop="account")
+        self._require_other_account("account", external)
+        grants = [
+            self.grant(principal, *permission.actions, conditions=permission.conditions)
+            for permission in external.permissions(self._context)
+            for principal in external.principals()
+        ]
+        return functools.reduce(lambda a, b: a.combine(b), grants)
 
     def _require_usage(self, method: str, usage: str) -> None:
         require(
@@ -270,12 +365,81 @@ class _KeyBase(Construct):
             self.key_usage,
         )
 
+    def _require_other_account(self, prop: str, account: ExternalAccount) -> None:
+        mine = Stack.of(self).account
+        require(
+            Token.is_unresolved(mine) or account.account_id != mine,
+            prop,
+            f"must name another account than the key's own ({mine}); use users=[...] or "
+            "grant_* for principals of this account",
+            account.account_id,
+        )
+
     def _same_account(self, principal: iam.IPrincipal) -> bool:
         other = principal.principal_account
+        if other is None and isinstance(principal, iam.ArnPrincipal):
+            match = (
+                ARN_ACCOUNT.match(principal.arn) if not Token.is_unresolved(principal.arn) else None
+            )
+            other = match.group(2) if match else None
         mine = Stack.of(self).account
         if other is None or Token.is_unresolved(other) or Token.is_unresolved(mine):
             return True
         return bool(other == mine)
+
+    def _key_policy_principal(self, grantee: iam.IGrantable) -> iam.IPrincipal:
+        # As aws_kms.Key does: a grantee in a stack that already depends on the key's stack is
+        # named by its account, or the key policy would point back at it (a dependency cycle).
+        if isinstance(grantee, Construct):
+            grantee_stack = Stack.of(grantee)
+            key_stack = Stack.of(self)
+            if grantee_stack is not key_stack and key_stack in grantee_stack.dependencies:
+                return iam.AccountPrincipal(grantee_stack.account)
+        return grantee.grant_principal
+
+
+class _RoutedKey(kms.Key):
+    """``aws_kms.Key`` whose ``grant*`` methods go through the owning construct's ``grant()``.
+
+    CDK constructs that receive ``.key`` (Lambda, SQS, Secrets Manager, ...) call these, so a
+    key with a custom policy gets the key-policy half of their grants too.
+    """
+
+    _owner: CustomerManagedKey
+
+    def grant(self, grantee: iam.IGrantable, *key_actions: str) -> iam.Grant:
+        return self._owner.grant(grantee, *key_actions)
+
+    def grant_admin(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._owner.grant(grantee, *actions.ADMIN_ACTIONS)
+
+    def grant_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._owner.grant_decrypt(grantee)
+
+    def grant_encrypt(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._owner.grant_encrypt(grantee)
+
+    def grant_encrypt_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._owner.grant_encrypt_decrypt(grantee)
+
+    def grant_sign(self, grantee: iam.IGrantable) -> iam.Grant:
+        self._owner._require_usage("grant_sign", "SIGN_VERIFY")
+        return self._owner.grant(grantee, *actions.SIGN_ACTIONS)
+
+    def grant_verify(self, grantee: iam.IGrantable) -> iam.Grant:
+        self._owner._require_usage("grant_verify", "SIGN_VERIFY")
+        return self._owner.grant(grantee, *actions.VERIFY_ACTIONS)
+
+    def grant_sign_verify(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._owner.grant_sign_verify(grantee)
+
+    def grant_generate_mac(self, grantee: iam.IGrantable) -> iam.Grant:
+        self._owner._require_usage("grant_generate_mac", "GENERATE_VERIFY_MAC")
+        return self._owner.grant(grantee, *actions.GENERATE_MAC_ACTIONS)
+
+    def grant_verify_mac(self, grantee: iam.IGrantable) -> iam.Grant:
+        self._owner._require_usage("grant_verify_mac", "GENERATE_VERIFY_MAC")
+        return self._owner.grant(grantee, *actions.VERIFY_MAC_ACTIONS)
 
 
 class CustomerManagedKey(_KeyBase):
@@ -299,7 +463,8 @@ class CustomerManagedKey(_KeyBase):
             ``kmskit key import-material``). Default: ``"AWS_KMS"``.
 
     Attributes:
-        key: the ``aws_kms.Key`` (an ``IKey`` every CDK construct accepts).
+        key: the ``aws_kms.Key`` (an ``IKey`` every CDK construct accepts; its ``grant*``
+            methods go through :meth:`grant`).
         alias: the ``aws_kms.Alias``, or None.
         policy_document: the key policy; grants add to it.
         monthly_cost: what the key costs per month in the KMS price list.
@@ -325,6 +490,12 @@ class CustomerManagedKey(_KeyBase):
         super().__init__(scope, id)
         spec, usage = resolve_spec_and_usage(key_spec, key_usage)
         require(origin in ORIGINS, "origin", f"must be one of {', '.join(ORIGINS)}", origin)
+        require(
+            enable_key_rotation is None or isinstance(enable_key_rotation, bool),
+            "enable_key_rotation",
+            "must be True, False or None (the default for the key spec)",
+            enable_key_rotation,
+        )
         rotatable = spec == "SYMMETRIC_DEFAULT" and origin == "AWS_KMS"
         if enable_key_rotation is None:
             enable_key_rotation = rotatable
@@ -338,33 +509,40 @@ class CustomerManagedKey(_KeyBase):
         rotation_days = None
         if rotation_period is not None:
             require(
-                bool(enable_key_rotation),
+                enable_key_rotation,
                 "rotation_period",
-                "needs enable_key_rotation=True",
-                rotation_period.to_human_string(),
+                "needs enable_key_rotation=True (a rotated SYMMETRIC_DEFAULT key with AWS_KMS "
+                f"origin; this key: key_spec {spec}, origin {origin})",
+                rotation_period.to_human_string()
+                if isinstance(rotation_period, Duration)
+                else rotation_period,
             )
             rotation_days = _days("rotation_period", rotation_period, ROTATION_DAYS)
-        pending_days = (
-            _days("pending_window", pending_window, PENDING_WINDOW_DAYS)
-            if pending_window is not None
-            else PENDING_WINDOW_DAYS[1]
-        )
-        if alias is not None:
-            _check_alias(self, alias)
+        pending_days = _pending_days(pending_window)
         require(
             isinstance(multi_region, bool), "multi_region", "must be True or False", multi_region
         )
+        _check_common(description, removal_policy)
+        if alias is not None:
+            _check_alias(self, alias)
 
         self.key_spec = spec
         self.key_usage = usage
         self.origin = origin
         self.multi_region = multi_region
-        self.rotation_enabled = bool(enable_key_rotation)
+        self.rotation_enabled = enable_key_rotation
         self._start_policy(
-            policy, KeyContext.of(Stack.of(self), key_usage=usage, key_spec=spec, origin=origin)
+            policy,
+            KeyContext.of(
+                Stack.of(self),
+                key_usage=usage,
+                key_spec=spec,
+                origin=origin,
+                multi_region=multi_region,
+            ),
         )
 
-        self.key = kms.Key(
+        routed = _RoutedKey(
             self,
             "Key",
             description=description or f"{self.node.path} ({spec}, {usage})",
@@ -377,10 +555,16 @@ class CustomerManagedKey(_KeyBase):
             removal_policy=removal_policy,
             policy=self.policy_document,
         )
-        cfn_key = self.key.node.default_child
+        routed._owner = self
+        self.key = routed
+        cfn_key = routed.node.default_child
         assert isinstance(cfn_key, kms.CfnKey)
+        self._policy_owner = cfn_key
         if origin == "EXTERNAL":
             cfn_key.origin = "EXTERNAL"
+            if spec == "SYMMETRIC_DEFAULT":
+                for rule in EXTERNAL_ROTATION_RULES:
+                    acknowledge(cfn_key, rule, EXTERNAL_ROTATION_REASON)
         self.monthly_cost: KeyCost = key_monthly_cost(rotation_enabled=self.rotation_enabled)
         cfn_key.add_metadata("kmskit:cost", self.monthly_cost.as_metadata())
 
@@ -393,18 +577,30 @@ class ReplicaKey(_KeyBase):
     """A replica of a multi-Region primary key, in another Region of the same account.
 
     The replica shares the primary's key material, spec, usage and rotation; its policy, alias
-    and tags are its own.
+    and tags are its own. Give the primary either as the construct (``primary``; its stack is
+    in another Region, so the replica's stack needs ``cross_region_references=True``) or as an
+    ARN (``primary_key_arn``, e.g. of a key deployed earlier), not both.
 
     Args:
         primary_key_arn: ARN of the multi-Region primary (``.../key/mrk-...``). A literal ARN is
-            checked to be a multi-Region key of this account in another Region.
+            checked to be a multi-Region key of this account in another Region. Default: the
+            ARN of ``primary``.
+        primary: the primary :class:`CustomerManagedKey` (``multi_region=True``); spec, usage,
+            origin and rotation are taken from it. Default: none (give ``primary_key_arn``).
         alias: Default: no alias.
         policy: Default: ``KeyPolicy.default()``.
-        description: Default: ``"<construct path> (replica of <primary>)"``.
-        key_spec / key_usage: must match the primary (used to choose user actions).
-            Default: ``SYMMETRIC_DEFAULT`` / its only usage.
+        description: Default: ``"<construct path> (replica of a multi-Region key)"``.
+        key_spec / key_usage: must match the primary (they choose the user actions). Default:
+            the primary's, or ``SYMMETRIC_DEFAULT`` / its only usage with ``primary_key_arn``.
         pending_window: 7-30 days. Default: 30 days.
         removal_policy: Default: ``RemovalPolicy.RETAIN``.
+
+    Attributes:
+        resource: the ``aws_kms.CfnReplicaKey``.
+        key: an ``aws_kms.IKey`` for the replica (its own grants only write identity policies:
+            use :meth:`grant` and the ``grant_*`` methods of this construct).
+        alias: the ``aws_kms.CfnAlias``, or None.
+        monthly_cost: what the replica costs per month.
     """
 
     def __init__(
@@ -412,43 +608,61 @@ class ReplicaKey(_KeyBase):
         scope: Construct,
         id: str,
         *,
-        primary_key_arn: str,
+        primary_key_arn: str | None = None,
+        primary: CustomerManagedKey | None = None,
         alias: str | None = None,
         policy: KeyPolicy | None = None,
         description: str | None = None,
-        key_spec: kms.KeySpec | str = kms.KeySpec.SYMMETRIC_DEFAULT,
+        key_spec: kms.KeySpec | str | None = None,
         key_usage: kms.KeyUsage | str | None = None,
         pending_window: Duration | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        _check_primary_arn(primary_key_arn, stack)
-        spec, usage = resolve_spec_and_usage(key_spec, key_usage)
-        pending_days = (
-            _days("pending_window", pending_window, PENDING_WINDOW_DAYS)
-            if pending_window is not None
-            else PENDING_WINDOW_DAYS[1]
+        require(
+            (primary is None) != (primary_key_arn is None),
+            "primary",
+            "or 'primary_key_arn' must be given, not both",
+            primary.node.path if primary is not None else None,
         )
+        if primary is not None:
+            _check_primary_key(primary, stack)
+            spec, usage = _matching_spec(primary, key_spec, key_usage)
+            origin = primary.origin
+            rotation = primary.rotation_enabled
+            arn = primary.key_arn
+        else:
+            _check_primary_arn(primary_key_arn, stack)
+            spec, usage = resolve_spec_and_usage(key_spec or "SYMMETRIC_DEFAULT", key_usage)
+            origin = "AWS_KMS"
+            # Unknown primary: price the replica as if it rotated (an upper bound).
+            rotation = spec == "SYMMETRIC_DEFAULT"
+            arn = str(primary_key_arn)
+        pending_days = _pending_days(pending_window)
+        _check_common(description, removal_policy)
         if alias is not None:
             _check_alias(self, alias)
         self.key_spec = spec
         self.key_usage = usage
-        self.primary_key_arn = primary_key_arn
+        self.origin = origin
+        self.primary_key_arn = arn
         self._start_policy(
-            policy, KeyContext.of(stack, key_usage=usage, key_spec=spec, origin="AWS_KMS")
+            policy,
+            KeyContext.of(stack, key_usage=usage, key_spec=spec, origin=origin, multi_region=True),
         )
 
         self.resource = kms.CfnReplicaKey(
             self,
             "Resource",
-            primary_key_arn=primary_key_arn,
+            primary_key_arn=arn,
             key_policy=self.policy_document,
             description=description or f"{self.node.path} (replica of a multi-Region key)",
             pending_window_in_days=pending_days,
         )
+        self._policy_owner = self.resource
         self.resource.apply_removal_policy(removal_policy)
-        self.monthly_cost = key_monthly_cost(rotation_enabled=False, replica=True)
+        self.monthly_cost = key_monthly_cost(rotation_enabled=rotation, replica=True)
         self.resource.add_metadata("kmskit:cost", self.monthly_cost.as_metadata())
         self.key = kms.Key.from_key_arn(self, "Imported", self.resource.attr_arn)
         self.alias = (
@@ -458,7 +672,55 @@ class ReplicaKey(_KeyBase):
         )
 
 
-def _check_primary_arn(arn: str, stack: Stack) -> None:
+def _check_primary_key(primary: Any, stack: Stack) -> None:
+    require(
+        isinstance(primary, CustomerManagedKey),
+        "primary",
+        "must be a CustomerManagedKey",
+        primary,
+    )
+    require(
+        primary.multi_region,
+        "primary",
+        "must be a multi-Region key (CustomerManagedKey(..., multi_region=True))",
+        primary.node.path,
+    )
+    primary_stack = Stack.of(primary)
+    if not Token.is_unresolved(primary_stack.region) and not Token.is_unresolved(stack.region):
+        require(
+            primary_stack.region != stack.region,
+            "primary",
+            f"must be in another Region than the replica ({stack.region})",
+            primary.node.path,
+        )
+    if not Token.is_unresolved(primary_stack.account) and not Token.is_unresolved(stack.account):
+        require(
+            primary_stack.account == stack.account,
+            "primary",
+            f"must be in the replica's account ({stack.account})",
+            primary.node.path,
+        )
+
+
+def _matching_spec(primary: CustomerManagedKey, key_spec: Any, key_usage: Any) -> tuple[str, str]:
+    if key_spec is not None:
+        require(
+            _enum_name(key_spec) == primary.key_spec,
+            "key_spec",
+            f"must match the primary's ({primary.key_spec})",
+            _enum_name(key_spec),
+        )
+    if key_usage is not None:
+        require(
+            _enum_name(key_usage) == primary.key_usage,
+            "key_usage",
+            f"must match the primary's ({primary.key_usage})",
+            _enum_name(key_usage),
+        )
+    return primary.key_spec, primary.key_usage
+
+
+def _check_primary_arn(arn: Any, stack: Stack) -> None:
     require(isinstance(arn, str), "primary_key_arn", "must be a key ARN", arn)
     if Token.is_unresolved(arn):
         return

@@ -36,10 +36,11 @@ def _price(resource: dict[str, Any]) -> tuple[Decimal, Decimal]:
         now = str(metadata["monthlyUsd"])
         return Decimal(now), Decimal(str(metadata.get("maxMonthlyUsd", now)))
     properties = resource.get("Properties", {})
-    rotation = properties.get("EnableKeyRotation") is True
-    cost = key_monthly_cost(
-        rotation_enabled=rotation, replica=resource["Type"] == "AWS::KMS::ReplicaKey"
-    )
+    replica = resource["Type"] == "AWS::KMS::ReplicaKey"
+    # A replica rotates with its primary, which its template does not show: assume it does,
+    # so that the figure after rotations stays an upper bound.
+    rotation = properties.get("EnableKeyRotation") is True or replica
+    cost = key_monthly_cost(rotation_enabled=rotation, replica=replica)
     return cost.monthly_usd, cost.max_monthly_usd
 
 

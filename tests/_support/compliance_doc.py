@@ -16,6 +16,8 @@ _GENERIC = (
         "<region>",
     ),
     (re.compile(r"<[A-Za-z0-9]+\.(Arn|[A-Za-z]+)>"), r"<logical-id.\1>"),
+    (re.compile(r":log-group:[^:\]]+"), ":log-group:<log-group>"),
+    (re.compile(r"(?<![a-z0-9-])o-[a-z0-9]{10,32}(?![a-z0-9])"), "<organization-id>"),
 )
 
 

@@ -1,70 +1,228 @@
-"""CustomerManagedKey: the first slice (a rotated symmetric key with the AWS default policy)."""
+"""CustomerManagedKey and ReplicaKey: what each key type synthesizes to (the showcase App)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Match
 
-from constructs_lib import ConstructPropError, CustomerManagedKey
+from constructs_lib import CustomerManagedKey, KeyPolicy, ReplicaKey
+from kmskit.cli import main
+from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
+STACK = "KeysShowcase"
+REPLICA_STACK = "KeysShowcaseReplica"
+
+
+def key_resource(template: dict[str, Any], description_prefix: str) -> dict[str, Any]:
+    (key,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] in ("AWS::KMS::Key", "AWS::KMS::ReplicaKey")
+        and r["Properties"]["Description"].startswith(description_prefix + " ")
+    ]
+    return key
 
 
 def test_symmetric_key_defaults(synthesized: Synth) -> None:
-    template = synthesized("keys_showcase").assertions("KeysShowcase")
+    template = synthesized("keys_showcase").assertions(STACK)
     template.has_resource(
         "AWS::KMS::Key",
         {
             "Properties": {
+                "Description": "KeysShowcase/Data (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)",
                 "KeySpec": "SYMMETRIC_DEFAULT",
                 "KeyUsage": "ENCRYPT_DECRYPT",
                 "EnableKeyRotation": True,
                 "PendingWindowInDays": 30,
+                "KeyPolicy": Match.any_value(),
             },
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
         },
     )
-    template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/app-data"})
-
-
-def test_default_policy_is_the_aws_default(synthesized: Synth) -> None:
-    template = synthesized("keys_showcase").template("KeysShowcase")
-    (key,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
-    assert key["Properties"]["KeyPolicy"]["Statement"] == [
-        {
-            "Sid": "EnableIAMUserPermissions",
-            "Effect": "Allow",
-            "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    ]
-
-
-def test_key_reports_its_monthly_cost(synthesized: Synth) -> None:
-    template = synthesized("keys_showcase").template("KeysShowcase")
-    (key,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
-    assert key["Metadata"]["kmskit:cost"]["monthlyUsd"] == "1.00"
-    assert key["Metadata"]["kmskit:cost"]["maxMonthlyUsd"] == "3.00"
+    template.has_resource_properties(
+        "AWS::KMS::Alias",
+        {"AliasName": "alias/app-data", "TargetKeyId": Match.any_value()},
+    )
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("name", "spec", "usage"),
     [
-        ({"alias": "app-data"}, "'alias' must start with 'alias/'. Received: 'app-data'"),
-        ({"alias": "alias/aws/ebs"}, "'alias' must not start with 'alias/aws/'"),
-        ({"enable_key_rotation": "maybe"}, None),
+        ("RsaEncryption", "RSA_3072", "ENCRYPT_DECRYPT"),
+        ("Signer", "ECC_NIST_P256", "SIGN_VERIFY"),
+        ("Mac", "HMAC_256", "GENERATE_VERIFY_MAC"),
+        ("Agreement", "ECC_NIST_P384", "KEY_AGREEMENT"),
     ],
 )
-def test_bad_props_name_the_prop_and_value(kwargs: dict[str, object], message: str | None) -> None:
+def test_non_symmetric_keys_have_their_spec_and_no_rotation(
+    synthesized: Synth, name: str, spec: str, usage: str
+) -> None:
+    properties = key_resource(synthesized("keys_showcase").template(STACK), f"{STACK}/{name}")[
+        "Properties"
+    ]
+    assert (properties["KeySpec"], properties["KeyUsage"]) == (spec, usage)
+    assert properties["EnableKeyRotation"] is False
+    assert "Origin" not in properties
+    assert "MultiRegion" not in properties
+
+
+def test_imported_material_key_waits_for_material_and_acknowledges_rotation(
+    synthesized: Synth,
+) -> None:
+    result = synthesized("keys_showcase")
+    properties = key_resource(result.template(STACK), f"{STACK}/Imported")["Properties"]
+    assert properties["Origin"] == "EXTERNAL"
+    assert properties["EnableKeyRotation"] is False
+    assert properties["PendingWindowInDays"] == 7
+    acknowledged = {
+        rule
+        for path, rule, _ in result.acknowledgments()
+        if path == "/KeysShowcase/Imported/Key/Resource"
+    }
+    assert acknowledged == {
+        "AwsSolutions-KMS5",
+        "NIST.800.53.R5-KMSBackingKeyRotationEnabled",
+        "PCI.DSS.321-KMSBackingKeyRotationEnabled",
+    }
+
+
+def test_no_other_key_is_excused_from_rotation(synthesized: Synth) -> None:
+    paths = {path for path, _, _ in synthesized("keys_showcase").acknowledgments()}
+    assert paths == {"/KeysShowcase/Imported/Key/Resource"}
+
+
+def test_multi_region_primary_and_replica_in_another_region(synthesized: Synth) -> None:
+    result = synthesized("keys_showcase")
+    primary = key_resource(result.template(STACK), f"{STACK}/Global")["Properties"]
+    assert primary["MultiRegion"] is True
+    assert primary["EnableKeyRotation"] is True
+    (output_name,) = result.template(STACK)["Outputs"]
+    assert result.template(STACK)["Outputs"][output_name]["Value"] == {
+        "Fn::GetAtt": [
+            next(n for n in result.template(STACK)["Resources"] if n.startswith("GlobalKey")),
+            "Arn",
+        ]
+    }
+    replica = key_resource(result.template(REPLICA_STACK), f"{REPLICA_STACK}/GlobalReplica")
+    assert replica["Properties"]["PrimaryKeyArn"] == {
+        "Fn::GetStackOutput": {
+            "StackName": STACK,
+            "Region": "eu-west-1",
+            "OutputName": output_name,
+        }
+    }
+    assert replica["DeletionPolicy"] == "Retain"
+    result.assertions(REPLICA_STACK).has_resource_properties(
+        "AWS::KMS::Alias",
+        {
+            "AliasName": "alias/global",
+            "TargetKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^GlobalReplica"), "KeyId"]},
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("stack", "name", "monthly", "after_rotations"),
+    [
+        (STACK, "Data", "1.00", "3.00"),
+        (STACK, "Signer", "1.00", "1.00"),
+        (STACK, "Imported", "1.00", "1.00"),
+        (STACK, "Global", "1.00", "3.00"),
+        (REPLICA_STACK, "GlobalReplica", "1.00", "3.00"),
+    ],
+)
+def test_every_key_reports_its_monthly_cost(
+    synthesized: Synth, stack: str, name: str, monthly: str, after_rotations: str
+) -> None:
+    key = key_resource(synthesized("keys_showcase").template(stack), f"{stack}/{name}")
+    cost = key["Metadata"]["kmskit:cost"]
+    assert (cost["monthlyUsd"], cost["maxMonthlyUsd"]) == (monthly, after_rotations)
+
+
+def test_monthly_cost_attribute_matches_the_price_list() -> None:
     stack = cdk.Stack(cdk.App(), "S")
-    if message is None:
-        CustomerManagedKey(stack, "K", **kwargs)  # type: ignore[arg-type]
-        return
-    with pytest.raises(ConstructPropError) as error:
-        CustomerManagedKey(stack, "K", **kwargs)  # type: ignore[arg-type]
-    assert message in str(error.value)
+    rotated = CustomerManagedKey(stack, "Rotated")
+    signer = CustomerManagedKey(
+        stack, "Signer", key_spec=kms.KeySpec.ECC_NIST_P256, key_usage=kms.KeyUsage.SIGN_VERIFY
+    )
+    assert (str(rotated.monthly_cost.monthly_usd), str(rotated.monthly_cost.max_monthly_usd)) == (
+        "1.00",
+        "3.00",
+    )
+    assert str(signer.monthly_cost.max_monthly_usd) == "1.00"
+
+
+def test_custom_rotation_period_is_passed_to_cloudformation() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "S")
+    CustomerManagedKey(stack, "K", rotation_period=cdk.Duration.days(180))
+    template = app.synth().get_stack_by_name("S").template
+    (key,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+    assert key["Properties"]["RotationPeriodInDays"] == 180
+
+
+def test_same_alias_in_two_stacks_is_allowed() -> None:
+    app = cdk.App()
+    for name in ("A", "B"):
+        CustomerManagedKey(cdk.Stack(app, name), "K", alias="alias/app-data")
+    assert len(app.synth().stacks) == 2
+
+
+@pytest.mark.parametrize("stack_id", [STACK, REPLICA_STACK])
+def test_showcase_snapshot(synthesized: Synth, snapshot_json, stack_id: str) -> None:  # type: ignore[no-untyped-def]
+    assert normalized(synthesized("keys_showcase").template(stack_id)) == snapshot_json
+
+
+def test_kmskit_cost_sums_the_showcase(
+    synthesized: Synth, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 9 keys at $1; Data, Shared, Global and its replica add up to $2 each after rotations.
+    outdir = synthesized("keys_showcase").outdir
+    assert main(["cost", str(outdir), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["keys"], report["monthlyUsd"], report["maxMonthlyUsd"]) == (9, "9.00", "17.00")
+    assert report["templates"]["KeysShowcaseReplica"] == {
+        "keys": 1,
+        "monthlyUsd": "1.00",
+        "maxMonthlyUsd": "3.00",
+    }
+
+
+def test_replica_of_a_primary_deployed_earlier_takes_its_arn() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "R", env=cdk.Environment(account="111111111111", region="eu-central-1"))
+    arn = "arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    replica = ReplicaKey(stack, "Replica", primary_key_arn=arn, pending_window=cdk.Duration.days(7))
+    template = app.synth().get_stack_by_name("R").template
+    (resource,) = template["Resources"].values()
+    assert resource["Type"] == "AWS::KMS::ReplicaKey"
+    assert resource["Properties"]["PrimaryKeyArn"] == arn
+    assert resource["Properties"]["PendingWindowInDays"] == 7
+    assert replica.primary_key_arn == arn
+
+
+def test_explicit_deployer_is_named_without_a_condition() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    pipeline = "arn:aws:iam::111111111111:role/pipeline-deploy"
+    CustomerManagedKey(
+        stack,
+        "K",
+        policy=KeyPolicy.custom(users=["arn:aws:iam::111111111111:role/App"], deployer=pipeline),
+    )
+    template = app.synth().get_stack_by_name("S").template
+    (key,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+    deployment = key["Properties"]["KeyPolicy"]["Statement"][0]
+    assert deployment["Sid"] == "KeyDeployment"
+    assert deployment["Principal"] == {"AWS": pipeline}
+    assert "Condition" not in deployment
+    assert "kms:PutKeyPolicy" in deployment["Action"]

@@ -35,9 +35,10 @@ def test_prices_plain_keys_replicas_and_nested_stage_templates(tmp_path: Path) -
     summary = summarize(tmp_path)
     assert len(summary.keys) == 3
     assert summary.monthly_usd == Decimal("3.00")
-    # The rotated key adds $1 for each of its first two rotations.
-    assert summary.max_monthly_usd == Decimal("5.00")
-    assert summary.by_template()["B"] == (1, Decimal("1.00"), Decimal("1.00"))
+    # The rotated key adds $1 for each of its first two rotations; so may the replica, whose
+    # primary's rotation the template does not show.
+    assert summary.max_monthly_usd == Decimal("7.00")
+    assert summary.by_template()["B"] == (1, Decimal("1.00"), Decimal("3.00"))
 
 
 def test_metadata_written_by_the_constructs_wins(tmp_path: Path) -> None:

@@ -1,0 +1,135 @@
+"""``kmskit key import-material KEY``: import key material into an EXTERNAL-origin key."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kmskit._io import STDIO, atomic_output, open_input
+from kmskit.cli import settings_from_args
+from kmskit.errors import EXIT_OK, NotFoundError, UsageError
+from kmskit.key_material import (
+    SUPPORTED_SPECS,
+    WRAPPING_KEY_SPEC,
+    check_valid_to,
+    describe_target,
+    generate_material,
+    import_material,
+    prepare_material,
+)
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "key",
+        help="operate on KMS keys (import key material)",
+        description="Operations on KMS keys.",
+    )
+    actions = parser.add_subparsers(dest="key_command", metavar="ACTION", required=True)
+    imported = actions.add_parser(
+        "import-material",
+        parents=[common],
+        help="import key material into a key created with origin EXTERNAL",
+        description="Import key material into a KMS key created with origin EXTERNAL: "
+        "DescribeKey, GetParametersForImport (RSA_4096 wrapping key; RSAES_OAEP_SHA_256 for "
+        "symmetric and HMAC material, RSA_AES_KEY_WRAP_SHA_256 for RSA and ECC private keys), "
+        "wrap locally, ImportKeyMaterial. Key specs: " + ", ".join(SUPPORTED_SPECS) + ".",
+    )
+    imported.add_argument("key", metavar="KEY", help="key ID, key ARN, alias name or alias ARN")
+    source = imported.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--material",
+        metavar="FILE",
+        help="material to import ('-' reads stdin): 32 raw bytes for SYMMETRIC_DEFAULT, "
+        "digest-size to block-size bytes for HMAC, an unencrypted PKCS#8 private key (DER or "
+        "PEM) for RSA and ECC keys",
+    )
+    source.add_argument(
+        "--generate",
+        action="store_true",
+        help="generate the material here (random bytes, or an RSA/EC private key); without "
+        "--save-material no copy exists outside KMS",
+    )
+    imported.add_argument(
+        "--save-material",
+        metavar="FILE",
+        help="with --generate: also write the plaintext material to FILE (mode 0600, written "
+        "before the import) so it can be re-imported later",
+    )
+    imported.add_argument(
+        "--new-material",
+        action="store_true",
+        help="the material is new to this key (ImportType NEW_KEY_MATERIAL: a symmetric "
+        "single-Region key gets a second material, then RotateKeyOnDemand makes it current); "
+        "default: KMS decides (new for the first import, the same material afterwards)",
+    )
+    imported.add_argument(
+        "--expires",
+        metavar="ISO-DATETIME",
+        help="material expires then (e.g. 2027-01-31T00:00:00Z; at most 365 days away) and "
+        "KMS deletes it; default: it does not expire",
+    )
+    imported.set_defaults(handler=run)
+
+
+def parse_expiry(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as error:
+        raise UsageError(
+            f"'--expires' must be an ISO 8601 date and time such as 2027-01-31T00:00:00Z. "
+            f"Received: {value!r}"
+        ) from error
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.save_material and not args.generate:
+        raise UsageError(
+            "'--save-material' only goes with --generate (with --material you hold the "
+            f"material already). Received: {args.save_material}"
+        )
+    if args.save_material and args.save_material != STDIO and Path(args.save_material).exists():
+        raise UsageError(
+            "'--save-material' must name a new file: an existing one may hold the only copy of "
+            f"other key material. Received: {args.save_material}"
+        )
+    valid_to = check_valid_to(parse_expiry(args.expires)) if args.expires else None
+    if args.generate and valid_to is not None and not args.save_material:
+        raise UsageError(
+            "'--expires' with --generate needs --save-material FILE: expired material can only "
+            f"be re-imported from a copy, and none would exist. Received: {args.expires}"
+        )
+    given = None if args.generate else read_material(args.material)
+    kms = settings_from_args(args).client("kms")
+    target = describe_target(kms, args.key)
+    if given is None:
+        material = generate_material(target.key_spec)
+        if args.save_material:
+            with atomic_output(args.save_material) as out:
+                out.write(material)
+    else:
+        material = prepare_material(target.key_spec, given)
+    result = import_material(
+        kms, target, material, valid_to=valid_to, new_material=args.new_material
+    )
+    expiry = f"expires {result.valid_to.isoformat()}" if result.valid_to else "does not expire"
+    print(
+        f"imported {result.key_spec} key material into {result.key_arn} "
+        f"(wrapping key {WRAPPING_KEY_SPEC}, {result.wrapping_algorithm}; {expiry})",
+        # The material itself went to stdout: keep the report out of it.
+        file=sys.stderr if args.save_material == STDIO else sys.stdout,
+    )
+    return EXIT_OK
+
+
+def read_material(path: str) -> bytes:
+    try:
+        with open_input(path) as handle:
+            return handle.read()
+    except OSError as error:
+        raise NotFoundError(
+            f"'--material' must be a readable file. Received: {path} ({error.strerror})"
+        ) from error

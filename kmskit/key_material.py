@@ -1,0 +1,281 @@
+"""Import key material into a KMS key created with ``origin="EXTERNAL"``.
+
+The steps AWS documents (developerguide/importing-keys.html), done locally with ``cryptography``:
+
+1. ``DescribeKey``: the key must have origin EXTERNAL; its spec decides the material and the
+   wrapping algorithm.
+2. ``GetParametersForImport`` with an RSA_4096 wrapping key and
+
+   * ``RSAES_OAEP_SHA_256`` for symmetric and HMAC material (raw bytes, encrypted directly);
+   * ``RSA_AES_KEY_WRAP_SHA_256`` for RSA and ECC private keys (PKCS#8 DER): a fresh AES-256
+     key wraps the material with AES key wrap with padding (RFC 5649), the RSA public key
+     encrypts that AES key with OAEP SHA-256, and KMS receives the two concatenated, the
+     encrypted AES key first.
+
+3. ``ImportKeyMaterial`` with the import token, and ``ValidTo`` when the material expires.
+
+Material for symmetric and HMAC keys can be generated here with :mod:`secrets`; RSA and ECC
+private keys with ``cryptography``. Plaintext material is never written to disk unless the
+caller asks for a copy (the CLI's ``--save-material``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
+
+from kmskit.errors import ConflictError, UsageError, from_client_error
+
+WRAPPING_KEY_SPEC = "RSA_4096"
+RSAES_OAEP_SHA_256 = "RSAES_OAEP_SHA_256"
+RSA_AES_KEY_WRAP_SHA_256 = "RSA_AES_KEY_WRAP_SHA_256"
+SYMMETRIC_MATERIAL_BYTES = 32
+# Imported HMAC material: at least the digest size, at most the hash block size (bytes).
+HMAC_MATERIAL_BYTES: dict[str, tuple[int, int]] = {
+    "HMAC_224": (28, 64),
+    "HMAC_256": (32, 64),
+    "HMAC_384": (48, 128),
+    "HMAC_512": (64, 128),
+}
+RSA_BITS: dict[str, int] = {"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
+EC_CURVES: dict[str, type[ec.EllipticCurve]] = {
+    "ECC_NIST_P256": ec.SECP256R1,
+    "ECC_NIST_P384": ec.SECP384R1,
+    "ECC_NIST_P521": ec.SECP521R1,
+    "ECC_SECG_P256K1": ec.SECP256K1,
+}
+SUPPORTED_SPECS = ("SYMMETRIC_DEFAULT", *HMAC_MATERIAL_BYTES, *RSA_BITS, *EC_CURVES)
+MAX_VALIDITY = timedelta(days=365)
+"""ImportKeyMaterial accepts a ValidTo at most 365 days after the request."""
+
+_OAEP_SHA_256 = padding.OAEP(
+    mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None
+)
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """What DescribeKey says about the key the material goes into."""
+
+    key_arn: str
+    key_spec: str
+    key_state: str
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    key_arn: str
+    key_spec: str
+    wrapping_algorithm: str
+    valid_to: datetime | None
+    key_material_id: str | None
+
+
+def wrapping_algorithm(key_spec: str) -> str:
+    """The wrapping algorithm for material of ``key_spec`` keys."""
+    if key_spec == "SYMMETRIC_DEFAULT" or key_spec in HMAC_MATERIAL_BYTES:
+        return RSAES_OAEP_SHA_256
+    if key_spec in RSA_BITS or key_spec in EC_CURVES:
+        return RSA_AES_KEY_WRAP_SHA_256
+    raise UsageError(
+        f"kmskit imports material into {', '.join(SUPPORTED_SPECS)} keys. Received: a "
+        f"{key_spec} key"
+    )
+
+
+def generate_material(key_spec: str) -> bytes:
+    """Fresh material for a ``key_spec`` key: random bytes, or a PKCS#8 DER private key."""
+    if key_spec == "SYMMETRIC_DEFAULT":
+        return secrets.token_bytes(SYMMETRIC_MATERIAL_BYTES)
+    if key_spec in HMAC_MATERIAL_BYTES:
+        return secrets.token_bytes(HMAC_MATERIAL_BYTES[key_spec][0])
+    private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    if key_spec in RSA_BITS:
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS[key_spec])
+    elif key_spec in EC_CURVES:
+        private_key = ec.generate_private_key(EC_CURVES[key_spec]())
+    else:
+        wrapping_algorithm(key_spec)  # raises: not a spec kmskit can import into
+        raise UsageError(f"cannot generate material for a {key_spec} key")
+    return private_key.private_bytes(
+        encoding=serialization.Encoding.DER,
+        format=serialization.PrivateFormat.PKCS8,
+        encryption_algorithm=serialization.NoEncryption(),
+    )
+
+
+def prepare_material(key_spec: str, material: bytes) -> bytes:
+    """Check ``material`` fits a ``key_spec`` key; private keys may be PEM and become DER.
+
+    Raises :class:`UsageError` naming ``--material`` and what was received.
+    """
+    if key_spec == "SYMMETRIC_DEFAULT":
+        if len(material) != SYMMETRIC_MATERIAL_BYTES:
+            raise UsageError(
+                f"'--material' must hold exactly {SYMMETRIC_MATERIAL_BYTES} bytes for a "
+                f"SYMMETRIC_DEFAULT key. Received: {len(material)} bytes"
+            )
+        return material
+    if key_spec in HMAC_MATERIAL_BYTES:
+        low, high = HMAC_MATERIAL_BYTES[key_spec]
+        if not low <= len(material) <= high:
+            raise UsageError(
+                f"'--material' must hold {low}-{high} bytes for a {key_spec} key. "
+                f"Received: {len(material)} bytes"
+            )
+        return material
+    wrapping_algorithm(key_spec)  # refuses specs kmskit cannot import into
+    private_key = _load_private_key(material)
+    if key_spec in RSA_BITS:
+        if not isinstance(private_key, rsa.RSAPrivateKey) or (
+            private_key.key_size != RSA_BITS[key_spec]
+        ):
+            raise UsageError(
+                f"'--material' must be an RSA {RSA_BITS[key_spec]}-bit private key for a "
+                f"{key_spec} key. Received: {_describe(private_key)}"
+            )
+    elif not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
+        private_key.curve, EC_CURVES[key_spec]
+    ):
+        raise UsageError(
+            f"'--material' must be an EC private key on {EC_CURVES[key_spec].name} for a "
+            f"{key_spec} key. Received: {_describe(private_key)}"
+        )
+    return private_key.private_bytes(
+        encoding=serialization.Encoding.DER,
+        format=serialization.PrivateFormat.PKCS8,
+        encryption_algorithm=serialization.NoEncryption(),
+    )
+
+
+def _load_private_key(material: bytes) -> PrivateKeyTypes:
+    try:
+        if material.lstrip().startswith(b"-----BEGIN"):
+            return serialization.load_pem_private_key(material, password=None)
+        return serialization.load_der_private_key(material, password=None)
+    except (ValueError, TypeError) as error:
+        raise UsageError(
+            "'--material' must be an unencrypted private key (PKCS#8 DER, or PEM) for an "
+            f"asymmetric key. Received: {len(material)} bytes that are not one ({error})"
+        ) from error
+
+
+def _describe(private_key: PrivateKeyTypes) -> str:
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        return f"an RSA {private_key.key_size}-bit key"
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        return f"an EC key on {private_key.curve.name}"
+    return f"a {type(private_key).__name__}"
+
+
+def wrap_material(material: bytes, wrapping_public_key: bytes, algorithm: str) -> bytes:
+    """Encrypt ``material`` for KMS under the DER wrapping public key it handed out."""
+    public_key = serialization.load_der_public_key(wrapping_public_key)
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise UsageError("KMS returned a wrapping key that is not RSA")
+    if algorithm == RSAES_OAEP_SHA_256:
+        return public_key.encrypt(material, _OAEP_SHA_256)
+    if algorithm == RSA_AES_KEY_WRAP_SHA_256:
+        aes_key = secrets.token_bytes(32)
+        return public_key.encrypt(aes_key, _OAEP_SHA_256) + aes_key_wrap_with_padding(
+            aes_key, material
+        )
+    raise UsageError(f"unsupported wrapping algorithm. Received: {algorithm!r}")
+
+
+def check_valid_to(valid_to: datetime, *, now: datetime | None = None) -> datetime:
+    """A timezone-aware expiry in the future, at most 365 days away."""
+    if valid_to.tzinfo is None:
+        raise UsageError(
+            "'--expires' must carry a timezone, e.g. 2027-01-31T00:00:00Z. "
+            f"Received: {valid_to.isoformat()}"
+        )
+    now = now or datetime.now(UTC)
+    if not now < valid_to <= now + MAX_VALIDITY:
+        raise UsageError(
+            "'--expires' must be in the future and at most 365 days from now "
+            f"({(now + MAX_VALIDITY).isoformat(timespec='seconds')}). "
+            f"Received: {valid_to.isoformat()}"
+        )
+    return valid_to
+
+
+def describe_target(kms: Any, key: str) -> ImportTarget:
+    """DescribeKey, refusing keys that cannot take imported material."""
+    try:
+        metadata = kms.describe_key(KeyId=key)["KeyMetadata"]
+    except ClientError as error:
+        raise from_client_error(error, f"describe key {key}") from error
+    if metadata.get("Origin") != "EXTERNAL":
+        raise UsageError(
+            f"'KEY' must be a key created for imported material (origin EXTERNAL). Received: "
+            f"{metadata['Arn']} with origin {metadata.get('Origin')}; create one with "
+            'CustomerManagedKey(..., origin="EXTERNAL")'
+        )
+    if metadata.get("KeyState") in ("PendingDeletion", "PendingReplicaDeletion"):
+        raise ConflictError(
+            f"key {metadata['Arn']} is {metadata['KeyState']}: cancel the deletion "
+            "(kms cancel-key-deletion) before importing material"
+        )
+    return ImportTarget(
+        key_arn=metadata["Arn"],
+        key_spec=metadata.get("KeySpec", "SYMMETRIC_DEFAULT"),
+        key_state=metadata.get("KeyState", ""),
+    )
+
+
+def import_material(
+    kms: Any,
+    target: ImportTarget,
+    material: bytes,
+    *,
+    valid_to: datetime | None = None,
+    new_material: bool = False,
+) -> ImportResult:
+    """Wrap ``material`` (already checked with :func:`prepare_material`) and import it.
+
+    ``valid_to``: the material expires then. Default: it does not expire.
+    ``new_material``: send ImportType NEW_KEY_MATERIAL (a further material for a symmetric
+    single-Region key, made current by RotateKeyOnDemand). Default: KMS decides.
+    """
+    algorithm = wrapping_algorithm(target.key_spec)
+    try:
+        parameters = kms.get_parameters_for_import(
+            KeyId=target.key_arn,
+            WrappingAlgorithm=algorithm,
+            WrappingKeySpec=WRAPPING_KEY_SPEC,
+        )
+    except ClientError as error:
+        raise from_client_error(
+            error, f"get the wrapping key and import token for {target.key_arn}"
+        ) from error
+    request: dict[str, Any] = {
+        "KeyId": target.key_arn,
+        "ImportToken": parameters["ImportToken"],
+        "EncryptedKeyMaterial": wrap_material(material, parameters["PublicKey"], algorithm),
+        # KMS defaults to KEY_MATERIAL_EXPIRES, which then needs ValidTo: always say which.
+        "ExpirationModel": "KEY_MATERIAL_EXPIRES" if valid_to else "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    }
+    if valid_to is not None:
+        request["ValidTo"] = valid_to
+    if new_material:
+        request["ImportType"] = "NEW_KEY_MATERIAL"
+    try:
+        response = kms.import_key_material(**request)
+    except ClientError as error:
+        raise from_client_error(error, f"import key material into {target.key_arn}") from error
+    return ImportResult(
+        key_arn=target.key_arn,
+        key_spec=target.key_spec,
+        wrapping_algorithm=algorithm,
+        valid_to=valid_to,
+        key_material_id=response.get("KeyMaterialId"),
+    )

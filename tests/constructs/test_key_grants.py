@@ -1,0 +1,255 @@
+"""Grants: which half (identity policy, key policy, or both) each case writes.
+
+One App, synthesized once for this module (it is not an example configuration, so it is not
+held to the nag gates: CDK grants write inline identity policies on purpose).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+
+from constructs_lib import CustomerManagedKey, ExternalAccount, KeyPolicy
+from stacks.config import cdk_json_context
+
+ACCOUNT = "111111111111"
+PARTNER = "222222222222"
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/Admin"
+SYMMETRIC_USER = [
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+]
+
+
+@dataclass
+class Templates:
+    main: dict[str, Any]
+    partner: dict[str, Any]
+
+    def logical_id(self, resource_type: str, prefix: str) -> str:
+        (found,) = [
+            name
+            for name, r in self.main["Resources"].items()
+            if r["Type"] == resource_type and name.startswith(prefix)
+        ]
+        return found
+
+    def key_policy(self, prefix: str) -> list[dict[str, Any]]:
+        key = self.main["Resources"][self.logical_id("AWS::KMS::Key", prefix)]
+        statements: list[dict[str, Any]] = key["Properties"]["KeyPolicy"]["Statement"]
+        return statements
+
+    def key_arn(self, prefix: str) -> dict[str, Any]:
+        return {"Fn::GetAtt": [self.logical_id("AWS::KMS::Key", prefix), "Arn"]}
+
+    def role_arn(self, prefix: str) -> dict[str, Any]:
+        return {"Fn::GetAtt": [self.logical_id("AWS::IAM::Role", prefix), "Arn"]}
+
+    def identity_policy(self, role_prefix: str) -> list[dict[str, Any]]:
+        role_ref = {"Ref": self.logical_id("AWS::IAM::Role", role_prefix)}
+        policies = [
+            r
+            for r in self.main["Resources"].values()
+            if r["Type"] == "AWS::IAM::Policy" and role_ref in r["Properties"]["Roles"]
+        ]
+        return [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def allows(
+    statements: list[dict[str, Any]],
+    principal: tuple[str, Any],
+    actions: list[str] | str,
+    condition: dict[str, Any] | None = None,
+) -> bool:
+    """Some Allow statement names ``principal`` (kind, value) for all ``actions``.
+
+    cdk.json turns on ``@aws-cdk/aws-iam:minimizePolicies``, which merges statements that
+    differ only in principals or actions, so a grant may share its statement with another.
+    """
+    wanted = {actions} if isinstance(actions, str) else set(actions)
+    kind, value = principal
+    for statement in statements:
+        if statement["Effect"] != "Allow" or statement.get("Condition") != condition:
+            continue
+        named = statement["Principal"].get(kind)
+        named = named if isinstance(named, list) else [named]
+        granted = statement["Action"]
+        granted = {granted} if isinstance(granted, str) else set(granted)
+        if value in named and wanted <= granted:
+            return True
+    return False
+
+
+def role(stack: cdk.Stack, name: str, **kwargs: Any) -> iam.Role:
+    return iam.Role(stack, name, assumed_by=iam.AccountRootPrincipal(), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def templates() -> Templates:
+    app = cdk.App(context=cdk_json_context())
+    stack = cdk.Stack(app, "Grants", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    partner = cdk.Stack(app, "Partner", env=cdk.Environment(account=PARTNER, region="eu-west-1"))
+    custom = KeyPolicy.custom(admins=[ADMIN])
+
+    default_key = CustomerManagedKey(stack, "DefaultKey")
+    custom_key = CustomerManagedKey(stack, "CustomKey", policy=custom)
+    signer = CustomerManagedKey(
+        stack,
+        "SignerKey",
+        key_spec=kms.KeySpec.ECC_NIST_P256,
+        key_usage=kms.KeyUsage.SIGN_VERIFY,
+        policy=custom,
+    )
+    mac = CustomerManagedKey(stack, "MacKey", key_spec=kms.KeySpec.HMAC_384)
+
+    default_key.grant_encrypt_decrypt(role(stack, "DefaultUser"))
+    custom_key.grant_encrypt_decrypt(role(stack, "CustomUser"))
+    signer.grant_sign_verify(role(stack, "SignUser"))
+    mac.grant_generate_mac(role(stack, "MacUser"))
+    default_key.grant_for_aws_resources(role(stack, "ServiceUser"))
+    default_key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt")
+    custom_key.grant_to_account(PARTNER)
+    custom_key.grant_to_account(ExternalAccount(account_id="333333333333", via_services=("ec2",)))
+    default_key.grant_decrypt(role(partner, "PartnerReader", role_name="partner-reader"))
+    queue = sqs.Queue(stack, "Queue", encryption_master_key=custom_key.key)
+    queue.grant_consume_messages(role(stack, "QueueReader"))
+    bucket = s3.Bucket(stack, "Bucket", encryption_key=custom_key.key)
+    bucket.grant_read(role(stack, "BucketReader"))
+
+    assembly = app.synth()
+    return Templates(
+        main=assembly.get_stack_by_name("Grants").template,
+        partner=assembly.get_stack_by_name("Partner").template,
+    )
+
+
+def test_default_policy_same_account_grant_is_an_identity_policy_only(
+    templates: Templates,
+) -> None:
+    assert {
+        "Action": SYMMETRIC_USER,
+        "Effect": "Allow",
+        "Resource": templates.key_arn("DefaultKey"),
+    } in templates.identity_policy("DefaultUser")
+    assert not allows(
+        templates.key_policy("DefaultKey"),
+        ("AWS", templates.role_arn("DefaultUser")),
+        "kms:Decrypt",
+    )
+
+
+def test_custom_policy_grant_writes_the_key_policy_and_the_identity_policy(
+    templates: Templates,
+) -> None:
+    assert allows(
+        templates.key_policy("CustomKey"), ("AWS", templates.role_arn("CustomUser")), SYMMETRIC_USER
+    )
+    assert {
+        "Action": SYMMETRIC_USER,
+        "Effect": "Allow",
+        "Resource": templates.key_arn("CustomKey"),
+    } in templates.identity_policy("CustomUser")
+
+
+def test_sign_verify_grant(templates: Templates) -> None:
+    actions = ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign", "kms:Verify"]
+    assert allows(
+        templates.key_policy("SignerKey"), ("AWS", templates.role_arn("SignUser")), actions
+    )
+    assert {
+        "Action": actions,
+        "Effect": "Allow",
+        "Resource": templates.key_arn("SignerKey"),
+    } in templates.identity_policy("SignUser")
+
+
+def test_generate_mac_grant_on_a_default_policy_key(templates: Templates) -> None:
+    assert templates.identity_policy("MacUser") == [
+        {
+            "Action": ["kms:GenerateMac", "kms:VerifyMac"],
+            "Effect": "Allow",
+            "Resource": templates.key_arn("MacKey"),
+        }
+    ]
+    assert len(templates.key_policy("MacKey")) == 1  # still just the AWS default
+
+
+def test_grant_for_aws_resources_keeps_its_condition(templates: Templates) -> None:
+    assert templates.identity_policy("ServiceUser") == [
+        {
+            "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            "Effect": "Allow",
+            "Resource": templates.key_arn("DefaultKey"),
+        }
+    ]
+
+
+def test_service_principal_grant_goes_to_the_key_policy(templates: Templates) -> None:
+    assert allows(
+        templates.key_policy("DefaultKey"), ("Service", "events.amazonaws.com"), "kms:Decrypt"
+    )
+
+
+def test_grant_to_account_writes_user_and_grant_statements(templates: Templates) -> None:
+    partner_root = ("AWS", f"arn:aws:iam::{PARTNER}:root")
+    statements = templates.key_policy("CustomKey")
+    assert allows(statements, partner_root, SYMMETRIC_USER)
+    assert allows(
+        statements,
+        partner_root,
+        ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+        {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    )
+
+
+def test_grant_to_account_with_via_service(templates: Templates) -> None:
+    assert allows(
+        templates.key_policy("CustomKey"),
+        ("AWS", "arn:aws:iam::333333333333:root"),
+        SYMMETRIC_USER,
+        {"StringEquals": {"kms:ViaService": ["ec2.eu-west-1.amazonaws.com"]}},
+    )
+
+
+def test_cross_account_role_is_named_in_the_key_policy_only(templates: Templates) -> None:
+    assert allows(
+        templates.key_policy("DefaultKey"),
+        ("AWS", f"arn:aws:iam::{PARTNER}:role/partner-reader"),
+        "kms:Decrypt",
+    )
+    # Its own account's IAM policy is that account's business (see docs/keys.md).
+    types = {r["Type"] for r in templates.partner["Resources"].values()}
+    assert "AWS::IAM::Policy" not in types
+
+
+def test_grants_made_by_other_constructs_on_key_reach_the_key_policy(
+    templates: Templates,
+) -> None:
+    # sqs.Queue.grant_consume_messages calls key.grant_decrypt on the aws_kms.Key it was given.
+    assert allows(
+        templates.key_policy("CustomKey"), ("AWS", templates.role_arn("QueueReader")), "kms:Decrypt"
+    )
+    assert {
+        "Action": "kms:Decrypt",
+        "Effect": "Allow",
+        "Resource": templates.key_arn("CustomKey"),
+    } in templates.identity_policy("QueueReader")
+
+
+def test_bucket_grants_on_key_reach_the_key_policy(templates: Templates) -> None:
+    assert allows(
+        templates.key_policy("CustomKey"),
+        ("AWS", templates.role_arn("BucketReader")),
+        ["kms:Decrypt", "kms:DescribeKey"],
+    )

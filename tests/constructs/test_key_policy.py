@@ -1,0 +1,380 @@
+"""Every statement of every key policy role, read from the synthesized showcase.
+
+The expected action lists are written out here on purpose: a change to the toolkit's action
+tables must show up as a failing test, not pass silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests._support.synth import SynthResult
+
+Synth = Callable[[str], SynthResult]
+STACK = "KeysShowcase"
+ACCOUNT = "111111111111"
+ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-eu-west-1"
+
+ADMIN_ACTIONS = [
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:ReplicateKey",
+    "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+    "kms:UpdatePrimaryRegion",
+]
+SYMMETRIC_USER = [
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+]
+GRANTS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
+FOR_AWS_RESOURCE = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def logical_id(template: dict[str, Any], resource_type: str, prefix: str) -> str:
+    (found,) = [
+        name
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == resource_type and name.startswith(prefix)
+    ]
+    return found
+
+
+def role(template: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id(template, "AWS::IAM::Role", prefix), "Arn"]}
+
+
+def key_policy(template: dict[str, Any], name: str, stack: str = STACK) -> list[dict[str, Any]]:
+    (key,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] in ("AWS::KMS::Key", "AWS::KMS::ReplicaKey")
+        and r["Properties"]["Description"].startswith(f"{stack}/{name} ")
+    ]
+    statements: list[dict[str, Any]] = key["Properties"]["KeyPolicy"]["Statement"]
+    return statements
+
+
+def assert_statement(synthesized: Synth, name: str, statement: dict[str, Any]) -> None:
+    """``Template.has_resource_properties``: the key described as ``name`` has ``statement``."""
+    synthesized("keys_showcase").assertions(STACK).has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "Description": Match.string_like_regexp(f"^{STACK}/{name} "),
+            "KeyPolicy": {"Statement": Match.array_with([Match.exact(statement)])},
+        },
+    )
+
+
+def allow(
+    sid: str, principal: Any, actions: list[str] | str, condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": actions,
+        "Resource": "*",
+    }
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+def deployment(role_arn: str = EXEC_ROLE) -> dict[str, Any]:
+    return allow(
+        "KeyDeployment",
+        {"AWS": ROOT},
+        ADMIN_ACTIONS,
+        {"ArnLike": {"aws:PrincipalArn": role_arn}},
+    )
+
+
+def template(synthesized: Synth) -> dict[str, Any]:
+    return synthesized("keys_showcase").template(STACK)
+
+
+def test_default_policy_is_the_aws_default_and_nothing_else(synthesized: Synth) -> None:
+    expected = [allow("EnableIAMUserPermissions", {"AWS": ROOT}, "kms:*")]
+    assert key_policy(template(synthesized), "Data") == expected
+    replica = synthesized("keys_showcase").template("KeysShowcaseReplica")
+    assert key_policy(replica, "GlobalReplica", stack="KeysShowcaseReplica") == expected
+
+
+def test_custom_policy_has_exactly_the_statements_of_its_roles(synthesized: Synth) -> None:
+    sids = [s["Sid"] for s in key_policy(template(synthesized), "Shared")]
+    assert sids == [
+        "KeyDeployment",
+        "KeyAdministration",
+        "KeyUsage",
+        "GrantsForAwsResources",
+        "ExternalUse222222222222",
+        "ExternalGrants222222222222",
+        "ExternalUse333333333333",
+        "ExternalGrants333333333333",
+        "ExternalUse444444444444",
+        "ExternalGrants444444444444",
+        "AllowCloudTrailToEncryptLogs",
+        "AllowCloudTrailToDescribeKey",
+        "AllowCloudTrailLogDecryption",
+        "AllowCloudWatchLogs",
+        "AuditorsReadKeyPolicy",
+        "AllowCloudwatchSNS",
+    ]
+
+
+def test_no_custom_policy_gives_the_account_root_kms_star(synthesized: Synth) -> None:
+    for stack in ("KeysShowcase", "KeysShowcaseReplica"):
+        resources = synthesized("keys_showcase").template(stack)["Resources"].values()
+        for key in resources:
+            if key["Type"] not in ("AWS::KMS::Key", "AWS::KMS::ReplicaKey"):
+                continue
+            statements = key["Properties"]["KeyPolicy"]["Statement"]
+            blanket = [
+                s for s in statements if s["Action"] in ("kms:*", "*") or "kms:*" in s["Action"]
+            ]
+            if key["Properties"]["Description"].split(" ")[0] in (
+                "KeysShowcase/Data",
+                "KeysShowcaseReplica/GlobalReplica",
+            ):
+                assert len(blanket) == 1  # the default policy, and only there
+            else:
+                assert blanket == [], key["Properties"]["Description"]
+
+
+def test_deployer_manages_but_never_uses_the_key(synthesized: Synth) -> None:
+    assert_statement(synthesized, "Shared", deployment())
+    assert not {"kms:Encrypt", "kms:Decrypt", "kms:Sign", "kms:CreateGrant"} & set(ADMIN_ACTIONS)
+
+
+def test_multi_region_primary_lets_the_deployer_of_every_region_replicate(
+    synthesized: Synth,
+) -> None:
+    assert_statement(
+        synthesized,
+        "Global",
+        deployment(f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-*"),
+    )
+
+
+def test_admins_manage_the_key_including_put_key_policy(synthesized: Synth) -> None:
+    admin = {"AWS": role(template(synthesized), "KeyAdmin")}
+    assert_statement(synthesized, "Shared", allow("KeyAdministration", admin, ADMIN_ACTIONS))
+    assert "kms:PutKeyPolicy" in ADMIN_ACTIONS
+
+
+def test_admins_of_an_imported_material_key_also_manage_the_import(synthesized: Synth) -> None:
+    admin = {"AWS": role(template(synthesized), "KeyAdmin")}
+    expected = sorted(
+        [
+            *ADMIN_ACTIONS,
+            "kms:DeleteImportedKeyMaterial",
+            "kms:GetParametersForImport",
+            "kms:ImportKeyMaterial",
+        ]
+    )
+    assert_statement(synthesized, "Imported", allow("KeyAdministration", admin, expected))
+
+
+@pytest.mark.parametrize(
+    ("key_name", "actions"),
+    [
+        ("Shared", SYMMETRIC_USER),
+        (
+            "RsaEncryption",
+            ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GetPublicKey", "kms:ReEncrypt*"],
+        ),
+        ("Signer", ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign", "kms:Verify"]),
+        ("Mac", ["kms:GenerateMac", "kms:VerifyMac"]),
+        ("Agreement", ["kms:DeriveSharedSecret", "kms:GetPublicKey"]),
+    ],
+)
+def test_users_get_the_actions_of_the_key_usage(
+    synthesized: Synth, key_name: str, actions: list[str]
+) -> None:
+    user = {"AWS": role(template(synthesized), "App")}
+    assert_statement(synthesized, key_name, allow("KeyUsage", user, actions))
+
+
+def test_service_users_may_create_grants_only_for_aws_resources(synthesized: Synth) -> None:
+    user = {"AWS": role(template(synthesized), "App")}
+    assert_statement(
+        synthesized, "Shared", allow("GrantsForAwsResources", user, GRANTS, FOR_AWS_RESOURCE)
+    )
+
+
+def test_external_account_root_gets_user_and_grant_statements(synthesized: Synth) -> None:
+    partner = {"AWS": "arn:aws:iam::222222222222:root"}
+    assert_statement(
+        synthesized, "Shared", allow("ExternalUse222222222222", partner, SYMMETRIC_USER)
+    )
+    assert_statement(
+        synthesized,
+        "Shared",
+        allow("ExternalGrants222222222222", partner, GRANTS, FOR_AWS_RESOURCE),
+    )
+
+
+def test_external_account_narrowed_by_via_service_and_caller_account(synthesized: Synth) -> None:
+    backup = {"AWS": "arn:aws:iam::333333333333:root"}
+    narrowing = {
+        "StringEquals": {
+            "kms:ViaService": ["ec2.eu-west-1.amazonaws.com", "rds.eu-west-1.amazonaws.com"],
+            "kms:CallerAccount": "333333333333",
+        }
+    }
+    assert_statement(
+        synthesized,
+        "Shared",
+        allow("ExternalUse333333333333", backup, SYMMETRIC_USER, narrowing),
+    )
+    assert_statement(
+        synthesized,
+        "Shared",
+        allow(
+            "ExternalGrants333333333333",
+            backup,
+            GRANTS,
+            {**narrowing, **FOR_AWS_RESOURCE},
+        ),
+    )
+
+
+def test_external_principal_arn_is_named_instead_of_the_account(synthesized: Synth) -> None:
+    reader = {"AWS": "arn:aws:iam::444444444444:role/Reader"}
+    assert_statement(
+        synthesized, "Shared", allow("ExternalUse444444444444", reader, SYMMETRIC_USER)
+    )
+    assert_statement(
+        synthesized,
+        "Shared",
+        allow("ExternalGrants444444444444", reader, GRANTS, FOR_AWS_RESOURCE),
+    )
+
+
+def test_cloudtrail_statements_are_the_documented_ones(synthesized: Synth) -> None:
+    trail = f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/organisation"
+    service = {"Service": "cloudtrail.amazonaws.com"}
+    assert_statement(
+        synthesized,
+        "Shared",
+        allow(
+            "AllowCloudTrailToEncryptLogs",
+            service,
+            "kms:GenerateDataKey*",
+            {
+                "StringEquals": {"aws:SourceArn": trail},
+                "StringLike": {
+                    "kms:EncryptionContext:aws:cloudtrail:arn": (
+                        f"arn:aws:cloudtrail:*:{ACCOUNT}:trail/*"
+                    )
+                },
+            },
+        ),
+    )
+    assert_statement(
+        synthesized,
+        "Shared",
+        allow(
+            "AllowCloudTrailToDescribeKey",
+            service,
+            "kms:DescribeKey",
+            {"StringEquals": {"aws:SourceArn": trail}},
+        ),
+    )
+    assert_statement(
+        synthesized,
+        "Shared",
+        allow(
+            "AllowCloudTrailLogDecryption",
+            {"AWS": ROOT},
+            ["kms:Decrypt", "kms:ReEncryptFrom"],
+            {
+                "StringEquals": {"kms:CallerAccount": ACCOUNT},
+                "Null": {"kms:EncryptionContext:aws:cloudtrail:arn": "false"},
+            },
+        ),
+    )
+
+
+def test_cloudwatch_logs_is_limited_to_its_log_groups(synthesized: Synth) -> None:
+    assert_statement(
+        synthesized,
+        "Shared",
+        allow(
+            "AllowCloudWatchLogs",
+            {"Service": "logs.eu-west-1.amazonaws.com"},
+            [
+                "kms:Decrypt*",
+                "kms:Describe*",
+                "kms:Encrypt*",
+                "kms:GenerateDataKey*",
+                "kms:ReEncrypt*",
+            ],
+            {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/app/*"
+                    )
+                }
+            },
+        ),
+    )
+
+
+def test_alarm_publisher_is_limited_to_this_account_and_sns(synthesized: Synth) -> None:
+    assert_statement(
+        synthesized,
+        "Shared",
+        allow(
+            "AllowCloudwatchSNS",
+            {"Service": "cloudwatch.amazonaws.com"},
+            ["kms:Decrypt", "kms:GenerateDataKey*"],
+            {
+                "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:*",
+                    "kms:EncryptionContext:aws:sns:topicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:*",
+                },
+            },
+        ),
+    )
+
+
+def test_extra_statements_are_added_as_given(synthesized: Synth) -> None:
+    assert_statement(
+        synthesized,
+        "Shared",
+        allow(
+            "AuditorsReadKeyPolicy",
+            {"AWS": f"arn:aws:iam::{ACCOUNT}:role/Auditor"},
+            ["kms:DescribeKey", "kms:GetKeyPolicy"],
+        ),
+    )

@@ -1,0 +1,124 @@
+"""KmsRequestQuotaAlarm: AWS/Usage CallCount against SERVICE_QUOTA, published to an AlarmTopic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Match, Template
+
+from constructs_lib import AlarmTopic, CustomerManagedKey, KmsRequestQuotaAlarm
+from tests._support.synth import SynthResult
+
+Synth = Callable[[str], SynthResult]
+STACK = "KeysShowcase"
+
+
+def usage_metric(resource: str = "CryptographicOperationsSymmetric") -> dict[str, Any]:
+    return {
+        "Id": "calls",
+        "MetricStat": {
+            "Metric": {
+                "Dimensions": [
+                    {"Name": "Class", "Value": "None"},
+                    {"Name": "Resource", "Value": resource},
+                    {"Name": "Service", "Value": "KMS"},
+                    {"Name": "Type", "Value": "API"},
+                ],
+                "MetricName": "CallCount",
+                "Namespace": "AWS/Usage",
+            },
+            "Period": 60,
+            "Stat": "Sum",
+        },
+        "ReturnData": False,
+    }
+
+
+def test_alarm_compares_request_rate_with_the_service_quota(synthesized: Synth) -> None:
+    result = synthesized("keys_showcase")
+    template = result.template(STACK)
+    (topic,) = [n for n, r in template["Resources"].items() if r["Type"] == "AWS::SNS::Topic"]
+    result.assertions(STACK).has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "Threshold": 75,
+            "EvaluationPeriods": 5,
+            "DatapointsToAlarm": 3,
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": topic}],
+            "OKActions": [{"Ref": topic}],
+            "Metrics": [
+                {
+                    "Expression": "100 * (calls / PERIOD(calls)) / SERVICE_QUOTA(calls)",
+                    "Id": "expr_1",
+                    "Label": "KMS CryptographicOperationsSymmetric requests, % of quota",
+                    "ReturnData": True,
+                },
+                usage_metric(),
+            ],
+        },
+    )
+
+
+def test_alarm_topic_is_encrypted_with_the_given_key_and_tls_only(synthesized: Synth) -> None:
+    result = synthesized("keys_showcase")
+    template = result.template(STACK)
+    (shared_key,) = [n for n in template["Resources"] if n.startswith("SharedKey")]
+    assertions = result.assertions(STACK)
+    assertions.has_resource_properties(
+        "AWS::SNS::Topic",
+        {"KmsMasterKeyId": {"Fn::GetAtt": [shared_key, "Arn"]}},
+    )
+    assertions.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "sns:Publish",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ),
+                        Match.object_like(
+                            {
+                                "Sid": "AllowCloudwatchPublish",
+                                "Effect": "Allow",
+                                "Action": "sns:Publish",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Condition": {
+                                    "StringEquals": {"aws:SourceAccount": "111111111111"}
+                                },
+                            }
+                        ),
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_defaults_and_an_existing_topic() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    topic = AlarmTopic(stack, "Alarms", encryption_key=CustomerManagedKey(stack, "K"))
+    alarm = KmsRequestQuotaAlarm(
+        stack, "Rsa", alarm_topic=topic, resource="CryptographicOperationsRsa"
+    )
+    assert alarm.topic is topic
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::SNS::Topic", 1)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Threshold": 80,
+            "EvaluationPeriods": 5,
+            "DatapointsToAlarm": 3,
+            "Metrics": Match.array_with([usage_metric("CryptographicOperationsRsa")]),
+        },
+    )

@@ -1,0 +1,570 @@
+"""Every bad input to the key constructs is refused with the argument's name and the value.
+
+Construct-time checks build a throwaway App and never synthesize. Policy checks run at synth
+(once every grant is in), so those tests synthesize a one-key App and read the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+
+from constructs_lib import (
+    AlarmTopic,
+    ConstructPropError,
+    CustomerManagedKey,
+    ExternalAccount,
+    KeyPolicy,
+    KmsRequestQuotaAlarm,
+    ReplicaKey,
+)
+
+ACCOUNT = "111111111111"
+ADMIN_ROLE = "arn:aws:iam::111111111111:role/Admin"
+PRIMARY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+
+
+def new_stack(region: str = "eu-west-1", name: str = "S") -> cdk.Stack:
+    return cdk.Stack(cdk.App(), name, env=cdk.Environment(account=ACCOUNT, region=region))
+
+
+def key(**kwargs: object) -> Callable[[cdk.Stack], object]:
+    return lambda stack: CustomerManagedKey(stack, "K", **kwargs)  # type: ignore[arg-type]
+
+
+def key_with_policy(**policy: object) -> Callable[[cdk.Stack], object]:
+    """A key whose KeyPolicy.custom(**policy) is built when the test runs."""
+    return lambda stack: CustomerManagedKey(
+        stack,
+        "K",
+        policy=KeyPolicy.custom(**policy),  # type: ignore[arg-type]
+    )
+
+
+def two_keys_with_alias(stack: cdk.Stack) -> None:
+    CustomerManagedKey(stack, "First", alias="alias/app")
+    CustomerManagedKey(stack, "Second", alias="alias/app")
+
+
+def replica(stack: cdk.Stack, **kwargs: object) -> ReplicaKey:
+    return ReplicaKey(stack, "R", **kwargs)  # type: ignore[arg-type]
+
+
+def replica_in(region: str, **kwargs: object) -> Callable[[cdk.Stack], object]:
+    """A replica in ``region`` of a primary made in the test's stack (eu-west-1)."""
+
+    def make(stack: cdk.Stack) -> object:
+        other = cdk.Stack(
+            stack.node.scope,  # type: ignore[arg-type]
+            "ReplicaStack",
+            env=cdk.Environment(account=ACCOUNT, region=region),
+            cross_region_references=True,
+        )
+        primary_kwargs = {k: v for k, v in kwargs.items() if k == "multi_region"}
+        primary = CustomerManagedKey(stack, "Primary", **primary_kwargs)  # type: ignore[arg-type]
+        rest = {k: v for k, v in kwargs.items() if k != "multi_region"}
+        return replica(other, primary=primary, **rest)
+
+    return make
+
+
+def quota_alarm(**kwargs: object) -> Callable[[cdk.Stack], object]:
+    def make(stack: cdk.Stack) -> object:
+        topic_key = CustomerManagedKey(stack, "TopicKey")
+        return KmsRequestQuotaAlarm(
+            stack,
+            "Quota",
+            **{"encryption_key": topic_key, **kwargs},  # type: ignore[arg-type]
+        )
+
+    return make
+
+
+LONG_ALIAS = "alias/" + "a" * 251
+
+CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
+    # key spec and usage combinations
+    (
+        "spec-unknown",
+        key(key_spec="AES_256"),
+        "'key_spec' must be a KMS key spec. Received: 'AES_256'",
+    ),
+    (
+        "usage-missing-for-rsa",
+        key(key_spec=kms.KeySpec.RSA_2048),
+        "'key_usage' must be given for key_spec RSA_2048 (one of ENCRYPT_DECRYPT, SIGN_VERIFY). "
+        "Received: None",
+    ),
+    (
+        "symmetric-sign",
+        key(key_usage=kms.KeyUsage.SIGN_VERIFY),
+        "'key_usage' must be one of ENCRYPT_DECRYPT for key_spec SYMMETRIC_DEFAULT. "
+        "Received: 'SIGN_VERIFY'",
+    ),
+    (
+        "hmac-encrypt",
+        key(key_spec=kms.KeySpec.HMAC_256, key_usage=kms.KeyUsage.ENCRYPT_DECRYPT),
+        "'key_usage' must be one of GENERATE_VERIFY_MAC for key_spec HMAC_256. "
+        "Received: 'ENCRYPT_DECRYPT'",
+    ),
+    (
+        "secg-key-agreement",
+        key(key_spec=kms.KeySpec.ECC_SECG_P256K1, key_usage=kms.KeyUsage.KEY_AGREEMENT),
+        "'key_usage' must be one of SIGN_VERIFY for key_spec ECC_SECG_P256K1. "
+        "Received: 'KEY_AGREEMENT'",
+    ),
+    (
+        "rsa-encrypt-sign-mix",
+        key(key_spec=kms.KeySpec.RSA_4096, key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC),
+        "'key_usage' must be one of ENCRYPT_DECRYPT, SIGN_VERIFY for key_spec RSA_4096. "
+        "Received: 'GENERATE_VERIFY_MAC'",
+    ),
+    # rotation
+    (
+        "rotation-asymmetric",
+        key(
+            key_spec=kms.KeySpec.ECC_NIST_P256,
+            key_usage=kms.KeyUsage.SIGN_VERIFY,
+            enable_key_rotation=True,
+        ),
+        "'enable_key_rotation' can only be True for SYMMETRIC_DEFAULT keys with AWS_KMS origin "
+        "(this key: key_spec ECC_NIST_P256, origin AWS_KMS). Received: True",
+    ),
+    (
+        "rotation-hmac",
+        key(key_spec=kms.KeySpec.HMAC_512, enable_key_rotation=True),
+        "'enable_key_rotation' can only be True for SYMMETRIC_DEFAULT keys with AWS_KMS origin "
+        "(this key: key_spec HMAC_512, origin AWS_KMS). Received: True",
+    ),
+    (
+        "rotation-external",
+        key(origin="EXTERNAL", enable_key_rotation=True),
+        "'enable_key_rotation' can only be True for SYMMETRIC_DEFAULT keys with AWS_KMS origin "
+        "(this key: key_spec SYMMETRIC_DEFAULT, origin EXTERNAL). Received: True",
+    ),
+    (
+        "rotation-not-bool",
+        key(enable_key_rotation="maybe"),
+        "'enable_key_rotation' must be True, False or None (the default for the key spec). "
+        "Received: 'maybe'",
+    ),
+    (
+        "rotation-period-short",
+        key(rotation_period=cdk.Duration.days(89)),
+        "'rotation_period' must be 90-2560 days. Received: 89",
+    ),
+    (
+        "rotation-period-long",
+        key(rotation_period=cdk.Duration.days(2561)),
+        "'rotation_period' must be 90-2560 days. Received: 2561",
+    ),
+    (
+        "rotation-period-partial-day",
+        key(rotation_period=cdk.Duration.hours(2500)),
+        "'rotation_period' must be a whole number of days. Received: '104 days 4 hours'",
+    ),
+    (
+        "rotation-period-without-rotation",
+        key(enable_key_rotation=False, rotation_period=cdk.Duration.days(180)),
+        "'rotation_period' needs enable_key_rotation=True (a rotated SYMMETRIC_DEFAULT key with "
+        "AWS_KMS origin; this key: key_spec SYMMETRIC_DEFAULT, origin AWS_KMS). "
+        "Received: '180 days'",
+    ),
+    # deletion window
+    (
+        "pending-window-short",
+        key(pending_window=cdk.Duration.days(6)),
+        "'pending_window' must be 7-30 days. Received: 6",
+    ),
+    (
+        "pending-window-long",
+        key(pending_window=cdk.Duration.days(31)),
+        "'pending_window' must be 7-30 days. Received: 31",
+    ),
+    (
+        "pending-window-not-duration",
+        key(pending_window=7),
+        "'pending_window' must be a Duration such as Duration.days(30). Received: 7",
+    ),
+    # aliases
+    (
+        "alias-no-prefix",
+        key(alias="app-data"),
+        "'alias' must start with 'alias/'. Received: 'app-data'",
+    ),
+    (
+        "alias-aws-reserved",
+        key(alias="alias/aws/ebs"),
+        "'alias' must not start with 'alias/aws/', which is reserved for AWS managed keys. "
+        "Received: 'alias/aws/ebs'",
+    ),
+    (
+        "alias-bad-characters",
+        key(alias="alias/app data!"),
+        "'alias' may only contain letters, digits, '/', '_' and '-' after 'alias/'. "
+        "Received: 'alias/app data!'",
+    ),
+    (
+        "alias-empty-name",
+        key(alias="alias/"),
+        "'alias' may only contain letters, digits, '/', '_' and '-' after 'alias/'. "
+        "Received: 'alias/'",
+    ),
+    (
+        "alias-too-long",
+        key(alias=LONG_ALIAS),
+        f"'alias' must be at most 256 characters. Received: '{LONG_ALIAS}'",
+    ),
+    (
+        "alias-repeated-in-stack",
+        two_keys_with_alias,
+        "'alias' must be unique within the stack. Received: 'alias/app'",
+    ),
+    # account IDs
+    (
+        "external-account-short",
+        key_with_policy(admins=[f"arn:aws:iam::{ACCOUNT}:role/Admin"], external_accounts=["12345"]),
+        "'external_accounts' must be a 12-digit AWS account ID. Received: '12345'",
+    ),
+    (
+        "external-account-letters",
+        lambda stack: ExternalAccount(account_id="22222222222x"),
+        "'external_accounts' must be a 12-digit AWS account ID. Received: '22222222222x'",
+    ),
+    (
+        "grant-to-account-13-digits",
+        lambda stack: CustomerManagedKey(stack, "K").grant_to_account("2222222222222"),
+        "'account' must be a 12-digit AWS account ID. Received: '2222222222222'",
+    ),
+    (
+        "external-account-is-own-account",
+        lambda stack: CustomerManagedKey(stack, "K").grant_to_account(ACCOUNT),
+        "'account' must name another account than the key's own (111111111111); use users=[...] "
+        "or grant_* for principals of this account. Received: '111111111111'",
+    ),
+    (
+        "external-principal-of-other-account",
+        lambda stack: ExternalAccount(
+            account_id="222222222222", principal_arns=("arn:aws:iam::333333333333:role/R",)
+        ),
+        "'external_accounts' principal ARNs must belong to account 222222222222. "
+        "Received: 'arn:aws:iam::333333333333:role/R'",
+    ),
+    (
+        "primary-arn-bad-account",
+        lambda stack: replica(
+            new_stack("eu-central-1"),
+            primary_key_arn="arn:aws:kms:eu-west-1:1111:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+        ),
+        "'primary_key_arn' must be a 12-digit AWS account ID. Received: '1111'",
+    ),
+    # wildcard principals (statements without conditions)
+    (
+        "wildcard-user",
+        key_with_policy(users=[iam.StarPrincipal()]),
+        "'users' must not hold a wildcard principal (name the roles, or add a statement with a "
+        "condition through 'statements'). Received: '*'",
+    ),
+    (
+        "wildcard-admin",
+        key_with_policy(admins=[iam.AnyPrincipal()]),
+        "'admins' must not hold a wildcard principal (name the roles, or add a statement with a "
+        "condition through 'statements'). Received: '*'",
+    ),
+    # other props
+    (
+        "origin-unknown",
+        key(origin="AWS_CLOUDHSM"),
+        "'origin' must be one of AWS_KMS, EXTERNAL. Received: 'AWS_CLOUDHSM'",
+    ),
+    (
+        "policy-not-a-key-policy",
+        key(policy={"Statement": []}),
+        "'policy' must be KeyPolicy.default() or KeyPolicy.custom(...). "
+        "Received: {'Statement': []}",
+    ),
+    (
+        "multi-region-not-bool",
+        key(multi_region="yes"),
+        "'multi_region' must be True or False. Received: 'yes'",
+    ),
+    (
+        "removal-policy-string",
+        key(removal_policy="retain"),
+        "'removal_policy' must be an aws_cdk.RemovalPolicy. Received: 'retain'",
+    ),
+    (
+        "admins-not-principals",
+        key_with_policy(admins=["Admin"]),
+        "'admins' must hold IAM principals or principal ARNs. Received: 'Admin'",
+    ),
+    (
+        "deployer-unknown-for-cli-credentials-synthesizer",
+        lambda stack: CustomerManagedKey(
+            cdk.Stack(
+                stack.node.scope,  # type: ignore[arg-type]
+                "CliDeployed",
+                synthesizer=cdk.CliCredentialsStackSynthesizer(),
+            ),
+            "K",
+            policy=KeyPolicy.custom(admins=[ADMIN_ROLE]),
+        ),
+        "'deployer' must name the principal that deploys the key: the stack's synthesizer is "
+        "not a DefaultStackSynthesizer, so its CloudFormation role is unknown. "
+        "Received: 'stack-deployer'",
+    ),
+    # replicas
+    (
+        "replica-primary-not-multi-region",
+        replica_in("eu-central-1"),
+        "'primary' must be a multi-Region key (CustomerManagedKey(..., multi_region=True)). "
+        "Received: 'S/Primary'",
+    ),
+    (
+        "replica-same-region",
+        replica_in("eu-west-1", multi_region=True),
+        "'primary' must be in another Region than the replica (eu-west-1). Received: 'S/Primary'",
+    ),
+    (
+        "replica-spec-mismatch",
+        replica_in("eu-central-1", multi_region=True, key_spec=kms.KeySpec.HMAC_256),
+        "'key_spec' must match the primary's (SYMMETRIC_DEFAULT). Received: 'HMAC_256'",
+    ),
+    (
+        "replica-no-primary",
+        lambda stack: replica(new_stack("eu-central-1")),
+        "'primary' or 'primary_key_arn' must be given, not both. Received: None",
+    ),
+    (
+        "replica-arn-not-multi-region",
+        lambda stack: replica(
+            new_stack("eu-central-1"),
+            primary_key_arn="arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd",
+        ),
+        "'primary_key_arn' must be the ARN of a multi-Region key "
+        "(arn:aws:kms:<region>:<account>:key/mrk-...). "
+        "Received: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd'",
+    ),
+    (
+        "replica-arn-same-region",
+        lambda stack: replica(new_stack("eu-west-1"), primary_key_arn=PRIMARY_ARN),
+        f"'primary_key_arn' must be in another Region than the replica (eu-west-1). "
+        f"Received: '{PRIMARY_ARN}'",
+    ),
+    (
+        "replica-arn-other-account",
+        lambda stack: replica(
+            new_stack("eu-central-1"),
+            primary_key_arn=PRIMARY_ARN.replace("111111111111", "222222222222"),
+        ),
+        "'primary_key_arn' must be in the replica's account (111111111111). Received: "
+        f"'{PRIMARY_ARN.replace('111111111111', '222222222222')}'",
+    ),
+    # grants
+    (
+        "grant-sign-on-encryption-key",
+        lambda stack: CustomerManagedKey(stack, "K").grant_sign_verify(
+            iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal())
+        ),
+        "'grant_sign_verify' needs a key with key_usage SIGN_VERIFY; S/K has key_usage "
+        "ENCRYPT_DECRYPT. Received: 'ENCRYPT_DECRYPT'",
+    ),
+    (
+        "grant-non-kms-action",
+        lambda stack: CustomerManagedKey(stack, "K").grant(
+            iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal()), "s3:GetObject"
+        ),
+        "'key_actions' must be kms: actions. Received: 's3:GetObject'",
+    ),
+    (
+        "grant-no-action",
+        lambda stack: CustomerManagedKey(stack, "K").grant(
+            iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal())
+        ),
+        "'key_actions' must name at least one kms: action. Received: ()",
+    ),
+    # alarm topic and quota alarm
+    (
+        "alarm-topic-asymmetric-key",
+        lambda stack: AlarmTopic(
+            stack,
+            "T",
+            encryption_key=CustomerManagedKey(
+                stack, "K", key_spec=kms.KeySpec.RSA_2048, key_usage=kms.KeyUsage.ENCRYPT_DECRYPT
+            ),
+        ),
+        "'encryption_key' must be a symmetric encryption key (SNS encrypts with "
+        "SYMMETRIC_DEFAULT keys only). Received: 'RSA_2048'",
+    ),
+    (
+        "quota-threshold-zero",
+        quota_alarm(threshold_percent=0),
+        "'threshold_percent' must be a percentage of the quota, more than 0 and at most 100. "
+        "Received: 0",
+    ),
+    (
+        "quota-threshold-over-100",
+        quota_alarm(threshold_percent=120),
+        "'threshold_percent' must be a percentage of the quota, more than 0 and at most 100. "
+        "Received: 120",
+    ),
+    (
+        "quota-threshold-string",
+        quota_alarm(threshold_percent="80%"),
+        "'threshold_percent' must be a percentage of the quota, more than 0 and at most 100. "
+        "Received: '80%'",
+    ),
+    (
+        "quota-resource",
+        quota_alarm(resource="Cryptographic Operations"),
+        "'resource' must be an AWS/Usage Resource name such as CryptographicOperationsSymmetric, "
+        "CryptographicOperationsRsa, CryptographicOperationsEcc. "
+        "Received: 'Cryptographic Operations'",
+    ),
+    (
+        "quota-period-seconds",
+        quota_alarm(period=cdk.Duration.seconds(30)),
+        "'period' must be a whole number of minutes (AWS/Usage is published per minute). "
+        "Received: '30 seconds'",
+    ),
+    (
+        "quota-datapoints",
+        quota_alarm(evaluation_periods=2, datapoints_to_alarm=3),
+        "'datapoints_to_alarm' must be 1-2 (evaluation_periods). Received: 3",
+    ),
+    (
+        "quota-neither-topic-nor-key",
+        lambda stack: KmsRequestQuotaAlarm(stack, "Quota"),
+        "'alarm_topic' or 'encryption_key' must be given, not both. Received: None",
+    ),
+    (
+        "quota-topic-and-key",
+        lambda stack: KmsRequestQuotaAlarm(
+            stack,
+            "Quota",
+            encryption_key=CustomerManagedKey(stack, "K"),
+            alarm_topic=AlarmTopic(stack, "T", encryption_key=CustomerManagedKey(stack, "K2")),
+        ),
+        "'alarm_topic' or 'encryption_key' must be given, not both. Received: 'S/T'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [pytest.param(make, message, id=name) for name, make, message in CONSTRUCT_TIME_CASES],
+)
+def test_bad_input_is_refused_at_construct_time(
+    make: Callable[[cdk.Stack], object], message: str
+) -> None:
+    with pytest.raises(ConstructPropError) as error:
+        make(new_stack())
+    assert str(error.value) == message
+
+
+def synth_error(policy: KeyPolicy) -> str:
+    app = cdk.App()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    CustomerManagedKey(stack, "K", policy=policy)
+    with pytest.raises(RuntimeError) as error:
+        app.synth()
+    return str(error.value)
+
+
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/Admin"
+
+
+def oversized_policy() -> KeyPolicy:
+    # 300 roles with 80-character ARNs: about 25 KB of principals in each of two statements.
+    roles = [
+        f"arn:aws:iam::{ACCOUNT}:role/application-role-with-a-long-name-{n:04d}" for n in range(300)
+    ]
+    return KeyPolicy.custom(admins=roles, users=roles)
+
+
+SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
+    (
+        "lock-out",
+        lambda: KeyPolicy.custom(users=[ADMIN], deployer=None),
+        "[S/K] 'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
+        "locked out for good (give it admins=[...] or a deployer). Received: a policy in which "
+        "no Allow statement for an IAM principal includes kms:PutKeyPolicy",
+    ),
+    (
+        "wildcard-without-condition",
+        lambda: KeyPolicy.custom(
+            admins=[ADMIN],
+            statements=[
+                iam.PolicyStatement(
+                    sid="Everyone",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                )
+            ],
+        ),
+        "[S/K] 'policy' must not allow a wildcard principal without a condition. Received: "
+        'statement \'Everyone\' with Principal {"AWS": "*"}',
+    ),
+    (
+        "root-kms-star-in-custom",
+        lambda: KeyPolicy.custom(
+            admins=[ADMIN],
+            statements=[
+                iam.PolicyStatement(
+                    sid="Root",
+                    principals=[iam.AccountRootPrincipal()],
+                    actions=["kms:*"],
+                    resources=["*"],
+                )
+            ],
+        ),
+        "[S/K] 'policy' KeyPolicy.custom(...) must not give the account root kms:* (that is "
+        "KeyPolicy.default()). Received: statement 'Root' with Action \"kms:*\"",
+    ),
+    (
+        "over-32768-bytes",
+        oversized_policy,
+        "[S/K] 'policy' must be at most 32768 bytes (a KMS limit that cannot be raised). "
+        "Received: ",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make_policy", "message"),
+    [pytest.param(make, message, id=name) for name, make, message in SYNTH_TIME_CASES],
+)
+def test_bad_policy_is_refused_at_synth(make_policy: Callable[[], KeyPolicy], message: str) -> None:
+    assert message in synth_error(make_policy())
+
+
+def test_oversized_policy_reports_its_size() -> None:
+    error = synth_error(oversized_policy())
+    size = int(error.split("Received: ")[-1].split(" bytes")[0])
+    assert size > 32_768
+
+
+def test_wildcard_principal_with_a_condition_is_accepted() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    CustomerManagedKey(
+        stack,
+        "K",
+        policy=KeyPolicy.custom(
+            admins=[ADMIN],
+            statements=[
+                iam.PolicyStatement(
+                    principals=[iam.AnyPrincipal()],
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}},
+                )
+            ],
+        ),
+    )
+    assert app.synth().get_stack_by_name("S").template["Resources"]

@@ -1,0 +1,421 @@
+"""kmskit key import-material, against botocore's Stubber (moto has no import APIs).
+
+The stubbed GetParametersForImport hands out the public half of an RSA-4096 key made here, so
+each test can unwrap what ImportKeyMaterial received and compare it with the material.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap_with_padding
+
+from kmskit.cli import main
+from kmskit.clients import ClientSettings
+from kmskit.errors import EXIT_ACCESS_DENIED, EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
+from kmskit.key_material import (
+    describe_target,
+    generate_material,
+    import_material,
+    prepare_material,
+)
+
+KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+TOKEN = b"import-token-from-kms"
+OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+RSA_4096_CIPHERTEXT_BYTES = 512
+
+
+@pytest.fixture(scope="module")
+def wrapping_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=4096)
+
+
+@dataclass
+class FakeKms:
+    """A real botocore KMS client with a Stubber, and the ImportKeyMaterial request it got."""
+
+    client: Any
+    stubber: Stubber
+    wrapping_key: rsa.RSAPrivateKey
+    imported: dict[str, Any] = field(default_factory=dict)
+
+    def describe(
+        self, key_spec: str, origin: str = "EXTERNAL", state: str = "PendingImport"
+    ) -> None:
+        self.stubber.add_response(
+            "describe_key",
+            {
+                "KeyMetadata": {
+                    "KeyId": KEY_ARN.rsplit("/", 1)[1],
+                    "Arn": KEY_ARN,
+                    "KeySpec": key_spec,
+                    "Origin": origin,
+                    "KeyState": state,
+                }
+            },
+            {"KeyId": "alias/imported"},
+        )
+
+    def parameters(self, algorithm: str) -> None:
+        public_der = self.wrapping_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.stubber.add_response(
+            "get_parameters_for_import",
+            {
+                "KeyId": KEY_ARN,
+                "ImportToken": TOKEN,
+                "PublicKey": public_der,
+                "ParametersValidTo": datetime(2030, 1, 1, tzinfo=UTC),
+            },
+            {"KeyId": KEY_ARN, "WrappingAlgorithm": algorithm, "WrappingKeySpec": "RSA_4096"},
+        )
+
+    def accepts_import(self) -> None:
+        self.stubber.add_response("import_key_material", {"KeyId": KEY_ARN})
+
+    def unwrap(self) -> bytes:
+        """What KMS would recover from the EncryptedKeyMaterial it was sent."""
+        sent: bytes = self.imported["EncryptedKeyMaterial"]
+        if len(sent) == RSA_4096_CIPHERTEXT_BYTES:  # RSAES_OAEP_SHA_256: the material itself
+            return self.wrapping_key.decrypt(sent, OAEP)
+        # RSA_AES_KEY_WRAP_SHA_256: RSA-encrypted AES key, then the AES-KWP-wrapped material.
+        aes_key = self.wrapping_key.decrypt(sent[:RSA_4096_CIPHERTEXT_BYTES], OAEP)
+        return aes_key_unwrap_with_padding(aes_key, sent[RSA_4096_CIPHERTEXT_BYTES:])
+
+
+@pytest.fixture
+def kms(wrapping_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKms]:
+    client = ClientSettings(region="eu-west-1").client("kms")
+    fake = FakeKms(client=client, stubber=Stubber(client), wrapping_key=wrapping_key)
+
+    def capture(params: dict[str, Any], **_: Any) -> None:
+        fake.imported.update(params)
+
+    client.meta.events.register("before-parameter-build.kms.ImportKeyMaterial", capture)
+    monkeypatch.setattr(ClientSettings, "client", lambda self, service, **kw: client)
+    with fake.stubber:
+        yield fake
+        fake.stubber.assert_no_pending_responses()
+
+
+def private_der(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def test_library_imports_symmetric_material_with_oaep(kms: FakeKms) -> None:
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    material = generate_material("SYMMETRIC_DEFAULT")
+    target = describe_target(kms.client, "alias/imported")
+    result = import_material(kms.client, target, prepare_material(target.key_spec, material))
+    assert len(material) == 32
+    assert kms.unwrap() == material
+    assert kms.imported["ImportToken"] == TOKEN
+    assert kms.imported["ExpirationModel"] == "KEY_MATERIAL_DOES_NOT_EXPIRE"
+    assert "ValidTo" not in kms.imported
+    assert "ImportType" not in kms.imported
+    assert (result.key_arn, result.wrapping_algorithm) == (KEY_ARN, "RSAES_OAEP_SHA_256")
+
+
+def test_cli_imports_hmac_material_from_a_file(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    material = bytes(range(48))
+    path = tmp_path / "hmac.bin"
+    path.write_bytes(material)
+    kms.describe("HMAC_384")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == EXIT_OK
+    assert kms.unwrap() == material
+    assert capsys.readouterr().out.strip() == (
+        f"imported HMAC_384 key material into {KEY_ARN} "
+        "(wrapping key RSA_4096, RSAES_OAEP_SHA_256; does not expire)"
+    )
+
+
+def test_cli_generates_an_rsa_private_key_wraps_it_with_aes_and_saves_a_copy(
+    kms: FakeKms, tmp_path: Path
+) -> None:
+    saved = tmp_path / "material.der"
+    kms.describe("RSA_2048")
+    kms.parameters("RSA_AES_KEY_WRAP_SHA_256")
+    kms.accepts_import()
+    code = main(
+        ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
+    )
+    assert code == EXIT_OK
+    arrived = kms.unwrap()
+    assert arrived == saved.read_bytes()
+    private_key = serialization.load_der_private_key(arrived, password=None)
+    assert isinstance(private_key, rsa.RSAPrivateKey)
+    assert private_key.key_size == 2048
+    assert saved.stat().st_mode & 0o777 == 0o600
+
+
+def test_cli_imports_a_pem_ec_key_as_pkcs8_der(kms: FakeKms, tmp_path: Path) -> None:
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / "signer.pem"
+    path.write_bytes(
+        private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    kms.describe("ECC_NIST_P256")
+    kms.parameters("RSA_AES_KEY_WRAP_SHA_256")
+    kms.accepts_import()
+    assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == EXIT_OK
+    assert kms.unwrap() == private_der(private_key)
+
+
+def test_cli_sets_the_expiry(kms: FakeKms, tmp_path: Path) -> None:
+    path = tmp_path / "key.bin"
+    path.write_bytes(b"k" * 32)
+    expires = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    code = main(
+        [
+            "key",
+            "import-material",
+            "alias/imported",
+            "--material",
+            str(path),
+            "--expires",
+            expires.isoformat().replace("+00:00", "Z"),
+        ]
+    )
+    assert code == EXIT_OK
+    assert kms.imported["ExpirationModel"] == "KEY_MATERIAL_EXPIRES"
+    assert kms.imported["ValidTo"] == expires
+
+
+def test_generated_material_is_not_written_anywhere_unless_asked(
+    kms: FakeKms, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    assert main(["key", "import-material", "alias/imported", "--generate"]) == EXIT_OK
+    assert list(tmp_path.iterdir()) == []
+    assert len(kms.unwrap()) == 32
+
+
+@pytest.mark.parametrize(
+    ("key_spec", "generated_bytes"),
+    [("HMAC_224", 28), ("HMAC_256", 32), ("HMAC_384", 48), ("HMAC_512", 64)],
+)
+def test_generated_hmac_material_has_the_digest_size(key_spec: str, generated_bytes: int) -> None:
+    material = generate_material(key_spec)
+    assert len(material) == generated_bytes
+    assert prepare_material(key_spec, material) == material
+
+
+def test_non_external_key_is_refused_before_any_import_call(
+    kms: FakeKms, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms.describe("SYMMETRIC_DEFAULT", origin="AWS_KMS", state="Enabled")
+    assert main(["key", "import-material", "alias/imported", "--generate"]) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        "kmskit: error: 'KEY' must be a key created for imported material (origin EXTERNAL). "
+        f"Received: {KEY_ARN} with origin AWS_KMS; create one with "
+        'CustomerManagedKey(..., origin="EXTERNAL")'
+    )
+
+
+def test_key_pending_deletion_is_a_conflict(kms: FakeKms) -> None:
+    kms.describe("SYMMETRIC_DEFAULT", state="PendingDeletion")
+    assert main(["key", "import-material", "alias/imported", "--generate"]) == EXIT_CONFLICT
+
+
+def test_access_denied_on_the_import_parameters_exits_3(
+    kms: FakeKms, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.stubber.add_client_error(
+        "get_parameters_for_import",
+        service_error_code="AccessDeniedException",
+        service_message="User is not authorized to perform: kms:GetParametersForImport",
+        http_status_code=400,
+    )
+    assert main(["key", "import-material", "alias/imported", "--generate"]) == EXIT_ACCESS_DENIED
+    err = capsys.readouterr().err
+    assert f"could not get the wrapping key and import token for {KEY_ARN}" in err
+    assert "AccessDeniedException" in err
+    assert kms.imported == {}
+
+
+def test_access_denied_on_describe_key_exits_3(kms: FakeKms) -> None:
+    kms.stubber.add_client_error(
+        "describe_key", service_error_code="AccessDeniedException", http_status_code=400
+    )
+    assert main(["key", "import-material", "alias/imported", "--generate"]) == EXIT_ACCESS_DENIED
+
+
+@pytest.mark.parametrize(
+    ("key_spec", "material", "message"),
+    [
+        (
+            "SYMMETRIC_DEFAULT",
+            b"x" * 16,
+            "'--material' must hold exactly 32 bytes for a SYMMETRIC_DEFAULT key. "
+            "Received: 16 bytes",
+        ),
+        (
+            "HMAC_256",
+            b"x" * 65,
+            "'--material' must hold 32-64 bytes for a HMAC_256 key. Received: 65 bytes",
+        ),
+        (
+            "RSA_3072",
+            b"not a key",
+            "'--material' must be an unencrypted private key (PKCS#8 DER, or PEM) for an "
+            "asymmetric key. Received: 9 bytes that are not one",
+        ),
+        (
+            "ECC_NIST_P384",
+            "p256",
+            "'--material' must be an EC private key on secp384r1 for a ECC_NIST_P384 key. "
+            "Received: an EC key on secp256r1",
+        ),
+        (
+            "ML_DSA_65",
+            b"x" * 32,
+            "kmskit imports material into SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, "
+            "HMAC_512, RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, "
+            "ECC_NIST_P521, ECC_SECG_P256K1 keys. Received: a ML_DSA_65 key",
+        ),
+    ],
+)
+def test_unfit_material_is_refused_before_any_import_call(
+    kms: FakeKms,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    key_spec: str,
+    material: bytes | str,
+    message: str,
+) -> None:
+    if material == "p256":
+        material = private_der(ec.generate_private_key(ec.SECP256R1()))
+    path = tmp_path / "material"
+    path.write_bytes(material if isinstance(material, bytes) else b"")
+    kms.describe(key_spec)
+    assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == (
+        EXIT_USAGE
+    )
+    assert message in capsys.readouterr().err
+
+
+def test_generate_refuses_specs_it_cannot_make(kms: FakeKms) -> None:
+    kms.describe("ECC_NIST_EDWARDS25519")
+    assert main(["key", "import-material", "alias/imported", "--generate"]) == EXIT_USAGE
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--generate", "--expires", "2099-01-01T00:00:00Z"],
+            "'--expires' must be in the future and at most 365 days from now",
+        ),
+        (
+            ["--generate", "--expires", "2020-01-01T00:00:00Z"],
+            "'--expires' must be in the future and at most 365 days from now",
+        ),
+        (
+            ["--generate", "--expires", "2027-01-01T00:00:00"],
+            "'--expires' must carry a timezone, e.g. 2027-01-31T00:00:00Z. "
+            "Received: 2027-01-01T00:00:00",
+        ),
+        (
+            ["--generate", "--expires", "next tuesday"],
+            "'--expires' must be an ISO 8601 date and time such as 2027-01-31T00:00:00Z. "
+            "Received: 'next tuesday'",
+        ),
+        (
+            ["--material", "m.bin", "--save-material", "copy.bin"],
+            "'--save-material' only goes with --generate",
+        ),
+    ],
+)
+def test_bad_options_are_refused_before_any_aws_call(
+    capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    # No Stubber here: an AWS call would fail on the fake credentials instead of exiting 2.
+    assert main(["key", "import-material", "alias/imported", *extra]) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_generated_material_that_expires_needs_a_saved_copy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    expires = (datetime.now(UTC) + timedelta(days=10)).isoformat()
+    code = main(["key", "import-material", "alias/imported", "--generate", "--expires", expires])
+    assert code == EXIT_USAGE
+    assert "'--expires' with --generate needs --save-material FILE" in capsys.readouterr().err
+
+
+def test_new_material_is_imported_as_such(kms: FakeKms, tmp_path: Path) -> None:
+    path = tmp_path / "second.bin"
+    path.write_bytes(b"n" * 32)
+    kms.describe("SYMMETRIC_DEFAULT", state="Enabled")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    args = ["key", "import-material", "alias/imported", "--material", str(path), "--new-material"]
+    assert main(args) == EXIT_OK
+    assert kms.imported["ImportType"] == "NEW_KEY_MATERIAL"
+    assert kms.unwrap() == b"n" * 32
+
+
+def test_save_material_never_overwrites_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = tmp_path / "material.bin"
+    existing.write_bytes(b"the only copy of another key")
+    args = ["key", "import-material", "alias/imported", "--generate"]
+    assert main([*args, "--save-material", str(existing)]) == EXIT_USAGE
+    assert "'--save-material' must name a new file" in capsys.readouterr().err
+    assert existing.read_bytes() == b"the only copy of another key"
+
+
+def test_missing_material_file_exits_4_before_any_aws_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere.bin"
+    assert main(["key", "import-material", "alias/imported", "--material", str(missing)]) == (
+        EXIT_NOT_FOUND
+    )
+    assert f"'--material' must be a readable file. Received: {missing}" in capsys.readouterr().err
+
+
+def test_material_saved_to_stdout_keeps_the_report_on_stderr(
+    kms: FakeKms, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    kms.describe("HMAC_256")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    args = ["key", "import-material", "alias/imported", "--generate", "--save-material", "-"]
+    assert main(args) == EXIT_OK
+    captured = capsysbinary.readouterr()
+    assert captured.out == kms.unwrap()
+    assert len(captured.out) == 32
+    assert captured.err.startswith(b"imported HMAC_256 key material")
