@@ -9,7 +9,7 @@ from constructs_lib._validation import ConstructPropError
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.audit_trail import AuditBucket, AuditTrail, CentralAuditBucket, TrailSource
 from constructs_lib.compliance import acknowledge, add_compliance_checks
-from constructs_lib.encrypted_bucket import EncryptedBucket, ReplicationDestination
+from constructs_lib.encrypted_bucket import BucketReplication, EncryptedBucket
 from constructs_lib.iam import ManagedPolicyRole
 from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
@@ -19,6 +19,7 @@ __all__ = [
     "AlarmTopic",
     "AuditBucket",
     "AuditTrail",
+    "BucketReplication",
     "CentralAuditBucket",
     "ConstructPropError",
     "CustomerManagedKey",
@@ -29,7 +30,6 @@ __all__ = [
     "KmsRequestQuotaAlarm",
     "ManagedPolicyRole",
     "ReplicaKey",
-    "ReplicationDestination",
     "TrailSource",
     "acknowledge",
     "add_compliance_checks",

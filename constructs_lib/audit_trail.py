@@ -46,8 +46,8 @@ from constructs_lib._validation import (
 )
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.encrypted_bucket import (
+    BucketReplication,
     EncryptedBucket,
-    ReplicationDestination,
     acknowledge_wildcard_resources,
     is_bucket,
     key_facts,
@@ -289,7 +289,7 @@ class AuditBucket(Construct):
         bucket_name: str | None = None,
         noncurrent_version_retention_days: int = 90,
         access_log_retention_days: int | None = None,
-        replication: ReplicationDestination | None = None,
+        replication: BucketReplication | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)

@@ -81,7 +81,7 @@ REASON_LOG_BUCKET_NOT_REPLICATED = (
     "retention; they are not replicated to a second Region (the data bucket can be)."
 )
 REASON_NOT_REPLICATED = (
-    "Cross-Region replication of an EncryptedBucket is opt-in (replication=ReplicationDestination"
+    "Cross-Region replication of an EncryptedBucket is opt-in (replication=BucketReplication"
     "(...)); this bucket was configured without a replica Region and relies on versioning and a "
     "RETAIN removal policy."
 )
@@ -137,7 +137,7 @@ def acknowledge_wildcard_resources(policy: iam.ManagedPolicy, reason: str) -> li
 
 
 @dataclass(frozen=True)
-class ReplicationDestination:
+class BucketReplication:
     """A bucket in another Region of the same account that receives replicas.
 
     Args:
@@ -379,7 +379,7 @@ class EncryptedBucket(Construct):
         access_log_bucket: s3.IBucket | None = None,
         access_log_retention_days: int | None = None,
         access_log_prefix: str | None = None,
-        replication: ReplicationDestination | None = None,
+        replication: BucketReplication | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         service_writers: Sequence[str] = (),
         bucket_props: Mapping[str, Any] | None = None,
@@ -549,12 +549,12 @@ class EncryptedBucket(Construct):
         return log_bucket
 
     def _replication_props(
-        self, destination: ReplicationDestination, source_name: str | None
+        self, destination: BucketReplication, source_name: str | None
     ) -> dict[str, Any]:
         require(
-            isinstance(destination, ReplicationDestination),
+            isinstance(destination, BucketReplication),
             "replication",
-            "must be a ReplicationDestination",
+            "must be a BucketReplication",
             destination,
         )
         stack = Stack.of(self)
@@ -636,7 +636,7 @@ class EncryptedBucket(Construct):
             ],
         }
 
-    def _grant_replication(self, destination: ReplicationDestination) -> None:
+    def _grant_replication(self, destination: BucketReplication) -> None:
         """Least privilege for the replication role, as the S3 user guide lists it for SSE-KMS.
 
         With S3 Bucket Keys the encryption context is the bucket ARN, so both the bucket ARN and

@@ -12,10 +12,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match
 
 from constructs_lib import (
+    BucketReplication,
     ConstructPropError,
     CustomerManagedKey,
     EncryptedBucket,
-    ReplicationDestination,
 )
 from tests._support.apps.audit_showcase import DR_BUCKET, DR_KEY_ARN, DR_REGION, WORKLOAD
 from tests._support.snapshots import normalized
@@ -403,7 +403,7 @@ def test_custom_key_policy_names_the_replication_role() -> None:
         stack,
         "B",
         encryption_key=key,
-        replication=ReplicationDestination(
+        replication=BucketReplication(
             bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION
         ),
     )
@@ -424,7 +424,7 @@ def test_replication_role_trusts_the_named_source_bucket_only() -> None:
         "B",
         encryption_key=CustomerManagedKey(stack, "K"),
         bucket_name="workload-data-222222222222",
-        replication=ReplicationDestination(
+        replication=BucketReplication(
             bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION
         ),
     )
@@ -651,7 +651,7 @@ def test_bad_props_name_the_prop_and_value(
     elif kwargs.get("access_log_bucket") == "logs":
         kwargs["access_log_bucket"] = s3.Bucket(stack, "Logs")
     if isinstance(kwargs.get("replication"), dict):
-        kwargs["replication"] = ReplicationDestination(**kwargs["replication"])
+        kwargs["replication"] = BucketReplication(**kwargs["replication"])
     with pytest.raises(ConstructPropError) as error:
         EncryptedBucket(stack, "Bucket", encryption_key=key(stack), **kwargs)
     assert message in str(error.value)

@@ -34,10 +34,10 @@ def build(outdir: Path) -> Any:
     from constructs_lib import (  # noqa: PLC0415
         AuditBucket,
         AuditTrail,
+        BucketReplication,
         CentralAuditBucket,
         CustomerManagedKey,
         EncryptedBucket,
-        ReplicationDestination,
         TrailSource,
         add_compliance_checks,
     )
@@ -57,7 +57,7 @@ def build(outdir: Path) -> Any:
         workload,
         "Data",
         encryption_key=data_key.key,
-        replication=ReplicationDestination(
+        replication=BucketReplication(
             bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION
         ),
     )
