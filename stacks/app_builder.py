@@ -14,7 +14,7 @@ from stacks.config import (
     cdk_json_context,
     organisation_from_context,
 )
-from stacks.key_stack import KeyStack
+from stacks.organisation import add_organisation
 
 
 def build_app(
@@ -37,13 +37,6 @@ def build_app(
             for key in (ORGANISATION_CONTEXT_KEY, ORGANISATION_FILE_CONTEXT_KEY)
         }
     )
-    for environment in organisation.environments():
-        KeyStack(
-            app,
-            f"Keys-{environment.name}",
-            environment=environment,
-            env=cdk.Environment(account=environment.account.id, region=environment.region),
-            description=f"KMS keys of account {environment.account.alias} in {environment.region}",
-        )
+    add_organisation(app, organisation)
     add_compliance_checks(app)
     return app

@@ -70,10 +70,15 @@ CONNECTION_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
 REPOSITORY_PATTERN = re.compile(r"^[\w.-]+/[\w.-]+$")
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-    2922, 3288, 3653,
-)  # fmt: skip
+# CloudWatch Logs retention periods (days -> aws_logs.RetentionDays member name).
+LOG_RETENTION_DAYS: dict[int, str] = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
+    30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS",
+    2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -417,7 +422,7 @@ def load_organisation(raw: Any) -> Organisation:
     require(
         retention in LOG_RETENTION_DAYS,
         _field("audit.log_retention_days"),
-        f"must be a CloudWatch Logs retention period {LOG_RETENTION_DAYS}",
+        f"must be a CloudWatch Logs retention period {sorted(LOG_RETENTION_DAYS)}",
         retention,
     )
     security = next(a for a in accounts.values() if a.role == "security")

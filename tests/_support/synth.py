@@ -18,7 +18,7 @@ class SynthResult:
     name: str
     outdir: Path
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Template of every stack, keyed by artifact ID (nested stage assemblies included)."""
+    """Template of every stack, keyed by stack name (nested stage assemblies included)."""
 
     def template_paths(self) -> list[Path]:
         return sorted(self.outdir.rglob("*.template.json"))
@@ -73,6 +73,14 @@ def synthesize(name: str, app: Any) -> SynthResult:
     """Synthesize ``app`` (once) and load its templates."""
     assembly = app.synth()
     result = SynthResult(name=name, outdir=Path(assembly.directory))
-    for path in result.template_paths():
-        result.templates[path.name.removesuffix(".template.json")] = json.loads(path.read_text())
+    # Stacks are keyed by stack name (``Workload-Keys-eu-west-1``), nested stages included.
+    for manifest_path in sorted(result.outdir.rglob("manifest.json")):
+        manifest = json.loads(manifest_path.read_text())
+        for artifact_id, artifact in manifest.get("artifacts", {}).items():
+            if artifact.get("type") != "aws:cloudformation:stack":
+                continue
+            properties = artifact.get("properties", {})
+            template_path = manifest_path.parent / properties["templateFile"]
+            stack_name = properties.get("stackName", artifact_id)
+            result.templates[stack_name] = json.loads(template_path.read_text())
     return result

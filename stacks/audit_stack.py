@@ -1,0 +1,94 @@
+"""AuditStack: one per account, in the home Region.
+
+Every account's trail delivers to the central audit bucket in the security account. The bucket's
+name is derived from the organisation (trails in other accounts cannot reference it), and its
+policy lists every trail by ARN (``aws:SourceArn``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from constructs_lib import (
+    AuditBucket,
+    AuditTrail,
+    CentralAuditBucket,
+    CustomerManagedKey,
+    TrailSource,
+)
+from stacks.config import LOG_RETENTION_DAYS, Account, Organisation
+
+
+def trail_name(organisation: Organisation, account: Account) -> str:
+    return f"{organisation.name}-{account.alias}"
+
+
+def central_bucket_name(organisation: Organisation) -> str:
+    security = organisation.security_account
+    return f"{organisation.name}-audit-{security.id}-{organisation.home_region}"
+
+
+class AuditStack(Stack):
+    """The account's CIS trail; in the security account also the central audit bucket.
+
+    Attributes:
+        trail: the :class:`AuditTrail`.
+        central_bucket: the :class:`AuditBucket` (security account only, else None).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        organisation: Organisation,
+        account: Account,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        retention = logs.RetentionDays[LOG_RETENTION_DAYS[organisation.log_retention_days]]
+        name = trail_name(organisation, account)
+        self.central_bucket: AuditBucket | None = None
+        if account.role == "security":
+            bucket_key = CustomerManagedKey(
+                self,
+                "AuditBucketKey",
+                alias=f"alias/{organisation.name}/audit-bucket",
+                description="Central audit bucket of the organisation",
+            )
+            self.central_bucket = AuditBucket(
+                self,
+                "CentralBucket",
+                encryption_key=bucket_key,
+                bucket_name=central_bucket_name(organisation),
+                sources=[
+                    TrailSource(
+                        account=member.id,
+                        trail_name=trail_name(organisation, member),
+                        region=organisation.home_region,
+                    )
+                    for member in organisation.accounts
+                ],
+            )
+            self.trail = AuditTrail(
+                self,
+                "Trail",
+                trail_name=name,
+                bucket=self.central_bucket,
+                log_retention=retention,
+            )
+        else:
+            self.trail = AuditTrail(
+                self,
+                "Trail",
+                trail_name=name,
+                central_bucket=CentralAuditBucket(
+                    bucket_name=central_bucket_name(organisation),
+                    account=organisation.security_account.id,
+                ),
+                log_retention=retention,
+            )

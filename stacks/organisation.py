@@ -1,0 +1,91 @@
+"""The example organisation: one Stage per account, holding that account's stacks in every Region.
+
+Stage and stack names derive from the account alias and Region (``Workload`` /
+``Workload-Keys-eu-west-1``). Stacks of one account reference each other directly (CDK
+cross-Region references within the account); across accounts they use names derived from the
+configuration (the central audit bucket), never CloudFormation exports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from stacks.audit_stack import AuditStack
+from stacks.config import Account, Environment, Organisation
+from stacks.data_stack import DataStack
+from stacks.key_stack import KeyStack
+
+
+def stage_id(account: Account) -> str:
+    return "".join(part.title() for part in account.alias.split("-"))
+
+
+class AccountStage(cdk.Stage):
+    """Every stack of one account: keys and data in each Region, the audit trail in the home
+    Region."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        organisation: Organisation,
+        account: Account,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.account_config = account
+        self.key_stacks: dict[str, KeyStack] = {}
+        self.data_stacks: dict[str, DataStack] = {}
+        for region in organisation.ordered_regions:
+            environment = Environment(account, region)
+            home_keys = self.key_stacks.get(organisation.home_region)
+            keys = KeyStack(
+                self,
+                f"Keys-{region}",
+                organisation=organisation,
+                environment=environment,
+                global_primary=home_keys.global_key if home_keys is not None else None,  # type: ignore[arg-type]
+                env=_env(account, region),
+                description=f"KMS keys of {account.alias} in {region}",
+            )
+            self.key_stacks[region] = keys
+            if account.role == "workload":
+                self.data_stacks[region] = DataStack(
+                    self,
+                    f"Data-{region}",
+                    data_key=keys.data_key,
+                    env=_env(account, region),
+                    description=f"Encrypted buckets of {account.alias} in {region}",
+                )
+        self.audit_stack = AuditStack(
+            self,
+            "Audit",
+            organisation=organisation,
+            account=account,
+            env=_env(account, organisation.home_region),
+            description=f"CloudTrail audit trail of {account.alias}",
+        )
+
+
+def _env(account: Account, region: str) -> cdk.Environment:
+    return cdk.Environment(account=account.id, region=region)
+
+
+def add_organisation(app: cdk.App, organisation: Organisation) -> list[AccountStage]:
+    """One :class:`AccountStage` per account: security first, then workloads, then backup."""
+    order = {"security": 0, "workload": 1, "backup": 2}
+    accounts = sorted(organisation.accounts, key=lambda a: order[a.role])
+    return [
+        AccountStage(
+            app,
+            stage_id(account),
+            organisation=organisation,
+            account=account,
+            env=_env(account, organisation.home_region),
+        )
+        for account in accounts
+    ]
