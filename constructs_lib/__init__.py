@@ -10,6 +10,11 @@ from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.compliance import acknowledge, add_compliance_checks
 from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
+from constructs_lib.snapshot_replication import (
+    ReplicationDestination,
+    SnapshotReceiver,
+    SnapshotReplicator,
+)
 
 __all__ = [
     "AlarmTopic",
@@ -19,6 +24,9 @@ __all__ = [
     "KeyPolicy",
     "KeyServicePrincipal",
     "ReplicaKey",
+    "ReplicationDestination",
+    "SnapshotReceiver",
+    "SnapshotReplicator",
     "acknowledge",
     "add_compliance_checks",
 ]
