@@ -494,6 +494,10 @@ class _ReplicationBase(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{self.node.path}: finds missed snapshots, applies retention",
         )
+        self._log_prefix = f"/kmskit/snapshot-replication/{self.node.addr[:16]}"
+        self.encryption_key.add_service_principal(
+            KeyServicePrincipal.cloudwatch_logs(log_group_name=f"{self._log_prefix}/*")
+        )
         self.copier_log_group = self._log_group("CopierLogs", "copier")
         self.sweeper_log_group = self._log_group("SweeperLogs", "sweeper")
         self.copier = lambda_.Function(
@@ -587,10 +591,7 @@ class _ReplicationBase(Construct):
 
     # ------------------------------------------------------------------ pieces
     def _log_group(self, id: str, name: str) -> logs.LogGroup:
-        log_group_name = f"/kmskit/snapshot-replication/{self.node.addr[:16]}/{name}"
-        self.encryption_key.add_service_principal(
-            KeyServicePrincipal.cloudwatch_logs(log_group_name=log_group_name)
-        )
+        log_group_name = f"{self._log_prefix}/{name}"
         return logs.LogGroup(
             self,
             id,
@@ -820,6 +821,17 @@ class _ReplicationBase(Construct):
         )
         _acknowledge_wildcards(self.sweeper_policy, sweeper_statements, self.replicator_mode)
         _acknowledge_wildcards(self.copier_policy, copier_statements, self.replicator_mode)
+        for function, policy in (
+            (self.copier, self.copier_policy),
+            (self.sweeper, self.sweeper_policy),
+        ):
+            # The function references the role already; what it must wait for is the policy
+            # (the SQS event source is checked against the role's permissions when created).
+            cfn_function = function.node.default_child
+            cfn_policy = policy.node.default_child
+            assert isinstance(cfn_function, lambda_.CfnFunction)
+            assert isinstance(cfn_policy, iam.CfnManagedPolicy)
+            cfn_function.add_override("DependsOn", [Stack.of(self).get_logical_id(cfn_policy)])
 
     def _kms_statement(
         self, sid: str, key_arns: Sequence[str], regions: Sequence[str], *, grants: bool
