@@ -23,7 +23,6 @@ from constructs_lib import (
 )
 from constructs_lib.snapshot_replication import EBS_PATTERN, RDS_PATTERN, _stage_asset
 from tests._support.apps.snapshot_showcase import BACKUP_ACCOUNT, SOURCE_ACCOUNT
-from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
@@ -176,10 +175,6 @@ def test_every_alarm_notifies_the_alarm_topic(synthesized: Synth) -> None:
         }
         for alarm in alarms.values():
             assert len(alarm["Properties"]["AlarmActions"]) == 1
-
-
-def test_source_stack_snapshot(synthesized: Synth, snapshot_json: Any) -> None:
-    assert normalized(synthesized(APP).template("Source")) == snapshot_json
 
 
 def test_asset_holds_the_handler_and_the_engine_and_imports_on_its_own() -> None:
