@@ -31,6 +31,15 @@ RETRY_CODES = frozenset(
         "InvalidDBClusterStateFault",
     }
 )
+# Copy limits: the copy waits for a slot (20 per destination Region, 5 for Aurora clusters).
+LIMIT_CODES = frozenset(
+    {
+        "ResourceLimitExceeded",
+        "SnapshotQuotaExceeded",
+        "SnapshotCreationPerVolumeRateExceeded",
+        "PendingSnapshotLimitExceeded",
+    }
+)
 # The destination (or source) key cannot be used: retrying does not help.
 KEY_CODES = frozenset(
     {
@@ -63,6 +72,10 @@ class RetryableError(StepError):
     """A limit or throttling: the same step succeeds later (the message is delayed, not lost)."""
 
 
+class LimitReachedError(RetryableError):
+    """A copy limit: the copy waits for a free slot (it is not a failure of the message)."""
+
+
 class DeadLetterError(StepError):
     """Retrying cannot help: the message goes to the dead-letter queue with this reason."""
 
@@ -77,6 +90,8 @@ def classify(error: Exception, doing: str) -> StepError:
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "")
         text = f"{doing}: {code}: {message}".rstrip(": ")
+        if code in LIMIT_CODES:
+            return LimitReachedError(text, code)
         if code in RETRY_CODES:
             return RetryableError(text, code)
         if code in KEY_CODES:

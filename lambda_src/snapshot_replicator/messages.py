@@ -7,7 +7,7 @@ the copier logs and drops: retrying it could never succeed).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from kmskit.snapshots.model import (
@@ -52,22 +52,14 @@ class Task:
     destination_account: str | None = None
     copy: SnapshotRef | None = None
     reply_region: str | None = None
+    waits: int = 0
+    """How often this copy already waited for a free copy slot."""
 
     def to_json(self) -> str:
         return json.dumps({"kmskit": TASK_MARKER, **asdict(self)}, sort_keys=True)
 
     def with_action(self, action: Action, copy: SnapshotRef | None = None) -> Task:
-        return Task(
-            action=action,
-            role=self.role,
-            source=self.source,
-            origin=self.origin,
-            region=self.region,
-            kms_key_arn=self.kms_key_arn,
-            destination_account=self.destination_account,
-            copy=copy if copy is not None else self.copy,
-            reply_region=self.reply_region,
-        )
+        return replace(self, action=action, copy=copy if copy is not None else self.copy)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Task:
@@ -85,6 +77,7 @@ class Task:
             destination_account=data.get("destination_account"),
             copy=_ref(data["copy"]) if data.get("copy") else None,
             reply_region=data.get("reply_region"),
+            waits=int(data.get("waits", 0)),
         )
 
 

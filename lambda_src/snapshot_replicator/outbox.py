@@ -9,7 +9,7 @@ from typing import Any
 
 from kmskit.snapshots.engine import ClientFactory
 from kmskit.snapshots.model import EVENT_SOURCE
-from kmskit.snapshots.outcomes import RetryableError, classify
+from kmskit.snapshots.outcomes import RetryableError, StepError, classify
 
 from .messages import Task
 
@@ -18,7 +18,12 @@ SQS_BATCH = 10
 
 
 class Outbox:
-    """Send to the work queue and the dead-letter queue; put kmskit events on buses."""
+    """Send to the work queue and the dead-letter queue; put kmskit events on buses.
+
+    Between :meth:`begin` and :meth:`flush` (one SQS batch), next steps are buffered and sent
+    in batches of ten; :meth:`flush` names the records whose next steps could not be sent, so
+    the copier reports those records as failed and SQS delivers them again.
+    """
 
     def __init__(
         self,
@@ -32,13 +37,47 @@ class Outbox:
         self.region = region
         self.queue_url = queue_url
         self.dead_letter_queue_url = dead_letter_queue_url
+        self._buffer: list[tuple[str, Task, int]] | None = None
+        self._record = ""
+
+    def begin(self) -> None:
+        self._buffer = []
+
+    def for_record(self, record_id: str) -> None:
+        self._record = record_id
+
+    def discard(self, record_id: str) -> None:
+        """Drop what a record queued (it failed and will be delivered again)."""
+        if self._buffer is not None:
+            self._buffer = [item for item in self._buffer if item[0] != record_id]
+
+    def flush(self) -> set[str]:
+        """Send the buffered steps; the IDs of records some of whose steps were not sent."""
+        buffered, self._buffer = self._buffer or [], None
+        failed: set[str] = set()
+        for delay in sorted({item[2] for item in buffered}):
+            group = [item for item in buffered if item[2] == delay]
+            for start in range(0, len(group), SQS_BATCH):
+                chunk = group[start : start + SQS_BATCH]
+                try:
+                    self._send_now([task for _, task, _ in chunk], delay)
+                except StepError:
+                    failed.update(record for record, _, _ in chunk)
+        return failed
 
     def _sqs(self) -> Any:
         return self._clients("sqs", self.region)
 
     def send(self, tasks: Sequence[Task], *, delay_seconds: int = 0) -> None:
-        """Queue ``tasks``; raises :class:`RetryableError` if any could not be queued."""
+        """Queue ``tasks`` (buffered within a batch); raises :class:`RetryableError` if they
+        could not be queued."""
         delay = max(0, min(delay_seconds, MAX_DELAY_SECONDS))
+        if self._buffer is not None:
+            self._buffer.extend((self._record, task, delay) for task in tasks)
+            return
+        self._send_now(tasks, delay)
+
+    def _send_now(self, tasks: Sequence[Task], delay: int) -> None:
         for start in range(0, len(tasks), SQS_BATCH):
             chunk = tasks[start : start + SQS_BATCH]
             try:

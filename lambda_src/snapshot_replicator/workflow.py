@@ -17,6 +17,7 @@ Receiver (target account):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -36,7 +37,12 @@ from kmskit.snapshots.model import (
     SnapshotRef,
     iso,
 )
-from kmskit.snapshots.outcomes import DeadLetterError, RetryableError, is_key_failure
+from kmskit.snapshots.outcomes import (
+    DeadLetterError,
+    LimitReachedError,
+    RetryableError,
+    is_key_failure,
+)
 
 from .config import Config
 from .logs import JsonLogger
@@ -44,6 +50,8 @@ from .messages import CopyFinished, Created, Ignored, Message, Received, Shared,
 from .outbox import Outbox
 
 WATCH_DELAY_SECONDS = 900
+# After a copy limit, other copies of the same kind into the same Region wait without asking.
+SATURATED_SECONDS = 60.0
 
 
 class DeadLetterTaskError(DeadLetterError):
@@ -61,13 +69,17 @@ class Workflow:
         engine: SnapshotEngine,
         outbox: Outbox,
         log: JsonLogger,
+        *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.engine = engine
         self.outbox = outbox
         self.log = log
         self.now = now
+        self.clock = clock
+        self._saturated: dict[tuple[str, str], float] = {}
 
     def handle(self, message: Message) -> str:
         """Do one step; returns what was done. Raises RetryableError or DeadLetterError."""
@@ -207,6 +219,18 @@ class Workflow:
 
     # ------------------------------------------------------------------ both
     def copy(self, task: Task) -> str:
+        slot = (task.source.kind, task.region)
+        if self._saturated.get(slot, 0.0) > self.clock():
+            raise LimitReachedError(
+                f"{task.source.kind} copies into {task.region} are at their limit", "Saturated"
+            )
+        try:
+            return self._copy(task)
+        except LimitReachedError:
+            self._saturated[slot] = self.clock() + SATURATED_SECONDS
+            raise
+
+    def _copy(self, task: Task) -> str:
         extra = (
             {TAG_STAGING_ARN: task.source.arn, TAG_REPLY_REGION: task.reply_region or ""}
             if task.role == "received"

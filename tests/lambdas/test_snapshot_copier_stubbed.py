@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -248,14 +249,75 @@ def expect_no_ebs_copy_yet(stubs: Stubs, task: Task) -> None:
     ("service", "operation", "code", "task"),
     [
         ("ec2", "copy_snapshot", "ResourceLimitExceeded", ebs_task()),
-        ("ec2", "copy_snapshot", "RequestLimitExceeded", ebs_task()),
         ("rds", "copy_db_snapshot", "SnapshotQuotaExceeded", rds_task()),
-        ("rds", "copy_db_snapshot", "ThrottlingException", rds_task()),
         ("rds", "copy_db_cluster_snapshot", "SnapshotQuotaExceeded", rds_task("AURORA", "c1")),
     ],
 )
+def test_a_copy_limit_queues_the_copy_again_to_wait_for_a_slot(
+    stubs: Stubs, service: str, operation: str, code: str, task: Task
+) -> None:
+    if service == "ec2":
+        expect_no_ebs_copy_yet(stubs, task)
+    stubs.on(service, OTHER).add_client_error(operation, code, "too many copies in progress")
+    waiting = replace(task, waits=1).to_json()
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [{"Id": "0", "MessageId": "m", "MD5OfMessageBody": "x"}], "Failed": []},
+        {
+            "QueueUrl": QUEUE_URL,
+            "Entries": [{"Id": "0", "MessageBody": waiting, "DelaySeconds": 900}],
+        },
+    )
+    rt = runtime(replicator_config(), stubs)
+    # Waiting for a slot is not a failure: the record is deleted, the copy is queued again.
+    assert rt.process([record(task.to_json(), receive_count=7)]) == {"batchItemFailures": []}
+    assert metrics(rt, "WaitingForCopySlot") == 1
+    assert metrics(rt, "DeadLettered") == 0
+
+
+def test_copies_into_a_full_region_wait_without_asking_again(stubs: Stubs) -> None:
+    first, second = rds_task(ident="db-one"), rds_task(ident="db-two")
+    stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": QUEUE_URL,
+            "Entries": [
+                {"Id": "0", "MessageBody": replace(first, waits=1).to_json(), "DelaySeconds": 900},
+                {"Id": "1", "MessageBody": replace(second, waits=1).to_json(), "DelaySeconds": 900},
+            ],
+        },
+    )
+    rt = runtime(replicator_config(), stubs)
+    batch = [record(first.to_json()), record(second.to_json())]
+    assert rt.process(batch) == {"batchItemFailures": []}
+
+
+def test_a_copy_that_waited_two_days_is_dead_lettered(stubs: Stubs) -> None:
+    task = replace(rds_task(), waits=192)
+    stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains("waited 192 times for a copy slot", "SnapshotQuotaExceeded"),
+        "SnapshotQuotaExceeded",
+    )
+    assert runtime(replicator_config(), stubs).process([record(task.to_json())]) == {
+        "batchItemFailures": []
+    }
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "code", "task"),
+    [
+        ("ec2", "copy_snapshot", "RequestLimitExceeded", ebs_task()),
+        ("rds", "copy_db_snapshot", "ThrottlingException", rds_task()),
+        ("rds", "copy_db_cluster_snapshot", "Throttling", rds_task("AURORA", "c1")),
+    ],
+)
 @pytest.mark.parametrize("receive_count", [1, 3])
-def test_limits_and_throttling_come_back_later(
+def test_throttling_comes_back_later(
     stubs: Stubs, service: str, operation: str, code: str, task: Task, receive_count: int
 ) -> None:
     if service == "ec2":
@@ -312,12 +374,12 @@ class Contains:
 def test_last_allowed_receive_goes_to_the_dead_letter_queue_with_the_reason(stubs: Stubs) -> None:
     task = ebs_task()
     expect_no_ebs_copy_yet(stubs, task)
-    stubs.on("ec2", OTHER).add_client_error("copy_snapshot", "ResourceLimitExceeded", "20 copies")
+    stubs.on("ec2", OTHER).add_client_error("copy_snapshot", "RequestLimitExceeded", "slow down")
     expect_dead_letter(
         stubs,
         task.to_json(),
-        Contains("gave up after 5 attempts", "ResourceLimitExceeded"),
-        "ResourceLimitExceeded",
+        Contains("gave up after 5 attempts", "RequestLimitExceeded"),
+        "RequestLimitExceeded",
         count=5,
     )
     rt = runtime(replicator_config(), stubs)
@@ -701,3 +763,47 @@ def test_received_notice_from_an_unknown_account_changes_nothing(stubs: Stubs) -
     rt = runtime(cross_account_config(), stubs)
     assert rt.process([record(event)]) == {"batchItemFailures": []}
     assert stubs.clients == {}
+
+
+def test_a_second_task_for_a_waiting_copy_is_dropped(stubs: Stubs) -> None:
+    task = rds_task()
+    stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": QUEUE_URL,
+            "Entries": [
+                {"Id": "0", "MessageBody": replace(task, waits=1).to_json(), "DelaySeconds": 900}
+            ],
+        },
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    # The sweep queues the same copy again a minute later: one waiting task is enough.
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    lines = [line.get("message") for line in rt.log.lines or []]
+    assert "already waiting for a copy slot" in lines
+
+
+def test_a_wait_that_could_not_be_queued_is_retried_not_dropped(stubs: Stubs) -> None:
+    task = rds_task()
+    rds = stubs.on("rds", OTHER)
+    rds.add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
+    sqs = stubs.on("sqs", REGION)
+    sqs.add_client_error("send_message_batch", "InternalError", "try again", http_status_code=500)
+    first = record(task.to_json())
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([first]) == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
+    # Delivered again: the wait was never queued, so it is queued now (not dropped).
+    sqs.add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": QUEUE_URL,
+            "Entries": [
+                {"Id": "0", "MessageBody": replace(task, waits=1).to_json(), "DelaySeconds": 900}
+            ],
+        },
+    )
+    assert rt.process([record(task.to_json(), receive_count=2)]) == {"batchItemFailures": []}
