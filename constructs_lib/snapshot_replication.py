@@ -589,6 +589,43 @@ class _ReplicationBase(Construct):
         self._queue_target = _QueueTarget(self.queue, self.dead_letter_queue)
         self._alarms(age_seconds)
 
+    def allow_in_key_policy(self, key: CustomerManagedKey) -> None:
+        """Name the copier in ``key``'s policy: for a key whose policy does not delegate to IAM
+        (``KeyPolicy.custom``), such as a sharing key. Use is limited to EC2 and RDS in the
+        key's Region (``kms:ViaService``), grants to grants for AWS resources."""
+        require(isinstance(key, CustomerManagedKey), "key", "must be a CustomerManagedKey", key)
+        region = Stack.of(key).region
+        via = {"kms:ViaService": [f"ec2.{region}.amazonaws.com", f"rds.{region}.amazonaws.com"]}
+        sid = f"SnapshotCopier{self.node.addr[:8]}"
+        key.add_to_key_policy(
+            iam.PolicyStatement(
+                sid=f"{sid}Use",
+                principals=[self.copier_role],
+                actions=[
+                    "kms:Decrypt",
+                    "kms:DescribeKey",
+                    "kms:Encrypt",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                ],
+                resources=["*"],
+                conditions={"StringEquals": via},
+            )
+        )
+        key.add_to_key_policy(
+            iam.PolicyStatement(
+                sid=f"{sid}Grants",
+                principals=[self.copier_role],
+                actions=["kms:CreateGrant"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": via,
+                    "Bool": {"kms:GrantIsForAWSResource": "true"},
+                },
+            )
+        )
+
     # ------------------------------------------------------------------ pieces
     def _log_group(self, id: str, name: str) -> logs.LogGroup:
         log_group_name = f"{self._log_prefix}/{name}"

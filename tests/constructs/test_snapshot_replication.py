@@ -142,6 +142,27 @@ def test_copy_permissions_are_scoped(synthesized: Synth) -> None:
     assert resources(template, "AWS::IAM::Policy") == {}
 
 
+def test_sharing_key_names_the_copier_through_ec2_and_rds_only(synthesized: Synth) -> None:
+    template = synthesized(APP).template("Source")
+    (key,) = [
+        v for k, v in resources(template, "AWS::KMS::Key").items() if k.startswith("SharingKey")
+    ]
+    copier = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"AWS": {"Fn::GetAtt": ["ReplicateCopierRoleD7106B71", "Arn"]}}
+    ]
+    assert len(copier) == 2
+    for statement in copier:
+        assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [
+            "ec2.eu-west-1.amazonaws.com",
+            "rds.eu-west-1.amazonaws.com",
+        ]
+    policy = key["Properties"]["KeyPolicy"]["Statement"]
+    external = [s for s in policy if BACKUP_ACCOUNT in json.dumps(s)]
+    assert external, "the backup account must be named in the sharing key's policy"
+
+
 def test_sweeper_cannot_copy_or_share(synthesized: Synth) -> None:
     actions = {
         action

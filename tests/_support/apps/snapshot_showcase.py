@@ -46,13 +46,12 @@ def build(outdir: Path) -> Any:
         alias="alias/snapshot-sharing",
         policy=KeyPolicy.custom(
             admins=[f"arn:aws:iam::{SOURCE_ACCOUNT}:role/KeyAdmin"],
-            statements=[],
             external_accounts=[
                 ExternalAccount(BACKUP_ACCOUNT, via_services=("ec2", "rds")),
             ],
         ),
     )
-    SnapshotReplicator(
+    replicator = SnapshotReplicator(
         source,
         "Replicate",
         resource_types=["EBS", "RDS", "AURORA"],
@@ -65,6 +64,8 @@ def build(outdir: Path) -> Any:
         ],
         retention=cdk.Duration.days(14),
     )
+    # The sharing key's policy names no root: let the copier in, through EC2 and RDS only.
+    replicator.allow_in_key_policy(sharing_key)
 
     backup = cdk.Stack(app, "Backup", env=cdk.Environment(account=BACKUP_ACCOUNT, region=REGION))
     backup_key = CustomerManagedKey(backup, "BackupKey", alias="alias/snapshot-backup")
