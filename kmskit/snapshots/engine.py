@@ -147,15 +147,6 @@ class SnapshotEngine:
         except BotoCoreError as error:
             raise classify(error, f"describe {ref.arn}") from error
 
-    def find_copy(self, kind: Kind, region: str, origin: Origin, role: Role) -> SnapshotInfo | None:
-        """The live copy of ``origin`` for ``role`` in ``region`` made in this account, if any."""
-        key = copy_key(origin, region=region, account=self.account, role=role)
-        if kind == "EBS":
-            live = [c for c in self._ebs_by_key(region, key) if c.state != "failed"]
-            return min(live, key=lambda c: c.ref.id) if live else self._recent.get(key)
-        ident = rds_identifier(origin, key, role)
-        return self.describe(SnapshotRef(kind, ident, region, self.account, self.partition))
-
     def managed_copies(self, kind: Kind, region: str) -> list[SnapshotInfo]:
         """Every copy in ``region`` that this replicator made (by tag)."""
         if kind == "EBS":
