@@ -14,6 +14,11 @@ from constructs_lib.iam import ManagedPolicyRole
 from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 from constructs_lib.quota_alarm import KmsRequestQuotaAlarm
+from constructs_lib.snapshot_replication import (
+    ReplicationDestination,
+    SnapshotReceiver,
+    SnapshotReplicator,
+)
 
 __all__ = [
     "AlarmTopic",
@@ -30,6 +35,9 @@ __all__ = [
     "KmsRequestQuotaAlarm",
     "ManagedPolicyRole",
     "ReplicaKey",
+    "ReplicationDestination",
+    "SnapshotReceiver",
+    "SnapshotReplicator",
     "TrailSource",
     "acknowledge",
     "add_compliance_checks",

@@ -101,3 +101,26 @@ CLOUDWATCH_LOGS_ACTIONS: tuple[str, ...] = (
 )
 # A service publishing to an encrypted SNS topic or SQS queue.
 PUBLISHER_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey*")
+
+# What each action wildcard above stands for. Identity policies get the explicit actions
+# (the IAM policy wildcard check, AwsSolutions-IAM5, refuses action wildcards); the meaning
+# is the same.
+WILDCARD_EXPANSIONS: dict[str, tuple[str, ...]] = {
+    "kms:GenerateDataKey*": (
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyPair",
+        "kms:GenerateDataKeyPairWithoutPlaintext",
+        "kms:GenerateDataKeyWithoutPlaintext",
+    ),
+    "kms:ReEncrypt*": ("kms:ReEncryptFrom", "kms:ReEncryptTo"),
+}
+
+
+def explicit(key_actions: tuple[str, ...] | list[str]) -> list[str]:
+    """``key_actions`` with the wildcards of :data:`WILDCARD_EXPANSIONS` spelled out."""
+    result: list[str] = []
+    for action in key_actions:
+        for expanded in WILDCARD_EXPANSIONS.get(action, (action,)):
+            if expanded not in result:
+                result.append(expanded)
+    return result

@@ -275,6 +275,7 @@ class _KeyBase(Resource):
             conditions,
         )
         condition_dict = {op: dict(body) for op, body in conditions.items()} if conditions else None
+        key_actions = tuple(actions.explicit(key_actions))
         principal = grantee.grant_principal
         identity: iam.Grant | None = None
         if self._same_account(principal):

@@ -35,8 +35,8 @@ Shape (every field but ``accounts`` and ``regions`` has a default)::
       }
     }
 
-A destination in a Region where the organisation has a KeyStack uses that stack's data key; any
-other destination must give ``kms_key_arn``.
+Snapshot copies are encrypted with the snapshot key of the KeyStack in the destination Region, so
+every destination Region must be one of ``regions``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}$")
-KEY_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key|alias)/[\w/-]+$")
 CONNECTION_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
@@ -108,7 +107,6 @@ class Destination:
 
     region: str
     account: Account | None = None
-    kms_key_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -286,45 +284,21 @@ def _parse_replication(
     for index, raw_item in enumerate(destinations_raw):
         path = f"replication.destinations[{index}]"
         item = _object(raw_item, path)
-        _only_keys(item, path, ("region", "account", "kms_key_arn"))
+        _only_keys(item, path, ("region", "account"))
         region = check_region(_field(f"{path}.region"), item.get("region"))
         account = (
             _account_ref(accounts, item["account"], f"{path}.account")
             if "account" in item
             else None
         )
-        key_arn = item.get("kms_key_arn")
-        if key_arn is None:
-            require(
-                region in regions,
-                _field(f"{path}.kms_key_arn"),
-                f"must be given for a destination Region without a KeyStack ({region} is not "
-                f"one of regions {list(regions)})",
-                key_arn,
-            )
-        else:
-            match = KEY_ARN_PATTERN.match(key_arn) if isinstance(key_arn, str) else None
-            require(
-                match is not None,
-                _field(f"{path}.kms_key_arn"),
-                "must be a KMS key or alias ARN",
-                key_arn,
-            )
-            assert match is not None
-            require(
-                match.group(1) == region,
-                _field(f"{path}.kms_key_arn"),
-                f"must be a key in the destination Region {region}",
-                key_arn,
-            )
-            if account is not None:
-                require(
-                    match.group(2) == account.id,
-                    _field(f"{path}.kms_key_arn"),
-                    f"must be a key of the destination account {account.alias} ({account.id})",
-                    key_arn,
-                )
-        destination = Destination(region=region, account=account, kms_key_arn=key_arn)
+        require(
+            region in regions,
+            _field(f"{path}.region"),
+            f"must be one of regions {list(regions)}: a destination Region needs the key of "
+            "the organisation's KeyStack there",
+            region,
+        )
+        destination = Destination(region=region, account=account)
         require(
             all((d.region, d.account) != (region, account) for d in destinations),
             _field(path),

@@ -17,6 +17,8 @@ from stacks.audit_stack import AuditStack
 from stacks.config import Account, Environment, Organisation
 from stacks.data_stack import DataStack
 from stacks.key_stack import KeyStack
+from stacks.pipeline_stack import PipelineArtifactsStack, PipelineStack
+from stacks.replication_stack import SnapshotReceiverStack, SnapshotSourceStack
 
 
 def stage_id(account: Account) -> str:
@@ -61,6 +63,35 @@ class AccountStage(cdk.Stage):
                     env=_env(account, region),
                     description=f"Encrypted buckets of {account.alias} in {region}",
                 )
+        self.replication_stacks: dict[str, SnapshotSourceStack | SnapshotReceiverStack] = {}
+        replication = organisation.replication
+        if account.role == "workload" and replication.destinations:
+            snapshot_keys = {
+                region: stack.snapshot_key
+                for region, stack in self.key_stacks.items()
+                if stack.snapshot_key is not None
+            }
+            for region in organisation.ordered_regions:
+                self.replication_stacks[region] = SnapshotSourceStack(
+                    self,
+                    f"Replication-{region}",
+                    organisation=organisation,
+                    region=region,
+                    snapshot_keys=snapshot_keys,
+                    env=_env(account, region),
+                    description=f"Snapshot replication from {account.alias} in {region}",
+                )
+        if account.role == "backup":
+            receiving = sorted({d.region for d in replication.destinations if d.account == account})
+            for region in receiving:
+                self.replication_stacks[region] = SnapshotReceiverStack(
+                    self,
+                    f"Receiver-{region}",
+                    organisation=organisation,
+                    backup_key=self.key_stacks[region].data_key,
+                    env=_env(account, region),
+                    description=f"Snapshot receiver of {account.alias} in {region}",
+                )
         self.audit_stack = AuditStack(
             self,
             "Audit",
@@ -75,17 +106,44 @@ def _env(account: Account, region: str) -> cdk.Environment:
     return cdk.Environment(account=account.id, region=region)
 
 
-def add_organisation(app: cdk.App, organisation: Organisation) -> list[AccountStage]:
-    """One :class:`AccountStage` per account: security first, then workloads, then backup."""
-    order = {"security": 0, "workload": 1, "backup": 2}
-    accounts = sorted(organisation.accounts, key=lambda a: order[a.role])
-    return [
-        AccountStage(
+WAVES = (("Security", "security"), ("Workloads", "workload"), ("Backup", "backup"))
+
+
+def add_organisation(app: cdk.App, organisation: Organisation) -> PipelineStack:
+    """One :class:`AccountStage` per account, and the pipeline that deploys them wave by wave:
+    security, then workloads, then backup."""
+    waves: list[tuple[str, list[cdk.Stage]]] = []
+    for wave_name, role in WAVES:
+        stages: list[cdk.Stage] = [
+            AccountStage(
+                app,
+                stage_id(account),
+                organisation=organisation,
+                account=account,
+                env=_env(account, organisation.home_region),
+            )
+            for account in organisation.accounts_with_role(role)
+        ]
+        if stages:
+            waves.append((wave_name, stages))
+    pipeline_account = organisation.pipeline.account
+    artifact_stacks = [
+        PipelineArtifactsStack(
             app,
-            stage_id(account),
+            f"PipelineArtifacts-{region}",
             organisation=organisation,
-            account=account,
-            env=_env(account, organisation.home_region),
+            env=_env(pipeline_account, region),
+            description=f"Pipeline artifacts in {region}",
         )
-        for account in accounts
+        for region in organisation.ordered_regions
+        if region != organisation.pipeline.region
     ]
+    return PipelineStack(
+        app,
+        "Pipeline",
+        organisation=organisation,
+        waves=waves,
+        artifact_stacks=artifact_stacks,
+        env=_env(pipeline_account, organisation.pipeline.region),
+        description="CDK Pipelines: deploys the organisation wave by wave",
+    )

@@ -10,12 +10,14 @@ COMPLIANCE_DOC = Path(__file__).resolve().parents[2] / "docs" / "compliance.md"
 # Rule IDs such as AwsSolutions-IAM5[Resource::arn:aws:rds:eu-west-1:111111111111:snapshot:*]
 # embed the environment and CloudFormation logical IDs; the table writes them once, generically.
 _GENERIC = (
+    (re.compile(r'\{"Fn::GetStackOutput":\{[^{}]*\}\}'), "<cross-region-output>"),
     (re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])"), "<account>"),
     (
         re.compile(r"\b(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}\b"),
         "<region>",
     ),
     (re.compile(r"<[A-Za-z0-9]+\.(Arn|[A-Za-z]+)>"), r"<logical-id.\1>"),
+    (re.compile(r"<[A-Za-z][A-Za-z0-9]*[0-9A-F]{8}>"), "<logical-id>"),
     (re.compile(r":log-group:[^:\]]+"), ":log-group:<log-group>"),
     (re.compile(r"(?<![a-z0-9-])o-[a-z0-9]{10,32}(?![a-z0-9])"), "<organization-id>"),
 )

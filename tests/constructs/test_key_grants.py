@@ -22,12 +22,17 @@ from stacks.config import cdk_json_context
 ACCOUNT = "111111111111"
 PARTNER = "222222222222"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/Admin"
+# grant() spells out the action wildcards of the key policy's user statement.
 SYMMETRIC_USER = [
     "kms:Decrypt",
     "kms:DescribeKey",
     "kms:Encrypt",
-    "kms:GenerateDataKey*",
-    "kms:ReEncrypt*",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
 ]
 
 

@@ -1,0 +1,1250 @@
+"""Snapshot replication between Regions and accounts: EBS, RDS and Aurora.
+
+:class:`SnapshotReplicator` (in the source account) copies every snapshot tagged with
+``selection_tag`` to each destination Region, re-encrypted with that Region's key. For a
+destination in another account it makes a *staging* copy in the destination Region with a
+sharing key of this account, shares it, and announces it on the target account's receiver bus.
+:class:`SnapshotReceiver` (in the target account) copies what a source account shared,
+re-encrypting it with its own key (and, optionally, on to other Regions), then tells the source
+to unshare the staging copy.
+
+Both run the same Lambda package (``lambda_src/snapshot_replicator``) with the copy engine of
+``kmskit.snapshots``; the asset is staged here, deterministically and without Docker. See
+docs/snapshots.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import Aws, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces.aws_events import IRuleRef
+from constructs import Construct
+
+from constructs_lib._validation import (
+    check_account_id,
+    check_range,
+    check_region,
+    check_unique,
+    is_token,
+    require,
+)
+from constructs_lib.alarm_topic import AlarmTopic
+from constructs_lib.compliance import acknowledge
+from constructs_lib.key_policy import KeyServicePrincipal
+from constructs_lib.keys import CustomerManagedKey
+from kmskit.snapshots.model import (
+    EVENT_SOURCE,
+    KINDS,
+    RECEIVER_BUS_NAME,
+    REPLICATOR_BUS_NAME,
+    TAG_REPLICATOR,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "snapshot_replicator"
+# What the Lambda asset holds: the handler package and the kmskit engine modules it imports.
+ASSET_SOURCES: tuple[tuple[Path, str], ...] = (
+    (ROOT / "lambda_src" / PACKAGE, PACKAGE),
+    (ROOT / "kmskit" / "__init__.py", "kmskit/__init__.py"),
+    (ROOT / "kmskit" / "clients.py", "kmskit/clients.py"),
+    (ROOT / "kmskit" / "snapshots", "kmskit/snapshots"),
+)
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+
+# The exact EventBridge patterns of aws-facts.md.
+EBS_PATTERN: dict[str, Any] = {
+    "source": ["aws.ec2"],
+    "detail-type": ["EBS Snapshot Notification"],
+    "detail": {
+        "event": ["createSnapshot", "copySnapshot", "shareSnapshot"],
+        "result": ["succeeded", "failed"],
+    },
+}
+RDS_PATTERN: dict[str, Any] = {
+    "source": ["aws.rds"],
+    "detail-type": ["RDS DB Snapshot Event"],
+    "detail": {"EventID": ["RDS-EVENT-0042", "RDS-EVENT-0091", "RDS-EVENT-0060", "RDS-EVENT-0197"]},
+}
+AURORA_PATTERN: dict[str, Any] = {
+    "source": ["aws.rds"],
+    "detail-type": ["RDS DB Cluster Snapshot Event"],
+    "detail": {"EventID": ["RDS-EVENT-0075", "RDS-EVENT-0169"]},
+}
+KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/[A-Za-z0-9-]+$")
+TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+MAX_DESTINATIONS = 10
+COPIER_TIMEOUT = Duration.minutes(2)
+COPIER_CONCURRENCY = 2  # SQS event sources need at least 2
+DEFAULT_RETENTION = Duration.days(14)
+DEFAULT_SWEEP_INTERVAL = Duration.hours(1)
+DEFAULT_SWEEP_WINDOW = Duration.days(1)
+DEFAULT_MAX_MESSAGE_AGE = Duration.hours(6)
+
+
+@dataclass(frozen=True)
+class ReplicationDestination:
+    """Where copies go.
+
+    Args:
+        region: the destination Region.
+        kms_key_arn: a key of the replicator's account in ``region``. Same account: the copies
+            are encrypted with it. Another ``account``: the staging copy that is shared with
+            that account is encrypted with it, so its key policy must let that account in
+            (``KeyPolicy.custom(external_accounts=[ExternalAccount(...)])``); the receiver then
+            re-encrypts with its own key. Required.
+        account: the destination account. Default: the replicator's own account.
+    """
+
+    region: str
+    kms_key_arn: str | None = None
+    account: str | None = None
+
+
+def _stage_asset() -> str:
+    """Copy the handler package and the engine into a folder named by their content hash.
+
+    The files are copied byte for byte in sorted order, so the folder (and the CDK asset hash)
+    depends only on their content. An existing folder of the same hash is reused; a new one is
+    written to a temporary name and renamed into place.
+    """
+    files: list[tuple[Path, str]] = []
+    for source, target in ASSET_SOURCES:
+        if source.is_dir():
+            files.extend((p, f"{target}/{p.name}") for p in sorted(source.glob("*.py")))
+        else:
+            files.append((source, target))
+    digest = hashlib.sha256()
+    for path, target in files:
+        digest.update(target.encode() + b"\0" + path.read_bytes() + b"\0")
+    root = Path(tempfile.gettempdir()) / "kmskit-lambda-assets"
+    final = root / f"{PACKAGE}-{digest.hexdigest()[:24]}"
+    if final.is_dir():
+        return str(final)
+    root.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=root, prefix=".building-"))
+    for path, target in files:
+        destination = building / target
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(path.read_bytes())
+    try:
+        os.rename(building, final)
+    except OSError:
+        shutil.rmtree(building, ignore_errors=True)  # another synth staged the same content
+    return str(final)
+
+
+@jsii.implements(events.IRuleTarget)
+class _QueueTarget:
+    """EventBridge -> encrypted SQS queue, allowed only for the rules that target it.
+
+    ``targets.SqsQueue`` would add an unconditioned key-policy grant for EventBridge; here the key
+    policy gets the documented publisher statement and the queue policy names each rule.
+    """
+
+    def __init__(self, queue: sqs.Queue, dead_letter_queue: sqs.Queue) -> None:
+        self.queue = queue
+        self.dead_letter_queue = dead_letter_queue
+
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        for queue in (self.queue, self.dead_letter_queue):
+            queue.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    actions=["sqs:SendMessage"],
+                    resources=[queue.queue_arn],
+                    conditions={"ArnEquals": {"aws:SourceArn": rule.rule_ref.rule_arn}},
+                )
+            )
+        return events.RuleTargetConfig(
+            arn=self.queue.queue_arn,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
+                arn=self.dead_letter_queue.queue_arn
+            ),
+            retry_policy=events.CfnRule.RetryPolicyProperty(
+                maximum_event_age_in_seconds=86400, maximum_retry_attempts=185
+            ),
+            target_resource=self.queue,
+        )
+
+
+_NAG_TOKENS = {
+    Aws.PARTITION: "<AWS::Partition>",
+    Aws.ACCOUNT_ID: "<AWS::AccountId>",
+    Aws.REGION: "<AWS::Region>",
+}
+# Why each kind of wildcard resource is needed: (marker in the ARN, mode or "", reason). First
+# match wins; every reason is a row of docs/compliance.md.
+_WILDCARD_REASONS: tuple[tuple[str, str, str], ...] = (
+    (
+        "",
+        "*",
+        "ec2:DescribeSnapshots, rds:DescribeDBSnapshots/DescribeDBClusterSnapshots and X-Ray "
+        "trace writes have no resource-level permissions; describe is limited to the "
+        "replication Regions by aws:RequestedRegion",
+    ),
+    (
+        ":ec2:*::snapshot/*",
+        "",
+        "EBS snapshot IDs are assigned when a copy starts; copy and tag-on-create are limited "
+        "to the replication Regions, share, tag and delete to snapshots tagged with this "
+        "replicator's kmskit:replicator value",
+    ),
+    (
+        "snapshot:kmskit-s-*",
+        "",
+        "staging copies shared by the source accounts get deterministic kmskit-s-* identifiers "
+        "at run time; the receiver may only copy them, in its own Region",
+    ),
+    (
+        "snapshot:kmskit-*",
+        "",
+        "RDS and Aurora copies get deterministic kmskit-* identifiers at run time; copy, share, "
+        "tag and delete are limited to that prefix, the replication Regions and copies tagged "
+        "with this replicator",
+    ),
+    (
+        "snapshot:*",
+        "",
+        "any DB or cluster snapshot of this account in the source Region may carry the "
+        "selection tag at run time; the replicator only reads it as the source of a copy",
+    ),
+    (
+        ":key/*",
+        "replicator",
+        "a selected snapshot may be encrypted with any key of this account in its Region "
+        "(aws/ebs and aws/rds included); use is limited to EC2 and RDS in that Region by "
+        "kms:ViaService",
+    ),
+    (
+        ":key/*",
+        "receiver",
+        "the source accounts' sharing keys are chosen in their accounts; use is limited to EC2 "
+        "and RDS in this Region by kms:ViaService, and their key policies must name this "
+        "account",
+    ),
+    (
+        ":event-bus/",
+        "",
+        "the receiver learns the replicator's Region from each notice; PutEvents is limited to "
+        "the kmskit-snapshot-replicator bus of the source accounts",
+    ),
+)
+
+
+def _wildcard_reason(resource: str, mode: str) -> str:
+    for marker, scope, reason in _WILDCARD_REASONS:
+        if scope == "*":
+            if resource == "*":
+                return reason
+            continue
+        if marker in resource and scope in ("", mode):
+            return reason
+    raise ValueError(f"no reason recorded for the wildcard resource {resource}")
+
+
+def _acknowledge_wildcards(
+    policy: iam.ManagedPolicy, statements: Sequence[iam.PolicyStatement], mode: str
+) -> None:
+    """Acknowledge AwsSolutions-IAM5 for each wildcard resource of ``policy``, with its reason."""
+    seen: set[str] = set()
+    for statement in statements:
+        for resource in statement.resources:
+            if "*" not in resource or resource in seen:
+                continue
+            seen.add(resource)
+            rule_resource = resource
+            for token, placeholder in _NAG_TOKENS.items():
+                rule_resource = rule_resource.replace(token, placeholder)
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::{rule_resource}]",
+                _wildcard_reason(resource, mode),
+            )
+
+
+def _days(prop: str, value: Any, low: int, high: int) -> int:
+    require(isinstance(value, Duration), prop, "must be a Duration", value)
+    days = value.to_days(integral=False)
+    require(
+        float(days).is_integer(), prop, "must be a whole number of days", value.to_human_string()
+    )
+    return check_range(prop, int(days), low, high, "days")
+
+
+def _check_kinds(resource_types: Sequence[str]) -> tuple[str, ...]:
+    require(
+        isinstance(resource_types, list | tuple) and len(resource_types) > 0,
+        "resource_types",
+        "must be a non-empty list of 'EBS', 'RDS' and 'AURORA'",
+        resource_types,
+    )
+    for kind in resource_types:
+        require(kind in KINDS, "resource_types", "must hold only 'EBS', 'RDS' and 'AURORA'", kind)
+    check_unique("resource_types", resource_types)
+    return tuple(resource_types)
+
+
+def _check_key_arn(prop: str, arn: Any, *, region: str, account: str) -> str:
+    require(arn is not None, prop, "must be given (the key copies are encrypted with)", arn)
+    require(isinstance(arn, str), prop, "must be a KMS key ARN", arn)
+    if is_token(arn):
+        return str(arn)
+    match = KEY_ARN.match(arn)
+    require(
+        match is not None,
+        prop,
+        "must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias)",
+        arn,
+    )
+    assert match is not None
+    if not is_token(region):
+        require(
+            match.group(1) == region,
+            prop,
+            f"must be a key in the destination Region {region}",
+            arn,
+        )
+    if not is_token(account):
+        require(
+            match.group(2) == account,
+            prop,
+            f"must be a key of this stack's account {account}",
+            arn,
+        )
+    return str(arn)
+
+
+def _check_destinations(
+    prop: str,
+    destinations: Any,
+    stack: Stack,
+    *,
+    allow_cross_account: bool,
+) -> tuple[ReplicationDestination, ...]:
+    require(
+        isinstance(destinations, list | tuple),
+        prop,
+        "must be a list of ReplicationDestination",
+        destinations,
+    )
+    require(
+        len(destinations) <= MAX_DESTINATIONS,
+        prop,
+        f"must hold at most {MAX_DESTINATIONS} destinations",
+        len(destinations),
+    )
+    checked = []
+    for index, destination in enumerate(destinations):
+        field = f"{prop}[{index}]"
+        require(
+            isinstance(destination, ReplicationDestination),
+            field,
+            "must be a ReplicationDestination",
+            destination,
+        )
+        region = check_region(f"{field}.region", destination.region)
+        account = destination.account
+        if account is not None:
+            require(
+                allow_cross_account,
+                f"{field}.account",
+                "must be left out: a receiver copies only within its own account",
+                account,
+            )
+            check_account_id(f"{field}.account", account)
+            require(
+                is_token(stack.account) or account != stack.account,
+                f"{field}.account",
+                "must be another account (leave it out for this stack's account)",
+                account,
+            )
+        elif not is_token(region) and not is_token(stack.region):
+            require(
+                region != stack.region,
+                f"{field}.region",
+                f"must differ from this stack's Region {stack.region} for a same-account copy",
+                region,
+            )
+        _check_key_arn(
+            f"{field}.kms_key_arn", destination.kms_key_arn, region=region, account=stack.account
+        )
+        checked.append(destination)
+    check_unique(prop, [(d.region, d.account) for d in checked])
+    return tuple(checked)
+
+
+class _ReplicationBase(Construct):
+    """Queue, dead-letter queue, copier, sweeper, alarms: what replicator and receiver share."""
+
+    def _build(
+        self,
+        *,
+        mode: str,
+        resource_types: tuple[str, ...],
+        encryption_key: CustomerManagedKey | None,
+        alarm_topic: AlarmTopic | None,
+        sweep_interval: Duration,
+        max_receive_count: int,
+        max_message_age: Duration,
+        config: dict[str, Any],
+    ) -> None:
+        stack = Stack.of(self)
+        self.resource_types = resource_types
+        self.replicator_mode = mode
+        self.replicator_id = Names.unique_resource_name(self, max_length=64)
+        require(
+            encryption_key is None or isinstance(encryption_key, CustomerManagedKey),
+            "encryption_key",
+            "must be a CustomerManagedKey",
+            encryption_key,
+        )
+        self.encryption_key = encryption_key or CustomerManagedKey(
+            self,
+            "Key",
+            description=f"{self.node.path}: snapshot replication queues, logs and alarms",
+        )
+        require(
+            alarm_topic is None or isinstance(alarm_topic, AlarmTopic),
+            "alarm_topic",
+            "must be an AlarmTopic",
+            alarm_topic,
+        )
+        self.alarm_topic = alarm_topic or AlarmTopic(
+            self, "Alarms", encryption_key=self.encryption_key
+        )
+        interval_minutes = check_range(
+            "sweep_interval", int(sweep_interval.to_minutes()), 5, 1440, "minutes"
+        )
+        self.max_receive_count = check_range(
+            "max_receive_count", max_receive_count, 5, 100, "receives"
+        )
+        age_seconds = check_range(
+            "max_message_age", int(max_message_age.to_seconds()), 300, 1_209_600, "seconds"
+        )
+
+        key = self.encryption_key.key
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            visibility_timeout=Duration.seconds(COPIER_TIMEOUT.to_seconds() * 6),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=self.max_receive_count, queue=self.dead_letter_queue
+            ),
+        )
+        self.encryption_key.add_service_principal(
+            KeyServicePrincipal.publisher(service="events.amazonaws.com", destination="sqs")
+        )
+
+        full_config = {
+            **config,
+            "mode": mode,
+            "replicator_id": self.replicator_id,
+            "account": stack.account,
+            "region": stack.region,
+            "partition": stack.partition,
+            "resource_types": list(resource_types),
+            "queue_url": self.queue.queue_url,
+            "dead_letter_queue_url": self.dead_letter_queue.queue_url,
+            "max_receive_count": self.max_receive_count,
+        }
+        environment = {"KMSKIT_SNAPSHOT_CONFIG": stack.to_json_string(full_config)}
+        code = lambda_.Code.from_asset(_stage_asset())
+
+        self.copier_role = iam.Role(
+            self,
+            "CopierRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{self.node.path}: copies, shares and cleans up snapshots",
+        )
+        self.sweeper_role = iam.Role(
+            self,
+            "SweeperRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{self.node.path}: finds missed snapshots, applies retention",
+        )
+        self._log_prefix = f"/kmskit/snapshot-replication/{self.node.addr[:16]}"
+        self.encryption_key.add_service_principal(
+            KeyServicePrincipal.cloudwatch_logs(log_group_name=f"{self._log_prefix}/*")
+        )
+        self.copier_log_group = self._log_group("CopierLogs", "copier")
+        self.sweeper_log_group = self._log_group("SweeperLogs", "sweeper")
+        self.copier = lambda_.Function(
+            self,
+            "Copier",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=f"{PACKAGE}.handler.handler",
+            code=code,
+            role=self.copier_role.without_policy_updates(),
+            environment=environment,
+            timeout=COPIER_TIMEOUT,
+            memory_size=256,
+            reserved_concurrent_executions=COPIER_CONCURRENCY,
+            log_group=self.copier_log_group,
+            dead_letter_queue=self.dead_letter_queue,
+            tracing=lambda_.Tracing.ACTIVE,
+            description="kmskit snapshot replication: SQS copier",
+        )
+        self.event_source = event_sources.SqsEventSource(
+            self.queue,
+            batch_size=10,
+            report_batch_item_failures=True,
+            max_concurrency=COPIER_CONCURRENCY,
+        )
+        self.copier.add_event_source(self.event_source)
+        mapping = next(
+            c for c in self.copier.node.children if isinstance(c, lambda_.EventSourceMapping)
+        )
+        acknowledge(
+            mapping,
+            "Serverless-LambdaEventSourceMappingDestination",
+            "SQS event source mappings cannot have an on-failure destination; failed snapshot "
+            "messages are dead-lettered with their reason by the copier or by the queue's "
+            "redrive policy",
+        )
+        self.sweeper = lambda_.Function(
+            self,
+            "Sweeper",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=f"{PACKAGE}.sweep.handler",
+            code=code,
+            role=self.sweeper_role.without_policy_updates(),
+            environment=environment,
+            timeout=Duration.minutes(10),
+            memory_size=256,
+            reserved_concurrent_executions=1,
+            log_group=self.sweeper_log_group,
+            dead_letter_queue=self.dead_letter_queue,
+            tracing=lambda_.Tracing.ACTIVE,
+            description="kmskit snapshot replication: reconciliation sweep",
+        )
+        for function in (self.copier, self.sweeper):
+            for rule in (
+                "NIST.800.53.R5-LambdaInsideVPC",
+                "HIPAA.Security-LambdaInsideVPC",
+                "PCI.DSS.321-LambdaInsideVPC",
+            ):
+                acknowledge(
+                    function,
+                    rule,
+                    "the snapshot copier and sweeper only call regional AWS APIs (EC2, RDS, SQS, "
+                    "EventBridge) in several Regions and never handle snapshot data; a VPC would "
+                    "need interface endpoints per service and Region and would add no data path "
+                    "to protect",
+                )
+        acknowledge(
+            self.dead_letter_queue,
+            "Serverless-SQSRedrivePolicy",
+            "this is the dead-letter queue of the snapshot replication queue; messages wait here "
+            "with their failure reason until an operator redrives them, so it has no redrive "
+            "policy of its own",
+        )
+        self.schedule = events.Rule(
+            self,
+            "SweepSchedule",
+            schedule=events.Schedule.rate(Duration.minutes(interval_minutes)),
+            description="kmskit snapshot replication: reconciliation sweep",
+        )
+        self.schedule.add_target(
+            targets.LambdaFunction(
+                self.sweeper,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=2,
+            )
+        )
+        self.rules: list[events.Rule] = []
+        self._queue_target = _QueueTarget(self.queue, self.dead_letter_queue)
+        self._alarms(age_seconds)
+
+    def allow_in_key_policy(self, key: CustomerManagedKey) -> None:
+        """Name the copier in ``key``'s policy: for a key whose policy does not delegate to IAM
+        (``KeyPolicy.custom``), such as a sharing key. Use is limited to EC2 and RDS in the
+        key's Region (``kms:ViaService``), grants to grants for AWS resources."""
+        require(isinstance(key, CustomerManagedKey), "key", "must be a CustomerManagedKey", key)
+        region = Stack.of(key).region
+        via = {"kms:ViaService": [f"ec2.{region}.amazonaws.com", f"rds.{region}.amazonaws.com"]}
+        sid = f"SnapshotCopier{self.node.addr[:8]}"
+        key.add_to_key_policy(
+            iam.PolicyStatement(
+                sid=f"{sid}Use",
+                principals=[self.copier_role],
+                actions=[
+                    "kms:Decrypt",
+                    "kms:DescribeKey",
+                    "kms:Encrypt",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                ],
+                resources=["*"],
+                conditions={"StringEquals": via},
+            )
+        )
+        key.add_to_key_policy(
+            iam.PolicyStatement(
+                sid=f"{sid}Grants",
+                principals=[self.copier_role],
+                actions=["kms:CreateGrant"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": via,
+                    "Bool": {"kms:GrantIsForAWSResource": "true"},
+                },
+            )
+        )
+
+    # ------------------------------------------------------------------ pieces
+    def _log_group(self, id: str, name: str) -> logs.LogGroup:
+        log_group_name = f"{self._log_prefix}/{name}"
+        return logs.LogGroup(
+            self,
+            id,
+            log_group_name=log_group_name,
+            encryption_key=self.encryption_key.key,
+            retention=logs.RetentionDays.ONE_YEAR,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _rule(
+        self, id: str, pattern: dict[str, Any], bus: events.IEventBus | None = None
+    ) -> events.Rule:
+        rule = events.Rule(
+            self,
+            id,
+            event_bus=bus,
+            event_pattern=events.EventPattern(
+                source=pattern.get("source"),
+                detail_type=pattern.get("detail-type"),
+                detail=pattern.get("detail"),
+                account=pattern.get("account"),
+            ),
+        )
+        rule.add_target(self._queue_target)
+        self.rules.append(rule)
+        return rule
+
+    def _service_rules(self) -> None:
+        kinds = self.resource_types
+        self.ebs_rule = self._rule("EbsEvents", EBS_PATTERN) if "EBS" in kinds else None
+        self.rds_rule = self._rule("RdsEvents", RDS_PATTERN) if "RDS" in kinds else None
+        self.aurora_rule = self._rule("AuroraEvents", AURORA_PATTERN) if "AURORA" in kinds else None
+
+    def _alarms(self, age_seconds: int) -> None:
+        action = cloudwatch_actions.SnsAction(self.alarm_topic.topic)
+        five_minutes = Duration.minutes(5)
+        self.dead_letter_alarm = cloudwatch.Alarm(
+            self,
+            "DeadLettersAlarm",
+            alarm_description="Snapshot replication messages are in the dead-letter queue: read "
+            "their 'reason' attribute, fix the cause, then redrive (docs/snapshots.md).",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=five_minutes, statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.copy_failed_alarm = cloudwatch.Alarm(
+            self,
+            "CopyFailedAlarm",
+            alarm_description="A snapshot copy failed (for example 'Given key ID is not "
+            "accessible'); the copy task is in the dead-letter queue with the reason.",
+            metric=cloudwatch.Metric(
+                namespace="kmskit/Snapshots",
+                metric_name="CopyFailed",
+                dimensions_map={"Replicator": self.replicator_id},
+                period=five_minutes,
+                statistic="Sum",
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.oldest_message_alarm = cloudwatch.Alarm(
+            self,
+            "OldestMessageAlarm",
+            alarm_description="A snapshot has been waiting too long to be copied (limits, "
+            "throttling or a stuck copier).",
+            metric=self.queue.metric_approximate_age_of_oldest_message(
+                period=five_minutes, statistic="Maximum"
+            ),
+            threshold=age_seconds,
+            evaluation_periods=3,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarms = [self.dead_letter_alarm, self.copy_failed_alarm, self.oldest_message_alarm]
+        for alarm in self.alarms:
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+
+    # ------------------------------------------------------------------ IAM
+    def _policies(
+        self,
+        *,
+        copy_regions: Sequence[str],
+        read_regions: Sequence[str],
+        copy_statements: list[iam.PolicyStatement],
+    ) -> None:
+        """One customer managed policy per role (no inline policies)."""
+        stack = Stack.of(self)
+        p, region, account = stack.partition, stack.region, stack.account
+        regions = sorted(set(read_regions) | set(copy_regions))
+        in_regions = {"StringEquals": {"aws:RequestedRegion": regions}}
+        ours = {
+            "StringEquals": {
+                f"aws:ResourceTag/{TAG_REPLICATOR}": self.replicator_id,
+                "aws:RequestedRegion": regions,
+            }
+        }
+        queue_key = iam.PolicyStatement(
+            sid="QueueKey",
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[self.encryption_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+        )
+        describe = iam.PolicyStatement(
+            sid="DescribeSnapshots",
+            actions=[
+                "ec2:DescribeSnapshots",
+                "rds:DescribeDBSnapshots",
+                "rds:DescribeDBClusterSnapshots",
+            ],
+            resources=["*"],
+            conditions=in_regions,
+        )
+        delete_ours = iam.PolicyStatement(
+            sid="DeleteOwnCopies",
+            actions=["ec2:DeleteSnapshot"],
+            resources=[f"arn:{p}:ec2:*::snapshot/*"],
+            conditions=ours,
+        )
+        delete_ours_rds = iam.PolicyStatement(
+            sid="DeleteOwnRdsCopies",
+            actions=["rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"],
+            resources=[
+                f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
+                f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
+            ],
+            conditions=ours,
+        )
+
+        def logs_statement(group: logs.LogGroup) -> iam.PolicyStatement:
+            return iam.PolicyStatement(
+                sid="WriteLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{group.log_group_arn}"],
+            )
+
+        tracing = iam.PolicyStatement(
+            sid="Tracing",
+            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            resources=["*"],
+        )
+        sweeper_statements = [
+            logs_statement(self.sweeper_log_group),
+            tracing,
+            iam.PolicyStatement(
+                sid="QueueTasks",
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn, self.dead_letter_queue.queue_arn],
+            ),
+            queue_key,
+            describe,
+            delete_ours,
+            delete_ours_rds,
+        ]
+        copier_statements = [
+            logs_statement(self.copier_log_group),
+            tracing,
+            iam.PolicyStatement(
+                sid="ConsumeQueue",
+                actions=[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:SendMessage",
+                ],
+                resources=[self.queue.queue_arn],
+            ),
+            iam.PolicyStatement(
+                sid="DeadLetter",
+                actions=["sqs:SendMessage"],
+                resources=[self.dead_letter_queue.queue_arn],
+            ),
+            queue_key,
+            describe,
+            iam.PolicyStatement(
+                sid="CopyEbs",
+                actions=["ec2:CopySnapshot"],
+                resources=[f"arn:{p}:ec2:*::snapshot/*"],
+                conditions={"StringEquals": {"aws:RequestedRegion": sorted(set(copy_regions))}},
+            ),
+            iam.PolicyStatement(
+                sid="TagEbsCopiesOnCreate",
+                actions=["ec2:CreateTags"],
+                resources=[f"arn:{p}:ec2:*::snapshot/*"],
+                conditions={
+                    "StringEquals": {
+                        "ec2:CreateAction": "CopySnapshot",
+                        "aws:RequestedRegion": sorted(set(copy_regions)),
+                    }
+                },
+            ),
+            iam.PolicyStatement(
+                sid="ShareAndMarkOwnEbsCopies",
+                actions=["ec2:ModifySnapshotAttribute", "ec2:CreateTags"],
+                resources=[f"arn:{p}:ec2:*::snapshot/*"],
+                conditions=ours,
+            ),
+            delete_ours,
+            iam.PolicyStatement(
+                sid="ShareAndMarkOwnRdsCopies",
+                actions=[
+                    "rds:ModifyDBSnapshotAttribute",
+                    "rds:ModifyDBClusterSnapshotAttribute",
+                    "rds:AddTagsToResource",
+                ],
+                resources=[
+                    f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
+                    f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
+                ],
+                conditions=ours,
+            ),
+            delete_ours_rds,
+            *copy_statements,
+        ]
+        self.sweeper_policy = iam.ManagedPolicy(
+            self, "SweeperPolicy", roles=[self.sweeper_role], statements=sweeper_statements
+        )
+        self.copier_policy = iam.ManagedPolicy(
+            self, "CopierPolicy", roles=[self.copier_role], statements=copier_statements
+        )
+        _acknowledge_wildcards(self.sweeper_policy, sweeper_statements, self.replicator_mode)
+        _acknowledge_wildcards(self.copier_policy, copier_statements, self.replicator_mode)
+        for function, policy in (
+            (self.copier, self.copier_policy),
+            (self.sweeper, self.sweeper_policy),
+        ):
+            # The function references the role already; what it must wait for is the policy
+            # (the SQS event source is checked against the role's permissions when created).
+            cfn_function = function.node.default_child
+            cfn_policy = policy.node.default_child
+            assert isinstance(cfn_function, lambda_.CfnFunction)
+            assert isinstance(cfn_policy, iam.CfnManagedPolicy)
+            cfn_function.add_override("DependsOn", [Stack.of(self).get_logical_id(cfn_policy)])
+
+    def _kms_statement(
+        self, sid: str, key_arns: Sequence[str], regions: Sequence[str], *, grants: bool
+    ) -> iam.PolicyStatement:
+        """Use of ``key_arns`` only through EC2 and RDS in ``regions`` (kms:ViaService)."""
+        via = sorted(
+            f"{service}.{region}.amazonaws.com" for service in ("ec2", "rds") for region in regions
+        )
+        if grants:
+            return iam.PolicyStatement(
+                sid=sid,
+                actions=["kms:CreateGrant"],
+                resources=list(key_arns),
+                conditions={
+                    "StringEquals": {"kms:ViaService": via},
+                    "Bool": {"kms:GrantIsForAWSResource": "true"},
+                },
+            )
+        return iam.PolicyStatement(
+            sid=sid,
+            actions=[
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:Encrypt",
+                "kms:GenerateDataKeyWithoutPlaintext",
+                "kms:ReEncryptFrom",
+                "kms:ReEncryptTo",
+            ],
+            resources=list(key_arns),
+            conditions={"StringEquals": {"kms:ViaService": via}},
+        )
+
+
+class SnapshotReplicator(_ReplicationBase):
+    """Copy tagged EBS, RDS and Aurora snapshots to other Regions and accounts.
+
+    Args:
+        destinations: where copies go (at most 10, each Region/account once). Required.
+        resource_types: any of ``"EBS"``, ``"RDS"``, ``"AURORA"``. Default: all three.
+        selection_tag: ``(key, value)`` a source snapshot must carry to be replicated.
+            Default: ``("backup", "replicate")``.
+        retention: copies this replicator made are deleted this long after their source was
+            taken (2-3650 days, longer than ``sweep_window``). Nothing else is ever deleted.
+            Default: 14 days.
+        encryption_key: the CMK for the queues, log groups and alarm topic.
+            Default: a new rotated key.
+        alarm_topic: where alarms go. Default: a new :class:`AlarmTopic` with ``encryption_key``.
+        sweep_interval: how often the reconciliation sweep runs (5 minutes - 24 hours).
+            Default: 1 hour.
+        sweep_window: how far back the sweep looks for missed sources (1-7 days); delivered
+            staging copies are deleted once their source is older. Default: 1 day.
+        max_receive_count: deliveries of one message before it is dead-lettered (5-100; retry
+            delays grow from 1 minute to 1 hour). Default: 24 (about 19 hours).
+        max_message_age: alarm when the oldest waiting message is this old. Default: 6 hours.
+
+    Attributes:
+        queue, dead_letter_queue, copier, sweeper, copier_role, sweeper_role, copier_policy,
+        sweeper_policy, copier_log_group, sweeper_log_group, rules (``ebs_rule``, ``rds_rule``,
+        ``aurora_rule``, ``received_rule``), schedule, event_bus (None without cross-account
+        destinations), alarms (``dead_letter_alarm``, ``copy_failed_alarm``,
+        ``oldest_message_alarm``), encryption_key, alarm_topic, replicator_id.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        destinations: Sequence[ReplicationDestination],
+        resource_types: Sequence[str] = KINDS,
+        selection_tag: tuple[str, str] = ("backup", "replicate"),
+        retention: Duration = DEFAULT_RETENTION,
+        encryption_key: CustomerManagedKey | None = None,
+        alarm_topic: AlarmTopic | None = None,
+        sweep_interval: Duration = DEFAULT_SWEEP_INTERVAL,
+        sweep_window: Duration = DEFAULT_SWEEP_WINDOW,
+        max_receive_count: int = 24,
+        max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        kinds = _check_kinds(resource_types)
+        require(
+            isinstance(selection_tag, tuple | list)
+            and len(selection_tag) == 2
+            and all(isinstance(part, str) for part in selection_tag),
+            "selection_tag",
+            "must be a (key, value) pair of strings",
+            selection_tag,
+        )
+        tag_key, tag_value = selection_tag
+        require(
+            bool(TAG_KEY.match(tag_key)) and not tag_key.lower().startswith(("aws:", "kmskit:")),
+            "selection_tag",
+            "must have a tag key of 1-128 letters, digits, spaces or _.:/=+-@ that does not "
+            "start with 'aws:' or 'kmskit:'",
+            selection_tag,
+        )
+        require(
+            len(tag_value) <= 256,
+            "selection_tag",
+            "must have a value of at most 256 characters",
+            selection_tag,
+        )
+        self.destinations = _check_destinations(
+            "destinations", destinations, stack, allow_cross_account=True
+        )
+        require(len(self.destinations) > 0, "destinations", "must name at least one", destinations)
+        window_days = _days("sweep_window", sweep_window, 1, 7)
+        retention_days = _days("retention", retention, 2, 3650)
+        require(
+            retention_days > window_days,
+            "retention",
+            f"must be longer than sweep_window ({window_days} days), or the sweep would copy "
+            "expired snapshots again",
+            retention.to_human_string(),
+        )
+        self.retention = retention
+        self.selection_tag = (tag_key, tag_value)
+        self._build(
+            mode="replicator",
+            resource_types=kinds,
+            encryption_key=encryption_key,
+            alarm_topic=alarm_topic,
+            sweep_interval=sweep_interval,
+            max_receive_count=max_receive_count,
+            max_message_age=max_message_age,
+            config={
+                "selection_tag": [tag_key, tag_value],
+                "destinations": [
+                    {k: v for k, v in vars(d).items() if v is not None} for d in self.destinations
+                ],
+                "retention_days": retention_days,
+                "sweep_window_days": window_days,
+            },
+        )
+        self._service_rules()
+        targets_accounts = sorted({d.account for d in self.destinations if d.account})
+        self.event_bus: events.EventBus | None = None
+        self.received_rule: events.Rule | None = None
+        if targets_accounts:
+            self.event_bus = events.EventBus(self, "Bus", event_bus_name=REPLICATOR_BUS_NAME)
+            self.event_bus.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="DestinationAccountsReportReceipt",
+                    principals=[iam.AccountPrincipal(a) for a in targets_accounts],
+                    actions=["events:PutEvents"],
+                    resources=[self.event_bus.event_bus_arn],
+                )
+            )
+            self.received_rule = self._rule(
+                "ReceivedNotices",
+                {
+                    "source": [EVENT_SOURCE],
+                    "detail-type": ["kmskit Snapshot Received"],
+                    "account": targets_accounts,
+                },
+                bus=self.event_bus,
+            )
+
+        p, region, account = stack.partition, stack.region, stack.account
+        dest_regions = sorted({d.region for d in self.destinations})
+        dest_keys = sorted({str(d.kms_key_arn) for d in self.destinations})
+        copy_statements = [
+            iam.PolicyStatement(
+                sid="CopyRdsSnapshots",
+                actions=["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
+                resources=[
+                    f"arn:{p}:rds:{region}:{account}:snapshot:*",
+                    f"arn:{p}:rds:{region}:{account}:cluster-snapshot:*",
+                    f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
+                    f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
+                ],
+                conditions={
+                    "StringEquals": {"aws:RequestedRegion": sorted({region, *dest_regions})}
+                },
+            ),
+            iam.PolicyStatement(
+                sid="TagRdsCopiesOnCreate",
+                actions=["rds:AddTagsToResource"],
+                resources=[
+                    f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
+                    f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
+                ],
+                conditions={"StringEquals": {"aws:RequestedRegion": dest_regions}},
+            ),
+            self._kms_statement("UseDestinationKeys", dest_keys, dest_regions, grants=False),
+            self._kms_statement("GrantDestinationKeys", dest_keys, dest_regions, grants=True),
+            # The source may be under any key of this account in its Region (aws/ebs included).
+            self._kms_statement(
+                "UseSourceKeys", [f"arn:{p}:kms:{region}:{account}:key/*"], [region], grants=False
+            ),
+            self._kms_statement(
+                "GrantSourceKeys", [f"arn:{p}:kms:{region}:{account}:key/*"], [region], grants=True
+            ),
+        ]
+        if targets_accounts:
+            copy_statements.append(
+                iam.PolicyStatement(
+                    sid="AnnounceSharedSnapshots",
+                    actions=["events:PutEvents"],
+                    resources=sorted(
+                        {
+                            f"arn:{p}:events:{d.region}:{d.account}:event-bus/{RECEIVER_BUS_NAME}"
+                            for d in self.destinations
+                            if d.account
+                        }
+                    ),
+                )
+            )
+        self._policies(
+            copy_regions=dest_regions, read_regions=[region], copy_statements=copy_statements
+        )
+
+
+class SnapshotReceiver(_ReplicationBase):
+    """Copy snapshots that source accounts share with this account, with this account's key.
+
+    Deploy it in each account and Region that a :class:`SnapshotReplicator` names as a
+    cross-account destination. It creates the event bus ``kmskit-snapshot-receiver`` that only
+    ``source_accounts`` may put events on.
+
+    Args:
+        source_accounts: accounts whose shared snapshots are copied (others are ignored). Required.
+        kms_key: this account's key in this Region; every received copy is encrypted with it.
+            Its key policy must allow this account's IAM policies (the AWS default policy does).
+            Required.
+        destinations: same-account onward copies to other Regions (``account`` left out).
+            Default: none.
+        resource_types: Default: ``"EBS"``, ``"RDS"`` and ``"AURORA"``.
+        retention: delete received copies this long after their source was taken (1-3650 days).
+            Default: None (kept until you delete them).
+        encryption_key / alarm_topic / sweep_interval / max_receive_count / max_message_age:
+            as for :class:`SnapshotReplicator`.
+
+    Attributes:
+        as for :class:`SnapshotReplicator`, with ``event_bus`` (always) and ``shared_rule``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        source_accounts: Sequence[str],
+        kms_key: kms.IKey,
+        destinations: Sequence[ReplicationDestination] = (),
+        resource_types: Sequence[str] = KINDS,
+        retention: Duration | None = None,
+        encryption_key: CustomerManagedKey | None = None,
+        alarm_topic: AlarmTopic | None = None,
+        sweep_interval: Duration = DEFAULT_SWEEP_INTERVAL,
+        max_receive_count: int = 24,
+        max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        kinds = _check_kinds(resource_types)
+        require(
+            isinstance(source_accounts, list | tuple) and len(source_accounts) > 0,
+            "source_accounts",
+            "must be a non-empty list of account IDs",
+            source_accounts,
+        )
+        for account_id in source_accounts:
+            check_account_id("source_accounts", account_id)
+            require(
+                is_token(stack.account) or account_id != stack.account,
+                "source_accounts",
+                "must not include this stack's own account",
+                account_id,
+            )
+        check_unique("source_accounts", source_accounts)
+        require(
+            hasattr(kms_key, "key_arn") and not isinstance(kms_key, CustomerManagedKey),
+            "kms_key",
+            "must be an aws_kms.IKey (for a CustomerManagedKey pass its .key)",
+            kms_key,
+        )
+        self.source_accounts = tuple(source_accounts)
+        self.kms_key = kms_key
+        self.destinations = _check_destinations(
+            "destinations", list(destinations), stack, allow_cross_account=False
+        )
+        retention_days = _days("retention", retention, 1, 3650) if retention is not None else None
+        self.retention = retention
+        self._build(
+            mode="receiver",
+            resource_types=kinds,
+            encryption_key=encryption_key,
+            alarm_topic=alarm_topic,
+            sweep_interval=sweep_interval,
+            max_receive_count=max_receive_count,
+            max_message_age=max_message_age,
+            config={
+                "source_accounts": list(self.source_accounts),
+                "kms_key_arn": kms_key.key_arn,
+                "destinations": [
+                    {"region": d.region, "kms_key_arn": d.kms_key_arn} for d in self.destinations
+                ],
+                "retention_days": retention_days,
+            },
+        )
+        self._service_rules()
+        self.event_bus = events.EventBus(self, "Bus", event_bus_name=RECEIVER_BUS_NAME)
+        self.event_bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="SourceAccountsAnnounceSharedSnapshots",
+                principals=[iam.AccountPrincipal(a) for a in self.source_accounts],
+                actions=["events:PutEvents"],
+                resources=[self.event_bus.event_bus_arn],
+            )
+        )
+        self.shared_rule = self._rule(
+            "SharedNotices",
+            {
+                "source": [EVENT_SOURCE],
+                "detail-type": ["kmskit Snapshot Shared"],
+                "account": list(self.source_accounts),
+            },
+            bus=self.event_bus,
+        )
+
+        p, region, account = stack.partition, stack.region, stack.account
+        onward_regions = sorted({d.region for d in self.destinations})
+        copy_regions = sorted({region, *onward_regions})
+        own_keys = sorted({kms_key.key_arn, *(str(d.kms_key_arn) for d in self.destinations)})
+        sharing_keys = [f"arn:{p}:kms:{region}:{a}:key/*" for a in self.source_accounts]
+        copy_statements = [
+            iam.PolicyStatement(
+                sid="CopyRdsSnapshots",
+                actions=["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
+                resources=[
+                    *(
+                        f"arn:{p}:rds:{region}:{a}:snapshot:kmskit-s-*"
+                        for a in self.source_accounts
+                    ),
+                    *(
+                        f"arn:{p}:rds:{region}:{a}:cluster-snapshot:kmskit-s-*"
+                        for a in self.source_accounts
+                    ),
+                    f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
+                    f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
+                ],
+                conditions={"StringEquals": {"aws:RequestedRegion": copy_regions}},
+            ),
+            iam.PolicyStatement(
+                sid="TagRdsCopiesOnCreate",
+                actions=["rds:AddTagsToResource"],
+                resources=[
+                    f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
+                    f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
+                ],
+                conditions={"StringEquals": {"aws:RequestedRegion": copy_regions}},
+            ),
+            self._kms_statement("UseOwnKeys", own_keys, copy_regions, grants=False),
+            self._kms_statement("GrantOwnKeys", own_keys, copy_regions, grants=True),
+            # The source accounts' sharing keys (their key policies must name this account).
+            self._kms_statement("UseSharingKeys", sharing_keys, [region], grants=False),
+            self._kms_statement("GrantSharingKeys", sharing_keys, [region], grants=True),
+            iam.PolicyStatement(
+                sid="ReportReceipt",
+                actions=["events:PutEvents"],
+                resources=[
+                    f"arn:{p}:events:*:{a}:event-bus/{REPLICATOR_BUS_NAME}"
+                    for a in self.source_accounts
+                ],
+            ),
+        ]
+        self._policies(
+            copy_regions=copy_regions, read_regions=[region], copy_statements=copy_statements
+        )
+
+
+__all__ = [
+    "ReplicationDestination",
+    "SnapshotReceiver",
+    "SnapshotReplicator",
+]

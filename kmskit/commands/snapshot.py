@@ -1,0 +1,177 @@
+"""``kmskit snapshot copy``: copy an EBS, RDS or Aurora snapshot to another Region or account.
+
+The copy is made by :class:`kmskit.snapshots.SnapshotEngine`, the same code the replication
+Lambda runs: the copy is tagged with its source, a second run finds the first copy instead of
+making another, and limits or throttling come back as a clear error.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kmskit.cli import settings_from_args
+from kmskit.errors import (
+    EXIT_OK,
+    AccessDeniedError,
+    KmskitError,
+    NotFoundError,
+    ThrottledError,
+    UsageError,
+)
+from kmskit.progress import progress_bar
+from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo, client_factory
+from kmskit.snapshots.model import Origin, Role, SnapshotError, SnapshotRef
+from kmskit.snapshots.outcomes import KEY_CODES, DeadLetterError, RetryableError, StepError
+
+_ACCESS_CODES = {"AccessDenied", "UnauthorizedOperation", "AccessDeniedException", *KEY_CODES}
+_NOT_FOUND_CODES = {
+    "InvalidSnapshot.NotFound",
+    "DBSnapshotNotFound",
+    "DBClusterSnapshotNotFoundFault",
+}
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "snapshot",
+        help="copy EBS, RDS and Aurora snapshots between Regions and accounts",
+        description="Snapshot copies with re-encryption (the engine of the replication Lambda).",
+    )
+    commands = parser.add_subparsers(dest="snapshot_command", metavar="COMMAND", required=True)
+    copy = commands.add_parser(
+        "copy",
+        parents=[common],
+        help="copy a snapshot to a Region (and share it with an account), re-encrypted",
+        description="Copy SNAPSHOT into --to-region, encrypted with --kms-key (a key of this "
+        "account in that Region). With --to-account the copy is a staging copy: the command "
+        "waits for it, then shares it with that account, whose own key policy and copy finish "
+        "the move. Running the same command again finds the first copy instead of making a "
+        "second one.",
+    )
+    copy.add_argument(
+        "snapshot",
+        metavar="SNAPSHOT",
+        help="snap-... (EBS, in --region), an RDS/Aurora snapshot ARN, or a DB (cluster) "
+        "snapshot identifier in --region",
+    )
+    copy.add_argument("--to-region", required=True, help="destination Region")
+    copy.add_argument(
+        "--kms-key",
+        required=True,
+        help="ARN of the key that encrypts the copy (this account, destination Region)",
+    )
+    copy.add_argument("--to-account", help="share the copy with this account (12 digits)")
+    copy.add_argument("--wait", action="store_true", help="wait until the copy is available")
+    copy.add_argument(
+        "--poll-seconds", type=float, default=15.0, help="seconds between progress checks"
+    )
+    copy.set_defaults(handler=run_copy)
+
+
+def _fail(problem: StepError) -> KmskitError:
+    """The CLI error (and exit code) for an engine problem."""
+    if isinstance(problem, RetryableError):
+        return ThrottledError(f"{problem.reason}. Try again later")
+    if problem.code in _ACCESS_CODES or "Given key ID is not accessible" in problem.reason:
+        return AccessDeniedError(problem.reason)
+    if problem.code in _NOT_FOUND_CODES:
+        return NotFoundError(problem.reason)
+    return KmskitError(problem.reason)
+
+
+def _resolve(engine: SnapshotEngine, text: str, region: str) -> SnapshotInfo:
+    candidates: list[SnapshotRef]
+    if text.startswith("arn:"):
+        try:
+            candidates = [SnapshotRef.from_arn(text, account=engine.account)]
+        except SnapshotError as error:
+            raise UsageError(f"'SNAPSHOT' {error}") from error
+    elif text.startswith("snap-"):
+        candidates = [SnapshotRef("EBS", text, region, engine.account)]
+    else:
+        candidates = [
+            SnapshotRef("RDS", text, region, engine.account),
+            SnapshotRef("AURORA", text, region, engine.account),
+        ]
+    for ref in candidates:
+        info = engine.describe(ref)
+        if info is not None:
+            return info
+    raise NotFoundError(f"no snapshot {text!r} in {candidates[0].region}")
+
+
+def run_copy(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    if args.to_account is not None and not (
+        len(args.to_account) == 12 and args.to_account.isdigit()
+    ):
+        raise UsageError(
+            f"'--to-account' must be a 12-digit account ID. Received: {args.to_account}"
+        )
+    if not args.kms_key.startswith("arn:") or ":kms:" not in args.kms_key:
+        raise UsageError(f"'--kms-key' must be a KMS key ARN. Received: {args.kms_key}")
+    if args.kms_key.split(":")[3] != args.to_region:
+        raise UsageError(
+            f"'--kms-key' must be a key in --to-region {args.to_region}. Received: {args.kms_key}"
+        )
+    region = settings.region or settings.session().region_name
+    if not region:
+        raise UsageError("'--region' is needed (no Region is configured)")
+    clients = client_factory(settings)
+    account = str(clients("sts", region).get_caller_identity()["Account"])
+    engine = SnapshotEngine(clients, account=account)
+    try:
+        return _copy(engine, args, region)
+    except StepError as problem:
+        raise _fail(problem) from problem
+
+
+def _copy(engine: SnapshotEngine, args: argparse.Namespace, region: str) -> int:
+    source = _resolve(engine, args.snapshot, region)
+    if source.state != "available":
+        raise ThrottledError(f"{source.ref.arn} is {source.state}; copy it once it is available")
+    role: Role = "staging" if args.to_account else "replica"
+    origin = Origin.of(source.ref, source.created)
+    if source.ref.account != engine.account:
+        role = "received"
+        origin = (
+            Origin.from_description(source.description) if source.ref.kind == "EBS" else None
+        ) or origin
+    result = engine.copy(
+        source.ref,
+        region=args.to_region,
+        kms_key_arn=args.kms_key,
+        role=role,
+        origin=origin,
+        destination_account=args.to_account,
+    )
+    copy = result.info
+    print(f"{'started' if result.created else 'found existing'} copy {copy.ref.arn}")
+    if args.wait or args.to_account:
+        copy = _wait(engine, copy, quiet=args.quiet, poll_seconds=args.poll_seconds)
+        print(f"copy {copy.ref.arn} is available")
+    if args.to_account:
+        engine.share(copy.ref, args.to_account)
+        print(
+            f"shared {copy.ref.arn} with {args.to_account}; in that account run: kmskit snapshot "
+            f"copy {copy.ref.arn} --region {copy.ref.region} --to-region <Region> "
+            "--kms-key <its own key ARN>"
+        )
+    return EXIT_OK
+
+
+def _wait(
+    engine: SnapshotEngine, copy: SnapshotInfo, *, quiet: bool, poll_seconds: float
+) -> SnapshotInfo:
+    with progress_bar(
+        total=100, description=copy.ref.id, unit="%", enabled=False if quiet else None
+    ) as bar:
+
+        def show(info: SnapshotInfo) -> None:
+            bar.update(max(0.0, info.progress - bar.n))
+
+        try:
+            return engine.wait(copy.ref, on_progress=show, poll_seconds=poll_seconds)
+        except DeadLetterError as problem:
+            raise _fail(problem) from problem

@@ -1,0 +1,607 @@
+"""The one implementation of snapshot copy, share, watch and clean-up (EBS, RDS and Aurora).
+
+Used by the replication Lambda (``lambda_src/snapshot_replicator``) and by ``kmskit snapshot
+copy``. Standard library and boto3 only: clients come from a factory, built on demand through
+:class:`kmskit.clients.ClientSettings` or injected by tests and benchmarks.
+
+Idempotency: every copy carries the tags of :mod:`kmskit.snapshots.model`. RDS and Aurora copies
+also get a deterministic identifier, so RDS itself refuses a second copy
+(``DBSnapshotAlreadyExists`` counts as success). EC2 has no client token: the engine looks for
+a copy with the same ``kmskit:copy-key`` tag first, and after copying looks again; if a racing
+request made a copy too, every racer keeps the same winner (the lowest snapshot ID) and deletes
+its own extra copy while it is still pending, which cancels it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from kmskit.clients import ClientSettings
+from kmskit.snapshots.model import (
+    MANAGED_BY,
+    TAG_COPY_KEY,
+    TAG_DELIVERED,
+    TAG_DESTINATION_ACCOUNT,
+    TAG_MANAGED_BY,
+    TAG_REPLICATOR,
+    TAG_ROLE,
+    Kind,
+    Origin,
+    Role,
+    SnapshotRef,
+    copy_key,
+    rds_identifier,
+    tag_dict,
+    tag_list,
+)
+from kmskit.snapshots.outcomes import DeadLetterError, RetryableError, classify, error_code
+
+ClientFactory = Callable[[str, str], Any]
+"""``clients(service, region)`` -> a boto3 client (``ec2`` or ``rds``)."""
+
+State = Literal["pending", "available", "failed", "deleting"]
+
+_EBS_STATES: dict[str, State] = {
+    "pending": "pending",
+    "completed": "available",
+    "error": "failed",
+    "recoverable": "failed",
+    "recovering": "pending",
+}
+_RDS_FAILED = {"failed", "incompatible-restore", "incompatible-parameters"}
+_ALREADY_EXISTS = {"DBSnapshotAlreadyExists", "DBClusterSnapshotAlreadyExistsFault"}
+_NOT_FOUND = {
+    "InvalidSnapshot.NotFound",
+    "DBSnapshotNotFound",
+    "DBClusterSnapshotNotFoundFault",
+}
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """What the engine needs to know about one snapshot."""
+
+    ref: SnapshotRef
+    state: State
+    progress: float
+    encrypted: bool
+    kms_key_id: str | None
+    created: datetime | None
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    message: str = ""
+    copied_from_region: str | None = None
+    """For an RDS/Aurora copy: the Region it was copied from (the service reports it)."""
+
+    @property
+    def managed(self) -> bool:
+        """Made by this toolkit (never a source for replication, deletable by its replicator)."""
+        return self.tags.get(TAG_MANAGED_BY) == MANAGED_BY
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """The copy of one source for one destination; ``created`` is False when it already existed."""
+
+    info: SnapshotInfo
+    created: bool
+
+
+class SnapshotEngine:
+    """Copy, share, watch and delete snapshots in one account.
+
+    Args:
+        clients: ``clients(service, region)`` returning boto3 clients.
+        account: the account this engine acts in (owner of the copies it makes).
+        replicator: value of the ``kmskit:replicator`` tag on every copy made here; retention
+            and clean-up only ever delete copies with this tag. Default: ``kmskit-cli``.
+        partition: Default: ``aws``.
+    """
+
+    def __init__(
+        self,
+        clients: ClientFactory,
+        *,
+        account: str,
+        replicator: str = "kmskit-cli",
+        partition: str = "aws",
+    ) -> None:
+        self._clients = clients
+        self.account = account
+        self.replicator = replicator
+        self.partition = partition
+        # copy-key -> copy, for copies this process made: EC2 Describe* is eventually
+        # consistent, so a duplicate arriving right after the first copy may not see its tags.
+        self._recent: dict[str, SnapshotInfo] = {}
+
+    # ----------------------------------------------------------------------------- reading
+    def describe(self, ref: SnapshotRef) -> SnapshotInfo | None:
+        """The snapshot, or None when it does not exist (any more)."""
+        try:
+            if ref.kind == "EBS":
+                found = self._ec2(ref.region).describe_snapshots(SnapshotIds=[ref.id])["Snapshots"]
+                return self._ebs_info(found[0], ref.region) if found else None
+            if ref.kind == "RDS":
+                response = self._rds(ref.region).describe_db_snapshots(
+                    DBSnapshotIdentifier=ref.arn if ref.account != self.account else ref.id,
+                    IncludeShared=ref.account != self.account,
+                )
+                rows = response["DBSnapshots"]
+                return self._rds_info(rows[0], ref.region) if rows else None
+            response = self._rds(ref.region).describe_db_cluster_snapshots(
+                DBClusterSnapshotIdentifier=ref.arn if ref.account != self.account else ref.id,
+                IncludeShared=ref.account != self.account,
+            )
+            rows = response["DBClusterSnapshots"]
+            return self._aurora_info(rows[0], ref.region) if rows else None
+        except ClientError as error:
+            if error_code(error) in _NOT_FOUND:
+                return None
+            raise classify(error, f"describe {ref.arn}") from error
+        except BotoCoreError as error:
+            raise classify(error, f"describe {ref.arn}") from error
+
+    def managed_copies(self, kind: Kind, region: str) -> list[SnapshotInfo]:
+        """Every copy in ``region`` that this replicator made (by tag)."""
+        if kind == "EBS":
+            return [
+                self._ebs_info(row, region)
+                for row in self._pages(
+                    self._ec2(region),
+                    "describe_snapshots",
+                    "Snapshots",
+                    OwnerIds=["self"],
+                    Filters=[
+                        {"Name": f"tag:{TAG_MANAGED_BY}", "Values": [MANAGED_BY]},
+                        {"Name": f"tag:{TAG_REPLICATOR}", "Values": [self.replicator]},
+                    ],
+                )
+            ]
+        return [
+            info
+            for info in self._rds_list(kind, region, SnapshotType="manual")
+            if info.managed and info.tags.get(TAG_REPLICATOR) == self.replicator
+        ]
+
+    def sources(self, kind: Kind, region: str, tag: tuple[str, str]) -> list[SnapshotInfo]:
+        """Snapshots of this account in ``region`` selected by ``tag`` (never tool-made copies)."""
+        if kind == "EBS":
+            rows = self._pages(
+                self._ec2(region),
+                "describe_snapshots",
+                "Snapshots",
+                OwnerIds=["self"],
+                Filters=[{"Name": f"tag:{tag[0]}", "Values": [tag[1]]}],
+            )
+            infos = [self._ebs_info(row, region) for row in rows]
+        else:
+            infos = [
+                info
+                for snapshot_type in ("manual", "automated")
+                for info in self._rds_list(kind, region, SnapshotType=snapshot_type)
+                if info.tags.get(tag[0]) == tag[1]
+            ]
+        return [i for i in infos if not i.managed and i.state == "available"]
+
+    def shared_with_me(self, kind: Kind, region: str, owners: Iterable[str]) -> list[SnapshotInfo]:
+        """Snapshots other accounts (``owners``) shared with this one, made by this toolkit."""
+        owner_ids = sorted(set(owners))
+        if kind == "EBS":
+            rows = self._pages(
+                self._ec2(region),
+                "describe_snapshots",
+                "Snapshots",
+                OwnerIds=owner_ids,
+                RestorableByUserIds=["self"],
+            )
+            infos = [self._ebs_info(row, region) for row in rows]
+            return [
+                i
+                for i in infos
+                if Origin.from_description(i.description) and i.state == "available"
+            ]
+        infos = self._rds_list(kind, region, SnapshotType="shared", IncludeShared=True)
+        return [
+            i
+            for i in infos
+            if i.ref.account in owner_ids and i.ref.id.startswith("kmskit-s-")
+            if i.state == "available"
+        ]
+
+    def _rds_list(self, kind: Kind, region: str, **params: Any) -> list[SnapshotInfo]:
+        if kind == "RDS":
+            return [
+                self._rds_info(row, region)
+                for row in self._pages(
+                    self._rds(region), "describe_db_snapshots", "DBSnapshots", **params
+                )
+            ]
+        return [
+            self._aurora_info(row, region)
+            for row in self._pages(
+                self._rds(region),
+                "describe_db_cluster_snapshots",
+                "DBClusterSnapshots",
+                **params,
+            )
+        ]
+
+    def _ebs_by_key(self, region: str, key: str) -> list[SnapshotInfo]:
+        rows = self._pages(
+            self._ec2(region),
+            "describe_snapshots",
+            "Snapshots",
+            OwnerIds=["self"],
+            Filters=[{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}],
+        )
+        return [self._ebs_info(row, region) for row in rows]
+
+    # ----------------------------------------------------------------------------- copying
+    def copy_tags(
+        self, origin: Origin, *, region: str, role: Role, destination_account: str | None
+    ) -> dict[str, str]:
+        tags = {
+            TAG_MANAGED_BY: MANAGED_BY,
+            TAG_REPLICATOR: self.replicator,
+            TAG_COPY_KEY: copy_key(origin, region=region, account=self.account, role=role),
+            TAG_ROLE: role,
+            **origin.tags(),
+        }
+        if destination_account:
+            tags[TAG_DESTINATION_ACCOUNT] = destination_account
+        return tags
+
+    def copy(
+        self,
+        source: SnapshotRef,
+        *,
+        region: str,
+        kms_key_arn: str,
+        role: Role,
+        origin: Origin,
+        destination_account: str | None = None,
+        extra_tags: dict[str, str] | None = None,
+    ) -> CopyResult:
+        """Copy ``source`` into ``region`` of this account, encrypted with ``kms_key_arn``.
+
+        Unencrypted sources are encrypted on copy; sources under any key (an AWS managed key
+        included) are re-encrypted with ``kms_key_arn``; automated RDS snapshots become manual
+        copies. Returns the existing copy instead of making a second one.
+
+        Raises:
+            RetryableError: a limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded``) or
+                throttling outlived botocore's retries; try again later.
+            DeadLetterError: the key is unusable (``KMSKeyNotAccessibleFault``), the source is gone,
+                or access is denied.
+        """
+        tags = {
+            **(extra_tags or {}),
+            **self.copy_tags(
+                origin, region=region, role=role, destination_account=destination_account
+            ),
+        }
+        doing = f"copy {source.arn} to {region} with {kms_key_arn}"
+        try:
+            if source.kind == "EBS":
+                return self._copy_ebs(
+                    source, region=region, kms_key_arn=kms_key_arn, tags=tags, origin=origin
+                )
+            return self._copy_rds(
+                source, region=region, kms_key_arn=kms_key_arn, tags=tags, origin=origin, role=role
+            )
+        except ClientError as error:
+            raise classify(error, doing) from error
+        except BotoCoreError as error:
+            raise classify(error, doing) from error
+
+    def _copy_ebs(
+        self,
+        source: SnapshotRef,
+        *,
+        region: str,
+        kms_key_arn: str,
+        tags: dict[str, str],
+        origin: Origin,
+    ) -> CopyResult:
+        key = tags[TAG_COPY_KEY]
+        existing = self._ebs_by_key(region, key)
+        live = [c for c in existing if c.state != "failed"]
+        if live:
+            return CopyResult(min(live, key=lambda c: c.ref.id), created=False)
+        if key in self._recent:
+            return CopyResult(self._recent[key], created=False)
+        for failed in existing:
+            # A failed copy was reported when it failed; clear it so this request can copy again.
+            self._delete_ebs(failed)
+        ec2 = self._ec2(region)
+        response = ec2.copy_snapshot(
+            SourceRegion=source.region,
+            SourceSnapshotId=source.id,
+            Encrypted=True,
+            KmsKeyId=kms_key_arn,
+            Description=origin.description(),
+            TagSpecifications=[{"ResourceType": "snapshot", "Tags": tag_list(tags)}],
+        )
+        mine = SnapshotInfo(
+            ref=SnapshotRef("EBS", response["SnapshotId"], region, self.account, self.partition),
+            state="pending",
+            progress=0.0,
+            encrypted=True,
+            kms_key_id=kms_key_arn,
+            created=None,
+            tags=tags,
+            description=origin.description(),
+        )
+        # Settle a race with a concurrent delivery of the same request.
+        live = [c for c in self._ebs_by_key(region, key) if c.state != "failed"]
+        ids = {c.ref.id for c in live} | {mine.ref.id}
+        winner = min(ids)
+        if winner != mine.ref.id:
+            self._delete_ebs(mine)
+            chosen = next(c for c in live if c.ref.id == winner)
+            self._recent[key] = chosen
+            return CopyResult(chosen, created=False)
+        self._recent[key] = mine
+        return CopyResult(mine, created=True)
+
+    def _copy_rds(
+        self,
+        source: SnapshotRef,
+        *,
+        region: str,
+        kms_key_arn: str,
+        tags: dict[str, str],
+        origin: Origin,
+        role: Role,
+    ) -> CopyResult:
+        target = rds_identifier(origin, tags[TAG_COPY_KEY], role)
+        target_ref = SnapshotRef(source.kind, target, region, self.account, self.partition)
+        rds = self._rds(region)
+        params: dict[str, Any] = {"KmsKeyId": kms_key_arn, "Tags": tag_list(tags)}
+        if source.region != region:
+            params["SourceRegion"] = source.region  # boto3 presigns the URL from it
+        try:
+            if source.kind == "RDS":
+                row = rds.copy_db_snapshot(
+                    SourceDBSnapshotIdentifier=source.arn,
+                    TargetDBSnapshotIdentifier=target,
+                    **params,
+                )["DBSnapshot"]
+                info = self._rds_info(row, region)
+            else:
+                row = rds.copy_db_cluster_snapshot(
+                    SourceDBClusterSnapshotIdentifier=source.arn,
+                    TargetDBClusterSnapshotIdentifier=target,
+                    **params,
+                )["DBClusterSnapshot"]
+                info = self._aurora_info(row, region)
+        except ClientError as error:
+            if error_code(error) not in _ALREADY_EXISTS:
+                raise
+            existing = self.describe(target_ref)
+            if existing is None:
+                raise RetryableError(f"{target} exists but cannot be described yet") from error
+            if existing.state == "failed":
+                self.delete(existing)
+                raise RetryableError(
+                    f"the previous copy {target} failed ({existing.message}); it is being "
+                    "deleted and the copy will be made again"
+                ) from error
+            return CopyResult(existing, created=False)
+        return CopyResult(info, created=True)
+
+    # ----------------------------------------------------------------------------- sharing
+    def share(self, ref: SnapshotRef, account: str) -> None:
+        """Let ``account`` copy ``ref`` (createVolumePermission / restore attribute)."""
+        self._permission(ref, account, add=True)
+
+    def unshare(self, ref: SnapshotRef, account: str) -> None:
+        self._permission(ref, account, add=False)
+
+    def _permission(self, ref: SnapshotRef, account: str, *, add: bool) -> None:
+        doing = f"{'share' if add else 'unshare'} {ref.arn} with {account}"
+        try:
+            if ref.kind == "EBS":
+                self._ec2(ref.region).modify_snapshot_attribute(
+                    SnapshotId=ref.id,
+                    Attribute="createVolumePermission",
+                    OperationType="add" if add else "remove",
+                    UserIds=[account],
+                )
+            elif ref.kind == "RDS":
+                self._rds(ref.region).modify_db_snapshot_attribute(
+                    DBSnapshotIdentifier=ref.id,
+                    AttributeName="restore",
+                    **({"ValuesToAdd": [account]} if add else {"ValuesToRemove": [account]}),
+                )
+            else:
+                self._rds(ref.region).modify_db_cluster_snapshot_attribute(
+                    DBClusterSnapshotIdentifier=ref.id,
+                    AttributeName="restore",
+                    **({"ValuesToAdd": [account]} if add else {"ValuesToRemove": [account]}),
+                )
+        except ClientError as error:
+            if not add and error_code(error) in _NOT_FOUND:
+                return
+            raise classify(error, doing) from error
+        except BotoCoreError as error:
+            raise classify(error, doing) from error
+
+    def mark_delivered(self, info: SnapshotInfo, when: str) -> None:
+        """Tag a staging copy of this replicator as delivered (it is deleted later by the sweep)."""
+        if not info.managed or info.tags.get(TAG_REPLICATOR) != self.replicator:
+            return
+        tags = [{"Key": TAG_DELIVERED, "Value": when}]
+        try:
+            if info.ref.kind == "EBS":
+                self._ec2(info.ref.region).create_tags(Resources=[info.ref.id], Tags=tags)
+            else:
+                self._rds(info.ref.region).add_tags_to_resource(
+                    ResourceName=info.ref.arn, Tags=tags
+                )
+        except ClientError as error:
+            raise classify(error, f"tag {info.ref.arn} as delivered") from error
+        except BotoCoreError as error:
+            raise classify(error, f"tag {info.ref.arn} as delivered") from error
+
+    # ----------------------------------------------------------------------------- deleting
+    def delete(self, info: SnapshotInfo) -> bool:
+        """Delete a copy this replicator made. Anything else is refused (returns False)."""
+        if not info.managed or info.tags.get(TAG_REPLICATOR) != self.replicator:
+            return False
+        if info.ref.account != self.account:
+            return False
+        try:
+            if info.ref.kind == "EBS":
+                self._delete_ebs(info)
+            elif info.ref.kind == "RDS":
+                self._rds(info.ref.region).delete_db_snapshot(DBSnapshotIdentifier=info.ref.id)
+            else:
+                self._rds(info.ref.region).delete_db_cluster_snapshot(
+                    DBClusterSnapshotIdentifier=info.ref.id
+                )
+        except ClientError as error:
+            if error_code(error) in _NOT_FOUND:
+                return True
+            raise classify(error, f"delete {info.ref.arn}") from error
+        except BotoCoreError as error:
+            raise classify(error, f"delete {info.ref.arn}") from error
+        return True
+
+    def _delete_ebs(self, info: SnapshotInfo) -> None:
+        try:
+            self._ec2(info.ref.region).delete_snapshot(SnapshotId=info.ref.id)
+        except ClientError as error:
+            if error_code(error) not in _NOT_FOUND:
+                raise
+
+    # ----------------------------------------------------------------------------- waiting
+    def wait(
+        self,
+        ref: SnapshotRef,
+        *,
+        on_progress: Callable[[SnapshotInfo], None] | None = None,
+        poll_seconds: float = 15.0,
+        timeout_seconds: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> SnapshotInfo:
+        """Poll until ``ref`` is available or failed; ``on_progress`` sees every poll.
+
+        Raises:
+            DeadLetterError: the copy failed (with the service's reason) or disappeared.
+            RetryableError: ``timeout_seconds`` passed first.
+        """
+        started = clock()
+        while True:
+            info = self.describe(ref)
+            if info is None:
+                raise DeadLetterError(f"{ref.arn} no longer exists")
+            if on_progress is not None:
+                on_progress(info)
+            if info.state == "available":
+                return info
+            if info.state == "failed":
+                raise DeadLetterError(f"copy {ref.arn} failed: {info.message or 'no reason given'}")
+            if timeout_seconds is not None and clock() - started >= timeout_seconds:
+                raise RetryableError(f"{ref.arn} is still {info.state} ({info.progress:.0f}%)")
+            sleep(poll_seconds)
+
+    # ----------------------------------------------------------------------------- plumbing
+    def _ec2(self, region: str) -> Any:
+        return self._clients("ec2", region)
+
+    def _rds(self, region: str) -> Any:
+        return self._clients("rds", region)
+
+    @staticmethod
+    def _pages(client: Any, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+        if client.can_paginate(operation):
+            for page in client.get_paginator(operation).paginate(**params):
+                yield from page.get(key, [])
+        else:
+            yield from getattr(client, operation)(**params).get(key, [])
+
+    def _ebs_info(self, row: dict[str, Any], region: str) -> SnapshotInfo:
+        progress_text = str(row.get("Progress") or "0%").rstrip("%") or "0"
+        return SnapshotInfo(
+            ref=SnapshotRef(
+                "EBS", row["SnapshotId"], region, row.get("OwnerId", self.account), self.partition
+            ),
+            state=_EBS_STATES.get(row.get("State", "pending"), "pending"),
+            progress=float(progress_text),
+            encrypted=bool(row.get("Encrypted")),
+            kms_key_id=row.get("KmsKeyId"),
+            created=row.get("StartTime"),
+            tags=tag_dict(row.get("Tags")),
+            description=row.get("Description", ""),
+            message=row.get("StateMessage", ""),
+        )
+
+    def _rds_state(self, status: str) -> State:
+        if status == "available":
+            return "available"
+        if status in _RDS_FAILED:
+            return "failed"
+        if status == "deleting":
+            return "deleting"
+        return "pending"
+
+    def _rds_info(self, row: dict[str, Any], region: str) -> SnapshotInfo:
+        ref = SnapshotRef.from_arn(row["DBSnapshotArn"]) if row.get("DBSnapshotArn") else None
+        return SnapshotInfo(
+            ref=ref
+            or SnapshotRef(
+                "RDS", row["DBSnapshotIdentifier"], region, self.account, self.partition
+            ),
+            state=self._rds_state(row.get("Status", "creating")),
+            progress=float(row.get("PercentProgress", 0)),
+            encrypted=bool(row.get("Encrypted")),
+            kms_key_id=row.get("KmsKeyId"),
+            created=row.get("OriginalSnapshotCreateTime") or row.get("SnapshotCreateTime"),
+            tags=tag_dict(row.get("TagList")),
+            message=row.get("Status", ""),
+            copied_from_region=row.get("SourceRegion"),
+        )
+
+    def _aurora_info(self, row: dict[str, Any], region: str) -> SnapshotInfo:
+        arn = row.get("DBClusterSnapshotArn")
+        ref = SnapshotRef.from_arn(arn) if arn else None
+        return SnapshotInfo(
+            ref=ref
+            or SnapshotRef(
+                "AURORA", row["DBClusterSnapshotIdentifier"], region, self.account, self.partition
+            ),
+            state=self._rds_state(row.get("Status", "creating")),
+            progress=float(row.get("PercentProgress", 0)),
+            encrypted=bool(row.get("StorageEncrypted")),
+            kms_key_id=row.get("KmsKeyId"),
+            created=row.get("SnapshotCreateTime"),
+            tags=tag_dict(row.get("TagList")),
+            message=row.get("Status", ""),
+            copied_from_region=_region_of(row.get("SourceDBClusterSnapshotArn")),
+        )
+
+
+def _region_of(arn: str | None) -> str | None:
+    parts = (arn or "").split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None
+
+
+def client_factory(settings: ClientSettings) -> ClientFactory:
+    """A caching factory over :class:`kmskit.clients.ClientSettings` (one client per service
+    and Region)."""
+    cache: dict[tuple[str, str], Any] = {}
+
+    def clients(service: str, region: str) -> Any:
+        if (service, region) not in cache:
+            cache[(service, region)] = settings.client(service, region=region)
+        return cache[(service, region)]
+
+    return clients

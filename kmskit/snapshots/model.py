@@ -1,0 +1,221 @@
+"""What the copy engine talks about: snapshot references, origins, tags and deterministic names.
+
+Every copy this toolkit makes carries the tags below. They make a copy traceable to its source
+(``kmskit:source-*``), make every step idempotent (``kmskit:copy-key`` is a hash of the source and
+the destination, so a second request finds the first copy instead of making another), and mark
+what the tool may later delete (``kmskit:managed-by`` and ``kmskit:replicator``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+Kind = Literal["EBS", "RDS", "AURORA"]
+KINDS: tuple[Kind, ...] = ("EBS", "RDS", "AURORA")
+Role = Literal["replica", "staging", "received"]
+ROLES: tuple[Role, ...] = ("replica", "staging", "received")
+
+MANAGED_BY = "kmskit-snapshots"
+TAG_MANAGED_BY = "kmskit:managed-by"
+TAG_REPLICATOR = "kmskit:replicator"
+TAG_COPY_KEY = "kmskit:copy-key"
+TAG_ROLE = "kmskit:role"
+TAG_SOURCE_ID = "kmskit:source-id"
+TAG_SOURCE_REGION = "kmskit:source-region"
+TAG_SOURCE_ACCOUNT = "kmskit:source-account"
+TAG_SOURCE_TIME = "kmskit:source-time"
+TAG_SOURCE_KIND = "kmskit:source-kind"
+TAG_DESTINATION_ACCOUNT = "kmskit:destination-account"
+TAG_STAGING_ARN = "kmskit:staging-arn"
+TAG_REPLY_REGION = "kmskit:reply-region"
+TAG_DELIVERED = "kmskit:delivered"
+
+# EventBridge buses that carry "shared" and "received" notices between accounts.
+RECEIVER_BUS_NAME = "kmskit-snapshot-receiver"
+REPLICATOR_BUS_NAME = "kmskit-snapshot-replicator"
+EVENT_SOURCE = "kmskit.snapshots"
+DETAIL_SHARED = "kmskit Snapshot Shared"
+DETAIL_RECEIVED = "kmskit Snapshot Received"
+
+# RDS DB cluster snapshot identifiers allow 63 characters (DB snapshots 255): use the smaller.
+MAX_RDS_IDENTIFIER = 63
+# A staging EBS copy's description carries its origin, because tags are not visible to the
+# account it is shared with.
+DESCRIPTION_MARKER = "kmskit:v1"
+
+_RDS_INVALID = re.compile(r"[^a-z0-9-]+")
+_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>ec2|rds):(?P<a>[^:]*):(?P<b>[^:]*):(?P<rest>.+)$"
+)
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+
+
+class SnapshotError(ValueError):
+    """A snapshot reference or message that cannot be understood."""
+
+
+@dataclass(frozen=True)
+class SnapshotRef:
+    """One snapshot: kind, identifier, Region and owning account."""
+
+    kind: Kind
+    id: str
+    region: str
+    account: str
+    partition: str = "aws"
+
+    @property
+    def arn(self) -> str:
+        if self.kind == "EBS":
+            return f"arn:{self.partition}:ec2:{self.region}::snapshot/{self.id}"
+        resource = "snapshot" if self.kind == "RDS" else "cluster-snapshot"
+        return f"arn:{self.partition}:rds:{self.region}:{self.account}:{resource}:{self.id}"
+
+    @property
+    def automated(self) -> bool:
+        """RDS automated snapshots are named ``rds:...`` and cannot be shared."""
+        return self.kind != "EBS" and self.id.startswith("rds:")
+
+    @classmethod
+    def from_arn(cls, arn: str, *, account: str | None = None) -> SnapshotRef:
+        """Parse an EC2 or RDS snapshot ARN.
+
+        EBS ARNs carry no account (and EventBridge writes them as
+        ``arn:aws:ec2::us-west-2:snapshot/snap-...``, the Region in the account field), so
+        ``account`` supplies the owner for them.
+        """
+        match = _ARN.match(arn)
+        if not match:
+            raise SnapshotError(f"not a snapshot ARN: {arn!r}")
+        partition, service, a, b, rest = match.group("partition", "service", "a", "b", "rest")
+        if service == "ec2":
+            region = a if _REGION.match(a) else b
+            if not rest.startswith("snapshot/") or not _REGION.match(region or ""):
+                raise SnapshotError(f"not an EBS snapshot ARN: {arn!r}")
+            owner = b if re.fullmatch(r"\d{12}", b) else (account or "")
+            return cls("EBS", rest.removeprefix("snapshot/"), region, owner, partition)
+        kind: Kind
+        if rest.startswith("snapshot:"):
+            kind, ident = "RDS", rest.removeprefix("snapshot:")
+        elif rest.startswith("cluster-snapshot:"):
+            kind, ident = "AURORA", rest.removeprefix("cluster-snapshot:")
+        else:
+            raise SnapshotError(f"not an RDS snapshot ARN: {arn!r}")
+        if not _REGION.match(a) or not re.fullmatch(r"\d{12}", b):
+            raise SnapshotError(f"not an RDS snapshot ARN: {arn!r}")
+        return cls(kind, ident, a, b, partition)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The snapshot a chain of copies started from; every copy in the chain is tagged with it."""
+
+    kind: Kind
+    id: str
+    region: str
+    account: str
+    time: str
+
+    @classmethod
+    def of(cls, ref: SnapshotRef, created: datetime | None) -> Origin:
+        return cls(ref.kind, ref.id, ref.region, ref.account, iso(created))
+
+    @property
+    def key(self) -> str:
+        """A stable hash of the origin (16 hex digits)."""
+        return _digest(self.kind, self.account, self.region, self.id)
+
+    def tags(self) -> dict[str, str]:
+        return {
+            TAG_SOURCE_KIND: self.kind,
+            TAG_SOURCE_ID: self.id,
+            TAG_SOURCE_REGION: self.region,
+            TAG_SOURCE_ACCOUNT: self.account,
+            TAG_SOURCE_TIME: self.time,
+        }
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str]) -> Origin | None:
+        try:
+            kind = tags[TAG_SOURCE_KIND]
+            if kind not in KINDS:
+                return None
+            return cls(
+                kind,
+                tags[TAG_SOURCE_ID],
+                tags[TAG_SOURCE_REGION],
+                tags[TAG_SOURCE_ACCOUNT],
+                tags[TAG_SOURCE_TIME],
+            )
+        except KeyError:
+            return None
+
+    def description(self) -> str:
+        """EBS description of a staging copy; the receiving account reads the origin from it."""
+        return (
+            f"{DESCRIPTION_MARKER} kind={self.kind} id={self.id} region={self.region} "
+            f"account={self.account} time={self.time}"
+        )
+
+    @classmethod
+    def from_description(cls, text: str) -> Origin | None:
+        parts = text.split()
+        if not parts or parts[0] != DESCRIPTION_MARKER:
+            return None
+        fields = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        return cls.from_tags(
+            {
+                TAG_SOURCE_KIND: fields.get("kind", ""),
+                TAG_SOURCE_ID: fields.get("id", ""),
+                TAG_SOURCE_REGION: fields.get("region", ""),
+                TAG_SOURCE_ACCOUNT: fields.get("account", ""),
+                TAG_SOURCE_TIME: fields.get("time", ""),
+            }
+        )
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def copy_key(origin: Origin, *, region: str, account: str, role: Role) -> str:
+    """The idempotency key of one copy: the same origin, place and role give the same key."""
+    return _digest(origin.key, region, account, role)
+
+
+def rds_identifier(origin: Origin, key: str, role: Role) -> str:
+    """A deterministic RDS/Aurora identifier for a copy (letters, digits, single hyphens)."""
+    base = _RDS_INVALID.sub("-", origin.id.lower().removeprefix("rds:")).strip("-")
+    base = re.sub(r"-{2,}", "-", base)
+    prefix = f"kmskit-{role[0]}-"
+    room = MAX_RDS_IDENTIFIER - len(prefix) - len(key) - 1
+    stem = base[:room].strip("-")
+    return f"{prefix}{stem}-{key}" if stem else f"{prefix}{key}"
+
+
+def iso(value: datetime | None) -> str:
+    """UTC timestamp as ``2026-11-20T10:00:00Z`` (``unknown`` when not known)."""
+    if value is None:
+        return "unknown"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or [] if "Key" in t and "Value" in t}
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]

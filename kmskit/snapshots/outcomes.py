@@ -1,0 +1,108 @@
+"""How a failed AWS call is handled: retried later, or dead-lettered with its reason.
+
+One table for the Lambda and the CLI. A copy that hits a service limit or throttling waits and
+is retried; a copy that can never succeed as asked (the key is unusable, the source is gone,
+access is denied) stops with a reason an operator can act on.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Limits and throttling: the same request succeeds later.
+RETRY_CODES = frozenset(
+    {
+        "ResourceLimitExceeded",  # EC2: 20 concurrent copies per destination Region
+        "SnapshotQuotaExceeded",  # RDS: copies in progress / manual snapshot quota
+        "SnapshotCreationPerVolumeRateExceeded",
+        "PendingSnapshotLimitExceeded",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "Unavailable",
+        # The source is still being created or copied: try again once it is available.
+        "IncorrectState",
+        "InvalidDBSnapshotState",
+        "InvalidDBClusterSnapshotStateFault",
+        "InvalidDBClusterStateFault",
+    }
+)
+# Copy limits: the copy waits for a slot (20 per destination Region, 5 for Aurora clusters).
+LIMIT_CODES = frozenset(
+    {
+        "ResourceLimitExceeded",
+        "SnapshotQuotaExceeded",
+        "SnapshotCreationPerVolumeRateExceeded",
+        "PendingSnapshotLimitExceeded",
+    }
+)
+# The destination (or source) key cannot be used: retrying does not help.
+KEY_CODES = frozenset(
+    {
+        "KMSKeyNotAccessibleFault",
+        "KMSKeyNotAccessibleException",
+        "KMSAccessDeniedException",
+        "KMSDisabledException",
+        "KMSInvalidStateException",
+        "KMSNotFoundException",
+        "InvalidKMSKey.InvalidState",
+        "InvalidKmsKey.NotFound",
+        "DisabledException",
+        "KeyUnavailableException",
+    }
+)
+# Failure messages of an asynchronous copy that mean the key is unusable.
+KEY_FAILURE_MESSAGES = ("Given key ID is not accessible", "KMS key", "kms key")
+
+
+class StepError(Exception):
+    """Base: a step could not be done now. ``code`` is the AWS error code, if any."""
+
+    def __init__(self, reason: str, code: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+class RetryableError(StepError):
+    """A limit or throttling: the same step succeeds later (the message is delayed, not lost)."""
+
+
+class LimitReachedError(RetryableError):
+    """A copy limit: the copy waits for a free slot (it is not a failure of the message)."""
+
+
+class DeadLetterError(StepError):
+    """Retrying cannot help: the message goes to the dead-letter queue with this reason."""
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def classify(error: Exception, doing: str) -> StepError:
+    """Turn an exception from an AWS call into a retryable or a dead-letter error."""
+    if isinstance(error, ClientError):
+        code = error_code(error)
+        message = error.response.get("Error", {}).get("Message", "")
+        text = f"{doing}: {code}: {message}".rstrip(": ")
+        if code in LIMIT_CODES:
+            return LimitReachedError(text, code)
+        if code in RETRY_CODES:
+            return RetryableError(text, code)
+        if code in KEY_CODES:
+            hint = "(the KMS key cannot be used: check its key policy)"
+            return DeadLetterError(f"{text} {hint}", code)
+        return DeadLetterError(text, code)
+    if isinstance(error, BotoCoreError):
+        # Connection errors and timeouts outlived botocore's own retries: try again later.
+        return RetryableError(f"{doing}: {type(error).__name__}: {error}", type(error).__name__)
+    return DeadLetterError(f"{doing}: {type(error).__name__}: {error}", type(error).__name__)
+
+
+def is_key_failure(message: str) -> bool:
+    return any(text in message for text in KEY_FAILURE_MESSAGES)

@@ -1,0 +1,230 @@
+"""SQS copier: ``snapshot_replicator.handler.handler`` (event source mapping with
+``ReportBatchItemFailures``).
+
+Each record is handled on its own:
+
+* done, or an unknown shape (logged and dropped: retrying cannot help) -> deleted from the queue;
+* a copy limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded``) -> the copy task is queued
+  again with a 15-minute delay and a wait counter, and the record is deleted: waiting for a copy
+  slot is normal and must not use up the record's receives (after ``MAX_WAITS`` waits, about
+  two days, it is dead-lettered with the reason);
+* :class:`RetryableError` (throttling, a source not yet available) -> hidden for a growing delay
+  and reported as a batch item failure, so SQS delivers it again later; on its last allowed
+  receive it goes to the dead-letter queue with the reason instead of being dropped by the
+  redrive policy;
+* :class:`DeadLetterError` (unusable key, failed copy, access denied) -> sent to the dead-letter
+  queue with the reason at once;
+* anything else (a bug) -> batch item failure, retried like a limit.
+
+If even the dead-letter send fails the record is reported as failed, so it is never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kmskit.clients import ClientSettings
+from kmskit.snapshots.engine import ClientFactory, SnapshotEngine, client_factory
+from kmskit.snapshots.model import copy_key
+from kmskit.snapshots.outcomes import (
+    DeadLetterError,
+    LimitReachedError,
+    RetryableError,
+    StepError,
+)
+
+from .config import Config
+from .logs import JsonLogger
+from .messages import Message, Task, parse
+from .outbox import Outbox
+from .workflow import DeadLetterTaskError, Workflow
+
+BASE_RETRY_SECONDS = 60
+MAX_RETRY_SECONDS = 3600
+LIMIT_WAIT_SECONDS = 900
+MAX_WAITS = 192  # 192 x 15 minutes = 2 days
+# A task re-queued to wait reappears after LIMIT_WAIT_SECONDS; until then it stands for its copy.
+WAITING_MEMORY = LIMIT_WAIT_SECONDS - 60
+
+
+def retry_delay(receive_count: int) -> int:
+    """Visibility timeout before the next try: 1, 2, 4 ... minutes, at most an hour."""
+    return int(min(BASE_RETRY_SECONDS * 2 ** max(receive_count - 1, 0), MAX_RETRY_SECONDS))
+
+
+@dataclass
+class Runtime:
+    """Everything one warm Lambda container reuses between invocations."""
+
+    config: Config
+    clients: ClientFactory
+    log: JsonLogger = field(default_factory=JsonLogger)
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        # copy-key -> when a task for it was last queued to wait for a slot (this container).
+        self._waiting: dict[str, float] = {}
+        self._waits_in_batch: dict[str, str] = {}
+        self._record_id = ""
+        self.engine = SnapshotEngine(
+            self.clients,
+            account=self.config.account,
+            replicator=self.config.replicator_id,
+            partition=self.config.partition,
+        )
+        self.outbox = Outbox(
+            self.clients,
+            region=self.config.region,
+            queue_url=self.config.queue_url,
+            dead_letter_queue_url=self.config.dead_letter_queue_url,
+        )
+        self.workflow = Workflow(self.config, self.engine, self.outbox, self.log, clock=self.clock)
+
+    @classmethod
+    def from_env(cls) -> Runtime:
+        config = Config.from_env()
+        return cls(config=config, clients=client_factory(ClientSettings(region=config.region)))
+
+    def process(self, records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+        """Handle an SQS batch; returns the partial batch failure response."""
+        failed: list[str] = []
+        first_of: dict[str, str] = {}
+        outcome: dict[str, bool] = {}
+        self.outbox.begin()
+        self._waits_in_batch = {}
+        for record in records:
+            message_id = record["messageId"]
+            body = record.get("body", "")
+            digest = hashlib.sha256(body.encode()).hexdigest()
+            if digest in first_of:
+                # The same body twice in one batch (a duplicate delivery): one outcome for both.
+                first_of[message_id] = first_of[digest]
+                continue
+            first_of[digest] = first_of[message_id] = message_id
+            self.outbox.for_record(message_id)
+            self._record_id = message_id
+            outcome[message_id] = self._process_one(record, body)
+            if not outcome[message_id]:
+                self.outbox.discard(message_id)
+        unsent = self.outbox.flush()
+        for record_id, key in self._waits_in_batch.items():
+            if record_id in unsent:
+                self._waiting.pop(key, None)  # its wait was not queued: not waiting after all
+        for record in records:
+            first = first_of[record["messageId"]]
+            if not outcome[first] or first in unsent:
+                failed.append(record["messageId"])
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    def _process_one(self, record: dict[str, Any], body: str) -> bool:
+        """True when the record may be deleted from the queue."""
+        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        log = self.log.bind(message_id=record["messageId"], receive_count=receive_count)
+        message = parse(body)
+        if message is None:
+            log.warning("unknown message shape: dropped", body=body[:2000])
+            return True
+        try:
+            outcome = self.workflow.handle(message)
+        except Exception as error:
+            return self._after_problem(
+                log, record, body, message, error, receive_count=receive_count
+            )
+        log.info(outcome, message_type=type(message).__name__)
+        return True
+
+    def _after_problem(
+        self,
+        log: JsonLogger,
+        record: dict[str, Any],
+        body: str,
+        message: Message,
+        error: Exception,
+        *,
+        receive_count: int,
+    ) -> bool:
+        """Dead-letter, wait for a copy slot, or retry: True when the record may be deleted."""
+        if isinstance(error, DeadLetterTaskError):
+            return self._dead_letter(log, error.body, error, receive_count)
+        if isinstance(error, DeadLetterError):
+            return self._dead_letter(log, body, error, receive_count)
+        if isinstance(error, LimitReachedError) and isinstance(message, Task):
+            return self._wait_for_slot(log, message, error, receive_count)
+        if isinstance(error, RetryableError):
+            return self._retry(log, record, body, error, receive_count)
+        # A bug must not lose the message either.
+        log.error("unexpected error", error=str(error), kind=type(error).__name__)
+        unexpected = RetryableError(f"{type(error).__name__}: {error}", type(error).__name__)
+        return self._retry(log, record, body, unexpected, receive_count)
+
+    def _wait_for_slot(
+        self, log: JsonLogger, task: Task, problem: StepError, receive_count: int
+    ) -> bool:
+        if task.waits >= MAX_WAITS:
+            reason = f"waited {task.waits} times for a copy slot: {problem.reason}"
+            final = DeadLetterError(reason, problem.code)
+            return self._dead_letter(log, task.to_json(), final, receive_count)
+        key = copy_key(task.origin, region=task.region, account=self.config.account, role=task.role)
+        now = self.clock()
+        self._waiting = {k: t for k, t in self._waiting.items() if now - t < WAITING_MEMORY}
+        if key in self._waiting:
+            # Another task for the same copy (a duplicate event, or the sweep) is already
+            # queued to wait: that one is enough.
+            log.info("already waiting for a copy slot", copy_key=key)
+            return True
+        self._waiting[key] = now
+        self._waits_in_batch[self._record_id] = key
+        self.outbox.send([replace(task, waits=task.waits + 1)], delay_seconds=LIMIT_WAIT_SECONDS)
+        self.log.metric("WaitingForCopySlot", self.config.replicator_id)
+        log.info("waiting for a copy slot", reason=problem.reason, waits=task.waits + 1)
+        return True
+
+    def _retry(
+        self,
+        log: JsonLogger,
+        record: dict[str, Any],
+        body: str,
+        problem: StepError,
+        receive_count: int,
+    ) -> bool:
+        if receive_count >= self.config.max_receive_count:
+            reason = f"gave up after {receive_count} attempts: {problem.reason}"
+            final = DeadLetterError(reason, problem.code)
+            return self._dead_letter(log, body, final, receive_count)
+        delay = retry_delay(receive_count)
+        log.warning("retry later", reason=problem.reason, code=problem.code, delay_seconds=delay)
+        try:
+            self.outbox.delay(record["receiptHandle"], delay)
+        except Exception as error:
+            # The message still comes back after the queue's visibility timeout.
+            log.warning("could not delay the message", error=str(error))
+        return False
+
+    def _dead_letter(
+        self, log: JsonLogger, body: str, problem: StepError, receive_count: int
+    ) -> bool:
+        try:
+            self.outbox.dead_letter(
+                body, reason=problem.reason, code=problem.code, receive_count=receive_count
+            )
+        except Exception as error:
+            log.error("could not dead-letter the message", error=str(error), reason=problem.reason)
+            return False
+        self.log.metric("DeadLettered", self.config.replicator_id)
+        log.error("dead-lettered", reason=problem.reason, code=problem.code)
+        return True
+
+
+_runtime: Runtime | None = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+    """Lambda entry point (SQS batch)."""
+    global _runtime  # noqa: PLW0603 - one Runtime per warm container, built on first use
+    if _runtime is None:
+        _runtime = Runtime.from_env()
+    return _runtime.process(event.get("Records", []))

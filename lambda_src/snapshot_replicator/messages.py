@@ -1,0 +1,224 @@
+"""What arrives on the queue: EventBridge events (EBS, RDS, kmskit notices) and our own tasks.
+
+:func:`parse` turns a message body into one typed message, or None for an unknown shape (which
+the copier logs and drops: retrying it could never succeed).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+from kmskit.snapshots.model import (
+    DETAIL_RECEIVED,
+    DETAIL_SHARED,
+    EVENT_SOURCE,
+    KINDS,
+    ROLES,
+    Kind,
+    Origin,
+    Role,
+    SnapshotError,
+    SnapshotRef,
+)
+
+TASK_MARKER = "kmskit-snapshot-task/1"
+# RDS event IDs (aws-facts.md): created, and copy finished.
+RDS_CREATED = {"RDS-EVENT-0042", "RDS-EVENT-0091"}
+AURORA_CREATED = {"RDS-EVENT-0075", "RDS-EVENT-0169"}
+RDS_COPY_FINISHED = {"RDS-EVENT-0060", "RDS-EVENT-0197"}
+EBS_DETAIL_TYPE = "EBS Snapshot Notification"
+RDS_DETAIL_TYPE = "RDS DB Snapshot Event"
+AURORA_DETAIL_TYPE = "RDS DB Cluster Snapshot Event"
+
+Action = Literal["copy", "watch", "cleanup"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One step for one source and one destination; the body of messages we send ourselves.
+
+    ``copy`` copies ``source`` into ``region`` with ``kms_key_arn``; ``watch`` polls the copy
+    ``copy`` until it is available or failed; ``cleanup`` unshares and deletes a staging copy.
+    """
+
+    action: Action
+    role: Role
+    source: SnapshotRef
+    origin: Origin
+    region: str
+    kms_key_arn: str
+    destination_account: str | None = None
+    copy: SnapshotRef | None = None
+    reply_region: str | None = None
+    waits: int = 0
+    """How often this copy already waited for a free copy slot."""
+
+    def to_json(self) -> str:
+        return json.dumps({"kmskit": TASK_MARKER, **asdict(self)}, sort_keys=True)
+
+    def with_action(self, action: Action, copy: SnapshotRef | None = None) -> Task:
+        return replace(self, action=action, copy=copy if copy is not None else self.copy)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Task:
+        action = data["action"]
+        role = data["role"]
+        if action not in ("copy", "watch", "cleanup") or role not in ROLES:
+            raise SnapshotError(f"not a task: action {action!r}, role {role!r}")
+        return cls(
+            action=action,
+            role=role,
+            source=_ref(data["source"]),
+            origin=_origin(data["origin"]),
+            region=str(data["region"]),
+            kms_key_arn=str(data["kms_key_arn"]),
+            destination_account=data.get("destination_account"),
+            copy=_ref(data["copy"]) if data.get("copy") else None,
+            reply_region=data.get("reply_region"),
+            waits=int(data.get("waits", 0)),
+        )
+
+
+def _kind(value: Any) -> Kind:
+    if value not in KINDS:
+        raise SnapshotError(f"not a snapshot kind: {value!r}")
+    kind: Kind = value
+    return kind
+
+
+def _ref(data: dict[str, Any]) -> SnapshotRef:
+    return SnapshotRef(
+        kind=_kind(data["kind"]),
+        id=str(data["id"]),
+        region=str(data["region"]),
+        account=str(data["account"]),
+        partition=str(data.get("partition", "aws")),
+    )
+
+
+def _origin(data: dict[str, Any]) -> Origin:
+    return Origin(
+        kind=_kind(data["kind"]),
+        id=str(data["id"]),
+        region=str(data["region"]),
+        account=str(data["account"]),
+        time=str(data["time"]),
+    )
+
+
+@dataclass(frozen=True)
+class Created:
+    """A source snapshot became available (EBS createSnapshot, RDS 0042/0091, Aurora 0075/0169)."""
+
+    ref: SnapshotRef
+
+
+@dataclass(frozen=True)
+class CopyFinished:
+    """A copy in this Region finished (EBS copySnapshot, RDS-EVENT-0060/0197)."""
+
+    ref: SnapshotRef
+    failed: bool
+    cause: str
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A snapshot was shared with this account (EBS shareSnapshot, or a kmskit notice)."""
+
+    ref: SnapshotRef
+    sender: str
+    reply_region: str | None
+
+
+@dataclass(frozen=True)
+class Received:
+    """A receiving account finished its copy of our staging snapshot (kmskit notice)."""
+
+    staging: SnapshotRef
+    sender: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A known event that needs nothing from us (a failed createSnapshot, say)."""
+
+    why: str
+
+
+Message = Task | Created | CopyFinished | Shared | Received | Ignored
+
+
+def parse(body: str) -> Message | None:
+    """The message in an SQS body, or None if its shape is unknown."""
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        if data.get("kmskit") == TASK_MARKER:
+            return Task.from_dict(data)
+        if "detail-type" in data and isinstance(data.get("detail"), dict):
+            return _event(data)
+    except (KeyError, TypeError, ValueError, SnapshotError):
+        return None
+    return None
+
+
+def _event(event: dict[str, Any]) -> Message | None:
+    source = event.get("source")
+    detail_type = event.get("detail-type")
+    detail: dict[str, Any] = event["detail"]
+    account = str(event["account"])
+    region = str(event["region"])
+    if source == "aws.ec2" and detail_type == EBS_DETAIL_TYPE:
+        return _ebs_event(detail, account, region)
+    if source == "aws.rds" and detail_type in (RDS_DETAIL_TYPE, AURORA_DETAIL_TYPE):
+        return _rds_event(detail, detail_type == AURORA_DETAIL_TYPE)
+    if source == EVENT_SOURCE and detail_type == DETAIL_SHARED:
+        ref = SnapshotRef.from_arn(str(detail["snapshot_arn"]), account=account)
+        return Shared(ref=ref, sender=account, reply_region=detail.get("reply_region"))
+    if source == EVENT_SOURCE and detail_type == DETAIL_RECEIVED:
+        staging = SnapshotRef.from_arn(str(detail["staging_arn"]), account=detail.get("owner"))
+        return Received(staging=staging, sender=account)
+    return None
+
+
+def _ebs_event(detail: dict[str, Any], account: str, region: str) -> Message | None:
+    name = detail.get("event")
+    result = detail.get("result")
+    if name not in ("createSnapshot", "copySnapshot", "shareSnapshot") or result not in (
+        "succeeded",
+        "failed",
+    ):
+        return None
+    arn = str(detail["snapshot_id"])
+    if name == "shareSnapshot":
+        owner = str(detail.get("source", ""))
+        if result == "failed":
+            return Ignored(f"shareSnapshot failed for {arn}")
+        ref = SnapshotRef.from_arn(arn, account=owner)
+        return Shared(ref=ref, sender=owner, reply_region=None)
+    ref = SnapshotRef.from_arn(arn, account=account)
+    if name == "createSnapshot":
+        if result == "failed":
+            return Ignored(f"createSnapshot failed for {arn}: {detail.get('cause', '')}")
+        return Created(ref)
+    return CopyFinished(ref=ref, failed=result == "failed", cause=str(detail.get("cause", "")))
+
+
+def _rds_event(detail: dict[str, Any], cluster: bool) -> Message | None:
+    event_id = detail.get("EventID")
+    arn = str(detail["SourceArn"])
+    ref = SnapshotRef.from_arn(arn)
+    if (cluster and ref.kind != "AURORA") or (not cluster and ref.kind != "RDS"):
+        return None
+    if event_id in (AURORA_CREATED if cluster else RDS_CREATED):
+        return Created(ref)
+    if event_id in RDS_COPY_FINISHED:
+        return CopyFinished(ref=ref, failed=False, cause="")
+    return None

@@ -1,0 +1,140 @@
+"""Messages the copier sends: next steps on its own queue, dead letters with their reason, and
+kmskit notices on another account's event bus."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from kmskit.snapshots.engine import ClientFactory
+from kmskit.snapshots.model import EVENT_SOURCE
+from kmskit.snapshots.outcomes import RetryableError, StepError, classify
+
+from .messages import Task
+
+MAX_DELAY_SECONDS = 900  # SQS DelaySeconds limit
+SQS_BATCH = 10
+
+
+class Outbox:
+    """Send to the work queue and the dead-letter queue; put kmskit events on buses.
+
+    Between :meth:`begin` and :meth:`flush` (one SQS batch), next steps are buffered and sent
+    in batches of ten; :meth:`flush` names the records whose next steps could not be sent, so
+    the copier reports those records as failed and SQS delivers them again.
+    """
+
+    def __init__(
+        self,
+        clients: ClientFactory,
+        *,
+        region: str,
+        queue_url: str,
+        dead_letter_queue_url: str,
+    ) -> None:
+        self._clients = clients
+        self.region = region
+        self.queue_url = queue_url
+        self.dead_letter_queue_url = dead_letter_queue_url
+        self._buffer: list[tuple[str, Task, int]] | None = None
+        self._record = ""
+
+    def begin(self) -> None:
+        self._buffer = []
+
+    def for_record(self, record_id: str) -> None:
+        self._record = record_id
+
+    def discard(self, record_id: str) -> None:
+        """Drop what a record queued (it failed and will be delivered again)."""
+        if self._buffer is not None:
+            self._buffer = [item for item in self._buffer if item[0] != record_id]
+
+    def flush(self) -> set[str]:
+        """Send the buffered steps; the IDs of records some of whose steps were not sent."""
+        buffered, self._buffer = self._buffer or [], None
+        failed: set[str] = set()
+        for delay in sorted({item[2] for item in buffered}):
+            group = [item for item in buffered if item[2] == delay]
+            for start in range(0, len(group), SQS_BATCH):
+                chunk = group[start : start + SQS_BATCH]
+                try:
+                    self._send_now([task for _, task, _ in chunk], delay)
+                except StepError:
+                    failed.update(record for record, _, _ in chunk)
+        return failed
+
+    def _sqs(self) -> Any:
+        return self._clients("sqs", self.region)
+
+    def send(self, tasks: Sequence[Task], *, delay_seconds: int = 0) -> None:
+        """Queue ``tasks`` (buffered within a batch); raises :class:`RetryableError` if they
+        could not be queued."""
+        delay = max(0, min(delay_seconds, MAX_DELAY_SECONDS))
+        if self._buffer is not None:
+            self._buffer.extend((self._record, task, delay) for task in tasks)
+            return
+        self._send_now(tasks, delay)
+
+    def _send_now(self, tasks: Sequence[Task], delay: int) -> None:
+        for start in range(0, len(tasks), SQS_BATCH):
+            chunk = tasks[start : start + SQS_BATCH]
+            try:
+                response = self._sqs().send_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(i), "MessageBody": t.to_json(), "DelaySeconds": delay}
+                        for i, t in enumerate(chunk)
+                    ],
+                )
+            except Exception as error:
+                raise classify(error, "queue the next steps") from error
+            if response.get("Failed"):
+                failed = response["Failed"][0]
+                raise RetryableError(
+                    f"could not queue {len(response['Failed'])} next step(s): "
+                    f"{failed.get('Code')}: {failed.get('Message', '')}",
+                    str(failed.get("Code", "")),
+                )
+
+    def dead_letter(self, body: str, *, reason: str, code: str, receive_count: int) -> None:
+        """Put ``body`` on the dead-letter queue with why it failed (message attributes)."""
+        self._sqs().send_message(
+            QueueUrl=self.dead_letter_queue_url,
+            MessageBody=body,
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": reason[:4000] or "unknown"},
+                "error_code": {"DataType": "String", "StringValue": code or "none"},
+                "receive_count": {"DataType": "Number", "StringValue": str(receive_count)},
+            },
+        )
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        """Hide a failed message for ``seconds`` before SQS delivers it again."""
+        self._sqs().change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
+    def notify(self, *, bus_arn: str, detail_type: str, detail: dict[str, Any]) -> None:
+        """Put one kmskit event on ``bus_arn`` (a bus in another account or Region)."""
+        region = bus_arn.split(":")[3]
+        try:
+            response = self._clients("events", region).put_events(
+                Entries=[
+                    {
+                        "Source": EVENT_SOURCE,
+                        "DetailType": detail_type,
+                        "Detail": json.dumps(detail, sort_keys=True),
+                        "EventBusName": bus_arn,
+                    }
+                ]
+            )
+        except Exception as error:
+            raise classify(error, f"notify {bus_arn}") from error
+        if response.get("FailedEntryCount"):
+            entry = response["Entries"][0]
+            raise RetryableError(
+                f"notify {bus_arn}: {entry.get('ErrorCode')}: {entry.get('ErrorMessage', '')}",
+                str(entry.get("ErrorCode", "")),
+            )

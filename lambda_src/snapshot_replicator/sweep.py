@@ -1,0 +1,174 @@
+"""Scheduled reconciliation sweep: ``snapshot_replicator.sweep.handler``.
+
+RDS events are best effort and any event can be missed, so every run:
+
+* replicator: queues a copy for every selected source younger than the sweep window that has no
+  copy yet in a destination; re-announces staging copies not yet delivered; deletes (by tag, and
+  only copies this replicator made) copies older than the retention, delivered staging copies
+  whose source left the window, and extra copies of the same source (a lost race);
+* receiver: queues a copy for every kmskit staging snapshot that a source account shares with
+  this account; applies its retention, if any.
+
+The sweep never copies itself: it queues tasks, so limits and retries work as for events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kmskit.snapshots.engine import SnapshotInfo
+from kmskit.snapshots.model import (
+    TAG_COPY_KEY,
+    TAG_DELIVERED,
+    TAG_ROLE,
+    TAG_SOURCE_TIME,
+    Origin,
+    copy_key,
+    parse_iso,
+)
+
+from .handler import Runtime
+from .messages import Task
+
+
+@dataclass
+class SweepReport:
+    queued: int = 0
+    deleted: int = 0
+    duplicates_removed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "queued": self.queued,
+            "deleted": self.deleted,
+            "duplicates_removed": self.duplicates_removed,
+            "errors": self.errors,
+        }
+
+
+def _age_start(info: SnapshotInfo) -> datetime | None:
+    return parse_iso(info.tags.get(TAG_SOURCE_TIME, "")) or info.created
+
+
+def sweep(runtime: Runtime, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> SweepReport:
+    cfg = runtime.config
+    report = SweepReport()
+    moment = now()
+    window_start = moment - timedelta(days=cfg.sweep_window_days)
+    regions = sorted({d.region for d in cfg.destinations} | {cfg.region})
+    tasks: list[Task] = []
+    for kind in cfg.resource_types:
+        copies: dict[str, list[SnapshotInfo]] = {}
+        for region in regions:
+            try:
+                copies[region] = runtime.engine.managed_copies(kind, region)
+            except Exception as error:
+                report.errors.append(f"list {kind} copies in {region}: {error}")
+                copies[region] = []
+        for region_copies in copies.values():
+            report.duplicates_removed += _remove_duplicates(runtime, region_copies, report)
+            for info in region_copies:
+                start = _age_start(info)
+                if start is None:
+                    continue
+                expired = cfg.retention_days is not None and moment - start > timedelta(
+                    days=cfg.retention_days
+                )
+                delivered_done = TAG_DELIVERED in info.tags and start < window_start
+                if expired or delivered_done:
+                    report.deleted += _delete(runtime, info, report)
+                elif info.tags.get(TAG_ROLE) == "staging" and info.state == "available":
+                    task = runtime.workflow.task_from_copy(info)
+                    if task is not None and TAG_DELIVERED not in info.tags:
+                        tasks.append(task)
+        if cfg.mode == "replicator" and cfg.selection_tag:
+            tasks.extend(_missing_copies(runtime, kind, copies, window_start, report))
+        if cfg.mode == "receiver":
+            tasks.extend(_shared_with_us(runtime, kind, report))
+    if tasks:
+        runtime.outbox.send(tasks)
+    report.queued = len(tasks)
+    runtime.log.info("sweep finished", **report.as_dict())
+    return report
+
+
+def _remove_duplicates(runtime: Runtime, copies: list[SnapshotInfo], report: SweepReport) -> int:
+    by_key: dict[str, list[SnapshotInfo]] = defaultdict(list)
+    for info in copies:
+        if info.state != "failed" and TAG_COPY_KEY in info.tags:
+            by_key[info.tags[TAG_COPY_KEY]].append(info)
+    removed = 0
+    for group in by_key.values():
+        for extra in sorted(group, key=lambda i: i.ref.id)[1:]:
+            removed += _delete(runtime, extra, report)
+    return removed
+
+
+def _delete(runtime: Runtime, info: SnapshotInfo, report: SweepReport) -> int:
+    try:
+        return int(runtime.engine.delete(info))
+    except Exception as error:
+        report.errors.append(f"delete {info.ref.arn}: {error}")
+        return 0
+
+
+def _missing_copies(
+    runtime: Runtime,
+    kind: Any,
+    copies: dict[str, list[SnapshotInfo]],
+    window_start: datetime,
+    report: SweepReport,
+) -> list[Task]:
+    cfg = runtime.config
+    assert cfg.selection_tag is not None
+    present = {c.tags.get(TAG_COPY_KEY) for region in copies.values() for c in region}
+    try:
+        sources = runtime.engine.sources(kind, cfg.region, cfg.selection_tag)
+    except Exception as error:
+        report.errors.append(f"list {kind} sources in {cfg.region}: {error}")
+        return []
+    tasks = []
+    for info in sources:
+        if info.created is None or info.created < window_start:
+            continue
+        origin = Origin.of(info.ref, info.created)
+        for task in runtime.workflow.tasks_for(info):
+            key = copy_key(origin, region=task.region, account=cfg.account, role=task.role)
+            if key not in present:
+                tasks.append(task)
+    return tasks
+
+
+def _shared_with_us(runtime: Runtime, kind: Any, report: SweepReport) -> list[Task]:
+    cfg = runtime.config
+    try:
+        shared = runtime.engine.shared_with_me(kind, cfg.region, cfg.source_accounts)
+    except Exception as error:
+        report.errors.append(f"list {kind} snapshots shared with {cfg.account}: {error}")
+        return []
+    tasks = []
+    for info in shared:
+        task = runtime.workflow.received_task(info, None)
+        if task is not None:
+            tasks.append(task)
+    return tasks
+
+
+_runtime: Runtime | None = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point (EventBridge schedule). Raises if nothing could be listed at all, so
+    the failed invocation is retried and then lands in the function's dead-letter queue."""
+    global _runtime  # noqa: PLW0603 - one Runtime per warm container, built on first use
+    if _runtime is None:
+        _runtime = Runtime.from_env()
+    report = sweep(_runtime)
+    if report.errors and report.queued == 0 and report.deleted == 0:
+        raise RuntimeError(f"sweep failed: {report.errors[:3]}")
+    return report.as_dict()

@@ -1,0 +1,377 @@
+"""What the copier does with each message: the replication state machine.
+
+Replicator (source account):
+    Created -> one ``copy`` task per destination.
+    copy (replica) -> copy into the destination Region with its key -> ``watch``.
+    copy (staging, cross-account) -> copy into the destination Region with the sharing key
+        (a CMK of this account that the target account may use) -> ``watch``.
+    watch -> available: replica done; staging shared with the target account and announced on
+        its receiver bus. failed: ``CopyFailed`` metric and dead letter with the reason.
+    Received (from the target account) -> unshare the staging copy, tag it delivered; the sweep
+        deletes it once its source is older than the sweep window.
+Receiver (target account):
+    Shared (EBS shareSnapshot event, kmskit notice, or the sweep) -> ``copy`` (received) with
+        the receiver's own key -> ``watch`` -> available: onward copies to the receiver's
+        destinations, and a Received notice back to the replicator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo
+from kmskit.snapshots.model import (
+    DETAIL_RECEIVED,
+    DETAIL_SHARED,
+    RECEIVER_BUS_NAME,
+    REPLICATOR_BUS_NAME,
+    TAG_DESTINATION_ACCOUNT,
+    TAG_REPLICATOR,
+    TAG_REPLY_REGION,
+    TAG_ROLE,
+    TAG_STAGING_ARN,
+    Origin,
+    SnapshotError,
+    SnapshotRef,
+    iso,
+)
+from kmskit.snapshots.outcomes import (
+    DeadLetterError,
+    LimitReachedError,
+    RetryableError,
+    is_key_failure,
+)
+
+from .config import Config
+from .logs import JsonLogger
+from .messages import CopyFinished, Created, Ignored, Message, Received, Shared, Task
+from .outbox import Outbox
+
+WATCH_DELAY_SECONDS = 900
+# After a copy limit, other copies of the same kind into the same Region wait without asking.
+SATURATED_SECONDS = 60.0
+
+
+class DeadLetterTaskError(DeadLetterError):
+    """Dead-letter ``body`` (a task that a redrive runs again) instead of the current message."""
+
+    def __init__(self, reason: str, code: str, body: str) -> None:
+        super().__init__(reason, code)
+        self.body = body
+
+
+class Workflow:
+    def __init__(
+        self,
+        config: Config,
+        engine: SnapshotEngine,
+        outbox: Outbox,
+        log: JsonLogger,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.outbox = outbox
+        self.log = log
+        self.now = now
+        self.clock = clock
+        self._saturated: dict[tuple[str, str], float] = {}
+
+    def handle(self, message: Message) -> str:
+        """Do one step; returns what was done. Raises RetryableError or DeadLetterError."""
+        match message:
+            case Task(action="copy"):
+                outcome = self.copy(message)
+            case Task(action="watch"):
+                outcome = self.watch(message)
+            case Task():
+                outcome = self.cleanup(message.copy or message.source, message.destination_account)
+            case Created():
+                outcome = self.created(message.ref)
+            case CopyFinished():
+                outcome = self.copy_finished(message)
+            case Shared():
+                outcome = self.shared(message.ref, message.sender, message.reply_region)
+            case Received():
+                outcome = self.received(message)
+            case Ignored():
+                outcome = f"ignored: {message.why}"
+        return outcome
+
+    # ------------------------------------------------------------------ replicator
+    def created(self, ref: SnapshotRef) -> str:
+        cfg = self.config
+        if cfg.mode != "replicator":
+            return "ignored: receivers do not replicate their own snapshots"
+        if ref.kind not in cfg.resource_types:
+            return f"ignored: {ref.kind} is not replicated"
+        if ref.region != cfg.region or ref.account not in ("", cfg.account):
+            return f"ignored: {ref.arn} is not in {cfg.account}/{cfg.region}"
+        info = self.engine.describe(ref)
+        if info is None:
+            return f"ignored: {ref.arn} no longer exists"
+        problem = self.selection_problem(info)
+        if problem:
+            return f"ignored: {problem}"
+        if info.state != "available":
+            raise RetryableError(f"{ref.arn} is {info.state}; it is copied once available")
+        tasks = self.tasks_for(info)
+        self.outbox.send(tasks)
+        return f"queued {len(tasks)} copies"
+
+    def selection_problem(self, info: SnapshotInfo) -> str | None:
+        if info.managed:
+            return f"{info.ref.arn} is a copy made by kmskit"
+        tag = self.config.selection_tag
+        if tag and info.tags.get(tag[0]) != tag[1]:
+            return f"{info.ref.arn} is not tagged {tag[0]}={tag[1]}"
+        return None
+
+    def tasks_for(self, info: SnapshotInfo) -> list[Task]:
+        origin = Origin.of(info.ref, info.created)
+        return [
+            Task(
+                action="copy",
+                role="staging" if d.cross_account else "replica",
+                source=info.ref,
+                origin=origin,
+                region=d.region,
+                kms_key_arn=d.kms_key_arn,
+                destination_account=d.account,
+            )
+            for d in self.config.destinations
+        ]
+
+    def received(self, message: Received) -> str:
+        allowed = {d.account for d in self.config.destinations if d.account}
+        if self.config.mode != "replicator" or message.sender not in allowed:
+            return f"ignored: Received notice from {message.sender}, not a destination account"
+        return self.cleanup(message.staging, message.sender)
+
+    def cleanup(self, staging: SnapshotRef, account: str | None) -> str:
+        ref = SnapshotRef(
+            staging.kind, staging.id, staging.region, self.config.account, staging.partition
+        )
+        info = self.engine.describe(ref)
+        if info is None:
+            return f"{ref.arn} already removed"
+        if (
+            not info.managed
+            or info.tags.get(TAG_ROLE) != "staging"
+            or info.tags.get(TAG_REPLICATOR) != self.config.replicator_id
+            or info.tags.get(TAG_DESTINATION_ACCOUNT) != account
+            or account is None
+        ):
+            return f"ignored: {ref.arn} is not a staging copy of this replicator for {account}"
+        self.engine.unshare(info.ref, account)
+        self.engine.mark_delivered(info, iso(self.now()))
+        self.log.metric("Delivered", self.config.replicator_id)
+        return f"unshared {ref.arn} from {account}"
+
+    # ------------------------------------------------------------------ receiver
+    def shared(self, ref: SnapshotRef, sender: str, reply_region: str | None) -> str:
+        cfg = self.config
+        if cfg.mode != "receiver":
+            return "ignored: only receivers copy shared snapshots"
+        if sender not in cfg.source_accounts or ref.account not in ("", sender):
+            self.log.warning("snapshot shared by an account that is not a source", sender=sender)
+            return f"ignored: {sender} is not a source account"
+        ref = SnapshotRef(ref.kind, ref.id, ref.region, sender, ref.partition)
+        if ref.region != cfg.region or ref.kind not in cfg.resource_types:
+            return f"ignored: {ref.arn} is not a {cfg.resource_types} snapshot in {cfg.region}"
+        info = self.engine.describe(ref)
+        if info is None:
+            return f"ignored: {ref.arn} is not visible (unshared or deleted)"
+        task = self.received_task(info, reply_region)
+        if task is None:
+            return f"ignored: {ref.arn} is not a kmskit staging copy"
+        return self.copy(task)
+
+    def received_task(self, info: SnapshotInfo, reply_region: str | None) -> Task | None:
+        """The copy task for a snapshot a source account shared with this receiver."""
+        ref = info.ref
+        if ref.kind == "EBS":
+            origin = Origin.from_description(info.description)
+            if origin is None or origin.account != ref.account:
+                return None
+            reply = reply_region or origin.region
+        else:
+            if not ref.id.startswith("kmskit-s-"):
+                return None
+            # RDS shows no tags across accounts; the staging identifier is deterministic.
+            origin = Origin(ref.kind, ref.id, ref.region, ref.account, iso(info.created))
+            reply = reply_region or info.copied_from_region or ref.region
+        if self.config.kms_key_arn is None:
+            raise SnapshotError("a receiver needs kms_key_arn")
+        return Task(
+            action="copy",
+            role="received",
+            source=ref,
+            origin=origin,
+            region=self.config.region,
+            kms_key_arn=self.config.kms_key_arn,
+            reply_region=reply,
+        )
+
+    # ------------------------------------------------------------------ both
+    def copy(self, task: Task) -> str:
+        slot = (task.source.kind, task.region)
+        if self._saturated.get(slot, 0.0) > self.clock():
+            raise LimitReachedError(
+                f"{task.source.kind} copies into {task.region} are at their limit", "Saturated"
+            )
+        try:
+            return self._copy(task)
+        except LimitReachedError:
+            self._saturated[slot] = self.clock() + SATURATED_SECONDS
+            raise
+
+    def _copy(self, task: Task) -> str:
+        extra = (
+            {TAG_STAGING_ARN: task.source.arn, TAG_REPLY_REGION: task.reply_region or ""}
+            if task.role == "received"
+            else None
+        )
+        result = self.engine.copy(
+            task.source,
+            region=task.region,
+            kms_key_arn=task.kms_key_arn,
+            role=task.role,
+            origin=task.origin,
+            destination_account=task.destination_account,
+            extra_tags=extra,
+        )
+        if result.created:
+            self.log.metric("CopiesStarted", self.config.replicator_id)
+        watch = task.with_action("watch", result.info.ref)
+        if result.info.state == "available":
+            return self.advance(watch, result.info)
+        if result.info.state == "failed":
+            return self.failed(watch, result.info)
+        self.outbox.send([watch], delay_seconds=WATCH_DELAY_SECONDS)
+        verb = "started" if result.created else "already exists"
+        return f"copy {result.info.ref.arn} {verb}"
+
+    def watch(self, task: Task) -> str:
+        if task.copy is None:
+            raise DeadLetterError("a watch task without a copy")
+        info = self.engine.describe(task.copy)
+        if info is None:
+            raise DeadLetterTaskError(
+                f"the copy {task.copy.arn} disappeared before it completed",
+                "CopyMissing",
+                task.with_action("copy").to_json(),
+            )
+        if info.state == "available":
+            return self.advance(task, info)
+        if info.state == "failed":
+            return self.failed(task, info)
+        self.outbox.send([task], delay_seconds=WATCH_DELAY_SECONDS)
+        return f"copy {info.ref.arn} is {info.progress:.0f}% done"
+
+    def copy_finished(self, event: CopyFinished) -> str:
+        ref = SnapshotRef(
+            event.ref.kind, event.ref.id, event.ref.region, self.config.account, event.ref.partition
+        )
+        info = self.engine.describe(ref)
+        if info is None or info.tags.get(TAG_REPLICATOR) != self.config.replicator_id:
+            return f"ignored: {ref.arn} is not a copy of this replicator"
+        task = self.task_from_copy(info)
+        if task is None:
+            return f"ignored: {ref.arn} has incomplete kmskit tags"
+        if event.failed or info.state == "failed":
+            message = event.cause or info.message
+            info = SnapshotInfo(**{**info.__dict__, "state": "failed", "message": message})
+            return self.failed(task, info)
+        if info.state != "available":
+            return f"{ref.arn} is {info.state}; its watch task follows it"
+        return self.advance(task, info)
+
+    def task_from_copy(self, info: SnapshotInfo) -> Task | None:
+        """Rebuild the watch task of a copy from its tags (events carry only its ID)."""
+        origin = Origin.from_tags(info.tags)
+        role = info.tags.get(TAG_ROLE)
+        if origin is None or role not in ("replica", "staging", "received"):
+            return None
+        if role == "received":
+            staging = info.tags.get(TAG_STAGING_ARN, "")
+            try:
+                source = SnapshotRef.from_arn(staging, account=origin.account)
+            except SnapshotError:
+                return None
+        else:
+            source = SnapshotRef(origin.kind, origin.id, origin.region, origin.account)
+        return Task(
+            action="watch",
+            role=role,  # type: ignore[arg-type]
+            source=source,
+            origin=origin,
+            region=info.ref.region,
+            kms_key_arn=info.kms_key_id or "",
+            destination_account=info.tags.get(TAG_DESTINATION_ACCOUNT),
+            copy=info.ref,
+            reply_region=info.tags.get(TAG_REPLY_REGION) or None,
+        )
+
+    def failed(self, task: Task, info: SnapshotInfo) -> str:
+        reason = info.message or "the copy failed without a reason"
+        code = "KeyNotAccessible" if is_key_failure(reason) else "CopyFailed"
+        self.log.metric("CopyFailed", self.config.replicator_id)
+        self.log.error("copy failed", copy=info.ref.arn, reason=reason, code=code)
+        raise DeadLetterTaskError(
+            f"copy {info.ref.arn} of {task.source.arn} failed: {reason}",
+            code,
+            task.with_action("copy").to_json(),
+        )
+
+    def advance(self, task: Task, info: SnapshotInfo) -> str:
+        """The copy is available: do what comes next for its role (idempotent)."""
+        cfg = self.config
+        if task.role == "replica":
+            self.log.metric("CopiesCompleted", cfg.replicator_id)
+            return f"copy {info.ref.arn} is available"
+        if task.role == "staging":
+            account = task.destination_account
+            if account is None:
+                raise DeadLetterError("a staging copy without a destination account")
+            self.engine.share(info.ref, account)
+            self.outbox.notify(
+                bus_arn=f"arn:{cfg.partition}:events:{info.ref.region}:{account}:event-bus/"
+                f"{RECEIVER_BUS_NAME}",
+                detail_type=DETAIL_SHARED,
+                detail={
+                    "snapshot_arn": info.ref.arn,
+                    "reply_region": cfg.region,
+                    "origin": task.origin.tags(),
+                },
+            )
+            return f"shared {info.ref.arn} with {account}"
+        onward = [
+            Task(
+                action="copy",
+                role="replica",
+                source=info.ref,
+                origin=task.origin,
+                region=d.region,
+                kms_key_arn=d.kms_key_arn,
+            )
+            for d in cfg.destinations
+        ]
+        if onward:
+            self.outbox.send(onward)
+        reply_region = task.reply_region or task.source.region
+        self.outbox.notify(
+            bus_arn=f"arn:{cfg.partition}:events:{reply_region}:{task.source.account}:event-bus/"
+            f"{REPLICATOR_BUS_NAME}",
+            detail_type=DETAIL_RECEIVED,
+            detail={"staging_arn": task.source.arn, "owner": task.source.account},
+        )
+        self.log.metric("CopiesCompleted", cfg.replicator_id)
+        return f"received {info.ref.arn}; {len(onward)} onward copies queued"
+
+
+__all__ = ["DeadLetterTaskError", "Ignored", "Workflow"]

@@ -1,0 +1,288 @@
+"""The delivery pipeline: CDK Pipelines deploying the organisation wave by wave.
+
+Waves: the security account first (central audit bucket, keys), then the workload accounts, then
+the backup account. The pipeline lives in the pipeline account (default: the security account)
+in the home Region; every target account is bootstrapped with ``--trust`` for it (docs/deploy.md).
+Artifacts are encrypted with customer managed keys in every Region the stages deploy to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import pipelines
+from constructs import Construct, IConstruct
+
+from constructs_lib import (
+    CustomerManagedKey,
+    EncryptedBucket,
+    ManagedPolicyRole,
+    acknowledge,
+)
+from stacks.config import Organisation
+
+SYNTH_COMMANDS = ("make synth",)
+# cfn-lint rules ignored on the CodePipeline resource only (and listed in docs/compliance.md):
+CFN_LINT_IGNORED = (
+    # CDK Pipelines builds each CloudFormation action's RoleArn as
+    # Fn::Join ["", ["arn:", Ref AWS::Partition, ":iam::<account>:role/cdk-..."]]; E3703 wants
+    # Fn::Sub for the same value. The ARN is valid; the rule's other check (TemplatePath names an
+    # input artifact) is covered by the pipeline tests.
+    "E3703",
+    # CDK adds DependsOn on the pipeline role next to the GetAtt of its ARN; W3005 calls the
+    # DependsOn redundant (a known false positive on CDK output).
+    "W3005",
+)
+BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK default; change both here and in `cdk bootstrap`
+
+NO_INLINE_POLICY_RULES = (
+    "NIST.800.53.R5-IAMNoInlinePolicy",
+    "HIPAA.Security-IAMNoInlinePolicy",
+    "PCI.DSS.321-IAMNoInlinePolicy",
+)
+SOURCE_REPO_URL_RULES = (
+    "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+    "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+)
+# aws-cdk-lib's bucket grants (read/write on the artifact buckets) use these action groups.
+ARTIFACT_ACTION_WILDCARDS = (
+    "AwsSolutions-IAM5[Action::s3:Abort*]",
+    "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+    "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    "AwsSolutions-IAM5[Action::s3:List*]",
+    "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
+)
+GENERATED_ROLE_WILDCARDS = ("AwsSolutions-IAM5[Resource::*]",)
+REASON_GENERATED_ROLE = (
+    "CDK Pipelines creates this CodeBuild role (self-mutation or asset publishing) itself and "
+    "takes no role to replace it, so its grants land in the role's inline default policy."
+)
+REASON_GENERATED_ROLE_WILDCARDS = (
+    "CDK Pipelines writes this policy: self-mutation must assume the cdk-* bootstrap roles of "
+    "every target account and read the artifacts; asset publishing writes CodeBuild logs and "
+    "reports of its own projects. Resources are the pipeline's artifact buckets and cdk-* roles."
+)
+REASON_ARTIFACT_WILDCARDS = (
+    "aws-cdk-lib's bucket grants give the pipeline and its synth project read/write on the "
+    "pipeline's own artifact buckets with S3 action groups (s3:GetObject*, s3:List*, ...); the "
+    "resources are those buckets and their objects only."
+)
+REASON_CODEBUILD_LOGS = (
+    "CodeBuild names its log streams and report groups at run time, so the synth project's "
+    "policy names its own log group and report-group prefix, not each stream."
+)
+REASON_PIPELINE_SOURCE = (
+    "This CodeBuild project's source type is CODEPIPELINE: its input comes from the pipeline's "
+    "CodeConnections source action, so there is no repository URL that could hold credentials."
+)
+
+
+def artifact_bucket_name(organisation: Organisation, region: str) -> str:
+    return f"{organisation.name}-pipeline-{organisation.pipeline.account.id}-{region}"
+
+
+class PipelineArtifactsStack(cdk.Stack):
+    """Pipeline artifacts in one Region that stages deploy to, other than the pipeline's own.
+
+    Attributes:
+        key: the :class:`CustomerManagedKey` of the artifacts.
+        bucket: the :class:`EncryptedBucket`.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, organisation: Organisation, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.key = CustomerManagedKey(
+            self,
+            "ArtifactKey",
+            alias=f"alias/{organisation.name}/pipeline-artifacts",
+            description="CDK Pipelines artifacts replicated to this Region",
+        )
+        self.bucket = EncryptedBucket(
+            self,
+            "Artifacts",
+            encryption_key=self.key,
+            bucket_name=artifact_bucket_name(organisation, self.region),
+        )
+        # The pipeline reads this bucket by name (see PipelineStack), so CDK cannot add the
+        # deploy roles' read access to its policy: CloudFormation actions in this Region run as
+        # the cdk-*-deploy-role of each target account and read the artifacts. (CDK still adds
+        # their decrypt access to the key's policy, through the key construct.)
+        deploy_roles = [
+            f"arn:{self.partition}:iam::{account.id}:role/"
+            f"cdk-{BOOTSTRAP_QUALIFIER}-deploy-role-{account.id}-{self.region}"
+            for account in organisation.accounts
+        ]
+        self.bucket.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DeployRolesReadArtifacts",
+                principals=[iam.AccountPrincipal(account.id) for account in organisation.accounts],
+                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketLocation"],
+                resources=[self.bucket.bucket.bucket_arn, self.bucket.bucket.arn_for_objects("*")],
+                conditions={"ArnEquals": {"aws:PrincipalArn": deploy_roles}},
+            )
+        )
+
+
+class PipelineStack(cdk.Stack):
+    """A CDK Pipelines ``CodePipeline`` with one wave per account role.
+
+    Args:
+        waves: ``(wave name, stages)`` in deployment order.
+        artifact_stacks: the :class:`PipelineArtifactsStack` of every other Region.
+
+    Attributes:
+        pipeline: the ``pipelines.CodePipeline``; ``waves``: the ``pipelines.Wave`` objects.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        organisation: Organisation,
+        waves: Sequence[tuple[str, Sequence[cdk.Stage]]],
+        artifact_stacks: Sequence[PipelineArtifactsStack],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, cross_region_references=True, **kwargs)
+        config = organisation.pipeline
+        self.key = CustomerManagedKey(
+            self,
+            "ArtifactKey",
+            alias=f"alias/{organisation.name}/pipeline-artifacts",
+            description="CDK Pipelines artifacts",
+        )
+        self.artifacts = EncryptedBucket(
+            self,
+            "Artifacts",
+            encryption_key=self.key,
+            bucket_name=artifact_bucket_name(organisation, config.region),
+        )
+        self.role = ManagedPolicyRole(
+            self, "PipelineRole", assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com")
+        )
+        self.synth_role = ManagedPolicyRole(
+            self, "SynthRole", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com")
+        )
+        # Other Regions' buckets are read by literal name (a cross-Region reference would put a
+        # Fn::GetStackOutput into the pipeline role's policy); their keys stay references.
+        self._replication_buckets = [
+            s3.Bucket.from_bucket_attributes(
+                self,
+                f"Artifacts-{stack.region}",
+                bucket_name=artifact_bucket_name(organisation, stack.region),
+                region=stack.region,
+                encryption_key=stack.key.key,
+            )
+            for stack in artifact_stacks
+        ]
+        source = pipelines.CodePipelineSource.connection(
+            config.repository, config.branch, connection_arn=config.connection_arn
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name=f"{organisation.name}-kms-toolkit",
+            pipeline_type=codepipeline.PipelineType.V2,
+            # The pipeline's own Region is in this map too: CDK takes one or the other.
+            cross_region_replication_buckets={
+                config.region: self.artifacts.bucket,
+                **{bucket.env.region: bucket for bucket in self._replication_buckets},
+            },
+            role=self.role,
+            use_pipeline_role_for_actions=True,
+            publish_assets_in_parallel=False,
+            synth=pipelines.CodeBuildStep(
+                "Synth",
+                input=source,
+                commands=list(SYNTH_COMMANDS),
+                primary_output_directory="cdk.out",
+                role=self.synth_role,
+            ),
+        )
+        self.waves: list[pipelines.Wave] = []
+        for name, stages in waves:
+            wave = self.pipeline.add_wave(name)
+            for stage in stages:
+                wave.add_stage(stage)
+            self.waves.append(wave)
+        # Build now, so the constructs CDK Pipelines generates exist to be acknowledged.
+        self.pipeline.build_pipeline()
+        self._acknowledge_generated_findings()
+        cfn_pipeline = self.pipeline.pipeline.node.default_child
+        assert isinstance(cfn_pipeline, cdk.CfnResource)
+        cfn_pipeline.add_metadata("cfn-lint", {"config": {"ignore_checks": list(CFN_LINT_IGNORED)}})
+
+    def _acknowledge_generated_findings(self) -> None:
+        """Findings on what CDK Pipelines generates and offers no option to change."""
+        self_mutation = self.pipeline.node.find_child("UpdatePipeline").node.find_child(
+            "SelfMutation"
+        )
+        assets = self.pipeline.node.find_child("Assets")
+        synth_project = (
+            self.pipeline.pipeline.node.find_child("Build")
+            .node.find_child("Synth")
+            .node.find_child("CdkBuildProject")
+        )
+        artifacts = f"<{self._logical_id(self.artifacts.bucket)}.Arn>"
+        artifact_rules = [*ARTIFACT_ACTION_WILDCARDS, f"AwsSolutions-IAM5[Resource::{artifacts}/*]"]
+        for role in (self.role, self.synth_role):
+            assert role.grants_policy is not None
+            for rule in artifact_rules:
+                acknowledge(role.grants_policy, rule, REASON_ARTIFACT_WILDCARDS)
+        assert self.role.grants_policy is not None
+        for bucket in self._replication_buckets:
+            acknowledge(
+                self.role.grants_policy,
+                f"AwsSolutions-IAM5[Resource::arn:{self.partition}:s3:::{bucket.bucket_name}/*]",
+                REASON_ARTIFACT_WILDCARDS,
+            )
+        assert self.synth_role.grants_policy is not None
+        for rule in self._codebuild_log_rules(synth_project):
+            acknowledge(self.synth_role.grants_policy, rule, REASON_CODEBUILD_LOGS)
+        for generated_role, project in (
+            (self_mutation.node.find_child("Role"), self_mutation),
+            (assets.node.find_child("FileRole"), None),
+        ):
+            policy = generated_role.node.find_child("DefaultPolicy")
+            for rule in NO_INLINE_POLICY_RULES:
+                acknowledge(policy, rule, REASON_GENERATED_ROLE)
+            rules = [*artifact_rules[1:4], artifact_rules[-1], *GENERATED_ROLE_WILDCARDS]
+            rules += (
+                self._codebuild_log_rules(project)
+                if project is not None
+                else [
+                    f"AwsSolutions-IAM5[Resource::arn:{self.partition}:logs:{self.region}:"
+                    f"{self.account}:log-group:/aws/codebuild/*]",
+                    f"AwsSolutions-IAM5[Resource::arn:{self.partition}:codebuild:{self.region}:"
+                    f"{self.account}:report-group/*]",
+                ]
+            )
+            if project is not None:
+                rules.append(f"AwsSolutions-IAM5[Resource::arn:*:iam::{self.account}:role/*]")
+            for rule in rules:
+                acknowledge(policy, rule, REASON_GENERATED_ROLE_WILDCARDS)
+        for project in (synth_project, self_mutation, assets.node.find_child("FileAsset")):
+            for rule in SOURCE_REPO_URL_RULES:
+                acknowledge(project, rule, REASON_PIPELINE_SOURCE)
+
+    def _logical_id(self, construct: IConstruct) -> str:
+        child = construct.node.default_child
+        assert isinstance(child, cdk.CfnElement)
+        return str(self.resolve(child.logical_id))
+
+    def _codebuild_log_rules(self, project: IConstruct) -> list[str]:
+        name = f"<{self._logical_id(project)}>"
+        return [
+            f"AwsSolutions-IAM5[Resource::arn:{self.partition}:logs:{self.region}:"
+            f"{self.account}:log-group:/aws/codebuild/{name}:*]",
+            f"AwsSolutions-IAM5[Resource::arn:{self.partition}:codebuild:{self.region}:"
+            f"{self.account}:report-group/{name}-*]",
+        ]

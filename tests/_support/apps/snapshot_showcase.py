@@ -1,0 +1,81 @@
+"""Snapshot replication as a platform team deploys it, held to the gates.
+
+* ``Source`` (111111111111, eu-west-1): a replicator copying EBS, RDS and Aurora snapshots to
+  eu-central-1 in the same account, and to eu-west-1 of the backup account 333333333333 through
+  a sharing key whose policy lets that account in.
+* ``Backup`` (333333333333, eu-west-1): the receiver, re-encrypting with the backup account's key
+  and copying on to eu-central-1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+SOURCE_ACCOUNT = "111111111111"
+BACKUP_ACCOUNT = "333333333333"
+REGION = "eu-west-1"
+OTHER_REGION = "eu-central-1"
+SOURCE_KEY_CENTRAL = (
+    f"arn:aws:kms:{OTHER_REGION}:{SOURCE_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+)
+BACKUP_KEY_CENTRAL = (
+    f"arn:aws:kms:{OTHER_REGION}:{BACKUP_ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+)
+
+
+def build(outdir: Path) -> Any:
+    import aws_cdk as cdk  # noqa: PLC0415
+
+    from constructs_lib import (  # noqa: PLC0415
+        CustomerManagedKey,
+        ExternalAccount,
+        KeyPolicy,
+        ReplicationDestination,
+        SnapshotReceiver,
+        SnapshotReplicator,
+        add_compliance_checks,
+    )
+    from stacks.config import cdk_json_context  # noqa: PLC0415
+
+    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
+    source = cdk.Stack(app, "Source", env=cdk.Environment(account=SOURCE_ACCOUNT, region=REGION))
+    sharing_key = CustomerManagedKey(
+        source,
+        "SharingKey",
+        alias="alias/snapshot-sharing",
+        policy=KeyPolicy.custom(
+            admins=[f"arn:aws:iam::{SOURCE_ACCOUNT}:role/KeyAdmin"],
+            external_accounts=[
+                ExternalAccount(BACKUP_ACCOUNT, via_services=("ec2", "rds")),
+            ],
+        ),
+    )
+    replicator = SnapshotReplicator(
+        source,
+        "Replicate",
+        resource_types=["EBS", "RDS", "AURORA"],
+        selection_tag=("backup", "replicate"),
+        destinations=[
+            ReplicationDestination(region=OTHER_REGION, kms_key_arn=SOURCE_KEY_CENTRAL),
+            ReplicationDestination(
+                region=REGION, account=BACKUP_ACCOUNT, kms_key_arn=sharing_key.key_arn
+            ),
+        ],
+        retention=cdk.Duration.days(14),
+    )
+    # The sharing key's policy names no root: let the copier in, through EC2 and RDS only.
+    replicator.allow_in_key_policy(sharing_key)
+
+    backup = cdk.Stack(app, "Backup", env=cdk.Environment(account=BACKUP_ACCOUNT, region=REGION))
+    backup_key = CustomerManagedKey(backup, "BackupKey", alias="alias/snapshot-backup")
+    SnapshotReceiver(
+        backup,
+        "Receive",
+        source_accounts=[SOURCE_ACCOUNT],
+        kms_key=backup_key.key,
+        destinations=[ReplicationDestination(region=OTHER_REGION, kms_key_arn=BACKUP_KEY_CENTRAL)],
+        retention=cdk.Duration.days(35),
+    )
+    add_compliance_checks(app)
+    return app

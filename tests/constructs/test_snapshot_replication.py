@@ -1,0 +1,436 @@
+"""SnapshotReplicator and SnapshotReceiver: the synthesized showcase, the asset, bad props."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+
+from constructs_lib import (
+    ConstructPropError,
+    CustomerManagedKey,
+    ReplicationDestination,
+    SnapshotReceiver,
+    SnapshotReplicator,
+)
+from constructs_lib.snapshot_replication import EBS_PATTERN, RDS_PATTERN, _stage_asset
+from tests._support.apps.snapshot_showcase import BACKUP_ACCOUNT, SOURCE_ACCOUNT
+from tests._support.synth import SynthResult
+
+Synth = Callable[[str], SynthResult]
+APP = "snapshot_showcase"
+KEY_CENTRAL = f"arn:aws:kms:eu-central-1:{SOURCE_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_WEST = f"arn:aws:kms:eu-west-1:{SOURCE_ACCOUNT}:key/abcd1234-12ab-34cd-56ef-1234567890ab"
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def statements(template: dict[str, Any], policy_prefix: str) -> list[dict[str, Any]]:
+    (policy,) = [
+        v
+        for k, v in resources(template, "AWS::IAM::ManagedPolicy").items()
+        if k.startswith(policy_prefix)
+    ]
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def by_sid(template: dict[str, Any], policy_prefix: str, sid: str) -> dict[str, Any]:
+    (statement,) = [s for s in statements(template, policy_prefix) if s.get("Sid") == sid]
+    return statement
+
+
+def test_rules_use_the_exact_documented_patterns(synthesized: Synth) -> None:
+    for stack in ("Source", "Backup"):
+        patterns = [
+            r["Properties"]["EventPattern"]
+            for r in resources(synthesized(APP).template(stack), "AWS::Events::Rule").values()
+            if "EventPattern" in r["Properties"]
+        ]
+        assert EBS_PATTERN in patterns
+        assert RDS_PATTERN in patterns
+        assert EBS_PATTERN == {
+            "source": ["aws.ec2"],
+            "detail-type": ["EBS Snapshot Notification"],
+            "detail": {
+                "event": ["createSnapshot", "copySnapshot", "shareSnapshot"],
+                "result": ["succeeded", "failed"],
+            },
+        }
+
+
+def test_events_go_to_an_encrypted_queue_with_a_dead_letter_queue(synthesized: Synth) -> None:
+    template = synthesized(APP).assertions("Source")
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "KmsMasterKeyId": {"Fn::GetAtt": ["ReplicateKeyE9DE6358", "Arn"]},
+            "RedrivePolicy": {
+                "deadLetterTargetArn": {"Fn::GetAtt": ["ReplicateDeadLetterQueue1F677048", "Arn"]},
+                "maxReceiveCount": 24,
+            },
+        },
+    )
+    for rule in resources(synthesized(APP).template("Source"), "AWS::Events::Rule").values():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["DeadLetterConfig"] == {
+            "Arn": {"Fn::GetAtt": ["ReplicateDeadLetterQueue1F677048", "Arn"]}
+        }
+
+
+def test_copier_reports_partial_batch_failures(synthesized: Synth) -> None:
+    template = synthesized(APP).assertions("Source")
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 2},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.14",
+            "Handler": "snapshot_replicator.handler.handler",
+            "ReservedConcurrentExecutions": 2,
+            "TracingConfig": {"Mode": "Active"},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "snapshot_replicator.sweep.handler", "ReservedConcurrentExecutions": 1},
+    )
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {"KmsKeyId": {"Fn::GetAtt": ["ReplicateKeyE9DE6358", "Arn"]}, "RetentionInDays": 365},
+    )
+
+
+def test_copy_permissions_are_scoped(synthesized: Synth) -> None:
+    template = synthesized(APP).template("Source")
+    use = by_sid(template, "ReplicateCopierPolicy", "UseDestinationKeys")
+    assert use["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "ec2.eu-central-1.amazonaws.com",
+        "ec2.eu-west-1.amazonaws.com",
+        "rds.eu-central-1.amazonaws.com",
+        "rds.eu-west-1.amazonaws.com",
+    ]
+    assert KEY_CENTRAL.split(":key/", maxsplit=1)[0] in json.dumps(use["Resource"])
+    grant = by_sid(template, "ReplicateCopierPolicy", "GrantDestinationKeys")
+    assert grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+    copy = by_sid(template, "ReplicateCopierPolicy", "CopyEbs")
+    assert copy["Condition"] == {
+        "StringEquals": {"aws:RequestedRegion": ["eu-central-1", "eu-west-1"]}
+    }
+    delete = by_sid(template, "ReplicateSweeperPolicy", "DeleteOwnCopies")
+    assert delete["Action"] == "ec2:DeleteSnapshot"
+    assert delete["Condition"]["StringEquals"]["aws:ResourceTag/kmskit:replicator"]
+    announce = by_sid(template, "ReplicateCopierPolicy", "AnnounceSharedSnapshots")
+    assert announce["Resource"] == (
+        f"arn:aws:events:eu-west-1:{BACKUP_ACCOUNT}:event-bus/kmskit-snapshot-receiver"
+    )
+    # No inline policies: the roles only carry the managed policies.
+    assert resources(template, "AWS::IAM::Policy") == {}
+
+
+def test_sharing_key_names_the_copier_through_ec2_and_rds_only(synthesized: Synth) -> None:
+    template = synthesized(APP).template("Source")
+    (key,) = [
+        v for k, v in resources(template, "AWS::KMS::Key").items() if k.startswith("SharingKey")
+    ]
+    copier = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"AWS": {"Fn::GetAtt": ["ReplicateCopierRoleD7106B71", "Arn"]}}
+    ]
+    assert len(copier) == 2
+    for statement in copier:
+        assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [
+            "ec2.eu-west-1.amazonaws.com",
+            "rds.eu-west-1.amazonaws.com",
+        ]
+    policy = key["Properties"]["KeyPolicy"]["Statement"]
+    external = [s for s in policy if BACKUP_ACCOUNT in json.dumps(s)]
+    assert external, "the backup account must be named in the sharing key's policy"
+
+
+def test_sweeper_cannot_copy_or_share(synthesized: Synth) -> None:
+    actions = {
+        action
+        for s in statements(synthesized(APP).template("Source"), "ReplicateSweeperPolicy")
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not {a for a in actions if "Copy" in a or "Modify" in a or a.startswith("kms:Create")}
+
+
+def test_receiver_bus_accepts_only_source_accounts(synthesized: Synth) -> None:
+    template = synthesized(APP).template("Backup")
+    (policy,) = resources(template, "AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{SOURCE_ACCOUNT}:root"}
+    assert statement["Action"] == "events:PutEvents"
+    (bus,) = resources(template, "AWS::Events::EventBus").values()
+    assert bus["Properties"]["Name"] == "kmskit-snapshot-receiver"
+    rules = resources(template, "AWS::Events::Rule").values()
+    shared = [r for r in rules if "kmskit.snapshots" in json.dumps(r["Properties"])]
+    assert shared[0]["Properties"]["EventPattern"]["account"] == [SOURCE_ACCOUNT]
+
+
+def test_every_alarm_notifies_the_alarm_topic(synthesized: Synth) -> None:
+    for stack in ("Source", "Backup"):
+        alarms = resources(synthesized(APP).template(stack), "AWS::CloudWatch::Alarm")
+        names = {a["Properties"].get("MetricName") for a in alarms.values()}
+        assert names == {
+            "ApproximateNumberOfMessagesVisible",
+            "CopyFailed",
+            "ApproximateAgeOfOldestMessage",
+        }
+        for alarm in alarms.values():
+            assert len(alarm["Properties"]["AlarmActions"]) == 1
+
+
+def test_asset_holds_the_handler_and_the_engine_and_imports_on_its_own() -> None:
+    root = Path(_stage_asset())
+    assert _stage_asset() == str(root)  # same content, same folder, same asset hash
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*.py"))
+    assert "snapshot_replicator/handler.py" in files
+    assert "kmskit/snapshots/engine.py" in files
+    assert "kmskit/clients.py" in files
+    assert not [f for f in files if f.startswith(("kmskit/commands", "lambda_src"))]
+    probe = (
+        "import sys, snapshot_replicator.handler, snapshot_replicator.sweep\n"
+        "mods = [m for m in sys.modules.values() if getattr(m, '__file__', None)]\n"
+        "ours = [m.__file__ for m in mods if m.__name__.split('.')[0] in "
+        "('kmskit', 'snapshot_replicator', 'lambda_src', 'aws_cdk')]\n"
+        f"assert all(f.startswith({str(root)!r}) for f in ours), ours\n"
+        "print(len(ours))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 8
+
+
+def test_both_stacks_share_one_asset(synthesized: Synth) -> None:
+    keys = {
+        f["Properties"]["Code"]["S3Key"]
+        for stack in ("Source", "Backup")
+        for f in resources(synthesized(APP).template(stack), "AWS::Lambda::Function").values()
+    }
+    assert len(keys) == 1
+
+
+# ---------------------------------------------------------------------- bad props
+def source_stack() -> cdk.Stack:
+    return cdk.Stack(
+        cdk.App(), "S", env=cdk.Environment(account=SOURCE_ACCOUNT, region="eu-west-1")
+    )
+
+
+GOOD = ReplicationDestination(region="eu-central-1", kms_key_arn=KEY_CENTRAL)
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        (
+            {"destinations": [ReplicationDestination(region="eu-central-1")]},
+            "'destinations[0].kms_key_arn' must be given (the key copies are encrypted with). "
+            "Received: None",
+        ),
+        (
+            {"destinations": [ReplicationDestination(region="moon-1", kms_key_arn=KEY_CENTRAL)]},
+            "'destinations[0].region' must be an AWS Region name such as 'eu-west-1'. "
+            "Received: 'moon-1'",
+        ),
+        (
+            {
+                "destinations": [
+                    ReplicationDestination(region="eu-west-1", account="3333", kms_key_arn=KEY_WEST)
+                ]
+            },
+            "'destinations[0].account' must be a 12-digit AWS account ID. Received: '3333'",
+        ),
+        (
+            {"destinations": [ReplicationDestination(region="us-east-1", kms_key_arn=KEY_CENTRAL)]},
+            "'destinations[0].kms_key_arn' must be a key in the destination Region us-east-1. "
+            f"Received: '{KEY_CENTRAL}'",
+        ),
+        (
+            {
+                "destinations": [
+                    ReplicationDestination(region="eu-central-1", kms_key_arn="alias/backup")
+                ]
+            },
+            "'destinations[0].kms_key_arn' must be a KMS key ARN",
+        ),
+        (
+            {
+                "destinations": [
+                    ReplicationDestination(
+                        region="eu-central-1",
+                        kms_key_arn=KEY_CENTRAL.replace(SOURCE_ACCOUNT, "444444444444"),
+                    )
+                ]
+            },
+            "'destinations[0].kms_key_arn' must be a key of this stack's account 111111111111",
+        ),
+        (
+            {"destinations": [ReplicationDestination(region="eu-west-1", kms_key_arn=KEY_WEST)]},
+            "'destinations[0].region' must differ from this stack's Region eu-west-1 for a "
+            "same-account copy. Received: 'eu-west-1'",
+        ),
+        (
+            {
+                "destinations": [
+                    ReplicationDestination(
+                        region="eu-west-1", account=SOURCE_ACCOUNT, kms_key_arn=KEY_WEST
+                    )
+                ]
+            },
+            "'destinations[0].account' must be another account (leave it out for this stack's "
+            "account). Received: '111111111111'",
+        ),
+        (
+            {"destinations": [GOOD, GOOD]},
+            "'destinations' must not repeat a value. Received: ('eu-central-1', None)",
+        ),
+        ({"destinations": []}, "'destinations' must name at least one. Received: []"),
+        (
+            {"resource_types": ["EBS", "S3"]},
+            "'resource_types' must hold only 'EBS', 'RDS' and 'AURORA'. Received: 'S3'",
+        ),
+        ({"resource_types": []}, "'resource_types' must be a non-empty list"),
+        ({"resource_types": ["EBS", "EBS"]}, "'resource_types' must not repeat a value"),
+        (
+            {"selection_tag": ("aws:backup", "yes")},
+            "'selection_tag' must have a tag key of 1-128 letters",
+        ),
+        ({"selection_tag": ("backup",)}, "'selection_tag' must be a (key, value) pair of strings"),
+        (
+            {"retention": cdk.Duration.days(1)},
+            "'retention' must be 2-3650 days. Received: 1",
+        ),
+        (
+            {"retention": cdk.Duration.days(5000)},
+            "'retention' must be 2-3650 days. Received: 5000",
+        ),
+        (
+            {"retention": cdk.Duration.days(3), "sweep_window": cdk.Duration.days(3)},
+            "'retention' must be longer than sweep_window (3 days)",
+        ),
+        ({"retention": cdk.Duration.hours(36)}, "'retention' must be a whole number of days"),
+        ({"max_receive_count": 1}, "'max_receive_count' must be 5-100 receives. Received: 1"),
+        (
+            {"sweep_interval": cdk.Duration.minutes(1)},
+            "'sweep_interval' must be 5-1440 minutes. Received: 1",
+        ),
+    ],
+)
+def test_bad_replicator_props_name_the_prop_and_value(props: dict[str, Any], message: str) -> None:
+    kwargs: dict[str, Any] = {"destinations": [GOOD], **props}
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReplicator(source_stack(), "Replicate", **kwargs)
+    assert message in str(error.value)
+
+
+def backup_key(stack: cdk.Stack) -> kms.IKey:
+    return CustomerManagedKey(stack, "BackupKey").key
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"source_accounts": []}, "'source_accounts' must be a non-empty list of account IDs"),
+        (
+            {"source_accounts": ["12345"]},
+            "'source_accounts' must be a 12-digit AWS account ID. Received: '12345'",
+        ),
+        (
+            {"source_accounts": [SOURCE_ACCOUNT, SOURCE_ACCOUNT]},
+            "'source_accounts' must not repeat a value",
+        ),
+        (
+            {"source_accounts": [BACKUP_ACCOUNT]},
+            "'source_accounts' must not include this stack's own account",
+        ),
+        (
+            {
+                "destinations": [
+                    ReplicationDestination(
+                        region="eu-central-1",
+                        account=SOURCE_ACCOUNT,
+                        kms_key_arn=KEY_CENTRAL.replace(SOURCE_ACCOUNT, BACKUP_ACCOUNT),
+                    )
+                ]
+            },
+            "'destinations[0].account' must be left out",
+        ),
+        ({"retention": cdk.Duration.days(0)}, "'retention' must be 1-3650 days. Received: 0"),
+    ],
+)
+def test_bad_receiver_props_name_the_prop_and_value(props: dict[str, Any], message: str) -> None:
+    stack = cdk.Stack(
+        cdk.App(), "B", env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1")
+    )
+    kwargs: dict[str, Any] = {
+        "source_accounts": [SOURCE_ACCOUNT],
+        "kms_key": backup_key(stack),
+        **props,
+    }
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReceiver(stack, "Receive", **kwargs)
+    assert message in str(error.value)
+
+
+def test_receiver_wants_the_key_itself_not_the_wrapper() -> None:
+    stack = cdk.Stack(
+        cdk.App(), "B", env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1")
+    )
+    with pytest.raises(ConstructPropError, match=r"'kms_key' must be an aws_kms\.IKey"):
+        SnapshotReceiver(
+            stack,
+            "Receive",
+            source_accounts=[SOURCE_ACCOUNT],
+            kms_key=CustomerManagedKey(stack, "K"),  # type: ignore[arg-type]
+        )
+
+
+def test_constructs_expose_what_they_create() -> None:
+    replicator = SnapshotReplicator(source_stack(), "Replicate", destinations=[GOOD])
+    for name in (
+        "queue",
+        "dead_letter_queue",
+        "copier",
+        "sweeper",
+        "copier_role",
+        "sweeper_role",
+        "ebs_rule",
+        "rds_rule",
+        "aurora_rule",
+        "schedule",
+        "dead_letter_alarm",
+        "copy_failed_alarm",
+        "oldest_message_alarm",
+        "encryption_key",
+        "alarm_topic",
+    ):
+        assert getattr(replicator, name) is not None, name
+    assert replicator.event_bus is None  # no cross-account destination
+    assert len(replicator.rules) == 3
+    assert len(replicator.alarms) == 3

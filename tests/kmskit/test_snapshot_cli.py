@@ -1,0 +1,176 @@
+"""``kmskit snapshot copy``: the CLI on the shared engine (moto for EBS, Stubber for progress)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from kmskit.cli import main
+from kmskit.snapshots import DeadLetterError, SnapshotEngine, SnapshotInfo, SnapshotRef
+from kmskit.snapshots.model import TAG_SOURCE_ID
+
+SOURCE_REGION = "eu-west-1"
+TARGET_REGION = "eu-central-1"
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, str]]:
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=SOURCE_REGION)
+        volume = ec2.create_volume(AvailabilityZone=f"{SOURCE_REGION}a", Size=8)["VolumeId"]
+        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+        key = boto3.client("kms", region_name=TARGET_REGION).create_key()["KeyMetadata"]["Arn"]
+        yield {"snapshot": snapshot, "key": key}
+
+
+def copy_args(aws: dict[str, str], *extra: str) -> list[str]:
+    return [
+        "snapshot",
+        "copy",
+        aws["snapshot"],
+        "--region",
+        SOURCE_REGION,
+        "--to-region",
+        TARGET_REGION,
+        "--kms-key",
+        aws["key"],
+        "--quiet",
+        "--poll-seconds",
+        "0",
+        *extra,
+    ]
+
+
+def target_copies() -> list[dict[str, Any]]:
+    ec2 = boto3.client("ec2", region_name=TARGET_REGION)
+    only_kmskit = [{"Name": "tag:kmskit:managed-by", "Values": ["kmskit-snapshots"]}]
+    return ec2.describe_snapshots(OwnerIds=["self"], Filters=only_kmskit)["Snapshots"]
+
+
+def test_copy_and_wait(aws: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(copy_args(aws, "--wait")) == 0
+    out = capsys.readouterr().out
+    (copy,) = target_copies()
+    assert f"started copy arn:aws:ec2:{TARGET_REGION}::snapshot/{copy['SnapshotId']}" in out
+    assert "is available" in out
+    assert copy["Encrypted"] is True
+    assert copy["KmsKeyId"] == aws["key"]
+    assert {t["Key"]: t["Value"] for t in copy["Tags"]}[TAG_SOURCE_ID] == aws["snapshot"]
+
+
+def test_running_it_again_makes_no_second_copy(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(copy_args(aws)) == 0
+    assert main(copy_args(aws)) == 0
+    assert "found existing copy" in capsys.readouterr().out
+    assert len(target_copies()) == 1
+
+
+def test_to_account_shares_the_copy(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(copy_args(aws, "--to-account", "333333333333")) == 0
+    (copy,) = target_copies()
+    permissions = boto3.client("ec2", region_name=TARGET_REGION).describe_snapshot_attribute(
+        SnapshotId=copy["SnapshotId"], Attribute="createVolumePermission"
+    )["CreateVolumePermissions"]
+    assert permissions == [{"UserId": "333333333333"}]
+    assert "shared" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--to-account", "12"], "'--to-account' must be a 12-digit account ID. Received: 12"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    assert main(copy_args(aws, *extra)) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_key_in_another_region_is_refused(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = copy_args(aws)
+    args[args.index("--kms-key") + 1] = "arn:aws:kms:us-east-1:123456789012:key/k"
+    assert main(args) == 2
+    assert "'--kms-key' must be a key in --to-region eu-central-1" in capsys.readouterr().err
+
+
+def test_missing_snapshot_exits_4(aws: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    args = copy_args(aws)
+    args[2] = "snap-0000000000000dead"
+    assert main(args) == 4
+    assert "no snapshot 'snap-0000000000000dead'" in capsys.readouterr().err
+
+
+def stubbed_engine(service: str) -> tuple[SnapshotEngine, Stubber]:
+    client = boto3.client(
+        service, region_name=TARGET_REGION, config=Config(retries={"max_attempts": 1})
+    )
+    stubber = Stubber(client)
+    stubber.activate()
+    return SnapshotEngine(lambda s, r: client, account="111111111111"), stubber
+
+
+def test_wait_reports_ebs_progress() -> None:
+    engine, stubber = stubbed_engine("ec2")
+    for state, progress in (("pending", "10%"), ("pending", "60%"), ("completed", "100%")):
+        stubber.add_response(
+            "describe_snapshots",
+            {"Snapshots": [{"SnapshotId": "snap-1", "State": state, "Progress": progress}]},
+            {"SnapshotIds": ["snap-1"]},
+        )
+    seen: list[float] = []
+
+    def record(info: SnapshotInfo) -> None:
+        seen.append(info.progress)
+
+    ref = SnapshotRef("EBS", "snap-1", TARGET_REGION, "111111111111")
+    info = engine.wait(ref, on_progress=record, poll_seconds=0, sleep=lambda _: None)
+    assert info.state == "available"
+    assert seen == [10.0, 60.0, 100.0]
+
+
+def test_wait_reports_rds_percent_progress_and_failure() -> None:
+    engine, stubber = stubbed_engine("rds")
+    for status, percent in (("creating", 5), ("copying", 70), ("failed", 70)):
+        stubber.add_response(
+            "describe_db_snapshots",
+            {
+                "DBSnapshots": [
+                    {"DBSnapshotIdentifier": "db1", "Status": status, "PercentProgress": percent}
+                ]
+            },
+            {"DBSnapshotIdentifier": "db1", "IncludeShared": False},
+        )
+    seen: list[float] = []
+    ref = SnapshotRef("RDS", "db1", TARGET_REGION, "111111111111")
+    with pytest.raises(DeadLetterError, match="failed"):
+        engine.wait(ref, on_progress=lambda i: seen.append(i.progress), sleep=lambda _: None)
+    assert seen == [5.0, 70.0, 70.0]
+
+
+def test_delete_refuses_snapshots_the_tool_did_not_make() -> None:
+    engine, stubber = stubbed_engine("ec2")
+    foreign = SnapshotInfo(
+        ref=SnapshotRef("EBS", "snap-users", TARGET_REGION, "111111111111"),
+        state="available",
+        progress=100,
+        encrypted=True,
+        kms_key_id=None,
+        created=None,
+        tags={"backup": "replicate"},
+    )
+    assert engine.delete(foreign) is False
+    stubber.assert_no_pending_responses()

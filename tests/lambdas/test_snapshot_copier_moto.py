@@ -1,0 +1,183 @@
+"""The copier against moto: a cross-Region EBS copy in one account, end to end through SQS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from kmskit.snapshots.model import TAG_COPY_KEY, TAG_MANAGED_BY, TAG_SOURCE_ID, TAG_SOURCE_REGION
+from lambda_src.snapshot_replicator.handler import Runtime
+from tests.lambdas._support import (
+    OTHER,
+    REGION,
+    fixture,
+    metrics,
+    moto_clients,
+    record,
+    replicator_config,
+    runtime,
+)
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue = sqs.create_queue(QueueName="replication")["QueueUrl"]
+        dlq = sqs.create_queue(QueueName="replication-dlq")["QueueUrl"]
+        key = boto3.client("kms", region_name=OTHER).create_key()["KeyMetadata"]["Arn"]
+        volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=8)["VolumeId"]
+        snapshot = ec2.create_snapshot(
+            VolumeId=volume,
+            TagSpecifications=[
+                {"ResourceType": "snapshot", "Tags": [{"Key": "backup", "Value": "replicate"}]}
+            ],
+        )["SnapshotId"]
+        config = replicator_config(
+            queue_url=queue,
+            dead_letter_queue_url=dlq,
+            destinations=[{"region": OTHER, "kms_key_arn": key}],
+        )
+        yield {
+            "runtime": runtime(config, moto_clients()),
+            "snapshot": snapshot,
+            "key": key,
+            "queue": queue,
+            "dlq": dlq,
+        }
+
+
+def created_event(snapshot: str) -> dict[str, Any]:
+    arn = f"arn:aws:ec2::{REGION}:snapshot/{snapshot}"
+    return fixture("ebs_create_snapshot", detail={"snapshot_id": arn}, resources=[arn])
+
+
+def drain(rt: Runtime, queue: str) -> list[dict[str, Any]]:
+    """Feed every queued message (delays ignored) to the copier until the queue is empty."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    handled: list[dict[str, Any]] = []
+    for _ in range(50):
+        messages = sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            _release_delayed(sqs, queue)
+            messages = sqs.receive_message(
+                QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"]
+            ).get("Messages", [])
+            if not messages:
+                return handled
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+            }
+            for m in messages
+        ]
+        response = rt.process(records)
+        assert response == {"batchItemFailures": []}
+        for m in messages:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            handled.append(json.loads(m["Body"]))
+    raise AssertionError("the queue never drained")
+
+
+def _release_delayed(sqs: Any, queue: str) -> None:
+    """moto honours DelaySeconds; the test does not wait 15 minutes for watch tasks."""
+    from moto.backends import get_backend  # noqa: PLC0415
+
+    backend = get_backend("sqs")["123456789012"][REGION]
+    for q in backend.queues.values():
+        for message in q._messages:
+            message.delayed_until = 0
+
+
+def copies(key: str | None = None) -> list[dict[str, Any]]:
+    filters = [{"Name": f"tag:{TAG_MANAGED_BY}", "Values": ["kmskit-snapshots"]}]
+    if key:
+        filters.append({"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]})
+    ec2 = boto3.client("ec2", region_name=OTHER)
+    return ec2.describe_snapshots(OwnerIds=["self"], Filters=filters)["Snapshots"]
+
+
+def test_cross_region_ebs_copy_is_made_encrypted_and_tagged(aws: dict[str, Any]) -> None:
+    rt = aws["runtime"]
+    response = rt.process([record(created_event(aws["snapshot"]))])
+    assert response == {"batchItemFailures": []}
+    handled = drain(rt, aws["queue"])
+    assert [m["action"] for m in handled] == ["copy", "watch"]
+    (copy,) = copies()
+    tags = {t["Key"]: t["Value"] for t in copy["Tags"]}
+    assert copy["Encrypted"] is True
+    assert copy["KmsKeyId"] == aws["key"]
+    assert tags[TAG_SOURCE_ID] == aws["snapshot"]
+    assert tags[TAG_SOURCE_REGION] == REGION
+    assert metrics(rt, "CopiesStarted") == 1
+    assert metrics(rt, "CopiesCompleted") == 1
+
+
+def test_the_same_event_three_times_makes_one_copy(aws: dict[str, Any]) -> None:
+    rt = aws["runtime"]
+    event = created_event(aws["snapshot"])
+    for _ in range(3):
+        assert rt.process([record(event)]) == {"batchItemFailures": []}
+        drain(rt, aws["queue"])
+    assert len(copies()) == 1
+    assert metrics(rt, "CopiesStarted") == 1
+
+
+def test_three_deliveries_in_one_batch_make_one_copy(aws: dict[str, Any]) -> None:
+    rt = aws["runtime"]
+    event = created_event(aws["snapshot"])
+    assert rt.process([record(event), record(event), record(event)]) == {"batchItemFailures": []}
+    drain(rt, aws["queue"])
+    assert len(copies()) == 1
+
+
+def test_a_fresh_process_finds_the_copy_by_its_tags(aws: dict[str, Any]) -> None:
+    event = created_event(aws["snapshot"])
+    first = aws["runtime"]
+    first.process([record(event)])
+    drain(first, aws["queue"])
+    # A new container has no memory of the first copy: only the tags can tell.
+    second = runtime(first.config, moto_clients())
+    second.process([record(event)])
+    drain(second, aws["queue"])
+    assert len(copies()) == 1
+    assert metrics(second, "CopiesStarted") == 0
+
+
+def test_untagged_snapshots_are_not_replicated(aws: dict[str, Any]) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2.delete_tags(Resources=[aws["snapshot"]], Tags=[{"Key": "backup"}])
+    rt = aws["runtime"]
+    assert rt.process([record(created_event(aws["snapshot"]))]) == {"batchItemFailures": []}
+    assert drain(rt, aws["queue"]) == []
+    assert copies() == []
+
+
+def test_copies_are_never_replicated_again(aws: dict[str, Any]) -> None:
+    rt = aws["runtime"]
+    rt.process([record(created_event(aws["snapshot"]))])
+    drain(rt, aws["queue"])
+    (copy,) = copies()
+    # Even tagged for replication, a kmskit copy is never a source.
+    boto3.client("ec2", region_name=OTHER).create_tags(
+        Resources=[copy["SnapshotId"]], Tags=[{"Key": "backup", "Value": "replicate"}]
+    )
+    event = fixture(
+        "ebs_create_snapshot",
+        region=OTHER,
+        detail={"snapshot_id": f"arn:aws:ec2::{OTHER}:snapshot/{copy['SnapshotId']}"},
+    )
+    other = runtime(replicator_config(region=OTHER, queue_url=aws["queue"]), moto_clients())
+    other.process([record(event)])
+    assert drain(rt, aws["queue"]) == []

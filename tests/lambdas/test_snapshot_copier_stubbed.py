@@ -1,0 +1,809 @@
+"""The copier against botocore Stubber: what moto does not model (cross-account copies, RDS
+cross-Region ARN sources, limits, throttling, unusable keys). Every request is checked against
+the real service model and the exact parameters below."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from kmskit.snapshots.model import (
+    TAG_COPY_KEY,
+    TAG_DESTINATION_ACCOUNT,
+    TAG_MANAGED_BY,
+    TAG_REPLICATOR,
+    TAG_REPLY_REGION,
+    TAG_ROLE,
+    TAG_STAGING_ARN,
+    Origin,
+    SnapshotRef,
+    copy_key,
+    rds_identifier,
+    tag_list,
+)
+from lambda_src.snapshot_replicator.handler import retry_delay
+from lambda_src.snapshot_replicator.messages import Task
+from tests.lambdas._support import (
+    BACKUP,
+    DLQ_URL,
+    ONE_ATTEMPT,
+    OTHER,
+    QUEUE_URL,
+    REGION,
+    SOURCE,
+    fixture,
+    metrics,
+    receiver_config,
+    record,
+    replicator_config,
+    runtime,
+)
+
+DEST_KEY = f"arn:aws:kms:{OTHER}:{SOURCE}:key/dest"
+SHARING_KEY = f"arn:aws:kms:{REGION}:{SOURCE}:key/sharing"
+BACKUP_KEY = f"arn:aws:kms:{REGION}:{BACKUP}:key/backup"
+WHEN = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+RECEIVER_BUS = f"arn:aws:events:{REGION}:{BACKUP}:event-bus/kmskit-snapshot-receiver"
+REPLICATOR_BUS = f"arn:aws:events:{REGION}:{SOURCE}:event-bus/kmskit-snapshot-replicator"
+
+
+class Stubs:
+    """One stubbed client per (service, Region), created on first use."""
+
+    def __init__(self) -> None:
+        self.clients: dict[tuple[str, str], Any] = {}
+        self.stubbers: dict[tuple[str, str], Stubber] = {}
+
+    def __call__(self, service: str, region: str) -> Any:
+        return self.client(service, region)
+
+    def client(self, service: str, region: str) -> Any:
+        if (service, region) not in self.clients:
+            client = boto3.client(service, region_name=region, config=ONE_ATTEMPT)
+            stubber = Stubber(client)
+            stubber.activate()
+            self.clients[(service, region)] = client
+            self.stubbers[(service, region)] = stubber
+        return self.clients[(service, region)]
+
+    def on(self, service: str, region: str) -> Stubber:
+        self.client(service, region)
+        return self.stubbers[(service, region)]
+
+    def verify(self) -> None:
+        for stubber in self.stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def stubs() -> Iterator[Stubs]:
+    stubs = Stubs()
+    yield stubs
+    stubs.verify()
+
+
+def rds_task(kind: str = "RDS", ident: str = "orders-before-upgrade") -> Task:
+    source = SnapshotRef(kind, ident, REGION, SOURCE)  # type: ignore[arg-type]
+    return Task(
+        action="copy",
+        role="replica",
+        source=source,
+        origin=Origin.of(source, WHEN),
+        region=OTHER,
+        kms_key_arn=DEST_KEY,
+    )
+
+
+def expect_watch(stubs: Stubs, queue_url: str = QUEUE_URL) -> None:
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {"QueueUrl": queue_url, "Entries": [{"Id": "0", "MessageBody": ANY, "DelaySeconds": 900}]},
+    )
+
+
+def rds_row(
+    ident: str, region: str, status: str, tags: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "DBSnapshotIdentifier": ident,
+        "DBSnapshotArn": f"arn:aws:rds:{region}:{SOURCE}:snapshot:{ident}",
+        "Status": status,
+        "PercentProgress": 100 if status == "available" else 40,
+        "Encrypted": True,
+        "KmsKeyId": DEST_KEY,
+        "SnapshotCreateTime": WHEN,
+        "TagList": tag_list(tags or {}),
+    }
+
+
+def test_rds_cross_region_copy_names_the_source_by_arn(stubs: Stubs) -> None:
+    task = rds_task()
+    key = copy_key(task.origin, region=OTHER, account=SOURCE, role="replica")
+    target = rds_identifier(task.origin, key, "replica")
+    stubs.on("rds", OTHER).add_response(
+        "copy_db_snapshot",
+        {"DBSnapshot": rds_row(target, OTHER, "creating")},
+        {
+            "SourceDBSnapshotIdentifier": (
+                f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:orders-before-upgrade"
+            ),
+            "TargetDBSnapshotIdentifier": target,
+            "KmsKeyId": DEST_KEY,
+            "Tags": ANY,
+            "SourceRegion": REGION,
+        },
+    )
+    expect_watch(stubs)
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    assert target.startswith("kmskit-r-orders-before-upgrade-")
+    assert metrics(rt, "CopiesStarted") == 1
+
+
+def test_aurora_cluster_snapshot_copy(stubs: Stubs) -> None:
+    task = rds_task("AURORA", "ledger-nightly")
+    target = rds_identifier(
+        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
+    )
+    stubs.on("rds", OTHER).add_response(
+        "copy_db_cluster_snapshot",
+        {
+            "DBClusterSnapshot": {
+                "DBClusterSnapshotIdentifier": target,
+                "DBClusterSnapshotArn": f"arn:aws:rds:{OTHER}:{SOURCE}:cluster-snapshot:{target}",
+                "Status": "copying",
+            }
+        },
+        {
+            "SourceDBClusterSnapshotIdentifier": (
+                f"arn:aws:rds:{REGION}:{SOURCE}:cluster-snapshot:ledger-nightly"
+            ),
+            "TargetDBClusterSnapshotIdentifier": target,
+            "KmsKeyId": DEST_KEY,
+            "Tags": ANY,
+            "SourceRegion": REGION,
+        },
+    )
+    expect_watch(stubs)
+    assert runtime(replicator_config(), stubs).process([record(task.to_json())]) == {
+        "batchItemFailures": []
+    }
+
+
+def test_automated_rds_snapshot_is_selected_and_queued(stubs: Stubs) -> None:
+    ident = "rds:orders-db-2026-11-20-12-24"
+    stubs.on("rds", REGION).add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [rds_row(ident, REGION, "available", {"backup": "replicate"})]},
+        {"DBSnapshotIdentifier": ident, "IncludeShared": False},
+    )
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {"QueueUrl": QUEUE_URL, "Entries": [{"Id": "0", "MessageBody": ANY, "DelaySeconds": 0}]},
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(fixture("rds_automated_snapshot_created"))]) == {
+        "batchItemFailures": []
+    }
+    # The manual copy gets a valid RDS identifier: no "rds:" prefix, letters/digits/hyphens.
+    source = SnapshotRef("RDS", ident, REGION, SOURCE)
+    origin = Origin.of(source, WHEN)
+    key = copy_key(origin, region=OTHER, account=SOURCE, role="replica")
+    name = rds_identifier(origin, key, "replica")
+    assert name.startswith("kmskit-r-orders-db-2026-11-20-12-24-")
+    assert len(name) <= 63
+    assert "--" not in name
+    assert ":" not in name
+
+
+def test_db_snapshot_already_exists_counts_as_success(stubs: Stubs) -> None:
+    task = rds_task()
+    target = rds_identifier(
+        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
+    )
+    stubs.on("rds", OTHER).add_client_error(
+        "copy_db_snapshot", "DBSnapshotAlreadyExists", "Cannot create the snapshot"
+    )
+    stubs.on("rds", OTHER).add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [rds_row(target, OTHER, "available")]},
+        {"DBSnapshotIdentifier": target, "IncludeShared": False},
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesStarted") == 0
+    assert metrics(rt, "CopiesCompleted") == 1
+
+
+def ebs_task(role: str = "replica") -> Task:
+    source = SnapshotRef("EBS", "snap-01234567", REGION, SOURCE)
+    return Task(
+        action="copy",
+        role=role,  # type: ignore[arg-type]
+        source=source,
+        origin=Origin.of(source, WHEN),
+        region=OTHER,
+        kms_key_arn=DEST_KEY,
+    )
+
+
+def expect_no_ebs_copy_yet(stubs: Stubs, task: Task) -> None:
+    key = copy_key(task.origin, region=task.region, account=SOURCE, role=task.role)
+    stubs.on("ec2", task.region).add_response(
+        "describe_snapshots",
+        {"Snapshots": []},
+        {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "code", "task"),
+    [
+        ("ec2", "copy_snapshot", "ResourceLimitExceeded", ebs_task()),
+        ("rds", "copy_db_snapshot", "SnapshotQuotaExceeded", rds_task()),
+        ("rds", "copy_db_cluster_snapshot", "SnapshotQuotaExceeded", rds_task("AURORA", "c1")),
+    ],
+)
+def test_a_copy_limit_queues_the_copy_again_to_wait_for_a_slot(
+    stubs: Stubs, service: str, operation: str, code: str, task: Task
+) -> None:
+    if service == "ec2":
+        expect_no_ebs_copy_yet(stubs, task)
+    stubs.on(service, OTHER).add_client_error(operation, code, "too many copies in progress")
+    waiting = replace(task, waits=1).to_json()
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [{"Id": "0", "MessageId": "m", "MD5OfMessageBody": "x"}], "Failed": []},
+        {
+            "QueueUrl": QUEUE_URL,
+            "Entries": [{"Id": "0", "MessageBody": waiting, "DelaySeconds": 900}],
+        },
+    )
+    rt = runtime(replicator_config(), stubs)
+    # Waiting for a slot is not a failure: the record is deleted, the copy is queued again.
+    assert rt.process([record(task.to_json(), receive_count=7)]) == {"batchItemFailures": []}
+    assert metrics(rt, "WaitingForCopySlot") == 1
+    assert metrics(rt, "DeadLettered") == 0
+
+
+def test_copies_into_a_full_region_wait_without_asking_again(stubs: Stubs) -> None:
+    first, second = rds_task(ident="db-one"), rds_task(ident="db-two")
+    stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": QUEUE_URL,
+            "Entries": [
+                {"Id": "0", "MessageBody": replace(first, waits=1).to_json(), "DelaySeconds": 900},
+                {"Id": "1", "MessageBody": replace(second, waits=1).to_json(), "DelaySeconds": 900},
+            ],
+        },
+    )
+    rt = runtime(replicator_config(), stubs)
+    batch = [record(first.to_json()), record(second.to_json())]
+    assert rt.process(batch) == {"batchItemFailures": []}
+
+
+def test_a_copy_that_waited_two_days_is_dead_lettered(stubs: Stubs) -> None:
+    task = replace(rds_task(), waits=192)
+    stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains("waited 192 times for a copy slot", "SnapshotQuotaExceeded"),
+        "SnapshotQuotaExceeded",
+    )
+    assert runtime(replicator_config(), stubs).process([record(task.to_json())]) == {
+        "batchItemFailures": []
+    }
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "code", "task"),
+    [
+        ("ec2", "copy_snapshot", "RequestLimitExceeded", ebs_task()),
+        ("rds", "copy_db_snapshot", "ThrottlingException", rds_task()),
+        ("rds", "copy_db_cluster_snapshot", "Throttling", rds_task("AURORA", "c1")),
+    ],
+)
+@pytest.mark.parametrize("receive_count", [1, 3])
+def test_throttling_comes_back_later(
+    stubs: Stubs, service: str, operation: str, code: str, task: Task, receive_count: int
+) -> None:
+    if service == "ec2":
+        expect_no_ebs_copy_yet(stubs, task)
+    stubs.on(service, OTHER).add_client_error(operation, code, "slow down", http_status_code=400)
+    message = record(task.to_json(), receive_count=receive_count)
+    stubs.on("sqs", REGION).add_response(
+        "change_message_visibility",
+        {},
+        {
+            "QueueUrl": QUEUE_URL,
+            "ReceiptHandle": message["receiptHandle"],
+            "VisibilityTimeout": retry_delay(receive_count),
+        },
+    )
+    rt = runtime(replicator_config(), stubs)
+    failed = {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
+    assert rt.process([message]) == failed
+    assert retry_delay(receive_count) == 60 * 2 ** (receive_count - 1)
+    assert metrics(rt, "DeadLettered") == 0
+
+
+def expect_dead_letter(stubs: Stubs, body: Any, reason: Any, code: str, count: int = 1) -> None:
+    stubs.on("sqs", REGION).add_response(
+        "send_message",
+        {"MessageId": "dlq-1"},
+        {
+            "QueueUrl": DLQ_URL,
+            "MessageBody": body,
+            "MessageAttributes": {
+                "reason": {"DataType": "String", "StringValue": reason},
+                "error_code": {"DataType": "String", "StringValue": code},
+                "receive_count": {"DataType": "Number", "StringValue": str(count)},
+            },
+        },
+    )
+
+
+class Contains:
+    """Matches a string containing every fragment."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, *fragments: str) -> None:
+        self.fragments = fragments
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and all(f in other for f in self.fragments)
+
+    def __repr__(self) -> str:
+        return f"Contains{self.fragments}"
+
+
+def test_last_allowed_receive_goes_to_the_dead_letter_queue_with_the_reason(stubs: Stubs) -> None:
+    task = ebs_task()
+    expect_no_ebs_copy_yet(stubs, task)
+    stubs.on("ec2", OTHER).add_client_error("copy_snapshot", "RequestLimitExceeded", "slow down")
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains("gave up after 5 attempts", "RequestLimitExceeded"),
+        "RequestLimitExceeded",
+        count=5,
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json(), receive_count=5)]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 1
+
+
+def test_kms_key_not_accessible_goes_to_the_dead_letter_queue(stubs: Stubs) -> None:
+    task = rds_task()
+    stubs.on("rds", OTHER).add_client_error(
+        "copy_db_snapshot", "KMSKeyNotAccessibleFault", "The specified KMS key is not accessible"
+    )
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains("KMSKeyNotAccessibleFault", "check its key policy", DEST_KEY),
+        "KMSKeyNotAccessibleFault",
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+
+
+def test_given_key_id_is_not_accessible_dead_letters_the_copy_task(stubs: Stubs) -> None:
+    event = fixture("ebs_copy_snapshot_failed")
+    task = ebs_task()
+    copy_id = "snap-0aaaa1111bbbb2222"
+    tags = {
+        TAG_MANAGED_BY: "kmskit-snapshots",
+        TAG_REPLICATOR: "Source-Replicate",
+        TAG_ROLE: "replica",
+        **task.origin.tags(),
+    }
+    stubs.on("ec2", OTHER).add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": copy_id,
+                    "OwnerId": SOURCE,
+                    "State": "error",
+                    "StateMessage": "Given key ID is not accessible",
+                    "Encrypted": True,
+                    "KmsKeyId": DEST_KEY,
+                    "Tags": tag_list(tags),
+                }
+            ]
+        },
+        {"SnapshotIds": [copy_id]},
+    )
+    redrive = task.with_action("copy", SnapshotRef("EBS", copy_id, OTHER, SOURCE)).to_json()
+    expect_dead_letter(
+        stubs, redrive, Contains("Given key ID is not accessible", copy_id), "KeyNotAccessible"
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopyFailed") == 1
+    redriven = json.loads(redrive)
+    assert redriven["action"] == "copy"
+    assert redriven["source"]["id"] == "snap-01234567"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json at all",
+        json.dumps({"hello": "world"}),
+        json.dumps(
+            {
+                "version": "0",
+                "detail-type": "EC2 Instance State-change Notification",
+                "source": "aws.ec2",
+                "account": SOURCE,
+                "region": REGION,
+                "detail": {"instance-id": "i-0123", "state": "running"},
+            }
+        ),
+        json.dumps(fixture("ebs_create_snapshot", detail={"snapshot_id": "not-an-arn"})),
+        json.dumps({"kmskit": "kmskit-snapshot-task/1", "action": "explode", "role": "replica"}),
+    ],
+)
+def test_unknown_shapes_are_logged_and_dropped(stubs: Stubs, body: str) -> None:
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(body)]) == {"batchItemFailures": []}
+    messages = [line.get("message") for line in rt.log.lines or []]
+    assert "unknown message shape: dropped" in messages
+    assert stubs.clients == {}  # no AWS call at all
+
+
+# ---------------------------------------------------------------------- cross-account
+def cross_account_config() -> Any:
+    return replicator_config(
+        destinations=[{"region": REGION, "account": BACKUP, "kms_key_arn": SHARING_KEY}]
+    )
+
+
+def staging_tags(task: Task) -> dict[str, str]:
+    return {
+        TAG_MANAGED_BY: "kmskit-snapshots",
+        TAG_REPLICATOR: "Source-Replicate",
+        TAG_ROLE: "staging",
+        TAG_DESTINATION_ACCOUNT: BACKUP,
+        **task.origin.tags(),
+    }
+
+
+def test_staging_copy_is_shared_with_the_target_and_announced(stubs: Stubs) -> None:
+    source = SnapshotRef("EBS", "snap-01234567", REGION, SOURCE)
+    task = Task(
+        action="watch",
+        role="staging",
+        source=source,
+        origin=Origin.of(source, WHEN),
+        region=REGION,
+        kms_key_arn=SHARING_KEY,
+        destination_account=BACKUP,
+        copy=SnapshotRef("EBS", "snap-0staging", REGION, SOURCE),
+    )
+    ec2 = stubs.on("ec2", REGION)
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": "snap-0staging",
+                    "OwnerId": SOURCE,
+                    "State": "completed",
+                    "Progress": "100%",
+                    "Encrypted": True,
+                    "KmsKeyId": SHARING_KEY,
+                    "Tags": tag_list(staging_tags(task)),
+                }
+            ]
+        },
+        {"SnapshotIds": ["snap-0staging"]},
+    )
+    ec2.add_response(
+        "modify_snapshot_attribute",
+        {},
+        {
+            "SnapshotId": "snap-0staging",
+            "Attribute": "createVolumePermission",
+            "OperationType": "add",
+            "UserIds": [BACKUP],
+        },
+    )
+    stubs.on("events", REGION).add_response(
+        "put_events",
+        {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]},
+        {
+            "Entries": [
+                {
+                    "Source": "kmskit.snapshots",
+                    "DetailType": "kmskit Snapshot Shared",
+                    "Detail": Contains(
+                        '"snapshot_arn": "arn:aws:ec2:eu-west-1::snapshot/snap-0staging"'
+                    ),
+                    "EventBusName": RECEIVER_BUS,
+                }
+            ]
+        },
+    )
+    rt = runtime(cross_account_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+
+
+def test_receiver_copies_a_shared_ebs_snapshot_with_its_own_key(stubs: Stubs) -> None:
+    origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
+    shared = "snap-0cccc3333dddd4444"
+    ec2 = stubs.on("ec2", REGION)
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": shared,
+                    "OwnerId": SOURCE,
+                    "State": "completed",
+                    "Encrypted": True,
+                    "KmsKeyId": SHARING_KEY,
+                    "Description": origin.description(),
+                }
+            ]
+        },
+        {"SnapshotIds": [shared]},
+    )
+    key = copy_key(origin, region=REGION, account=BACKUP, role="received")
+    no_copy = {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, no_copy)
+    ec2.add_response(
+        "copy_snapshot",
+        {"SnapshotId": "snap-0received"},
+        {
+            "SourceRegion": REGION,
+            "SourceSnapshotId": shared,
+            "Encrypted": True,
+            "KmsKeyId": BACKUP_KEY,
+            "Description": origin.description(),
+            "TagSpecifications": ANY,
+        },
+    )
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, no_copy)
+    expect_watch(stubs, receiver_config().queue_url)
+    rt = runtime(receiver_config(), stubs)
+    assert rt.process([record(fixture("ebs_share_snapshot"))]) == {"batchItemFailures": []}
+
+
+def test_receiver_copies_a_shared_rds_snapshot_by_its_arn(stubs: Stubs) -> None:
+    staging = "kmskit-s-orders-before-upgrade-0123456789abcdef"
+    arn = f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:{staging}"
+    event = {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "kmskit Snapshot Shared",
+        "source": "kmskit.snapshots",
+        "account": SOURCE,
+        "time": "2026-11-20T13:40:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {"snapshot_arn": arn, "reply_region": REGION},
+    }
+    rds = stubs.on("rds", REGION)
+    rds.add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [{**rds_row(staging, REGION, "available"), "KmsKeyId": SHARING_KEY}]},
+        {"DBSnapshotIdentifier": arn, "IncludeShared": True},
+    )
+    origin = Origin("RDS", staging, REGION, SOURCE, "2026-11-20T10:00:00Z")
+    target = rds_identifier(
+        origin, copy_key(origin, region=REGION, account=BACKUP, role="received"), "received"
+    )
+    rds.add_response(
+        "copy_db_snapshot",
+        {"DBSnapshot": rds_row(target, REGION, "creating")},
+        {
+            "SourceDBSnapshotIdentifier": arn,
+            "TargetDBSnapshotIdentifier": target,
+            "KmsKeyId": BACKUP_KEY,
+            "Tags": ANY,
+        },
+    )
+    expect_watch(stubs, receiver_config().queue_url)
+    rt = runtime(receiver_config(), stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+
+
+def test_receiver_ignores_snapshots_shared_by_other_accounts(stubs: Stubs) -> None:
+    event = fixture("ebs_share_snapshot", detail={"source": "999999999999"})
+    rt = runtime(receiver_config(), stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert stubs.clients == {}
+
+
+def test_received_copy_goes_on_and_reports_back(stubs: Stubs) -> None:
+    origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
+    staging = SnapshotRef("EBS", "snap-0staging", REGION, SOURCE)
+    task = Task(
+        action="watch",
+        role="received",
+        source=staging,
+        origin=origin,
+        region=REGION,
+        kms_key_arn=BACKUP_KEY,
+        copy=SnapshotRef("EBS", "snap-0received", REGION, BACKUP),
+        reply_region=REGION,
+    )
+    stubs.on("ec2", REGION).add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": "snap-0received",
+                    "OwnerId": BACKUP,
+                    "State": "completed",
+                    "Encrypted": True,
+                    "KmsKeyId": BACKUP_KEY,
+                    "Tags": tag_list(
+                        {
+                            TAG_MANAGED_BY: "kmskit-snapshots",
+                            TAG_REPLICATOR: "Backup-Receive",
+                            TAG_ROLE: "received",
+                            TAG_STAGING_ARN: staging.arn,
+                            TAG_REPLY_REGION: REGION,
+                            **origin.tags(),
+                        }
+                    ),
+                }
+            ]
+        },
+        {"SnapshotIds": ["snap-0received"]},
+    )
+    config = receiver_config(
+        destinations=[{"region": OTHER, "kms_key_arn": f"arn:aws:kms:{OTHER}:{BACKUP}:key/b2"}]
+    )
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": config.queue_url,
+            "Entries": [{"Id": "0", "MessageBody": ANY, "DelaySeconds": 0}],
+        },
+    )
+    stubs.on("events", REGION).add_response(
+        "put_events",
+        {"FailedEntryCount": 0, "Entries": [{"EventId": "e-2"}]},
+        {
+            "Entries": [
+                {
+                    "Source": "kmskit.snapshots",
+                    "DetailType": "kmskit Snapshot Received",
+                    "Detail": Contains(staging.arn),
+                    "EventBusName": REPLICATOR_BUS,
+                }
+            ]
+        },
+    )
+    rt = runtime(config, stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+
+
+def test_received_notice_unshares_the_staging_copy(stubs: Stubs) -> None:
+    source = SnapshotRef("EBS", "snap-01234567", REGION, SOURCE)
+    task = Task("copy", "staging", source, Origin.of(source, WHEN), REGION, SHARING_KEY, BACKUP)
+    event = {
+        "version": "0",
+        "id": "0c1d2e3f-0000-1111-2222-333344445555",
+        "detail-type": "kmskit Snapshot Received",
+        "source": "kmskit.snapshots",
+        "account": BACKUP,
+        "time": "2026-11-20T15:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {"staging_arn": f"arn:aws:ec2:{REGION}::snapshot/snap-0staging", "owner": SOURCE},
+    }
+    ec2 = stubs.on("ec2", REGION)
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": "snap-0staging",
+                    "OwnerId": SOURCE,
+                    "State": "completed",
+                    "Tags": tag_list(staging_tags(task)),
+                }
+            ]
+        },
+        {"SnapshotIds": ["snap-0staging"]},
+    )
+    ec2.add_response(
+        "modify_snapshot_attribute",
+        {},
+        {
+            "SnapshotId": "snap-0staging",
+            "Attribute": "createVolumePermission",
+            "OperationType": "remove",
+            "UserIds": [BACKUP],
+        },
+    )
+    ec2.add_response(
+        "create_tags",
+        {},
+        {"Resources": ["snap-0staging"], "Tags": [{"Key": "kmskit:delivered", "Value": ANY}]},
+    )
+    rt = runtime(cross_account_config(), stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert metrics(rt, "Delivered") == 1
+
+
+def test_received_notice_from_an_unknown_account_changes_nothing(stubs: Stubs) -> None:
+    event = {
+        "version": "0",
+        "id": "0c1d2e3f-0000-1111-2222-333344445556",
+        "detail-type": "kmskit Snapshot Received",
+        "source": "kmskit.snapshots",
+        "account": "999999999999",
+        "time": "2026-11-20T15:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {"staging_arn": f"arn:aws:ec2:{REGION}::snapshot/snap-0staging", "owner": SOURCE},
+    }
+    rt = runtime(cross_account_config(), stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert stubs.clients == {}
+
+
+def test_a_second_task_for_a_waiting_copy_is_dropped(stubs: Stubs) -> None:
+    task = rds_task()
+    stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": QUEUE_URL,
+            "Entries": [
+                {"Id": "0", "MessageBody": replace(task, waits=1).to_json(), "DelaySeconds": 900}
+            ],
+        },
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    # The sweep queues the same copy again a minute later: one waiting task is enough.
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    lines = [line.get("message") for line in rt.log.lines or []]
+    assert "already waiting for a copy slot" in lines
+
+
+def test_a_wait_that_could_not_be_queued_is_retried_not_dropped(stubs: Stubs) -> None:
+    task = rds_task()
+    rds = stubs.on("rds", OTHER)
+    rds.add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
+    sqs = stubs.on("sqs", REGION)
+    sqs.add_client_error("send_message_batch", "InternalError", "try again", http_status_code=500)
+    first = record(task.to_json())
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([first]) == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
+    # Delivered again: the wait was never queued, so it is queued now (not dropped).
+    sqs.add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": QUEUE_URL,
+            "Entries": [
+                {"Id": "0", "MessageBody": replace(task, waits=1).to_json(), "DelaySeconds": 900}
+            ],
+        },
+    )
+    assert rt.process([record(task.to_json(), receive_count=2)]) == {"batchItemFailures": []}

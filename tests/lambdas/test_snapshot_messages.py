@@ -1,0 +1,133 @@
+"""Parsing the AWS documentation's events, and deterministic names."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from kmskit.snapshots.model import Origin, SnapshotError, SnapshotRef, copy_key, rds_identifier
+from lambda_src.snapshot_replicator.messages import (
+    CopyFinished,
+    Created,
+    Ignored,
+    Shared,
+    Task,
+    parse,
+)
+from tests.lambdas._support import fixture
+
+ACCOUNT = "111111111111"
+RDS_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "ebs_create_snapshot",
+            Created(SnapshotRef("EBS", "snap-01234567", "eu-west-1", ACCOUNT)),
+        ),
+        (
+            "ebs_copy_snapshot_failed",
+            CopyFinished(
+                SnapshotRef("EBS", "snap-0aaaa1111bbbb2222", "eu-central-1", "111111111111"),
+                failed=True,
+                cause="Given key ID is not accessible",
+            ),
+        ),
+        (
+            "ebs_share_snapshot",
+            Shared(
+                SnapshotRef("EBS", "snap-0cccc3333dddd4444", "eu-west-1", "111111111111"),
+                sender="111111111111",
+                reply_region=None,
+            ),
+        ),
+        (
+            "rds_automated_snapshot_created",
+            Created(SnapshotRef("RDS", "rds:orders-db-2026-11-20-12-24", "eu-west-1", ACCOUNT)),
+        ),
+        (
+            "rds_copy_finished",
+            CopyFinished(
+                SnapshotRef(
+                    "RDS",
+                    "kmskit-r-orders-before-upgrade-0123456789abcdef",
+                    "eu-central-1",
+                    "111111111111",
+                ),
+                failed=False,
+                cause="",
+            ),
+        ),
+        (
+            "aurora_manual_snapshot_created",
+            Created(SnapshotRef("AURORA", "ledger-nightly", "eu-west-1", "111111111111")),
+        ),
+    ],
+)
+def test_documented_events_parse(name: str, expected: object) -> None:
+    assert parse(json.dumps(fixture(name))) == expected
+
+
+def test_failed_create_snapshot_is_ignored() -> None:
+    message = parse(json.dumps(fixture("ebs_create_snapshot", detail={"result": "failed"})))
+    assert isinstance(message, Ignored)
+
+
+def test_tasks_round_trip() -> None:
+    source = SnapshotRef("AURORA", "ledger", "eu-west-1", "111111111111")
+    task = Task(
+        "copy",
+        "staging",
+        source,
+        Origin(source.kind, source.id, source.region, source.account, "2026-11-20T10:00:00Z"),
+        "eu-central-1",
+        "arn:aws:kms:eu-central-1:111111111111:key/k",
+        "333333333333",
+    )
+    assert parse(task.to_json()) == task
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:ec2::eu-west-1:snapshot/snap-1",  # as EventBridge writes it
+        "arn:aws:ec2:eu-west-1::snapshot/snap-1",  # as IAM writes it
+    ],
+)
+def test_both_ebs_arn_forms(arn: str) -> None:
+    ref = SnapshotRef.from_arn(arn, account="111111111111")
+    assert (ref.id, ref.region, ref.account) == ("snap-1", "eu-west-1", "111111111111")
+
+
+@pytest.mark.parametrize("arn", ["snap-1", "arn:aws:s3:::bucket", "arn:aws:rds:eu-west-1:1:db:x"])
+def test_bad_arns_are_refused(arn: str) -> None:
+    with pytest.raises(SnapshotError):
+        SnapshotRef.from_arn(arn)
+
+
+@pytest.mark.parametrize(
+    "source_id",
+    ["rds:orders-db-2026-11-20-12-24", "Orders__DB..final", "x" * 200, "rds:--a--", "9-lives"],
+)
+def test_rds_identifiers_are_valid_and_deterministic(source_id: str) -> None:
+    origin = Origin("RDS", source_id, "eu-west-1", "111111111111", "2026-11-20T10:00:00Z")
+    key = copy_key(origin, region="eu-central-1", account="111111111111", role="replica")
+    name = rds_identifier(origin, key, "replica")
+    assert RDS_IDENTIFIER.match(name), name
+    assert len(name) <= 63
+    assert name == rds_identifier(origin, key, "replica")
+
+
+def test_copy_keys_differ_by_destination_and_role() -> None:
+    origin = Origin("EBS", "snap-1", "eu-west-1", "111111111111", "t")
+    keys = {
+        copy_key(origin, region=region, account=account, role=role)
+        for region in ("eu-west-1", "eu-central-1")
+        for account in ("111111111111", "333333333333")
+        for role in ("replica", "staging", "received")
+    }
+    assert len(keys) == 12

@@ -1,0 +1,108 @@
+"""The reconciliation sweep against moto: missed sources, retention by tag, duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from kmskit.snapshots.model import (
+    TAG_COPY_KEY,
+    TAG_MANAGED_BY,
+    TAG_REPLICATOR,
+    TAG_ROLE,
+    TAG_SOURCE_TIME,
+    iso,
+    tag_list,
+)
+from lambda_src.snapshot_replicator.sweep import sweep
+from tests.lambdas._support import OTHER, REGION, moto_clients, replicator_config, runtime
+
+MOTO_ACCOUNT = "123456789012"  # the account moto owns every resource in
+
+
+@pytest.fixture
+def env() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue = sqs.create_queue(QueueName="replication")["QueueUrl"]
+        dlq = sqs.create_queue(QueueName="replication-dlq")["QueueUrl"]
+        key = boto3.client("kms", region_name=OTHER).create_key()["KeyMetadata"]["Arn"]
+        config = replicator_config(
+            queue_url=queue,
+            dead_letter_queue_url=dlq,
+            resource_types=["EBS"],
+            account=MOTO_ACCOUNT,
+            destinations=[{"region": OTHER, "kms_key_arn": key}],
+        )
+        yield {"runtime": runtime(config, moto_clients()), "queue": queue}
+
+
+def snapshot(region: str, tags: dict[str, str]) -> str:
+    ec2 = boto3.client("ec2", region_name=region)
+    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=8)["VolumeId"]
+    spec = [{"ResourceType": "snapshot", "Tags": tag_list(tags)}]
+    return str(ec2.create_snapshot(VolumeId=volume, TagSpecifications=spec)["SnapshotId"])
+
+
+def queued(queue: str) -> list[str]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    return [m["Body"] for m in messages]
+
+
+def exists(region: str, snapshot_id: str) -> bool:
+    ec2 = boto3.client("ec2", region_name=region)
+    found = ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    return any(s["SnapshotId"] == snapshot_id for s in found)
+
+
+def test_a_missed_source_is_queued_once(env: dict[str, Any]) -> None:
+    source = snapshot(REGION, {"backup": "replicate"})
+    snapshot(REGION, {"backup": "no"})
+    report = sweep(env["runtime"])
+    assert report.queued == 1
+    (body,) = queued(env["queue"])
+    assert source in body
+    assert '"action": "copy"' in body
+
+
+def test_retention_deletes_only_expired_copies_of_this_replicator(env: dict[str, Any]) -> None:
+    rt = env["runtime"]
+    old = iso(datetime.now(UTC) - timedelta(days=30))
+    recent = iso(datetime.now(UTC) - timedelta(days=2))
+    ours = {TAG_MANAGED_BY: "kmskit-snapshots", TAG_REPLICATOR: rt.config.replicator_id}
+    ours[TAG_ROLE] = "replica"
+    expired = snapshot(OTHER, {**ours, TAG_SOURCE_TIME: old, TAG_COPY_KEY: "a"})
+    fresh = snapshot(OTHER, {**ours, TAG_SOURCE_TIME: recent, TAG_COPY_KEY: "b"})
+    other_replicator = snapshot(
+        OTHER,
+        {**ours, TAG_REPLICATOR: "Someone-Else", TAG_SOURCE_TIME: old, TAG_COPY_KEY: "c"},
+    )
+    not_ours = snapshot(OTHER, {TAG_SOURCE_TIME: old})
+    report = sweep(rt)
+    assert report.deleted == 1
+    assert not exists(OTHER, expired)
+    assert exists(OTHER, fresh)
+    assert exists(OTHER, other_replicator)
+    assert exists(OTHER, not_ours)
+
+
+def test_extra_copies_of_one_source_are_removed(env: dict[str, Any]) -> None:
+    rt = env["runtime"]
+    tags = {
+        TAG_MANAGED_BY: "kmskit-snapshots",
+        TAG_REPLICATOR: rt.config.replicator_id,
+        TAG_COPY_KEY: "same-key",
+        TAG_ROLE: "replica",
+        TAG_SOURCE_TIME: iso(datetime.now(UTC)),
+    }
+    first, second = sorted([snapshot(OTHER, tags), snapshot(OTHER, tags)])
+    report = sweep(rt)
+    assert report.duplicates_removed == 1
+    assert exists(OTHER, first)
+    assert not exists(OTHER, second)
