@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 import aws_encryption_sdk
 from aws_encryption_sdk.exceptions import (
+    ActionNotAllowedError,
     AWSEncryptionSDKClientError,
     DecryptKeyError,
     EncryptKeyError,
@@ -416,6 +417,12 @@ def _message_errors(doing: str) -> Iterator[None]:
                 "commitment check failed): the header was tampered with or corrupted"
             ) from error
         raise IntegrityError(f"could not {doing}: {error}") from error
+    except ActionNotAllowedError as error:
+        raise IntegrityError(
+            f"could not {doing}: the message uses an algorithm suite without key commitment, "
+            "which the commitment policy REQUIRE_ENCRYPT_REQUIRE_DECRYPT refuses (decrypt it once "
+            "with an SDK that allows it and re-encrypt it with kmskit)"
+        ) from error
     except (InvalidTag, InvalidSignature) as error:
         raise IntegrityError(
             f"could not {doing}: the message was tampered with or corrupted "
