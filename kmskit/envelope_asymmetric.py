@@ -90,6 +90,11 @@ class PublicKey:
         return key.key_size // 8 - 2 * hashes.SHA256.digest_size - 2
 
     def default_signing_algorithm(self) -> str:
+        """RSASSA_PSS_SHA_256 for RSA keys, the curve's ECDSA for ECC keys."""
+        if self.key_usage not in (None, "SIGN_VERIFY"):
+            raise UsageError(
+                f"{self.key_id} is an {self.key_usage} key: signing needs a SIGN_VERIFY key"
+            )
         try:
             return _DEFAULT_SIGNING[self.key_spec]
         except KeyError:
