@@ -625,7 +625,10 @@ class Envelope:
                 max_body_length=MAX_FRAME_LENGTH,
             ) as decryptor,
         ):
-            while chunk := decryptor.read(self.frame_length):
+            # One of the message's frames per read (see encrypt_stream); reading several small
+            # frames at once makes the SDK grow its output by concatenation, once per frame.
+            read_size = decryptor.header.frame_length or DEFAULT_FRAME_LENGTH
+            while chunk := decryptor.read(read_size):
                 sink.write(chunk)
             if not hasattr(decryptor, "footer"):
                 raise IntegrityError("could not decrypt: the message ended before its last frame")

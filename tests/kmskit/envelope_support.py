@@ -125,6 +125,10 @@ class ClientProbe:
         if injection is None or (injection.times is not None and injection.sent >= injection.times):
             return None
         injection.sent += 1
+        if event_name.split(".")[1] == "s3":  # REST-XML errors
+            code, message = injection.code, injection.message
+            xml = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+            return AWSResponse(request.url, injection.status, {}, _Body(xml.encode()))
         body = json.dumps({"__type": injection.code, "message": injection.message}).encode()
         return AWSResponse(request.url, injection.status, {}, _Body(body))
 

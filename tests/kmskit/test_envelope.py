@@ -204,7 +204,7 @@ def test_tampering_anywhere_is_detected(
     messages: dict[str, bytes], suite: str, where: str, position: object
 ) -> None:
     message = messages[suite]
-    tampered = _flip(message, position(message))  # type: ignore[operator]
+    tampered = _flip(message, position(message))
     with pytest.raises(IntegrityError) as caught:
         Envelope().decrypt(tampered)
     assert caught.value.exit_code == EXIT_INTEGRITY
@@ -240,7 +240,7 @@ def test_truncated_or_extended_messages_are_refused(
     messages: dict[str, bytes], change: object, message: str
 ) -> None:
     with pytest.raises(IntegrityError, match=message):
-        Envelope().decrypt(change(messages["unsigned"]))  # type: ignore[operator]
+        Envelope().decrypt(change(messages["unsigned"]))
 
 
 # -- keys -----------------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def test_discovery_accounts_limit_which_keys_may_decrypt(world: KmsWorld) -> Non
 )
 def test_bad_arguments_are_refused_at_construction(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        Envelope(**kwargs)  # type: ignore[arg-type]
+        Envelope(**kwargs)
 
 
 def test_encrypt_without_keys_is_a_usage_error(world: KmsWorld) -> None:
@@ -301,7 +301,7 @@ def test_encrypt_without_keys_is_a_usage_error(world: KmsWorld) -> None:
 
 def test_non_committing_messages_are_refused(world: KmsWorld) -> None:
     legacy = stock_client(CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT)
-    message, _ = legacy.encrypt(  # type: ignore[attr-defined]
+    message, _ = legacy.encrypt(
         source=b"old", key_provider=stock_provider(world.arn), encryption_context=CONTEXT
     )
     with pytest.raises(IntegrityError, match="commitment policy"):
@@ -312,7 +312,7 @@ def test_non_committing_messages_are_refused(world: KmsWorld) -> None:
 def test_stock_sdk_decrypts_kmskit_messages(world: KmsWorld, suite: Suite) -> None:
     data = os.urandom(3 * DEFAULT_FRAME_LENGTH + 5)
     message = Envelope([ALIAS], suite=suite).encrypt(data, CONTEXT)
-    plaintext, header = stock_client().decrypt(  # type: ignore[attr-defined]
+    plaintext, header = stock_client().decrypt(
         source=message, key_provider=stock_provider(world.arn)
     )
     assert plaintext == data
@@ -321,7 +321,7 @@ def test_stock_sdk_decrypts_kmskit_messages(world: KmsWorld, suite: Suite) -> No
 
 def test_kmskit_decrypts_stock_sdk_messages_with_its_defaults(world: KmsWorld) -> None:
     data = os.urandom(50_000)  # 13 frames of the SDK's default 4 KiB
-    message, header = stock_client().encrypt(  # type: ignore[attr-defined]
+    message, header = stock_client().encrypt(
         source=data, key_provider=stock_provider(world.arn), encryption_context=CONTEXT
     )
     assert header.algorithm is Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384
@@ -401,4 +401,4 @@ def test_cache_entries_expire_after_max_age(
 )
 def test_cache_limits_are_validated(limits: dict[str, float], message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        CacheLimits(**limits)  # type: ignore[arg-type]
+        CacheLimits(**limits)

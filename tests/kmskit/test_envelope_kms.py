@@ -79,7 +79,7 @@ def test_data_key_with_the_wrong_context_is_an_integrity_error(world: KmsWorld) 
     ("call", "message"),
     [
         (lambda: new_data_key(ALIAS, {}), "an encryption context is required"),
-        (lambda: new_data_key(ALIAS, CONTEXT, key_spec="AES_512"), "Received: AES_512"),  # type: ignore[arg-type]
+        (lambda: new_data_key(ALIAS, CONTEXT, key_spec="AES_512"), "Received: AES_512"),
         (lambda: new_data_key_for_later(ALIAS, {}), "an encryption context is required"),
     ],
 )
@@ -88,7 +88,7 @@ def test_data_key_arguments_are_checked_before_kms(
 ) -> None:
     probe = probe_clients(monkeypatch)
     with pytest.raises(UsageError, match=message):
-        call()  # type: ignore[operator]
+        call()
     assert sum(probe.calls.values()) == 0
 
 
