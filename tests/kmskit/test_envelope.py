@@ -39,8 +39,9 @@ CONTEXT = {"purpose": "backup", "team": "payments"}
 FRAME = 4096  # small frames so that a few KiB of data make several frames
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def world() -> Iterator[KmsWorld]:
+    """One moto KMS for the module (tests add keys; none deletes or disables one)."""
     with kms_world() as kms:
         yield kms
 
@@ -177,7 +178,7 @@ def _header_length(message: bytes) -> int:
     return len(raw_header)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def messages(world: KmsWorld) -> dict[str, bytes]:
     data = os.urandom(4 * FRAME)
     return {

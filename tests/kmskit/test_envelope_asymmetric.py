@@ -36,8 +36,9 @@ from tests.kmskit.envelope_support import (
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def world() -> Iterator[KmsWorld]:
+    """One moto KMS for the module (tests add keys; none deletes or disables one)."""
     with kms_world() as kms:
         yield kms
 
