@@ -11,7 +11,8 @@ side by side in one run. No network: KMS is moto (in process, or a ThreadedMotoS
    ``AESGCM`` call (the ceiling: no framing, no KMS).
 2. **A file** (``--file-mib``, streamed, each in a child process whose wall time and peak RSS
    are measured): ``python -m kmskit encrypt/decrypt``, the SDK's documented streaming loop with
-   its defaults, and raw AES-GCM over 1 MiB chunks. Temporary files are removed.
+   its defaults, and raw AES-GCM over 1 MiB chunks; all three fsync their output, as kmskit's
+   atomic output does. Temporary files are removed.
 3. **KMS calls** for ``--messages`` messages of 1 KiB, without and with data key caching
    (``CacheLimits()`` defaults), counted with a botocore event hook on every kmskit client.
 
@@ -131,7 +132,7 @@ def in_memory(size_mib: int, rounds: int) -> dict[str, tuple[float, float]]:
 
 SDK_STREAM = textwrap.dedent(
     """
-    import sys, aws_encryption_sdk
+    import os, sys, aws_encryption_sdk
     from aws_encryption_sdk.identifiers import CommitmentPolicy
     mode, key, source, target = sys.argv[1:]
     client = aws_encryption_sdk.EncryptionSDKClient(
@@ -143,12 +144,14 @@ SDK_STREAM = textwrap.dedent(
         with client.stream(mode=mode, source=src, key_provider=provider, **extra) as stream:
             for chunk in stream:
                 out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())  # as durable as kmskit's output (temporary file, fsync, rename)
     """
 )
 
 AES_STREAM = textwrap.dedent(
     """
-    import sys
+    import os, sys
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     mode, source, target = sys.argv[1:]
     aes, size = AESGCM(b"k" * 32), 1024 * 1024 + (16 if mode == "d" else 0)
@@ -159,6 +162,8 @@ AES_STREAM = textwrap.dedent(
             crypt = aes.encrypt if mode == "e" else aes.decrypt
             out.write(crypt(nonce, chunk, None))
             counter += 1
+        out.flush()
+        os.fsync(out.fileno())
     """
 )
 

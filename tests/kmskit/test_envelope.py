@@ -115,6 +115,18 @@ def test_file_round_trip_writes_owner_only_files(world: KmsWorld, tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin", "data.enc", "out.bin"]
 
 
+def test_file_progress_bar_on_request(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(os.urandom(8 * FRAME))
+    envelope = Envelope([world.arn], frame_length=FRAME)
+    envelope.encrypt_file(source, tmp_path / "data.enc", CONTEXT, show_progress=True)
+    assert "encrypt:" in capsys.readouterr().err
+    envelope.encrypt_file(source, tmp_path / "data.enc", CONTEXT, show_progress=False)
+    assert capsys.readouterr().err == ""
+
+
 # -- encryption context ---------------------------------------------------------------------------
 
 
