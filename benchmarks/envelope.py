@@ -206,6 +206,9 @@ def file_streaming(size_mib: int) -> dict[str, tuple[float, float, float, float]
         with plain.open("wb") as handle:
             for _ in range(size_mib):
                 handle.write(os.urandom(MIB))
+            handle.flush()
+            # Flushed now, so that the first child measured does not share the disk with it.
+            os.fsync(handle.fileno())
         size = plain.stat().st_size
         expected = sha256(plain)
         runs: dict[str, tuple[list[str], list[str]]] = {
@@ -230,6 +233,7 @@ def file_streaming(size_mib: int) -> dict[str, tuple[float, float, float, float]
                 sys.exit(f"{name}: the file round trip changed the data")
             sealed.unlink()
             opened.unlink()
+            os.sync()  # the next child starts with a quiet disk
             results[name] = (
                 mb_per_s(size, enc.seconds),
                 enc.peak_rss_mib,
