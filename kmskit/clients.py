@@ -50,7 +50,8 @@ class ClientSettings:
             os.environ.get("KMSKIT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
         )
         mode: RetryMode = self.retry_mode or _env_retry_mode()
-        return Config(retries={"mode": mode, "max_attempts": attempts}, **extra)
+        # botocore's "max_attempts" counts retries only; "total_max_attempts" counts every call.
+        return Config(retries={"mode": mode, "total_max_attempts": attempts}, **extra)
 
     def session(self) -> boto3.session.Session:
         return boto3.session.Session(profile_name=self.profile, region_name=self.region)

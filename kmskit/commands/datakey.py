@@ -1,0 +1,124 @@
+"""``kmskit datakey new [--for-later]`` and ``kmskit datakey decrypt``: KMS data keys for
+tools that encrypt locally themselves (see kmskit.envelope_kms)."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+from typing import Any
+
+from kmskit.cli import settings_from_args
+from kmskit.envelope_cli import (
+    add_context_option,
+    add_key_option,
+    context_from,
+    format_context,
+    read_limited,
+    say,
+    write_output,
+)
+from kmskit.envelope_kms import (
+    DATA_KEY_SPECS,
+    decrypt_data_key,
+    new_data_key,
+    new_data_key_for_later,
+)
+from kmskit.errors import EXIT_OK, UsageError
+
+_MAX_DOCUMENT = 64 * 1024
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    datakey = subparsers.add_parser(
+        "datakey",
+        help="generate or decrypt a KMS data key (for your own local encryption)",
+        description="Data keys for tools that encrypt locally. Output is JSON with KMS's field "
+        "names: KeyId, CiphertextBlob (base64) and, except with --for-later, Plaintext "
+        "(base64). Files are written with mode 0600.",
+    )
+    actions = datakey.add_subparsers(dest="datakey_command", metavar="ACTION", required=True)
+
+    new = actions.add_parser(
+        "new",
+        parents=[common],
+        help="GenerateDataKey (use the plaintext now) or, with --for-later, "
+        "GenerateDataKeyWithoutPlaintext",
+        description="A new data key: the plaintext key to use at once plus its encrypted copy "
+        "to store. With --for-later only the encrypted copy (decrypt it with `kmskit datakey "
+        "decrypt` when it is needed).",
+    )
+    add_key_option(new, required=True, help_text="KMS key that encrypts the data key")
+    add_context_option(new, required=True)
+    new.add_argument(
+        "--for-later",
+        action="store_true",
+        help="only the encrypted copy (GenerateDataKeyWithoutPlaintext)",
+    )
+    new.add_argument("--key-spec", choices=DATA_KEY_SPECS, default="AES_256")
+    new.add_argument("output", nargs="?", default="-", metavar="OUTPUT", help="default: stdout")
+    new.set_defaults(handler=run_new)
+
+    decrypt = actions.add_parser(
+        "decrypt",
+        parents=[common],
+        help="Decrypt a data key written by `kmskit datakey new`",
+        description="Decrypt the CiphertextBlob of a JSON document from `kmskit datakey new` "
+        "(same --context as when it was made). Writes the same JSON with Plaintext added.",
+    )
+    add_key_option(decrypt, required=False, help_text="expect this KMS key (KMS refuses others)")
+    add_context_option(decrypt, required=False)
+    decrypt.add_argument("input", metavar="INPUT", help="JSON document, or - for stdin")
+    decrypt.add_argument("output", nargs="?", default="-", metavar="OUTPUT", help="default: stdout")
+    decrypt.set_defaults(handler=run_decrypt)
+
+
+def _b64(data: bytes | bytearray) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _document(key_id: str, encrypted: bytes, context: dict[str, str]) -> dict[str, Any]:
+    return {"KeyId": key_id, "CiphertextBlob": _b64(encrypted), "EncryptionContext": context}
+
+
+def _dump(document: dict[str, Any]) -> bytes:
+    return (json.dumps(document, indent=2) + "\n").encode()
+
+
+def run_new(args: argparse.Namespace) -> int:
+    context = context_from(args)
+    settings = settings_from_args(args)
+    if args.for_later:
+        later = new_data_key_for_later(args.key, context, key_spec=args.key_spec, settings=settings)
+        write_output(args.output, _dump(_document(later.key_id, later.encrypted, context)))
+    else:
+        with new_data_key(args.key, context, key_spec=args.key_spec, settings=settings) as key:
+            document = _document(key.key_id, key.encrypted, context)
+            document["Plaintext"] = _b64(key.plaintext)
+            write_output(args.output, _dump(document))
+    say(args, f"data key from {args.key} ({args.key_spec}, context {format_context(context)})")
+    return EXIT_OK
+
+
+def run_decrypt(args: argparse.Namespace) -> int:
+    raw = read_limited(args.input, _MAX_DOCUMENT, "`kmskit datakey decrypt`")
+    try:
+        document = json.loads(raw)
+        encrypted = base64.b64decode(document["CiphertextBlob"], validate=True)
+    except (ValueError, KeyError, TypeError, binascii.Error) as error:
+        raise UsageError(
+            f"'{args.input}' is not a JSON document from `kmskit datakey new` with a base64 "
+            f"CiphertextBlob: {type(error).__name__}: {error}"
+        ) from None
+    context = context_from(args)
+    if not context and isinstance(document.get("EncryptionContext"), dict):
+        context = {str(k): str(v) for k, v in document["EncryptionContext"].items()}
+    with decrypt_data_key(
+        encrypted, context, key=args.key, settings=settings_from_args(args)
+    ) as key:
+        result = _document(key.key_id, key.encrypted, context)
+        result["Plaintext"] = _b64(key.plaintext)
+        write_output(args.output, _dump(result))
+    say(args, f"decrypted a data key of {key.key_id}")
+    return EXIT_OK

@@ -1,0 +1,112 @@
+"""``kmskit encrypt`` and ``kmskit decrypt``: envelope encryption of files and streams in the
+AWS Encryption SDK message format (see docs/envelope.md). Other teams script against these
+two commands: their flags do not change."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kmskit.cli import settings_from_args
+from kmskit.envelope import DEFAULT_FRAME_LENGTH, Envelope, Suite
+from kmskit.envelope_cli import add_context_option, context_from, describe, say, show_progress
+from kmskit.errors import EXIT_OK
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    encrypt = subparsers.add_parser(
+        "encrypt",
+        parents=[common],
+        help="envelope-encrypt a file or stream with a KMS key",
+        description="Encrypt INPUT into OUTPUT as one AWS Encryption SDK message: a fresh data "
+        "key from KMS encrypts the data locally; the message carries the data key encrypted "
+        "under KEY. aws-encryption-cli and the AWS Encryption SDKs can decrypt it. OUTPUT "
+        "appears only once complete. '-' means stdin / stdout.",
+    )
+    encrypt.add_argument(
+        "--key",
+        action="append",
+        required=True,
+        metavar="KEY",
+        help="KMS key (key ARN, key ID, alias name or alias ARN); repeat to add a copy of the "
+        "data key under more keys (e.g. a multi-Region replica)",
+    )
+    add_context_option(encrypt, required=True)
+    encrypt.add_argument(
+        "--signed",
+        action="store_true",
+        help="also sign the message (suite 0x0578, ECDSA P-384): use it when the people who "
+        "decrypt must not be able to forge messages. Default: suite 0x0478, not signed, "
+        "several times faster",
+    )
+    encrypt.add_argument(
+        "--frame-length",
+        type=int,
+        default=DEFAULT_FRAME_LENGTH,
+        metavar="BYTES",
+        help="plaintext bytes per frame, a multiple of 4096 up to 64 MiB "
+        f"(default: {DEFAULT_FRAME_LENGTH})",
+    )
+    encrypt.add_argument("input", metavar="INPUT", help="file to encrypt, or - for stdin")
+    encrypt.add_argument("output", metavar="OUTPUT", help="message file, or - for stdout")
+    encrypt.set_defaults(handler=run_encrypt)
+
+    decrypt = subparsers.add_parser(
+        "decrypt",
+        parents=[common],
+        help="decrypt an AWS Encryption SDK message (kmskit, aws-encryption-cli, SDKs)",
+        description="Decrypt the message in INPUT into OUTPUT. Each --context pair must be in "
+        "the message with that value. OUTPUT gets plaintext only once the whole message is "
+        "verified (for stdout, it is held in a temporary file until then, unless --unbuffered). "
+        "'-' means stdin / stdout.",
+    )
+    add_context_option(decrypt, required=False)
+    decrypt.add_argument(
+        "--key",
+        action="append",
+        metavar="KEY",
+        help="only decrypt with this KMS key (repeatable; strict mode). Default: the key the "
+        "message names, if you may use it (discovery mode)",
+    )
+    decrypt.add_argument(
+        "--require-signed",
+        action="store_true",
+        help="refuse messages without an ECDSA signature (suite 0x0578)",
+    )
+    decrypt.add_argument(
+        "--unbuffered",
+        action="store_true",
+        help="stream plaintext to stdout as frames are authenticated; on a non-zero exit "
+        "discard everything received",
+    )
+    decrypt.add_argument("input", metavar="INPUT", help="message file, or - for stdin")
+    decrypt.add_argument("output", metavar="OUTPUT", help="plaintext file, or - for stdout")
+    decrypt.set_defaults(handler=run_decrypt)
+
+
+def run_encrypt(args: argparse.Namespace) -> int:
+    envelope = Envelope(
+        args.key,
+        settings=settings_from_args(args),
+        suite=Suite.SIGNED if args.signed else Suite.COMMITTED,
+        frame_length=args.frame_length,
+    )
+    info = envelope.encrypt_file(
+        args.input, args.output, context_from(args), show_progress=show_progress(args)
+    )
+    say(args, f"encrypted {args.input} -> {args.output}: {describe(info)}")
+    return EXIT_OK
+
+
+def run_decrypt(args: argparse.Namespace) -> int:
+    envelope = Envelope(args.key or (), settings=settings_from_args(args))
+    info = envelope.decrypt_file(
+        args.input,
+        args.output,
+        context_from(args),
+        require_signed=args.require_signed,
+        show_progress=show_progress(args),
+        buffer_stdout=not args.unbuffered,
+    )
+    say(args, f"decrypted {args.input} -> {args.output}: {describe(info)}")
+    return EXIT_OK

@@ -1,0 +1,80 @@
+"""``kmskit pubkey export|encrypt|decrypt``: encrypt outside AWS with the public key of an
+asymmetric KMS key (RSAES_OAEP_SHA_256); only KMS can decrypt."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kmskit.cli import settings_from_args
+from kmskit.envelope_asymmetric import get_public_key, private_decrypt, public_encrypt
+from kmskit.envelope_cli import add_key_option, public_key_from, read_limited, say, write_output
+from kmskit.errors import EXIT_OK
+
+# RSA 4096 is the largest KMS RSA key: 446 bytes of plaintext, 512 bytes of ciphertext.
+_MAX_PLAINTEXT = 446
+_MAX_CIPHERTEXT = 512
+_ENVELOPE_HINT = " Use envelope encryption for larger data: `kmskit encrypt` with a symmetric key."
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    pubkey = subparsers.add_parser(
+        "pubkey",
+        help="encrypt with an asymmetric KMS key's public key, outside AWS",
+        description="RSAES_OAEP_SHA_256 with the public key of an ENCRYPT_DECRYPT RSA KMS key: "
+        "export the public key once, encrypt anywhere without AWS credentials, decrypt only "
+        "through KMS. At most 190 / 318 / 446 bytes for RSA 2048 / 3072 / 4096.",
+    )
+    actions = pubkey.add_subparsers(dest="pubkey_command", metavar="ACTION", required=True)
+
+    export = actions.add_parser(
+        "export", parents=[common], help="write the key's public key (PEM, GetPublicKey)"
+    )
+    add_key_option(export, required=True, help_text="asymmetric KMS key")
+    export.add_argument("output", nargs="?", default="-", metavar="OUTPUT", help="default: stdout")
+    export.set_defaults(handler=run_export)
+
+    encrypt = actions.add_parser(
+        "encrypt",
+        parents=[common],
+        help="encrypt locally with the public key",
+        description="Encrypt INPUT with RSAES_OAEP_SHA_256. Give --key (fetches the public key "
+        "with GetPublicKey) or --public-key (a PEM/DER file: no AWS call at all).",
+    )
+    source = encrypt.add_mutually_exclusive_group(required=True)
+    source.add_argument("--key", metavar="KEY", help="asymmetric KMS key (ARN, ID or alias)")
+    source.add_argument("--public-key", metavar="FILE", help="public key file (PEM or DER)")
+    encrypt.add_argument("input", metavar="INPUT")
+    encrypt.add_argument("output", metavar="OUTPUT")
+    encrypt.set_defaults(handler=run_encrypt)
+
+    decrypt = actions.add_parser(
+        "decrypt", parents=[common], help="decrypt through KMS (Decrypt, RSAES_OAEP_SHA_256)"
+    )
+    add_key_option(decrypt, required=True, help_text="the asymmetric KMS key")
+    decrypt.add_argument("input", metavar="INPUT")
+    decrypt.add_argument("output", metavar="OUTPUT")
+    decrypt.set_defaults(handler=run_decrypt)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    public = get_public_key(args.key, settings=settings_from_args(args))
+    write_output(args.output, public.pem)
+    say(args, f"public key of {public.key_id} ({public.key_spec}, {public.key_usage})")
+    return EXIT_OK
+
+
+def run_encrypt(args: argparse.Namespace) -> int:
+    public = public_key_from(args)
+    data = read_limited(args.input, _MAX_PLAINTEXT, "RSAES_OAEP_SHA_256", _ENVELOPE_HINT)
+    write_output(args.output, public_encrypt(public, data))
+    say(args, f"encrypted {len(data)} bytes for {public.key_id or args.public_key}")
+    return EXIT_OK
+
+
+def run_decrypt(args: argparse.Namespace) -> int:
+    blob = read_limited(args.input, _MAX_CIPHERTEXT, "an RSA ciphertext")
+    plaintext = private_decrypt(args.key, blob, settings=settings_from_args(args))
+    write_output(args.output, plaintext)
+    say(args, f"decrypted {len(plaintext)} bytes with {args.key}")
+    return EXIT_OK

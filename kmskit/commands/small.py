@@ -1,0 +1,68 @@
+"""``kmskit encrypt-small`` / ``kmskit decrypt-small``: KMS Encrypt and Decrypt of at most
+4,096 bytes, without envelope encryption."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kmskit.cli import settings_from_args
+from kmskit.envelope_cli import (
+    add_context_option,
+    add_key_option,
+    context_from,
+    read_limited,
+    say,
+    write_output,
+)
+from kmskit.envelope_kms import SMALL_DATA_LIMIT, decrypt_small, encrypt_small
+from kmskit.errors import EXIT_OK
+
+# KMS ciphertext blobs of 4096 bytes of plaintext stay well below this.
+_MAX_BLOB = 8192
+_ENVELOPE_HINT = " Use envelope encryption for larger data: `kmskit encrypt`."
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    encrypt = subparsers.add_parser(
+        "encrypt-small",
+        parents=[common],
+        help=f"KMS Encrypt of at most {SMALL_DATA_LIMIT} bytes (no envelope)",
+        description=f"Encrypt 1-{SMALL_DATA_LIMIT} bytes directly with KMS Encrypt. Larger "
+        "data needs envelope encryption (`kmskit encrypt`). '-' means stdin / stdout.",
+    )
+    add_key_option(encrypt, required=True, help_text="KMS key")
+    add_context_option(encrypt, required=True)
+    encrypt.add_argument("input", metavar="INPUT")
+    encrypt.add_argument("output", metavar="OUTPUT")
+    encrypt.set_defaults(handler=run_encrypt)
+
+    decrypt = subparsers.add_parser(
+        "decrypt-small",
+        parents=[common],
+        help="KMS Decrypt of a blob from encrypt-small",
+        description="Decrypt a KMS ciphertext blob (same --context as on encrypt).",
+    )
+    add_key_option(decrypt, required=False, help_text="expect this KMS key (KMS refuses others)")
+    add_context_option(decrypt, required=False)
+    decrypt.add_argument("input", metavar="INPUT")
+    decrypt.add_argument("output", metavar="OUTPUT")
+    decrypt.set_defaults(handler=run_decrypt)
+
+
+def run_encrypt(args: argparse.Namespace) -> int:
+    context = context_from(args)
+    data = read_limited(args.input, SMALL_DATA_LIMIT, "KMS Encrypt", _ENVELOPE_HINT)
+    blob = encrypt_small(args.key, data, context, settings=settings_from_args(args))
+    write_output(args.output, blob)
+    say(args, f"encrypted {len(data)} bytes with {args.key}")
+    return EXIT_OK
+
+
+def run_decrypt(args: argparse.Namespace) -> int:
+    context = context_from(args)
+    blob = read_limited(args.input, _MAX_BLOB, "KMS Decrypt")
+    plaintext = decrypt_small(blob, context, key=args.key, settings=settings_from_args(args))
+    write_output(args.output, plaintext)
+    say(args, f"decrypted {len(plaintext)} bytes")
+    return EXIT_OK

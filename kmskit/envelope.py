@@ -1,0 +1,752 @@
+"""Envelope encryption with a KMS key, in the AWS Encryption SDK message format.
+
+Each message gets a fresh data key from KMS (``GenerateDataKey``); the data is encrypted locally
+with it in frames, and the message carries the encrypted copy of the data key next to the
+ciphertext. Decryption asks KMS to decrypt that copy. The format is the one the AWS Encryption
+SDK writes (``aws-encryption-sdk`` does the work here), so ``aws-encryption-cli`` and the SDKs
+for other languages read what :class:`Envelope` writes, and :class:`Envelope` reads theirs.
+
+Defaults, and why (measured figures: ``benchmarks/envelope.py``, docs/envelope.md):
+
+* algorithm suite ``0x0478`` (AES-256-GCM, HKDF-SHA512, key commitment, **no** ECDSA
+  signature): every frame is authenticated with the data key. Choose :attr:`Suite.SIGNED`
+  (``0x0578``, the SDK default) when the people who decrypt must not be able to forge
+  messages: with an unsigned suite anyone who can decrypt a message could also have written it.
+* 1 MiB frames instead of the SDK's 4 KiB: the SDK's per-frame cost is in Python, so large
+  frames are several times faster; a frame is the unit of buffering (memory stays a few MiB).
+* commitment policy ``REQUIRE_ENCRYPT_REQUIRE_DECRYPT``; messages with more than
+  :data:`MAX_ENCRYPTED_DATA_KEYS` encrypted data keys or frames larger than
+  :data:`MAX_FRAME_LENGTH` are refused on decrypt (they are how a hostile message costs a
+  decryptor KMS calls or memory).
+
+The encryption context is required on encrypt. On decrypt, the pairs the caller expects are
+checked against the ones stored in the message *before* KMS is asked for the data key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import io
+import logging
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aws_encryption_sdk
+from aws_encryption_sdk.exceptions import (
+    ActionNotAllowedError,
+    AWSEncryptionSDKClientError,
+    DecryptKeyError,
+    EncryptKeyError,
+    GenerateKeyError,
+    MasterKeyProviderError,
+    UnknownRegionError,
+)
+from aws_encryption_sdk.identifiers import USER_AGENT_SUFFIX, Algorithm, CommitmentPolicy
+from aws_encryption_sdk.key_providers.kms import (
+    DiscoveryAwsKmsMasterKeyProvider,
+    DiscoveryFilter,
+    StrictAwsKmsMasterKeyProvider,
+)
+from aws_encryption_sdk.materials_managers.base import CryptoMaterialsManager
+from botocore.exceptions import ClientError
+from cryptography.exceptions import InvalidSignature, InvalidTag
+
+from kmskit._io import STDIO, atomic_output, input_size, open_input
+from kmskit.clients import ClientSettings
+from kmskit.errors import (
+    ConflictError,
+    IntegrityError,
+    KmskitError,
+    UsageError,
+    from_client_error,
+)
+from kmskit.progress import progress_bar
+
+# The SDK logs every KMS failure with a traceback (logger.exception) before raising; kmskit turns
+# those failures into one clear error, so keep Python's last-resort handler from printing them.
+# Records still propagate to any handler the application configures.
+logging.getLogger("aws_encryption_sdk").addHandler(logging.NullHandler())
+
+KIB = 1024
+MIB = 1024 * KIB
+
+DEFAULT_FRAME_LENGTH = 1 * MIB
+"""Plaintext bytes per frame. The SDK default is 4 KiB."""
+MIN_FRAME_LENGTH = 4 * KIB
+MAX_FRAME_LENGTH = 64 * MIB
+"""Largest frame (or non-framed body) accepted on encrypt and on decrypt."""
+MAX_ENCRYPTED_DATA_KEYS = 10
+"""Messages with more encrypted data keys are refused (each could cost a KMS call)."""
+RESERVED_CONTEXT_PREFIX = "aws-crypto-"
+"""The SDK keeps context keys with this prefix for itself (the signing suite's public key)."""
+
+
+class Suite(enum.Enum):
+    """The two algorithm suites kmskit writes. Both commit the data key to the message."""
+
+    COMMITTED = "committed"
+    """0x0478: AES-256-GCM + HKDF-SHA512 + key commitment. Default."""
+    SIGNED = "signed"
+    """0x0578: the same plus an ECDSA P-384 signature over the whole message (SDK default)."""
+
+    @property
+    def algorithm(self) -> Any:
+        if self is Suite.SIGNED:
+            return Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384
+        return Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+
+
+@dataclass(frozen=True)
+class CacheLimits:
+    """Data key caching: reuse one data key for several messages.
+
+    Fewer ``GenerateDataKey`` (and ``Decrypt``) calls and lower KMS cost, but one data key then
+    protects more data, and it stays in this process's memory for up to ``max_age``. A cached
+    key is dropped when any limit is reached.
+
+    Args:
+        max_age: seconds a data key may be used. Default 60.
+        max_messages: messages encrypted under one data key. Default 100.
+        max_bytes: plaintext bytes encrypted under one data key. Default 64 MiB. A single
+            message at least this large is never cached.
+        capacity: data keys held at once (one per encryption context). Default 100.
+    """
+
+    max_age: float = 60.0
+    max_messages: int = 100
+    max_bytes: int = 64 * MIB
+    capacity: int = 100
+
+    def __post_init__(self) -> None:
+        if not self.max_age > 0:
+            raise UsageError(f"'max_age' must be more than 0 seconds. Received: {self.max_age}")
+        # 2**32 messages per data key is the SDK's hard limit.
+        if not 1 <= self.max_messages <= 2**32:
+            raise UsageError(f"'max_messages' must be 1-2**32. Received: {self.max_messages}")
+        if not 0 <= self.max_bytes <= 2**63 - 1:
+            raise UsageError(f"'max_bytes' must be 0-2**63-1. Received: {self.max_bytes}")
+        if self.capacity < 1:
+            raise UsageError(f"'capacity' must be at least 1. Received: {self.capacity}")
+
+
+@dataclass(frozen=True)
+class MessageInfo:
+    """What a message header says: its encryption context (without the SDK's own
+    ``aws-crypto-*`` pairs), the KMS keys its data key is encrypted under, and its suite."""
+
+    context: dict[str, str]
+    key_ids: tuple[str, ...]
+    suite_id: int
+    signed: bool
+    frame_length: int
+
+    @classmethod
+    def from_header(cls, header: Any) -> MessageInfo:
+        return cls(
+            context={
+                k: v
+                for k, v in header.encryption_context.items()
+                if not k.startswith(RESERVED_CONTEXT_PREFIX)
+            },
+            key_ids=tuple(sorted(_edk_key_ids(header.encrypted_data_keys))),
+            suite_id=int(header.algorithm.algorithm_id),
+            signed=header.algorithm.signing_algorithm_info is not None,
+            frame_length=int(header.frame_length),
+        )
+
+
+def check_context(context: Mapping[str, str], *, required: bool) -> dict[str, str]:
+    """Validate an encryption context; ``required`` means it must have at least one pair."""
+    if required and not context:
+        raise UsageError(
+            "an encryption context is required (at least one --context key=value pair, e.g. "
+            "purpose=backup): it binds the ciphertext to its use and shows in CloudTrail"
+        )
+    for key, value in context.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not key:
+            raise UsageError(
+                f"encryption context keys and values must be non-empty strings. "
+                f"Received: {key!r}={value!r}"
+            )
+        if key.startswith(RESERVED_CONTEXT_PREFIX):
+            raise UsageError(
+                f"encryption context key '{key}' is reserved: keys starting with "
+                f"'{RESERVED_CONTEXT_PREFIX}' belong to the AWS Encryption SDK"
+            )
+    return dict(context)
+
+
+def parse_context(pairs: Sequence[str] | None) -> dict[str, str]:
+    """``["k=v", ...]`` (from ``--context``) as a dict; every key once."""
+    context: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"'--context' must be key=value. Received: {pair!r}")
+        if key in context:
+            raise UsageError(f"'--context' names the key '{key}' twice. Received: {pair!r}")
+        context[key] = value
+    return check_context(context, required=False)
+
+
+def kms_call(client: Any, operation: str, doing: str, **params: Any) -> dict[str, Any]:
+    """Call ``client.<operation>(**params)``; a ``ClientError`` becomes a :class:`KmskitError`."""
+    try:
+        response: dict[str, Any] = getattr(client, operation)(**params)
+    except ClientError as error:
+        raise from_client_error(error, doing) from error
+    return response
+
+
+def resolve_key_arn(key: str, settings: ClientSettings) -> str:
+    """The key ARN for a key ARN, key ID, alias name or alias ARN (``DescribeKey``)."""
+    if key.startswith("arn:") and ":key/" in key:
+        return key
+    response = kms_call(settings.client("kms"), "describe_key", f"look up key '{key}'", KeyId=key)
+    arn: str = response["KeyMetadata"]["Arn"]
+    return arn
+
+
+def _edk_key_ids(encrypted_data_keys: Any) -> list[str]:
+    ids = []
+    for edk in encrypted_data_keys:
+        info = edk.key_provider.key_info
+        ids.append(info.decode() if isinstance(info, bytes) else str(info))
+    return ids
+
+
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class _KmsFailures(threading.local):
+    """KMS errors seen by one thread during one operation (the SDK drops them)."""
+
+    def __init__(self) -> None:
+        self.errors: list[ClientError] = []
+
+
+class _KmskitClientsMixin:
+    """Every regional KMS client of an SDK key provider comes from :class:`ClientSettings`
+    (retry mode, attempts, ``AWS_ENDPOINT_URL``), and records its errors."""
+
+    _regional_clients: dict[str, Any]
+    _register_client: Callable[[Any, str], None]
+    _kmskit_settings: ClientSettings
+    _kmskit_failures: _KmsFailures
+
+    # The SDK builds its configuration in MasterKeyProvider.__new__ from the keyword arguments,
+    # and calls add_regional_client from __init__: the settings must be in place before that.
+    def __new__(cls, *, settings: ClientSettings, failures: _KmsFailures, **kwargs: Any) -> Any:
+        instance = super().__new__(cls, **kwargs)
+        instance._kmskit_settings = settings
+        instance._kmskit_failures = failures
+        return instance
+
+    def add_regional_client(self, region_name: str) -> None:
+        if region_name in self._regional_clients:
+            return
+        client = self._kmskit_settings.client(
+            "kms", region=region_name, user_agent_extra=USER_AGENT_SUFFIX
+        )
+        client.meta.events.register("after-call.kms", self._record_failure)
+        self._register_client(client, region_name)
+        self._regional_clients[region_name] = client
+
+    def _record_failure(
+        self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any
+    ) -> None:
+        if http_response is not None and http_response.status_code >= 300:
+            self._kmskit_failures.errors.append(ClientError(parsed, model.name))  # type: ignore[arg-type]
+
+
+class _StrictProvider(_KmskitClientsMixin, StrictAwsKmsMasterKeyProvider):  # type: ignore[misc]
+    pass
+
+
+class _DiscoveryProvider(_KmskitClientsMixin, DiscoveryAwsKmsMasterKeyProvider):  # type: ignore[misc]
+    pass
+
+
+@dataclass(frozen=True)
+class _DecryptPolicy:
+    expected_context: dict[str, str]
+    require_signed: bool
+    allowed_key_arns: tuple[str, ...]
+    allowed_accounts: tuple[str, ...]
+
+
+class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
+    """Wraps the SDK's materials manager: checks a message's context, suite and keys before
+    any KMS call, and turns the KMS failures behind SDK errors into kmskit errors."""
+
+    def __init__(self, inner: Any, failures: _KmsFailures, policy: _DecryptPolicy | None) -> None:
+        self._inner = inner
+        self._failures = failures
+        self._policy = policy
+
+    def get_encryption_materials(self, request: Any) -> Any:
+        self._failures.errors = []
+        try:
+            return self._inner.get_encryption_materials(request)
+        except (GenerateKeyError, EncryptKeyError) as error:
+            raise self._kms_error("generate a data key", error) from error
+
+    def decrypt_materials(self, request: Any) -> Any:
+        if self._policy is not None:
+            self._check(request)
+        self._failures.errors = []
+        try:
+            return self._inner.decrypt_materials(request)
+        except DecryptKeyError as error:
+            keys = ", ".join(_edk_key_ids(request.encrypted_data_keys)) or "none"
+            raise self._kms_error(f"decrypt the data key (message keys: {keys})", error) from error
+
+    def _check(self, request: Any) -> None:
+        policy = self._policy
+        if policy is None:
+            return
+        algorithm = request.algorithm
+        if policy.require_signed and algorithm.signing_algorithm_info is None:
+            raise IntegrityError(
+                f"the message is not signed (algorithm suite 0x{algorithm.algorithm_id:04x}) but a "
+                "signed message was required: anyone able to decrypt it could have written it"
+            )
+        stored = request.encryption_context
+        for key, value in policy.expected_context.items():
+            if key not in stored:
+                raise IntegrityError(
+                    f"wrong encryption context: expected {key}={value}, but the message has no "
+                    f"'{key}' (it has: {_format_context(stored)})"
+                )
+            if stored[key] != value:
+                raise IntegrityError(
+                    f"wrong encryption context: expected {key}={value}, the message has "
+                    f"{key}={stored[key]}"
+                )
+        if policy.allowed_key_arns:
+            in_message = _edk_key_ids(request.encrypted_data_keys)
+            if not set(in_message) & set(policy.allowed_key_arns):
+                raise ConflictError(
+                    f"wrong key: the message's data key is encrypted under "
+                    f"{', '.join(in_message) or 'no KMS key'}, not under "
+                    f"{', '.join(policy.allowed_key_arns)}"
+                )
+        if policy.allowed_accounts:
+            accounts = {_arn_account(arn) for arn in _edk_key_ids(request.encrypted_data_keys)}
+            if not accounts & set(policy.allowed_accounts):
+                raise ConflictError(
+                    f"wrong key: the message's data key is encrypted under keys of account(s) "
+                    f"{', '.join(sorted(accounts))}, not of {', '.join(policy.allowed_accounts)}"
+                )
+
+    def _kms_error(self, doing: str, error: AWSEncryptionSDKClientError) -> KmskitError:
+        if self._failures.errors:
+            return from_client_error(self._failures.errors[-1], doing)
+        return ConflictError(f"could not {doing}: {error}")
+
+
+def _arn_account(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" else "(not a KMS key ARN)"
+
+
+def _format_context(context: Mapping[str, str]) -> str:
+    shown = [
+        f"{k}={v}" for k, v in sorted(context.items()) if not k.startswith(RESERVED_CONTEXT_PREFIX)
+    ]
+    return ", ".join(shown) or "no pairs"
+
+
+class _ReadCounter:
+    """A readable stream that reports how many bytes were read (for progress bars)."""
+
+    def __init__(self, raw: Any, on_read: Callable[[int], object]) -> None:
+        self._raw = raw
+        self._on_read = on_read
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._raw.read(size)
+        if data:
+            self._on_read(len(data))
+        return data
+
+    def tell(self) -> int:
+        position: int = self._raw.tell()
+        return position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        position: int = self._raw.seek(offset, whence)
+        return position
+
+
+@contextlib.contextmanager
+def _encrypt_errors() -> Iterator[None]:
+    """SDK errors on encrypt are about the request (context too large, ...)."""
+    try:
+        yield
+    except AWSEncryptionSDKClientError as error:
+        raise UsageError(f"could not encrypt: {error}") from error
+
+
+@contextlib.contextmanager
+def _message_errors(doing: str) -> Iterator[None]:
+    """Turn SDK and cryptography errors about the message itself into IntegrityError."""
+    try:
+        yield
+    except KmskitError:
+        raise
+    except MasterKeyProviderError as error:
+        # Raised for a failed key commitment check and for keys the provider may not use.
+        if "commitment" in str(error):
+            raise IntegrityError(
+                f"could not {doing}: the message header does not match its data key (key "
+                "commitment check failed): the header was tampered with or corrupted"
+            ) from error
+        raise IntegrityError(f"could not {doing}: {error}") from error
+    except ActionNotAllowedError as error:
+        raise IntegrityError(
+            f"could not {doing}: the message uses an algorithm suite without key commitment, "
+            "which the commitment policy REQUIRE_ENCRYPT_REQUIRE_DECRYPT refuses (decrypt it once "
+            "with an SDK that allows it and re-encrypt it with kmskit)"
+        ) from error
+    except (InvalidTag, InvalidSignature) as error:
+        raise IntegrityError(
+            f"could not {doing}: the message was tampered with or corrupted "
+            f"({type(error).__name__}: authentication failed)"
+        ) from error
+    except (AWSEncryptionSDKClientError, struct.error) as error:
+        detail = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+        raise IntegrityError(
+            f"could not {doing}: not an intact AWS Encryption SDK message, it is truncated, "
+            f"corrupted or tampered with ({type(error).__name__}: {detail})"
+        ) from error
+
+
+class Envelope:
+    """Encrypt and decrypt with one or more KMS keys, in the AWS Encryption SDK format.
+
+    Args:
+        keys: KMS keys (key ARN, key ID, alias name or alias ARN). Encryption uses all of them
+            (the first generates the data key; each encrypts a copy). Decryption, if given, is
+            limited to these keys (the SDK's strict mode; names are resolved to ARNs with
+            ``DescribeKey``). Default: none, so encryption is refused and decryption uses any
+            key the message names that the caller may use (discovery mode).
+        settings: client settings (Region, profile, retries). Default: ``ClientSettings()``.
+        suite: :attr:`Suite.COMMITTED` (default) or :attr:`Suite.SIGNED`.
+        frame_length: plaintext bytes per frame, a multiple of 4 KiB from 4 KiB to 64 MiB.
+            Default 1 MiB.
+        cache: :class:`CacheLimits` to reuse data keys (opt-in). Default None: one data key
+            per message.
+        discovery_accounts: in discovery mode, only keys of these AWS accounts may decrypt.
+            Default: any account.
+
+    No client is created, and KMS is not called, until the first encryption or decryption.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[str] = (),
+        *,
+        settings: ClientSettings | None = None,
+        suite: Suite = Suite.COMMITTED,
+        frame_length: int = DEFAULT_FRAME_LENGTH,
+        cache: CacheLimits | None = None,
+        discovery_accounts: Sequence[str] = (),
+    ) -> None:
+        if isinstance(keys, str):
+            keys = [keys]
+        if len(keys) > MAX_ENCRYPTED_DATA_KEYS:
+            raise UsageError(
+                f"'keys' must name at most {MAX_ENCRYPTED_DATA_KEYS} keys. Received: {len(keys)}"
+            )
+        if any(not k for k in keys):
+            raise UsageError(f"'keys' must not contain an empty key name. Received: {list(keys)}")
+        if (
+            not MIN_FRAME_LENGTH <= frame_length <= MAX_FRAME_LENGTH
+            or frame_length % MIN_FRAME_LENGTH
+        ):
+            raise UsageError(
+                "'frame_length' must be a multiple of 4096 from 4 KiB to 64 MiB. "
+                f"Received: {frame_length}"
+            )
+        if keys and discovery_accounts:
+            raise UsageError(
+                "'discovery_accounts' applies only without 'keys' (discovery mode). "
+                f"Received keys {list(keys)} and accounts {list(discovery_accounts)}"
+            )
+        self.keys = tuple(keys)
+        self.settings = settings or ClientSettings()
+        self.suite = suite
+        self.frame_length = frame_length
+        self.cache_limits = cache
+        self.discovery_accounts = tuple(discovery_accounts)
+        self._sdk = aws_encryption_sdk.EncryptionSDKClient(
+            commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+            max_encrypted_data_keys=MAX_ENCRYPTED_DATA_KEYS,
+        )
+        self._failures = _KmsFailures()
+        self._cache = (
+            aws_encryption_sdk.LocalCryptoMaterialsCache(capacity=cache.capacity) if cache else None
+        )
+        self._lock = threading.Lock()
+        self._encrypt_materials: Any = None
+        self._decrypt_materials: Any = None
+
+    # -- materials managers (built on first use) ------------------------------------------
+
+    def _provider(self, cls: type[Any], **kwargs: Any) -> Any:
+        region = self.settings.region or self.settings.session().region_name
+        if region:
+            kwargs["region_names"] = [region]
+        try:
+            return cls(settings=self.settings, failures=self._failures, **kwargs)
+        except UnknownRegionError as error:
+            raise UsageError(
+                f"no AWS Region for key {kwargs.get('key_ids') or '(discovery)'}: use a key ARN, "
+                "--region or AWS_REGION"
+            ) from error
+
+    def _wrap(self, provider: Any) -> Any:
+        if self.cache_limits is None:
+            return aws_encryption_sdk.DefaultCryptoMaterialsManager(master_key_provider=provider)
+        return aws_encryption_sdk.CachingCryptoMaterialsManager(
+            master_key_provider=provider,
+            cache=self._cache,
+            max_age=float(self.cache_limits.max_age),
+            max_messages_encrypted=self.cache_limits.max_messages,
+            max_bytes_encrypted=self.cache_limits.max_bytes,
+        )
+
+    def _materials_for_encrypt(self) -> Any:
+        if not self.keys:
+            raise UsageError("encryption needs at least one KMS key ('keys' / --key)")
+        with self._lock:
+            if self._encrypt_materials is None:
+                provider = self._provider(_StrictProvider, key_ids=list(self.keys))
+                self._encrypt_materials = self._wrap(provider)
+            return self._encrypt_materials
+
+    def _materials_for_decrypt(self) -> tuple[Any, tuple[str, ...]]:
+        with self._lock:
+            if self._decrypt_materials is None:
+                arns = tuple(resolve_key_arn(k, self.settings) for k in self.keys)
+                if arns:
+                    provider = self._provider(_StrictProvider, key_ids=list(arns))
+                else:
+                    extra: dict[str, Any] = {}
+                    if self.discovery_accounts:
+                        extra["discovery_filter"] = DiscoveryFilter(
+                            account_ids=list(self.discovery_accounts), partition="aws"
+                        )
+                    provider = self._provider(_DiscoveryProvider, **extra)
+                self._decrypt_materials = (self._wrap(provider), arns)
+            materials: tuple[Any, tuple[str, ...]] = self._decrypt_materials
+            return materials
+
+    # -- streams ----------------------------------------------------------------------------
+
+    def encrypt_stream(
+        self,
+        source: Readable,
+        sink: Writable,
+        context: Mapping[str, str],
+        *,
+        on_read: Callable[[int], object] | None = None,
+    ) -> MessageInfo:
+        """Encrypt everything ``source`` holds into one message written to ``sink``.
+
+        ``context`` is required (at least one pair). When ``source`` is seekable its length is
+        known up front, which data key caching needs; pipes are encrypted without the cache.
+        """
+        context = check_context(context, required=True)
+        cmm = _CheckedMaterials(self._materials_for_encrypt(), self._failures, None)
+        reader: Any = _ReadCounter(source, on_read) if on_read else source
+        with (
+            _encrypt_errors(),
+            self._sdk.stream(
+                mode="e",
+                source=reader,
+                materials_manager=cmm,
+                encryption_context=context,
+                algorithm=self.suite.algorithm,
+                frame_length=self.frame_length,
+            ) as encryptor,
+        ):
+            # One frame per read: the SDK's read() copies what it returns, and asking for many
+            # frames at once makes it re-slice its plaintext buffer once per frame.
+            while chunk := encryptor.read(self.frame_length):
+                sink.write(chunk)
+            return MessageInfo.from_header(encryptor.header)
+
+    def decrypt_stream(
+        self,
+        source: Readable,
+        sink: Writable,
+        context: Mapping[str, str] | None = None,
+        *,
+        require_signed: bool = False,
+        on_read: Callable[[int], object] | None = None,
+    ) -> MessageInfo:
+        """Decrypt one message from ``source`` into ``sink``.
+
+        Every pair of ``context`` must be in the message with the same value (the message may
+        hold more pairs). ``require_signed`` refuses messages without an ECDSA signature.
+
+        Plaintext is written frame by frame as each frame is authenticated; the end of the
+        message (the final frame and, for signed messages, the signature over the whole
+        message) is checked last. If this raises, discard what ``sink`` received:
+        :meth:`decrypt_file` does that for you.
+        """
+        expected = check_context(context or {}, required=False)
+        materials, arns = self._materials_for_decrypt()
+        policy = _DecryptPolicy(expected, require_signed, arns, self.discovery_accounts)
+        cmm = _CheckedMaterials(materials, self._failures, policy)
+        reader: Any = _ReadCounter(source, on_read) if on_read else source
+        with (
+            _message_errors("decrypt"),
+            self._sdk.stream(
+                mode="d",
+                source=reader,
+                materials_manager=cmm,
+                max_body_length=MAX_FRAME_LENGTH,
+            ) as decryptor,
+        ):
+            # One of the message's frames per read (see encrypt_stream); reading several small
+            # frames at once makes the SDK grow its output by concatenation, once per frame.
+            read_size = decryptor.header.frame_length or DEFAULT_FRAME_LENGTH
+            while chunk := decryptor.read(read_size):
+                sink.write(chunk)
+            if not hasattr(decryptor, "footer"):
+                raise IntegrityError("could not decrypt: the message ended before its last frame")
+            info = MessageInfo.from_header(decryptor.header)
+        if source.read(1):
+            raise IntegrityError("could not decrypt: there is unexpected data after the message")
+        return info
+
+    # -- bytes --------------------------------------------------------------------------------
+
+    def encrypt(self, plaintext: bytes, context: Mapping[str, str]) -> bytes:
+        """One message holding ``plaintext``."""
+        sink = _ChunkSink()
+        self.encrypt_stream(io.BytesIO(plaintext), sink, context)
+        return sink.value()
+
+    def decrypt(
+        self,
+        message: bytes,
+        context: Mapping[str, str] | None = None,
+        *,
+        require_signed: bool = False,
+    ) -> bytes:
+        """The plaintext of ``message`` (see :meth:`decrypt_stream` for the checks)."""
+        sink = _ChunkSink()
+        self.decrypt_stream(io.BytesIO(message), sink, context, require_signed=require_signed)
+        return sink.value()
+
+    # -- files (``-`` = stdin / stdout) ----------------------------------------------------------
+
+    def encrypt_file(
+        self,
+        source: str | os.PathLike[str],
+        target: str | os.PathLike[str],
+        context: Mapping[str, str],
+        *,
+        show_progress: bool | None = None,
+    ) -> MessageInfo:
+        """Encrypt a file; ``target`` appears only once the whole message is written.
+
+        ``show_progress``: a progress bar on stderr (None: only when stderr is a terminal).
+        """
+        context = check_context(context, required=True)
+        with (
+            open_input(source) as reader,
+            file_progress(source, "encrypt", show_progress) as bar,
+            atomic_output(target) as writer,
+        ):
+            return self.encrypt_stream(reader, writer, context, on_read=bar.update)
+
+    def decrypt_file(
+        self,
+        source: str | os.PathLike[str],
+        target: str | os.PathLike[str],
+        context: Mapping[str, str] | None = None,
+        *,
+        require_signed: bool = False,
+        show_progress: bool | None = None,
+        buffer_stdout: bool = True,
+    ) -> MessageInfo:
+        """Decrypt a file; ``target`` appears only once the whole message is verified.
+
+        With ``target`` ``-`` the plaintext is held in an unnamed temporary file (in memory up
+        to 8 MiB, then in ``TMPDIR``) and written to stdout only after the message verified,
+        unless ``buffer_stdout`` is False (then a failure can leave part of the plaintext on
+        stdout: the caller must discard it when the exit code is not 0).
+        """
+        with open_input(source) as reader, file_progress(source, "decrypt", show_progress) as bar:
+            return write_verified(
+                target,
+                lambda sink: self.decrypt_stream(
+                    reader, sink, context, require_signed=require_signed, on_read=bar.update
+                ),
+                buffer_stdout=buffer_stdout,
+            )
+
+
+def write_verified(
+    target: str | os.PathLike[str],
+    produce: Callable[[Writable], MessageInfo],
+    *,
+    buffer_stdout: bool = True,
+) -> MessageInfo:
+    """Run ``produce(sink)`` so that ``target`` only ever gets output that ``produce`` finished.
+
+    A file appears (by rename) only on success. For ``-`` the output is held in an unnamed
+    temporary file (memory up to 8 MiB, then ``TMPDIR``) and copied to stdout after success,
+    unless ``buffer_stdout`` is False.
+    """
+    if str(target) == STDIO and buffer_stdout:
+        with tempfile.SpooledTemporaryFile(max_size=8 * MIB) as spool:
+            info = produce(spool)
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout.buffer, DEFAULT_FRAME_LENGTH)
+            sys.stdout.buffer.flush()
+            return info
+    with atomic_output(target) as writer:
+        return produce(writer)
+
+
+@contextlib.contextmanager
+def file_progress(
+    path: str | os.PathLike[str], description: str, show: bool | None
+) -> Iterator[Any]:
+    """A progress bar sized to ``path`` (no total for stdin); ``show=None``: only on a tty."""
+    with progress_bar(total=input_size(path), description=description, enabled=show) as bar:
+        yield bar
+
+
+@dataclass
+class _ChunkSink:
+    """Collects written chunks and joins them once (appending to one buffer copies more)."""
+
+    chunks: list[bytes] = field(default_factory=list)
+
+    def write(self, data: bytes) -> int:
+        self.chunks.append(data)
+        return len(data)
+
+    def value(self) -> bytes:
+        return b"".join(self.chunks)

@@ -1,0 +1,318 @@
+"""Asymmetric KMS keys: encrypt outside AWS with the public key, sign and verify.
+
+* Encryption (``ENCRYPT_DECRYPT`` RSA keys): :func:`public_encrypt` uses the key's public key
+  (from ``GetPublicKey`` or a PEM/DER file exported earlier) with ``RSAES_OAEP_SHA_256``, locally
+  with ``cryptography``: whoever encrypts needs no AWS credentials. Only KMS can decrypt
+  (:func:`private_decrypt`). RSA-OAEP encrypts little: 190 / 318 / 446 bytes for RSA 2048 /
+  3072 / 4096 keys.
+* Signing (``SIGN_VERIFY`` RSA or ECC keys): :func:`sign` hashes the data locally and asks KMS
+  to sign (the message itself when it is at most 4,096 bytes, its digest otherwise; both give
+  signatures that verify the same way). :func:`verify_local` checks a signature against the
+  public key without calling AWS; :func:`verify_with_kms` asks KMS ``Verify`` instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+from kmskit.clients import ClientSettings
+from kmskit.envelope import Readable, kms_call
+from kmskit.errors import IntegrityError, NotFoundError, UsageError
+
+RSA_OAEP = "RSAES_OAEP_SHA_256"
+RAW_MESSAGE_LIMIT = 4096
+"""KMS Sign/Verify take a RAW message of at most this many bytes; larger data goes as a digest."""
+_READ_SIZE = 1024 * 1024
+
+_DEFAULT_SIGNING = {
+    "RSA_2048": "RSASSA_PSS_SHA_256",
+    "RSA_3072": "RSASSA_PSS_SHA_256",
+    "RSA_4096": "RSASSA_PSS_SHA_256",
+    "ECC_NIST_P256": "ECDSA_SHA_256",
+    "ECC_SECG_P256K1": "ECDSA_SHA_256",
+    "ECC_NIST_P384": "ECDSA_SHA_384",
+    "ECC_NIST_P521": "ECDSA_SHA_512",
+}
+SIGNING_ALGORITHMS = (
+    "RSASSA_PSS_SHA_256",
+    "RSASSA_PSS_SHA_384",
+    "RSASSA_PSS_SHA_512",
+    "RSASSA_PKCS1_V1_5_SHA_256",
+    "RSASSA_PKCS1_V1_5_SHA_384",
+    "RSASSA_PKCS1_V1_5_SHA_512",
+    "ECDSA_SHA_256",
+    "ECDSA_SHA_384",
+    "ECDSA_SHA_512",
+)
+_CURVE_SPECS = {"secp256r1": "ECC_NIST_P256", "secp256k1": "ECC_SECG_P256K1",
+                "secp384r1": "ECC_NIST_P384", "secp521r1": "ECC_NIST_P521"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """The public half of an asymmetric KMS key.
+
+    ``key_id`` is the key ARN when it came from KMS, None when loaded from a file;
+    ``key_usage`` is ``ENCRYPT_DECRYPT``, ``SIGN_VERIFY`` or None (from a file: unknown).
+    """
+
+    key_spec: str
+    der: bytes
+    key_id: str | None = None
+    key_usage: str | None = None
+
+    @property
+    def pem(self) -> bytes:
+        pem: bytes = self._loaded().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return pem
+
+    def _loaded(self) -> Any:
+        return serialization.load_der_public_key(self.der)
+
+    @property
+    def max_plaintext(self) -> int:
+        """Largest plaintext RSAES_OAEP_SHA_256 encrypts with this key (k - 2*32 - 2 bytes)."""
+        key = self._loaded()
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise UsageError(
+                f"'{self.key_id or self.key_spec}' is a {self.key_spec} key: only RSA keys encrypt"
+            )
+        return key.key_size // 8 - 2 * hashes.SHA256.digest_size - 2
+
+    def default_signing_algorithm(self) -> str:
+        """RSASSA_PSS_SHA_256 for RSA keys, the curve's ECDSA for ECC keys."""
+        if self.key_usage not in (None, "SIGN_VERIFY"):
+            raise UsageError(
+                f"{self.key_id} is an {self.key_usage} key: signing needs a SIGN_VERIFY key"
+            )
+        try:
+            return _DEFAULT_SIGNING[self.key_spec]
+        except KeyError:
+            raise UsageError(
+                f"kmskit signs with RSA and ECC keys; {self.key_id or 'the key'} is "
+                f"{self.key_spec}. Received: {self.key_spec}"
+            ) from None
+
+
+def get_public_key(key: str, *, settings: ClientSettings | None = None) -> PublicKey:
+    """``GetPublicKey`` of an asymmetric KMS key (ARN, ID or alias)."""
+    client = (settings or ClientSettings()).client("kms")
+    response = kms_call(client, "get_public_key", f"get the public key of {key}", KeyId=key)
+    return PublicKey(
+        key_spec=response.get("KeySpec") or response.get("CustomerMasterKeySpec", ""),
+        der=response["PublicKey"],
+        key_id=response["KeyId"],
+        key_usage=response.get("KeyUsage"),
+    )
+
+
+def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
+    """A public key from a PEM or DER file (as written by ``kmskit pubkey export``)."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"no public key file at '{path}'") from None
+    try:
+        key = (
+            serialization.load_pem_public_key(data)
+            if data.lstrip().startswith(b"-----BEGIN")
+            else serialization.load_der_public_key(data)
+        )
+    except ValueError as error:
+        raise UsageError(f"'{path}' is not a PEM or DER public key: {error}") from None
+    if isinstance(key, rsa.RSAPublicKey):
+        spec = f"RSA_{key.key_size}"
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        spec = _CURVE_SPECS.get(key.curve.name, key.curve.name)
+    else:
+        raise UsageError(f"'{path}' holds a {type(key).__name__}: kmskit handles RSA and ECC keys")
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return PublicKey(key_spec=spec, der=der)
+
+
+def public_encrypt(public_key: PublicKey, plaintext: bytes) -> bytes:
+    """RSAES_OAEP_SHA_256 with the public key, locally. Decrypt with :func:`private_decrypt`."""
+    if public_key.key_usage not in (None, "ENCRYPT_DECRYPT"):
+        raise UsageError(
+            f"{public_key.key_id} is a {public_key.key_usage} key: encryption needs an "
+            "ENCRYPT_DECRYPT RSA key"
+        )
+    limit = public_key.max_plaintext
+    if len(plaintext) > limit:
+        raise UsageError(
+            f"'plaintext' is {len(plaintext)} bytes; {RSA_OAEP} with a {public_key.key_spec} key "
+            f"encrypts at most {limit} bytes. Use envelope encryption for larger data: "
+            "`kmskit encrypt` with a symmetric key"
+        )
+    key: rsa.RSAPublicKey = public_key._loaded()
+    return key.encrypt(
+        plaintext,
+        padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
+    )
+
+
+def private_decrypt(
+    key: str, ciphertext: bytes, *, settings: ClientSettings | None = None
+) -> bytes:
+    """KMS ``Decrypt`` of an RSAES_OAEP_SHA_256 ciphertext (the private key never leaves KMS)."""
+    if not ciphertext:
+        raise UsageError("the ciphertext is empty. Received: 0 bytes")
+    client = (settings or ClientSettings()).client("kms")
+    response = kms_call(
+        client,
+        "decrypt",
+        f"decrypt with {key}",
+        KeyId=key,
+        CiphertextBlob=ciphertext,
+        EncryptionAlgorithm=RSA_OAEP,
+    )
+    plaintext: bytes = response["Plaintext"]
+    return plaintext
+
+
+@dataclass(frozen=True)
+class Signature:
+    key_id: str
+    algorithm: str
+    signature: bytes
+
+
+def _hash_for(algorithm: str) -> hashes.HashAlgorithm:
+    if algorithm not in SIGNING_ALGORITHMS:
+        raise UsageError(
+            f"'--algorithm' must be one of {', '.join(SIGNING_ALGORITHMS)}. Received: {algorithm}"
+        )
+    bits = algorithm.rsplit("_", 1)[1]
+    return {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[bits]
+
+
+@dataclass(frozen=True)
+class _Message:
+    """What KMS is sent: the message itself when small, otherwise its digest."""
+
+    digest: bytes
+    raw: bytes | None
+
+    def kms_params(self) -> dict[str, Any]:
+        if self.raw is not None:
+            return {"Message": self.raw, "MessageType": "RAW"}
+        return {"Message": self.digest, "MessageType": "DIGEST"}
+
+
+def _chunks(source: Readable) -> Iterator[bytes]:
+    while chunk := source.read(_READ_SIZE):
+        yield chunk
+
+
+def _read_message(source: Readable, algorithm: str) -> _Message:
+    digest = hashes.Hash(_hash_for(algorithm))
+    head = bytearray()
+    for chunk in _chunks(source):
+        digest.update(chunk)
+        if len(head) <= RAW_MESSAGE_LIMIT:
+            head += chunk[: RAW_MESSAGE_LIMIT + 1 - len(head)]
+    if not head:
+        raise UsageError("the data to sign or verify is empty. Received: 0 bytes")
+    raw = bytes(head) if len(head) <= RAW_MESSAGE_LIMIT else None
+    return _Message(digest=digest.finalize(), raw=raw)
+
+
+def sign(
+    key: str,
+    source: Readable,
+    *,
+    algorithm: str | None = None,
+    settings: ClientSettings | None = None,
+) -> Signature:
+    """Sign what ``source`` holds with a ``SIGN_VERIFY`` KMS key.
+
+    ``algorithm`` defaults to RSASSA_PSS_SHA_256 for RSA keys and the curve's ECDSA for ECC
+    keys (the key spec comes from ``GetPublicKey``).
+    """
+    if algorithm is None:
+        public = get_public_key(key, settings=settings)
+        algorithm = public.default_signing_algorithm()
+    message = _read_message(source, algorithm)
+    client = (settings or ClientSettings()).client("kms")
+    response = kms_call(
+        client,
+        "sign",
+        f"sign with {key}",
+        KeyId=key,
+        SigningAlgorithm=algorithm,
+        **message.kms_params(),
+    )
+    return Signature(key_id=response["KeyId"], algorithm=algorithm, signature=response["Signature"])
+
+
+def verify_local(
+    public_key: PublicKey, source: Readable, signature: bytes, *, algorithm: str | None = None
+) -> str:
+    """Check ``signature`` over ``source`` with the public key, without AWS; returns the
+    algorithm used. Raises :class:`IntegrityError` when it does not match."""
+    algorithm = algorithm or public_key.default_signing_algorithm()
+    hash_algorithm = _hash_for(algorithm)
+    message = _read_message(source, algorithm)
+    key = public_key._loaded()
+    prehashed = utils.Prehashed(hash_algorithm)
+    try:
+        if algorithm.startswith("ECDSA"):
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise UsageError(f"{algorithm} needs an ECC key; this is {public_key.key_spec}")
+            key.verify(signature, message.digest, ec.ECDSA(prehashed))
+        else:
+            if not isinstance(key, rsa.RSAPublicKey):
+                raise UsageError(f"{algorithm} needs an RSA key; this is {public_key.key_spec}")
+            pad: padding.AsymmetricPadding = (
+                # KMS uses a salt as long as the digest; AUTO accepts that (and any other).
+                padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=padding.PSS.AUTO)
+                if algorithm.startswith("RSASSA_PSS")
+                else padding.PKCS1v15()
+            )
+            key.verify(signature, message.digest, pad, prehashed)
+    except InvalidSignature:
+        raise IntegrityError(
+            f"the signature does not match the data ({algorithm}, key "
+            f"{public_key.key_id or public_key.key_spec}): the data or the signature was changed, "
+            "or another key signed it"
+        ) from None
+    return algorithm
+
+
+def verify_with_kms(
+    key: str,
+    source: Readable,
+    signature: bytes,
+    *,
+    algorithm: str | None = None,
+    settings: ClientSettings | None = None,
+) -> str:
+    """KMS ``Verify``; returns the algorithm. Raises :class:`IntegrityError` on a mismatch."""
+    if algorithm is None:
+        algorithm = get_public_key(key, settings=settings).default_signing_algorithm()
+    message = _read_message(source, algorithm)
+    client = (settings or ClientSettings()).client("kms")
+    response = kms_call(
+        client,
+        "verify",
+        f"verify the signature with {key}",
+        KeyId=key,
+        Signature=signature,
+        SigningAlgorithm=algorithm,
+        **message.kms_params(),
+    )
+    if not response.get("SignatureValid"):
+        raise IntegrityError(f"KMS says the signature does not match the data ({algorithm}, {key})")
+    return algorithm

@@ -1,0 +1,222 @@
+"""Envelope-encrypted S3 objects: the object is one AWS Encryption SDK message, so the
+ciphertext and the encrypted data key travel together and nothing else needs storing.
+
+:func:`put_object` streams the message to S3 while encrypting (a multipart upload above 16 MiB;
+S3 shows the object only when the upload completes, and a failed upload is aborted).
+:func:`get_object` streams it back through decryption.
+
+The object's location is bound into the encryption context (``kmskit:s3-object =
+s3://bucket/key``) and checked on get, so an object copied or moved to another key does not
+decrypt as if it were the original (copy it with ``kmskit get`` + ``kmskit put`` instead).
+Server-side encryption (SSE-KMS with the bucket's key) can be asked for on top.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from kmskit._io import open_input
+from kmskit.envelope import (
+    Envelope,
+    MessageInfo,
+    Readable,
+    Writable,
+    check_context,
+    file_progress,
+    write_verified,
+)
+from kmskit.errors import UsageError, from_client_error
+from kmskit.progress import progress_bar
+
+LOCATION_CONTEXT_KEY = "kmskit:s3-object"
+PART_SIZE = 16 * 1024 * 1024
+"""Bytes per multipart-upload part (S3 allows 5 MiB-5 GiB, and 10,000 parts: 156 GiB here)."""
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Location:
+        """``s3://bucket/key`` (the key may contain slashes)."""
+        if not uri.startswith("s3://"):
+            raise UsageError(f"an S3 location must look like s3://bucket/key. Received: {uri!r}")
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        if not bucket or not key:
+            raise UsageError(f"an S3 location must name a bucket and a key. Received: {uri!r}")
+        return cls(bucket, key)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def bound(self, context: Mapping[str, str]) -> dict[str, str]:
+        """``context`` plus the location pair."""
+        if LOCATION_CONTEXT_KEY in context:
+            raise UsageError(
+                f"the encryption context key '{LOCATION_CONTEXT_KEY}' is set by kmskit. "
+                f"Received: {LOCATION_CONTEXT_KEY}={context[LOCATION_CONTEXT_KEY]}"
+            )
+        return {**check_context(context, required=False), LOCATION_CONTEXT_KEY: self.uri}
+
+
+def put_stream(
+    envelope: Envelope,
+    source: Readable,
+    location: S3Location,
+    context: Mapping[str, str],
+    *,
+    sse_kms_key: str | None = None,
+    on_read: Callable[[int], object] | None = None,
+) -> MessageInfo:
+    """Encrypt ``source`` into the object at ``location``."""
+    full_context = location.bound(context)
+    s3 = envelope.settings.client("s3")
+    extra: dict[str, Any] = {"ContentType": "application/octet-stream"}
+    if sse_kms_key:
+        extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=sse_kms_key)
+    upload = _UploadSink(s3, location, extra)
+    try:
+        info = envelope.encrypt_stream(source, upload, full_context, on_read=on_read)
+        upload.finish()
+    except BaseException:
+        upload.abort()
+        raise
+    return info
+
+
+class _UploadSink:
+    """A writable sink that sends what it receives to S3: buffered parts of a multipart upload
+    (one PutObject when everything fits in one part). A multipart upload that does not
+    complete is aborted, so no part is left behind and no object appears."""
+
+    def __init__(self, s3: Any, location: S3Location, extra: dict[str, Any]) -> None:
+        self._s3 = s3
+        self._location = location
+        self._extra = extra
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        try:
+            response: dict[str, Any] = getattr(self._s3, operation)(
+                Bucket=self._location.bucket, Key=self._location.key, **params
+            )
+        except ClientError as error:
+            self.abort()
+            raise from_client_error(error, f"write {self._location.uri}") from error
+        return response
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        if len(self._buffer) >= PART_SIZE:
+            self._send_part()
+        return len(data)
+
+    def _send_part(self) -> None:
+        if self._upload_id is None:
+            self._upload_id = self._call("create_multipart_upload", **self._extra)["UploadId"]
+        number = len(self._parts) + 1
+        response = self._call(
+            "upload_part", UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer)
+        )
+        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
+        self._buffer = bytearray()
+
+    def finish(self) -> None:
+        if self._upload_id is None:
+            self._call("put_object", Body=bytes(self._buffer), **self._extra)
+            return
+        if self._buffer:
+            self._send_part()
+        self._call(
+            "complete_multipart_upload",
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )
+
+    def abort(self) -> None:
+        if self._upload_id is not None:
+            upload_id, self._upload_id = self._upload_id, None
+            # The caller gets the original error; a bucket lifecycle rule cleans up the rest.
+            with contextlib.suppress(ClientError):
+                self._s3.abort_multipart_upload(
+                    Bucket=self._location.bucket, Key=self._location.key, UploadId=upload_id
+                )
+
+
+def put_file(
+    envelope: Envelope,
+    source: str | os.PathLike[str],
+    location: S3Location,
+    context: Mapping[str, str],
+    *,
+    sse_kms_key: str | None = None,
+    show_progress: bool | None = None,
+) -> MessageInfo:
+    """Encrypt a file (``-`` = stdin) into an S3 object."""
+    with open_input(source) as reader, file_progress(source, "put", show_progress) as bar:
+        return put_stream(
+            envelope, reader, location, context, sse_kms_key=sse_kms_key, on_read=bar.update
+        )
+
+
+def get_stream(
+    envelope: Envelope,
+    location: S3Location,
+    sink: Writable,
+    context: Mapping[str, str] | None = None,
+    *,
+    require_signed: bool = False,
+    progress: Any = None,
+) -> MessageInfo:
+    """Decrypt the object at ``location`` into ``sink`` (discard ``sink`` if this raises).
+
+    ``progress``: a tqdm bar to size and advance (optional).
+    """
+    expected = location.bound(context or {})
+    s3 = envelope.settings.client("s3")
+    try:
+        response = s3.get_object(Bucket=location.bucket, Key=location.key)
+    except ClientError as error:
+        raise from_client_error(error, f"read {location.uri}") from error
+    body = response["Body"]
+    on_read = None
+    if progress is not None:
+        progress.reset(total=response.get("ContentLength"))
+        on_read = progress.update
+    try:
+        return envelope.decrypt_stream(
+            body, sink, expected, require_signed=require_signed, on_read=on_read
+        )
+    finally:
+        body.close()
+
+
+def get_file(
+    envelope: Envelope,
+    location: S3Location,
+    target: str | os.PathLike[str],
+    context: Mapping[str, str] | None = None,
+    *,
+    require_signed: bool = False,
+    show_progress: bool | None = None,
+) -> MessageInfo:
+    """Decrypt an S3 object into ``target`` (``-`` = stdout), which gets the plaintext only
+    once the whole message verified (see :func:`kmskit.envelope.write_verified`)."""
+    with progress_bar(total=None, description="get", enabled=show_progress) as bar:
+        return write_verified(
+            target,
+            lambda sink: get_stream(
+                envelope, location, sink, context, require_signed=require_signed, progress=bar
+            ),
+        )

@@ -1,0 +1,209 @@
+"""Shared set-up for the envelope tests: a moto KMS with keys, and a probe on every client
+kmskit creates (through ``ClientSettings.client``) that counts calls and injects errors."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.retries.standard
+import pytest
+from botocore.awsrequest import AWSResponse
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.kms.models import kms_backends
+
+from kmskit.clients import ClientSettings
+
+REGION = "eu-west-1"
+RSA_OAEP = "RSAES_OAEP_SHA_256"
+ALIAS = "alias/app-data"
+
+
+@dataclass
+class KmsWorld:
+    """A moto KMS with one symmetric key (``arn``, also reachable as ``ALIAS``)."""
+
+    kms: Any
+    arn: str
+    key_id: str
+
+    def new_key(self, **params: Any) -> str:
+        arn: str = self.kms.create_key(**params)["KeyMetadata"]["Arn"]
+        return arn
+
+
+@contextlib.contextmanager
+def kms_world() -> Iterator[KmsWorld]:
+    with mock_aws():
+        kms = boto3.client("kms", region_name=REGION)
+        meta = kms.create_key(Description="envelope tests")["KeyMetadata"]
+        kms.create_alias(AliasName=ALIAS, TargetKeyId=meta["KeyId"])
+        yield KmsWorld(kms=kms, arn=meta["Arn"], key_id=meta["KeyId"])
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+@dataclass
+class _Injection:
+    code: str
+    message: str
+    status: int
+    times: int | None
+    sent: int = 0
+
+
+Responder = Callable[[dict[str, Any]], "tuple[int, dict[str, Any]] | None"]
+
+
+@dataclass
+class ClientProbe:
+    """Hooks every client kmskit makes.
+
+    ``calls[op]`` counts API calls (once per call, whatever the retries); ``attempts[op]``
+    counts HTTP attempts (retries included). ``fail(op, code)`` makes ``op`` answer with that
+    error (every attempt, or the first ``times``), before moto sees the request.
+    ``respond(op, fn)`` lets ``fn(request_body)`` answer ``op`` with ``(status, parsed)``
+    (None: let moto answer).
+    """
+
+    calls: Counter[str] = field(default_factory=Counter)
+    attempts: Counter[str] = field(default_factory=Counter)
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _injections: dict[str, _Injection] = field(default_factory=dict)
+    _responders: dict[str, Responder] = field(default_factory=dict)
+
+    def respond(self, operation: str, responder: Responder) -> None:
+        self._responders[operation] = responder
+
+    def fail(
+        self,
+        operation: str,
+        code: str,
+        message: str = "injected by the test",
+        *,
+        status: int = 400,
+        times: int | None = None,
+    ) -> None:
+        self._injections[operation] = _Injection(code, message, status, times)
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-call", self._count_call)
+        client.meta.events.register_first("before-send", self._send)
+
+    def _count_call(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
+        self.calls[model.name] += 1
+        json_protocol = model.metadata.get("protocol") == "json"
+        request = json.loads(params.get("body") or b"{}") if json_protocol else {}
+        self.requests.append((model.name, request))
+        responder = self._responders.get(model.name)
+        answer = responder(request) if responder else None
+        if answer is None:
+            return None
+        status, parsed = answer
+        parsed.setdefault("ResponseMetadata", {"HTTPStatusCode": status})
+        return AWSResponse(params["url"], status, {}, _Body(b"")), parsed
+
+    def _send(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        operation = event_name.rsplit(".", 1)[-1]
+        self.attempts[operation] += 1
+        injection = self._injections.get(operation)
+        if injection is None or (injection.times is not None and injection.sent >= injection.times):
+            return None
+        injection.sent += 1
+        if event_name.split(".")[1] == "s3":  # REST-XML errors
+            code, message = injection.code, injection.message
+            xml = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+            return AWSResponse(request.url, injection.status, {}, _Body(xml.encode()))
+        body = json.dumps({"__type": injection.code, "message": injection.message}).encode()
+        return AWSResponse(request.url, injection.status, {}, _Body(body))
+
+
+def probe_clients(monkeypatch: pytest.MonkeyPatch, *, no_backoff: bool = True) -> ClientProbe:
+    """Attach a :class:`ClientProbe` to every client made through ``ClientSettings.client``.
+
+    ``no_backoff`` makes botocore's standard retries wait 0 s (the attempts still happen).
+    """
+    probe = ClientProbe()
+    original = ClientSettings.client
+
+    def client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        made = original(self, service, **kwargs)
+        probe.attach(made)
+        return made
+
+    monkeypatch.setattr(ClientSettings, "client", client)
+    if no_backoff:
+        monkeypatch.setattr(
+            botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0
+        )
+    return probe
+
+
+def _moto_key(key_id: str) -> tuple[str, Any]:
+    """The ARN and the cryptography private key of a moto asymmetric key."""
+
+    key = kms_backends[DEFAULT_ACCOUNT_ID][REGION].describe_key(key_id)
+    return key.arn, key.private_key.private_key
+
+
+def _hash(algorithm: str) -> Any:
+    return {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[
+        algorithm.rsplit("_", 1)[1]
+    ]
+
+
+def emulate_asymmetric_kms(probe: ClientProbe) -> None:
+    """What moto 5.2 lacks of asymmetric KMS, done as the KMS API reference describes it with
+    moto's own private keys: Decrypt with RSAES_OAEP_SHA_256 (moto only decrypts its symmetric
+    blobs) and Sign with MessageType=DIGEST (moto hashes the digest again). Everything else is
+    left to moto."""
+
+    def decrypt(request: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        if request.get("EncryptionAlgorithm") != RSA_OAEP:
+            return None
+        arn, key = _moto_key(request["KeyId"])
+        oaep = padding.OAEP(mgf=padding.MGF1(_hash("_256")), algorithm=_hash("_256"), label=None)
+        try:
+            plaintext = key.decrypt(base64.b64decode(request["CiphertextBlob"]), oaep)
+        except ValueError:
+            error = {"Code": "InvalidCiphertextException", "Message": "bad RSA ciphertext"}
+            return 400, {"Error": error}
+        return 200, {
+            "KeyId": arn,
+            "Plaintext": plaintext,
+            "EncryptionAlgorithm": "RSAES_OAEP_SHA_256",
+        }
+
+    def sign(request: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        if request.get("MessageType") != "DIGEST":
+            return None
+        algorithm = request["SigningAlgorithm"]
+        arn, key = _moto_key(request["KeyId"])
+        digest = base64.b64decode(request["Message"])
+        prehashed = utils.Prehashed(_hash(algorithm))
+        if algorithm.startswith("ECDSA"):
+            signature = key.sign(digest, ec.ECDSA(prehashed))
+        else:
+            pss = padding.PSS(
+                mgf=padding.MGF1(_hash(algorithm)), salt_length=padding.PSS.DIGEST_LENGTH
+            )
+            signature = key.sign(digest, pss, prehashed)
+        return 200, {"KeyId": arn, "Signature": signature, "SigningAlgorithm": algorithm}
+
+    probe.respond("Decrypt", decrypt)
+    probe.respond("Sign", sign)

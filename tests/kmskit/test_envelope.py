@@ -1,0 +1,417 @@
+"""kmskit.envelope against moto's KMS (real AES-GCM): round trips, the encryption context,
+tampering, keys, commitment, and interop with the stock aws_encryption_sdk."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aws_encryption_sdk
+import pytest
+from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
+from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
+
+from kmskit.envelope import (
+    DEFAULT_FRAME_LENGTH,
+    CacheLimits,
+    Envelope,
+    MessageInfo,
+    Suite,
+    parse_context,
+)
+from kmskit.errors import (
+    EXIT_CONFLICT,
+    EXIT_INTEGRITY,
+    EXIT_NOT_FOUND,
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    UsageError,
+)
+from tests.kmskit.envelope_support import ALIAS, KmsWorld, kms_world, probe_clients
+
+CONTEXT = {"purpose": "backup", "team": "payments"}
+FRAME = 4096  # small frames so that a few KiB of data make several frames
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[KmsWorld]:
+    """One moto KMS for the module (tests add keys; none deletes or disables one)."""
+    with kms_world() as kms:
+        yield kms
+
+
+def stock_client(policy: object = CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT) -> object:
+    return aws_encryption_sdk.EncryptionSDKClient(commitment_policy=policy)
+
+
+def stock_provider(arn: str) -> object:
+    return aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=[arn])
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, FRAME - 1, FRAME, FRAME + 1, 3 * FRAME + 17], ids=lambda n: f"{n}B"
+)
+def test_bytes_round_trip_at_frame_boundaries(world: KmsWorld, size: int) -> None:
+    data = os.urandom(size)
+    envelope = Envelope([world.arn], frame_length=FRAME)
+    message = envelope.encrypt(data, CONTEXT)
+    assert size < 16 or data not in message  # a 1-byte plaintext may appear by chance
+    assert Envelope().decrypt(message, CONTEXT) == data
+
+
+def test_default_is_committing_unsigned_suite_with_1_mib_frames(world: KmsWorld) -> None:
+    sink = io.BytesIO()
+    info = Envelope([ALIAS]).encrypt_stream(io.BytesIO(b"x" * 100), sink, CONTEXT)
+    header, _ = deserialize_header(io.BytesIO(sink.getvalue()))
+    assert header.algorithm is Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+    assert header.frame_length == DEFAULT_FRAME_LENGTH == 1024 * 1024
+    # The alias was resolved by KMS: the message names the key ARN.
+    assert info == MessageInfo(
+        context=CONTEXT, key_ids=(world.arn,), suite_id=0x0478, signed=False, frame_length=2**20
+    )
+
+
+def test_signed_suite_round_trip_and_require_signed(world: KmsWorld) -> None:
+    data = os.urandom(10_000)
+    signed = Envelope([world.arn], suite=Suite.SIGNED, frame_length=FRAME).encrypt(data, CONTEXT)
+    unsigned = Envelope([world.arn], frame_length=FRAME).encrypt(data, CONTEXT)
+    reader = Envelope()
+    assert reader.decrypt(signed, CONTEXT, require_signed=True) == data
+    assert reader.decrypt(unsigned, CONTEXT) == data
+    with pytest.raises(IntegrityError, match=r"not signed \(algorithm suite 0x0478\)"):
+        reader.decrypt(unsigned, require_signed=True)
+    info = reader.decrypt_stream(io.BytesIO(signed), io.BytesIO())
+    assert (info.suite_id, info.signed) == (0x0578, True)
+    assert "aws-crypto-public-key" not in info.context
+
+
+def test_stream_round_trip_reports_progress(world: KmsWorld) -> None:
+    data = os.urandom(5 * FRAME + 3)
+    read: list[int] = []
+    encrypted = io.BytesIO()
+    Envelope([world.arn], frame_length=FRAME).encrypt_stream(
+        io.BytesIO(data), encrypted, CONTEXT, on_read=read.append
+    )
+    assert sum(read) == len(data)
+    decrypted = io.BytesIO()
+    Envelope([world.arn]).decrypt_stream(io.BytesIO(encrypted.getvalue()), decrypted, CONTEXT)
+    assert decrypted.getvalue() == data
+
+
+def test_file_round_trip_writes_owner_only_files(world: KmsWorld, tmp_path: Path) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(os.urandom(3 * FRAME))
+    envelope = Envelope([world.arn], frame_length=FRAME)
+    envelope.encrypt_file(source, tmp_path / "data.enc", CONTEXT, show_progress=False)
+    envelope.decrypt_file(tmp_path / "data.enc", tmp_path / "out.bin", CONTEXT, show_progress=False)
+    assert (tmp_path / "out.bin").read_bytes() == source.read_bytes()
+    assert stat.S_IMODE((tmp_path / "out.bin").stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin", "data.enc", "out.bin"]
+
+
+def test_file_progress_bar_on_request(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(os.urandom(8 * FRAME))
+    envelope = Envelope([world.arn], frame_length=FRAME)
+    envelope.encrypt_file(source, tmp_path / "data.enc", CONTEXT, show_progress=True)
+    assert "encrypt:" in capsys.readouterr().err
+    envelope.encrypt_file(source, tmp_path / "data.enc", CONTEXT, show_progress=False)
+    assert capsys.readouterr().err == ""
+
+
+# -- encryption context ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expected", "message"),
+    [
+        ({"purpose": "restore"}, "expected purpose=restore, the message has purpose=backup"),
+        ({"tenant": "a"}, "expected tenant=a, but the message has no 'tenant'"),
+    ],
+)
+def test_wrong_context_is_refused_before_any_kms_call(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, expected: dict[str, str], message: str
+) -> None:
+    encrypted = Envelope([world.arn]).encrypt(b"secret", CONTEXT)
+    probe = probe_clients(monkeypatch)
+    with pytest.raises(IntegrityError, match=message) as caught:
+        Envelope().decrypt(encrypted, expected)
+    assert caught.value.exit_code == EXIT_INTEGRITY
+    assert probe.calls["Decrypt"] == 0
+
+
+def test_subset_of_the_stored_context_is_enough(world: KmsWorld) -> None:
+    encrypted = Envelope([world.arn]).encrypt(b"secret", CONTEXT)
+    assert Envelope().decrypt(encrypted, {"team": "payments"}) == b"secret"
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({}, "an encryption context is required"),
+        ({"aws-crypto-public-key": "x"}, "'aws-crypto-public-key' is reserved"),
+        ({"": "x"}, "must be non-empty strings"),
+    ],
+)
+def test_encrypt_refuses_missing_or_reserved_context(
+    world: KmsWorld, context: dict[str, str], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        Envelope([world.arn]).encrypt(b"x", context)
+
+
+def test_parse_context_names_the_bad_pair() -> None:
+    assert parse_context(["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
+    with pytest.raises(UsageError, match=r"must be key=value\. Received: 'novalue'"):
+        parse_context(["novalue"])
+    with pytest.raises(UsageError, match=r"names the key 'a' twice\. Received: 'a=2'"):
+        parse_context(["a=1", "a=2"])
+
+
+# -- tampering ------------------------------------------------------------------------------------
+
+
+def _flip(message: bytes, position: int) -> bytes:
+    tampered = bytearray(message)
+    tampered[position] ^= 0x01
+    return bytes(tampered)
+
+
+def _header_length(message: bytes) -> int:
+    _, raw_header = deserialize_header(io.BytesIO(message))
+    return len(raw_header)
+
+
+@pytest.fixture(scope="module")
+def messages(world: KmsWorld) -> dict[str, bytes]:
+    data = os.urandom(4 * FRAME)
+    return {
+        "unsigned": Envelope([world.arn], frame_length=FRAME).encrypt(data, CONTEXT),
+        "signed": Envelope([world.arn], frame_length=FRAME, suite=Suite.SIGNED).encrypt(
+            data, CONTEXT
+        ),
+    }
+
+
+@pytest.mark.parametrize("suite", ["unsigned", "signed"])
+@pytest.mark.parametrize(
+    ("where", "position"),
+    [
+        ("message id in the header", lambda m: 5),
+        ("context value in the header", lambda m: m.index(b"payments") + 2),
+        ("header authentication tag", lambda m: _header_length(m) + 3),
+        ("first frame", lambda m: _header_length(m) + 16 + 40),
+        ("middle frame", lambda m: len(m) // 2),
+        ("last frame", lambda m: len(m) - 120),
+    ],
+)
+def test_tampering_anywhere_is_detected(
+    messages: dict[str, bytes], suite: str, where: str, position: object
+) -> None:
+    message = messages[suite]
+    tampered = _flip(message, position(message))
+    with pytest.raises(IntegrityError) as caught:
+        Envelope().decrypt(tampered)
+    assert caught.value.exit_code == EXIT_INTEGRITY
+
+
+def test_tampered_signature_in_the_footer_is_detected(messages: dict[str, bytes]) -> None:
+    with pytest.raises(IntegrityError, match="InvalidSignature"):
+        Envelope().decrypt(_flip(messages["signed"], len(messages["signed"]) - 2))
+
+
+def test_tampered_encrypted_data_key_is_refused_by_kms(
+    world: KmsWorld, messages: dict[str, bytes]
+) -> None:
+    message = messages["unsigned"]
+    # The encrypted data key follows its key ARN in the header.
+    position = message.index(world.arn.encode()) + len(world.arn) + 2 + 40
+    with pytest.raises(IntegrityError, match="InvalidCiphertextException"):
+        Envelope().decrypt(_flip(message, position))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m[:-100], "truncated"),
+        # header, its 16-byte tag, then frames of sequence number + IV + content + tag
+        (lambda m: m[: _header_length(m) + 16 + 2 * (4 + 12 + FRAME + 16)], "truncated"),
+        (lambda m: m + b"\x00", "unexpected data after the message"),
+        (lambda m: b"not a message at all", "not an intact AWS Encryption SDK message"),
+    ],
+    ids=["cut-mid-frame", "cut-at-frame-boundary", "trailing-byte", "garbage"],
+)
+def test_truncated_or_extended_messages_are_refused(
+    messages: dict[str, bytes], change: object, message: str
+) -> None:
+    with pytest.raises(IntegrityError, match=message):
+        Envelope().decrypt(change(messages["unsigned"]))
+
+
+# -- keys -----------------------------------------------------------------------------------------
+
+
+def test_strict_decrypt_resolves_alias_and_refuses_another_key(world: KmsWorld) -> None:
+    message = Envelope([world.arn]).encrypt(b"secret", CONTEXT)
+    assert Envelope([ALIAS]).decrypt(message, CONTEXT) == b"secret"
+    assert Envelope([world.key_id]).decrypt(message, CONTEXT) == b"secret"
+    other = world.new_key()
+    with pytest.raises(ConflictError, match=f"wrong key: .*{world.arn}, not under {other}") as e:
+        Envelope([other]).decrypt(message)
+    assert e.value.exit_code == EXIT_CONFLICT
+
+
+def test_message_under_two_keys_decrypts_with_either(world: KmsWorld) -> None:
+    second = world.new_key()
+    message = Envelope([world.arn, second]).encrypt(b"secret", CONTEXT)
+    info = Envelope().decrypt_stream(io.BytesIO(message), io.BytesIO())
+    assert info.key_ids == tuple(sorted([world.arn, second]))
+    assert Envelope([second]).decrypt(message) == b"secret"
+
+
+def test_unknown_key_is_not_found(world: KmsWorld) -> None:
+    with pytest.raises(NotFoundError, match="alias/missing") as caught:
+        Envelope(["alias/missing"]).encrypt(b"x", CONTEXT)
+    assert caught.value.exit_code == EXIT_NOT_FOUND
+
+
+def test_discovery_accounts_limit_which_keys_may_decrypt(world: KmsWorld) -> None:
+    message = Envelope([world.arn]).encrypt(b"secret", CONTEXT)
+    assert Envelope(discovery_accounts=["123456789012"]).decrypt(message) == b"secret"
+    with pytest.raises(ConflictError, match="account\\(s\\) 123456789012, not of 999999999999"):
+        Envelope(discovery_accounts=["999999999999"]).decrypt(message)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"frame_length": 1000}, "'frame_length' must be a multiple of 4096"),
+        ({"frame_length": 128 * 1024 * 1024}, "from 4 KiB to 64 MiB"),
+        ({"keys": [""]}, "'keys' must not contain an empty key name"),
+        ({"keys": ["k"] * 11}, "'keys' must name at most 10 keys. Received: 11"),
+    ],
+)
+def test_bad_arguments_are_refused_at_construction(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        Envelope(**kwargs)
+
+
+def test_encrypt_without_keys_is_a_usage_error(world: KmsWorld) -> None:
+    with pytest.raises(UsageError, match="encryption needs at least one KMS key"):
+        Envelope().encrypt(b"x", CONTEXT)
+
+
+# -- commitment policy and interop ----------------------------------------------------------------
+
+
+def test_non_committing_messages_are_refused(world: KmsWorld) -> None:
+    legacy = stock_client(CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT)
+    message, _ = legacy.encrypt(
+        source=b"old", key_provider=stock_provider(world.arn), encryption_context=CONTEXT
+    )
+    with pytest.raises(IntegrityError, match="commitment policy"):
+        Envelope().decrypt(message)
+
+
+@pytest.mark.parametrize("suite", [Suite.COMMITTED, Suite.SIGNED])
+def test_stock_sdk_decrypts_kmskit_messages(world: KmsWorld, suite: Suite) -> None:
+    data = os.urandom(3 * DEFAULT_FRAME_LENGTH + 5)
+    message = Envelope([ALIAS], suite=suite).encrypt(data, CONTEXT)
+    plaintext, header = stock_client().decrypt(
+        source=message, key_provider=stock_provider(world.arn)
+    )
+    assert plaintext == data
+    assert {k: header.encryption_context[k] for k in CONTEXT} == CONTEXT
+
+
+def test_kmskit_decrypts_stock_sdk_messages_with_its_defaults(world: KmsWorld) -> None:
+    data = os.urandom(50_000)  # 13 frames of the SDK's default 4 KiB
+    message, header = stock_client().encrypt(
+        source=data, key_provider=stock_provider(world.arn), encryption_context=CONTEXT
+    )
+    assert header.algorithm is Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384
+    out = io.BytesIO()
+    info = Envelope([world.arn]).decrypt_stream(
+        io.BytesIO(message), out, CONTEXT, require_signed=True
+    )
+    assert out.getvalue() == data
+    assert (info.suite_id, info.frame_length) == (0x0578, 4096)
+
+
+# -- data key caching -----------------------------------------------------------------------------
+
+
+def test_without_cache_every_message_calls_generate_data_key(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = probe_clients(monkeypatch)
+    envelope = Envelope([world.arn])
+    messages = [envelope.encrypt(b"m" * 1024, CONTEXT) for _ in range(12)]
+    assert probe.calls["GenerateDataKey"] == 12
+    reader = Envelope()
+    assert all(reader.decrypt(m) == b"m" * 1024 for m in messages)
+    assert probe.calls["Decrypt"] == 12
+
+
+@pytest.mark.parametrize(("messages", "max_messages"), [(25, 10), (30, 10), (7, 1), (5, 100)])
+def test_cache_reuses_a_data_key_up_to_max_messages(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, messages: int, max_messages: int
+) -> None:
+    probe = probe_clients(monkeypatch)
+    envelope = Envelope([world.arn], cache=CacheLimits(max_messages=max_messages))
+    encrypted = [envelope.encrypt(os.urandom(1024), CONTEXT) for _ in range(messages)]
+    assert probe.calls["GenerateDataKey"] == math.ceil(messages / max_messages)
+    data_keys = {deserialize_header(io.BytesIO(m))[0].encrypted_data_keys.pop() for m in encrypted}
+    assert len(data_keys) == math.ceil(messages / max_messages)
+    # The decrypting side caches too: one Decrypt per distinct data key.
+    reader = Envelope(cache=CacheLimits())
+    for message in encrypted:
+        reader.decrypt(message, CONTEXT)
+    assert probe.calls["Decrypt"] == len(data_keys)
+
+
+def test_cache_limits_bytes_and_separates_contexts(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = probe_clients(monkeypatch)
+    envelope = Envelope([world.arn], cache=CacheLimits(max_bytes=3000))
+    for _ in range(4):
+        envelope.encrypt(b"b" * 1000, CONTEXT)  # a new key after 3000 bytes
+    assert probe.calls["GenerateDataKey"] == 2
+    envelope.encrypt(b"b" * 1000, {"purpose": "other"})  # another context, another key
+    assert probe.calls["GenerateDataKey"] == 3
+
+
+def test_cache_entries_expire_after_max_age(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = probe_clients(monkeypatch)
+    envelope = Envelope([world.arn], cache=CacheLimits(max_age=0.05))
+    envelope.encrypt(b"x", CONTEXT)
+    envelope.encrypt(b"x", CONTEXT)
+    assert probe.calls["GenerateDataKey"] == 1
+    time.sleep(0.1)
+    envelope.encrypt(b"x", CONTEXT)
+    assert probe.calls["GenerateDataKey"] == 2
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"max_age": 0}, "'max_age' must be more than 0 seconds. Received: 0"),
+        ({"max_messages": 0}, "'max_messages' must be 1-2\\*\\*32. Received: 0"),
+        ({"max_bytes": -1}, "'max_bytes' must be 0-2\\*\\*63-1. Received: -1"),
+        ({"capacity": 0}, "'capacity' must be at least 1. Received: 0"),
+    ],
+)
+def test_cache_limits_are_validated(limits: dict[str, float], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        CacheLimits(**limits)

@@ -1,0 +1,202 @@
+"""Asymmetric keys against moto: encrypt with the public key outside AWS, decrypt through KMS;
+sign with KMS, verify locally and with KMS.
+
+moto 5.2 lacks two pieces of asymmetric KMS (RSA decryption, Sign with MessageType=DIGEST):
+``emulate_asymmetric_kms`` performs them as the KMS API reference describes, with moto's own
+private keys, so every request kmskit sends still goes through a real botocore client."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kmskit.cli import main
+from kmskit.envelope_asymmetric import (
+    RAW_MESSAGE_LIMIT,
+    get_public_key,
+    load_public_key,
+    private_decrypt,
+    public_encrypt,
+    sign,
+    verify_local,
+    verify_with_kms,
+)
+from kmskit.errors import EXIT_INTEGRITY, EXIT_USAGE, IntegrityError, UsageError
+from tests.kmskit.envelope_support import (
+    RSA_OAEP,
+    ClientProbe,
+    KmsWorld,
+    emulate_asymmetric_kms,
+    kms_world,
+    probe_clients,
+)
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[KmsWorld]:
+    """One moto KMS for the module (tests add keys; none deletes or disables one)."""
+    with kms_world() as kms:
+        yield kms
+
+
+@pytest.fixture
+def probe(world: KmsWorld, monkeypatch: pytest.MonkeyPatch) -> ClientProbe:
+    probe = probe_clients(monkeypatch)
+    emulate_asymmetric_kms(probe)
+    return probe
+
+
+def rsa_encryption_key(world: KmsWorld, spec: str = "RSA_2048") -> str:
+    return world.new_key(KeySpec=spec, KeyUsage="ENCRYPT_DECRYPT")
+
+
+def signing_key(world: KmsWorld, spec: str) -> str:
+    return world.new_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")
+
+
+@pytest.mark.parametrize(
+    ("spec", "limit"), [("RSA_2048", 190), ("RSA_3072", 318), ("RSA_4096", 446)]
+)
+def test_public_key_encryption_round_trip_up_to_the_oaep_limit(
+    world: KmsWorld, probe: ClientProbe, spec: str, limit: int
+) -> None:
+    arn = rsa_encryption_key(world, spec)
+    public = get_public_key(arn)
+    assert (public.key_spec, public.key_usage, public.max_plaintext) == (
+        spec,
+        "ENCRYPT_DECRYPT",
+        limit,
+    )
+    data = os.urandom(limit)
+    ciphertext = public_encrypt(public, data)
+    assert private_decrypt(arn, ciphertext) == data
+    decrypts = [r for op, r in probe.requests if op == "Decrypt"]
+    assert decrypts[-1]["EncryptionAlgorithm"] == RSA_OAEP
+    with pytest.raises(
+        UsageError, match=f"{limit + 1} bytes; .* at most {limit} bytes.*kmskit encrypt"
+    ):
+        public_encrypt(public, data + b"x")
+
+
+def test_exported_public_key_encrypts_without_any_aws_call(
+    world: KmsWorld, probe: ClientProbe, tmp_path: Path
+) -> None:
+    arn = rsa_encryption_key(world)
+    pem = tmp_path / "key.pem"
+    assert main(["pubkey", "export", "--key", arn, str(pem)]) == 0
+    assert pem.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+    calls_before = sum(probe.calls.values())
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"db password")
+    sealed = tmp_path / "secret.rsa"
+    assert main(["pubkey", "encrypt", "--public-key", str(pem), str(secret), str(sealed)]) == 0
+    assert sum(probe.calls.values()) == calls_before
+    opened = tmp_path / "opened.txt"
+    assert main(["pubkey", "decrypt", "--key", arn, str(sealed), str(opened)]) == 0
+    assert opened.read_bytes() == b"db password"
+    assert load_public_key(pem).der == get_public_key(arn).der
+
+
+def test_tampered_rsa_ciphertext_is_an_integrity_error(world: KmsWorld, probe: ClientProbe) -> None:
+    arn = rsa_encryption_key(world)
+    ciphertext = bytearray(public_encrypt(get_public_key(arn), b"x"))
+    ciphertext[10] ^= 1
+    with pytest.raises(IntegrityError, match="InvalidCiphertextException"):
+        private_decrypt(arn, bytes(ciphertext))
+
+
+def test_public_key_encryption_refuses_signing_and_symmetric_keys(world: KmsWorld) -> None:
+    with pytest.raises(
+        UsageError, match="is a SIGN_VERIFY key: encryption needs an ENCRYPT_DECRYPT"
+    ):
+        public_encrypt(get_public_key(signing_key(world, "RSA_2048")), b"x")
+    with pytest.raises(UsageError, match="ECC_NIST_P256 key: only RSA keys encrypt"):
+        public_encrypt(load_public_key_of(world, "ECC_NIST_P256"), b"x")
+
+
+def load_public_key_of(world: KmsWorld, spec: str) -> object:
+    public = get_public_key(signing_key(world, spec))
+    return type(public)(key_spec=public.key_spec, der=public.der)
+
+
+@pytest.mark.parametrize(
+    ("spec", "algorithm"),
+    [
+        ("ECC_NIST_P256", "ECDSA_SHA_256"),
+        ("ECC_NIST_P384", "ECDSA_SHA_384"),
+        ("ECC_NIST_P521", "ECDSA_SHA_512"),
+        ("RSA_2048", "RSASSA_PSS_SHA_256"),
+    ],
+)
+@pytest.mark.parametrize("size", [100, RAW_MESSAGE_LIMIT, RAW_MESSAGE_LIMIT + 1, 3 * 2**20])
+def test_sign_then_verify_locally(
+    world: KmsWorld, probe: ClientProbe, spec: str, algorithm: str, size: int
+) -> None:
+    arn = signing_key(world, spec)
+    data = os.urandom(size)
+    signature = sign(arn, io.BytesIO(data))
+    assert signature.algorithm == algorithm
+    sent = [r for op, r in probe.requests if op == "Sign"][-1]
+    assert sent["MessageType"] == ("RAW" if size <= RAW_MESSAGE_LIMIT else "DIGEST")
+    public = get_public_key(arn)
+    assert verify_local(public, io.BytesIO(data), signature.signature) == algorithm
+    changed = bytearray(data)
+    changed[-1] ^= 1
+    with pytest.raises(IntegrityError, match="the signature does not match the data") as caught:
+        verify_local(public, io.BytesIO(bytes(changed)), signature.signature)
+    assert caught.value.exit_code == EXIT_INTEGRITY
+
+
+@pytest.mark.parametrize("algorithm", ["RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PSS_SHA_512"])
+def test_explicit_rsa_signing_algorithms_verify(
+    world: KmsWorld, probe: ClientProbe, algorithm: str
+) -> None:
+    arn = signing_key(world, "RSA_3072")
+    signature = sign(arn, io.BytesIO(b"release 1.2.3"), algorithm=algorithm)
+    public = get_public_key(arn)
+    verify_local(public, io.BytesIO(b"release 1.2.3"), signature.signature, algorithm=algorithm)
+    assert (
+        verify_with_kms(arn, io.BytesIO(b"release 1.2.3"), signature.signature, algorithm=algorithm)
+        == algorithm
+    )
+
+
+def test_kms_verify_refuses_a_wrong_signature(world: KmsWorld, probe: ClientProbe) -> None:
+    arn = signing_key(world, "ECC_NIST_P256")
+    signature = sign(arn, io.BytesIO(b"artifact")).signature
+    assert verify_with_kms(arn, io.BytesIO(b"artifact"), signature) == "ECDSA_SHA_256"
+    with pytest.raises(IntegrityError, match="does not match"):
+        verify_with_kms(arn, io.BytesIO(b"artefact"), signature)
+
+
+def test_signing_with_an_encryption_key_is_refused(world: KmsWorld, probe: ClientProbe) -> None:
+    with pytest.raises(UsageError, match="ENCRYPT_DECRYPT key: signing needs a SIGN_VERIFY key"):
+        sign(rsa_encryption_key(world), io.BytesIO(b"x"))
+    assert probe.calls["Sign"] == 0
+
+
+def test_cli_sign_and_verify_exit_codes(
+    world: KmsWorld, probe: ClientProbe, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = signing_key(world, "ECC_NIST_P384")
+    artifact = tmp_path / "app.tar"
+    artifact.write_bytes(os.urandom(10_000))
+    sig = tmp_path / "app.sig"
+    pem = tmp_path / "signer.pem"
+    assert main(["sign", "--key", arn, str(artifact), str(sig)]) == 0
+    assert main(["pubkey", "export", "--key", arn, str(pem)]) == 0
+    assert main(["verify", "--public-key", str(pem), "--signature", str(sig), str(artifact)]) == 0
+    assert main(["verify", "--key", arn, "--signature", str(sig), str(artifact)]) == 0
+    artifact.write_bytes(b"changed")
+    assert (
+        main(["verify", "--public-key", str(pem), "--signature", str(sig), str(artifact)])
+        == EXIT_INTEGRITY
+    )
+    assert "the signature does not match the data" in capsys.readouterr().err
+    argv = ["verify", "--public-key", str(pem), "--kms", "--signature", str(sig), str(artifact)]
+    assert main(argv) == EXIT_USAGE
+    assert "'--kms' needs --key" in capsys.readouterr().err

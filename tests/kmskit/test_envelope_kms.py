@@ -1,0 +1,204 @@
+"""Data keys (now / later) and small data (KMS Encrypt up to 4,096 bytes) against moto."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from kmskit.cli import main
+from kmskit.envelope_kms import (
+    SMALL_DATA_LIMIT,
+    DataKey,
+    decrypt_data_key,
+    decrypt_small,
+    encrypt_small,
+    new_data_key,
+    new_data_key_for_later,
+)
+from kmskit.errors import (
+    EXIT_ACCESS_DENIED,
+    EXIT_CONFLICT,
+    EXIT_INTEGRITY,
+    EXIT_USAGE,
+    AccessDeniedError,
+    ConflictError,
+    IntegrityError,
+    UsageError,
+)
+from tests.kmskit.envelope_support import ALIAS, KmsWorld, kms_world, probe_clients
+
+CONTEXT = {"purpose": "tokens"}
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[KmsWorld]:
+    """One moto KMS for the module (tests add keys; none deletes or disables one)."""
+    with kms_world() as kms:
+        yield kms
+
+
+def test_data_key_now_gives_a_plaintext_that_kms_gives_back(world: KmsWorld) -> None:
+    with new_data_key(ALIAS, CONTEXT) as key:
+        buffer = key.plaintext
+        assert isinstance(buffer, bytearray)
+        assert len(buffer) == 32
+        assert key.key_id == world.arn
+        plaintext = bytes(buffer)
+        direct = world.kms.decrypt(CiphertextBlob=key.encrypted, EncryptionContext=CONTEXT)
+        assert direct["Plaintext"] == plaintext
+    # The with block overwrote the very buffer it handed out.
+    assert key.plaintext is buffer
+    assert buffer == bytearray(32)
+    assert "plaintext" not in repr(key)
+
+
+def test_data_key_for_later_decrypts_when_needed(world: KmsWorld) -> None:
+    later = new_data_key_for_later(world.arn, CONTEXT, key_spec="AES_128")
+    assert not hasattr(later, "plaintext")
+    nonce = os.urandom(12)
+    with decrypt_data_key(later.encrypted, CONTEXT) as key:
+        assert len(key.plaintext) == 16
+        ciphertext = AESGCM(key.plaintext).encrypt(nonce, b"row 42", None)
+    with decrypt_data_key(later.encrypted, CONTEXT, key=world.arn) as again:
+        assert AESGCM(again.plaintext).decrypt(nonce, ciphertext, None) == b"row 42"
+
+
+def test_data_key_with_the_wrong_context_is_an_integrity_error(world: KmsWorld) -> None:
+    later = new_data_key_for_later(ALIAS, CONTEXT)
+    with pytest.raises(IntegrityError, match="encryption context differs") as caught:
+        decrypt_data_key(later.encrypted, {"purpose": "other"})
+    assert caught.value.exit_code == EXIT_INTEGRITY
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: new_data_key(ALIAS, {}), "an encryption context is required"),
+        (lambda: new_data_key(ALIAS, CONTEXT, key_spec="AES_512"), "Received: AES_512"),
+        (lambda: new_data_key_for_later(ALIAS, {}), "an encryption context is required"),
+    ],
+)
+def test_data_key_arguments_are_checked_before_kms(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, call: object, message: str
+) -> None:
+    probe = probe_clients(monkeypatch)
+    with pytest.raises(UsageError, match=message):
+        call()
+    assert sum(probe.calls.values()) == 0
+
+
+def test_wipe_is_in_place() -> None:
+    key = DataKey(key_id="k", encrypted=b"e", plaintext=bytearray(b"\x07" * 32))
+    buffer = key.plaintext
+    key.wipe()
+    assert buffer == bytearray(32)
+
+
+# -- small data ------------------------------------------------------------------------------------
+
+
+def test_small_data_round_trip_at_the_4096_byte_limit(world: KmsWorld) -> None:
+    data = os.urandom(SMALL_DATA_LIMIT)
+    blob = encrypt_small(ALIAS, data, CONTEXT)
+    assert decrypt_small(blob, CONTEXT) == data
+    assert decrypt_small(blob, CONTEXT, key=world.arn) == data
+
+
+def test_4097_bytes_are_refused_without_calling_kms(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = probe_clients(monkeypatch)
+    with pytest.raises(
+        UsageError, match=r"is 4097 bytes; KMS Encrypt takes at most 4096.*kmskit encrypt"
+    ):
+        encrypt_small(ALIAS, b"x" * 4097, CONTEXT)
+    assert probe.calls["Encrypt"] == 0
+
+
+def test_small_data_needs_a_context_and_some_data(world: KmsWorld) -> None:
+    with pytest.raises(UsageError, match="an encryption context is required"):
+        encrypt_small(ALIAS, b"x", {})
+    with pytest.raises(UsageError, match="'plaintext' is empty"):
+        encrypt_small(ALIAS, b"", CONTEXT)
+
+
+def test_small_data_wrong_context_and_tampering_are_integrity_errors(world: KmsWorld) -> None:
+    blob = encrypt_small(ALIAS, b"pin 1234", CONTEXT)
+    with pytest.raises(IntegrityError, match="InvalidCiphertextException"):
+        decrypt_small(blob, {"purpose": "other"})
+    tampered = bytearray(blob)
+    tampered[-1] ^= 1
+    with pytest.raises(IntegrityError, match="tampered with"):
+        decrypt_small(bytes(tampered), CONTEXT)
+
+
+def test_small_data_wrong_key(world: KmsWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    blob = encrypt_small(ALIAS, b"pin", CONTEXT)
+    other = world.new_key()
+    # moto answers a key mismatch with AccessDeniedException ...
+    with pytest.raises(AccessDeniedError) as denied:
+        decrypt_small(blob, CONTEXT, key=other)
+    assert denied.value.exit_code == EXIT_ACCESS_DENIED
+    # ... KMS itself with IncorrectKeyException.
+    probe_clients(monkeypatch).fail("Decrypt", "IncorrectKeyException", "wrong key")
+    with pytest.raises(ConflictError, match="IncorrectKeyException") as wrong:
+        decrypt_small(blob, CONTEXT, key=other)
+    assert wrong.value.exit_code == EXIT_CONFLICT
+
+
+@pytest.mark.parametrize(("size", "code"), [(4096, 0), (4097, EXIT_USAGE)])
+def test_cli_encrypt_small_boundary(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str], size: int, code: int
+) -> None:
+    source = tmp_path / "in.bin"
+    source.write_bytes(os.urandom(size))
+    target = tmp_path / "out.bin"
+    argv = [
+        "encrypt-small",
+        "--key",
+        ALIAS,
+        "--context",
+        "purpose=tokens",
+        str(source),
+        str(target),
+    ]
+    assert main(argv) == code
+    if code:
+        err = capsys.readouterr().err
+        assert "KMS Encrypt takes at most 4096 bytes; " in err
+        assert "holds 4097 bytes. Use envelope encryption" in err
+        assert not target.exists()
+        return
+    back = tmp_path / "back.bin"
+    assert main(["decrypt-small", "--context", "purpose=tokens", str(target), str(back)]) == 0
+    assert back.read_bytes() == source.read_bytes()
+
+
+def test_cli_datakey_new_now_and_for_later(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["datakey", "new", "--key", ALIAS, "--context", "purpose=tokens", "-q"]) == 0
+    now = json.loads(capsys.readouterr().out)
+    assert set(now) == {"KeyId", "CiphertextBlob", "Plaintext", "EncryptionContext"}
+    assert len(base64.b64decode(now["Plaintext"])) == 32
+
+    later_file = tmp_path / "later.json"
+    argv = ["datakey", "new", "--for-later", "--key", ALIAS, "--context", "purpose=tokens"]
+    assert main([*argv, str(later_file)]) == 0
+    later = json.loads(later_file.read_text())
+    assert "Plaintext" not in later
+    assert oct(later_file.stat().st_mode & 0o777) == "0o600"
+
+    # The stored context is used when --context is not given.
+    assert main(["datakey", "decrypt", "-q", str(later_file)]) == 0
+    decrypted = json.loads(capsys.readouterr().out)
+    assert len(base64.b64decode(decrypted["Plaintext"])) == 32
+    assert decrypted["CiphertextBlob"] == later["CiphertextBlob"]
+
+    assert main(["datakey", "decrypt", "--context", "purpose=x", str(later_file)]) == EXIT_INTEGRITY

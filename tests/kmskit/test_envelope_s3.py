@@ -1,0 +1,167 @@
+"""kmskit put / get: envelope-encrypted S3 objects against moto (S3 + KMS)."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_encryption_sdk
+import boto3
+import pytest
+from aws_encryption_sdk.identifiers import CommitmentPolicy
+
+from kmskit.cli import main
+from kmskit.envelope import Envelope
+from kmskit.envelope_s3 import (
+    LOCATION_CONTEXT_KEY,
+    PART_SIZE,
+    S3Location,
+    get_stream,
+    put_stream,
+)
+from kmskit.errors import (
+    EXIT_INTEGRITY,
+    EXIT_NOT_FOUND,
+    EXIT_THROTTLED,
+    IntegrityError,
+    NotFoundError,
+    ThrottledError,
+    UsageError,
+)
+from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world, probe_clients
+
+BUCKET = "encrypted-bucket"
+CONTEXT = {"dataset": "invoices"}
+
+
+@pytest.fixture
+def world() -> Iterator[KmsWorld]:
+    with kms_world() as kms:
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        yield kms
+
+
+@pytest.fixture
+def s3(world: KmsWorld) -> Any:
+    return boto3.client("s3", region_name=REGION)
+
+
+@pytest.mark.parametrize("size", [0, 1000, PART_SIZE + 5000], ids=["empty", "1KB", "multipart"])
+def test_put_get_round_trip(world: KmsWorld, s3: Any, size: int) -> None:
+    data = os.urandom(size)
+    location = S3Location(BUCKET, "2026/11/invoices.csv")
+    info = put_stream(Envelope([ALIAS]), io.BytesIO(data), location, CONTEXT)
+    assert info.context == {
+        **CONTEXT,
+        LOCATION_CONTEXT_KEY: "s3://encrypted-bucket/2026/11/invoices.csv",
+    }
+    stored = s3.get_object(Bucket=BUCKET, Key=location.key)["Body"].read()
+    assert size < 16 or data[:64] not in stored
+    # One standard message: ciphertext and encrypted data key together.
+    plaintext, _ = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+    ).decrypt(
+        source=stored,
+        key_provider=aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=[world.arn]),
+    )
+    assert plaintext == data
+    sink = io.BytesIO()
+    get_stream(Envelope(), location, sink, CONTEXT)
+    assert sink.getvalue() == data
+
+
+def test_an_object_moved_to_another_key_does_not_decrypt(world: KmsWorld, s3: Any) -> None:
+    put_stream(Envelope([ALIAS]), io.BytesIO(b"salary data"), S3Location(BUCKET, "hr/a"), CONTEXT)
+    s3.copy_object(Bucket=BUCKET, Key="public/a", CopySource={"Bucket": BUCKET, "Key": "hr/a"})
+    with pytest.raises(
+        IntegrityError,
+        match=r"expected kmskit:s3-object=s3://encrypted-bucket/public/a, the message has "
+        r"kmskit:s3-object=s3://encrypted-bucket/hr/a",
+    ):
+        get_stream(Envelope(), S3Location(BUCKET, "public/a"), io.BytesIO())
+
+
+def test_sse_kms_is_requested_on_top(world: KmsWorld, s3: Any) -> None:
+    put_stream(
+        Envelope([ALIAS]), io.BytesIO(b"x"), S3Location(BUCKET, "k"), CONTEXT, sse_kms_key=world.arn
+    )
+    head = s3.head_object(Bucket=BUCKET, Key="k")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == world.arn
+
+
+def test_failed_multipart_upload_is_aborted_and_leaves_no_object(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = probe_clients(monkeypatch)
+    probe.fail("UploadPart", "SlowDown", "Please reduce your request rate.", status=503)
+    with pytest.raises(ThrottledError, match="could not write s3://encrypted-bucket/big"):
+        put_stream(
+            Envelope([ALIAS], settings=None),
+            io.BytesIO(os.urandom(PART_SIZE + 1)),
+            S3Location(BUCKET, "big"),
+            CONTEXT,
+        )
+    assert probe.calls["AbortMultipartUpload"] == 1
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=BUCKET)
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET)
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("bucket/key", "must look like s3://bucket/key"),
+        ("s3://bucket", "must name a bucket and a key"),
+        ("s3:///key", "must name a bucket and a key"),
+    ],
+)
+def test_bad_locations_are_named(uri: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        S3Location.parse(uri)
+
+
+def test_context_may_not_set_the_location_pair() -> None:
+    with pytest.raises(UsageError, match="'kmskit:s3-object' is set by kmskit"):
+        S3Location(BUCKET, "k").bound({LOCATION_CONTEXT_KEY: "s3://elsewhere/k"})
+
+
+def test_cli_put_get_and_failures(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "report.pdf"
+    source.write_bytes(os.urandom(70_000))
+    uri = f"s3://{BUCKET}/reports/report.pdf"
+    assert main(["put", "--key", ALIAS, "--context", "dataset=invoices", str(source), uri]) == 0
+    out = tmp_path / "back.pdf"
+    assert main(["get", "--context", "dataset=invoices", uri, str(out)]) == 0
+    assert out.read_bytes() == source.read_bytes()
+
+    wrong = tmp_path / "wrong.pdf"
+    assert main(["get", "--context", "dataset=payroll", uri, str(wrong)]) == EXIT_INTEGRITY
+    assert "wrong encryption context" in capsys.readouterr().err
+    missing = f"s3://{BUCKET}/reports/missing.pdf"
+    assert main(["get", missing, str(wrong)]) == EXIT_NOT_FOUND
+    assert "NoSuchKey" in capsys.readouterr().err
+    assert not wrong.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["back.pdf", "report.pdf"]
+
+
+def test_get_of_a_missing_object_is_not_found(world: KmsWorld) -> None:
+    with pytest.raises(NotFoundError, match="could not read s3://encrypted-bucket/nope"):
+        get_stream(Envelope(), S3Location(BUCKET, "nope"), io.BytesIO())
+
+
+def test_put_throttled_by_kms_exits_6(
+    world: KmsWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe_clients(monkeypatch).fail("GenerateDataKey", "ThrottlingException", "Rate exceeded")
+    source = tmp_path / "a.txt"
+    source.write_bytes(b"a")
+    argv = ["put", "--max-attempts", "2", "--key", ALIAS, str(source), f"s3://{BUCKET}/a.txt"]
+    assert main(argv) == EXIT_THROTTLED
+    assert "Contents" not in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET)
