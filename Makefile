@@ -41,8 +41,9 @@ setup: $(VENV)/.installed node_modules/.installed
 	@node --version | grep -qE '^v(2[2-9]|[3-9][0-9])\.' || { echo "Node $$(node --version) is not supported: expected 22 or later from $(VENV_BIN)"; exit 1; }
 
 synth: setup
+	rm -rf $(CDK_OUT)
 	$(CDK) synth --quiet --output $(CDK_OUT)
-	@echo "Synthesized $$(ls $(CDK_OUT)/*.template.json | wc -l) templates into $(CDK_OUT)/ (cdk-nag: 5 packs, no error findings)"
+	@echo "Synthesized $$(find $(CDK_OUT) -name '*.template.json' | wc -l) templates into $(CDK_OUT)/ (cdk-nag: 5 packs, no error findings)"
 
 lint: setup
 	$(VENV_BIN)/ruff check .

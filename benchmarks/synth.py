@@ -5,8 +5,10 @@
 Measures, each as the median of ``--rounds`` runs of a fresh Python process (which starts jsii
 and its Node child, exactly like ``cdk synth`` does):
 
-* **floor**: an empty App with one empty Stack and the five cdk-nag packs registered, as every
-  App of this project has them;
+* **floor**: an empty App made by ``stacks.app_builder.new_app`` (cdk.json's context, the five
+  cdk-nag packs, CDK's built-in template validation off), as every App of this project is.
+  The Stack holds a single ``AWS::CloudFormation::WaitConditionHandle`` (free, does nothing):
+  CloudFormation refuses a template with no resource;
 * **bare floor**: the same App without cdk-nag, to show what the packs cost;
 * **example app**: the default organisation from cdk.json (what `make synth` builds);
 * with ``--environments``: a generated organisation of N environments (accounts x Regions).
@@ -27,20 +29,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._measure import Run, median_run  # noqa: E402
+from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: E402
 
 PROGRAMS = {
     "bare-floor": """
 import aws_cdk as cdk
-app = cdk.App(outdir={outdir!r})
-cdk.Stack(app, "Empty")
+from stacks.config import cdk_json_context
+app = cdk.App(
+    outdir={outdir!r}, context=cdk_json_context(), builtin_cloud_formation_validation=False
+)
+cdk.CfnWaitConditionHandle(cdk.Stack(app, "Empty"), "Placeholder")
 app.synth()
 """,
     "floor": """
 import aws_cdk as cdk
-from constructs_lib import add_compliance_checks
-app = cdk.App(outdir={outdir!r})
-cdk.Stack(app, "Empty")
-add_compliance_checks(app)
+from stacks.app_builder import new_app
+app = new_app(outdir={outdir!r})
+cdk.CfnWaitConditionHandle(cdk.Stack(app, "Empty"), "Placeholder")
 app.synth()
 """,
     "example": """
@@ -60,8 +65,10 @@ build_app(context=context, outdir={outdir!r}).synth()
 
 
 def generated_organisation(environments: int) -> dict[str, object]:
-    """An organisation with about ``environments`` account x Region pairs (2 Regions each)."""
-    regions = ["eu-west-1", "eu-central-1"] if environments > 1 else ["eu-west-1"]
+    """The default organisation grown to about ``environments`` account x Region pairs: two
+    Regions, one security and one backup account, the rest workload accounts."""
+    organisation = dict(cdk_json_context()[ORGANISATION_CONTEXT_KEY])
+    regions = list(organisation["regions"])
     account_count = max(3, -(-environments // len(regions)))
     accounts: dict[str, dict[str, str]] = {
         "security": {"id": "100000000000", "role": "security"},
@@ -69,16 +76,22 @@ def generated_organisation(environments: int) -> dict[str, object]:
     }
     for index in range(account_count - 2):
         accounts[f"workload{index:03d}"] = {"id": f"2{index:011d}", "role": "workload"}
-    return {"home_region": regions[0], "regions": regions, "accounts": accounts}
+    organisation["accounts"] = accounts
+    organisation.pop("pipeline", None)
+    return organisation
 
 
 def stack_count(outdir: Path) -> int:
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    return sum(
-        1
-        for artifact in manifest["artifacts"].values()
-        if artifact["type"] == "aws:cloudformation:stack"
-    )
+    """Stacks in the cloud assembly, nested stage assemblies included."""
+    count = 0
+    for manifest_path in outdir.rglob("manifest.json"):
+        manifest = json.loads(manifest_path.read_text())
+        count += sum(
+            1
+            for artifact in manifest["artifacts"].values()
+            if artifact["type"] == "aws:cloudformation:stack"
+        )
+    return count
 
 
 def measure(kind: str, rounds: int, **values: object) -> tuple[Run, int]:

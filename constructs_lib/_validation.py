@@ -13,7 +13,9 @@ from typing import Any
 
 ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
 # Commercial, GovCloud, China and ISO partitions: eu-west-1, us-gov-west-1, cn-north-1.
-REGION_PATTERN = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+REGION_PATTERN = re.compile(
+    r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?-(central|(north|south)?(east|west)|north|south)-\d{1,2}$"
+)
 
 
 class ConstructPropError(ValueError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError
 
 from kmskit import __version__, commands
 from kmskit.clients import DEFAULT_MAX_ATTEMPTS, RETRY_MODES, ClientSettings
-from kmskit.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, KmskitError
+from kmskit.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, KmskitError
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -88,4 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kmskit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`kmskit ... | head`): stop quietly, like other command-line tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return code

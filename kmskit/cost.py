@@ -56,9 +56,32 @@ def template_paths(assembly: Path) -> list[Path]:
     return paths
 
 
+def stack_names(paths: Iterable[Path]) -> dict[Path, str]:
+    """Stack name of each template, from the ``manifest.json`` next to it (stage templates are
+    named after a hash); the file name where there is no manifest."""
+    names: dict[Path, str] = {}
+    for path in paths:
+        manifest_path = path.parent / "manifest.json"
+        if path.parent not in {p.parent for p in names} and manifest_path.is_file():
+            manifest = json.loads(manifest_path.read_text())
+            for artifact_id, artifact in manifest.get("artifacts", {}).items():
+                properties = artifact.get("properties", {})
+                if (
+                    artifact.get("type") == "aws:cloudformation:stack"
+                    and "templateFile" in properties
+                ):
+                    names[path.parent / properties["templateFile"]] = properties.get(
+                        "stackName", artifact_id
+                    )
+        names.setdefault(path, path.name.removesuffix(".template.json"))
+    return names
+
+
 def priced_keys(paths: Iterable[Path]) -> list[PricedKey]:
     """Every KMS key resource in ``paths`` with its monthly cost."""
     result: list[PricedKey] = []
+    paths = list(paths)
+    names = stack_names(paths)
     for path in paths:
         template = json.loads(path.read_text())
         for logical_id, resource in sorted(template.get("Resources", {}).items()):
@@ -66,7 +89,7 @@ def priced_keys(paths: Iterable[Path]) -> list[PricedKey]:
                 now, later = _price(resource)
                 result.append(
                     PricedKey(
-                        template=path.name.removesuffix(".template.json"),
+                        template=names[path],
                         logical_id=logical_id,
                         resource_type=resource["Type"],
                         monthly_usd=now,

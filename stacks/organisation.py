@@ -13,6 +13,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from constructs_lib._validation import require
 from stacks.audit_stack import AuditStack
 from stacks.config import Account, Environment, Organisation
 from stacks.data_stack import DataStack
@@ -101,31 +102,78 @@ class AccountStage(cdk.Stage):
             description=f"CloudTrail audit trail of {account.alias}",
         )
 
+    @property
+    def stack_count(self) -> int:
+        return len(self.key_stacks) + len(self.data_stacks) + len(self.replication_stacks) + 1
+
 
 def _env(account: Account, region: str) -> cdk.Environment:
     return cdk.Environment(account=account.id, region=region)
 
 
 WAVES = (("Security", "security"), ("Workloads", "workload"), ("Backup", "backup"))
+# CodePipeline quotas: actions per pipeline stage (a wave is one stage) and stages per pipeline.
+MAX_ACTIONS_PER_WAVE = 50
+MAX_PIPELINE_STAGES = 50
+# Source, Build, UpdatePipeline and Assets come before the waves.
+FIXED_PIPELINE_STAGES = 4
+
+
+def plan_waves(
+    stages_by_role: list[tuple[str, list[AccountStage]]],
+) -> list[tuple[str, list[cdk.Stage]]]:
+    """Split each role's stages into waves of at most MAX_ACTIONS_PER_WAVE actions (two per
+    stack: prepare and execute the change set), keeping the role order."""
+    waves: list[tuple[str, list[cdk.Stage]]] = []
+    for name, stages in stages_by_role:
+        batches: list[list[cdk.Stage]] = []
+        actions = MAX_ACTIONS_PER_WAVE
+        for stage in stages:
+            needed = 2 * stage.stack_count
+            require(
+                needed <= MAX_ACTIONS_PER_WAVE,
+                "kmskit:organisation",
+                f"puts {stage.stack_count} stacks in account stage {stage.stage_name}, more than "
+                f"one pipeline wave can deploy ({MAX_ACTIONS_PER_WAVE // 2})",
+                stage.stack_count,
+            )
+            if actions + needed > MAX_ACTIONS_PER_WAVE:
+                batches.append([])
+                actions = 0
+            batches[-1].append(stage)
+            actions += needed
+        for index, batch in enumerate(batches, start=1):
+            waves.append((name if len(batches) == 1 else f"{name}-{index}", batch))
+    require(
+        len(waves) + FIXED_PIPELINE_STAGES <= MAX_PIPELINE_STAGES,
+        "kmskit:organisation",
+        f"needs {len(waves)} pipeline waves; a pipeline holds at most "
+        f"{MAX_PIPELINE_STAGES - FIXED_PIPELINE_STAGES} (split the organisation across pipelines)",
+        len(waves),
+    )
+    return waves
 
 
 def add_organisation(app: cdk.App, organisation: Organisation) -> PipelineStack:
     """One :class:`AccountStage` per account, and the pipeline that deploys them wave by wave:
     security, then workloads, then backup."""
-    waves: list[tuple[str, list[cdk.Stage]]] = []
-    for wave_name, role in WAVES:
-        stages: list[cdk.Stage] = [
-            AccountStage(
-                app,
-                stage_id(account),
-                organisation=organisation,
-                account=account,
-                env=_env(account, organisation.home_region),
-            )
-            for account in organisation.accounts_with_role(role)
-        ]
-        if stages:
-            waves.append((wave_name, stages))
+    stages_by_role = [
+        (
+            wave_name,
+            [
+                AccountStage(
+                    app,
+                    stage_id(account),
+                    organisation=organisation,
+                    account=account,
+                    env=_env(account, organisation.home_region),
+                )
+                for account in organisation.accounts_with_role(role)
+            ],
+        )
+        for wave_name, role in WAVES
+    ]
+    waves = plan_waves([(name, stages) for name, stages in stages_by_role if stages])
     pipeline_account = organisation.pipeline.account
     artifact_stacks = [
         PipelineArtifactsStack(

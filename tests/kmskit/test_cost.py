@@ -79,3 +79,24 @@ def test_cli_errors_name_the_folder(
     err = capsys.readouterr().err
     assert message in err
     assert str(path) in err
+
+
+def test_stage_templates_are_reported_by_stack_name(tmp_path: Path) -> None:
+    stage = tmp_path / "assembly-Prod"
+    write_template(stage, "ProdKeys1A2B3C4D", {"K": key(True)})
+    (stage / "manifest.json").write_text(
+        json.dumps(
+            {
+                "artifacts": {
+                    "ProdKeys1A2B3C4D": {
+                        "type": "aws:cloudformation:stack",
+                        "properties": {
+                            "templateFile": "ProdKeys1A2B3C4D.template.json",
+                            "stackName": "Prod-Keys",
+                        },
+                    }
+                }
+            }
+        )
+    )
+    assert list(summarize(tmp_path).by_template()) == ["Prod-Keys"]

@@ -12,8 +12,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from kmskit.cli import main
-from kmskit.snapshots import DeadLetterError, SnapshotEngine, SnapshotInfo, SnapshotRef
-from kmskit.snapshots.model import TAG_SOURCE_ID
+from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo
+from kmskit.snapshots.model import TAG_SOURCE_ID, SnapshotRef
+from kmskit.snapshots.outcomes import DeadLetterError
 
 SOURCE_REGION = "eu-west-1"
 TARGET_REGION = "eu-central-1"

@@ -1,8 +1,10 @@
-"""The example organisation as `make synth` builds it."""
+"""The example organisation exactly as `make synth` builds it (cdk.json context)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -10,18 +12,182 @@ from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
+REGIONS = ("eu-west-1", "eu-central-1")
+EXPECTED_STACKS = sorted(
+    [
+        *(
+            f"{account}-Keys-{region}"
+            for account in ("Security", "Workload", "Backup")
+            for region in REGIONS
+        ),
+        *(f"{account}-Audit" for account in ("Security", "Workload", "Backup")),
+        *(f"Workload-Data-{region}" for region in REGIONS),
+        *(f"Workload-Replication-{region}" for region in REGIONS),
+        "Backup-Receiver-eu-west-1",
+        "Pipeline",
+        "PipelineArtifacts-eu-central-1",
+    ]
+)
 
-EXPECTED_STACKS = [
-    f"Keys-{account}-{region}"
-    for account in ("security", "workload", "backup")
-    for region in ("eu-west-1", "eu-central-1")
-]
+
+@pytest.fixture(scope="module")
+def example(synthesized: Synth) -> SynthResult:
+    return synthesized("example_org")
 
 
-def test_one_key_stack_per_account_and_region(synthesized: Synth) -> None:
-    assert sorted(synthesized("example_org").templates) == sorted(EXPECTED_STACKS)
+def resources(template: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
+    return [r for r in template["Resources"].values() if r["Type"] == resource_type]
 
 
-@pytest.mark.parametrize("stack_id", ["Keys-workload-eu-west-1"])
-def test_stack_snapshot(synthesized: Synth, snapshot_json, stack_id: str) -> None:  # type: ignore[no-untyped-def]
-    assert normalized(synthesized("example_org").template(stack_id)) == snapshot_json
+def test_stack_names_derive_from_account_and_region(example: SynthResult) -> None:
+    assert sorted(example.templates) == EXPECTED_STACKS
+
+
+@pytest.mark.parametrize("stack_name", EXPECTED_STACKS)
+def test_stack_snapshot(example: SynthResult, snapshot_json, stack_name: str) -> None:  # type: ignore[no-untyped-def]
+    assert normalized(example.template(stack_name)) == snapshot_json
+
+
+def test_pipeline_deploys_security_then_workloads_then_backup(example: SynthResult) -> None:
+    # A wave of one account stage is named after that stage by CDK Pipelines.
+    (pipeline,) = resources(example.template("Pipeline"), "AWS::CodePipeline::Pipeline")
+    stages = [stage["Name"] for stage in pipeline["Properties"]["Stages"]]
+    assert stages == [
+        "Source",
+        "Build",
+        "UpdatePipeline",
+        "Assets",
+        "Security",
+        "Workload",
+        "Backup",
+    ]
+    deployed = {
+        stage["Name"]: {
+            action["Configuration"]["StackName"]
+            for action in stage["Actions"]
+            if action["ActionTypeId"]["Provider"] == "CloudFormation"
+        }
+        for stage in pipeline["Properties"]["Stages"][4:]
+    }
+    assert deployed == {
+        "Security": {"Security-Keys-eu-west-1", "Security-Keys-eu-central-1", "Security-Audit"},
+        "Workload": {
+            *(
+                f"Workload-{kind}-{region}"
+                for kind in ("Keys", "Data", "Replication")
+                for region in REGIONS
+            ),
+            "Workload-Audit",
+        },
+        "Backup": {
+            "Backup-Keys-eu-west-1",
+            "Backup-Keys-eu-central-1",
+            "Backup-Receiver-eu-west-1",
+            "Backup-Audit",
+        },
+    }
+
+
+def test_pipeline_artifacts_are_encrypted_with_cmks_in_every_region(example: SynthResult) -> None:
+    (pipeline,) = resources(example.template("Pipeline"), "AWS::CodePipeline::Pipeline")
+    stores = {s["Region"]: s["ArtifactStore"] for s in pipeline["Properties"]["ArtifactStores"]}
+    assert set(stores) == set(REGIONS)
+    assert stores["eu-central-1"]["Location"] == "example-pipeline-111111111111-eu-central-1"
+    for store in stores.values():
+        assert store["EncryptionKey"]["Type"] == "KMS"
+
+
+def test_multi_region_replica_reads_the_primary_arn_across_regions(example: SynthResult) -> None:
+    (primary,) = [
+        r
+        for r in resources(example.template("Workload-Keys-eu-west-1"), "AWS::KMS::Key")
+        if r["Properties"].get("MultiRegion")
+    ]
+    assert primary["Properties"]["MultiRegion"] is True
+    (replica,) = resources(example.template("Workload-Keys-eu-central-1"), "AWS::KMS::ReplicaKey")
+    assert replica["Properties"]["PrimaryKeyArn"]["Fn::GetStackOutput"]["StackName"] == (
+        "Workload-Keys-eu-west-1"
+    )
+
+
+def test_every_trail_delivers_to_the_central_audit_bucket(example: SynthResult) -> None:
+    bucket_name = "example-audit-111111111111-eu-west-1"
+    central = resources(example.template("Security-Audit"), "AWS::S3::Bucket")
+    assert bucket_name in [b["Properties"].get("BucketName") for b in central]
+    for account in ("Workload", "Backup"):
+        (trail,) = resources(example.template(f"{account}-Audit"), "AWS::CloudTrail::Trail")
+        assert trail["Properties"]["S3BucketName"] == bucket_name
+    for account in ("Security", "Workload", "Backup"):
+        (trail,) = resources(example.template(f"{account}-Audit"), "AWS::CloudTrail::Trail")
+        assert trail["Properties"]["TrailName"] == f"example-{account.lower()}"
+        assert trail["Properties"]["IsMultiRegionTrail"] is True
+
+
+def test_workload_snapshot_key_lets_the_backup_account_in_through_ec2_and_rds(
+    example: SynthResult,
+) -> None:
+    keys = resources(example.template("Workload-Keys-eu-west-1"), "AWS::KMS::Key")
+    (snapshot_key,) = [
+        k for k in keys if "shared with the backup" in k["Properties"]["Description"]
+    ]
+    statements = snapshot_key["Properties"]["KeyPolicy"]["Statement"]
+    external = [
+        s for s in statements if s["Principal"] == {"AWS": "arn:aws:iam::333333333333:root"}
+    ]
+    granted = {action for s in external for action in s["Action"]}
+    assert {"kms:Decrypt", "kms:ReEncryptFrom", "kms:CreateGrant", "kms:ListGrants"} <= granted
+    assert "kms:*" not in granted
+    for statement in external:
+        assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [
+            "ec2.eu-west-1.amazonaws.com",
+            "rds.eu-west-1.amazonaws.com",
+        ]
+
+
+def _reference_name(part: dict[str, Any]) -> str:
+    if "Fn::GetStackOutput" in part:
+        return str(part["Fn::GetStackOutput"]["StackName"])
+    return f"<{next(iter(part))}>"
+
+
+def replication_config(template: dict[str, Any]) -> dict[str, Any]:
+    """The copier's configuration, with each cross-stack key reference shown as its stack name."""
+    (copier,) = [
+        r
+        for r in resources(template, "AWS::Lambda::Function")
+        if '"mode' in json.dumps(r["Properties"]["Environment"]) and "Copier" in json.dumps(r)
+    ][:1]
+    value = copier["Properties"]["Environment"]["Variables"]["KMSKIT_SNAPSHOT_CONFIG"]
+    parts = value["Fn::Join"][1] if isinstance(value, dict) else [value]
+    text = "".join(part if isinstance(part, str) else _reference_name(part) for part in parts)
+    config: dict[str, Any] = json.loads(text)
+    return config
+
+
+def test_replicators_copy_to_the_other_region_and_share_with_backup(example: SynthResult) -> None:
+    home = replication_config(example.template("Workload-Replication-eu-west-1"))
+    assert home["destinations"] == [
+        {"region": "eu-central-1", "kms_key_arn": "Workload-Keys-eu-central-1"},
+        {
+            "region": "eu-west-1",
+            "kms_key_arn": "Workload-Keys-eu-west-1",
+            "account": "333333333333",
+        },
+    ]
+    other = replication_config(example.template("Workload-Replication-eu-central-1"))
+    # The destination eu-central-1 is the replicator's own Region there: only the backup copy.
+    assert other["destinations"] == [
+        {"region": "eu-west-1", "kms_key_arn": "Workload-Keys-eu-west-1", "account": "333333333333"}
+    ]
+    assert home["selection_tag"] == ["backup", "replicate"]
+    assert home["retention_days"] == 14
+
+
+def test_every_key_stack_has_the_kms_quota_alarm(example: SynthResult) -> None:
+    for name in EXPECTED_STACKS:
+        if "-Keys-" in name:
+            alarms = resources(example.template(name), "AWS::CloudWatch::Alarm")
+            assert any(
+                "SERVICE_QUOTA" in json.dumps(alarm["Properties"].get("Metrics", []))
+                for alarm in alarms
+            ), name

@@ -1,7 +1,8 @@
 """App configurations under test, one module each, discovered by name.
 
-Each module defines ``build(outdir: Path) -> aws_cdk.App`` returning an App with the cdk-nag packs
-registered (``constructs_lib.add_compliance_checks``). Every configuration here is synthesized
+Each module defines ``build(outdir: Path) -> aws_cdk.App`` returning an App with the cdk-nag
+packs registered (``stacks.app_builder.new_app`` makes such an App). Every configuration here is
+synthesized
 once per session and held to the gates in ``tests/test_gates.py``: all five cdk-nag packs clean,
 cfn-lint clean, and every acknowledgment listed in docs/compliance.md.
 """

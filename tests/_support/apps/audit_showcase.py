@@ -39,11 +39,10 @@ def build(outdir: Path) -> Any:
         CustomerManagedKey,
         EncryptedBucket,
         TrailSource,
-        add_compliance_checks,
     )
-    from stacks.config import cdk_json_context  # noqa: PLC0415
+    from stacks.app_builder import new_app  # noqa: PLC0415
 
-    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
+    app = new_app(outdir=outdir)
 
     def env(account: str) -> cdk.Environment:
         return cdk.Environment(account=account, region=REGION)
@@ -113,5 +112,4 @@ def build(outdir: Path) -> Any:
         central_bucket=CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account=SECURITY),
     )
 
-    add_compliance_checks(app)
     return app

@@ -35,11 +35,10 @@ def build(outdir: Path) -> Any:
         KeyServicePrincipal,
         KmsRequestQuotaAlarm,
         ReplicaKey,
-        add_compliance_checks,
     )
-    from stacks.config import cdk_json_context  # noqa: PLC0415
+    from stacks.app_builder import new_app  # noqa: PLC0415
 
-    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
+    app = new_app(outdir=outdir)
     stack = cdk.Stack(app, "KeysShowcase", env=cdk.Environment(account=ACCOUNT, region=REGION))
     admin = iam.Role(stack, "KeyAdmin", assumed_by=iam.AccountRootPrincipal())
     app_role = iam.Role(stack, "App", assumed_by=iam.AccountRootPrincipal())
@@ -132,5 +131,4 @@ def build(outdir: Path) -> Any:
         cross_region_references=True,
     )
     ReplicaKey(replica_stack, "GlobalReplica", primary=primary, alias="alias/global")
-    add_compliance_checks(app)
     return app

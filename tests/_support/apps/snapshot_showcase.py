@@ -34,11 +34,10 @@ def build(outdir: Path) -> Any:
         ReplicationDestination,
         SnapshotReceiver,
         SnapshotReplicator,
-        add_compliance_checks,
     )
-    from stacks.config import cdk_json_context  # noqa: PLC0415
+    from stacks.app_builder import new_app  # noqa: PLC0415
 
-    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
+    app = new_app(outdir=outdir)
     source = cdk.Stack(app, "Source", env=cdk.Environment(account=SOURCE_ACCOUNT, region=REGION))
     sharing_key = CustomerManagedKey(
         source,
@@ -77,5 +76,4 @@ def build(outdir: Path) -> Any:
         destinations=[ReplicationDestination(region=OTHER_REGION, kms_key_arn=BACKUP_KEY_CENTRAL)],
         retention=cdk.Duration.days(35),
     )
-    add_compliance_checks(app)
     return app

@@ -1,0 +1,34 @@
+"""docs/architecture.md is generated from the example organisation and kept current."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from stacks.architecture import render, render_args, summarize
+from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context, load_organisation
+from tests._support.synth import SynthResult
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+
+
+def test_architecture_doc_matches_the_example_app(
+    synthesized: Callable[[str], SynthResult],
+) -> None:
+    organisation = load_organisation(cdk_json_context()[ORGANISATION_CONTEXT_KEY])
+    expected = render(summarize(synthesized("example_org").outdir), *render_args(organisation))
+    assert DOC.read_text() == expected, (
+        "docs/architecture.md is stale: run `make synth && python -m stacks.architecture cdk.out "
+        "> docs/architecture.md`"
+    )
+
+
+def test_architecture_doc_shows_the_cross_account_flows() -> None:
+    text = DOC.read_text()
+    assert "Workload_Audit -->|CloudTrail logs| Security_Audit" in text
+    assert "Workload_Replication_eu_west_1 -->|shared snapshots| Backup_Receiver_eu_west_1" in text
+    assert "Workload_Keys_eu_west_1 -->|multi-Region replica| Workload_Keys_eu_central_1" in text
+    assert (
+        "Workload_Replication_eu_west_1 -->|re-encrypted copies| Workload_Keys_eu_central_1" in text
+    )
+    assert "Workload_Replication_eu_central_1 -->|re-encrypted copies|" not in text

@@ -1,0 +1,40 @@
+"""A small configuration (one Region, three accounts): every stack pinned by a snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests._support.snapshots import normalized
+from tests._support.synth import SynthResult
+
+Synth = Callable[[str], SynthResult]
+STACKS = [
+    "App-Audit",
+    "App-Data-eu-west-1",
+    "App-Keys-eu-west-1",
+    "App-Replication-eu-west-1",
+    "Pipeline",
+    "Sec-Audit",
+    "Sec-Keys-eu-west-1",
+    "Vault-Audit",
+    "Vault-Keys-eu-west-1",
+    "Vault-Receiver-eu-west-1",
+]
+
+
+def test_stacks(synthesized: Synth) -> None:
+    assert sorted(synthesized("small_org").templates) == STACKS
+
+
+@pytest.mark.parametrize("stack_name", STACKS)
+def test_snapshot(synthesized: Synth, snapshot_json, stack_name: str) -> None:  # type: ignore[no-untyped-def]
+    assert normalized(synthesized("small_org").template(stack_name)) == snapshot_json
+
+
+def test_single_region_replication_only_shares_with_the_backup_account(synthesized: Synth) -> None:
+    template = synthesized("small_org").template("App-Replication-eu-west-1")
+    queues = [r for r in template["Resources"].values() if r["Type"] == "AWS::SQS::Queue"]
+    assert queues, "the replicator has its queues"
+    assert "PipelineArtifacts" not in " ".join(synthesized("small_org").templates)
