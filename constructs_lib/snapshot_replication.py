@@ -153,6 +153,21 @@ def _stage_asset() -> str:
     return str(final)
 
 
+def _tag_rds_copies_statement(
+    partition: str, account: str, regions: list[str]
+) -> iam.PolicyStatement:
+    """Tag the RDS and Aurora copies this tool makes (kmskit-* identifiers) as they are created."""
+    return iam.PolicyStatement(
+        sid="TagRdsCopiesOnCreate",
+        actions=["rds:AddTagsToResource"],
+        resources=[
+            f"arn:{partition}:rds:*:{account}:snapshot:kmskit-*",
+            f"arn:{partition}:rds:*:{account}:cluster-snapshot:kmskit-*",
+        ],
+        conditions={"StringEquals": {"aws:RequestedRegion": regions}},
+    )
+
+
 @jsii.implements(events.IRuleTarget)
 class _QueueTarget:
     """EventBridge -> encrypted SQS queue, allowed only for the rules that target it.
@@ -1046,15 +1061,7 @@ class SnapshotReplicator(_ReplicationBase):
                     "StringEquals": {"aws:RequestedRegion": sorted({region, *dest_regions})}
                 },
             ),
-            iam.PolicyStatement(
-                sid="TagRdsCopiesOnCreate",
-                actions=["rds:AddTagsToResource"],
-                resources=[
-                    f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
-                    f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
-                ],
-                conditions={"StringEquals": {"aws:RequestedRegion": dest_regions}},
-            ),
+            _tag_rds_copies_statement(p, account, dest_regions),
             self._kms_statement("UseDestinationKeys", dest_keys, dest_regions, grants=False),
             self._kms_statement("GrantDestinationKeys", dest_keys, dest_regions, grants=True),
             # The source may be under any key of this account in its Region (aws/ebs included).
@@ -1215,15 +1222,7 @@ class SnapshotReceiver(_ReplicationBase):
                 ],
                 conditions={"StringEquals": {"aws:RequestedRegion": copy_regions}},
             ),
-            iam.PolicyStatement(
-                sid="TagRdsCopiesOnCreate",
-                actions=["rds:AddTagsToResource"],
-                resources=[
-                    f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
-                    f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
-                ],
-                conditions={"StringEquals": {"aws:RequestedRegion": copy_regions}},
-            ),
+            _tag_rds_copies_statement(p, account, copy_regions),
             self._kms_statement("UseOwnKeys", own_keys, copy_regions, grants=False),
             self._kms_statement("GrantOwnKeys", own_keys, copy_regions, grants=True),
             # The source accounts' sharing keys (their key policies must name this account).

@@ -86,6 +86,26 @@ def artifact_bucket_name(organisation: Organisation, region: str) -> str:
     return f"{organisation.name}-pipeline-{organisation.pipeline.account.id}-{region}"
 
 
+def artifact_store(
+    stack: cdk.Stack, organisation: Organisation
+) -> tuple[CustomerManagedKey, EncryptedBucket]:
+    """The pipeline's artifact key and bucket in ``stack``'s Region (named by Region, so other
+    Regions' stacks can find the bucket by name)."""
+    key = CustomerManagedKey(
+        stack,
+        "ArtifactKey",
+        alias=f"alias/{organisation.name}/pipeline-artifacts",
+        description=f"CDK Pipelines artifacts in {stack.region}",
+    )
+    bucket = EncryptedBucket(
+        stack,
+        "Artifacts",
+        encryption_key=key,
+        bucket_name=artifact_bucket_name(organisation, stack.region),
+    )
+    return key, bucket
+
+
 class PipelineArtifactsStack(cdk.Stack):
     """Pipeline artifacts in one Region that stages deploy to, other than the pipeline's own.
 
@@ -98,18 +118,7 @@ class PipelineArtifactsStack(cdk.Stack):
         self, scope: Construct, id: str, *, organisation: Organisation, **kwargs: Any
     ) -> None:
         super().__init__(scope, id, **kwargs)
-        self.key = CustomerManagedKey(
-            self,
-            "ArtifactKey",
-            alias=f"alias/{organisation.name}/pipeline-artifacts",
-            description="CDK Pipelines artifacts replicated to this Region",
-        )
-        self.bucket = EncryptedBucket(
-            self,
-            "Artifacts",
-            encryption_key=self.key,
-            bucket_name=artifact_bucket_name(organisation, self.region),
-        )
+        self.key, self.bucket = artifact_store(self, organisation)
         # The pipeline reads this bucket by name (see PipelineStack), so CDK cannot add the
         # deploy roles' read access to its policy: CloudFormation actions in this Region run as
         # the cdk-*-deploy-role of each target account and read the artifacts. (CDK still adds
@@ -153,18 +162,7 @@ class PipelineStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id, cross_region_references=True, **kwargs)
         config = organisation.pipeline
-        self.key = CustomerManagedKey(
-            self,
-            "ArtifactKey",
-            alias=f"alias/{organisation.name}/pipeline-artifacts",
-            description="CDK Pipelines artifacts",
-        )
-        self.artifacts = EncryptedBucket(
-            self,
-            "Artifacts",
-            encryption_key=self.key,
-            bucket_name=artifact_bucket_name(organisation, config.region),
-        )
+        self.key, self.artifacts = artifact_store(self, organisation)
         self.role = ManagedPolicyRole(
             self, "PipelineRole", assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com")
         )
