@@ -249,9 +249,10 @@ class PipelineStack(cdk.Stack):
             (self_mutation.node.find_child("Role"), self_mutation),
             (assets.node.find_child("FileRole"), None),
         ):
-            policy = generated_role.node.find_child("DefaultPolicy")
+            # On the role, so the acknowledgment also covers the OverflowPolicyN that CDK splits
+            # off at synth once the default policy grows past the IAM size limit.
             for rule in NO_INLINE_POLICY_RULES:
-                acknowledge(policy, rule, REASON_GENERATED_ROLE)
+                acknowledge(generated_role, rule, REASON_GENERATED_ROLE)
             rules = [*artifact_rules[1:4], artifact_rules[-1], *GENERATED_ROLE_WILDCARDS]
             rules += (
                 self._codebuild_log_rules(project)
@@ -266,7 +267,7 @@ class PipelineStack(cdk.Stack):
             if project is not None:
                 rules.append(f"AwsSolutions-IAM5[Resource::arn:*:iam::{self.account}:role/*]")
             for rule in rules:
-                acknowledge(policy, rule, REASON_GENERATED_ROLE_WILDCARDS)
+                acknowledge(generated_role, rule, REASON_GENERATED_ROLE_WILDCARDS)
         for project in (synth_project, self_mutation, assets.node.find_child("FileAsset")):
             for rule in SOURCE_REPO_URL_RULES:
                 acknowledge(project, rule, REASON_PIPELINE_SOURCE)
