@@ -678,55 +678,63 @@ class _ReplicationBase(Construct):
         self.aurora_rule = self._rule("AuroraEvents", AURORA_PATTERN) if "AURORA" in kinds else None
 
     def _alarms(self, age_seconds: int) -> None:
-        action = cloudwatch_actions.SnsAction(self.alarm_topic.topic)
         five_minutes = Duration.minutes(5)
-        self.dead_letter_alarm = cloudwatch.Alarm(
-            self,
+        self.dead_letter_alarm = self._alarm(
             "DeadLettersAlarm",
-            alarm_description="Snapshot replication messages are in the dead-letter queue: read "
-            "their 'reason' attribute, fix the cause, then redrive (docs/snapshots.md).",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+            "Snapshot replication messages are in the dead-letter queue: read their 'reason' "
+            "attribute, fix the cause, then redrive (docs/snapshots.md).",
+            self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=five_minutes, statistic="Maximum"
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.copy_failed_alarm = cloudwatch.Alarm(
-            self,
+        self.copy_failed_alarm = self._alarm(
             "CopyFailedAlarm",
-            alarm_description="A snapshot copy failed (for example 'Given key ID is not "
-            "accessible'); the copy task is in the dead-letter queue with the reason.",
-            metric=cloudwatch.Metric(
+            "A snapshot copy failed (for example 'Given key ID is not accessible'); the copy task "
+            "is in the dead-letter queue with the reason.",
+            cloudwatch.Metric(
                 namespace="kmskit/Snapshots",
                 metric_name="CopyFailed",
                 dimensions_map={"Replicator": self.replicator_id},
                 period=five_minutes,
                 statistic="Sum",
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.oldest_message_alarm = cloudwatch.Alarm(
-            self,
+        self.oldest_message_alarm = self._alarm(
             "OldestMessageAlarm",
-            alarm_description="A snapshot has been waiting too long to be copied (limits, "
-            "throttling or a stuck copier).",
-            metric=self.queue.metric_approximate_age_of_oldest_message(
+            "A snapshot has been waiting too long to be copied (limits, throttling or a stuck "
+            "copier).",
+            self.queue.metric_approximate_age_of_oldest_message(
                 period=five_minutes, statistic="Maximum"
             ),
             threshold=age_seconds,
             evaluation_periods=3,
+        )
+        self.alarms = [self.dead_letter_alarm, self.copy_failed_alarm, self.oldest_message_alarm]
+
+    def _alarm(
+        self,
+        id: str,
+        description: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float = 1,
+        evaluation_periods: int = 1,
+    ) -> cloudwatch.Alarm:
+        """An alarm at or above ``threshold`` that notifies the alarm topic on ALARM and OK."""
+        alarm = cloudwatch.Alarm(
+            self,
+            id,
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.alarms = [self.dead_letter_alarm, self.copy_failed_alarm, self.oldest_message_alarm]
-        for alarm in self.alarms:
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
+        action = cloudwatch_actions.SnsAction(self.alarm_topic.topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        return alarm
 
     # ------------------------------------------------------------------ IAM
     def _policies(
