@@ -6,10 +6,14 @@ Measures, each as the median of ``--rounds`` runs of a fresh Python process (whi
 and its Node child, exactly like ``cdk synth`` does):
 
 * **floor**: an empty App made by ``stacks.app_builder.new_app`` (cdk.json's context, the five
-  cdk-nag packs, CDK's built-in template validation off), as every App of this project is.
-  The Stack holds a single ``AWS::CloudFormation::WaitConditionHandle`` (free, does nothing):
-  CloudFormation refuses a template with no resource;
+  cdk-nag packs, CDK's built-in template validation off), as every App of this project is. It
+  loads ``aws_cdk``, ``cdk_nag`` and no construct module of this toolkit. The Stack holds a single
+  ``AWS::CloudFormation::WaitConditionHandle`` (free, does nothing): CloudFormation refuses a
+  template with no resource;
 * **bare floor**: the same App without cdk-nag, to show what the packs cost;
+* **floor + toolkit imports**: the floor after ``import stacks.organisation``, which loads every
+  ``aws_cdk`` submodule the toolkit uses (Python modules of several MB each), to show how much of
+  the example app's time is importing, before any construct exists;
 * **example app**: the default organisation from cdk.json (what `make synth` builds);
 * with ``--environments``: a generated organisation of N environments (accounts x Regions).
 
@@ -43,6 +47,14 @@ app.synth()
 """,
     "floor": """
 import aws_cdk as cdk
+from stacks.app_builder import new_app
+app = new_app(outdir={outdir!r})
+cdk.CfnWaitConditionHandle(cdk.Stack(app, "Empty"), "Placeholder")
+app.synth()
+""",
+    "floor-imports": """
+import aws_cdk as cdk
+import stacks.organisation
 from stacks.app_builder import new_app
 app = new_app(outdir={outdir!r})
 cdk.CfnWaitConditionHandle(cdk.Stack(app, "Empty"), "Placeholder")
@@ -114,6 +126,7 @@ def main() -> None:
 
     bare, _ = measure("bare-floor", args.rounds)
     floor, _ = measure("floor", args.rounds)
+    floor_imports, _ = measure("floor-imports", args.rounds)
     example, example_stacks = measure("example", args.rounds)
     print(f"synth benchmark ({args.rounds} rounds each, median wall time of a fresh process)")
     header = ("case", "stacks", "seconds", "x floor", "ms/stack", "peak MiB")
@@ -128,6 +141,7 @@ def main() -> None:
 
     row("bare floor (no cdk-nag)", bare, 1)
     row("floor (empty App + nag)", floor, 1)
+    row("floor + toolkit imports", floor_imports, 1)
     row("example app (cdk.json)", example, example_stacks)
     previous: tuple[Run, int] | None = None
     for environments in args.environments:
@@ -140,7 +154,8 @@ def main() -> None:
     print(
         f"example app / floor = {example.seconds / floor.seconds:.2f}x; "
         f"floor / bare floor = {floor.seconds / bare.seconds:.2f}x "
-        "(the cost of registering the nag packs)"
+        "(the cost of registering the nag packs); "
+        f"importing the toolkit adds {floor_imports.seconds - floor.seconds:.2f} s"
     )
 
 

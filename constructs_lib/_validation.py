@@ -33,14 +33,27 @@ def require(condition: bool, prop: str, requirement: str, received: Any) -> None
         raise ConstructPropError(prop, requirement, received)
 
 
+# aws-cdk-lib's string token encoding (core/lib/private/encoding.ts): ``${Token[NAME.123]}``,
+# or a stringified number token, in a string that contains "Token[" at all.
+_STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}|-1\.\d{10,16}e\+289")
+
+
 def is_token(value: Any) -> bool:
     """True for an unresolved CDK token (a value known only at deploy time).
 
-    Imported lazily so that modules using the plain checks never pull in the CDK.
+    Strings, by far the most frequent case, are matched here against aws-cdk-lib's token
+    encoding, which spares a jsii round-trip per check (``Token.is_unresolved`` does the same
+    test in Node; tests/constructs/test_validation.py holds the two to the same answers).
+    Numbers still ask aws-cdk-lib, imported lazily so that modules using the plain checks never
+    pull in the CDK.
     """
+    if isinstance(value, str):
+        return "Token[" in value and _STRING_TOKEN.search(value) is not None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
     from aws_cdk import Token  # noqa: PLC0415
 
-    return isinstance(value, str | int | float) and Token.is_unresolved(value)
+    return Token.is_unresolved(value)
 
 
 def check_account_id(prop: str, value: Any) -> str:

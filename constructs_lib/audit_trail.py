@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsii
-from aws_cdk import Duration, Names, RemovalPolicy, Stack, Token
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -42,6 +42,7 @@ from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
     check_region,
+    is_token,
     require,
 )
 from constructs_lib.alarm_topic import AlarmTopic
@@ -163,7 +164,7 @@ class CentralAuditBucket:
 
 
 def check_trail_name(prop: str, value: Any) -> str:
-    if isinstance(value, str) and Token.is_unresolved(value):
+    if isinstance(value, str) and is_token(value):
         raise ConstructPropError(
             prop, "must be a literal name (policies build the trail ARN from it)", value
         )
@@ -638,8 +639,8 @@ class AuditTrail(Construct):
             s
             for s in bucket.sources
             if s.trail_name == name
-            and (Token.is_unresolved(stack.account) or s.account == stack.account)
-            and (Token.is_unresolved(stack.region) or s.region == stack.region)
+            and (is_token(stack.account) or s.account == stack.account)
+            and (is_token(stack.region) or s.region == stack.region)
         ]
         require(
             bool(listed),

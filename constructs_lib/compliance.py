@@ -10,6 +10,8 @@ specific reason, through :func:`acknowledge`. Every acknowledgment also appears 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aws_cdk import Acknowledgment, App, Validations
 from cdk_nag import (
     AwsSolutionsChecks,
@@ -41,15 +43,21 @@ def add_compliance_checks(app: App) -> None:
     Validations.of(app).add_plugins(*(pack() for pack in NAG_PACKS))
 
 
-def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
-    """Acknowledge one cdk-nag finding on one construct.
+def acknowledge(construct: IConstruct, rule_ids: str | Iterable[str], reason: str) -> None:
+    """Acknowledge cdk-nag findings on one construct.
 
-    ``rule_id`` is the rule as the report names it (``AwsSolutions-IAM5[Resource::*]``,
-    ``NIST.800.53.R5-IAMNoInlinePolicy``). ``reason`` must say why this construct cannot comply:
-    at least 40 characters, and the same text must appear next to the rule in
-    ``docs/compliance.md``.
+    ``rule_ids`` is one rule as the report names it (``AwsSolutions-IAM5[Resource::*]``,
+    ``NIST.800.53.R5-IAMNoInlinePolicy``), or several that share ``reason`` (recorded in one
+    call). ``reason`` must say why this construct cannot comply: at least 40 characters, and the
+    same text must appear next to each rule in ``docs/compliance.md``.
     """
-    require(bool(rule_id.strip()), "rule_id", "must name a cdk-nag rule", rule_id)
+    rules = [rule_ids] if isinstance(rule_ids, str) else list(rule_ids)
+    require(
+        bool(rules) and all(isinstance(rule, str) and rule.strip() for rule in rules),
+        "rule_ids",
+        "must name one or more cdk-nag rules",
+        rule_ids,
+    )
     text = " ".join(reason.split())
     require(
         len(text) >= MIN_REASON_LENGTH and text.lower() not in _VAGUE_REASONS,
@@ -57,4 +65,4 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
         f"must explain in at least {MIN_REASON_LENGTH} characters why the finding is accepted",
         reason,
     )
-    Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=text))
+    Validations.of(construct).acknowledge(*(Acknowledgment(id=rule, reason=text) for rule in rules))

@@ -21,13 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs_lib._validation import ConstructPropError, check_region, require
+from constructs_lib._validation import ConstructPropError, check_region, is_token, require
 from constructs_lib.compliance import acknowledge
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
@@ -132,7 +132,8 @@ def acknowledge_wildcard_resources(policy: iam.ManagedPolicy, reason: str) -> li
             rule_id = f"AwsSolutions-IAM5[Resource::{flat}]"
             if "*" in flat and rule_id not in rule_ids:
                 rule_ids.append(rule_id)
-                acknowledge(policy, rule_id, reason)
+    if rule_ids:
+        acknowledge(policy, rule_ids, reason)
     return rule_ids
 
 
@@ -209,13 +210,13 @@ def key_facts(prop: str, value: Any, scope: Construct) -> _KeyFacts:
         )
     region = Stack.of(scope).region
     arn = facts.key.key_arn
-    if not Token.is_unresolved(arn):
+    if not is_token(arn):
         match = KEY_ARN.match(arn)
         require(match is not None, prop, "must have a KMS key ARN", arn)
         assert match is not None
         require(match.group(3) == "key", prop, "must be a KMS key, not an alias", arn)
         require(
-            Token.is_unresolved(region) or match.group(1) == region,
+            is_token(region) or match.group(1) == region,
             prop,
             f"must be in the bucket's Region ({region})",
             arn,
@@ -223,7 +224,7 @@ def key_facts(prop: str, value: Any, scope: Construct) -> _KeyFacts:
     elif facts.construct is not None:
         key_region = Stack.of(facts.construct).region
         require(
-            Token.is_unresolved(region) or Token.is_unresolved(key_region) or key_region == region,
+            is_token(region) or is_token(key_region) or key_region == region,
             prop,
             f"must be in the bucket's Region ({region})",
             f"{facts.construct.node.path} in {key_region}",
@@ -419,7 +420,7 @@ class EncryptedBucket(Construct):
                 "SSE-KMS buckets)",
                 access_log_bucket.node.path,
             )
-        if bucket_name is not None and not Token.is_unresolved(bucket_name):
+        if bucket_name is not None and not is_token(bucket_name):
             require(
                 bool(BUCKET_NAME.match(bucket_name)) and ".." not in bucket_name,
                 "bucket_name",
@@ -497,8 +498,7 @@ class EncryptedBucket(Construct):
         if replication is not None:
             self._grant_replication(replication)
         else:
-            for rule in _REPLICATION_RULES:
-                acknowledge(self.bucket, rule, REASON_NOT_REPLICATED)
+            acknowledge(self.bucket, _REPLICATION_RULES, REASON_NOT_REPLICATED)
 
     def _make_log_bucket(
         self, retention_days: int, noncurrent_days: int, removal_policy: RemovalPolicy
@@ -540,12 +540,9 @@ class EncryptedBucket(Construct):
                 },
             )
         )
-        for rule in _SSE_KMS_RULES:
-            acknowledge(log_bucket, rule, REASON_LOG_BUCKET_SSE_S3)
-        for rule in _LOGGING_RULES:
-            acknowledge(log_bucket, rule, REASON_LOG_BUCKET_NOT_LOGGED)
-        for rule in _REPLICATION_RULES:
-            acknowledge(log_bucket, rule, REASON_LOG_BUCKET_NOT_REPLICATED)
+        acknowledge(log_bucket, _SSE_KMS_RULES, REASON_LOG_BUCKET_SSE_S3)
+        acknowledge(log_bucket, _LOGGING_RULES, REASON_LOG_BUCKET_NOT_LOGGED)
+        acknowledge(log_bucket, _REPLICATION_RULES, REASON_LOG_BUCKET_NOT_REPLICATED)
         return log_bucket
 
     def _replication_props(
@@ -560,13 +557,13 @@ class EncryptedBucket(Construct):
         stack = Stack.of(self)
         check_region("replication.region", destination.region)
         require(
-            Token.is_unresolved(stack.region) or destination.region != stack.region,
+            is_token(stack.region) or destination.region != stack.region,
             "replication.region",
             f"must be another Region than the source bucket's ({stack.region})",
             destination.region,
         )
         name = destination.bucket_name
-        if not Token.is_unresolved(name):
+        if not is_token(name):
             require(
                 bool(BUCKET_NAME.match(name)),
                 "replication.bucket_name",
@@ -580,7 +577,7 @@ class EncryptedBucket(Construct):
                 name,
             )
         arn = destination.encryption_key_arn
-        if not Token.is_unresolved(arn):
+        if not is_token(arn):
             match = KEY_ARN.match(arn)
             require(
                 match is not None and match.group(3) == "key",
@@ -596,7 +593,7 @@ class EncryptedBucket(Construct):
                 arn,
             )
             require(
-                Token.is_unresolved(stack.account) or match.group(2) == stack.account,
+                is_token(stack.account) or match.group(2) == stack.account,
                 "replication.encryption_key_arn",
                 f"must belong to this account ({stack.account}): cross-account replication is "
                 "not supported by EncryptedBucket",
@@ -611,7 +608,7 @@ class EncryptedBucket(Construct):
         )
         self._destination_key = kms.Key.from_key_arn(self, "ReplicaKey", arn)
         trust: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": stack.account}}
-        if source_name is not None and not Token.is_unresolved(source_name):
+        if source_name is not None and not is_token(source_name):
             # Only with a literal name: the bucket's ARN token would make a cycle (the bucket
             # names the role).
             trust["ArnLike"] = {"aws:SourceArn": f"arn:{stack.partition}:s3:::{source_name}"}

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import DefaultStackSynthesizer, Stack, Token
+from aws_cdk import DefaultStackSynthesizer, Stack
 from aws_cdk import aws_iam as iam
 
 from constructs_lib import _kms_actions as actions
-from constructs_lib._validation import ConstructPropError, check_account_id, require
+from constructs_lib._validation import ConstructPropError, check_account_id, is_token, require
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
 MAX_KEY_POLICY_BYTES = 32_768
@@ -51,28 +52,47 @@ class KeyContext:
         origin: str,
         multi_region: bool = False,
     ) -> KeyContext:
+        facts = _stack_facts(stack)
         return cls(
-            account=stack.account,
-            region=stack.region,
-            partition=stack.partition,
+            account=facts.account,
+            region=facts.region,
+            partition=facts.partition,
             key_usage=key_usage,
             key_spec=key_spec,
             origin=origin,
             multi_region=multi_region,
-            deployer_role_arn=_deployer_role_arn(stack),
+            deployer_role_arn=facts.deployer_role_arn,
         )
 
 
-def _deployer_role_arn(stack: Stack) -> str | None:
-    synthesizer = stack.synthesizer
-    if not isinstance(synthesizer, DefaultStackSynthesizer):
-        return None
-    # The synthesizer's ARN keeps CloudFormation-style placeholders for the artifact manifest.
-    return (
-        synthesizer.cloud_formation_execution_role_arn.replace("${AWS::Partition}", stack.partition)
-        .replace("${AWS::AccountId}", stack.account)
-        .replace("${AWS::Region}", stack.region)
-    )
+@dataclass(frozen=True)
+class _StackFacts:
+    account: str
+    region: str
+    partition: str
+    deployer_role_arn: str | None
+
+
+# A stack's environment never changes once it exists; reading it once per stack rather than once
+# per key saves about ten jsii round-trips per key (benchmarks/synth.py).
+_facts_by_stack: weakref.WeakKeyDictionary[Stack, _StackFacts] = weakref.WeakKeyDictionary()
+
+
+def _stack_facts(stack: Stack) -> _StackFacts:
+    facts = _facts_by_stack.get(stack)
+    if facts is None:
+        account, region, partition = stack.account, stack.region, stack.partition
+        synthesizer = stack.synthesizer
+        # The synthesizer's ARN keeps CloudFormation-style placeholders for the artifact manifest.
+        deployer = (
+            synthesizer.cloud_formation_execution_role_arn.replace("${AWS::Partition}", partition)
+            .replace("${AWS::AccountId}", account)
+            .replace("${AWS::Region}", region)
+            if isinstance(synthesizer, DefaultStackSynthesizer)
+            else None
+        )
+        facts = _facts_by_stack[stack] = _StackFacts(account, region, partition, deployer)
+    return facts
 
 
 def user_actions(key_usage: str, key_spec: str) -> tuple[str, ...]:
@@ -101,7 +121,7 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
     """A principal object, or an IAM ARN string (``arn:aws:iam::111111111111:role/Admin``)."""
     if isinstance(value, str):
         require(
-            Token.is_unresolved(value) or value.startswith("arn:"),
+            is_token(value) or value.startswith("arn:"),
             prop,
             "must hold IAM principals or principal ARNs",
             value,
@@ -158,8 +178,7 @@ class ExternalAccount:
         for arn in self.principal_arns:
             match = ARN_ACCOUNT.match(arn)
             require(
-                Token.is_unresolved(arn)
-                or (match is not None and match.group(2) == self.account_id),
+                is_token(arn) or (match is not None and match.group(2) == self.account_id),
                 "external_accounts",
                 f"principal ARNs must belong to account {self.account_id}",
                 arn,
@@ -211,7 +230,7 @@ class ExternalAccount:
     def permissions(self, ctx: KeyContext) -> list[KeyPermission]:
         """AWS's documented pair for another account: the user statement and the grant one."""
         conditions = self.conditions(ctx)
-        suffix = self.account_id if not Token.is_unresolved(self.account_id) else ""
+        suffix = self.account_id if not is_token(self.account_id) else ""
         result = [
             KeyPermission(
                 sid=f"ExternalUse{suffix}",
@@ -528,7 +547,7 @@ class KeyPolicy:
         )
         role_arn = str(ctx.deployer_role_arn)
         suffix = f"-{ctx.region}"
-        if ctx.multi_region and role_arn.endswith(suffix) and not Token.is_unresolved(ctx.region):
+        if ctx.multi_region and role_arn.endswith(suffix) and not is_token(ctx.region):
             # Replicas are created by the same bootstrap role in their own Region.
             role_arn = role_arn[: -len(suffix)] + "-*"
         # The account root plus aws:PrincipalArn: the role need not exist when the policy is

@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy, Resource, Stack, Token
+from aws_cdk import Duration, RemovalPolicy, Resource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
 from constructs_lib import _kms_actions as actions
-from constructs_lib._validation import check_account_id, check_range, require
+from constructs_lib._validation import check_account_id, check_range, is_token, require
 from constructs_lib.compliance import acknowledge
 from constructs_lib.key_policy import (
     ARN_ACCOUNT,
@@ -173,16 +173,26 @@ class _KeyPolicyValidation:
     def validate(self) -> list[str]:
         stack = Stack.of(self._owner)
         resolved = stack.resolve(self._owner.policy_document)
-        roots = [
+        return policy_problems(
+            resolved or {},
+            custom=not self._owner.policy.delegates_to_iam,
+            account_roots=_account_roots(stack),
+        )
+
+
+# The ways a resolved policy can name the stack account's root, once per stack.
+_account_roots_by_stack: weakref.WeakKeyDictionary[Stack, list[Any]] = weakref.WeakKeyDictionary()
+
+
+def _account_roots(stack: Stack) -> list[Any]:
+    roots = _account_roots_by_stack.get(stack)
+    if roots is None:
+        roots = _account_roots_by_stack[stack] = [
             stack.resolve(iam.AccountRootPrincipal().arn),
             stack.resolve(iam.AccountPrincipal(stack.account).arn),
             stack.resolve(stack.account),
         ]
-        return policy_problems(
-            resolved or {},
-            custom=not self._owner.policy.delegates_to_iam,
-            account_roots=roots,
-        )
+    return roots
 
 
 @jsii.implements(iam.IResourceWithPolicy)
@@ -219,7 +229,10 @@ class _KeyBase(Resource):
     @property
     def key_arn(self) -> str:
         """The key's ARN."""
-        return self.key.key_arn
+        arn: str | None = getattr(self, "_key_arn", None)
+        if arn is None:
+            arn = self._key_arn = self.key.key_arn
+        return arn
 
     @property
     def key_id(self) -> str:
@@ -367,9 +380,9 @@ class _KeyBase(Resource):
         )
 
     def _require_other_account(self, prop: str, account: ExternalAccount) -> None:
-        mine = Stack.of(self).account
+        mine = self._context.account
         require(
-            Token.is_unresolved(mine) or account.account_id != mine,
+            is_token(mine) or account.account_id != mine,
             prop,
             f"must name another account than the key's own ({mine}); use users=[...] or "
             "grant_* for principals of this account",
@@ -379,12 +392,10 @@ class _KeyBase(Resource):
     def _same_account(self, principal: iam.IPrincipal) -> bool:
         other = principal.principal_account
         if other is None and isinstance(principal, iam.ArnPrincipal):
-            match = (
-                ARN_ACCOUNT.match(principal.arn) if not Token.is_unresolved(principal.arn) else None
-            )
+            match = ARN_ACCOUNT.match(principal.arn) if not is_token(principal.arn) else None
             other = match.group(2) if match else None
-        mine = Stack.of(self).account
-        if other is None or Token.is_unresolved(other) or Token.is_unresolved(mine):
+        mine = self._context.account
+        if other is None or is_token(other) or is_token(mine):
             return True
         return bool(other == mine)
 
@@ -564,8 +575,7 @@ class CustomerManagedKey(_KeyBase):
         if origin == "EXTERNAL":
             cfn_key.origin = "EXTERNAL"
             if spec == "SYMMETRIC_DEFAULT":
-                for rule in EXTERNAL_ROTATION_RULES:
-                    acknowledge(cfn_key, rule, EXTERNAL_ROTATION_REASON)
+                acknowledge(cfn_key, EXTERNAL_ROTATION_RULES, EXTERNAL_ROTATION_REASON)
         self.monthly_cost: KeyCost = key_monthly_cost(rotation_enabled=self.rotation_enabled)
         cfn_key.add_metadata("kmskit:cost", self.monthly_cost.as_metadata())
 
@@ -687,14 +697,14 @@ def _check_primary_key(primary: Any, stack: Stack) -> None:
         primary.node.path,
     )
     primary_stack = Stack.of(primary)
-    if not Token.is_unresolved(primary_stack.region) and not Token.is_unresolved(stack.region):
+    if not is_token(primary_stack.region) and not is_token(stack.region):
         require(
             primary_stack.region != stack.region,
             "primary",
             f"must be in another Region than the replica ({stack.region})",
             primary.node.path,
         )
-    if not Token.is_unresolved(primary_stack.account) and not Token.is_unresolved(stack.account):
+    if not is_token(primary_stack.account) and not is_token(stack.account):
         require(
             primary_stack.account == stack.account,
             "primary",
@@ -723,7 +733,7 @@ def _matching_spec(primary: CustomerManagedKey, key_spec: Any, key_usage: Any) -
 
 def _check_primary_arn(arn: Any, stack: Stack) -> None:
     require(isinstance(arn, str), "primary_key_arn", "must be a key ARN", arn)
-    if Token.is_unresolved(arn):
+    if is_token(arn):
         return
     parts = arn.split(":")
     require(
@@ -734,14 +744,14 @@ def _check_primary_arn(arn: Any, stack: Stack) -> None:
     )
     region, account = parts[3], parts[4]
     check_account_id("primary_key_arn", account)
-    if not Token.is_unresolved(stack.region):
+    if not is_token(stack.region):
         require(
             region != stack.region,
             "primary_key_arn",
             f"must be in another Region than the replica ({stack.region})",
             arn,
         )
-    if not Token.is_unresolved(stack.account):
+    if not is_token(stack.account):
         require(
             account == stack.account,
             "primary_key_arn",

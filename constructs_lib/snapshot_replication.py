@@ -281,20 +281,20 @@ def _acknowledge_wildcards(
     policy: iam.ManagedPolicy, statements: Sequence[iam.PolicyStatement], mode: str
 ) -> None:
     """Acknowledge AwsSolutions-IAM5 for each wildcard resource of ``policy``, with its reason."""
-    seen: set[str] = set()
+    rules_by_reason: dict[str, list[str]] = {}
     for statement in statements:
         for resource in statement.resources:
-            if "*" not in resource or resource in seen:
+            if "*" not in resource:
                 continue
-            seen.add(resource)
             rule_resource = resource
             for token, placeholder in _NAG_TOKENS.items():
                 rule_resource = rule_resource.replace(token, placeholder)
-            acknowledge(
-                policy,
-                f"AwsSolutions-IAM5[Resource::{rule_resource}]",
-                _wildcard_reason(resource, mode),
-            )
+            rules = rules_by_reason.setdefault(_wildcard_reason(resource, mode), [])
+            rule = f"AwsSolutions-IAM5[Resource::{rule_resource}]"
+            if rule not in rules:
+                rules.append(rule)
+    for reason, rules in rules_by_reason.items():
+        acknowledge(policy, rules, reason)
 
 
 def _days(prop: str, value: Any, low: int, high: int) -> int:
@@ -567,19 +567,18 @@ class _ReplicationBase(Construct):
             description="kmskit snapshot replication: reconciliation sweep",
         )
         for function in (self.copier, self.sweeper):
-            for rule in (
-                "NIST.800.53.R5-LambdaInsideVPC",
-                "HIPAA.Security-LambdaInsideVPC",
-                "PCI.DSS.321-LambdaInsideVPC",
-            ):
-                acknowledge(
-                    function,
-                    rule,
-                    "the snapshot copier and sweeper only call regional AWS APIs (EC2, RDS, SQS, "
-                    "EventBridge) in several Regions and never handle snapshot data; a VPC would "
-                    "need interface endpoints per service and Region and would add no data path "
-                    "to protect",
-                )
+            acknowledge(
+                function,
+                (
+                    "NIST.800.53.R5-LambdaInsideVPC",
+                    "HIPAA.Security-LambdaInsideVPC",
+                    "PCI.DSS.321-LambdaInsideVPC",
+                ),
+                "the snapshot copier and sweeper only call regional AWS APIs (EC2, RDS, SQS, "
+                "EventBridge) in several Regions and never handle snapshot data; a VPC would "
+                "need interface endpoints per service and Region and would add no data path "
+                "to protect",
+            )
         acknowledge(
             self.dead_letter_queue,
             "Serverless-SQSRedrivePolicy",

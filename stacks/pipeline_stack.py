@@ -233,8 +233,7 @@ class PipelineStack(cdk.Stack):
         artifact_rules = [*ARTIFACT_ACTION_WILDCARDS, f"AwsSolutions-IAM5[Resource::{artifacts}/*]"]
         for role in (self.role, self.synth_role):
             assert role.grants_policy is not None
-            for rule in artifact_rules:
-                acknowledge(role.grants_policy, rule, REASON_ARTIFACT_WILDCARDS)
+            acknowledge(role.grants_policy, artifact_rules, REASON_ARTIFACT_WILDCARDS)
         assert self.role.grants_policy is not None
         for bucket in self._replication_buckets:
             acknowledge(
@@ -243,16 +242,18 @@ class PipelineStack(cdk.Stack):
                 REASON_ARTIFACT_WILDCARDS,
             )
         assert self.synth_role.grants_policy is not None
-        for rule in self._codebuild_log_rules(synth_project):
-            acknowledge(self.synth_role.grants_policy, rule, REASON_CODEBUILD_LOGS)
+        acknowledge(
+            self.synth_role.grants_policy,
+            self._codebuild_log_rules(synth_project),
+            REASON_CODEBUILD_LOGS,
+        )
         for generated_role, project in (
             (self_mutation.node.find_child("Role"), self_mutation),
             (assets.node.find_child("FileRole"), None),
         ):
             # On the role, so the acknowledgment also covers the OverflowPolicyN that CDK splits
             # off at synth once the default policy grows past the IAM size limit.
-            for rule in NO_INLINE_POLICY_RULES:
-                acknowledge(generated_role, rule, REASON_GENERATED_ROLE)
+            acknowledge(generated_role, NO_INLINE_POLICY_RULES, REASON_GENERATED_ROLE)
             rules = [*artifact_rules[1:4], artifact_rules[-1], *GENERATED_ROLE_WILDCARDS]
             rules += (
                 self._codebuild_log_rules(project)
@@ -266,11 +267,9 @@ class PipelineStack(cdk.Stack):
             )
             if project is not None:
                 rules.append(f"AwsSolutions-IAM5[Resource::arn:*:iam::{self.account}:role/*]")
-            for rule in rules:
-                acknowledge(generated_role, rule, REASON_GENERATED_ROLE_WILDCARDS)
+            acknowledge(generated_role, rules, REASON_GENERATED_ROLE_WILDCARDS)
         for project in (synth_project, self_mutation, assets.node.find_child("FileAsset")):
-            for rule in SOURCE_REPO_URL_RULES:
-                acknowledge(project, rule, REASON_PIPELINE_SOURCE)
+            acknowledge(project, SOURCE_REPO_URL_RULES, REASON_PIPELINE_SOURCE)
 
     def _logical_id(self, construct: IConstruct) -> str:
         child = construct.node.default_child

@@ -1,0 +1,61 @@
+"""The shared input checks: ``is_token`` must give aws-cdk-lib's answer without asking it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from constructs_lib._validation import ConstructPropError, check_account_id, check_region, is_token
+
+
+def _samples() -> list[tuple[str, Any]]:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Tokens")
+    bucket_arn = cdk.CfnResource(stack, "Thing", type="AWS::SNS::Topic").ref
+    return [
+        ("account pseudo parameter", cdk.Aws.ACCOUNT_ID),
+        ("env-agnostic stack region", stack.region),
+        ("resource reference", bucket_arn),
+        ("token inside a string", f"arn:aws:s3:::{bucket_arn}/*"),
+        ("Fn.join", cdk.Fn.join("-", ["a", cdk.Aws.REGION])),
+        ("attribute", cdk.Fn.get_att("Thing", "TopicArn").to_string()),
+        ("stringified number token", cdk.Token.as_string(cdk.Token.as_number(cdk.Aws.ACCOUNT_ID))),
+        ("number token", cdk.Token.as_number(cdk.Aws.ACCOUNT_ID)),
+        ("plain string", "eu-west-1"),
+        ("looks like CloudFormation, is not a token", "${AWS::Region}"),
+        ("malformed marker", "${Token[has space]}"),
+        ("the word Token", "Token[ alone"),
+        ("empty string", ""),
+        ("plain number", 42),
+        ("plain float", 1.5),
+        ("boolean", True),
+        ("None", None),
+    ]
+
+
+@pytest.mark.parametrize("label", [label for label, _ in _samples()])
+def test_is_token_agrees_with_aws_cdk_lib(label: str) -> None:
+    value = dict(_samples())[label]
+    expected = (
+        cdk.Token.is_unresolved(value)
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+        else False
+    )
+    assert is_token(value) is expected
+
+
+def test_is_token_recognises_the_common_deploy_time_values() -> None:
+    assert is_token(cdk.Aws.ACCOUNT_ID)
+    assert is_token(cdk.Token.as_number(cdk.Aws.ACCOUNT_ID))
+    assert not is_token("111111111111")
+
+
+def test_tokens_pass_the_account_and_region_checks_but_bad_literals_do_not() -> None:
+    assert check_account_id("account", cdk.Aws.ACCOUNT_ID) == cdk.Aws.ACCOUNT_ID
+    assert check_region("region", cdk.Aws.REGION) == cdk.Aws.REGION
+    with pytest.raises(ConstructPropError, match=r"'account' must be a 12-digit .* Received: '12'"):
+        check_account_id("account", "12")
+    with pytest.raises(ConstructPropError, match=r"'region' must be an AWS Region .* 'mars-1'"):
+        check_region("region", "mars-1")
