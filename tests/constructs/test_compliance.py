@@ -1,0 +1,49 @@
+"""acknowledge(): one construct, specific reasons, several rules in one call."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+
+from constructs_lib import ConstructPropError, acknowledge
+from tests._support.synth import SynthResult
+
+REASON = "this placeholder resource exists only to carry the acknowledgments under test"
+
+
+def test_rules_that_share_a_reason_are_each_recorded_on_the_one_construct() -> None:
+    app = cdk.App(outdir=tempfile.mkdtemp(prefix="ack-"))
+    stack = cdk.Stack(app, "Acks")
+    handle = cdk.CfnWaitConditionHandle(stack, "Handle")
+    bystander = cdk.CfnWaitConditionHandle(stack, "Bystander")
+    acknowledge(handle, ("AwsSolutions-IAM4", "NIST.800.53.R5-IAMNoInlinePolicy"), REASON)
+    acknowledge(handle, "Serverless-LambdaTracing", REASON + " (single rule)")
+    result = SynthResult(name="acks", outdir=Path(app.synth().directory))
+
+    recorded = {(path, rule, reason) for path, rule, reason in result.acknowledgments()}
+
+    assert recorded == {
+        ("/Acks/Handle", "AwsSolutions-IAM4", REASON),
+        ("/Acks/Handle", "NIST.800.53.R5-IAMNoInlinePolicy", REASON),
+        ("/Acks/Handle", "Serverless-LambdaTracing", REASON + " (single rule)"),
+    }
+    assert all(path != bystander.node.path for path, _, _ in recorded)
+
+
+@pytest.mark.parametrize("rule_ids", ["", "  ", [], ["AwsSolutions-IAM4", ""]])
+def test_a_missing_rule_is_refused_naming_rule_ids(rule_ids: object) -> None:
+    handle = cdk.CfnWaitConditionHandle(cdk.Stack(cdk.App(), "Acks"), "Handle")
+    with pytest.raises(ConstructPropError, match=r"'rule_ids' must name one or more cdk-nag rules"):
+        acknowledge(handle, rule_ids, REASON)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reason", ["false positive", "n/a", "too short to say anything"])
+def test_a_vague_or_short_reason_is_refused_naming_reason(reason: str) -> None:
+    handle = cdk.CfnWaitConditionHandle(cdk.Stack(cdk.App(), "Acks"), "Handle")
+    with pytest.raises(
+        ConstructPropError, match=r"'reason' must explain in at least 40 characters"
+    ):
+        acknowledge(handle, "AwsSolutions-IAM4", reason)
