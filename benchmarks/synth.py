@@ -35,6 +35,14 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._measure import Run, median_run  # noqa: E402
 from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: E402
 
+_FLOOR = """
+import aws_cdk as cdk
+from stacks.app_builder import new_app
+app = new_app(outdir={outdir!r})
+cdk.CfnWaitConditionHandle(cdk.Stack(app, "Empty"), "Placeholder")
+app.synth()
+"""
+
 PROGRAMS = {
     "bare-floor": """
 import aws_cdk as cdk
@@ -45,21 +53,8 @@ app = cdk.App(
 cdk.CfnWaitConditionHandle(cdk.Stack(app, "Empty"), "Placeholder")
 app.synth()
 """,
-    "floor": """
-import aws_cdk as cdk
-from stacks.app_builder import new_app
-app = new_app(outdir={outdir!r})
-cdk.CfnWaitConditionHandle(cdk.Stack(app, "Empty"), "Placeholder")
-app.synth()
-""",
-    "floor-imports": """
-import aws_cdk as cdk
-import stacks.organisation
-from stacks.app_builder import new_app
-app = new_app(outdir={outdir!r})
-cdk.CfnWaitConditionHandle(cdk.Stack(app, "Empty"), "Placeholder")
-app.synth()
-""",
+    "floor": _FLOOR,
+    "floor-imports": "import stacks.organisation" + _FLOOR,
     "example": """
 from stacks.app_builder import build_app
 build_app(outdir={outdir!r}).synth()

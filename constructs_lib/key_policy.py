@@ -52,7 +52,7 @@ class KeyContext:
         origin: str,
         multi_region: bool = False,
     ) -> KeyContext:
-        facts = _stack_facts(stack)
+        facts = stack_facts(stack)
         return cls(
             account=facts.account,
             region=facts.region,
@@ -66,19 +66,25 @@ class KeyContext:
 
 
 @dataclass(frozen=True)
-class _StackFacts:
+class StackFacts:
+    """What keys need to know about their stack, read from it once (see :func:`stack_facts`)."""
+
     account: str
     region: str
     partition: str
     deployer_role_arn: str | None
+    """The CloudFormation execution role of the stack's synthesizer, when it names one."""
+    account_roots: tuple[Any, ...]
+    """The ways a resolved policy can name the account root (ARN forms and the bare ID)."""
 
 
 # A stack's environment never changes once it exists; reading it once per stack rather than once
 # per key saves about ten jsii round-trips per key (benchmarks/synth.py).
-_facts_by_stack: weakref.WeakKeyDictionary[Stack, _StackFacts] = weakref.WeakKeyDictionary()
+_facts_by_stack: weakref.WeakKeyDictionary[Stack, StackFacts] = weakref.WeakKeyDictionary()
 
 
-def _stack_facts(stack: Stack) -> _StackFacts:
+def stack_facts(stack: Stack) -> StackFacts:
+    """The :class:`StackFacts` of ``stack``, read through jsii on the first call only."""
     facts = _facts_by_stack.get(stack)
     if facts is None:
         account, region, partition = stack.account, stack.region, stack.partition
@@ -91,7 +97,12 @@ def _stack_facts(stack: Stack) -> _StackFacts:
             if isinstance(synthesizer, DefaultStackSynthesizer)
             else None
         )
-        facts = _facts_by_stack[stack] = _StackFacts(account, region, partition, deployer)
+        roots = (
+            stack.resolve(iam.AccountRootPrincipal().arn),
+            stack.resolve(iam.AccountPrincipal(account).arn),
+            stack.resolve(account),
+        )
+        facts = _facts_by_stack[stack] = StackFacts(account, region, partition, deployer, roots)
     return facts
 
 

@@ -31,6 +31,7 @@ from constructs_lib.key_policy import (
     KeyPolicy,
     KeyServicePrincipal,
     policy_problems,
+    stack_facts,
     user_actions,
 )
 from kmskit.pricing import KeyCost, key_monthly_cost
@@ -176,23 +177,8 @@ class _KeyPolicyValidation:
         return policy_problems(
             resolved or {},
             custom=not self._owner.policy.delegates_to_iam,
-            account_roots=_account_roots(stack),
+            account_roots=stack_facts(stack).account_roots,
         )
-
-
-# The ways a resolved policy can name the stack account's root, once per stack.
-_account_roots_by_stack: weakref.WeakKeyDictionary[Stack, list[Any]] = weakref.WeakKeyDictionary()
-
-
-def _account_roots(stack: Stack) -> list[Any]:
-    roots = _account_roots_by_stack.get(stack)
-    if roots is None:
-        roots = _account_roots_by_stack[stack] = [
-            stack.resolve(iam.AccountRootPrincipal().arn),
-            stack.resolve(iam.AccountPrincipal(stack.account).arn),
-            stack.resolve(stack.account),
-        ]
-    return roots
 
 
 @jsii.implements(iam.IResourceWithPolicy)

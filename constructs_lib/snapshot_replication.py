@@ -497,17 +497,11 @@ class _ReplicationBase(Construct):
         environment = {"KMSKIT_SNAPSHOT_CONFIG": stack.to_json_string(full_config)}
         code = lambda_.Code.from_asset(_stage_asset())
 
-        self.copier_role = iam.Role(
-            self,
-            "CopierRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{self.node.path}: copies, shares and cleans up snapshots",
+        self.copier_role = self._function_role(
+            "CopierRole", "copies, shares and cleans up snapshots"
         )
-        self.sweeper_role = iam.Role(
-            self,
-            "SweeperRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{self.node.path}: finds missed snapshots, applies retention",
+        self.sweeper_role = self._function_role(
+            "SweeperRole", "finds missed snapshots, applies retention"
         )
         self._log_prefix = f"/kmskit/snapshot-replication/{self.node.addr[:16]}"
         self.encryption_key.add_service_principal(
@@ -515,22 +509,16 @@ class _ReplicationBase(Construct):
         )
         self.copier_log_group = self._log_group("CopierLogs", "copier")
         self.sweeper_log_group = self._log_group("SweeperLogs", "sweeper")
-        self.copier = lambda_.Function(
-            self,
+        self.copier = self._function(
             "Copier",
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
-            handler=f"{PACKAGE}.handler.handler",
-            code=code,
-            role=self.copier_role.without_policy_updates(),
-            environment=environment,
-            timeout=COPIER_TIMEOUT,
-            memory_size=256,
-            reserved_concurrent_executions=COPIER_CONCURRENCY,
+            handler="handler",
+            role=self.copier_role,
             log_group=self.copier_log_group,
-            dead_letter_queue=self.dead_letter_queue,
-            tracing=lambda_.Tracing.ACTIVE,
-            description="kmskit snapshot replication: SQS copier",
+            timeout=COPIER_TIMEOUT,
+            concurrency=COPIER_CONCURRENCY,
+            description="SQS copier",
+            code=code,
+            environment=environment,
         )
         self.event_source = event_sources.SqsEventSource(
             self.queue,
@@ -549,22 +537,16 @@ class _ReplicationBase(Construct):
             "messages are dead-lettered with their reason by the copier or by the queue's "
             "redrive policy",
         )
-        self.sweeper = lambda_.Function(
-            self,
+        self.sweeper = self._function(
             "Sweeper",
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
-            handler=f"{PACKAGE}.sweep.handler",
-            code=code,
-            role=self.sweeper_role.without_policy_updates(),
-            environment=environment,
-            timeout=Duration.minutes(10),
-            memory_size=256,
-            reserved_concurrent_executions=1,
+            handler="sweep",
+            role=self.sweeper_role,
             log_group=self.sweeper_log_group,
-            dead_letter_queue=self.dead_letter_queue,
-            tracing=lambda_.Tracing.ACTIVE,
-            description="kmskit snapshot replication: reconciliation sweep",
+            timeout=Duration.minutes(10),
+            concurrency=1,
+            description="reconciliation sweep",
+            code=code,
+            environment=environment,
         )
         for function in (self.copier, self.sweeper):
             acknowledge(
@@ -641,6 +623,47 @@ class _ReplicationBase(Construct):
         )
 
     # ------------------------------------------------------------------ pieces
+    def _function_role(self, id: str, purpose: str) -> iam.Role:
+        return iam.Role(
+            self,
+            id,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{self.node.path}: {purpose}",
+        )
+
+    def _function(
+        self,
+        id: str,
+        *,
+        handler: str,
+        role: iam.Role,
+        log_group: logs.LogGroup,
+        timeout: Duration,
+        concurrency: int,
+        description: str,
+        code: lambda_.Code,
+        environment: dict[str, str],
+    ) -> lambda_.Function:
+        """One of the two functions (copier, sweeper): same package, runtime and settings.
+        ``handler`` names the module of lambda_src/snapshot_replicator whose ``handler`` runs."""
+        return lambda_.Function(
+            self,
+            id,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=f"{PACKAGE}.{handler}.handler",
+            code=code,
+            role=role.without_policy_updates(),
+            environment=environment,
+            timeout=timeout,
+            memory_size=256,
+            reserved_concurrent_executions=concurrency,
+            log_group=log_group,
+            dead_letter_queue=self.dead_letter_queue,
+            tracing=lambda_.Tracing.ACTIVE,
+            description=f"kmskit snapshot replication: {description}",
+        )
+
     def _log_group(self, id: str, name: str) -> logs.LogGroup:
         log_group_name = f"{self._log_prefix}/{name}"
         return logs.LogGroup(

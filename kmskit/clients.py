@@ -63,3 +63,8 @@ class ClientSettings:
             region_name=region or self.region,
             config=self.botocore_config(**config),
         )
+
+
+def kms_client(settings: ClientSettings | None = None) -> Any:
+    """A KMS client with ``settings``, or with the defaults (environment, standard retries)."""
+    return (settings or ClientSettings()).client("kms")

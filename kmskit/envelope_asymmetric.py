@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from kmskit.clients import ClientSettings
+from kmskit.clients import ClientSettings, kms_client
 from kmskit.envelope import Readable, kms_call
 from kmskit.errors import IntegrityError, NotFoundError, UsageError
 
@@ -106,7 +106,7 @@ class PublicKey:
 
 def get_public_key(key: str, *, settings: ClientSettings | None = None) -> PublicKey:
     """``GetPublicKey`` of an asymmetric KMS key (ARN, ID or alias)."""
-    client = (settings or ClientSettings()).client("kms")
+    client = kms_client(settings)
     response = kms_call(client, "get_public_key", f"get the public key of {key}", KeyId=key)
     return PublicKey(
         key_spec=response.get("KeySpec") or response.get("CustomerMasterKeySpec", ""),
@@ -169,7 +169,7 @@ def private_decrypt(
     """KMS ``Decrypt`` of an RSAES_OAEP_SHA_256 ciphertext (the private key never leaves KMS)."""
     if not ciphertext:
         raise UsageError("the ciphertext is empty. Received: 0 bytes")
-    client = (settings or ClientSettings()).client("kms")
+    client = kms_client(settings)
     response = kms_call(
         client,
         "decrypt",
@@ -245,7 +245,7 @@ def sign(
         public = get_public_key(key, settings=settings)
         algorithm = public.default_signing_algorithm()
     message = _read_message(source, algorithm)
-    client = (settings or ClientSettings()).client("kms")
+    client = kms_client(settings)
     response = kms_call(
         client,
         "sign",
@@ -303,7 +303,7 @@ def verify_with_kms(
     if algorithm is None:
         algorithm = get_public_key(key, settings=settings).default_signing_algorithm()
     message = _read_message(source, algorithm)
-    client = (settings or ClientSettings()).client("kms")
+    client = kms_client(settings)
     response = kms_call(
         client,
         "verify",

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
-from kmskit.clients import ClientSettings
+from kmskit.clients import ClientSettings, kms_client
 from kmskit.envelope import check_context, kms_call
 from kmskit.errors import IntegrityError, UsageError
 
@@ -74,10 +74,6 @@ class DataKey:
         self.wipe()
 
 
-def _client(settings: ClientSettings | None) -> Any:
-    return (settings or ClientSettings()).client("kms")
-
-
 def _check_spec(key_spec: str) -> None:
     if key_spec not in DATA_KEY_SPECS:
         raise UsageError(
@@ -111,7 +107,7 @@ def new_data_key(
     context = check_context(context, required=True)
     _check_spec(key_spec)
     response = kms_call(
-        _client(settings),
+        kms_client(settings),
         "generate_data_key",
         f"generate a data key with {key}",
         KeyId=key,
@@ -139,7 +135,7 @@ def new_data_key_for_later(
     context = check_context(context, required=True)
     _check_spec(key_spec)
     response = kms_call(
-        _client(settings),
+        kms_client(settings),
         "generate_data_key_without_plaintext",
         f"generate a data key with {key}",
         KeyId=key,
@@ -187,7 +183,7 @@ def encrypt_small(
     if size == 0:
         raise UsageError("'plaintext' is empty; KMS Encrypt needs 1-4096 bytes. Received: 0 bytes")
     response = kms_call(
-        _client(settings),
+        kms_client(settings),
         "encrypt",
         f"encrypt with {key}",
         KeyId=key,
@@ -224,7 +220,7 @@ def _decrypt(
     if key:
         params["KeyId"] = key
     try:
-        response = kms_call(_client(settings), "decrypt", f"{doing} with KMS", **params)
+        response = kms_call(kms_client(settings), "decrypt", f"{doing} with KMS", **params)
     except IntegrityError as error:
         raise IntegrityError(
             f"{error} (the ciphertext was tampered with, or the encryption context differs from "

@@ -35,10 +35,13 @@ from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
 from tests.constructs.test_encrypted_bucket import (
     arn,
+    bucket_policy,
     encryption_statements,
     logical_id,
     objects,
+    role_policy,
     tls_statements,
+    trust_policy,
 )
 
 Synth = Callable[[str], SynthResult]
@@ -235,21 +238,14 @@ def test_default_trail_bucket_policy(showcase: SynthResult) -> None:
     template = showcase.template("AuditDefault")
     bucket = logical_id(template, "AWS::S3::Bucket", "AuditBucketStorageBucket")
     key = logical_id(template, "AWS::KMS::Key", "AuditKey")
-    showcase.assertions("AuditDefault").has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": bucket},
-            "PolicyDocument": Match.object_equals(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        *tls_statements(bucket),
-                        *encryption_statements(bucket, arn(key), ["cloudtrail.amazonaws.com"]),
-                        *cloudtrail_bucket_statements(bucket, SECURITY, DEFAULT_TRAIL),
-                    ],
-                }
-            ),
-        },
+    bucket_policy(
+        showcase.assertions("AuditDefault"),
+        bucket,
+        [
+            *tls_statements(bucket),
+            *encryption_statements(bucket, arn(key), ["cloudtrail.amazonaws.com"]),
+            *cloudtrail_bucket_statements(bucket, SECURITY, DEFAULT_TRAIL),
+        ],
     )
 
 
@@ -295,49 +291,33 @@ def test_logs_role_trusts_this_trail_only(showcase: SynthResult) -> None:
     template = showcase.template("AuditDefault")
     role = logical_id(template, "AWS::IAM::Role", "AuditLogsRole")
     assertions = showcase.assertions("AuditDefault")
-    assertions.has_resource_properties(
-        "AWS::IAM::Role",
-        {
-            "AssumeRolePolicyDocument": Match.object_equals(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Action": "sts:AssumeRole",
-                            "Condition": {
-                                "StringEquals": {
-                                    "aws:SourceArn": trail_arn(SECURITY, DEFAULT_TRAIL)
-                                }
-                            },
-                            "Effect": "Allow",
-                            "Principal": CLOUDTRAIL,
-                        }
-                    ],
-                }
-            )
-        },
+    trust_policy(
+        assertions,
+        [
+            {
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceArn": trail_arn(SECURITY, DEFAULT_TRAIL)}
+                },
+                "Effect": "Allow",
+                "Principal": CLOUDTRAIL,
+            }
+        ],
     )
-    assertions.has_resource_properties(
-        "AWS::IAM::ManagedPolicy",
-        {
-            "Roles": [{"Ref": role}],
-            "PolicyDocument": Match.object_equals(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                            "Effect": "Allow",
-                            "Resource": (
-                                f"arn:aws:logs:eu-west-1:{SECURITY}:log-group:/aws/cloudtrail/"
-                                f"{DEFAULT_TRAIL}:log-stream:{SECURITY}_CloudTrail_*"
-                            ),
-                            "Sid": "WriteTrailLogStreams",
-                        }
-                    ],
-                }
-            ),
-        },
+    role_policy(
+        assertions,
+        role,
+        [
+            {
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Effect": "Allow",
+                "Resource": (
+                    f"arn:aws:logs:eu-west-1:{SECURITY}:log-group:/aws/cloudtrail/"
+                    f"{DEFAULT_TRAIL}:log-stream:{SECURITY}_CloudTrail_*"
+                ),
+                "Sid": "WriteTrailLogStreams",
+            }
+        ],
     )
     assert "Policies" not in template["Resources"][role]["Properties"]
 
@@ -480,21 +460,14 @@ def test_bucket_props_and_key_prefix_reach_the_trail_bucket(showcase: SynthResul
     rules = template["Resources"][bucket]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 365}
     key = logical_id(template, "AWS::KMS::Key", "TrailKey")
-    showcase.assertions("AuditWorkload").has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": bucket},
-            "PolicyDocument": Match.object_equals(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        *tls_statements(bucket),
-                        *encryption_statements(bucket, arn(key), ["cloudtrail.amazonaws.com"]),
-                        *cloudtrail_bucket_statements(bucket, WORKLOAD, WORKLOAD_TRAIL, "trail/"),
-                    ],
-                }
-            ),
-        },
+    bucket_policy(
+        showcase.assertions("AuditWorkload"),
+        bucket,
+        [
+            *tls_statements(bucket),
+            *encryption_statements(bucket, arn(key), ["cloudtrail.amazonaws.com"]),
+            *cloudtrail_bucket_statements(bucket, WORKLOAD, WORKLOAD_TRAIL, "trail/"),
+        ],
     )
 
 
@@ -508,59 +481,50 @@ def test_central_bucket_policy_names_each_trail(showcase: SynthResult) -> None:
     member = trail_arn(WORKLOAD, MEMBER_TRAIL)
     organization = trail_arn(MANAGEMENT, ORGANIZATION_TRAIL)
     assert template["Resources"][bucket]["Properties"]["BucketName"] == CENTRAL_BUCKET
-    showcase.assertions("AuditCentral").has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": bucket},
-            "PolicyDocument": Match.object_equals(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        *tls_statements(bucket),
-                        *encryption_statements(bucket, arn(key), ["cloudtrail.amazonaws.com"]),
-                        {
-                            "Action": "s3:GetBucketAcl",
-                            "Condition": {
-                                "StringEquals": {"aws:SourceArn": [member, organization]}
-                            },
-                            "Effect": "Allow",
-                            "Principal": CLOUDTRAIL,
-                            "Resource": arn(bucket),
-                            "Sid": "AllowCloudTrailAclCheck",
-                        },
-                        {
-                            "Action": "s3:PutObject",
-                            "Condition": {
-                                "StringEquals": {
-                                    "s3:x-amz-acl": "bucket-owner-full-control",
-                                    "aws:SourceArn": member,
-                                }
-                            },
-                            "Effect": "Allow",
-                            "Principal": CLOUDTRAIL,
-                            "Resource": objects(bucket, f"/AWSLogs/{WORKLOAD}/*"),
-                            "Sid": "AllowCloudTrailWrite1",
-                        },
-                        {
-                            "Action": "s3:PutObject",
-                            "Condition": {
-                                "StringEquals": {
-                                    "s3:x-amz-acl": "bucket-owner-full-control",
-                                    "aws:SourceArn": organization,
-                                }
-                            },
-                            "Effect": "Allow",
-                            "Principal": CLOUDTRAIL,
-                            "Resource": [
-                                objects(bucket, f"/AWSLogs/{MANAGEMENT}/*"),
-                                objects(bucket, f"/AWSLogs/{ORGANIZATION_ID}/*"),
-                            ],
-                            "Sid": "AllowCloudTrailWrite2",
-                        },
-                    ],
-                }
-            ),
-        },
+    bucket_policy(
+        showcase.assertions("AuditCentral"),
+        bucket,
+        [
+            *tls_statements(bucket),
+            *encryption_statements(bucket, arn(key), ["cloudtrail.amazonaws.com"]),
+            {
+                "Action": "s3:GetBucketAcl",
+                "Condition": {"StringEquals": {"aws:SourceArn": [member, organization]}},
+                "Effect": "Allow",
+                "Principal": CLOUDTRAIL,
+                "Resource": arn(bucket),
+                "Sid": "AllowCloudTrailAclCheck",
+            },
+            {
+                "Action": "s3:PutObject",
+                "Condition": {
+                    "StringEquals": {
+                        "s3:x-amz-acl": "bucket-owner-full-control",
+                        "aws:SourceArn": member,
+                    }
+                },
+                "Effect": "Allow",
+                "Principal": CLOUDTRAIL,
+                "Resource": objects(bucket, f"/AWSLogs/{WORKLOAD}/*"),
+                "Sid": "AllowCloudTrailWrite1",
+            },
+            {
+                "Action": "s3:PutObject",
+                "Condition": {
+                    "StringEquals": {
+                        "s3:x-amz-acl": "bucket-owner-full-control",
+                        "aws:SourceArn": organization,
+                    }
+                },
+                "Effect": "Allow",
+                "Principal": CLOUDTRAIL,
+                "Resource": [
+                    objects(bucket, f"/AWSLogs/{MANAGEMENT}/*"),
+                    objects(bucket, f"/AWSLogs/{ORGANIZATION_ID}/*"),
+                ],
+                "Sid": "AllowCloudTrailWrite2",
+            },
+        ],
     )
 
 

@@ -136,6 +136,31 @@ def bucket_policy(template: Any, bucket: str, statements: list[dict[str, Any]]) 
     )
 
 
+def role_policy(template: Any, role: str, statements: list[dict[str, Any]]) -> None:
+    """``role`` has a managed policy of exactly ``statements``."""
+    template.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "Roles": [{"Ref": role}],
+            "PolicyDocument": Match.object_equals(
+                {"Version": "2012-10-17", "Statement": statements}
+            ),
+        },
+    )
+
+
+def trust_policy(template: Any, statements: list[dict[str, Any]]) -> None:
+    """A role trusts exactly ``statements``."""
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": Match.object_equals(
+                {"Version": "2012-10-17", "Statement": statements}
+            )
+        },
+    )
+
+
 @pytest.fixture(scope="module")
 def workload(synthesized: Synth) -> SynthResult:
     return synthesized("audit_showcase")
@@ -275,93 +300,79 @@ def test_replication_role_is_least_privilege(workload: SynthResult) -> None:
     role = logical_id(template, "AWS::IAM::Role", "DataReplicationRole")
     key = logical_id(template, "AWS::KMS::Key", "DataKey")
     assertions = workload.assertions(STACK)
-    assertions.has_resource_properties(
-        "AWS::IAM::Role",
-        {
-            "AssumeRolePolicyDocument": Match.object_equals(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": WORKLOAD}},
-                            "Effect": "Allow",
-                            "Principal": {"Service": "s3.amazonaws.com"},
-                        }
-                    ],
-                }
-            )
-        },
+    trust_policy(
+        assertions,
+        [
+            {
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": WORKLOAD}},
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+            }
+        ],
     )
     dr_objects = f"arn:aws:s3:::{DR_BUCKET}/*"
-    assertions.has_resource_properties(
-        "AWS::IAM::ManagedPolicy",
-        {
-            "Roles": [{"Ref": role}],
-            "PolicyDocument": Match.object_equals(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                            "Effect": "Allow",
-                            "Resource": arn(bucket),
-                            "Sid": "ReadReplicationConfiguration",
-                        },
-                        {
-                            "Action": [
-                                "s3:GetObjectVersionAcl",
-                                "s3:GetObjectVersionForReplication",
-                                "s3:GetObjectVersionTagging",
-                            ],
-                            "Effect": "Allow",
-                            "Resource": objects(bucket),
-                            "Sid": "ReadSourceVersions",
-                        },
-                        {
-                            "Action": [
-                                "s3:ReplicateDelete",
-                                "s3:ReplicateObject",
-                                "s3:ReplicateTags",
-                            ],
-                            "Effect": "Allow",
-                            "Resource": dr_objects,
-                            "Sid": "WriteReplicas",
-                        },
-                        {
-                            "Action": "kms:Decrypt",
-                            "Condition": {
-                                "StringLike": {
-                                    "kms:ViaService": "s3.eu-west-1.amazonaws.com",
-                                    "kms:EncryptionContext:aws:s3:arn": [
-                                        arn(bucket),
-                                        objects(bucket),
-                                    ],
-                                }
-                            },
-                            "Effect": "Allow",
-                            "Resource": arn(key),
-                            "Sid": "DecryptSourceObjects",
-                        },
-                        {
-                            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                            "Condition": {
-                                "StringLike": {
-                                    "kms:ViaService": f"s3.{DR_REGION}.amazonaws.com",
-                                    "kms:EncryptionContext:aws:s3:arn": [
-                                        f"arn:aws:s3:::{DR_BUCKET}",
-                                        dr_objects,
-                                    ],
-                                }
-                            },
-                            "Effect": "Allow",
-                            "Resource": DR_KEY_ARN,
-                            "Sid": "EncryptReplicas",
-                        },
-                    ],
-                }
-            ),
-        },
+    role_policy(
+        assertions,
+        role,
+        [
+            {
+                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                "Effect": "Allow",
+                "Resource": arn(bucket),
+                "Sid": "ReadReplicationConfiguration",
+            },
+            {
+                "Action": [
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionForReplication",
+                    "s3:GetObjectVersionTagging",
+                ],
+                "Effect": "Allow",
+                "Resource": objects(bucket),
+                "Sid": "ReadSourceVersions",
+            },
+            {
+                "Action": [
+                    "s3:ReplicateDelete",
+                    "s3:ReplicateObject",
+                    "s3:ReplicateTags",
+                ],
+                "Effect": "Allow",
+                "Resource": dr_objects,
+                "Sid": "WriteReplicas",
+            },
+            {
+                "Action": "kms:Decrypt",
+                "Condition": {
+                    "StringLike": {
+                        "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+                        "kms:EncryptionContext:aws:s3:arn": [
+                            arn(bucket),
+                            objects(bucket),
+                        ],
+                    }
+                },
+                "Effect": "Allow",
+                "Resource": arn(key),
+                "Sid": "DecryptSourceObjects",
+            },
+            {
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                "Condition": {
+                    "StringLike": {
+                        "kms:ViaService": f"s3.{DR_REGION}.amazonaws.com",
+                        "kms:EncryptionContext:aws:s3:arn": [
+                            f"arn:aws:s3:::{DR_BUCKET}",
+                            dr_objects,
+                        ],
+                    }
+                },
+                "Effect": "Allow",
+                "Resource": DR_KEY_ARN,
+                "Sid": "EncryptReplicas",
+            },
+        ],
     )
     # The role has no inline policy (NIST/HIPAA/PCI IAMNoInlinePolicy).
     assert "Policies" not in template["Resources"][role]["Properties"]

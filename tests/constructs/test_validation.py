@@ -35,9 +35,13 @@ def _samples() -> list[tuple[str, Any]]:
     ]
 
 
-@pytest.mark.parametrize("label", [label for label, _ in _samples()])
-def test_is_token_agrees_with_aws_cdk_lib(label: str) -> None:
-    value = dict(_samples())[label]
+SAMPLES = _samples()
+
+
+@pytest.mark.parametrize(
+    "value", [value for _, value in SAMPLES], ids=[label for label, _ in SAMPLES]
+)
+def test_is_token_agrees_with_aws_cdk_lib(value: Any) -> None:
     expected = (
         cdk.Token.is_unresolved(value)
         if isinstance(value, str | int | float) and not isinstance(value, bool)
