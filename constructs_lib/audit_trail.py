@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsii
-from aws_cdk import Duration, Names, RemovalPolicy, Stack
+from aws_cdk import Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -38,6 +38,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
+from constructs_lib import _durations as durations
 from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
@@ -783,7 +784,7 @@ class AuditTrail(Construct):
                 self,
                 f"{metric_name}Alarm",
                 alarm_description=f"{description} Trail {name}.",
-                metric=metric_filter.metric(statistic="Sum", period=Duration.minutes(5)),
+                metric=metric_filter.metric(statistic="Sum", period=durations.minutes(5)),
                 threshold=1,
                 evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

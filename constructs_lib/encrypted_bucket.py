@@ -21,12 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from constructs_lib import _durations as durations
 from constructs_lib._validation import ConstructPropError, check_region, is_token, require
 from constructs_lib.compliance import acknowledge
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
@@ -457,8 +458,8 @@ class EncryptedBucket(Construct):
         lifecycle_rules = [
             s3.LifecycleRule(
                 id="ExpireNoncurrentVersions",
-                noncurrent_version_expiration=Duration.days(noncurrent_days),
-                abort_incomplete_multipart_upload_after=Duration.days(
+                noncurrent_version_expiration=durations.days(noncurrent_days),
+                abort_incomplete_multipart_upload_after=durations.days(
                     ABORT_INCOMPLETE_UPLOADS_DAYS
                 ),
                 expired_object_delete_marker=True,
@@ -517,9 +518,9 @@ class EncryptedBucket(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireAccessLogs",
-                    expiration=Duration.days(retention_days),
-                    noncurrent_version_expiration=Duration.days(noncurrent_days),
-                    abort_incomplete_multipart_upload_after=Duration.days(
+                    expiration=durations.days(retention_days),
+                    noncurrent_version_expiration=durations.days(noncurrent_days),
+                    abort_incomplete_multipart_upload_after=durations.days(
                         ABORT_INCOMPLETE_UPLOADS_DAYS
                     ),
                 )

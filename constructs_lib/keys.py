@@ -21,6 +21,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
+from constructs_lib import _durations as durations
 from constructs_lib import _kms_actions as actions
 from constructs_lib._validation import check_account_id, check_range, is_token, require
 from constructs_lib.compliance import acknowledge
@@ -547,8 +548,8 @@ class CustomerManagedKey(_KeyBase):
             key_spec=kms.KeySpec(spec),
             key_usage=kms.KeyUsage(usage),
             enable_key_rotation=self.rotation_enabled,
-            rotation_period=Duration.days(rotation_days) if rotation_days else None,
-            pending_window=Duration.days(pending_days),
+            rotation_period=durations.days(rotation_days) if rotation_days else None,
+            pending_window=durations.days(pending_days),
             multi_region=multi_region or None,
             removal_policy=removal_policy,
             policy=self.policy_document,

@@ -21,6 +21,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from constructs import Construct
 
+from constructs_lib import _durations as durations
 from constructs_lib._validation import ConstructPropError, require
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
@@ -90,7 +91,7 @@ class KmsRequestQuotaAlarm(Construct):
             "must be a percentage of the quota, more than 0 and at most 100",
             threshold_percent,
         )
-        period = period if period is not None else Duration.minutes(1)
+        period = period if period is not None else durations.minutes(1)
         require(isinstance(period, Duration), "period", "must be a Duration", period)
         seconds = period.to_seconds(integral=False)
         require(

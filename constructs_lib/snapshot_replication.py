@@ -40,6 +40,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
+from constructs_lib import _durations as durations
 from constructs_lib._validation import (
     check_account_id,
     check_range,
@@ -93,12 +94,12 @@ AURORA_PATTERN: dict[str, Any] = {
 KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/[A-Za-z0-9-]+$")
 TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 MAX_DESTINATIONS = 10
-COPIER_TIMEOUT = Duration.minutes(2)
+COPIER_TIMEOUT = durations.minutes(2)
 COPIER_CONCURRENCY = 2  # SQS event sources need at least 2
-DEFAULT_RETENTION = Duration.days(14)
-DEFAULT_SWEEP_INTERVAL = Duration.hours(1)
-DEFAULT_SWEEP_WINDOW = Duration.days(1)
-DEFAULT_MAX_MESSAGE_AGE = Duration.hours(6)
+DEFAULT_RETENTION = durations.days(14)
+DEFAULT_SWEEP_INTERVAL = durations.hours(1)
+DEFAULT_SWEEP_WINDOW = durations.days(1)
+DEFAULT_MAX_MESSAGE_AGE = durations.hours(6)
 
 
 @dataclass(frozen=True)
@@ -153,11 +154,38 @@ def _stage_asset() -> str:
     return str(final)
 
 
-def _tag_rds_copies_statement(
-    partition: str, account: str, regions: list[str]
-) -> iam.PolicyStatement:
+# The functions' policy statements are IAM JSON until the policy is made: one call into the jsii
+# runtime per policy (PolicyDocument.from_json) instead of several per statement, and the wildcard
+# acknowledgments read the resources here rather than back from the runtime.
+_Statement = dict[str, Any]
+
+
+def _statement(
+    *,
+    sid: str,
+    actions: list[str],
+    resources: list[str],
+    conditions: dict[str, Any] | None = None,
+) -> _Statement:
+    """An Allow statement, as IAM JSON (the keywords of ``iam.PolicyStatement``)."""
+    statement: _Statement = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": resources,
+    }
+    if conditions:
+        statement["Condition"] = conditions
+    return statement
+
+
+def _document(statements: Sequence[_Statement]) -> iam.PolicyDocument:
+    return iam.PolicyDocument.from_json({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _tag_rds_copies_statement(partition: str, account: str, regions: list[str]) -> _Statement:
     """Tag the RDS and Aurora copies this tool makes (kmskit-* identifiers) as they are created."""
-    return iam.PolicyStatement(
+    return _statement(
         sid="TagRdsCopiesOnCreate",
         actions=["rds:AddTagsToResource"],
         resources=[
@@ -173,33 +201,49 @@ class _QueueTarget:
     """EventBridge -> encrypted SQS queue, allowed only for the rules that target it.
 
     ``targets.SqsQueue`` would add an unconditioned key-policy grant for EventBridge; here the key
-    policy gets the documented publisher statement and the queue policy names each rule.
+    policy gets the documented publisher statement, and :meth:`allow_rules` gives each queue one
+    statement naming every rule bound to it.
     """
 
     def __init__(self, queue: sqs.Queue, dead_letter_queue: sqs.Queue) -> None:
         self.queue = queue
         self.dead_letter_queue = dead_letter_queue
+        # Read once: every bind returns them, and each read is a call into the jsii runtime.
+        self._queue_arn = queue.queue_arn
+        self._dead_letter_queue_arn = dead_letter_queue.queue_arn
+        self.rule_arns: list[str] = []
 
     def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
-        for queue in (self.queue, self.dead_letter_queue):
-            queue.add_to_resource_policy(
-                iam.PolicyStatement(
-                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                    actions=["sqs:SendMessage"],
-                    resources=[queue.queue_arn],
-                    conditions={"ArnEquals": {"aws:SourceArn": rule.rule_ref.rule_arn}},
-                )
-            )
+        self.rule_arns.append(rule.rule_ref.rule_arn)
         return events.RuleTargetConfig(
-            arn=self.queue.queue_arn,
+            arn=self._queue_arn,
             dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
-                arn=self.dead_letter_queue.queue_arn
+                arn=self._dead_letter_queue_arn
             ),
             retry_policy=events.CfnRule.RetryPolicyProperty(
                 maximum_event_age_in_seconds=86400, maximum_retry_attempts=185
             ),
             target_resource=self.queue,
         )
+
+    def allow_rules(self) -> None:
+        """Let EventBridge send to both queues for the rules bound so far (call once, after the
+        last rule)."""
+        for queue, arn in (
+            (self.queue, self._queue_arn),
+            (self.dead_letter_queue, self._dead_letter_queue_arn),
+        ):
+            queue.add_to_resource_policy(
+                iam.PolicyStatement.from_json(
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": arn,
+                        "Condition": {"ArnEquals": {"aws:SourceArn": list(self.rule_arns)}},
+                    }
+                )
+            )
 
 
 _NAG_TOKENS = {
@@ -278,12 +322,12 @@ def _wildcard_reason(resource: str, mode: str) -> str:
 
 
 def _acknowledge_wildcards(
-    policy: iam.ManagedPolicy, statements: Sequence[iam.PolicyStatement], mode: str
+    policy: iam.ManagedPolicy, statements: Sequence[_Statement], mode: str
 ) -> None:
     """Acknowledge AwsSolutions-IAM5 for each wildcard resource of ``policy``, with its reason."""
     rules_by_reason: dict[str, list[str]] = {}
     for statement in statements:
-        for resource in statement.resources:
+        for resource in statement["Resource"]:
             if "*" not in resource:
                 continue
             rule_resource = resource
@@ -464,7 +508,7 @@ class _ReplicationBase(Construct):
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=key,
             enforce_ssl=True,
-            retention_period=Duration.days(14),
+            retention_period=durations.days(14),
         )
         self.queue = sqs.Queue(
             self,
@@ -472,8 +516,8 @@ class _ReplicationBase(Construct):
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=key,
             enforce_ssl=True,
-            retention_period=Duration.days(14),
-            visibility_timeout=Duration.seconds(COPIER_TIMEOUT.to_seconds() * 6),
+            retention_period=durations.days(14),
+            visibility_timeout=durations.seconds(COPIER_TIMEOUT.to_seconds() * 6),
             dead_letter_queue=sqs.DeadLetterQueue(
                 max_receive_count=self.max_receive_count, queue=self.dead_letter_queue
             ),
@@ -542,7 +586,7 @@ class _ReplicationBase(Construct):
             handler="sweep",
             role=self.sweeper_role,
             log_group=self.sweeper_log_group,
-            timeout=Duration.minutes(10),
+            timeout=durations.minutes(10),
             concurrency=1,
             description="reconciliation sweep",
             code=code,
@@ -571,7 +615,7 @@ class _ReplicationBase(Construct):
         self.schedule = events.Rule(
             self,
             "SweepSchedule",
-            schedule=events.Schedule.rate(Duration.minutes(interval_minutes)),
+            schedule=events.Schedule.rate(durations.minutes(interval_minutes)),
             description="kmskit snapshot replication: reconciliation sweep",
         )
         self.schedule.add_target(
@@ -700,7 +744,7 @@ class _ReplicationBase(Construct):
         self.aurora_rule = self._rule("AuroraEvents", AURORA_PATTERN) if "AURORA" in kinds else None
 
     def _alarms(self, age_seconds: int) -> None:
-        five_minutes = Duration.minutes(5)
+        five_minutes = durations.minutes(5)
         self.dead_letter_alarm = self._alarm(
             "DeadLettersAlarm",
             "Snapshot replication messages are in the dead-letter queue: read their 'reason' "
@@ -764,7 +808,7 @@ class _ReplicationBase(Construct):
         *,
         copy_regions: Sequence[str],
         read_regions: Sequence[str],
-        copy_statements: list[iam.PolicyStatement],
+        copy_statements: list[_Statement],
     ) -> None:
         """One customer managed policy per role (no inline policies)."""
         stack = Stack.of(self)
@@ -777,13 +821,13 @@ class _ReplicationBase(Construct):
                 "aws:RequestedRegion": regions,
             }
         }
-        queue_key = iam.PolicyStatement(
+        queue_key = _statement(
             sid="QueueKey",
             actions=["kms:Decrypt", "kms:GenerateDataKey"],
             resources=[self.encryption_key.key_arn],
             conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
         )
-        describe = iam.PolicyStatement(
+        describe = _statement(
             sid="DescribeSnapshots",
             actions=[
                 "ec2:DescribeSnapshots",
@@ -793,13 +837,13 @@ class _ReplicationBase(Construct):
             resources=["*"],
             conditions=in_regions,
         )
-        delete_ours = iam.PolicyStatement(
+        delete_ours = _statement(
             sid="DeleteOwnCopies",
             actions=["ec2:DeleteSnapshot"],
             resources=[f"arn:{p}:ec2:*::snapshot/*"],
             conditions=ours,
         )
-        delete_ours_rds = iam.PolicyStatement(
+        delete_ours_rds = _statement(
             sid="DeleteOwnRdsCopies",
             actions=["rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"],
             resources=[
@@ -809,14 +853,14 @@ class _ReplicationBase(Construct):
             conditions=ours,
         )
 
-        def logs_statement(group: logs.LogGroup) -> iam.PolicyStatement:
-            return iam.PolicyStatement(
+        def logs_statement(group: logs.LogGroup) -> _Statement:
+            return _statement(
                 sid="WriteLogs",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[f"{group.log_group_arn}"],
             )
 
-        tracing = iam.PolicyStatement(
+        tracing = _statement(
             sid="Tracing",
             actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
             resources=["*"],
@@ -824,7 +868,7 @@ class _ReplicationBase(Construct):
         sweeper_statements = [
             logs_statement(self.sweeper_log_group),
             tracing,
-            iam.PolicyStatement(
+            _statement(
                 sid="QueueTasks",
                 actions=["sqs:SendMessage"],
                 resources=[self.queue.queue_arn, self.dead_letter_queue.queue_arn],
@@ -837,7 +881,7 @@ class _ReplicationBase(Construct):
         copier_statements = [
             logs_statement(self.copier_log_group),
             tracing,
-            iam.PolicyStatement(
+            _statement(
                 sid="ConsumeQueue",
                 actions=[
                     "sqs:ReceiveMessage",
@@ -848,20 +892,20 @@ class _ReplicationBase(Construct):
                 ],
                 resources=[self.queue.queue_arn],
             ),
-            iam.PolicyStatement(
+            _statement(
                 sid="DeadLetter",
                 actions=["sqs:SendMessage"],
                 resources=[self.dead_letter_queue.queue_arn],
             ),
             queue_key,
             describe,
-            iam.PolicyStatement(
+            _statement(
                 sid="CopyEbs",
                 actions=["ec2:CopySnapshot"],
                 resources=[f"arn:{p}:ec2:*::snapshot/*"],
                 conditions={"StringEquals": {"aws:RequestedRegion": sorted(set(copy_regions))}},
             ),
-            iam.PolicyStatement(
+            _statement(
                 sid="TagEbsCopiesOnCreate",
                 actions=["ec2:CreateTags"],
                 resources=[f"arn:{p}:ec2:*::snapshot/*"],
@@ -872,14 +916,14 @@ class _ReplicationBase(Construct):
                     }
                 },
             ),
-            iam.PolicyStatement(
+            _statement(
                 sid="ShareAndMarkOwnEbsCopies",
                 actions=["ec2:ModifySnapshotAttribute", "ec2:CreateTags"],
                 resources=[f"arn:{p}:ec2:*::snapshot/*"],
                 conditions=ours,
             ),
             delete_ours,
-            iam.PolicyStatement(
+            _statement(
                 sid="ShareAndMarkOwnRdsCopies",
                 actions=[
                     "rds:ModifyDBSnapshotAttribute",
@@ -896,10 +940,10 @@ class _ReplicationBase(Construct):
             *copy_statements,
         ]
         self.sweeper_policy = iam.ManagedPolicy(
-            self, "SweeperPolicy", roles=[self.sweeper_role], statements=sweeper_statements
+            self, "SweeperPolicy", roles=[self.sweeper_role], document=_document(sweeper_statements)
         )
         self.copier_policy = iam.ManagedPolicy(
-            self, "CopierPolicy", roles=[self.copier_role], statements=copier_statements
+            self, "CopierPolicy", roles=[self.copier_role], document=_document(copier_statements)
         )
         _acknowledge_wildcards(self.sweeper_policy, sweeper_statements, self.replicator_mode)
         _acknowledge_wildcards(self.copier_policy, copier_statements, self.replicator_mode)
@@ -917,13 +961,13 @@ class _ReplicationBase(Construct):
 
     def _kms_statement(
         self, sid: str, key_arns: Sequence[str], regions: Sequence[str], *, grants: bool
-    ) -> iam.PolicyStatement:
+    ) -> _Statement:
         """Use of ``key_arns`` only through EC2 and RDS in ``regions`` (kms:ViaService)."""
         via = sorted(
             f"{service}.{region}.amazonaws.com" for service in ("ec2", "rds") for region in regions
         )
         if grants:
-            return iam.PolicyStatement(
+            return _statement(
                 sid=sid,
                 actions=["kms:CreateGrant"],
                 resources=list(key_arns),
@@ -932,7 +976,7 @@ class _ReplicationBase(Construct):
                     "Bool": {"kms:GrantIsForAWSResource": "true"},
                 },
             )
-        return iam.PolicyStatement(
+        return _statement(
             sid=sid,
             actions=[
                 "kms:Decrypt",
@@ -1073,12 +1117,13 @@ class SnapshotReplicator(_ReplicationBase):
                 },
                 bus=self.event_bus,
             )
+        self._queue_target.allow_rules()
 
         p, region, account = stack.partition, stack.region, stack.account
         dest_regions = sorted({d.region for d in self.destinations})
         dest_keys = sorted({str(d.kms_key_arn) for d in self.destinations})
         copy_statements = [
-            iam.PolicyStatement(
+            _statement(
                 sid="CopyRdsSnapshots",
                 actions=["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
                 resources=[
@@ -1104,7 +1149,7 @@ class SnapshotReplicator(_ReplicationBase):
         ]
         if targets_accounts:
             copy_statements.append(
-                iam.PolicyStatement(
+                _statement(
                     sid="AnnounceSharedSnapshots",
                     actions=["events:PutEvents"],
                     resources=sorted(
@@ -1228,6 +1273,7 @@ class SnapshotReceiver(_ReplicationBase):
             },
             bus=self.event_bus,
         )
+        self._queue_target.allow_rules()
 
         p, region, account = stack.partition, stack.region, stack.account
         onward_regions = sorted({d.region for d in self.destinations})
@@ -1235,7 +1281,7 @@ class SnapshotReceiver(_ReplicationBase):
         own_keys = sorted({kms_key.key_arn, *(str(d.kms_key_arn) for d in self.destinations)})
         sharing_keys = [f"arn:{p}:kms:{region}:{a}:key/*" for a in self.source_accounts]
         copy_statements = [
-            iam.PolicyStatement(
+            _statement(
                 sid="CopyRdsSnapshots",
                 actions=["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
                 resources=[
@@ -1258,7 +1304,7 @@ class SnapshotReceiver(_ReplicationBase):
             # The source accounts' sharing keys (their key policies must name this account).
             self._kms_statement("UseSharingKeys", sharing_keys, [region], grants=False),
             self._kms_statement("GrantSharingKeys", sharing_keys, [region], grants=True),
-            iam.PolicyStatement(
+            _statement(
                 sid="ReportReceipt",
                 actions=["events:PutEvents"],
                 resources=[

@@ -185,6 +185,36 @@ def test_receiver_bus_accepts_only_source_accounts(synthesized: Synth) -> None:
     assert shared[0]["Properties"]["EventPattern"]["account"] == [SOURCE_ACCOUNT]
 
 
+def test_only_the_rules_that_target_the_queues_may_send_to_them(synthesized: Synth) -> None:
+    for stack in ("Source", "Backup"):
+        template = synthesized(APP).template(stack)
+        rules = resources(template, "AWS::Events::Rule")
+        # The sweep schedule targets the sweeper, with the dead-letter queue as its DLQ.
+        queue_rules = sorted(k for k, r in rules.items() if "EventPattern" in r["Properties"])
+        assert len(queue_rules) >= 3, stack
+        policies = resources(template, "AWS::SQS::QueuePolicy").values()
+        for queue_id in resources(template, "AWS::SQS::Queue"):
+            from_events = [
+                s
+                for policy in policies
+                if policy["Properties"]["Queues"] == [{"Ref": queue_id}]
+                for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                if s.get("Principal") == {"Service": "events.amazonaws.com"}
+            ]
+            sources = []
+            for statement in from_events:
+                assert statement["Action"] == "sqs:SendMessage"
+                assert statement["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+                arns = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+                sources.append(sorted(a["Fn::GetAtt"][0] for a in _as_list(arns)))
+            assert queue_rules in sources, (stack, queue_id)
+            assert all(set(s) <= set(rules) for s in sources), (stack, queue_id)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def test_every_alarm_notifies_the_alarm_topic(synthesized: Synth) -> None:
     for stack in ("Source", "Backup"):
         alarms = resources(synthesized(APP).template(stack), "AWS::CloudWatch::Alarm")
