@@ -10,6 +10,7 @@ final policy, and one :meth:`grant` that every ``grant_*`` method goes through (
 from __future__ import annotations
 
 import functools
+import json
 import re
 import weakref
 from collections.abc import Mapping
@@ -197,6 +198,7 @@ class _KeyBase(Resource):
     policy: KeyPolicy
     policy_document: iam.PolicyDocument
     _context: KeyContext
+    _grants: dict[tuple[iam.IGrantable, tuple[str, ...], str], iam.Grant]
     _policy_owner: kms.CfnKey | kms.CfnReplicaKey
 
     def _start_policy(self, policy: Any, ctx: KeyContext) -> None:
@@ -208,6 +210,7 @@ class _KeyBase(Resource):
         )
         self.policy = policy or KeyPolicy.default()
         self._context = ctx
+        self._grants: dict[tuple[iam.IGrantable, tuple[str, ...], str], iam.Grant] = {}
         for account in self.policy.external_accounts:
             self._require_other_account("external_accounts", account)
         self.policy_document = iam.PolicyDocument(statements=self.policy.render(ctx))
@@ -276,6 +279,23 @@ class _KeyBase(Resource):
         )
         condition_dict = {op: dict(body) for op, body in conditions.items()} if conditions else None
         key_actions = tuple(actions.explicit(key_actions))
+        # CDK constructs grant the same thing again and again (CDK Pipelines: the pipeline role,
+        # once per action); the policies would be the same, so the first Grant is returned.
+        try:
+            memo = (grantee, key_actions, json.dumps(condition_dict, sort_keys=True))
+        except TypeError:  # a condition value that is not plain data (a token object)
+            return self._grant(grantee, key_actions, condition_dict)
+        previous = self._grants.get(memo)
+        if previous is None:
+            previous = self._grants[memo] = self._grant(grantee, key_actions, condition_dict)
+        return previous
+
+    def _grant(
+        self,
+        grantee: iam.IGrantable,
+        key_actions: tuple[str, ...],
+        condition_dict: dict[str, dict[str, Any]] | None,
+    ) -> iam.Grant:
         principal = grantee.grant_principal
         identity: iam.Grant | None = None
         if self._same_account(principal):
@@ -288,7 +308,7 @@ class _KeyBase(Resource):
             if identity.success and self.policy.delegates_to_iam:
                 return identity
         statement = iam.PolicyStatement(
-            principals=[self._key_policy_principal(grantee)],
+            principals=[self._key_policy_principal(grantee, principal)],
             actions=list(key_actions),
             resources=["*"],
             conditions=condition_dict,
@@ -386,7 +406,9 @@ class _KeyBase(Resource):
             return True
         return bool(other == mine)
 
-    def _key_policy_principal(self, grantee: iam.IGrantable) -> iam.IPrincipal:
+    def _key_policy_principal(
+        self, grantee: iam.IGrantable, principal: iam.IPrincipal
+    ) -> iam.IPrincipal:
         # As aws_kms.Key does: a grantee in a stack that already depends on the key's stack is
         # named by its account, or the key policy would point back at it (a dependency cycle).
         if isinstance(grantee, Construct):
@@ -394,7 +416,7 @@ class _KeyBase(Resource):
             key_stack = Stack.of(self)
             if grantee_stack is not key_stack and key_stack in grantee_stack.dependencies:
                 return iam.AccountPrincipal(grantee_stack.account)
-        return grantee.grant_principal
+        return principal
 
 
 class _RoutedKey(kms.Key):

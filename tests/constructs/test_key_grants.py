@@ -258,3 +258,30 @@ def test_bucket_grants_on_key_reach_the_key_policy(templates: Templates) -> None
         ("AWS", templates.role_arn("BucketReader")),
         ["kms:Decrypt", "kms:DescribeKey"],
     )
+
+
+def test_a_repeated_grant_is_made_once_and_a_different_one_again() -> None:
+    app = cdk.App(context=cdk_json_context())
+    stack = cdk.Stack(app, "Repeat", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    key = CustomerManagedKey(stack, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
+    reader = role(stack, "Reader")
+    first = key.grant_decrypt(reader)
+    # CDK Pipelines and other constructs repeat grants through .key.
+    assert key.key.grant_decrypt(reader) is first
+    assert key.grant(reader, "kms:Decrypt") is first
+    other = key.grant_encrypt_decrypt(reader)
+    assert other is not first
+    conditioned = key.grant(
+        reader, "kms:Decrypt", conditions={"Bool": {"aws:SecureTransport": "true"}}
+    )
+    assert conditioned is not first
+
+    templates = Templates(main=app.synth().get_stack_by_name("Repeat").template, partner={})
+    reader_arn = ("AWS", templates.role_arn("Reader"))
+    named = [
+        s for s in templates.key_policy("Key") if s.get("Principal", {}).get("AWS") == reader_arn[1]
+    ]
+    decrypt_only = [s for s in named if s["Action"] == "kms:Decrypt" and "Condition" not in s]
+    assert len(decrypt_only) <= 1
+    assert allows(named, reader_arn, SYMMETRIC_USER)
+    assert allows(named, reader_arn, "kms:Decrypt", {"Bool": {"aws:SecureTransport": "true"}})
