@@ -6,26 +6,18 @@ value that any number of constructs, stacks and Apps of one process can share.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 
 from aws_cdk import Duration
 
 
 @cache
-def days(amount: int) -> Duration:
-    return Duration.days(amount)
+def _duration(unit: str, amount: int) -> Duration:
+    made: Duration = getattr(Duration, unit)(amount)
+    return made
 
 
-@cache
-def hours(amount: int) -> Duration:
-    return Duration.hours(amount)
-
-
-@cache
-def minutes(amount: int) -> Duration:
-    return Duration.minutes(amount)
-
-
-@cache
-def seconds(amount: int) -> Duration:
-    return Duration.seconds(amount)
+days = partial(_duration, "days")
+hours = partial(_duration, "hours")
+minutes = partial(_duration, "minutes")
+seconds = partial(_duration, "seconds")

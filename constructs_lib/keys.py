@@ -210,7 +210,7 @@ class _KeyBase(Resource):
         )
         self.policy = policy or KeyPolicy.default()
         self._context = ctx
-        self._grants: dict[tuple[iam.IGrantable, tuple[str, ...], str], iam.Grant] = {}
+        self._grants = {}
         for account in self.policy.external_accounts:
             self._require_other_account("external_accounts", account)
         self.policy_document = iam.PolicyDocument(statements=self.policy.render(ctx))

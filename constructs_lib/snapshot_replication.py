@@ -211,10 +211,8 @@ class _QueueTarget:
         # Read once: every bind returns them, and each read is a call into the jsii runtime.
         self._queue_arn = queue.queue_arn
         self._dead_letter_queue_arn = dead_letter_queue.queue_arn
-        self.rule_arns: list[str] = []
 
     def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
-        self.rule_arns.append(rule.rule_ref.rule_arn)
         return events.RuleTargetConfig(
             arn=self._queue_arn,
             dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
@@ -226,9 +224,10 @@ class _QueueTarget:
             target_resource=self.queue,
         )
 
-    def allow_rules(self) -> None:
-        """Let EventBridge send to both queues for the rules bound so far (call once, after the
-        last rule)."""
+    def allow_rules(self, rules: Sequence[events.Rule]) -> None:
+        """Let EventBridge send to both queues for ``rules`` (call once, with every rule that
+        targets them)."""
+        rule_arns = [rule.rule_arn for rule in rules]
         for queue, arn in (
             (self.queue, self._queue_arn),
             (self.dead_letter_queue, self._dead_letter_queue_arn),
@@ -240,7 +239,7 @@ class _QueueTarget:
                         "Principal": {"Service": "events.amazonaws.com"},
                         "Action": "sqs:SendMessage",
                         "Resource": arn,
-                        "Condition": {"ArnEquals": {"aws:SourceArn": list(self.rule_arns)}},
+                        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arns}},
                     }
                 )
             )
@@ -1117,7 +1116,7 @@ class SnapshotReplicator(_ReplicationBase):
                 },
                 bus=self.event_bus,
             )
-        self._queue_target.allow_rules()
+        self._queue_target.allow_rules(self.rules)
 
         p, region, account = stack.partition, stack.region, stack.account
         dest_regions = sorted({d.region for d in self.destinations})
@@ -1273,7 +1272,7 @@ class SnapshotReceiver(_ReplicationBase):
             },
             bus=self.event_bus,
         )
-        self._queue_target.allow_rules()
+        self._queue_target.allow_rules(self.rules)
 
         p, region, account = stack.partition, stack.region, stack.account
         onward_regions = sorted({d.region for d in self.destinations})

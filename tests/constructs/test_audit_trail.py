@@ -206,31 +206,42 @@ def test_default_trail_makes_its_own_rotated_key(showcase: SynthResult) -> None:
     assertions.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
+def acl_check_statement(bucket: str, trail_arns: list[str]) -> dict[str, Any]:
+    return {
+        "Action": "s3:GetBucketAcl",
+        "Condition": {"StringEquals": {"aws:SourceArn": trail_arns}},
+        "Effect": "Allow",
+        "Principal": CLOUDTRAIL,
+        "Resource": arn(bucket),
+        "Sid": "AllowCloudTrailAclCheck",
+    }
+
+
+def write_statement(source_arn: str, resource: Any, sid: str) -> dict[str, Any]:
+    return {
+        "Action": "s3:PutObject",
+        "Condition": {
+            "StringEquals": {
+                "s3:x-amz-acl": "bucket-owner-full-control",
+                "aws:SourceArn": source_arn,
+            }
+        },
+        "Effect": "Allow",
+        "Principal": CLOUDTRAIL,
+        "Resource": resource,
+        "Sid": sid,
+    }
+
+
 def cloudtrail_bucket_statements(
     bucket: str, account: str, name: str, prefix: str = ""
 ) -> list[dict[str, Any]]:
+    source = trail_arn(account, name)
     return [
-        {
-            "Action": "s3:GetBucketAcl",
-            "Condition": {"StringEquals": {"aws:SourceArn": [trail_arn(account, name)]}},
-            "Effect": "Allow",
-            "Principal": CLOUDTRAIL,
-            "Resource": arn(bucket),
-            "Sid": "AllowCloudTrailAclCheck",
-        },
-        {
-            "Action": "s3:PutObject",
-            "Condition": {
-                "StringEquals": {
-                    "s3:x-amz-acl": "bucket-owner-full-control",
-                    "aws:SourceArn": trail_arn(account, name),
-                }
-            },
-            "Effect": "Allow",
-            "Principal": CLOUDTRAIL,
-            "Resource": objects(bucket, f"/{prefix}AWSLogs/{account}/*"),
-            "Sid": "AllowCloudTrailWrite",
-        },
+        acl_check_statement(bucket, [source]),
+        write_statement(
+            source, objects(bucket, f"/{prefix}AWSLogs/{account}/*"), "AllowCloudTrailWrite"
+        ),
     ]
 
 
@@ -487,43 +498,18 @@ def test_central_bucket_policy_names_each_trail(showcase: SynthResult) -> None:
         [
             *tls_statements(bucket),
             *encryption_statements(bucket, arn(key), ["cloudtrail.amazonaws.com"]),
-            {
-                "Action": "s3:GetBucketAcl",
-                "Condition": {"StringEquals": {"aws:SourceArn": [member, organization]}},
-                "Effect": "Allow",
-                "Principal": CLOUDTRAIL,
-                "Resource": arn(bucket),
-                "Sid": "AllowCloudTrailAclCheck",
-            },
-            {
-                "Action": "s3:PutObject",
-                "Condition": {
-                    "StringEquals": {
-                        "s3:x-amz-acl": "bucket-owner-full-control",
-                        "aws:SourceArn": member,
-                    }
-                },
-                "Effect": "Allow",
-                "Principal": CLOUDTRAIL,
-                "Resource": objects(bucket, f"/AWSLogs/{WORKLOAD}/*"),
-                "Sid": "AllowCloudTrailWrite1",
-            },
-            {
-                "Action": "s3:PutObject",
-                "Condition": {
-                    "StringEquals": {
-                        "s3:x-amz-acl": "bucket-owner-full-control",
-                        "aws:SourceArn": organization,
-                    }
-                },
-                "Effect": "Allow",
-                "Principal": CLOUDTRAIL,
-                "Resource": [
+            acl_check_statement(bucket, [member, organization]),
+            write_statement(
+                member, objects(bucket, f"/AWSLogs/{WORKLOAD}/*"), "AllowCloudTrailWrite1"
+            ),
+            write_statement(
+                organization,
+                [
                     objects(bucket, f"/AWSLogs/{MANAGEMENT}/*"),
                     objects(bucket, f"/AWSLogs/{ORGANIZATION_ID}/*"),
                 ],
-                "Sid": "AllowCloudTrailWrite2",
-            },
+                "AllowCloudTrailWrite2",
+            ),
         ],
     )
 
