@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from constructs_lib import _principals as principals
 from constructs_lib._validation import require
 from constructs_lib.key_policy import KeyServicePrincipal
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
@@ -71,6 +72,7 @@ class AlarmTopic(Construct):
             enforce_ssl=True,
             display_name=display_name,
         )
+        topic_arn, account = self.topic.topic_arn, self.topic.stack.account
         for service in publishers:
             encryption_key.add_service_principal(
                 KeyServicePrincipal.publisher(service=service, destination="sns")
@@ -78,9 +80,9 @@ class AlarmTopic(Construct):
             self.topic.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid=f"Allow{service.split('.', 1)[0].title()}Publish",
-                    principals=[iam.ServicePrincipal(service)],
+                    principals=[principals.service(service)],
                     actions=["sns:Publish"],
-                    resources=[self.topic.topic_arn],
-                    conditions={"StringEquals": {"aws:SourceAccount": self.topic.stack.account}},
+                    resources=[topic_arn],
+                    conditions={"StringEquals": {"aws:SourceAccount": account}},
                 )
             )

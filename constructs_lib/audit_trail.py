@@ -39,6 +39,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
 from constructs_lib import _durations as durations
+from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
@@ -51,6 +52,7 @@ from constructs_lib.encrypted_bucket import (
     BucketReplication,
     EncryptedBucket,
     acknowledge_wildcard_resources,
+    add_bucket_statements,
     is_bucket,
     key_facts,
 )
@@ -217,7 +219,7 @@ def cloudtrail_bucket_statements(
     trail) with ``s3:x-amz-acl = bucket-owner-full-control``.
     """
     require(bool(sources), "sources", "must name at least one trail", list(sources))
-    principal = iam.ServicePrincipal(CLOUDTRAIL)
+    principal = principals.service(CLOUDTRAIL)
     prefix = f"{s3_key_prefix}/" if s3_key_prefix else ""
     statements = [
         iam.PolicyStatement(
@@ -318,10 +320,12 @@ class AuditBucket(Construct):
         )
         self.bucket = self.encrypted_bucket.bucket
         self.access_log_bucket = self.encrypted_bucket.access_log_bucket
-        for statement in cloudtrail_bucket_statements(
-            self.bucket, self.sources, self.s3_key_prefix, Stack.of(self).partition
-        ):
-            self.bucket.add_to_resource_policy(statement)
+        add_bucket_statements(
+            self.bucket,
+            cloudtrail_bucket_statements(
+                self.bucket, self.sources, self.s3_key_prefix, Stack.of(self).partition
+            ),
+        )
 
 
 def _pascal_keys(value: Any) -> Any:

@@ -28,6 +28,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib import _durations as durations
+from constructs_lib import _principals as principals
 from constructs_lib._validation import ConstructPropError, check_region, is_token, require
 from constructs_lib.compliance import acknowledge
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
@@ -280,7 +281,7 @@ def merge_props(
 
 def _deny_put(
     sid: str,
-    bucket: s3.IBucket,
+    objects_arn: str,
     conditions: dict[str, dict[str, Any]],
     exempt_services: Sequence[str],
 ) -> iam.PolicyStatement:
@@ -292,11 +293,26 @@ def _deny_put(
     return iam.PolicyStatement(
         sid=sid,
         effect=iam.Effect.DENY,
-        principals=[iam.AnyPrincipal()],
+        principals=[principals.anyone()],
         actions=["s3:PutObject"],
-        resources=[bucket.arn_for_objects("*")],
+        resources=[objects_arn],
         conditions=conditions,
     )
+
+
+def add_bucket_statements(bucket: s3.IBucket, statements: Sequence[iam.PolicyStatement]) -> None:
+    """Add ``statements`` to the bucket policy, as ``add_to_resource_policy`` does one by one.
+
+    One call for all of them when the policy exists (``enforce_ssl`` makes it with the bucket):
+    each ``add_to_resource_policy`` is three jsii round-trips, the call and the two fields of its
+    result, which jsii reads back even when nobody uses them.
+    """
+    policy = bucket.policy
+    if policy is None:
+        for statement in statements:
+            bucket.add_to_resource_policy(statement)
+        return
+    policy.document.add_statements(*statements)
 
 
 def encryption_statements(
@@ -308,28 +324,29 @@ def encryption_statements(
     request for ``aws:kms`` without a key ID would be encrypted with the AWS managed key
     ``aws/s3`` (S3 PutObject API reference), so it is refused as well.
     """
+    objects_arn = bucket.arn_for_objects("*")
     return [
         _deny_put(
             "DenyOtherEncryptionTypes",
-            bucket,
+            objects_arn,
             {"StringNotEquals": {SSE_HEADER: "aws:kms"}, "Null": {SSE_HEADER: "false"}},
             exempt_services,
         ),
         _deny_put(
             "DenyOtherKmsKeys",
-            bucket,
+            objects_arn,
             {"StringNotEquals": {SSE_KEY_HEADER: key_arn}, "Null": {SSE_KEY_HEADER: "false"}},
             exempt_services,
         ),
         _deny_put(
             "DenyKmsWithoutKeyId",
-            bucket,
+            objects_arn,
             {"StringEquals": {SSE_HEADER: "aws:kms"}, "Null": {SSE_KEY_HEADER: "true"}},
             exempt_services,
         ),
         _deny_put(
             "DenyCustomerProvidedKeys",
-            bucket,
+            objects_arn,
             {"Null": {SSE_C_HEADER: "false"}},
             (),
         ),
@@ -494,8 +511,9 @@ class EncryptedBucket(Construct):
             lifecycle_rules=lifecycle_rules,
             **replication_props,
         )
-        for statement in encryption_statements(self.bucket, facts.key.key_arn, service_writers):
-            self.bucket.add_to_resource_policy(statement)
+        add_bucket_statements(
+            self.bucket, encryption_statements(self.bucket, facts.key.key_arn, service_writers)
+        )
         if replication is not None:
             self._grant_replication(replication)
         else:
@@ -531,7 +549,7 @@ class EncryptedBucket(Construct):
             iam.PolicyStatement(
                 sid="DenyWritesExceptS3ServerAccessLogging",
                 effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
+                principals=[principals.anyone()],
                 actions=["s3:PutObject"],
                 resources=[log_bucket.arn_for_objects("*")],
                 conditions={

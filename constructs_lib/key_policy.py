@@ -19,6 +19,7 @@ from aws_cdk import DefaultStackSynthesizer, Stack
 from aws_cdk import aws_iam as iam
 
 from constructs_lib import _kms_actions as actions
+from constructs_lib import _principals as principals
 from constructs_lib._validation import ConstructPropError, check_account_id, is_token, require
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
@@ -97,11 +98,9 @@ def stack_facts(stack: Stack) -> StackFacts:
             if isinstance(synthesizer, DefaultStackSynthesizer)
             else None
         )
-        roots = (
-            stack.resolve(iam.AccountRootPrincipal().arn),
-            stack.resolve(iam.AccountPrincipal(account).arn),
-            stack.resolve(account),
-        )
+        # One resolve for the three forms (each jsii call is a round-trip).
+        forms = [principals.account_root().arn, iam.AccountPrincipal(account).arn, account]
+        roots = tuple(stack.resolve(forms))
         facts = _facts_by_stack[stack] = StackFacts(account, region, partition, deployer, roots)
     return facts
 
@@ -292,9 +291,9 @@ class KeyServicePrincipal:
 
         def render(ctx: KeyContext) -> list[iam.PolicyStatement]:
             trail_context = f"arn:{ctx.partition}:cloudtrail:*:{ctx.account}:trail/*"
-            service = iam.ServicePrincipal("cloudtrail.amazonaws.com")
+            service = principals.service("cloudtrail.amazonaws.com")
             readers = [to_principal("log_readers", r) for r in log_readers] or [
-                iam.AccountRootPrincipal()
+                principals.account_root()
             ]
             return [
                 iam.PolicyStatement(
@@ -337,7 +336,7 @@ class KeyServicePrincipal:
             return [
                 iam.PolicyStatement(
                     sid="AllowCloudWatchLogs",
-                    principals=[iam.ServicePrincipal(f"logs.{ctx.region}.amazonaws.com")],
+                    principals=[principals.service(f"logs.{ctx.region}.amazonaws.com")],
                     actions=list(actions.CLOUDWATCH_LOGS_ACTIONS),
                     resources=["*"],
                     conditions={
@@ -391,7 +390,7 @@ class KeyServicePrincipal:
             return [
                 iam.PolicyStatement(
                     sid=sid,
-                    principals=[iam.ServicePrincipal(service)],
+                    principals=[principals.service(service)],
                     actions=list(actions.PUBLISHER_ACTIONS),
                     resources=["*"],
                     conditions={
@@ -487,7 +486,7 @@ class KeyPolicy:
             result.append(
                 iam.PolicyStatement(
                     sid="EnableIAMUserPermissions",
-                    principals=[iam.AccountRootPrincipal()],
+                    principals=[principals.account_root()],
                     actions=["kms:*"],
                     resources=["*"],
                 )
@@ -565,7 +564,7 @@ class KeyPolicy:
         # checked, and it is still the only principal this statement lets in.
         return iam.PolicyStatement(
             sid="KeyDeployment",
-            principals=[iam.AccountRootPrincipal()],
+            principals=[principals.account_root()],
             actions=list(actions.ADMIN_ACTIONS),
             resources=["*"],
             conditions={"ArnLike": {"aws:PrincipalArn": role_arn}},

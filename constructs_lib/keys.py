@@ -85,7 +85,7 @@ def _enum_name(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def _check_alias(scope: Construct, alias: Any) -> str:
+def _check_alias(stack: Stack, alias: Any) -> str:
     require(isinstance(alias, str), "alias", "must be a string", alias)
     require(alias.startswith("alias/"), "alias", "must start with 'alias/'", alias)
     require(
@@ -106,7 +106,7 @@ def _check_alias(scope: Construct, alias: Any) -> str:
         "may only contain letters, digits, '/', '_' and '-' after 'alias/'",
         alias,
     )
-    used = _aliases_by_stack.setdefault(Stack.of(scope), set())
+    used = _aliases_by_stack.setdefault(stack, set())
     require(alias not in used, "alias", "must be unique within the stack", alias)
     used.add(alias)
     return str(alias)
@@ -174,7 +174,7 @@ class _KeyPolicyValidation:
         self._owner = owner
 
     def validate(self) -> list[str]:
-        stack = Stack.of(self._owner)
+        stack = self._owner._stack
         resolved = stack.resolve(self._owner.policy_document)
         return policy_problems(
             resolved or {},
@@ -201,6 +201,12 @@ class _KeyBase(Resource):
     _grants: dict[tuple[iam.IGrantable, tuple[str, ...], str], iam.Grant]
     _policy_owner: kms.CfnKey | kms.CfnReplicaKey
 
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        # Read once: every jsii property read is a round-trip.
+        self._stack = Stack.of(self)
+        self._node = self.node
+
     def _start_policy(self, policy: Any, ctx: KeyContext) -> None:
         require(
             policy is None or isinstance(policy, KeyPolicy),
@@ -214,7 +220,7 @@ class _KeyBase(Resource):
         for account in self.policy.external_accounts:
             self._require_other_account("external_accounts", account)
         self.policy_document = iam.PolicyDocument(statements=self.policy.render(ctx))
-        self.node.add_validation(_KeyPolicyValidation(self))
+        self._node.add_validation(_KeyPolicyValidation(self))
 
     @property
     def key_arn(self) -> str:
@@ -244,8 +250,7 @@ class _KeyBase(Resource):
 
     def add_service_principal(self, service: KeyServicePrincipal) -> None:
         """Let an AWS service use the key, with the conditions AWS documents for it."""
-        for statement in service.render(self._context):
-            self.add_to_resource_policy(statement)
+        self.policy_document.add_statements(*service.render(self._context))
 
     def grant(
         self,
@@ -413,7 +418,7 @@ class _KeyBase(Resource):
         # named by its account, or the key policy would point back at it (a dependency cycle).
         if isinstance(grantee, Construct):
             grantee_stack = Stack.of(grantee)
-            key_stack = Stack.of(self)
+            key_stack = self._stack
             if grantee_stack is not key_stack and key_stack in grantee_stack.dependencies:
                 return iam.AccountPrincipal(grantee_stack.account)
         return principal
@@ -545,7 +550,7 @@ class CustomerManagedKey(_KeyBase):
         )
         _check_common(description, removal_policy)
         if alias is not None:
-            _check_alias(self, alias)
+            _check_alias(self._stack, alias)
 
         self.key_spec = spec
         self.key_usage = usage
@@ -555,7 +560,7 @@ class CustomerManagedKey(_KeyBase):
         self._start_policy(
             policy,
             KeyContext.of(
-                Stack.of(self),
+                self._stack,
                 key_usage=usage,
                 key_spec=spec,
                 origin=origin,
@@ -566,7 +571,7 @@ class CustomerManagedKey(_KeyBase):
         routed = _RoutedKey(
             self,
             "Key",
-            description=description or f"{self.node.path} ({spec}, {usage})",
+            description=description or f"{self._node.path} ({spec}, {usage})",
             key_spec=kms.KeySpec(spec),
             key_usage=kms.KeyUsage(usage),
             enable_key_rotation=self.rotation_enabled,
@@ -639,7 +644,7 @@ class ReplicaKey(_KeyBase):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
-        stack = Stack.of(self)
+        stack = self._stack
         require(
             (primary is None) != (primary_key_arn is None),
             "primary",
@@ -662,7 +667,7 @@ class ReplicaKey(_KeyBase):
         pending_days = _pending_days(pending_window)
         _check_common(description, removal_policy)
         if alias is not None:
-            _check_alias(self, alias)
+            _check_alias(stack, alias)
         self.key_spec = spec
         self.key_usage = usage
         self.origin = origin
@@ -677,7 +682,7 @@ class ReplicaKey(_KeyBase):
             "Resource",
             primary_key_arn=arn,
             key_policy=self.policy_document,
-            description=description or f"{self.node.path} (replica of a multi-Region key)",
+            description=description or f"{self._node.path} (replica of a multi-Region key)",
             pending_window_in_days=pending_days,
         )
         self._policy_owner = self.resource

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Match, Template
 
+from constructs_lib import CustomerManagedKey, KeyServicePrincipal
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
@@ -378,3 +380,28 @@ def test_extra_statements_are_added_as_given(synthesized: Synth) -> None:
             ["kms:DescribeKey", "kms:GetKeyPolicy"],
         ),
     )
+
+
+def test_each_stack_names_its_own_account_root_and_services() -> None:
+    """One principal object serves every statement of the process (constructs_lib/_principals.py);
+    each stack must still render its own account, and each Region its own service name."""
+    app = cdk.App()
+    stacks = {
+        (account, region): cdk.Stack(
+            app, f"S{account}{region}", env=cdk.Environment(account=account, region=region)
+        )
+        for account, region in (("111111111111", "eu-west-1"), ("222222222222", "us-east-1"))
+    }
+    for stack in stacks.values():
+        key = CustomerManagedKey(stack, "Key")
+        key.add_service_principal(KeyServicePrincipal.cloudwatch_logs())
+    for (account, region), stack in stacks.items():
+        resources = Template.from_stack(stack).find_resources("AWS::KMS::Key")
+        ((_, key_resource),) = resources.items()
+        statements = {s["Sid"]: s for s in key_resource["Properties"]["KeyPolicy"]["Statement"]}
+        assert statements["EnableIAMUserPermissions"]["Principal"] == {
+            "AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::{account}:root"]]}
+        }
+        assert statements["AllowCloudWatchLogs"]["Principal"] == {
+            "Service": f"logs.{region}.amazonaws.com"
+        }
