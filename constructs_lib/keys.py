@@ -222,13 +222,10 @@ class _KeyBase(Resource):
         self.policy_document = iam.PolicyDocument(statements=self.policy.render(ctx))
         self._node.add_validation(_KeyPolicyValidation(self))
 
-    @property
+    @functools.cached_property
     def key_arn(self) -> str:
-        """The key's ARN."""
-        arn: str | None = getattr(self, "_key_arn", None)
-        if arn is None:
-            arn = self._key_arn = self.key.key_arn
-        return arn
+        """The key's ARN (read once: each read of ``key.key_arn`` is a jsii round-trip)."""
+        return self.key.key_arn
 
     @property
     def key_id(self) -> str:

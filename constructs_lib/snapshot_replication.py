@@ -744,6 +744,7 @@ class _ReplicationBase(Construct):
 
     def _alarms(self, age_seconds: int) -> None:
         five_minutes = durations.minutes(5)
+        self._alarm_action = cloudwatch_actions.SnsAction(self.alarm_topic.topic)
         self.dead_letter_alarm = self._alarm(
             "DeadLettersAlarm",
             "Snapshot replication messages are in the dead-letter queue: read their 'reason' "
@@ -796,9 +797,8 @@ class _ReplicationBase(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        action = cloudwatch_actions.SnsAction(self.alarm_topic.topic)
-        alarm.add_alarm_action(action)
-        alarm.add_ok_action(action)
+        alarm.add_alarm_action(self._alarm_action)
+        alarm.add_ok_action(self._alarm_action)
         return alarm
 
     # ------------------------------------------------------------------ IAM
@@ -856,7 +856,7 @@ class _ReplicationBase(Construct):
             return _statement(
                 sid="WriteLogs",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"{group.log_group_arn}"],
+                resources=[group.log_group_arn],
             )
 
         tracing = _statement(

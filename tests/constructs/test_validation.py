@@ -13,12 +13,12 @@ from constructs_lib._validation import ConstructPropError, check_account_id, che
 def _samples() -> list[tuple[str, Any]]:
     app = cdk.App()
     stack = cdk.Stack(app, "Tokens")
-    bucket_arn = cdk.CfnResource(stack, "Thing", type="AWS::SNS::Topic").ref
+    topic_ref = cdk.CfnResource(stack, "Thing", type="AWS::SNS::Topic").ref
     return [
         ("account pseudo parameter", cdk.Aws.ACCOUNT_ID),
         ("env-agnostic stack region", stack.region),
-        ("resource reference", bucket_arn),
-        ("token inside a string", f"arn:aws:s3:::{bucket_arn}/*"),
+        ("resource reference", topic_ref),
+        ("token inside a string", f"arn:aws:s3:::{topic_ref}/*"),
         ("Fn.join", cdk.Fn.join("-", ["a", cdk.Aws.REGION])),
         ("attribute", cdk.Fn.get_att("Thing", "TopicArn").to_string()),
         ("stringified number token", cdk.Token.as_string(cdk.Token.as_number(cdk.Aws.ACCOUNT_ID))),
