@@ -34,6 +34,7 @@ _EXPORTS = {
     "SnapshotReplicator": "snapshot_replication",
     "TrailSource": "audit_trail",
     "acknowledge": "compliance",
+    "acknowledge_all": "compliance",
     "add_compliance_checks": "compliance",
 }
 """Public name -> the module of this package that defines it."""
@@ -58,6 +59,7 @@ __all__ = [
     "SnapshotReplicator",
     "TrailSource",
     "acknowledge",
+    "acknowledge_all",
     "add_compliance_checks",
 ]
 
@@ -79,7 +81,7 @@ if TYPE_CHECKING:
     from constructs_lib._validation import ConstructPropError
     from constructs_lib.alarm_topic import AlarmTopic
     from constructs_lib.audit_trail import AuditBucket, AuditTrail, CentralAuditBucket, TrailSource
-    from constructs_lib.compliance import acknowledge, add_compliance_checks
+    from constructs_lib.compliance import acknowledge, acknowledge_all, add_compliance_checks
     from constructs_lib.encrypted_bucket import BucketReplication, EncryptedBucket
     from constructs_lib.iam import ManagedPolicyRole
     from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal

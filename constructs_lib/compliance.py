@@ -4,8 +4,9 @@ cdk-nag v3 packs are CDK validation plugins: an error-level finding makes ``app.
 ``ValidationFailed``. Register the packs once on the App with :func:`add_compliance_checks`.
 
 A finding this toolkit cannot meet is acknowledged on the one construct it concerns, with a
-specific reason, through :func:`acknowledge`. Every acknowledgment also appears in
-``docs/compliance.md``; a test reads the synthesized metadata and fails on any that is missing.
+specific reason, through :func:`acknowledge` (:func:`acknowledge_all` for several reasons on one
+construct). Every acknowledgment also appears in ``docs/compliance.md``; a test reads the
+synthesized metadata and fails on any that is missing.
 """
 
 from __future__ import annotations
@@ -51,18 +52,30 @@ def acknowledge(construct: IConstruct, rule_ids: str | Iterable[str], reason: st
     call). ``reason`` must say why this construct cannot comply: at least 40 characters, and the
     same text must appear next to each rule in ``docs/compliance.md``.
     """
-    rules = [rule_ids] if isinstance(rule_ids, str) else list(rule_ids)
-    require(
-        bool(rules) and all(isinstance(rule, str) and rule.strip() for rule in rules),
-        "rule_ids",
-        "must name one or more cdk-nag rules",
-        rule_ids,
-    )
-    text = " ".join(reason.split())
-    require(
-        len(text) >= MIN_REASON_LENGTH and text.lower() not in _VAGUE_REASONS,
-        "reason",
-        f"must explain in at least {MIN_REASON_LENGTH} characters why the finding is accepted",
-        reason,
-    )
-    Validations.of(construct).acknowledge(*(Acknowledgment(id=rule, reason=text) for rule in rules))
+    acknowledge_all(construct, [(rule_ids, reason)])
+
+
+def acknowledge_all(
+    construct: IConstruct, findings: Iterable[tuple[str | Iterable[str], str]]
+) -> None:
+    """Acknowledge several groups of findings on one construct, each ``(rule_ids, reason)`` pair
+    checked as :func:`acknowledge` checks it, all recorded in one call to the CDK."""
+    acknowledgments: list[Acknowledgment] = []
+    for rule_ids, reason in findings:
+        rules = [rule_ids] if isinstance(rule_ids, str) else list(rule_ids)
+        require(
+            bool(rules) and all(isinstance(rule, str) and rule.strip() for rule in rules),
+            "rule_ids",
+            "must name one or more cdk-nag rules",
+            rule_ids,
+        )
+        text = " ".join(reason.split())
+        require(
+            len(text) >= MIN_REASON_LENGTH and text.lower() not in _VAGUE_REASONS,
+            "reason",
+            f"must explain in at least {MIN_REASON_LENGTH} characters why the finding is accepted",
+            reason,
+        )
+        acknowledgments.extend(Acknowledgment(id=rule, reason=text) for rule in rules)
+    require(bool(acknowledgments), "findings", "must hold at least one (rule_ids, reason)", [])
+    Validations.of(construct).acknowledge(*acknowledgments)

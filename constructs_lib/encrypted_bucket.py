@@ -30,7 +30,7 @@ from constructs import Construct
 from constructs_lib import _durations as durations
 from constructs_lib import _principals as principals
 from constructs_lib._validation import ConstructPropError, check_region, is_token, require
-from constructs_lib.compliance import acknowledge
+from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 MIN_TLS_VERSION = 1.2
@@ -545,23 +545,31 @@ class EncryptedBucket(Construct):
             ],
         )
         # Only the S3 logging service writes here: nobody can forge or overwrite a log record.
-        log_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyWritesExceptS3ServerAccessLogging",
-                effect=iam.Effect.DENY,
-                principals=[principals.anyone()],
-                actions=["s3:PutObject"],
-                resources=[log_bucket.arn_for_objects("*")],
-                conditions={
-                    "StringNotEqualsIfExists": {
-                        "aws:PrincipalServiceName": "logging.s3.amazonaws.com"
-                    }
-                },
-            )
+        add_bucket_statements(
+            log_bucket,
+            [
+                iam.PolicyStatement(
+                    sid="DenyWritesExceptS3ServerAccessLogging",
+                    effect=iam.Effect.DENY,
+                    principals=[principals.anyone()],
+                    actions=["s3:PutObject"],
+                    resources=[log_bucket.arn_for_objects("*")],
+                    conditions={
+                        "StringNotEqualsIfExists": {
+                            "aws:PrincipalServiceName": "logging.s3.amazonaws.com"
+                        }
+                    },
+                )
+            ],
         )
-        acknowledge(log_bucket, _SSE_KMS_RULES, REASON_LOG_BUCKET_SSE_S3)
-        acknowledge(log_bucket, _LOGGING_RULES, REASON_LOG_BUCKET_NOT_LOGGED)
-        acknowledge(log_bucket, _REPLICATION_RULES, REASON_LOG_BUCKET_NOT_REPLICATED)
+        acknowledge_all(
+            log_bucket,
+            [
+                (_SSE_KMS_RULES, REASON_LOG_BUCKET_SSE_S3),
+                (_LOGGING_RULES, REASON_LOG_BUCKET_NOT_LOGGED),
+                (_REPLICATION_RULES, REASON_LOG_BUCKET_NOT_REPLICATED),
+            ],
+        )
         return log_bucket
 
     def _replication_props(

@@ -24,7 +24,7 @@ from constructs import Construct, IValidation
 
 from constructs_lib import _durations as durations
 from constructs_lib import _kms_actions as actions
-from constructs_lib._validation import check_account_id, check_range, is_token, require
+from constructs_lib._validation import check_account_id, is_token, require
 from constructs_lib.compliance import acknowledge
 from constructs_lib.key_policy import (
     ARN_ACCOUNT,
@@ -135,19 +135,10 @@ def resolve_spec_and_usage(key_spec: Any, key_usage: Any) -> tuple[str, str]:
     return spec, usage
 
 
-def _days(prop: str, value: Any, bounds: tuple[int, int]) -> int:
-    require(
-        isinstance(value, Duration), prop, "must be a Duration such as Duration.days(30)", value
-    )
-    days = value.to_days(integral=False)
-    require(days == int(days), prop, "must be a whole number of days", value.to_human_string())
-    return check_range(prop, int(days), bounds[0], bounds[1], "days")
-
-
 def _pending_days(pending_window: Any) -> int:
     if pending_window is None:
         return PENDING_WINDOW_DAYS[1]
-    return _days("pending_window", pending_window, PENDING_WINDOW_DAYS)
+    return durations.check_days("pending_window", pending_window, *PENDING_WINDOW_DAYS)
 
 
 def _check_common(description: Any, removal_policy: Any) -> None:
@@ -164,6 +155,19 @@ def _check_common(description: Any, removal_policy: Any) -> None:
         "must be an aws_cdk.RemovalPolicy",
         removal_policy,
     )
+
+
+def _grantee_identity(grantee: iam.IGrantable) -> object:
+    """What makes two grantees the same for the grant memo.
+
+    A construct made in Python comes back as the same object. One made in Node (CDK Pipelines'
+    imported deployment roles) reaches Python as a new proxy object at every call, so it is known
+    by its construct path, unique in its App. Anything else (principals) by the object itself.
+    """
+    if isinstance(grantee, Construct):
+        return grantee
+    node = getattr(grantee, "node", None)
+    return ("path", node.path) if node is not None else grantee
 
 
 @jsii.implements(IValidation)
@@ -198,7 +202,7 @@ class _KeyBase(Resource):
     policy: KeyPolicy
     policy_document: iam.PolicyDocument
     _context: KeyContext
-    _grants: dict[tuple[iam.IGrantable, tuple[str, ...], str], iam.Grant]
+    _grants: dict[tuple[object, tuple[str, ...], str], iam.Grant]
     _policy_owner: kms.CfnKey | kms.CfnReplicaKey
 
     def __init__(self, scope: Construct, id: str) -> None:
@@ -284,7 +288,11 @@ class _KeyBase(Resource):
         # CDK constructs grant the same thing again and again (CDK Pipelines: the pipeline role,
         # once per action); the policies would be the same, so the first Grant is returned.
         try:
-            memo = (grantee, key_actions, json.dumps(condition_dict, sort_keys=True))
+            memo = (
+                _grantee_identity(grantee),
+                key_actions,
+                json.dumps(condition_dict, sort_keys=True),
+            )
         except TypeError:  # a condition value that is not plain data (a token object)
             return self._grant(grantee, key_actions, condition_dict)
         previous = self._grants.get(memo)
@@ -540,7 +548,7 @@ class CustomerManagedKey(_KeyBase):
                 if isinstance(rotation_period, Duration)
                 else rotation_period,
             )
-            rotation_days = _days("rotation_period", rotation_period, ROTATION_DAYS)
+            rotation_days = durations.check_days("rotation_period", rotation_period, *ROTATION_DAYS)
         pending_days = _pending_days(pending_window)
         require(
             isinstance(multi_region, bool), "multi_region", "must be True or False", multi_region

@@ -94,12 +94,12 @@ class KmsRequestQuotaAlarm(Construct):
         period = period if period is not None else durations.minutes(1)
         require(isinstance(period, Duration), "period", "must be a Duration", period)
         seconds = period.to_seconds(integral=False)
-        require(
-            seconds >= 60 and seconds % 60 == 0,
-            "period",
-            "must be a whole number of minutes (AWS/Usage is published per minute)",
-            period.to_human_string(),
-        )
+        if seconds < 60 or seconds % 60 != 0:
+            raise ConstructPropError(
+                "period",
+                "must be a whole number of minutes (AWS/Usage is published per minute)",
+                period.to_human_string(),
+            )
         require(
             isinstance(evaluation_periods, int)
             and not isinstance(evaluation_periods, bool)

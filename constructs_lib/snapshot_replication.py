@@ -42,6 +42,7 @@ from constructs import Construct
 
 from constructs_lib import _durations as durations
 from constructs_lib._validation import (
+    ConstructPropError,
     check_account_id,
     check_range,
     check_region,
@@ -50,8 +51,8 @@ from constructs_lib._validation import (
     require,
 )
 from constructs_lib.alarm_topic import AlarmTopic
-from constructs_lib.compliance import acknowledge
-from constructs_lib.key_policy import KeyServicePrincipal
+from constructs_lib.compliance import acknowledge, acknowledge_all
+from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts
 from constructs_lib.keys import CustomerManagedKey
 from kmskit.snapshots.model import (
     EVENT_SOURCE,
@@ -71,6 +72,7 @@ ASSET_SOURCES: tuple[tuple[Path, str], ...] = (
     (ROOT / "kmskit" / "snapshots", "kmskit/snapshots"),
 )
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
 
 # The exact EventBridge patterns of aws-facts.md.
 EBS_PATTERN: dict[str, Any] = {
@@ -94,7 +96,8 @@ AURORA_PATTERN: dict[str, Any] = {
 KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/[A-Za-z0-9-]+$")
 TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 MAX_DESTINATIONS = 10
-COPIER_TIMEOUT = durations.minutes(2)
+COPIER_TIMEOUT_MINUTES = 2
+COPIER_TIMEOUT = durations.minutes(COPIER_TIMEOUT_MINUTES)
 COPIER_CONCURRENCY = 2  # SQS event sources need at least 2
 DEFAULT_RETENTION = durations.days(14)
 DEFAULT_SWEEP_INTERVAL = durations.hours(1)
@@ -336,17 +339,8 @@ def _acknowledge_wildcards(
             rule = f"AwsSolutions-IAM5[Resource::{rule_resource}]"
             if rule not in rules:
                 rules.append(rule)
-    for reason, rules in rules_by_reason.items():
-        acknowledge(policy, rules, reason)
-
-
-def _days(prop: str, value: Any, low: int, high: int) -> int:
-    require(isinstance(value, Duration), prop, "must be a Duration", value)
-    days = value.to_days(integral=False)
-    require(
-        float(days).is_integer(), prop, "must be a whole number of days", value.to_human_string()
-    )
-    return check_range(prop, int(days), low, high, "days")
+    if rules_by_reason:
+        acknowledge_all(policy, [(rules, reason) for reason, rules in rules_by_reason.items()])
 
 
 def _check_kinds(resource_types: Sequence[str]) -> tuple[str, ...]:
@@ -395,7 +389,7 @@ def _check_key_arn(prop: str, arn: Any, *, region: str, account: str) -> str:
 def _check_destinations(
     prop: str,
     destinations: Any,
-    stack: Stack,
+    facts: StackFacts,
     *,
     allow_cross_account: bool,
 ) -> tuple[ReplicationDestination, ...]:
@@ -431,20 +425,20 @@ def _check_destinations(
             )
             check_account_id(f"{field}.account", account)
             require(
-                is_token(stack.account) or account != stack.account,
+                is_token(facts.account) or account != facts.account,
                 f"{field}.account",
                 "must be another account (leave it out for this stack's account)",
                 account,
             )
-        elif not is_token(region) and not is_token(stack.region):
+        elif not is_token(region) and not is_token(facts.region):
             require(
-                region != stack.region,
+                region != facts.region,
                 f"{field}.region",
-                f"must differ from this stack's Region {stack.region} for a same-account copy",
+                f"must differ from this stack's Region {facts.region} for a same-account copy",
                 region,
             )
         _check_key_arn(
-            f"{field}.kms_key_arn", destination.kms_key_arn, region=region, account=stack.account
+            f"{field}.kms_key_arn", destination.kms_key_arn, region=region, account=facts.account
         )
         checked.append(destination)
     check_unique(prop, [(d.region, d.account) for d in checked])
@@ -466,7 +460,11 @@ class _ReplicationBase(Construct):
         max_message_age: Duration,
         config: dict[str, Any],
     ) -> None:
-        stack = Stack.of(self)
+        # Kept for _policies and the function dependencies: each Stack.of or read of the stack's
+        # account, Region or partition is a jsii round-trip.
+        self._stack = stack = Stack.of(self)
+        self._facts = facts = stack_facts(stack)
+        self._path = self.node.path
         self.resource_types = resource_types
         self.replicator_mode = mode
         self.replicator_id = Names.unique_resource_name(self, max_length=64)
@@ -479,7 +477,7 @@ class _ReplicationBase(Construct):
         self.encryption_key = encryption_key or CustomerManagedKey(
             self,
             "Key",
-            description=f"{self.node.path}: snapshot replication queues, logs and alarms",
+            description=f"{self._path}: snapshot replication queues, logs and alarms",
         )
         require(
             alarm_topic is None or isinstance(alarm_topic, AlarmTopic),
@@ -516,7 +514,7 @@ class _ReplicationBase(Construct):
             encryption_master_key=key,
             enforce_ssl=True,
             retention_period=durations.days(14),
-            visibility_timeout=durations.seconds(COPIER_TIMEOUT.to_seconds() * 6),
+            visibility_timeout=durations.minutes(COPIER_TIMEOUT_MINUTES * 6),
             dead_letter_queue=sqs.DeadLetterQueue(
                 max_receive_count=self.max_receive_count, queue=self.dead_letter_queue
             ),
@@ -529,9 +527,9 @@ class _ReplicationBase(Construct):
             **config,
             "mode": mode,
             "replicator_id": self.replicator_id,
-            "account": stack.account,
-            "region": stack.region,
-            "partition": stack.partition,
+            "account": facts.account,
+            "region": facts.region,
+            "partition": facts.partition,
             "resource_types": list(resource_types),
             "queue_url": self.queue.queue_url,
             "dead_letter_queue_url": self.dead_letter_queue.queue_url,
@@ -671,7 +669,7 @@ class _ReplicationBase(Construct):
             self,
             id,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{self.node.path}: {purpose}",
+            description=f"{self._path}: {purpose}",
         )
 
     def _function(
@@ -693,7 +691,7 @@ class _ReplicationBase(Construct):
             self,
             id,
             runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
+            architecture=ARCHITECTURE,
             handler=f"{PACKAGE}.{handler}.handler",
             code=code,
             role=role.without_policy_updates(),
@@ -731,8 +729,8 @@ class _ReplicationBase(Construct):
                 detail=pattern.get("detail"),
                 account=pattern.get("account"),
             ),
+            targets=[self._queue_target],
         )
-        rule.add_target(self._queue_target)
         self.rules.append(rule)
         return rule
 
@@ -810,8 +808,7 @@ class _ReplicationBase(Construct):
         copy_statements: list[_Statement],
     ) -> None:
         """One customer managed policy per role (no inline policies)."""
-        stack = Stack.of(self)
-        p, region, account = stack.partition, stack.region, stack.account
+        p, region, account = self._facts.partition, self._facts.region, self._facts.account
         regions = sorted(set(read_regions) | set(copy_regions))
         in_regions = {"StringEquals": {"aws:RequestedRegion": regions}}
         ours = {
@@ -956,7 +953,7 @@ class _ReplicationBase(Construct):
             cfn_policy = policy.node.default_child
             assert isinstance(cfn_function, lambda_.CfnFunction)
             assert isinstance(cfn_policy, iam.CfnManagedPolicy)
-            cfn_function.add_override("DependsOn", [Stack.of(self).get_logical_id(cfn_policy)])
+            cfn_function.add_override("DependsOn", [self._stack.get_logical_id(cfn_policy)])
 
     def _kms_statement(
         self, sid: str, key_arns: Sequence[str], regions: Sequence[str], *, grants: bool
@@ -1037,7 +1034,7 @@ class SnapshotReplicator(_ReplicationBase):
         max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
     ) -> None:
         super().__init__(scope, id)
-        stack = Stack.of(self)
+        facts = stack_facts(Stack.of(self))
         kinds = _check_kinds(resource_types)
         require(
             isinstance(selection_tag, tuple | list)
@@ -1062,18 +1059,18 @@ class SnapshotReplicator(_ReplicationBase):
             selection_tag,
         )
         self.destinations = _check_destinations(
-            "destinations", destinations, stack, allow_cross_account=True
+            "destinations", destinations, facts, allow_cross_account=True
         )
         require(len(self.destinations) > 0, "destinations", "must name at least one", destinations)
-        window_days = _days("sweep_window", sweep_window, 1, 7)
-        retention_days = _days("retention", retention, 2, 3650)
-        require(
-            retention_days > window_days,
-            "retention",
-            f"must be longer than sweep_window ({window_days} days), or the sweep would copy "
-            "expired snapshots again",
-            retention.to_human_string(),
-        )
+        window_days = durations.check_days("sweep_window", sweep_window, 1, 7)
+        retention_days = durations.check_days("retention", retention, 2, 3650)
+        if retention_days <= window_days:
+            raise ConstructPropError(
+                "retention",
+                f"must be longer than sweep_window ({window_days} days), or the sweep would copy "
+                "expired snapshots again",
+                retention.to_human_string(),
+            )
         self.retention = retention
         self.selection_tag = (tag_key, tag_value)
         self._build(
@@ -1118,7 +1115,7 @@ class SnapshotReplicator(_ReplicationBase):
             )
         self._queue_target.allow_rules(self.rules)
 
-        p, region, account = stack.partition, stack.region, stack.account
+        p, region, account = facts.partition, facts.region, facts.account
         dest_regions = sorted({d.region for d in self.destinations})
         dest_keys = sorted({str(d.kms_key_arn) for d in self.destinations})
         copy_statements = [
@@ -1206,7 +1203,7 @@ class SnapshotReceiver(_ReplicationBase):
         max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
     ) -> None:
         super().__init__(scope, id)
-        stack = Stack.of(self)
+        facts = stack_facts(Stack.of(self))
         kinds = _check_kinds(resource_types)
         require(
             isinstance(source_accounts, list | tuple) and len(source_accounts) > 0,
@@ -1217,7 +1214,7 @@ class SnapshotReceiver(_ReplicationBase):
         for account_id in source_accounts:
             check_account_id("source_accounts", account_id)
             require(
-                is_token(stack.account) or account_id != stack.account,
+                is_token(facts.account) or account_id != facts.account,
                 "source_accounts",
                 "must not include this stack's own account",
                 account_id,
@@ -1232,9 +1229,11 @@ class SnapshotReceiver(_ReplicationBase):
         self.source_accounts = tuple(source_accounts)
         self.kms_key = kms_key
         self.destinations = _check_destinations(
-            "destinations", list(destinations), stack, allow_cross_account=False
+            "destinations", list(destinations), facts, allow_cross_account=False
         )
-        retention_days = _days("retention", retention, 1, 3650) if retention is not None else None
+        retention_days = (
+            durations.check_days("retention", retention, 1, 3650) if retention is not None else None
+        )
         self.retention = retention
         self._build(
             mode="receiver",
@@ -1274,7 +1273,7 @@ class SnapshotReceiver(_ReplicationBase):
         )
         self._queue_target.allow_rules(self.rules)
 
-        p, region, account = stack.partition, stack.region, stack.account
+        p, region, account = facts.partition, facts.region, facts.account
         onward_regions = sorted({d.region for d in self.destinations})
         copy_regions = sorted({region, *onward_regions})
         own_keys = sorted({kms_key.key_arn, *(str(d.kms_key_arn) for d in self.destinations)})

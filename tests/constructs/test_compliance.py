@@ -1,4 +1,4 @@
-"""acknowledge(): one construct, specific reasons, several rules in one call."""
+"""acknowledge() and acknowledge_all(): one construct, specific reasons, rules in one call."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from constructs_lib import ConstructPropError, acknowledge
+from constructs_lib import ConstructPropError, acknowledge, acknowledge_all
 from tests._support.synth import SynthResult
 
 REASON = "this placeholder resource exists only to carry the acknowledgments under test"
@@ -47,3 +47,41 @@ def test_a_vague_or_short_reason_is_refused_naming_reason(reason: str) -> None:
         ConstructPropError, match=r"'reason' must explain in at least 40 characters"
     ):
         acknowledge(handle, "AwsSolutions-IAM4", reason)
+
+
+def _recorded(app: cdk.App) -> set[tuple[str, str, str]]:
+    result = SynthResult(name="acks", outdir=Path(app.synth().directory))
+    return set(result.acknowledgments())
+
+
+def test_acknowledge_all_records_each_rule_with_the_reason_it_came_with() -> None:
+    app = cdk.App(outdir=tempfile.mkdtemp(prefix="ack-"))
+    handle = cdk.CfnWaitConditionHandle(cdk.Stack(app, "Acks"), "Handle")
+    acknowledge_all(
+        handle,
+        [
+            (("AwsSolutions-IAM4", "AwsSolutions-IAM5[Resource::*]"), REASON),
+            ("Serverless-LambdaTracing", REASON + " (second reason)"),
+        ],
+    )
+
+    assert _recorded(app) == {
+        ("/Acks/Handle", "AwsSolutions-IAM4", REASON),
+        ("/Acks/Handle", "AwsSolutions-IAM5[Resource::*]", REASON),
+        ("/Acks/Handle", "Serverless-LambdaTracing", REASON + " (second reason)"),
+    }
+
+
+def test_acknowledge_all_records_nothing_when_one_pair_is_refused() -> None:
+    app = cdk.App(outdir=tempfile.mkdtemp(prefix="ack-"))
+    handle = cdk.CfnWaitConditionHandle(cdk.Stack(app, "Acks"), "Handle")
+    with pytest.raises(ConstructPropError, match=r"'reason' must explain .* Received: 'n/a'"):
+        acknowledge_all(handle, [("AwsSolutions-IAM4", REASON), ("AwsSolutions-S1", "n/a")])
+
+    assert _recorded(app) == set()
+
+
+def test_acknowledge_all_without_findings_is_refused_naming_findings() -> None:
+    handle = cdk.CfnWaitConditionHandle(cdk.Stack(cdk.App(), "Acks"), "Handle")
+    with pytest.raises(ConstructPropError, match=r"'findings' must hold at least one"):
+        acknowledge_all(handle, [])

@@ -285,3 +285,19 @@ def test_a_repeated_grant_is_made_once_and_a_different_one_again() -> None:
     assert len(decrypt_only) <= 1
     assert allows(named, reader_arn, SYMMETRIC_USER)
     assert allows(named, reader_arn, "kms:Decrypt", {"Bool": {"aws:SecureTransport": "true"}})
+
+
+def test_a_construct_made_in_node_is_the_same_grantee_whichever_object_names_it() -> None:
+    # CDK Pipelines hands an imported deployment role to grant() through .key, as a new Python
+    # proxy object at every call; the grant is still made once per role.
+    app = cdk.App(context=cdk_json_context())
+    stack = cdk.Stack(app, "Proxies", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    key = CustomerManagedKey(stack, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
+    iam.Role.from_role_arn(stack, "Deploy", f"arn:aws:iam::{PARTNER}:role/Deploy")
+    iam.Role.from_role_arn(stack, "Other", f"arn:aws:iam::{PARTNER}:role/Other")
+    deploy, deploy_again = stack.node.find_child("Deploy"), stack.node.find_child("Deploy")
+    assert deploy is not deploy_again
+
+    first = key.grant_decrypt(deploy)  # type: ignore[arg-type]
+    assert key.grant_decrypt(deploy_again) is first  # type: ignore[arg-type]
+    assert key.grant_decrypt(stack.node.find_child("Other")) is not first  # type: ignore[arg-type]
