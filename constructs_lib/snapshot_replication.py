@@ -41,6 +41,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from constructs_lib import _durations as durations
+from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
@@ -668,7 +669,7 @@ class _ReplicationBase(Construct):
         return iam.Role(
             self,
             id,
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            assumed_by=principals.service("lambda.amazonaws.com"),
             description=f"{self._path}: {purpose}",
         )
 
