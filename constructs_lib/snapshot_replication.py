@@ -449,6 +449,14 @@ def _check_destinations(
 class _ReplicationBase(Construct):
     """Queue, dead-letter queue, copier, sweeper, alarms: what replicator and receiver share."""
 
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        # Read once for the whole construct: each Stack.of, and each read of the stack's account,
+        # Region, partition or of the node path, is a jsii round-trip.
+        self._stack = Stack.of(self)
+        self._facts = stack_facts(self._stack)
+        self._path = self.node.path
+
     def _build(
         self,
         *,
@@ -461,11 +469,7 @@ class _ReplicationBase(Construct):
         max_message_age: Duration,
         config: dict[str, Any],
     ) -> None:
-        # Kept for _policies and the function dependencies: each Stack.of or read of the stack's
-        # account, Region or partition is a jsii round-trip.
-        self._stack = stack = Stack.of(self)
-        self._facts = facts = stack_facts(stack)
-        self._path = self.node.path
+        stack, facts = self._stack, self._facts
         self.resource_types = resource_types
         self.replicator_mode = mode
         self.replicator_id = Names.unique_resource_name(self, max_length=64)
@@ -1035,7 +1039,7 @@ class SnapshotReplicator(_ReplicationBase):
         max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
     ) -> None:
         super().__init__(scope, id)
-        facts = stack_facts(Stack.of(self))
+        facts = self._facts
         kinds = _check_kinds(resource_types)
         require(
             isinstance(selection_tag, tuple | list)
@@ -1204,7 +1208,7 @@ class SnapshotReceiver(_ReplicationBase):
         max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
     ) -> None:
         super().__init__(scope, id)
-        facts = stack_facts(Stack.of(self))
+        facts = self._facts
         kinds = _check_kinds(resource_types)
         require(
             isinstance(source_accounts, list | tuple) and len(source_accounts) > 0,
