@@ -17,6 +17,13 @@ and its Node child, exactly like ``cdk synth`` does):
 * **example app**: the default organisation from cdk.json (what `make synth` builds);
 * with ``--environments``: a generated organisation of N environments (accounts x Regions).
 
+With ``--phases`` it also splits each generated organisation's synth into phases, timed inside
+the process (median of the rounds): imports; building the account stages' constructs; CDK
+Pipelines' stage synthesis (``Wave.add_stage``); ``build_pipeline``; the rest of construction
+(the pipeline and artifact stacks); and ``app.synth()`` (templates of the top-level stacks, the
+tree, and the five cdk-nag packs over every stack), with each phase's marginal cost per stack
+between consecutive sizes. That is where to look first when the marginal cost moves.
+
 It prints medians, ratios to the floor, the marginal cost per stack and the peak memory, in wall
 time and in CPU time (Python and its Node child together; steadier than wall time on a shared
 machine).
@@ -25,8 +32,11 @@ machine).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -61,6 +71,38 @@ app.synth()
 from stacks.app_builder import build_app
 build_app(outdir={outdir!r}).synth()
 """,
+    "phases": """
+import functools, json, time
+started = time.perf_counter()
+from aws_cdk import pipelines
+import stacks.organisation as organisation
+from stacks.app_builder import build_app
+from stacks.config import cdk_json_context, ORGANISATION_CONTEXT_KEY
+from benchmarks.synth import generated_organisation
+phases = {{"imports": time.perf_counter() - started}}
+def timed(owner, name, phase):
+    original = getattr(owner, name)
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            phases[phase] = phases.get(phase, 0.0) + time.perf_counter() - start
+    setattr(owner, name, wrapper)
+timed(organisation.AccountStage, "__init__", "account stages' constructs")
+timed(pipelines.Wave, "add_stage", "stage synthesis (add_stage)")
+timed(pipelines.CodePipeline, "build_pipeline", "build_pipeline")
+context = cdk_json_context()
+context[ORGANISATION_CONTEXT_KEY] = generated_organisation({environments})
+start = time.perf_counter()
+app = build_app(context=context, outdir={outdir!r})
+phases["construction"] = time.perf_counter() - start
+start = time.perf_counter()
+app.synth()
+phases["app.synth + cdk-nag"] = time.perf_counter() - start
+print(json.dumps(phases))
+""",
     "generated": """
 import json
 from stacks.app_builder import build_app
@@ -71,6 +113,16 @@ context[ORGANISATION_CONTEXT_KEY] = generated_organisation({environments})
 build_app(context=context, outdir={outdir!r}).synth()
 """,
 }
+
+
+PHASES = (
+    "imports",
+    "account stages' constructs",
+    "stage synthesis (add_stage)",
+    "build_pipeline",
+    "other construction",
+    "app.synth + cdk-nag",
+)
 
 
 def generated_organisation(environments: int) -> dict[str, object]:
@@ -106,20 +158,77 @@ def stack_count(outdir: Path) -> int:
 def measure(kind: str, rounds: int, **values: object) -> tuple[Run, int]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as outdir:
         program = PROGRAMS[kind].format(outdir=outdir, **values)
-        env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PYTHONPATH": str(ROOT),
-        }
-        run = median_run([sys.executable, "-c", program], rounds, env=env)
+        run = median_run([sys.executable, "-c", program], rounds, env=_child_env())
         return run, stack_count(Path(outdir))
+
+
+def measure_phases(environments: int, rounds: int) -> tuple[dict[str, float], int]:
+    """Median seconds of each of PHASES over ``rounds`` fresh processes, and the stack count."""
+    samples: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    stacks = 0
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory(prefix="bench-phases-") as outdir:
+            program = PROGRAMS["phases"].format(outdir=outdir, environments=environments)
+            done = subprocess.run(
+                [sys.executable, "-c", program],
+                env=_child_env(),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                sys.exit(f"phases of {environments} environments failed:\n{done.stderr[-4000:]}")
+            phases = json.loads(done.stdout.strip().splitlines()[-1])
+            stacks = stack_count(Path(outdir))
+        # The three timed phases run inside build_app; "other construction" is what is left.
+        phases["other construction"] = phases.pop("construction") - sum(
+            phases.get(phase, 0.0) for phase in PHASES[1:4]
+        )
+        for phase in PHASES:
+            samples[phase].append(phases.get(phase, 0.0))
+    return {phase: statistics.median(values) for phase, values in samples.items()}, stacks
+
+
+def print_phases(sizes: list[int], rounds: int) -> None:
+    measured = [(environments, *measure_phases(environments, rounds)) for environments in sizes]
+    steps = [
+        (earlier, later)
+        for earlier, later in itertools.pairwise(measured)
+        if later[2] > earlier[2]  # more stacks
+    ]
+    print(f"\nsynth phases (median of {rounds} rounds, seconds inside one process)")
+    header = "".join(f"{f'{n} envs ({stacks})':>16}" for n, _, stacks in measured)
+    header += "".join(f"{f'ms/stack {a[0]}->{b[0]}':>18}" for a, b in steps)
+    print(f"{'phase':<30}{header}")
+    for phase in PHASES:
+        cells = "".join(f"{phases[phase]:>16.2f}" for _, phases, _ in measured)
+        cells += "".join(
+            f"{(later[1][phase] - earlier[1][phase]) / (later[2] - earlier[2]) * 1000:>18.1f}"
+            for earlier, later in steps
+        )
+        print(f"{phase:<30}{cells}")
+
+
+def _child_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--environments", type=int, nargs="*", default=[])
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="also time the phases of each --environments size inside the process",
+    )
     args = parser.parse_args()
+    if args.phases and not args.environments:
+        parser.error("--phases needs --environments N [N ...]")
 
     bare, _ = measure("bare-floor", args.rounds)
     floor, _ = measure("floor", args.rounds)
@@ -164,6 +273,8 @@ def main() -> None:
         "(the cost of registering the nag packs); "
         f"importing the toolkit adds {floor_imports.seconds - floor.seconds:.2f} s"
     )
+    if args.phases:
+        print_phases(args.environments, args.rounds)
 
 
 if __name__ == "__main__":
