@@ -55,6 +55,24 @@ cdk.CfnWaitConditionHandle(cdk.Stack(app, "Empty"), "Placeholder")
 app.synth()
 """
 
+PHASES = (
+    "imports",
+    "account stages' constructs",
+    "stage synthesis (add_stage)",
+    "build_pipeline",
+    "other construction",
+    "app.synth + cdk-nag",
+)
+# Timed inside build_app; "other construction" is the rest of build_app's time.
+TIMED_IN_BUILD = PHASES[1:4]
+
+_GENERATED_CONTEXT = """
+from stacks.config import cdk_json_context, ORGANISATION_CONTEXT_KEY
+from benchmarks.synth import generated_organisation
+context = cdk_json_context()
+context[ORGANISATION_CONTEXT_KEY] = generated_organisation({environments})
+"""
+
 PROGRAMS = {
     "bare-floor": """
 import aws_cdk as cdk
@@ -77,9 +95,7 @@ started = time.perf_counter()
 from aws_cdk import pipelines
 import stacks.organisation as organisation
 from stacks.app_builder import build_app
-from stacks.config import cdk_json_context, ORGANISATION_CONTEXT_KEY
-from benchmarks.synth import generated_organisation
-phases = {{"imports": time.perf_counter() - started}}
+phases = {{{phases[0]!r}: time.perf_counter() - started}}
 def timed(owner, name, phase):
     original = getattr(owner, name)
     @functools.wraps(original)
@@ -90,39 +106,26 @@ def timed(owner, name, phase):
         finally:
             phases[phase] = phases.get(phase, 0.0) + time.perf_counter() - start
     setattr(owner, name, wrapper)
-timed(organisation.AccountStage, "__init__", "account stages' constructs")
-timed(pipelines.Wave, "add_stage", "stage synthesis (add_stage)")
-timed(pipelines.CodePipeline, "build_pipeline", "build_pipeline")
-context = cdk_json_context()
-context[ORGANISATION_CONTEXT_KEY] = generated_organisation({environments})
+timed(organisation.AccountStage, "__init__", {phases[1]!r})
+timed(pipelines.Wave, "add_stage", {phases[2]!r})
+timed(pipelines.CodePipeline, "build_pipeline", {phases[3]!r})
+"""
+    + _GENERATED_CONTEXT
+    + """
 start = time.perf_counter()
 app = build_app(context=context, outdir={outdir!r})
 phases["construction"] = time.perf_counter() - start
 start = time.perf_counter()
 app.synth()
-phases["app.synth + cdk-nag"] = time.perf_counter() - start
+phases[{phases[5]!r}] = time.perf_counter() - start
 print(json.dumps(phases))
 """,
-    "generated": """
-import json
+    "generated": _GENERATED_CONTEXT
+    + """
 from stacks.app_builder import build_app
-from stacks.config import cdk_json_context, ORGANISATION_CONTEXT_KEY
-from benchmarks.synth import generated_organisation
-context = cdk_json_context()
-context[ORGANISATION_CONTEXT_KEY] = generated_organisation({environments})
 build_app(context=context, outdir={outdir!r}).synth()
 """,
 }
-
-
-PHASES = (
-    "imports",
-    "account stages' constructs",
-    "stage synthesis (add_stage)",
-    "build_pipeline",
-    "other construction",
-    "app.synth + cdk-nag",
-)
 
 
 def generated_organisation(environments: int) -> dict[str, object]:
@@ -168,7 +171,9 @@ def measure_phases(environments: int, rounds: int) -> tuple[dict[str, float], in
     stacks = 0
     for _ in range(rounds):
         with tempfile.TemporaryDirectory(prefix="bench-phases-") as outdir:
-            program = PROGRAMS["phases"].format(outdir=outdir, environments=environments)
+            program = PROGRAMS["phases"].format(
+                outdir=outdir, environments=environments, phases=PHASES
+            )
             done = subprocess.run(
                 [sys.executable, "-c", program],
                 env=_child_env(),
@@ -180,9 +185,8 @@ def measure_phases(environments: int, rounds: int) -> tuple[dict[str, float], in
                 sys.exit(f"phases of {environments} environments failed:\n{done.stderr[-4000:]}")
             phases = json.loads(done.stdout.strip().splitlines()[-1])
             stacks = stack_count(Path(outdir))
-        # The three timed phases run inside build_app; "other construction" is what is left.
         phases["other construction"] = phases.pop("construction") - sum(
-            phases.get(phase, 0.0) for phase in PHASES[1:4]
+            phases.get(phase, 0.0) for phase in TIMED_IN_BUILD
         )
         for phase in PHASES:
             samples[phase].append(phases.get(phase, 0.0))
