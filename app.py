@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """The example organisation (see cdk.json context ``kmskit:organisation``). Run by `make synth`."""
 
-from stacks.app_builder import build_app
+from constructs_lib.jsii_channel import use_direct_channel
+
+# Before anything imports aws_cdk: jsii's kernel without its relay process (about 20% faster).
+use_direct_channel()
+
+from stacks.app_builder import build_app  # noqa: E402
 
 build_app().synth()

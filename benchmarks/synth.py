@@ -24,6 +24,12 @@ Pipelines' stage synthesis (``Wave.add_stage``); ``build_pipeline``; the rest of
 tree, and the five cdk-nag packs over every stack), with each phase's marginal cost per stack
 between consecutive sizes. That is where to look first when the marginal cost moves.
 
+Every program first calls ``constructs_lib.jsii_channel.use_direct_channel()``, as app.py does
+(jsii's kernel without its relay process), so the floor and the app run on the same channel.
+Two more rows measure the floor and the example app on jsii's relay
+(``KMS_TOOLKIT_JSII_CHANNEL=relay``) for the ratio between the channels in the same run;
+``--compare-relay`` does the same for each ``--environments`` size.
+
 It prints medians, ratios to the floor, the marginal cost per stack and the peak memory, in wall
 time and in CPU time (Python and its Node child together; steadier than wall time on a shared
 machine).
@@ -45,7 +51,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._measure import Run, median_run  # noqa: E402
+from constructs_lib.jsii_channel import CHANNEL_ENVIRONMENT_VARIABLE  # noqa: E402
 from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: E402
+
+# Before any program imports aws_cdk: the channel app.py uses (KMS_TOOLKIT_JSII_CHANNEL decides).
+_CHANNEL = """
+from constructs_lib.jsii_channel import use_direct_channel
+use_direct_channel()
+"""
 
 _FLOOR = """
 import aws_cdk as cdk
@@ -158,10 +171,10 @@ def stack_count(outdir: Path) -> int:
     return count
 
 
-def measure(kind: str, rounds: int, **values: object) -> tuple[Run, int]:
+def measure(kind: str, rounds: int, channel: str = "direct", **values: object) -> tuple[Run, int]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as outdir:
-        program = PROGRAMS[kind].format(outdir=outdir, **values)
-        run = median_run([sys.executable, "-c", program], rounds, env=_child_env())
+        program = _CHANNEL + PROGRAMS[kind].format(outdir=outdir, **values)
+        run = median_run([sys.executable, "-c", program], rounds, env=_child_env(channel))
         return run, stack_count(Path(outdir))
 
 
@@ -171,7 +184,7 @@ def measure_phases(environments: int, rounds: int) -> tuple[dict[str, float], in
     stacks = 0
     for _ in range(rounds):
         with tempfile.TemporaryDirectory(prefix="bench-phases-") as outdir:
-            program = PROGRAMS["phases"].format(
+            program = _CHANNEL + PROGRAMS["phases"].format(
                 outdir=outdir, environments=environments, phases=PHASES
             )
             done = subprocess.run(
@@ -213,11 +226,12 @@ def print_phases(sizes: list[int], rounds: int) -> None:
         print(f"{phase:<30}{cells}")
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(channel: str = "direct") -> dict[str, str]:
     return {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONPATH": str(ROOT),
+        CHANNEL_ENVIRONMENT_VARIABLE: channel,
     }
 
 
@@ -230,6 +244,11 @@ def main() -> None:
         action="store_true",
         help="also time the phases of each --environments size inside the process",
     )
+    parser.add_argument(
+        "--compare-relay",
+        action="store_true",
+        help="also synthesize each --environments size on jsii's relay",
+    )
     args = parser.parse_args()
     if args.phases and not args.environments:
         parser.error("--phases needs --environments N [N ...]")
@@ -238,6 +257,8 @@ def main() -> None:
     floor, _ = measure("floor", args.rounds)
     floor_imports, _ = measure("floor-imports", args.rounds)
     example, example_stacks = measure("example", args.rounds)
+    floor_relay, _ = measure("floor", args.rounds, channel="relay")
+    example_relay, _ = measure("example", args.rounds, channel="relay")
     print(f"synth benchmark ({args.rounds} rounds each, median wall time of a fresh process)")
     header = ("case", "stacks", "seconds", "x floor", "ms/stack", "CPU s", "x floor", "ms/stack")
     print("{:<26} {:>6} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9}".format(*header, "peak MiB"))
@@ -257,7 +278,10 @@ def main() -> None:
     row("floor (empty App + nag)", floor, 1)
     row("floor + toolkit imports", floor_imports, 1)
     row("example app (cdk.json)", example, example_stacks)
+    row("floor, jsii relay", floor_relay, 1)
+    row("example app, jsii relay", example_relay, example_stacks)
     previous: tuple[Run, int] | None = None
+    relays: list[tuple[int, float]] = []
     for environments in args.environments:
         run, stacks = measure("generated", args.rounds, environments=environments)
         row(f"generated, {environments} envs", run, stacks)
@@ -270,12 +294,24 @@ def main() -> None:
                 f"({cpu_slope:.1f} ms CPU)"
             )
         previous = (run, stacks)
+        if args.compare_relay:
+            relay, _ = measure("generated", args.rounds, channel="relay", environments=environments)
+            row(f"generated, {environments}, relay", relay, stacks)
+            relays.append((environments, relay.seconds / run.seconds))
     print(
         f"example app / floor = {example.seconds / floor.seconds:.2f}x "
         f"({example.cpu_seconds / floor.cpu_seconds:.2f}x in CPU time); "
         f"floor / bare floor = {floor.seconds / bare.seconds:.2f}x "
         "(the cost of registering the nag packs); "
         f"importing the toolkit adds {floor_imports.seconds - floor.seconds:.2f} s"
+    )
+    relay_ratios = [("example app", example_relay.seconds / example.seconds)]
+    relay_ratios += [(f"{n} envs", ratio) for n, ratio in relays]
+    print(
+        "jsii relay / direct channel: "
+        f"floor {floor_relay.seconds / floor.seconds:.2f}x; "
+        + "; ".join(f"{name} {ratio:.2f}x" for name, ratio in relay_ratios)
+        + f" (CPU: example app {example_relay.cpu_seconds / example.cpu_seconds:.2f}x)"
     )
     if args.phases:
         print_phases(args.environments, args.rounds)

