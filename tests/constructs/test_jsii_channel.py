@@ -94,7 +94,10 @@ def template(outdir: Path) -> str:
 def test_direct_channel_runs_the_kernel_itself_and_synthesizes_the_same_template(
     tmp_path: Path,
 ) -> None:
-    direct_run, direct_out = run_probe(tmp_path)
+    # Many open files first (as in a pytest session): the kernel's socket gets a two-digit fd.
+    direct_run, direct_out = run_probe(
+        tmp_path, before="keep = [open(os.devnull) for _ in range(20)]"
+    )
     relay_run, relay_out = run_probe(tmp_path, channel="relay")
     direct, relay = report(direct_run), report(relay_run)
 
@@ -153,6 +156,21 @@ def test_a_jsii_without_the_fd3_kernel_falls_back_to_the_relay_with_a_warning(
     assert done.returncode == 0, done.stderr[-3000:]
     assert "does not have program.js on fd 3" in done.stderr
     assert "jsii keeps its relay" in done.stderr
+    assert '"Type": "AWS::KMS::Key"' in template(outdir)
+
+
+def test_a_kernel_that_fails_to_start_falls_back_to_the_relay_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    # Node refuses an unknown option and exits before the handshake.
+    done, outdir = run_probe(tmp_path, before="channel._NODE_ARGUMENTS = ('--no-such-node-flag',)")
+    result = report(done)
+    assert result["direct"] is True
+    assert "--no-such-node-flag" in done.stderr  # Node's own complaint, on our stderr
+    assert "jsii's kernel did not start on the direct channel" in done.stderr
+    assert "jsii keeps its relay" in done.stderr
+    (relay_process,) = result["kernel"]
+    assert relay_process.endswith("bin/jsii-runtime.js")
     assert '"Type": "AWS::KMS::Key"' in template(outdir)
 
 
