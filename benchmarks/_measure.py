@@ -55,7 +55,22 @@ def run_once(argv: Sequence[str], *, env: dict[str, str] | None = None) -> Run:
 
 
 def median_run(argv: Sequence[str], rounds: int, env: dict[str, str] | None = None) -> Run:
-    runs = [run_once(argv, env=env) for _ in range(rounds)]
+    return _median([run_once(argv, env=env) for _ in range(rounds)])
+
+
+def median_runs_interleaved(
+    variants: Sequence[tuple[Sequence[str], dict[str, str] | None]], rounds: int
+) -> list[Run]:
+    """The median run of each ``(argv, env)`` variant, running them in turn in every round
+    (A B A B ...), so that a machine getting slower or faster mid-benchmark shifts them alike."""
+    runs: list[list[Run]] = [[] for _ in variants]
+    for _ in range(rounds):
+        for samples, (argv, env) in zip(runs, variants, strict=True):
+            samples.append(run_once(argv, env=env))
+    return [_median(samples) for samples in runs]
+
+
+def _median(runs: Sequence[Run]) -> Run:
     return Run(
         seconds=statistics.median(r.seconds for r in runs),
         peak_rss_mib=max(r.peak_rss_mib for r in runs),

@@ -27,8 +27,8 @@ between consecutive sizes. That is where to look first when the marginal cost mo
 Every program first calls ``constructs_lib.jsii_channel.use_direct_channel()``, as app.py does
 (jsii's kernel without its relay process), so the floor and the app run on the same channel.
 Two more rows measure the floor and the example app on jsii's relay
-(``KMS_TOOLKIT_JSII_CHANNEL=relay``) for the ratio between the channels in the same run;
-``--compare-relay`` does the same for each ``--environments`` size.
+(``KMS_TOOLKIT_JSII_CHANNEL=relay``), interleaved round by round with the direct runs, for the
+ratio between the channels; ``--compare-relay`` does the same for each ``--environments`` size.
 
 It prints medians, ratios to the floor, the marginal cost per stack and the peak memory, in wall
 time and in CPU time (Python and its Node child together; steadier than wall time on a shared
@@ -50,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._measure import Run, median_run  # noqa: E402
+from benchmarks._measure import Run, median_run, median_runs_interleaved  # noqa: E402
 from constructs_lib.jsii_channel import CHANNEL_ENVIRONMENT_VARIABLE  # noqa: E402
 from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: E402
 
@@ -171,11 +171,21 @@ def stack_count(outdir: Path) -> int:
     return count
 
 
-def measure(kind: str, rounds: int, channel: str = "direct", **values: object) -> tuple[Run, int]:
+def measure(kind: str, rounds: int, **values: object) -> tuple[Run, int]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as outdir:
         program = _CHANNEL + PROGRAMS[kind].format(outdir=outdir, **values)
-        run = median_run([sys.executable, "-c", program], rounds, env=_child_env(channel))
+        run = median_run([sys.executable, "-c", program], rounds, env=_child_env())
         return run, stack_count(Path(outdir))
+
+
+def measure_channels(kind: str, rounds: int, **values: object) -> tuple[Run, Run, int]:
+    """``kind`` on the direct channel and on jsii's relay, interleaved round by round."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as outdir:
+        argv = [sys.executable, "-c", _CHANNEL + PROGRAMS[kind].format(outdir=outdir, **values)]
+        direct, relay = median_runs_interleaved(
+            [(argv, _child_env("direct")), (argv, _child_env("relay"))], rounds
+        )
+        return direct, relay, stack_count(Path(outdir))
 
 
 def measure_phases(environments: int, rounds: int) -> tuple[dict[str, float], int]:
@@ -254,11 +264,9 @@ def main() -> None:
         parser.error("--phases needs --environments N [N ...]")
 
     bare, _ = measure("bare-floor", args.rounds)
-    floor, _ = measure("floor", args.rounds)
+    floor, floor_relay, _ = measure_channels("floor", args.rounds)
     floor_imports, _ = measure("floor-imports", args.rounds)
-    example, example_stacks = measure("example", args.rounds)
-    floor_relay, _ = measure("floor", args.rounds, channel="relay")
-    example_relay, _ = measure("example", args.rounds, channel="relay")
+    example, example_relay, example_stacks = measure_channels("example", args.rounds)
     print(f"synth benchmark ({args.rounds} rounds each, median wall time of a fresh process)")
     header = ("case", "stacks", "seconds", "x floor", "ms/stack", "CPU s", "x floor", "ms/stack")
     print("{:<26} {:>6} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9}".format(*header, "peak MiB"))
@@ -281,9 +289,14 @@ def main() -> None:
     row("floor, jsii relay", floor_relay, 1)
     row("example app, jsii relay", example_relay, example_stacks)
     previous: tuple[Run, int] | None = None
-    relays: list[tuple[int, float]] = []
+    relays: list[tuple[int, float, float]] = []
     for environments in args.environments:
-        run, stacks = measure("generated", args.rounds, environments=environments)
+        if args.compare_relay:
+            run, relay, stacks = measure_channels(
+                "generated", args.rounds, environments=environments
+            )
+        else:
+            run, stacks = measure("generated", args.rounds, environments=environments)
         row(f"generated, {environments} envs", run, stacks)
         if previous is not None and stacks > previous[1]:
             added = stacks - previous[1]
@@ -295,9 +308,10 @@ def main() -> None:
             )
         previous = (run, stacks)
         if args.compare_relay:
-            relay, _ = measure("generated", args.rounds, channel="relay", environments=environments)
             row(f"generated, {environments}, relay", relay, stacks)
-            relays.append((environments, relay.seconds / run.seconds))
+            relays.append(
+                (environments, relay.seconds / run.seconds, relay.cpu_seconds / run.cpu_seconds)
+            )
     print(
         f"example app / floor = {example.seconds / floor.seconds:.2f}x "
         f"({example.cpu_seconds / floor.cpu_seconds:.2f}x in CPU time); "
@@ -305,13 +319,18 @@ def main() -> None:
         "(the cost of registering the nag packs); "
         f"importing the toolkit adds {floor_imports.seconds - floor.seconds:.2f} s"
     )
-    relay_ratios = [("example app", example_relay.seconds / example.seconds)]
-    relay_ratios += [(f"{n} envs", ratio) for n, ratio in relays]
+    relay_ratios = [
+        ("floor", floor_relay.seconds / floor.seconds, floor_relay.cpu_seconds / floor.cpu_seconds),
+        (
+            "example app",
+            example_relay.seconds / example.seconds,
+            example_relay.cpu_seconds / example.cpu_seconds,
+        ),
+        *((f"{n} envs", wall, cpu) for n, wall, cpu in relays),
+    ]
     print(
-        "jsii relay / direct channel: "
-        f"floor {floor_relay.seconds / floor.seconds:.2f}x; "
-        + "; ".join(f"{name} {ratio:.2f}x" for name, ratio in relay_ratios)
-        + f" (CPU: example app {example_relay.cpu_seconds / example.cpu_seconds:.2f}x)"
+        "jsii relay / direct channel (rounds interleaved), wall (CPU): "
+        + "; ".join(f"{name} {wall:.2f}x ({cpu:.2f}x)" for name, wall, cpu in relay_ratios)
     )
     if args.phases:
         print_phases(args.environments, args.rounds)

@@ -5,8 +5,9 @@ process as a *relay* (``bin/jsii-runtime.js``) that spawns the kernel (``lib/pro
 second Node process and copies every message between its own stdin/stdout and the kernel's
 channel on file descriptor 3, so each round trip crosses two pipes and wakes two processes. A
 round trip costs 0.25-0.38 ms through the relay and 0.13-0.18 ms without it, and this toolkit's
-example organisation makes about 100 round trips per stack. In ``benchmarks/synth.py`` the relay
-takes 1.02-1.15x the direct channel's synth time in the same run, and 45-80 MiB more memory.
+example organisation makes about 100 round trips per stack. In ``benchmarks/synth.py``, with the
+two channels' rounds interleaved, the relay takes 1.10-1.21x the direct channel's synth time and
+45-80 MiB more memory.
 
 :func:`use_direct_channel` makes jsii start the kernel itself, with one end of a Unix socket pair
 as the kernel's descriptor 3, so each message crosses one socket. The kernel is the very program
