@@ -133,9 +133,12 @@ def _channel() -> str:
 
 def _kernel_started() -> bool:
     """Whether any jsii assembly is loaded, which means jsii's kernel process is running."""
+    # Read each module's namespace rather than getattr: a module-level __getattr__ (PEP 562,
+    # constructs_lib's own lazy exports among them) must not run, let alone import anything.
     return any(
-        getattr(module, "__jsii_assembly__", None) is not None
+        vars(module).get("__jsii_assembly__") is not None
         for module in list(sys.modules.values())
+        if hasattr(module, "__dict__")
     )
 
 
