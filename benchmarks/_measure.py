@@ -54,10 +54,6 @@ def run_once(argv: Sequence[str], *, env: dict[str, str] | None = None) -> Run:
     return Run(seconds=seconds, peak_rss_mib=peak / 2**20, cpu_seconds=cpu_seconds)
 
 
-def median_run(argv: Sequence[str], rounds: int, env: dict[str, str] | None = None) -> Run:
-    return _median([run_once(argv, env=env) for _ in range(rounds)])
-
-
 def median_runs_interleaved(
     variants: Sequence[tuple[Sequence[str], dict[str, str] | None]], rounds: int
 ) -> list[Run]:
@@ -67,12 +63,11 @@ def median_runs_interleaved(
     for _ in range(rounds):
         for samples, (argv, env) in zip(runs, variants, strict=True):
             samples.append(run_once(argv, env=env))
-    return [_median(samples) for samples in runs]
-
-
-def _median(runs: Sequence[Run]) -> Run:
-    return Run(
-        seconds=statistics.median(r.seconds for r in runs),
-        peak_rss_mib=max(r.peak_rss_mib for r in runs),
-        cpu_seconds=statistics.median(r.cpu_seconds for r in runs),
-    )
+    return [
+        Run(
+            seconds=statistics.median(r.seconds for r in samples),
+            peak_rss_mib=max(r.peak_rss_mib for r in samples),
+            cpu_seconds=statistics.median(r.cpu_seconds for r in samples),
+        )
+        for samples in runs
+    ]

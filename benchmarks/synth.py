@@ -50,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._measure import Run, median_run, median_runs_interleaved  # noqa: E402
+from benchmarks._measure import Run, median_runs_interleaved  # noqa: E402
 from constructs_lib.jsii_channel import CHANNEL_ENVIRONMENT_VARIABLE  # noqa: E402
 from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: E402
 
@@ -171,21 +171,30 @@ def stack_count(outdir: Path) -> int:
     return count
 
 
+def program_argv(kind: str, outdir: str, **values: object) -> list[str]:
+    """The Python command that runs PROGRAMS[kind], on the channel its environment selects."""
+    return [sys.executable, "-c", _CHANNEL + PROGRAMS[kind].format(outdir=outdir, **values)]
+
+
 def measure(kind: str, rounds: int, **values: object) -> tuple[Run, int]:
-    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as outdir:
-        program = _CHANNEL + PROGRAMS[kind].format(outdir=outdir, **values)
-        run = median_run([sys.executable, "-c", program], rounds, env=_child_env())
-        return run, stack_count(Path(outdir))
+    (run,), stacks = measure_on(("direct",), kind, rounds, **values)
+    return run, stacks
 
 
 def measure_channels(kind: str, rounds: int, **values: object) -> tuple[Run, Run, int]:
     """``kind`` on the direct channel and on jsii's relay, interleaved round by round."""
+    (direct, relay), stacks = measure_on(("direct", "relay"), kind, rounds, **values)
+    return direct, relay, stacks
+
+
+def measure_on(
+    channels: tuple[str, ...], kind: str, rounds: int, **values: object
+) -> tuple[list[Run], int]:
+    """Median run of ``kind`` on each channel (rounds interleaved), and the stack count."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as outdir:
-        argv = [sys.executable, "-c", _CHANNEL + PROGRAMS[kind].format(outdir=outdir, **values)]
-        direct, relay = median_runs_interleaved(
-            [(argv, _child_env("direct")), (argv, _child_env("relay"))], rounds
-        )
-        return direct, relay, stack_count(Path(outdir))
+        argv = program_argv(kind, outdir, **values)
+        runs = median_runs_interleaved([(argv, _child_env(c)) for c in channels], rounds)
+        return runs, stack_count(Path(outdir))
 
 
 def measure_phases(environments: int, rounds: int) -> tuple[dict[str, float], int]:
@@ -194,11 +203,8 @@ def measure_phases(environments: int, rounds: int) -> tuple[dict[str, float], in
     stacks = 0
     for _ in range(rounds):
         with tempfile.TemporaryDirectory(prefix="bench-phases-") as outdir:
-            program = _CHANNEL + PROGRAMS["phases"].format(
-                outdir=outdir, environments=environments, phases=PHASES
-            )
             done = subprocess.run(
-                [sys.executable, "-c", program],
+                program_argv("phases", outdir, environments=environments, phases=PHASES),
                 env=_child_env(),
                 capture_output=True,
                 text=True,
@@ -289,7 +295,10 @@ def main() -> None:
     row("floor, jsii relay", floor_relay, 1)
     row("example app, jsii relay", example_relay, example_stacks)
     previous: tuple[Run, int] | None = None
-    relays: list[tuple[int, float, float]] = []
+    relays: list[tuple[str, Run, Run]] = [
+        ("floor", floor_relay, floor),
+        ("example app", example_relay, example),
+    ]
     for environments in args.environments:
         if args.compare_relay:
             run, relay, stacks = measure_channels(
@@ -309,9 +318,7 @@ def main() -> None:
         previous = (run, stacks)
         if args.compare_relay:
             row(f"generated, {environments}, relay", relay, stacks)
-            relays.append(
-                (environments, relay.seconds / run.seconds, relay.cpu_seconds / run.cpu_seconds)
-            )
+            relays.append((f"{environments} envs", relay, run))
     print(
         f"example app / floor = {example.seconds / floor.seconds:.2f}x "
         f"({example.cpu_seconds / floor.cpu_seconds:.2f}x in CPU time); "
@@ -319,18 +326,13 @@ def main() -> None:
         "(the cost of registering the nag packs); "
         f"importing the toolkit adds {floor_imports.seconds - floor.seconds:.2f} s"
     )
-    relay_ratios = [
-        ("floor", floor_relay.seconds / floor.seconds, floor_relay.cpu_seconds / floor.cpu_seconds),
-        (
-            "example app",
-            example_relay.seconds / example.seconds,
-            example_relay.cpu_seconds / example.cpu_seconds,
-        ),
-        *((f"{n} envs", wall, cpu) for n, wall, cpu in relays),
-    ]
     print(
         "jsii relay / direct channel (rounds interleaved), wall (CPU): "
-        + "; ".join(f"{name} {wall:.2f}x ({cpu:.2f}x)" for name, wall, cpu in relay_ratios)
+        + "; ".join(
+            f"{name} {relay.seconds / direct.seconds:.2f}x "
+            f"({relay.cpu_seconds / direct.cpu_seconds:.2f}x)"
+            for name, relay, direct in relays
+        )
     )
     if args.phases:
         print_phases(args.environments, args.rounds)

@@ -92,9 +92,10 @@ def use_direct_channel() -> bool:
         from jsii._kernel.providers import process  # noqa: PLC0415
     except ImportError:
         return False
+    version = getattr(jsii, "__version__", "?")
     node_process: Any = getattr(process, "_NodeProcess", None)
     if node_process is None or not all(hasattr(node_process, hook) for hook in _HOOKS):
-        _warn_unsupported(getattr(jsii, "__version__", "?"), "its _NodeProcess start-up hooks")
+        _warn_unsupported(version, "its _NodeProcess start-up hooks")
         return False
 
     relay_start = node_process.start
@@ -105,7 +106,7 @@ def use_direct_channel() -> bool:
             return
         program = Path(self._jsii_runtime()).parent.parent / "lib" / "program.js"
         if not _speaks_on_fd3(program):
-            _warn_unsupported(getattr(jsii, "__version__", "?"), f"{program.name} on fd 3")
+            _warn_unsupported(version, f"{program.name} on fd 3")
             relay_start(self)
             return
         try:
@@ -236,22 +237,14 @@ class _KernelProcess:
         self.stdout: IO[bytes] = channel.makefile("rb")
         # jsii only closes this; the kernel writes its stderr to ours.
         self.stderr: IO[bytes] = io.BytesIO()
-        self.args = kernel.args
-        self.pid = kernel.pid
 
     def wait(self, timeout: float | None = None) -> int:
         code = self._kernel.wait(timeout)
         self._channel.close()
         return code
 
-    def poll(self) -> int | None:
-        return self._kernel.poll()
-
     def terminate(self) -> None:
         self._kernel.terminate()
-
-    def kill(self) -> None:
-        self._kernel.kill()
 
     def discard(self) -> None:
         """Stop the kernel and close the channel after a failed start."""
