@@ -25,10 +25,13 @@ tree, and the five cdk-nag packs over every stack), with each phase's marginal c
 between consecutive sizes. That is where to look first when the marginal cost moves.
 
 Every program first calls ``constructs_lib.jsii_channel.use_direct_channel()``, as app.py does
-(jsii's kernel without its relay process), so the floor and the app run on the same channel.
-Two more rows measure the floor and the example app on jsii's relay
-(``KMS_TOOLKIT_JSII_CHANNEL=relay``), interleaved round by round with the direct runs, for the
-ratio between the channels; ``--compare-relay`` does the same for each ``--environments`` size.
+(jsii's kernel without its relay process, with its compile cache), so the floor and the app run
+on the same channel. The cache is the user's (as for `make synth`), warmed by one unmeasured run
+of the example app first, so every row measures a repeated synth. Two more variants of the floor
+and the example app run interleaved round by round with those: without the compile cache
+(``KMS_TOOLKIT_NODE_COMPILE_CACHE=off``) and on jsii's relay (``KMS_TOOLKIT_JSII_CHANNEL=relay``,
+which has no cache either), for the ratios between them; ``--compare-relay`` runs the relay for
+each ``--environments`` size too.
 
 It prints medians, ratios to the floor, the marginal cost per stack and the peak memory, in wall
 time and in CPU time (Python and its Node child together; steadier than wall time on a shared
@@ -50,11 +53,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._measure import Run, median_runs_interleaved  # noqa: E402
-from constructs_lib.jsii_channel import CHANNEL_ENVIRONMENT_VARIABLE  # noqa: E402
+from benchmarks._measure import Run, median_runs_interleaved, run_once  # noqa: E402
+from constructs_lib.jsii_channel import (  # noqa: E402
+    CHANNEL_ENVIRONMENT_VARIABLE,
+    COMPILE_CACHE_ENVIRONMENT_VARIABLE,
+    COMPILE_CACHE_OFF,
+)
 from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: E402
 
-# Before any program imports aws_cdk: the channel app.py uses (KMS_TOOLKIT_JSII_CHANNEL decides).
+# Before any program imports aws_cdk: the channel app.py uses (the environment decides, VARIANTS).
 _CHANNEL = """
 from constructs_lib.jsii_channel import use_direct_channel
 use_direct_channel()
@@ -176,25 +183,37 @@ def program_argv(kind: str, outdir: str, **values: object) -> list[str]:
     return [sys.executable, "-c", _CHANNEL + PROGRAMS[kind].format(outdir=outdir, **values)]
 
 
+# How each variant starts jsii's kernel (the environment of its process).
+VARIANTS = {
+    "direct": {CHANNEL_ENVIRONMENT_VARIABLE: "direct"},
+    "uncached": {
+        CHANNEL_ENVIRONMENT_VARIABLE: "direct",
+        COMPILE_CACHE_ENVIRONMENT_VARIABLE: COMPILE_CACHE_OFF,
+    },
+    "relay": {CHANNEL_ENVIRONMENT_VARIABLE: "relay"},
+}
+
+
 def measure(kind: str, rounds: int, **values: object) -> tuple[Run, int]:
     (run,), stacks = measure_on(("direct",), kind, rounds, **values)
     return run, stacks
 
 
-def measure_channels(kind: str, rounds: int, **values: object) -> tuple[Run, Run, int]:
-    """``kind`` on the direct channel and on jsii's relay, interleaved round by round."""
-    (direct, relay), stacks = measure_on(("direct", "relay"), kind, rounds, **values)
-    return direct, relay, stacks
-
-
 def measure_on(
-    channels: tuple[str, ...], kind: str, rounds: int, **values: object
+    variants: tuple[str, ...], kind: str, rounds: int, **values: object
 ) -> tuple[list[Run], int]:
-    """Median run of ``kind`` on each channel (rounds interleaved), and the stack count."""
+    """Median run of ``kind`` in each of VARIANTS (rounds interleaved), and the stack count."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as outdir:
         argv = program_argv(kind, outdir, **values)
-        runs = median_runs_interleaved([(argv, _child_env(c)) for c in channels], rounds)
+        runs = median_runs_interleaved([(argv, _child_env(v)) for v in variants], rounds)
         return runs, stack_count(Path(outdir))
+
+
+def warm_compile_cache() -> None:
+    """One unmeasured synth of the example app: the kernel's compile cache then holds every
+    module the measured programs load."""
+    with tempfile.TemporaryDirectory(prefix="bench-warm-up-") as outdir:
+        run_once(program_argv("example", outdir), env=_child_env())
 
 
 def measure_phases(environments: int, rounds: int) -> tuple[dict[str, float], int]:
@@ -242,12 +261,12 @@ def print_phases(sizes: list[int], rounds: int) -> None:
         print(f"{phase:<30}{cells}")
 
 
-def _child_env(channel: str = "direct") -> dict[str, str]:
+def _child_env(variant: str = "direct") -> dict[str, str]:
     return {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONPATH": str(ROOT),
-        CHANNEL_ENVIRONMENT_VARIABLE: channel,
+        **VARIANTS[variant],
     }
 
 
@@ -269,10 +288,14 @@ def main() -> None:
     if args.phases and not args.environments:
         parser.error("--phases needs --environments N [N ...]")
 
+    warm_compile_cache()
     bare, _ = measure("bare-floor", args.rounds)
-    floor, floor_relay, _ = measure_channels("floor", args.rounds)
+    compared = ("direct", "uncached", "relay")
+    (floor, floor_uncached, floor_relay), _ = measure_on(compared, "floor", args.rounds)
     floor_imports, _ = measure("floor-imports", args.rounds)
-    example, example_relay, example_stacks = measure_channels("example", args.rounds)
+    (example, example_uncached, example_relay), example_stacks = measure_on(
+        compared, "example", args.rounds
+    )
     print(f"synth benchmark ({args.rounds} rounds each, median wall time of a fresh process)")
     header = ("case", "stacks", "seconds", "x floor", "ms/stack", "CPU s", "x floor", "ms/stack")
     print("{:<26} {:>6} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9}".format(*header, "peak MiB"))
@@ -292,6 +315,8 @@ def main() -> None:
     row("floor (empty App + nag)", floor, 1)
     row("floor + toolkit imports", floor_imports, 1)
     row("example app (cdk.json)", example, example_stacks)
+    row("floor, no compile cache", floor_uncached, 1)
+    row("example app, no cache", example_uncached, example_stacks)
     row("floor, jsii relay", floor_relay, 1)
     row("example app, jsii relay", example_relay, example_stacks)
     previous: tuple[Run, int] | None = None
@@ -301,8 +326,8 @@ def main() -> None:
     ]
     for environments in args.environments:
         if args.compare_relay:
-            run, relay, stacks = measure_channels(
-                "generated", args.rounds, environments=environments
+            (run, relay), stacks = measure_on(
+                ("direct", "relay"), "generated", args.rounds, environments=environments
             )
         else:
             run, stacks = measure("generated", args.rounds, environments=environments)
@@ -327,7 +352,18 @@ def main() -> None:
         f"importing the toolkit adds {floor_imports.seconds - floor.seconds:.2f} s"
     )
     print(
-        "jsii relay / direct channel (rounds interleaved), wall (CPU): "
+        "no compile cache / with it (rounds interleaved), wall (CPU): "
+        + "; ".join(
+            f"{name} {uncached.seconds / cached.seconds:.2f}x "
+            f"({uncached.cpu_seconds / cached.cpu_seconds:.2f}x)"
+            for name, uncached, cached in (
+                ("floor", floor_uncached, floor),
+                ("example app", example_uncached, example),
+            )
+        )
+    )
+    print(
+        "jsii relay (no cache) / direct channel (rounds interleaved), wall (CPU): "
         + "; ".join(
             f"{name} {relay.seconds / direct.seconds:.2f}x "
             f"({relay.cpu_seconds / direct.cpu_seconds:.2f}x)"

@@ -17,7 +17,11 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.jsii_channel import use_direct_channel
+from constructs_lib.jsii_channel import (
+    COMPILE_CACHE_ENVIRONMENT_VARIABLE,
+    compile_cache_directory,
+    use_direct_channel,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,12 +65,18 @@ def run_probe(
     channel: str | None = None,
     before: str = "",
     synth: str = "app.synth()",
+    compile_cache: str | None = None,
+    extra_environment: dict[str, str] | None = None,
+    name: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    """Run PROBE in a fresh process; the kernel's compile cache is off unless ``compile_cache``
+    names a directory (never the user's own: a cold cache only makes a probe slower)."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(extra_environment or {})}
     environment.pop("KMS_TOOLKIT_JSII_CHANNEL", None)
     if channel is not None:
         environment["KMS_TOOLKIT_JSII_CHANNEL"] = channel
-    outdir = tmp_path / (channel or "default")
+    environment[COMPILE_CACHE_ENVIRONMENT_VARIABLE] = compile_cache or "off"
+    outdir = tmp_path / (name or channel or "default")
     program = PROBE.format(before=before, synth=synth)
     done = subprocess.run(
         [sys.executable, "-c", program, str(outdir)],
@@ -181,3 +191,81 @@ def test_an_unknown_channel_is_refused_with_the_variable_and_value(
     expected = r"^'KMS_TOOLKIT_JSII_CHANNEL' must be one of direct, relay\. Received: 'fast'$"
     with pytest.raises(ValueError, match=expected):
         use_direct_channel()
+
+
+# Node's own compile-cache log (NODE_DEBUG_NATIVE=COMPILE_CACHE) names each module's fate.
+COMPILE_CACHE_LOG = {"NODE_DEBUG_NATIVE": "COMPILE_CACHE"}
+STACK_MODULE = "node_modules/aws-cdk-lib/core/lib/stack.js"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_the_kernel_reuses_the_modules_it_compiled_in_an_earlier_synth(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    runs = [
+        run_probe(
+            tmp_path,
+            compile_cache=str(cache),
+            extra_environment=COMPILE_CACHE_LOG,
+            name=name,
+        )
+        for name in ("first", "second")
+    ]
+    uncached_run, uncached_out = run_probe(tmp_path, compile_cache="off", name="uncached")
+    (first, first_out), (second, second_out) = runs
+
+    # First synth: compiles and writes the cache, in a private directory made for it.
+    assert "writing cache for CommonJS" in first.stderr
+    assert oct(cache.stat().st_mode & 0o777) == "0o700"
+    (version_directory,) = cache.iterdir()  # one directory per Node version
+    assert len(list(version_directory.iterdir())) > 100
+    # Second synth, in another temporary kernel directory: the same entries are accepted.
+    accepted = [
+        line for line in second.stderr.splitlines() if STACK_MODULE in line and "accepted" in line
+    ]
+    assert accepted, second.stderr[-3000:]
+    assert "writing cache for CommonJS" not in second.stderr  # nothing new to write
+    (kernel,) = report(second)["kernel"]
+    assert kernel.split()[-3:-1] == [
+        "--require",
+        str(ROOT / "constructs_lib/_kernel_compile_cache.js"),
+    ]
+
+    (uncached_kernel,) = report(uncached_run)["kernel"]
+    assert "--require" not in uncached_kernel
+    assert template(first_out) == template(second_out) == template(uncached_out)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_a_compile_cache_others_can_write_is_not_used(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    done, outdir = run_probe(tmp_path, compile_cache=str(shared))
+    (kernel,) = report(done)["kernel"]
+    assert "--require" not in kernel  # the kernel runs without the cache...
+    assert list(shared.iterdir()) == []
+    assert "jsii's kernel runs without a compile cache" in done.stderr  # ...and says why
+    assert f"{shared} is writable by group or others" in done.stderr
+    assert '"Type": "AWS::KMS::Key"' in template(outdir)
+
+
+def test_a_relative_compile_cache_path_is_refused_with_the_variable_and_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(COMPILE_CACHE_ENVIRONMENT_VARIABLE, "cache")
+    expected = (
+        r"^'KMS_TOOLKIT_NODE_COMPILE_CACHE' must be 'off' or an absolute directory path\. "
+        r"Received: 'cache'$"
+    )
+    with pytest.raises(ValueError, match=expected):
+        use_direct_channel()
+
+
+def test_the_compile_cache_defaults_to_the_user_cache_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv(COMPILE_CACHE_ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert compile_cache_directory() == tmp_path / "kms-toolkit" / "node-compile-cache"
+    monkeypatch.setenv(COMPILE_CACHE_ENVIRONMENT_VARIABLE, " OFF ")
+    assert compile_cache_directory() is None
