@@ -88,6 +88,23 @@ def test_pipeline_deploys_security_then_workloads_then_backup(example: SynthResu
     }
 
 
+def test_pipeline_synth_step_runs_make_synth_without_a_kernel_compile_cache(
+    example: SynthResult,
+) -> None:
+    # A fresh CodeBuild container synthesizes once: the cache would be written, never read.
+    (project,) = [
+        p
+        for p in resources(example.template("Pipeline"), "AWS::CodeBuild::Project")
+        if "make synth" in json.dumps(p["Properties"]["Source"])
+    ]
+    build_spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
+    assert build_spec["phases"]["build"]["commands"] == ["make synth"]
+    variables = project["Properties"]["Environment"]["EnvironmentVariables"]
+    assert {"Name": "KMS_TOOLKIT_NODE_COMPILE_CACHE", "Type": "PLAINTEXT", "Value": "off"} in (
+        variables
+    )
+
+
 def test_pipeline_artifacts_are_encrypted_with_cmks_in_every_region(example: SynthResult) -> None:
     (pipeline,) = resources(example.template("Pipeline"), "AWS::CodePipeline::Pipeline")
     stores = {s["Region"]: s["ArtifactStore"] for s in pipeline["Properties"]["ArtifactStores"]}
