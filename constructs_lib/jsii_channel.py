@@ -164,7 +164,9 @@ def compile_cache_directory() -> Path | None:
     if value.lower() == COMPILE_CACHE_OFF:
         return None
     if not value:
-        cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+        if not os.path.isabs(cache_home):  # no home directory to be found: no cache
+            return None
         return Path(cache_home) / "kms-toolkit" / "node-compile-cache"
     if not os.path.isabs(value):
         raise ValueError(
@@ -183,15 +185,17 @@ def _compile_cache_preload() -> tuple[list[str], dict[str, str]]:
     directory = compile_cache_directory()
     if directory is None:
         return [], {}
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        problem = _not_private(directory.resolve())
-    except OSError as error:
-        problem = f"it cannot be created ({error.strerror or error})"
+    if not _COMPILE_CACHE_PRELOAD.is_file():
+        problem: str | None = f"{_COMPILE_CACHE_PRELOAD} is missing from the installation"
+    else:
+        reason = _usable(directory)
+        problem = reason and (
+            f"the {COMPILE_CACHE_ENVIRONMENT_VARIABLE} directory {str(directory)!r} is not "
+            f"usable: {reason}"
+        )
     if problem is not None:
         warnings.warn(
-            f"jsii's kernel runs without a compile cache: {COMPILE_CACHE_ENVIRONMENT_VARIABLE} "
-            f"directory {str(directory)!r} is not usable, {problem}. Synth is slower, nothing "
+            f"jsii's kernel runs without a compile cache, {problem}. Synth is slower, nothing "
             f"else changes; set {COMPILE_CACHE_ENVIRONMENT_VARIABLE} to another directory, or "
             f"to {COMPILE_CACHE_OFF!r}.",
             RuntimeWarning,
@@ -201,6 +205,15 @@ def _compile_cache_preload() -> tuple[list[str], dict[str, str]]:
     return ["--require", str(_COMPILE_CACHE_PRELOAD)], {
         _KERNEL_COMPILE_CACHE_VARIABLE: str(directory)
     }
+
+
+def _usable(directory: Path) -> str | None:
+    """None when ``directory`` exists (made 0700 if missing) and is private, else why not."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return _not_private(directory.resolve())
+    except OSError as error:
+        return f"it cannot be created ({error.strerror or error})"
 
 
 def _not_private(directory: Path) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from constructs_lib import jsii_channel
 from constructs_lib.jsii_channel import (
     COMPILE_CACHE_ENVIRONMENT_VARIABLE,
     compile_cache_directory,
@@ -247,6 +248,38 @@ def test_a_compile_cache_others_can_write_is_not_used(tmp_path: Path) -> None:
     assert "jsii's kernel runs without a compile cache" in done.stderr  # ...and says why
     assert f"{shared} is writable by group or others" in done.stderr
     assert '"Type": "AWS::KMS::Key"' in template(outdir)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_an_installation_without_the_preload_runs_the_kernel_without_a_cache(
+    tmp_path: Path,
+) -> None:
+    done, outdir = run_probe(
+        tmp_path,
+        compile_cache=str(tmp_path / "cache"),
+        before="channel._COMPILE_CACHE_PRELOAD = Path('/nowhere/_kernel_compile_cache.js')",
+    )
+    result = report(done)
+    assert result["direct"] is True  # the direct channel itself is unaffected
+    (kernel,) = result["kernel"]
+    assert "--require" not in kernel
+    assert (
+        "jsii's kernel runs without a compile cache, /nowhere/_kernel_compile_cache.js is "
+        "missing from the installation"
+    ) in done.stderr
+    assert '"Type": "AWS::KMS::Key"' in template(outdir)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_a_compile_cache_owned_by_another_user_is_not_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    foreign = tmp_path / "foreign"
+    foreign.mkdir(mode=0o700)
+    os.chown(foreign, 12345, 12345)
+    monkeypatch.setenv(COMPILE_CACHE_ENVIRONMENT_VARIABLE, str(foreign))
+    with pytest.warns(RuntimeWarning, match=f"{foreign} belongs to user id 12345"):
+        assert jsii_channel._compile_cache_preload() == ([], {})
 
 
 def test_a_relative_compile_cache_path_is_refused_with_the_variable_and_value(
