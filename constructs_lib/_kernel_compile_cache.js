@@ -36,7 +36,11 @@ if (directory && supportsPortableCache()) {
   // Node writes the cache at exit. Registered now, so it runs before jsii's own exit handler
   // removes the temporary directory (and the symlink in it).
   process.once('exit', () => {
-    if (enabled) Module.flushCompileCache();
+    try {
+      if (enabled) Module.flushCompileCache();
+    } catch {
+      // Unwritten entries are compiled again next time.
+    }
   });
   fs.mkdtempSync = function (prefix, ...rest) {
     const created = mkdtempSync.call(this, prefix, ...rest);
