@@ -261,6 +261,18 @@ def print_phases(sizes: list[int], rounds: int) -> None:
         print(f"{phase:<30}{cells}")
 
 
+def print_ratios(title: str, pairs: list[tuple[str, Run, Run]]) -> None:
+    """One line: each ``(name, run, baseline)`` pair's run / baseline, wall time (CPU time)."""
+    print(
+        f"{title} (rounds interleaved), wall (CPU): "
+        + "; ".join(
+            f"{name} {run.seconds / baseline.seconds:.2f}x "
+            f"({run.cpu_seconds / baseline.cpu_seconds:.2f}x)"
+            for name, run, baseline in pairs
+        )
+    )
+
+
 def _child_env(variant: str = "direct") -> dict[str, str]:
     return {
         **os.environ,
@@ -351,25 +363,11 @@ def main() -> None:
         "(the cost of registering the nag packs); "
         f"importing the toolkit adds {floor_imports.seconds - floor.seconds:.2f} s"
     )
-    print(
-        "no compile cache / with it (rounds interleaved), wall (CPU): "
-        + "; ".join(
-            f"{name} {uncached.seconds / cached.seconds:.2f}x "
-            f"({uncached.cpu_seconds / cached.cpu_seconds:.2f}x)"
-            for name, uncached, cached in (
-                ("floor", floor_uncached, floor),
-                ("example app", example_uncached, example),
-            )
-        )
+    print_ratios(
+        "no compile cache / with it",
+        [("floor", floor_uncached, floor), ("example app", example_uncached, example)],
     )
-    print(
-        "jsii relay (no cache) / direct channel (rounds interleaved), wall (CPU): "
-        + "; ".join(
-            f"{name} {relay.seconds / direct.seconds:.2f}x "
-            f"({relay.cpu_seconds / direct.cpu_seconds:.2f}x)"
-            for name, relay, direct in relays
-        )
-    )
+    print_ratios("jsii relay (no cache) / direct channel", relays)
     if args.phases:
         print_phases(args.environments, args.rounds)
 

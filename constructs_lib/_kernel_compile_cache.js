@@ -3,7 +3,7 @@
 // Turns on Node's module compile cache for the packages the kernel loads (aws-cdk-lib, cdk-nag,
 // constructs), so a synth does not compile the same JavaScript again on every run.
 //
-// The kernel loads every package from a fresh temporary directory (jsii-kernel-XXXXXX/
+// The kernel loads every package from a fresh temporary directory (jsii-kernel-<random>/
 // node_modules, symlinks into jsii's package cache, with --preserve-symlinks), and Node keys
 // its compile cache by file path, so with NODE_COMPILE_CACHE alone every run misses. Here the
 // cache is opened in portable mode (keys relative to the cache directory) through a symlink

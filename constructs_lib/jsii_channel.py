@@ -186,25 +186,24 @@ def _compile_cache_preload() -> tuple[list[str], dict[str, str]]:
     if directory is None:
         return [], {}
     if not _COMPILE_CACHE_PRELOAD.is_file():
-        problem: str | None = f"{_COMPILE_CACHE_PRELOAD} is missing from the installation"
-    else:
-        reason = _usable(directory)
-        problem = reason and (
+        problem = f"{_COMPILE_CACHE_PRELOAD} is missing from the installation"
+    elif (reason := _usable(directory)) is not None:
+        problem = (
             f"the {COMPILE_CACHE_ENVIRONMENT_VARIABLE} directory {str(directory)!r} is not "
             f"usable: {reason}"
         )
-    if problem is not None:
-        warnings.warn(
-            f"jsii's kernel runs without a compile cache, {problem}. Synth is slower, nothing "
-            f"else changes; set {COMPILE_CACHE_ENVIRONMENT_VARIABLE} to another directory, or "
-            f"to {COMPILE_CACHE_OFF!r}.",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-        return [], {}
-    return ["--require", str(_COMPILE_CACHE_PRELOAD)], {
-        _KERNEL_COMPILE_CACHE_VARIABLE: str(directory)
-    }
+    else:
+        return ["--require", str(_COMPILE_CACHE_PRELOAD)], {
+            _KERNEL_COMPILE_CACHE_VARIABLE: str(directory)
+        }
+    warnings.warn(
+        f"jsii's kernel runs without a compile cache, {problem}. Synth is slower, nothing "
+        f"else changes; set {COMPILE_CACHE_ENVIRONMENT_VARIABLE} to another directory, or "
+        f"to {COMPILE_CACHE_OFF!r}.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return [], {}
 
 
 def _usable(directory: Path) -> str | None:

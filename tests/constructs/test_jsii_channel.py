@@ -66,7 +66,7 @@ def run_probe(
     channel: str | None = None,
     before: str = "",
     synth: str = "app.synth()",
-    compile_cache: str | None = None,
+    compile_cache: str = "off",
     extra_environment: dict[str, str] | None = None,
     name: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
@@ -76,7 +76,7 @@ def run_probe(
     environment.pop("KMS_TOOLKIT_JSII_CHANNEL", None)
     if channel is not None:
         environment["KMS_TOOLKIT_JSII_CHANNEL"] = channel
-    environment[COMPILE_CACHE_ENVIRONMENT_VARIABLE] = compile_cache or "off"
+    environment[COMPILE_CACHE_ENVIRONMENT_VARIABLE] = compile_cache
     outdir = tmp_path / (name or channel or "default")
     program = PROBE.format(before=before, synth=synth)
     done = subprocess.run(
@@ -211,7 +211,7 @@ def test_the_kernel_reuses_the_modules_it_compiled_in_an_earlier_synth(tmp_path:
         )
         for name in ("first", "second")
     ]
-    uncached_run, uncached_out = run_probe(tmp_path, compile_cache="off", name="uncached")
+    uncached_run, uncached_out = run_probe(tmp_path, name="uncached")
     (first, first_out), (second, second_out) = runs
 
     # First synth: compiles and writes the cache, in a private directory made for it.
