@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
 from constructs_lib import _durations as durations
-from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
@@ -206,6 +206,13 @@ def check_key_prefix(prop: str, value: Any) -> str | None:
     return str(value)
 
 
+# S3 caps a bucket policy at 20,480 characters. The TLS and encryption-header denies of an
+# EncryptedBucket take about 2,500 of them (with the longest bucket ARN), CloudTrail's statements
+# get the rest, with room to spare.
+CLOUDTRAIL_STATEMENTS_BUDGET = 16_000
+_LONGEST_BUCKET_ARN = "arn:aws-us-gov:s3:::" + "b" * 63
+
+
 def cloudtrail_bucket_statements(
     bucket: s3.IBucket,
     sources: Sequence[TrailSource],
@@ -217,44 +224,97 @@ def cloudtrail_bucket_statements(
     ``s3:GetBucketAcl`` on the bucket for every source trail, and per trail ``s3:PutObject`` on
     ``[prefix/]AWSLogs/<account>/*`` (and ``AWSLogs/<organization id>/*`` for an organization
     trail) with ``s3:x-amz-acl = bucket-owner-full-control``.
+
+    Each trail takes about 470 characters that way, so past about 30 trails the statements would
+    not fit S3's bucket policy quota. Then one ``s3:PutObject`` statement on
+    ``[prefix/]AWSLogs/*`` lets every listed trail write (CloudTrail itself puts the trail's
+    account, or its organization, after ``AWSLogs/``, so a trail still writes only to its own
+    folder): about 150 characters a trail, for up to about 100 trails. More raise
+    :class:`~constructs_lib.ConstructPropError` (deliver through an organization trail instead).
     """
     require(bool(sources), "sources", "must name at least one trail", list(sources))
-    principal = principals.service(CLOUDTRAIL)
     prefix = f"{s3_key_prefix}/" if s3_key_prefix else ""
-    statements = [
-        iam.PolicyStatement(
-            sid="AllowCloudTrailAclCheck",
-            principals=[principal],
-            actions=["s3:GetBucketAcl"],
-            resources=[bucket.bucket_arn],
-            conditions={
-                "StringEquals": {
-                    "aws:SourceArn": [source.trail_arn(partition) for source in sources]
-                }
-            },
+    per_trail = (
+        _policy_size(_cloudtrail_statements(_LONGEST_BUCKET_ARN, sources, prefix, partition, True))
+        <= CLOUDTRAIL_STATEMENTS_BUDGET
+    )
+    if not per_trail:
+        size = _policy_size(
+            _cloudtrail_statements(_LONGEST_BUCKET_ARN, sources, prefix, partition, False)
+        )
+        require(
+            size <= CLOUDTRAIL_STATEMENTS_BUDGET,
+            "sources",
+            f"must fit CloudTrail's statements in S3's bucket policy quota: {len(sources)} trails "
+            f"need about {size} of the {CLOUDTRAIL_STATEMENTS_BUDGET} characters left for them "
+            "(deliver through an organization trail, TrailSource.organization_id)",
+            f"{len(sources)} trails",
+        )
+    return [
+        iam.PolicyStatement.from_json(statement)
+        for statement in _cloudtrail_statements(
+            bucket.bucket_arn, sources, prefix, partition, per_trail
         )
     ]
-    for index, source in enumerate(sources, start=1):
-        owners = [source.account]
-        if source.organization_id:
-            owners.append(source.organization_id)
-        statements.append(
-            iam.PolicyStatement(
-                sid="AllowCloudTrailWrite" + (str(index) if len(sources) > 1 else ""),
-                principals=[principal],
-                actions=["s3:PutObject"],
-                resources=[
-                    bucket.arn_for_objects(f"{prefix}AWSLogs/{owner}/*") for owner in owners
-                ],
-                conditions={
-                    "StringEquals": {
-                        "s3:x-amz-acl": "bucket-owner-full-control",
-                        "aws:SourceArn": source.trail_arn(partition),
-                    }
-                },
+
+
+def _cloudtrail_statements(
+    bucket_arn: str,
+    sources: Sequence[TrailSource],
+    prefix: str,
+    partition: str,
+    per_trail: bool,
+) -> list[dict[str, Any]]:
+    """The statements of :func:`cloudtrail_bucket_statements` as policy JSON."""
+    trail_arns = [source.trail_arn(partition) for source in sources]
+
+    def write(sid: str, folders: list[str], source_arn: str | list[str]) -> dict[str, Any]:
+        return {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": CLOUDTRAIL},
+            "Action": "s3:PutObject",
+            "Resource": [f"{bucket_arn}/{prefix}AWSLogs/{folder}" for folder in folders],
+            "Condition": {
+                "StringEquals": {
+                    "s3:x-amz-acl": "bucket-owner-full-control",
+                    "aws:SourceArn": source_arn,
+                }
+            },
+        }
+
+    statements = [
+        {
+            "Sid": "AllowCloudTrailAclCheck",
+            "Effect": "Allow",
+            "Principal": {"Service": CLOUDTRAIL},
+            "Action": "s3:GetBucketAcl",
+            "Resource": bucket_arn,
+            "Condition": {"StringEquals": {"aws:SourceArn": trail_arns}},
+        }
+    ]
+    if per_trail:
+        statements += [
+            write(
+                "AllowCloudTrailWrite" + (str(index) if len(sources) > 1 else ""),
+                _log_folders(source),
+                trail_arn,
             )
-        )
+            for index, (source, trail_arn) in enumerate(zip(sources, trail_arns, strict=True), 1)
+        ]
+    else:
+        statements.append(write("AllowCloudTrailWrite", ["*"], trail_arns))
     return statements
+
+
+def _log_folders(source: TrailSource) -> list[str]:
+    """The ``AWSLogs/<owner>/*`` folders ``source`` writes to."""
+    owners = [source.account] + ([source.organization_id] if source.organization_id else [])
+    return [f"{owner}/*" for owner in owners]
+
+
+def _policy_size(statements: list[dict[str, Any]]) -> int:
+    return len(json.dumps(statements, separators=(",", ":")))
 
 
 class AuditBucket(Construct):

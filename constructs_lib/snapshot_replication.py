@@ -53,6 +53,7 @@ from constructs_lib._validation import (
 )
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.compliance import acknowledge, acknowledge_all
+from constructs_lib.iam import split_statements
 from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts
 from constructs_lib.keys import CustomerManagedKey
 from kmskit.snapshots.model import (
@@ -940,25 +941,46 @@ class _ReplicationBase(Construct):
             delete_ours_rds,
             *copy_statements,
         ]
-        self.sweeper_policy = iam.ManagedPolicy(
-            self, "SweeperPolicy", roles=[self.sweeper_role], document=_document(sweeper_statements)
+        self.sweeper_policies = self._managed_policies(
+            "SweeperPolicy", self.sweeper_role, sweeper_statements
         )
-        self.copier_policy = iam.ManagedPolicy(
-            self, "CopierPolicy", roles=[self.copier_role], document=_document(copier_statements)
+        self.copier_policies = self._managed_policies(
+            "CopierPolicy", self.copier_role, copier_statements
         )
-        _acknowledge_wildcards(self.sweeper_policy, sweeper_statements, self.replicator_mode)
-        _acknowledge_wildcards(self.copier_policy, copier_statements, self.replicator_mode)
-        for function, policy in (
-            (self.copier, self.copier_policy),
-            (self.sweeper, self.sweeper_policy),
+        self.sweeper_policy = self.sweeper_policies[0]
+        self.copier_policy = self.copier_policies[0]
+        for function, policies in (
+            (self.copier, self.copier_policies),
+            (self.sweeper, self.sweeper_policies),
         ):
             # The function references the role already; what it must wait for is the policy
             # (the SQS event source is checked against the role's permissions when created).
             cfn_function = function.node.default_child
-            cfn_policy = policy.node.default_child
             assert isinstance(cfn_function, lambda_.CfnFunction)
-            assert isinstance(cfn_policy, iam.CfnManagedPolicy)
-            cfn_function.add_override("DependsOn", [self._stack.get_logical_id(cfn_policy)])
+            depends_on = []
+            for policy in policies:
+                cfn_policy = policy.node.default_child
+                assert isinstance(cfn_policy, iam.CfnManagedPolicy)
+                depends_on.append(self._stack.get_logical_id(cfn_policy))
+            cfn_function.add_override("DependsOn", depends_on)
+
+    def _managed_policies(
+        self, id: str, role: iam.IRole, statements: Sequence[_Statement]
+    ) -> list[iam.ManagedPolicy]:
+        """``statements`` in as many managed policies of IAM's size quota as they need (``id``,
+        ``id2``, ...: one source account adds about 300 characters to a receiver's copier
+        policy), each attached to ``role`` and with its wildcards acknowledged."""
+        policies = []
+        for number, group in enumerate(split_statements(statements), start=1):
+            policy = iam.ManagedPolicy(
+                self,
+                id if number == 1 else f"{id}{number}",
+                roles=[role],
+                document=_document(group),
+            )
+            _acknowledge_wildcards(policy, group, self.replicator_mode)
+            policies.append(policy)
+        return policies
 
     def _kms_statement(
         self, sid: str, key_arns: Sequence[str], regions: Sequence[str], *, grants: bool
@@ -1016,7 +1038,9 @@ class SnapshotReplicator(_ReplicationBase):
 
     Attributes:
         queue, dead_letter_queue, copier, sweeper, copier_role, sweeper_role, copier_policy,
-        sweeper_policy, copier_log_group, sweeper_log_group, rules (``ebs_rule``, ``rds_rule``,
+        sweeper_policy (the first of ``copier_policies`` and ``sweeper_policies``: statements are
+        split across several managed policies past IAM's 6,144-character quota),
+        copier_log_group, sweeper_log_group, rules (``ebs_rule``, ``rds_rule``,
         ``aurora_rule``, ``received_rule``), schedule, event_bus (None without cross-account
         destinations), alarms (``dead_letter_alarm``, ``copy_failed_alarm``,
         ``oldest_message_alarm``), encryption_key, alarm_topic, replicator_id.

@@ -164,7 +164,12 @@ class PipelineStack(cdk.Stack):
         artifact_stacks: Sequence[PipelineArtifactsStack],
         **kwargs: Any,
     ) -> None:
-        super().__init__(scope, id, cross_region_references=True, **kwargs)
+        # The pipeline's template grows with every stack it deploys (two actions each): written
+        # without indentation it stays under CloudFormation's 1 MB template quota for about twice
+        # as many stacks (150 environments: 0.70 MB instead of 1.17 MB).
+        super().__init__(
+            scope, id, cross_region_references=True, suppress_template_indentation=True, **kwargs
+        )
         config = organisation.pipeline
         self.key, self.artifacts = artifact_store(self, organisation)
         self.role = ManagedPolicyRole(
@@ -236,21 +241,18 @@ class PipelineStack(cdk.Stack):
         )
         artifacts = f"<{self._logical_id(self.artifacts.bucket)}.Arn>"
         artifact_rules = [*ARTIFACT_ACTION_WILDCARDS, f"AwsSolutions-IAM5[Resource::{artifacts}/*]"]
+        # On the roles, so each acknowledgment covers every one of their grants policies (a
+        # large organisation splits the pipeline role's grants across several).
         for role in (self.role, self.synth_role):
-            assert role.grants_policy is not None
-            acknowledge(role.grants_policy, artifact_rules, REASON_ARTIFACT_WILDCARDS)
-        assert self.role.grants_policy is not None
+            acknowledge(role, artifact_rules, REASON_ARTIFACT_WILDCARDS)
         for bucket in self._replication_buckets:
             acknowledge(
-                self.role.grants_policy,
+                self.role,
                 f"AwsSolutions-IAM5[Resource::arn:{self.partition}:s3:::{bucket.bucket_name}/*]",
                 REASON_ARTIFACT_WILDCARDS,
             )
-        assert self.synth_role.grants_policy is not None
         acknowledge(
-            self.synth_role.grants_policy,
-            self._codebuild_log_rules(synth_project),
-            REASON_CODEBUILD_LOGS,
+            self.synth_role, self._codebuild_log_rules(synth_project), REASON_CODEBUILD_LOGS
         )
         for generated_role, project in (
             (self_mutation.node.find_child("Role"), self_mutation),

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Match, Template
 
 from constructs_lib import (
     AuditBucket,
@@ -31,6 +31,7 @@ from tests._support.apps.audit_showcase import (
     WORKLOAD,
     WORKLOAD_TRAIL,
 )
+from tests._support.deploy_quotas import deployed, oversized_policies
 from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
 from tests.constructs.test_encrypted_bucket import (
@@ -822,3 +823,80 @@ def test_existing_audit_bucket_is_used_as_given() -> None:
     assert trail.log_group.node.id == "LogGroup"
     assert trail.logs_role.node.id == "LogsRole"
     assert trail.alarm_topic.topic is not None
+
+
+def _workload_trails(count: int) -> list[TrailSource]:
+    return [
+        TrailSource(account=f"2{index:011d}", trail_name=f"workload{index:03d}", region="eu-west-1")
+        for index in range(count)
+    ]
+
+
+def _audit_bucket_policy(stack: cdk.Stack) -> dict[str, Any]:
+    (policy,) = [
+        policy
+        for logical_id, policy in Template.from_stack(stack)
+        .find_resources("AWS::S3::BucketPolicy")
+        .items()
+        if logical_id.startswith("BStorageBucketPolicy")
+    ]
+    return dict(policy)
+
+
+def _cloudtrail_statements(stack: cdk.Stack) -> dict[str, dict[str, Any]]:
+    return {
+        statement["Sid"]: statement
+        for statement in _audit_bucket_policy(stack)["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Sid", "").startswith("AllowCloudTrail")
+    }
+
+
+def test_a_few_trails_each_write_only_to_their_own_folder() -> None:
+    stack = _stack()
+    AuditBucket(stack, "B", encryption_key=_key(stack), sources=_workload_trails(3))
+    statements = _cloudtrail_statements(stack)
+    assert sorted(statements) == [
+        "AllowCloudTrailAclCheck",
+        "AllowCloudTrailWrite1",
+        "AllowCloudTrailWrite2",
+        "AllowCloudTrailWrite3",
+    ]
+    write = statements["AllowCloudTrailWrite2"]
+    assert deployed(write["Condition"]["StringEquals"]["aws:SourceArn"]) == (
+        "arn:aws:cloudtrail:eu-west-1:200000000001:trail/workload001"
+    )
+    assert write["Resource"]["Fn::Join"][1][1] == "/AWSLogs/200000000001/*"
+
+
+def test_many_trails_share_one_write_statement_within_the_bucket_policy_quota() -> None:
+    # 75 per-trail statements would take about 36,000 characters; S3 takes 20,480.
+    stack = _stack()
+    trails = _workload_trails(75)
+    AuditBucket(stack, "B", encryption_key=_key(stack), sources=trails)
+    statements = _cloudtrail_statements(stack)
+    assert sorted(statements) == ["AllowCloudTrailAclCheck", "AllowCloudTrailWrite"]
+    arns = [trail.trail_arn("aws") for trail in trails]
+    write = statements["AllowCloudTrailWrite"]
+    assert deployed(write["Condition"]["StringEquals"]) == {
+        "s3:x-amz-acl": "bucket-owner-full-control",
+        "aws:SourceArn": arns,
+    }
+    assert write["Resource"]["Fn::Join"][1][1] == "/AWSLogs/*"
+    assert deployed(statements["AllowCloudTrailAclCheck"]["Condition"]["StringEquals"]) == {
+        "aws:SourceArn": arns
+    }
+    assert oversized_policies({"Resources": {"Policy": _audit_bucket_policy(stack)}}) == []
+
+
+def test_too_many_trails_for_one_bucket_policy_are_refused() -> None:
+    stack = _stack()
+    with pytest.raises(ConstructPropError) as error:
+        AuditBucket(stack, "B", encryption_key=_key(stack), sources=_workload_trails(150))
+    assert str(error.value).startswith(
+        "'sources' must fit CloudTrail's statements in S3's bucket policy quota: 150 trails need "
+        "about "
+    )
+    assert str(error.value).endswith(
+        "(deliver through an organization trail, TrailSource.organization_id). "
+        "Received: '150 trails'"
+    )

@@ -1,13 +1,22 @@
-"""ManagedPolicyRole: CDK grants land in a customer managed policy, not an inline one."""
+"""ManagedPolicyRole: CDK grants land in customer managed policies, not an inline one, split
+across several when they outgrow IAM's size quota."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import aws_cdk as cdk
+import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_lib import ManagedPolicyRole
+from constructs_lib import ConstructPropError, ManagedPolicyRole
+from constructs_lib.iam import split_statements
+from tests._support.deploy_quotas import POLICY_QUOTAS, deployed, deployed_size
+
+MANAGED_POLICY_QUOTA = POLICY_QUOTAS["AWS::IAM::ManagedPolicy"][1]
 
 
 def test_grants_go_to_one_managed_policy_attached_to_the_role() -> None:
@@ -37,3 +46,148 @@ def test_grants_go_to_one_managed_policy_attached_to_the_role() -> None:
         },
     )
     assert role.grants_policy is not None
+
+
+MINIMIZE: Mapping[str, Any] = {"@aws-cdk/aws-iam:minimizePolicies": True}
+
+
+def _stack(context: Mapping[str, Any] | None = None) -> cdk.Stack:
+    return cdk.Stack(
+        cdk.App(context=dict(context) if context is not None else None),
+        "S",
+        env=cdk.Environment(account="111111111111", region="eu-west-1"),
+    )
+
+
+def _deploy_role_arn(stack: cdk.Stack, index: int) -> str:
+    # The partition is a deploy-time value, as in the ARNs CDK Pipelines grants.
+    return f"arn:{stack.partition}:iam::{200000000000 + index}:role/cdk-deploy-role-{index}"
+
+
+def _grants_policies(stack: cdk.Stack) -> Mapping[str, Mapping[str, Any]]:
+    return Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy")
+
+
+def test_grants_past_the_iam_size_quota_split_across_policies_attached_to_the_role() -> None:
+    stack = _stack(MINIMIZE)
+    role = ManagedPolicyRole(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    arns = [_deploy_role_arn(stack, index) for index in range(100)]
+    for arn in arns:
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[arn])
+        )
+
+    policies = _grants_policies(stack)
+    assert len(policies) == 3 == len(role.grants_policies)
+    granted: list[str] = []
+    for policy in policies.values():
+        properties = policy["Properties"]
+        assert properties["Roles"] == [stack.resolve(role.role_name)]
+        document = stack.resolve(properties["PolicyDocument"])
+        assert deployed_size(document) <= MANAGED_POLICY_QUOTA
+        (statement,) = document["Statement"]
+        granted.extend(deployed(statement["Resource"]))
+    assert sorted(granted) == sorted(deployed(stack.resolve(arn)) for arn in arns)
+
+
+def test_small_grants_still_make_one_policy_with_minimize_policies() -> None:
+    stack = _stack(MINIMIZE)
+    role = ManagedPolicyRole(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    for index in range(10):
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sts:AssumeRole"], resources=[_deploy_role_arn(stack, index)]
+            )
+        )
+    assert len(_grants_policies(stack)) == 1
+    assert role.grants_policy is role.grants_policies[0]
+
+
+def test_without_minimize_policies_each_statement_counts_in_full() -> None:
+    # CDK renders every statement on its own then, so the same grants need more room.
+    policy_counts: list[int] = []
+    for context in (MINIMIZE, None):
+        stack = _stack(context)
+        role = ManagedPolicyRole(
+            stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+        )
+        for index in range(60):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:PutObject"],
+                    resources=[_deploy_role_arn(stack, index)],
+                )
+            )
+        for policy in _grants_policies(stack).values():
+            document = stack.resolve(policy["Properties"]["PolicyDocument"])
+            assert deployed_size(document) <= MANAGED_POLICY_QUOTA
+        policy_counts.append(len(role.grants_policies))
+    assert policy_counts == [2, 3]
+
+
+def test_more_than_ten_policies_warn_and_more_than_twenty_are_refused() -> None:
+    stack = _stack()
+    role = ManagedPolicyRole(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+
+    def grant_batch(batch: int) -> None:
+        # 19 deploy-time ARNs of 153 estimated characters: two such statements fill a policy.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sts:AssumeRole"],
+                resources=[_deploy_role_arn(stack, batch * 19 + index) for index in range(19)],
+            )
+        )
+
+    for batch in range(22):
+        grant_batch(batch)
+    assert len(role.grants_policies) == 11
+    Annotations.from_stack(stack).has_warning(
+        "/S/Role", Match.string_like_regexp("more than 10 managed policies.*quota increase")
+    )
+    for batch in range(22, 40):
+        grant_batch(batch)
+    assert len(role.grants_policies) == 20
+    grant_batch(40)  # placed when the policies are read, or at synth
+    with pytest.raises(ConstructPropError) as raised:
+        role.grants_policies  # noqa: B018
+    assert str(raised.value) == (
+        "'S/Role grants' must fit in 20 managed policies of 6000 characters, IAM's maximum per "
+        "role (split the grants across roles). Received: '21 policies'"
+    )
+
+
+def _statement(sid: str, resources: list[str]) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": "s3:GetObject", "Resource": resources}
+
+
+def _policy_size(statements: list[dict[str, Any]]) -> int:
+    return deployed_size({"Version": "2012-10-17", "Statement": statements})
+
+
+def test_split_statements_leaves_statements_that_fit_in_one_policy_alone() -> None:
+    statements = [_statement("Read", ["arn:aws:s3:::a/*"]), _statement("List", ["arn:aws:s3:::b"])]
+    assert split_statements(statements) == [statements]
+
+
+def test_split_statements_cuts_an_oversized_statement_by_its_resources() -> None:
+    resources = [f"arn:aws:s3:::bucket-{index:04d}/objects/*" for index in range(250)]
+    before = _statement("Before", ["arn:aws:s3:::first/*"])
+    groups = split_statements([before, _statement("ReadAll", resources)])
+
+    assert len(groups) == 2  # 250 x 39 characters: about 9,800
+    assert groups[0][0] == before
+    pieces = sorted(
+        (s for group in groups for s in group if s["Sid"].startswith("ReadAll")),
+        key=lambda s: str(s["Sid"]),
+    )
+    assert [s["Sid"] for s in pieces] == ["ReadAll", "ReadAll2"]
+    assert [r for s in pieces for r in s["Resource"]] == resources  # each once, in order
+    assert all(s["Action"] == "s3:GetObject" for s in pieces)
+    assert all(_policy_size(group) <= MANAGED_POLICY_QUOTA for group in groups)
+
+
+def test_split_statements_packs_later_statements_into_earlier_policies_with_room() -> None:
+    large = [f"arn:aws:s3:::bucket-{index:04d}/*" for index in range(170)]  # about 5,000
+    small = _statement("Small", ["arn:aws:s3:::small/*"])
+    groups = split_statements([_statement("LargeA", large), _statement("LargeB", large), small])
+    assert [[s["Sid"] for s in group] for group in groups] == [["LargeA", "Small"], ["LargeB"]]

@@ -13,6 +13,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Template
 
 from constructs_lib import (
     ConstructPropError,
@@ -23,10 +24,12 @@ from constructs_lib import (
 )
 from constructs_lib.snapshot_replication import EBS_PATTERN, RDS_PATTERN, _stage_asset
 from tests._support.apps.snapshot_showcase import BACKUP_ACCOUNT, SOURCE_ACCOUNT
+from tests._support.deploy_quotas import POLICY_QUOTAS, deployed, deployed_size
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
 APP = "snapshot_showcase"
+MANAGED_POLICY_QUOTA = POLICY_QUOTAS["AWS::IAM::ManagedPolicy"][1]
 KEY_CENTRAL = f"arn:aws:kms:eu-central-1:{SOURCE_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_WEST = f"arn:aws:kms:eu-west-1:{SOURCE_ACCOUNT}:key/abcd1234-12ab-34cd-56ef-1234567890ab"
 
@@ -464,3 +467,42 @@ def test_constructs_expose_what_they_create() -> None:
     assert replicator.event_bus is None  # no cross-account destination
     assert len(replicator.rules) == 3
     assert len(replicator.alarms) == 3
+
+
+def test_a_receiver_of_many_accounts_splits_its_copier_policy_within_iam_quota() -> None:
+    # Each source account adds its staging-copy ARNs, key ARNs and event bus to the copier's
+    # statements: 80 accounts need about 24,000 characters, four times one policy's quota.
+    stack = cdk.Stack(
+        cdk.App(), "B", env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1")
+    )
+    sources = [f"2{index:011d}" for index in range(80)]
+    receiver = SnapshotReceiver(
+        stack, "Receive", source_accounts=sources, kms_key=backup_key(stack)
+    )
+    template = dict(Template.from_stack(stack).to_json())
+    policies = {
+        logical_id: policy
+        for logical_id, policy in resources(template, "AWS::IAM::ManagedPolicy").items()
+        if logical_id.startswith("ReceiveCopierPolicy")
+    }
+    assert len(policies) == len(receiver.copier_policies) > 1
+    assert receiver.copier_policy is receiver.copier_policies[0]
+    role = stack.resolve(receiver.copier_role.role_name)
+    sids: list[str] = []
+    copy_rds_resources: list[str] = []
+    for policy in policies.values():
+        assert policy["Properties"]["Roles"] == [role]
+        assert deployed_size(policy["Properties"]["PolicyDocument"]) <= MANAGED_POLICY_QUOTA
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            sids.append(statement["Sid"])
+            if statement["Sid"].startswith("CopyRdsSnapshots"):
+                copy_rds_resources += _as_list(deployed(statement["Resource"]))
+    assert len(sids) == len(set(sids))  # cut statements get numbered Sids
+    for account in sources:  # every source account's staging copies are still copyable
+        assert f"arn:aws:rds:eu-west-1:{account}:snapshot:kmskit-s-*" in copy_rds_resources
+    (copier,) = [
+        f
+        for k, f in resources(template, "AWS::Lambda::Function").items()
+        if k.startswith("ReceiveCopier")
+    ]
+    assert sorted(copier["DependsOn"]) == sorted(policies)

@@ -1,0 +1,83 @@
+"""Issue #7's scale target: a generated organisation of 150 environments synthesizes, with the
+cdk-nag gates on, into templates that CloudFormation, IAM, S3 and KMS would accept.
+
+The synth runs in a child process (as `cdk synth` does), so its 500-odd stacks leave no objects in
+the session's jsii kernel. About half a minute on a CI machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.synth import stack_count
+from tests._support.deploy_quotas import TEMPLATE_BYTES, oversized_policies
+from tests._support.synth import SynthResult
+
+ROOT = Path(__file__).resolve().parents[2]
+ENVIRONMENTS = 150
+PROGRAM = """
+import sys
+from constructs_lib.jsii_channel import use_direct_channel
+use_direct_channel()
+from benchmarks.synth import generated_organisation
+from stacks.app_builder import build_app
+from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context
+context = cdk_json_context()
+context[ORGANISATION_CONTEXT_KEY] = generated_organisation(int(sys.argv[1]))
+build_app(context=context, outdir=sys.argv[2]).synth()
+"""
+
+
+@pytest.fixture(scope="module")
+def large_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    outdir = tmp_path_factory.mktemp("cdk-150-environments")
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM, str(ENVIRONMENTS), str(outdir)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return outdir
+
+
+@pytest.mark.slow
+def test_150_environments_synthesize_with_no_finding(large_assembly: Path) -> None:
+    assert stack_count(large_assembly) > 500
+    assert SynthResult(name="150 environments", outdir=large_assembly).validation_findings() == []
+
+
+@pytest.mark.slow
+def test_every_template_and_policy_fits_its_deploy_time_quota(large_assembly: Path) -> None:
+    problems = []
+    for path in sorted(large_assembly.rglob("*.template.json")):
+        size = path.stat().st_size
+        if size > TEMPLATE_BYTES:
+            problems.append(f"{path.name}: {size} bytes")
+        problems += [f"{path.name}: {p}" for p in oversized_policies(json.loads(path.read_text()))]
+    assert problems == []
+
+
+@pytest.mark.slow
+def test_the_pipeline_role_grants_are_split_across_managed_policies(large_assembly: Path) -> None:
+    template = json.loads((large_assembly / "Pipeline.template.json").read_text())
+    grants = [
+        resource
+        for logical_id, resource in template["Resources"].items()
+        if logical_id.startswith("PipelineRoleGrantsPolicy")
+    ]
+    # One would hold the sts:AssumeRole grant on the deploy role of all 150 environments.
+    assert len(grants) > 1
+    role = next(
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Role" and logical_id.startswith("PipelineRole")
+    )
+    assert all(g["Properties"]["Roles"] == [{"Ref": role}] for g in grants)
