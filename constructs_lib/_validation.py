@@ -56,6 +56,13 @@ def is_token(value: Any) -> bool:
     return Token.is_unresolved(value)
 
 
+def as_list(value: Any) -> list[Any]:
+    """A policy JSON value that may be one item or a list, as a list (``None``: empty)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
 def check_account_id(prop: str, value: Any) -> str:
     """A 12-digit AWS account ID (tokens such as ``Aws.ACCOUNT_ID`` pass through)."""
     if isinstance(value, str) and is_token(value):

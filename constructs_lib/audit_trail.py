@@ -234,28 +234,25 @@ def cloudtrail_bucket_statements(
     """
     require(bool(sources), "sources", "must name at least one trail", list(sources))
     prefix = f"{s3_key_prefix}/" if s3_key_prefix else ""
-    per_trail = (
-        _policy_size(_cloudtrail_statements(_LONGEST_BUCKET_ARN, sources, prefix, partition, True))
-        <= CLOUDTRAIL_STATEMENTS_BUDGET
-    )
-    if not per_trail:
-        size = _policy_size(
-            _cloudtrail_statements(_LONGEST_BUCKET_ARN, sources, prefix, partition, False)
-        )
+    bucket_arn = bucket.bucket_arn
+
+    def size(statements: list[dict[str, Any]]) -> int:
+        # The bucket ARN (usually known only at deploy time) counts as the longest possible.
+        text = json.dumps(statements, separators=(",", ":"))
+        return len(text.replace(bucket_arn, _LONGEST_BUCKET_ARN))
+
+    statements = _cloudtrail_statements(bucket_arn, sources, prefix, partition, per_trail=True)
+    if size(statements) > CLOUDTRAIL_STATEMENTS_BUDGET:
+        statements = _cloudtrail_statements(bucket_arn, sources, prefix, partition, per_trail=False)
         require(
-            size <= CLOUDTRAIL_STATEMENTS_BUDGET,
+            size(statements) <= CLOUDTRAIL_STATEMENTS_BUDGET,
             "sources",
             f"must fit CloudTrail's statements in S3's bucket policy quota: {len(sources)} trails "
-            f"need about {size} of the {CLOUDTRAIL_STATEMENTS_BUDGET} characters left for them "
-            "(deliver through an organization trail, TrailSource.organization_id)",
+            f"need about {size(statements)} of the {CLOUDTRAIL_STATEMENTS_BUDGET} characters "
+            "left for them (deliver through an organization trail, TrailSource.organization_id)",
             f"{len(sources)} trails",
         )
-    return [
-        iam.PolicyStatement.from_json(statement)
-        for statement in _cloudtrail_statements(
-            bucket.bucket_arn, sources, prefix, partition, per_trail
-        )
-    ]
+    return [iam.PolicyStatement.from_json(statement) for statement in statements]
 
 
 def _cloudtrail_statements(
@@ -263,6 +260,7 @@ def _cloudtrail_statements(
     sources: Sequence[TrailSource],
     prefix: str,
     partition: str,
+    *,
     per_trail: bool,
 ) -> list[dict[str, Any]]:
     """The statements of :func:`cloudtrail_bucket_statements` as policy JSON."""
@@ -311,10 +309,6 @@ def _log_folders(source: TrailSource) -> list[str]:
     """The ``AWSLogs/<owner>/*`` folders ``source`` writes to."""
     owners = [source.account] + ([source.organization_id] if source.organization_id else [])
     return [f"{owner}/*" for owner in owners]
-
-
-def _policy_size(statements: list[dict[str, Any]]) -> int:
-    return len(json.dumps(statements, separators=(",", ":")))
 
 
 class AuditBucket(Construct):

@@ -29,7 +29,7 @@ from aws_cdk import Annotations, AspectPriority, Aspects, FeatureFlags, IAspect
 from aws_cdk import aws_iam as iam
 from constructs import Construct, DependencyGroup, IConstruct
 
-from constructs_lib._validation import is_token, require
+from constructs_lib._validation import as_list, is_token, require
 
 # IAM's quota is 6,144 characters (whitespace not counted); CDK splits at 6,000 to leave room for
 # the policy's own envelope ({"Version": ..., "Statement": [...]}).
@@ -96,22 +96,22 @@ def _statement_parts(statement: Mapping[str, Any], sizing: _Sizing) -> _Statemen
         ("NotAction", ACTION_SIZE_ESTIMATE),
         ("NotResource", arn_estimate),
     ):
-        values = _as_list(statement.get(key))
+        values = as_list(statement.get(key))
         if values:
             size += len(key) + 5 + sum(_value_size(v, token_estimate) for v in values)
     for principal_key in ("Principal", "NotPrincipal"):
         principals = statement.get(principal_key) or {}
         if isinstance(principals, Mapping):
-            size += arn_estimate * sum(len(_as_list(v)) for v in principals.values())
+            size += arn_estimate * sum(len(as_list(v)) for v in principals.values())
         else:  # "*"
             size += arn_estimate
     size += len(json.dumps(statement.get("Condition") or {}, separators=(",", ":")))
-    resources = {str(v): _value_size(v, arn_estimate) for v in _as_list(statement.get("Resource"))}
+    resources = {str(v): _value_size(v, arn_estimate) for v in as_list(statement.get("Resource"))}
     mergeable = sizing.merges and "Sid" not in statement and "NotResource" not in statement
     merge_key = (
         json.dumps(
             {
-                name: sorted(map(str, _as_list(value))) if name.endswith("Action") else value
+                name: sorted(map(str, as_list(value))) if name.endswith("Action") else value
                 for name, value in statement.items()
                 if name != "Resource"
             },
@@ -125,12 +125,6 @@ def _statement_parts(statement: Mapping[str, Any], sizing: _Sizing) -> _Statemen
 
 def _value_size(value: Any, token_estimate: int) -> int:
     return (token_estimate if is_token(value) else len(str(value))) + 3
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def split_statements(
@@ -148,8 +142,7 @@ def split_statements(
     budgets: list[_PolicyBudget] = []
     groups: list[list[dict[str, Any]]] = []
     for statement in statements:
-        for piece in _cut_to_fit(statement, sizing):
-            parts = _statement_parts(piece, sizing)
+        for piece, parts in _cut_to_fit(statement, sizing):
             index = _first_fit(budgets, parts)
             if index is None:
                 budgets.append(_PolicyBudget())
@@ -160,14 +153,17 @@ def split_statements(
     return groups
 
 
-def _cut_to_fit(statement: Mapping[str, Any], sizing: _Sizing) -> list[dict[str, Any]]:
+def _cut_to_fit(
+    statement: Mapping[str, Any], sizing: _Sizing
+) -> list[tuple[dict[str, Any], _StatementParts]]:
+    """``statement``, or its pieces if it does not fit one policy, each with its sizes."""
     parts = _statement_parts(statement, sizing)
     if _PolicyBudget().fits(parts):
-        return [dict(statement)]
+        return [(dict(statement), parts)]
     room = MAX_POLICY_SIZE - parts.base - len("Resource") - 5
     chunks: list[list[str]] = [[]]
     used = 0
-    for resource in _as_list(statement.get("Resource")):
+    for resource in as_list(statement.get("Resource")):
         size = _value_size(resource, sizing.arn_estimate)
         if chunks[-1] and used + size > room:
             chunks.append([])
@@ -175,7 +171,7 @@ def _cut_to_fit(statement: Mapping[str, Any], sizing: _Sizing) -> list[dict[str,
         chunks[-1].append(resource)
         used += size
     sid = statement.get("Sid")
-    return [
+    pieces = [
         {
             **statement,
             **({"Sid": f"{sid}{number}" if number > 1 else sid} if sid else {}),
@@ -183,6 +179,7 @@ def _cut_to_fit(statement: Mapping[str, Any], sizing: _Sizing) -> list[dict[str,
         }
         for number, chunk in enumerate(chunks, start=1)
     ]
+    return [(piece, _statement_parts(piece, sizing)) for piece in pieces]
 
 
 class ManagedPolicyRole(iam.Role):
@@ -209,7 +206,7 @@ class ManagedPolicyRole(iam.Role):
         self._pending: list[iam.PolicyStatement] = []
         self._policies_dependable = DependencyGroup()
         self._sizing: _Sizing | None = None
-        self._placed_at_synth = False
+        self._placement_scheduled = False
 
     @property
     def grants_policies(self) -> list[iam.ManagedPolicy]:
@@ -225,9 +222,9 @@ class ManagedPolicyRole(iam.Role):
     def add_to_principal_policy(
         self, statement: iam.PolicyStatement
     ) -> iam.AddToPrincipalPolicyResult:
-        if not self._placed_at_synth:
+        if not self._placement_scheduled:
             Aspects.of(self).add(_PlacePendingGrants(self), priority=AspectPriority.MUTATING)
-            self._placed_at_synth = True
+            self._placement_scheduled = True
         self._pending.append(statement)
         return iam.AddToPrincipalPolicyResult(
             statement_added=True, policy_dependable=self._policies_dependable

@@ -20,7 +20,13 @@ from aws_cdk import aws_iam as iam
 
 from constructs_lib import _kms_actions as actions
 from constructs_lib import _principals as principals
-from constructs_lib._validation import ConstructPropError, check_account_id, is_token, require
+from constructs_lib._validation import (
+    ConstructPropError,
+    as_list,
+    check_account_id,
+    is_token,
+    require,
+)
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
 MAX_KEY_POLICY_BYTES = 32_768
@@ -614,17 +620,13 @@ def policy_problems(
     return problems
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _keeps_put_key_policy(statement: dict[str, Any]) -> bool:
     if statement.get("Effect") != "Allow":
         return False
     principal = statement.get("Principal")
     if not isinstance(principal, dict) or "AWS" not in principal:
         return False
-    granted = {a for a in _as_list(statement.get("Action", [])) if isinstance(a, str)}
+    granted = {a for a in as_list(statement.get("Action", [])) if isinstance(a, str)}
     return bool(granted & actions.PUT_KEY_POLICY_COVERED_BY)
 
 
@@ -633,7 +635,7 @@ def _has_wildcard_principal(statement: dict[str, Any]) -> bool:
     if principal == "*":
         return True
     if isinstance(principal, dict):
-        return "*" in _as_list(principal.get("AWS", []))
+        return "*" in as_list(principal.get("AWS", []))
     return False
 
 
@@ -643,6 +645,6 @@ def _gives_root_everything(statement: dict[str, Any], account_roots: Sequence[An
     principal = statement.get("Principal")
     if not isinstance(principal, dict):
         return False
-    named = _as_list(principal.get("AWS", []))
-    granted = {a for a in _as_list(statement.get("Action", [])) if isinstance(a, str)}
+    named = as_list(principal.get("AWS", []))
+    granted = {a for a in as_list(statement.get("Action", [])) if isinstance(a, str)}
     return bool(granted & {"*", "kms:*"}) and any(p in account_roots for p in named)

@@ -1,8 +1,8 @@
 """Issue #7's scale target: a generated organisation of 150 environments synthesizes, with the
 cdk-nag gates on, into templates that CloudFormation, IAM, S3 and KMS would accept.
 
-The synth runs in a child process (as `cdk synth` does), so its 500-odd stacks leave no objects in
-the session's jsii kernel. About half a minute on a CI machine.
+The synth runs benchmarks/synth.py's program in a child process (as `cdk synth` does), so its
+500-odd stacks leave no objects in the session's jsii kernel. About half a minute on a CI machine.
 """
 
 from __future__ import annotations
@@ -10,35 +10,23 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks.synth import stack_count
+from benchmarks.synth import program_argv, stack_count
 from tests._support.deploy_quotas import TEMPLATE_BYTES, oversized_policies
 from tests._support.synth import SynthResult
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = 150
-PROGRAM = """
-import sys
-from constructs_lib.jsii_channel import use_direct_channel
-use_direct_channel()
-from benchmarks.synth import generated_organisation
-from stacks.app_builder import build_app
-from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context
-context = cdk_json_context()
-context[ORGANISATION_CONTEXT_KEY] = generated_organisation(int(sys.argv[1]))
-build_app(context=context, outdir=sys.argv[2]).synth()
-"""
 
 
 @pytest.fixture(scope="module")
 def large_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("cdk-150-environments")
     done = subprocess.run(
-        [sys.executable, "-c", PROGRAM, str(ENVIRONMENTS), str(outdir)],
+        program_argv("generated", str(outdir), environments=ENVIRONMENTS),
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
