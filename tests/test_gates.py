@@ -7,21 +7,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from tests._support.apps import app_names
+from tests._support.cfn_lint import cfn_lint_problems
 from tests._support.compliance_doc import COMPLIANCE_DOC, documented_acknowledgments
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
-ROOT = Path(__file__).resolve().parent.parent
-CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 
 
 @pytest.mark.parametrize("app_name", app_names())
@@ -32,23 +27,7 @@ def test_cdk_nag_packs_report_no_findings(synthesized: Synth, app_name: str) -> 
 
 @pytest.mark.parametrize("app_name", app_names())
 def test_cfn_lint_is_clean(synthesized: Synth, app_name: str) -> None:
-    result = synthesized(app_name)
-    paths = [str(p) for p in result.template_paths()]
-    assert paths, f"{app_name} synthesized no templates"
-    lint = subprocess.run(
-        [str(CFN_LINT), "--format", "json", "--", *paths],
-        cwd=ROOT,  # .cfnlintrc.yaml
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    matches = json.loads(lint.stdout or "[]")
-    problems = [
-        f"{m['Rule']['Id']} {m['Location']['Path']} in {m['Filename']}: {m['Message']}"
-        for m in matches
-    ]
-    assert problems == [], lint.stderr
-    assert lint.returncode == 0, lint.stderr
+    assert cfn_lint_problems(synthesized(app_name).template_paths()) == []
 
 
 @pytest.mark.parametrize("app_name", app_names())
