@@ -18,7 +18,7 @@ from stacks.audit_stack import AuditStack
 from stacks.config import Account, Environment, Organisation
 from stacks.data_stack import DataStack
 from stacks.key_stack import KeyStack
-from stacks.pipeline_stack import PipelineArtifactsStack, PipelineStack
+from stacks.pipeline_stack import PipelineArtifactsStack, PipelineStack, pipeline_suffix
 from stacks.replication_stack import SnapshotReceiverStack, SnapshotSourceStack
 
 
@@ -112,19 +112,21 @@ def _env(account: Account, region: str) -> cdk.Environment:
 
 
 WAVES = (("Security", "security"), ("Workloads", "workload"), ("Backup", "backup"))
-# CodePipeline quotas: actions per pipeline stage (a wave is one stage) and stages per pipeline.
+# CodePipeline quotas, none adjustable: actions per pipeline stage (a wave is one stage), stages
+# per pipeline and actions per pipeline.
 MAX_ACTIONS_PER_WAVE = 50
 MAX_PIPELINE_STAGES = 50
-# Source, Build, UpdatePipeline and Assets come before the waves.
+MAX_PIPELINE_ACTIONS = 500
+# Source, Build, UpdatePipeline and Assets come before the waves, one action each.
 FIXED_PIPELINE_STAGES = 4
 
+Wave = tuple[str, list[cdk.Stage]]
 
-def plan_waves(
-    stages_by_role: list[tuple[str, list[AccountStage]]],
-) -> list[tuple[str, list[cdk.Stage]]]:
+
+def plan_waves(stages_by_role: list[tuple[str, list[AccountStage]]]) -> list[Wave]:
     """Split each role's stages into waves of at most MAX_ACTIONS_PER_WAVE actions (two per
     stack: prepare and execute the change set), keeping the role order."""
-    waves: list[tuple[str, list[cdk.Stage]]] = []
+    waves: list[Wave] = []
     for name, stages in stages_by_role:
         batches: list[list[cdk.Stage]] = []
         actions = MAX_ACTIONS_PER_WAVE
@@ -144,19 +146,37 @@ def plan_waves(
             actions += needed
         for index, batch in enumerate(batches, start=1):
             waves.append((name if len(batches) == 1 else f"{name}-{index}", batch))
-    require(
-        len(waves) + FIXED_PIPELINE_STAGES <= MAX_PIPELINE_STAGES,
-        "kmskit:organisation",
-        f"needs {len(waves)} pipeline waves; a pipeline holds at most "
-        f"{MAX_PIPELINE_STAGES - FIXED_PIPELINE_STAGES} (split the organisation across pipelines)",
-        len(waves),
-    )
     return waves
 
 
-def add_organisation(app: cdk.App, organisation: Organisation) -> PipelineStack:
+def wave_actions(wave: Wave) -> int:
+    """CodePipeline actions of ``wave``: prepare and execute a change set per stack."""
+    return sum(2 * stage.stack_count for stage in wave[1])  # type: ignore[attr-defined]
+
+
+def plan_pipelines(waves: list[Wave]) -> list[list[Wave]]:
+    """Split ``waves``, in order, across as few pipelines as CodePipeline's quotas allow: at most
+    MAX_PIPELINE_ACTIONS actions and MAX_PIPELINE_STAGES stages in each, its own Source, Build,
+    UpdatePipeline and Assets stages included. One wave always fits (MAX_ACTIONS_PER_WAVE)."""
+    pipelines: list[list[Wave]] = []
+    actions = stages = 0
+    for wave in waves:
+        needed = wave_actions(wave)
+        full = actions + needed > MAX_PIPELINE_ACTIONS or stages >= MAX_PIPELINE_STAGES
+        if not pipelines or full:
+            pipelines.append([])
+            actions = stages = FIXED_PIPELINE_STAGES
+        pipelines[-1].append(wave)
+        actions += needed
+        stages += 1
+    return pipelines
+
+
+def add_organisation(app: cdk.App, organisation: Organisation) -> list[PipelineStack]:
     """One :class:`AccountStage` per account, and the pipeline that deploys them wave by wave:
-    security, then workloads, then backup."""
+    security, then workloads, then backup. An organisation of more than about 240 stacks needs
+    more than one pipeline (CodePipeline's 500 actions): they form a chain, each started by the
+    success of the one before (``Pipeline``, ``Pipeline2``, ...)."""
     stages_by_role = [
         (
             wave_name,
@@ -186,12 +206,25 @@ def add_organisation(app: cdk.App, organisation: Organisation) -> PipelineStack:
         for region in organisation.ordered_regions
         if region != organisation.pipeline.region
     ]
-    return PipelineStack(
-        app,
-        "Pipeline",
-        organisation=organisation,
-        waves=waves,
-        artifact_stacks=artifact_stacks,
-        env=_env(pipeline_account, organisation.pipeline.region),
-        description="CDK Pipelines: deploys the organisation wave by wave",
-    )
+    chain: list[PipelineStack] = []
+    planned = plan_pipelines(waves)
+    for number, pipeline_waves in enumerate(planned, start=1):
+        names = ", ".join(name for name, _ in pipeline_waves)
+        chain.append(
+            PipelineStack(
+                app,
+                f"Pipeline{pipeline_suffix(number)}",
+                organisation=organisation,
+                waves=pipeline_waves,
+                artifact_stacks=artifact_stacks,
+                number=number,
+                after=chain[-1] if chain else None,
+                env=_env(pipeline_account, organisation.pipeline.region),
+                description=(
+                    "CDK Pipelines: deploys the organisation wave by wave"
+                    if len(planned) == 1
+                    else f"CDK Pipelines, {number} of {len(planned)}: deploys {names}"
+                ),
+            )
+        )
+    return chain

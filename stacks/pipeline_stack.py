@@ -4,6 +4,10 @@ Waves: the security account first (central audit bucket, keys), then the workloa
 the backup account. The pipeline lives in the pipeline account (default: the security account)
 in the home Region; every target account is bootstrapped with ``--trust`` for it (docs/deploy.md).
 Artifacts are encrypted with customer managed keys in every Region the stages deploy to.
+
+An organisation too large for one pipeline (CodePipeline allows 500 actions, two per stack) is
+deployed by a chain of pipelines (``Pipeline``, ``Pipeline2``, ...): each after the first starts
+when the one before it succeeds, so the waves still run in order.
 """
 
 from __future__ import annotations
@@ -12,15 +16,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from constructs_lib import (
+    AlarmTopic,
     CustomerManagedKey,
     EncryptedBucket,
+    KeyServicePrincipal,
     ManagedPolicyRole,
     acknowledge,
 )
@@ -80,32 +91,45 @@ REASON_CODEBUILD_LOGS = (
     "CodeBuild names its log streams and report groups at run time, so the synth project's "
     "policy names its own log group and report-group prefix, not each stream."
 )
+REASON_TRIGGER_DEAD_LETTERS = (
+    "this queue is the dead-letter queue of the rule that starts the next pipeline of the chain; "
+    "a start EventBridge could not deliver waits here, and raises an alarm, until an operator "
+    "starts that pipeline by hand, so it has no dead-letter queue or redrive policy of its own"
+)
 REASON_PIPELINE_SOURCE = (
     "This CodeBuild project's source type is CODEPIPELINE: its input comes from the pipeline's "
     "CodeConnections source action, so there is no repository URL that could hold credentials."
 )
 
 
-def artifact_bucket_name(organisation: Organisation, region: str) -> str:
-    return f"{organisation.name}-pipeline-{organisation.pipeline.account.id}-{region}"
+def pipeline_suffix(number: int) -> str:
+    """How the ``number``-th pipeline of a chain tells its names apart: nothing for the first."""
+    return "" if number == 1 else str(number)
+
+
+def artifact_bucket_name(organisation: Organisation, region: str, number: int = 1) -> str:
+    """The artifact bucket in ``region``: other Regions' buckets serve every pipeline of the
+    chain, the pipeline Region has one per pipeline (``number``)."""
+    pipeline = f"pipeline{pipeline_suffix(number)}"
+    return f"{organisation.name}-{pipeline}-{organisation.pipeline.account.id}-{region}"
 
 
 def artifact_store(
-    stack: cdk.Stack, organisation: Organisation
+    stack: cdk.Stack, organisation: Organisation, number: int = 1
 ) -> tuple[CustomerManagedKey, EncryptedBucket]:
-    """The pipeline's artifact key and bucket in ``stack``'s Region (named by Region, so other
-    Regions' stacks can find the bucket by name)."""
+    """The artifact key and bucket of pipeline ``number`` in ``stack``'s Region (named by
+    Region, so other Regions' stacks can find the bucket by name)."""
     key = CustomerManagedKey(
         stack,
         "ArtifactKey",
-        alias=f"alias/{organisation.name}/pipeline-artifacts",
+        alias=f"alias/{organisation.name}/pipeline{pipeline_suffix(number)}-artifacts",
         description=f"CDK Pipelines artifacts in {stack.region}",
     )
     bucket = EncryptedBucket(
         stack,
         "Artifacts",
         encryption_key=key,
-        bucket_name=artifact_bucket_name(organisation, stack.region),
+        bucket_name=artifact_bucket_name(organisation, stack.region, number),
     )
     return key, bucket
 
@@ -144,14 +168,22 @@ class PipelineArtifactsStack(cdk.Stack):
 
 
 class PipelineStack(cdk.Stack):
-    """A CDK Pipelines ``CodePipeline`` with one wave per account role.
+    """A CDK Pipelines ``CodePipeline`` deploying ``waves`` in order.
 
     Args:
         waves: ``(wave name, stages)`` in deployment order.
         artifact_stacks: the :class:`PipelineArtifactsStack` of every other Region.
+        number: the pipeline's place in a chain of pipelines (names of the second and later
+            pipelines and of their own artifact bucket and key end in it). Default: 1.
+        after: the pipeline before this one in the chain. This pipeline then starts when that
+            one succeeds instead of on a push to the branch. Default: none (the first pipeline).
 
     Attributes:
-        pipeline: the ``pipelines.CodePipeline``; ``waves``: the ``pipelines.Wave`` objects.
+        pipeline: the ``pipelines.CodePipeline``; ``waves``: the ``pipelines.Wave`` objects;
+        trigger: the EventBridge rule that starts this pipeline after ``after`` (None for the
+        first pipeline, as are the next three); ``trigger_role``: the role it starts it with;
+        ``trigger_dead_letters``: the queue of starts it could not deliver;
+        ``trigger_failed_alarm``: the alarm on that queue, notifying ``alarm_topic``.
     """
 
     def __init__(
@@ -162,16 +194,17 @@ class PipelineStack(cdk.Stack):
         organisation: Organisation,
         waves: Sequence[tuple[str, Sequence[cdk.Stage]]],
         artifact_stacks: Sequence[PipelineArtifactsStack],
+        number: int = 1,
+        after: PipelineStack | None = None,
         **kwargs: Any,
     ) -> None:
-        # The pipeline's template grows with every stack it deploys (two actions each): written
-        # without indentation it stays under CloudFormation's 1 MB template quota for about twice
-        # as many stacks (150 environments: 0.70 MB instead of 1.17 MB).
+        # The pipeline's template grows with every stack it deploys (two actions each, up to
+        # CodePipeline's 500): written without indentation, a full pipeline is about 0.33 MB.
         super().__init__(
             scope, id, cross_region_references=True, suppress_template_indentation=True, **kwargs
         )
         config = organisation.pipeline
-        self.key, self.artifacts = artifact_store(self, organisation)
+        self.key, self.artifacts = artifact_store(self, organisation, number)
         self.role = ManagedPolicyRole(
             self, "PipelineRole", assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com")
         )
@@ -191,12 +224,17 @@ class PipelineStack(cdk.Stack):
             for stack in artifact_stacks
         ]
         source = pipelines.CodePipelineSource.connection(
-            config.repository, config.branch, connection_arn=config.connection_arn
+            config.repository,
+            config.branch,
+            connection_arn=config.connection_arn,
+            # A later pipeline of a chain starts when the one before it succeeds, not on a push.
+            trigger_on_push=None if after is None else False,
         )
+        self.pipeline_name = f"{organisation.name}-kms-toolkit{pipeline_suffix(number)}"
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
-            pipeline_name=f"{organisation.name}-kms-toolkit",
+            pipeline_name=self.pipeline_name,
             pipeline_type=codepipeline.PipelineType.V2,
             # The pipeline's own Region is in this map too: CDK takes one or the other.
             cross_region_replication_buckets={
@@ -223,17 +261,97 @@ class PipelineStack(cdk.Stack):
             self.waves.append(wave)
         # Build now, so the constructs CDK Pipelines generates exist to be acknowledged.
         self.pipeline.build_pipeline()
+        self.trigger: events.Rule | None = None
+        self.trigger_role: ManagedPolicyRole | None = None
+        self.trigger_dead_letters: sqs.Queue | None = None
+        self.trigger_failed_alarm: cloudwatch.Alarm | None = None
+        self.alarm_topic: AlarmTopic | None = None
+        if after is not None:
+            self._start_after(after)
         self._acknowledge_generated_findings()
         cfn_pipeline = self.pipeline.pipeline.node.default_child
         assert isinstance(cfn_pipeline, cdk.CfnResource)
         cfn_pipeline.add_metadata("cfn-lint", {"config": {"ignore_checks": list(CFN_LINT_IGNORED)}})
+
+    def _start_after(self, after: PipelineStack) -> None:
+        """Start this pipeline when ``after``'s pipeline succeeds (both in this account and
+        Region), so a chain of pipelines deploys its waves in order."""
+        self.trigger_role = ManagedPolicyRole(
+            self, "TriggerRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com")
+        )
+        # A start that EventBridge gives up on (after its retries, for 24 hours) would leave the
+        # rest of the chain undeployed without a trace: it lands here and raises an alarm.
+        self.key.add_service_principal(
+            KeyServicePrincipal.publisher(service="events.amazonaws.com", destination="sqs")
+        )
+        self.trigger_dead_letters = sqs.Queue(
+            self,
+            "TriggerDeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key.key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(
+            self.trigger_dead_letters,
+            ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"),
+            REASON_TRIGGER_DEAD_LETTERS,
+        )
+        self.alarm_topic = AlarmTopic(self, "Alarms", encryption_key=self.key)
+        self.trigger_failed_alarm = cloudwatch.Alarm(
+            self,
+            "TriggerFailedAlarm",
+            alarm_description=(
+                f"{self.pipeline_name} was not started after {after.pipeline_name} succeeded: "
+                "start it by hand, then delete the message (docs/deploy.md)."
+            ),
+            metric=self.trigger_dead_letters.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm_action = cloudwatch_actions.SnsAction(self.alarm_topic.topic)
+        self.trigger_failed_alarm.add_alarm_action(alarm_action)
+        self.trigger_failed_alarm.add_ok_action(alarm_action)
+        self.trigger = events.Rule(
+            self,
+            "StartAfterPrevious",
+            description=f"Starts {self.pipeline_name} when {after.pipeline_name} succeeds",
+            event_pattern=events.EventPattern(
+                source=["aws.codepipeline"],
+                detail_type=["CodePipeline Pipeline Execution State Change"],
+                detail={"pipeline": [after.pipeline_name], "state": ["SUCCEEDED"]},
+            ),
+            targets=[
+                targets.CodePipeline(
+                    self.pipeline.pipeline,
+                    event_role=self.trigger_role,
+                    dead_letter_queue=self.trigger_dead_letters,
+                )
+            ],
+        )
+        # aws-cdk-lib's CodePipeline target (unlike its Lambda or SQS targets) does not let the
+        # rule send to its dead-letter queue: without this, EventBridge could not deliver there.
+        self.trigger_dead_letters.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="RuleDeadLetters",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.trigger_dead_letters.queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": self.trigger.rule_arn}},
+            )
+        )
 
     def _acknowledge_generated_findings(self) -> None:
         """Findings on what CDK Pipelines generates and offers no option to change."""
         self_mutation = self.pipeline.node.find_child("UpdatePipeline").node.find_child(
             "SelfMutation"
         )
-        assets = self.pipeline.node.find_child("Assets")
+        # No Assets stage in a pipeline whose stacks have no asset (a chain's security wave).
+        assets = self.pipeline.node.try_find_child("Assets")
         synth_project = (
             self.pipeline.pipeline.node.find_child("Build")
             .node.find_child("Synth")
@@ -254,10 +372,12 @@ class PipelineStack(cdk.Stack):
         acknowledge(
             self.synth_role, self._codebuild_log_rules(synth_project), REASON_CODEBUILD_LOGS
         )
-        for generated_role, project in (
-            (self_mutation.node.find_child("Role"), self_mutation),
-            (assets.node.find_child("FileRole"), None),
-        ):
+        generated_roles: list[tuple[IConstruct, IConstruct | None]] = [
+            (self_mutation.node.find_child("Role"), self_mutation)
+        ]
+        if assets is not None:
+            generated_roles.append((assets.node.find_child("FileRole"), None))
+        for generated_role, project in generated_roles:
             # On the role, so the acknowledgment also covers the OverflowPolicyN that CDK splits
             # off at synth once the default policy grows past the IAM size limit.
             acknowledge(generated_role, NO_INLINE_POLICY_RULES, REASON_GENERATED_ROLE)
@@ -275,7 +395,10 @@ class PipelineStack(cdk.Stack):
             if project is not None:
                 rules.append(f"AwsSolutions-IAM5[Resource::arn:*:iam::{self.account}:role/*]")
             acknowledge(generated_role, rules, REASON_GENERATED_ROLE_WILDCARDS)
-        for project in (synth_project, self_mutation, assets.node.find_child("FileAsset")):
+        projects = [synth_project, self_mutation]
+        if assets is not None:
+            projects.append(assets.node.find_child("FileAsset"))
+        for project in projects:
             acknowledge(project, SOURCE_REPO_URL_RULES, REASON_PIPELINE_SOURCE)
 
     def _logical_id(self, construct: IConstruct) -> str:

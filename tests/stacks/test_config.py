@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,15 @@ from stacks.config import (
     load_organisation,
     organisation_from_context,
 )
-from stacks.organisation import MAX_ACTIONS_PER_WAVE, AccountStage, plan_waves
+from stacks.organisation import (
+    FIXED_PIPELINE_STAGES,
+    MAX_ACTIONS_PER_WAVE,
+    MAX_PIPELINE_ACTIONS,
+    MAX_PIPELINE_STAGES,
+    AccountStage,
+    plan_pipelines,
+    plan_waves,
+)
 
 DEFAULT = cdk_json_context()[ORGANISATION_CONTEXT_KEY]
 
@@ -205,10 +214,40 @@ def test_waves_are_split_to_stay_within_codepipeline_action_quota() -> None:
         assert sum(2 * s.stack_count for s in stages) <= MAX_ACTIONS_PER_WAVE  # type: ignore[attr-defined]
 
 
-def test_too_many_waves_for_one_pipeline_is_refused() -> None:
-    workloads = [FakeStage(f"W{i}", 20) for i in range(60)]
-    with pytest.raises(
-        ConstructPropError, match="needs 60 pipeline waves; a pipeline holds at most 46"
-    ):
-        plan_waves([("Workloads", workloads)])  # type: ignore[list-item]
+def pipeline_actions(pipeline: list[tuple[str, list[FakeStage]]]) -> int:
+    return FIXED_PIPELINE_STAGES + sum(2 * s.stack_count for _, stages in pipeline for s in stages)
+
+
+def test_waves_past_codepipeline_action_quota_go_to_further_pipelines_in_order() -> None:
+    # 150 environments' worth: 73 workload accounts of 7 stacks, 1,040 actions with the others.
+    workloads = [FakeStage(f"W{i}", 7) for i in range(73)]
+    waves = plan_waves(
+        [
+            ("Security", [FakeStage("S", 3)]),
+            ("Workloads", workloads),
+            ("Backup", [FakeStage("B", 4)]),
+        ]  # type: ignore[list-item]
+    )
+    pipelines = plan_pipelines(waves)
+    assert len(pipelines) == 3
+    assert [wave for pipeline in pipelines for wave in pipeline] == waves
+    assert pipelines[0][0][0] == "Security"
+    assert pipelines[-1][-1][0] == "Backup"
+    for pipeline in pipelines:
+        assert pipeline_actions(pipeline) <= MAX_PIPELINE_ACTIONS  # type: ignore[arg-type]
+    # Each pipeline but the last is full: a further wave would not have fitted.
+    for pipeline, following in itertools.pairwise(pipelines):
+        next_wave = 2 * sum(s.stack_count for s in following[0][1])  # type: ignore[attr-defined]
+        assert pipeline_actions(pipeline) + next_wave > MAX_PIPELINE_ACTIONS  # type: ignore[arg-type]
+
+
+def test_a_pipeline_holds_at_most_codepipeline_stage_quota() -> None:
+    waves = [(f"W{i}", [FakeStage(f"W{i}", 1)]) for i in range(60)]  # 2 actions each
+    pipelines = plan_pipelines(waves)  # type: ignore[arg-type]
+    assert [len(p) for p in pipelines] == [MAX_PIPELINE_STAGES - FIXED_PIPELINE_STAGES, 14]
+
+
+def test_a_small_organisation_needs_one_pipeline() -> None:
+    waves = [("Security", [FakeStage("S", 3)]), ("Workloads", [FakeStage("W", 7)])]
+    assert plan_pipelines(waves) == [waves]  # type: ignore[arg-type]
     assert AccountStage  # the real stages expose stage_name and stack_count the same way

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.synth import program_argv, stack_count
+from stacks.organisation import MAX_ACTIONS_PER_WAVE, MAX_PIPELINE_ACTIONS, MAX_PIPELINE_STAGES
 from tests._support.cfn_lint import cfn_lint_problems, one_template_per_shape
 from tests._support.deploy_quotas import TEMPLATE_BYTES, oversized_policies
 from tests._support.synth import SynthResult
@@ -67,6 +68,40 @@ def test_every_template_and_policy_fits_its_deploy_time_quota(large_assembly: Pa
             problems.append(f"{path.name}: {size} bytes")
         problems += [f"{path.name}: {p}" for p in oversized_policies(json.loads(path.read_text()))]
     assert problems == []
+
+
+@pytest.mark.slow
+def test_a_chain_of_pipelines_deploys_every_stack_within_codepipeline_quotas(
+    large_assembly: Path,
+) -> None:
+    deployed: list[str] = []
+    chain = []
+    for path in sorted(large_assembly.glob("Pipeline*.template.json")):
+        template = json.loads(path.read_text())
+        pipelines = [
+            r["Properties"]
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::CodePipeline::Pipeline"
+        ]
+        if not pipelines:
+            continue  # PipelineArtifacts-<region>
+        (pipeline,) = pipelines
+        chain.append(pipeline["Name"])
+        stages = pipeline["Stages"]
+        assert len(stages) <= MAX_PIPELINE_STAGES
+        assert sum(len(stage["Actions"]) for stage in stages) <= MAX_PIPELINE_ACTIONS
+        for stage in stages:
+            assert len(stage["Actions"]) <= MAX_ACTIONS_PER_WAVE
+            deployed += [
+                action["Configuration"]["StackName"]
+                for action in stage["Actions"]
+                if action["ActionTypeId"]["Provider"] == "CloudFormation"
+                and action["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"
+            ]
+    # 1,040 deploy actions: one pipeline could hold fewer than half of them.
+    assert chain == ["example-kms-toolkit", "example-kms-toolkit2", "example-kms-toolkit3"]
+    stacks = stack_count(large_assembly) - len(list(large_assembly.glob("Pipeline*.template.json")))
+    assert len(deployed) == len(set(deployed)) == stacks
 
 
 @pytest.mark.slow

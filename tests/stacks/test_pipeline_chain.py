@@ -1,0 +1,129 @@
+"""An organisation too large for one pipeline is delivered by a chain of pipelines, each started
+by the success of the one before (tests/_support/apps/pipeline_chain.py: the small organisation
+with CodePipeline's action quota lowered so that it needs two)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests._support.synth import SynthResult
+
+Synth = Callable[[str], SynthResult]
+FIXED_STAGES = {"Source", "Build", "UpdatePipeline", "Assets"}
+
+
+def only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    (found,) = [(i, r) for i, r in template["Resources"].items() if r["Type"] == resource_type]
+    return found
+
+
+def deployed_waves(template: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """``(stage name, action names)`` of each wave of the template's pipeline, in order."""
+    _, pipeline = only(template, "AWS::CodePipeline::Pipeline")
+    return [
+        (stage["Name"], [action["Name"] for action in stage["Actions"]])
+        for stage in pipeline["Properties"]["Stages"]
+        if stage["Name"] not in FIXED_STAGES
+    ]
+
+
+def test_the_chain_deploys_what_one_pipeline_would_in_the_same_order(synthesized: Synth) -> None:
+    chain = synthesized("pipeline_chain")
+    assert sorted(name for name in chain.templates if name.startswith("Pipeline")) == [
+        "Pipeline",
+        "Pipeline2",
+    ]
+    one_pipeline = deployed_waves(synthesized("small_org").template("Pipeline"))
+    first, second = (deployed_waves(chain.template(n)) for n in ("Pipeline", "Pipeline2"))
+    assert first + second == one_pipeline
+    # The Backup wave: CDK Pipelines names a wave of one stage after that stage (account).
+    assert [name for name, _ in second] == ["Vault"]
+
+
+def test_only_the_first_pipeline_starts_on_a_push(synthesized: Synth) -> None:
+    chain = synthesized("pipeline_chain")
+    sources = {}
+    for name in ("Pipeline", "Pipeline2"):
+        _, pipeline = only(chain.template(name), "AWS::CodePipeline::Pipeline")
+        (source,) = pipeline["Properties"]["Stages"][0]["Actions"]
+        sources[name] = source["Configuration"].get("DetectChanges", True)
+    assert sources == {"Pipeline": True, "Pipeline2": False}
+
+
+def test_the_second_pipeline_starts_when_the_first_succeeds(synthesized: Synth) -> None:
+    template = synthesized("pipeline_chain").template("Pipeline2")
+    pipeline_id, pipeline = only(template, "AWS::CodePipeline::Pipeline")
+    assert pipeline["Properties"]["Name"] == "chain-kms-toolkit2"
+    _, rule = only(template, "AWS::Events::Rule")
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.codepipeline"],
+        "detail-type": ["CodePipeline Pipeline Execution State Change"],
+        "detail": {"pipeline": ["chain-kms-toolkit"], "state": ["SUCCEEDED"]},
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert {"Ref": pipeline_id} in target["Arn"]["Fn::Join"][1]
+    # The rule's role may start this pipeline and nothing else.
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    (policy,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::ManagedPolicy" and r["Properties"]["Roles"] == [{"Ref": role_id}]
+    ]
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "codepipeline:StartPipelineExecution",
+            "Effect": "Allow",
+            "Resource": target["Arn"],
+        }
+    ]
+
+
+def test_a_start_that_cannot_be_delivered_lands_in_an_alarmed_dead_letter_queue(
+    synthesized: Synth,
+) -> None:
+    template = synthesized("pipeline_chain").template("Pipeline2")
+    rule_id, rule = only(template, "AWS::Events::Rule")
+    (target,) = rule["Properties"]["Targets"]
+    queue_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    assert template["Resources"][queue_id]["Properties"]["KmsMasterKeyId"]
+    # aws-cdk-lib's CodePipeline target adds no queue policy: without this statement,
+    # EventBridge could not deliver to the queue.
+    _, queue_policy = only(template, "AWS::SQS::QueuePolicy")
+    assert {
+        "Sid": "RuleDeadLetters",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+        "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}},
+    } in queue_policy["Properties"]["PolicyDocument"]["Statement"]
+    _, alarm = only(template, "AWS::CloudWatch::Alarm")
+    assert alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Properties"]["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+    ]
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}]
+
+
+def test_each_pipeline_has_its_own_artifact_bucket_and_key(synthesized: Synth) -> None:
+    chain = synthesized("pipeline_chain")
+    names = {}
+    for stack in ("Pipeline", "Pipeline2"):
+        template = chain.template(stack)
+        _, alias = only(template, "AWS::KMS::Alias")
+        buckets = [
+            r["Properties"].get("BucketName")
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::S3::Bucket"
+        ]
+        names[stack] = (alias["Properties"]["AliasName"], [b for b in buckets if b])
+    assert names == {
+        "Pipeline": ("alias/chain/pipeline-artifacts", ["chain-pipeline-111111111111-eu-west-1"]),
+        "Pipeline2": (
+            "alias/chain/pipeline2-artifacts",
+            ["chain-pipeline2-111111111111-eu-west-1"],
+        ),
+    }
