@@ -47,7 +47,7 @@ def test_150_environments_synthesize_with_no_finding(large_assembly: Path) -> No
 
 @pytest.mark.slow
 def test_cfn_lint_is_clean_on_every_kind_of_stack(large_assembly: Path) -> None:
-    # cfn-lint takes about 0.35 s a template: the 520 would add three minutes to CI. Stacks of
+    # cfn-lint takes about 0.35 s a template: the 522 would add three minutes to CI. Stacks of
     # one kind differ only in names and IDs, so the largest of each shape stands for its kind:
     # the pipeline with its split grants, the central audit bucket's one-statement form, the
     # receiver naming 74 source accounts, and one of each per-account stack.
