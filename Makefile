@@ -26,11 +26,17 @@ help:
 	@echo "make bench   set up, then run every benchmark in benchmarks/"
 	@echo "make clean   remove cdk.out and caches (keeps .venv and node_modules)"
 
+# cdk.json runs app.py with `python -O` (stacks/optimized_python.py): setup writes the optimized
+# bytecode of every module a synth imports, once (PYTHONDONTWRITEBYTECODE would stop a synth
+# writing it, and every synth would recompile aws-cdk-lib).
+WRITE_OPTIMIZED_BYTECODE = env -u PYTHONDONTWRITEBYTECODE $(PY) -O -m stacks.optimized_python
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(WRITE_OPTIMIZED_BYTECODE)
 	touch $@
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed

@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
-"""The example organisation (see cdk.json context ``kmskit:organisation``). Run by `make synth`."""
+"""The example organisation (see cdk.json context ``kmskit:organisation``). Run by `make synth`,
+as ``python3 -O app.py`` (stacks/optimized_python.py)."""
 
-from constructs_lib.jsii_channel import use_direct_channel
+from stacks.optimized_python import warn_if_recompiling
+
+warn_if_recompiling()
+
+from constructs_lib.jsii_channel import use_direct_channel  # noqa: E402
 
 # Before anything imports aws_cdk: jsii's kernel without its relay process (README, Set-up details).
 use_direct_channel()

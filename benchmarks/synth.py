@@ -24,7 +24,9 @@ Pipelines' stage synthesis (``Wave.add_stage``); ``build_pipeline``; the rest of
 tree, and the five cdk-nag packs over every stack), with each phase's marginal cost per stack
 between consecutive sizes. That is where to look first when the marginal cost moves.
 
-Every program first calls ``constructs_lib.jsii_channel.use_direct_channel()``, as app.py does
+Every program runs as ``python -O``, as cdk.json runs app.py (stacks/optimized_python.py: jsii's
+runtime type checks off; ``make setup`` writes the optimized bytecode), and first calls
+``constructs_lib.jsii_channel.use_direct_channel()``, as app.py does
 (jsii's kernel without its relay process, with its compile cache), so the floor and the app run
 on the same channel. The cache is the user's (as for `make synth`), warmed by one unmeasured run
 of the example app first, so every row measures a repeated synth. Two more variants of the floor
@@ -179,8 +181,10 @@ def stack_count(outdir: Path) -> int:
 
 
 def program_argv(kind: str, outdir: str, **values: object) -> list[str]:
-    """The Python command that runs PROGRAMS[kind], on the channel its environment selects."""
-    return [sys.executable, "-c", _CHANNEL + PROGRAMS[kind].format(outdir=outdir, **values)]
+    """The Python command that runs PROGRAMS[kind], optimized as cdk.json runs app.py, on the
+    channel its environment selects."""
+    program = _CHANNEL + PROGRAMS[kind].format(outdir=outdir, **values)
+    return [sys.executable, "-O", "-c", program]
 
 
 # How each variant starts jsii's kernel (the environment of its process).
