@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -65,6 +67,7 @@ class AlarmTopic(Construct):
                 service,
             )
         self.encryption_key = encryption_key
+        self._alarm_action: cloudwatch.IAlarmAction | None = None
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -86,3 +89,12 @@ class AlarmTopic(Construct):
                     conditions={"StringEquals": {"aws:SourceAccount": account}},
                 )
             )
+
+    def notify(self, alarm: cloudwatch.Alarm, *, ok: bool = True) -> None:
+        """Publish ``alarm``'s changes to ALARM to this topic, and back to OK unless ``ok`` is
+        False. One SNS alarm action serves every alarm of the topic."""
+        if self._alarm_action is None:
+            self._alarm_action = cloudwatch_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(self._alarm_action)
+        if ok:
+            alarm.add_ok_action(self._alarm_action)

@@ -32,7 +32,6 @@ import jsii
 from aws_cdk import Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -806,7 +805,6 @@ class AuditTrail(Construct):
 
     def _add_alarms(self, name: str, account: str) -> None:
         namespace = f"AuditTrail/{name}"
-        action = cw_actions.SnsAction(self.alarm_topic.topic)
         for metric_name, pattern, description in (
             (
                 "KmsKeyDisabledOrScheduledForDeletion",
@@ -848,6 +846,6 @@ class AuditTrail(Construct):
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
-            alarm.add_alarm_action(action)
+            self.alarm_topic.notify(alarm, ok=False)
             self.metric_filters[metric_name] = metric_filter
             self.alarms[metric_name] = alarm

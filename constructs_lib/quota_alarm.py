@@ -18,7 +18,6 @@ from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from constructs import Construct
 
 from constructs_lib import _durations as durations
@@ -151,9 +150,7 @@ class KmsRequestQuotaAlarm(Construct):
             datapoints_to_alarm=datapoints_to_alarm,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        action = cloudwatch_actions.SnsAction(self.topic.topic)
-        self.alarm.add_alarm_action(action)
-        self.alarm.add_ok_action(action)
+        self.topic.notify(self.alarm)
 
     def _alarm_topic(
         self,

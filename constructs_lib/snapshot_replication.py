@@ -28,7 +28,6 @@ from typing import Any
 import jsii
 from aws_cdk import Aws, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -748,7 +747,6 @@ class _ReplicationBase(Construct):
 
     def _alarms(self, age_seconds: int) -> None:
         five_minutes = durations.minutes(5)
-        self._alarm_action = cloudwatch_actions.SnsAction(self.alarm_topic.topic)
         self.dead_letter_alarm = self._alarm(
             "DeadLettersAlarm",
             "Snapshot replication messages are in the dead-letter queue: read their 'reason' "
@@ -801,8 +799,7 @@ class _ReplicationBase(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        alarm.add_alarm_action(self._alarm_action)
-        alarm.add_ok_action(self._alarm_action)
+        self.alarm_topic.notify(alarm)
         return alarm
 
     # ------------------------------------------------------------------ IAM

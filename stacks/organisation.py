@@ -120,7 +120,12 @@ MAX_PIPELINE_ACTIONS = 500
 # Source, Build, UpdatePipeline and Assets come before the waves, one action each.
 FIXED_PIPELINE_STAGES = 4
 
-Wave = tuple[str, list[cdk.Stage]]
+Wave = tuple[str, list[AccountStage]]
+
+
+def stage_actions(stage: AccountStage) -> int:
+    """CodePipeline actions that deploy ``stage``: prepare and execute a change set per stack."""
+    return 2 * stage.stack_count
 
 
 def plan_waves(stages_by_role: list[tuple[str, list[AccountStage]]]) -> list[Wave]:
@@ -128,10 +133,10 @@ def plan_waves(stages_by_role: list[tuple[str, list[AccountStage]]]) -> list[Wav
     stack: prepare and execute the change set), keeping the role order."""
     waves: list[Wave] = []
     for name, stages in stages_by_role:
-        batches: list[list[cdk.Stage]] = []
+        batches: list[list[AccountStage]] = []
         actions = MAX_ACTIONS_PER_WAVE
         for stage in stages:
-            needed = 2 * stage.stack_count
+            needed = stage_actions(stage)
             require(
                 needed <= MAX_ACTIONS_PER_WAVE,
                 "kmskit:organisation",
@@ -150,8 +155,7 @@ def plan_waves(stages_by_role: list[tuple[str, list[AccountStage]]]) -> list[Wav
 
 
 def wave_actions(wave: Wave) -> int:
-    """CodePipeline actions of ``wave``: prepare and execute a change set per stack."""
-    return sum(2 * stage.stack_count for stage in wave[1])  # type: ignore[attr-defined]
+    return sum(stage_actions(stage) for stage in wave[1])
 
 
 def plan_pipelines(waves: list[Wave]) -> list[list[Wave]]:

@@ -17,7 +17,6 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -313,9 +312,7 @@ class PipelineStack(cdk.Stack):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        alarm_action = cloudwatch_actions.SnsAction(self.alarm_topic.topic)
-        self.trigger_failed_alarm.add_alarm_action(alarm_action)
-        self.trigger_failed_alarm.add_ok_action(alarm_action)
+        self.alarm_topic.notify(self.trigger_failed_alarm)
         self.trigger = events.Rule(
             self,
             "StartAfterPrevious",
