@@ -117,8 +117,9 @@ WAVES = (("Security", "security"), ("Workloads", "workload"), ("Backup", "backup
 MAX_ACTIONS_PER_WAVE = 50
 MAX_PIPELINE_STAGES = 50
 MAX_PIPELINE_ACTIONS = 500
-# Source, Build, UpdatePipeline and Assets come before the waves, one action each.
-FIXED_PIPELINE_STAGES = 4
+# Source, Build, UpdatePipeline and Assets come before the waves, one action each; HandOff comes
+# after them in every pipeline of a chain but the last (reserved in each).
+FIXED_PIPELINE_STAGES = 5
 
 Wave = tuple[str, list[AccountStage]]
 
@@ -161,7 +162,8 @@ def wave_actions(wave: Wave) -> int:
 def plan_pipelines(waves: list[Wave]) -> list[list[Wave]]:
     """Split ``waves``, in order, across as few pipelines as CodePipeline's quotas allow: at most
     MAX_PIPELINE_ACTIONS actions and MAX_PIPELINE_STAGES stages in each, its own Source, Build,
-    UpdatePipeline and Assets stages included. One wave always fits (MAX_ACTIONS_PER_WAVE)."""
+    UpdatePipeline, Assets and HandOff stages included. One wave always fits
+    (MAX_ACTIONS_PER_WAVE)."""
     pipelines: list[list[Wave]] = []
     actions = stages = 0
     for wave in waves:

@@ -7,7 +7,8 @@ Artifacts are encrypted with customer managed keys in every Region the stages de
 
 An organisation too large for one pipeline (CodePipeline allows 500 actions, two per stack) is
 deployed by a chain of pipelines (``Pipeline``, ``Pipeline2``, ...): each after the first starts
-when the one before it succeeds, so the waves still run in order.
+when the one before it succeeds, so the waves still run in order, and deploys the revision that
+one deployed (handed off through its artifact bucket), not whatever the branch holds by then.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as codepipeline_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -52,7 +54,13 @@ CFN_LINT_IGNORED = (
     # DependsOn redundant (a known false positive on CDK output).
     "W3005",
 )
-BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK default; change both here and in `cdk bootstrap`
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+# Where a pipeline of a chain leaves the revision it deployed for the next one (its own artifact
+# bucket, which is versioned: the next pipeline's S3 source reads the newest version).
+HAND_OFF_STAGE = "HandOff"
+HAND_OFF_OBJECT_KEY = (
+    "hand-off/source.zip"  # the CDK default; change both here and in `cdk bootstrap`
+)
 
 NO_INLINE_POLICY_RULES = (
     "NIST.800.53.R5-IAMNoInlinePolicy",
@@ -97,7 +105,8 @@ REASON_TRIGGER_DEAD_LETTERS = (
 )
 REASON_PIPELINE_SOURCE = (
     "This CodeBuild project's source type is CODEPIPELINE: its input comes from the pipeline's "
-    "CodeConnections source action, so there is no repository URL that could hold credentials."
+    "source action (CodeConnections, or in a later pipeline of a chain the S3 object the "
+    "pipeline before it handed off), so there is no repository URL that could hold credentials."
 )
 
 
@@ -175,14 +184,17 @@ class PipelineStack(cdk.Stack):
         number: the pipeline's place in a chain of pipelines (names of the second and later
             pipelines and of their own artifact bucket and key end in it). Default: 1.
         after: the pipeline before this one in the chain. This pipeline then starts when that
-            one succeeds instead of on a push to the branch. Default: none (the first pipeline).
+            one succeeds, instead of on a push to the branch, and deploys the revision that one
+            deployed (see :meth:`hand_off`). Default: none (the first pipeline).
 
     Attributes:
         pipeline: the ``pipelines.CodePipeline``; ``waves``: the ``pipelines.Wave`` objects;
         trigger: the EventBridge rule that starts this pipeline after ``after`` (None for the
         first pipeline, as are the next three); ``trigger_role``: the role it starts it with;
         ``trigger_dead_letters``: the queue of starts it could not deliver;
-        ``trigger_failed_alarm``: the alarm on that queue, notifying ``alarm_topic``.
+        ``trigger_failed_alarm``: the alarm on that queue, notifying ``alarm_topic``;
+        ``hand_off_stage``: the last stage, which hands the deployed revision to the next pipeline
+        (None unless one follows).
     """
 
     def __init__(
@@ -222,12 +234,18 @@ class PipelineStack(cdk.Stack):
             )
             for stack in artifact_stacks
         ]
-        source = pipelines.CodePipelineSource.connection(
-            config.repository,
-            config.branch,
-            connection_arn=config.connection_arn,
-            # A later pipeline of a chain starts when the one before it succeeds, not on a push.
-            trigger_on_push=None if after is None else False,
+        source = (
+            pipelines.CodePipelineSource.connection(
+                config.repository, config.branch, connection_arn=config.connection_arn
+            )
+            if after is None
+            # A later pipeline of a chain starts when the one before it succeeds (no trigger of
+            # its own) and takes the revision that one deployed, not the branch as it is by then.
+            else pipelines.CodePipelineSource.s3(
+                *after.hand_off(),
+                action_name=HAND_OFF_STAGE,
+                trigger=codepipeline_actions.S3Trigger.NONE,
+            )
         )
         self.pipeline_name = f"{organisation.name}-kms-toolkit{pipeline_suffix(number)}"
         self.pipeline = pipelines.CodePipeline(
@@ -260,6 +278,7 @@ class PipelineStack(cdk.Stack):
             self.waves.append(wave)
         # Build now, so the constructs CDK Pipelines generates exist to be acknowledged.
         self.pipeline.build_pipeline()
+        self.hand_off_stage: codepipeline.IStage | None = None
         self.trigger: events.Rule | None = None
         self.trigger_role: ManagedPolicyRole | None = None
         self.trigger_dead_letters: sqs.Queue | None = None
@@ -271,6 +290,29 @@ class PipelineStack(cdk.Stack):
         cfn_pipeline = self.pipeline.pipeline.node.default_child
         assert isinstance(cfn_pipeline, cdk.CfnResource)
         cfn_pipeline.add_metadata("cfn-lint", {"config": {"ignore_checks": list(CFN_LINT_IGNORED)}})
+
+    def hand_off(self) -> tuple[s3.IBucket, str]:
+        """Make this pipeline's last stage copy the revision it deployed (its source artifact)
+        to ``HAND_OFF_OBJECT_KEY`` in its artifact bucket, for the next pipeline of a chain to
+        deploy: the bucket and the object key. The stage is added once."""
+        if self.hand_off_stage is None:
+            (source_action,) = self.pipeline.pipeline.stages[0].actions
+            (revision,) = list(source_action.action_properties.outputs or [])
+            self.hand_off_stage = self.pipeline.pipeline.add_stage(
+                stage_name=HAND_OFF_STAGE,
+                actions=[
+                    codepipeline_actions.S3DeployAction(
+                        action_name="NextPipelineSource",
+                        bucket=self.artifacts.bucket,
+                        input=revision,
+                        extract=False,
+                        object_key=HAND_OFF_OBJECT_KEY,
+                        # The bucket refuses an SSE-KMS upload that names no key.
+                        encryption_key=self.key.key,
+                    )
+                ],
+            )
+        return self.artifacts.bucket, HAND_OFF_OBJECT_KEY
 
     def _start_after(self, after: PipelineStack) -> None:
         """Start this pipeline when ``after``'s pipeline succeeds (both in this account and

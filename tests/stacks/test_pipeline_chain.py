@@ -4,13 +4,14 @@ with CodePipeline's action quota lowered so that it needs two)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
-FIXED_STAGES = {"Source", "Build", "UpdatePipeline", "Assets"}
+FIXED_STAGES = {"Source", "Build", "UpdatePipeline", "Assets", "HandOff"}
 
 
 def only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
@@ -41,14 +42,106 @@ def test_the_chain_deploys_what_one_pipeline_would_in_the_same_order(synthesized
     assert [name for name, _ in second] == ["Vault"]
 
 
+def pipeline_stages(template: dict[str, Any]) -> list[dict[str, Any]]:
+    _, pipeline = only(template, "AWS::CodePipeline::Pipeline")
+    stages: list[dict[str, Any]] = pipeline["Properties"]["Stages"]
+    return stages
+
+
 def test_only_the_first_pipeline_starts_on_a_push(synthesized: Synth) -> None:
     chain = synthesized("pipeline_chain")
-    sources = {}
-    for name in ("Pipeline", "Pipeline2"):
-        _, pipeline = only(chain.template(name), "AWS::CodePipeline::Pipeline")
-        (source,) = pipeline["Properties"]["Stages"][0]["Actions"]
-        sources[name] = source["Configuration"].get("DetectChanges", True)
-    assert sources == {"Pipeline": True, "Pipeline2": False}
+    (first,) = pipeline_stages(chain.template("Pipeline"))[0]["Actions"]
+    (second,) = pipeline_stages(chain.template("Pipeline2"))[0]["Actions"]
+    assert first["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert first["Configuration"].get("DetectChanges", True) is True
+    # No polling and no S3 event: only the rule started by the first pipeline's success.
+    assert second["ActionTypeId"]["Provider"] == "S3"
+    assert second["Configuration"]["PollForSourceChanges"] is False
+    rules = [
+        r["Properties"]["EventPattern"]["source"]
+        for r in chain.template("Pipeline2")["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule"
+    ]
+    assert rules == [["aws.codepipeline"]]
+
+
+def test_the_second_pipeline_deploys_the_revision_the_first_deployed(synthesized: Synth) -> None:
+    chain = synthesized("pipeline_chain")
+    first_stages = pipeline_stages(chain.template("Pipeline"))
+    # The first pipeline's last stage, after every wave it deploys, copies its source artifact
+    # (the commit it deployed) to a fixed key in its own artifact bucket, encrypted with its key.
+    hand_off = first_stages[-1]
+    assert hand_off["Name"] == "HandOff"
+    (copy,) = hand_off["Actions"]
+    (source,) = first_stages[0]["Actions"]
+    assert copy["ActionTypeId"] == {
+        "Category": "Deploy",
+        "Owner": "AWS",
+        "Provider": "S3",
+        "Version": "1",
+    }
+    assert copy["InputArtifacts"] == source["OutputArtifacts"]
+    template = chain.template("Pipeline")
+    (bucket_id,) = [
+        i
+        for i, r in template["Resources"].items()
+        if r["Type"] == "AWS::S3::Bucket"
+        and r["Properties"].get("BucketName") == "chain-pipeline-111111111111-eu-west-1"
+    ]
+    key_id, _ = only(template, "AWS::KMS::Key")
+    assert copy["Configuration"] == {
+        "BucketName": {"Ref": bucket_id},
+        "Extract": "false",
+        "ObjectKey": "hand-off/source.zip",
+        "KMSEncryptionKeyARN": {"Fn::GetAtt": [key_id, "Arn"]},
+    }
+    assert template["Resources"][bucket_id]["Properties"]["VersioningConfiguration"] == {
+        "Status": "Enabled"
+    }
+    # The second pipeline's source is that object: the newest version when it starts.
+    (handed_off,) = pipeline_stages(chain.template("Pipeline2"))[0]["Actions"]
+    assert handed_off["Configuration"]["S3ObjectKey"] == "hand-off/source.zip"
+    bucket_output = handed_off["Configuration"]["S3Bucket"]["Fn::GetStackOutput"]
+    assert bucket_output["StackName"] == "Pipeline"
+    assert template["Outputs"][bucket_output["OutputName"]]["Value"] == {"Ref": bucket_id}
+
+    # Its role reads that object (not the rest of the bucket) and decrypts with that key.
+    def first_pipeline_output(value: dict[str, Any]) -> dict[str, Any]:
+        (name,) = [n for n, output in template["Outputs"].items() if output["Value"] == value]
+        return {
+            "Fn::GetStackOutput": {
+                "StackName": "Pipeline",
+                "Region": "eu-west-1",
+                "OutputName": name,
+            }
+        }
+
+    bucket_arn = first_pipeline_output({"Fn::GetAtt": [bucket_id, "Arn"]})
+    statements = [
+        statement
+        for resource in chain.template("Pipeline2")["Resources"].values()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    mentions_bucket = json.dumps(bucket_arn)
+    on_first_bucket = [st for st in statements if mentions_bucket in json.dumps(st["Resource"])]
+    assert on_first_bucket == [
+        {
+            "Action": ["s3:GetBucket*", "s3:GetObject*", "s3:List*"],
+            "Effect": "Allow",
+            "Resource": [
+                bucket_arn,
+                {"Fn::Join": ["", [bucket_arn, "/hand-off/source.zip"]]},
+            ],
+        }
+    ]
+    assert {
+        "Action": ["kms:Decrypt", "kms:DescribeKey"],
+        "Effect": "Allow",
+        "Resource": first_pipeline_output({"Fn::GetAtt": [key_id, "Arn"]}),
+    } in statements
+    # The last pipeline of the chain hands nothing off.
+    assert "HandOff" not in [s["Name"] for s in pipeline_stages(chain.template("Pipeline2"))]
 
 
 def test_the_second_pipeline_starts_when_the_first_succeeds(synthesized: Synth) -> None:

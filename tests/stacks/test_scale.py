@@ -76,6 +76,7 @@ def test_a_chain_of_pipelines_deploys_every_stack_within_codepipeline_quotas(
 ) -> None:
     deployed: list[str] = []
     chain = []
+    sources, last_stages = [], []
     for path in sorted(large_assembly.glob("Pipeline*.template.json")):
         template = json.loads(path.read_text())
         pipelines = [
@@ -88,6 +89,8 @@ def test_a_chain_of_pipelines_deploys_every_stack_within_codepipeline_quotas(
         (pipeline,) = pipelines
         chain.append(pipeline["Name"])
         stages = pipeline["Stages"]
+        sources.append(stages[0]["Actions"][0]["ActionTypeId"]["Provider"])
+        last_stages.append(stages[-1]["Name"])
         assert len(stages) <= MAX_PIPELINE_STAGES
         assert sum(len(stage["Actions"]) for stage in stages) <= MAX_PIPELINE_ACTIONS
         for stage in stages:
@@ -100,6 +103,9 @@ def test_a_chain_of_pipelines_deploys_every_stack_within_codepipeline_quotas(
             ]
     # 1,040 deploy actions: one pipeline could hold fewer than half of them.
     assert chain == ["example-kms-toolkit", "example-kms-toolkit2", "example-kms-toolkit3"]
+    # Each later pipeline deploys the revision the one before it handed off, not the branch.
+    assert sources == ["CodeStarSourceConnection", "S3", "S3"]
+    assert last_stages[:-1] == ["HandOff", "HandOff"] != last_stages[-1:]
     stacks = stack_count(large_assembly) - len(list(large_assembly.glob("Pipeline*.template.json")))
     assert len(deployed) == len(set(deployed)) == stacks
 

@@ -1,7 +1,7 @@
 """The small organisation delivered by a chain of two pipelines.
 
 CodePipeline's quota of 500 actions per pipeline is lowered to 20 while the App is built, so
-that the three waves of the small organisation (6, 8 and 8 actions, after 4 fixed stages) need a
+that the three waves of the small organisation (6, 8 and 8 actions, after 5 fixed stages) need a
 second pipeline: ``Pipeline`` deploys Security and Workloads, ``Pipeline2`` deploys Backup once
 ``Pipeline`` succeeds. The 150-environment organisation builds the same chain at the real quota
 (tests/stacks/test_scale.py)."""
