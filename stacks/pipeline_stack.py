@@ -54,13 +54,11 @@ CFN_LINT_IGNORED = (
     # DependsOn redundant (a known false positive on CDK output).
     "W3005",
 )
-BOOTSTRAP_QUALIFIER = "hnb659fds"
+BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK default; change both here and in `cdk bootstrap`
 # Where a pipeline of a chain leaves the revision it deployed for the next one (its own artifact
 # bucket, which is versioned: the next pipeline's S3 source reads the newest version).
 HAND_OFF_STAGE = "HandOff"
-HAND_OFF_OBJECT_KEY = (
-    "hand-off/source.zip"  # the CDK default; change both here and in `cdk bootstrap`
-)
+HAND_OFF_OBJECT_KEY = "hand-off/source.zip"
 
 NO_INLINE_POLICY_RULES = (
     "NIST.800.53.R5-IAMNoInlinePolicy",
