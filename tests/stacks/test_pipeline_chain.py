@@ -19,12 +19,17 @@ def only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, A
     return found
 
 
+def pipeline_stages(template: dict[str, Any]) -> list[dict[str, Any]]:
+    _, pipeline = only(template, "AWS::CodePipeline::Pipeline")
+    stages: list[dict[str, Any]] = pipeline["Properties"]["Stages"]
+    return stages
+
+
 def deployed_waves(template: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """``(stage name, action names)`` of each wave of the template's pipeline, in order."""
-    _, pipeline = only(template, "AWS::CodePipeline::Pipeline")
     return [
         (stage["Name"], [action["Name"] for action in stage["Actions"]])
-        for stage in pipeline["Properties"]["Stages"]
+        for stage in pipeline_stages(template)
         if stage["Name"] not in FIXED_STAGES
     ]
 
@@ -40,12 +45,6 @@ def test_the_chain_deploys_what_one_pipeline_would_in_the_same_order(synthesized
     assert first + second == one_pipeline
     # The Backup wave: CDK Pipelines names a wave of one stage after that stage (account).
     assert [name for name, _ in second] == ["Vault"]
-
-
-def pipeline_stages(template: dict[str, Any]) -> list[dict[str, Any]]:
-    _, pipeline = only(template, "AWS::CodePipeline::Pipeline")
-    stages: list[dict[str, Any]] = pipeline["Properties"]["Stages"]
-    return stages
 
 
 def test_only_the_first_pipeline_starts_on_a_push(synthesized: Synth) -> None:
@@ -67,7 +66,8 @@ def test_only_the_first_pipeline_starts_on_a_push(synthesized: Synth) -> None:
 
 def test_the_second_pipeline_deploys_the_revision_the_first_deployed(synthesized: Synth) -> None:
     chain = synthesized("pipeline_chain")
-    first_stages = pipeline_stages(chain.template("Pipeline"))
+    template, second = chain.template("Pipeline"), chain.template("Pipeline2")
+    first_stages = pipeline_stages(template)
     # The first pipeline's last stage, after every wave it deploys, copies its source artifact
     # (the commit it deployed) to a fixed key in its own artifact bucket, encrypted with its key.
     hand_off = first_stages[-1]
@@ -81,7 +81,6 @@ def test_the_second_pipeline_deploys_the_revision_the_first_deployed(synthesized
         "Version": "1",
     }
     assert copy["InputArtifacts"] == source["OutputArtifacts"]
-    template = chain.template("Pipeline")
     (bucket_id,) = [
         i
         for i, r in template["Resources"].items()
@@ -99,7 +98,7 @@ def test_the_second_pipeline_deploys_the_revision_the_first_deployed(synthesized
         "Status": "Enabled"
     }
     # The second pipeline's source is that object: the newest version when it starts.
-    (handed_off,) = pipeline_stages(chain.template("Pipeline2"))[0]["Actions"]
+    (handed_off,) = pipeline_stages(second)[0]["Actions"]
     assert handed_off["Configuration"]["S3ObjectKey"] == "hand-off/source.zip"
     bucket_output = handed_off["Configuration"]["S3Bucket"]["Fn::GetStackOutput"]
     assert bucket_output["StackName"] == "Pipeline"
@@ -119,7 +118,7 @@ def test_the_second_pipeline_deploys_the_revision_the_first_deployed(synthesized
     bucket_arn = first_pipeline_output({"Fn::GetAtt": [bucket_id, "Arn"]})
     statements = [
         statement
-        for resource in chain.template("Pipeline2")["Resources"].values()
+        for resource in second["Resources"].values()
         if resource["Type"] == "AWS::IAM::ManagedPolicy"
         for statement in resource["Properties"]["PolicyDocument"]["Statement"]
     ]
@@ -141,7 +140,7 @@ def test_the_second_pipeline_deploys_the_revision_the_first_deployed(synthesized
         "Resource": first_pipeline_output({"Fn::GetAtt": [key_id, "Arn"]}),
     } in statements
     # The last pipeline of the chain hands nothing off.
-    assert "HandOff" not in [s["Name"] for s in pipeline_stages(chain.template("Pipeline2"))]
+    assert "HandOff" not in [stage["Name"] for stage in pipeline_stages(second)]
 
 
 def test_the_second_pipeline_starts_when_the_first_succeeds(synthesized: Synth) -> None:

@@ -105,7 +105,8 @@ def test_a_chain_of_pipelines_deploys_every_stack_within_codepipeline_quotas(
     assert chain == ["example-kms-toolkit", "example-kms-toolkit2", "example-kms-toolkit3"]
     # Each later pipeline deploys the revision the one before it handed off, not the branch.
     assert sources == ["CodeStarSourceConnection", "S3", "S3"]
-    assert last_stages[:-1] == ["HandOff", "HandOff"] != last_stages[-1:]
+    assert last_stages[:-1] == ["HandOff", "HandOff"]
+    assert last_stages[-1] != "HandOff"
     stacks = stack_count(large_assembly) - len(list(large_assembly.glob("Pipeline*.template.json")))
     assert len(deployed) == len(set(deployed)) == stacks
 
