@@ -39,6 +39,11 @@ DEFAULT_ACCESS_LOG_RETENTION_DAYS = 365
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
 KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key|alias)/(.+)$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# S3's general purpose bucket naming rules reserve these ("Bucket naming rules", S3 user guide):
+# CreateBucket refuses them, so a clean synth would fail only at deploy.
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+IP_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
 # Every EncryptedBucket sets these; bucket_props may repeat them only with the same value.
 REQUIRED_BUCKET_PROPS: Mapping[str, Any] = {
@@ -440,12 +445,34 @@ class EncryptedBucket(Construct):
             )
         if bucket_name is not None and not is_token(bucket_name):
             require(
-                bool(BUCKET_NAME.match(bucket_name)) and ".." not in bucket_name,
+                isinstance(bucket_name, str)
+                and bool(BUCKET_NAME.match(bucket_name))
+                and ".." not in bucket_name,
                 "bucket_name",
                 "must be 3-63 lowercase letters, digits, '.' or '-', starting and ending with a "
                 "letter or digit",
                 bucket_name,
             )
+            require(
+                not IP_ADDRESS.match(bucket_name),
+                "bucket_name",
+                "must not be formatted as an IP address",
+                bucket_name,
+            )
+            for prefix in RESERVED_BUCKET_PREFIXES:
+                require(
+                    not bucket_name.startswith(prefix),
+                    "bucket_name",
+                    f"must not start with '{prefix}', which S3 reserves",
+                    bucket_name,
+                )
+            for suffix in RESERVED_BUCKET_SUFFIXES:
+                require(
+                    not bucket_name.endswith(suffix),
+                    "bucket_name",
+                    f"must not end with '{suffix}', which S3 reserves",
+                    bucket_name,
+                )
         for service in service_writers:
             require(
                 isinstance(service, str) and service.endswith(".amazonaws.com"),

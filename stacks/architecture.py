@@ -177,15 +177,12 @@ def render_args(organisation: Organisation) -> tuple[dict[str, str], set[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from stacks.config import (  # noqa: PLC0415
-        ORGANISATION_CONTEXT_KEY,
-        cdk_json_context,
-        load_organisation,
-    )
+    from stacks.config import cdk_json_context, organisation_from_context  # noqa: PLC0415
 
     args = argv if argv is not None else sys.argv[1:]
     assembly = Path(args[0] if args else "cdk.out")
-    organisation = load_organisation(cdk_json_context()[ORGANISATION_CONTEXT_KEY])
+    # Inline in cdk.json, or in the file it names with kmskit:organisation-file.
+    organisation = organisation_from_context(cdk_json_context())
     sys.stdout.write(render(summarize(assembly), *render_args(organisation)))
     return 0
 

@@ -24,7 +24,7 @@ Shape (every field but ``accounts`` and ``regions`` has a default)::
         "selection_tag": {"key": "backup", "value": "replicate"},
         "retention_days": 14,
         "destinations": [
-          {"region": "eu-central-1"},                      # same account, other Region
+          {"region": "eu-central-1"},                      # same account, from its other Regions
           {"account": "backup", "region": "eu-west-1"}      # the backup account
         ]
       },
@@ -36,7 +36,10 @@ Shape (every field but ``accounts`` and ``regions`` has a default)::
     }
 
 Snapshot copies are encrypted with the snapshot key of the KeyStack in the destination Region, so
-every destination Region must be one of ``regions``.
+every destination Region must be one of ``regions``. A same-account destination is copied to from
+the workload accounts' other Regions (a Region whose only destination is itself has no
+replicator). Every Region is in one partition. docs/deploy.md, "Configure", lists the rules that
+span fields.
 """
 
 from __future__ import annotations
@@ -62,8 +65,18 @@ ROLES = ("security", "workload", "backup")
 RESOURCE_TYPES = ("EBS", "RDS", "AURORA")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
-ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+# Lowercase words of letters and digits joined by single hyphens: the name and the aliases make
+# trail names (``<name>-<alias>``), which CloudTrail refuses with two adjacent or a trailing '-'.
+NAME_PATTERN = re.compile(r"^(?=.{1,20}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+ALIAS_PATTERN = re.compile(r"^(?=.{1,30}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+# The name starts the names of S3 buckets (``<name>-audit-...``, ``<name>-pipeline-...``), which
+# S3 refuses with these prefixes (xn-- already fails NAME_PATTERN), and KMS aliases
+# (``alias/<name>/...``), where ``alias/aws/`` is reserved for AWS managed keys.
+RESERVED_NAME_PREFIXES = ("sthree-", "amzn-s3-demo-")
+RESERVED_NAMES = ("aws",)
+# Top-level construct IDs of the pipeline's stacks (Pipeline, Pipeline2, ...,
+# PipelineArtifacts-<region>), which an account's stage ID must not take.
+PIPELINE_STACK_IDS = re.compile(r"^pipeline(\d*|artifacts)$", re.IGNORECASE)
 TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}$")
 CONNECTION_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
@@ -80,11 +93,33 @@ LOG_RETENTION_DAYS: dict[int, str] = {
 }  # fmt: skip
 
 
+def stage_id(alias: str) -> str:
+    """The construct ID of an account's Stage, and the start of its stack names: the alias's
+    '-'-separated parts, each capitalised (``team-one`` -> ``TeamOne``)."""
+    return "".join(part.title() for part in alias.split("-"))
+
+
+def partition(region: str) -> str:
+    """The AWS partition of a Region name that passed ``check_region``."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    iso = re.match(r"^[a-z]{2}-iso([a-z]?)-", region)
+    if iso is not None:
+        return f"aws-iso-{iso.group(1)}" if iso.group(1) else "aws-iso"
+    return "aws"
+
+
 @dataclass(frozen=True)
 class Account:
     alias: str
     id: str
     role: str
+
+    @property
+    def stage_id(self) -> str:
+        return stage_id(self.alias)
 
 
 @dataclass(frozen=True)
@@ -115,6 +150,12 @@ class ReplicationConfig:
     selection_tag: tuple[str, str]
     retention_days: int
     destinations: tuple[Destination, ...]
+
+    def destinations_from(self, region: str) -> tuple[Destination, ...]:
+        """Where a workload account's replicator in ``region`` copies to: every backup-account
+        destination, and every same-account destination in another Region (none: that Region
+        has no replicator)."""
+        return tuple(d for d in self.destinations if d.account is not None or d.region != region)
 
 
 @dataclass(frozen=True)
@@ -191,13 +232,32 @@ def _parse_accounts(raw: Any) -> dict[str, Account]:
     )
     accounts: dict[str, Account] = {}
     seen_ids: dict[str, str] = {}
+    seen_stages: dict[str, str] = {}
     for alias, raw_spec in raw.items():
         require(
             isinstance(alias, str) and bool(ALIAS_PATTERN.match(alias)),
             _field("accounts"),
-            "must use aliases of lowercase letters, digits and '-' (at most 30)",
+            "must use aliases of at most 30 lowercase letters and digits, starting with a letter, "
+            "with single '-' between them",
             alias,
         )
+        stage = stage_id(alias)
+        require(
+            not PIPELINE_STACK_IDS.match(stage),
+            _field(f"accounts.{alias}"),
+            f"must not have an alias whose stage ID '{stage}' is taken by the pipeline's stacks "
+            "(Pipeline, Pipeline<N>, PipelineArtifacts-<region>)",
+            alias,
+        )
+        # Compared without case: each stage's cloud assembly is a directory named after its ID.
+        require(
+            stage.lower() not in seen_stages,
+            _field(f"accounts.{alias}"),
+            f"must not have the same stage ID '{stage}' (the alias's '-'-separated parts, each "
+            f"capitalised) as account '{seen_stages.get(stage.lower())}'",
+            alias,
+        )
+        seen_stages[stage.lower()] = alias
         spec = _object(raw_spec, f"accounts.{alias}")
         _only_keys(spec, f"accounts.{alias}", ("id", "role"))
         account_id = check_account_id(_field(f"accounts.{alias}.id"), spec.get("id"))
@@ -239,6 +299,13 @@ def _parse_regions(raw: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
             "must not repeat a Region (each account x Region is one environment)",
             region,
         )
+        require(
+            partition(region) == partition(regions[0]),
+            _field(f"regions[{index}]"),
+            f"must be in the partition of regions[0] ('{partition(regions[0])}'): multi-Region "
+            "keys and cross-Region stack references stay within one partition",
+            region,
+        )
     home = raw.get("home_region", regions[0])
     check_region(_field("home_region"), home)
     require(home in regions, _field("home_region"), f"must be one of regions {regions}", home)
@@ -257,6 +324,12 @@ def _parse_replication(
         isinstance(types, list) and len(types) > 0 and all(t in RESOURCE_TYPES for t in types),
         _field("replication.resource_types"),
         f"must be a non-empty list of {RESOURCE_TYPES}",
+        types,
+    )
+    require(
+        len(set(types)) == len(types),
+        _field("replication.resource_types"),
+        "must not repeat a resource type",
         types,
     )
     tag = _object(
@@ -298,6 +371,20 @@ def _parse_replication(
             "the organisation's KeyStack there",
             region,
         )
+        require(
+            account is not None or len(regions) > 1,
+            _field(path),
+            "must name a backup 'account' when regions has only one Region: a destination "
+            "without one copies from the same account's other Regions",
+            dict(item),
+        )
+        require(
+            account is None or any(a.role == "workload" for a in accounts.values()),
+            _field(path),
+            "needs an account with role 'workload' in accounts: the backup account receives the "
+            "workload accounts' snapshots",
+            dict(item),
+        )
         destination = Destination(region=region, account=account)
         require(
             all((d.region, d.account) != (region, account) for d in destinations),
@@ -322,7 +409,8 @@ def _parse_replication(
 
 
 DEFAULT_CONNECTION_ARN = (
-    "arn:aws:codeconnections:{region}:{account}:connection/00000000-0000-0000-0000-000000000000"
+    "arn:{partition}:codeconnections:{region}:{account}:connection/"
+    "00000000-0000-0000-0000-000000000000"
 )
 
 
@@ -356,12 +444,21 @@ def _parse_pipeline(
         branch,
     )
     connection = raw.get(
-        "connection_arn", DEFAULT_CONNECTION_ARN.format(region=region, account=account.id)
+        "connection_arn",
+        DEFAULT_CONNECTION_ARN.format(
+            partition=partition(region), region=region, account=account.id
+        ),
     )
     require(
         isinstance(connection, str) and bool(CONNECTION_ARN_PATTERN.match(connection)),
         _field("pipeline.connection_arn"),
         "must be a CodeConnections connection ARN",
+        connection,
+    )
+    require(
+        str(connection).split(":")[1] == partition(region),
+        _field("pipeline.connection_arn"),
+        f"must be in the partition of the organisation's Regions ('{partition(region)}')",
         connection,
     )
     return PipelineConfig(
@@ -385,16 +482,34 @@ def load_organisation(raw: Any) -> Organisation:
     require(
         isinstance(name, str) and bool(NAME_PATTERN.match(name)),
         _field("name"),
-        "must be 1-20 lowercase letters, digits or '-', starting with a letter",
+        "must be 1-20 lowercase letters and digits, starting with a letter, with single '-' "
+        "between them",
         name,
     )
+    require(
+        name not in RESERVED_NAMES,
+        _field("name"),
+        "must not be 'aws': key aliases start 'alias/<name>/', and 'alias/aws/' is reserved for "
+        "AWS managed keys",
+        name,
+    )
+    for prefix in RESERVED_NAME_PREFIXES:
+        require(
+            not str(name).startswith(prefix),
+            _field("name"),
+            f"must not start with '{prefix}', which S3 reserves: the name starts the names of "
+            "the audit and pipeline buckets",
+            name,
+        )
     regions, home = _parse_regions(raw)
     accounts = _parse_accounts(raw.get("accounts"))
     audit = _object(raw.get("audit", {}), "audit")
     _only_keys(audit, "audit", ("log_retention_days",))
     retention = audit.get("log_retention_days", 365)
     require(
-        retention in LOG_RETENTION_DAYS,
+        isinstance(retention, int)
+        and not isinstance(retention, bool)
+        and retention in LOG_RETENTION_DAYS,
         _field("audit.log_retention_days"),
         f"must be a CloudWatch Logs retention period {sorted(LOG_RETENTION_DAYS)}",
         retention,

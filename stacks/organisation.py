@@ -22,10 +22,6 @@ from stacks.pipeline_stack import PipelineArtifactsStack, PipelineStack, pipelin
 from stacks.replication_stack import SnapshotReceiverStack, SnapshotSourceStack
 
 
-def stage_id(account: Account) -> str:
-    return "".join(part.title() for part in account.alias.split("-"))
-
-
 class AccountStage(cdk.Stage):
     """Every stack of one account: keys and data in each Region, the audit trail in the home
     Region."""
@@ -72,7 +68,11 @@ class AccountStage(cdk.Stage):
                 for region, stack in self.key_stacks.items()
                 if stack.snapshot_key is not None
             }
+            # A Region whose only destination is itself (a same-account destination) has
+            # nothing to copy and gets no replicator.
             for region in organisation.ordered_regions:
+                if not replication.destinations_from(region):
+                    continue
                 self.replication_stacks[region] = SnapshotSourceStack(
                     self,
                     f"Replication-{region}",
@@ -189,7 +189,7 @@ def add_organisation(app: cdk.App, organisation: Organisation) -> list[PipelineS
             [
                 AccountStage(
                     app,
-                    stage_id(account),
+                    account.stage_id,
                     organisation=organisation,
                     account=account,
                     env=_env(account, organisation.home_region),

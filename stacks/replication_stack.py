@@ -17,11 +17,13 @@ from stacks.config import Organisation
 
 
 class SnapshotSourceStack(Stack):
-    """A workload account's replicator in one Region.
+    """A workload account's replicator in one Region, copying to
+    ``ReplicationConfig.destinations_from(region)`` (the organisation makes none in a Region
+    where that is empty).
 
-    Same-account destinations get copies encrypted with that Region's snapshot key; backup-account
-    destinations get a staging copy encrypted with the sharing (snapshot) key of that Region, which
-    the backup account's receiver re-encrypts with its own key.
+    Same-account destinations (other Regions) get copies encrypted with that Region's snapshot
+    key; backup-account destinations get a staging copy encrypted with the sharing (snapshot) key
+    of that Region, which the backup account's receiver re-encrypts with its own key.
 
     Attributes:
         replicator: the :class:`SnapshotReplicator`.
@@ -46,8 +48,7 @@ class SnapshotSourceStack(Stack):
                 kms_key_arn=snapshot_keys[destination.region].key_arn,
                 account=destination.account.id if destination.account is not None else None,
             )
-            for destination in replication.destinations
-            if destination.account is not None or destination.region != region
+            for destination in replication.destinations_from(region)
         ]
         self.replicator = SnapshotReplicator(
             self,

@@ -599,6 +599,31 @@ REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region":
             "'bucket_props' must not set 'bucket_name' (use the bucket_name prop)",
         ),
         (_symmetric, {"bucket_name": "Data_Bucket"}, "'bucket_name' must be 3-63 lowercase"),
+        (_symmetric, {"bucket_name": "data..bucket"}, "'bucket_name' must be 3-63 lowercase"),
+        (
+            _symmetric,
+            {"bucket_name": "192.168.5.4"},
+            "'bucket_name' must not be formatted as an IP address. Received: '192.168.5.4'",
+        ),
+        # S3's reserved prefixes and suffixes: CreateBucket refuses them at deploy.
+        *(
+            (
+                _symmetric,
+                {"bucket_name": name},
+                f"'bucket_name' must not {rule}, which S3 reserves. Received: '{name}'",
+            )
+            for name, rule in [
+                ("xn--data-bucket", "start with 'xn--'"),
+                ("sthree-data", "start with 'sthree-'"),
+                ("sthree-configurator-data", "start with 'sthree-'"),
+                ("amzn-s3-demo-data", "start with 'amzn-s3-demo-'"),
+                ("data-s3alias", "end with '-s3alias'"),
+                ("data--ol-s3", "end with '--ol-s3'"),
+                ("data.mrap", "end with '.mrap'"),
+                ("data--x-s3", "end with '--x-s3'"),
+                ("data--table-s3", "end with '--table-s3'"),
+            ]
+        ),
         (
             _symmetric,
             {"service_writers": ["cloudtrail"]},

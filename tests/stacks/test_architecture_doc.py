@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
-from stacks.architecture import render, render_args, summarize
-from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context, load_organisation
+import pytest
+
+from stacks import config
+from stacks.architecture import main, render, render_args, summarize
+from stacks.config import (
+    ORGANISATION_CONTEXT_KEY,
+    ORGANISATION_FILE_CONTEXT_KEY,
+    cdk_json_context,
+    load_organisation,
+)
 from tests._support.synth import SynthResult
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
@@ -32,3 +41,21 @@ def test_architecture_doc_shows_the_cross_account_flows() -> None:
         "Workload_Replication_eu_west_1 -->|re-encrypted copies| Workload_Keys_eu_central_1" in text
     )
     assert "Workload_Replication_eu_central_1 -->|re-encrypted copies|" not in text
+
+
+def test_architecture_reads_an_organisation_file_named_by_cdk_json(
+    synthesized: Callable[[str], SynthResult],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    organisation = cdk_json_context()[ORGANISATION_CONTEXT_KEY]
+    (tmp_path / "org.json").write_text(json.dumps(organisation))
+    # cdk.json naming the file instead of holding the organisation inline.
+    monkeypatch.setattr(
+        config,
+        "cdk_json_context",
+        lambda: {ORGANISATION_FILE_CONTEXT_KEY: str(tmp_path / "org.json")},
+    )
+    assert main([str(synthesized("example_org").outdir)]) == 0
+    assert capsys.readouterr().out == DOC.read_text()

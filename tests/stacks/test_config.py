@@ -35,17 +35,55 @@ DEFAULT = cdk_json_context()[ORGANISATION_CONTEXT_KEY]
 def changed(path: str, value: Any) -> dict[str, Any]:
     """The default organisation with ``path`` (dots; list indexes as numbers) set to ``value``;
     ``value=...`` deletes it."""
+    return with_changes((path, value))
+
+
+def with_changes(*changes: tuple[str, Any]) -> dict[str, Any]:
+    """The default organisation with each ``(path, value)`` of ``changes`` applied in turn."""
     config = copy.deepcopy(DEFAULT)
-    *parents, last = path.split(".")
-    node: Any = config
-    for part in parents:
-        node = node[int(part)] if part.isdigit() else node[part]
-    key: Any = int(last) if last.isdigit() else last
-    if value is ...:
-        del node[key]
-    else:
-        node[key] = value
+    for path, value in changes:
+        *parents, last = path.split(".")
+        node: Any = config
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        key: Any = int(last) if last.isdigit() else last
+        if value is ...:
+            del node[key]
+        else:
+            node[key] = value
     return cast(dict[str, Any], config)
+
+
+def renamed(old: str, new: str) -> dict[str, Any]:
+    """The default organisation with account ``old`` renamed ``new`` everywhere."""
+    config = copy.deepcopy(DEFAULT)
+    config["accounts"] = {(new if a == old else a): s for a, s in config["accounts"].items()}
+    for destination in config["replication"]["destinations"]:
+        if destination.get("account") == old:
+            destination["account"] = new
+    if config["pipeline"].get("account") == old:
+        config["pipeline"]["account"] = new
+    return cast(dict[str, Any], config)
+
+
+def with_accounts(**accounts: tuple[str, str]) -> dict[str, Any]:
+    """The default organisation with further accounts ``alias=(id, role)``."""
+    config = copy.deepcopy(DEFAULT)
+    for alias, (account_id, role) in accounts.items():
+        config["accounts"][alias.replace("_", "-")] = {"id": account_id, "role": role}
+    return cast(dict[str, Any], config)
+
+
+# The example organisation moved to the China Regions (its connection ARN left in "aws").
+CHINA: tuple[tuple[str, Any], ...] = (
+    ("home_region", "cn-north-1"),
+    ("regions", ["cn-north-1", "cn-northwest-1"]),
+    (
+        "replication.destinations",
+        [{"region": "cn-northwest-1"}, {"account": "backup", "region": "cn-north-1"}],
+    ),
+    ("pipeline.region", "cn-north-1"),
+)
 
 
 def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
@@ -166,6 +204,113 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             "'kmskit:organisation.pipeline.repository' must be",
         ),
         (changed("colour", "blue"), "'kmskit:organisation.' may only have the keys"),
+        # Names and aliases make trail names (<name>-<alias>): no '--', no trailing '-'.
+        (
+            changed("name", "example-"),
+            "'kmskit:organisation.name' must be 1-20 lowercase letters and digits, starting with "
+            "a letter, with single '-' between them. Received: 'example-'",
+        ),
+        (
+            changed("name", "xn--example"),
+            "'kmskit:organisation.name' must be 1-20 lowercase letters and digits, starting with "
+            "a letter, with single '-' between them. Received: 'xn--example'",
+        ),
+        (
+            changed("name", "aws"),
+            "'kmskit:organisation.name' must not be 'aws': key aliases start 'alias/<name>/', "
+            "and 'alias/aws/' is reserved for AWS managed keys. Received: 'aws'",
+        ),
+        (
+            changed("name", "sthree-org"),
+            "'kmskit:organisation.name' must not start with 'sthree-', which S3 reserves: the "
+            "name starts the names of the audit and pipeline buckets. Received: 'sthree-org'",
+        ),
+        (
+            changed("name", "amzn-s3-demo-org"),
+            "'kmskit:organisation.name' must not start with 'amzn-s3-demo-', which S3 reserves",
+        ),
+        (
+            renamed("workload", "a--b"),
+            "'kmskit:organisation.accounts' must use aliases of at most 30 lowercase letters and "
+            "digits, starting with a letter, with single '-' between them. Received: 'a--b'",
+        ),
+        (
+            renamed("workload", "work-"),
+            "'kmskit:organisation.accounts' must use aliases of at most 30 lowercase letters and "
+            "digits, starting with a letter, with single '-' between them. Received: 'work-'",
+        ),
+        # Stage IDs (alias parts, each capitalised) are App-level construct IDs.
+        (
+            renamed("security", "pipeline"),
+            "'kmskit:organisation.accounts.pipeline' must not have an alias whose stage ID "
+            "'Pipeline' is taken by the pipeline's stacks (Pipeline, Pipeline<N>, "
+            "PipelineArtifacts-<region>). Received: 'pipeline'",
+        ),
+        (
+            renamed("workload", "pipeline2"),
+            "'kmskit:organisation.accounts.pipeline2' must not have an alias whose stage ID "
+            "'Pipeline2' is taken by the pipeline's stacks",
+        ),
+        (
+            renamed("backup", "pipeline-artifacts"),
+            "'kmskit:organisation.accounts.pipeline-artifacts' must not have an alias whose "
+            "stage ID 'PipelineArtifacts' is taken by the pipeline's stacks",
+        ),
+        (
+            with_accounts(
+                team1app=("444444444444", "workload"), team1_app=("555555555555", "workload")
+            ),
+            "'kmskit:organisation.accounts.team1-app' must not have the same stage ID "
+            "'Team1App' (the alias's '-'-separated parts, each capitalised) as account "
+            "'team1app'. Received: 'team1-app'",
+        ),
+        (
+            with_accounts(work_load=("444444444444", "workload")),
+            "'kmskit:organisation.accounts.work-load' must not have the same stage ID 'WorkLoad' "
+            "(the alias's '-'-separated parts, each capitalised) as account 'workload'. "
+            "Received: 'work-load'",
+        ),
+        (
+            changed("replication.resource_types", ["EBS", "EBS"]),
+            "'kmskit:organisation.replication.resource_types' must not repeat a resource type. "
+            "Received: ['EBS', 'EBS']",
+        ),
+        (
+            changed("accounts.workload", ...),
+            "'kmskit:organisation.replication.destinations[1]' needs an account with role "
+            "'workload' in accounts: the backup account receives the workload accounts' "
+            "snapshots. Received: {'account': 'backup', 'region': 'eu-west-1'}",
+        ),
+        (
+            with_changes(
+                ("regions", ["eu-west-1"]),
+                ("replication.destinations", [{"region": "eu-west-1"}]),
+            ),
+            "'kmskit:organisation.replication.destinations[0]' must name a backup 'account' when "
+            "regions has only one Region: a destination without one copies from the same "
+            "account's other Regions. Received: {'region': 'eu-west-1'}",
+        ),
+        (
+            changed("audit.log_retention_days", True),
+            "'kmskit:organisation.audit.log_retention_days' must be a CloudWatch Logs retention "
+            "period",
+        ),
+        (
+            changed("regions", ["eu-west-1", "cn-north-1"]),
+            "'kmskit:organisation.regions[1]' must be in the partition of regions[0] ('aws'): "
+            "multi-Region keys and cross-Region stack references stay within one partition. "
+            "Received: 'cn-north-1'",
+        ),
+        (
+            changed("regions", ["us-gov-west-1", "us-east-1"]),
+            "'kmskit:organisation.regions[1]' must be in the partition of regions[0] "
+            "('aws-us-gov')",
+        ),
+        (
+            with_changes(*CHINA),
+            "'kmskit:organisation.pipeline.connection_arn' must be in the partition of the "
+            "organisation's Regions ('aws-cn'). Received: 'arn:aws:codeconnections:eu-west-1:",
+        ),
         ("not an object", "'kmskit:organisation.' must be an object. Received: 'not an object'"),
     ],
 )
@@ -173,6 +318,46 @@ def test_bad_configuration_names_the_field_and_value(config: Any, message: str) 
     with pytest.raises(ConstructPropError) as error:
         load_organisation(config)
     assert message in str(error.value)
+
+
+def test_log_retention_true_is_not_one_day() -> None:
+    # True == 1 in Python: without its own check, `true` would have meant ONE_DAY.
+    with pytest.raises(ConstructPropError) as error:
+        load_organisation(changed("audit.log_retention_days", True))
+    assert str(error.value).endswith("Received: True")
+
+
+def test_an_organisation_in_the_china_partition_gets_a_connection_arn_there() -> None:
+    config = with_changes(*CHINA)
+    del config["pipeline"]["connection_arn"]
+    organisation = load_organisation(config)
+    assert organisation.regions == ("cn-north-1", "cn-northwest-1")
+    assert organisation.pipeline.connection_arn.startswith(
+        "arn:aws-cn:codeconnections:cn-north-1:111111111111:connection/"
+    )
+
+
+def test_stage_ids_capitalise_each_part_of_the_alias() -> None:
+    organisation = load_organisation(with_accounts(team_one=("444444444444", "workload")))
+    assert [a.stage_id for a in organisation.accounts] == [
+        "Security",
+        "Workload",
+        "Backup",
+        "TeamOne",
+    ]
+
+
+def test_a_replicator_copies_to_every_destination_but_its_own_region_in_the_account() -> None:
+    replication = load_organisation(DEFAULT).replication
+    assert [(d.region, d.account) for d in replication.destinations_from("eu-west-1")] == [
+        ("eu-central-1", None),
+        ("eu-west-1", replication.destinations[1].account),
+    ]
+    assert replication.destinations_from("eu-central-1") == replication.destinations[1:]
+    only_same_account = load_organisation(
+        changed("replication.destinations", [{"region": "eu-central-1"}])
+    ).replication
+    assert only_same_account.destinations_from("eu-central-1") == ()
 
 
 def test_configuration_can_live_in_a_file_named_by_cdk_json(tmp_path: Path) -> None:
@@ -193,14 +378,19 @@ class FakeStage:
     stack_count: int
 
 
+def fake(stage_name: str, stack_count: int) -> AccountStage:
+    """A stand-in for an :class:`AccountStage`: the planners read only these two attributes."""
+    return cast(AccountStage, FakeStage(stage_name, stack_count))
+
+
 def test_waves_are_split_to_stay_within_codepipeline_action_quota() -> None:
-    workloads = [FakeStage(f"W{i}", 7) for i in range(8)]  # 14 actions each: 3 per wave
+    workloads = [fake(f"W{i}", 7) for i in range(8)]  # 14 actions each: 3 per wave
     waves = plan_waves(
         [
-            ("Security", [FakeStage("S", 3)]),
+            ("Security", [fake("S", 3)]),
             ("Workloads", workloads),
-            ("Backup", [FakeStage("B", 4)]),
-        ]  # type: ignore[list-item]
+            ("Backup", [fake("B", 4)]),
+        ]
     )
     assert [name for name, _ in waves] == [
         "Security",
@@ -211,22 +401,23 @@ def test_waves_are_split_to_stay_within_codepipeline_action_quota() -> None:
     ]
     assert [len(stages) for _, stages in waves] == [1, 3, 3, 2, 1]
     for _, stages in waves:
-        assert sum(2 * s.stack_count for s in stages) <= MAX_ACTIONS_PER_WAVE  # type: ignore[attr-defined]
+        assert sum(2 * s.stack_count for s in stages) <= MAX_ACTIONS_PER_WAVE
 
 
-def pipeline_actions(pipeline: list[tuple[str, list[FakeStage]]]) -> int:
+def pipeline_actions(pipeline: list[tuple[str, list[AccountStage]]]) -> int:
     return FIXED_PIPELINE_STAGES + sum(2 * s.stack_count for _, stages in pipeline for s in stages)
 
 
 def test_waves_past_codepipeline_action_quota_go_to_further_pipelines_in_order() -> None:
-    # 150 environments' worth: 73 workload accounts of 7 stacks, 1,040 actions with the others.
-    workloads = [FakeStage(f"W{i}", 7) for i in range(73)]
+    # 150 environments' worth: 73 workload accounts of 7 stacks, 1,036 deploy actions with the
+    # security (3 stacks) and backup (4) stages.
+    workloads = [fake(f"W{i}", 7) for i in range(73)]
     waves = plan_waves(
         [
-            ("Security", [FakeStage("S", 3)]),
+            ("Security", [fake("S", 3)]),
             ("Workloads", workloads),
-            ("Backup", [FakeStage("B", 4)]),
-        ]  # type: ignore[list-item]
+            ("Backup", [fake("B", 4)]),
+        ]
     )
     pipelines = plan_pipelines(waves)
     assert len(pipelines) == 3
@@ -234,21 +425,37 @@ def test_waves_past_codepipeline_action_quota_go_to_further_pipelines_in_order()
     assert pipelines[0][0][0] == "Security"
     assert pipelines[-1][-1][0] == "Backup"
     for pipeline in pipelines:
-        assert pipeline_actions(pipeline) <= MAX_PIPELINE_ACTIONS  # type: ignore[arg-type]
+        assert pipeline_actions(pipeline) <= MAX_PIPELINE_ACTIONS
     # Each pipeline but the last is full: a further wave would not have fitted.
     for pipeline, following in itertools.pairwise(pipelines):
-        next_wave = 2 * sum(s.stack_count for s in following[0][1])  # type: ignore[attr-defined]
-        assert pipeline_actions(pipeline) + next_wave > MAX_PIPELINE_ACTIONS  # type: ignore[arg-type]
+        next_wave = 2 * sum(s.stack_count for s in following[0][1])
+        assert pipeline_actions(pipeline) + next_wave > MAX_PIPELINE_ACTIONS
 
 
 def test_a_pipeline_holds_at_most_codepipeline_stage_quota() -> None:
-    waves = [(f"W{i}", [FakeStage(f"W{i}", 1)]) for i in range(60)]  # 2 actions each
-    pipelines = plan_pipelines(waves)  # type: ignore[arg-type]
+    waves = [(f"W{i}", [fake(f"W{i}", 1)]) for i in range(60)]  # 2 actions each
+    pipelines = plan_pipelines(waves)
     first = MAX_PIPELINE_STAGES - FIXED_PIPELINE_STAGES
     assert [len(p) for p in pipelines] == [first, len(waves) - first]
 
 
 def test_a_small_organisation_needs_one_pipeline() -> None:
-    waves = [("Security", [FakeStage("S", 3)]), ("Workloads", [FakeStage("W", 7)])]
-    assert plan_pipelines(waves) == [waves]  # type: ignore[arg-type]
-    assert AccountStage  # the real stages expose stage_name and stack_count the same way
+    waves = [("Security", [fake("S", 3)]), ("Workloads", [fake("W", 7)])]
+    assert plan_pipelines(waves) == [waves]
+
+
+def test_account_stages_are_planned_as_the_fake_stages_above() -> None:
+    # The planners read stage_name and stack_count, as the fake stages above offer them.
+    import aws_cdk as cdk  # noqa: PLC0415
+
+    organisation = load_organisation(DEFAULT)
+    app = cdk.App()
+    stage = AccountStage(
+        app,
+        organisation.security_account.stage_id,
+        organisation=organisation,
+        account=organisation.security_account,
+    )
+    assert stage.stage_name == "Security"
+    assert stage.stack_count == 3  # keys in two Regions, the audit trail
+    assert plan_pipelines(plan_waves([("Security", [stage])])) == [[("Security", [stage])]]

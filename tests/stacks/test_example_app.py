@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests._support.snapshots import normalized
-from tests._support.synth import SynthResult
+from tests._support.synth import SynthResult, synthesize
 
 Synth = Callable[[str], SynthResult]
 REGIONS = ("eu-west-1", "eu-central-1")
@@ -173,7 +174,7 @@ def replication_config(template: dict[str, Any]) -> dict[str, Any]:
         r
         for r in resources(template, "AWS::Lambda::Function")
         if '"mode' in json.dumps(r["Properties"]["Environment"]) and "Copier" in json.dumps(r)
-    ][:1]
+    ]
     value = copier["Properties"]["Environment"]["Variables"]["KMSKIT_SNAPSHOT_CONFIG"]
     parts = value["Fn::Join"][1] if isinstance(value, dict) else [value]
     text = "".join(part if isinstance(part, str) else _reference_name(part) for part in parts)
@@ -208,3 +209,50 @@ def test_every_key_stack_has_the_kms_quota_alarm(example: SynthResult) -> None:
                 "SERVICE_QUOTA" in json.dumps(alarm["Properties"].get("Metrics", []))
                 for alarm in alarms
             ), name
+
+
+def pipeline_deploys(template: dict[str, Any]) -> dict[str, set[str]]:
+    """The stacks each wave of the pipeline in ``template`` deploys."""
+    (pipeline,) = resources(template, "AWS::CodePipeline::Pipeline")
+    return {
+        stage["Name"]: {
+            action["Configuration"]["StackName"]
+            for action in stage["Actions"]
+            if action["ActionTypeId"]["Provider"] == "CloudFormation"
+        }
+        for stage in pipeline["Properties"]["Stages"][4:]
+    }
+
+
+@pytest.fixture(scope="module")
+def copies_within_the_account(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """The example organisation copying snapshots only to eu-central-1 of the same account (the
+    shape stacks/config.py and docs/deploy.md describe), with no backup-account destination."""
+    from stacks.app_builder import build_app  # noqa: PLC0415
+    from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: PLC0415
+
+    context = cdk_json_context()
+    organisation = copy.deepcopy(context[ORGANISATION_CONTEXT_KEY])
+    organisation["replication"]["destinations"] = [{"region": "eu-central-1"}]
+    context[ORGANISATION_CONTEXT_KEY] = organisation
+    outdir = tmp_path_factory.mktemp("cdk-same-account-copies")
+    return synthesize("same_account_copies", build_app(context=context, outdir=outdir))
+
+
+def test_copies_to_another_region_of_the_same_account_only(
+    copies_within_the_account: SynthResult,
+) -> None:
+    result = copies_within_the_account
+    # eu-central-1 is the only destination: its own replicator would have nothing to copy.
+    assert [n for n in sorted(result.templates) if "-Replication-" in n or "-Receiver-" in n] == [
+        "Workload-Replication-eu-west-1"
+    ]
+    home = replication_config(result.template("Workload-Replication-eu-west-1"))
+    assert home["destinations"] == [
+        {"region": "eu-central-1", "kms_key_arn": "Workload-Keys-eu-central-1"}
+    ]
+    assert pipeline_deploys(result.template("Pipeline"))["Workload"] == {
+        "Workload-Audit",
+        *(f"Workload-{kind}-{region}" for kind in ("Keys", "Data") for region in REGIONS),
+        "Workload-Replication-eu-west-1",
+    }

@@ -50,7 +50,7 @@ def test_cfn_lint_is_clean_on_every_kind_of_stack(large_assembly: Path) -> None:
     # cfn-lint takes about 0.35 s a template: the 522 would add three minutes to CI. Stacks of
     # one kind differ only in names and IDs, so the largest of each shape stands for its kind:
     # the pipeline with its split grants, the central audit bucket's one-statement form, the
-    # receiver naming 74 source accounts, and one of each per-account stack.
+    # receiver naming 73 source accounts, and one of each per-account stack.
     templates = one_template_per_shape(large_assembly.rglob("*.template.json"))
     names = {path.name for path in templates}
     assert {"Pipeline.template.json"} <= names
@@ -101,7 +101,7 @@ def test_a_chain_of_pipelines_deploys_every_stack_within_codepipeline_quotas(
                 if action["ActionTypeId"]["Provider"] == "CloudFormation"
                 and action["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"
             ]
-    # 1,040 deploy actions: one pipeline could hold fewer than half of them.
+    # 1,036 deploy actions (518 stacks): one pipeline could hold fewer than half of them.
     assert chain == ["example-kms-toolkit", "example-kms-toolkit2", "example-kms-toolkit3"]
     # Each later pipeline deploys the revision the one before it handed off, not the branch.
     assert sources == ["CodeStarSourceConnection", "S3", "S3"]
