@@ -163,6 +163,8 @@ class FakeRds:
             f"{prefix}Identifier": s.id,
             f"{prefix}Arn": f"arn:aws:rds:{s.region}:{ACCOUNT}:{kind}:{s.id}",
             "Status": "creating" if self.world.state(s) == "pending" else "available",
+            # The engine refuses unencrypted Aurora sources; every fake source is encrypted.
+            "StorageEncrypted" if cluster else "Encrypted": True,
             "SnapshotCreateTime": s.created,
             "TagList": [{"Key": k, "Value": v} for k, v in s.tags.items()],
         }

@@ -70,6 +70,7 @@ ASSET_SOURCES: tuple[tuple[Path, str], ...] = (
     (ROOT / "lambda_src" / PACKAGE, PACKAGE),
     (ROOT / "kmskit" / "__init__.py", "kmskit/__init__.py"),
     (ROOT / "kmskit" / "clients.py", "kmskit/clients.py"),
+    (ROOT / "kmskit" / "errors.py", "kmskit/errors.py"),  # clients.py raises its UsageError
     (ROOT / "kmskit" / "snapshots", "kmskit/snapshots"),
 )
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -268,8 +269,8 @@ _WILDCARD_REASONS: tuple[tuple[str, str, str], ...] = (
         ":ec2:*::snapshot/*",
         "",
         "EBS snapshot IDs are assigned when a copy starts; copy and tag-on-create are limited "
-        "to the replication Regions, share, tag and delete to snapshots tagged with this "
-        "replicator's kmskit:replicator value",
+        "to the replication Regions, delete (and, for the replicator, share and tag) to "
+        "snapshots tagged with this replicator's kmskit:replicator value",
     ),
     (
         "snapshot:kmskit-s-*",
@@ -877,6 +878,32 @@ class _ReplicationBase(Construct):
             delete_ours,
             delete_ours_rds,
         ]
+        # Only a replicator shares staging copies and tags them delivered; a receiver never does.
+        share_and_mark = (
+            [
+                _statement(
+                    sid="ShareAndMarkOwnEbsCopies",
+                    actions=["ec2:ModifySnapshotAttribute", "ec2:CreateTags"],
+                    resources=[f"arn:{p}:ec2:*::snapshot/*"],
+                    conditions=ours,
+                ),
+                _statement(
+                    sid="ShareAndMarkOwnRdsCopies",
+                    actions=[
+                        "rds:ModifyDBSnapshotAttribute",
+                        "rds:ModifyDBClusterSnapshotAttribute",
+                        "rds:AddTagsToResource",
+                    ],
+                    resources=[
+                        f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
+                        f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
+                    ],
+                    conditions=ours,
+                ),
+            ]
+            if self.replicator_mode == "replicator"
+            else []
+        )
         copier_statements = [
             logs_statement(self.copier_log_group),
             tracing,
@@ -915,26 +942,8 @@ class _ReplicationBase(Construct):
                     }
                 },
             ),
-            _statement(
-                sid="ShareAndMarkOwnEbsCopies",
-                actions=["ec2:ModifySnapshotAttribute", "ec2:CreateTags"],
-                resources=[f"arn:{p}:ec2:*::snapshot/*"],
-                conditions=ours,
-            ),
+            *share_and_mark,
             delete_ours,
-            _statement(
-                sid="ShareAndMarkOwnRdsCopies",
-                actions=[
-                    "rds:ModifyDBSnapshotAttribute",
-                    "rds:ModifyDBClusterSnapshotAttribute",
-                    "rds:AddTagsToResource",
-                ],
-                resources=[
-                    f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
-                    f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
-                ],
-                conditions=ours,
-            ),
             delete_ours_rds,
             *copy_statements,
         ]

@@ -20,7 +20,7 @@ from kmskit.errors import (
     UsageError,
 )
 from kmskit.progress import progress_bar
-from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo, client_factory
+from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo, client_factory, copy_refusal
 from kmskit.snapshots.model import Origin, Role, SnapshotError, SnapshotRef
 from kmskit.snapshots.outcomes import KEY_CODES, DeadLetterError, RetryableError, StepError
 
@@ -131,6 +131,9 @@ def _copy(engine: SnapshotEngine, args: argparse.Namespace, region: str) -> int:
     source = _resolve(engine, args.snapshot, region)
     if source.state != "available":
         raise ThrottledError(f"{source.ref.arn} is {source.state}; copy it once it is available")
+    refusal = copy_refusal(source)
+    if refusal is not None:
+        raise UsageError(f"'SNAPSHOT' {refusal}")
     role: Role = "staging" if args.to_account else "replica"
     origin = Origin.of(source.ref, source.created)
     if source.ref.account != engine.account:

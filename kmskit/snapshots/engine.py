@@ -10,6 +10,10 @@ also get a deterministic identifier, so RDS itself refuses a second copy
 a copy with the same ``kmskit:copy-key`` tag first, and after copying looks again; if a racing
 request made a copy too, every racer keeps the same winner (the lowest snapshot ID) and deletes
 its own extra copy while it is still pending, which cancels it.
+
+Unencrypted Aurora cluster snapshots cannot be copied with a key (CopyDBClusterSnapshot refuses
+``KmsKeyId`` for them) and a copy without one would stay unencrypted, so they are never copied:
+:func:`copy_refusal` names the reason for callers that have described the source.
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ _EBS_STATES: dict[str, State] = {
 }
 _RDS_FAILED = {"failed", "incompatible-restore", "incompatible-parameters"}
 _ALREADY_EXISTS = {"DBSnapshotAlreadyExists", "DBClusterSnapshotAlreadyExistsFault"}
+# How long a copy this process made stands in for the tag search (EC2 Describe* catches up
+# within seconds; a copy deleted or failed since then must not be "found" for longer).
+RECENT_SECONDS = 300.0
 _NOT_FOUND = {
     "InvalidSnapshot.NotFound",
     "DBSnapshotNotFound",
@@ -102,6 +109,7 @@ class SnapshotEngine:
         replicator: value of the ``kmskit:replicator`` tag on every copy made here; retention
             and clean-up only ever delete copies with this tag. Default: ``kmskit-cli``.
         partition: Default: ``aws``.
+        clock: monotonic seconds, for the memory of recent copies. Default: ``time.monotonic``.
     """
 
     def __init__(
@@ -111,14 +119,16 @@ class SnapshotEngine:
         account: str,
         replicator: str = "kmskit-cli",
         partition: str = "aws",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clients = clients
+        self._clock = clock
         self.account = account
         self.replicator = replicator
         self.partition = partition
-        # copy-key -> copy, for copies this process made: EC2 Describe* is eventually
+        # copy-key -> (copy, when), for copies this process made: EC2 Describe* is eventually
         # consistent, so a duplicate arriving right after the first copy may not see its tags.
-        self._recent: dict[str, SnapshotInfo] = {}
+        self._recent: dict[str, tuple[SnapshotInfo, float]] = {}
 
     # ----------------------------------------------------------------------------- reading
     def describe(self, ref: SnapshotRef) -> SnapshotInfo | None:
@@ -127,16 +137,21 @@ class SnapshotEngine:
             if ref.kind == "EBS":
                 found = self._ec2(ref.region).describe_snapshots(SnapshotIds=[ref.id])["Snapshots"]
                 return self._ebs_info(found[0], ref.region) if found else None
+            shared = ref.account != self.account
+            # An automated snapshot is found by its identifier only with SnapshotType.
+            automated = {"SnapshotType": "automated"} if ref.automated and not shared else {}
             if ref.kind == "RDS":
                 response = self._rds(ref.region).describe_db_snapshots(
-                    DBSnapshotIdentifier=ref.arn if ref.account != self.account else ref.id,
-                    IncludeShared=ref.account != self.account,
+                    DBSnapshotIdentifier=ref.arn if shared else ref.id,
+                    IncludeShared=shared,
+                    **automated,
                 )
                 rows = response["DBSnapshots"]
                 return self._rds_info(rows[0], ref.region) if rows else None
             response = self._rds(ref.region).describe_db_cluster_snapshots(
-                DBClusterSnapshotIdentifier=ref.arn if ref.account != self.account else ref.id,
-                IncludeShared=ref.account != self.account,
+                DBClusterSnapshotIdentifier=ref.arn if shared else ref.id,
+                IncludeShared=shared,
+                **automated,
             )
             rows = response["DBClusterSnapshots"]
             return self._aurora_info(rows[0], ref.region) if rows else None
@@ -232,6 +247,20 @@ class SnapshotEngine:
             )
         ]
 
+    def other_copy(self, ref: SnapshotRef, key: str) -> SnapshotInfo | None:
+        """Another live (not failed) EBS copy in ``ref``'s Region tagged with copy-key ``key``,
+        lowest ID first; None for RDS/Aurora, whose copies have one deterministic name."""
+        if ref.kind != "EBS":
+            return None
+        try:
+            found = self._ebs_by_key(ref.region, key)
+        except ClientError as error:
+            raise classify(error, f"look for copies with {TAG_COPY_KEY}={key}") from error
+        except BotoCoreError as error:
+            raise classify(error, f"look for copies with {TAG_COPY_KEY}={key}") from error
+        live = [c for c in found if c.state != "failed" and c.ref.id != ref.id]
+        return min(live, key=lambda c: c.ref.id) if live else None
+
     def _ebs_by_key(self, region: str, key: str) -> list[SnapshotInfo]:
         rows = self._pages(
             self._ec2(region),
@@ -270,15 +299,18 @@ class SnapshotEngine:
     ) -> CopyResult:
         """Copy ``source`` into ``region`` of this account, encrypted with ``kms_key_arn``.
 
-        Unencrypted sources are encrypted on copy; sources under any key (an AWS managed key
-        included) are re-encrypted with ``kms_key_arn``; automated RDS snapshots become manual
-        copies. Returns the existing copy instead of making a second one.
+        Unencrypted EBS and RDS sources are encrypted on copy; sources under any key (an AWS
+        managed key included) are re-encrypted with ``kms_key_arn``; automated RDS snapshots
+        become manual copies. Returns the existing copy instead of making a second one; a failed
+        earlier copy is deleted first and the copy made again.
 
         Raises:
             RetryableError: a limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded``) or
-                throttling outlived botocore's retries; try again later.
+                throttling outlived botocore's retries, or the previous RDS/Aurora copy of the
+                same name is still being deleted; try again later.
             DeadLetterError: the key is unusable (``KMSKeyNotAccessibleFault``), the source is gone,
-                or access is denied.
+                or access is denied (an unencrypted Aurora source is refused by the service: check
+                :func:`copy_refusal` first).
         """
         tags = {
             **(extra_tags or {}),
@@ -311,14 +343,17 @@ class SnapshotEngine:
     ) -> CopyResult:
         key = tags[TAG_COPY_KEY]
         existing = self._ebs_by_key(region, key)
+        for failed in (c for c in existing if c.state == "failed"):
+            # A failed copy was reported when it failed; clear it so this request can copy again.
+            self._delete_ebs(failed)
         live = [c for c in existing if c.state != "failed"]
         if live:
             return CopyResult(min(live, key=lambda c: c.ref.id), created=False)
-        if key in self._recent:
-            return CopyResult(self._recent[key], created=False)
-        for failed in existing:
-            # A failed copy was reported when it failed; clear it so this request can copy again.
-            self._delete_ebs(failed)
+        if key in self._recent and self._recent[key][0].ref.id in {c.ref.id for c in existing}:
+            del self._recent[key]  # the search sees that copy (failed): the memory is stale
+        remembered = self._remembered(key)
+        if remembered is not None:
+            return CopyResult(remembered, created=False)
         ec2 = self._ec2(region)
         response = ec2.copy_snapshot(
             SourceRegion=source.region,
@@ -345,10 +380,30 @@ class SnapshotEngine:
         if winner != mine.ref.id:
             self._delete_ebs(mine)
             chosen = next(c for c in live if c.ref.id == winner)
-            self._recent[key] = chosen
+            self._recent[key] = (chosen, self._clock())
             return CopyResult(chosen, created=False)
-        self._recent[key] = mine
+        self._recent[key] = (mine, self._clock())
         return CopyResult(mine, created=True)
+
+    def _remembered(self, key: str) -> SnapshotInfo | None:
+        """The copy this process made for ``key`` while the tag search may still miss it.
+
+        Only within ``RECENT_SECONDS``, and only while that copy is not failed: a failed copy is
+        deleted and forgotten, so the caller copies again.
+        """
+        now = self._clock()
+        self._recent = {k: v for k, v in self._recent.items() if now - v[1] < RECENT_SECONDS}
+        if key not in self._recent:
+            return None
+        info = self._recent[key][0]
+        current = self.describe(info.ref)
+        if current is None:
+            return info  # not visible yet (the reason for remembering it at all)
+        if current.state == "failed":
+            self._delete_ebs(current)
+            del self._recent[key]
+            return None
+        return current
 
     def _copy_rds(
         self,
@@ -392,6 +447,11 @@ class SnapshotEngine:
                 raise RetryableError(
                     f"the previous copy {target} failed ({existing.message}); it is being "
                     "deleted and the copy will be made again"
+                ) from error
+            if existing.state == "deleting":
+                raise RetryableError(
+                    f"the previous copy {target} is being deleted; the copy is made again once "
+                    "it is gone"
                 ) from error
             return CopyResult(existing, created=False)
         return CopyResult(info, created=True)
@@ -587,6 +647,17 @@ class SnapshotEngine:
             message=row.get("Status", ""),
             copied_from_region=_region_of(row.get("SourceDBClusterSnapshotArn")),
         )
+
+
+def copy_refusal(source: SnapshotInfo) -> str | None:
+    """Why ``source`` is never copied, or None. An unencrypted Aurora cluster snapshot cannot be
+    encrypted on copy (CopyDBClusterSnapshot refuses ``KmsKeyId`` for it)."""
+    if source.ref.kind == "AURORA" and not source.encrypted:
+        return (
+            f"{source.ref.arn} is an unencrypted Aurora cluster snapshot, which cannot be "
+            "encrypted on copy: restore it into an encrypted cluster and snapshot that instead"
+        )
+    return None
 
 
 def _region_of(arn: str | None) -> str | None:

@@ -17,6 +17,12 @@ Each record is handled on its own:
 * anything else (a bug) -> batch item failure, retried like a limit.
 
 If even the dead-letter send fails the record is reported as failed, so it is never lost.
+
+Time: the function's clients make at most ``LAMBDA_MAX_ATTEMPTS`` attempts per call with short
+connect/read timeouts (the CLI keeps its generous retries), and the copier takes no new record
+once less than ``RESERVE_MILLIS`` of the invocation is left: the records it did not start are
+reported as batch item failures (SQS delivers them again, their receive count goes up by one),
+so a slow batch never times out as a whole.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kmskit.clients import ClientSettings
-from kmskit.snapshots.engine import ClientFactory, SnapshotEngine, client_factory
+from kmskit.snapshots.engine import ClientFactory, SnapshotEngine
 from kmskit.snapshots.model import copy_key
 from kmskit.snapshots.outcomes import (
     DeadLetterError,
@@ -49,6 +55,14 @@ LIMIT_WAIT_SECONDS = 900
 MAX_WAITS = 192  # 192 x 15 minutes = 2 days
 # A task re-queued to wait reappears after LIMIT_WAIT_SECONDS; until then it stands for its copy.
 WAITING_MEMORY = LIMIT_WAIT_SECONDS - 60
+# The retry budget of one call: 3 attempts with 3 s to connect and 10 s to read is about 40 s
+# at worst (standard mode's backoff included); throttling beyond that is retried through SQS.
+LAMBDA_MAX_ATTEMPTS = 3
+CONNECT_TIMEOUT_SECONDS = 3
+READ_TIMEOUT_SECONDS = 10
+# No new record is started with less than this left: the worst case of one call, plus sending
+# the batch's next steps.
+RESERVE_MILLIS = 45_000
 
 
 def retry_delay(receive_count: int) -> int:
@@ -85,19 +99,38 @@ class Runtime:
         self.workflow = Workflow(self.config, self.engine, self.outbox, self.log, clock=self.clock)
 
     @classmethod
-    def from_env(cls) -> Runtime:
+    def from_env(cls, *, max_attempts: int | None = LAMBDA_MAX_ATTEMPTS) -> Runtime:
+        """``max_attempts`` per call; None: the kmskit default (the sweep has time for it)."""
         config = Config.from_env()
-        return cls(config=config, clients=client_factory(ClientSettings(region=config.region)))
+        return cls(config=config, clients=lambda_clients(config.region, max_attempts))
 
-    def process(self, records: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-        """Handle an SQS batch; returns the partial batch failure response."""
+    def process(
+        self,
+        records: list[dict[str, Any]],
+        remaining_millis: Callable[[], int] | None = None,
+    ) -> dict[str, list[dict[str, str]]]:
+        """Handle an SQS batch; returns the partial batch failure response.
+
+        ``remaining_millis`` (the Lambda context's ``get_remaining_time_in_millis``): once it
+        is below ``RESERVE_MILLIS``, the records not yet started are reported as failed.
+        """
         failed: list[str] = []
         first_of: dict[str, str] = {}
         outcome: dict[str, bool] = {}
         self.outbox.begin()
         self._waits_in_batch = {}
-        for record in records:
+        for index, record in enumerate(records):
             message_id = record["messageId"]
+            if remaining_millis is not None and remaining_millis() < RESERVE_MILLIS:
+                for late in records[index:]:
+                    first_of[late["messageId"]] = late["messageId"]
+                    outcome[late["messageId"]] = False
+                self.log.warning(
+                    "too little time left: records handed back to the queue",
+                    records=len(records) - index,
+                    remaining_millis=remaining_millis(),
+                )
+                break
             body = record.get("body", "")
             digest = hashlib.sha256(body.encode()).hexdigest()
             if digest in first_of:
@@ -219,6 +252,24 @@ class Runtime:
         return True
 
 
+def lambda_clients(region: str, max_attempts: int | None = LAMBDA_MAX_ATTEMPTS) -> ClientFactory:
+    """Cached clients with short timeouts and ``max_attempts`` per call (module docstring)."""
+    settings = ClientSettings(region=region, max_attempts=max_attempts)
+    cache: dict[tuple[str, str], Any] = {}
+
+    def clients(service: str, client_region: str) -> Any:
+        if (service, client_region) not in cache:
+            cache[(service, client_region)] = settings.client(
+                service,
+                region=client_region,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                read_timeout=READ_TIMEOUT_SECONDS,
+            )
+        return cache[(service, client_region)]
+
+    return clients
+
+
 _runtime: Runtime | None = None
 
 
@@ -227,4 +278,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
     global _runtime  # noqa: PLW0603 - one Runtime per warm container, built on first use
     if _runtime is None:
         _runtime = Runtime.from_env()
-    return _runtime.process(event.get("Records", []))
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return _runtime.process(event.get("Records", []), remaining)

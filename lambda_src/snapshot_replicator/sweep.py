@@ -3,9 +3,11 @@
 RDS events are best effort and any event can be missed, so every run:
 
 * replicator: queues a copy for every selected source younger than the sweep window that has no
-  copy yet in a destination; re-announces staging copies not yet delivered; deletes (by tag, and
-  only copies this replicator made) copies older than the retention, delivered staging copies
-  whose source left the window, and extra copies of the same source (a lost race);
+  copy yet in a destination (an unencrypted Aurora source, which can never be copied encrypted,
+  is dead-lettered with that reason instead, on every run while it is in the window);
+  re-announces staging copies not yet delivered; deletes (by tag, and only copies this
+  replicator made) copies older than the retention, delivered staging copies whose source left
+  the window, and extra copies of the same source (a lost race);
 * receiver: queues a copy for every kmskit staging snapshot that a source account shares with
   this account; applies its retention, if any.
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kmskit.snapshots.engine import SnapshotInfo
+from kmskit.snapshots.engine import SnapshotInfo, copy_refusal
 from kmskit.snapshots.model import (
     TAG_COPY_KEY,
     TAG_DELIVERED,
@@ -33,6 +35,7 @@ from kmskit.snapshots.model import (
 
 from .handler import Runtime
 from .messages import Task
+from .workflow import UNENCRYPTED_AURORA
 
 
 @dataclass
@@ -40,6 +43,7 @@ class SweepReport:
     queued: int = 0
     deleted: int = 0
     duplicates_removed: int = 0
+    dead_lettered: int = 0
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -47,6 +51,7 @@ class SweepReport:
             "queued": self.queued,
             "deleted": self.deleted,
             "duplicates_removed": self.duplicates_removed,
+            "dead_lettered": self.dead_lettered,
             "errors": self.errors,
         }
 
@@ -137,11 +142,30 @@ def _missing_copies(
         if info.created is None or info.created < window_start:
             continue
         origin = Origin.of(info.ref, info.created)
+        refusal = copy_refusal(info)
+        if refusal:
+            _dead_letter(runtime, runtime.workflow.tasks_for(info), refusal, report)
+            continue
         for task in runtime.workflow.tasks_for(info):
             key = copy_key(origin, region=task.region, account=cfg.account, role=task.role)
             if key not in present:
                 tasks.append(task)
     return tasks
+
+
+def _dead_letter(runtime: Runtime, tasks: list[Task], reason: str, report: SweepReport) -> None:
+    if not tasks:
+        return
+    try:
+        runtime.outbox.dead_letter(
+            tasks[0].to_json(), reason=reason, code=UNENCRYPTED_AURORA, receive_count=0
+        )
+    except Exception as error:
+        report.errors.append(f"dead-letter {tasks[0].source.arn}: {error}")
+        return
+    report.dead_lettered += 1
+    runtime.log.metric("DeadLettered", runtime.config.replicator_id)
+    runtime.log.error("dead-lettered", reason=reason, code=UNENCRYPTED_AURORA)
 
 
 def _shared_with_us(runtime: Runtime, kind: Any, report: SweepReport) -> list[Task]:
@@ -167,8 +191,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     the failed invocation is retried and then lands in the function's dead-letter queue."""
     global _runtime  # noqa: PLW0603 - one Runtime per warm container, built on first use
     if _runtime is None:
-        _runtime = Runtime.from_env()
+        _runtime = Runtime.from_env(max_attempts=None)
     report = sweep(_runtime)
-    if report.errors and report.queued == 0 and report.deleted == 0:
+    if report.errors and not (report.queued or report.deleted or report.dead_lettered):
         raise RuntimeError(f"sweep failed: {report.errors[:3]}")
     return report.as_dict()

@@ -6,7 +6,9 @@ Replicator (source account):
     copy (staging, cross-account) -> copy into the destination Region with the sharing key
         (a CMK of this account that the target account may use) -> ``watch``.
     watch -> available: replica done; staging shared with the target account and announced on
-        its receiver bus. failed: ``CopyFailed`` metric and dead letter with the reason.
+        its receiver bus. failed: ``CopyFailed`` metric and dead letter with the reason. gone:
+        done if another live copy of the same source exists (a lost race, a duplicate the sweep
+        removed, a redrive that replaced a failed copy), else the copy task is queued again.
     Received (from the target account) -> unshare the staging copy, tag it delivered; the sweep
         deletes it once its source is older than the sweep window.
 Receiver (target account):
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo
+from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo, copy_refusal
 from kmskit.snapshots.model import (
     DETAIL_RECEIVED,
     DETAIL_SHARED,
@@ -35,6 +37,7 @@ from kmskit.snapshots.model import (
     Origin,
     SnapshotError,
     SnapshotRef,
+    copy_key,
     iso,
 )
 from kmskit.snapshots.outcomes import (
@@ -50,6 +53,7 @@ from .messages import CopyFinished, Created, Ignored, Message, Received, Shared,
 from .outbox import Outbox
 
 WATCH_DELAY_SECONDS = 900
+UNENCRYPTED_AURORA = "UnencryptedAuroraSnapshot"
 # After a copy limit, other copies of the same kind into the same Region wait without asking.
 SATURATED_SECONDS = 60.0
 
@@ -117,6 +121,9 @@ class Workflow:
         problem = self.selection_problem(info)
         if problem:
             return f"ignored: {problem}"
+        refusal = copy_refusal(info)
+        if refusal:
+            raise DeadLetterError(refusal, UNENCRYPTED_AURORA)
         if info.state != "available":
             raise RetryableError(f"{ref.arn} is {info.state}; it is copied once available")
         tasks = self.tasks_for(info)
@@ -261,17 +268,24 @@ class Workflow:
             raise DeadLetterError("a watch task without a copy")
         info = self.engine.describe(task.copy)
         if info is None:
-            raise DeadLetterTaskError(
-                f"the copy {task.copy.arn} disappeared before it completed",
-                "CopyMissing",
-                task.with_action("copy").to_json(),
-            )
+            return self.vanished(task, task.copy)
         if info.state == "available":
             return self.advance(task, info)
         if info.state == "failed":
             return self.failed(task, info)
         self.outbox.send([task], delay_seconds=WATCH_DELAY_SECONDS)
         return f"copy {info.ref.arn} is {info.progress:.0f}% done"
+
+    def vanished(self, task: Task, gone: SnapshotRef) -> str:
+        """The watched copy no longer exists: finish if another copy of the same source is
+        alive (it has its own watch), else queue the copy again."""
+        key = copy_key(task.origin, region=task.region, account=self.config.account, role=task.role)
+        other = self.engine.other_copy(gone, key)
+        if other is not None:
+            return f"{gone.arn} is gone; {other.ref.arn} is the copy of {task.source.arn}"
+        self.outbox.send([task.with_action("copy")])
+        self.log.warning("copy disappeared before it completed", copy=gone.arn)
+        return f"{gone.arn} disappeared before it completed; the copy is queued again"
 
     def copy_finished(self, event: CopyFinished) -> str:
         ref = SnapshotRef(

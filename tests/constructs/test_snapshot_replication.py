@@ -175,6 +175,38 @@ def test_sweeper_cannot_copy_or_share(synthesized: Synth) -> None:
     assert not {a for a in actions if "Copy" in a or "Modify" in a or a.startswith("kms:Create")}
 
 
+def _policy_actions(template: dict[str, Any], policy_prefix: str) -> dict[str, set[str]]:
+    """Sid -> actions of every managed policy whose logical ID starts with ``policy_prefix``."""
+    found: dict[str, set[str]] = {}
+    for key, policy in resources(template, "AWS::IAM::ManagedPolicy").items():
+        if key.startswith(policy_prefix):
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]:
+                action = s["Action"]
+                found[s["Sid"]] = {action} if isinstance(action, str) else set(action)
+    return found
+
+
+SHARE_ACTIONS = {
+    "ec2:ModifySnapshotAttribute",
+    "rds:ModifyDBSnapshotAttribute",
+    "rds:ModifyDBClusterSnapshotAttribute",
+}
+
+
+def test_only_the_replicator_may_share_or_retag_its_copies(synthesized: Synth) -> None:
+    result = synthesized(APP)
+    source = _policy_actions(result.template("Source"), "ReplicateCopierPolicy")
+    assert set().union(*source.values()) >= SHARE_ACTIONS
+    receiver = _policy_actions(result.template("Backup"), "ReceiveCopierPolicy")
+    assert receiver, "the receiver's copier policy was not found"
+    assert not SHARE_ACTIONS & set().union(*receiver.values())
+    # Tags only as copies are made (ec2:CreateAction / kmskit-* names), never on existing ones.
+    tagging = {sid for sid, actions in receiver.items() if actions & {"ec2:CreateTags"}}
+    assert tagging == {"TagEbsCopiesOnCreate"}
+    rds_tagging = {sid for sid, actions in receiver.items() if "rds:AddTagsToResource" in actions}
+    assert rds_tagging <= {"TagRdsCopiesOnCreate"}
+
+
 def test_receiver_bus_accepts_only_source_accounts(synthesized: Synth) -> None:
     template = synthesized(APP).template("Backup")
     (policy,) = resources(template, "AWS::Events::EventBusPolicy").values()

@@ -175,3 +175,27 @@ def test_delete_refuses_snapshots_the_tool_did_not_make() -> None:
     )
     assert engine.delete(foreign) is False
     stubber.assert_no_pending_responses()
+
+
+def test_an_unencrypted_aurora_snapshot_is_refused_with_the_reason(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rds = boto3.client("rds", region_name=SOURCE_REGION)
+    rds.create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        MasterUsername="admin_user",
+        MasterUserPassword="not-a-real-password-1",
+        StorageEncrypted=False,
+    )
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-plain"
+    )
+    args = copy_args(aws)
+    args[2] = "orders-plain"
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "is an unencrypted Aurora cluster snapshot, which cannot be encrypted on copy" in err
+    assert "orders-plain" in err
+    copies = boto3.client("rds", region_name=TARGET_REGION).describe_db_cluster_snapshots()
+    assert copies["DBClusterSnapshots"] == []

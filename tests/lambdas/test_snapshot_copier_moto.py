@@ -9,12 +9,23 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.ec2.models import ec2_backends
 
-from kmskit.snapshots.model import TAG_COPY_KEY, TAG_MANAGED_BY, TAG_SOURCE_ID, TAG_SOURCE_REGION
+from kmskit.snapshots.engine import RECENT_SECONDS, SnapshotEngine
+from kmskit.snapshots.model import (
+    TAG_COPY_KEY,
+    TAG_MANAGED_BY,
+    TAG_SOURCE_ID,
+    TAG_SOURCE_REGION,
+    Origin,
+    SnapshotRef,
+)
 from lambda_src.snapshot_replicator.handler import Runtime
+from lambda_src.snapshot_replicator.messages import Task
 from tests.lambdas._support import (
     OTHER,
     REGION,
+    SOURCE,
     fixture,
     metrics,
     moto_clients,
@@ -51,6 +62,9 @@ def aws() -> Iterator[dict[str, Any]]:
             "queue": queue,
             "dlq": dlq,
         }
+
+
+MOTO_ACCOUNT = "123456789012"  # the account moto owns every resource in
 
 
 def created_event(snapshot: str) -> dict[str, Any]:
@@ -178,6 +192,76 @@ def test_copies_are_never_replicated_again(aws: dict[str, Any]) -> None:
         region=OTHER,
         detail={"snapshot_id": f"arn:aws:ec2::{OTHER}:snapshot/{copy['SnapshotId']}"},
     )
-    other = runtime(replicator_config(region=OTHER, queue_url=aws["queue"]), moto_clients())
-    other.process([record(event)])
-    assert drain(rt, aws["queue"]) == []
+    other_queue = boto3.client("sqs", region_name=OTHER).create_queue(QueueName="other")
+    config = replicator_config(
+        region=OTHER,
+        queue_url=other_queue["QueueUrl"],
+        destinations=[{"region": REGION, "kms_key_arn": aws["key"]}],
+    )
+    other = runtime(config, moto_clients())
+    assert other.process([record(event)]) == {"batchItemFailures": []}
+    lines = [line.get("message", "") for line in other.log.lines or []]
+    assert (
+        f"ignored: arn:aws:ec2:{OTHER}::snapshot/{copy['SnapshotId']} is a copy made by kmskit"
+        in (lines)
+    )
+    left = boto3.client("sqs", region_name=OTHER).receive_message(
+        QueueUrl=other_queue["QueueUrl"], MaxNumberOfMessages=10
+    )
+    assert left.get("Messages", []) == []
+
+
+def copy_task(aws: dict[str, Any]) -> Task:
+    source = SnapshotRef("EBS", aws["snapshot"], REGION, SOURCE)
+    return Task(
+        action="copy",
+        role="replica",
+        source=source,
+        origin=Origin.of(source, None),
+        region=OTHER,
+        kms_key_arn=aws["key"],
+    )
+
+
+def fail_copy(snapshot_id: str) -> None:
+    """Make a copy fail the way an unusable key does (moto completes copies at once)."""
+    ec2_backends[MOTO_ACCOUNT][OTHER].snapshots[snapshot_id].status = "error"
+
+
+def dead_letters(dlq: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    found = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    return [dict(m) for m in found.get("Messages", [])]
+
+
+def test_a_redriven_failed_copy_is_made_again_by_the_same_warm_copier(aws: dict[str, Any]) -> None:
+    rt = aws["runtime"]
+    task = copy_task(aws)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    (first,) = copies()
+    fail_copy(first["SnapshotId"])
+    watch = task.with_action("watch", SnapshotRef("EBS", first["SnapshotId"], OTHER, SOURCE))
+    assert rt.process([record(watch.to_json())]) == {"batchItemFailures": []}
+    (dead,) = dead_letters(aws["dlq"])
+    # The operator fixed the key policy and redrives the copy task to the same (warm) copier.
+    assert rt.process([record(dead["Body"])]) == {"batchItemFailures": []}
+    (second,) = copies()
+    assert second["SnapshotId"] != first["SnapshotId"]  # the failed copy is gone
+    assert second["State"] != "error"
+    assert metrics(rt, "CopiesStarted") == 2
+
+
+def test_a_remembered_copy_that_was_deleted_is_forgotten_after_a_while(
+    aws: dict[str, Any],
+) -> None:
+    now = [1000.0]
+    engine = SnapshotEngine(moto_clients(), account=SOURCE, replicator="r", clock=lambda: now[0])
+    task = copy_task(aws)
+    args = {"region": OTHER, "kms_key_arn": aws["key"], "role": "replica", "origin": task.origin}
+    first = engine.copy(task.source, **args)
+    boto3.client("ec2", region_name=OTHER).delete_snapshot(SnapshotId=first.info.ref.id)
+    now[0] += RECENT_SECONDS
+    again = engine.copy(task.source, **args)
+    assert again.created is True
+    assert again.info.ref.id != first.info.ref.id
+    assert [c["SnapshotId"] for c in copies()] == [again.info.ref.id]

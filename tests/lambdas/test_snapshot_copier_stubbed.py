@@ -28,7 +28,8 @@ from kmskit.snapshots.model import (
     rds_identifier,
     tag_list,
 )
-from lambda_src.snapshot_replicator.handler import retry_delay
+from lambda_src.snapshot_replicator import handler as handler_module
+from lambda_src.snapshot_replicator.handler import RESERVE_MILLIS, lambda_clients, retry_delay
 from lambda_src.snapshot_replicator.messages import Task
 from tests.lambdas._support import (
     BACKUP,
@@ -183,7 +184,8 @@ def test_automated_rds_snapshot_is_selected_and_queued(stubs: Stubs) -> None:
     stubs.on("rds", REGION).add_response(
         "describe_db_snapshots",
         {"DBSnapshots": [rds_row(ident, REGION, "available", {"backup": "replicate"})]},
-        {"DBSnapshotIdentifier": ident, "IncludeShared": False},
+        # RDS finds an automated snapshot by its identifier only with SnapshotType.
+        {"DBSnapshotIdentifier": ident, "IncludeShared": False, "SnapshotType": "automated"},
     )
     stubs.on("sqs", REGION).add_response(
         "send_message_batch",
@@ -807,3 +809,178 @@ def test_a_wait_that_could_not_be_queued_is_retried_not_dropped(stubs: Stubs) ->
         },
     )
     assert rt.process([record(task.to_json(), receive_count=2)]) == {"batchItemFailures": []}
+
+
+# ------------------------------------------------------------- redrives and vanished copies
+def test_a_retry_while_the_failed_rds_copy_is_deleting_comes_back_later(stubs: Stubs) -> None:
+    task = rds_task()
+    target = rds_identifier(
+        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
+    )
+    rds = stubs.on("rds", OTHER)
+    # The failed copy was deleted on the previous try; its name is taken until it is gone.
+    rds.add_client_error("copy_db_snapshot", "DBSnapshotAlreadyExists", "exists")
+    rds.add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [rds_row(target, OTHER, "deleting")]},
+        {"DBSnapshotIdentifier": target, "IncludeShared": False},
+    )
+    message = record(task.to_json(), receive_count=2)
+    stubs.on("sqs", REGION).add_response(
+        "change_message_visibility",
+        {},
+        {
+            "QueueUrl": QUEUE_URL,
+            "ReceiptHandle": message["receiptHandle"],
+            "VisibilityTimeout": retry_delay(2),
+        },
+    )
+    rt = runtime(replicator_config(), stubs)
+    # Retried, not taken for the copy (no watch queued) and not dead-lettered.
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    assert metrics(rt, "DeadLettered") == 0
+
+
+def test_a_watched_rds_copy_that_vanished_is_copied_again(stubs: Stubs) -> None:
+    task = rds_task()
+    target = rds_identifier(
+        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
+    )
+    watch = task.with_action("watch", SnapshotRef("RDS", target, OTHER, SOURCE))
+    stubs.on("rds", OTHER).add_client_error(
+        "describe_db_snapshots", "DBSnapshotNotFound", f"{target} not found"
+    )
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": QUEUE_URL,
+            "Entries": [
+                {"Id": "0", "MessageBody": watch.with_action("copy").to_json(), "DelaySeconds": 0}
+            ],
+        },
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(watch.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 0
+
+
+def test_a_watched_ebs_copy_replaced_by_another_copy_finishes_quietly(stubs: Stubs) -> None:
+    task = ebs_task()
+    watch = task.with_action("watch", SnapshotRef("EBS", "snap-0bbbbbbbbbbbbbbbb", OTHER, SOURCE))
+    ec2 = stubs.on("ec2", OTHER)
+    # The sweep removed this copy as the extra one of a race: the other copy stays.
+    ec2.add_client_error("describe_snapshots", "InvalidSnapshot.NotFound", "gone")
+    key = copy_key(task.origin, region=OTHER, account=SOURCE, role="replica")
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": "snap-0aaaaaaaaaaaaaaaa",
+                    "OwnerId": SOURCE,
+                    "State": "pending",
+                    "Encrypted": True,
+                    "KmsKeyId": DEST_KEY,
+                    "Tags": tag_list({TAG_COPY_KEY: key}),
+                }
+            ]
+        },
+        {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]},
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(watch.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 0
+    assert ("sqs", REGION) not in stubs.clients  # nothing queued, nothing dead-lettered
+
+
+# ---------------------------------------------------------------------- unencrypted Aurora
+def aurora_source(encrypted: bool) -> dict[str, Any]:
+    return {
+        "DBClusterSnapshotIdentifier": "ledger-nightly",
+        "DBClusterSnapshotArn": f"arn:aws:rds:{REGION}:{SOURCE}:cluster-snapshot:ledger-nightly",
+        "Status": "available",
+        "StorageEncrypted": encrypted,
+        "SnapshotCreateTime": WHEN,
+        "TagList": tag_list({"backup": "replicate"}),
+    }
+
+
+def test_an_unencrypted_aurora_snapshot_is_dead_lettered_not_copied(stubs: Stubs) -> None:
+    event = fixture("aurora_manual_snapshot_created")
+    stubs.on("rds", REGION).add_response(
+        "describe_db_cluster_snapshots",
+        {"DBClusterSnapshots": [aurora_source(encrypted=False)]},
+        {"DBClusterSnapshotIdentifier": "ledger-nightly", "IncludeShared": False},
+    )
+    expect_dead_letter(
+        stubs,
+        json.dumps(event),
+        Contains("ledger-nightly", "unencrypted Aurora", "restore it into an encrypted cluster"),
+        "UnencryptedAuroraSnapshot",
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert ("rds", OTHER) not in stubs.clients  # no copy was attempted
+
+
+def test_an_encrypted_aurora_snapshot_is_queued_for_copy(stubs: Stubs) -> None:
+    stubs.on("rds", REGION).add_response(
+        "describe_db_cluster_snapshots",
+        {"DBClusterSnapshots": [aurora_source(encrypted=True)]},
+        {"DBClusterSnapshotIdentifier": "ledger-nightly", "IncludeShared": False},
+    )
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {"QueueUrl": QUEUE_URL, "Entries": [{"Id": "0", "MessageBody": ANY, "DelaySeconds": 0}]},
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(fixture("aurora_manual_snapshot_created"))]) == {
+        "batchItemFailures": []
+    }
+
+
+# ---------------------------------------------------------------------- the time budget
+class Context:
+    """A Lambda context whose remaining time drops by ``step`` milliseconds per question."""
+
+    def __init__(self, start: int, step: int) -> None:
+        self.left = start
+        self.step = step
+
+    def get_remaining_time_in_millis(self) -> int:
+        left = self.left
+        self.left -= self.step
+        return left
+
+
+def test_records_not_started_in_time_are_handed_back(
+    stubs: Stubs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Unknown shapes are dropped without an AWS call: each started record succeeds.
+    batch = [record(f"not a message {n}") for n in range(4)]
+    rt = runtime(replicator_config(), stubs)
+    monkeypatch.setattr(handler_module, "_runtime", rt)
+    plenty = Context(start=RESERVE_MILLIS + 60_000, step=0)
+    assert handler_module.handler({"Records": batch}, plenty) == {"batchItemFailures": []}
+    # Two records fit before the reserve is reached; the other two go back to the queue.
+    running_out = Context(start=RESERVE_MILLIS + 1_000, step=600)
+    response = handler_module.handler({"Records": batch}, running_out)
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in batch[2:]]
+    }
+    lines = [line.get("message") for line in rt.log.lines or []]
+    assert "too little time left: records handed back to the queue" in lines
+
+
+def test_the_function_clients_fit_their_retries_in_the_time_budget() -> None:
+    client = lambda_clients(REGION)("sqs", REGION)
+    config = client.meta.config
+    assert config.retries["total_max_attempts"] == 3
+    assert config.connect_timeout == 3
+    assert config.read_timeout == 10
+    worst_call_seconds = 3 * (config.connect_timeout + config.read_timeout)
+    assert worst_call_seconds * 1000 < RESERVE_MILLIS

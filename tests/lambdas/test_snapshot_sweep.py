@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,7 +40,7 @@ def env() -> Iterator[dict[str, Any]]:
             account=MOTO_ACCOUNT,
             destinations=[{"region": OTHER, "kms_key_arn": key}],
         )
-        yield {"runtime": runtime(config, moto_clients()), "queue": queue}
+        yield {"runtime": runtime(config, moto_clients()), "queue": queue, "dlq": dlq}
 
 
 def snapshot(region: str, tags: dict[str, str]) -> str:
@@ -106,3 +107,45 @@ def test_extra_copies_of_one_source_are_removed(env: dict[str, Any]) -> None:
     assert report.duplicates_removed == 1
     assert exists(OTHER, first)
     assert not exists(OTHER, second)
+
+
+def aurora_snapshot(name: str, *, encrypted: bool) -> str:
+    rds = boto3.client("rds", region_name=REGION)
+    rds.create_db_cluster(
+        DBClusterIdentifier=name,
+        Engine="aurora-postgresql",
+        MasterUsername="admin_user",
+        MasterUserPassword="not-a-real-password-1",
+        StorageEncrypted=encrypted,
+    )
+    return str(
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier=name,
+            DBClusterSnapshotIdentifier=f"{name}-snap",
+            Tags=[{"Key": "backup", "Value": "replicate"}],
+        )["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"]
+    )
+
+
+def test_an_unencrypted_aurora_source_is_dead_lettered_with_the_reason(
+    env: dict[str, Any],
+) -> None:
+    rt = env["runtime"]
+    rt.config = replace(rt.config, resource_types=("AURORA",))
+    rt.workflow.config = rt.config
+    encrypted = aurora_snapshot("ledger", encrypted=True)
+    plain = aurora_snapshot("legacy", encrypted=False)
+    report = sweep(rt)
+    # The encrypted one is queued for copy; the unencrypted one can never be copied encrypted.
+    assert report.queued == 1
+    (body,) = queued(env["queue"])
+    assert encrypted in body
+    assert report.dead_lettered == 1
+    sqs = boto3.client("sqs", region_name=REGION)
+    (dead,) = sqs.receive_message(
+        QueueUrl=env["dlq"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    assert plain in dead["Body"]
+    reason = dead["MessageAttributes"]["reason"]["StringValue"]
+    assert "unencrypted Aurora cluster snapshot" in reason
+    assert "restore it into an encrypted cluster" in reason
