@@ -106,3 +106,18 @@ def check_unique(prop: str, values: Iterable[Any]) -> None:
     for value in values:
         require(value not in seen, prop, "must not repeat a value", value)
         seen.add(value)
+
+
+def check_sequence(prop: str, value: Any, what: str) -> tuple[Any, ...]:
+    """A list or tuple of ``what``, as a tuple.
+
+    A string (which would otherwise be read one character at a time) or a single object is
+    refused, showing the whole value.
+    """
+    require(isinstance(value, list | tuple), prop, f"must be a list or tuple of {what}", value)
+    return tuple(value)
+
+
+def has_wildcard(value: str) -> bool:
+    """True for a literal string holding an IAM wildcard (``*`` or ``?``); tokens never match."""
+    return ("*" in value or "?" in value) and not is_token(value)

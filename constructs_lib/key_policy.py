@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,8 @@ from constructs_lib._validation import (
     ConstructPropError,
     as_list,
     check_account_id,
+    check_sequence,
+    has_wildcard,
     is_token,
     require,
 )
@@ -133,15 +135,32 @@ def admin_actions(origin: str) -> tuple[str, ...]:
     return actions.ADMIN_ACTIONS
 
 
+WILDCARD_PRINCIPAL = (
+    "must not hold a wildcard principal (name the roles, or add a statement with a "
+    "condition through 'statements')"
+)
+WILDCARD_IN_ARN = (
+    "must not hold wildcards ('*' or '?') in principal ARNs: IAM does not match them in a "
+    "Principal (name each role, or add a statement for the account root with an ArnLike "
+    "condition on aws:PrincipalArn through 'statements')"
+)
+
+
 def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
-    """A principal object, or an IAM ARN string (``arn:aws:iam::111111111111:role/Admin``)."""
+    """A principal object, or an IAM ARN string (``arn:aws:iam::111111111111:role/Admin``).
+
+    Wildcards are refused: ``*`` (anyone) here, and ``*``/``?`` inside an ARN, which IAM does
+    not match in a ``Principal`` (Access Analyzer: "Unsupported wildcard in principal").
+    """
     if isinstance(value, str):
+        require(value != "*", prop, WILDCARD_PRINCIPAL, value)
         require(
             is_token(value) or value.startswith("arn:"),
             prop,
             "must hold IAM principals or principal ARNs",
             value,
         )
+        require(not has_wildcard(value), prop, WILDCARD_IN_ARN, value)
         return iam.ArnPrincipal(value)
     require(
         hasattr(value, "policy_fragment"),  # jsii interfaces are not runtime-checkable
@@ -150,12 +169,12 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
         value,
     )
     require(
-        not isinstance(value, (iam.StarPrincipal, iam.AnyPrincipal)),
-        prop,
-        "must not hold a wildcard principal (name the roles, or add a statement with a "
-        "condition through 'statements')",
-        "*",
+        not isinstance(value, (iam.StarPrincipal, iam.AnyPrincipal)), prop, WILDCARD_PRINCIPAL, "*"
     )
+    if isinstance(value, iam.ArnPrincipal):  # also AccountPrincipal, whose ARN is a token
+        arn = value.arn  # one jsii read, for ArnPrincipal objects only
+        require(arn != "*", prop, WILDCARD_PRINCIPAL, arn)
+        require(not (isinstance(arn, str) and has_wildcard(arn)), prop, WILDCARD_IN_ARN, arn)
     return value
 
 
@@ -191,14 +210,21 @@ class ExternalAccount:
 
     def __post_init__(self) -> None:
         check_account_id("external_accounts", self.account_id)
-        for arn in self.principal_arns:
-            match = ARN_ACCOUNT.match(arn)
+        # A string would be read one character at a time; a list would make the value unhashable.
+        arns = check_sequence("principal_arns", self.principal_arns, "principal ARN strings")
+        services = check_sequence("via_services", self.via_services, "service prefixes")
+        object.__setattr__(self, "principal_arns", arns)
+        object.__setattr__(self, "via_services", services)
+        for arn in arns:
+            match = ARN_ACCOUNT.match(arn) if isinstance(arn, str) else None
             require(
-                is_token(arn) or (match is not None and match.group(2) == self.account_id),
+                (isinstance(arn, str) and is_token(arn))
+                or (match is not None and match.group(2) == self.account_id),
                 "external_accounts",
                 f"principal ARNs must belong to account {self.account_id}",
                 arn,
             )
+            require(not has_wildcard(arn), "external_accounts", WILDCARD_IN_ARN, arn)
         for service in self.via_services:
             require(
                 isinstance(service, str) and bool(re.fullmatch(r"[a-z0-9-]+", service)),
@@ -243,10 +269,14 @@ class ExternalAccount:
             string_equals["kms:CallerAccount"] = self.account_id
         return {"StringEquals": string_equals} if string_equals else {}
 
-    def permissions(self, ctx: KeyContext) -> list[KeyPermission]:
-        """AWS's documented pair for another account: the user statement and the grant one."""
+    def permissions(self, ctx: KeyContext, index: int = 0) -> list[KeyPermission]:
+        """AWS's documented pair for another account: the user statement and the grant one.
+
+        The Sids end with the account ID, or with ``index`` (the account's place in
+        ``external_accounts``) when the ID is a token, so that each Sid is unique.
+        """
         conditions = self.conditions(ctx)
-        suffix = self.account_id if not is_token(self.account_id) else ""
+        suffix = self.account_id if not is_token(self.account_id) else str(index)
         result = [
             KeyPermission(
                 sid=f"ExternalUse{suffix}",
@@ -263,6 +293,23 @@ class ExternalAccount:
                 )
             )
         return result
+
+
+def _check_one_entry_per_account(externals: Sequence[ExternalAccount]) -> None:
+    """Each account once: two entries would repeat its statement Sids (KMS wants them unique)."""
+    seen: set[str] = set()
+    for external in externals:
+        account = external.account_id
+        if is_token(account):
+            continue  # unknown until deploy; its Sids carry its index instead
+        require(
+            account not in seen,
+            "external_accounts",
+            "must name each account once (several principals of one account go in one "
+            "ExternalAccount(account_id=..., principal_arns=(...)))",
+            account,
+        )
+        seen.add(account)
 
 
 StatementFactory = Callable[[KeyContext], list[iam.PolicyStatement]]
@@ -298,9 +345,10 @@ class KeyServicePrincipal:
         def render(ctx: KeyContext) -> list[iam.PolicyStatement]:
             trail_context = f"arn:{ctx.partition}:cloudtrail:*:{ctx.account}:trail/*"
             service = principals.service("cloudtrail.amazonaws.com")
-            readers = [to_principal("log_readers", r) for r in log_readers] or [
-                principals.account_root()
-            ]
+            readers = [
+                to_principal("log_readers", r)
+                for r in check_sequence("log_readers", log_readers, "IAM principals or ARNs")
+            ] or [principals.account_root()]
             return [
                 iam.PolicyStatement(
                     sid="AllowCloudTrailToEncryptLogs",
@@ -437,12 +485,12 @@ class KeyPolicy:
     def custom(
         cls,
         *,
-        admins: Iterable[iam.IPrincipal | str] = (),
-        users: Iterable[iam.IPrincipal | str] = (),
-        service_users: Iterable[iam.IPrincipal | str] = (),
-        external_accounts: Iterable[ExternalAccount | iam.AccountPrincipal | str] = (),
-        service_principals: Iterable[KeyServicePrincipal] = (),
-        statements: Iterable[iam.PolicyStatement] = (),
+        admins: Sequence[iam.IPrincipal | str] = (),
+        users: Sequence[iam.IPrincipal | str] = (),
+        service_users: Sequence[iam.IPrincipal | str] = (),
+        external_accounts: Sequence[ExternalAccount | iam.AccountPrincipal | str] = (),
+        service_principals: Sequence[KeyServicePrincipal] = (),
+        statements: Sequence[iam.PolicyStatement] = (),
         deployer: iam.IPrincipal | str | None = STACK_DEPLOYER,
     ) -> KeyPolicy:
         """Named roles and no blanket root ``kms:*``.
@@ -467,7 +515,36 @@ class KeyPolicy:
         """
         if deployer is not None and deployer != STACK_DEPLOYER:
             deployer = to_principal("deployer", deployer)
-        for statement in statements:
+        principal_lists = {
+            prop: tuple(
+                to_principal(prop, p)
+                for p in check_sequence(prop, value, "IAM principals or principal ARNs")
+            )
+            for prop, value in (
+                ("admins", admins),
+                ("users", users),
+                ("service_users", service_users),
+            )
+        }
+        externals = tuple(
+            ExternalAccount.parse(a)
+            for a in check_sequence(
+                "external_accounts",
+                external_accounts,
+                "account IDs, principal ARNs or ExternalAccount",
+            )
+        )
+        _check_one_entry_per_account(externals)
+        services = check_sequence("service_principals", service_principals, "KeyServicePrincipal")
+        for service in services:
+            require(
+                isinstance(service, KeyServicePrincipal),
+                "service_principals",
+                "must hold KeyServicePrincipal objects (KeyServicePrincipal.cloudtrail(...), ...)",
+                service,
+            )
+        extra = check_sequence("statements", statements, "aws_iam.PolicyStatement")
+        for statement in extra:
             require(
                 isinstance(statement, iam.PolicyStatement),
                 "statements",
@@ -476,12 +553,12 @@ class KeyPolicy:
             )
         return cls(
             delegates_to_iam=False,
-            admins=tuple(to_principal("admins", p) for p in admins),
-            users=tuple(to_principal("users", p) for p in users),
-            service_users=tuple(to_principal("service_users", p) for p in service_users),
-            external_accounts=tuple(ExternalAccount.parse(a) for a in external_accounts),
-            service_principals=tuple(service_principals),
-            statements=tuple(statements),
+            admins=principal_lists["admins"],
+            users=principal_lists["users"],
+            service_users=principal_lists["service_users"],
+            external_accounts=externals,
+            service_principals=services,
+            statements=extra,
             deployer=deployer,
         )
 
@@ -528,8 +605,8 @@ class KeyPolicy:
                     conditions=actions.GRANT_FOR_AWS_RESOURCE_CONDITION,
                 )
             )
-        for account in self.external_accounts:
-            for permission in account.permissions(ctx):
+        for index, account in enumerate(self.external_accounts, start=1):
+            for permission in account.permissions(ctx, index):
                 result.append(
                     iam.PolicyStatement(
                         sid=permission.sid,
@@ -598,7 +675,12 @@ def policy_problems(
             "which no Allow statement for an IAM principal includes kms:PutKeyPolicy"
         )
     for statement in statements:
-        if _has_wildcard_principal(statement) and not statement.get("Condition"):
+        # A Deny for everyone (a guard rail such as Deny * kms:ScheduleKeyDeletion) opens nothing.
+        if (
+            statement.get("Effect") == "Allow"
+            and _has_wildcard_principal(statement)
+            and not statement.get("Condition")
+        ):
             problems.append(
                 "'policy' must not allow a wildcard principal without a condition. Received: "
                 f"statement {statement.get('Sid', '(no Sid)')!r} with Principal "

@@ -24,7 +24,7 @@ from constructs import Construct, IValidation
 
 from constructs_lib import _durations as durations
 from constructs_lib import _kms_actions as actions
-from constructs_lib._validation import check_account_id, is_token, require
+from constructs_lib._validation import ConstructPropError, check_account_id, is_token, require
 from constructs_lib.compliance import acknowledge
 from constructs_lib.key_policy import (
     ARN_ACCOUNT,
@@ -32,6 +32,8 @@ from constructs_lib.key_policy import (
     KeyContext,
     KeyPolicy,
     KeyServicePrincipal,
+    StackFacts,
+    admin_actions,
     policy_problems,
     stack_facts,
     user_actions,
@@ -77,23 +79,40 @@ EXTERNAL_ROTATION_REASON = (
     "data to a new key (docs/keys.md, Imported key material)"
 )
 
-# Aliases already used per stack, to refuse a repeat at construct time.
+# Aliases already taken, to refuse a repeat at construct time. An alias is unique per account
+# and Region, so stacks of one App in the same (concrete) environment share one set; a stack
+# whose account or Region is a token has its own. Each stack finds its set once.
 _aliases_by_stack: weakref.WeakKeyDictionary[Stack, set[str]] = weakref.WeakKeyDictionary()
+_aliases_by_app: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], set[str]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _enum_name(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def _check_alias(stack: Stack, alias: Any) -> str:
+def _check_alias(alias: Any) -> str:
+    """The alias's form. A token alias (``f"alias/{Aws.STACK_NAME}-data"``) is checked only as
+    far as its literal start shows; its characters and length are known at deploy time."""
     require(isinstance(alias, str), "alias", "must be a string", alias)
-    require(alias.startswith("alias/"), "alias", "must start with 'alias/'", alias)
+    token = is_token(alias)
+    # The literal text before the first token (the whole alias when there is none).
+    shown = alias.split("${Token[", 1)[0] if token else alias
     require(
-        not alias.startswith("alias/aws/"),
+        shown.startswith("alias/") or (token and "alias/".startswith(shown)),
+        "alias",
+        "must start with 'alias/'",
+        alias,
+    )
+    require(
+        not shown.startswith("alias/aws/"),
         "alias",
         "must not start with 'alias/aws/', which is reserved for AWS managed keys",
         alias,
     )
+    if token:
+        return str(alias)
     require(
         len(alias) <= MAX_ALIAS_LENGTH,
         "alias",
@@ -106,10 +125,27 @@ def _check_alias(stack: Stack, alias: Any) -> str:
         "may only contain letters, digits, '/', '_' and '-' after 'alias/'",
         alias,
     )
-    used = _aliases_by_stack.setdefault(stack, set())
-    require(alias not in used, "alias", "must be unique within the stack", alias)
-    used.add(alias)
     return str(alias)
+
+
+def _reserve_alias(stack: Stack, facts: StackFacts, alias: str) -> None:
+    """Take ``alias`` in its account and Region (per stack when either is a token).
+
+    Called once every other check of the key has passed, so a refused key reserves nothing.
+    """
+    used = _aliases_by_stack.get(stack)
+    concrete = not is_token(facts.account) and not is_token(facts.region)
+    if used is None:
+        if concrete:
+            app = stack.node.root  # once per stack
+            by_env = _aliases_by_app.setdefault(app, {})
+            used = by_env.setdefault((facts.account, facts.region), set())
+        else:
+            used = set()
+        _aliases_by_stack[stack] = used
+    where = f"account {facts.account} in {facts.region}" if concrete else "the stack"
+    require(alias not in used, "alias", f"must be unique within {where}", alias)
+    used.add(alias)
 
 
 def resolve_spec_and_usage(key_spec: Any, key_usage: Any) -> tuple[str, str]:
@@ -268,6 +304,8 @@ class _KeyBase(Resource):
         * Principal of another account, or one that cannot hold an identity policy (an AWS
           service): the key policy names it. The other account's IAM policy must allow the
           use too; that lives in that account.
+        * Custom policy, grantee made in another stack: never the bare account root (see
+          ``_custom_policy_principal``; a role known only at deploy time is refused).
         """
         require(bool(key_actions), "key_actions", "must name at least one kms: action", key_actions)
         for action in key_actions:
@@ -278,9 +316,14 @@ class _KeyBase(Resource):
                 action,
             )
         require(
-            conditions is None or isinstance(conditions, Mapping),
+            conditions is None
+            or (
+                isinstance(conditions, Mapping)
+                and all(isinstance(body, Mapping) for body in conditions.values())
+            ),
             "conditions",
-            "must map condition operators to {key: value}",
+            "must map condition operators to {key: value} mappings, such as "
+            "{'Bool': {'aws:SecureTransport': 'true'}}",
             conditions,
         )
         condition_dict = {op: dict(body) for op, body in conditions.items()} if conditions else None
@@ -307,6 +350,13 @@ class _KeyBase(Resource):
         condition_dict: dict[str, dict[str, Any]] | None,
     ) -> iam.Grant:
         principal = grantee.grant_principal
+        named: iam.IPrincipal | None = None
+        statement_conditions = condition_dict
+        if not self.policy.delegates_to_iam:
+            # Before the identity policy, so that a refused grantee is left unchanged.
+            named, statement_conditions = self._custom_policy_principal(
+                grantee, principal, condition_dict
+            )
         identity: iam.Grant | None = None
         if self._same_account(principal):
             identity = iam.Grant.add_to_principal(
@@ -317,11 +367,13 @@ class _KeyBase(Resource):
             )
             if identity.success and self.policy.delegates_to_iam:
                 return identity
+        if named is None:
+            named = self._key_policy_principal(grantee, principal)
         statement = iam.PolicyStatement(
-            principals=[self._key_policy_principal(grantee, principal)],
+            principals=[named],
             actions=list(key_actions),
             resources=["*"],
-            conditions=condition_dict,
+            conditions=statement_conditions,
         )
         in_key_policy = iam.Grant.add_statement_to_resource_policy(
             grantee=grantee,
@@ -419,14 +471,98 @@ class _KeyBase(Resource):
     def _key_policy_principal(
         self, grantee: iam.IGrantable, principal: iam.IPrincipal
     ) -> iam.IPrincipal:
-        # As aws_kms.Key does: a grantee in a stack that already depends on the key's stack is
-        # named by its account, or the key policy would point back at it (a dependency cycle).
+        """Default policy: as aws_kms.Key does, a grantee in a stack that already depends on the
+        key's stack is named by its account, or the key policy would point back at it (a
+        dependency cycle). The account's root already has kms:* here, so nothing widens."""
         if isinstance(grantee, Construct):
             grantee_stack = Stack.of(grantee)
             key_stack = self._stack
             if grantee_stack is not key_stack and key_stack in grantee_stack.dependencies:
                 return iam.AccountPrincipal(grantee_stack.account)
         return principal
+
+    def _custom_policy_principal(
+        self,
+        grantee: iam.IGrantable,
+        principal: iam.IPrincipal,
+        conditions: dict[str, dict[str, Any]] | None,
+    ) -> tuple[iam.IPrincipal, dict[str, dict[str, Any]] | None]:
+        """Custom policy: who the key policy names for a grantee, never a bare account root.
+
+        A grantee made in another stack of this App (a construct of Python) is checked:
+
+        * its ARN is a reference to that stack (a role made there, same environment): naming
+          it would make the key's stack depend on the grantee's, which already depends on the
+          key's (its identity policy names the key), so this is refused with what to do;
+        * its ARN is known at synth (a role with a physical name in another environment) and
+          its stack deploys after the key's: KMS refuses principals that do not exist yet, so
+          the key policy names the principal's account root limited by ``ArnEquals
+          aws:PrincipalArn`` to that ARN (as the deployer statement does);
+        * otherwise it is named as it is.
+
+        Principals that are not constructs of Python (ARNs, accounts, services, the imported
+        roles of CDK Pipelines) are named as they are.
+        """
+        # The principal when it is a construct (a role), else the grantee (a construct whose
+        # principal is, e.g., a role imported in Node).
+        owner = principal if isinstance(principal, Construct) else grantee
+        if not isinstance(owner, Construct):
+            return principal, conditions
+        grantee_stack = Stack.of(owner)
+        key_stack = self._stack
+        if grantee_stack is key_stack:
+            return principal, conditions
+        fragment = principal.policy_fragment
+        principal_json = fragment.principal_json
+        if _names_a_resource(key_stack.resolve(principal_json)):
+            raise ConstructPropError(
+                "grantee",
+                f"must be in the key's stack ({key_stack.stack_name}) when the key has a custom "
+                f"policy and the grantee's ARN is known only at deploy time: "
+                f"{owner.node.path} is in stack {grantee_stack.stack_name}, and naming it in "
+                f"the key policy of {self._node.path} would make the two stacks depend on each "
+                "other. Grant to a principal of the key's stack, or give the role a fixed name "
+                "and allow it by ARN in the key's KeyPolicy.custom(users=[...]) (if the role "
+                "is created after the key: statements=[...] naming the account root with an "
+                "ArnEquals condition on aws:PrincipalArn)",
+                owner.node.path,
+            )
+        if key_stack not in grantee_stack.dependencies:
+            return principal, conditions
+        arns = list(principal_json.get("AWS", []))
+        if not arns or set(principal_json) != {"AWS"}:
+            return principal, conditions  # a service principal exists before any stack
+        account = principal.principal_account or grantee_stack.account
+        merged = {op: dict(body) for op, body in (conditions or {}).items()}
+        for op, body in (fragment.conditions or {}).items():
+            merged.setdefault(op, {}).update(body)
+        arn_equals = merged.setdefault("ArnEquals", {})
+        require(
+            "aws:PrincipalArn" not in arn_equals,
+            "conditions",
+            "must not set ArnEquals aws:PrincipalArn for a grantee whose stack deploys after "
+            "the key's (the key policy limits its account root to the grantee's ARN with it)",
+            conditions,
+        )
+        arn_equals["aws:PrincipalArn"] = arns[0] if len(arns) == 1 else list(arns)
+        return iam.AccountPrincipal(account), merged
+
+
+def _names_a_resource(resolved: Any) -> bool:
+    """True when a resolved value refers to a resource or an output of a stack (``Fn::GetAtt``,
+    ``Ref`` other than a pseudo parameter, ``Fn::ImportValue``, ``Fn::GetStackOutput``)."""
+    if isinstance(resolved, dict):
+        for name, value in resolved.items():
+            if name in ("Fn::GetAtt", "Fn::ImportValue", "Fn::GetStackOutput"):
+                return True
+            if name == "Ref" and not (isinstance(value, str) and value.startswith("AWS::")):
+                return True
+            if _names_a_resource(value):
+                return True
+        return False
+    if isinstance(resolved, list):
+        return any(_names_a_resource(item) for item in resolved)
+    return False
 
 
 class _RoutedKey(kms.Key):
@@ -442,7 +578,8 @@ class _RoutedKey(kms.Key):
         return self._owner.grant(grantee, *key_actions)
 
     def grant_admin(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self._owner.grant(grantee, *actions.ADMIN_ACTIONS)
+        # The key policy's admins get the same: import actions too for EXTERNAL keys.
+        return self._owner.grant(grantee, *admin_actions(self._owner.origin))
 
     def grant_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
         return self._owner.grant_decrypt(grantee)
@@ -555,7 +692,7 @@ class CustomerManagedKey(_KeyBase):
         )
         _check_common(description, removal_policy)
         if alias is not None:
-            _check_alias(self._stack, alias)
+            _check_alias(alias)
 
         self.key_spec = spec
         self.key_usage = usage
@@ -598,9 +735,10 @@ class CustomerManagedKey(_KeyBase):
         self.monthly_cost: KeyCost = key_monthly_cost(rotation_enabled=self.rotation_enabled)
         cfn_key.add_metadata("kmskit:cost", self.monthly_cost.as_metadata())
 
-        self.alias: kms.Alias | None = (
-            kms.Alias(self, "Alias", alias_name=alias, target_key=self.key) if alias else None
-        )
+        self.alias: kms.Alias | None = None
+        if alias is not None:
+            _reserve_alias(self._stack, stack_facts(self._stack), alias)
+            self.alias = kms.Alias(self, "Alias", alias_name=alias, target_key=self.key)
 
 
 class ReplicaKey(_KeyBase):
@@ -672,7 +810,7 @@ class ReplicaKey(_KeyBase):
         pending_days = _pending_days(pending_window)
         _check_common(description, removal_policy)
         if alias is not None:
-            _check_alias(stack, alias)
+            _check_alias(alias)
         self.key_spec = spec
         self.key_usage = usage
         self.origin = origin
@@ -695,11 +833,12 @@ class ReplicaKey(_KeyBase):
         self.monthly_cost = key_monthly_cost(rotation_enabled=rotation, replica=True)
         self.resource.add_metadata("kmskit:cost", self.monthly_cost.as_metadata())
         self.key = kms.Key.from_key_arn(self, "Imported", self.resource.attr_arn)
-        self.alias = (
-            kms.CfnAlias(self, "Alias", alias_name=alias, target_key_id=self.resource.attr_key_id)
-            if alias
-            else None
-        )
+        self.alias: kms.CfnAlias | None = None
+        if alias is not None:
+            _reserve_alias(stack, stack_facts(stack), alias)
+            self.alias = kms.CfnAlias(
+                self, "Alias", alias_name=alias, target_key_id=self.resource.attr_key_id
+            )
 
 
 def _check_primary_key(primary: Any, stack: Stack) -> None:

@@ -16,7 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
-from constructs_lib import CustomerManagedKey, ExternalAccount, KeyPolicy
+from constructs_lib import ConstructPropError, CustomerManagedKey, ExternalAccount, KeyPolicy
 from stacks.config import cdk_json_context
 
 ACCOUNT = "111111111111"
@@ -47,7 +47,7 @@ class Templates:
             for name, r in self.main["Resources"].items()
             if r["Type"] == resource_type and name.startswith(prefix)
         ]
-        return found
+        return str(found)
 
     def key_policy(self, prefix: str) -> list[dict[str, Any]]:
         key = self.main["Resources"][self.logical_id("AWS::KMS::Key", prefix)]
@@ -301,3 +301,127 @@ def test_a_construct_made_in_node_is_the_same_grantee_whichever_object_names_it(
     first = key.grant_decrypt(deploy)  # type: ignore[arg-type]
     assert key.grant_decrypt(deploy_again) is first  # type: ignore[arg-type]
     assert key.grant_decrypt(stack.node.find_child("Other")) is not first  # type: ignore[arg-type]
+
+
+def two_stacks(*, depends: bool) -> tuple[cdk.App, cdk.Stack, cdk.Stack]:
+    """A key stack and an application stack of the same account and Region."""
+    app = cdk.App(context=cdk_json_context())
+    env = cdk.Environment(account=ACCOUNT, region="eu-west-1")
+    keys, application = cdk.Stack(app, "Keys", env=env), cdk.Stack(app, "App", env=env)
+    if depends:
+        application.add_dependency(keys)
+    return app, keys, application
+
+
+@pytest.mark.parametrize("depends", [False, True], ids=["no-dependency", "app-depends-on-keys"])
+def test_custom_policy_key_refuses_a_role_of_another_stack_known_only_at_deploy(
+    depends: bool,
+) -> None:
+    # Naming the role would make Keys depend on App, which uses the key (a dependency cycle);
+    # the account root instead would open the key to the whole account.
+    app, keys, application = two_stacks(depends=depends)
+    key = CustomerManagedKey(keys, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
+    reader = role(application, "Reader")
+    with pytest.raises(ConstructPropError) as error:
+        key.grant_decrypt(reader)
+    assert error.value.prop == "grantee"
+    assert error.value.received == "App/Reader"
+    assert "is in stack App" in str(error.value)
+    assert "users=[...]" in str(error.value)
+    # Nothing was written: the role has no identity policy and the key policy names no one new.
+    assembly = app.synth()
+    app_types = {
+        r["Type"] for r in assembly.get_stack_by_name("App").template["Resources"].values()
+    }
+    assert "AWS::IAM::Policy" not in app_types
+    statements = Templates(main=assembly.get_stack_by_name("Keys").template, partner={}).key_policy(
+        "Key"
+    )
+    assert [s["Sid"] for s in statements] == ["KeyDeployment", "KeyAdministration"]
+
+
+def test_default_policy_key_still_grants_a_role_of_another_stack() -> None:
+    app, keys, application = two_stacks(depends=False)
+    key = CustomerManagedKey(keys, "Key")
+    key.grant_decrypt(role(application, "Reader"))
+    assembly = app.synth()
+    statements = Templates(main=assembly.get_stack_by_name("Keys").template, partner={}).key_policy(
+        "Key"
+    )
+    assert [s["Sid"] for s in statements] == ["EnableIAMUserPermissions"]
+    app_types = {
+        r["Type"] for r in assembly.get_stack_by_name("App").template["Resources"].values()
+    }
+    assert "AWS::IAM::Policy" in app_types
+
+
+def partner_reader_grant(*, depends: bool) -> list[dict[str, Any]]:
+    """A custom-policy key granted to a named role of another account's stack."""
+    app = cdk.App(context=cdk_json_context())
+    keys = cdk.Stack(app, "Keys", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    partner = cdk.Stack(app, "Partner", env=cdk.Environment(account=PARTNER, region="eu-west-1"))
+    if depends:
+        partner.add_dependency(keys)
+    key = CustomerManagedKey(keys, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
+    key.grant_decrypt(role(partner, "Reader", role_name="partner-reader"))
+    return Templates(main=app.synth().get_stack_by_name("Keys").template, partner={}).key_policy(
+        "Key"
+    )
+
+
+def test_custom_policy_names_a_role_of_another_account_known_at_synth() -> None:
+    statements = partner_reader_grant(depends=False)
+    assert allows(statements, ("AWS", f"arn:aws:iam::{PARTNER}:role/partner-reader"), "kms:Decrypt")
+
+
+def test_role_created_after_the_key_is_its_account_root_limited_to_its_arn() -> None:
+    # KMS refuses a principal that does not exist yet; the root with aws:PrincipalArn lets in
+    # that role alone, as the deployer statement does.
+    statements = partner_reader_grant(depends=True)
+    assert allows(
+        statements,
+        ("AWS", f"arn:aws:iam::{PARTNER}:root"),
+        "kms:Decrypt",
+        {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{PARTNER}:role/partner-reader"}},
+    )
+    unconditioned_roots = [
+        s for s in statements if "Condition" not in s and s["Principal"]["AWS"].endswith(":root")
+    ]
+    assert unconditioned_roots == []
+
+
+def test_imported_role_of_another_stack_is_named_as_it_is() -> None:
+    # CDK Pipelines' deployment roles: imported by ARN in Node, they exist before the key.
+    app, keys, application = two_stacks(depends=True)
+    key = CustomerManagedKey(keys, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
+    iam.Role.from_role_arn(application, "Deploy", f"arn:aws:iam::{PARTNER}:role/Deploy")
+    role(application, "Worker")  # a stack needs one resource
+    key.key.grant_decrypt(application.node.find_child("Deploy"))  # type: ignore[arg-type]
+    statements = Templates(
+        main=app.synth().get_stack_by_name("Keys").template, partner={}
+    ).key_policy("Key")
+    assert allows(statements, ("AWS", f"arn:aws:iam::{PARTNER}:role/Deploy"), "kms:Decrypt")
+
+
+def test_grant_admin_through_key_includes_the_import_actions_of_an_external_key() -> None:
+    app = cdk.App(context=cdk_json_context())
+    stack = cdk.Stack(app, "Admin", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    imported = CustomerManagedKey(
+        stack, "Imported", origin="EXTERNAL", policy=KeyPolicy.custom(admins=[ADMIN])
+    )
+    imported.key.grant_admin(role(stack, "Operator"))  # type: ignore[attr-defined]  # kms.Key
+    templates = Templates(main=app.synth().get_stack_by_name("Admin").template, partner={})
+    operator = ("AWS", templates.role_arn("Operator"))
+    import_actions = [
+        "kms:DeleteImportedKeyMaterial",
+        "kms:GetParametersForImport",
+        "kms:ImportKeyMaterial",
+        "kms:PutKeyPolicy",
+    ]
+    assert allows(templates.key_policy("Imported"), operator, import_actions)
+    granted = {
+        action
+        for statement in templates.identity_policy("Operator")
+        for action in statement["Action"]
+    }
+    assert set(import_actions) <= granted

@@ -122,3 +122,21 @@ def test_defaults_and_an_existing_topic() -> None:
             "Metrics": Match.array_with([usage_metric("CryptographicOperationsRsa")]),
         },
     )
+
+
+def test_longest_evaluation_windows_cloudwatch_accepts() -> None:
+    # PutMetricAlarm: period x evaluation periods at most one day under an hour, else 7 days.
+    app = cdk.App()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    key = CustomerManagedKey(stack, "K")
+    KmsRequestQuotaAlarm(stack, "Day", encryption_key=key, evaluation_periods=1440)
+    KmsRequestQuotaAlarm(
+        stack,
+        "Week",
+        encryption_key=key,
+        period=cdk.Duration.hours(1),
+        evaluation_periods=168,
+    )
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"EvaluationPeriods": 1440})
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"EvaluationPeriods": 168})
