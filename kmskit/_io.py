@@ -2,19 +2,88 @@
 
 :func:`atomic_output` writes to a temporary file next to the target and renames it into place
 only when the writer finished without an exception; ``-`` means standard output.
+
+:func:`check_input` and :func:`check_output` let a command refuse a bad path (missing, a
+directory, not readable or writable) before it calls AWS, with a message naming the argument.
+File errors become kmskit errors that name the file (see
+:func:`kmskit.errors.from_os_error`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from kmskit.errors import AccessDeniedError, UsageError, from_os_error, os_error_class
+
 STDIO = "-"
+
+
+def _label(argument: str | None, default: str) -> str:
+    return f"'{argument}'" if argument else default
+
+
+def check_input(path: str | os.PathLike[str], argument: str | None = None) -> None:
+    """Raise unless ``path`` is ``-`` or a file this process may read.
+
+    ``argument`` (e.g. ``INPUT``, ``--material``) names the option in the message. Missing:
+    :class:`~kmskit.errors.NotFoundError`; a directory: ``UsageError``; not readable:
+    ``AccessDeniedError``.
+    """
+    if str(path) == STDIO:
+        return
+    label = _label(argument, "the input")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        raise os_error_class(error)(
+            f"{label} must be a readable file. Received: '{path}' ({error.strerror or error})"
+        ) from error
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{label} must be a readable file, not a directory. Received: '{path}'")
+    if not os.access(path, os.R_OK):
+        raise AccessDeniedError(
+            f"{label} must be a readable file. Received: '{path}' (Permission denied)"
+        )
+
+
+def check_output(path: str | os.PathLike[str], argument: str | None = None) -> None:
+    """Raise unless ``path`` is ``-`` or a file :func:`atomic_output` can create.
+
+    The path must not be a directory, and its parent must be an existing directory this process
+    may write in (the temporary file is made there). ``argument`` names the option in the
+    message. A missing directory: :class:`~kmskit.errors.NotFoundError`; a directory as the
+    target or a file as the parent: ``UsageError``; not writable: ``AccessDeniedError``.
+    """
+    if str(path) == STDIO:
+        return
+    label = _label(argument, "the output")
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{label} must be a file, not a directory. Received: '{path}'")
+    parent = target.parent
+    try:
+        mode = os.stat(parent).st_mode
+    except OSError as error:
+        raise os_error_class(error)(
+            f"{label} must be in an existing directory. Received: '{path}' "
+            f"('{parent}': {error.strerror or error})"
+        ) from error
+    if not stat.S_ISDIR(mode):
+        raise UsageError(
+            f"{label} must be in a directory. Received: '{path}' ('{parent}' is not a directory)"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise AccessDeniedError(
+            f"{label} must be in a directory you may write to. Received: '{path}' "
+            f"('{parent}': Permission denied)"
+        )
 
 
 @contextlib.contextmanager
@@ -22,26 +91,38 @@ def atomic_output(path: str | os.PathLike[str], *, mode: int = 0o600) -> Iterato
     """Yield a binary file; on success it becomes ``path``, on failure nothing is left behind.
 
     The new file gets permissions ``mode`` (default owner read/write only: outputs are often
-    plaintext or key material).
+    plaintext or key material). The path is checked with :func:`check_output` first; a file
+    error while creating, flushing or renaming the file becomes a
+    :class:`~kmskit.errors.KmskitError` naming ``path``.
     """
     if str(path) == STDIO:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
+    check_output(path)
     target = Path(path)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed on success
-        dir=target.parent if str(target.parent) else ".",
-        prefix=f".{target.name}.",
-        suffix=".partial",
-        delete=False,
-    )
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed on success
+            dir=target.parent if str(target.parent) else ".",
+            prefix=f".{target.name}.",
+            suffix=".partial",
+            delete=False,
+        )
+    except OSError as error:
+        raise from_os_error(error, f"write '{path}'") from error
     try:
         os.chmod(handle.name, mode)
         with handle:
             yield handle  # type: ignore[misc]
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, target)
+            try:
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError as error:
+                raise from_os_error(error, f"write '{path}'") from error
+        try:
+            os.replace(handle.name, target)
+        except OSError as error:
+            raise from_os_error(error, f"write '{path}'") from error
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(handle.name)
@@ -54,7 +135,11 @@ def open_input(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     if str(path) == STDIO:
         yield sys.stdin.buffer
         return
-    with open(path, "rb") as handle:
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as error:
+        raise from_os_error(error, f"read '{path}'") from error
+    with handle:
         yield handle
 
 

@@ -18,6 +18,12 @@ CloudTrail delivers a log file within about 15 minutes of the calls in it, into 
 delivery date, so calls from the last minutes of a day sit in the next day's folder. A range
 ``since..until`` therefore reads the folders ``since`` to ``until + 1 day`` and keeps the records
 whose ``eventTime`` falls inside the range.
+
+The same call can be in the bucket more than once: KMS logs a cross-account call in the caller's
+account and in the key owner's account (two records, one ``sharedEventID``, two ``eventID`` values),
+and an organization trail and an account trail delivering to the same bucket write the same
+record twice (same ``eventID``). :meth:`AuditReader.run` keeps the first record of each
+``sharedEventID`` (else ``eventID``) and counts the others in :attr:`AuditStats.duplicates`.
 """
 
 from __future__ import annotations
@@ -305,14 +311,26 @@ class UsageSummary:
         return row.count if row else 0
 
 
+def event_identity(record: dict[str, Any]) -> str | None:
+    """What makes two records the same call: ``sharedEventID`` (one call logged in two
+    accounts), else ``eventID`` (one record delivered by two trails); None when neither is set."""
+    for name in ("sharedEventID", "eventID"):
+        value = record.get(name)
+        if isinstance(value, str) and value:
+            return f"{name}:{value}"
+    return None
+
+
 @dataclass
 class AuditStats:
-    """What a run read: the day prefixes listed, objects and records read, records kept."""
+    """What a run read: the day prefixes listed, objects and records read, records kept
+    (``matched``, each call once) and copies of an already kept call skipped (``duplicates``)."""
 
     prefixes: list[str] = field(default_factory=list)
     objects: int = 0
     records: int = 0
     matched: int = 0
+    duplicates: int = 0
 
 
 T = TypeVar("T")
@@ -434,7 +452,14 @@ class AuditReader:
         regions: Sequence[str] = (),
     ) -> AuditStats:
         """Read every log object of the range and pass each kept record, with its matched
-        keys, to ``sink`` (in object-key order, records in file order)."""
+        keys, to ``sink`` (in object-key order, records in file order).
+
+        Each call is passed once: a record whose ``sharedEventID`` (else ``eventID``) was
+        already kept is counted in ``duplicates`` and skipped (see :func:`event_identity`).
+        Worker threads only download and parse objects; filtering, de-duplication and ``sink``
+        run on the calling thread, in key order, so the first copy in key order is the one kept
+        and the set of seen identities needs no lock. It holds the identities of kept records
+        only."""
         for account in accounts:
             if not ACCOUNT_ID.match(account):
                 raise UsageError(
@@ -460,6 +485,7 @@ class AuditReader:
             total=len(keys), description="CloudTrail log files", unit="obj", enabled=self.progress
         )
         start, end = date_range.bounds()
+        seen: set[str] = set()
         with bar:
             for _, records in ordered_map(
                 lambda k: self.read_records(location, k), keys, self.workers
@@ -471,9 +497,16 @@ class AuditReader:
                     if moment is None or not start <= moment < end:
                         continue
                     matched = record_filter.keys_matched(record)
-                    if matched:
-                        stats.matched += 1
-                        sink(record, matched)
+                    if not matched:
+                        continue
+                    identity = event_identity(record)
+                    if identity is not None:
+                        if identity in seen:
+                            stats.duplicates += 1
+                            continue
+                        seen.add(identity)
+                    stats.matched += 1
+                    sink(record, matched)
                 bar.update(1)
         return stats
 
@@ -510,12 +543,16 @@ def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Itera
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def resolve_key(reference: str, kms_client: Callable[[str | None], Any]) -> str:
+def resolve_key(
+    reference: str, kms_client: Callable[[str | None], Any], *, argument: str = "--key"
+) -> str:
     """The key ARN for a key ARN, key ID, alias name or alias ARN.
 
     A key ARN is returned as given (no call: it may name a key in another account, or a deleted
     one). Anything else is resolved with KMS ``DescribeKey`` in the alias ARN's Region, or the
-    configured Region. ``kms_client(region)`` returns a KMS client.
+    configured Region. ``kms_client(region)`` returns a KMS client (``region`` None: the
+    configured one). ``argument`` names the option in the error for what is not a key reference.
+    The one implementation for every command (:func:`kmskit.envelope.resolve_key_arn` uses it).
     """
     if KEY_ARN.match(reference):
         return reference
@@ -525,13 +562,13 @@ def resolve_key(reference: str, kms_client: Callable[[str | None], Any]) -> str:
         region = alias_arn.group(1)
     elif not (reference.startswith("alias/") or KEY_ID.match(reference)):
         raise UsageError(
-            "'--key' must be a key ARN, a key ID, an alias name (alias/...) or an alias ARN. "
-            f"Received: {reference!r}"
+            f"'{argument}' must be a key ARN, a key ID, an alias name (alias/...) or an alias "
+            f"ARN. Received: {reference!r}"
         )
     try:
         metadata = kms_client(region).describe_key(KeyId=reference)["KeyMetadata"]
     except ClientError as error:
-        raise from_client_error(error, f"resolve {reference} to a key ARN") from error
+        raise from_client_error(error, f"look up key '{reference}'") from error
     return str(metadata["Arn"])
 
 
@@ -614,6 +651,7 @@ def summary_json(summary: UsageSummary, stats: AuditStats) -> str:
             "objectsRead": stats.objects,
             "recordsRead": stats.records,
             "recordsMatched": stats.matched,
+            "duplicatesSkipped": stats.duplicates,
         },
         indent=2,
     )

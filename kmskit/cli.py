@@ -3,7 +3,9 @@
 Each module in :mod:`kmskit.commands` adds its subcommands through ``register(subparsers,
 common)``; ``common`` is a parent parser with the options every command shares. A command's
 handler returns an exit code; a :class:`~kmskit.errors.KmskitError` becomes a one-line message on
-stderr and its exit code (see :mod:`kmskit.errors`).
+stderr and its exit code (see :mod:`kmskit.errors`), and so does a file error (``OSError``, mapped
+by :func:`kmskit.errors.from_os_error`). When the reader of stdout goes away (``| head``) the
+command stops without a message and exits 141.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError
 
 from kmskit import __version__, commands
 from kmskit.clients import DEFAULT_MAX_ATTEMPTS, RETRY_MODES, ClientSettings
-from kmskit.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, KmskitError
+from kmskit.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    KmskitError,
+    UsageError,
+    from_os_error,
+)
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -48,7 +56,7 @@ def common_options() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> ClientSettings:
     """Client settings from the common options."""
     if args.max_attempts is not None and args.max_attempts < 1:
-        raise KmskitError(f"'--max-attempts' must be at least 1. Received: {args.max_attempts}")
+        raise UsageError(f"'--max-attempts' must be at least 1. Received: {args.max_attempts}")
     return ClientSettings(
         region=args.region,
         profile=args.profile,
@@ -77,20 +85,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
-    except KmskitError as error:
-        print(f"kmskit: error: {error}", file=sys.stderr)
-        return error.exit_code
-    except (NoCredentialsError, NoRegionError) as error:
-        print(f"kmskit: error: {error} (configure AWS credentials and a Region)", file=sys.stderr)
-        return EXIT_USAGE
-    except BotoCoreError as error:
-        print(f"kmskit: error: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+        # Buffered output (print) reaches a pipe here, inside the handlers below, not at exit.
+        sys.stdout.flush()
     except KeyboardInterrupt:
         print("kmskit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (`kmskit ... | head`): stop quietly, like other command-line tools.
+        # The reader went away (`kmskit ... | head`): stop quietly, like other command-line
+        # tools, but not with 0: the output was cut short. Point stdout at /dev/null so that
+        # flushing it at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        return EXIT_BROKEN_PIPE
+    except (KmskitError, BotoCoreError, OSError) as error:
+        failure = as_kmskit_error(error)
+        print(f"kmskit: error: {failure}", file=sys.stderr)
+        return failure.exit_code
     return code
+
+
+def as_kmskit_error(error: KmskitError | BotoCoreError | OSError) -> KmskitError:
+    """The message and exit code for what a handler raised."""
+    if isinstance(error, KmskitError):
+        return error
+    if isinstance(error, (NoCredentialsError, NoRegionError)):
+        return UsageError(f"{error} (configure AWS credentials and a Region)")
+    if isinstance(error, OSError):
+        # A file error no command turned into a KmskitError: name the file, no traceback.
+        where = f"'{error.filename}'" if error.filename is not None else "a file"
+        return from_os_error(error, f"use {where}")
+    return KmskitError(str(error))

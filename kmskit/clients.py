@@ -14,9 +14,27 @@ from typing import Any, Literal
 import boto3
 from botocore.config import Config
 
+from kmskit.errors import UsageError
+
 RetryMode = Literal["standard", "adaptive", "legacy"]
 DEFAULT_MAX_ATTEMPTS = 8
 RETRY_MODES: tuple[RetryMode, ...] = ("standard", "adaptive", "legacy")
+
+
+def _env_max_attempts() -> int:
+    """``KMSKIT_MAX_ATTEMPTS`` (a whole number, at least 1), or the default when it is unset."""
+    value = os.environ.get("KMSKIT_MAX_ATTEMPTS")
+    if value is None or not value.strip():
+        return DEFAULT_MAX_ATTEMPTS
+    try:
+        attempts = int(value)
+    except ValueError:
+        attempts = 0
+    if attempts < 1:
+        raise UsageError(
+            f"'KMSKIT_MAX_ATTEMPTS' must be a whole number of at least 1. Received: {value!r}"
+        )
+    return attempts
 
 
 def _env_retry_mode() -> RetryMode:
@@ -46,9 +64,7 @@ class ClientSettings:
     retry_mode: RetryMode | None = None
 
     def botocore_config(self, **extra: Any) -> Config:
-        attempts = self.max_attempts or int(
-            os.environ.get("KMSKIT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
-        )
+        attempts = self.max_attempts or _env_max_attempts()
         mode: RetryMode = self.retry_mode or _env_retry_mode()
         # botocore's "max_attempts" counts retries only; "total_max_attempts" counts every call.
         return Config(retries={"mode": mode, "total_max_attempts": attempts}, **extra)

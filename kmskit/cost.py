@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from kmskit.errors import NotFoundError, UsageError
+from kmskit.errors import NotFoundError, UsageError, from_os_error
 from kmskit.pricing import key_monthly_cost
 
 KEY_TYPES = ("AWS::KMS::Key", "AWS::KMS::ReplicaKey")
@@ -44,6 +44,26 @@ def _price(resource: dict[str, Any]) -> tuple[Decimal, Decimal]:
     return cost.monthly_usd, cost.max_monthly_usd
 
 
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    """The JSON object in ``path``; a file that is unreadable, not JSON or not an object is an
+    error naming the file (``what``: "template", "manifest")."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise from_os_error(error, f"read the {what} '{path}'") from error
+    except UnicodeDecodeError as error:
+        raise UsageError(f"the {what} '{path}' is not UTF-8 JSON: {error}") from error
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise UsageError(f"the {what} '{path}' is not valid JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise UsageError(
+            f"the {what} '{path}' must hold a JSON object. Received: {type(document).__name__}"
+        )
+    return document
+
+
 def template_paths(assembly: Path) -> list[Path]:
     """Every template in a cloud assembly directory, nested stage assemblies included."""
     if not assembly.exists():
@@ -63,7 +83,7 @@ def stack_names(paths: Iterable[Path]) -> dict[Path, str]:
     for path in paths:
         manifest_path = path.parent / "manifest.json"
         if path.parent not in {p.parent for p in names} and manifest_path.is_file():
-            manifest = json.loads(manifest_path.read_text())
+            manifest = read_json(manifest_path, "manifest")
             for artifact_id, artifact in manifest.get("artifacts", {}).items():
                 properties = artifact.get("properties", {})
                 if (
@@ -83,7 +103,7 @@ def priced_keys(paths: Iterable[Path]) -> list[PricedKey]:
     paths = list(paths)
     names = stack_names(paths)
     for path in paths:
-        template = json.loads(path.read_text())
+        template = read_json(path, "template")
         for logical_id, resource in sorted(template.get("Resources", {}).items()):
             if resource.get("Type") in KEY_TYPES:
                 now, later = _price(resource)

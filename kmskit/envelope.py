@@ -57,9 +57,11 @@ from aws_encryption_sdk.key_providers.kms import (
 )
 from aws_encryption_sdk.materials_managers.base import CryptoMaterialsManager
 from botocore.exceptions import ClientError
+from botocore.exceptions import UnknownRegionError as BotocoreUnknownRegionError
 from cryptography.exceptions import InvalidSignature, InvalidTag
 
 from kmskit._io import STDIO, atomic_output, input_size, open_input
+from kmskit.audit import resolve_key
 from kmskit.clients import ClientSettings
 from kmskit.errors import (
     ConflictError,
@@ -207,12 +209,21 @@ def kms_call(client: Any, operation: str, doing: str, **params: Any) -> dict[str
 
 
 def resolve_key_arn(key: str, settings: ClientSettings) -> str:
-    """The key ARN for a key ARN, key ID, alias name or alias ARN (``DescribeKey``)."""
-    if key.startswith("arn:") and ":key/" in key:
-        return key
-    response = kms_call(settings.client("kms"), "describe_key", f"look up key '{key}'", KeyId=key)
-    arn: str = response["KeyMetadata"]["Arn"]
-    return arn
+    """The key ARN for a key ARN, key ID, alias name or alias ARN: :func:`kmskit.audit.resolve_key`
+    with clients from ``settings`` (``DescribeKey`` in an alias ARN's own Region)."""
+    return resolve_key(key, lambda region: settings.client("kms", region=region))
+
+
+def partition_of(region: str | None, settings: ClientSettings) -> str:
+    """The AWS partition of ``region`` (``aws``, ``aws-us-gov``, ``aws-cn``, ...) from botocore's
+    bundled endpoint data, without a network call; ``aws`` when the Region is unknown."""
+    if not region:
+        return "aws"
+    try:
+        partition: str = settings.session().get_partition_for_region(region)
+    except BotocoreUnknownRegionError:
+        return "aws"
+    return partition
 
 
 def _edk_key_ids(encrypted_data_keys: Any) -> list[str]:
@@ -286,6 +297,7 @@ class _DecryptPolicy:
     require_signed: bool
     allowed_key_arns: tuple[str, ...]
     allowed_accounts: tuple[str, ...]
+    partition: str = "aws"  # of the allowed accounts' keys
 
 
 class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
@@ -345,11 +357,23 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
                     f"{', '.join(policy.allowed_key_arns)}"
                 )
         if policy.allowed_accounts:
-            accounts = {_arn_account(arn) for arn in _edk_key_ids(request.encrypted_data_keys)}
+            in_message = _edk_key_ids(request.encrypted_data_keys)
+            accounts = {_arn_account(arn) for arn in in_message}
             if not accounts & set(policy.allowed_accounts):
                 raise ConflictError(
                     f"wrong key: the message's data key is encrypted under keys of account(s) "
                     f"{', '.join(sorted(accounts))}, not of {', '.join(policy.allowed_accounts)}"
+                )
+            if not any(
+                arn.split(":")[1:2] == [policy.partition]
+                and _arn_account(arn) in policy.allowed_accounts
+                for arn in in_message
+            ):
+                raise ConflictError(
+                    "wrong key: the message's data key is encrypted under "
+                    f"{', '.join(in_message)}, not under a key of partition {policy.partition} "
+                    "(the partition of the configured Region, to which discovery accounts are "
+                    "limited)"
                 )
 
     def _kms_error(self, doing: str, error: AWSEncryptionSDKClientError) -> KmskitError:
@@ -411,6 +435,11 @@ def _message_errors(doing: str) -> Iterator[None]:
         raise
     except MasterKeyProviderError as error:
         # Raised for a failed key commitment check and for keys the provider may not use.
+        if "not allowed by this Master Key Provider" in str(error):
+            raise ConflictError(
+                f"could not {doing}: wrong key: the discovery accounts and partition do not allow "
+                f"it ({error})"
+            ) from error
         if "commitment" in str(error):
             raise IntegrityError(
                 f"could not {doing}: the message header does not match its data key (key "
@@ -451,7 +480,8 @@ class Envelope:
             Default 1 MiB.
         cache: :class:`CacheLimits` to reuse data keys (opt-in). Default None: one data key
             per message.
-        discovery_accounts: in discovery mode, only keys of these AWS accounts may decrypt.
+        discovery_accounts: in discovery mode, only keys of these AWS accounts, in the partition
+            of the configured Region (``aws``, ``aws-us-gov``, ``aws-cn``), may decrypt.
             Default: any account.
 
     No client is created, and KMS is not called, until the first encryption or decryption.
@@ -505,6 +535,7 @@ class Envelope:
         self._lock = threading.Lock()
         self._encrypt_materials: Any = None
         self._decrypt_materials: Any = None
+        self._discovery_partition = "aws"
 
     # -- materials managers (built on first use) ------------------------------------------
 
@@ -549,8 +580,11 @@ class Envelope:
                 else:
                     extra: dict[str, Any] = {}
                     if self.discovery_accounts:
+                        region = self.settings.region or self.settings.session().region_name
+                        self._discovery_partition = partition_of(region, self.settings)
                         extra["discovery_filter"] = DiscoveryFilter(
-                            account_ids=list(self.discovery_accounts), partition="aws"
+                            account_ids=list(self.discovery_accounts),
+                            partition=self._discovery_partition,
                         )
                     provider = self._provider(_DiscoveryProvider, **extra)
                 self._decrypt_materials = (self._wrap(provider), arns)
@@ -613,7 +647,9 @@ class Envelope:
         """
         expected = check_context(context or {}, required=False)
         materials, arns = self._materials_for_decrypt()
-        policy = _DecryptPolicy(expected, require_signed, arns, self.discovery_accounts)
+        policy = _DecryptPolicy(
+            expected, require_signed, arns, self.discovery_accounts, self._discovery_partition
+        )
         cmm = _CheckedMaterials(materials, self._failures, policy)
         reader: Any = _ReadCounter(source, on_read) if on_read else source
         with (

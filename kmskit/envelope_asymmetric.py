@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from kmskit.clients import ClientSettings, kms_client
 from kmskit.envelope import Readable, kms_call
-from kmskit.errors import IntegrityError, NotFoundError, UsageError
+from kmskit.errors import IntegrityError, NotFoundError, UsageError, os_error_class
 
 RSA_OAEP = "RSAES_OAEP_SHA_256"
 RAW_MESSAGE_LIMIT = 4096
@@ -122,6 +122,11 @@ def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
         data = Path(path).read_bytes()
     except FileNotFoundError:
         raise NotFoundError(f"no public key file at '{path}'") from None
+    except OSError as error:
+        raise os_error_class(error)(
+            f"'--public-key' must be a readable file. Received: '{path}' "
+            f"({error.strerror or error})"
+        ) from None
     try:
         key = (
             serialization.load_pem_public_key(data)

@@ -12,6 +12,8 @@ Exit codes (documented in README.md and docs/):
 6     throttled: KMS or another service kept throttling after every retry
 7     conflict: the resource is in a state that does not allow the operation
 130   interrupted (Ctrl-C)
+141   output cut short: the reader of stdout went away (``kmskit ... | head``); no message,
+      as a shell reports a command that SIGPIPE ended (128 + 13)
 ====  =====================================================================
 """
 
@@ -28,6 +30,7 @@ EXIT_INTEGRITY = 5
 EXIT_THROTTLED = 6
 EXIT_CONFLICT = 7
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 
 class KmskitError(Exception):
@@ -90,6 +93,28 @@ _CONFLICT_CODES = {
     "IncorrectKeyException",
     "InvalidKeyUsageException",
 }
+
+
+def from_os_error(error: OSError, doing: str) -> KmskitError:
+    """Map a file error (``OSError``) to the matching :class:`KmskitError`.
+
+    ``doing`` names the file ("read 'in.txt'"), so the message reads: ``could not read
+    'in.txt': No such file or directory``. A missing file or directory is *not found* (4), a
+    permission error *access denied* (3), a directory where a file is expected (or the reverse)
+    *bad usage* (2); anything else is a plain failure (1).
+    """
+    return os_error_class(error)(f"could not {doing}: {error.strerror or error}")
+
+
+def os_error_class(error: OSError) -> type[KmskitError]:
+    """The :class:`KmskitError` class for a file error (see :func:`from_os_error`)."""
+    if isinstance(error, FileNotFoundError):
+        return NotFoundError
+    if isinstance(error, PermissionError):
+        return AccessDeniedError
+    if isinstance(error, (IsADirectoryError, NotADirectoryError)):
+        return UsageError
+    return KmskitError
 
 
 def from_client_error(error: ClientError, doing: str) -> KmskitError:

@@ -17,6 +17,11 @@ The steps AWS documents (developerguide/importing-keys.html), done locally with 
 Material for symmetric and HMAC keys can be generated here with :mod:`secrets`; RSA and ECC
 private keys with ``cryptography``. Plaintext material is never written to disk unless the
 caller asks for a copy (the CLI's ``--save-material``).
+
+KMS does not copy imported material between related multi-Region keys: the same material must be
+imported into the primary and into each replica (developerguide/multi-region-keys-import.html).
+:func:`check_generate` therefore refuses to generate material for a replica, and for a primary
+unless a copy is kept.
 """
 
 from __future__ import annotations
@@ -68,6 +73,9 @@ class ImportTarget:
     key_arn: str
     key_spec: str
     key_state: str
+    multi_region: bool = False
+    multi_region_key_type: str | None = None
+    """``PRIMARY`` or ``REPLICA`` for a multi-Region key, else None."""
 
 
 @dataclass(frozen=True)
@@ -225,11 +233,39 @@ def describe_target(kms: Any, key: str) -> ImportTarget:
             f"key {metadata['Arn']} is {metadata['KeyState']}: cancel the deletion "
             "(kms cancel-key-deletion) before importing material"
         )
+    multi_region = bool(metadata.get("MultiRegion"))
+    key_type = (metadata.get("MultiRegionConfiguration") or {}).get("MultiRegionKeyType")
     return ImportTarget(
         key_arn=metadata["Arn"],
         key_spec=metadata.get("KeySpec", "SYMMETRIC_DEFAULT"),
         key_state=metadata.get("KeyState", ""),
+        multi_region=multi_region,
+        multi_region_key_type=str(key_type) if multi_region and key_type else None,
     )
+
+
+def check_generate(target: ImportTarget, *, saved: bool) -> None:
+    """Refuse to generate material that related multi-Region keys could never share.
+
+    KMS does not copy imported material to replicas: a replica needs its primary's material
+    (generating new material for it would make it useless), and material generated for a primary
+    must be kept (``saved``) so that it can be imported into each replica.
+    """
+    if not target.multi_region:
+        return
+    if target.multi_region_key_type == "REPLICA":
+        raise UsageError(
+            f"'--generate' cannot be used for multi-Region replica key {target.key_arn}: KMS "
+            "does not copy imported material between related multi-Region keys, and a replica "
+            "must get the same material as its primary. Import the primary's material with "
+            "--material FILE"
+        )
+    if not saved:
+        raise UsageError(
+            f"'--generate' for multi-Region key {target.key_arn} needs --save-material FILE: "
+            "KMS does not copy imported material to replica keys, so the same material must be "
+            "imported into each replica, and without a saved copy it could not be"
+        )
 
 
 def import_material(

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
-from kmskit._io import atomic_output
+from kmskit._io import atomic_output, check_output
 from kmskit.audit import (
     DEFAULT_WORKERS,
     MAX_WORKERS,
@@ -132,6 +132,7 @@ def date_range_from_args(args: argparse.Namespace) -> DateRange:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    check_output(args.output, "--output")
     workers = check_workers(args.workers)
     location = LogLocation.parse(args.location)
     date_range = date_range_from_args(args)
@@ -179,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"kmskit: {date_range.since}..{date_range.until}: read {stats.objects} log files "
             f"({stats.records} records) from {len(stats.prefixes)} day folders; "
-            f"{stats.matched} records matched",
+            f"{stats.matched} records matched, {stats.duplicates} duplicates skipped",
             file=sys.stderr,
         )
     return EXIT_OK

@@ -9,6 +9,7 @@ import binascii
 import json
 from typing import Any
 
+from kmskit._io import check_input, check_output
 from kmskit.cli import settings_from_args
 from kmskit.envelope_cli import (
     add_context_option,
@@ -87,6 +88,7 @@ def _dump(document: dict[str, Any]) -> bytes:
 
 
 def run_new(args: argparse.Namespace) -> int:
+    check_output(args.output, "OUTPUT")
     context = context_from(args)
     settings = settings_from_args(args)
     if args.for_later:
@@ -102,6 +104,8 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
+    check_input(args.input, "INPUT")
+    check_output(args.output, "OUTPUT")
     raw = read_limited(args.input, _MAX_DOCUMENT, "`kmskit datakey decrypt`")
     try:
         document = json.loads(raw)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from kmskit._io import check_input, check_output
 from kmskit.cli import settings_from_args
 from kmskit.envelope import DEFAULT_FRAME_LENGTH, Envelope, Suite
 from kmskit.envelope_cli import add_context_option, context_from, describe, say, show_progress
@@ -85,6 +86,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_encrypt(args: argparse.Namespace) -> int:
+    check_input(args.input, "INPUT")
+    check_output(args.output, "OUTPUT")
     envelope = Envelope(
         args.key,
         settings=settings_from_args(args),
@@ -99,6 +102,8 @@ def run_encrypt(args: argparse.Namespace) -> int:
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
+    check_input(args.input, "INPUT")
+    check_output(args.output, "OUTPUT")
     envelope = Envelope(args.key or (), settings=settings_from_args(args))
     info = envelope.decrypt_file(
         args.input,

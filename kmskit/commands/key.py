@@ -8,12 +8,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kmskit._io import STDIO, atomic_output, open_input
+from kmskit._io import STDIO, atomic_output, check_input, check_output, open_input
 from kmskit.cli import settings_from_args
-from kmskit.errors import EXIT_OK, NotFoundError, UsageError
+from kmskit.errors import EXIT_OK, UsageError
 from kmskit.key_material import (
     SUPPORTED_SPECS,
     WRAPPING_KEY_SPEC,
+    check_generate,
     check_valid_to,
     describe_target,
     generate_material,
@@ -51,7 +52,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--generate",
         action="store_true",
         help="generate the material here (random bytes, or an RSA/EC private key); without "
-        "--save-material no copy exists outside KMS",
+        "--save-material no copy exists outside KMS. Refused for a multi-Region replica (it "
+        "needs its primary's material) and, without --save-material, for a multi-Region primary",
     )
     imported.add_argument(
         "--save-material",
@@ -91,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
             "'--save-material' only goes with --generate (with --material you hold the "
             f"material already). Received: {args.save_material}"
         )
+    if args.save_material:
+        check_output(args.save_material, "--save-material")
     if args.save_material and args.save_material != STDIO and Path(args.save_material).exists():
         raise UsageError(
             "'--save-material' must name a new file: an existing one may hold the only copy of "
@@ -105,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     given = None if args.generate else read_material(args.material)
     kms = settings_from_args(args).client("kms")
     target = describe_target(kms, args.key)
+    if args.generate:
+        check_generate(target, saved=bool(args.save_material))
     if given is None:
         material = generate_material(target.key_spec)
         if args.save_material:
@@ -116,9 +122,14 @@ def run(args: argparse.Namespace) -> int:
         kms, target, material, valid_to=valid_to, new_material=args.new_material
     )
     expiry = f"expires {result.valid_to.isoformat()}" if result.valid_to else "does not expire"
+    related = (
+        "; multi-Region key: import the same material into its primary and every replica"
+        if target.multi_region
+        else ""
+    )
     print(
         f"imported {result.key_spec} key material into {result.key_arn} "
-        f"(wrapping key {WRAPPING_KEY_SPEC}, {result.wrapping_algorithm}; {expiry})",
+        f"(wrapping key {WRAPPING_KEY_SPEC}, {result.wrapping_algorithm}; {expiry}){related}",
         # The material itself went to stdout: keep the report out of it.
         file=sys.stderr if args.save_material == STDIO else sys.stdout,
     )
@@ -126,10 +137,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def read_material(path: str) -> bytes:
-    try:
-        with open_input(path) as handle:
-            return handle.read()
-    except OSError as error:
-        raise NotFoundError(
-            f"'--material' must be a readable file. Received: {path} ({error.strerror})"
-        ) from error
+    check_input(path, "--material")
+    with open_input(path) as handle:
+        return handle.read()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from kmskit._io import check_input, check_output
 from kmskit.cli import settings_from_args
 from kmskit.envelope_asymmetric import get_public_key, private_decrypt, public_encrypt
 from kmskit.envelope_cli import add_key_option, public_key_from, read_limited, say, write_output
@@ -58,6 +59,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    check_output(args.output, "OUTPUT")
     public = get_public_key(args.key, settings=settings_from_args(args))
     write_output(args.output, public.pem)
     say(args, f"public key of {public.key_id} ({public.key_spec}, {public.key_usage})")
@@ -65,6 +67,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_encrypt(args: argparse.Namespace) -> int:
+    check_input(args.input, "INPUT")
+    check_output(args.output, "OUTPUT")
     public = public_key_from(args)
     data = read_limited(args.input, _MAX_PLAINTEXT, "RSAES_OAEP_SHA_256", _ENVELOPE_HINT)
     write_output(args.output, public_encrypt(public, data))
@@ -73,6 +77,8 @@ def run_encrypt(args: argparse.Namespace) -> int:
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
+    check_input(args.input, "INPUT")
+    check_output(args.output, "OUTPUT")
     blob = read_limited(args.input, _MAX_CIPHERTEXT, "an RSA ciphertext")
     plaintext = private_decrypt(args.key, blob, settings=settings_from_args(args))
     write_output(args.output, plaintext)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from kmskit._io import check_input, check_output
 from kmskit.cli import settings_from_args
 from kmskit.envelope import Envelope, Suite
 from kmskit.envelope_cli import add_context_option, context_from, describe, say, show_progress
@@ -50,6 +51,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_put(args: argparse.Namespace) -> int:
+    check_input(args.input, "INPUT")
     location = S3Location.parse(args.location)
     envelope = Envelope(
         args.key,
@@ -69,6 +71,7 @@ def run_put(args: argparse.Namespace) -> int:
 
 
 def run_get(args: argparse.Namespace) -> int:
+    check_output(args.output, "OUTPUT")
     location = S3Location.parse(args.location)
     envelope = Envelope(args.key or (), settings=settings_from_args(args))
     info = get_file(

@@ -7,11 +7,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from kmskit._io import open_input
+from kmskit._io import check_input, check_output, open_input
 from kmskit.cli import settings_from_args
 from kmskit.envelope_asymmetric import SIGNING_ALGORITHMS, sign, verify_local, verify_with_kms
 from kmskit.envelope_cli import add_key_option, public_key_from, say, write_output
-from kmskit.errors import EXIT_OK, NotFoundError, UsageError
+from kmskit.errors import EXIT_OK, NotFoundError, UsageError, os_error_class
 
 # The largest KMS signature (RSA 4096) is 512 bytes; DER ECDSA P-521 is at most 139.
 _MAX_SIGNATURE = 1024
@@ -51,6 +51,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_sign(args: argparse.Namespace) -> int:
+    check_input(args.input, "INPUT")
+    check_output(args.signature, "SIGNATURE")
     with open_input(args.input) as reader:
         result = sign(args.key, reader, algorithm=args.algorithm, settings=settings_from_args(args))
     write_output(args.signature, result.signature)
@@ -63,6 +65,10 @@ def _read_signature(path: str) -> bytes:
         signature = Path(path).read_bytes()
     except FileNotFoundError:
         raise NotFoundError(f"no signature file at '{path}'") from None
+    except OSError as error:
+        raise os_error_class(error)(
+            f"'--signature' must be a readable file. Received: '{path}' ({error.strerror or error})"
+        ) from None
     if not signature or len(signature) > _MAX_SIGNATURE:
         raise UsageError(
             f"'--signature' must hold 1-{_MAX_SIGNATURE} bytes. Received: {len(signature)} bytes"
@@ -71,6 +77,7 @@ def _read_signature(path: str) -> bytes:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    check_input(args.input, "INPUT")
     signature = _read_signature(args.signature)
     if args.kms:
         if not args.key:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from kmskit._io import check_input, check_output
 from kmskit.cli import settings_from_args
 from kmskit.envelope_cli import (
     add_context_option,
@@ -51,6 +52,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_encrypt(args: argparse.Namespace) -> int:
+    check_input(args.input, "INPUT")
+    check_output(args.output, "OUTPUT")
     context = context_from(args)
     data = read_limited(args.input, SMALL_DATA_LIMIT, "KMS Encrypt", _ENVELOPE_HINT)
     blob = encrypt_small(args.key, data, context, settings=settings_from_args(args))
@@ -60,6 +63,8 @@ def run_encrypt(args: argparse.Namespace) -> int:
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
+    check_input(args.input, "INPUT")
+    check_output(args.output, "OUTPUT")
     context = context_from(args)
     blob = read_limited(args.input, _MAX_BLOB, "KMS Decrypt")
     plaintext = decrypt_small(blob, context, key=args.key, settings=settings_from_args(args))

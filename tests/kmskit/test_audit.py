@@ -186,11 +186,22 @@ EXPECTED_WEEK = {
     (DATA_KEY, ALICE, "Decrypt"): 3,  # two days, one failed attempt included
     (DATA_KEY, APP_ROLE, "Encrypt"): 2,  # keyId sent as alias name
     (DATA_KEY, APP_ROLE, "GenerateDataKey"): 3,  # keyId sent as bare key ID and as key ARN
-    (DATA_KEY, PARTNER_ROLE, "Decrypt"): 2,  # cross-account caller
+    (DATA_KEY, PARTNER_ROLE, "Decrypt"): 2,  # cross-account caller, logged in both accounts
     (DATA_KEY, BATCH_ROLE, "Decrypt"): 1,  # in the next day's folder (late delivery)
     (TRAIL_KEY, "cloudtrail.amazonaws.com", "GenerateDataKey"): 2,
     (MEMBER_KEY, MEMBER_ROLE, "Decrypt"): 1,  # organization trail layout
 }
+
+
+def caller_copy(record: dict[str, Any]) -> dict[str, Any]:
+    """The caller account's record of a cross-account call: KMS logs the call in both accounts,
+    with one sharedEventID and a different eventID (AWS KMS developer guide, "Logging AWS KMS
+    API calls with AWS CloudTrail"). ``record`` (the key owner's copy) gets the sharedEventID."""
+    record["sharedEventID"] = str(uuid.uuid4())
+    copy: dict[str, Any] = json.loads(json.dumps(record))
+    copy["eventID"] = str(uuid.uuid4())
+    copy["recipientAccountId"] = record["userIdentity"]["accountId"]
+    return copy
 
 
 def fill_bucket(s3: Any) -> None:
@@ -199,6 +210,23 @@ def fill_bucket(s3: Any) -> None:
     app_b = assumed_role(APP_ROLE, "session-b")
     partner = assumed_role(PARTNER_ROLE, "partner-etl")
     context = {"Department": "Engineering", "Project": "Alpha"}
+    partner_wednesday = kms_record(
+        "Decrypt", "2026-11-04T11:00:00Z", partner, DATA_KEY, request_key_id=DATA_KEY
+    )
+    partner_friday = kms_record(
+        "Decrypt", "2026-11-06T08:00:00Z", partner, DATA_KEY, request_key_id=DATA_KEY
+    )
+    # The partner's own trail delivers to the same bucket: each call is there twice.
+    put_log(
+        s3,
+        log_key(PARTNER, "eu-west-1", "2026-11-04", "caller"),
+        [caller_copy(partner_wednesday)],
+    )
+    put_log(
+        s3,
+        log_key(PARTNER, "eu-west-1", "2026-11-06", "caller"),
+        [caller_copy(partner_friday)],
+    )
     put_log(
         s3,
         log_key(OWNER, "eu-west-1", "2026-11-01", "before"),
@@ -242,9 +270,7 @@ def fill_bucket(s3: Any) -> None:
             kms_record(
                 "GenerateDataKey", "2026-11-04T10:04:00Z", app, DATA_KEY, request_key_id=DATA_KEY
             ),
-            kms_record(
-                "Decrypt", "2026-11-04T11:00:00Z", partner, DATA_KEY, request_key_id=DATA_KEY
-            ),
+            partner_wednesday,
         ],
     )
     put_log(
@@ -264,9 +290,7 @@ def fill_bucket(s3: Any) -> None:
                 aws_service("cloudtrail.amazonaws.com"),
                 TRAIL_KEY,
             ),
-            kms_record(
-                "Decrypt", "2026-11-06T08:00:00Z", partner, DATA_KEY, request_key_id=DATA_KEY
-            ),
+            partner_friday,
         ],
     )
     batch = assumed_role(BATCH_ROLE, "nightly")
@@ -357,6 +381,47 @@ def test_counts_per_key_principal_and_event(aws: Any) -> None:
     assert counts == EXPECTED_WEEK
 
 
+def test_cross_account_call_logged_in_both_accounts_counts_once(aws: Any) -> None:
+    """The owner's and the caller's copy share a sharedEventID: one call, counted once."""
+    summary = UsageSummary()
+    kept: list[dict[str, Any]] = []
+
+    def sink(record: dict[str, Any], keys: list[str]) -> None:
+        summary.add(record, keys)
+        kept.append(record)
+
+    stats = AuditReader(aws, workers=8, progress=False).run(
+        LOCATION, WEEK, RecordFilter(caller_accounts=frozenset({PARTNER})), sink
+    )
+    assert summary.count(DATA_KEY, PARTNER_ROLE, "Decrypt") == 2
+    assert (stats.matched, stats.duplicates) == (2, 2)
+    # The first copy in key order is kept: the key owner's account folder sorts first.
+    assert [r["recipientAccountId"] for r in kept] == [OWNER, OWNER]
+
+
+def test_record_delivered_by_two_trails_counts_once() -> None:
+    """An organization trail and an account trail into one bucket: same eventID twice."""
+    bucket = "audit-logs-two-trails"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        call = kms_record("Decrypt", "2026-11-03T13:00:00Z", iam_user(ALICE), DATA_KEY)
+        other = kms_record("Decrypt", "2026-11-03T13:01:00Z", iam_user(ALICE), DATA_KEY)
+        account_trail = log_key(OWNER, "eu-west-1", "2026-11-03", "account")
+        put_log(s3, account_trail, [call, other], bucket=bucket)
+        org_trail = log_key(OWNER, "eu-west-1", "2026-11-03", "org", org=ORG)
+        put_log(s3, org_trail, [call], bucket=bucket)
+        summary = UsageSummary()
+        stats = AuditReader(s3, workers=2, progress=False).run(
+            LogLocation(bucket, PREFIX), WEEK, RecordFilter(), summary.add
+        )
+    assert stats.objects == 2
+    assert summary.count(DATA_KEY, ALICE, "Decrypt") == 2
+    assert (stats.matched, stats.duplicates) == (2, 1)
+
+
 def test_first_and_last_seen(aws: Any) -> None:
     summary = summarize(aws)
     alice = summary.rows[(DATA_KEY, ALICE, "Decrypt")]
@@ -422,6 +487,7 @@ def test_date_range_lists_only_its_day_prefixes(aws: Any) -> None:
         f"{root}{account}/CloudTrail/{region}/2026/11/{day:02d}/"
         for account, regions in (
             (OWNER, ("eu-west-1", "us-east-1")),
+            (PARTNER, ("eu-west-1",)),
             (f"{ORG}/{MEMBER}", ("eu-west-1",)),
         )
         for region in regions
@@ -620,6 +686,24 @@ def test_cli_who_used_this_key_last_week(aws: Any, tmp_path: Path) -> None:
         }
     ]
     assert report["recordsMatched"] == 2
+    assert report["duplicatesSkipped"] == 0
+
+
+def test_cli_reports_duplicates_skipped(
+    aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "partner.json"
+    code = main(
+        [
+            "audit", f"s3://{BUCKET}/{PREFIX}", "--caller-account", PARTNER,
+            "--since", "2026-11-02", "--until", "2026-11-08", "--format", "json", "-o", str(out),
+        ]
+    )  # fmt: skip
+    assert code == EXIT_OK
+    report = json.loads(out.read_text())
+    assert [row["count"] for row in report["rows"]] == [2]
+    assert (report["recordsMatched"], report["duplicatesSkipped"]) == (2, 2)
+    assert capsys.readouterr().err.strip().endswith("2 records matched, 2 duplicates skipped")
 
 
 def test_cli_table(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:

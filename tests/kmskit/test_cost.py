@@ -100,3 +100,27 @@ def test_stage_templates_are_reported_by_stack_name(tmp_path: Path) -> None:
         )
     )
     assert list(summarize(tmp_path).by_template()) == ["Prod-Keys"]
+
+
+def test_a_template_that_is_not_json_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_template(tmp_path, "Good", {"K": key(False)})
+    broken = tmp_path / "Broken.template.json"
+    broken.write_text("<html>not a template</html>")
+    assert main(["cost", str(tmp_path)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith(f"kmskit: error: the template '{broken}' is not valid JSON: Expecting")
+    assert len(err.splitlines()) == 1
+
+
+def test_a_manifest_that_is_not_a_json_object_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_template(tmp_path, "App", {"K": key(False)})
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    assert main(["cost", str(tmp_path)]) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"kmskit: error: the manifest '{tmp_path / 'manifest.json'}' must hold a JSON object. "
+        "Received: list\n"
+    )

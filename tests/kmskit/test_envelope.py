@@ -12,17 +12,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aws_encryption_sdk
+import boto3
 import pytest
+from aws_encryption_sdk.exceptions import MasterKeyProviderError
 from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
+from moto import mock_aws
 
+from kmskit.clients import ClientSettings
 from kmskit.envelope import (
     DEFAULT_FRAME_LENGTH,
     CacheLimits,
     Envelope,
     MessageInfo,
     Suite,
+    _message_errors,
     parse_context,
+    resolve_key_arn,
 )
 from kmskit.errors import (
     EXIT_CONFLICT,
@@ -288,6 +294,63 @@ def test_discovery_accounts_limit_which_keys_may_decrypt(world: KmsWorld) -> Non
     assert Envelope(discovery_accounts=["123456789012"]).decrypt(message) == b"secret"
     with pytest.raises(ConflictError, match="account\\(s\\) 123456789012, not of 999999999999"):
         Envelope(discovery_accounts=["999999999999"]).decrypt(message)
+
+
+def test_alias_arn_in_another_region_is_resolved_there(world: KmsWorld) -> None:
+    """DescribeKey for an alias ARN goes to the alias ARN's Region, not the configured one."""
+    west = boto3.client("kms", region_name="us-west-2")
+    meta = west.create_key()["KeyMetadata"]
+    west.create_alias(AliasName="alias/west-app", TargetKeyId=meta["KeyId"])
+    alias_arn = meta["Arn"].split(":key/")[0] + ":alias/west-app"
+    settings = ClientSettings(region="eu-west-1")
+    message = Envelope([alias_arn], settings=settings).encrypt(b"secret", CONTEXT)
+    assert Envelope([alias_arn], settings=settings).decrypt(message, CONTEXT) == b"secret"
+    assert resolve_key_arn(alias_arn, settings) == meta["Arn"]
+
+
+@pytest.mark.parametrize("region", ["us-gov-west-1", "cn-north-1"])
+def test_discovery_accounts_work_outside_the_aws_partition(region: str) -> None:
+    """GovCloud key ARNs are arn:aws-us-gov:..., China ones arn:aws-cn:...: the discovery
+    filter takes its partition from the Region."""
+    with mock_aws():
+        arn = boto3.client("kms", region_name=region).create_key()["KeyMetadata"]["Arn"]
+        account = arn.split(":")[4]
+        settings = ClientSettings(region=region)
+        message = Envelope([arn], settings=settings).encrypt(b"secret", CONTEXT)
+        envelope = Envelope(settings=settings, discovery_accounts=[account])
+        assert envelope.decrypt(message, CONTEXT) == b"secret"
+
+
+def test_key_outside_the_discovery_partition_is_a_wrong_key(world: KmsWorld) -> None:
+    """A message under an arn:aws: key, decrypted with a GovCloud discovery filter for the same
+    account number: refused as the wrong key (exit 7), not reported as tampering."""
+    message = Envelope([world.arn]).encrypt(b"secret", CONTEXT)
+    account = world.arn.split(":")[4]
+    envelope = Envelope(
+        settings=ClientSettings(region="us-gov-west-1"), discovery_accounts=[account]
+    )
+    with pytest.raises(ConflictError) as caught:
+        envelope.decrypt(message, CONTEXT)
+    assert str(caught.value) == (
+        f"wrong key: the message's data key is encrypted under {world.arn}, not under a key of "
+        "partition aws-us-gov (the partition of the configured Region, to which discovery "
+        "accounts are limited)"
+    )
+    assert caught.value.exit_code == EXIT_CONFLICT
+
+
+def test_a_key_the_discovery_filter_refuses_is_a_wrong_key_not_tampering() -> None:
+    """What the SDK raises when its discovery filter refuses a key (a message with keys of
+    several accounts gets past the up-front check) is a conflict, exit 7."""
+    refused = (
+        "Key b'arn:aws:kms:eu-west-1:111122223333:key/k' not allowed by this Master Key Provider"
+    )
+    with pytest.raises(ConflictError) as caught, _message_errors("decrypt"):
+        raise MasterKeyProviderError(refused)
+    assert str(caught.value) == (
+        f"could not decrypt: wrong key: the discovery accounts and partition do not allow it "
+        f"({refused})"
+    )
 
 
 @pytest.mark.parametrize(

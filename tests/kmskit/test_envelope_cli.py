@@ -132,10 +132,14 @@ def test_encrypt_usage_errors(
     assert main([*argv, str(source), str(tmp_path / "out")]) == EXIT_USAGE
     assert "'frame_length' must be a multiple of 4096" in capsys.readouterr().err
     missing_input = tmp_path / "nope"
-    with pytest.raises(FileNotFoundError):
-        main(
-            ["encrypt", "--key", ALIAS, "--context", "a=b", str(missing_input), str(tmp_path / "o")]
-        )
+    code = main(
+        ["encrypt", "--key", ALIAS, "--context", "a=b", str(missing_input), str(tmp_path / "o")]
+    )
+    assert code == EXIT_NOT_FOUND
+    assert capsys.readouterr().err == (
+        f"kmskit: error: 'INPUT' must be a readable file. Received: '{missing_input}' "
+        "(No such file or directory)\n"
+    )
     assert listing(tmp_path) == ["in"]
 
 

@@ -49,20 +49,25 @@ class FakeKms:
     imported: dict[str, Any] = field(default_factory=dict)
 
     def describe(
-        self, key_spec: str, origin: str = "EXTERNAL", state: str = "PendingImport"
+        self,
+        key_spec: str,
+        origin: str = "EXTERNAL",
+        state: str = "PendingImport",
+        multi_region: str | None = None,
     ) -> None:
+        """``multi_region``: None (single-Region), ``PRIMARY`` or ``REPLICA``."""
+        metadata: dict[str, Any] = {
+            "KeyId": KEY_ARN.rsplit("/", 1)[1],
+            "Arn": KEY_ARN,
+            "KeySpec": key_spec,
+            "Origin": origin,
+            "KeyState": state,
+            "MultiRegion": multi_region is not None,
+        }
+        if multi_region is not None:
+            metadata["MultiRegionConfiguration"] = {"MultiRegionKeyType": multi_region}
         self.stubber.add_response(
-            "describe_key",
-            {
-                "KeyMetadata": {
-                    "KeyId": KEY_ARN.rsplit("/", 1)[1],
-                    "Arn": KEY_ARN,
-                    "KeySpec": key_spec,
-                    "Origin": origin,
-                    "KeyState": state,
-                }
-            },
-            {"KeyId": "alias/imported"},
+            "describe_key", {"KeyMetadata": metadata}, {"KeyId": "alias/imported"}
         )
 
     def parameters(self, algorithm: str) -> None:
@@ -404,7 +409,7 @@ def test_missing_material_file_exits_4_before_any_aws_call(
     assert main(["key", "import-material", "alias/imported", "--material", str(missing)]) == (
         EXIT_NOT_FOUND
     )
-    assert f"'--material' must be a readable file. Received: {missing}" in capsys.readouterr().err
+    assert f"'--material' must be a readable file. Received: '{missing}'" in capsys.readouterr().err
 
 
 def test_material_saved_to_stdout_keeps_the_report_on_stderr(
@@ -419,3 +424,62 @@ def test_material_saved_to_stdout_keeps_the_report_on_stderr(
     assert captured.out == kms.unwrap()
     assert len(captured.out) == 32
     assert captured.err.startswith(b"imported HMAC_256 key material")
+
+
+# -- multi-Region keys: KMS does not copy imported material to replicas -------------------------
+
+
+def test_generate_is_refused_for_a_multi_region_replica(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms.describe("SYMMETRIC_DEFAULT", multi_region="REPLICA")
+    saved = tmp_path / "material.bin"
+    argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
+    assert main(argv) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: '--generate' cannot be used for multi-Region replica key {KEY_ARN}: KMS "
+        "does not copy imported material between related multi-Region keys, and a replica must "
+        "get the same material as its primary. Import the primary's material with "
+        "--material FILE"
+    )
+    assert not saved.exists()  # refused before any material was made or import call
+
+
+def test_generate_for_a_multi_region_primary_needs_a_saved_copy(
+    kms: FakeKms, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms.describe("SYMMETRIC_DEFAULT", multi_region="PRIMARY")
+    assert main(["key", "import-material", "alias/imported", "--generate"]) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: '--generate' for multi-Region key {KEY_ARN} needs --save-material FILE: "
+        "KMS does not copy imported material to replica keys, so the same material must be "
+        "imported into each replica, and without a saved copy it could not be"
+    )
+
+
+def test_generate_for_a_multi_region_primary_with_a_saved_copy(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "material.bin"
+    kms.describe("SYMMETRIC_DEFAULT", multi_region="PRIMARY")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
+    assert main(argv) == EXIT_OK
+    assert kms.unwrap() == saved.read_bytes()
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith("; multi-Region key: import the same material into its primary and every replica")
+    )
+
+
+def test_a_replica_takes_its_primarys_material_from_a_file(kms: FakeKms, tmp_path: Path) -> None:
+    material = bytes(range(32))
+    path = tmp_path / "primary.bin"
+    path.write_bytes(material)
+    kms.describe("SYMMETRIC_DEFAULT", multi_region="REPLICA")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == EXIT_OK
+    assert kms.unwrap() == material

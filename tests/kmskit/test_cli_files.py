@@ -1,0 +1,314 @@
+"""The CLI contract for file problems, retry settings and a closed stdout pipe: one line on
+stderr starting with ``kmskit: error:``, naming the argument and the path, the documented exit
+code, no traceback, and no AWS call before the paths were checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kmskit import _io
+from kmskit.cli import main
+from kmskit.clients import ClientSettings
+from kmskit.errors import (
+    EXIT_ACCESS_DENIED,
+    EXIT_BROKEN_PIPE,
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    NotFoundError,
+    UsageError,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "alias/app-data"
+CONTEXT = ["--context", "purpose=test"]
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record (and refuse) every AWS client a command asks for."""
+    asked: list[str] = []
+
+    def refuse(self: ClientSettings, service: str, **_: Any) -> Any:
+        asked.append(service)
+        raise AssertionError(f"an AWS {service} client was made before the paths were checked")
+
+    monkeypatch.setattr(ClientSettings, "client", refuse)
+    return asked
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kmskit: error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Path:
+    path = tmp_path / "plain.txt"
+    path.write_bytes(b"hello")
+    return path
+
+
+# Every command that writes a file: its argv up to the output path ("IN" stands for an existing
+# input file), and the name of the output argument in messages.
+OUTPUT_COMMANDS = [
+    (["encrypt", "--key", KEY, *CONTEXT, "IN"], "OUTPUT"),
+    (["decrypt", "IN"], "OUTPUT"),
+    (["encrypt-small", "--key", KEY, *CONTEXT, "IN"], "OUTPUT"),
+    (["decrypt-small", "IN"], "OUTPUT"),
+    (["datakey", "new", "--key", KEY, *CONTEXT], "OUTPUT"),
+    (["pubkey", "export", "--key", KEY], "OUTPUT"),
+    (["pubkey", "decrypt", "--key", KEY, "IN"], "OUTPUT"),
+    (["sign", "--key", KEY, "IN"], "SIGNATURE"),
+    (["get", "s3://bucket/object"], "OUTPUT"),
+    (["audit", "s3://bucket", "--key", KEY, "-o"], "--output"),
+    (["key", "import-material", KEY, "--generate", "--save-material"], "--save-material"),
+]
+OUTPUT_IDS = [" ".join(argv[:2]) for argv, _ in OUTPUT_COMMANDS]
+
+
+def with_input(argv: list[str], plain: Path) -> list[str]:
+    return [str(plain) if arg == "IN" else arg for arg in argv]
+
+
+@pytest.mark.parametrize(("argv", "name"), OUTPUT_COMMANDS, ids=OUTPUT_IDS)
+def test_output_in_a_missing_directory_is_refused_before_any_aws_call(
+    argv: list[str],
+    name: str,
+    plain: Path,
+    tmp_path: Path,
+    no_aws: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = with_input(argv, plain)
+    target = tmp_path / "no-such-dir" / "out.bin"
+    assert main([*argv, str(target)]) == EXIT_NOT_FOUND
+    line = one_error_line(capsys)
+    assert line == (
+        f"kmskit: error: '{name}' must be in an existing directory. Received: '{target}' "
+        f"('{target.parent}': No such file or directory)"
+    )
+    assert no_aws == []
+
+
+@pytest.mark.parametrize(("argv", "name"), OUTPUT_COMMANDS, ids=OUTPUT_IDS)
+def test_output_that_is_a_directory_is_refused_before_any_aws_call(
+    argv: list[str],
+    name: str,
+    plain: Path,
+    tmp_path: Path,
+    no_aws: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = with_input(argv, plain)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert main([*argv, str(folder)]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '{name}' must be a file, not a directory. Received: '{folder}'"
+    )
+    assert no_aws == []
+    assert list(folder.iterdir()) == []
+
+
+def test_output_under_a_file_is_bad_usage(
+    plain: Path, tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = plain / "out.bin"  # plain.txt is a file, not a directory
+    assert main(["encrypt", "--key", KEY, *CONTEXT, str(plain), str(target)]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: 'OUTPUT' must be in a directory. Received: '{target}' "
+        f"('{plain}' is not a directory)"
+    )
+
+
+def test_output_in_a_read_only_directory_is_access_denied(
+    plain: Path,
+    tmp_path: Path,
+    no_aws: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    target = locked / "out.bin"
+    if os.geteuid() == 0:  # root may write anywhere: make the check see what a user would
+        real_access = os.access
+        monkeypatch.setattr(
+            os,
+            "access",
+            lambda path, mode: (
+                False if Path(path) == locked and mode & os.W_OK else real_access(path, mode)
+            ),
+        )
+    assert main(["encrypt", "--key", KEY, *CONTEXT, str(plain), str(target)]) == (
+        EXIT_ACCESS_DENIED
+    )
+    assert "'OUTPUT' must be in a directory you may write to" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["encrypt", "--key", KEY, *CONTEXT],
+        ["decrypt"],
+        ["encrypt-small", "--key", KEY, *CONTEXT],
+        ["decrypt-small"],
+        ["datakey", "decrypt"],
+        ["pubkey", "decrypt", "--key", KEY],
+        ["sign", "--key", KEY],
+    ],
+)
+def test_missing_input_is_not_found_before_any_aws_call(
+    argv: list[str], tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.txt"
+    assert main([*argv, str(missing), str(tmp_path / "out")]) == EXIT_NOT_FOUND
+    assert one_error_line(capsys) == (
+        f"kmskit: error: 'INPUT' must be a readable file. Received: '{missing}' "
+        "(No such file or directory)"
+    )
+    assert no_aws == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_input_of_put_and_verify(
+    tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.txt"
+    assert main(["put", "--key", KEY, str(missing), "s3://bucket/object"]) == EXIT_NOT_FOUND
+    assert f"'INPUT' must be a readable file. Received: '{missing}'" in one_error_line(capsys)
+    signature = tmp_path / "sig"
+    signature.write_bytes(b"x")
+    argv = ["verify", "--key", KEY, "--signature", str(signature), str(missing)]
+    assert main(argv) == EXIT_NOT_FOUND
+    assert f"'INPUT' must be a readable file. Received: '{missing}'" in one_error_line(capsys)
+
+
+def test_input_that_is_a_directory_is_bad_usage(
+    tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["encrypt", "--key", KEY, *CONTEXT, str(tmp_path), str(tmp_path / "out")]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: 'INPUT' must be a readable file, not a directory. Received: '{tmp_path}'"
+    )
+
+
+def test_public_key_that_is_a_directory_is_bad_usage(
+    plain: Path, tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["pubkey", "encrypt", "--public-key", str(tmp_path), str(plain), str(tmp_path / "o")]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '--public-key' must be a readable file. Received: '{tmp_path}' "
+        "(Is a directory)"
+    )
+
+
+def test_any_other_file_error_is_one_line_naming_the_file(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail(_: Path) -> None:
+        raise PermissionError(13, "Permission denied", "/data/cdk.out/A.template.json")
+
+    monkeypatch.setattr("kmskit.commands.cost.summarize", fail)
+    assert main(["cost", "cdk.out"]) == EXIT_ACCESS_DENIED
+    assert one_error_line(capsys) == (
+        "kmskit: error: could not use '/data/cdk.out/A.template.json': Permission denied"
+    )
+
+
+# --- atomic_output, the library side ------------------------------------------------------------
+
+
+def test_atomic_output_names_a_missing_directory(tmp_path: Path) -> None:
+    target = tmp_path / "gone" / "out.bin"
+    with pytest.raises(NotFoundError) as error, _io.atomic_output(target):
+        raise AssertionError("atomic_output must fail before the body runs")
+    assert f"Received: '{target}'" in str(error.value)
+
+
+def test_atomic_output_rename_failure_is_an_error_and_leaves_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+
+    def write() -> None:
+        with _io.atomic_output(target) as out:
+            out.write(b"data")
+            target.mkdir()  # appears while the output is written: os.replace cannot replace it
+
+    with pytest.raises(UsageError) as error:
+        write()
+    assert str(error.value) == f"could not write '{target}': Is a directory"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+    assert target.is_dir()
+
+
+# --- retry settings -----------------------------------------------------------------------------
+
+
+def test_max_attempts_zero_is_bad_usage(
+    plain: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["encrypt", "--max-attempts", "0", "--key", KEY, *CONTEXT, str(plain), "-"]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--max-attempts' must be at least 1. Received: 0"
+    )
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "2.5"])
+def test_bad_kmskit_max_attempts_is_bad_usage(
+    value: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KMSKIT_MAX_ATTEMPTS", value)
+    message = f"'KMSKIT_MAX_ATTEMPTS' must be a whole number of at least 1. Received: {value!r}"
+    with pytest.raises(UsageError) as error:
+        ClientSettings().botocore_config()
+    assert str(error.value) == message
+    assert main(["audit", "s3://bucket", "--quiet", "--region", "eu-west-1"]) == EXIT_USAGE
+    assert one_error_line(capsys) == f"kmskit: error: {message}"
+
+
+def test_kmskit_max_attempts_is_used_and_a_flag_overrides_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KMSKIT_MAX_ATTEMPTS", "5")
+    from_env: dict[str, Any] = ClientSettings().botocore_config().retries  # type: ignore[attr-defined]
+    assert from_env["total_max_attempts"] == 5
+    monkeypatch.setenv("KMSKIT_MAX_ATTEMPTS", "abc")
+    from_flag: dict[str, Any] = ClientSettings(max_attempts=2).botocore_config().retries  # type: ignore[attr-defined]
+    assert from_flag["total_max_attempts"] == 2
+
+
+# --- a closed stdout pipe -----------------------------------------------------------------------
+
+
+def test_closed_stdout_pipe_exits_141_quietly(tmp_path: Path) -> None:
+    """`kmskit cost cdk.out | head -0`: the output was cut short, so not exit 0; no message."""
+    resources = {f"Key{n}": {"Type": "AWS::KMS::Key", "Properties": {}} for n in range(3)}
+    (tmp_path / "App.template.json").write_text(json.dumps({"Resources": resources}))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "kmskit", "cost", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert child.stdout is not None
+    assert child.stderr is not None
+    child.stdout.close()  # the reader goes away before kmskit writes
+    err = child.stderr.read()
+    assert child.wait(timeout=60) == EXIT_BROKEN_PIPE
+    assert err == b""
