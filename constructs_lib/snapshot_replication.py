@@ -540,6 +540,7 @@ class _ReplicationBase(Construct):
             "queue_url": self.queue.queue_url,
             "dead_letter_queue_url": self.dead_letter_queue.queue_url,
             "max_receive_count": self.max_receive_count,
+            "sweep_interval_minutes": interval_minutes,
         }
         environment = {"KMSKIT_SNAPSHOT_CONFIG": stack.to_json_string(full_config)}
         code = lambda_.Code.from_asset(_stage_asset())

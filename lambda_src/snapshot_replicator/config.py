@@ -33,6 +33,7 @@ class Config:
     ``destinations``: where copies go (a receiver's are same-account onward copies).
     ``retention_days``: copies this replicator made are deleted after this many days (None:
     kept). ``sweep_window_days``: how far back the sweep looks for sources that were missed.
+    ``sweep_interval_minutes``: how often the sweep runs.
     """
 
     mode: Mode
@@ -48,6 +49,7 @@ class Config:
     selection_tag: tuple[str, str] | None = None
     retention_days: int | None = None
     sweep_window_days: int = 1
+    sweep_interval_minutes: int = 60
     source_accounts: tuple[str, ...] = ()
     kms_key_arn: str | None = None
 
@@ -83,6 +85,7 @@ class Config:
             selection_tag=(str(tag[0]), str(tag[1])) if tag else None,
             retention_days=data.get("retention_days"),
             sweep_window_days=int(data.get("sweep_window_days", 1)),
+            sweep_interval_minutes=int(data.get("sweep_interval_minutes", 60)),
             source_accounts=tuple(str(a) for a in data.get("source_accounts", [])),
             kms_key_arn=data.get("kms_key_arn"),
         )

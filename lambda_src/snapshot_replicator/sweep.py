@@ -4,7 +4,8 @@ RDS events are best effort and any event can be missed, so every run:
 
 * replicator: queues a copy for every selected source younger than the sweep window that has no
   copy yet in a destination (an unencrypted Aurora source, which can never be copied encrypted,
-  is dead-lettered with that reason instead, on every run while it is in the window);
+  is dead-lettered with that reason instead, by the first run after it was made: a later run
+  only logs it, so the dead-letter queue gets it once, not on every run of the window);
   re-announces staging copies not yet delivered; deletes (by tag, and only copies this
   replicator made) copies older than the retention, delivered staging copies whose source left
   the window, and extra copies of the same source (a lost race);
@@ -36,6 +37,10 @@ from kmskit.snapshots.model import (
 from .handler import Runtime
 from .messages import Task
 from .workflow import UNENCRYPTED_AURORA
+
+# EventBridge starts a scheduled rule within about a minute of its time; a source made just
+# before a late run is still reported by the next one.
+REPORT_SLACK_MINUTES = 5
 
 
 @dataclass
@@ -92,7 +97,11 @@ def sweep(runtime: Runtime, now: Callable[[], datetime] = lambda: datetime.now(U
                     if task is not None and TAG_DELIVERED not in info.tags:
                         tasks.append(task)
         if cfg.mode == "replicator" and cfg.selection_tag:
-            tasks.extend(_missing_copies(runtime, kind, copies, window_start, report))
+            tasks.extend(
+                _missing_copies(
+                    runtime, kind, copies, window_start=window_start, moment=moment, report=report
+                )
+            )
         if cfg.mode == "receiver":
             tasks.extend(_shared_with_us(runtime, kind, report))
     if tasks:
@@ -126,10 +135,14 @@ def _missing_copies(
     runtime: Runtime,
     kind: Any,
     copies: dict[str, list[SnapshotInfo]],
+    *,
     window_start: datetime,
+    moment: datetime,
     report: SweepReport,
 ) -> list[Task]:
     cfg = runtime.config
+    # Sources made since the previous run (a few minutes' slack for the schedule's jitter).
+    new_since = moment - timedelta(minutes=cfg.sweep_interval_minutes + REPORT_SLACK_MINUTES)
     assert cfg.selection_tag is not None
     present = {c.tags.get(TAG_COPY_KEY) for region in copies.values() for c in region}
     try:
@@ -144,7 +157,10 @@ def _missing_copies(
         origin = Origin.of(info.ref, info.created)
         refusal = copy_refusal(info)
         if refusal:
-            _dead_letter(runtime, runtime.workflow.tasks_for(info), refusal, report)
+            if info.created >= new_since:
+                _dead_letter(runtime, runtime.workflow.tasks_for(info), refusal, report)
+            else:
+                runtime.log.info("not copied (dead-lettered before)", reason=refusal)
             continue
         for task in runtime.workflow.tasks_for(info):
             key = copy_key(origin, region=task.region, account=cfg.account, role=task.role)

@@ -149,3 +149,20 @@ def test_an_unencrypted_aurora_source_is_dead_lettered_with_the_reason(
     reason = dead["MessageAttributes"]["reason"]["StringValue"]
     assert "unencrypted Aurora cluster snapshot" in reason
     assert "restore it into an encrypted cluster" in reason
+
+
+def test_an_unencrypted_aurora_source_is_dead_lettered_by_one_run_only(
+    env: dict[str, Any],
+) -> None:
+    rt = env["runtime"]
+    rt.config = replace(rt.config, resource_types=("AURORA",))
+    rt.workflow.config = rt.config
+    aurora_snapshot("legacy", encrypted=False)
+    assert sweep(rt).dead_lettered == 1
+    # Every later run within the sweep window sees it again, and leaves the reported one alone.
+    later = datetime.now(UTC) + timedelta(minutes=rt.config.sweep_interval_minutes + 10)
+    assert sweep(rt, now=lambda: later).dead_lettered == 0
+    attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(
+        QueueUrl=env["dlq"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "1"
