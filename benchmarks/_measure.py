@@ -11,6 +11,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,23 +33,27 @@ def run_once(argv: Sequence[str], *, env: dict[str, str] | None = None) -> Run:
     """Run ``argv``; wall time, CPU time, and the peak of the summed RSS of the process and its
     children."""
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    parent = psutil.Process(process.pid)
-    peak = 0
-    while process.poll() is None:
-        try:
-            tree = [parent, *parent.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(POLL_SECONDS)
-    seconds = time.perf_counter() - start
-    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # stderr goes to a file, not a pipe: nobody reads a pipe while the child runs, so a child
+    # writing more than the pipe holds (64 KiB: synth warnings, say) would block forever.
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        parent = psutil.Process(process.pid)
+        peak = 0
+        while process.poll() is None:
+            try:
+                tree = [parent, *parent.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(POLL_SECONDS)
+        seconds = time.perf_counter() - start
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
     cpu_seconds = (children_after.ru_utime + children_after.ru_stime) - (
         children_before.ru_utime + children_before.ru_stime
     )
-    stderr = process.stderr.read().decode() if process.stderr else ""
     if process.returncode != 0:
         sys.exit(f"{' '.join(argv)} failed ({process.returncode}):\n{stderr[-4000:]}")
     return Run(seconds=seconds, peak_rss_mib=peak / 2**20, cpu_seconds=cpu_seconds)

@@ -24,6 +24,17 @@ RETRY_CODES = frozenset(
         "InternalFailure",
         "ServiceUnavailable",
         "Unavailable",
+        # The rest of botocore's own throttling and transient codes (retries/standard.py):
+        # SQS answers RequestThrottled, EC2 EC2ThrottledException, S3-style services SlowDown.
+        "ThrottledException",
+        "RequestThrottledException",
+        "RequestThrottled",
+        "EC2ThrottledException",
+        "SlowDown",
+        "BandwidthLimitExceeded",
+        "PriorRequestNotComplete",
+        "RequestTimeout",
+        "RequestTimeoutException",
         # The source is still being created or copied: try again once it is available.
         "IncorrectState",
         "InvalidDBSnapshotState",
@@ -31,6 +42,9 @@ RETRY_CODES = frozenset(
         "InvalidDBClusterStateFault",
     }
 )
+# HTTP statuses botocore treats as throttling (429) or transient (5xx): whatever the error code
+# (EventBridge InternalException, KMSInternalException, ...), the same request succeeds later.
+RETRY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
 # Copy limits: the copy waits for a slot (20 per destination Region, 5 for Aurora clusters).
 LIMIT_CODES = frozenset(
     {
@@ -84,6 +98,11 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "Unknown"))
 
 
+def _status(error: ClientError) -> int | None:
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status if isinstance(status, int) else None
+
+
 def classify(error: Exception, doing: str) -> StepError:
     """Turn an exception from an AWS call into a retryable or a dead-letter error."""
     if isinstance(error, ClientError):
@@ -92,7 +111,7 @@ def classify(error: Exception, doing: str) -> StepError:
         text = f"{doing}: {code}: {message}".rstrip(": ")
         if code in LIMIT_CODES:
             return LimitReachedError(text, code)
-        if code in RETRY_CODES:
+        if code in RETRY_CODES or _status(error) in RETRY_STATUS_CODES:
             return RetryableError(text, code)
         if code in KEY_CODES:
             hint = "(the KMS key cannot be used: check its key policy)"

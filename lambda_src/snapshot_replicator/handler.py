@@ -4,6 +4,7 @@
 Each record is handled on its own:
 
 * done, or an unknown shape (logged and dropped: retrying cannot help) -> deleted from the queue;
+  a kmskit task or notice it cannot read (another version's) is dead-lettered with the reason;
 * a copy limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded``) -> the copy task is queued
   again with a 15-minute delay and a wait counter, and the record is deleted: waiting for a copy
   slot is normal and must not use up the record's receives (after ``MAX_WAITS`` waits, about
@@ -45,7 +46,7 @@ from kmskit.snapshots.outcomes import (
 
 from .config import Config
 from .logs import JsonLogger
-from .messages import Message, Task, parse
+from .messages import Message, Task, parse, unreadable_reason
 from .outbox import Outbox
 from .workflow import DeadLetterTaskError, Workflow
 
@@ -55,6 +56,7 @@ LIMIT_WAIT_SECONDS = 900
 MAX_WAITS = 192  # 192 x 15 minutes = 2 days
 # A task re-queued to wait reappears after LIMIT_WAIT_SECONDS; until then it stands for its copy.
 WAITING_MEMORY = LIMIT_WAIT_SECONDS - 60
+UNREADABLE_MESSAGE = "UnreadableMessage"
 # The retry budget of one call: 3 attempts with 3 s to connect and 10 s to read is about 40 s
 # at worst (standard mode's backoff included); throttling beyond that is retried through SQS.
 LAMBDA_MAX_ATTEMPTS = 3
@@ -159,6 +161,12 @@ class Runtime:
         log = self.log.bind(message_id=record["messageId"], receive_count=receive_count)
         message = parse(body)
         if message is None:
+            unreadable = unreadable_reason(body)
+            if unreadable is not None:
+                # kmskit's own work in a shape this version cannot read: keep it, with the reason.
+                return self._dead_letter(
+                    log, body, DeadLetterError(unreadable, UNREADABLE_MESSAGE), receive_count
+                )
             log.warning("unknown message shape: dropped", body=body[:2000])
             return True
         try:

@@ -169,6 +169,33 @@ def parse(body: str) -> Message | None:
     return None
 
 
+def unreadable_reason(body: str) -> str | None:
+    """Why ``body``, a message kmskit itself wrote (a task, or a kmskit notice), cannot be read;
+    None if it can be, or if it is not kmskit's (an AWS event of unknown shape).
+
+    :func:`parse` returns None for both. An unknown AWS event can be dropped, but a kmskit
+    message that does not parse (another version's task: a redrive after an upgrade, or a notice
+    from an account running another version) is work: it belongs in the dead-letter queue with
+    this reason, not in the log.
+    """
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    marker = data.get("kmskit")
+    ours = (isinstance(marker, str) and marker.startswith("kmskit-snapshot-task/")) or (
+        data.get("source") == EVENT_SOURCE
+    )
+    if not ours or parse(body) is not None:
+        return None
+    if isinstance(marker, str) and marker != TASK_MARKER:
+        return f"task of another version ({marker}; this copier reads {TASK_MARKER})"
+    kind = "task" if marker else f"{data.get('detail-type', 'kmskit')} notice"
+    return f"{kind} this copier cannot read ({TASK_MARKER})"
+
+
 def _event(event: dict[str, Any]) -> Message | None:
     source = event.get("source")
     detail_type = event.get("detail-type")
@@ -198,7 +225,7 @@ def _ebs_event(detail: dict[str, Any], account: str, region: str) -> Message | N
         return None
     arn = str(detail["snapshot_id"])
     if name == "shareSnapshot":
-        owner = str(detail.get("source", ""))
+        owner = _account_id(detail.get("source", ""))
         if result == "failed":
             return Ignored(f"shareSnapshot failed for {arn}")
         ref = SnapshotRef.from_arn(arn, account=owner)
@@ -209,6 +236,14 @@ def _ebs_event(detail: dict[str, Any], account: str, region: str) -> Message | N
             return Ignored(f"createSnapshot failed for {arn}: {detail.get('cause', '')}")
         return Created(ref)
     return CopyFinished(ref=ref, failed=result == "failed", cause=str(detail.get("cause", "")))
+
+
+def _account_id(value: Any) -> str:
+    """The sharing account of a shareSnapshot event. AWS documents ``source`` as a bare number
+    (``"source": 012345678901``); read as a JSON number, an ID with leading zeros loses them."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12:
+        return f"{value:012d}"
+    return str(value)
 
 
 def _rds_event(detail: dict[str, Any], cluster: bool) -> Message | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from kmskit.snapshots.engine import ClientFactory
 from kmskit.snapshots.model import EVENT_SOURCE
-from kmskit.snapshots.outcomes import RetryableError, StepError, classify
+from kmskit.snapshots.outcomes import DeadLetterError, RetryableError, StepError, classify
 
 from .messages import Task
 
@@ -52,7 +52,11 @@ class Outbox:
             self._buffer = [item for item in self._buffer if item[0] != record_id]
 
     def flush(self) -> set[str]:
-        """Send the buffered steps; the IDs of records some of whose steps were not sent."""
+        """Send the buffered steps; the IDs of records some of whose steps were not sent.
+
+        A record is named only if one of its own entries failed (the rest of a batch that SQS
+        accepted in part stays sent), so a record is not delivered again for another's failure.
+        """
         buffered, self._buffer = self._buffer or [], None
         failed: set[str] = set()
         for delay in sorted({item[2] for item in buffered}):
@@ -60,9 +64,10 @@ class Outbox:
             for start in range(0, len(group), SQS_BATCH):
                 chunk = group[start : start + SQS_BATCH]
                 try:
-                    self._send_now([task for _, task, _ in chunk], delay)
+                    unsent, _ = self._send_batch([task for _, task, _ in chunk], delay)
                 except StepError:
-                    failed.update(record for record, _, _ in chunk)
+                    unsent = list(range(len(chunk)))
+                failed.update(chunk[index][0] for index in unsent)
         return failed
 
     def _sqs(self) -> Any:
@@ -78,25 +83,47 @@ class Outbox:
         self._send_now(tasks, delay)
 
     def _send_now(self, tasks: Sequence[Task], delay: int) -> None:
+        """Send every batch, then raise :class:`RetryableError` if any entry was not queued."""
+        unsent = 0
+        first: StepError | None = None
         for start in range(0, len(tasks), SQS_BATCH):
-            chunk = tasks[start : start + SQS_BATCH]
             try:
-                response = self._sqs().send_message_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[
-                        {"Id": str(i), "MessageBody": t.to_json(), "DelaySeconds": delay}
-                        for i, t in enumerate(chunk)
-                    ],
-                )
-            except Exception as error:
-                raise classify(error, "queue the next steps") from error
-            if response.get("Failed"):
-                failed = response["Failed"][0]
-                raise RetryableError(
-                    f"could not queue {len(response['Failed'])} next step(s): "
-                    f"{failed.get('Code')}: {failed.get('Message', '')}",
-                    str(failed.get("Code", "")),
-                )
+                failed, problem = self._send_batch(tasks[start : start + SQS_BATCH], delay)
+            except StepError as error:
+                failed, problem = list(range(len(tasks[start : start + SQS_BATCH]))), error
+            unsent += len(failed)
+            first = first or problem
+        if first is not None:
+            # Retryable unless SQS refused the call itself for good (access denied, say).
+            kind = DeadLetterError if isinstance(first, DeadLetterError) else RetryableError
+            reason = f"could not queue {unsent} of {len(tasks)} next step(s): {first.reason}"
+            raise kind(reason, first.code) from first
+
+    def _send_batch(self, chunk: Sequence[Task], delay: int) -> tuple[list[int], StepError | None]:
+        """One SendMessageBatch (at most ten entries): the indices SQS did not queue, and why.
+        Raises :class:`StepError` when the call as a whole failed."""
+        try:
+            response = self._sqs().send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "MessageBody": t.to_json(), "DelaySeconds": delay}
+                    for i, t in enumerate(chunk)
+                ],
+            )
+        except Exception as error:
+            raise classify(error, "queue the next steps") from error
+        failures = response.get("Failed") or []
+        if not failures:
+            return [], None
+        ids = [str(f.get("Id", "")) for f in failures]
+        unsent = sorted({int(i) for i in ids if i.isdigit() and int(i) < len(chunk)})
+        if len(unsent) < len(set(ids)):
+            unsent = list(range(len(chunk)))  # an entry SQS names by an ID we did not send
+        entry = failures[0]
+        problem = RetryableError(
+            f"{entry.get('Code')}: {entry.get('Message', '')}", str(entry.get("Code", ""))
+        )
+        return unsent, problem
 
     def dead_letter(self, body: str, *, reason: str, code: str, receive_count: int) -> None:
         """Put ``body`` on the dead-letter queue with why it failed (message attributes)."""

@@ -459,7 +459,6 @@ def test_given_key_id_is_not_accessible_dead_letters_the_copy_task(stubs: Stubs)
             }
         ),
         json.dumps(fixture("ebs_create_snapshot", detail={"snapshot_id": "not-an-arn"})),
-        json.dumps({"kmskit": "kmskit-snapshot-task/1", "action": "explode", "role": "replica"}),
     ],
 )
 def test_unknown_shapes_are_logged_and_dropped(stubs: Stubs, body: str) -> None:
@@ -468,6 +467,33 @@ def test_unknown_shapes_are_logged_and_dropped(stubs: Stubs, body: str) -> None:
     messages = [line.get("message") for line in rt.log.lines or []]
     assert "unknown message shape: dropped" in messages
     assert stubs.clients == {}  # no AWS call at all
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            json.dumps({"kmskit": "kmskit-snapshot-task/2", "action": "copy", "role": "replica"}),
+            "task of another version (kmskit-snapshot-task/2; this copier reads "
+            "kmskit-snapshot-task/1)",
+        ),
+        (
+            json.dumps(
+                {"kmskit": "kmskit-snapshot-task/1", "action": "explode", "role": "replica"}
+            ),
+            "task this copier cannot read (kmskit-snapshot-task/1)",
+        ),
+    ],
+)
+def test_kmskit_messages_it_cannot_read_are_dead_lettered_not_dropped(
+    stubs: Stubs, body: str, reason: str
+) -> None:
+    expect_dead_letter(stubs, body, reason, "UnreadableMessage")
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(body)]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 1
+    messages = [line.get("message") for line in rt.log.lines or []]
+    assert "unknown message shape: dropped" not in messages
 
 
 # ---------------------------------------------------------------------- cross-account

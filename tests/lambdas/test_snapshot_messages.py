@@ -15,6 +15,7 @@ from lambda_src.snapshot_replicator.messages import (
     Shared,
     Task,
     parse,
+    unreadable_reason,
 )
 from tests.lambdas._support import fixture
 
@@ -131,3 +132,42 @@ def test_copy_keys_differ_by_destination_and_role() -> None:
         for role in ("replica", "staging", "received")
     }
     assert len(keys) == 12
+
+
+def test_share_snapshot_source_as_a_bare_number_keeps_leading_zeros() -> None:
+    # AWS documents the sharing account as a JSON number ("source": 012345678901); an ID with
+    # leading zeros arrives without them.
+    event = fixture("ebs_share_snapshot", detail={"source": 12345678901})
+    message = parse(json.dumps(event))
+    assert isinstance(message, Shared)
+    assert (message.sender, message.ref.account) == ("012345678901", "012345678901")
+
+
+def _task() -> Task:
+    source = SnapshotRef("EBS", "snap-1", "eu-west-1", ACCOUNT)
+    origin = Origin("EBS", "snap-1", "eu-west-1", ACCOUNT, "2026-11-20T10:00:00Z")
+    return Task("copy", "replica", source, origin, "eu-central-1", "arn:aws:kms:x:1:key/k")
+
+
+def test_a_task_of_another_version_is_unreadable_not_unknown() -> None:
+    body = json.loads(_task().to_json())
+    body["kmskit"] = "kmskit-snapshot-task/2"
+    assert parse(json.dumps(body)) is None
+    reason = unreadable_reason(json.dumps(body))
+    assert reason is not None
+    assert "kmskit-snapshot-task/2" in reason
+
+
+def test_a_task_missing_a_field_is_unreadable() -> None:
+    body = json.loads(_task().to_json())
+    del body["origin"]
+    assert unreadable_reason(json.dumps(body)) is not None
+
+
+def test_readable_messages_and_aws_events_of_unknown_shape_are_not_unreadable() -> None:
+    assert unreadable_reason(_task().to_json()) is None
+    assert unreadable_reason(json.dumps(fixture("ebs_create_snapshot"))) is None
+    unknown = fixture("ebs_create_snapshot", detail={"event": "lockSnapshot"})
+    assert parse(json.dumps(unknown)) is None
+    assert unreadable_reason(json.dumps(unknown)) is None
+    assert unreadable_reason("not json") is None

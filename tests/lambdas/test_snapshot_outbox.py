@@ -1,0 +1,126 @@
+"""The outbox against botocore Stubber: partial SendMessageBatch failures and error classes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
+
+from kmskit.snapshots.model import Origin, SnapshotRef
+from kmskit.snapshots.outcomes import DeadLetterError, RetryableError, classify
+from lambda_src.snapshot_replicator.messages import Task
+from lambda_src.snapshot_replicator.outbox import Outbox
+from tests.lambdas._support import DLQ_URL, ONE_ATTEMPT, OTHER, QUEUE_URL, REGION, SOURCE
+
+
+def task(n: int) -> Task:
+    ref = SnapshotRef("EBS", f"snap-{n:08x}", REGION, SOURCE)
+    origin = Origin(ref.kind, ref.id, ref.region, ref.account, "2026-11-20T10:00:00Z")
+    return Task("copy", "replica", ref, origin, OTHER, f"arn:aws:kms:{OTHER}:{SOURCE}:key/k")
+
+
+@pytest.fixture
+def sqs() -> Iterator[tuple[Outbox, Stubber]]:
+    client = boto3.client(
+        "sqs",
+        region_name=REGION,
+        config=ONE_ATTEMPT,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    stubber = Stubber(client)
+    outbox = Outbox(
+        lambda service, region: client,
+        region=REGION,
+        queue_url=QUEUE_URL,
+        dead_letter_queue_url=DLQ_URL,
+    )
+    with stubber:
+        yield outbox, stubber
+    stubber.assert_no_pending_responses()
+
+
+def batch_response(entries: int, failed: set[int]) -> dict[str, Any]:
+    return {
+        "Successful": [
+            {"Id": str(i), "MessageId": f"m{i}", "MD5OfMessageBody": "x"}
+            for i in range(entries)
+            if i not in failed
+        ],
+        "Failed": [
+            {"Id": str(i), "SenderFault": False, "Code": "InternalError", "Message": "try again"}
+            for i in sorted(failed)
+        ],
+    }
+
+
+def test_only_the_record_whose_entry_failed_is_delivered_again(
+    sqs: tuple[Outbox, Stubber],
+) -> None:
+    outbox, stubber = sqs
+    # Two records share one batch; SQS refuses only record B's entry.
+    stubber.add_response(
+        "send_message_batch", batch_response(2, failed={1}), {"QueueUrl": QUEUE_URL, "Entries": ANY}
+    )
+    outbox.begin()
+    outbox.for_record("A")
+    outbox.send([task(1)])
+    outbox.for_record("B")
+    outbox.send([task(2)])
+    assert outbox.flush() == {"B"}
+
+
+def test_a_failed_call_fails_every_record_of_its_batch(sqs: tuple[Outbox, Stubber]) -> None:
+    outbox, stubber = sqs
+    stubber.add_client_error("send_message_batch", "ServiceUnavailable", http_status_code=503)
+    outbox.begin()
+    outbox.for_record("A")
+    outbox.send([task(1)])
+    outbox.for_record("B")
+    outbox.send([task(2)])
+    assert outbox.flush() == {"A", "B"}
+
+
+def test_unbuffered_send_tries_every_batch_before_it_raises(sqs: tuple[Outbox, Stubber]) -> None:
+    outbox, stubber = sqs
+    params = {"QueueUrl": QUEUE_URL, "Entries": ANY}
+    stubber.add_response("send_message_batch", batch_response(10, failed={3}), params)
+    stubber.add_response("send_message_batch", batch_response(2, failed=set()), params)
+    with pytest.raises(RetryableError, match="could not queue 1 of 12"):
+        outbox.send([task(n) for n in range(12)])
+    # The second batch was sent although the first failed in part (the stubber has no
+    # response left over).
+
+
+def error(code: str, status: int) -> ClientError:
+    response: Any = {
+        "Error": {"Code": code, "Message": "m"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "Op")
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("RequestThrottled", 403),  # SQS
+        ("EC2ThrottledException", 400),
+        ("PriorRequestNotComplete", 400),
+        ("RequestTimeout", 400),
+        ("InternalException", 500),  # EventBridge
+        ("KMSInternalException", 500),
+        ("SomethingNew", 503),
+        ("SomethingNew", 429),
+    ],
+)
+def test_throttling_and_server_errors_are_retried(code: str, status: int) -> None:
+    assert type(classify(error(code, status), "x")) is RetryableError
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "InvalidParameterValue", "KMSDisabledException"])
+def test_client_errors_are_dead_lettered(code: str) -> None:
+    assert isinstance(classify(error(code, 400), "x"), DeadLetterError)
