@@ -36,8 +36,9 @@ through a symlink in that directory, so the keys are the same on every run. The 
 ``KMS_TOOLKIT_NODE_COMPILE_CACHE`` names another absolute directory, or ``off``.
 The directory must be private (it holds code the kernel runs): owned by this user, and neither it
 nor a parent writable by others (sticky directories such as ``/tmp`` excepted); otherwise the
-kernel runs without the cache, with a warning. Node older than 24.12 has no portable cache: no
-cache either.
+kernel runs without the cache, with a warning. What is missing of it, parents included, is made
+0700 whatever the umask, and the kernel is given the path that was checked, symlinks resolved.
+Node older than 24.12 has no portable cache: no cache either.
 
 Set ``KMS_TOOLKIT_JSII_CHANNEL=relay`` to keep jsii's own start-up (``direct``, the default,
 uses this module). When the installed jsii no longer has the layout this module relies on (the
@@ -179,22 +180,24 @@ def compile_cache_directory() -> Path | None:
 def _compile_cache_preload() -> tuple[list[str], dict[str, str]]:
     """Node arguments and environment that give the kernel its compile cache, if it may have one.
 
-    The directory is created private (0700) when missing. One that others can change is not
-    used (with a warning): the kernel would run the code it holds.
+    The directory and its missing parents are created private (0700). One that others can
+    change is not used (with a warning): the kernel would run the code it holds.
     """
     directory = compile_cache_directory()
     if directory is None:
         return [], {}
     if not _COMPILE_CACHE_PRELOAD.is_file():
         problem = f"{_COMPILE_CACHE_PRELOAD} is missing from the installation"
-    elif (reason := _usable(directory)) is not None:
+    elif isinstance(usable := _usable(directory), str):
         problem = (
             f"the {COMPILE_CACHE_ENVIRONMENT_VARIABLE} directory {str(directory)!r} is not "
-            f"usable: {reason}"
+            f"usable: {usable}"
         )
     else:
+        # The path that was checked, symlinks resolved: a symlink on the way could be pointed
+        # elsewhere after the check by whoever may write the directory that holds it.
         return ["--require", str(_COMPILE_CACHE_PRELOAD)], {
-            _KERNEL_COMPILE_CACHE_VARIABLE: str(directory)
+            _KERNEL_COMPILE_CACHE_VARIABLE: str(usable)
         }
     warnings.warn(
         f"jsii's kernel runs without a compile cache, {problem}. Synth is slower, nothing "
@@ -206,11 +209,17 @@ def _compile_cache_preload() -> tuple[list[str], dict[str, str]]:
     return [], {}
 
 
-def _usable(directory: Path) -> str | None:
-    """None when ``directory`` exists (made 0700 if missing) and is private, else why not."""
+def _usable(directory: Path) -> Path | str:
+    """``directory`` with symlinks resolved when it exists (made, with any missing parent,
+    0700) and is private; else why not."""
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return _not_private(directory.resolve())
+        # Parents too: mkdir(parents=True) would make them with the umask's mode (0775 under
+        # umask 002), and a group-writable parent makes the cache unusable.
+        missing = [path for path in (directory, *directory.parents) if not path.exists()]
+        for path in reversed(missing):
+            path.mkdir(mode=0o700, exist_ok=True)
+        resolved = directory.resolve(strict=True)
+        return _not_private(resolved) or resolved
     except OSError as error:
         return f"it cannot be created ({error.strerror or error})"
 

@@ -78,6 +78,16 @@ ARTIFACT_ACTION_WILDCARDS = (
     "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
 )
 GENERATED_ROLE_WILDCARDS = ("AwsSolutions-IAM5[Resource::*]",)
+# aws-cdk-lib's asset-publishing role may start, stop and read every CodeBuild build of the
+# account (Resource "*"), as if it were the CodePipeline action role. It is only the service role
+# of the asset project, which runs cdk-assets from npm; the pipeline role starts that project
+# (use_pipeline_role_for_actions). Unchecked, it could start the self-mutation project with a
+# buildspec override and deploy as the cdk-* deploy role: these are denied.
+ASSET_ROLE_DENIED_ACTIONS = (
+    "codebuild:BatchGetBuilds",
+    "codebuild:StartBuild",
+    "codebuild:StopBuild",
+)
 REASON_GENERATED_ROLE = (
     "CDK Pipelines creates this CodeBuild role (self-mutation or asset publishing) itself and "
     "takes no role to replace it, so its grants land in the role's inline default policy."
@@ -413,7 +423,20 @@ class PipelineStack(cdk.Stack):
             (self_mutation.node.find_child("Role"), self_mutation)
         ]
         if assets is not None:
-            generated_roles.append((assets.node.find_child("FileRole"), None))
+            file_role = assets.node.find_child("FileRole")
+            # On the role's policy itself: the role's own add_to_principal_policy drops any
+            # statement with the actions of one it adds (to avoid duplicates), a deny included.
+            file_policy = file_role.node.find_child("DefaultPolicy")
+            assert isinstance(file_policy, iam.Policy)
+            file_policy.add_statements(
+                iam.PolicyStatement(
+                    sid="NoOtherBuilds",
+                    effect=iam.Effect.DENY,
+                    actions=list(ASSET_ROLE_DENIED_ACTIONS),
+                    resources=["*"],
+                )
+            )
+            generated_roles.append((file_role, None))
         for generated_role, project in generated_roles:
             # On the role, so the acknowledgment also covers the OverflowPolicyN that CDK splits
             # off at synth once the default policy grows past the IAM size limit.

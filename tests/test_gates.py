@@ -8,13 +8,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests._support.apps import app_names
 from tests._support.cfn_lint import cfn_lint_problems
 from tests._support.compliance_doc import COMPLIANCE_DOC, documented_acknowledgments
-from tests._support.synth import SynthResult
+from tests._support.synth import SynthResult, synthesize
 
 Synth = Callable[[str], SynthResult]
 
@@ -49,3 +50,12 @@ def test_no_documented_acknowledgment_is_stale(synthesized: Synth) -> None:
     }
     stale = documented_acknowledgments() - used
     assert stale == set(), "docs/compliance.md lists acknowledgments no app makes any more"
+
+
+def test_an_app_without_the_cdk_nag_packs_is_not_taken_for_a_clean_one(tmp_path: Path) -> None:
+    # Without the packs a synth writes an empty report, as it does when every pack passes.
+    import aws_cdk as cdk  # noqa: PLC0415
+
+    app = cdk.App(outdir=str(tmp_path))
+    with pytest.raises(AssertionError, match="not the five cdk-nag packs"):
+        synthesize("bare", app)

@@ -69,8 +69,27 @@ class SynthResult:
                             )
 
 
+# The plugin names of the five cdk-nag packs (constructs_lib.compliance.NAG_PACKS).
+NAG_PACK_NAMES = ["AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless"]
+
+
+def registered_validation_plugins(app: Any) -> list[str]:
+    """Names of the validation plugins registered on ``app`` (jsii prints a deprecation notice:
+    aws-cdk-lib has no other reader of them)."""
+    return sorted(plugin.name for plugin in app.policy_validation_beta1)
+
+
 def synthesize(name: str, app: Any) -> SynthResult:
-    """Synthesize ``app`` (once) and load its templates."""
+    """Synthesize ``app`` (once) and load its templates.
+
+    Raises AssertionError when the App does not run the five cdk-nag packs: a validation report
+    without findings would otherwise look the same as one that no pack wrote.
+    """
+    plugins = registered_validation_plugins(app)
+    assert plugins == NAG_PACK_NAMES, (
+        f"{name}: the App runs validation plugins {plugins}, not the five cdk-nag packs "
+        "(build it with stacks.app_builder.new_app)"
+    )
     assembly = app.synth()
     result = SynthResult(name=name, outdir=Path(assembly.directory))
     # Stacks are keyed by stack name (``Workload-Keys-eu-west-1``), nested stages included.

@@ -302,3 +302,36 @@ def test_the_compile_cache_defaults_to_the_user_cache_directory(
     assert compile_cache_directory() == tmp_path / "kms-toolkit" / "node-compile-cache"
     monkeypatch.setenv(COMPILE_CACHE_ENVIRONMENT_VARIABLE, " OFF ")
     assert compile_cache_directory() is None
+
+
+def test_the_kernel_is_given_the_checked_compile_cache_directory_not_a_symlink_to_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A private directory, reached through a symlink that anyone may replace (it sits in a
+    # directory writable by others, without the sticky bit) once the check has passed.
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    (shared / "cache").symlink_to(private)
+    monkeypatch.setenv(COMPILE_CACHE_ENVIRONMENT_VARIABLE, str(shared / "cache"))
+    _, environment = jsii_channel._compile_cache_preload()
+    assert environment == {"KMS_TOOLKIT_KERNEL_COMPILE_CACHE_DIR": str(private.resolve())}
+
+
+def test_missing_parents_of_the_compile_cache_are_made_private_whatever_the_umask(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv(COMPILE_CACHE_ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    previous = os.umask(0o002)  # Debian and Ubuntu's default for users with their own group
+    try:
+        preload, environment = jsii_channel._compile_cache_preload()
+    finally:
+        os.umask(previous)
+    directory = tmp_path / "cache" / "kms-toolkit" / "node-compile-cache"
+    assert preload[0] == "--require"
+    assert environment == {"KMS_TOOLKIT_KERNEL_COMPILE_CACHE_DIR": str(directory.resolve())}
+    for made in (directory, directory.parent, directory.parent.parent):
+        assert oct(made.stat().st_mode & 0o777) == "0o700", made

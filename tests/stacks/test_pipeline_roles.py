@@ -1,0 +1,94 @@
+"""What the roles of the delivery pipeline may do beyond what CDK Pipelines gives them by default
+(tests/_support/apps/small_org.py: one pipeline; pipeline_chain.py: two)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests._support.synth import SynthResult
+
+Synth = Callable[[str], SynthResult]
+BUILD_ACTIONS = ("codebuild:StartBuild", "codebuild:StopBuild", "codebuild:BatchGetBuilds")
+
+
+def statements_of(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    """Every statement of every policy (inline or managed) attached to ``role_id``."""
+    return [
+        statement
+        for resource in template["Resources"].values()
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        and {"Ref": role_id} in resource["Properties"].get("Roles", [])
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def allowed_on_any_resource(statements: list[dict[str, Any]], action: str) -> bool:
+    """Whether ``action`` on any resource of the account is allowed, and not denied."""
+
+    def matches(statement: dict[str, Any]) -> bool:
+        return "*" in as_list(statement["Resource"]) and any(
+            fnmatch.fnmatchcase(action, pattern) for pattern in as_list(statement["Action"])
+        )
+
+    effects = {statement["Effect"] for statement in statements if matches(statement)}
+    return effects == {"Allow"}
+
+
+@pytest.mark.parametrize("app_name", ["small_org", "pipeline_chain"])
+def test_the_asset_project_may_not_start_or_read_other_builds(
+    synthesized: Synth, app_name: str
+) -> None:
+    # It runs cdk-assets from npm: with codebuild:StartBuild on "*" it could start the
+    # self-mutation project with a buildspec override and deploy with its cdk-* roles.
+    template = synthesized(app_name).template("Pipeline")
+    (project,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CodeBuild::Project"
+        and r["Properties"]["Description"].endswith("/Assets/FileAssets")
+    ]
+    role_id = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    statements = statements_of(template, role_id)
+    assert statements, role_id
+    for action in BUILD_ACTIONS:
+        assert not allowed_on_any_resource(statements, action), action
+
+
+def test_the_pipeline_role_starts_every_build_of_its_own_projects_only(
+    synthesized: Synth,
+) -> None:
+    # No action has a role of its own (use_pipeline_role_for_actions), so the asset role's
+    # build permissions were never needed: the pipeline role starts the builds.
+    template = synthesized("small_org").template("Pipeline")
+    ((_, pipeline),) = [
+        (i, r)
+        for i, r in template["Resources"].items()
+        if r["Type"] == "AWS::CodePipeline::Pipeline"
+    ]
+    builds = [
+        action
+        for stage in pipeline["Properties"]["Stages"]
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Provider"] == "CodeBuild"
+    ]
+    assert [action["Name"] for action in builds] == ["Synth", "SelfMutate", "FileAssets"]
+    assert all("RoleArn" not in action for action in builds)
+    role_id = pipeline["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    projects = sorted(
+        i for i, r in template["Resources"].items() if r["Type"] == "AWS::CodeBuild::Project"
+    )
+    (start,) = [
+        st
+        for st in statements_of(template, role_id)
+        if "codebuild:StartBuild" in as_list(st["Action"])
+    ]
+    assert start["Effect"] == "Allow"
+    assert sorted(r["Fn::GetAtt"][0] for r in start["Resource"]) == projects
