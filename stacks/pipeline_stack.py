@@ -14,7 +14,7 @@ one deployed (handed off through its artifact bucket), not whatever the branch h
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -426,8 +426,7 @@ class PipelineStack(cdk.Stack):
             file_role = assets.node.find_child("FileRole")
             # On the role's policy itself: the role's own add_to_principal_policy drops any
             # statement with the actions of one it adds (to avoid duplicates), a deny included.
-            file_policy = file_role.node.find_child("DefaultPolicy")
-            assert isinstance(file_policy, iam.Policy)
+            file_policy = cast(iam.Policy, file_role.node.find_child("DefaultPolicy"))
             file_policy.add_statements(
                 iam.PolicyStatement(
                     sid="NoOtherBuilds",
