@@ -48,6 +48,7 @@ from constructs_lib._validation import (
 )
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.encrypted_bucket import (
+    IP_ADDRESS,
     BucketReplication,
     EncryptedBucket,
     acknowledge_wildcard_resources,
@@ -62,7 +63,8 @@ CLOUDTRAIL = "cloudtrail.amazonaws.com"
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
 ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 # CloudTrail: 3-128 characters; letters, digits, '.', '_', '-'; starts and ends with a letter or
-# digit; no two of '.', '_', '-' side by side (API_CreateTrail.html).
+# digit; no two of '.', '_', '-' side by side; not in IP address format such as 192.168.5.4
+# (API_CreateTrail.html, InvalidTrailNameException).
 TRAIL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?![._-])){1,126}[A-Za-z0-9]$")
 KEY_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{1,200}$")
 MAX_DATA_EVENT_BUCKETS = 250
@@ -175,6 +177,12 @@ def check_trail_name(prop: str, value: Any) -> str:
         prop,
         "must be 3-128 letters, digits, '.', '_' or '-', start and end with a letter or digit, "
         "and have no two of '.', '_', '-' side by side",
+        value,
+    )
+    require(
+        not IP_ADDRESS.match(value),
+        prop,
+        "must not be formatted as an IP address (CloudTrail refuses such names)",
         value,
     )
     return str(value)
@@ -436,8 +444,9 @@ class AuditTrail(Construct):
     """A multi-Region CloudTrail trail to CIS standard, encrypted with a customer managed key.
 
     Args:
-        trail_name: the trail's name (policies build its ARN from it). Default: a name unique to
-            this construct's path.
+        trail_name: the trail's name (policies build its ARN from it): 3-128 letters, digits,
+            '.', '_', '-', not in IP address format. Default: a name unique to this construct's
+            path.
         encryption_key: a symmetric :class:`CustomerManagedKey` for the log files, the log group
             and the alarm topic; CloudTrail and CloudWatch statements are added to its policy.
             Default: a new key (rotated, AWS default policy) with alias ``key_alias``.
@@ -451,11 +460,12 @@ class AuditTrail(Construct):
             ``central_bucket``.
         central_bucket: deliver to a bucket in a central audit account instead (no bucket is
             made here; the central account gets decrypt access to the log files). Default: none.
-        s3_key_prefix: Default: none (or the given bucket's prefix).
+        s3_key_prefix: Default: none. With ``bucket`` or ``central_bucket`` the trail takes that
+            bucket's prefix (whose policy names no other); give it only to repeat it.
         log_retention: retention of the CloudWatch Logs copy. Default: one year. INFINITE is
             refused (CIS and the nag packs ask for a set retention).
         data_event_buckets: buckets whose S3 object-level (data) events are recorded, Read and
-            Write. Default: none.
+            Write; not the trail's own bucket or its access-log bucket. Default: none.
         organization_id: make an organization trail for this AWS Organization (deploy it in the
             management account). Default: not an organization trail.
         removal_policy: for the log group (the buckets keep their own). Default: RETAIN.
@@ -654,20 +664,23 @@ class AuditTrail(Construct):
         central_bucket: CentralAuditBucket | None,
     ) -> str | None:
         given = check_key_prefix("s3_key_prefix", s3_key_prefix)
-        existing = (
-            bucket.s3_key_prefix
-            if bucket is not None
-            else central_bucket.s3_key_prefix
-            if central_bucket is not None
-            else None
-        )
+        if bucket is not None:
+            existing = bucket.s3_key_prefix
+        elif central_bucket is not None:
+            existing = central_bucket.s3_key_prefix
+        else:
+            return given
+        # The bucket's policy lets CloudTrail write under its own prefix only: a trail with
+        # another prefix (or one where the bucket has none) fails CreateTrail with
+        # InsufficientS3BucketPolicyException at deploy.
         require(
-            given is None or existing is None or given == existing,
+            given is None or given == existing,
             "s3_key_prefix",
-            f"must match the bucket's s3_key_prefix ({existing!r})",
+            f"must match the bucket's s3_key_prefix ({existing!r}); leave it out to use the "
+            "bucket's",
             given,
         )
-        return given if given is not None else existing
+        return existing
 
     def _key(
         self, encryption_key: CustomerManagedKey | None, key_alias: str | None, name: str
@@ -769,6 +782,9 @@ class AuditTrail(Construct):
 
     def _add_data_events(self, buckets: Sequence[s3.IBucket | EncryptedBucket]) -> None:
         resolved: list[s3.IBucket] = []
+        # Each log delivery writes a server access log record to the access-log bucket, whose
+        # data event the trail would deliver again: a loop as endless as logging the trail bucket.
+        access_logs = self.audit_bucket.access_log_bucket if self.audit_bucket is not None else None
         for item in buckets:
             target = item.bucket if isinstance(item, EncryptedBucket) else item
             require(
@@ -781,6 +797,13 @@ class AuditTrail(Construct):
                 target is not self.bucket,
                 "data_event_buckets",
                 "must not include the trail's own bucket (each delivery would log itself)",
+                target.node.path,
+            )
+            require(
+                target is not access_logs,
+                "data_event_buckets",
+                "must not include the access-log bucket of the trail's bucket (each log delivery "
+                "would log itself)",
                 target.node.path,
             )
             require(

@@ -249,6 +249,24 @@ def is_bucket(value: Any) -> bool:
     return hasattr(value, "node") and isinstance(getattr(value, "bucket_arn", None), str)
 
 
+def _default_sse_algorithm(bucket: s3.IBucket) -> str | None:
+    """The ``SSEAlgorithm`` of a bucket made in this app (``AES256``, ``aws:kms``,
+    ``aws:kms:dsse``), or None when it is not known at synth time (an imported bucket, or one
+    left to S3's SSE-S3 default). ``BucketEncryption.KMS_MANAGED`` and ``DSSE_MANAGED`` leave
+    ``encryption_key`` unset, so that attribute alone does not tell."""
+    if not isinstance(bucket, s3.Bucket):
+        return None
+    cfn = bucket.node.default_child
+    if not isinstance(cfn, s3.CfnBucket):
+        return None
+    resolved = Stack.of(bucket).resolve(cfn.bucket_encryption) or {}
+    for rule in resolved.get("serverSideEncryptionConfiguration") or []:
+        algorithm = (rule.get("serverSideEncryptionByDefault") or {}).get("sseAlgorithm")
+        if isinstance(algorithm, str):
+            return algorithm
+    return None
+
+
 def _positive_days(prop: str, value: Any) -> int:
     require(
         isinstance(value, int) and not isinstance(value, bool) and value >= 1,
@@ -369,7 +387,8 @@ class EncryptedBucket(Construct):
         noncurrent_version_retention_days: days a replaced or deleted version is kept before
             the lifecycle rule removes it (at least 1). Default: 90.
         access_log_bucket: an existing bucket for the server access logs (SSE-S3, owned by this
-            account). Default: a dedicated log bucket is made.
+            account; a bucket of this app with SSE-KMS, ``KMS_MANAGED`` or ``DSSE_MANAGED``
+            encryption is refused). Default: a dedicated log bucket is made.
         access_log_retention_days: days the dedicated log bucket keeps logs (at least 1; only
             for the bucket this construct makes, so not together with ``access_log_bucket``).
             Default: 365.
@@ -381,8 +400,8 @@ class EncryptedBucket(Construct):
             own encryption settings and are exempt from the encryption-header denies; an Allow
             statement with ``aws:SourceArn`` must still let them write. Default: none.
         bucket_props: further ``aws_s3.Bucket`` props (``lifecycle_rules``, ``cors``,
-            ``event_bridge_enabled``, ...). They may not weaken the required settings. Default:
-            none.
+            ``event_bridge_enabled``, ...). They may not weaken the required settings; lifecycle
+            rule IDs must not repeat (``ExpireNoncurrentVersions`` is taken). Default: none.
 
     Attributes:
         bucket: the ``aws_s3.Bucket``.
@@ -436,12 +455,13 @@ class EncryptedBucket(Construct):
                 "must be an aws_s3.IBucket",
                 access_log_bucket,
             )
+            algorithm = _default_sse_algorithm(access_log_bucket)
             require(
-                access_log_bucket.encryption_key is None,
+                access_log_bucket.encryption_key is None and algorithm in (None, "AES256"),
                 "access_log_bucket",
                 "must use SSE-S3 default encryption (S3 server access logging cannot deliver to "
-                "SSE-KMS buckets)",
-                access_log_bucket.node.path,
+                "SSE-KMS or DSSE-KMS buckets, the AWS managed key aws/s3 included)",
+                access_log_bucket.node.path + (f" ({algorithm})" if algorithm else ""),
             )
         if bucket_name is not None and not is_token(bucket_name):
             require(
@@ -510,6 +530,16 @@ class EncryptedBucket(Construct):
             ),
             *(user_props.pop("lifecycle_rules", None) or []),
         ]
+        if len(lifecycle_rules) > 1:
+            # S3 refuses a lifecycle configuration whose rule IDs repeat, at deploy time.
+            ids = [rule.id for rule in lifecycle_rules if rule.id is not None]
+            require(
+                len(set(ids)) == len(ids),
+                "bucket_props",
+                "must not repeat a lifecycle rule ID (ExpireNoncurrentVersions is this "
+                "construct's own)",
+                sorted({i for i in ids if ids.count(i) > 1}),
+            )
         props = merge_props(
             "bucket_props",
             {},

@@ -665,14 +665,14 @@ def _key(stack: cdk.Stack) -> CustomerManagedKey:
     return CustomerManagedKey(stack, "K")
 
 
-def _bucket_for(name: str) -> Callable[[cdk.Stack], AuditBucket]:
+def _bucket_for(name: str, prefix: str | None = "logs") -> Callable[[cdk.Stack], AuditBucket]:
     def make(stack: cdk.Stack) -> AuditBucket:
         return AuditBucket(
             stack,
             "Shared",
             encryption_key=_key(stack),
             sources=[TrailSource(account=SECURITY, trail_name=name, region="eu-west-1")],
-            s3_key_prefix="logs",
+            s3_key_prefix=prefix,
         )
 
     return make
@@ -684,6 +684,12 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"trail_name": "-trail"}, "Received: '-trail'"),
     ({"trail_name": "trail_-x"}, "Received: 'trail_-x'"),
     ({"trail_name": cdk.Aws.STACK_NAME}, "'trail_name' must be a literal name"),
+    # CloudTrail's InvalidTrailNameException: "Not be in IP address format".
+    (
+        {"trail_name": "192.168.5.4"},
+        "'trail_name' must not be formatted as an IP address (CloudTrail refuses such names). "
+        "Received: '192.168.5.4'",
+    ),
     ({"organization_id": "org-1"}, "'organization_id' must be an AWS Organizations ID"),
     (
         {"encryption_key": _key, "key_alias": "alias/trail"},
@@ -719,7 +725,22 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"bucket": _bucket_for("other")}, "'bucket' must list this trail (audit in 111111111111/"),
     (
         {"bucket": _bucket_for("audit"), "s3_key_prefix": "trail"},
-        "'s3_key_prefix' must match the bucket's s3_key_prefix ('logs'). Received: 'trail'",
+        "'s3_key_prefix' must match the bucket's s3_key_prefix ('logs'); leave it out to use the "
+        "bucket's. Received: 'trail'",
+    ),
+    # The bucket's policy names its own prefix only: another one fails CreateTrail at deploy
+    # (InsufficientS3BucketPolicyException), even where the bucket has no prefix at all.
+    (
+        {"bucket": _bucket_for("audit", prefix=None), "s3_key_prefix": "logs"},
+        "'s3_key_prefix' must match the bucket's s3_key_prefix (None); leave it out to use the "
+        "bucket's. Received: 'logs'",
+    ),
+    (
+        {
+            "central_bucket": CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account=WORKLOAD),
+            "s3_key_prefix": "trail",
+        },
+        "'s3_key_prefix' must match the bucket's s3_key_prefix (None)",
     ),
     ({"s3_key_prefix": "/logs"}, "'s3_key_prefix' must be an S3 key prefix"),
     (
@@ -729,6 +750,11 @@ CASES: list[tuple[dict[str, Any], str]] = [
     (
         {"bucket": _bucket_for("audit"), "data_event_buckets": "own"},
         "'data_event_buckets' must not include the trail's own bucket",
+    ),
+    (
+        {"bucket": _bucket_for("audit"), "data_event_buckets": "access_logs"},
+        "'data_event_buckets' must not include the access-log bucket of the trail's bucket "
+        "(each log delivery would log itself). Received: 'S/Shared/Storage/AccessLogs'",
     ),
     ({"data_event_buckets": "twice"}, "'data_event_buckets' must not repeat a bucket"),
     ({"data_event_buckets": ["arn:aws:s3:::data"]}, "'data_event_buckets' must hold aws_s3"),
@@ -750,6 +776,8 @@ def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) 
             kwargs[name] = kwargs[name](stack)
     if kwargs.get("data_event_buckets") == "own":
         kwargs["data_event_buckets"] = [kwargs["bucket"].bucket]
+    elif kwargs.get("data_event_buckets") == "access_logs":
+        kwargs["data_event_buckets"] = [kwargs["bucket"].access_log_bucket]
     elif kwargs.get("data_event_buckets") == "twice":
         data = EncryptedBucket(stack, "Data", encryption_key=_key(stack))
         kwargs["data_event_buckets"] = [data, data.bucket]
@@ -768,6 +796,10 @@ def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) 
         (
             lambda: TrailSource(account=SECURITY, trail_name="t", region="eu-west-1"),
             "'sources.trail_name' must be 3-128 letters",
+        ),
+        (
+            lambda: TrailSource(account=SECURITY, trail_name="10.0.0.1", region="eu-west-1"),
+            "'sources.trail_name' must not be formatted as an IP address",
         ),
         (
             lambda: TrailSource(account=SECURITY, trail_name="trail", region="moon"),
@@ -823,6 +855,29 @@ def test_existing_audit_bucket_is_used_as_given() -> None:
     assert trail.log_group.node.id == "LogGroup"
     assert trail.logs_role.node.id == "LogsRole"
     assert trail.alarm_topic.topic is not None
+
+
+def test_trail_takes_the_given_buckets_prefix_or_none() -> None:
+    """Left out (or repeated), the prefix is the bucket's, even when the bucket has none."""
+    for given in (None, "logs"):
+        stack = _stack()
+        trail = AuditTrail(
+            stack,
+            "Audit",
+            trail_name="audit",
+            bucket=_bucket_for("audit")(stack),
+            s3_key_prefix=given,
+        )
+        cfn = trail.trail.node.default_child
+        assert isinstance(cfn, cloudtrail.CfnTrail)
+        assert cfn.s3_key_prefix == "logs"
+    stack = _stack()
+    trail = AuditTrail(
+        stack, "Audit", trail_name="audit", bucket=_bucket_for("audit", prefix=None)(stack)
+    )
+    cfn = trail.trail.node.default_child
+    assert isinstance(cfn, cloudtrail.CfnTrail)
+    assert cfn.s3_key_prefix is None
 
 
 def _workload_trails(count: int) -> list[TrailSource]:

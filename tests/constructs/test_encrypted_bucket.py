@@ -9,7 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Match, Template
 
 from constructs_lib import (
     BucketReplication,
@@ -32,7 +32,7 @@ def logical_id(template: dict[str, Any], resource_type: str, prefix: str) -> str
         for name, resource in template["Resources"].items()
         if resource["Type"] == resource_type and name.startswith(prefix)
     ]
-    return found
+    return str(found)
 
 
 def arn(logical: str) -> dict[str, Any]:
@@ -440,6 +440,7 @@ def test_replication_role_trusts_the_named_source_bucket_only() -> None:
         ),
     )
     assert bucket.replication_role is not None
+    assert bucket.replication_role.assume_role_policy is not None
     trust = stack.resolve(bucket.replication_role.assume_role_policy.to_json())
     (statement,) = trust["Statement"]
     assert statement["Condition"] == {
@@ -470,6 +471,34 @@ def test_attributes_expose_every_resource() -> None:
     assert shared.access_log_bucket is plain.access_log_bucket
     # No second log bucket was made for it.
     assert [c.node.id for c in shared.node.children] == ["Bucket"]
+
+
+def test_sse_s3_log_bucket_and_distinct_lifecycle_rules_are_accepted() -> None:
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    key = CustomerManagedKey(stack, "K")
+    for index, encryption in enumerate((s3.BucketEncryption.S3_MANAGED, None)):
+        logs = s3.Bucket(stack, f"Logs{index}", encryption=encryption)
+        bucket = EncryptedBucket(
+            stack,
+            f"B{index}",
+            encryption_key=key,
+            access_log_bucket=logs,
+            bucket_props={
+                "lifecycle_rules": [
+                    s3.LifecycleRule(id="Archive", expiration=cdk.Duration.days(400)),
+                    s3.LifecycleRule(expiration=cdk.Duration.days(800), prefix="tmp/"),
+                ]
+            },
+        )
+        assert bucket.access_log_bucket is logs
+    buckets = Template.from_stack(stack).find_resources("AWS::S3::Bucket")
+    for index in (0, 1):
+        (rules,) = [
+            resource["Properties"]["LifecycleConfiguration"]["Rules"]
+            for name, resource in buckets.items()
+            if name.startswith(f"B{index}Bucket")
+        ]
+        assert [rule.get("Id") for rule in rules] == ["ExpireNoncurrentVersions", "Archive", None]
 
 
 def test_imported_key_in_the_buckets_region_is_accepted() -> None:
@@ -522,6 +551,15 @@ def _kms_log_bucket(stack: cdk.Stack) -> Any:
     return s3.Bucket(stack, "Logs", encryption_key=kms.Key(stack, "LogKey"))
 
 
+def _aws_managed_kms_log_bucket(stack: cdk.Stack) -> Any:
+    # SSE-KMS with aws/s3: the bucket has no encryption_key, and S3 still cannot log into it.
+    return s3.Bucket(stack, "Logs", encryption=s3.BucketEncryption.KMS_MANAGED)
+
+
+def _dsse_log_bucket(stack: cdk.Stack) -> Any:
+    return s3.Bucket(stack, "Logs", encryption=s3.BucketEncryption.DSSE_MANAGED)
+
+
 REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region": DR_REGION}
 
 
@@ -571,6 +609,45 @@ REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region":
             _symmetric,
             {"access_log_bucket": _kms_log_bucket},
             "'access_log_bucket' must use SSE-S3 default encryption",
+        ),
+        (
+            _symmetric,
+            {"access_log_bucket": _aws_managed_kms_log_bucket},
+            "'access_log_bucket' must use SSE-S3 default encryption (S3 server access logging "
+            "cannot deliver to SSE-KMS or DSSE-KMS buckets, the AWS managed key aws/s3 "
+            "included). Received: 'S/Logs (aws:kms)'",
+        ),
+        (
+            _symmetric,
+            {"access_log_bucket": _dsse_log_bucket},
+            "Received: 'S/Logs (aws:kms:dsse)'",
+        ),
+        # S3 refuses a lifecycle configuration whose rule IDs repeat, at deploy time.
+        (
+            _symmetric,
+            {
+                "bucket_props": {
+                    "lifecycle_rules": [
+                        s3.LifecycleRule(
+                            id="ExpireNoncurrentVersions", expiration=cdk.Duration.days(30)
+                        )
+                    ]
+                }
+            },
+            "'bucket_props' must not repeat a lifecycle rule ID (ExpireNoncurrentVersions is "
+            "this construct's own). Received: ['ExpireNoncurrentVersions']",
+        ),
+        (
+            _symmetric,
+            {
+                "bucket_props": {
+                    "lifecycle_rules": [
+                        s3.LifecycleRule(id="Archive", expiration=cdk.Duration.days(30)),
+                        s3.LifecycleRule(id="Archive", expiration=cdk.Duration.days(60)),
+                    ]
+                }
+            },
+            "'bucket_props' must not repeat a lifecycle rule ID",
         ),
         (
             _symmetric,
