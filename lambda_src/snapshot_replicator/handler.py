@@ -23,7 +23,8 @@ Time: the function's clients make at most ``LAMBDA_MAX_ATTEMPTS`` attempts per c
 connect/read timeouts (the CLI keeps its generous retries), and the copier takes no new record
 once less than ``RESERVE_MILLIS`` of the invocation is left: the records it did not start are
 reported as batch item failures (SQS delivers them again, their receive count goes up by one),
-so a slow batch never times out as a whole.
+so a slow batch rarely times out as a whole (a record started just above the reserve can
+still overrun it: it makes several calls; if it does, SQS delivers the batch again).
 """
 
 from __future__ import annotations
@@ -125,8 +126,11 @@ class Runtime:
             message_id = record["messageId"]
             if remaining_millis is not None and remaining_millis() < RESERVE_MILLIS:
                 for late in records[index:]:
-                    first_of[late["messageId"]] = late["messageId"]
-                    outcome[late["messageId"]] = False
+                    late_id = late["messageId"]
+                    late_digest = hashlib.sha256(late.get("body", "").encode()).hexdigest()
+                    # A duplicate of a record handled above shares its outcome; the rest go back.
+                    first_of[late_id] = first_of.get(late_digest, late_id)
+                    outcome.setdefault(late_id, False)
                 self.log.warning(
                     "too little time left: records handed back to the queue",
                     records=len(records) - index,

@@ -4,8 +4,9 @@ RDS events are best effort and any event can be missed, so every run:
 
 * replicator: queues a copy for every selected source younger than the sweep window that has no
   copy yet in a destination (an unencrypted Aurora source, which can never be copied encrypted,
-  is dead-lettered with that reason instead, by the first run after it was made: a later run
-  only logs it, so the dead-letter queue gets it once, not on every run of the window);
+  is dead-lettered with that reason instead, by the runs within the sweep interval (plus 5
+  minutes) of its creation: later runs only log it, so the dead-letter queue does not get it on
+  every run of the window);
   re-announces staging copies not yet delivered; deletes (by tag, and only copies this
   replicator made) copies older than the retention, delivered staging copies whose source left
   the window, and extra copies of the same source (a lost race);
@@ -86,8 +87,12 @@ def sweep(runtime: Runtime, now: Callable[[], datetime] = lambda: datetime.now(U
                 start = _age_start(info)
                 if start is None:
                     continue
-                expired = cfg.retention_days is not None and moment - start > timedelta(
-                    days=cfg.retention_days
+                # A pending copy is left to finish (its watch would only copy it again); a
+                # later run deletes it once available if it is still past the retention.
+                expired = (
+                    info.state != "pending"
+                    and cfg.retention_days is not None
+                    and moment - start > timedelta(days=cfg.retention_days)
                 )
                 delivered_done = TAG_DELIVERED in info.tags and start < window_start
                 if expired or delivered_done:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo, copy_refusal
 from kmskit.snapshots.model import (
@@ -39,6 +39,7 @@ from kmskit.snapshots.model import (
     SnapshotRef,
     copy_key,
     iso,
+    parse_iso,
 )
 from kmskit.snapshots.outcomes import (
     DeadLetterError,
@@ -283,6 +284,18 @@ class Workflow:
         other = self.engine.other_copy(gone, key)
         if other is not None:
             return f"{gone.arn} is gone; {other.ref.arn} is the copy of {task.source.arn}"
+        started = parse_iso(task.origin.time)
+        retention = self.config.retention_days
+        if (
+            retention is not None
+            and started is not None
+            and (datetime.now(UTC) - started > timedelta(days=retention))
+        ):
+            # Past the retention the sweep would delete a new copy too: copying again would loop.
+            self.log.warning("copy disappeared past its retention: not copied again", copy=gone.arn)
+            return (
+                f"{gone.arn} is gone and {task.source.arn} is past the retention; not copied again"
+            )
         self.outbox.send([task.with_action("copy")])
         self.log.warning("copy disappeared before it completed", copy=gone.arn)
         return f"{gone.arn} disappeared before it completed; the copy is queued again"

@@ -888,9 +888,28 @@ def test_a_watched_rds_copy_that_vanished_is_copied_again(stubs: Stubs) -> None:
             ],
         },
     )
-    rt = runtime(replicator_config(), stubs)
+    rt = runtime(replicator_config(retention_days=None), stubs)
     assert rt.process([record(watch.to_json())]) == {"batchItemFailures": []}
     assert metrics(rt, "DeadLettered") == 0
+
+
+def test_a_watched_copy_that_vanished_past_the_retention_is_not_copied_again(stubs: Stubs) -> None:
+    # WHEN is days in the past: a new copy would be past a 1-day retention, and the sweep would
+    # delete it again.
+    task = rds_task()
+    target = rds_identifier(
+        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
+    )
+    watch = task.with_action("watch", SnapshotRef("RDS", target, OTHER, SOURCE))
+    stubs.on("rds", OTHER).add_client_error(
+        "describe_db_snapshots", "DBSnapshotNotFound", f"{target} not found"
+    )
+    rt = runtime(replicator_config(retention_days=1), stubs)
+    assert rt.process([record(watch.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 0
+    messages = [line.get("message") for line in rt.log.lines or []]
+    assert "copy disappeared past its retention: not copied again" in messages
+    assert "sqs" not in {service for service, _ in stubs.clients}  # nothing queued
 
 
 def test_a_watched_ebs_copy_replaced_by_another_copy_finishes_quietly(stubs: Stubs) -> None:
@@ -1000,6 +1019,25 @@ def test_records_not_started_in_time_are_handed_back(
     }
     lines = [line.get("message") for line in rt.log.lines or []]
     assert "too little time left: records handed back to the queue" in lines
+
+
+def test_a_late_duplicate_of_a_handled_record_is_not_handed_back(
+    stubs: Stubs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, late_duplicate, late = (
+        record("not a message 0"),
+        record("not a message 1"),
+        record("not a message 0"),
+        record("not a message 2"),
+    )
+    rt = runtime(replicator_config(), stubs)
+    monkeypatch.setattr(handler_module, "_runtime", rt)
+    running_out = Context(start=RESERVE_MILLIS + 1_000, step=600)
+    response = handler_module.handler(
+        {"Records": [first, second, late_duplicate, late]}, running_out
+    )
+    # The duplicate shares the handled record's outcome; only the unhandled body goes back.
+    assert response == {"batchItemFailures": [{"itemIdentifier": late["messageId"]}]}
 
 
 def test_the_function_clients_fit_their_retries_in_the_time_budget() -> None:

@@ -166,3 +166,33 @@ def test_an_unencrypted_aurora_source_is_dead_lettered_by_one_run_only(
         QueueUrl=env["dlq"], AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "1"
+
+
+def test_retention_leaves_a_pending_copy_to_finish(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Deleting it would only make its watch copy it again, and the next sweep delete that too.
+    rt = env["runtime"]
+    old = iso(datetime.now(UTC) - timedelta(days=30))
+    ours = {
+        TAG_MANAGED_BY: "kmskit-snapshots",
+        TAG_REPLICATOR: rt.config.replicator_id,
+        TAG_ROLE: "replica",
+        TAG_SOURCE_TIME: old,
+        TAG_COPY_KEY: "late",
+    }
+    pending = snapshot(OTHER, ours)
+    listed = rt.engine.managed_copies
+
+    def still_pending(kind: Any, region: str) -> list[Any]:
+        return [
+            replace(info, state="pending") if info.ref.id == pending else info
+            for info in listed(kind, region)
+        ]
+
+    monkeypatch.setattr(rt.engine, "managed_copies", still_pending)
+    assert sweep(rt).deleted == 0
+    assert exists(OTHER, pending)
+    monkeypatch.setattr(rt.engine, "managed_copies", listed)
+    assert sweep(rt).deleted == 1  # once available, it is past the retention
+    assert not exists(OTHER, pending)
