@@ -17,6 +17,11 @@ REGION_PATTERN = re.compile(
     r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?-(central|(north|south)?(east|west)|north|south)-\d{1,2}$"
 )
 
+# S3's general purpose bucket naming rules reserve these prefixes ("Bucket naming rules", S3 user
+# guide): CreateBucket refuses them, so a clean synth would fail only at deploy. The bucket
+# names made here, and the organisation name that starts them, are checked against it.
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+
 
 class ConstructPropError(ValueError):
     """A construct prop (or configuration field) holds a value the toolkit cannot accept."""

@@ -29,7 +29,13 @@ from constructs import Construct
 
 from constructs_lib import _durations as durations
 from constructs_lib import _principals as principals
-from constructs_lib._validation import ConstructPropError, check_region, is_token, require
+from constructs_lib._validation import (
+    RESERVED_BUCKET_PREFIXES,
+    ConstructPropError,
+    check_region,
+    is_token,
+    require,
+)
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
@@ -39,9 +45,6 @@ DEFAULT_ACCESS_LOG_RETENTION_DAYS = 365
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
 KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key|alias)/(.+)$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-# S3's general purpose bucket naming rules reserve these ("Bucket naming rules", S3 user guide):
-# CreateBucket refuses them, so a clean synth would fail only at deploy.
-RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 IP_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 

@@ -13,7 +13,7 @@ import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 from aws_cdk import DefaultStackSynthesizer, Stack
 from aws_cdk import aws_iam as iam
@@ -33,6 +33,10 @@ from constructs_lib._validation import (
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
 MAX_KEY_POLICY_BYTES = 32_768
 STACK_DEPLOYER = "stack-deployer"
+# What a prop of several values takes: a list or a tuple, never a str (a Sequence too, which
+# check_sequence refuses at run time) or a single object.
+_T = TypeVar("_T")
+ListOrTuple: TypeAlias = list[_T] | tuple[_T, ...]
 """``KeyPolicy.custom(deployer=...)`` default: the CloudFormation execution role of the key's
 stack synthesizer (``cdk-<qualifier>-cfn-exec-role-<account>-<region>``)."""
 
@@ -330,7 +334,7 @@ class KeyServicePrincipal:
         cls,
         *,
         trail_arn: str,
-        log_readers: Sequence[iam.IPrincipal | str] = (),
+        log_readers: ListOrTuple[iam.IPrincipal | str] = (),
     ) -> KeyServicePrincipal:
         """CloudTrail encrypting log files for one trail (``aws:SourceArn``).
 
@@ -485,12 +489,12 @@ class KeyPolicy:
     def custom(
         cls,
         *,
-        admins: Sequence[iam.IPrincipal | str] = (),
-        users: Sequence[iam.IPrincipal | str] = (),
-        service_users: Sequence[iam.IPrincipal | str] = (),
-        external_accounts: Sequence[ExternalAccount | iam.AccountPrincipal | str] = (),
-        service_principals: Sequence[KeyServicePrincipal] = (),
-        statements: Sequence[iam.PolicyStatement] = (),
+        admins: ListOrTuple[iam.IPrincipal | str] = (),
+        users: ListOrTuple[iam.IPrincipal | str] = (),
+        service_users: ListOrTuple[iam.IPrincipal | str] = (),
+        external_accounts: ListOrTuple[ExternalAccount | iam.AccountPrincipal | str] = (),
+        service_principals: ListOrTuple[KeyServicePrincipal] = (),
+        statements: ListOrTuple[iam.PolicyStatement] = (),
         deployer: iam.IPrincipal | str | None = STACK_DEPLOYER,
     ) -> KeyPolicy:
         """Named roles and no blanket root ``kms:*``.

@@ -83,6 +83,7 @@ EXTERNAL_ROTATION_REASON = (
 # and Region, so stacks of one App in the same (concrete) environment share one set; a stack
 # whose account or Region is a token has its own. Each stack finds its set once.
 _aliases_by_stack: weakref.WeakKeyDictionary[Stack, set[str]] = weakref.WeakKeyDictionary()
+_token_aliases_by_stack: weakref.WeakKeyDictionary[Stack, set[str]] = weakref.WeakKeyDictionary()
 _aliases_by_app: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], set[str]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -133,6 +134,13 @@ def _reserve_alias(stack: Stack, facts: StackFacts, alias: str) -> None:
 
     Called once every other check of the key has passed, so a refused key reserves nothing.
     """
+    if is_token(alias):
+        # f"alias/{Aws.STACK_NAME}-data" reads the same in every stack and differs at deploy
+        # time: such an alias is unique within its stack only.
+        tokens = _token_aliases_by_stack.setdefault(stack, set())
+        require(alias not in tokens, "alias", "must be unique within the stack", alias)
+        tokens.add(alias)
+        return
     used = _aliases_by_stack.get(stack)
     concrete = not is_token(facts.account) and not is_token(facts.region)
     if used is None:
@@ -494,11 +502,11 @@ class _KeyBase(Resource):
         * its ARN is a reference to that stack (a role made there, same environment): naming
           it would make the key's stack depend on the grantee's, which already depends on the
           key's (its identity policy names the key), so this is refused with what to do;
-        * its ARN is known at synth (a role with a physical name in another environment) and
-          its stack deploys after the key's: KMS refuses principals that do not exist yet, so
-          the key policy names the principal's account root limited by ``ArnEquals
-          aws:PrincipalArn`` to that ARN (as the deployer statement does);
-        * otherwise it is named as it is.
+        * its ARN is known at synth (a role with a physical name): the key policy names the
+          principal's account root limited by ``ArnEquals aws:PrincipalArn`` to that ARN (as the
+          deployer statement does). KMS refuses a principal that does not exist yet, and
+          whether the grantee's stack deploys first is not known when the grant is made
+          (dependencies from references appear only at synth); this form is right either way.
 
         Principals that are not constructs of Python (ARNs, accounts, services, the imported
         roles of CDK Pipelines) are named as they are.
@@ -527,8 +535,6 @@ class _KeyBase(Resource):
                 "ArnEquals condition on aws:PrincipalArn)",
                 owner.node.path,
             )
-        if key_stack not in grantee_stack.dependencies:
-            return principal, conditions
         arns = list(principal_json.get("AWS", []))
         if not arns or set(principal_json) != {"AWS"}:
             return principal, conditions  # a service principal exists before any stack
@@ -540,8 +546,8 @@ class _KeyBase(Resource):
         require(
             "aws:PrincipalArn" not in arn_equals,
             "conditions",
-            "must not set ArnEquals aws:PrincipalArn for a grantee whose stack deploys after "
-            "the key's (the key policy limits its account root to the grantee's ARN with it)",
+            "must not set ArnEquals aws:PrincipalArn for a grantee of another stack (the key "
+            "policy limits its account root to the grantee's ARN with it)",
             conditions,
         )
         arn_equals["aws:PrincipalArn"] = arns[0] if len(arns) == 1 else list(arns)

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib._validation import (
+    RESERVED_BUCKET_PREFIXES,
     ConstructPropError,
     check_account_id,
     check_range,
@@ -70,9 +71,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NAME_PATTERN = re.compile(r"^(?=.{1,20}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 ALIAS_PATTERN = re.compile(r"^(?=.{1,30}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 # The name starts the names of S3 buckets (``<name>-audit-...``, ``<name>-pipeline-...``), which
-# S3 refuses with these prefixes (xn-- already fails NAME_PATTERN), and KMS aliases
-# (``alias/<name>/...``), where ``alias/aws/`` is reserved for AWS managed keys.
-RESERVED_NAME_PREFIXES = ("sthree-", "amzn-s3-demo-")
+# S3 refuses with RESERVED_BUCKET_PREFIXES, and KMS aliases (``alias/<name>/...``), where
+# ``alias/aws/`` is reserved for AWS managed keys.
 RESERVED_NAMES = ("aws",)
 # Top-level construct IDs of the pipeline's stacks (Pipeline, Pipeline2, ...,
 # PipelineArtifacts-<region>), which an account's stage ID must not take.
@@ -493,7 +493,7 @@ def load_organisation(raw: Any) -> Organisation:
         "AWS managed keys",
         name,
     )
-    for prefix in RESERVED_NAME_PREFIXES:
+    for prefix in RESERVED_BUCKET_PREFIXES:
         require(
             not str(name).startswith(prefix),
             _field("name"),

@@ -103,3 +103,26 @@ def synthesize(name: str, app: Any) -> SynthResult:
             stack_name = properties.get("stackName", artifact_id)
             result.templates[stack_name] = json.loads(template_path.read_text())
     return result
+
+
+def _reference_name(part: dict[str, Any]) -> str:
+    if "Fn::GetStackOutput" in part:
+        return str(part["Fn::GetStackOutput"]["StackName"])
+    return f"<{next(iter(part))}>"
+
+
+def replication_config(template: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot copier's configuration in ``template``, each cross-stack key reference shown
+    as its stack name."""
+    (copier,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and '"mode' in json.dumps(r["Properties"]["Environment"])
+        and "Copier" in json.dumps(r)
+    ]
+    value = copier["Properties"]["Environment"]["Variables"]["KMSKIT_SNAPSHOT_CONFIG"]
+    parts = value["Fn::Join"][1] if isinstance(value, dict) else [value]
+    text = "".join(part if isinstance(part, str) else _reference_name(part) for part in parts)
+    config: dict[str, Any] = json.loads(text)
+    return config

@@ -369,25 +369,54 @@ def partner_reader_grant(*, depends: bool) -> list[dict[str, Any]]:
     )
 
 
-def test_custom_policy_names_a_role_of_another_account_known_at_synth() -> None:
-    statements = partner_reader_grant(depends=False)
-    assert allows(statements, ("AWS", f"arn:aws:iam::{PARTNER}:role/partner-reader"), "kms:Decrypt")
-
-
-def test_role_created_after_the_key_is_its_account_root_limited_to_its_arn() -> None:
-    # KMS refuses a principal that does not exist yet; the root with aws:PrincipalArn lets in
-    # that role alone, as the deployer statement does.
-    statements = partner_reader_grant(depends=True)
+@pytest.mark.parametrize("depends", [False, True], ids=["no-dependency", "deploys-after-the-key"])
+def test_a_named_role_of_another_stack_is_its_account_root_limited_to_its_arn(
+    depends: bool,
+) -> None:
+    # KMS refuses a principal that does not exist yet, and whether the role's stack deploys
+    # first is not known at grant time (dependencies from references appear at synth): the root
+    # with aws:PrincipalArn lets in that role alone whatever the order, as the deployer
+    # statement does.
+    statements = partner_reader_grant(depends=depends)
     assert allows(
         statements,
         ("AWS", f"arn:aws:iam::{PARTNER}:root"),
         "kms:Decrypt",
         {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{PARTNER}:role/partner-reader"}},
     )
+    assert not allows(
+        statements, ("AWS", f"arn:aws:iam::{PARTNER}:role/partner-reader"), "kms:Decrypt"
+    )
     unconditioned_roots = [
         s for s in statements if "Condition" not in s and s["Principal"]["AWS"].endswith(":root")
     ]
     assert unconditioned_roots == []
+
+
+def test_a_named_role_whose_stack_depends_on_the_key_only_through_references() -> None:
+    # Same account, another Region: the role's identity policy references the key, so its stack
+    # deploys after the key's, a dependency CDK adds only at synth.
+    app = cdk.App(context=cdk_json_context())
+    keys = cdk.Stack(app, "Keys", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    other = cdk.Stack(
+        app,
+        "Other",
+        env=cdk.Environment(account=ACCOUNT, region="eu-central-1"),
+        cross_region_references=True,
+    )
+    key = CustomerManagedKey(keys, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
+    key.grant_decrypt(role(other, "Reader", role_name="reader"))
+    assembly = app.synth()
+    statements = Templates(main=assembly.get_stack_by_name("Keys").template, partner={}).key_policy(
+        "Key"
+    )
+    assert allows(
+        statements,
+        ("AWS", f"arn:aws:iam::{ACCOUNT}:root"),
+        "kms:Decrypt",
+        {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/reader"}},
+    )
+    assert not allows(statements, ("AWS", f"arn:aws:iam::{ACCOUNT}:role/reader"), "kms:Decrypt")
 
 
 def test_imported_role_of_another_stack_is_named_as_it_is() -> None:

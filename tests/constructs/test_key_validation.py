@@ -782,6 +782,19 @@ def test_alias_with_a_token_is_accepted() -> None:
     }
 
 
+def test_a_token_alias_is_unique_within_its_stack_only() -> None:
+    # The same text in two stacks of one environment names two aliases at deploy time.
+    app = cdk.App()
+    env = cdk.Environment(account=ACCOUNT, region="eu-west-1")
+    alias = f"alias/{cdk.Aws.STACK_NAME}-data"
+    blue, green = cdk.Stack(app, "Blue", env=env), cdk.Stack(app, "Green", env=env)
+    CustomerManagedKey(blue, "K", alias=alias)
+    assert CustomerManagedKey(green, "K", alias=alias).alias is not None
+    with pytest.raises(ConstructPropError) as refused:
+        CustomerManagedKey(green, "K2", alias=alias)
+    assert str(refused.value) == f"'alias' must be unique within the stack. Received: {alias!r}"
+
+
 def test_a_refused_key_reserves_no_alias() -> None:
     stack = new_stack()
     with pytest.raises(ConstructPropError):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests._support.snapshots import normalized
-from tests._support.synth import SynthResult, synthesize
+from tests._support.synth import SynthResult, replication_config, synthesize
 
 Synth = Callable[[str], SynthResult]
 REGIONS = ("eu-west-1", "eu-central-1")
@@ -160,26 +160,6 @@ def test_workload_snapshot_key_lets_the_backup_account_in_through_ec2_and_rds(
             "ec2.eu-west-1.amazonaws.com",
             "rds.eu-west-1.amazonaws.com",
         ]
-
-
-def _reference_name(part: dict[str, Any]) -> str:
-    if "Fn::GetStackOutput" in part:
-        return str(part["Fn::GetStackOutput"]["StackName"])
-    return f"<{next(iter(part))}>"
-
-
-def replication_config(template: dict[str, Any]) -> dict[str, Any]:
-    """The copier's configuration, with each cross-stack key reference shown as its stack name."""
-    (copier,) = [
-        r
-        for r in resources(template, "AWS::Lambda::Function")
-        if '"mode' in json.dumps(r["Properties"]["Environment"]) and "Copier" in json.dumps(r)
-    ]
-    value = copier["Properties"]["Environment"]["Variables"]["KMSKIT_SNAPSHOT_CONFIG"]
-    parts = value["Fn::Join"][1] if isinstance(value, dict) else [value]
-    text = "".join(part if isinstance(part, str) else _reference_name(part) for part in parts)
-    config: dict[str, Any] = json.loads(text)
-    return config
 
 
 def test_replicators_copy_to_the_other_region_and_share_with_backup(example: SynthResult) -> None:

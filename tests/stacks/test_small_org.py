@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from tests._support.snapshots import normalized
-from tests._support.synth import SynthResult
+from tests._support.synth import SynthResult, replication_config
 
 Synth = Callable[[str], SynthResult]
 STACKS = [
@@ -35,31 +33,9 @@ def test_snapshot(synthesized: Synth, snapshot_json, stack_name: str) -> None:  
     assert normalized(synthesized("small_org").template(stack_name)) == snapshot_json
 
 
-def _reference_name(part: dict[str, Any]) -> str:
-    if "Fn::GetStackOutput" in part:
-        return str(part["Fn::GetStackOutput"]["StackName"])
-    return f"<{next(iter(part))}>"
-
-
-def copier_destinations(template: dict[str, Any]) -> list[dict[str, str]]:
-    """The copier's destinations, each cross-stack key reference shown as its stack name."""
-    (copier,) = [
-        r
-        for r in template["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function"
-        and '"mode' in json.dumps(r["Properties"]["Environment"])
-        and "Copier" in json.dumps(r)
-    ]
-    value = copier["Properties"]["Environment"]["Variables"]["KMSKIT_SNAPSHOT_CONFIG"]
-    parts = value["Fn::Join"][1] if isinstance(value, dict) else [value]
-    text = "".join(part if isinstance(part, str) else _reference_name(part) for part in parts)
-    destinations: list[dict[str, str]] = json.loads(text)["destinations"]
-    return destinations
-
-
 def test_single_region_replication_only_shares_with_the_backup_account(synthesized: Synth) -> None:
     template = synthesized("small_org").template("App-Replication-eu-west-1")
-    assert copier_destinations(template) == [
+    assert replication_config(template)["destinations"] == [
         {"region": "eu-west-1", "kms_key_arn": "App-Keys-eu-west-1", "account": "333333333333"}
     ]
     assert "PipelineArtifacts" not in " ".join(synthesized("small_org").templates)
