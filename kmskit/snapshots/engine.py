@@ -665,14 +665,14 @@ def _region_of(arn: str | None) -> str | None:
     return parts[3] if len(parts) > 3 and parts[3] else None
 
 
-def client_factory(settings: ClientSettings) -> ClientFactory:
+def client_factory(settings: ClientSettings, **client_options: Any) -> ClientFactory:
     """A caching factory over :class:`kmskit.clients.ClientSettings` (one client per service
-    and Region)."""
+    and Region); ``client_options`` go to every client's botocore config (e.g. timeouts)."""
     cache: dict[tuple[str, str], Any] = {}
 
     def clients(service: str, region: str) -> Any:
         if (service, region) not in cache:
-            cache[(service, region)] = settings.client(service, region=region)
+            cache[(service, region)] = settings.client(service, region=region, **client_options)
         return cache[(service, region)]
 
     return clients

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kmskit.clients import ClientSettings
-from kmskit.snapshots.engine import ClientFactory, SnapshotEngine
+from kmskit.snapshots.engine import ClientFactory, SnapshotEngine, client_factory
 from kmskit.snapshots.model import copy_key
 from kmskit.snapshots.outcomes import (
     DeadLetterError,
@@ -168,7 +168,7 @@ class Runtime:
             unreadable = unreadable_reason(body)
             if unreadable is not None:
                 # kmskit's own work in a shape this version cannot read: keep it, with the reason.
-                return self._dead_letter(
+                return self.dead_letter(
                     log, body, DeadLetterError(unreadable, UNREADABLE_MESSAGE), receive_count
                 )
             log.warning("unknown message shape: dropped", body=body[:2000])
@@ -194,9 +194,9 @@ class Runtime:
     ) -> bool:
         """Dead-letter, wait for a copy slot, or retry: True when the record may be deleted."""
         if isinstance(error, DeadLetterTaskError):
-            return self._dead_letter(log, error.body, error, receive_count)
+            return self.dead_letter(log, error.body, error, receive_count)
         if isinstance(error, DeadLetterError):
-            return self._dead_letter(log, body, error, receive_count)
+            return self.dead_letter(log, body, error, receive_count)
         if isinstance(error, LimitReachedError) and isinstance(message, Task):
             return self._wait_for_slot(log, message, error, receive_count)
         if isinstance(error, RetryableError):
@@ -212,7 +212,7 @@ class Runtime:
         if task.waits >= MAX_WAITS:
             reason = f"waited {task.waits} times for a copy slot: {problem.reason}"
             final = DeadLetterError(reason, problem.code)
-            return self._dead_letter(log, task.to_json(), final, receive_count)
+            return self.dead_letter(log, task.to_json(), final, receive_count)
         key = copy_key(task.origin, region=task.region, account=self.config.account, role=task.role)
         now = self.clock()
         self._waiting = {k: t for k, t in self._waiting.items() if now - t < WAITING_MEMORY}
@@ -239,7 +239,7 @@ class Runtime:
         if receive_count >= self.config.max_receive_count:
             reason = f"gave up after {receive_count} attempts: {problem.reason}"
             final = DeadLetterError(reason, problem.code)
-            return self._dead_letter(log, body, final, receive_count)
+            return self.dead_letter(log, body, final, receive_count)
         delay = retry_delay(receive_count)
         log.warning("retry later", reason=problem.reason, code=problem.code, delay_seconds=delay)
         try:
@@ -249,7 +249,7 @@ class Runtime:
             log.warning("could not delay the message", error=str(error))
         return False
 
-    def _dead_letter(
+    def dead_letter(
         self, log: JsonLogger, body: str, problem: StepError, receive_count: int
     ) -> bool:
         try:
@@ -266,20 +266,11 @@ class Runtime:
 
 def lambda_clients(region: str, max_attempts: int | None = LAMBDA_MAX_ATTEMPTS) -> ClientFactory:
     """Cached clients with short timeouts and ``max_attempts`` per call (module docstring)."""
-    settings = ClientSettings(region=region, max_attempts=max_attempts)
-    cache: dict[tuple[str, str], Any] = {}
-
-    def clients(service: str, client_region: str) -> Any:
-        if (service, client_region) not in cache:
-            cache[(service, client_region)] = settings.client(
-                service,
-                region=client_region,
-                connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                read_timeout=READ_TIMEOUT_SECONDS,
-            )
-        return cache[(service, client_region)]
-
-    return clients
+    return client_factory(
+        ClientSettings(region=region, max_attempts=max_attempts),
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+    )
 
 
 _runtime: Runtime | None = None

@@ -151,13 +151,19 @@ class Ignored:
 Message = Task | Created | CopyFinished | Shared | Received | Ignored
 
 
-def parse(body: str) -> Message | None:
-    """The message in an SQS body, or None if its shape is unknown."""
+def _json_object(body: str) -> dict[str, Any] | None:
+    """``body`` decoded, when it is a JSON object."""
     try:
         data = json.loads(body)
     except (TypeError, ValueError):
         return None
-    if not isinstance(data, dict):
+    return data if isinstance(data, dict) else None
+
+
+def parse(body: str) -> Message | None:
+    """The message in an SQS body, or None if its shape is unknown."""
+    data = _json_object(body)
+    if data is None:
         return None
     try:
         if data.get("kmskit") == TASK_MARKER:
@@ -178,11 +184,8 @@ def unreadable_reason(body: str) -> str | None:
     from an account running another version) is work: it belongs in the dead-letter queue with
     this reason, not in the log.
     """
-    try:
-        data = json.loads(body)
-    except (TypeError, ValueError):
-        return None
-    if not isinstance(data, dict):
+    data = _json_object(body)
+    if data is None:
         return None
     marker = data.get("kmskit")
     ours = (isinstance(marker, str) and marker.startswith("kmskit-snapshot-task/")) or (

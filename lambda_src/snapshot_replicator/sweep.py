@@ -34,6 +34,7 @@ from kmskit.snapshots.model import (
     copy_key,
     parse_iso,
 )
+from kmskit.snapshots.outcomes import DeadLetterError
 
 from .handler import Runtime
 from .messages import Task
@@ -177,16 +178,11 @@ def _missing_copies(
 def _dead_letter(runtime: Runtime, tasks: list[Task], reason: str, report: SweepReport) -> None:
     if not tasks:
         return
-    try:
-        runtime.outbox.dead_letter(
-            tasks[0].to_json(), reason=reason, code=UNENCRYPTED_AURORA, receive_count=0
-        )
-    except Exception as error:
-        report.errors.append(f"dead-letter {tasks[0].source.arn}: {error}")
-        return
-    report.dead_lettered += 1
-    runtime.log.metric("DeadLettered", runtime.config.replicator_id)
-    runtime.log.error("dead-lettered", reason=reason, code=UNENCRYPTED_AURORA)
+    problem = DeadLetterError(reason, UNENCRYPTED_AURORA)
+    if runtime.dead_letter(runtime.log, tasks[0].to_json(), problem, receive_count=0):
+        report.dead_lettered += 1
+    else:
+        report.errors.append(f"dead-letter {tasks[0].source.arn}: the send failed (logged)")
 
 
 def _shared_with_us(runtime: Runtime, kind: Any, report: SweepReport) -> list[Task]:

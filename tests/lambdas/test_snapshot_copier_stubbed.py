@@ -869,15 +869,20 @@ def test_a_retry_while_the_failed_rds_copy_is_deleting_comes_back_later(stubs: S
     assert metrics(rt, "DeadLettered") == 0
 
 
-def test_a_watched_rds_copy_that_vanished_is_copied_again(stubs: Stubs) -> None:
+def vanished_rds_watch(stubs: Stubs) -> Task:
+    """A watch task for the RDS copy of ``rds_task()``, which RDS no longer finds."""
     task = rds_task()
     target = rds_identifier(
         task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
     )
-    watch = task.with_action("watch", SnapshotRef("RDS", target, OTHER, SOURCE))
     stubs.on("rds", OTHER).add_client_error(
         "describe_db_snapshots", "DBSnapshotNotFound", f"{target} not found"
     )
+    return task.with_action("watch", SnapshotRef("RDS", target, OTHER, SOURCE))
+
+
+def test_a_watched_rds_copy_that_vanished_is_copied_again(stubs: Stubs) -> None:
+    watch = vanished_rds_watch(stubs)
     stubs.on("sqs", REGION).add_response(
         "send_message_batch",
         {"Successful": [], "Failed": []},
@@ -896,14 +901,7 @@ def test_a_watched_rds_copy_that_vanished_is_copied_again(stubs: Stubs) -> None:
 def test_a_watched_copy_that_vanished_past_the_retention_is_not_copied_again(stubs: Stubs) -> None:
     # WHEN is days in the past: a new copy would be past a 1-day retention, and the sweep would
     # delete it again.
-    task = rds_task()
-    target = rds_identifier(
-        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
-    )
-    watch = task.with_action("watch", SnapshotRef("RDS", target, OTHER, SOURCE))
-    stubs.on("rds", OTHER).add_client_error(
-        "describe_db_snapshots", "DBSnapshotNotFound", f"{target} not found"
-    )
+    watch = vanished_rds_watch(stubs)
     rt = runtime(replicator_config(retention_days=1), stubs)
     assert rt.process([record(watch.to_json())]) == {"batchItemFailures": []}
     assert metrics(rt, "DeadLettered") == 0

@@ -127,12 +127,17 @@ def aurora_snapshot(name: str, *, encrypted: bool) -> str:
     )
 
 
+def aurora_only(rt: Any) -> Any:
+    """``rt`` replicating Aurora cluster snapshots only."""
+    rt.config = replace(rt.config, resource_types=("AURORA",))
+    rt.workflow.config = rt.config
+    return rt
+
+
 def test_an_unencrypted_aurora_source_is_dead_lettered_with_the_reason(
     env: dict[str, Any],
 ) -> None:
-    rt = env["runtime"]
-    rt.config = replace(rt.config, resource_types=("AURORA",))
-    rt.workflow.config = rt.config
+    rt = aurora_only(env["runtime"])
     encrypted = aurora_snapshot("ledger", encrypted=True)
     plain = aurora_snapshot("legacy", encrypted=False)
     report = sweep(rt)
@@ -154,9 +159,7 @@ def test_an_unencrypted_aurora_source_is_dead_lettered_with_the_reason(
 def test_an_unencrypted_aurora_source_is_dead_lettered_by_one_run_only(
     env: dict[str, Any],
 ) -> None:
-    rt = env["runtime"]
-    rt.config = replace(rt.config, resource_types=("AURORA",))
-    rt.workflow.config = rt.config
+    rt = aurora_only(env["runtime"])
     aurora_snapshot("legacy", encrypted=False)
     assert sweep(rt).dead_lettered == 1
     # Every later run within the sweep window sees it again, and leaves the reported one alone.
