@@ -87,13 +87,17 @@ def check_output(path: str | os.PathLike[str], argument: str | None = None) -> N
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], *, mode: int = 0o600) -> Iterator[BinaryIO]:
+def atomic_output(
+    path: str | os.PathLike[str], *, mode: int = 0o600, exclusive: bool = False
+) -> Iterator[BinaryIO]:
     """Yield a binary file; on success it becomes ``path``, on failure nothing is left behind.
 
     The new file gets permissions ``mode`` (default owner read/write only: outputs are often
     plaintext or key material). The path is checked with :func:`check_output` first; a file
     error while creating, flushing or renaming the file becomes a
-    :class:`~kmskit.errors.KmskitError` naming ``path``.
+    :class:`~kmskit.errors.KmskitError` naming ``path``. With ``exclusive`` (default False) an
+    existing ``path`` is never replaced, even one created while the file was being written:
+    the finished file is hard-linked into place, which fails if ``path`` exists.
     """
     if str(path) == STDIO:
         yield sys.stdout.buffer
@@ -120,13 +124,28 @@ def atomic_output(path: str | os.PathLike[str], *, mode: int = 0o600) -> Iterato
             except OSError as error:
                 raise from_os_error(error, f"write '{path}'") from error
         try:
-            os.replace(handle.name, target)
+            if exclusive:
+                _link_new(handle.name, target, path)
+            else:
+                os.replace(handle.name, target)
         except OSError as error:
             raise from_os_error(error, f"write '{path}'") from error
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(handle.name)
         raise
+
+
+def _link_new(written: str, target: Path, path: str | os.PathLike[str]) -> None:
+    """Put ``written`` at ``target`` unless something is there already, then drop ``written``."""
+    try:
+        os.link(written, target)
+    except FileExistsError as error:
+        raise UsageError(
+            f"could not write '{path}': the file appeared while this command ran; it was left "
+            "as it is"
+        ) from error
+    os.unlink(written)
 
 
 @contextlib.contextmanager

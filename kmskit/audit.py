@@ -41,9 +41,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TextIO, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
-from kmskit.errors import IntegrityError, NotFoundError, UsageError, from_client_error
+from kmskit.errors import (
+    IntegrityError,
+    KmskitError,
+    NotFoundError,
+    UsageError,
+    from_client_error,
+)
 from kmskit.progress import progress_bar
 
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
@@ -53,13 +64,20 @@ KEY_ID = re.compile(
     r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
 )
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+# What botocore accepts as a bucket name (legacy us-east-1 names may have capitals and _).
+BUCKET_NAME = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}$")
 ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+# Every partition's Region names: us-east-1, us-gov-west-1, us-isob-east-1, eusc-de-east-1.
+REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+){1,2}-\d{1,2}$")
 MIN_WORKERS, MAX_WORKERS = 1, 64
 DEFAULT_WORKERS = 8
 LIST_PAGE_SIZE = 1000  # the ListObjectsV2 maximum
 # Calls from the last minutes of a day are delivered into the next day's folder.
 DELIVERY_SLACK = timedelta(days=1)
+# botocore retries a request that failed, not a body that broke off while it was read
+# (boto/boto3#4111): such a log file is fetched again, as often as the client tries a call.
+BODY_ERRORS = (IncompleteReadError, ReadTimeoutError, ResponseStreamingError)
+DEFAULT_READ_ATTEMPTS = 3  # botocore's standard retry mode
 
 CSV_FIELDS = (
     "eventTime",
@@ -92,7 +110,7 @@ class LogLocation:
         """``s3://bucket[/prefix]`` or ``bucket[/prefix]``."""
         text = value.removeprefix("s3://").strip("/")
         bucket, _, prefix = text.partition("/")
-        if not bucket:
+        if not BUCKET_NAME.match(bucket):
             raise UsageError(f"'location' must be s3://BUCKET[/PREFIX]. Received: {value!r}")
         return cls(bucket=bucket, prefix=prefix.strip("/"))
 
@@ -125,6 +143,8 @@ class DateRange:
     until: date
 
     def __post_init__(self) -> None:
+        if self.until >= date.max:  # the day after --until is read too
+            raise UsageError(f"'--until' must be before {date.max}. Received: {self.until}")
         if self.since > self.until:
             raise UsageError(
                 f"'--since' must not be after '--until'. Received: {self.since} > {self.until}"
@@ -136,7 +156,11 @@ class DateRange:
         if days < 1:
             raise UsageError(f"'--days' must be at least 1. Received: {days}")
         end = until or datetime.now(UTC).date()
-        return cls(since=end - timedelta(days=days - 1), until=end)
+        try:
+            since = end - timedelta(days=days - 1)
+        except OverflowError:
+            raise UsageError(f"'--days' reaches back before {date.min}. Received: {days}") from None
+        return cls(since=since, until=end)
 
     def folder_days(self) -> list[date]:
         """The delivery folders to read: ``since`` .. ``until`` + 1 day."""
@@ -383,21 +407,21 @@ class AuditReader:
     def account_paths(
         self, location: LogLocation, accounts: Sequence[str] = ()
     ) -> list[AccountPath]:
-        """Every account folder (organization trails included), or those of ``accounts``."""
+        """Every account folder (organization trails included), or those of ``accounts``;
+        :class:`~kmskit.errors.NotFoundError` when there is none."""
         top = self._common_prefixes(location, location.logs_root)
         organizations = sorted(name for name in top if ORGANIZATION_ID.match(name))
-        if accounts:
-            paths = [AccountPath(account) for account in accounts]
-            paths += [AccountPath(a, org) for org in organizations for a in accounts]
-            return paths
         found = [AccountPath(name) for name in top if ACCOUNT_ID.match(name)]
         for org in organizations:
             members = self._common_prefixes(location, f"{location.logs_root}{org}/")
             found += [AccountPath(name, org) for name in members if ACCOUNT_ID.match(name)]
+        if accounts:
+            found = [path for path in found if path.account in accounts]
         if not found:
+            of = f" of account {', '.join(accounts)}" if accounts else ""
             raise NotFoundError(
-                f"no CloudTrail logs under {location.uri(location.logs_root)} (check the bucket "
-                "and the trail's S3 key prefix)"
+                f"no CloudTrail logs{of} under {location.uri(location.logs_root)} (check the "
+                "bucket, the trail's S3 key prefix and --account)"
             )
         return found
 
@@ -424,12 +448,28 @@ class AuditReader:
             raise from_client_error(error, f"list {location.uri(prefix)}") from error
         return keys
 
+    def read_attempts(self) -> int:
+        """Times a log file is fetched when its body breaks off: the client's total attempts
+        per call (``--max-attempts``), else botocore's standard 3."""
+        config = getattr(getattr(self.s3, "meta", None), "config", None)
+        retries = getattr(config, "retries", None) or {}
+        attempts = retries.get("total_max_attempts")
+        return attempts if isinstance(attempts, int) and attempts >= 1 else DEFAULT_READ_ATTEMPTS
+
     def read_records(self, location: LogLocation, key: str) -> list[dict[str, Any]]:
         """The ``Records`` of one log object."""
-        try:
-            body = self.s3.get_object(Bucket=location.bucket, Key=key)["Body"].read()
-        except ClientError as error:
-            raise from_client_error(error, f"read {location.uri(key)}") from error
+        attempts = self.read_attempts()
+        for attempt in range(1, attempts + 1):
+            try:
+                body = self.s3.get_object(Bucket=location.bucket, Key=key)["Body"].read()
+                break
+            except ClientError as error:
+                raise from_client_error(error, f"read {location.uri(key)}") from error
+            except BODY_ERRORS as error:
+                if attempt == attempts:
+                    raise KmskitError(
+                        f"could not read {location.uri(key)}: {error} (tried {attempts} times)"
+                    ) from error
         try:
             document = json.loads(gzip.decompress(body))
         except (OSError, EOFError, zlib.error, ValueError) as error:
@@ -460,14 +500,8 @@ class AuditReader:
         run on the calling thread, in key order, so the first copy in key order is the one kept
         and the set of seen identities needs no lock. It holds the identities of kept records
         only."""
-        for account in accounts:
-            if not ACCOUNT_ID.match(account):
-                raise UsageError(
-                    f"'--account' must be a 12-digit account ID. Received: {account!r}"
-                )
-        for region in regions:
-            if not REGION.match(region):
-                raise UsageError(f"'--log-region' must be an AWS Region name. Received: {region!r}")
+        check_accounts(accounts, "--account")
+        check_regions(regions)
         paths = self.account_paths(location, accounts)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             if regions:
@@ -509,6 +543,20 @@ class AuditReader:
                     sink(record, matched)
                 bar.update(1)
         return stats
+
+
+def check_accounts(accounts: Iterable[str], argument: str) -> None:
+    """Raise unless every one is a 12-digit account ID; ``argument`` names the option."""
+    for account in accounts:
+        if not ACCOUNT_ID.match(account):
+            raise UsageError(f"'{argument}' must be a 12-digit account ID. Received: {account!r}")
+
+
+def check_regions(regions: Iterable[str]) -> None:
+    """Raise unless every one is a Region name (the ``--log-region`` option)."""
+    for region in regions:
+        if not REGION.match(region):
+            raise UsageError(f"'--log-region' must be an AWS Region name. Received: {region!r}")
 
 
 def check_workers(workers: Any) -> int:
@@ -645,13 +693,12 @@ def summary_table(summary: UsageSummary) -> str:
 
 
 def summary_json(summary: UsageSummary, stats: AuditStats) -> str:
-    return json.dumps(
-        {
-            "rows": [row.as_dict() for row in summary.sorted_rows()],
-            "objectsRead": stats.objects,
-            "recordsRead": stats.records,
-            "recordsMatched": stats.matched,
-            "duplicatesSkipped": stats.duplicates,
-        },
-        indent=2,
-    )
+    """The summary as a JSON document, ending with a newline like the table."""
+    document = {
+        "rows": [row.as_dict() for row in summary.sorted_rows()],
+        "objectsRead": stats.objects,
+        "recordsRead": stats.records,
+        "recordsMatched": stats.matched,
+        "duplicatesSkipped": stats.duplicates,
+    }
+    return json.dumps(document, indent=2) + "\n"

@@ -4,8 +4,9 @@ Each module in :mod:`kmskit.commands` adds its subcommands through ``register(su
 common)``; ``common`` is a parent parser with the options every command shares. A command's
 handler returns an exit code; a :class:`~kmskit.errors.KmskitError` becomes a one-line message on
 stderr and its exit code (see :mod:`kmskit.errors`), and so does a file error (``OSError``, mapped
-by :func:`kmskit.errors.from_os_error`). When the reader of stdout goes away (``| head``) the
-command stops without a message and exits 141.
+by :func:`kmskit.errors.from_os_error`) or an AWS error the command did not map (``ClientError``,
+mapped by :func:`kmskit.errors.from_client_error`). When the reader of stdout goes away
+(``| head``) the command stops without a message and exits 141.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+)
 
 from kmskit import __version__, commands
 from kmskit.clients import DEFAULT_MAX_ATTEMPTS, RETRY_MODES, ClientSettings
@@ -26,6 +33,7 @@ from kmskit.errors import (
     EXIT_INTERRUPTED,
     KmskitError,
     UsageError,
+    from_client_error,
     from_os_error,
 )
 
@@ -96,21 +104,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         # flushing it at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
-    except (KmskitError, BotoCoreError, OSError) as error:
+    except (KmskitError, BotoCoreError, ClientError, OSError) as error:
         failure = as_kmskit_error(error)
         print(f"kmskit: error: {failure}", file=sys.stderr)
         return failure.exit_code
     return code
 
 
-def as_kmskit_error(error: KmskitError | BotoCoreError | OSError) -> KmskitError:
+def as_kmskit_error(error: KmskitError | BotoCoreError | ClientError | OSError) -> KmskitError:
     """The message and exit code for what a handler raised."""
     if isinstance(error, KmskitError):
         return error
+    if isinstance(error, ClientError):
+        # An AWS error no command mapped (e.g. expired credentials on its first call).
+        return from_client_error(error, f"call {error.operation_name}")
+    if isinstance(error, ProfileNotFound):
+        return UsageError(
+            "'--profile' (or AWS_PROFILE) must name a profile of the AWS configuration. "
+            f"Received: {error.kwargs.get('profile')!r}"
+        )
     if isinstance(error, (NoCredentialsError, NoRegionError)):
         return UsageError(f"{error} (configure AWS credentials and a Region)")
     if isinstance(error, OSError):
         # A file error no command turned into a KmskitError: name the file, no traceback.
         where = f"'{error.filename}'" if error.filename is not None else "a file"
         return from_os_error(error, f"use {where}")
-    return KmskitError(str(error))
+    # botocore's messages may span lines (parameter validation): keep the error on one.
+    return KmskitError(" ".join(str(error).split()))

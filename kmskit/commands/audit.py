@@ -21,6 +21,8 @@ from kmskit.audit import (
     RecordFilter,
     RecordSink,
     UsageSummary,
+    check_accounts,
+    check_regions,
     check_workers,
     resolve_key,
     summary_json,
@@ -69,8 +71,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY",
-        help="key ARN, key ID, alias name or alias ARN (IDs and aliases are resolved with "
-        "kms:DescribeKey in --region)",
+        help="key ARN, key ID, alias name or alias ARN (key IDs and alias names are resolved "
+        "with kms:DescribeKey in --region, alias ARNs in their own Region)",
     )
     what.add_argument(
         "--principal",
@@ -136,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
     workers = check_workers(args.workers)
     location = LogLocation.parse(args.location)
     date_range = date_range_from_args(args)
+    check_accounts(args.account, "--account")
+    check_accounts(args.caller_account, "--caller-account")
+    check_regions(args.log_region)
     key_arns = frozenset(
         resolve_key(reference, lambda region: settings.client("kms", region=region))
         for reference in args.key

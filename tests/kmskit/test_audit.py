@@ -14,10 +14,14 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import botocore.loaders
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ResponseStreamingError
 from moto import mock_aws
 
 from kmskit.audit import (
@@ -38,6 +42,7 @@ from kmskit.errors import (
     EXIT_OK,
     EXIT_USAGE,
     IntegrityError,
+    KmskitError,
     UsageError,
 )
 
@@ -508,6 +513,25 @@ def test_accounts_and_regions_can_be_given(aws: Any) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("location", "accounts"),
+    [
+        (f"s3://{BUCKET}/no-such-prefix", [OWNER]),  # the trail's prefix mistyped
+        (f"s3://{BUCKET}/{PREFIX}", ["999988887777"]),  # an account with no logs here
+    ],
+)
+def test_cli_accounts_with_no_logs_are_not_found(
+    aws: Any, location: str, accounts: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As without --account: no logs to read is an error, not an empty report of no use."""
+    argv = ["audit", location, "--quiet", "--since", "2026-11-02", "--until", "2026-11-08"]
+    for account in accounts:
+        argv += ["--account", account]
+    assert main(argv) == EXIT_NOT_FOUND
+    err = capsys.readouterr().err
+    assert f"no CloudTrail logs of account {accounts[0]} under {location}/AWSLogs/" in err
+
+
 def test_late_delivery_counts_for_its_event_day(aws: Any) -> None:
     last_day = summarize(aws, date_range=DateRange(date(2026, 11, 8), date(2026, 11, 8)))
     assert {key: row.count for key, row in last_day.rows.items()} == {
@@ -556,6 +580,101 @@ def test_reads_with_a_bounded_pool_in_key_order() -> None:
     assert 1 < peak <= 3
 
 
+class CutOffBodies:
+    """An S3 client whose GetObject bodies break off while being read, ``cuts`` times per key
+    (a connection reset: botocore retries the request, not the reading of its body)."""
+
+    def __init__(self, s3: Any, cuts: int) -> None:
+        self.s3 = s3
+        self.meta = s3.meta
+        self.cuts = cuts
+        self.gets: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def get_paginator(self, name: str) -> Any:
+        return self.s3.get_paginator(name)
+
+    def get_object(self, **params: Any) -> dict[str, Any]:
+        response: dict[str, Any] = self.s3.get_object(**params)
+        with self.lock:
+            self.gets[params["Key"]] = self.gets.get(params["Key"], 0) + 1
+            cut = self.gets[params["Key"]] <= self.cuts
+        if cut:
+            response["Body"] = io.BytesIO(b"")
+            response["Body"].read = self.reset
+        return response
+
+    @staticmethod
+    def reset(amt: int | None = None) -> bytes:
+        raise ResponseStreamingError(error="Connection broken: IncompleteRead(0 bytes read)")
+
+
+def test_a_log_file_cut_off_while_read_is_fetched_again(aws: Any) -> None:
+    s3 = CutOffBodies(aws, cuts=1)
+    summary = UsageSummary()
+    stats = AuditReader(s3, workers=4, progress=False).run(
+        LOCATION, WEEK, RecordFilter(), summary.add
+    )
+    assert {key: row.count for key, row in summary.rows.items()} == EXPECTED_WEEK
+    assert stats.objects == len(s3.gets)
+    assert set(s3.gets.values()) == {2}
+
+
+def test_a_log_file_that_keeps_breaking_off_fails_the_run_naming_it(aws: Any) -> None:
+    s3 = CutOffBodies(ThreeAttempts(aws), cuts=99)
+    with pytest.raises(KmskitError) as error:
+        AuditReader(s3, workers=2, progress=False).run(
+            LOCATION, DateRange(date(2026, 11, 2), date(2026, 11, 2)), RecordFilter(), print
+        )
+    (first, *_) = sorted(s3.gets)
+    assert str(error.value).startswith(f"could not read s3://{BUCKET}/{first}: ")
+    assert "Connection broken" in str(error.value)
+    assert s3.gets[first] == 3
+
+
+class ThreeAttempts:
+    """``s3`` configured like ``--max-attempts 3``."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+        self.meta = SimpleNamespace(config=Config(retries={"total_max_attempts": 3}))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+
+def test_logs_of_every_botocore_region_are_found() -> None:
+    """Region folders are recognized for every Region botocore knows, European Sovereign
+    Cloud (eusc-de-east-1) and GovCloud included, both found and given with --log-region."""
+    loader = botocore.loaders.Loader()
+    names = [
+        region
+        for partition in loader.load_data("endpoints")["partitions"]
+        for region in partition["regions"]
+    ]
+    assert "eusc-de-east-1" in names
+    bucket = "audit-logs-every-region"
+    eusc_key = f"arn:aws-eusc:kms:eusc-de-east-1:{OWNER}:key/{KEY_ID}"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        for region in names:
+            key = kms_record("Decrypt", "2026-11-03T13:00:00Z", iam_user(ALICE), eusc_key)
+            put_log(s3, log_key(OWNER, region, "2026-11-03", "r"), [key], bucket=bucket)
+        reader = AuditReader(s3, workers=8, progress=False)
+        day = DateRange(date(2026, 11, 3), date(2026, 11, 3))
+        found = UsageSummary()
+        reader.run(LogLocation(bucket, PREFIX), day, RecordFilter(), found.add)
+        given = UsageSummary()
+        reader.run(
+            LogLocation(bucket, PREFIX), day, RecordFilter(), given.add, regions=["eusc-de-east-1"]
+        )
+    assert found.count(eusc_key, ALICE, "Decrypt") == len(names)
+    assert given.count(eusc_key, ALICE, "Decrypt") == 1
+
+
 def test_progress_bar_counts_log_files(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
     AuditReader(aws, workers=2, progress=True).run(
         LOCATION, DateRange(date(2026, 11, 2), date(2026, 11, 2)), RecordFilter(), lambda r, k: None
@@ -585,6 +704,12 @@ def test_date_range_checks() -> None:
         DateRange(date(2026, 11, 5), date(2026, 11, 4))
     with pytest.raises(UsageError, match=r"'--days' must be at least 1\. Received: 0"):
         DateRange.last_days(0)
+    with pytest.raises(UsageError) as error:
+        DateRange(date(2026, 11, 5), date.max)
+    assert str(error.value) == "'--until' must be before 9999-12-31. Received: 9999-12-31"
+    with pytest.raises(UsageError) as error:
+        DateRange.last_days(10_000_000, until=date(2026, 11, 8))
+    assert str(error.value) == "'--days' reaches back before 0001-01-01. Received: 10000000"
     week = DateRange.last_days(7, until=date(2026, 11, 8))
     assert week == WEEK
     assert week.folder_days()[0] == date(2026, 11, 2)
@@ -597,6 +722,26 @@ def test_location_parsing() -> None:
     assert LogLocation("bucket").logs_root == "AWSLogs/"
     with pytest.raises(UsageError, match="'location' must be s3://BUCKET"):
         LogLocation.parse("s3://")
+
+
+@pytest.mark.parametrize(
+    "location", ["s3://bad:bucket/trail", "arn:aws:s3:::audit-logs", "https://b.s3.amazonaws.com/t"]
+)
+def test_cli_location_that_is_no_bucket_is_bad_usage(
+    location: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused with the argument and the value, before any AWS client is made (botocore's own
+    check came after the key lookups, as a multi-line message and exit 1)."""
+
+    def no_client(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an AWS client was made before 'location' was checked")
+
+    monkeypatch.setattr("kmskit.clients.ClientSettings.client", no_client)
+    assert main(["audit", location, "--quiet", "--key", "alias/app-data"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == (
+        f"kmskit: error: 'location' must be s3://BUCKET[/PREFIX]. Received: {location!r}\n"
+    )
 
 
 def test_corrupt_log_file_is_an_integrity_error(aws: Any) -> None:
@@ -634,6 +779,13 @@ def test_resolve_key_by_arn_id_alias_and_alias_arn() -> None:
         alias_arn = arn.split(":key/")[0] + ":alias/app-data"
         assert resolve_key(alias_arn, client) == arn
         assert regions == [None, None, "eu-west-1"]
+
+
+def test_help_says_where_an_alias_arn_is_resolved(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["audit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "alias ARNs in their own Region" in text
 
 
 def test_resolve_key_refuses_what_is_not_a_key_reference() -> None:
@@ -704,6 +856,15 @@ def test_cli_reports_duplicates_skipped(
     assert [row["count"] for row in report["rows"]] == [2]
     assert (report["recordsMatched"], report["duplicatesSkipped"]) == (2, 2)
     assert capsys.readouterr().err.strip().endswith("2 records matched, 2 duplicates skipped")
+
+
+def test_cli_json_ends_with_a_newline(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Like the table, the JSON summary is whole lines: on a terminal the stderr summary line
+    that follows must not start after the closing brace."""
+    assert cli("--since", "2026-11-02", "--until", "2026-11-02", "--format", "json") == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.endswith("}\n")
+    assert json.loads(out)["recordsMatched"] == 3
 
 
 def test_cli_table(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -777,12 +938,42 @@ def test_cli_csv_keeps_the_encryption_context(aws: Any, tmp_path: Path) -> None:
         (["--account", "12345"], "'--account' must be a 12-digit account ID"),
         (["--log-region", "europe"], "'--log-region' must be an AWS Region name"),
         (["--key", "app-data"], "'--key' must be a key ARN, a key ID, an alias name"),
+        (["--days", "10000000"], "'--days' reaches back before 0001-01-01. Received: 10000000"),
+        (["--until", "9999-12-31"], "'--until' must be before 9999-12-31. Received: 9999-12-31"),
     ],
 )
 def test_cli_bad_arguments(
     aws: Any, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli(*args) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--account", "12345"], "'--account' must be a 12-digit account ID. Received: '12345'"),
+        (["--log-region", "europe"], "'--log-region' must be an AWS Region name"),
+        (
+            ["--caller-account", "4444-5555-6666"],
+            "'--caller-account' must be a 12-digit account ID. Received: '4444-5555-6666'",
+        ),
+    ],
+)
+def test_cli_log_folders_and_caller_accounts_are_checked_before_any_aws_call(
+    args: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bad value is refused before the key lookup (kms:DescribeKey) and any listing; a
+    --caller-account that is no account ID would match no record and report no use."""
+
+    def no_client(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an AWS client was made before the options were checked")
+
+    monkeypatch.setattr("kmskit.clients.ClientSettings.client", no_client)
+    assert cli("--key", "alias/app-data", *args) == EXIT_USAGE
     assert message in capsys.readouterr().err
 
 

@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from kmskit import _io
 from kmskit.cli import main
@@ -19,6 +21,7 @@ from kmskit.clients import ClientSettings
 from kmskit.errors import (
     EXIT_ACCESS_DENIED,
     EXIT_BROKEN_PIPE,
+    EXIT_FAILURE,
     EXIT_NOT_FOUND,
     EXIT_USAGE,
     NotFoundError,
@@ -254,6 +257,36 @@ def test_atomic_output_rename_failure_is_an_error_and_leaves_nothing(tmp_path: P
     assert target.is_dir()
 
 
+def test_exclusive_atomic_output_never_replaces_a_file_that_appeared_meanwhile(
+    tmp_path: Path,
+) -> None:
+    # Saved key material may be the only copy: another run's file at the same path must survive.
+    target = tmp_path / "material.bin"
+
+    def write() -> None:
+        with _io.atomic_output(target, exclusive=True) as out:
+            out.write(b"ours")
+            target.write_bytes(b"theirs")
+
+    with pytest.raises(UsageError) as error:
+        write()
+    assert str(error.value) == (
+        f"could not write '{target}': the file appeared while this command ran; "
+        "it was left as it is"
+    )
+    assert target.read_bytes() == b"theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
+
+
+def test_exclusive_atomic_output_writes_a_new_file_private(tmp_path: Path) -> None:
+    target = tmp_path / "material.bin"
+    with _io.atomic_output(target, exclusive=True) as out:
+        out.write(b"ours")
+    assert target.read_bytes() == b"ours"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
+
+
 # --- retry settings -----------------------------------------------------------------------------
 
 
@@ -291,6 +324,79 @@ def test_kmskit_max_attempts_is_used_and_a_flag_overrides_it(
     monkeypatch.setenv("KMSKIT_MAX_ATTEMPTS", "abc")
     from_flag: dict[str, Any] = ClientSettings(max_attempts=2).botocore_config().retries  # type: ignore[attr-defined]
     assert from_flag["total_max_attempts"] == 2
+
+
+# --- AWS errors no command mapped ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_code"), [("ExpiredToken", EXIT_FAILURE), ("AccessDenied", EXIT_ACCESS_DENIED)]
+)
+def test_an_aws_error_a_command_did_not_map_is_one_line(
+    code: str,
+    exit_code: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Expired credentials on the first call of `snapshot copy` (its STS call): the error code
+    and the operation on one line with the mapped exit code, not a botocore traceback."""
+    stubs: list[Stubber] = []
+
+    def failing_client(self: ClientSettings, service: str, **_: Any) -> Any:
+        client = boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name="eu-west-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        stub = Stubber(client)
+        stub.add_client_error("get_caller_identity", code, "The security token is expired", 403)
+        stub.activate()
+        stubs.append(stub)
+        return client
+
+    monkeypatch.setattr(ClientSettings, "client", failing_client)
+    key = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    argv = [
+        "snapshot", "copy", "snap-0123456789abcdef0", "--region", "eu-west-1",
+        "--to-region", "eu-central-1", "--kms-key", key,
+    ]  # fmt: skip
+    assert main(argv) == exit_code
+    line = one_error_line(capsys)
+    assert f"{code}: The security token is expired" in line
+    assert "GetCallerIdentity" in line
+
+
+def test_a_botocore_error_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """botocore's parameter validation message spans lines; the CLI prints it on one."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    argv = ["get", "s3://bad:bucket/object", str(tmp_path / "out"), "--region", "eu-west-1"]
+    assert main(argv) == EXIT_FAILURE
+    line = one_error_line(capsys)
+    assert 'Parameter validation failed: Invalid bucket name "bad:bucket"' in line
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_an_unknown_profile_is_bad_usage_naming_it(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile ops]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    argv = ["audit", "s3://bucket", "--quiet"]
+    if how == "flag":
+        argv += ["--profile", "opps"]
+    else:
+        monkeypatch.setenv("AWS_PROFILE", "opps")
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--profile' (or AWS_PROFILE) must name a profile of the AWS "
+        "configuration. Received: 'opps'"
+    )
 
 
 # --- a closed stdout pipe -----------------------------------------------------------------------
