@@ -1,7 +1,11 @@
 """Monthly KMS key cost of a synthesized CDK app (``kmskit cost cdk.out``).
 
-Reads every ``*.template.json`` under the cloud assembly (recursively: CDK Pipelines puts stage
-templates in ``assembly-<Stage>/`` folders), finds ``AWS::KMS::Key`` and ``AWS::KMS::ReplicaKey``
+Reads the templates that the cloud assembly's ``manifest.json`` lists: stack templates, the
+nested stage assemblies CDK Pipelines writes to ``assembly-<Stage>/`` folders, and nested stack
+templates (file assets). The CDK does not clean ``cdk.out``, so templates of stacks that an
+earlier synth wrote and the app no longer has stay there and must not be counted
+(github.com/aws/aws-cdk/issues/2869). A folder without ``manifest.json`` is read whole: every
+``*.template.json`` under it. It finds ``AWS::KMS::Key`` and ``AWS::KMS::ReplicaKey``
 resources and prices each. Keys made by this toolkit carry their cost in ``kmskit:cost``
 metadata; any other key is priced with the same function from its properties.
 """
@@ -9,6 +13,7 @@ metadata; any other key is priced with the same function from its properties.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,8 +43,15 @@ def _price(resource: dict[str, Any]) -> tuple[Decimal, Decimal]:
     properties = resource.get("Properties", {})
     replica = resource["Type"] == "AWS::KMS::ReplicaKey"
     # A replica rotates with its primary, which its template does not show: assume it does,
-    # so that the figure after rotations stays an upper bound.
-    rotation = properties.get("EnableKeyRotation") is True or replica
+    # so that the figure after rotations stays an upper bound. CloudFormation also takes the
+    # string "true", and a value decided at deploy time (Ref, Fn::If) may turn rotation on.
+    setting = properties.get("EnableKeyRotation")
+    rotation = (
+        replica
+        or setting is True
+        or (isinstance(setting, str) and setting.lower() == "true")
+        or isinstance(setting, dict)
+    )
     cost = key_monthly_cost(rotation_enabled=rotation, replica=replica)
     return cost.monthly_usd, cost.max_monthly_usd
 
@@ -65,15 +77,78 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
 
 
 def template_paths(assembly: Path) -> list[Path]:
-    """Every template in a cloud assembly directory, nested stage assemblies included."""
+    """Every template of a cloud assembly directory (see :func:`assembly_templates`)."""
+    return list(assembly_templates(assembly))
+
+
+def assembly_templates(assembly: Path) -> dict[Path, str]:
+    """Each template of ``assembly`` with the name it is reported under.
+
+    A directory with a ``manifest.json``: the templates it lists, nested stage assemblies and
+    nested stacks included, never a stale file the manifest does not name. A directory without
+    one: every ``*.template.json`` under it. A file: that template.
+    """
     if not assembly.exists():
         raise NotFoundError(f"no cloud assembly at '{assembly}': run `cdk synth` (or make synth)")
     if assembly.is_file():
-        return [assembly]
+        return stack_names([assembly])
+    if (assembly / "manifest.json").is_file():
+        displays: dict[Path, str] = {}
+        templates = _listed_templates(assembly, displays)
+        if not templates:
+            raise UsageError(
+                f"the manifest '{assembly / 'manifest.json'}' lists no stack templates: "
+                "is it a cdk.out folder?"
+            )
+        # One stack name may be deployed to several accounts or Regions: tell those rows apart.
+        counts = Counter(templates.values())
+        return {
+            path: f"{name} ({displays[path]})" if counts[name] > 1 and path in displays else name
+            for path, name in templates.items()
+        }
     paths = sorted(assembly.rglob("*.template.json"))
     if not paths:
         raise UsageError(f"'{assembly}' holds no *.template.json files: is it a cdk.out folder?")
-    return paths
+    return stack_names(paths)
+
+
+def _listed_templates(directory: Path, displays: dict[Path, str]) -> dict[Path, str]:
+    """Templates named by ``directory/manifest.json``, following nested cloud assemblies; the
+    construct path of each stack goes into ``displays``."""
+    artifacts: dict[str, Any] = read_json(directory / "manifest.json", "manifest").get(
+        "artifacts", {}
+    )
+    found: dict[Path, str] = {}
+    nested: list[str] = []
+    for artifact_id, artifact in artifacts.items():
+        properties = artifact.get("properties", {})
+        kind = artifact.get("type")
+        if kind == "aws:cloudformation:stack" and "templateFile" in properties:
+            found[directory / properties["templateFile"]] = properties.get("stackName", artifact_id)
+            displays[directory / properties["templateFile"]] = artifact.get(
+                "displayName", artifact_id
+            )
+            # The legacy synthesizer records nested stack templates as asset metadata.
+            nested.extend(
+                entry["data"]["path"]
+                for entries in artifact.get("metadata", {}).values()
+                for entry in entries
+                if entry.get("type") == "aws:cdk:asset"
+                and isinstance(entry.get("data"), dict)
+                and "path" in entry["data"]
+            )
+        elif kind == "cdk:cloud-assembly" and "directoryName" in properties:
+            found.update(_listed_templates(directory / properties["directoryName"], displays))
+        elif kind == "cdk:asset-manifest" and "file" in properties:
+            assets = read_json(directory / properties["file"], "asset manifest")
+            nested.extend(
+                asset.get("source", {}).get("path", "")
+                for asset in assets.get("files", {}).values()
+            )
+    for source in nested:
+        if source.endswith(".template.json"):
+            found.setdefault(directory / source, source.removesuffix(".template.json"))
+    return found
 
 
 def stack_names(paths: Iterable[Path]) -> dict[Path, str]:
@@ -94,15 +169,15 @@ def stack_names(paths: Iterable[Path]) -> dict[Path, str]:
                         "stackName", artifact_id
                     )
         names.setdefault(path, path.name.removesuffix(".template.json"))
-    return names
+    return {path: names[path] for path in paths}
 
 
-def priced_keys(paths: Iterable[Path]) -> list[PricedKey]:
-    """Every KMS key resource in ``paths`` with its monthly cost."""
+def priced_keys(paths: Iterable[Path] | dict[Path, str]) -> list[PricedKey]:
+    """Every KMS key resource in ``paths`` with its monthly cost; ``paths`` may map each template
+    to its reported name (default: :func:`stack_names`)."""
     result: list[PricedKey] = []
-    paths = list(paths)
-    names = stack_names(paths)
-    for path in paths:
+    names = paths if isinstance(paths, dict) else stack_names(list(paths))
+    for path in names:
         template = read_json(path, "template")
         for logical_id, resource in sorted(template.get("Resources", {}).items()):
             if resource.get("Type") in KEY_TYPES:
@@ -140,4 +215,4 @@ class CostSummary:
 
 
 def summarize(assembly: Path) -> CostSummary:
-    return CostSummary(priced_keys(template_paths(assembly)))
+    return CostSummary(priced_keys(assembly_templates(assembly)))

@@ -92,6 +92,10 @@ _CONFLICT_CODES = {
     "KeyUnavailableException",
     "IncorrectKeyException",
     "InvalidKeyUsageException",
+    "UnsupportedOperationException",  # e.g. GetPublicKey on a symmetric key
+    # ImportKeyMaterial: material other than the key's own, or an import token that expired.
+    "IncorrectKeyMaterialException",
+    "ExpiredImportTokenException",
 }
 
 

@@ -21,7 +21,9 @@ caller asks for a copy (the CLI's ``--save-material``).
 KMS does not copy imported material between related multi-Region keys: the same material must be
 imported into the primary and into each replica (developerguide/multi-region-keys-import.html).
 :func:`check_generate` therefore refuses to generate material for a replica, and for a primary
-unless a copy is kept.
+unless a copy is kept; it also refuses a key that already has material, which takes only that
+material again unless new material is asked for (:func:`check_new_material`: symmetric keys,
+not replicas).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ EC_CURVES: dict[str, type[ec.EllipticCurve]] = {
     "ECC_SECG_P256K1": ec.SECP256K1,
 }
 SUPPORTED_SPECS = ("SYMMETRIC_DEFAULT", *HMAC_MATERIAL_BYTES, *RSA_BITS, *EC_CURVES)
+KEY_STATES_WITH_MATERIAL = ("Enabled", "Disabled")
+"""Key states in which an EXTERNAL-origin key holds imported material."""
 MAX_VALIDITY = timedelta(days=365)
 """ImportKeyMaterial accepts a ValidTo at most 365 days after the request."""
 
@@ -244,13 +248,23 @@ def describe_target(kms: Any, key: str) -> ImportTarget:
     )
 
 
-def check_generate(target: ImportTarget, *, saved: bool) -> None:
-    """Refuse to generate material that related multi-Region keys could never share.
+def check_generate(target: ImportTarget, *, saved: bool, new_material: bool = False) -> None:
+    """Refuse to generate material that KMS or related multi-Region keys could never accept.
 
+    A key that has material (Enabled or Disabled) takes only that same material again unless
+    ``new_material`` (default False) asks for a further one: KMS defaults ImportType to
+    EXISTING_KEY_MATERIAL after the first import (APIReference/API_ImportKeyMaterial.html).
     KMS does not copy imported material to replicas: a replica needs its primary's material
     (generating new material for it would make it useless), and material generated for a primary
     must be kept (``saved``) so that it can be imported into each replica.
     """
+    if target.key_state in KEY_STATES_WITH_MATERIAL and not new_material:
+        raise UsageError(
+            f"'--generate' cannot be used for key {target.key_arn}, which already has key "
+            f"material (state {target.key_state}): KMS accepts only the same material again. "
+            "Re-import it with --material FILE, or add further material to a SYMMETRIC_DEFAULT "
+            "key with --new-material"
+        )
     if not target.multi_region:
         return
     if target.multi_region_key_type == "REPLICA":
@@ -268,6 +282,27 @@ def check_generate(target: ImportTarget, *, saved: bool) -> None:
         )
 
 
+def check_new_material(target: ImportTarget) -> None:
+    """Refuse ``--new-material`` (ImportType NEW_KEY_MATERIAL) where KMS would reject it.
+
+    Only symmetric encryption keys take further material; a multi-Region key takes it in its
+    primary, and each replica then gets the same material as existing material
+    (APIReference/API_ImportKeyMaterial.html).
+    """
+    if target.key_spec != "SYMMETRIC_DEFAULT":
+        raise UsageError(
+            f"'--new-material' only goes with SYMMETRIC_DEFAULT keys: KMS cannot change the "
+            f"material of HMAC or asymmetric keys after the first import. Received: "
+            f"{target.key_spec} key {target.key_arn}"
+        )
+    if target.multi_region_key_type == "REPLICA":
+        raise UsageError(
+            f"'--new-material' cannot be used for multi-Region replica key {target.key_arn}: "
+            "import new material into the primary with --new-material, then the same material "
+            "into each replica without it"
+        )
+
+
 def import_material(
     kms: Any,
     target: ImportTarget,
@@ -280,9 +315,12 @@ def import_material(
 
     ``valid_to``: the material expires then. Default: it does not expire.
     ``new_material``: send ImportType NEW_KEY_MATERIAL (a further material for a symmetric
-    single-Region key, made current by RotateKeyOnDemand). Default: KMS decides.
+    key or a multi-Region primary, made current by RotateKeyOnDemand; refused, before any call,
+    where :func:`check_new_material` says KMS would reject it). Default: KMS decides.
     """
     algorithm = wrapping_algorithm(target.key_spec)
+    if new_material:
+        check_new_material(target)
     try:
         parameters = kms.get_parameters_for_import(
             KeyId=target.key_arn,

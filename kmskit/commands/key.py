@@ -10,11 +10,12 @@ from typing import Any
 
 from kmskit._io import STDIO, atomic_output, check_input, check_output, open_input
 from kmskit.cli import settings_from_args
-from kmskit.errors import EXIT_OK, UsageError
+from kmskit.errors import EXIT_OK, KmskitError, UsageError
 from kmskit.key_material import (
     SUPPORTED_SPECS,
     WRAPPING_KEY_SPEC,
     check_generate,
+    check_new_material,
     check_valid_to,
     describe_target,
     generate_material,
@@ -52,8 +53,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--generate",
         action="store_true",
         help="generate the material here (random bytes, or an RSA/EC private key); without "
-        "--save-material no copy exists outside KMS. Refused for a multi-Region replica (it "
-        "needs its primary's material) and, without --save-material, for a multi-Region primary",
+        "--save-material no copy exists outside KMS. Refused for a key that already has "
+        "material unless --new-material, for a multi-Region replica (it needs its primary's "
+        "material) and, without --save-material, for a multi-Region primary",
     )
     imported.add_argument(
         "--save-material",
@@ -64,9 +66,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     imported.add_argument(
         "--new-material",
         action="store_true",
-        help="the material is new to this key (ImportType NEW_KEY_MATERIAL: a symmetric "
-        "single-Region key gets a second material, then RotateKeyOnDemand makes it current); "
-        "default: KMS decides (new for the first import, the same material afterwards)",
+        help="the material is new to this key (ImportType NEW_KEY_MATERIAL: a SYMMETRIC_DEFAULT "
+        "key gets a further material, then RotateKeyOnDemand makes it current; a multi-Region "
+        "key takes it in its primary, and each replica then gets the same material without "
+        "this option); default: KMS decides (new for the first import, the same material "
+        "afterwards)",
     )
     imported.add_argument(
         "--expires",
@@ -109,18 +113,31 @@ def run(args: argparse.Namespace) -> int:
     given = None if args.generate else read_material(args.material)
     kms = settings_from_args(args).client("kms")
     target = describe_target(kms, args.key)
+    if args.new_material:
+        check_new_material(target)
     if args.generate:
-        check_generate(target, saved=bool(args.save_material))
+        check_generate(target, saved=bool(args.save_material), new_material=args.new_material)
     if given is None:
         material = generate_material(target.key_spec)
         if args.save_material:
-            with atomic_output(args.save_material) as out:
+            with atomic_output(args.save_material, exclusive=True) as out:
                 out.write(material)
     else:
         material = prepare_material(target.key_spec, given)
-    result = import_material(
-        kms, target, material, valid_to=valid_to, new_material=args.new_material
-    )
+    try:
+        result = import_material(
+            kms, target, material, valid_to=valid_to, new_material=args.new_material
+        )
+    except KmskitError as error:
+        if given is None and args.save_material and args.save_material != STDIO:
+            # A re-run with the same --save-material is refused (the file exists): say what
+            # the file holds and how to finish, so that no second material gets generated.
+            raise type(error)(
+                f"{str(error).rstrip('.')}. The generated material was saved to "
+                f"'{args.save_material}' but not imported: once fixed, import it with "
+                f"--material {args.save_material}"
+            ) from error
+        raise
     expiry = f"expires {result.valid_to.isoformat()}" if result.valid_to else "does not expire"
     related = (
         "; multi-Region key: import the same material into its primary and every replica"

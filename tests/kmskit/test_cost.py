@@ -124,3 +124,136 @@ def test_a_manifest_that_is_not_a_json_object_is_named(
         f"kmskit: error: the manifest '{tmp_path / 'manifest.json'}' must hold a JSON object. "
         "Received: list\n"
     )
+
+
+def write_manifest(folder: Path, artifacts: dict[str, object]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps({"version": "48.0.0", "artifacts": artifacts}))
+
+
+def stack_artifact(template: str, stack_name: str, **extra: object) -> dict[str, object]:
+    return {
+        "type": "aws:cloudformation:stack",
+        "properties": {"templateFile": template, "stackName": stack_name},
+        **extra,
+    }
+
+
+def test_templates_an_earlier_synth_left_in_cdk_out_are_not_counted(tmp_path: Path) -> None:
+    # The CDK never cleans cdk.out: after renaming stage Old to New and dropping stack Gone, the
+    # old templates are still there; only what manifest.json lists is deployed.
+    write_template(tmp_path, "App", {"K": key(True)})
+    write_template(tmp_path, "AppInnerABCD1234.nested", {"NK": key(False)})
+    write_template(tmp_path, "Gone", {"K": key(True)})
+    write_template(tmp_path / "assembly-Old", "OldKeys1A2B", {"K": key(True)})
+    write_template(tmp_path / "assembly-New", "NewKeys3C4D", {"K": key(False)})
+    (tmp_path / "App.assets.json").write_text(
+        json.dumps(
+            {
+                "files": {
+                    "a1": {"source": {"path": "App.template.json", "packaging": "file"}},
+                    "b2": {
+                        "source": {"path": "AppInnerABCD1234.nested.template.json"},
+                    },
+                    "c3": {"source": {"path": "asset.c3", "packaging": "zip"}},
+                }
+            }
+        )
+    )
+    write_manifest(
+        tmp_path,
+        {
+            "assembly-New": {
+                "type": "cdk:cloud-assembly",
+                "properties": {"directoryName": "assembly-New", "displayName": "New"},
+            },
+            "App.assets": {"type": "cdk:asset-manifest", "properties": {"file": "App.assets.json"}},
+            "App": stack_artifact("App.template.json", "App"),
+        },
+    )
+    write_manifest(
+        tmp_path / "assembly-Old",
+        {"OldKeys1A2B": stack_artifact("OldKeys1A2B.template.json", "Old-Keys")},
+    )
+    write_manifest(
+        tmp_path / "assembly-New",
+        {"NewKeys3C4D": stack_artifact("NewKeys3C4D.template.json", "New-Keys")},
+    )
+    summary = summarize(tmp_path)
+    assert summary.by_template() == {
+        "New-Keys": (1, Decimal("1.00"), Decimal("1.00")),
+        "App": (1, Decimal("1.00"), Decimal("3.00")),
+        "AppInnerABCD1234.nested": (1, Decimal("1.00"), Decimal("1.00")),
+    }
+    assert summary.monthly_usd == Decimal("3.00")
+
+
+def test_nested_stacks_of_the_legacy_synthesizer_are_counted(tmp_path: Path) -> None:
+    write_template(tmp_path, "App", {"K": key(False)})
+    write_template(tmp_path, "AppInner99.nested", {"NK": key(False)})
+    asset = {"type": "aws:cdk:asset", "data": {"path": "AppInner99.nested.template.json"}}
+    write_manifest(
+        tmp_path, {"App": stack_artifact("App.template.json", "App", metadata={"/App": [asset]})}
+    )
+    assert summarize(tmp_path).monthly_usd == Decimal("2.00")
+
+
+def test_a_manifest_listing_no_stack_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_template(tmp_path, "Stale", {"K": key(False)})
+    write_manifest(tmp_path, {"Tree": {"type": "cdk:tree", "properties": {"file": "tree.json"}}})
+    assert main(["cost", str(tmp_path)]) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"kmskit: error: the manifest '{tmp_path / 'manifest.json'}' lists no stack templates: "
+        "is it a cdk.out folder?\n"
+    )
+
+
+def test_one_stack_name_in_two_stages_is_reported_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The same stack_name deployed to two accounts: two stacks, two rows, not one of two keys.
+    stages: dict[str, object] = {}
+    for stage, rotation in (("Dev", False), ("Prod", True)):
+        folder = tmp_path / f"assembly-{stage}"
+        write_template(folder, f"{stage}Keys1A2B", {"K": key(rotation)})
+        artifact = stack_artifact(f"{stage}Keys1A2B.template.json", "kms-keys")
+        write_manifest(folder, {f"{stage}Keys1A2B": {**artifact, "displayName": f"{stage}/Keys"}})
+        stages[f"assembly-{stage}"] = {
+            "type": "cdk:cloud-assembly",
+            "properties": {"directoryName": f"assembly-{stage}"},
+        }
+    write_manifest(tmp_path, stages)
+    assert main(["cost", str(tmp_path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["templates"] == {
+        "kms-keys (Dev/Keys)": {"keys": 1, "monthlyUsd": "1.00", "maxMonthlyUsd": "1.00"},
+        "kms-keys (Prod/Keys)": {"keys": 1, "monthlyUsd": "1.00", "maxMonthlyUsd": "3.00"},
+    }
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["true", "True", {"Fn::If": ["IsProd", True, False]}, {"Ref": "RotateKeys"}],
+)
+def test_rotation_given_as_a_string_or_decided_at_deploy_time_counts_as_rotation(
+    tmp_path: Path, setting: object
+) -> None:
+    # CloudFormation takes "true" for a Boolean; a Ref or Fn::If may turn rotation on, and the
+    # figure after rotations is an upper bound.
+    write_template(
+        tmp_path,
+        "A",
+        {"K": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": setting}}},
+    )
+    summary = summarize(tmp_path)
+    assert (summary.monthly_usd, summary.max_monthly_usd) == (Decimal("1.00"), Decimal("3.00"))
+
+
+def test_rotation_set_to_false_as_a_string_adds_nothing(tmp_path: Path) -> None:
+    write_template(
+        tmp_path,
+        "A",
+        {"K": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": "false"}}},
+    )
+    assert summarize(tmp_path).max_monthly_usd == Decimal("1.00")

@@ -18,6 +18,7 @@ from kmskit.envelope import Envelope
 from kmskit.envelope_kms import new_data_key
 from kmskit.errors import (
     EXIT_ACCESS_DENIED,
+    EXIT_CONFLICT,
     EXIT_THROTTLED,
     AccessDeniedError,
     ThrottledError,
@@ -187,3 +188,14 @@ def test_cli_throttled_datakey_exits_6(
     ]
     assert main(argv) == EXIT_THROTTLED
     assert "(after 2 retries)" in capsys.readouterr().err
+
+
+def test_public_key_of_a_symmetric_key_is_a_conflict(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # KMS answers GetPublicKey on a symmetric key with UnsupportedOperationException (the
+    # operation's documented errors): a key of the wrong type is exit 7, as the docs promise.
+    probe = probe_clients(monkeypatch)
+    probe.fail("GetPublicKey", "UnsupportedOperationException", "not an asymmetric KMS key")
+    assert main(["pubkey", "export", "--key", ALIAS]) == EXIT_CONFLICT
+    assert "UnsupportedOperationException: not an asymmetric KMS key" in capsys.readouterr().err

@@ -20,7 +20,14 @@ from cryptography.hazmat.primitives.keywrap import aes_key_unwrap_with_padding
 
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
-from kmskit.errors import EXIT_ACCESS_DENIED, EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
+from kmskit.errors import (
+    EXIT_ACCESS_DENIED,
+    EXIT_CONFLICT,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+)
 from kmskit.key_material import (
     describe_target,
     generate_material,
@@ -483,3 +490,120 @@ def test_a_replica_takes_its_primarys_material_from_a_file(kms: FakeKms, tmp_pat
     kms.accepts_import()
     assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == EXIT_OK
     assert kms.unwrap() == material
+
+
+# -- which keys take new material (APIReference/API_ImportKeyMaterial.html, ImportType) ---------
+
+
+@pytest.mark.parametrize("key_spec", ["HMAC_256", "RSA_2048", "ECC_NIST_P256"])
+def test_new_material_is_refused_for_keys_that_cannot_change_material(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str], key_spec: str
+) -> None:
+    path = tmp_path / "material"
+    path.write_bytes(generate_material(key_spec))
+    kms.describe(key_spec, state="Enabled")
+    argv = ["key", "import-material", "alias/imported", "--material", str(path), "--new-material"]
+    assert main(argv) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        "kmskit: error: '--new-material' only goes with SYMMETRIC_DEFAULT keys: KMS cannot "
+        "change the material of HMAC or asymmetric keys after the first import. Received: "
+        f"{key_spec} key {KEY_ARN}"
+    )
+    assert kms.imported == {}
+
+
+def test_new_material_is_refused_for_a_multi_region_replica(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "primary-second.bin"
+    path.write_bytes(bytes(32))
+    kms.describe("SYMMETRIC_DEFAULT", state="Enabled", multi_region="REPLICA")
+    argv = ["key", "import-material", "alias/imported", "--material", str(path), "--new-material"]
+    assert main(argv) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: '--new-material' cannot be used for multi-Region replica key {KEY_ARN}: "
+        "import new material into the primary with --new-material, then the same material into "
+        "each replica without it"
+    )
+    assert kms.imported == {}
+
+
+def test_library_refuses_new_material_for_an_hmac_key_before_any_call(kms: FakeKms) -> None:
+    kms.describe("HMAC_384", state="Enabled")
+    target = describe_target(kms.client, "alias/imported")
+    with pytest.raises(UsageError, match="'--new-material' only goes with SYMMETRIC_DEFAULT"):
+        import_material(kms.client, target, bytes(48), new_material=True)
+
+
+@pytest.mark.parametrize("state", ["Enabled", "Disabled"])
+def test_generate_is_refused_for_a_key_that_has_material(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str], state: str
+) -> None:
+    saved = tmp_path / "material.bin"
+    kms.describe("SYMMETRIC_DEFAULT", state=state)
+    argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
+    assert main(argv) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: '--generate' cannot be used for key {KEY_ARN}, which already has key "
+        f"material (state {state}): KMS accepts only the same material again. Re-import it "
+        "with --material FILE, or add further material to a SYMMETRIC_DEFAULT key with "
+        "--new-material"
+    )
+    assert not saved.exists()  # no useless copy left behind
+    assert kms.imported == {}
+
+
+def test_generate_new_material_for_a_symmetric_key_that_has_material(
+    kms: FakeKms, tmp_path: Path
+) -> None:
+    saved = tmp_path / "second.bin"
+    kms.describe("SYMMETRIC_DEFAULT", state="Enabled", multi_region="PRIMARY")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    argv = ["key", "import-material", "alias/imported", "--generate", "--new-material"]
+    assert main([*argv, "--save-material", str(saved)]) == EXIT_OK
+    assert kms.imported["ImportType"] == "NEW_KEY_MATERIAL"
+    assert kms.unwrap() == saved.read_bytes()
+
+
+def test_a_failed_import_after_saving_says_how_to_finish_with_the_saved_copy(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Re-running the same command is refused (the file exists): the message must say the file
+    # holds material KMS never got, and how to import it, instead of generating a second one.
+    saved = tmp_path / "material.bin"
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.stubber.add_client_error(
+        "get_parameters_for_import",
+        service_error_code="AccessDeniedException",
+        service_message="not authorized",
+        http_status_code=400,
+    )
+    argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
+    assert main(argv) == EXIT_ACCESS_DENIED
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: could not get the wrapping key and import token for {KEY_ARN}: "
+        f"AccessDeniedException: not authorized. The generated material was saved to '{saved}' "
+        f"but not imported: once fixed, import it with --material {saved}"
+    )
+    assert len(saved.read_bytes()) == 32
+
+
+def test_material_other_than_the_keys_own_is_a_conflict(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Re-importing into a key accepts only the material it had; anything else is the key's state
+    # refusing the operation (exit 7), not a generic failure (exit 1).
+    material = tmp_path / "material.bin"
+    material.write_bytes(b"m" * 32)
+    kms.describe("SYMMETRIC_DEFAULT", state="PendingImport")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.stubber.add_client_error(
+        "import_key_material",
+        service_error_code="IncorrectKeyMaterialException",
+        service_message="The key material in the request is not the same as before.",
+        http_status_code=400,
+    )
+    argv = ["key", "import-material", "alias/imported", "--material", str(material)]
+    assert main(argv) == EXIT_CONFLICT
+    assert "IncorrectKeyMaterialException" in capsys.readouterr().err
