@@ -43,6 +43,7 @@ import aws_encryption_sdk
 from aws_encryption_sdk.exceptions import (
     ActionNotAllowedError,
     AWSEncryptionSDKClientError,
+    CustomMaximumValueExceeded,
     DecryptKeyError,
     EncryptKeyError,
     GenerateKeyError,
@@ -61,7 +62,7 @@ from botocore.exceptions import UnknownRegionError as BotocoreUnknownRegionError
 from cryptography.exceptions import InvalidSignature, InvalidTag
 
 from kmskit._io import STDIO, atomic_output, input_size, open_input
-from kmskit.audit import resolve_key
+from kmskit.audit import ACCOUNT_ID, resolve_key
 from kmskit.clients import ClientSettings
 from kmskit.errors import (
     ConflictError,
@@ -111,8 +112,9 @@ class CacheLimits:
     """Data key caching: reuse one data key for several messages.
 
     Fewer ``GenerateDataKey`` (and ``Decrypt``) calls and lower KMS cost, but one data key then
-    protects more data, and it stays in this process's memory for up to ``max_age``. A cached
-    key is dropped when any limit is reached.
+    protects more data, and it stays in this process's memory: it is not used after
+    ``max_age``, but the SDK's cache drops it only when the cache is next used. A cached key is
+    dropped when any limit is reached.
 
     Args:
         max_age: seconds a data key may be used. Default 60.
@@ -417,11 +419,29 @@ class _ReadCounter:
         return position
 
 
+def remaining_length(source: Any) -> int | None:
+    """Bytes from the current position of ``source`` to its end; None if it cannot seek."""
+    try:
+        start: int = source.tell()
+        source.seek(0, os.SEEK_END)
+        end: int = source.tell()
+        source.seek(start)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return max(end - start, 0)
+
+
 @contextlib.contextmanager
-def _encrypt_errors() -> Iterator[None]:
+def _encrypt_errors(source_length: int | None = None) -> Iterator[None]:
     """SDK errors on encrypt are about the request (context too large, ...)."""
     try:
         yield
+    except CustomMaximumValueExceeded as error:
+        raise ConflictError(
+            f"could not encrypt: the input grew while it was encrypted (it held {source_length} "
+            "bytes when encryption began); with data key caching that size is counted against "
+            "'max_bytes' up front, so the input must not change: encrypt a copy of it"
+        ) from error
     except AWSEncryptionSDKClientError as error:
         raise UsageError(f"could not encrypt: {error}") from error
 
@@ -480,9 +500,9 @@ class Envelope:
             Default 1 MiB.
         cache: :class:`CacheLimits` to reuse data keys (opt-in). Default None: one data key
             per message.
-        discovery_accounts: in discovery mode, only keys of these AWS accounts, in the partition
-            of the configured Region (``aws``, ``aws-us-gov``, ``aws-cn``), may decrypt.
-            Default: any account.
+        discovery_accounts: in discovery mode, only keys of these AWS accounts (12-digit IDs;
+            one may be given as a plain string), in the partition of the configured Region
+            (``aws``, ``aws-us-gov``, ``aws-cn``), may decrypt. Default: any account.
 
     No client is created, and KMS is not called, until the first encryption or decryption.
     """
@@ -512,6 +532,13 @@ class Envelope:
             raise UsageError(
                 "'frame_length' must be a multiple of 4096 from 4 KiB to 64 MiB. "
                 f"Received: {frame_length}"
+            )
+        if isinstance(discovery_accounts, str):
+            discovery_accounts = [discovery_accounts]
+        bad = [a for a in discovery_accounts if not isinstance(a, str) or not ACCOUNT_ID.match(a)]
+        if bad:
+            raise UsageError(
+                f"'discovery_accounts' must be 12-digit AWS account IDs. Received: {bad}"
             )
         if keys and discovery_accounts:
             raise UsageError(
@@ -605,12 +632,20 @@ class Envelope:
 
         ``context`` is required (at least one pair). When ``source`` is seekable its length is
         known up front, which data key caching needs; pipes are encrypted without the cache.
+        With the cache, a seekable ``source`` that grows while it is read raises
+        :class:`ConflictError` (the bytes beyond the length counted against ``max_bytes`` are
+        not written).
         """
         context = check_context(context, required=True)
         cmm = _CheckedMaterials(self._materials_for_encrypt(), self._failures, None)
         reader: Any = _ReadCounter(source, on_read) if on_read else source
+        extra: dict[str, Any] = {}
+        if self.cache_limits is not None:
+            # The cache counts this length against max_bytes before encrypting; stated to the
+            # SDK, it also stops encryption past it (otherwise a growing file escapes the limit).
+            extra["source_length"] = remaining_length(source)
         with (
-            _encrypt_errors(),
+            _encrypt_errors(extra.get("source_length")),
             self._sdk.stream(
                 mode="e",
                 source=reader,
@@ -618,6 +653,7 @@ class Envelope:
                 encryption_context=context,
                 algorithm=self.suite.algorithm,
                 frame_length=self.frame_length,
+                **extra,
             ) as encryptor,
         ):
             # One frame per read: the SDK's read() copies what it returns, and asking for many

@@ -13,13 +13,14 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
@@ -71,18 +72,27 @@ class PublicKey:
 
     @property
     def pem(self) -> bytes:
-        pem: bytes = self._loaded().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return pem
+        """The DER SubjectPublicKeyInfo as PEM, without parsing it: every key spec exports,
+        also those ``cryptography`` cannot load (SM2)."""
+        b64 = base64.b64encode(self.der).decode("ascii")
+        lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+        return "\n".join(
+            ["-----BEGIN PUBLIC KEY-----", *lines, "-----END PUBLIC KEY-----\n"]
+        ).encode()
 
     def _loaded(self) -> Any:
-        return serialization.load_der_public_key(self.der)
+        try:
+            return serialization.load_der_public_key(self.der)
+        except UnsupportedAlgorithm as error:
+            raise UsageError(
+                f"'{self.key_id or self.key_spec}' is a {self.key_spec} key, which kmskit "
+                f"cannot use locally: {error}"
+            ) from None
 
     @property
     def max_plaintext(self) -> int:
         """Largest plaintext RSAES_OAEP_SHA_256 encrypts with this key (k - 2*32 - 2 bytes)."""
-        key = self._loaded()
+        key = self._loaded() if self.key_spec.startswith("RSA_") else None
         if not isinstance(key, rsa.RSAPublicKey):
             raise UsageError(
                 f"'{self.key_id or self.key_spec}' is a {self.key_spec} key: only RSA keys encrypt"
@@ -135,6 +145,10 @@ def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
         )
     except ValueError as error:
         raise UsageError(f"'{path}' is not a PEM or DER public key: {error}") from None
+    except UnsupportedAlgorithm as error:
+        raise UsageError(
+            f"'{path}' holds a public key kmskit cannot use (RSA and ECC keys only): {error}"
+        ) from None
     if isinstance(key, rsa.RSAPublicKey):
         spec = f"RSA_{key.key_size}"
     elif isinstance(key, ec.EllipticCurvePublicKey):
@@ -269,6 +283,17 @@ def verify_local(
     algorithm used. Raises :class:`IntegrityError` when it does not match."""
     algorithm = algorithm or public_key.default_signing_algorithm()
     hash_algorithm = _hash_for(algorithm)
+    # Each ECC key spec has one ECDSA hash in KMS: another can only be a wrong --algorithm.
+    curve_algorithm = _DEFAULT_SIGNING.get(public_key.key_spec, "")
+    if (
+        algorithm.startswith("ECDSA")
+        and curve_algorithm.startswith("ECDSA")
+        and algorithm != curve_algorithm
+    ):
+        raise UsageError(
+            f"'--algorithm' does not fit a {public_key.key_spec} key, which KMS signs with "
+            f"{curve_algorithm} only. Received: {algorithm}"
+        )
     message = _read_message(source, algorithm)
     key = public_key._loaded()
     prehashed = utils.Prehashed(hash_algorithm)

@@ -23,20 +23,27 @@ from botocore.exceptions import ClientError
 
 from kmskit._io import open_input
 from kmskit.envelope import (
+    MIB,
     Envelope,
     MessageInfo,
     Readable,
     Writable,
     check_context,
     file_progress,
+    remaining_length,
     write_verified,
 )
 from kmskit.errors import UsageError, from_client_error
 from kmskit.progress import progress_bar
 
 LOCATION_CONTEXT_KEY = "kmskit:s3-object"
-PART_SIZE = 16 * 1024 * 1024
-"""Bytes per multipart-upload part (S3 allows 5 MiB-5 GiB, and 10,000 parts: 156 GiB here)."""
+PART_SIZE = 16 * MIB
+"""Bytes per multipart-upload part, at least (S3 allows 5 MiB-5 GiB per part)."""
+MAX_PARTS = 10_000
+"""S3's limit of parts per multipart upload."""
+PART_GROWTH_EVERY = 1_000
+"""Input of unknown size (a pipe): parts grow by :data:`PART_SIZE` every this many parts, so
+10,000 parts hold about 859 GiB (16 MiB parts alone would stop at 156 GiB)."""
 
 
 @dataclass(frozen=True)
@@ -77,13 +84,21 @@ def put_stream(
     sse_kms_key: str | None = None,
     on_read: Callable[[int], object] | None = None,
 ) -> MessageInfo:
-    """Encrypt ``source`` into the object at ``location``."""
+    """Encrypt ``source`` into the object at ``location``.
+
+    Parts are sized so that a seekable ``source`` fits in S3's 10,000 parts; for a pipe they
+    grow as the upload does (see :data:`PART_GROWTH_EVERY`).
+    """
     full_context = location.bound(context)
     s3 = envelope.settings.client("s3")
     extra: dict[str, Any] = {"ContentType": "application/octet-stream"}
     if sse_kms_key:
         extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=sse_kms_key)
-    upload = _UploadSink(s3, location, extra)
+    size = remaining_length(source)
+    if size is not None:
+        # The message is the plaintext plus at most 40 bytes per frame, a header and a footer.
+        size += (size // envelope.frame_length + 2) * 40 + MIB
+    upload = _UploadSink(s3, location, extra, size)
     try:
         info = envelope.encrypt_stream(source, upload, full_context, on_read=on_read)
         upload.finish()
@@ -98,13 +113,23 @@ class _UploadSink:
     (one PutObject when everything fits in one part). A multipart upload that does not
     complete is aborted, so no part is left behind and no object appears."""
 
-    def __init__(self, s3: Any, location: S3Location, extra: dict[str, Any]) -> None:
+    def __init__(
+        self, s3: Any, location: S3Location, extra: dict[str, Any], size: int | None = None
+    ) -> None:
         self._s3 = s3
         self._location = location
         self._extra = extra
+        self._size = size  # of the whole object, when known
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+
+    def _part_size(self) -> int:
+        """Bytes for the next part: enough for ``size`` in :data:`MAX_PARTS` parts (whole MiB)
+        when the size is known, otherwise growing every :data:`PART_GROWTH_EVERY` parts."""
+        if self._size is not None:
+            return max(PART_SIZE, -(-self._size // (MAX_PARTS * MIB)) * MIB)
+        return PART_SIZE * (1 + len(self._parts) // PART_GROWTH_EVERY)
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         try:
@@ -118,7 +143,7 @@ class _UploadSink:
 
     def write(self, data: bytes) -> int:
         self._buffer += data
-        if len(self._buffer) >= PART_SIZE:
+        if len(self._buffer) >= self._part_size():
             self._send_part()
         return len(data)
 

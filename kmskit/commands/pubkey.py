@@ -8,12 +8,11 @@ from typing import Any
 
 from kmskit._io import check_input, check_output
 from kmskit.cli import settings_from_args
-from kmskit.envelope_asymmetric import get_public_key, private_decrypt, public_encrypt
+from kmskit.envelope_asymmetric import RSA_OAEP, get_public_key, private_decrypt, public_encrypt
 from kmskit.envelope_cli import add_key_option, public_key_from, read_limited, say, write_output
 from kmskit.errors import EXIT_OK
 
-# RSA 4096 is the largest KMS RSA key: 446 bytes of plaintext, 512 bytes of ciphertext.
-_MAX_PLAINTEXT = 446
+# RSA 4096 is the largest KMS RSA key: 512 bytes of ciphertext.
 _MAX_CIPHERTEXT = 512
 _ENVELOPE_HINT = " Use envelope encryption for larger data: `kmskit encrypt` with a symmetric key."
 
@@ -70,7 +69,9 @@ def run_encrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
     check_output(args.output, "OUTPUT")
     public = public_key_from(args)
-    data = read_limited(args.input, _MAX_PLAINTEXT, "RSAES_OAEP_SHA_256", _ENVELOPE_HINT)
+    # The limit of this key (190 bytes for RSA 2048), not of the largest one.
+    what = f"{RSA_OAEP} with a {public.key_spec} key"
+    data = read_limited(args.input, public.max_plaintext, what, _ENVELOPE_HINT)
     write_output(args.output, public_encrypt(public, data))
     say(args, f"encrypted {len(data)} bytes for {public.key_id or args.public_key}")
     return EXIT_OK

@@ -296,6 +296,17 @@ def test_discovery_accounts_limit_which_keys_may_decrypt(world: KmsWorld) -> Non
         Envelope(discovery_accounts=["999999999999"]).decrypt(message)
 
 
+def test_discovery_accounts_are_checked_and_one_may_be_a_string(world: KmsWorld) -> None:
+    message = Envelope([world.arn]).encrypt(b"secret", CONTEXT)
+    # A string is one account, not twelve one-digit ones (which would refuse every key).
+    assert Envelope(discovery_accounts="123456789012").decrypt(message) == b"secret"
+    with pytest.raises(UsageError) as caught:
+        Envelope(discovery_accounts=["123456789012", "12345678901"])
+    assert str(caught.value) == (
+        "'discovery_accounts' must be 12-digit AWS account IDs. Received: ['12345678901']"
+    )
+
+
 def test_alias_arn_in_another_region_is_resolved_there(world: KmsWorld) -> None:
     """DescribeKey for an alias ARN goes to the alias ARN's Region, not the configured one."""
     west = boto3.client("kms", region_name="us-west-2")
@@ -464,6 +475,33 @@ def test_cache_entries_expire_after_max_age(
     time.sleep(0.1)
     envelope.encrypt(b"x", CONTEXT)
     assert probe.calls["GenerateDataKey"] == 2
+
+
+def test_cache_refuses_an_input_that_grows_while_it_is_encrypted(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The cache counts a message's size against max_bytes before encrypting it: a file that
+    # grows meanwhile must not have more bytes encrypted under the cached data key than counted.
+    probe = probe_clients(monkeypatch)
+    envelope = Envelope([world.arn], frame_length=FRAME, cache=CacheLimits(max_bytes=64 * 1024))
+    path = tmp_path / "growing.log"
+    path.write_bytes(b"a" * FRAME)
+
+    def append(_: int) -> None:
+        if path.stat().st_size == FRAME:  # grows once, by three frames
+            with path.open("ab") as log:
+                log.write(b"b" * 3 * FRAME)
+
+    sink = io.BytesIO()
+    with path.open("rb") as source, pytest.raises(ConflictError) as caught:
+        envelope.encrypt_stream(source, sink, CONTEXT, on_read=append)
+    assert "the input grew while it was encrypted (it held 4096 bytes" in str(caught.value)
+    assert caught.value.exit_code == EXIT_CONFLICT
+    assert len(sink.getvalue()) < 2 * FRAME  # header and at most the one frame counted
+    # Encrypting a file that does not change still works (and reuses the cached key).
+    with path.open("rb") as source:
+        envelope.encrypt_stream(source, io.BytesIO(), CONTEXT)
+    assert probe.calls["GenerateDataKey"] == 1
 
 
 @pytest.mark.parametrize(

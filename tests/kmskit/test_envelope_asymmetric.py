@@ -7,12 +7,15 @@ private keys, so every request kmskit sends still goes through a real botocore c
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from kmskit.cli import main
 from kmskit.envelope_asymmetric import (
@@ -101,6 +104,22 @@ def test_exported_public_key_encrypts_without_any_aws_call(
     assert load_public_key(pem).der == get_public_key(arn).der
 
 
+def test_cli_public_key_encryption_names_the_limit_of_the_key(
+    world: KmsWorld, probe: ClientProbe, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = rsa_encryption_key(world, "RSA_2048")
+    limit = get_public_key(arn).max_plaintext
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(os.urandom(500))  # more than RSA 2048 and less than RSA 4096 takes
+    capsys.readouterr()
+    argv = ["pubkey", "encrypt", "--key", arn, str(secret), str(tmp_path / "sealed")]
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"RSAES_OAEP_SHA_256 with a RSA_2048 key takes at most {limit} bytes" in err
+    assert f"'{secret}' holds 500 bytes" in err
+    assert not (tmp_path / "sealed").exists()
+
+
 def test_tampered_rsa_ciphertext_is_an_integrity_error(world: KmsWorld, probe: ClientProbe) -> None:
     arn = rsa_encryption_key(world)
     ciphertext = bytearray(public_encrypt(get_public_key(arn), b"x"))
@@ -116,6 +135,43 @@ def test_public_key_encryption_refuses_signing_and_symmetric_keys(world: KmsWorl
         public_encrypt(get_public_key(signing_key(world, "RSA_2048")), b"x")
     with pytest.raises(UsageError, match="ECC_NIST_P256 key: only RSA keys encrypt"):
         public_encrypt(load_public_key_of(world, "ECC_NIST_P256"), b"x")
+
+
+def sm2_public_key_der() -> bytes:
+    """A public key as KMS returns it for an SM2 key (China Regions): an EC SubjectPublicKeyInfo
+    on the SM2 curve (OID 1.2.156.10197.1.301), which ``cryptography`` cannot load."""
+    p256 = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    p256_oid, sm2_oid = bytes.fromhex("06082a8648ce3d030107"), bytes.fromhex("06082a811ccf5501822d")
+    return p256.replace(p256_oid, sm2_oid)
+
+
+def test_sm2_public_key_exports_and_is_refused_in_one_line(
+    world: KmsWorld, probe: ClientProbe, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = rsa_encryption_key(world)  # answered as an SM2 key below (moto has no real SM2)
+    der = sm2_public_key_der()
+    sm2 = {"KeyId": arn, "PublicKey": der, "KeySpec": "SM2", "KeyUsage": "ENCRYPT_DECRYPT"}
+    probe.respond("GetPublicKey", lambda request: (200, dict(sm2)))
+    pem = tmp_path / "sm2.pem"
+    assert main(["pubkey", "export", "--key", arn, str(pem)]) == 0
+    assert b"".join(pem.read_bytes().splitlines()[1:-1]) == base64.b64encode(der)
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"x")
+    capsys.readouterr()
+    argv = ["pubkey", "encrypt", "--key", arn, str(secret), str(tmp_path / "out")]
+    assert main(argv) == EXIT_USAGE
+    assert f"{arn}' is a SM2 key: only RSA keys encrypt" in capsys.readouterr().err
+    argv = ["pubkey", "encrypt", "--public-key", str(pem), str(secret), str(tmp_path / "out")]
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"'{pem}' holds a public key kmskit cannot use" in err
+    assert "Curve 1.2.156.10197.1.301 is not supported" in err
+    assert not (tmp_path / "out").exists()
 
 
 def load_public_key_of(world: KmsWorld, spec: str) -> object:
@@ -163,6 +219,24 @@ def test_explicit_rsa_signing_algorithms_verify(
         verify_with_kms(arn, io.BytesIO(b"release 1.2.3"), signature.signature, algorithm=algorithm)
         == algorithm
     )
+
+
+def test_ecdsa_hash_that_does_not_fit_the_curve_is_a_usage_error(
+    world: KmsWorld, probe: ClientProbe
+) -> None:
+    # KMS signs with a P-384 key only with ECDSA_SHA_384: another --algorithm is the caller's
+    # mistake (exit 2), not a changed file or signature (exit 5).
+    arn = signing_key(world, "ECC_NIST_P384")
+    signature = sign(arn, io.BytesIO(b"artifact")).signature
+    with pytest.raises(UsageError) as caught:
+        verify_local(
+            get_public_key(arn), io.BytesIO(b"artifact"), signature, algorithm="ECDSA_SHA_256"
+        )
+    assert str(caught.value) == (
+        "'--algorithm' does not fit a ECC_NIST_P384 key, which KMS signs with ECDSA_SHA_384 "
+        "only. Received: ECDSA_SHA_256"
+    )
+    assert caught.value.exit_code == EXIT_USAGE
 
 
 def test_kms_verify_refuses_a_wrong_signature(world: KmsWorld, probe: ClientProbe) -> None:

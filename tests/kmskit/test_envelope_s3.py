@@ -13,6 +13,7 @@ import boto3
 import pytest
 from aws_encryption_sdk.identifiers import CommitmentPolicy
 
+from kmskit import envelope_s3
 from kmskit.cli import main
 from kmskit.envelope import Envelope
 from kmskit.envelope_s3 import (
@@ -35,6 +36,7 @@ from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world, pr
 
 BUCKET = "encrypted-bucket"
 CONTEXT = {"dataset": "invoices"}
+S3_MAX_PARTS = 10_000  # parts per multipart upload (S3 User Guide, multipart upload limits)
 
 
 @pytest.fixture
@@ -110,6 +112,71 @@ def test_failed_multipart_upload_is_aborted_and_leaves_no_object(
     assert probe.calls["AbortMultipartUpload"] == 1
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=BUCKET)
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET)
+
+
+class _LooksHuge(io.RawIOBase):
+    """Reads ``data``, but seek/tell report ``claimed`` bytes: a file too large for 16 MiB parts
+    (10,000 of them hold 156 GiB) without writing one."""
+
+    def __init__(self, data: bytes, claimed: int) -> None:
+        self._data = io.BytesIO(data)
+        self._claimed = claimed
+        self._at_end = False
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+    def tell(self) -> int:
+        return self._claimed if self._at_end else self._data.tell()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._at_end = whence == os.SEEK_END
+        return self._claimed if self._at_end else self._data.seek(offset, whence)
+
+
+class _Pipe:
+    """A non-seekable source, as stdin from a pipe."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+
+def test_parts_of_a_large_file_fit_in_s3s_10000_parts(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # S3 takes at most 10,000 parts: a 200 GiB file needs parts of more than 20 MiB (16 MiB
+    # parts would fail at part 10,001, after 156 GiB were uploaded).
+    probe = probe_clients(monkeypatch)
+    claimed = 200 * 2**30
+    data = os.urandom(40 * 2**20)
+    location = S3Location(BUCKET, "dump.sql")
+    put_stream(Envelope([ALIAS]), _LooksHuge(data, claimed), location, CONTEXT)
+    part = 21 * 2**20  # claimed / 10,000 parts, rounded up to whole MiB
+    assert part * S3_MAX_PARTS >= claimed
+    assert probe.calls["UploadPart"] == -(-len(data) // part)  # 2, not 3 parts of 16 MiB
+    sink = io.BytesIO()
+    get_stream(Envelope(), location, sink, CONTEXT)
+    assert sink.getvalue() == data
+
+
+def test_parts_of_a_pipe_grow_as_the_upload_does(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The size of a pipe is unknown: parts grow by PART_SIZE every PART_GROWTH_EVERY parts
+    # (scaled down here: 5 MiB, S3's smallest part, growing after every part).
+    monkeypatch.setattr(envelope_s3, "PART_SIZE", 5 * 2**20)
+    monkeypatch.setattr(envelope_s3, "PART_GROWTH_EVERY", 1)
+    probe = probe_clients(monkeypatch)
+    data = os.urandom(28 * 2**20)
+    location = S3Location(BUCKET, "stream.bin")
+    put_stream(Envelope([ALIAS]), _Pipe(data), location, CONTEXT)
+    assert probe.calls["UploadPart"] == 3  # 5 + 10 + up to 15 MiB, not six parts of 5 MiB
+    sink = io.BytesIO()
+    get_stream(Envelope(), location, sink, CONTEXT)
+    assert sink.getvalue() == data
 
 
 @pytest.mark.parametrize(
