@@ -2,6 +2,18 @@
 """The example organisation (see cdk.json context ``kmskit:organisation``). Run by `make synth`,
 as ``python3 -O app.py`` (stacks/optimized_python.py)."""
 
+import importlib.util
+import sys
+
+# cdk.json runs the first `python3` on PATH: outside make (`npx cdk deploy ...` in a new shell)
+# that is the machine's, without this project's dependencies.
+if importlib.util.find_spec("aws_cdk") is None:
+    sys.exit(
+        f"app.py: {sys.executable} cannot import aws_cdk. Run `make setup` once, then put the "
+        "project's virtualenv first on PATH (`source .venv/bin/activate`) before any "
+        "`npx cdk ...` command (`make synth` does this itself)."
+    )
+
 from stacks.optimized_python import warn_if_recompiling
 
 warn_if_recompiling()

@@ -47,6 +47,7 @@ class StackSummary:
     aliases: list[str] = field(default_factory=list)
     trails: list[str] = field(default_factory=list)
     buckets: list[str] = field(default_factory=list)
+    multi_region_primary: bool = False
 
 
 def _environment(artifact: dict[str, Any]) -> tuple[str, str]:
@@ -78,6 +79,8 @@ def summarize(assembly: Path) -> list[StackSummary]:
                 props = resource.get("Properties", {})
                 if kind in SHOWN_TYPES:
                     counts[SHOWN_TYPES[kind]] += 1
+                if kind == "AWS::KMS::Key" and props.get("MultiRegion") is True:
+                    summary.multi_region_primary = True
                 if kind == "AWS::KMS::Alias":
                     summary.aliases.append(str(props.get("AliasName")))
                 if kind == "AWS::CloudTrail::Trail":
@@ -144,11 +147,12 @@ def _flows(summaries: list[StackSummary], copy_regions: set[str]) -> list[tuple[
         if summary.trails and central and summary.name != central:
             flows.append((node, _node(central), "CloudTrail logs"))
         if "KMS replica key" in summary.counts:
-            home = min(
-                (s for s in summaries if s.name.startswith(f"{stage}-Keys-") and s is not summary),
-                key=lambda s: s.name,
+            # The primary is the multi-Region key of the same account (its home Region).
+            flows.extend(
+                (_node(s.name), node, "multi-Region replica")
+                for s in summaries
+                if s.multi_region_primary and s.name.startswith(f"{stage}-Keys-")
             )
-            flows.append((_node(home.name), node, "multi-Region replica"))
         if "-Replication-" in summary.name:
             flows.extend(
                 (node, _node(other), "re-encrypted copies")

@@ -78,6 +78,11 @@ RESERVED_NAMES = ("aws",)
 # PipelineArtifacts-<region>), which an account's stage ID must not take.
 PIPELINE_STACK_IDS = re.compile(r"^pipeline(\d*|artifacts)$", re.IGNORECASE)
 TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}$")
+# What SnapshotReplicator refuses, checked here so that the error names the configuration field:
+# a selection tag key under these prefixes, and a retention not longer than its one-day sweep
+# window (the default the organisation uses).
+RESERVED_TAG_PREFIXES = ("aws:", "kmskit:")
+MIN_REPLICATION_RETENTION_DAYS = 2
 CONNECTION_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
@@ -336,6 +341,7 @@ def _parse_replication(
         raw.get("selection_tag", {"key": "backup", "value": "replicate"}),
         "replication.selection_tag",
     )
+    _only_keys(tag, "replication.selection_tag", ("key", "value"))
     for part in ("key", "value"):
         require(
             isinstance(tag.get(part), str) and bool(TAG_PATTERN.match(tag[part])),
@@ -343,8 +349,18 @@ def _parse_replication(
             "must be a tag string of 1-128 characters",
             tag.get(part),
         )
+    require(
+        not str(tag["key"]).lower().startswith(RESERVED_TAG_PREFIXES),
+        _field("replication.selection_tag.key"),
+        "must not start with 'aws:' (reserved by AWS) or 'kmskit:' (the replicator's own tags)",
+        tag["key"],
+    )
     retention = check_range(
-        _field("replication.retention_days"), raw.get("retention_days", 14), 1, 3650, "days"
+        _field("replication.retention_days"),
+        raw.get("retention_days", 14),
+        MIN_REPLICATION_RETENTION_DAYS,
+        3650,
+        "days",
     )
     destinations_raw = raw.get("destinations", [])
     require(

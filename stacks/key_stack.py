@@ -14,7 +14,7 @@ from constructs_lib import (
     KmsRequestQuotaAlarm,
     ReplicaKey,
 )
-from stacks.config import Environment, Organisation
+from stacks.config import Destination, Environment, Organisation
 
 
 class KeyStack(Stack):
@@ -24,8 +24,9 @@ class KeyStack(Stack):
     * ``signing_key``: ECC NIST P-256 for SIGN_VERIFY.
     * ``global_key``: a multi-Region primary in the home Region, or its replica elsewhere
       (``global_primary`` is the home Region's KeyStack key).
-    * ``snapshot_key`` (workload accounts): encrypts snapshots that are shared with the backup
-      accounts, whose principals may use it through EC2 and RDS only.
+    * ``snapshot_key`` (workload accounts): encrypts the snapshots shared with each backup
+      account that ``replication.destinations`` names in this Region, whose principals may use
+      it through EC2 and RDS only.
     * ``quota_alarm``: KMS request rate against the account's quota in this Region.
     """
 
@@ -78,8 +79,11 @@ class KeyStack(Stack):
                 alias=f"{prefix}/snapshots",
                 description=f"Snapshots of {where} shared with the backup account",
             )
+            # The staging copies shared with a backup account are encrypted with the snapshot
+            # key of the destination's Region: only those accounts, and only there.
             for backup in organisation.accounts_with_role("backup"):
-                self.snapshot_key.grant_to_account(
-                    ExternalAccount(account_id=backup.id, via_services=("ec2", "rds"))
-                )
+                if Destination(environment.region, backup) in organisation.replication.destinations:
+                    self.snapshot_key.grant_to_account(
+                        ExternalAccount(account_id=backup.id, via_services=("ec2", "rds"))
+                    )
         self.quota_alarm = KmsRequestQuotaAlarm(self, "KmsQuota", encryption_key=self.data_key)

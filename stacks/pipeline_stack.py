@@ -54,7 +54,6 @@ CFN_LINT_IGNORED = (
     # DependsOn redundant (a known false positive on CDK output).
     "W3005",
 )
-BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK default; change both here and in `cdk bootstrap`
 # Where a pipeline of a chain leaves the revision it deployed for the next one (its own artifact
 # bucket, which is versioned: the next pipeline's S3 source reads the newest version).
 HAND_OFF_STAGE = "HandOff"
@@ -166,10 +165,15 @@ class PipelineArtifactsStack(cdk.Stack):
         # The pipeline reads this bucket by name (see PipelineStack), so CDK cannot add the
         # deploy roles' read access to its policy: CloudFormation actions in this Region run as
         # the cdk-*-deploy-role of each target account and read the artifacts. (CDK still adds
-        # their decrypt access to the key's policy, through the key construct.)
+        # their decrypt access to the key's policy, through the key construct.) Every account is
+        # bootstrapped with the qualifier this stack's synthesizer uses (cdk.json context
+        # `@aws-cdk/core:bootstrapQualifier`, default hnb659fds).
+        qualifier = (
+            self.synthesizer.bootstrap_qualifier or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+        )
         deploy_roles = [
             f"arn:{self.partition}:iam::{account.id}:role/"
-            f"cdk-{BOOTSTRAP_QUALIFIER}-deploy-role-{account.id}-{self.region}"
+            f"cdk-{qualifier}-deploy-role-{account.id}-{self.region}"
             for account in organisation.accounts
         ]
         self.bucket.bucket.add_to_resource_policy(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,3 +60,41 @@ def test_architecture_reads_an_organisation_file_named_by_cdk_json(
     )
     assert main([str(synthesized("example_org").outdir)]) == 0
     assert capsys.readouterr().out == DOC.read_text()
+
+
+def write_assembly(directory: Path, templates: dict[str, dict[str, Any]]) -> Path:
+    """A cloud assembly of ``templates`` (stack name -> resources), each stack's Region the end
+    of its name."""
+    artifacts = {}
+    for name, resources in templates.items():
+        (directory / f"{name}.template.json").write_text(json.dumps({"Resources": resources}))
+        artifacts[name] = {
+            "type": "aws:cloudformation:stack",
+            "environment": f"aws://222222222222/{name.split('-', 2)[2]}",
+            "properties": {"templateFile": f"{name}.template.json", "stackName": name},
+        }
+    (directory / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+    return directory
+
+
+def test_multi_region_replicas_point_at_the_primary_in_the_home_region(tmp_path: Path) -> None:
+    # Three Regions: the primary's Region (eu-west-1) is not the first of the others by name.
+    primary = {"Key": {"Type": "AWS::KMS::Key", "Properties": {"MultiRegion": True}}}
+    replica = {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {}},
+        "Replica": {"Type": "AWS::KMS::ReplicaKey", "Properties": {}},
+    }
+    assembly = write_assembly(
+        tmp_path,
+        {
+            "Workload-Keys-eu-west-1": primary,
+            "Workload-Keys-eu-central-1": replica,
+            "Workload-Keys-eu-north-1": replica,
+        },
+    )
+    text = render(summarize(assembly), {"222222222222": "workload"}, set())
+    replicas = [line.strip() for line in text.splitlines() if "multi-Region replica" in line]
+    assert sorted(replicas) == [
+        "Workload_Keys_eu_west_1 -->|multi-Region replica| Workload_Keys_eu_central_1",
+        "Workload_Keys_eu_west_1 -->|multi-Region replica| Workload_Keys_eu_north_1",
+    ]

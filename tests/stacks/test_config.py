@@ -163,7 +163,27 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
         ),
         (
             changed("replication.retention_days", 0),
-            "'kmskit:organisation.replication.retention_days' must be 1-3650 days. Received: 0",
+            "'kmskit:organisation.replication.retention_days' must be 2-3650 days. Received: 0",
+        ),
+        # The replicator keeps copies longer than its one-day sweep window.
+        (
+            changed("replication.retention_days", 1),
+            "'kmskit:organisation.replication.retention_days' must be 2-3650 days. Received: 1",
+        ),
+        (
+            changed("replication.selection_tag.key", "aws:backup"),
+            "'kmskit:organisation.replication.selection_tag.key' must not start with 'aws:' "
+            "(reserved by AWS) or 'kmskit:' (the replicator's own tags). Received: 'aws:backup'",
+        ),
+        (
+            changed("replication.selection_tag.valeu", "replicate"),
+            "'kmskit:organisation.replication.selection_tag' may only have the keys ['key', "
+            "'value']. Received: 'valeu'",
+        ),
+        (
+            changed("replication.selection_tag.key", "KMSKIT:copy"),
+            "'kmskit:organisation.replication.selection_tag.key' must not start with 'aws:' "
+            "(reserved by AWS) or 'kmskit:' (the replicator's own tags). Received: 'KMSKIT:copy'",
         ),
         (
             changed("audit.log_retention_days", 100),

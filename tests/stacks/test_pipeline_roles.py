@@ -92,3 +92,34 @@ def test_the_pipeline_role_starts_every_build_of_its_own_projects_only(
     ]
     assert start["Effect"] == "Allow"
     assert sorted(r["Fn::GetAtt"][0] for r in start["Resource"]) == projects
+
+
+def test_artifact_buckets_trust_the_deploy_roles_of_the_configured_bootstrap_qualifier() -> None:
+    # An organisation bootstrapped with `cdk bootstrap --qualifier` sets CDK's own context key;
+    # every stack's synthesizer and the artifact buckets' policy must name the same roles.
+    import aws_cdk as cdk  # noqa: PLC0415
+    from aws_cdk.assertions import Template  # noqa: PLC0415
+
+    from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context, load_organisation  # noqa: PLC0415
+    from stacks.pipeline_stack import PipelineArtifactsStack  # noqa: PLC0415
+
+    context = cdk_json_context()
+    organisation = load_organisation(context[ORGANISATION_CONTEXT_KEY])
+    app = cdk.App(context={**context, "@aws-cdk/core:bootstrapQualifier": "org1qual"})
+    stack = PipelineArtifactsStack(
+        app,
+        "PipelineArtifacts-eu-central-1",
+        organisation=organisation,
+        env=cdk.Environment(account=organisation.pipeline.account.id, region="eu-central-1"),
+    )
+    policies = Template.from_stack(stack).find_resources("AWS::S3::BucketPolicy").values()
+    (statement,) = [
+        s
+        for policy in policies
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "DeployRolesReadArtifacts"
+    ]
+    assert statement["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
+        f"arn:aws:iam::{a.id}:role/cdk-org1qual-deploy-role-{a.id}-eu-central-1"
+        for a in organisation.accounts
+    ]
