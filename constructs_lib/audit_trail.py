@@ -53,6 +53,7 @@ from constructs_lib.encrypted_bucket import (
     EncryptedBucket,
     acknowledge_wildcard_resources,
     add_bucket_statements,
+    check_bucket_name,
     is_bucket,
     key_facts,
 )
@@ -164,6 +165,8 @@ class CentralAuditBucket:
             "must be the central bucket's name",
             self.bucket_name,
         )
+        # CloudTrail refuses another name at deploy (InvalidS3BucketNameException).
+        check_bucket_name("central_bucket.bucket_name", self.bucket_name)
         check_key_prefix("central_bucket.s3_key_prefix", self.s3_key_prefix)
 
 
@@ -333,7 +336,11 @@ class AuditBucket(Construct):
         bucket_name: Default: generated (give one when trails in other accounts deliver here).
         noncurrent_version_retention_days: Default: 90.
         access_log_retention_days: Default: 365.
-        replication: Default: none (see :class:`EncryptedBucket`).
+        replication: Default: none (see :class:`EncryptedBucket`). Log files are encrypted with
+            each trail's own key: an :class:`AuditTrail` given this bucket lets the replication
+            role decrypt with its key; for trails of other accounts, add their keys with
+            ``encrypted_bucket.allow_replication_of_objects_under`` and let this account's
+            replication role use them in their key policies.
         removal_policy: Default: ``RemovalPolicy.RETAIN``.
 
     Attributes:
@@ -560,6 +567,7 @@ class AuditTrail(Construct):
                 **dict(bucket_props or {}),
             )
             self._check_listed(self.audit_bucket, name, organization_id)
+            self._let_replication_read_logs(self.audit_bucket)
             # A reference on which the Trail L2 cannot add its SourceArn-less statements.
             delivery = s3.Bucket.from_bucket_attributes(
                 self, "DeliveryBucket", bucket_name=self.audit_bucket.bucket.bucket_name
@@ -725,6 +733,22 @@ class AuditTrail(Construct):
             f"must list this trail with organization_id {organization_id!r}",
             listed[0].organization_id,
         )
+
+    def _let_replication_read_logs(self, bucket: AuditBucket) -> None:
+        """The log files are under this trail's key: a replicating bucket must be able to read
+        them (S3 replicates an SSE-KMS object only if its role may decrypt it)."""
+        encrypted = bucket.encrypted_bucket
+        if encrypted.replication_policy is None or encrypted.encryption_key is self.key.key:
+            return
+        require(
+            Stack.of(encrypted).node.path == Stack.of(self).node.path,
+            "bucket",
+            "replicates its objects, but from another stack this trail's key cannot be added to "
+            "its replication role (the stacks would depend on each other); give the trail the "
+            "bucket's key (encryption_key) or make the trail in the bucket's stack",
+            bucket.node.path,
+        )
+        encrypted.allow_replication_of_objects_under(self.key)
 
     def _allow_central_reader(self, account: str) -> None:
         """The central account may decrypt this trail's log files, and nothing else."""

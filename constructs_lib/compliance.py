@@ -62,20 +62,23 @@ def acknowledge_all(
     checked as :func:`acknowledge` checks it, all recorded in one call to the CDK."""
     acknowledgments: list[Acknowledgment] = []
     for rule_ids, reason in findings:
-        rules = [rule_ids] if isinstance(rule_ids, str) else list(rule_ids)
+        if isinstance(rule_ids, str):
+            rules: list[object] = [rule_ids]
+        else:
+            rules = list(rule_ids) if isinstance(rule_ids, Iterable) else []
         require(
             bool(rules) and all(isinstance(rule, str) and rule.strip() for rule in rules),
             "rule_ids",
             "must name one or more cdk-nag rules",
             rule_ids,
         )
-        text = " ".join(reason.split())
+        text = " ".join(reason.split()) if isinstance(reason, str) else ""
         require(
             len(text) >= MIN_REASON_LENGTH and text.lower() not in _VAGUE_REASONS,
             "reason",
             f"must explain in at least {MIN_REASON_LENGTH} characters why the finding is accepted",
             reason,
         )
-        acknowledgments.extend(Acknowledgment(id=rule, reason=text) for rule in rules)
+        acknowledgments.extend(Acknowledgment(id=str(rule), reason=text) for rule in rules)
     require(bool(acknowledgments), "findings", "must hold at least one (rule_ids, reason)", [])
     Validations.of(construct).acknowledge(*acknowledgments)

@@ -1207,9 +1207,9 @@ class SnapshotReceiver(_ReplicationBase):
 
     Args:
         source_accounts: accounts whose shared snapshots are copied (others are ignored). Required.
-        kms_key: this account's key in this Region; every received copy is encrypted with it.
-            Its key policy must allow this account's IAM policies (the AWS default policy does).
-            Required.
+        kms_key: this account's key in this Region (a key, not an alias); every received copy
+            is encrypted with it. Its key policy must allow this account's IAM policies (the AWS
+            default policy does). Required.
         destinations: same-account onward copies to other Regions (``account`` left out).
             Default: none.
         resource_types: Default: ``"EBS"``, ``"RDS"`` and ``"AURORA"``.
@@ -1261,6 +1261,16 @@ class SnapshotReceiver(_ReplicationBase):
             "kms_key",
             "must be an aws_kms.IKey (for a CustomerManagedKey pass its .key)",
             kms_key,
+        )
+        # Received copies are made in this Region under this key: an alias ARN or a key of
+        # another Region or account would fail every copy at run time.
+        _check_key_arn("kms_key", kms_key.key_arn, region=facts.region, account=facts.account)
+        key_region = kms_key.env.region
+        require(
+            is_token(key_region) or is_token(facts.region) or key_region == facts.region,
+            "kms_key",
+            f"must be a key in this stack's Region {facts.region}",
+            f"{kms_key.node.path} in {key_region}",
         )
         self.source_accounts = tuple(source_accounts)
         self.kms_key = kms_key

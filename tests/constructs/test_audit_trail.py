@@ -7,6 +7,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -15,6 +16,7 @@ from aws_cdk.assertions import Match, Template
 from constructs_lib import (
     AuditBucket,
     AuditTrail,
+    BucketReplication,
     CentralAuditBucket,
     ConstructPropError,
     CustomerManagedKey,
@@ -23,6 +25,9 @@ from constructs_lib import (
 )
 from tests._support.apps.audit_showcase import (
     CENTRAL_BUCKET,
+    DR_BUCKET,
+    DR_KEY_ARN,
+    DR_REGION,
     MANAGEMENT,
     MEMBER_TRAIL,
     ORGANIZATION_ID,
@@ -654,6 +659,52 @@ def test_single_region_trail_fails_synth() -> None:
     assert "'is_multi_region_trail' must stay True" in _synth_errors(single_region)
 
 
+@pytest.mark.parametrize(
+    ("prop", "value"),
+    [("enable_log_file_validation", False), ("include_global_service_events", False)],
+)
+def test_turning_off_a_cis_setting_fails_synth(prop: str, value: bool) -> None:
+    def turn_off(trail: AuditTrail) -> None:
+        cfn = trail.trail.node.default_child
+        assert isinstance(cfn, cloudtrail.CfnTrail)
+        setattr(cfn, prop, value)
+
+    assert f"'{prop}' must stay True on an AuditTrail. Received: False" in _synth_errors(turn_off)
+
+
+def test_advanced_event_selectors_fail_synth() -> None:
+    # They replace the basic event selectors, the one that records every KMS call included.
+    def advanced(trail: AuditTrail) -> None:
+        cfn = trail.trail.node.default_child
+        assert isinstance(cfn, cloudtrail.CfnTrail)
+        cfn.advanced_event_selectors = [
+            cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+                field_selectors=[
+                    cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(
+                        field="eventCategory", equal_to=["Data"]
+                    )
+                ]
+            )
+        ]
+
+    assert "'advanced_event_selectors' must not be set on an AuditTrail" in _synth_errors(advanced)
+
+
+def test_dropping_management_events_fails_synth() -> None:
+    def data_events_only(trail: AuditTrail) -> None:
+        cfn = trail.trail.node.default_child
+        assert isinstance(cfn, cloudtrail.CfnTrail)
+        cfn.event_selectors = [
+            cloudtrail.CfnTrail.EventSelectorProperty(
+                include_management_events=False, read_write_type="All"
+            )
+        ]
+
+    assert "'management_events' must record Read and Write events" in _synth_errors(
+        data_events_only
+    )
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 
@@ -723,6 +774,11 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ),
     ({"bucket": lambda s: "bucket"}, "'bucket' must be an AuditBucket"),
     ({"bucket": _bucket_for("other")}, "'bucket' must list this trail (audit in 111111111111/"),
+    # The bucket's policy would not let an organization trail write under AWSLogs/<org id>/.
+    (
+        {"bucket": _bucket_for("audit"), "organization_id": ORGANIZATION_ID},
+        f"'bucket' must list this trail with organization_id '{ORGANIZATION_ID}'. Received: None",
+    ),
     (
         {"bucket": _bucket_for("audit"), "s3_key_prefix": "trail"},
         "'s3_key_prefix' must match the bucket's s3_key_prefix ('logs'); leave it out to use the "
@@ -815,6 +871,16 @@ def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) 
             lambda: CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account="1"),
             "'central_bucket.account' must be a 12-digit AWS account ID",
         ),
+        # CloudTrail refuses the trail at deploy (InvalidS3BucketNameException).
+        (
+            lambda: CentralAuditBucket(bucket_name="Kmskit_Audit", account=SECURITY),
+            "'central_bucket.bucket_name' must be 3-63 lowercase letters, digits, '.' or '-', "
+            "starting and ending with a letter or digit. Received: 'Kmskit_Audit'",
+        ),
+        (
+            lambda: CentralAuditBucket(bucket_name="audit-logs--ol-s3", account=SECURITY),
+            "'central_bucket.bucket_name' must not end with '--ol-s3', which S3 reserves",
+        ),
         (
             lambda: AuditBucket(_stack(), "B", encryption_key=_key(_stack()), sources=[]),
             "'sources' must name at least one trail",
@@ -878,6 +944,95 @@ def test_trail_takes_the_given_buckets_prefix_or_none() -> None:
     cfn = trail.trail.node.default_child
     assert isinstance(cfn, cloudtrail.CfnTrail)
     assert cfn.s3_key_prefix is None
+
+
+def _replicating_bucket(stack: cdk.Stack, key: CustomerManagedKey) -> AuditBucket:
+    return AuditBucket(
+        stack,
+        "Shared",
+        encryption_key=key,
+        sources=[TrailSource(account=SECURITY, trail_name="audit", region="eu-west-1")],
+        replication=BucketReplication(
+            bucket_name=DR_BUCKET,
+            encryption_key_arn=DR_KEY_ARN.replace(WORKLOAD, SECURITY),
+            region=DR_REGION,
+        ),
+    )
+
+
+def _decrypt_statements(bucket: AuditBucket) -> dict[str, Any]:
+    policy = bucket.encrypted_bucket.replication_policy
+    assert policy is not None
+    document = Stack.of(policy).resolve(policy.document)
+    return {
+        s["Sid"]: s for s in document["Statement"] if s["Sid"].startswith("DecryptSourceObjects")
+    }
+
+
+def test_a_replicating_bucket_may_decrypt_the_log_files_of_a_trail_with_its_own_key() -> None:
+    # CloudTrail writes log files under the trail's key; S3 replicates an SSE-KMS object only
+    # when the replication role may decrypt it (S3 user guide, replicating encrypted objects).
+    stack = _stack()
+    shared = _replicating_bucket(stack, _key(stack))
+    trail_key = CustomerManagedKey(stack, "TrailKey")
+    AuditTrail(stack, "Audit", trail_name="audit", bucket=shared, encryption_key=trail_key)
+    statements = _decrypt_statements(shared)
+    assert sorted(statements) == ["DecryptSourceObjects", "DecryptSourceObjects2"]
+    extra = statements["DecryptSourceObjects2"]
+    assert extra["Resource"] == stack.resolve(trail_key.key_arn)
+    assert extra["Action"] == "kms:Decrypt"
+    assert extra["Condition"] == statements["DecryptSourceObjects"]["Condition"]
+
+
+def test_a_trail_with_the_buckets_key_adds_no_decrypt_statement() -> None:
+    stack = _stack()
+    key = _key(stack)
+    shared = _replicating_bucket(stack, key)
+    AuditTrail(stack, "Audit", trail_name="audit", bucket=shared, encryption_key=key)
+    shared.encrypted_bucket.allow_replication_of_objects_under(key.key)
+    assert sorted(_decrypt_statements(shared)) == ["DecryptSourceObjects"]
+
+
+def test_a_custom_trail_key_policy_names_the_replication_role() -> None:
+    from constructs_lib import KeyPolicy  # noqa: PLC0415
+
+    stack = _stack()
+    shared = _replicating_bucket(stack, _key(stack))
+    trail_key = CustomerManagedKey(
+        stack, "TrailKey", policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{SECURITY}:role/Admin"])
+    )
+    AuditTrail(stack, "Audit", trail_name="audit", bucket=shared, encryption_key=trail_key)
+    role = shared.encrypted_bucket.replication_role
+    assert role is not None
+    named = [
+        s
+        for s in stack.resolve(trail_key.policy_document)["Statement"]
+        if s.get("Principal") == {"AWS": stack.resolve(role.role_arn)}
+    ]
+    assert [(s["Action"], s["Condition"]) for s in named] == [
+        ("kms:Decrypt", _decrypt_statements(shared)["DecryptSourceObjects2"]["Condition"])
+    ]
+
+
+def test_a_replicating_bucket_of_another_stack_needs_the_trail_to_use_its_key() -> None:
+    app = cdk.App()
+    env = cdk.Environment(account=SECURITY, region="eu-west-1")
+    bucket_stack = cdk.Stack(app, "Buckets", env=env)
+    bucket_key = _key(bucket_stack)
+    shared = _replicating_bucket(bucket_stack, bucket_key)
+    trail_stack = cdk.Stack(app, "Trails", env=env)
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
+    assert str(error.value) == (
+        "'bucket' replicates its objects, but from another stack this trail's key cannot be "
+        "added to its replication role (the stacks would depend on each other); give the trail "
+        "the bucket's key (encryption_key) or make the trail in the bucket's stack. "
+        "Received: 'Buckets/Shared'"
+    )
+    # With the bucket's key the log files need nothing more, and both stacks synthesize.
+    AuditTrail(trail_stack, "Audit2", trail_name="audit", bucket=shared, encryption_key=bucket_key)
+    assert sorted(_decrypt_statements(shared)) == ["DecryptSourceObjects"]
+    app.synth()
 
 
 def _workload_trails(count: int) -> list[TrailSource]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -33,20 +34,26 @@ def test_rules_that_share_a_reason_are_each_recorded_on_the_one_construct() -> N
     assert all(path != bystander.node.path for path, _, _ in recorded)
 
 
-@pytest.mark.parametrize("rule_ids", ["", "  ", [], ["AwsSolutions-IAM4", ""]])
+@pytest.mark.parametrize("rule_ids", ["", "  ", [], ["AwsSolutions-IAM4", ""], None, 5])
 def test_a_missing_rule_is_refused_naming_rule_ids(rule_ids: object) -> None:
     handle = cdk.CfnWaitConditionHandle(cdk.Stack(cdk.App(), "Acks"), "Handle")
-    with pytest.raises(ConstructPropError, match=r"'rule_ids' must name one or more cdk-nag rules"):
+    with pytest.raises(
+        ConstructPropError,
+        match=r"'rule_ids' must name one or more cdk-nag rules\. Received: "
+        + re.escape(repr(rule_ids)),
+    ):
         acknowledge(handle, rule_ids, REASON)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("reason", ["false positive", "n/a", "too short to say anything"])
-def test_a_vague_or_short_reason_is_refused_naming_reason(reason: str) -> None:
+@pytest.mark.parametrize("reason", ["false positive", "n/a", "too short to say anything", None, 42])
+def test_a_vague_or_short_reason_is_refused_naming_reason(reason: object) -> None:
     handle = cdk.CfnWaitConditionHandle(cdk.Stack(cdk.App(), "Acks"), "Handle")
     with pytest.raises(
-        ConstructPropError, match=r"'reason' must explain in at least 40 characters"
+        ConstructPropError,
+        match=r"'reason' must explain in at least 40 characters .* Received: "
+        + re.escape(repr(reason)),
     ):
-        acknowledge(handle, "AwsSolutions-IAM4", reason)
+        acknowledge(handle, "AwsSolutions-IAM4", reason)  # type: ignore[arg-type]
 
 
 def _recorded(app: cdk.App) -> set[tuple[str, str, str]]:

@@ -426,6 +426,15 @@ def test_custom_key_policy_names_the_replication_role() -> None:
     assert statement["Principal"] == {"AWS": stack.resolve(bucket.replication_role.role_arn)}
     assert statement["Action"] == "kms:Decrypt"
     assert statement["Condition"]["StringLike"]["kms:ViaService"] == "s3.eu-west-1.amazonaws.com"
+    # Limited as the role's own policy is: through S3, for this bucket's objects only.
+    assert bucket.replication_policy is not None
+    document = stack.resolve(bucket.replication_policy.document)
+    (decrypt,) = [s for s in document["Statement"] if s.get("Sid") == "DecryptSourceObjects"]
+    assert statement["Condition"] == decrypt["Condition"]
+    assert statement["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [
+        stack.resolve(bucket.bucket.bucket_arn),
+        stack.resolve(bucket.bucket.arn_for_objects("*")),
+    ]
 
 
 def test_replication_role_trusts_the_named_source_bucket_only() -> None:
@@ -547,6 +556,13 @@ def _symmetric(stack: cdk.Stack) -> Any:
     return CustomerManagedKey(stack, "Data")
 
 
+def _key_of_another_region_stack(stack: cdk.Stack) -> Any:
+    app = stack.node.root
+    assert isinstance(app, cdk.App)
+    other = cdk.Stack(app, "Virginia", env=cdk.Environment(account=WORKLOAD, region="us-east-1"))
+    return CustomerManagedKey(other, "Data")
+
+
 def _kms_log_bucket(stack: cdk.Stack) -> Any:
     return s3.Bucket(stack, "Logs", encryption_key=kms.Key(stack, "LogKey"))
 
@@ -558,6 +574,35 @@ def _aws_managed_kms_log_bucket(stack: cdk.Stack) -> Any:
 
 def _dsse_log_bucket(stack: cdk.Stack) -> Any:
     return s3.Bucket(stack, "Logs", encryption=s3.BucketEncryption.DSSE_MANAGED)
+
+
+def _other_region_log_bucket(stack: cdk.Stack) -> Any:
+    return s3.Bucket.from_bucket_attributes(
+        stack, "Logs", bucket_name="logs-us-east-1", region="us-east-1"
+    )
+
+
+def _other_account_log_bucket(stack: cdk.Stack) -> Any:
+    return s3.Bucket.from_bucket_attributes(
+        stack, "Logs", bucket_name="logs-elsewhere", account="999999999999"
+    )
+
+
+def _other_stack_log_bucket(stack: cdk.Stack) -> Any:
+    app = stack.node.root
+    assert isinstance(app, cdk.App)
+    other = cdk.Stack(
+        app,
+        "Virginia",
+        env=cdk.Environment(account=WORKLOAD, region="us-east-1"),
+    )
+    return s3.Bucket(other, "Logs", encryption=s3.BucketEncryption.S3_MANAGED)
+
+
+def _object_lock_log_bucket(stack: cdk.Stack) -> Any:
+    return s3.Bucket(
+        stack, "Logs", encryption=s3.BucketEncryption.S3_MANAGED, object_lock_enabled=True
+    )
 
 
 REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region": DR_REGION}
@@ -577,6 +622,12 @@ REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region":
         (_alias, {}, "'encryption_key' must be a KMS key, not an alias"),
         (_alias_arn, {}, "'encryption_key' must be a KMS key, not an alias. Received: 'arn:aws"),
         (_other_region, {}, "'encryption_key' must be in the bucket's Region (eu-west-1)"),
+        (
+            _key_of_another_region_stack,
+            {},
+            "'encryption_key' must be in the bucket's Region (eu-west-1). "
+            "Received: 'Virginia/Data in us-east-1'",
+        ),
         (
             lambda stack: "alias/data",
             {},
@@ -621,6 +672,35 @@ REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region":
             _symmetric,
             {"access_log_bucket": _dsse_log_bucket},
             "Received: 'S/Logs (aws:kms:dsse)'",
+        ),
+        # S3 user guide: the log bucket is in the source bucket's Region and account, without
+        # Object Lock; otherwise PutBucketLogging fails at deploy.
+        (
+            _symmetric,
+            {"access_log_bucket": _other_region_log_bucket},
+            "'access_log_bucket' must be in the bucket's Region (eu-west-1): S3 delivers server "
+            "access logs only to a bucket in the source bucket's Region and account. "
+            "Received: 'S/Logs in us-east-1'",
+        ),
+        (
+            _symmetric,
+            {"access_log_bucket": _other_stack_log_bucket},
+            "'access_log_bucket' must be in the bucket's Region (eu-west-1): S3 delivers server "
+            "access logs only to a bucket in the source bucket's Region and account. "
+            "Received: 'Virginia/Logs in us-east-1'",
+        ),
+        (
+            _symmetric,
+            {"access_log_bucket": _other_account_log_bucket},
+            "'access_log_bucket' must be in the bucket's account (222222222222): S3 delivers "
+            "server access logs only to a bucket in the source bucket's Region and account. "
+            "Received: 'S/Logs in 999999999999'",
+        ),
+        (
+            _symmetric,
+            {"access_log_bucket": _object_lock_log_bucket},
+            "'access_log_bucket' must not have S3 Object Lock enabled (S3 cannot deliver server "
+            "access logs to such a bucket). Received: 'S/Logs'",
         ),
         # S3 refuses a lifecycle configuration whose rule IDs repeat, at deploy time.
         (

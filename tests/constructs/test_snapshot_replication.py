@@ -250,6 +250,164 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def test_rds_and_aurora_rules_use_the_documented_event_ids(synthesized: Synth) -> None:
+    # Created (manual 0042, automated 0091), cross-Region (0060) and local (0197) copy finished;
+    # Aurora: manual (0075) and automated (0169) cluster snapshot created.
+    for stack in ("Source", "Backup"):
+        patterns = [
+            r["Properties"]["EventPattern"]
+            for r in resources(synthesized(APP).template(stack), "AWS::Events::Rule").values()
+            if r["Properties"].get("EventPattern", {}).get("source") == ["aws.rds"]
+        ]
+        assert sorted(patterns, key=json.dumps) == [
+            {
+                "source": ["aws.rds"],
+                "detail-type": ["RDS DB Snapshot Event"],
+                "detail": {
+                    "EventID": [
+                        "RDS-EVENT-0042",
+                        "RDS-EVENT-0091",
+                        "RDS-EVENT-0060",
+                        "RDS-EVENT-0197",
+                    ]
+                },
+            },
+            {
+                "source": ["aws.rds"],
+                "detail-type": ["RDS DB Cluster Snapshot Event"],
+                "detail": {"EventID": ["RDS-EVENT-0075", "RDS-EVENT-0169"]},
+            },
+        ], stack
+
+
+def test_queue_visibility_timeout_is_six_times_the_copier_timeout(synthesized: Synth) -> None:
+    # Lambda's SQS guide: at least six times the function timeout, so a throttled batch is retried
+    # before the message becomes visible again.
+    for stack in ("Source", "Backup"):
+        template = synthesized(APP).template(stack)
+        (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
+        function = template["Resources"][mapping["Properties"]["FunctionName"]["Ref"]]
+        queue = template["Resources"][mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]]
+        timeout = function["Properties"]["Timeout"]
+        assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout, stack
+
+
+def test_both_queues_are_encrypted_with_the_constructs_key(synthesized: Synth) -> None:
+    for stack, key_prefix in (("Source", "ReplicateKey"), ("Backup", "ReceiveKey")):
+        template = synthesized(APP).template(stack)
+        (key,) = [k for k in resources(template, "AWS::KMS::Key") if k.startswith(key_prefix)]
+        queues = resources(template, "AWS::SQS::Queue")
+        assert len(queues) == 2, stack
+        for queue in queues.values():
+            assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}, stack
+
+
+def test_key_use_goes_through_the_named_services_only(synthesized: Synth) -> None:
+    template = synthesized(APP).template("Source")
+    queue_key = by_sid(template, "ReplicateCopierPolicy", "QueueKey")
+    assert queue_key["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert queue_key["Condition"] == {
+        "StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}
+    }
+    source_keys = f"arn:aws:kms:eu-west-1:{SOURCE_ACCOUNT}:key/*"
+    in_source_region = {
+        "kms:ViaService": ["ec2.eu-west-1.amazonaws.com", "rds.eu-west-1.amazonaws.com"]
+    }
+    use = by_sid(template, "ReplicateCopierPolicy", "UseSourceKeys")
+    assert use["Resource"] == source_keys
+    assert use["Condition"] == {"StringEquals": in_source_region}
+    assert "kms:CreateGrant" not in use["Action"]
+    for sid in ("GrantSourceKeys", "GrantDestinationKeys"):
+        grant = by_sid(template, "ReplicateCopierPolicy", sid)
+        assert grant["Action"] == "kms:CreateGrant"
+        assert grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}, sid
+        assert grant["Condition"]["StringEquals"]["kms:ViaService"], sid
+    assert by_sid(template, "ReplicateCopierPolicy", "GrantSourceKeys")["Condition"] == {
+        "StringEquals": in_source_region,
+        "Bool": {"kms:GrantIsForAWSResource": "true"},
+    }
+
+
+def test_sharing_key_lets_the_copier_create_grants_for_aws_resources_only(
+    synthesized: Synth,
+) -> None:
+    template = synthesized(APP).template("Source")
+    (key,) = [
+        v for k, v in resources(template, "AWS::KMS::Key").items() if k.startswith("SharingKey")
+    ]
+    copier = {"AWS": {"Fn::GetAtt": ["ReplicateCopierRoleD7106B71", "Arn"]}}
+    grants = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == copier and "kms:CreateGrant" in _as_list(s["Action"])
+    ]
+    assert grants == [
+        {
+            "Action": "kms:CreateGrant",
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": ["ec2.eu-west-1.amazonaws.com", "rds.eu-west-1.amazonaws.com"]
+                },
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+            },
+            "Effect": "Allow",
+            "Principal": copier,
+            "Resource": "*",
+            "Sid": grants[0]["Sid"],
+        }
+    ]
+
+
+def test_replicator_bus_accepts_receipts_from_destination_accounts_only(
+    synthesized: Synth,
+) -> None:
+    template = synthesized(APP).template("Source")
+    (policy,) = resources(template, "AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{BACKUP_ACCOUNT}:root"}
+    assert statement["Action"] == "events:PutEvents"
+    (bus,) = resources(template, "AWS::Events::EventBus").values()
+    assert bus["Properties"]["Name"] == "kmskit-snapshot-replicator"
+    (received,) = [
+        r
+        for r in resources(template, "AWS::Events::Rule").values()
+        if "kmskit.snapshots" in json.dumps(r["Properties"])
+    ]
+    assert received["Properties"]["EventPattern"] == {
+        "source": ["kmskit.snapshots"],
+        "detail-type": ["kmskit Snapshot Received"],
+        "account": [BACKUP_ACCOUNT],
+    }
+
+
+def test_tags_go_only_on_new_copies_or_on_this_constructs_own(synthesized: Synth) -> None:
+    # Untagged snapshots may only be tagged as CopySnapshot creates them: a copier that could
+    # tag any snapshot kmskit:replicator=<its id> could then delete it.
+    regions = ["eu-central-1", "eu-west-1"]
+    for stack, prefix, replicator_id in (
+        ("Source", "Replicate", "SourceReplicate73F8E356"),
+        ("Backup", "Receive", "BackupReceive97D2AE2B"),
+    ):
+        template = synthesized(APP).template(stack)
+        on_create = by_sid(template, f"{prefix}CopierPolicy", "TagEbsCopiesOnCreate")
+        assert on_create["Condition"] == {
+            "StringEquals": {"ec2:CreateAction": "CopySnapshot", "aws:RequestedRegion": regions}
+        }, stack
+        ours = {
+            "StringEquals": {
+                "aws:ResourceTag/kmskit:replicator": replicator_id,
+                "aws:RequestedRegion": regions,
+            }
+        }
+        sids = ["DeleteOwnCopies", "DeleteOwnRdsCopies"]
+        if stack == "Source":
+            sids += ["ShareAndMarkOwnEbsCopies", "ShareAndMarkOwnRdsCopies"]
+        for sid in sids:
+            assert by_sid(template, f"{prefix}CopierPolicy", sid)["Condition"] == ours, sid
+        for sid in ("DeleteOwnCopies", "DeleteOwnRdsCopies"):
+            assert by_sid(template, f"{prefix}SweeperPolicy", sid)["Condition"] == ours, sid
+
+
 def test_every_alarm_notifies_the_alarm_topic(synthesized: Synth) -> None:
     for stack in ("Source", "Backup"):
         alarms = resources(synthesized(APP).template(stack), "AWS::CloudWatch::Alarm")
@@ -461,6 +619,63 @@ def test_bad_receiver_props_name_the_prop_and_value(props: dict[str, Any], messa
     with pytest.raises(ConstructPropError) as error:
         SnapshotReceiver(stack, "Receive", **kwargs)
     assert message in str(error.value)
+
+
+def _backup_stack() -> cdk.Stack:
+    return cdk.Stack(
+        cdk.App(), "B", env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1")
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_key", "message"),
+    [
+        (
+            lambda stack: kms.Key.from_key_arn(
+                stack, "Other", KEY_CENTRAL.replace(SOURCE_ACCOUNT, BACKUP_ACCOUNT)
+            ),
+            "'kms_key' must be a key in the destination Region eu-west-1. Received: "
+            f"'{KEY_CENTRAL.replace(SOURCE_ACCOUNT, BACKUP_ACCOUNT)}'",
+        ),
+        (
+            lambda stack: kms.Key.from_key_arn(
+                stack, "Alias", f"arn:aws:kms:eu-west-1:{BACKUP_ACCOUNT}:alias/backup"
+            ),
+            "'kms_key' must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias). "
+            f"Received: 'arn:aws:kms:eu-west-1:{BACKUP_ACCOUNT}:alias/backup'",
+        ),
+        (
+            lambda stack: kms.Key.from_key_arn(stack, "Foreign", KEY_WEST),
+            f"'kms_key' must be a key of this stack's account {BACKUP_ACCOUNT}. "
+            f"Received: '{KEY_WEST}'",
+        ),
+        (
+            lambda stack: (
+                CustomerManagedKey(
+                    cdk.Stack(
+                        stack.node.root,
+                        "Frankfurt",
+                        env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-central-1"),
+                    ),
+                    "BackupKey",
+                ).key
+            ),
+            "'kms_key' must be a key in this stack's Region eu-west-1. "
+            "Received: 'Frankfurt/BackupKey/Key in eu-central-1'",
+        ),
+    ],
+)
+def test_receiver_key_must_be_a_key_of_its_own_region_and_account(
+    make_key: Callable[[cdk.Stack], kms.IKey], message: str
+) -> None:
+    # Every received copy is made in the receiver's Region under this key; IAM cannot grant a
+    # key's use through its alias ARN.
+    stack = _backup_stack()
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReceiver(
+            stack, "Receive", source_accounts=[SOURCE_ACCOUNT], kms_key=make_key(stack)
+        )
+    assert str(error.value) == message
 
 
 def test_receiver_wants_the_key_itself_not_the_wrapper() -> None:
