@@ -7,8 +7,6 @@ SNS encrypts with the topic's CMK, so every publishing service needs ``kms:Gener
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -16,8 +14,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib import _principals as principals
-from constructs_lib._validation import require
-from constructs_lib.key_policy import KeyServicePrincipal
+from constructs_lib._validation import check_sequence, require
+from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 DEFAULT_PUBLISHERS = ("cloudwatch.amazonaws.com",)
@@ -43,7 +41,7 @@ class AlarmTopic(Construct):
         id: str,
         *,
         encryption_key: CustomerManagedKey | ReplicaKey,
-        publishers: Sequence[str] = DEFAULT_PUBLISHERS,
+        publishers: ListOrTuple[str] = DEFAULT_PUBLISHERS,
         display_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -59,6 +57,7 @@ class AlarmTopic(Construct):
             "must be a symmetric encryption key (SNS encrypts with SYMMETRIC_DEFAULT keys only)",
             encryption_key.key_spec,
         )
+        publishers = check_sequence("publishers", publishers, "service principals")
         for service in publishers:
             require(
                 isinstance(service, str) and service.endswith(".amazonaws.com"),

@@ -14,7 +14,7 @@ import json
 import re
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import jsii
 from aws_cdk import Duration, RemovalPolicy, Resource, Stack
@@ -312,8 +312,9 @@ class _KeyBase(Resource):
         * Principal of another account, or one that cannot hold an identity policy (an AWS
           service): the key policy names it. The other account's IAM policy must allow the
           use too; that lives in that account.
-        * Custom policy, grantee made in another stack: never the bare account root (see
-          ``_custom_policy_principal``; a role known only at deploy time is refused).
+        * Grantee made in another stack, named in the key policy: never the bare root of its
+          account (see ``_other_stack_principal``; with a custom policy, a role known only at
+          deploy time is refused).
         """
         require(bool(key_actions), "key_actions", "must name at least one kms: action", key_actions)
         for action in key_actions:
@@ -362,8 +363,8 @@ class _KeyBase(Resource):
         statement_conditions = condition_dict
         if not self.policy.delegates_to_iam:
             # Before the identity policy, so that a refused grantee is left unchanged.
-            named, statement_conditions = self._custom_policy_principal(
-                grantee, principal, condition_dict
+            named, statement_conditions = self._other_stack_principal(
+                grantee, principal, condition_dict, custom=True
             )
         identity: iam.Grant | None = None
         if self._same_account(principal):
@@ -376,7 +377,9 @@ class _KeyBase(Resource):
             if identity.success and self.policy.delegates_to_iam:
                 return identity
         if named is None:
-            named = self._key_policy_principal(grantee, principal)
+            named, statement_conditions = self._other_stack_principal(
+                grantee, principal, condition_dict, custom=False
+            )
         statement = iam.PolicyStatement(
             principals=[named],
             actions=list(key_actions),
@@ -479,9 +482,11 @@ class _KeyBase(Resource):
     def _key_policy_principal(
         self, grantee: iam.IGrantable, principal: iam.IPrincipal
     ) -> iam.IPrincipal:
-        """Default policy: as aws_kms.Key does, a grantee in a stack that already depends on the
-        key's stack is named by its account, or the key policy would point back at it (a
-        dependency cycle). The account's root already has kms:* here, so nothing widens."""
+        """Default policy, grantee's ARN known only at deploy time: as aws_kms.Key does, a
+        grantee in a stack that already depends on the key's stack is named by its account, or
+        the key policy would point back at it (a dependency cycle). Such a grantee is of the
+        key's account (a role of another account needs a physical name), whose root already
+        has kms:* here, so nothing widens."""
         if isinstance(grantee, Construct):
             grantee_stack = Stack.of(grantee)
             key_stack = self._stack
@@ -489,19 +494,22 @@ class _KeyBase(Resource):
                 return iam.AccountPrincipal(grantee_stack.account)
         return principal
 
-    def _custom_policy_principal(
+    def _other_stack_principal(
         self,
         grantee: iam.IGrantable,
         principal: iam.IPrincipal,
         conditions: dict[str, dict[str, Any]] | None,
+        *,
+        custom: bool,
     ) -> tuple[iam.IPrincipal, dict[str, dict[str, Any]] | None]:
-        """Custom policy: who the key policy names for a grantee, never a bare account root.
+        """Who the key policy names for a grantee, never a bare account root of another account.
 
         A grantee made in another stack of this App (a construct of Python) is checked:
 
         * its ARN is a reference to that stack (a role made there, same environment): naming
           it would make the key's stack depend on the grantee's, which already depends on the
-          key's (its identity policy names the key), so this is refused with what to do;
+          key's (its identity policy names the key). A custom policy refuses this with what to
+          do; the default policy names it as ``_key_policy_principal`` says;
         * its ARN is known at synth (a role with a physical name): the key policy names the
           principal's account root limited by ``ArnEquals aws:PrincipalArn`` to that ARN (as the
           deployer statement does). KMS refuses a principal that does not exist yet, and
@@ -523,6 +531,8 @@ class _KeyBase(Resource):
         fragment = principal.policy_fragment
         principal_json = fragment.principal_json
         if _names_a_resource(key_stack.resolve(principal_json)):
+            if not custom:
+                return self._key_policy_principal(grantee, principal), conditions
             raise ConstructPropError(
                 "grantee",
                 f"must be in the key's stack ({key_stack.stack_name}) when the key has a custom "
@@ -575,10 +585,16 @@ class _RoutedKey(kms.Key):
     """``aws_kms.Key`` whose ``grant*`` methods go through the owning construct's ``grant()``.
 
     CDK constructs that receive ``.key`` (Lambda, SQS, Secrets Manager, ...) call these, so a
-    key with a custom policy gets the key-policy half of their grants too.
+    key with a custom policy gets the key-policy half of their grants too. So does ``.grants``
+    (aws-cdk-lib's ``KeyGrants``), whose own methods would write only the identity policy of a
+    grantee of the key's account.
     """
 
     _owner: CustomerManagedKey
+
+    @property
+    def grants(self) -> kms.KeyGrants:
+        return cast(kms.KeyGrants, _RoutedKeyGrants(self))
 
     def grant(self, grantee: iam.IGrantable, *key_actions: str) -> iam.Grant:
         return self._owner.grant(grantee, *key_actions)
@@ -616,6 +632,44 @@ class _RoutedKey(kms.Key):
         return self._owner.grant(grantee, *actions.VERIFY_MAC_ACTIONS)
 
 
+class _RoutedKeyGrants:
+    """``.grants`` of a :class:`_RoutedKey`: the methods of ``aws_kms.KeyGrants``, each through
+    the key's ``grant*`` methods (and so the owning construct's ``grant()``)."""
+
+    def __init__(self, key: _RoutedKey) -> None:
+        self._key = key
+
+    def actions(self, grantee: iam.IGrantable, *key_actions: str) -> iam.Grant:
+        return self._key.grant(grantee, *key_actions)
+
+    def admin(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._key.grant_admin(grantee)
+
+    def decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._key.grant_decrypt(grantee)
+
+    def encrypt(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._key.grant_encrypt(grantee)
+
+    def encrypt_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._key.grant_encrypt_decrypt(grantee)
+
+    def sign(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._key.grant_sign(grantee)
+
+    def verify(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._key.grant_verify(grantee)
+
+    def sign_verify(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._key.grant_sign_verify(grantee)
+
+    def generate_mac(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._key.grant_generate_mac(grantee)
+
+    def verify_mac(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self._key.grant_verify_mac(grantee)
+
+
 class CustomerManagedKey(_KeyBase):
     """A customer managed KMS key with validated props and a policy you can read.
 
@@ -638,7 +692,7 @@ class CustomerManagedKey(_KeyBase):
 
     Attributes:
         key: the ``aws_kms.Key`` (an ``IKey`` every CDK construct accepts; its ``grant*``
-            methods go through :meth:`grant`).
+            methods and those of its ``grants`` go through :meth:`grant`).
         alias: the ``aws_kms.Alias``, or None.
         policy_document: the key policy; grants add to it.
         monthly_cost: what the key costs per month in the KMS price list.
@@ -798,7 +852,7 @@ class ReplicaKey(_KeyBase):
             (primary is None) != (primary_key_arn is None),
             "primary",
             "or 'primary_key_arn' must be given, not both",
-            primary.node.path if primary is not None else None,
+            _construct_path(primary),
         )
         if primary is not None:
             _check_primary_key(primary, stack)
@@ -847,11 +901,16 @@ class ReplicaKey(_KeyBase):
             )
 
 
+def _construct_path(value: Any) -> Any:
+    """A construct's path (what an error shows of it); anything else as it is."""
+    return value.node.path if isinstance(value, Construct) else value
+
+
 def _check_primary_key(primary: Any, stack: Stack) -> None:
     require(
         isinstance(primary, CustomerManagedKey),
         "primary",
-        "must be a CustomerManagedKey",
+        "must be a CustomerManagedKey (an ARN goes in 'primary_key_arn')",
         primary,
     )
     require(

@@ -138,7 +138,11 @@ def test_more_than_ten_policies_warn_and_more_than_twenty_are_refused() -> None:
             )
         )
 
-    for batch in range(22):
+    for batch in range(20):
+        grant_batch(batch)
+    assert len(role.grants_policies) == 10  # the default quota: no warning yet
+    Annotations.from_stack(stack).has_no_warning("/S/Role", Match.any_value())
+    for batch in range(20, 22):
         grant_batch(batch)
     assert len(role.grants_policies) == 11
     Annotations.from_stack(stack).has_warning(

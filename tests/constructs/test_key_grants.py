@@ -230,8 +230,9 @@ def test_grant_to_account_with_via_service(templates: Templates) -> None:
 def test_cross_account_role_is_named_in_the_key_policy_only(templates: Templates) -> None:
     assert allows(
         templates.key_policy("DefaultKey"),
-        ("AWS", f"arn:aws:iam::{PARTNER}:role/partner-reader"),
+        ("AWS", f"arn:aws:iam::{PARTNER}:root"),
         "kms:Decrypt",
+        {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{PARTNER}:role/partner-reader"}},
     )
     # Its own account's IAM policy is that account's business (see docs/keys.md).
     types = {r["Type"] for r in templates.partner["Resources"].values()}
@@ -355,29 +356,32 @@ def test_default_policy_key_still_grants_a_role_of_another_stack() -> None:
     assert "AWS::IAM::Policy" in app_types
 
 
-def partner_reader_grant(*, depends: bool) -> list[dict[str, Any]]:
-    """A custom-policy key granted to a named role of another account's stack."""
+def partner_reader_grant(*, depends: bool, custom: bool = True) -> list[dict[str, Any]]:
+    """A key (custom or default policy) granted to a named role of another account's stack."""
     app = cdk.App(context=cdk_json_context())
     keys = cdk.Stack(app, "Keys", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
     partner = cdk.Stack(app, "Partner", env=cdk.Environment(account=PARTNER, region="eu-west-1"))
     if depends:
         partner.add_dependency(keys)
-    key = CustomerManagedKey(keys, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
+    policy = KeyPolicy.custom(admins=[ADMIN]) if custom else KeyPolicy.default()
+    key = CustomerManagedKey(keys, "Key", policy=policy)
     key.grant_decrypt(role(partner, "Reader", role_name="partner-reader"))
     return Templates(main=app.synth().get_stack_by_name("Keys").template, partner={}).key_policy(
         "Key"
     )
 
 
+@pytest.mark.parametrize("custom", [True, False], ids=["custom-policy", "default-policy"])
 @pytest.mark.parametrize("depends", [False, True], ids=["no-dependency", "deploys-after-the-key"])
 def test_a_named_role_of_another_stack_is_its_account_root_limited_to_its_arn(
-    depends: bool,
+    depends: bool, custom: bool
 ) -> None:
     # KMS refuses a principal that does not exist yet, and whether the role's stack deploys
     # first is not known at grant time (dependencies from references appear at synth): the root
     # with aws:PrincipalArn lets in that role alone whatever the order, as the deployer
-    # statement does.
-    statements = partner_reader_grant(depends=depends)
+    # statement does. The default policy too: its account root alone would let in every
+    # principal of the other account whose IAM policies allow it.
+    statements = partner_reader_grant(depends=depends, custom=custom)
     assert allows(
         statements,
         ("AWS", f"arn:aws:iam::{PARTNER}:root"),
@@ -387,10 +391,14 @@ def test_a_named_role_of_another_stack_is_its_account_root_limited_to_its_arn(
     assert not allows(
         statements, ("AWS", f"arn:aws:iam::{PARTNER}:role/partner-reader"), "kms:Decrypt"
     )
-    unconditioned_roots = [
-        s for s in statements if "Condition" not in s and s["Principal"]["AWS"].endswith(":root")
-    ]
-    assert unconditioned_roots == []
+    assert not allows(statements, ("AWS", f"arn:aws:iam::{PARTNER}:root"), "kms:Decrypt")
+    if custom:
+        unconditioned_roots = [
+            s
+            for s in statements
+            if "Condition" not in s and s["Principal"]["AWS"].endswith(":root")
+        ]
+        assert unconditioned_roots == []
 
 
 def test_a_named_role_whose_stack_depends_on_the_key_only_through_references() -> None:
@@ -454,3 +462,158 @@ def test_grant_admin_through_key_includes_the_import_actions_of_an_external_key(
         for action in statement["Action"]
     }
     assert set(import_actions) <= granted
+
+
+def test_each_grant_method_gives_the_actions_of_its_key_usage() -> None:
+    # The grant_* methods of the construct and of .key (which other CDK constructs call), on
+    # custom-policy keys: the key policy and the identity policy both get exactly these actions.
+    app = cdk.App(context=cdk_json_context())
+    stack = cdk.Stack(app, "Usages", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    custom = KeyPolicy.custom(admins=[ADMIN])
+    symmetric = CustomerManagedKey(stack, "Symmetric", policy=custom)
+    rsa = CustomerManagedKey(
+        stack,
+        "Rsa",
+        key_spec=kms.KeySpec.RSA_3072,
+        key_usage=kms.KeyUsage.ENCRYPT_DECRYPT,
+        policy=custom,
+    )
+    signer = CustomerManagedKey(
+        stack,
+        "Signer",
+        key_spec=kms.KeySpec.RSA_2048,
+        key_usage=kms.KeyUsage.SIGN_VERIFY,
+        policy=custom,
+    )
+    mac = CustomerManagedKey(stack, "Mac", key_spec=kms.KeySpec.HMAC_256, policy=custom)
+    agreement = CustomerManagedKey(
+        stack,
+        "Agreement",
+        key_spec=kms.KeySpec.ECC_NIST_P384,
+        key_usage=kms.KeyUsage.KEY_AGREEMENT,
+        policy=custom,
+    )
+    expected: dict[str, tuple[str, list[str] | str]] = {}
+
+    def check(name: str, key: CustomerManagedKey, grant: Any, actions: list[str] | str) -> None:
+        grant(role(stack, name))
+        expected[name] = (key.node.id, actions)
+
+    symmetric_encrypt = [
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyPair",
+        "kms:GenerateDataKeyPairWithoutPlaintext",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+    ]
+    check("SymEnc", symmetric, symmetric.grant_encrypt, symmetric_encrypt)
+    check("ViaKeySymEnc", symmetric, symmetric.key.grant_encrypt, symmetric_encrypt)
+    # RSA keys make no data keys; the public key lets callers encrypt outside KMS.
+    rsa_encrypt = ["kms:Encrypt", "kms:GetPublicKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"]
+    check("RsaEnc", rsa, rsa.grant_encrypt, rsa_encrypt)
+    check("RsaDec", rsa, rsa.key.grant_decrypt, "kms:Decrypt")
+    check(
+        "RsaBoth",
+        rsa,
+        rsa.grant_encrypt_decrypt,
+        [
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:GetPublicKey",
+            "kms:ReEncryptFrom",
+            "kms:ReEncryptTo",
+        ],
+    )
+    check("Signs", signer, signer.key.grant_sign, "kms:Sign")
+    check("Verifies", signer, signer.key.grant_verify, "kms:Verify")
+    check("MakesMac", mac, mac.key.grant_generate_mac, "kms:GenerateMac")
+    check("ChecksMac", mac, mac.key.grant_verify_mac, "kms:VerifyMac")
+    check(
+        "DeriveSecret",
+        agreement,
+        agreement.grant_key_agreement,
+        ["kms:DeriveSharedSecret", "kms:GetPublicKey"],
+    )
+
+    templates = Templates(main=app.synth().get_stack_by_name("Usages").template, partner={})
+    for name, (key_id, actions) in expected.items():
+        assert templates.identity_policy(name) == [
+            {"Action": actions, "Effect": "Allow", "Resource": templates.key_arn(key_id)}
+        ], name
+        # minimizePolicies may merge the statements of two roles given the same actions.
+        arn = templates.role_arn(name)
+        granted = {
+            action
+            for s in templates.key_policy(key_id)
+            if arn
+            in (
+                s["Principal"]["AWS"]
+                if isinstance(s["Principal"]["AWS"], list)
+                else [s["Principal"]["AWS"]]
+            )
+            for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        }
+        assert granted == ({actions} if isinstance(actions, str) else set(actions)), name
+        assert allows(templates.key_policy(key_id), ("AWS", arn), actions), name
+
+
+@pytest.mark.parametrize(
+    ("on_key", "method", "key_usage"),
+    [
+        (False, "grant_encrypt", "ENCRYPT_DECRYPT"),
+        (True, "grant_encrypt", "ENCRYPT_DECRYPT"),
+        (False, "grant_decrypt", "ENCRYPT_DECRYPT"),
+        (True, "grant_decrypt", "ENCRYPT_DECRYPT"),
+        (True, "grant_sign", "SIGN_VERIFY"),
+        (True, "grant_verify", "SIGN_VERIFY"),
+        (False, "grant_generate_mac", "GENERATE_VERIFY_MAC"),
+        (True, "grant_generate_mac", "GENERATE_VERIFY_MAC"),
+        (True, "grant_verify_mac", "GENERATE_VERIFY_MAC"),
+        (False, "grant_key_agreement", "KEY_AGREEMENT"),
+    ],
+)
+def test_a_grant_method_of_another_key_usage_is_refused(
+    on_key: bool, method: str, key_usage: str
+) -> None:
+    # A policy for actions the key cannot perform would pass synth and fail every call.
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    spec, usage = (
+        (kms.KeySpec.ECC_NIST_P256, kms.KeyUsage.SIGN_VERIFY)
+        if key_usage != "SIGN_VERIFY"
+        else (kms.KeySpec.SYMMETRIC_DEFAULT, None)
+    )
+    key = CustomerManagedKey(stack, "K", key_spec=spec, key_usage=usage)
+    owner = key.key if on_key else key  # .key: the methods other CDK constructs call
+    reader = role(stack, "R")
+    with pytest.raises(ConstructPropError) as error:
+        getattr(owner, method)(reader)
+    other = "SIGN_VERIFY" if key_usage != "SIGN_VERIFY" else "ENCRYPT_DECRYPT"
+    assert str(error.value) == (
+        f"'{method}' needs a key with key_usage {key_usage}; S/K has key_usage {other}. "
+        f"Received: '{other}'"
+    )
+
+
+def test_the_grants_of_key_reach_the_key_policy() -> None:
+    # aws-cdk-lib's KeyGrants (key.grants.decrypt(...)) would write only the identity policy of
+    # a role of the key's account, which a custom policy ignores: every call would be denied.
+    app = cdk.App(context=cdk_json_context())
+    stack = cdk.Stack(app, "Modern", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    key = CustomerManagedKey(stack, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
+    grants = key.key.grants  # type: ignore[attr-defined]  # kms.Key
+    grants.decrypt(role(stack, "Reader"))
+    grants.actions(role(stack, "Describer"), "kms:DescribeKey")
+    with pytest.raises(ConstructPropError, match="'grant_sign' needs a key with key_usage"):
+        grants.sign(role(stack, "Signer"))
+    templates = Templates(main=app.synth().get_stack_by_name("Modern").template, partner={})
+    statements = templates.key_policy("Key")
+    assert allows(statements, ("AWS", templates.role_arn("Reader")), "kms:Decrypt")
+    assert allows(statements, ("AWS", templates.role_arn("Describer")), "kms:DescribeKey")
+    assert {
+        "Action": "kms:Decrypt",
+        "Effect": "Allow",
+        "Resource": templates.key_arn("Key"),
+    } in templates.identity_policy("Reader")

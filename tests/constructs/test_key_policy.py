@@ -13,7 +13,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib import CustomerManagedKey, KeyServicePrincipal
+from constructs_lib import CustomerManagedKey, ExternalAccount, KeyPolicy, KeyServicePrincipal
+from stacks.config import cdk_json_context
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
@@ -405,3 +406,23 @@ def test_each_stack_names_its_own_account_root_and_services() -> None:
         assert statements["AllowCloudWatchLogs"]["Principal"] == {
             "Service": f"logs.{region}.amazonaws.com"
         }
+
+
+def test_external_account_without_grants_gets_the_user_statement_only() -> None:
+    # allow_grants=False: the account may use the key itself, but no AWS service may create
+    # grants for it (no EBS/RDS copies of shared snapshots).
+    app = cdk.App(context=cdk_json_context())
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    CustomerManagedKey(
+        stack,
+        "Key",
+        policy=KeyPolicy.custom(
+            admins=[f"arn:aws:iam::{ACCOUNT}:role/Admin"],
+            external_accounts=[ExternalAccount(account_id="222222222222", allow_grants=False)],
+        ),
+    )
+    statements = key_policy(app.synth().get_stack_by_name("S").template, "Key", stack="S")
+    external = [s for s in statements if s["Sid"].startswith("External")]
+    assert external == [
+        allow("ExternalUse222222222222", {"AWS": "arn:aws:iam::222222222222:root"}, SYMMETRIC_USER)
+    ]

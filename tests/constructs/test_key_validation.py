@@ -96,6 +96,21 @@ def replica_in(region: str, **kwargs: object) -> Callable[[cdk.Stack], object]:
     return make
 
 
+def replica_in_account(account: str) -> Callable[[cdk.Stack], object]:
+    """A replica in ``account`` (eu-central-1) of a primary made in the test's stack."""
+
+    def make(stack: cdk.Stack) -> object:
+        other = cdk.Stack(
+            stack.node.scope,  # type: ignore[arg-type]
+            "ReplicaStack",
+            env=cdk.Environment(account=account, region="eu-central-1"),
+            cross_region_references=True,
+        )
+        return replica(other, primary=CustomerManagedKey(stack, "Primary", multi_region=True))
+
+    return make
+
+
 def quota_alarm(**kwargs: object) -> Callable[[cdk.Stack], object]:
     def make(stack: cdk.Stack) -> object:
         topic_key = CustomerManagedKey(stack, "TopicKey")
@@ -421,6 +436,25 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     ),
     # other props
     (
+        "description-too-long",
+        key(description="d" * 8193),
+        f"'description' must be a string of at most 8192 characters. Received: '{'d' * 8193}'",
+    ),
+    (
+        "policy-external-account-is-the-keys-own",
+        key_with_policy(admins=[ADMIN_ROLE], external_accounts=[ACCOUNT]),
+        "'external_accounts' must name another account than the key's own (111111111111); use "
+        "users=[...] or grant_* for principals of this account. Received: '111111111111'",
+    ),
+    (
+        "via-service-endpoint-instead-of-prefix",
+        lambda stack: ExternalAccount(
+            account_id="222222222222", via_services=("ec2.amazonaws.com",)
+        ),
+        "'via_services' must hold service prefixes such as 'ec2' or 'rds'. "
+        "Received: 'ec2.amazonaws.com'",
+    ),
+    (
         "origin-unknown",
         key(origin="AWS_CLOUDHSM"),
         "'origin' must be one of AWS_KMS, EXTERNAL. Received: 'AWS_CLOUDHSM'",
@@ -477,6 +511,29 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "replica-spec-mismatch",
         replica_in("eu-central-1", multi_region=True, key_spec=kms.KeySpec.HMAC_256),
         "'key_spec' must match the primary's (SYMMETRIC_DEFAULT). Received: 'HMAC_256'",
+    ),
+    (
+        "replica-usage-mismatch",
+        replica_in("eu-central-1", multi_region=True, key_usage=kms.KeyUsage.SIGN_VERIFY),
+        "'key_usage' must match the primary's (ENCRYPT_DECRYPT). Received: 'SIGN_VERIFY'",
+    ),
+    (
+        "replica-primary-in-another-account",
+        replica_in_account("222222222222"),
+        "'primary' must be in the replica's account (222222222222). Received: 'S/Primary'",
+    ),
+    (
+        "replica-primary-given-an-arn",
+        lambda stack: replica(new_stack("eu-central-1"), primary=PRIMARY_ARN),
+        "'primary' must be a CustomerManagedKey (an ARN goes in 'primary_key_arn'). "
+        f"Received: '{PRIMARY_ARN}'",
+    ),
+    (
+        "replica-primary-and-arn",
+        lambda stack: replica(
+            new_stack("eu-central-1"), primary=PRIMARY_ARN, primary_key_arn=PRIMARY_ARN
+        ),
+        f"'primary' or 'primary_key_arn' must be given, not both. Received: '{PRIMARY_ARN}'",
     ),
     (
         "replica-no-primary",
@@ -546,6 +603,17 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     ),
     # alarm topic and quota alarm
     (
+        "alarm-topic-publishers-a-string",
+        lambda stack: AlarmTopic(
+            stack,
+            "T",
+            encryption_key=CustomerManagedKey(stack, "K"),
+            publishers="events.amazonaws.com",  # type: ignore[arg-type]
+        ),
+        "'publishers' must be a list or tuple of service principals. "
+        "Received: 'events.amazonaws.com'",
+    ),
+    (
         "alarm-topic-asymmetric-key",
         lambda stack: AlarmTopic(
             stack,
@@ -587,6 +655,12 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         quota_alarm(period=cdk.Duration.seconds(30)),
         "'period' must be a whole number of minutes (AWS/Usage is published per minute). "
         "Received: '30 seconds'",
+    ),
+    (
+        "quota-period-zero",
+        quota_alarm(period=cdk.Duration.seconds(0)),
+        "'period' must be a whole number of minutes (AWS/Usage is published per minute). "
+        "Received: '0 seconds'",
     ),
     (
         "quota-datapoints",
@@ -651,6 +725,17 @@ def synth_error(policy: KeyPolicy) -> str:
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/Admin"
 
 
+def put_key_policy(
+    principal: iam.IPrincipal,
+    *,
+    action: str = "kms:PutKeyPolicy",
+    effect: iam.Effect = iam.Effect.ALLOW,
+) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="Keeper", effect=effect, principals=[principal], actions=[action], resources=["*"]
+    )
+
+
 def oversized_policy() -> KeyPolicy:
     # 300 roles with 80-character ARNs: about 25 KB of principals in each of two statements.
     roles = [
@@ -663,6 +748,28 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
     (
         "lock-out",
         lambda: KeyPolicy.custom(users=[ADMIN], deployer=None),
+        "[S/K] 'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
+        "locked out for good (give it admins=[...] or a deployer). Received: a policy in which "
+        "no Allow statement for an IAM principal includes kms:PutKeyPolicy",
+    ),
+    (
+        "lock-out-put-key-policy-for-a-service-only",
+        lambda: KeyPolicy.custom(
+            users=[ADMIN],
+            deployer=None,
+            statements=[put_key_policy(iam.ServicePrincipal("ec2.amazonaws.com"))],
+        ),
+        "[S/K] 'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
+        "locked out for good (give it admins=[...] or a deployer). Received: a policy in which "
+        "no Allow statement for an IAM principal includes kms:PutKeyPolicy",
+    ),
+    (
+        "lock-out-put-key-policy-denied",
+        lambda: KeyPolicy.custom(
+            users=[ADMIN],
+            deployer=None,
+            statements=[put_key_policy(iam.ArnPrincipal(ADMIN), effect=iam.Effect.DENY)],
+        ),
         "[S/K] 'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
         "locked out for good (give it admins=[...] or a deployer). Received: a policy in which "
         "no Allow statement for an IAM principal includes kms:PutKeyPolicy",
@@ -698,6 +805,38 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
         ),
         "[S/K] 'policy' KeyPolicy.custom(...) must not give the account root kms:* (that is "
         "KeyPolicy.default()). Received: statement 'Root' with Action \"kms:*\"",
+    ),
+    (
+        "star-principal-without-condition",
+        lambda: KeyPolicy.custom(
+            admins=[ADMIN],
+            statements=[
+                iam.PolicyStatement(
+                    sid="Star",
+                    principals=[iam.StarPrincipal()],
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                )
+            ],
+        ),
+        "[S/K] 'policy' must not allow a wildcard principal without a condition. Received: "
+        "statement 'Star' with Principal \"*\"",
+    ),
+    (
+        "root-star-action-in-custom",
+        lambda: KeyPolicy.custom(
+            admins=[ADMIN],
+            statements=[
+                iam.PolicyStatement(
+                    sid="Root",
+                    principals=[iam.AccountRootPrincipal()],
+                    actions=["*"],
+                    resources=["*"],
+                )
+            ],
+        ),
+        "[S/K] 'policy' KeyPolicy.custom(...) must not give the account root kms:* (that is "
+        "KeyPolicy.default()). Received: statement 'Root' with Action \"*\"",
     ),
     (
         "over-32768-bytes",
@@ -741,6 +880,43 @@ def test_wildcard_principal_with_a_condition_is_accepted() -> None:
         ),
     )
     assert app.synth().get_stack_by_name("S").template["Resources"]
+
+
+@pytest.mark.parametrize("action", ["*", "kms:*", "kms:Put*", "kms:PutKeyPolicy"])
+def test_put_key_policy_kept_by_a_wildcard_action_is_no_lock_out(action: str) -> None:
+    # deployer=None and no admins: only the extra statement keeps kms:PutKeyPolicy.
+    app = cdk.App()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    keeper = put_key_policy(iam.ArnPrincipal(ADMIN), action=action)
+    CustomerManagedKey(
+        stack, "K", policy=KeyPolicy.custom(users=[ADMIN], deployer=None, statements=[keeper])
+    )
+    assert {
+        "Sid": "Keeper",
+        "Effect": "Allow",
+        "Principal": {"AWS": ADMIN},
+        "Action": action,
+        "Resource": "*",
+    } in key_statements(app)
+
+
+def test_root_limited_by_a_condition_may_get_kms_star_in_a_custom_policy() -> None:
+    # The documented way to allow a role created after the key: the account root with an
+    # ArnEquals condition on aws:PrincipalArn lets in that role alone, not the whole account.
+    app = cdk.App()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    later_role = f"arn:aws:iam::{ACCOUNT}:role/created-later"
+    limited = iam.PolicyStatement(
+        sid="LaterRole",
+        principals=[iam.AccountRootPrincipal()],
+        actions=["kms:*"],
+        resources=["*"],
+        conditions={"ArnEquals": {"aws:PrincipalArn": later_role}},
+    )
+    CustomerManagedKey(stack, "K", policy=KeyPolicy.custom(admins=[ADMIN], statements=[limited]))
+    (statement,) = [s for s in key_statements(app) if s.get("Sid") == "LaterRole"]
+    assert statement["Action"] == "kms:*"
+    assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": later_role}}
 
 
 def key_statements(app: cdk.App, stack_name: str = "S") -> list[dict[str, object]]:
