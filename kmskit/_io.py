@@ -12,6 +12,7 @@ File errors become kmskit errors that name the file (see
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
@@ -97,7 +98,8 @@ def atomic_output(
     error while creating, flushing or renaming the file becomes a
     :class:`~kmskit.errors.KmskitError` naming ``path``. With ``exclusive`` (default False) an
     existing ``path`` is never replaced, even one created while the file was being written:
-    the finished file is hard-linked into place, which fails if ``path`` exists.
+    the finished file is hard-linked into place, which fails if ``path`` exists (on a file
+    system without hard links, ``path`` is created exclusively and the file renamed onto it).
     """
     if str(path) == STDIO:
         yield sys.stdout.buffer
@@ -136,16 +138,40 @@ def atomic_output(
         raise
 
 
+# link(2) fails with these where the file system has no hard links (FAT, exFAT, some shares).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
+
+
 def _link_new(written: str, target: Path, path: str | os.PathLike[str]) -> None:
-    """Put ``written`` at ``target`` unless something is there already, then drop ``written``."""
+    """Put ``written`` at ``target`` unless something is there already, then drop ``written``.
+
+    Without hard links, ``target`` is first created empty with ``O_EXCL`` (which fails if it
+    exists) and ``written`` renamed over it."""
     try:
         os.link(written, target)
     except FileExistsError as error:
-        raise UsageError(
-            f"could not write '{path}': the file appeared while this command ran; it was left "
-            "as it is"
-        ) from error
+        raise _appeared(path) from error
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError as exists:
+            raise _appeared(path) from exists
+        try:
+            os.replace(written, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(target)  # the empty file made above
+            raise
+        return
     os.unlink(written)
+
+
+def _appeared(path: str | os.PathLike[str]) -> UsageError:
+    return UsageError(
+        f"could not write '{path}': the file appeared while this command ran; it was left as it is"
+    )
 
 
 @contextlib.contextmanager

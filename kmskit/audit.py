@@ -548,7 +548,7 @@ class AuditReader:
 def check_accounts(accounts: Iterable[str], argument: str) -> None:
     """Raise unless every one is a 12-digit account ID; ``argument`` names the option."""
     for account in accounts:
-        if not ACCOUNT_ID.match(account):
+        if not isinstance(account, str) or not ACCOUNT_ID.match(account):
             raise UsageError(f"'{argument}' must be a 12-digit account ID. Received: {account!r}")
 
 

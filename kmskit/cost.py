@@ -123,11 +123,11 @@ def _listed_templates(directory: Path, displays: dict[Path, str]) -> dict[Path, 
     for artifact_id, artifact in artifacts.items():
         properties = artifact.get("properties", {})
         kind = artifact.get("type")
-        if kind == "aws:cloudformation:stack" and "templateFile" in properties:
-            found[directory / properties["templateFile"]] = properties.get("stackName", artifact_id)
-            displays[directory / properties["templateFile"]] = artifact.get(
-                "displayName", artifact_id
-            )
+        stack = _stack_template(directory, artifact_id, artifact)
+        if stack is not None:
+            template, name = stack
+            found[template] = name
+            displays[template] = artifact.get("displayName", artifact_id)
             # The legacy synthesizer records nested stack templates as asset metadata.
             nested.extend(
                 entry["data"]["path"]
@@ -151,6 +151,17 @@ def _listed_templates(directory: Path, displays: dict[Path, str]) -> dict[Path, 
     return found
 
 
+def _stack_template(
+    directory: Path, artifact_id: str, artifact: dict[str, Any]
+) -> tuple[Path, str] | None:
+    """The template and stack name (default: the artifact ID) of a stack artifact of
+    ``directory/manifest.json``; None for any other artifact."""
+    properties = artifact.get("properties", {})
+    if artifact.get("type") != "aws:cloudformation:stack" or "templateFile" not in properties:
+        return None
+    return directory / properties["templateFile"], properties.get("stackName", artifact_id)
+
+
 def stack_names(paths: Iterable[Path]) -> dict[Path, str]:
     """Stack name of each template, from the ``manifest.json`` next to it (stage templates are
     named after a hash); the file name where there is no manifest."""
@@ -160,14 +171,9 @@ def stack_names(paths: Iterable[Path]) -> dict[Path, str]:
         if path.parent not in {p.parent for p in names} and manifest_path.is_file():
             manifest = read_json(manifest_path, "manifest")
             for artifact_id, artifact in manifest.get("artifacts", {}).items():
-                properties = artifact.get("properties", {})
-                if (
-                    artifact.get("type") == "aws:cloudformation:stack"
-                    and "templateFile" in properties
-                ):
-                    names[path.parent / properties["templateFile"]] = properties.get(
-                        "stackName", artifact_id
-                    )
+                stack = _stack_template(path.parent, artifact_id, artifact)
+                if stack is not None:
+                    names[stack[0]] = stack[1]
         names.setdefault(path, path.name.removesuffix(".template.json"))
     return {path: names[path] for path in paths}
 

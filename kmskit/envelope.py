@@ -62,7 +62,7 @@ from botocore.exceptions import UnknownRegionError as BotocoreUnknownRegionError
 from cryptography.exceptions import InvalidSignature, InvalidTag
 
 from kmskit._io import STDIO, atomic_output, input_size, open_input
-from kmskit.audit import ACCOUNT_ID, resolve_key
+from kmskit.audit import check_accounts, resolve_key
 from kmskit.clients import ClientSettings
 from kmskit.errors import (
     ConflictError,
@@ -535,11 +535,7 @@ class Envelope:
             )
         if isinstance(discovery_accounts, str):
             discovery_accounts = [discovery_accounts]
-        bad = [a for a in discovery_accounts if not isinstance(a, str) or not ACCOUNT_ID.match(a)]
-        if bad:
-            raise UsageError(
-                f"'discovery_accounts' must be 12-digit AWS account IDs. Received: {bad}"
-            )
+        check_accounts(discovery_accounts, "discovery_accounts")
         if keys and discovery_accounts:
             raise UsageError(
                 "'discovery_accounts' applies only without 'keys' (discovery mode). "

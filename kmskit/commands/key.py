@@ -8,8 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
+
 from kmskit._io import STDIO, atomic_output, check_input, check_output, open_input
-from kmskit.cli import settings_from_args
+from kmskit.cli import as_kmskit_error, settings_from_args
 from kmskit.errors import EXIT_OK, KmskitError, UsageError
 from kmskit.key_material import (
     SUPPORTED_SPECS,
@@ -128,12 +130,13 @@ def run(args: argparse.Namespace) -> int:
         result = import_material(
             kms, target, material, valid_to=valid_to, new_material=args.new_material
         )
-    except KmskitError as error:
+    except (KmskitError, BotoCoreError) as error:
         if given is None and args.save_material and args.save_material != STDIO:
             # A re-run with the same --save-material is refused (the file exists): say what
             # the file holds and how to finish, so that no second material gets generated.
-            raise type(error)(
-                f"{str(error).rstrip('.')}. The generated material was saved to "
+            failure = as_kmskit_error(error)  # also a lost connection (BotoCoreError)
+            raise type(failure)(
+                f"{str(failure).rstrip('.')}. The generated material was saved to "
                 f"'{args.save_material}' but not imported: once fixed, import it with "
                 f"--material {args.save_material}"
             ) from error

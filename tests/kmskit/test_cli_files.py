@@ -4,6 +4,7 @@ code, no traceback, and no AWS call before the paths were checked."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -284,6 +285,47 @@ def test_exclusive_atomic_output_writes_a_new_file_private(tmp_path: Path) -> No
         out.write(b"ours")
     assert target.read_bytes() == b"ours"
     assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
+
+
+def no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system without hard links (FAT/exFAT, as on a USB stick, some network shares):
+    link() fails with EPERM there (link(2)), while rename() works."""
+
+    def link(src: str, dst: str, **_: Any) -> None:
+        raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), src, None, dst)
+
+    monkeypatch.setattr(os, "link", link)
+
+
+def test_exclusive_atomic_output_works_without_hard_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Saved key material is meant to go offline, often to a FAT-formatted stick.
+    no_hard_links(monkeypatch)
+    target = tmp_path / "material.bin"
+    with _io.atomic_output(target, exclusive=True) as out:
+        out.write(b"ours")
+    assert target.read_bytes() == b"ours"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
+
+
+def test_exclusive_atomic_output_without_hard_links_still_keeps_a_file_that_appeared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_hard_links(monkeypatch)
+    target = tmp_path / "material.bin"
+
+    def write() -> None:
+        with _io.atomic_output(target, exclusive=True) as out:
+            out.write(b"ours")
+            target.write_bytes(b"theirs")
+
+    with pytest.raises(UsageError) as error:
+        write()
+    assert "the file appeared while this command ran; it was left as it is" in str(error.value)
+    assert target.read_bytes() == b"theirs"
     assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
 
 

@@ -303,8 +303,10 @@ def test_discovery_accounts_are_checked_and_one_may_be_a_string(world: KmsWorld)
     with pytest.raises(UsageError) as caught:
         Envelope(discovery_accounts=["123456789012", "12345678901"])
     assert str(caught.value) == (
-        "'discovery_accounts' must be 12-digit AWS account IDs. Received: ['12345678901']"
+        "'discovery_accounts' must be a 12-digit account ID. Received: '12345678901'"
     )
+    with pytest.raises(UsageError, match=r"Received: 123456789012$"):
+        Envelope(discovery_accounts=[123456789012])  # type: ignore[list-item]
 
 
 def test_alias_arn_in_another_region_is_resolved_there(world: KmsWorld) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -23,6 +24,7 @@ from kmskit.clients import ClientSettings
 from kmskit.errors import (
     EXIT_ACCESS_DENIED,
     EXIT_CONFLICT,
+    EXIT_FAILURE,
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_USAGE,
@@ -607,3 +609,29 @@ def test_material_other_than_the_keys_own_is_a_conflict(
     argv = ["key", "import-material", "alias/imported", "--material", str(material)]
     assert main(argv) == EXIT_CONFLICT
     assert "IncorrectKeyMaterialException" in capsys.readouterr().err
+
+
+def test_an_import_cut_off_by_the_network_after_saving_says_how_to_finish(
+    kms: FakeKms,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A connection lost on ImportKeyMaterial (after botocore's retries) is a BotoCoreError, not
+    # a ClientError: the saved file must be named all the same, as docs/keys.md says.
+    saved = tmp_path / "material.bin"
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.parameters("RSAES_OAEP_SHA_256")
+
+    def unreachable(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://kms.eu-west-1.amazonaws.com/")
+
+    monkeypatch.setattr(kms.client, "import_key_material", unreachable)
+    argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
+    assert main(argv) == EXIT_FAILURE
+    assert capsys.readouterr().err.strip() == (
+        'kmskit: error: Could not connect to the endpoint URL: "https://kms.eu-west-1.amazonaws.'
+        f"com/\". The generated material was saved to '{saved}' but not imported: once fixed, "
+        f"import it with --material {saved}"
+    )
+    assert len(saved.read_bytes()) == 32
