@@ -740,15 +740,8 @@ class AuditTrail(Construct):
         encrypted = bucket.encrypted_bucket
         if encrypted.replication_policy is None or encrypted.encryption_key is self.key.key:
             return
-        require(
-            Stack.of(encrypted).node.path == Stack.of(self).node.path,
-            "bucket",
-            "replicates its objects, but from another stack this trail's key cannot be added to "
-            "its replication role (the stacks would depend on each other); give the trail the "
-            "bucket's key (encryption_key) or make the trail in the bucket's stack",
-            bucket.node.path,
-        )
-        encrypted.allow_replication_of_objects_under(self.key)
+        # From another stack, the permission lives in this trail's stack (no dependency cycle).
+        encrypted.allow_replication_of_objects_under(self.key, prop="encryption_key", scope=self)
 
     def _allow_central_reader(self, account: str) -> None:
         """The central account may decrypt this trail's log files, and nothing else."""

@@ -587,6 +587,7 @@ class EncryptedBucket(Construct):
         self._extra_source_keys: list[kms.IKey] = []
         replication_props: dict[str, Any] = {}
         if replication is not None:
+            self._check_key_policy_can_name_role("encryption_key", facts.construct)
             replication_props = self._replication_props(replication, bucket_name)
 
         self.bucket = s3.Bucket(
@@ -811,26 +812,50 @@ class EncryptedBucket(Construct):
         )
 
     def allow_replication_of_objects_under(
-        self, key: CustomerManagedKey | ReplicaKey | kms.IKey
+        self,
+        key: CustomerManagedKey | ReplicaKey | kms.IKey,
+        *,
+        prop: str = "key",
+        scope: Construct | None = None,
     ) -> None:
         """Let S3 replication read objects that a service writes under ``key``, a key other than
         the bucket's own (CloudTrail writes each trail's log files under the trail's key; S3
         cannot replicate an object whose key the replication role may not decrypt with).
 
         Nothing changes without ``replication``, or for the bucket's own key or one already
-        allowed. ``key`` is checked as ``encryption_key`` is.
+        allowed. ``key`` is checked as ``encryption_key`` is; a key of this app whose policy
+        does not delegate to IAM must be in the bucket's stack or in ``scope``'s.
+
+        Args:
+            prop: the name errors give ``key``. Default: ``"key"``.
+            scope: a construct of the stack that uses ``key`` (a trail's). In another stack
+                than the bucket's, the permission is a managed policy there, attached to the
+                replication role, so that the bucket's stack does not depend on that stack.
+                Default: the bucket's replication policy.
         """
-        facts = key_facts("key", key, self)
+        facts = key_facts(prop, key, self)
         if self.replication_policy is None or any(
             facts.key is known for known in (self.encryption_key, *self._extra_source_keys)
         ):
             return
+        assert self.replication_role is not None
+        home = Stack.of(scope if scope is not None else self)
+        self._check_key_policy_can_name_role(prop, facts.construct, home)
         self._extra_source_keys.append(facts.key)
         number = len(self._extra_source_keys) + 1
         statement = self._decrypt_source_statement(
             f"DecryptSourceObjects{number}", facts.key.key_arn
         )
-        self.replication_policy.add_statements(statement)
+        if scope is None or home.node.path == Stack.of(self).node.path:
+            self.replication_policy.add_statements(statement)
+        else:
+            iam.ManagedPolicy(
+                scope,
+                f"ReplicationDecrypt{self.node.addr[:8]}",
+                description=f"S3 replication of {self.node.path} reads objects under this key",
+                statements=[statement],
+                roles=[self.replication_role],
+            )
         self._name_role_in_key_policy(
             facts.construct,
             f"AllowS3ReplicationToDecrypt{self.node.addr[:8]}",
@@ -856,6 +881,32 @@ class EncryptedBucket(Construct):
                     ],
                 }
             },
+        )
+
+    def _check_key_policy_can_name_role(
+        self,
+        prop: str,
+        owner: CustomerManagedKey | ReplicaKey | None,
+        policy_stack: Stack | None = None,
+    ) -> None:
+        """A key policy that must name the replication role is in the bucket's stack or in the
+        stack of the role's policy that names the key (``policy_stack``, default the bucket's):
+        from any other stack it would reference the role and the bucket while a stack that
+        names the key is referenced by it."""
+        if owner is None or owner.policy.delegates_to_iam:
+            return
+        ours, theirs = Stack.of(self), Stack.of(owner)
+        allowed = {ours.node.path: f"the bucket's stack ({ours.stack_name})"}
+        if policy_stack is not None and policy_stack.node.path not in allowed:
+            allowed[policy_stack.node.path] = f"the stack that uses it ({policy_stack.stack_name})"
+        require(
+            theirs.node.path in allowed,
+            prop,
+            f"must be in {' or '.join(allowed.values())} when its key "
+            "policy does not delegate to IAM (KeyPolicy.custom): that policy must name the "
+            "replication role, and from another stack the two stacks would depend on each "
+            "other. Make the key in the bucket's stack or give it KeyPolicy.default()",
+            f"{owner.node.path} in stack {theirs.stack_name}",
         )
 
     def _name_role_in_key_policy(

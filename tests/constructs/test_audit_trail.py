@@ -1014,25 +1014,102 @@ def test_a_custom_trail_key_policy_names_the_replication_role() -> None:
     ]
 
 
-def test_a_replicating_bucket_of_another_stack_needs_the_trail_to_use_its_key() -> None:
+def test_a_replicating_bucket_of_another_stack_may_decrypt_the_trails_log_files() -> None:
+    # A bucket stack shared by trail stacks (valid on AWS): the permission is a managed policy in
+    # the trail's stack, attached to the replication role, and the custom key policy there names
+    # the role; only the trail's stack depends on the bucket's.
+    from constructs_lib import KeyPolicy  # noqa: PLC0415
+
     app = cdk.App()
     env = cdk.Environment(account=SECURITY, region="eu-west-1")
     bucket_stack = cdk.Stack(app, "Buckets", env=env)
-    bucket_key = _key(bucket_stack)
-    shared = _replicating_bucket(bucket_stack, bucket_key)
+    shared = _replicating_bucket(bucket_stack, _key(bucket_stack))
     trail_stack = cdk.Stack(app, "Trails", env=env)
-    with pytest.raises(ConstructPropError) as error:
-        AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
-    assert str(error.value) == (
-        "'bucket' replicates its objects, but from another stack this trail's key cannot be "
-        "added to its replication role (the stacks would depend on each other); give the trail "
-        "the bucket's key (encryption_key) or make the trail in the bucket's stack. "
-        "Received: 'Buckets/Shared'"
+    trail_key = CustomerManagedKey(
+        trail_stack,
+        "TrailKey",
+        policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{SECURITY}:role/Admin"]),
     )
-    # With the bucket's key the log files need nothing more, and both stacks synthesize.
-    AuditTrail(trail_stack, "Audit2", trail_name="audit", bucket=shared, encryption_key=bucket_key)
+    AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared, encryption_key=trail_key)
     assert sorted(_decrypt_statements(shared)) == ["DecryptSourceObjects"]
     app.synth()
+    assert bucket_stack.dependencies == []
+    assert [s.node.path for s in trail_stack.dependencies] == ["Buckets"]
+    template = Template.from_stack(trail_stack).to_json()["Resources"]
+    (statement,) = [
+        s
+        for r in template.values()
+        if r["Type"] == "AWS::IAM::ManagedPolicy"
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid", "").startswith("DecryptSourceObjects")
+    ]
+    assert statement["Action"] == "kms:Decrypt"
+    assert statement["Resource"] == trail_stack.resolve(trail_key.key_arn)
+    condition = statement["Condition"]["StringLike"]
+    assert condition["kms:ViaService"] == "s3.eu-west-1.amazonaws.com"
+    assert len(condition["kms:EncryptionContext:aws:s3:arn"]) == 2
+    key_id = statement["Resource"]["Fn::GetAtt"][0]
+    named = [
+        s
+        for s in template[key_id]["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid", "").startswith("AllowS3ReplicationToDecrypt")
+    ]
+    assert [(s["Action"], s["Condition"]) for s in named] == [
+        ("kms:Decrypt", statement["Condition"])
+    ]
+
+
+def test_a_custom_trail_key_of_another_stack_is_refused_for_a_replicating_bucket() -> None:
+    # The trail key's policy would have to name the bucket stack's replication role, and that
+    # stack already names the key (the trail's KMSKeyId): a DependencyCycle without this error.
+    from constructs_lib import KeyPolicy  # noqa: PLC0415
+
+    app = cdk.App()
+    env = cdk.Environment(account=SECURITY, region="eu-west-1")
+    trail_key = CustomerManagedKey(
+        cdk.Stack(app, "Keys", env=env),
+        "TrailKey",
+        policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{SECURITY}:role/Admin"]),
+    )
+    audit = cdk.Stack(app, "Audit", env=env)
+    shared = _replicating_bucket(audit, _key(audit))
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(audit, "Audit", trail_name="audit", bucket=shared, encryption_key=trail_key)
+    assert str(error.value).startswith(
+        "'encryption_key' must be in the bucket's stack (Audit) when its key policy does not "
+        "delegate to IAM (KeyPolicy.custom)"
+    )
+    assert str(error.value).endswith("Received: 'Keys/TrailKey in stack Keys'")
+    # Nothing was added for it before the error.
+    assert sorted(_decrypt_statements(shared)) == ["DecryptSourceObjects"]
+
+
+def test_a_custom_trail_key_of_a_third_stack_is_refused_for_a_bucket_of_another_stack() -> None:
+    # Its policy would make the key's stack depend on the bucket's, which usually depends on it.
+    from constructs_lib import KeyPolicy  # noqa: PLC0415
+
+    app = cdk.App()
+    env = cdk.Environment(account=SECURITY, region="eu-west-1")
+    trail_key = CustomerManagedKey(
+        cdk.Stack(app, "Keys", env=env),
+        "TrailKey",
+        policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{SECURITY}:role/Admin"]),
+    )
+    bucket_stack = cdk.Stack(app, "Buckets", env=env)
+    shared = _replicating_bucket(bucket_stack, _key(bucket_stack))
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(
+            cdk.Stack(app, "Trails", env=env),
+            "Audit",
+            trail_name="audit",
+            bucket=shared,
+            encryption_key=trail_key,
+        )
+    assert str(error.value).startswith(
+        "'encryption_key' must be in the bucket's stack (Buckets) or the stack that uses it "
+        "(Trails) when its key policy does not delegate to IAM"
+    )
+    assert str(error.value).endswith("Received: 'Keys/TrailKey in stack Keys'")
 
 
 def _workload_trails(count: int) -> list[TrailSource]:

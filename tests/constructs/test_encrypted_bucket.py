@@ -437,6 +437,54 @@ def test_custom_key_policy_names_the_replication_role() -> None:
     ]
 
 
+def test_custom_key_policy_of_another_stack_is_refused_with_replication() -> None:
+    # Its policy would name the role and bucket of the bucket's stack, which names the key: a
+    # DependencyCycle at synth. The error says which key and what to do instead.
+    from constructs_lib import KeyPolicy  # noqa: PLC0415
+
+    app = cdk.App()
+    env = cdk.Environment(account=WORKLOAD, region="eu-west-1")
+    key = CustomerManagedKey(
+        cdk.Stack(app, "Keys", env=env),
+        "K",
+        policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{WORKLOAD}:role/Admin"]),
+    )
+    with pytest.raises(ConstructPropError) as error:
+        EncryptedBucket(
+            cdk.Stack(app, "Data", env=env),
+            "B",
+            encryption_key=key,
+            replication=BucketReplication(
+                bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION
+            ),
+        )
+    assert str(error.value) == (
+        "'encryption_key' must be in the bucket's stack (Data) when its key policy does not "
+        "delegate to IAM (KeyPolicy.custom): that policy must name the replication role, and "
+        "from another stack the two stacks would depend on each other. Make the key in the "
+        "bucket's stack or give it KeyPolicy.default(). Received: 'Keys/K in stack Keys'"
+    )
+
+
+def test_keys_of_another_stack_that_delegate_to_iam_replicate_across_stacks() -> None:
+    # Only the role's own policy (in the bucket's stack) names them: both stacks synthesize.
+    app = cdk.App()
+    env = cdk.Environment(account=WORKLOAD, region="eu-west-1")
+    keys = cdk.Stack(app, "Keys", env=env)
+    data = cdk.Stack(app, "Data", env=env)
+    bucket = EncryptedBucket(
+        data,
+        "B",
+        encryption_key=CustomerManagedKey(keys, "K"),
+        replication=BucketReplication(
+            bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION
+        ),
+    )
+    bucket.allow_replication_of_objects_under(CustomerManagedKey(keys, "Other"))
+    app.synth()
+    assert [d.node.path for d in data.dependencies] == ["Keys"]
+
+
 def test_replication_role_trusts_the_named_source_bucket_only() -> None:
     stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
     bucket = EncryptedBucket(
