@@ -42,6 +42,8 @@ from constructs import Construct
 from constructs_lib import _durations as durations
 from constructs_lib import _principals as principals
 from constructs_lib._validation import (
+    REPLICATION_RETENTION_DAYS,
+    RESERVED_TAG_PREFIXES,
     ConstructPropError,
     check_account_id,
     check_range,
@@ -358,7 +360,9 @@ def _check_kinds(resource_types: Sequence[str]) -> tuple[str, ...]:
     return tuple(resource_types)
 
 
-def _check_key_arn(prop: str, arn: Any, *, region: str, account: str) -> str:
+def _check_key_arn(
+    prop: str, arn: Any, *, region: str, account: str, where: str = "the destination Region"
+) -> str:
     require(arn is not None, prop, "must be given (the key copies are encrypted with)", arn)
     require(isinstance(arn, str), prop, "must be a KMS key ARN", arn)
     if is_token(arn):
@@ -375,7 +379,7 @@ def _check_key_arn(prop: str, arn: Any, *, region: str, account: str) -> str:
         require(
             match.group(1) == region,
             prop,
-            f"must be a key in the destination Region {region}",
+            f"must be a key in {where} {region}",
             arn,
         )
     if not is_token(account):
@@ -1082,7 +1086,7 @@ class SnapshotReplicator(_ReplicationBase):
         )
         tag_key, tag_value = selection_tag
         require(
-            bool(TAG_KEY.match(tag_key)) and not tag_key.lower().startswith(("aws:", "kmskit:")),
+            bool(TAG_KEY.match(tag_key)) and not tag_key.lower().startswith(RESERVED_TAG_PREFIXES),
             "selection_tag",
             "must have a tag key of 1-128 letters, digits, spaces or _.:/=+-@ that does not "
             "start with 'aws:' or 'kmskit:'",
@@ -1099,7 +1103,7 @@ class SnapshotReplicator(_ReplicationBase):
         )
         require(len(self.destinations) > 0, "destinations", "must name at least one", destinations)
         window_days = durations.check_days("sweep_window", sweep_window, 1, 7)
-        retention_days = durations.check_days("retention", retention, 2, 3650)
+        retention_days = durations.check_days("retention", retention, *REPLICATION_RETENTION_DAYS)
         if retention_days <= window_days:
             raise ConstructPropError(
                 "retention",
@@ -1264,7 +1268,13 @@ class SnapshotReceiver(_ReplicationBase):
         )
         # Received copies are made in this Region under this key: an alias ARN or a key of
         # another Region or account would fail every copy at run time.
-        _check_key_arn("kms_key", kms_key.key_arn, region=facts.region, account=facts.account)
+        _check_key_arn(
+            "kms_key",
+            kms_key.key_arn,
+            region=facts.region,
+            account=facts.account,
+            where="the receiver's Region",
+        )
         key_region = kms_key.env.region
         require(
             is_token(key_region) or is_token(facts.region) or key_region == facts.region,

@@ -52,7 +52,9 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib._validation import (
+    REPLICATION_RETENTION_DAYS,
     RESERVED_BUCKET_PREFIXES,
+    RESERVED_TAG_PREFIXES,
     ConstructPropError,
     check_account_id,
     check_range,
@@ -78,11 +80,7 @@ RESERVED_NAMES = ("aws",)
 # PipelineArtifacts-<region>), which an account's stage ID must not take.
 PIPELINE_STACK_IDS = re.compile(r"^pipeline(\d*|artifacts)$", re.IGNORECASE)
 TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}$")
-# What SnapshotReplicator refuses, checked here so that the error names the configuration field:
-# a selection tag key under these prefixes, and a retention not longer than its one-day sweep
-# window (the default the organisation uses).
-RESERVED_TAG_PREFIXES = ("aws:", "kmskit:")
-MIN_REPLICATION_RETENTION_DAYS = 2
+TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+@-]{1,256}$")  # tag values may be twice as long
 CONNECTION_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
@@ -342,11 +340,11 @@ def _parse_replication(
         "replication.selection_tag",
     )
     _only_keys(tag, "replication.selection_tag", ("key", "value"))
-    for part in ("key", "value"):
+    for part, pattern in (("key", TAG_PATTERN), ("value", TAG_VALUE_PATTERN)):
         require(
-            isinstance(tag.get(part), str) and bool(TAG_PATTERN.match(tag[part])),
+            isinstance(tag.get(part), str) and bool(pattern.match(tag[part])),
             _field(f"replication.selection_tag.{part}"),
-            "must be a tag string of 1-128 characters",
+            f"must be a tag string of 1-{128 if part == 'key' else 256} characters",
             tag.get(part),
         )
     require(
@@ -358,8 +356,7 @@ def _parse_replication(
     retention = check_range(
         _field("replication.retention_days"),
         raw.get("retention_days", 14),
-        MIN_REPLICATION_RETENTION_DAYS,
-        3650,
+        *REPLICATION_RETENTION_DAYS,
         "days",
     )
     destinations_raw = raw.get("destinations", [])

@@ -634,7 +634,7 @@ def _backup_stack() -> cdk.Stack:
             lambda stack: kms.Key.from_key_arn(
                 stack, "Other", KEY_CENTRAL.replace(SOURCE_ACCOUNT, BACKUP_ACCOUNT)
             ),
-            "'kms_key' must be a key in the destination Region eu-west-1. Received: "
+            "'kms_key' must be a key in the receiver's Region eu-west-1. Received: "
             f"'{KEY_CENTRAL.replace(SOURCE_ACCOUNT, BACKUP_ACCOUNT)}'",
         ),
         (

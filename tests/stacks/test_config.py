@@ -176,6 +176,11 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             "(reserved by AWS) or 'kmskit:' (the replicator's own tags). Received: 'aws:backup'",
         ),
         (
+            changed("replication.selection_tag.value", "v" * 257),
+            "'kmskit:organisation.replication.selection_tag.value' must be a tag string of 1-256 "
+            "characters",
+        ),
+        (
             changed("replication.selection_tag.valeu", "replicate"),
             "'kmskit:organisation.replication.selection_tag' may only have the keys ['key', "
             "'value']. Received: 'valeu'",
@@ -338,6 +343,12 @@ def test_bad_configuration_names_the_field_and_value(config: Any, message: str) 
     with pytest.raises(ConstructPropError) as error:
         load_organisation(config)
     assert message in str(error.value)
+
+
+def test_a_selection_tag_value_may_be_as_long_as_aws_allows() -> None:
+    # Tag values go to 256 characters (keys to 128); SnapshotReplicator takes the same.
+    organisation = load_organisation(changed("replication.selection_tag.value", "v" * 256))
+    assert organisation.replication.selection_tag == ("backup", "v" * 256)
 
 
 def test_log_retention_true_is_not_one_day() -> None:
