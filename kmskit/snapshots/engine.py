@@ -278,7 +278,13 @@ class SnapshotEngine:
         tags = {
             TAG_MANAGED_BY: MANAGED_BY,
             TAG_REPLICATOR: self.replicator,
-            TAG_COPY_KEY: copy_key(origin, region=region, account=self.account, role=role),
+            TAG_COPY_KEY: copy_key(
+                origin,
+                region=region,
+                account=self.account,
+                role=role,
+                destination_account=destination_account,
+            ),
             TAG_ROLE: role,
             **origin.tags(),
         }

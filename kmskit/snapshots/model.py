@@ -182,9 +182,21 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def copy_key(origin: Origin, *, region: str, account: str, role: Role) -> str:
-    """The idempotency key of one copy: the same origin, place and role give the same key."""
-    return _digest(origin.key, region, account, role)
+def copy_key(
+    origin: Origin,
+    *,
+    region: str,
+    account: str,
+    role: Role,
+    destination_account: str | None = None,
+) -> str:
+    """The idempotency key of one copy: the same origin, place, role and destination account
+    give the same key. ``account`` owns the copy; ``destination_account`` is the account a
+    staging copy is shared with (default: None, a copy that is not shared), so two accounts in
+    one Region get a staging copy each."""
+    if destination_account is None:
+        return _digest(origin.key, region, account, role)
+    return _digest(origin.key, region, account, role, destination_account)
 
 
 def rds_identifier(origin: Origin, key: str, role: Role) -> str:

@@ -5,10 +5,11 @@ Each record is handled on its own:
 
 * done, or an unknown shape (logged and dropped: retrying cannot help) -> deleted from the queue;
   a kmskit task or notice it cannot read (another version's) is dead-lettered with the reason;
-* a copy limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded``) -> the copy task is queued
-  again with a 15-minute delay and a wait counter, and the record is deleted: waiting for a copy
-  slot is normal and must not use up the record's receives (after ``MAX_WAITS`` waits, about
-  two days, it is dead-lettered with the reason);
+* a copy limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded``) -> the copy task (also the
+  one a receiver makes from a Shared event) is queued again with a 15-minute delay and a wait
+  counter, and the record is deleted: waiting for a copy slot is normal and must not use up the
+  record's receives (after ``MAX_WAITS`` waits, about two days, it is dead-lettered with the
+  reason);
 * :class:`RetryableError` (throttling, a source not yet available) -> hidden for a growing delay
   and reported as a batch item failure, so SQS delivers it again later; on its last allowed
   receive it goes to the dead-letter queue with the reason instead of being dropped by the
@@ -37,7 +38,6 @@ from typing import Any
 
 from kmskit.clients import ClientSettings
 from kmskit.snapshots.engine import ClientFactory, SnapshotEngine, client_factory
-from kmskit.snapshots.model import copy_key
 from kmskit.snapshots.outcomes import (
     DeadLetterError,
     LimitReachedError,
@@ -49,7 +49,7 @@ from .config import Config
 from .logs import JsonLogger
 from .messages import Message, Task, parse, unreadable_reason
 from .outbox import Outbox
-from .workflow import DeadLetterTaskError, Workflow
+from .workflow import CopyLimitError, DeadLetterTaskError, Workflow
 
 BASE_RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 3600
@@ -197,6 +197,8 @@ class Runtime:
             return self.dead_letter(log, error.body, error, receive_count)
         if isinstance(error, DeadLetterError):
             return self.dead_letter(log, body, error, receive_count)
+        if isinstance(error, CopyLimitError):
+            return self._wait_for_slot(log, error.task, error, receive_count)
         if isinstance(error, LimitReachedError) and isinstance(message, Task):
             return self._wait_for_slot(log, message, error, receive_count)
         if isinstance(error, RetryableError):
@@ -213,7 +215,7 @@ class Runtime:
             reason = f"waited {task.waits} times for a copy slot: {problem.reason}"
             final = DeadLetterError(reason, problem.code)
             return self.dead_letter(log, task.to_json(), final, receive_count)
-        key = copy_key(task.origin, region=task.region, account=self.config.account, role=task.role)
+        key = task.copy_key(self.config.account)
         now = self.clock()
         self._waiting = {k: t for k, t in self._waiting.items() if now - t < WAITING_MEMORY}
         if key in self._waiting:

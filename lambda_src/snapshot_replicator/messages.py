@@ -21,6 +21,7 @@ from kmskit.snapshots.model import (
     Role,
     SnapshotError,
     SnapshotRef,
+    copy_key,
 )
 
 TASK_MARKER = "kmskit-snapshot-task/1"
@@ -57,6 +58,16 @@ class Task:
 
     def to_json(self) -> str:
         return json.dumps({"kmskit": TASK_MARKER, **asdict(self)}, sort_keys=True)
+
+    def copy_key(self, account: str) -> str:
+        """The ``kmskit:copy-key`` of this task's copy, made by ``account``."""
+        return copy_key(
+            self.origin,
+            region=self.region,
+            account=account,
+            role=self.role,
+            destination_account=self.destination_account,
+        )
 
     def with_action(self, action: Action, copy: SnapshotRef | None = None) -> Task:
         return replace(self, action=action, copy=copy if copy is not None else self.copy)

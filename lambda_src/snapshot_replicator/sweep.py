@@ -30,8 +30,6 @@ from kmskit.snapshots.model import (
     TAG_DELIVERED,
     TAG_ROLE,
     TAG_SOURCE_TIME,
-    Origin,
-    copy_key,
     parse_iso,
 )
 from kmskit.snapshots.outcomes import DeadLetterError
@@ -151,6 +149,10 @@ def _missing_copies(
     new_since = moment - timedelta(minutes=cfg.sweep_interval_minutes + REPORT_SLACK_MINUTES)
     assert cfg.selection_tag is not None
     present = {c.tags.get(TAG_COPY_KEY) for region in copies.values() for c in region}
+    # A staging copy made before the copy key named its destination account carries an older
+    # key: the key its tags give now counts too, so an upgrade does not copy it again.
+    rebuilt = (runtime.workflow.task_from_copy(c) for region in copies.values() for c in region)
+    present |= {task.copy_key(cfg.account) for task in rebuilt if task is not None}
     try:
         sources = runtime.engine.sources(kind, cfg.region, cfg.selection_tag)
     except Exception as error:
@@ -160,7 +162,6 @@ def _missing_copies(
     for info in sources:
         if info.created is None or info.created < window_start:
             continue
-        origin = Origin.of(info.ref, info.created)
         refusal = copy_refusal(info)
         if refusal:
             if info.created >= new_since:
@@ -169,8 +170,7 @@ def _missing_copies(
                 runtime.log.info("not copied (dead-lettered before)", reason=refusal)
             continue
         for task in runtime.workflow.tasks_for(info):
-            key = copy_key(origin, region=task.region, account=cfg.account, role=task.role)
-            if key not in present:
+            if task.copy_key(cfg.account) not in present:
                 tasks.append(task)
     return tasks
 

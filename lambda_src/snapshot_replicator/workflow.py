@@ -37,7 +37,6 @@ from kmskit.snapshots.model import (
     Origin,
     SnapshotError,
     SnapshotRef,
-    copy_key,
     iso,
     parse_iso,
 )
@@ -65,6 +64,15 @@ class DeadLetterTaskError(DeadLetterError):
     def __init__(self, reason: str, code: str, body: str) -> None:
         super().__init__(reason, code)
         self.body = body
+
+
+class CopyLimitError(LimitReachedError):
+    """``task`` met a copy limit: the copier queues it to wait for a slot, also when the message
+    being handled is an event (a Shared notice at a receiver), not the task itself."""
+
+    def __init__(self, reason: str, code: str, task: Task) -> None:
+        super().__init__(reason, code)
+        self.task = task
 
 
 class Workflow:
@@ -229,14 +237,16 @@ class Workflow:
     def copy(self, task: Task) -> str:
         slot = (task.source.kind, task.region)
         if self._saturated.get(slot, 0.0) > self.clock():
-            raise LimitReachedError(
-                f"{task.source.kind} copies into {task.region} are at their limit", "Saturated"
+            raise CopyLimitError(
+                f"{task.source.kind} copies into {task.region} are at their limit",
+                "Saturated",
+                task,
             )
         try:
             return self._copy(task)
-        except LimitReachedError:
+        except LimitReachedError as error:
             self._saturated[slot] = self.clock() + SATURATED_SECONDS
-            raise
+            raise CopyLimitError(error.reason, error.code, task) from error
 
     def _copy(self, task: Task) -> str:
         extra = (
@@ -280,8 +290,7 @@ class Workflow:
     def vanished(self, task: Task, gone: SnapshotRef) -> str:
         """The watched copy no longer exists: finish if another copy of the same source is
         alive (it has its own watch), else queue the copy again."""
-        key = copy_key(task.origin, region=task.region, account=self.config.account, role=task.role)
-        other = self.engine.other_copy(gone, key)
+        other = self.engine.other_copy(gone, task.copy_key(self.config.account))
         if other is not None:
             return f"{gone.arn} is gone; {other.ref.arn} is the copy of {task.source.arn}"
         started = parse_iso(task.origin.time)
@@ -401,4 +410,4 @@ class Workflow:
         return f"received {info.ref.arn}; {len(onward)} onward copies queued"
 
 
-__all__ = ["DeadLetterTaskError", "Ignored", "Workflow"]
+__all__ = ["CopyLimitError", "DeadLetterTaskError", "Ignored", "Workflow"]

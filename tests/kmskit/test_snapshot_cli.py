@@ -8,13 +8,14 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from kmskit.cli import main
+from kmskit.commands import snapshot as snapshot_command
 from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo
-from kmskit.snapshots.model import TAG_SOURCE_ID, SnapshotRef
-from kmskit.snapshots.outcomes import DeadLetterError
+from kmskit.snapshots.model import TAG_COPY_KEY, TAG_SOURCE_ID, Origin, SnapshotRef, copy_key
+from kmskit.snapshots.outcomes import DeadLetterError, LimitReachedError, StepError
 
 SOURCE_REGION = "eu-west-1"
 TARGET_REGION = "eu-central-1"
@@ -199,3 +200,114 @@ def test_an_unencrypted_aurora_snapshot_is_refused_with_the_reason(
     assert "orders-plain" in err
     copies = boto3.client("rds", region_name=TARGET_REGION).describe_db_cluster_snapshots()
     assert copies["DBClusterSnapshots"] == []
+
+
+@pytest.mark.parametrize(
+    ("problem", "code", "message"),
+    [
+        (
+            LimitReachedError("copy x: ResourceLimitExceeded: too many", "ResourceLimitExceeded"),
+            6,
+            "ResourceLimitExceeded: too many. Try again later",
+        ),
+        (
+            DeadLetterError(
+                "copy x: KMSKeyNotAccessibleFault: no (the KMS key cannot be used)",
+                "KMSKeyNotAccessibleFault",
+            ),
+            3,
+            "KMSKeyNotAccessibleFault",
+        ),
+        (DeadLetterError("copy x: InvalidParameterValue: bad", "InvalidParameterValue"), 1, "bad"),
+    ],
+)
+def test_copy_problems_exit_with_their_code(
+    aws: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    problem: StepError,
+    code: int,
+    message: str,
+) -> None:
+    def refuse(self: SnapshotEngine, *args: Any, **kwargs: Any) -> Any:
+        raise problem
+
+    monkeypatch.setattr(SnapshotEngine, "copy", refuse)
+    assert main(copy_args(aws)) == code
+    assert message in capsys.readouterr().err
+    assert target_copies() == []
+
+
+def test_a_snapshot_in_progress_is_not_copied_yet(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from moto.ec2.models import ec2_backends  # noqa: PLC0415
+
+    ec2_backends["123456789012"][SOURCE_REGION].snapshots[aws["snapshot"]].status = "pending"
+    assert main(copy_args(aws)) == 6
+    assert "is pending; copy it once it is available" in capsys.readouterr().err
+    assert target_copies() == []
+
+
+def test_the_receiving_account_copies_a_shared_staging_copy_under_its_origin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Run in the target account on what the source account shared: the copy keeps the origin
+    # the staging copy's description names (the same copy key as the receiver Lambda's copy).
+    source, target = "111111111111", "333333333333"
+    origin = Origin("EBS", "snap-0origin", "eu-west-1", source, "2026-11-20T10:00:00Z")
+    key_arn = f"arn:aws:kms:{TARGET_REGION}:{target}:key/backup"
+    clients: dict[str, Any] = {}
+    stubbers: dict[str, Stubber] = {}
+    for service in ("sts", "ec2"):
+        clients[service] = boto3.client(
+            service, region_name=TARGET_REGION, config=Config(retries={"max_attempts": 1})
+        )
+        stubbers[service] = Stubber(clients[service])
+        stubbers[service].activate()
+    monkeypatch.setattr(
+        snapshot_command, "client_factory", lambda settings: lambda s, r: clients[s]
+    )
+    stubbers["sts"].add_response(
+        "get_caller_identity", {"Account": target, "Arn": "arn:aws:iam::333333333333:user/u"}
+    )
+    ec2 = stubbers["ec2"]
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": "snap-0shared",
+                    "OwnerId": source,
+                    "State": "completed",
+                    "Encrypted": True,
+                    "Description": origin.description(),
+                }
+            ]
+        },
+        {"SnapshotIds": ["snap-0shared"]},
+    )
+    key = copy_key(origin, region=TARGET_REGION, account=target, role="received")
+    by_key = {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_key)
+    ec2.add_response(
+        "copy_snapshot",
+        {"SnapshotId": "snap-0mine"},
+        {
+            "SourceRegion": TARGET_REGION,
+            "SourceSnapshotId": "snap-0shared",
+            "Encrypted": True,
+            "KmsKeyId": key_arn,
+            "Description": origin.description(),
+            "TagSpecifications": ANY,
+        },
+    )
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_key)
+    args = ["snapshot", "copy", "snap-0shared", "--region", TARGET_REGION]
+    args += ["--to-region", TARGET_REGION, "--kms-key", key_arn, "--quiet"]
+    assert main(args) == 0
+    assert (
+        f"started copy arn:aws:ec2:{TARGET_REGION}::snapshot/snap-0mine" in capsys.readouterr().out
+    )
+    for stubber in stubbers.values():
+        stubber.assert_no_pending_responses()

@@ -31,6 +31,7 @@ from kmskit.snapshots.model import (
 from lambda_src.snapshot_replicator import handler as handler_module
 from lambda_src.snapshot_replicator.handler import RESERVE_MILLIS, lambda_clients, retry_delay
 from lambda_src.snapshot_replicator.messages import Task
+from lambda_src.snapshot_replicator.sweep import sweep
 from tests.lambdas._support import (
     BACKUP,
     DLQ_URL,
@@ -596,6 +597,7 @@ def test_receiver_copies_a_shared_ebs_snapshot_with_its_own_key(stubs: Stubs) ->
     key = copy_key(origin, region=REGION, account=BACKUP, role="received")
     no_copy = {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
     ec2.add_response("describe_snapshots", {"Snapshots": []}, no_copy)
+    specs = Capture()
     ec2.add_response(
         "copy_snapshot",
         {"SnapshotId": "snap-0received"},
@@ -605,13 +607,20 @@ def test_receiver_copies_a_shared_ebs_snapshot_with_its_own_key(stubs: Stubs) ->
             "Encrypted": True,
             "KmsKeyId": BACKUP_KEY,
             "Description": origin.description(),
-            "TagSpecifications": ANY,
+            "TagSpecifications": specs,
         },
     )
     ec2.add_response("describe_snapshots", {"Snapshots": []}, no_copy)
     expect_watch(stubs, receiver_config().queue_url)
     rt = runtime(receiver_config(), stubs)
     assert rt.process([record(fixture("ebs_share_snapshot"))]) == {"batchItemFailures": []}
+    # The received copy names the staging copy it came from: its copySnapshot event alone must
+    # lead back to the replicator that waits for the Received notice.
+    ((spec,),) = specs.seen
+    tags = {t["Key"]: t["Value"] for t in spec["Tags"]}
+    assert tags[TAG_STAGING_ARN] == f"arn:aws:ec2:{REGION}::snapshot/{shared}"
+    assert tags[TAG_ROLE] == "received"
+    assert tags[TAG_COPY_KEY] == key
 
 
 def test_receiver_copies_a_shared_rds_snapshot_by_its_arn(stubs: Stubs) -> None:
@@ -1046,3 +1055,578 @@ def test_the_function_clients_fit_their_retries_in_the_time_budget() -> None:
     assert config.read_timeout == 10
     worst_call_seconds = 3 * (config.connect_timeout + config.read_timeout)
     assert worst_call_seconds * 1000 < RESERVE_MILLIS
+
+
+# ---------------------------------------------------------------- two accounts, one Region
+THIRD = "444444444444"
+
+
+class Capture:
+    """Matches anything and keeps what it matched (to compare two requests afterwards)."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def __eq__(self, other: object) -> bool:
+        self.seen.append(other)
+        return True
+
+
+def test_two_accounts_in_one_region_get_a_staging_copy_each(stubs: Stubs) -> None:
+    # Both destinations are in the replicator's Region: one staging copy shared with both would
+    # be unshared from one account only (the Received notice of the other is ignored).
+    source = SnapshotRef("RDS", "orders-before-upgrade", REGION, SOURCE)
+    origin = Origin.of(source, WHEN)
+    tasks = [
+        Task("copy", "staging", source, origin, REGION, SHARING_KEY, account)
+        for account in (BACKUP, THIRD)
+    ]
+    names, tags = Capture(), Capture()
+    rds = stubs.on("rds", REGION)
+    for task in tasks:
+        rds.add_response(
+            "copy_db_snapshot",
+            {"DBSnapshot": rds_row(f"kmskit-s-{task.destination_account}", REGION, "creating")},
+            {
+                "SourceDBSnapshotIdentifier": source.arn,
+                "TargetDBSnapshotIdentifier": names,
+                "KmsKeyId": SHARING_KEY,
+                "Tags": tags,
+            },
+        )
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {"QueueUrl": QUEUE_URL, "Entries": ANY},
+    )
+    config = replicator_config(
+        destinations=[
+            {"region": REGION, "account": account, "kms_key_arn": SHARING_KEY}
+            for account in (BACKUP, THIRD)
+        ]
+    )
+    rt = runtime(config, stubs)
+    assert rt.process([record(t.to_json()) for t in tasks]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesStarted") == 2
+    first, second = names.seen
+    assert first != second
+    assert all(name.startswith("kmskit-s-orders-before-upgrade-") for name in names.seen)
+    by_copy = [{t["Key"]: t["Value"] for t in copy_tags} for copy_tags in tags.seen]
+    assert [t[TAG_DESTINATION_ACCOUNT] for t in by_copy] == [BACKUP, THIRD]
+    assert by_copy[0][TAG_COPY_KEY] != by_copy[1][TAG_COPY_KEY]
+
+
+# ------------------------------------------------------------- EBS races and leftover copies
+def ebs_row(snapshot_id: str, state: str, key: str) -> dict[str, Any]:
+    return {
+        "SnapshotId": snapshot_id,
+        "OwnerId": SOURCE,
+        "State": state,
+        "Encrypted": True,
+        "KmsKeyId": DEST_KEY,
+        "Tags": tag_list({TAG_COPY_KEY: key, TAG_MANAGED_BY: "kmskit-snapshots"}),
+    }
+
+
+def queued_watch(stubs: Stubs) -> Capture:
+    bodies = Capture()
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": QUEUE_URL,
+            "Entries": [{"Id": "0", "MessageBody": bodies, "DelaySeconds": 900}],
+        },
+    )
+    return bodies
+
+
+def test_an_ebs_copy_that_lost_a_race_is_deleted_and_the_winner_watched(stubs: Stubs) -> None:
+    task = ebs_task()
+    key = copy_key(task.origin, region=OTHER, account=SOURCE, role="replica")
+    by_key = {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
+    ec2 = stubs.on("ec2", OTHER)
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_key)
+    ec2.add_response("copy_snapshot", {"SnapshotId": "snap-0bbbbbbbbbbbbbbbb"})
+    # A concurrent delivery of the same task copied too, and got the lower ID.
+    racing = [
+        ebs_row("snap-0bbbbbbbbbbbbbbbb", "pending", key),
+        ebs_row("snap-0aaaaaaaaaaaaaaaa", "pending", key),
+    ]
+    ec2.add_response("describe_snapshots", {"Snapshots": racing}, by_key)
+    ec2.add_response("delete_snapshot", {}, {"SnapshotId": "snap-0bbbbbbbbbbbbbbbb"})
+    bodies = queued_watch(stubs)
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    (body,) = bodies.seen
+    assert json.loads(body)["copy"]["id"] == "snap-0aaaaaaaaaaaaaaaa"
+    assert metrics(rt, "CopiesStarted") == 0  # the copy that stays is the other delivery's
+
+
+def test_an_existing_ebs_copy_is_used_and_a_failed_one_cleared(stubs: Stubs) -> None:
+    task = ebs_task()
+    key = copy_key(task.origin, region=OTHER, account=SOURCE, role="replica")
+    by_key = {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
+    ec2 = stubs.on("ec2", OTHER)
+    found = [
+        ebs_row("snap-0ccccccccccccccccc", "error", key),
+        ebs_row("snap-0bbbbbbbbbbbbbbbb", "pending", key),
+        ebs_row("snap-0aaaaaaaaaaaaaaaa", "pending", key),
+    ]
+    ec2.add_response("describe_snapshots", {"Snapshots": found}, by_key)
+    ec2.add_response("delete_snapshot", {}, {"SnapshotId": "snap-0ccccccccccccccccc"})
+    bodies = queued_watch(stubs)
+    rt = runtime(replicator_config(), stubs)
+    # No copy_snapshot: the stubber would refuse an unexpected call.
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    (body,) = bodies.seen
+    assert json.loads(body)["copy"]["id"] == "snap-0aaaaaaaaaaaaaaaa"  # the sweep keeps it too
+    assert metrics(rt, "CopiesStarted") == 0
+
+
+def expect_retry(stubs: Stubs, message: dict[str, Any], receive_count: int) -> None:
+    stubs.on("sqs", REGION).add_response(
+        "change_message_visibility",
+        {},
+        {
+            "QueueUrl": QUEUE_URL,
+            "ReceiptHandle": message["receiptHandle"],
+            "VisibilityTimeout": retry_delay(receive_count),
+        },
+    )
+
+
+def test_a_failed_rds_copy_of_the_same_name_is_deleted_and_the_copy_retried(
+    stubs: Stubs,
+) -> None:
+    task = rds_task()
+    target = rds_identifier(
+        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
+    )
+    rds = stubs.on("rds", OTHER)
+    rds.add_client_error("copy_db_snapshot", "DBSnapshotAlreadyExists", "exists")
+    rds.add_response(
+        "describe_db_snapshots",
+        {
+            "DBSnapshots": [
+                rds_row(
+                    target,
+                    OTHER,
+                    "failed",
+                    {TAG_MANAGED_BY: "kmskit-snapshots", TAG_REPLICATOR: "Source-Replicate"},
+                )
+            ]
+        },
+        {"DBSnapshotIdentifier": target, "IncludeShared": False},
+    )
+    rds.add_response("delete_db_snapshot", {}, {"DBSnapshotIdentifier": target})
+    message = record(task.to_json(), receive_count=1)
+    expect_retry(stubs, message, 1)
+    rt = runtime(replicator_config(), stubs)
+    # A redrive after a failed copy: the name is freed, and the copy is made on a later try.
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    assert metrics(rt, "DeadLettered") == 0
+
+
+def test_an_rds_copy_that_exists_but_is_not_described_yet_is_retried(stubs: Stubs) -> None:
+    task = rds_task()
+    rds = stubs.on("rds", OTHER)
+    rds.add_client_error("copy_db_snapshot", "DBSnapshotAlreadyExists", "exists")
+    rds.add_client_error("describe_db_snapshots", "DBSnapshotNotFound", "not yet")
+    message = record(task.to_json(), receive_count=2)
+    expect_retry(stubs, message, 2)
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    assert metrics(rt, "DeadLettered") == 0
+
+
+# ------------------------------------------------------------- notices that must change nothing
+def test_a_received_copy_in_another_region_reports_to_the_replicator_region(
+    stubs: Stubs,
+) -> None:
+    # The staging copy (and so the receiver) is in OTHER; the replicator and its bus in REGION.
+    origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
+    staging = SnapshotRef("EBS", "snap-0staging", OTHER, SOURCE)
+    copy = SnapshotRef("EBS", "snap-0received", OTHER, BACKUP)
+    task = Task("watch", "received", staging, origin, OTHER, BACKUP_KEY, copy=copy)
+    task = replace(task, reply_region=REGION)
+    stubs.on("ec2", OTHER).add_response(
+        "describe_snapshots",
+        {"Snapshots": [{"SnapshotId": copy.id, "OwnerId": BACKUP, "State": "completed"}]},
+        {"SnapshotIds": [copy.id]},
+    )
+    stubs.on("events", REGION).add_response(
+        "put_events",
+        {"FailedEntryCount": 0, "Entries": [{"EventId": "e-3"}]},
+        {
+            "Entries": [
+                {
+                    "Source": "kmskit.snapshots",
+                    "DetailType": "kmskit Snapshot Received",
+                    "Detail": Contains(staging.arn),
+                    "EventBusName": REPLICATOR_BUS,
+                }
+            ]
+        },
+    )
+    rt = runtime(receiver_config(region=OTHER), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+
+
+def received_notice(sender: str, staging_id: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "0c1d2e3f-0000-1111-2222-333344445557",
+        "detail-type": "kmskit Snapshot Received",
+        "source": "kmskit.snapshots",
+        "account": sender,
+        "time": "2026-11-20T15:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {"staging_arn": f"arn:aws:ec2:{REGION}::snapshot/{staging_id}", "owner": SOURCE},
+    }
+
+
+@pytest.mark.parametrize(
+    ("role", "destination"),
+    [
+        ("staging", THIRD),  # meant for the other destination account
+        ("replica", BACKUP),  # not a staging copy at all
+    ],
+)
+def test_a_received_notice_changes_only_the_senders_own_staging_copy(
+    stubs: Stubs, role: str, destination: str | None
+) -> None:
+    source = SnapshotRef("EBS", "snap-01234567", REGION, SOURCE)
+    tags = {
+        TAG_MANAGED_BY: "kmskit-snapshots",
+        TAG_REPLICATOR: "Source-Replicate",
+        TAG_ROLE: role,
+        **Origin.of(source, WHEN).tags(),
+    }
+    if destination:
+        tags[TAG_DESTINATION_ACCOUNT] = destination
+    stubs.on("ec2", REGION).add_response(
+        "describe_snapshots",
+        {"Snapshots": [{"SnapshotId": "snap-0other", "OwnerId": SOURCE, "Tags": tag_list(tags)}]},
+        {"SnapshotIds": ["snap-0other"]},
+    )
+    config = replicator_config(
+        destinations=[
+            {"region": REGION, "account": account, "kms_key_arn": SHARING_KEY}
+            for account in (BACKUP, THIRD)
+        ]
+    )
+    rt = runtime(config, stubs)
+    # No unshare, no delivered tag: the stubber refuses any further call.
+    assert rt.process([record(received_notice(BACKUP, "snap-0other"))]) == {"batchItemFailures": []}
+    assert metrics(rt, "Delivered") == 0
+
+
+def test_a_shared_notice_naming_another_accounts_snapshot_is_ignored(stubs: Stubs) -> None:
+    foreign = f"arn:aws:rds:{REGION}:999999999999:snapshot:kmskit-s-x-0123456789abcdef"
+    event = {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467719",
+        "detail-type": "kmskit Snapshot Shared",
+        "source": "kmskit.snapshots",
+        "account": SOURCE,
+        "time": "2026-11-20T13:40:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {"snapshot_arn": foreign, "reply_region": REGION},
+    }
+    rt = runtime(receiver_config(), stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert stubs.clients == {}
+
+
+def test_a_shared_ebs_snapshot_claiming_another_accounts_origin_is_not_copied(
+    stubs: Stubs,
+) -> None:
+    claimed = Origin.of(SnapshotRef("EBS", "snap-0999", REGION, "999999999999"), WHEN)
+    shared = "snap-0cccc3333dddd4444"
+    stubs.on("ec2", REGION).add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": shared,
+                    "OwnerId": SOURCE,
+                    "State": "completed",
+                    "Description": claimed.description(),
+                }
+            ]
+        },
+        {"SnapshotIds": [shared]},
+    )
+    rt = runtime(receiver_config(), stubs)
+    assert rt.process([record(fixture("ebs_share_snapshot"))]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesStarted") == 0
+
+
+def test_a_shared_rds_snapshot_that_is_not_a_staging_copy_is_not_copied(stubs: Stubs) -> None:
+    arn = f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:orders-prod"
+    event = {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467720",
+        "detail-type": "kmskit Snapshot Shared",
+        "source": "kmskit.snapshots",
+        "account": SOURCE,
+        "time": "2026-11-20T13:40:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {"snapshot_arn": arn, "reply_region": REGION},
+    }
+    stubs.on("rds", REGION).add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [rds_row("orders-prod", REGION, "available")]},
+        {"DBSnapshotIdentifier": arn, "IncludeShared": True},
+    )
+    rt = runtime(receiver_config(), stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesStarted") == 0
+
+
+def test_a_created_event_of_another_region_is_ignored(stubs: Stubs) -> None:
+    event = fixture("rds_manual_snapshot_created", region=OTHER)
+    event["detail"]["SourceArn"] = event["detail"]["SourceArn"].replace(REGION, OTHER)
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert stubs.clients == {}
+
+
+def test_a_source_not_yet_available_is_retried(stubs: Stubs) -> None:
+    event = fixture("aurora_manual_snapshot_created")
+    stubs.on("rds", REGION).add_response(
+        "describe_db_cluster_snapshots",
+        {"DBClusterSnapshots": [{**aurora_source(encrypted=True), "Status": "creating"}]},
+        {"DBClusterSnapshotIdentifier": "ledger-nightly", "IncludeShared": False},
+    )
+    message = record(event)
+    expect_retry(stubs, message, 1)
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+
+
+# ------------------------------------------------------------------ the batch response
+def test_the_same_body_twice_in_a_batch_is_handled_once(stubs: Stubs) -> None:
+    task = rds_task()
+    key = copy_key(task.origin, region=OTHER, account=SOURCE, role="replica")
+    target = rds_identifier(task.origin, key, "replica")
+    # One copy call and one queued watch: a second copy call would find no stubbed answer.
+    stubs.on("rds", OTHER).add_response(
+        "copy_db_snapshot", {"DBSnapshot": rds_row(target, OTHER, "creating")}
+    )
+    expect_watch(stubs)
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json()), record(task.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesStarted") == 1
+
+
+def test_steps_of_a_record_that_failed_are_not_sent(stubs: Stubs) -> None:
+    # The received copy queues its onward copies, then the Received notice fails: the record is
+    # delivered again, so the onward copies it queued must not be sent this time.
+    origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
+    staging = SnapshotRef("EBS", "snap-0staging", REGION, SOURCE)
+    copy = SnapshotRef("EBS", "snap-0received", REGION, BACKUP)
+    task = Task("watch", "received", staging, origin, REGION, BACKUP_KEY, copy=copy)
+    stubs.on("ec2", REGION).add_response(
+        "describe_snapshots",
+        {"Snapshots": [{"SnapshotId": copy.id, "OwnerId": BACKUP, "State": "completed"}]},
+        {"SnapshotIds": [copy.id]},
+    )
+    stubs.on("events", REGION).add_client_error(
+        "put_events", "InternalException", "try again", http_status_code=500
+    )
+    config = receiver_config(
+        destinations=[{"region": OTHER, "kms_key_arn": f"arn:aws:kms:{OTHER}:{BACKUP}:key/b2"}]
+    )
+    message = record(task.to_json())
+    sqs = stubs.on("sqs", REGION)
+    sqs.add_response(
+        "change_message_visibility",
+        {},
+        {
+            "QueueUrl": config.queue_url,
+            "ReceiptHandle": message["receiptHandle"],
+            "VisibilityTimeout": retry_delay(1),
+        },
+    )
+    sent: list[str] = []
+    stubs.client("sqs", REGION).meta.events.register_first(
+        "provide-client-params.sqs.SendMessageBatch", lambda **kwargs: sent.append("batch")
+    )
+    rt = runtime(config, stubs)
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    assert sent == []
+
+
+def test_a_dead_letter_that_cannot_be_sent_keeps_the_record(stubs: Stubs) -> None:
+    task = rds_task()
+    stubs.on("rds", OTHER).add_client_error(
+        "copy_db_snapshot", "KMSKeyNotAccessibleFault", "The specified KMS key is not accessible"
+    )
+    stubs.on("sqs", REGION).add_client_error("send_message", "AccessDenied", "no", 403)
+    message = record(task.to_json())
+    rt = runtime(replicator_config(), stubs)
+    # Not deleted: SQS delivers it again (and its redrive policy is the last resort).
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    assert metrics(rt, "DeadLettered") == 0
+
+
+def test_an_unexpected_error_is_retried_not_lost(
+    stubs: Stubs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = runtime(replicator_config(), stubs)
+
+    def broken(message: Any) -> str:
+        raise KeyError("SnapshotId")
+
+    monkeypatch.setattr(rt.workflow, "handle", broken)
+    message = record(rds_task().to_json(), receive_count=3)
+    expect_retry(stubs, message, 3)
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    errors = [line for line in rt.log.lines or [] if line.get("message") == "unexpected error"]
+    assert errors[0]["kind"] == "KeyError"
+
+
+def test_the_retry_delay_grows_to_an_hour_at_most() -> None:
+    assert [retry_delay(n) for n in (1, 2, 3, 7, 8, 30)] == [60, 120, 240, 3600, 3600, 3600]
+
+
+def test_a_shared_snapshot_that_meets_a_copy_limit_waits_without_using_up_receives(
+    stubs: Stubs,
+) -> None:
+    origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
+    shared = "snap-0cccc3333dddd4444"
+    ec2 = stubs.on("ec2", REGION)
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": shared,
+                    "OwnerId": SOURCE,
+                    "State": "completed",
+                    "Encrypted": True,
+                    "KmsKeyId": SHARING_KEY,
+                    "Description": origin.description(),
+                }
+            ]
+        },
+        {"SnapshotIds": [shared]},
+    )
+    key = copy_key(origin, region=REGION, account=BACKUP, role="received")
+    no_copy = {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, no_copy)
+    ec2.add_client_error("copy_snapshot", "ResourceLimitExceeded", "too many copies in progress")
+    bodies = Capture()
+    config = receiver_config()
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": config.queue_url,
+            "Entries": [{"Id": "0", "MessageBody": bodies, "DelaySeconds": 900}],
+        },
+    )
+    rt = runtime(config, stubs)
+    # The event's last allowed receive: a copy limit is waited out, not counted as a failure.
+    message = record(fixture("ebs_share_snapshot"), receive_count=config.max_receive_count)
+    assert rt.process([message]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 0
+    assert metrics(rt, "WaitingForCopySlot") == 1
+    (body,) = bodies.seen
+    waiting = json.loads(body)
+    assert (waiting["action"], waiting["role"], waiting["waits"]) == ("copy", "received", 1)
+    assert waiting["source"]["id"] == shared
+
+
+def test_a_vanished_ebs_copy_whose_only_other_copy_failed_is_copied_again(stubs: Stubs) -> None:
+    task = ebs_task()
+    watch = task.with_action("watch", SnapshotRef("EBS", "snap-0bbbbbbbbbbbbbbbb", OTHER, SOURCE))
+    key = copy_key(task.origin, region=OTHER, account=SOURCE, role="replica")
+    ec2 = stubs.on("ec2", OTHER)
+    ec2.add_client_error("describe_snapshots", "InvalidSnapshot.NotFound", "gone")
+    ec2.add_response(
+        "describe_snapshots",
+        {"Snapshots": [ebs_row("snap-0aaaaaaaaaaaaaaaa", "error", key)]},
+        {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]},
+    )
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": QUEUE_URL,
+            "Entries": [
+                {"Id": "0", "MessageBody": watch.with_action("copy").to_json(), "DelaySeconds": 0}
+            ],
+        },
+    )
+    rt = runtime(replicator_config(retention_days=None), stubs)
+    assert rt.process([record(watch.to_json())]) == {"batchItemFailures": []}
+
+
+def test_the_receiver_sweep_queues_a_copy_of_each_staging_copy_shared_with_it(
+    stubs: Stubs,
+) -> None:
+    origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
+    ec2 = stubs.on("ec2", REGION)
+    ec2.add_response(
+        "describe_snapshots",
+        {"Snapshots": []},
+        {
+            "OwnerIds": ["self"],
+            "Filters": [
+                {"Name": f"tag:{TAG_MANAGED_BY}", "Values": ["kmskit-snapshots"]},
+                {"Name": f"tag:{TAG_REPLICATOR}", "Values": ["Backup-Receive"]},
+            ],
+        },
+    )
+    shared = {"SnapshotId": "snap-0shared", "OwnerId": SOURCE, "State": "completed"}
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {**shared, "Description": origin.description()},
+                # Shared by the source account, but not by kmskit: not ours to copy.
+                {**shared, "SnapshotId": "snap-0manual", "Description": "by hand"},
+            ]
+        },
+        {"OwnerIds": [SOURCE], "RestorableByUserIds": ["self"]},
+    )
+    bodies = Capture()
+    config = receiver_config(resource_types=["EBS"])
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": config.queue_url,
+            "Entries": [{"Id": "0", "MessageBody": bodies, "DelaySeconds": 0}],
+        },
+    )
+    report = sweep(runtime(config, stubs), now=lambda: WHEN)
+    assert report.queued == 1
+    (body,) = bodies.seen
+    task = json.loads(body)
+    assert (task["action"], task["role"], task["source"]["id"]) == (
+        "copy",
+        "received",
+        "snap-0shared",
+    )
+    assert task["kms_key_arn"] == BACKUP_KEY

@@ -112,7 +112,15 @@ def test_bad_arns_are_refused(arn: str) -> None:
 
 @pytest.mark.parametrize(
     "source_id",
-    ["rds:orders-db-2026-11-20-12-24", "Orders__DB..final", "x" * 200, "rds:--a--", "9-lives"],
+    [
+        "rds:orders-db-2026-11-20-12-24",
+        "Orders__DB..final",
+        "x" * 200,
+        "rds:--a--",
+        "9-lives",
+        "orders--db",
+        "a" * 36 + "-cut-here",  # the cut after 37 characters ends in a hyphen
+    ],
 )
 def test_rds_identifiers_are_valid_and_deterministic(source_id: str) -> None:
     origin = Origin("RDS", source_id, "eu-west-1", "111111111111", "2026-11-20T10:00:00Z")
@@ -171,3 +179,21 @@ def test_readable_messages_and_aws_events_of_unknown_shape_are_not_unreadable() 
     assert parse(json.dumps(unknown)) is None
     assert unreadable_reason(json.dumps(unknown)) is None
     assert unreadable_reason("not json") is None
+
+
+def test_an_ebs_arn_with_an_account_names_its_owner() -> None:
+    ref = SnapshotRef.from_arn(
+        "arn:aws:ec2:eu-west-1:333333333333:snapshot/snap-1", account=ACCOUNT
+    )
+    assert (ref.region, ref.account) == ("eu-west-1", "333333333333")
+
+
+def test_a_failed_share_is_ignored() -> None:
+    event = fixture("ebs_share_snapshot", detail={"result": "failed"})
+    assert isinstance(parse(json.dumps(event)), Ignored)
+
+
+def test_a_cluster_snapshot_in_a_db_snapshot_event_is_not_read() -> None:
+    event = fixture("rds_manual_snapshot_created")
+    event["detail"]["SourceArn"] = "arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:c1"
+    assert parse(json.dumps(event)) is None

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import ANY, Stubber
 
 from kmskit.snapshots.model import Origin, SnapshotRef
@@ -115,6 +115,10 @@ def error(code: str, status: int) -> ClientError:
         ("KMSInternalException", 500),
         ("SomethingNew", 503),
         ("SomethingNew", 429),
+        # The source is still being created or copied: copied once it is available.
+        ("IncorrectState", 400),  # EC2
+        ("InvalidDBSnapshotState", 400),
+        ("InvalidDBClusterSnapshotStateFault", 400),
     ],
 )
 def test_throttling_and_server_errors_are_retried(code: str, status: int) -> None:
@@ -124,3 +128,78 @@ def test_throttling_and_server_errors_are_retried(code: str, status: int) -> Non
 @pytest.mark.parametrize("code", ["AccessDenied", "InvalidParameterValue", "KMSDisabledException"])
 def test_client_errors_are_dead_lettered(code: str) -> None:
     assert isinstance(classify(error(code, 400), "x"), DeadLetterError)
+
+
+def test_connection_errors_that_outlived_botocore_retries_are_retried() -> None:
+    problem = classify(EndpointConnectionError(endpoint_url="https://ec2.eu-west-1"), "copy x")
+    assert type(problem) is RetryableError
+    assert problem.reason.startswith("copy x: EndpointConnectionError")
+
+
+def entries(count: int, delay: int) -> list[dict[str, Any]]:
+    return [{"Id": str(i), "MessageBody": ANY, "DelaySeconds": delay} for i in range(count)]
+
+
+def test_flush_sends_each_delay_in_batches_of_ten(sqs: tuple[Outbox, Stubber]) -> None:
+    outbox, stubber = sqs
+    for count, delay in ((10, 0), (2, 0), (1, 900)):
+        stubber.add_response(
+            "send_message_batch",
+            batch_response(count, failed=set()),
+            {"QueueUrl": QUEUE_URL, "Entries": entries(count, delay)},
+        )
+    outbox.begin()
+    outbox.for_record("A")
+    outbox.send([task(n) for n in range(12)])
+    outbox.for_record("B")
+    outbox.send([task(99)], delay_seconds=3600)  # SQS allows 900 s at most
+    assert outbox.flush() == set()
+
+
+def test_a_failure_sqs_names_by_an_unknown_id_fails_the_whole_batch(
+    sqs: tuple[Outbox, Stubber],
+) -> None:
+    outbox, stubber = sqs
+    response = batch_response(2, failed=set())
+    response["Failed"] = [{"Id": "x", "SenderFault": False, "Code": "InternalError"}]
+    stubber.add_response("send_message_batch", response, {"QueueUrl": QUEUE_URL, "Entries": ANY})
+    outbox.begin()
+    outbox.for_record("A")
+    outbox.send([task(1)])
+    outbox.for_record("B")
+    outbox.send([task(2)])
+    assert outbox.flush() == {"A", "B"}
+
+
+def test_a_queue_that_refuses_the_sender_is_a_dead_letter(sqs: tuple[Outbox, Stubber]) -> None:
+    outbox, stubber = sqs
+    stubber.add_client_error("send_message_batch", "AccessDenied", "no", http_status_code=403)
+    with pytest.raises(DeadLetterError, match="could not queue 1 of 1 next step"):
+        outbox.send([task(1)])
+
+
+def test_an_event_the_bus_did_not_take_is_retried() -> None:
+    events = boto3.client(
+        "events",
+        region_name=REGION,
+        config=ONE_ATTEMPT,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    outbox = Outbox(
+        lambda service, region: events,
+        region=REGION,
+        queue_url=QUEUE_URL,
+        dead_letter_queue_url=DLQ_URL,
+    )
+    bus = f"arn:aws:events:{REGION}:{SOURCE}:event-bus/b"
+    with Stubber(events) as stubber:
+        stubber.add_response(
+            "put_events",
+            {
+                "FailedEntryCount": 1,
+                "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "later"}],
+            },
+        )
+        with pytest.raises(RetryableError, match=f"notify {bus}: InternalFailure: later"):
+            outbox.notify(bus_arn=bus, detail_type="kmskit Snapshot Shared", detail={})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -10,16 +11,27 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.ec2.models import ec2_backends
 
 from kmskit.snapshots.model import (
     TAG_COPY_KEY,
+    TAG_DELIVERED,
+    TAG_DESTINATION_ACCOUNT,
     TAG_MANAGED_BY,
     TAG_REPLICATOR,
     TAG_ROLE,
+    TAG_SOURCE_ACCOUNT,
+    TAG_SOURCE_ID,
+    TAG_SOURCE_KIND,
+    TAG_SOURCE_REGION,
     TAG_SOURCE_TIME,
+    SnapshotRef,
+    copy_key,
     iso,
     tag_list,
 )
+from lambda_src.snapshot_replicator.config import Destination
+from lambda_src.snapshot_replicator.messages import Task, parse
 from lambda_src.snapshot_replicator.sweep import sweep
 from tests.lambdas._support import OTHER, REGION, moto_clients, replicator_config, runtime
 
@@ -199,3 +211,110 @@ def test_retention_leaves_a_pending_copy_to_finish(
     monkeypatch.setattr(rt.engine, "managed_copies", listed)
     assert sweep(rt).deleted == 1  # once available, it is past the retention
     assert not exists(OTHER, pending)
+
+
+def staging_copy(rt: Any, source_time: datetime, *, delivered: bool) -> str:
+    tags = {
+        TAG_MANAGED_BY: "kmskit-snapshots",
+        TAG_REPLICATOR: rt.config.replicator_id,
+        TAG_ROLE: "staging",
+        TAG_COPY_KEY: f"staging-{source_time.isoformat()}-{delivered}",
+        TAG_DESTINATION_ACCOUNT: "333333333333",
+        TAG_SOURCE_KIND: "EBS",
+        TAG_SOURCE_ID: "snap-0123456789abcdef0",
+        TAG_SOURCE_REGION: REGION,
+        TAG_SOURCE_ACCOUNT: MOTO_ACCOUNT,
+        TAG_SOURCE_TIME: iso(source_time),
+    }
+    if delivered:
+        tags[TAG_DELIVERED] = iso(source_time + timedelta(hours=1))
+    return snapshot(OTHER, tags)
+
+
+def test_a_delivered_staging_copy_is_deleted_once_its_source_left_the_window(
+    env: dict[str, Any],
+) -> None:
+    rt = env["runtime"]
+    now = datetime.now(UTC)
+    done = staging_copy(rt, now - timedelta(days=2), delivered=True)
+    recent = staging_copy(rt, now - timedelta(hours=2), delivered=True)
+    report = sweep(rt)
+    assert report.deleted == 1
+    assert not exists(OTHER, done)
+    # Still inside the window: deleting it would let the sweep copy its source again.
+    assert exists(OTHER, recent)
+
+
+def test_only_undelivered_staging_copies_are_announced_again(env: dict[str, Any]) -> None:
+    rt = env["runtime"]
+    now = datetime.now(UTC)
+    waiting = staging_copy(rt, now - timedelta(hours=2), delivered=False)
+    staging_copy(rt, now - timedelta(hours=3), delivered=True)
+    report = sweep(rt)
+    assert report.queued == 1
+    (body,) = queued(env["queue"])
+    task = json.loads(body)
+    assert (task["action"], task["copy"]["id"]) == ("watch", waiting)
+    assert task["destination_account"] == "333333333333"
+
+
+def test_a_source_with_a_copy_or_outside_the_window_is_not_queued(env: dict[str, Any]) -> None:
+    rt = env["runtime"]
+    snapshot(REGION, {"backup": "replicate"})
+    assert sweep(rt).queued == 1
+    (body,) = queued(env["queue"])
+    task = parse(body)
+    assert isinstance(task, Task)
+    ours = {TAG_MANAGED_BY: "kmskit-snapshots", TAG_REPLICATOR: rt.config.replicator_id}
+    snapshot(OTHER, {**ours, TAG_ROLE: "replica", TAG_COPY_KEY: task.copy_key(MOTO_ACCOUNT)})
+    assert sweep(rt).queued == 0  # its copy exists
+    boto3.client("sqs", region_name=REGION).purge_queue(QueueUrl=env["queue"])
+    snapshot(REGION, {"backup": "replicate"})  # a second source, never copied ...
+    later = datetime.now(UTC) + timedelta(days=rt.config.sweep_window_days, hours=1)
+    assert sweep(rt, now=lambda: later).queued == 0  # ... but older than the window
+
+
+def test_a_failed_copy_never_stands_in_for_a_live_one(env: dict[str, Any]) -> None:
+    rt = env["runtime"]
+    tags = {
+        TAG_MANAGED_BY: "kmskit-snapshots",
+        TAG_REPLICATOR: rt.config.replicator_id,
+        TAG_COPY_KEY: "same-key",
+        TAG_ROLE: "replica",
+        TAG_SOURCE_TIME: iso(datetime.now(UTC)),
+    }
+    failed, live = sorted([snapshot(OTHER, tags), snapshot(OTHER, tags)])
+    ec2_backends[MOTO_ACCOUNT][OTHER].snapshots[failed].status = "error"
+    # The failed copy has the lower ID: were it counted, the live copy would be the "extra" one.
+    assert sweep(rt).duplicates_removed == 0
+    assert exists(OTHER, live)
+
+
+def test_a_staging_copy_made_under_the_older_copy_key_is_not_made_again(
+    env: dict[str, Any],
+) -> None:
+    # Before the copy key named the destination account, a staging copy's key was the hash of
+    # its source, Region, account and role only: the sweep must still see it after an upgrade.
+    rt = env["runtime"]
+    rt.config = replace(
+        rt.config,
+        destinations=(Destination(OTHER, rt.config.destinations[0].kms_key_arn, "333333333333"),),
+    )
+    rt.workflow.config = rt.config
+    source = snapshot(REGION, {"backup": "replicate"})
+    (task,) = rt.workflow.tasks_for(rt.engine.describe(SnapshotRef("EBS", source, REGION, "")))
+    older_key = copy_key(task.origin, region=OTHER, account=MOTO_ACCOUNT, role="staging")
+    assert older_key != task.copy_key(MOTO_ACCOUNT)
+    snapshot(
+        OTHER,
+        {
+            **rt.engine.copy_tags(
+                task.origin, region=OTHER, role="staging", destination_account="333333333333"
+            ),
+            TAG_COPY_KEY: older_key,
+        },
+    )
+    report = sweep(rt)
+    assert report.queued == 1  # the announcement of that staging copy, not a second copy
+    (body,) = queued(env["queue"])
+    assert json.loads(body)["action"] == "watch"
