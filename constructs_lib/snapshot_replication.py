@@ -73,6 +73,7 @@ ASSET_SOURCES: tuple[tuple[Path, str], ...] = (
     (ROOT / "kmskit" / "__init__.py", "kmskit/__init__.py"),
     (ROOT / "kmskit" / "clients.py", "kmskit/clients.py"),
     (ROOT / "kmskit" / "errors.py", "kmskit/errors.py"),  # clients.py raises its UsageError
+    (ROOT / "kmskit" / "aws_names.py", "kmskit/aws_names.py"),  # snapshots.model's patterns
     (ROOT / "kmskit" / "snapshots", "kmskit/snapshots"),
 )
 RUNTIME = lambda_.Runtime.PYTHON_3_14

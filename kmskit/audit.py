@@ -48,6 +48,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from kmskit.aws_names import ACCOUNT_ID, REGION
 from kmskit.errors import (
     IntegrityError,
     KmskitError,
@@ -63,12 +64,9 @@ ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):alias/.+$")
 KEY_ID = re.compile(
     r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
 )
-ACCOUNT_ID = re.compile(r"^\d{12}$")
 # What botocore accepts as a bucket name (legacy us-east-1 names may have capitals and _).
 BUCKET_NAME = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}$")
 ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
-# Every partition's Region names: us-east-1, us-gov-west-1, us-isob-east-1, eusc-de-east-1.
-REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+){1,2}-\d{1,2}$")
 MIN_WORKERS, MAX_WORKERS = 1, 64
 DEFAULT_WORKERS = 8
 LIST_PAGE_SIZE = 1000  # the ListObjectsV2 maximum

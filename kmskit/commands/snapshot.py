@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from kmskit.audit import check_accounts
 from kmskit.cli import settings_from_args
 from kmskit.errors import (
     EXIT_OK,
@@ -18,6 +21,7 @@ from kmskit.errors import (
     NotFoundError,
     ThrottledError,
     UsageError,
+    from_client_error,
 )
 from kmskit.progress import progress_bar
 from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo, client_factory, copy_refusal
@@ -103,12 +107,8 @@ def _resolve(engine: SnapshotEngine, text: str, region: str) -> SnapshotInfo:
 
 def run_copy(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    if args.to_account is not None and not (
-        len(args.to_account) == 12 and args.to_account.isdigit()
-    ):
-        raise UsageError(
-            f"'--to-account' must be a 12-digit account ID. Received: {args.to_account}"
-        )
+    if args.to_account is not None:
+        check_accounts([args.to_account], "--to-account")
     if not args.kms_key.startswith("arn:") or ":kms:" not in args.kms_key:
         raise UsageError(f"'--kms-key' must be a KMS key ARN. Received: {args.kms_key}")
     if args.kms_key.split(":")[3] != args.to_region:
@@ -119,7 +119,10 @@ def run_copy(args: argparse.Namespace) -> int:
     if not region:
         raise UsageError("'--region' is needed (no Region is configured)")
     clients = client_factory(settings)
-    account = str(clients("sts", region).get_caller_identity()["Account"])
+    try:
+        account = str(clients("sts", region).get_caller_identity()["Account"])
+    except ClientError as error:
+        raise from_client_error(error, "look up this account (sts:GetCallerIdentity)") from error
     engine = SnapshotEngine(clients, account=account)
     try:
         return _copy(engine, args, region)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from kmskit.aws_names import ACCOUNT_ID, REGION
+
 Kind = Literal["EBS", "RDS", "AURORA"]
 KINDS: tuple[Kind, ...] = ("EBS", "RDS", "AURORA")
 Role = Literal["replica", "staging", "received"]
@@ -51,7 +53,6 @@ _RDS_INVALID = re.compile(r"[^a-z0-9-]+")
 _ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):(?P<service>ec2|rds):(?P<a>[^:]*):(?P<b>[^:]*):(?P<rest>.+)$"
 )
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 
 
 class SnapshotError(ValueError):
@@ -93,10 +94,10 @@ class SnapshotRef:
             raise SnapshotError(f"not a snapshot ARN: {arn!r}")
         partition, service, a, b, rest = match.group("partition", "service", "a", "b", "rest")
         if service == "ec2":
-            region = a if _REGION.match(a) else b
-            if not rest.startswith("snapshot/") or not _REGION.match(region or ""):
+            region = a if REGION.match(a) else b
+            if not rest.startswith("snapshot/") or not REGION.match(region or ""):
                 raise SnapshotError(f"not an EBS snapshot ARN: {arn!r}")
-            owner = b if re.fullmatch(r"\d{12}", b) else (account or "")
+            owner = b if ACCOUNT_ID.match(b) else (account or "")
             return cls("EBS", rest.removeprefix("snapshot/"), region, owner, partition)
         kind: Kind
         if rest.startswith("snapshot:"):
@@ -105,7 +106,7 @@ class SnapshotRef:
             kind, ident = "AURORA", rest.removeprefix("cluster-snapshot:")
         else:
             raise SnapshotError(f"not an RDS snapshot ARN: {arn!r}")
-        if not _REGION.match(a) or not re.fullmatch(r"\d{12}", b):
+        if not REGION.match(a) or not ACCOUNT_ID.match(b):
             raise SnapshotError(f"not an RDS snapshot ARN: {arn!r}")
         return cls(kind, ident, a, b, partition)
 

@@ -90,7 +90,7 @@ def test_to_account_shares_the_copy(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--to-account", "12"], "'--to-account' must be a 12-digit account ID. Received: 12"),
+        (["--to-account", "12"], "'--to-account' must be a 12-digit account ID. Received: '12'"),
     ],
 )
 def test_bad_arguments_exit_2(

@@ -104,6 +104,29 @@ def test_both_ebs_arn_forms(arn: str) -> None:
     assert (ref.id, ref.region, ref.account) == ("snap-1", "eu-west-1", "111111111111")
 
 
+@pytest.mark.parametrize(
+    ("arn", "expected"),
+    [
+        (
+            "arn:aws-eusc:ec2:eusc-de-east-1::snapshot/snap-1",
+            ("EBS", "snap-1", "eusc-de-east-1", "111111111111", "aws-eusc"),
+        ),
+        (
+            "arn:aws-eusc:rds:eusc-de-east-1:222222222222:snapshot:db1",
+            ("RDS", "db1", "eusc-de-east-1", "222222222222", "aws-eusc"),
+        ),
+        (
+            "arn:aws-iso-b:ec2:us-isob-east-1::snapshot/snap-2",
+            ("EBS", "snap-2", "us-isob-east-1", "111111111111", "aws-iso-b"),
+        ),
+    ],
+)
+def test_arns_of_every_partitions_regions(arn: str, expected: tuple[str, ...]) -> None:
+    # Region names as botocore knows them, the European Sovereign Cloud's included.
+    ref = SnapshotRef.from_arn(arn, account="111111111111")
+    assert (ref.kind, ref.id, ref.region, ref.account, ref.partition) == expected
+
+
 @pytest.mark.parametrize("arn", ["snap-1", "arn:aws:s3:::bucket", "arn:aws:rds:eu-west-1:1:db:x"])
 def test_bad_arns_are_refused(arn: str) -> None:
     with pytest.raises(SnapshotError):
