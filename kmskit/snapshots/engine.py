@@ -307,8 +307,9 @@ class SnapshotEngine:
 
         Unencrypted EBS and RDS sources are encrypted on copy; sources under any key (an AWS
         managed key included) are re-encrypted with ``kms_key_arn``; automated RDS snapshots
-        become manual copies. Returns the existing copy instead of making a second one; a failed
-        earlier copy is deleted first and the copy made again.
+        become manual copies. Returns the existing copy instead of making a second one (also a
+        copy for ``destination_account`` made under the older key, which did not name it); a
+        failed earlier copy is deleted first and the copy made again.
 
         Raises:
             RetryableError: a limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded``) or
@@ -324,14 +325,35 @@ class SnapshotEngine:
                 origin, region=region, role=role, destination_account=destination_account
             ),
         }
+        # A copy made before the copy key named its destination account carries the older key
+        # (and RDS/Aurora name): found too, so an upgrade does not make a second copy.
+        older = (
+            _OlderKey(
+                copy_key(origin, region=region, account=self.account, role=role),
+                destination_account,
+            )
+            if destination_account is not None
+            else None
+        )
         doing = f"copy {source.arn} to {region} with {kms_key_arn}"
         try:
             if source.kind == "EBS":
                 return self._copy_ebs(
-                    source, region=region, kms_key_arn=kms_key_arn, tags=tags, origin=origin
+                    source,
+                    region=region,
+                    kms_key_arn=kms_key_arn,
+                    tags=tags,
+                    origin=origin,
+                    older=older,
                 )
             return self._copy_rds(
-                source, region=region, kms_key_arn=kms_key_arn, tags=tags, origin=origin, role=role
+                source,
+                region=region,
+                kms_key_arn=kms_key_arn,
+                tags=tags,
+                origin=origin,
+                role=role,
+                older=older,
             )
         except ClientError as error:
             raise classify(error, doing) from error
@@ -346,9 +368,12 @@ class SnapshotEngine:
         kms_key_arn: str,
         tags: dict[str, str],
         origin: Origin,
+        older: _OlderKey | None,
     ) -> CopyResult:
         key = tags[TAG_COPY_KEY]
         existing = self._ebs_by_key(region, key)
+        if not existing and older is not None:
+            existing = [c for c in self._ebs_by_key(region, older.key) if older.matches(c)]
         for failed in (c for c in existing if c.state == "failed"):
             # A failed copy was reported when it failed; clear it so this request can copy again.
             self._delete_ebs(failed)
@@ -420,7 +445,12 @@ class SnapshotEngine:
         tags: dict[str, str],
         origin: Origin,
         role: Role,
+        older: _OlderKey | None,
     ) -> CopyResult:
+        if older is not None:
+            previous = self._older_rds_copy(source.kind, region, origin, role, older)
+            if previous is not None:
+                return CopyResult(previous, created=False)
         target = rds_identifier(origin, tags[TAG_COPY_KEY], role)
         target_ref = SnapshotRef(source.kind, target, region, self.account, self.partition)
         rds = self._rds(region)
@@ -461,6 +491,20 @@ class SnapshotEngine:
                 ) from error
             return CopyResult(existing, created=False)
         return CopyResult(info, created=True)
+
+    def _older_rds_copy(
+        self, kind: Kind, region: str, origin: Origin, role: Role, older: _OlderKey
+    ) -> SnapshotInfo | None:
+        """The live copy named after ``older`` for the same destination account, if any; a
+        failed one is deleted (the copy is then made under the current name)."""
+        name = rds_identifier(origin, older.key, role)
+        info = self.describe(SnapshotRef(kind, name, region, self.account, self.partition))
+        if info is None or not older.matches(info) or info.state == "deleting":
+            return None
+        if info.state == "failed":
+            self.delete(info)
+            return None
+        return info
 
     # ----------------------------------------------------------------------------- sharing
     def share(self, ref: SnapshotRef, account: str) -> None:
@@ -653,6 +697,17 @@ class SnapshotEngine:
             message=row.get("Status", ""),
             copied_from_region=_region_of(row.get("SourceDBClusterSnapshotArn")),
         )
+
+
+@dataclass(frozen=True)
+class _OlderKey:
+    """The copy key a copy for ``destination_account`` had before the key named that account."""
+
+    key: str
+    destination_account: str
+
+    def matches(self, info: SnapshotInfo) -> bool:
+        return info.tags.get(TAG_DESTINATION_ACCOUNT) == self.destination_account
 
 
 def copy_refusal(source: SnapshotInfo) -> str | None:

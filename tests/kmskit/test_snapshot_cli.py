@@ -87,10 +87,34 @@ def test_to_account_shares_the_copy(
     assert "shared" in capsys.readouterr().out
 
 
+def test_a_staging_copy_made_by_an_older_version_is_found_again(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(copy_args(aws, "--to-account", "333333333333")) == 0
+    (copy,) = target_copies()
+    account = boto3.client("sts", region_name=SOURCE_REGION).get_caller_identity()["Account"]
+    # Before the copy key named the account shared with, a staging copy's key did not.
+    origin = Origin("EBS", aws["snapshot"], SOURCE_REGION, account, "unknown")
+    older = copy_key(origin, region=TARGET_REGION, account=account, role="staging")
+    boto3.client("ec2", region_name=TARGET_REGION).create_tags(
+        Resources=[copy["SnapshotId"]], Tags=[{"Key": TAG_COPY_KEY, "Value": older}]
+    )
+    capsys.readouterr()
+    assert main(copy_args(aws, "--to-account", "333333333333")) == 0
+    assert f"found existing copy arn:aws:ec2:{TARGET_REGION}::snapshot/{copy['SnapshotId']}" in (
+        capsys.readouterr().out
+    )
+    assert len(target_copies()) == 1
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--to-account", "12"], "'--to-account' must be a 12-digit account ID. Received: '12'"),
+        (
+            ["--to-account", "333333333333\n"],
+            "'--to-account' must be a 12-digit account ID. Received: '333333333333\\n'",
+        ),
     ],
 )
 def test_bad_arguments_exit_2(

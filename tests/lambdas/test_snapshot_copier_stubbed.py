@@ -1085,7 +1085,16 @@ def test_two_accounts_in_one_region_get_a_staging_copy_each(stubs: Stubs) -> Non
     ]
     names, tags = Capture(), Capture()
     rds = stubs.on("rds", REGION)
+    older = rds_identifier(
+        origin, copy_key(origin, region=REGION, account=SOURCE, role="staging"), "staging"
+    )
     for task in tasks:
+        rds.add_client_error(
+            "describe_db_snapshots",
+            "DBSnapshotNotFound",
+            "no copy under the older name",
+            expected_params={"DBSnapshotIdentifier": older, "IncludeShared": False},
+        )
         rds.add_response(
             "copy_db_snapshot",
             {"DBSnapshot": rds_row(f"kmskit-s-{task.destination_account}", REGION, "creating")},
@@ -1116,6 +1125,115 @@ def test_two_accounts_in_one_region_get_a_staging_copy_each(stubs: Stubs) -> Non
     by_copy = [{t["Key"]: t["Value"] for t in copy_tags} for copy_tags in tags.seen]
     assert [t[TAG_DESTINATION_ACCOUNT] for t in by_copy] == [BACKUP, THIRD]
     assert by_copy[0][TAG_COPY_KEY] != by_copy[1][TAG_COPY_KEY]
+
+
+def staging_task(kind: str) -> Task:
+    source = SnapshotRef(kind, "orders-before-upgrade", REGION, SOURCE)  # type: ignore[arg-type]
+    return Task("copy", "staging", source, Origin.of(source, WHEN), REGION, SHARING_KEY, BACKUP)
+
+
+def older_staging_key(task: Task) -> str:
+    """The copy key of a staging copy before the key named its destination account."""
+    return copy_key(task.origin, region=task.region, account=SOURCE, role="staging")
+
+
+def test_an_ebs_staging_copy_made_under_the_older_copy_key_is_used_not_made_again(
+    stubs: Stubs,
+) -> None:
+    # After an upgrade, a copy task delivered again (a timed-out batch, a redrive) finds the
+    # copy the previous version made; its tags name the account it is for.
+    task = staging_task("EBS")
+    ec2 = stubs.on("ec2", REGION)
+
+    def by_key(key: str) -> dict[str, Any]:
+        return {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
+
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_key(task.copy_key(SOURCE)))
+    older = older_staging_key(task)
+    rows = [
+        {**ebs_row(ident, "pending", older), "Tags": tag_list({**tags, TAG_COPY_KEY: older})}
+        for ident, tags in (
+            ("snap-0aaaaaaaaaaaaaaaa", {**staging_tags(task), TAG_DESTINATION_ACCOUNT: THIRD}),
+            ("snap-0bbbbbbbbbbbbbbbb", staging_tags(task)),
+        )
+    ]
+    ec2.add_response("describe_snapshots", {"Snapshots": rows}, by_key(older))
+    bodies = queued_watch(stubs)
+    rt = runtime(cross_account_config(), stubs)
+    # No copy_snapshot: the stubber would refuse an unexpected call.
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    (body,) = bodies.seen
+    assert json.loads(body)["copy"]["id"] == "snap-0bbbbbbbbbbbbbbbb"  # not the other account's
+    assert metrics(rt, "CopiesStarted") == 0
+
+
+@pytest.mark.parametrize("kind", ["RDS", "AURORA"])
+def test_an_rds_staging_copy_made_under_the_older_name_is_used_not_made_again(
+    stubs: Stubs, kind: str
+) -> None:
+    task = staging_task(kind)
+    older = rds_identifier(task.origin, older_staging_key(task), "staging")
+    tags = tag_list(staging_tags(task))
+    rds = stubs.on("rds", REGION)
+    if kind == "RDS":
+        row = {**rds_row(older, REGION, "creating"), "TagList": tags}
+        rds.add_response(
+            "describe_db_snapshots",
+            {"DBSnapshots": [row]},
+            {"DBSnapshotIdentifier": older, "IncludeShared": False},
+        )
+    else:
+        cluster = {
+            "DBClusterSnapshotIdentifier": older,
+            "DBClusterSnapshotArn": f"arn:aws:rds:{REGION}:{SOURCE}:cluster-snapshot:{older}",
+            "Status": "creating",
+            "StorageEncrypted": True,
+            "KmsKeyId": SHARING_KEY,
+            "TagList": tags,
+        }
+        rds.add_response(
+            "describe_db_cluster_snapshots",
+            {"DBClusterSnapshots": [cluster]},
+            {"DBClusterSnapshotIdentifier": older, "IncludeShared": False},
+        )
+    bodies = queued_watch(stubs)
+    rt = runtime(cross_account_config(), stubs)
+    # No copy_db_(cluster_)snapshot under the current name: the stubber would refuse it.
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    (body,) = bodies.seen
+    assert json.loads(body)["copy"]["id"] == older
+    assert metrics(rt, "CopiesStarted") == 0
+
+
+def test_an_rds_copy_under_the_older_name_for_another_account_is_not_used(stubs: Stubs) -> None:
+    # Before the copy key named the account, one staging copy could be made for two accounts:
+    # it is tagged for the first one only, so the second gets its own copy now.
+    task = staging_task("RDS")
+    older = rds_identifier(task.origin, older_staging_key(task), "staging")
+    tags = tag_list({**staging_tags(task), TAG_DESTINATION_ACCOUNT: THIRD})
+    rds = stubs.on("rds", REGION)
+    rds.add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [{**rds_row(older, REGION, "available"), "TagList": tags}]},
+        {"DBSnapshotIdentifier": older, "IncludeShared": False},
+    )
+    target = rds_identifier(task.origin, task.copy_key(SOURCE), "staging")
+    rds.add_response(
+        "copy_db_snapshot",
+        {"DBSnapshot": rds_row(target, REGION, "creating")},
+        {
+            "SourceDBSnapshotIdentifier": task.source.arn,
+            "TargetDBSnapshotIdentifier": target,
+            "KmsKeyId": SHARING_KEY,
+            "Tags": ANY,
+        },
+    )
+    bodies = queued_watch(stubs)
+    rt = runtime(cross_account_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    (body,) = bodies.seen
+    assert json.loads(body)["copy"]["id"] == target
+    assert metrics(rt, "CopiesStarted") == 1
 
 
 # ------------------------------------------------------------- EBS races and leftover copies

@@ -127,7 +127,17 @@ def test_arns_of_every_partitions_regions(arn: str, expected: tuple[str, ...]) -
     assert (ref.kind, ref.id, ref.region, ref.account, ref.partition) == expected
 
 
-@pytest.mark.parametrize("arn", ["snap-1", "arn:aws:s3:::bucket", "arn:aws:rds:eu-west-1:1:db:x"])
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "snap-1",
+        "arn:aws:s3:::bucket",
+        "arn:aws:rds:eu-west-1:1:db:x",
+        # "$" matches before a final newline: neither field may end in one.
+        "arn:aws:rds:eu-west-1:111111111111\n:snapshot:x",
+        "arn:aws:rds:eu-west-1\n:111111111111:snapshot:x",
+    ],
+)
 def test_bad_arns_are_refused(arn: str) -> None:
     with pytest.raises(SnapshotError):
         SnapshotRef.from_arn(arn)
