@@ -33,10 +33,12 @@ from constructs_lib._validation import (
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
 MAX_KEY_POLICY_BYTES = 32_768
 STACK_DEPLOYER = "stack-deployer"
-# What a prop of several values takes: a list or a tuple, never a str (a Sequence too, which
-# check_sequence refuses at run time) or a single object.
+# What a prop of several values takes: a list or a tuple; check_sequence refuses anything else
+# (a str, read one character at a time, above all) at construct time. Typed as a Sequence, as
+# aws-cdk-lib types its own, because list is invariant: a list[str] variable would not
+# type-check as a list of str or principals.
 _T = TypeVar("_T")
-ListOrTuple: TypeAlias = list[_T] | tuple[_T, ...]
+ListOrTuple: TypeAlias = Sequence[_T]
 """``KeyPolicy.custom(deployer=...)`` default: the CloudFormation execution role of the key's
 stack synthesizer (``cdk-<qualifier>-cfn-exec-role-<account>-<region>``)."""
 

@@ -608,7 +608,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
             stack,
             "T",
             encryption_key=CustomerManagedKey(stack, "K"),
-            publishers="events.amazonaws.com",  # type: ignore[arg-type]
+            publishers="events.amazonaws.com",
         ),
         "'publishers' must be a list or tuple of service principals. "
         "Received: 'events.amazonaws.com'",
