@@ -807,8 +807,11 @@ class EncryptedBucket(Construct):
             roles=[self.replication_role],
         )
         acknowledge_wildcard_resources(self.replication_policy, REASON_REPLICATION_OBJECTS)
+        # One Sid per bucket: several replicating buckets may share one key.
         self._name_role_in_key_policy(
-            self._key_construct, "AllowS3ReplicationToDecrypt", statements[3].conditions
+            self._key_construct,
+            f"AllowS3ReplicationToDecrypt{self.node.addr[:8]}",
+            statements[3].conditions,
         )
 
     def allow_replication_of_objects_under(

@@ -420,7 +420,9 @@ def test_custom_key_policy_names_the_replication_role() -> None:
     )
     resolved = stack.resolve(key.policy_document)
     (statement,) = [
-        s for s in resolved["Statement"] if s.get("Sid") == "AllowS3ReplicationToDecrypt"
+        s
+        for s in resolved["Statement"]
+        if s.get("Sid") == f"AllowS3ReplicationToDecrypt{bucket.node.addr[:8]}"
     ]
     assert bucket.replication_role is not None
     assert statement["Principal"] == {"AWS": stack.resolve(bucket.replication_role.role_arn)}
@@ -434,6 +436,42 @@ def test_custom_key_policy_names_the_replication_role() -> None:
     assert statement["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [
         stack.resolve(bucket.bucket.bucket_arn),
         stack.resolve(bucket.bucket.arn_for_objects("*")),
+    ]
+
+
+def test_replicating_buckets_sharing_a_custom_policy_key_get_a_statement_each() -> None:
+    # IAM refuses a policy whose statement IDs repeat; each bucket's role gets its own Sid.
+    from constructs_lib import KeyPolicy  # noqa: PLC0415
+
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    key = CustomerManagedKey(
+        stack, "K", policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{WORKLOAD}:role/Admin"])
+    )
+    buckets = [
+        EncryptedBucket(
+            stack,
+            name,
+            encryption_key=key,
+            replication=BucketReplication(
+                bucket_name=f"{DR_BUCKET}-{name.lower()}",
+                encryption_key_arn=DR_KEY_ARN,
+                region=DR_REGION,
+            ),
+        )
+        for name in ("A", "B")
+    ]
+    resolved = stack.resolve(key.policy_document)
+    sids = [s.get("Sid") for s in resolved["Statement"] if s.get("Sid")]
+    assert len(sids) == len(set(sids))
+    replication = [
+        s
+        for s in resolved["Statement"]
+        if str(s.get("Sid", "")).startswith("AllowS3ReplicationToDecrypt")
+    ]
+    assert [s["Principal"] for s in replication] == [
+        {"AWS": stack.resolve(b.replication_role.role_arn)}
+        for b in buckets
+        if b.replication_role is not None
     ]
 
 
