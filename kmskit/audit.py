@@ -48,7 +48,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from kmskit.aws_names import ACCOUNT_ID, REGION
+from kmskit.aws_names import ACCOUNT_ID, REGION, check_accounts, check_regions
 from kmskit.errors import (
     IntegrityError,
     KmskitError,
@@ -499,7 +499,7 @@ class AuditReader:
         and the set of seen identities needs no lock. It holds the identities of kept records
         only."""
         check_accounts(accounts, "--account")
-        check_regions(regions)
+        check_regions(regions, "--log-region")
         paths = self.account_paths(location, accounts)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             if regions:
@@ -541,20 +541,6 @@ class AuditReader:
                     sink(record, matched)
                 bar.update(1)
         return stats
-
-
-def check_accounts(accounts: Iterable[str], argument: str) -> None:
-    """Raise unless every one is a 12-digit account ID; ``argument`` names the option."""
-    for account in accounts:
-        if not isinstance(account, str) or not ACCOUNT_ID.match(account):
-            raise UsageError(f"'{argument}' must be a 12-digit account ID. Received: {account!r}")
-
-
-def check_regions(regions: Iterable[str]) -> None:
-    """Raise unless every one is a Region name (the ``--log-region`` option)."""
-    for region in regions:
-        if not REGION.match(region):
-            raise UsageError(f"'--log-region' must be an AWS Region name. Received: {region!r}")
 
 
 def check_workers(workers: Any) -> int:

@@ -1,11 +1,30 @@
 """Patterns of AWS names that the CLI and the snapshot Lambda both check (the Lambda's asset holds
-this module): 12-digit account IDs and Region names of every partition."""
+this module): 12-digit account IDs and Region names of every partition, and the CLI's checks of
+arguments that hold them."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
+
+from kmskit.errors import UsageError
 
 # \Z, not $: "$" also matches before a final newline ("111111111111\n" is no account ID).
 ACCOUNT_ID = re.compile(r"^[0-9]{12}\Z")
 # Every partition's Region names: us-east-1, us-gov-west-1, us-isob-east-1, eusc-de-east-1.
 REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+){1,2}-[0-9]{1,2}\Z")
+
+
+def check_accounts(accounts: Iterable[Any], argument: str) -> None:
+    """Raise unless every one is a 12-digit account ID; ``argument`` names the option."""
+    for account in accounts:
+        if not isinstance(account, str) or not ACCOUNT_ID.match(account):
+            raise UsageError(f"'{argument}' must be a 12-digit account ID. Received: {account!r}")
+
+
+def check_regions(regions: Iterable[str], argument: str) -> None:
+    """Raise unless every one is a Region name; ``argument`` names the option."""
+    for region in regions:
+        if not REGION.match(region):
+            raise UsageError(f"'{argument}' must be an AWS Region name. Received: {region!r}")

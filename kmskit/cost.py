@@ -76,11 +76,6 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     return document
 
 
-def template_paths(assembly: Path) -> list[Path]:
-    """Every template of a cloud assembly directory (see :func:`assembly_templates`)."""
-    return list(assembly_templates(assembly))
-
-
 def assembly_templates(assembly: Path) -> dict[Path, str]:
     """Each template of ``assembly`` with the name it is reported under.
 
@@ -178,19 +173,18 @@ def stack_names(paths: Iterable[Path]) -> dict[Path, str]:
     return {path: names[path] for path in paths}
 
 
-def priced_keys(paths: Iterable[Path] | dict[Path, str]) -> list[PricedKey]:
-    """Every KMS key resource in ``paths`` with its monthly cost; ``paths`` may map each template
-    to its reported name (default: :func:`stack_names`)."""
+def priced_keys(names: dict[Path, str]) -> list[PricedKey]:
+    """Every KMS key resource in the templates of ``names`` (each mapped to the name it is
+    reported under, see :func:`assembly_templates`) with its monthly cost."""
     result: list[PricedKey] = []
-    names = paths if isinstance(paths, dict) else stack_names(list(paths))
-    for path in names:
+    for path, name in names.items():
         template = read_json(path, "template")
         for logical_id, resource in sorted(template.get("Resources", {}).items()):
             if resource.get("Type") in KEY_TYPES:
                 now, later = _price(resource)
                 result.append(
                     PricedKey(
-                        template=names[path],
+                        template=name,
                         logical_id=logical_id,
                         resource_type=resource["Type"],
                         monthly_usd=now,

@@ -62,7 +62,8 @@ from botocore.exceptions import UnknownRegionError as BotocoreUnknownRegionError
 from cryptography.exceptions import InvalidSignature, InvalidTag
 
 from kmskit._io import STDIO, atomic_output, input_size, open_input
-from kmskit.audit import check_accounts, resolve_key
+from kmskit.audit import resolve_key
+from kmskit.aws_names import check_accounts
 from kmskit.clients import ClientSettings
 from kmskit.errors import (
     ConflictError,

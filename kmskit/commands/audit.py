@@ -21,13 +21,12 @@ from kmskit.audit import (
     RecordFilter,
     RecordSink,
     UsageSummary,
-    check_accounts,
-    check_regions,
     check_workers,
     resolve_key,
     summary_json,
     summary_table,
 )
+from kmskit.aws_names import check_accounts, check_regions
 from kmskit.cli import settings_from_args
 from kmskit.errors import EXIT_OK, UsageError
 
@@ -140,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     date_range = date_range_from_args(args)
     check_accounts(args.account, "--account")
     check_accounts(args.caller_account, "--caller-account")
-    check_regions(args.log_region)
+    check_regions(args.log_region, "--log-region")
     key_arns = frozenset(
         resolve_key(reference, lambda region: settings.client("kms", region=region))
         for reference in args.key

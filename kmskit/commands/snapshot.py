@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from kmskit.audit import check_accounts
+from kmskit.aws_names import check_accounts
 from kmskit.cli import settings_from_args
 from kmskit.errors import (
     EXIT_OK,

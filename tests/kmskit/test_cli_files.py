@@ -258,19 +258,22 @@ def test_atomic_output_rename_failure_is_an_error_and_leaves_nothing(tmp_path: P
     assert target.is_dir()
 
 
+def write_ours(target: Path, *, theirs: bytes | None = None) -> None:
+    """Write b"ours" to ``target`` the way key material is saved (exclusive atomic_output).
+    ``theirs``: what another run writes to ``target`` meanwhile (default None: nothing)."""
+    with _io.atomic_output(target, exclusive=True) as out:
+        out.write(b"ours")
+        if theirs is not None:
+            target.write_bytes(theirs)
+
+
 def test_exclusive_atomic_output_never_replaces_a_file_that_appeared_meanwhile(
     tmp_path: Path,
 ) -> None:
     # Saved key material may be the only copy: another run's file at the same path must survive.
     target = tmp_path / "material.bin"
-
-    def write() -> None:
-        with _io.atomic_output(target, exclusive=True) as out:
-            out.write(b"ours")
-            target.write_bytes(b"theirs")
-
     with pytest.raises(UsageError) as error:
-        write()
+        write_ours(target, theirs=b"theirs")
     assert str(error.value) == (
         f"could not write '{target}': the file appeared while this command ran; "
         "it was left as it is"
@@ -281,8 +284,7 @@ def test_exclusive_atomic_output_never_replaces_a_file_that_appeared_meanwhile(
 
 def test_exclusive_atomic_output_writes_a_new_file_private(tmp_path: Path) -> None:
     target = tmp_path / "material.bin"
-    with _io.atomic_output(target, exclusive=True) as out:
-        out.write(b"ours")
+    write_ours(target)
     assert target.read_bytes() == b"ours"
     assert target.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
@@ -304,8 +306,7 @@ def test_exclusive_atomic_output_works_without_hard_links(
     # Saved key material is meant to go offline, often to a FAT-formatted stick.
     no_hard_links(monkeypatch)
     target = tmp_path / "material.bin"
-    with _io.atomic_output(target, exclusive=True) as out:
-        out.write(b"ours")
+    write_ours(target)
     assert target.read_bytes() == b"ours"
     assert target.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
@@ -316,14 +317,8 @@ def test_exclusive_atomic_output_without_hard_links_still_keeps_a_file_that_appe
 ) -> None:
     no_hard_links(monkeypatch)
     target = tmp_path / "material.bin"
-
-    def write() -> None:
-        with _io.atomic_output(target, exclusive=True) as out:
-            out.write(b"ours")
-            target.write_bytes(b"theirs")
-
     with pytest.raises(UsageError) as error:
-        write()
+        write_ours(target, theirs=b"theirs")
     assert "the file appeared while this command ran; it was left as it is" in str(error.value)
     assert target.read_bytes() == b"theirs"
     assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]

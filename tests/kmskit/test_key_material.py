@@ -97,6 +97,12 @@ class FakeKms:
     def accepts_import(self) -> None:
         self.stubber.add_response("import_key_material", {"KeyId": KEY_ARN})
 
+    def fails(self, operation: str, code: str, message: str = "") -> None:
+        """The next ``operation`` call gets KMS error ``code`` (HTTP 400) with ``message``."""
+        self.stubber.add_client_error(
+            operation, service_error_code=code, service_message=message, http_status_code=400
+        )
+
     def unwrap(self) -> bytes:
         """What KMS would recover from the EncryptedKeyMaterial it was sent."""
         sent: bytes = self.imported["EncryptedKeyMaterial"]
@@ -265,11 +271,10 @@ def test_access_denied_on_the_import_parameters_exits_3(
     kms: FakeKms, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kms.describe("SYMMETRIC_DEFAULT")
-    kms.stubber.add_client_error(
+    kms.fails(
         "get_parameters_for_import",
-        service_error_code="AccessDeniedException",
-        service_message="User is not authorized to perform: kms:GetParametersForImport",
-        http_status_code=400,
+        "AccessDeniedException",
+        "User is not authorized to perform: kms:GetParametersForImport",
     )
     assert main(["key", "import-material", "alias/imported", "--generate"]) == EXIT_ACCESS_DENIED
     err = capsys.readouterr().err
@@ -279,9 +284,7 @@ def test_access_denied_on_the_import_parameters_exits_3(
 
 
 def test_access_denied_on_describe_key_exits_3(kms: FakeKms) -> None:
-    kms.stubber.add_client_error(
-        "describe_key", service_error_code="AccessDeniedException", http_status_code=400
-    )
+    kms.fails("describe_key", "AccessDeniedException")
     assert main(["key", "import-material", "alias/imported", "--generate"]) == EXIT_ACCESS_DENIED
 
 
@@ -575,12 +578,7 @@ def test_a_failed_import_after_saving_says_how_to_finish_with_the_saved_copy(
     # holds material KMS never got, and how to import it, instead of generating a second one.
     saved = tmp_path / "material.bin"
     kms.describe("SYMMETRIC_DEFAULT")
-    kms.stubber.add_client_error(
-        "get_parameters_for_import",
-        service_error_code="AccessDeniedException",
-        service_message="not authorized",
-        http_status_code=400,
-    )
+    kms.fails("get_parameters_for_import", "AccessDeniedException", "not authorized")
     argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
     assert main(argv) == EXIT_ACCESS_DENIED
     assert capsys.readouterr().err.strip() == (
@@ -600,11 +598,10 @@ def test_material_other_than_the_keys_own_is_a_conflict(
     material.write_bytes(b"m" * 32)
     kms.describe("SYMMETRIC_DEFAULT", state="PendingImport")
     kms.parameters("RSAES_OAEP_SHA_256")
-    kms.stubber.add_client_error(
+    kms.fails(
         "import_key_material",
-        service_error_code="IncorrectKeyMaterialException",
-        service_message="The key material in the request is not the same as before.",
-        http_status_code=400,
+        "IncorrectKeyMaterialException",
+        "The key material in the request is not the same as before.",
     )
     argv = ["key", "import-material", "alias/imported", "--material", str(material)]
     assert main(argv) == EXIT_CONFLICT
