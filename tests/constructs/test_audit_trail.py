@@ -37,6 +37,7 @@ from tests._support.apps.audit_showcase import (
     WORKLOAD_TRAIL,
 )
 from tests._support.deploy_quotas import deployed, oversized_policies
+from tests._support.keys import custom_policy_key
 from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
 from tests.constructs.test_encrypted_bucket import (
@@ -994,13 +995,9 @@ def test_a_trail_with_the_buckets_key_adds_no_decrypt_statement() -> None:
 
 
 def test_a_custom_trail_key_policy_names_the_replication_role() -> None:
-    from constructs_lib import KeyPolicy  # noqa: PLC0415
-
     stack = _stack()
     shared = _replicating_bucket(stack, _key(stack))
-    trail_key = CustomerManagedKey(
-        stack, "TrailKey", policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{SECURITY}:role/Admin"])
-    )
+    trail_key = custom_policy_key(stack, "TrailKey", account=SECURITY)
     AuditTrail(stack, "Audit", trail_name="audit", bucket=shared, encryption_key=trail_key)
     role = shared.encrypted_bucket.replication_role
     assert role is not None
@@ -1018,18 +1015,12 @@ def test_a_replicating_bucket_of_another_stack_may_decrypt_the_trails_log_files(
     # A bucket stack shared by trail stacks (valid on AWS): the permission is a managed policy in
     # the trail's stack, attached to the replication role, and the custom key policy there names
     # the role; only the trail's stack depends on the bucket's.
-    from constructs_lib import KeyPolicy  # noqa: PLC0415
-
     app = cdk.App()
     env = cdk.Environment(account=SECURITY, region="eu-west-1")
     bucket_stack = cdk.Stack(app, "Buckets", env=env)
     shared = _replicating_bucket(bucket_stack, _key(bucket_stack))
     trail_stack = cdk.Stack(app, "Trails", env=env)
-    trail_key = CustomerManagedKey(
-        trail_stack,
-        "TrailKey",
-        policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{SECURITY}:role/Admin"]),
-    )
+    trail_key = custom_policy_key(trail_stack, "TrailKey", account=SECURITY)
     AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared, encryption_key=trail_key)
     assert sorted(_decrypt_statements(shared)) == ["DecryptSourceObjects"]
     app.synth()
@@ -1062,15 +1053,9 @@ def test_a_replicating_bucket_of_another_stack_may_decrypt_the_trails_log_files(
 def test_a_custom_trail_key_of_another_stack_is_refused_for_a_replicating_bucket() -> None:
     # The trail key's policy would have to name the bucket stack's replication role, and that
     # stack already names the key (the trail's KMSKeyId): a DependencyCycle without this error.
-    from constructs_lib import KeyPolicy  # noqa: PLC0415
-
     app = cdk.App()
     env = cdk.Environment(account=SECURITY, region="eu-west-1")
-    trail_key = CustomerManagedKey(
-        cdk.Stack(app, "Keys", env=env),
-        "TrailKey",
-        policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{SECURITY}:role/Admin"]),
-    )
+    trail_key = custom_policy_key(cdk.Stack(app, "Keys", env=env), "TrailKey", account=SECURITY)
     audit = cdk.Stack(app, "Audit", env=env)
     shared = _replicating_bucket(audit, _key(audit))
     with pytest.raises(ConstructPropError) as error:
@@ -1086,15 +1071,9 @@ def test_a_custom_trail_key_of_another_stack_is_refused_for_a_replicating_bucket
 
 def test_a_custom_trail_key_of_a_third_stack_is_refused_for_a_bucket_of_another_stack() -> None:
     # Its policy would make the key's stack depend on the bucket's, which usually depends on it.
-    from constructs_lib import KeyPolicy  # noqa: PLC0415
-
     app = cdk.App()
     env = cdk.Environment(account=SECURITY, region="eu-west-1")
-    trail_key = CustomerManagedKey(
-        cdk.Stack(app, "Keys", env=env),
-        "TrailKey",
-        policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{SECURITY}:role/Admin"]),
-    )
+    trail_key = custom_policy_key(cdk.Stack(app, "Keys", env=env), "TrailKey", account=SECURITY)
     bucket_stack = cdk.Stack(app, "Buckets", env=env)
     shared = _replicating_bucket(bucket_stack, _key(bucket_stack))
     with pytest.raises(ConstructPropError) as error:

@@ -18,11 +18,17 @@ from constructs_lib import (
     EncryptedBucket,
 )
 from tests._support.apps.audit_showcase import DR_BUCKET, DR_KEY_ARN, DR_REGION, WORKLOAD
+from tests._support.keys import custom_policy_key
 from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
 STACK = "AuditWorkload"
+TO_DR = BucketReplication(bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION)
+
+
+def _stack() -> cdk.Stack:
+    return cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
 
 
 def logical_id(template: dict[str, Any], resource_type: str, prefix: str) -> str:
@@ -404,19 +410,13 @@ def test_data_key_policy_is_left_to_iam(workload: SynthResult) -> None:
 
 def test_custom_key_policy_names_the_replication_role() -> None:
     """A key whose policy does not delegate to IAM gets the role's decrypt statement itself."""
-    from constructs_lib import KeyPolicy  # noqa: PLC0415
-
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
-    key = CustomerManagedKey(
-        stack, "K", policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{WORKLOAD}:role/Admin"])
-    )
+    stack = _stack()
+    key = custom_policy_key(stack, "K", account=WORKLOAD)
     bucket = EncryptedBucket(
         stack,
         "B",
         encryption_key=key,
-        replication=BucketReplication(
-            bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION
-        ),
+        replication=TO_DR,
     )
     resolved = stack.resolve(key.policy_document)
     (statement,) = [
@@ -441,12 +441,8 @@ def test_custom_key_policy_names_the_replication_role() -> None:
 
 def test_replicating_buckets_sharing_a_custom_policy_key_get_a_statement_each() -> None:
     # IAM refuses a policy whose statement IDs repeat; each bucket's role gets its own Sid.
-    from constructs_lib import KeyPolicy  # noqa: PLC0415
-
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
-    key = CustomerManagedKey(
-        stack, "K", policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{WORKLOAD}:role/Admin"])
-    )
+    stack = _stack()
+    key = custom_policy_key(stack, "K", account=WORKLOAD)
     buckets = [
         EncryptedBucket(
             stack,
@@ -478,23 +474,15 @@ def test_replicating_buckets_sharing_a_custom_policy_key_get_a_statement_each() 
 def test_custom_key_policy_of_another_stack_is_refused_with_replication() -> None:
     # Its policy would name the role and bucket of the bucket's stack, which names the key: a
     # DependencyCycle at synth. The error says which key and what to do instead.
-    from constructs_lib import KeyPolicy  # noqa: PLC0415
-
     app = cdk.App()
     env = cdk.Environment(account=WORKLOAD, region="eu-west-1")
-    key = CustomerManagedKey(
-        cdk.Stack(app, "Keys", env=env),
-        "K",
-        policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{WORKLOAD}:role/Admin"]),
-    )
+    key = custom_policy_key(cdk.Stack(app, "Keys", env=env), "K", account=WORKLOAD)
     with pytest.raises(ConstructPropError) as error:
         EncryptedBucket(
             cdk.Stack(app, "Data", env=env),
             "B",
             encryption_key=key,
-            replication=BucketReplication(
-                bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION
-            ),
+            replication=TO_DR,
         )
     assert str(error.value) == (
         "'encryption_key' must be in the bucket's stack (Data) when its key policy does not "
@@ -514,9 +502,7 @@ def test_keys_of_another_stack_that_delegate_to_iam_replicate_across_stacks() ->
         data,
         "B",
         encryption_key=CustomerManagedKey(keys, "K"),
-        replication=BucketReplication(
-            bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION
-        ),
+        replication=TO_DR,
     )
     bucket.allow_replication_of_objects_under(CustomerManagedKey(keys, "Other"))
     app.synth()
@@ -524,15 +510,13 @@ def test_keys_of_another_stack_that_delegate_to_iam_replicate_across_stacks() ->
 
 
 def test_replication_role_trusts_the_named_source_bucket_only() -> None:
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    stack = _stack()
     bucket = EncryptedBucket(
         stack,
         "B",
         encryption_key=CustomerManagedKey(stack, "K"),
         bucket_name="workload-data-222222222222",
-        replication=BucketReplication(
-            bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region=DR_REGION
-        ),
+        replication=TO_DR,
     )
     assert bucket.replication_role is not None
     assert bucket.replication_role.assume_role_policy is not None
@@ -552,7 +536,7 @@ def test_replication_role_trusts_the_named_source_bucket_only() -> None:
 
 
 def test_attributes_expose_every_resource() -> None:
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    stack = _stack()
     key = CustomerManagedKey(stack, "K")
     plain = EncryptedBucket(stack, "Plain", encryption_key=key.key)
     assert isinstance(plain.bucket, s3.Bucket)
@@ -569,7 +553,7 @@ def test_attributes_expose_every_resource() -> None:
 
 
 def test_sse_s3_log_bucket_and_distinct_lifecycle_rules_are_accepted() -> None:
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    stack = _stack()
     key = CustomerManagedKey(stack, "K")
     for index, encryption in enumerate((s3.BucketEncryption.S3_MANAGED, None)):
         logs = s3.Bucket(stack, f"Logs{index}", encryption=encryption)
@@ -598,7 +582,7 @@ def test_sse_s3_log_bucket_and_distinct_lifecycle_rules_are_accepted() -> None:
 
 def test_imported_key_in_the_buckets_region_is_accepted() -> None:
     """An imported key's spec is unknown at synth: its ARN is checked, S3 checks the rest."""
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    stack = _stack()
     key = kms.Key.from_key_arn(
         stack,
         "Imported",
@@ -606,10 +590,6 @@ def test_imported_key_in_the_buckets_region_is_accepted() -> None:
     )
     bucket = EncryptedBucket(stack, "B", encryption_key=key)
     assert bucket.encryption_key is key
-
-
-def _stack() -> cdk.Stack:
-    return cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
 
 
 def _asymmetric(stack: cdk.Stack) -> Any:

@@ -15,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import cx_api
 
 from constructs_lib import ConstructPropError, CustomerManagedKey, ExternalAccount, KeyPolicy
 from stacks.config import cdk_json_context
@@ -40,6 +41,14 @@ SYMMETRIC_USER = [
 class Templates:
     main: dict[str, Any]
     partner: dict[str, Any]
+
+    @classmethod
+    def of(cls, assembly: cx_api.CloudAssembly, stack_name: str) -> Templates:
+        """The template of one stack of ``assembly`` as ``main`` (no partner stack)."""
+        return cls(main=assembly.get_stack_by_name(stack_name).template, partner={})
+
+    def resource_types(self) -> set[str]:
+        return {r["Type"] for r in self.main["Resources"].values()}
 
     def logical_id(self, resource_type: str, prefix: str) -> str:
         (found,) = [
@@ -95,14 +104,19 @@ def allows(
     return False
 
 
+def app_with_stack(name: str) -> tuple[cdk.App, cdk.Stack]:
+    """An App with the cdk.json context and one stack ``name`` of ACCOUNT in eu-west-1."""
+    app = cdk.App(context=cdk_json_context())
+    return app, cdk.Stack(app, name, env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+
+
 def role(stack: cdk.Stack, name: str, **kwargs: Any) -> iam.Role:
     return iam.Role(stack, name, assumed_by=iam.AccountRootPrincipal(), **kwargs)
 
 
 @pytest.fixture(scope="module")
 def templates() -> Templates:
-    app = cdk.App(context=cdk_json_context())
-    stack = cdk.Stack(app, "Grants", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, stack = app_with_stack("Grants")
     partner = cdk.Stack(app, "Partner", env=cdk.Environment(account=PARTNER, region="eu-west-1"))
     custom = KeyPolicy.custom(admins=[ADMIN])
 
@@ -262,8 +276,7 @@ def test_bucket_grants_on_key_reach_the_key_policy(templates: Templates) -> None
 
 
 def test_a_repeated_grant_is_made_once_and_a_different_one_again() -> None:
-    app = cdk.App(context=cdk_json_context())
-    stack = cdk.Stack(app, "Repeat", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, stack = app_with_stack("Repeat")
     key = CustomerManagedKey(stack, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
     reader = role(stack, "Reader")
     first = key.grant_decrypt(reader)
@@ -277,7 +290,7 @@ def test_a_repeated_grant_is_made_once_and_a_different_one_again() -> None:
     )
     assert conditioned is not first
 
-    templates = Templates(main=app.synth().get_stack_by_name("Repeat").template, partner={})
+    templates = Templates.of(app.synth(), "Repeat")
     reader_arn = ("AWS", templates.role_arn("Reader"))
     named = [
         s for s in templates.key_policy("Key") if s.get("Principal", {}).get("AWS") == reader_arn[1]
@@ -291,8 +304,7 @@ def test_a_repeated_grant_is_made_once_and_a_different_one_again() -> None:
 def test_a_construct_made_in_node_is_the_same_grantee_whichever_object_names_it() -> None:
     # CDK Pipelines hands an imported deployment role to grant() through .key, as a new Python
     # proxy object at every call; the grant is still made once per role.
-    app = cdk.App(context=cdk_json_context())
-    stack = cdk.Stack(app, "Proxies", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    _, stack = app_with_stack("Proxies")
     key = CustomerManagedKey(stack, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
     iam.Role.from_role_arn(stack, "Deploy", f"arn:aws:iam::{PARTNER}:role/Deploy")
     iam.Role.from_role_arn(stack, "Other", f"arn:aws:iam::{PARTNER}:role/Other")
@@ -331,13 +343,9 @@ def test_custom_policy_key_refuses_a_role_of_another_stack_known_only_at_deploy(
     assert "users=[...]" in str(error.value)
     # Nothing was written: the role has no identity policy and the key policy names no one new.
     assembly = app.synth()
-    app_types = {
-        r["Type"] for r in assembly.get_stack_by_name("App").template["Resources"].values()
-    }
+    app_types = Templates.of(assembly, "App").resource_types()
     assert "AWS::IAM::Policy" not in app_types
-    statements = Templates(main=assembly.get_stack_by_name("Keys").template, partner={}).key_policy(
-        "Key"
-    )
+    statements = Templates.of(assembly, "Keys").key_policy("Key")
     assert [s["Sid"] for s in statements] == ["KeyDeployment", "KeyAdministration"]
 
 
@@ -346,29 +354,22 @@ def test_default_policy_key_still_grants_a_role_of_another_stack() -> None:
     key = CustomerManagedKey(keys, "Key")
     key.grant_decrypt(role(application, "Reader"))
     assembly = app.synth()
-    statements = Templates(main=assembly.get_stack_by_name("Keys").template, partner={}).key_policy(
-        "Key"
-    )
+    statements = Templates.of(assembly, "Keys").key_policy("Key")
     assert [s["Sid"] for s in statements] == ["EnableIAMUserPermissions"]
-    app_types = {
-        r["Type"] for r in assembly.get_stack_by_name("App").template["Resources"].values()
-    }
+    app_types = Templates.of(assembly, "App").resource_types()
     assert "AWS::IAM::Policy" in app_types
 
 
 def partner_reader_grant(*, depends: bool, custom: bool = True) -> list[dict[str, Any]]:
     """A key (custom or default policy) granted to a named role of another account's stack."""
-    app = cdk.App(context=cdk_json_context())
-    keys = cdk.Stack(app, "Keys", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, keys = app_with_stack("Keys")
     partner = cdk.Stack(app, "Partner", env=cdk.Environment(account=PARTNER, region="eu-west-1"))
     if depends:
         partner.add_dependency(keys)
     policy = KeyPolicy.custom(admins=[ADMIN]) if custom else KeyPolicy.default()
     key = CustomerManagedKey(keys, "Key", policy=policy)
     key.grant_decrypt(role(partner, "Reader", role_name="partner-reader"))
-    return Templates(main=app.synth().get_stack_by_name("Keys").template, partner={}).key_policy(
-        "Key"
-    )
+    return Templates.of(app.synth(), "Keys").key_policy("Key")
 
 
 @pytest.mark.parametrize("custom", [True, False], ids=["custom-policy", "default-policy"])
@@ -404,8 +405,7 @@ def test_a_named_role_of_another_stack_is_its_account_root_limited_to_its_arn(
 def test_a_named_role_whose_stack_depends_on_the_key_only_through_references() -> None:
     # Same account, another Region: the role's identity policy references the key, so its stack
     # deploys after the key's, a dependency CDK adds only at synth.
-    app = cdk.App(context=cdk_json_context())
-    keys = cdk.Stack(app, "Keys", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, keys = app_with_stack("Keys")
     other = cdk.Stack(
         app,
         "Other",
@@ -415,9 +415,7 @@ def test_a_named_role_whose_stack_depends_on_the_key_only_through_references() -
     key = CustomerManagedKey(keys, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
     key.grant_decrypt(role(other, "Reader", role_name="reader"))
     assembly = app.synth()
-    statements = Templates(main=assembly.get_stack_by_name("Keys").template, partner={}).key_policy(
-        "Key"
-    )
+    statements = Templates.of(assembly, "Keys").key_policy("Key")
     assert allows(
         statements,
         ("AWS", f"arn:aws:iam::{ACCOUNT}:root"),
@@ -434,20 +432,17 @@ def test_imported_role_of_another_stack_is_named_as_it_is() -> None:
     iam.Role.from_role_arn(application, "Deploy", f"arn:aws:iam::{PARTNER}:role/Deploy")
     role(application, "Worker")  # a stack needs one resource
     key.key.grant_decrypt(application.node.find_child("Deploy"))  # type: ignore[arg-type]
-    statements = Templates(
-        main=app.synth().get_stack_by_name("Keys").template, partner={}
-    ).key_policy("Key")
+    statements = Templates.of(app.synth(), "Keys").key_policy("Key")
     assert allows(statements, ("AWS", f"arn:aws:iam::{PARTNER}:role/Deploy"), "kms:Decrypt")
 
 
 def test_grant_admin_through_key_includes_the_import_actions_of_an_external_key() -> None:
-    app = cdk.App(context=cdk_json_context())
-    stack = cdk.Stack(app, "Admin", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, stack = app_with_stack("Admin")
     imported = CustomerManagedKey(
         stack, "Imported", origin="EXTERNAL", policy=KeyPolicy.custom(admins=[ADMIN])
     )
     imported.key.grant_admin(role(stack, "Operator"))  # type: ignore[attr-defined]  # kms.Key
-    templates = Templates(main=app.synth().get_stack_by_name("Admin").template, partner={})
+    templates = Templates.of(app.synth(), "Admin")
     operator = ("AWS", templates.role_arn("Operator"))
     import_actions = [
         "kms:DeleteImportedKeyMaterial",
@@ -467,8 +462,7 @@ def test_grant_admin_through_key_includes_the_import_actions_of_an_external_key(
 def test_each_grant_method_gives_the_actions_of_its_key_usage() -> None:
     # The grant_* methods of the construct and of .key (which other CDK constructs call), on
     # custom-policy keys: the key policy and the identity policy both get exactly these actions.
-    app = cdk.App(context=cdk_json_context())
-    stack = cdk.Stack(app, "Usages", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, stack = app_with_stack("Usages")
     custom = KeyPolicy.custom(admins=[ADMIN])
     symmetric = CustomerManagedKey(stack, "Symmetric", policy=custom)
     rsa = CustomerManagedKey(
@@ -538,7 +532,7 @@ def test_each_grant_method_gives_the_actions_of_its_key_usage() -> None:
         ["kms:DeriveSharedSecret", "kms:GetPublicKey"],
     )
 
-    templates = Templates(main=app.synth().get_stack_by_name("Usages").template, partner={})
+    templates = Templates.of(app.synth(), "Usages")
     for name, (key_id, actions) in expected.items():
         assert templates.identity_policy(name) == [
             {"Action": actions, "Effect": "Allow", "Resource": templates.key_arn(key_id)}
@@ -600,15 +594,14 @@ def test_a_grant_method_of_another_key_usage_is_refused(
 def test_the_grants_of_key_reach_the_key_policy() -> None:
     # aws-cdk-lib's KeyGrants (key.grants.decrypt(...)) would write only the identity policy of
     # a role of the key's account, which a custom policy ignores: every call would be denied.
-    app = cdk.App(context=cdk_json_context())
-    stack = cdk.Stack(app, "Modern", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, stack = app_with_stack("Modern")
     key = CustomerManagedKey(stack, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
     grants = key.key.grants  # type: ignore[attr-defined]  # kms.Key
     grants.decrypt(role(stack, "Reader"))
     grants.actions(role(stack, "Describer"), "kms:DescribeKey")
     with pytest.raises(ConstructPropError, match="'grant_sign' needs a key with key_usage"):
         grants.sign(role(stack, "Signer"))
-    templates = Templates(main=app.synth().get_stack_by_name("Modern").template, partner={})
+    templates = Templates.of(app.synth(), "Modern")
     statements = templates.key_policy("Key")
     assert allows(statements, ("AWS", templates.role_arn("Reader")), "kms:Decrypt")
     assert allows(statements, ("AWS", templates.role_arn("Describer")), "kms:DescribeKey")

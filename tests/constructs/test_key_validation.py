@@ -713,9 +713,13 @@ def test_bad_input_is_refused_at_construct_time(
         assert str(error.value) == message
 
 
-def synth_error(policy: KeyPolicy) -> str:
+def one_stack_app() -> tuple[cdk.App, cdk.Stack]:
     app = cdk.App()
-    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    return app, cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+
+
+def synth_error(policy: KeyPolicy) -> str:
+    app, stack = one_stack_app()
     CustomerManagedKey(stack, "K", policy=policy)
     with pytest.raises(RuntimeError) as error:
         app.synth()
@@ -736,6 +740,23 @@ def put_key_policy(
     )
 
 
+def with_statement(sid: str, principal: iam.IPrincipal, action: str) -> Callable[[], KeyPolicy]:
+    """A custom policy with one extra Allow statement on every resource, built when it runs."""
+    return lambda: KeyPolicy.custom(
+        admins=[ADMIN],
+        statements=[
+            iam.PolicyStatement(sid=sid, principals=[principal], actions=[action], resources=["*"])
+        ],
+    )
+
+
+LOCK_OUT = (
+    "[S/K] 'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
+    "locked out for good (give it admins=[...] or a deployer). Received: a policy in which "
+    "no Allow statement for an IAM principal includes kms:PutKeyPolicy"
+)
+
+
 def oversized_policy() -> KeyPolicy:
     # 300 roles with 80-character ARNs: about 25 KB of principals in each of two statements.
     roles = [
@@ -748,9 +769,7 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
     (
         "lock-out",
         lambda: KeyPolicy.custom(users=[ADMIN], deployer=None),
-        "[S/K] 'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
-        "locked out for good (give it admins=[...] or a deployer). Received: a policy in which "
-        "no Allow statement for an IAM principal includes kms:PutKeyPolicy",
+        LOCK_OUT,
     ),
     (
         "lock-out-put-key-policy-for-a-service-only",
@@ -759,9 +778,7 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
             deployer=None,
             statements=[put_key_policy(iam.ServicePrincipal("ec2.amazonaws.com"))],
         ),
-        "[S/K] 'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
-        "locked out for good (give it admins=[...] or a deployer). Received: a policy in which "
-        "no Allow statement for an IAM principal includes kms:PutKeyPolicy",
+        LOCK_OUT,
     ),
     (
         "lock-out-put-key-policy-denied",
@@ -770,71 +787,29 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
             deployer=None,
             statements=[put_key_policy(iam.ArnPrincipal(ADMIN), effect=iam.Effect.DENY)],
         ),
-        "[S/K] 'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
-        "locked out for good (give it admins=[...] or a deployer). Received: a policy in which "
-        "no Allow statement for an IAM principal includes kms:PutKeyPolicy",
+        LOCK_OUT,
     ),
     (
         "wildcard-without-condition",
-        lambda: KeyPolicy.custom(
-            admins=[ADMIN],
-            statements=[
-                iam.PolicyStatement(
-                    sid="Everyone",
-                    principals=[iam.AnyPrincipal()],
-                    actions=["kms:Decrypt"],
-                    resources=["*"],
-                )
-            ],
-        ),
+        with_statement("Everyone", iam.AnyPrincipal(), "kms:Decrypt"),
         "[S/K] 'policy' must not allow a wildcard principal without a condition. Received: "
         'statement \'Everyone\' with Principal {"AWS": "*"}',
     ),
     (
         "root-kms-star-in-custom",
-        lambda: KeyPolicy.custom(
-            admins=[ADMIN],
-            statements=[
-                iam.PolicyStatement(
-                    sid="Root",
-                    principals=[iam.AccountRootPrincipal()],
-                    actions=["kms:*"],
-                    resources=["*"],
-                )
-            ],
-        ),
+        with_statement("Root", iam.AccountRootPrincipal(), "kms:*"),
         "[S/K] 'policy' KeyPolicy.custom(...) must not give the account root kms:* (that is "
         "KeyPolicy.default()). Received: statement 'Root' with Action \"kms:*\"",
     ),
     (
         "star-principal-without-condition",
-        lambda: KeyPolicy.custom(
-            admins=[ADMIN],
-            statements=[
-                iam.PolicyStatement(
-                    sid="Star",
-                    principals=[iam.StarPrincipal()],
-                    actions=["kms:Decrypt"],
-                    resources=["*"],
-                )
-            ],
-        ),
+        with_statement("Star", iam.StarPrincipal(), "kms:Decrypt"),
         "[S/K] 'policy' must not allow a wildcard principal without a condition. Received: "
         "statement 'Star' with Principal \"*\"",
     ),
     (
         "root-star-action-in-custom",
-        lambda: KeyPolicy.custom(
-            admins=[ADMIN],
-            statements=[
-                iam.PolicyStatement(
-                    sid="Root",
-                    principals=[iam.AccountRootPrincipal()],
-                    actions=["*"],
-                    resources=["*"],
-                )
-            ],
-        ),
+        with_statement("Root", iam.AccountRootPrincipal(), "*"),
         "[S/K] 'policy' KeyPolicy.custom(...) must not give the account root kms:* (that is "
         "KeyPolicy.default()). Received: statement 'Root' with Action \"*\"",
     ),
@@ -862,8 +837,7 @@ def test_oversized_policy_reports_its_size() -> None:
 
 
 def test_wildcard_principal_with_a_condition_is_accepted() -> None:
-    app = cdk.App()
-    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, stack = one_stack_app()
     CustomerManagedKey(
         stack,
         "K",
@@ -885,8 +859,7 @@ def test_wildcard_principal_with_a_condition_is_accepted() -> None:
 @pytest.mark.parametrize("action", ["*", "kms:*", "kms:Put*", "kms:PutKeyPolicy"])
 def test_put_key_policy_kept_by_a_wildcard_action_is_no_lock_out(action: str) -> None:
     # deployer=None and no admins: only the extra statement keeps kms:PutKeyPolicy.
-    app = cdk.App()
-    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, stack = one_stack_app()
     keeper = put_key_policy(iam.ArnPrincipal(ADMIN), action=action)
     CustomerManagedKey(
         stack, "K", policy=KeyPolicy.custom(users=[ADMIN], deployer=None, statements=[keeper])
@@ -903,8 +876,7 @@ def test_put_key_policy_kept_by_a_wildcard_action_is_no_lock_out(action: str) ->
 def test_root_limited_by_a_condition_may_get_kms_star_in_a_custom_policy() -> None:
     # The documented way to allow a role created after the key: the account root with an
     # ArnEquals condition on aws:PrincipalArn lets in that role alone, not the whole account.
-    app = cdk.App()
-    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, stack = one_stack_app()
     later_role = f"arn:aws:iam::{ACCOUNT}:role/created-later"
     limited = iam.PolicyStatement(
         sid="LaterRole",
@@ -928,8 +900,7 @@ def key_statements(app: cdk.App, stack_name: str = "S") -> list[dict[str, object
 
 def test_deny_for_everyone_without_a_condition_is_accepted() -> None:
     # A guard rail: a Deny with a wildcard principal opens nothing, so it needs no condition.
-    app = cdk.App()
-    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, stack = one_stack_app()
     guard = iam.PolicyStatement(
         sid="NoDeletion",
         effect=iam.Effect.DENY,
@@ -948,8 +919,7 @@ def test_deny_for_everyone_without_a_condition_is_accepted() -> None:
 
 
 def test_alias_with_a_token_is_accepted() -> None:
-    app = cdk.App()
-    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, stack = one_stack_app()
     CustomerManagedKey(stack, "K", alias=f"alias/{cdk.Aws.STACK_NAME}-data")
     template = app.synth().get_stack_by_name("S").template
     (alias,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::Alias"]
@@ -993,8 +963,7 @@ def test_same_alias_in_another_region_or_account_is_allowed() -> None:
 
 
 def test_external_accounts_known_at_deploy_time_get_unique_sids() -> None:
-    app = cdk.App()
-    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    app, stack = one_stack_app()
     partners = [cdk.CfnParameter(stack, name).value_as_string for name in ("First", "Second")]
     CustomerManagedKey(
         stack, "K", policy=KeyPolicy.custom(admins=[ADMIN], external_accounts=partners)

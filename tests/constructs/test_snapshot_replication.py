@@ -38,6 +38,21 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+def _backup_stack() -> cdk.Stack:
+    return cdk.Stack(
+        cdk.App(), "B", env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1")
+    )
+
+
+def event_patterns(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The EventPattern of every rule of ``template`` that has one."""
+    return [
+        r["Properties"]["EventPattern"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if "EventPattern" in r["Properties"]
+    ]
+
+
 def statements(template: dict[str, Any], policy_prefix: str) -> list[dict[str, Any]]:
     (policy,) = [
         v
@@ -54,11 +69,7 @@ def by_sid(template: dict[str, Any], policy_prefix: str, sid: str) -> dict[str, 
 
 def test_rules_use_the_exact_documented_patterns(synthesized: Synth) -> None:
     for stack in ("Source", "Backup"):
-        patterns = [
-            r["Properties"]["EventPattern"]
-            for r in resources(synthesized(APP).template(stack), "AWS::Events::Rule").values()
-            if "EventPattern" in r["Properties"]
-        ]
+        patterns = event_patterns(synthesized(APP).template(stack))
         assert EBS_PATTERN in patterns
         assert RDS_PATTERN in patterns
         assert EBS_PATTERN == {
@@ -255,9 +266,9 @@ def test_rds_and_aurora_rules_use_the_documented_event_ids(synthesized: Synth) -
     # Aurora: manual (0075) and automated (0169) cluster snapshot created.
     for stack in ("Source", "Backup"):
         patterns = [
-            r["Properties"]["EventPattern"]
-            for r in resources(synthesized(APP).template(stack), "AWS::Events::Rule").values()
-            if r["Properties"].get("EventPattern", {}).get("source") == ["aws.rds"]
+            p
+            for p in event_patterns(synthesized(APP).template(stack))
+            if p.get("source") == ["aws.rds"]
         ]
         assert sorted(patterns, key=json.dumps) == [
             {
@@ -608,9 +619,7 @@ def backup_key(stack: cdk.Stack) -> kms.IKey:
     ],
 )
 def test_bad_receiver_props_name_the_prop_and_value(props: dict[str, Any], message: str) -> None:
-    stack = cdk.Stack(
-        cdk.App(), "B", env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1")
-    )
+    stack = _backup_stack()
     kwargs: dict[str, Any] = {
         "source_accounts": [SOURCE_ACCOUNT],
         "kms_key": backup_key(stack),
@@ -619,12 +628,6 @@ def test_bad_receiver_props_name_the_prop_and_value(props: dict[str, Any], messa
     with pytest.raises(ConstructPropError) as error:
         SnapshotReceiver(stack, "Receive", **kwargs)
     assert message in str(error.value)
-
-
-def _backup_stack() -> cdk.Stack:
-    return cdk.Stack(
-        cdk.App(), "B", env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1")
-    )
 
 
 @pytest.mark.parametrize(
@@ -679,9 +682,7 @@ def test_receiver_key_must_be_a_key_of_its_own_region_and_account(
 
 
 def test_receiver_wants_the_key_itself_not_the_wrapper() -> None:
-    stack = cdk.Stack(
-        cdk.App(), "B", env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1")
-    )
+    stack = _backup_stack()
     with pytest.raises(ConstructPropError, match=r"'kms_key' must be an aws_kms\.IKey"):
         SnapshotReceiver(
             stack,
@@ -719,9 +720,7 @@ def test_constructs_expose_what_they_create() -> None:
 def test_a_receiver_of_many_accounts_splits_its_copier_policy_within_iam_quota() -> None:
     # Each source account adds its staging-copy ARNs, key ARNs and event bus to the copier's
     # statements: 80 accounts need about 24,000 characters, four times one policy's quota.
-    stack = cdk.Stack(
-        cdk.App(), "B", env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1")
-    )
+    stack = _backup_stack()
     sources = [f"2{index:011d}" for index in range(80)]
     receiver = SnapshotReceiver(
         stack, "Receive", source_accounts=sources, kms_key=backup_key(stack)
