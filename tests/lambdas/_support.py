@@ -6,15 +6,18 @@ import io
 import json
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
 
+from kmskit.snapshots.model import Origin, Role, SnapshotRef
 from lambda_src.snapshot_replicator.config import Config
 from lambda_src.snapshot_replicator.handler import Runtime
 from lambda_src.snapshot_replicator.logs import JsonLogger
+from lambda_src.snapshot_replicator.messages import Task
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SOURCE = "111111111111"
@@ -74,6 +77,20 @@ def receiver_config(**overrides: Any) -> Config:
         **overrides,
     }
     return Config.from_mapping(data)
+
+
+def replica_copy_task(
+    source: SnapshotRef, kms_key_arn: str, created: datetime | None, role: Role = "replica"
+) -> Task:
+    """The task that copies ``source`` into OTHER with ``kms_key_arn`` (role default replica)."""
+    return Task(
+        action="copy",
+        role=role,
+        source=source,
+        origin=Origin.of(source, created),
+        region=OTHER,
+        kms_key_arn=kms_key_arn,
+    )
 
 
 def moto_clients() -> Callable[[str, str], Any]:

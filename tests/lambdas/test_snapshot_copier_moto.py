@@ -17,7 +17,6 @@ from kmskit.snapshots.model import (
     TAG_MANAGED_BY,
     TAG_SOURCE_ID,
     TAG_SOURCE_REGION,
-    Origin,
     SnapshotRef,
 )
 from lambda_src.snapshot_replicator.handler import Runtime
@@ -30,6 +29,7 @@ from tests.lambdas._support import (
     metrics,
     moto_clients,
     record,
+    replica_copy_task,
     replicator_config,
     runtime,
 )
@@ -213,14 +213,7 @@ def test_copies_are_never_replicated_again(aws: dict[str, Any]) -> None:
 
 def copy_task(aws: dict[str, Any]) -> Task:
     source = SnapshotRef("EBS", aws["snapshot"], REGION, SOURCE)
-    return Task(
-        action="copy",
-        role="replica",
-        source=source,
-        origin=Origin.of(source, None),
-        region=OTHER,
-        kms_key_arn=aws["key"],
-    )
+    return replica_copy_task(source, aws["key"], None)
 
 
 def fail_copy(snapshot_id: str) -> None:

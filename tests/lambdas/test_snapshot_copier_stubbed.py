@@ -44,6 +44,7 @@ from tests.lambdas._support import (
     metrics,
     receiver_config,
     record,
+    replica_copy_task,
     replicator_config,
     runtime,
 )
@@ -93,22 +94,34 @@ def stubs() -> Iterator[Stubs]:
 
 def rds_task(kind: str = "RDS", ident: str = "orders-before-upgrade") -> Task:
     source = SnapshotRef(kind, ident, REGION, SOURCE)  # type: ignore[arg-type]
-    return Task(
-        action="copy",
-        role="replica",
-        source=source,
-        origin=Origin.of(source, WHEN),
-        region=OTHER,
-        kms_key_arn=DEST_KEY,
+    return replica_copy_task(source, DEST_KEY, WHEN)
+
+
+def replica_name(task: Task) -> str:
+    """The RDS identifier of the replica copy of ``task`` made in OTHER."""
+    key = copy_key(task.origin, region=OTHER, account=SOURCE, role="replica")
+    return rds_identifier(task.origin, key, "replica")
+
+
+def expect_sent(stubs: Stubs, body: Any, delay: int, queue_url: str = QUEUE_URL) -> None:
+    """One message with ``body`` queued with ``delay`` seconds in a batch SQS takes whole."""
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {
+            "QueueUrl": queue_url,
+            "Entries": [{"Id": "0", "MessageBody": body, "DelaySeconds": delay}],
+        },
     )
 
 
 def expect_watch(stubs: Stubs, queue_url: str = QUEUE_URL) -> None:
-    stubs.on("sqs", REGION).add_response(
-        "send_message_batch",
-        {"Successful": [], "Failed": []},
-        {"QueueUrl": queue_url, "Entries": [{"Id": "0", "MessageBody": ANY, "DelaySeconds": 900}]},
-    )
+    expect_sent(stubs, ANY, 900, queue_url)
+
+
+def by_copy_key(key: str) -> dict[str, Any]:
+    """The describe_snapshots parameters that find this account's EBS copies by copy key."""
+    return {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
 
 
 def rds_row(
@@ -152,9 +165,7 @@ def test_rds_cross_region_copy_names_the_source_by_arn(stubs: Stubs) -> None:
 
 def test_aurora_cluster_snapshot_copy(stubs: Stubs) -> None:
     task = rds_task("AURORA", "ledger-nightly")
-    target = rds_identifier(
-        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
-    )
+    target = replica_name(task)
     stubs.on("rds", OTHER).add_response(
         "copy_db_cluster_snapshot",
         {
@@ -188,11 +199,7 @@ def test_automated_rds_snapshot_is_selected_and_queued(stubs: Stubs) -> None:
         # RDS finds an automated snapshot by its identifier only with SnapshotType.
         {"DBSnapshotIdentifier": ident, "IncludeShared": False, "SnapshotType": "automated"},
     )
-    stubs.on("sqs", REGION).add_response(
-        "send_message_batch",
-        {"Successful": [], "Failed": []},
-        {"QueueUrl": QUEUE_URL, "Entries": [{"Id": "0", "MessageBody": ANY, "DelaySeconds": 0}]},
-    )
+    expect_sent(stubs, ANY, 0)
     rt = runtime(replicator_config(), stubs)
     assert rt.process([record(fixture("rds_automated_snapshot_created"))]) == {
         "batchItemFailures": []
@@ -210,9 +217,7 @@ def test_automated_rds_snapshot_is_selected_and_queued(stubs: Stubs) -> None:
 
 def test_db_snapshot_already_exists_counts_as_success(stubs: Stubs) -> None:
     task = rds_task()
-    target = rds_identifier(
-        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
-    )
+    target = replica_name(task)
     stubs.on("rds", OTHER).add_client_error(
         "copy_db_snapshot", "DBSnapshotAlreadyExists", "Cannot create the snapshot"
     )
@@ -229,22 +234,13 @@ def test_db_snapshot_already_exists_counts_as_success(stubs: Stubs) -> None:
 
 def ebs_task(role: str = "replica") -> Task:
     source = SnapshotRef("EBS", "snap-01234567", REGION, SOURCE)
-    return Task(
-        action="copy",
-        role=role,  # type: ignore[arg-type]
-        source=source,
-        origin=Origin.of(source, WHEN),
-        region=OTHER,
-        kms_key_arn=DEST_KEY,
-    )
+    return replica_copy_task(source, DEST_KEY, WHEN, role)  # type: ignore[arg-type]
 
 
 def expect_no_ebs_copy_yet(stubs: Stubs, task: Task) -> None:
     key = copy_key(task.origin, region=task.region, account=SOURCE, role=task.role)
     stubs.on("ec2", task.region).add_response(
-        "describe_snapshots",
-        {"Snapshots": []},
-        {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]},
+        "describe_snapshots", {"Snapshots": []}, by_copy_key(key)
     )
 
 
@@ -327,15 +323,7 @@ def test_throttling_comes_back_later(
         expect_no_ebs_copy_yet(stubs, task)
     stubs.on(service, OTHER).add_client_error(operation, code, "slow down", http_status_code=400)
     message = record(task.to_json(), receive_count=receive_count)
-    stubs.on("sqs", REGION).add_response(
-        "change_message_visibility",
-        {},
-        {
-            "QueueUrl": QUEUE_URL,
-            "ReceiptHandle": message["receiptHandle"],
-            "VisibilityTimeout": retry_delay(receive_count),
-        },
-    )
+    expect_retry(stubs, message, receive_count)
     rt = runtime(replicator_config(), stubs)
     failed = {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
     assert rt.process([message]) == failed
@@ -574,7 +562,10 @@ def test_staging_copy_is_shared_with_the_target_and_announced(stubs: Stubs) -> N
     assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
 
 
-def test_receiver_copies_a_shared_ebs_snapshot_with_its_own_key(stubs: Stubs) -> None:
+def expect_a_shared_ebs_snapshot_not_copied_yet(stubs: Stubs) -> tuple[Origin, str, str]:
+    """The receiver finds the staging copy of ``ebs_share_snapshot`` and no copy of its own.
+
+    Returns the origin, the shared snapshot ID and the copy key of the received copy."""
     origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
     shared = "snap-0cccc3333dddd4444"
     ec2 = stubs.on("ec2", REGION)
@@ -595,8 +586,13 @@ def test_receiver_copies_a_shared_ebs_snapshot_with_its_own_key(stubs: Stubs) ->
         {"SnapshotIds": [shared]},
     )
     key = copy_key(origin, region=REGION, account=BACKUP, role="received")
-    no_copy = {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
-    ec2.add_response("describe_snapshots", {"Snapshots": []}, no_copy)
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_copy_key(key))
+    return origin, shared, key
+
+
+def test_receiver_copies_a_shared_ebs_snapshot_with_its_own_key(stubs: Stubs) -> None:
+    origin, shared, key = expect_a_shared_ebs_snapshot_not_copied_yet(stubs)
+    ec2 = stubs.on("ec2", REGION)
     specs = Capture()
     ec2.add_response(
         "copy_snapshot",
@@ -610,7 +606,7 @@ def test_receiver_copies_a_shared_ebs_snapshot_with_its_own_key(stubs: Stubs) ->
             "TagSpecifications": specs,
         },
     )
-    ec2.add_response("describe_snapshots", {"Snapshots": []}, no_copy)
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_copy_key(key))
     expect_watch(stubs, receiver_config().queue_url)
     rt = runtime(receiver_config(), stubs)
     assert rt.process([record(fixture("ebs_share_snapshot"))]) == {"batchItemFailures": []}
@@ -623,20 +619,25 @@ def test_receiver_copies_a_shared_ebs_snapshot_with_its_own_key(stubs: Stubs) ->
     assert tags[TAG_COPY_KEY] == key
 
 
-def test_receiver_copies_a_shared_rds_snapshot_by_its_arn(stubs: Stubs) -> None:
-    staging = "kmskit-s-orders-before-upgrade-0123456789abcdef"
-    arn = f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:{staging}"
-    event = {
+def shared_notice(snapshot_arn: str, event_id: str) -> dict[str, Any]:
+    """The Shared notice the source account puts on the receiver's bus."""
+    return {
         "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "id": event_id,
         "detail-type": "kmskit Snapshot Shared",
         "source": "kmskit.snapshots",
         "account": SOURCE,
         "time": "2026-11-20T13:40:00Z",
         "region": REGION,
         "resources": [],
-        "detail": {"snapshot_arn": arn, "reply_region": REGION},
+        "detail": {"snapshot_arn": snapshot_arn, "reply_region": REGION},
     }
+
+
+def test_receiver_copies_a_shared_rds_snapshot_by_its_arn(stubs: Stubs) -> None:
+    staging = "kmskit-s-orders-before-upgrade-0123456789abcdef"
+    arn = f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:{staging}"
+    event = shared_notice(arn, "6a7e8feb-b491-4cf7-a9f1-bf3703467718")
     rds = stubs.on("rds", REGION)
     rds.add_response(
         "describe_db_snapshots",
@@ -667,6 +668,24 @@ def test_receiver_ignores_snapshots_shared_by_other_accounts(stubs: Stubs) -> No
     rt = runtime(receiver_config(), stubs)
     assert rt.process([record(event)]) == {"batchItemFailures": []}
     assert stubs.clients == {}
+
+
+def expect_received_notice(stubs: Stubs, staging: SnapshotRef, event_id: str) -> None:
+    """The receiver tells the replicator's bus that it has its copy of ``staging``."""
+    stubs.on("events", REGION).add_response(
+        "put_events",
+        {"FailedEntryCount": 0, "Entries": [{"EventId": event_id}]},
+        {
+            "Entries": [
+                {
+                    "Source": "kmskit.snapshots",
+                    "DetailType": "kmskit Snapshot Received",
+                    "Detail": Contains(staging.arn),
+                    "EventBusName": REPLICATOR_BUS,
+                }
+            ]
+        },
+    )
 
 
 def test_received_copy_goes_on_and_reports_back(stubs: Stubs) -> None:
@@ -710,28 +729,8 @@ def test_received_copy_goes_on_and_reports_back(stubs: Stubs) -> None:
     config = receiver_config(
         destinations=[{"region": OTHER, "kms_key_arn": f"arn:aws:kms:{OTHER}:{BACKUP}:key/b2"}]
     )
-    stubs.on("sqs", REGION).add_response(
-        "send_message_batch",
-        {"Successful": [], "Failed": []},
-        {
-            "QueueUrl": config.queue_url,
-            "Entries": [{"Id": "0", "MessageBody": ANY, "DelaySeconds": 0}],
-        },
-    )
-    stubs.on("events", REGION).add_response(
-        "put_events",
-        {"FailedEntryCount": 0, "Entries": [{"EventId": "e-2"}]},
-        {
-            "Entries": [
-                {
-                    "Source": "kmskit.snapshots",
-                    "DetailType": "kmskit Snapshot Received",
-                    "Detail": Contains(staging.arn),
-                    "EventBusName": REPLICATOR_BUS,
-                }
-            ]
-        },
-    )
+    expect_sent(stubs, ANY, 0, config.queue_url)
+    expect_received_notice(stubs, staging, "e-2")
     rt = runtime(config, stubs)
     assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
 
@@ -739,17 +738,9 @@ def test_received_copy_goes_on_and_reports_back(stubs: Stubs) -> None:
 def test_received_notice_unshares_the_staging_copy(stubs: Stubs) -> None:
     source = SnapshotRef("EBS", "snap-01234567", REGION, SOURCE)
     task = Task("copy", "staging", source, Origin.of(source, WHEN), REGION, SHARING_KEY, BACKUP)
-    event = {
-        "version": "0",
-        "id": "0c1d2e3f-0000-1111-2222-333344445555",
-        "detail-type": "kmskit Snapshot Received",
-        "source": "kmskit.snapshots",
-        "account": BACKUP,
-        "time": "2026-11-20T15:00:00Z",
-        "region": REGION,
-        "resources": [],
-        "detail": {"staging_arn": f"arn:aws:ec2:{REGION}::snapshot/snap-0staging", "owner": SOURCE},
-    }
+    event = received_notice(
+        BACKUP, "snap-0staging", event_id="0c1d2e3f-0000-1111-2222-333344445555"
+    )
     ec2 = stubs.on("ec2", REGION)
     ec2.add_response(
         "describe_snapshots",
@@ -786,17 +777,9 @@ def test_received_notice_unshares_the_staging_copy(stubs: Stubs) -> None:
 
 
 def test_received_notice_from_an_unknown_account_changes_nothing(stubs: Stubs) -> None:
-    event = {
-        "version": "0",
-        "id": "0c1d2e3f-0000-1111-2222-333344445556",
-        "detail-type": "kmskit Snapshot Received",
-        "source": "kmskit.snapshots",
-        "account": "999999999999",
-        "time": "2026-11-20T15:00:00Z",
-        "region": REGION,
-        "resources": [],
-        "detail": {"staging_arn": f"arn:aws:ec2:{REGION}::snapshot/snap-0staging", "owner": SOURCE},
-    }
+    event = received_notice(
+        "999999999999", "snap-0staging", event_id="0c1d2e3f-0000-1111-2222-333344445556"
+    )
     rt = runtime(cross_account_config(), stubs)
     assert rt.process([record(event)]) == {"batchItemFailures": []}
     assert stubs.clients == {}
@@ -805,16 +788,7 @@ def test_received_notice_from_an_unknown_account_changes_nothing(stubs: Stubs) -
 def test_a_second_task_for_a_waiting_copy_is_dropped(stubs: Stubs) -> None:
     task = rds_task()
     stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
-    stubs.on("sqs", REGION).add_response(
-        "send_message_batch",
-        {"Successful": [], "Failed": []},
-        {
-            "QueueUrl": QUEUE_URL,
-            "Entries": [
-                {"Id": "0", "MessageBody": replace(task, waits=1).to_json(), "DelaySeconds": 900}
-            ],
-        },
-    )
+    expect_sent(stubs, replace(task, waits=1).to_json(), 900)
     rt = runtime(replicator_config(), stubs)
     assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
     # The sweep queues the same copy again a minute later: one waiting task is enough.
@@ -833,25 +807,14 @@ def test_a_wait_that_could_not_be_queued_is_retried_not_dropped(stubs: Stubs) ->
     rt = runtime(replicator_config(), stubs)
     assert rt.process([first]) == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
     # Delivered again: the wait was never queued, so it is queued now (not dropped).
-    sqs.add_response(
-        "send_message_batch",
-        {"Successful": [], "Failed": []},
-        {
-            "QueueUrl": QUEUE_URL,
-            "Entries": [
-                {"Id": "0", "MessageBody": replace(task, waits=1).to_json(), "DelaySeconds": 900}
-            ],
-        },
-    )
+    expect_sent(stubs, replace(task, waits=1).to_json(), 900)
     assert rt.process([record(task.to_json(), receive_count=2)]) == {"batchItemFailures": []}
 
 
 # ------------------------------------------------------------- redrives and vanished copies
 def test_a_retry_while_the_failed_rds_copy_is_deleting_comes_back_later(stubs: Stubs) -> None:
     task = rds_task()
-    target = rds_identifier(
-        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
-    )
+    target = replica_name(task)
     rds = stubs.on("rds", OTHER)
     # The failed copy was deleted on the previous try; its name is taken until it is gone.
     rds.add_client_error("copy_db_snapshot", "DBSnapshotAlreadyExists", "exists")
@@ -861,15 +824,7 @@ def test_a_retry_while_the_failed_rds_copy_is_deleting_comes_back_later(stubs: S
         {"DBSnapshotIdentifier": target, "IncludeShared": False},
     )
     message = record(task.to_json(), receive_count=2)
-    stubs.on("sqs", REGION).add_response(
-        "change_message_visibility",
-        {},
-        {
-            "QueueUrl": QUEUE_URL,
-            "ReceiptHandle": message["receiptHandle"],
-            "VisibilityTimeout": retry_delay(2),
-        },
-    )
+    expect_retry(stubs, message, 2)
     rt = runtime(replicator_config(), stubs)
     # Retried, not taken for the copy (no watch queued) and not dead-lettered.
     assert rt.process([message]) == {
@@ -881,9 +836,7 @@ def test_a_retry_while_the_failed_rds_copy_is_deleting_comes_back_later(stubs: S
 def vanished_rds_watch(stubs: Stubs) -> Task:
     """A watch task for the RDS copy of ``rds_task()``, which RDS no longer finds."""
     task = rds_task()
-    target = rds_identifier(
-        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
-    )
+    target = replica_name(task)
     stubs.on("rds", OTHER).add_client_error(
         "describe_db_snapshots", "DBSnapshotNotFound", f"{target} not found"
     )
@@ -892,16 +845,7 @@ def vanished_rds_watch(stubs: Stubs) -> Task:
 
 def test_a_watched_rds_copy_that_vanished_is_copied_again(stubs: Stubs) -> None:
     watch = vanished_rds_watch(stubs)
-    stubs.on("sqs", REGION).add_response(
-        "send_message_batch",
-        {"Successful": [], "Failed": []},
-        {
-            "QueueUrl": QUEUE_URL,
-            "Entries": [
-                {"Id": "0", "MessageBody": watch.with_action("copy").to_json(), "DelaySeconds": 0}
-            ],
-        },
-    )
+    expect_sent(stubs, watch.with_action("copy").to_json(), 0)
     rt = runtime(replicator_config(retention_days=None), stubs)
     assert rt.process([record(watch.to_json())]) == {"batchItemFailures": []}
     assert metrics(rt, "DeadLettered") == 0
@@ -940,7 +884,7 @@ def test_a_watched_ebs_copy_replaced_by_another_copy_finishes_quietly(stubs: Stu
                 }
             ]
         },
-        {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]},
+        by_copy_key(key),
     )
     rt = runtime(replicator_config(), stubs)
     assert rt.process([record(watch.to_json())]) == {"batchItemFailures": []}
@@ -984,11 +928,7 @@ def test_an_encrypted_aurora_snapshot_is_queued_for_copy(stubs: Stubs) -> None:
         {"DBClusterSnapshots": [aurora_source(encrypted=True)]},
         {"DBClusterSnapshotIdentifier": "ledger-nightly", "IncludeShared": False},
     )
-    stubs.on("sqs", REGION).add_response(
-        "send_message_batch",
-        {"Successful": [], "Failed": []},
-        {"QueueUrl": QUEUE_URL, "Entries": [{"Id": "0", "MessageBody": ANY, "DelaySeconds": 0}]},
-    )
+    expect_sent(stubs, ANY, 0)
     rt = runtime(replicator_config(), stubs)
     assert rt.process([record(fixture("aurora_manual_snapshot_created"))]) == {
         "batchItemFailures": []
@@ -1144,11 +1084,7 @@ def test_an_ebs_staging_copy_made_under_the_older_copy_key_is_used_not_made_agai
     # copy the previous version made; its tags name the account it is for.
     task = staging_task("EBS")
     ec2 = stubs.on("ec2", REGION)
-
-    def by_key(key: str) -> dict[str, Any]:
-        return {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
-
-    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_key(task.copy_key(SOURCE)))
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_copy_key(task.copy_key(SOURCE)))
     older = older_staging_key(task)
     rows = [
         {**ebs_row(ident, "pending", older), "Tags": tag_list({**tags, TAG_COPY_KEY: older})}
@@ -1157,7 +1093,7 @@ def test_an_ebs_staging_copy_made_under_the_older_copy_key_is_used_not_made_agai
             ("snap-0bbbbbbbbbbbbbbbb", staging_tags(task)),
         )
     ]
-    ec2.add_response("describe_snapshots", {"Snapshots": rows}, by_key(older))
+    ec2.add_response("describe_snapshots", {"Snapshots": rows}, by_copy_key(older))
     bodies = queued_watch(stubs)
     rt = runtime(cross_account_config(), stubs)
     # No copy_snapshot: the stubber would refuse an unexpected call.
@@ -1250,21 +1186,14 @@ def ebs_row(snapshot_id: str, state: str, key: str) -> dict[str, Any]:
 
 def queued_watch(stubs: Stubs) -> Capture:
     bodies = Capture()
-    stubs.on("sqs", REGION).add_response(
-        "send_message_batch",
-        {"Successful": [], "Failed": []},
-        {
-            "QueueUrl": QUEUE_URL,
-            "Entries": [{"Id": "0", "MessageBody": bodies, "DelaySeconds": 900}],
-        },
-    )
+    expect_sent(stubs, bodies, 900)
     return bodies
 
 
 def test_an_ebs_copy_that_lost_a_race_is_deleted_and_the_winner_watched(stubs: Stubs) -> None:
     task = ebs_task()
     key = copy_key(task.origin, region=OTHER, account=SOURCE, role="replica")
-    by_key = {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
+    by_key = by_copy_key(key)
     ec2 = stubs.on("ec2", OTHER)
     ec2.add_response("describe_snapshots", {"Snapshots": []}, by_key)
     ec2.add_response("copy_snapshot", {"SnapshotId": "snap-0bbbbbbbbbbbbbbbb"})
@@ -1286,7 +1215,7 @@ def test_an_ebs_copy_that_lost_a_race_is_deleted_and_the_winner_watched(stubs: S
 def test_an_existing_ebs_copy_is_used_and_a_failed_one_cleared(stubs: Stubs) -> None:
     task = ebs_task()
     key = copy_key(task.origin, region=OTHER, account=SOURCE, role="replica")
-    by_key = {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
+    by_key = by_copy_key(key)
     ec2 = stubs.on("ec2", OTHER)
     found = [
         ebs_row("snap-0ccccccccccccccccc", "error", key),
@@ -1304,12 +1233,14 @@ def test_an_existing_ebs_copy_is_used_and_a_failed_one_cleared(stubs: Stubs) -> 
     assert metrics(rt, "CopiesStarted") == 0
 
 
-def expect_retry(stubs: Stubs, message: dict[str, Any], receive_count: int) -> None:
+def expect_retry(
+    stubs: Stubs, message: dict[str, Any], receive_count: int, queue_url: str = QUEUE_URL
+) -> None:
     stubs.on("sqs", REGION).add_response(
         "change_message_visibility",
         {},
         {
-            "QueueUrl": QUEUE_URL,
+            "QueueUrl": queue_url,
             "ReceiptHandle": message["receiptHandle"],
             "VisibilityTimeout": retry_delay(receive_count),
         },
@@ -1320,9 +1251,7 @@ def test_a_failed_rds_copy_of_the_same_name_is_deleted_and_the_copy_retried(
     stubs: Stubs,
 ) -> None:
     task = rds_task()
-    target = rds_identifier(
-        task.origin, copy_key(task.origin, region=OTHER, account=SOURCE, role="replica"), "replica"
-    )
+    target = replica_name(task)
     rds = stubs.on("rds", OTHER)
     rds.add_client_error("copy_db_snapshot", "DBSnapshotAlreadyExists", "exists")
     rds.add_response(
@@ -1379,28 +1308,18 @@ def test_a_received_copy_in_another_region_reports_to_the_replicator_region(
         {"Snapshots": [{"SnapshotId": copy.id, "OwnerId": BACKUP, "State": "completed"}]},
         {"SnapshotIds": [copy.id]},
     )
-    stubs.on("events", REGION).add_response(
-        "put_events",
-        {"FailedEntryCount": 0, "Entries": [{"EventId": "e-3"}]},
-        {
-            "Entries": [
-                {
-                    "Source": "kmskit.snapshots",
-                    "DetailType": "kmskit Snapshot Received",
-                    "Detail": Contains(staging.arn),
-                    "EventBusName": REPLICATOR_BUS,
-                }
-            ]
-        },
-    )
+    expect_received_notice(stubs, staging, "e-3")
     rt = runtime(receiver_config(region=OTHER), stubs)
     assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
 
 
-def received_notice(sender: str, staging_id: str) -> dict[str, Any]:
+def received_notice(
+    sender: str, staging_id: str, event_id: str = "0c1d2e3f-0000-1111-2222-333344445557"
+) -> dict[str, Any]:
+    """The Received notice ``sender`` puts on the replicator's bus for a staging copy."""
     return {
         "version": "0",
-        "id": "0c1d2e3f-0000-1111-2222-333344445557",
+        "id": event_id,
         "detail-type": "kmskit Snapshot Received",
         "source": "kmskit.snapshots",
         "account": sender,
@@ -1449,17 +1368,7 @@ def test_a_received_notice_changes_only_the_senders_own_staging_copy(
 
 def test_a_shared_notice_naming_another_accounts_snapshot_is_ignored(stubs: Stubs) -> None:
     foreign = f"arn:aws:rds:{REGION}:999999999999:snapshot:kmskit-s-x-0123456789abcdef"
-    event = {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467719",
-        "detail-type": "kmskit Snapshot Shared",
-        "source": "kmskit.snapshots",
-        "account": SOURCE,
-        "time": "2026-11-20T13:40:00Z",
-        "region": REGION,
-        "resources": [],
-        "detail": {"snapshot_arn": foreign, "reply_region": REGION},
-    }
+    event = shared_notice(foreign, "6a7e8feb-b491-4cf7-a9f1-bf3703467719")
     rt = runtime(receiver_config(), stubs)
     assert rt.process([record(event)]) == {"batchItemFailures": []}
     assert stubs.clients == {}
@@ -1491,17 +1400,7 @@ def test_a_shared_ebs_snapshot_claiming_another_accounts_origin_is_not_copied(
 
 def test_a_shared_rds_snapshot_that_is_not_a_staging_copy_is_not_copied(stubs: Stubs) -> None:
     arn = f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:orders-prod"
-    event = {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467720",
-        "detail-type": "kmskit Snapshot Shared",
-        "source": "kmskit.snapshots",
-        "account": SOURCE,
-        "time": "2026-11-20T13:40:00Z",
-        "region": REGION,
-        "resources": [],
-        "detail": {"snapshot_arn": arn, "reply_region": REGION},
-    }
+    event = shared_notice(arn, "6a7e8feb-b491-4cf7-a9f1-bf3703467720")
     stubs.on("rds", REGION).add_response(
         "describe_db_snapshots",
         {"DBSnapshots": [rds_row("orders-prod", REGION, "available")]},
@@ -1569,16 +1468,7 @@ def test_steps_of_a_record_that_failed_are_not_sent(stubs: Stubs) -> None:
         destinations=[{"region": OTHER, "kms_key_arn": f"arn:aws:kms:{OTHER}:{BACKUP}:key/b2"}]
     )
     message = record(task.to_json())
-    sqs = stubs.on("sqs", REGION)
-    sqs.add_response(
-        "change_message_visibility",
-        {},
-        {
-            "QueueUrl": config.queue_url,
-            "ReceiptHandle": message["receiptHandle"],
-            "VisibilityTimeout": retry_delay(1),
-        },
-    )
+    expect_retry(stubs, message, 1, config.queue_url)
     sent: list[str] = []
     stubs.client("sqs", REGION).meta.events.register_first(
         "provide-client-params.sqs.SendMessageBatch", lambda **kwargs: sent.append("batch")
@@ -1630,39 +1520,12 @@ def test_the_retry_delay_grows_to_an_hour_at_most() -> None:
 def test_a_shared_snapshot_that_meets_a_copy_limit_waits_without_using_up_receives(
     stubs: Stubs,
 ) -> None:
-    origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
-    shared = "snap-0cccc3333dddd4444"
+    _, shared, _ = expect_a_shared_ebs_snapshot_not_copied_yet(stubs)
     ec2 = stubs.on("ec2", REGION)
-    ec2.add_response(
-        "describe_snapshots",
-        {
-            "Snapshots": [
-                {
-                    "SnapshotId": shared,
-                    "OwnerId": SOURCE,
-                    "State": "completed",
-                    "Encrypted": True,
-                    "KmsKeyId": SHARING_KEY,
-                    "Description": origin.description(),
-                }
-            ]
-        },
-        {"SnapshotIds": [shared]},
-    )
-    key = copy_key(origin, region=REGION, account=BACKUP, role="received")
-    no_copy = {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]}
-    ec2.add_response("describe_snapshots", {"Snapshots": []}, no_copy)
     ec2.add_client_error("copy_snapshot", "ResourceLimitExceeded", "too many copies in progress")
     bodies = Capture()
     config = receiver_config()
-    stubs.on("sqs", REGION).add_response(
-        "send_message_batch",
-        {"Successful": [], "Failed": []},
-        {
-            "QueueUrl": config.queue_url,
-            "Entries": [{"Id": "0", "MessageBody": bodies, "DelaySeconds": 900}],
-        },
-    )
+    expect_sent(stubs, bodies, 900, config.queue_url)
     rt = runtime(config, stubs)
     # The event's last allowed receive: a copy limit is waited out, not counted as a failure.
     message = record(fixture("ebs_share_snapshot"), receive_count=config.max_receive_count)
@@ -1684,18 +1547,9 @@ def test_a_vanished_ebs_copy_whose_only_other_copy_failed_is_copied_again(stubs:
     ec2.add_response(
         "describe_snapshots",
         {"Snapshots": [ebs_row("snap-0aaaaaaaaaaaaaaaa", "error", key)]},
-        {"OwnerIds": ["self"], "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [key]}]},
+        by_copy_key(key),
     )
-    stubs.on("sqs", REGION).add_response(
-        "send_message_batch",
-        {"Successful": [], "Failed": []},
-        {
-            "QueueUrl": QUEUE_URL,
-            "Entries": [
-                {"Id": "0", "MessageBody": watch.with_action("copy").to_json(), "DelaySeconds": 0}
-            ],
-        },
-    )
+    expect_sent(stubs, watch.with_action("copy").to_json(), 0)
     rt = runtime(replicator_config(retention_days=None), stubs)
     assert rt.process([record(watch.to_json())]) == {"batchItemFailures": []}
 
@@ -1730,14 +1584,7 @@ def test_the_receiver_sweep_queues_a_copy_of_each_staging_copy_shared_with_it(
     )
     bodies = Capture()
     config = receiver_config(resource_types=["EBS"])
-    stubs.on("sqs", REGION).add_response(
-        "send_message_batch",
-        {"Successful": [], "Failed": []},
-        {
-            "QueueUrl": config.queue_url,
-            "Entries": [{"Id": "0", "MessageBody": bodies, "DelaySeconds": 0}],
-        },
-    )
+    expect_sent(stubs, bodies, 0, config.queue_url)
     report = sweep(runtime(config, stubs), now=lambda: WHEN)
     assert report.queued == 1
     (body,) = bodies.seen

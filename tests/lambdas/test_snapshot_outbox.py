@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
@@ -23,22 +23,32 @@ def task(n: int) -> Task:
     return Task("copy", "replica", ref, origin, OTHER, f"arn:aws:kms:{OTHER}:{SOURCE}:key/k")
 
 
-@pytest.fixture
-def sqs() -> Iterator[tuple[Outbox, Stubber]]:
-    client = boto3.client(
-        "sqs",
+def client_to_stub(service: Literal["sqs", "events"]) -> Any:
+    """A client for a Stubber: dummy credentials, one attempt per call."""
+    return boto3.client(
+        service,
         region_name=REGION,
         config=ONE_ATTEMPT,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    stubber = Stubber(client)
-    outbox = Outbox(
+
+
+def outbox_over(client: Any) -> Outbox:
+    """An outbox that makes every call with ``client``."""
+    return Outbox(
         lambda service, region: client,
         region=REGION,
         queue_url=QUEUE_URL,
         dead_letter_queue_url=DLQ_URL,
     )
+
+
+@pytest.fixture
+def sqs() -> Iterator[tuple[Outbox, Stubber]]:
+    client = client_to_stub("sqs")
+    stubber = Stubber(client)
+    outbox = outbox_over(client)
     with stubber:
         yield outbox, stubber
     stubber.assert_no_pending_responses()
@@ -58,6 +68,16 @@ def batch_response(entries: int, failed: set[int]) -> dict[str, Any]:
     }
 
 
+def flush_two_records(outbox: Outbox) -> set[str]:
+    """Records A and B each queue one task, then flush: the records to deliver again."""
+    outbox.begin()
+    outbox.for_record("A")
+    outbox.send([task(1)])
+    outbox.for_record("B")
+    outbox.send([task(2)])
+    return outbox.flush()
+
+
 def test_only_the_record_whose_entry_failed_is_delivered_again(
     sqs: tuple[Outbox, Stubber],
 ) -> None:
@@ -66,23 +86,13 @@ def test_only_the_record_whose_entry_failed_is_delivered_again(
     stubber.add_response(
         "send_message_batch", batch_response(2, failed={1}), {"QueueUrl": QUEUE_URL, "Entries": ANY}
     )
-    outbox.begin()
-    outbox.for_record("A")
-    outbox.send([task(1)])
-    outbox.for_record("B")
-    outbox.send([task(2)])
-    assert outbox.flush() == {"B"}
+    assert flush_two_records(outbox) == {"B"}
 
 
 def test_a_failed_call_fails_every_record_of_its_batch(sqs: tuple[Outbox, Stubber]) -> None:
     outbox, stubber = sqs
     stubber.add_client_error("send_message_batch", "ServiceUnavailable", http_status_code=503)
-    outbox.begin()
-    outbox.for_record("A")
-    outbox.send([task(1)])
-    outbox.for_record("B")
-    outbox.send([task(2)])
-    assert outbox.flush() == {"A", "B"}
+    assert flush_two_records(outbox) == {"A", "B"}
 
 
 def test_unbuffered_send_tries_every_batch_before_it_raises(sqs: tuple[Outbox, Stubber]) -> None:
@@ -163,12 +173,7 @@ def test_a_failure_sqs_names_by_an_unknown_id_fails_the_whole_batch(
     response = batch_response(2, failed=set())
     response["Failed"] = [{"Id": "x", "SenderFault": False, "Code": "InternalError"}]
     stubber.add_response("send_message_batch", response, {"QueueUrl": QUEUE_URL, "Entries": ANY})
-    outbox.begin()
-    outbox.for_record("A")
-    outbox.send([task(1)])
-    outbox.for_record("B")
-    outbox.send([task(2)])
-    assert outbox.flush() == {"A", "B"}
+    assert flush_two_records(outbox) == {"A", "B"}
 
 
 def test_a_queue_that_refuses_the_sender_is_a_dead_letter(sqs: tuple[Outbox, Stubber]) -> None:
@@ -179,19 +184,8 @@ def test_a_queue_that_refuses_the_sender_is_a_dead_letter(sqs: tuple[Outbox, Stu
 
 
 def test_an_event_the_bus_did_not_take_is_retried() -> None:
-    events = boto3.client(
-        "events",
-        region_name=REGION,
-        config=ONE_ATTEMPT,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    outbox = Outbox(
-        lambda service, region: events,
-        region=REGION,
-        queue_url=QUEUE_URL,
-        dead_letter_queue_url=DLQ_URL,
-    )
+    events = client_to_stub("events")
+    outbox = outbox_over(events)
     bus = f"arn:aws:events:{REGION}:{SOURCE}:event-bus/b"
     with Stubber(events) as stubber:
         stubber.add_response(

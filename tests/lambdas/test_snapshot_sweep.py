@@ -31,6 +31,7 @@ from kmskit.snapshots.model import (
     tag_list,
 )
 from lambda_src.snapshot_replicator.config import Destination
+from lambda_src.snapshot_replicator.handler import Runtime
 from lambda_src.snapshot_replicator.messages import Task, parse
 from lambda_src.snapshot_replicator.sweep import sweep
 from tests.lambdas._support import OTHER, REGION, moto_clients, replicator_config, runtime
@@ -105,8 +106,8 @@ def test_retention_deletes_only_expired_copies_of_this_replicator(env: dict[str,
     assert exists(OTHER, not_ours)
 
 
-def test_extra_copies_of_one_source_are_removed(env: dict[str, Any]) -> None:
-    rt = env["runtime"]
+def two_copies_of_one_source(rt: Runtime) -> tuple[str, str]:
+    """Two replica copies of this replicator under one copy key, lower ID first."""
     tags = {
         TAG_MANAGED_BY: "kmskit-snapshots",
         TAG_REPLICATOR: rt.config.replicator_id,
@@ -115,6 +116,12 @@ def test_extra_copies_of_one_source_are_removed(env: dict[str, Any]) -> None:
         TAG_SOURCE_TIME: iso(datetime.now(UTC)),
     }
     first, second = sorted([snapshot(OTHER, tags), snapshot(OTHER, tags)])
+    return first, second
+
+
+def test_extra_copies_of_one_source_are_removed(env: dict[str, Any]) -> None:
+    rt = env["runtime"]
+    first, second = two_copies_of_one_source(rt)
     report = sweep(rt)
     assert report.duplicates_removed == 1
     assert exists(OTHER, first)
@@ -276,14 +283,7 @@ def test_a_source_with_a_copy_or_outside_the_window_is_not_queued(env: dict[str,
 
 def test_a_failed_copy_never_stands_in_for_a_live_one(env: dict[str, Any]) -> None:
     rt = env["runtime"]
-    tags = {
-        TAG_MANAGED_BY: "kmskit-snapshots",
-        TAG_REPLICATOR: rt.config.replicator_id,
-        TAG_COPY_KEY: "same-key",
-        TAG_ROLE: "replica",
-        TAG_SOURCE_TIME: iso(datetime.now(UTC)),
-    }
-    failed, live = sorted([snapshot(OTHER, tags), snapshot(OTHER, tags)])
+    failed, live = two_copies_of_one_source(rt)
     ec2_backends[MOTO_ACCOUNT][OTHER].snapshots[failed].status = "error"
     # The failed copy has the lower ID: were it counted, the live copy would be the "extra" one.
     assert sweep(rt).duplicates_removed == 0
