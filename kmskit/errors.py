@@ -6,7 +6,7 @@ Exit codes (documented in README.md and docs/):
 0     success
 1     failure not covered below
 2     bad usage: a missing or invalid argument
-3     access denied (IAM or key policy)
+3     access denied (IAM or key policy), or credentials AWS refused (expired, unknown, bad secret)
 4     not found: key, object, snapshot or file
 5     integrity: tampered ciphertext, wrong encryption context, bad signature
 6     throttled: KMS or another service kept throttling after every retry
@@ -69,6 +69,23 @@ _ACCESS_DENIED_CODES = {
     "UnauthorizedOperation",
     "KMSAccessDeniedException",
 }
+# AWS's common errors for credentials it refuses (the services' "Common Errors" pages; S3 and EC2
+# name them their own way). The credentials were found, so this is not bad usage (2): the caller
+# is not authenticated, which scripts handle as they handle access denied.
+_CREDENTIAL_CODES = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "NotAuthorized",
+    "InvalidAccessKeyId",  # S3
+    "SignatureDoesNotMatch",  # S3
+    "InvalidToken",  # S3
+    "InvalidSignatureException",  # KMS and other JSON services: a wrong secret key
+    "AuthFailure",  # EC2
+}
 _NOT_FOUND_CODES = {
     "NotFoundException",
     "NoSuchKey",
@@ -96,6 +113,13 @@ _CONFLICT_CODES = {
     # ImportKeyMaterial: material other than the key's own, or an import token that expired.
     "IncorrectKeyMaterialException",
     "ExpiredImportTokenException",
+}
+
+_ERROR_CLASS_BY_CODE: dict[str, type[KmskitError]] = {
+    **dict.fromkeys(_ACCESS_DENIED_CODES | _CREDENTIAL_CODES, AccessDeniedError),
+    **dict.fromkeys(_NOT_FOUND_CODES, NotFoundError),
+    **dict.fromkeys(_INTEGRITY_CODES, IntegrityError),
+    **dict.fromkeys(_CONFLICT_CODES, ConflictError),
 }
 
 
@@ -130,10 +154,6 @@ def from_client_error(error: ClientError, doing: str) -> KmskitError:
     code = error.response.get("Error", {}).get("Code", "Unknown")
     message = error.response.get("Error", {}).get("Message", str(error))
     text = f"could not {doing}: {code}: {message}"
-    if code in _ACCESS_DENIED_CODES:
-        return AccessDeniedError(text)
-    if code in _NOT_FOUND_CODES:
-        return NotFoundError(text)
     if code in _THROTTLED_CODES:
         attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts")
         retried = f" (after {attempts} retries)" if attempts is not None else ""
@@ -141,8 +161,6 @@ def from_client_error(error: ClientError, doing: str) -> KmskitError:
             f"{text}{retried}. Raise --max-attempts, use --retry-mode adaptive, or ask for a "
             "higher KMS request quota"
         )
-    if code in _INTEGRITY_CODES:
-        return IntegrityError(text)
-    if code in _CONFLICT_CODES:
-        return ConflictError(text)
-    return KmskitError(text)
+    if code in _CREDENTIAL_CODES:
+        text += " (refresh or check the AWS credentials)"
+    return _ERROR_CLASS_BY_CODE.get(code, KmskitError)(text)

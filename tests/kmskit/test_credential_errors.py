@@ -1,0 +1,52 @@
+"""Credentials AWS refuses (expired session, unknown key ID, wrong secret) exit 3, as access
+denied does, with a hint to refresh them, on a service's own error code as on an unmapped call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kmskit.cli import main
+from kmskit.envelope import Envelope
+from kmskit.errors import EXIT_ACCESS_DENIED, AccessDeniedError
+from tests.kmskit.envelope_support import ALIAS, KmsWorld, kms_world, probe_clients
+
+CONTEXT = {"purpose": "credentials"}
+
+
+@pytest.fixture
+def world() -> Iterator[KmsWorld]:
+    with kms_world() as kms:
+        yield kms
+
+
+@pytest.mark.parametrize(
+    "code", ["ExpiredTokenException", "UnrecognizedClientException", "InvalidSignatureException"]
+)
+def test_refused_credentials_are_access_denied(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    probe = probe_clients(monkeypatch)
+    probe.fail("GenerateDataKey", code, "The security token included in the request is invalid")
+    with pytest.raises(AccessDeniedError) as caught:
+        Envelope([ALIAS]).encrypt(b"data", CONTEXT)
+    assert caught.value.exit_code == EXIT_ACCESS_DENIED
+    assert code in str(caught.value)
+    assert "refresh or check the AWS credentials" in str(caught.value)
+
+
+def test_cli_expired_token_exits_3_in_one_line(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    probe_clients(monkeypatch).fail(
+        "GetPublicKey",
+        "ExpiredTokenException",
+        "The security token included in the request is expired",
+    )
+    assert main(["pubkey", "export", "--key", ALIAS]) == EXIT_ACCESS_DENIED
+    err = capsys.readouterr().err
+    assert err.startswith("kmskit: error: ")
+    assert "ExpiredTokenException" in err
+    assert "refresh or check the AWS credentials" in err
+    assert err.count("\n") == 1
