@@ -11,10 +11,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
+# \Z, not $ ("$" also matches before a final newline), and [0-9], not \d (which matches every
+# Unicode digit): either would pass a value that CloudFormation refuses at deploy.
+ACCOUNT_ID_PATTERN = re.compile(r"^[0-9]{12}\Z")
 # Commercial, GovCloud, China and ISO partitions: eu-west-1, us-gov-west-1, cn-north-1.
 REGION_PATTERN = re.compile(
-    r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?-(central|(north|south)?(east|west)|north|south)-\d{1,2}$"
+    r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?"
+    r"-(central|(north|south)?(east|west)|north|south)-[0-9]{1,2}\Z"
 )
 
 # S3's general purpose bucket naming rules reserve these prefixes ("Bucket naming rules", S3 user

@@ -7,7 +7,8 @@
   key policy. Here the L2 receives a *reference* to the delivery bucket, on which it cannot add
   statements, and :class:`AuditBucket` writes the bucket policy with ``aws:SourceArn`` for each
   named trail; the key policy gets the CloudTrail statements through
-  ``KeyServicePrincipal.cloudtrail`` (``aws:SourceArn`` plus the CloudTrail encryption context).
+  ``KeyServicePrincipal.cloudtrail`` (``aws:SourceArn`` plus the CloudTrail encryption context),
+  and ``kms:Decrypt`` for CloudTrail, which the S3 Bucket Key of every AuditBucket requires.
   The trail ARN is built from an explicit trail name, so neither policy depends on the trail.
 * The L2's CloudWatch Logs role gets an inline policy and no ``aws:SourceArn`` in its trust
   policy. Here the role trusts CloudTrail for this trail only, has a managed policy limited to
@@ -39,6 +40,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
 from constructs_lib import _durations as durations
+from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
@@ -62,12 +64,12 @@ from constructs_lib.keys import CustomerManagedKey
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
-ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}\Z")
 # CloudTrail: 3-128 characters; letters, digits, '.', '_', '-'; starts and ends with a letter or
 # digit; no two of '.', '_', '-' side by side; not in IP address format such as 192.168.5.4
 # (API_CreateTrail.html, InvalidTrailNameException).
-TRAIL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?![._-])){1,126}[A-Za-z0-9]$")
-KEY_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{1,200}$")
+TRAIL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?![._-])){1,126}[A-Za-z0-9]\Z")
+KEY_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{1,200}\Z")
 MAX_DATA_EVENT_BUCKETS = 250
 # What AuditTrail(bucket_props=...) may pass on to the AuditBucket it makes.
 AUDIT_BUCKET_PROPS = frozenset(
@@ -459,14 +461,16 @@ class AuditTrail(Construct):
             Default: a new key (rotated, AWS default policy) with alias ``key_alias``.
         key_alias: alias of the key this construct makes. Default:
             ``alias/audit/<trail name>`` (dots replaced by dashes). Not with ``encryption_key``.
-        bucket: an existing :class:`AuditBucket` of this account that lists this trail in its
-            ``sources``. Default: a new AuditBucket (see ``bucket_props``).
+        bucket: an existing :class:`AuditBucket` of this account and Region (CloudTrail needs
+            the trail's key in the bucket's Region) that lists this trail in its ``sources``.
+            Default: a new AuditBucket (see ``bucket_props``).
         bucket_props: props for the AuditBucket this construct makes (``bucket_name``,
             ``noncurrent_version_retention_days``, ``access_log_retention_days``,
             ``replication``, ``removal_policy``). Default: none. Not with ``bucket`` or
             ``central_bucket``.
         central_bucket: deliver to a bucket in a central audit account instead (no bucket is
-            made here; the central account gets decrypt access to the log files). Default: none.
+            made here; the central account gets decrypt access to the log files). The bucket
+            must be in this stack's Region, as the trail's key is. Default: none.
         s3_key_prefix: Default: none. With ``bucket`` or ``central_bucket`` the trail takes that
             bucket's prefix (whose policy names no other); give it only to repeat it.
         log_retention: retention of the CloudWatch Logs copy. Default: one year. INFINITE is
@@ -535,6 +539,7 @@ class AuditTrail(Construct):
 
         self.key = self._key(encryption_key, key_alias, name)
         self.key.add_service_principal(KeyServicePrincipal.cloudtrail(trail_arn=self.trail_arn))
+        self._allow_cloudtrail_bucket_key_decrypt()
         self.key.add_service_principal(
             KeyServicePrincipal.cloudwatch_logs(log_group_name=log_group_name)
         )
@@ -714,6 +719,16 @@ class AuditTrail(Construct):
 
     def _check_listed(self, bucket: AuditBucket, name: str, organization_id: str | None) -> None:
         stack = Stack.of(self)
+        # "The key that you choose must be in the same region as the S3 bucket that receives
+        # your log files" (CloudTrail user guide); the trail's key is in the trail's Region.
+        bucket_region = Stack.of(bucket).region
+        require(
+            is_token(stack.region) or is_token(bucket_region) or bucket_region == stack.region,
+            "bucket",
+            f"must be in the trail's Region ({stack.region}): CloudTrail encrypts the log files "
+            "with the trail's key, which must be in the bucket's Region",
+            f"{bucket.node.path} in {bucket_region}",
+        )
         listed = [
             s
             for s in bucket.sources
@@ -742,6 +757,22 @@ class AuditTrail(Construct):
             return
         # From another stack, the permission lives in this trail's stack (no dependency cycle).
         encrypted.allow_replication_of_objects_under(self.key, prop="encryption_key", scope=self)
+
+    def _allow_cloudtrail_bucket_key_decrypt(self) -> None:
+        """CloudTrail may decrypt under the trail's key: an AuditBucket has an S3 Bucket Key, and
+        "if you are using an existing S3 bucket with an S3 Bucket Key, kms:Decrypt permissions
+        are required to create or update a trail with SSE-KMS encryption enabled" (CloudTrail
+        user guide, "Configure AWS KMS key policies for CloudTrail"). AWS documents the statement
+        without conditions; ``aws:SourceArn`` limits it to this trail wherever it is present."""
+        self.key.add_to_key_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailToDecryptWithS3BucketKey",
+                principals=[principals.service(CLOUDTRAIL)],
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEqualsIfExists": {"aws:SourceArn": self.trail_arn}},
+            )
+        )
 
     def _allow_central_reader(self, account: str) -> None:
         """The central account may decrypt this trail's log files, and nothing else."""

@@ -43,8 +43,9 @@ MIN_TLS_VERSION = 1.2
 DEFAULT_NONCURRENT_VERSION_RETENTION_DAYS = 90
 DEFAULT_ACCESS_LOG_RETENTION_DAYS = 365
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
-KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key|alias)/(.+)$")
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# \Z, not $: "$" also matches before a final newline, which S3 and KMS refuse.
+KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):(key|alias)/(.+)\Z")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 IP_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
@@ -435,7 +436,8 @@ class EncryptedBucket(Construct):
             Default: 365.
         access_log_prefix: key prefix of the log objects. Default: ``"<construct id>/"``.
         replication: replicate every object to a bucket in another Region, encrypted there with
-            that Region's key. Default: no replication.
+            that Region's key. With S3 Object Lock on this bucket (``bucket_props``), the
+            destination bucket must have Object Lock enabled too. Default: no replication.
         removal_policy: for the bucket and the log bucket. Default: ``RemovalPolicy.RETAIN``.
         service_writers: service principals (``cloudtrail.amazonaws.com``) that write with their
             own encryption settings and are exempt from the encryption-header denies; an Allow
@@ -758,11 +760,18 @@ class EncryptedBucket(Construct):
         """Least privilege for the replication role, as the S3 user guide lists it for SSE-KMS.
 
         With S3 Bucket Keys the encryption context is the bucket ARN, so both the bucket ARN and
-        its objects are allowed as context; ``kms:ViaService`` keeps the key use inside S3.
+        its objects are allowed as context; ``kms:ViaService`` keeps the key use inside S3. A
+        source bucket with S3 Object Lock also needs ``s3:GetObjectRetention`` and
+        ``s3:GetObjectLegalHold`` (S3 user guide, "Using S3 Object Lock with replication").
         """
         assert self.replication_role is not None
         source = self.bucket
         target = self._destination_bucket
+        object_lock = (
+            ["s3:GetObjectRetention", "s3:GetObjectLegalHold"]
+            if _object_lock_enabled(source)
+            else []
+        )
         statements = [
             iam.PolicyStatement(
                 sid="ReadReplicationConfiguration",
@@ -775,6 +784,7 @@ class EncryptedBucket(Construct):
                     "s3:GetObjectVersionForReplication",
                     "s3:GetObjectVersionAcl",
                     "s3:GetObjectVersionTagging",
+                    *object_lock,
                 ],
                 resources=[source.arn_for_objects("*")],
             ),

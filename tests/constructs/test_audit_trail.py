@@ -118,6 +118,15 @@ def trail_key_statements(account: str, name: str, key_owner_statement: bool = Tr
             "Resource": "*",
             "Sid": "AllowCloudTrailLogDecryption",
         },
+        # Every AuditBucket has an S3 Bucket Key: CreateTrail needs CloudTrail to decrypt.
+        {
+            "Action": "kms:Decrypt",
+            "Condition": {"StringEqualsIfExists": {"aws:SourceArn": source}},
+            "Effect": "Allow",
+            "Principal": CLOUDTRAIL,
+            "Resource": "*",
+            "Sid": "AllowCloudTrailToDecryptWithS3BucketKey",
+        },
         {
             "Action": [
                 "kms:Decrypt*",
@@ -858,6 +867,30 @@ def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) 
             lambda: TrailSource(account=SECURITY, trail_name="10.0.0.1", region="eu-west-1"),
             "'sources.trail_name' must not be formatted as an IP address",
         ),
+        # A trailing newline (a value read from a file) passed "$"; CloudTrail refuses it.
+        (
+            lambda: TrailSource(account=SECURITY, trail_name="trail\n", region="eu-west-1"),
+            "'sources.trail_name' must be 3-128 letters",
+        ),
+        (
+            lambda: TrailSource(
+                account=SECURITY,
+                trail_name="trail",
+                region="eu-west-1",
+                organization_id=f"{ORGANIZATION_ID}\n",
+            ),
+            "'sources.organization_id' must be an AWS Organizations ID",
+        ),
+        (
+            lambda: CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account=SECURITY + "\n"),
+            "'central_bucket.account' must be a 12-digit AWS account ID",
+        ),
+        (
+            lambda: CentralAuditBucket(
+                bucket_name=CENTRAL_BUCKET, account=SECURITY, s3_key_prefix="logs\n"
+            ),
+            "'central_bucket.s3_key_prefix' must be an S3 key prefix without leading or trailing",
+        ),
         (
             lambda: TrailSource(account=SECURITY, trail_name="trail", region="moon"),
             "'sources.region' must be an AWS Region name",
@@ -922,6 +955,28 @@ def test_existing_audit_bucket_is_used_as_given() -> None:
     assert trail.log_group.node.id == "LogGroup"
     assert trail.logs_role.node.id == "LogsRole"
     assert trail.alarm_topic.topic is not None
+
+
+def test_an_audit_bucket_of_another_region_is_refused() -> None:
+    """CloudTrail user guide: "The key that you choose must be in the same region as the S3
+    bucket that receives your log files"; the trail's key is in the trail's Region."""
+    app = cdk.App()
+    central = cdk.Stack(app, "Central", env=cdk.Environment(account=SECURITY, region="us-east-1"))
+    trail_stack = cdk.Stack(
+        app,
+        "Trail",
+        env=cdk.Environment(account=SECURITY, region="eu-west-1"),
+        cross_region_references=True,
+    )
+    shared = _bucket_for("audit")(central)
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
+    assert error.value.prop == "bucket"
+    assert str(error.value) == (
+        "'bucket' must be in the trail's Region (eu-west-1): CloudTrail encrypts the log files "
+        "with the trail's key, which must be in the bucket's Region. "
+        "Received: 'Central/Shared in us-east-1'"
+    )
 
 
 def test_trail_takes_the_given_buckets_prefix_or_none() -> None:

@@ -439,6 +439,43 @@ def test_custom_key_policy_names_the_replication_role() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "lock_props",
+    [
+        {"object_lock_enabled": True},
+        {"object_lock_default_retention": s3.ObjectLockRetention.governance(cdk.Duration.days(30))},
+    ],
+    ids=["enabled", "default-retention"],
+)
+def test_replication_of_an_object_lock_bucket_may_read_retention_and_legal_hold(
+    lock_props: dict[str, Any],
+) -> None:
+    """S3 user guide, "Using S3 Object Lock with replication": the role needs
+    s3:GetObjectRetention and s3:GetObjectLegalHold on the source; a bucket without Object Lock
+    does not get them."""
+    stack = _stack()
+    key = CustomerManagedKey(stack, "K")
+    locked = EncryptedBucket(
+        stack, "Locked", encryption_key=key, replication=TO_DR, bucket_props=lock_props
+    )
+    plain = EncryptedBucket(stack, "Plain", encryption_key=key, replication=TO_DR)
+
+    def read_actions(bucket: EncryptedBucket) -> list[str]:
+        assert bucket.replication_policy is not None
+        document = stack.resolve(bucket.replication_policy.document)
+        (read,) = [s for s in document["Statement"] if s.get("Sid") == "ReadSourceVersions"]
+        assert read["Resource"] == stack.resolve(bucket.bucket.arn_for_objects("*"))
+        return sorted(read["Action"])
+
+    base = [
+        "s3:GetObjectVersionAcl",
+        "s3:GetObjectVersionForReplication",
+        "s3:GetObjectVersionTagging",
+    ]
+    assert read_actions(locked) == sorted([*base, "s3:GetObjectLegalHold", "s3:GetObjectRetention"])
+    assert read_actions(plain) == base
+
+
 def test_replicating_buckets_sharing_a_custom_policy_key_get_a_statement_each() -> None:
     # IAM refuses a policy whose statement IDs repeat; each bucket's role gets its own Sid.
     stack = _stack()
@@ -897,6 +934,23 @@ REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region":
             _symmetric,
             {"replication": {**REPLICA, "bucket_name": "DR"}},
             "'replication.bucket_name' must be an S3 bucket name. Received: 'DR'",
+        ),
+        # A trailing newline (a value read from a file) passed "$"; S3 and KMS refuse it.
+        (
+            _symmetric,
+            {"bucket_name": "data-bucket\n"},
+            "'bucket_name' must be 3-63 lowercase letters, digits, '.' or '-', starting and "
+            "ending with a letter or digit. Received: 'data-bucket\\n'",
+        ),
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "bucket_name": f"{DR_BUCKET}\n"}},
+            f"'replication.bucket_name' must be an S3 bucket name. Received: '{DR_BUCKET}\\n'",
+        ),
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "encryption_key_arn": f"{DR_KEY_ARN}\n"}},
+            "'replication.encryption_key_arn' must be a KMS key ARN",
         ),
     ],
 )

@@ -63,3 +63,20 @@ def test_tokens_pass_the_account_and_region_checks_but_bad_literals_do_not() -> 
         check_account_id("account", "12")
     with pytest.raises(ConstructPropError, match=r"'region' must be an AWS Region .* 'mars-1'"):
         check_region("region", "mars-1")
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (check_account_id, "111111111111\n"),
+        (check_account_id, "\u0661" * 12),  # Arabic-Indic digits: \d matches them
+        (check_region, "eu-west-1\n"),
+        (check_region, "eu-west-\u0661"),
+    ],
+    ids=["account-newline", "account-unicode-digits", "region-newline", "region-unicode-digit"],
+)
+def test_values_cloudformation_refuses_are_refused(check: Any, value: str) -> None:
+    with pytest.raises(ConstructPropError) as error:
+        check("prop", value)
+    assert error.value.prop == "prop"
+    assert error.value.received == value
