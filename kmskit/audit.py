@@ -23,7 +23,9 @@ The same call can be in the bucket more than once: KMS logs a cross-account call
 account and in the key owner's account (two records, one ``sharedEventID``, two ``eventID`` values),
 and an organization trail and an account trail delivering to the same bucket write the same
 record twice (same ``eventID``). :meth:`AuditReader.run` keeps the first record of each
-``sharedEventID`` (else ``eventID``) and counts the others in :attr:`AuditStats.duplicates`.
+``sharedEventID`` (else ``eventID``) and counts the others in :attr:`AuditStats.duplicates`,
+except that a copy naming the caller by ARN is preferred to the key owner's copy that may name
+only the caller's account (``userIdentity`` type ``AWSAccount``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import gzip
 import io
 import json
 import re
+import tempfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -76,6 +79,8 @@ DELIVERY_SLACK = timedelta(days=1)
 # (boto/boto3#4111): such a log file is fetched again, as often as the client tries a call.
 BODY_ERRORS = (IncompleteReadError, ReadTimeoutError, ResponseStreamingError)
 DEFAULT_READ_ATTEMPTS = 3  # botocore's standard retry mode
+# Held-back records (see AuditReader.run) move from memory to a temporary file beyond this.
+HOLD_IN_MEMORY = 8 * 1024 * 1024
 
 CSV_FIELDS = (
     "eventTime",
@@ -220,16 +225,49 @@ def _identity(record: dict[str, Any]) -> dict[str, Any]:
     return identity if isinstance(identity, dict) else {}
 
 
+def _session_role(identity: dict[str, Any]) -> str | None:
+    """The role of an assumed-role session (``sessionContext.sessionIssuer`` of type ``Role``).
+
+    A federated user's ``sessionIssuer`` is the IAM user or root that called
+    ``GetFederationToken`` (CloudTrail userIdentity element): not the caller, so not used."""
+    context = identity.get("sessionContext")
+    issuer = context.get("sessionIssuer") if isinstance(context, dict) else None
+    if not isinstance(issuer, dict) or issuer.get("type", "Role") != "Role":
+        return None
+    arn = issuer.get("arn")
+    return arn if isinstance(arn, str) and arn else None
+
+
+def names_principal(record: dict[str, Any]) -> bool:
+    """Whether the record names the caller by ARN. The key owner's copy of a cross-account
+    call may not: its ``userIdentity`` can be of type ``AWSAccount``, with only the caller's
+    ``accountId`` and ``principalId``."""
+    identity = _identity(record)
+    arn = identity.get("arn")
+    return bool(_session_role(identity) or (isinstance(arn, str) and arn))
+
+
+def _may_be_named_elsewhere(record: dict[str, Any]) -> bool:
+    """A copy of a call logged in two accounts (``sharedEventID``) that names neither the
+    caller nor the AWS service that called: the other account's copy may name the caller."""
+    identity = _identity(record)
+    return (
+        bool(record.get("sharedEventID"))
+        and identity.get("type") != "AWSService"
+        and not names_principal(record)
+    )
+
+
 def principal_of(record: dict[str, Any]) -> str:
     """Who made the call, grouped the way people ask about it.
 
     Assumed-role sessions count as their role (``sessionContext.sessionIssuer.arn``), so a
-    Lambda function's many sessions are one principal; IAM users and roots by their ARN; AWS
-    services by their name (``userIdentity.invokedBy``); otherwise the identity type.
+    Lambda function's many sessions are one principal; IAM users, federated users and roots by
+    their ARN; AWS services by their name (``userIdentity.invokedBy``); otherwise the identity
+    type and account (``AWSAccount:<id>``).
     """
     identity = _identity(record)
-    issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
-    for candidate in (issuer, identity.get("arn"), identity.get("invokedBy")):
+    for candidate in (_session_role(identity), identity.get("arn"), identity.get("invokedBy")):
         if isinstance(candidate, str) and candidate:
             return candidate
     if identity.get("accountId"):
@@ -272,8 +310,12 @@ class RecordFilter:
             return []
         if self.principals:
             identity = _identity(record)
-            issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
-            names = {issuer, identity.get("arn"), identity.get("invokedBy"), principal_of(record)}
+            names = {
+                _session_role(identity),
+                identity.get("arn"),
+                identity.get("invokedBy"),
+                principal_of(record),
+            }
             if not names & self.principals:
                 return []
         return keys
@@ -285,6 +327,7 @@ class UsageRow:
     principal: str
     event_name: str
     count: int = 0
+    failed: int = 0  # of count: calls with an errorCode (denied, wrong key, ...)
     first_seen: datetime | None = None
     last_seen: datetime | None = None
 
@@ -294,6 +337,7 @@ class UsageRow:
             "principal": self.principal,
             "eventName": self.event_name,
             "count": self.count,
+            "failed": self.failed,
             "firstSeen": _iso(self.first_seen),
             "lastSeen": _iso(self.last_seen),
         }
@@ -313,11 +357,13 @@ class UsageSummary:
         moment = parse_event_time(record.get("eventTime"))
         principal = principal_of(record)
         event_name = str(record.get("eventName", ""))
+        failed = bool(record.get("errorCode"))
         for key in keys:
             row = self.rows.setdefault(
                 (key, principal, event_name), UsageRow(key, principal, event_name)
             )
             row.count += 1
+            row.failed += int(failed)
             if moment is not None:
                 row.first_seen = min(filter(None, (row.first_seen, moment)))
                 row.last_seen = max(filter(None, (row.last_seen, moment)))
@@ -496,8 +542,15 @@ class AuditReader:
         already kept is counted in ``duplicates`` and skipped (see :func:`event_identity`).
         Worker threads only download and parse objects; filtering, de-duplication and ``sink``
         run on the calling thread, in key order, so the first copy in key order is the one kept
-        and the set of seen identities needs no lock. It holds the identities of kept records
-        only."""
+        and the map of seen identities needs no lock. It holds the identities of kept records
+        only.
+
+        One exception to the first copy: the key owner's copy of a cross-account call may name
+        only the caller's account (:func:`names_principal`; an AWS service caller is named by
+        ``invokedBy`` and never held). Such a copy is held back, in a
+        temporary file beyond :data:`HOLD_IN_MEMORY` bytes, until a copy that names the caller
+        is read (which is then passed instead) or, failing that, until the end of the run,
+        when the held copies are passed in the order they were read."""
         check_accounts(accounts, "--account")
         check_regions(regions, "--log-region")
         paths = self.account_paths(location, accounts)
@@ -517,8 +570,7 @@ class AuditReader:
             total=len(keys), description="CloudTrail log files", unit="obj", enabled=self.progress
         )
         start, end = date_range.bounds()
-        seen: set[str] = set()
-        with bar:
+        with bar, _OncePerCall(sink, stats) as once:
             for _, records in ordered_map(
                 lambda k: self.read_records(location, k), keys, self.workers
             ):
@@ -529,18 +581,59 @@ class AuditReader:
                     if moment is None or not start <= moment < end:
                         continue
                     matched = record_filter.keys_matched(record)
-                    if not matched:
-                        continue
-                    identity = event_identity(record)
-                    if identity is not None:
-                        if identity in seen:
-                            stats.duplicates += 1
-                            continue
-                        seen.add(identity)
-                    stats.matched += 1
-                    sink(record, matched)
+                    if matched:
+                        once.offer(record, matched)
                 bar.update(1)
+            once.pass_held()
         return stats
+
+
+class _OncePerCall:
+    """Passes each call to ``sink`` once, as :meth:`AuditReader.run` describes, counting in
+    ``stats``. Held-back copies are JSON lines in a temporary file that stays in memory up to
+    :data:`HOLD_IN_MEMORY` bytes, so memory stays bounded however many there are."""
+
+    def __init__(self, sink: RecordSink, stats: AuditStats) -> None:
+        self._sink = sink
+        self._stats = stats
+        # identity -> True while the kept copy is held back for naming no principal
+        self._seen: dict[str, bool] = {}
+        # Closed by __exit__: the file lives as long as the run.
+        self._held = tempfile.SpooledTemporaryFile(max_size=HOLD_IN_MEMORY)  # noqa: SIM115
+
+    def __enter__(self) -> _OncePerCall:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._held.close()
+
+    def offer(self, record: dict[str, Any], keys: list[str]) -> None:
+        identity = event_identity(record)
+        if identity is None:
+            self._stats.matched += 1
+            self._sink(record, keys)
+        elif identity not in self._seen:
+            self._stats.matched += 1
+            hold = _may_be_named_elsewhere(record)
+            self._seen[identity] = hold
+            if hold:
+                line = json.dumps([record, keys], separators=(",", ":"))
+                self._held.write(line.encode() + b"\n")
+            else:
+                self._sink(record, keys)
+        else:
+            self._stats.duplicates += 1
+            if self._seen[identity] and names_principal(record):
+                self._seen[identity] = False  # this copy replaces the held one
+                self._sink(record, keys)
+
+    def pass_held(self) -> None:
+        """Pass the held copies that no copy naming the caller replaced, in reading order."""
+        self._held.seek(0)
+        for line in self._held:
+            record, keys = json.loads(line)
+            if self._seen[str(event_identity(record))]:
+                self._sink(record, keys)
 
 
 def check_workers(workers: Any) -> int:
@@ -653,14 +746,15 @@ class JsonLinesSink:
 
 
 def summary_table(summary: UsageSummary) -> str:
-    """A fixed-width table: key, principal, event, count, first and last seen."""
-    header = ("KEY", "PRINCIPAL", "EVENT", "COUNT", "FIRST SEEN", "LAST SEEN")
+    """A fixed-width table: key, principal, event, count, failed, first and last seen."""
+    header = ("KEY", "PRINCIPAL", "EVENT", "COUNT", "FAILED", "FIRST SEEN", "LAST SEEN")
     rows = [
         (
             r.key_arn,
             r.principal,
             r.event_name,
             str(r.count),
+            str(r.failed),
             _iso(r.first_seen) or "",
             _iso(r.last_seen) or "",
         )
@@ -670,7 +764,8 @@ def summary_table(summary: UsageSummary) -> str:
     out = io.StringIO()
     for row in [header, *rows]:
         cells = [
-            cell.rjust(widths[i]) if i == 3 else cell.ljust(widths[i]) for i, cell in enumerate(row)
+            cell.rjust(widths[i]) if i in (3, 4) else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
         ]
         out.write("  ".join(cells).rstrip() + "\n")
     return out.getvalue()

@@ -47,8 +47,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="report KMS key usage from CloudTrail log files in S3",
         description="Read the CloudTrail log files a trail delivered to S3 for a range of days "
-        "and report who used which KMS key: a summary per key, principal and event name "
-        "(--format table or json), or the matching records themselves (--format jsonl or csv). "
+        "and report who used which KMS key: a summary per key, principal and event name, "
+        "failed calls counted apart (--format table or json), or the matching records "
+        "themselves (--format jsonl or csv). "
         "Use is attributed by resources[].ARN, never by requestParameters.keyId.",
         epilog="example: kmskit audit s3://audit-bucket/trail --key alias/app-data --days 7",
     )
@@ -78,7 +79,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ARN",
-        help="role, user or assumed-role ARN, or an AWS service name (s3.amazonaws.com)",
+        help="role, user, assumed-role or federated-user ARN, or an AWS service name "
+        "(s3.amazonaws.com)",
     )
     what.add_argument(
         "--event", action="append", default=[], metavar="NAME", help="event name (Decrypt)"

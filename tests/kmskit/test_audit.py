@@ -319,6 +319,13 @@ def fill_bucket(s3: Any) -> None:
         Key=f"{PREFIX}/AWSLogs/{OWNER}/CloudTrail-Digest/eu-west-1/2026/11/02/digest.json.gz",
         Body=gzip.compress(b'{"awsAccountId": "111122223333"}'),
     )
+    # So do Insights files (CloudTrail-Insight/): a KMS record there would change the counts.
+    put_log(
+        s3,
+        f"{PREFIX}/AWSLogs/{OWNER}/CloudTrail-Insight/eu-west-1/2026/11/02/"
+        f"{OWNER}_CloudTrail-Insight_eu-west-1_20261102T0000Z_insight.json.gz",
+        [kms_record("Decrypt", "2026-11-02T10:00:00Z", iam_user(ALICE), DATA_KEY)],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -404,6 +411,146 @@ def test_cross_account_call_logged_in_both_accounts_counts_once(aws: Any) -> Non
     assert [r["recipientAccountId"] for r in kept] == [OWNER, OWNER]
 
 
+def aws_account(account: str, principal_id: str) -> dict[str, Any]:
+    """A ``userIdentity`` of type AWSAccount: "The request was made by another AWS account"
+    (CloudTrail user guide, "CloudTrail userIdentity element"). It names the account and the
+    principal's unique ID only, no ARN (Amazon Macie API, ``AwsAccount``: "The action was
+    performed using the credentials for an Amazon Web Services account other than your own
+    account", members ``accountId`` and ``principalId``). The key owner's copy of a
+    cross-account call can carry this instead of the caller's ARN."""
+    return {"type": "AWSAccount", "principalId": principal_id, "accountId": account}
+
+
+def cross_account_bucket(s3: Any, bucket: str, *, caller: str, caller_copy_too: bool) -> str:
+    """One cross-account Decrypt by ``caller``'s PartnerReader role on the owner's DATA_KEY
+    (2026-11-04): the owner's copy names only the caller's account; the caller's copy (in the
+    caller's account folder, when ``caller_copy_too``) names the role. Both share a
+    sharedEventID ("the account that used the KMS key and the account that owns the KMS key
+    receive separate CloudTrail events for the same action. Each CloudTrail event delivered for
+    this AWS action shares the same sharedEventID, but also has a unique eventID and
+    recipientAccountID": CloudTrail user guide, record contents, sharedEventID)."""
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    role = f"arn:aws:iam::{caller}:role/PartnerReader"
+    named = kms_record(
+        "Decrypt", "2026-11-04T11:00:00Z", assumed_role(role, "etl"), DATA_KEY,
+        request_key_id=DATA_KEY,
+    )  # fmt: skip
+    named["sharedEventID"] = str(uuid.uuid4())
+    named["recipientAccountId"] = caller
+    owner_copy = json.loads(json.dumps(named))
+    owner_copy["eventID"] = str(uuid.uuid4())
+    owner_copy["recipientAccountId"] = OWNER
+    owner_copy["userIdentity"] = aws_account(caller, "AROAEXAMPLE:etl")
+    put_log(s3, log_key(OWNER, "eu-west-1", "2026-11-04", "owner"), [owner_copy], bucket=bucket)
+    if caller_copy_too:
+        put_log(s3, log_key(caller, "eu-west-1", "2026-11-04", "caller"), [named], bucket=bucket)
+    return role
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        PARTNER,  # sorts after the owner: the owner's anonymous copy is read first
+        "000011112222",  # sorts before the owner: the caller's named copy is read first
+    ],
+)
+def test_cross_account_call_is_attributed_to_the_caller_not_its_account(caller: str) -> None:
+    """Whichever copy comes first in key order, the summary and the records name the role
+    that made the call, not ``AWSAccount:<id>``; the call still counts once."""
+    bucket = f"audit-logs-cross-account-{caller}"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        role = cross_account_bucket(s3, bucket, caller=caller, caller_copy_too=True)
+        summary = UsageSummary()
+        kept: list[dict[str, Any]] = []
+
+        def sink(record: dict[str, Any], keys: list[str]) -> None:
+            summary.add(record, keys)
+            kept.append(record)
+
+        stats = AuditReader(s3, workers=2, progress=False).run(
+            LogLocation(bucket, PREFIX), WEEK, RecordFilter(), sink
+        )
+    assert {key: row.count for key, row in summary.rows.items()} == {(DATA_KEY, role, "Decrypt"): 1}
+    assert [r["recipientAccountId"] for r in kept] == [caller]
+    assert (stats.matched, stats.duplicates) == (1, 1)
+
+
+def test_cross_account_call_known_only_by_account_is_still_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the caller's copy in the bucket, the owner's copy is the only record of the
+    call: it is reported (as ``AWSAccount:<id>``), once, in every format, also when the held
+    copies no longer fit in memory and go to a temporary file."""
+    monkeypatch.setattr("kmskit.audit.HOLD_IN_MEMORY", 1)
+    bucket = "audit-logs-owner-only"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        cross_account_bucket(s3, bucket, caller=PARTNER, caller_copy_too=False)
+        summary = UsageSummary()
+        stats = AuditReader(s3, workers=2, progress=False).run(
+            LogLocation(bucket, PREFIX), WEEK, RecordFilter(), summary.add
+        )
+        out = tmp_path / "calls.csv"
+        code = main(
+            [
+                "audit", f"s3://{bucket}/{PREFIX}", "--quiet", "--since", "2026-11-02",
+                "--until", "2026-11-08", "--format", "csv", "-o", str(out),
+            ]
+        )  # fmt: skip
+    assert {key: row.count for key, row in summary.rows.items()} == {
+        (DATA_KEY, f"AWSAccount:{PARTNER}", "Decrypt"): 1
+    }
+    assert (stats.matched, stats.duplicates) == (1, 0)
+    assert code == EXIT_OK
+    (row,) = csv.DictReader(io.StringIO(out.read_text()))
+    assert (row["principal"], row["userIdentityType"]) == (f"AWSAccount:{PARTNER}", "AWSAccount")
+
+
+def test_calls_by_aws_services_logged_in_two_accounts_keep_their_order() -> None:
+    """An AWS service is named by ``invokedBy`` in every copy: its records are not held back
+    for a better copy and come in key order."""
+    bucket = "audit-logs-service-cross-account"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        service = kms_record(
+            "GenerateDataKey", "2026-11-03T10:00:00Z", aws_service("s3.amazonaws.com"), DATA_KEY
+        )
+        service["sharedEventID"] = str(uuid.uuid4())
+        later = kms_record("Decrypt", "2026-11-04T10:00:00Z", iam_user(ALICE), DATA_KEY)
+        put_log(s3, log_key(OWNER, "eu-west-1", "2026-11-03", "a"), [service], bucket=bucket)
+        put_log(s3, log_key(OWNER, "eu-west-1", "2026-11-04", "b"), [later], bucket=bucket)
+        names: list[str] = []
+        AuditReader(s3, workers=2, progress=False).run(
+            LogLocation(bucket, PREFIX),
+            WEEK,
+            RecordFilter(),
+            lambda r, k: names.append(r["eventName"]),
+        )
+    assert names == ["GenerateDataKey", "Decrypt"]
+
+
+def test_cli_records_of_a_cross_account_call_name_the_caller(tmp_path: Path) -> None:
+    """``--format jsonl`` writes the caller's copy (with the role's ARN), once."""
+    bucket = "audit-logs-cross-account-jsonl"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        role = cross_account_bucket(s3, bucket, caller=PARTNER, caller_copy_too=True)
+        out = tmp_path / "calls.jsonl"
+        code = main(
+            [
+                "audit", f"s3://{bucket}/{PREFIX}", "--quiet", "--since", "2026-11-02",
+                "--until", "2026-11-08", "--format", "jsonl", "-o", str(out),
+            ]
+        )  # fmt: skip
+    assert code == EXIT_OK
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] for r in records] == [role]
+
+
 def test_record_delivered_by_two_trails_counts_once() -> None:
     """An organization trail and an account trail into one bucket: same eventID twice."""
     bucket = "audit-logs-two-trails"
@@ -425,6 +572,125 @@ def test_record_delivered_by_two_trails_counts_once() -> None:
     assert stats.objects == 2
     assert summary.count(DATA_KEY, ALICE, "Decrypt") == 2
     assert (stats.matched, stats.duplicates) == (2, 1)
+
+
+# Records as the AWS documentation prints them (eventTime moved into the test week, fields that
+# the audit does not read left out).
+EBS_KEY = "arn:aws:kms:us-east-1:123456789012:key/e29ddfd4-1bf6-4e1b-8ecb-08216bd70d07"
+DOC_ALICE = "arn:aws:iam::123456789012:user/Alice"
+DOC_KEY = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+DOC_DESTINATION = "arn:aws:kms:us-west-2:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+DOC_S3_KEY = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-123456SAMPLE"
+DOCUMENTED_RECORDS: list[dict[str, Any]] = [
+    # AWS KMS developer guide, "Amazon EC2 example two": an IAM user launches an instance with
+    # an encrypted volume; EC2 calls KMS on her behalf ("invokedBy": "AWS Internal", keyId the
+    # alias aws/ebs), then the instance's aws:ec2-infrastructure session decrypts.
+    {
+        "userIdentity": {"type": "IAMUser", "arn": DOC_ALICE, "accountId": "123456789012",
+                         "invokedBy": "signin.amazonaws.com"},
+        "eventTime": "2026-11-05T21:35:27Z", "eventSource": "ec2.amazonaws.com",
+        "eventName": "RunInstances", "eventID": "cd75a605-2fee-4fda-b847-9c3d330ebaae",
+    },
+    {
+        "userIdentity": {"type": "IAMUser", "arn": DOC_ALICE, "accountId": "123456789012",
+                         "invokedBy": "AWS Internal"},
+        "eventTime": "2026-11-05T21:35:35Z", "eventSource": "kms.amazonaws.com",
+        "eventName": "CreateGrant",
+        "requestParameters": {"granteePrincipal": "123456789012:aws:ec2-infrastructure:i-81e2f56c",
+                              "keyId": EBS_KEY},
+        "eventID": "c1ad79e3-0d3f-402a-b119-d5c31d7c6a6c",
+        "resources": [{"ARN": EBS_KEY, "accountId": "123456789012"}],
+    },
+    {
+        "userIdentity": {"type": "IAMUser", "arn": DOC_ALICE, "accountId": "123456789012",
+                         "invokedBy": "AWS Internal"},
+        "eventTime": "2026-11-05T21:35:32Z", "eventSource": "kms.amazonaws.com",
+        "eventName": "GenerateDataKeyWithoutPlaintext",
+        "requestParameters": {"encryptionContext": {"aws:ebs:id": "vol-f67bafb2"},
+                              "numberOfBytes": 64, "keyId": "alias/aws/ebs"},
+        "eventID": "ac3cab10-ce93-4953-9d62-0b6e5cba651d",
+        "resources": [{"ARN": EBS_KEY, "accountId": "123456789012"}],
+    },
+    {
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": "123456789012:aws:ec2-infrastructure:i-81e2f56c",
+            "arn": "arn:aws:sts::123456789012:assumed-role/aws:ec2-infrastructure/i-81e2f56c",
+            "accountId": "123456789012",
+            "sessionContext": {"sessionIssuer": {
+                "type": "Role", "principalId": "123456789012:aws:ec2-infrastructure",
+                "arn": "arn:aws:iam::123456789012:role/aws:ec2-infrastructure",
+                "accountId": "123456789012", "userName": "aws:ec2-infrastructure"}},
+        },
+        "eventTime": "2026-11-05T21:35:47Z", "eventSource": "kms.amazonaws.com",
+        "eventName": "Decrypt",
+        "requestParameters": {"encryptionContext": {"aws:ebs:id": "vol-f67bafb2"}},
+        "eventID": "edb65380-0a3e-4123-bbc8-3d1b7cff49b0",
+        "resources": [{"ARN": EBS_KEY, "accountId": "123456789012"}],
+    },
+    # ct-reencrypt: "The resources field in this log entry specifies two AWS KMS keys, the
+    # source KMS key and the destination KMS key, in that order."
+    {
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/Alice",
+                         "accountId": "111122223333"},
+        "eventTime": "2026-11-05T23:09:13Z", "eventSource": "kms.amazonaws.com",
+        "eventName": "ReEncrypt",
+        "requestParameters": {"destinationKeyId": "0987dcba-09fe-87dc-65ba-ab0987654321"},
+        "eventID": "542d9e04-0e8d-4e05-bf4b-4bdeb032e6ec",
+        "resources": [
+            {"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": DOC_KEY},
+            {"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": DOC_DESTINATION},
+        ],
+    },
+    # AWS Entity Resolution user guide: GenerateDataKey sent "through Amazon S3".
+    {
+        "userIdentity": {"type": "AWSService", "invokedBy": "s3.amazonaws.com"},
+        "eventTime": "2026-11-05T17:07:02Z", "eventSource": "kms.amazonaws.com",
+        "eventName": "GenerateDataKey",
+        "requestParameters": {"keySpec": "AES_256", "keyId": DOC_S3_KEY},
+        "eventID": "ff000af-00eb-00ce-0e00-ea000fb0fba0SAMPLE",
+        "resources": [{"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": DOC_S3_KEY}],
+    },
+    # ct-rotatekey: an AwsServiceEvent with no identity type and no requestParameters.
+    {
+        "userIdentity": {"accountId": "111122223333", "invokedBy": "AWS Internal"},
+        "eventTime": "2026-11-05T01:41:59Z", "eventSource": "kms.amazonaws.com",
+        "eventName": "RotateKey", "requestParameters": None, "eventType": "AwsServiceEvent",
+        "eventID": "a24b3967-ddad-417f-9b22-2332b918db06",
+        "resources": [{"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": DOC_KEY}],
+    },
+]  # fmt: skip
+
+
+def test_documented_records_are_attributed_to_their_key_and_caller(tmp_path: Path) -> None:
+    bucket = "audit-logs-documented"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        put_log(s3, log_key(OWNER, "us-east-1", "2026-11-05", "doc"), DOCUMENTED_RECORDS, bucket)
+        summary = UsageSummary()
+        AuditReader(s3, workers=2, progress=False).run(
+            LogLocation(bucket, PREFIX), WEEK, RecordFilter(), summary.add
+        )
+        out = tmp_path / "calls.csv"
+        argv = ["audit", f"s3://{bucket}/{PREFIX}", "--quiet", "--since", "2026-11-05",
+                "--until", "2026-11-05", "--format", "csv", "-o", str(out)]  # fmt: skip
+        assert main(argv) == EXIT_OK
+    assert {key: row.count for key, row in summary.rows.items()} == {
+        (EBS_KEY, DOC_ALICE, "CreateGrant"): 1,
+        (EBS_KEY, DOC_ALICE, "GenerateDataKeyWithoutPlaintext"): 1,
+        (EBS_KEY, "arn:aws:iam::123456789012:role/aws:ec2-infrastructure", "Decrypt"): 1,
+        (DOC_KEY, "arn:aws:iam::111122223333:user/Alice", "ReEncrypt"): 1,
+        (DOC_DESTINATION, "arn:aws:iam::111122223333:user/Alice", "ReEncrypt"): 1,
+        (DOC_S3_KEY, "s3.amazonaws.com", "GenerateDataKey"): 1,
+        (DOC_KEY, "AWS Internal", "RotateKey"): 1,
+    }
+    rows = {r["eventName"]: r for r in csv.DictReader(io.StringIO(out.read_text()))}
+    assert rows["ReEncrypt"]["keyArn"] == f"{DOC_KEY};{DOC_DESTINATION}"
+    assert rows["GenerateDataKeyWithoutPlaintext"]["requestKeyId"] == "alias/aws/ebs"
+    assert "RunInstances" not in rows
 
 
 def test_first_and_last_seen(aws: Any) -> None:
@@ -480,6 +746,41 @@ def test_principal_grouping() -> None:
     assert principal_of({"userIdentity": {"type": "AWSAccount", "accountId": PARTNER}}) == (
         f"AWSAccount:{PARTNER}"
     )
+
+
+def federated_user(name: str, issuer: str) -> dict[str, Any]:
+    """``FederatedUser``: "temporary security credentials that were obtained via a call to the
+    AWS STS GetFederationToken API. The sessionIssuer element indicates if the API was called
+    with root or IAM user credentials" (CloudTrail user guide, "CloudTrail userIdentity
+    element")."""
+    account = issuer.split(":")[4]
+    return {
+        "type": "FederatedUser",
+        "principalId": f"AIDAEXAMPLE:{name}",
+        "arn": f"arn:aws:sts::{account}:federated-user/{name}",
+        "accountId": account,
+        "accessKeyId": "ASIAEXAMPLE",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "IAMUser",
+                "principalId": "AIDAEXAMPLE",
+                "arn": issuer,
+                "accountId": account,
+                "userName": issuer.rsplit("/", 1)[1],
+            },
+            "attributes": {"creationDate": "2026-11-02T08:00:00Z", "mfaAuthenticated": "false"},
+        },
+    }
+
+
+def test_federated_user_is_not_counted_as_the_iam_user_that_issued_its_token() -> None:
+    """A broker IAM user hands out GetFederationToken credentials: each federated user is its
+    own principal, and the broker's own calls stay its own (``--principal`` included)."""
+    bob = federated_user("Bob", ALICE)
+    record = kms_record("Decrypt", "2026-11-02T09:00:00Z", bob, DATA_KEY)
+    assert principal_of(record) == f"arn:aws:sts::{OWNER}:federated-user/Bob"
+    assert RecordFilter(principals=frozenset({ALICE})).keys_matched(record) == []
+    assert RecordFilter(principals=frozenset({bob["arn"]})).keys_matched(record) == [DATA_KEY]
 
 
 def test_date_range_lists_only_its_day_prefixes(aws: Any) -> None:
@@ -833,6 +1134,7 @@ def test_cli_who_used_this_key_last_week(aws: Any, tmp_path: Path) -> None:
             "principal": ALICE,
             "eventName": "Decrypt",
             "count": 2,
+            "failed": 0,
             "firstSeen": "2026-11-07T10:00:00Z",
             "lastSeen": "2026-11-07T11:00:00Z",
         }
@@ -867,6 +1169,48 @@ def test_cli_json_ends_with_a_newline(aws: Any, capsys: pytest.CaptureFixture[st
     assert json.loads(out)["recordsMatched"] == 3
 
 
+def test_failed_calls_are_reported_apart_from_use(tmp_path: Path) -> None:
+    """KMS: "CloudTrail logs successful operations and attempted calls that failed, such as when
+    the caller is denied access to a resource" (AWS KMS developer guide, "Logging AWS KMS API
+    calls with AWS CloudTrail"), and a failed Decrypt still names the key in resources[]
+    (ct-decrypt, "Decrypt failure with a standard symmetric encryption key": errorCode
+    IncorrectKeyException). A principal that was only ever refused must not look like a user
+    of the key: the summary counts failed calls in their own column."""
+    bucket = "audit-logs-failed-calls"
+    mallory = f"arn:aws:iam::{OWNER}:user/Mallory"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        refused = [
+            kms_record("Decrypt", f"2026-11-03T1{n}:00:00Z", iam_user(mallory), DATA_KEY,
+                       error="AccessDeniedException")
+            for n in range(3)
+        ]  # fmt: skip
+        wrong_key = kms_record(
+            "Decrypt", "2026-11-03T09:00:00Z", iam_user(ALICE), DATA_KEY,
+            request_key_id=DATA_KEY, error="IncorrectKeyException",
+        )  # fmt: skip
+        used = kms_record("Decrypt", "2026-11-03T09:01:00Z", iam_user(ALICE), DATA_KEY)
+        put_log(
+            s3, log_key(OWNER, "eu-west-1", "2026-11-03", "f"), [*refused, wrong_key, used],
+            bucket=bucket,
+        )  # fmt: skip
+        out = tmp_path / "usage.json"
+        argv = ["audit", f"s3://{bucket}/{PREFIX}", "--quiet", "--since", "2026-11-03",
+                "--until", "2026-11-03"]  # fmt: skip
+        assert main([*argv, "--format", "json", "-o", str(out)]) == EXIT_OK
+        table = tmp_path / "usage.txt"
+        assert main([*argv, "-o", str(table)]) == EXIT_OK
+    rows = {row["principal"]: row for row in json.loads(out.read_text())["rows"]}
+    assert (rows[mallory]["count"], rows[mallory]["failed"]) == (3, 3)
+    assert (rows[ALICE]["count"], rows[ALICE]["failed"]) == (2, 1)
+    lines = [line.split() for line in table.read_text().splitlines()]
+    assert lines[0][3:5] == ["COUNT", "FAILED"]
+    assert {row[1]: row[3:5] for row in lines[1:]} == {mallory: ["3", "3"], ALICE: ["2", "1"]}
+
+
 def test_cli_table(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli("--key", DATA_KEY, "--since", "2026-11-02", "--until", "2026-11-08") == EXIT_OK
     lines = capsys.readouterr().out.splitlines()
@@ -875,6 +1219,7 @@ def test_cli_table(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
         "PRINCIPAL",
         "EVENT",
         "COUNT",
+        "FAILED",
         "FIRST",
         "SEEN",
         "LAST",
@@ -882,11 +1227,14 @@ def test_cli_table(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
     ]
     rows = [line.split() for line in lines[1:]]
     assert rows[0] == [
-        DATA_KEY, APP_ROLE, "GenerateDataKey", "3", "2026-11-02T09:17:00Z", "2026-11-04T10:04:00Z"
+        DATA_KEY, APP_ROLE, "GenerateDataKey", "3", "0", "2026-11-02T09:17:00Z",
+        "2026-11-04T10:04:00Z",
     ]  # fmt: skip
     # Most-used first within a key.
     assert [int(row[3]) for row in rows] == [3, 3, 2, 2, 1]
     assert {row[1] for row in rows} == {ALICE, APP_ROLE, PARTNER_ROLE, BATCH_ROLE}
+    # Alice's three Decrypt calls include the one refused with AccessDeniedException.
+    assert [row[4] for row in rows if row[1] == ALICE] == ["1"]
 
 
 def test_cli_jsonl_records(aws: Any, tmp_path: Path) -> None:
