@@ -246,6 +246,8 @@ class PipelineStack(cdk.Stack):
             )
             for stack in artifact_stacks
         ]
+        if after is None:
+            self._allow_connection(config.connection_arn)
         source = (
             pipelines.CodePipelineSource.connection(
                 config.repository, config.branch, connection_arn=config.connection_arn
@@ -303,6 +305,23 @@ class PipelineStack(cdk.Stack):
         assert isinstance(cfn_pipeline, cdk.CfnResource)
         cfn_pipeline.add_metadata("cfn-lint", {"config": {"ignore_checks": list(CFN_LINT_IGNORED)}})
 
+    def _allow_connection(self, connection_arn: str) -> None:
+        """Let the pipeline role use the source connection under the ARN's own service prefix.
+
+        IAM matches an action's service prefix to the resource's ("When specifying a resource in
+        the IAM policy, the service prefix needs to match that of the resource", AWS
+        CodeConnections rename notes). aws-cdk-lib's source action grants
+        ``codestar-connections:UseConnection`` only, which does not cover the
+        ``arn:...:codeconnections:...`` ARNs the console has created since July 2024.
+        """
+        service = connection_arn.split(":")[2]
+        if service != "codestar-connections":
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[f"{service}:UseConnection"], resources=[connection_arn]
+                )
+            )
+
     def hand_off(self) -> tuple[s3.IBucket, str]:
         """Make this pipeline's last stage copy the revision it deployed (its source artifact)
         to ``HAND_OFF_OBJECT_KEY`` in its artifact bucket, for the next pipeline of a chain to
@@ -327,8 +346,9 @@ class PipelineStack(cdk.Stack):
         return self.artifacts.bucket, HAND_OFF_OBJECT_KEY
 
     def _start_after(self, after: PipelineStack) -> None:
-        """Start this pipeline when ``after``'s pipeline succeeds (both in this account and
-        Region), so a chain of pipelines deploys its waves in order."""
+        """Start this pipeline when ``after``'s pipeline succeeds, that is when its last stage,
+        the hand-off, succeeds (both in this account and Region), so a chain of pipelines deploys
+        its waves in order."""
         self.trigger_role = ManagedPolicyRole(
             self, "TriggerRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com")
         )
@@ -367,14 +387,25 @@ class PipelineStack(cdk.Stack):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.alarm_topic.notify(self.trigger_failed_alarm)
+        # On the success of the hand-off, the last stage of ``after``, not of ``after`` as a whole:
+        # once a chain shrinks, a pipeline no longer synthesized stays deployed (CDK deletes no
+        # stack), and on a plain SUCCEEDED it would deploy the stale hand-off, an older revision,
+        # over what the shorter chain has just deployed.
         self.trigger = events.Rule(
             self,
             "StartAfterPrevious",
-            description=f"Starts {self.pipeline_name} when {after.pipeline_name} succeeds",
+            description=(
+                f"Starts {self.pipeline_name} when {after.pipeline_name} has handed off the "
+                "revision it deployed"
+            ),
             event_pattern=events.EventPattern(
                 source=["aws.codepipeline"],
-                detail_type=["CodePipeline Pipeline Execution State Change"],
-                detail={"pipeline": [after.pipeline_name], "state": ["SUCCEEDED"]},
+                detail_type=["CodePipeline Stage Execution State Change"],
+                detail={
+                    "pipeline": [after.pipeline_name],
+                    "stage": [HAND_OFF_STAGE],
+                    "state": ["SUCCEEDED"],
+                },
             ),
             targets=[
                 targets.CodePipeline(

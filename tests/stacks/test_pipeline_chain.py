@@ -150,8 +150,8 @@ def test_the_second_pipeline_starts_when_the_first_succeeds(synthesized: Synth) 
     _, rule = only(template, "AWS::Events::Rule")
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.codepipeline"],
-        "detail-type": ["CodePipeline Pipeline Execution State Change"],
-        "detail": {"pipeline": ["chain-kms-toolkit"], "state": ["SUCCEEDED"]},
+        "detail-type": ["CodePipeline Stage Execution State Change"],
+        "detail": {"pipeline": ["chain-kms-toolkit"], "stage": ["HandOff"], "state": ["SUCCEEDED"]},
     }
     (target,) = rule["Properties"]["Targets"]
     assert {"Ref": pipeline_id} in target["Arn"]["Fn::Join"][1]
@@ -169,6 +169,23 @@ def test_the_second_pipeline_starts_when_the_first_succeeds(synthesized: Synth) 
             "Resource": target["Arn"],
         }
     ]
+
+
+def test_a_pipeline_that_no_longer_hands_off_starts_no_later_pipeline(synthesized: Synth) -> None:
+    # A chain that shrinks leaves its last pipelines deployed (CDK deletes no stack): started on
+    # the previous pipeline's plain SUCCEEDED, such a pipeline would deploy the stale hand-off,
+    # an older revision, over what the shorter chain has just deployed. Started by the success
+    # of the previous pipeline's hand-off stage, it waits for a hand-off that no longer comes.
+    chain = synthesized("pipeline_chain")
+    _, rule = only(chain.template("Pipeline2"), "AWS::Events::Rule")
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["CodePipeline Stage Execution State Change"]
+    assert pattern["detail"]["state"] == ["SUCCEEDED"]
+    (stage,) = pattern["detail"]["stage"]
+    # The stage it waits for is the previous pipeline's last, its hand-off; the last pipeline of
+    # a chain has none.
+    assert [s["Name"] for s in pipeline_stages(chain.template("Pipeline"))][-1] == stage
+    assert stage not in [s["Name"] for s in pipeline_stages(chain.template("Pipeline2"))]
 
 
 def test_a_start_that_cannot_be_delivered_lands_in_an_alarmed_dead_letter_queue(

@@ -123,3 +123,26 @@ def test_artifact_buckets_trust_the_deploy_roles_of_the_configured_bootstrap_qua
         f"arn:aws:iam::{a.id}:role/cdk-org1qual-deploy-role-{a.id}-eu-central-1"
         for a in organisation.accounts
     ]
+
+
+def test_the_pipeline_role_may_use_a_codeconnections_connection(synthesized: Synth) -> None:
+    # IAM matches an action's service prefix to the resource's (AWS CodeConnections rename
+    # notes): codestar-connections:UseConnection, all aws-cdk-lib grants, does not cover the
+    # arn:aws:codeconnections:... ARN the console creates, and the Source action would fail.
+    template = synthesized("small_org").template("Pipeline")
+    ((_, pipeline),) = [
+        (i, r)
+        for i, r in template["Resources"].items()
+        if r["Type"] == "AWS::CodePipeline::Pipeline"
+    ]
+    (source,) = pipeline["Properties"]["Stages"][0]["Actions"]
+    connection = source["Configuration"]["ConnectionArn"]
+    assert connection.split(":")[2] == "codeconnections"
+    role_id = pipeline["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    assert "RoleArn" not in source  # the pipeline role itself runs the source action
+    assert any(
+        statement["Effect"] == "Allow"
+        and "codeconnections:UseConnection" in as_list(statement["Action"])
+        and connection in as_list(statement["Resource"])
+        for statement in statements_of(template, role_id)
+    )
