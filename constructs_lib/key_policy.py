@@ -31,8 +31,12 @@ from constructs_lib._validation import (
 )
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
+GROUP_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:group/")
+# What KMS takes as an "AWS" principal: an IAM or STS ARN (any other ARN is an invalid principal).
+PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::")
 MAX_KEY_POLICY_BYTES = 32_768
 STACK_DEPLOYER = "stack-deployer"
+EVENTBRIDGE = "events.amazonaws.com"
 # What a prop of several values takes: a list or a tuple; check_sequence refuses anything else
 # (a str, read one character at a time, above all) at construct time. Typed as a Sequence, as
 # aws-cdk-lib types its own, because list is invariant: a list[str] variable would not
@@ -145,6 +149,11 @@ WILDCARD_PRINCIPAL = (
     "must not hold a wildcard principal (name the roles, or add a statement with a "
     "condition through 'statements')"
 )
+GROUP_PRINCIPAL = (
+    'must not name an IAM group: KMS refuses a key policy naming one ("IAM user groups are '
+    'not a valid principal in any policy type"); name its roles or users, or attach an IAM '
+    "policy to the group for a key with KeyPolicy.default()"
+)
 WILDCARD_IN_ARN = (
     "must not hold wildcards ('*' or '?') in principal ARNs: IAM does not match them in a "
     "Principal (name each role, or add a statement for the account root with an ArnLike "
@@ -161,12 +170,13 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
     if isinstance(value, str):
         require(value != "*", prop, WILDCARD_PRINCIPAL, value)
         require(
-            is_token(value) or value.startswith("arn:"),
+            is_token(value) or bool(PRINCIPAL_ARN.match(value)),
             prop,
             "must hold IAM principals or principal ARNs",
             value,
         )
         require(not has_wildcard(value), prop, WILDCARD_IN_ARN, value)
+        require(not is_group_arn(value), prop, GROUP_PRINCIPAL, value)
         return iam.ArnPrincipal(value)
     require(
         hasattr(value, "policy_fragment"),  # jsii interfaces are not runtime-checkable
@@ -181,7 +191,13 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
         arn = value.arn  # one jsii read, for ArnPrincipal objects only
         require(arn != "*", prop, WILDCARD_PRINCIPAL, arn)
         require(not (isinstance(arn, str) and has_wildcard(arn)), prop, WILDCARD_IN_ARN, arn)
+        require(not is_group_arn(arn), prop, GROUP_PRINCIPAL, arn)
     return value
+
+
+def is_group_arn(value: Any) -> bool:
+    """True for a literal IAM group ARN (``arn:aws:iam::111111111111:group/Ops``)."""
+    return isinstance(value, str) and bool(GROUP_ARN.match(value))
 
 
 @dataclass(frozen=True)
@@ -231,6 +247,7 @@ class ExternalAccount:
                 arn,
             )
             require(not has_wildcard(arn), "external_accounts", WILDCARD_IN_ARN, arn)
+            require(not is_group_arn(arn), "external_accounts", GROUP_PRINCIPAL, arn)
         for service in self.via_services:
             require(
                 isinstance(service, str) and bool(re.fullmatch(r"[a-z0-9-]+", service)),
@@ -343,9 +360,10 @@ class KeyServicePrincipal:
         Args:
             trail_arn: the trail's ARN. Build it from the trail name (CloudFormation would
                 otherwise see a cycle: the trail needs the key, the key policy the trail).
-            log_readers: principals that may decrypt the log files. Default: the key's own
-                account root, so IAM policies in the account decide, limited to CloudTrail
-                encryption context.
+            log_readers: principals that may decrypt the log files, of any account (that
+                account's IAM policy must allow them too). Default: the key's own account root
+                with ``kms:CallerAccount`` of that account, so IAM policies in the account
+                decide. Either way limited to CloudTrail encryption context.
         """
 
         def render(ctx: KeyContext) -> list[iam.PolicyStatement]:
@@ -354,7 +372,19 @@ class KeyServicePrincipal:
             readers = [
                 to_principal("log_readers", r)
                 for r in check_sequence("log_readers", log_readers, "IAM principals or ARNs")
-            ] or [principals.account_root()]
+            ]
+            reader_conditions: dict[str, dict[str, Any]] = {
+                "Null": {"kms:EncryptionContext:aws:cloudtrail:arn": "false"}
+            }
+            if not readers:
+                # kms:CallerAccount is the reader's own account: only the default (this
+                # account's root) may be held to the key's account; a named reader of another
+                # account would never match.
+                readers = [principals.account_root()]
+                reader_conditions = {
+                    "StringEquals": {"kms:CallerAccount": ctx.account},
+                    **reader_conditions,
+                }
             return [
                 iam.PolicyStatement(
                     sid="AllowCloudTrailToEncryptLogs",
@@ -378,10 +408,7 @@ class KeyServicePrincipal:
                     principals=readers,
                     actions=list(actions.CLOUDTRAIL_LOG_READER_ACTIONS),
                     resources=["*"],
-                    conditions={
-                        "StringEquals": {"kms:CallerAccount": ctx.account},
-                        "Null": {"kms:EncryptionContext:aws:cloudtrail:arn": "false"},
-                    },
+                    conditions=reader_conditions,
                 ),
             ]
 
@@ -428,6 +455,12 @@ class KeyServicePrincipal:
                 (``aws:sns:topicArn`` / ``aws:sqs:arn``) limited to the key's account and Region.
             source_arn_pattern: ``aws:SourceArn`` pattern for the publishing resources. Default:
                 any resource of that service in the key's account and Region.
+
+        EventBridge publishing to an SNS topic is the exception: its KMS requests carry neither
+        ``aws:SourceAccount`` nor ``aws:SourceArn`` (SNS developer guide, "Adding the
+        aws:SourceAccount and aws:SourceArn to a AWS KMS policy is not supported for
+        EventBridge-to-encrypted topics"), so that statement is limited by the encryption
+        context alone, and a ``source_arn_pattern`` for it is refused.
         """
         require(destination in ("sns", "sqs"), "destination", "must be 'sns' or 'sqs'", destination)
         require(
@@ -435,6 +468,15 @@ class KeyServicePrincipal:
             "service",
             "must be a service principal ending in '.amazonaws.com'",
             service,
+        )
+        source_conditions = not (service == EVENTBRIDGE and destination == "sns")
+        require(
+            source_conditions or source_arn_pattern is None,
+            "source_arn_pattern",
+            "must be None for events.amazonaws.com publishing to SNS: the KMS requests of "
+            "EventBridge-to-encrypted topics carry no aws:SourceArn, so the statement would "
+            "never match",
+            source_arn_pattern,
         )
 
         def render(ctx: KeyContext) -> list[iam.PolicyStatement]:
@@ -447,19 +489,21 @@ class KeyServicePrincipal:
             sid = (
                 "Allow" + "".join(part.title() for part in prefix.split("-")) + destination.upper()
             )
+            conditions: dict[str, dict[str, Any]] = {
+                "ArnLike": {f"kms:EncryptionContext:{context_key}": resource}
+            }
+            if source_conditions:
+                conditions = {
+                    "StringEquals": {"aws:SourceAccount": ctx.account},
+                    "ArnLike": {"aws:SourceArn": source, **conditions["ArnLike"]},
+                }
             return [
                 iam.PolicyStatement(
                     sid=sid,
                     principals=[principals.service(service)],
                     actions=list(actions.PUBLISHER_ACTIONS),
                     resources=["*"],
-                    conditions={
-                        "StringEquals": {"aws:SourceAccount": ctx.account},
-                        "ArnLike": {
-                            "aws:SourceArn": source,
-                            f"kms:EncryptionContext:{context_key}": resource,
-                        },
-                    },
+                    conditions=conditions,
                 )
             ]
 
@@ -646,7 +690,7 @@ class KeyPolicy:
         )
         role_arn = str(ctx.deployer_role_arn)
         suffix = f"-{ctx.region}"
-        if ctx.multi_region and role_arn.endswith(suffix) and not is_token(ctx.region):
+        if ctx.multi_region and role_arn.endswith(suffix):
             # Replicas are created by the same bootstrap role in their own Region.
             role_arn = role_arn[: -len(suffix)] + "-*"
         # The account root plus aws:PrincipalArn: the role need not exist when the policy is

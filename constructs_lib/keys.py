@@ -28,12 +28,14 @@ from constructs_lib._validation import ConstructPropError, check_account_id, is_
 from constructs_lib.compliance import acknowledge
 from constructs_lib.key_policy import (
     ARN_ACCOUNT,
+    GROUP_PRINCIPAL,
     ExternalAccount,
     KeyContext,
     KeyPolicy,
     KeyServicePrincipal,
     StackFacts,
     admin_actions,
+    is_group_arn,
     policy_problems,
     stack_facts,
     user_actions,
@@ -177,6 +179,19 @@ def resolve_spec_and_usage(key_spec: Any, key_usage: Any) -> tuple[str, str]:
         usage,
     )
     return spec, usage
+
+
+def _check_spec_region(spec: str, stack: Stack) -> None:
+    """KMS offers SM2 keys in the China Regions only (API reference: "The SM2 key spec is only
+    available in China Regions"); elsewhere CreateKey fails at deploy time."""
+    region = stack_facts(stack).region
+    if spec == "SM2" and not is_token(region):
+        require(
+            region.startswith("cn-"),
+            "key_spec",
+            f"must not be SM2 outside the China Regions (cn-*): this stack is in {region}",
+            spec,
+        )
 
 
 def _pending_days(pending_window: Any) -> int:
@@ -359,6 +374,7 @@ class _KeyBase(Resource):
         condition_dict: dict[str, dict[str, Any]] | None,
     ) -> iam.Grant:
         principal = grantee.grant_principal
+        self._refuse_group(principal)
         named: iam.IPrincipal | None = None
         statement_conditions = condition_dict
         if not self.policy.delegates_to_iam:
@@ -450,6 +466,21 @@ class _KeyBase(Resource):
             for principal in external.principals()
         ]
         return functools.reduce(lambda a, b: a.combine(b), grants)
+
+    def _refuse_group(self, principal: iam.IPrincipal) -> None:
+        """An IAM group the key policy would have to name (KMS refuses the policy at deploy
+        time). A group construct of the key's account under the default policy only gets an
+        identity policy, which works."""
+        if isinstance(principal, iam.ArnPrincipal):
+            arn = principal.arn
+            require(not is_group_arn(arn), "grantee", GROUP_PRINCIPAL, arn)
+        elif hasattr(principal, "group_arn"):  # iam.Group, or one imported by ARN
+            require(
+                self.policy.delegates_to_iam and self._same_account(principal),
+                "grantee",
+                GROUP_PRINCIPAL,
+                principal.node.path if hasattr(principal, "node") else principal.group_arn,
+            )
 
     def _require_usage(self, method: str, usage: str) -> None:
         require(
@@ -717,6 +748,7 @@ class CustomerManagedKey(_KeyBase):
     ) -> None:
         super().__init__(scope, id)
         spec, usage = resolve_spec_and_usage(key_spec, key_usage)
+        _check_spec_region(spec, self._stack)
         require(origin in ORIGINS, "origin", f"must be one of {', '.join(ORIGINS)}", origin)
         require(
             enable_key_rotation is None or isinstance(enable_key_rotation, bool),
@@ -820,6 +852,10 @@ class ReplicaKey(_KeyBase):
         description: Default: ``"<construct path> (replica of a multi-Region key)"``.
         key_spec / key_usage: must match the primary (they choose the user actions). Default:
             the primary's, or ``SYMMETRIC_DEFAULT`` / its only usage with ``primary_key_arn``.
+        origin: ``"AWS_KMS"`` or ``"EXTERNAL"``; must match the primary. A replica of a primary
+            with imported material starts without material (``PendingImport``), and its
+            administrators get the import actions to import the primary's material. Default:
+            the primary's, or ``"AWS_KMS"`` with ``primary_key_arn``.
         pending_window: 7-30 days. Default: 30 days.
         removal_policy: Default: ``RemovalPolicy.RETAIN``.
 
@@ -843,11 +879,18 @@ class ReplicaKey(_KeyBase):
         description: str | None = None,
         key_spec: kms.KeySpec | str | None = None,
         key_usage: kms.KeyUsage | str | None = None,
+        origin: str | None = None,
         pending_window: Duration | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
         stack = self._stack
+        require(
+            origin is None or origin in ORIGINS,
+            "origin",
+            f"must be one of {', '.join(ORIGINS)}",
+            origin,
+        )
         require(
             (primary is None) != (primary_key_arn is None),
             "primary",
@@ -857,15 +900,23 @@ class ReplicaKey(_KeyBase):
         if primary is not None:
             _check_primary_key(primary, stack)
             spec, usage = _matching_spec(primary, key_spec, key_usage)
+            require(
+                origin is None or origin == primary.origin,
+                "origin",
+                f"must match the primary's ({primary.origin})",
+                origin,
+            )
             origin = primary.origin
             rotation = primary.rotation_enabled
             arn = primary.key_arn
         else:
             _check_primary_arn(primary_key_arn, stack)
             spec, usage = resolve_spec_and_usage(key_spec or "SYMMETRIC_DEFAULT", key_usage)
-            origin = "AWS_KMS"
-            # Unknown primary: price the replica as if it rotated (an upper bound).
-            rotation = spec == "SYMMETRIC_DEFAULT"
+            _check_spec_region(spec, stack)
+            origin = origin or "AWS_KMS"
+            # Unknown primary: price the replica as if it rotated (an upper bound); KMS does not
+            # rotate imported material.
+            rotation = spec == "SYMMETRIC_DEFAULT" and origin == "AWS_KMS"
             arn = str(primary_key_arn)
         pending_days = _pending_days(pending_window)
         _check_common(description, removal_policy)

@@ -13,7 +13,13 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib import CustomerManagedKey, ExternalAccount, KeyPolicy, KeyServicePrincipal
+from constructs_lib import (
+    AlarmTopic,
+    CustomerManagedKey,
+    ExternalAccount,
+    KeyPolicy,
+    KeyServicePrincipal,
+)
 from stacks.config import cdk_json_context
 from tests._support.synth import SynthResult
 
@@ -426,3 +432,78 @@ def test_external_account_without_grants_gets_the_user_statement_only() -> None:
     assert external == [
         allow("ExternalUse222222222222", {"AWS": "arn:aws:iam::222222222222:root"}, SYMMETRIC_USER)
     ]
+
+
+def one_key_stack() -> tuple[cdk.App, cdk.Stack, CustomerManagedKey]:
+    app = cdk.App(context=cdk_json_context())
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    return app, stack, CustomerManagedKey(stack, "Key")
+
+
+def statements_by_sid(app: cdk.App) -> dict[str, dict[str, Any]]:
+    return {
+        s["Sid"]: s for s in key_policy(app.synth().get_stack_by_name("S").template, "Key", "S")
+    }
+
+
+def test_eventbridge_publishes_to_an_encrypted_topic_without_source_conditions() -> None:
+    """SNS developer guide: "Adding the aws:SourceAccount and aws:SourceArn to a AWS KMS policy
+    is not supported for EventBridge-to-encrypted topics": with them, no event reaches the topic.
+    CloudWatch alarms keep them."""
+    app, stack, key = one_key_stack()
+    AlarmTopic(
+        stack,
+        "Topic",
+        encryption_key=key,
+        publishers=["cloudwatch.amazonaws.com", "events.amazonaws.com"],
+    )
+    statements = statements_by_sid(app)
+    topics = {"kms:EncryptionContext:aws:sns:topicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:*"}
+    assert statements["AllowEventsSNS"] == allow(
+        "AllowEventsSNS",
+        {"Service": "events.amazonaws.com"},
+        ["kms:Decrypt", "kms:GenerateDataKey*"],
+        {"ArnLike": topics},
+    )
+    assert statements["AllowCloudwatchSNS"]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:*", **topics},
+    }
+
+
+def test_cloudtrail_log_readers_of_another_account_are_not_held_to_the_key_account() -> None:
+    """kms:CallerAccount is the reader's own account: with the key's account in it, a reader
+    of a security account would never decrypt. AWS documents the Null condition alone."""
+    app, _, key = one_key_stack()
+    auditor = "arn:aws:iam::222222222222:role/Auditor"
+    key.add_service_principal(
+        KeyServicePrincipal.cloudtrail(
+            trail_arn=f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/org", log_readers=[auditor]
+        )
+    )
+    assert statements_by_sid(app)["AllowCloudTrailLogDecryption"] == allow(
+        "AllowCloudTrailLogDecryption",
+        {"AWS": auditor},
+        ["kms:Decrypt", "kms:ReEncryptFrom"],
+        {"Null": {"kms:EncryptionContext:aws:cloudtrail:arn": "false"}},
+    )
+
+
+def test_environment_agnostic_multi_region_primary_lets_every_region_replicate() -> None:
+    """Each Region's stack deploys with that Region's CloudFormation role, and the replica's
+    stack calls ReplicateKey on the primary: the role of one Region only would refuse it."""
+    app = cdk.App(context=cdk_json_context())
+    stack = cdk.Stack(app, "S")
+    CustomerManagedKey(
+        stack,
+        "Key",
+        multi_region=True,
+        policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{ACCOUNT}:role/Admin"]),
+    )
+    statements = {
+        s["Sid"]: s for s in key_policy(app.synth().get_stack_by_name("S").template, "Key", "S")
+    }
+    role_arn = statements["KeyDeployment"]["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    parts = role_arn["Fn::Join"][1]
+    assert parts[-2:] == [{"Ref": "AWS::AccountId"}, "-*"]
+    assert {"Ref": "AWS::Region"} not in parts

@@ -19,6 +19,7 @@ from constructs_lib import (
     CustomerManagedKey,
     ExternalAccount,
     KeyPolicy,
+    KeyServicePrincipal,
     KmsRequestQuotaAlarm,
     ReplicaKey,
 )
@@ -26,6 +27,12 @@ from constructs_lib import (
 ACCOUNT = "111111111111"
 ADMIN_ROLE = "arn:aws:iam::111111111111:role/Admin"
 PRIMARY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+GROUP_ARN = "arn:aws:iam::111111111111:group/Ops"
+NOT_A_GROUP = (
+    'must not name an IAM group: KMS refuses a key policy naming one ("IAM user groups are not '
+    'a valid principal in any policy type"); name its roles or users, or attach an IAM policy '
+    "to the group for a key with KeyPolicy.default()"
+)
 
 
 def new_stack(region: str = "eu-west-1", name: str = "S") -> cdk.Stack:
@@ -481,6 +488,11 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "'admins' must hold IAM principals or principal ARNs. Received: 'Admin'",
     ),
     (
+        "users-arn-of-no-principal",
+        key_with_policy(admins=[ADMIN_ROLE], users=["arn:aws:s3:::app-data"]),
+        "'users' must hold IAM principals or principal ARNs. Received: 'arn:aws:s3:::app-data'",
+    ),
+    (
         "deployer-unknown-for-cli-credentials-synthesizer",
         lambda stack: CustomerManagedKey(
             cdk.Stack(
@@ -564,6 +576,77 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         ),
         "'primary_key_arn' must be in the replica's account (111111111111). Received: "
         f"'{PRIMARY_ARN.replace('111111111111', '222222222222')}'",
+    ),
+    # IAM groups cannot be key policy principals
+    (
+        "users-group-arn",
+        key_with_policy(admins=[ADMIN_ROLE], users=[GROUP_ARN]),
+        f"'users' {NOT_A_GROUP}. Received: '{GROUP_ARN}'",
+    ),
+    (
+        "admins-group-principal",
+        key_with_policy(admins=[iam.ArnPrincipal(GROUP_ARN)]),
+        f"'admins' {NOT_A_GROUP}. Received: '{GROUP_ARN}'",
+    ),
+    (
+        "external-account-group-arn",
+        key_with_policy(
+            admins=[ADMIN_ROLE], external_accounts=["arn:aws:iam::222222222222:group/Ops"]
+        ),
+        f"'external_accounts' {NOT_A_GROUP}. Received: 'arn:aws:iam::222222222222:group/Ops'",
+    ),
+    (
+        "grant-to-group-arn",
+        lambda stack: CustomerManagedKey(stack, "K").grant_decrypt(iam.ArnPrincipal(GROUP_ARN)),
+        f"'grantee' {NOT_A_GROUP}. Received: '{GROUP_ARN}'",
+    ),
+    (
+        "grant-to-group-with-custom-policy",
+        lambda stack: CustomerManagedKey(
+            stack, "K", policy=KeyPolicy.custom(admins=[ADMIN_ROLE])
+        ).grant_decrypt(iam.Group(stack, "G")),
+        f"'grantee' {NOT_A_GROUP}. Received: 'S/G'",
+    ),
+    (
+        "sm2-outside-china",
+        key(key_spec="SM2", key_usage="SIGN_VERIFY"),
+        "'key_spec' must not be SM2 outside the China Regions (cn-*): this stack is in "
+        "eu-west-1. Received: 'SM2'",
+    ),
+    (
+        "sm2-replica-outside-china",
+        lambda stack: replica(
+            new_stack("eu-central-1"),
+            primary_key_arn=PRIMARY_ARN,
+            key_spec="SM2",
+            key_usage="SIGN_VERIFY",
+        ),
+        "'key_spec' must not be SM2 outside the China Regions (cn-*): this stack is in "
+        "eu-central-1. Received: 'SM2'",
+    ),
+    (
+        "replica-origin-unknown",
+        lambda stack: replica(
+            new_stack("eu-central-1"), primary_key_arn=PRIMARY_ARN, origin="IMPORTED"
+        ),
+        "'origin' must be one of AWS_KMS, EXTERNAL. Received: 'IMPORTED'",
+    ),
+    (
+        "replica-origin-mismatch",
+        replica_in("eu-central-1", multi_region=True, origin="EXTERNAL"),
+        "'origin' must match the primary's (AWS_KMS). Received: 'EXTERNAL'",
+    ),
+    # service principals
+    (
+        "eventbridge-sns-publisher-with-a-source-arn",
+        lambda stack: KeyServicePrincipal.publisher(
+            service="events.amazonaws.com",
+            destination="sns",
+            source_arn_pattern="arn:aws:events:eu-west-1:111111111111:rule/*",
+        ),
+        "'source_arn_pattern' must be None for events.amazonaws.com publishing to SNS: the KMS "
+        "requests of EventBridge-to-encrypted topics carry no aws:SourceArn, so the statement "
+        "would never match. Received: 'arn:aws:events:eu-west-1:111111111111:rule/*'",
     ),
     # grants
     (
@@ -977,3 +1060,20 @@ def test_external_accounts_known_at_deploy_time_get_unique_sids() -> None:
         "ExternalUse2",
         "ExternalGrants2",
     ]
+
+
+def test_sm2_key_is_accepted_in_china_and_where_the_region_is_unknown() -> None:
+    china = cdk.Stack(cdk.App(), "China", env=cdk.Environment(account=ACCOUNT, region="cn-north-1"))
+    agnostic = cdk.Stack(cdk.App(), "Agnostic")
+    for stack in (china, agnostic):
+        key = CustomerManagedKey(stack, "K", key_spec="SM2", key_usage="SIGN_VERIFY")
+        assert key.key_spec == "SM2"
+
+
+def test_group_of_the_key_account_gets_an_identity_policy_under_the_default_policy() -> None:
+    """The default policy delegates to IAM: a group's own policy is enough, nothing names it."""
+    stack = new_stack()
+    group = iam.Group(stack, "G")
+    grant = CustomerManagedKey(stack, "K").grant_decrypt(group)
+    assert grant.success
+    assert grant.principal_statements

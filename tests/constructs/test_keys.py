@@ -226,3 +226,36 @@ def test_explicit_deployer_is_named_without_a_condition() -> None:
     assert deployment["Principal"] == {"AWS": pipeline}
     assert "Condition" not in deployment
     assert "kms:PutKeyPolicy" in deployment["Action"]
+
+
+def test_replica_of_an_imported_material_primary_lets_its_admins_import() -> None:
+    """KMS does not copy imported material to replicas: each replica starts in PendingImport
+    and its administrators import the primary's material into it."""
+    app = cdk.App()
+    stack = cdk.Stack(app, "R", env=cdk.Environment(account="111111111111", region="eu-central-1"))
+    arn = "arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    admin = "arn:aws:iam::111111111111:role/Admin"
+    replica = ReplicaKey(
+        stack,
+        "Replica",
+        primary_key_arn=arn,
+        origin="EXTERNAL",
+        policy=KeyPolicy.custom(admins=[admin]),
+    )
+    template = app.synth().get_stack_by_name("R").template
+    resource = key_resource(template, "R/Replica")
+    (administration,) = [
+        s
+        for s in resource["Properties"]["KeyPolicy"]["Statement"]
+        if s["Sid"] == "KeyAdministration"
+    ]
+    assert administration["Principal"] == {"AWS": admin}
+    assert {
+        "kms:DeleteImportedKeyMaterial",
+        "kms:GetParametersForImport",
+        "kms:ImportKeyMaterial",
+    } <= set(administration["Action"])
+    assert replica.origin == "EXTERNAL"
+    # KMS never rotates imported material: no rotation surcharge in the price.
+    cost = resource["Metadata"]["kmskit:cost"]
+    assert cost["maxMonthlyUsd"] == cost["monthlyUsd"]
