@@ -108,6 +108,17 @@ DEFAULT_RETENTION = durations.days(14)
 DEFAULT_SWEEP_INTERVAL = durations.hours(1)
 DEFAULT_SWEEP_WINDOW = durations.days(1)
 DEFAULT_MAX_MESSAGE_AGE = durations.hours(6)
+# What EBS and RDS call on a key for the copier (besides kms:CreateGrant, granted apart with
+# kms:GrantIsForAWSResource). EBS: "kms:CreateGrant, kms:Decrypt, kms:DescribeKey,
+# kms:GenerateDataKeyWithoutPlainText, kms:ReEncrypt"; RDS: kms:CreateGrant and kms:DescribeKey.
+# Neither calls kms:Encrypt.
+SNAPSHOT_KEY_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
 
 
 @dataclass(frozen=True)
@@ -650,14 +661,7 @@ class _ReplicationBase(Construct):
             iam.PolicyStatement(
                 sid=f"{sid}Use",
                 principals=[self.copier_role],
-                actions=[
-                    "kms:Decrypt",
-                    "kms:DescribeKey",
-                    "kms:Encrypt",
-                    "kms:GenerateDataKeyWithoutPlaintext",
-                    "kms:ReEncryptFrom",
-                    "kms:ReEncryptTo",
-                ],
+                actions=list(SNAPSHOT_KEY_ACTIONS),
                 resources=["*"],
                 conditions={"StringEquals": via},
             )
@@ -1013,14 +1017,7 @@ class _ReplicationBase(Construct):
             )
         return _statement(
             sid=sid,
-            actions=[
-                "kms:Decrypt",
-                "kms:DescribeKey",
-                "kms:Encrypt",
-                "kms:GenerateDataKeyWithoutPlaintext",
-                "kms:ReEncryptFrom",
-                "kms:ReEncryptTo",
-            ],
+            actions=list(SNAPSHOT_KEY_ACTIONS),
             resources=list(key_arns),
             conditions={"StringEquals": {"kms:ViaService": via}},
         )

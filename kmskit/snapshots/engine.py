@@ -309,15 +309,17 @@ class SnapshotEngine:
         managed key included) are re-encrypted with ``kms_key_arn``; automated RDS snapshots
         become manual copies. Returns the existing copy instead of making a second one (also a
         copy for ``destination_account`` made under the older key, which did not name it); a
-        failed earlier copy is deleted first and the copy made again.
+        failed earlier copy of this replicator is deleted first and the copy made again.
 
         Raises:
             RetryableError: a limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded``) or
                 throttling outlived botocore's retries, or the previous RDS/Aurora copy of the
                 same name is still being deleted; try again later.
             DeadLetterError: the key is unusable (``KMSKeyNotAccessibleFault``), the source is gone,
-                or access is denied (an unencrypted Aurora source is refused by the service: check
-                :func:`copy_refusal` first).
+                access is denied (an unencrypted Aurora source is refused by the service: check
+                :func:`copy_refusal` first), or a failed RDS/Aurora copy of the same name was
+                made by another replicator (only this replicator's own copies are deleted; a
+                failed EBS copy of another is left alone and a copy made beside it).
         """
         tags = {
             **(extra_tags or {}),
@@ -374,8 +376,10 @@ class SnapshotEngine:
         existing = self._ebs_by_key(region, key)
         if not existing and older is not None:
             existing = [c for c in self._ebs_by_key(region, older.key) if older.matches(c)]
-        for failed in (c for c in existing if c.state == "failed"):
+        for failed in (c for c in existing if c.state == "failed" and self._ours(c)):
             # A failed copy was reported when it failed; clear it so this request can copy again.
+            # Another replicator's (`kmskit snapshot copy`, say) is left alone: not ours to
+            # delete (nor does the IAM policy allow it).
             self._delete_ebs(failed)
         live = [c for c in existing if c.state != "failed"]
         if live:
@@ -479,7 +483,15 @@ class SnapshotEngine:
             if existing is None:
                 raise RetryableError(f"{target} exists but cannot be described yet") from error
             if existing.state == "failed":
-                self.delete(existing)
+                if not self.delete(existing):
+                    # Another replicator's (`kmskit snapshot copy`, say): not ours to delete.
+                    owner = existing.tags.get(TAG_REPLICATOR) or "another tool"
+                    raise DeadLetterError(
+                        f"the previous copy {target} failed ({existing.message}) and was made "
+                        f"by {owner}, not {self.replicator}: delete it, then copy again "
+                        "(redrive the task)",
+                        "PreviousCopyFailed",
+                    ) from error
                 raise RetryableError(
                     f"the previous copy {target} failed ({existing.message}); it is being "
                     "deleted and the copy will be made again"
@@ -543,9 +555,13 @@ class SnapshotEngine:
         except BotoCoreError as error:
             raise classify(error, doing) from error
 
+    def _ours(self, info: SnapshotInfo) -> bool:
+        """Made by this replicator: the only copies it tags or deletes (as its IAM policy says)."""
+        return info.managed and info.tags.get(TAG_REPLICATOR) == self.replicator
+
     def mark_delivered(self, info: SnapshotInfo, when: str) -> None:
         """Tag a staging copy of this replicator as delivered (it is deleted later by the sweep)."""
-        if not info.managed or info.tags.get(TAG_REPLICATOR) != self.replicator:
+        if not self._ours(info):
             return
         tags = [{"Key": TAG_DELIVERED, "Value": when}]
         try:
@@ -563,9 +579,7 @@ class SnapshotEngine:
     # ----------------------------------------------------------------------------- deleting
     def delete(self, info: SnapshotInfo) -> bool:
         """Delete a copy this replicator made. Anything else is refused (returns False)."""
-        if not info.managed or info.tags.get(TAG_REPLICATOR) != self.replicator:
-            return False
-        if info.ref.account != self.account:
+        if not self._ours(info) or info.ref.account != self.account:
             return False
         try:
             if info.ref.kind == "EBS":

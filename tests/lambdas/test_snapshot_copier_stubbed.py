@@ -1180,7 +1180,13 @@ def ebs_row(snapshot_id: str, state: str, key: str) -> dict[str, Any]:
         "State": state,
         "Encrypted": True,
         "KmsKeyId": DEST_KEY,
-        "Tags": tag_list({TAG_COPY_KEY: key, TAG_MANAGED_BY: "kmskit-snapshots"}),
+        "Tags": tag_list(
+            {
+                TAG_COPY_KEY: key,
+                TAG_MANAGED_BY: "kmskit-snapshots",
+                TAG_REPLICATOR: "Source-Replicate",
+            }
+        ),
     }
 
 
@@ -1277,6 +1283,39 @@ def test_a_failed_rds_copy_of_the_same_name_is_deleted_and_the_copy_retried(
         "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
     }
     assert metrics(rt, "DeadLettered") == 0
+
+
+def test_a_failed_rds_copy_of_another_replicator_is_dead_lettered_with_its_owner(
+    stubs: Stubs,
+) -> None:
+    # `kmskit snapshot copy` made the same copy (same name) and it failed: this replicator may
+    # not delete it (its IAM policy allows deleting only its own copies), so waiting for it to
+    # go away would only retry for a day with a false reason.
+    task = rds_task()
+    target = replica_name(task)
+    rds = stubs.on("rds", OTHER)
+    rds.add_client_error("copy_db_snapshot", "DBSnapshotAlreadyExists", "exists")
+    rds.add_response(
+        "describe_db_snapshots",
+        {
+            "DBSnapshots": [
+                rds_row(
+                    target,
+                    OTHER,
+                    "failed",
+                    {TAG_MANAGED_BY: "kmskit-snapshots", TAG_REPLICATOR: "kmskit-cli"},
+                )
+            ]
+        },
+        {"DBSnapshotIdentifier": target, "IncludeShared": False},
+    )
+    message = record(task.to_json(), receive_count=1)
+    expect_dead_letter(
+        stubs, task.to_json(), Contains(target, "kmskit-cli", "delete it"), "PreviousCopyFailed"
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([message]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 1
 
 
 def test_an_rds_copy_that_exists_but_is_not_described_yet_is_retried(stubs: Stubs) -> None:
