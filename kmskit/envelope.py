@@ -89,6 +89,8 @@ MAX_FRAME_LENGTH = 64 * MIB
 """Largest frame (or non-framed body) accepted on encrypt and on decrypt."""
 MAX_ENCRYPTED_DATA_KEYS = 10
 """Messages with more encrypted data keys are refused (each could cost a KMS call)."""
+KMS_PROVIDER_ID = "aws-kms"
+"""Provider ID of data keys encrypted under a KMS key, in every AWS Encryption SDK."""
 RESERVED_CONTEXT_PREFIX = "aws-crypto-"
 """The SDK keeps context keys with this prefix for itself (the signing suite's public key)."""
 
@@ -230,10 +232,21 @@ def partition_of(region: str | None, settings: ClientSettings) -> str:
 
 
 def _edk_key_ids(encrypted_data_keys: Any) -> list[str]:
+    """The KMS key ARNs of a message's encrypted data keys (provider ID ``aws-kms``).
+
+    Data keys of other providers (an SDK's raw AES or RSA wrapping keys, say) are skipped, as
+    the SDK's KMS providers skip them: their key info is binary (a key name, then an IV).
+    """
     ids = []
     for edk in encrypted_data_keys:
-        info = edk.key_provider.key_info
-        ids.append(info.decode() if isinstance(info, bytes) else str(info))
+        provider = edk.key_provider
+        provider_id = provider.provider_id
+        if isinstance(provider_id, bytes):
+            provider_id = provider_id.decode("utf-8", "replace")
+        if provider_id != KMS_PROVIDER_ID:
+            continue
+        info = provider.key_info
+        ids.append(info.decode("utf-8", "replace") if isinstance(info, bytes) else str(info))
     return ids
 
 
@@ -477,6 +490,11 @@ def _message_errors(doing: str) -> Iterator[None]:
         raise IntegrityError(
             f"could not {doing}: the message was tampered with or corrupted "
             f"({type(error).__name__}: authentication failed)"
+        ) from error
+    except UnicodeDecodeError as error:  # the SDK decodes provider and key IDs as UTF-8
+        raise IntegrityError(
+            f"could not {doing}: not an intact AWS Encryption SDK message: the provider or key "
+            f"ID of an encrypted data key is not text, it is corrupted or tampered with ({error})"
         ) from error
     except (AWSEncryptionSDKClientError, struct.error) as error:
         detail = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)

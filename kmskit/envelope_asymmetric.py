@@ -26,7 +26,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from kmskit.clients import ClientSettings, kms_client
 from kmskit.envelope import Readable, kms_call
-from kmskit.errors import IntegrityError, NotFoundError, UsageError, os_error_class
+from kmskit.errors import (
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    UsageError,
+    os_error_class,
+)
 
 RSA_OAEP = "RSAES_OAEP_SHA_256"
 RAW_MESSAGE_LIMIT = 4096
@@ -89,9 +95,19 @@ class PublicKey:
                 f"cannot use locally: {error}"
             ) from None
 
+    def _require_usage(self, usage: str, doing: str) -> None:
+        """Raise :class:`ConflictError` (exit 7, as KMS's own InvalidKeyUsageException is when
+        kmskit lets KMS find out) unless KMS says the key has ``usage``; a key loaded from a
+        file has no known usage and passes."""
+        if self.key_usage not in (None, usage):
+            raise ConflictError(
+                f"{self.key_id} is {_a(self.key_usage)} key: {doing} needs {_a(usage)} key"
+            )
+
     @property
     def max_plaintext(self) -> int:
         """Largest plaintext RSAES_OAEP_SHA_256 encrypts with this key (k - 2*32 - 2 bytes)."""
+        self._require_usage("ENCRYPT_DECRYPT", "encryption")
         key = self._loaded() if self.key_spec.startswith("RSA_") else None
         if not isinstance(key, rsa.RSAPublicKey):
             raise UsageError(
@@ -101,17 +117,20 @@ class PublicKey:
 
     def default_signing_algorithm(self) -> str:
         """RSASSA_PSS_SHA_256 for RSA keys, the curve's ECDSA for ECC keys."""
-        if self.key_usage not in (None, "SIGN_VERIFY"):
-            raise UsageError(
-                f"{self.key_id} is an {self.key_usage} key: signing needs a SIGN_VERIFY key"
-            )
+        self._require_usage("SIGN_VERIFY", "signing")
         try:
             return _DEFAULT_SIGNING[self.key_spec]
         except KeyError:
             raise UsageError(
-                f"kmskit signs with RSA and ECC keys; {self.key_id or 'the key'} is "
-                f"{self.key_spec}. Received: {self.key_spec}"
+                f"kmskit signs with {', '.join(_DEFAULT_SIGNING)} keys (not ML-DSA, Ed25519 "
+                f"or SM2); {self.key_id or 'the key'} is {self.key_spec}. "
+                f"Received: {self.key_spec}"
             ) from None
+
+
+def _a(usage: str) -> str:
+    """``usage`` with its article: "an ENCRYPT_DECRYPT", "a SIGN_VERIFY"."""
+    return f"{'an' if usage[0] in 'AEIOU' else 'a'} {usage}"
 
 
 def get_public_key(key: str, *, settings: ClientSettings | None = None) -> PublicKey:
@@ -163,12 +182,7 @@ def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
 
 def public_encrypt(public_key: PublicKey, plaintext: bytes) -> bytes:
     """RSAES_OAEP_SHA_256 with the public key, locally. Decrypt with :func:`private_decrypt`."""
-    if public_key.key_usage not in (None, "ENCRYPT_DECRYPT"):
-        raise UsageError(
-            f"{public_key.key_id} is a {public_key.key_usage} key: encryption needs an "
-            "ENCRYPT_DECRYPT RSA key"
-        )
-    limit = public_key.max_plaintext
+    limit = public_key.max_plaintext  # refuses keys of another usage, and not RSA
     if len(plaintext) > limit:
         raise UsageError(
             f"'plaintext' is {len(plaintext)} bytes; {RSA_OAEP} with a {public_key.key_spec} key "
@@ -306,8 +320,9 @@ def verify_local(
             if not isinstance(key, rsa.RSAPublicKey):
                 raise UsageError(f"{algorithm} needs an RSA key; this is {public_key.key_spec}")
             pad: padding.AsymmetricPadding = (
-                # KMS uses a salt as long as the digest; AUTO accepts that (and any other).
-                padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=padding.PSS.AUTO)
+                # KMS's RSASSA_PSS_SHA_<n> uses "a <n>-bit salt" (symm-asymm-choose.html), and
+                # so does KMS Verify: a signature with another salt length is not one of them.
+                padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=padding.PSS.DIGEST_LENGTH)
                 if algorithm.startswith("RSASSA_PSS")
                 else padding.PKCS1v15()
             )

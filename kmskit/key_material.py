@@ -14,8 +14,9 @@ The steps AWS documents (developerguide/importing-keys.html), done locally with 
 
 3. ``ImportKeyMaterial`` with the import token, and ``ValidTo`` when the material expires.
 
-Material for symmetric and HMAC keys can be generated here with :mod:`secrets`; RSA and ECC
-private keys with ``cryptography``. Plaintext material is never written to disk unless the
+Material for symmetric and HMAC keys can be generated here with :mod:`secrets` (SYMMETRIC_DEFAULT:
+32 bytes, 16 in the China Regions, where the spec is SM4); RSA and ECC private keys with
+``cryptography``. Plaintext material is never written to disk unless the
 caller asks for a copy (the CLI's ``--save-material``).
 
 KMS does not copy imported material between related multi-Region keys: the same material must be
@@ -45,6 +46,9 @@ WRAPPING_KEY_SPEC = "RSA_4096"
 RSAES_OAEP_SHA_256 = "RSAES_OAEP_SHA_256"
 RSA_AES_KEY_WRAP_SHA_256 = "RSA_AES_KEY_WRAP_SHA_256"
 SYMMETRIC_MATERIAL_BYTES = 32
+CHINA_SYMMETRIC_MATERIAL_BYTES = 16
+"""In the China Regions (partition ``aws-cn``) SYMMETRIC_DEFAULT "creates a 128-bit symmetric key
+that uses SM4 encryption" (APIReference/API_CreateKey.html, KeySpec)."""
 # Imported HMAC material: at least the digest size, at most the hash block size (bytes).
 HMAC_MATERIAL_BYTES: dict[str, tuple[int, int]] = {
     "HMAC_224": (28, 64),
@@ -81,6 +85,11 @@ class ImportTarget:
     multi_region_key_type: str | None = None
     """``PRIMARY`` or ``REPLICA`` for a multi-Region key, else None."""
 
+    @property
+    def partition(self) -> str:
+        """``aws``, ``aws-cn``, ``aws-us-gov``, ... from the key ARN."""
+        return self.key_arn.split(":")[1]
+
 
 @dataclass(frozen=True)
 class ImportResult:
@@ -103,10 +112,19 @@ def wrapping_algorithm(key_spec: str) -> str:
     )
 
 
-def generate_material(key_spec: str) -> bytes:
-    """Fresh material for a ``key_spec`` key: random bytes, or a PKCS#8 DER private key."""
+def symmetric_material_bytes(partition: str) -> int:
+    """Bytes of SYMMETRIC_DEFAULT material: 32 (AES-256), 16 in the China Regions (SM4)."""
+    return CHINA_SYMMETRIC_MATERIAL_BYTES if partition == "aws-cn" else SYMMETRIC_MATERIAL_BYTES
+
+
+def generate_material(key_spec: str, *, partition: str = "aws") -> bytes:
+    """Fresh material for a ``key_spec`` key: random bytes, or a PKCS#8 DER private key.
+
+    ``partition``: of the key (its ARN's second field), which sizes SYMMETRIC_DEFAULT material
+    (:func:`symmetric_material_bytes`). Default ``aws``.
+    """
     if key_spec == "SYMMETRIC_DEFAULT":
-        return secrets.token_bytes(SYMMETRIC_MATERIAL_BYTES)
+        return secrets.token_bytes(symmetric_material_bytes(partition))
     if key_spec in HMAC_MATERIAL_BYTES:
         return secrets.token_bytes(HMAC_MATERIAL_BYTES[key_spec][0])
     private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -124,16 +142,19 @@ def generate_material(key_spec: str) -> bytes:
     )
 
 
-def prepare_material(key_spec: str, material: bytes) -> bytes:
+def prepare_material(key_spec: str, material: bytes, *, partition: str = "aws") -> bytes:
     """Check ``material`` fits a ``key_spec`` key; private keys may be PEM and become DER.
 
-    Raises :class:`UsageError` naming ``--material`` and what was received.
+    ``partition``: as for :func:`generate_material`. Default ``aws``. Raises
+    :class:`UsageError` naming ``--material`` and what was received.
     """
     if key_spec == "SYMMETRIC_DEFAULT":
-        if len(material) != SYMMETRIC_MATERIAL_BYTES:
+        size = symmetric_material_bytes(partition)
+        if len(material) != size:
+            where = " in the China Regions (SM4)" if partition == "aws-cn" else ""
             raise UsageError(
-                f"'--material' must hold exactly {SYMMETRIC_MATERIAL_BYTES} bytes for a "
-                f"SYMMETRIC_DEFAULT key. Received: {len(material)} bytes"
+                f"'--material' must hold exactly {size} bytes for a SYMMETRIC_DEFAULT key"
+                f"{where}. Received: {len(material)} bytes"
             )
         return material
     if key_spec in HMAC_MATERIAL_BYTES:
@@ -316,7 +337,9 @@ def import_material(
     ``valid_to``: the material expires then. Default: it does not expire.
     ``new_material``: send ImportType NEW_KEY_MATERIAL (a further material for a symmetric
     key or a multi-Region primary, made current by RotateKeyOnDemand; refused, before any call,
-    where :func:`check_new_material` says KMS would reject it). Default: KMS decides.
+    where :func:`check_new_material` says KMS would reject it). Default: KMS decides, except
+    for a symmetric multi-Region replica, which always gets EXISTING_KEY_MATERIAL (its
+    primary's material).
     """
     algorithm = wrapping_algorithm(target.key_spec)
     if new_material:
@@ -342,6 +365,11 @@ def import_material(
         request["ValidTo"] = valid_to
     if new_material:
         request["ImportType"] = "NEW_KEY_MATERIAL"
+    elif target.key_spec == "SYMMETRIC_DEFAULT" and target.multi_region_key_type == "REPLICA":
+        # "The import type for the replica Region key should be EXISTING_KEY_MATERIAL": left
+        # out, it defaults to NEW_KEY_MATERIAL for a key that never had material
+        # (APIReference/API_ImportKeyMaterial.html; ImportType is for symmetric keys only).
+        request["ImportType"] = "EXISTING_KEY_MATERIAL"
     try:
         response = kms.import_key_material(**request)
     except ClientError as error:

@@ -47,7 +47,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--material",
         metavar="FILE",
-        help="material to import ('-' reads stdin): 32 raw bytes for SYMMETRIC_DEFAULT, "
+        help="material to import ('-' reads stdin): 32 raw bytes for SYMMETRIC_DEFAULT (16 "
+        "in the China Regions, where it is SM4), "
         "digest-size to block-size bytes for HMAC, an unencrypted PKCS#8 private key (DER or "
         "PEM) for RSA and ECC keys",
     )
@@ -120,12 +121,12 @@ def run(args: argparse.Namespace) -> int:
     if args.generate:
         check_generate(target, saved=bool(args.save_material), new_material=args.new_material)
     if given is None:
-        material = generate_material(target.key_spec)
+        material = generate_material(target.key_spec, partition=target.partition)
         if args.save_material:
             with atomic_output(args.save_material, exclusive=True) as out:
                 out.write(material)
     else:
-        material = prepare_material(target.key_spec, given)
+        material = prepare_material(target.key_spec, given, partition=target.partition)
     try:
         result = import_material(
             kms, target, material, valid_to=valid_to, new_material=args.new_material

@@ -15,6 +15,7 @@ import boto3
 import botocore.retries.standard
 import pytest
 from botocore.awsrequest import AWSResponse
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 from moto import mock_aws
@@ -154,7 +155,7 @@ def probe_clients(monkeypatch: pytest.MonkeyPatch, *, no_backoff: bool = True) -
     return probe
 
 
-def _moto_key(key_id: str) -> tuple[str, Any]:
+def moto_private_key(key_id: str) -> tuple[str, Any]:
     """The ARN and the cryptography private key of a moto asymmetric key."""
 
     key = kms_backends[DEFAULT_ACCOUNT_ID][REGION].describe_key(key_id)
@@ -170,13 +171,15 @@ def _hash(algorithm: str) -> Any:
 def emulate_asymmetric_kms(probe: ClientProbe) -> None:
     """What moto 5.2 lacks of asymmetric KMS, done as the KMS API reference describes it with
     moto's own private keys: Decrypt with RSAES_OAEP_SHA_256 (moto only decrypts its symmetric
-    blobs) and Sign with MessageType=DIGEST (moto hashes the digest again). Everything else is
-    left to moto."""
+    blobs), Sign with MessageType=DIGEST (moto hashes the digest again), and RSASSA_PSS Sign and
+    Verify with a salt as long as the digest ("SHA-256 for both the message digest and the MGF1
+    mask generation function along with a 256-bit salt", developerguide/symm-asymm-choose.html;
+    moto uses the longest salt). Everything else is left to moto."""
 
     def decrypt(request: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
         if request.get("EncryptionAlgorithm") != RSA_OAEP:
             return None
-        arn, key = _moto_key(request["KeyId"])
+        arn, key = moto_private_key(request["KeyId"])
         oaep = padding.OAEP(mgf=padding.MGF1(_hash("_256")), algorithm=_hash("_256"), label=None)
         try:
             plaintext = key.decrypt(base64.b64decode(request["CiphertextBlob"]), oaep)
@@ -189,21 +192,61 @@ def emulate_asymmetric_kms(probe: ClientProbe) -> None:
             "EncryptionAlgorithm": "RSAES_OAEP_SHA_256",
         }
 
-    def sign(request: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
-        if request.get("MessageType") != "DIGEST":
-            return None
-        algorithm = request["SigningAlgorithm"]
-        arn, key = _moto_key(request["KeyId"])
-        digest = base64.b64decode(request["Message"])
-        prehashed = utils.Prehashed(_hash(algorithm))
-        if algorithm.startswith("ECDSA"):
-            signature = key.sign(digest, ec.ECDSA(prehashed))
-        else:
-            pss = padding.PSS(
+    def digest_of(request: dict[str, Any]) -> bytes:
+        message = base64.b64decode(request["Message"])
+        if request.get("MessageType") == "DIGEST":
+            return message
+        hashing = hashes.Hash(_hash(request["SigningAlgorithm"]))
+        hashing.update(message)
+        return hashing.finalize()
+
+    def rsa_padding(algorithm: str) -> Any:
+        if algorithm.startswith("RSASSA_PSS"):
+            return padding.PSS(
                 mgf=padding.MGF1(_hash(algorithm)), salt_length=padding.PSS.DIGEST_LENGTH
             )
-            signature = key.sign(digest, pss, prehashed)
+        return padding.PKCS1v15()
+
+    def wrong_usage(key_id: str) -> tuple[int, dict[str, Any]] | None:
+        usage = kms_backends[DEFAULT_ACCOUNT_ID][REGION].describe_key(key_id).key_usage
+        if usage == "SIGN_VERIFY":
+            return None
+        error = {"Code": "InvalidKeyUsageException", "Message": f"{usage} key"}
+        return 400, {"Error": error}
+
+    def sign(request: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        algorithm = request["SigningAlgorithm"]
+        if request.get("MessageType") != "DIGEST" and not algorithm.startswith("RSASSA_PSS"):
+            return None
+        if refused := wrong_usage(request["KeyId"]):
+            return refused
+        arn, key = moto_private_key(request["KeyId"])
+        prehashed = utils.Prehashed(_hash(algorithm))
+        if algorithm.startswith("ECDSA"):
+            signature = key.sign(digest_of(request), ec.ECDSA(prehashed))
+        else:
+            signature = key.sign(digest_of(request), rsa_padding(algorithm), prehashed)
         return 200, {"KeyId": arn, "Signature": signature, "SigningAlgorithm": algorithm}
+
+    def verify(request: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        algorithm = request["SigningAlgorithm"]
+        if not algorithm.startswith("RSASSA_PSS"):
+            return None
+        if refused := wrong_usage(request["KeyId"]):
+            return refused
+        arn, key = moto_private_key(request["KeyId"])
+        try:
+            key.public_key().verify(
+                base64.b64decode(request["Signature"]),
+                digest_of(request),
+                rsa_padding(algorithm),
+                utils.Prehashed(_hash(algorithm)),
+            )
+        except InvalidSignature:
+            error = {"Code": "KMSInvalidSignatureException", "Message": "invalid signature"}
+            return 400, {"Error": error}
+        return 200, {"KeyId": arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
 
     probe.respond("Decrypt", decrypt)
     probe.respond("Sign", sign)
+    probe.respond("Verify", verify)

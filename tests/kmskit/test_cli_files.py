@@ -367,7 +367,9 @@ def test_kmskit_max_attempts_is_used_and_a_flag_overrides_it(
 
 
 @pytest.mark.parametrize(
-    ("code", "exit_code"), [("ExpiredToken", EXIT_FAILURE), ("AccessDenied", EXIT_ACCESS_DENIED)]
+    ("code", "exit_code"),
+    # RegionDisabledException: STS in a Region the account has not enabled (no table maps it).
+    [("RegionDisabledException", EXIT_FAILURE), ("AccessDenied", EXIT_ACCESS_DENIED)],
 )
 def test_an_aws_error_a_command_did_not_map_is_one_line(
     code: str,
@@ -375,8 +377,8 @@ def test_an_aws_error_a_command_did_not_map_is_one_line(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Expired credentials on the first call of `snapshot copy` (its STS call): the error code
-    and the operation on one line with the mapped exit code, not a botocore traceback."""
+    """An AWS error on the first call of `snapshot copy` (its STS call): the error code and the
+    operation on one line with the mapped exit code, not a botocore traceback."""
     stubs: list[Stubber] = []
 
     def failing_client(self: ClientSettings, service: str, **_: Any) -> Any:
@@ -387,7 +389,7 @@ def test_an_aws_error_a_command_did_not_map_is_one_line(
             aws_secret_access_key="testing",
         )
         stub = Stubber(client)
-        stub.add_client_error("get_caller_identity", code, "The security token is expired", 403)
+        stub.add_client_error("get_caller_identity", code, "STS said no", 403)
         stub.activate()
         stubs.append(stub)
         return client
@@ -402,7 +404,7 @@ def test_an_aws_error_a_command_did_not_map_is_one_line(
     line = one_error_line(capsys)
     assert line == (
         "kmskit: error: could not look up this account (sts:GetCallerIdentity): "
-        f"{code}: The security token is expired"
+        f"{code}: STS said no"
     )
 
 

@@ -15,8 +15,15 @@ import aws_encryption_sdk
 import boto3
 import pytest
 from aws_encryption_sdk.exceptions import MasterKeyProviderError
-from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
+from aws_encryption_sdk.identifiers import (
+    Algorithm,
+    CommitmentPolicy,
+    EncryptionKeyType,
+    WrappingAlgorithm,
+)
+from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
+from aws_encryption_sdk.key_providers.raw import RawMasterKey
 from moto import mock_aws
 
 from kmskit.clients import ClientSettings
@@ -420,6 +427,56 @@ def test_kmskit_decrypts_stock_sdk_messages_with_its_defaults(world: KmsWorld) -
     )
     assert out.getvalue() == data
     assert (info.suite_id, info.frame_length) == (0x0578, 4096)
+
+
+def raw_aes_key(provider_id: str) -> RawMasterKey:
+    """A raw AES wrapping key of the stock SDK: its key info is the key name, then binary (the
+    tag and IV lengths and the IV)."""
+    return RawMasterKey(
+        provider_id=provider_id,
+        key_id=b"escrow-key-1",
+        wrapping_key=WrappingKey(
+            wrapping_algorithm=WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING,
+            wrapping_key=os.urandom(32),
+            wrapping_key_type=EncryptionKeyType.SYMMETRIC,
+        ),
+    )
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_kmskit_decrypts_sdk_messages_that_also_carry_a_raw_key(
+    world: KmsWorld, strict: bool
+) -> None:
+    # An SDK message whose data key is encrypted under a KMS key and a raw (escrow) key: the
+    # SDK's KMS providers skip the raw key's data key, and so must kmskit's checks and report.
+    provider = stock_provider(world.arn)
+    provider.add_master_key_provider(raw_aes_key("escrow"))  # type: ignore[attr-defined]
+    message, header = stock_client().encrypt(
+        source=b"payload", key_provider=provider, encryption_context=CONTEXT
+    )
+    assert {edk.key_provider.provider_id for edk in header.encrypted_data_keys} == {
+        "aws-kms",
+        "escrow",
+    }
+    out = io.BytesIO()
+    info = Envelope([world.arn] if strict else []).decrypt_stream(io.BytesIO(message), out, CONTEXT)
+    assert out.getvalue() == b"payload"
+    assert info.key_ids == (world.arn,)
+
+
+def test_a_kms_data_key_whose_key_id_is_not_text_is_an_integrity_error(world: KmsWorld) -> None:
+    # Binary key info under the provider ID aws-kms, as a corrupted or forged header has it.
+    message, _ = stock_client().encrypt(
+        source=b"payload", key_provider=raw_aes_key("aws-kms"), encryption_context=CONTEXT
+    )
+    with pytest.raises(IntegrityError, match="key ID of an encrypted data key is not text"):
+        Envelope().decrypt(message, CONTEXT)
+    # A provider ID that is no longer text: one corrupted byte of a kmskit message's header.
+    message = Envelope([world.arn]).encrypt(b"payload", CONTEXT)
+    at = message.index(b"aws-kms")
+    corrupted = message[:at] + b"\xff" + message[at + 1 :]
+    with pytest.raises(IntegrityError, match="provider or key ID of an encrypted data key"):
+        Envelope().decrypt(corrupted, CONTEXT)
 
 
 # -- data key caching -----------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Asymmetric keys against moto: encrypt with the public key outside AWS, decrypt through KMS;
 sign with KMS, verify locally and with KMS.
 
-moto 5.2 lacks two pieces of asymmetric KMS (RSA decryption, Sign with MessageType=DIGEST):
-``emulate_asymmetric_kms`` performs them as the KMS API reference describes, with moto's own
-private keys, so every request kmskit sends still goes through a real botocore client."""
+moto 5.2 lacks pieces of asymmetric KMS (RSA decryption, Sign with MessageType=DIGEST, and
+RSASSA-PSS with KMS's salt length): ``emulate_asymmetric_kms`` performs them as the KMS
+documentation describes, with moto's own private keys, so every request kmskit sends still goes
+through a real botocore client."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 from kmskit.cli import main
 from kmskit.envelope_asymmetric import (
@@ -28,13 +29,21 @@ from kmskit.envelope_asymmetric import (
     verify_local,
     verify_with_kms,
 )
-from kmskit.errors import EXIT_INTEGRITY, EXIT_USAGE, IntegrityError, UsageError
+from kmskit.errors import (
+    EXIT_CONFLICT,
+    EXIT_INTEGRITY,
+    EXIT_USAGE,
+    ConflictError,
+    IntegrityError,
+    UsageError,
+)
 from tests.kmskit.envelope_support import (
     RSA_OAEP,
     ClientProbe,
     KmsWorld,
     emulate_asymmetric_kms,
     kms_world,
+    moto_private_key,
     probe_clients,
 )
 
@@ -130,7 +139,7 @@ def test_tampered_rsa_ciphertext_is_an_integrity_error(world: KmsWorld, probe: C
 
 def test_public_key_encryption_refuses_signing_and_symmetric_keys(world: KmsWorld) -> None:
     with pytest.raises(
-        UsageError, match="is a SIGN_VERIFY key: encryption needs an ENCRYPT_DECRYPT"
+        ConflictError, match="is a SIGN_VERIFY key: encryption needs an ENCRYPT_DECRYPT"
     ):
         public_encrypt(get_public_key(signing_key(world, "RSA_2048")), b"x")
     with pytest.raises(UsageError, match="ECC_NIST_P256 key: only RSA keys encrypt"):
@@ -221,6 +230,32 @@ def test_explicit_rsa_signing_algorithms_verify(
     )
 
 
+@pytest.mark.parametrize("algorithm", ["RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_512"])
+def test_local_verify_takes_only_the_salt_length_kms_uses(
+    world: KmsWorld, probe: ClientProbe, algorithm: str
+) -> None:
+    # KMS's RSASSA_PSS_SHA_<n> has "a <n>-bit salt": a PSS signature with another salt length
+    # (made with the private half of imported key material, say) is one KMS Verify refuses, so
+    # verifying locally must refuse it too.
+    arn = signing_key(world, "RSA_2048")
+    _, private_key = moto_private_key(arn)
+    digest = hashes.Hash(hashes.SHA256() if algorithm.endswith("256") else hashes.SHA512())
+    digest.update(b"release 1.2.3")
+    mgf = padding.MGF1(digest.algorithm)
+    prehashed = utils.Prehashed(digest.algorithm)
+    value = digest.finalize()
+    kms_like = private_key.sign(value, padding.PSS(mgf, padding.PSS.DIGEST_LENGTH), prehashed)
+    longest_salt = private_key.sign(value, padding.PSS(mgf, padding.PSS.MAX_LENGTH), prehashed)
+    public = get_public_key(arn)
+    message = b"release 1.2.3"
+    assert verify_local(public, io.BytesIO(message), kms_like, algorithm=algorithm) == algorithm
+    assert verify_with_kms(arn, io.BytesIO(message), kms_like, algorithm=algorithm) == algorithm
+    with pytest.raises(IntegrityError, match="the signature does not match the data"):
+        verify_local(public, io.BytesIO(message), longest_salt, algorithm=algorithm)
+    with pytest.raises(IntegrityError):
+        verify_with_kms(arn, io.BytesIO(message), longest_salt, algorithm=algorithm)
+
+
 def test_ecdsa_hash_that_does_not_fit_the_curve_is_a_usage_error(
     world: KmsWorld, probe: ClientProbe
 ) -> None:
@@ -247,10 +282,55 @@ def test_kms_verify_refuses_a_wrong_signature(world: KmsWorld, probe: ClientProb
         verify_with_kms(arn, io.BytesIO(b"artefact"), signature)
 
 
+@pytest.mark.parametrize("spec", ["ECC_NIST_EDWARDS25519", "ML_DSA_65", "SM2"])
+def test_key_specs_kmskit_does_not_sign_with_are_named(
+    world: KmsWorld, probe: ClientProbe, spec: str
+) -> None:
+    # botocore's KeySpec has SIGN_VERIFY specs kmskit cannot sign or verify with: the error
+    # names the specs it can (an Ed25519 key is "ECC_NIST_EDWARDS25519", so "ECC keys" misled).
+    arn = signing_key(world, "ECC_NIST_P256")
+    der = get_public_key(arn).der
+    answer = {"KeyId": arn, "PublicKey": der, "KeySpec": spec, "KeyUsage": "SIGN_VERIFY"}
+    probe.respond("GetPublicKey", lambda _: (200, dict(answer)))
+    with pytest.raises(UsageError) as caught:
+        sign(arn, io.BytesIO(b"x"))
+    assert str(caught.value) == (
+        "kmskit signs with RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_SECG_P256K1, "
+        f"ECC_NIST_P384, ECC_NIST_P521 keys (not ML-DSA, Ed25519 or SM2); {arn} is {spec}. "
+        f"Received: {spec}"
+    )
+    assert probe.calls["Sign"] == 0
+
+
 def test_signing_with_an_encryption_key_is_refused(world: KmsWorld, probe: ClientProbe) -> None:
-    with pytest.raises(UsageError, match="ENCRYPT_DECRYPT key: signing needs a SIGN_VERIFY key"):
+    with pytest.raises(ConflictError, match="ENCRYPT_DECRYPT key: signing needs a SIGN_VERIFY key"):
         sign(rsa_encryption_key(world), io.BytesIO(b"x"))
     assert probe.calls["Sign"] == 0
+
+
+def test_a_key_of_the_wrong_usage_exits_7_whether_kms_or_kmskit_notices(
+    world: KmsWorld, probe: ClientProbe, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # docs/envelope.md: "7 conflict: ... key of the wrong type or usage". With --algorithm kmskit
+    # asks KMS straight away, which answers InvalidKeyUsageException (exit 7); without it,
+    # kmskit finds the usage with GetPublicKey first, and must exit the same way.
+    encryption_key, signer = rsa_encryption_key(world), signing_key(world, "RSA_2048")
+    ecc_signer = signing_key(world, "ECC_NIST_P256")
+    data, sig = tmp_path / "data", tmp_path / "data.sig"
+    data.write_bytes(b"artifact")
+    sig.write_bytes(b"s" * 256)
+    commands = [
+        ["sign", "--key", encryption_key, "--algorithm", "RSASSA_PSS_SHA_256", str(data), "-"],
+        ["sign", "--key", encryption_key, str(data), str(sig)],
+        ["verify", "--key", encryption_key, "--signature", str(sig), str(data)],
+        ["verify", "--kms", "--key", encryption_key, "--signature", str(sig), str(data)],
+        ["pubkey", "encrypt", "--key", signer, str(data), str(tmp_path / "data.rsa")],
+        ["pubkey", "encrypt", "--key", ecc_signer, str(data), str(tmp_path / "data.rsa")],
+    ]
+    for argv in commands:
+        assert main(argv) == EXIT_CONFLICT, argv
+        assert "key" in capsys.readouterr().err
+    assert probe.calls["Sign"] == 1  # only the first command got as far as KMS
 
 
 def test_cli_sign_and_verify_exit_codes(

@@ -38,6 +38,7 @@ from kmskit.key_material import (
 )
 
 KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+CHINA_KEY_ARN = "arn:aws-cn:kms:cn-north-1:111111111111:key/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
 TOKEN = b"import-token-from-kms"
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 RSA_4096_CIPHERTEXT_BYTES = 512
@@ -63,11 +64,12 @@ class FakeKms:
         origin: str = "EXTERNAL",
         state: str = "PendingImport",
         multi_region: str | None = None,
+        arn: str = KEY_ARN,
     ) -> None:
         """``multi_region``: None (single-Region), ``PRIMARY`` or ``REPLICA``."""
         metadata: dict[str, Any] = {
-            "KeyId": KEY_ARN.rsplit("/", 1)[1],
-            "Arn": KEY_ARN,
+            "KeyId": arn.rsplit("/", 1)[1],
+            "Arn": arn,
             "KeySpec": key_spec,
             "Origin": origin,
             "KeyState": state,
@@ -79,19 +81,19 @@ class FakeKms:
             "describe_key", {"KeyMetadata": metadata}, {"KeyId": "alias/imported"}
         )
 
-    def parameters(self, algorithm: str) -> None:
+    def parameters(self, algorithm: str, arn: str = KEY_ARN) -> None:
         public_der = self.wrapping_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         self.stubber.add_response(
             "get_parameters_for_import",
             {
-                "KeyId": KEY_ARN,
+                "KeyId": arn,
                 "ImportToken": TOKEN,
                 "PublicKey": public_der,
                 "ParametersValidTo": datetime(2030, 1, 1, tzinfo=UTC),
             },
-            {"KeyId": KEY_ARN, "WrappingAlgorithm": algorithm, "WrappingKeySpec": "RSA_4096"},
+            {"KeyId": arn, "WrappingAlgorithm": algorithm, "WrappingKeySpec": "RSA_4096"},
         )
 
     def accepts_import(self) -> None:
@@ -248,6 +250,30 @@ def test_generated_hmac_material_has_the_digest_size(key_spec: str, generated_by
     material = generate_material(key_spec)
     assert len(material) == generated_bytes
     assert prepare_material(key_spec, material) == material
+
+
+def test_symmetric_material_is_128_bits_in_the_china_regions(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # API_CreateKey, KeySpec: SYMMETRIC_DEFAULT "creates a KMS key with a 256-bit AES-GCM key
+    # [...] except in China Regions, where it creates a 128-bit symmetric key that uses SM4".
+    kms.describe("SYMMETRIC_DEFAULT", arn=CHINA_KEY_ARN)
+    kms.parameters("RSAES_OAEP_SHA_256", arn=CHINA_KEY_ARN)
+    kms.accepts_import()
+    saved = tmp_path / "sm4.bin"
+    argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
+    assert main(argv) == EXIT_OK
+    assert len(kms.unwrap()) == 16
+    assert kms.unwrap() == saved.read_bytes()
+    capsys.readouterr()
+    aes = tmp_path / "aes.bin"
+    aes.write_bytes(bytes(32))
+    kms.describe("SYMMETRIC_DEFAULT", arn=CHINA_KEY_ARN)
+    assert main(["key", "import-material", "alias/imported", "--material", str(aes)]) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        "kmskit: error: '--material' must hold exactly 16 bytes for a SYMMETRIC_DEFAULT key in "
+        "the China Regions (SM4). Received: 32 bytes"
+    )
 
 
 def test_non_external_key_is_refused_before_any_import_call(
@@ -486,15 +512,25 @@ def test_generate_for_a_multi_region_primary_with_a_saved_copy(
     )
 
 
-def test_a_replica_takes_its_primarys_material_from_a_file(kms: FakeKms, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("key_spec", "import_type"),
+    # API_ImportKeyMaterial: "The import type for the replica Region key should be
+    # EXISTING_KEY_MATERIAL" (left out, it defaults to NEW_KEY_MATERIAL for a key that never had
+    # material), and ImportType is "only usable with symmetric encryption keys".
+    [("SYMMETRIC_DEFAULT", "EXISTING_KEY_MATERIAL"), ("HMAC_256", None)],
+)
+def test_a_replica_takes_its_primarys_material_from_a_file(
+    kms: FakeKms, tmp_path: Path, key_spec: str, import_type: str | None
+) -> None:
     material = bytes(range(32))
     path = tmp_path / "primary.bin"
     path.write_bytes(material)
-    kms.describe("SYMMETRIC_DEFAULT", multi_region="REPLICA")
+    kms.describe(key_spec, multi_region="REPLICA")
     kms.parameters("RSAES_OAEP_SHA_256")
     kms.accepts_import()
     assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == EXIT_OK
     assert kms.unwrap() == material
+    assert kms.imported.get("ImportType") == import_type
 
 
 # -- which keys take new material (APIReference/API_ImportKeyMaterial.html, ImportType) ---------
