@@ -395,20 +395,26 @@ def test_counts_per_key_principal_and_event(aws: Any) -> None:
 
 def test_cross_account_call_logged_in_both_accounts_counts_once(aws: Any) -> None:
     """The owner's and the caller's copy share a sharedEventID: one call, counted once."""
-    summary = UsageSummary()
-    kept: list[dict[str, Any]] = []
-
-    def sink(record: dict[str, Any], keys: list[str]) -> None:
-        summary.add(record, keys)
-        kept.append(record)
-
+    sink = KeptRecords()
     stats = AuditReader(aws, workers=8, progress=False).run(
         LOCATION, WEEK, RecordFilter(caller_accounts=frozenset({PARTNER})), sink
     )
-    assert summary.count(DATA_KEY, PARTNER_ROLE, "Decrypt") == 2
+    assert sink.summary.count(DATA_KEY, PARTNER_ROLE, "Decrypt") == 2
     assert (stats.matched, stats.duplicates) == (2, 2)
     # The first copy in key order is kept: the key owner's account folder sorts first.
-    assert [r["recipientAccountId"] for r in kept] == [OWNER, OWNER]
+    assert [r["recipientAccountId"] for r in sink.records] == [OWNER, OWNER]
+
+
+class KeptRecords:
+    """A record sink that sums the records (``summary``) and keeps them in order (``records``)."""
+
+    def __init__(self) -> None:
+        self.summary = UsageSummary()
+        self.records: list[dict[str, Any]] = []
+
+    def __call__(self, record: dict[str, Any], keys: list[str]) -> None:
+        self.summary.add(record, keys)
+        self.records.append(record)
 
 
 def aws_account(account: str, principal_id: str) -> dict[str, Any]:
@@ -461,18 +467,14 @@ def test_cross_account_call_is_attributed_to_the_caller_not_its_account(caller: 
     with mock_aws():
         s3 = boto3.client("s3", region_name="eu-west-1")
         role = cross_account_bucket(s3, bucket, caller=caller, caller_copy_too=True)
-        summary = UsageSummary()
-        kept: list[dict[str, Any]] = []
-
-        def sink(record: dict[str, Any], keys: list[str]) -> None:
-            summary.add(record, keys)
-            kept.append(record)
-
+        sink = KeptRecords()
         stats = AuditReader(s3, workers=2, progress=False).run(
             LogLocation(bucket, PREFIX), WEEK, RecordFilter(), sink
         )
-    assert {key: row.count for key, row in summary.rows.items()} == {(DATA_KEY, role, "Decrypt"): 1}
-    assert [r["recipientAccountId"] for r in kept] == [caller]
+    assert {key: row.count for key, row in sink.summary.rows.items()} == {
+        (DATA_KEY, role, "Decrypt"): 1
+    }
+    assert [r["recipientAccountId"] for r in sink.records] == [caller]
     assert (stats.matched, stats.duplicates) == (1, 1)
 
 

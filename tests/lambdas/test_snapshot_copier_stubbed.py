@@ -1253,9 +1253,8 @@ def expect_retry(
     )
 
 
-def test_a_failed_rds_copy_of_the_same_name_is_deleted_and_the_copy_retried(
-    stubs: Stubs,
-) -> None:
+def failed_rds_copy_of_the_same_name(stubs: Stubs, replicator: str) -> tuple[Task, Stubber]:
+    """An RDS copy task whose copy name is taken by a failed copy that ``replicator`` made."""
     task = rds_task()
     target = replica_name(task)
     rds = stubs.on("rds", OTHER)
@@ -1268,13 +1267,20 @@ def test_a_failed_rds_copy_of_the_same_name_is_deleted_and_the_copy_retried(
                     target,
                     OTHER,
                     "failed",
-                    {TAG_MANAGED_BY: "kmskit-snapshots", TAG_REPLICATOR: "Source-Replicate"},
+                    {TAG_MANAGED_BY: "kmskit-snapshots", TAG_REPLICATOR: replicator},
                 )
             ]
         },
         {"DBSnapshotIdentifier": target, "IncludeShared": False},
     )
-    rds.add_response("delete_db_snapshot", {}, {"DBSnapshotIdentifier": target})
+    return task, rds
+
+
+def test_a_failed_rds_copy_of_the_same_name_is_deleted_and_the_copy_retried(
+    stubs: Stubs,
+) -> None:
+    task, rds = failed_rds_copy_of_the_same_name(stubs, "Source-Replicate")
+    rds.add_response("delete_db_snapshot", {}, {"DBSnapshotIdentifier": replica_name(task)})
     message = record(task.to_json(), receive_count=1)
     expect_retry(stubs, message, 1)
     rt = runtime(replicator_config(), stubs)
@@ -1291,27 +1297,13 @@ def test_a_failed_rds_copy_of_another_replicator_is_dead_lettered_with_its_owner
     # `kmskit snapshot copy` made the same copy (same name) and it failed: this replicator may
     # not delete it (its IAM policy allows deleting only its own copies), so waiting for it to
     # go away would only retry for a day with a false reason.
-    task = rds_task()
-    target = replica_name(task)
-    rds = stubs.on("rds", OTHER)
-    rds.add_client_error("copy_db_snapshot", "DBSnapshotAlreadyExists", "exists")
-    rds.add_response(
-        "describe_db_snapshots",
-        {
-            "DBSnapshots": [
-                rds_row(
-                    target,
-                    OTHER,
-                    "failed",
-                    {TAG_MANAGED_BY: "kmskit-snapshots", TAG_REPLICATOR: "kmskit-cli"},
-                )
-            ]
-        },
-        {"DBSnapshotIdentifier": target, "IncludeShared": False},
-    )
+    task, _ = failed_rds_copy_of_the_same_name(stubs, "kmskit-cli")
     message = record(task.to_json(), receive_count=1)
     expect_dead_letter(
-        stubs, task.to_json(), Contains(target, "kmskit-cli", "delete it"), "PreviousCopyFailed"
+        stubs,
+        task.to_json(),
+        Contains(replica_name(task), "kmskit-cli", "delete it"),
+        "PreviousCopyFailed",
     )
     rt = runtime(replicator_config(), stubs)
     assert rt.process([message]) == {"batchItemFailures": []}
