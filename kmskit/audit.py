@@ -546,8 +546,9 @@ class AuditReader:
         only.
 
         One exception to the first copy: the key owner's copy of a cross-account call may name
-        only the caller's account (:func:`names_principal`; an AWS service caller is named by
-        ``invokedBy`` and never held). Such a copy is held back, in a
+        only the caller's account (:func:`names_principal`; a caller of type ``AWSService`` is
+        never held, while a copy of type ``AWSAccount`` is held even when ``invokedBy`` names the
+        service that called for that account's principal). Such a copy is held back, in a
         temporary file beyond :data:`HOLD_IN_MEMORY` bytes, until a copy that names the caller
         is read (which is then passed instead) or, failing that, until the end of the run,
         when the held copies are passed in the order they were read."""

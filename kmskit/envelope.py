@@ -376,9 +376,14 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
             in_message = _edk_key_ids(request.encrypted_data_keys)
             accounts = {_arn_account(arn) for arn in in_message}
             if not accounts & set(policy.allowed_accounts):
+                under = (
+                    f"keys of account(s) {', '.join(sorted(accounts))}"
+                    if accounts
+                    else "no KMS key, so of no account(s)"
+                )
                 raise ConflictError(
-                    f"wrong key: the message's data key is encrypted under keys of account(s) "
-                    f"{', '.join(sorted(accounts))}, not of {', '.join(policy.allowed_accounts)}"
+                    f"wrong key: the message's data key is encrypted under {under}, not of "
+                    f"{', '.join(policy.allowed_accounts)}"
                 )
             if not any(
                 arn.split(":")[1:2] == [policy.partition]

@@ -294,7 +294,10 @@ def verify_local(
     public_key: PublicKey, source: Readable, signature: bytes, *, algorithm: str | None = None
 ) -> str:
     """Check ``signature`` over ``source`` with the public key, without AWS; returns the
-    algorithm used. Raises :class:`IntegrityError` when it does not match."""
+    algorithm used. Raises :class:`IntegrityError` when it does not match, and
+    :class:`ConflictError` for a key KMS says is not a ``SIGN_VERIFY`` key (also with an explicit
+    ``algorithm``, as KMS ``Verify`` refuses it)."""
+    public_key._require_usage("SIGN_VERIFY", "verifying")
     algorithm = algorithm or public_key.default_signing_algorithm()
     hash_algorithm = _hash_for(algorithm)
     # Each ECC key spec has one ECDSA hash in KMS: another can only be a wrong --algorithm.

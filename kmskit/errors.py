@@ -68,6 +68,7 @@ _ACCESS_DENIED_CODES = {
     "AccessDeniedException",
     "UnauthorizedOperation",
     "KMSAccessDeniedException",
+    "NotAuthorized",  # common errors: "You do not have permission to perform this action"
 }
 # AWS's common errors for credentials it refuses (the services' "Common Errors" pages; S3 and EC2
 # name them their own way). The credentials were found, so this is not bad usage (2): the caller
@@ -79,7 +80,6 @@ _CREDENTIAL_CODES = {
     "UnrecognizedClientException",
     "IncompleteSignature",
     "MissingAuthenticationToken",
-    "NotAuthorized",
     "InvalidAccessKeyId",  # S3
     "SignatureDoesNotMatch",  # S3
     "InvalidToken",  # S3

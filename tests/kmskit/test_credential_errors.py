@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from botocore.exceptions import ClientError
 
 from kmskit.cli import main
 from kmskit.envelope import Envelope
-from kmskit.errors import EXIT_ACCESS_DENIED, AccessDeniedError
+from kmskit.errors import EXIT_ACCESS_DENIED, AccessDeniedError, from_client_error
 from tests.kmskit.envelope_support import ALIAS, KmsWorld, kms_world, probe_clients
 
 CONTEXT = {"purpose": "credentials"}
@@ -50,3 +51,14 @@ def test_cli_expired_token_exits_3_in_one_line(
     assert "ExpiredTokenException" in err
     assert "refresh or check the AWS credentials" in err
     assert err.count("\n") == 1
+
+
+def test_not_authorized_is_access_denied_without_the_credentials_hint() -> None:
+    # AWS's common error NotAuthorized is "You do not have permission to perform this action":
+    # the credentials were accepted, so refreshing them is no advice.
+    error = ClientError(
+        {"Error": {"Code": "NotAuthorized", "Message": "You do not have permission"}}, "Decrypt"
+    )
+    mapped = from_client_error(error, "decrypt")
+    assert isinstance(mapped, AccessDeniedError)
+    assert "refresh or check the AWS credentials" not in str(mapped)

@@ -464,6 +464,28 @@ def test_kmskit_decrypts_sdk_messages_that_also_carry_a_raw_key(
     assert info.key_ids == (world.arn,)
 
 
+def test_a_message_with_no_kms_data_key_is_the_wrong_key_in_every_mode(world: KmsWorld) -> None:
+    # Only a raw (escrow) key's data key: nothing for kmskit to decrypt, and the refusal says so.
+    message, _ = stock_client().encrypt(
+        source=b"payload", key_provider=raw_aes_key("escrow"), encryption_context=CONTEXT
+    )
+    account = world.arn.split(":")[4]
+    expected = {
+        "strict": "encrypted under no KMS key, not under " + world.arn,
+        "discovery": "message keys: none",
+        "accounts": f"encrypted under no KMS key, so of no account(s), not of {account}",
+    }
+    envelopes = {
+        "strict": Envelope([world.arn]),
+        "discovery": Envelope(),
+        "accounts": Envelope(discovery_accounts=[account]),
+    }
+    for mode, envelope in envelopes.items():
+        with pytest.raises(ConflictError) as caught:
+            envelope.decrypt(message, CONTEXT)
+        assert expected[mode] in str(caught.value), mode
+
+
 def test_a_kms_data_key_whose_key_id_is_not_text_is_an_integrity_error(world: KmsWorld) -> None:
     # Binary key info under the provider ID aws-kms, as a corrupted or forged header has it.
     message, _ = stock_client().encrypt(

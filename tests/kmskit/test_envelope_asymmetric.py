@@ -323,6 +323,17 @@ def test_a_key_of_the_wrong_usage_exits_7_whether_kms_or_kmskit_notices(
         ["sign", "--key", encryption_key, "--algorithm", "RSASSA_PSS_SHA_256", str(data), "-"],
         ["sign", "--key", encryption_key, str(data), str(sig)],
         ["verify", "--key", encryption_key, "--signature", str(sig), str(data)],
+        # an explicit algorithm skips the default's look-up, not the usage check
+        [
+            "verify",
+            "--key",
+            encryption_key,
+            "--algorithm",
+            "RSASSA_PSS_SHA_256",
+            "--signature",
+            str(sig),
+            str(data),
+        ],
         ["verify", "--kms", "--key", encryption_key, "--signature", str(sig), str(data)],
         ["pubkey", "encrypt", "--key", signer, str(data), str(tmp_path / "data.rsa")],
         ["pubkey", "encrypt", "--key", ecc_signer, str(data), str(tmp_path / "data.rsa")],

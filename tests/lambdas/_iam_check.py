@@ -150,6 +150,10 @@ def load_stack(name: str, template: dict[str, Any]) -> Stack:
         if "KMSKIT_SNAPSHOT_CONFIG" not in variables:
             continue
         role_logical = props["Role"]["Fn::GetAtt"][0]
+        unmodelled = {"Policies", "ManagedPolicyArns", "PermissionsBoundary"} & set(
+            stack.resolve.resources[role_logical]["Properties"]
+        )
+        assert not unmodelled, f"{role_logical} has {sorted(unmodelled)}: not modelled"
         statements: list[dict[str, Any]] = []
         for policy in stack.resources_of("AWS::IAM::ManagedPolicy").values():
             if {"Ref": role_logical} in policy["Properties"].get("Roles", []):
@@ -332,6 +336,13 @@ def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, 
     raise AssertionError(f"condition operator {operator} is not modelled")
 
 
+def _check_modelled(statement: dict[str, Any]) -> None:
+    """Elements this evaluator does not model fail the test instead of being skipped (a Deny
+    with NotAction skipped would make a denied request look allowed)."""
+    unmodelled = {"NotAction", "NotResource", "NotPrincipal"} & set(statement)
+    assert not unmodelled, f"{sorted(unmodelled)} are not modelled: {statement}"
+
+
 def _principal_matches(principal: Any, role: Role) -> str | None:
     """ "role" when the statement names the role itself, "account" when its account."""
     if principal == "*":
@@ -345,6 +356,7 @@ def _principal_matches(principal: Any, role: Role) -> str | None:
 
 
 def _applies(statement: dict[str, Any], request: Request) -> bool:
+    _check_modelled(statement)
     actions = _as_list(statement.get("Action", []))
     if not any(_wildcard(a, request.action, case=False) for a in actions):
         return False
@@ -371,6 +383,7 @@ def resource_allows(
     """(denied explicitly?, "role"/"account"/None: whom an Allow names)."""
     named: str | None = None
     for statement in statements:
+        _check_modelled(statement)
         who = _principal_matches(statement.get("Principal", {}), role)
         if who is None or not _applies(statement, request):
             continue

@@ -417,3 +417,16 @@ def test_a_failed_copy_another_replicator_made_is_left_alone(replication: Replic
     assert len(copied) == 1
     dead_letters = world.messages.get(replication.copiers["Source"].config.dead_letter_queue_url)
     assert not [m for m in dead_letters or [] if replication.plain_ebs in m["MessageBody"]]
+
+
+@pytest.mark.parametrize("element", ["NotAction", "NotResource"])
+def test_statements_the_evaluator_does_not_model_fail_the_check(element: str) -> None:
+    """A Deny written with NotAction or NotResource must not be skipped as if it did not apply:
+    "allowed" would then not mean allowed."""
+    request = Request("kms:Decrypt", APP_KEY, (), "test")
+    deny = {"Effect": "Deny", "Action": "kms:*", "Resource": "*"}
+    deny.pop(element.removeprefix("Not"))
+    deny[element] = "kms:Encrypt" if element == "NotAction" else "arn:aws:kms:*:*:key/other"
+    allow = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+    with pytest.raises(AssertionError, match="not modelled"):
+        identity_allows([deny, allow], request)
