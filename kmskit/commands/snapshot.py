@@ -17,6 +17,7 @@ from kmskit.cli import settings_from_args
 from kmskit.errors import (
     EXIT_OK,
     AccessDeniedError,
+    ConflictError,
     KmskitError,
     NotFoundError,
     ThrottledError,
@@ -81,6 +82,9 @@ def _fail(problem: StepError) -> KmskitError:
         return AccessDeniedError(problem.reason)
     if problem.code in _NOT_FOUND_CODES:
         return NotFoundError(problem.reason)
+    if problem.code == "PreviousCopyFailed":
+        # A failed copy of another replicator holds the name: the state forbids the copy.
+        return ConflictError(problem.reason)
     return KmskitError(problem.reason)
 
 

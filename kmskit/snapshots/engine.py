@@ -488,8 +488,8 @@ class SnapshotEngine:
                     owner = existing.tags.get(TAG_REPLICATOR) or "another tool"
                     raise DeadLetterError(
                         f"the previous copy {target} failed ({existing.message}) and was made "
-                        f"by {owner}, not {self.replicator}: delete it, then copy again "
-                        "(redrive the task)",
+                        f"by {owner}, not {self.replicator}: delete it, then copy again (a "
+                        "replicator's task: redrive it)",
                         "PreviousCopyFailed",
                     ) from error
                 raise RetryableError(

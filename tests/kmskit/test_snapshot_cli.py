@@ -243,6 +243,16 @@ def test_an_unencrypted_aurora_snapshot_is_refused_with_the_reason(
             "KMSKeyNotAccessibleFault",
         ),
         (DeadLetterError("copy x: InvalidParameterValue: bad", "InvalidParameterValue"), 1, "bad"),
+        # Another replicator's failed copy holds the copy's name: a conflict, as the docs say.
+        (
+            DeadLetterError(
+                "the previous copy x failed (boom) and was made by Source-Replicate, not "
+                "kmskit-cli: delete it, then copy again",
+                "PreviousCopyFailed",
+            ),
+            7,
+            "made by Source-Replicate, not kmskit-cli: delete it, then copy again",
+        ),
     ],
 )
 def test_copy_problems_exit_with_their_code(
