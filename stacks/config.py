@@ -65,6 +65,9 @@ from constructs_lib._validation import (
 ORGANISATION_CONTEXT_KEY = "kmskit:organisation"
 ORGANISATION_FILE_CONTEXT_KEY = "kmskit:organisation-file"
 ROLES = ("security", "workload", "backup")
+# Each role's accounts deploy in a pipeline wave of this name (stacks.organisation.WAVES), in the
+# order of ROLES.
+WAVE_NAMES = {"security": "Security", "workload": "Workloads", "backup": "Backup"}
 RESOURCE_TYPES = ("EBS", "RDS", "AURORA")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,6 +82,13 @@ RESERVED_NAMES = ("aws",)
 # Top-level construct IDs of the pipeline's stacks (Pipeline, Pipeline2, ...,
 # PipelineArtifacts-<region>), which an account's stage ID must not take.
 PIPELINE_STACK_IDS = re.compile(r"^pipeline(\d*|artifacts)$", re.IGNORECASE)
+# The pipeline's own CodePipeline stages: CDK Pipelines' Source, Build, UpdatePipeline and Assets,
+# and HandOff (stacks.pipeline_stack.HAND_OFF_STAGE) in a chain. A wave of one account stage is a
+# CodePipeline stage named after its stage ID, so an account may not take one of these: CDK
+# refuses the duplicate stage (or finds a dependency cycle), and in the last pipeline of a chain a
+# wave named HandOff would start a pipeline left over from a longer chain, which starts on the
+# success of the previous pipeline's HandOff stage, with its stale hand-off.
+PIPELINE_STAGE_NAMES = ("Source", "Build", "UpdatePipeline", "Assets", "HandOff")
 TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}$")
 TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+@-]{1,256}$")  # tag values may be twice as long
 CONNECTION_ARN_PATTERN = re.compile(
@@ -252,6 +262,14 @@ def _parse_accounts(raw: Any) -> dict[str, Account]:
             "(Pipeline, Pipeline<N>, PipelineArtifacts-<region>)",
             alias,
         )
+        require(
+            stage not in PIPELINE_STAGE_NAMES,
+            _field(f"accounts.{alias}"),
+            f"must not have an alias whose stage ID '{stage}' is the name of one of the "
+            f"pipeline's own stages {list(PIPELINE_STAGE_NAMES)}: a wave of one account is a "
+            "pipeline stage named after it",
+            alias,
+        )
         # Compared without case: each stage's cloud assembly is a directory named after its ID.
         require(
             stage.lower() not in seen_stages,
@@ -282,6 +300,18 @@ def _parse_accounts(raw: Any) -> dict[str, Account]:
         "bucket and the pipeline)",
         sorted(a.alias for a in accounts.values() if a.role == "security"),
     )
+    # A wave of one account is a pipeline stage named after the account's stage ID, so a stage ID
+    # that is another role's wave name gives the pipeline two nodes of one name.
+    waves = {role: WAVE_NAMES[role] for role in roles}
+    for account in accounts.values():
+        require(
+            account.stage_id not in [name for role, name in waves.items() if role != account.role],
+            _field(f"accounts.{account.alias}"),
+            f"must not have an alias whose stage ID '{account.stage_id}' is the name of another "
+            f"role's pipeline wave {sorted(waves.values())}: a wave of one account is a "
+            "pipeline stage named after it",
+            account.alias,
+        )
     return accounts
 
 

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from constructs_lib._validation import require
 from stacks.audit_stack import AuditStack
-from stacks.config import Account, Environment, Organisation
+from stacks.config import ROLES, WAVE_NAMES, Account, Environment, Organisation
 from stacks.data_stack import DataStack
 from stacks.key_stack import KeyStack
 from stacks.pipeline_stack import PipelineArtifactsStack, PipelineStack, pipeline_suffix
@@ -111,7 +111,7 @@ def _env(account: Account, region: str) -> cdk.Environment:
     return cdk.Environment(account=account.id, region=region)
 
 
-WAVES = (("Security", "security"), ("Workloads", "workload"), ("Backup", "backup"))
+WAVES = tuple((WAVE_NAMES[role], role) for role in ROLES)
 # CodePipeline quotas, none adjustable: actions per pipeline stage (a wave is one stage), stages
 # per pipeline and actions per pipeline.
 MAX_ACTIONS_PER_WAVE = 50

@@ -54,9 +54,9 @@ def with_changes(*changes: tuple[str, Any]) -> dict[str, Any]:
     return cast(dict[str, Any], config)
 
 
-def renamed(old: str, new: str) -> dict[str, Any]:
-    """The default organisation with account ``old`` renamed ``new`` everywhere."""
-    config = copy.deepcopy(DEFAULT)
+def renamed(old: str, new: str, base: Any = DEFAULT) -> dict[str, Any]:
+    """The default organisation (or ``base``) with account ``old`` renamed ``new`` everywhere."""
+    config = copy.deepcopy(base)
     config["accounts"] = {(new if a == old else a): s for a, s in config["accounts"].items()}
     for destination in config["replication"]["destinations"]:
         if destination.get("account") == old:
@@ -280,6 +280,33 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             renamed("backup", "pipeline-artifacts"),
             "'kmskit:organisation.accounts.pipeline-artifacts' must not have an alias whose "
             "stage ID 'PipelineArtifacts' is taken by the pipeline's stacks",
+        ),
+        # A wave of one account is a CodePipeline stage named after its stage ID: the last
+        # pipeline of a chain with a wave named HandOff would start a leftover later pipeline.
+        (
+            renamed("backup", "hand-off"),
+            "'kmskit:organisation.accounts.hand-off' must not have an alias whose stage ID "
+            "'HandOff' is the name of one of the pipeline's own stages ['Source', 'Build', "
+            "'UpdatePipeline', 'Assets', 'HandOff']: a wave of one account is a pipeline stage "
+            "named after it. Received: 'hand-off'",
+        ),
+        (
+            renamed("security", "source"),
+            "'kmskit:organisation.accounts.source' must not have an alias whose stage ID "
+            "'Source' is the name of one of the pipeline's own stages",
+        ),
+        # The only workload account named after the backup wave: two pipeline nodes 'Backup'.
+        (
+            renamed("workload", "backup", base=renamed("backup", "vault")),
+            "'kmskit:organisation.accounts.backup' must not have an alias whose stage ID "
+            "'Backup' is the name of another role's pipeline wave ['Backup', 'Security', "
+            "'Workloads']: a wave of one account is a pipeline stage named after it. "
+            "Received: 'backup'",
+        ),
+        (
+            renamed("workload", "update-pipeline"),
+            "'kmskit:organisation.accounts.update-pipeline' must not have an alias whose stage "
+            "ID 'UpdatePipeline' is the name of one of the pipeline's own stages",
         ),
         (
             with_accounts(

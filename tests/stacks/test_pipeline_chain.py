@@ -8,10 +8,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from stacks.config import PIPELINE_STAGE_NAMES
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
-FIXED_STAGES = {"Source", "Build", "UpdatePipeline", "Assets", "HandOff"}
+# The stages of a pipeline that are not waves, which no account's stage ID may take.
+FIXED_STAGES = set(PIPELINE_STAGE_NAMES)
 
 
 def only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
@@ -186,6 +188,8 @@ def test_a_pipeline_that_no_longer_hands_off_starts_no_later_pipeline(synthesize
     # a chain has none.
     assert [s["Name"] for s in pipeline_stages(chain.template("Pipeline"))][-1] == stage
     assert stage not in [s["Name"] for s in pipeline_stages(chain.template("Pipeline2"))]
+    # Nor may a wave of the last pipeline take its name (an account's stage ID: stacks/config.py).
+    assert stage in PIPELINE_STAGE_NAMES
 
 
 def test_a_start_that_cannot_be_delivered_lands_in_an_alarmed_dead_letter_queue(
