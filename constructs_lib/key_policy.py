@@ -31,7 +31,8 @@ from constructs_lib._validation import (
 )
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
-GROUP_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:group/")
+# Partition and account may be tokens (``arn:${AWS::Partition}:iam::${AWS::AccountId}:group/Ops``).
+GROUP_ARN = re.compile(r"^arn:[^:]+:iam::[^:]+:group/")
 # What KMS takes as an "AWS" principal: an IAM or STS ARN (any other ARN is an invalid principal).
 PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::")
 MAX_KEY_POLICY_BYTES = 32_768
@@ -187,6 +188,15 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
     require(
         not isinstance(value, (iam.StarPrincipal, iam.AnyPrincipal)), prop, WILDCARD_PRINCIPAL, "*"
     )
+    if hasattr(value, "group_arn"):  # iam.Group, or one imported by ARN: never a Principal
+        group_arn = value.group_arn
+        raise ConstructPropError(
+            prop,
+            GROUP_PRINCIPAL,
+            value.node.path if is_token(group_arn) and hasattr(value, "node") else group_arn,
+        )
+    for arn in composite_arns(value):  # a CompositePrincipal's ArnPrincipals
+        require(not is_group_arn(arn), prop, GROUP_PRINCIPAL, arn)
     if isinstance(value, iam.ArnPrincipal):  # also AccountPrincipal, whose ARN is a token
         arn = value.arn  # one jsii read, for ArnPrincipal objects only
         require(arn != "*", prop, WILDCARD_PRINCIPAL, arn)
@@ -196,8 +206,17 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
 
 
 def is_group_arn(value: Any) -> bool:
-    """True for a literal IAM group ARN (``arn:aws:iam::111111111111:group/Ops``)."""
+    """True for an IAM group ARN (``arn:aws:iam::111111111111:group/Ops``), its partition or
+    account possibly tokens; a group ARN that is a token as a whole is not known."""
     return isinstance(value, str) and bool(GROUP_ARN.match(value))
+
+
+def composite_arns(value: iam.IPrincipal) -> list[Any]:
+    """The "AWS" principals of a :class:`aws_iam.CompositePrincipal` (none for others)."""
+    if not isinstance(value, iam.CompositePrincipal):
+        return []
+    named = value.policy_fragment.principal_json.get("AWS", [])
+    return list(named) if isinstance(named, list) else [named]
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from constructs_lib.key_policy import (
     KeyServicePrincipal,
     StackFacts,
     admin_actions,
+    composite_arns,
     is_group_arn,
     policy_problems,
     stack_facts,
@@ -63,7 +64,8 @@ USAGES_BY_SPEC: dict[str, tuple[str, ...]] = {
     "ML_DSA_87": ("SIGN_VERIFY",),
 }
 ORIGINS = ("AWS_KMS", "EXTERNAL")
-ALIAS_PATTERN = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
+# \Z, not $ ("$" also matches before a final newline, which is no alias character).
+ALIAS_PATTERN = re.compile(r"^alias/[a-zA-Z0-9/_-]+\Z")
 MAX_ALIAS_LENGTH = 256
 MAX_DESCRIPTION_LENGTH = 8192
 ROTATION_DAYS = (90, 2560)
@@ -474,6 +476,9 @@ class _KeyBase(Resource):
         if isinstance(principal, iam.ArnPrincipal):
             arn = principal.arn
             require(not is_group_arn(arn), "grantee", GROUP_PRINCIPAL, arn)
+        elif isinstance(principal, iam.CompositePrincipal):
+            for arn in composite_arns(principal):
+                require(not is_group_arn(arn), "grantee", GROUP_PRINCIPAL, arn)
         elif hasattr(principal, "group_arn"):  # iam.Group, or one imported by ARN
             require(
                 self.policy.delegates_to_iam and self._same_account(principal),

@@ -98,8 +98,9 @@ AURORA_PATTERN: dict[str, Any] = {
     "detail-type": ["RDS DB Cluster Snapshot Event"],
     "detail": {"EventID": ["RDS-EVENT-0075", "RDS-EVENT-0169"]},
 }
-KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/[A-Za-z0-9-]+$")
-TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+# \Z, not $: "$" also matches before a final newline, which no key ID or tag key holds.
+KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):key/[A-Za-z0-9-]+\Z")
+TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}\Z")
 MAX_DESTINATIONS = 10
 COPIER_TIMEOUT_MINUTES = 2
 COPIER_TIMEOUT = durations.minutes(COPIER_TIMEOUT_MINUTES)

@@ -260,6 +260,12 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "Received: 'alias/app data!'",
     ),
     (
+        "alias-trailing-newline",
+        key(alias="alias/app\n"),
+        "'alias' may only contain letters, digits, '/', '_' and '-' after 'alias/'. "
+        "Received: 'alias/app\\n'",
+    ),
+    (
         "alias-empty-name",
         key(alias="alias/"),
         "'alias' may only contain letters, digits, '/', '_' and '-' after 'alias/'. "
@@ -589,6 +595,42 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         f"'admins' {NOT_A_GROUP}. Received: '{GROUP_ARN}'",
     ),
     (
+        "users-group-arn-of-the-stack-account",
+        key_with_policy(
+            admins=[ADMIN_ROLE],
+            users=[f"arn:{cdk.Aws.PARTITION}:iam::{cdk.Aws.ACCOUNT_ID}:group/Ops"],
+        ),
+        f"'users' {NOT_A_GROUP}. Received: 'arn:${{Token[AWS.Partition.",
+    ),
+    (
+        "users-imported-group",
+        lambda stack: CustomerManagedKey(
+            stack,
+            "K",
+            policy=KeyPolicy.custom(
+                admins=[ADMIN_ROLE], users=[iam.Group.from_group_arn(stack, "G", GROUP_ARN)]
+            ),
+        ),
+        f"'users' {NOT_A_GROUP}. Received: '{GROUP_ARN}'",
+    ),
+    (
+        "admins-group-construct",
+        lambda stack: CustomerManagedKey(
+            stack, "K", policy=KeyPolicy.custom(admins=[iam.Group(stack, "G")])
+        ),
+        f"'admins' {NOT_A_GROUP}. Received: 'S/G'",
+    ),
+    (
+        "service-users-group-in-a-composite-principal",
+        key_with_policy(
+            admins=[ADMIN_ROLE],
+            service_users=[
+                iam.CompositePrincipal(iam.ArnPrincipal(ADMIN_ROLE), iam.ArnPrincipal(GROUP_ARN))
+            ],
+        ),
+        f"'service_users' {NOT_A_GROUP}. Received: '{GROUP_ARN}'",
+    ),
+    (
         "external-account-group-arn",
         key_with_policy(
             admins=[ADMIN_ROLE], external_accounts=["arn:aws:iam::222222222222:group/Ops"]
@@ -598,6 +640,13 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     (
         "grant-to-group-arn",
         lambda stack: CustomerManagedKey(stack, "K").grant_decrypt(iam.ArnPrincipal(GROUP_ARN)),
+        f"'grantee' {NOT_A_GROUP}. Received: '{GROUP_ARN}'",
+    ),
+    (
+        "grant-to-group-in-a-composite-principal",
+        lambda stack: CustomerManagedKey(stack, "K").grant_decrypt(
+            iam.CompositePrincipal(iam.ArnPrincipal(ADMIN_ROLE), iam.ArnPrincipal(GROUP_ARN))
+        ),
         f"'grantee' {NOT_A_GROUP}. Received: '{GROUP_ARN}'",
     ),
     (
@@ -790,7 +839,7 @@ def test_bad_input_is_refused_at_construct_time(
     with pytest.raises(ConstructPropError) as error:
         make(new_stack())
     # Messages ending in "Received: <" or a token's start show only what is stable.
-    if message.endswith(("<", "${Token[AWS.StackName.")):
+    if message.endswith(("<", "${Token[AWS.StackName.", "${Token[AWS.Partition.")):
         assert str(error.value).startswith(message)
     else:
         assert str(error.value) == message

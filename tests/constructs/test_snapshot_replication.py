@@ -513,6 +513,15 @@ GOOD = ReplicationDestination(region="eu-central-1", kms_key_arn=KEY_CENTRAL)
             },
             "'destinations[0].kms_key_arn' must be a KMS key ARN",
         ),
+        # A trailing newline (a value read from a file) passed "$"; EC2 and RDS refuse it.
+        (
+            {
+                "destinations": [
+                    ReplicationDestination(region="eu-central-1", kms_key_arn=f"{KEY_CENTRAL}\n")
+                ]
+            },
+            "'destinations[0].kms_key_arn' must be a KMS key ARN",
+        ),
         (
             {
                 "destinations": [
@@ -553,6 +562,10 @@ GOOD = ReplicationDestination(region="eu-central-1", kms_key_arn=KEY_CENTRAL)
         ({"resource_types": ["EBS", "EBS"]}, "'resource_types' must not repeat a value"),
         (
             {"selection_tag": ("aws:backup", "yes")},
+            "'selection_tag' must have a tag key of 1-128 letters",
+        ),
+        (
+            {"selection_tag": ("backup\n", "yes")},
             "'selection_tag' must have a tag key of 1-128 letters",
         ),
         ({"selection_tag": ("backup",)}, "'selection_tag' must be a (key, value) pair of strings"),
