@@ -91,6 +91,8 @@ GRANT_FOR_AWS_RESOURCE_CONDITION: dict[str, dict[str, str]] = {
 # Service principals writing to encrypted destinations.
 CLOUDTRAIL_ENCRYPT_ACTIONS: tuple[str, ...] = ("kms:GenerateDataKey*",)
 CLOUDTRAIL_DESCRIBE_ACTIONS: tuple[str, ...] = ("kms:DescribeKey",)
+# CloudTrail delivering to a bucket with an S3 Bucket Key (CloudTrail user guide).
+CLOUDTRAIL_BUCKET_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt",)
 CLOUDTRAIL_LOG_READER_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:ReEncryptFrom")
 CLOUDWATCH_LOGS_ACTIONS: tuple[str, ...] = (
     "kms:Decrypt*",

@@ -7,8 +7,8 @@
   key policy. Here the L2 receives a *reference* to the delivery bucket, on which it cannot add
   statements, and :class:`AuditBucket` writes the bucket policy with ``aws:SourceArn`` for each
   named trail; the key policy gets the CloudTrail statements through
-  ``KeyServicePrincipal.cloudtrail`` (``aws:SourceArn`` plus the CloudTrail encryption context),
-  and ``kms:Decrypt`` for CloudTrail, which the S3 Bucket Key of every AuditBucket requires.
+  ``KeyServicePrincipal.cloudtrail`` (``aws:SourceArn`` plus the CloudTrail encryption context,
+  and ``kms:Decrypt``, which the S3 Bucket Key of every AuditBucket requires).
   The trail ARN is built from an explicit trail name, so neither policy depends on the trail.
 * The L2's CloudWatch Logs role gets an inline policy and no ``aws:SourceArn`` in its trust
   policy. Here the role trusts CloudTrail for this trail only, has a managed policy limited to
@@ -40,7 +40,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
 from constructs_lib import _durations as durations
-from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
@@ -539,7 +538,6 @@ class AuditTrail(Construct):
 
         self.key = self._key(encryption_key, key_alias, name)
         self.key.add_service_principal(KeyServicePrincipal.cloudtrail(trail_arn=self.trail_arn))
-        self._allow_cloudtrail_bucket_key_decrypt()
         self.key.add_service_principal(
             KeyServicePrincipal.cloudwatch_logs(log_group_name=log_group_name)
         )
@@ -757,22 +755,6 @@ class AuditTrail(Construct):
             return
         # From another stack, the permission lives in this trail's stack (no dependency cycle).
         encrypted.allow_replication_of_objects_under(self.key, prop="encryption_key", scope=self)
-
-    def _allow_cloudtrail_bucket_key_decrypt(self) -> None:
-        """CloudTrail may decrypt under the trail's key: an AuditBucket has an S3 Bucket Key, and
-        "if you are using an existing S3 bucket with an S3 Bucket Key, kms:Decrypt permissions
-        are required to create or update a trail with SSE-KMS encryption enabled" (CloudTrail
-        user guide, "Configure AWS KMS key policies for CloudTrail"). AWS documents the statement
-        without conditions; ``aws:SourceArn`` limits it to this trail wherever it is present."""
-        self.key.add_to_key_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudTrailToDecryptWithS3BucketKey",
-                principals=[principals.service(CLOUDTRAIL)],
-                actions=["kms:Decrypt"],
-                resources=["*"],
-                conditions={"StringEqualsIfExists": {"aws:SourceArn": self.trail_arn}},
-            )
-        )
 
     def _allow_central_reader(self, account: str) -> None:
         """The central account may decrypt this trail's log files, and nothing else."""

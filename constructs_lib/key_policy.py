@@ -376,6 +376,14 @@ class KeyServicePrincipal:
     ) -> KeyServicePrincipal:
         """CloudTrail encrypting log files for one trail (``aws:SourceArn``).
 
+        CloudTrail also gets ``kms:Decrypt``, which it needs to create or update a trail that
+        delivers to a bucket with an S3 Bucket Key ("If you are using an existing S3 bucket with
+        an S3 Bucket Key, kms:Decrypt permissions are required to create or update a trail with
+        SSE-KMS encryption enabled", CloudTrail user guide, "Configure AWS KMS key policies for
+        CloudTrail"); every :class:`~constructs_lib.encrypted_bucket.EncryptedBucket` has one.
+        AWS documents that statement without conditions; ``aws:SourceArn``, where the request
+        carries it, limits it to this trail.
+
         Args:
             trail_arn: the trail's ARN. Build it from the trail name (CloudFormation would
                 otherwise see a cycle: the trail needs the key, the key policy the trail).
@@ -428,6 +436,13 @@ class KeyServicePrincipal:
                     actions=list(actions.CLOUDTRAIL_LOG_READER_ACTIONS),
                     resources=["*"],
                     conditions=reader_conditions,
+                ),
+                iam.PolicyStatement(
+                    sid="AllowCloudTrailToDecryptWithS3BucketKey",
+                    principals=[service],
+                    actions=list(actions.CLOUDTRAIL_BUCKET_KEY_ACTIONS),
+                    resources=["*"],
+                    conditions={"StringEqualsIfExists": {"aws:SourceArn": trail_arn}},
                 ),
             ]
 

@@ -153,6 +153,7 @@ def test_custom_policy_has_exactly_the_statements_of_its_roles(synthesized: Synt
         "AllowCloudTrailToEncryptLogs",
         "AllowCloudTrailToDescribeKey",
         "AllowCloudTrailLogDecryption",
+        "AllowCloudTrailToDecryptWithS3BucketKey",
         "AllowCloudWatchLogs",
         "AuditorsReadKeyPolicy",
         "AllowCloudwatchSNS",
