@@ -21,16 +21,21 @@ from collections.abc import Sequence
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    CredentialRetrievalError,
     NoCredentialsError,
     NoRegionError,
     ProfileNotFound,
+    SSOError,
+    TokenRetrievalError,
 )
 
 from kmskit import __version__, commands
 from kmskit.clients import DEFAULT_MAX_ATTEMPTS, RETRY_MODES, ClientSettings
 from kmskit.errors import (
+    CREDENTIALS_HINT,
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
+    AccessDeniedError,
     KmskitError,
     UsageError,
     from_client_error,
@@ -118,16 +123,26 @@ def as_kmskit_error(error: KmskitError | BotoCoreError | ClientError | OSError) 
     if isinstance(error, ClientError):
         # An AWS error no command mapped (e.g. expired credentials on its first call).
         return from_client_error(error, f"call {error.operation_name}")
+    if isinstance(error, OSError):
+        # A file error no command turned into a KmskitError: name the file, no traceback.
+        where = f"'{error.filename}'" if error.filename is not None else "a file"
+        return from_os_error(error, f"use {where}")
+    return _from_botocore_error(error)
+
+
+def _from_botocore_error(error: BotoCoreError) -> KmskitError:
+    """A botocore error raised before any request reached AWS (configuration, credentials)."""
+    # botocore's messages may span lines (parameter validation): keep the error on one.
+    text = " ".join(str(error).split())
     if isinstance(error, ProfileNotFound):
         return UsageError(
             "'--profile' (or AWS_PROFILE) must name a profile of the AWS configuration. "
             f"Received: {error.kwargs.get('profile')!r}"
         )
+    if isinstance(error, (SSOError, TokenRetrievalError, CredentialRetrievalError)):
+        # Credentials found but not usable (an expired SSO session, a failing credential
+        # process): as credentials AWS refuses, exit 3.
+        return AccessDeniedError(f"{text} {CREDENTIALS_HINT}")
     if isinstance(error, (NoCredentialsError, NoRegionError)):
-        return UsageError(f"{error} (configure AWS credentials and a Region)")
-    if isinstance(error, OSError):
-        # A file error no command turned into a KmskitError: name the file, no traceback.
-        where = f"'{error.filename}'" if error.filename is not None else "a file"
-        return from_os_error(error, f"use {where}")
-    # botocore's messages may span lines (parameter validation): keep the error on one.
-    return KmskitError(" ".join(str(error).split()))
+        return UsageError(f"{text} (configure AWS credentials and a Region)")
+    return KmskitError(text)

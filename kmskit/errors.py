@@ -7,6 +7,7 @@ Exit codes (documented in README.md and docs/):
 1     failure not covered below
 2     bad usage: a missing or invalid argument
 3     access denied (IAM or key policy), or credentials AWS refused (expired, unknown, bad secret)
+      or that cannot be used (an expired SSO session, a failing credential_process)
 4     not found: key, object, snapshot or file
 5     integrity: tampered ciphertext, wrong encryption context, bad signature
 6     throttled: KMS or another service kept throttling after every retry
@@ -70,6 +71,7 @@ _ACCESS_DENIED_CODES = {
     "KMSAccessDeniedException",
     "NotAuthorized",  # common errors: "You do not have permission to perform this action"
 }
+CREDENTIALS_HINT = "(refresh or check the AWS credentials)"
 # AWS's common errors for credentials it refuses (the services' "Common Errors" pages; S3 and EC2
 # name them their own way). The credentials were found, so this is not bad usage (2): the caller
 # is not authenticated, which scripts handle as they handle access denied.
@@ -162,5 +164,5 @@ def from_client_error(error: ClientError, doing: str) -> KmskitError:
             "higher KMS request quota"
         )
     if code in _CREDENTIAL_CODES:
-        text += " (refresh or check the AWS credentials)"
+        text += f" {CREDENTIALS_HINT}"
     return _ERROR_CLASS_BY_CODE.get(code, KmskitError)(text)

@@ -4,9 +4,11 @@ denied does, with a hint to refresh them, on a service's own error code as on an
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import botocore.client
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, CredentialRetrievalError, UnauthorizedSSOTokenError
 
 from kmskit.cli import main
 from kmskit.envelope import Envelope
@@ -62,3 +64,34 @@ def test_not_authorized_is_access_denied_without_the_credentials_hint() -> None:
     mapped = from_client_error(error, "decrypt")
     assert isinstance(mapped, AccessDeniedError)
     assert "refresh or check the AWS credentials" not in str(mapped)
+
+
+@pytest.mark.parametrize(
+    ("failure", "says"),
+    [
+        (UnauthorizedSSOTokenError(), "run aws sso login"),
+        (
+            CredentialRetrievalError(provider="custom-process", error_msg="exit status 1"),
+            "custom-process",
+        ),
+    ],
+)
+def test_credentials_that_cannot_be_used_exit_3_in_one_line(
+    world: KmsWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    failure: Exception,
+    says: str,
+) -> None:
+    # An expired SSO session or a failing credential_process is found by botocore before any
+    # request: the credentials exist but cannot be used, as with an expired token (exit 3).
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise failure
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", refuse)
+    assert main(["pubkey", "export", "--key", ALIAS]) == EXIT_ACCESS_DENIED
+    err = capsys.readouterr().err
+    assert err.startswith("kmskit: error: ")
+    assert says in err
+    assert "refresh or check the AWS credentials" in err
+    assert err.count("\n") == 1
