@@ -181,6 +181,13 @@ def log_key(account: str, region: str, day: str, name: str, org: str | None = No
     )
 
 
+def new_audit_bucket(bucket: str) -> Any:
+    """Inside ``mock_aws``: ``bucket`` made in eu-west-1, and an S3 client there."""
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    return s3
+
+
 def put_log(s3: Any, key: str, records: list[dict[str, Any]], bucket: str = BUCKET) -> None:
     body = gzip.compress(json.dumps({"Records": records}).encode())
     s3.put_object(Bucket=bucket, Key=key, Body=body)
@@ -514,10 +521,7 @@ def test_calls_by_aws_services_logged_in_two_accounts_keep_their_order() -> None
     for a better copy and come in key order."""
     bucket = "audit-logs-service-cross-account"
     with mock_aws():
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        s3.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-        )
+        s3 = new_audit_bucket(bucket)
         service = kms_record(
             "GenerateDataKey", "2026-11-03T10:00:00Z", aws_service("s3.amazonaws.com"), DATA_KEY
         )
@@ -557,10 +561,7 @@ def test_record_delivered_by_two_trails_counts_once() -> None:
     """An organization trail and an account trail into one bucket: same eventID twice."""
     bucket = "audit-logs-two-trails"
     with mock_aws():
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        s3.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-        )
+        s3 = new_audit_bucket(bucket)
         call = kms_record("Decrypt", "2026-11-03T13:00:00Z", iam_user(ALICE), DATA_KEY)
         other = kms_record("Decrypt", "2026-11-03T13:01:00Z", iam_user(ALICE), DATA_KEY)
         account_trail = log_key(OWNER, "eu-west-1", "2026-11-03", "account")
@@ -667,10 +668,7 @@ DOCUMENTED_RECORDS: list[dict[str, Any]] = [
 def test_documented_records_are_attributed_to_their_key_and_caller(tmp_path: Path) -> None:
     bucket = "audit-logs-documented"
     with mock_aws():
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        s3.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-        )
+        s3 = new_audit_bucket(bucket)
         put_log(s3, log_key(OWNER, "us-east-1", "2026-11-05", "doc"), DOCUMENTED_RECORDS, bucket)
         summary = UsageSummary()
         AuditReader(s3, workers=2, progress=False).run(
@@ -959,10 +957,7 @@ def test_logs_of_every_botocore_region_are_found() -> None:
     bucket = "audit-logs-every-region"
     eusc_key = f"arn:aws-eusc:kms:eusc-de-east-1:{OWNER}:key/{KEY_ID}"
     with mock_aws():
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        s3.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-        )
+        s3 = new_audit_bucket(bucket)
         for region in names:
             key = kms_record("Decrypt", "2026-11-03T13:00:00Z", iam_user(ALICE), eusc_key)
             put_log(s3, log_key(OWNER, region, "2026-11-03", "r"), [key], bucket=bucket)
@@ -1181,10 +1176,7 @@ def test_failed_calls_are_reported_apart_from_use(tmp_path: Path) -> None:
     bucket = "audit-logs-failed-calls"
     mallory = f"arn:aws:iam::{OWNER}:user/Mallory"
     with mock_aws():
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        s3.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-        )
+        s3 = new_audit_bucket(bucket)
         refused = [
             kms_record("Decrypt", f"2026-11-03T1{n}:00:00Z", iam_user(mallory), DATA_KEY,
                        error="AccessDeniedException")

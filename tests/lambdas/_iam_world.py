@@ -109,19 +109,7 @@ class World:
         failed: bool = False,
     ) -> str:
         snapshot_id = f"snap-{next(self._ids):017x}"
-        self.snapshots.append(
-            _Snapshot(
-                "EBS",
-                snapshot_id,
-                region,
-                owner,
-                datetime.now(UTC),
-                kms_key_id is not None,
-                kms_key_id,
-                dict(tags),
-                failed=failed,
-            )
-        )
+        self.add_rds("EBS", region, owner, snapshot_id, kms_key_id, tags, failed=failed)
         return snapshot_id
 
     def add_rds(
@@ -136,6 +124,7 @@ class World:
         automated: bool = False,
         failed: bool = False,
     ) -> str:
+        """Add a snapshot of ``kind`` (RDS, AURORA, or EBS through :meth:`add_ebs`)."""
         self.snapshots.append(
             _Snapshot(
                 kind,
