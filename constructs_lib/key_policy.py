@@ -188,20 +188,13 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
     require(
         not isinstance(value, (iam.StarPrincipal, iam.AnyPrincipal)), prop, WILDCARD_PRINCIPAL, "*"
     )
-    if hasattr(value, "group_arn"):  # iam.Group, or one imported by ARN: never a Principal
-        group_arn = value.group_arn
-        raise ConstructPropError(
-            prop,
-            GROUP_PRINCIPAL,
-            value.node.path if is_token(group_arn) and hasattr(value, "node") else group_arn,
-        )
-    for arn in composite_arns(value):  # a CompositePrincipal's ArnPrincipals
-        require(not is_group_arn(arn), prop, GROUP_PRINCIPAL, arn)
+    arn = None
     if isinstance(value, iam.ArnPrincipal):  # also AccountPrincipal, whose ARN is a token
         arn = value.arn  # one jsii read, for ArnPrincipal objects only
         require(arn != "*", prop, WILDCARD_PRINCIPAL, arn)
         require(not (isinstance(arn, str) and has_wildcard(arn)), prop, WILDCARD_IN_ARN, arn)
-        require(not is_group_arn(arn), prop, GROUP_PRINCIPAL, arn)
+    group = group_named_by(value, arn)
+    require(group is None, prop, GROUP_PRINCIPAL, group)
     return value
 
 
@@ -211,12 +204,24 @@ def is_group_arn(value: Any) -> bool:
     return isinstance(value, str) and bool(GROUP_ARN.match(value))
 
 
-def composite_arns(value: iam.IPrincipal) -> list[Any]:
-    """The "AWS" principals of a :class:`aws_iam.CompositePrincipal` (none for others)."""
-    if not isinstance(value, iam.CompositePrincipal):
-        return []
-    named = value.policy_fragment.principal_json.get("AWS", [])
-    return list(named) if isinstance(named, list) else [named]
+def group_named_by(principal: iam.IPrincipal, arn: Any = None) -> Any:
+    """What names an IAM group in ``principal`` (no key policy may name one), or None: a group
+    construct's ARN (its path, when the ARN is a token), or a group ARN that an
+    :class:`aws_iam.ArnPrincipal` (``arn``: its ARN, when the caller has read it already) or a
+    :class:`aws_iam.CompositePrincipal` holds."""
+    if hasattr(principal, "group_arn"):  # iam.Group, or one imported by ARN
+        group_arn = principal.group_arn
+        if is_token(group_arn) and hasattr(principal, "node"):
+            return principal.node.path
+        return group_arn
+    if isinstance(principal, iam.ArnPrincipal):
+        arns = [principal.arn if arn is None else arn]
+    elif isinstance(principal, iam.CompositePrincipal):
+        named = principal.policy_fragment.principal_json.get("AWS", [])
+        arns = list(named) if isinstance(named, list) else [named]
+    else:
+        arns = []
+    return next((a for a in arns if is_group_arn(a)), None)
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,7 @@ from constructs_lib.key_policy import (
     KeyServicePrincipal,
     StackFacts,
     admin_actions,
-    composite_arns,
-    is_group_arn,
+    group_named_by,
     policy_problems,
     stack_facts,
     user_actions,
@@ -473,18 +472,15 @@ class _KeyBase(Resource):
         """An IAM group the key policy would have to name (KMS refuses the policy at deploy
         time). A group construct of the key's account under the default policy only gets an
         identity policy, which works."""
-        if isinstance(principal, iam.ArnPrincipal):
-            arn = principal.arn
-            require(not is_group_arn(arn), "grantee", GROUP_PRINCIPAL, arn)
-        elif isinstance(principal, iam.CompositePrincipal):
-            for arn in composite_arns(principal):
-                require(not is_group_arn(arn), "grantee", GROUP_PRINCIPAL, arn)
-        elif hasattr(principal, "group_arn"):  # iam.Group, or one imported by ARN
+        group = group_named_by(principal)
+        if group is not None:
             require(
-                self.policy.delegates_to_iam and self._same_account(principal),
+                hasattr(principal, "group_arn")
+                and self.policy.delegates_to_iam
+                and self._same_account(principal),
                 "grantee",
                 GROUP_PRINCIPAL,
-                principal.node.path if hasattr(principal, "node") else principal.group_arn,
+                group,
             )
 
     def _require_usage(self, method: str, usage: str) -> None:

@@ -823,14 +823,8 @@ def test_a_retry_while_the_failed_rds_copy_is_deleting_comes_back_later(stubs: S
         {"DBSnapshots": [rds_row(target, OTHER, "deleting")]},
         {"DBSnapshotIdentifier": target, "IncludeShared": False},
     )
-    message = record(task.to_json(), receive_count=2)
-    expect_retry(stubs, message, 2)
-    rt = runtime(replicator_config(), stubs)
     # Retried, not taken for the copy (no watch queued) and not dead-lettered.
-    assert rt.process([message]) == {
-        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
-    }
-    assert metrics(rt, "DeadLettered") == 0
+    assert_retried_later(stubs, task, receive_count=2)
 
 
 def vanished_rds_watch(stubs: Stubs) -> Task:
@@ -1253,6 +1247,18 @@ def expect_retry(
     )
 
 
+def assert_retried_later(stubs: Stubs, task: Task, *, receive_count: int) -> None:
+    """The copier, given ``task`` on its ``receive_count``-th receive, leaves it on the queue for
+    a later try (a batch item failure with a longer visibility timeout), not dead-lettered."""
+    message = record(task.to_json(), receive_count=receive_count)
+    expect_retry(stubs, message, receive_count)
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    assert metrics(rt, "DeadLettered") == 0
+
+
 def failed_rds_copy_of_the_same_name(stubs: Stubs, replicator: str) -> tuple[Task, Stubber]:
     """An RDS copy task whose copy name is taken by a failed copy that ``replicator`` made."""
     task = rds_task()
@@ -1281,14 +1287,8 @@ def test_a_failed_rds_copy_of_the_same_name_is_deleted_and_the_copy_retried(
 ) -> None:
     task, rds = failed_rds_copy_of_the_same_name(stubs, "Source-Replicate")
     rds.add_response("delete_db_snapshot", {}, {"DBSnapshotIdentifier": replica_name(task)})
-    message = record(task.to_json(), receive_count=1)
-    expect_retry(stubs, message, 1)
-    rt = runtime(replicator_config(), stubs)
     # A redrive after a failed copy: the name is freed, and the copy is made on a later try.
-    assert rt.process([message]) == {
-        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
-    }
-    assert metrics(rt, "DeadLettered") == 0
+    assert_retried_later(stubs, task, receive_count=1)
 
 
 def test_a_failed_rds_copy_of_another_replicator_is_dead_lettered_with_its_owner(
@@ -1315,13 +1315,7 @@ def test_an_rds_copy_that_exists_but_is_not_described_yet_is_retried(stubs: Stub
     rds = stubs.on("rds", OTHER)
     rds.add_client_error("copy_db_snapshot", "DBSnapshotAlreadyExists", "exists")
     rds.add_client_error("describe_db_snapshots", "DBSnapshotNotFound", "not yet")
-    message = record(task.to_json(), receive_count=2)
-    expect_retry(stubs, message, 2)
-    rt = runtime(replicator_config(), stubs)
-    assert rt.process([message]) == {
-        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
-    }
-    assert metrics(rt, "DeadLettered") == 0
+    assert_retried_later(stubs, task, receive_count=2)
 
 
 # ------------------------------------------------------------- notices that must change nothing
