@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as codepipeline_actions
 from aws_cdk import aws_events as events
@@ -43,6 +44,13 @@ SYNTH_COMMANDS = ("make synth",)
 # The synth step runs once per build in a fresh CodeBuild container: a jsii kernel compile cache
 # would cost about 1.4 s to write and never be read (README, Set-up details).
 SYNTH_ENVIRONMENT = {COMPILE_CACHE_ENVIRONMENT_VARIABLE: COMPILE_CACHE_OFF}
+# Every CodeBuild project of the pipeline (synth, self-mutation, assets) runs on this image with
+# these runtimes pinned. CDK Pipelines' default image (standard:7.0) leaves Node at the image's
+# default, Node 18 (end of life since April 2025) on its older builds, for the CDK CLI that the
+# self-mutation and asset steps install; standard:8.0 offers Node 22 and 24. Python is the
+# version CI tests (the synth step's `make synth` builds its virtualenv with it).
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
+BUILD_RUNTIME_VERSIONS = {"nodejs": "24", "python": "3.11"}
 # cfn-lint rules ignored on the CodePipeline resource only (and listed in docs/compliance.md):
 CFN_LINT_IGNORED = (
     # CDK Pipelines builds each CloudFormation action's RoleArn as
@@ -275,6 +283,12 @@ class PipelineStack(cdk.Stack):
             role=self.role,
             use_pipeline_role_for_actions=True,
             publish_assets_in_parallel=False,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {"phases": {"install": {"runtime-versions": BUILD_RUNTIME_VERSIONS}}}
+                ),
+            ),
             synth=pipelines.CodeBuildStep(
                 "Synth",
                 input=source,

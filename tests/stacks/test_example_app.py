@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -104,6 +105,25 @@ def test_pipeline_synth_step_runs_make_synth_without_a_kernel_compile_cache(
     assert {"Name": "KMS_TOOLKIT_NODE_COMPILE_CACHE", "Type": "PLAINTEXT", "Value": "off"} in (
         variables
     )
+
+
+def test_every_pipeline_build_runs_on_a_supported_node_and_the_tested_python(
+    example: SynthResult,
+) -> None:
+    # Synth, self-mutation (which installs the CDK CLI with npm) and asset publishing, whose
+    # build spec CDK Pipelines writes to a file of the assembly.
+    projects = resources(example.template("Pipeline"), "AWS::CodeBuild::Project")
+    assert len(projects) == 3
+    for project in projects:
+        assert project["Properties"]["Environment"]["Image"] == "aws/codebuild/standard:8.0"
+        build_spec = project["Properties"]["Source"]["BuildSpec"]
+        if build_spec.startswith("buildspec-"):
+            build_spec = (example.outdir / build_spec).read_text()
+        runtimes = json.loads(build_spec)["phases"]["install"]["runtime-versions"]
+        assert runtimes == {
+            "nodejs": "24",
+            "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
+        }
 
 
 def test_pipeline_artifacts_are_encrypted_with_cmks_in_every_region(example: SynthResult) -> None:
