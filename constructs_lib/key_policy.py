@@ -8,6 +8,7 @@ CloudFormation role that deploys the key).
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 import weakref
@@ -359,18 +360,24 @@ def _check_one_entry_per_account(externals: Sequence[ExternalAccount]) -> None:
         seen.add(account)
 
 
-StatementFactory = Callable[[KeyContext], list[iam.PolicyStatement]]
+# Called with the key's context and a suffix for the statements' Sids ("" for the first
+# principal of its kind on a key, "2", "3", ... for the next).
+StatementFactory = Callable[[KeyContext, str], list[iam.PolicyStatement]]
 
 
 @dataclass(frozen=True)
 class KeyServicePrincipal:
     """An AWS service allowed to use the key, with the conditions AWS documents for it.
 
-    Build one with the class methods; ``render`` is called with the key's context.
+    Build one with the class methods. ``kind`` names the statements' Sids (the same for two
+    trails), ``identity`` the arguments: a key renders each identity once, and a second one of
+    the same kind with numbered Sids (KMS refuses a key policy that repeats a Sid).
     """
 
     service: str
     render: StatementFactory = field(compare=False, repr=False)
+    kind: str = field(default="", compare=False)
+    identity: tuple[Any, ...] = field(default=(), compare=False)
 
     @classmethod
     def cloudtrail(
@@ -398,7 +405,7 @@ class KeyServicePrincipal:
                 decide. Either way limited to CloudTrail encryption context.
         """
 
-        def render(ctx: KeyContext) -> list[iam.PolicyStatement]:
+        def render(ctx: KeyContext, suffix: str) -> list[iam.PolicyStatement]:
             trail_context = f"arn:{ctx.partition}:cloudtrail:*:{ctx.account}:trail/*"
             service = principals.service("cloudtrail.amazonaws.com")
             readers = [
@@ -419,7 +426,7 @@ class KeyServicePrincipal:
                 }
             return [
                 iam.PolicyStatement(
-                    sid="AllowCloudTrailToEncryptLogs",
+                    sid=f"AllowCloudTrailToEncryptLogs{suffix}",
                     principals=[service],
                     actions=list(actions.CLOUDTRAIL_ENCRYPT_ACTIONS),
                     resources=["*"],
@@ -429,21 +436,21 @@ class KeyServicePrincipal:
                     },
                 ),
                 iam.PolicyStatement(
-                    sid="AllowCloudTrailToDescribeKey",
+                    sid=f"AllowCloudTrailToDescribeKey{suffix}",
                     principals=[service],
                     actions=list(actions.CLOUDTRAIL_DESCRIBE_ACTIONS),
                     resources=["*"],
                     conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
                 ),
                 iam.PolicyStatement(
-                    sid="AllowCloudTrailLogDecryption",
+                    sid=f"AllowCloudTrailLogDecryption{suffix}",
                     principals=readers,
                     actions=list(actions.CLOUDTRAIL_LOG_READER_ACTIONS),
                     resources=["*"],
                     conditions=reader_conditions,
                 ),
                 iam.PolicyStatement(
-                    sid="AllowCloudTrailToDecryptWithS3BucketKey",
+                    sid=f"AllowCloudTrailToDecryptWithS3BucketKey{suffix}",
                     principals=[service],
                     actions=list(actions.CLOUDTRAIL_BUCKET_KEY_ACTIONS),
                     resources=["*"],
@@ -451,17 +458,22 @@ class KeyServicePrincipal:
                 ),
             ]
 
-        return cls(service="cloudtrail.amazonaws.com", render=render)
+        return cls(
+            service="cloudtrail.amazonaws.com",
+            render=render,
+            kind="cloudtrail",
+            identity=(trail_arn, *log_readers),
+        )
 
     @classmethod
     def cloudwatch_logs(cls, *, log_group_name: str | None = None) -> KeyServicePrincipal:
         """CloudWatch Logs in the key's Region: one log group, or (default) any in the account."""
 
-        def render(ctx: KeyContext) -> list[iam.PolicyStatement]:
+        def render(ctx: KeyContext, suffix: str) -> list[iam.PolicyStatement]:
             group = log_group_name if log_group_name is not None else "*"
             return [
                 iam.PolicyStatement(
-                    sid="AllowCloudWatchLogs",
+                    sid=f"AllowCloudWatchLogs{suffix}",
                     principals=[principals.service(f"logs.{ctx.region}.amazonaws.com")],
                     actions=list(actions.CLOUDWATCH_LOGS_ACTIONS),
                     resources=["*"],
@@ -475,7 +487,9 @@ class KeyServicePrincipal:
                 )
             ]
 
-        return cls(service="logs.amazonaws.com", render=render)
+        return cls(
+            service="logs.amazonaws.com", render=render, kind="logs", identity=(log_group_name,)
+        )
 
     @classmethod
     def publisher(
@@ -518,7 +532,7 @@ class KeyServicePrincipal:
             source_arn_pattern,
         )
 
-        def render(ctx: KeyContext) -> list[iam.PolicyStatement]:
+        def render(ctx: KeyContext, suffix: str) -> list[iam.PolicyStatement]:
             prefix = service.split(".", 1)[0]
             source = (
                 source_arn_pattern or f"arn:{ctx.partition}:{prefix}:{ctx.region}:{ctx.account}:*"
@@ -526,7 +540,10 @@ class KeyServicePrincipal:
             context_key = "aws:sns:topicArn" if destination == "sns" else "aws:sqs:arn"
             resource = f"arn:{ctx.partition}:{destination}:{ctx.region}:{ctx.account}:*"
             sid = (
-                "Allow" + "".join(part.title() for part in prefix.split("-")) + destination.upper()
+                "Allow"
+                + "".join(part.title() for part in prefix.split("-"))
+                + destination.upper()
+                + suffix
             )
             conditions: dict[str, dict[str, Any]] = {
                 "ArnLike": {f"kms:EncryptionContext:{context_key}": resource}
@@ -546,7 +563,27 @@ class KeyServicePrincipal:
                 )
             ]
 
-        return cls(service=service, render=render)
+        return cls(
+            service=service,
+            render=render,
+            kind=f"publisher:{service}:{destination}",
+            identity=(source_arn_pattern,),
+        )
+
+
+class ServiceStatements:
+    """The service principals' statements of one key: each identity once, Sids unique."""
+
+    def __init__(self) -> None:
+        self._identities: dict[str, list[tuple[Any, ...]]] = {}
+
+    def render(self, service: KeyServicePrincipal, ctx: KeyContext) -> list[iam.PolicyStatement]:
+        """``service``'s statements, or none if the key already has them."""
+        identities = self._identities.setdefault(service.kind or service.service, [])
+        if service.identity in identities:
+            return []
+        identities.append(service.identity)
+        return service.render(ctx, "" if len(identities) == 1 else str(len(identities)))
 
 
 @dataclass(frozen=True)
@@ -651,8 +688,12 @@ class KeyPolicy:
             deployer=deployer,
         )
 
-    def render(self, ctx: KeyContext) -> list[iam.PolicyStatement]:
-        """The statements of this policy for a key described by ``ctx``."""
+    def render(
+        self, ctx: KeyContext, services: ServiceStatements | None = None
+    ) -> list[iam.PolicyStatement]:
+        """The statements of this policy for a key described by ``ctx``; ``services`` keeps
+        the key's service principals (default: a new one), for those added later."""
+        services = services if services is not None else ServiceStatements()
         result: list[iam.PolicyStatement] = []
         if self.delegates_to_iam:
             result.append(
@@ -706,7 +747,7 @@ class KeyPolicy:
                     )
                 )
         for service in self.service_principals:
-            result.extend(service.render(ctx))
+            result.extend(services.render(service, ctx))
         result.extend(self.statements)
         return result
 
@@ -749,7 +790,8 @@ def policy_problems(
     custom: bool = False,
     account_roots: Sequence[Any] = (),
 ) -> list[str]:
-    """Problems in a resolved key policy: lock-out, bare wildcards, root ``kms:*``, size.
+    """Problems in a resolved key policy: lock-out, bare wildcards, root ``kms:*``, a Sid
+    repeated, size.
 
     ``document`` is the policy as CloudFormation will receive it (``Stack.resolve`` output).
     ``account_roots`` are the resolved forms of the key's own account root principal, used to
@@ -781,6 +823,13 @@ def policy_problems(
                 "KeyPolicy.default()). Received: statement "
                 f"{statement.get('Sid', '(no Sid)')!r} with Action "
                 f"{json.dumps(statement.get('Action'))}"
+            )
+    sids = collections.Counter(s["Sid"] for s in statements if isinstance(s.get("Sid"), str))
+    for sid, count in sorted(sids.items()):
+        if count > 1:
+            problems.append(
+                f"'policy' must not repeat a statement Sid (KMS refuses the policy with "
+                f"MalformedPolicyDocumentException). Received: Sid {sid!r} in {count} statements"
             )
     size = len(json.dumps(document, separators=(",", ":")).encode())
     if size > MAX_KEY_POLICY_BYTES:

@@ -33,6 +33,7 @@ from constructs_lib.key_policy import (
     KeyContext,
     KeyPolicy,
     KeyServicePrincipal,
+    ServiceStatements,
     StackFacts,
     admin_actions,
     group_named_by,
@@ -283,7 +284,10 @@ class _KeyBase(Resource):
         self._grants = {}
         for account in self.policy.external_accounts:
             self._require_other_account("external_accounts", account)
-        self.policy_document = iam.PolicyDocument(statements=self.policy.render(ctx))
+        self._service_statements = ServiceStatements()
+        self.policy_document = iam.PolicyDocument(
+            statements=self.policy.render(ctx, self._service_statements)
+        )
         self._node.add_validation(_KeyPolicyValidation(self))
 
     @functools.cached_property
@@ -310,8 +314,13 @@ class _KeyBase(Resource):
         self.add_to_resource_policy(statement)
 
     def add_service_principal(self, service: KeyServicePrincipal) -> None:
-        """Let an AWS service use the key, with the conditions AWS documents for it."""
-        self.policy_document.add_statements(*service.render(self._context))
+        """Let an AWS service use the key, with the conditions AWS documents for it.
+
+        The same service principal twice adds nothing; a second one of its kind (a second
+        trail) adds its statements with numbered Sids."""
+        statements = self._service_statements.render(service, self._context)
+        if statements:
+            self.policy_document.add_statements(*statements)
 
     def grant(
         self,

@@ -15,6 +15,7 @@ from aws_cdk.assertions import Match, Template
 
 from constructs_lib import (
     AlarmTopic,
+    AuditTrail,
     CustomerManagedKey,
     ExternalAccount,
     KeyPolicy,
@@ -508,3 +509,66 @@ def test_environment_agnostic_multi_region_primary_lets_every_region_replicate()
     parts = role_arn["Fn::Join"][1]
     assert parts[-2:] == [{"Ref": "AWS::AccountId"}, "-*"]
     assert {"Ref": "AWS::Region"} not in parts
+
+
+def test_two_trails_sharing_a_key_get_statements_with_distinct_sids() -> None:
+    """KMS refuses a key policy that repeats a Sid (MalformedPolicyDocumentException): the
+    second trail's statements are numbered, each limited to its own trail."""
+    app, stack, key = one_key_stack()
+    AuditTrail(stack, "Management", trail_name="management", encryption_key=key)
+    AuditTrail(stack, "Data", trail_name="data", encryption_key=key)
+    statements = key_policy(app.synth().get_stack_by_name("S").template, "Key", "S")
+    sids = [s["Sid"] for s in statements]
+    assert len(sids) == len(set(sids))
+    trails = {
+        sid: statements_by_sid(app)[sid]["Condition"]["StringEquals"]["aws:SourceArn"]
+        for sid in ("AllowCloudTrailToEncryptLogs", "AllowCloudTrailToEncryptLogs2")
+    }
+    assert trails == {
+        "AllowCloudTrailToEncryptLogs": f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/management",
+        "AllowCloudTrailToEncryptLogs2": f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/data",
+    }
+    assert {"AllowCloudWatchLogs", "AllowCloudWatchLogs2"} <= set(sids)
+
+
+def test_the_same_service_principal_twice_is_in_the_key_policy_once() -> None:
+    app, stack, key = one_key_stack()
+    for topic in ("One", "Two"):
+        AlarmTopic(stack, topic, encryption_key=key, publishers=["cloudwatch.amazonaws.com"])
+    trail = KeyServicePrincipal.cloudtrail(
+        trail_arn=f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/t"
+    )
+    key.add_service_principal(trail)
+    key.add_service_principal(trail)
+    sids = sorted(statements_by_sid(app))
+    assert [
+        sid for sid in sids if sid.startswith(("AllowCloudwatch", "AllowCloudTrailToEncrypt"))
+    ] == [
+        "AllowCloudTrailToEncryptLogs",
+        "AllowCloudwatchSNS",
+    ]
+
+
+def test_a_custom_policy_numbers_the_sids_of_a_second_service_principal_of_a_kind() -> None:
+    app = cdk.App(context=cdk_json_context())
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    CustomerManagedKey(
+        stack,
+        "Key",
+        policy=KeyPolicy.custom(
+            admins=[f"arn:aws:iam::{ACCOUNT}:role/Admin"],
+            service_principals=[
+                KeyServicePrincipal.cloudwatch_logs(log_group_name="/app/one"),
+                KeyServicePrincipal.cloudwatch_logs(log_group_name="/app/two"),
+            ],
+        ),
+    )
+    groups = {
+        sid: s["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+        for sid, s in statements_by_sid(app).items()
+        if sid.startswith("AllowCloudWatchLogs")
+    }
+    assert groups == {
+        "AllowCloudWatchLogs": f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/app/one",
+        "AllowCloudWatchLogs2": f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/app/two",
+    }

@@ -946,6 +946,12 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
         "KeyPolicy.default()). Received: statement 'Root' with Action \"*\"",
     ),
     (
+        "sid-repeated",
+        with_statement("KeyAdministration", iam.ArnPrincipal(ADMIN), "kms:Decrypt"),
+        "[S/K] 'policy' must not repeat a statement Sid (KMS refuses the policy with "
+        "MalformedPolicyDocumentException). Received: Sid 'KeyAdministration' in 2 statements",
+    ),
+    (
         "over-32768-bytes",
         oversized_policy,
         "[S/K] 'policy' must be at most 32768 bytes (a KMS limit that cannot be raised). "
