@@ -2,7 +2,8 @@
 
 * all five cdk-nag packs: no error (synth would raise) and no warning left unacknowledged;
 * cfn-lint: no error and no warning on any synthesized template;
-* every acknowledgment is listed, with the same reason, in docs/compliance.md.
+* every acknowledgment is listed, with the same reason, in docs/compliance.md;
+* no policy repeats a statement Sid (IAM, S3 and KMS refuse it at deploy time).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from tests._support.apps import app_names
 from tests._support.cfn_lint import cfn_lint_problems
 from tests._support.compliance_doc import COMPLIANCE_DOC, documented_acknowledgments
+from tests._support.deploy_quotas import repeated_sids
 from tests._support.synth import SynthResult, synthesize
 
 Synth = Callable[[str], SynthResult]
@@ -29,6 +31,27 @@ def test_cdk_nag_packs_report_no_findings(synthesized: Synth, app_name: str) -> 
 @pytest.mark.parametrize("app_name", app_names())
 def test_cfn_lint_is_clean(synthesized: Synth, app_name: str) -> None:
     assert cfn_lint_problems(synthesized(app_name).template_paths()) == []
+
+
+@pytest.mark.parametrize("app_name", app_names())
+def test_no_policy_repeats_a_statement_sid(synthesized: Synth, app_name: str) -> None:
+    result = synthesized(app_name)
+    problems = [
+        f"{stack}: {problem}"
+        for stack, template in result.templates.items()
+        for problem in repeated_sids(template)
+    ]
+    assert result.templates
+    assert problems == []
+
+
+def test_the_sid_check_finds_a_sid_repeated_in_a_nested_policy() -> None:
+    statement = {"Sid": "Use", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {"Policies": [{"PolicyDocument": {"Statement": [statement, statement]}}]},
+    }
+    assert repeated_sids({"Resources": {"Role": role}}) == ["Role: Sid 'Use' x2"]
 
 
 @pytest.mark.parametrize("app_name", app_names())

@@ -1,8 +1,9 @@
-"""Size quotas that CloudFormation, IAM, S3 and KMS enforce only at deploy time, checked on a
-synthesized template."""
+"""Size quotas and policy rules that CloudFormation, IAM, S3 and KMS enforce only at deploy time,
+checked on a synthesized template."""
 
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -59,4 +60,32 @@ def oversized_policies(template: Mapping[str, Any]) -> list[str]:
             size = deployed_size(resource["Properties"][prop])
             if size > quota:
                 problems.append(f"{logical_id} ({resource['Type']}): {size} > {quota}")
+    return problems
+
+
+def repeated_sids(template: Mapping[str, Any]) -> list[str]:
+    """``"<logical id>: Sid <sid> x<count>"`` for each policy document (key, bucket, queue,
+    topic, IAM or trust policy) that repeats a statement Sid: IAM, S3 and KMS refuse it."""
+    problems: list[str] = []
+
+    def visit(logical_id: str, value: Any) -> None:
+        if isinstance(value, dict):
+            statements = value.get("Statement")
+            if isinstance(statements, list):
+                sids = collections.Counter(
+                    s["Sid"] for s in statements if isinstance(s, dict) and "Sid" in s
+                )
+                problems.extend(
+                    f"{logical_id}: Sid {sid!r} x{count}"
+                    for sid, count in sids.items()
+                    if count > 1
+                )
+            for item in value.values():
+                visit(logical_id, item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(logical_id, item)
+
+    for logical_id, resource in template.get("Resources", {}).items():
+        visit(logical_id, resource.get("Properties", {}))
     return problems
