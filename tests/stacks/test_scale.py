@@ -18,7 +18,7 @@ import pytest
 from benchmarks.synth import program_argv, stack_count
 from stacks.organisation import MAX_ACTIONS_PER_WAVE, MAX_PIPELINE_ACTIONS, MAX_PIPELINE_STAGES
 from tests._support.cfn_lint import cfn_lint_problems, one_template_per_shape
-from tests._support.deploy_quotas import TEMPLATE_BYTES, oversized_policies
+from tests._support.deploy_quotas import TEMPLATE_BYTES, oversized_policies, repeated_sids
 from tests._support.synth import SynthResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,13 +60,17 @@ def test_cfn_lint_is_clean_on_every_kind_of_stack(large_assembly: Path) -> None:
 
 
 @pytest.mark.slow
-def test_every_template_and_policy_fits_its_deploy_time_quota(large_assembly: Path) -> None:
+def test_every_template_and_policy_fits_its_deploy_time_quota_and_rules(
+    large_assembly: Path,
+) -> None:
     problems = []
     for path in sorted(large_assembly.rglob("*.template.json")):
         size = path.stat().st_size
         if size > TEMPLATE_BYTES:
             problems.append(f"{path.name}: {size} bytes")
-        problems += [f"{path.name}: {p}" for p in oversized_policies(json.loads(path.read_text()))]
+        template = json.loads(path.read_text())
+        problems += [f"{path.name}: {p}" for p in oversized_policies(template)]
+        problems += [f"{path.name}: {p}" for p in repeated_sids(template)]
     assert problems == []
 
 
