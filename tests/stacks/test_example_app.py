@@ -256,3 +256,75 @@ def test_copies_to_another_region_of_the_same_account_only(
         *(f"Workload-{kind}-{region}" for kind in ("Keys", "Data") for region in REGIONS),
         "Workload-Replication-eu-west-1",
     }
+
+
+# What CloudFormation replaces when it changes (a new logical ID, type, name or key shape) and
+# what holds data or identity: a replaced key loses every ciphertext made under it.
+STATEFUL_TYPES = (
+    "AWS::KMS::Key",
+    "AWS::KMS::ReplicaKey",
+    "AWS::KMS::Alias",
+    "AWS::S3::Bucket",
+    "AWS::CloudTrail::Trail",
+    "AWS::Logs::LogGroup",
+    "AWS::SQS::Queue",
+    "AWS::SNS::Topic",
+    "AWS::Events::EventBus",
+    "AWS::IAM::Role",
+    "AWS::Lambda::Function",
+)
+REPLACING_PROPERTIES = (
+    "AliasName",
+    "BucketName",
+    "EventBusName",
+    "FunctionName",
+    "KeySpec",
+    "KeyUsage",
+    "LogGroupName",
+    "MultiRegion",
+    "Name",
+    "Origin",
+    "PrimaryKeyArn",
+    "QueueName",
+    "RoleName",
+    "TopicName",
+    "TrailName",
+)
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """The example organisation with a second workload account and a third Region."""
+    from stacks.app_builder import build_app  # noqa: PLC0415
+    from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: PLC0415
+
+    context = cdk_json_context()
+    organisation = copy.deepcopy(context[ORGANISATION_CONTEXT_KEY])
+    organisation["regions"].append("eu-north-1")
+    organisation["accounts"]["workload2"] = {"id": "444444444444", "role": "workload"}
+    context[ORGANISATION_CONTEXT_KEY] = organisation
+    outdir = tmp_path_factory.mktemp("cdk-grown")
+    return synthesize("grown", build_app(context=context, outdir=outdir))
+
+
+def test_adding_an_account_and_a_region_replaces_and_removes_nothing(
+    example: SynthResult, grown: SynthResult
+) -> None:
+    """docs/deploy.md, "Adding an account or a Region": the next pipeline run only adds."""
+    assert set(example.templates) < set(grown.templates)
+    changes = []
+    for stack, template in example.templates.items():
+        after = grown.templates[stack]["Resources"]
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] not in STATEFUL_TYPES:
+                continue
+            if after.get(logical_id, {}).get("Type") != resource["Type"]:
+                changes.append(f"{stack}/{logical_id}: gone")
+                continue
+            changes += [
+                f"{stack}/{logical_id}.{name}"
+                for name in REPLACING_PROPERTIES
+                if resource["Properties"].get(name) != after[logical_id]["Properties"].get(name)
+            ]
+    assert changes == []
+    assert {"Workload2-Keys-eu-north-1", "Workload-Keys-eu-north-1"} < set(grown.templates)
