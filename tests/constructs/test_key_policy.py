@@ -416,18 +416,24 @@ def test_each_stack_names_its_own_account_root_and_services() -> None:
         }
 
 
-def test_external_account_without_grants_gets_the_user_statement_only() -> None:
-    # allow_grants=False: the account may use the key itself, but no AWS service may create
-    # grants for it (no EBS/RDS copies of shared snapshots).
+def custom_policy_app(**policy: Any) -> cdk.App:
+    """An App whose stack "S" holds one key "Key" with a custom policy: an Admin role plus
+    ``policy``."""
     app = cdk.App(context=cdk_json_context())
     stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
     CustomerManagedKey(
         stack,
         "Key",
-        policy=KeyPolicy.custom(
-            admins=[f"arn:aws:iam::{ACCOUNT}:role/Admin"],
-            external_accounts=[ExternalAccount(account_id="222222222222", allow_grants=False)],
-        ),
+        policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{ACCOUNT}:role/Admin"], **policy),
+    )
+    return app
+
+
+def test_external_account_without_grants_gets_the_user_statement_only() -> None:
+    # allow_grants=False: the account may use the key itself, but no AWS service may create
+    # grants for it (no EBS/RDS copies of shared snapshots).
+    app = custom_policy_app(
+        external_accounts=[ExternalAccount(account_id="222222222222", allow_grants=False)]
     )
     statements = key_policy(app.synth().get_stack_by_name("S").template, "Key", stack="S")
     external = [s for s in statements if s["Sid"].startswith("External")]
@@ -550,18 +556,11 @@ def test_the_same_service_principal_twice_is_in_the_key_policy_once() -> None:
 
 
 def test_a_custom_policy_numbers_the_sids_of_a_second_service_principal_of_a_kind() -> None:
-    app = cdk.App(context=cdk_json_context())
-    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
-    CustomerManagedKey(
-        stack,
-        "Key",
-        policy=KeyPolicy.custom(
-            admins=[f"arn:aws:iam::{ACCOUNT}:role/Admin"],
-            service_principals=[
-                KeyServicePrincipal.cloudwatch_logs(log_group_name="/app/one"),
-                KeyServicePrincipal.cloudwatch_logs(log_group_name="/app/two"),
-            ],
-        ),
+    app = custom_policy_app(
+        service_principals=[
+            KeyServicePrincipal.cloudwatch_logs(log_group_name="/app/one"),
+            KeyServicePrincipal.cloudwatch_logs(log_group_name="/app/two"),
+        ]
     )
     groups = {
         sid: s["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
