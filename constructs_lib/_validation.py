@@ -14,9 +14,10 @@ from typing import Any
 # \Z, not $ ("$" also matches before a final newline), and [0-9], not \d (which matches every
 # Unicode digit): either would pass a value that CloudFormation refuses at deploy.
 ACCOUNT_ID_PATTERN = re.compile(r"^[0-9]{12}\Z")
-# Commercial, GovCloud, China and ISO partitions: eu-west-1, us-gov-west-1, cn-north-1.
+# Commercial, GovCloud, China, ISO and European Sovereign Cloud partitions: eu-west-1,
+# us-gov-west-1, cn-north-1, us-isob-east-1, eusc-de-east-1.
 REGION_PATTERN = re.compile(
-    r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?"
+    r"^((us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?|eusc-[a-z]{2})"
     r"-(central|(north|south)?(east|west)|north|south)-[0-9]{1,2}\Z"
 )
 

@@ -118,6 +118,8 @@ def partition(region: str) -> str:
         return "aws-cn"
     if region.startswith("us-gov-"):
         return "aws-us-gov"
+    if region.startswith("eusc-"):
+        return "aws-eusc"
     iso = re.match(r"^[a-z]{2}-iso([a-z]?)-", region)
     if iso is not None:
         return f"aws-iso-{iso.group(1)}" if iso.group(1) else "aws-iso"

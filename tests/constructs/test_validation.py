@@ -66,6 +66,20 @@ def test_tokens_pass_the_account_and_region_checks_but_bad_literals_do_not() -> 
 
 
 @pytest.mark.parametrize(
+    "region",
+    ["eu-west-1", "us-gov-west-1", "cn-northwest-1", "us-isob-east-1", "eusc-de-east-1"],
+)
+def test_a_region_of_every_partition_is_accepted(region: str) -> None:
+    assert check_region("region", region) == region
+
+
+@pytest.mark.parametrize("region", ["eusc-east-1", "eusc-de-east", "eu-de-east-1", "mars-1"])
+def test_a_name_no_partition_uses_is_refused(region: str) -> None:
+    with pytest.raises(ConstructPropError, match=r"'region' must be an AWS Region name"):
+        check_region("region", region)
+
+
+@pytest.mark.parametrize(
     ("check", "value"),
     [
         (check_account_id, "111111111111\n"),

@@ -395,6 +395,32 @@ def test_an_organisation_in_the_china_partition_gets_a_connection_arn_there() ->
     )
 
 
+# The example organisation in the AWS European Sovereign Cloud: one Region, so snapshots go to
+# the backup account only.
+SOVEREIGN: tuple[tuple[str, Any], ...] = (
+    ("home_region", "eusc-de-east-1"),
+    ("regions", ["eusc-de-east-1"]),
+    ("replication.destinations", [{"account": "backup", "region": "eusc-de-east-1"}]),
+    ("pipeline.region", "eusc-de-east-1"),
+)
+
+
+def test_an_organisation_in_the_european_sovereign_cloud_is_in_the_aws_eusc_partition() -> None:
+    config = with_changes(*SOVEREIGN)
+    del config["pipeline"]["connection_arn"]
+    organisation = load_organisation(config)
+    assert organisation.regions == ("eusc-de-east-1",)
+    assert organisation.pipeline.connection_arn.startswith(
+        "arn:aws-eusc:codeconnections:eusc-de-east-1:111111111111:connection/"
+    )
+    with pytest.raises(ConstructPropError) as error:
+        load_organisation(changed("regions", ["eu-central-1", "eusc-de-east-1"]))
+    assert "'kmskit:organisation.regions[1]' must be in the partition of regions[0] ('aws')" in str(
+        error.value
+    )
+    assert str(error.value).endswith("Received: 'eusc-de-east-1'")
+
+
 def test_stage_ids_capitalise_each_part_of_the_alias() -> None:
     organisation = load_organisation(with_accounts(team_one=("444444444444", "workload")))
     assert [a.stage_id for a in organisation.accounts] == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -328,3 +329,32 @@ def test_adding_an_account_and_a_region_replaces_and_removes_nothing(
             ]
     assert changes == []
     assert {"Workload2-Keys-eu-north-1", "Workload-Keys-eu-north-1"} < set(grown.templates)
+
+
+@pytest.fixture(scope="module")
+def sovereign(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """The example organisation in the AWS European Sovereign Cloud's one Region."""
+    from stacks.app_builder import build_app  # noqa: PLC0415
+    from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: PLC0415
+
+    context = cdk_json_context()
+    organisation = copy.deepcopy(context[ORGANISATION_CONTEXT_KEY])
+    organisation.update(home_region="eusc-de-east-1", regions=["eusc-de-east-1"])
+    organisation["replication"]["destinations"] = [
+        {"account": "backup", "region": "eusc-de-east-1"}
+    ]
+    organisation["pipeline"]["region"] = "eusc-de-east-1"
+    del organisation["pipeline"]["connection_arn"]
+    context[ORGANISATION_CONTEXT_KEY] = organisation
+    outdir = tmp_path_factory.mktemp("cdk-sovereign")
+    return synthesize("sovereign", build_app(context=context, outdir=outdir))
+
+
+def test_the_organisation_synthesizes_in_the_european_sovereign_cloud(
+    sovereign: SynthResult,
+) -> None:
+    assert sovereign.validation_findings() == []
+    assert "Backup-Receiver-eusc-de-east-1" in sovereign.templates
+    text = json.dumps(sovereign.templates)
+    # Every literal ARN in the aws-eusc partition (the others use AWS::Partition).
+    assert set(re.findall(r"arn:(aws[a-z-]*):", text)) == {"aws-eusc"}
