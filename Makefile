@@ -27,8 +27,8 @@ help:
 	@echo "make clean   remove cdk.out and caches (keeps .venv and node_modules)"
 
 # cdk.json runs app.py with `python -O` (stacks/optimized_python.py): setup writes the optimized
-# bytecode of every module a synth imports, once (PYTHONDONTWRITEBYTECODE would stop a synth
-# writing it, and every synth would recompile aws-cdk-lib).
+# bytecode of every module a synth imports (PYTHONDONTWRITEBYTECODE would stop a synth writing
+# it, and every synth would recompile aws-cdk-lib), and again when the toolkit's modules change.
 WRITE_OPTIMIZED_BYTECODE = env -u PYTHONDONTWRITEBYTECODE $(PY) -O -m stacks.optimized_python
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -36,6 +36,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+# Written again whenever the toolkit's own modules change: a module they start to import (an
+# aws-cdk-lib module the pipeline stack needs, say) needs its bytecode too, and their own
+# bytecode would otherwise go stale. About 2 s.
+$(VENV)/.bytecode: $(VENV)/.installed $(wildcard app.py stacks/*.py constructs_lib/*.py kmskit/*.py kmskit/*/*.py)
 	$(WRITE_OPTIMIZED_BYTECODE)
 	touch $@
 
@@ -43,7 +49,7 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed $(VENV)/.bytecode node_modules/.installed
 	@node --version | grep -qE '^v(2[2-9]|[3-9][0-9])\.' || { echo "Node $$(node --version) is not supported: expected 22 or later from $(VENV_BIN)"; exit 1; }
 
 synth: setup
