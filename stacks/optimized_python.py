@@ -8,9 +8,9 @@ validates every prop with an error naming it.
 Python loads optimized bytecode from separate files (``*.opt-1.pyc``), which ``pip install`` does
 not write. ``make setup`` writes them for every module a synth imports
 (``python -O -m stacks.optimized_python``, a few seconds), and again whenever the toolkit's own
-modules change (a module they start to import needs its bytecode too); without them, and where Python may not
-write them either (``PYTHONDONTWRITEBYTECODE``), every optimized synth would recompile
-aws-cdk-lib's modules (several seconds), so app.py warns.
+modules change (a module they start to import needs its bytecode too); without them, and where
+Python may not write them either (``PYTHONDONTWRITEBYTECODE``), every optimized synth would
+recompile aws-cdk-lib's modules (several seconds), so app.py warns.
 """
 
 from __future__ import annotations
