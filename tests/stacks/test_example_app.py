@@ -225,19 +225,30 @@ def pipeline_deploys(template: dict[str, Any]) -> dict[str, set[str]]:
     }
 
 
-@pytest.fixture(scope="module")
-def copies_within_the_account(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
-    """The example organisation copying snapshots only to eu-central-1 of the same account (the
-    shape stacks/config.py and docs/deploy.md describe), with no backup-account destination."""
+def example_changed(
+    tmp_path_factory: pytest.TempPathFactory, name: str, change: Callable[[dict[str, Any]], None]
+) -> SynthResult:
+    """The example organisation synthesized with ``change`` applied to its configuration."""
     from stacks.app_builder import build_app  # noqa: PLC0415
     from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: PLC0415
 
     context = cdk_json_context()
     organisation = copy.deepcopy(context[ORGANISATION_CONTEXT_KEY])
-    organisation["replication"]["destinations"] = [{"region": "eu-central-1"}]
+    change(organisation)
     context[ORGANISATION_CONTEXT_KEY] = organisation
-    outdir = tmp_path_factory.mktemp("cdk-same-account-copies")
-    return synthesize("same_account_copies", build_app(context=context, outdir=outdir))
+    outdir = tmp_path_factory.mktemp(f"cdk-{name}")
+    return synthesize(name, build_app(context=context, outdir=outdir))
+
+
+@pytest.fixture(scope="module")
+def copies_within_the_account(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """The example organisation copying snapshots only to eu-central-1 of the same account (the
+    shape stacks/config.py and docs/deploy.md describe), with no backup-account destination."""
+
+    def copy_within_the_account(organisation: dict[str, Any]) -> None:
+        organisation["replication"]["destinations"] = [{"region": "eu-central-1"}]
+
+    return example_changed(tmp_path_factory, "same_account_copies", copy_within_the_account)
 
 
 def test_copies_to_another_region_of_the_same_account_only(
@@ -296,16 +307,12 @@ REPLACING_PROPERTIES = (
 @pytest.fixture(scope="module")
 def grown(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
     """The example organisation with a second workload account and a third Region."""
-    from stacks.app_builder import build_app  # noqa: PLC0415
-    from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: PLC0415
 
-    context = cdk_json_context()
-    organisation = copy.deepcopy(context[ORGANISATION_CONTEXT_KEY])
-    organisation["regions"].append("eu-north-1")
-    organisation["accounts"]["workload2"] = {"id": "444444444444", "role": "workload"}
-    context[ORGANISATION_CONTEXT_KEY] = organisation
-    outdir = tmp_path_factory.mktemp("cdk-grown")
-    return synthesize("grown", build_app(context=context, outdir=outdir))
+    def grow(organisation: dict[str, Any]) -> None:
+        organisation["regions"].append("eu-north-1")
+        organisation["accounts"]["workload2"] = {"id": "444444444444", "role": "workload"}
+
+    return example_changed(tmp_path_factory, "grown", grow)
 
 
 def test_adding_an_account_and_a_region_replaces_and_removes_nothing(
@@ -334,20 +341,16 @@ def test_adding_an_account_and_a_region_replaces_and_removes_nothing(
 @pytest.fixture(scope="module")
 def sovereign(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
     """The example organisation in the AWS European Sovereign Cloud's one Region."""
-    from stacks.app_builder import build_app  # noqa: PLC0415
-    from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: PLC0415
 
-    context = cdk_json_context()
-    organisation = copy.deepcopy(context[ORGANISATION_CONTEXT_KEY])
-    organisation.update(home_region="eusc-de-east-1", regions=["eusc-de-east-1"])
-    organisation["replication"]["destinations"] = [
-        {"account": "backup", "region": "eusc-de-east-1"}
-    ]
-    organisation["pipeline"]["region"] = "eusc-de-east-1"
-    del organisation["pipeline"]["connection_arn"]
-    context[ORGANISATION_CONTEXT_KEY] = organisation
-    outdir = tmp_path_factory.mktemp("cdk-sovereign")
-    return synthesize("sovereign", build_app(context=context, outdir=outdir))
+    def move(organisation: dict[str, Any]) -> None:
+        organisation.update(home_region="eusc-de-east-1", regions=["eusc-de-east-1"])
+        organisation["replication"]["destinations"] = [
+            {"account": "backup", "region": "eusc-de-east-1"}
+        ]
+        organisation["pipeline"]["region"] = "eusc-de-east-1"
+        del organisation["pipeline"]["connection_arn"]
+
+    return example_changed(tmp_path_factory, "sovereign", move)
 
 
 def test_the_organisation_synthesizes_in_the_european_sovereign_cloud(
