@@ -17,6 +17,7 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -78,8 +79,18 @@ def settings_from_args(args: argparse.Namespace) -> ClientSettings:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated options, in any subcommand (subparsers take their parent's class): a
+    script's ``--contex`` would otherwise work until an option such as ``--context-file`` made
+    it ambiguous, and the flags scripts use are meant not to change."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kmskit",
         description="KMS toolkit: envelope encryption, key-usage audit, snapshot copy, "
         "key material import and cost.",

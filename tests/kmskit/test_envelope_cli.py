@@ -119,6 +119,26 @@ def test_existing_output_is_kept_when_decrypt_fails(world: KmsWorld, tmp_path: P
     assert out.read_text() == "previous version"
 
 
+@pytest.mark.parametrize(
+    ("argv", "abbreviation"),
+    [
+        (["decrypt", "--contex", "purpose=x", "in", "out"], "--contex"),
+        (["datakey", "new", "--for", "--key", ALIAS, "--context", "a=b", "out"], "--for"),
+        (["encrypt", "--key", ALIAS, "--context", "a=b", "--qui", "in", "out"], "--qui"),
+    ],
+    ids=["subcommand", "nested subcommand", "common option"],
+)
+def test_an_abbreviated_option_is_bad_usage(
+    argv: list[str], abbreviation: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Scripts keep working only if the flags they spell out never change meaning: an
+    # abbreviation would turn ambiguous the day an option sharing its prefix appeared.
+    with pytest.raises(SystemExit) as refused:
+        main(argv)
+    assert refused.value.code == EXIT_USAGE
+    assert f"unrecognized arguments: {abbreviation}" in capsys.readouterr().err
+
+
 def test_encrypt_usage_errors(
     world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
