@@ -19,6 +19,7 @@ from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 DEFAULT_PUBLISHERS = ("cloudwatch.amazonaws.com",)
+MAX_DISPLAY_NAME_LENGTH = 100  # SNS (and aws_sns.Topic) refuse a longer display name
 
 
 class AlarmTopic(Construct):
@@ -28,7 +29,7 @@ class AlarmTopic(Construct):
         encryption_key: the CMK (or multi-Region replica) that encrypts messages; a symmetric
             encryption key.
         publishers: service principals allowed to publish. Default: CloudWatch alarms only.
-        display_name: Default: none.
+        display_name: at most 100 characters. Default: none.
 
     Attributes:
         topic: the ``aws_sns.Topic``.
@@ -65,6 +66,13 @@ class AlarmTopic(Construct):
                 "must hold service principals such as 'cloudwatch.amazonaws.com'",
                 service,
             )
+        require(
+            display_name is None
+            or (isinstance(display_name, str) and len(display_name) <= MAX_DISPLAY_NAME_LENGTH),
+            "display_name",
+            f"must be a string of at most {MAX_DISPLAY_NAME_LENGTH} characters",
+            display_name,
+        )
         self.encryption_key = encryption_key
         self._alarm_action: cloudwatch.IAlarmAction | None = None
         self.topic = sns.Topic(

@@ -44,6 +44,7 @@ from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
     check_region,
+    check_sequence,
     is_token,
     require,
 )
@@ -59,7 +60,7 @@ from constructs_lib.encrypted_bucket import (
     key_facts,
 )
 from constructs_lib.key_policy import KeyServicePrincipal
-from constructs_lib.keys import CustomerManagedKey
+from constructs_lib.keys import CustomerManagedKey, check_alias
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
@@ -366,7 +367,7 @@ class AuditBucket(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
-        sources = list(sources)
+        sources = list(check_sequence("sources", sources, "TrailSource"))
         require(bool(sources), "sources", "must name at least one trail", sources)
         for source in sources:
             require(
@@ -521,6 +522,17 @@ class AuditTrail(Construct):
         if organization_id is not None:
             check_organization_id("organization_id", organization_id)
         self._check_exclusive(encryption_key, key_alias, bucket, bucket_props, central_bucket)
+        if key_alias is not None:
+            check_alias(key_alias, "key_alias")
+        require(
+            isinstance(removal_policy, RemovalPolicy),
+            "removal_policy",
+            "must be an aws_cdk.RemovalPolicy",
+            removal_policy,
+        )
+        data_event_buckets = check_sequence(
+            "data_event_buckets", data_event_buckets, "aws_s3.IBucket or EncryptedBucket values"
+        )
         prefix = self._resolve_prefix(s3_key_prefix, bucket, central_bucket)
         require(
             isinstance(log_retention, logs.RetentionDays)
@@ -639,6 +651,12 @@ class AuditTrail(Construct):
             bucket is None or bucket_props is None,
             "bucket_props",
             "are for the bucket this construct makes; they must not be given together with bucket",
+            bucket_props,
+        )
+        require(
+            bucket_props is None or isinstance(bucket_props, Mapping),
+            "bucket_props",
+            f"must be a mapping of AuditBucket props ({', '.join(sorted(AUDIT_BUCKET_PROPS))})",
             bucket_props,
         )
         require(

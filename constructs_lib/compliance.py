@@ -60,8 +60,29 @@ def acknowledge_all(
 ) -> None:
     """Acknowledge several groups of findings on one construct, each ``(rule_ids, reason)`` pair
     checked as :func:`acknowledge` checks it, all recorded in one call to the CDK."""
+    # Plain values only: a construct may reach Python as a jsii interface proxy (``function.role``
+    # is an ``IRole``) whose class has no ``node`` attribute, and reading one is a round trip.
+    require(
+        construct is not None and not isinstance(construct, str | bytes | int | float | Iterable),
+        "construct",
+        "must be a construct (the one the findings are on)",
+        construct,
+    )
+    require(
+        isinstance(findings, Iterable) and not isinstance(findings, str),
+        "findings",
+        "must be a list of (rule_ids, reason) pairs",
+        findings,
+    )
     acknowledgments: list[Acknowledgment] = []
-    for rule_ids, reason in findings:
+    for finding in findings:
+        require(
+            isinstance(finding, tuple | list) and len(finding) == 2,
+            "findings",
+            "must hold (rule_ids, reason) pairs",
+            finding,
+        )
+        rule_ids, reason = finding
         if isinstance(rule_ids, str):
             rules: list[object] = [rule_ids]
         else:

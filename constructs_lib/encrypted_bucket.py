@@ -15,6 +15,8 @@ three nag rules that ask for SSE-KMS on it are acknowledged on the log bucket al
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -33,6 +35,7 @@ from constructs_lib._validation import (
     RESERVED_BUCKET_PREFIXES,
     ConstructPropError,
     check_region,
+    check_sequence,
     is_token,
     require,
 )
@@ -158,9 +161,10 @@ class BucketReplication:
             replicas (``arn:aws:kms:<region>:<account>:key/<id>``; an alias ARN is refused because
             IAM cannot scope permissions to it).
         region: the destination Region; must differ from the source bucket's Region.
-        storage_class: storage class of the replicas. Default: the source object's class.
-        replicate_delete_markers: Default: False (a delete in the source Region does not hide the
-            replica).
+        storage_class: storage class of the replicas (an ``aws_s3.StorageClass``). Default: the
+            source object's class.
+        replicate_delete_markers: True or False. Default: False (a delete in the source Region
+            does not hide the replica).
     """
 
     bucket_name: str
@@ -305,6 +309,28 @@ def check_bucket_name(prop: str, value: Any) -> None:
             f"must not end with '{suffix}', which S3 reserves",
             value,
         )
+
+
+@functools.cache
+def _bucket_prop_names() -> frozenset[str]:
+    """The keyword props of ``aws_s3.Bucket`` (read from its Python signature, no jsii call)."""
+    names = inspect.signature(s3.Bucket.__init__).parameters
+    return frozenset(names) - {"self", "scope", "id"}
+
+
+def _lifecycle_rules(value: Any) -> tuple[s3.LifecycleRule, ...]:
+    """``bucket_props["lifecycle_rules"]``: a list or tuple of ``aws_s3.LifecycleRule``."""
+    if value is None:
+        return ()
+    rules = check_sequence("bucket_props", value, "aws_s3.LifecycleRule for 'lifecycle_rules'")
+    for rule in rules:
+        require(
+            isinstance(rule, s3.LifecycleRule),
+            "bucket_props",
+            "must give 'lifecycle_rules' as aws_s3.LifecycleRule values",
+            rule,
+        )
+    return rules
 
 
 def _positive_days(prop: str, value: Any) -> int:
@@ -530,6 +556,15 @@ class EncryptedBucket(Construct):
             )
         if bucket_name is not None:
             check_bucket_name("bucket_name", bucket_name)
+        require(
+            access_log_prefix is None or isinstance(access_log_prefix, str),
+            "access_log_prefix",
+            "must be a string (an S3 key prefix such as 'data/')",
+            access_log_prefix,
+        )
+        service_writers = check_sequence(
+            "service_writers", service_writers, "service principal strings"
+        )
         for service in service_writers:
             require(
                 isinstance(service, str) and service.endswith(".amazonaws.com"),
@@ -543,7 +578,15 @@ class EncryptedBucket(Construct):
             "must be a RemovalPolicy",
             removal_policy,
         )
+        require(
+            bucket_props is None or isinstance(bucket_props, Mapping),
+            "bucket_props",
+            "must be a mapping of aws_s3.Bucket props, such as {'event_bridge_enabled': True}",
+            bucket_props,
+        )
         user_props = dict(bucket_props or {})
+        unknown = sorted(set(user_props) - _bucket_prop_names())
+        require(not unknown, "bucket_props", "must hold only aws_s3.Bucket props", unknown)
         require(
             "bucket_name" not in user_props,
             "bucket_props",
@@ -565,7 +608,7 @@ class EncryptedBucket(Construct):
                 ),
                 expired_object_delete_marker=True,
             ),
-            *(user_props.pop("lifecycle_rules", None) or []),
+            *_lifecycle_rules(user_props.pop("lifecycle_rules", None)),
         ]
         if len(lifecycle_rules) > 1:
             # S3 refuses a lifecycle configuration whose rule IDs repeat, at deploy time.
@@ -686,6 +729,7 @@ class EncryptedBucket(Construct):
             destination.region,
         )
         name = destination.bucket_name
+        require(isinstance(name, str), "replication.bucket_name", "must be an S3 bucket name", name)
         if not is_token(name):
             require(
                 bool(BUCKET_NAME.match(name)),
@@ -700,6 +744,25 @@ class EncryptedBucket(Construct):
                 name,
             )
         arn = destination.encryption_key_arn
+        require(
+            isinstance(arn, str),
+            "replication.encryption_key_arn",
+            "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
+            arn,
+        )
+        require(
+            destination.storage_class is None
+            or isinstance(destination.storage_class, s3.StorageClass),
+            "replication.storage_class",
+            "must be an aws_s3.StorageClass, or None",
+            destination.storage_class,
+        )
+        require(
+            isinstance(destination.replicate_delete_markers, bool),
+            "replication.replicate_delete_markers",
+            "must be True or False",
+            destination.replicate_delete_markers,
+        )
         if not is_token(arn):
             match = KEY_ARN.match(arn)
             require(

@@ -32,6 +32,8 @@ from constructs_lib._validation import (
 )
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
+# A trail's ARN, as CloudTrail puts it in aws:SourceArn (its home Region, account and name).
+TRAIL_ARN = re.compile(r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:trail/[^/*?]+\Z")
 # Partition and account may be tokens (``arn:${AWS::Partition}:iam::${AWS::AccountId}:group/Ops``).
 GROUP_ARN = re.compile(r"^arn:[^:]+:iam::[^:]+:group/")
 # What KMS takes as an "AWS" principal: an IAM or STS ARN (any other ARN is an invalid principal).
@@ -247,6 +249,8 @@ class ExternalAccount:
         require_caller_account: add ``kms:CallerAccount`` = ``account_id``. Default: False.
         allow_grants: also allow CreateGrant/ListGrants/RevokeGrant for AWS resources, which
             EBS and RDS need to copy or restore a shared snapshot. Default: True.
+
+    ``require_caller_account`` and ``allow_grants`` must be True or False.
     """
 
     account_id: str
@@ -262,7 +266,12 @@ class ExternalAccount:
         services = check_sequence("via_services", self.via_services, "service prefixes")
         object.__setattr__(self, "principal_arns", arns)
         object.__setattr__(self, "via_services", services)
+        # Any truthy value would do for a flag: allow_grants="no" would allow grants.
+        for name in ("require_caller_account", "allow_grants"):
+            value = getattr(self, name)
+            require(isinstance(value, bool), name, "must be True or False", value)
         for arn in arns:
+            require(isinstance(arn, str), "principal_arns", "must hold principal ARN strings", arn)
             match = ARN_ACCOUNT.match(arn) if isinstance(arn, str) else None
             require(
                 (isinstance(arn, str) and is_token(arn))
@@ -397,13 +406,23 @@ class KeyServicePrincipal:
         carries it, limits it to this trail.
 
         Args:
-            trail_arn: the trail's ARN. Build it from the trail name (CloudFormation would
-                otherwise see a cycle: the trail needs the key, the key policy the trail).
+            trail_arn: the trail's ARN (``arn:aws:cloudtrail:<region>:<account>:trail/<name>``,
+                no wildcards: it is matched with StringEquals). Build it from the trail name
+                (CloudFormation would otherwise see a cycle: the trail needs the key, the key
+                policy the trail).
             log_readers: principals that may decrypt the log files, of any account (that
                 account's IAM policy must allow them too). Default: the key's own account root
                 with ``kms:CallerAccount`` of that account, so IAM policies in the account
                 decide. Either way limited to CloudTrail encryption context.
         """
+        require(
+            isinstance(trail_arn, str)
+            and (is_token(trail_arn) or bool(TRAIL_ARN.match(trail_arn))),
+            "trail_arn",
+            "must be a trail ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>)",
+            trail_arn,
+        )
+        check_sequence("log_readers", log_readers, "IAM principals or ARNs")
 
         def render(ctx: KeyContext, suffix: str) -> list[iam.PolicyStatement]:
             trail_context = f"arn:{ctx.partition}:cloudtrail:*:{ctx.account}:trail/*"
@@ -467,7 +486,16 @@ class KeyServicePrincipal:
 
     @classmethod
     def cloudwatch_logs(cls, *, log_group_name: str | None = None) -> KeyServicePrincipal:
-        """CloudWatch Logs in the key's Region: one log group, or (default) any in the account."""
+        """CloudWatch Logs in the key's Region: one log group, or (default) any in the account.
+
+        ``log_group_name`` is a non-empty name, which may end in ``*`` for a set of groups.
+        """
+        require(
+            log_group_name is None or (isinstance(log_group_name, str) and bool(log_group_name)),
+            "log_group_name",
+            "must be a log group name (or None for any log group of the account)",
+            log_group_name,
+        )
 
         def render(ctx: KeyContext, suffix: str) -> list[iam.PolicyStatement]:
             group = log_group_name if log_group_name is not None else "*"
@@ -517,10 +545,18 @@ class KeyServicePrincipal:
         """
         require(destination in ("sns", "sqs"), "destination", "must be 'sns' or 'sqs'", destination)
         require(
-            service.endswith(".amazonaws.com"),
+            isinstance(service, str) and service.endswith(".amazonaws.com"),
             "service",
             "must be a service principal ending in '.amazonaws.com'",
             service,
+        )
+        require(
+            source_arn_pattern is None
+            or (isinstance(source_arn_pattern, str) and bool(source_arn_pattern)),
+            "source_arn_pattern",
+            "must be an ARN pattern such as 'arn:aws:cloudwatch:eu-west-1:111111111111:alarm:*', "
+            "or None",
+            source_arn_pattern,
         )
         source_conditions = not (service == EVENTBRIDGE and destination == "sns")
         require(

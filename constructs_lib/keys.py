@@ -97,22 +97,23 @@ def _enum_name(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def _check_alias(alias: Any) -> str:
+def check_alias(alias: Any, prop: str = "alias") -> str:
     """The alias's form. A token alias (``f"alias/{Aws.STACK_NAME}-data"``) is checked only as
-    far as its literal start shows; its characters and length are known at deploy time."""
-    require(isinstance(alias, str), "alias", "must be a string", alias)
+    far as its literal start shows; its characters and length are known at deploy time.
+    ``prop``: the name errors give it (``key_alias`` of a construct that makes the key)."""
+    require(isinstance(alias, str), prop, "must be a string", alias)
     token = is_token(alias)
     # The literal text before the first token (the whole alias when there is none).
     shown = alias.split("${Token[", 1)[0] if token else alias
     require(
         shown.startswith("alias/") or (token and "alias/".startswith(shown)),
-        "alias",
+        prop,
         "must start with 'alias/'",
         alias,
     )
     require(
         not shown.startswith("alias/aws/"),
-        "alias",
+        prop,
         "must not start with 'alias/aws/', which is reserved for AWS managed keys",
         alias,
     )
@@ -120,13 +121,13 @@ def _check_alias(alias: Any) -> str:
         return str(alias)
     require(
         len(alias) <= MAX_ALIAS_LENGTH,
-        "alias",
+        prop,
         f"must be at most {MAX_ALIAS_LENGTH} characters",
         alias,
     )
     require(
         bool(ALIAS_PATTERN.match(alias)),
-        "alias",
+        prop,
         "may only contain letters, digits, '/', '_' and '-' after 'alias/'",
         alias,
     )
@@ -794,7 +795,7 @@ class CustomerManagedKey(_KeyBase):
         )
         _check_common(description, removal_policy)
         if alias is not None:
-            _check_alias(alias)
+            check_alias(alias)
 
         self.key_spec = spec
         self.key_usage = usage
@@ -931,7 +932,7 @@ class ReplicaKey(_KeyBase):
         pending_days = _pending_days(pending_window)
         _check_common(description, removal_policy)
         if alias is not None:
-            _check_alias(alias)
+            check_alias(alias)
         self.key_spec = spec
         self.key_usage = usage
         self.origin = origin

@@ -373,6 +373,20 @@ def _check_kinds(resource_types: Sequence[str]) -> tuple[str, ...]:
     return tuple(resource_types)
 
 
+def _whole_duration(prop: str, value: Any, unit: str) -> int:
+    """A Duration of a whole number of ``unit`` (``"minutes"`` or ``"seconds"``), in that unit.
+
+    One jsii call, as ``to_minutes()`` was; ``to_human_string`` only to word an error.
+    """
+    require(
+        isinstance(value, Duration), prop, "must be a Duration such as Duration.hours(1)", value
+    )
+    amount = (value.to_minutes if unit == "minutes" else value.to_seconds)(integral=False)
+    if not float(amount).is_integer():
+        raise ConstructPropError(prop, f"must be a whole number of {unit}", value.to_human_string())
+    return int(amount)
+
+
 def _check_key_arn(
     prop: str, arn: Any, *, region: str, account: str, where: str = "the destination Region"
 ) -> str:
@@ -488,6 +502,23 @@ class _ReplicationBase(Construct):
         config: dict[str, Any],
     ) -> None:
         stack, facts = self._stack, self._facts
+        interval_minutes = check_range(
+            "sweep_interval",
+            _whole_duration("sweep_interval", sweep_interval, "minutes"),
+            5,
+            1440,
+            "minutes",
+        )
+        self.max_receive_count = check_range(
+            "max_receive_count", max_receive_count, 5, 100, "receives"
+        )
+        age_seconds = check_range(
+            "max_message_age",
+            _whole_duration("max_message_age", max_message_age, "seconds"),
+            300,
+            1_209_600,
+            "seconds",
+        )
         self.resource_types = resource_types
         self.replicator_mode = mode
         self.replicator_id = Names.unique_resource_name(self, max_length=64)
@@ -510,15 +541,6 @@ class _ReplicationBase(Construct):
         )
         self.alarm_topic = alarm_topic or AlarmTopic(
             self, "Alarms", encryption_key=self.encryption_key
-        )
-        interval_minutes = check_range(
-            "sweep_interval", int(sweep_interval.to_minutes()), 5, 1440, "minutes"
-        )
-        self.max_receive_count = check_range(
-            "max_receive_count", max_receive_count, 5, 100, "receives"
-        )
-        age_seconds = check_range(
-            "max_message_age", int(max_message_age.to_seconds()), 300, 1_209_600, "seconds"
         )
 
         key = self.encryption_key.key
@@ -1284,7 +1306,7 @@ class SnapshotReceiver(_ReplicationBase):
         self.source_accounts = tuple(source_accounts)
         self.kms_key = kms_key
         self.destinations = _check_destinations(
-            "destinations", list(destinations), facts, allow_cross_account=False
+            "destinations", destinations, facts, allow_cross_account=False
         )
         retention_days = (
             durations.check_days("retention", retention, 1, 3650) if retention is not None else None

@@ -824,6 +824,25 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ),
     ({"data_event_buckets": "twice"}, "'data_event_buckets' must not repeat a bucket"),
     ({"data_event_buckets": ["arn:aws:s3:::data"]}, "'data_event_buckets' must hold aws_s3"),
+    # The key this construct makes: was refused naming 'alias', a prop AuditTrail does not have.
+    ({"key_alias": "audit"}, "'key_alias' must start with 'alias/'. Received: 'audit'"),
+    # Wrong types: were a ValueError, a TypeError ("'Bucket' object is not iterable"), a string
+    # read one character at a time ("Received: 'a'"), or a jsii error from the log group.
+    (
+        {"bucket_props": ["bucket_name"]},
+        "'bucket_props' must be a mapping of AuditBucket props (access_log_retention_days, "
+        "bucket_name, noncurrent_version_retention_days, removal_policy, replication). "
+        "Received: ['bucket_name']",
+    ),
+    (
+        {"data_event_buckets": "arn:aws:s3:::data"},
+        "'data_event_buckets' must be a list or tuple of aws_s3.IBucket or EncryptedBucket "
+        "values. Received: 'arn:aws:s3:::data'",
+    ),
+    (
+        {"removal_policy": "retain"},
+        "'removal_policy' must be an aws_cdk.RemovalPolicy. Received: 'retain'",
+    ),
     (
         {"bucket_props": {"encryption_key": "k", "sources": []}},
         "'bucket_props' may only set access_log_retention_days, bucket_name, "
@@ -918,6 +937,16 @@ def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) 
         (
             lambda: AuditBucket(_stack(), "B", encryption_key=_key(_stack()), sources=[]),
             "'sources' must name at least one trail",
+        ),
+        # One source, not in a list: was a TypeError ("'TrailSource' object is not iterable").
+        (
+            lambda: AuditBucket(
+                _stack(),
+                "B",
+                encryption_key=_key(_stack()),
+                sources=TrailSource(account=SECURITY, trail_name="trail", region="eu-west-1"),
+            ),
+            "'sources' must be a list or tuple of TrailSource. Received: TrailSource(account=",
         ),
         (
             lambda: AuditBucket(

@@ -92,3 +92,60 @@ def test_acknowledge_all_without_findings_is_refused_naming_findings() -> None:
     handle = cdk.CfnWaitConditionHandle(cdk.Stack(cdk.App(), "Acks"), "Handle")
     with pytest.raises(ConstructPropError, match=r"'findings' must hold at least one"):
         acknowledge_all(handle, [])
+
+
+@pytest.mark.parametrize(
+    ("findings", "message"),
+    [
+        # One pair, not in a list, and a pair without its reason: were ValueErrors.
+        (
+            ("AwsSolutions-IAM4", REASON),
+            "'findings' must hold (rule_ids, reason) pairs. Received: 'AwsSolutions-IAM4'",
+        ),
+        (
+            [("AwsSolutions-IAM4",)],
+            "'findings' must hold (rule_ids, reason) pairs. Received: ('AwsSolutions-IAM4',)",
+        ),
+        (None, "'findings' must be a list of (rule_ids, reason) pairs. Received: None"),
+    ],
+)
+def test_findings_that_are_not_pairs_are_refused_naming_findings(
+    findings: object, message: str
+) -> None:
+    handle = cdk.CfnWaitConditionHandle(cdk.Stack(cdk.App(), "Acks"), "Handle")
+    with pytest.raises(ConstructPropError) as error:
+        acknowledge_all(handle, findings)  # type: ignore[arg-type]
+    assert str(error.value) == message
+
+
+def test_acknowledging_on_something_other_than_a_construct_is_refused() -> None:
+    # A string reached Node, which answered with a jsii SerializationError.
+    with pytest.raises(ConstructPropError) as error:
+        acknowledge("Handle", "AwsSolutions-IAM4", REASON)  # type: ignore[arg-type]
+    assert str(error.value) == (
+        "'construct' must be a construct (the one the findings are on). Received: 'Handle'"
+    )
+
+
+def test_a_construct_that_reaches_python_as_an_interface_is_acknowledged() -> None:
+    # A role given as Role.without_policy_updates() (as the snapshot functions' are) comes back
+    # from jsii as an IRole proxy of a class Python does not know, with no `node` attribute.
+    from aws_cdk import aws_iam as iam  # noqa: PLC0415
+    from aws_cdk import aws_lambda as lambda_  # noqa: PLC0415
+
+    app = cdk.App(outdir=tempfile.mkdtemp(prefix="ack-"))
+    stack = cdk.Stack(app, "Acks")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    function = lambda_.Function(
+        stack,
+        "Function",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+        role=role.without_policy_updates(),
+    )
+    assert function.role is not None
+    assert not hasattr(type(function.role), "node")
+    acknowledge(function.role, "AwsSolutions-IAM4", REASON)
+    path = f"/{function.role.node.path}"
+    assert (path, "AwsSolutions-IAM4", REASON) in _recorded(app)

@@ -952,6 +952,72 @@ REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region":
             {"replication": {**REPLICA, "encryption_key_arn": f"{DR_KEY_ARN}\n"}},
             "'replication.encryption_key_arn' must be a KMS key ARN",
         ),
+        # Wrong types: without these checks, a TypeError or a jsii deserialization error (the
+        # app runs with python -O, where jsii's own type checks are off).
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "bucket_name": None}},
+            "'replication.bucket_name' must be an S3 bucket name. Received: None",
+        ),
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "encryption_key_arn": 5}},
+            "'replication.encryption_key_arn' must be a KMS key ARN "
+            "(arn:aws:kms:<region>:<account>:key/<id>). Received: 5",
+        ),
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "storage_class": "GLACIER"}},
+            "'replication.storage_class' must be an aws_s3.StorageClass, or None. "
+            "Received: 'GLACIER'",
+        ),
+        # Any truthy value would have been passed on: "no" would replicate delete markers.
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "replicate_delete_markers": "no"}},
+            "'replication.replicate_delete_markers' must be True or False. Received: 'no'",
+        ),
+        (
+            _symmetric,
+            {"access_log_prefix": 5},
+            "'access_log_prefix' must be a string (an S3 key prefix such as 'data/'). Received: 5",
+        ),
+        # A string would be read one character at a time ("Received: 'c'").
+        (
+            _symmetric,
+            {"service_writers": "cloudtrail.amazonaws.com"},
+            "'service_writers' must be a list or tuple of service principal strings. "
+            "Received: 'cloudtrail.amazonaws.com'",
+        ),
+        (
+            _symmetric,
+            {"service_writers": None},
+            "'service_writers' must be a list or tuple of service principal strings. "
+            "Received: None",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": ["versioned"]},
+            "'bucket_props' must be a mapping of aws_s3.Bucket props, such as "
+            "{'event_bridge_enabled': True}. Received: ['versioned']",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": {"event_bridge_enable": True}},
+            "'bucket_props' must hold only aws_s3.Bucket props. Received: ['event_bridge_enable']",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": {"lifecycle_rules": s3.LifecycleRule(id="Archive", enabled=True)}},
+            "'bucket_props' must be a list or tuple of aws_s3.LifecycleRule for "
+            "'lifecycle_rules'. Received: LifecycleRule(enabled=True, id='Archive')",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": {"lifecycle_rules": [{"id": "Archive"}]}},
+            "'bucket_props' must give 'lifecycle_rules' as aws_s3.LifecycleRule values. "
+            "Received: {'id': 'Archive'}",
+        ),
     ],
 )
 def test_bad_props_name_the_prop_and_value(

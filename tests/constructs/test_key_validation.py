@@ -687,6 +687,76 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     ),
     # service principals
     (
+        "cloudtrail-trail-arn-a-name",
+        lambda stack: KeyServicePrincipal.cloudtrail(trail_arn="audit"),
+        "'trail_arn' must be a trail ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>). "
+        "Received: 'audit'",
+    ),
+    # aws:SourceArn is matched with StringEquals: a wildcard would match no trail.
+    (
+        "cloudtrail-trail-arn-wildcard",
+        lambda stack: KeyServicePrincipal.cloudtrail(
+            trail_arn=f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/*"
+        ),
+        "'trail_arn' must be a trail ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>). "
+        f"Received: 'arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/*'",
+    ),
+    (
+        "cloudtrail-log-readers-none",
+        lambda stack: KeyServicePrincipal.cloudtrail(
+            trail_arn=f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/audit",
+            log_readers=None,  # type: ignore[arg-type]
+        ),
+        "'log_readers' must be a list or tuple of IAM principals or ARNs. Received: None",
+    ),
+    (
+        "cloudwatch-logs-empty-group-name",
+        lambda stack: KeyServicePrincipal.cloudwatch_logs(log_group_name=""),
+        "'log_group_name' must be a log group name (or None for any log group of the account). "
+        "Received: ''",
+    ),
+    (
+        "publisher-service-none",
+        lambda stack: KeyServicePrincipal.publisher(
+            service=None,  # type: ignore[arg-type]
+            destination="sns",
+        ),
+        "'service' must be a service principal ending in '.amazonaws.com'. Received: None",
+    ),
+    (
+        "publisher-source-arn-pattern-empty",
+        lambda stack: KeyServicePrincipal.publisher(
+            service="cloudwatch.amazonaws.com", destination="sns", source_arn_pattern=""
+        ),
+        "'source_arn_pattern' must be an ARN pattern such as "
+        "'arn:aws:cloudwatch:eu-west-1:111111111111:alarm:*', or None. Received: ''",
+    ),
+    # Any truthy flag was taken as True: allow_grants="no" allowed grants.
+    (
+        "external-account-allow-grants-a-string",
+        lambda stack: ExternalAccount(
+            account_id="222222222222",
+            allow_grants="no",  # type: ignore[arg-type]
+        ),
+        "'allow_grants' must be True or False. Received: 'no'",
+    ),
+    (
+        "external-account-require-caller-account-an-int",
+        lambda stack: ExternalAccount(
+            account_id="222222222222",
+            require_caller_account=1,  # type: ignore[arg-type]
+        ),
+        "'require_caller_account' must be True or False. Received: 1",
+    ),
+    (
+        "external-account-principal-arn-not-a-string",
+        lambda stack: ExternalAccount(
+            account_id="222222222222",
+            principal_arns=[5],  # type: ignore[list-item]
+        ),
+        "'principal_arns' must hold principal ARN strings. Received: 5",
+    ),
+    (
         "eventbridge-sns-publisher-with-a-source-arn",
         lambda stack: KeyServicePrincipal.publisher(
             service="events.amazonaws.com",
@@ -744,6 +814,23 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         ),
         "'publishers' must be a list or tuple of service principals. "
         "Received: 'events.amazonaws.com'",
+    ),
+    (
+        "alarm-topic-display-name-too-long",
+        lambda stack: AlarmTopic(
+            stack, "T", encryption_key=CustomerManagedKey(stack, "K"), display_name="x" * 101
+        ),
+        f"'display_name' must be a string of at most 100 characters. Received: '{'x' * 101}'",
+    ),
+    (
+        "alarm-topic-display-name-not-a-string",
+        lambda stack: AlarmTopic(
+            stack,
+            "T",
+            encryption_key=CustomerManagedKey(stack, "K"),
+            display_name=5,  # type: ignore[arg-type]
+        ),
+        "'display_name' must be a string of at most 100 characters. Received: 5",
     ),
     (
         "alarm-topic-asymmetric-key",
@@ -812,6 +899,16 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "evaluates at most 604,800 seconds: seven days). Received: 169",
     ),
     (
+        "quota-alarm-name-empty",
+        quota_alarm(alarm_name=""),
+        "'alarm_name' must be a string of 1-255 characters. Received: ''",
+    ),
+    (
+        "quota-alarm-name-not-a-string",
+        quota_alarm(alarm_name=5),
+        "'alarm_name' must be a string of 1-255 characters. Received: 5",
+    ),
+    (
         "quota-neither-topic-nor-key",
         lambda stack: KmsRequestQuotaAlarm(stack, "Quota"),
         "'alarm_topic' or 'encryption_key' must be given, not both. Received: None",
@@ -843,6 +940,11 @@ def test_bad_input_is_refused_at_construct_time(
         assert str(error.value).startswith(message)
     else:
         assert str(error.value) == message
+
+
+def test_a_trail_arn_known_only_at_deploy_time_is_accepted() -> None:
+    arn = f"arn:{cdk.Aws.PARTITION}:cloudtrail:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:trail/audit"
+    assert KeyServicePrincipal.cloudtrail(trail_arn=arn).identity == (arn,)
 
 
 def one_stack_app() -> tuple[cdk.App, cdk.Stack]:

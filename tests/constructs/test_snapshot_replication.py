@@ -587,6 +587,23 @@ GOOD = ReplicationDestination(region="eu-central-1", kms_key_arn=KEY_CENTRAL)
             {"sweep_interval": cdk.Duration.minutes(1)},
             "'sweep_interval' must be 5-1440 minutes. Received: 1",
         ),
+        # A number where a Duration belongs was an AttributeError; a part minute a jsii error.
+        (
+            {"sweep_interval": 60},
+            "'sweep_interval' must be a Duration such as Duration.hours(1). Received: 60",
+        ),
+        (
+            {"sweep_interval": cdk.Duration.seconds(330)},
+            "'sweep_interval' must be a whole number of minutes. Received: '5 minutes 30 seconds'",
+        ),
+        (
+            {"max_message_age": 3600},
+            "'max_message_age' must be a Duration such as Duration.hours(1). Received: 3600",
+        ),
+        (
+            {"max_message_age": cdk.Duration.millis(600_500)},
+            "'max_message_age' must be a whole number of seconds. Received: '10 minutes 500 millis",
+        ),
     ],
 )
 def test_bad_replicator_props_name_the_prop_and_value(props: dict[str, Any], message: str) -> None:
@@ -629,6 +646,21 @@ def backup_key(stack: cdk.Stack) -> kms.IKey:
             "'destinations[0].account' must be left out",
         ),
         ({"retention": cdk.Duration.days(0)}, "'retention' must be 1-3650 days. Received: 0"),
+        # One destination, not in a list: was a TypeError (a string was read one character at
+        # a time: "'destinations[0]' ... Received: 'e'").
+        (
+            {"destinations": ReplicationDestination(region="eu-central-1")},
+            "'destinations' must be a list of ReplicationDestination. "
+            "Received: ReplicationDestination(region='eu-central-1'",
+        ),
+        (
+            {"destinations": "eu-central-1"},
+            "'destinations' must be a list of ReplicationDestination. Received: 'eu-central-1'",
+        ),
+        (
+            {"sweep_interval": 60},
+            "'sweep_interval' must be a Duration such as Duration.hours(1). Received: 60",
+        ),
     ],
 )
 def test_bad_receiver_props_name_the_prop_and_value(props: dict[str, Any], message: str) -> None:
