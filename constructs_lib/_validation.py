@@ -133,6 +133,17 @@ def check_sequence(prop: str, value: Any, what: str) -> tuple[Any, ...]:
     return tuple(value)
 
 
+def check_sequence_of(
+    prop: str, value: Any, kind: type, what: str, requirement: str
+) -> tuple[Any, ...]:
+    """:func:`check_sequence` of ``what``, every item a ``kind``; ``requirement`` words the
+    error for an item that is not (``"must hold aws_iam.PolicyStatement objects"``)."""
+    items = check_sequence(prop, value, what)
+    for item in items:
+        require(isinstance(item, kind), prop, requirement, item)
+    return items
+
+
 def has_wildcard(value: str) -> bool:
     """True for a literal string holding an IAM wildcard (``*`` or ``?``); tokens never match."""
     return ("*" in value or "?" in value) and not is_token(value)

@@ -36,6 +36,7 @@ from constructs_lib._validation import (
     ConstructPropError,
     check_region,
     check_sequence,
+    check_sequence_of,
     is_token,
     require,
 )
@@ -322,15 +323,13 @@ def _lifecycle_rules(value: Any) -> tuple[s3.LifecycleRule, ...]:
     """``bucket_props["lifecycle_rules"]``: a list or tuple of ``aws_s3.LifecycleRule``."""
     if value is None:
         return ()
-    rules = check_sequence("bucket_props", value, "aws_s3.LifecycleRule for 'lifecycle_rules'")
-    for rule in rules:
-        require(
-            isinstance(rule, s3.LifecycleRule),
-            "bucket_props",
-            "must give 'lifecycle_rules' as aws_s3.LifecycleRule values",
-            rule,
-        )
-    return rules
+    return check_sequence_of(
+        "bucket_props",
+        value,
+        s3.LifecycleRule,
+        "aws_s3.LifecycleRule for 'lifecycle_rules'",
+        "must give 'lifecycle_rules' as aws_s3.LifecycleRule values",
+    )
 
 
 def _positive_days(prop: str, value: Any) -> int:

@@ -26,6 +26,7 @@ from constructs_lib._validation import (
     as_list,
     check_account_id,
     check_sequence,
+    check_sequence_of,
     has_wildcard,
     is_token,
     require,
@@ -697,22 +698,20 @@ class KeyPolicy:
             )
         )
         _check_one_entry_per_account(externals)
-        services = check_sequence("service_principals", service_principals, "KeyServicePrincipal")
-        for service in services:
-            require(
-                isinstance(service, KeyServicePrincipal),
-                "service_principals",
-                "must hold KeyServicePrincipal objects (KeyServicePrincipal.cloudtrail(...), ...)",
-                service,
-            )
-        extra = check_sequence("statements", statements, "aws_iam.PolicyStatement")
-        for statement in extra:
-            require(
-                isinstance(statement, iam.PolicyStatement),
-                "statements",
-                "must hold aws_iam.PolicyStatement objects",
-                statement,
-            )
+        services = check_sequence_of(
+            "service_principals",
+            service_principals,
+            KeyServicePrincipal,
+            "KeyServicePrincipal",
+            "must hold KeyServicePrincipal objects (KeyServicePrincipal.cloudtrail(...), ...)",
+        )
+        extra = check_sequence_of(
+            "statements",
+            statements,
+            iam.PolicyStatement,
+            "aws_iam.PolicyStatement",
+            "must hold aws_iam.PolicyStatement objects",
+        )
         return cls(
             delegates_to_iam=False,
             admins=principal_lists["admins"],
