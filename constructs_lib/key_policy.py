@@ -273,10 +273,9 @@ class ExternalAccount:
             require(isinstance(value, bool), name, "must be True or False", value)
         for arn in arns:
             require(isinstance(arn, str), "principal_arns", "must hold principal ARN strings", arn)
-            match = ARN_ACCOUNT.match(arn) if isinstance(arn, str) else None
+            match = ARN_ACCOUNT.match(arn)
             require(
-                (isinstance(arn, str) and is_token(arn))
-                or (match is not None and match.group(2) == self.account_id),
+                is_token(arn) or (match is not None and match.group(2) == self.account_id),
                 "external_accounts",
                 f"principal ARNs must belong to account {self.account_id}",
                 arn,
@@ -444,38 +443,45 @@ class KeyServicePrincipal:
                     "StringEquals": {"kms:CallerAccount": ctx.account},
                     **reader_conditions,
                 }
-            return [
-                iam.PolicyStatement(
-                    sid=f"AllowCloudTrailToEncryptLogs{suffix}",
-                    principals=[service],
-                    actions=list(actions.CLOUDTRAIL_ENCRYPT_ACTIONS),
-                    resources=["*"],
-                    conditions={
+            # (Sid, principals, actions, conditions) of each statement, on every key resource.
+            statements: list[tuple[str, list[Any], Sequence[str], dict[str, Any]]] = [
+                (
+                    "AllowCloudTrailToEncryptLogs",
+                    [service],
+                    actions.CLOUDTRAIL_ENCRYPT_ACTIONS,
+                    {
                         "StringEquals": {"aws:SourceArn": trail_arn},
                         "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_context},
                     },
                 ),
-                iam.PolicyStatement(
-                    sid=f"AllowCloudTrailToDescribeKey{suffix}",
-                    principals=[service],
-                    actions=list(actions.CLOUDTRAIL_DESCRIBE_ACTIONS),
-                    resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
+                (
+                    "AllowCloudTrailToDescribeKey",
+                    [service],
+                    actions.CLOUDTRAIL_DESCRIBE_ACTIONS,
+                    {"StringEquals": {"aws:SourceArn": trail_arn}},
                 ),
-                iam.PolicyStatement(
-                    sid=f"AllowCloudTrailLogDecryption{suffix}",
-                    principals=readers,
-                    actions=list(actions.CLOUDTRAIL_LOG_READER_ACTIONS),
-                    resources=["*"],
-                    conditions=reader_conditions,
+                (
+                    "AllowCloudTrailLogDecryption",
+                    readers,
+                    actions.CLOUDTRAIL_LOG_READER_ACTIONS,
+                    reader_conditions,
                 ),
-                iam.PolicyStatement(
-                    sid=f"AllowCloudTrailToDecryptWithS3BucketKey{suffix}",
-                    principals=[service],
-                    actions=list(actions.CLOUDTRAIL_BUCKET_KEY_ACTIONS),
-                    resources=["*"],
-                    conditions={"StringEqualsIfExists": {"aws:SourceArn": trail_arn}},
+                (
+                    "AllowCloudTrailToDecryptWithS3BucketKey",
+                    [service],
+                    actions.CLOUDTRAIL_BUCKET_KEY_ACTIONS,
+                    {"StringEqualsIfExists": {"aws:SourceArn": trail_arn}},
                 ),
+            ]
+            return [
+                iam.PolicyStatement(
+                    sid=sid + suffix,
+                    principals=who,
+                    actions=list(what),
+                    resources=["*"],
+                    conditions=conditions,
+                )
+                for sid, who, what, conditions in statements
             ]
 
         return cls(

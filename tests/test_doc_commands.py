@@ -66,6 +66,7 @@ from kmskit.cli import build_parser, main
 from kmskit.envelope_asymmetric import get_public_key
 from kmskit.envelope_s3 import S3Location
 from kmskit.errors import EXIT_INTEGRITY, EXIT_OK
+from tests._support.markdown import fenced_blocks
 from tests._support.synth import SynthResult
 from tests.kmskit.envelope_support import (
     REGION,
@@ -79,9 +80,8 @@ REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = (REPO / "README.md", *sorted((REPO / "docs").glob("*.md")))
 
 # ```text blocks may hold a console transcript: their "$ " lines are commands too.
-_SHELL_FENCE = re.compile(r"^\s*```(sh|bash|shell|console|shell-session|text)\s*$")
+SHELL_LANGUAGES = {"sh", "bash", "shell", "console", "shell-session", "text"}
 _CONSOLE_FENCES = {"console", "shell-session", "text"}
-_CLOSING_FENCE = re.compile(r"^\s*```\s*$")
 _OPTION = re.compile(r"^--?[A-Za-z]")
 _SEPARATORS = {"|", "||", "&&", ";", "&"}
 _SYNOPSIS_MARKS = "[]()"
@@ -201,23 +201,14 @@ def segments(text: str) -> Iterator[list[str]]:
 
 def document_commands(path: Path) -> list[DocCommand]:
     """Every ``kmskit`` command in the shell blocks of one Markdown document."""
-    lines = path.read_text().splitlines()
     commands: list[DocCommand] = []
-    index = 0
-    while index < len(lines):
-        fence = _SHELL_FENCE.match(lines[index])
-        index += 1
-        if not fence:
-            continue
-        opening = index
-        while index < len(lines) and not _CLOSING_FENCE.match(lines[index]):
-            index += 1
-        block = lines[opening:index]
-        for offset, text in logical_lines(block, console=fence.group(1) in _CONSOLE_FENCES):
+    for block in fenced_blocks(path, SHELL_LANGUAGES):
+        console = block.language in _CONSOLE_FENCES
+        for offset, text in logical_lines(block.lines, console=console):
             try:
                 parts = list(segments(text))
             except ValueError as error:  # unbalanced quotes
-                raise ValueError(f"{path.name}:{opening + offset}: {error}") from None
+                raise ValueError(f"{path.name}:{block.line + offset}: {error}") from None
             for part in parts:
                 words = part[1:] if part and part[0] in _SEPARATORS else part
                 if words[:1] == ["kmskit"]:
@@ -229,14 +220,13 @@ def document_commands(path: Path) -> list[DocCommand]:
                 commands.append(
                     DocCommand(
                         path=path,
-                        line=opening + offset,
-                        block_line=opening,
+                        line=block.line + offset,
+                        block_line=block.line,
                         text=" ".join(["kmskit", *argv]),
                         argv=tuple(argv),
                         stdin_piped=bool(part) and part[0] == "|",
                     )
                 )
-        index += 1
     return commands
 
 

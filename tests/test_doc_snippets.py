@@ -27,6 +27,7 @@ from moto import mock_aws
 import kmskit.envelope_kms
 from kmskit.envelope import Envelope
 from kmskit.envelope_kms import DataKey, decrypt_data_key
+from tests._support.markdown import fenced_blocks
 from tests._support.synth import SynthResult, synthesize
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,8 +43,6 @@ BACKUP_CENTRAL_KEY_ARN = (
     f"arn:aws:kms:{OTHER_REGION}:{BACKUP_ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
 )
 
-_OPENING_FENCE = re.compile(r"^\s*```(python|py)\s*$")
-_CLOSING_FENCE = re.compile(r"^\s*```\s*$")
 _ALIAS = re.compile(r"""["'](alias/[A-Za-z0-9/_-]+)["']""")
 
 
@@ -66,22 +65,10 @@ class DocBlock:
 
 def python_blocks(path: Path) -> list[DocBlock]:
     """The ```python blocks of one Markdown document, in order."""
-    lines = path.read_text().splitlines()
-    blocks: list[DocBlock] = []
-    index = 0
-    while index < len(lines):
-        if not _OPENING_FENCE.match(lines[index]):
-            index += 1
-            continue
-        opening = index
-        index += 1
-        while index < len(lines) and not _CLOSING_FENCE.match(lines[index]):
-            index += 1
-        assert index < len(lines), f"{document_name(path)}:{opening + 1}: unclosed block"
-        code = textwrap.dedent("\n".join(lines[opening + 1 : index]))
-        blocks.append(DocBlock(path=path, line=opening + 1, source=code + "\n"))
-        index += 1
-    return blocks
+    return [
+        DocBlock(path=path, line=block.line, source=textwrap.dedent("\n".join(block.lines)) + "\n")
+        for block in fenced_blocks(path, {"python", "py"})
+    ]
 
 
 def document_name(path: Path) -> str:
