@@ -224,8 +224,11 @@ def wrap_material(material: bytes, wrapping_public_key: bytes, algorithm: str) -
     raise UsageError(f"unsupported wrapping algorithm. Received: {algorithm!r}")
 
 
-def check_valid_to(valid_to: datetime, *, now: datetime | None = None) -> datetime:
-    """A timezone-aware expiry in the future, at most 365 days away."""
+def check_valid_to(
+    valid_to: datetime, *, now: datetime | None = None, given: str | None = None
+) -> datetime:
+    """A timezone-aware expiry in the future, at most 365 days away. ``given``: what the user
+    typed, for the error (default: ``valid_to`` in ISO 8601)."""
     if valid_to.tzinfo is None:
         raise UsageError(
             "'--expires' must carry a timezone, e.g. 2027-01-31T00:00:00Z. "
@@ -235,8 +238,8 @@ def check_valid_to(valid_to: datetime, *, now: datetime | None = None) -> dateti
     if not now < valid_to <= now + MAX_VALIDITY:
         raise UsageError(
             "'--expires' must be in the future and at most 365 days from now "
-            f"({(now + MAX_VALIDITY).isoformat(timespec='seconds')}). "
-            f"Received: {valid_to.isoformat()}"
+            f"({(now + MAX_VALIDITY).isoformat(timespec='seconds')}; 1d-365d). "
+            f"Received: {given or valid_to.isoformat()}"
         )
     return valid_to
 

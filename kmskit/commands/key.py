@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,20 +78,30 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     imported.add_argument(
         "--expires",
-        metavar="ISO-DATETIME",
-        help="material expires then (e.g. 2027-01-31T00:00:00Z; at most 365 days away) and "
-        "KMS deletes it; default: it does not expire",
+        metavar="WHEN",
+        help="material expires then and KMS deletes it: a number of days from now (90d) or an "
+        "ISO 8601 date and time (2027-01-31T00:00:00Z), at most 365 days away; default: it "
+        "does not expire",
     )
     imported.set_defaults(handler=run)
 
 
-def parse_expiry(value: str) -> datetime:
+RELATIVE_EXPIRY = re.compile(r"(\d{1,4})d")
+"""``--expires 90d``: that many days from now (a script's expiry that no calendar outdates)."""
+
+
+def parse_expiry(value: str, *, now: datetime | None = None) -> datetime:
+    """``--expires``: days from ``now`` (``90d``; default now: the current time) or an ISO 8601
+    date and time. The range is :func:`check_valid_to`'s."""
+    relative = RELATIVE_EXPIRY.fullmatch(value)
+    if relative:
+        return (now or datetime.now(UTC)) + timedelta(days=int(relative.group(1)))
     try:
         return datetime.fromisoformat(value)
     except ValueError as error:
         raise UsageError(
-            f"'--expires' must be an ISO 8601 date and time such as 2027-01-31T00:00:00Z. "
-            f"Received: {value!r}"
+            "'--expires' must be a number of days from now such as 90d, or an ISO 8601 date "
+            f"and time such as 2027-01-31T00:00:00Z. Received: {value!r}"
         ) from error
 
 
@@ -107,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
             "'--save-material' must name a new file: an existing one may hold the only copy of "
             f"other key material. Received: {args.save_material}"
         )
-    valid_to = check_valid_to(parse_expiry(args.expires)) if args.expires else None
+    valid_to = (
+        check_valid_to(parse_expiry(args.expires), given=args.expires) if args.expires else None
+    )
     if args.generate and valid_to is not None and not args.save_material:
         raise UsageError(
             "'--expires' with --generate needs --save-material FILE: expired material can only "

@@ -230,6 +230,22 @@ def test_cli_sets_the_expiry(kms: FakeKms, tmp_path: Path) -> None:
     assert kms.imported["ValidTo"] == expires
 
 
+def test_cli_sets_an_expiry_in_days_from_now(kms: FakeKms, tmp_path: Path) -> None:
+    path = tmp_path / "key.bin"
+    path.write_bytes(b"k" * 32)
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    before = datetime.now(UTC)
+    code = main(
+        ["key", "import-material", "alias/imported", "--material", str(path), "--expires", "365d"]
+    )
+    after = datetime.now(UTC)
+    assert code == EXIT_OK
+    assert kms.imported["ExpirationModel"] == "KEY_MATERIAL_EXPIRES"
+    assert before + timedelta(days=365) <= kms.imported["ValidTo"] <= after + timedelta(days=365)
+
+
 def test_generated_material_is_not_written_anywhere_unless_asked(
     kms: FakeKms, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -391,8 +407,20 @@ def test_generate_refuses_specs_it_cannot_make(kms: FakeKms) -> None:
         ),
         (
             ["--generate", "--expires", "next tuesday"],
-            "'--expires' must be an ISO 8601 date and time such as 2027-01-31T00:00:00Z. "
-            "Received: 'next tuesday'",
+            "'--expires' must be a number of days from now such as 90d, or an ISO 8601 date "
+            "and time such as 2027-01-31T00:00:00Z. Received: 'next tuesday'",
+        ),
+        (
+            ["--generate", "--expires", "366d"],
+            "'--expires' must be in the future and at most 365 days from now",
+        ),
+        (
+            ["--generate", "--expires", "0d"],
+            "1d-365d). Received: 0d",
+        ),
+        (
+            ["--generate", "--expires=-5d"],
+            "'--expires' must be a number of days from now such as 90d",
         ),
         (
             ["--material", "m.bin", "--save-material", "copy.bin"],
