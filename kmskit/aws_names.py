@@ -1,6 +1,7 @@
 """Patterns of AWS names that the CLI and the snapshot Lambda both check (the Lambda's asset holds
-this module): 12-digit account IDs and Region names of every partition, and the CLI's checks of
-arguments that hold them."""
+this module): 12-digit account IDs and Region names of every partition, the CLI's checks of
+arguments that hold them, and the partition of a Region name (which ``kmskit cost`` and the
+example app's configuration both need)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,18 @@ def check_regions(regions: Iterable[str], argument: str) -> None:
     for region in regions:
         if not REGION.match(region):
             raise UsageError(f"'{argument}' must be an AWS Region name. Received: {region!r}")
+
+
+def partition(region: str) -> str:
+    """The AWS partition of a Region name that matches :data:`REGION` (``cn-north-1`` ->
+    ``aws-cn``, ``us-isob-east-1`` -> ``aws-iso-b``); ``aws`` for every commercial Region."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("eusc-"):
+        return "aws-eusc"
+    iso = re.match(r"^[a-z]{2}-iso([a-z]?)-", region)
+    if iso is not None:
+        return f"aws-iso-{iso.group(1)}" if iso.group(1) else "aws-iso"
+    return "aws"

@@ -8,6 +8,13 @@ earlier synth wrote and the app no longer has stay there and must not be counted
 ``*.template.json`` under it. It finds ``AWS::KMS::Key`` and ``AWS::KMS::ReplicaKey``
 resources and prices each. Keys made by this toolkit carry their cost in ``kmskit:cost``
 metadata; any other key is priced with the same function from its properties.
+
+The price list is the commercial ``aws`` partition's. Each stack artifact's ``environment``
+(``aws://ACCOUNT/REGION``) gives the partition of its template's keys, and of its nested stacks'
+keys: a key in another partition (``cn-north-1`` is in ``aws-cn``) is counted but not priced,
+and stays out of the USD totals (:func:`kmskit.pricing.not_priced_reason` says why). A stack
+without a Region (``unknown-region``, environment-agnostic) and a template read without a
+manifest are priced as commercial, as the constructs' metadata prices them.
 """
 
 from __future__ import annotations
@@ -20,19 +27,43 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from kmskit.aws_names import REGION, partition
 from kmskit.errors import NotFoundError, UsageError, from_os_error
-from kmskit.pricing import key_monthly_cost
+from kmskit.pricing import PRICED_PARTITION, key_monthly_cost, not_priced_reason
 
 KEY_TYPES = ("AWS::KMS::Key", "AWS::KMS::ReplicaKey")
+UNKNOWN_REGION = "unknown-region"
+"""The Region of an environment-agnostic stack in a manifest (``aws://unknown-account/...``)."""
+
+
+@dataclass(frozen=True)
+class Template:
+    """A template to read: the name it is reported under, and its stack's Region
+    (default :data:`UNKNOWN_REGION`: environment-agnostic, or no manifest says)."""
+
+    name: str
+    region: str = UNKNOWN_REGION
+
+    @property
+    def partition(self) -> str:
+        return PRICED_PARTITION if self.region == UNKNOWN_REGION else partition(self.region)
 
 
 @dataclass(frozen=True)
 class PricedKey:
+    """One key; ``monthly_usd`` and ``max_monthly_usd`` are commercial list prices, which hold
+    only where ``partition`` is ``aws`` (default; see :attr:`priced`)."""
+
     template: str
     logical_id: str
     resource_type: str
     monthly_usd: Decimal
     max_monthly_usd: Decimal
+    partition: str = PRICED_PARTITION
+
+    @property
+    def priced(self) -> bool:
+        return not_priced_reason(self.partition) is None
 
 
 def _price(resource: dict[str, Any]) -> tuple[Decimal, Decimal]:
@@ -76,8 +107,8 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     return document
 
 
-def assembly_templates(assembly: Path) -> dict[Path, str]:
-    """Each template of ``assembly`` with the name it is reported under.
+def assembly_templates(assembly: Path) -> dict[Path, Template]:
+    """Each template of ``assembly`` with the name it is reported under and its Region.
 
     A directory with a ``manifest.json``: the templates it lists, nested stage assemblies and
     nested stacks included, never a stale file the manifest does not name. A directory without
@@ -96,10 +127,12 @@ def assembly_templates(assembly: Path) -> dict[Path, str]:
                 "is it a cdk.out folder?"
             )
         # One stack name may be deployed to several accounts or Regions: tell those rows apart.
-        counts = Counter(templates.values())
+        counts = Counter(template.name for template in templates.values())
         return {
-            path: f"{name} ({displays[path]})" if counts[name] > 1 and path in displays else name
-            for path, name in templates.items()
+            path: Template(f"{template.name} ({displays[path]})", template.region)
+            if counts[template.name] > 1 and path in displays
+            else template
+            for path, template in templates.items()
         }
     paths = sorted(assembly.rglob("*.template.json"))
     if not paths:
@@ -107,25 +140,33 @@ def assembly_templates(assembly: Path) -> dict[Path, str]:
     return stack_names(paths)
 
 
-def _listed_templates(directory: Path, displays: dict[Path, str]) -> dict[Path, str]:
+def _listed_templates(directory: Path, displays: dict[Path, str]) -> dict[Path, Template]:
     """Templates named by ``directory/manifest.json``, following nested cloud assemblies; the
-    construct path of each stack goes into ``displays``."""
+    construct path of each stack goes into ``displays``. A nested stack template has the Region
+    of the stack that lists it (in its metadata, or in the asset manifest it depends on)."""
     artifacts: dict[str, Any] = read_json(directory / "manifest.json", "manifest").get(
         "artifacts", {}
     )
-    found: dict[Path, str] = {}
-    nested: list[str] = []
+    found: dict[Path, Template] = {}
+    nested: list[tuple[str, str]] = []  # (template file, ID of the artifact that lists it)
+    regions: dict[str, str] = {}  # artifact ID -> Region of the stack it belongs to
     for artifact_id, artifact in artifacts.items():
         properties = artifact.get("properties", {})
         kind = artifact.get("type")
         stack = _stack_template(directory, artifact_id, artifact)
         if stack is not None:
-            template, name = stack
-            found[template] = name
-            displays[template] = artifact.get("displayName", artifact_id)
+            path, template = stack
+            found[path] = template
+            displays[path] = artifact.get("displayName", artifact_id)
+            regions[artifact_id] = template.region
+            regions.update(
+                (dependency, template.region)
+                for dependency in artifact.get("dependencies", [])
+                if artifacts.get(dependency, {}).get("type") == "cdk:asset-manifest"
+            )
             # The legacy synthesizer records nested stack templates as asset metadata.
             nested.extend(
-                entry["data"]["path"]
+                (entry["data"]["path"], artifact_id)
                 for entries in artifact.get("metadata", {}).values()
                 for entry in entries
                 if entry.get("type") == "aws:cdk:asset"
@@ -137,30 +178,55 @@ def _listed_templates(directory: Path, displays: dict[Path, str]) -> dict[Path, 
         elif kind == "cdk:asset-manifest" and "file" in properties:
             assets = read_json(directory / properties["file"], "asset manifest")
             nested.extend(
-                asset.get("source", {}).get("path", "")
+                (asset.get("source", {}).get("path", ""), artifact_id)
                 for asset in assets.get("files", {}).values()
             )
-    for source in nested:
+    for source, owner in nested:
         if source.endswith(".template.json"):
-            found.setdefault(directory / source, source.removesuffix(".template.json"))
+            found.setdefault(
+                directory / source,
+                Template(source.removesuffix(".template.json"), regions.get(owner, UNKNOWN_REGION)),
+            )
     return found
 
 
 def _stack_template(
     directory: Path, artifact_id: str, artifact: dict[str, Any]
-) -> tuple[Path, str] | None:
-    """The template and stack name (default: the artifact ID) of a stack artifact of
+) -> tuple[Path, Template] | None:
+    """The template, stack name (default: the artifact ID) and Region of a stack artifact of
     ``directory/manifest.json``; None for any other artifact."""
     properties = artifact.get("properties", {})
     if artifact.get("type") != "aws:cloudformation:stack" or "templateFile" not in properties:
         return None
-    return directory / properties["templateFile"], properties.get("stackName", artifact_id)
+    name = properties.get("stackName", artifact_id)
+    return directory / properties["templateFile"], Template(
+        name, _region(directory, artifact_id, artifact.get("environment"))
+    )
 
 
-def stack_names(paths: Iterable[Path]) -> dict[Path, str]:
-    """Stack name of each template, from the ``manifest.json`` next to it (stage templates are
-    named after a hash); the file name where there is no manifest."""
-    names: dict[Path, str] = {}
+def _region(directory: Path, artifact_id: str, environment: Any) -> str:
+    """The Region of a stack artifact's ``environment`` (``aws://ACCOUNT/REGION``);
+    :data:`UNKNOWN_REGION` where the artifact has none."""
+    if environment is None:
+        return UNKNOWN_REGION
+    account, _, region = (
+        environment.removeprefix("aws://").partition("/")
+        if isinstance(environment, str) and environment.startswith("aws://")
+        else ("", "", "")
+    )
+    if not account or (region != UNKNOWN_REGION and not REGION.match(region)):
+        raise UsageError(
+            f"the manifest '{directory / 'manifest.json'}' gives the stack '{artifact_id}' "
+            f"an environment that is not 'aws://ACCOUNT/REGION'. Received: {environment!r}"
+        )
+    return region
+
+
+def stack_names(paths: Iterable[Path]) -> dict[Path, Template]:
+    """Stack name and Region of each template, from the ``manifest.json`` next to it (stage
+    templates are named after a hash); the file name, and no Region, where there is no
+    manifest."""
+    names: dict[Path, Template] = {}
     for path in paths:
         manifest_path = path.parent / "manifest.json"
         if path.parent not in {p.parent for p in names} and manifest_path.is_file():
@@ -169,26 +235,27 @@ def stack_names(paths: Iterable[Path]) -> dict[Path, str]:
                 stack = _stack_template(path.parent, artifact_id, artifact)
                 if stack is not None:
                     names[stack[0]] = stack[1]
-        names.setdefault(path, path.name.removesuffix(".template.json"))
+        names.setdefault(path, Template(path.name.removesuffix(".template.json")))
     return {path: names[path] for path in paths}
 
 
-def priced_keys(names: dict[Path, str]) -> list[PricedKey]:
-    """Every KMS key resource in the templates of ``names`` (each mapped to the name it is
-    reported under, see :func:`assembly_templates`) with its monthly cost."""
+def priced_keys(templates: dict[Path, Template]) -> list[PricedKey]:
+    """Every KMS key resource in ``templates`` (each with the name it is reported under and its
+    Region, see :func:`assembly_templates`) with its monthly cost and partition."""
     result: list[PricedKey] = []
-    for path, name in names.items():
-        template = read_json(path, "template")
-        for logical_id, resource in sorted(template.get("Resources", {}).items()):
+    for path, template in templates.items():
+        resources = read_json(path, "template").get("Resources", {})
+        for logical_id, resource in sorted(resources.items()):
             if resource.get("Type") in KEY_TYPES:
                 now, later = _price(resource)
                 result.append(
                     PricedKey(
-                        template=name,
+                        template=template.name,
                         logical_id=logical_id,
                         resource_type=resource["Type"],
                         monthly_usd=now,
                         max_monthly_usd=later,
+                        partition=template.partition,
                     )
                 )
     return result
@@ -196,22 +263,45 @@ def priced_keys(names: dict[Path, str]) -> list[PricedKey]:
 
 @dataclass(frozen=True)
 class CostSummary:
+    """Every key found; the USD figures sum the priced ones (:attr:`PricedKey.priced`)."""
+
     keys: list[PricedKey]
 
     @property
+    def priced(self) -> list[PricedKey]:
+        return [k for k in self.keys if k.priced]
+
+    @property
+    def not_priced(self) -> list[PricedKey]:
+        return [k for k in self.keys if not k.priced]
+
+    @property
     def monthly_usd(self) -> Decimal:
-        return sum((k.monthly_usd for k in self.keys), Decimal(0))
+        return sum((k.monthly_usd for k in self.priced), Decimal(0))
 
     @property
     def max_monthly_usd(self) -> Decimal:
-        return sum((k.max_monthly_usd for k in self.keys), Decimal(0))
+        return sum((k.max_monthly_usd for k in self.priced), Decimal(0))
 
     def by_template(self) -> dict[str, tuple[int, Decimal, Decimal]]:
+        """Keys, USD/month and USD/month after rotations of each template of priced keys."""
         rows: dict[str, tuple[int, Decimal, Decimal]] = {}
-        for key in self.keys:
+        for key in self.priced:
             count, now, later = rows.get(key.template, (0, Decimal(0), Decimal(0)))
             rows[key.template] = (count + 1, now + key.monthly_usd, later + key.max_monthly_usd)
         return rows
+
+    def not_priced_by_template(self) -> dict[str, tuple[int, str]]:
+        """Keys and partition of each template of keys that are not priced."""
+        rows: dict[str, tuple[int, str]] = {}
+        for key in self.not_priced:
+            rows[key.template] = (rows.get(key.template, (0, ""))[0] + 1, key.partition)
+        return rows
+
+    def not_priced_by_partition(self) -> dict[str, tuple[int, str]]:
+        """Keys that are not priced, and why, for each partition they are in."""
+        counts = Counter(k.partition for k in self.not_priced)
+        return {name: (n, not_priced_reason(name) or "") for name, n in counts.items()}
 
 
 def summarize(assembly: Path) -> CostSummary:

@@ -61,6 +61,7 @@ from constructs_lib._validation import (
     check_region,
     require,
 )
+from kmskit.aws_names import partition
 
 ORGANISATION_CONTEXT_KEY = "kmskit:organisation"
 ORGANISATION_FILE_CONTEXT_KEY = "kmskit:organisation-file"
@@ -110,20 +111,6 @@ def stage_id(alias: str) -> str:
     """The construct ID of an account's Stage, and the start of its stack names: the alias's
     '-'-separated parts, each capitalised (``team-one`` -> ``TeamOne``)."""
     return "".join(part.title() for part in alias.split("-"))
-
-
-def partition(region: str) -> str:
-    """The AWS partition of a Region name that passed ``check_region``."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("eusc-"):
-        return "aws-eusc"
-    iso = re.match(r"^[a-z]{2}-iso([a-z]?)-", region)
-    if iso is not None:
-        return f"aws-iso-{iso.group(1)}" if iso.group(1) else "aws-iso"
-    return "aws"
 
 
 @dataclass(frozen=True)

@@ -257,3 +257,130 @@ def test_rotation_set_to_false_as_a_string_adds_nothing(tmp_path: Path) -> None:
         {"K": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": "false"}}},
     )
     assert summarize(tmp_path).max_monthly_usd == Decimal("1.00")
+
+
+def write_stacks(folder: Path, regions: dict[str, str]) -> None:
+    """One stack per Region (``aws://111111111111/<region>``), each of one key that rotates;
+    ``unknown-region`` makes an environment-agnostic stack."""
+    artifacts: dict[str, object] = {}
+    for name, region in regions.items():
+        write_template(folder, name, {"K": key(True)})
+        environment = f"aws://{'unknown-account' if region == 'unknown-region' else '111111111111'}"
+        artifacts[name] = stack_artifact(
+            f"{name}.template.json", name, environment=f"{environment}/{region}"
+        )
+    write_manifest(folder, artifacts)
+
+
+def test_keys_in_china_are_counted_but_not_priced_in_usd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_stacks(tmp_path, {"Ireland": "eu-west-1", "Beijing": "cn-north-1"})
+    write_template(tmp_path, "Ireland", {"K1": key(True), "K2": key(False)})
+    assert main(["cost", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == (
+        "TEMPLATE    KEYS  USD/MONTH  USD/MONTH AFTER ROTATIONS\n"
+        "Ireland        2       2.00                       4.00\n"
+        "Beijing        1  not priced (aws-cn)\n"
+        "TOTAL          2       2.00                       4.00\n"
+        "NOT PRICED     1  aws-cn: billed in CNY on its own price list, which kmskit does not "
+        "hold\n"
+    )
+
+
+def test_json_leaves_keys_in_china_out_of_the_usd_totals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_stacks(tmp_path, {"Ireland": "eu-west-1", "Beijing": "cn-north-1"})
+    assert main(["cost", str(tmp_path), "--format", "json"]) == 0
+    reason = "billed in CNY on its own price list, which kmskit does not hold"
+    assert json.loads(capsys.readouterr().out) == {
+        "keys": 1,
+        "monthlyUsd": "1.00",
+        "maxMonthlyUsd": "3.00",
+        "templates": {
+            "Ireland": {"keys": 1, "monthlyUsd": "1.00", "maxMonthlyUsd": "3.00"},
+            "Beijing": {
+                "keys": 1,
+                "monthlyUsd": None,
+                "maxMonthlyUsd": None,
+                "notPriced": {"partition": "aws-cn", "reason": reason},
+            },
+        },
+        "notPriced": {"keys": 1, "partitions": {"aws-cn": {"keys": 1, "reason": reason}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [
+        ("eusc-de-east-1", "aws-eusc"),
+        # No reference says a GovCloud (US) key costs what a commercial one does.
+        ("us-gov-west-1", "aws-us-gov"),
+        ("us-isob-east-1", "aws-iso-b"),
+    ],
+)
+def test_keys_in_other_partitions_are_not_priced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], region: str, partition: str
+) -> None:
+    write_stacks(tmp_path, {"Commercial": "eu-central-1", "Other": region})
+    assert main(["cost", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == f"Other          1  not priced ({partition})"
+    assert lines[3] == "TOTAL          1       1.00                       3.00"
+    assert lines[4] == (
+        f"NOT PRICED     1  {partition}: kmskit holds only the commercial (aws) partition's KMS "
+        "price list"
+    )
+
+
+def test_an_environment_agnostic_stack_is_priced_as_commercial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_stacks(tmp_path, {"Anywhere": "unknown-region", "Frankfurt": "eu-central-1"})
+    assert main(["cost", str(tmp_path), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["keys"], out["monthlyUsd"], out["maxMonthlyUsd"]) == (2, "2.00", "6.00")
+    assert "notPriced" not in out
+
+
+def test_a_nested_stack_is_in_the_partition_of_its_parent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # cdk synth lists a nested stack's template in the asset manifest its parent depends on.
+    write_template(tmp_path, "Beijing", {"K": key(False)})
+    write_template(tmp_path, "BeijingInner1A2B.nested", {"NK": key(False)})
+    (tmp_path / "Beijing.assets.json").write_text(
+        json.dumps({"files": {"a1": {"source": {"path": "BeijingInner1A2B.nested.template.json"}}}})
+    )
+    write_manifest(
+        tmp_path,
+        {
+            "Beijing.assets": {
+                "type": "cdk:asset-manifest",
+                "properties": {"file": "Beijing.assets.json"},
+            },
+            "Beijing": stack_artifact(
+                "Beijing.template.json",
+                "Beijing",
+                environment="aws://111111111111/cn-north-1",
+                dependencies=["Beijing.assets"],
+            ),
+        },
+    )
+    assert main(["cost", str(tmp_path)]) == 0
+    assert "BeijingInner1A2B.nested     1  not priced (aws-cn)" in capsys.readouterr().out
+
+
+def test_a_stack_environment_that_is_not_an_aws_environment_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_template(tmp_path, "App", {"K": key(False)})
+    write_manifest(
+        tmp_path, {"App": stack_artifact("App.template.json", "App", environment="eu-west-1")}
+    )
+    assert main(["cost", str(tmp_path)]) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"kmskit: error: the manifest '{tmp_path / 'manifest.json'}' gives the stack 'App' an "
+        "environment that is not 'aws://ACCOUNT/REGION'. Received: 'eu-west-1'\n"
+    )
