@@ -737,7 +737,8 @@ class CustomerManagedKey(_KeyBase):
             methods and those of its ``grants`` go through :meth:`grant`).
         alias: the ``aws_kms.Alias``, or None.
         policy_document: the key policy; grants add to it.
-        monthly_cost: what the key costs per month in the KMS price list.
+        monthly_cost: what the key costs per month in the commercial (``aws``) partition's KMS
+            price list, in USD (``kmskit cost`` leaves keys of other partitions unpriced).
     """
 
     def __init__(
@@ -875,7 +876,7 @@ class ReplicaKey(_KeyBase):
         key: an ``aws_kms.IKey`` for the replica (its own grants only write identity policies:
             use :meth:`grant` and the ``grant_*`` methods of this construct).
         alias: the ``aws_kms.CfnAlias``, or None.
-        monthly_cost: what the replica costs per month.
+        monthly_cost: what the replica costs per month (commercial price list, USD).
     """
 
     def __init__(
