@@ -112,20 +112,32 @@ def stack_facts(stack: Stack) -> StackFacts:
     facts = _facts_by_stack.get(stack)
     if facts is None:
         account, region, partition = stack.account, stack.region, stack.partition
-        synthesizer = stack.synthesizer
-        # The synthesizer's ARN keeps CloudFormation-style placeholders for the artifact manifest.
-        deployer = (
-            synthesizer.cloud_formation_execution_role_arn.replace("${AWS::Partition}", partition)
-            .replace("${AWS::AccountId}", account)
-            .replace("${AWS::Region}", region)
-            if isinstance(synthesizer, DefaultStackSynthesizer)
-            else None
-        )
+        deployer = _deployer_role_arn(stack.synthesizer)
+        if deployer is not None:
+            # The ARN keeps CloudFormation-style placeholders for the artifact manifest.
+            deployer = (
+                deployer.replace("${AWS::Partition}", partition)
+                .replace("${AWS::AccountId}", account)
+                .replace("${AWS::Region}", region)
+            )
         # One resolve for the three forms (each jsii call is a round-trip).
         forms = [principals.account_root().arn, iam.AccountPrincipal(account).arn, account]
         roots = tuple(stack.resolve(forms))
         facts = _facts_by_stack[stack] = StackFacts(account, region, partition, deployer, roots)
     return facts
+
+
+def _deployer_role_arn(synthesizer: object) -> str | None:
+    """The CloudFormation execution role ARN of a DefaultStackSynthesizer; None for other
+    synthesizers, and for one given to the stack as ``synthesizer=DefaultStackSynthesizer(...)``:
+    the stack binds a copy of it, and jsii hands Python back the unbound original, whose getter
+    throws (``CloudFormationExecutionRoleArnGetterOnlyCalled``)."""
+    if not isinstance(synthesizer, DefaultStackSynthesizer):
+        return None
+    try:
+        return synthesizer.cloud_formation_execution_role_arn
+    except RuntimeError:
+        return None
 
 
 def user_actions(key_usage: str, key_spec: str) -> tuple[str, ...]:
@@ -805,8 +817,9 @@ class KeyPolicy:
         require(
             ctx.deployer_role_arn is not None,
             "deployer",
-            "must name the principal that deploys the key: the stack's synthesizer is not a "
-            "DefaultStackSynthesizer, so its CloudFormation role is unknown",
+            "must name the principal that deploys the key: the stack's CloudFormation role is "
+            "unknown (its synthesizer is not CDK's default one, or was given to the stack as "
+            "synthesizer=DefaultStackSynthesizer(...), whose role jsii cannot read back)",
             self.deployer,
         )
         role_arn = str(ctx.deployer_role_arn)

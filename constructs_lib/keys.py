@@ -232,6 +232,19 @@ def _grantee_identity(grantee: iam.IGrantable) -> object:
     return ("path", node.path) if node is not None else grantee
 
 
+def _grants_for_aws_resources_only(
+    conditions: dict[str, dict[str, Any]] | None,
+) -> dict[str, dict[str, Any]]:
+    """``conditions`` plus ``kms:GrantIsForAWSResource``: a key-policy statement that lets a
+    principal call ``kms:CreateGrant`` unconditionally lets it grant itself any use of the key.
+    aws-cdk-lib's L2s (``ec2.Volume.grant_attach_volume``) ask for a bare ``kms:CreateGrant`` and
+    add their conditions afterwards, to the identity statement only."""
+    merged = {operator: dict(body) for operator, body in (conditions or {}).items()}
+    for operator, body in actions.GRANT_FOR_AWS_RESOURCE_CONDITION.items():
+        merged.setdefault(operator, {}).update(body)
+    return merged
+
+
 @jsii.implements(IValidation)
 class _KeyPolicyValidation:
     """At synth, once every grant has been added: lock-out, bare wildcards, root, size."""
@@ -407,6 +420,8 @@ class _KeyBase(Resource):
             named, statement_conditions = self._other_stack_principal(
                 grantee, principal, condition_dict, custom=False
             )
+        if condition_dict is None and "kms:CreateGrant" in key_actions:
+            statement_conditions = _grants_for_aws_resources_only(statement_conditions)
         statement = iam.PolicyStatement(
             principals=[named],
             actions=list(key_actions),

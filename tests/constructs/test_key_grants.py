@@ -11,6 +11,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -144,6 +145,16 @@ def templates() -> Templates:
     queue.grant_consume_messages(role(stack, "QueueReader"))
     bucket = s3.Bucket(stack, "Bucket", encryption_key=custom_key.key)
     bucket.grant_read(role(stack, "BucketReader"))
+    volume = ec2.Volume(
+        stack,
+        "Volume",
+        availability_zone="eu-west-1a",
+        size=cdk.Size.gibibytes(8),
+        encrypted=True,
+        encryption_key=custom_key.key,
+    )
+    volume.grant_attach_volume(role(stack, "VolumeAttacher"))
+    custom_key.grant(role(stack, "GrantMaker"), "kms:CreateGrant")
 
     assembly = app.synth()
     return Templates(
@@ -273,6 +284,20 @@ def test_bucket_grants_on_key_reach_the_key_policy(templates: Templates) -> None
         ("AWS", templates.role_arn("BucketReader")),
         ["kms:Decrypt", "kms:DescribeKey"],
     )
+
+
+@pytest.mark.parametrize("grantee", ["VolumeAttacher", "GrantMaker"])
+def test_create_grant_in_the_key_policy_is_for_aws_resources_only(
+    templates: Templates, grantee: str
+) -> None:
+    # ec2.Volume asks for a bare kms:CreateGrant and conditions only the identity statement:
+    # unconditioned in the key policy, the role could grant itself kms:Decrypt.
+    principal = ("AWS", templates.role_arn(grantee))
+    statements = templates.key_policy("CustomKey")
+    assert allows(
+        statements, principal, "kms:CreateGrant", {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    )
+    assert not allows(statements, principal, "kms:CreateGrant")
 
 
 def test_a_repeated_grant_is_made_once_and_a_different_one_again() -> None:

@@ -12,9 +12,11 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Match, Template
 
 from constructs_lib import (
     AlarmTopic,
+    AuditTrail,
     ConstructPropError,
     CustomerManagedKey,
     ExternalAccount,
@@ -32,6 +34,13 @@ NOT_A_GROUP = (
     'must not name an IAM group: KMS refuses a key policy naming one ("IAM user groups are not '
     'a valid principal in any policy type"); name its roles or users, or attach an IAM policy '
     "to the group for a key with KeyPolicy.default()"
+)
+
+DEPLOYER_UNKNOWN = (
+    "'deployer' must name the principal that deploys the key: the stack's CloudFormation role is "
+    "unknown (its synthesizer is not CDK's default one, or was given to the stack as "
+    "synthesizer=DefaultStackSynthesizer(...), whose role jsii cannot read back). "
+    "Received: 'stack-deployer'"
 )
 
 
@@ -509,9 +518,20 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
             "K",
             policy=KeyPolicy.custom(admins=[ADMIN_ROLE]),
         ),
-        "'deployer' must name the principal that deploys the key: the stack's synthesizer is "
-        "not a DefaultStackSynthesizer, so its CloudFormation role is unknown. "
-        "Received: 'stack-deployer'",
+        DEPLOYER_UNKNOWN,
+    ),
+    (
+        "deployer-unknown-for-an-explicit-default-synthesizer",
+        lambda stack: CustomerManagedKey(
+            cdk.Stack(
+                stack.node.scope,  # type: ignore[arg-type]
+                "QualifiedDeploy",
+                synthesizer=cdk.DefaultStackSynthesizer(qualifier="platform"),
+            ),
+            "K",
+            policy=KeyPolicy.custom(admins=[ADMIN_ROLE]),
+        ),
+        DEPLOYER_UNKNOWN,
     ),
     # replicas
     (
@@ -1234,3 +1254,31 @@ def test_group_of_the_key_account_gets_an_identity_policy_under_the_default_poli
     grant = CustomerManagedKey(stack, "K").grant_decrypt(group)
     assert grant.success
     assert grant.principal_statements
+
+
+def test_keys_and_trails_work_in_a_stack_given_its_own_default_synthesizer() -> None:
+    # A per-stack bootstrap qualifier is common; jsii hands back the unbound synthesizer, whose
+    # role getter throws. Default-policy keys need no role, custom ones take deployer=.
+    app = cdk.App()
+    stack = cdk.Stack(
+        app,
+        "Qualified",
+        env=cdk.Environment(account="111111111111", region="eu-west-1"),
+        synthesizer=cdk.DefaultStackSynthesizer(qualifier="platform"),
+    )
+    role = "arn:aws:iam::111111111111:role/cdk-platform-cfn-exec-role-111111111111-eu-west-1"
+    CustomerManagedKey(stack, "Default")
+    CustomerManagedKey(stack, "Custom", policy=KeyPolicy.custom(admins=[ADMIN_ROLE], deployer=role))
+    AuditTrail(stack, "Audit")
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::KMS::Key", 3)
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Sid": "KeyDeployment", "Principal": {"AWS": role}})]
+                )
+            }
+        },
+    )
