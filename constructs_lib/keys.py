@@ -91,6 +91,10 @@ _token_aliases_by_stack: weakref.WeakKeyDictionary[Stack, set[str]] = weakref.We
 _aliases_by_app: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], set[str]]] = (
     weakref.WeakKeyDictionary()
 )
+# KMS holds one replica of a multi-Region key per Region: (primary, Region) -> the replica's path.
+_replicas_by_app: weakref.WeakKeyDictionary[Any, dict[tuple[object, str], str]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _enum_name(value: Any) -> str:
@@ -949,6 +953,7 @@ class ReplicaKey(_KeyBase):
         _check_common(description, removal_policy)
         if alias is not None:
             check_alias(alias)
+        _reserve_replica(stack, primary if primary is not None else arn, self._node.path)
         self.key_spec = spec
         self.key_usage = usage
         self.origin = origin
@@ -977,6 +982,32 @@ class ReplicaKey(_KeyBase):
             self.alias = kms.CfnAlias(
                 self, "Alias", alias_name=alias, target_key_id=self.resource.attr_key_id
             )
+
+
+def _reserve_replica(stack: Stack, primary: CustomerManagedKey | str, path: str) -> None:
+    """Refuse a second replica of one primary in one Region of the App (the second
+    ReplicateKey fails at deploy time). A primary given by an ARN is known by its key ID and
+    account; one known only at deploy time, or a Region that is a token, is not checked."""
+    region = stack_facts(stack).region
+    if isinstance(primary, str):
+        if is_token(primary):
+            return
+        # Checked by _check_primary_arn: arn:<partition>:kms:<region>:<account>:key/mrk-...
+        identity: object = tuple(primary.split(":")[4:6])
+        shown = primary
+    else:
+        identity, shown = primary, primary.node.path
+    if is_token(region):
+        return
+    taken = _replicas_by_app.setdefault(stack.node.root, {})
+    other = taken.get((identity, region))
+    require(
+        other is None,
+        "primary" if not isinstance(primary, str) else "primary_key_arn",
+        f"must have one replica per Region: {other} already replicates it in {region}",
+        shown,
+    )
+    taken[(identity, region)] = path
 
 
 def _construct_path(value: Any) -> Any:

@@ -1282,3 +1282,34 @@ def test_keys_and_trails_work_in_a_stack_given_its_own_default_synthesizer() -> 
             }
         },
     )
+
+
+def test_a_second_replica_of_one_primary_in_one_region_is_refused() -> None:
+    # KMS holds one replica of a multi-Region key per Region: the second ReplicateKey fails.
+    app = cdk.App()
+
+    def stack(name: str, region: str) -> cdk.Stack:
+        return cdk.Stack(
+            app,
+            name,
+            env=cdk.Environment(account=ACCOUNT, region=region),
+            cross_region_references=True,
+        )
+
+    primary = CustomerManagedKey(stack("Primary", "eu-west-1"), "K", multi_region=True)
+    ReplicaKey(stack("Frankfurt", "eu-central-1"), "R", primary=primary)
+    ReplicaKey(stack("Stockholm", "eu-north-1"), "R", primary=primary)
+    ReplicaKey(stack("FrankfurtByArn", "eu-central-1"), "R", primary_key_arn=PRIMARY_ARN)
+    second = stack("FrankfurtAgain", "eu-central-1")
+    with pytest.raises(ConstructPropError) as construct_error:
+        ReplicaKey(second, "R", primary=primary)
+    assert str(construct_error.value) == (
+        "'primary' must have one replica per Region: Frankfurt/R already replicates it in "
+        "eu-central-1. Received: 'Primary/K'"
+    )
+    with pytest.raises(ConstructPropError) as arn_error:
+        ReplicaKey(second, "ByArn", primary_key_arn=PRIMARY_ARN)
+    assert str(arn_error.value) == (
+        "'primary_key_arn' must have one replica per Region: FrankfurtByArn/R already "
+        f"replicates it in eu-central-1. Received: '{PRIMARY_ARN}'"
+    )
