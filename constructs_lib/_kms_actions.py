@@ -126,3 +126,31 @@ def explicit(key_actions: tuple[str, ...] | list[str]) -> list[str]:
             if expanded not in result:
                 result.append(expanded)
     return result
+
+
+# The cryptographic actions KMS accepts for each kind of key; any other of them fails on it
+# (e.g. kms:Encrypt on a SIGN_VERIFY key, kms:GenerateDataKey on an RSA key).
+_SYMMETRIC_ENCRYPTION = frozenset(explicit(ENCRYPT_DECRYPT_ACTIONS)) - {"kms:DescribeKey"}
+_ASYMMETRIC_ENCRYPTION = frozenset(explicit(ASYMMETRIC_ENCRYPT_DECRYPT_ACTIONS)) - {
+    "kms:DescribeKey"
+}
+_USABLE_BY_USAGE: dict[str, frozenset[str]] = {
+    "SIGN_VERIFY": frozenset(SIGN_VERIFY_ACTIONS) - {"kms:DescribeKey"},
+    "GENERATE_VERIFY_MAC": frozenset(GENERATE_VERIFY_MAC_ACTIONS),
+    "KEY_AGREEMENT": frozenset(KEY_AGREEMENT_ACTIONS),
+}
+CRYPTOGRAPHIC_ACTIONS: frozenset[str] = frozenset().union(
+    _SYMMETRIC_ENCRYPTION, _ASYMMETRIC_ENCRYPTION, *_USABLE_BY_USAGE.values()
+)
+
+
+def unusable(key_actions: tuple[str, ...], key_usage: str, key_spec: str) -> list[str]:
+    """The cryptographic actions of ``key_actions`` (explicit, see :func:`explicit`) that KMS
+    refuses on a key of ``key_usage`` and ``key_spec``."""
+    if key_usage == "ENCRYPT_DECRYPT":
+        usable = (
+            _SYMMETRIC_ENCRYPTION if key_spec == "SYMMETRIC_DEFAULT" else _ASYMMETRIC_ENCRYPTION
+        )
+    else:
+        usable = _USABLE_BY_USAGE.get(key_usage, CRYPTOGRAPHIC_ACTIONS)
+    return [a for a in key_actions if a in CRYPTOGRAPHIC_ACTIONS and a not in usable]

@@ -380,6 +380,14 @@ class _KeyBase(Resource):
         )
         condition_dict = {op: dict(body) for op, body in conditions.items()} if conditions else None
         key_actions = tuple(actions.explicit(key_actions))
+        refused = actions.unusable(key_actions, self.key_usage, self.key_spec)
+        require(
+            not refused,
+            "key_actions",
+            f"must be usable on {self._node.path} (key_spec {self.key_spec}, key_usage "
+            f"{self.key_usage}): KMS refuses {', '.join(refused)} on it",
+            list(key_actions),
+        )
         # CDK constructs grant the same thing again and again (CDK Pipelines: the pipeline role,
         # once per action); the policies would be the same, so the first Grant is returned.
         try:

@@ -635,3 +635,26 @@ def test_the_grants_of_key_reach_the_key_policy() -> None:
         "Effect": "Allow",
         "Resource": templates.key_arn("Key"),
     } in templates.identity_policy("Reader")
+
+
+def test_a_grant_kms_would_refuse_on_the_key_usage_is_refused() -> None:
+    # aws-cdk-lib's L2s grant through grant() without knowing the key: an SQS queue on a
+    # signing key asks for Encrypt and data keys, which KMS never allows on it.
+    _, stack = app_with_stack("Usage")
+    signer = CustomerManagedKey(
+        stack, "Signer", key_spec=kms.KeySpec.ECC_NIST_P256, key_usage=kms.KeyUsage.SIGN_VERIFY
+    )
+    queue = sqs.Queue(stack, "Queue", encryption_master_key=signer.key)
+    with pytest.raises(RuntimeError, match=r"KMS refuses kms:Decrypt, kms:Encrypt, "):
+        queue.grant_send_messages(role(stack, "Sender"))
+    rsa = CustomerManagedKey(
+        stack, "Rsa", key_spec=kms.KeySpec.RSA_2048, key_usage=kms.KeyUsage.ENCRYPT_DECRYPT
+    )
+    with pytest.raises(ConstructPropError) as error:
+        rsa.grant(role(stack, "DataKeys"), "kms:GenerateDataKey", "kms:DescribeKey")
+    assert str(error.value) == (
+        "'key_actions' must be usable on Usage/Rsa (key_spec RSA_2048, key_usage "
+        "ENCRYPT_DECRYPT): KMS refuses kms:GenerateDataKey on it. "
+        "Received: ['kms:GenerateDataKey', 'kms:DescribeKey']"
+    )
+    rsa.grant(role(stack, "Reader"), "kms:Decrypt", "kms:GetPublicKey")
