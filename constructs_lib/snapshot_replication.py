@@ -56,7 +56,7 @@ from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.iam import split_statements
 from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts
-from constructs_lib.keys import CustomerManagedKey
+from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 from kmskit.snapshots.model import (
     EVENT_SOURCE,
     KINDS,
@@ -120,6 +120,10 @@ SNAPSHOT_KEY_ACTIONS = (
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",
 )
+
+# What SQS calls on the queues' key for a producer (kms:GenerateDataKey, and kms:Decrypt to reuse
+# a cached data key) and a consumer (kms:Decrypt); SQS Developer Guide, Key management.
+QUEUE_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 
 
 @dataclass(frozen=True)
@@ -360,6 +364,11 @@ def _acknowledge_wildcards(
         acknowledge_all(policy, [(rules, reason) for reason, rules in rules_by_reason.items()])
 
 
+def _path_of(value: Any) -> Any:
+    """A construct as its path (its repr only says ``<... object at 0x...>``), else ``value``."""
+    return value.node.path if isinstance(value, Construct) else value
+
+
 def _check_kinds(resource_types: Sequence[str]) -> tuple[str, ...]:
     require(
         isinstance(resource_types, list | tuple) and len(resource_types) > 0,
@@ -528,6 +537,17 @@ class _ReplicationBase(Construct):
             "must be a CustomerManagedKey",
             encryption_key,
         )
+        if encryption_key is not None and not encryption_key.policy.delegates_to_iam:
+            key_stack = Stack.of(encryption_key)
+            require(
+                key_stack is stack,
+                "encryption_key",
+                f"must be in this construct's stack ({stack.stack_name}) when it has a custom "
+                "KeyPolicy: its key policy names the copier and sweeper roles, and naming them "
+                f"from stack {key_stack.stack_name} would make the two stacks depend on each "
+                "other. Make the key in this stack, or use one with KeyPolicy.default()",
+                encryption_key.node.path,
+            )
         self.encryption_key = encryption_key or CustomerManagedKey(
             self,
             "Key",
@@ -590,6 +610,7 @@ class _ReplicationBase(Construct):
         self.sweeper_role = self._function_role(
             "SweeperRole", "finds missed snapshots, applies retention"
         )
+        self._grant_queue_key(self.copier_role, self.sweeper_role)
         self._log_prefix = f"/kmskit/snapshot-replication/{self.node.addr[:16]}"
         self.encryption_key.add_service_principal(
             KeyServicePrincipal.cloudwatch_logs(log_group_name=f"{self._log_prefix}/*")
@@ -672,11 +693,36 @@ class _ReplicationBase(Construct):
         self._queue_target = _QueueTarget(self.queue, self.dead_letter_queue)
         self._alarms(age_seconds)
 
-    def allow_in_key_policy(self, key: CustomerManagedKey) -> None:
+    def allow_in_key_policy(self, key: CustomerManagedKey | ReplicaKey) -> None:
         """Name the copier in ``key``'s policy: for a key whose policy does not delegate to IAM
         (``KeyPolicy.custom``), such as a sharing key. Use is limited to EC2 and RDS in the
-        key's Region (``kms:ViaService``), grants to grants for AWS resources."""
-        require(isinstance(key, CustomerManagedKey), "key", "must be a CustomerManagedKey", key)
+        key's Region (``kms:ViaService``), grants to grants for AWS resources.
+
+        ``key`` (a :class:`CustomerManagedKey` or a :class:`ReplicaKey`) must be in this
+        construct's stack: its policy names the copier role, which a key of another stack
+        cannot name without the two stacks depending on each other (nor at all from another
+        Region). For a key in another stack use ``KeyPolicy.default()`` (the copier's IAM policy
+        names the key) and let the target account in with ``grant_to_account``.
+        """
+        require(
+            isinstance(key, CustomerManagedKey | ReplicaKey),
+            "key",
+            "must be a CustomerManagedKey or a ReplicaKey",
+            _path_of(key),
+        )
+        key_stack, stack = Stack.of(key), self._stack
+        require(
+            key_stack is stack,
+            "key",
+            f"must be in the replicator's stack ({stack.stack_name}): {key.node.path} is in "
+            f"stack {key_stack.stack_name}, and naming the copier role in its key policy would "
+            "make the two stacks depend on each other (from another Region it cannot name the "
+            "role at all); for a key in another stack use the default policy "
+            "(KeyPolicy.default(): the copier's IAM policy names the key) and let the target "
+            "account in with key.grant_to_account(ExternalAccount(account, "
+            "via_services=('ec2', 'rds')))",
+            key.node.path,
+        )
         region = Stack.of(key).region
         via = {"kms:ViaService": [f"ec2.{region}.amazonaws.com", f"rds.{region}.amazonaws.com"]}
         sid = f"SnapshotCopier{self.node.addr[:8]}"
@@ -703,6 +749,24 @@ class _ReplicationBase(Construct):
         )
 
     # ------------------------------------------------------------------ pieces
+    def _grant_queue_key(self, *roles: iam.Role) -> None:
+        """Let ``roles`` use the queues' key for SQS: the sweeper queues tasks, the copier
+        receives, queues next steps and dead-letters, and Lambda sends a failed asynchronous
+        invocation to the dead-letter queue with either role. A producer of an SSE-KMS queue
+        needs ``kms:GenerateDataKey`` and ``kms:Decrypt``, a consumer ``kms:Decrypt``.
+
+        Through the key's own grant path, so that a custom ``KeyPolicy`` names each role (with
+        the default policy IAM decides, and nothing is added). The identity side is the
+        ``QueueKey`` statement of each role's managed policy: the grant goes to the role
+        without policy updates, so it writes no inline policy."""
+        if self.encryption_key.policy.delegates_to_iam:
+            return  # the roles' managed policies suffice; skip the round trips of a no-op grant
+        via_sqs = {"StringEquals": {"kms:ViaService": f"sqs.{self._facts.region}.amazonaws.com"}}
+        for role in roles:
+            self.encryption_key.grant(
+                role.without_policy_updates(), *QUEUE_KEY_ACTIONS, conditions=via_sqs
+            )
+
     def _function_role(self, id: str, purpose: str) -> iam.Role:
         return iam.Role(
             self,
@@ -856,7 +920,7 @@ class _ReplicationBase(Construct):
         }
         queue_key = _statement(
             sid="QueueKey",
-            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            actions=list(QUEUE_KEY_ACTIONS),
             resources=[self.encryption_key.key_arn],
             conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
         )
@@ -1057,8 +1121,10 @@ class SnapshotReplicator(_ReplicationBase):
         retention: copies this replicator made are deleted this long after their source was
             taken (2-3650 days, longer than ``sweep_window``). Nothing else is ever deleted.
             Default: 14 days.
-        encryption_key: the CMK for the queues, log groups and alarm topic.
-            Default: a new rotated key.
+        encryption_key: the CMK for the queues, log groups and alarm topic. With a custom
+            ``KeyPolicy`` its policy names the copier and sweeper roles (``kms:Decrypt``,
+            ``kms:GenerateDataKey`` through SQS), and it must be in this construct's stack.
+            Default: a new rotated key (default policy).
         alarm_topic: where alarms go. Default: a new :class:`AlarmTopic` with ``encryption_key``.
         sweep_interval: how often the reconciliation sweep runs (5 minutes - 24 hours).
             Default: 1 hour.

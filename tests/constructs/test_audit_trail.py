@@ -615,6 +615,37 @@ def test_organization_trail(showcase: SynthResult) -> None:
     )
 
 
+def test_trails_sharing_a_key_name_each_central_account_once_with_numbered_sids() -> None:
+    # KMS refuses a key policy that repeats a Sid: a second central account gets Sid ...2, as a
+    # second trail's CloudTrail statements do; the same central account again adds nothing.
+    app = cdk.App(context={"@aws-cdk/core:enablePartitionLiterals": True})
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    key = CustomerManagedKey(stack, "TrailKey")
+    for trail, central in (
+        ("to-security", SECURITY),
+        ("to-management", MANAGEMENT),
+        ("to-security-again", SECURITY),
+    ):
+        AuditTrail(
+            stack,
+            trail,
+            trail_name=trail,
+            encryption_key=key,
+            central_bucket=CentralAuditBucket(bucket_name=f"audit-{central}", account=central),
+        )
+    readers = [
+        s
+        for s in stack.resolve(key.policy_document)["Statement"]
+        if s.get("Sid", "").startswith("AllowCentralAuditAccount")
+    ]
+    second = central_reader_statement(WORKLOAD)
+    second["Sid"] += "2"
+    second["Condition"]["StringEquals"]["kms:CallerAccount"] = MANAGEMENT
+    second["Principal"] = {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"}
+    assert readers == [central_reader_statement(WORKLOAD), second]
+    Template.from_stack(stack)  # synthesizes: no Sid is repeated
+
+
 @pytest.mark.parametrize(
     "stack", ["AuditDefault", "AuditCentral", "AuditMember", "AuditOrganization"]
 )  # AuditWorkload: tests/constructs/test_encrypted_bucket.py

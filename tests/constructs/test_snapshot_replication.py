@@ -18,6 +18,8 @@ from aws_cdk.assertions import Template
 from constructs_lib import (
     ConstructPropError,
     CustomerManagedKey,
+    KeyPolicy,
+    ReplicaKey,
     ReplicationDestination,
     SnapshotReceiver,
     SnapshotReplicator,
@@ -25,6 +27,7 @@ from constructs_lib import (
 from constructs_lib.snapshot_replication import EBS_PATTERN, RDS_PATTERN, _stage_asset
 from tests._support.apps.snapshot_showcase import BACKUP_ACCOUNT, SOURCE_ACCOUNT
 from tests._support.deploy_quotas import POLICY_QUOTAS, deployed, deployed_size
+from tests._support.keys import custom_policy_key
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
@@ -797,3 +800,154 @@ def test_a_receiver_of_many_accounts_splits_its_copier_policy_within_iam_quota()
         if k.startswith("ReceiveCopier")
     ]
     assert sorted(copier["DependsOn"]) == sorted(policies)
+
+
+# ---------------------------------------------------------------------- custom key policies
+def _make_replicator(stack: cdk.Stack, key: CustomerManagedKey) -> SnapshotReplicator:
+    return SnapshotReplicator(stack, "Replicate", destinations=[GOOD], encryption_key=key)
+
+
+def _make_receiver(stack: cdk.Stack, key: CustomerManagedKey) -> SnapshotReceiver:
+    return SnapshotReceiver(
+        stack,
+        "Receive",
+        source_accounts=[SOURCE_ACCOUNT],
+        kms_key=backup_key(stack),
+        encryption_key=key,
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_stack", "make"),
+    [(source_stack, _make_replicator), (_backup_stack, _make_receiver)],
+    ids=["replicator", "receiver"],
+)
+def test_a_custom_queue_key_policy_names_every_role_that_uses_the_queues(
+    make_stack: Callable[[], cdk.Stack], make: Callable[..., Any]
+) -> None:
+    # A custom policy has no root statement delegating to IAM: the sweeper queues tasks, the
+    # copier re-queues and dead-letters, Lambda dead-letters failed invocations with either
+    # role; SQS needs kms:GenerateDataKey and kms:Decrypt of the key for each of them.
+    stack = make_stack()
+    key = custom_policy_key(stack, "QueueKey", account=stack.account)
+    construct = make(stack, key)
+    policy = stack.resolve(key.policy_document)["Statement"]
+    for role in (construct.copier_role, construct.sweeper_role):
+        arn = stack.resolve(role.role_arn)
+        through_sqs = {
+            action
+            for s in policy
+            if arn in _as_list(s.get("Principal", {}).get("AWS"))
+            and s.get("Condition")
+            == {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}}
+            for action in _as_list(s["Action"])
+        }
+        assert through_sqs == {"kms:Decrypt", "kms:GenerateDataKey"}, role.node.path
+    # The roles' permissions stay in their managed policies: no inline policy is added.
+    assert resources(Template.from_stack(stack).to_json(), "AWS::IAM::Policy") == {}
+
+
+def test_a_custom_queue_key_of_another_stack_is_refused() -> None:
+    app = cdk.App()
+    env = cdk.Environment(account=SOURCE_ACCOUNT, region="eu-west-1")
+    keys = cdk.Stack(app, "Keys", env=env)
+    key = custom_policy_key(keys, "QueueKey", account=SOURCE_ACCOUNT)
+    with pytest.raises(ConstructPropError) as error:
+        _make_replicator(cdk.Stack(app, "Repl", env=env), key)
+    message = str(error.value)
+    assert message.startswith(
+        "'encryption_key' must be in this construct's stack (Repl) when it has a custom KeyPolicy"
+    )
+    assert message.endswith("Received: 'Keys/QueueKey'")
+
+
+def test_allow_in_key_policy_refuses_a_key_of_another_stack() -> None:
+    # Its key policy would name the copier role of the replicator's stack, whose policy names
+    # the key: CDK would fail with a dependency cycle between the stacks.
+    app = cdk.App()
+    env = cdk.Environment(account=SOURCE_ACCOUNT, region="eu-west-1")
+    keys = cdk.Stack(app, "Keys", env=env)
+    sharing = custom_policy_key(keys, "SharingKey", account=SOURCE_ACCOUNT)
+    replicator = SnapshotReplicator(
+        cdk.Stack(app, "Repl", env=env),
+        "Replicate",
+        destinations=[
+            ReplicationDestination(
+                region="eu-west-1", account=BACKUP_ACCOUNT, kms_key_arn=sharing.key_arn
+            )
+        ],
+    )
+    with pytest.raises(ConstructPropError) as error:
+        replicator.allow_in_key_policy(sharing)
+    message = str(error.value)
+    assert message.startswith(
+        "'key' must be in the replicator's stack (Repl): Keys/SharingKey is in stack Keys"
+    )
+    assert "use the default policy" in message
+    assert "grant_to_account" in message
+    assert message.endswith("Received: 'Keys/SharingKey'")
+    app.synth()  # nothing was added: no dependency cycle
+
+
+def test_allow_in_key_policy_names_the_copier_in_a_replica_keys_policy() -> None:
+    app = cdk.App()
+    primary_stack = cdk.Stack(
+        app, "Primary", env=cdk.Environment(account=SOURCE_ACCOUNT, region="eu-central-1")
+    )
+    primary = CustomerManagedKey(primary_stack, "Primary", multi_region=True)
+    stack = cdk.Stack(
+        app,
+        "Repl",
+        env=cdk.Environment(account=SOURCE_ACCOUNT, region="eu-west-1"),
+        cross_region_references=True,
+    )
+    replica = ReplicaKey(
+        stack,
+        "SharingKey",
+        primary=primary,
+        policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{SOURCE_ACCOUNT}:role/Admin"]),
+    )
+    replicator = SnapshotReplicator(
+        stack,
+        "Replicate",
+        destinations=[
+            ReplicationDestination(
+                region="eu-west-1", account=BACKUP_ACCOUNT, kms_key_arn=replica.key_arn
+            )
+        ],
+    )
+    replicator.allow_in_key_policy(replica)
+    copier = stack.resolve(replicator.copier_role.role_arn)
+    named = [
+        s
+        for s in stack.resolve(replica.policy_document)["Statement"]
+        if s.get("Principal") == {"AWS": copier}
+    ]
+    sid = f"SnapshotCopier{replicator.node.addr[:8]}"
+    assert [s["Sid"] for s in named] == [f"{sid}Use", f"{sid}Grants"]
+    for statement in named:
+        assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [
+            "ec2.eu-west-1.amazonaws.com",
+            "rds.eu-west-1.amazonaws.com",
+        ]
+    app.synth()
+
+
+@pytest.mark.parametrize(
+    ("make_key", "received"),
+    [
+        (lambda stack: CustomerManagedKey(stack, "Plain").key, "S/Plain/Key"),
+        (lambda stack: KEY_WEST, KEY_WEST),
+    ],
+    ids=["aws_kms.Key", "ARN"],
+)
+def test_allow_in_key_policy_names_what_it_refuses_readably(
+    make_key: Callable[[cdk.Stack], Any], received: str
+) -> None:
+    stack = source_stack()
+    replicator = SnapshotReplicator(stack, "Replicate", destinations=[GOOD])
+    with pytest.raises(ConstructPropError) as error:
+        replicator.allow_in_key_policy(make_key(stack))
+    assert str(error.value) == (
+        f"'key' must be a CustomerManagedKey or a ReplicaKey. Received: {received!r}"
+    )

@@ -34,8 +34,8 @@ from lambda_src.snapshot_replicator.config import Config
 from lambda_src.snapshot_replicator.handler import Runtime
 from lambda_src.snapshot_replicator.logs import JsonLogger
 from lambda_src.snapshot_replicator.sweep import sweep
-from tests._support.apps.snapshot_showcase import SOURCE_ACCOUNT
-from tests._support.synth import SynthResult
+from tests._support.apps.snapshot_showcase import SOURCE_ACCOUNT, build
+from tests._support.synth import SynthResult, synthesize
 from tests.lambdas._iam_check import (
     Decider,
     Request,
@@ -64,9 +64,19 @@ class App:
             yield from stack.roles.values()
 
 
-@pytest.fixture(scope="module")
-def app(synthesized: Callable[[str], SynthResult]) -> App:
-    result = synthesized("snapshot_showcase")
+@pytest.fixture(scope="module", params=["default queue keys", "custom queue keys"])
+def app(
+    request: pytest.FixtureRequest,
+    synthesized: Callable[[str], SynthResult],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> App:
+    """The showcase as it is, and with queue keys whose custom policies name no root: then only
+    what the key policies name can use the encrypted queues (also for Lambda's dead letters)."""
+    if request.param == "default queue keys":
+        result = synthesized("snapshot_showcase")
+    else:
+        outdir = tmp_path_factory.mktemp("cdk-snapshot-showcase-custom-queue-keys")
+        result = synthesize("snapshot_showcase", build(outdir, custom_queue_keys=True))
     stacks = {name: load_stack(name, result.template(name)) for name in ("Source", "Backup")}
     return App(stacks, Decider(list(stacks.values())))
 

@@ -5,6 +5,10 @@
   a sharing key whose policy lets that account in.
 * ``Backup`` (333333333333, eu-west-1): the receiver, re-encrypting with the backup account's key
   and copying on to eu-central-1.
+
+``build(outdir, custom_queue_keys=True)`` gives the replicator and the receiver a queue key
+(``encryption_key``) with a custom ``KeyPolicy`` each, which names no root to delegate to IAM
+(``tests/lambdas/test_snapshot_iam.py`` runs the scenario on both variants).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ BACKUP_KEY_CENTRAL = (
 )
 
 
-def build(outdir: Path) -> Any:
+def build(outdir: Path, *, custom_queue_keys: bool = False) -> Any:
     import aws_cdk as cdk  # noqa: PLC0415
 
     from constructs_lib import (  # noqa: PLC0415
@@ -50,9 +54,20 @@ def build(outdir: Path) -> Any:
             ],
         ),
     )
+
+    def queue_key(stack: cdk.Stack, account: str) -> CustomerManagedKey | None:
+        if not custom_queue_keys:
+            return None  # the construct makes one with the default policy
+        return CustomerManagedKey(
+            stack,
+            "QueueKey",
+            policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{account}:role/KeyAdmin"]),
+        )
+
     replicator = SnapshotReplicator(
         source,
         "Replicate",
+        encryption_key=queue_key(source, SOURCE_ACCOUNT),
         resource_types=["EBS", "RDS", "AURORA"],
         selection_tag=("backup", "replicate"),
         destinations=[
@@ -73,6 +88,7 @@ def build(outdir: Path) -> Any:
         "Receive",
         source_accounts=[SOURCE_ACCOUNT],
         kms_key=backup_key.key,
+        encryption_key=queue_key(backup, BACKUP_ACCOUNT),
         destinations=[ReplicationDestination(region=OTHER_REGION, kms_key_arn=BACKUP_KEY_CENTRAL)],
         retention=cdk.Duration.days(35),
     )
