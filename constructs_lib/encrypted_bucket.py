@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Annotations, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -44,6 +44,14 @@ from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 MIN_TLS_VERSION = 1.2
+# The TLS versions S3 accepts (s3:TlsVersion); bucket_props may raise the minimum to the later one.
+TLS_VERSIONS = (1.2, 1.3)
+PUBLIC_ACCESS_FLAGS = (
+    "block_public_acls",
+    "block_public_policy",
+    "ignore_public_acls",
+    "restrict_public_buckets",
+)
 DEFAULT_NONCURRENT_VERSION_RETENTION_DAYS = 90
 DEFAULT_ACCESS_LOG_RETENTION_DAYS = 365
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
@@ -53,7 +61,8 @@ BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 IP_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
-# Every EncryptedBucket sets these; bucket_props may repeat them only with the same value.
+# Every EncryptedBucket sets these; bucket_props may repeat them only with the same value (or,
+# for minimum_tls_version, a later TLS version).
 REQUIRED_BUCKET_PROPS: Mapping[str, Any] = {
     "encryption": s3.BucketEncryption.KMS,
     "bucket_key_enabled": True,
@@ -342,6 +351,53 @@ def _positive_days(prop: str, value: Any) -> int:
     return int(value)
 
 
+def _public_access_flags(value: Any) -> tuple[bool, ...] | None:
+    """The four settings of an ``aws_s3.BlockPublicAccess`` (unset is off, as S3 has it), or
+    None for another value. Each jsii read of ``BLOCK_ALL`` is a new object, so two equal
+    settings are told apart by their flags, not by ``==``."""
+    if not isinstance(value, s3.BlockPublicAccess):
+        return None
+    return tuple(bool(getattr(value, flag)) for flag in PUBLIC_ACCESS_FLAGS)
+
+
+class _Shown:
+    """A value as an error message shows it: its ``repr`` is ``text``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _shown(value: Any) -> Any:
+    """``value`` for an error message: a ``BlockPublicAccess`` by its four settings (its repr
+    is only an object address), anything else as it is."""
+    flags = _public_access_flags(value)
+    if flags is None:
+        return value
+    settings = ", ".join(
+        f"{name}={flag}" for name, flag in zip(PUBLIC_ACCESS_FLAGS, flags, strict=True)
+    )
+    return _Shown(f"BlockPublicAccess({settings})")
+
+
+def _meets(name: str, value: Any, required: Any) -> bool:
+    """True when a ``bucket_props`` value is the required one, or as strict (``minimum_tls_version``
+    may be raised to a later TLS version)."""
+    if name == "minimum_tls_version":
+        return (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and value in TLS_VERSIONS
+            and value >= required
+        )
+    flags = _public_access_flags(required)
+    if flags is not None:
+        return _public_access_flags(value) == flags
+    return bool(value == required)
+
+
 def merge_props(
     prop: str,
     defaults: Mapping[str, Any],
@@ -350,7 +406,10 @@ def merge_props(
     computed: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """``defaults`` <- ``user`` <- ``required``; a user value that contradicts a required one, or
-    sets a computed prop, is an error naming it."""
+    sets a computed prop, is an error naming it. A user value may repeat a required one (a
+    ``BlockPublicAccess`` with the same four settings is the same value) or, for
+    ``minimum_tls_version``, be stricter (1.3): that value is kept."""
+    merged = {**defaults, **user, **required}
     for name, value in user.items():
         require(
             name not in computed,
@@ -358,13 +417,25 @@ def merge_props(
             f"must not set {name!r}, which is set from this construct's own props",
             {name: value},
         )
+        if name not in required:
+            continue
+        if name == "minimum_tls_version":
+            require(
+                _meets(name, value, required[name]),
+                prop,
+                f"must not lower 'minimum_tls_version' (required: {required[name]} or later, "
+                f"one of {', '.join(map(str, TLS_VERSIONS))})",
+                {name: value},
+            )
+            merged[name] = value
+            continue
         require(
-            name not in required or value == required[name],
+            _meets(name, value, required[name]),
             prop,
-            f"must not change {name!r} (required: {required.get(name)!r})",
-            {name: value},
+            f"must not change {name!r} (required: {_shown(required[name])!r})",
+            {name: _shown(value)},
         )
-    return {**defaults, **user, **required}
+    return merged
 
 
 def _deny_put(
@@ -448,14 +519,18 @@ class EncryptedBucket(Construct):
         encryption_key: the symmetric CMK for SSE-KMS: a :class:`CustomerManagedKey`, a
             :class:`ReplicaKey` or an ``aws_kms.IKey`` (see :func:`key_facts` for what is
             checked).
-        bucket_name: Default: generated by CloudFormation.
+        bucket_name: Default: generated by CloudFormation. A literal name also names this
+            bucket in a custom key policy's replication statement and in the ``aws:SourceArn``
+            of the replication role's trust and of a log bucket of another stack.
         noncurrent_version_retention_days: days a replaced or deleted version is kept before
             the lifecycle rule removes it (at least 1). Default: 90.
         access_log_bucket: an existing bucket for the server access logs (SSE-S3, in this
             bucket's Region and account, without S3 Object Lock; a bucket of this app with
             SSE-KMS, ``KMS_MANAGED`` or ``DSSE_MANAGED`` encryption, or Object Lock, is refused,
-            as is one known to be in another Region or account). Default: a dedicated log bucket
-            is made.
+            as is one known to be in another Region or account). One of this app in another
+            stack gets the log delivery statement with ``aws:SourceAccount``, and
+            ``aws:SourceArn`` only with a literal ``bucket_name``. Default: a dedicated log
+            bucket is made.
         access_log_retention_days: days the dedicated log bucket keeps logs (at least 1; only
             for the bucket this construct makes, so not together with ``access_log_bucket``).
             Default: 365.
@@ -468,8 +543,9 @@ class EncryptedBucket(Construct):
             own encryption settings and are exempt from the encryption-header denies; an Allow
             statement with ``aws:SourceArn`` must still let them write. Default: none.
         bucket_props: further ``aws_s3.Bucket`` props (``lifecycle_rules``, ``cors``,
-            ``event_bridge_enabled``, ...). They may not weaken the required settings; lifecycle
-            rule IDs must not repeat (``ExpireNoncurrentVersions`` is taken). Default: none.
+            ``event_bridge_enabled``, ...). They may repeat the required settings but not weaken
+            them; ``minimum_tls_version`` may be raised from 1.2 to 1.3. Lifecycle rule IDs must
+            not repeat (``ExpireNoncurrentVersions`` is taken). Default: none.
 
     Attributes:
         bucket: the ``aws_s3.Bucket``.
@@ -594,6 +670,7 @@ class EncryptedBucket(Construct):
         )
         self.encryption_key: kms.IKey = facts.key
         self._key_construct = facts.construct
+        self._bucket_name = bucket_name
 
         self.access_log_bucket: s3.IBucket = access_log_bucket or self._make_log_bucket(
             log_days, noncurrent_days, removal_policy
@@ -634,6 +711,7 @@ class EncryptedBucket(Construct):
             self._check_key_policy_can_name_role("encryption_key", facts.construct)
             replication_props = self._replication_props(replication, bucket_name)
 
+        log_prefix = access_log_prefix if access_log_prefix is not None else f"{id}/"
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -641,10 +719,8 @@ class EncryptedBucket(Construct):
             bucket_name=bucket_name,
             encryption_key=facts.key,
             removal_policy=removal_policy,
-            server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix=access_log_prefix
-            if access_log_prefix is not None
-            else f"{id}/",
+            server_access_logs_bucket=self._log_target(log_prefix),
+            server_access_logs_prefix=log_prefix,
             blocked_encryption_types=[s3.BlockedEncryptionType.SSE_C],
             lifecycle_rules=lifecycle_rules,
             **replication_props,
@@ -656,6 +732,48 @@ class EncryptedBucket(Construct):
             self._grant_replication(replication)
         else:
             acknowledge(self.bucket, _REPLICATION_RULES, REASON_NOT_REPLICATED)
+
+    def _log_target(self, prefix: str) -> s3.IBucket:
+        """The log bucket as the data bucket's logging configuration names it (logs go under
+        ``prefix``).
+
+        For a log bucket of this app in another stack, aws-cdk-lib would add the Allow for
+        ``logging.s3.amazonaws.com`` without ``aws:SourceArn`` and ``aws:SourceAccount`` (the
+        data bucket's ARN in the log bucket's stack would make each stack depend on the other),
+        so any bucket of any account could deliver records under the prefix. Such a bucket is
+        named through a reference, on which aws-cdk-lib adds nothing, and
+        :meth:`_allow_log_delivery_across_stacks` adds the statement with its conditions.
+        """
+        logs = self.access_log_bucket
+        if not isinstance(logs, s3.Bucket) or Stack.of(logs).node.path == Stack.of(self).node.path:
+            return logs
+        self._allow_log_delivery_across_stacks(prefix)
+        return s3.Bucket.from_bucket_attributes(
+            self, "AccessLogTarget", bucket_name=logs.bucket_name
+        )
+
+    def _allow_log_delivery_across_stacks(self, prefix: str) -> None:
+        """Let S3 server access logging of this bucket write under ``prefix`` in a log bucket of
+        another stack: ``aws:SourceAccount`` always (S3 delivers only within one account), and
+        ``aws:SourceArn`` when ``bucket_name`` is a literal, as an ARN built from that name."""
+        stack = Stack.of(self)
+        conditions: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": stack.account}}
+        name = self._bucket_name
+        if name is not None and not is_token(name):
+            conditions["ArnLike"] = {"aws:SourceArn": f"arn:{stack.partition}:s3:::{name}"}
+        self.access_log_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.access_log_bucket.arn_for_objects(f"{prefix}*" if prefix else "*")],
+                conditions=conditions,
+            )
+        )
+        # aws-cdk-lib's warning that it could not add this statement on the reference.
+        Annotations.of(self).acknowledge_warning(
+            "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
+            "EncryptedBucket adds the log delivery statement to the log bucket's policy itself",
+        )
 
     def _make_log_bucket(
         self, retention_days: int, noncurrent_days: int, removal_policy: RemovalPolicy
@@ -883,8 +1001,27 @@ class EncryptedBucket(Construct):
         self._name_role_in_key_policy(
             self._key_construct,
             f"AllowS3ReplicationToDecrypt{self.node.addr[:8]}",
-            statements[3].conditions,
+            self._own_key_policy_conditions(),
         )
+
+    def _own_key_policy_conditions(self) -> dict[str, Any]:
+        """The conditions of the bucket's own key's policy statement for the replication role.
+
+        That key is in the bucket's stack and the bucket names it, so the key policy must not
+        name the bucket's ``Fn::GetAtt Arn``: CloudFormation would refuse the circular
+        dependency (cfn-lint E3004). With a literal ``bucket_name`` the encryption context is
+        the ARN built from that name, exactly as narrow as the role's own policy. Without one,
+        ``kms:ViaService`` (S3 in this Region) and the principal (this bucket's replication role,
+        which only S3 of this account may assume, and whose policy lets S3 read this bucket's
+        objects only) limit the statement.
+        """
+        stack = Stack.of(self)
+        conditions: dict[str, Any] = {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}
+        name = self._bucket_name
+        if name is not None and not is_token(name):
+            bucket_arn = f"arn:{stack.partition}:s3:::{name}"
+            conditions["kms:EncryptionContext:aws:s3:arn"] = [bucket_arn, f"{bucket_arn}/*"]
+        return {"StringLike": conditions}
 
     def allow_replication_of_objects_under(
         self,

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from constructs_lib import (
+    AuditTrail,
     BucketReplication,
     ConstructPropError,
     CustomerManagedKey,
     EncryptedBucket,
 )
 from tests._support.apps.audit_showcase import DR_BUCKET, DR_KEY_ARN, DR_REGION, WORKLOAD
+from tests._support.cfn_lint import cfn_lint_problems
 from tests._support.keys import custom_policy_key
 from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
@@ -408,35 +411,79 @@ def test_data_key_policy_is_left_to_iam(workload: SynthResult) -> None:
     )
 
 
-def test_custom_key_policy_names_the_replication_role() -> None:
-    """A key whose policy does not delegate to IAM gets the role's decrypt statement itself."""
-    stack = _stack()
+def _custom_key_replication(
+    tmp_path: Path, bucket_name: str | None
+) -> tuple[cdk.App, cdk.Stack, EncryptedBucket, dict[str, Any]]:
+    """A replicating bucket under a custom-policy key of its own stack, and the key policy's
+    statement for the replication role."""
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
     key = custom_policy_key(stack, "K", account=WORKLOAD)
     bucket = EncryptedBucket(
-        stack,
-        "B",
-        encryption_key=key,
-        replication=TO_DR,
+        stack, "B", encryption_key=key, bucket_name=bucket_name, replication=TO_DR
     )
-    resolved = stack.resolve(key.policy_document)
     (statement,) = [
         s
-        for s in resolved["Statement"]
+        for s in stack.resolve(key.policy_document)["Statement"]
         if s.get("Sid") == f"AllowS3ReplicationToDecrypt{bucket.node.addr[:8]}"
     ]
     assert bucket.replication_role is not None
     assert statement["Principal"] == {"AWS": stack.resolve(bucket.replication_role.role_arn)}
     assert statement["Action"] == "kms:Decrypt"
-    assert statement["Condition"]["StringLike"]["kms:ViaService"] == "s3.eu-west-1.amazonaws.com"
-    # Limited as the role's own policy is: through S3, for this bucket's objects only.
+    return app, stack, bucket, statement
+
+
+def test_custom_key_policy_names_the_replication_role_without_a_cycle(tmp_path: Path) -> None:
+    """A key whose policy does not delegate to IAM gets the role's decrypt statement itself. The
+    key is in the bucket's stack and the bucket names it: a statement naming the bucket's
+    Fn::GetAtt Arn made a circular dependency that CloudFormation refuses (cfn-lint E3004).
+    Without a bucket name, S3 in this Region and the role itself limit the statement."""
+    app, _, _, statement = _custom_key_replication(tmp_path, None)
+    assert statement["Condition"] == {
+        "StringLike": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
+    app.synth()
+    assert cfn_lint_problems([tmp_path / "S.template.json"]) == []
+
+
+def test_custom_key_policy_names_a_named_buckets_objects_only(tmp_path: Path) -> None:
+    """With a bucket name, the statement is as narrow as the role's own policy: through S3, for
+    this bucket's objects only, the ARN built from the name (no reference, so no cycle)."""
+    name = "workload-data-222222222222"
+    app, stack, bucket, statement = _custom_key_replication(tmp_path, name)
+    assert statement["Condition"] == {
+        "StringLike": {
+            "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+            "kms:EncryptionContext:aws:s3:arn": [
+                {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{name}{suffix}"]]}
+                for suffix in ("", "/*")
+            ],
+        }
+    }
     assert bucket.replication_policy is not None
     document = stack.resolve(bucket.replication_policy.document)
     (decrypt,) = [s for s in document["Statement"] if s.get("Sid") == "DecryptSourceObjects"]
-    assert statement["Condition"] == decrypt["Condition"]
-    assert statement["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [
+    assert decrypt["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [
         stack.resolve(bucket.bucket.bucket_arn),
         stack.resolve(bucket.bucket.arn_for_objects("*")),
     ]
+    app.synth()
+    assert cfn_lint_problems([tmp_path / "S.template.json"]) == []
+
+
+def test_audit_trail_with_a_custom_key_and_replication_has_no_cycle(tmp_path: Path) -> None:
+    # AuditTrail's own AuditBucket is an EncryptedBucket under the trail's key: the same path.
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    AuditTrail(
+        stack,
+        "Audit",
+        trail_name="audit",
+        encryption_key=custom_policy_key(stack, "K", account=WORKLOAD),
+        bucket_props={"replication": TO_DR},
+    )
+    app.synth()
+    assert cfn_lint_problems([tmp_path / "S.template.json"]) == []
 
 
 @pytest.mark.parametrize(
@@ -589,6 +636,48 @@ def test_attributes_expose_every_resource() -> None:
     assert [c.node.id for c in shared.node.children] == ["Bucket"]
 
 
+def test_log_bucket_of_another_stack_admits_this_accounts_logging_only() -> None:
+    """aws-cdk-lib leaves aws:SourceArn and aws:SourceAccount out of the log delivery statement
+    for a log bucket of another stack: any bucket of any account could then write (forge) log
+    records under the prefix. The statement carries aws:SourceAccount, and aws:SourceArn built
+    from the bucket's name when it has one (the ARN token would make the stacks a cycle)."""
+    app = cdk.App()
+    env = cdk.Environment(account=WORKLOAD, region="eu-west-1")
+    logs = cdk.Stack(app, "Logs", env=env)
+    central = EncryptedBucket(logs, "Central", encryption_key=CustomerManagedKey(logs, "K"))
+    data = cdk.Stack(app, "Data", env=env)
+    for name, bucket_name in (("B", None), ("N", "workload-data-222222222222")):
+        EncryptedBucket(
+            data,
+            name,
+            encryption_key=CustomerManagedKey(data, f"Key{name}"),
+            bucket_name=bucket_name,
+            access_log_bucket=central.access_log_bucket,
+        )
+    template = Template.from_stack(logs).to_json()
+    log_bucket = logical_id(template, "AWS::S3::Bucket", "CentralAccessLogs")
+    delivery = [
+        s
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::S3::BucketPolicy"
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+    ]
+    account = {"StringEquals": {"aws:SourceAccount": WORKLOAD}}
+    source_arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::" + bucket_name]]}
+    assert [(s["Resource"], s["Condition"]) for s in delivery[1:]] == [
+        (objects(log_bucket, "/B/*"), account),
+        (objects(log_bucket, "/N/*"), {**account, "ArnLike": {"aws:SourceArn": source_arn}}),
+    ]
+    assert {(s["Effect"], s["Action"]) for s in delivery} == {("Allow", "s3:PutObject")}
+    # aws-cdk-lib's "Unable to add necessary logging permissions" does not apply.
+    Annotations.from_stack(data).has_no_warning(
+        "*", Match.string_like_regexp("accessLogsPolicyNotAdded")
+    )
+    assert [d.node.path for d in data.dependencies] == ["Logs"]
+    assert logs.dependencies == []
+
+
 def test_sse_s3_log_bucket_and_distinct_lifecycle_rules_are_accepted() -> None:
     stack = _stack()
     key = CustomerManagedKey(stack, "K")
@@ -615,6 +704,54 @@ def test_sse_s3_log_bucket_and_distinct_lifecycle_rules_are_accepted() -> None:
             if name.startswith(f"B{index}Bucket")
         ]
         assert [rule.get("Id") for rule in rules] == ["ExpireNoncurrentVersions", "Archive", None]
+
+
+@pytest.mark.parametrize(
+    ("bucket_props", "tls"),
+    [
+        ({"block_public_access": s3.BlockPublicAccess.BLOCK_ALL}, 1.2),
+        (
+            {
+                "block_public_access": s3.BlockPublicAccess(
+                    block_public_acls=True,
+                    block_public_policy=True,
+                    ignore_public_acls=True,
+                    restrict_public_buckets=True,
+                )
+            },
+            1.2,
+        ),
+        ({"minimum_tls_version": 1.3}, 1.3),
+    ],
+    ids=["block-all", "all-four-flags", "tls-1.3"],
+)
+def test_bucket_props_may_repeat_or_tighten_required_settings(
+    bucket_props: dict[str, Any], tls: float
+) -> None:
+    # Each jsii read of BLOCK_ALL is a new object: repeating it was refused as a change, and so
+    # was a stricter TLS minimum. A stricter one is kept in the bucket policy.
+    stack = _stack()
+    EncryptedBucket(
+        stack, "B", encryption_key=CustomerManagedKey(stack, "K"), bucket_props=bucket_props
+    )
+    template = Template.from_stack(stack).to_json()["Resources"]
+    bucket = logical_id({"Resources": template}, "AWS::S3::Bucket", "BBucket")
+    assert template[bucket]["Properties"]["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (policy,) = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in template.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": bucket}
+    ]
+    assert [
+        s["Condition"]["NumericLessThan"]
+        for s in policy
+        if "NumericLessThan" in s.get("Condition", {})
+    ] == [{"s3:TlsVersion": tls}]
 
 
 def test_imported_key_in_the_buckets_region_is_accepted() -> None:
@@ -841,6 +978,22 @@ REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region":
             _symmetric,
             {"bucket_props": {"versioned": False}},
             "'bucket_props' must not change 'versioned' (required: True)",
+        ),
+        # Rendered by its four settings, not as "<...BlockPublicAccess object at 0x...>".
+        (
+            _symmetric,
+            {"bucket_props": {"block_public_access": s3.BlockPublicAccess(block_public_acls=True)}},
+            "'bucket_props' must not change 'block_public_access' (required: BlockPublicAccess("
+            "block_public_acls=True, block_public_policy=True, ignore_public_acls=True, "
+            "restrict_public_buckets=True)). Received: {'block_public_access': BlockPublicAccess("
+            "block_public_acls=True, block_public_policy=False, ignore_public_acls=False, "
+            "restrict_public_buckets=False)}",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": {"minimum_tls_version": 1.1}},
+            "'bucket_props' must not lower 'minimum_tls_version' (required: 1.2 or later, one of "
+            "1.2, 1.3). Received: {'minimum_tls_version': 1.1}",
         ),
         (
             _symmetric,
