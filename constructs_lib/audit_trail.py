@@ -41,6 +41,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
 from constructs_lib import _durations as durations
+from constructs_lib import _names as names
 from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
@@ -60,7 +61,7 @@ from constructs_lib.encrypted_bucket import (
     is_bucket,
     key_facts,
 )
-from constructs_lib.key_policy import KeyServicePrincipal
+from constructs_lib.key_policy import KeyServicePrincipal, stack_facts
 from constructs_lib.keys import CustomerManagedKey, check_alias
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
@@ -549,6 +550,14 @@ class AuditTrail(Construct):
             "must be a RetentionDays other than INFINITE (CIS and the nag packs ask for a set "
             "retention)",
             log_retention,
+        )
+        other, where = names.reserve(stack, stack_facts(stack), "trail", name, self.node.path)
+        require(
+            other is None,
+            "trail_name",
+            f"must be unique within {where} (the trail and its log group /aws/cloudtrail/{name} "
+            f"bear it): {other} already has it",
+            name,
         )
         self.trail_name = name
         self.trail_arn = (

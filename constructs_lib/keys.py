@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import weakref
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -24,6 +23,7 @@ from constructs import Construct, IValidation
 
 from constructs_lib import _durations as durations
 from constructs_lib import _kms_actions as actions
+from constructs_lib import _names as names
 from constructs_lib._validation import ConstructPropError, check_account_id, is_token, require
 from constructs_lib.compliance import acknowledge
 from constructs_lib.key_policy import (
@@ -83,19 +83,6 @@ EXTERNAL_ROTATION_REASON = (
     "data to a new key (docs/keys.md, Imported key material)"
 )
 
-# Aliases already taken, to refuse a repeat at construct time. An alias is unique per account
-# and Region, so stacks of one App in the same (concrete) environment share one set; a stack
-# whose account or Region is a token has its own. Each stack finds its set once.
-_aliases_by_stack: weakref.WeakKeyDictionary[Stack, set[str]] = weakref.WeakKeyDictionary()
-_token_aliases_by_stack: weakref.WeakKeyDictionary[Stack, set[str]] = weakref.WeakKeyDictionary()
-_aliases_by_app: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], set[str]]] = (
-    weakref.WeakKeyDictionary()
-)
-# KMS holds one replica of a multi-Region key per Region: (primary, Region) -> the replica's path.
-_replicas_by_app: weakref.WeakKeyDictionary[Any, dict[tuple[object, str], str]] = (
-    weakref.WeakKeyDictionary()
-)
-
 
 def _enum_name(value: Any) -> str:
     return str(getattr(value, "value", value))
@@ -138,31 +125,13 @@ def check_alias(alias: Any, prop: str = "alias") -> str:
     return str(alias)
 
 
-def _reserve_alias(stack: Stack, facts: StackFacts, alias: str) -> None:
-    """Take ``alias`` in its account and Region (per stack when either is a token).
+def _reserve_alias(stack: Stack, facts: StackFacts, alias: str, holder: str) -> None:
+    """Take ``alias`` in its account and Region (see :mod:`constructs_lib._names`).
 
     Called once every other check of the key has passed, so a refused key reserves nothing.
     """
-    if is_token(alias):
-        # f"alias/{Aws.STACK_NAME}-data" reads the same in every stack and differs at deploy
-        # time: such an alias is unique within its stack only.
-        tokens = _token_aliases_by_stack.setdefault(stack, set())
-        require(alias not in tokens, "alias", "must be unique within the stack", alias)
-        tokens.add(alias)
-        return
-    used = _aliases_by_stack.get(stack)
-    concrete = not is_token(facts.account) and not is_token(facts.region)
-    if used is None:
-        if concrete:
-            app = stack.node.root  # once per stack
-            by_env = _aliases_by_app.setdefault(app, {})
-            used = by_env.setdefault((facts.account, facts.region), set())
-        else:
-            used = set()
-        _aliases_by_stack[stack] = used
-    where = f"account {facts.account} in {facts.region}" if concrete else "the stack"
-    require(alias not in used, "alias", f"must be unique within {where}", alias)
-    used.add(alias)
+    other, where = names.reserve(stack, facts, "alias", alias, holder)
+    require(other is None, "alias", f"must be unique within {where}", alias)
 
 
 def resolve_spec_and_usage(key_spec: Any, key_usage: Any) -> tuple[str, str]:
@@ -868,7 +837,7 @@ class CustomerManagedKey(_KeyBase):
 
         self.alias: kms.Alias | None = None
         if alias is not None:
-            _reserve_alias(self._stack, stack_facts(self._stack), alias)
+            _reserve_alias(self._stack, stack_facts(self._stack), alias, self._node.path)
             self.alias = kms.Alias(self, "Alias", alias_name=alias, target_key=self.key)
 
 
@@ -986,36 +955,30 @@ class ReplicaKey(_KeyBase):
         self.key = kms.Key.from_key_arn(self, "Imported", self.resource.attr_arn)
         self.alias: kms.CfnAlias | None = None
         if alias is not None:
-            _reserve_alias(stack, stack_facts(stack), alias)
+            _reserve_alias(stack, stack_facts(stack), alias, self._node.path)
             self.alias = kms.CfnAlias(
                 self, "Alias", alias_name=alias, target_key_id=self.resource.attr_key_id
             )
 
 
-def _reserve_replica(stack: Stack, primary: CustomerManagedKey | str, path: str) -> None:
-    """Refuse a second replica of one primary in one Region of the App (the second
-    ReplicateKey fails at deploy time). A primary given by an ARN is known by its key ID and
-    account; one known only at deploy time, or a Region that is a token, is not checked."""
-    region = stack_facts(stack).region
+def _reserve_replica(stack: Stack, primary: CustomerManagedKey | str, holder: str) -> None:
+    """Refuse a second replica of one primary in one account and Region of the App (KMS holds
+    one per Region: the second ReplicateKey fails at deploy time). A primary given by an ARN is
+    known by its account and key ID; one known only at deploy time is not checked."""
     if isinstance(primary, str):
         if is_token(primary):
             return
         # Checked by _check_primary_arn: arn:<partition>:kms:<region>:<account>:key/mrk-...
-        identity: object = tuple(primary.split(":")[4:6])
-        shown = primary
+        name, shown, prop = ":".join(primary.split(":")[4:6]), primary, "primary_key_arn"
     else:
-        identity, shown = primary, primary.node.path
-    if is_token(region):
-        return
-    taken = _replicas_by_app.setdefault(stack.node.root, {})
-    other = taken.get((identity, region))
+        name, shown, prop = primary.node.path, primary.node.path, "primary"
+    other, where = names.reserve(stack, stack_facts(stack), "replica of", name, holder)
     require(
         other is None,
-        "primary" if not isinstance(primary, str) else "primary_key_arn",
-        f"must have one replica per Region: {other} already replicates it in {region}",
+        prop,
+        f"must have one replica per Region: {other} already replicates it within {where}",
         shown,
     )
-    taken[(identity, region)] = path
 
 
 def _construct_path(value: Any) -> Any:

@@ -40,6 +40,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from constructs_lib import _durations as durations
+from constructs_lib import _names as names
 from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     REPLICATION_RETENTION_DAYS,
@@ -749,6 +750,19 @@ class _ReplicationBase(Construct):
         )
 
     # ------------------------------------------------------------------ pieces
+    def _reserve_bus(self, bus_name: str, prop: str, requirement: str, received: Any) -> None:
+        """Take the fixed event bus name in this account and Region, or refuse, naming ``prop``
+        and the construct that holds the bus (a second bus of the name fails at deploy time)."""
+        other, where = names.reserve(
+            self._stack, self._facts, "event bus", bus_name, self.node.path
+        )
+        require(
+            other is None,
+            prop,
+            f"{requirement}: {other} already holds {bus_name} within {where}",
+            received,
+        )
+
     def _grant_queue_key(self, *roles: iam.Role) -> None:
         """Let ``roles`` use the queues' key for SQS: the sweeper queues tasks, the copier
         receives, queues next steps and dead-letters, and Lambda sends a failed asynchronous
@@ -1222,6 +1236,13 @@ class SnapshotReplicator(_ReplicationBase):
         self.event_bus: events.EventBus | None = None
         self.received_rule: events.Rule | None = None
         if targets_accounts:
+            self._reserve_bus(
+                REPLICATOR_BUS_NAME,
+                "destinations",
+                "in another account need the event bus that only one SnapshotReplicator per "
+                "account and Region may hold",
+                [d.account for d in self.destinations if d.account],
+            )
             self.event_bus = events.EventBus(self, "Bus", event_bus_name=REPLICATOR_BUS_NAME)
             self.event_bus.add_to_resource_policy(
                 iam.PolicyStatement(
@@ -1396,6 +1417,12 @@ class SnapshotReceiver(_ReplicationBase):
             },
         )
         self._service_rules()
+        self._reserve_bus(
+            RECEIVER_BUS_NAME,
+            "scope",
+            "may hold one SnapshotReceiver per account and Region (its event bus has a fixed name)",
+            self.node.path,
+        )
         self.event_bus = events.EventBus(self, "Bus", event_bus_name=RECEIVER_BUS_NAME)
         self.event_bus.add_to_resource_policy(
             iam.PolicyStatement(

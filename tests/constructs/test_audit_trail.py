@@ -1282,3 +1282,23 @@ def test_too_many_trails_for_one_bucket_policy_are_refused() -> None:
         "(deliver through an organization trail, TrailSource.organization_id). "
         "Received: '150 trails'"
     )
+
+
+def test_a_trail_name_is_taken_once_per_account_and_region() -> None:
+    app = cdk.App()
+    env = cdk.Environment(account="111111111111", region="eu-west-1")
+    AuditTrail(cdk.Stack(app, "One", env=env), "Trail", trail_name="audit")
+    AuditTrail(
+        cdk.Stack(
+            app, "Elsewhere", env=cdk.Environment(account="111111111111", region="us-east-1")
+        ),
+        "Trail",
+        trail_name="audit",
+    )
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(cdk.Stack(app, "Two", env=env), "Trail", trail_name="audit")
+    assert str(error.value) == (
+        "'trail_name' must be unique within account 111111111111 in eu-west-1 (the trail and "
+        "its log group /aws/cloudtrail/audit bear it): One/Trail already has it. "
+        "Received: 'audit'"
+    )

@@ -1304,12 +1304,12 @@ def test_a_second_replica_of_one_primary_in_one_region_is_refused() -> None:
     with pytest.raises(ConstructPropError) as construct_error:
         ReplicaKey(second, "R", primary=primary)
     assert str(construct_error.value) == (
-        "'primary' must have one replica per Region: Frankfurt/R already replicates it in "
-        "eu-central-1. Received: 'Primary/K'"
+        "'primary' must have one replica per Region: Frankfurt/R already replicates it within "
+        "account 111111111111 in eu-central-1. Received: 'Primary/K'"
     )
     with pytest.raises(ConstructPropError) as arn_error:
         ReplicaKey(second, "ByArn", primary_key_arn=PRIMARY_ARN)
     assert str(arn_error.value) == (
         "'primary_key_arn' must have one replica per Region: FrankfurtByArn/R already "
-        f"replicates it in eu-central-1. Received: '{PRIMARY_ARN}'"
+        f"replicates it within account 111111111111 in eu-central-1. Received: '{PRIMARY_ARN}'"
     )

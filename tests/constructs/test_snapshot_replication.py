@@ -951,3 +951,37 @@ def test_allow_in_key_policy_names_what_it_refuses_readably(
     assert str(error.value) == (
         f"'key' must be a CustomerManagedKey or a ReplicaKey. Received: {received!r}"
     )
+
+
+def test_one_receiver_and_one_cross_account_replicator_per_account_and_region() -> None:
+    # Their event buses have fixed names: a second bus of the name fails at deploy time.
+    stack = _backup_stack()
+    other = cdk.Stack(
+        stack.node.scope,  # type: ignore[arg-type]
+        "B2",
+        env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1"),
+    )
+    SnapshotReceiver(stack, "Receive", source_accounts=[SOURCE_ACCOUNT], kms_key=backup_key(stack))
+    with pytest.raises(ConstructPropError) as receiver_error:
+        SnapshotReceiver(
+            other, "Receive", source_accounts=[SOURCE_ACCOUNT], kms_key=backup_key(other)
+        )
+    assert str(receiver_error.value) == (
+        "'scope' may hold one SnapshotReceiver per account and Region (its event bus has a fixed "
+        "name): B/Receive already holds kmskit-snapshot-receiver within account "
+        f"{BACKUP_ACCOUNT} in eu-west-1. Received: 'B2/Receive'"
+    )
+
+    source = source_stack()
+    cross_account = ReplicationDestination(
+        region="eu-central-1", account=BACKUP_ACCOUNT, kms_key_arn=KEY_CENTRAL
+    )
+    SnapshotReplicator(source, "Replicate", destinations=[cross_account])
+    SnapshotReplicator(source, "SameAccount", destinations=[GOOD])  # no bus, no clash
+    with pytest.raises(ConstructPropError) as replicator_error:
+        SnapshotReplicator(source, "Again", destinations=[cross_account])
+    assert str(replicator_error.value) == (
+        "'destinations' in another account need the event bus that only one SnapshotReplicator "
+        "per account and Region may hold: S/Replicate already holds kmskit-snapshot-replicator "
+        f"within account {SOURCE_ACCOUNT} in eu-west-1. Received: ['{BACKUP_ACCOUNT}']"
+    )

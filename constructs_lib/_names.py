@@ -1,0 +1,59 @@
+"""Physical names that must be unique in an account and Region (key aliases, trail names, the
+snapshot event buses), taken at construct time so that a repeat fails there, naming the
+construct that holds the name, rather than at deploy time.
+
+Stacks of one App in the same concrete environment share one register; a stack whose account or
+Region is a token has its own, as does a name that is itself a token (``alias/${AWS::StackName}``
+reads the same in every stack and differs at deploy time). Each stack finds its register once
+(reading the App is a jsii round trip).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from aws_cdk import Stack
+
+from constructs_lib._validation import is_token
+from constructs_lib.key_policy import StackFacts
+
+# kind -> name -> path of the construct that holds it
+Register = dict[str, dict[str, str]]
+
+_by_stack: weakref.WeakKeyDictionary[Stack, Register] = weakref.WeakKeyDictionary()
+_token_names_by_stack: weakref.WeakKeyDictionary[Stack, Register] = weakref.WeakKeyDictionary()
+_by_app: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Register]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def reserve(
+    stack: Stack, facts: StackFacts, kind: str, name: str, holder: str
+) -> tuple[str | None, str]:
+    """Take ``name`` of ``kind`` for the construct at path ``holder``.
+
+    Returns the path of the construct that already holds it (None when it was free, and is now
+    ``holder``'s) and where the name must be unique (``account 111111111111 in eu-west-1`` or
+    ``the stack``), for the caller's error message.
+    """
+    concrete = not is_token(facts.account) and not is_token(facts.region)
+    if is_token(name):
+        register = _token_names_by_stack.setdefault(stack, {})
+        where = "the stack"
+    else:
+        found = _by_stack.get(stack)
+        if found is None:
+            if concrete:
+                by_env = _by_app.setdefault(stack.node.root, {})
+                found = by_env.setdefault((facts.account, facts.region), {})
+            else:
+                found = {}
+            _by_stack[stack] = found
+        register = found
+        where = f"account {facts.account} in {facts.region}" if concrete else "the stack"
+    names = register.setdefault(kind, {})
+    other = names.get(name)
+    if other is None:
+        names[name] = holder
+    return other, where
