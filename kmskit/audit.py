@@ -62,14 +62,16 @@ from kmskit.errors import (
 from kmskit.progress import progress_bar
 
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
-KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]+)$")
-ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):alias/.+$")
+# \Z, not $: "$" also matches before a final newline, so "<key ARN>\n" passed for a key ARN
+# and then matched no record. [0-9], not \d: \d also matches other scripts' digits.
+KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):key/([A-Za-z0-9-]+)\Z")
+ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):alias/.+\Z")
 KEY_ID = re.compile(
-    r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+    r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\Z"
 )
 # What botocore accepts as a bucket name (legacy us-east-1 names may have capitals and _).
-BUCKET_NAME = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}$")
-ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+BUCKET_NAME = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}\Z")
+ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}\Z")
 MIN_WORKERS, MAX_WORKERS = 1, 64
 DEFAULT_WORKERS = 8
 LIST_PAGE_SIZE = 1000  # the ListObjectsV2 maximum
@@ -196,6 +198,64 @@ def day_prefixes(
         for day in date_range.folder_days()
     ]
     return sorted(prefixes)
+
+
+# The fields of a KMS record that the audit reads: each absent, null or of this type. A log file
+# with a record of another shape is not a CloudTrail log file (IntegrityError naming it).
+_RECORD_FIELDS: tuple[tuple[str, type], ...] = (
+    ("eventSource", str),
+    ("eventName", str),
+    ("eventTime", str),
+    ("eventID", str),
+    ("sharedEventID", str),
+    ("errorCode", str),
+    ("resources", list),
+    ("userIdentity", dict),
+    ("requestParameters", dict),
+)
+_IDENTITY_FIELDS: tuple[tuple[str, type], ...] = (
+    ("type", str),
+    ("arn", str),
+    ("accountId", str),
+    ("invokedBy", str),
+    ("sessionContext", dict),
+)
+_ISSUER_FIELDS: tuple[tuple[str, type], ...] = (("type", str), ("arn", str))
+
+
+_KINDS: dict[type, str] = {str: "a string", list: "a list", dict: "an object"}
+
+
+def _wrong_field(
+    container: dict[str, Any], fields: Iterable[tuple[str, type]], path: str
+) -> str | None:
+    for name, kind in fields:
+        value = container.get(name)
+        if value is not None and not isinstance(value, kind):
+            shown = repr(value)
+            shown = shown if len(shown) <= 80 else f"{shown[:77]}..."
+            return f"'{path}{name}' must be {_KINDS[kind]}. Received: {shown}"
+    return None
+
+
+def record_shape_problem(record: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of a KMS record (``eventSource`` ``kms.amazonaws.com``), as
+    ``'field' must be ...``; None when each field the audit reads is absent, null or of its
+    CloudTrail type. Records of other services are not read, so not checked."""
+    if record.get("eventSource") != KMS_EVENT_SOURCE:
+        return None
+    problem = _wrong_field(record, _RECORD_FIELDS, "")
+    identity = record.get("userIdentity")
+    if problem is None and identity:
+        problem = _wrong_field(identity, _IDENTITY_FIELDS, "userIdentity.")
+        context = identity.get("sessionContext")
+        if problem is None and context:
+            path = "userIdentity.sessionContext."
+            problem = _wrong_field(context, [("sessionIssuer", dict)], path)
+            issuer = context.get("sessionIssuer")
+            if problem is None and issuer:
+                problem = _wrong_field(issuer, _ISSUER_FIELDS, f"{path}sessionIssuer.")
+    return problem
 
 
 def parse_event_time(value: Any) -> datetime | None:
@@ -520,10 +580,26 @@ class AuditReader:
             raise IntegrityError(
                 f"{location.uri(key)} is not a gzip-compressed CloudTrail log file: {error}"
             ) from error
+        except RecursionError:
+            raise IntegrityError(
+                f"{location.uri(key)} is not a gzip-compressed CloudTrail log file: its JSON is "
+                "nested too deep"
+            ) from None
         records = document.get("Records") if isinstance(document, dict) else None
         if not isinstance(records, list):
             raise IntegrityError(f"{location.uri(key)} has no 'Records' list")
-        return [r for r in records if isinstance(r, dict)]
+        kept: list[dict[str, Any]] = []
+        for number, record in enumerate(records, start=1):
+            if not isinstance(record, dict):
+                continue
+            problem = record_shape_problem(record)
+            if problem is not None:
+                raise IntegrityError(
+                    f"{location.uri(key)} is not a CloudTrail log file: in record {number}, "
+                    f"{problem}"
+                )
+            kept.append(record)
+        return kept
 
     def run(
         self,

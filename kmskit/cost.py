@@ -20,10 +20,11 @@ manifest are priced as commercial, as the constructs' metadata prices them.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ from kmskit.pricing import PRICED_PARTITION, key_monthly_cost, not_priced_reason
 KEY_TYPES = ("AWS::KMS::Key", "AWS::KMS::ReplicaKey")
 UNKNOWN_REGION = "unknown-region"
 """The Region of an environment-agnostic stack in a manifest (``aws://unknown-account/...``)."""
+MAX_KEY_MONTHLY_USD = Decimal(1000)
+"""The most a ``kmskit:cost`` figure may say one key costs a month (the list price is $1 to $3):
+a larger one is a broken template, not a price."""
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,59 @@ class PricedKey:
         return not_priced_reason(self.partition) is None
 
 
-def _price(resource: dict[str, Any]) -> tuple[Decimal, Decimal]:
-    metadata = resource.get("Metadata", {}).get("kmskit:cost")
+def _shown(value: Any) -> str:
+    """``value`` as a message quotes it: its repr, cut short."""
+    text = "null" if value is None else repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _field(
+    container: dict[str, Any],
+    name: str,
+    kind: type,
+    where: str,
+    default: Any = _MISSING,
+) -> Any:
+    """``container[name]`` (``default`` when absent), which must be of ``kind``: else an error
+    naming ``where`` (the file and the field's place in it) and the value."""
+    value = container.get(name, _MISSING)
+    if value is _MISSING and default is not _MISSING:
+        return default
+    if not isinstance(value, kind) or isinstance(value, bool):
+        names: dict[type, str] = {dict: "a JSON object", list: "a JSON list", str: "a string"}
+        expected = names.get(kind, kind.__name__)
+        received = "nothing" if value is _MISSING else _shown(value)
+        raise UsageError(f"{where}: '{name}' must be {expected}. Received: {received}")
+    return value
+
+
+def _usd(metadata: dict[str, Any], name: str, where: str) -> Decimal:
+    """A USD figure of ``kmskit:cost`` metadata: a number or a decimal string, finite, from 0
+    to :data:`MAX_KEY_MONTHLY_USD`."""
+    value = metadata[name]
+    amount: Decimal | None = None
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation:
+            amount = None
+    if amount is None or not amount.is_finite() or not 0 <= amount <= MAX_KEY_MONTHLY_USD:
+        raise UsageError(
+            f"{where}: 'kmskit:cost' '{name}' must be an amount of USD from 0 to "
+            f"{MAX_KEY_MONTHLY_USD}. Received: {_shown(value)}"
+        )
+    return amount
+
+
+def _price(resource: dict[str, Any], where: str) -> tuple[Decimal, Decimal]:
+    """Monthly cost now and after rotations of the key ``resource``; ``where`` names the
+    template and the resource in an error."""
+    metadata = _field(resource, "Metadata", dict, where, {}).get("kmskit:cost")
     if isinstance(metadata, dict) and "monthlyUsd" in metadata:
-        now = str(metadata["monthlyUsd"])
-        return Decimal(now), Decimal(str(metadata.get("maxMonthlyUsd", now)))
-    properties = resource.get("Properties", {})
+        now = _usd(metadata, "monthlyUsd", where)
+        later = _usd(metadata, "maxMonthlyUsd", where) if "maxMonthlyUsd" in metadata else now
+        return now, later
+    properties = _field(resource, "Properties", dict, where, {})
     replica = resource["Type"] == "AWS::KMS::ReplicaKey"
     # A replica rotates with its primary, which its template does not show: assume it does,
     # so that the figure after rotations stays an upper bound. CloudFormation also takes the
@@ -100,6 +152,8 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
         document = json.loads(text)
     except ValueError as error:
         raise UsageError(f"the {what} '{path}' is not valid JSON: {error}") from error
+    except RecursionError:
+        raise UsageError(f"the {what} '{path}' is not valid JSON: nested too deep") from None
     if not isinstance(document, dict):
         raise UsageError(
             f"the {what} '{path}' must hold a JSON object. Received: {type(document).__name__}"
@@ -134,53 +188,86 @@ def assembly_templates(assembly: Path) -> dict[Path, Template]:
             else template
             for path, template in templates.items()
         }
-    paths = sorted(assembly.rglob("*.template.json"))
+    paths = _template_files(assembly)
     if not paths:
         raise UsageError(f"'{assembly}' holds no *.template.json files: is it a cdk.out folder?")
     return stack_names(paths)
+
+
+def _template_files(folder: Path) -> list[Path]:
+    """Every ``*.template.json`` under ``folder``, sorted; a folder that cannot be read is an
+    error naming it (``Path.rglob`` would skip it without a word)."""
+
+    def refuse(error: OSError) -> None:
+        raise from_os_error(error, f"read the folder '{error.filename or folder}'") from error
+
+    return sorted(
+        Path(parent) / name
+        for parent, _, files in os.walk(folder, onerror=refuse)
+        for name in files
+        if name.endswith(".template.json")
+    )
+
+
+def _artifacts(manifest: Path) -> dict[str, dict[str, Any]]:
+    """The ``artifacts`` of ``manifest``, each a JSON object: else an error naming the file."""
+    artifacts: dict[str, dict[str, Any]] = _field(
+        read_json(manifest, "manifest"), "artifacts", dict, f"the manifest '{manifest}'", {}
+    )
+    for artifact_id, artifact in artifacts.items():
+        if not isinstance(artifact, dict):
+            raise UsageError(
+                f"the manifest '{manifest}': the artifact '{artifact_id}' must be a JSON object. "
+                f"Received: {_shown(artifact)}"
+            )
+    return artifacts
 
 
 def _listed_templates(directory: Path, displays: dict[Path, str]) -> dict[Path, Template]:
     """Templates named by ``directory/manifest.json``, following nested cloud assemblies; the
     construct path of each stack goes into ``displays``. A nested stack template has the Region
     of the stack that lists it (in its metadata, or in the asset manifest it depends on)."""
-    artifacts: dict[str, Any] = read_json(directory / "manifest.json", "manifest").get(
-        "artifacts", {}
-    )
+    manifest = directory / "manifest.json"
+    artifacts = _artifacts(manifest)
     found: dict[Path, Template] = {}
     nested: list[tuple[str, str]] = []  # (template file, ID of the artifact that lists it)
     regions: dict[str, str] = {}  # artifact ID -> Region of the stack it belongs to
     for artifact_id, artifact in artifacts.items():
-        properties = artifact.get("properties", {})
+        where = f"the manifest '{manifest}', artifact '{artifact_id}'"
+        properties = _field(artifact, "properties", dict, where, {})
         kind = artifact.get("type")
         stack = _stack_template(directory, artifact_id, artifact)
         if stack is not None:
             path, template = stack
             found[path] = template
-            displays[path] = artifact.get("displayName", artifact_id)
+            displays[path] = str(artifact.get("displayName", artifact_id))
             regions[artifact_id] = template.region
-            regions.update(
-                (dependency, template.region)
-                for dependency in artifact.get("dependencies", [])
-                if artifacts.get(dependency, {}).get("type") == "cdk:asset-manifest"
-            )
+            dependencies = _field(artifact, "dependencies", list, where, [])
+            for dependency in dependencies:
+                if not isinstance(dependency, str):
+                    raise UsageError(
+                        f"{where}: 'dependencies' must list artifact IDs. "
+                        f"Received: {_shown(dependency)}"
+                    )
+                if artifacts.get(dependency, {}).get("type") == "cdk:asset-manifest":
+                    regions[dependency] = template.region
             # The legacy synthesizer records nested stack templates as asset metadata.
-            nested.extend(
-                (entry["data"]["path"], artifact_id)
-                for entries in artifact.get("metadata", {}).values()
-                for entry in entries
-                if entry.get("type") == "aws:cdk:asset"
-                and isinstance(entry.get("data"), dict)
-                and "path" in entry["data"]
-            )
+            nested.extend((source, artifact_id) for source in _asset_paths(artifact, where))
         elif kind == "cdk:cloud-assembly" and "directoryName" in properties:
-            found.update(_listed_templates(directory / properties["directoryName"], displays))
+            name = _field(properties, "directoryName", str, where)
+            found.update(_listed_templates(directory / name, displays))
         elif kind == "cdk:asset-manifest" and "file" in properties:
-            assets = read_json(directory / properties["file"], "asset manifest")
-            nested.extend(
-                (asset.get("source", {}).get("path", ""), artifact_id)
-                for asset in assets.get("files", {}).values()
-            )
+            path = directory / _field(properties, "file", str, where)
+            where = f"the asset manifest '{path}'"
+            files = _field(read_json(path, "asset manifest"), "files", dict, where, {})
+            for asset_id, asset in files.items():
+                asset_where = f"{where}, file asset '{asset_id}'"
+                if not isinstance(asset, dict):
+                    raise UsageError(
+                        f"{asset_where} must be a JSON object. Received: {_shown(asset)}"
+                    )
+                source = _field(asset, "source", dict, asset_where, {})
+                nested.append((_field(source, "path", str, asset_where, ""), artifact_id))
     for source, owner in nested:
         if source.endswith(".template.json"):
             found.setdefault(
@@ -190,16 +277,33 @@ def _listed_templates(directory: Path, displays: dict[Path, str]) -> dict[Path, 
     return found
 
 
+def _asset_paths(artifact: dict[str, Any], where: str) -> list[str]:
+    """The files of the ``aws:cdk:asset`` entries in a stack artifact's ``metadata``."""
+    paths: list[str] = []
+    for construct, entries in _field(artifact, "metadata", dict, where, {}).items():
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise UsageError(
+                f"{where}: 'metadata' '{construct}' must be a list of JSON objects. "
+                f"Received: {_shown(entries)}"
+            )
+        for entry in entries:
+            data = entry.get("data")
+            if entry.get("type") == "aws:cdk:asset" and isinstance(data, dict) and "path" in data:
+                paths.append(_field(data, "path", str, f"{where}, asset of '{construct}'"))
+    return paths
+
+
 def _stack_template(
     directory: Path, artifact_id: str, artifact: dict[str, Any]
 ) -> tuple[Path, Template] | None:
     """The template, stack name (default: the artifact ID) and Region of a stack artifact of
     ``directory/manifest.json``; None for any other artifact."""
-    properties = artifact.get("properties", {})
+    where = f"the manifest '{directory / 'manifest.json'}', artifact '{artifact_id}'"
+    properties = _field(artifact, "properties", dict, where, {})
     if artifact.get("type") != "aws:cloudformation:stack" or "templateFile" not in properties:
         return None
-    name = properties.get("stackName", artifact_id)
-    return directory / properties["templateFile"], Template(
+    name = _field(properties, "stackName", str, where, artifact_id)
+    return directory / _field(properties, "templateFile", str, where), Template(
         name, _region(directory, artifact_id, artifact.get("environment"))
     )
 
@@ -230,8 +334,7 @@ def stack_names(paths: Iterable[Path]) -> dict[Path, Template]:
     for path in paths:
         manifest_path = path.parent / "manifest.json"
         if path.parent not in {p.parent for p in names} and manifest_path.is_file():
-            manifest = read_json(manifest_path, "manifest")
-            for artifact_id, artifact in manifest.get("artifacts", {}).items():
+            for artifact_id, artifact in _artifacts(manifest_path).items():
                 stack = _stack_template(path.parent, artifact_id, artifact)
                 if stack is not None:
                     names[stack[0]] = stack[1]
@@ -244,10 +347,15 @@ def priced_keys(templates: dict[Path, Template]) -> list[PricedKey]:
     Region, see :func:`assembly_templates`) with its monthly cost and partition."""
     result: list[PricedKey] = []
     for path, template in templates.items():
-        resources = read_json(path, "template").get("Resources", {})
+        resources = _field(
+            read_json(path, "template"), "Resources", dict, f"the template '{path}'", {}
+        )
         for logical_id, resource in sorted(resources.items()):
+            where = f"the template '{path}', resource '{logical_id}'"
+            if not isinstance(resource, dict):
+                raise UsageError(f"{where} must be a JSON object. Received: {_shown(resource)}")
             if resource.get("Type") in KEY_TYPES:
-                now, later = _price(resource)
+                now, later = _price(resource, where)
                 result.append(
                     PricedKey(
                         template=template.name,

@@ -8,11 +8,13 @@ making another, and limits or throttling come back as a clear error.
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from kmskit.aws_names import check_accounts
+from kmskit.audit import KEY_ARN
+from kmskit.aws_names import check_accounts, check_regions
 from kmskit.cli import settings_from_args
 from kmskit.errors import (
     EXIT_OK,
@@ -35,6 +37,25 @@ _NOT_FOUND_CODES = {
     "DBSnapshotNotFound",
     "DBClusterSnapshotNotFoundFault",
 }
+DEFAULT_POLL_SECONDS = 15.0
+MAX_POLL_SECONDS = 3600.0
+"""The longest wait between two progress checks (an hour: a copy takes minutes to hours)."""
+
+
+def poll_seconds(value: str) -> float:
+    """``--poll-seconds``: a finite number of seconds, more than 0 and at most
+    :data:`MAX_POLL_SECONDS`, refused while the arguments are parsed (not once a copy is
+    pending, when ``time.sleep`` would fail on it)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_POLL_SECONDS):
+        raise UsageError(
+            "'--poll-seconds' must be a number of seconds, more than 0 and at most "
+            f"{MAX_POLL_SECONDS:.0f}. Received: {value!r}"
+        )
+    return seconds
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -69,7 +90,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     copy.add_argument("--to-account", help="share the copy with this account (12 digits)")
     copy.add_argument("--wait", action="store_true", help="wait until the copy is available")
     copy.add_argument(
-        "--poll-seconds", type=float, default=15.0, help="seconds between progress checks"
+        "--poll-seconds",
+        type=poll_seconds,
+        default=DEFAULT_POLL_SECONDS,
+        metavar="SECONDS",
+        help="seconds between progress checks, more than 0 and at most "
+        f"{MAX_POLL_SECONDS:.0f} (default: {DEFAULT_POLL_SECONDS:.0f})",
     )
     copy.set_defaults(handler=run_copy)
 
@@ -113,9 +139,14 @@ def run_copy(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if args.to_account is not None:
         check_accounts([args.to_account], "--to-account")
-    if not args.kms_key.startswith("arn:") or ":kms:" not in args.kms_key:
-        raise UsageError(f"'--kms-key' must be a KMS key ARN. Received: {args.kms_key}")
-    if args.kms_key.split(":")[3] != args.to_region:
+    check_regions([args.to_region], "--to-region")
+    key_arn = KEY_ARN.match(args.kms_key)
+    if key_arn is None:
+        raise UsageError(
+            "'--kms-key' must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID). "
+            f"Received: {args.kms_key!r}"
+        )
+    if key_arn.group(1) != args.to_region:
         raise UsageError(
             f"'--kms-key' must be a key in --to-region {args.to_region}. Received: {args.kms_key}"
         )

@@ -1339,3 +1339,133 @@ def test_cli_leaves_no_partial_output_file(
     assert code == EXIT_INTEGRITY
     assert key in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+# --- malformed log files (the inputs of the CLI probe in /tmp/cliprobe/b6.py) -------------------
+
+
+def probe_record(**fields: Any) -> dict[str, Any]:
+    record = kms_record(
+        "Decrypt", "2026-10-20T10:00:00Z", assumed_role(APP_ROLE, "probe"), DATA_KEY
+    )
+    return {**record, **fields}
+
+
+@pytest.mark.parametrize(
+    ("records", "filters", "problem"),
+    [
+        ([probe_record(resources=5)], [], "'resources' must be a list. Received: 5"),
+        ([probe_record(resources="arn")], [], "'resources' must be a list. Received: 'arn'"),
+        (
+            [probe_record(userIdentity={"arn": ["a"], "type": "IAMUser"})],
+            ["--principal", APP_ROLE],
+            "'userIdentity.arn' must be a string. Received: ['a']",
+        ),
+        (
+            [probe_record(userIdentity={"arn": {"a": 1}, "invokedBy": {"b": 1}})],
+            ["--principal", APP_ROLE],
+            "'userIdentity.arn' must be a string. Received: {'a': 1}",
+        ),
+        (
+            [probe_record(userIdentity={"type": "AWSService", "invokedBy": {"b": 1}})],
+            ["--principal", "s3.amazonaws.com"],
+            "'userIdentity.invokedBy' must be a string. Received: {'b': 1}",
+        ),
+        (
+            [probe_record(eventName=["Decrypt"])],
+            ["--event", "Decrypt"],
+            "'eventName' must be a string. Received: ['Decrypt']",
+        ),
+        (
+            [probe_record(eventName={"a": 1})],
+            [],
+            "'eventName' must be a string. Received: {'a': 1}",
+        ),
+        (
+            [probe_record(userIdentity="x")],
+            [],
+            "'userIdentity' must be an object. Received: 'x'",
+        ),
+        (
+            [probe_record(userIdentity={"sessionContext": {"sessionIssuer": ["r"]}})],
+            [],
+            "'userIdentity.sessionContext.sessionIssuer' must be an object. Received: ['r']",
+        ),
+        (
+            [probe_record(), probe_record(sharedEventID=5)],
+            [],
+            "in record 2, 'sharedEventID' must be a string. Received: 5",
+        ),
+    ],
+)
+def test_a_record_of_the_wrong_shape_is_a_bad_log_file_named_in_the_error(
+    aws: Any,
+    capsys: pytest.CaptureFixture[str],
+    records: list[dict[str, Any]],
+    filters: list[str],
+    problem: str,
+) -> None:
+    key = log_key(OWNER, "eu-west-1", "2026-10-20", "misshapen")
+    put_log(aws, key, records)
+    try:
+        code = cli("--since", "2026-10-19", "--until", "2026-10-20", *filters)
+    finally:
+        aws.delete_object(Bucket=BUCKET, Key=key)
+    assert code == EXIT_INTEGRITY
+    err = capsys.readouterr().err
+    assert err.startswith(f"kmskit: error: s3://{BUCKET}/{key} is not a CloudTrail log file: ")
+    assert problem in err
+    assert len(err.splitlines()) == 1
+
+
+def test_records_of_other_services_and_null_fields_are_read_as_before(aws: Any) -> None:
+    # Only the fields the audit reads are checked, and only in KMS records; CloudTrail writes
+    # null for a field it has no value for (responseElements, sometimes resources).
+    key = log_key(OWNER, "eu-west-1", "2026-10-20", "unusual")
+    other = {**s3_record("2026-10-20T10:00:00Z"), "resources": 5, "userIdentity": "x"}
+    records = [other, probe_record(resources=None), probe_record(errorCode=None), "junk"]
+    put_log(aws, key, records)
+    try:
+        kept = AuditReader(aws, progress=False).read_records(LOCATION, key)
+    finally:
+        aws.delete_object(Bucket=BUCKET, Key=key)
+    assert kept == records[:3]
+
+
+def test_json_nested_too_deep_is_a_bad_log_file(aws: Any) -> None:
+    key = f"{PREFIX}/AWSLogs/{OWNER}/CloudTrail/eu-west-1/2026/10/01/deep.json.gz"
+    body = b'{"Records": [' + b"[" * 50_000 + b"]" * 50_000 + b"]}"
+    aws.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(body))
+    try:
+        with pytest.raises(IntegrityError) as error:
+            AuditReader(aws, progress=False).read_records(LOCATION, key)
+    finally:
+        aws.delete_object(Bucket=BUCKET, Key=key)
+    assert str(error.value) == (
+        f"s3://{BUCKET}/{key} is not a gzip-compressed CloudTrail log file: its JSON is nested "
+        "too deep"
+    )
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        f"{DATA_KEY}\n",
+        f"arn:aws:kms:eu-west-1:{OWNER}:alias/app-data\n",
+        f"{KEY_ID}\n",
+    ],
+)
+def test_a_key_reference_ending_in_a_newline_is_refused(
+    aws: Any, capsys: pytest.CaptureFixture[str], reference: str
+) -> None:
+    # "$" also matched before a final newline: the ARN passed, and matched no record.
+    assert cli("--key", reference, "--days", "1") == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "kmskit: error: '--key' must be a key ARN, a key ID, an alias name (alias/...) or an "
+        f"alias ARN. Received: {reference!r}\n"
+    )
+
+
+def test_a_location_ending_in_a_newline_is_refused() -> None:
+    with pytest.raises(UsageError, match="'location' must be s3://BUCKET"):
+        LogLocation.parse(f"s3://{BUCKET}\n")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kmskit.cli import main
 from kmskit.cost import summarize
-from kmskit.errors import EXIT_NOT_FOUND, EXIT_USAGE
+from kmskit.errors import EXIT_ACCESS_DENIED, EXIT_NOT_FOUND, EXIT_USAGE
 
 
 def write_template(folder: Path, name: str, resources: dict[str, object]) -> None:
@@ -384,3 +387,302 @@ def test_a_stack_environment_that_is_not_an_aws_environment_is_named(
         f"kmskit: error: the manifest '{tmp_path / 'manifest.json'}' gives the stack 'App' an "
         "environment that is not 'aws://ACCOUNT/REGION'. Received: 'eu-west-1'\n"
     )
+
+
+# --- malformed assemblies (the inputs of the CLI probe in /tmp/cliprobe/b5.py) -----------------
+
+ROTATED = {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": True}}
+ASSET_MANIFEST = {"type": "cdk:asset-manifest", "properties": {"file": "S.assets.json"}}
+
+
+def probe_stack(**extra: object) -> dict[str, object]:
+    artifact: dict[str, object] = {
+        "type": "aws:cloudformation:stack",
+        "environment": "aws://111111111111/eu-west-1",
+        "properties": {"templateFile": "S.template.json"},
+    }
+    return {**artifact, **extra}
+
+
+def write_files(folder: Path, files: dict[str, object]) -> None:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
+
+
+def with_stack(
+    manifest: object, template: object = None, assets: object = None
+) -> dict[str, object]:
+    files = {
+        "manifest.json": manifest,
+        "S.template.json": template or {"Resources": {"K": ROTATED}},
+    }
+    return files if assets is None else {**files, "S.assets.json": assets}
+
+
+def one_key(resource: object) -> dict[str, object]:
+    return with_stack({"artifacts": {"S": probe_stack()}}, {"Resources": {"K": resource}})
+
+
+def cost_metadata(value: object) -> dict[str, object]:
+    return one_key({"Type": "AWS::KMS::Key", "Metadata": {"kmskit:cost": {"monthlyUsd": value}}})
+
+
+MANIFEST_ERROR = "the manifest '{root}/manifest.json'"
+STACK_ERROR = "the manifest '{root}/manifest.json', artifact 'S'"
+TEMPLATE_ERROR = "the template '{root}/S.template.json'"
+KEY_ERROR = "the template '{root}/S.template.json', resource 'K'"
+ASSETS_ERROR = "the asset manifest '{root}/S.assets.json'"
+USD = "'kmskit:cost' 'monthlyUsd' must be an amount of USD from 0 to 1000. Received:"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {"manifest.json": {"artifacts": [1, 2]}},
+            f"{MANIFEST_ERROR}: 'artifacts' must be a JSON object. Received: [1, 2]",
+        ),
+        (
+            {"manifest.json": {"artifacts": "x"}},
+            f"{MANIFEST_ERROR}: 'artifacts' must be a JSON object. Received: 'x'",
+        ),
+        (
+            {"manifest.json": {"artifacts": None}},
+            f"{MANIFEST_ERROR}: 'artifacts' must be a JSON object. Received: null",
+        ),
+        (
+            {"manifest.json": {"artifacts": {"S": "stack"}}},
+            f"{MANIFEST_ERROR}: the artifact 'S' must be a JSON object. Received: 'stack'",
+        ),
+        (
+            {"manifest.json": {"artifacts": {"S": None}}},
+            f"{MANIFEST_ERROR}: the artifact 'S' must be a JSON object. Received: null",
+        ),
+        (
+            {"manifest.json": {"artifacts": {"S": probe_stack(properties=None)}}},
+            f"{STACK_ERROR}: 'properties' must be a JSON object. Received: null",
+        ),
+        (
+            {"manifest.json": {"artifacts": {"S": probe_stack(properties=[1])}}},
+            f"{STACK_ERROR}: 'properties' must be a JSON object. Received: [1]",
+        ),
+        (
+            {"manifest.json": {"artifacts": {"S": probe_stack(properties={"templateFile": 5})}}},
+            f"{STACK_ERROR}: 'templateFile' must be a string. Received: 5",
+        ),
+        (
+            {"manifest.json": {"artifacts": {"S": probe_stack(properties={"templateFile": None})}}},
+            f"{STACK_ERROR}: 'templateFile' must be a string. Received: null",
+        ),
+        (
+            with_stack(
+                {
+                    "artifacts": {
+                        "S": probe_stack(
+                            properties={"templateFile": "S.template.json", "stackName": 5}
+                        )
+                    }
+                }
+            ),
+            f"{STACK_ERROR}: 'stackName' must be a string. Received: 5",
+        ),
+        (
+            with_stack({"artifacts": {"S": probe_stack(metadata=[1])}}),
+            f"{STACK_ERROR}: 'metadata' must be a JSON object. Received: [1]",
+        ),
+        (
+            with_stack({"artifacts": {"S": probe_stack(metadata={"/S": {"type": "x"}})}}),
+            f"{STACK_ERROR}: 'metadata' '/S' must be a list of JSON objects. "
+            "Received: {'type': 'x'}",
+        ),
+        (
+            with_stack({"artifacts": {"S": probe_stack(metadata={"/S": ["x"]})}}),
+            f"{STACK_ERROR}: 'metadata' '/S' must be a list of JSON objects. Received: ['x']",
+        ),
+        (
+            with_stack(
+                {
+                    "artifacts": {
+                        "S": probe_stack(
+                            metadata={"/S": [{"type": "aws:cdk:asset", "data": {"path": 5}}]}
+                        )
+                    }
+                }
+            ),
+            f"{STACK_ERROR}, asset of '/S': 'path' must be a string. Received: 5",
+        ),
+        (
+            with_stack({"artifacts": {"S": probe_stack(dependencies=5)}}),
+            f"{STACK_ERROR}: 'dependencies' must be a JSON list. Received: 5",
+        ),
+        (
+            with_stack({"artifacts": {"S": probe_stack(dependencies="abc")}}),
+            f"{STACK_ERROR}: 'dependencies' must be a JSON list. Received: 'abc'",
+        ),
+        (
+            with_stack({"artifacts": {"S": probe_stack(dependencies=[["S.assets"]])}}),
+            f"{STACK_ERROR}: 'dependencies' must list artifact IDs. Received: ['S.assets']",
+        ),
+        (
+            {
+                "manifest.json": {
+                    "artifacts": {
+                        "A": {"type": "cdk:cloud-assembly", "properties": {"directoryName": 5}}
+                    }
+                }
+            },
+            "the manifest '{root}/manifest.json', artifact 'A': 'directoryName' must be a "
+            "string. Received: 5",
+        ),
+        (
+            with_stack(
+                {"artifacts": {"S": probe_stack(), "S.assets": ASSET_MANIFEST}},
+                assets={"files": [1]},
+            ),
+            f"{ASSETS_ERROR}: 'files' must be a JSON object. Received: [1]",
+        ),
+        (
+            with_stack(
+                {"artifacts": {"S": probe_stack(), "S.assets": ASSET_MANIFEST}},
+                assets={"files": {"h": {"source": "x"}}},
+            ),
+            f"{ASSETS_ERROR}, file asset 'h': 'source' must be a JSON object. Received: 'x'",
+        ),
+        (
+            with_stack(
+                {"artifacts": {"S": probe_stack(), "S.assets": ASSET_MANIFEST}},
+                assets={"files": {"h": {"source": {"path": 5}}}},
+            ),
+            f"{ASSETS_ERROR}, file asset 'h': 'path' must be a string. Received: 5",
+        ),
+        (
+            with_stack({"artifacts": {"S": probe_stack()}}, {"Resources": [ROTATED]}),
+            f"{TEMPLATE_ERROR}: 'Resources' must be a JSON object. Received: [{{'Type': ",
+        ),
+        (
+            with_stack({"artifacts": {"S": probe_stack()}}, {"Resources": None}),
+            f"{TEMPLATE_ERROR}: 'Resources' must be a JSON object. Received: null",
+        ),
+        (
+            with_stack({"artifacts": {"S": probe_stack()}}, {"Resources": "x"}),
+            f"{TEMPLATE_ERROR}: 'Resources' must be a JSON object. Received: 'x'",
+        ),
+        (one_key("x"), f"{KEY_ERROR} must be a JSON object. Received: 'x'"),
+        (one_key(None), f"{KEY_ERROR} must be a JSON object. Received: null"),
+        (
+            one_key({"Type": "AWS::KMS::Key", "Properties": [1]}),
+            f"{KEY_ERROR}: 'Properties' must be a JSON object. Received: [1]",
+        ),
+        (
+            one_key({"Type": "AWS::KMS::Key", "Properties": None}),
+            f"{KEY_ERROR}: 'Properties' must be a JSON object. Received: null",
+        ),
+        (
+            one_key({"Type": "AWS::KMS::Key", "Metadata": [1]}),
+            f"{KEY_ERROR}: 'Metadata' must be a JSON object. Received: [1]",
+        ),
+        (
+            one_key({"Type": "AWS::KMS::Key", "Metadata": None}),
+            f"{KEY_ERROR}: 'Metadata' must be a JSON object. Received: null",
+        ),
+        (cost_metadata("abc"), f"{KEY_ERROR}: {USD} 'abc'"),
+        (cost_metadata(None), f"{KEY_ERROR}: {USD} null"),
+        (cost_metadata([1]), f"{KEY_ERROR}: {USD} [1]"),
+        (cost_metadata(-5), f"{KEY_ERROR}: {USD} -5"),
+        (cost_metadata("NaN"), f"{KEY_ERROR}: {USD} 'NaN'"),
+        (cost_metadata(True), f"{KEY_ERROR}: {USD} True"),
+        (cost_metadata("1e999999999"), f"{KEY_ERROR}: {USD} '1e999999999'"),
+        (
+            one_key(
+                {
+                    "Type": "AWS::KMS::Key",
+                    "Metadata": {"kmskit:cost": {"monthlyUsd": "1.00", "maxMonthlyUsd": "-3"}},
+                }
+            ),
+            f"{KEY_ERROR}: 'kmskit:cost' 'maxMonthlyUsd' must be an amount of USD from 0 to "
+            "1000. Received: '-3'",
+        ),
+        (
+            with_stack(
+                {"artifacts": {"S": probe_stack()}},
+                b'{"Resources": {"K": {"Type": "AWS::KMS::Key", '
+                b'"Metadata": {"kmskit:cost": {"monthlyUsd": NaN}}}}}',
+            ),
+            f"{KEY_ERROR}: {USD} nan",
+        ),
+        (
+            with_stack(
+                {"artifacts": {"S": probe_stack()}},
+                b'{"Resources": {"K": {"Type": "AWS::KMS::Key", '
+                b'"Metadata": {"kmskit:cost": {"monthlyUsd": Infinity}}}}}',
+            ),
+            f"{KEY_ERROR}: {USD} inf",
+        ),
+        (
+            with_stack({"artifacts": {"S": probe_stack()}}, b"[" * 50_000 + b"]" * 50_000),
+            f"{TEMPLATE_ERROR} is not valid JSON: nested too deep",
+        ),
+    ],
+)
+def test_a_malformed_assembly_is_bad_usage_naming_the_file_field_and_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], files: dict[str, object], message: str
+) -> None:
+    write_files(tmp_path, files)
+    assert main(["cost", str(tmp_path)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("kmskit: error: " + message.replace("{root}", str(tmp_path)))
+    assert len(err.splitlines()) == 1
+
+
+def test_kmskit_cost_metadata_may_be_a_number_or_a_decimal_string(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        with_stack(
+            {"artifacts": {"S": probe_stack()}},
+            {
+                "Resources": {
+                    "A": {"Type": "AWS::KMS::Key", "Metadata": {"kmskit:cost": {"monthlyUsd": 1}}},
+                    "B": {
+                        "Type": "AWS::KMS::Key",
+                        "Metadata": {"kmskit:cost": {"monthlyUsd": "1.00", "maxMonthlyUsd": 3.0}},
+                    },
+                }
+            },
+        ),
+    )
+    summary = summarize(tmp_path)
+    assert (summary.monthly_usd, summary.max_monthly_usd) == (Decimal("2.00"), Decimal("4.0"))
+
+
+def test_an_unreadable_folder_under_an_assembly_without_manifest_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Path.rglob skipped a folder it may not list and priced the rest without a word. The
+    # folder is made unlistable by a stub: chmod does not stop root, which CI may run as.
+    write_template(tmp_path, "A", {"K": key(False)})
+    write_template(tmp_path / "locked", "B", {"K": key(False)})
+    locked = tmp_path / "locked"
+    scandir = os.scandir
+
+    def refusing_scandir(path: Any) -> Any:
+        if Path(path) == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing_scandir)
+    assert main(["cost", str(tmp_path)]) == EXIT_ACCESS_DENIED
+    assert capsys.readouterr().err == (
+        f"kmskit: error: could not read the folder '{locked}': Permission denied\n"
+    )
+
+
+def test_templates_of_an_assembly_without_manifest_are_found_in_every_folder(
+    tmp_path: Path,
+) -> None:
+    write_template(tmp_path, "B", {"K": key(False)})
+    write_template(tmp_path / "assembly-Prod" / "deeper", "A", {"K": key(True)})
+    (tmp_path / "notes.json").write_text("{}")
+    summary = summarize(tmp_path)
+    assert [k.template for k in summary.keys] == ["B", "A"]  # sorted by path, as before

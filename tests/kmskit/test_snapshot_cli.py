@@ -44,7 +44,7 @@ def copy_args(aws: dict[str, str], *extra: str) -> list[str]:
         aws["key"],
         "--quiet",
         "--poll-seconds",
-        "0",
+        "0.01",
         *extra,
     ]
 
@@ -345,3 +345,92 @@ def test_the_receiving_account_copies_a_shared_staging_copy_under_its_origin(
     )
     for stubber in stubbers.values():
         stubber.assert_no_pending_responses()
+
+
+# --- arguments refused before any AWS call (the CLI probe in /tmp/cliprobe/b7.py) ---------------
+
+
+def no_aws_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an AWS client was made before the arguments were checked")
+
+    monkeypatch.setattr(snapshot_command, "client_factory", refuse)
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "NaN", "inf", "1e400", "3601", "x"])
+def test_poll_seconds_must_be_positive_finite_and_at_most_an_hour(
+    aws: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+) -> None:
+    # -1 and nan made time.sleep fail (ValueError), inf overflowed, once a copy was pending.
+    no_aws_call(monkeypatch)
+    args = copy_args(aws, "--wait")
+    args[args.index("--poll-seconds") + 1] = value
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        "kmskit: error: '--poll-seconds' must be a number of seconds, more than 0 and at most "
+        f"3600. Received: {value!r}\n"
+    )
+    assert target_copies() == []
+
+
+def test_poll_seconds_up_to_an_hour_are_taken(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+
+    def wait(self: SnapshotEngine, ref: SnapshotRef, **kwargs: Any) -> SnapshotInfo:
+        waits.append(kwargs["poll_seconds"])
+        info = self.describe(ref)
+        assert info is not None
+        return info
+
+    monkeypatch.setattr(SnapshotEngine, "wait", wait)
+    args = copy_args(aws, "--wait")
+    args[args.index("--poll-seconds") + 1] = "3600"
+    assert main(args) == 0
+    assert waits == [3600.0]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "arn:kms:",
+        "arn:x:kms:",
+        "alias/backup",
+        "arn:aws:kms:eu-central-1:123456789012:alias/backup",
+        "arn:aws:kms:eu-central-1:1234:key/k",
+        "arn:aws:kms:eu-central-1:123456789012:key/k\n",
+    ],
+)
+def test_kms_key_that_is_no_key_arn_is_refused_naming_it(
+    aws: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+) -> None:
+    # "arn:kms:" was an IndexError traceback (the Region read as split(":")[3]).
+    no_aws_call(monkeypatch)
+    args = copy_args(aws)
+    args[args.index("--kms-key") + 1] = value
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        "kmskit: error: '--kms-key' must be a KMS key ARN "
+        f"(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID). Received: {value!r}\n"
+    )
+
+
+def test_to_region_that_is_no_region_is_refused_naming_it(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was exit 6 ("Try again later") from the failed copy in a Region that does not exist.
+    no_aws_call(monkeypatch)
+    args = copy_args(aws)
+    args[args.index("--to-region") + 1] = "not a region"
+    args[args.index("--kms-key") + 1] = "arn:aws:kms:not a region:123456789012:key/x"
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        "kmskit: error: '--to-region' must be an AWS Region name. Received: 'not a region'\n"
+    )
