@@ -14,12 +14,13 @@ import weakref
 from typing import Any
 
 from aws_cdk import Stack
+from constructs import Construct
 
 from constructs_lib._validation import is_token
 from constructs_lib.key_policy import StackFacts
 
-# kind -> name -> path of the construct that holds it
-Register = dict[str, dict[str, str]]
+# kind -> name -> the construct that holds it (its path is read only for an error message)
+Register = dict[str, dict[str, Construct]]
 
 _by_stack: weakref.WeakKeyDictionary[Stack, Register] = weakref.WeakKeyDictionary()
 _token_names_by_stack: weakref.WeakKeyDictionary[Stack, Register] = weakref.WeakKeyDictionary()
@@ -29,9 +30,9 @@ _by_app: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Register]] = (
 
 
 def reserve(
-    stack: Stack, facts: StackFacts, kind: str, name: str, holder: str
+    stack: Stack, facts: StackFacts, kind: str, name: str, holder: Construct
 ) -> tuple[str | None, str]:
-    """Take ``name`` of ``kind`` for the construct at path ``holder``.
+    """Take ``name`` of ``kind`` for ``holder``.
 
     Returns the path of the construct that already holds it (None when it was free, and is now
     ``holder``'s) and where the name must be unique (``account 111111111111 in eu-west-1`` or
@@ -56,4 +57,5 @@ def reserve(
     other = names.get(name)
     if other is None:
         names[name] = holder
-    return other, where
+        return None, where
+    return other.node.path, where

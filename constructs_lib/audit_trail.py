@@ -551,7 +551,7 @@ class AuditTrail(Construct):
             "retention)",
             log_retention,
         )
-        other, where = names.reserve(stack, stack_facts(stack), "trail", name, self.node.path)
+        other, where = names.reserve(stack, stack_facts(stack), "trail", name, self)
         require(
             other is None,
             "trail_name",
@@ -797,23 +797,23 @@ class AuditTrail(Construct):
         Trails sharing one key: the same central account (and trail account) is named once; each
         further central account gets a numbered Sid (``AllowCentralAuditAccountToDecryptLogs2``),
         as a second service principal of a kind does, since KMS refuses a repeated Sid."""
-        stack = Stack.of(self)
+        facts = stack_facts(Stack.of(self))  # read once per stack
         readers = _CENTRAL_READERS.setdefault(self.key, [])
-        reader = (account, stack.account, stack.partition)
+        reader = (account, facts.account, facts.partition)
         if reader in readers:
             return
         readers.append(reader)
         self.key.add_to_key_policy(
             iam.PolicyStatement(
                 sid=CENTRAL_READER_SID + ("" if len(readers) == 1 else str(len(readers))),
-                principals=[iam.ArnPrincipal(f"arn:{stack.partition}:iam::{account}:root")],
+                principals=[iam.ArnPrincipal(f"arn:{facts.partition}:iam::{account}:root")],
                 actions=["kms:Decrypt"],
                 resources=["*"],
                 conditions={
                     "StringEquals": {"kms:CallerAccount": account},
                     "StringLike": {
                         "kms:EncryptionContext:aws:cloudtrail:arn": (
-                            f"arn:{stack.partition}:cloudtrail:*:{stack.account}:trail/*"
+                            f"arn:{facts.partition}:cloudtrail:*:{facts.account}:trail/*"
                         )
                     },
                 },

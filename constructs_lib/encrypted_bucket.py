@@ -672,6 +672,7 @@ class EncryptedBucket(Construct):
         self._key_construct = facts.construct
         self._bucket_name = bucket_name
 
+        self._made_log_bucket = access_log_bucket is None
         self.access_log_bucket: s3.IBucket = access_log_bucket or self._make_log_bucket(
             log_days, noncurrent_days, removal_policy
         )
@@ -745,7 +746,12 @@ class EncryptedBucket(Construct):
         :meth:`_allow_log_delivery_across_stacks` adds the statement with its conditions.
         """
         logs = self.access_log_bucket
-        if not isinstance(logs, s3.Bucket) or Stack.of(logs).node.path == Stack.of(self).node.path:
+        # A log bucket made here is in this stack: skip the round trips of asking.
+        if (
+            self._made_log_bucket
+            or not isinstance(logs, s3.Bucket)
+            or Stack.of(logs) is Stack.of(self)
+        ):
             return logs
         self._allow_log_delivery_across_stacks(prefix)
         return s3.Bucket.from_bucket_attributes(

@@ -125,7 +125,7 @@ def check_alias(alias: Any, prop: str = "alias") -> str:
     return str(alias)
 
 
-def _reserve_alias(stack: Stack, facts: StackFacts, alias: str, holder: str) -> None:
+def _reserve_alias(stack: Stack, facts: StackFacts, alias: str, holder: Construct) -> None:
     """Take ``alias`` in its account and Region (see :mod:`constructs_lib._names`).
 
     Called once every other check of the key has passed, so a refused key reserves nothing.
@@ -350,13 +350,13 @@ class _KeyBase(Resource):
         condition_dict = {op: dict(body) for op, body in conditions.items()} if conditions else None
         key_actions = tuple(actions.explicit(key_actions))
         refused = actions.unusable(key_actions, self.key_usage, self.key_spec)
-        require(
-            not refused,
-            "key_actions",
-            f"must be usable on {self._node.path} (key_spec {self.key_spec}, key_usage "
-            f"{self.key_usage}): KMS refuses {', '.join(refused)} on it",
-            list(key_actions),
-        )
+        if refused:  # the message reads the construct path, a round trip
+            raise ConstructPropError(
+                "key_actions",
+                f"must be usable on {self._node.path} (key_spec {self.key_spec}, key_usage "
+                f"{self.key_usage}): KMS refuses {', '.join(refused)} on it",
+                list(key_actions),
+            )
         # CDK constructs grant the same thing again and again (CDK Pipelines: the pipeline role,
         # once per action); the policies would be the same, so the first Grant is returned.
         try:
@@ -837,7 +837,7 @@ class CustomerManagedKey(_KeyBase):
 
         self.alias: kms.Alias | None = None
         if alias is not None:
-            _reserve_alias(self._stack, stack_facts(self._stack), alias, self._node.path)
+            _reserve_alias(self._stack, stack_facts(self._stack), alias, self)
             self.alias = kms.Alias(self, "Alias", alias_name=alias, target_key=self.key)
 
 
@@ -930,7 +930,7 @@ class ReplicaKey(_KeyBase):
         _check_common(description, removal_policy)
         if alias is not None:
             check_alias(alias)
-        _reserve_replica(stack, primary if primary is not None else arn, self._node.path)
+        _reserve_replica(stack, primary if primary is not None else arn, self)
         self.key_spec = spec
         self.key_usage = usage
         self.origin = origin
@@ -955,13 +955,13 @@ class ReplicaKey(_KeyBase):
         self.key = kms.Key.from_key_arn(self, "Imported", self.resource.attr_arn)
         self.alias: kms.CfnAlias | None = None
         if alias is not None:
-            _reserve_alias(stack, stack_facts(stack), alias, self._node.path)
+            _reserve_alias(stack, stack_facts(stack), alias, self)
             self.alias = kms.CfnAlias(
                 self, "Alias", alias_name=alias, target_key_id=self.resource.attr_key_id
             )
 
 
-def _reserve_replica(stack: Stack, primary: CustomerManagedKey | str, holder: str) -> None:
+def _reserve_replica(stack: Stack, primary: CustomerManagedKey | str, holder: Construct) -> None:
     """Refuse a second replica of one primary in one account and Region of the App (KMS holds
     one per Region: the second ReplicateKey fails at deploy time). A primary given by an ARN is
     known by its account and key ID; one known only at deploy time is not checked."""
@@ -971,7 +971,8 @@ def _reserve_replica(stack: Stack, primary: CustomerManagedKey | str, holder: st
         # Checked by _check_primary_arn: arn:<partition>:kms:<region>:<account>:key/mrk-...
         name, shown, prop = ":".join(primary.split(":")[4:6]), primary, "primary_key_arn"
     else:
-        name, shown, prop = primary.node.path, primary.node.path, "primary"
+        path = primary._node.path
+        name, shown, prop = path, path, "primary"
     other, where = names.reserve(stack, stack_facts(stack), "replica of", name, holder)
     require(
         other is None,

@@ -753,9 +753,7 @@ class _ReplicationBase(Construct):
     def _reserve_bus(self, bus_name: str, prop: str, requirement: str, received: Any) -> None:
         """Take the fixed event bus name in this account and Region, or refuse, naming ``prop``
         and the construct that holds the bus (a second bus of the name fails at deploy time)."""
-        other, where = names.reserve(
-            self._stack, self._facts, "event bus", bus_name, self.node.path
-        )
+        other, where = names.reserve(self._stack, self._facts, "event bus", bus_name, self)
         require(
             other is None,
             prop,
