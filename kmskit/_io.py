@@ -68,7 +68,15 @@ def check_output(path: str | os.PathLike[str], argument: str | None = None) -> N
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"{label} must be a file, not a directory. Received: '{path}'")
-    parent = target.parent
+    if _special_file(target):
+        # A device, FIFO or socket (or a link to one) is written in place: no temporary file.
+        if not os.access(target, os.W_OK):
+            raise AccessDeniedError(
+                f"{label} must be writable. Received: '{path}' (Permission denied)"
+            )
+        return
+    # A symbolic link is written at its target (see atomic_output): check that directory.
+    parent = _resolved(target).parent
     try:
         mode = os.stat(parent).st_mode
     except OSError as error:
@@ -100,6 +108,14 @@ def atomic_output(
     existing ``path`` is never replaced, even one created while the file was being written:
     the finished file is hard-linked into place, which fails if ``path`` exists (on a file
     system without hard links, ``path`` is created exclusively and the file renamed onto it).
+
+    A symbolic link (without ``exclusive``) is followed: the temporary file is made next to
+    the file it points to and renamed onto that file, so the link stays and its target gets
+    the output. An existing ``path`` that is not a regular file (a character device such as
+    ``/dev/null``, a FIFO, a socket, or a link to one), and ``/dev/stdout``, ``/dev/fd/N`` or
+    ``/proc/self/fd/N``, is opened and written in place as the output is produced: no
+    temporary file, no rename (which would replace the device or FIFO with a regular file), and
+    no atomicity.
     """
     if str(path) == STDIO:
         yield sys.stdout.buffer
@@ -107,6 +123,17 @@ def atomic_output(
         return
     check_output(path)
     target = Path(path)
+    if _special_file(target):
+        if exclusive:
+            raise UsageError(
+                f"could not write '{path}': it exists (a device, FIFO or socket); "
+                "give the name of a new file"
+            )
+        with _special_output(path) as special:
+            yield special
+        return
+    if not exclusive:
+        target = _resolved(target)
     try:
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed on success
             dir=target.parent if str(target.parent) else ".",
@@ -136,6 +163,65 @@ def atomic_output(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(handle.name)
         raise
+
+
+def _special_file(path: Path) -> bool:
+    """Whether ``path`` exists (following links) and is neither a regular file nor a directory
+    (a device, FIFO or socket, which a rename would replace rather than write), or is one of
+    this process's open files (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``, or a link
+    to one), which has no directory to put a temporary file in."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    if stat.S_ISDIR(mode):
+        return False
+    return not stat.S_ISREG(mode) or _open_file_link(path)
+
+
+_OPEN_FILE_LINKS = ("/proc/", "/dev/fd/")
+
+
+def _open_file_link(path: Path) -> bool:
+    """Whether ``path`` or a link in its chain of symbolic links is under /proc or /dev/fd."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's limit on links followed
+        if current.startswith(_OPEN_FILE_LINKS):
+            return True
+        if not os.path.islink(current):
+            return False
+        current = os.path.join(os.path.dirname(current), os.readlink(current))
+        current = os.path.abspath(current)
+    return False
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with symbolic links followed (also a dangling link: the path it names)."""
+    if not os.path.islink(path):
+        return path
+    return Path(os.path.realpath(path))
+
+
+@contextlib.contextmanager
+def _special_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """``path`` (a device, FIFO or socket, or an open file of this process) opened for writing,
+    in place. A FIFO's open waits for its reader, as any writer's does."""
+    flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0)
+    with contextlib.suppress(OSError):
+        if stat.S_ISREG(os.stat(path).st_mode):
+            flags |= os.O_APPEND  # /dev/stdout sent to a file by the shell: `>` and `>>` alike
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        raise from_os_error(error, f"write '{path}'") from error
+    with open(fd, "wb") as handle:
+        yield handle
+        try:
+            handle.flush()
+        except BrokenPipeError:
+            raise  # the reader of a FIFO went away: as for stdout (see kmskit.cli)
+        except OSError as error:
+            raise from_os_error(error, f"write '{path}'") from error
 
 
 # link(2) fails with these where the file system has no hard links (FAT, exFAT, some shares).

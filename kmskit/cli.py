@@ -29,8 +29,10 @@ from botocore.exceptions import (
     SSOError,
     TokenRetrievalError,
 )
+from botocore.parsers import ResponseParserError
 
 from kmskit import __version__, commands
+from kmskit.aws_names import check_regions
 from kmskit.clients import DEFAULT_MAX_ATTEMPTS, RETRY_MODES, ClientSettings
 from kmskit.errors import (
     CREDENTIALS_HINT,
@@ -69,6 +71,7 @@ def common_options() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> ClientSettings:
     """Client settings from the common options."""
+    check_region(args)
     if args.max_attempts is not None and args.max_attempts < 1:
         raise UsageError(f"'--max-attempts' must be at least 1. Received: {args.max_attempts}")
     return ClientSettings(
@@ -79,14 +82,39 @@ def settings_from_args(args: argparse.Namespace) -> ClientSettings:
     )
 
 
+def check_region(args: argparse.Namespace) -> None:
+    """Raise unless ``--region`` (when given) is a Region name: botocore would otherwise fail
+    with its own message (exit 1) on the first call."""
+    region = getattr(args, "region", None)
+    if region is not None:
+        check_regions([region], "--region")
+
+
+EMPTY_ALLOWED: frozenset[str] = frozenset()
+"""Options (by ``dest``) that may be given the empty string; none does today. Every other
+option's empty (or blank) value is bad usage: it is how an unset shell variable
+(``--expires "$EXP"``) arrives, and treating it as "not given" silently drops the option."""
+
+
 class _Parser(argparse.ArgumentParser):
     """No abbreviated options, in any subcommand (subparsers take their parent's class): a
     script's ``--contex`` would otherwise work until an option such as ``--context-file`` made
-    it ambiguous, and the flags scripts use are meant not to change."""
+    it ambiguous, and the flags scripts use are meant not to change.
+
+    An option given an empty or blank value (``--expires ""``) is refused with a
+    :class:`~kmskit.errors.UsageError` naming the option (see :data:`EMPTY_ALLOWED`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        if action.option_strings and action.dest not in EMPTY_ALLOWED:
+            for value in arg_strings:
+                if not value.strip():
+                    option = max(action.option_strings, key=len)
+                    raise UsageError(f"'{option}' must not be empty. Received: {value!r}")
+        return super()._get_values(action, arg_strings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,10 +134,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+        check_region(args)
+    except KmskitError as error:
+        report(error)
+        return error.exit_code
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command's handler: its exit code, or the one of what it raised."""
     try:
         code: int = args.handler(args)
-        # Buffered output (print) reaches a pipe here, inside the handlers below, not at exit.
+        # Buffered output (print) reaches a pipe here, inside the handlers below, not at
+        # exit.
         sys.stdout.flush()
     except KeyboardInterrupt:
         print("kmskit: interrupted", file=sys.stderr)
@@ -120,17 +159,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         # flushing it at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
-    except (KmskitError, BotoCoreError, ClientError, OSError) as error:
+    except (KmskitError, BotoCoreError, ClientError, OSError, ResponseParserError) as error:
         failure = as_kmskit_error(error)
-        print(f"kmskit: error: {failure}", file=sys.stderr)
+        report(failure)
         return failure.exit_code
+    except ValueError as error:
+        endpoint = _invalid_endpoint(error)
+        if endpoint is None:
+            raise
+        report(endpoint)
+        return endpoint.exit_code
     return code
 
 
-def as_kmskit_error(error: KmskitError | BotoCoreError | ClientError | OSError) -> KmskitError:
+def report(failure: KmskitError) -> None:
+    """``kmskit: error: ...`` on stderr, on one line (AWS's messages may hold line breaks)."""
+    print(f"kmskit: error: {one_line(str(failure))}", file=sys.stderr)
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks (and the blanks around them) folded into single spaces."""
+    lines = [line.strip() for line in text.splitlines()]
+    return " ".join(line for line in lines if line) if len(lines) > 1 else text
+
+
+_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS")
+
+
+def _invalid_endpoint(error: ValueError) -> UsageError | None:
+    """botocore's ``ValueError('Invalid endpoint: ...')`` (a malformed ``AWS_ENDPOINT_URL``) as
+    bad usage naming the variable; None for any other ValueError."""
+    text = str(error)
+    prefix = "Invalid endpoint: "
+    if not text.startswith(prefix):
+        return None
+    url = text[len(prefix) :]
+    names = [
+        name for name in (*_ENDPOINT_VARIABLES, "AWS_ENDPOINT_URL") if os.environ.get(name) == url
+    ]
+    where = (
+        f"'{names[0]}'"
+        if names
+        else "'AWS_ENDPOINT_URL' (or AWS_ENDPOINT_URL_<SERVICE>, or endpoint_url in the profile)"
+    )
+    return UsageError(
+        f"{where} must be a URL such as https://kms.eu-west-1.amazonaws.com. Received: {url!r}"
+    )
+
+
+def as_kmskit_error(
+    error: KmskitError | BotoCoreError | ClientError | OSError | ResponseParserError,
+) -> KmskitError:
     """The message and exit code for what a handler raised."""
     if isinstance(error, KmskitError):
         return error
+    if isinstance(error, ResponseParserError):
+        # Not an AWS reply (e.g. a proxy's HTML error page): say so, with the start of it.
+        text = one_line(str(error))
+        shown = text if len(text) <= 300 else text[:300] + "..."
+        return KmskitError(
+            f"could not read the response to an AWS call (not a response AWS sends; a proxy or "
+            f"the endpoint in AWS_ENDPOINT_URL?): {shown}"
+        )
     if isinstance(error, ClientError):
         # An AWS error no command mapped (e.g. expired credentials on its first call).
         return from_client_error(error, f"call {error.operation_name}")

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 from kmskit._io import atomic_output, input_size, open_input
 from kmskit.cli import settings_from_args
 from kmskit.envelope import MessageInfo, parse_context
 from kmskit.envelope_asymmetric import PublicKey, get_public_key, load_public_key
-from kmskit.errors import UsageError
+from kmskit.errors import KmskitError, UsageError, os_error_class
 
 CONTEXT_HELP = (
     "encryption context pair (repeat for more); it is authenticated, needed to decrypt and "
@@ -70,7 +73,8 @@ def read_limited(path: str, limit: int, what: str, hint: str = "") -> bytes:
         data = reader.read(limit + 1)
     if len(data) > limit:
         size = input_size(path)
-        shown = f"{size} bytes" if size is not None else f"more than {limit} bytes"
+        # A device's size is 0 (/dev/zero) and a pipe has none: only say it is too long.
+        shown = f"{size} bytes" if size is not None and size > limit else f"more than {limit} bytes"
         raise UsageError(f"{what} takes at most {limit} bytes; '{path}' holds {shown}.{hint}")
     return data
 
@@ -81,10 +85,57 @@ def write_output(path: str | os.PathLike[str], data: bytes) -> None:
         writer.write(data)
 
 
+MAX_PUBLIC_KEY = 16 * 1024
+"""The most ``--public-key`` holds: an RSA 4096 public key in PEM is about 800 bytes."""
+
+
 def public_key_from(args: argparse.Namespace) -> PublicKey:
     """The public key named by --key (GetPublicKey) or --public-key (a file)."""
     if args.public_key:
-        return load_public_key(args.public_key)
+        return load_public_key_file(args.public_key)
     if not args.key:
         raise UsageError("give --key KEY or --public-key FILE")
     return get_public_key(args.key, settings=settings_from_args(args))
+
+
+def load_public_key_file(path: str) -> PublicKey:
+    """:func:`~kmskit.envelope_asymmetric.load_public_key` that refuses a file of more than
+    :data:`MAX_PUBLIC_KEY` bytes (``/dev/zero`` or a disk image given by mistake) without
+    reading it whole: a regular file by its size; a device or pipe (``<(...)``) is read once,
+    at most one byte over the limit, and a private copy of what it gave is loaded."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return load_public_key(path)  # its message: not found, permission denied
+    if stat.S_ISDIR(mode):
+        return load_public_key(path)
+    if stat.S_ISREG(mode):
+        size = os.stat(path).st_size
+        if size > MAX_PUBLIC_KEY:
+            raise _too_large(path, f"{size} bytes")
+        return load_public_key(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_PUBLIC_KEY + 1)
+    except OSError as error:
+        raise os_error_class(error)(
+            f"'--public-key' must be a readable file. Received: '{path}' "
+            f"({error.strerror or error})"
+        ) from None
+    if len(data) > MAX_PUBLIC_KEY:
+        raise _too_large(path, f"more than {MAX_PUBLIC_KEY} bytes")
+    with tempfile.TemporaryDirectory(prefix="kmskit-") as folder:
+        copy = Path(folder) / "public-key"
+        copy.write_bytes(data)
+        try:
+            return load_public_key(copy)
+        except KmskitError as error:
+            # Name the file the user gave, not the copy.
+            raise type(error)(str(error).replace(str(copy), path)) from None
+
+
+def _too_large(path: str, size: str) -> UsageError:
+    return UsageError(
+        f"'--public-key' must be a public key file (PEM or DER) of at most {MAX_PUBLIC_KEY} "
+        f"bytes. Received: '{path}' ({size})"
+    )

@@ -11,7 +11,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-from kmskit._io import STDIO, atomic_output, check_input, check_output, open_input
+from kmskit._io import (
+    STDIO,
+    atomic_output,
+    check_input,
+    check_output,
+    input_size,
+    open_input,
+)
 from kmskit.cli import as_kmskit_error, settings_from_args
 from kmskit.errors import EXIT_OK, KmskitError, UsageError
 from kmskit.key_material import (
@@ -170,7 +177,20 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+MAX_MATERIAL = 64 * 1024
+"""The most ``--material`` holds: an RSA 4096 private key in PEM is about 3.3 KB, so anything
+near this is a wrong file (``/dev/zero``, a disk image), refused without being read whole."""
+
+
 def read_material(path: str) -> bytes:
     check_input(path, "--material")
     with open_input(path) as handle:
-        return handle.read()
+        material = handle.read(MAX_MATERIAL + 1)
+    if len(material) > MAX_MATERIAL:
+        size = input_size(path)
+        shown = f"{size} bytes" if size is not None and size > MAX_MATERIAL else "more than that"
+        raise UsageError(
+            f"'--material' must hold at most {MAX_MATERIAL} bytes of key material. "
+            f"Received: '{path}' ({shown})"
+        )
+    return material

@@ -4,10 +4,9 @@ against the public key (or by KMS with --kms)."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from kmskit._io import check_input, check_output, open_input
+from kmskit._io import check_input, check_output, input_size, open_input
 from kmskit.cli import settings_from_args
 from kmskit.envelope_asymmetric import SIGNING_ALGORITHMS, sign, verify_local, verify_with_kms
 from kmskit.envelope_cli import add_key_option, public_key_from, say, write_output
@@ -61,8 +60,11 @@ def run_sign(args: argparse.Namespace) -> int:
 
 
 def _read_signature(path: str) -> bytes:
+    """The signature file, never more than ``_MAX_SIGNATURE`` + 1 bytes of it (``/dev/zero``
+    or a huge file given by mistake is refused, not read whole)."""
     try:
-        signature = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            signature = handle.read(_MAX_SIGNATURE + 1)
     except FileNotFoundError:
         raise NotFoundError(f"no signature file at '{path}'") from None
     except OSError as error:
@@ -70,8 +72,13 @@ def _read_signature(path: str) -> bytes:
             f"'--signature' must be a readable file. Received: '{path}' ({error.strerror or error})"
         ) from None
     if not signature or len(signature) > _MAX_SIGNATURE:
+        size = input_size(path) if signature else 0
+        # A device or pipe has no size to show (/dev/zero's is 0): only that it is too long.
+        if signature and (size is None or size <= _MAX_SIGNATURE):
+            size = None
+        shown = f"more than {_MAX_SIGNATURE}" if size is None else str(size)
         raise UsageError(
-            f"'--signature' must hold 1-{_MAX_SIGNATURE} bytes. Received: {len(signature)} bytes"
+            f"'--signature' must hold 1-{_MAX_SIGNATURE} bytes. Received: {shown} bytes"
         )
     return signature
 
