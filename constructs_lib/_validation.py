@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from constructs import Construct
+
 # \Z, not $ ("$" also matches before a final newline), and [0-9], not \d (which matches every
 # Unicode digit): either would pass a value that CloudFormation refuses at deploy.
 ACCOUNT_ID_PATTERN = re.compile(r"^[0-9]{12}\Z")
@@ -147,3 +149,9 @@ def check_sequence_of(
 def has_wildcard(value: str) -> bool:
     """True for a literal string holding an IAM wildcard (``*`` or ``?``); tokens never match."""
     return ("*" in value or "?" in value) and not is_token(value)
+
+
+def shown(value: Any) -> Any:
+    """What an error shows of ``value``: a construct's path (its repr only says ``<... object at
+    0x...>``), anything else as it is."""
+    return value.node.path if isinstance(value, Construct) else value

@@ -24,7 +24,13 @@ from constructs import Construct, IValidation
 from constructs_lib import _durations as durations
 from constructs_lib import _kms_actions as actions
 from constructs_lib import _names as names
-from constructs_lib._validation import ConstructPropError, check_account_id, is_token, require
+from constructs_lib._validation import (
+    ConstructPropError,
+    check_account_id,
+    is_token,
+    require,
+    shown,
+)
 from constructs_lib.compliance import acknowledge
 from constructs_lib.key_policy import (
     ARN_ACCOUNT,
@@ -903,7 +909,7 @@ class ReplicaKey(_KeyBase):
             (primary is None) != (primary_key_arn is None),
             "primary",
             "or 'primary_key_arn' must be given, not both",
-            _construct_path(primary),
+            shown(primary),
         )
         if primary is not None:
             _check_primary_key(primary, stack)
@@ -980,11 +986,6 @@ def _reserve_replica(stack: Stack, primary: CustomerManagedKey | str, holder: Co
         f"must have one replica per Region: {other} already replicates it within {where}",
         shown,
     )
-
-
-def _construct_path(value: Any) -> Any:
-    """A construct's path (what an error shows of it); anything else as it is."""
-    return value.node.path if isinstance(value, Construct) else value
 
 
 def _check_primary_key(primary: Any, stack: Stack) -> None:

@@ -52,6 +52,7 @@ from constructs_lib._validation import (
     check_unique,
     is_token,
     require,
+    shown,
 )
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.compliance import acknowledge, acknowledge_all
@@ -363,11 +364,6 @@ def _acknowledge_wildcards(
                 rules.append(rule)
     if rules_by_reason:
         acknowledge_all(policy, [(rules, reason) for reason, rules in rules_by_reason.items()])
-
-
-def _path_of(value: Any) -> Any:
-    """A construct as its path (its repr only says ``<... object at 0x...>``), else ``value``."""
-    return value.node.path if isinstance(value, Construct) else value
 
 
 def _check_kinds(resource_types: Sequence[str]) -> tuple[str, ...]:
@@ -709,7 +705,7 @@ class _ReplicationBase(Construct):
             isinstance(key, CustomerManagedKey | ReplicaKey),
             "key",
             "must be a CustomerManagedKey or a ReplicaKey",
-            _path_of(key),
+            shown(key),
         )
         key_stack, stack = Stack.of(key), self._stack
         require(
