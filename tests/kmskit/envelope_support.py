@@ -250,3 +250,13 @@ def emulate_asymmetric_kms(probe: ClientProbe) -> None:
     probe.respond("Decrypt", decrypt)
     probe.respond("Sign", sign)
     probe.respond("Verify", verify)
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line a failed command wrote to stderr (``kmskit: error: ...``), no traceback."""
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kmskit: error: ")
+    assert "Traceback" not in err
+    return lines[0]

@@ -28,32 +28,11 @@ from kmskit.errors import (
     NotFoundError,
     UsageError,
 )
+from tests.kmskit.envelope_support import one_error_line
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "alias/app-data"
 CONTEXT = ["--context", "purpose=test"]
-
-
-@pytest.fixture
-def no_aws(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record (and refuse) every AWS client a command asks for."""
-    asked: list[str] = []
-
-    def refuse(self: ClientSettings, service: str, **_: Any) -> Any:
-        asked.append(service)
-        raise AssertionError(f"an AWS {service} client was made before the paths were checked")
-
-    monkeypatch.setattr(ClientSettings, "client", refuse)
-    return asked
-
-
-def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("kmskit: error: ")
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.fixture

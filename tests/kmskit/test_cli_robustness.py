@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import threading
+import tty
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,8 @@ from botocore.parsers import ResponseParserError
 
 from kmskit import _io
 from kmskit.cli import _Parser, build_parser, main
-from kmskit.clients import ClientSettings
 from kmskit.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
-from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world
+from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world, one_error_line
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = ["--context", "purpose=test"]
@@ -35,28 +35,6 @@ CONTEXT = ["--context", "purpose=test"]
 def world() -> Iterator[KmsWorld]:
     with kms_world() as kms:
         yield kms
-
-
-@pytest.fixture
-def no_aws(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record (and refuse) every AWS client a command asks for."""
-    asked: list[str] = []
-
-    def refuse(self: ClientSettings, service: str, **_: Any) -> Any:
-        asked.append(service)
-        raise AssertionError(f"an AWS {service} client was made")
-
-    monkeypatch.setattr(ClientSettings, "client", refuse)
-    return asked
-
-
-def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("kmskit: error: ")
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def partials(*folders: Path) -> list[str]:
@@ -93,14 +71,26 @@ def test_decrypt_into_a_fifo_writes_through_it_and_keeps_the_fifo(
     assert partials(tmp_path) == []
 
 
+def test_decrypt_into_a_terminal_writes_through_the_device(world: KmsWorld, tmp_path: Path) -> None:
+    # A pseudo-terminal is a character device any user may open: no root needed.
+    message = encrypted(tmp_path, b"secret plaintext")
+    controller, terminal = os.openpty()
+    try:
+        tty.setraw(terminal)
+        assert main(["decrypt", "-q", str(message), os.ttyname(terminal)]) == EXIT_OK
+        assert os.read(controller, 1024) == b"secret plaintext"
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
+# Only root may make a device node (CI runs as root); the pseudo-terminal test above covers the
+# same path for everyone else.
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mknod needs root")
 def test_decrypt_into_a_character_device_keeps_the_device(world: KmsWorld, tmp_path: Path) -> None:
     message = encrypted(tmp_path, b"secret plaintext")
     null = tmp_path / "fakenull"
-    try:
-        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # as /dev/null
-    except OSError as error:
-        pytest.skip(f"cannot make a device here: {error}")
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # as /dev/null
     assert main(["decrypt", "-q", str(message), str(null)]) == EXIT_OK
     assert stat.S_ISCHR(os.lstat(null).st_mode)
     assert null.read_bytes() == b""  # still /dev/null, not a file of plaintext
