@@ -94,6 +94,8 @@ CLOUDTRAIL_DESCRIBE_ACTIONS: tuple[str, ...] = ("kms:DescribeKey",)
 # CloudTrail delivering to a bucket with an S3 Bucket Key (CloudTrail user guide).
 CLOUDTRAIL_BUCKET_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt",)
 CLOUDTRAIL_LOG_READER_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:ReEncryptFrom")
+# Another account reading log files decrypts them where they are; no re-encryption.
+CENTRAL_LOG_READER_ACTIONS: tuple[str, ...] = ("kms:Decrypt",)
 CLOUDWATCH_LOGS_ACTIONS: tuple[str, ...] = (
     "kms:Decrypt*",
     "kms:Describe*",

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import re
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,13 +105,6 @@ def key_policy_changed_pattern(account: str) -> str:
         f'(($.eventName=CreateGrant) && ($.userIdentity.accountId!="{account}")))}}'
     )
 
-
-CENTRAL_READER_SID = "AllowCentralAuditAccountToDecryptLogs"
-# The central readers each key already names, as (central account, trail account, partition),
-# in the order their statements were added: trails sharing a key add each reader once.
-_CENTRAL_READERS: weakref.WeakKeyDictionary[CustomerManagedKey, list[tuple[str, str, str]]] = (
-    weakref.WeakKeyDictionary()
-)
 
 REASON_LOG_STREAMS = (
     "CloudTrail creates one log stream per account and Region of a multi-Region trail "
@@ -792,32 +784,11 @@ class AuditTrail(Construct):
         encrypted.allow_replication_of_objects_under(self.key, prop="encryption_key", scope=self)
 
     def _allow_central_reader(self, account: str) -> None:
-        """The central account may decrypt this trail's log files, and nothing else.
-
-        Trails sharing one key: the same central account (and trail account) is named once; each
-        further central account gets a numbered Sid (``AllowCentralAuditAccountToDecryptLogs2``),
-        as a second service principal of a kind does, since KMS refuses a repeated Sid."""
-        facts = stack_facts(Stack.of(self))  # read once per stack
-        readers = _CENTRAL_READERS.setdefault(self.key, [])
-        reader = (account, facts.account, facts.partition)
-        if reader in readers:
-            return
-        readers.append(reader)
-        self.key.add_to_key_policy(
-            iam.PolicyStatement(
-                sid=CENTRAL_READER_SID + ("" if len(readers) == 1 else str(len(readers))),
-                principals=[iam.ArnPrincipal(f"arn:{facts.partition}:iam::{account}:root")],
-                actions=["kms:Decrypt"],
-                resources=["*"],
-                conditions={
-                    "StringEquals": {"kms:CallerAccount": account},
-                    "StringLike": {
-                        "kms:EncryptionContext:aws:cloudtrail:arn": (
-                            f"arn:{facts.partition}:cloudtrail:*:{facts.account}:trail/*"
-                        )
-                    },
-                },
-            )
+        """The central account may decrypt this trail's log files, and nothing else (each
+        central account once per key, however many trails share it)."""
+        trail_account = stack_facts(Stack.of(self)).account  # read once per stack
+        self.key.add_service_principal(
+            KeyServicePrincipal.cloudtrail_log_reader(account=account, trail_account=trail_account)
         )
 
     def _logs_role(

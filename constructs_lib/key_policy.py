@@ -388,7 +388,8 @@ StatementFactory = Callable[[KeyContext, str], list[iam.PolicyStatement]]
 
 @dataclass(frozen=True)
 class KeyServicePrincipal:
-    """An AWS service allowed to use the key, with the conditions AWS documents for it.
+    """An AWS service allowed to use the key, with the conditions AWS documents for it (or,
+    :meth:`cloudtrail_log_reader`, another account reading what CloudTrail encrypted).
 
     Build one with the class methods. ``kind`` names the statements' Sids (the same for two
     trails), ``identity`` the arguments: a key renders each identity once, and a second one of
@@ -501,6 +502,43 @@ class KeyServicePrincipal:
             render=render,
             kind="cloudtrail",
             identity=(trail_arn, *log_readers),
+        )
+
+    @classmethod
+    def cloudtrail_log_reader(cls, *, account: str, trail_account: str) -> KeyServicePrincipal:
+        """Another account (a central audit account) decrypting the CloudTrail log files of
+        ``trail_account``'s trails, and nothing else: its root, held to ``kms:CallerAccount`` of
+        that account (its IAM policies decide who), limited to CloudTrail's encryption context.
+
+        Each account once per key; a second one gets a numbered Sid
+        (``AllowCentralAuditAccountToDecryptLogs2``).
+        """
+        check_account_id("account", account)
+        check_account_id("trail_account", trail_account)
+
+        def render(ctx: KeyContext, suffix: str) -> list[iam.PolicyStatement]:
+            return [
+                iam.PolicyStatement(
+                    sid=f"AllowCentralAuditAccountToDecryptLogs{suffix}",
+                    principals=[iam.ArnPrincipal(f"arn:{ctx.partition}:iam::{account}:root")],
+                    actions=list(actions.CENTRAL_LOG_READER_ACTIONS),
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {"kms:CallerAccount": account},
+                        "StringLike": {
+                            "kms:EncryptionContext:aws:cloudtrail:arn": (
+                                f"arn:{ctx.partition}:cloudtrail:*:{trail_account}:trail/*"
+                            )
+                        },
+                    },
+                )
+            ]
+
+        return cls(
+            service="cloudtrail.amazonaws.com",
+            render=render,
+            kind="cloudtrail-log-reader",
+            identity=(account, trail_account),
         )
 
     @classmethod

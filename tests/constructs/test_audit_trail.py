@@ -21,6 +21,7 @@ from constructs_lib import (
     ConstructPropError,
     CustomerManagedKey,
     EncryptedBucket,
+    KeyServicePrincipal,
     TrailSource,
 )
 from tests._support.apps.audit_showcase import (
@@ -644,6 +645,15 @@ def test_trails_sharing_a_key_name_each_central_account_once_with_numbered_sids(
     second["Principal"] = {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"}
     assert readers == [central_reader_statement(WORKLOAD), second]
     Template.from_stack(stack)  # synthesizes: no Sid is repeated
+
+
+@pytest.mark.parametrize(
+    ("account", "trail_account", "named"),
+    [("12345", WORKLOAD, "'account'"), (SECURITY, "workload", "'trail_account'")],
+)
+def test_a_log_reader_needs_account_ids(account: str, trail_account: str, named: str) -> None:
+    with pytest.raises(ConstructPropError, match=f"{named} must be a 12-digit AWS account ID"):
+        KeyServicePrincipal.cloudtrail_log_reader(account=account, trail_account=trail_account)
 
 
 @pytest.mark.parametrize(
