@@ -4,7 +4,9 @@ Reads the templates that the cloud assembly's ``manifest.json`` lists: stack tem
 nested stage assemblies CDK Pipelines writes to ``assembly-<Stage>/`` folders, and nested stack
 templates (file assets). The CDK does not clean ``cdk.out``, so templates of stacks that an
 earlier synth wrote and the app no longer has stay there and must not be counted
-(github.com/aws/aws-cdk/issues/2869). A folder without ``manifest.json`` is read whole: every
+(github.com/aws/aws-cdk/issues/2869). Every path a manifest names must lead inside the folder of
+that manifest, where the CDK writes them: kmskit never reads a file outside the assembly because a
+manifest says so. A folder without ``manifest.json`` is read whole: every
 ``*.template.json`` under it. It finds ``AWS::KMS::Key`` and ``AWS::KMS::ReplicaKey``
 resources and prices each. Keys made by this toolkit carry their cost in ``kmskit:cost``
 metadata; any other key is priced with the same function from its properties.
@@ -95,6 +97,28 @@ def _field(
         received = "nothing" if value is _MISSING else _shown(value)
         raise UsageError(f"{where}: '{name}' must be {expected}. Received: {received}")
     return value
+
+
+def _inside(directory: Path, value: str, name: str, where: str) -> Path:
+    """``directory / value``, the path a manifest's field ``name`` gives, which must lead inside
+    ``directory``, as the CDK writes every path of a cloud assembly: not ``directory`` itself,
+    not out of it (``..``, an absolute path, or a symbolic link that points out), so that a
+    manifest never makes kmskit read a file elsewhere (nor a nested assembly loop back on
+    itself). Else an error naming ``where`` (the file and the artifact), the field and the
+    value."""
+    path = directory / value
+    # realpath, not Path.resolve: it follows every link, and a link loop is left for the read
+    # to report instead of raising RuntimeError here.
+    root = Path(os.path.realpath(directory))
+    target = Path(os.path.realpath(path))
+    if root not in target.parents:
+        # Say where a symbolic link leads; a plain ``..`` or absolute path speaks for itself.
+        leads = "" if Path(os.path.abspath(path)) == target else f", which leads to '{target}'"
+        raise UsageError(
+            f"{where}: '{name}' must be a path inside the assembly folder '{directory}', as the "
+            f"CDK writes it. Received: {value!r}{leads}"
+        )
+    return path
 
 
 def _usd(metadata: dict[str, Any], name: str, where: str) -> Decimal:
@@ -230,7 +254,9 @@ def _listed_templates(directory: Path, displays: dict[Path, str]) -> dict[Path, 
     manifest = directory / "manifest.json"
     artifacts = _artifacts(manifest)
     found: dict[Path, Template] = {}
-    nested: list[tuple[str, str]] = []  # (template file, ID of the artifact that lists it)
+    # Nested stack templates: (template file, ID of the artifact that lists it, where the file
+    # is named for an error).
+    nested: list[tuple[str, str, str]] = []
     regions: dict[str, str] = {}  # artifact ID -> Region of the stack it belongs to
     for artifact_id, artifact in artifacts.items():
         where = f"the manifest '{manifest}', artifact '{artifact_id}'"
@@ -252,12 +278,17 @@ def _listed_templates(directory: Path, displays: dict[Path, str]) -> dict[Path, 
                 if artifacts.get(dependency, {}).get("type") == "cdk:asset-manifest":
                     regions[dependency] = template.region
             # The legacy synthesizer records nested stack templates as asset metadata.
-            nested.extend((source, artifact_id) for source in _asset_paths(artifact, where))
+            nested.extend(
+                (source, artifact_id, source_where)
+                for source, source_where in _asset_paths(artifact, where)
+            )
         elif kind == "cdk:cloud-assembly" and "directoryName" in properties:
             name = _field(properties, "directoryName", str, where)
-            found.update(_listed_templates(directory / name, displays))
+            found.update(
+                _listed_templates(_inside(directory, name, "directoryName", where), displays)
+            )
         elif kind == "cdk:asset-manifest" and "file" in properties:
-            path = directory / _field(properties, "file", str, where)
+            path = _inside(directory, _field(properties, "file", str, where), "file", where)
             where = f"the asset manifest '{path}'"
             files = _field(read_json(path, "asset manifest"), "files", dict, where, {})
             for asset_id, asset in files.items():
@@ -267,19 +298,21 @@ def _listed_templates(directory: Path, displays: dict[Path, str]) -> dict[Path, 
                         f"{asset_where} must be a JSON object. Received: {_shown(asset)}"
                     )
                 source = _field(asset, "source", dict, asset_where, {})
-                nested.append((_field(source, "path", str, asset_where, ""), artifact_id))
-    for source, owner in nested:
+                path_value = _field(source, "path", str, asset_where, "")
+                nested.append((path_value, artifact_id, asset_where))
+    for source, owner, source_where in nested:
         if source.endswith(".template.json"):
             found.setdefault(
-                directory / source,
+                _inside(directory, source, "path", source_where),
                 Template(source.removesuffix(".template.json"), regions.get(owner, UNKNOWN_REGION)),
             )
     return found
 
 
-def _asset_paths(artifact: dict[str, Any], where: str) -> list[str]:
-    """The files of the ``aws:cdk:asset`` entries in a stack artifact's ``metadata``."""
-    paths: list[str] = []
+def _asset_paths(artifact: dict[str, Any], where: str) -> list[tuple[str, str]]:
+    """The files of the ``aws:cdk:asset`` entries in a stack artifact's ``metadata``, each with
+    where it is named (for an error)."""
+    paths: list[tuple[str, str]] = []
     for construct, entries in _field(artifact, "metadata", dict, where, {}).items():
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise UsageError(
@@ -289,7 +322,8 @@ def _asset_paths(artifact: dict[str, Any], where: str) -> list[str]:
         for entry in entries:
             data = entry.get("data")
             if entry.get("type") == "aws:cdk:asset" and isinstance(data, dict) and "path" in data:
-                paths.append(_field(data, "path", str, f"{where}, asset of '{construct}'"))
+                asset_where = f"{where}, asset of '{construct}'"
+                paths.append((_field(data, "path", str, asset_where), asset_where))
     return paths
 
 
@@ -303,7 +337,8 @@ def _stack_template(
     if artifact.get("type") != "aws:cloudformation:stack" or "templateFile" not in properties:
         return None
     name = _field(properties, "stackName", str, where, artifact_id)
-    return directory / _field(properties, "templateFile", str, where), Template(
+    template_file = _field(properties, "templateFile", str, where)
+    return _inside(directory, template_file, "templateFile", where), Template(
         name, _region(directory, artifact_id, artifact.get("environment"))
     )
 

@@ -686,3 +686,172 @@ def test_templates_of_an_assembly_without_manifest_are_found_in_every_folder(
     (tmp_path / "notes.json").write_text("{}")
     summary = summarize(tmp_path)
     assert [k.template for k in summary.keys] == ["B", "A"]  # sorted by path, as before
+
+
+# --- paths a manifest names must stay inside the assembly ------------------------------------
+
+OUTSIDE_KEY = {"Resources": {"Stolen": ROTATED}}
+
+
+def assembly_with_outside(tmp_path: Path) -> tuple[Path, Path]:
+    """``cdk.out`` (empty) and, next to it, a folder holding a template and an asset manifest
+    that a manifest must not make kmskit read."""
+    root, outside = tmp_path / "cdk.out", tmp_path / "outside"
+    write_files(
+        outside,
+        {
+            "S.template.json": OUTSIDE_KEY,
+            "S.assets.json": {"files": {}},
+            "assembly-X/manifest.json": {"artifacts": {"S": probe_stack()}},
+            "assembly-X/S.template.json": OUTSIDE_KEY,
+        },
+    )
+    root.mkdir()
+    return root, outside
+
+
+def stack_reading(template_file: str) -> dict[str, object]:
+    return {"artifacts": {"S": probe_stack(properties={"templateFile": template_file})}}
+
+
+@pytest.mark.parametrize(
+    ("template_file", "received"),
+    [
+        ("../outside/S.template.json", "'../outside/S.template.json'"),
+        ("../../outside/S.template.json", "'../../outside/S.template.json'"),
+        ("{outside}/S.template.json", "'{outside}/S.template.json'"),
+        ("sub/../../outside/S.template.json", "'sub/../../outside/S.template.json'"),
+        (".", "'.'"),
+        ("", "''"),
+    ],
+    ids=["parent", "grandparent", "absolute", "dot-dot inside", "the folder", "empty"],
+)
+def test_a_template_file_outside_the_assembly_is_refused_naming_the_artifact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], template_file: str, received: str
+) -> None:
+    root, outside = assembly_with_outside(tmp_path)
+    value = template_file.replace("{outside}", str(outside))
+    write_files(root, {"manifest.json": stack_reading(value)})
+    assert main(["cost", str(root)]) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"kmskit: error: the manifest '{root}/manifest.json', artifact 'S': 'templateFile' must "
+        f"be a path inside the assembly folder '{root}', as the CDK writes it. "
+        f"Received: {received.replace('{outside}', str(outside))}\n"
+    )
+
+
+def test_a_template_file_that_links_out_of_the_assembly_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, outside = assembly_with_outside(tmp_path)
+    write_files(root, {"manifest.json": stack_reading("S.template.json")})
+    (root / "S.template.json").symlink_to(outside / "S.template.json")
+    assert main(["cost", str(root)]) == EXIT_USAGE
+    target = os.path.realpath(outside / "S.template.json")
+    assert capsys.readouterr().err == (
+        f"kmskit: error: the manifest '{root}/manifest.json', artifact 'S': 'templateFile' must "
+        f"be a path inside the assembly folder '{root}', as the CDK writes it. "
+        f"Received: 'S.template.json', which leads to '{target}'\n"
+    )
+    # A link to a template elsewhere in the assembly is still read.
+    write_files(root, {"real/S.template.json": {"Resources": {"K": ROTATED}}})
+    (root / "S.template.json").unlink()
+    (root / "S.template.json").symlink_to(root / "real" / "S.template.json")
+    assert summarize(root).by_template() == {"S": (1, Decimal("1.00"), Decimal("3.00"))}
+
+
+NESTED_ASSEMBLY = "the manifest '{root}/manifest.json', artifact 'Stage'"
+ASSET_MANIFEST_ARTIFACT = "the manifest '{root}/manifest.json', artifact 'S.assets'"
+INSIDE = "must be a path inside the assembly folder '{root}', as the CDK writes it. Received:"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {
+                "manifest.json": {
+                    "artifacts": {
+                        "Stage": {
+                            "type": "cdk:cloud-assembly",
+                            "properties": {"directoryName": "../outside/assembly-X"},
+                        }
+                    }
+                }
+            },
+            f"{NESTED_ASSEMBLY}: 'directoryName' {INSIDE} '../outside/assembly-X'",
+        ),
+        (
+            # A nested assembly that is the assembly itself: read again and again before.
+            {
+                "manifest.json": {
+                    "artifacts": {
+                        "S": probe_stack(),
+                        "Stage": {
+                            "type": "cdk:cloud-assembly",
+                            "properties": {"directoryName": "."},
+                        },
+                    }
+                },
+                "S.template.json": {"Resources": {"K": ROTATED}},
+            },
+            f"{NESTED_ASSEMBLY}: 'directoryName' {INSIDE} '.'",
+        ),
+        (
+            with_stack(
+                {
+                    "artifacts": {
+                        "S": probe_stack(),
+                        "S.assets": {
+                            "type": "cdk:asset-manifest",
+                            "properties": {"file": "../outside/S.assets.json"},
+                        },
+                    }
+                }
+            ),
+            f"{ASSET_MANIFEST_ARTIFACT}: 'file' {INSIDE} '../outside/S.assets.json'",
+        ),
+        (
+            with_stack(
+                {"artifacts": {"S": probe_stack(), "S.assets": ASSET_MANIFEST}},
+                assets={"files": {"h": {"source": {"path": "../outside/S.template.json"}}}},
+            ),
+            "the asset manifest '{root}/S.assets.json', file asset 'h': 'path' "
+            f"{INSIDE} '../outside/S.template.json'",
+        ),
+        (
+            with_stack(
+                {
+                    "artifacts": {
+                        "S": probe_stack(
+                            metadata={
+                                "/S": [
+                                    {
+                                        "type": "aws:cdk:asset",
+                                        "data": {"path": "../outside/S.template.json"},
+                                    }
+                                ]
+                            }
+                        )
+                    }
+                }
+            ),
+            f"{STACK_ERROR}, asset of '/S': 'path' {INSIDE} '../outside/S.template.json'",
+        ),
+    ],
+    ids=[
+        "nested assembly",
+        "nested assembly is itself",
+        "asset manifest",
+        "nested stack",
+        "legacy",
+    ],
+)
+def test_other_paths_a_manifest_names_must_stay_inside_the_assembly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], files: dict[str, object], message: str
+) -> None:
+    root, _ = assembly_with_outside(tmp_path)
+    write_files(root, files)
+    assert main(["cost", str(root)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == "kmskit: error: " + message.replace("{root}", str(root)) + "\n"
