@@ -165,6 +165,13 @@ def atomic_output(
         raise
 
 
+def writes_in_place(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`atomic_output` writes ``path`` as the output is produced, with no
+    temporary file: ``-`` (stdout), and an existing path that is not a regular file (a device,
+    FIFO or socket) or is one of this process's open files (``/dev/stdout``, ``/dev/fd/N``)."""
+    return str(path) == STDIO or _special_file(Path(path))
+
+
 def _special_file(path: Path) -> bool:
     """Whether ``path`` exists (following links) and is neither a regular file nor a directory
     (a device, FIFO or socket, which a rename would replace rather than write), or is one of
@@ -196,10 +203,37 @@ def _open_file_link(path: Path) -> bool:
 
 
 def _resolved(path: Path) -> Path:
-    """``path`` with symbolic links followed (also a dangling link: the path it names)."""
+    """``path`` with symbolic links followed (also a dangling link: the path it names).
+
+    Raises :class:`~kmskit.errors.AccessDeniedError` for a link that Linux's
+    ``fs.protected_symlinks`` would not let ``open(2)`` follow (see :func:`may_follow_link`):
+    the output is renamed onto the link's target, so the kernel's own check never runs."""
     if not os.path.islink(path):
         return path
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's limit on links followed
+        if not os.path.islink(current):
+            break
+        directory = os.path.dirname(current)
+        link, folder = os.lstat(current), os.stat(directory)
+        if not may_follow_link(link.st_uid, folder.st_mode, folder.st_uid, os.geteuid()):
+            raise AccessDeniedError(
+                f"'{path}' must not be a symbolic link that another user (uid {link.st_uid}) "
+                f"made in the shared directory '{directory}' (world-writable and sticky, as "
+                f"/tmp is): it could point the output anywhere you may write, and the kernel "  # noqa: S108
+                f"(fs.protected_symlinks) would not follow it either. Received: '{path}' -> "
+                f"'{os.readlink(current)}'"
+            )
+        current = os.path.abspath(os.path.join(directory, os.readlink(current)))
     return Path(os.path.realpath(path))
+
+
+def may_follow_link(link_owner: int, directory_mode: int, directory_owner: int, user: int) -> bool:
+    """Whether ``user`` may follow a link owned by ``link_owner`` in a directory of that mode
+    and owner, by Linux's ``fs.protected_symlinks`` rule: always outside a world-writable
+    sticky directory; inside one, only a link of the user or of the directory's owner."""
+    shared = directory_mode & stat.S_ISVTX and directory_mode & stat.S_IWOTH
+    return not shared or link_owner in (user, directory_owner)
 
 
 @contextlib.contextmanager

@@ -15,9 +15,13 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
-from collections.abc import Sequence
-from typing import Any
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, NoReturn
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -32,14 +36,17 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from kmskit import __version__, commands
+from kmskit._text import is_utf8
 from kmskit.aws_names import check_regions
 from kmskit.clients import DEFAULT_MAX_ATTEMPTS, RETRY_MODES, ClientSettings
 from kmskit.errors import (
     CREDENTIALS_HINT,
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     AccessDeniedError,
     KmskitError,
+    Terminated,
     UsageError,
     from_client_error,
     from_os_error,
@@ -90,6 +97,13 @@ def check_region(args: argparse.Namespace) -> None:
         check_regions([region], "--region")
 
 
+FILE_ARGUMENTS: frozenset[str] = frozenset(
+    {"input", "output", "signature", "public_key", "material", "save_material", "assembly"}
+    | {"location"}  # audit's local folder; put/get's s3:// location checks itself
+)
+"""Arguments (by ``dest``) that name files: every other argument must be UTF-8 text, while a
+file name may hold any bytes but NUL on POSIX (Python hands them over as lone surrogates)."""
+
 EMPTY_ALLOWED: frozenset[str] = frozenset()
 """Options (by ``dest``) that may be given the empty string; none does today. Every other
 option's empty (or blank) value is bad usage: it is how an unset shell variable
@@ -101,19 +115,39 @@ class _Parser(argparse.ArgumentParser):
     script's ``--contex`` would otherwise work until an option such as ``--context-file`` made
     it ambiguous, and the flags scripts use are meant not to change.
 
-    An option given an empty or blank value (``--expires ""``) is refused with a
-    :class:`~kmskit.errors.UsageError` naming the option (see :data:`EMPTY_ALLOWED`)."""
+    Usage errors are :class:`~kmskit.errors.UsageError` (one line, exit 2). An option given
+    an empty or blank value (``--expires ""``) is refused with a
+    :class:`~kmskit.errors.UsageError` naming the option (see :data:`EMPTY_ALLOWED`), and so is
+    an argument holding bytes that are not UTF-8, unless it names a file
+    (:data:`FILE_ARGUMENTS`): such a key ID, encryption context or Region would otherwise reach
+    AWS (or fail with a traceback on the way)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    def error(self, message: str) -> NoReturn:
+        """argparse's own usage errors (a missing or unknown argument, an invalid choice) as
+        one line, like every other error (:func:`main` reports it), pointing at the help
+        instead of printing the usage."""
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
     def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
-        if action.option_strings and action.dest not in EMPTY_ALLOWED:
-            for value in arg_strings:
-                if not value.strip():
-                    option = max(action.option_strings, key=len)
-                    raise UsageError(f"'{option}' must not be empty. Received: {value!r}")
+        if action.nargs == argparse.PARSER:  # the subcommand's own parser checks the rest
+            return super()._get_values(action, arg_strings)
+        name = (
+            max(action.option_strings, key=len)
+            if action.option_strings
+            else str(action.metavar or action.dest.upper())
+        )
+        for value in arg_strings:
+            if action.option_strings and action.dest not in EMPTY_ALLOWED and not value.strip():
+                raise UsageError(f"'{name}' must not be empty. Received: {value!r}")
+            if action.dest not in FILE_ARGUMENTS and not is_utf8(value):
+                raise UsageError(
+                    f"'{name}' must be UTF-8 text (the argument holds bytes that are not "
+                    f"UTF-8). Received: {value!r}"
+                )
         return super()._get_values(action, arg_strings)
 
 
@@ -146,10 +180,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run the parsed command's handler: its exit code, or the one of what it raised."""
     try:
-        code: int = args.handler(args)
-        # Buffered output (print) reaches a pipe here, inside the handlers below, not at
-        # exit.
-        sys.stdout.flush()
+        with _sigterm_as_exception():
+            code: int = args.handler(args)
+            # Buffered output (print) reaches a pipe here, inside the handlers below, not at
+            # exit.
+            sys.stdout.flush()
+    except Terminated:
+        print("kmskit: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("kmskit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -170,6 +208,27 @@ def run(args: argparse.Namespace) -> int:
         report(endpoint)
         return endpoint.exit_code
     return code
+
+
+@contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    """While the command runs (in the main thread), SIGTERM raises
+    :class:`~kmskit.errors.Terminated` there, so the clean-up that Ctrl-C gets runs for
+    ``timeout``, ``kill`` and a stopping container too, instead of the process dying with its
+    temporary file left behind. A second SIGTERM during the clean-up ends the process at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def report(failure: KmskitError) -> None:

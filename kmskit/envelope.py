@@ -13,7 +13,8 @@ Defaults, and why (measured figures: ``benchmarks/envelope.py``, docs/envelope.m
   (``0x0578``, the SDK default) when the people who decrypt must not be able to forge
   messages: with an unsigned suite anyone who can decrypt a message could also have written it.
 * 1 MiB frames instead of the SDK's 4 KiB: the SDK's per-frame cost is in Python, so large
-  frames are several times faster; a frame is the unit of buffering (memory stays a few MiB).
+  frames are several times faster; a frame is the unit of buffering (three to four frames are
+  held at once, a few MiB).
 * commitment policy ``REQUIRE_ENCRYPT_REQUIRE_DECRYPT``; messages with more than
   :data:`MAX_ENCRYPTED_DATA_KEYS` encrypted data keys or frames larger than
   :data:`MAX_FRAME_LENGTH` are refused on decrypt (they are how a hostile message costs a
@@ -32,7 +33,6 @@ import logging
 import os
 import shutil
 import struct
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -57,12 +57,14 @@ from aws_encryption_sdk.key_providers.kms import (
     StrictAwsKmsMasterKeyProvider,
 )
 from aws_encryption_sdk.materials_managers.base import CryptoMaterialsManager
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, InvalidRegionError
 from botocore.exceptions import UnknownRegionError as BotocoreUnknownRegionError
+from botocore.utils import validate_region_name
 from cryptography.exceptions import InvalidSignature, InvalidTag
 
-from kmskit._io import STDIO, atomic_output, input_size, open_input
-from kmskit.audit import resolve_key
+from kmskit._io import atomic_output, input_size, open_input, writes_in_place
+from kmskit._text import is_utf8
+from kmskit.audit import KEY_ARN, resolve_key
 from kmskit.aws_names import check_accounts
 from kmskit.clients import ClientSettings
 from kmskit.errors import (
@@ -171,7 +173,11 @@ class MessageInfo:
 
 
 def check_context(context: Mapping[str, str], *, required: bool) -> dict[str, str]:
-    """Validate an encryption context; ``required`` means it must have at least one pair."""
+    """Validate an encryption context; ``required`` means it must have at least one pair.
+
+    Keys and values must be UTF-8 text, as KMS takes them: a string holding lone surrogates
+    (how Python decodes bytes that are not UTF-8, in command-line arguments and file names, or
+    a JSON ``"\\udcff"``) is refused before any KMS call."""
     if required and not context:
         raise UsageError(
             "an encryption context is required (at least one --context key=value pair, e.g. "
@@ -181,6 +187,11 @@ def check_context(context: Mapping[str, str], *, required: bool) -> dict[str, st
         if not isinstance(key, str) or not isinstance(value, str) or not key:
             raise UsageError(
                 f"encryption context keys and values must be non-empty strings. "
+                f"Received: {key!r}={value!r}"
+            )
+        if not is_utf8(key) or not is_utf8(value):
+            raise UsageError(
+                "encryption context keys and values must be UTF-8 text. "
                 f"Received: {key!r}={value!r}"
             )
         if key.startswith(RESERVED_CONTEXT_PREFIX):
@@ -196,8 +207,13 @@ def parse_context(pairs: Sequence[str] | None) -> dict[str, str]:
     context: dict[str, str] = {}
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
-        if not sep or not key:
+        if not sep:
             raise UsageError(f"'--context' must be key=value. Received: {pair!r}")
+        if not key or not value:
+            # `purpose=` is how `--context purpose=$UNSET` arrives.
+            raise UsageError(
+                f"'--context' must be key=value with a non-empty key and value. Received: {pair!r}"
+            )
         if key in context:
             raise UsageError(f"'--context' names the key '{key}' twice. Received: {pair!r}")
         context[key] = value
@@ -250,6 +266,51 @@ def _edk_key_ids(encrypted_data_keys: Any) -> list[str]:
     return ids
 
 
+def _as_text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _invalid_region(key_id: str, region: str) -> str:
+    return (
+        f"could not decrypt: the message's encrypted data key names the key ARN {key_id!r}, whose "
+        f"Region {region!r} is not a valid Region name: the message is corrupt or tampered with"
+    )
+
+
+def _damaged_data_key(encrypted_data_keys: Any) -> str | None:
+    """Why the message's encrypted data keys can only be damaged ones (None: they may be fine).
+
+    * A KMS data key (provider ID ``aws-kms``) whose key ARN names a Region that is not a valid
+      Region name (``eu,west-1``: one flipped bit), as the SDK reads the Region (the fourth
+      ``:`` field); no KMS key has such an ARN, and botocore refuses to make its client.
+    * No KMS data key, but one whose key info is exactly a KMS key ARN under another provider
+      ID (``aws-kmt``): a KMS data key whose provider ID changed. Provider IDs starting with
+      ``aws-kms-`` belong to other KMS keyrings (``aws-kms-rsa``, ``aws-kms-hierarchy``), and a
+      raw key's info is its name (an AES key's, then binary), not a key ARN: those messages are
+      for keys kmskit does not use (wrong key, exit 7), not damaged ones.
+    """
+    kms_key_ids = _edk_key_ids(encrypted_data_keys)
+    for key_id in kms_key_ids:
+        fields = key_id.split(":", 4)
+        if len(fields) > 3:
+            try:
+                validate_region_name(fields[3])
+            except InvalidRegionError:
+                return _invalid_region(key_id, fields[3])
+    if kms_key_ids:
+        return None
+    for edk in encrypted_data_keys:
+        provider_id = _as_text(edk.key_provider.provider_id)
+        key_info = _as_text(edk.key_provider.key_info)
+        if not provider_id.startswith(f"{KMS_PROVIDER_ID}-") and KEY_ARN.match(key_info):
+            return (
+                "could not decrypt: no encrypted data key in the message is a KMS one kmskit can "
+                f"use: the data key of {key_info!r} has the provider ID {provider_id!r}, not "
+                f"'{KMS_PROVIDER_ID}'; the message is corrupt or tampered with"
+            )
+    return None
+
+
 class Readable(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 
@@ -291,6 +352,17 @@ class _KmskitClientsMixin:
         client.meta.events.register("after-call.kms", self._record_failure)
         self._register_client(client, region_name)
         self._regional_clients[region_name] = client
+
+    def master_key_for_decrypt(self, key_info: bytes) -> Any:
+        # The SDK calls this on decrypt (discovery mode) with the key ARN read from the message,
+        # and makes a client in that ARN's Region: a Region botocore refuses there comes from a
+        # damaged message, not from the caller's settings (those are checked when the provider
+        # is made, outside this method).
+        try:
+            return super().master_key_for_decrypt(key_info)  # type: ignore[misc]
+        except InvalidRegionError as error:
+            region = str(error.kwargs.get("region_name"))
+            raise IntegrityError(_invalid_region(_as_text(key_info), region)) from error
 
     def _record_failure(
         self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any
@@ -364,6 +436,10 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
                     f"wrong encryption context: expected {key}={value}, the message has "
                     f"{key}={stored[key]}"
                 )
+        # Before the key checks: a damaged data key is no wrong key, in any mode.
+        damage = _damaged_data_key(request.encrypted_data_keys)
+        if damage is not None:
+            raise IntegrityError(damage)
         if policy.allowed_key_arns:
             in_message = _edk_key_ids(request.encrypted_data_keys)
             if not set(in_message) & set(policy.allowed_key_arns):
@@ -529,6 +605,9 @@ class Envelope:
             (``aws``, ``aws-us-gov``, ``aws-cn``), may decrypt. Default: any account.
 
     No client is created, and KMS is not called, until the first encryption or decryption.
+    The arguments are read-only attributes of the same names (``cache`` as ``cache_limits``):
+    the key providers and the data key cache are built from them on first use, so assigning
+    one raises ``AttributeError``; make a new Envelope for other keys or settings.
     """
 
     def __init__(
@@ -565,12 +644,12 @@ class Envelope:
                 "'discovery_accounts' applies only without 'keys' (discovery mode). "
                 f"Received keys {list(keys)} and accounts {list(discovery_accounts)}"
             )
-        self.keys = tuple(keys)
-        self.settings = settings or ClientSettings()
-        self.suite = suite
-        self.frame_length = frame_length
-        self.cache_limits = cache
-        self.discovery_accounts = tuple(discovery_accounts)
+        self._keys = tuple(keys)
+        self._settings = settings or ClientSettings()
+        self._suite = suite
+        self._frame_length = frame_length
+        self._cache_limits = cache
+        self._discovery_accounts = tuple(discovery_accounts)
         self._sdk = aws_encryption_sdk.EncryptionSDKClient(
             commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
             max_encrypted_data_keys=MAX_ENCRYPTED_DATA_KEYS,
@@ -584,6 +663,54 @@ class Envelope:
         self._decrypt_materials: Any = None
         self._discovery_partition = "aws"
 
+    # -- configuration (read-only) ----------------------------------------------------------
+
+    _READ_ONLY = frozenset(
+        {"keys", "settings", "suite", "frame_length", "cache_limits", "discovery_accounts"}
+    )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The key providers, the data key cache and the decrypt checks are built from these on
+        # first use, so a later change would be ignored, silently (keys, settings, cache) or
+        # only partly (suite and frame_length are read per message, unchecked).
+        if name in self._READ_ONLY:
+            raise AttributeError(
+                f"'{name}' is read-only: an Envelope keeps the configuration it was made with "
+                "(its key providers and data key cache are built from it on first use); make a "
+                f"new Envelope instead. Received: {value!r}"
+            )
+        super().__setattr__(name, value)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The KMS keys, as given (names are resolved to ARNs on the first decryption)."""
+        return self._keys
+
+    @property
+    def settings(self) -> ClientSettings:
+        """The client settings of every client this Envelope makes."""
+        return self._settings
+
+    @property
+    def suite(self) -> Suite:
+        """The algorithm suite of the messages it writes."""
+        return self._suite
+
+    @property
+    def frame_length(self) -> int:
+        """Plaintext bytes per frame of the messages it writes."""
+        return self._frame_length
+
+    @property
+    def cache_limits(self) -> CacheLimits | None:
+        """The data key cache's limits (the ``cache`` argument); None: no cache."""
+        return self._cache_limits
+
+    @property
+    def discovery_accounts(self) -> tuple[str, ...]:
+        """The accounts whose keys may decrypt in discovery mode; empty: any account."""
+        return self._discovery_accounts
+
     # -- materials managers (built on first use) ------------------------------------------
 
     def _provider(self, cls: type[Any], **kwargs: Any) -> Any:
@@ -596,6 +723,14 @@ class Envelope:
             raise UsageError(
                 f"no AWS Region for key {kwargs.get('key_ids') or '(discovery)'}: use a key ARN, "
                 "--region or AWS_REGION"
+            ) from error
+        except InvalidRegionError as error:
+            # The provider makes its clients here, in the configured Region and in the Region
+            # of each key ARN given: both come from the caller.
+            raise UsageError(
+                f"the Region {error.kwargs.get('region_name')!r} (of a key ARN or the configured "
+                "Region) is not a valid Region name. Received: keys "
+                f"{list(kwargs.get('key_ids') or [])}, Region {region!r}"
             ) from error
 
     def _wrap(self, provider: Any) -> Any:
@@ -779,14 +914,16 @@ class Envelope:
         *,
         require_signed: bool = False,
         show_progress: bool | None = None,
-        buffer_stdout: bool = True,
+        buffer_streams: bool = True,
     ) -> MessageInfo:
         """Decrypt a file; ``target`` appears only once the whole message is verified.
 
-        With ``target`` ``-`` the plaintext is held in an unnamed temporary file (in memory up
-        to 8 MiB, then in ``TMPDIR``) and written to stdout only after the message verified,
-        unless ``buffer_stdout`` is False (then a failure can leave part of the plaintext on
-        stdout: the caller must discard it when the exit code is not 0).
+        With ``target`` ``-`` (stdout) or another output written in place (a device, FIFO or
+        socket, ``/dev/stdout``: see :func:`kmskit._io.writes_in_place`) the plaintext is held
+        in an unnamed temporary file (in memory up to 8 MiB, then in ``TMPDIR``) and written
+        only after the message verified, unless ``buffer_streams`` is False (then a failure
+        can leave part of the plaintext with the reader: it must discard it when the exit code
+        is not 0).
         """
         with open_input(source) as reader, file_progress(source, "decrypt", show_progress) as bar:
             return write_verified(
@@ -794,7 +931,7 @@ class Envelope:
                 lambda sink: self.decrypt_stream(
                     reader, sink, context, require_signed=require_signed, on_read=bar.update
                 ),
-                buffer_stdout=buffer_stdout,
+                buffer_streams=buffer_streams,
             )
 
 
@@ -802,20 +939,21 @@ def write_verified(
     target: str | os.PathLike[str],
     produce: Callable[[Writable], MessageInfo],
     *,
-    buffer_stdout: bool = True,
+    buffer_streams: bool = True,
 ) -> MessageInfo:
     """Run ``produce(sink)`` so that ``target`` only ever gets output that ``produce`` finished.
 
-    A file appears (by rename) only on success. For ``-`` the output is held in an unnamed
-    temporary file (memory up to 8 MiB, then ``TMPDIR``) and copied to stdout after success,
-    unless ``buffer_stdout`` is False.
+    A file appears (by rename) only on success. An output written in place (``-``, a device,
+    FIFO or socket, ``/dev/stdout``), where a reader would see every byte as it is written, gets
+    the output from an unnamed temporary file (memory up to 8 MiB, then ``TMPDIR``) after
+    success, unless ``buffer_streams`` is False.
     """
-    if str(target) == STDIO and buffer_stdout:
+    if buffer_streams and writes_in_place(target):
         with tempfile.SpooledTemporaryFile(max_size=8 * MIB) as spool:
             info = produce(spool)
             spool.seek(0)
-            shutil.copyfileobj(spool, sys.stdout.buffer, DEFAULT_FRAME_LENGTH)
-            sys.stdout.buffer.flush()
+            with atomic_output(target) as writer:
+                shutil.copyfileobj(spool, writer, DEFAULT_FRAME_LENGTH)
             return info
     with atomic_output(target) as writer:
         return produce(writer)

@@ -4,16 +4,17 @@ small, pubkey, signing, s3object}.py``)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import stat
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from kmskit._io import atomic_output, input_size, open_input
 from kmskit.cli import settings_from_args
-from kmskit.envelope import MessageInfo, parse_context
+from kmskit.envelope import DEFAULT_FRAME_LENGTH, Envelope, MessageInfo, Suite, parse_context
 from kmskit.envelope_asymmetric import PublicKey, get_public_key, load_public_key
 from kmskit.errors import KmskitError, UsageError, os_error_class
 
@@ -33,6 +34,8 @@ def add_key_option(parser: argparse.ArgumentParser, *, required: bool, help_text
 
 
 def add_context_option(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """``--context KEY=VALUE`` (repeatable): every command that takes an encryption context
+    takes it with this option (the parser refuses a value that is not UTF-8 text)."""
     parser.add_argument(
         "--context",
         action="append",
@@ -44,6 +47,51 @@ def add_context_option(parser: argparse.ArgumentParser, *, required: bool) -> No
 
 def context_from(args: argparse.Namespace) -> dict[str, str]:
     return parse_context(args.context)
+
+
+LIBRARY_PARAMETERS: Mapping[str, str] = {
+    "keys": "--key",
+    "frame_length": "--frame-length",
+    "plaintext": "INPUT",
+}
+"""The option (or argument) of the command line that gives each parameter of the library (see
+:func:`named_as_typed`)."""
+
+
+@contextlib.contextmanager
+def named_as_typed(*parameters: str) -> Iterator[None]:
+    """Run a library call whose ``parameters`` (keys of :data:`LIBRARY_PARAMETERS`) come from
+    the command line, and name the option the user typed in its errors.
+
+    The library names its Python parameters, which is right for code that calls it (its
+    messages start with the parameter: ``'frame_length' must be ...``); a
+    :class:`~kmskit.errors.UsageError` about one of ``parameters`` is raised again, same class
+    and exit code, with the option in its place (``'--frame-length' must be ...``). Any other
+    error passes unchanged. Wrap the library call only, so that no other message that happens
+    to start with a quoted word (a file name) is rewritten."""
+    try:
+        yield
+    except UsageError as error:
+        text = str(error)
+        for parameter in parameters:
+            quoted = f"'{parameter}'"
+            if text.startswith(quoted):
+                option = LIBRARY_PARAMETERS[parameter]
+                raise type(error)(f"'{option}'{text[len(quoted) :]}") from error
+        raise
+
+
+def envelope_from(
+    args: argparse.Namespace,
+    *,
+    suite: Suite = Suite.COMMITTED,
+    frame_length: int = DEFAULT_FRAME_LENGTH,
+) -> Envelope:
+    """The :class:`~kmskit.envelope.Envelope` of a command's ``--key`` options (none:
+    discovery mode) and common options; its errors name ``--key`` and ``--frame-length``."""
+    settings = settings_from_args(args)
+    with named_as_typed("keys", "frame_length"):
+        return Envelope(args.key or (), settings=settings, suite=suite, frame_length=frame_length)
 
 
 def show_progress(args: argparse.Namespace) -> bool | None:

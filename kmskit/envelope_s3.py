@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from kmskit._io import open_input
+from kmskit._text import is_utf8
 from kmskit.envelope import (
     MIB,
     Envelope,
@@ -53,9 +54,12 @@ class S3Location:
 
     @classmethod
     def parse(cls, uri: str) -> S3Location:
-        """``s3://bucket/key`` (the key may contain slashes)."""
+        """``s3://bucket/key`` (the key may contain slashes); UTF-8 text, as S3 keys are and as
+        the encryption context that the location goes into must be (:meth:`bound`)."""
         if not uri.startswith("s3://"):
             raise UsageError(f"an S3 location must look like s3://bucket/key. Received: {uri!r}")
+        if not is_utf8(uri):
+            raise UsageError(f"an S3 location must be UTF-8 text. Received: {uri!r}")
         bucket, _, key = uri[len("s3://") :].partition("/")
         if not bucket or not key:
             raise UsageError(f"an S3 location must name a bucket and a key. Received: {uri!r}")

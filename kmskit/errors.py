@@ -13,6 +13,8 @@ Exit codes (documented in README.md and docs/):
 6     throttled: KMS or another service kept throttling after every retry
 7     conflict: the resource is in a state that does not allow the operation
 130   interrupted (Ctrl-C)
+143   terminated (SIGTERM, e.g. ``timeout`` or a container stopping), after the same clean-up
+      as Ctrl-C: no partial output file, no unfinished multipart upload
 141   output cut short: the reader of stdout went away (``kmskit ... | head``); no message,
       as a shell reports a command that SIGPIPE ended (128 + 13)
 ====  =====================================================================
@@ -31,7 +33,14 @@ EXIT_INTEGRITY = 5
 EXIT_THROTTLED = 6
 EXIT_CONFLICT = 7
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 EXIT_BROKEN_PIPE = 141
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread by the CLI's handler. A ``KeyboardInterrupt``, so that
+    everything that cleans up after Ctrl-C (temporary output files, multipart uploads) cleans up
+    after SIGTERM too."""
 
 
 class KmskitError(Exception):

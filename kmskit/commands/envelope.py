@@ -8,9 +8,15 @@ import argparse
 from typing import Any
 
 from kmskit._io import check_input, check_output
-from kmskit.cli import settings_from_args
-from kmskit.envelope import DEFAULT_FRAME_LENGTH, Envelope, Suite
-from kmskit.envelope_cli import add_context_option, context_from, describe, say, show_progress
+from kmskit.envelope import DEFAULT_FRAME_LENGTH, Suite
+from kmskit.envelope_cli import (
+    add_context_option,
+    context_from,
+    describe,
+    envelope_from,
+    say,
+    show_progress,
+)
 from kmskit.errors import EXIT_OK
 
 
@@ -58,7 +64,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="decrypt an AWS Encryption SDK message (kmskit, aws-encryption-cli, SDKs)",
         description="Decrypt the message in INPUT into OUTPUT. Each --context pair must be in "
         "the message with that value. OUTPUT gets plaintext only once the whole message is "
-        "verified (for stdout, it is held in a temporary file until then, unless --unbuffered). "
+        "verified (for stdout, a FIFO or a device, it is held in a temporary file until then, "
+        "unless --unbuffered). "
         "'-' means stdin / stdout.",
     )
     add_context_option(decrypt, required=False)
@@ -77,8 +84,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     decrypt.add_argument(
         "--unbuffered",
         action="store_true",
-        help="stream plaintext to stdout as frames are authenticated; on a non-zero exit "
-        "discard everything received",
+        help="stream plaintext to stdout (or a FIFO or device OUTPUT) as frames are "
+        "authenticated, before the end of the message and its signature are verified; on a "
+        "non-zero exit discard everything received",
     )
     decrypt.add_argument("input", metavar="INPUT", help="message file, or - for stdin")
     decrypt.add_argument("output", metavar="OUTPUT", help="plaintext file, or - for stdout")
@@ -88,9 +96,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 def run_encrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
     check_output(args.output, "OUTPUT")
-    envelope = Envelope(
-        args.key,
-        settings=settings_from_args(args),
+    envelope = envelope_from(
+        args,
         suite=Suite.SIGNED if args.signed else Suite.COMMITTED,
         frame_length=args.frame_length,
     )
@@ -104,14 +111,14 @@ def run_encrypt(args: argparse.Namespace) -> int:
 def run_decrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
     check_output(args.output, "OUTPUT")
-    envelope = Envelope(args.key or (), settings=settings_from_args(args))
+    envelope = envelope_from(args)
     info = envelope.decrypt_file(
         args.input,
         args.output,
         context_from(args),
         require_signed=args.require_signed,
         show_progress=show_progress(args),
-        buffer_stdout=not args.unbuffered,
+        buffer_streams=not args.unbuffered,
     )
     say(args, f"decrypted {args.input} -> {args.output}: {describe(info)}")
     return EXIT_OK

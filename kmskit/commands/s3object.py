@@ -7,9 +7,15 @@ import argparse
 from typing import Any
 
 from kmskit._io import check_input, check_output
-from kmskit.cli import settings_from_args
-from kmskit.envelope import Envelope, Suite
-from kmskit.envelope_cli import add_context_option, context_from, describe, say, show_progress
+from kmskit.envelope import Suite
+from kmskit.envelope_cli import (
+    add_context_option,
+    context_from,
+    describe,
+    envelope_from,
+    say,
+    show_progress,
+)
 from kmskit.envelope_s3 import S3Location, get_file, put_file
 from kmskit.errors import EXIT_OK
 
@@ -53,11 +59,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 def run_put(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
     location = S3Location.parse(args.location)
-    envelope = Envelope(
-        args.key,
-        settings=settings_from_args(args),
-        suite=Suite.SIGNED if args.signed else Suite.COMMITTED,
-    )
+    envelope = envelope_from(args, suite=Suite.SIGNED if args.signed else Suite.COMMITTED)
     info = put_file(
         envelope,
         args.input,
@@ -73,7 +75,7 @@ def run_put(args: argparse.Namespace) -> int:
 def run_get(args: argparse.Namespace) -> int:
     check_output(args.output, "OUTPUT")
     location = S3Location.parse(args.location)
-    envelope = Envelope(args.key or (), settings=settings_from_args(args))
+    envelope = envelope_from(args)
     info = get_file(
         envelope,
         location,

@@ -12,6 +12,7 @@ from kmskit.envelope_cli import (
     add_context_option,
     add_key_option,
     context_from,
+    named_as_typed,
     read_limited,
     say,
     write_output,
@@ -56,7 +57,9 @@ def run_encrypt(args: argparse.Namespace) -> int:
     check_output(args.output, "OUTPUT")
     context = context_from(args)
     data = read_limited(args.input, SMALL_DATA_LIMIT, "KMS Encrypt", _ENVELOPE_HINT)
-    blob = encrypt_small(args.key, data, context, settings=settings_from_args(args))
+    settings = settings_from_args(args)
+    with named_as_typed("plaintext"):  # an empty INPUT
+        blob = encrypt_small(args.key, data, context, settings=settings)
     write_output(args.output, blob)
     say(args, f"encrypted {len(data)} bytes with {args.key}")
     return EXIT_OK

@@ -24,7 +24,14 @@ from botocore.parsers import ResponseParserError
 
 from kmskit import _io
 from kmskit.cli import _Parser, build_parser, main
-from kmskit.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
+from kmskit.errors import (
+    EXIT_ACCESS_DENIED,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    AccessDeniedError,
+    UsageError,
+)
 from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world, one_error_line
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,6 +131,56 @@ def test_output_through_a_dangling_symlink_creates_its_target(tmp_path: Path) ->
     assert link.is_symlink()
     assert (elsewhere / "new.bin").read_bytes() == b"data"
     assert partials(tmp_path, elsewhere) == []
+
+
+SHARED = stat.S_ISVTX | 0o777  # like /tmp: world-writable and sticky
+
+
+@pytest.mark.parametrize(
+    ("link_owner", "directory_mode", "directory_owner", "allowed"),
+    [
+        (2000, SHARED, 0, False),  # another user's link in /tmp
+        (1000, SHARED, 0, True),  # the user's own link
+        (0, SHARED, 0, True),  # the directory owner's link
+        (2000, 0o777, 0, True),  # world-writable, not sticky
+        (2000, stat.S_ISVTX | 0o775, 0, True),  # sticky, not world-writable
+        (2000, 0o755, 2000, True),  # an ordinary directory
+    ],
+)
+def test_links_are_followed_by_the_kernels_protected_symlinks_rule(
+    link_owner: int, directory_mode: int, directory_owner: int, allowed: bool
+) -> None:
+    assert _io.may_follow_link(link_owner, directory_mode, directory_owner, 1000) is allowed
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making another user's link needs root")
+def test_another_users_link_in_a_shared_directory_is_not_followed(
+    tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In /tmp, user nobody points shared/report.txt at a file of ours; kmskit resolves links
+    # itself (to rename onto the target), so it must refuse what the kernel would refuse.
+    shared, home = tmp_path / "shared", tmp_path / "home"
+    shared.mkdir()
+    shared.chmod(SHARED)
+    home.mkdir()
+    victim = home / "authorized_keys"
+    victim.write_bytes(b"ssh-ed25519 AAAA ours")
+    link = shared / "report.txt"
+    link.symlink_to(victim)
+    os.lchown(link, 65534, 65534)
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"theirs")
+    argv = ["encrypt-small", "--key", ALIAS, "--context", "a=b", str(source), str(link)]
+    assert main(argv) == EXIT_ACCESS_DENIED
+    assert "must not be a symbolic link that another user (uid 65534) made in the shared" in (
+        one_error_line(capsys)
+    )
+    assert no_aws == []
+    assert victim.read_bytes() == b"ssh-ed25519 AAAA ours"
+    with pytest.raises(AccessDeniedError), _io.atomic_output(link) as out:
+        out.write(b"theirs")
+    assert victim.read_bytes() == b"ssh-ed25519 AAAA ours"
+    assert partials(shared, home) == []
 
 
 def test_a_failed_write_through_a_symlink_keeps_the_target(tmp_path: Path) -> None:

@@ -33,6 +33,8 @@ from kmskit.envelope import (
     Envelope,
     MessageInfo,
     Suite,
+    _DiscoveryProvider,
+    _KmsFailures,
     _message_errors,
     parse_context,
     resolve_key_arn,
@@ -46,7 +48,7 @@ from kmskit.errors import (
     NotFoundError,
     UsageError,
 )
-from tests.kmskit.envelope_support import ALIAS, KmsWorld, kms_world, probe_clients
+from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world, probe_clients
 
 CONTEXT = {"purpose": "backup", "team": "payments"}
 FRAME = 4096  # small frames so that a few KiB of data make several frames
@@ -172,6 +174,9 @@ def test_subset_of_the_stored_context_is_enough(world: KmsWorld) -> None:
         ({}, "an encryption context is required"),
         ({"aws-crypto-public-key": "x"}, "'aws-crypto-public-key' is reserved"),
         ({"": "x"}, "must be non-empty strings"),
+        # Bytes that are not UTF-8, as Python decodes them (argv, file names): KMS takes text.
+        ({"k": "\udcff"}, r"must be UTF-8 text\. Received: 'k'='\\udcff'"),
+        ({"caf\udce9": "v"}, r"must be UTF-8 text\. Received: 'caf\\udce9'='v'"),
     ],
 )
 def test_encrypt_refuses_missing_or_reserved_context(
@@ -187,6 +192,16 @@ def test_parse_context_names_the_bad_pair() -> None:
         parse_context(["novalue"])
     with pytest.raises(UsageError, match=r"names the key 'a' twice\. Received: 'a=2'"):
         parse_context(["a=1", "a=2"])
+
+
+@pytest.mark.parametrize("pair", ["purpose=", "=backup", "="])
+def test_parse_context_refuses_an_empty_key_or_value(pair: str) -> None:
+    # `--context purpose=$UNSET`: check_context says keys and values must be non-empty.
+    with pytest.raises(UsageError) as caught:
+        parse_context(["team=x", pair])
+    assert str(caught.value) == (
+        f"'--context' must be key=value with a non-empty key and value. Received: {pair!r}"
+    )
 
 
 # -- tampering ------------------------------------------------------------------------------------
@@ -387,6 +402,41 @@ def test_bad_arguments_are_refused_at_construction(kwargs: dict[str, object], me
         Envelope(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("keys", ("alias/other",)),
+        ("settings", ClientSettings(region="us-east-1")),
+        ("suite", Suite.SIGNED),
+        ("frame_length", 123),
+        ("cache_limits", None),
+        ("discovery_accounts", ("111122223333",)),
+    ],
+)
+def test_the_configuration_cannot_change_after_construction(
+    world: KmsWorld, name: str, value: object
+) -> None:
+    # The key providers and the cache are built from it on first use: a change would be ignored
+    # (keys: messages kept going to the old key) or apply unchecked (frame_length 123).
+    envelope = Envelope([world.arn], cache=CacheLimits())
+    first = envelope.encrypt(b"x", CONTEXT)
+    before = getattr(envelope, name)
+    with pytest.raises(AttributeError) as caught:
+        setattr(envelope, name, value)
+    assert str(caught.value) == (
+        f"'{name}' is read-only: an Envelope keeps the configuration it was made with (its key "
+        "providers and data key cache are built from it on first use); make a new Envelope "
+        f"instead. Received: {value!r}"
+    )
+    assert getattr(envelope, name) == before
+    assert (envelope.keys, envelope.suite, envelope.frame_length) == (
+        (world.arn,),
+        Suite.COMMITTED,
+        DEFAULT_FRAME_LENGTH,
+    )
+    assert Envelope().decrypt(first, CONTEXT) == b"x"
+
+
 def test_encrypt_without_keys_is_a_usage_error(world: KmsWorld) -> None:
     with pytest.raises(UsageError, match="encryption needs at least one KMS key"):
         Envelope().encrypt(b"x", CONTEXT)
@@ -499,6 +549,104 @@ def test_a_kms_data_key_whose_key_id_is_not_text_is_an_integrity_error(world: Km
     corrupted = message[:at] + b"\xff" + message[at + 1 :]
     with pytest.raises(IntegrityError, match="provider or key ID of an encrypted data key"):
         Envelope().decrypt(corrupted, CONTEXT)
+
+
+MODES = ["discovery", "strict", "accounts"]
+
+
+def envelope_in(mode: str, world: KmsWorld) -> Envelope:
+    if mode == "strict":
+        return Envelope([world.arn])
+    if mode == "accounts":
+        return Envelope(discovery_accounts=[world.arn.split(":")[4]])
+    return Envelope()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_data_key_whose_key_arn_names_an_invalid_region_is_an_integrity_error(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # One flipped bit turns 'eu-west-1' into 'eu,west-1': botocore makes no client there.
+    message = Envelope([world.arn]).encrypt(b"secret", CONTEXT)
+    damaged_arn = world.arn.replace(f":{REGION}:", ":eu,west-1:")
+    damaged = message.replace(world.arn.encode(), damaged_arn.encode())
+    envelope = envelope_in(mode, world)
+    probe = probe_clients(monkeypatch)
+    with pytest.raises(IntegrityError) as caught:
+        envelope.decrypt(damaged, CONTEXT)
+    assert str(caught.value) == (
+        f"could not decrypt: the message's encrypted data key names the key ARN '{damaged_arn}', "
+        "whose Region 'eu,west-1' is not a valid Region name: the message is corrupt or tampered "
+        "with"
+    )
+    assert caught.value.exit_code == EXIT_INTEGRITY
+    assert probe.calls["Decrypt"] == 0
+
+
+def test_the_sdk_making_a_client_in_an_invalid_region_of_a_message_is_an_integrity_error(
+    world: KmsWorld,
+) -> None:
+    # Where the SDK itself reads the Region of a message's key ARN (discovery mode), behind the
+    # check above: botocore's InvalidRegionError is no kmskit error.
+    provider = _DiscoveryProvider(
+        settings=ClientSettings(), failures=_KmsFailures(), region_names=[REGION]
+    )
+    damaged_arn = "arn:aws:kms:eu,west-1:111122223333:key/k"
+    with pytest.raises(IntegrityError) as caught:
+        provider.master_key_for_decrypt(damaged_arn.encode())
+    assert str(caught.value) == (
+        f"could not decrypt: the message's encrypted data key names the key ARN '{damaged_arn}', "
+        "whose Region 'eu,west-1' is not a valid Region name: the message is corrupt or tampered "
+        "with"
+    )
+
+
+def test_an_invalid_region_from_the_caller_is_bad_usage_not_tampering(world: KmsWorld) -> None:
+    bad_arn = world.arn.replace(f":{REGION}:", ":eu,west-1:")
+    with pytest.raises(UsageError) as caught:
+        Envelope([bad_arn], settings=ClientSettings(region=REGION)).encrypt(b"x", CONTEXT)
+    assert str(caught.value) == (
+        "the Region 'eu,west-1' (of a key ARN or the configured Region) is not a valid Region "
+        f"name. Received: keys ['{bad_arn}'], Region '{REGION}'"
+    )
+    message = Envelope([world.arn]).encrypt(b"x", CONTEXT)
+    with pytest.raises(UsageError) as caught:
+        Envelope(settings=ClientSettings(region="eu,west-1")).decrypt(message, CONTEXT)
+    assert str(caught.value) == (
+        "the Region 'eu,west-1' (of a key ARN or the configured Region) is not a valid Region "
+        "name. Received: keys [], Region 'eu,west-1'"
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_kms_data_key_whose_provider_id_changed_is_an_integrity_error(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # 'aws-kms' -> 'aws-kmt': the data key is no longer a KMS one, but its key info still is a
+    # KMS key ARN. Tampering (exit 5), not a message for another kind of key (exit 7).
+    message = Envelope([world.arn]).encrypt(b"secret", CONTEXT)
+    damaged = message.replace(b"aws-kms", b"aws-kmt", 1)
+    envelope = envelope_in(mode, world)
+    probe = probe_clients(monkeypatch)
+    with pytest.raises(IntegrityError) as caught:
+        envelope.decrypt(damaged, CONTEXT)
+    assert str(caught.value) == (
+        "could not decrypt: no encrypted data key in the message is a KMS one kmskit can use: "
+        f"the data key of '{world.arn}' has the provider ID 'aws-kmt', not 'aws-kms'; the "
+        "message is corrupt or tampered with"
+    )
+    assert caught.value.exit_code == EXIT_INTEGRITY
+    assert probe.calls["Decrypt"] == 0
+
+
+def test_a_data_key_of_another_kms_keyring_is_still_the_wrong_key(world: KmsWorld) -> None:
+    # Provider IDs starting with 'aws-kms-' are other KMS keyrings' (the AWS KMS RSA keyring's
+    # key info is a key ARN too): a message kmskit cannot use, not a damaged one.
+    message = Envelope([world.arn]).encrypt(b"secret", CONTEXT)
+    other = message.replace(b"\x00\x07aws-kms", b"\x00\x0baws-kms-rsa", 1)
+    with pytest.raises(ConflictError, match=r"message keys: none") as caught:
+        Envelope().decrypt(other, CONTEXT)
+    assert caught.value.exit_code == EXIT_CONFLICT
 
 
 # -- data key caching -----------------------------------------------------------------------------

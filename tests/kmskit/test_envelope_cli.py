@@ -4,21 +4,31 @@ never a half-written output. In-process against moto, and end to end in a subpro
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import io
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from kmskit.cli import main
+from kmskit.cli import FILE_ARGUMENTS, build_parser, main
 from kmskit.envelope import Envelope
-from kmskit.errors import EXIT_CONFLICT, EXIT_INTEGRITY, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
-from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world
+from kmskit.envelope_cli import named_as_typed
+from kmskit.errors import (
+    EXIT_CONFLICT,
+    EXIT_INTEGRITY,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    NotFoundError,
+    UsageError,
+)
+from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world, one_error_line
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAME = 4096
@@ -108,6 +118,48 @@ def test_tampered_last_frame_leaves_no_partial_file(world: KmsWorld, tmp_path: P
     assert listing(tmp_path) == ["plain.bin.enc"]
 
 
+def _decrypt_into_fifo(fifo: Path, argv: list[str]) -> tuple[int, bytes]:
+    """``main(argv)`` writing to the FIFO ``fifo``: its exit code, and what a reader of the
+    FIFO received."""
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    try:
+        code = main(argv)
+    finally:
+        reader.join(timeout=2)
+        while reader.is_alive():
+            # kmskit never opened the FIFO (nothing to write): let the reader see its end.
+            with contextlib.suppress(OSError):  # ENXIO: the reader is not in open() yet
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            reader.join(timeout=0.1)
+    return code, received[0]
+
+
+@pytest.mark.parametrize("unbuffered", [False, True])
+def test_a_fifo_reader_gets_no_plaintext_before_the_message_verified(
+    world: KmsWorld, tmp_path: Path, unbuffered: bool
+) -> None:
+    # A FIFO (or a device, /dev/stdout) is written in place, where a reader sees each byte as it
+    # is written: like stdout, it gets the plaintext only after the last frame verified, unless
+    # --unbuffered asks for the frames as they are authenticated.
+    data = os.urandom(40 * FRAME - 100)
+    encrypted = encrypt_file(tmp_path, data, "--frame-length", str(FRAME))
+    flags = ["--unbuffered"] if unbuffered else []
+    argv = ["decrypt", "-q", *flags, str(encrypted)]
+    assert _decrypt_into_fifo(tmp_path / "good.fifo", [*argv, str(tmp_path / "good.fifo")]) == (
+        EXIT_OK,
+        data,
+    )
+    tampered = bytearray(encrypted.read_bytes())
+    tampered[-20] ^= 1
+    encrypted.write_bytes(bytes(tampered))
+    code, received = _decrypt_into_fifo(tmp_path / "bad.fifo", [*argv, str(tmp_path / "bad.fifo")])
+    assert code == EXIT_INTEGRITY
+    assert received == (data[: 39 * FRAME] if unbuffered else b"")
+
+
 def test_existing_output_is_kept_when_decrypt_fails(world: KmsWorld, tmp_path: Path) -> None:
     encrypted = encrypt_file(tmp_path, b"new")
     out = tmp_path / "out.txt"
@@ -133,10 +185,10 @@ def test_an_abbreviated_option_is_bad_usage(
 ) -> None:
     # Scripts keep working only if the flags they spell out never change meaning: an
     # abbreviation would turn ambiguous the day an option sharing its prefix appeared.
-    with pytest.raises(SystemExit) as refused:
-        main(argv)
-    assert refused.value.code == EXIT_USAGE
-    assert f"unrecognized arguments: {abbreviation}" in capsys.readouterr().err
+    assert main(argv) == EXIT_USAGE
+    line = one_error_line(capsys)
+    assert line.startswith(f"kmskit: error: unrecognized arguments: {abbreviation}")
+    assert line.endswith("(see 'kmskit --help')")
 
 
 def test_encrypt_usage_errors(
@@ -144,13 +196,15 @@ def test_encrypt_usage_errors(
 ) -> None:
     source = tmp_path / "in"
     source.write_bytes(b"x")
-    with pytest.raises(SystemExit) as missing:
-        main(["encrypt", "--key", ALIAS, str(source), str(tmp_path / "out")])
-    assert missing.value.code == EXIT_USAGE
-    assert "--context" in capsys.readouterr().err
+    # argparse's own errors are one line too, pointing at the help rather than printing usage.
+    assert main(["encrypt", "--key", ALIAS, str(source), str(tmp_path / "out")]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: the following arguments are required: --context "
+        "(see 'kmskit encrypt --help')"
+    )
     argv = ["encrypt", "--key", ALIAS, "--context", "a=b", "--frame-length", "1000"]
     assert main([*argv, str(source), str(tmp_path / "out")]) == EXIT_USAGE
-    assert "'frame_length' must be a multiple of 4096" in capsys.readouterr().err
+    assert "'--frame-length' must be a multiple of 4096" in capsys.readouterr().err
     missing_input = tmp_path / "nope"
     code = main(
         ["encrypt", "--key", ALIAS, "--context", "a=b", str(missing_input), str(tmp_path / "o")]
@@ -161,6 +215,217 @@ def test_encrypt_usage_errors(
         "(No such file or directory)\n"
     )
     assert listing(tmp_path) == ["in"]
+
+
+ELEVEN_KEYS = [arg for n in range(11) for arg in ("--key", f"alias/k{n}")]
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            ["encrypt", "--key", ALIAS, "--context", "a=b", "--frame-length", "0"],
+            "'--frame-length' must be a multiple of 4096 from 4 KiB to 64 MiB. Received: 0",
+        ),
+        (
+            ["encrypt", "--key", ALIAS, "--context", "a=b", "--frame-length", "1000"],
+            "'--frame-length' must be a multiple of 4096 from 4 KiB to 64 MiB. Received: 1000",
+        ),
+        (
+            ["encrypt", "--key", ALIAS, "--context", "a=b", "--frame-length", str(2**26 + 4096)],
+            "'--frame-length' must be a multiple of 4096 from 4 KiB to 64 MiB. "
+            f"Received: {2**26 + 4096}",
+        ),
+        (
+            ["encrypt", *ELEVEN_KEYS, "--context", "a=b"],
+            "'--key' must name at most 10 keys. Received: 11",
+        ),
+        (["decrypt", *ELEVEN_KEYS], "'--key' must name at most 10 keys. Received: 11"),
+    ],
+    ids=["frame 0", "frame 1000", "frame over 64 MiB", "encrypt 11 keys", "decrypt 11 keys"],
+)
+def test_a_bad_option_is_named_as_typed_not_as_the_library_parameter(
+    tmp_path: Path,
+    no_aws: list[str],
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    message: str,
+) -> None:
+    # The library says 'frame_length' and 'keys' (its Python parameters); the user typed
+    # --frame-length and --key.
+    source = tmp_path / "in"
+    source.write_bytes(b"x")
+    assert main([*command, str(source), str(tmp_path / "out")]) == EXIT_USAGE
+    assert one_error_line(capsys) == f"kmskit: error: {message}"
+    assert no_aws == []
+    assert listing(tmp_path) == ["in"]
+
+
+def test_named_as_typed_rewrites_only_the_parameters_it_is_given() -> None:
+    with pytest.raises(UsageError) as renamed, named_as_typed("frame_length"):
+        raise UsageError("'frame_length' must be a multiple of 4096. Received: 0")
+    assert str(renamed.value) == "'--frame-length' must be a multiple of 4096. Received: 0"
+    assert renamed.value.exit_code == EXIT_USAGE
+    # Another parameter, a file that happens to be called like one, another error: unchanged.
+    for error in (
+        UsageError("'keys' must name at most 10 keys. Received: 11"),
+        UsageError("'frame_length.pem' is not a PEM or DER public key"),
+        NotFoundError("'frame_length' not found"),
+    ):
+        with pytest.raises(type(error)) as kept, named_as_typed("frame_length"):
+            raise error
+        assert kept.value is error
+
+
+# -- encryption context that is not UTF-8 ---------------------------------------------------------
+
+# Every command that takes an encryption context (--context), with placeholders for the rest:
+# the value must be refused while the arguments are parsed, before any file or AWS call.
+CONTEXT_COMMANDS = {
+    "encrypt": ["encrypt", "--key", "k", "--context", "{}", "IN", "OUT"],
+    "decrypt": ["decrypt", "--context", "{}", "IN", "OUT"],
+    "datakey new": ["datakey", "new", "--key", "k", "--context", "{}"],
+    "datakey decrypt": ["datakey", "decrypt", "--context", "{}", "IN"],
+    "encrypt-small": ["encrypt-small", "--key", "k", "--context", "{}", "IN", "OUT"],
+    "decrypt-small": ["decrypt-small", "--context", "{}", "IN", "OUT"],
+    "put": ["put", "--key", "k", "--context", "a=b", "--context", "{}", "IN", "s3://b/k"],
+    "get": ["get", "--context", "{}", "s3://b/k", "OUT"],
+}
+NOT_UTF8 = "'--context' must be UTF-8 text (the argument holds bytes that are not UTF-8). Received:"
+
+
+@pytest.mark.parametrize("command", CONTEXT_COMMANDS)
+# What Python makes of the argv bytes b"k=\xff", b"\xff=v" and b"team=caf\xe9" (Latin-1) on POSIX.
+@pytest.mark.parametrize("value", ["k=\udcff", "\udcff=v", "team=caf\udce9"])
+def test_a_context_that_is_not_utf8_is_refused_before_anything_else(
+    command: str, value: str, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [value if arg == "{}" else arg for arg in CONTEXT_COMMANDS[command]]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == f"kmskit: error: {NOT_UTF8} {value!r}"
+    assert no_aws == []
+
+
+@pytest.mark.parametrize("command", CONTEXT_COMMANDS)
+# `purpose=` is what `--context purpose=$UNSET` passes; check_context wants both non-empty.
+@pytest.mark.parametrize("value", ["purpose=", "=backup"])
+def test_a_context_with_an_empty_key_or_value_is_bad_usage(
+    command: str,
+    value: str,
+    tmp_path: Path,
+    no_aws: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "in"  # good enough for every command: datakey decrypt reads it first
+    source.write_text('{"KeyId": "k", "CiphertextBlob": "eA==", "EncryptionContext": {}}')
+    places = {"{}": value, "IN": str(source), "OUT": str(tmp_path / "out")}
+    argv = [places.get(arg, arg) for arg in CONTEXT_COMMANDS[command]]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--context' must be key=value with a non-empty key and value. "
+        f"Received: {value!r}"
+    )
+    assert no_aws == []
+    assert listing(tmp_path) == ["in"]
+
+
+def _arguments() -> list[tuple[str, argparse.ArgumentParser, argparse.Action]]:
+    """(command, its parser, argument) for every argument of every subcommand that takes a
+    value."""
+    found = []
+    parsers = [build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            elif action.nargs != 0 and not isinstance(action, argparse._VersionAction):
+                found.append((parser.prog.removeprefix("kmskit "), parser, action))
+    return found
+
+
+def test_every_argument_but_file_names_must_be_utf8() -> None:
+    """What a user types for a key, context, Region, account or s3:// location reaches AWS and
+    must be UTF-8 text; a file name may hold any bytes. The parser checks every argument, so a
+    new option cannot skip the check."""
+    arguments = _arguments()
+    with_context = {command for command, _, action in arguments if action.dest == "context"}
+    assert with_context == set(CONTEXT_COMMANDS)
+    assert {action.dest for _, _, action in arguments} >= FILE_ARGUMENTS
+    for command, parser, action in arguments:
+        name = max(action.option_strings, key=len) if action.option_strings else action.metavar
+        if action.dest in FILE_ARGUMENTS:
+            continue
+        with pytest.raises(UsageError) as refused:
+            parser._get_values(action, ["x\udcff"])
+        assert str(refused.value).startswith(f"'{name or action.dest.upper()}' must be UTF-8"), (
+            command
+        )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["encrypt", "--key", "alias/\udcff", "--context", "a=b", "IN", "OUT"],
+        ["put", "--key", "k", "--context", "a=b", "--sse-kms-key", "k\udcff", "IN", "s3://b/k"],
+        ["decrypt", "--region", "eu-west-1\udcff", "IN", "OUT"],
+        ["snapshot", "copy", "snap-\udcff", "--to-region", "eu-west-1"],
+    ],
+)
+def test_other_arguments_that_are_not_utf8_are_refused_before_aws(
+    argv: list[str], no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == EXIT_USAGE
+    assert "must be UTF-8 text" in one_error_line(capsys)
+    assert no_aws == []
+
+
+def test_file_names_that_are_not_utf8_are_accepted(world: KmsWorld, tmp_path: Path) -> None:
+    # A file name is bytes on POSIX: Latin-1 names are legal and must work.
+    source = tmp_path / "caf\udce9.txt"
+    source.write_bytes(b"data")
+    target = tmp_path / "caf\udce9.enc"
+    argv = ["encrypt", "-q", "--key", ALIAS, "--context", "a=b", str(source), str(target)]
+    assert main(argv) == EXIT_OK
+    assert target.stat().st_size > 0
+
+
+def test_a_utf8_context_beyond_ascii_is_accepted(world: KmsWorld, tmp_path: Path) -> None:
+    # UTF-8 beyond ASCII is text: only bytes that are not UTF-8 are refused.
+    message = encrypt_file(tmp_path, b"data", "--context", "city=caf\u00e9-\u6771\u4eac")
+    out = tmp_path / "out"
+    argv = ["decrypt", "-q", "--context", "city=caf\u00e9-\u6771\u4eac", str(message), str(out)]
+    assert main(argv) == EXIT_OK
+    assert out.read_bytes() == b"data"
+
+
+def test_subprocess_context_bytes_that_are_not_utf8_are_refused(tmp_path: Path) -> None:
+    # The bytes themselves in argv, as a shell passes them ($'k=\xff'). Nothing may reach AWS:
+    # the endpoint is a closed port, and an AWS call would fail with another message.
+    source = tmp_path / "in"
+    source.write_bytes(b"secret")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUTF8": "1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    argv: list[str | bytes] = [sys.executable, "-m", "kmskit", "encrypt", "--key", "alias/x"]
+    done = subprocess.run(
+        [*argv, "--context", b"k=\xff", str(source), "-"],
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == EXIT_USAGE
+    assert done.stdout == b""
+    assert done.stderr.decode() == f"kmskit: error: {NOT_UTF8} 'k=\\udcff'\n"
 
 
 def test_stdin_to_stdout_in_process(
@@ -176,25 +441,6 @@ def test_stdin_to_stdout_in_process(
 
 
 # -- end to end: a subprocess against a moto server -------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[dict[str, str]]:
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    kms = boto3.client("kms", region_name=REGION, endpoint_url=endpoint)
-    key = kms.create_key(Description="cli end to end")["KeyMetadata"]
-    kms.create_alias(AliasName="alias/e2e", TargetKeyId=key["KeyId"])
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_DEFAULT_REGION": REGION,
-        "PYTHONPATH": str(ROOT),
-    }
-    yield env
-    moto.stop()
 
 
 def kmskit(

@@ -31,7 +31,7 @@ from kmskit.errors import (
     IntegrityError,
     UsageError,
 )
-from tests.kmskit.envelope_support import ALIAS, KmsWorld, kms_world, probe_clients
+from tests.kmskit.envelope_support import ALIAS, KmsWorld, kms_world, one_error_line, probe_clients
 
 CONTEXT = {"purpose": "tokens"}
 
@@ -202,3 +202,45 @@ def test_cli_datakey_new_now_and_for_later(
     assert decrypted["CiphertextBlob"] == later["CiphertextBlob"]
 
     assert main(["datakey", "decrypt", "--context", "purpose=x", str(later_file)]) == EXIT_INTEGRITY
+
+
+def test_cli_encrypt_small_of_an_empty_input_names_input(
+    tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The library says 'plaintext' (its parameter); the user gave the file INPUT.
+    source = tmp_path / "empty.txt"
+    source.write_bytes(b"")
+    argv = ["encrypt-small", "--key", ALIAS, "--context", "purpose=tokens"]
+    assert main([*argv, str(source), str(tmp_path / "out")]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: 'INPUT' is empty; KMS Encrypt needs 1-4096 bytes. Received: 0 bytes"
+    )
+    assert no_aws == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_datakey_decrypt_refuses_a_stored_context_that_is_not_utf8(
+    world: KmsWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # JSON can hold a lone surrogate ("\udcff"): the stored context must not reach KMS either.
+    later = new_data_key_for_later(ALIAS, CONTEXT)
+    document = tmp_path / "later.json"
+    document.write_text(
+        json.dumps(
+            {
+                "KeyId": later.key_id,
+                "CiphertextBlob": base64.b64encode(later.encrypted).decode(),
+                "EncryptionContext": {"purpose": "tokens\udcff"},
+            }
+        )
+    )
+    probe = probe_clients(monkeypatch)
+    assert main(["datakey", "decrypt", str(document)]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: encryption context keys and values must be UTF-8 text. "
+        "Received: 'purpose'='tokens\\udcff'"
+    )
+    assert sum(probe.calls.values()) == 0

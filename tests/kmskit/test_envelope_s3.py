@@ -27,12 +27,20 @@ from kmskit.errors import (
     EXIT_INTEGRITY,
     EXIT_NOT_FOUND,
     EXIT_THROTTLED,
+    EXIT_USAGE,
     IntegrityError,
     NotFoundError,
     ThrottledError,
     UsageError,
 )
-from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world, probe_clients
+from tests.kmskit.envelope_support import (
+    ALIAS,
+    REGION,
+    KmsWorld,
+    kms_world,
+    one_error_line,
+    probe_clients,
+)
 
 BUCKET = "encrypted-bucket"
 CONTEXT = {"dataset": "invoices"}
@@ -185,6 +193,7 @@ def test_parts_of_a_pipe_grow_as_the_upload_does(
         ("bucket/key", "must look like s3://bucket/key"),
         ("s3://bucket", "must name a bucket and a key"),
         ("s3:///key", "must name a bucket and a key"),
+        ("s3://bucket/caf\udce9", r"must be UTF-8 text\. Received: 's3://bucket/caf\\udce9'"),
     ],
 )
 def test_bad_locations_are_named(uri: str, message: str) -> None:
@@ -232,3 +241,45 @@ def test_put_throttled_by_kms_exits_6(
     argv = ["put", "--max-attempts", "2", "--key", ALIAS, str(source), f"s3://{BUCKET}/a.txt"]
     assert main(argv) == EXIT_THROTTLED
     assert "Contents" not in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET)
+
+
+ELEVEN_KEYS = [arg for n in range(11) for arg in ("--key", f"alias/k{n}")]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["put", *ELEVEN_KEYS, "IN", f"s3://{BUCKET}/k"], ["get", *ELEVEN_KEYS, f"s3://{BUCKET}/k"]],
+    ids=["put", "get"],
+)
+def test_cli_too_many_keys_are_named_as_typed(
+    tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # The library says 'keys' (its parameter); the user typed --key.
+    source = tmp_path / "in"
+    source.write_bytes(b"x")
+    argv = [str(source) if arg == "IN" else arg for arg in command]
+    if argv[0] == "get":
+        argv.append(str(tmp_path / "out"))
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--key' must name at most 10 keys. Received: 11"
+    )
+    assert no_aws == []
+
+
+@pytest.mark.parametrize("command", ["put", "get"])
+def test_cli_a_location_that_is_not_utf8_is_refused_before_aws(
+    tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    # The location goes into the encryption context (kmskit:s3-object): bytes that are not
+    # UTF-8 (b"caf\xe9", as Python decodes argv) must not reach KMS or S3.
+    source = tmp_path / "in"
+    source.write_bytes(b"x")
+    uri = f"s3://{BUCKET}/caf\udce9"
+    paths = [str(source), uri] if command == "put" else [uri, str(tmp_path / "out")]
+    extra = ["--key", ALIAS] if command == "put" else []
+    assert main([command, *extra, *paths]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: an S3 location must be UTF-8 text. Received: {uri!r}"
+    )
+    assert no_aws == []
