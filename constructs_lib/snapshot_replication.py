@@ -209,8 +209,17 @@ def _document(statements: Sequence[_Statement]) -> iam.PolicyDocument:
     return iam.PolicyDocument.from_json({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def _tag_rds_copies_statement(partition: str, account: str, regions: list[str]) -> _Statement:
-    """Tag the RDS and Aurora copies this tool makes (kmskit-* identifiers) as they are created."""
+def _tag_rds_copies_statement(
+    partition: str, account: str, regions: list[str], replicator_id: str
+) -> _Statement:
+    """Tag the RDS and Aurora copies this replicator makes (kmskit-* identifiers) as they are
+    created, with its own ``kmskit:replicator`` value.
+
+    RDS has no condition key for tagging on create (EC2's ``ec2:CreateAction``), so the tags a
+    copy is created with are authorized as ``rds:AddTagsToResource`` on the new snapshot. An
+    untagged snapshot is the closest IAM gets to "new": without ``Null`` on the existing tag,
+    a copier could put its own ``kmskit:replicator`` value on another replicator's copy and then
+    delete it (``DeleteOwnRdsCopies`` goes by that tag)."""
     return _statement(
         sid="TagRdsCopiesOnCreate",
         actions=["rds:AddTagsToResource"],
@@ -218,7 +227,13 @@ def _tag_rds_copies_statement(partition: str, account: str, regions: list[str]) 
             f"arn:{partition}:rds:*:{account}:snapshot:kmskit-*",
             f"arn:{partition}:rds:*:{account}:cluster-snapshot:kmskit-*",
         ],
-        conditions={"StringEquals": {"aws:RequestedRegion": regions}},
+        conditions={
+            "StringEquals": {
+                "aws:RequestedRegion": regions,
+                f"aws:RequestTag/{TAG_REPLICATOR}": replicator_id,
+            },
+            "Null": {f"aws:ResourceTag/{TAG_REPLICATOR}": "true"},
+        },
     )
 
 
@@ -302,9 +317,10 @@ _WILDCARD_REASONS: tuple[tuple[str, str, str], ...] = (
     (
         "snapshot:kmskit-*",
         "",
-        "RDS and Aurora copies get deterministic kmskit-* identifiers at run time; copy, share, "
-        "tag and delete are limited to that prefix, the replication Regions and copies tagged "
-        "with this replicator",
+        "RDS and Aurora copies get deterministic kmskit-* identifiers at run time; copy is "
+        "limited to that prefix and the replication Regions, tagging on create to untagged new "
+        "copies given this replicator's kmskit:replicator value, share, tag and delete to copies "
+        "already tagged with it",
     ),
     (
         "snapshot:*",
@@ -916,7 +932,8 @@ class _ReplicationBase(Construct):
         read_regions: Sequence[str],
         copy_statements: list[_Statement],
     ) -> None:
-        """One customer managed policy per role (no inline policies)."""
+        """Customer managed policies per role, as many as IAM's size quota needs (no inline
+        policies)."""
         p, region, account = self._facts.partition, self._facts.region, self._facts.account
         regions = sorted(set(read_regions) | set(copy_regions))
         in_regions = {"StringEquals": {"aws:RequestedRegion": regions}}
@@ -1274,7 +1291,7 @@ class SnapshotReplicator(_ReplicationBase):
                     "StringEquals": {"aws:RequestedRegion": sorted({region, *dest_regions})}
                 },
             ),
-            _tag_rds_copies_statement(p, account, dest_regions),
+            _tag_rds_copies_statement(p, account, dest_regions, self.replicator_id),
             self._kms_statement("UseDestinationKeys", dest_keys, dest_regions, grants=False),
             self._kms_statement("GrantDestinationKeys", dest_keys, dest_regions, grants=True),
             # The source may be under any key of this account in its Region (aws/ebs included).
@@ -1460,7 +1477,7 @@ class SnapshotReceiver(_ReplicationBase):
                 ],
                 conditions={"StringEquals": {"aws:RequestedRegion": copy_regions}},
             ),
-            _tag_rds_copies_statement(p, account, copy_regions),
+            _tag_rds_copies_statement(p, account, copy_regions, self.replicator_id),
             self._kms_statement("UseOwnKeys", own_keys, copy_regions, grants=False),
             self._kms_statement("GrantOwnKeys", own_keys, copy_regions, grants=True),
             # The source accounts' sharing keys (their key policies must name this account).

@@ -324,6 +324,8 @@ def _wildcard(pattern: str, value: str, *, case: bool = True) -> bool:
 
 def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, Any]) -> bool:
     actual = context.get(key.lower())
+    if operator == "Null":  # "true": the key is absent from the request; "false": present
+        return str(expected).lower() == str(actual is None).lower()
     if actual is None:
         return False
     values = [str(v) for v in _as_list(expected)]

@@ -429,6 +429,30 @@ def test_a_failed_copy_another_replicator_made_is_left_alone(replication: Replic
     assert not [m for m in dead_letters or [] if replication.plain_ebs in m["MessageBody"]]
 
 
+def test_a_copier_cannot_claim_a_copy_it_did_not_make(app: App) -> None:
+    """Delete goes by the kmskit:replicator tag, so a copier must not be able to put its own
+    value on another replicator's RDS copy (or on any copy already tagged); it may tag the
+    copies it creates (the runtime's calls, checked above)."""
+    copiers = [role for role in app.roles() if role.name.endswith("/copier")]
+    assert copiers
+    for role in copiers:
+        replicator = role.config["replicator_id"]
+        for region in sorted({role.region, *(d["region"] for d in role.config["destinations"])}):
+            arn = f"arn:aws:rds:{region}:{role.account}:snapshot:kmskit-orders-replica"
+            claim = {
+                "aws:RequestedRegion": region,
+                "aws:RequestTag/kmskit:replicator": replicator,
+            }
+            for owner in ("kmskit-cli", "another-replicator"):
+                request = Request(
+                    "rds:AddTagsToResource",
+                    arn,
+                    tuple(sorted({**claim, "aws:ResourceTag/kmskit:replicator": owner}.items())),
+                    f"claim {owner}'s copy",
+                )
+                assert not app.decider.allows(role, request), f"{role.name}: {request}"
+
+
 @pytest.mark.parametrize("element", ["NotAction", "NotResource"])
 def test_statements_the_evaluator_does_not_model_fail_the_check(element: str) -> None:
     """A Deny written with NotAction or NotResource must not be skipped as if it did not apply:
