@@ -43,7 +43,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     source = encrypt.add_mutually_exclusive_group(required=True)
     source.add_argument("--key", metavar="KEY", help="asymmetric KMS key (ARN, ID or alias)")
-    source.add_argument("--public-key", metavar="FILE", help="public key file (PEM or DER)")
+    source.add_argument(
+        "--public-key",
+        metavar="FILE",
+        help="public key file (PEM or DER); it carries no key usage, so kmskit cannot check "
+        "that the KMS key is ENCRYPT_DECRYPT (a SIGN_VERIFY key's result can never be "
+        "decrypted): prefer --key",
+    )
     encrypt.add_argument("input", metavar="INPUT")
     encrypt.add_argument("output", metavar="OUTPUT")
     encrypt.set_defaults(handler=run_encrypt)
