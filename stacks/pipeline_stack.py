@@ -100,9 +100,12 @@ REASON_GENERATED_ROLE = (
     "takes no role to replace it, so its grants land in the role's inline default policy."
 )
 REASON_GENERATED_ROLE_WILDCARDS = (
-    "CDK Pipelines writes this policy: self-mutation must assume the cdk-* bootstrap roles of "
-    "every target account and read the artifacts; asset publishing writes CodeBuild logs and "
-    "reports of its own projects. Resources are the pipeline's artifact buckets and cdk-* roles."
+    "CDK Pipelines writes this policy: self-mutation assumes the cdk-* bootstrap roles "
+    "(by their aws-cdk:bootstrap-role tag), reads the pipeline's artifact bucket, and describes "
+    "stacks and lists buckets on * (read-only, as cdk deploy does); asset publishing's shared "
+    "role may write CodeBuild logs and reports of any /aws/codebuild/* log group and report "
+    "group of the account (CDK Pipelines makes the asset projects after the role), and its "
+    "codebuild build actions are denied (NoOtherBuilds)."
 )
 REASON_ARTIFACT_WILDCARDS = (
     "aws-cdk-lib's bucket grants give the pipeline and its synth project read/write on the "
