@@ -30,6 +30,7 @@ _EXPORTS = {
     "ManagedPolicyRole": "iam",
     "ReplicaKey": "keys",
     "ReplicationDestination": "snapshot_replication",
+    "SNAPSHOT_KEY_ACTIONS": "_kms_actions",
     "SnapshotReceiver": "snapshot_replication",
     "SnapshotReplicator": "snapshot_replication",
     "TrailSource": "audit_trail",
@@ -40,6 +41,7 @@ _EXPORTS = {
 """Public name -> the module of this package that defines it."""
 
 __all__ = [
+    "SNAPSHOT_KEY_ACTIONS",
     "AlarmTopic",
     "AuditBucket",
     "AuditTrail",
@@ -78,6 +80,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from constructs_lib._kms_actions import SNAPSHOT_KEY_ACTIONS
     from constructs_lib._validation import ConstructPropError
     from constructs_lib.alarm_topic import AlarmTopic
     from constructs_lib.audit_trail import AuditBucket, AuditTrail, CentralAuditBucket, TrailSource

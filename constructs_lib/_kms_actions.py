@@ -106,6 +106,22 @@ CLOUDWATCH_LOGS_ACTIONS: tuple[str, ...] = (
 # A service publishing to an encrypted SNS topic or SQS queue.
 PUBLISHER_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey*")
 
+# What EBS and RDS call on a key for the copier (besides kms:CreateGrant, granted apart with
+# kms:GrantIsForAWSResource). EBS: "kms:CreateGrant, kms:Decrypt, kms:DescribeKey,
+# kms:GenerateDataKeyWithoutPlainText, kms:ReEncrypt"; RDS: kms:CreateGrant and kms:DescribeKey.
+# Neither calls kms:Encrypt.
+SNAPSHOT_KEY_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
+
+# What SQS calls on the queues' key for a producer (kms:GenerateDataKey, and kms:Decrypt to reuse
+# a cached data key) and a consumer (kms:Decrypt); SQS Developer Guide, Key management.
+QUEUE_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+
 # What each action wildcard above stands for. Identity policies get the explicit actions
 # (the IAM policy wildcard check, AwsSolutions-IAM5, refuses action wildcards); the meaning
 # is the same.

@@ -262,6 +262,9 @@ class ExternalAccount:
         require_caller_account: add ``kms:CallerAccount`` = ``account_id``. Default: False.
         allow_grants: also allow CreateGrant/ListGrants/RevokeGrant for AWS resources, which
             EBS and RDS need to copy or restore a shared snapshot. Default: True.
+        use_actions: the ``kms:`` actions of the use statement, a subset of what the key's usage
+            allows (e.g. ``SNAPSHOT_KEY_ACTIONS``: what EBS and RDS call to copy a shared
+            snapshot, no ``kms:Encrypt``). Default: every use action of the key's usage and spec.
 
     ``require_caller_account`` and ``allow_grants`` must be True or False.
     """
@@ -271,14 +274,24 @@ class ExternalAccount:
     via_services: tuple[str, ...] = ()
     require_caller_account: bool = False
     allow_grants: bool = True
+    use_actions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_account_id("external_accounts", self.account_id)
         # A string would be read one character at a time; a list would make the value unhashable.
         arns = check_sequence("principal_arns", self.principal_arns, "principal ARN strings")
         services = check_sequence("via_services", self.via_services, "service prefixes")
+        use = check_sequence("use_actions", self.use_actions, "kms: actions")
         object.__setattr__(self, "principal_arns", arns)
         object.__setattr__(self, "via_services", services)
+        object.__setattr__(self, "use_actions", use)
+        for action in use:
+            require(
+                isinstance(action, str) and action.startswith("kms:") and "*" not in action,
+                "use_actions",
+                "must hold kms: actions without wildcards, such as 'kms:Decrypt'",
+                action,
+            )
         # Any truthy value would do for a flag: allow_grants="no" would allow grants.
         for name in ("require_caller_account", "allow_grants"):
             value = getattr(self, name)
@@ -346,10 +359,19 @@ class ExternalAccount:
         """
         conditions = self.conditions(ctx)
         suffix = self.account_id if not is_token(self.account_id) else str(index)
+        allowed = user_actions(ctx.key_usage, ctx.key_spec)
+        for action in self.use_actions:
+            require(
+                action in actions.explicit(allowed),
+                "use_actions",
+                f"must be among the actions of a {ctx.key_usage} {ctx.key_spec} key "
+                f"({', '.join(allowed)})",
+                action,
+            )
         result = [
             KeyPermission(
                 sid=f"ExternalUse{suffix}",
-                actions=user_actions(ctx.key_usage, ctx.key_spec),
+                actions=self.use_actions or allowed,
                 conditions=conditions or None,
             )
         ]

@@ -42,6 +42,7 @@ from constructs import Construct
 from constructs_lib import _durations as durations
 from constructs_lib import _names as names
 from constructs_lib import _principals as principals
+from constructs_lib._kms_actions import QUEUE_KEY_ACTIONS, SNAPSHOT_KEY_ACTIONS
 from constructs_lib._validation import (
     REPLICATION_RETENTION_DAYS,
     RESERVED_TAG_PREFIXES,
@@ -111,21 +112,6 @@ DEFAULT_RETENTION = durations.days(14)
 DEFAULT_SWEEP_INTERVAL = durations.hours(1)
 DEFAULT_SWEEP_WINDOW = durations.days(1)
 DEFAULT_MAX_MESSAGE_AGE = durations.hours(6)
-# What EBS and RDS call on a key for the copier (besides kms:CreateGrant, granted apart with
-# kms:GrantIsForAWSResource). EBS: "kms:CreateGrant, kms:Decrypt, kms:DescribeKey,
-# kms:GenerateDataKeyWithoutPlainText, kms:ReEncrypt"; RDS: kms:CreateGrant and kms:DescribeKey.
-# Neither calls kms:Encrypt.
-SNAPSHOT_KEY_ACTIONS = (
-    "kms:Decrypt",
-    "kms:DescribeKey",
-    "kms:GenerateDataKeyWithoutPlaintext",
-    "kms:ReEncryptFrom",
-    "kms:ReEncryptTo",
-)
-
-# What SQS calls on the queues' key for a producer (kms:GenerateDataKey, and kms:Decrypt to reuse
-# a cached data key) and a consumer (kms:Decrypt); SQS Developer Guide, Key management.
-QUEUE_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib import (
+    SNAPSHOT_KEY_ACTIONS,
     CustomerManagedKey,
     ExternalAccount,
     KmsRequestQuotaAlarm,
@@ -84,6 +85,10 @@ class KeyStack(Stack):
             for backup in organisation.accounts_with_role("backup"):
                 if Destination(environment.region, backup) in organisation.replication.destinations:
                     self.snapshot_key.grant_to_account(
-                        ExternalAccount(account_id=backup.id, via_services=("ec2", "rds"))
+                        ExternalAccount(
+                            account_id=backup.id,
+                            via_services=("ec2", "rds"),
+                            use_actions=SNAPSHOT_KEY_ACTIONS,
+                        )
                     )
         self.quota_alarm = KmsRequestQuotaAlarm(self, "KmsQuota", encryption_key=self.data_key)

@@ -6,6 +6,7 @@ tables must show up as a failing test, not pass silently.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +15,10 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from constructs_lib import (
+    SNAPSHOT_KEY_ACTIONS,
     AlarmTopic,
     AuditTrail,
+    ConstructPropError,
     CustomerManagedKey,
     ExternalAccount,
     KeyPolicy,
@@ -440,6 +443,35 @@ def test_external_account_without_grants_gets_the_user_statement_only() -> None:
     assert external == [
         allow("ExternalUse222222222222", {"AWS": "arn:aws:iam::222222222222:root"}, SYMMETRIC_USER)
     ]
+
+
+def test_external_account_use_actions_narrow_the_user_statement() -> None:
+    # A key shared only so that EBS and RDS can copy snapshots in the other account: what they
+    # call, never kms:Encrypt.
+    app = custom_policy_app(
+        external_accounts=[
+            ExternalAccount(account_id="222222222222", use_actions=SNAPSHOT_KEY_ACTIONS)
+        ]
+    )
+    statements = key_policy(app.synth().get_stack_by_name("S").template, "Key", stack="S")
+    use = next(s for s in statements if s["Sid"] == "ExternalUse222222222222")
+    assert use["Action"] == list(SNAPSHOT_KEY_ACTIONS)
+    assert "kms:Encrypt" not in use["Action"]
+
+
+@pytest.mark.parametrize(
+    ("use_actions", "message"),
+    [
+        (["kms:*"], "'use_actions' must hold kms: actions without wildcards"),
+        ("kms:Decrypt", "'use_actions' must be a list or tuple of kms: actions"),
+        (("kms:Sign",), "'use_actions' must be among the actions of a ENCRYPT_DECRYPT"),
+    ],
+)
+def test_external_account_use_actions_are_checked(use_actions: Any, message: str) -> None:
+    with pytest.raises(ConstructPropError, match=re.escape(message)):
+        custom_policy_app(
+            external_accounts=[ExternalAccount(account_id="222222222222", use_actions=use_actions)]
+        ).synth()
 
 
 def one_key_stack() -> tuple[cdk.App, cdk.Stack, CustomerManagedKey]:
