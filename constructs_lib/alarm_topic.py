@@ -7,6 +7,7 @@ SNS encrypts with the topic's CMK, so every publishing service needs ``kms:Gener
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -15,10 +16,17 @@ from constructs import Construct
 
 from constructs_lib import _principals as principals
 from constructs_lib._validation import check_sequence, require
-from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple
+from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple, stack_facts
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 DEFAULT_PUBLISHERS = ("cloudwatch.amazonaws.com",)
+# The resources each publisher publishes for (``aws:SourceArn`` in the topic policy, as the
+# CloudWatch and EventBridge guides document against the confused deputy): {partition},
+# {region} and {account} are this stack's. Other publishers get ``aws:SourceAccount`` only.
+SOURCE_ARN_PATTERNS = {
+    "cloudwatch.amazonaws.com": "arn:{partition}:cloudwatch:{region}:{account}:alarm:*",
+    "events.amazonaws.com": "arn:{partition}:events:{region}:{account}:rule/*",
+}
 MAX_DISPLAY_NAME_LENGTH = 100  # SNS (and aws_sns.Topic) refuse a longer display name
 
 
@@ -82,18 +90,28 @@ class AlarmTopic(Construct):
             enforce_ssl=True,
             display_name=display_name,
         )
-        topic_arn, account = self.topic.topic_arn, self.topic.stack.account
+        topic_arn = self.topic.topic_arn
+        facts = stack_facts(Stack.of(self))
         for service in publishers:
             encryption_key.add_service_principal(
                 KeyServicePrincipal.publisher(service=service, destination="sns")
             )
+            conditions: dict[str, dict[str, str]] = {
+                "StringEquals": {"aws:SourceAccount": facts.account}
+            }
+            pattern = SOURCE_ARN_PATTERNS.get(service)
+            if pattern is not None:
+                source = pattern.format(
+                    partition=facts.partition, region=facts.region, account=facts.account
+                )
+                conditions["ArnLike"] = {"aws:SourceArn": source}
             self.topic.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid=f"Allow{service.split('.', 1)[0].title()}Publish",
                     principals=[principals.service(service)],
                     actions=["sns:Publish"],
                     resources=[topic_arn],
-                    conditions={"StringEquals": {"aws:SourceAccount": account}},
+                    conditions=conditions,
                 )
             )
 

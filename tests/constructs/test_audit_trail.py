@@ -350,6 +350,9 @@ def test_logs_role_trusts_this_trail_only(showcase: SynthResult) -> None:
     assert "Policies" not in template["Resources"][role]["Properties"]
 
 
+ALARMS_OF_SECURITY_ACCOUNT = f"arn:aws:cloudwatch:eu-west-1:{SECURITY}:alarm:*"
+
+
 def test_alarm_topic_is_encrypted_and_tls_only(showcase: SynthResult) -> None:
     template = showcase.template("AuditDefault")
     key = logical_id(template, "AWS::KMS::Key", "AuditKey")
@@ -374,7 +377,10 @@ def test_alarm_topic_is_encrypted_and_tls_only(showcase: SynthResult) -> None:
                         },
                         {
                             "Action": "sns:Publish",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": SECURITY}},
+                            "Condition": {
+                                "StringEquals": {"aws:SourceAccount": SECURITY},
+                                "ArnLike": {"aws:SourceArn": ALARMS_OF_SECURITY_ACCOUNT},
+                            },
                             "Effect": "Allow",
                             "Principal": {"Service": "cloudwatch.amazonaws.com"},
                             "Resource": {"Ref": topic},

@@ -92,7 +92,13 @@ def test_alarm_topic_is_encrypted_with_the_given_key_and_tls_only(synthesized: S
                                 "Action": "sns:Publish",
                                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
                                 "Condition": {
-                                    "StringEquals": {"aws:SourceAccount": "111111111111"}
+                                    "StringEquals": {"aws:SourceAccount": "111111111111"},
+                                    # Only alarms of this account and Region publish.
+                                    "ArnLike": {
+                                        "aws:SourceArn": (
+                                            "arn:aws:cloudwatch:eu-west-1:111111111111:alarm:*"
+                                        )
+                                    },
                                 },
                             }
                         ),
