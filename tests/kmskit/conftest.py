@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,9 +11,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from kmskit.clients import ClientSettings
-from tests.kmskit.envelope_support import REGION
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.kmskit.envelope_support import REGION, ROOT
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@ kmskit creates (through ``ClientSettings.client``) that counts calls and injects
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,6 +25,9 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.kms.models import kms_backends
 
 from kmskit.clients import ClientSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository (cwd and PYTHONPATH of a ``python -m kmskit`` subprocess)."""
 
 REGION = "eu-west-1"
 RSA_OAEP = "RSAES_OAEP_SHA_256"
@@ -260,3 +265,12 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     assert lines[0].startswith("kmskit: error: ")
     assert "Traceback" not in err
     return lines[0]
+
+
+def subparsers_of(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every subcommand's parser under ``parser``, nested ones included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield child
+                yield from subparsers_of(child)

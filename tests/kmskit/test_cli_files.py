@@ -28,9 +28,8 @@ from kmskit.errors import (
     NotFoundError,
     UsageError,
 )
-from tests.kmskit.envelope_support import one_error_line
+from tests.kmskit.envelope_support import ROOT, one_error_line
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "alias/app-data"
 CONTEXT = ["--context", "purpose=test"]
 

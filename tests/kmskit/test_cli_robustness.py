@@ -6,7 +6,6 @@ never a replaced device or a leftover temporary file."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import stat
@@ -32,9 +31,16 @@ from kmskit.errors import (
     AccessDeniedError,
     UsageError,
 )
-from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world, one_error_line
+from tests.kmskit.envelope_support import (
+    ALIAS,
+    REGION,
+    ROOT,
+    KmsWorld,
+    kms_world,
+    one_error_line,
+    subparsers_of,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = ["--context", "purpose=test"]
 
 
@@ -279,14 +285,6 @@ def test_an_option_given_an_empty_value_is_bad_usage_naming_it(
         f"kmskit: error: '{option}' must not be empty. Received: {value!r}"
     )
     assert no_aws == []
-
-
-def subparsers_of(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for child in action.choices.values():
-                yield child
-                yield from subparsers_of(child)
 
 
 def test_every_subcommand_parser_refuses_empty_values() -> None:

@@ -15,7 +15,7 @@ from typing import BinaryIO
 import pytest
 
 from kmskit.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
-from tests.kmskit.conftest import ROOT
+from tests.kmskit.envelope_support import ROOT
 
 FRAME = 4096
 

@@ -28,9 +28,16 @@ from kmskit.errors import (
     NotFoundError,
     UsageError,
 )
-from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world, one_error_line
+from tests.kmskit.envelope_support import (
+    ALIAS,
+    REGION,
+    ROOT,
+    KmsWorld,
+    kms_world,
+    one_error_line,
+    subparsers_of,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 FRAME = 4096
 
 
@@ -332,16 +339,14 @@ def test_a_context_with_an_empty_key_or_value_is_bad_usage(
 def _arguments() -> list[tuple[str, argparse.ArgumentParser, argparse.Action]]:
     """(command, its parser, argument) for every argument of every subcommand that takes a
     value."""
-    found = []
-    parsers = [build_parser()]
-    while parsers:
-        parser = parsers.pop()
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                parsers.extend(action.choices.values())
-            elif action.nargs != 0 and not isinstance(action, argparse._VersionAction):
-                found.append((parser.prog.removeprefix("kmskit "), parser, action))
-    return found
+    root = build_parser()
+    return [
+        (parser.prog.removeprefix("kmskit "), parser, action)
+        for parser in [root, *subparsers_of(root)]
+        for action in parser._actions
+        if action.nargs not in (0, argparse.PARSER)
+        and not isinstance(action, argparse._VersionAction)
+    ]
 
 
 def test_every_argument_but_file_names_must_be_utf8() -> None:
