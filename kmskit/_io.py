@@ -191,15 +191,18 @@ _OPEN_FILE_LINKS = ("/proc/", "/dev/fd/")
 
 def _open_file_link(path: Path) -> bool:
     """Whether ``path`` or a link in its chain of symbolic links is under /proc or /dev/fd."""
+    return any(step.startswith(_OPEN_FILE_LINKS) for step in _link_chain(path))
+
+
+def _link_chain(path: str | os.PathLike[str]) -> Iterator[str]:
+    """``path`` (absolute), then each path its chain of symbolic links leads to, the last one
+    not a link (at most 40 links, the kernel's limit)."""
     current = os.path.abspath(path)
-    for _ in range(40):  # the kernel's limit on links followed
-        if current.startswith(_OPEN_FILE_LINKS):
-            return True
+    for _ in range(40):
+        yield current
         if not os.path.islink(current):
-            return False
-        current = os.path.join(os.path.dirname(current), os.readlink(current))
-        current = os.path.abspath(current)
-    return False
+            return
+        current = os.path.abspath(os.path.join(os.path.dirname(current), os.readlink(current)))
 
 
 def _resolved(path: Path) -> Path:
@@ -210,8 +213,7 @@ def _resolved(path: Path) -> Path:
     the output is renamed onto the link's target, so the kernel's own check never runs."""
     if not os.path.islink(path):
         return path
-    current = os.path.abspath(path)
-    for _ in range(40):  # the kernel's limit on links followed
+    for current in _link_chain(path):
         if not os.path.islink(current):
             break
         directory = os.path.dirname(current)
@@ -224,7 +226,6 @@ def _resolved(path: Path) -> Path:
                 f"(fs.protected_symlinks) would not follow it either. Received: '{path}' -> "
                 f"'{os.readlink(current)}'"
             )
-        current = os.path.abspath(os.path.join(directory, os.readlink(current)))
     return Path(os.path.realpath(path))
 
 
