@@ -87,15 +87,19 @@ class _StatementParts(NamedTuple):
 def _statement_parts(statement: Mapping[str, Any], sizing: _Sizing) -> _StatementParts:
     """``(merge key, size without Resource, {resource: size})`` of ``statement`` as
     ``PolicyStatement.to_statement_json()`` renders it, sized as aws-cdk-lib's
-    ``PolicyStatement._estimateSize`` does, plus the Sid, which CDK leaves out. The merge key
+    ``PolicyStatement._estimateSize`` does, plus what IAM counts and that estimate leaves out:
+    the Sid, the ``"Condition"`` key and the statement's braces and comma. The merge key
     is ``None`` for a statement CDK never merges (one with a Sid or a NotResource, or any
     without minimizePolicies)."""
     arn_estimate = sizing.arn_estimate
-    size = len(f'"Effect": "{statement.get("Effect", "Allow")}",')
+    # CDK's estimate leaves out the braces and comma of each statement, its Sid and the
+    # "Condition" key, about 30 characters of a named statement with conditions: the replication
+    # functions' policies hold about 20 such statements, more than CDK's 144-character margin.
+    size = len("{},") + len(f'"Effect": "{statement.get("Effect", "Allow")}",')
     if statement.get("Sid"):
-        # CDK's estimate leaves the Sid out; IAM counts it, and the replication functions'
-        # policies hold about 20 named statements.
         size += len(f'"Sid": "{statement["Sid"]}",')
+    if statement.get("Condition"):
+        size += len('"Condition":,')
     for key, token_estimate in (
         ("Action", ACTION_SIZE_ESTIMATE),
         ("NotAction", ACTION_SIZE_ESTIMATE),

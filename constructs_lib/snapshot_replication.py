@@ -195,6 +195,21 @@ def _document(statements: Sequence[_Statement]) -> iam.PolicyDocument:
     return iam.PolicyDocument.from_json({"Version": "2012-10-17", "Statement": list(statements)})
 
 
+def _ebs_share_conditions(accounts: Sequence[str]) -> dict[str, Any]:
+    """EBS copies are shared only with ``accounts``, and never made public.
+
+    EC2 names the accounts and groups a ModifySnapshotAttribute request adds in the multivalued
+    keys ec2:Add/userId and ec2:Add/group; requests that only remove (unsharing a delivered
+    copy) and CreateTags carry neither. RDS has no such key: its sharing is limited by the
+    runtime only (docs/snapshots.md)."""
+    if not accounts:
+        return {"Null": {"ec2:Add/userId": "true", "ec2:Add/group": "true"}}
+    return {
+        "ForAllValues:StringEquals": {"ec2:Add/userId": sorted(accounts)},
+        "Null": {"ec2:Add/group": "true"},
+    }
+
+
 def _tag_rds_copies_statement(
     partition: str, account: str, regions: list[str], replicator_id: str
 ) -> _Statement:
@@ -292,7 +307,8 @@ _WILDCARD_REASONS: tuple[tuple[str, str, str], ...] = (
         "",
         "EBS snapshot IDs are assigned when a copy starts; copy and tag-on-create are limited "
         "to the replication Regions, delete (and, for the replicator, share and tag) to "
-        "snapshots tagged with this replicator's kmskit:replicator value",
+        "snapshots tagged with this replicator's kmskit:replicator value, and sharing to its "
+        "destination accounts (ec2:Add/userId, never public)",
     ),
     (
         "snapshot:kmskit-s-*",
@@ -917,9 +933,10 @@ class _ReplicationBase(Construct):
         copy_regions: Sequence[str],
         read_regions: Sequence[str],
         copy_statements: list[_Statement],
+        share_with: Sequence[str] = (),
     ) -> None:
         """Customer managed policies per role, as many as IAM's size quota needs (no inline
-        policies)."""
+        policies). ``share_with``: the accounts a replicator may share EBS copies with."""
         p, region, account = self._facts.partition, self._facts.region, self._facts.account
         regions = sorted(set(read_regions) | set(copy_regions))
         in_regions = {"StringEquals": {"aws:RequestedRegion": regions}}
@@ -993,7 +1010,7 @@ class _ReplicationBase(Construct):
                     sid="ShareAndMarkOwnEbsCopies",
                     actions=["ec2:ModifySnapshotAttribute", "ec2:CreateTags"],
                     resources=[f"arn:{p}:ec2:*::snapshot/*"],
-                    conditions=ours,
+                    conditions={**ours, **_ebs_share_conditions(share_with)},
                 ),
                 _statement(
                     sid="ShareAndMarkOwnRdsCopies",
@@ -1303,7 +1320,10 @@ class SnapshotReplicator(_ReplicationBase):
                 )
             )
         self._policies(
-            copy_regions=dest_regions, read_regions=[region], copy_statements=copy_statements
+            copy_regions=dest_regions,
+            read_regions=[region],
+            copy_statements=copy_statements,
+            share_with=targets_accounts,
         )
 
 

@@ -204,6 +204,24 @@ def test_split_statements_counts_the_sids_that_iam_counts() -> None:
     assert all(_policy_size(group) <= MANAGED_POLICY_QUOTA for group in groups)
 
 
+def test_split_statements_counts_each_statements_braces_and_condition_key() -> None:
+    # Named statements with conditions, as the replication functions have: CDK's estimate
+    # leaves out each statement's braces and its "Condition" key, which put a 6,160-character
+    # policy into one where IAM takes 6,144.
+    statements = [
+        {
+            **_statement(f"Read{index:02d}", [f"arn:aws:s3:::b-{index:02d}/*"]),
+            "Condition": {"StringEquals": {"aws:ResourceAccount": "111111111111"}},
+        }
+        for index in range(39)
+    ]
+    assert _policy_size(statements) > MANAGED_POLICY_QUOTA  # about 6,300 in one policy
+    groups = split_statements(statements)
+    assert len(groups) == 2
+    assert [s for group in groups for s in group] == statements
+    assert all(_policy_size(group) <= MANAGED_POLICY_QUOTA for group in groups)
+
+
 def test_split_statements_packs_later_statements_into_earlier_policies_with_room() -> None:
     large = [f"arn:aws:s3:::bucket-{index:04d}/*" for index in range(170)]  # about 5,000
     small = _statement("Small", ["arn:aws:s3:::small/*"])

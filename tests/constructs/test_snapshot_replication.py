@@ -57,12 +57,14 @@ def event_patterns(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def statements(template: dict[str, Any], policy_prefix: str) -> list[dict[str, Any]]:
-    (policy,) = [
+    """The statements of the role's managed policies (``CopierPolicy``, ``CopierPolicy2``...)."""
+    policies = [
         v
         for k, v in resources(template, "AWS::IAM::ManagedPolicy").items()
         if k.startswith(policy_prefix)
     ]
-    return list(policy["Properties"]["PolicyDocument"]["Statement"])
+    assert policies, policy_prefix
+    return [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
 def by_sid(template: dict[str, Any], policy_prefix: str, sid: str) -> dict[str, Any]:
@@ -416,8 +418,14 @@ def test_tags_go_only_on_new_copies_or_on_this_constructs_own(synthesized: Synth
         sids = ["DeleteOwnCopies", "DeleteOwnRdsCopies"]
         if stack == "Source":
             sids += ["ShareAndMarkOwnEbsCopies", "ShareAndMarkOwnRdsCopies"]
+        shared_ebs = {
+            **ours,
+            "ForAllValues:StringEquals": {"ec2:Add/userId": [BACKUP_ACCOUNT]},
+            "Null": {"ec2:Add/group": "true"},
+        }
         for sid in sids:
-            assert by_sid(template, f"{prefix}CopierPolicy", sid)["Condition"] == ours, sid
+            expected = shared_ebs if sid == "ShareAndMarkOwnEbsCopies" else ours
+            assert by_sid(template, f"{prefix}CopierPolicy", sid)["Condition"] == expected, sid
         for sid in ("DeleteOwnCopies", "DeleteOwnRdsCopies"):
             assert by_sid(template, f"{prefix}SweeperPolicy", sid)["Condition"] == ours, sid
 

@@ -233,6 +233,28 @@ def queue_arn(url: str) -> str:
     return f"arn:{PARTITION}:sqs:{host.split('.')[1]}:{account}:{name}"
 
 
+def volume_permission_context(params: dict[str, Any]) -> dict[str, Any]:
+    """EC2's multivalued keys for whom a ModifySnapshotAttribute request adds or removes:
+    ec2:Add/userId, ec2:Add/group, ec2:Remove/userId, ec2:Remove/group (absent when empty).
+    Both request forms: OperationType with UserIds/GroupNames, and CreateVolumePermission."""
+    changes: dict[str, list[str]] = {}
+
+    def note(verb: str, kind: str, value: str) -> None:
+        changes.setdefault(f"ec2:{verb}/{kind}", []).append(value)
+
+    verb = str(params.get("OperationType", "")).capitalize()
+    for user in params.get("UserIds", []):
+        note(verb, "userId", user)
+    for group in params.get("GroupNames", []):
+        note(verb, "group", group)
+    for verb, entries in params.get("CreateVolumePermission", {}).items():
+        for entry in entries:
+            for field_name, kind in (("UserId", "userId"), ("Group", "group")):
+                if field_name in entry:
+                    note(verb, kind, entry[field_name])
+    return {key: tuple(values) for key, values in changes.items()}
+
+
 def requests_for(call: Call, queue_keys: dict[str, str]) -> list[Request]:
     """Every authorization AWS makes for ``call`` (the caller's own and the service's)."""
     p, r, a = call.params, call.region, call.account
@@ -267,6 +289,8 @@ def requests_for(call: Call, queue_keys: dict[str, str]) -> list[Request]:
     if op in ("ec2:CreateTags", "ec2:ModifySnapshotAttribute", "ec2:DeleteSnapshot"):
         snapshot = p["Resources"][0] if op == "ec2:CreateTags" else p["SnapshotId"]
         extra = _tags_context(p.get("Tags", []), "aws:RequestTag")
+        if op == "ec2:ModifySnapshotAttribute":
+            extra = volume_permission_context(p)
         return [_request(op, f"arn:{PARTITION}:ec2:{r}::snapshot/{snapshot}", op, **owned, **extra)]
     if op in ("rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"):
         kind = "snapshot" if op == "rds:CopyDBSnapshot" else "cluster-snapshot"
@@ -323,9 +347,22 @@ def _wildcard(pattern: str, value: str, *, case: bool = True) -> bool:
 
 
 def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, Any]) -> bool:
+    """Multivalued keys are tuples in the context; they need a set operator, as in IAM."""
     actual = context.get(key.lower())
     if operator == "Null":  # "true": the key is absent from the request; "false": present
         return str(expected).lower() == str(actual is None).lower()
+    qualifier, _, single = operator.rpartition(":")
+    if qualifier in ("ForAllValues", "ForAnyValue"):
+        if actual is None:  # IAM: ForAllValues holds for an absent key, ForAnyValue does not
+            return qualifier == "ForAllValues"
+        holds = [
+            _condition_holds(single, key, expected, {key.lower(): value})
+            for value in _as_list(list(actual) if isinstance(actual, tuple) else actual)
+        ]
+        return all(holds) if qualifier == "ForAllValues" else any(holds)
+    if qualifier:
+        raise AssertionError(f"condition operator {operator} is not modelled")
+    assert not isinstance(actual, tuple), f"{key} is multivalued: {operator} needs ForAllValues"
     if actual is None:
         return False
     values = [str(v) for v in _as_list(expected)]

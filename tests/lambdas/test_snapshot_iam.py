@@ -45,6 +45,7 @@ from tests.lambdas._iam_check import (
     load_stack,
     queue_arn,
     requests_for,
+    volume_permission_context,
 )
 from tests.lambdas._iam_world import World
 from tests.lambdas._support import fixture
@@ -451,6 +452,62 @@ def test_a_copier_cannot_claim_a_copy_it_did_not_make(app: App) -> None:
                     f"claim {owner}'s copy",
                 )
                 assert not app.decider.allows(role, request), f"{role.name}: {request}"
+
+
+def _may_change_sharing(app: App, role: Role, change: dict[str, Any]) -> bool:
+    """Whether ``role`` may make the ModifySnapshotAttribute ``change`` on its own EBS copy."""
+    context = {
+        "aws:RequestedRegion": role.region,
+        "aws:ResourceTag/kmskit:replicator": role.config["replicator_id"],
+        **volume_permission_context(change),
+    }
+    arn = f"arn:aws:ec2:{role.region}::snapshot/snap-0123456789abcdef0"
+    request = Request("ec2:ModifySnapshotAttribute", arn, tuple(sorted(context.items())), "share")
+    return app.decider.allows(role, request)
+
+
+def test_a_replicator_shares_ebs_copies_only_with_its_destination_accounts(app: App) -> None:
+    """Who a copy is shared with is limited in IAM too, not only by the runtime: adding any
+    other account, or the public group, is denied; unsharing (removing) is allowed."""
+    outsider = "999999999999"
+    replicators = [
+        role
+        for role in app.roles()
+        if role.name.endswith("/copier") and role.config["mode"] == "replicator"
+    ]
+    assert replicators
+    checked_destinations = 0
+    for role in replicators:
+        destinations = sorted({d["account"] for d in role.config["destinations"] if "account" in d})
+        for account in destinations:
+            checked_destinations += 1
+            for change, allowed in (
+                ({"OperationType": "add", "UserIds": [account]}, True),
+                ({"OperationType": "add", "UserIds": [account, outsider]}, False),
+                ({"OperationType": "remove", "UserIds": [account]}, True),
+            ):
+                assert _may_change_sharing(app, role, change) is allowed, (role.name, change)
+        for change in (
+            {"OperationType": "add", "UserIds": [outsider]},
+            {"CreateVolumePermission": {"Add": [{"UserId": outsider}]}},
+            {"CreateVolumePermission": {"Add": [{"Group": "all"}]}},
+        ):
+            assert not _may_change_sharing(app, role, change), (role.name, change)
+    assert checked_destinations, "the showcase has no cross-account destination"
+
+
+def test_multivalued_keys_need_a_set_operator() -> None:
+    """A plain StringEquals on a multivalued key fails the check rather than guessing IAM."""
+    statement = {
+        "Effect": "Allow",
+        "Action": "ec2:ModifySnapshotAttribute",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"ec2:Add/userId": "111111111111"}},
+    }
+    context = volume_permission_context({"OperationType": "add", "UserIds": ["111111111111"]})
+    request = Request("ec2:ModifySnapshotAttribute", "*", tuple(context.items()), "test")
+    with pytest.raises(AssertionError, match="multivalued"):
+        identity_allows([statement], request)
 
 
 @pytest.mark.parametrize("element", ["NotAction", "NotResource"])
