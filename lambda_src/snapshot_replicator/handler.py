@@ -18,6 +18,10 @@ Each record is handled on its own:
   queue with the reason at once;
 * anything else (a bug) -> batch item failure, retried like a limit.
 
+A record handed back without a decision of its own (not started for lack of time, its next
+steps refused by SQS, a duplicate of a failed record) is dead-lettered with that reason when it
+is on its last allowed receive, rather than moved there without one by the redrive policy.
+
 If even the dead-letter send fails the record is reported as failed, so it is never lost.
 
 Time: the function's clients make at most ``LAMBDA_MAX_ATTEMPTS`` attempts per call with short
@@ -58,6 +62,10 @@ MAX_WAITS = 192  # 192 x 15 minutes = 2 days
 # A task re-queued to wait reappears after LIMIT_WAIT_SECONDS; until then it stands for its copy.
 WAITING_MEMORY = LIMIT_WAIT_SECONDS - 60
 UNREADABLE_MESSAGE = "UnreadableMessage"
+# Why a record handed back to the queue on its last allowed receive was dead-lettered.
+NEXT_STEPS_NOT_QUEUED = "NextStepsNotQueued"
+OUT_OF_TIME = "OutOfTime"
+FAILED_DUPLICATE = "FailedDuplicate"
 # The retry budget of one call: 3 attempts with 3 s to connect and 10 s to read is about 40 s
 # at worst (standard mode's backoff included); throttling beyond that is retried through SQS.
 LAMBDA_MAX_ATTEMPTS = 3
@@ -117,9 +125,9 @@ class Runtime:
         ``remaining_millis`` (the Lambda context's ``get_remaining_time_in_millis``): once it
         is below ``RESERVE_MILLIS``, the records not yet started are reported as failed.
         """
-        failed: list[str] = []
         first_of: dict[str, str] = {}
         outcome: dict[str, bool] = {}
+        started: set[str] = set()
         self.outbox.begin()
         self._waits_in_batch = {}
         for index, record in enumerate(records):
@@ -147,17 +155,55 @@ class Runtime:
             self.outbox.for_record(message_id)
             self._record_id = message_id
             outcome[message_id] = self._process_one(record, body)
+            started.add(message_id)
             if not outcome[message_id]:
                 self.outbox.discard(message_id)
         unsent = self.outbox.flush()
         for record_id, key in self._waits_in_batch.items():
             if record_id in unsent:
                 self._waiting.pop(key, None)  # its wait was not queued: not waiting after all
-        for record in records:
-            first = first_of[record["messageId"]]
-            if not outcome[first] or first in unsent:
-                failed.append(record["messageId"])
+        failed = self._failures(records, first_of, outcome, started, unsent)
         return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    def _failures(
+        self,
+        records: list[dict[str, Any]],
+        first_of: dict[str, str],
+        outcome: dict[str, bool],
+        started: set[str],
+        unsent: set[str],
+    ) -> list[str]:
+        """The records to hand back; those handed back without a decision of their own on
+        their last allowed receive are dead-lettered with the reason instead."""
+        failed: list[str] = []
+        for record in records:
+            record_id = record["messageId"]
+            first = first_of[record_id]
+            if outcome[first] and first not in unsent:
+                continue
+            if first in unsent:
+                handed_back = (NEXT_STEPS_NOT_QUEUED, "its next steps could not be queued")
+            elif record_id not in started and first == record_id:
+                handed_back = (OUT_OF_TIME, "not started: the invocation was running out of time")
+            elif first != record_id:
+                handed_back = (FAILED_DUPLICATE, f"a duplicate of record {first}, which failed")
+            else:
+                failed.append(record_id)  # its own retry or dead letter, decided above
+                continue
+            if not self._dead_letter_on_last_receive(record, *handed_back):
+                failed.append(record_id)
+        return failed
+
+    def _dead_letter_on_last_receive(self, record: dict[str, Any], code: str, reason: str) -> bool:
+        """A record handed back on its last allowed receive goes to the dead-letter queue now,
+        with ``reason`` (the redrive policy would move it there without one). True when it did."""
+        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        if receive_count < self.config.max_receive_count:
+            return False
+        log = self.log.bind(message_id=record["messageId"], receive_count=receive_count)
+        reason = f"handed back on its last allowed receive ({receive_count}): {reason}"
+        problem = DeadLetterError(reason, code)
+        return self.dead_letter(log, record.get("body", ""), problem, receive_count)
 
     def _process_one(self, record: dict[str, Any], body: str) -> bool:
         """True when the record may be deleted from the queue."""
