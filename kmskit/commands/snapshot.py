@@ -28,7 +28,14 @@ from kmskit.errors import (
 )
 from kmskit.progress import progress_bar
 from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo, client_factory, copy_refusal
-from kmskit.snapshots.model import Origin, Role, SnapshotError, SnapshotRef
+from kmskit.snapshots.model import (
+    Kind,
+    Origin,
+    Role,
+    SnapshotError,
+    SnapshotRef,
+    valid_snapshot_id,
+)
 from kmskit.snapshots.outcomes import KEY_CODES, DeadLetterError, RetryableError, StepError
 
 _ACCESS_CODES = {"AccessDenied", "UnauthorizedOperation", "AccessDeniedException", *KEY_CODES}
@@ -114,20 +121,38 @@ def _fail(problem: StepError) -> KmskitError:
     return KmskitError(problem.reason)
 
 
+def _kinds(text: str) -> tuple[Kind, ...]:
+    """The kinds of snapshot ``text`` (an ID or identifier, not an ARN) can name."""
+    if valid_snapshot_id("EBS", text):
+        return ("EBS",)
+    if valid_snapshot_id("RDS", text) and not text.startswith("snap-"):
+        return ("RDS", "AURORA")
+    raise UsageError(
+        "'SNAPSHOT' must be an EBS snapshot ID (snap-0123456789abcdef0), an RDS or "
+        f"Aurora snapshot identifier, or a snapshot ARN. Received: {text!r}"
+    )
+
+
+def _check_snapshot_argument(text: str) -> None:
+    """Refuse a SNAPSHOT that cannot name one, before any AWS call."""
+    if not text.startswith("arn:"):
+        _kinds(text)
+        return
+    try:
+        SnapshotRef.from_arn(text)
+    except SnapshotError as error:
+        raise UsageError(f"'SNAPSHOT' {error}") from error
+
+
 def _resolve(engine: SnapshotEngine, text: str, region: str) -> SnapshotInfo:
-    candidates: list[SnapshotRef]
-    if text.startswith("arn:"):
-        try:
-            candidates = [SnapshotRef.from_arn(text, account=engine.account)]
-        except SnapshotError as error:
-            raise UsageError(f"'SNAPSHOT' {error}") from error
-    elif text.startswith("snap-"):
-        candidates = [SnapshotRef("EBS", text, region, engine.account)]
-    else:
-        candidates = [
-            SnapshotRef("RDS", text, region, engine.account),
-            SnapshotRef("AURORA", text, region, engine.account),
+    candidates = (
+        [SnapshotRef.from_arn(text, account=engine.account)]
+        if text.startswith("arn:")
+        else [
+            SnapshotRef(kind, text, region, engine.account, engine.partition)
+            for kind in _kinds(text)
         ]
+    )
     for ref in candidates:
         info = engine.describe(ref)
         if info is not None:
@@ -137,6 +162,7 @@ def _resolve(engine: SnapshotEngine, text: str, region: str) -> SnapshotInfo:
 
 def run_copy(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    _check_snapshot_argument(args.snapshot)
     if args.to_account is not None:
         check_accounts([args.to_account], "--to-account")
     check_regions([args.to_region], "--to-region")
@@ -155,10 +181,12 @@ def run_copy(args: argparse.Namespace) -> int:
         raise UsageError("'--region' is needed (no Region is configured)")
     clients = client_factory(settings)
     try:
-        account = str(clients("sts", region).get_caller_identity()["Account"])
+        identity = clients("sts", region).get_caller_identity()
     except ClientError as error:
         raise from_client_error(error, "look up this account (sts:GetCallerIdentity)") from error
-    engine = SnapshotEngine(clients, account=account)
+    # The partition of the caller's own ARN: aws, aws-cn or aws-us-gov.
+    partition = str(identity["Arn"]).split(":")[1]
+    engine = SnapshotEngine(clients, account=str(identity["Account"]), partition=partition)
     try:
         return _copy(engine, args, region)
     except StepError as problem:

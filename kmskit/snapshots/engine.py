@@ -100,6 +100,17 @@ class CopyResult:
     created: bool
 
 
+def _named(
+    rows: list[dict[str, Any]], ref: SnapshotRef, id_field: str, arn_field: str
+) -> list[dict[str, Any]]:
+    """The rows of ``ref`` itself, by identifier or ARN (a shared snapshot's is its ARN)."""
+    return [
+        r
+        for r in rows
+        if ref.id and (r.get(id_field) in (ref.id, ref.arn) or r.get(arn_field) == ref.arn)
+    ]
+
+
 class SnapshotEngine:
     """Copy, share, watch and delete snapshots in one account.
 
@@ -134,9 +145,12 @@ class SnapshotEngine:
     def describe(self, ref: SnapshotRef) -> SnapshotInfo | None:
         """The snapshot, or None when it does not exist (any more)."""
         try:
+            # Only the row of the snapshot asked for: RDS lists every snapshot for an empty
+            # identifier, and a copy or share must never fall on another one.
             if ref.kind == "EBS":
                 found = self._ec2(ref.region).describe_snapshots(SnapshotIds=[ref.id])["Snapshots"]
-                return self._ebs_info(found[0], ref.region) if found else None
+                rows = [r for r in found if r.get("SnapshotId") == ref.id]
+                return self._ebs_info(rows[0], ref.region) if rows else None
             shared = ref.account != self.account
             # An automated snapshot is found by its identifier only with SnapshotType.
             automated = {"SnapshotType": "automated"} if ref.automated and not shared else {}
@@ -146,14 +160,19 @@ class SnapshotEngine:
                     IncludeShared=shared,
                     **automated,
                 )
-                rows = response["DBSnapshots"]
+                rows = _named(response["DBSnapshots"], ref, "DBSnapshotIdentifier", "DBSnapshotArn")
                 return self._rds_info(rows[0], ref.region) if rows else None
             response = self._rds(ref.region).describe_db_cluster_snapshots(
                 DBClusterSnapshotIdentifier=ref.arn if shared else ref.id,
                 IncludeShared=shared,
                 **automated,
             )
-            rows = response["DBClusterSnapshots"]
+            rows = _named(
+                response["DBClusterSnapshots"],
+                ref,
+                "DBClusterSnapshotIdentifier",
+                "DBClusterSnapshotArn",
+            )
             return self._aurora_info(rows[0], ref.region) if rows else None
         except ClientError as error:
             if error_code(error) in _NOT_FOUND:

@@ -55,8 +55,31 @@ _ARN = re.compile(
 )
 
 
+# A snapshot's ID (EBS) or identifier (RDS, Aurora: letters, digits and hyphens, with the service
+# prefix of automated and AWS Backup snapshots, "rds:" or "awsbackup:"), checked loosely: the
+# point is to refuse what names no snapshot (an empty one lists them all).
+EBS_SNAPSHOT_ID = re.compile(r"^snap-[0-9a-z]{1,64}\Z")
+RDS_SNAPSHOT_ID = re.compile(r"^(?:[a-z]+:)?[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
+# RDS refuses tag values that begin with "aws:" or "rds:", as automated snapshot identifiers do;
+# such a value is tagged with this marker in front (identifiers never hold "=").
+_ESCAPED_TAG_VALUE = "id="
+
+
 class SnapshotError(ValueError):
     """A snapshot reference or message that cannot be understood."""
+
+
+def valid_snapshot_id(kind: Kind, ident: str) -> bool:
+    """Whether ``ident`` can name a snapshot of ``kind`` (an ID or identifier, not an ARN)."""
+    return bool((EBS_SNAPSHOT_ID if kind == "EBS" else RDS_SNAPSHOT_ID).match(ident))
+
+
+def _tag_value(value: str) -> str:
+    return _ESCAPED_TAG_VALUE + value if value[:4].lower() in ("aws:", "rds:") else value
+
+
+def _from_tag_value(value: str) -> str:
+    return value.removeprefix(_ESCAPED_TAG_VALUE)
 
 
 @dataclass(frozen=True)
@@ -98,6 +121,8 @@ class SnapshotRef:
             if not rest.startswith("snapshot/") or not REGION.match(region or ""):
                 raise SnapshotError(f"not an EBS snapshot ARN: {arn!r}")
             owner = b if ACCOUNT_ID.match(b) else (account or "")
+            if not valid_snapshot_id("EBS", rest.removeprefix("snapshot/")):
+                raise SnapshotError(f"not an EBS snapshot ARN: {arn!r}")
             return cls("EBS", rest.removeprefix("snapshot/"), region, owner, partition)
         kind: Kind
         if rest.startswith("snapshot:"):
@@ -106,7 +131,7 @@ class SnapshotRef:
             kind, ident = "AURORA", rest.removeprefix("cluster-snapshot:")
         else:
             raise SnapshotError(f"not an RDS snapshot ARN: {arn!r}")
-        if not REGION.match(a) or not ACCOUNT_ID.match(b):
+        if not REGION.match(a) or not ACCOUNT_ID.match(b) or not valid_snapshot_id(kind, ident):
             raise SnapshotError(f"not an RDS snapshot ARN: {arn!r}")
         return cls(kind, ident, a, b, partition)
 
@@ -133,7 +158,7 @@ class Origin:
     def tags(self) -> dict[str, str]:
         return {
             TAG_SOURCE_KIND: self.kind,
-            TAG_SOURCE_ID: self.id,
+            TAG_SOURCE_ID: _tag_value(self.id),
             TAG_SOURCE_REGION: self.region,
             TAG_SOURCE_ACCOUNT: self.account,
             TAG_SOURCE_TIME: self.time,
@@ -147,7 +172,7 @@ class Origin:
                 return None
             return cls(
                 kind,
-                tags[TAG_SOURCE_ID],
+                _from_tag_value(tags[TAG_SOURCE_ID]),
                 tags[TAG_SOURCE_REGION],
                 tags[TAG_SOURCE_ACCOUNT],
                 tags[TAG_SOURCE_TIME],

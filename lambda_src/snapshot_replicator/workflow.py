@@ -340,7 +340,9 @@ class Workflow:
             except SnapshotError:
                 return None
         else:
-            source = SnapshotRef(origin.kind, origin.id, origin.region, origin.account)
+            source = SnapshotRef(
+                origin.kind, origin.id, origin.region, origin.account, info.ref.partition
+            )
         return Task(
             action="watch",
             role=role,  # type: ignore[arg-type]

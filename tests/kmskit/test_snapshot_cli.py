@@ -422,6 +422,50 @@ def test_kms_key_that_is_no_key_arn_is_refused_naming_it(
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("", "must be an EBS snapshot ID"),
+        ("snap-", "must be an EBS snapshot ID"),
+        ("orders/2026", "must be an EBS snapshot ID"),
+        ("arn:aws:rds:eu-west-1:111111111111:snapshot:", "not an RDS snapshot ARN"),
+    ],
+)
+def test_a_snapshot_argument_that_names_no_snapshot_is_refused(
+    aws: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    problem: str,
+) -> None:
+    # An empty identifier made RDS list every snapshot: the first was copied (and shared).
+    no_aws_call(monkeypatch)
+    args = copy_args(aws, "--to-account", "444444444444")
+    args[2] = value
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "'SNAPSHOT'" in err
+    assert problem in err
+    assert repr(value) in err
+
+
+def test_describe_returns_only_the_snapshot_asked_for() -> None:
+    engine, stubber = stubbed_engine("rds")
+    other = {
+        "DBSnapshotIdentifier": "payroll-final",
+        "DBSnapshotArn": "arn:aws:rds:eu-central-1:111111111111:snapshot:payroll-final",
+        "Status": "available",
+    }
+    stubber.add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [other]},
+        {"DBSnapshotIdentifier": "orders-final", "IncludeShared": False},
+    )
+    assert (
+        engine.describe(SnapshotRef("RDS", "orders-final", TARGET_REGION, "111111111111")) is None
+    )
+
+
 def test_to_region_that_is_no_region_is_refused_naming_it(
     aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

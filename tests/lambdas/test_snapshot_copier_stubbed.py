@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from kmskit.snapshots.engine import SnapshotInfo
 from kmskit.snapshots.model import (
     TAG_COPY_KEY,
     TAG_DESTINATION_ACCOUNT,
@@ -811,6 +812,79 @@ def test_a_wait_that_could_not_be_queued_is_retried_not_dropped(stubs: Stubs) ->
     assert rt.process([record(task.to_json(), receive_count=2)]) == {"batchItemFailures": []}
 
 
+def test_next_steps_not_queued_on_the_last_receive_are_dead_lettered_with_the_reason(
+    stubs: Stubs,
+) -> None:
+    task = rds_task()
+    stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
+    sqs = stubs.on("sqs", REGION)
+    sqs.add_client_error("send_message_batch", "InternalError", "try again", http_status_code=500)
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains("last allowed receive (5)", "next steps could not be queued"),
+        "NextStepsNotQueued",
+        count=5,
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json(), receive_count=5)]) == {"batchItemFailures": []}
+
+
+def test_a_duplicate_of_a_failed_record_on_its_last_receive_is_dead_lettered(
+    stubs: Stubs,
+) -> None:
+    task = ebs_task()
+    expect_no_ebs_copy_yet(stubs, task)
+    stubs.on("ec2", OTHER).add_client_error("copy_snapshot", "RequestLimitExceeded", "slow down")
+    first = record(task.to_json())
+    duplicate = record(task.to_json(), receive_count=5)
+    expect_retry(stubs, first, 1)
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains("last allowed receive (5)", f"a duplicate of record {first['messageId']}"),
+        "FailedDuplicate",
+        count=5,
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([first, duplicate]) == {
+        "batchItemFailures": [{"itemIdentifier": first["messageId"]}]
+    }
+
+
+def test_a_task_rebuilt_from_a_copys_tags_keeps_the_partition() -> None:
+    # In aws-cn the rebuilt source was named arn:aws:rds:cn-north-1:..., which no copy can use.
+    config = replicator_config(
+        partition="aws-cn",
+        region="cn-north-1",
+        destinations=[
+            {
+                "region": "cn-northwest-1",
+                "kms_key_arn": f"arn:aws-cn:kms:cn-northwest-1:{SOURCE}:key/k",
+            }
+        ],
+    )
+    rt = runtime(config, lambda service, region: None)
+    source = SnapshotRef("RDS", "orders", "cn-north-1", SOURCE, "aws-cn")
+    origin = Origin.of(source, WHEN)
+    tags = rt.engine.copy_tags(
+        origin, region="cn-northwest-1", role="replica", destination_account=None
+    )
+    copy = SnapshotInfo(
+        ref=SnapshotRef("RDS", "kmskit-r-orders-x", "cn-northwest-1", SOURCE, "aws-cn"),
+        state="failed",
+        progress=0,
+        encrypted=True,
+        kms_key_id=f"arn:aws-cn:kms:cn-northwest-1:{SOURCE}:key/k",
+        created=None,
+        tags=tags,
+        message="failed",
+    )
+    task = rt.workflow.task_from_copy(copy)
+    assert task is not None
+    assert task.source.arn == source.arn
+
+
 # ------------------------------------------------------------- redrives and vanished copies
 def test_a_retry_while_the_failed_rds_copy_is_deleting_comes_back_later(stubs: Stubs) -> None:
     task = rds_task()
@@ -979,6 +1053,32 @@ def test_a_late_duplicate_of_a_handled_record_is_not_handed_back(
     )
     # The duplicate shares the handled record's outcome; only the unhandled body goes back.
     assert response == {"batchItemFailures": [{"itemIdentifier": late["messageId"]}]}
+
+
+def test_a_record_not_started_on_its_last_receive_is_dead_lettered_with_the_reason(
+    stubs: Stubs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Handed back on its fifth receive, the redrive policy would move it without a reason.
+    last, early = ebs_task(), rds_task()
+    batch = [
+        record("not a message 0"),
+        record("not a message 1"),
+        record(last.to_json(), receive_count=5),
+        record(early.to_json(), receive_count=2),
+    ]
+    expect_dead_letter(
+        stubs,
+        last.to_json(),
+        Contains("handed back on its last allowed receive (5)", "running out of time"),
+        "OutOfTime",
+        count=5,
+    )
+    rt = runtime(replicator_config(), stubs)
+    monkeypatch.setattr(handler_module, "_runtime", rt)
+    running_out = Context(start=RESERVE_MILLIS + 1_000, step=600)
+    response = handler_module.handler({"Records": batch}, running_out)
+    assert response == {"batchItemFailures": [{"itemIdentifier": batch[3]["messageId"]}]}
+    assert metrics(rt, "DeadLettered") == 1
 
 
 def test_the_function_clients_fit_their_retries_in_the_time_budget() -> None:

@@ -7,7 +7,14 @@ import re
 
 import pytest
 
-from kmskit.snapshots.model import Origin, SnapshotError, SnapshotRef, copy_key, rds_identifier
+from kmskit.snapshots.model import (
+    TAG_SOURCE_ID,
+    Origin,
+    SnapshotError,
+    SnapshotRef,
+    copy_key,
+    rds_identifier,
+)
 from lambda_src.snapshot_replicator.messages import (
     CopyFinished,
     Created,
@@ -136,6 +143,12 @@ def test_arns_of_every_partitions_regions(arn: str, expected: tuple[str, ...]) -
         # "$" matches before a final newline: neither field may end in one.
         "arn:aws:rds:eu-west-1:111111111111\n:snapshot:x",
         "arn:aws:rds:eu-west-1\n:111111111111:snapshot:x",
+        # No identifier: RDS would list every snapshot for it (and EC2 fail).
+        "arn:aws:rds:eu-west-1:111111111111:snapshot:",
+        "arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:",
+        "arn:aws:ec2:eu-west-1::snapshot/",
+        "arn:aws:ec2:eu-west-1::snapshot/snap-",
+        "arn:aws:rds:eu-west-1:111111111111:snapshot:orders db",
     ],
 )
 def test_bad_arns_are_refused(arn: str) -> None:
@@ -162,6 +175,19 @@ def test_rds_identifiers_are_valid_and_deterministic(source_id: str) -> None:
     assert RDS_IDENTIFIER.match(name), name
     assert len(name) <= 63
     assert name == rds_identifier(origin, key, "replica")
+
+
+def test_an_automated_snapshots_identifier_is_tagged_in_a_form_rds_accepts() -> None:
+    # RDS refuses tag values beginning with "rds:" or "aws:", as automated snapshots' do.
+    origin = Origin("RDS", "rds:orders-2026-11-20-12-24", "eu-west-1", "111111111111", "t")
+    tags = origin.tags()
+    assert [v for v in tags.values() if v[:4].lower() in ("rds:", "aws:")] == []
+    assert tags[TAG_SOURCE_ID] == "id=rds:orders-2026-11-20-12-24"
+    assert Origin.from_tags(tags) == origin
+    # A copy tagged before (if RDS took it) reads back the same.
+    assert Origin.from_tags({**tags, TAG_SOURCE_ID: "rds:orders-2026-11-20-12-24"}) == origin
+    manual = Origin("RDS", "orders-final", "eu-west-1", "111111111111", "t")
+    assert manual.tags()[TAG_SOURCE_ID] == "orders-final"
 
 
 def test_copy_keys_differ_by_destination_and_role() -> None:
