@@ -139,7 +139,7 @@ def audit_context(outdir: Path) -> Context:
 
 
 def compliance_context(outdir: Path) -> Context:
-    """docs/compliance.md: a snapshot copier ``function`` and an access-log bucket, the
+    """docs/compliance.md: a ``replicator``, its copier ``function`` and an access-log bucket, the
     constructs whose acknowledgments the document quotes, and the rule groups it names."""
     from constructs_lib import (  # noqa: PLC0415
         CustomerManagedKey,
@@ -157,6 +157,7 @@ def compliance_context(outdir: Path) -> Context:
         destinations=[ReplicationDestination(region=OTHER_REGION, kms_key_arn=CENTRAL_KEY_ARN)],
     )
     key = CustomerManagedKey(stack, "DataKey", alias="alias/team/data")
+    context["replicator"] = replicator
     context["function"] = replicator.copier
     context["log_bucket"] = EncryptedBucket(stack, "Bucket", encryption_key=key).access_log_bucket
     # The rule groups EncryptedBucket acknowledges on its log bucket.
