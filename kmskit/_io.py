@@ -1,7 +1,8 @@
 """Input and output that never leaves a half-written file.
 
 :func:`atomic_output` writes to a temporary file next to the target and renames it into place
-only when the writer finished without an exception; ``-`` means standard output.
+only when the writer finished without an exception; ``-`` means standard output. On Linux the
+temporary file has no name until then (``O_TMPFILE``), so not even SIGKILL leaves it behind.
 
 :func:`check_input` and :func:`check_output` let a command refuse a bad path (missing, a
 directory, not readable or writable) before it calls AWS, with a message naming the argument.
@@ -134,13 +135,23 @@ def atomic_output(
         return
     if not exclusive:
         target = _resolved(target)
+    folder = target.parent if str(target.parent) else Path(".")
     try:
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed on success
-            dir=target.parent if str(target.parent) else ".",
-            prefix=f".{target.name}.",
-            suffix=".partial",
-            delete=False,
-        )
+        unnamed = _unnamed_file(folder, mode)
+    except OSError as error:
+        raise from_os_error(error, f"write '{path}'") from error
+    if unnamed is not None:
+        with unnamed:
+            yield unnamed
+            try:
+                unnamed.flush()
+                os.fsync(unnamed.fileno())
+                _name_unnamed(unnamed, target, path, exclusive=exclusive)
+            except OSError as error:
+                raise from_os_error(error, f"write '{path}'") from error
+        return
+    try:
+        handle = _named_temporary_file(folder, target.name)
     except OSError as error:
         raise from_os_error(error, f"write '{path}'") from error
     try:
@@ -153,16 +164,113 @@ def atomic_output(
             except OSError as error:
                 raise from_os_error(error, f"write '{path}'") from error
         try:
-            if exclusive:
-                _link_new(handle.name, target, path)
-            else:
-                os.replace(handle.name, target)
+            _put_in_place(handle.name, target, path, exclusive=exclusive)
         except OSError as error:
             raise from_os_error(error, f"write '{path}'") from error
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(handle.name)
         raise
+
+
+def _named_temporary_file(folder: Path, name: str) -> tempfile._TemporaryFileWrapper[bytes]:
+    return tempfile.NamedTemporaryFile(
+        dir=folder, prefix=f".{name}.", suffix=".partial", delete=False
+    )
+
+
+def _put_in_place(
+    written: str, target: Path, path: str | os.PathLike[str], *, exclusive: bool
+) -> None:
+    if exclusive:
+        _link_new(written, target, path)
+    else:
+        os.replace(written, target)
+
+
+# link(2) fails with these where the file system has no hard links (FAT, exFAT, some shares).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
+# Linking /proc/self/fd/N fails with these where /proc is not the usual one (some sandboxes):
+# the unnamed file is then copied instead.
+_CANNOT_LINK_DESCRIPTOR = _NO_HARD_LINKS | {errno.EXDEV, errno.ENOENT}
+# open(2): file systems without O_TMPFILE answer with one of these.
+_NO_UNNAMED_FILES = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL})
+
+
+def _unnamed_file(folder: Path, mode: int) -> BinaryIO | None:
+    """A file without a name in ``folder`` (Linux's ``O_TMPFILE``), or None where there is none.
+
+    A process killed outright (SIGKILL, the out-of-memory killer) while writing it leaves
+    nothing behind; the file gets its name only when it is complete (:func:`_name_unnamed`)."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        descriptor = os.open(folder, flag | os.O_RDWR, mode)
+    except OSError as error:
+        if error.errno in _NO_UNNAMED_FILES:
+            return None
+        raise
+    try:
+        os.fchmod(descriptor, mode)  # the mode given to open is reduced by the umask
+        return os.fdopen(descriptor, "w+b")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def _name_unnamed(
+    unnamed: BinaryIO, target: Path, path: str | os.PathLike[str], *, exclusive: bool
+) -> None:
+    """Give the finished ``unnamed`` file its name: ``target`` (exclusive), or a temporary
+    name renamed onto ``target``. Where hard links fail, its bytes are copied to a temporary
+    file instead."""
+    folder = target.parent if str(target.parent) else Path(".")
+    if exclusive:
+        try:
+            _link_descriptor(unnamed.fileno(), target)
+            return
+        except FileExistsError as error:
+            raise _appeared(path) from error
+        except OSError as error:
+            if error.errno not in _CANNOT_LINK_DESCRIPTOR:
+                raise
+    temporary = _named_temporary_file(folder, target.name)
+    temporary.close()
+    try:
+        try:
+            os.unlink(temporary.name)  # link(2) never replaces a name
+            _link_descriptor(unnamed.fileno(), Path(temporary.name))
+        except OSError as error:
+            if error.errno not in _CANNOT_LINK_DESCRIPTOR:
+                raise
+            _copy_to(unnamed, temporary.name)
+        _put_in_place(temporary.name, target, path, exclusive=exclusive)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary.name)
+        raise
+
+
+def _link_descriptor(descriptor: int, name: Path) -> None:
+    """linkat(2) of ``/proc/self/fd/N`` with AT_SYMLINK_FOLLOW: Python's os.link uses link(2),
+    which does not follow the /proc link, unless it is given a directory descriptor."""
+    proc = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.link(str(descriptor), name, src_dir_fd=proc, follow_symlinks=True)
+    finally:
+        os.close(proc)
+
+
+def _copy_to(unnamed: BinaryIO, name: str) -> None:
+    descriptor = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as copy:
+        os.fchmod(copy.fileno(), stat.S_IMODE(os.fstat(unnamed.fileno()).st_mode))
+        unnamed.seek(0)
+        while chunk := unnamed.read(1 << 20):
+            copy.write(chunk)
+        copy.flush()
+        os.fsync(copy.fileno())
 
 
 def writes_in_place(path: str | os.PathLike[str]) -> bool:
@@ -257,10 +365,6 @@ def _special_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             raise  # the reader of a FIFO went away: as for stdout (see kmskit.cli)
         except OSError as error:
             raise from_os_error(error, f"write '{path}'") from error
-
-
-# link(2) fails with these where the file system has no hard links (FAT, exFAT, some shares).
-_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 
 
 def _link_new(written: str, target: Path, path: str | os.PathLike[str]) -> None:

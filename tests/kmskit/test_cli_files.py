@@ -214,6 +214,52 @@ def test_any_other_file_error_is_one_line_naming_the_file(
 # --- atomic_output, the library side ------------------------------------------------------------
 
 
+@pytest.fixture(params=["unnamed", "named"])
+def temporary_files(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each atomic_output test runs with Linux's unnamed temporary files (O_TMPFILE) and with
+    the named ``.partial`` file used where there are none."""
+    if request.param == "named":
+        monkeypatch.setattr(_io, "_unnamed_file", lambda folder, mode: None)
+    return str(request.param)
+
+
+def test_the_output_has_no_name_until_it_is_complete(tmp_path: Path) -> None:
+    # A process killed outright (SIGKILL, the OOM killer) while writing leaves nothing behind.
+    probe = _io._unnamed_file(tmp_path, 0o600)
+    if probe is None:
+        pytest.skip("no O_TMPFILE here")
+    probe.close()
+    target = tmp_path / "plain.txt"
+    with _io.atomic_output(target) as out:
+        out.write(b"secret")
+        out.flush()
+        assert list(tmp_path.iterdir()) == []
+    assert target.read_bytes() == b"secret"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["plain.txt"]
+
+
+def test_atomic_output_replaces_a_file_and_leaves_nothing_on_failure(
+    tmp_path: Path, temporary_files: str
+) -> None:
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"before")
+
+    def fail_mid_write() -> None:
+        with _io.atomic_output(target) as out:
+            out.write(b"half")
+            raise RuntimeError("failed mid-write")
+
+    with pytest.raises(RuntimeError):
+        fail_mid_write()
+    assert target.read_bytes() == b"before"
+    with _io.atomic_output(target) as out:
+        out.write(b"after")
+    assert target.read_bytes() == b"after"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
 def test_atomic_output_names_a_missing_directory(tmp_path: Path) -> None:
     target = tmp_path / "gone" / "out.bin"
     with pytest.raises(NotFoundError) as error, _io.atomic_output(target):
@@ -221,7 +267,9 @@ def test_atomic_output_names_a_missing_directory(tmp_path: Path) -> None:
     assert f"Received: '{target}'" in str(error.value)
 
 
-def test_atomic_output_rename_failure_is_an_error_and_leaves_nothing(tmp_path: Path) -> None:
+def test_atomic_output_rename_failure_is_an_error_and_leaves_nothing(
+    tmp_path: Path, temporary_files: str
+) -> None:
     target = tmp_path / "out.bin"
 
     def write() -> None:
@@ -246,7 +294,7 @@ def write_ours(target: Path, *, theirs: bytes | None = None) -> None:
 
 
 def test_exclusive_atomic_output_never_replaces_a_file_that_appeared_meanwhile(
-    tmp_path: Path,
+    tmp_path: Path, temporary_files: str
 ) -> None:
     # Saved key material may be the only copy: another run's file at the same path must survive.
     target = tmp_path / "material.bin"
@@ -260,7 +308,9 @@ def test_exclusive_atomic_output_never_replaces_a_file_that_appeared_meanwhile(
     assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
 
 
-def test_exclusive_atomic_output_writes_a_new_file_private(tmp_path: Path) -> None:
+def test_exclusive_atomic_output_writes_a_new_file_private(
+    tmp_path: Path, temporary_files: str
+) -> None:
     target = tmp_path / "material.bin"
     write_ours(target)
     assert target.read_bytes() == b"ours"
@@ -279,7 +329,7 @@ def no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_exclusive_atomic_output_works_without_hard_links(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporary_files: str
 ) -> None:
     # Saved key material is meant to go offline, often to a FAT-formatted stick.
     no_hard_links(monkeypatch)
@@ -290,8 +340,39 @@ def test_exclusive_atomic_output_works_without_hard_links(
     assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
 
 
+def test_atomic_output_works_without_hard_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporary_files: str
+) -> None:
+    # An unnamed file is then copied to a named one, with its mode, before the rename.
+    no_hard_links(monkeypatch)
+    target = tmp_path / "plain.txt"
+    target.write_bytes(b"before")
+    with _io.atomic_output(target, mode=0o640) as out:
+        out.write(b"x" * 3_000_000)
+    assert target.read_bytes() == b"x" * 3_000_000
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["plain.txt"]
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_an_unnamed_file_that_cannot_be_linked_is_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exclusive: bool
+) -> None:
+    # Some sandboxes mount a /proc whose descriptor links cannot be linked (EXDEV).
+    def cannot_link(descriptor: int, name: Path) -> None:
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+
+    monkeypatch.setattr(_io, "_link_descriptor", cannot_link)
+    target = tmp_path / "material.bin"
+    with _io.atomic_output(target, exclusive=exclusive) as out:
+        out.write(b"ours")
+    assert target.read_bytes() == b"ours"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
+
+
 def test_exclusive_atomic_output_without_hard_links_still_keeps_a_file_that_appeared(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporary_files: str
 ) -> None:
     no_hard_links(monkeypatch)
     target = tmp_path / "material.bin"

@@ -3,6 +3,7 @@ and no partial output file left behind (end to end, in a subprocess against a mo
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -48,6 +49,55 @@ def _partials(folder: Path) -> list[Path]:
     return sorted(folder.glob(".*.partial"))
 
 
+def _writing_output(process: subprocess.Popen[bytes], folder: Path) -> bool:
+    """Whether ``process`` holds an output file open in ``folder``: a ``.partial`` file, or an
+    unnamed one (O_TMPFILE, shown by /proc as ``folder/#inode (deleted)``)."""
+    descriptors = Path(f"/proc/{process.pid}/fd")
+    with_names = []
+    for descriptor in descriptors.iterdir() if descriptors.is_dir() else []:
+        with contextlib.suppress(OSError):
+            with_names.append(os.readlink(descriptor))
+    return bool(_partials(folder)) or any(
+        name.startswith(f"{folder}/#") or name.startswith(f"{folder}/.") for name in with_names
+    )
+
+
+def _encrypting_from_a_fifo(server: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
+    source = folder / "plain.fifo"
+    os.mkfifo(source)
+    argv = ["encrypt", "-q", "--key", "alias/e2e", "--context", "env=ci"]
+    argv += ["--frame-length", str(FRAME)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "kmskit", *argv, str(source), str(folder / "plain.enc")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=server,
+        cwd=ROOT,
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads start before the exec
+    )
+
+
+def _signal_mid_write(process: subprocess.Popen[bytes], folder: Path, signum: int) -> bytes:
+    """Feed ``process`` a few frames and keep its input open, so that it is blocked reading
+    more when ``signum`` arrives; its stderr."""
+    try:
+        with _writer(folder / "plain.fifo", process) as writer:
+            writer.write(os.urandom(5 * FRAME))
+            writer.flush()
+            deadline = time.monotonic() + 60
+            while not _writing_output(process, folder) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _writing_output(process, folder), "kmskit never started writing its output"
+            time.sleep(0.5)  # let it encrypt what it was given and block on the FIFO
+            process.send_signal(signum)
+            _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return stderr
+
+
 @pytest.mark.parametrize(
     ("signum", "exit_code", "message"),
     [
@@ -62,37 +112,17 @@ def test_a_signal_mid_write_leaves_no_partial_file(
     exit_code: int,
     message: str,
 ) -> None:
-    source = tmp_path / "plain.fifo"
-    os.mkfifo(source)
-    target = tmp_path / "plain.enc"
-    argv = ["encrypt", "-q", "--key", "alias/e2e", "--context", "env=ci"]
-    argv += ["--frame-length", str(FRAME)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kmskit", *argv, str(source), str(target)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=server,
-        cwd=ROOT,
-        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads start before the exec
-    )
-    try:
-        # A few frames, and the writer stays open, so kmskit is blocked reading more when the
-        # signal arrives.
-        with _writer(source, process) as writer:
-            writer.write(os.urandom(5 * FRAME))
-            writer.flush()
-            deadline = time.monotonic() + 60
-            while not _partials(tmp_path) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert _partials(tmp_path), "kmskit never started writing its output"
-            time.sleep(0.5)  # let it encrypt what it was given and block on the FIFO
-            process.send_signal(signum)
-            _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    process = _encrypting_from_a_fifo(server, tmp_path)
+    stderr = _signal_mid_write(process, tmp_path, signum)
     assert process.returncode == exit_code, stderr
     assert stderr.decode().strip().splitlines() == [message]
-    assert _partials(tmp_path) == []
-    assert not target.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["plain.fifo"]
+
+
+@pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="unnamed files are Linux's O_TMPFILE")
+def test_sigkill_mid_write_leaves_nothing_either(server: dict[str, str], tmp_path: Path) -> None:
+    # No clean-up runs under SIGKILL (or the OOM killer): the output had no name yet.
+    process = _encrypting_from_a_fifo(server, tmp_path)
+    _signal_mid_write(process, tmp_path, signal.SIGKILL)
+    assert process.returncode == -signal.SIGKILL
+    assert [p.name for p in tmp_path.iterdir()] == ["plain.fifo"]
