@@ -186,7 +186,10 @@ class Runtime:
             elif record_id not in started and first == record_id:
                 handed_back = (OUT_OF_TIME, "not started: the invocation was running out of time")
             elif first != record_id:
-                handed_back = (FAILED_DUPLICATE, f"a duplicate of record {first}, which failed")
+                handed_back = (
+                    FAILED_DUPLICATE,
+                    f"a duplicate of record {first}, which went back to the queue",
+                )
             else:
                 failed.append(record_id)  # its own retry or dead letter, decided above
                 continue
