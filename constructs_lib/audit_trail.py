@@ -531,6 +531,12 @@ class AuditTrail(Construct):
             "must be an aws_cdk.RemovalPolicy",
             removal_policy,
         )
+        require(
+            removal_policy != RemovalPolicy.SNAPSHOT,
+            "removal_policy",
+            "must not be RemovalPolicy.SNAPSHOT: CloudFormation cannot snapshot a log group",
+            removal_policy,
+        )
         data_event_buckets = check_sequence(
             "data_event_buckets", data_event_buckets, "aws_s3.IBucket or EncryptedBucket values"
         )
@@ -724,14 +730,24 @@ class AuditTrail(Construct):
         self, encryption_key: CustomerManagedKey | None, key_alias: str | None, name: str
     ) -> CustomerManagedKey:
         if encryption_key is None:
-            return CustomerManagedKey(
-                self,
-                "Key",
-                alias=key_alias
-                if key_alias is not None
-                else f"alias/audit/{name.replace('.', '-')}",
-                description=f"CloudTrail trail {name}: log files, log group and alarm topic",
-            )
+            alias = key_alias if key_alias is not None else f"alias/audit/{name.replace('.', '-')}"
+            try:
+                return CustomerManagedKey(
+                    self,
+                    "Key",
+                    alias=alias,
+                    description=f"CloudTrail trail {name}: log files, log group and alarm topic",
+                )
+            except ConstructPropError as error:
+                if key_alias is not None or error.prop != "alias":
+                    raise
+                # The user gave no alias: name what they gave, and how to choose another.
+                raise ConstructPropError(
+                    "trail_name",
+                    f"must give a key alias ({alias}, dots as dashes) that no other key of "
+                    "the account and Region has; or give key_alias",
+                    name,
+                ) from error
         require(
             isinstance(encryption_key, CustomerManagedKey),
             "encryption_key",

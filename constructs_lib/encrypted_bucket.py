@@ -59,7 +59,11 @@ ABORT_INCOMPLETE_UPLOADS_DAYS = 7
 KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):(key|alias)/(.+)\Z")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-IP_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+IP_ADDRESS = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,3}){3}\Z")
+# An ARN built with a token (``arn:${Token[AWS.Partition.8]}:kms:...``, as an imported alias's
+# key_arn is) still ends in a literal ``:alias/<name>``.
+ALIAS_ARN_TAIL = re.compile(r":alias/[^:${}]+\Z")
+
 
 # Every EncryptedBucket sets these; bucket_props may repeat them only with the same value (or,
 # for minimum_tls_version, a later TLS version).
@@ -203,11 +207,11 @@ def key_facts(prop: str, value: Any, scope: Construct) -> _KeyFacts:
     """
     if isinstance(value, CustomerManagedKey | ReplicaKey):
         facts = _KeyFacts(value.key, value.key_spec, value.key_usage, value)
-    elif isinstance(value, kms.Alias):
+    elif isinstance(value, kms.Alias) or _is_alias(value):
         raise ConstructPropError(
             prop,
             "must be a KMS key, not an alias (the bucket policy names the key ARN)",
-            value.alias_name,
+            _alias_name(value),
         )
     elif isinstance(value, kms.Key):
         owner = value.node.scope
@@ -246,6 +250,8 @@ def key_facts(prop: str, value: Any, scope: Construct) -> _KeyFacts:
             f"must be in the bucket's Region ({region})",
             arn,
         )
+    elif ALIAS_ARN_TAIL.search(arn):
+        raise ConstructPropError(prop, "must be a KMS key, not an alias", arn)
     elif facts.construct is not None:
         key_region = Stack.of(facts.construct).region
         require(
@@ -255,6 +261,20 @@ def key_facts(prop: str, value: Any, scope: Construct) -> _KeyFacts:
             f"{facts.construct.node.path} in {key_region}",
         )
     return facts
+
+
+def _is_alias(value: Any) -> bool:
+    """True for an ``aws_kms.IAlias`` such as ``Alias.from_alias_name`` gives (an IKey too)."""
+    return hasattr(value, "node") and isinstance(getattr(value, "alias_name", None), str)
+
+
+def _alias_name(alias: Any) -> str:
+    """An alias's name as written (an ``aws_kms.Alias`` made here names itself with a token)."""
+    name: str = alias.alias_name
+    cfn = alias.node.default_child
+    if is_token(name) and isinstance(cfn, kms.CfnAlias) and not is_token(cfn.alias_name):
+        name = cfn.alias_name
+    return name
 
 
 def is_key(value: Any) -> bool:
@@ -302,6 +322,12 @@ def check_bucket_name(prop: str, value: Any) -> None:
         prop,
         "must be 3-63 lowercase letters, digits, '.' or '-', starting and ending with a "
         "letter or digit",
+        value,
+    )
+    require(
+        ".-" not in value and "-." not in value,
+        prop,
+        "must not have a '.' next to a '-'",
         value,
     )
     require(not IP_ADDRESS.match(value), prop, "must not be formatted as an IP address", value)
@@ -653,6 +679,13 @@ class EncryptedBucket(Construct):
             "must be a RemovalPolicy",
             removal_policy,
         )
+        # CloudFormation refuses DeletionPolicy Snapshot on an S3 bucket, at deploy time.
+        require(
+            removal_policy is not RemovalPolicy.SNAPSHOT,
+            "removal_policy",
+            "must not be RemovalPolicy.SNAPSHOT (CloudFormation cannot snapshot an S3 bucket)",
+            _Shown(f"RemovalPolicy.{removal_policy.name}"),
+        )
         require(
             bucket_props is None or isinstance(bucket_props, Mapping),
             "bucket_props",
@@ -860,6 +893,7 @@ class EncryptedBucket(Construct):
                 "must be an S3 bucket name",
                 name,
             )
+            check_bucket_name("replication.bucket_name", name)
             require(
                 name != source_name,
                 "replication.bucket_name",

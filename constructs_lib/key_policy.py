@@ -34,11 +34,16 @@ from constructs_lib._validation import (
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
 # A trail's ARN, as CloudTrail puts it in aws:SourceArn (its home Region, account and name).
-TRAIL_ARN = re.compile(r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:trail/[^/*?]+\Z")
+# Trail names: 3-128 letters, digits, '.', '_' and '-' (CloudTrail's rules).
+TRAIL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:cloudtrail:[a-z]{2,}(?:-[a-z]+)+-[0-9]+:[0-9]{12}:trail/[\w.-]{3,128}\Z"
+)
 # Partition and account may be tokens (``arn:${AWS::Partition}:iam::${AWS::AccountId}:group/Ops``).
 GROUP_ARN = re.compile(r"^arn:[^:]+:iam::[^:]+:group/")
 # What KMS takes as an "AWS" principal: an IAM or STS ARN (any other ARN is an invalid principal).
-PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::")
+# The account is 12 digits; wildcards are let through here to be refused with their own message.
+PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[\w+=,.@/*?-]+\Z")
+SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com\Z")
 MAX_KEY_POLICY_BYTES = 32_768
 STACK_DEPLOYER = "stack-deployer"
 EVENTBRIDGE = "events.amazonaws.com"
@@ -112,7 +117,11 @@ def stack_facts(stack: Stack) -> StackFacts:
     facts = _facts_by_stack.get(stack)
     if facts is None:
         account, region, partition = stack.account, stack.region, stack.partition
-        deployer = _deployer_role_arn(stack.synthesizer)
+        # A nested stack is deployed by its top-level stack's deploy role.
+        deploying, parent = stack, stack.nested_stack_parent
+        while parent is not None:
+            deploying, parent = parent, parent.nested_stack_parent
+        deployer = _deployer_role_arn(deploying.synthesizer)
         if deployer is not None:
             # The ARN keeps CloudFormation-style placeholders for the artifact manifest.
             deployer = (
@@ -205,10 +214,21 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
         not isinstance(value, (iam.StarPrincipal, iam.AnyPrincipal)), prop, WILDCARD_PRINCIPAL, "*"
     )
     arn = None
+    if isinstance(value, iam.AccountPrincipal):  # its ARN is a token: check the account itself
+        account = value.account_id
+        require(
+            not (isinstance(account, str) and (account == "*" or has_wildcard(account))),
+            prop,
+            WILDCARD_PRINCIPAL,
+            account,
+        )
     if isinstance(value, iam.ArnPrincipal):  # also AccountPrincipal, whose ARN is a token
         arn = value.arn  # one jsii read, for ArnPrincipal objects only
         require(arn != "*", prop, WILDCARD_PRINCIPAL, arn)
         require(not (isinstance(arn, str) and has_wildcard(arn)), prop, WILDCARD_IN_ARN, arn)
+    if isinstance(value, iam.CompositePrincipal):
+        for inner in value.principals:
+            to_principal(prop, inner)
     group = group_named_by(value, arn)
     require(group is None, prop, GROUP_PRINCIPAL, group)
     return value
@@ -624,7 +644,7 @@ class KeyServicePrincipal:
         """
         require(destination in ("sns", "sqs"), "destination", "must be 'sns' or 'sqs'", destination)
         require(
-            isinstance(service, str) and service.endswith(".amazonaws.com"),
+            isinstance(service, str) and bool(SERVICE_PRINCIPAL.match(service)),
             "service",
             "must be a service principal ending in '.amazonaws.com'",
             service,
@@ -913,11 +933,14 @@ def policy_problems(
     """
     problems: list[str] = []
     statements = document.get("Statement", [])
-    if not any(_keeps_put_key_policy(s) for s in statements):
+    if any(_denies_put_key_policy_to_all(s) for s in statements) or not any(
+        _keeps_put_key_policy(s) for s in statements
+    ):
         problems.append(
             "'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
             "locked out for good (give it admins=[...] or a deployer). Received: a policy in "
-            "which no Allow statement for an IAM principal includes kms:PutKeyPolicy"
+            "which no Allow statement for an IAM principal includes kms:PutKeyPolicy, or a Deny "
+            "without conditions takes it from everyone"
         )
     for statement in statements:
         # A Deny for everyone (a guard rail such as Deny * kms:ScheduleKeyDeletion) opens nothing.
@@ -926,10 +949,11 @@ def policy_problems(
             and _has_wildcard_principal(statement)
             and not statement.get("Condition")
         ):
+            element = "NotPrincipal" if "NotPrincipal" in statement else "Principal"
             problems.append(
                 "'policy' must not allow a wildcard principal without a condition. Received: "
-                f"statement {statement.get('Sid', '(no Sid)')!r} with Principal "
-                f"{json.dumps(statement.get('Principal'))}"
+                f"statement {statement.get('Sid', '(no Sid)')!r} with {element} "
+                f"{json.dumps(statement.get(element))}"
             )
         if custom and _gives_root_everything(statement, account_roots):
             problems.append(
@@ -964,12 +988,26 @@ def _keeps_put_key_policy(statement: dict[str, Any]) -> bool:
     return bool(granted & actions.PUT_KEY_POLICY_COVERED_BY)
 
 
+def _denies_put_key_policy_to_all(statement: dict[str, Any]) -> bool:
+    if statement.get("Effect") != "Deny" or statement.get("Condition"):
+        return False
+    if not _has_wildcard_principal(statement) or "NotPrincipal" in statement:
+        return False  # a Deny for everyone *but* some principals leaves those
+    denied = {a for a in as_list(statement.get("Action", [])) if isinstance(a, str)}
+    return bool(denied & actions.PUT_KEY_POLICY_COVERED_BY)
+
+
 def _has_wildcard_principal(statement: dict[str, Any]) -> bool:
+    """Anyone, an ARN with a wildcard (``arn:aws:iam::*:root``), or NotPrincipal (everyone
+    but the principals it names)."""
+    if "NotPrincipal" in statement:
+        return True
     principal = statement.get("Principal")
     if principal == "*":
         return True
     if isinstance(principal, dict):
-        return "*" in as_list(principal.get("AWS", []))
+        named = as_list(principal.get("AWS", []))
+        return any(isinstance(p, str) and (p == "*" or has_wildcard(p)) for p in named)
     return False
 
 

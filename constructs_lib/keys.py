@@ -72,6 +72,10 @@ USAGES_BY_SPEC: dict[str, tuple[str, ...]] = {
 ORIGINS = ("AWS_KMS", "EXTERNAL")
 # \Z, not $ ("$" also matches before a final newline, which is no alias character).
 ALIAS_PATTERN = re.compile(r"^alias/[a-zA-Z0-9/_-]+\Z")
+KMS_ACTION = re.compile(r"^kms:[A-Za-z*?]+\Z")
+PRIMARY_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:[a-z]{2,}(?:-[a-z]+)+-[0-9]+:[0-9]+:key/mrk-[0-9a-f]{32}\Z"
+)
 MAX_ALIAS_LENGTH = 256
 MAX_DESCRIPTION_LENGTH = 8192
 ROTATION_DAYS = (90, 2560)
@@ -109,12 +113,19 @@ def check_alias(alias: Any, prop: str = "alias") -> str:
         alias,
     )
     require(
-        not shown.startswith("alias/aws/"),
+        not shown.lower().startswith("alias/aws/"),  # KMS and CDK refuse it in any case
         prop,
         "must not start with 'alias/aws/', which is reserved for AWS managed keys",
         alias,
     )
     if token:
+        require(
+            len(shown) < len("alias/")
+            or bool(ALIAS_PATTERN.match(shown + "x")),  # the literal text
+            prop,
+            "may only contain letters, digits, '/', '_' and '-' after 'alias/'",
+            alias,
+        )
         return str(alias)
     require(
         len(alias) <= MAX_ALIAS_LENGTH,
@@ -194,6 +205,12 @@ def _check_common(description: Any, removal_policy: Any) -> None:
         isinstance(removal_policy, RemovalPolicy),
         "removal_policy",
         "must be an aws_cdk.RemovalPolicy",
+        removal_policy,
+    )
+    require(
+        removal_policy != RemovalPolicy.SNAPSHOT,
+        "removal_policy",
+        "must not be RemovalPolicy.SNAPSHOT: CloudFormation cannot snapshot a KMS key",
         removal_policy,
     )
 
@@ -311,6 +328,12 @@ class _KeyBase(Resource):
 
         The same service principal twice adds nothing; a second one of its kind (a second
         trail) adds its statements with numbered Sids."""
+        require(
+            isinstance(service, KeyServicePrincipal),
+            "service",
+            "must be a KeyServicePrincipal (such as KeyServicePrincipal.cloudwatch_logs())",
+            service,
+        )
         statements = self._service_statements.render(service, self._context)
         if statements:
             self.policy_document.add_statements(*statements)
@@ -334,12 +357,18 @@ class _KeyBase(Resource):
           account (see ``_other_stack_principal``; with a custom policy, a role known only at
           deploy time is refused).
         """
+        require(
+            hasattr(grantee, "grant_principal"),  # jsii interfaces are not runtime-checkable
+            "grantee",
+            "must be an IGrantable (a role, a user, a function...)",
+            grantee,
+        )
         require(bool(key_actions), "key_actions", "must name at least one kms: action", key_actions)
         for action in key_actions:
             require(
-                isinstance(action, str) and action.startswith("kms:"),
+                isinstance(action, str) and bool(KMS_ACTION.match(action)),
                 "key_actions",
-                "must be kms: actions",
+                "must be kms: actions (such as 'kms:Decrypt' or 'kms:GenerateDataKey*')",
                 action,
             )
         require(
@@ -843,8 +872,9 @@ class CustomerManagedKey(_KeyBase):
 
         self.alias: kms.Alias | None = None
         if alias is not None:
-            _reserve_alias(self._stack, stack_facts(self._stack), alias, self)
             self.alias = kms.Alias(self, "Alias", alias_name=alias, target_key=self.key)
+            # Reserved once made: a key that failed does not keep its alias from a retry.
+            _reserve_alias(self._stack, stack_facts(self._stack), alias, self)
 
 
 class ReplicaKey(_KeyBase):
@@ -1042,7 +1072,7 @@ def _check_primary_arn(arn: Any, stack: Stack) -> None:
         return
     parts = arn.split(":")
     require(
-        len(parts) == 6 and parts[2] == "kms" and parts[5].startswith("key/mrk-"),
+        bool(PRIMARY_KEY_ARN.match(arn)),
         "primary_key_arn",
         "must be the ARN of a multi-Region key (arn:aws:kms:<region>:<account>:key/mrk-...)",
         arn,

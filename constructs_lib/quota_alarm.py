@@ -21,7 +21,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from constructs_lib import _durations as durations
-from constructs_lib._validation import ConstructPropError, is_token, require
+from constructs_lib._validation import ConstructPropError, is_token, require, shown
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
@@ -33,7 +33,8 @@ KNOWN_RESOURCES = (
 )
 """The shared cryptographic-operation quotas; single APIs (``DescribeKey``, ``CreateGrant``,
 ...) are Resources of their own."""
-_RESOURCE_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]+$")
+# \Z, not $: "$" also matches before a final newline, which CloudWatch refuses.
+_RESOURCE_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]+\Z")
 MAX_WINDOW_SHORT_PERIODS = 86_400
 """Longest period x evaluation_periods CloudWatch accepts for periods under an hour (s)."""
 MAX_WINDOW = 604_800
@@ -98,8 +99,13 @@ class KmsRequestQuotaAlarm(Construct):
             threshold_percent,
         )
         period = period if period is not None else durations.minutes(1)
-        require(isinstance(period, Duration), "period", "must be a Duration", period)
-        seconds = period.to_seconds(integral=False)
+        require(
+            isinstance(period, Duration),
+            "period",
+            "must be a Duration",
+            durations.shown_number(period),
+        )
+        seconds = durations.literal_amount("period", period, "seconds")
         if seconds < 60 or seconds % 60 != 0:
             raise ConstructPropError(
                 "period",
@@ -186,13 +192,11 @@ class KmsRequestQuotaAlarm(Construct):
         alarm_topic: AlarmTopic | None,
         encryption_key: CustomerManagedKey | ReplicaKey | None,
     ) -> AlarmTopic:
+        if alarm_topic is not None and not isinstance(alarm_topic, AlarmTopic):
+            # Before the either/or check, which would read a string's .node. Worded here only:
+            # a construct's path is a jsii round-trip.
+            raise ConstructPropError("alarm_topic", "must be an AlarmTopic", shown(alarm_topic))
         if alarm_topic is not None and encryption_key is None:
-            require(
-                isinstance(alarm_topic, AlarmTopic),
-                "alarm_topic",
-                "must be an AlarmTopic",
-                alarm_topic,
-            )
             return alarm_topic
         if encryption_key is not None and alarm_topic is None:
             return AlarmTopic(
@@ -201,7 +205,7 @@ class KmsRequestQuotaAlarm(Construct):
         raise ConstructPropError(
             "alarm_topic",
             "or 'encryption_key' must be given, not both",
-            alarm_topic.node.path if alarm_topic is not None else None,
+            shown(alarm_topic),
         )
 
 

@@ -55,7 +55,7 @@ from constructs_lib._validation import (
     require,
     shown,
 )
-from constructs_lib.alarm_topic import AlarmTopic
+from constructs_lib.alarm_topic import AlarmTopic, require_key_in_region
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.iam import split_statements
 from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts
@@ -405,7 +405,7 @@ def _whole_duration(prop: str, value: Any, unit: str) -> int:
     require(
         isinstance(value, Duration), prop, "must be a Duration such as Duration.hours(1)", value
     )
-    amount = (value.to_minutes if unit == "minutes" else value.to_seconds)(integral=False)
+    amount = durations.literal_amount(prop, value, unit)  # refuses a deploy-time value
     if not float(amount).is_integer():
         raise ConstructPropError(prop, f"must be a whole number of {unit}", value.to_human_string())
     return int(amount)
@@ -563,6 +563,15 @@ class _ReplicationBase(Construct):
                 "other. Make the key in this stack, or use one with KeyPolicy.default()",
                 encryption_key.node.path,
             )
+        if encryption_key is not None:
+            require(
+                encryption_key.key_spec == "SYMMETRIC_DEFAULT",
+                "encryption_key",
+                "must be a symmetric encryption key (SQS and SNS encrypt with SYMMETRIC_DEFAULT "
+                "keys only)",
+                encryption_key.key_spec,
+            )
+            require_key_in_region("encryption_key", encryption_key, self, "SQS queues")
         self.encryption_key = encryption_key or CustomerManagedKey(
             self,
             "Key",
@@ -1377,6 +1386,13 @@ class SnapshotReceiver(_ReplicationBase):
             source_accounts,
         )
         for account_id in source_accounts:
+            # Literal IDs: each names an acknowledged resource and a rule of its own at synth.
+            require(
+                not (isinstance(account_id, str) and is_token(account_id)),
+                "source_accounts",
+                "must be literal account IDs, not deploy-time values",
+                account_id,
+            )
             check_account_id("source_accounts", account_id)
             require(
                 is_token(facts.account) or account_id != facts.account,

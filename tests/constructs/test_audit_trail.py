@@ -891,6 +891,11 @@ CASES: list[tuple[dict[str, Any], str]] = [
         "'removal_policy' must be an aws_cdk.RemovalPolicy. Received: 'retain'",
     ),
     (
+        {"removal_policy": cdk.RemovalPolicy.SNAPSHOT},
+        "'removal_policy' must not be RemovalPolicy.SNAPSHOT: CloudFormation cannot snapshot a "
+        "log group",
+    ),
+    (
         {"bucket_props": {"encryption_key": "k", "sources": []}},
         "'bucket_props' may only set access_log_retention_days, bucket_name, "
         "noncurrent_version_retention_days, removal_policy, replication. "
@@ -1013,6 +1018,19 @@ def test_bad_sources_name_the_prop_and_value(make: Callable[[], Any], message: s
     with pytest.raises(ConstructPropError) as error:
         make()
     assert message in str(error.value)
+
+
+def test_a_trail_whose_key_alias_is_taken_names_the_trail_name() -> None:
+    # Dots become dashes in the key alias: "col.x" and "col-x" make the same one. The error
+    # named 'alias', a prop the user never passed.
+    stack = _stack()
+    AuditTrail(stack, "First", trail_name="col.x")
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(stack, "Second", trail_name="col-x")
+    assert str(error.value) == (
+        "'trail_name' must give a key alias (alias/audit/col-x, dots as dashes) that no other "
+        "key of the account and Region has; or give key_alias. Received: 'col-x'"
+    )
 
 
 def test_existing_audit_bucket_is_used_as_given() -> None:

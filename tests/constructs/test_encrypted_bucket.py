@@ -766,6 +766,22 @@ def test_imported_key_in_the_buckets_region_is_accepted() -> None:
     assert bucket.encryption_key is key
 
 
+@pytest.mark.parametrize(
+    "policy",
+    [
+        cdk.RemovalPolicy.RETAIN,
+        cdk.RemovalPolicy.DESTROY,
+        cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    ],
+)
+def test_removal_policies_cloudformation_accepts_for_a_bucket(policy: cdk.RemovalPolicy) -> None:
+    stack = _stack()
+    EncryptedBucket(
+        stack, "B", encryption_key=CustomerManagedKey(stack, "K"), removal_policy=policy
+    )
+    Template.from_stack(stack).resource_count_is("AWS::S3::Bucket", 2)
+
+
 def _asymmetric(stack: cdk.Stack) -> Any:
     return CustomerManagedKey(stack, "Rsa", key_spec="RSA_2048", key_usage="SIGN_VERIFY")
 
@@ -782,6 +798,17 @@ def _raw_rsa(stack: cdk.Stack) -> Any:
 
 def _alias(stack: cdk.Stack) -> Any:
     return kms.Alias(stack, "Alias", alias_name="alias/data", target_key=kms.Key(stack, "T"))
+
+
+def _imported_alias(stack: cdk.Stack) -> Any:
+    # An IAlias is an IKey too: its key_arn (arn:${Partition}:kms:...:alias/data) is a token.
+    return kms.Alias.from_alias_name(stack, "Imported", "alias/data")
+
+
+def _alias_arn_with_partition_token(stack: cdk.Stack) -> Any:
+    return kms.Key.from_key_arn(
+        stack, "I", f"arn:{cdk.Aws.PARTITION}:kms:eu-west-1:{WORKLOAD}:alias/data"
+    )
 
 
 def _alias_arn(stack: cdk.Stack) -> Any:
@@ -860,6 +887,25 @@ REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region":
         (_hmac, {}, "Received: 'HMAC_256 (GENERATE_VERIFY_MAC)'"),
         (_raw_rsa, {}, "Received: 'RSA_2048 (ENCRYPT_DECRYPT)'"),
         (_alias, {}, "'encryption_key' must be a KMS key, not an alias"),
+        # Shown by the name it was given, not by the token an aws_kms.Alias names itself with.
+        (
+            _alias,
+            {},
+            "'encryption_key' must be a KMS key, not an alias (the bucket policy names the key "
+            "ARN). Received: 'alias/data'",
+        ),
+        # Was accepted: KMSMasterKeyID and DenyOtherKmsKeys named the alias.
+        (
+            _imported_alias,
+            {},
+            "'encryption_key' must be a KMS key, not an alias (the bucket policy names the key "
+            "ARN). Received: 'alias/data'",
+        ),
+        (
+            _alias_arn_with_partition_token,
+            {},
+            "'encryption_key' must be a KMS key, not an alias. Received: 'arn:${Token[",
+        ),
         (_alias_arn, {}, "'encryption_key' must be a KMS key, not an alias. Received: 'arn:aws"),
         (_other_region, {}, "'encryption_key' must be in the bucket's Region (eu-west-1)"),
         (
@@ -1018,6 +1064,24 @@ REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region":
             {"bucket_name": "192.168.5.4"},
             "'bucket_name' must not be formatted as an IP address. Received: '192.168.5.4'",
         ),
+        # Were raw jsii errors ("Invalid S3 bucket name") from aws_s3.Bucket.
+        (
+            _symmetric,
+            {"bucket_name": "a.-b"},
+            "'bucket_name' must not have a '.' next to a '-'. Received: 'a.-b'",
+        ),
+        (
+            _symmetric,
+            {"bucket_name": "data-.bucket"},
+            "'bucket_name' must not have a '.' next to a '-'. Received: 'data-.bucket'",
+        ),
+        # CloudFormation refuses DeletionPolicy Snapshot on an S3 bucket, at deploy time.
+        (
+            _symmetric,
+            {"removal_policy": cdk.RemovalPolicy.SNAPSHOT},
+            "'removal_policy' must not be RemovalPolicy.SNAPSHOT (CloudFormation cannot snapshot "
+            "an S3 bucket). Received: RemovalPolicy.SNAPSHOT",
+        ),
         # S3's reserved prefixes and suffixes: CreateBucket refuses them at deploy.
         *(
             (
@@ -1087,6 +1151,26 @@ REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region":
             _symmetric,
             {"replication": {**REPLICA, "bucket_name": "DR"}},
             "'replication.bucket_name' must be an S3 bucket name. Received: 'DR'",
+        ),
+        # The destination name gets the bucket_name checks: the first two were raw jsii errors,
+        # the third was accepted and failed at deploy.
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "bucket_name": "192.168.1.1"}},
+            "'replication.bucket_name' must not be formatted as an IP address. "
+            "Received: '192.168.1.1'",
+        ),
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "bucket_name": "a..b"}},
+            "'replication.bucket_name' must be 3-63 lowercase letters, digits, '.' or '-', "
+            "starting and ending with a letter or digit. Received: 'a..b'",
+        ),
+        (
+            _symmetric,
+            {"replication": {**REPLICA, "bucket_name": "xn--ab"}},
+            "'replication.bucket_name' must not start with 'xn--', which S3 reserves. "
+            "Received: 'xn--ab'",
         ),
         # A trailing newline (a value read from a file) passed "$"; S3 and KMS refuse it.
         (

@@ -549,6 +549,22 @@ def test_environment_agnostic_multi_region_primary_lets_every_region_replicate()
     assert {"Ref": "AWS::Region"} not in parts
 
 
+def test_a_custom_policy_key_in_a_nested_stack_names_the_top_level_deploy_role() -> None:
+    # A nested stack has its own synthesizer (NestedStackSynthesizer), which names no role: the
+    # key asked for deployer= as if the user had given the stack a synthesizer.
+    app = cdk.App(context=cdk_json_context())
+    parent = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    nested = cdk.NestedStack(parent, "Nested")
+    CustomerManagedKey(
+        nested, "Key", policy=KeyPolicy.custom(admins=[f"arn:aws:iam::{ACCOUNT}:role/Admin"])
+    )
+    template = Template.from_stack(nested).to_json()
+    (key,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    condition = statements["KeyDeployment"]["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert condition == EXEC_ROLE
+
+
 def test_two_trails_sharing_a_key_get_statements_with_distinct_sids() -> None:
     """KMS refuses a key policy that repeats a Sid (MalformedPolicyDocumentException): the
     second trail's statements are numbered, each limited to its own trail."""
@@ -574,7 +590,7 @@ def test_the_same_service_principal_twice_is_in_the_key_policy_once() -> None:
     for topic in ("One", "Two"):
         AlarmTopic(stack, topic, encryption_key=key, publishers=["cloudwatch.amazonaws.com"])
     trail = KeyServicePrincipal.cloudtrail(
-        trail_arn=f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/t"
+        trail_arn=f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/audit"
     )
     key.add_service_principal(trail)
     key.add_service_principal(trail)

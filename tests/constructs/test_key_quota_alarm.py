@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib import AlarmTopic, CustomerManagedKey, KmsRequestQuotaAlarm
+from constructs_lib import AlarmTopic, ConstructPropError, CustomerManagedKey, KmsRequestQuotaAlarm
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
@@ -146,3 +147,77 @@ def test_longest_evaluation_windows_cloudwatch_accepts() -> None:
     template = Template.from_stack(stack)
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"EvaluationPeriods": 1440})
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"EvaluationPeriods": 168})
+
+
+QUOTA_TOKEN = cdk.Fn.import_value("QuotaMinutes")
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        # A trailing newline passed "$" in the Resource pattern; CloudWatch has no such Resource.
+        (
+            {"resource": "CryptographicOperationsSymmetric\n"},
+            "'resource' must be an AWS/Usage Resource name such as "
+            "CryptographicOperationsSymmetric, CryptographicOperationsRsa, "
+            "CryptographicOperationsEcc. Received: 'CryptographicOperationsSymmetric\\n'",
+        ),
+        # Was a raw jsii MustBeDurationSpecifiedDuration error.
+        (
+            {"period": cdk.Duration.minutes(cdk.Token.as_number(QUOTA_TOKEN))},
+            "'period' must be a literal duration (not a deploy-time value). "
+            f"Received: 'Duration.minutes({QUOTA_TOKEN})'",
+        ),
+        # Was "must be a whole number of minutes", showing '<token> seconds'.
+        (
+            {"period": cdk.Duration.seconds(cdk.Token.as_number(QUOTA_TOKEN))},
+            "'period' must be a literal duration (not a deploy-time value). "
+            f"Received: 'Duration.seconds({QUOTA_TOKEN})'",
+        ),
+        (
+            {"period": cdk.Token.as_number(QUOTA_TOKEN)},
+            f"'period' must be a Duration. Received: '{QUOTA_TOKEN}'",
+        ),
+    ],
+    ids=["resource-newline", "period-token-minutes", "period-token-seconds", "period-number-token"],
+)
+def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) -> None:
+    stack = cdk.Stack(
+        cdk.App(), "S", env=cdk.Environment(account="111111111111", region="eu-west-1")
+    )
+    with pytest.raises(ConstructPropError) as error:
+        KmsRequestQuotaAlarm(stack, "Quota", encryption_key=CustomerManagedKey(stack, "K"), **props)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("topic", "message"),
+    [
+        # Was AttributeError: 'str' object has no attribute 'node'.
+        (
+            lambda stack: "arn:aws:sns:eu-west-1:111111111111:alarms",
+            "'alarm_topic' must be an AlarmTopic. "
+            "Received: 'arn:aws:sns:eu-west-1:111111111111:alarms'",
+        ),
+        (
+            lambda stack: (
+                AlarmTopic(stack, "Alarms", encryption_key=CustomerManagedKey(stack, "T")).topic
+            ),
+            "'alarm_topic' must be an AlarmTopic. Received: 'S/Alarms/Topic'",
+        ),
+    ],
+    ids=["arn-string", "sns-topic"],
+)
+def test_alarm_topic_that_is_not_an_alarm_topic_is_refused(
+    topic: Callable[[cdk.Stack], Any], message: str
+) -> None:
+    stack = cdk.Stack(
+        cdk.App(), "S", env=cdk.Environment(account="111111111111", region="eu-west-1")
+    )
+    key, value = CustomerManagedKey(stack, "K"), topic(stack)
+    with pytest.raises(ConstructPropError) as error:
+        KmsRequestQuotaAlarm(stack, "WithKey", alarm_topic=value, encryption_key=key)
+    assert str(error.value) == message
+    with pytest.raises(ConstructPropError) as error:
+        KmsRequestQuotaAlarm(stack, "TopicOnly", alarm_topic=value)
+    assert str(error.value) == message

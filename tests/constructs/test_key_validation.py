@@ -263,6 +263,18 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "Received: 'alias/aws/ebs'",
     ),
     (
+        "alias-aws-reserved-in-capitals",
+        key(alias="alias/AWS/ebs"),
+        "'alias' must not start with 'alias/aws/', which is reserved for AWS managed keys. "
+        "Received: 'alias/AWS/ebs'",
+    ),
+    (
+        "alias-token-with-bad-characters-before-it",
+        lambda stack: CustomerManagedKey(stack, "K", alias=f"alias/bad name {cdk.Aws.STACK_NAME}"),
+        "'alias' may only contain letters, digits, '/', '_' and '-' after 'alias/'. "
+        "Received: 'alias/bad name ${Token[AWS.StackName.",
+    ),
+    (
         "alias-bad-characters",
         key(alias="alias/app data!"),
         "'alias' may only contain letters, digits, '/', '_' and '-' after 'alias/'. "
@@ -383,6 +395,42 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "'users' must not hold a wildcard principal (name the roles, or add a statement with a "
         "condition through 'statements'). Received: '*'",
     ),
+    (
+        "wildcard-account-principal-user",
+        key_with_policy(admins=[ADMIN_ROLE], users=[iam.AccountPrincipal("*")]),
+        "'users' must not hold a wildcard principal (name the roles, or add a statement with a "
+        "condition through 'statements'). Received: '*'",
+    ),
+    (
+        "wildcard-inside-a-composite-principal",
+        key_with_policy(
+            admins=[ADMIN_ROLE],
+            users=[iam.CompositePrincipal(iam.ArnPrincipal(f"arn:aws:iam::{ACCOUNT}:role/*"))],
+        ),
+        f"'users' {WILDCARD_IN_ARN}. Received: 'arn:aws:iam::{ACCOUNT}:role/*'",
+    ),
+    (
+        "any-principal-inside-a-composite-principal",
+        key_with_policy(admins=[iam.CompositePrincipal(iam.AnyPrincipal())]),
+        "'admins' must not hold a wildcard principal (name the roles, or add a statement with a "
+        "condition through 'statements'). Received: '*'",
+    ),
+    # principal ARNs that are no principal ARN
+    *[
+        (
+            f"malformed-principal-arn-{index}",
+            key_with_policy(admins=[arn]),
+            f"'admins' must hold IAM principals or principal ARNs. Received: {arn!r}",
+        )
+        for index, arn in enumerate(
+            [
+                "arn:aws:iam::12345:role/A",
+                "arn:aws:iam::",
+                f"arn:aws:iam::{ACCOUNT}:role/A\n",
+                f"arn:aws:iam::{ACCOUNT}:role/A B",
+            ]
+        )
+    ],
     # wildcards inside principal ARNs (IAM: "Unsupported wildcard in principal")
     (
         "partial-wildcard-user-arn",
@@ -492,6 +540,29 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         key(multi_region="yes"),
         "'multi_region' must be True or False. Received: 'yes'",
     ),
+    (
+        "removal-policy-snapshot",
+        key(removal_policy=cdk.RemovalPolicy.SNAPSHOT),
+        "'removal_policy' must not be RemovalPolicy.SNAPSHOT: CloudFormation cannot snapshot a "
+        "KMS key. Received: <RemovalPolicy.SNAPSHOT: 'SNAPSHOT'>",
+    ),
+    *[
+        (
+            f"primary-arn-malformed-{index}",
+            lambda stack, arn=arn: replica(new_stack("eu-central-1"), primary_key_arn=arn),
+            "'primary_key_arn' must be the ARN of a multi-Region key "
+            f"(arn:aws:kms:<region>:<account>:key/mrk-...). Received: {arn!r}",
+        )
+        for index, arn in enumerate(
+            [
+                f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab\n",
+                f"arn:aws:kms:mars:{ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+                f"arn:aws:kms::{ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+                f"arn:foo:kms:eu-west-1:{ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+                f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/mrk-",
+            ]
+        )
+    ],
     (
         "removal-policy-string",
         key(removal_policy="retain"),
@@ -721,6 +792,21 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "'trail_arn' must be a trail ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>). "
         f"Received: 'arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/*'",
     ),
+    *[
+        (
+            f"cloudtrail-trail-arn-malformed-{index}",
+            lambda stack, arn=arn: KeyServicePrincipal.cloudtrail(trail_arn=arn),
+            "'trail_arn' must be a trail ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>). "
+            f"Received: {arn!r}",
+        )
+        for index, arn in enumerate(
+            [
+                f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/my trail",
+                f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/audit\n",
+                f"arn:aws:cloudtrail:x:{ACCOUNT}:trail/audit",
+            ]
+        )
+    ],
     (
         "cloudtrail-log-readers-none",
         lambda stack: KeyServicePrincipal.cloudtrail(
@@ -742,6 +828,12 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
             destination="sns",
         ),
         "'service' must be a service principal ending in '.amazonaws.com'. Received: None",
+    ),
+    (
+        "publisher-service-suffix-only",
+        lambda stack: KeyServicePrincipal.publisher(service=".amazonaws.com", destination="sns"),
+        "'service' must be a service principal ending in '.amazonaws.com'. "
+        "Received: '.amazonaws.com'",
     ),
     (
         "publisher-source-arn-pattern-empty",
@@ -801,7 +893,33 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         lambda stack: CustomerManagedKey(stack, "K").grant(
             iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal()), "s3:GetObject"
         ),
-        "'key_actions' must be kms: actions. Received: 's3:GetObject'",
+        "'key_actions' must be kms: actions (such as 'kms:Decrypt' or 'kms:GenerateDataKey*'). "
+        "Received: 's3:GetObject'",
+    ),
+    (
+        "grant-empty-kms-action",
+        lambda stack: CustomerManagedKey(stack, "K").grant(
+            iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal()), "kms:"
+        ),
+        "'key_actions' must be kms: actions (such as 'kms:Decrypt' or 'kms:GenerateDataKey*'). "
+        "Received: 'kms:'",
+    ),
+    (
+        "grant-to-an-arn-string",
+        lambda stack: CustomerManagedKey(stack, "K").grant(
+            f"arn:aws:iam::{ACCOUNT}:role/R",  # type: ignore[arg-type]
+            "kms:Decrypt",
+        ),
+        "'grantee' must be an IGrantable (a role, a user, a function...). "
+        f"Received: 'arn:aws:iam::{ACCOUNT}:role/R'",
+    ),
+    (
+        "add-service-principal-a-string",
+        lambda stack: CustomerManagedKey(stack, "K").add_service_principal(
+            "logs.amazonaws.com"  # type: ignore[arg-type]
+        ),
+        "'service' must be a KeyServicePrincipal (such as KeyServicePrincipal.cloudwatch_logs()). "
+        "Received: 'logs.amazonaws.com'",
     ),
     (
         "grant-no-action",
@@ -1007,7 +1125,8 @@ def with_statement(sid: str, principal: iam.IPrincipal, action: str) -> Callable
 LOCK_OUT = (
     "[S/K] 'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
     "locked out for good (give it admins=[...] or a deployer). Received: a policy in which "
-    "no Allow statement for an IAM principal includes kms:PutKeyPolicy"
+    "no Allow statement for an IAM principal includes kms:PutKeyPolicy, or a Deny without "
+    "conditions takes it from everyone"
 )
 
 
@@ -1048,6 +1167,30 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
         with_statement("Everyone", iam.AnyPrincipal(), "kms:Decrypt"),
         "[S/K] 'policy' must not allow a wildcard principal without a condition. Received: "
         'statement \'Everyone\' with Principal {"AWS": "*"}',
+    ),
+    (
+        "allow-to-everyone-but-one-principal",
+        lambda: KeyPolicy.custom(
+            admins=[ADMIN],
+            statements=[
+                iam.PolicyStatement(
+                    sid="AllButOne",
+                    not_principals=[iam.ArnPrincipal(ADMIN)],
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                )
+            ],
+        ),
+        "[S/K] 'policy' must not allow a wildcard principal without a condition. Received: "
+        f'statement \'AllButOne\' with NotPrincipal {{"AWS": "{ADMIN}"}}',
+    ),
+    (
+        "lock-out-put-key-policy-denied-to-everyone",
+        lambda: KeyPolicy.custom(
+            admins=[ADMIN],
+            statements=[put_key_policy(iam.AnyPrincipal(), effect=iam.Effect.DENY)],
+        ),
+        LOCK_OUT,
     ),
     (
         "root-kms-star-in-custom",

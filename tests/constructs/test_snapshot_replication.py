@@ -16,6 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 
 from constructs_lib import (
+    AlarmTopic,
     ConstructPropError,
     CustomerManagedKey,
     KeyPolicy,
@@ -735,6 +736,69 @@ def test_receiver_key_must_be_a_key_of_its_own_region_and_account(
             stack, "Receive", source_accounts=[SOURCE_ACCOUNT], kms_key=make_key(stack)
         )
     assert str(error.value) == message
+
+
+def _key_in(region: str, stack: cdk.Stack, **props: Any) -> CustomerManagedKey:
+    other = cdk.Stack(
+        stack.node.root, region, env=cdk.Environment(account=SOURCE_ACCOUNT, region=region)
+    )
+    return CustomerManagedKey(other, "Key", **props)
+
+
+def test_queues_and_topic_take_a_key_of_their_own_region_only() -> None:
+    # SQS and SNS encrypt with a key of their own Region: the template named the us-east-1 key.
+    stack = source_stack()
+    key = _key_in("us-east-1", stack)
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReplicator(stack, "Replicate", destinations=[GOOD], encryption_key=key)
+    assert str(error.value) == (
+        "'encryption_key' must be a key in the Region of its SQS queues (eu-west-1): SNS and "
+        "SQS encrypt only with a key of their own Region (use a ReplicaKey of a multi-Region "
+        "key there). Received: 'us-east-1/Key in us-east-1'"
+    )
+    with pytest.raises(ConstructPropError) as error:
+        AlarmTopic(stack, "Alarms", encryption_key=key)
+    assert str(error.value).startswith(
+        "'encryption_key' must be a key in the Region of its SNS topic (eu-west-1)"
+    )
+
+
+def test_a_deploy_time_sweep_interval_is_refused() -> None:
+    stack = source_stack()
+    interval = cdk.Duration.minutes(cdk.Token.as_number(cdk.Fn.import_value("Minutes")))
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReplicator(stack, "Replicate", destinations=[GOOD], sweep_interval=interval)
+    assert str(error.value).startswith(
+        "'sweep_interval' must be a literal duration (not a deploy-time value). Received: "
+        "'Duration.minutes(${Token["
+    )
+
+
+def test_replicator_key_must_encrypt() -> None:
+    # An HMAC key failed inside jsii, naming a prop the user never passed.
+    stack = source_stack()
+    hmac = CustomerManagedKey(stack, "Mac", key_spec="HMAC_256", key_usage="GENERATE_VERIFY_MAC")
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReplicator(stack, "Replicate", destinations=[GOOD], encryption_key=hmac)
+    assert str(error.value) == (
+        "'encryption_key' must be a symmetric encryption key (SQS and SNS encrypt with "
+        "SYMMETRIC_DEFAULT keys only). Received: 'HMAC_256'"
+    )
+
+
+def test_receiver_source_accounts_are_literal() -> None:
+    # A token failed at synth with jsii's raw KeyMustResolveToString.
+    stack = _backup_stack()
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReceiver(
+            stack,
+            "Receive",
+            source_accounts=[cdk.Fn.import_value("SourceAccount")],
+            kms_key=kms.Key(stack, "K"),
+        )
+    assert str(error.value).startswith(
+        "'source_accounts' must be literal account IDs, not deploy-time values. Received: '${Token["
+    )
 
 
 def test_receiver_wants_the_key_itself_not_the_wrapper() -> None:

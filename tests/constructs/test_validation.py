@@ -1,4 +1,5 @@
-"""The shared input checks: ``is_token`` must give aws-cdk-lib's answer without asking it."""
+"""The shared input checks: ``is_token`` must give aws-cdk-lib's answer without asking it, and a
+Duration prop refuses a deploy-time value by name."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
+from constructs_lib import CustomerManagedKey
+from constructs_lib import _durations as durations
 from constructs_lib._validation import ConstructPropError, check_account_id, check_region, is_token
 
 
@@ -94,3 +97,54 @@ def test_values_cloudformation_refuses_are_refused(check: Any, value: str) -> No
         check("prop", value)
     assert error.value.prop == "prop"
     assert error.value.received == value
+
+
+DAYS_TOKEN = cdk.Fn.import_value("PendingDays")
+
+
+@pytest.mark.parametrize(
+    ("value", "received"),
+    [
+        (cdk.Duration.days(cdk.Token.as_number(DAYS_TOKEN)), f"'Duration.days({DAYS_TOKEN})'"),
+        # Another unit cannot even be converted (a raw jsii error before).
+        (cdk.Duration.hours(cdk.Token.as_number(DAYS_TOKEN)), f"'Duration.hours({DAYS_TOKEN})'"),
+    ],
+    ids=["days", "hours"],
+)
+def test_a_duration_of_a_deploy_time_value_is_refused(value: Any, received: str) -> None:
+    # Was "'pending_window' must be 7-30 days. Received: -188815458970875...(290 digits)".
+    with pytest.raises(ConstructPropError) as error:
+        durations.check_days("pending_window", value, 7, 30)
+    assert str(error.value) == (
+        "'pending_window' must be a literal duration (not a deploy-time value). "
+        f"Received: {received}"
+    )
+
+
+def test_a_number_token_given_for_a_duration_is_shown_as_its_token() -> None:
+    with pytest.raises(ConstructPropError) as error:
+        durations.check_days("retention", cdk.Token.as_number(DAYS_TOKEN), 1, 3650)
+    assert str(error.value) == (
+        f"'retention' must be a Duration such as Duration.days(30). Received: '{DAYS_TOKEN}'"
+    )
+
+
+def test_a_key_with_a_deploy_time_rotation_period_is_refused() -> None:
+    stack = cdk.Stack(cdk.App(), "S")
+    with pytest.raises(ConstructPropError) as error:
+        CustomerManagedKey(
+            stack, "K", rotation_period=cdk.Duration.days(cdk.Token.as_number(DAYS_TOKEN))
+        )
+    assert str(error.value) == (
+        "'rotation_period' must be a literal duration (not a deploy-time value). "
+        f"Received: 'Duration.days({DAYS_TOKEN})'"
+    )
+
+
+def test_literal_durations_still_pass() -> None:
+    assert durations.check_days("pending_window", cdk.Duration.days(7), 7, 30) == 7
+    assert durations.literal_amount("period", cdk.Duration.minutes(2), "seconds") == 120
+    with pytest.raises(
+        ConstructPropError, match=r"^'pending_window' must be 7-30 days. Received: 3$"
+    ):
+        durations.check_days("pending_window", cdk.Duration.days(3), 7, 30)
