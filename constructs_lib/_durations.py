@@ -32,12 +32,10 @@ def check_days(prop: str, value: Any, low: int, high: int) -> int:
     ``to_human_string`` (a round-trip) is asked for only to word an error, and
     ``is_unresolved`` only for a value that fails a check.
     """
-    require(
-        isinstance(value, Duration),
-        prop,
-        "must be a Duration such as Duration.days(30)",
-        shown_number(value),
-    )
+    if not isinstance(value, Duration):  # worded only then: a number token is a round trip
+        raise ConstructPropError(
+            prop, "must be a Duration such as Duration.days(30)", shown_number(value)
+        )
     days = literal_amount(prop, value, "days")
     if not float(days).is_integer():
         raise ConstructPropError(prop, "must be a whole number of days", value.to_human_string())

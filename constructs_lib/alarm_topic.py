@@ -15,7 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib import _principals as principals
-from constructs_lib._validation import check_sequence, is_token, require
+from constructs_lib._validation import ConstructPropError, check_sequence, is_token, require
 from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple, stack_facts
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
@@ -31,14 +31,14 @@ MAX_DISPLAY_NAME_LENGTH = 100  # SNS (and aws_sns.Topic) refuse a longer display
 
 
 def require_key_in_region(
-    prop: str, key: CustomerManagedKey | ReplicaKey, scope: Construct, service: str
+    prop: str, key: CustomerManagedKey | ReplicaKey, region: str, service: str
 ) -> None:
     """SNS and SQS encrypt only with a key of their own Region: refuse ``key`` of another
-    Region for ``service`` in ``scope`` (env-agnostic stacks are not known until deploy)."""
-    region = stack_facts(Stack.of(scope)).region
-    key_region = stack_facts(Stack.of(key)).region
-    require(
-        is_token(region) or is_token(key_region) or key_region == region,
+    Region for ``service`` in ``region`` (env-agnostic stacks are not known until deploy)."""
+    key_region = key.region
+    if is_token(region) or is_token(key_region) or key_region == region:
+        return
+    raise ConstructPropError(  # worded only now: the key's path is a jsii round trip
         prop,
         f"must be a key in the Region of its {service} ({region}): SNS and SQS encrypt only "
         "with a key of their own Region (use a ReplicaKey of a multi-Region key there)",
@@ -82,7 +82,8 @@ class AlarmTopic(Construct):
             "must be a symmetric encryption key (SNS encrypts with SYMMETRIC_DEFAULT keys only)",
             encryption_key.key_spec,
         )
-        require_key_in_region("encryption_key", encryption_key, self, "SNS topic")
+        facts = stack_facts(Stack.of(self))
+        require_key_in_region("encryption_key", encryption_key, facts.region, "SNS topic")
         publishers = check_sequence("publishers", publishers, "service principals")
         for service in publishers:
             require(
@@ -108,7 +109,6 @@ class AlarmTopic(Construct):
             display_name=display_name,
         )
         topic_arn = self.topic.topic_arn
-        facts = stack_facts(Stack.of(self))
         for service in publishers:
             encryption_key.add_service_principal(
                 KeyServicePrincipal.publisher(service=service, destination="sns")

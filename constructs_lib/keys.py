@@ -300,6 +300,11 @@ class _KeyBase(Resource):
         )
         self._node.add_validation(_KeyPolicyValidation(self))
 
+    @property
+    def region(self) -> str:
+        """The Region of the key's stack (a token in an environment-agnostic stack)."""
+        return stack_facts(self._stack).region
+
     @functools.cached_property
     def key_arn(self) -> str:
         """The key's ARN (read once: each read of ``key.key_arn`` is a jsii round-trip)."""
@@ -357,8 +362,10 @@ class _KeyBase(Resource):
           account (see ``_other_stack_principal``; with a custom policy, a role known only at
           deploy time is refused).
         """
+        # jsii interfaces are not runtime-checkable, and reading grant_principal is a round
+        # trip: refuse what is plain data.
         require(
-            hasattr(grantee, "grant_principal"),  # jsii interfaces are not runtime-checkable
+            grantee is not None and not isinstance(grantee, str | bytes | int | float | Mapping),
             "grantee",
             "must be an IGrantable (a role, a user, a function...)",
             grantee,

@@ -99,12 +99,8 @@ class KmsRequestQuotaAlarm(Construct):
             threshold_percent,
         )
         period = period if period is not None else durations.minutes(1)
-        require(
-            isinstance(period, Duration),
-            "period",
-            "must be a Duration",
-            durations.shown_number(period),
-        )
+        if not isinstance(period, Duration):  # worded only then: a number token is a round trip
+            raise ConstructPropError("period", "must be a Duration", durations.shown_number(period))
         seconds = durations.literal_amount("period", period, "seconds")
         if seconds < 60 or seconds % 60 != 0:
             raise ConstructPropError(

@@ -82,7 +82,7 @@ ASSET_SOURCES: tuple[tuple[Path, str], ...] = (
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
-# The exact EventBridge patterns of aws-facts.md.
+# The exact EventBridge patterns AWS documents for these events (docs/snapshots.md).
 EBS_PATTERN: dict[str, Any] = {
     "source": ["aws.ec2"],
     "detail-type": ["EBS Snapshot Notification"],
@@ -571,7 +571,7 @@ class _ReplicationBase(Construct):
                 "keys only)",
                 encryption_key.key_spec,
             )
-            require_key_in_region("encryption_key", encryption_key, self, "SQS queues")
+            require_key_in_region("encryption_key", encryption_key, facts.region, "SQS queues")
         self.encryption_key = encryption_key or CustomerManagedKey(
             self,
             "Key",
