@@ -46,6 +46,20 @@ def require_key_in_region(
     )
 
 
+def require_topic_in_region(prop: str, topic: AlarmTopic, region: str) -> None:
+    """CloudWatch alarm actions publish only to a topic of the alarm's own Region. The topic
+    is in its key's Region (AlarmTopic checks that), which is read without a round trip."""
+    topic_region = topic.encryption_key.region
+    if is_token(region) or is_token(topic_region) or topic_region == region:
+        return
+    raise ConstructPropError(  # worded only now: the topic's path is a jsii round trip
+        prop,
+        f"must be an AlarmTopic in the Region of its alarms ({region}): CloudWatch alarm "
+        "actions publish only to a topic of their own Region",
+        f"{topic.node.path} in {topic_region}",
+    )
+
+
 class AlarmTopic(Construct):
     """An SNS topic for alarms, encrypted with a customer managed key, TLS only.
 

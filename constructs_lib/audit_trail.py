@@ -514,12 +514,7 @@ class AuditTrail(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        name = check_trail_name(
-            "trail_name",
-            trail_name
-            if trail_name is not None
-            else Names.unique_resource_name(self, max_length=64, separator="-"),
-        )
+        name = self._trail_name(trail_name)
         if organization_id is not None:
             check_organization_id("organization_id", organization_id)
         self._check_exclusive(encryption_key, key_alias, bucket, bucket_props, central_bucket)
@@ -725,6 +720,20 @@ class AuditTrail(Construct):
             given,
         )
         return existing
+
+    def _trail_name(self, trail_name: str | None) -> str:
+        if trail_name is not None:
+            return check_trail_name("trail_name", trail_name)
+        derived = Names.unique_resource_name(self, max_length=64, separator="-")
+        try:
+            return check_trail_name("trail_name", derived)
+        except ConstructPropError as error:  # e.g. the id "Default", which drops out of paths
+            raise ConstructPropError(
+                "trail_name",
+                "must be given: the name made from the construct path is not a valid trail name "
+                "(3-128 letters, digits, '.', '_' or '-')",
+                derived,
+            ) from error
 
     def _key(
         self, encryption_key: CustomerManagedKey | None, key_alias: str | None, name: str

@@ -19,6 +19,7 @@ import functools
 import inspect
 import json
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -311,6 +312,28 @@ def _object_lock_enabled(bucket: s3.IBucket) -> bool:
     if not isinstance(cfn, s3.CfnBucket):
         return False
     return Stack.of(bucket).resolve(cfn.object_lock_enabled) is True
+
+
+# S3 bucket names are global: one App must not name two buckets alike (root -> name -> holder).
+_bucket_names: weakref.WeakKeyDictionary[Any, dict[str, Construct]] = weakref.WeakKeyDictionary()
+
+
+def _check_and_reserve_bucket_name(name: str | None, holder: Construct) -> None:
+    """``bucket_name`` (None: CloudFormation names it) checked, and taken for ``holder``."""
+    if name is None:
+        return
+    check_bucket_name("bucket_name", name)
+    if is_token(name):
+        return
+    names = _bucket_names.setdefault(holder.node.root, {})
+    other = names.get(name)
+    if other is not None:  # worded only now: a construct's path is a jsii round trip
+        raise ConstructPropError(
+            "bucket_name",
+            f"must be unique: S3 bucket names are global, and {other.node.path} has it already",
+            name,
+        )
+    names[name] = holder
 
 
 def check_bucket_name(prop: str, value: Any) -> None:
@@ -655,8 +678,7 @@ class EncryptedBucket(Construct):
                 "such a bucket)",
                 access_log_bucket.node.path,
             )
-        if bucket_name is not None:
-            check_bucket_name("bucket_name", bucket_name)
+        _check_and_reserve_bucket_name(bucket_name, self)
         require(
             access_log_prefix is None or isinstance(access_log_prefix, str),
             "access_log_prefix",

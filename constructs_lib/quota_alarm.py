@@ -16,13 +16,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from constructs_lib import _durations as durations
 from constructs_lib._validation import ConstructPropError, is_token, require, shown
-from constructs_lib.alarm_topic import AlarmTopic
+from constructs_lib.alarm_topic import AlarmTopic, require_topic_in_region
+from constructs_lib.key_policy import stack_facts
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 DEFAULT_RESOURCE = "CryptographicOperationsSymmetric"
@@ -140,10 +141,13 @@ class KmsRequestQuotaAlarm(Construct):
             alarm_name is None
             or (
                 isinstance(alarm_name, str)
-                and (is_token(alarm_name) or 1 <= len(alarm_name) <= MAX_ALARM_NAME_LENGTH)
+                and (
+                    is_token(alarm_name)
+                    or (1 <= len(alarm_name) <= MAX_ALARM_NAME_LENGTH and alarm_name.isprintable())
+                )
             ),
             "alarm_name",
-            f"must be a string of 1-{MAX_ALARM_NAME_LENGTH} characters",
+            f"must be a string of 1-{MAX_ALARM_NAME_LENGTH} printable characters",
             alarm_name,
         )
 
@@ -193,6 +197,7 @@ class KmsRequestQuotaAlarm(Construct):
             # a construct's path is a jsii round-trip.
             raise ConstructPropError("alarm_topic", "must be an AlarmTopic", shown(alarm_topic))
         if alarm_topic is not None and encryption_key is None:
+            require_topic_in_region("alarm_topic", alarm_topic, stack_facts(Stack.of(self)).region)
             return alarm_topic
         if encryption_key is not None and alarm_topic is None:
             return AlarmTopic(

@@ -55,7 +55,11 @@ from constructs_lib._validation import (
     require,
     shown,
 )
-from constructs_lib.alarm_topic import AlarmTopic, require_key_in_region
+from constructs_lib.alarm_topic import (
+    AlarmTopic,
+    require_key_in_region,
+    require_topic_in_region,
+)
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.iam import split_statements
 from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts
@@ -104,6 +108,7 @@ AURORA_PATTERN: dict[str, Any] = {
 # \Z, not $: "$" also matches before a final newline, which no key ID or tag key holds.
 KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):key/[A-Za-z0-9-]+\Z")
 TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}\Z")
+TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}\Z")
 MAX_DESTINATIONS = 10
 COPIER_TIMEOUT_MINUTES = 2
 COPIER_TIMEOUT = durations.minutes(COPIER_TIMEOUT_MINUTES)
@@ -583,6 +588,8 @@ class _ReplicationBase(Construct):
             "must be an AlarmTopic",
             alarm_topic,
         )
+        if alarm_topic is not None:
+            require_topic_in_region("alarm_topic", alarm_topic, facts.region)
         self.alarm_topic = alarm_topic or AlarmTopic(
             self, "Alarms", encryption_key=self.encryption_key
         )
@@ -1217,9 +1224,9 @@ class SnapshotReplicator(_ReplicationBase):
             selection_tag,
         )
         require(
-            len(tag_value) <= 256,
+            bool(TAG_VALUE.match(tag_value)),
             "selection_tag",
-            "must have a value of at most 256 characters",
+            "must have a value of at most 256 letters, digits, spaces or _.:/=+-@",
             selection_tag,
         )
         self.destinations = _check_destinations(

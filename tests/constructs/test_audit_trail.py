@@ -1020,6 +1020,17 @@ def test_bad_sources_name_the_prop_and_value(make: Callable[[], Any], message: s
     assert message in str(error.value)
 
 
+def test_a_trail_whose_derived_name_is_no_trail_name_asks_for_trail_name() -> None:
+    # The id "Default" drops out of the path: the name made from it was the stack's, 'S'.
+    stack = _stack()
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(stack, "Default")
+    assert str(error.value) == (
+        "'trail_name' must be given: the name made from the construct path is not a valid trail "
+        "name (3-128 letters, digits, '.', '_' or '-'). Received: 'S'"
+    )
+
+
 def test_a_trail_whose_key_alias_is_taken_names_the_trail_name() -> None:
     # Dots become dashes in the key alias: "col.x" and "col-x" make the same one. The error
     # named 'alias', a prop the user never passed.

@@ -1275,3 +1275,24 @@ def test_bad_props_name_the_prop_and_value(
 
 def test_snapshot(workload: SynthResult, snapshot_json: Any) -> None:
     assert normalized(workload.template(STACK)) == snapshot_json
+
+
+def test_a_bucket_name_is_taken_once_in_an_app() -> None:
+    # S3 names are global: two buckets alike, even in two accounts' stacks, fail at deploy time.
+    app = cdk.App()
+    first = cdk.Stack(app, "A", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    second = cdk.Stack(app, "B", env=cdk.Environment(account="222222222222", region="eu-west-1"))
+    EncryptedBucket(
+        first, "Data", encryption_key=CustomerManagedKey(first, "K"), bucket_name="team-data-1"
+    )
+    with pytest.raises(ConstructPropError) as error:
+        EncryptedBucket(
+            second,
+            "Data",
+            encryption_key=CustomerManagedKey(second, "K"),
+            bucket_name="team-data-1",
+        )
+    assert str(error.value) == (
+        "'bucket_name' must be unique: S3 bucket names are global, and A/Data has it already. "
+        "Received: 'team-data-1'"
+    )

@@ -12,6 +12,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 
@@ -20,6 +21,7 @@ from constructs_lib import (
     ConstructPropError,
     CustomerManagedKey,
     KeyPolicy,
+    KmsRequestQuotaAlarm,
     ReplicaKey,
     ReplicationDestination,
     SnapshotReceiver,
@@ -580,6 +582,10 @@ GOOD = ReplicationDestination(region="eu-central-1", kms_key_arn=KEY_CENTRAL)
             {"selection_tag": ("backup\n", "yes")},
             "'selection_tag' must have a tag key of 1-128 letters",
         ),
+        (
+            {"selection_tag": ("backup", "yes\n")},
+            "'selection_tag' must have a value of at most 256 letters, digits, spaces or _.:/=+-@",
+        ),
         ({"selection_tag": ("backup",)}, "'selection_tag' must be a (key, value) pair of strings"),
         (
             {"retention": cdk.Duration.days(1)},
@@ -772,6 +778,24 @@ def test_a_deploy_time_sweep_interval_is_refused() -> None:
         "'sweep_interval' must be a literal duration (not a deploy-time value). Received: "
         "'Duration.minutes(${Token["
     )
+
+
+def test_alarms_publish_to_a_topic_of_their_own_region_only() -> None:
+    # CloudWatch alarm actions cannot target a topic in another Region.
+    stack = source_stack()
+    other = _key_in("us-east-1", stack)
+    topic = AlarmTopic(Stack.of(other), "Alarms", encryption_key=other)
+    expected = (
+        "'alarm_topic' must be an AlarmTopic in the Region of its alarms (eu-west-1): CloudWatch "
+        "alarm actions publish only to a topic of their own Region. "
+        "Received: 'us-east-1/Alarms in us-east-1'"
+    )
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReplicator(stack, "Replicate", destinations=[GOOD], alarm_topic=topic)
+    assert str(error.value) == expected
+    with pytest.raises(ConstructPropError) as error:
+        KmsRequestQuotaAlarm(stack, "Quota", alarm_topic=topic)
+    assert str(error.value) == expected
 
 
 def test_replicator_key_must_encrypt() -> None:
