@@ -44,6 +44,7 @@ span fields.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -59,6 +60,7 @@ from constructs_lib._validation import (
     check_account_id,
     check_range,
     check_region,
+    is_token,
     require,
 )
 from kmskit.aws_names import partition
@@ -74,8 +76,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Lowercase words of letters and digits joined by single hyphens: the name and the aliases make
 # trail names (``<name>-<alias>``), which CloudTrail refuses with two adjacent or a trailing '-'.
-NAME_PATTERN = re.compile(r"^(?=.{1,20}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-ALIAS_PATTERN = re.compile(r"^(?=.{1,30}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+NAME_PATTERN = re.compile(r"^(?=.{1,20}\Z)[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
+ALIAS_PATTERN = re.compile(r"^(?=.{1,30}\Z)[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
 # The name starts the names of S3 buckets (``<name>-audit-...``, ``<name>-pipeline-...``), which
 # S3 refuses with RESERVED_BUCKET_PREFIXES, and KMS aliases (``alias/<name>/...``), where
 # ``alias/aws/`` is reserved for AWS managed keys.
@@ -90,12 +92,13 @@ PIPELINE_STACK_IDS = re.compile(r"^pipeline(\d*|artifacts)$", re.IGNORECASE)
 # wave named HandOff would start a pipeline left over from a longer chain, which starts on the
 # success of the previous pipeline's HandOff stage, with its stale hand-off.
 PIPELINE_STAGE_NAMES = ("Source", "Build", "UpdatePipeline", "Assets", "HandOff")
-TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}$")
-TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+@-]{1,256}$")  # tag values may be twice as long
+# \Z, not $: "$" also matches before a final newline.
+TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}\Z")
+TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+@-]{1,256}\Z")  # tag values may be twice as long
 CONNECTION_ARN_PATTERN = re.compile(
-    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+\Z"
 )
-REPOSITORY_PATTERN = re.compile(r"^[\w.-]+/[\w.-]+$")
+REPOSITORY_PATTERN = re.compile(r"^[\w.-]+/[\w.-]+\Z")
 # CloudWatch Logs retention periods (days -> aws_logs.RetentionDays member name).
 LOG_RETENTION_DAYS: dict[int, str] = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
@@ -202,7 +205,35 @@ class Organisation:
 
 
 def _field(path: str) -> str:
-    return f"{ORGANISATION_CONTEXT_KEY}.{path}"
+    return f"{ORGANISATION_CONTEXT_KEY}.{path}" if path else ORGANISATION_CONTEXT_KEY
+
+
+def _literal_account_id(path: str, value: Any) -> str:
+    """A 12-digit account ID written out (a string shaped like a CDK token is none)."""
+    require(not is_token(value), _field(path), "must be a 12-digit AWS account ID", value)
+    return check_account_id(_field(path), value)
+
+
+@functools.cache
+def _known_regions() -> frozenset[str]:
+    # aws-cdk-lib's Region facts (one jsii call): CDK cannot tell the partition of another
+    # Region, and synth failed with a raw error, or succeeded for a Region that does not exist.
+    from aws_cdk.region_info import Fact  # noqa: PLC0415 - starts jsii: only when needed
+
+    return frozenset(Fact.regions)
+
+
+def _known_region(path: str, value: Any) -> str:
+    """A Region that aws-cdk-lib knows (a string shaped like a CDK token is none)."""
+    require(not is_token(value), _field(path), "must be an AWS Region name", value)
+    region = check_region(_field(path), value)
+    require(
+        region in _known_regions(),
+        _field(path),
+        "must be an AWS Region that aws-cdk-lib knows (a newer aws-cdk-lib may know a new one)",
+        region,
+    )
+    return region
 
 
 def _object(value: Any, path: str) -> Mapping[str, Any]:
@@ -270,7 +301,7 @@ def _parse_accounts(raw: Any) -> dict[str, Account]:
         seen_stages[stage.lower()] = alias
         spec = _object(raw_spec, f"accounts.{alias}")
         _only_keys(spec, f"accounts.{alias}", ("id", "role"))
-        account_id = check_account_id(_field(f"accounts.{alias}.id"), spec.get("id"))
+        account_id = _literal_account_id(f"accounts.{alias}.id", spec.get("id"))
         require(
             account_id not in seen_ids,
             _field(f"accounts.{alias}.id"),
@@ -314,7 +345,7 @@ def _parse_regions(raw: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
     )
     assert isinstance(regions, list)
     for index, region in enumerate(regions):
-        check_region(_field(f"regions[{index}]"), region)
+        _known_region(f"regions[{index}]", region)
         require(
             region not in regions[:index],
             _field(f"regions[{index}]"),
@@ -329,7 +360,7 @@ def _parse_regions(raw: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
             region,
         )
     home = raw.get("home_region", regions[0])
-    check_region(_field("home_region"), home)
+    _known_region("home_region", home)
     require(home in regions, _field("home_region"), f"must be one of regions {regions}", home)
     return tuple(regions), str(home)
 
@@ -390,7 +421,7 @@ def _parse_replication(
         path = f"replication.destinations[{index}]"
         item = _object(raw_item, path)
         _only_keys(item, path, ("region", "account"))
-        region = check_region(_field(f"{path}.region"), item.get("region"))
+        region = _known_region(f"{path}.region", item.get("region"))
         account = (
             _account_ref(accounts, item["account"], f"{path}.account")
             if "account" in item
@@ -454,7 +485,7 @@ def _parse_pipeline(
     account = (
         _account_ref(accounts, raw["account"], "pipeline.account") if "account" in raw else security
     )
-    region = check_region(_field("pipeline.region"), raw.get("region", home))
+    region = _known_region("pipeline.region", raw.get("region", home))
     require(
         region in regions,
         _field("pipeline.region"),
@@ -566,15 +597,26 @@ def organisation_from_context(
     if file_name is not None:
         path = root / str(file_name)
         try:
-            raw = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
+            raw = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_repeated_keys)
+        except (OSError, ValueError, RecursionError) as error:  # ValueError: JSON, UTF-8, NUL
             raise ConstructPropError(
                 ORGANISATION_FILE_CONTEXT_KEY,
-                f"must name a readable JSON file ({error})",
+                f"must name a readable JSON file in UTF-8 ({error})",
                 file_name,
             ) from error
         return load_organisation(raw)
     return load_organisation(context.get(ORGANISATION_CONTEXT_KEY))
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object hook: a key given twice is an error (json keeps the last one silently,
+    and an account copied from the docs would vanish)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
 
 
 def cdk_json_context(path: Path = PROJECT_ROOT / "cdk.json") -> dict[str, Any]:

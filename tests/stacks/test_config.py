@@ -228,7 +228,30 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             changed("pipeline.repository", "kms-toolkit"),
             "'kmskit:organisation.pipeline.repository' must be",
         ),
-        (changed("colour", "blue"), "'kmskit:organisation.' may only have the keys"),
+        (changed("colour", "blue"), "'kmskit:organisation' may only have the keys"),
+        # Regions CDK does not know (it cannot tell their partition): a raw jsii error at synth,
+        # or a template for a Region that does not exist.
+        (
+            changed("regions", ["eu-west-1", "eu-north-9"]),
+            "'kmskit:organisation.regions[1]' must be an AWS Region that aws-cdk-lib knows (a "
+            "newer aws-cdk-lib may know a new one). Received: 'eu-north-9'",
+        ),
+        (
+            changed("regions", ["eu-west-1", "${Token[AWS.Region.2]}"]),
+            "'kmskit:organisation.regions[1]' must be an AWS Region name. "
+            "Received: '${Token[AWS.Region.2]}'",
+        ),
+        (
+            changed("accounts.backup.id", "${Token[AWS.AccountId.1]}"),
+            "'kmskit:organisation.accounts.backup.id' must be a 12-digit AWS account ID. "
+            "Received: '${Token[AWS.AccountId.1]}'",
+        ),
+        # "$" matched before a final newline, which went into the pipeline's template.
+        (
+            changed("pipeline.repository", "example/kms-toolkit\n"),
+            "'kmskit:organisation.pipeline.repository' must be",
+        ),
+        (changed("name", "example\n"), "'kmskit:organisation.name' must be 1-20 lowercase"),
         # Names and aliases make trail names (<name>-<alias>): no '--', no trailing '-'.
         (
             changed("name", "example-"),
@@ -363,7 +386,7 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             "'kmskit:organisation.pipeline.connection_arn' must be in the partition of the "
             "organisation's Regions ('aws-cn'). Received: 'arn:aws:codeconnections:eu-west-1:",
         ),
-        ("not an object", "'kmskit:organisation.' must be an object. Received: 'not an object'"),
+        ("not an object", "'kmskit:organisation' must be an object. Received: 'not an object'"),
     ],
 )
 def test_bad_configuration_names_the_field_and_value(config: Any, message: str) -> None:
@@ -454,6 +477,31 @@ def test_configuration_can_live_in_a_file_named_by_cdk_json(tmp_path: Path) -> N
         ConstructPropError, match="'kmskit:organisation-file' must name a readable JSON"
     ):
         organisation_from_context({ORGANISATION_FILE_CONTEXT_KEY: "missing.json"}, root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        # A traceback before: UnicodeDecodeError, RecursionError.
+        (b'{"name": "caf\xe9"}', "can't decode byte 0xe9"),
+        (b"[" * 100_000 + b"]" * 100_000, "maximum recursion depth"),
+        # json keeps the last of two equal keys: an account copied from the docs vanished.
+        (
+            b'{"accounts": {"workload": {"id": "444444444444"}, "workload": {"id": "1"}}}',
+            "the key 'workload' appears twice in one object",
+        ),
+    ],
+)
+def test_a_configuration_file_that_is_no_clean_json_is_refused_naming_it(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    (tmp_path / "org.json").write_bytes(content)
+    with pytest.raises(ConstructPropError) as error:
+        organisation_from_context({ORGANISATION_FILE_CONTEXT_KEY: "org.json"}, root=tmp_path)
+    assert str(error.value).startswith(
+        "'kmskit:organisation-file' must name a readable JSON file in UTF-8 ("
+    )
+    assert problem in str(error.value)
 
 
 @dataclass
