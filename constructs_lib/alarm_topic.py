@@ -35,29 +35,36 @@ def require_key_in_region(
 ) -> None:
     """SNS and SQS encrypt only with a key of their own Region: refuse ``key`` of another
     Region for ``service`` in ``region`` (env-agnostic stacks are not known until deploy)."""
-    key_region = key.region
-    if is_token(region) or is_token(key_region) or key_region == region:
-        return
-    raise ConstructPropError(  # worded only now: the key's path is a jsii round trip
+    _require_same_region(
         prop,
+        key,
+        key.region,
+        region,
         f"must be a key in the Region of its {service} ({region}): SNS and SQS encrypt only "
         "with a key of their own Region (use a ReplicaKey of a multi-Region key there)",
-        f"{key.node.path} in {key_region}",
     )
 
 
 def require_topic_in_region(prop: str, topic: AlarmTopic, region: str) -> None:
     """CloudWatch alarm actions publish only to a topic of the alarm's own Region. The topic
     is in its key's Region (AlarmTopic checks that), which is read without a round trip."""
-    topic_region = topic.encryption_key.region
-    if is_token(region) or is_token(topic_region) or topic_region == region:
-        return
-    raise ConstructPropError(  # worded only now: the topic's path is a jsii round trip
+    _require_same_region(
         prop,
+        topic,
+        topic.encryption_key.region,
+        region,
         f"must be an AlarmTopic in the Region of its alarms ({region}): CloudWatch alarm "
         "actions publish only to a topic of their own Region",
-        f"{topic.node.path} in {topic_region}",
     )
+
+
+def _require_same_region(
+    prop: str, given: Construct, given_region: str, region: str, requirement: str
+) -> None:
+    if is_token(region) or is_token(given_region) or given_region == region:
+        return
+    # Worded only now: the construct's path is a jsii round trip.
+    raise ConstructPropError(prop, requirement, f"{given.node.path} in {given_region}")
 
 
 class AlarmTopic(Construct):
