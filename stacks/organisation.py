@@ -68,11 +68,7 @@ class AccountStage(cdk.Stage):
                 for region, stack in self.key_stacks.items()
                 if stack.snapshot_key is not None
             }
-            # A Region whose only destination is itself (a same-account destination) has
-            # nothing to copy and gets no replicator.
-            for region in organisation.ordered_regions:
-                if not replication.destinations_from(region):
-                    continue
+            for region in replication_regions(organisation, account):
                 self.replication_stacks[region] = SnapshotSourceStack(
                     self,
                     f"Replication-{region}",
@@ -83,8 +79,7 @@ class AccountStage(cdk.Stage):
                     description=f"Snapshot replication from {account.alias} in {region}",
                 )
         if account.role == "backup":
-            receiving = sorted({d.region for d in replication.destinations if d.account == account})
-            for region in receiving:
+            for region in replication_regions(organisation, account):
                 self.replication_stacks[region] = SnapshotReceiverStack(
                     self,
                     f"Receiver-{region}",
@@ -105,6 +100,46 @@ class AccountStage(cdk.Stage):
     @property
     def stack_count(self) -> int:
         return len(self.key_stacks) + len(self.data_stacks) + len(self.replication_stacks) + 1
+
+
+def replication_regions(organisation: Organisation, account: Account) -> list[str]:
+    """The Regions where ``account``'s stage gets a snapshot replication stack: a replicator in
+    each Region of a workload account with somewhere to copy to (a Region whose only destination
+    is itself, a same-account destination, has nothing to copy), a receiver in each destination
+    Region of a backup account."""
+    replication = organisation.replication
+    if account.role == "workload" and replication.destinations:
+        return [r for r in organisation.ordered_regions if replication.destinations_from(r)]
+    if account.role == "backup":
+        return sorted({d.region for d in replication.destinations if d.account == account})
+    return []
+
+
+def planned_stack_count(organisation: Organisation, account: Account) -> int:
+    """How many stacks :class:`AccountStage` makes for ``account``, known before it is built: keys
+    in each Region, data in each Region of a workload account, the replication stacks, and the
+    audit stack."""
+    regions = len(organisation.ordered_regions)
+    data = regions if account.role == "workload" else 0
+    return regions + data + len(replication_regions(organisation, account)) + 1
+
+
+def require_stages_fit_in_waves(organisation: Organisation) -> None:
+    """Refuse, naming ``regions``, an organisation with an account whose stage would hold more
+    stacks than one pipeline wave deploys (two actions per stack, MAX_ACTIONS_PER_WAVE): with
+    every Region replicated, a workload account holds three stacks per Region and its audit
+    stack, so at most 8 Regions."""
+    for account in organisation.accounts:
+        stacks = planned_stack_count(organisation, account)
+        require(
+            2 * stacks <= MAX_ACTIONS_PER_WAVE,
+            "kmskit:organisation.regions",
+            f"has {len(organisation.regions)} Regions, which put {stacks} stacks in the stage of "
+            f"account '{account.alias}' ({account.role}); one pipeline wave deploys at most "
+            f"{MAX_ACTIONS_PER_WAVE // 2} stacks of one account (CodePipeline's "
+            f"{MAX_ACTIONS_PER_WAVE} actions per stage): use fewer Regions",
+            list(organisation.regions),
+        )
 
 
 def _env(account: Account, region: str) -> cdk.Environment:
@@ -183,6 +218,7 @@ def add_organisation(app: cdk.App, organisation: Organisation) -> list[PipelineS
     security, then workloads, then backup. An organisation of more than about 240 stacks needs
     more than one pipeline (CodePipeline's 500 actions): they form a chain, each started by the
     success of the one before (``Pipeline``, ``Pipeline2``, ...)."""
+    require_stages_fit_in_waves(organisation)
     stages_by_role = [
         (
             wave_name,

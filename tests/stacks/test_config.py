@@ -25,8 +25,11 @@ from stacks.organisation import (
     MAX_PIPELINE_ACTIONS,
     MAX_PIPELINE_STAGES,
     AccountStage,
+    add_organisation,
     plan_pipelines,
     plan_waves,
+    planned_stack_count,
+    require_stages_fit_in_waves,
 )
 
 DEFAULT = cdk_json_context()[ORGANISATION_CONTEXT_KEY]
@@ -591,3 +594,52 @@ def test_account_stages_are_planned_as_the_fake_stages_above() -> None:
     assert stage.stage_name == "Security"
     assert stage.stack_count == 3  # keys in two Regions, the audit trail
     assert plan_pipelines(plan_waves([("Security", [stage])])) == [[("Security", [stage])]]
+
+
+NINE_REGIONS = [
+    "eu-west-1",
+    "eu-central-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-north-1",
+    "eu-south-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+]
+
+
+def test_more_regions_than_a_wave_deploys_are_refused_naming_regions_before_any_stage() -> None:
+    import aws_cdk as cdk  # noqa: PLC0415
+
+    organisation = load_organisation(changed("regions", NINE_REGIONS))
+    app = cdk.App()
+    with pytest.raises(ConstructPropError) as raised:
+        add_organisation(app, organisation)
+    message = str(raised.value)
+    assert "'kmskit:organisation.regions' has 9 Regions" in message
+    assert "28 stacks in the stage of account 'workload' (workload)" in message
+    assert "at most 25 stacks" in message
+    assert f"Received: {NINE_REGIONS}" in message
+    assert app.node.children == []  # refused before any stage was built
+
+
+def test_eight_regions_fit_in_a_wave() -> None:
+    organisation = load_organisation(changed("regions", NINE_REGIONS[:8]))
+    require_stages_fit_in_waves(organisation)
+    counts = [planned_stack_count(organisation, a) for a in organisation.accounts]
+    assert max(counts) == 25  # the workload account: 3 stacks per Region and its audit stack
+
+
+@pytest.mark.parametrize("same_account_only", [False, True])
+def test_planned_stack_counts_are_the_stacks_each_stage_builds(same_account_only: bool) -> None:
+    import aws_cdk as cdk  # noqa: PLC0415
+
+    config = DEFAULT
+    if same_account_only:  # eu-central-1 copies only to itself: no replicator there
+        config = changed("replication.destinations", [{"region": "eu-west-1"}])
+    organisation = load_organisation(config)
+    app = cdk.App()
+    for account in organisation.accounts:
+        stage = AccountStage(app, account.stage_id, organisation=organisation, account=account)
+        assert stage.stack_count == planned_stack_count(organisation, account), account.alias
