@@ -93,12 +93,14 @@ class KmsRequestQuotaAlarm(Construct):
             f"must be an AWS/Usage Resource name such as {', '.join(KNOWN_RESOURCES)}",
             resource,
         )
-        require(
-            _is_number(threshold_percent) and 0 < threshold_percent <= 100,
-            "threshold_percent",
-            "must be a percentage of the quota, more than 0 and at most 100",
-            threshold_percent,
-        )
+        # The numbers' checks word a deploy-time number as its token only when they fail (one
+        # jsii round trip): a number token encodes as about -1.9e289, which no check accepts.
+        if not (_is_number(threshold_percent) and 0 < threshold_percent <= 100):
+            raise ConstructPropError(
+                "threshold_percent",
+                "must be a percentage of the quota, more than 0 and at most 100",
+                durations.shown_number(threshold_percent),
+            )
         period = period if period is not None else durations.minutes(1)
         if not isinstance(period, Duration):  # worded only then: a number token is a round trip
             raise ConstructPropError("period", "must be a Duration", durations.shown_number(period))
@@ -109,14 +111,16 @@ class KmsRequestQuotaAlarm(Construct):
                 "must be a whole number of minutes (AWS/Usage is published per minute)",
                 period.to_human_string(),
             )
-        require(
+        if not (
             isinstance(evaluation_periods, int)
             and not isinstance(evaluation_periods, bool)
-            and evaluation_periods >= 1,
-            "evaluation_periods",
-            "must be a whole number of at least 1",
-            evaluation_periods,
-        )
+            and evaluation_periods >= 1
+        ):
+            raise ConstructPropError(
+                "evaluation_periods",
+                "must be a whole number of at least 1",
+                durations.shown_number(evaluation_periods),
+            )
         # PutMetricAlarm: period x evaluation periods at most one day for periods under an
         # hour, at most seven days otherwise.
         window = MAX_WINDOW_SHORT_PERIODS if seconds < 3600 else MAX_WINDOW
@@ -129,14 +133,16 @@ class KmsRequestQuotaAlarm(Construct):
                 f"{'one day for periods under an hour' if seconds < 3600 else 'seven days'})",
                 evaluation_periods,
             )
-        require(
+        if not (
             isinstance(datapoints_to_alarm, int)
             and not isinstance(datapoints_to_alarm, bool)
-            and 1 <= datapoints_to_alarm <= evaluation_periods,
-            "datapoints_to_alarm",
-            f"must be 1-{evaluation_periods} (evaluation_periods)",
-            datapoints_to_alarm,
-        )
+            and 1 <= datapoints_to_alarm <= evaluation_periods
+        ):
+            raise ConstructPropError(
+                "datapoints_to_alarm",
+                f"must be 1-{evaluation_periods} (evaluation_periods)",
+                durations.shown_number(datapoints_to_alarm),
+            )
         require(
             alarm_name is None
             or (

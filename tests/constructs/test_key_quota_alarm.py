@@ -178,8 +178,36 @@ QUOTA_TOKEN = cdk.Fn.import_value("QuotaMinutes")
             {"period": cdk.Token.as_number(QUOTA_TOKEN)},
             f"'period' must be a Duration. Received: '{QUOTA_TOKEN}'",
         ),
+        # The three numbers showed the number encoding the token (-1.8881545897087e+289).
+        (
+            {"threshold_percent": cdk.Token.as_number(QUOTA_TOKEN)},
+            "'threshold_percent' must be a percentage of the quota, more than 0 and at most 100. "
+            f"Received: '{QUOTA_TOKEN}'",
+        ),
+        (
+            {"evaluation_periods": cdk.Token.as_number(QUOTA_TOKEN)},
+            f"'evaluation_periods' must be a whole number of at least 1. Received: '{QUOTA_TOKEN}'",
+        ),
+        (
+            {"datapoints_to_alarm": cdk.Token.as_number(QUOTA_TOKEN)},
+            f"'datapoints_to_alarm' must be 1-5 (evaluation_periods). Received: '{QUOTA_TOKEN}'",
+        ),
+        (
+            {"threshold_percent": 101},
+            "'threshold_percent' must be a percentage of the quota, more than 0 and at most 100. "
+            "Received: 101",
+        ),
     ],
-    ids=["resource-newline", "period-token-minutes", "period-token-seconds", "period-number-token"],
+    ids=[
+        "resource-newline",
+        "period-token-minutes",
+        "period-token-seconds",
+        "period-number-token",
+        "threshold-number-token",
+        "evaluation-periods-number-token",
+        "datapoints-number-token",
+        "threshold-over-100",
+    ],
 )
 def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) -> None:
     stack = cdk.Stack(
