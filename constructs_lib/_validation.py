@@ -155,3 +155,10 @@ def shown(value: Any) -> Any:
     """What an error shows of ``value``: a construct's path (its repr only says ``<... object at
     0x...>``), anything else as it is."""
     return value.node.path if isinstance(value, Construct) else value
+
+
+def stack_label(stack: Any) -> str:
+    """A stack's name for an error message: its construct path where the name is known only at
+    deploy time (a nested stack's). Read only to word an error: each read is a jsii round trip."""
+    name = stack.stack_name
+    return str(stack.node.path) if is_token(name) else str(name)

@@ -40,6 +40,7 @@ from constructs_lib._validation import (
     check_sequence_of,
     is_token,
     require,
+    stack_label,
 )
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
@@ -255,12 +256,12 @@ def key_facts(prop: str, value: Any, scope: Construct) -> _KeyFacts:
         raise ConstructPropError(prop, "must be a KMS key, not an alias", arn)
     elif facts.construct is not None:
         key_region = Stack.of(facts.construct).region
-        require(
-            is_token(region) or is_token(key_region) or key_region == region,
-            prop,
-            f"must be in the bucket's Region ({region})",
-            f"{facts.construct.node.path} in {key_region}",
-        )
+        if not (is_token(region) or is_token(key_region) or key_region == region):
+            raise ConstructPropError(
+                prop,
+                f"must be in the bucket's Region ({region})",
+                f"{facts.construct.node.path} in {key_region}",  # read only on failure
+            )
     return facts
 
 
@@ -1170,17 +1171,18 @@ class EncryptedBucket(Construct):
         if owner is None or owner.policy.delegates_to_iam:
             return
         ours, theirs = Stack.of(self), Stack.of(owner)
-        allowed = {ours.node.path: f"the bucket's stack ({ours.stack_name})"}
-        if policy_stack is not None and policy_stack.node.path not in allowed:
-            allowed[policy_stack.node.path] = f"the stack that uses it ({policy_stack.stack_name})"
-        require(
-            theirs.node.path in allowed,
+        if theirs is ours or theirs is policy_stack:
+            return
+        allowed = [f"the bucket's stack ({stack_label(ours)})"]
+        if policy_stack is not None and policy_stack is not ours:
+            allowed.append(f"the stack that uses it ({stack_label(policy_stack)})")
+        raise ConstructPropError(
             prop,
-            f"must be in {' or '.join(allowed.values())} when its key "
+            f"must be in {' or '.join(allowed)} when its key "
             "policy does not delegate to IAM (KeyPolicy.custom): that policy must name the "
             "replication role, and from another stack the two stacks would depend on each "
             "other. Make the key in the bucket's stack or give it KeyPolicy.default()",
-            f"{owner.node.path} in stack {theirs.stack_name}",
+            f"{owner.node.path} in stack {stack_label(theirs)}",
         )
 
     def _name_role_in_key_policy(

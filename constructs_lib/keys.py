@@ -30,6 +30,7 @@ from constructs_lib._validation import (
     is_token,
     require,
     shown,
+    stack_label,
 )
 from constructs_lib.compliance import acknowledge
 from constructs_lib.key_policy import (
@@ -615,9 +616,9 @@ class _KeyBase(Resource):
                 return self._key_policy_principal(grantee, principal), conditions
             raise ConstructPropError(
                 "grantee",
-                f"must be in the key's stack ({key_stack.stack_name}) when the key has a custom "
+                f"must be in the key's stack ({stack_label(key_stack)}) when the key has a custom "
                 f"policy and the grantee's ARN is known only at deploy time: "
-                f"{owner.node.path} is in stack {grantee_stack.stack_name}, and naming it in "
+                f"{owner.node.path} is in stack {stack_label(grantee_stack)}, and naming it in "
                 f"the key policy of {self._node.path} would make the two stacks depend on each "
                 "other. Grant to a principal of the key's stack, or give the role a fixed name "
                 "and allow it by ARN in the key's KeyPolicy.custom(users=[...]) (if the role "
@@ -1032,25 +1033,26 @@ def _check_primary_key(primary: Any, stack: Stack) -> None:
         "must be a CustomerManagedKey (an ARN goes in 'primary_key_arn')",
         primary,
     )
-    require(
-        primary.multi_region,
-        "primary",
-        "must be a multi-Region key (CustomerManagedKey(..., multi_region=True))",
-        primary.node.path,
-    )
-    primary_stack = Stack.of(primary)
-    if not is_token(primary_stack.region) and not is_token(stack.region):
-        require(
-            primary_stack.region != stack.region,
+    # The messages read the primary's path only when a check fails (each read is a round trip).
+    if not primary.multi_region:
+        raise ConstructPropError(
             "primary",
-            f"must be in another Region than the replica ({stack.region})",
+            "must be a multi-Region key (CustomerManagedKey(..., multi_region=True))",
             primary.node.path,
         )
-    if not is_token(primary_stack.account) and not is_token(stack.account):
-        require(
-            primary_stack.account == stack.account,
+    primary_facts, facts = stack_facts(Stack.of(primary)), stack_facts(stack)
+    regions = (primary_facts.region, facts.region)
+    if not any(is_token(region) for region in regions) and regions[0] == regions[1]:
+        raise ConstructPropError(
             "primary",
-            f"must be in the replica's account ({stack.account})",
+            f"must be in another Region than the replica ({facts.region})",
+            primary.node.path,
+        )
+    accounts = (primary_facts.account, facts.account)
+    if not any(is_token(account) for account in accounts) and accounts[0] != accounts[1]:
+        raise ConstructPropError(
+            "primary",
+            f"must be in the replica's account ({facts.account})",
             primary.node.path,
         )
 

@@ -54,6 +54,7 @@ from constructs_lib._validation import (
     is_token,
     require,
     shown,
+    stack_label,
 )
 from constructs_lib.alarm_topic import (
     AlarmTopic,
@@ -559,15 +560,16 @@ class _ReplicationBase(Construct):
         )
         if encryption_key is not None and not encryption_key.policy.delegates_to_iam:
             key_stack = Stack.of(encryption_key)
-            require(
-                key_stack is stack,
-                "encryption_key",
-                f"must be in this construct's stack ({stack.stack_name}) when it has a custom "
-                "KeyPolicy: its key policy names the copier and sweeper roles, and naming them "
-                f"from stack {key_stack.stack_name} would make the two stacks depend on each "
-                "other. Make the key in this stack, or use one with KeyPolicy.default()",
-                encryption_key.node.path,
-            )
+            if key_stack is not stack:
+                raise ConstructPropError(
+                    "encryption_key",
+                    f"must be in this construct's stack ({stack_label(stack)}) when it has a "
+                    "custom KeyPolicy: its key policy names the copier and sweeper roles, and "
+                    f"naming them from stack {stack_label(key_stack)} would make the two stacks "
+                    "depend on each other. Make the key in this stack, or use one with "
+                    "KeyPolicy.default()",
+                    encryption_key.node.path,
+                )
         if encryption_key is not None:
             require(
                 encryption_key.key_spec == "SYMMETRIC_DEFAULT",
@@ -742,18 +744,18 @@ class _ReplicationBase(Construct):
             shown(key),
         )
         key_stack, stack = Stack.of(key), self._stack
-        require(
-            key_stack is stack,
-            "key",
-            f"must be in the replicator's stack ({stack.stack_name}): {key.node.path} is in "
-            f"stack {key_stack.stack_name}, and naming the copier role in its key policy would "
-            "make the two stacks depend on each other (from another Region it cannot name the "
-            "role at all); for a key in another stack use the default policy "
-            "(KeyPolicy.default(): the copier's IAM policy names the key) and let the target "
-            "account in with key.grant_to_account(ExternalAccount(account, "
-            "via_services=('ec2', 'rds')))",
-            key.node.path,
-        )
+        if key_stack is not stack:
+            raise ConstructPropError(
+                "key",
+                f"must be in the replicator's stack ({stack_label(stack)}): {key.node.path} is "
+                f"in stack {stack_label(key_stack)}, and naming the copier role in its key "
+                "policy would make the two stacks depend on each other (from another Region it "
+                "cannot name the role at all); for a key in another stack use the default "
+                "policy (KeyPolicy.default(): the copier's IAM policy names the key) and let the "
+                "target account in with key.grant_to_account(ExternalAccount(account, "
+                "via_services=('ec2', 'rds')))",
+                key.node.path,
+            )
         region = Stack.of(key).region
         via = {"kms:ViaService": [f"ec2.{region}.amazonaws.com", f"rds.{region}.amazonaws.com"]}
         sid = f"SnapshotCopier{self.node.addr[:8]}"

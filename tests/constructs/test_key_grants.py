@@ -374,6 +374,20 @@ def test_custom_policy_key_refuses_a_role_of_another_stack_known_only_at_deploy(
     assert [s["Sid"] for s in statements] == ["KeyDeployment", "KeyAdministration"]
 
 
+def test_a_refused_grant_to_a_nested_stack_names_the_stacks_by_path_not_token() -> None:
+    # A nested stack's name is a deploy-time token: the error names its construct path.
+    _app, keys, application = two_stacks(depends=False)
+    key = CustomerManagedKey(keys, "Key", policy=KeyPolicy.custom(admins=[ADMIN]))
+    nested = cdk.NestedStack(application, "Nested")
+    reader = role(nested, "Reader")
+    with pytest.raises(ConstructPropError) as error:
+        key.grant_decrypt(reader)
+    message = str(error.value)
+    assert "must be in the key's stack (Keys)" in message
+    assert "App/Nested/Reader is in stack App/Nested," in message
+    assert "Token[" not in message
+
+
 def test_default_policy_key_still_grants_a_role_of_another_stack() -> None:
     app, keys, application = two_stacks(depends=False)
     key = CustomerManagedKey(keys, "Key")
