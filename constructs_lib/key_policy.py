@@ -116,7 +116,8 @@ def stack_facts(stack: Stack) -> StackFacts:
     """The :class:`StackFacts` of ``stack``, read through jsii on the first call only."""
     facts = _facts_by_stack.get(stack)
     if facts is None:
-        account, region, partition = stack.account, stack.region, stack.partition
+        account, region = _account_and_region(stack)
+        partition = stack.partition
         # A nested stack is deployed by its top-level stack's deploy role.
         deploying, parent = stack, stack.nested_stack_parent
         while parent is not None:
@@ -129,11 +130,30 @@ def stack_facts(stack: Stack) -> StackFacts:
                 .replace("${AWS::AccountId}", account)
                 .replace("${AWS::Region}", region)
             )
-        # One resolve for the three forms (each jsii call is a round-trip).
-        forms = [principals.account_root().arn, iam.AccountPrincipal(account).arn, account]
-        roots = tuple(stack.resolve(forms))
+        roots = _account_roots.get((account, partition))
+        if roots is None:
+            # One resolve for the three forms (each jsii call is a round-trip).
+            forms = [principals.account_root().arn, iam.AccountPrincipal(account).arn, account]
+            roots = tuple(stack.resolve(forms))
+            if not is_token(account):
+                _account_roots[account, partition] = roots
         facts = _facts_by_stack[stack] = StackFacts(account, region, partition, deployer, roots)
     return facts
+
+
+# The account root's forms depend only on a literal account ID and the stack's partition, so
+# every stack of an account shares them: four round trips fewer for each stack after the first.
+_account_roots: dict[tuple[str, str], tuple[Any, ...]] = {}
+_UNKNOWN_ENVIRONMENT_PARTS = ("unknown-account", "unknown-region")
+
+
+def _account_and_region(stack: Stack) -> tuple[str, str]:
+    """The stack's account and Region, in one read of ``aws://<account>/<region>`` where both
+    are literal; each is read on its own (a token) otherwise."""
+    account, _, region = str(stack.environment).removeprefix("aws://").partition("/")
+    if account in _UNKNOWN_ENVIRONMENT_PARTS or region in _UNKNOWN_ENVIRONMENT_PARTS:
+        return stack.account, stack.region
+    return account, region
 
 
 def _deployer_role_arn(synthesizer: object) -> str | None:

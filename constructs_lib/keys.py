@@ -217,16 +217,16 @@ def _check_common(description: Any, removal_policy: Any) -> None:
 
 
 def _grantee_identity(grantee: iam.IGrantable) -> object:
-    """What makes two grantees the same for the grant memo.
+    """What makes two grantees the same for the grant memo: the jsii kernel's reference to the
+    object.
 
-    A construct made in Python comes back as the same object. One made in Node (CDK Pipelines'
-    imported deployment roles) reaches Python as a new proxy object at every call, so it is known
-    by its construct path, unique in its App. Anything else (principals) by the object itself.
+    An object made in Node (CDK Pipelines' imported deployment roles) reaches Python as a new
+    proxy object at every call, each holding the same reference (``aws-cdk-lib.Resource@10002``;
+    the kernel never reuses one), which Python reads without a round trip. An object the kernel
+    has no reference for yet (a Python object never passed to Node) is known by itself.
     """
-    if isinstance(grantee, Construct):
-        return grantee
-    node = getattr(grantee, "node", None)
-    return ("path", node.path) if node is not None else grantee
+    reference = getattr(grantee, "__jsii_ref__", None)
+    return ("ref", reference.ref) if reference is not None else grantee
 
 
 def _grants_for_aws_resources_only(

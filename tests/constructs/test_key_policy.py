@@ -24,6 +24,7 @@ from constructs_lib import (
     KeyPolicy,
     KeyServicePrincipal,
 )
+from constructs_lib.key_policy import stack_facts
 from stacks.config import cdk_json_context
 from tests._support.synth import SynthResult
 
@@ -619,3 +620,33 @@ def test_a_custom_policy_numbers_the_sids_of_a_second_service_principal_of_a_kin
         "AllowCloudWatchLogs": f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/app/one",
         "AllowCloudWatchLogs2": f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/app/two",
     }
+
+
+@pytest.mark.parametrize(
+    ("account", "region"),
+    [
+        ("111111111111", "eu-west-1"),
+        ("111111111111", "cn-north-1"),  # another stack of the same account: roots shared
+        ("111111111111", None),
+        (None, "eu-west-1"),
+        (None, None),
+    ],
+    ids=["concrete", "same-account-other-region", "no-region", "no-account", "env-agnostic"],
+)
+def test_stack_facts_are_what_the_stack_reads_one_by_one(
+    account: str | None, region: str | None
+) -> None:
+    # stack_facts reads the environment in one call and shares a literal account's root forms
+    # between stacks; the facts must be those read from the stack itself.
+    app = cdk.App()
+    cdk.Stack(app, "First", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    stack = cdk.Stack(app, "Stack", env=cdk.Environment(account=account, region=region))
+    facts = stack_facts(stack)
+    assert (facts.account, facts.region, facts.partition) == (
+        stack.account,
+        stack.region,
+        stack.partition,
+    )
+    root_forms = [cdk.Fn.join("", ["arn:", stack.partition, ":iam::", stack.account, ":root"])]
+    expected = stack.resolve([*root_forms, *root_forms, stack.account])
+    assert list(facts.account_roots) == expected
