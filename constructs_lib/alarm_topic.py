@@ -7,7 +7,6 @@ SNS encrypts with the topic's CMK, so every publishing service needs ``kms:Gener
 
 from __future__ import annotations
 
-from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -16,7 +15,7 @@ from constructs import Construct
 
 from constructs_lib import _principals as principals
 from constructs_lib._validation import ConstructPropError, check_sequence, is_token, require
-from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple, stack_facts
+from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 DEFAULT_PUBLISHERS = ("cloudwatch.amazonaws.com",)
@@ -103,7 +102,7 @@ class AlarmTopic(Construct):
             "must be a symmetric encryption key (SNS encrypts with SYMMETRIC_DEFAULT keys only)",
             encryption_key.key_spec,
         )
-        facts = stack_facts(Stack.of(self))
+        facts = stack_facts(stack_of(scope))
         require_key_in_region("encryption_key", encryption_key, facts.region, "SNS topic")
         publishers = check_sequence("publishers", publishers, "service principals")
         for service in publishers:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsii
-from aws_cdk import Names, RemovalPolicy, Stack
+from aws_cdk import Names, RemovalPolicy
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -60,7 +60,7 @@ from constructs_lib.encrypted_bucket import (
     is_bucket,
     key_facts,
 )
-from constructs_lib.key_policy import KeyServicePrincipal, stack_facts
+from constructs_lib.key_policy import KeyServicePrincipal, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, check_alias
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
@@ -394,7 +394,7 @@ class AuditBucket(Construct):
         add_bucket_statements(
             self.bucket,
             cloudtrail_bucket_statements(
-                self.bucket, self.sources, self.s3_key_prefix, Stack.of(self).partition
+                self.bucket, self.sources, self.s3_key_prefix, stack_of(self).partition
             ),
         )
 
@@ -419,7 +419,7 @@ class _TrailValidation:
     def validate(self) -> list[str]:
         cfn = self._owner.trail.node.default_child
         assert isinstance(cfn, cloudtrail.CfnTrail)
-        stack = Stack.of(self._owner)
+        stack = stack_of(self._owner)
         problems: list[str] = []
         for name, value in (
             ("is_multi_region_trail", cfn.is_multi_region_trail),
@@ -513,7 +513,7 @@ class AuditTrail(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
-        stack = Stack.of(self)
+        stack = stack_of(scope)
         name = self._trail_name(trail_name)
         if organization_id is not None:
             check_organization_id("organization_id", organization_id)
@@ -768,10 +768,10 @@ class AuditTrail(Construct):
         return encryption_key
 
     def _check_listed(self, bucket: AuditBucket, name: str, organization_id: str | None) -> None:
-        stack = Stack.of(self)
+        stack = stack_facts(stack_of(self))  # read once per stack
         # "The key that you choose must be in the same region as the S3 bucket that receives
         # your log files" (CloudTrail user guide); the trail's key is in the trail's Region.
-        bucket_region = Stack.of(bucket).region
+        bucket_region = stack_of(bucket).region
         require(
             is_token(stack.region) or is_token(bucket_region) or bucket_region == stack.region,
             "bucket",
@@ -811,7 +811,7 @@ class AuditTrail(Construct):
     def _allow_central_reader(self, account: str) -> None:
         """The central account may decrypt this trail's log files, and nothing else (each
         central account once per key, however many trails share it)."""
-        trail_account = stack_facts(Stack.of(self)).account  # read once per stack
+        trail_account = stack_facts(stack_of(self)).account  # read once per stack
         self.key.add_service_principal(
             KeyServicePrincipal.cloudtrail_log_reader(account=account, trail_account=trail_account)
         )
@@ -819,11 +819,11 @@ class AuditTrail(Construct):
     def _logs_role(
         self, log_group_name: str, organization_id: str | None
     ) -> tuple[iam.Role, iam.ManagedPolicy]:
-        stack = Stack.of(self)
+        facts = stack_facts(stack_of(self))
         group = (
-            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:{log_group_name}"
+            f"arn:{facts.partition}:logs:{facts.region}:{facts.account}:log-group:{log_group_name}"
         )
-        streams = [f"{group}:log-stream:{stack.account}_CloudTrail_*"]
+        streams = [f"{group}:log-stream:{facts.account}_CloudTrail_*"]
         if organization_id is not None:
             streams.append(f"{group}:log-stream:{organization_id}_*")
         role = iam.Role(

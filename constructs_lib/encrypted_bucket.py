@@ -43,6 +43,7 @@ from constructs_lib._validation import (
     stack_label,
 )
 from constructs_lib.compliance import acknowledge, acknowledge_all
+from constructs_lib.key_policy import stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 MIN_TLS_VERSION = 1.2
@@ -151,7 +152,7 @@ def acknowledge_wildcard_resources(policy: iam.ManagedPolicy, reason: str) -> li
     each is acknowledged by its exact ID on this policy only. Statements added later are not
     covered. Returns the rule IDs acknowledged.
     """
-    document = Stack.of(policy).resolve(policy.document)
+    document = stack_of(policy).resolve(policy.document)
     rule_ids: list[str] = []
     for statement in document.get("Statement", []):
         if statement.get("Effect") != "Allow":
@@ -239,7 +240,7 @@ def key_facts(prop: str, value: Any, scope: Construct) -> _KeyFacts:
             "encrypts with no other kind",
             f"{facts.spec} ({facts.usage})",
         )
-    region = Stack.of(scope).region
+    region = stack_of(scope).region
     arn = facts.key.key_arn
     if not is_token(arn):
         match = KEY_ARN.match(arn)
@@ -255,7 +256,7 @@ def key_facts(prop: str, value: Any, scope: Construct) -> _KeyFacts:
     elif ALIAS_ARN_TAIL.search(arn):
         raise ConstructPropError(prop, "must be a KMS key, not an alias", arn)
     elif facts.construct is not None:
-        key_region = Stack.of(facts.construct).region
+        key_region = stack_facts(stack_of(facts.construct)).region
         if not (is_token(region) or is_token(key_region) or key_region == region):
             raise ConstructPropError(
                 prop,
@@ -299,7 +300,7 @@ def _default_sse_algorithm(bucket: s3.IBucket) -> str | None:
     cfn = bucket.node.default_child
     if not isinstance(cfn, s3.CfnBucket):
         return None
-    resolved = Stack.of(bucket).resolve(cfn.bucket_encryption) or {}
+    resolved = stack_of(bucket).resolve(cfn.bucket_encryption) or {}
     for rule in resolved.get("serverSideEncryptionConfiguration") or []:
         algorithm = (rule.get("serverSideEncryptionByDefault") or {}).get("sseAlgorithm")
         if isinstance(algorithm, str):
@@ -312,7 +313,7 @@ def _object_lock_enabled(bucket: s3.IBucket) -> bool:
     cfn = bucket.node.default_child if isinstance(bucket, s3.Bucket) else None
     if not isinstance(cfn, s3.CfnBucket):
         return False
-    return Stack.of(bucket).resolve(cfn.object_lock_enabled) is True
+    return stack_of(bucket).resolve(cfn.object_lock_enabled) is True
 
 
 # S3 bucket names are global: one App must not name two buckets alike (root -> name -> holder).
@@ -659,7 +660,7 @@ class EncryptedBucket(Construct):
             )
             # S3 user guide, "Enabling Amazon S3 server access logging": the destination bucket
             # is in the source bucket's Region and account, and has no S3 Object Lock.
-            stack = Stack.of(self)
+            stack = stack_of(self)
             log_env = access_log_bucket.env
             for place, ours, theirs in (
                 ("Region", stack.region, log_env.region),
@@ -806,7 +807,7 @@ class EncryptedBucket(Construct):
         if (
             self._made_log_bucket
             or not isinstance(logs, s3.Bucket)
-            or Stack.of(logs) is Stack.of(self)
+            or stack_of(logs) is stack_of(self)
         ):
             return logs
         self._allow_log_delivery_across_stacks(prefix)
@@ -818,7 +819,7 @@ class EncryptedBucket(Construct):
         """Let S3 server access logging of this bucket write under ``prefix`` in a log bucket of
         another stack: ``aws:SourceAccount`` always (S3 delivers only within one account), and
         ``aws:SourceArn`` when ``bucket_name`` is a literal, as an ARN built from that name."""
-        stack = Stack.of(self)
+        stack = stack_of(self)
         conditions: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": stack.account}}
         name = self._bucket_name
         if name is not None and not is_token(name):
@@ -899,7 +900,7 @@ class EncryptedBucket(Construct):
             "must be a BucketReplication",
             destination,
         )
-        stack = Stack.of(self)
+        stack = stack_of(self)
         check_region("replication.region", destination.region)
         require(
             is_token(stack.region) or destination.region != stack.region,
@@ -1078,7 +1079,7 @@ class EncryptedBucket(Construct):
         which only S3 of this account may assume, and whose policy lets S3 read this bucket's
         objects only) limit the statement.
         """
-        stack = Stack.of(self)
+        stack = stack_of(self)
         conditions: dict[str, Any] = {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}
         name = self._bucket_name
         if name is not None and not is_token(name):
@@ -1114,14 +1115,14 @@ class EncryptedBucket(Construct):
         ):
             return
         assert self.replication_role is not None
-        home = Stack.of(scope if scope is not None else self)
+        home = stack_of(scope if scope is not None else self)
         self._check_key_policy_can_name_role(prop, facts.construct, home)
         self._extra_source_keys.append(facts.key)
         number = len(self._extra_source_keys) + 1
         statement = self._decrypt_source_statement(
             f"DecryptSourceObjects{number}", facts.key.key_arn
         )
-        if scope is None or home.node.path == Stack.of(self).node.path:
+        if scope is None or home.node.path == stack_of(self).node.path:
             self.replication_policy.add_statements(statement)
         else:
             iam.ManagedPolicy(
@@ -1149,7 +1150,7 @@ class EncryptedBucket(Construct):
             resources=[key_arn],
             conditions={
                 "StringLike": {
-                    "kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com",
+                    "kms:ViaService": f"s3.{stack_of(self).region}.amazonaws.com",
                     "kms:EncryptionContext:aws:s3:arn": [
                         self.bucket.bucket_arn,
                         self.bucket.arn_for_objects("*"),
@@ -1170,7 +1171,7 @@ class EncryptedBucket(Construct):
         names the key is referenced by it."""
         if owner is None or owner.policy.delegates_to_iam:
             return
-        ours, theirs = Stack.of(self), Stack.of(owner)
+        ours, theirs = stack_of(self), stack_of(owner)
         if theirs is ours or theirs is policy_stack:
             return
         allowed = [f"the bucket's stack ({stack_label(ours)})"]

@@ -112,6 +112,21 @@ class StackFacts:
 _facts_by_stack: weakref.WeakKeyDictionary[Stack, StackFacts] = weakref.WeakKeyDictionary()
 
 
+_stack_by_construct: weakref.WeakKeyDictionary[Any, Stack] = weakref.WeakKeyDictionary()
+
+
+def stack_of(construct: Any) -> Stack:
+    """``Stack.of(construct)``, asked of jsii once per construct made in Python (a stack is its
+    own): a construct's stack never changes, and each ``Stack.of`` is a round trip. A new
+    construct's stack is its scope's: ``stack_of(scope)``."""
+    if isinstance(construct, Stack):
+        return construct
+    stack = _stack_by_construct.get(construct)
+    if stack is None:
+        stack = _stack_by_construct[construct] = Stack.of(construct)
+    return stack
+
+
 def stack_facts(stack: Stack) -> StackFacts:
     """The :class:`StackFacts` of ``stack``, read through jsii on the first call only."""
     facts = _facts_by_stack.get(stack)

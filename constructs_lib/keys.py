@@ -46,6 +46,7 @@ from constructs_lib.key_policy import (
     group_named_by,
     policy_problems,
     stack_facts,
+    stack_of,
     user_actions,
 )
 from kmskit.pricing import KeyCost, key_monthly_cost
@@ -280,7 +281,7 @@ class _KeyBase(Resource):
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
         # Read once: every jsii property read is a round-trip.
-        self._stack = Stack.of(self)
+        self._stack = stack_of(scope)
         self._node = self.node
 
     def _start_policy(self, policy: Any, ctx: KeyContext) -> None:
@@ -569,7 +570,7 @@ class _KeyBase(Resource):
         key's account (a role of another account needs a physical name), whose root already
         has kms:* here, so nothing widens."""
         if isinstance(grantee, Construct):
-            grantee_stack = Stack.of(grantee)
+            grantee_stack = stack_of(grantee)
             key_stack = self._stack
             if grantee_stack is not key_stack and key_stack in grantee_stack.dependencies:
                 return iam.AccountPrincipal(grantee_stack.account)
@@ -605,7 +606,7 @@ class _KeyBase(Resource):
         owner = principal if isinstance(principal, Construct) else grantee
         if not isinstance(owner, Construct):
             return principal, conditions
-        grantee_stack = Stack.of(owner)
+        grantee_stack = stack_of(owner)
         key_stack = self._stack
         if grantee_stack is key_stack:
             return principal, conditions
@@ -1040,7 +1041,7 @@ def _check_primary_key(primary: Any, stack: Stack) -> None:
             "must be a multi-Region key (CustomerManagedKey(..., multi_region=True))",
             primary.node.path,
         )
-    primary_facts, facts = stack_facts(Stack.of(primary)), stack_facts(stack)
+    primary_facts, facts = stack_facts(stack_of(primary)), stack_facts(stack)
     regions = (primary_facts.region, facts.region)
     if not any(is_token(region) for region in regions) and regions[0] == regions[1]:
         raise ConstructPropError(

@@ -16,14 +16,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from constructs_lib import _durations as durations
 from constructs_lib._validation import ConstructPropError, is_token, require, shown
 from constructs_lib.alarm_topic import AlarmTopic, require_topic_in_region
-from constructs_lib.key_policy import stack_facts
+from constructs_lib.key_policy import stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 DEFAULT_RESOURCE = "CryptographicOperationsSymmetric"
@@ -203,7 +203,7 @@ class KmsRequestQuotaAlarm(Construct):
             # a construct's path is a jsii round-trip.
             raise ConstructPropError("alarm_topic", "must be an AlarmTopic", shown(alarm_topic))
         if alarm_topic is not None and encryption_key is None:
-            require_topic_in_region("alarm_topic", alarm_topic, stack_facts(Stack.of(self)).region)
+            require_topic_in_region("alarm_topic", alarm_topic, stack_facts(stack_of(self)).region)
             return alarm_topic
         if encryption_key is not None and alarm_topic is None:
             return AlarmTopic(

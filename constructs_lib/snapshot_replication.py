@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import Aws, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, Names, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -63,7 +63,7 @@ from constructs_lib.alarm_topic import (
 )
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.iam import split_statements
-from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts
+from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 from kmskit.snapshots.model import (
     EVENT_SOURCE,
@@ -515,7 +515,7 @@ class _ReplicationBase(Construct):
         super().__init__(scope, id)
         # Read once for the whole construct: each Stack.of, and each read of the stack's account,
         # Region, partition or of the node path, is a jsii round-trip.
-        self._stack = Stack.of(self)
+        self._stack = stack_of(scope)
         self._facts = stack_facts(self._stack)
         self._path = self.node.path
 
@@ -559,7 +559,7 @@ class _ReplicationBase(Construct):
             encryption_key,
         )
         if encryption_key is not None and not encryption_key.policy.delegates_to_iam:
-            key_stack = Stack.of(encryption_key)
+            key_stack = stack_of(encryption_key)
             if key_stack is not stack:
                 raise ConstructPropError(
                     "encryption_key",
@@ -743,7 +743,7 @@ class _ReplicationBase(Construct):
             "must be a CustomerManagedKey or a ReplicaKey",
             shown(key),
         )
-        key_stack, stack = Stack.of(key), self._stack
+        key_stack, stack = stack_of(key), self._stack
         if key_stack is not stack:
             raise ConstructPropError(
                 "key",
@@ -756,7 +756,7 @@ class _ReplicationBase(Construct):
                 "via_services=('ec2', 'rds')))",
                 key.node.path,
             )
-        region = Stack.of(key).region
+        region = stack_facts(stack_of(key)).region
         via = {"kms:ViaService": [f"ec2.{region}.amazonaws.com", f"rds.{region}.amazonaws.com"]}
         sid = f"SnapshotCopier{self.node.addr[:8]}"
         key.add_to_key_policy(

@@ -24,7 +24,7 @@ from constructs_lib import (
     KeyPolicy,
     KeyServicePrincipal,
 )
-from constructs_lib.key_policy import stack_facts
+from constructs_lib.key_policy import stack_facts, stack_of
 from stacks.config import cdk_json_context
 from tests._support.synth import SynthResult
 
@@ -650,3 +650,17 @@ def test_stack_facts_are_what_the_stack_reads_one_by_one(
     root_forms = [cdk.Fn.join("", ["arn:", stack.partition, ":iam::", stack.account, ":root"])]
     expected = stack.resolve([*root_forms, *root_forms, stack.account])
     assert list(facts.account_roots) == expected
+
+
+def test_stack_of_is_stack_of_for_stacks_nested_stacks_and_their_constructs() -> None:
+    from constructs import Construct  # noqa: PLC0415
+
+    app = cdk.App()
+    stack = cdk.Stack(app, "Stack")
+    nested = cdk.NestedStack(stack, "Nested")
+    inner = Construct(Construct(nested, "Outer"), "Inner")
+    for construct in (stack, nested, inner, Construct(stack, "Plain")):
+        assert stack_of(construct) is cdk.Stack.of(construct)
+        assert stack_of(construct) is stack_of(construct)  # asked once, then remembered
+    with pytest.raises(RuntimeError, match="no Stack found"):
+        stack_of(Construct(app, "NotInAStack"))
