@@ -95,10 +95,19 @@ PIPELINE_STAGE_NAMES = ("Source", "Build", "UpdatePipeline", "Assets", "HandOff"
 # \Z, not $: "$" also matches before a final newline.
 TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}\Z")
 TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+@-]{1,256}\Z")  # tag values may be twice as long
+# ASCII classes, not \d and \w, which match digits and letters of any script.
 CONNECTION_ARN_PATTERN = re.compile(
-    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+\Z"
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):([a-z0-9-]+):[0-9]{12}:"
+    r"connection/[A-Za-z0-9-]{1,64}\Z"
 )
-REPOSITORY_PATTERN = re.compile(r"^[\w.-]+/[\w.-]+\Z")
+REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+# A git branch name (git check-ref-format): printable ASCII without space, ~ ^ : ? * [ \, no
+# "..", "@{" or "//", no part starting with "." or ending with ".lock", not starting with "/" or
+# "-", not ending with "/" or ".". The pipeline's source takes a name, not a ref ("refs/heads/").
+BRANCH_PATTERN = re.compile(
+    r"^(?!refs/|[/-])(?!.*(?:\.\.|@\{|//|/\.|\.lock/|\.lock\Z))(?!\.)[!-~]{1,255}(?<![/.])\Z"
+)
+BRANCH_FORBIDDEN = re.compile(r"[~^:?*\[\\]")
 # CloudWatch Logs retention periods (days -> aws_logs.RetentionDays member name).
 LOG_RETENTION_DAYS: dict[int, str] = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
@@ -501,9 +510,12 @@ def _parse_pipeline(
     )
     branch = raw.get("branch", "main")
     require(
-        isinstance(branch, str) and bool(branch),
+        isinstance(branch, str)
+        and bool(BRANCH_PATTERN.match(branch))
+        and not BRANCH_FORBIDDEN.search(branch),
         _field("pipeline.branch"),
-        "must be a branch name",
+        "must be a git branch name (printable ASCII without spaces or ~^:?*[\\, no '..', "
+        "'@{' or '//', not a ref such as 'refs/heads/main')",
         branch,
     )
     connection = raw.get(
@@ -522,6 +534,13 @@ def _parse_pipeline(
         str(connection).split(":")[1] == partition(region),
         _field("pipeline.connection_arn"),
         f"must be in the partition of the organisation's Regions ('{partition(region)}')",
+        connection,
+    )
+    connection_region = str(connection).split(":")[3]
+    require(
+        connection_region in _known_regions(),
+        _field("pipeline.connection_arn"),
+        f"must name a Region that aws-cdk-lib knows ('{connection_region}' is none)",
         connection,
     )
     return PipelineConfig(

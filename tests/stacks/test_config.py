@@ -389,6 +389,49 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             "'kmskit:organisation.pipeline.connection_arn' must be in the partition of the "
             "organisation's Regions ('aws-cn'). Received: 'arn:aws:codeconnections:eu-west-1:",
         ),
+        # \d and \w matched digits and letters of any script; the branch had no rule at all.
+        (
+            changed(
+                "pipeline.connection_arn",
+                "arn:aws:codeconnections:eu-west-1:\u0661\u0661\u0661\u0661\u0661\u0661"
+                "\u0661\u0661\u0661\u0661\u0661\u0661:connection/abc",
+            ),
+            "'kmskit:organisation.pipeline.connection_arn' must be a CodeConnections "
+            "connection ARN",
+        ),
+        (
+            changed(
+                "pipeline.connection_arn", "arn:aws:codeconnections:xx:111111111111:connection/a"
+            ),
+            "'kmskit:organisation.pipeline.connection_arn' must name a Region that aws-cdk-lib "
+            "knows ('xx' is none)",
+        ),
+        (
+            changed("pipeline.repository", "own\u00e9r/repo"),
+            "'kmskit:organisation.pipeline.repository' must be '<owner>/<repository>'",
+        ),
+        *(
+            (
+                changed("pipeline.branch", branch),
+                f"'kmskit:organisation.pipeline.branch' must be a git branch name (printable "
+                f"ASCII without spaces or ~^:?*[\\, no '..', '@{{' or '//', not a ref such as "
+                f"'refs/heads/main'). Received: {branch!r}",
+            )
+            for branch in (
+                "main\n",
+                "feature x",
+                "a..b",
+                "refs/heads/main",
+                "",
+                "-main",
+                "main/",
+                "main.lock",
+                "a/.hidden",
+                "fix:1",
+                "br\u00e4nch",
+                "a@{1}",
+            )
+        ),
         ("not an object", "'kmskit:organisation' must be an object. Received: 'not an object'"),
     ],
 )
@@ -643,3 +686,8 @@ def test_planned_stack_counts_are_the_stacks_each_stage_builds(same_account_only
     for account in organisation.accounts:
         stage = AccountStage(app, account.stage_id, organisation=organisation, account=account)
         assert stage.stack_count == planned_stack_count(organisation, account), account.alias
+
+
+@pytest.mark.parametrize("branch", ["main", "release/2026.12", "feature/KMS-7_audit", "v1.2-rc"])
+def test_ordinary_branch_names_are_accepted(branch: str) -> None:
+    assert load_organisation(changed("pipeline.branch", branch)).pipeline.branch == branch
