@@ -48,6 +48,8 @@ class StackSummary:
     trails: list[str] = field(default_factory=list)
     buckets: list[str] = field(default_factory=list)
     multi_region_primary: bool = False
+    deployed_stages: set[str] = field(default_factory=set)
+    """The account stages a pipeline stack's CloudFormation actions deploy."""
 
 
 def _environment(artifact: dict[str, Any]) -> tuple[str, str]:
@@ -87,6 +89,13 @@ def summarize(assembly: Path) -> list[StackSummary]:
                     summary.trails.append(str(props.get("TrailName")))
                 if kind == "AWS::S3::Bucket" and isinstance(props.get("BucketName"), str):
                     summary.buckets.append(props["BucketName"])
+                if kind == "AWS::CodePipeline::Pipeline":
+                    summary.deployed_stages.update(
+                        str(action["Configuration"]["StackName"]).split("-")[0]
+                        for stage in props.get("Stages", [])
+                        for action in stage.get("Actions", [])
+                        if "StackName" in action.get("Configuration", {})
+                    )
             summary.counts = dict(sorted(counts.items()))
             summaries.append(summary)
     return sorted(summaries, key=lambda s: (s.account, s.region, s.name))
@@ -163,9 +172,11 @@ def _flows(summaries: list[StackSummary], copy_regions: set[str]) -> list[tuple[
                 (node, _node(receiver), "shared snapshots")
                 for receiver in sorted(n for n in names if "-Receiver-" in n)
             )
-        if summary.name == "Pipeline":
-            stages = sorted({n.split("-")[0] for n in names} - {"Pipeline", "PipelineArtifacts"})
-            flows.extend((node, _node(f"{s}-Audit"), "deploys") for s in stages)
+        # Each pipeline of a chain to the stages it deploys (one arrow per account stage).
+        flows.extend(
+            (node, _node(f"{deployed}-Audit"), "deploys")
+            for deployed in sorted(summary.deployed_stages)
+        )
     return flows
 
 

@@ -13,7 +13,9 @@ one deployed (handed off through its artifact bucket), not whatever the branch h
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import aws_cdk as cdk
@@ -51,6 +53,13 @@ SYNTH_ENVIRONMENT = {COMPILE_CACHE_ENVIRONMENT_VARIABLE: COMPILE_CACHE_OFF}
 # version CI tests (the synth step's `make synth` builds its virtualenv with it).
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
 BUILD_RUNTIME_VERSIONS = {"nodejs": "24", "python": "3.11"}
+# The CLIs the self-mutation and asset steps install with npm, pinned: they run with the deploy
+# roles of every account, so not whatever npm serves that minute (CDK Pipelines' default,
+# aws-cdk@2 and cdk-assets@latest). The CDK CLI is the one package.json pins for `make synth`.
+AWS_CDK_CLI_VERSION = json.loads((Path(__file__).parents[1] / "package.json").read_text("utf-8"))[
+    "devDependencies"
+]["aws-cdk"]
+CDK_ASSETS_CLI_VERSION = "4.7.3"
 # cfn-lint rules ignored on the CodePipeline resource only (and listed in docs/compliance.md):
 CFN_LINT_IGNORED = (
     # CDK Pipelines builds each CloudFormation action's RoleArn as
@@ -286,6 +295,8 @@ class PipelineStack(cdk.Stack):
             role=self.role,
             use_pipeline_role_for_actions=True,
             publish_assets_in_parallel=False,
+            cli_version=AWS_CDK_CLI_VERSION,
+            cdk_assets_cli_version=CDK_ASSETS_CLI_VERSION,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
                 partial_build_spec=codebuild.BuildSpec.from_object(
@@ -309,6 +320,8 @@ class PipelineStack(cdk.Stack):
             self.waves.append(wave)
         # Build now, so the constructs CDK Pipelines generates exist to be acknowledged.
         self.pipeline.build_pipeline()
+        if after is not None:
+            self._self_mutate_exclusively()
         self.hand_off_stage: codepipeline.IStage | None = None
         self.trigger: events.Rule | None = None
         self.trigger_role: ManagedPolicyRole | None = None
@@ -443,6 +456,29 @@ class PipelineStack(cdk.Stack):
                 conditions={"ArnEquals": {"aws:SourceArn": self.trigger.rule_arn}},
             )
         )
+
+    def _self_mutate_exclusively(self) -> None:
+        """Let a later pipeline of a chain update only its own stack.
+
+        CDK Pipelines' self-mutation runs ``cdk deploy <stack>``, which deploys the stacks it
+        depends on first. A later pipeline depends on the first one and on the artifact stacks
+        (their buckets and keys), and runs on an older commit than the first one may already
+        have deployed: without ``--exclusively`` it would put those stacks back as they were at
+        its commit. The first pipeline deploys them (it depends on the artifact stacks only)."""
+        project = self.pipeline.self_mutation_project.node.default_child
+        assert isinstance(project, codebuild.CfnProject)
+        source = self.resolve(project.source)
+        build_spec = json.loads(source["buildSpec"])
+        commands: list[str] = build_spec["phases"]["build"]["commands"]
+        deploy = f"cdk -a . deploy {self.stack_name} "
+        matching = [index for index, command in enumerate(commands) if command.startswith(deploy)]
+        if len(matching) != 1:  # CDK Pipelines changed it: fail rather than deploy dependencies
+            raise RuntimeError(
+                f"{self.node.path}: no self-mutation command 'cdk -a . deploy "
+                f"{self.stack_name}' to add --exclusively to in {commands}"
+            )
+        commands[matching[0]] = deploy + "--exclusively " + commands[matching[0]][len(deploy) :]
+        project.add_property_override("Source.BuildSpec", json.dumps(build_spec, indent=2))
 
     def _acknowledge_generated_findings(self) -> None:
         """Findings on what CDK Pipelines generates and offers no option to change."""

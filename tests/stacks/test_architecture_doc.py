@@ -98,3 +98,16 @@ def test_multi_region_replicas_point_at_the_primary_in_the_home_region(tmp_path:
         "Workload_Keys_eu_west_1 -->|multi-Region replica| Workload_Keys_eu_central_1",
         "Workload_Keys_eu_west_1 -->|multi-Region replica| Workload_Keys_eu_north_1",
     ]
+
+
+def test_each_pipeline_of_a_chain_points_at_the_stages_it_deploys(
+    synthesized: Callable[[str], SynthResult],
+) -> None:
+    # The arrows used to leave Pipeline only, to every stage, Pipeline2's included.
+    chain = synthesized("pipeline_chain")
+    text = render(summarize(chain.outdir), {}, set())
+    deploys = sorted(line.strip() for line in text.splitlines() if "-->|deploys|" in line)
+    second = [line for line in deploys if line.startswith("Pipeline2 ")]
+    first = [line for line in deploys if line.startswith("Pipeline ")]
+    assert second == ["Pipeline2 -->|deploys| Vault_Audit"]
+    assert first == ["Pipeline -->|deploys| App_Audit", "Pipeline -->|deploys| Sec_Audit"]

@@ -7,10 +7,12 @@ import json
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from stacks.pipeline_stack import CDK_ASSETS_CLI_VERSION
 from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult, replication_config, synthesize
 
@@ -125,6 +127,22 @@ def test_every_pipeline_build_runs_on_a_supported_node_and_the_tested_python(
             "nodejs": "24",
             "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
         }
+
+
+def test_the_self_mutation_and_asset_steps_install_pinned_clis(example: SynthResult) -> None:
+    # They run with the deploy roles of every account: not aws-cdk@2 / cdk-assets@latest.
+    package = json.loads((Path(__file__).parents[2] / "package.json").read_text("utf-8"))
+    installs = []
+    for project in resources(example.template("Pipeline"), "AWS::CodeBuild::Project"):
+        build_spec = project["Properties"]["Source"]["BuildSpec"]
+        if build_spec.startswith("buildspec-"):
+            build_spec = (example.outdir / build_spec).read_text()
+        installs += json.loads(build_spec)["phases"]["install"].get("commands", [])
+    assert sorted(installs) == [
+        f"npm install -g aws-cdk@{package['devDependencies']['aws-cdk']}",
+        f"npm install -g cdk-assets@{CDK_ASSETS_CLI_VERSION}",
+    ]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", CDK_ASSETS_CLI_VERSION)
 
 
 def test_pipeline_artifacts_are_encrypted_with_cmks_in_every_region(example: SynthResult) -> None:

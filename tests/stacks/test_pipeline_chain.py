@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from stacks.config import PIPELINE_STAGE_NAMES
@@ -240,3 +241,36 @@ def test_each_pipeline_has_its_own_artifact_bucket_and_key(synthesized: Synth) -
             ["chain-pipeline2-111111111111-eu-west-1"],
         ),
     }
+
+
+def self_mutation_commands(template: dict[str, Any]) -> list[str]:
+    (spec,) = [
+        json.loads(r["Properties"]["Source"]["BuildSpec"])
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::CodeBuild::Project" and "SelfMutation" in logical_id
+    ]
+    phases = spec["phases"]
+    commands: list[str] = phases["install"]["commands"] + phases["build"]["commands"]
+    return commands
+
+
+def test_a_later_pipeline_updates_only_its_own_stack(synthesized: Synth) -> None:
+    # Pipeline2 depends on Pipeline and the artifact stacks, and runs on an older commit than
+    # Pipeline may have deployed by then: a plain `cdk deploy Pipeline2` would deploy those
+    # stacks too, back as they were at its commit.
+    chain = synthesized("pipeline_chain")
+    manifest = json.loads((chain.outdir / "manifest.json").read_text("utf-8"))
+    assert "Pipeline" in manifest["artifacts"]["Pipeline2"]["dependencies"]
+    second = self_mutation_commands(chain.template("Pipeline2"))
+    assert "cdk -a . deploy Pipeline2 --exclusively --require-approval=never --verbose" in second
+    # The first pipeline still deploys the artifact stacks it depends on with itself.
+    first = self_mutation_commands(chain.template("Pipeline"))
+    assert "cdk -a . deploy Pipeline --require-approval=never --verbose" in first
+
+
+def test_the_pipeline_installs_the_cdk_cli_package_json_pins(synthesized: Synth) -> None:
+    package = json.loads((Path(__file__).parents[2] / "package.json").read_text("utf-8"))
+    pinned = package["devDependencies"]["aws-cdk"]
+    chain = synthesized("pipeline_chain")
+    for name in ("Pipeline", "Pipeline2"):
+        assert f"npm install -g aws-cdk@{pinned}" in self_mutation_commands(chain.template(name))
