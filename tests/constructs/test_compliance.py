@@ -10,7 +10,8 @@ import aws_cdk as cdk
 import pytest
 
 from constructs_lib import ConstructPropError, acknowledge, acknowledge_all
-from tests._support.synth import SynthResult
+from constructs_lib.compliance import add_compliance_checks
+from tests._support.synth import NAG_PACK_NAMES, SynthResult, registered_validation_plugins
 
 REASON = "this placeholder resource exists only to carry the acknowledgments under test"
 
@@ -149,3 +150,11 @@ def test_a_construct_that_reaches_python_as_an_interface_is_acknowledged() -> No
     acknowledge(function.role, "AwsSolutions-IAM4", REASON)
     path = f"/{function.role.node.path}"
     assert (path, "AwsSolutions-IAM4", REASON) in _recorded(app)
+
+
+def test_add_compliance_checks_registers_the_five_packs() -> None:
+    # Every synth test relies on this through tests/_support/synth.py; here it is stated once.
+    app = cdk.App()
+    assert registered_validation_plugins(app) == []
+    add_compliance_checks(app)
+    assert registered_validation_plugins(app) == NAG_PACK_NAMES

@@ -779,7 +779,15 @@ def test_removal_policies_cloudformation_accepts_for_a_bucket(policy: cdk.Remova
     EncryptedBucket(
         stack, "B", encryption_key=CustomerManagedKey(stack, "K"), removal_policy=policy
     )
-    Template.from_stack(stack).resource_count_is("AWS::S3::Bucket", 2)
+    buckets = Template.from_stack(stack).find_resources("AWS::S3::Bucket")
+    assert len(buckets) == 2  # the bucket and its access-log bucket
+    deletion = {
+        cdk.RemovalPolicy.RETAIN: "Retain",
+        cdk.RemovalPolicy.DESTROY: "Delete",
+        cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE: "RetainExceptOnCreate",
+    }[policy]
+    # The access-log bucket is removed or kept with the bucket whose logs it holds.
+    assert [b["DeletionPolicy"] for b in buckets.values()] == [deletion, deletion]
 
 
 def _asymmetric(stack: cdk.Stack) -> Any:

@@ -181,8 +181,18 @@ def test_sharing_key_names_the_copier_through_ec2_and_rds_only(synthesized: Synt
             "rds.eu-west-1.amazonaws.com",
         ]
     policy = key["Properties"]["KeyPolicy"]["Statement"]
-    external = [s for s in policy if BACKUP_ACCOUNT in json.dumps(s)]
-    assert external, "the backup account must be named in the sharing key's policy"
+    # The backup account uses the shared copies, and lets EBS and RDS make grants for them,
+    # only through those two services in this Region.
+    external = {s["Sid"]: s for s in policy if BACKUP_ACCOUNT in json.dumps(s)}
+    assert sorted(external) == [f"ExternalGrants{BACKUP_ACCOUNT}", f"ExternalUse{BACKUP_ACCOUNT}"]
+    for statement in external.values():
+        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{BACKUP_ACCOUNT}:root"}
+        assert statement["Condition"]["StringEquals"] == {
+            "kms:ViaService": ["ec2.eu-west-1.amazonaws.com", "rds.eu-west-1.amazonaws.com"]
+        }
+    assert external[f"ExternalGrants{BACKUP_ACCOUNT}"]["Condition"]["Bool"] == {
+        "kms:GrantIsForAWSResource": "true"
+    }
 
 
 def test_sweeper_cannot_copy_or_share(synthesized: Synth) -> None:
@@ -335,7 +345,19 @@ def test_key_use_goes_through_the_named_services_only(synthesized: Synth) -> Non
     use = by_sid(template, "ReplicateCopierPolicy", "UseSourceKeys")
     assert use["Resource"] == source_keys
     assert use["Condition"] == {"StringEquals": in_source_region}
-    assert "kms:CreateGrant" not in use["Action"]
+    # What EC2 and RDS call on the copier's behalf to copy an encrypted snapshot: no more
+    # (kms:CreateGrant has its own statement, kms:Encrypt is never needed).
+    snapshot_key_use = [
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+    ]
+    assert use["Action"] == snapshot_key_use
+    assert by_sid(template, "ReplicateCopierPolicy", "UseDestinationKeys")["Action"] == (
+        snapshot_key_use
+    )
     for sid in ("GrantSourceKeys", "GrantDestinationKeys"):
         grant = by_sid(template, "ReplicateCopierPolicy", sid)
         assert grant["Action"] == "kms:CreateGrant"

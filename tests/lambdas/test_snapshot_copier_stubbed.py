@@ -116,6 +116,22 @@ def expect_sent(stubs: Stubs, body: Any, delay: int, queue_url: str = QUEUE_URL)
     )
 
 
+class Captured:
+    """A Stubber parameter that matches anything and keeps what it was compared with."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __eq__(self, other: object) -> bool:
+        self.values.append(other)
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def expect_watch(stubs: Stubs, queue_url: str = QUEUE_URL) -> None:
     expect_sent(stubs, ANY, 900, queue_url)
 
@@ -727,13 +743,23 @@ def test_received_copy_goes_on_and_reports_back(stubs: Stubs) -> None:
         },
         {"SnapshotIds": ["snap-0received"]},
     )
-    config = receiver_config(
-        destinations=[{"region": OTHER, "kms_key_arn": f"arn:aws:kms:{OTHER}:{BACKUP}:key/b2"}]
-    )
-    expect_sent(stubs, ANY, 0, config.queue_url)
+    onward_key = f"arn:aws:kms:{OTHER}:{BACKUP}:key/b2"
+    config = receiver_config(destinations=[{"region": OTHER, "kms_key_arn": onward_key}])
+    sent = Captured()
+    expect_sent(stubs, sent, 0, config.queue_url)
     expect_received_notice(stubs, staging, "e-2")
     rt = runtime(config, stubs)
     assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    # One onward copy per destination, of the received copy, under that destination's key.
+    (body,) = sent.values
+    onward = Task.from_dict(json.loads(body))
+    assert (onward.action, onward.role, onward.region, onward.kms_key_arn) == (
+        "copy",
+        "replica",
+        OTHER,
+        onward_key,
+    )
+    assert onward.source == SnapshotRef("EBS", "snap-0received", REGION, BACKUP)
 
 
 def test_received_notice_unshares_the_staging_copy(stubs: Stubs) -> None:

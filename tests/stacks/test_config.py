@@ -203,6 +203,11 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             "'kmskit:organisation.accounts' must have exactly one account with role 'security'",
         ),
         (
+            with_accounts(audit=("444444444444", "security")),
+            "'kmskit:organisation.accounts' must have exactly one account with role 'security' "
+            "(it holds the central audit bucket and the pipeline). Received: ['audit', 'security']",
+        ),
+        (
             changed("accounts.backup.role", "archive"),
             "'kmskit:organisation.accounts.backup.role' must be one of ('security', 'workload', "
             "'backup'). Received: 'archive'",
