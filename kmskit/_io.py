@@ -18,9 +18,9 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from kmskit.errors import AccessDeniedError, UsageError, from_os_error, os_error_class
 
@@ -98,34 +98,45 @@ def check_output(path: str | os.PathLike[str], argument: str | None = None) -> N
 
 @contextlib.contextmanager
 def atomic_output(
-    path: str | os.PathLike[str], *, mode: int = 0o600, exclusive: bool = False
+    path: str | os.PathLike[str],
+    *,
+    mode: int = 0o600,
+    exclusive: bool = False,
+    refuse_special: bool = False,
 ) -> Iterator[BinaryIO]:
     """Yield a binary file; on success it becomes ``path``, on failure nothing is left behind.
 
     The new file gets permissions ``mode`` (default owner read/write only: outputs are often
     plaintext or key material). The path is checked with :func:`check_output` first; a file
-    error while creating, flushing or renaming the file becomes a
-    :class:`~kmskit.errors.KmskitError` naming ``path``. With ``exclusive`` (default False) an
-    existing ``path`` is never replaced, even one created while the file was being written:
-    the finished file is hard-linked into place, which fails if ``path`` exists (on a file
-    system without hard links, ``path`` is created exclusively and the file renamed onto it).
+    error while creating, writing, flushing or renaming the file becomes a
+    :class:`~kmskit.errors.KmskitError` naming ``path`` (``could not write 'out.bin': No space
+    left on device``; a ``BrokenPipeError`` is left as it is: the reader went away, see
+    :mod:`kmskit.cli`). With ``exclusive`` (default False) an existing ``path`` is never
+    replaced: one that exists already (a symbolic link too, even a dangling one) is refused
+    at once with a :class:`~kmskit.errors.UsageError`, and so is one created while the file
+    was being written: the finished file is hard-linked into place, which fails if ``path``
+    exists (on a file system without hard links, ``path`` is created exclusively and the file
+    renamed onto it).
 
     A symbolic link (without ``exclusive``) is followed: the temporary file is made next to
     the file it points to and renamed onto that file, so the link stays and its target gets
     the output. An existing ``path`` that is not a regular file (a character device such as
     ``/dev/null``, a FIFO, a socket, or a link to one), and ``/dev/stdout``, ``/dev/fd/N`` or
-    ``/proc/self/fd/N``, is opened and written in place as the output is produced: no
-    temporary file, no rename (which would replace the device or FIFO with a regular file), and
-    no atomicity.
+    ``/proc/self/fd/N``, is opened and written in place as the output is produced (also with
+    ``exclusive``: it is written, not replaced): no temporary file, no rename (which would
+    replace the device or FIFO with a regular file), and no atomicity. ``refuse_special``
+    refuses such a path instead (``UsageError``), for output that must go to a new file
+    (generated key material).
     """
     if str(path) == STDIO:
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
+        stdout = sys.stdout.buffer
+        yield _output(stdout, "standard output")
+        _flushed(stdout, "standard output")
         return
     check_output(path)
     target = Path(path)
     if _special_file(target):
-        if exclusive:
+        if refuse_special:
             raise UsageError(
                 f"could not write '{path}': it exists (a device, FIFO or socket); "
                 "give the name of a new file"
@@ -133,6 +144,8 @@ def atomic_output(
         with _special_output(path) as special:
             yield special
         return
+    if exclusive and existing_output(target):
+        raise UsageError(f"could not write '{path}': it exists; it was left as it is")
     if not exclusive:
         target = _resolved(target)
     folder = target.parent if str(target.parent) else Path(".")
@@ -141,8 +154,8 @@ def atomic_output(
     except OSError as error:
         raise from_os_error(error, f"write '{path}'") from error
     if unnamed is not None:
-        with unnamed:
-            yield unnamed
+        with _closing(unnamed, f"'{path}'"):
+            yield _output(unnamed, f"'{path}'")
             try:
                 unnamed.flush()
                 os.fsync(unnamed.fileno())
@@ -150,14 +163,25 @@ def atomic_output(
             except OSError as error:
                 raise from_os_error(error, f"write '{path}'") from error
         return
+    with _named_output(target, path, mode=mode, exclusive=exclusive) as named:
+        yield named
+
+
+@contextlib.contextmanager
+def _named_output(
+    target: Path, path: str | os.PathLike[str], *, mode: int, exclusive: bool
+) -> Iterator[BinaryIO]:
+    """:func:`atomic_output` where there are no unnamed files: a ``.NAME.XXXXXXXX.partial``
+    file next to ``target``, renamed (or, ``exclusive``, linked) onto it when complete."""
+    folder = target.parent if str(target.parent) else Path(".")
     try:
         handle = _named_temporary_file(folder, target.name)
     except OSError as error:
         raise from_os_error(error, f"write '{path}'") from error
     try:
         os.chmod(handle.name, mode)
-        with handle:
-            yield handle  # type: ignore[misc]
+        with _closing(handle, f"'{path}'"):  # type: ignore[arg-type]
+            yield _output(handle, f"'{path}'")  # type: ignore[arg-type]
             try:
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -273,6 +297,13 @@ def _copy_to(unnamed: BinaryIO, name: str) -> None:
         os.fsync(copy.fileno())
 
 
+def existing_output(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`atomic_output` with ``exclusive`` refuses ``path`` because something is
+    there: it exists (a symbolic link counts, even a dangling one) and is not written in place
+    (see :func:`writes_in_place`: ``-``, a device, FIFO or socket is never refused)."""
+    return not writes_in_place(path) and os.path.lexists(path)
+
+
 def writes_in_place(path: str | os.PathLike[str]) -> bool:
     """Whether :func:`atomic_output` writes ``path`` as the output is produced, with no
     temporary file: ``-`` (stdout), and an existing path that is not a regular file (a device,
@@ -357,14 +388,75 @@ def _special_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         fd = os.open(path, flags)
     except OSError as error:
         raise from_os_error(error, f"write '{path}'") from error
-    with open(fd, "wb") as handle:
-        yield handle
+    with _closing(open(fd, "wb"), f"'{path}'") as handle:
+        yield _output(handle, f"'{path}'")
+        _flushed(handle, f"'{path}'")
+
+
+@contextlib.contextmanager
+def _closing(file: BinaryIO, name: str) -> Iterator[BinaryIO]:
+    """``file``, closed at the end of the block. When the block fails, the file is closed
+    quietly: closing flushes the bytes a failed write left buffered, which fails again (a full
+    disk) and would replace the block's error, which names the file, with a bare ``OSError``;
+    those bytes are dropped with the output anyway."""
+    try:
+        yield file
+    except BaseException:
+        with contextlib.suppress(OSError):
+            file.close()
+        raise
+    try:
+        file.close()
+    except BrokenPipeError:
+        raise  # the reader of a FIFO went away (see kmskit.cli)
+    except OSError as error:
+        raise from_os_error(error, f"write {name}") from error
+
+
+class _Output:
+    """The file :func:`atomic_output` yields: ``file`` itself, but an ``OSError`` from writing
+    to it (``ENOSPC``, ``EDQUOT``, ``EIO``, ``/dev/full``) becomes a
+    :class:`~kmskit.errors.KmskitError` naming ``name``. Only what is written is mapped: an
+    ``OSError`` of the writer's own (reading its input) is not about the output. A
+    ``BrokenPipeError`` (the reader of stdout or a FIFO went away) is left as it is, for
+    :mod:`kmskit.cli` to end the command quietly."""
+
+    def __init__(self, file: BinaryIO, name: str) -> None:
+        self._file = file
+        self._name = name
+
+    def write(self, data: Any) -> int:
         try:
-            handle.flush()
+            return self._file.write(data)
         except BrokenPipeError:
-            raise  # the reader of a FIFO went away: as for stdout (see kmskit.cli)
+            raise
         except OSError as error:
-            raise from_os_error(error, f"write '{path}'") from error
+            raise from_os_error(error, f"write {self._name}") from error
+
+    def writelines(self, lines: Iterable[Any]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        _flushed(self._file, self._name)
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (fileno, closed, writable, seekable, ...) is the file's own.
+        return getattr(self._file, name)
+
+
+def _output(file: BinaryIO, name: str) -> BinaryIO:
+    return cast(BinaryIO, _Output(file, name))
+
+
+def _flushed(file: BinaryIO, name: str) -> None:
+    """Flush ``file``; a file error (but a broken pipe) names ``name`` (see :class:`_Output`)."""
+    try:
+        file.flush()
+    except BrokenPipeError:
+        raise  # the reader of stdout or a FIFO went away (see kmskit.cli)
+    except OSError as error:
+        raise from_os_error(error, f"write {name}") from error
 
 
 def _link_new(written: str, target: Path, path: str | os.PathLike[str]) -> None:

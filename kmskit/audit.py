@@ -745,6 +745,24 @@ def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Itera
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def key_reference(reference: str, argument: str = "--key") -> str:
+    """``reference`` if it has the form of a key ARN, key ID, alias name or alias ARN;
+    otherwise a :class:`~kmskit.errors.UsageError` naming ``argument``. No AWS call: it is the
+    ``type`` of every ``--key`` option, so a malformed one never reaches KMS, and
+    :func:`resolve_key` checks with it."""
+    if not (
+        KEY_ARN.match(reference)
+        or ALIAS_ARN.match(reference)
+        or reference.startswith("alias/")
+        or KEY_ID.match(reference)
+    ):
+        raise UsageError(
+            f"'{argument}' must be a key ARN, a key ID, an alias name (alias/...) or an alias "
+            f"ARN. Received: {reference!r}"
+        )
+    return reference
+
+
 def resolve_key(
     reference: str, kms_client: Callable[[str | None], Any], *, argument: str = "--key"
 ) -> str:
@@ -756,17 +774,10 @@ def resolve_key(
     configured one). ``argument`` names the option in the error for what is not a key reference.
     The one implementation for every command (:func:`kmskit.envelope.resolve_key_arn` uses it).
     """
-    if KEY_ARN.match(reference):
+    if KEY_ARN.match(key_reference(reference, argument)):
         return reference
-    region: str | None = None
     alias_arn = ALIAS_ARN.match(reference)
-    if alias_arn:
-        region = alias_arn.group(1)
-    elif not (reference.startswith("alias/") or KEY_ID.match(reference)):
-        raise UsageError(
-            f"'{argument}' must be a key ARN, a key ID, an alias name (alias/...) or an alias "
-            f"ARN. Received: {reference!r}"
-        )
+    region = alias_arn.group(1) if alias_arn else None
     try:
         metadata = kms_client(region).describe_key(KeyId=reference)["KeyMetadata"]
     except ClientError as error:

@@ -36,6 +36,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from kmskit import __version__, commands
+from kmskit._io import check_output, existing_output
 from kmskit._text import is_utf8
 from kmskit.aws_names import check_regions
 from kmskit.clients import DEFAULT_MAX_ATTEMPTS, RETRY_MODES, ClientSettings
@@ -72,8 +73,35 @@ def common_options() -> argparse.ArgumentParser:
         default=None,
         help="botocore retry mode (default: standard)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars and no 'kmskit: ...' summary line on stderr (errors are "
+        "still reported)",
+    )
     return parser
+
+
+def add_force_option(parser: argparse.ArgumentParser, argument: str = "OUTPUT") -> None:
+    """``--force``: a command that writes the file ``argument`` refuses an existing one (see
+    :func:`check_new_output`) unless it is given."""
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help=f"replace {argument} if it exists (default: an existing file is refused, exit 2; "
+        "stdout '-', devices and FIFOs are written to as always)",
+    )
+
+
+def check_new_output(path: str, argument: str, *, force: bool) -> None:
+    """:func:`~kmskit._io.check_output`, and unless ``force``, refuse a ``path`` that exists
+    (see :func:`~kmskit._io.existing_output`): run it before any AWS call, and write with
+    ``atomic_output(path, exclusive=not force)``, which also refuses a file that appears
+    meanwhile instead of replacing it."""
+    check_output(path, argument)
+    if not force and existing_output(path):
+        raise UsageError(f"'{argument}' ('{path}') exists: give --force to replace it")
 
 
 def settings_from_args(args: argparse.Namespace) -> ClientSettings:

@@ -30,7 +30,9 @@ import contextlib
 import enum
 import io
 import logging
+import math
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -48,6 +50,7 @@ from aws_encryption_sdk.exceptions import (
     EncryptKeyError,
     GenerateKeyError,
     MasterKeyProviderError,
+    MaxEncryptedDataKeysExceeded,
     UnknownRegionError,
 )
 from aws_encryption_sdk.identifiers import USER_AGENT_SUFFIX, Algorithm, CommitmentPolicy
@@ -135,15 +138,33 @@ class CacheLimits:
     capacity: int = 100
 
     def __post_init__(self) -> None:
-        if not self.max_age > 0:
-            raise UsageError(f"'max_age' must be more than 0 seconds. Received: {self.max_age}")
+        # Checked here, not where the SDK first uses them: 1.5 messages or "60" seconds fail
+        # there with a TypeError, and an infinite max_age means a data key that never expires.
+        max_age: object = self.max_age
+        if not (
+            isinstance(max_age, (int, float))
+            and not isinstance(max_age, bool)
+            and math.isfinite(max_age)
+            and max_age > 0
+        ):
+            raise UsageError(
+                f"'max_age' must be a finite number of seconds, more than 0. Received: {max_age!r}"
+            )
         # 2**32 messages per data key is the SDK's hard limit.
-        if not 1 <= self.max_messages <= 2**32:
-            raise UsageError(f"'max_messages' must be 1-2**32. Received: {self.max_messages}")
-        if not 0 <= self.max_bytes <= 2**63 - 1:
-            raise UsageError(f"'max_bytes' must be 0-2**63-1. Received: {self.max_bytes}")
-        if self.capacity < 1:
-            raise UsageError(f"'capacity' must be at least 1. Received: {self.capacity}")
+        _check_count("max_messages", self.max_messages, 1, 2**32, "1-2**32")
+        _check_count("max_bytes", self.max_bytes, 0, 2**63 - 1, "0-2**63-1")
+        _check_count("capacity", self.capacity, 1, None, "at least 1")
+
+
+def _check_count(name: str, value: object, low: int, high: int | None, allowed: str) -> None:
+    """Raise unless ``value`` is an int (not a bool) from ``low`` to ``high`` (None: no limit)."""
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        raise UsageError(f"'{name}' must be a whole number, {allowed}. Received: {value!r}")
 
 
 @dataclass(frozen=True)
@@ -172,12 +193,15 @@ class MessageInfo:
         )
 
 
-def check_context(context: Mapping[str, str], *, required: bool) -> dict[str, str]:
+def check_context(
+    context: Mapping[str, str], *, required: bool, empty_values: bool = False
+) -> dict[str, str]:
     """Validate an encryption context; ``required`` means it must have at least one pair.
 
-    Keys and values must be UTF-8 text, as KMS takes them: a string holding lone surrogates
-    (how Python decodes bytes that are not UTF-8, in command-line arguments and file names, or
-    a JSON ``"\\udcff"``) is refused before any KMS call."""
+    Keys and values must be non-empty strings of UTF-8 text, as KMS takes them: a string
+    holding lone surrogates (how Python decodes bytes that are not UTF-8, in command-line
+    arguments and file names, or a JSON ``"\\udcff"``) is refused before any KMS call.
+    ``empty_values`` accepts an empty value: give it when *decrypting* only (see below)."""
     if required and not context:
         raise UsageError(
             "an encryption context is required (at least one --context key=value pair, e.g. "
@@ -185,8 +209,18 @@ def check_context(context: Mapping[str, str], *, required: bool) -> dict[str, st
         )
     for key, value in context.items():
         if not isinstance(key, str) or not isinstance(value, str) or not key:
+            rule = (
+                "keys must be non-empty strings, and values strings"
+                if empty_values
+                else "keys and values must be non-empty strings"
+            )
+            raise UsageError(f"encryption context {rule}. Received: {key!r}={value!r}")
+        if not value and not empty_values:
+            # Refused when encrypting. Decrypting accepts an empty value (empty_values): data
+            # encrypted with one (by kmskit before it refused them, or by another SDK) needs
+            # exactly that context to decrypt, and refusing it would strand that data.
             raise UsageError(
-                f"encryption context keys and values must be non-empty strings. "
+                "encryption context keys and values must be non-empty strings. "
                 f"Received: {key!r}={value!r}"
             )
         if not is_utf8(key) or not is_utf8(value):
@@ -531,6 +565,8 @@ def _encrypt_errors(source_length: int | None = None) -> Iterator[None]:
     """SDK errors on encrypt are about the request (context too large, ...)."""
     try:
         yield
+    except MaxEncryptedDataKeysExceeded as error:
+        raise _too_many_data_keys("encrypt", error) from error
     except CustomMaximumValueExceeded as error:
         raise ConflictError(
             f"could not encrypt: the input grew while it was encrypted (it held {source_length} "
@@ -539,6 +575,21 @@ def _encrypt_errors(source_length: int | None = None) -> Iterator[None]:
         ) from error
     except AWSEncryptionSDKClientError as error:
         raise UsageError(f"could not encrypt: {error}") from error
+
+
+def _too_many_data_keys(doing: str, error: MaxEncryptedDataKeysExceeded) -> ConflictError:
+    """A message with more encrypted data keys than kmskit accepts: not damage, but more than
+    kmskit's limit allows (each data key could cost a KMS call), so a conflict (exit 7), as a
+    message under keys kmskit does not use is. (On encrypt, Envelope refuses more keys first.)"""
+    # The SDK puts the count in its message only: "...: 11 > 10".
+    counted = re.search(r"(\d+) > \d+", str(error))
+    has = f"{counted.group(1)} encrypted data keys" if counted else "too many encrypted data keys"
+    return ConflictError(
+        f"could not {doing}: the message has {has}; kmskit accepts at most "
+        f"{MAX_ENCRYPTED_DATA_KEYS} (each could cost a KMS call). It is not damaged: decrypt it "
+        "with an AWS Encryption SDK configured with a higher max_encrypted_data_keys, or have "
+        "it encrypted under fewer keys"
+    )
 
 
 @contextlib.contextmanager
@@ -561,6 +612,8 @@ def _message_errors(doing: str) -> Iterator[None]:
                 "commitment check failed): the header was tampered with or corrupted"
             ) from error
         raise IntegrityError(f"could not {doing}: {error}") from error
+    except MaxEncryptedDataKeysExceeded as error:
+        raise _too_many_data_keys(doing, error) from error
     except ActionNotAllowedError as error:
         raise IntegrityError(
             f"could not {doing}: the message uses an algorithm suite without key commitment, "
@@ -785,8 +838,9 @@ class Envelope:
     ) -> MessageInfo:
         """Encrypt everything ``source`` holds into one message written to ``sink``.
 
-        ``context`` is required (at least one pair). When ``source`` is seekable its length is
-        known up front, which data key caching needs; pipes are encrypted without the cache.
+        ``context`` is required (at least one pair; keys and values non-empty). When
+        ``source`` is seekable its length is known up front, which data key caching needs;
+        pipes are encrypted without the cache.
         With the cache, a seekable ``source`` that grows while it is read raises
         :class:`ConflictError` (the bytes beyond the length counted against ``max_bytes`` are
         not written).
@@ -829,14 +883,15 @@ class Envelope:
         """Decrypt one message from ``source`` into ``sink``.
 
         Every pair of ``context`` must be in the message with the same value (the message may
-        hold more pairs). ``require_signed`` refuses messages without an ECDSA signature.
+        hold more pairs); a value may be empty, as one in a message written elsewhere may be.
+        ``require_signed`` refuses messages without an ECDSA signature.
 
         Plaintext is written frame by frame as each frame is authenticated; the end of the
         message (the final frame and, for signed messages, the signature over the whole
         message) is checked last. If this raises, discard what ``sink`` received:
         :meth:`decrypt_file` does that for you.
         """
-        expected = check_context(context or {}, required=False)
+        expected = check_context(context or {}, required=False, empty_values=True)
         materials, arns = self._materials_for_decrypt()
         policy = _DecryptPolicy(
             expected, require_signed, arns, self.discovery_accounts, self._discovery_partition
@@ -893,16 +948,19 @@ class Envelope:
         context: Mapping[str, str],
         *,
         show_progress: bool | None = None,
+        exclusive: bool = False,
     ) -> MessageInfo:
         """Encrypt a file; ``target`` appears only once the whole message is written.
 
         ``show_progress``: a progress bar on stderr (None: only when stderr is a terminal).
+        ``exclusive``: never replace an existing ``target`` file (:class:`UsageError`), also one
+        that appears while encrypting (see :func:`kmskit._io.atomic_output`). Default: replace.
         """
         context = check_context(context, required=True)
         with (
             open_input(source) as reader,
             file_progress(source, "encrypt", show_progress) as bar,
-            atomic_output(target) as writer,
+            atomic_output(target, exclusive=exclusive) as writer,
         ):
             return self.encrypt_stream(reader, writer, context, on_read=bar.update)
 
@@ -915,6 +973,7 @@ class Envelope:
         require_signed: bool = False,
         show_progress: bool | None = None,
         buffer_streams: bool = True,
+        exclusive: bool = False,
     ) -> MessageInfo:
         """Decrypt a file; ``target`` appears only once the whole message is verified.
 
@@ -923,7 +982,7 @@ class Envelope:
         in an unnamed temporary file (in memory up to 8 MiB, then in ``TMPDIR``) and written
         only after the message verified, unless ``buffer_streams`` is False (then a failure
         can leave part of the plaintext with the reader: it must discard it when the exit code
-        is not 0).
+        is not 0). ``exclusive``: as for :meth:`encrypt_file`.
         """
         with open_input(source) as reader, file_progress(source, "decrypt", show_progress) as bar:
             return write_verified(
@@ -932,6 +991,7 @@ class Envelope:
                     reader, sink, context, require_signed=require_signed, on_read=bar.update
                 ),
                 buffer_streams=buffer_streams,
+                exclusive=exclusive,
             )
 
 
@@ -940,22 +1000,24 @@ def write_verified(
     produce: Callable[[Writable], MessageInfo],
     *,
     buffer_streams: bool = True,
+    exclusive: bool = False,
 ) -> MessageInfo:
     """Run ``produce(sink)`` so that ``target`` only ever gets output that ``produce`` finished.
 
     A file appears (by rename) only on success. An output written in place (``-``, a device,
     FIFO or socket, ``/dev/stdout``), where a reader would see every byte as it is written, gets
     the output from an unnamed temporary file (memory up to 8 MiB, then ``TMPDIR``) after
-    success, unless ``buffer_streams`` is False.
+    success, unless ``buffer_streams`` is False. ``exclusive``: never replace an existing file
+    (see :func:`kmskit._io.atomic_output`).
     """
     if buffer_streams and writes_in_place(target):
         with tempfile.SpooledTemporaryFile(max_size=8 * MIB) as spool:
             info = produce(spool)
             spool.seek(0)
-            with atomic_output(target) as writer:
+            with atomic_output(target, exclusive=exclusive) as writer:
                 shutil.copyfileobj(spool, writer, DEFAULT_FRAME_LENGTH)
             return info
-    with atomic_output(target) as writer:
+    with atomic_output(target, exclusive=exclusive) as writer:
         return produce(writer)
 
 

@@ -13,35 +13,64 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from kmskit._io import atomic_output, input_size, open_input
+from kmskit.audit import key_reference
 from kmskit.cli import settings_from_args
-from kmskit.envelope import DEFAULT_FRAME_LENGTH, Envelope, MessageInfo, Suite, parse_context
+from kmskit.envelope import (
+    DEFAULT_FRAME_LENGTH,
+    Envelope,
+    MessageInfo,
+    Readable,
+    Suite,
+    parse_context,
+)
 from kmskit.envelope_asymmetric import PublicKey, get_public_key, load_public_key
 from kmskit.errors import KmskitError, UsageError, os_error_class
 
-CONTEXT_HELP = (
-    "encryption context pair (repeat for more); it is authenticated, needed to decrypt and "
-    "shown in CloudTrail, so never put secrets in it"
+_NO_SECRETS = "shown in CloudTrail, so never put secrets in it"
+CONTEXT_STORED_HELP = (
+    "encryption context pair (repeat for more); stored in the message, authenticated and "
+    + _NO_SECRETS
 )
+"""``--context`` of ``encrypt`` (and, with the location pair added, ``put``)."""
+CONTEXT_EXACT_ON_DECRYPT_HELP = (
+    "encryption context pair (repeat for more); decrypting needs exactly these pairs again; "
+    + _NO_SECRETS
+)
+"""``--context`` of the commands whose output KMS decrypts directly (``encrypt-small``,
+``datakey new``)."""
+CONTEXT_SUBSET_HELP = (
+    "expected encryption context pair (repeat for more); each pair given must be in the "
+    "message with that value (it may hold more pairs)"
+)
+"""``--context`` of ``decrypt`` and ``get``: the pairs are checked against the message's."""
+CONTEXT_EXACT_HELP = (
+    "encryption context pair (repeat for more); exactly the pairs used to encrypt: KMS refuses "
+    "a subset, more pairs or another value"
+)
+"""``--context`` of ``decrypt-small`` and ``datakey decrypt``: KMS Decrypt needs the whole
+context the data was encrypted with."""
 
 
 def add_key_option(parser: argparse.ArgumentParser, *, required: bool, help_text: str) -> None:
     parser.add_argument(
         "--key",
         required=required,
+        type=key_reference,
         metavar="KEY",
         help=f"{help_text} (key ARN, key ID, alias name or alias ARN)",
     )
 
 
-def add_context_option(parser: argparse.ArgumentParser, *, required: bool) -> None:
+def add_context_option(parser: argparse.ArgumentParser, *, required: bool, help_text: str) -> None:
     """``--context KEY=VALUE`` (repeatable): every command that takes an encryption context
-    takes it with this option (the parser refuses a value that is not UTF-8 text)."""
+    takes it with this option (the parser refuses a value that is not UTF-8 text).
+    ``help_text`` says what the pairs do for this command: one of the ``CONTEXT_*_HELP``."""
     parser.add_argument(
         "--context",
         action="append",
         required=required,
         metavar="KEY=VALUE",
-        help=CONTEXT_HELP + ("" if required else "; each pair given must be in the message"),
+        help=help_text,
     )
 
 
@@ -127,10 +156,46 @@ def read_limited(path: str, limit: int, what: str, hint: str = "") -> bytes:
     return data
 
 
-def write_output(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` (``-`` = stdout) all at once, or not at all."""
-    with atomic_output(path) as writer:
+def write_output(path: str | os.PathLike[str], data: bytes, *, exclusive: bool) -> None:
+    """Write ``data`` to ``path`` (``-`` = stdout) all at once, or not at all; with
+    ``exclusive`` (no ``--force``) an existing file is never replaced (see
+    :func:`~kmskit._io.atomic_output`)."""
+    with atomic_output(path, exclusive=exclusive) as writer:
         writer.write(data)
+
+
+def refuse_empty(path: str, data: bytes, needs: str) -> bytes:
+    """``data`` (all of INPUT ``path``), unless it is empty: then a
+    :class:`~kmskit.errors.UsageError` naming INPUT and the path, saying what ``needs`` it."""
+    if not data:
+        raise _empty_input(path, needs)
+    return data
+
+
+def _empty_input(path: str, needs: str) -> UsageError:
+    return UsageError(f"'INPUT' is empty; {needs}. Received: '{path}' (0 bytes)")
+
+
+class NonEmptyInput:
+    """INPUT ``path`` read as a stream (``reader``), refused at once if it is empty (see
+    :func:`refuse_empty`): its first byte is read when this is made, before any AWS call, and
+    handed out first."""
+
+    def __init__(self, reader: Readable, path: str, needs: str) -> None:
+        self._first = reader.read(1)
+        if not self._first:
+            raise _empty_input(path, needs)
+        self._reader = reader
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not self._first:
+            return self._reader.read(size)
+        if size == 0:
+            return b""
+        first, self._first = self._first, b""
+        if size == 1:
+            return first
+        return first + self._reader.read(size - 1 if size > 0 else -1)
 
 
 MAX_PUBLIC_KEY = 16 * 1024

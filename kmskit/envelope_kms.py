@@ -213,7 +213,8 @@ def _decrypt(
     settings: ClientSettings | None,
     doing: str,
 ) -> tuple[bytearray, str]:
-    context = check_context(context, required=False)
+    # An empty value is accepted: data encrypted with one needs exactly that context.
+    context = check_context(context, required=False, empty_values=True)
     if not blob:
         raise UsageError("the ciphertext is empty. Received: 0 bytes")
     params: dict[str, Any] = {"CiphertextBlob": blob, "EncryptionContext": context}

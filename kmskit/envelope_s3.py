@@ -76,7 +76,9 @@ class S3Location:
                 f"the encryption context key '{LOCATION_CONTEXT_KEY}' is set by kmskit. "
                 f"Received: {LOCATION_CONTEXT_KEY}={context[LOCATION_CONTEXT_KEY]}"
             )
-        return {**check_context(context, required=False), LOCATION_CONTEXT_KEY: self.uri}
+        # Empty values pass here, for get (decrypting); put's encryption refuses them.
+        checked = check_context(context, required=False, empty_values=True)
+        return {**checked, LOCATION_CONTEXT_KEY: self.uri}
 
 
 def put_stream(
@@ -239,13 +241,16 @@ def get_file(
     *,
     require_signed: bool = False,
     show_progress: bool | None = None,
+    exclusive: bool = False,
 ) -> MessageInfo:
     """Decrypt an S3 object into ``target`` (``-`` = stdout), which gets the plaintext only
-    once the whole message verified (see :func:`kmskit.envelope.write_verified`)."""
+    once the whole message verified (see :func:`kmskit.envelope.write_verified`; with
+    ``exclusive`` an existing ``target`` file is never replaced)."""
     with progress_bar(total=None, description="get", enabled=show_progress) as bar:
         return write_verified(
             target,
             lambda sink: get_stream(
                 envelope, location, sink, context, require_signed=require_signed, progress=bar
             ),
+            exclusive=exclusive,
         )

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
-from kmskit._io import atomic_output, check_output
+from kmskit._io import atomic_output
 from kmskit.audit import (
     DEFAULT_WORKERS,
     MAX_WORKERS,
@@ -22,12 +22,13 @@ from kmskit.audit import (
     RecordSink,
     UsageSummary,
     check_workers,
+    key_reference,
     resolve_key,
     summary_json,
     summary_table,
 )
 from kmskit.aws_names import check_accounts, check_regions
-from kmskit.cli import settings_from_args
+from kmskit.cli import add_force_option, check_new_output, settings_from_args
 from kmskit.errors import EXIT_OK, UsageError
 
 DEFAULT_DAYS = 7
@@ -112,6 +113,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     out.add_argument(
         "-o", "--output", default="-", metavar="PATH", help="output file (default: stdout)"
     )
+    add_force_option(out, "--output")
     out.add_argument(
         "--workers",
         type=int,
@@ -135,13 +137,15 @@ def date_range_from_args(args: argparse.Namespace) -> DateRange:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    check_output(args.output, "--output")
+    check_new_output(args.output, "--output", force=args.force)
     workers = check_workers(args.workers)
     location = LogLocation.parse(args.location)
     date_range = date_range_from_args(args)
     check_accounts(args.account, "--account")
     check_accounts(args.caller_account, "--caller-account")
     check_regions(args.log_region, "--log-region")
+    for reference in args.key:  # every one, before the first is looked up with DescribeKey
+        key_reference(reference)
     key_arns = frozenset(
         resolve_key(reference, lambda region: settings.client("kms", region=region))
         for reference in args.key
@@ -172,10 +176,10 @@ def run(args: argparse.Namespace) -> int:
         summary = UsageSummary()
         stats = read(summary.add)
         text = summary_table(summary) if args.format == "table" else summary_json(summary, stats)
-        with atomic_output(args.output) as handle:
+        with atomic_output(args.output, exclusive=not args.force) as handle:
             handle.write(text.encode())
     else:
-        with atomic_output(args.output) as handle:
+        with atomic_output(args.output, exclusive=not args.force) as handle:
             stream = io.TextIOWrapper(handle, encoding="utf-8", newline="")
             try:
                 stats = read(CsvSink(stream) if args.format == "csv" else JsonLinesSink(stream))

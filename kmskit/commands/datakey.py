@@ -9,9 +9,11 @@ import binascii
 import json
 from typing import Any
 
-from kmskit._io import check_input, check_output
-from kmskit.cli import settings_from_args
+from kmskit._io import check_input
+from kmskit.cli import add_force_option, check_new_output, settings_from_args
 from kmskit.envelope_cli import (
+    CONTEXT_EXACT_HELP,
+    CONTEXT_EXACT_ON_DECRYPT_HELP,
     add_context_option,
     add_key_option,
     context_from,
@@ -37,7 +39,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="generate or decrypt a KMS data key (for your own local encryption)",
         description="Data keys for tools that encrypt locally. Output is JSON with KMS's field "
         "names: KeyId, CiphertextBlob (base64) and, except with --for-later, Plaintext "
-        "(base64). Files are written with mode 0600.",
+        "(base64). Files are written with mode 0600; an existing OUTPUT file is refused unless "
+        "--force (it may hold the only encrypted copy of a data key).",
     )
     actions = datakey.add_subparsers(dest="datakey_command", metavar="ACTION", required=True)
 
@@ -51,7 +54,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "decrypt` when it is needed).",
     )
     add_key_option(new, required=True, help_text="KMS key that encrypts the data key")
-    add_context_option(new, required=True)
+    add_context_option(new, required=True, help_text=CONTEXT_EXACT_ON_DECRYPT_HELP)
     new.add_argument(
         "--for-later",
         action="store_true",
@@ -59,6 +62,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     new.add_argument("--key-spec", choices=DATA_KEY_SPECS, default="AES_256")
     new.add_argument("output", nargs="?", default="-", metavar="OUTPUT", help="default: stdout")
+    add_force_option(new)
     new.set_defaults(handler=run_new)
 
     decrypt = actions.add_parser(
@@ -69,9 +73,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "(same --context as when it was made). Writes the same JSON with Plaintext added.",
     )
     add_key_option(decrypt, required=False, help_text="expect this KMS key (KMS refuses others)")
-    add_context_option(decrypt, required=False)
+    add_context_option(
+        decrypt,
+        required=False,
+        help_text=CONTEXT_EXACT_HELP + " (default: the EncryptionContext stored in INPUT)",
+    )
     decrypt.add_argument("input", metavar="INPUT", help="JSON document, or - for stdin")
     decrypt.add_argument("output", nargs="?", default="-", metavar="OUTPUT", help="default: stdout")
+    add_force_option(decrypt)
     decrypt.set_defaults(handler=run_decrypt)
 
 
@@ -88,41 +97,70 @@ def _dump(document: dict[str, Any]) -> bytes:
 
 
 def run_new(args: argparse.Namespace) -> int:
-    check_output(args.output, "OUTPUT")
+    check_new_output(args.output, "OUTPUT", force=args.force)
     context = context_from(args)
     settings = settings_from_args(args)
+    exclusive = not args.force
     if args.for_later:
         later = new_data_key_for_later(args.key, context, key_spec=args.key_spec, settings=settings)
-        write_output(args.output, _dump(_document(later.key_id, later.encrypted, context)))
+        document = _document(later.key_id, later.encrypted, context)
+        write_output(args.output, _dump(document), exclusive=exclusive)
     else:
         with new_data_key(args.key, context, key_spec=args.key_spec, settings=settings) as key:
             document = _document(key.key_id, key.encrypted, context)
             document["Plaintext"] = _b64(key.plaintext)
-            write_output(args.output, _dump(document))
+            write_output(args.output, _dump(document), exclusive=exclusive)
     say(args, f"data key from {args.key} ({args.key_spec}, context {format_context(context)})")
     return EXIT_OK
 
 
-def run_decrypt(args: argparse.Namespace) -> int:
-    check_input(args.input, "INPUT")
-    check_output(args.output, "OUTPUT")
-    raw = read_limited(args.input, _MAX_DOCUMENT, "`kmskit datakey decrypt`")
+def _not_a_document(path: str, why: str) -> UsageError:
+    return UsageError(
+        f"'{path}' is not a JSON document from `kmskit datakey new` with a base64 "
+        f"CiphertextBlob: {why}"
+    )
+
+
+def read_document(path: str) -> tuple[bytes, dict[str, str] | None]:
+    """The encrypted data key of the document at ``path`` (``-``: stdin), and its stored
+    encryption context (None: it has none). A document that is not one ``datakey new``
+    writes (no JSON object, no base64 CiphertextBlob, an empty one, or an EncryptionContext
+    that is not an object of strings) is refused naming the file, before any KMS call."""
+    raw = read_limited(path, _MAX_DOCUMENT, "`kmskit datakey decrypt`")
     try:
         document = json.loads(raw)
         encrypted = base64.b64decode(document["CiphertextBlob"], validate=True)
     except (ValueError, KeyError, TypeError, binascii.Error) as error:
-        raise UsageError(
-            f"'{args.input}' is not a JSON document from `kmskit datakey new` with a base64 "
-            f"CiphertextBlob: {type(error).__name__}: {error}"
-        ) from None
+        raise _not_a_document(path, f"{type(error).__name__}: {error}") from None
+    if not encrypted:
+        raise _not_a_document(path, "its CiphertextBlob is empty")
+    if "EncryptionContext" not in document:
+        return encrypted, None
+    stored = document["EncryptionContext"]
+    if not (
+        isinstance(stored, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in stored.items())
+    ):
+        # Sent to KMS as it is (str() of a number, a list or null is no context it was
+        # encrypted with): refused instead.
+        raise _not_a_document(
+            path, f"its EncryptionContext must be an object of strings. Received: {stored!r}"
+        )
+    return encrypted, stored
+
+
+def run_decrypt(args: argparse.Namespace) -> int:
+    check_input(args.input, "INPUT")
+    check_new_output(args.output, "OUTPUT", force=args.force)
+    encrypted, stored = read_document(args.input)
     context = context_from(args)
-    if not context and isinstance(document.get("EncryptionContext"), dict):
-        context = {str(k): str(v) for k, v in document["EncryptionContext"].items()}
+    if not context and stored is not None:
+        context = stored
     with decrypt_data_key(
         encrypted, context, key=args.key, settings=settings_from_args(args)
     ) as key:
         result = _document(key.key_id, key.encrypted, context)
         result["Plaintext"] = _b64(key.plaintext)
-        write_output(args.output, _dump(result))
+        write_output(args.output, _dump(result), exclusive=not args.force)
     say(args, f"decrypted a data key of {key.key_id}")
     return EXIT_OK

@@ -7,9 +7,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kmskit._io import check_input, check_output
+from kmskit._io import check_input
+from kmskit.audit import key_reference
+from kmskit.cli import add_force_option, check_new_output
 from kmskit.envelope import DEFAULT_FRAME_LENGTH, Suite
 from kmskit.envelope_cli import (
+    CONTEXT_STORED_HELP,
+    CONTEXT_SUBSET_HELP,
     add_context_option,
     context_from,
     describe,
@@ -28,17 +32,19 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Encrypt INPUT into OUTPUT as one AWS Encryption SDK message: a fresh data "
         "key from KMS encrypts the data locally; the message carries the data key encrypted "
         "under KEY. aws-encryption-cli and the AWS Encryption SDKs can decrypt it. OUTPUT "
-        "appears only once complete. '-' means stdin / stdout.",
+        "appears only once complete; an existing OUTPUT file is refused unless --force. "
+        "'-' means stdin / stdout.",
     )
     encrypt.add_argument(
         "--key",
         action="append",
         required=True,
+        type=key_reference,
         metavar="KEY",
         help="KMS key (key ARN, key ID, alias name or alias ARN); repeat to add a copy of the "
         "data key under more keys (e.g. a multi-Region replica)",
     )
-    add_context_option(encrypt, required=True)
+    add_context_option(encrypt, required=True, help_text=CONTEXT_STORED_HELP)
     encrypt.add_argument(
         "--signed",
         action="store_true",
@@ -56,6 +62,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     encrypt.add_argument("input", metavar="INPUT", help="file to encrypt, or - for stdin")
     encrypt.add_argument("output", metavar="OUTPUT", help="message file, or - for stdout")
+    add_force_option(encrypt)
     encrypt.set_defaults(handler=run_encrypt)
 
     decrypt = subparsers.add_parser(
@@ -65,13 +72,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Decrypt the message in INPUT into OUTPUT. Each --context pair must be in "
         "the message with that value. OUTPUT gets plaintext only once the whole message is "
         "verified (for stdout, a FIFO or a device, it is held in a temporary file until then, "
-        "unless --unbuffered). "
+        "unless --unbuffered); an existing OUTPUT file is refused unless --force. "
         "'-' means stdin / stdout.",
     )
-    add_context_option(decrypt, required=False)
+    add_context_option(decrypt, required=False, help_text=CONTEXT_SUBSET_HELP)
     decrypt.add_argument(
         "--key",
         action="append",
+        type=key_reference,
         metavar="KEY",
         help="only decrypt with this KMS key (repeatable; strict mode). Default: the key the "
         "message names, if you may use it (discovery mode)",
@@ -90,19 +98,24 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     decrypt.add_argument("input", metavar="INPUT", help="message file, or - for stdin")
     decrypt.add_argument("output", metavar="OUTPUT", help="plaintext file, or - for stdout")
+    add_force_option(decrypt)
     decrypt.set_defaults(handler=run_decrypt)
 
 
 def run_encrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
-    check_output(args.output, "OUTPUT")
+    check_new_output(args.output, "OUTPUT", force=args.force)
     envelope = envelope_from(
         args,
         suite=Suite.SIGNED if args.signed else Suite.COMMITTED,
         frame_length=args.frame_length,
     )
     info = envelope.encrypt_file(
-        args.input, args.output, context_from(args), show_progress=show_progress(args)
+        args.input,
+        args.output,
+        context_from(args),
+        show_progress=show_progress(args),
+        exclusive=not args.force,
     )
     say(args, f"encrypted {args.input} -> {args.output}: {describe(info)}")
     return EXIT_OK
@@ -110,7 +123,7 @@ def run_encrypt(args: argparse.Namespace) -> int:
 
 def run_decrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
-    check_output(args.output, "OUTPUT")
+    check_new_output(args.output, "OUTPUT", force=args.force)
     envelope = envelope_from(args)
     info = envelope.decrypt_file(
         args.input,
@@ -119,6 +132,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
         require_signed=args.require_signed,
         show_progress=show_progress(args),
         buffer_streams=not args.unbuffered,
+        exclusive=not args.force,
     )
     say(args, f"decrypted {args.input} -> {args.output}: {describe(info)}")
     return EXIT_OK

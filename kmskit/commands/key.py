@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     if given is None:
         material = generate_material(target.key_spec, partition=target.partition)
         if args.save_material:
-            with atomic_output(args.save_material, exclusive=True) as out:
+            with atomic_output(args.save_material, exclusive=True, refuse_special=True) as out:
                 out.write(material)
     else:
         material = prepare_material(target.key_spec, given, partition=target.partition)

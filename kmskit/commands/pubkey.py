@@ -6,10 +6,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kmskit._io import check_input, check_output
-from kmskit.cli import settings_from_args
+from kmskit._io import check_input
+from kmskit.audit import key_reference
+from kmskit.cli import add_force_option, check_new_output, settings_from_args
 from kmskit.envelope_asymmetric import RSA_OAEP, get_public_key, private_decrypt, public_encrypt
-from kmskit.envelope_cli import add_key_option, public_key_from, read_limited, say, write_output
+from kmskit.envelope_cli import (
+    add_key_option,
+    public_key_from,
+    read_limited,
+    refuse_empty,
+    say,
+    write_output,
+)
 from kmskit.errors import EXIT_OK
 
 # RSA 4096 is the largest KMS RSA key: 512 bytes of ciphertext.
@@ -32,6 +40,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     add_key_option(export, required=True, help_text="asymmetric KMS key")
     export.add_argument("output", nargs="?", default="-", metavar="OUTPUT", help="default: stdout")
+    add_force_option(export)
     export.set_defaults(handler=run_export)
 
     encrypt = actions.add_parser(
@@ -42,7 +51,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "with GetPublicKey) or --public-key (a PEM/DER file: no AWS call at all).",
     )
     source = encrypt.add_mutually_exclusive_group(required=True)
-    source.add_argument("--key", metavar="KEY", help="asymmetric KMS key (ARN, ID or alias)")
+    source.add_argument(
+        "--key",
+        type=key_reference,
+        metavar="KEY",
+        help="asymmetric KMS key (key ARN, key ID, alias name or alias ARN)",
+    )
     source.add_argument(
         "--public-key",
         metavar="FILE",
@@ -52,6 +66,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     encrypt.add_argument("input", metavar="INPUT")
     encrypt.add_argument("output", metavar="OUTPUT")
+    add_force_option(encrypt)
     encrypt.set_defaults(handler=run_encrypt)
 
     decrypt = actions.add_parser(
@@ -60,34 +75,36 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     add_key_option(decrypt, required=True, help_text="the asymmetric KMS key")
     decrypt.add_argument("input", metavar="INPUT")
     decrypt.add_argument("output", metavar="OUTPUT")
+    add_force_option(decrypt)
     decrypt.set_defaults(handler=run_decrypt)
 
 
 def run_export(args: argparse.Namespace) -> int:
-    check_output(args.output, "OUTPUT")
+    check_new_output(args.output, "OUTPUT", force=args.force)
     public = get_public_key(args.key, settings=settings_from_args(args))
-    write_output(args.output, public.pem)
+    write_output(args.output, public.pem, exclusive=not args.force)
     say(args, f"public key of {public.key_id} ({public.key_spec}, {public.key_usage})")
     return EXIT_OK
 
 
 def run_encrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
-    check_output(args.output, "OUTPUT")
+    check_new_output(args.output, "OUTPUT", force=args.force)
     public = public_key_from(args)
     # The limit of this key (190 bytes for RSA 2048), not of the largest one.
     what = f"{RSA_OAEP} with a {public.key_spec} key"
     data = read_limited(args.input, public.max_plaintext, what, _ENVELOPE_HINT)
-    write_output(args.output, public_encrypt(public, data))
+    write_output(args.output, public_encrypt(public, data), exclusive=not args.force)
     say(args, f"encrypted {len(data)} bytes for {public.key_id or args.public_key}")
     return EXIT_OK
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
-    check_output(args.output, "OUTPUT")
+    check_new_output(args.output, "OUTPUT", force=args.force)
     blob = read_limited(args.input, _MAX_CIPHERTEXT, "an RSA ciphertext")
+    refuse_empty(args.input, blob, "KMS Decrypt needs the RSA ciphertext `pubkey encrypt` wrote")
     plaintext = private_decrypt(args.key, blob, settings=settings_from_args(args))
-    write_output(args.output, plaintext)
+    write_output(args.output, plaintext, exclusive=not args.force)
     say(args, f"decrypted {len(plaintext)} bytes with {args.key}")
     return EXIT_OK

@@ -6,9 +6,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kmskit._io import check_input, check_output
+from kmskit._io import check_input
+from kmskit.audit import key_reference
+from kmskit.cli import add_force_option, check_new_output
 from kmskit.envelope import Suite
 from kmskit.envelope_cli import (
+    CONTEXT_STORED_HELP,
+    CONTEXT_SUBSET_HELP,
     add_context_option,
     context_from,
     describe,
@@ -29,8 +33,19 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "message (ciphertext and encrypted data key together). The encryption context gets "
         "kmskit:s3-object=s3://BUCKET/KEY, so the object only decrypts at that location.",
     )
-    put.add_argument("--key", action="append", required=True, metavar="KEY", help="KMS key")
-    add_context_option(put, required=False)
+    put.add_argument(
+        "--key",
+        action="append",
+        required=True,
+        type=key_reference,
+        metavar="KEY",
+        help="KMS key (key ARN, key ID, alias name or alias ARN)",
+    )
+    add_context_option(
+        put,
+        required=False,
+        help_text=CONTEXT_STORED_HELP + " (kmskit adds kmskit:s3-object=s3://BUCKET/KEY)",
+    )
     put.add_argument("--signed", action="store_true", help="sign the message (suite 0x0578)")
     put.add_argument(
         "--sse-kms-key",
@@ -46,13 +61,21 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="decrypt an S3 object written by `kmskit put`",
         description="Decrypt s3://BUCKET/KEY into OUTPUT ('-' = stdout), which gets plaintext "
-        "only once the whole message verified.",
+        "only once the whole message verified; an existing OUTPUT file is refused unless "
+        "--force.",
     )
-    get.add_argument("--key", action="append", metavar="KEY", help="only this KMS key (strict)")
-    add_context_option(get, required=False)
+    get.add_argument(
+        "--key",
+        action="append",
+        type=key_reference,
+        metavar="KEY",
+        help="only this KMS key (strict; key ARN, key ID, alias name or alias ARN)",
+    )
+    add_context_option(get, required=False, help_text=CONTEXT_SUBSET_HELP)
     get.add_argument("--require-signed", action="store_true")
     get.add_argument("location", metavar="s3://BUCKET/KEY")
     get.add_argument("output", metavar="OUTPUT")
+    add_force_option(get)
     get.set_defaults(handler=run_get)
 
 
@@ -73,7 +96,7 @@ def run_put(args: argparse.Namespace) -> int:
 
 
 def run_get(args: argparse.Namespace) -> int:
-    check_output(args.output, "OUTPUT")
+    check_new_output(args.output, "OUTPUT", force=args.force)
     location = S3Location.parse(args.location)
     envelope = envelope_from(args)
     info = get_file(
@@ -83,6 +106,7 @@ def run_get(args: argparse.Namespace) -> int:
         context_from(args),
         require_signed=args.require_signed,
         show_progress=show_progress(args),
+        exclusive=not args.force,
     )
     say(args, f"got {location.uri} -> {args.output}: {describe(info)}")
     return EXIT_OK

@@ -6,10 +6,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kmskit._io import check_input, check_output, input_size, open_input
-from kmskit.cli import settings_from_args
+from kmskit._io import check_input, input_size, open_input
+from kmskit.audit import key_reference
+from kmskit.cli import add_force_option, check_new_output, settings_from_args
 from kmskit.envelope_asymmetric import SIGNING_ALGORITHMS, sign, verify_local, verify_with_kms
-from kmskit.envelope_cli import add_key_option, public_key_from, say, write_output
+from kmskit.envelope_cli import (
+    NonEmptyInput,
+    add_key_option,
+    public_key_from,
+    say,
+    write_output,
+)
 from kmskit.errors import EXIT_OK, NotFoundError, UsageError, os_error_class
 
 # The largest KMS signature (RSA 4096) is 512 bytes; DER ECDSA P-521 is at most 139.
@@ -29,6 +36,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     sign_parser.add_argument("--algorithm", choices=SIGNING_ALGORITHMS)
     sign_parser.add_argument("input", metavar="INPUT", help="data to sign, or - for stdin")
     sign_parser.add_argument("signature", metavar="SIGNATURE", help="signature file, or -")
+    add_force_option(sign_parser, "SIGNATURE")
     sign_parser.set_defaults(handler=run_sign)
 
     verify = subparsers.add_parser(
@@ -40,7 +48,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--public-key with no AWS call); --kms asks KMS Verify instead.",
     )
     source = verify.add_mutually_exclusive_group(required=True)
-    source.add_argument("--key", metavar="KEY", help="the KMS key that signed")
+    source.add_argument(
+        "--key",
+        type=key_reference,
+        metavar="KEY",
+        help="the KMS key that signed (key ARN, key ID, alias name or alias ARN)",
+    )
     source.add_argument("--public-key", metavar="FILE", help="its public key (PEM or DER)")
     verify.add_argument("--signature", required=True, metavar="FILE", help="signature file")
     verify.add_argument("--algorithm", choices=SIGNING_ALGORITHMS)
@@ -51,10 +64,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def run_sign(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
-    check_output(args.signature, "SIGNATURE")
+    check_new_output(args.signature, "SIGNATURE", force=args.force)
     with open_input(args.input) as reader:
-        result = sign(args.key, reader, algorithm=args.algorithm, settings=settings_from_args(args))
-    write_output(args.signature, result.signature)
+        source = NonEmptyInput(reader, args.input, "there is nothing to sign")
+        result = sign(args.key, source, algorithm=args.algorithm, settings=settings_from_args(args))
+    write_output(args.signature, result.signature, exclusive=not args.force)
     say(args, f"signed {args.input} with {result.key_id} ({result.algorithm})")
     return EXIT_OK
 
@@ -86,21 +100,21 @@ def _read_signature(path: str) -> bytes:
 def run_verify(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
     signature = _read_signature(args.signature)
-    if args.kms:
-        if not args.key:
-            raise UsageError("'--kms' needs --key (KMS Verify works with the key, not a file)")
-        with open_input(args.input) as reader:
+    if args.kms and not args.key:
+        raise UsageError("'--kms' needs --key (KMS Verify works with the key, not a file)")
+    with open_input(args.input) as reader:
+        source = NonEmptyInput(reader, args.input, "there is nothing to verify")
+        if args.kms:
             algorithm = verify_with_kms(
                 args.key,
-                reader,
+                source,
                 signature,
                 algorithm=args.algorithm,
                 settings=settings_from_args(args),
             )
-        say(args, f"signature valid (KMS Verify, {algorithm})")
-        return EXIT_OK
-    public = public_key_from(args)
-    with open_input(args.input) as reader:
-        algorithm = verify_local(public, reader, signature, algorithm=args.algorithm)
+            say(args, f"signature valid (KMS Verify, {algorithm})")
+            return EXIT_OK
+        public = public_key_from(args)
+        algorithm = verify_local(public, source, signature, algorithm=args.algorithm)
     say(args, f"signature valid ({algorithm}, verified locally)")
     return EXIT_OK

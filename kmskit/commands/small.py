@@ -6,14 +6,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kmskit._io import check_input, check_output
-from kmskit.cli import settings_from_args
+from kmskit._io import check_input
+from kmskit.cli import add_force_option, check_new_output, settings_from_args
 from kmskit.envelope_cli import (
+    CONTEXT_EXACT_HELP,
+    CONTEXT_EXACT_ON_DECRYPT_HELP,
     add_context_option,
     add_key_option,
     context_from,
     named_as_typed,
     read_limited,
+    refuse_empty,
     say,
     write_output,
 )
@@ -31,46 +34,52 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help=f"KMS Encrypt of at most {SMALL_DATA_LIMIT} bytes (no envelope)",
         description=f"Encrypt 1-{SMALL_DATA_LIMIT} bytes directly with KMS Encrypt. Larger "
-        "data needs envelope encryption (`kmskit encrypt`). '-' means stdin / stdout.",
+        "data needs envelope encryption (`kmskit encrypt`). An existing OUTPUT file is "
+        "refused unless --force. '-' means stdin / stdout.",
     )
     add_key_option(encrypt, required=True, help_text="KMS key")
-    add_context_option(encrypt, required=True)
+    add_context_option(encrypt, required=True, help_text=CONTEXT_EXACT_ON_DECRYPT_HELP)
     encrypt.add_argument("input", metavar="INPUT")
     encrypt.add_argument("output", metavar="OUTPUT")
+    add_force_option(encrypt)
     encrypt.set_defaults(handler=run_encrypt)
 
     decrypt = subparsers.add_parser(
         "decrypt-small",
         parents=[common],
         help="KMS Decrypt of a blob from encrypt-small",
-        description="Decrypt a KMS ciphertext blob (same --context as on encrypt).",
+        description="Decrypt a KMS ciphertext blob (exactly the --context given on encrypt). "
+        "An existing OUTPUT file is refused unless --force.",
     )
     add_key_option(decrypt, required=False, help_text="expect this KMS key (KMS refuses others)")
-    add_context_option(decrypt, required=False)
+    add_context_option(decrypt, required=False, help_text=CONTEXT_EXACT_HELP)
     decrypt.add_argument("input", metavar="INPUT")
     decrypt.add_argument("output", metavar="OUTPUT")
+    add_force_option(decrypt)
     decrypt.set_defaults(handler=run_decrypt)
 
 
 def run_encrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
-    check_output(args.output, "OUTPUT")
+    check_new_output(args.output, "OUTPUT", force=args.force)
     context = context_from(args)
     data = read_limited(args.input, SMALL_DATA_LIMIT, "KMS Encrypt", _ENVELOPE_HINT)
+    refuse_empty(args.input, data, f"KMS Encrypt needs 1-{SMALL_DATA_LIMIT} bytes")
     settings = settings_from_args(args)
-    with named_as_typed("plaintext"):  # an empty INPUT
+    with named_as_typed("plaintext"):
         blob = encrypt_small(args.key, data, context, settings=settings)
-    write_output(args.output, blob)
+    write_output(args.output, blob, exclusive=not args.force)
     say(args, f"encrypted {len(data)} bytes with {args.key}")
     return EXIT_OK
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
-    check_output(args.output, "OUTPUT")
+    check_new_output(args.output, "OUTPUT", force=args.force)
     context = context_from(args)
     blob = read_limited(args.input, _MAX_BLOB, "KMS Decrypt")
+    refuse_empty(args.input, blob, "KMS Decrypt needs the ciphertext blob `encrypt-small` wrote")
     plaintext = decrypt_small(blob, context, key=args.key, settings=settings_from_args(args))
-    write_output(args.output, plaintext)
+    write_output(args.output, plaintext, exclusive=not args.force)
     say(args, f"decrypted {len(plaintext)} bytes")
     return EXIT_OK

@@ -120,7 +120,8 @@ def test_output_through_a_symlink_writes_its_target_and_keeps_the_link(
     real.write_bytes(b"old")
     link = tmp_path / "link.txt"
     link.symlink_to(real)
-    assert main(["decrypt", "-q", str(message), str(link)]) == EXIT_OK
+    # The link names an existing file: replacing it takes --force (see test_cli_outputs.py).
+    assert main(["decrypt", "-q", "--force", str(message), str(link)]) == EXIT_OK
     assert link.is_symlink()
     assert os.readlink(link) == str(real)
     assert real.read_bytes() == b"new plaintext"
@@ -224,10 +225,14 @@ def test_output_to_an_open_file_descriptor_is_written_in_place(tmp_path: Path) -
                 os.close(fd)
 
 
-def test_exclusive_output_refuses_an_existing_fifo(tmp_path: Path) -> None:
+def test_output_that_must_be_new_refuses_an_existing_fifo(tmp_path: Path) -> None:
+    # Generated key material (refuse_special): not even written into a FIFO someone made.
     fifo = tmp_path / "material.fifo"
     os.mkfifo(fifo)
-    with pytest.raises(UsageError, match="it exists"), _io.atomic_output(fifo, exclusive=True):
+    with (
+        pytest.raises(UsageError, match="it exists"),
+        _io.atomic_output(fifo, exclusive=True, refuse_special=True),
+    ):
         pass
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
@@ -246,8 +251,8 @@ EMPTY_OPTIONS = [
     (["key", "import-material", "KEY", "--material", "IN", "--expires", ""], "--expires"),
     (["key", "import-material", "KEY", "--generate", "--save-material", ""], "--save-material"),
     (["key", "import-material", "KEY", "--material", ""], "--material"),
-    (["put", "--key", "k", "--sse-kms-key", "", "IN", "s3://b/k"], "--sse-kms-key"),
-    (["put", "--key", "k", "--sse-kms-key=", "IN", "s3://b/k"], "--sse-kms-key"),
+    (["put", "--key", "alias/k", "--sse-kms-key", "", "IN", "s3://b/k"], "--sse-kms-key"),
+    (["put", "--key", "alias/k", "--sse-kms-key=", "IN", "s3://b/k"], "--sse-kms-key"),
     (["decrypt-small", "--key", "", "IN", "OUT"], "--key"),
     (["datakey", "decrypt", "--key", "", "IN"], "--key"),
     (["encrypt-small", "--key", "", *CONTEXT, "IN", "OUT"], "--key"),
@@ -256,9 +261,9 @@ EMPTY_OPTIONS = [
     (["pubkey", "export", "--key", ""], "--key"),
     (["pubkey", "decrypt", "--key", "", "IN", "OUT"], "--key"),
     (["pubkey", "encrypt", "--public-key", "", "IN", "OUT"], "--public-key"),
-    (["verify", "--key", "k", "--signature", "", "IN"], "--signature"),
-    (["encrypt", "--key", "k", "--context", "", "IN", "OUT"], "--context"),
-    (["encrypt", "--key", "k", *CONTEXT, "--region", "", "IN", "OUT"], "--region"),
+    (["verify", "--key", "alias/k", "--signature", "", "IN"], "--signature"),
+    (["encrypt", "--key", "alias/k", "--context", "", "IN", "OUT"], "--context"),
+    (["encrypt", "--key", "alias/k", *CONTEXT, "--region", "", "IN", "OUT"], "--region"),
     (["decrypt", "--profile", "", "IN", "OUT"], "--profile"),
     (["decrypt", "--max-attempts", "", "IN", "OUT"], "--max-attempts"),
     (["audit", "s3://bucket", "--output", ""], "--output"),
@@ -304,7 +309,7 @@ def test_a_malformed_region_is_bad_usage_naming_it(
 ) -> None:
     source = tmp_path / "in.txt"
     source.write_text("x")
-    argv = ["encrypt", "--key", "k", *CONTEXT, "--region", region, str(source), "-"]
+    argv = ["encrypt", "--key", "alias/k", *CONTEXT, "--region", region, str(source), "-"]
     assert main(argv) == EXIT_USAGE
     assert one_error_line(capsys) == (
         f"kmskit: error: '--region' must be an AWS Region name. Received: {region!r}"
@@ -320,7 +325,7 @@ def test_a_malformed_endpoint_url_is_bad_usage_naming_it(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     source = tmp_path / "in.txt"
     source.write_text("x")
-    argv = ["encrypt-small", "--key", "k", *CONTEXT, "--region", REGION, str(source), "-"]
+    argv = ["encrypt-small", "--key", "alias/k", *CONTEXT, "--region", REGION, str(source), "-"]
     assert main(argv) == EXIT_USAGE
     assert one_error_line(capsys) == (
         "kmskit: error: 'AWS_ENDPOINT_URL' must be a URL such as "
@@ -338,7 +343,7 @@ def test_another_value_error_is_not_taken_for_an_endpoint(
     source = tmp_path / "in.txt"
     source.write_text("x")
     with pytest.raises(ValueError, match="a bug"):
-        main(["encrypt-small", "--key", "k", *CONTEXT, str(source), str(tmp_path / "out")])
+        main(["encrypt-small", "--key", "alias/k", *CONTEXT, str(source), str(tmp_path / "out")])
 
 
 # -- replies that are not AWS's, and AWS messages over several lines -----------------------------
@@ -356,7 +361,7 @@ def test_a_reply_botocore_cannot_parse_is_one_line_exit_1(
     monkeypatch.setattr("kmskit.commands.small.encrypt_small", proxy_page)
     source = tmp_path / "in.txt"
     source.write_text("x")
-    argv = ["encrypt-small", "--key", "k", *CONTEXT, str(source), str(tmp_path / "out")]
+    argv = ["encrypt-small", "--key", "alias/k", *CONTEXT, str(source), str(tmp_path / "out")]
     assert main(argv) == EXIT_FAILURE
     line = one_error_line(capsys)
     assert "could not read the response to an AWS call" in line
@@ -373,7 +378,7 @@ def test_an_aws_message_over_several_lines_is_printed_on_one(
     monkeypatch.setattr("kmskit.commands.small.encrypt_small", refused)
     source = tmp_path / "in.txt"
     source.write_text("x")
-    argv = ["encrypt-small", "--key", "k", *CONTEXT, str(source), str(tmp_path / "out")]
+    argv = ["encrypt-small", "--key", "alias/k", *CONTEXT, str(source), str(tmp_path / "out")]
     assert main(argv) == EXIT_FAILURE
     assert one_error_line(capsys) == (
         "kmskit: error: could not call Encrypt: ValidationException: first line second line third"

@@ -43,6 +43,7 @@ from kmskit.errors import (
     EXIT_CONFLICT,
     EXIT_INTEGRITY,
     EXIT_NOT_FOUND,
+    EXIT_USAGE,
     ConflictError,
     IntegrityError,
     NotFoundError,
@@ -184,6 +185,107 @@ def test_encrypt_refuses_missing_or_reserved_context(
 ) -> None:
     with pytest.raises(UsageError, match=message):
         Envelope([world.arn]).encrypt(b"x", context)
+
+
+@pytest.mark.parametrize("how", ["encrypt", "encrypt_stream", "encrypt_file"])
+def test_encrypt_refuses_an_empty_context_value_before_any_kms_call(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, how: str
+) -> None:
+    # The message said "non-empty" while an empty value was encrypted.
+    probe = probe_clients(monkeypatch)
+    envelope = Envelope([world.arn])
+    context = {"purpose": "backup", "tenant": ""}
+    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
+    source.write_bytes(b"x")
+    calls = {
+        "encrypt": lambda: envelope.encrypt(b"x", context),
+        "encrypt_stream": lambda: envelope.encrypt_stream(io.BytesIO(b"x"), io.BytesIO(), context),
+        "encrypt_file": lambda: envelope.encrypt_file(source, target, context),
+    }
+    with pytest.raises(UsageError) as caught:
+        calls[how]()
+    assert str(caught.value) == (
+        "encryption context keys and values must be non-empty strings. Received: 'tenant'=''"
+    )
+    assert sum(probe.calls.values()) == 0
+    assert not target.exists()
+
+
+def test_decrypt_accepts_an_empty_context_value_of_a_message_written_elsewhere(
+    world: KmsWorld,
+) -> None:
+    # Another SDK (or kmskit before it refused them) may have encrypted with an empty value:
+    # refusing it on decrypt would strand the data.
+    message, _ = stock_client().encrypt(
+        source=b"payload", key_provider=stock_provider(world.arn), encryption_context={"a": ""}
+    )
+    assert Envelope().decrypt(message, {"a": ""}) == b"payload"
+    assert Envelope([world.arn]).decrypt(message) == b"payload"
+    with pytest.raises(IntegrityError, match="expected a=x, the message has a="):
+        Envelope().decrypt(message, {"a": "x"})
+    # Still no empty key, nor a value that is no string.
+    with pytest.raises(UsageError) as caught:
+        Envelope().decrypt(message, {"": "x"})
+    assert str(caught.value) == (
+        "encryption context keys must be non-empty strings, and values strings. Received: ''='x'"
+    )
+    with pytest.raises(UsageError, match=r"values strings\. Received: 'a'=None"):
+        Envelope().decrypt(message, {"a": None})  # type: ignore[dict-item]
+
+
+def test_a_message_with_more_than_10_data_keys_is_a_conflict_not_tampering(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A valid message (the stock SDK sets no limit) with 11 encrypted data keys.
+    keys = [world.arn, *(world.new_key() for _ in range(10))]
+    message, _ = stock_client().encrypt(
+        source=b"payload",
+        key_provider=aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=keys),
+        encryption_context=CONTEXT,
+    )
+    assert Envelope([keys[0]]).encrypt(b"x", CONTEXT)  # the keys themselves are fine
+    probe = probe_clients(monkeypatch)
+    for envelope in (Envelope(), Envelope([world.arn])):
+        with pytest.raises(ConflictError) as caught:
+            envelope.decrypt(message, CONTEXT)
+        assert str(caught.value) == (
+            "could not decrypt: the message has 11 encrypted data keys; kmskit accepts at most "
+            "10 (each could cost a KMS call). It is not damaged: decrypt it with an AWS "
+            "Encryption SDK configured with a higher max_encrypted_data_keys, or have it "
+            "encrypted under fewer keys"
+        )
+        assert caught.value.exit_code == EXIT_CONFLICT
+    assert probe.calls["Decrypt"] == 0
+    # Ten keys are accepted.
+    ten, _ = stock_client().encrypt(
+        source=b"ten",
+        key_provider=aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=keys[:10]),
+        encryption_context=CONTEXT,
+    )
+    assert Envelope().decrypt(ten, CONTEXT) == b"ten"
+
+
+def test_encrypt_file_exclusive_never_replaces_an_existing_file(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    source, target = tmp_path / "in.bin", tmp_path / "out.bin"
+    source.write_bytes(b"new")
+    target.write_bytes(b"precious")
+    probe = probe_clients(monkeypatch)
+    envelope = Envelope([world.arn])
+    with pytest.raises(UsageError) as caught:
+        envelope.encrypt_file(source, target, CONTEXT, exclusive=True)
+    assert str(caught.value) == f"could not write '{target}': it exists; it was left as it is"
+    assert target.read_bytes() == b"precious"
+    assert sum(probe.calls.values()) == 0
+    message = envelope.encrypt(b"secret", CONTEXT)
+    (tmp_path / "m.enc").write_bytes(message)
+    with pytest.raises(UsageError, match="it exists; it was left as it is"):
+        envelope.decrypt_file(tmp_path / "m.enc", target, CONTEXT, exclusive=True)
+    assert target.read_bytes() == b"precious"
+    # The default still replaces (library callers keep what they had).
+    envelope.decrypt_file(tmp_path / "m.enc", target, CONTEXT)
+    assert target.read_bytes() == b"secret"
 
 
 def test_parse_context_names_the_bad_pair() -> None:
@@ -736,12 +838,52 @@ def test_cache_refuses_an_input_that_grows_while_it_is_encrypted(
 @pytest.mark.parametrize(
     ("limits", "message"),
     [
-        ({"max_age": 0}, "'max_age' must be more than 0 seconds. Received: 0"),
-        ({"max_messages": 0}, "'max_messages' must be 1-2\\*\\*32. Received: 0"),
-        ({"max_bytes": -1}, "'max_bytes' must be 0-2\\*\\*63-1. Received: -1"),
-        ({"capacity": 0}, "'capacity' must be at least 1. Received: 0"),
+        ({"max_age": 0}, "'max_age' must be a finite number of seconds, more than 0. Received: 0"),
+        (
+            {"max_age": -1.5},
+            "'max_age' must be a finite number of seconds, more than 0. Received: -1.5",
+        ),
+        # Not a number, or one that never runs out: a TypeError (or a key that never expires)
+        # once the cache is used, instead of a message naming the field.
+        (
+            {"max_age": "60"},
+            "'max_age' must be a finite number of seconds, more than 0. Received: '60'",
+        ),
+        (
+            {"max_age": math.inf},
+            "'max_age' must be a finite number of seconds, more than 0. Received: inf",
+        ),
+        (
+            {"max_age": math.nan},
+            "'max_age' must be a finite number of seconds, more than 0. Received: nan",
+        ),
+        (
+            {"max_age": True},
+            "'max_age' must be a finite number of seconds, more than 0. Received: True",
+        ),
+        ({"max_messages": 0}, "'max_messages' must be a whole number, 1-2**32. Received: 0"),
+        (
+            {"max_messages": 2**32 + 1},
+            f"'max_messages' must be a whole number, 1-2**32. Received: {2**32 + 1}",
+        ),
+        ({"max_messages": 1.5}, "'max_messages' must be a whole number, 1-2**32. Received: 1.5"),
+        ({"max_messages": True}, "'max_messages' must be a whole number, 1-2**32. Received: True"),
+        ({"max_bytes": -1}, "'max_bytes' must be a whole number, 0-2**63-1. Received: -1"),
+        ({"max_bytes": 100.5}, "'max_bytes' must be a whole number, 0-2**63-1. Received: 100.5"),
+        ({"max_bytes": "64"}, "'max_bytes' must be a whole number, 0-2**63-1. Received: '64'"),
+        ({"capacity": 0}, "'capacity' must be a whole number, at least 1. Received: 0"),
+        ({"capacity": 2.5}, "'capacity' must be a whole number, at least 1. Received: 2.5"),
+        ({"capacity": False}, "'capacity' must be a whole number, at least 1. Received: False"),
     ],
 )
-def test_cache_limits_are_validated(limits: dict[str, float], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
-        CacheLimits(**limits)
+def test_cache_limits_are_validated(limits: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        CacheLimits(**limits)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+    assert caught.value.exit_code == EXIT_USAGE
+
+
+def test_cache_limits_take_whole_numbers_and_finite_seconds() -> None:
+    limits = CacheLimits(max_age=1, max_messages=1, max_bytes=0, capacity=1)
+    assert (limits.max_age, limits.max_messages, limits.max_bytes, limits.capacity) == (1, 1, 0, 1)
+    assert CacheLimits(max_age=0.25, max_messages=2**32, max_bytes=2**63 - 1).max_age == 0.25

@@ -321,7 +321,7 @@ def test_a_key_of_the_wrong_usage_exits_7_whether_kms_or_kmskit_notices(
     sig.write_bytes(b"s" * 256)
     commands = [
         ["sign", "--key", encryption_key, "--algorithm", "RSASSA_PSS_SHA_256", str(data), "-"],
-        ["sign", "--key", encryption_key, str(data), str(sig)],
+        ["sign", "--key", encryption_key, "--force", str(data), str(sig)],
         ["verify", "--key", encryption_key, "--signature", str(sig), str(data)],
         # an explicit algorithm skips the default's look-up, not the usage check
         [

@@ -171,10 +171,8 @@ def test_existing_output_is_kept_when_decrypt_fails(world: KmsWorld, tmp_path: P
     encrypted = encrypt_file(tmp_path, b"new")
     out = tmp_path / "out.txt"
     out.write_text("previous version")
-    assert (
-        main(["decrypt", "-q", "--context", "purpose=x", str(encrypted), str(out)])
-        == EXIT_INTEGRITY
-    )
+    argv = ["decrypt", "-q", "--force", "--context", "purpose=x", str(encrypted), str(out)]
+    assert main(argv) == EXIT_INTEGRITY
     assert out.read_text() == "previous version"
 
 
@@ -289,13 +287,13 @@ def test_named_as_typed_rewrites_only_the_parameters_it_is_given() -> None:
 # Every command that takes an encryption context (--context), with placeholders for the rest:
 # the value must be refused while the arguments are parsed, before any file or AWS call.
 CONTEXT_COMMANDS = {
-    "encrypt": ["encrypt", "--key", "k", "--context", "{}", "IN", "OUT"],
+    "encrypt": ["encrypt", "--key", "alias/k", "--context", "{}", "IN", "OUT"],
     "decrypt": ["decrypt", "--context", "{}", "IN", "OUT"],
-    "datakey new": ["datakey", "new", "--key", "k", "--context", "{}"],
+    "datakey new": ["datakey", "new", "--key", "alias/k", "--context", "{}"],
     "datakey decrypt": ["datakey", "decrypt", "--context", "{}", "IN"],
-    "encrypt-small": ["encrypt-small", "--key", "k", "--context", "{}", "IN", "OUT"],
+    "encrypt-small": ["encrypt-small", "--key", "alias/k", "--context", "{}", "IN", "OUT"],
     "decrypt-small": ["decrypt-small", "--context", "{}", "IN", "OUT"],
-    "put": ["put", "--key", "k", "--context", "a=b", "--context", "{}", "IN", "s3://b/k"],
+    "put": ["put", "--key", "alias/k", "--context", "a=b", "--context", "{}", "IN", "s3://b/k"],
     "get": ["get", "--context", "{}", "s3://b/k", "OUT"],
 }
 NOT_UTF8 = "'--context' must be UTF-8 text (the argument holds bytes that are not UTF-8). Received:"
@@ -372,7 +370,17 @@ def test_every_argument_but_file_names_must_be_utf8() -> None:
     "argv",
     [
         ["encrypt", "--key", "alias/\udcff", "--context", "a=b", "IN", "OUT"],
-        ["put", "--key", "k", "--context", "a=b", "--sse-kms-key", "k\udcff", "IN", "s3://b/k"],
+        [
+            "put",
+            "--key",
+            "alias/k",
+            "--context",
+            "a=b",
+            "--sse-kms-key",
+            "k\udcff",
+            "IN",
+            "s3://b/k",
+        ],
         ["decrypt", "--region", "eu-west-1\udcff", "IN", "OUT"],
         ["snapshot", "copy", "snap-\udcff", "--to-region", "eu-west-1"],
     ],

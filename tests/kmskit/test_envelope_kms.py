@@ -152,6 +152,37 @@ def test_small_data_wrong_key(world: KmsWorld, monkeypatch: pytest.MonkeyPatch) 
     assert wrong.value.exit_code == EXIT_CONFLICT
 
 
+@pytest.mark.parametrize("function", ["new_data_key", "new_data_key_for_later", "encrypt_small"])
+def test_encrypting_refuses_an_empty_context_value_before_any_kms_call(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, function: str
+) -> None:
+    probe = probe_clients(monkeypatch)
+    context = {"purpose": ""}
+    calls = {
+        "new_data_key": lambda: new_data_key(ALIAS, context),
+        "new_data_key_for_later": lambda: new_data_key_for_later(ALIAS, context),
+        "encrypt_small": lambda: encrypt_small(ALIAS, b"pin", context),
+    }
+    with pytest.raises(UsageError) as caught:
+        calls[function]()
+    assert str(caught.value) == (
+        "encryption context keys and values must be non-empty strings. Received: 'purpose'=''"
+    )
+    assert sum(probe.calls.values()) == 0
+
+
+def test_decrypting_accepts_an_empty_context_value(world: KmsWorld) -> None:
+    # Data encrypted with one elsewhere needs exactly that context: refusing it would strand it.
+    context = {"purpose": ""}
+    blob = world.kms.encrypt(KeyId=world.arn, Plaintext=b"pin", EncryptionContext=context)
+    assert decrypt_small(blob["CiphertextBlob"], context) == b"pin"
+    made = world.kms.generate_data_key(
+        KeyId=world.arn, KeySpec="AES_256", EncryptionContext=context
+    )
+    with decrypt_data_key(made["CiphertextBlob"], context) as key:
+        assert bytes(key.plaintext) == made["Plaintext"]
+
+
 @pytest.mark.parametrize(("size", "code"), [(4096, 0), (4097, EXIT_USAGE)])
 def test_cli_encrypt_small_boundary(
     world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str], size: int, code: int
@@ -213,7 +244,8 @@ def test_cli_encrypt_small_of_an_empty_input_names_input(
     argv = ["encrypt-small", "--key", ALIAS, "--context", "purpose=tokens"]
     assert main([*argv, str(source), str(tmp_path / "out")]) == EXIT_USAGE
     assert one_error_line(capsys) == (
-        "kmskit: error: 'INPUT' is empty; KMS Encrypt needs 1-4096 bytes. Received: 0 bytes"
+        f"kmskit: error: 'INPUT' is empty; KMS Encrypt needs 1-4096 bytes. Received: '{source}' "
+        "(0 bytes)"
     )
     assert no_aws == []
     assert not (tmp_path / "out").exists()

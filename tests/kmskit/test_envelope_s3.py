@@ -206,6 +206,31 @@ def test_context_may_not_set_the_location_pair() -> None:
         S3Location(BUCKET, "k").bound({LOCATION_CONTEXT_KEY: "s3://elsewhere/k"})
 
 
+def test_put_refuses_an_empty_context_value_and_get_accepts_one(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    location = S3Location(BUCKET, "empty-value")
+    probe = probe_clients(monkeypatch)
+    with pytest.raises(UsageError) as caught:
+        put_stream(Envelope([ALIAS]), io.BytesIO(b"x"), location, {"dataset": ""})
+    assert str(caught.value) == (
+        "encryption context keys and values must be non-empty strings. Received: 'dataset'=''"
+    )
+    assert sum(probe.calls.values()) == 0
+    # An object another SDK wrote with an empty value still decrypts.
+    message, _ = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+    ).encrypt(
+        source=b"payload",
+        key_provider=aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=[world.arn]),
+        encryption_context=location.bound({"dataset": ""}),
+    )
+    s3.put_object(Bucket=BUCKET, Key=location.key, Body=message)
+    sink = io.BytesIO()
+    get_stream(Envelope(), location, sink, {"dataset": ""})
+    assert sink.getvalue() == b"payload"
+
+
 def test_cli_put_get_and_failures(
     world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,0 +1,416 @@
+"""Arguments as each command reads them: every --key has the form of a key reference before any
+AWS call; each command's --context help says what its pairs do; an empty INPUT is named with
+its path; a datakey document's stored context must be an object of strings; a message with
+more data keys than kmskit accepts is not called tampered; --quiet says what it hides."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_encryption_sdk
+import pytest
+from aws_encryption_sdk.identifiers import CommitmentPolicy
+
+from kmskit.audit import key_reference
+from kmskit.cli import build_parser, main
+from kmskit.envelope_kms import new_data_key_for_later
+from kmskit.errors import EXIT_CONFLICT, EXIT_OK, EXIT_USAGE
+from tests.kmskit.envelope_support import (
+    ALIAS,
+    REGION,
+    KmsWorld,
+    emulate_asymmetric_kms,
+    kms_world,
+    one_error_line,
+    probe_clients,
+)
+
+CONTEXT = ["--context", "purpose=test"]
+
+
+@pytest.fixture
+def world() -> Iterator[KmsWorld]:
+    with kms_world() as kms:
+        yield kms
+
+
+def leaf_parsers() -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """(command, parser) of every subcommand that runs something."""
+
+    def walk(parser: argparse.ArgumentParser, prefix: str) -> Iterator[tuple[str, Any]]:
+        children = [
+            action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+        ]
+        if not children:
+            yield prefix, parser
+        for action in children:
+            for name, child in action.choices.items():
+                yield from walk(child, f"{prefix} {name}".strip())
+
+    yield from walk(build_parser(), "")
+
+
+def option(parser: argparse.ArgumentParser, flag: str) -> argparse.Action | None:
+    return next((a for a in parser._actions if flag in a.option_strings), None)
+
+
+# --- --key: the same form check everywhere, before any AWS call -----------------------------------
+
+# Every command with --key, "IN" standing for an existing file and "OUT" for a new one.
+KEY_COMMANDS = [
+    ["encrypt", *CONTEXT, "IN", "OUT"],
+    ["decrypt", "IN", "OUT"],
+    ["put", "IN", "s3://bucket/object"],
+    ["get", "s3://bucket/object", "OUT"],
+    ["datakey", "new", *CONTEXT, "OUT"],
+    ["datakey", "decrypt", "IN", "OUT"],
+    ["encrypt-small", *CONTEXT, "IN", "OUT"],
+    ["decrypt-small", "IN", "OUT"],
+    ["pubkey", "export", "OUT"],
+    ["pubkey", "encrypt", "IN", "OUT"],
+    ["pubkey", "decrypt", "IN", "OUT"],
+    ["sign", "IN", "OUT"],
+    ["verify", "--signature", "IN", "IN"],
+    ["audit", "s3://bucket"],
+]
+
+
+def with_key(argv: list[str], key: str, tmp_path: Path) -> list[str]:
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"x")
+    paths = {"IN": str(source), "OUT": str(tmp_path / "out.bin")}
+    words = 2 if argv[0] in ("datakey", "pubkey") else 1
+    return [*argv[:words], "--key", key, *(paths.get(a, a) for a in argv[words:])]
+
+
+@pytest.mark.parametrize("argv", KEY_COMMANDS, ids=lambda argv: " ".join(argv[:2]))
+@pytest.mark.parametrize("key", ["bad key", "app-data", "alia/app-data", "1234"])
+def test_a_malformed_key_is_refused_before_any_aws_call(
+    argv: list[str],
+    key: str,
+    tmp_path: Path,
+    no_aws: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # It used to reach KMS on encrypt, put and datakey new (NotFoundException, exit 4).
+    assert main(with_key(argv, key, tmp_path)) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--key' must be a key ARN, a key ID, an alias name (alias/...) or an "
+        f"alias ARN. Received: {key!r}"
+    )
+    assert no_aws == []
+    assert not (tmp_path / "out.bin").exists()
+
+
+def test_every_key_option_checks_the_form_and_every_one_is_tested_above() -> None:
+    with_key_option = set()
+    for command, parser in leaf_parsers():
+        action = option(parser, "--key")
+        if action is not None and command != "key import-material":
+            with_key_option.add(command)
+            # audit checks its --key options first thing when it runs (docs/audit.md shows a
+            # placeholder ARN that its parse-only test parses); the others when parsed.
+            assert action.type is (None if command == "audit" else key_reference), command
+    tested = {
+        " ".join(argv[: 2 if argv[0] in ("datakey", "pubkey") else 1]) for argv in KEY_COMMANDS
+    }
+    assert tested == with_key_option
+
+
+@pytest.mark.parametrize("command", ["decrypt", "audit"])
+def test_a_second_malformed_key_is_refused_before_the_first_is_looked_up(
+    command: str, tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # decrypt and audit resolve each --key with DescribeKey in turn: a bad second one was
+    # refused after a call.
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"x")
+    keys = ["--key", ALIAS, "--key", "bad key"]
+    paths = [str(source), str(tmp_path / "out")] if command == "decrypt" else ["s3://bucket"]
+    assert main([command, *keys, *paths, "--region", REGION]) == EXIT_USAGE
+    assert "Received: 'bad key'" in one_error_line(capsys)
+    assert no_aws == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        ALIAS,
+        "arn:aws:kms:eu-west-1:111122223333:alias/app-data",
+        "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "mrk-1234abcd12ab34cd56ef1234567890ab",
+    ],
+)
+def test_every_form_of_key_reference_passes(key: str) -> None:
+    assert key_reference(key) == key
+
+
+# --- --context help -------------------------------------------------------------------------------
+
+
+def context_help(command: str) -> str:
+    parser = dict(leaf_parsers())[command]
+    action = option(parser, "--context")
+    assert action is not None
+    assert action.help is not None
+    return action.help
+
+
+@pytest.mark.parametrize("command", ["encrypt", "put"])
+def test_context_help_of_commands_that_encrypt_a_message(command: str) -> None:
+    text = context_help(command)
+    assert "stored in the message" in text
+    assert "never put secrets in it" in text
+    assert "must be in the message" not in text  # the wording of decrypt's check
+
+
+def test_context_help_of_put_names_the_location_pair() -> None:
+    assert "kmskit:s3-object=s3://BUCKET/KEY" in context_help("put")
+
+
+@pytest.mark.parametrize("command", ["decrypt", "get"])
+def test_context_help_of_commands_that_check_a_subset(command: str) -> None:
+    assert "each pair given must be in the message with that value" in context_help(command)
+
+
+@pytest.mark.parametrize("command", ["decrypt-small", "datakey decrypt"])
+def test_context_help_of_kms_decrypt_asks_for_exactly_the_context(command: str) -> None:
+    # KMS Decrypt needs the whole context: a subset fails.
+    text = context_help(command)
+    assert "exactly the pairs used to encrypt" in text
+    assert "KMS refuses a subset" in text
+    assert "must be in the message" not in text
+
+
+def test_context_help_of_datakey_decrypt_says_the_stored_context_is_the_default() -> None:
+    assert "default: the EncryptionContext stored in INPUT" in context_help("datakey decrypt")
+
+
+@pytest.mark.parametrize("command", ["encrypt-small", "datakey new"])
+def test_context_help_of_kms_encrypt_says_decrypting_needs_the_pairs_again(command: str) -> None:
+    text = context_help(command)
+    assert "decrypting needs exactly these pairs again" in text
+    assert "never put secrets in it" in text
+
+
+# --- an empty INPUT ------------------------------------------------------------------------------
+
+EMPTY_INPUT = [
+    (["encrypt-small", "--key", ALIAS, *CONTEXT, "IN", "OUT"], "KMS Encrypt needs 1-4096 bytes"),
+    (
+        ["decrypt-small", "IN", "OUT"],
+        "KMS Decrypt needs the ciphertext blob `encrypt-small` wrote",
+    ),
+    (
+        ["pubkey", "decrypt", "--key", ALIAS, "IN", "OUT"],
+        "KMS Decrypt needs the RSA ciphertext `pubkey encrypt` wrote",
+    ),
+    (["sign", "--key", ALIAS, "IN", "OUT"], "there is nothing to sign"),
+    (
+        ["sign", "--key", ALIAS, "--algorithm", "ECDSA_SHA_256", "IN", "OUT"],
+        "there is nothing to sign",
+    ),
+    (["verify", "--key", ALIAS, "--signature", "SIG", "IN"], "there is nothing to verify"),
+    (["verify", "--kms", "--key", ALIAS, "--signature", "SIG", "IN"], "there is nothing to verify"),
+]
+
+
+@pytest.mark.parametrize(("argv", "needs"), EMPTY_INPUT, ids=lambda v: str(v)[:40])
+@pytest.mark.parametrize("stdin", [False, True], ids=["file", "stdin"])
+def test_an_empty_input_is_named_with_its_path_before_any_aws_call(
+    argv: list[str],
+    needs: str,
+    stdin: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_aws: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    signature = tmp_path / "data.sig"
+    signature.write_bytes(b"s" * 64)
+    given = "-" if stdin else str(empty)
+    if stdin:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    paths = {"IN": given, "OUT": str(tmp_path / "out.bin"), "SIG": str(signature)}
+    assert main([paths.get(arg, arg) for arg in argv]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: 'INPUT' is empty; {needs}. Received: '{given}' (0 bytes)"
+    )
+    assert no_aws == []
+    assert not (tmp_path / "out.bin").exists()
+
+
+def test_an_input_read_as_a_stream_is_passed_on_whole(
+    world: KmsWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first byte is read early (to refuse an empty INPUT): the signature still covers all.
+    probe = probe_clients(monkeypatch)
+    emulate_asymmetric_kms(probe)  # moto hashes a DIGEST message again
+    key = world.new_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
+    data = b"a" + bytes(range(256)) * 40  # more than KMS's 4096-byte RAW limit: a digest
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    signature = tmp_path / "data.sig"
+    assert main(["sign", "-q", "--key", key, "-", str(signature)]) == EXIT_OK
+    source = tmp_path / "data"
+    source.write_bytes(data)
+    assert main(["verify", "-q", "--key", key, "--signature", str(signature), str(source)]) == 0
+    source.write_bytes(data[1:])  # without the byte read first: another message
+    assert main(["verify", "-q", "--key", key, "--signature", str(signature), str(source)]) == 5
+    assert probe.calls["Sign"] == 1
+
+
+# --- a datakey document's stored context ---------------------------------------------------------
+
+
+def datakey_document(path: Path, context: Any, blob: str = "eA==") -> None:
+    path.write_text(
+        json.dumps({"KeyId": "k", "CiphertextBlob": blob, "EncryptionContext": context})
+    )
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [{"purpose": 5}, {"purpose": None}, {"purpose": ["a"]}, ["purpose", "x"], None, "purpose=x", 7],
+    ids=repr,
+)
+def test_a_stored_context_that_is_not_an_object_of_strings_is_refused(
+    stored: Any, tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was coerced with str() ({"purpose": 5} became purpose=5) and sent to KMS.
+    document = tmp_path / "k.json"
+    datakey_document(document, stored)
+    assert main(["datakey", "decrypt", str(document), str(tmp_path / "out.json")]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '{document}' is not a JSON document from `kmskit datakey new` with a "
+        "base64 CiphertextBlob: its EncryptionContext must be an object of strings. "
+        f"Received: {stored!r}"
+    )
+    assert no_aws == []
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_a_stored_context_is_refused_also_when_context_is_given(
+    tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = tmp_path / "k.json"
+    datakey_document(document, {"purpose": 5})
+    assert main(["datakey", "decrypt", *CONTEXT, str(document)]) == EXIT_USAGE
+    assert "its EncryptionContext must be an object of strings" in one_error_line(capsys)
+    assert no_aws == []
+
+
+def test_an_empty_ciphertext_blob_names_the_document(
+    tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = tmp_path / "k.json"
+    datakey_document(document, {"purpose": "x"}, blob="")
+    assert main(["datakey", "decrypt", str(document)]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '{document}' is not a JSON document from `kmskit datakey new` with a "
+        "base64 CiphertextBlob: its CiphertextBlob is empty"
+    )
+    assert no_aws == []
+
+
+def test_a_stored_context_with_an_empty_value_still_decrypts(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Made elsewhere (kmskit now refuses an empty value when it encrypts): keep it decryptable.
+    made = world.kms.generate_data_key_without_plaintext(
+        KeyId=world.arn, KeySpec="AES_256", EncryptionContext={"purpose": ""}
+    )
+    document = tmp_path / "k.json"
+    datakey_document(
+        document, {"purpose": ""}, blob=base64.b64encode(made["CiphertextBlob"]).decode()
+    )
+    assert main(["datakey", "decrypt", "-q", str(document)]) == EXIT_OK
+    decrypted = json.loads(capsys.readouterr().out)
+    assert decrypted["EncryptionContext"] == {"purpose": ""}
+    assert len(base64.b64decode(decrypted["Plaintext"])) == 32
+
+
+def test_a_stored_context_of_strings_is_used(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    later = new_data_key_for_later(ALIAS, {"purpose": "x", "team": "y"})
+    document = tmp_path / "k.json"
+    datakey_document(
+        document, {"purpose": "x", "team": "y"}, blob=base64.b64encode(later.encrypted).decode()
+    )
+    assert main(["datakey", "decrypt", "-q", str(document)]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["KeyId"] == world.arn
+
+
+# --- a message with more data keys than kmskit accepts -------------------------------------------
+
+
+def test_cli_a_message_with_eleven_data_keys_exits_7_and_says_why(
+    world: KmsWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    keys = [world.arn, *(world.new_key() for _ in range(10))]
+    message, _ = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+    ).encrypt(
+        source=b"payload",
+        key_provider=aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=keys),
+        encryption_context={"purpose": "test"},
+    )
+    source = tmp_path / "many.enc"
+    source.write_bytes(message)
+    probe = probe_clients(monkeypatch)
+    assert main(["decrypt", "--region", REGION, str(source), str(tmp_path / "out")]) == (
+        EXIT_CONFLICT
+    )
+    line = one_error_line(capsys)
+    assert line == (
+        "kmskit: error: could not decrypt: the message has 11 encrypted data keys; kmskit "
+        "accepts at most 10 (each could cost a KMS call). It is not damaged: decrypt it with an "
+        "AWS Encryption SDK configured with a higher max_encrypted_data_keys, or have it "
+        "encrypted under fewer keys"
+    )
+    assert "tampered" not in line
+    assert probe.calls["Decrypt"] == 0
+    assert not (tmp_path / "out").exists()
+
+
+# --- --quiet --------------------------------------------------------------------------------------
+
+
+def test_quiet_help_says_it_also_hides_the_summary_line() -> None:
+    seen = 0
+    for command, parser in leaf_parsers():
+        action = option(parser, "--quiet")
+        if action is None:
+            continue
+        seen += 1
+        assert action.help is not None
+        assert "no progress bars" in action.help, command
+        assert "summary line" in action.help, command
+    assert seen > 10
+
+
+def test_quiet_hides_the_summary_line_but_not_errors(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"x")
+    argv = ["encrypt-small", "--key", ALIAS, *CONTEXT, str(source)]
+    assert main([*argv, str(tmp_path / "loud")]) == EXIT_OK
+    assert capsys.readouterr().err == f"kmskit: encrypted 1 bytes with {ALIAS}\n"
+    assert main([*argv, "-q", str(tmp_path / "quiet")]) == EXIT_OK
+    assert capsys.readouterr().err == ""
+    assert main([*argv, "-q", str(tmp_path / "quiet")]) == EXIT_USAGE  # it exists now
+    assert "exists: give --force" in one_error_line(capsys)
