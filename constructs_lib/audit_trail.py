@@ -768,14 +768,14 @@ class AuditTrail(Construct):
         return encryption_key
 
     def _check_listed(self, bucket: AuditBucket, name: str, organization_id: str | None) -> None:
-        stack = stack_facts(stack_of(self))  # read once per stack
+        facts = stack_facts(stack_of(self))  # read once per stack
         # "The key that you choose must be in the same region as the S3 bucket that receives
         # your log files" (CloudTrail user guide); the trail's key is in the trail's Region.
         bucket_region = stack_of(bucket).region
         require(
-            is_token(stack.region) or is_token(bucket_region) or bucket_region == stack.region,
+            is_token(facts.region) or is_token(bucket_region) or bucket_region == facts.region,
             "bucket",
-            f"must be in the trail's Region ({stack.region}): CloudTrail encrypts the log files "
+            f"must be in the trail's Region ({facts.region}): CloudTrail encrypts the log files "
             "with the trail's key, which must be in the bucket's Region",
             f"{bucket.node.path} in {bucket_region}",
         )
@@ -783,13 +783,13 @@ class AuditTrail(Construct):
             s
             for s in bucket.sources
             if s.trail_name == name
-            and (is_token(stack.account) or s.account == stack.account)
-            and (is_token(stack.region) or s.region == stack.region)
+            and (is_token(facts.account) or s.account == facts.account)
+            and (is_token(facts.region) or s.region == facts.region)
         ]
         require(
             bool(listed),
             "bucket",
-            f"must list this trail ({name} in {stack.account}/{stack.region}) in its sources",
+            f"must list this trail ({name} in {facts.account}/{facts.region}) in its sources",
             [f"{s.trail_name} in {s.account}/{s.region}" for s in bucket.sources],
         )
         require(

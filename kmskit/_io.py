@@ -171,7 +171,7 @@ def atomic_output(
 def _named_output(
     target: Path, path: str | os.PathLike[str], *, mode: int, exclusive: bool
 ) -> Iterator[BinaryIO]:
-    """:func:`atomic_output` where there are no unnamed files: a ``.NAME.XXXXXXXX.partial``
+    """:func:`atomic_output` where there are no unnamed files: a ``.NAME.<random>.partial``
     file next to ``target``, renamed (or, ``exclusive``, linked) onto it when complete."""
     folder = target.parent if str(target.parent) else Path(".")
     try:
