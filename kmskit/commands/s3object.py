@@ -49,8 +49,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     put.add_argument("--signed", action="store_true", help="sign the message (suite 0x0578)")
     put.add_argument(
         "--sse-kms-key",
+        type=sse_kms_key_reference,
         metavar="KEY",
-        help="also ask S3 for SSE-KMS with this key (e.g. the bucket's key)",
+        help="also ask S3 for SSE-KMS with this key (e.g. the bucket's key; key ARN, key ID, "
+        "alias name or alias ARN)",
     )
     put.add_argument("input", metavar="INPUT")
     put.add_argument("location", metavar="s3://BUCKET/KEY")
@@ -77,6 +79,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     get.add_argument("output", metavar="OUTPUT")
     add_force_option(get)
     get.set_defaults(handler=run_get)
+
+
+def sse_kms_key_reference(reference: str) -> str:
+    """``--sse-kms-key`` checked for form when parsed, like every ``--key``: a malformed one
+    would otherwise fail only after the object was encrypted, at S3's PutObject."""
+    return key_reference(reference, "--sse-kms-key")
 
 
 def run_put(args: argparse.Namespace) -> int:

@@ -139,6 +139,22 @@ def test_a_second_malformed_key_is_refused_before_the_first_is_looked_up(
     assert no_aws == []
 
 
+@pytest.mark.parametrize("key", ["bad key", "app-data", "1234"])
+def test_a_malformed_sse_kms_key_is_refused_before_anything_is_encrypted(
+    key: str, tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was sent as S3's SSEKMSKeyId as given: the upload failed after the file was encrypted.
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"x")
+    argv = ["put", "--key", ALIAS, "--sse-kms-key", key, str(source), "s3://bucket/object"]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--sse-kms-key' must be a key ARN, a key ID, an alias name (alias/...) "
+        f"or an alias ARN. Received: {key!r}"
+    )
+    assert no_aws == []
+
+
 @pytest.mark.parametrize(
     "key",
     [
