@@ -38,8 +38,9 @@ import re
 import tempfile
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TextIO, TypeVar
@@ -324,10 +325,14 @@ def principal_of(record: dict[str, Any]) -> str:
     Assumed-role sessions count as their role (``sessionContext.sessionIssuer.arn``), so a
     Lambda function's many sessions are one principal; IAM users, federated users and roots by
     their ARN; AWS services by their name (``userIdentity.invokedBy``); otherwise the identity
-    type and account (``AWSAccount:<id>``).
+    type and account (``AWSAccount:<id>``). A caller of type ``AWSAccount`` ("the request was
+    made by another AWS account") with no ARN is that account even when ``invokedBy`` names
+    the service that called for it: the service's name alone would read as the key owner's own
+    use of that service and hide the other account.
     """
     identity = _identity(record)
-    for candidate in (_session_role(identity), identity.get("arn"), identity.get("invokedBy")):
+    invoked_by = None if identity.get("type") == "AWSAccount" else identity.get("invokedBy")
+    for candidate in (_session_role(identity), identity.get("arn"), invoked_by):
         if isinstance(candidate, str) and candidate:
             return candidate
     if identity.get("accountId"):
@@ -612,7 +617,9 @@ class AuditReader:
         regions: Sequence[str] = (),
     ) -> AuditStats:
         """Read every log object of the range and pass each kept record, with its matched
-        keys, to ``sink`` (in object-key order, records in file order).
+        keys, to ``sink`` (in object-key order, records in file order). The day folders are
+        listed a bounded window ahead of the reading, not all before it, so memory does not
+        grow with the number of log files in the range.
 
         Each call is passed once: a record whose ``sharedEventID`` (else ``eventID``) was
         already kept is counted in ``duplicates`` and skipped (see :func:`event_identity`).
@@ -632,25 +639,46 @@ class AuditReader:
         check_regions(regions, "--log-region")
         paths = self.account_paths(location, accounts)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            found = pool.map(lambda p: self.regions(location, p), paths)
+            by_account = dict(zip(paths, found, strict=True))
             if regions:
-                by_account = {path: list(regions) for path in paths}
-            else:
-                found = pool.map(lambda p: self.regions(location, p), paths)
-                by_account = dict(zip(paths, found, strict=True))
-            stats = AuditStats(prefixes=day_prefixes(location, paths, by_account, date_range))
-            keys = [
-                key
-                for listed in pool.map(lambda p: self.list_objects(location, p), stats.prefixes)
-                for key in listed
-            ]
+                by_account = {
+                    path: [name for name in names if name in regions]
+                    for path, names in by_account.items()
+                }
+                if not any(by_account.values()):
+                    raise NotFoundError(
+                        f"no CloudTrail logs of Region {', '.join(regions)} under "
+                        f"{location.uri(location.logs_root)} (check --log-region, --account and "
+                        "the Regions the trail logs)"
+                    )
+        stats = AuditStats(prefixes=day_prefixes(location, paths, by_account, date_range))
+        # Day folders are listed a bounded window ahead of the reading (never the whole range
+        # at once: a year of an organization trail is millions of keys); the bar counts them.
         bar = progress_bar(
-            total=len(keys), description="CloudTrail log files", unit="obj", enabled=self.progress
+            total=len(stats.prefixes),
+            description="CloudTrail day folders",
+            unit="folder",
+            enabled=self.progress,
+        )
+        listings = ordered_map(
+            lambda p: self.list_objects(location, p), stats.prefixes, self.workers
+        )
+
+        def listed_keys() -> Iterator[tuple[str, bool]]:
+            """Each key, and whether it is the last of its day folder."""
+            for _, listed in listings:
+                for number, key in enumerate(listed, start=1):
+                    yield key, number == len(listed)
+                if not listed:
+                    bar.update(1)
+
+        reading = ordered_map(
+            lambda k: self.read_records(location, k[0]), listed_keys(), self.workers
         )
         start, end = date_range.bounds()
-        with bar, _OncePerCall(sink, stats) as once:
-            for _, records in ordered_map(
-                lambda k: self.read_records(location, k), keys, self.workers
-            ):
+        with bar, closing(listings), closing(reading), _OncePerCall(sink, stats) as once:
+            for (_, last_of_folder), records in reading:
                 stats.objects += 1
                 stats.records += len(records)
                 for record in records:
@@ -660,7 +688,8 @@ class AuditReader:
                     matched = record_filter.keys_matched(record)
                     if matched:
                         once.offer(record, matched)
-                bar.update(1)
+                if last_of_folder:
+                    bar.update(1)
             once.pass_held()
         return stats
 
@@ -723,23 +752,33 @@ def check_workers(workers: Any) -> int:
     return workers
 
 
-def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[tuple[T, R]]:
+def ordered_map(
+    fn: Callable[[T], R], items: Iterable[T], workers: int
+) -> Generator[tuple[T, R], None, None]:
     """``fn`` over ``items`` on ``workers`` threads, yielded in input order, with at most
-    ``2 * workers`` results waiting (memory stays bounded however many objects there are)."""
+    ``2 * workers`` results waiting (memory stays bounded however many objects there are).
+    ``items`` is consumed as results are taken, on the calling thread: it may be a generator,
+    itself fed by another ``ordered_map``."""
     window = max(1, 2 * workers)
     pool = ThreadPoolExecutor(max_workers=workers)
     pending: deque[tuple[T, Future[R]]] = deque()
-    position = 0
+    source = iter(items)
+
+    def submit_next() -> None:
+        for item in source:
+            pending.append((item, pool.submit(fn, item)))
+            return
+
     try:
-        while position < len(items) and len(pending) < window:
-            pending.append((items[position], pool.submit(fn, items[position])))
-            position += 1
+        while len(pending) < window:
+            before = len(pending)
+            submit_next()
+            if len(pending) == before:
+                break
         while pending:
             item, future = pending.popleft()
             result = future.result()
-            if position < len(items):
-                pending.append((items[position], pool.submit(fn, items[position])))
-                position += 1
+            submit_next()
             yield item, result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

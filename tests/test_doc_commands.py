@@ -65,7 +65,7 @@ from aws_encryption_sdk.identifiers import CommitmentPolicy
 from kmskit.cli import build_parser, main
 from kmskit.envelope_asymmetric import get_public_key
 from kmskit.envelope_s3 import S3Location
-from kmskit.errors import EXIT_INTEGRITY, EXIT_OK
+from kmskit.errors import EXIT_INTEGRITY, EXIT_OK, KmskitError
 from tests._support.markdown import fenced_blocks
 from tests._support.synth import SynthResult
 from tests.kmskit.envelope_support import (
@@ -302,6 +302,10 @@ def parse(parser: argparse.ArgumentParser, command: DocCommand) -> argparse.Name
         message = err.getvalue().strip().splitlines()[-1:] or [f"exit {exit_.code}"]
         raise AssertionError(
             f"{command.location}: `{command.text}` is refused by kmskit's parser: {message[0]}"
+        ) from None
+    except KmskitError as error:  # kmskit's parser raises its usage errors (a --key's form)
+        raise AssertionError(
+            f"{command.location}: `{command.text}` is refused by kmskit's parser: {error}"
         ) from None
 
 

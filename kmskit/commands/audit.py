@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import sys
 from datetime import UTC, date, datetime
 from typing import Any
@@ -42,6 +43,22 @@ def _day(value: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
 
 
+# KMS event names are API operation names: ASCII letters (and digits), starting with a capital.
+EVENT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*\Z")
+
+
+def event_name(value: str) -> str:
+    """``value`` if it has the form of a CloudTrail event name; otherwise a UsageError naming
+    ``--event``. The ``type`` of ``--event``: ``decrypt`` or ``kms:Decrypt`` would match no
+    record and report that no one made the call."""
+    if not EVENT_NAME.match(value):
+        raise UsageError(
+            "'--event' must be an event name as CloudTrail writes it, such as Decrypt or "
+            f"GenerateDataKey. Received: {value!r}"
+        )
+    return value
+
+
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "audit",
@@ -71,6 +88,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--key",
         action="append",
         default=[],
+        type=key_reference,
         metavar="KEY",
         help="key ARN, key ID, alias name or alias ARN (key IDs and alias names are resolved "
         "with kms:DescribeKey in --region, alias ARNs in their own Region)",
@@ -84,7 +102,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "(s3.amazonaws.com)",
     )
     what.add_argument(
-        "--event", action="append", default=[], metavar="NAME", help="event name (Decrypt)"
+        "--event",
+        action="append",
+        default=[],
+        type=event_name,
+        metavar="NAME",
+        help="event name, exactly as CloudTrail writes it (Decrypt, GenerateDataKey)",
     )
     what.add_argument(
         "--caller-account",
@@ -131,6 +154,11 @@ def date_range_from_args(args: argparse.Namespace) -> DateRange:
             f"'--days' must not be given together with '--since'. Received: --days {args.days}"
         )
     if args.since is not None:
+        if args.until is None and args.since > until:
+            raise UsageError(
+                f"'--since' must not be after '--until' (default: today, {until} UTC). "
+                f"Received: {args.since} > {until}"
+            )
         return DateRange(since=args.since, until=until)
     return DateRange.last_days(DEFAULT_DAYS if args.days is None else args.days, until=until)
 
@@ -144,8 +172,6 @@ def run(args: argparse.Namespace) -> int:
     check_accounts(args.account, "--account")
     check_accounts(args.caller_account, "--caller-account")
     check_regions(args.log_region, "--log-region")
-    for reference in args.key:  # every one, before the first is looked up with DescribeKey
-        key_reference(reference)
     key_arns = frozenset(
         resolve_key(reference, lambda region: settings.client("kms", region=region))
         for reference in args.key

@@ -46,6 +46,7 @@ from kmskit.errors import (
     KmskitError,
     UsageError,
 )
+from kmskit.progress import progress_bar
 
 BUCKET = "audit-logs-111122223333"
 PREFIX = "trail"
@@ -974,14 +975,26 @@ def test_logs_of_every_botocore_region_are_found() -> None:
     assert given.count(eusc_key, ALICE, "Decrypt") == 1
 
 
-def test_progress_bar_counts_log_files(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_bar_counts_day_folders(
+    aws: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folders are listed as the files are read (the number of log files is not known
+    beforehand): the bar counts day folders, each done once its last file is read."""
+    bars: list[Any] = []
+
+    def remembered(**options: Any) -> Any:
+        bars.append(progress_bar(**options))
+        return bars[-1]
+
+    monkeypatch.setattr("kmskit.audit.progress_bar", remembered)
     AuditReader(aws, workers=2, progress=True).run(
         LOCATION, DateRange(date(2026, 11, 2), date(2026, 11, 2)), RecordFilter(), lambda r, k: None
     )
     err = capsys.readouterr().err
-    # 11-02 of the owner and 11-03 of the organization member: two log files.
-    assert "CloudTrail log files" in err
-    assert "0/2" in err
+    # 11-02 and 11-03 of the owner's two Regions, the partner's and the member's: 8 folders.
+    assert "CloudTrail day folders" in err
+    assert "0/8" in err
+    assert (bars[0].n, bars[0].total) == (8, 8)
 
 
 @pytest.mark.parametrize(

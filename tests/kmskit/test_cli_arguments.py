@@ -115,9 +115,7 @@ def test_every_key_option_checks_the_form_and_every_one_is_tested_above() -> Non
         action = option(parser, "--key")
         if action is not None and command != "key import-material":
             with_key_option.add(command)
-            # audit checks its --key options first thing when it runs (docs/audit.md shows a
-            # placeholder ARN that its parse-only test parses); the others when parsed.
-            assert action.type is (None if command == "audit" else key_reference), command
+            assert action.type is key_reference, command
     tested = {
         " ".join(argv[: 2 if argv[0] in ("datakey", "pubkey") else 1]) for argv in KEY_COMMANDS
     }

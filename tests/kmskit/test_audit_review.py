@@ -1,0 +1,272 @@
+"""kmskit audit: what a review that tried to break the audit found (each test failed first).
+
+The CloudTrail records and the bucket are those of tests/kmskit/test_audit.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from kmskit.audit import AuditReader, LogLocation, RecordFilter, UsageSummary, principal_of
+from kmskit.cli import build_parser, main
+from kmskit.errors import EXIT_NOT_FOUND, EXIT_USAGE, AccessDeniedError, UsageError
+from tests.kmskit import test_audit as base
+
+aws = base.aws  # the module's bucket, made once
+
+
+def no_client(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("an AWS client was made before the arguments were checked")
+
+
+# --- --key is a key reference when the arguments are parsed -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reference", ["app-data", "arn:aws:kms:eu-west-1:222222222222:key/1234-..."]
+)
+def test_key_form_is_checked_while_the_arguments_are_parsed(reference: str) -> None:
+    """Like every other --key of the CLI (type=key_reference): refused by the parser itself,
+    naming --key and the value, so a documented command with a placeholder fails to parse
+    instead of passing the parse-only document check and failing when run."""
+    with pytest.raises(UsageError) as error:
+        build_parser().parse_args(["audit", "s3://audit-logs", "--key", reference])
+    assert str(error.value) == (
+        "'--key' must be a key ARN, a key ID, an alias name (alias/...) or an alias ARN. "
+        f"Received: {reference!r}"
+    )
+
+
+def test_key_form_is_refused_before_any_aws_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("kmskit.clients.ClientSettings.client", no_client)
+    code = main(["audit", "s3://audit-logs", "--key", "alias/app-data", "--key", "app-data"])
+    assert code == EXIT_USAGE
+    assert "'--key' must be a key ARN" in capsys.readouterr().err
+
+
+# --- who: a caller known by its account ----------------------------------------------------------
+
+
+def aws_account_via_service(account: str, service: str) -> dict[str, Any]:
+    """The key owner's copy of a call that a service made for another account's principal:
+    type AWSAccount ("the request was made by another AWS account"), the caller's account and
+    principal ID, and invokedBy naming the service."""
+    return {
+        "type": "AWSAccount",
+        "principalId": "AROAEXAMPLE:etl",
+        "accountId": account,
+        "invokedBy": service,
+    }
+
+
+def test_a_caller_known_only_by_its_account_is_that_account_even_through_a_service() -> None:
+    """The summary must show that another account used the key: ``s3.amazonaws.com`` alone
+    reads as the owner's own S3 use (docs/audit.md: reported as ``AWSAccount:<account>``).
+    ``--principal s3.amazonaws.com`` still finds the call."""
+    record = base.kms_record(
+        "GenerateDataKey",
+        "2026-11-04T11:00:00Z",
+        aws_account_via_service(base.PARTNER, "s3.amazonaws.com"),
+        base.DATA_KEY,
+    )
+    assert principal_of(record) == f"AWSAccount:{base.PARTNER}"
+    by_service = RecordFilter(principals=frozenset({"s3.amazonaws.com"}))
+    assert by_service.keys_matched(record) == [base.DATA_KEY]
+    by_account = RecordFilter(principals=frozenset({f"AWSAccount:{base.PARTNER}"}))
+    assert by_account.keys_matched(record) == [base.DATA_KEY]
+
+
+def test_an_aws_service_for_its_own_account_is_still_the_service() -> None:
+    service = base.kms_record(
+        "GenerateDataKey", "t", base.aws_service("s3.amazonaws.com"), base.DATA_KEY
+    )
+    assert principal_of(service) == "s3.amazonaws.com"
+    rotation = {"userIdentity": {"accountId": base.OWNER, "invokedBy": "AWS Internal"}}
+    assert principal_of(rotation) == "AWS Internal"
+
+
+def test_held_copy_through_a_service_is_reported_as_the_account() -> None:
+    bucket = "audit-logs-account-via-service"
+    with mock_aws():
+        s3 = base.new_audit_bucket(bucket)
+        record = base.kms_record(
+            "GenerateDataKey",
+            "2026-11-04T11:00:00Z",
+            aws_account_via_service(base.PARTNER, "s3.amazonaws.com"),
+            base.DATA_KEY,
+        )
+        record["sharedEventID"] = "5f3b4a1e-0000-4000-8000-000000000001"
+        key = base.log_key(base.OWNER, "eu-west-1", "2026-11-04", "owner")
+        base.put_log(s3, key, [record], bucket=bucket)
+        summary = UsageSummary()
+        AuditReader(s3, workers=2, progress=False).run(
+            LogLocation(bucket, base.PREFIX), base.WEEK, RecordFilter(), summary.add
+        )
+    assert {k: row.count for k, row in summary.rows.items()} == {
+        (base.DATA_KEY, f"AWSAccount:{base.PARTNER}", "GenerateDataKey"): 1
+    }
+
+
+# --- filters that can never match ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", ["decrypt", "Decrypt ", "kms:Decrypt", "Decrypt,Encrypt"])
+def test_an_event_name_cloudtrail_never_writes_is_refused(
+    event: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--event decrypt`` matched nothing and reported that no one decrypted: an audit must
+    not answer "no use" to a typo."""
+    monkeypatch.setattr("kmskit.clients.ClientSettings.client", no_client)
+    assert main(["audit", "s3://audit-logs", "--quiet", "--event", event]) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "kmskit: error: '--event' must be an event name as CloudTrail writes it, such as "
+        f"Decrypt or GenerateDataKey. Received: {event!r}\n"
+    )
+
+
+def test_event_names_as_cloudtrail_writes_them_are_accepted() -> None:
+    args = build_parser().parse_args(
+        ["audit", "s3://b", "--event", "Decrypt", "--event", "GenerateDataKeyPairWithoutPlaintext"]
+    )
+    assert args.event == ["Decrypt", "GenerateDataKeyPairWithoutPlaintext"]
+
+
+def test_log_region_with_no_logs_is_not_found(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """As an --account with no logs: a --log-region the trail never wrote to is an error, not
+    an empty report of no use."""
+    argv = ["audit", f"s3://{base.BUCKET}/{base.PREFIX}", "--quiet", "--days", "3"]
+    assert main([*argv, "--log-region", "ap-south-2"]) == EXIT_NOT_FOUND
+    err = capsys.readouterr().err
+    assert f"no CloudTrail logs of Region ap-south-2 under s3://{base.BUCKET}/{base.PREFIX}/" in err
+
+
+def test_given_log_regions_are_read_where_they_exist(aws: Any) -> None:
+    """One of the given Regions with logs is enough (as for --account), and only the accounts
+    that have a folder of it are listed."""
+    calls = base.listed_prefixes(aws)
+    summary = base.summarize(aws, regions=["us-east-1", "ap-south-2"])
+    day_listings = {c["Prefix"] for c in calls if "Delimiter" not in c}
+    assert day_listings
+    assert all(f"/{base.OWNER}/CloudTrail/us-east-1/" in p for p in day_listings)
+    assert summary.count(base.TRAIL_KEY, "cloudtrail.amazonaws.com", "GenerateDataKey") == 2
+
+
+# --- days ----------------------------------------------------------------------------------------
+
+
+def test_since_in_the_future_says_until_is_today(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("kmskit.clients.ClientSettings.client", no_client)
+    today = datetime.now(UTC).date()
+    tomorrow = today + timedelta(days=1)
+    assert main(["audit", "s3://audit-logs", "--since", tomorrow.isoformat()]) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"kmskit: error: '--since' must not be after '--until' (default: today, {today} UTC). "
+        f"Received: {tomorrow} > {today}\n"
+    )
+
+
+def test_reversed_days_name_both_values(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["audit", "s3://audit-logs", "--since", "2026-11-05", "--until", "2026-11-01"]
+    assert main(argv) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "kmskit: error: '--since' must not be after '--until'. Received: 2026-11-05 > 2026-11-01\n"
+    )
+    assert date(2026, 11, 5) > date(2026, 11, 1)
+
+
+# --- huge log sets: the object listing streams too -----------------------------------------------
+
+
+def test_log_files_are_read_while_later_day_folders_are_still_to_be_listed() -> None:
+    """Every key of the range was listed (and held in memory, ~150 bytes each: a year of an
+    organization trail is millions) before the first file was read. The listing now runs a
+    bounded window ahead of the reading, in the same key order."""
+    bucket = "audit-logs-streamed-listing"
+    days = 40
+    with mock_aws():
+        s3 = base.new_audit_bucket(bucket)
+        for n in range(days):
+            day = date(2026, 10, 1) + timedelta(days=n)
+            record = base.kms_record(
+                "Decrypt", f"{day}T10:00:00Z", base.iam_user(base.ALICE), base.DATA_KEY
+            )
+            key = base.log_key(base.OWNER, "eu-west-1", day.isoformat(), "d")
+            base.put_log(s3, key, [record], bucket=bucket)
+        calls = base.listed_prefixes(s3)
+        listed_when_read: list[int] = []
+
+        def sink(record: dict[str, Any], keys: list[str]) -> None:
+            listed_when_read.append(sum("Delimiter" not in c for c in calls))
+
+        stats = AuditReader(s3, workers=1, progress=False).run(
+            LogLocation(bucket, base.PREFIX),
+            base.DateRange(date(2026, 10, 1), date(2026, 10, 1) + timedelta(days=days - 1)),
+            RecordFilter(),
+            sink,
+        )
+    assert stats.objects == days == len(listed_when_read)
+    assert listed_when_read[0] <= 4  # the first file is read after a few listings, not 41
+    assert listed_when_read == sorted(listed_when_read)
+
+
+def test_listing_errors_still_fail_the_run(aws: Any) -> None:
+    class ListingDenied:
+        def __init__(self, s3: Any) -> None:
+            self.s3 = s3
+            self.meta = s3.meta
+
+        def get_paginator(self, name: str) -> Any:
+            paginator = self.s3.get_paginator(name)
+            original = paginator.paginate
+
+            def paginate(**params: Any) -> Any:
+                if "Delimiter" not in params and params["Prefix"].endswith("/2026/11/04/"):
+                    error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+                    raise ClientError(error, "ListObjectsV2")  # type: ignore[arg-type]
+                return original(**params)
+
+            paginator.paginate = paginate
+            return paginator
+
+        def get_object(self, **params: Any) -> Any:
+            return self.s3.get_object(**params)
+
+    with pytest.raises(AccessDeniedError, match="could not list s3://"):
+        AuditReader(ListingDenied(aws), workers=2, progress=False).run(
+            base.LOCATION, base.WEEK, RecordFilter(), lambda r, k: None
+        )
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output_format", ["table", "json", "csv", "jsonl"])
+def test_an_existing_output_is_refused_before_any_aws_call_unless_forced(
+    aws: Any,
+    tmp_path: Any,
+    output_format: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "usage.out"
+    out.write_text("last week's report\n")
+    argv = ["audit", f"s3://{base.BUCKET}/{base.PREFIX}", "--quiet", "--format", output_format]
+    argv += ["--since", "2026-11-02", "--until", "2026-11-02", "-o", str(out)]
+    with monkeypatch.context() as patch:
+        patch.setattr("kmskit.clients.ClientSettings.client", no_client)
+        assert main(argv) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"kmskit: error: '--output' ('{out}') exists: give --force to replace it\n"
+    )
+    assert out.read_text() == "last week's report\n"
+    assert main([*argv, "--force"]) == 0
+    assert out.read_text() != "last week's report\n"
+    assert list(tmp_path.iterdir()) == [out]
