@@ -29,6 +29,7 @@ not replicas).
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,10 @@ KEY_STATES_WITH_MATERIAL = ("Enabled", "Disabled")
 """Key states in which an EXTERNAL-origin key holds imported material."""
 MAX_VALIDITY = timedelta(days=365)
 """ImportKeyMaterial accepts a ValidTo at most 365 days after the request."""
+
+PEM_PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+"""The first line of a PEM private key: ``PRIVATE KEY`` (PKCS#8), ``RSA``/``EC``/``ENCRYPTED``/
+``OPENSSH PRIVATE KEY``, ..."""
 
 _OAEP_SHA_256 = padding.OAEP(
     mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None
@@ -142,10 +147,13 @@ def generate_material(key_spec: str, *, partition: str = "aws") -> bytes:
     )
 
 
-def prepare_material(key_spec: str, material: bytes, *, partition: str = "aws") -> bytes:
+def prepare_material(
+    key_spec: str, material: bytes, *, partition: str = "aws", source: str | None = None
+) -> bytes:
     """Check ``material`` fits a ``key_spec`` key; private keys may be PEM and become DER.
 
-    ``partition``: as for :func:`generate_material`. Default ``aws``. Raises
+    ``partition``: as for :func:`generate_material`. Default ``aws``. ``source``: the file the
+    material came from (``--material``), named in the errors; default: none named. Raises
     :class:`UsageError` naming ``--material`` and what was received.
     """
     if key_spec == "SYMMETRIC_DEFAULT":
@@ -154,7 +162,7 @@ def prepare_material(key_spec: str, material: bytes, *, partition: str = "aws") 
             where = " in the China Regions (SM4)" if partition == "aws-cn" else ""
             raise UsageError(
                 f"'--material' must hold exactly {size} bytes for a SYMMETRIC_DEFAULT key"
-                f"{where}. Received: {len(material)} bytes"
+                f"{where}. Received: {_received(source, f'{len(material)} bytes')}"
             )
         return material
     if key_spec in HMAC_MATERIAL_BYTES:
@@ -162,25 +170,25 @@ def prepare_material(key_spec: str, material: bytes, *, partition: str = "aws") 
         if not low <= len(material) <= high:
             raise UsageError(
                 f"'--material' must hold {low}-{high} bytes for a {key_spec} key. "
-                f"Received: {len(material)} bytes"
+                f"Received: {_received(source, f'{len(material)} bytes')}"
             )
         return material
     wrapping_algorithm(key_spec)  # refuses specs kmskit cannot import into
-    private_key = _load_private_key(material)
+    private_key = _load_private_key(material, source)
     if key_spec in RSA_BITS:
         if not isinstance(private_key, rsa.RSAPrivateKey) or (
             private_key.key_size != RSA_BITS[key_spec]
         ):
             raise UsageError(
                 f"'--material' must be an RSA {RSA_BITS[key_spec]}-bit private key for a "
-                f"{key_spec} key. Received: {_describe(private_key)}"
+                f"{key_spec} key. Received: {_received(source, _describe(private_key))}"
             )
     elif not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
         private_key.curve, EC_CURVES[key_spec]
     ):
         raise UsageError(
             f"'--material' must be an EC private key on {EC_CURVES[key_spec].name} for a "
-            f"{key_spec} key. Received: {_describe(private_key)}"
+            f"{key_spec} key. Received: {_received(source, _describe(private_key))}"
         )
     return private_key.private_bytes(
         encoding=serialization.Encoding.DER,
@@ -189,16 +197,45 @@ def prepare_material(key_spec: str, material: bytes, *, partition: str = "aws") 
     )
 
 
-def _load_private_key(material: bytes) -> PrivateKeyTypes:
+def check_material(material: bytes, *, source: str) -> None:
+    """What can be refused in ``material`` before the key spec is known (before any AWS call).
+
+    ``source``: the file it was read from (``-``: stdin), named in the error. No key spec takes
+    empty material; a PEM private key must be one unencrypted key (as :func:`prepare_material`
+    requires). Raises :class:`UsageError` naming ``--material``; the spec's own checks are
+    :func:`prepare_material`'s.
+    """
+    if not material:
+        raise UsageError(f"'--material' must not be empty. Received: '{source}' (0 bytes)")
+    if PEM_PRIVATE_KEY.search(material):
+        _load_private_key(material, source)
+
+
+def _load_private_key(material: bytes, source: str | None = None) -> PrivateKeyTypes:
+    """The one private key in ``material``: PEM wherever a PEM header appears (after a byte
+    order mark, or the attributes ``openssl pkcs12`` writes first), else DER."""
+    keys = len(PEM_PRIVATE_KEY.findall(material))
+    if keys > 1:
+        # cryptography would take the first silently; asymmetric material is final in KMS.
+        raise UsageError(
+            "'--material' must hold one private key. Received: "
+            f"{_received(source, f'{keys} PEM private keys')}"
+        )
     try:
-        if material.lstrip().startswith(b"-----BEGIN"):
+        if b"-----BEGIN" in material:
             return serialization.load_pem_private_key(material, password=None)
         return serialization.load_der_private_key(material, password=None)
     except (ValueError, TypeError) as error:
         raise UsageError(
             "'--material' must be an unencrypted private key (PKCS#8 DER, or PEM) for an "
-            f"asymmetric key. Received: {len(material)} bytes that are not one ({error})"
+            "asymmetric key. Received: "
+            f"{_received(source, f'{len(material)} bytes that are not one: {error}')}"
         ) from error
+
+
+def _received(source: str | None, what: str) -> str:
+    """``'FILE' (what)`` when the file is known, else ``what``: the value an error received."""
+    return f"'{source}' ({what})" if source is not None else what
 
 
 def _describe(private_key: PrivateKeyTypes) -> str:
@@ -228,11 +265,11 @@ def check_valid_to(
     valid_to: datetime, *, now: datetime | None = None, given: str | None = None
 ) -> datetime:
     """A timezone-aware expiry in the future, at most 365 days away. ``given``: what the user
-    typed, for the error (default: ``valid_to`` in ISO 8601)."""
+    typed, for the errors (default: ``valid_to`` in ISO 8601)."""
     if valid_to.tzinfo is None:
         raise UsageError(
             "'--expires' must carry a timezone, e.g. 2027-01-31T00:00:00Z. "
-            f"Received: {valid_to.isoformat()}"
+            f"Received: {given or valid_to.isoformat()}"
         )
     now = now or datetime.now(UTC)
     if not now < valid_to <= now + MAX_VALIDITY:
@@ -245,7 +282,9 @@ def check_valid_to(
 
 
 def describe_target(kms: Any, key: str) -> ImportTarget:
-    """DescribeKey, refusing keys that cannot take imported material."""
+    """DescribeKey, refusing keys that cannot take imported material: origin not EXTERNAL or a
+    spec kmskit does not import into (:class:`UsageError`), pending deletion
+    (:class:`ConflictError`). ``key``: as the user gave it (``KEY``), named in the errors."""
     try:
         metadata = kms.describe_key(KeyId=key)["KeyMetadata"]
     except ClientError as error:
@@ -258,14 +297,22 @@ def describe_target(kms: Any, key: str) -> ImportTarget:
         )
     if metadata.get("KeyState") in ("PendingDeletion", "PendingReplicaDeletion"):
         raise ConflictError(
-            f"key {metadata['Arn']} is {metadata['KeyState']}: cancel the deletion "
-            "(kms cancel-key-deletion) before importing material"
+            f"'KEY' must not be pending deletion. Received: {key} ({metadata['Arn']}, state "
+            f"{metadata['KeyState']}): cancel the deletion first (aws kms cancel-key-deletion "
+            f"--key-id {metadata['Arn']})"
+        )
+    key_spec = metadata.get("KeySpec", "SYMMETRIC_DEFAULT")
+    if key_spec not in SUPPORTED_SPECS:
+        raise UsageError(
+            "'KEY' must be a key whose material kmskit can import: "
+            f"{', '.join(SUPPORTED_SPECS)}. Received: {key} ({metadata['Arn']}, key spec "
+            f"{key_spec})"
         )
     multi_region = bool(metadata.get("MultiRegion"))
     key_type = (metadata.get("MultiRegionConfiguration") or {}).get("MultiRegionKeyType")
     return ImportTarget(
         key_arn=metadata["Arn"],
-        key_spec=metadata.get("KeySpec", "SYMMETRIC_DEFAULT"),
+        key_spec=key_spec,
         key_state=metadata.get("KeyState", ""),
         multi_region=multi_region,
         multi_region_key_type=str(key_type) if multi_region and key_type else None,

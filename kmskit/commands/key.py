@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
@@ -25,6 +25,7 @@ from kmskit.key_material import (
     SUPPORTED_SPECS,
     WRAPPING_KEY_SPEC,
     check_generate,
+    check_material,
     check_new_material,
     check_valid_to,
     describe_target,
@@ -120,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.save_material:
         check_output(args.save_material, "--save-material")
-    if args.save_material and args.save_material != STDIO and Path(args.save_material).exists():
+    # lexists: a dangling symbolic link is something there too (atomic_output refuses it as well).
+    if args.save_material and args.save_material != STDIO and os.path.lexists(args.save_material):
         raise UsageError(
             "'--save-material' must name a new file: an existing one may hold the only copy of "
             f"other key material. Received: {args.save_material}"
@@ -146,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
             with atomic_output(args.save_material, exclusive=True, refuse_special=True) as out:
                 out.write(material)
     else:
-        material = prepare_material(target.key_spec, given, partition=target.partition)
+        material = prepare_material(
+            target.key_spec, given, partition=target.partition, source=args.material
+        )
     try:
         result = import_material(
             kms, target, material, valid_to=valid_to, new_material=args.new_material
@@ -183,6 +187,9 @@ near this is a wrong file (``/dev/zero``, a disk image), refused without being r
 
 
 def read_material(path: str) -> bytes:
+    """``--material``: the file's bytes, refused (before any AWS call) if missing or unreadable,
+    too large, empty, or a PEM file that is not one unencrypted private key
+    (:func:`~kmskit.key_material.check_material`)."""
     check_input(path, "--material")
     with open_input(path) as handle:
         material = handle.read(MAX_MATERIAL + 1)
@@ -193,4 +200,5 @@ def read_material(path: str) -> bytes:
             f"'--material' must hold at most {MAX_MATERIAL} bytes of key material. "
             f"Received: '{path}' ({shown})"
         )
+    check_material(material, source=path)
     return material

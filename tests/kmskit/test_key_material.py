@@ -288,7 +288,7 @@ def test_symmetric_material_is_128_bits_in_the_china_regions(
     assert main(["key", "import-material", "alias/imported", "--material", str(aes)]) == EXIT_USAGE
     assert capsys.readouterr().err.strip() == (
         "kmskit: error: '--material' must hold exactly 16 bytes for a SYMMETRIC_DEFAULT key in "
-        "the China Regions (SM4). Received: 32 bytes"
+        f"the China Regions (SM4). Received: '{aes}' (32 bytes)"
     )
 
 
@@ -337,31 +337,32 @@ def test_access_denied_on_describe_key_exits_3(kms: FakeKms) -> None:
             "SYMMETRIC_DEFAULT",
             b"x" * 16,
             "'--material' must hold exactly 32 bytes for a SYMMETRIC_DEFAULT key. "
-            "Received: 16 bytes",
+            "Received: '{path}' (16 bytes)",
         ),
         (
             "HMAC_256",
             b"x" * 65,
-            "'--material' must hold 32-64 bytes for a HMAC_256 key. Received: 65 bytes",
+            "'--material' must hold 32-64 bytes for a HMAC_256 key. Received: '{path}' (65 bytes)",
         ),
         (
             "RSA_3072",
             b"not a key",
             "'--material' must be an unencrypted private key (PKCS#8 DER, or PEM) for an "
-            "asymmetric key. Received: 9 bytes that are not one",
+            "asymmetric key. Received: '{path}' (9 bytes that are not one: ",
         ),
         (
             "ECC_NIST_P384",
             "p256",
             "'--material' must be an EC private key on secp384r1 for a ECC_NIST_P384 key. "
-            "Received: an EC key on secp256r1",
+            "Received: '{path}' (an EC key on secp256r1)",
         ),
         (
             "ML_DSA_65",
             b"x" * 32,
-            "kmskit imports material into SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, "
-            "HMAC_512, RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, "
-            "ECC_NIST_P521, ECC_SECG_P256K1 keys. Received: a ML_DSA_65 key",
+            "'KEY' must be a key whose material kmskit can import: SYMMETRIC_DEFAULT, "
+            "HMAC_224, HMAC_256, HMAC_384, HMAC_512, RSA_2048, RSA_3072, RSA_4096, "
+            "ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1. Received: "
+            f"alias/imported ({KEY_ARN}, key spec ML_DSA_65)",
         ),
     ],
 )
@@ -381,7 +382,7 @@ def test_unfit_material_is_refused_before_any_import_call(
     assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == (
         EXIT_USAGE
     )
-    assert message in capsys.readouterr().err
+    assert message.format(path=path) in capsys.readouterr().err
 
 
 def test_generate_refuses_specs_it_cannot_make(kms: FakeKms) -> None:
@@ -696,3 +697,198 @@ def test_an_import_cut_off_by_the_network_after_saving_says_how_to_finish(
         f"import it with --material {saved}"
     )
     assert len(saved.read_bytes()) == 32
+
+
+# -- bad inputs found in review: refused early, with the argument and the value named -----------
+
+
+def rsa_pem(key_size: int = 2048) -> bytes:
+    """A fresh unencrypted RSA private key in PKCS#8 PEM."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=key_size).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@pytest.mark.parametrize("source", ["file", "/dev/null"])
+def test_empty_material_is_refused_before_any_aws_call(
+    no_aws: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    # No key spec takes 0 bytes: a file written as empty (a failed `openssl ... > file`) is known
+    # to be wrong before DescribeKey.
+    path = tmp_path / "material.bin"
+    path.write_bytes(b"")
+    given = str(path) if source == "file" else source
+    assert main(["key", "import-material", "alias/imported", "--material", given]) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: '--material' must not be empty. Received: '{given}' (0 bytes)"
+    )
+    assert no_aws == []
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        b"\xef\xbb\xbf",  # a UTF-8 byte order mark (a file saved by a Windows editor)
+        # `openssl pkcs12 -in bundle.p12 -nodes -nocerts` writes attributes before the key
+        b"Bag Attributes\n    localKeyID: 01 02 03\nKey Attributes: <No Attributes>\n",
+    ],
+)
+def test_pem_material_with_text_before_the_key_is_read_as_pem(
+    kms: FakeKms, tmp_path: Path, prefix: bytes
+) -> None:
+    pem = rsa_pem()
+    path = tmp_path / "signer.pem"
+    path.write_bytes(prefix + pem)
+    kms.describe("RSA_2048")
+    kms.parameters("RSA_AES_KEY_WRAP_SHA_256")
+    kms.accepts_import()
+    assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == EXIT_OK
+    expected = serialization.load_pem_private_key(pem, password=None)
+    assert kms.unwrap() == private_der(expected)  # type: ignore[arg-type]
+
+
+def test_a_pem_file_with_two_private_keys_is_refused_before_any_aws_call(
+    no_aws: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # cryptography would take the first key silently; asymmetric material can never be changed
+    # after the import, so a file holding two keys (two files concatenated) is refused.
+    path = tmp_path / "keys.pem"
+    path.write_bytes(rsa_pem() + rsa_pem())
+    assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == (
+        EXIT_USAGE
+    )
+    assert capsys.readouterr().err.strip() == (
+        "kmskit: error: '--material' must hold one private key. Received: "
+        f"'{path}' (2 PEM private keys)"
+    )
+    assert no_aws == []
+
+
+def test_an_encrypted_pem_private_key_is_refused_before_any_aws_call(
+    no_aws: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "locked.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
+    assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == (
+        EXIT_USAGE
+    )
+    err = capsys.readouterr().err
+    assert "'--material' must be an unencrypted private key (PKCS#8 DER, or PEM)" in err
+    assert "private key is encrypted" in err
+    assert no_aws == []
+
+
+def test_save_material_refuses_a_dangling_link_before_any_aws_call(
+    no_aws: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A dangling link is something at that path (atomic_output refuses it too, but only after
+    # DescribeKey): refused with the other existing files.
+    link = tmp_path / "material.bin"
+    link.symlink_to(tmp_path / "elsewhere.bin")
+    args = ["key", "import-material", "alias/imported", "--generate"]
+    assert main([*args, "--save-material", str(link)]) == EXIT_USAGE
+    assert "'--save-material' must name a new file" in capsys.readouterr().err
+    assert no_aws == []
+    assert not (tmp_path / "elsewhere.bin").exists()
+
+
+def test_expiry_without_a_timezone_is_reported_as_given(
+    no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["key", "import-material", "alias/imported", "--generate", "--expires", "2027-01-31"]
+    assert main(argv) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        "kmskit: error: '--expires' must carry a timezone, e.g. 2027-01-31T00:00:00Z. "
+        "Received: 2027-01-31"
+    )
+
+
+@pytest.mark.parametrize("state", ["PendingDeletion", "PendingReplicaDeletion"])
+def test_key_pending_deletion_names_the_key_argument_and_its_state(
+    kms: FakeKms, capsys: pytest.CaptureFixture[str], state: str
+) -> None:
+    kms.describe("SYMMETRIC_DEFAULT", state=state)
+    assert main(["key", "import-material", "alias/imported", "--generate"]) == EXIT_CONFLICT
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: 'KEY' must not be pending deletion. Received: alias/imported "
+        f"({KEY_ARN}, state {state}): cancel the deletion first "
+        f"(aws kms cancel-key-deletion --key-id {KEY_ARN})"
+    )
+    assert kms.imported == {}
+
+
+@pytest.mark.parametrize("state", ["PendingImport", "Enabled"])
+def test_a_key_spec_kmskit_cannot_import_into_is_refused_naming_the_key(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str], state: str
+) -> None:
+    # Refused as soon as DescribeKey answers, before advice that does not apply to it (an
+    # Enabled key "already has key material: re-import it or use --new-material").
+    saved = tmp_path / "material.bin"
+    kms.describe("ML_DSA_65", state=state)
+    argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
+    assert main(argv) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        "kmskit: error: 'KEY' must be a key whose material kmskit can import: "
+        "SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, HMAC_512, RSA_2048, RSA_3072, "
+        "RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1. Received: "
+        f"alias/imported ({KEY_ARN}, key spec ML_DSA_65)"
+    )
+    assert not saved.exists()
+    assert kms.imported == {}
+
+
+@pytest.mark.parametrize(
+    ("key_spec", "content", "received"),
+    [
+        ("SYMMETRIC_DEFAULT", b"x" * 33, "(33 bytes)"),
+        ("HMAC_512", b"x" * 63, "(63 bytes)"),
+        ("RSA_4096", "rsa2048", "(an RSA 2048-bit key)"),
+        ("ECC_NIST_P256", b"\x30\x03\x02\x01\x00", "(5 bytes that are not one: "),
+    ],
+)
+def test_material_unfit_for_the_key_spec_names_the_file(
+    kms: FakeKms,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    key_spec: str,
+    content: bytes | str,
+    received: str,
+) -> None:
+    # A script importing several files must learn which one was wrong, not only its size.
+    path = tmp_path / "batch-07.bin"
+    path.write_bytes(content if isinstance(content, bytes) else rsa_pem())
+    kms.describe(key_spec)
+    assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == (
+        EXIT_USAGE
+    )
+    assert f"Received: '{path}' {received}" in capsys.readouterr().err
+    assert kms.imported == {}
+
+
+def test_an_expired_import_token_is_a_conflict_and_the_material_stays_out_of_the_message(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    material = bytes(range(100, 132))
+    path = tmp_path / "material.bin"
+    path.write_bytes(material)
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.fails("import_key_material", "ExpiredImportTokenException", "The import token expired.")
+    argv = ["key", "import-material", "alias/imported", "--material", str(path)]
+    assert main(argv) == EXIT_CONFLICT
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (
+        f"kmskit: error: could not import key material into {KEY_ARN}: "
+        "ExpiredImportTokenException: The import token expired."
+    )
+    for shown in (material.hex(), repr(material)[2:-1]):
+        assert shown not in captured.err + captured.out
