@@ -9,7 +9,9 @@ also get a deterministic identifier, so RDS itself refuses a second copy
 (``DBSnapshotAlreadyExists`` counts as success). EC2 has no client token: the engine looks for
 a copy with the same ``kmskit:copy-key`` tag first, and after copying looks again; if a racing
 request made a copy too, every racer keeps the same winner (the lowest snapshot ID) and deletes
-its own extra copy while it is still pending, which cancels it.
+its own extra copy while it is still pending, which cancels it. That second look is best effort:
+if it fails, the copy just made is kept (and remembered for ``RECENT_SECONDS``), and an extra
+copy of a lost race is left to the replication sweep, which keeps the lowest ID.
 
 Unencrypted Aurora cluster snapshots cannot be copied with a key (CopyDBClusterSnapshot refuses
 ``KmsKeyId`` for them) and a copy without one would stay unencrypted, so they are never copied:
@@ -427,8 +429,18 @@ class SnapshotEngine:
             tags=tags,
             description=origin.description(),
         )
-        # Settle a race with a concurrent delivery of the same request.
-        live = [c for c in self._ebs_by_key(region, key) if c.state != "failed"]
+        # Remembered at once: if settling the race below fails, a retry must find this copy
+        # even while the tag search does not see it yet.
+        self._recent[key] = (mine, self._clock())
+        # Settle a race with a concurrent delivery of the same request. Best effort: the copy
+        # exists, so a failed look-up does not fail the request (which would leave the copy
+        # unwatched until a retry); an extra copy of a lost race is left to the sweep, which
+        # removes all but the lowest ID, and to the watch, which then ends quietly.
+        try:
+            found = self._ebs_by_key(region, key)
+        except (ClientError, BotoCoreError):
+            return CopyResult(mine, created=True)
+        live = [c for c in found if c.state != "failed"]
         ids = {c.ref.id for c in live} | {mine.ref.id}
         winner = min(ids)
         if winner != mine.ref.id:
@@ -591,6 +603,8 @@ class SnapshotEngine:
                     ResourceName=info.ref.arn, Tags=tags
                 )
         except ClientError as error:
+            if error_code(error) in _NOT_FOUND:
+                return  # deleted meanwhile (retention): nothing left to mark
             raise classify(error, f"tag {info.ref.arn} as delivered") from error
         except BotoCoreError as error:
             raise classify(error, f"tag {info.ref.arn} as delivered") from error

@@ -16,7 +16,8 @@ Each record is handled on its own:
   redrive policy;
 * :class:`DeadLetterError` (unusable key, failed copy, access denied) -> sent to the dead-letter
   queue with the reason at once;
-* anything else (a bug) -> batch item failure, retried like a limit.
+* anything else (a bug, also one outside the workflow, in reading the message) -> batch item
+  failure of that record only (never of the whole batch), retried like throttling.
 
 A record handed back without a decision of its own (not started for lack of time, its next
 steps refused by SQS, a duplicate of a failed record) is dead-lettered with that reason when it
@@ -154,7 +155,12 @@ class Runtime:
             first_of[digest] = first_of[message_id] = message_id
             self.outbox.for_record(message_id)
             self._record_id = message_id
-            outcome[message_id] = self._process_one(record, body)
+            try:
+                outcome[message_id] = self._process_one(record, body)
+            except Exception as error:
+                # A bug outside the workflow fails this record only, never the whole batch
+                # (that would redo every record and lose the waits queued for them).
+                outcome[message_id] = self._unexpected(record, body, error)
             started.add(message_id)
             if not outcome[message_id]:
                 self.outbox.discard(message_id)
@@ -243,7 +249,7 @@ class Runtime:
     ) -> bool:
         """Dead-letter, wait for a copy slot, or retry: True when the record may be deleted."""
         if isinstance(error, DeadLetterTaskError):
-            return self.dead_letter(log, error.body, error, receive_count)
+            return self.dead_letter(log, error.body, error, receive_count, metric=error.metric)
         if isinstance(error, DeadLetterError):
             return self.dead_letter(log, body, error, receive_count)
         if isinstance(error, CopyLimitError):
@@ -252,7 +258,12 @@ class Runtime:
             return self._wait_for_slot(log, message, error, receive_count)
         if isinstance(error, RetryableError):
             return self._retry(log, record, body, error, receive_count)
-        # A bug must not lose the message either.
+        return self._unexpected(record, body, error)
+
+    def _unexpected(self, record: dict[str, Any], body: str, error: Exception) -> bool:
+        """A bug must not lose the message either: retried, then dead-lettered with it."""
+        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        log = self.log.bind(message_id=record["messageId"], receive_count=receive_count)
         log.error("unexpected error", error=str(error), kind=type(error).__name__)
         unexpected = RetryableError(f"{type(error).__name__}: {error}", type(error).__name__)
         return self._retry(log, record, body, unexpected, receive_count)
@@ -301,8 +312,16 @@ class Runtime:
         return False
 
     def dead_letter(
-        self, log: JsonLogger, body: str, problem: StepError, receive_count: int
+        self,
+        log: JsonLogger,
+        body: str,
+        problem: StepError,
+        receive_count: int,
+        *,
+        metric: str | None = None,
     ) -> bool:
+        """Send ``body`` to the dead-letter queue with the reason; True when it is there.
+        ``metric`` (``CopyFailed``) is counted with ``DeadLettered``, only once it is."""
         try:
             self.outbox.dead_letter(
                 body, reason=problem.reason, code=problem.code, receive_count=receive_count
@@ -311,6 +330,8 @@ class Runtime:
             log.error("could not dead-letter the message", error=str(error), reason=problem.reason)
             return False
         self.log.metric("DeadLettered", self.config.replicator_id)
+        if metric:
+            self.log.metric(metric, self.config.replicator_id)
         log.error("dead-lettered", reason=problem.reason, code=problem.code)
         return True
 

@@ -166,7 +166,7 @@ def _json_object(body: str) -> dict[str, Any] | None:
     """``body`` decoded, when it is a JSON object."""
     try:
         data = json.loads(body)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return None
     return data if isinstance(data, dict) else None
 
@@ -181,7 +181,8 @@ def parse(body: str) -> Message | None:
             return Task.from_dict(data)
         if "detail-type" in data and isinstance(data.get("detail"), dict):
             return _event(data)
-    except (KeyError, TypeError, ValueError, SnapshotError):
+    except (KeyError, TypeError, ValueError, ArithmeticError, SnapshotError):
+        # ArithmeticError: a number JSON allows but int() refuses (1e999 reads as infinity).
         return None
     return None
 

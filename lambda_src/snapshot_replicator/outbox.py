@@ -9,12 +9,20 @@ from typing import Any
 
 from kmskit.snapshots.engine import ClientFactory
 from kmskit.snapshots.model import EVENT_SOURCE
-from kmskit.snapshots.outcomes import DeadLetterError, RetryableError, StepError, classify
+from kmskit.snapshots.outcomes import (
+    RETRY_CODES,
+    DeadLetterError,
+    RetryableError,
+    StepError,
+    classify,
+)
 
 from .messages import Task
 
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds limit
 SQS_BATCH = 10
+# PutEvents entry errors worth retrying (PutEventsResultEntry); an entry without a code is too.
+RETRYABLE_ENTRY_CODES = frozenset({"InternalFailure", "ThrottlingException", ""})
 
 
 class Outbox:
@@ -161,7 +169,11 @@ class Outbox:
             raise classify(error, f"notify {bus_arn}") from error
         if response.get("FailedEntryCount"):
             entry = response["Entries"][0]
-            raise RetryableError(
-                f"notify {bus_arn}: {entry.get('ErrorCode')}: {entry.get('ErrorMessage', '')}",
-                str(entry.get("ErrorCode", "")),
-            )
+            code = str(entry.get("ErrorCode", ""))
+            reason = f"notify {bus_arn}: {code}: {entry.get('ErrorMessage', '')}"
+            # PutEvents documents InternalFailure and ThrottlingException as the retryable entry
+            # errors; the rest (AccessDeniedException, NotAuthorizedForSourceException,
+            # InvalidArgument ...) fail again however often they are retried.
+            if code in RETRYABLE_ENTRY_CODES or code in RETRY_CODES:
+                raise RetryableError(reason, code)
+            raise DeadLetterError(reason, code)

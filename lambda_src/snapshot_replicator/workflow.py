@@ -59,11 +59,13 @@ SATURATED_SECONDS = 60.0
 
 
 class DeadLetterTaskError(DeadLetterError):
-    """Dead-letter ``body`` (a task that a redrive runs again) instead of the current message."""
+    """Dead-letter ``body`` (a task that a redrive runs again) instead of the current message;
+    ``metric`` is counted once it is in the dead-letter queue."""
 
-    def __init__(self, reason: str, code: str, body: str) -> None:
+    def __init__(self, reason: str, code: str, body: str, metric: str | None = None) -> None:
         super().__init__(reason, code)
         self.body = body
+        self.metric = metric
 
 
 class CopyLimitError(LimitReachedError):
@@ -358,12 +360,12 @@ class Workflow:
     def failed(self, task: Task, info: SnapshotInfo) -> str:
         reason = info.message or "the copy failed without a reason"
         code = "KeyNotAccessible" if is_key_failure(reason) else "CopyFailed"
-        self.log.metric("CopyFailed", self.config.replicator_id)
         self.log.error("copy failed", copy=info.ref.arn, reason=reason, code=code)
         raise DeadLetterTaskError(
             f"copy {info.ref.arn} of {task.source.arn} failed: {reason}",
             code,
             task.with_action("copy").to_json(),
+            metric="CopyFailed",
         )
 
     def advance(self, task: Task, info: SnapshotInfo) -> str:

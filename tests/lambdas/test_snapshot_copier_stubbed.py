@@ -1746,3 +1746,205 @@ def test_the_receiver_sweep_queues_a_copy_of_each_staging_copy_shared_with_it(
         "snap-0shared",
     )
     assert task["kms_key_arn"] == BACKUP_KEY
+
+
+# ----------------------------------------------------------------------- failure injection
+# One test per failure that broke the rule "a failure is retried, or lands in the dead-letter
+# queue with its reason; a copy is made once" (docs/snapshots.md, "Limits, retries ...").
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [
+        # JSON as Python reads it: an out-of-range number is float('inf'), which int() refuses
+        # with OverflowError; a deeply nested document exhausts the decoder's recursion.
+        rds_task().to_json().replace('"waits": 0', '"waits": 1e999'),
+        "[" * 100_000 + "]" * 100_000,
+    ],
+)
+def test_a_poison_message_does_not_fail_the_batch_or_drop_a_waiting_copy(
+    stubs: Stubs, poison: str
+) -> None:
+    # A copy meets its limit and is queued to wait; a poison message in the same batch must
+    # not fail the whole invocation: the wait would never be sent, yet remembered as queued,
+    # and the redelivered copy task dropped as "already waiting".
+    task = rds_task()
+    stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
+    if poison.startswith("{"):
+        # A kmskit task this copier cannot read: dead-lettered with the reason, never dropped.
+        expect_dead_letter(stubs, poison, Contains("cannot read"), "UnreadableMessage")
+    expect_sent(stubs, replace(task, waits=1).to_json(), 900)
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json()), record(poison)]) == {"batchItemFailures": []}
+    assert metrics(rt, "WaitingForCopySlot") == 1
+
+
+def test_an_error_escaping_a_record_fails_that_record_only(
+    stubs: Stubs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = runtime(replicator_config(), stubs)
+
+    def broken(body: str) -> None:
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(handler_module, "parse", broken)
+    first, second = record("{}", receive_count=2), record('{"a": 1}', receive_count=2)
+    expect_retry(stubs, first, 2)
+    expect_retry(stubs, second, 2)
+    assert rt.process([first, second]) == {
+        "batchItemFailures": [
+            {"itemIdentifier": first["messageId"]},
+            {"itemIdentifier": second["messageId"]},
+        ]
+    }
+
+
+def test_an_ebs_copy_whose_race_check_failed_is_kept_and_watched_not_made_again(
+    stubs: Stubs,
+) -> None:
+    # CopySnapshot succeeded, then the lookup that settles a race was throttled: the copy
+    # exists, so it is counted and watched now; a redelivery (the tag search does not see the
+    # copy yet: EC2 is eventually consistent) must not make a second one.
+    task = ebs_task()
+    key = copy_key(task.origin, region=OTHER, account=SOURCE, role="replica")
+    ec2 = stubs.on("ec2", OTHER)
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_copy_key(key))
+    ec2.add_response("copy_snapshot", {"SnapshotId": "snap-0mine"})
+    ec2.add_client_error("describe_snapshots", "RequestLimitExceeded", "slow down")
+    expect_watch(stubs)
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesStarted") == 1
+    # The same task again (a duplicate delivery): the copy is found, not made again.
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_copy_key(key))
+    ec2.add_response(
+        "describe_snapshots",
+        {"Snapshots": [{"SnapshotId": "snap-0mine", "OwnerId": SOURCE, "State": "pending"}]},
+        {"SnapshotIds": ["snap-0mine"]},
+    )
+    expect_watch(stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesStarted") == 1
+
+
+@pytest.mark.parametrize(
+    "code", ["AccessDeniedException", "NotAuthorizedForSourceException", "InvalidArgument"]
+)
+def test_an_announcement_the_bus_refuses_for_good_is_dead_lettered_at_once(
+    stubs: Stubs, code: str
+) -> None:
+    # PutEvents documents these entry errors as not retryable: retrying for 19 hours cannot help.
+    source = SnapshotRef("EBS", "snap-01234567", REGION, SOURCE)
+    copy = SnapshotRef("EBS", "snap-0staging", REGION, SOURCE)
+    task = Task(
+        "watch", "staging", source, Origin.of(source, WHEN), REGION, SHARING_KEY, BACKUP, copy
+    )
+    ec2 = stubs.on("ec2", REGION)
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": copy.id,
+                    "OwnerId": SOURCE,
+                    "State": "completed",
+                    "Tags": tag_list(staging_tags(task)),
+                }
+            ]
+        },
+        {"SnapshotIds": [copy.id]},
+    )
+    ec2.add_response("modify_snapshot_attribute", {})
+    stubs.on("events", REGION).add_response(
+        "put_events",
+        {"FailedEntryCount": 1, "Entries": [{"ErrorCode": code, "ErrorMessage": "refused"}]},
+    )
+    expect_dead_letter(stubs, task.to_json(), Contains(RECEIVER_BUS, code, "refused"), code)
+    rt = runtime(cross_account_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize(
+    ("kind", "operation", "code"),
+    [
+        ("EBS", "create_tags", "InvalidSnapshot.NotFound"),
+        ("RDS", "add_tags_to_resource", "DBSnapshotNotFound"),
+    ],
+)
+def test_a_staging_copy_deleted_while_it_is_marked_delivered_is_done(
+    stubs: Stubs, kind: str, operation: str, code: str
+) -> None:
+    # The Received notice finds the staging copy; the retention sweep deletes it before it is
+    # tagged delivered. Nothing is left to do: not a dead letter.
+    staging_id = "snap-0staging" if kind == "EBS" else "kmskit-s-orders-0123456789abcdef"
+    source = SnapshotRef(kind, "snap-01234567" if kind == "EBS" else "orders", REGION, SOURCE)  # type: ignore[arg-type]
+    task = Task("copy", "staging", source, Origin.of(source, WHEN), REGION, SHARING_KEY, BACKUP)
+    if kind == "EBS":
+        ec2 = stubs.on("ec2", REGION)
+        ec2.add_response(
+            "describe_snapshots",
+            {
+                "Snapshots": [
+                    {
+                        "SnapshotId": staging_id,
+                        "OwnerId": SOURCE,
+                        "State": "completed",
+                        "Tags": tag_list(staging_tags(task)),
+                    }
+                ]
+            },
+            {"SnapshotIds": [staging_id]},
+        )
+        ec2.add_response("modify_snapshot_attribute", {})
+        ec2.add_client_error(operation, code, "gone", http_status_code=400)
+        arn = f"arn:aws:ec2:{REGION}::snapshot/{staging_id}"
+    else:
+        rds = stubs.on("rds", REGION)
+        rds.add_response(
+            "describe_db_snapshots",
+            {"DBSnapshots": [rds_row(staging_id, REGION, "available", staging_tags(task))]},
+        )
+        rds.add_response("modify_db_snapshot_attribute", {})
+        rds.add_client_error(operation, code, "gone", http_status_code=404)
+        arn = f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:{staging_id}"
+    event = received_notice(BACKUP, staging_id)
+    event["detail"]["staging_arn"] = arn
+    rt = runtime(cross_account_config(), stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 0
+
+
+def test_copy_failed_is_counted_once_the_copy_task_is_dead_lettered(stubs: Stubs) -> None:
+    # The dead-letter send fails: the record comes back, and CopyFailed (whose alarm says the
+    # copy task is in the dead-letter queue) is counted when it is, once.
+    event = fixture("ebs_copy_snapshot_failed")
+    task = ebs_task()
+    copy_id = "snap-0aaaa1111bbbb2222"
+    tags = {
+        TAG_MANAGED_BY: "kmskit-snapshots",
+        TAG_REPLICATOR: "Source-Replicate",
+        TAG_ROLE: "replica",
+        **task.origin.tags(),
+    }
+    row = {
+        "SnapshotId": copy_id,
+        "OwnerId": SOURCE,
+        "State": "error",
+        "StateMessage": "Given key ID is not accessible",
+        "KmsKeyId": DEST_KEY,
+        "Tags": tag_list(tags),
+    }
+    ec2 = stubs.on("ec2", OTHER)
+    ec2.add_response("describe_snapshots", {"Snapshots": [row]}, {"SnapshotIds": [copy_id]})
+    stubs.on("sqs", REGION).add_client_error("send_message", "InternalError", "later", 500)
+    rt = runtime(replicator_config(), stubs)
+    message = record(event)
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    assert metrics(rt, "CopyFailed") == 0
+    ec2.add_response("describe_snapshots", {"Snapshots": [row]}, {"SnapshotIds": [copy_id]})
+    redrive = task.with_action("copy", SnapshotRef("EBS", copy_id, OTHER, SOURCE)).to_json()
+    expect_dead_letter(stubs, redrive, Contains("Given key ID"), "KeyNotAccessible", count=2)
+    assert rt.process([record(event, receive_count=2)]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopyFailed") == 1
