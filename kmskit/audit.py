@@ -19,6 +19,12 @@ delivery date, so calls from the last minutes of a day sit in the next day's fol
 ``since..until`` therefore reads the folders ``since`` to ``until + 1 day`` and keeps the records
 whose ``eventTime`` falls inside the range.
 
+A log file is decompressed as it is downloaded, never past :data:`MAX_LOG_FILE_BYTES`: one that
+decompresses to more is not a CloudTrail log file (a gzip bomb decompresses to gigabytes) and
+fails the run (:class:`~kmskit.errors.IntegrityError`). A log file that is listed but gone when
+it is read (expired by a lifecycle rule during a long audit) is skipped, reported to ``warn``
+and counted in :attr:`AuditStats.skipped`.
+
 The same call can be in the bucket more than once: KMS logs a cross-account call in the caller's
 account and in the key owner's account (two records, one ``sharedEventID``, two ``eventID`` values),
 and an organization trail and an account trail delivering to the same bucket write the same
@@ -35,6 +41,7 @@ import gzip
 import io
 import json
 import re
+import sys
 import tempfile
 import zlib
 from collections import deque
@@ -51,6 +58,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
     ResponseStreamingError,
 )
+from tqdm import tqdm
 
 from kmskit.aws_names import ACCOUNT_ID, REGION, check_accounts, check_regions
 from kmskit.errors import (
@@ -84,6 +92,14 @@ BODY_ERRORS = (IncompleteReadError, ReadTimeoutError, ResponseStreamingError)
 DEFAULT_READ_ATTEMPTS = 3  # botocore's standard retry mode
 # Held-back records (see AuditReader.run) move from memory to a temporary file beyond this.
 HOLD_IN_MEMORY = 8 * 1024 * 1024
+MIB = 1024 * 1024
+# A CloudTrail log file holds a few minutes of one account's calls in one Region, far less than
+# this uncompressed; one that decompresses to more is not CloudTrail's (a gzip bomb turns a few
+# MB into gigabytes). Each worker holds at most this much of one file (docs/audit.md).
+MAX_LOG_FILE_BYTES = 256 * MIB
+READ_CHUNK = MIB  # decompressed bytes taken from a log file at a time
+# --days: more than ten years back is a typo (7000 for 700); --since reads any range.
+MAX_DAYS = 3660
 
 CSV_FIELDS = (
     "eventTime",
@@ -158,9 +174,9 @@ class DateRange:
 
     @classmethod
     def last_days(cls, days: int, *, until: date | None = None) -> DateRange:
-        """The ``days`` days up to and including ``until`` (default: today, UTC)."""
-        if days < 1:
-            raise UsageError(f"'--days' must be at least 1. Received: {days}")
+        """The ``days`` days up to and including ``until`` (default: today, UTC); ``days`` is
+        1 to :data:`MAX_DAYS` (:func:`check_days`)."""
+        check_days(days)
         end = until or datetime.now(UTC).date()
         try:
             since = end - timedelta(days=days - 1)
@@ -183,6 +199,27 @@ class DateRange:
     def contains(self, moment: datetime) -> bool:
         start, end = self.bounds()
         return start <= moment < end
+
+
+def check_days(days: Any) -> int:
+    """``days`` if it is a number of days 1 to :data:`MAX_DAYS`; otherwise a
+    :class:`~kmskit.errors.UsageError` naming ``--days`` and the value."""
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
+        raise UsageError(
+            f"'--days' must be 1-{MAX_DAYS} (ten years; give --since for a longer range). "
+            f"Received: {days!r}"
+        )
+    return days
+
+
+def day_count(value: str) -> int:
+    """The ``type`` of ``--days``: a whole number 1 to :data:`MAX_DAYS`, refused with a
+    :class:`~kmskit.errors.UsageError` naming ``--days`` while the arguments are parsed."""
+    try:
+        days = int(value)
+    except ValueError:
+        return check_days(value)  # raises, showing the text received
+    return check_days(days)
 
 
 def day_prefixes(
@@ -340,6 +377,55 @@ def principal_of(record: dict[str, Any]) -> str:
     return str(identity.get("type") or "Unknown")
 
 
+# What principal_of prints, and what RecordFilter matches a --principal against:
+# - an identity ARN (userIdentity.arn): IAM user or root, assumed-role session, federated user;
+#   a role's ARN (sessionContext.sessionIssuer.arn) for all its sessions. IAM names and paths
+#   are printable ASCII without blanks, and a role name has no "/";
+_IAM_NAME = r"[!-.0-~]+"
+_IAM_PATH_NAME = r"[!-~]+"
+PRINCIPAL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(?:"
+    rf"iam::[0-9]{{12}}:(?:root|user/{_IAM_PATH_NAME}|role/{_IAM_PATH_NAME})"
+    rf"|sts::[0-9]{{12}}:(?:assumed-role/{_IAM_NAME}/{_IAM_PATH_NAME}"
+    rf"|federated-user/{_IAM_PATH_NAME})"
+    r")\Z"
+)
+# - an AWS service (userIdentity.invokedBy), by its DNS-like name such as s3.amazonaws.com, or
+#   "AWS Internal" (CloudTrail's name for AWS itself, as in key rotation records);
+SERVICE_NAME = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+\Z")
+AWS_INTERNAL = "AWS Internal"
+# - a caller with no ARN: <identity type>:<account>, such as AWSAccount:444455556666, or the
+#   identity type alone when the record has no account either (CloudTrail userIdentity types).
+TYPED_ACCOUNT = re.compile(r"^[A-Z][A-Za-z]*:[0-9]{12}\Z")
+IDENTITY_TYPES = frozenset(
+    {
+        "Root", "IAMUser", "AssumedRole", "Role", "FederatedUser", "Directory", "AWSAccount",
+        "AWSService", "IdentityCenterUser", "SAMLUser", "WebIdentityUser", "Unknown",
+    }
+)  # fmt: skip
+
+
+def principal_reference(value: str, argument: str = "--principal") -> str:
+    """``value`` if it has the form of a principal the audit reports (:func:`principal_of`)
+    and matches (:class:`RecordFilter`); otherwise a :class:`~kmskit.errors.UsageError` naming
+    ``argument``. The ``type`` of ``--principal``: a role name, a key ARN or ``S3`` in its place
+    would match no record and report that no one used the key."""
+    if (
+        PRINCIPAL_ARN.match(value)
+        or SERVICE_NAME.match(value)
+        or value == AWS_INTERNAL
+        or TYPED_ACCOUNT.match(value)
+        or value in IDENTITY_TYPES
+    ):
+        return value
+    raise UsageError(
+        f"'{argument}' must be a principal as the report prints it: an IAM role, user or root "
+        "ARN, an STS assumed-role or federated-user ARN, an AWS service name such as "
+        "s3.amazonaws.com (or 'AWS Internal'), or AWSAccount:<12-digit account ID>. "
+        f"Received: {value!r}"
+    )
+
+
 def caller_account(record: dict[str, Any]) -> str | None:
     account = _identity(record).get("accountId")
     return account if isinstance(account, str) else None
@@ -352,7 +438,8 @@ class RecordFilter:
     Args:
         key_arns: key ARNs (resolve aliases and key IDs with :func:`resolve_key` first).
         principals: ARNs matched against the session's role, the identity ARN or the AWS
-            service name.
+            service name, or principals as :func:`principal_of` prints them (check their form
+            with :func:`principal_reference`).
         event_names: e.g. ``Decrypt``, ``GenerateDataKey``.
         caller_accounts: accounts of the callers (``userIdentity.accountId``).
     """
@@ -457,18 +544,26 @@ def event_identity(record: dict[str, Any]) -> str | None:
 @dataclass
 class AuditStats:
     """What a run read: the day prefixes listed, objects and records read, records kept
-    (``matched``, each call once) and copies of an already kept call skipped (``duplicates``)."""
+    (``matched``, each call once), copies of an already kept call skipped (``duplicates``) and
+    the ``s3://`` URIs of log files listed but gone when read (``skipped``: not in the
+    report)."""
 
     prefixes: list[str] = field(default_factory=list)
     objects: int = 0
     records: int = 0
     matched: int = 0
     duplicates: int = 0
+    skipped: list[str] = field(default_factory=list)
 
 
 T = TypeVar("T")
 R = TypeVar("R")
 RecordSink = Callable[[dict[str, Any], list[str]], None]
+
+
+def warn_on_stderr(text: str) -> None:
+    """``kmskit: warning: <text>`` on stderr, above a progress bar if one is shown."""
+    tqdm.write(f"kmskit: warning: {text}", file=sys.stderr)
 
 
 class AuditReader:
@@ -479,6 +574,8 @@ class AuditReader:
         workers: 1-64 concurrent S3 requests. Default: 8.
         page_size: keys per ``ListObjectsV2`` page. Default: 1000 (the S3 maximum).
         progress: show a progress bar (None: only when stderr is a terminal).
+        warn: called with a message for each log file skipped (listed, but gone when read).
+            Default: :func:`warn_on_stderr`.
     """
 
     def __init__(
@@ -488,11 +585,13 @@ class AuditReader:
         workers: int = DEFAULT_WORKERS,
         page_size: int = LIST_PAGE_SIZE,
         progress: bool | None = None,
+        warn: Callable[[str], None] = warn_on_stderr,
     ) -> None:
         self.s3 = s3
         self.workers = check_workers(workers)
         self.page_size = page_size
         self.progress = progress
+        self.warn = warn
 
     # --- discovery -------------------------------------------------------------------------
 
@@ -565,23 +664,54 @@ class AuditReader:
         attempts = retries.get("total_max_attempts")
         return attempts if isinstance(attempts, int) and attempts >= 1 else DEFAULT_READ_ATTEMPTS
 
-    def read_records(self, location: LogLocation, key: str) -> list[dict[str, Any]]:
-        """The ``Records`` of one log object."""
+    def read_records(self, location: LogLocation, key: str) -> list[dict[str, Any]] | None:
+        """The ``Records`` of one log object; None when it is gone (``NoSuchKey``: deleted
+        since it was listed, e.g. expired by a lifecycle rule).
+
+        The object is decompressed as it is downloaded, and never past
+        :data:`MAX_LOG_FILE_BYTES`: beyond that it is refused
+        (:class:`~kmskit.errors.IntegrityError` naming the object and the limit)."""
+        text = self._download(location, key)
+        return None if text is None else self._records(location, key, text)
+
+    def _download(self, location: LogLocation, key: str) -> bytearray | None:
+        """The object decompressed (:func:`gunzip_at_most`); None when it is gone. A body
+        that breaks off is fetched again, up to :meth:`read_attempts` times."""
         attempts = self.read_attempts()
+        limit = MAX_LOG_FILE_BYTES
         for attempt in range(1, attempts + 1):
             try:
-                body = self.s3.get_object(Bucket=location.bucket, Key=key)["Body"].read()
-                break
+                response = self.s3.get_object(Bucket=location.bucket, Key=key)
             except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "NoSuchKey":
+                    return None
                 raise from_client_error(error, f"read {location.uri(key)}") from error
-            except BODY_ERRORS as error:
+            try:
+                with closing(response["Body"]) as body:
+                    text = gunzip_at_most(body, limit)
+                break
+            except BODY_ERRORS as error:  # before OSError: ReadTimeoutError is one
                 if attempt == attempts:
                     raise KmskitError(
                         f"could not read {location.uri(key)}: {error} (tried {attempts} times)"
                     ) from error
+            except (OSError, EOFError, zlib.error) as error:
+                raise IntegrityError(
+                    f"{location.uri(key)} is not a gzip-compressed CloudTrail log file: {error}"
+                ) from error
+        if text is None:
+            raise IntegrityError(
+                f"{location.uri(key)} decompresses to more than {_size(limit)}, the limit "
+                "for a CloudTrail log file: CloudTrail did not write it (a gzip bomb?). Find "
+                "out who did; --since/--until, --account or --log-region can leave it out of "
+                "the audit"
+            )
+        return text
+
+    def _records(self, location: LogLocation, key: str, text: bytearray) -> list[dict[str, Any]]:
         try:
-            document = json.loads(gzip.decompress(body))
-        except (OSError, EOFError, zlib.error, ValueError) as error:
+            document = json.loads(text)
+        except ValueError as error:
             raise IntegrityError(
                 f"{location.uri(key)} is not a gzip-compressed CloudTrail log file: {error}"
             ) from error
@@ -678,10 +808,18 @@ class AuditReader:
         )
         start, end = date_range.bounds()
         with bar, closing(listings), closing(reading), _OncePerCall(sink, stats) as once:
-            for (_, last_of_folder), records in reading:
-                stats.objects += 1
-                stats.records += len(records)
-                for record in records:
+            for (key, last_of_folder), records in reading:
+                if records is None:
+                    uri = location.uri(key)
+                    stats.skipped.append(uri)
+                    self.warn(
+                        f"{uri} was listed but is gone (deleted since, e.g. expired by a "
+                        "lifecycle rule): skipped, its records are not in the report"
+                    )
+                else:
+                    stats.objects += 1
+                    stats.records += len(records)
+                for record in records or ():
                     moment = parse_event_time(record.get("eventTime"))
                     if moment is None or not start <= moment < end:
                         continue
@@ -740,6 +878,25 @@ class _OncePerCall:
             record, keys = json.loads(line)
             if self._seen[str(event_identity(record))]:
                 self._sink(record, keys)
+
+
+def gunzip_at_most(stream: Any, limit: int) -> bytearray | None:
+    """The gzip data read from ``stream`` (its members one after the other, as
+    :func:`gzip.decompress`), decompressed a chunk at a time as it is read; None as soon as
+    it holds more than ``limit`` bytes, having decompressed at most ``limit + 1`` (and read
+    only the compressed bytes those need). Raises what :mod:`gzip` raises for data that is
+    not gzip, and what ``stream.read`` raises."""
+    data = bytearray()
+    with gzip.GzipFile(fileobj=stream, mode="rb") as gunzip:
+        while chunk := gunzip.read(min(READ_CHUNK, limit + 1 - len(data))):
+            data += chunk
+            if len(data) > limit:
+                return None
+    return data
+
+
+def _size(count: int) -> str:
+    return f"{count // MIB} MiB" if count % MIB == 0 else f"{count} bytes"
 
 
 def check_workers(workers: Any) -> int:
@@ -920,5 +1077,7 @@ def summary_json(summary: UsageSummary, stats: AuditStats) -> str:
         "recordsRead": stats.records,
         "recordsMatched": stats.matched,
         "duplicatesSkipped": stats.duplicates,
+        "objectsSkipped": len(stats.skipped),
+        "skippedObjects": stats.skipped,
     }
     return json.dumps(document, indent=2) + "\n"

@@ -77,8 +77,8 @@ def common_options() -> argparse.ArgumentParser:
         "-q",
         "--quiet",
         action="store_true",
-        help="no progress bars and no 'kmskit: ...' summary line on stderr (errors are "
-        "still reported)",
+        help="no progress bars and no 'kmskit: ...' summary line on stderr (errors and "
+        "warnings, such as a skipped file, are still reported)",
     )
     return parser
 

@@ -12,6 +12,7 @@ from typing import Any
 from kmskit._io import atomic_output
 from kmskit.audit import (
     DEFAULT_WORKERS,
+    MAX_DAYS,
     MAX_WORKERS,
     AuditReader,
     AuditStats,
@@ -23,7 +24,9 @@ from kmskit.audit import (
     RecordSink,
     UsageSummary,
     check_workers,
+    day_count,
     key_reference,
+    principal_reference,
     resolve_key,
     summary_json,
     summary_table,
@@ -79,9 +82,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     when.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="last day (default: today)")
     when.add_argument(
         "--days",
-        type=int,
+        type=day_count,
         metavar="N",
-        help=f"the N days up to --until (default: {DEFAULT_DAYS}; not with --since)",
+        help=f"the N days up to --until, 1-{MAX_DAYS} (default: {DEFAULT_DAYS}; not with "
+        "--since, which reads any range)",
     )
     what = parser.add_argument_group("filters (repeat an option to allow several values)")
     what.add_argument(
@@ -97,9 +101,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--principal",
         action="append",
         default=[],
+        type=principal_reference,
         metavar="ARN",
-        help="role, user, assumed-role or federated-user ARN, or an AWS service name "
-        "(s3.amazonaws.com)",
+        help="role, user, root, assumed-role or federated-user ARN, an AWS service name "
+        "(s3.amazonaws.com), or AWSAccount:ID: a principal as the report prints it",
     )
     what.add_argument(
         "--event",
@@ -213,10 +218,16 @@ def run(args: argparse.Namespace) -> int:
                 stream.flush()
                 stream.detach()
     if not args.quiet:
+        # Each skipped file was named in a warning as it was met (also with --quiet).
+        skipped = (
+            f"; {len(stats.skipped)} log files skipped (listed, but gone when read)"
+            if stats.skipped
+            else ""
+        )
         print(
             f"kmskit: {date_range.since}..{date_range.until}: read {stats.objects} log files "
             f"({stats.records} records) from {len(stats.prefixes)} day folders; "
-            f"{stats.matched} records matched, {stats.duplicates} duplicates skipped",
+            f"{stats.matched} records matched, {stats.duplicates} duplicates skipped{skipped}",
             file=sys.stderr,
         )
     return EXIT_OK

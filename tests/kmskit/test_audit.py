@@ -1014,14 +1014,14 @@ def test_workers_are_validated(workers: Any, message: str) -> None:
 def test_date_range_checks() -> None:
     with pytest.raises(UsageError, match="'--since' must not be after '--until'"):
         DateRange(date(2026, 11, 5), date(2026, 11, 4))
-    with pytest.raises(UsageError, match=r"'--days' must be at least 1\. Received: 0"):
+    with pytest.raises(UsageError, match=r"'--days' must be 1-3660 \(ten .*\. Received: 0\Z"):
         DateRange.last_days(0)
     with pytest.raises(UsageError) as error:
         DateRange(date(2026, 11, 5), date.max)
     assert str(error.value) == "'--until' must be before 9999-12-31. Received: 9999-12-31"
     with pytest.raises(UsageError) as error:
-        DateRange.last_days(10_000_000, until=date(2026, 11, 8))
-    assert str(error.value) == "'--days' reaches back before 0001-01-01. Received: 10000000"
+        DateRange.last_days(10, until=date(1, 1, 5))
+    assert str(error.value) == "'--days' reaches back before 0001-01-01. Received: 10"
     week = DateRange.last_days(7, until=date(2026, 11, 8))
     assert week == WEEK
     assert week.folder_days()[0] == date(2026, 11, 2)
@@ -1309,11 +1309,12 @@ def test_cli_csv_keeps_the_encryption_context(aws: Any, tmp_path: Path) -> None:
         (["--workers", "0"], "'--workers' must be 1-64. Received: 0"),
         (["--since", "2026-11-05", "--until", "2026-11-01"], "'--since' must not be after"),
         (["--since", "2026-11-01", "--days", "3"], "'--days' must not be given together"),
-        (["--days", "0"], "'--days' must be at least 1. Received: 0"),
+        (["--days", "0"], "'--days' must be 1-3660 (ten years; give --since for a longer"),
         (["--account", "12345"], "'--account' must be a 12-digit account ID"),
         (["--log-region", "europe"], "'--log-region' must be an AWS Region name"),
         (["--key", "app-data"], "'--key' must be a key ARN, a key ID, an alias name"),
-        (["--days", "10000000"], "'--days' reaches back before 0001-01-01. Received: 10000000"),
+        (["--days", "10000000"], "'--days' must be 1-3660 (ten years; give --since for a longer"),
+        (["--until", "0001-01-05", "--days", "10"], "'--days' reaches back before 0001-01-01."),
         (["--until", "9999-12-31"], "'--until' must be before 9999-12-31. Received: 9999-12-31"),
     ],
 )
