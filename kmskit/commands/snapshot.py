@@ -27,7 +27,13 @@ from kmskit.errors import (
     from_client_error,
 )
 from kmskit.progress import progress_bar
-from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo, client_factory, copy_refusal
+from kmskit.snapshots.engine import (
+    SnapshotEngine,
+    SnapshotInfo,
+    client_factory,
+    copy_refusal,
+    source_failure,
+)
 from kmskit.snapshots.model import (
     Kind,
     Origin,
@@ -36,7 +42,13 @@ from kmskit.snapshots.model import (
     SnapshotRef,
     valid_snapshot_id,
 )
-from kmskit.snapshots.outcomes import KEY_CODES, DeadLetterError, RetryableError, StepError
+from kmskit.snapshots.outcomes import (
+    KEY_CODES,
+    SOURCE_FAILED,
+    DeadLetterError,
+    RetryableError,
+    StepError,
+)
 
 _ACCESS_CODES = {"AccessDenied", "UnauthorizedOperation", "AccessDeniedException", *KEY_CODES}
 _NOT_FOUND_CODES = {
@@ -115,8 +127,9 @@ def _fail(problem: StepError) -> KmskitError:
         return AccessDeniedError(problem.reason)
     if problem.code in _NOT_FOUND_CODES:
         return NotFoundError(problem.reason)
-    if problem.code == "PreviousCopyFailed":
-        # A failed copy of another replicator holds the name: the state forbids the copy.
+    if problem.code in ("PreviousCopyFailed", SOURCE_FAILED):
+        # A failed copy of another replicator holds the name, or the source itself failed: the
+        # state forbids the copy.
         return ConflictError(problem.reason)
     return KmskitError(problem.reason)
 
@@ -195,6 +208,10 @@ def run_copy(args: argparse.Namespace) -> int:
 
 def _copy(engine: SnapshotEngine, args: argparse.Namespace, region: str) -> int:
     source = _resolve(engine, args.snapshot, region)
+    failure = source_failure(source)
+    if failure is not None:
+        # Never becomes available: not "try again later" (exit 6) as for a pending snapshot.
+        raise _fail(DeadLetterError(failure, SOURCE_FAILED))
     if source.state != "available":
         raise ThrottledError(f"{source.ref.arn} is {source.state}; copy it once it is available")
     refusal = copy_refusal(source)

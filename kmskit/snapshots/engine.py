@@ -15,7 +15,11 @@ copy of a lost race is left to the replication sweep, which keeps the lowest ID.
 
 Unencrypted Aurora cluster snapshots cannot be copied with a key (CopyDBClusterSnapshot refuses
 ``KmsKeyId`` for them) and a copy without one would stay unencrypted, so they are never copied:
-:func:`copy_refusal` names the reason for callers that have described the source.
+:func:`copy_refusal` names the reason for callers that have described the source. A source in a
+failed state (EBS ``error``, RDS ``failed`` ...) never becomes available by itself: callers that
+describe a source stop at once with the reason :func:`source_failure` gives (code
+:data:`~kmskit.snapshots.outcomes.SOURCE_FAILED`), instead of waiting for it as for a source
+that is still being created.
 """
 
 from __future__ import annotations
@@ -87,6 +91,9 @@ class SnapshotInfo:
     message: str = ""
     copied_from_region: str | None = None
     """For an RDS/Aurora copy: the Region it was copied from (the service reports it)."""
+    status: str = ""
+    """The service's own word for the state (EBS ``State``, RDS/Aurora ``Status``), which
+    ``state`` sums up: ``error`` and ``recoverable`` are both ``failed``, say."""
 
     @property
     def managed(self) -> bool:
@@ -699,6 +706,7 @@ class SnapshotEngine:
             tags=tag_dict(row.get("Tags")),
             description=row.get("Description", ""),
             message=row.get("StateMessage", ""),
+            status=str(row.get("State", "")),
         )
 
     def _rds_state(self, status: str) -> State:
@@ -725,6 +733,7 @@ class SnapshotEngine:
             tags=tag_dict(row.get("TagList")),
             message=row.get("Status", ""),
             copied_from_region=row.get("SourceRegion"),
+            status=str(row.get("Status", "")),
         )
 
     def _aurora_info(self, row: dict[str, Any], region: str) -> SnapshotInfo:
@@ -743,6 +752,7 @@ class SnapshotEngine:
             tags=tag_dict(row.get("TagList")),
             message=row.get("Status", ""),
             copied_from_region=_region_of(row.get("SourceDBClusterSnapshotArn")),
+            status=str(row.get("Status", "")),
         )
 
 
@@ -766,6 +776,24 @@ def copy_refusal(source: SnapshotInfo) -> str | None:
             "encrypted on copy: restore it into an encrypted cluster and snapshot that instead"
         )
     return None
+
+
+def source_failure(source: SnapshotInfo) -> str | None:
+    """Why ``source`` is never copied because of its state, or None.
+
+    A snapshot in a failed state (EBS ``error`` or ``recoverable``, RDS/Aurora ``failed``,
+    ``incompatible-restore`` ...) does not become available by itself, so waiting for it as for
+    a snapshot still being created (``pending``, ``creating``) would only retry until the retries
+    run out. The reason names the snapshot, its state and the service's message, if any.
+    """
+    if source.state != "failed":
+        return None
+    status = source.status or source.state
+    detail = f" ({source.message})" if source.message and source.message != status else ""
+    return (
+        f"the source snapshot {source.ref.arn} is in state '{status}'{detail}, a failed state "
+        "it does not leave by itself: it is not copied (take a new snapshot)"
+    )
 
 
 def _region_of(arn: str | None) -> str | None:

@@ -69,6 +69,8 @@ KEY_CODES = frozenset(
         "KeyUnavailableException",
     }
 )
+# A source snapshot in a failed state (EBS error, RDS failed): it never becomes available.
+SOURCE_FAILED = "SourceSnapshotFailed"
 # Failure messages of an asynchronous copy that mean the key is unusable.
 KEY_FAILURE_MESSAGES = ("Given key ID is not accessible", "KMS key", "kms key")
 

@@ -14,8 +14,8 @@ Each record is handled on its own:
   and reported as a batch item failure, so SQS delivers it again later; on its last allowed
   receive it goes to the dead-letter queue with the reason instead of being dropped by the
   redrive policy;
-* :class:`DeadLetterError` (unusable key, failed copy, access denied) -> sent to the dead-letter
-  queue with the reason at once;
+* :class:`DeadLetterError` (unusable key, failed copy, a source in a failed state, access
+  denied) -> sent to the dead-letter queue with the reason at once;
 * anything else (a bug, also one outside the workflow, in reading the message) -> batch item
   failure of that record only (never of the whole batch), retried like throttling.
 
@@ -96,6 +96,8 @@ class Runtime:
         self._waiting: dict[str, float] = {}
         self._waits_in_batch: dict[str, str] = {}
         self._record_id = ""
+        # record ID -> metrics counted once that record is done (None: not in a batch).
+        self._metrics_when_done: dict[str, list[str]] | None = None
         self.engine = SnapshotEngine(
             self.clients,
             account=self.config.account,
@@ -108,7 +110,14 @@ class Runtime:
             queue_url=self.config.queue_url,
             dead_letter_queue_url=self.config.dead_letter_queue_url,
         )
-        self.workflow = Workflow(self.config, self.engine, self.outbox, self.log, clock=self.clock)
+        self.workflow = Workflow(
+            self.config,
+            self.engine,
+            self.outbox,
+            self.log,
+            clock=self.clock,
+            count_when_done=self._count_when_done,
+        )
 
     @classmethod
     def from_env(cls, *, max_attempts: int | None = LAMBDA_MAX_ATTEMPTS) -> Runtime:
@@ -131,6 +140,7 @@ class Runtime:
         started: set[str] = set()
         self.outbox.begin()
         self._waits_in_batch = {}
+        self._metrics_when_done = {}
         for index, record in enumerate(records):
             message_id = record["messageId"]
             if remaining_millis is not None and remaining_millis() < RESERVE_MILLIS:
@@ -169,7 +179,25 @@ class Runtime:
             if record_id in unsent:
                 self._waiting.pop(key, None)  # its wait was not queued: not waiting after all
         failed = self._failures(records, first_of, outcome, started, unsent)
+        self._count_done(outcome, unsent)
         return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    def _count_when_done(self, name: str) -> None:
+        """Count metric ``name`` for the record being handled once it is done (outside a batch:
+        at once)."""
+        if self._metrics_when_done is None:
+            self.log.metric(name, self.config.replicator_id)
+            return
+        self._metrics_when_done.setdefault(self._record_id, []).append(name)
+
+    def _count_done(self, outcome: dict[str, bool], unsent: set[str]) -> None:
+        """Count the metrics of the records that are done: deleted from the queue with every
+        next step queued. A record handed back is handled again and counts then, once."""
+        waiting, self._metrics_when_done = self._metrics_when_done or {}, None
+        for record_id, names in waiting.items():
+            if outcome.get(record_id) and record_id not in unsent:
+                for name in names:
+                    self.log.metric(name, self.config.replicator_id)
 
     def _failures(
         self,

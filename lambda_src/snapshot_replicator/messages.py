@@ -55,6 +55,11 @@ class Task:
     reply_region: str | None = None
     waits: int = 0
     """How often this copy already waited for a free copy slot."""
+    counts_completion: bool = False
+    """A watch queued by the request that made the copy: it alone counts ``CopiesCompleted``.
+    Every other path to the same copy (a duplicate or redelivered copy task that found it, the
+    watch that task queued, the copy's completion event in its Region) does the next step too,
+    which is idempotent, but does not count it again."""
 
     def to_json(self) -> str:
         return json.dumps({"kmskit": TASK_MARKER, **asdict(self)}, sort_keys=True)
@@ -69,8 +74,15 @@ class Task:
             destination_account=self.destination_account,
         )
 
-    def with_action(self, action: Action, copy: SnapshotRef | None = None) -> Task:
-        return replace(self, action=action, copy=copy if copy is not None else self.copy)
+    def with_action(
+        self, action: Action, copy: SnapshotRef | None = None, *, counts_completion: bool = False
+    ) -> Task:
+        return replace(
+            self,
+            action=action,
+            copy=copy if copy is not None else self.copy,
+            counts_completion=counts_completion,
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Task:
@@ -89,6 +101,9 @@ class Task:
             copy=_ref(data["copy"]) if data.get("copy") else None,
             reply_region=data.get("reply_region"),
             waits=int(data.get("waits", 0)),
+            # Absent from an older version's tasks: a watch it queued does not count (at most
+            # once: it cannot tell whether it made the copy).
+            counts_completion=data.get("counts_completion") is True,
         )
 
 

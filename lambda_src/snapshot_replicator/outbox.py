@@ -21,8 +21,16 @@ from .messages import Task
 
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds limit
 SQS_BATCH = 10
-# PutEvents entry errors worth retrying (PutEventsResultEntry); an entry without a code is too.
-RETRYABLE_ENTRY_CODES = frozenset({"InternalFailure", "ThrottlingException", ""})
+# PutEvents entry errors worth retrying: the two PutEventsResultEntry.ErrorCode documents as
+# retryable (InternalFailure, ThrottlingException), InternalException (EventBridge's name for the
+# same internal error when a whole call fails), and an entry without a code. Every other entry
+# code is permanent (the documented AccessDeniedException, InvalidAccountIdException,
+# InvalidArgument, MalformedDetail, RedactionFailure, NotAuthorizedForSourceException,
+# NotAuthorizedForDetailTypeException, or one not documented yet), except the throttling and
+# transient codes of RETRY_CODES (ServiceUnavailable ...).
+RETRYABLE_ENTRY_CODES = frozenset(
+    {"InternalFailure", "InternalException", "ThrottlingException", ""}
+)
 
 
 class Outbox:
@@ -171,9 +179,8 @@ class Outbox:
             entry = response["Entries"][0]
             code = str(entry.get("ErrorCode", ""))
             reason = f"notify {bus_arn}: {code}: {entry.get('ErrorMessage', '')}"
-            # PutEvents documents InternalFailure and ThrottlingException as the retryable entry
-            # errors; the rest (AccessDeniedException, NotAuthorizedForSourceException,
-            # InvalidArgument ...) fail again however often they are retried.
+            # The rest (AccessDeniedException, NotAuthorizedForSourceException, InvalidArgument
+            # ...) fail again however often they are retried: RETRYABLE_ENTRY_CODES.
             if code in RETRYABLE_ENTRY_CODES or code in RETRY_CODES:
                 raise RetryableError(reason, code)
             raise DeadLetterError(reason, code)

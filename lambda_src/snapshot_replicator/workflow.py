@@ -6,7 +6,9 @@ Replicator (source account):
     copy (staging, cross-account) -> copy into the destination Region with the sharing key
         (a CMK of this account that the target account may use) -> ``watch``.
     watch -> available: replica done; staging shared with the target account and announced on
-        its receiver bus. failed: ``CopyFailed`` metric and dead letter with the reason. gone:
+        its receiver bus (``CopiesCompleted`` is counted by the watch of the request that made
+        the copy only, see :attr:`Task.counts_completion`). failed: ``CopyFailed`` metric and
+        dead letter with the reason. gone:
         done if another live copy of the same source exists (a lost race, a duplicate the sweep
         removed, a redrive that replaced a failed copy), else the copy task is queued again.
     Received (from the target account) -> unshare the staging copy, tag it delivered; the sweep
@@ -23,7 +25,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo, copy_refusal
+from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo, copy_refusal, source_failure
 from kmskit.snapshots.model import (
     DETAIL_RECEIVED,
     DETAIL_SHARED,
@@ -41,6 +43,7 @@ from kmskit.snapshots.model import (
     parse_iso,
 )
 from kmskit.snapshots.outcomes import (
+    SOURCE_FAILED,
     DeadLetterError,
     LimitReachedError,
     RetryableError,
@@ -87,14 +90,26 @@ class Workflow:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         clock: Callable[[], float] = time.monotonic,
+        count_when_done: Callable[[str], None] | None = None,
     ) -> None:
+        """``count_when_done(name)`` counts the metric ``name`` for the message being handled
+        once it is done (the copier: deleted from the queue with its next steps queued, so a
+        message delivered again does not count twice). Default: counted at once."""
         self.config = config
         self.engine = engine
         self.outbox = outbox
         self.log = log
         self.now = now
         self.clock = clock
+        self._count_when_done = count_when_done
         self._saturated: dict[tuple[str, str], float] = {}
+
+    def count_when_done(self, name: str) -> None:
+        """Count metric ``name`` for the message being handled (see ``__init__``)."""
+        if self._count_when_done is not None:
+            self._count_when_done(name)
+        else:
+            self.log.metric(name, self.config.replicator_id)
 
     def handle(self, message: Message) -> str:
         """Do one step; returns what was done. Raises RetryableError or DeadLetterError."""
@@ -135,6 +150,10 @@ class Workflow:
         refusal = copy_refusal(info)
         if refusal:
             raise DeadLetterError(refusal, UNENCRYPTED_AURORA)
+        failure = source_failure(info)
+        if failure:
+            # A failed snapshot never becomes available: waiting would only retry for a day.
+            raise DeadLetterError(failure, SOURCE_FAILED)
         if info.state != "available":
             raise RetryableError(f"{ref.arn} is {info.state}; it is copied once available")
         tasks = self.tasks_for(info)
@@ -207,6 +226,9 @@ class Workflow:
         task = self.received_task(info, reply_region)
         if task is None:
             return f"ignored: {ref.arn} is not a kmskit staging copy"
+        failure = source_failure(info)
+        if failure:
+            raise DeadLetterError(failure, SOURCE_FAILED)
         return self.copy(task)
 
     def received_task(self, info: SnapshotInfo, reply_region: str | None) -> Task | None:
@@ -266,8 +288,10 @@ class Workflow:
             extra_tags=extra,
         )
         if result.created:
+            # At once: a retry of this task finds the copy (created False) and does not count.
             self.log.metric("CopiesStarted", self.config.replicator_id)
-        watch = task.with_action("watch", result.info.ref)
+        # Only the request that made the copy counts its completion (once, whatever else sees it).
+        watch = task.with_action("watch", result.info.ref, counts_completion=result.created)
         if result.info.state == "available":
             return self.advance(watch, result.info)
         if result.info.state == "failed":
@@ -372,7 +396,7 @@ class Workflow:
         """The copy is available: do what comes next for its role (idempotent)."""
         cfg = self.config
         if task.role == "replica":
-            self.log.metric("CopiesCompleted", cfg.replicator_id)
+            self._completed(task)
             return f"copy {info.ref.arn} is available"
         if task.role == "staging":
             account = task.destination_account
@@ -410,8 +434,15 @@ class Workflow:
             detail_type=DETAIL_RECEIVED,
             detail={"staging_arn": task.source.arn, "owner": task.source.account},
         )
-        self.log.metric("CopiesCompleted", cfg.replicator_id)
+        self._completed(task)
         return f"received {info.ref.arn}; {len(onward)} onward copies queued"
+
+    def _completed(self, task: Task) -> None:
+        """Count ``CopiesCompleted`` once per copy: a replica or received copy (a staging copy
+        completes in the receiving account) seen available by the watch of the request that
+        made it, and only once that message is done."""
+        if task.counts_completion:
+            self.count_when_done("CopiesCompleted")
 
 
 __all__ = ["CopyLimitError", "DeadLetterTaskError", "Ignored", "Workflow"]

@@ -283,6 +283,23 @@ def test_a_snapshot_in_progress_is_not_copied_yet(
     assert target_copies() == []
 
 
+def test_a_snapshot_in_the_error_state_is_a_conflict_naming_it_and_its_state(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from moto.ec2.models import ec2_backends  # noqa: PLC0415
+
+    # It never becomes available: not "try again later" (exit 6) as for a pending snapshot.
+    ec2_backends["123456789012"][SOURCE_REGION].snapshots[aws["snapshot"]].status = "error"
+    assert main(copy_args(aws)) == 7
+    err = capsys.readouterr().err
+    assert (
+        f"the source snapshot arn:aws:ec2:{SOURCE_REGION}::snapshot/{aws['snapshot']} is in "
+        "state 'error'" in err
+    )
+    assert "Try again later" not in err
+    assert target_copies() == []
+
+
 def test_the_receiving_account_copies_a_shared_staging_copy_under_its_origin(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -148,6 +148,39 @@ def test_the_same_event_three_times_makes_one_copy(aws: dict[str, Any]) -> None:
     assert metrics(rt, "CopiesStarted") == 1
 
 
+def test_a_copy_every_delivery_of_its_event_sees_done_is_counted_once(
+    aws: dict[str, Any],
+) -> None:
+    # The event delivered again after the copy completed: its copy task finds the copy done
+    # and does the next step again (idempotent); the copy was made and completed once.
+    rt = aws["runtime"]
+    event = created_event(aws["snapshot"])
+    for _ in range(3):
+        assert rt.process([record(event)]) == {"batchItemFailures": []}
+        drain(rt, aws["queue"])
+    assert len(copies()) == 1
+    assert metrics(rt, "CopiesStarted") == 1
+    assert metrics(rt, "CopiesCompleted") == 1
+
+
+def test_a_source_in_the_error_state_is_dead_lettered_with_the_reason(
+    aws: dict[str, Any],
+) -> None:
+    # It never becomes available: dead-lettered on its first receive, not retried for a day.
+    ec2_backends[MOTO_ACCOUNT][REGION].snapshots[aws["snapshot"]].status = "error"
+    rt = aws["runtime"]
+    assert rt.process([record(created_event(aws["snapshot"]))]) == {"batchItemFailures": []}
+    (dead,) = dead_letters(aws["dlq"])
+    attributes = dead["MessageAttributes"]
+    assert attributes["error_code"]["StringValue"] == "SourceSnapshotFailed"
+    assert (
+        f"the source snapshot arn:aws:ec2:{REGION}::snapshot/{aws['snapshot']} is in state "
+        "'error'" in attributes["reason"]["StringValue"]
+    )
+    assert drain(rt, aws["queue"]) == []
+    assert copies() == []
+
+
 def test_three_deliveries_in_one_batch_make_one_copy(aws: dict[str, Any]) -> None:
     rt = aws["runtime"]
     event = created_event(aws["snapshot"])

@@ -245,8 +245,9 @@ def test_db_snapshot_already_exists_counts_as_success(stubs: Stubs) -> None:
     )
     rt = runtime(replicator_config(), stubs)
     assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    # Found, not made: the request that made the copy counted it (started and completed).
     assert metrics(rt, "CopiesStarted") == 0
-    assert metrics(rt, "CopiesCompleted") == 1
+    assert metrics(rt, "CopiesCompleted") == 0
 
 
 def ebs_task(role: str = "replica") -> Task:
@@ -348,12 +349,14 @@ def test_throttling_comes_back_later(
     assert metrics(rt, "DeadLettered") == 0
 
 
-def expect_dead_letter(stubs: Stubs, body: Any, reason: Any, code: str, count: int = 1) -> None:
+def expect_dead_letter(
+    stubs: Stubs, body: Any, reason: Any, code: str, count: int = 1, queue_url: str = DLQ_URL
+) -> None:
     stubs.on("sqs", REGION).add_response(
         "send_message",
         {"MessageId": "dlq-1"},
         {
-            "QueueUrl": DLQ_URL,
+            "QueueUrl": queue_url,
             "MessageBody": body,
             "MessageAttributes": {
                 "reason": {"DataType": "String", "StringValue": reason},
@@ -1583,6 +1586,216 @@ def test_a_source_not_yet_available_is_retried(stubs: Stubs) -> None:
     assert rt.process([message]) == {
         "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
     }
+
+
+@pytest.mark.parametrize(
+    ("fixture_name", "operation", "rows", "source_arn", "state"),
+    [
+        (
+            "ebs_create_snapshot",
+            "describe_snapshots",
+            {
+                "Snapshots": [
+                    {
+                        "SnapshotId": "snap-01234567",
+                        "OwnerId": SOURCE,
+                        "State": "error",
+                        "StateMessage": "Snapshot creation failed",
+                        "Tags": tag_list({"backup": "replicate"}),
+                    }
+                ]
+            },
+            f"arn:aws:ec2:{REGION}::snapshot/snap-01234567",
+            "'error' (Snapshot creation failed)",
+        ),
+        (
+            "rds_manual_snapshot_created",
+            "describe_db_snapshots",
+            {
+                "DBSnapshots": [
+                    rds_row("orders-before-upgrade", REGION, "failed", {"backup": "replicate"})
+                ]
+            },
+            f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:orders-before-upgrade",
+            "'failed'",
+        ),
+        (
+            "aurora_manual_snapshot_created",
+            "describe_db_cluster_snapshots",
+            {"DBClusterSnapshots": [{**aurora_source(encrypted=True), "Status": "failed"}]},
+            f"arn:aws:rds:{REGION}:{SOURCE}:cluster-snapshot:ledger-nightly",
+            "'failed'",
+        ),
+    ],
+)
+def test_a_source_in_a_failed_state_is_dead_lettered_at_once(
+    stubs: Stubs,
+    fixture_name: str,
+    operation: str,
+    rows: dict[str, Any],
+    source_arn: str,
+    state: str,
+) -> None:
+    # A failed snapshot never becomes available: retried like a pending one, it came back for
+    # about 19 hours before it reached the dead-letter queue.
+    event = fixture(fixture_name)
+    stubs.on("ec2" if operation == "describe_snapshots" else "rds", REGION).add_response(
+        operation, rows
+    )
+    expect_dead_letter(
+        stubs,
+        json.dumps(event),
+        Contains(f"the source snapshot {source_arn} is in state {state}", "it is not copied"),
+        "SourceSnapshotFailed",
+    )
+    rt = runtime(replicator_config(), stubs)
+    # First receive: no change_message_visibility (a retry) and nothing queued; the stubber
+    # refuses any call not listed above.
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 1
+    assert ("ec2", OTHER) not in stubs.clients
+    assert ("rds", OTHER) not in stubs.clients
+
+
+def test_a_shared_snapshot_in_a_failed_state_is_dead_lettered_at_once(stubs: Stubs) -> None:
+    staging = "kmskit-s-orders-before-upgrade-0123456789abcdef"
+    arn = f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:{staging}"
+    event = shared_notice(arn, "6a7e8feb-b491-4cf7-a9f1-bf3703467721")
+    stubs.on("rds", REGION).add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [rds_row(staging, REGION, "failed")]},
+        {"DBSnapshotIdentifier": arn, "IncludeShared": True},
+    )
+    config = receiver_config()
+    expect_dead_letter(
+        stubs,
+        json.dumps(event),
+        Contains(f"the source snapshot {arn} is in state 'failed'"),
+        "SourceSnapshotFailed",
+        queue_url=config.dead_letter_queue_url,
+    )
+    rt = runtime(config, stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesStarted") == 0
+
+
+# ------------------------------------------------------- CopiesCompleted: once per copy
+def received_copy_started(stubs: Stubs, rt: Any) -> str:
+    """The receiver copies the staging copy of ``ebs_share_snapshot`` (as snap-0received):
+    returns the body of the watch task that copy queued."""
+    _, _, key = expect_a_shared_ebs_snapshot_not_copied_yet(stubs)
+    ec2 = stubs.on("ec2", REGION)
+    ec2.add_response("copy_snapshot", {"SnapshotId": "snap-0received"})
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_copy_key(key))
+    watch = Captured()
+    expect_sent(stubs, watch, 900, rt.config.queue_url)
+    assert rt.process([record(fixture("ebs_share_snapshot"))]) == {"batchItemFailures": []}
+    (body,) = watch.values
+    return str(body)
+
+
+def expect_received_copy_completed(stubs: Stubs) -> None:
+    """snap-0received, the received copy of ``ebs_share_snapshot``'s staging copy, is done."""
+    origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
+    staging = SnapshotRef("EBS", "snap-0cccc3333dddd4444", REGION, SOURCE)
+    tags = {
+        TAG_MANAGED_BY: "kmskit-snapshots",
+        TAG_REPLICATOR: "Backup-Receive",
+        TAG_ROLE: "received",
+        TAG_STAGING_ARN: staging.arn,
+        TAG_REPLY_REGION: REGION,
+        **origin.tags(),
+    }
+    row = {
+        "SnapshotId": "snap-0received",
+        "OwnerId": BACKUP,
+        "State": "completed",
+        "KmsKeyId": BACKUP_KEY,
+        "Tags": tag_list(tags),
+    }
+    stubs.on("ec2", REGION).add_response(
+        "describe_snapshots", {"Snapshots": [row]}, {"SnapshotIds": ["snap-0received"]}
+    )
+    expect_received_notice(stubs, staging, "e-4")
+
+
+def test_a_copy_its_completion_event_and_its_watch_see_done_is_counted_once(
+    stubs: Stubs,
+) -> None:
+    # A copy in the copier's own Region is reported done twice: by its copySnapshot event and
+    # by its watch task. Both do the next step (idempotent); the copy completed once.
+    rt = runtime(receiver_config(), stubs)
+    watch = received_copy_started(stubs, rt)
+    assert metrics(rt, "CopiesStarted") == 1
+    event = fixture(
+        "ebs_copy_snapshot_succeeded",
+        account=BACKUP,
+        detail={"snapshot_id": f"arn:aws:ec2::{REGION}:snapshot/snap-0received"},
+    )
+    expect_received_copy_completed(stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    expect_received_copy_completed(stubs)
+    assert rt.process([record(watch)]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesCompleted") == 1
+
+
+def test_a_completion_delivered_again_after_its_steps_were_not_queued_is_counted_once(
+    stubs: Stubs,
+) -> None:
+    # The watch sees the received copy done, but SQS does not take its onward copy: the record
+    # is delivered again and does it all again. The copy completed once.
+    onward_key = f"arn:aws:kms:{OTHER}:{BACKUP}:key/b2"
+    config = receiver_config(destinations=[{"region": OTHER, "kms_key_arn": onward_key}])
+    rt = runtime(config, stubs)
+    watch = received_copy_started(stubs, rt)
+    sqs = stubs.on("sqs", REGION)
+    expect_received_copy_completed(stubs)
+    sqs.add_response(
+        "send_message_batch",
+        {
+            "Successful": [],
+            "Failed": [{"Id": "0", "SenderFault": False, "Code": "InternalError"}],
+        },
+    )
+    first = record(watch)
+    assert rt.process([first]) == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
+    assert metrics(rt, "CopiesCompleted") == 0
+    expect_received_copy_completed(stubs)
+    expect_sent(stubs, ANY, 0, config.queue_url)
+    again = {**first, "attributes": {"ApproximateReceiveCount": "2"}}
+    assert rt.process([again]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesCompleted") == 1
+
+
+def test_a_copy_two_deliveries_of_its_task_watch_is_counted_once(stubs: Stubs) -> None:
+    # The copy task was delivered twice (in two batches): one delivery made the copy, the
+    # other found it; each queued a watch, and both watches see the copy available.
+    task = rds_task()
+    target = replica_name(task)
+    rds = stubs.on("rds", OTHER)
+    rds.add_response("copy_db_snapshot", {"DBSnapshot": rds_row(target, OTHER, "creating")})
+    watches = Captured()
+    expect_sent(stubs, watches, 900)
+    rds.add_client_error("copy_db_snapshot", "DBSnapshotAlreadyExists", "exists")
+    rds.add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [rds_row(target, OTHER, "creating")]},
+        {"DBSnapshotIdentifier": target, "IncludeShared": False},
+    )
+    expect_sent(stubs, watches, 900)
+    rt = runtime(replicator_config(), stubs)
+    for _ in range(2):
+        assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    assert len(watches.values) == 2
+    for body in watches.values:
+        rds.add_response(
+            "describe_db_snapshots",
+            {"DBSnapshots": [rds_row(target, OTHER, "available")]},
+            {"DBSnapshotIdentifier": target, "IncludeShared": False},
+        )
+        assert rt.process([record(str(body))]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesStarted") == 1
+    assert metrics(rt, "CopiesCompleted") == 1
 
 
 # ------------------------------------------------------------------ the batch response

@@ -99,6 +99,23 @@ def test_tasks_round_trip() -> None:
     assert parse(task.to_json()) == task
 
 
+def test_only_the_watch_of_the_request_that_made_the_copy_counts_its_completion() -> None:
+    source = SnapshotRef("EBS", "snap-1", "eu-west-1", "111111111111")
+    origin = Origin(source.kind, source.id, source.region, source.account, "2026-11-20T10:00:00Z")
+    task = Task("copy", "replica", source, origin, "eu-central-1", "arn:aws:kms:x:1:key/k")
+    copy = SnapshotRef("EBS", "snap-2", "eu-central-1", "111111111111")
+    watch = task.with_action("watch", copy, counts_completion=True)
+    assert parse(watch.to_json()) == watch
+    # Whatever comes of the watch again (a copy task to redrive or to copy once more) does not.
+    assert watch.with_action("copy").counts_completion is False
+    # An older version's watch does not say: it does not count (never twice).
+    older = json.loads(watch.to_json())
+    del older["counts_completion"]
+    parsed = parse(json.dumps(older))
+    assert isinstance(parsed, Task)
+    assert parsed.counts_completion is False
+
+
 @pytest.mark.parametrize(
     "arn",
     [

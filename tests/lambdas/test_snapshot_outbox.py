@@ -197,3 +197,54 @@ def test_an_event_the_bus_did_not_take_is_retried() -> None:
         )
         with pytest.raises(RetryableError, match=f"notify {bus}: InternalFailure: later"):
             outbox.notify(bus_arn=bus, detail_type="kmskit Snapshot Shared", detail={})
+
+
+def notify_with_entry_error(code: str) -> None:
+    """``Outbox.notify`` with PutEvents answering that its one entry failed with ``code``."""
+    events = client_to_stub("events")
+    outbox = outbox_over(events)
+    bus = f"arn:aws:events:{REGION}:{SOURCE}:event-bus/b"
+    with Stubber(events) as stubber:
+        stubber.add_response(
+            "put_events",
+            {"FailedEntryCount": 1, "Entries": [{"ErrorCode": code, "ErrorMessage": "why"}]},
+        )
+        outbox.notify(bus_arn=bus, detail_type="kmskit Snapshot Shared", detail={})
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # PutEventsResultEntry.ErrorCode's non-retryable errors (botocore's events model).
+        "AccessDeniedException",
+        "InvalidAccountIdException",
+        "InvalidArgument",
+        "MalformedDetail",
+        "RedactionFailure",
+        "NotAuthorizedForSourceException",
+        "NotAuthorizedForDetailTypeException",
+        "SomethingNotDocumentedYet",
+    ],
+)
+def test_an_entry_error_that_fails_again_is_a_dead_letter_with_its_code(code: str) -> None:
+    with pytest.raises(DeadLetterError, match=f": {code}: why$") as raised:
+        notify_with_entry_error(code)
+    assert raised.value.code == code
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # PutEventsResultEntry.ErrorCode's retryable errors, and transient ones by other names.
+        "InternalFailure",
+        "ThrottlingException",
+        "InternalException",
+        "ServiceUnavailable",
+        "",
+    ],
+)
+def test_a_transient_entry_error_is_retried(code: str) -> None:
+    with pytest.raises(RetryableError) as raised:
+        notify_with_entry_error(code)
+    assert type(raised.value) is RetryableError
+    assert raised.value.code == code
