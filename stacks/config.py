@@ -219,6 +219,15 @@ def _field(path: str) -> str:
 
 def _literal_account_id(path: str, value: Any) -> str:
     """A 12-digit account ID written out (a string shaped like a CDK token is none)."""
+    # A JSON number is no ID: it would lose an ID's leading zeros, and "must be a 12-digit AWS
+    # account ID. Received: 222222222222" would not say what is wrong.
+    require(
+        not isinstance(value, int | float),
+        _field(path),
+        "must be a 12-digit AWS account ID as a JSON string, in quotes (a number loses an ID's "
+        "leading zeros)",
+        value,
+    )
     require(not is_token(value), _field(path), "must be a 12-digit AWS account ID", value)
     return check_account_id(_field(path), value)
 
@@ -326,7 +335,7 @@ def _parse_accounts(raw: Any) -> dict[str, Account]:
         roles.count("security") == 1,
         _field("accounts"),
         "must have exactly one account with role 'security' (it holds the central audit "
-        "bucket and the pipeline)",
+        "bucket, and the pipeline unless pipeline.account names another account)",
         sorted(a.alias for a in accounts.values() if a.role == "security"),
     )
     # A wave of one account is a pipeline stage named after the account's stage ID, so a stage ID
@@ -639,11 +648,17 @@ def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def cdk_json_context(path: Path = PROJECT_ROOT / "cdk.json") -> dict[str, Any]:
-    """The ``context`` block of cdk.json: feature flags and the organisation."""
+    """The ``context`` block of cdk.json: feature flags and the organisation. A key given twice
+    in one object is refused, as in a ``kmskit:organisation-file`` (the CDK CLI and json keep the
+    last one silently: an account pasted twice under one alias would vanish)."""
     try:
-        context: dict[str, Any] = json.loads(path.read_text())["context"]
-    except (OSError, KeyError, json.JSONDecodeError) as error:
+        context: dict[str, Any] = json.loads(
+            path.read_text(encoding="utf-8"), object_pairs_hook=_no_repeated_keys
+        )["context"]
+    except (OSError, KeyError, TypeError, ValueError) as error:  # ValueError: JSON, UTF-8, twice
         raise ConstructPropError(
-            "cdk.json", "must be readable JSON with a 'context' object", str(error)
+            "cdk.json",
+            "must be readable JSON in UTF-8 with a 'context' object and no key twice in one object",
+            str(error),
         ) from error
     return context

@@ -205,7 +205,8 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
         (
             with_accounts(audit=("444444444444", "security")),
             "'kmskit:organisation.accounts' must have exactly one account with role 'security' "
-            "(it holds the central audit bucket and the pipeline). Received: ['audit', 'security']",
+            "(it holds the central audit bucket, and the pipeline unless pipeline.account names "
+            "another account). Received: ['audit', 'security']",
         ),
         (
             changed("accounts.backup.role", "archive"),
@@ -248,6 +249,13 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             changed("regions", ["eu-west-1", "${Token[AWS.Region.2]}"]),
             "'kmskit:organisation.regions[1]' must be an AWS Region name. "
             "Received: '${Token[AWS.Region.2]}'",
+        ),
+        # A JSON number: it would drop an ID's leading zeros, and "must be a 12-digit AWS
+        # account ID. Received: 222222222222" did not say what was wrong.
+        (
+            changed("accounts.workload.id", 222222222222),
+            "'kmskit:organisation.accounts.workload.id' must be a 12-digit AWS account ID as a "
+            "JSON string, in quotes (a number loses an ID's leading zeros). Received: 222222222222",
         ),
         (
             changed("accounts.backup.id", "${Token[AWS.AccountId.1]}"),
@@ -528,6 +536,30 @@ def test_configuration_can_live_in_a_file_named_by_cdk_json(tmp_path: Path) -> N
         ConstructPropError, match="'kmskit:organisation-file' must name a readable JSON"
     ):
         organisation_from_context({ORGANISATION_FILE_CONTEXT_KEY: "missing.json"}, root=tmp_path)
+
+
+def test_a_configuration_file_takes_precedence_over_the_inline_value(tmp_path: Path) -> None:
+    # docs/deploy.md, "Configure": cdk.json keeps its inline example when it names a file.
+    (tmp_path / "org.json").write_text(json.dumps(changed("name", "fromfile")))
+    organisation = organisation_from_context(
+        {ORGANISATION_CONTEXT_KEY: DEFAULT, ORGANISATION_FILE_CONTEXT_KEY: "org.json"},
+        root=tmp_path,
+    )
+    assert organisation.name == "fromfile"
+
+
+def test_a_key_twice_in_cdk_json_is_refused_as_in_a_configuration_file(tmp_path: Path) -> None:
+    # The inline organisation is the default: json (and the CDK CLI) kept the last of two
+    # accounts pasted under one alias, and the first vanished without a word.
+    text = json.dumps({"context": {ORGANISATION_CONTEXT_KEY: DEFAULT}})
+    account = '"workload": {"id": "444444444444", "role": "workload"}, '
+    (tmp_path / "cdk.json").write_text(text.replace('"accounts": {', '"accounts": {' + account))
+    with pytest.raises(ConstructPropError) as error:
+        cdk_json_context(tmp_path / "cdk.json")
+    assert str(error.value) == (
+        "'cdk.json' must be readable JSON in UTF-8 with a 'context' object and no key twice in "
+        "one object. Received: \"the key 'workload' appears twice in one object\""
+    )
 
 
 @pytest.mark.parametrize(
