@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import json
 import statistics
 import sys
@@ -56,14 +57,6 @@ def log_file(records: int) -> bytes:
     return gzip.compress(json.dumps({"Records": [record] * records}).encode())
 
 
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def read(self) -> bytes:
-        return self._data
-
-
 class _Paginator:
     def __init__(self, store: LatencyS3) -> None:
         self._store = store
@@ -86,6 +79,7 @@ class LatencyS3:
 
     def __init__(self, objects: int, records: int, latency: float) -> None:
         self.latency = latency
+        self.records = records
         self.body = log_file(records)
         self.keys = [f"{DAY}{ACCOUNT}_CloudTrail_eu-west-1_{n:05d}.json.gz" for n in range(objects)]
 
@@ -94,7 +88,8 @@ class LatencyS3:
 
     def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
         time.sleep(self.latency)
-        return {"Body": _Body(self.body)}
+        # A stream like botocore's StreamingBody: read in chunks, then closed.
+        return {"Body": io.BytesIO(self.body)}
 
 
 def run(s3: LatencyS3, workers: int) -> float:
@@ -108,7 +103,10 @@ def run(s3: LatencyS3, workers: int) -> float:
         regions=["eu-west-1"],
     )
     seconds = time.perf_counter() - start
-    assert stats.objects == len(s3.keys)
+    if stats.objects != len(s3.keys) or stats.matched != len(s3.keys) * s3.records:
+        raise RuntimeError(
+            f"read {stats.objects} of {len(s3.keys)} files, matched {stats.matched} records"
+        )
     return seconds
 
 

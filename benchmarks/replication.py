@@ -13,9 +13,10 @@ and the benchmark injects:
 * lost events (3% of RDS events never arrive; the hourly sweep must find those sources).
 
 It reports copies made, lost and duplicated (target 500 / 0 / 0; duplicated counts every copy
-started beyond the first of a source, also one the sweep has deleted again), messages
-dead-lettered, and AWS API calls per copied snapshot, as a ratio to a fault-free baseline run in
-the same process.
+started beyond the first of a source, also one the sweep has deleted again), the ``CopiesStarted``
+and ``CopiesCompleted`` metrics the copier emitted (target: each equal to the copies made, however
+often an event was delivered), messages dead-lettered, and AWS API calls per copied snapshot, as a
+ratio to a fault-free baseline run in the same process.
 """
 
 from __future__ import annotations
@@ -314,6 +315,7 @@ class Result:
     calls: int
     virtual_hours: float
     batches: int
+    metrics: Counter[str] = field(default_factory=Counter)
 
     @property
     def calls_per_copy(self) -> float:
@@ -346,9 +348,9 @@ def run(events: int, faults: Faults, seed: int) -> Result:
             "sweep_window_days": 1,
         }
     )
-    runtime = Runtime(
-        config=config, clients=factory, log=JsonLogger(io.StringIO()), clock=lambda: world.now
-    )
+    log = JsonLogger(io.StringIO())
+    log.lines = []
+    runtime = Runtime(config=config, clients=factory, log=log, clock=lambda: world.now)
     kinds = ["EBS"] * 6 + ["RDS"] * 3 + ["AURORA"]
     selected = {"backup": "replicate"}
     sources = [
@@ -419,7 +421,18 @@ def run(events: int, faults: Faults, seed: int) -> Result:
         calls=world.calls,
         virtual_hours=world.now / 3600,
         batches=batches,
+        metrics=metric_counts(log.lines),
     )
+
+
+def metric_counts(lines: list[dict[str, Any]]) -> Counter[str]:
+    """How often each metric was emitted (CloudWatch embedded metric format lines)."""
+    counts: Counter[str] = Counter()
+    for line in lines:
+        for directive in line.get("_aws", {}).get("CloudWatchMetrics", []):
+            for metric in directive.get("Metrics", []):
+                counts[metric["Name"]] += int(line.get(metric["Name"], 1))
+    return counts
 
 
 def tally(world: World) -> tuple[int, int]:
@@ -446,17 +459,24 @@ def main() -> None:
     )
     print(f"replication benchmark: {args.events} snapshot events, seed {args.seed}")
     print(
-        f"{'run':<10} {'made':>5} {'lost':>5} {'dup':>5} {'dead':>5} {'API calls':>10} "
-        f"{'calls/copy':>11} {'ratio':>6} {'virtual h':>10}"
+        f"{'run':<10} {'made':>5} {'lost':>5} {'dup':>5} {'started':>8} {'completed':>10} "
+        f"{'dead':>5} {'API calls':>10} {'calls/copy':>11} {'ratio':>6} {'virtual h':>10}"
     )
     for name, result in (("baseline", baseline), ("faults", faulty)):
         print(
             f"{name:<10} {result.made:>5} {result.lost:>5} {result.duplicated:>5} "
+            f"{result.metrics['CopiesStarted']:>8} {result.metrics['CopiesCompleted']:>10} "
             f"{result.dead_lettered:>5} {result.calls:>10} {result.calls_per_copy:>11.2f} "
             f"{result.calls_per_copy / baseline.calls_per_copy:>6.2f} {result.virtual_hours:>10.1f}"
         )
     ok = faulty.made == args.events and faulty.lost == 0 and faulty.duplicated == 0
+    counted = all(
+        result.metrics["CopiesStarted"] == result.made == result.metrics["CopiesCompleted"]
+        for result in (baseline, faulty)
+    )
     print(f"target {args.events}/0/0:", "met" if ok else "MISSED")
+    print("metrics: each copy started and completed counted once:", "yes" if counted else "NO")
+    ok = ok and counted
     if not ok:
         sys.exit(1)
 
