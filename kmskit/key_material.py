@@ -29,6 +29,7 @@ not replicas).
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
-from kmskit.errors import ConflictError, UsageError, from_client_error
+from kmskit.errors import ConflictError, KmskitError, UsageError, from_client_error
 
 WRAPPING_KEY_SPEC = "RSA_4096"
 RSAES_OAEP_SHA_256 = "RSAES_OAEP_SHA_256"
@@ -264,21 +265,37 @@ def wrap_material(material: bytes, wrapping_public_key: bytes, algorithm: str) -
 def check_valid_to(
     valid_to: datetime, *, now: datetime | None = None, given: str | None = None
 ) -> datetime:
-    """A timezone-aware expiry in the future, at most 365 days away. ``given``: what the user
-    typed, for the errors (default: ``valid_to`` in ISO 8601)."""
+    """A timezone-aware expiry after ``now`` and at most :data:`MAX_VALIDITY` (365 days) after
+    it, both ends exact: ``now + 365 days`` is accepted, a microsecond later is not; ``now`` is
+    not. ``now``: default the current time. ``given``: what the user typed, for the errors
+    (default: ``valid_to`` in ISO 8601). Raises :class:`UsageError` naming ``--expires``.
+
+    KMS measures its limit from the ImportKeyMaterial request, which comes later than any check
+    made here: an expiry accepted here can only get nearer to that limit, never past it.
+    """
+    shown = given or valid_to.isoformat()
     if valid_to.tzinfo is None:
         raise UsageError(
-            "'--expires' must carry a timezone, e.g. 2027-01-31T00:00:00Z. "
-            f"Received: {given or valid_to.isoformat()}"
+            f"'--expires' must carry a timezone, e.g. 2027-01-31T00:00:00Z. Received: {shown}"
         )
     now = now or datetime.now(UTC)
-    if not now < valid_to <= now + MAX_VALIDITY:
+    if valid_to <= now:
         raise UsageError(
-            "'--expires' must be in the future and at most 365 days from now "
-            f"({(now + MAX_VALIDITY).isoformat(timespec='seconds')}; 1d-365d). "
-            f"Received: {given or valid_to.isoformat()}"
+            "'--expires' must be in the future (KMS deletes the material at that time). "
+            f"Received: {shown} (now is {_utc(now)})"
+        )
+    if valid_to > now + MAX_VALIDITY:
+        ahead = timedelta(seconds=math.ceil((valid_to - now).total_seconds()))
+        raise UsageError(
+            "'--expires' must be at most 365 days from now, KMS's limit for ValidTo (until "
+            f"{_utc(now + MAX_VALIDITY)}). Received: {shown} ({ahead} from now)"
         )
     return valid_to
+
+
+def _utc(moment: datetime) -> str:
+    """``moment`` in UTC to the second, as ``--expires`` takes it: 2027-01-31T00:00:00Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def describe_target(kms: Any, key: str) -> ImportTarget:
@@ -420,10 +437,14 @@ def import_material(
         # out, it defaults to NEW_KEY_MATERIAL for a key that never had material
         # (APIReference/API_ImportKeyMaterial.html; ImportType is for symmetric keys only).
         request["ImportType"] = "EXISTING_KEY_MATERIAL"
+    if valid_to is not None:
+        # Checked again as late as possible: an expiry that was a few seconds away when the
+        # command started may have passed during DescribeKey and GetParametersForImport.
+        check_valid_to(valid_to)
     try:
         response = kms.import_key_material(**request)
     except ClientError as error:
-        raise from_client_error(error, f"import key material into {target.key_arn}") from error
+        raise _import_error(error, target, algorithm, new_material=new_material) from error
     return ImportResult(
         key_arn=target.key_arn,
         key_spec=target.key_spec,
@@ -431,3 +452,58 @@ def import_material(
         valid_to=valid_to,
         key_material_id=response.get("KeyMaterialId"),
     )
+
+
+def _import_error(
+    error: ClientError, target: ImportTarget, algorithm: str, *, new_material: bool
+) -> KmskitError:
+    """ImportKeyMaterial's refusals, with what the operator can do about each.
+
+    The material was wrapped moments before, locally, with the public key, the import token and
+    the wrapping algorithm of one GetParametersForImport answer: KMS failing to unwrap it
+    (``InvalidCiphertextException``, which from Decrypt means tampered data, exit 5) or
+    refusing the token says nothing about the material or its integrity. Running the command
+    again fetches a fresh set; it is a failure (exit 1), not integrity. An expired token stays a
+    conflict (exit 7), as documented. Material that is not the key's own is a conflict (exit 7).
+    """
+    code = error.response.get("Error", {}).get("Code", "Unknown")
+    message = error.response.get("Error", {}).get("Message", "")
+    text = f"could not import key material into {target.key_arn}: {code}: {message}".rstrip()
+    text = text.rstrip(".:")
+    if code == "InvalidCiphertextException":
+        return KmskitError(
+            f"{text}. KMS could not unwrap the material, which kmskit had just wrapped "
+            f"({algorithm}) under the public key of the GetParametersForImport answer whose "
+            "import token it sent: the material itself was not at fault. Run the command again "
+            "(it fetches a fresh public key and import token). If it fails again, the import "
+            "parameters and the import did not reach the same KMS: check AWS_ENDPOINT_URL and "
+            "any proxy between kmskit and KMS"
+        )
+    if code == "InvalidImportTokenException":
+        return KmskitError(
+            f"{text}. KMS did not take the import token of the GetParametersForImport call "
+            f"kmskit had just made for {target.key_arn}. Run the command again (it fetches a "
+            "fresh public key and import token)"
+        )
+    if code == "ExpiredImportTokenException":
+        return ConflictError(
+            f"{text}. The import token from GetParametersForImport (valid 24 hours) expired "
+            "before KMS got the material. Run the command again (it fetches a fresh public key "
+            "and import token)"
+        )
+    if code == "IncorrectKeyMaterialException":
+        if new_material:
+            return ConflictError(
+                f"{text}. '--new-material' was given, and KMS found this material already "
+                f"associated with key {target.key_arn} (or unfit for a {target.key_spec} key): "
+                "to re-import material the key already has, leave out --new-material"
+            )
+        return ConflictError(
+            f"{text}. KMS refused this material for key {target.key_arn} ({target.key_spec}, "
+            f"state {target.key_state}). A key that has had material takes only that same "
+            "material again, byte for byte (a multi-Region replica: its primary's): import the "
+            "file it came from with --material FILE, or add different material to a "
+            "SYMMETRIC_DEFAULT key with --new-material. A key that never had material refused "
+            f"it as unfit for a {target.key_spec} key"
+        )
+    return from_client_error(error, f"import key material into {target.key_arn}")

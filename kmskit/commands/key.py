@@ -22,6 +22,7 @@ from kmskit._io import (
 from kmskit.cli import as_kmskit_error, settings_from_args
 from kmskit.errors import EXIT_OK, KmskitError, UsageError
 from kmskit.key_material import (
+    MAX_VALIDITY,
     SUPPORTED_SPECS,
     WRAPPING_KEY_SPEC,
     check_generate,
@@ -72,8 +73,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     imported.add_argument(
         "--save-material",
         metavar="FILE",
-        help="with --generate: also write the plaintext material to FILE (mode 0600, written "
-        "before the import) so it can be re-imported later",
+        help="with --generate: also write the plaintext material to FILE (a new file, never "
+        "replaced; mode 0600; complete or not at all; written before the import) so it can be "
+        "re-imported later; '-' writes it to stdout, which must not be a terminal",
     )
     imported.add_argument(
         "--new-material",
@@ -87,23 +89,31 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     imported.add_argument(
         "--expires",
         metavar="WHEN",
-        help="material expires then and KMS deletes it: a number of days from now (90d) or an "
-        "ISO 8601 date and time (2027-01-31T00:00:00Z), at most 365 days away; default: it "
-        "does not expire",
+        help="material expires then and KMS deletes it: a number of days from now (1d-365d) "
+        "or an ISO 8601 date and time with a timezone (2027-01-31T00:00:00Z), in the future "
+        "and at most 365 days away; default: it does not expire",
     )
     imported.set_defaults(handler=run)
 
 
-RELATIVE_EXPIRY = re.compile(r"(\d{1,4})d")
+RELATIVE_EXPIRY = re.compile(r"(\d+)d")
 """``--expires 90d``: that many days from now (a script's expiry that no calendar outdates)."""
+MAX_EXPIRY_DAYS = MAX_VALIDITY.days
 
 
 def parse_expiry(value: str, *, now: datetime | None = None) -> datetime:
-    """``--expires``: days from ``now`` (``90d``; default now: the current time) or an ISO 8601
-    date and time. The range is :func:`check_valid_to`'s."""
+    """``--expires``: days from ``now`` (``90d``, 1d-365d; default now: the current time) or an
+    ISO 8601 date and time. The range of the latter is :func:`check_valid_to`'s."""
     relative = RELATIVE_EXPIRY.fullmatch(value)
     if relative:
-        return (now or datetime.now(UTC)) + timedelta(days=int(relative.group(1)))
+        digits = relative.group(1).lstrip("0") or "0"
+        # Length first: int() of thousands of digits fails, and timedelta overflows far sooner.
+        if len(digits) > len(str(MAX_EXPIRY_DAYS)) or not 1 <= int(digits) <= MAX_EXPIRY_DAYS:
+            raise UsageError(
+                f"'--expires' in days must be 1d to {MAX_EXPIRY_DAYS}d ({MAX_EXPIRY_DAYS} "
+                f"days is KMS's limit for ValidTo). Received: {value}"
+            )
+        return (now or datetime.now(UTC)) + timedelta(days=int(digits))
     try:
         return datetime.fromisoformat(value)
     except ValueError as error:
@@ -113,20 +123,44 @@ def parse_expiry(value: str, *, now: datetime | None = None) -> datetime:
         ) from error
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.save_material and not args.generate:
+def stdout_is_terminal() -> bool:
+    """Whether standard output is a terminal (False when there is none, or it cannot tell)."""
+    try:
+        return bool(sys.stdout is not None and sys.stdout.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def check_save_material(path: str | None, *, generate: bool) -> None:
+    """``--save-material`` (before any AWS call): only with ``--generate``; ``-`` only when
+    standard output is not a terminal; otherwise a new file in a directory one may write in."""
+    if not path:
+        return
+    if not generate:
         raise UsageError(
             "'--save-material' only goes with --generate (with --material you hold the "
-            f"material already). Received: {args.save_material}"
+            f"material already). Received: {path}"
         )
-    if args.save_material:
-        check_output(args.save_material, "--save-material")
+    if path == STDIO:
+        if stdout_is_terminal():
+            raise UsageError(
+                "'--save-material -' would print the plaintext key material on the terminal: "
+                "redirect standard output to a file or a program, or give a FILE. Received: - "
+                "(standard output is a terminal)"
+            )
+        return
+    check_output(path, "--save-material")
     # lexists: a dangling symbolic link is something there too (atomic_output refuses it as well).
-    if args.save_material and args.save_material != STDIO and os.path.lexists(args.save_material):
+    if os.path.lexists(path):
         raise UsageError(
             "'--save-material' must name a new file: an existing one may hold the only copy of "
-            f"other key material. Received: {args.save_material}"
+            "other key material, so it is never replaced (there is no --force here; move it "
+            f"away or choose another name). Received: {path}"
         )
+
+
+def run(args: argparse.Namespace) -> int:
+    check_save_material(args.save_material, generate=args.generate)
     valid_to = (
         check_valid_to(parse_expiry(args.expires), given=args.expires) if args.expires else None
     )
@@ -156,15 +190,21 @@ def run(args: argparse.Namespace) -> int:
             kms, target, material, valid_to=valid_to, new_material=args.new_material
         )
     except (KmskitError, BotoCoreError) as error:
-        if given is None and args.save_material and args.save_material != STDIO:
+        if given is None and args.save_material:
             # A re-run with the same --save-material is refused (the file exists): say what
             # the file holds and how to finish, so that no second material gets generated.
             failure = as_kmskit_error(error)  # also a lost connection (BotoCoreError)
-            raise type(failure)(
-                f"{str(failure).rstrip('.')}. The generated material was saved to "
-                f"'{args.save_material}' but not imported: once fixed, import it with "
-                f"--material {args.save_material}"
-            ) from error
+            if args.save_material == STDIO:
+                finish = (
+                    "The generated material was written to standard output but not imported: "
+                    "once fixed, import that copy with --material FILE"
+                )
+            else:
+                finish = (
+                    f"The generated material was saved to '{args.save_material}' but not "
+                    f"imported: once fixed, import it with --material {args.save_material}"
+                )
+            raise type(failure)(f"{str(failure).rstrip('.')}. {finish}") from error
         raise
     expiry = f"expires {result.valid_to.isoformat()}" if result.valid_to else "does not expire"
     related = (

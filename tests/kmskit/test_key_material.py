@@ -6,6 +6,11 @@ each test can unwrap what ImportKeyMaterial received and compare it with the mat
 
 from __future__ import annotations
 
+import errno
+import io
+import os
+import stat
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +26,7 @@ from cryptography.hazmat.primitives.keywrap import aes_key_unwrap_with_padding
 
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
+from kmskit.commands.key import parse_expiry
 from kmskit.errors import (
     EXIT_ACCESS_DENIED,
     EXIT_CONFLICT,
@@ -31,6 +37,7 @@ from kmskit.errors import (
     UsageError,
 )
 from kmskit.key_material import (
+    check_valid_to,
     describe_target,
     generate_material,
     import_material,
@@ -395,11 +402,12 @@ def test_generate_refuses_specs_it_cannot_make(kms: FakeKms) -> None:
     [
         (
             ["--generate", "--expires", "2099-01-01T00:00:00Z"],
-            "'--expires' must be in the future and at most 365 days from now",
+            "'--expires' must be at most 365 days from now, KMS's limit for ValidTo (until ",
         ),
         (
             ["--generate", "--expires", "2020-01-01T00:00:00Z"],
-            "'--expires' must be in the future and at most 365 days from now",
+            "'--expires' must be in the future (KMS deletes the material at that time). "
+            "Received: 2020-01-01T00:00:00Z (now is ",
         ),
         (
             ["--generate", "--expires", "2027-01-01T00:00:00"],
@@ -413,11 +421,13 @@ def test_generate_refuses_specs_it_cannot_make(kms: FakeKms) -> None:
         ),
         (
             ["--generate", "--expires", "366d"],
-            "'--expires' must be in the future and at most 365 days from now",
+            "'--expires' in days must be 1d to 365d (365 days is KMS's limit for ValidTo). "
+            "Received: 366d",
         ),
         (
             ["--generate", "--expires", "0d"],
-            "1d-365d). Received: 0d",
+            "'--expires' in days must be 1d to 365d (365 days is KMS's limit for ValidTo). "
+            "Received: 0d",
         ),
         (
             ["--generate", "--expires=-5d"],
@@ -888,7 +898,302 @@ def test_an_expired_import_token_is_a_conflict_and_the_material_stays_out_of_the
     captured = capsys.readouterr()
     assert captured.err.strip() == (
         f"kmskit: error: could not import key material into {KEY_ARN}: "
-        "ExpiredImportTokenException: The import token expired."
+        "ExpiredImportTokenException: The import token expired. The import token from "
+        "GetParametersForImport (valid 24 hours) expired before KMS got the material. Run the "
+        "command again (it fetches a fresh public key and import token)"
     )
     for shown in (material.hex(), repr(material)[2:-1]):
         assert shown not in captured.err + captured.out
+
+
+# -- import refusals: what each means for an import, and what to do ------------------------------
+
+
+def material_file(tmp_path: Path, content: bytes = b"m" * 32) -> Path:
+    path = tmp_path / "material.bin"
+    path.write_bytes(content)
+    return path
+
+
+def test_kms_failing_to_unwrap_the_material_is_a_failure_to_retry_not_integrity(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # From Decrypt, InvalidCiphertextException means tampered data (exit 5); from
+    # ImportKeyMaterial it means KMS could not unwrap what kmskit wrapped moments before with
+    # the parameters it had just fetched: nothing the operator's material did, so exit 1 and
+    # say to run again (fresh parameters), then what else could be between kmskit and KMS.
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.fails("import_key_material", "InvalidCiphertextException", "")
+    argv = ["key", "import-material", "alias/imported", "--material", str(material_file(tmp_path))]
+    assert main(argv) == EXIT_FAILURE
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: could not import key material into {KEY_ARN}: "
+        "InvalidCiphertextException. KMS could not unwrap the material, which kmskit had just "
+        "wrapped (RSAES_OAEP_SHA_256) under the public key of the GetParametersForImport answer "
+        "whose import token it sent: the material itself was not at fault. Run the command "
+        "again (it fetches a fresh public key and import token). If it fails again, the import "
+        "parameters and the import did not reach the same KMS: check AWS_ENDPOINT_URL and any "
+        "proxy between kmskit and KMS"
+    )
+
+
+def test_kms_failing_to_unwrap_generated_material_names_the_saved_copy(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "material.bin"
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.fails("import_key_material", "InvalidCiphertextException", "")
+    argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
+    assert main(argv) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert "Run the command again (it fetches a fresh public key and import token)" in err
+    assert err.strip().endswith(
+        f"The generated material was saved to '{saved}' but not imported: once fixed, "
+        f"import it with --material {saved}"
+    )
+    assert saved.read_bytes() == kms.unwrap()
+
+
+def test_an_import_token_kms_does_not_take_says_to_run_again(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms.describe("HMAC_256")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.fails("import_key_material", "InvalidImportTokenException", "Invalid import token.")
+    argv = ["key", "import-material", "alias/imported", "--material", str(material_file(tmp_path))]
+    assert main(argv) == EXIT_FAILURE
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: could not import key material into {KEY_ARN}: "
+        "InvalidImportTokenException: Invalid import token. KMS did not take the import token "
+        f"of the GetParametersForImport call kmskit had just made for {KEY_ARN}. Run the "
+        "command again (it fetches a fresh public key and import token)"
+    )
+
+
+def test_other_material_than_the_keys_own_names_the_key_and_the_same_material_rule(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # PendingImport after its material expired or was deleted: --generate is not refused
+    # before the import (DescribeKey cannot tell), so KMS's refusal must say what to import.
+    kms.describe("SYMMETRIC_DEFAULT", state="PendingImport")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.fails(
+        "import_key_material",
+        "IncorrectKeyMaterialException",
+        "The key material in the request is not the same as before.",
+    )
+    argv = ["key", "import-material", "alias/imported", "--material", str(material_file(tmp_path))]
+    assert main(argv) == EXIT_CONFLICT
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: could not import key material into {KEY_ARN}: "
+        "IncorrectKeyMaterialException: The key material in the request is not the same as "
+        f"before. KMS refused this material for key {KEY_ARN} (SYMMETRIC_DEFAULT, state "
+        "PendingImport). A key that has had material takes only that same material again, "
+        "byte for byte (a multi-Region replica: its primary's): import the file it came from "
+        "with --material FILE, or add different material to a SYMMETRIC_DEFAULT key with "
+        "--new-material. A key that never had material refused it as unfit for a "
+        "SYMMETRIC_DEFAULT key"
+    )
+
+
+def test_new_material_the_key_already_has_says_to_leave_out_new_material(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms.describe("SYMMETRIC_DEFAULT", state="Enabled")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.fails("import_key_material", "IncorrectKeyMaterialException", "Already associated.")
+    argv = ["key", "import-material", "alias/imported", "--material", str(material_file(tmp_path))]
+    assert main([*argv, "--new-material"]) == EXIT_CONFLICT
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: could not import key material into {KEY_ARN}: "
+        "IncorrectKeyMaterialException: Already associated. '--new-material' was given, and "
+        f"KMS found this material already associated with key {KEY_ARN} (or unfit for a "
+        "SYMMETRIC_DEFAULT key): to re-import material the key already has, leave out "
+        "--new-material"
+    )
+
+
+# -- --expires: both ends exact, refused when parsed, naming the option and the value -----------
+
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "valid_to",
+    [NOW + timedelta(microseconds=1), NOW + timedelta(days=365)],
+    ids=["just after now", "exactly 365 days"],
+)
+def test_expiry_boundaries_that_are_accepted(valid_to: datetime) -> None:
+    assert check_valid_to(valid_to, now=NOW) == valid_to
+
+
+@pytest.mark.parametrize(
+    ("valid_to", "message"),
+    [
+        (
+            NOW,
+            "'--expires' must be in the future (KMS deletes the material at that time). "
+            "Received: 2026-03-01T12:00:00+00:00 (now is 2026-03-01T12:00:00Z)",
+        ),
+        (
+            NOW + timedelta(days=365, microseconds=1),
+            "'--expires' must be at most 365 days from now, KMS's limit for ValidTo (until "
+            "2027-03-01T12:00:00Z). Received: 2027-03-01T12:00:00.000001+00:00 "
+            "(365 days, 0:00:01 from now)",
+        ),
+        (
+            NOW.replace(tzinfo=None) + timedelta(days=1),
+            "'--expires' must carry a timezone, e.g. 2027-01-31T00:00:00Z. "
+            "Received: 2026-03-02T12:00:00",
+        ),
+    ],
+    ids=["now", "365 days and a microsecond", "no timezone"],
+)
+def test_expiry_boundaries_that_are_refused(valid_to: datetime, message: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        check_valid_to(valid_to, now=NOW)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("1d", NOW + timedelta(days=1)),
+        ("365d", NOW + timedelta(days=365)),
+        ("0365d", NOW + timedelta(days=365)),
+        ("2026-09-01T00:00:00+05:30", datetime(2026, 8, 31, 18, 30, tzinfo=UTC)),
+    ],
+)
+def test_expiry_forms_that_are_accepted(given: str, expected: datetime) -> None:
+    assert check_valid_to(parse_expiry(given, now=NOW), now=NOW, given=given) == expected
+
+
+@pytest.mark.parametrize("given", ["0d", "366d", "10000d", "9" * 5000 + "d"])
+def test_days_out_of_range_are_refused_naming_the_value(given: str) -> None:
+    # 10000d used to be "not a number of days"; thousands of digits a ValueError from int().
+    with pytest.raises(UsageError) as raised:
+        parse_expiry(given, now=NOW)
+    assert str(raised.value) == (
+        "'--expires' in days must be 1d to 365d (365 days is KMS's limit for ValidTo). "
+        f"Received: {given}"
+    )
+
+
+def test_an_expiry_that_passes_while_the_command_runs_is_refused_before_the_import(
+    kms: FakeKms,
+) -> None:
+    # Accepted when parsed, then DescribeKey and GetParametersForImport took longer: KMS would
+    # answer with a ValidationException (exit 1); refuse it naming --expires before sending.
+    kms.describe("SYMMETRIC_DEFAULT")
+    target = describe_target(kms.client, "alias/imported")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with pytest.raises(UsageError, match=r"^'--expires' must be in the future"):
+        import_material(kms.client, target, b"k" * 32, valid_to=past)
+    assert kms.imported == {}
+
+
+# -- --save-material: never on a terminal, never over a file, 0600, complete or absent ----------
+
+
+class FakeTerminal(io.TextIOWrapper):
+    """Standard output that says it is a terminal, and keeps what was written to it."""
+
+    def __init__(self) -> None:
+        self.written = io.BytesIO()
+        super().__init__(self.written, encoding="utf-8")
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_material_to_stdout_is_refused_on_a_terminal_before_any_aws_call(
+    no_aws: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    args = ["key", "import-material", "alias/imported", "--generate", "--save-material", "-"]
+    assert main(args) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        "kmskit: error: '--save-material -' would print the plaintext key material on the "
+        "terminal: redirect standard output to a file or a program, or give a FILE. "
+        "Received: - (standard output is a terminal)"
+    )
+    terminal.flush()
+    assert terminal.written.getvalue() == b""
+    assert no_aws == []
+
+
+def test_a_failed_import_after_writing_material_to_stdout_says_so(
+    kms: FakeKms, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.fails("get_parameters_for_import", "AccessDeniedException", "not authorized")
+    args = ["key", "import-material", "alias/imported", "--generate", "--save-material", "-"]
+    assert main(args) == EXIT_ACCESS_DENIED
+    captured = capsysbinary.readouterr()
+    assert len(captured.out) == 32
+    assert (
+        captured.err.decode()
+        .strip()
+        .endswith(
+            "not authorized. The generated material was written to standard output but not "
+            "imported: once fixed, import that copy with --material FILE"
+        )
+    )
+
+
+def test_an_existing_save_material_file_is_refused_saying_there_is_no_force(
+    no_aws: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = tmp_path / "material.bin"
+    existing.write_bytes(b"the only copy of another key")
+    args = ["key", "import-material", "alias/imported", "--generate"]
+    assert main([*args, "--save-material", str(existing)]) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        "kmskit: error: '--save-material' must name a new file: an existing one may hold the "
+        "only copy of other key material, so it is never replaced (there is no --force here; "
+        f"move it away or choose another name). Received: {existing}"
+    )
+    assert existing.read_bytes() == b"the only copy of another key"
+    assert no_aws == []
+
+
+def test_saved_material_is_0600_whatever_the_umask(kms: FakeKms, tmp_path: Path) -> None:
+    saved = tmp_path / "material.bin"
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    previous = os.umask(0)
+    try:
+        argv = ["key", "import-material", "alias/imported", "--generate"]
+        assert main([*argv, "--save-material", str(saved)]) == EXIT_OK
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert saved.read_bytes() == kms.unwrap()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["material.bin"]
+
+
+def test_material_that_cannot_be_saved_whole_leaves_no_file_and_is_not_imported(
+    kms: FakeKms,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Written to a temporary file and put in place only once complete: a full disk leaves
+    # neither a partial copy (which would look like the material) nor a temporary file.
+    saved = tmp_path / "material.bin"
+    kms.describe("SYMMETRIC_DEFAULT")
+
+    def disk_full(_: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
+    assert main(argv) == EXIT_FAILURE
+    assert f"could not write '{saved}': No space left on device" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert kms.imported == {}
