@@ -35,6 +35,9 @@ RETRY_CODES = frozenset(
         "PriorRequestNotComplete",
         "RequestTimeout",
         "RequestTimeoutException",
+        # SQS (JSON protocol): its KMS throttling by the modeled name; with the query-compatible
+        # header botocore surfaces KMS.ThrottlingException (see is_retry_code).
+        "KmsThrottled",
         # The source is still being created or copied: try again once it is available.
         "IncorrectState",
         "InvalidDBSnapshotState",
@@ -67,7 +70,27 @@ KEY_CODES = frozenset(
         "InvalidKmsKey.NotFound",
         "DisabledException",
         "KeyUnavailableException",
+        # SQS on a queue encrypted with a key it cannot use: the codes botocore surfaces with the
+        # query-compatible header (x-amzn-query-error), and the modeled names without it.
+        "KMS.AccessDeniedException",
+        "KMS.DisabledException",
+        "KMS.InvalidKeyUsageException",
+        "KMS.KMSInvalidStateException",
+        "KMS.NotFoundException",
+        "KMS.OptInRequired",
+        "KmsAccessDenied",
+        "KmsDisabled",
+        "KmsInvalidKeyUsage",
+        "KmsInvalidState",
+        "KmsNotFound",
+        "KmsOptInRequired",
     }
+)
+# A copy call refused because of its source's state: the source is still being created or
+# copied (retried), or it failed (EBS error, RDS failed), which the copier tells apart by
+# describing the source only when the copy call answers one of these.
+SOURCE_STATE_CODES = frozenset(
+    {"IncorrectState", "InvalidDBSnapshotState", "InvalidDBClusterSnapshotStateFault"}
 )
 # A source snapshot in a failed state (EBS error, RDS failed): it never becomes available.
 SOURCE_FAILED = "SourceSnapshotFailed"
@@ -100,6 +123,13 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "Unknown"))
 
 
+def is_retry_code(code: str) -> bool:
+    """A throttling or transient code: one of :data:`RETRY_CODES`, also behind a prefix as the
+    query-compatible services write them (SQS: ``KMS.ThrottlingException``,
+    ``AWS.SimpleQueueService.RequestThrottled``)."""
+    return code in RETRY_CODES or code.rsplit(".", 1)[-1] in RETRY_CODES
+
+
 def _status(error: ClientError) -> int | None:
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return status if isinstance(status, int) else None
@@ -113,7 +143,7 @@ def classify(error: Exception, doing: str) -> StepError:
         text = f"{doing}: {code}: {message}".rstrip(": ")
         if code in LIMIT_CODES:
             return LimitReachedError(text, code)
-        if code in RETRY_CODES or _status(error) in RETRY_STATUS_CODES:
+        if is_retry_code(code) or _status(error) in RETRY_STATUS_CODES:
             return RetryableError(text, code)
         if code in KEY_CODES:
             hint = "(the KMS key cannot be used: check its key policy)"

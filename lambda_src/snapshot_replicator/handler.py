@@ -20,8 +20,11 @@ Each record is handled on its own:
   failure of that record only (never of the whole batch), retried like throttling.
 
 A record handed back without a decision of its own (not started for lack of time, its next
-steps refused by SQS, a duplicate of a failed record) is dead-lettered with that reason when it
-is on its last allowed receive, rather than moved there without one by the redrive policy.
+steps not taken by SQS for now, a duplicate of a failed record) is dead-lettered with that reason
+when it is on its last allowed receive, rather than moved there without one by the redrive
+policy. A record whose next steps SQS refuses for good (an entry with ``SenderFault``, access
+denied, a queue that does not exist, the queue's KMS key refused) is dead-lettered at once with
+SQS's code and message: delivering it again would only fail the same way.
 
 If even the dead-letter send fails the record is reported as failed, so it is never lost.
 
@@ -190,7 +193,7 @@ class Runtime:
             return
         self._metrics_when_done.setdefault(self._record_id, []).append(name)
 
-    def _count_done(self, outcome: dict[str, bool], unsent: set[str]) -> None:
+    def _count_done(self, outcome: dict[str, bool], unsent: dict[str, StepError]) -> None:
         """Count the metrics of the records that are done: deleted from the queue with every
         next step queued. A record handed back is handled again and counts then, once."""
         waiting, self._metrics_when_done = self._metrics_when_done or {}, None
@@ -205,18 +208,33 @@ class Runtime:
         first_of: dict[str, str],
         outcome: dict[str, bool],
         started: set[str],
-        unsent: set[str],
+        unsent: dict[str, StepError],
     ) -> list[str]:
-        """The records to hand back; those handed back without a decision of their own on
-        their last allowed receive are dead-lettered with the reason instead."""
+        """The records to hand back. A record whose next steps SQS refused for good is
+        dead-lettered at once with SQS's reason (a duplicate of it is then done too); those
+        handed back without a decision of their own on their last allowed receive are
+        dead-lettered with the reason instead."""
         failed: list[str] = []
+        dead_lettered: set[str] = set()
         for record in records:
             record_id = record["messageId"]
             first = first_of[record_id]
             if outcome[first] and first not in unsent:
                 continue
+            if first in dead_lettered:
+                continue  # a duplicate of a record now in the dead-letter queue: one is enough
             if first in unsent:
-                handed_back = (NEXT_STEPS_NOT_QUEUED, "its next steps could not be queued")
+                problem = unsent[first]
+                if isinstance(problem, DeadLetterError) and first == record_id:
+                    if self._dead_letter_unqueued(record, problem):
+                        dead_lettered.add(record_id)
+                    else:
+                        failed.append(record_id)
+                    continue
+                handed_back = (
+                    NEXT_STEPS_NOT_QUEUED,
+                    f"its next steps could not be queued: {problem.reason}",
+                )
             elif record_id not in started and first == record_id:
                 handed_back = (OUT_OF_TIME, "not started: the invocation was running out of time")
             elif first != record_id:
@@ -230,6 +248,19 @@ class Runtime:
             if not self._dead_letter_on_last_receive(record, *handed_back):
                 failed.append(record_id)
         return failed
+
+    def _dead_letter_unqueued(self, record: dict[str, Any], problem: StepError) -> bool:
+        """SQS refused a record's next steps for good (an entry with ``SenderFault``, access
+        denied, no such queue, its KMS key refused): delivering the record again would fail the
+        same way until its receives run out, so it goes to the dead-letter queue now with SQS's
+        code and message (a redrive does the record's step again, which is idempotent)."""
+        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        log = self.log.bind(message_id=record["messageId"], receive_count=receive_count)
+        reason = (
+            f"its next steps could not be queued, and SQS refuses them for good: {problem.reason}"
+        )
+        final = DeadLetterError(reason, problem.code or NEXT_STEPS_NOT_QUEUED)
+        return self.dead_letter(log, record.get("body", ""), final, receive_count)
 
     def _dead_letter_on_last_receive(self, record: dict[str, Any], code: str, reason: str) -> bool:
         """A record handed back on its last allowed receive goes to the dead-letter queue now,

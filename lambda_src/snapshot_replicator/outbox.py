@@ -15,6 +15,7 @@ from kmskit.snapshots.outcomes import (
     RetryableError,
     StepError,
     classify,
+    is_retry_code,
 )
 
 from .messages import Task
@@ -33,12 +34,37 @@ RETRYABLE_ENTRY_CODES = frozenset(
 )
 
 
+def entry_problem(entry: dict[str, Any]) -> StepError:
+    """Why SendMessageBatch did not queue one entry (a ``BatchResultErrorEntry``).
+
+    ``SenderFault: true`` is the caller's fault (a message too large, an invalid attribute or
+    delay, the queue's KMS key refused ...): sending the same entry again fails again, so it is a
+    :class:`DeadLetterError`, unless its code is a throttling one (``KMS.ThrottlingException``).
+    ``SenderFault: false`` (SQS's own ``InternalError``) or no flag: retried.
+    """
+    code = str(entry.get("Code", ""))
+    reason = f"queue the next steps: SQS refused an entry: {code}: {entry.get('Message', '')}"
+    if entry.get("SenderFault") is True and not is_retry_code(code):
+        return DeadLetterError(reason, code)
+    return RetryableError(reason, code)
+
+
+def worse(known: StepError | None, new: StepError) -> StepError:
+    """The problem that decides a record's fate: one that retrying cannot help wins."""
+    if known is None or (
+        isinstance(new, DeadLetterError) and not isinstance(known, DeadLetterError)
+    ):
+        return new
+    return known
+
+
 class Outbox:
     """Send to the work queue and the dead-letter queue; put kmskit events on buses.
 
     Between :meth:`begin` and :meth:`flush` (one SQS batch), next steps are buffered and sent
-    in batches of ten; :meth:`flush` names the records whose next steps could not be sent, so
-    the copier reports those records as failed and SQS delivers them again.
+    in batches of ten; :meth:`flush` names the records whose next steps could not be sent, with
+    why: the copier dead-letters a record that SQS refused for good at once, and reports the
+    others as failed, so SQS delivers them again.
     """
 
     def __init__(
@@ -67,23 +93,28 @@ class Outbox:
         if self._buffer is not None:
             self._buffer = [item for item in self._buffer if item[0] != record_id]
 
-    def flush(self) -> set[str]:
-        """Send the buffered steps; the IDs of records some of whose steps were not sent.
+    def flush(self) -> dict[str, StepError]:
+        """Send the buffered steps; the records some of whose steps were not sent, each with
+        why: a :class:`DeadLetterError` when SQS refused one of them for good (an entry with
+        ``SenderFault``, a call denied or naming a queue that does not exist: sending again
+        cannot help), else a :class:`RetryableError`.
 
         A record is named only if one of its own entries failed (the rest of a batch that SQS
         accepted in part stays sent), so a record is not delivered again for another's failure.
         """
         buffered, self._buffer = self._buffer or [], None
-        failed: set[str] = set()
+        failed: dict[str, StepError] = {}
         for delay in sorted({item[2] for item in buffered}):
             group = [item for item in buffered if item[2] == delay]
             for start in range(0, len(group), SQS_BATCH):
                 chunk = group[start : start + SQS_BATCH]
                 try:
-                    unsent, _ = self._send_batch([task for _, task, _ in chunk], delay)
-                except StepError:
-                    unsent = list(range(len(chunk)))
-                failed.update(chunk[index][0] for index in unsent)
+                    unsent = self._send_batch([task for _, task, _ in chunk], delay)
+                except StepError as error:
+                    unsent = dict.fromkeys(range(len(chunk)), error)
+                for index, problem in unsent.items():
+                    record = chunk[index][0]
+                    failed[record] = worse(failed.get(record), problem)
         return failed
 
     def _sqs(self) -> Any:
@@ -99,25 +130,29 @@ class Outbox:
         self._send_now(tasks, delay)
 
     def _send_now(self, tasks: Sequence[Task], delay: int) -> None:
-        """Send every batch, then raise :class:`RetryableError` if any entry was not queued."""
+        """Send every batch, then raise if any entry was not queued: :class:`DeadLetterError`
+        when SQS refused one for good, else :class:`RetryableError`."""
         unsent = 0
         first: StepError | None = None
         for start in range(0, len(tasks), SQS_BATCH):
+            chunk = tasks[start : start + SQS_BATCH]
             try:
-                failed, problem = self._send_batch(tasks[start : start + SQS_BATCH], delay)
+                failed = self._send_batch(chunk, delay)
             except StepError as error:
-                failed, problem = list(range(len(tasks[start : start + SQS_BATCH]))), error
+                failed = dict.fromkeys(range(len(chunk)), error)
             unsent += len(failed)
-            first = first or problem
+            for problem in failed.values():
+                first = worse(first, problem)
         if first is not None:
-            # Retryable unless SQS refused the call itself for good (access denied, say).
             kind = DeadLetterError if isinstance(first, DeadLetterError) else RetryableError
             reason = f"could not queue {unsent} of {len(tasks)} next step(s): {first.reason}"
             raise kind(reason, first.code) from first
 
-    def _send_batch(self, chunk: Sequence[Task], delay: int) -> tuple[list[int], StepError | None]:
-        """One SendMessageBatch (at most ten entries): the indices SQS did not queue, and why.
-        Raises :class:`StepError` when the call as a whole failed."""
+    def _send_batch(self, chunk: Sequence[Task], delay: int) -> dict[int, StepError]:
+        """One SendMessageBatch (at most ten entries): the indices SQS did not queue, each with
+        why (:func:`entry_problem`). Raises :class:`StepError` when the call as a whole failed
+        (:func:`classify`: access denied, a queue that does not exist, its KMS key refused ...
+        are dead letters; throttling and 5xx are retried)."""
         try:
             response = self._sqs().send_message_batch(
                 QueueUrl=self.queue_url,
@@ -128,18 +163,20 @@ class Outbox:
             )
         except Exception as error:
             raise classify(error, "queue the next steps") from error
-        failures = response.get("Failed") or []
-        if not failures:
-            return [], None
-        ids = [str(f.get("Id", "")) for f in failures]
-        unsent = sorted({int(i) for i in ids if i.isdigit() and int(i) < len(chunk)})
-        if len(unsent) < len(set(ids)):
-            unsent = list(range(len(chunk)))  # an entry SQS names by an ID we did not send
-        entry = failures[0]
-        problem = RetryableError(
-            f"{entry.get('Code')}: {entry.get('Message', '')}", str(entry.get("Code", ""))
-        )
-        return unsent, problem
+        problems: dict[int, StepError] = {}
+        unknown: StepError | None = None
+        for entry in response.get("Failed") or []:
+            entry_id = str(entry.get("Id", ""))
+            problem = entry_problem(entry)
+            if entry_id.isdigit() and int(entry_id) < len(chunk):
+                problems[int(entry_id)] = worse(problems.get(int(entry_id)), problem)
+            else:
+                unknown = worse(unknown, problem)
+        if unknown is not None:
+            # An entry SQS names by an ID we did not send: none of the batch is known to be sent.
+            for index in range(len(chunk)):
+                problems[index] = worse(problems.get(index), unknown)
+        return problems
 
     def dead_letter(self, body: str, *, reason: str, code: str, receive_count: int) -> None:
         """Put ``body`` on the dead-letter queue with why it failed (message attributes)."""

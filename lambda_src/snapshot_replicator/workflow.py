@@ -11,8 +11,10 @@ Replicator (source account):
         dead letter with the reason. gone:
         done if another live copy of the same source exists (a lost race, a duplicate the sweep
         removed, a redrive that replaced a failed copy), else the copy task is queued again.
-    Received (from the target account) -> unshare the staging copy, tag it delivered; the sweep
-        deletes it once its source is older than the sweep window.
+    Received (from the target account) -> unshare the staging copy, tag it delivered (the notice
+        that tags it counts ``Delivered``, once its message is done; one that finds it tagged
+        only unshares again); the sweep deletes it once its source is older than the sweep
+        window.
 Receiver (target account):
     Shared (EBS shareSnapshot event, kmskit notice, or the sweep) -> ``copy`` (received) with
         the receiver's own key -> ``watch`` -> available: onward copies to the receiver's
@@ -31,6 +33,7 @@ from kmskit.snapshots.model import (
     DETAIL_SHARED,
     RECEIVER_BUS_NAME,
     REPLICATOR_BUS_NAME,
+    TAG_DELIVERED,
     TAG_DESTINATION_ACCOUNT,
     TAG_REPLICATOR,
     TAG_REPLY_REGION,
@@ -44,9 +47,11 @@ from kmskit.snapshots.model import (
 )
 from kmskit.snapshots.outcomes import (
     SOURCE_FAILED,
+    SOURCE_STATE_CODES,
     DeadLetterError,
     LimitReachedError,
     RetryableError,
+    StepError,
     is_key_failure,
 )
 
@@ -205,8 +210,15 @@ class Workflow:
         ):
             return f"ignored: {ref.arn} is not a staging copy of this replicator for {account}"
         self.engine.unshare(info.ref, account)
+        if TAG_DELIVERED in info.tags:
+            # A notice delivered twice or again (the receiver's watch and its copy's completion
+            # event both report, SQS delivers at least once): unshared again, which is
+            # idempotent, but tagged and counted by the first only.
+            return f"unshared {ref.arn} from {account} (already delivered)"
         self.engine.mark_delivered(info, iso(self.now()))
-        self.log.metric("Delivered", self.config.replicator_id)
+        # Once per staging copy: only the notice that tagged it delivered counts, once its
+        # message is done.
+        self.count_when_done("Delivered")
         return f"unshared {ref.arn} from {account}"
 
     # ------------------------------------------------------------------ receiver
@@ -278,15 +290,20 @@ class Workflow:
             if task.role == "received"
             else None
         )
-        result = self.engine.copy(
-            task.source,
-            region=task.region,
-            kms_key_arn=task.kms_key_arn,
-            role=task.role,
-            origin=task.origin,
-            destination_account=task.destination_account,
-            extra_tags=extra,
-        )
+        try:
+            result = self.engine.copy(
+                task.source,
+                region=task.region,
+                kms_key_arn=task.kms_key_arn,
+                role=task.role,
+                origin=task.origin,
+                destination_account=task.destination_account,
+                extra_tags=extra,
+            )
+        except RetryableError as error:
+            if not isinstance(error, LimitReachedError) and error.code in SOURCE_STATE_CODES:
+                self._source_failed(task, error)
+            raise
         if result.created:
             # At once: a retry of this task finds the copy (created False) and does not count.
             self.log.metric("CopiesStarted", self.config.replicator_id)
@@ -299,6 +316,24 @@ class Workflow:
         self.outbox.send([watch], delay_seconds=WATCH_DELAY_SECONDS)
         verb = "started" if result.created else "already exists"
         return f"copy {result.info.ref.arn} {verb}"
+
+    def _source_failed(self, task: Task, error: RetryableError) -> None:
+        """The copy call refused the source's state (``IncorrectState``,
+        ``InvalidDBSnapshotState`` ...): a source still being created is retried (``error``
+        propagates), but one that failed since its task was queued (a redrive, a wait for a copy
+        slot) never becomes available, so the task is dead-lettered at once, naming the source
+        and its state. The source is described only then, never on a copy that succeeds."""
+        try:
+            info = self.engine.describe(task.source)
+        except StepError as problem:
+            # Not known to have failed: retried like the state error itself.
+            self.log.warning("could not describe the source", reason=problem.reason)
+            return
+        failure = source_failure(info) if info is not None else None
+        if failure:
+            raise DeadLetterError(
+                f"{failure}; the copy was refused: {error.reason}", SOURCE_FAILED
+            ) from error
 
     def watch(self, task: Task) -> str:
         if task.copy is None:

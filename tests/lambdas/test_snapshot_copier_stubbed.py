@@ -288,7 +288,6 @@ def test_a_copy_limit_queues_the_copy_again_to_wait_for_a_slot(
     rt = runtime(replicator_config(), stubs)
     # Waiting for a slot is not a failure: the record is deleted, the copy is queued again.
     assert rt.process([record(task.to_json(), receive_count=7)]) == {"batchItemFailures": []}
-    assert metrics(rt, "WaitingForCopySlot") == 1
     assert metrics(rt, "DeadLettered") == 0
 
 
@@ -1895,7 +1894,6 @@ def test_a_shared_snapshot_that_meets_a_copy_limit_waits_without_using_up_receiv
     message = record(fixture("ebs_share_snapshot"), receive_count=config.max_receive_count)
     assert rt.process([message]) == {"batchItemFailures": []}
     assert metrics(rt, "DeadLettered") == 0
-    assert metrics(rt, "WaitingForCopySlot") == 1
     (body,) = bodies.seen
     waiting = json.loads(body)
     assert (waiting["action"], waiting["role"], waiting["waits"]) == ("copy", "received", 1)
@@ -1989,7 +1987,6 @@ def test_a_poison_message_does_not_fail_the_batch_or_drop_a_waiting_copy(
     expect_sent(stubs, replace(task, waits=1).to_json(), 900)
     rt = runtime(replicator_config(), stubs)
     assert rt.process([record(task.to_json()), record(poison)]) == {"batchItemFailures": []}
-    assert metrics(rt, "WaitingForCopySlot") == 1
 
 
 def test_an_error_escaping_a_record_fails_that_record_only(
@@ -2161,3 +2158,249 @@ def test_copy_failed_is_counted_once_the_copy_task_is_dead_lettered(stubs: Stubs
     expect_dead_letter(stubs, redrive, Contains("Given key ID"), "KeyNotAccessible", count=2)
     assert rt.process([record(event, receive_count=2)]) == {"batchItemFailures": []}
     assert metrics(rt, "CopyFailed") == 1
+
+
+# ------------------------------------------- next steps SQS refuses for good: dead letter now
+def rds_copy_started(stubs: Stubs, task: Task) -> None:
+    """``task`` (rds_task) makes its copy in OTHER; its watch is to be queued next."""
+    stubs.on("rds", OTHER).add_response(
+        "copy_db_snapshot", {"DBSnapshot": rds_row(replica_name(task), OTHER, "creating")}
+    )
+
+
+def test_a_watch_sqs_refuses_for_the_senders_fault_dead_letters_the_task_at_once(
+    stubs: Stubs,
+) -> None:
+    task = rds_task()
+    rds_copy_started(stubs, task)
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {
+            "Successful": [],
+            "Failed": [
+                {
+                    "Id": "0",
+                    "SenderFault": True,
+                    "Code": "InvalidParameterValue",
+                    "Message": "Message must be shorter than 262144 bytes.",
+                }
+            ],
+        },
+    )
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains(
+            "next steps could not be queued",
+            "InvalidParameterValue: Message must be shorter than 262144 bytes.",
+        ),
+        "InvalidParameterValue",
+    )
+    rt = runtime(replicator_config(), stubs)
+    # First receive: not handed back to be retried for about 19 hours, not lost either.
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("AccessDenied", 403),
+        ("KMS.AccessDeniedException", 400),
+        ("AWS.SimpleQueueService.NonExistentQueue", 400),
+    ],
+)
+def test_a_wait_sqs_refuses_for_good_dead_letters_the_task_and_its_duplicate_once(
+    stubs: Stubs, code: str, status: int
+) -> None:
+    task = rds_task()
+    stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
+    stubs.on("sqs", REGION).add_client_error(
+        "send_message_batch", code, "refused", http_status_code=status
+    )
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains("next steps could not be queued", f"{code}: refused"),
+        code,
+    )
+    rt = runtime(replicator_config(), stubs)
+    batch = [record(task.to_json()), record(task.to_json())]  # a duplicate delivery
+    # One dead letter (the stubber has one send_message), nothing handed back.
+    assert rt.process(batch) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 1
+
+
+def test_a_watch_sqs_refuses_for_now_is_still_retried(stubs: Stubs) -> None:
+    task = rds_task()
+    rds_copy_started(stubs, task)
+    stubs.on("sqs", REGION).add_response(
+        "send_message_batch",
+        {
+            "Successful": [],
+            "Failed": [
+                {"Id": "0", "SenderFault": False, "Code": "InternalError", "Message": "later"}
+            ],
+        },
+    )
+    message = record(task.to_json())
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    assert metrics(rt, "DeadLettered") == 0
+
+
+def test_a_dead_letter_for_refused_steps_that_cannot_be_sent_keeps_the_record(
+    stubs: Stubs,
+) -> None:
+    task = rds_task()
+    rds_copy_started(stubs, task)
+    sqs = stubs.on("sqs", REGION)
+    sqs.add_client_error("send_message_batch", "AccessDenied", "no", http_status_code=403)
+    sqs.add_client_error("send_message", "InternalError", "later", http_status_code=500)
+    message = record(task.to_json())
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    assert metrics(rt, "DeadLettered") == 0
+
+
+# ------------------------------------------------------------- Delivered: once per staging
+def expect_staging_described(stubs: Stubs, task: Task, *, delivered: bool) -> Stubber:
+    tags = staging_tags(task)
+    if delivered:
+        tags["kmskit:delivered"] = "2026-11-20T15:00:01Z"
+    ec2 = stubs.on("ec2", REGION)
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": "snap-0staging",
+                    "OwnerId": SOURCE,
+                    "State": "completed",
+                    "Tags": tag_list(tags),
+                }
+            ]
+        },
+        {"SnapshotIds": ["snap-0staging"]},
+    )
+    ec2.add_response("modify_snapshot_attribute", {})
+    return ec2
+
+
+def test_a_received_notice_delivered_again_counts_delivered_once(stubs: Stubs) -> None:
+    # The receiver reports a copy done from its watch and from the copy's completion event, and
+    # SQS delivers at least once: the staging copy was delivered once.
+    source = SnapshotRef("EBS", "snap-01234567", REGION, SOURCE)
+    task = Task("copy", "staging", source, Origin.of(source, WHEN), REGION, SHARING_KEY, BACKUP)
+    rt = runtime(cross_account_config(), stubs)
+    ec2 = expect_staging_described(stubs, task, delivered=False)
+    ec2.add_response("create_tags", {})
+    first = received_notice(BACKUP, "snap-0staging", "0c1d2e3f-0000-1111-2222-333344440001")
+    assert rt.process([record(first)]) == {"batchItemFailures": []}
+    # Again, as another event (its own ID) and as the same message redelivered: unshared again
+    # (idempotent), not tagged again (the stubber has no create_tags), not counted again.
+    expect_staging_described(stubs, task, delivered=True)
+    second = received_notice(BACKUP, "snap-0staging", "0c1d2e3f-0000-1111-2222-333344440002")
+    assert rt.process([record(second)]) == {"batchItemFailures": []}
+    expect_staging_described(stubs, task, delivered=True)
+    assert rt.process([record(first, receive_count=2)]) == {"batchItemFailures": []}
+    assert metrics(rt, "Delivered") == 1
+    assert metrics(rt, "DeadLettered") == 0
+
+
+# ----------------------------------- a source that failed after its copy task was queued
+@pytest.mark.parametrize(
+    ("task", "service", "copy_operation", "code", "describe", "row", "state"),
+    [
+        (
+            ebs_task(),
+            "ec2",
+            "copy_snapshot",
+            "IncorrectState",
+            ("describe_snapshots", {"SnapshotIds": ["snap-01234567"]}),
+            {
+                "Snapshots": [
+                    {
+                        "SnapshotId": "snap-01234567",
+                        "OwnerId": SOURCE,
+                        "State": "error",
+                        "StateMessage": "Snapshot creation failed",
+                    }
+                ]
+            },
+            "'error' (Snapshot creation failed)",
+        ),
+        (
+            rds_task(),
+            "rds",
+            "copy_db_snapshot",
+            "InvalidDBSnapshotState",
+            (
+                "describe_db_snapshots",
+                {"DBSnapshotIdentifier": "orders-before-upgrade", "IncludeShared": False},
+            ),
+            {"DBSnapshots": [rds_row("orders-before-upgrade", REGION, "failed")]},
+            "'failed'",
+        ),
+        (
+            rds_task("AURORA", "ledger-nightly"),
+            "rds",
+            "copy_db_cluster_snapshot",
+            "InvalidDBClusterSnapshotStateFault",
+            (
+                "describe_db_cluster_snapshots",
+                {"DBClusterSnapshotIdentifier": "ledger-nightly", "IncludeShared": False},
+            ),
+            {"DBClusterSnapshots": [{**aurora_source(encrypted=True), "Status": "failed"}]},
+            "'failed'",
+        ),
+    ],
+)
+def test_a_redriven_copy_of_a_source_that_failed_since_is_dead_lettered_at_once(
+    stubs: Stubs,
+    task: Task,
+    service: str,
+    copy_operation: str,
+    code: str,
+    describe: tuple[str, dict[str, Any]],
+    row: dict[str, Any],
+    state: str,
+) -> None:
+    # It used to be retried as "retry later" until its receives ran out.
+    if service == "ec2":
+        expect_no_ebs_copy_yet(stubs, task)
+    stubs.on(service, OTHER).add_client_error(copy_operation, code, "not available")
+    stubs.on(service, REGION).add_response(describe[0], row, describe[1])
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains(
+            f"the source snapshot {task.source.arn} is in state {state}",
+            f"{code}: not available",
+        ),
+        "SourceSnapshotFailed",
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 1
+
+
+@pytest.mark.parametrize("source_state", ["creating", None])
+def test_a_copy_refused_while_its_source_is_not_failed_is_retried(
+    stubs: Stubs, source_state: str | None
+) -> None:
+    task = rds_task()
+    stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "InvalidDBSnapshotState", "busy")
+    rds = stubs.on("rds", REGION)
+    if source_state is None:  # the describe fails: not known to have failed, so retried
+        rds.add_client_error("describe_db_snapshots", "Throttling", "slow", http_status_code=400)
+    else:
+        rds.add_response(
+            "describe_db_snapshots",
+            {"DBSnapshots": [rds_row("orders-before-upgrade", REGION, source_state)]},
+        )
+    assert_retried_later(stubs, task, receive_count=1)
