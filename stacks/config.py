@@ -7,7 +7,8 @@ the field and value of any error, for example::
     'kmskit:organisation.accounts.workload.id' must be a 12-digit AWS account ID.
     Received: '12'
 
-Shape (every field but ``accounts`` and ``regions`` has a default)::
+Shape (every field but ``accounts`` and ``regions`` has a default, which a key left out takes;
+``null`` is refused in every key, sections included: leave the key out)::
 
     {
       "name": "example",                      # prefix of aliases, bucket and trail names
@@ -58,7 +59,6 @@ from constructs_lib._validation import (
     RESERVED_TAG_PREFIXES,
     ConstructPropError,
     check_account_id,
-    check_range,
     check_region,
     is_token,
     require,
@@ -82,23 +82,35 @@ ALIAS_PATTERN = re.compile(r"^(?=.{1,30}\Z)[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
 # S3 refuses with RESERVED_BUCKET_PREFIXES, and KMS aliases (``alias/<name>/...``), where
 # ``alias/aws/`` is reserved for AWS managed keys.
 RESERVED_NAMES = ("aws",)
-# Top-level construct IDs of the pipeline's stacks (Pipeline, Pipeline2, ...,
-# PipelineArtifacts-<region>), which an account's stage ID must not take.
-PIPELINE_STACK_IDS = re.compile(r"^pipeline(\d*|artifacts)$", re.IGNORECASE)
+# Top-level construct IDs of the pipeline's stacks (Pipeline, Pipeline2, Pipeline3, ...,
+# PipelineArtifacts-<region>), which an account's stage ID must not take. The first pipeline has
+# no number (stacks.pipeline_stack.pipeline_suffix) and the others' numbers no leading zero, so
+# Pipeline0, Pipeline1 and Pipeline02 are no pipeline's: their stages' cloud assemblies and stack
+# names (Pipeline1-Keys-<region>) meet none of the pipeline's.
+PIPELINE_STACK_IDS = re.compile(r"^pipeline([2-9]|[1-9][0-9]+|artifacts)?\Z", re.IGNORECASE)
 # The pipeline's own CodePipeline stages: CDK Pipelines' Source, Build, UpdatePipeline and Assets,
 # and HandOff (stacks.pipeline_stack.HAND_OFF_STAGE) in a chain. A wave of one account stage is a
 # CodePipeline stage named after its stage ID, so an account may not take one of these: CDK
 # refuses the duplicate stage (or finds a dependency cycle), and in the last pipeline of a chain a
 # wave named HandOff would start a pipeline left over from a longer chain, which starts on the
-# success of the previous pipeline's HandOff stage, with its stale hand-off.
+# success of the previous pipeline's HandOff stage, with its stale hand-off. Compared exactly, as
+# aws-cdk-lib compares stage names (Pipeline.addStage, '==='), and as the chain's EventBridge rule
+# matches "HandOff": a stage ID 'Handoff' is accepted. Whether CodePipeline itself tells stage
+# names apart by case is not stated in its API reference (StageName: [A-Za-z0-9.@\-_]+).
 PIPELINE_STAGE_NAMES = ("Source", "Build", "UpdatePipeline", "Assets", "HandOff")
 # \Z, not $: "$" also matches before a final newline.
 TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}\Z")
 TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+@-]{1,256}\Z")  # tag values may be twice as long
-# ASCII classes, not \d and \w, which match digits and letters of any script.
+# ASCII classes, not \d and \w, which match digits and letters of any script. Groups: partition,
+# service, Region, account. A connection is a global resource: the Region in its ARN is where it
+# was created, and it serves a pipeline in any Region ("Global resources in AWS CodeConnections",
+# Developer Tools console user guide), so the Region is not compared with the pipeline's.
 CONNECTION_ARN_PATTERN = re.compile(
-    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):([a-z0-9-]+):[0-9]{12}:"
+    r"^arn:(aws[a-z-]*):(codeconnections|codestar-connections):([a-z0-9-]+):([0-9]{12}):"
     r"connection/[A-Za-z0-9-]{1,64}\Z"
+)
+CONNECTION_ARN_FORM = (
+    "arn:<partition>:codeconnections:<region>:<account>:connection/<id> (or codestar-connections)"
 )
 REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 # A git branch name (git check-ref-format): printable ASCII without space, ~ ^ : ? * [ \, no
@@ -259,6 +271,28 @@ def _object(value: Any, path: str) -> Mapping[str, Any]:
     return value  # type: ignore[no-any-return]
 
 
+def _optional(
+    raw: Mapping[str, Any],
+    key: str,
+    path: str,
+    default: Any,
+    requirement: str = "must not be null: leave the key out to take its default",
+) -> Any:
+    """``raw[key]``, or ``default`` when the key is left out. ``null`` is refused: it would be
+    the default in some places and "none" in others."""
+    value = raw.get(key, default)
+    require(value is not None, _field(path), requirement, value)
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    """A whole JSON number as an int: ``365.0`` (JSON has one number type, and generators write
+    it so) is 365. Anything else, ``365.5`` and ``true`` included, is returned unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _only_keys(value: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
     for key in value:
         require(key in allowed, _field(path), f"may only have the keys {list(allowed)}", key)
@@ -297,7 +331,7 @@ def _parse_accounts(raw: Any) -> dict[str, Account]:
             not PIPELINE_STACK_IDS.match(stage),
             _field(f"accounts.{alias}"),
             f"must not have an alias whose stage ID '{stage}' is taken by the pipeline's stacks "
-            "(Pipeline, Pipeline<N>, PipelineArtifacts-<region>)",
+            "(Pipeline, Pipeline2, Pipeline3, ..., PipelineArtifacts-<region>)",
             alias,
         )
         require(
@@ -377,7 +411,7 @@ def _parse_regions(raw: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
             "keys and cross-Region stack references stay within one partition",
             region,
         )
-    home = raw.get("home_region", regions[0])
+    home = _optional(raw, "home_region", "home_region", regions[0])
     _known_region("home_region", home)
     require(home in regions, _field("home_region"), f"must be one of regions {regions}", home)
     return tuple(regions), str(home)
@@ -386,11 +420,11 @@ def _parse_regions(raw: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
 def _parse_replication(
     raw: Any, accounts: dict[str, Account], regions: tuple[str, ...]
 ) -> ReplicationConfig:
-    raw = _object(raw if raw is not None else {}, "replication")
+    raw = _object(raw, "replication")
     _only_keys(
         raw, "replication", ("resource_types", "selection_tag", "retention_days", "destinations")
     )
-    types = raw.get("resource_types", list(RESOURCE_TYPES))
+    types = _optional(raw, "resource_types", "replication.resource_types", list(RESOURCE_TYPES))
     require(
         isinstance(types, list) and len(types) > 0 and all(t in RESOURCE_TYPES for t in types),
         _field("replication.resource_types"),
@@ -404,7 +438,12 @@ def _parse_replication(
         types,
     )
     tag = _object(
-        raw.get("selection_tag", {"key": "backup", "value": "replicate"}),
+        _optional(
+            raw,
+            "selection_tag",
+            "replication.selection_tag",
+            {"key": "backup", "value": "replicate"},
+        ),
         "replication.selection_tag",
     )
     _only_keys(tag, "replication.selection_tag", ("key", "value"))
@@ -421,13 +460,18 @@ def _parse_replication(
         "must not start with 'aws:' (reserved by AWS) or 'kmskit:' (the replicator's own tags)",
         tag["key"],
     )
-    retention = check_range(
+    # A whole number, as audit.log_retention_days (14.0 is 14); the error names the value as
+    # written. check_range's wording, which SnapshotReplicator's own check uses.
+    raw_retention = _optional(raw, "retention_days", "replication.retention_days", 14)
+    retention = _whole_number(raw_retention)
+    low, high = REPLICATION_RETENTION_DAYS
+    require(
+        isinstance(retention, int) and not isinstance(retention, bool) and low <= retention <= high,
         _field("replication.retention_days"),
-        raw.get("retention_days", 14),
-        *REPLICATION_RETENTION_DAYS,
-        "days",
+        f"must be {low}-{high} days",
+        raw_retention,
     )
-    destinations_raw = raw.get("destinations", [])
+    destinations_raw = _optional(raw, "destinations", "replication.destinations", [])
     require(
         isinstance(destinations_raw, list),
         _field("replication.destinations"),
@@ -441,7 +485,17 @@ def _parse_replication(
         _only_keys(item, path, ("region", "account"))
         region = _known_region(f"{path}.region", item.get("region"))
         account = (
-            _account_ref(accounts, item["account"], f"{path}.account")
+            _account_ref(
+                accounts,
+                _optional(
+                    item,
+                    "account",
+                    f"{path}.account",
+                    None,
+                    "must not be null: leave the key out for a destination in the same account",
+                ),
+                f"{path}.account",
+            )
             if "account" in item
             else None
         )
@@ -484,7 +538,7 @@ def _parse_replication(
     return ReplicationConfig(
         resource_types=tuple(types),
         selection_tag=(str(tag["key"]), str(tag["value"])),
-        retention_days=retention,
+        retention_days=int(retention),
         destinations=tuple(destinations),
     )
 
@@ -498,26 +552,26 @@ DEFAULT_CONNECTION_ARN = (
 def _parse_pipeline(
     raw: Any, accounts: dict[str, Account], security: Account, home: str, regions: tuple[str, ...]
 ) -> PipelineConfig:
-    raw = _object(raw if raw is not None else {}, "pipeline")
+    raw = _object(raw, "pipeline")
     _only_keys(raw, "pipeline", ("account", "region", "repository", "branch", "connection_arn"))
-    account = (
-        _account_ref(accounts, raw["account"], "pipeline.account") if "account" in raw else security
+    account = _account_ref(
+        accounts, _optional(raw, "account", "pipeline.account", security.alias), "pipeline.account"
     )
-    region = _known_region("pipeline.region", raw.get("region", home))
+    region = _known_region("pipeline.region", _optional(raw, "region", "pipeline.region", home))
     require(
         region in regions,
         _field("pipeline.region"),
         f"must be one of regions {list(regions)}",
         region,
     )
-    repository = raw.get("repository", "example-org/kms-toolkit")
+    repository = _optional(raw, "repository", "pipeline.repository", "example-org/kms-toolkit")
     require(
         isinstance(repository, str) and bool(REPOSITORY_PATTERN.match(repository)),
         _field("pipeline.repository"),
         "must be '<owner>/<repository>'",
         repository,
     )
-    branch = raw.get("branch", "main")
+    branch = _optional(raw, "branch", "pipeline.branch", "main")
     require(
         isinstance(branch, str)
         and bool(BRANCH_PATTERN.match(branch))
@@ -527,29 +581,51 @@ def _parse_pipeline(
         "'@{' or '//', not a ref such as 'refs/heads/main')",
         branch,
     )
-    connection = raw.get(
+    connection = _optional(
+        raw,
         "connection_arn",
+        "pipeline.connection_arn",
         DEFAULT_CONNECTION_ARN.format(
             partition=partition(region), region=region, account=account.id
         ),
     )
+    match = CONNECTION_ARN_PATTERN.match(connection) if isinstance(connection, str) else None
     require(
-        isinstance(connection, str) and bool(CONNECTION_ARN_PATTERN.match(connection)),
+        match is not None,
         _field("pipeline.connection_arn"),
-        "must be a CodeConnections connection ARN",
+        f"must be a CodeConnections connection ARN, {CONNECTION_ARN_FORM}",
         connection,
     )
+    assert match is not None
+    arn_partition, service, connection_region, connection_account = match.groups()
     require(
-        str(connection).split(":")[1] == partition(region),
+        arn_partition == partition(region),
         _field("pipeline.connection_arn"),
         f"must be in the partition of the organisation's Regions ('{partition(region)}')",
         connection,
     )
-    connection_region = str(connection).split(":")[3]
     require(
         connection_region in _known_regions(),
         _field("pipeline.connection_arn"),
         f"must name a Region that aws-cdk-lib knows ('{connection_region}' is none)",
+        connection,
+    )
+    require(
+        partition(connection_region) == arn_partition,
+        _field("pipeline.connection_arn"),
+        f"must name a Region of its partition ('{connection_region}' is in "
+        f"'{partition(connection_region)}')",
+        connection,
+    )
+    # Connections are owned by the account that creates them. A codeconnections connection can be
+    # shared with the pipeline account through AWS RAM, a codestar-connections one cannot
+    # ("Share connections with AWS accounts", Developer Tools console user guide).
+    require(
+        service == "codeconnections" or connection_account == account.id,
+        _field("pipeline.connection_arn"),
+        f"must be a connection of the pipeline account '{account.alias}' ({account.id}): a "
+        "codestar-connections connection cannot be shared with another account (a "
+        "codeconnections connection can, through AWS RAM)",
         connection,
     )
     return PipelineConfig(
@@ -569,7 +645,7 @@ def load_organisation(raw: Any) -> Organisation:
         "",
         ("name", "home_region", "regions", "accounts", "audit", "replication", "pipeline"),
     )
-    name = raw.get("name", "example")
+    name = _optional(raw, "name", "name", "example")
     require(
         isinstance(name, str) and bool(NAME_PATTERN.match(name)),
         _field("name"),
@@ -594,16 +670,18 @@ def load_organisation(raw: Any) -> Organisation:
         )
     regions, home = _parse_regions(raw)
     accounts = _parse_accounts(raw.get("accounts"))
-    audit = _object(raw.get("audit", {}), "audit")
+    audit = _object(_optional(raw, "audit", "audit", {}), "audit")
     _only_keys(audit, "audit", ("log_retention_days",))
-    retention = audit.get("log_retention_days", 365)
+    raw_retention = _optional(audit, "log_retention_days", "audit.log_retention_days", 365)
+    retention = _whole_number(raw_retention)  # 365.0 is 365; True is no 1
     require(
         isinstance(retention, int)
         and not isinstance(retention, bool)
         and retention in LOG_RETENTION_DAYS,
         _field("audit.log_retention_days"),
-        f"must be a CloudWatch Logs retention period {sorted(LOG_RETENTION_DAYS)}",
-        retention,
+        "must be a CloudWatch Logs retention period in whole days (365.0 is taken as 365), one "
+        f"of {sorted(LOG_RETENTION_DAYS)}",
+        raw_retention,
     )
     security = next(a for a in accounts.values() if a.role == "security")
     return Organisation(
@@ -612,8 +690,12 @@ def load_organisation(raw: Any) -> Organisation:
         regions=regions,
         accounts=tuple(accounts.values()),
         log_retention_days=int(retention),
-        replication=_parse_replication(raw.get("replication"), accounts, regions),
-        pipeline=_parse_pipeline(raw.get("pipeline"), accounts, security, home, regions),
+        replication=_parse_replication(
+            _optional(raw, "replication", "replication", {}), accounts, regions
+        ),
+        pipeline=_parse_pipeline(
+            _optional(raw, "pipeline", "pipeline", {}), accounts, security, home, regions
+        ),
     )
 
 

@@ -307,7 +307,7 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
         (
             renamed("security", "pipeline"),
             "'kmskit:organisation.accounts.pipeline' must not have an alias whose stage ID "
-            "'Pipeline' is taken by the pipeline's stacks (Pipeline, Pipeline<N>, "
+            "'Pipeline' is taken by the pipeline's stacks (Pipeline, Pipeline2, Pipeline3, ..., "
             "PipelineArtifacts-<region>). Received: 'pipeline'",
         ),
         (
@@ -465,6 +465,236 @@ def test_log_retention_true_is_not_one_day() -> None:
     with pytest.raises(ConstructPropError) as error:
         load_organisation(changed("audit.log_retention_days", True))
     assert str(error.value).endswith("Received: True")
+
+
+def refusal(config: Any) -> str:
+    """The whole message with which ``config`` is refused."""
+    with pytest.raises(ConstructPropError) as error:
+        load_organisation(config)
+    return str(error.value)
+
+
+# null is refused in every optional key, sections and fields alike: "replication": null and
+# "pipeline": null were the defaults while "audit": null was refused.
+@pytest.mark.parametrize(
+    "path",
+    [
+        "name",
+        "home_region",
+        "audit",
+        "audit.log_retention_days",
+        "replication",
+        "replication.resource_types",
+        "replication.selection_tag",
+        "replication.retention_days",
+        "replication.destinations",
+        "pipeline",
+        "pipeline.account",
+        "pipeline.region",
+        "pipeline.repository",
+        "pipeline.branch",
+        "pipeline.connection_arn",
+    ],
+)
+def test_null_is_refused_in_an_optional_key_naming_it(path: str) -> None:
+    assert refusal(changed(path, None)) == (
+        f"'kmskit:organisation.{path}' must not be null: leave the key out to take its "
+        "default. Received: None"
+    )
+
+
+def test_a_null_destination_account_is_refused_not_read_as_the_same_account() -> None:
+    assert refusal(changed("replication.destinations.1.account", None)) == (
+        "'kmskit:organisation.replication.destinations[1].account' must not be null: leave the "
+        "key out for a destination in the same account. Received: None"
+    )
+
+
+def test_optional_sections_left_out_take_their_defaults() -> None:
+    config = with_changes(("audit", ...), ("replication", ...), ("pipeline", ...))
+    organisation = load_organisation(config)
+    assert organisation.log_retention_days == 365
+    assert organisation.replication.destinations == ()
+    assert organisation.pipeline.account.alias == "security"
+
+
+# JSON has one number type: a generator's 365.0 is 365, while 365.5 is no retention period.
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("audit.log_retention_days", 365.0, 365),
+        ("replication.retention_days", 14.0, 14),
+    ],
+)
+def test_whole_numbers_written_as_floats_are_taken(path: str, value: float, expected: int) -> None:
+    organisation = load_organisation(changed(path, value))
+    days = (
+        organisation.log_retention_days
+        if path.startswith("audit")
+        else organisation.replication.retention_days
+    )
+    assert days == expected
+    assert type(days) is int
+
+
+LOG_RETENTION_PERIODS = (
+    "[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, "
+    "2922, 3288, 3653]"
+)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        *(
+            (
+                changed("audit.log_retention_days", value),
+                "'kmskit:organisation.audit.log_retention_days' must be a CloudWatch Logs "
+                "retention period in whole days (365.0 is taken as 365), one of "
+                f"{LOG_RETENTION_PERIODS}. Received: {value!r}",
+            )
+            for value in (365.5, 100.0, 100, True, "365", float("nan"), float("inf"))
+        ),
+        *(
+            (
+                changed("replication.retention_days", value),
+                f"'kmskit:organisation.replication.retention_days' must be 2-3650 days. "
+                f"Received: {value!r}",
+            )
+            for value in (14.5, 1.0, 3651.0, False, "14")
+        ),
+    ],
+)
+def test_retention_that_is_no_whole_number_in_range_is_refused(config: Any, message: str) -> None:
+    assert refusal(config) == message
+
+
+CONNECTION = "arn:aws:{service}:{region}:{account}:connection/0a1b2c3d-0000-4000-8000-00000000abcd"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        # A codestar-connections connection cannot be shared (AWS RAM shares codeconnections ones).
+        (
+            changed(
+                "pipeline.connection_arn",
+                CONNECTION.format(
+                    service="codestar-connections", region="eu-west-1", account="999999999999"
+                ),
+            ),
+            "'kmskit:organisation.pipeline.connection_arn' must be a connection of the pipeline "
+            "account 'security' (111111111111): a codestar-connections connection cannot be "
+            "shared with another account (a codeconnections connection can, through AWS RAM). "
+            "Received: 'arn:aws:codestar-connections:eu-west-1:999999999999:connection/"
+            "0a1b2c3d-0000-4000-8000-00000000abcd'",
+        ),
+        # The pipeline moved to the workload account, its connection left in the security account.
+        (
+            with_changes(
+                ("pipeline.account", "workload"),
+                (
+                    "pipeline.connection_arn",
+                    CONNECTION.format(
+                        service="codestar-connections", region="eu-west-1", account="111111111111"
+                    ),
+                ),
+            ),
+            "'kmskit:organisation.pipeline.connection_arn' must be a connection of the pipeline "
+            "account 'workload' (222222222222): a codestar-connections connection cannot be "
+            "shared with another account (a codeconnections connection can, through AWS RAM). "
+            "Received: 'arn:aws:codestar-connections:eu-west-1:111111111111:connection/"
+            "0a1b2c3d-0000-4000-8000-00000000abcd'",
+        ),
+        (
+            changed(
+                "pipeline.connection_arn",
+                "arn:aws:codecommit:eu-west-1:111111111111:connection/abc",
+            ),
+            "'kmskit:organisation.pipeline.connection_arn' must be a CodeConnections connection "
+            "ARN, arn:<partition>:codeconnections:<region>:<account>:connection/<id> (or "
+            "codestar-connections). Received: "
+            "'arn:aws:codecommit:eu-west-1:111111111111:connection/abc'",
+        ),
+        (
+            changed(
+                "pipeline.connection_arn",
+                "arn:aws:codeconnections:eu-west-1:111111111111:host/abc",
+            ),
+            "'kmskit:organisation.pipeline.connection_arn' must be a CodeConnections connection "
+            "ARN, arn:<partition>:codeconnections:<region>:<account>:connection/<id> (or "
+            "codestar-connections). Received: "
+            "'arn:aws:codeconnections:eu-west-1:111111111111:host/abc'",
+        ),
+        (
+            changed(
+                "pipeline.connection_arn",
+                CONNECTION.format(
+                    service="codeconnections", region="cn-north-1", account="111111111111"
+                ),
+            ),
+            "'kmskit:organisation.pipeline.connection_arn' must name a Region of its partition "
+            "('cn-north-1' is in 'aws-cn'). Received: 'arn:aws:codeconnections:cn-north-1:"
+            "111111111111:connection/0a1b2c3d-0000-4000-8000-00000000abcd'",
+        ),
+    ],
+)
+def test_a_connection_the_pipeline_cannot_use_is_refused(config: Any, message: str) -> None:
+    assert refusal(config) == message
+
+
+@pytest.mark.parametrize(
+    ("service", "region", "account"),
+    [
+        # Shared with the pipeline account through AWS RAM.
+        ("codeconnections", "eu-west-1", "999999999999"),
+        # Connections are global: created in one Region, they serve a pipeline in any other.
+        ("codeconnections", "us-east-1", "111111111111"),
+        ("codestar-connections", "eu-central-1", "111111111111"),
+    ],
+)
+def test_a_connection_the_pipeline_can_use_is_accepted(
+    service: str, region: str, account: str
+) -> None:
+    arn = CONNECTION.format(service=service, region=region, account=account)
+    organisation = load_organisation(changed("pipeline.connection_arn", arn))
+    assert organisation.pipeline.connection_arn == arn
+
+
+def test_the_default_connection_is_in_the_pipeline_account() -> None:
+    config = with_changes(("pipeline.account", "workload"), ("pipeline.connection_arn", ...))
+    assert load_organisation(config).pipeline.connection_arn == (
+        "arn:aws:codeconnections:eu-west-1:222222222222:connection/"
+        "00000000-0000-0000-0000-000000000000"
+    )
+
+
+# Only Pipeline and Pipeline2, Pipeline3, ... are pipeline stacks: the first has no number.
+@pytest.mark.parametrize("alias", ["pipeline0", "pipeline1", "pipeline02", "pipelines"])
+def test_aliases_no_pipeline_stack_takes_are_accepted(alias: str) -> None:
+    organisation = load_organisation(renamed("workload", alias))
+    assert organisation.account(alias).stage_id == alias.title()
+
+
+@pytest.mark.parametrize("alias", ["pipeline2", "pipeline10", "pipeline-12"])
+def test_aliases_of_later_pipelines_of_a_chain_are_refused(alias: str) -> None:
+    stage = alias.replace("-", "").title()
+    assert refusal(renamed("workload", alias)) == (
+        f"'kmskit:organisation.accounts.{alias}' must not have an alias whose stage ID "
+        f"'{stage}' is taken by the pipeline's stacks (Pipeline, Pipeline2, Pipeline3, ..., "
+        f"PipelineArtifacts-<region>). Received: '{alias}'"
+    )
+
+
+def test_stage_ids_are_compared_with_the_pipeline_stage_names_as_aws_cdk_lib_does() -> None:
+    # aws-cdk-lib's Pipeline refuses a duplicate stage name with '===', and the chain's start
+    # rule matches "HandOff" exactly: 'Handoff' is another stage. Whether CodePipeline tells
+    # stage names apart by case is not in its API reference; this records what is accepted.
+    organisation = load_organisation(renamed("backup", "handoff"))
+    assert organisation.account("handoff").stage_id == "Handoff"
+    assert "'HandOff' is the name of one of the pipeline's own stages" in refusal(
+        renamed("backup", "hand-off")
+    )
 
 
 def test_an_organisation_in_the_china_partition_gets_a_connection_arn_there() -> None:
