@@ -1,9 +1,10 @@
 """Envelope-encrypted S3 objects: the object is one AWS Encryption SDK message, so the
 ciphertext and the encrypted data key travel together and nothing else needs storing.
 
-:func:`put_object` streams the message to S3 while encrypting (a multipart upload above 16 MiB;
+:func:`put_stream` streams the message to S3 while encrypting (a multipart upload above 16 MiB;
 S3 shows the object only when the upload completes, and a failed upload is aborted).
-:func:`get_object` streams it back through decryption.
+:func:`get_stream` streams it back through decryption; when the connection drops it reads on
+from where it stopped, from the same object only (its version ID, else ``If-Match`` its ETag).
 
 The object's location is bound into the encryption context (``kmskit:s3-object =
 s3://bucket/key``) and checked on get, so an object copied or moved to another key does not
@@ -19,7 +20,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+from botocore.handlers import VALID_BUCKET, VALID_S3_ARN
 
 from kmskit._io import open_input
 from kmskit._text import is_utf8
@@ -34,7 +43,7 @@ from kmskit.envelope import (
     remaining_length,
     write_verified,
 )
-from kmskit.errors import UsageError, from_client_error
+from kmskit.errors import ConflictError, KmskitError, UsageError, from_client_error
 from kmskit.progress import progress_bar
 
 LOCATION_CONTEXT_KEY = "kmskit:s3-object"
@@ -45,6 +54,11 @@ MAX_PARTS = 10_000
 PART_GROWTH_EVERY = 1_000
 """Input of unknown size (a pipe): parts grow by :data:`PART_SIZE` every this many parts, so
 10,000 parts hold about 859 GiB (16 MiB parts alone would stop at 156 GiB)."""
+MAX_KEY_BYTES = 1024
+"""S3's limit on the length of an object key (UTF-8)."""
+READ_RESUMES = 5
+"""Times :func:`get_stream` reads on after the connection dropped mid-object."""
+_DROPPED = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError, ConnectionClosedError)
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,24 @@ class S3Location:
         bucket, _, key = uri[len("s3://") :].partition("/")
         if not bucket or not key:
             raise UsageError(f"an S3 location must name a bucket and a key. Received: {uri!r}")
+        # Checked here, before KMS is called: botocore would refuse the bucket (exit 1) and S3
+        # the key (KeyTooLongError) only when the encrypted object is sent.
+        if not VALID_BUCKET.search(bucket) and not VALID_S3_ARN.search(bucket):
+            raise UsageError(
+                "an S3 location must name a bucket S3 accepts (letters, digits, '.', '-' and "
+                f"'_'; or an access point ARN). Received: {uri!r}"
+            )
+        if key.endswith("/"):
+            raise UsageError(
+                "an S3 location must name an object, not a folder (a key ending in '/'). "
+                f"Received: {uri!r}"
+            )
+        size = len(key.encode())
+        if size > MAX_KEY_BYTES:
+            raise UsageError(
+                f"an S3 object key must be at most {MAX_KEY_BYTES} bytes of UTF-8. Received: "
+                f"{size} bytes ({uri[:60]!r}...)"
+            )
         return cls(bucket, key)
 
     @property
@@ -179,7 +211,7 @@ class _UploadSink:
         if self._upload_id is not None:
             upload_id, self._upload_id = self._upload_id, None
             # The caller gets the original error; a bucket lifecycle rule cleans up the rest.
-            with contextlib.suppress(ClientError):
+            with contextlib.suppress(ClientError, BotoCoreError):
                 self._s3.abort_multipart_upload(
                     Bucket=self._location.bucket, Key=self._location.key, UploadId=upload_id
                 )
@@ -209,28 +241,99 @@ def get_stream(
     *,
     require_signed: bool = False,
     progress: Any = None,
+    version_id: str | None = None,
 ) -> MessageInfo:
     """Decrypt the object at ``location`` into ``sink`` (discard ``sink`` if this raises).
 
+    ``version_id``: that version of the object (default: the current one). If the connection
+    drops, the rest is read with a ranged GET of the same object (its version ID, else
+    ``If-Match`` its ETag), at most :data:`READ_RESUMES` times; an object replaced meanwhile
+    fails (:class:`ConflictError`, exit 7) instead of mixing two objects.
     ``progress``: a tqdm bar to size and advance (optional).
     """
     expected = location.bound(context or {})
-    s3 = envelope.settings.client("s3")
-    try:
-        response = s3.get_object(Bucket=location.bucket, Key=location.key)
-    except ClientError as error:
-        raise from_client_error(error, f"read {location.uri}") from error
-    body = response["Body"]
+    body = _ObjectReader(envelope.settings.client("s3"), location, version_id)
     on_read = None
     if progress is not None:
-        progress.reset(total=response.get("ContentLength"))
+        progress.reset(total=body.length)
         on_read = progress.update
     try:
         return envelope.decrypt_stream(
             body, sink, expected, require_signed=require_signed, on_read=on_read
         )
+    except KmskitError as error:
+        raise _naming(error, location) from error
     finally:
         body.close()
+
+
+def _naming(error: KmskitError, location: S3Location) -> KmskitError:
+    """``error`` with the object named: "could not decrypt s3://bucket/key: ..."."""
+    text = str(error)
+    prefix = "could not decrypt"
+    if location.uri in text or not text.startswith(prefix):
+        return error
+    return type(error)(f"{prefix} {location.uri}{text[len(prefix) :]}")
+
+
+class _ObjectReader:
+    """The body of one GetObject, read on after a dropped connection (see :func:`get_stream`)."""
+
+    def __init__(self, s3: Any, location: S3Location, version_id: str | None) -> None:
+        self._s3 = s3
+        self._location = location
+        self._position = 0
+        self._resumes = 0
+        response = self._get(VersionId=version_id) if version_id else self._get()
+        self._body = response["Body"]
+        self.length: int | None = response.get("ContentLength")
+        # Later reads must get the same bytes: pin the version (versioned bucket), else the ETag.
+        self._version_id = response.get("VersionId") or version_id
+        self._etag: str | None = response.get("ETag")
+
+    def _get(self, **params: Any) -> dict[str, Any]:
+        try:
+            response: dict[str, Any] = self._s3.get_object(
+                Bucket=self._location.bucket, Key=self._location.key, **params
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in {"PreconditionFailed", "412"}:
+                # A conflict (exit 7), like a key in the wrong state: running again reads the
+                # new object whole.
+                raise ConflictError(
+                    f"could not read {self._location.uri}: it was replaced while it was read "
+                    f"(its ETag is no longer {self._etag}); run the command again"
+                ) from error
+            raise from_client_error(error, f"read {self._location.uri}") from error
+        return response
+
+    def read(self, size: int = -1) -> bytes:
+        while self.length is None or self._position < self.length:
+            try:
+                chunk: bytes = self._body.read(size if size >= 0 else None)
+            except _DROPPED:
+                if self._resumes >= READ_RESUMES:
+                    raise
+                self._resumes += 1
+                self._resume()
+                continue
+            self._position += len(chunk)
+            return chunk
+        return b""
+
+    def _resume(self) -> None:
+        with contextlib.suppress(Exception):
+            self._body.close()
+        params: dict[str, Any] = {"Range": f"bytes={self._position}-"}
+        if self._version_id and self._version_id != "null":
+            params["VersionId"] = self._version_id
+        if self._etag:
+            params["IfMatch"] = self._etag
+        self._body = self._get(**params)["Body"]
+
+    def close(self) -> None:
+        self._body.close()
 
 
 def get_file(
@@ -242,15 +345,23 @@ def get_file(
     require_signed: bool = False,
     show_progress: bool | None = None,
     exclusive: bool = False,
+    version_id: str | None = None,
 ) -> MessageInfo:
-    """Decrypt an S3 object into ``target`` (``-`` = stdout), which gets the plaintext only
-    once the whole message verified (see :func:`kmskit.envelope.write_verified`; with
-    ``exclusive`` an existing ``target`` file is never replaced)."""
+    """Decrypt an S3 object (``version_id``: that version) into ``target`` (``-`` = stdout),
+    which gets the plaintext only once the whole message verified (see
+    :func:`kmskit.envelope.write_verified`; with ``exclusive`` an existing ``target`` file is
+    never replaced)."""
     with progress_bar(total=None, description="get", enabled=show_progress) as bar:
         return write_verified(
             target,
             lambda sink: get_stream(
-                envelope, location, sink, context, require_signed=require_signed, progress=bar
+                envelope,
+                location,
+                sink,
+                context,
+                require_signed=require_signed,
+                progress=bar,
+                version_id=version_id,
             ),
             exclusive=exclusive,
         )

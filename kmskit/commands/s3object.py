@@ -75,6 +75,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     add_context_option(get, required=False, help_text=CONTEXT_SUBSET_HELP)
     get.add_argument("--require-signed", action="store_true")
+    get.add_argument(
+        "--version-id",
+        metavar="ID",
+        help="that version of the object (versioned bucket; default: the current one)",
+    )
     get.add_argument("location", metavar="s3://BUCKET/KEY")
     get.add_argument("output", metavar="OUTPUT")
     add_force_option(get)
@@ -115,6 +120,7 @@ def run_get(args: argparse.Namespace) -> int:
         require_signed=args.require_signed,
         show_progress=show_progress(args),
         exclusive=not args.force,
+        version_id=args.version_id,
     )
     say(args, f"got {location.uri} -> {args.output}: {describe(info)}")
     return EXIT_OK

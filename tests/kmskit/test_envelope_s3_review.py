@@ -1,0 +1,340 @@
+"""kmskit put / get under failure: URIs refused before AWS, downloads resumed (pinned to the
+object first read) after the connection drops, versions, errors that name the object."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import EndpointConnectionError, ResponseStreamingError
+from urllib3.exceptions import ProtocolError
+
+from kmskit.cli import main
+from kmskit.clients import ClientSettings
+from kmskit.envelope import Envelope
+from kmskit.envelope_s3 import PART_SIZE, S3Location, get_stream, put_stream
+from kmskit.errors import (
+    EXIT_ACCESS_DENIED,
+    EXIT_CONFLICT,
+    EXIT_INTEGRITY,
+    EXIT_USAGE,
+    AccessDeniedError,
+)
+from tests.kmskit.envelope_support import (
+    ALIAS,
+    REGION,
+    KmsWorld,
+    kms_world,
+    one_error_line,
+    probe_clients,
+)
+
+BUCKET = "encrypted-bucket"
+CONTEXT = {"dataset": "invoices"}
+
+
+@pytest.fixture
+def world() -> Iterator[KmsWorld]:
+    with kms_world() as kms:
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        yield kms
+
+
+@pytest.fixture
+def s3(world: KmsWorld) -> Any:
+    return boto3.client("s3", region_name=REGION)
+
+
+# -- locations ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("s3://Bad_Bucket!/k", "must name a bucket S3 accepts"),
+        ("s3://bad bucket/k", "must name a bucket S3 accepts"),
+        ("s3://bucket/reports/", "must name an object, not a folder"),
+        ("s3://bucket/" + "é" * 513, "key must be at most 1024 bytes of UTF-8. Received: 1026"),
+    ],
+    ids=["characters", "space", "trailing-slash", "key-too-long"],
+)
+@pytest.mark.parametrize("command", ["put", "get"])
+def test_cli_a_location_s3_would_refuse_is_bad_usage_before_aws(
+    tmp_path: Path,
+    no_aws: list[str],
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    uri: str,
+    message: str,
+) -> None:
+    # Before: exit 1 with botocore's regex after the file was encrypted (bucket), or an object
+    # named "reports/" (a folder marker), or S3's KeyTooLongError after the upload.
+    source = tmp_path / "in"
+    source.write_bytes(b"x")
+    argv = (
+        ["put", "--key", ALIAS, str(source), uri]
+        if command == "put"
+        else ["get", uri, str(tmp_path / "out")]
+    )
+    assert main(argv) == EXIT_USAGE
+    line = one_error_line(capsys)
+    assert message in line
+    assert repr(uri)[:40] in line
+    assert no_aws == []
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "s3://legacy_Bucket.example/a b/c d.txt",
+        "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint:reports/2026/café.csv",
+        "s3://bucket//leading-slash",
+    ],
+)
+def test_locations_s3_accepts_are_kept(uri: str) -> None:
+    location = S3Location.parse(uri)
+    assert location.uri == uri
+
+
+# -- downloads: resumed, pinned to the object first read ---------------------------------------
+
+
+class _DropsOnce:
+    """A GetObject body whose connection drops after ``after`` bytes, as urllib3 reports it."""
+
+    def __init__(self, body: Any, after: int) -> None:
+        self._body = body
+        self._left = after
+
+    def read(self, size: int | None = None) -> bytes:
+        if self._left <= 0:
+            raise ResponseStreamingError(error=ProtocolError("Connection broken: reset by peer"))
+        chunk: bytes = self._body.read(self._left if size is None else min(size, self._left))
+        self._left -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._body.close()
+
+
+def _get_requests(monkeypatch: pytest.MonkeyPatch, drops: list[int]) -> list[dict[str, Any]]:
+    """Every GetObject request's parameters; the n-th response drops after ``drops[n]`` bytes
+    (while there are entries), and ``before_resume`` runs before the second request."""
+    requests: list[dict[str, Any]] = []
+    original = ClientSettings.client
+
+    def client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        made = original(self, service, **kwargs)
+        if service == "s3":
+
+            def record(params: dict[str, Any], **_: Any) -> None:
+                requests.append(dict(params))
+
+            def drop(parsed: dict[str, Any], **_: Any) -> None:
+                if drops and "Body" in parsed:
+                    parsed["Body"] = _DropsOnce(parsed["Body"], drops.pop(0))
+
+            made.meta.events.register("provide-client-params.s3.GetObject", record)
+            made.meta.events.register("after-call.s3.GetObject", drop)
+        return made
+
+    monkeypatch.setattr(ClientSettings, "client", client)
+    return requests
+
+
+def test_get_resumes_after_the_connection_drops(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(3 * 2**20 + 123)
+    location = S3Location(BUCKET, "big.bin")
+    put_stream(Envelope([ALIAS]), io.BytesIO(data), location, CONTEXT)
+    etag = s3.head_object(Bucket=BUCKET, Key=location.key)["ETag"]
+    requests = _get_requests(monkeypatch, [1_500_000, 1_000_000])
+    sink = io.BytesIO()
+    get_stream(Envelope(), location, sink, CONTEXT)
+    assert sink.getvalue() == data
+    # Later reads start where the last stopped and accept only the object first read.
+    assert [(r.get("Range"), r.get("IfMatch")) for r in requests] == [
+        (None, None),
+        ("bytes=1500000-", etag),
+        ("bytes=2500000-", etag),
+    ]
+
+
+def test_get_of_an_object_replaced_during_the_download_fails_and_writes_nothing(
+    world: KmsWorld,
+    s3: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    location = S3Location(BUCKET, "report.pdf")
+    put_stream(Envelope([ALIAS]), io.BytesIO(os.urandom(2 * 2**20)), location, CONTEXT)
+    requests = _get_requests(monkeypatch, [1_000_000])
+
+    # The object is replaced between the first read and the resumed one.
+    def replace(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Range"):
+            put_stream(Envelope([ALIAS]), io.BytesIO(os.urandom(2 * 2**20)), location, CONTEXT)
+
+    real = ClientSettings.client
+
+    def client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        made = real(self, service, **kwargs)
+        if service == "s3":
+            made.meta.events.register_first("provide-client-params.s3.GetObject", replace)
+        return made
+
+    monkeypatch.setattr(ClientSettings, "client", client)
+    out = tmp_path / "report.pdf"
+    code = main(["get", "--context", "dataset=invoices", location.uri, str(out)])
+    assert code == EXIT_CONFLICT
+    assert one_error_line(capsys).startswith(
+        f"kmskit: error: could not read {location.uri}: it was replaced while it was read"
+    )
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+    assert len(requests) == 2
+
+
+def test_get_version_id_reads_that_version(world: KmsWorld, s3: Any, tmp_path: Path) -> None:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    location = S3Location(BUCKET, "config.json")
+    put_stream(Envelope([ALIAS]), io.BytesIO(b"version one"), location, CONTEXT)
+    first = s3.head_object(Bucket=BUCKET, Key=location.key)["VersionId"]
+    put_stream(Envelope([ALIAS]), io.BytesIO(b"version two"), location, CONTEXT)
+    out = tmp_path / "config.json"
+    assert main(["get", "--version-id", first, location.uri, str(out)]) == 0
+    assert out.read_bytes() == b"version one"
+    assert main(["get", "--force", location.uri, str(out)]) == 0
+    assert out.read_bytes() == b"version two"
+
+
+def test_cli_get_version_id_may_not_be_empty(
+    tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["get", "--version-id", "", f"s3://{BUCKET}/k", str(tmp_path / "out")]
+    assert main(argv) == EXIT_USAGE
+    assert "--version-id" in one_error_line(capsys)
+    assert no_aws == []
+
+
+def test_resumed_reads_of_a_versioned_object_pin_the_version(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    data = os.urandom(2 * 2**20)
+    location = S3Location(BUCKET, "pinned.bin")
+    put_stream(Envelope([ALIAS]), io.BytesIO(data), location, CONTEXT)
+    version = s3.head_object(Bucket=BUCKET, Key=location.key)["VersionId"]
+    requests = _get_requests(monkeypatch, [700_000])
+    sink = io.BytesIO()
+    get_stream(Envelope(), location, sink, CONTEXT)
+    assert sink.getvalue() == data
+    assert requests[1]["VersionId"] == version
+
+
+# -- integrity and errors that name the object ---------------------------------------------------
+
+
+def test_cli_get_of_a_non_kmskit_object_exits_5_naming_it(
+    world: KmsWorld, s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="notes.txt", Body=b"plain text, never encrypted")
+    out = tmp_path / "notes.txt"
+    assert main(["get", f"s3://{BUCKET}/notes.txt", str(out)]) == EXIT_INTEGRITY
+    line = one_error_line(capsys)
+    assert line.startswith(f"kmskit: error: could not decrypt s3://{BUCKET}/notes.txt: not an")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "tampered"])
+def test_a_damaged_object_exits_5_and_writes_nothing(
+    world: KmsWorld, s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    location = S3Location(BUCKET, "ledger.csv")
+    put_stream(Envelope([ALIAS]), io.BytesIO(os.urandom(3 * 2**20)), location, CONTEXT)
+    stored = bytearray(s3.get_object(Bucket=BUCKET, Key=location.key)["Body"].read())
+    if damage == "truncated":
+        stored = stored[: len(stored) - 2**20]
+    else:
+        stored[len(stored) // 2] ^= 1
+    s3.put_object(Bucket=BUCKET, Key=location.key, Body=bytes(stored))
+    out = tmp_path / "ledger.csv"
+    assert main(["get", location.uri, str(out)]) == EXIT_INTEGRITY
+    assert f"could not decrypt {location.uri}:" in one_error_line(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- uploads: retried, aborted -------------------------------------------------------------------
+
+
+def test_transient_errors_on_parts_are_retried_and_the_object_is_whole(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = probe_clients(monkeypatch)
+    probe.fail(
+        "UploadPart", "InternalError", "We encountered an internal error.", status=500, times=2
+    )
+    data = os.urandom(PART_SIZE + 5000)
+    location = S3Location(BUCKET, "retried.bin")
+    put_stream(Envelope([ALIAS]), io.BytesIO(data), location, CONTEXT)
+    assert probe.attempts["UploadPart"] == 2 + 2
+    sink = io.BytesIO()
+    get_stream(Envelope(), location, sink, CONTEXT)
+    assert sink.getvalue() == data
+
+
+def test_access_denied_on_a_part_exits_3_naming_the_object_and_aborts(
+    world: KmsWorld,
+    s3: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    probe = probe_clients(monkeypatch)
+    probe.fail("UploadPart", "AccessDenied", "Access Denied", status=403)
+    source = tmp_path / "big"
+    source.write_bytes(os.urandom(PART_SIZE + 1))
+    uri = f"s3://{BUCKET}/private/big"
+    assert main(["put", "--key", ALIAS, str(source), uri]) == EXIT_ACCESS_DENIED
+    assert one_error_line(capsys) == (
+        f"kmskit: error: could not write {uri}: AccessDenied: Access Denied"
+    )
+    assert probe.calls["AbortMultipartUpload"] == 1
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=BUCKET)
+
+
+def test_a_failing_abort_does_not_hide_the_error_that_stopped_the_upload(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = probe_clients(monkeypatch)
+    probe.fail("UploadPart", "AccessDenied", "Access Denied", status=403)
+    real = ClientSettings.client
+
+    def client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        made = real(self, service, **kwargs)
+
+        def unreachable(**_: Any) -> None:
+            raise EndpointConnectionError(endpoint_url="https://s3.eu-west-1.amazonaws.com")
+
+        made.meta.events.register("before-send.s3.AbortMultipartUpload", unreachable)
+        return made
+
+    monkeypatch.setattr(ClientSettings, "client", client)
+    with pytest.raises(AccessDeniedError, match="could not write s3://encrypted-bucket/big"):
+        put_stream(
+            Envelope([ALIAS]),
+            io.BytesIO(os.urandom(PART_SIZE + 1)),
+            S3Location(BUCKET, "big"),
+            CONTEXT,
+        )
+    assert probe.calls["AbortMultipartUpload"] == 1
