@@ -7,7 +7,8 @@ earlier synth wrote and the app no longer has stay there and must not be counted
 (github.com/aws/aws-cdk/issues/2869). Every path a manifest names must lead inside the folder of
 that manifest, where the CDK writes them: kmskit never reads a file outside the assembly because a
 manifest says so. A folder without ``manifest.json`` is read whole: every
-``*.template.json`` under it. It finds ``AWS::KMS::Key`` and ``AWS::KMS::ReplicaKey``
+``*.template.json`` under it, but only what its own manifest lists in a folder that has one.
+It finds ``AWS::KMS::Key`` and ``AWS::KMS::ReplicaKey``
 resources and prices each. Keys made by this toolkit carry their cost in ``kmskit:cost``
 metadata; any other key is priced with the same function from its properties.
 
@@ -190,47 +191,84 @@ def assembly_templates(assembly: Path) -> dict[Path, Template]:
 
     A directory with a ``manifest.json``: the templates it lists, nested stage assemblies and
     nested stacks included, never a stale file the manifest does not name. A directory without
-    one: every ``*.template.json`` under it. A file: that template.
+    one: every ``*.template.json`` under it, except in a folder that has a ``manifest.json`` of
+    its own (a cdk.out or stage assembly under it), which is read as above. A file: that
+    template. No two templates are reported under one name (see :func:`_told_apart`).
     """
     if not assembly.exists():
         raise NotFoundError(f"no cloud assembly at '{assembly}': run `cdk synth` (or make synth)")
     if assembly.is_file():
         return stack_names([assembly])
+    displays: dict[Path, str] = {}
     if (assembly / "manifest.json").is_file():
-        displays: dict[Path, str] = {}
         templates = _listed_templates(assembly, displays)
         if not templates:
             raise UsageError(
                 f"the manifest '{assembly / 'manifest.json'}' lists no stack templates: "
                 "is it a cdk.out folder?"
             )
-        # One stack name may be deployed to several accounts or Regions: tell those rows apart.
-        counts = Counter(template.name for template in templates.values())
-        return {
-            path: Template(f"{template.name} ({displays[path]})", template.region)
-            if counts[template.name] > 1 and path in displays
-            else template
-            for path, template in templates.items()
-        }
-    paths = _template_files(assembly)
-    if not paths:
-        raise UsageError(f"'{assembly}' holds no *.template.json files: is it a cdk.out folder?")
-    return stack_names(paths)
+    else:
+        templates = _unlisted_templates(assembly, displays)
+        if not templates:
+            raise UsageError(
+                f"'{assembly}' holds no *.template.json files: is it a cdk.out folder?"
+            )
+    return _told_apart(assembly, templates, displays)
 
 
-def _template_files(folder: Path) -> list[Path]:
-    """Every ``*.template.json`` under ``folder``, sorted; a folder that cannot be read is an
-    error naming it (``Path.rglob`` would skip it without a word)."""
+def _told_apart(
+    assembly: Path, templates: dict[Path, Template], displays: dict[Path, str]
+) -> dict[Path, Template]:
+    """``templates`` with each name that several of them share followed by the stack's
+    construct path (from ``displays``): one stack name may be deployed to several accounts or
+    Regions. Where that still leaves two rows one name (two cdk.out folders under a folder read
+    without a manifest), the template's path under ``assembly`` tells them apart: rows are
+    summed by name, so two stacks must never share one."""
+    counts = Counter(template.name for template in templates.values())
+    named = {
+        path: f"{template.name} ({displays[path]})"
+        if counts[template.name] > 1 and path in displays
+        else template.name
+        for path, template in templates.items()
+    }
+    repeated = Counter(named.values())
+    return {
+        path: Template(
+            f"{template.name} ({os.path.relpath(path, assembly)})"
+            if repeated[named[path]] > 1
+            else named[path],
+            template.region,
+        )
+        for path, template in templates.items()
+    }
+
+
+def _unlisted_templates(folder: Path, displays: dict[Path, str]) -> dict[Path, Template]:
+    """The templates of ``folder``, which has no ``manifest.json``, folder by folder: every
+    ``*.template.json`` under it, but in a folder that has a ``manifest.json`` (a cdk.out or a
+    stage assembly left without the manifest above it) only those that manifest lists, as
+    :func:`_listed_templates` finds them, so that a template an earlier synth left there is
+    not counted. Each file's path under ``folder`` (or its stack's construct path) goes into
+    ``displays``. A folder that cannot be read is an error naming it (``Path.rglob`` would skip
+    it without a word)."""
 
     def refuse(error: OSError) -> None:
         raise from_os_error(error, f"read the folder '{error.filename or folder}'") from error
 
-    return sorted(
-        Path(parent) / name
-        for parent, _, files in os.walk(folder, onerror=refuse)
-        for name in files
-        if name.endswith(".template.json")
-    )
+    found: dict[Path, Template] = {}
+    for parent, subfolders, files in os.walk(folder, onerror=refuse):
+        here = Path(parent)
+        subfolders.sort()  # top-down, each folder's files before its subfolders'
+        if here != folder and (here / "manifest.json").is_file():
+            found.update(_listed_templates(here, displays))
+            subfolders.clear()  # the manifest names the nested assemblies to read
+            continue
+        for name in sorted(files):
+            if name.endswith(".template.json"):
+                path = here / name
+                found[path] = Template(name.removesuffix(".template.json"))
+                displays[path] = str(path.relative_to(folder))
+    return found
 
 
 def _artifacts(manifest: Path) -> dict[str, dict[str, Any]]:

@@ -855,3 +855,56 @@ def test_other_paths_a_manifest_names_must_stay_inside_the_assembly(
     assert main(["cost", str(root)]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err == "kmskit: error: " + message.replace("{root}", str(root)) + "\n"
+
+
+# --- a folder without manifest that holds cloud assemblies -----------------------------------
+
+
+def test_a_stage_assembly_read_without_the_top_manifest_counts_only_what_its_manifest_lists(
+    tmp_path: Path,
+) -> None:
+    # cdk.out without its top manifest.json (or its parent folder given) fell back to every
+    # *.template.json under it, counting a template an earlier synth left in a stage assembly
+    # although that assembly's own manifest no longer lists it.
+    stage = tmp_path / "assembly-Prod"
+    write_template(stage, "ProdKeys1A2B3C4D", {"K": key(True)})
+    write_template(stage, "ProdOldKeys9F8E7D6C", {"Old": key(True), "Older": key(False)})
+    write_manifest(
+        stage,
+        {"ProdKeys1A2B3C4D": stack_artifact("ProdKeys1A2B3C4D.template.json", "Prod-Keys")},
+    )
+    summary = summarize(tmp_path)
+    assert [(k.template, k.logical_id) for k in summary.keys] == [("Prod-Keys", "K")]
+    assert (summary.monthly_usd, summary.max_monthly_usd) == (Decimal("1.00"), Decimal("3.00"))
+
+
+def test_one_stack_name_in_two_stages_read_without_manifest_is_reported_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Without a top manifest the rows of two stages' "kms-keys" stacks were summed into one.
+    stages: dict[str, dict[str, object]] = {
+        "Prod": {"K": key(True)},
+        "Dev": {"K": key(False), "L": key(False)},
+    }
+    for stage, keys in stages.items():
+        folder = tmp_path / f"assembly-{stage}"
+        write_template(folder, f"{stage}Keys", keys)
+        write_manifest(
+            folder,
+            {
+                f"{stage}Keys": stack_artifact(
+                    f"{stage}Keys.template.json", "kms-keys", displayName=f"{stage}/Keys"
+                )
+            },
+        )
+    write_template(tmp_path / "a", "loose", {"K": key(False)})
+    write_template(tmp_path / "b", "loose", {"K": key(False)})
+    assert main(["cost", str(tmp_path), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["monthlyUsd"] == "5.00"
+    assert {name: row["keys"] for name, row in document["templates"].items()} == {
+        "loose (a/loose.template.json)": 1,
+        "kms-keys (Dev/Keys)": 2,
+        "kms-keys (Prod/Keys)": 1,
+        "loose (b/loose.template.json)": 1,
+    }
