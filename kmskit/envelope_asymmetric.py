@@ -189,6 +189,11 @@ def public_encrypt(public_key: PublicKey, plaintext: bytes) -> bytes:
             f"encrypts at most {limit} bytes. Use envelope encryption for larger data: "
             "`kmskit encrypt` with a symmetric key"
         )
+    if not plaintext:
+        raise UsageError(
+            f"'plaintext' is empty; {RSA_OAEP} with a {public_key.key_spec} key needs 1-{limit} "
+            "bytes. Received: 0 bytes"
+        )
     key: rsa.RSAPublicKey = public_key._loaded()
     return key.encrypt(
         plaintext,
@@ -311,17 +316,21 @@ def verify_local(
             f"'--algorithm' does not fit a {public_key.key_spec} key, which KMS signs with "
             f"{curve_algorithm} only. Received: {algorithm}"
         )
-    message = _read_message(source, algorithm)
     key = public_key._loaded()
+    # Checked before the data is read (and hashed) at all.
+    wanted = ec.EllipticCurvePublicKey if algorithm.startswith("ECDSA") else rsa.RSAPublicKey
+    if not isinstance(key, wanted):
+        family = "an ECC" if wanted is ec.EllipticCurvePublicKey else "an RSA"
+        raise UsageError(
+            f"'--algorithm' does not fit a {public_key.key_spec} key: {algorithm} needs "
+            f"{family} key. Received: {algorithm}"
+        )
+    message = _read_message(source, algorithm)
     prehashed = utils.Prehashed(hash_algorithm)
     try:
-        if algorithm.startswith("ECDSA"):
-            if not isinstance(key, ec.EllipticCurvePublicKey):
-                raise UsageError(f"{algorithm} needs an ECC key; this is {public_key.key_spec}")
+        if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, message.digest, ec.ECDSA(prehashed))
         else:
-            if not isinstance(key, rsa.RSAPublicKey):
-                raise UsageError(f"{algorithm} needs an RSA key; this is {public_key.key_spec}")
             pad: padding.AsymmetricPadding = (
                 # KMS's RSASSA_PSS_SHA_<n> uses "a <n>-bit salt" (symm-asymm-choose.html), and
                 # so does KMS Verify: a signature with another salt length is not one of them.

@@ -6,10 +6,14 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import json
+import os
+import stat
+import sys
 from typing import Any
 
-from kmskit._io import check_input
+from kmskit._io import STDIO, check_input
 from kmskit.cli import add_force_option, check_new_output, settings_from_args
 from kmskit.envelope_cli import (
     CONTEXT_EXACT_HELP,
@@ -40,7 +44,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Data keys for tools that encrypt locally. Output is JSON with KMS's field "
         "names: KeyId, CiphertextBlob (base64) and, except with --for-later, Plaintext "
         "(base64). Files are written with mode 0600; an existing OUTPUT file is refused unless "
-        "--force (it may hold the only encrypted copy of a data key).",
+        "--force (it may hold the only encrypted copy of a data key). A plaintext data key is "
+        "never written to a terminal: redirect stdout, pipe it or give OUTPUT.",
     )
     actions = datakey.add_subparsers(dest="datakey_command", metavar="ACTION", required=True)
 
@@ -96,8 +101,46 @@ def _dump(document: dict[str, Any]) -> bytes:
     return (json.dumps(document, indent=2) + "\n").encode()
 
 
+def _is_terminal(path: str) -> bool:
+    """Whether ``path`` (``-``: standard output) is a terminal: ``-`` on a terminal,
+    ``/dev/tty``, ``/dev/pts/N``, or ``/dev/stdout`` while standard output is one."""
+    if path == STDIO:
+        try:
+            return bool(sys.stdout is not None and sys.stdout.isatty())
+        except (AttributeError, ValueError):  # no isatty, or a closed stream
+            return False
+    try:
+        if not stat.S_ISCHR(os.stat(path).st_mode):
+            return False
+        # Opened without blocking and without becoming the controlling terminal; nothing is
+        # written. A device that cannot be opened is left to the writer to report.
+        descriptor = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.isatty(descriptor)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+
+
+def check_plaintext_output(path: str) -> None:
+    """Refuse (before any AWS call) to write a plaintext data key to a terminal, where it
+    stays on screen, in the scrollback and in session recordings (``datakey new`` without
+    ``--for-later`` prints to stdout by default)."""
+    if _is_terminal(path):
+        where = "standard output is a terminal" if path == STDIO else "a terminal"
+        raise UsageError(
+            "'OUTPUT' would show the plaintext data key on the terminal: give a file "
+            "(written with mode 0600), redirect standard output or pipe it into the program "
+            f"that uses the key (or use --for-later). Received: {path} ({where})"
+        )
+
+
 def run_new(args: argparse.Namespace) -> int:
     check_new_output(args.output, "OUTPUT", force=args.force)
+    if not args.for_later:
+        check_plaintext_output(args.output)
     context = context_from(args)
     settings = settings_from_args(args)
     exclusive = not args.force
@@ -152,6 +195,7 @@ def read_document(path: str) -> tuple[bytes, dict[str, str] | None]:
 def run_decrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
     check_new_output(args.output, "OUTPUT", force=args.force)
+    check_plaintext_output(args.output)
     encrypted, stored = read_document(args.input)
     context = context_from(args)
     if not context and stored is not None:

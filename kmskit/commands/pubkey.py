@@ -93,7 +93,10 @@ def run_encrypt(args: argparse.Namespace) -> int:
     public = public_key_from(args)
     # The limit of this key (190 bytes for RSA 2048), not of the largest one.
     what = f"{RSA_OAEP} with a {public.key_spec} key"
-    data = read_limited(args.input, public.max_plaintext, what, _ENVELOPE_HINT)
+    limit = public.max_plaintext
+    data = read_limited(args.input, limit, what, _ENVELOPE_HINT)
+    # An empty INPUT (`printf %s "$UNSET"`) would give a ciphertext of nothing that decrypts.
+    refuse_empty(args.input, data, f"{what} needs 1-{limit} bytes")
     write_output(args.output, public_encrypt(public, data), exclusive=not args.force)
     say(args, f"encrypted {len(data)} bytes for {public.key_id or args.public_key}")
     return EXIT_OK

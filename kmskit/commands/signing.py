@@ -4,12 +4,19 @@ against the public key (or by KMS with --kms)."""
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from kmskit._io import check_input, input_size, open_input
 from kmskit.audit import key_reference
 from kmskit.cli import add_force_option, check_new_output, settings_from_args
-from kmskit.envelope_asymmetric import SIGNING_ALGORITHMS, sign, verify_local, verify_with_kms
+from kmskit.envelope_asymmetric import (
+    SIGNING_ALGORITHMS,
+    get_public_key,
+    sign,
+    verify_local,
+    verify_with_kms,
+)
 from kmskit.envelope_cli import (
     NonEmptyInput,
     add_key_option,
@@ -17,7 +24,7 @@ from kmskit.envelope_cli import (
     say,
     write_output,
 )
-from kmskit.errors import EXIT_OK, NotFoundError, UsageError, os_error_class
+from kmskit.errors import EXIT_OK, IntegrityError, NotFoundError, UsageError, os_error_class
 
 # The largest KMS signature (RSA 4096) is 512 bytes; DER ECDSA P-521 is at most 139.
 _MAX_SIGNATURE = 1024
@@ -104,17 +111,57 @@ def run_verify(args: argparse.Namespace) -> int:
         raise UsageError("'--kms' needs --key (KMS Verify works with the key, not a file)")
     with open_input(args.input) as reader:
         source = NonEmptyInput(reader, args.input, "there is nothing to verify")
-        if args.kms:
-            algorithm = verify_with_kms(
-                args.key,
-                source,
-                signature,
-                algorithm=args.algorithm,
-                settings=settings_from_args(args),
-            )
-            say(args, f"signature valid (KMS Verify, {algorithm})")
-            return EXIT_OK
-        public = public_key_from(args)
-        algorithm = verify_local(public, source, signature, algorithm=args.algorithm)
+        settings = settings_from_args(args)
+        public = None if args.kms else public_key_from(args)
+        # The default algorithm is resolved here (GetPublicKey, as the library would) so that a
+        # mismatch can say which one was tried.
+        algorithm = (
+            args.algorithm
+            or (public or get_public_key(args.key, settings=settings)).default_signing_algorithm()
+        )
+        try:
+            if public is None:
+                verify_with_kms(args.key, source, signature, algorithm=algorithm, settings=settings)
+                say(args, f"signature valid (KMS Verify, {algorithm})")
+                return EXIT_OK
+            verify_local(public, source, signature, algorithm=algorithm)
+        except IntegrityError as error:
+            hints = _mismatch_hints(signature, algorithm, defaulted=args.algorithm is None)
+            if not hints:
+                raise
+            raise IntegrityError(f"{error}{hints}") from error
     say(args, f"signature valid ({algorithm}, verified locally)")
     return EXIT_OK
+
+
+_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/_-]+={0,2}")
+
+
+def _looks_like_base64(signature: bytes) -> bool:
+    """Whether the signature file holds base64 text (``aws kms sign --output text``) rather
+    than the raw bytes: a raw KMS signature (about 70 bytes or more) made of base64 characters
+    only, by chance, is about as likely as guessing a 128-bit key."""
+    text = b"".join(signature.split())
+    # Standard or URL-safe alphabet, padded or not; no base64 text has 4n+1 characters.
+    return (
+        len(text) >= 16
+        and _BASE64_TEXT.fullmatch(text) is not None
+        and len(text.rstrip(b"=")) % 4 != 1
+    )
+
+
+def _mismatch_hints(signature: bytes, algorithm: str, *, defaulted: bool) -> str:
+    """What may explain a signature that does not verify, besides changed data or another key:
+    a base64 signature file, or an RSA signature made with another algorithm than the default."""
+    hints = []
+    if _looks_like_base64(signature):
+        hints.append(
+            "'--signature' holds base64 text, and verify reads the raw signature bytes that "
+            "`kmskit sign` writes: decode it first (base64 -d)"
+        )
+    if defaulted and algorithm.startswith("RSASSA_"):
+        hints.append(
+            f"{algorithm} is the default for RSA keys: a signature made with another "
+            "algorithm verifies only with that --algorithm"
+        )
+    return "".join(f"; {hint}" for hint in hints)

@@ -1,0 +1,292 @@
+"""Review of the direct KMS commands (sign / verify, pubkey, encrypt-small, datakey) with bad and
+edge inputs: what the user sees (exit code, one error line naming the option and value, output
+written whole or not at all).
+
+Offline cases use locally made keys and ``--public-key`` (no AWS at all); KMS errors moto does
+not model (GetPublicKey of a symmetric key) come from a botocore Stubber, which checks every
+request against the real KMS API model."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from kmskit.cli import main
+from kmskit.clients import ClientSettings
+from kmskit.envelope_asymmetric import PublicKey, public_encrypt
+from kmskit.errors import EXIT_CONFLICT, EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE, UsageError
+from tests.kmskit.envelope_support import REGION, one_error_line
+
+KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+CONTEXT = ["--context", "purpose=test"]
+
+
+class FakeTerminal(io.TextIOWrapper):
+    """Standard output that says it is a terminal, and keeps what was written to it."""
+
+    def __init__(self) -> None:
+        self.written = io.BytesIO()
+        super().__init__(self.written, encoding="utf-8")
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(scope="module")
+def rsa_private() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def public_pem(rsa_private: rsa.RSAPrivateKey, tmp_path: Path) -> Path:
+    path = tmp_path / "public.pem"
+    path.write_bytes(
+        rsa_private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def stubbed_kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    """Every KMS client kmskit makes is this one client, answered by a Stubber."""
+    client = boto3.client(
+        "kms",
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    stub = Stubber(client)
+
+    def stubbed(self: ClientSettings, service: str, **_: Any) -> Any:
+        assert service == "kms"
+        return client
+
+    monkeypatch.setattr(ClientSettings, "client", stubbed)
+    with stub:
+        yield stub
+    stub.assert_no_pending_responses()
+
+
+# -- datakey: a plaintext data key never goes to a terminal -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["datakey", "new", "--key", KEY_ARN, *CONTEXT],  # OUTPUT defaults to stdout
+        ["datakey", "new", "--key", KEY_ARN, *CONTEXT, "-"],
+        ["datakey", "decrypt", "IN.json"],
+    ],
+)
+def test_a_plaintext_data_key_is_not_printed_on_a_terminal(
+    argv: list[str],
+    no_aws: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "IN.json").write_text('{"CiphertextBlob": "AAAA"}')
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: 'OUTPUT' would show the plaintext data key on the terminal: give a file "
+        "(written with mode 0600), redirect standard output or pipe it into the program that "
+        "uses the key (or use --for-later). Received: - (standard output is a terminal)"
+    )
+    terminal.flush()
+    assert terminal.written.getvalue() == b""
+    assert no_aws == []
+
+
+def test_a_terminal_device_given_as_output_is_refused_too(
+    no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        leader, follower = os.openpty()
+    except OSError:
+        pytest.skip("no pseudo-terminal here")
+    try:
+        device = os.ttyname(follower)
+        assert main(["datakey", "new", "--key", KEY_ARN, *CONTEXT, device]) == EXIT_USAGE
+        line = one_error_line(capsys)
+        assert line.startswith("kmskit: error: 'OUTPUT' would show the plaintext data key")
+        assert line.endswith(f"Received: {device} (a terminal)")
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert no_aws == []
+
+
+def test_the_encrypted_copy_alone_may_go_to_a_terminal(
+    stubbed_kms: Stubber, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stubbed_kms.add_response(
+        "generate_data_key_without_plaintext",
+        {"KeyId": KEY_ARN, "CiphertextBlob": b"encrypted-copy"},
+        {"KeyId": KEY_ARN, "KeySpec": "AES_256", "EncryptionContext": {"purpose": "test"}},
+    )
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(["datakey", "new", "-q", "--for-later", "--key", KEY_ARN, *CONTEXT]) == EXIT_OK
+    terminal.flush()
+    assert b'"CiphertextBlob": "ZW5jcnlwdGVkLWNvcHk="' in terminal.written.getvalue()
+    assert b"Plaintext" not in terminal.written.getvalue()
+    assert capsys.readouterr().err == ""
+
+
+# -- pubkey --------------------------------------------------------------------------------------
+
+
+def test_pubkey_encrypt_refuses_an_empty_input(
+    public_pem: Path, tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    output = tmp_path / "out.rsa"
+    argv = ["pubkey", "encrypt", "--public-key", str(public_pem), str(empty), str(output)]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: 'INPUT' is empty; RSAES_OAEP_SHA_256 with a RSA_2048 key needs 1-190 "
+        f"bytes. Received: '{empty}' (0 bytes)"
+    )
+    assert not output.exists()
+    assert no_aws == []
+
+
+def test_public_encrypt_refuses_empty_plaintext(rsa_private: rsa.RSAPrivateKey) -> None:
+    der = rsa_private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    public = PublicKey(key_spec="RSA_2048", der=der)
+    with pytest.raises(UsageError, match=r"^'plaintext' is empty; .* needs 1-190 bytes"):
+        public_encrypt(public, b"")
+
+
+def test_pubkey_encrypt_names_the_limit_of_the_key_before_writing_anything(
+    public_pem: Path, tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "secret"
+    data.write_bytes(b"x" * 191)
+    output = tmp_path / "out.rsa"
+    argv = ["pubkey", "encrypt", "--public-key", str(public_pem), str(data), str(output)]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: RSAES_OAEP_SHA_256 with a RSA_2048 key takes at most 190 bytes; "
+        f"'{data}' holds 191 bytes. Use envelope encryption for larger data: `kmskit encrypt` "
+        "with a symmetric key."
+    )
+    assert not output.exists()
+
+
+def test_pubkey_export_of_a_symmetric_key_is_a_conflict_and_writes_nothing(
+    stubbed_kms: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stubbed_kms.add_client_error(
+        "get_public_key",
+        "UnsupportedOperationException",
+        f"{KEY_ARN} key usage is ENCRYPT_DECRYPT and key spec is SYMMETRIC_DEFAULT",
+        400,
+        expected_params={"KeyId": KEY_ARN},
+    )
+    output = tmp_path / "key.pem"
+    assert main(["pubkey", "export", "--key", KEY_ARN, str(output)]) == EXIT_CONFLICT
+    assert one_error_line(capsys) == (
+        f"kmskit: error: could not get the public key of {KEY_ARN}: "
+        f"UnsupportedOperationException: {KEY_ARN} key usage is ENCRYPT_DECRYPT and key spec "
+        "is SYMMETRIC_DEFAULT"
+    )
+    assert not output.exists()
+
+
+# -- verify: a mismatch is exit 5 and says what else it may be ----------------------------------
+
+
+def _pss_signature(private: rsa.RSAPrivateKey, data: bytes) -> bytes:
+    """RSASSA_PSS_SHA_256 as KMS makes it (salt as long as the digest)."""
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
+    return private.sign(data, pss, hashes.SHA256())
+
+
+def test_a_base64_signature_is_a_mismatch_that_says_so(
+    rsa_private: rsa.RSAPrivateKey,
+    public_pem: Path,
+    tmp_path: Path,
+    no_aws: list[str],
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    data = tmp_path / "release.tar"
+    data.write_bytes(b"release" * 1000)  # over 4096 bytes: KMS would be sent its digest
+    signature = tmp_path / "release.sig"
+    # What `aws kms sign ... --query Signature --output text` prints.
+    signature.write_bytes(base64.b64encode(_pss_signature(rsa_private, data.read_bytes())) + b"\n")
+    argv = ["verify", "--public-key", str(public_pem), "--signature", str(signature), str(data)]
+    assert main(argv) == EXIT_INTEGRITY
+    captured = capsysbinary.readouterr()
+    assert captured.out == b""
+    assert captured.err.decode().splitlines() == [
+        "kmskit: error: the signature does not match the data (RSASSA_PSS_SHA_256, key "
+        "RSA_2048): the data or the signature was changed, or another key signed it; "
+        "'--signature' holds base64 text, and verify reads the raw signature bytes that "
+        "`kmskit sign` writes: decode it first (base64 -d); RSASSA_PSS_SHA_256 is the default "
+        "for RSA keys: a signature made with another algorithm verifies only with that "
+        "--algorithm"
+    ]
+    signature.write_bytes(base64.b64decode(signature.read_bytes()))
+    assert main(argv) == EXIT_OK
+
+
+def test_a_pkcs1_signature_checked_with_the_default_algorithm_points_to_algorithm(
+    rsa_private: rsa.RSAPrivateKey,
+    public_pem: Path,
+    tmp_path: Path,
+    no_aws: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = tmp_path / "data"
+    data.write_bytes(b"payload")
+    signature = tmp_path / "data.sig"
+    signature.write_bytes(rsa_private.sign(b"payload", padding.PKCS1v15(), hashes.SHA256()))
+    argv = ["verify", "--public-key", str(public_pem), "--signature", str(signature), str(data)]
+    assert main(argv) == EXIT_INTEGRITY
+    line = one_error_line(capsys)
+    assert "holds base64 text" not in line
+    assert line.endswith(
+        "; RSASSA_PSS_SHA_256 is the default for RSA keys: a signature made with another "
+        "algorithm verifies only with that --algorithm"
+    )
+    assert main([*argv, "--algorithm", "RSASSA_PKCS1_V1_5_SHA_256"]) == EXIT_OK
+    capsys.readouterr()
+    # With the algorithm given, a mismatch carries no hint about it.
+    signature.write_bytes(bytes(256))
+    assert main([*argv, "--algorithm", "RSASSA_PKCS1_V1_5_SHA_256"]) == EXIT_INTEGRITY
+    assert one_error_line(capsys).endswith("or another key signed it")
+
+
+def test_an_algorithm_of_the_other_family_is_refused_naming_the_option(
+    public_pem: Path, tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    data.write_bytes(b"payload")
+    signature = tmp_path / "data.sig"
+    signature.write_bytes(bytes(256))
+    argv = ["verify", "--public-key", str(public_pem), "--signature", str(signature)]
+    assert main([*argv, "--algorithm", "ECDSA_SHA_256", str(data)]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--algorithm' does not fit a RSA_2048 key: ECDSA_SHA_256 needs an ECC "
+        "key. Received: ECDSA_SHA_256"
+    )
