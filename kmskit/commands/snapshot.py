@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -77,6 +78,20 @@ def poll_seconds(value: str) -> float:
     return seconds
 
 
+def timeout_seconds(value: str) -> float:
+    """``--timeout``: a finite number of seconds, more than 0, refused while the arguments are
+    parsed."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UsageError(
+            f"'--timeout' must be a number of seconds, more than 0. Received: {value!r}"
+        )
+    return seconds
+
+
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "snapshot",
@@ -108,6 +123,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     copy.add_argument("--to-account", help="share the copy with this account (12 digits)")
     copy.add_argument("--wait", action="store_true", help="wait until the copy is available")
+    copy.add_argument(
+        "--timeout",
+        type=timeout_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="wait at most this long (implies --wait; the copy goes on in AWS): exit 6 if it "
+        "is not available by then (default: no limit)",
+    )
     copy.add_argument(
         "--poll-seconds",
         type=poll_seconds,
@@ -146,13 +169,14 @@ def _kinds(text: str) -> tuple[Kind, ...]:
     )
 
 
-def _check_snapshot_argument(text: str) -> None:
-    """Refuse a SNAPSHOT that cannot name one, before any AWS call."""
+def _check_snapshot_argument(text: str) -> SnapshotRef | None:
+    """Refuse a SNAPSHOT that cannot name one, before any AWS call; an ARN's snapshot (whose
+    Region is the one to read it in), else None."""
     if not text.startswith("arn:"):
         _kinds(text)
-        return
+        return None
     try:
-        SnapshotRef.from_arn(text)
+        return SnapshotRef.from_arn(text)
     except SnapshotError as error:
         raise UsageError(f"'SNAPSHOT' {error}") from error
 
@@ -173,23 +197,52 @@ def _resolve(engine: SnapshotEngine, text: str, region: str) -> SnapshotInfo:
     raise NotFoundError(f"no snapshot {text!r} in {candidates[0].region}")
 
 
+def _say(args: argparse.Namespace, text: str) -> None:
+    """A status line on stderr (not with --quiet): stdout holds only the copy's ARN."""
+    if not args.quiet:
+        print(f"kmskit: {text}", file=sys.stderr, flush=True)
+
+
+def _kms_key_problem(value: str, to_region: str) -> str | None:
+    """Why ``--kms-key`` cannot be taken, or None."""
+    key_arn = KEY_ARN.match(value)
+    if key_arn is None:
+        problem = (
+            "'--kms-key' must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID). "
+            f"Received: {value!r}"
+        )
+        if value.startswith("alias/") or ":alias/" in value:
+            # EC2 checks the key only once the copy runs: a wrong alias fails it later.
+            problem += (
+                "; an alias is not taken, look up its key in the destination Region: aws kms "
+                f"describe-key --key-id {value.rsplit(':', 1)[-1]} --region {to_region} "
+                "--query KeyMetadata.Arn"
+            )
+        return problem
+    if key_arn.group(1) != to_region:
+        return f"'--kms-key' must be a key in --to-region {to_region}. Received: {value}"
+    return None
+
+
 def run_copy(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    _check_snapshot_argument(args.snapshot)
+    named = _check_snapshot_argument(args.snapshot)
     if args.to_account is not None:
         check_accounts([args.to_account], "--to-account")
     check_regions([args.to_region], "--to-region")
-    key_arn = KEY_ARN.match(args.kms_key)
-    if key_arn is None:
-        raise UsageError(
-            "'--kms-key' must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID). "
-            f"Received: {args.kms_key!r}"
-        )
-    if key_arn.group(1) != args.to_region:
-        raise UsageError(
-            f"'--kms-key' must be a key in --to-region {args.to_region}. Received: {args.kms_key}"
-        )
-    region = settings.region or settings.session().region_name
+    key_problem = _kms_key_problem(args.kms_key, args.to_region)
+    if key_problem is not None:
+        raise UsageError(key_problem)
+    if named is not None:
+        # The ARN names the snapshot's Region: --region may only repeat it.
+        if settings.region is not None and settings.region != named.region:
+            raise UsageError(
+                f"'--region' {settings.region} is not the Region of SNAPSHOT {args.snapshot} "
+                f"({named.region}): leave --region out or give {named.region}"
+            )
+        region = named.region
+    else:
+        region = settings.region or settings.session().region_name
     if not region:
         raise UsageError("'--region' is needed (no Region is configured)")
     clients = client_factory(settings)
@@ -200,6 +253,11 @@ def run_copy(args: argparse.Namespace) -> int:
     # The partition of the caller's own ARN: aws, aws-cn or aws-us-gov.
     partition = str(identity["Arn"]).split(":")[1]
     engine = SnapshotEngine(clients, account=str(identity["Account"]), partition=partition)
+    if args.to_account == engine.account:
+        raise UsageError(
+            f"'--to-account' {args.to_account} is this account: leave --to-account out to "
+            "copy within it"
+        )
     try:
         return _copy(engine, args, region)
     except StepError as problem:
@@ -217,6 +275,19 @@ def _copy(engine: SnapshotEngine, args: argparse.Namespace, region: str) -> int:
     refusal = copy_refusal(source)
     if refusal is not None:
         raise UsageError(f"'SNAPSHOT' {refusal}")
+    if (
+        args.to_region == source.ref.region
+        and source.ref.account == engine.account
+        and not args.to_account
+        and not source.ref.automated
+        and source.encrypted
+        and source.kms_key_id == args.kms_key
+    ):
+        raise UsageError(
+            f"'SNAPSHOT' {source.ref.arn} is already in {args.to_region} and encrypted with "
+            f"--kms-key {args.kms_key}: a copy would change nothing (give another "
+            "--to-region, --kms-key or a --to-account)"
+        )
     role: Role = "staging" if args.to_account else "replica"
     origin = Origin.of(source.ref, source.created)
     if source.ref.account != engine.account:
@@ -224,40 +295,85 @@ def _copy(engine: SnapshotEngine, args: argparse.Namespace, region: str) -> int:
         origin = (
             Origin.from_description(source.description) if source.ref.kind == "EBS" else None
         ) or origin
-    result = engine.copy(
-        source.ref,
-        region=args.to_region,
-        kms_key_arn=args.kms_key,
-        role=role,
-        origin=origin,
-        destination_account=args.to_account,
-    )
+    try:
+        result = engine.copy(
+            source.ref,
+            region=args.to_region,
+            kms_key_arn=args.kms_key,
+            role=role,
+            origin=origin,
+            destination_account=args.to_account,
+        )
+    except DeadLetterError as problem:
+        if problem.code in KEY_CODES:
+            # The copy needs both keys: the source's to read it, --kms-key to write the copy.
+            keys = f"--kms-key {args.kms_key} (encrypts the copy)" + (
+                f" and the source's key {source.kms_key_id} (decrypts it)"
+                if source.kms_key_id
+                else ""
+            )
+            raise AccessDeniedError(f"{problem.reason}; the keys it uses: {keys}") from problem
+        raise
     copy = result.info
-    print(f"{'started' if result.created else 'found existing'} copy {copy.ref.arn}")
-    if args.wait or args.to_account:
-        copy = _wait(engine, copy, quiet=args.quiet, poll_seconds=args.poll_seconds)
-        print(f"copy {copy.ref.arn} is available")
+    if not result.created and copy.kms_key_id and copy.kms_key_id != args.kms_key:
+        # The copy key names no KMS key: the copy found is the one to use, but not as asked.
+        raise ConflictError(
+            f"a copy of {source.ref.arn} in {args.to_region} exists already, {copy.ref.arn}, "
+            f"encrypted with {copy.kms_key_id}, not with --kms-key {args.kms_key}: no second "
+            "copy is made (use that one, or delete it and run the command again)"
+        )
+    # stdout: the copy's ARN alone, as soon as it is known (ARN=$(kmskit snapshot copy ...)).
+    print(copy.ref.arn, flush=True)
+    if result.created:
+        _say(args, f"started copy {copy.ref.arn} of {source.ref.arn}")
+    else:
+        _say(args, f"found existing copy {copy.ref.arn} of {source.ref.arn} (no second copy)")
+    if args.wait or args.timeout is not None or args.to_account:
+        copy = _wait(engine, copy, args)
+        _say(args, f"copy {copy.ref.arn} is available")
     if args.to_account:
         engine.share(copy.ref, args.to_account)
-        print(
-            f"shared {copy.ref.arn} with {args.to_account}; in that account run: kmskit snapshot "
-            f"copy {copy.ref.arn} --region {copy.ref.region} --to-region <Region> "
-            "--kms-key <its own key ARN>"
+        _say(
+            args,
+            f"shared {copy.ref.arn} with {args.to_account}; in that account run: kmskit "
+            f"snapshot copy {copy.ref.arn} --region {copy.ref.region} --to-region <Region> "
+            "--kms-key <its own key ARN>",
         )
     return EXIT_OK
 
 
-def _wait(
-    engine: SnapshotEngine, copy: SnapshotInfo, *, quiet: bool, poll_seconds: float
-) -> SnapshotInfo:
+def _wait(engine: SnapshotEngine, copy: SnapshotInfo, args: argparse.Namespace) -> SnapshotInfo:
+    # What to do after an interruption or a timeout: the copy goes on in AWS either way.
+    again = (
+        f"the copy {copy.ref.arn} goes on in AWS: run the same command again to find it and "
+        + (f"wait for it, then share it with {args.to_account}" if args.to_account else "wait")
+    )
     with progress_bar(
-        total=100, description=copy.ref.id, unit="%", enabled=False if quiet else None
+        total=100, description=copy.ref.id, unit="%", enabled=False if args.quiet else None
     ) as bar:
 
         def show(info: SnapshotInfo) -> None:
             bar.update(max(0.0, info.progress - bar.n))
 
         try:
-            return engine.wait(copy.ref, on_progress=show, poll_seconds=poll_seconds)
+            return engine.wait(
+                copy.ref,
+                on_progress=show,
+                poll_seconds=args.poll_seconds,
+                timeout_seconds=args.timeout,
+            )
         except DeadLetterError as problem:
             raise _fail(problem) from problem
+        except RetryableError as problem:
+            # The engine's timeout has no code; throttling that outlived the retries has one.
+            why = (
+                ". Try again later"
+                if problem.code or args.timeout is None
+                else f" after --timeout {args.timeout:g} seconds"
+            )
+            raise ThrottledError(f"{problem.reason}{why}; {again}") from problem
+        except KeyboardInterrupt:
+            # Ctrl-C (exit 130) or SIGTERM (143): only the wait stops.
+            bar.close()
+            print(f"kmskit: stopped waiting; {again}", file=sys.stderr, flush=True)
+            raise

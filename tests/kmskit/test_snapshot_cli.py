@@ -59,8 +59,8 @@ def test_copy_and_wait(aws: dict[str, str], capsys: pytest.CaptureFixture[str]) 
     assert main(copy_args(aws, "--wait")) == 0
     out = capsys.readouterr().out
     (copy,) = target_copies()
-    assert f"started copy arn:aws:ec2:{TARGET_REGION}::snapshot/{copy['SnapshotId']}" in out
-    assert "is available" in out
+    # stdout: the copy's ARN alone (--quiet: no status lines on stderr).
+    assert out == f"arn:aws:ec2:{TARGET_REGION}::snapshot/{copy['SnapshotId']}\n"
     assert copy["Encrypted"] is True
     assert copy["KmsKeyId"] == aws["key"]
     assert {t["Key"]: t["Value"] for t in copy["Tags"]}[TAG_SOURCE_ID] == aws["snapshot"]
@@ -70,8 +70,12 @@ def test_running_it_again_makes_no_second_copy(
     aws: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(copy_args(aws)) == 0
-    assert main(copy_args(aws)) == 0
-    assert "found existing copy" in capsys.readouterr().out
+    first = capsys.readouterr().out
+    args = [a for a in copy_args(aws) if a != "--quiet"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert out == first
+    assert f"kmskit: found existing copy {first.strip()}" in err
     assert len(target_copies()) == 1
 
 
@@ -84,7 +88,9 @@ def test_to_account_shares_the_copy(
         SnapshotId=copy["SnapshotId"], Attribute="createVolumePermission"
     )["CreateVolumePermissions"]
     assert permissions == [{"UserId": "333333333333"}]
-    assert "shared" in capsys.readouterr().out
+    assert capsys.readouterr().out == (
+        f"arn:aws:ec2:{TARGET_REGION}::snapshot/{copy['SnapshotId']}\n"
+    )
 
 
 def test_a_staging_copy_made_by_an_older_version_is_found_again(
@@ -101,8 +107,8 @@ def test_a_staging_copy_made_by_an_older_version_is_found_again(
     )
     capsys.readouterr()
     assert main(copy_args(aws, "--to-account", "333333333333")) == 0
-    assert f"found existing copy arn:aws:ec2:{TARGET_REGION}::snapshot/{copy['SnapshotId']}" in (
-        capsys.readouterr().out
+    assert capsys.readouterr().out == (
+        f"arn:aws:ec2:{TARGET_REGION}::snapshot/{copy['SnapshotId']}\n"
     )
     assert len(target_copies()) == 1
 
@@ -357,9 +363,7 @@ def test_the_receiving_account_copies_a_shared_staging_copy_under_its_origin(
     args = ["snapshot", "copy", "snap-0shared", "--region", TARGET_REGION]
     args += ["--to-region", TARGET_REGION, "--kms-key", key_arn, "--quiet"]
     assert main(args) == 0
-    assert (
-        f"started copy arn:aws:ec2:{TARGET_REGION}::snapshot/snap-0mine" in capsys.readouterr().out
-    )
+    assert capsys.readouterr().out == f"arn:aws:ec2:{TARGET_REGION}::snapshot/snap-0mine\n"
     for stubber in stubbers.values():
         stubber.assert_no_pending_responses()
 
@@ -433,10 +437,12 @@ def test_kms_key_that_is_no_key_arn_is_refused_naming_it(
     args = copy_args(aws)
     args[args.index("--kms-key") + 1] = value
     assert main(args) == 2
-    assert capsys.readouterr().err == (
+    err = capsys.readouterr().err
+    assert err.startswith(
         "kmskit: error: '--kms-key' must be a KMS key ARN "
-        f"(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID). Received: {value!r}\n"
+        f"(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID). Received: {value!r}"
     )
+    assert err.count("\n") == 1
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,368 @@
+"""``kmskit snapshot copy`` as an operator uses it: what stdout and stderr say, interruptions,
+timeouts, a second run with another key, and the errors that must name what to fix."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from kmskit.cli import main
+from kmskit.commands import snapshot as snapshot_command
+from kmskit.errors import Terminated
+from kmskit.snapshots.engine import CopyResult, SnapshotEngine, SnapshotInfo
+from kmskit.snapshots.model import SnapshotRef
+
+SOURCE_REGION = "eu-west-1"
+TARGET_REGION = "eu-central-1"
+ACCOUNT = "123456789012"  # moto's
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, str]]:
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=SOURCE_REGION)
+        volume = ec2.create_volume(AvailabilityZone=f"{SOURCE_REGION}a", Size=8)["VolumeId"]
+        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+        kms = boto3.client("kms", region_name=TARGET_REGION)
+        key = kms.create_key()["KeyMetadata"]["Arn"]
+        other_key = kms.create_key()["KeyMetadata"]["Arn"]
+        yield {"snapshot": snapshot, "key": key, "other_key": other_key}
+
+
+def copy_args(aws: dict[str, str], *extra: str, key: str | None = None) -> list[str]:
+    return [
+        "snapshot",
+        "copy",
+        aws["snapshot"],
+        "--region",
+        SOURCE_REGION,
+        "--to-region",
+        TARGET_REGION,
+        "--kms-key",
+        key or aws["key"],
+        "--poll-seconds",
+        "0.01",
+        *extra,
+    ]
+
+
+def target_copies(region: str = TARGET_REGION) -> list[dict[str, Any]]:
+    ec2 = boto3.client("ec2", region_name=region)
+    only_kmskit = [{"Name": "tag:kmskit:managed-by", "Values": ["kmskit-snapshots"]}]
+    return ec2.describe_snapshots(OwnerIds=["self"], Filters=only_kmskit)["Snapshots"]
+
+
+def copy_arn(snapshot_id: str) -> str:
+    return f"arn:aws:ec2:{TARGET_REGION}::snapshot/{snapshot_id}"
+
+
+# --- stdout is the copy's ARN, status on stderr --------------------------------------------------
+
+
+def test_stdout_is_the_copy_arn_alone_and_the_status_goes_to_stderr(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It printed "started copy ARN" and "copy ARN is available" on stdout: a script that did
+    # ARN=$(kmskit snapshot copy ...) got two lines of prose.
+    assert main(copy_args(aws, "--wait")) == 0
+    out, err = capsys.readouterr()
+    (copy,) = target_copies()
+    arn = copy_arn(copy["SnapshotId"])
+    assert out == f"{arn}\n"
+    assert err == (
+        f"kmskit: started copy {arn} of arn:aws:ec2:{SOURCE_REGION}::snapshot/{aws['snapshot']}\n"
+        f"kmskit: copy {arn} is available\n"
+    )
+    # Running it again prints the same ARN: the same copy, not a second one.
+    assert main(copy_args(aws, "--quiet")) == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == (f"{arn}\n", "")
+    assert len(target_copies()) == 1
+
+
+def test_the_share_instructions_go_to_stderr(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(copy_args(aws, "--to-account", "333333333333")) == 0
+    out, err = capsys.readouterr()
+    (copy,) = target_copies()
+    arn = copy_arn(copy["SnapshotId"])
+    assert out == f"{arn}\n"
+    assert (
+        f"kmskit: shared {arn} with 333333333333; in that account run: kmskit snapshot copy "
+        f"{arn} --region {TARGET_REGION}" in err
+    )
+
+
+# --- a second run with another key ---------------------------------------------------------------
+
+
+def test_a_second_run_with_another_key_is_a_conflict_naming_both_keys(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It reported "found existing copy" (exit 0): the copy under the first key, not the one asked.
+    assert main(copy_args(aws, "--quiet")) == 0
+    (copy,) = target_copies()
+    capsys.readouterr()
+    assert main(copy_args(aws, "--quiet", key=aws["other_key"])) == 7
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"{copy_arn(copy['SnapshotId'])}, encrypted with {aws['key']}" in err
+    assert f"not with --kms-key {aws['other_key']}: no second copy is made" in err
+    assert len(target_copies()) == 1
+
+
+# --- arguments -----------------------------------------------------------------------------------
+
+
+def test_a_snapshot_arn_needs_no_region(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The docs' own RDS example gives no --region: it failed with "'--region' is needed".
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    arn = f"arn:aws:ec2:{SOURCE_REGION}::snapshot/{aws['snapshot']}"
+    args = ["snapshot", "copy", arn, "--to-region", TARGET_REGION, "--kms-key", aws["key"]]
+    assert main([*args, "--quiet"]) == 0
+    (copy,) = target_copies()
+    assert capsys.readouterr().out == f"{copy_arn(copy['SnapshotId'])}\n"
+
+
+def test_a_region_that_contradicts_the_snapshot_arn_is_refused(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = f"arn:aws:rds:{SOURCE_REGION}:{ACCOUNT}:snapshot:orders"
+    args = ["snapshot", "copy", arn, "--region", "us-east-1", "--to-region", TARGET_REGION]
+    assert main([*args, "--kms-key", aws["key"]]) == 2
+    assert capsys.readouterr().err == (
+        f"kmskit: error: '--region' us-east-1 is not the Region of SNAPSHOT {arn} "
+        f"({SOURCE_REGION}): leave --region out or give {SOURCE_REGION}\n"
+    )
+
+
+def test_to_account_that_is_this_account_is_refused(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It made a staging copy, "shared" it with its own account and told that account to copy it.
+    assert main(copy_args(aws, "--to-account", ACCOUNT)) == 2
+    assert capsys.readouterr().err == (
+        f"kmskit: error: '--to-account' {ACCOUNT} is this account: leave --to-account out to "
+        "copy within it\n"
+    )
+    assert target_copies() == []
+
+
+def test_a_copy_that_would_change_nothing_is_refused(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Same Region, same account, same key: it made a second, identical snapshot.
+    key = boto3.client("kms", region_name=SOURCE_REGION).create_key()["KeyMetadata"]["Arn"]
+    ec2 = boto3.client("ec2", region_name=SOURCE_REGION)
+    encrypted = ec2.copy_snapshot(
+        SourceRegion=SOURCE_REGION, SourceSnapshotId=aws["snapshot"], Encrypted=True, KmsKeyId=key
+    )["SnapshotId"]
+    args = ["snapshot", "copy", encrypted, "--region", SOURCE_REGION]
+    assert main([*args, "--to-region", SOURCE_REGION, "--kms-key", key]) == 2
+    err = capsys.readouterr().err
+    assert f"'SNAPSHOT' arn:aws:ec2:{SOURCE_REGION}::snapshot/{encrypted} is already in " in err
+    assert f"encrypted with --kms-key {key}: a copy would change nothing" in err
+    assert target_copies(SOURCE_REGION) == []
+
+
+@pytest.mark.parametrize("value", ["alias/backup", f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/backup"])
+def test_an_alias_is_refused_saying_how_to_find_its_key(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    assert main(copy_args(aws, key=value)) == 2
+    assert capsys.readouterr().err == (
+        "kmskit: error: '--kms-key' must be a KMS key ARN "
+        f"(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID). Received: {value!r}; an alias is not taken, "
+        "look up its key in the destination Region: aws kms describe-key --key-id alias/backup "
+        f"--region {TARGET_REGION} --query KeyMetadata.Arn\n"
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf", "soon"])
+def test_timeout_must_be_a_positive_number(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    assert main(copy_args(aws, "--timeout", value)) == 2
+    assert capsys.readouterr().err == (
+        f"kmskit: error: '--timeout' must be a number of seconds, more than 0. Received: "
+        f"{value!r}\n"
+    )
+
+
+# --- waiting: timeout, Ctrl-C, SIGTERM -----------------------------------------------------------
+
+
+def pending_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every copy stays pending (moto completes them at once), on a fast clock."""
+    from moto.ec2.models import ec2_backends  # noqa: PLC0415
+
+    original_copy, original_wait = SnapshotEngine.copy, SnapshotEngine.wait
+
+    def copy(self: SnapshotEngine, *args: Any, **kwargs: Any) -> CopyResult:
+        result = original_copy(self, *args, **kwargs)
+        made = ec2_backends[ACCOUNT][TARGET_REGION].snapshots[result.info.ref.id]
+        made.status = "pending"  # (moto reports every snapshot at 100%)
+        return result
+
+    ticks = itertools.count(step=60.0)
+
+    def wait(self: SnapshotEngine, ref: SnapshotRef, **kwargs: Any) -> SnapshotInfo:
+        return original_wait(self, ref, sleep=lambda _: None, clock=lambda: next(ticks), **kwargs)
+
+    monkeypatch.setattr(SnapshotEngine, "copy", copy)
+    monkeypatch.setattr(SnapshotEngine, "wait", wait)
+
+
+def test_timeout_stops_the_wait_with_exit_6_saying_the_copy_goes_on(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pending_copies(monkeypatch)
+    assert main(copy_args(aws, "--timeout", "300", "--quiet")) == 6
+    out, err = capsys.readouterr()
+    (copy,) = target_copies()
+    arn = copy_arn(copy["SnapshotId"])
+    assert out == f"{arn}\n"  # the ARN is known before the wait
+    assert err == (
+        f"kmskit: error: {arn} is still pending (100%) after --timeout 300 seconds; the copy "
+        f"{arn} goes on in AWS: run the same command again to find it and wait\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("signal", "code", "last"),
+    [(KeyboardInterrupt, 130, "kmskit: interrupted"), (Terminated, 143, "kmskit: terminated")],
+)
+def test_ctrl_c_during_the_wait_says_the_copy_goes_on_and_how_to_find_it(
+    aws: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    signal: type[BaseException],
+    code: int,
+    last: str,
+) -> None:
+    # It said only "kmskit: interrupted": nothing about the copy that goes on in AWS.
+    def interrupted(self: SnapshotEngine, ref: SnapshotRef, **kwargs: Any) -> SnapshotInfo:
+        raise signal
+
+    monkeypatch.setattr(SnapshotEngine, "wait", interrupted)
+    assert main(copy_args(aws, "--to-account", "333333333333", "--quiet")) == code
+    out, err = capsys.readouterr()
+    (copy,) = target_copies()
+    arn = copy_arn(copy["SnapshotId"])
+    assert out == f"{arn}\n"
+    assert err == (
+        f"kmskit: stopped waiting; the copy {arn} goes on in AWS: run the same command again "
+        f"to find it and wait for it, then share it with 333333333333\n{last}\n"
+    )
+
+
+# --- errors that must name what to fix (Stubber: moto does not model them) -----------------------
+
+
+def stubbed_cli(monkeypatch: pytest.MonkeyPatch, service: str) -> Stubber:
+    clients: dict[str, Any] = {}
+    stubbers: dict[str, Stubber] = {}
+    for name in ("sts", service):
+        clients[name] = boto3.client(
+            name, region_name=SOURCE_REGION, config=Config(retries={"max_attempts": 1})
+        )
+        stubbers[name] = Stubber(clients[name])
+        stubbers[name].activate()
+    monkeypatch.setattr(
+        snapshot_command, "client_factory", lambda settings: lambda s, r: clients[s]
+    )
+    stubbers["sts"].add_response(
+        "get_caller_identity", {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/u"}
+    )
+    return stubbers[service]
+
+
+KEY = f"arn:aws:kms:{TARGET_REGION}:{ACCOUNT}:key/backup"
+SOURCE_KEY = f"arn:aws:kms:{SOURCE_REGION}:{ACCOUNT}:key/source"
+ORDERS = f"arn:aws:rds:{SOURCE_REGION}:{ACCOUNT}:snapshot:orders"
+RDS_ARGS = ["snapshot", "copy", ORDERS, "--to-region", TARGET_REGION, "--kms-key", KEY, "-q"]
+
+
+def describe_orders(rds: Stubber) -> None:
+    rds.add_response(
+        "describe_db_snapshots",
+        {
+            "DBSnapshots": [
+                {
+                    "DBSnapshotIdentifier": "orders",
+                    "DBSnapshotArn": ORDERS,
+                    "Status": "available",
+                    "Encrypted": True,
+                    "KmsKeyId": SOURCE_KEY,
+                }
+            ]
+        },
+        {"DBSnapshotIdentifier": "orders", "IncludeShared": False},
+    )
+
+
+def test_rds_key_not_accessible_names_both_keys_exit_3(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It named only --kms-key, but RDS answers the same when the source's key refuses.
+    rds = stubbed_cli(monkeypatch, "rds")
+    describe_orders(rds)
+    rds.add_client_error(
+        "copy_db_snapshot",
+        service_error_code="KMSKeyNotAccessibleFault",
+        service_message="The specified KMS key is not accessible",
+        http_status_code=400,
+        expected_params={
+            "SourceDBSnapshotIdentifier": ORDERS,
+            "TargetDBSnapshotIdentifier": ANY,
+            "KmsKeyId": KEY,
+            "Tags": ANY,
+            "SourceRegion": SOURCE_REGION,
+        },
+    )
+    assert main(RDS_ARGS) == 3
+    err = capsys.readouterr().err
+    assert "KMSKeyNotAccessibleFault: The specified KMS key is not accessible" in err
+    assert (
+        f"the keys it uses: --kms-key {KEY} (encrypts the copy) and the source's key "
+        f"{SOURCE_KEY} (decrypts it)\n" in err
+    )
+    rds.assert_no_pending_responses()
+
+
+def test_access_denied_on_the_source_names_it_exit_3(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rds = stubbed_cli(monkeypatch, "rds")
+    rds.add_client_error(
+        "describe_db_snapshots", service_error_code="AccessDenied", http_status_code=403
+    )
+    assert main(RDS_ARGS) == 3
+    assert f"kmskit: error: describe {ORDERS}: AccessDenied" in capsys.readouterr().err
+
+
+def test_throttling_after_the_retries_exits_6(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rds = stubbed_cli(monkeypatch, "rds")
+    describe_orders(rds)
+    rds.add_client_error(
+        "copy_db_snapshot",
+        service_error_code="Throttling",
+        service_message="Rate exceeded",
+        http_status_code=400,
+    )
+    assert main(RDS_ARGS) == 6
+    assert "Throttling: Rate exceeded. Try again later" in capsys.readouterr().err
