@@ -106,13 +106,16 @@ def check_region(prop: str, value: Any) -> str:
     return str(value)
 
 
-def check_range(prop: str, value: Any, low: int, high: int, unit: str) -> int:
-    """An integer between ``low`` and ``high`` inclusive."""
+def check_range(
+    prop: str, value: Any, low: int, high: int, unit: str, *, as_written: Any = None
+) -> int:
+    """An integer between ``low`` and ``high`` inclusive. ``as_written``: the value to show in
+    the error when ``value`` was converted from it (default: ``value``)."""
     require(
         isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
         prop,
         f"must be {low}-{high} {unit}",
-        value,
+        value if as_written is None else as_written,
     )
     return int(value)
 

@@ -297,6 +297,29 @@ def _copy_to(unnamed: BinaryIO, name: str) -> None:
         os.fsync(copy.fileno())
 
 
+def is_terminal(path: str) -> bool:
+    """Whether ``path`` (``-``: standard output) is a terminal: ``-`` on a terminal,
+    ``/dev/tty``, ``/dev/pts/N``, or ``/dev/stdout`` while standard output is one."""
+    if path == STDIO:
+        try:
+            return bool(sys.stdout is not None and sys.stdout.isatty())
+        except (AttributeError, ValueError):  # no isatty, or a closed stream
+            return False
+    try:
+        if not stat.S_ISCHR(os.stat(path).st_mode):
+            return False
+        # Opened without blocking and without becoming the controlling terminal; nothing is
+        # written. A device that cannot be opened is left to the writer to report.
+        descriptor = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.isatty(descriptor)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+
+
 def existing_output(path: str | os.PathLike[str]) -> bool:
     """Whether :func:`atomic_output` with ``exclusive`` refuses ``path`` because something is
     there: it exists (a symbolic link counts, even a dangling one) and is not written in place

@@ -59,6 +59,7 @@ from constructs_lib._validation import (
     RESERVED_TAG_PREFIXES,
     ConstructPropError,
     check_account_id,
+    check_range,
     check_region,
     is_token,
     require,
@@ -461,15 +462,14 @@ def _parse_replication(
         tag["key"],
     )
     # A whole number, as audit.log_retention_days (14.0 is 14); the error names the value as
-    # written. check_range's wording, which SnapshotReplicator's own check uses.
+    # written.
     raw_retention = _optional(raw, "retention_days", "replication.retention_days", 14)
-    retention = _whole_number(raw_retention)
-    low, high = REPLICATION_RETENTION_DAYS
-    require(
-        isinstance(retention, int) and not isinstance(retention, bool) and low <= retention <= high,
+    retention = check_range(
         _field("replication.retention_days"),
-        f"must be {low}-{high} days",
-        raw_retention,
+        _whole_number(raw_retention),
+        *REPLICATION_RETENTION_DAYS,
+        "days",
+        as_written=raw_retention,
     )
     destinations_raw = _optional(raw, "destinations", "replication.destinations", [])
     require(

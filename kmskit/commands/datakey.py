@@ -6,14 +6,10 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import contextlib
 import json
-import os
-import stat
-import sys
 from typing import Any
 
-from kmskit._io import STDIO, check_input
+from kmskit._io import STDIO, check_input, is_terminal
 from kmskit.cli import add_force_option, check_new_output, settings_from_args
 from kmskit.envelope_cli import (
     CONTEXT_EXACT_HELP,
@@ -101,34 +97,11 @@ def _dump(document: dict[str, Any]) -> bytes:
     return (json.dumps(document, indent=2) + "\n").encode()
 
 
-def _is_terminal(path: str) -> bool:
-    """Whether ``path`` (``-``: standard output) is a terminal: ``-`` on a terminal,
-    ``/dev/tty``, ``/dev/pts/N``, or ``/dev/stdout`` while standard output is one."""
-    if path == STDIO:
-        try:
-            return bool(sys.stdout is not None and sys.stdout.isatty())
-        except (AttributeError, ValueError):  # no isatty, or a closed stream
-            return False
-    try:
-        if not stat.S_ISCHR(os.stat(path).st_mode):
-            return False
-        # Opened without blocking and without becoming the controlling terminal; nothing is
-        # written. A device that cannot be opened is left to the writer to report.
-        descriptor = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
-    except OSError:
-        return False
-    try:
-        return os.isatty(descriptor)
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(descriptor)
-
-
 def check_plaintext_output(path: str) -> None:
     """Refuse (before any AWS call) to write a plaintext data key to a terminal, where it
     stays on screen, in the scrollback and in session recordings (``datakey new`` without
     ``--for-later`` prints to stdout by default)."""
-    if _is_terminal(path):
+    if is_terminal(path):
         where = "standard output is a terminal" if path == STDIO else "a terminal"
         raise UsageError(
             "'OUTPUT' would show the plaintext data key on the terminal: give a file "

@@ -17,6 +17,7 @@ from kmskit._io import (
     check_input,
     check_output,
     input_size,
+    is_terminal,
     open_input,
 )
 from kmskit.cli import as_kmskit_error, settings_from_args
@@ -123,14 +124,6 @@ def parse_expiry(value: str, *, now: datetime | None = None) -> datetime:
         ) from error
 
 
-def stdout_is_terminal() -> bool:
-    """Whether standard output is a terminal (False when there is none, or it cannot tell)."""
-    try:
-        return bool(sys.stdout is not None and sys.stdout.isatty())
-    except (AttributeError, ValueError):  # no isatty, or a closed stream
-        return False
-
-
 def check_save_material(path: str | None, *, generate: bool) -> None:
     """``--save-material`` (before any AWS call): only with ``--generate``; ``-`` only when
     standard output is not a terminal; otherwise a new file in a directory one may write in."""
@@ -142,7 +135,7 @@ def check_save_material(path: str | None, *, generate: bool) -> None:
             f"material already). Received: {path}"
         )
     if path == STDIO:
-        if stdout_is_terminal():
+        if is_terminal(STDIO):
             raise UsageError(
                 "'--save-material -' would print the plaintext key material on the terminal: "
                 "redirect standard output to a file or a program, or give a FILE. Received: - "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import io
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -274,3 +275,14 @@ def subparsers_of(parser: argparse.ArgumentParser) -> Iterator[argparse.Argument
             for child in action.choices.values():
                 yield child
                 yield from subparsers_of(child)
+
+
+class FakeTerminal(io.TextIOWrapper):
+    """Standard output that says it is a terminal, and keeps what was written to it."""
+
+    def __init__(self) -> None:
+        self.written = io.BytesIO()
+        super().__init__(self.written, encoding="utf-8")
+
+    def isatty(self) -> bool:
+        return True

@@ -9,7 +9,6 @@ request against the real KMS API model."""
 from __future__ import annotations
 
 import base64
-import io
 import os
 import sys
 from collections.abc import Iterator
@@ -26,21 +25,10 @@ from kmskit.cli import main
 from kmskit.clients import ClientSettings
 from kmskit.envelope_asymmetric import PublicKey, public_encrypt
 from kmskit.errors import EXIT_CONFLICT, EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE, UsageError
-from tests.kmskit.envelope_support import REGION, one_error_line
+from tests.kmskit.envelope_support import REGION, FakeTerminal, one_error_line
 
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 CONTEXT = ["--context", "purpose=test"]
-
-
-class FakeTerminal(io.TextIOWrapper):
-    """Standard output that says it is a terminal, and keeps what was written to it."""
-
-    def __init__(self) -> None:
-        self.written = io.BytesIO()
-        super().__init__(self.written, encoding="utf-8")
-
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +104,7 @@ def test_a_plaintext_data_key_is_not_printed_on_a_terminal(
 def test_a_terminal_device_given_as_output_is_refused_too(
     no_aws: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    try:
-        leader, follower = os.openpty()
-    except OSError:
-        pytest.skip("no pseudo-terminal here")
+    leader, follower = os.openpty()  # Linux, as CI: a pseudo-terminal is always available
     try:
         device = os.ttyname(follower)
         assert main(["datakey", "new", "--key", KEY_ARN, *CONTEXT, device]) == EXIT_USAGE

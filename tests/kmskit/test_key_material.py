@@ -7,7 +7,6 @@ each test can unwrap what ImportKeyMaterial received and compare it with the mat
 from __future__ import annotations
 
 import errno
-import io
 import os
 import stat
 import sys
@@ -43,6 +42,7 @@ from kmskit.key_material import (
     import_material,
     prepare_material,
 )
+from tests.kmskit.envelope_support import FakeTerminal
 
 KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
 CHINA_KEY_ARN = "arn:aws-cn:kms:cn-north-1:111111111111:key/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
@@ -1096,17 +1096,6 @@ def test_an_expiry_that_passes_while_the_command_runs_is_refused_before_the_impo
 
 
 # -- --save-material: never on a terminal, never over a file, 0600, complete or absent ----------
-
-
-class FakeTerminal(io.TextIOWrapper):
-    """Standard output that says it is a terminal, and keeps what was written to it."""
-
-    def __init__(self) -> None:
-        self.written = io.BytesIO()
-        super().__init__(self.written, encoding="utf-8")
-
-    def isatty(self) -> bool:
-        return True
 
 
 def test_material_to_stdout_is_refused_on_a_terminal_before_any_aws_call(
