@@ -10,7 +10,6 @@ from typing import Any
 from kmskit.snapshots.engine import ClientFactory
 from kmskit.snapshots.model import EVENT_SOURCE
 from kmskit.snapshots.outcomes import (
-    RETRY_CODES,
     DeadLetterError,
     RetryableError,
     StepError,
@@ -28,7 +27,7 @@ SQS_BATCH = 10
 # code is permanent (the documented AccessDeniedException, InvalidAccountIdException,
 # InvalidArgument, MalformedDetail, RedactionFailure, NotAuthorizedForSourceException,
 # NotAuthorizedForDetailTypeException, or one not documented yet), except the throttling and
-# transient codes of RETRY_CODES (ServiceUnavailable ...).
+# transient codes of is_retry_code (ServiceUnavailable ...).
 RETRYABLE_ENTRY_CODES = frozenset(
     {"InternalFailure", "InternalException", "ThrottlingException", ""}
 )
@@ -218,6 +217,6 @@ class Outbox:
             reason = f"notify {bus_arn}: {code}: {entry.get('ErrorMessage', '')}"
             # The rest (AccessDeniedException, NotAuthorizedForSourceException, InvalidArgument
             # ...) fail again however often they are retried: RETRYABLE_ENTRY_CODES.
-            if code in RETRYABLE_ENTRY_CODES or code in RETRY_CODES:
+            if code in RETRYABLE_ENTRY_CODES or is_retry_code(code):
                 raise RetryableError(reason, code)
             raise DeadLetterError(reason, code)
