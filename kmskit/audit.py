@@ -1043,8 +1043,13 @@ class JsonLinesSink:
         self._stream.write(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n")
 
 
-def summary_table(summary: UsageSummary) -> str:
-    """A fixed-width table: key, principal, event, count, failed, first and last seen."""
+def summary_table(summary: UsageSummary, stats: AuditStats | None = None) -> str:
+    """A fixed-width table: key, principal, event, count, failed, first and last seen.
+
+    With ``stats`` of a run that skipped log files (listed, but gone when read), a last line
+    says how many, under the name of the JSON summary's count (``objectsSkipped: 2 ...``): the
+    table does not show their records, also when it is saved with ``-o`` and stderr is not.
+    """
     header = ("KEY", "PRINCIPAL", "EVENT", "COUNT", "FAILED", "FIRST SEEN", "LAST SEEN")
     rows = [
         (
@@ -1066,6 +1071,13 @@ def summary_table(summary: UsageSummary) -> str:
             for i, cell in enumerate(row)
         ]
         out.write("  ".join(cells).rstrip() + "\n")
+    skipped = len(stats.skipped) if stats is not None else 0
+    if skipped:
+        files = "log file" if skipped == 1 else "log files"
+        out.write(
+            f"objectsSkipped: {skipped} {files} listed but gone when read (deleted meanwhile): "
+            "their records are not in this table\n"
+        )
     return out.getvalue()
 
 

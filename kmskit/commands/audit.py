@@ -206,7 +206,11 @@ def run(args: argparse.Namespace) -> int:
     if args.format in ("table", "json"):
         summary = UsageSummary()
         stats = read(summary.add)
-        text = summary_table(summary) if args.format == "table" else summary_json(summary, stats)
+        text = (
+            summary_table(summary, stats)
+            if args.format == "table"
+            else summary_json(summary, stats)
+        )
         with atomic_output(args.output, exclusive=not args.force) as handle:
             handle.write(text.encode())
     else:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from typing import Any
 
-from kmskit._io import check_input, input_size, open_input
+from kmskit._io import STDIO, check_input, input_size, open_input
 from kmskit.audit import key_reference
 from kmskit.cli import add_force_option, check_new_output, settings_from_args
 from kmskit.envelope_asymmetric import (
@@ -62,7 +63,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="the KMS key that signed (key ARN, key ID, alias name or alias ARN)",
     )
     source.add_argument("--public-key", metavar="FILE", help="its public key (PEM or DER)")
-    verify.add_argument("--signature", required=True, metavar="FILE", help="signature file")
+    verify.add_argument(
+        "--signature",
+        required=True,
+        metavar="FILE",
+        help="signature file, or - for stdin (then INPUT must be a file)",
+    )
     verify.add_argument("--algorithm", choices=SIGNING_ALGORITHMS)
     verify.add_argument("--kms", action="store_true", help="verify with KMS Verify (needs --key)")
     verify.add_argument("input", metavar="INPUT", help="signed data, or - for stdin")
@@ -80,12 +86,24 @@ def run_sign(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_stdin_once(signature: str, data: str) -> None:
+    """Refuse ``--signature -`` together with INPUT ``-``: standard input holds one of them."""
+    if signature == STDIO and data == STDIO:
+        raise UsageError(
+            "'--signature' and 'INPUT' cannot both be - (standard input holds only one of "
+            "them): give the other as a file. Received: --signature - and INPUT -"
+        )
+
+
 def _read_signature(path: str) -> bytes:
-    """The signature file, never more than ``_MAX_SIGNATURE`` + 1 bytes of it (``/dev/zero``
-    or a huge file given by mistake is refused, not read whole)."""
+    """The signature file (``-``: standard input), never more than ``_MAX_SIGNATURE`` + 1
+    bytes of it (``/dev/zero`` or a huge file given by mistake is refused, not read whole)."""
     try:
-        with open(path, "rb") as handle:
-            signature = handle.read(_MAX_SIGNATURE + 1)
+        if path == STDIO:
+            signature = sys.stdin.buffer.read(_MAX_SIGNATURE + 1)
+        else:
+            with open(path, "rb") as handle:
+                signature = handle.read(_MAX_SIGNATURE + 1)
     except FileNotFoundError:
         raise NotFoundError(f"no signature file at '{path}'") from None
     except OSError as error:
@@ -105,6 +123,7 @@ def _read_signature(path: str) -> bytes:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    _check_stdin_once(args.signature, args.input)
     check_input(args.input, "INPUT")
     signature = _read_signature(args.signature)
     if args.kms and not args.key:

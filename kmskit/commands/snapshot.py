@@ -45,13 +45,39 @@ from kmskit.snapshots.model import (
 )
 from kmskit.snapshots.outcomes import (
     KEY_CODES,
+    KEY_HINT,
     SOURCE_FAILED,
     DeadLetterError,
     RetryableError,
     StepError,
 )
 
-_ACCESS_CODES = {"AccessDenied", "UnauthorizedOperation", "AccessDeniedException", *KEY_CODES}
+# KEY_CODES is one class for the Lambda, which dead-letters the copy whatever the key's problem.
+# The CLI tells the key's state apart as every kmskit command does (kmskit.errors): a key that is
+# disabled, pending deletion or import, or unavailable (its custom key store disconnected) is a
+# conflict, exit 7, as DisabledException and KMSInvalidStateException are for encrypt or sign;
+# a key refused, or not accessible for a reason the service does not tell
+# (KMSKeyNotAccessibleFault), stays access denied, exit 3. (The SQS codes in KEY_CODES are the
+# Lambda's: the CLI calls no SQS.)
+KEY_STATE_CODES = frozenset(
+    {
+        "KMSDisabledException",
+        "KMSInvalidStateException",
+        "InvalidKMSKey.InvalidState",  # EC2
+        "DisabledException",
+        "KeyUnavailableException",
+    }
+)
+_KEY_STATE_HINT = (
+    "(a KMS key is not in a state to be used: disabled, pending deletion or import, or "
+    "unavailable; `aws kms describe-key` shows its KeyState)"
+)
+_ACCESS_CODES = {
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "AccessDeniedException",
+    *(KEY_CODES - KEY_STATE_CODES),
+}
 _NOT_FOUND_CODES = {
     "InvalidSnapshot.NotFound",
     "DBSnapshotNotFound",
@@ -146,6 +172,8 @@ def _fail(problem: StepError) -> KmskitError:
     """The CLI error (and exit code) for an engine problem."""
     if isinstance(problem, RetryableError):
         return ThrottledError(f"{problem.reason}. Try again later")
+    if problem.code in KEY_STATE_CODES:
+        return ConflictError(_key_state_reason(problem.reason))
     if problem.code in _ACCESS_CODES or "Given key ID is not accessible" in problem.reason:
         return AccessDeniedError(problem.reason)
     if problem.code in _NOT_FOUND_CODES:
@@ -155,6 +183,23 @@ def _fail(problem: StepError) -> KmskitError:
         # state forbids the copy.
         return ConflictError(problem.reason)
     return KmskitError(problem.reason)
+
+
+def _key_state_reason(reason: str) -> str:
+    """``reason`` of a :data:`KEY_STATE_CODES` error, with the hint for a key's state instead
+    of the one about its key policy that :func:`~kmskit.snapshots.outcomes.classify` adds."""
+    return f"{reason.removesuffix(f' {KEY_HINT}')} {_KEY_STATE_HINT}"
+
+
+def _key_error(problem: StepError, kms_key: str, source: SnapshotInfo) -> KmskitError:
+    """The CLI error for a copy refused with one of :data:`KEY_CODES`: exit 7 for a key's
+    state, 3 otherwise, naming both keys (the source's reads it, --kms-key writes the copy)."""
+    keys = f"--kms-key {kms_key} (encrypts the copy)" + (
+        f" and the source's key {source.kms_key_id} (decrypts it)" if source.kms_key_id else ""
+    )
+    if problem.code in KEY_STATE_CODES:
+        return ConflictError(f"{_key_state_reason(problem.reason)}; the keys it uses: {keys}")
+    return AccessDeniedError(f"{problem.reason}; the keys it uses: {keys}")
 
 
 def _kinds(text: str) -> tuple[Kind, ...]:
@@ -306,13 +351,7 @@ def _copy(engine: SnapshotEngine, args: argparse.Namespace, region: str) -> int:
         )
     except DeadLetterError as problem:
         if problem.code in KEY_CODES:
-            # The copy needs both keys: the source's to read it, --kms-key to write the copy.
-            keys = f"--kms-key {args.kms_key} (encrypts the copy)" + (
-                f" and the source's key {source.kms_key_id} (decrypts it)"
-                if source.kms_key_id
-                else ""
-            )
-            raise AccessDeniedError(f"{problem.reason}; the keys it uses: {keys}") from problem
+            raise _key_error(problem, args.kms_key, source) from problem
         raise
     copy = result.info
     if not result.created and copy.kms_key_id and copy.kms_key_id != args.kms_key:

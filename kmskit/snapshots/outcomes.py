@@ -86,6 +86,8 @@ KEY_CODES = frozenset(
         "KmsOptInRequired",
     }
 )
+# Added to the reason of a KEY_CODES error (the Lambda's dead letters carry it as it is).
+KEY_HINT = "(the KMS key cannot be used: check its key policy)"
 # A copy call refused because of its source's state: the source is still being created or
 # copied (retried), or it failed (EBS error, RDS failed), which the copier tells apart by
 # describing the source only when the copy call answers one of these.
@@ -146,8 +148,7 @@ def classify(error: Exception, doing: str) -> StepError:
         if is_retry_code(code) or _status(error) in RETRY_STATUS_CODES:
             return RetryableError(text, code)
         if code in KEY_CODES:
-            hint = "(the KMS key cannot be used: check its key policy)"
-            return DeadLetterError(f"{text} {hint}", code)
+            return DeadLetterError(f"{text} {KEY_HINT}", code)
         return DeadLetterError(text, code)
     if isinstance(error, BotoCoreError):
         # Connection errors and timeouts outlived botocore's own retries: try again later.
