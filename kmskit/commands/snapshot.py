@@ -68,6 +68,11 @@ KEY_STATE_CODES = frozenset(
         "KeyUnavailableException",
     }
 )
+# A key that does not exist (in that Region and account): not found, exit 4, as for encrypt.
+KEY_NOT_FOUND_CODES = frozenset({"KMSNotFoundException", "InvalidKmsKey.NotFound"})
+_KEY_NOT_FOUND_HINT = (
+    "(a KMS key does not exist: check its ARN, Region and account; `aws kms describe-key` finds it)"
+)
 _KEY_STATE_HINT = (
     "(a KMS key is not in a state to be used: disabled, pending deletion or import, or "
     "unavailable; `aws kms describe-key` shows its KeyState)"
@@ -76,7 +81,7 @@ _ACCESS_CODES = {
     "AccessDenied",
     "UnauthorizedOperation",
     "AccessDeniedException",
-    *(KEY_CODES - KEY_STATE_CODES),
+    *(KEY_CODES - KEY_STATE_CODES - KEY_NOT_FOUND_CODES),
 }
 _NOT_FOUND_CODES = {
     "InvalidSnapshot.NotFound",
@@ -172,8 +177,9 @@ def _fail(problem: StepError) -> KmskitError:
     """The CLI error (and exit code) for an engine problem."""
     if isinstance(problem, RetryableError):
         return ThrottledError(f"{problem.reason}. Try again later")
-    if problem.code in KEY_STATE_CODES:
-        return ConflictError(_key_state_reason(problem.reason))
+    key_problem = _key_problem(problem)
+    if key_problem is not None:
+        return key_problem
     if problem.code in _ACCESS_CODES or "Given key ID is not accessible" in problem.reason:
         return AccessDeniedError(problem.reason)
     if problem.code in _NOT_FOUND_CODES:
@@ -185,21 +191,29 @@ def _fail(problem: StepError) -> KmskitError:
     return KmskitError(problem.reason)
 
 
-def _key_state_reason(reason: str) -> str:
-    """``reason`` of a :data:`KEY_STATE_CODES` error, with the hint for a key's state instead
-    of the one about its key policy that :func:`~kmskit.snapshots.outcomes.classify` adds."""
-    return f"{reason.removesuffix(f' {KEY_HINT}')} {_KEY_STATE_HINT}"
+def _key_problem(problem: StepError, keys: str = "") -> KmskitError | None:
+    """The CLI error for a KMS key in a state that cannot be used (exit 7) or that does not
+    exist (exit 4), with its hint in place of the key-policy hint of
+    :func:`~kmskit.snapshots.outcomes.classify`, and ``keys`` named; None for any other
+    problem."""
+    named = f"; the keys it uses: {keys}" if keys else ""
+    reason = problem.reason.removesuffix(f" {KEY_HINT}")
+    if problem.code in KEY_STATE_CODES:
+        return ConflictError(f"{reason} {_KEY_STATE_HINT}{named}")
+    if problem.code in KEY_NOT_FOUND_CODES:
+        return NotFoundError(f"{reason} {_KEY_NOT_FOUND_HINT}{named}")
+    return None
 
 
 def _key_error(problem: StepError, kms_key: str, source: SnapshotInfo) -> KmskitError:
-    """The CLI error for a copy refused with one of :data:`KEY_CODES`: exit 7 for a key's
-    state, 3 otherwise, naming both keys (the source's reads it, --kms-key writes the copy)."""
+    """The CLI error for a copy refused with one of :data:`KEY_CODES`, naming both keys (the
+    source's reads it, --kms-key writes the copy): exit 7 or 4 (:func:`_key_problem`), else 3."""
     keys = f"--kms-key {kms_key} (encrypts the copy)" + (
         f" and the source's key {source.kms_key_id} (decrypts it)" if source.kms_key_id else ""
     )
-    if problem.code in KEY_STATE_CODES:
-        return ConflictError(f"{_key_state_reason(problem.reason)}; the keys it uses: {keys}")
-    return AccessDeniedError(f"{problem.reason}; the keys it uses: {keys}")
+    return _key_problem(problem, keys) or AccessDeniedError(
+        f"{problem.reason}; the keys it uses: {keys}"
+    )
 
 
 def _kinds(text: str) -> tuple[Kind, ...]:

@@ -275,6 +275,26 @@ def test_snapshot_copy_with_a_key_refused_still_exits_3(
     assert f"KMSAccessDeniedException: not allowed {POLICY_HINT}; the keys it uses:" in line
 
 
+@pytest.mark.parametrize("code", ["InvalidKmsKey.NotFound", "KMSNotFoundException"])
+def test_snapshot_copy_with_a_key_that_does_not_exist_exits_4(
+    ebs: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    code: str,
+) -> None:
+    # It exited 3 (access denied), where every other kmskit command exits 4 for an unknown key.
+    refuse_copy(monkeypatch, code, "The key ID does not exist")
+    assert main(copy_argv(ebs)) == EXIT_NOT_FOUND
+    line = one_error_line(capsys)
+    assert line.endswith(
+        f"{code}: The key ID does not exist (a KMS key does not exist: check its ARN, Region "
+        "and account; `aws kms describe-key` finds it); the keys it uses: "
+        f"--kms-key {ebs['key']} (encrypts the copy)"
+    )
+    assert POLICY_HINT not in line
+    assert copies_in_target() == []
+
+
 def test_a_key_state_error_after_the_copy_started_exits_7_too() -> None:
     # Any engine step (not only the copy call) maps a key's state the same way.
     problem = DeadLetterError(
