@@ -156,8 +156,15 @@ def has_wildcard(value: str) -> bool:
 
 def shown(value: Any) -> Any:
     """What an error shows of ``value``: a construct's path (its repr only says ``<... object at
-    0x...>``), anything else as it is."""
-    return value.node.path if isinstance(value, Construct) else value
+    0x...>``), also of one made in Node (``Key.from_key_arn``, a jsii proxy that is no Python
+    ``Construct``), anything else as it is."""
+    if isinstance(value, Construct):
+        return value.node.path
+    if type(value).__module__.startswith("jsii"):
+        path = getattr(getattr(value, "node", None), "path", None)
+        if isinstance(path, str):
+            return path
+    return value
 
 
 def stack_label(stack: Any) -> str:

@@ -10,13 +10,20 @@ from __future__ import annotations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib import _principals as principals
-from constructs_lib._validation import ConstructPropError, check_sequence, is_token, require
+from constructs_lib._validation import (
+    ConstructPropError,
+    check_sequence,
+    is_token,
+    require,
+    shown,
+)
 from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple, stack_facts, stack_of
-from constructs_lib.keys import CustomerManagedKey, ReplicaKey
+from constructs_lib.keys import CustomerManagedKey, ReplicaKey, owning_key
 
 DEFAULT_PUBLISHERS = ("cloudwatch.amazonaws.com",)
 # The resources each publisher publishes for (``aws:SourceArn`` in the topic policy, as the
@@ -71,7 +78,7 @@ class AlarmTopic(Construct):
 
     Args:
         encryption_key: the CMK (or multi-Region replica) that encrypts messages; a symmetric
-            encryption key.
+            encryption key: a :class:`CustomerManagedKey` or :class:`ReplicaKey`, or its ``.key``.
         publishers: service principals allowed to publish. Default: CloudWatch alarms only.
         display_name: at most 100 characters. Default: none.
 
@@ -85,17 +92,20 @@ class AlarmTopic(Construct):
         scope: Construct,
         id: str,
         *,
-        encryption_key: CustomerManagedKey | ReplicaKey,
+        encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey,
         publishers: ListOrTuple[str] = DEFAULT_PUBLISHERS,
         display_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
-        require(
-            isinstance(encryption_key, CustomerManagedKey | ReplicaKey),
-            "encryption_key",
-            "must be a CustomerManagedKey or ReplicaKey",
-            encryption_key,
-        )
+        owner = owning_key(encryption_key)
+        if owner is None:  # worded only now: a construct's path is a jsii round trip
+            raise ConstructPropError(
+                "encryption_key",
+                "must be a CustomerManagedKey or ReplicaKey, or its .key (the topic adds the "
+                "publishers' statements to its key policy)",
+                shown(encryption_key),
+            )
+        encryption_key = owner
         require(
             encryption_key.key_spec == "SYMMETRIC_DEFAULT",
             "encryption_key",
@@ -119,7 +129,7 @@ class AlarmTopic(Construct):
             f"must be a string of at most {MAX_DISPLAY_NAME_LENGTH} characters",
             display_name,
         )
-        self.encryption_key = encryption_key
+        self.encryption_key: CustomerManagedKey | ReplicaKey = encryption_key
         self._alarm_action: cloudwatch.IAlarmAction | None = None
         self.topic = sns.Topic(
             self,

@@ -10,9 +10,10 @@
   ``KeyServicePrincipal.cloudtrail`` (``aws:SourceArn`` plus the CloudTrail encryption context,
   and ``kms:Decrypt``, which the S3 Bucket Key of every AuditBucket requires).
   The trail ARN is built from an explicit trail name, so neither policy depends on the trail.
-* The L2's CloudWatch Logs role gets an inline policy and no ``aws:SourceArn`` in its trust
-  policy. Here the role trusts CloudTrail for this trail only, has a managed policy limited to
-  this trail's log streams, and the log group is encrypted with the CMK and has a set retention.
+* The L2's CloudWatch Logs role gets an inline policy. Here the role has a managed policy
+  limited to this trail's log streams (its trust names CloudTrail without ``aws:SourceArn``:
+  CloudTrail's user guide says the role for CloudWatch Logs does not support it), and the log
+  group is encrypted with the CMK and has a set retention.
 * KMS ``Encrypt``/``Decrypt``/``GenerateDataKey`` are *Read* management events: the trail records
   Read and Write management events, and a synth-time check refuses any event selector that drops
   Read events or excludes ``kms.amazonaws.com``.
@@ -41,6 +42,7 @@ from constructs import Construct, IValidation
 
 from constructs_lib import _durations as durations
 from constructs_lib import _names as names
+from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
@@ -48,6 +50,7 @@ from constructs_lib._validation import (
     check_sequence,
     is_token,
     require,
+    shown,
 )
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.encrypted_bucket import (
@@ -61,7 +64,7 @@ from constructs_lib.encrypted_bucket import (
     key_facts,
 )
 from constructs_lib.key_policy import KeyServicePrincipal, stack_facts, stack_of
-from constructs_lib.keys import CustomerManagedKey, check_alias
+from constructs_lib.keys import CustomerManagedKey, check_alias, owning_key
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
@@ -457,8 +460,9 @@ class AuditTrail(Construct):
         trail_name: the trail's name (policies build its ARN from it): 3-128 letters, digits,
             '.', '_', '-', not in IP address format. Default: a name unique to this construct's
             path.
-        encryption_key: a symmetric :class:`CustomerManagedKey` for the log files, the log group
-            and the alarm topic; CloudTrail and CloudWatch statements are added to its policy.
+        encryption_key: a symmetric :class:`CustomerManagedKey` (or its ``.key``) for the log
+            files, the log group and the alarm topic; CloudTrail and CloudWatch statements are
+            added to its policy.
             Default: a new key (rotated, AWS default policy) with alias ``key_alias``.
         key_alias: alias of the key this construct makes. Default:
             ``alias/audit/<trail name>`` (dots replaced by dashes). Not with ``encryption_key``.
@@ -501,7 +505,7 @@ class AuditTrail(Construct):
         id: str,
         *,
         trail_name: str | None = None,
-        encryption_key: CustomerManagedKey | None = None,
+        encryption_key: CustomerManagedKey | kms.IKey | None = None,
         key_alias: str | None = None,
         bucket: AuditBucket | None = None,
         bucket_props: Mapping[str, Any] | None = None,
@@ -683,17 +687,18 @@ class AuditTrail(Construct):
             f"may only set {', '.join(sorted(AUDIT_BUCKET_PROPS))}",
             unknown,
         )
-        require(
-            bucket is None or isinstance(bucket, AuditBucket),
-            "bucket",
-            "must be an AuditBucket (it carries the CloudTrail bucket policy)",
-            bucket,
-        )
+        if bucket is not None and not isinstance(bucket, AuditBucket):
+            # Worded only now: a construct's path is a jsii round trip.
+            raise ConstructPropError(
+                "bucket",
+                "must be an AuditBucket (it carries the CloudTrail bucket policy)",
+                shown(bucket),
+            )
         require(
             central_bucket is None or isinstance(central_bucket, CentralAuditBucket),
             "central_bucket",
             "must be a CentralAuditBucket",
-            central_bucket,
+            shown(central_bucket),
         )
 
     @staticmethod
@@ -736,7 +741,7 @@ class AuditTrail(Construct):
             ) from error
 
     def _key(
-        self, encryption_key: CustomerManagedKey | None, key_alias: str | None, name: str
+        self, encryption_key: CustomerManagedKey | kms.IKey | None, key_alias: str | None, name: str
     ) -> CustomerManagedKey:
         if encryption_key is None:
             alias = key_alias if key_alias is not None else f"alias/audit/{name.replace('.', '-')}"
@@ -757,15 +762,16 @@ class AuditTrail(Construct):
                     "the account and Region has; or give key_alias",
                     name,
                 ) from error
-        require(
-            isinstance(encryption_key, CustomerManagedKey),
-            "encryption_key",
-            "must be a CustomerManagedKey (the trail adds CloudTrail and CloudWatch Logs "
-            "statements to its key policy)",
-            encryption_key,
-        )
-        key_facts("encryption_key", encryption_key, self)
-        return encryption_key
+        owner = owning_key(encryption_key)
+        if not isinstance(owner, CustomerManagedKey):  # worded only now (a path is a round trip)
+            raise ConstructPropError(
+                "encryption_key",
+                "must be a CustomerManagedKey (the trail adds CloudTrail and CloudWatch Logs "
+                "statements to its key policy), or its .key",
+                shown(encryption_key),
+            )
+        key_facts("encryption_key", owner, self)
+        return owner
 
     def _check_listed(self, bucket: AuditBucket, name: str, organization_id: str | None) -> None:
         facts = stack_facts(stack_of(self))  # read once per stack
@@ -826,12 +832,15 @@ class AuditTrail(Construct):
         streams = [f"{group}:log-stream:{facts.account}_CloudTrail_*"]
         if organization_id is not None:
             streams.append(f"{group}:log-stream:{organization_id}_*")
+        # No aws:SourceArn in the trust: "The role policy doesn't support the use of
+        # aws:SourceArn and aws:SourceAccount" (CloudTrail user guide, "Role policy document for
+        # CloudTrail to use CloudWatch Logs for monitoring"); with it CloudTrail could not assume
+        # the role and the trail would fail to create. The role can only write to this trail's
+        # log streams.
         role = iam.Role(
             self,
             "LogsRole",
-            assumed_by=iam.ServicePrincipal(
-                CLOUDTRAIL, conditions={"StringEquals": {"aws:SourceArn": self.trail_arn}}
-            ),
+            assumed_by=principals.service(CLOUDTRAIL),
             description=f"CloudTrail delivery of {self.trail_name} to {log_group_name}",
         )
         policy = iam.ManagedPolicy(

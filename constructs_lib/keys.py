@@ -591,7 +591,9 @@ class _KeyBase(Resource):
         * its ARN is a reference to that stack (a role made there, same environment): naming
           it would make the key's stack depend on the grantee's, which already depends on the
           key's (its identity policy names the key). A custom policy refuses this with what to
-          do; the default policy names it as ``_key_policy_principal`` says;
+          do, unless the key's stack is nested in the grantee's (the ARN is then a parameter of
+          the nested stack: no cycle); the default policy names it as
+          ``_key_policy_principal`` says;
         * its ARN is known at synth (a role with a physical name): the key policy names the
           principal's account root limited by ``ArnEquals aws:PrincipalArn`` to that ARN (as the
           deployer statement does). KMS refuses a principal that does not exist yet, and
@@ -615,6 +617,13 @@ class _KeyBase(Resource):
         if _names_a_resource(key_stack.resolve(principal_json)):
             if not custom:
                 return self._key_policy_principal(grantee, principal), conditions
+            if _nested_within(key_stack, grantee_stack):
+                # The key's stack is nested in the grantee's: CloudFormation passes the ARN in
+                # as a parameter of the nested stack, created after the principal, and the
+                # grantee's identity policy (its own resource) reads the key's ARN from the
+                # nested stack's outputs. Neither stack depends on the other, so the key policy
+                # names the principal itself.
+                return principal, conditions
             raise ConstructPropError(
                 "grantee",
                 f"must be in the key's stack ({stack_label(key_stack)}) when the key has a custom "
@@ -644,6 +653,31 @@ class _KeyBase(Resource):
         )
         arn_equals["aws:PrincipalArn"] = arns[0] if len(arns) == 1 else list(arns)
         return iam.AccountPrincipal(account), merged
+
+
+def _nested_within(stack: Stack, ancestor: Stack) -> bool:
+    """True when ``stack`` is a nested stack of ``ancestor`` (at any depth)."""
+    parent = stack.nested_stack_parent
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.nested_stack_parent
+    return False
+
+
+def owning_key(value: Any) -> CustomerManagedKey | ReplicaKey | None:
+    """The :class:`CustomerManagedKey` or :class:`ReplicaKey` that ``value`` is, or whose
+    ``.key`` it is (the ``aws_kms.IKey`` the documentation tells users to hand to CDK
+    constructs); None for anything else (an ``aws_kms.Key`` of its own, an imported key)."""
+    if isinstance(value, CustomerManagedKey | ReplicaKey):
+        return value
+    if isinstance(value, _RoutedKey):
+        return value._owner
+    node = getattr(value, "node", None) if hasattr(value, "key_arn") else None
+    scope = node.scope if node is not None else None
+    if isinstance(scope, ReplicaKey) and scope.key is value:
+        return scope
+    return None
 
 
 def _names_a_resource(resolved: Any) -> bool:

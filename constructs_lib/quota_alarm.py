@@ -18,6 +18,7 @@ from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib import _durations as durations
@@ -52,7 +53,8 @@ class KmsRequestQuotaAlarm(Construct):
 
     Args:
         alarm_topic: the topic the alarm publishes to. Default: a new AlarmTopic.
-        encryption_key: symmetric CMK for the new topic. Default: none (give ``alarm_topic``).
+        encryption_key: symmetric CMK for the new topic (a :class:`CustomerManagedKey` or
+            :class:`ReplicaKey`, or its ``.key``). Default: none (give ``alarm_topic``).
         resource: the ``AWS/Usage`` Resource dimension, i.e. which quota. Default:
             ``CryptographicOperationsSymmetric`` (Encrypt, Decrypt, GenerateDataKey*, ...
             with symmetric keys, shared by the whole account and Region).
@@ -78,7 +80,7 @@ class KmsRequestQuotaAlarm(Construct):
         id: str,
         *,
         alarm_topic: AlarmTopic | None = None,
-        encryption_key: CustomerManagedKey | ReplicaKey | None = None,
+        encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey | None = None,
         resource: str = DEFAULT_RESOURCE,
         threshold_percent: float = 80,
         period: Duration | None = None,
@@ -196,7 +198,7 @@ class KmsRequestQuotaAlarm(Construct):
     def _alarm_topic(
         self,
         alarm_topic: AlarmTopic | None,
-        encryption_key: CustomerManagedKey | ReplicaKey | None,
+        encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey | None,
     ) -> AlarmTopic:
         if alarm_topic is not None and not isinstance(alarm_topic, AlarmTopic):
             # Before the either/or check, which would read a string's .node. Worded here only:
