@@ -17,6 +17,15 @@ and its Node child, exactly like ``cdk synth`` does):
 * **example app**: the default organisation from cdk.json (what `make synth` builds);
 * with ``--environments``: a generated organisation of N environments (accounts x Regions).
 
+With ``--template-floor`` it also measures, for the example app and each ``--environments`` size,
+the **template floor**: the floor's App rebuilding those synthesized templates (made once,
+unmeasured) as raw ``CfnResource`` objects from their JSON, one Stack per template, with the same
+logical IDs.
+That is what the same resources cost through jsii with no construct logic at all: the lower bound
+of the marginal cost that any way of writing the constructs could reach in this process model.
+It is optimistic: the cdk-nag rules look for typed L1 classes (``CfnBucket``), so they examine
+none of these resources, and a template's outputs, conditions and dependencies are left out.
+
 With ``--phases`` it also splits each generated organisation's synth into phases, timed inside
 the process (median of the rounds): imports; building the account stages' constructs; CDK
 Pipelines' stage synthesis (``Wave.add_stage``); ``build_pipeline``; the rest of construction
@@ -51,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -142,6 +152,13 @@ app.synth()
 phases[{phases[5]!r}] = time.perf_counter() - start
 print(json.dumps(phases))
 """,
+    "template-floor": """
+from benchmarks.synth import rebuild_templates
+from stacks.app_builder import new_app
+app = new_app(outdir={outdir!r})
+rebuild_templates(app, {templates!r})
+app.synth()
+""",
     "generated": _GENERATED_CONTEXT
     + """
 from stacks.app_builder import build_app
@@ -165,6 +182,22 @@ def generated_organisation(environments: int) -> dict[str, object]:
     organisation["accounts"] = accounts
     organisation.pop("pipeline", None)
     return organisation
+
+
+def rebuild_templates(app: Any, directory: str) -> int:
+    """Add to ``app`` one Stack per ``*.template.json`` under ``directory`` (nested assemblies
+    included), holding that template's resources as raw ``CfnResource`` objects with their
+    logical IDs and properties: the template floor. Returns the number of stacks added."""
+    import aws_cdk as cdk  # noqa: PLC0415 - starts jsii: only in the program that rebuilds
+
+    paths = sorted(Path(directory).rglob("*.template.json"))
+    for index, path in enumerate(paths):
+        stack = cdk.Stack(app, f"Template{index}")
+        for logical_id, resource in json.loads(path.read_text()).get("Resources", {}).items():
+            cdk.CfnResource(
+                stack, logical_id, type=resource["Type"], properties=resource.get("Properties")
+            ).override_logical_id(logical_id)
+    return len(paths)
 
 
 def stack_count(outdir: Path) -> int:
@@ -265,6 +298,22 @@ def print_phases(sizes: list[int], rounds: int) -> None:
         print(f"{phase:<30}{cells}")
 
 
+def measure_template_floor(kind: str, rounds: int, **values: object) -> tuple[Run, int]:
+    """The template floor of program ``kind`` (the example app, or a generated organisation):
+    its templates, synthesized once unmeasured, rebuilt as raw resources (``rebuild_templates``)."""
+    with tempfile.TemporaryDirectory(prefix="bench-templates-") as templates:
+        run_once(program_argv(kind, templates, **values), env=_child_env())
+        return measure("template-floor", rounds, templates=templates)
+
+
+def print_marginal(earlier: tuple[Run, int], later: tuple[Run, int]) -> None:
+    """The cost per stack added between two sizes, wall (CPU)."""
+    added = later[1] - earlier[1]
+    slope = (later[0].seconds - earlier[0].seconds) / added * 1000
+    cpu_slope = (later[0].cpu_seconds - earlier[0].cpu_seconds) / added * 1000
+    print(f"{'':<26} marginal since previous size: {slope:.1f} ms/stack ({cpu_slope:.1f} ms CPU)")
+
+
 def print_ratios(title: str, pairs: list[tuple[str, Run, Run]]) -> None:
     """One line: each ``(name, run, baseline)`` pair's run / baseline, wall time (CPU time)."""
     print(
@@ -294,6 +343,12 @@ def main() -> None:
         "--phases",
         action="store_true",
         help="also time the phases of each --environments size inside the process",
+    )
+    parser.add_argument(
+        "--template-floor",
+        action="store_true",
+        help="also rebuild each --environments size's templates as raw CfnResource objects "
+        "and the example app's (the lower bound any construct code could reach through jsii)",
     )
     parser.add_argument(
         "--compare-relay",
@@ -331,11 +386,15 @@ def main() -> None:
     row("floor (empty App + nag)", floor, 1)
     row("floor + toolkit imports", floor_imports, 1)
     row("example app (cdk.json)", example, example_stacks)
+    if args.template_floor:
+        example_floor, example_floor_stacks = measure_template_floor("example", args.rounds)
+        row("template floor, example", example_floor, example_floor_stacks)
     row("floor, no compile cache", floor_uncached, 1)
     row("example app, no cache", example_uncached, example_stacks)
     row("floor, jsii relay", floor_relay, 1)
     row("example app, jsii relay", example_relay, example_stacks)
     previous: tuple[Run, int] | None = None
+    previous_floor: tuple[Run, int] | None = None
     relays: list[tuple[str, Run, Run]] = [
         ("floor", floor_relay, floor),
         ("example app", example_relay, example),
@@ -349,14 +408,16 @@ def main() -> None:
             run, stacks = measure("generated", args.rounds, environments=environments)
         row(f"generated, {environments} envs", run, stacks)
         if previous is not None and stacks > previous[1]:
-            added = stacks - previous[1]
-            slope = (run.seconds - previous[0].seconds) / added * 1000
-            cpu_slope = (run.cpu_seconds - previous[0].cpu_seconds) / added * 1000
-            print(
-                f"{'':<26} marginal since previous size: {slope:.1f} ms/stack "
-                f"({cpu_slope:.1f} ms CPU)"
-            )
+            print_marginal(previous, (run, stacks))
         previous = (run, stacks)
+        if args.template_floor:
+            floor_run, floor_stacks = measure_template_floor(
+                "generated", args.rounds, environments=environments
+            )
+            row(f"template floor, {environments}", floor_run, floor_stacks)
+            if previous_floor is not None and floor_stacks > previous_floor[1]:
+                print_marginal(previous_floor, (floor_run, floor_stacks))
+            previous_floor = (floor_run, floor_stacks)
         if args.compare_relay:
             row(f"generated, {environments}, relay", relay, stacks)
             relays.append((f"{environments} envs", relay, run))
