@@ -5,6 +5,11 @@ Every key policy statement and every ``grant_*`` method takes its actions from h
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from difflib import get_close_matches
+from fnmatch import fnmatchcase
+from functools import cache
+
 # Management without use: none of these encrypts, decrypts, signs or creates grants, so an
 # administrator can look after the key but cannot read what it protects.
 ADMIN_ACTIONS: tuple[str, ...] = (
@@ -172,3 +177,50 @@ def unusable(key_actions: tuple[str, ...], key_usage: str, key_spec: str) -> lis
     else:
         usable = _USABLE_BY_USAGE.get(key_usage, CRYPTOGRAPHIC_ACTIONS)
     return [a for a in key_actions if a in CRYPTOGRAPHIC_ACTIONS and a not in usable]
+
+
+# Every action KMS defines for IAM: the API's operations, with ReEncrypt as ReEncryptFrom and
+# ReEncryptTo, and the permission-only SynchronizeMultiRegionKey. A test keeps the list in step
+# with botocore's model of the KMS API.
+KNOWN_ACTIONS: frozenset[str] = frozenset(
+    f"kms:{name}"
+    for name in (
+        "CancelKeyDeletion", "ConnectCustomKeyStore", "CreateAlias", "CreateCustomKeyStore",
+        "CreateGrant", "CreateKey", "Decapsulate", "Decrypt", "DeleteAlias",
+        "DeleteCustomKeyStore", "DeleteImportedKeyMaterial", "DeriveSharedSecret",
+        "DescribeCustomKeyStores", "DescribeKey", "DisableKey", "DisableKeyRotation",
+        "DisconnectCustomKeyStore", "EnableKey", "EnableKeyRotation", "Encapsulate", "Encrypt",
+        "GenerateDataKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext", "GenerateMac", "GenerateRandom", "GetKeyLastUsage",
+        "GetKeyPolicy", "GetKeyRotationStatus", "GetParametersForImport", "GetPublicKey",
+        "ImportKeyMaterial", "ListAliases", "ListGrants", "ListKeyPolicies", "ListKeyRotations",
+        "ListKeys", "ListResourceTags", "ListRetirableGrants", "PutKeyPolicy", "ReEncryptFrom",
+        "ReEncryptTo", "ReplicateKey", "RetireGrant", "RevokeGrant", "RotateKeyOnDemand",
+        "ScheduleKeyDeletion", "Sign", "SynchronizeMultiRegionKey", "TagResource",
+        "UntagResource", "UpdateAlias", "UpdateCustomKeyStore", "UpdateKeyDescription",
+        "UpdatePrimaryRegion", "Verify", "VerifyMac",
+    )
+)  # fmt: skip
+_KNOWN_LOWER = {action.lower(): action for action in KNOWN_ACTIONS}
+
+
+def unknown(key_actions: Iterable[str]) -> list[str]:
+    """The actions of ``key_actions`` that name no KMS action (IAM compares actions without
+    regard to case; a wildcard must match at least one), such as a misspelled ``kms:Encyrpt``,
+    which IAM would accept and which would allow nothing."""
+    return [action for action in key_actions if not _is_known(action)]
+
+
+@cache  # every grant checks its actions: the same few, again and again
+def _is_known(action: str) -> bool:
+    lowered = action.lower()
+    if lowered in _KNOWN_LOWER:
+        return True
+    wildcard = "*" in lowered or "?" in lowered
+    return wildcard and any(fnmatchcase(known, lowered) for known in _KNOWN_LOWER)
+
+
+def closest(action: str) -> str | None:
+    """The KMS action ``action`` most likely meant (``kms:Encrypt`` for ``kms:Encyrpt``)."""
+    match = get_close_matches(action.lower(), list(_KNOWN_LOWER), n=1, cutoff=0.8)
+    return _KNOWN_LOWER[match[0]] if match else None

@@ -590,6 +590,9 @@ class EncryptedBucket(Construct):
             that Region's key. With S3 Object Lock on this bucket (``bucket_props``), the
             destination bucket must have Object Lock enabled too. Default: no replication.
         removal_policy: for the bucket and the log bucket. Default: ``RemovalPolicy.RETAIN``.
+            With ``RemovalPolicy.DESTROY`` and ``auto_delete_objects=True`` in ``bucket_props``,
+            the dedicated log bucket is emptied on deletion too (a full log bucket would
+            otherwise fail the stack's deletion).
         service_writers: service principals (``cloudtrail.amazonaws.com``) that write with their
             own encryption settings and are exempt from the encryption-header denies; an Allow
             statement with ``aws:SourceArn`` must still let them write. Default: none.
@@ -731,7 +734,11 @@ class EncryptedBucket(Construct):
 
         self._made_log_bucket = access_log_bucket is None
         self.access_log_bucket: s3.IBucket = access_log_bucket or self._make_log_bucket(
-            log_days, noncurrent_days, removal_policy
+            log_days,
+            noncurrent_days,
+            removal_policy,
+            # A stack deleted with the bucket emptied would still fail on a full log bucket.
+            auto_delete_objects=user_props.get("auto_delete_objects") is True,
         )
         lifecycle_rules = [
             s3.LifecycleRule(
@@ -839,7 +846,12 @@ class EncryptedBucket(Construct):
         )
 
     def _make_log_bucket(
-        self, retention_days: int, noncurrent_days: int, removal_policy: RemovalPolicy
+        self,
+        retention_days: int,
+        noncurrent_days: int,
+        removal_policy: RemovalPolicy,
+        *,
+        auto_delete_objects: bool,
     ) -> s3.Bucket:
         log_bucket = s3.Bucket(
             self,
@@ -852,6 +864,7 @@ class EncryptedBucket(Construct):
             blocked_encryption_types=[s3.BlockedEncryptionType.SSE_C],
             versioned=True,
             removal_policy=removal_policy,
+            auto_delete_objects=auto_delete_objects,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireAccessLogs",

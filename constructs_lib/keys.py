@@ -380,6 +380,15 @@ class _KeyBase(Resource):
                 "must be kms: actions (such as 'kms:Decrypt' or 'kms:GenerateDataKey*')",
                 action,
             )
+        misspelled = actions.unknown(key_actions)
+        if misspelled:  # IAM would take it, and it would allow nothing
+            meant = actions.closest(misspelled[0])
+            raise ConstructPropError(
+                "key_actions",
+                "must name KMS actions"
+                + (f" (did you mean '{meant}'?)" if meant else " (see the KMS API reference)"),
+                misspelled[0],
+            )
         require(
             conditions is None
             or (

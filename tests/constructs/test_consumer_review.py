@@ -190,3 +190,41 @@ def test_custom_policy_key_of_a_parent_stack_still_refuses_a_role_of_its_nested_
         key.grant_decrypt(reader)
     assert error.value.prop == "grantee"
     assert error.value.received == "Platform/Apps/Reader"
+
+
+# -- a bucket made to be destroyed takes its log bucket with it ------------------------------------
+
+
+def test_auto_deleted_bucket_empties_its_dedicated_log_bucket_too() -> None:
+    # With DESTROY and auto_delete_objects, the data bucket was emptied on deletion but its log
+    # bucket, full of the logs of every request, was not: deleting the stack failed.
+    stack = new_stack()
+    key = CustomerManagedKey(stack, "Key")
+    bucket = EncryptedBucket(
+        stack,
+        "Scratch",
+        encryption_key=key,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        bucket_props={"auto_delete_objects": True},
+    )
+    template = Template.from_stack(stack).to_json()
+    emptied = sorted(
+        resource["Properties"]["BucketName"]["Ref"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "Custom::S3AutoDeleteObjects"
+    )
+    buckets = [bucket.bucket, bucket.access_log_bucket]
+    assert emptied == sorted(
+        stack.get_logical_id(b.node.default_child)  # type: ignore[arg-type]
+        for b in buckets
+    )
+
+
+def test_retained_bucket_leaves_its_log_bucket_alone() -> None:
+    stack = new_stack()
+    EncryptedBucket(stack, "Kept", encryption_key=CustomerManagedKey(stack, "Key"))
+    template = Template.from_stack(stack).to_json()
+    assert not any(
+        resource["Type"] == "Custom::S3AutoDeleteObjects"
+        for resource in template["Resources"].values()
+    )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
+import botocore.session
 import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -19,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import cx_api
 
 from constructs_lib import ConstructPropError, CustomerManagedKey, ExternalAccount, KeyPolicy
+from constructs_lib._kms_actions import KNOWN_ACTIONS
 from stacks.config import cdk_json_context
 
 ACCOUNT = "111111111111"
@@ -672,3 +674,37 @@ def test_a_grant_kms_would_refuse_on_the_key_usage_is_refused() -> None:
         "Received: ['kms:GenerateDataKey', 'kms:DescribeKey']"
     )
     rsa.grant(role(stack, "Reader"), "kms:Decrypt", "kms:GetPublicKey")
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ("kms:Encyrpt", "'key_actions' must name KMS actions (did you mean 'kms:Encrypt'?)"),
+        ("kms:GenerateDataKeys", "must name KMS actions (did you mean 'kms:GenerateDataKey'?)"),
+        ("kms:Fly*", "'key_actions' must name KMS actions (see the KMS API reference)"),
+    ],
+)
+def test_a_grant_of_an_action_kms_does_not_have_is_refused(action: str, message: str) -> None:
+    # IAM accepts any action name, so a misspelled one allowed nothing and the grantee met
+    # AccessDenied at run time.
+    _, stack = app_with_stack("Misspelled")
+    key = CustomerManagedKey(stack, "Key")
+    with pytest.raises(ConstructPropError) as error:
+        key.grant(role(stack, "Reader"), "kms:Decrypt", action)
+    assert message in str(error.value)
+    assert str(error.value).endswith(f"Received: '{action}'")
+
+
+def test_a_grant_takes_any_case_and_wildcards_that_name_kms_actions() -> None:
+    _, stack = app_with_stack("Spellings")
+    key = CustomerManagedKey(stack, "Key")
+    key.grant(role(stack, "Reader"), "kms:decrypt", "kms:Describe*", "kms:GenerateDataKey*")
+
+
+def test_the_known_kms_actions_are_the_apis_operations() -> None:
+    # Kept in step with botocore's model of the KMS API (ReEncrypt is two IAM actions, and
+    # SynchronizeMultiRegionKey is a permission without an operation).
+    model = botocore.session.get_session().get_service_model("kms")
+    operations = {f"kms:{name}" for name in model.operation_names} - {"kms:ReEncrypt"}
+    extra = {"kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:SynchronizeMultiRegionKey"}
+    assert operations | extra == KNOWN_ACTIONS
