@@ -8,10 +8,35 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from kmskit.clients import ClientSettings
-from tests.kmskit.envelope_support import REGION, ROOT
+from tests.kmskit.envelope_support import REGION, ROOT, KmsWorld, kms_world
+
+# Where the snapshot tests' EBS snapshot is, and where its copies go.
+SNAPSHOT_REGION = "eu-west-1"
+COPY_REGION = "eu-central-1"
+
+
+@pytest.fixture
+def world() -> Iterator[KmsWorld]:
+    """A moto KMS of its own for each test. Modules that share one per module, or need S3 in
+    it, define their own ``world``."""
+    with kms_world() as kms:
+        yield kms
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, str]]:
+    """For ``kmskit snapshot``: a moto EBS snapshot in ``SNAPSHOT_REGION`` (``snapshot``) and a
+    KMS key in ``COPY_REGION`` to copy it under (``key``, its ARN)."""
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=SNAPSHOT_REGION)
+        volume = ec2.create_volume(AvailabilityZone=f"{SNAPSHOT_REGION}a", Size=8)["VolumeId"]
+        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+        key = boto3.client("kms", region_name=COPY_REGION).create_key()["KeyMetadata"]["Arn"]
+        yield {"snapshot": snapshot, "key": key}
 
 
 @pytest.fixture

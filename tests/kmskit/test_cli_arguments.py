@@ -27,18 +27,11 @@ from tests.kmskit.envelope_support import (
     REGION,
     KmsWorld,
     emulate_asymmetric_kms,
-    kms_world,
     one_error_line,
     probe_clients,
 )
 
 CONTEXT = ["--context", "purpose=test"]
-
-
-@pytest.fixture
-def world() -> Iterator[KmsWorld]:
-    with kms_world() as kms:
-        yield kms
 
 
 def leaf_parsers() -> Iterator[tuple[str, argparse.ArgumentParser]]:

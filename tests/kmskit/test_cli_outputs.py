@@ -28,7 +28,7 @@ from kmskit.commands import datakey
 from kmskit.envelope import Envelope
 from kmskit.envelope_kms import new_data_key_for_later
 from kmskit.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, KmskitError, UsageError
-from tests.kmskit.envelope_support import ALIAS, ROOT, KmsWorld, kms_world, one_error_line
+from tests.kmskit.envelope_support import ALIAS, ROOT, KmsWorld, one_error_line
 
 KEY = ALIAS
 CONTEXT = ["--context", "purpose=test"]
@@ -52,12 +52,6 @@ WRITERS = [
     (["audit", "s3://bucket", "--key", KEY, "-o"], "--output"),
 ]
 WRITER_IDS = [" ".join(argv[:3]) for argv, _ in WRITERS]
-
-
-@pytest.fixture
-def world() -> Iterator[KmsWorld]:
-    with kms_world() as kms:
-        yield kms
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import tty
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +35,11 @@ from tests.kmskit.envelope_support import (
     REGION,
     ROOT,
     KmsWorld,
-    kms_world,
     one_error_line,
     subparsers_of,
 )
 
 CONTEXT = ["--context", "purpose=test"]
-
-
-@pytest.fixture
-def world() -> Iterator[KmsWorld]:
-    with kms_world() as kms:
-        yield kms
 
 
 def partials(*folders: Path) -> list[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +35,12 @@ from kmskit.errors import (
 from kmskit.snapshots.outcomes import KEY_CODES, DeadLetterError, classify
 from tests.kmskit import test_audit as audit_base
 from tests.kmskit import test_audit_limits as audit_limits
+from tests.kmskit.conftest import COPY_REGION as TARGET_REGION
+from tests.kmskit.conftest import SNAPSHOT_REGION as SOURCE_REGION
 from tests.kmskit.envelope_support import (
     ClientProbe,
     KmsWorld,
     emulate_asymmetric_kms,
-    kms_world,
     one_error_line,
     probe_clients,
 )
@@ -48,14 +48,9 @@ from tests.kmskit.envelope_support import (
 # --- verify --signature - -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def world() -> Iterator[KmsWorld]:
-    with kms_world() as kms:
-        yield kms
-
-
 @pytest.fixture
 def probe(world: KmsWorld, monkeypatch: pytest.MonkeyPatch) -> ClientProbe:
+    """KMS clients whose asymmetric calls are emulated (moto signs but does not verify)."""
     probe = probe_clients(monkeypatch)
     emulate_asymmetric_kms(probe)
     return probe
@@ -202,19 +197,6 @@ STATE_HINT = (
     "unavailable; `aws kms describe-key` shows its KeyState)"
 )
 
-SOURCE_REGION = "eu-west-1"
-TARGET_REGION = "eu-central-1"
-
-
-@pytest.fixture
-def ebs() -> Iterator[dict[str, str]]:
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=SOURCE_REGION)
-        volume = ec2.create_volume(AvailabilityZone=f"{SOURCE_REGION}a", Size=8)["VolumeId"]
-        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-        key = boto3.client("kms", region_name=TARGET_REGION).create_key()["KeyMetadata"]["Arn"]
-        yield {"snapshot": snapshot, "key": key}
-
 
 def refuse_copy(monkeypatch: pytest.MonkeyPatch, code: str, message: str) -> ClientProbe:
     """EC2 CopySnapshot answers ``code`` (moto does not check the key's state)."""
@@ -223,9 +205,9 @@ def refuse_copy(monkeypatch: pytest.MonkeyPatch, code: str, message: str) -> Cli
     return probe
 
 
-def copy_argv(ebs: dict[str, str]) -> list[str]:
-    return ["snapshot", "copy", ebs["snapshot"], "--region", SOURCE_REGION, "--to-region",
-            TARGET_REGION, "--kms-key", ebs["key"], "-q"]  # fmt: skip
+def copy_argv(aws: dict[str, str]) -> list[str]:
+    return ["snapshot", "copy", aws["snapshot"], "--region", SOURCE_REGION, "--to-region",
+            TARGET_REGION, "--kms-key", aws["key"], "-q"]  # fmt: skip
 
 
 def copies_in_target() -> list[dict[str, Any]]:
@@ -246,7 +228,7 @@ def copies_in_target() -> list[dict[str, Any]]:
     ],
 )
 def test_snapshot_copy_with_a_key_in_the_wrong_state_exits_7(
-    ebs: dict[str, str],
+    aws: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     code: str,
@@ -255,41 +237,41 @@ def test_snapshot_copy_with_a_key_in_the_wrong_state_exits_7(
     # It exited 3 (access denied) and said "check its key policy": a script retried with other
     # credentials, and an operator looked at the policy of a key that was only disabled.
     probe = refuse_copy(monkeypatch, code, message)
-    assert main(copy_argv(ebs)) == EXIT_CONFLICT
+    assert main(copy_argv(aws)) == EXIT_CONFLICT
     line = one_error_line(capsys)
-    source = f"arn:aws:ec2:{SOURCE_REGION}::snapshot/{ebs['snapshot']}"
+    source = f"arn:aws:ec2:{SOURCE_REGION}::snapshot/{aws['snapshot']}"
     assert line == (
-        f"kmskit: error: copy {source} to {TARGET_REGION} with {ebs['key']}: {code}: {message} "
-        f"{STATE_HINT}; the keys it uses: --kms-key {ebs['key']} (encrypts the copy)"
+        f"kmskit: error: copy {source} to {TARGET_REGION} with {aws['key']}: {code}: {message} "
+        f"{STATE_HINT}; the keys it uses: --kms-key {aws['key']} (encrypts the copy)"
     )
     assert probe.calls["CopySnapshot"] == 1
     assert copies_in_target() == []
 
 
 def test_snapshot_copy_with_a_key_refused_still_exits_3(
-    ebs: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     refuse_copy(monkeypatch, "KMSAccessDeniedException", "not allowed")
-    assert main(copy_argv(ebs)) == EXIT_ACCESS_DENIED
+    assert main(copy_argv(aws)) == EXIT_ACCESS_DENIED
     line = one_error_line(capsys)
     assert f"KMSAccessDeniedException: not allowed {POLICY_HINT}; the keys it uses:" in line
 
 
 @pytest.mark.parametrize("code", ["InvalidKmsKey.NotFound", "KMSNotFoundException"])
 def test_snapshot_copy_with_a_key_that_does_not_exist_exits_4(
-    ebs: dict[str, str],
+    aws: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     code: str,
 ) -> None:
     # It exited 3 (access denied), where every other kmskit command exits 4 for an unknown key.
     refuse_copy(monkeypatch, code, "The key ID does not exist")
-    assert main(copy_argv(ebs)) == EXIT_NOT_FOUND
+    assert main(copy_argv(aws)) == EXIT_NOT_FOUND
     line = one_error_line(capsys)
     assert line.endswith(
         f"{code}: The key ID does not exist (a KMS key does not exist: check its ARN, Region "
         "and account; `aws kms describe-key` finds it); the keys it uses: "
-        f"--kms-key {ebs['key']} (encrypts the copy)"
+        f"--kms-key {aws['key']} (encrypts the copy)"
     )
     assert POLICY_HINT not in line
     assert copies_in_target() == []

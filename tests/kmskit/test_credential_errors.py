@@ -3,7 +3,6 @@ denied does, with a hint to refresh them, on a service's own error code as on an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import botocore.client
@@ -13,15 +12,9 @@ from botocore.exceptions import ClientError, CredentialRetrievalError, Unauthori
 from kmskit.cli import main
 from kmskit.envelope import Envelope
 from kmskit.errors import EXIT_ACCESS_DENIED, AccessDeniedError, from_client_error
-from tests.kmskit.envelope_support import ALIAS, KmsWorld, kms_world, probe_clients
+from tests.kmskit.envelope_support import ALIAS, KmsWorld, probe_clients
 
 CONTEXT = {"purpose": "credentials"}
-
-
-@pytest.fixture
-def world() -> Iterator[KmsWorld]:
-    with kms_world() as kms:
-        yield kms
 
 
 @pytest.mark.parametrize(

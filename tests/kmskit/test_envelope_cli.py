@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,18 +32,11 @@ from tests.kmskit.envelope_support import (
     REGION,
     ROOT,
     KmsWorld,
-    kms_world,
     one_error_line,
     subparsers_of,
 )
 
 FRAME = 4096
-
-
-@pytest.fixture
-def world() -> Iterator[KmsWorld]:
-    with kms_world() as kms:
-        yield kms
 
 
 def encrypt_file(tmp_path: Path, data: bytes, *extra: str) -> Path:

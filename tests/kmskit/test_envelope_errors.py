@@ -5,7 +5,6 @@ retries really happen; a Stubber-injected ThrottlingException is covered too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,9 @@ from kmskit.errors import (
     AccessDeniedError,
     ThrottledError,
 )
-from tests.kmskit.envelope_support import ALIAS, KmsWorld, kms_world, probe_clients
+from tests.kmskit.envelope_support import ALIAS, KmsWorld, probe_clients
 
 CONTEXT = {"purpose": "retries"}
-
-
-@pytest.fixture
-def world() -> Iterator[KmsWorld]:
-    with kms_world() as kms:
-        yield kms
 
 
 @pytest.mark.parametrize(

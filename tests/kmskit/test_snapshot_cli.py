@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
 from kmskit.cli import main
 from kmskit.commands import snapshot as snapshot_command
 from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo
 from kmskit.snapshots.model import TAG_COPY_KEY, TAG_SOURCE_ID, Origin, SnapshotRef, copy_key
 from kmskit.snapshots.outcomes import DeadLetterError, LimitReachedError, StepError
-
-SOURCE_REGION = "eu-west-1"
-TARGET_REGION = "eu-central-1"
-
-
-@pytest.fixture
-def aws() -> Iterator[dict[str, str]]:
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=SOURCE_REGION)
-        volume = ec2.create_volume(AvailabilityZone=f"{SOURCE_REGION}a", Size=8)["VolumeId"]
-        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-        key = boto3.client("kms", region_name=TARGET_REGION).create_key()["KeyMetadata"]["Arn"]
-        yield {"snapshot": snapshot, "key": key}
+from tests.kmskit.conftest import COPY_REGION as TARGET_REGION
+from tests.kmskit.conftest import SNAPSHOT_REGION as SOURCE_REGION
 
 
 def copy_args(aws: dict[str, str], *extra: str) -> list[str]:
