@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import Aws, Duration, Names, RemovalPolicy
+from aws_cdk import Aws, Duration, Names, Reference, RemovalPolicy, Tokenization
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -64,7 +64,7 @@ from constructs_lib.alarm_topic import (
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.iam import split_statements
 from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts, stack_of
-from constructs_lib.keys import CustomerManagedKey, ReplicaKey
+from constructs_lib.keys import CustomerManagedKey, ReplicaKey, owning_key
 from kmskit.snapshots.model import (
     EVENT_SOURCE,
     KINDS,
@@ -108,9 +108,16 @@ AURORA_PATTERN: dict[str, Any] = {
 }
 # \Z, not $: "$" also matches before a final newline, which no key ID or tag key holds.
 KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):key/[A-Za-z0-9-]+\Z")
+# A key ARN with deploy-time parts, each token written as <token> (is_token's encoding); the
+# literal Region or account is checked, a <token> one is not (it passes _check_key_place).
+_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}")
+_TOKEN_KEY_ARN = re.compile(
+    r"^arn:(?:<token>|aws[a-z-]*):kms:(<token>|[a-z0-9-]+):(<token>|[0-9]{12}):key/\S+\Z"
+)
 TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}\Z")
 TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}\Z")
 MAX_DESTINATIONS = 10
+_RECEIVER = "the receiver's Region"
 COPIER_TIMEOUT_MINUTES = 2
 COPIER_TIMEOUT = durations.minutes(COPIER_TIMEOUT_MINUTES)
 COPIER_CONCURRENCY = 2  # SQS event sources need at least 2
@@ -423,6 +430,7 @@ def _check_key_arn(
     require(arn is not None, prop, "must be given (the key copies are encrypted with)", arn)
     require(isinstance(arn, str), prop, "must be a KMS key ARN", arn)
     if is_token(arn):
+        _check_token_key_arn(prop, arn, region=region, account=account, where=where)
         return str(arn)
     match = KEY_ARN.match(arn)
     require(
@@ -432,21 +440,92 @@ def _check_key_arn(
         arn,
     )
     assert match is not None
-    if not is_token(region):
+    _check_key_place(
+        prop, match.group(1), match.group(2), arn, region=region, account=account, where=where
+    )
+    return str(arn)
+
+
+def _check_key_place(
+    prop: str,
+    key_region: str | None,
+    key_account: str | None,
+    received: Any,
+    *,
+    region: str,
+    account: str,
+    where: str,
+) -> None:
+    """The key is in ``region`` and ``account``, each checked where both sides are known
+    (``None``: a part of the key's ARN known only at deploy time)."""
+    if key_region is not None and not is_token(region) and not is_token(key_region):
+        require(key_region == region, prop, f"must be a key in {where} {region}", received)
+    if key_account is not None and not is_token(account) and not is_token(key_account):
         require(
-            match.group(1) == region,
-            prop,
-            f"must be a key in {where} {region}",
-            arn,
-        )
-    if not is_token(account):
-        require(
-            match.group(2) == account,
+            key_account == account,
             prop,
             f"must be a key of this stack's account {account}",
-            arn,
+            received,
         )
-    return str(arn)
+
+
+def _check_token_key_arn(prop: str, arn: str, *, region: str, account: str, where: str) -> None:
+    """A key ARN known only at deploy time, checked as far as synth can.
+
+    ``key.key_arn`` of a key made in this App is one reference to its ``AWS::KMS::Key`` (or
+    ``ReplicaKey``): its stack gives the key's Region and account, also across stacks and
+    Regions (``cross_region_references``). ``key.key_id`` refers to the same resource by ``Ref``
+    and an alias's ``key_arn`` is the alias ARN: EC2 and RDS would refuse either only when a
+    copy runs. Other deploy-time values (parameters, imports) pass. The string's shape is read
+    here; jsii is asked only for a string that is a single token.
+    """
+    shape = _TOKEN.sub("<token>", arn)
+    if shape == "<token>":
+        fragments = Tokenization.reverse_string(arn)
+        (token,) = fragments.tokens
+        if not isinstance(token, Reference):
+            return
+        target = token.target
+        if isinstance(target, kms.CfnAlias):
+            raise ConstructPropError(
+                prop, "must be a KMS key ARN (key.key_arn), not an alias", target.node.path
+            )
+        if not isinstance(target, kms.CfnKey | kms.CfnReplicaKey):
+            return
+        if token.display_name != "Arn":  # Ref: the key ID
+            raise ConstructPropError(
+                prop,
+                "must be a KMS key ARN (key.key_arn), not a key ID (key.key_id)",
+                target.node.path,
+            )
+        facts = stack_facts(stack_of(target))
+        if (is_token(region) or is_token(facts.region) or facts.region == region) and (
+            is_token(account) or is_token(facts.account) or facts.account == account
+        ):
+            return
+        _check_key_place(
+            prop,
+            facts.region,
+            facts.account,
+            f"{target.node.path} (account {facts.account}, {facts.region})",
+            region=region,
+            account=account,
+            where=where,
+        )
+        return
+    match = _TOKEN_KEY_ARN.match(shape)
+    require(
+        match is not None,
+        prop,
+        "must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias: an alias's "
+        "key_arn is its alias ARN, pass the key's key_arn; <token>: known at deploy time)",
+        shape,
+    )
+    assert match is not None
+    key_region, key_account = (None if part == "<token>" else part for part in match.groups())
+    _check_key_place(
+        prop, key_region, key_account, shape, region=region, account=account, where=where
+    )
 
 
 def _check_destinations(
@@ -524,7 +603,7 @@ class _ReplicationBase(Construct):
         *,
         mode: str,
         resource_types: tuple[str, ...],
-        encryption_key: CustomerManagedKey | None,
+        encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey | None,
         alarm_topic: AlarmTopic | None,
         sweep_interval: Duration,
         max_receive_count: int,
@@ -552,44 +631,9 @@ class _ReplicationBase(Construct):
         self.resource_types = resource_types
         self.replicator_mode = mode
         self.replicator_id = Names.unique_resource_name(self, max_length=64)
-        require(
-            encryption_key is None or isinstance(encryption_key, CustomerManagedKey),
-            "encryption_key",
-            "must be a CustomerManagedKey",
-            encryption_key,
-        )
-        if encryption_key is not None and not encryption_key.policy.delegates_to_iam:
-            key_stack = stack_of(encryption_key)
-            if key_stack is not stack:
-                raise ConstructPropError(
-                    "encryption_key",
-                    f"must be in this construct's stack ({stack_label(stack)}) when it has a "
-                    "custom KeyPolicy: its key policy names the copier and sweeper roles, and "
-                    f"naming them from stack {stack_label(key_stack)} would make the two stacks "
-                    "depend on each other. Make the key in this stack, or use one with "
-                    "KeyPolicy.default()",
-                    encryption_key.node.path,
-                )
-        if encryption_key is not None:
-            require(
-                encryption_key.key_spec == "SYMMETRIC_DEFAULT",
-                "encryption_key",
-                "must be a symmetric encryption key (SQS and SNS encrypt with SYMMETRIC_DEFAULT "
-                "keys only)",
-                encryption_key.key_spec,
-            )
-            require_key_in_region("encryption_key", encryption_key, facts.region, "SQS queues")
-        self.encryption_key = encryption_key or CustomerManagedKey(
-            self,
-            "Key",
-            description=f"{self._path}: snapshot replication queues, logs and alarms",
-        )
-        require(
-            alarm_topic is None or isinstance(alarm_topic, AlarmTopic),
-            "alarm_topic",
-            "must be an AlarmTopic",
-            alarm_topic,
-        )
+        self.encryption_key = self._queue_key(encryption_key)
+        if alarm_topic is not None and not isinstance(alarm_topic, AlarmTopic):
+            raise ConstructPropError("alarm_topic", "must be an AlarmTopic", shown(alarm_topic))
         if alarm_topic is not None:
             require_topic_in_region("alarm_topic", alarm_topic, facts.region)
         self.alarm_topic = alarm_topic or AlarmTopic(
@@ -725,6 +769,49 @@ class _ReplicationBase(Construct):
         self.rules: list[events.Rule] = []
         self._queue_target = _QueueTarget(self.queue, self.dead_letter_queue)
         self._alarms(age_seconds)
+
+    def _queue_key(
+        self, encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey | None
+    ) -> CustomerManagedKey | ReplicaKey:
+        """The key of the queues, log groups and alarm topic: ``encryption_key`` checked (the
+        documented ``.key`` of a CustomerManagedKey or ReplicaKey stands for its owner, whose
+        key policy gets the SQS, CloudWatch Logs and EventBridge statements), or a new one."""
+        if encryption_key is None:
+            return CustomerManagedKey(
+                self,
+                "Key",
+                description=f"{self._path}: snapshot replication queues, logs and alarms",
+            )
+        stack = self._stack
+        owner = owning_key(encryption_key)
+        if owner is None:  # worded only now: a construct's path is a jsii round trip
+            raise ConstructPropError(
+                "encryption_key",
+                "must be a CustomerManagedKey or ReplicaKey, or its .key (the construct adds the "
+                "SQS, CloudWatch Logs and EventBridge statements to its key policy)",
+                shown(encryption_key),
+            )
+        if not owner.policy.delegates_to_iam:
+            key_stack = stack_of(owner)
+            if key_stack is not stack:
+                raise ConstructPropError(
+                    "encryption_key",
+                    f"must be in this construct's stack ({stack_label(stack)}) when it has a "
+                    "custom KeyPolicy: its key policy names the copier and sweeper roles, and "
+                    f"naming them from stack {stack_label(key_stack)} would make the two stacks "
+                    "depend on each other. Make the key in this stack, or use one with "
+                    "KeyPolicy.default()",
+                    owner.node.path,
+                )
+        require(
+            owner.key_spec == "SYMMETRIC_DEFAULT",
+            "encryption_key",
+            "must be a symmetric encryption key (SQS and SNS encrypt with SYMMETRIC_DEFAULT "
+            "keys only)",
+            owner.key_spec,
+        )
+        require_key_in_region("encryption_key", owner, self._facts.region, "SQS queues")
+        return owner
 
     def allow_in_key_policy(self, key: CustomerManagedKey | ReplicaKey) -> None:
         """Name the copier in ``key``'s policy: for a key whose policy does not delegate to IAM
@@ -954,7 +1041,8 @@ class _ReplicationBase(Construct):
         share_with: Sequence[str] = (),
     ) -> None:
         """Customer managed policies per role, as many as IAM's size quota needs (no inline
-        policies). ``share_with``: the accounts a replicator may share EBS copies with."""
+        policies). ``share_with``: the accounts a replicator may share its copies with (none:
+        it may not share, unshare or mark any)."""
         p, region, account = self._facts.partition, self._facts.region, self._facts.account
         regions = sorted(set(read_regions) | set(copy_regions))
         in_regions = {"StringEquals": {"aws:RequestedRegion": regions}}
@@ -1021,7 +1109,10 @@ class _ReplicationBase(Construct):
             delete_ours,
             delete_ours_rds,
         ]
-        # Only a replicator shares staging copies and tags them delivered; a receiver never does.
+        # Only a replicator with destinations in other accounts shares staging copies and tags
+        # them delivered; a receiver never does, nor does a replicator that copies only within
+        # its own account (RDS has no condition key on the account a snapshot is shared with,
+        # so this statement would let its copier share, or make public, any RDS copy it made).
         share_and_mark = (
             [
                 _statement(
@@ -1044,7 +1135,7 @@ class _ReplicationBase(Construct):
                     conditions=ours,
                 ),
             ]
-            if self.replicator_mode == "replicator"
+            if self.replicator_mode == "replicator" and share_with
             else []
         )
         copier_statements = [
@@ -1167,7 +1258,9 @@ class SnapshotReplicator(_ReplicationBase):
         retention: copies this replicator made are deleted this long after their source was
             taken (2-3650 days, longer than ``sweep_window``). Nothing else is ever deleted.
             Default: 14 days.
-        encryption_key: the CMK for the queues, log groups and alarm topic. With a custom
+        encryption_key: the CMK for the queues, log groups and alarm topic: a
+            :class:`CustomerManagedKey` or :class:`ReplicaKey` of this Region, or its ``.key``
+            (``encryption_key`` is then the key construct itself). With a custom
             ``KeyPolicy`` its policy names the copier and sweeper roles (``kms:Decrypt``,
             ``kms:GenerateDataKey`` through SQS), and it must be in this construct's stack.
             Default: a new rotated key (default policy).
@@ -1199,7 +1292,7 @@ class SnapshotReplicator(_ReplicationBase):
         resource_types: Sequence[str] = KINDS,
         selection_tag: tuple[str, str] = ("backup", "replicate"),
         retention: Duration = DEFAULT_RETENTION,
-        encryption_key: CustomerManagedKey | None = None,
+        encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey | None = None,
         alarm_topic: AlarmTopic | None = None,
         sweep_interval: Duration = DEFAULT_SWEEP_INTERVAL,
         sweep_window: Duration = DEFAULT_SWEEP_WINDOW,
@@ -1379,7 +1472,7 @@ class SnapshotReceiver(_ReplicationBase):
         destinations: Sequence[ReplicationDestination] = (),
         resource_types: Sequence[str] = KINDS,
         retention: Duration | None = None,
-        encryption_key: CustomerManagedKey | None = None,
+        encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey | None = None,
         alarm_topic: AlarmTopic | None = None,
         sweep_interval: Duration = DEFAULT_SWEEP_INTERVAL,
         max_receive_count: int = 24,
@@ -1417,14 +1510,13 @@ class SnapshotReceiver(_ReplicationBase):
             kms_key,
         )
         # Received copies are made in this Region under this key: an alias ARN or a key of
-        # another Region or account would fail every copy at run time.
-        _check_key_arn(
-            "kms_key",
-            kms_key.key_arn,
-            region=facts.region,
-            account=facts.account,
-            where="the receiver's Region",
-        )
+        # another Region or account would fail every copy at run time. A literal ARN names its
+        # Region; a key made in the App is in its stack's (read from the reference to it too).
+        key_arn = kms_key.key_arn
+        if not is_token(key_arn):
+            _check_key_arn(
+                "kms_key", key_arn, region=facts.region, account=facts.account, where=_RECEIVER
+            )
         key_region = kms_key.env.region
         require(
             is_token(key_region) or is_token(facts.region) or key_region == facts.region,
@@ -1432,6 +1524,10 @@ class SnapshotReceiver(_ReplicationBase):
             f"must be a key in this stack's Region {facts.region}",
             f"{kms_key.node.path} in {key_region}",
         )
+        if is_token(key_arn):
+            _check_key_arn(
+                "kms_key", key_arn, region=facts.region, account=facts.account, where=_RECEIVER
+            )
         self.source_accounts = tuple(source_accounts)
         self.kms_key = kms_key
         self.destinations = _check_destinations(

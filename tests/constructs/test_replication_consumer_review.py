@@ -1,0 +1,216 @@
+"""SnapshotReplicator and SnapshotReceiver composed as a consuming team composes them.
+
+Each test is a defect found by composing them the way README.md and docs/snapshots.md describe,
+outside the example app: the queue key given as the ``.key`` the documentation hands to "any
+CDK construct", destination keys made in other stacks and Regions (``cross_region_references``)
+or given by alias or key ID, and a replicator that copies only within its own account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Template
+
+from constructs_lib import (
+    ConstructPropError,
+    CustomerManagedKey,
+    ReplicationDestination,
+    SnapshotReceiver,
+    SnapshotReplicator,
+)
+from tests._support.keys import custom_policy_key
+
+SOURCE = "111111111111"
+BACKUP = "333333333333"
+CENTRAL_KEY = f"arn:aws:kms:eu-central-1:{SOURCE}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def _stack(
+    app: cdk.App, name: str, region: str = "eu-west-1", account: str = SOURCE, **props: Any
+) -> cdk.Stack:
+    return cdk.Stack(app, name, env=cdk.Environment(account=account, region=region), **props)
+
+
+def _statements(template: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy" and logical_id.startswith(prefix)
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+# -- encryption_key: the documented .key ---------------------------------------------------------
+
+
+def test_queue_key_may_be_the_documented_dot_key() -> None:
+    # docs/keys.md hands out `key.key` for "any CDK construct" and AlarmTopic takes it; the
+    # replicator refused it with "Received: <constructs_lib.keys._RoutedKey object at 0x...>".
+    app = cdk.App()
+    stack = _stack(app, "Source")
+    key = custom_policy_key(stack, "QueueKey", account=SOURCE)
+    replicator = SnapshotReplicator(
+        stack,
+        "Replicate",
+        destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=CENTRAL_KEY)],
+        encryption_key=key.key,
+    )
+    assert replicator.encryption_key is key
+    assert replicator.alarm_topic.encryption_key is key
+    template = Template.from_stack(stack).to_json()
+    key_arn = stack.resolve(key.key_arn)
+    queues = [r for r in template["Resources"].values() if r["Type"] == "AWS::SQS::Queue"]
+    assert [q["Properties"]["KmsMasterKeyId"] for q in queues] == [key_arn, key_arn]
+    # The custom policy names both roles for SQS (what the CustomerManagedKey form does).
+    named = {
+        str(s["Principal"]["AWS"])
+        for s in stack.resolve(key.policy_document)["Statement"]
+        if s.get("Condition") == {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}}
+    }
+    assert named == {
+        str(stack.resolve(replicator.copier_role.role_arn)),
+        str(stack.resolve(replicator.sweeper_role.role_arn)),
+    }
+
+
+def test_a_queue_key_and_alarm_topic_it_cannot_use_are_named_readably() -> None:
+    app = cdk.App()
+    stack = _stack(app, "Source")
+    destinations = [ReplicationDestination(region="eu-central-1", kms_key_arn=CENTRAL_KEY)]
+    with pytest.raises(ConstructPropError) as key_error:
+        SnapshotReplicator(
+            stack,
+            "Replicate",
+            destinations=destinations,
+            encryption_key=kms.Key(stack, "Plain"),
+        )
+    assert str(key_error.value) == (
+        "'encryption_key' must be a CustomerManagedKey or ReplicaKey, or its .key (the construct "
+        "adds the SQS, CloudWatch Logs and EventBridge statements to its key policy). "
+        "Received: 'Source/Plain'"
+    )
+    with pytest.raises(ConstructPropError) as topic_error:
+        SnapshotReplicator(
+            stack,
+            "Again",
+            destinations=destinations,
+            alarm_topic=sns.Topic(stack, "Topic"),  # type: ignore[arg-type]
+        )
+    assert str(topic_error.value) == "'alarm_topic' must be an AlarmTopic. Received: 'Source/Topic'"
+
+
+# -- destination and receiver keys made in the App -----------------------------------------------
+
+
+def _keys_app() -> tuple[cdk.App, CustomerManagedKey, CustomerManagedKey, cdk.Stack]:
+    """A key stack in us-east-1 and one in eu-central-1, and the replicator's stack."""
+    app = cdk.App()
+    virginia = CustomerManagedKey(_stack(app, "Virginia", "us-east-1"), "CopyKey", alias="alias/c")
+    frankfurt = CustomerManagedKey(_stack(app, "Frankfurt", "eu-central-1"), "CopyKey")
+    source = _stack(app, "Source", cross_region_references=True)
+    return app, virginia, frankfurt, source
+
+
+def test_a_destination_key_from_a_stack_of_another_region_is_refused() -> None:
+    # key.key_arn is a token: the Region check was skipped, and every copy to eu-central-1
+    # would have failed at run time ("Given key ID is not accessible").
+    _, virginia, frankfurt, source = _keys_app()
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReplicator(
+            source,
+            "Replicate",
+            destinations=[
+                ReplicationDestination(region="eu-central-1", kms_key_arn=virginia.key_arn)
+            ],
+        )
+    assert str(error.value) == (
+        "'destinations[0].kms_key_arn' must be a key in the destination Region eu-central-1. "
+        f"Received: 'Virginia/CopyKey/Key/Resource (account {SOURCE}, us-east-1)'"
+    )
+    # The key of the destination's Region, from its own stack, is taken.
+    replicator = SnapshotReplicator(
+        source,
+        "Replicate2",
+        destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=frankfurt.key_arn)],
+    )
+    assert replicator.destinations[0].kms_key_arn == frankfurt.key_arn
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            lambda key: key.alias.key_arn,
+            "must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias: an alias's "
+            "key_arn is its alias ARN, pass the key's key_arn; <token>: known at deploy time). "
+            f"Received: 'arn:<token>:kms:us-east-1:{SOURCE}:<token>'",
+        ),
+        (
+            lambda key: key.key_id,
+            "must be a KMS key ARN (key.key_arn), not a key ID (key.key_id). "
+            "Received: 'Virginia/CopyKey/Key/Resource'",
+        ),
+    ],
+    ids=["alias", "key_id"],
+)
+def test_a_destination_key_given_by_alias_or_key_id_is_refused(value: Any, message: str) -> None:
+    # Both were accepted as deploy-time values; EC2 and RDS refuse them only when a copy runs.
+    _, virginia, _, source = _keys_app()
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReplicator(
+            source,
+            "Replicate",
+            destinations=[ReplicationDestination(region="us-east-1", kms_key_arn=value(virginia))],
+        )
+    assert str(error.value) == f"'destinations[0].kms_key_arn' {message}"
+
+
+def test_a_receiver_key_given_as_an_alias_is_refused() -> None:
+    # kms.Alias is an aws_kms.IKey whose key_arn is the alias ARN: IAM cannot grant a key's use
+    # through it, so every received copy would have failed.
+    app = cdk.App()
+    stack = _stack(app, "Backup", account=BACKUP)
+    key = CustomerManagedKey(stack, "BackupKey", alias="alias/snapshot-backup")
+    assert key.alias is not None
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReceiver(stack, "Receive", source_accounts=[SOURCE], kms_key=key.alias)
+    assert str(error.value).startswith(
+        "'kms_key' must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias"
+    )
+    assert str(error.value).endswith(f"Received: 'arn:<token>:kms:eu-west-1:{BACKUP}:<token>'")
+
+
+# -- a replicator that copies only within its own account ----------------------------------------
+
+
+def test_a_same_account_replicator_may_not_share_or_mark_its_copies() -> None:
+    # It never shares: yet its copier could share (RDS has no condition key on the account, so
+    # also publicly) and re-tag every RDS and Aurora copy it made.
+    app = cdk.App()
+    stack = _stack(app, "Source")
+    SnapshotReplicator(
+        stack,
+        "Replicate",
+        destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=CENTRAL_KEY)],
+    )
+    template = Template.from_stack(stack).to_json()
+    for prefix in ("ReplicateCopierPolicy", "ReplicateSweeperPolicy"):
+        statements = _statements(template, prefix)
+        assert statements, prefix
+        actions = {action for s in statements for action in _actions(s)}
+        assert not actions & {
+            "ec2:ModifySnapshotAttribute",
+            "rds:ModifyDBSnapshotAttribute",
+            "rds:ModifyDBClusterSnapshotAttribute",
+        }, prefix
+        assert not [s["Sid"] for s in statements if s["Sid"].startswith("ShareAndMark")], prefix
