@@ -1169,10 +1169,13 @@ class _ReplicationBase(Construct):
                 sid="TagEbsCopiesOnCreate",
                 actions=["ec2:CreateTags"],
                 resources=[f"arn:{p}:ec2:*::snapshot/*"],
+                # Its own replicator value only: a copy tagged with another replicator's would
+                # be that one's to share, mark and delete (as TagRdsCopiesOnCreate).
                 conditions={
                     "StringEquals": {
                         "ec2:CreateAction": "CopySnapshot",
                         "aws:RequestedRegion": sorted(set(copy_regions)),
+                        f"aws:RequestTag/{TAG_REPLICATOR}": self.replicator_id,
                     }
                 },
             ),

@@ -431,8 +431,14 @@ def test_tags_go_only_on_new_copies_or_on_this_constructs_own(synthesized: Synth
     ):
         template = synthesized(APP).template(stack)
         on_create = by_sid(template, f"{prefix}CopierPolicy", "TagEbsCopiesOnCreate")
+        # ... and only with its own replicator value: a copy tagged with another replicator's
+        # would be that one's to share, mark and delete.
         assert on_create["Condition"] == {
-            "StringEquals": {"ec2:CreateAction": "CopySnapshot", "aws:RequestedRegion": regions}
+            "StringEquals": {
+                "ec2:CreateAction": "CopySnapshot",
+                "aws:RequestedRegion": regions,
+                "aws:RequestTag/kmskit:replicator": replicator_id,
+            }
         }, stack
         ours = {
             "StringEquals": {
