@@ -208,6 +208,39 @@ def _document(statements: Sequence[_Statement]) -> iam.PolicyDocument:
     return iam.PolicyDocument.from_json({"Version": "2012-10-17", "Statement": list(statements)})
 
 
+def _granting(statements: Sequence[_Statement]) -> list[_Statement]:
+    """``statements`` without those a subset of ``resource_types`` left with no action or no
+    resource."""
+    return [s for s in statements if s["Action"] and s["Resource"]]
+
+
+def _db_actions(kinds: Sequence[str], rds: str, aurora: str) -> list[str]:
+    """The RDS action ``rds`` for DB snapshots and ``aurora`` for cluster snapshots, of the
+    configured ``kinds``."""
+    return [action for kind, action in (("RDS", rds), ("AURORA", aurora)) if kind in kinds]
+
+
+def _db_arns(kinds: Sequence[str], prefix: str, name: str) -> list[str]:
+    """``prefix:snapshot:name`` (RDS) and ``prefix:cluster-snapshot:name`` (Aurora), of the
+    configured ``kinds``."""
+    return [
+        f"{prefix}:{resource}:{name}"
+        for kind, resource in (("RDS", "snapshot"), ("AURORA", "cluster-snapshot"))
+        if kind in kinds
+    ]
+
+
+def _via_services(kinds: Sequence[str], regions: Sequence[str]) -> list[str]:
+    """kms:ViaService values for the snapshot services of ``kinds`` in ``regions``: EC2 for
+    EBS, RDS for RDS and Aurora."""
+    services = [
+        service
+        for service, wanted in (("ec2", {"EBS"}), ("rds", {"RDS", "AURORA"}))
+        if wanted & set(kinds)
+    ]
+    return sorted(f"{service}.{region}.amazonaws.com" for service in services for region in regions)
+
+
 def _ebs_share_conditions(accounts: Sequence[str]) -> dict[str, Any]:
     """EBS copies are shared only with ``accounts``, and never made public.
 
@@ -224,7 +257,7 @@ def _ebs_share_conditions(accounts: Sequence[str]) -> dict[str, Any]:
 
 
 def _tag_rds_copies_statement(
-    partition: str, account: str, regions: list[str], replicator_id: str
+    partition: str, account: str, regions: list[str], replicator_id: str, kinds: Sequence[str]
 ) -> _Statement:
     """Tag the RDS and Aurora copies this replicator makes (kmskit-* identifiers) as they are
     created, with its own ``kmskit:replicator`` value.
@@ -237,10 +270,7 @@ def _tag_rds_copies_statement(
     return _statement(
         sid="TagRdsCopiesOnCreate",
         actions=["rds:AddTagsToResource"],
-        resources=[
-            f"arn:{partition}:rds:*:{account}:snapshot:kmskit-*",
-            f"arn:{partition}:rds:*:{account}:cluster-snapshot:kmskit-*",
-        ],
+        resources=_db_arns(kinds, f"arn:{partition}:rds:*:{account}", "kmskit-*"),
         conditions={
             "StringEquals": {
                 "aws:RequestedRegion": regions,
@@ -815,8 +845,9 @@ class _ReplicationBase(Construct):
 
     def allow_in_key_policy(self, key: CustomerManagedKey | ReplicaKey) -> None:
         """Name the copier in ``key``'s policy: for a key whose policy does not delegate to IAM
-        (``KeyPolicy.custom``), such as a sharing key. Use is limited to EC2 and RDS in the
-        key's Region (``kms:ViaService``), grants to grants for AWS resources.
+        (``KeyPolicy.custom``), such as a sharing key. Use is limited to the services of
+        ``resource_types`` (EC2 for EBS, RDS for RDS and Aurora) in the key's Region
+        (``kms:ViaService``), grants to grants for AWS resources.
 
         ``key`` (a :class:`CustomerManagedKey` or a :class:`ReplicaKey`) must be in this
         construct's stack: its policy names the copier role, which a key of another stack
@@ -844,7 +875,7 @@ class _ReplicationBase(Construct):
                 key.node.path,
             )
         region = stack_facts(stack_of(key)).region
-        via = {"kms:ViaService": [f"ec2.{region}.amazonaws.com", f"rds.{region}.amazonaws.com"]}
+        via = {"kms:ViaService": _via_services(self.resource_types, [region])}
         sid = f"SnapshotCopier{self.node.addr[:8]}"
         key.add_to_key_policy(
             iam.PolicyStatement(
@@ -1044,6 +1075,11 @@ class _ReplicationBase(Construct):
         policies). ``share_with``: the accounts a replicator may share its copies with (none:
         it may not share, unshare or mark any)."""
         p, region, account = self._facts.partition, self._facts.region, self._facts.account
+        kinds = self.resource_types
+        ebs = "EBS" in kinds
+        # EC2 snapshot ARNs carry no account; with EBS left out, the EBS statements are dropped.
+        ebs_arns = [f"arn:{p}:ec2:*::snapshot/*"] if ebs else []
+        own_db_copies = _db_arns(kinds, f"arn:{p}:rds:*:{account}", "kmskit-*")
         regions = sorted(set(read_regions) | set(copy_regions))
         in_regions = {"StringEquals": {"aws:RequestedRegion": regions}}
         ours = {
@@ -1061,9 +1097,8 @@ class _ReplicationBase(Construct):
         describe = _statement(
             sid="DescribeSnapshots",
             actions=[
-                "ec2:DescribeSnapshots",
-                "rds:DescribeDBSnapshots",
-                "rds:DescribeDBClusterSnapshots",
+                *(["ec2:DescribeSnapshots"] if ebs else []),
+                *_db_actions(kinds, "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"),
             ],
             resources=["*"],
             conditions=in_regions,
@@ -1071,16 +1106,13 @@ class _ReplicationBase(Construct):
         delete_ours = _statement(
             sid="DeleteOwnCopies",
             actions=["ec2:DeleteSnapshot"],
-            resources=[f"arn:{p}:ec2:*::snapshot/*"],
+            resources=ebs_arns,
             conditions=ours,
         )
         delete_ours_rds = _statement(
             sid="DeleteOwnRdsCopies",
-            actions=["rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"],
-            resources=[
-                f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
-                f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
-            ],
+            actions=_db_actions(kinds, "rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"),
+            resources=own_db_copies,
             conditions=ours,
         )
 
@@ -1118,20 +1150,20 @@ class _ReplicationBase(Construct):
                 _statement(
                     sid="ShareAndMarkOwnEbsCopies",
                     actions=["ec2:ModifySnapshotAttribute", "ec2:CreateTags"],
-                    resources=[f"arn:{p}:ec2:*::snapshot/*"],
+                    resources=ebs_arns,
                     conditions={**ours, **_ebs_share_conditions(share_with)},
                 ),
                 _statement(
                     sid="ShareAndMarkOwnRdsCopies",
                     actions=[
-                        "rds:ModifyDBSnapshotAttribute",
-                        "rds:ModifyDBClusterSnapshotAttribute",
+                        *_db_actions(
+                            kinds,
+                            "rds:ModifyDBSnapshotAttribute",
+                            "rds:ModifyDBClusterSnapshotAttribute",
+                        ),
                         "rds:AddTagsToResource",
                     ],
-                    resources=[
-                        f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
-                        f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
-                    ],
+                    resources=own_db_copies,
                     conditions=ours,
                 ),
             ]
@@ -1162,13 +1194,13 @@ class _ReplicationBase(Construct):
             _statement(
                 sid="CopyEbs",
                 actions=["ec2:CopySnapshot"],
-                resources=[f"arn:{p}:ec2:*::snapshot/*"],
+                resources=ebs_arns,
                 conditions={"StringEquals": {"aws:RequestedRegion": sorted(set(copy_regions))}},
             ),
             _statement(
                 sid="TagEbsCopiesOnCreate",
                 actions=["ec2:CreateTags"],
-                resources=[f"arn:{p}:ec2:*::snapshot/*"],
+                resources=ebs_arns,
                 # Its own replicator value only: a copy tagged with another replicator's would
                 # be that one's to share, mark and delete (as TagRdsCopiesOnCreate).
                 conditions={
@@ -1185,10 +1217,10 @@ class _ReplicationBase(Construct):
             *copy_statements,
         ]
         self.sweeper_policies = self._managed_policies(
-            "SweeperPolicy", self.sweeper_role, sweeper_statements
+            "SweeperPolicy", self.sweeper_role, _granting(sweeper_statements)
         )
         self.copier_policies = self._managed_policies(
-            "CopierPolicy", self.copier_role, copier_statements
+            "CopierPolicy", self.copier_role, _granting(copier_statements)
         )
         self.sweeper_policy = self.sweeper_policies[0]
         self.copier_policy = self.copier_policies[0]
@@ -1228,10 +1260,9 @@ class _ReplicationBase(Construct):
     def _kms_statement(
         self, sid: str, key_arns: Sequence[str], regions: Sequence[str], *, grants: bool
     ) -> _Statement:
-        """Use of ``key_arns`` only through EC2 and RDS in ``regions`` (kms:ViaService)."""
-        via = sorted(
-            f"{service}.{region}.amazonaws.com" for service in ("ec2", "rds") for region in regions
-        )
+        """Use of ``key_arns`` only through the services of ``resource_types`` (EC2 for EBS,
+        RDS for RDS and Aurora) in ``regions`` (kms:ViaService)."""
+        via = _via_services(self.resource_types, regions)
         if grants:
             return _statement(
                 sid=sid,
@@ -1397,18 +1428,16 @@ class SnapshotReplicator(_ReplicationBase):
         copy_statements = [
             _statement(
                 sid="CopyRdsSnapshots",
-                actions=["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
+                actions=_db_actions(kinds, "rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"),
                 resources=[
-                    f"arn:{p}:rds:{region}:{account}:snapshot:*",
-                    f"arn:{p}:rds:{region}:{account}:cluster-snapshot:*",
-                    f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
-                    f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
+                    *_db_arns(kinds, f"arn:{p}:rds:{region}:{account}", "*"),
+                    *_db_arns(kinds, f"arn:{p}:rds:*:{account}", "kmskit-*"),
                 ],
                 conditions={
                     "StringEquals": {"aws:RequestedRegion": sorted({region, *dest_regions})}
                 },
             ),
-            _tag_rds_copies_statement(p, account, dest_regions, self.replicator_id),
+            _tag_rds_copies_statement(p, account, dest_regions, self.replicator_id, kinds),
             self._kms_statement("UseDestinationKeys", dest_keys, dest_regions, grants=False),
             self._kms_statement("GrantDestinationKeys", dest_keys, dest_regions, grants=True),
             # The source may be under any key of this account in its Region (aws/ebs included).
@@ -1592,22 +1621,23 @@ class SnapshotReceiver(_ReplicationBase):
         copy_statements = [
             _statement(
                 sid="CopyRdsSnapshots",
-                actions=["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
+                actions=_db_actions(kinds, "rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"),
                 resources=[
                     *(
                         f"arn:{p}:rds:{region}:{a}:snapshot:kmskit-s-*"
                         for a in self.source_accounts
+                        if "RDS" in kinds
                     ),
                     *(
                         f"arn:{p}:rds:{region}:{a}:cluster-snapshot:kmskit-s-*"
                         for a in self.source_accounts
+                        if "AURORA" in kinds
                     ),
-                    f"arn:{p}:rds:*:{account}:snapshot:kmskit-*",
-                    f"arn:{p}:rds:*:{account}:cluster-snapshot:kmskit-*",
+                    *_db_arns(kinds, f"arn:{p}:rds:*:{account}", "kmskit-*"),
                 ],
                 conditions={"StringEquals": {"aws:RequestedRegion": copy_regions}},
             ),
-            _tag_rds_copies_statement(p, account, copy_regions, self.replicator_id),
+            _tag_rds_copies_statement(p, account, copy_regions, self.replicator_id, kinds),
             self._kms_statement("UseOwnKeys", own_keys, copy_regions, grants=False),
             self._kms_statement("GrantOwnKeys", own_keys, copy_regions, grants=True),
             # The source accounts' sharing keys (their key policies must name this account).

@@ -28,7 +28,11 @@ from constructs_lib import (
     SnapshotReplicator,
 )
 from constructs_lib.snapshot_replication import EBS_PATTERN, RDS_PATTERN, _stage_asset
-from tests._support.apps.snapshot_showcase import BACKUP_ACCOUNT, SOURCE_ACCOUNT
+from tests._support.apps.snapshot_showcase import (
+    BACKUP_ACCOUNT,
+    BACKUP_KEY_CENTRAL,
+    SOURCE_ACCOUNT,
+)
 from tests._support.deploy_quotas import POLICY_QUOTAS, deployed, deployed_size
 from tests._support.keys import custom_policy_key
 from tests._support.synth import SynthResult
@@ -1109,3 +1113,294 @@ def test_one_receiver_and_one_cross_account_replicator_per_account_and_region() 
         "per account and Region may hold: S/Replicate already holds kmskit-snapshot-replicator "
         f"within account {SOURCE_ACCOUNT} in eu-west-1. Received: ['{BACKUP_ACCOUNT}']"
     )
+
+
+# ---------------------------------------------------------------------- resource_types subsets
+EC2_SNAPSHOTS = "arn:aws:ec2:*::snapshot/*"
+OWN_DB = f"arn:aws:rds:*:{SOURCE_ACCOUNT}:snapshot:kmskit-*"
+OWN_CLUSTER = f"arn:aws:rds:*:{SOURCE_ACCOUNT}:cluster-snapshot:kmskit-*"
+RECEIVED_DB = f"arn:aws:rds:*:{BACKUP_ACCOUNT}:snapshot:kmskit-*"
+RECEIVED_CLUSTER = f"arn:aws:rds:*:{BACKUP_ACCOUNT}:cluster-snapshot:kmskit-*"
+# The statements every copier or sweeper has, whatever it copies (queues, logs, traces).
+REPLICATOR_COPIER_BASE = {"WriteLogs", "Tracing", "ConsumeQueue", "DeadLetter", "QueueKey"}
+SWEEPER_BASE = {"WriteLogs", "Tracing", "QueueTasks", "QueueKey"}
+REPLICATOR_KEYS = ("UseDestinationKeys", "GrantDestinationKeys", "UseSourceKeys", "GrantSourceKeys")
+RECEIVER_KEYS = ("UseOwnKeys", "GrantOwnKeys", "UseSharingKeys", "GrantSharingKeys")
+
+
+def _subset_templates(kinds: list[str]) -> tuple[dict[str, Any], dict[str, Any], list[Any]]:
+    """A replicator (same-account and cross-account destination, a sharing key whose policy
+    names its copier) and a receiver (one onward destination) of ``kinds`` only: their
+    templates and the sharing key's statements naming the replicator's copier."""
+    app = cdk.App()
+    source = cdk.Stack(app, "S", env=cdk.Environment(account=SOURCE_ACCOUNT, region="eu-west-1"))
+    sharing = custom_policy_key(source, "SharingKey", account=SOURCE_ACCOUNT)
+    replicator = SnapshotReplicator(
+        source,
+        "Replicate",
+        resource_types=kinds,
+        destinations=[
+            GOOD,
+            ReplicationDestination(
+                region="eu-west-1", account=BACKUP_ACCOUNT, kms_key_arn=sharing.key_arn
+            ),
+        ],
+    )
+    replicator.allow_in_key_policy(sharing)
+    backup = cdk.Stack(app, "B", env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1"))
+    SnapshotReceiver(
+        backup,
+        "Receive",
+        resource_types=kinds,
+        source_accounts=[SOURCE_ACCOUNT],
+        kms_key=backup_key(backup),
+        destinations=[
+            ReplicationDestination(region="eu-central-1", kms_key_arn=BACKUP_KEY_CENTRAL)
+        ],
+    )
+    copier = source.resolve(replicator.copier_role.role_arn)
+    named = [
+        s
+        for s in source.resolve(sharing.policy_document)["Statement"]
+        if s.get("Principal") == {"AWS": copier}
+    ]
+    return (
+        dict(Template.from_stack(source).to_json()),
+        dict(Template.from_stack(backup).to_json()),
+        named,
+    )
+
+
+def _grants(template: dict[str, Any], policy_prefix: str) -> dict[str, dict[str, Any]]:
+    """Sid -> the actions, the literal resources and the kms:ViaService values (if any) of
+    the role's managed policies, as deployed."""
+    found: dict[str, dict[str, Any]] = {}
+    for statement in statements(template, policy_prefix):
+        via = statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+        found[statement["Sid"]] = {
+            "Action": _as_list(statement["Action"]),
+            "Resource": [
+                r for r in _as_list(deployed(statement["Resource"])) if "xxxxxxxx" not in r
+            ],
+            "ViaService": None if via is None else _as_list(via),
+        }
+    return found
+
+
+def _snapshot_grants(grants: dict[str, dict[str, Any]], base: set[str]) -> dict[str, Any]:
+    """The statements of ``grants`` that are about snapshots (not queues, logs or keys)."""
+    keys = {*REPLICATOR_KEYS, *RECEIVER_KEYS}
+    return {
+        sid: (g["Action"], g["Resource"])
+        for sid, g in grants.items()
+        if sid not in base and sid not in keys and not g["Action"][0].startswith("events:")
+    }
+
+
+def _via(grants: dict[str, dict[str, Any]], sids: tuple[str, ...]) -> dict[str, Any]:
+    return {sid: grants[sid]["ViaService"] for sid in sids}
+
+
+def _services(services: tuple[str, ...], *regions: str) -> list[str]:
+    return sorted(f"{s}.{r}.amazonaws.com" for s in services for r in regions)
+
+
+def test_an_ebs_only_replicator_and_receiver_get_no_rds_permissions() -> None:
+    source, backup, sharing = _subset_templates(["EBS"])
+    ebs = ("ec2",)
+    copier = _grants(source, "ReplicateCopierPolicy")
+    assert set(copier) == {
+        *REPLICATOR_COPIER_BASE,
+        *REPLICATOR_KEYS,
+        "AnnounceSharedSnapshots",
+        "DescribeSnapshots",
+        "CopyEbs",
+        "TagEbsCopiesOnCreate",
+        "ShareAndMarkOwnEbsCopies",
+        "DeleteOwnCopies",
+    }
+    assert _snapshot_grants(copier, REPLICATOR_COPIER_BASE) == {
+        "DescribeSnapshots": (["ec2:DescribeSnapshots"], ["*"]),
+        "CopyEbs": (["ec2:CopySnapshot"], [EC2_SNAPSHOTS]),
+        "TagEbsCopiesOnCreate": (["ec2:CreateTags"], [EC2_SNAPSHOTS]),
+        "ShareAndMarkOwnEbsCopies": (
+            ["ec2:ModifySnapshotAttribute", "ec2:CreateTags"],
+            [EC2_SNAPSHOTS],
+        ),
+        "DeleteOwnCopies": (["ec2:DeleteSnapshot"], [EC2_SNAPSHOTS]),
+    }
+    assert _via(copier, REPLICATOR_KEYS) == {
+        "UseDestinationKeys": _services(ebs, "eu-central-1", "eu-west-1"),
+        "GrantDestinationKeys": _services(ebs, "eu-central-1", "eu-west-1"),
+        "UseSourceKeys": _services(ebs, "eu-west-1"),
+        "GrantSourceKeys": _services(ebs, "eu-west-1"),
+    }
+    sweeper = _grants(source, "ReplicateSweeperPolicy")
+    assert set(sweeper) == {*SWEEPER_BASE, "DescribeSnapshots", "DeleteOwnCopies"}
+    assert _snapshot_grants(sweeper, SWEEPER_BASE) == {
+        "DescribeSnapshots": (["ec2:DescribeSnapshots"], ["*"]),
+        "DeleteOwnCopies": (["ec2:DeleteSnapshot"], [EC2_SNAPSHOTS]),
+    }
+    assert [s["Condition"]["StringEquals"]["kms:ViaService"] for s in sharing] == [
+        _services(ebs, "eu-west-1")
+    ] * 2
+
+    receiver = _grants(backup, "ReceiveCopierPolicy")
+    assert set(receiver) == {
+        *REPLICATOR_COPIER_BASE,
+        *RECEIVER_KEYS,
+        "ReportReceipt",
+        "DescribeSnapshots",
+        "CopyEbs",
+        "TagEbsCopiesOnCreate",
+        "DeleteOwnCopies",
+    }
+    assert _snapshot_grants(receiver, REPLICATOR_COPIER_BASE) == {
+        "DescribeSnapshots": (["ec2:DescribeSnapshots"], ["*"]),
+        "CopyEbs": (["ec2:CopySnapshot"], [EC2_SNAPSHOTS]),
+        "TagEbsCopiesOnCreate": (["ec2:CreateTags"], [EC2_SNAPSHOTS]),
+        "DeleteOwnCopies": (["ec2:DeleteSnapshot"], [EC2_SNAPSHOTS]),
+    }
+    assert _via(receiver, RECEIVER_KEYS) == {
+        "UseOwnKeys": _services(ebs, "eu-central-1", "eu-west-1"),
+        "GrantOwnKeys": _services(ebs, "eu-central-1", "eu-west-1"),
+        "UseSharingKeys": _services(ebs, "eu-west-1"),
+        "GrantSharingKeys": _services(ebs, "eu-west-1"),
+    }
+    receiver_sweeper = _grants(backup, "ReceiveSweeperPolicy")
+    assert _snapshot_grants(receiver_sweeper, SWEEPER_BASE) == {
+        "DescribeSnapshots": (["ec2:DescribeSnapshots"], ["*"]),
+        "DeleteOwnCopies": (["ec2:DeleteSnapshot"], [EC2_SNAPSHOTS]),
+    }
+    for template in (source, backup):
+        every = statements(template, "")  # every managed policy of the stack
+        assert not [a for s in every for a in _as_list(s["Action"]) if a.startswith("rds:")]
+        assert "rds." not in json.dumps([s.get("Condition", {}) for s in every])
+
+
+def test_an_rds_and_aurora_replicator_and_receiver_get_no_ebs_permissions() -> None:
+    source, backup, sharing = _subset_templates(["RDS", "AURORA"])
+    rds = ("rds",)
+    describe = (["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"], ["*"])
+    copier = _grants(source, "ReplicateCopierPolicy")
+    assert set(copier) == {
+        *REPLICATOR_COPIER_BASE,
+        *REPLICATOR_KEYS,
+        "AnnounceSharedSnapshots",
+        "DescribeSnapshots",
+        "ShareAndMarkOwnRdsCopies",
+        "DeleteOwnRdsCopies",
+        "CopyRdsSnapshots",
+        "TagRdsCopiesOnCreate",
+    }
+    delete = (["rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"], [OWN_DB, OWN_CLUSTER])
+    assert _snapshot_grants(copier, REPLICATOR_COPIER_BASE) == {
+        "DescribeSnapshots": describe,
+        "ShareAndMarkOwnRdsCopies": (
+            [
+                "rds:ModifyDBSnapshotAttribute",
+                "rds:ModifyDBClusterSnapshotAttribute",
+                "rds:AddTagsToResource",
+            ],
+            [OWN_DB, OWN_CLUSTER],
+        ),
+        "DeleteOwnRdsCopies": delete,
+        "CopyRdsSnapshots": (
+            ["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
+            [
+                f"arn:aws:rds:eu-west-1:{SOURCE_ACCOUNT}:snapshot:*",
+                f"arn:aws:rds:eu-west-1:{SOURCE_ACCOUNT}:cluster-snapshot:*",
+                OWN_DB,
+                OWN_CLUSTER,
+            ],
+        ),
+        "TagRdsCopiesOnCreate": (["rds:AddTagsToResource"], [OWN_DB, OWN_CLUSTER]),
+    }
+    assert _via(copier, REPLICATOR_KEYS) == {
+        "UseDestinationKeys": _services(rds, "eu-central-1", "eu-west-1"),
+        "GrantDestinationKeys": _services(rds, "eu-central-1", "eu-west-1"),
+        "UseSourceKeys": _services(rds, "eu-west-1"),
+        "GrantSourceKeys": _services(rds, "eu-west-1"),
+    }
+    sweeper = _grants(source, "ReplicateSweeperPolicy")
+    assert set(sweeper) == {*SWEEPER_BASE, "DescribeSnapshots", "DeleteOwnRdsCopies"}
+    assert _snapshot_grants(sweeper, SWEEPER_BASE) == {
+        "DescribeSnapshots": describe,
+        "DeleteOwnRdsCopies": delete,
+    }
+    assert [s["Condition"]["StringEquals"]["kms:ViaService"] for s in sharing] == [
+        _services(rds, "eu-west-1")
+    ] * 2
+
+    receiver = _grants(backup, "ReceiveCopierPolicy")
+    assert set(receiver) == {
+        *REPLICATOR_COPIER_BASE,
+        *RECEIVER_KEYS,
+        "ReportReceipt",
+        "DescribeSnapshots",
+        "DeleteOwnRdsCopies",
+        "CopyRdsSnapshots",
+        "TagRdsCopiesOnCreate",
+    }
+    received_delete = (delete[0], [RECEIVED_DB, RECEIVED_CLUSTER])
+    assert _snapshot_grants(receiver, REPLICATOR_COPIER_BASE) == {
+        "DescribeSnapshots": describe,
+        "DeleteOwnRdsCopies": received_delete,
+        "CopyRdsSnapshots": (
+            ["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
+            [
+                f"arn:aws:rds:eu-west-1:{SOURCE_ACCOUNT}:snapshot:kmskit-s-*",
+                f"arn:aws:rds:eu-west-1:{SOURCE_ACCOUNT}:cluster-snapshot:kmskit-s-*",
+                RECEIVED_DB,
+                RECEIVED_CLUSTER,
+            ],
+        ),
+        "TagRdsCopiesOnCreate": (["rds:AddTagsToResource"], [RECEIVED_DB, RECEIVED_CLUSTER]),
+    }
+    assert _via(receiver, RECEIVER_KEYS) == {
+        "UseOwnKeys": _services(rds, "eu-central-1", "eu-west-1"),
+        "GrantOwnKeys": _services(rds, "eu-central-1", "eu-west-1"),
+        "UseSharingKeys": _services(rds, "eu-west-1"),
+        "GrantSharingKeys": _services(rds, "eu-west-1"),
+    }
+    receiver_sweeper = _grants(backup, "ReceiveSweeperPolicy")
+    assert _snapshot_grants(receiver_sweeper, SWEEPER_BASE) == {
+        "DescribeSnapshots": describe,
+        "DeleteOwnRdsCopies": received_delete,
+    }
+    for template in (source, backup):
+        every = statements(template, "")  # every managed policy of the stack
+        assert not [a for s in every for a in _as_list(s["Action"]) if a.startswith("ec2:")]
+        assert "ec2." not in json.dumps([s.get("Condition", {}) for s in every])
+
+
+@pytest.mark.parametrize(
+    ("kind", "resource"), [("RDS", ":snapshot:"), ("AURORA", ":cluster-snapshot:")]
+)
+def test_one_database_kind_gets_only_its_own_actions_and_snapshots(
+    kind: str, resource: str
+) -> None:
+    """RDS: DB snapshot actions on ``snapshot:`` ARNs; Aurora: cluster snapshot actions on
+    ``cluster-snapshot:`` ARNs; neither gets the other's, nor any EC2 snapshot action."""
+    source, backup, _ = _subset_templates([kind])
+    cluster = "DBCluster" if kind == "AURORA" else "DB"
+    for template in (source, backup):
+        every = statements(template, "")
+        actions = {a for s in every for a in _as_list(s["Action"])}
+        snapshot_actions = {a for a in actions if a.startswith(("rds:", "ec2:"))}
+        assert snapshot_actions == {
+            f"rds:Describe{cluster}Snapshots",
+            f"rds:Copy{cluster}Snapshot",
+            f"rds:Delete{cluster}Snapshot",
+            "rds:AddTagsToResource",
+            *([f"rds:Modify{cluster}SnapshotAttribute"] if template is source else []),
+        }
+        rds_arns = {
+            r
+            for s in every
+            for r in _as_list(deployed(s["Resource"]))
+            if isinstance(r, str) and r.startswith("arn:aws:rds:")
+        }
+        assert rds_arns, kind
+        # ":snapshot:" is not part of ":cluster-snapshot:": no ARN of the other kind is left.
+        assert all(resource in r for r in rds_arns), rds_arns

@@ -1,10 +1,11 @@
 """Does the synthesized IAM allow exactly what the snapshot runtime calls?
 
-The showcase app (tests/_support/apps/snapshot_showcase.py) is synthesized; its replicator and
-receiver functions run, with the configuration the construct wrote into their environment,
-against the in-memory AWS of ``_iam_world`` (two accounts, two Regions, shared snapshots): EBS,
-RDS (manual and automated) and Aurora sources are copied, shared, received, copied on, reported,
-unshared, swept and deleted. Every call is then put to the policies of the role that made it
+The showcase app (tests/_support/apps/snapshot_showcase.py) is synthesized (also with custom
+queue keys, and replicating EBS only); its replicator and receiver functions run, with the
+configuration the construct wrote into their environment, against the in-memory AWS of
+``_iam_world`` (two accounts, two Regions, shared snapshots): EBS, RDS (manual and automated)
+and Aurora sources are copied, shared, received, copied on, reported, unshared, swept and
+deleted. Every call is then put to the policies of the role that made it
 (``_iam_check``): the moto and Stubber tests never check IAM, so a mismatch would otherwise only
 show up after deployment, as AccessDenied.
 """
@@ -34,7 +35,7 @@ from lambda_src.snapshot_replicator.config import Config
 from lambda_src.snapshot_replicator.handler import Runtime
 from lambda_src.snapshot_replicator.logs import JsonLogger
 from lambda_src.snapshot_replicator.sweep import sweep
-from tests._support.apps.snapshot_showcase import SOURCE_ACCOUNT, build
+from tests._support.apps.snapshot_showcase import ALL_KINDS, SOURCE_ACCOUNT, build
 from tests._support.synth import SynthResult, synthesize
 from tests.lambdas._iam_check import (
     Decider,
@@ -59,27 +60,39 @@ SELECTED = {"backup": "replicate"}
 class App:
     stacks: dict[str, Stack]
     decider: Decider
+    kinds: tuple[str, ...] = ALL_KINDS
+    """The ``resource_types`` of the replicator and the receiver."""
 
     def roles(self) -> Iterator[Role]:
         for stack in self.stacks.values():
             yield from stack.roles.values()
 
 
-@pytest.fixture(scope="module", params=["default queue keys", "custom queue keys"])
+EBS_ONLY = ("EBS",)
+
+
+@pytest.fixture(scope="module", params=["default queue keys", "custom queue keys", "EBS only"])
 def app(
     request: pytest.FixtureRequest,
     synthesized: Callable[[str], SynthResult],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> App:
-    """The showcase as it is, and with queue keys whose custom policies name no root: then only
-    what the key policies name can use the encrypted queues (also for Lambda's dead letters)."""
+    """The showcase as it is; with queue keys whose custom policies name no root (then only
+    what the key policies name can use the encrypted queues, also for Lambda's dead letters);
+    and replicating EBS snapshots only (its policies grant no RDS action, its key use no RDS
+    kms:ViaService: the RDS and Aurora sources and events of the scenario are ignored)."""
+    kinds = ALL_KINDS
     if request.param == "default queue keys":
         result = synthesized("snapshot_showcase")
-    else:
+    elif request.param == "custom queue keys":
         outdir = tmp_path_factory.mktemp("cdk-snapshot-showcase-custom-queue-keys")
         result = synthesize("snapshot_showcase", build(outdir, custom_queue_keys=True))
+    else:
+        kinds = EBS_ONLY
+        outdir = tmp_path_factory.mktemp("cdk-snapshot-showcase-ebs-only")
+        result = synthesize("snapshot_showcase", build(outdir, resource_types=kinds))
     stacks = {name: load_stack(name, result.template(name)) for name in ("Source", "Backup")}
-    return App(stacks, Decider(list(stacks.values())))
+    return App(stacks, Decider(list(stacks.values())), kinds)
 
 
 def _runtime(world: World, role: Role) -> Runtime:
@@ -99,6 +112,7 @@ class Replication:
     """The showcase's two accounts, driven until nothing is left to do."""
 
     def __init__(self, app: App) -> None:
+        self.kinds = app.kinds
         self.world = World()
         self.source = app.stacks["Source"]
         self.backup = app.stacks["Backup"]
@@ -204,9 +218,15 @@ def replication(app: App) -> Replication:
     run.put(run.source, _created("rds_automated_snapshot_created", automated))
     run.put(run.source, _created("aurora_manual_snapshot_created", aurora))
     run.put(run.source, _created("aurora_manual_snapshot_created", legacy))  # dead-lettered
-    # Throttled once each: the copy is retried later (ChangeMessageVisibility).
-    world.fail_once[("Source/copier", "CopyDBClusterSnapshot")] = "Throttling"
-    world.fail_once[("Backup/copier", "CopyDBSnapshot")] = "Throttling"
+    # Throttled once each: the step is retried later (ChangeMessageVisibility). Without RDS
+    # and Aurora, the replicator's first look at a source and the receiver's first EBS copy.
+    throttled = (
+        ("CopyDBClusterSnapshot", "CopyDBSnapshot")
+        if run.kinds == ALL_KINDS
+        else ("DescribeSnapshots", "CopySnapshot")
+    )
+    world.fail_once[("Source/copier", throttled[0])] = "Throttling"
+    world.fail_once[("Backup/copier", throttled[1])] = "Throttling"
     run.drain()
     now = datetime.now(UTC)
     for stack in (run.source, run.backup):
@@ -350,10 +370,22 @@ def test_the_scenario_reaches_every_step(replication: Replication) -> None:
         ("Backup/sweeper", "rds", "DeleteDBSnapshot"),
         ("Backup/sweeper", "rds", "DeleteDBClusterSnapshot"),
     }
+    if replication.kinds == EBS_ONLY:
+        # No RDS or Aurora step, and no dead letter (that was the unencrypted Aurora source).
+        expected = {
+            step
+            for step in expected
+            if step[1] != "rds" and step != ("Source/copier", "sqs", "SendMessage")
+        }
+        # The RDS and Aurora sources and events of the scenario are ignored without a call.
+        assert not [c for c in replication.world.calls if c.service == "rds"]
     assert expected <= seen, sorted(expected - seen)
     regions = {(c.actor, c.operation, c.region) for c in replication.world.calls}
     assert ("Backup/copier", "CopySnapshot", "eu-central-1") in regions  # onward copies
-    assert ("Source/copier", "CopyDBSnapshot", "eu-central-1") in regions  # cross-Region
+    assert ("Source/copier", "CopySnapshot", "eu-central-1") in regions  # cross-Region
+    if "RDS" in replication.kinds:
+        assert ("Source/copier", "CopyDBSnapshot", "eu-central-1") in regions
+    assert not replication.world.fail_once, "a scripted throttle never happened"
 
 
 def test_every_call_the_runtime_makes_is_allowed(app: App, replication: Replication) -> None:

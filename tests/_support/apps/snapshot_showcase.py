@@ -7,12 +7,14 @@
   and copying on to eu-central-1.
 
 ``build(outdir, custom_queue_keys=True)`` gives the replicator and the receiver a queue key
-(``encryption_key``) with a custom ``KeyPolicy`` each, which names no root to delegate to IAM
-(``tests/lambdas/test_snapshot_iam.py`` runs the scenario on both variants).
+(``encryption_key``) with a custom ``KeyPolicy`` each, which names no root to delegate to IAM;
+``build(outdir, resource_types=("EBS",))`` has both replicate only those kinds
+(``tests/lambdas/test_snapshot_iam.py`` runs the scenario on each variant).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,12 @@ SOURCE_KEY_CENTRAL = (
 BACKUP_KEY_CENTRAL = (
     f"arn:aws:kms:{OTHER_REGION}:{BACKUP_ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
 )
+ALL_KINDS = ("EBS", "RDS", "AURORA")
 
 
-def build(outdir: Path, *, custom_queue_keys: bool = False) -> Any:
+def build(
+    outdir: Path, *, custom_queue_keys: bool = False, resource_types: Sequence[str] = ALL_KINDS
+) -> Any:
     import aws_cdk as cdk  # noqa: PLC0415
 
     from constructs_lib import (  # noqa: PLC0415
@@ -68,7 +73,7 @@ def build(outdir: Path, *, custom_queue_keys: bool = False) -> Any:
         source,
         "Replicate",
         encryption_key=queue_key(source, SOURCE_ACCOUNT),
-        resource_types=["EBS", "RDS", "AURORA"],
+        resource_types=list(resource_types),
         selection_tag=("backup", "replicate"),
         destinations=[
             ReplicationDestination(region=OTHER_REGION, kms_key_arn=SOURCE_KEY_CENTRAL),
@@ -87,6 +92,7 @@ def build(outdir: Path, *, custom_queue_keys: bool = False) -> Any:
         backup,
         "Receive",
         source_accounts=[SOURCE_ACCOUNT],
+        resource_types=list(resource_types),
         kms_key=backup_key.key,
         encryption_key=queue_key(backup, BACKUP_ACCOUNT),
         destinations=[ReplicationDestination(region=OTHER_REGION, kms_key_arn=BACKUP_KEY_CENTRAL)],
