@@ -20,10 +20,9 @@ from constructs_lib._validation import (
     check_sequence,
     is_token,
     require,
-    shown,
 )
 from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple, stack_facts, stack_of
-from constructs_lib.keys import CustomerManagedKey, ReplicaKey, owning_key
+from constructs_lib.keys import CustomerManagedKey, ReplicaKey, key_construct
 
 DEFAULT_PUBLISHERS = ("cloudwatch.amazonaws.com",)
 # The resources each publisher publishes for (``aws:SourceArn`` in the topic policy, as the
@@ -97,15 +96,11 @@ class AlarmTopic(Construct):
         display_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
-        owner = owning_key(encryption_key)
-        if owner is None:  # worded only now: a construct's path is a jsii round trip
-            raise ConstructPropError(
-                "encryption_key",
-                "must be a CustomerManagedKey or ReplicaKey, or its .key (the topic adds the "
-                "publishers' statements to its key policy)",
-                shown(encryption_key),
-            )
-        encryption_key = owner
+        encryption_key = key_construct(
+            "encryption_key",
+            encryption_key,
+            "the topic adds the publishers' statements to its key policy",
+        )
         require(
             encryption_key.key_spec == "SYMMETRIC_DEFAULT",
             "encryption_key",

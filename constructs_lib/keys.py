@@ -689,6 +689,17 @@ def owning_key(value: Any) -> CustomerManagedKey | ReplicaKey | None:
     return None
 
 
+def key_construct(prop: str, value: Any, use: str) -> CustomerManagedKey | ReplicaKey:
+    """:func:`owning_key` of ``value``, or a refusal naming ``prop`` and the value received (a
+    construct by its path): the caller adds to the key's policy, which ``use`` says why."""
+    owner = owning_key(value)
+    if owner is None:  # worded only now: a construct's path is a jsii round trip
+        raise ConstructPropError(
+            prop, f"must be a CustomerManagedKey or ReplicaKey, or its .key ({use})", shown(value)
+        )
+    return owner
+
+
 def _names_a_resource(resolved: Any) -> bool:
     """True when a resolved value refers to a resource or an output of a stack (``Fn::GetAtt``,
     ``Ref`` other than a pseudo parameter, ``Fn::ImportValue``, ``Fn::GetStackOutput``)."""

@@ -64,7 +64,7 @@ from constructs_lib.alarm_topic import (
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.iam import split_statements
 from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts, stack_of
-from constructs_lib.keys import CustomerManagedKey, ReplicaKey, owning_key
+from constructs_lib.keys import CustomerManagedKey, ReplicaKey, key_construct
 from kmskit.snapshots.model import (
     EVENT_SOURCE,
     KINDS,
@@ -813,14 +813,12 @@ class _ReplicationBase(Construct):
                 description=f"{self._path}: snapshot replication queues, logs and alarms",
             )
         stack = self._stack
-        owner = owning_key(encryption_key)
-        if owner is None:  # worded only now: a construct's path is a jsii round trip
-            raise ConstructPropError(
-                "encryption_key",
-                "must be a CustomerManagedKey or ReplicaKey, or its .key (the construct adds the "
-                "SQS, CloudWatch Logs and EventBridge statements to its key policy)",
-                shown(encryption_key),
-            )
+        owner = key_construct(
+            "encryption_key",
+            encryption_key,
+            "the construct adds the SQS, CloudWatch Logs and EventBridge statements to its key "
+            "policy",
+        )
         if not owner.policy.delegates_to_iam:
             key_stack = stack_of(owner)
             if key_stack is not stack:
