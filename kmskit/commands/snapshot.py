@@ -12,7 +12,7 @@ import math
 import sys
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from kmskit.audit import KEY_ARN
 from kmskit.aws_names import check_accounts, check_regions
@@ -29,6 +29,7 @@ from kmskit.errors import (
 )
 from kmskit.progress import progress_bar
 from kmskit.snapshots.engine import (
+    ClientFactory,
     SnapshotEngine,
     SnapshotInfo,
     client_factory,
@@ -205,6 +206,39 @@ def _key_problem(problem: StepError, keys: str = "") -> KmskitError | None:
     return None
 
 
+# What RDS (KMSKeyNotAccessibleFault) and a failed EBS copy say of a key they cannot use, which
+# does not tell a key refused from one disabled or pending deletion: the CLI asks KMS.
+_AMBIGUOUS_KEY_CODES = frozenset({"KMSKeyNotAccessibleFault", "KMSKeyNotAccessibleException"})
+_EBS_KEY_FAILURE = "Given key ID is not accessible"
+
+
+def _key_state_error(
+    problem: StepError, clients: ClientFactory, keys: list[str]
+) -> KmskitError | None:
+    """For a key error that does not say why: a conflict (exit 7) naming each of ``keys`` that
+    KMS describes as not Enabled (Disabled, PendingDeletion ...), else None (the error stays as
+    it is). Best effort: a key KMS will not describe to the caller is left out."""
+    if problem.code not in _AMBIGUOUS_KEY_CODES and _EBS_KEY_FAILURE not in problem.reason:
+        return None
+    states = []
+    for key in keys:
+        region = key.split(":")[3] if key.startswith("arn:") and key.count(":") >= 5 else None
+        if region is None:
+            continue
+        try:
+            metadata = clients("kms", region).describe_key(KeyId=key)["KeyMetadata"]
+        except (ClientError, BotoCoreError):
+            continue
+        if metadata.get("KeyState", "Enabled") != "Enabled":
+            states.append(f"{key} is {metadata['KeyState']}")
+    if not states:
+        return None
+    return ConflictError(
+        f"{problem.reason.removesuffix(f' {KEY_HINT}')} ({'; '.join(states)}: enable it, or "
+        "cancel its deletion, and run the command again)"
+    )
+
+
 def _key_error(problem: StepError, kms_key: str, source: SnapshotInfo) -> KmskitError:
     """The CLI error for a copy refused with one of :data:`KEY_CODES`, naming both keys (the
     source's reads it, --kms-key writes the copy): exit 7 or 4 (:func:`_key_problem`), else 3."""
@@ -318,12 +352,14 @@ def run_copy(args: argparse.Namespace) -> int:
             "copy within it"
         )
     try:
-        return _copy(engine, args, region)
+        return _copy(engine, clients, args, region)
     except StepError as problem:
         raise _fail(problem) from problem
 
 
-def _copy(engine: SnapshotEngine, args: argparse.Namespace, region: str) -> int:
+def _copy(
+    engine: SnapshotEngine, clients: ClientFactory, args: argparse.Namespace, region: str
+) -> int:
     source = _resolve(engine, args.snapshot, region)
     failure = source_failure(source)
     if failure is not None:
@@ -365,7 +401,11 @@ def _copy(engine: SnapshotEngine, args: argparse.Namespace, region: str) -> int:
         )
     except DeadLetterError as problem:
         if problem.code in KEY_CODES:
-            raise _key_error(problem, args.kms_key, source) from problem
+            keys = [args.kms_key, *([source.kms_key_id] if source.kms_key_id else [])]
+            raise (
+                _key_state_error(problem, clients, keys)
+                or _key_error(problem, args.kms_key, source)
+            ) from problem
         raise
     copy = result.info
     if not result.created and copy.kms_key_id and copy.kms_key_id != args.kms_key:
@@ -382,7 +422,7 @@ def _copy(engine: SnapshotEngine, args: argparse.Namespace, region: str) -> int:
     else:
         _say(args, f"found existing copy {copy.ref.arn} of {source.ref.arn} (no second copy)")
     if args.wait or args.timeout is not None or args.to_account:
-        copy = _wait(engine, copy, args)
+        copy = _wait(engine, clients, copy, args)
         _say(args, f"copy {copy.ref.arn} is available")
     if args.to_account:
         engine.share(copy.ref, args.to_account)
@@ -395,7 +435,9 @@ def _copy(engine: SnapshotEngine, args: argparse.Namespace, region: str) -> int:
     return EXIT_OK
 
 
-def _wait(engine: SnapshotEngine, copy: SnapshotInfo, args: argparse.Namespace) -> SnapshotInfo:
+def _wait(
+    engine: SnapshotEngine, clients: ClientFactory, copy: SnapshotInfo, args: argparse.Namespace
+) -> SnapshotInfo:
     # What to do after an interruption or a timeout: the copy goes on in AWS either way.
     again = (
         f"the copy {copy.ref.arn} goes on in AWS: run the same command again to find it and "
@@ -416,7 +458,9 @@ def _wait(engine: SnapshotEngine, copy: SnapshotInfo, args: argparse.Namespace) 
                 timeout_seconds=args.timeout,
             )
         except DeadLetterError as problem:
-            raise _fail(problem) from problem
+            raise (
+                _key_state_error(problem, clients, [args.kms_key]) or _fail(problem)
+            ) from problem
         except RetryableError as problem:
             # The engine's timeout has no code; throttling that outlived the retries has one.
             why = (

@@ -32,6 +32,8 @@ from kmskit.errors import (
     EXIT_USAGE,
     ConflictError,
 )
+from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo
+from kmskit.snapshots.model import SnapshotRef
 from kmskit.snapshots.outcomes import KEY_CODES, DeadLetterError, classify
 from tests.kmskit import test_audit as audit_base
 from tests.kmskit import test_audit_limits as audit_limits
@@ -299,3 +301,35 @@ def test_the_lambda_still_dead_letters_every_key_code_with_its_hint() -> None:
             == f"copy x: {code}: m (the KMS key cannot be used: check its key policy)"
         )
         assert problem.code == code
+
+
+def fail_the_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The EBS copy starts, then fails as EC2 reports a key it could not use (moto's copies
+    never fail)."""
+
+    def wait(self: SnapshotEngine, ref: SnapshotRef, **_: Any) -> SnapshotInfo:
+        raise DeadLetterError(f"copy {ref.arn} failed: Given key ID is not accessible")
+
+    monkeypatch.setattr(SnapshotEngine, "wait", wait)
+
+
+def test_an_ebs_copy_failed_for_a_disabled_key_says_so_exit_7(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # EC2's message does not say why; it exited 3 (access denied) for a key that was disabled.
+    key_id = aws["key"].rsplit("/", 1)[1]  # moto disables by key ID only
+    boto3.client("kms", region_name=TARGET_REGION).disable_key(KeyId=key_id)
+    fail_the_wait(monkeypatch)
+    assert main([*copy_argv(aws), "--wait"]) == EXIT_CONFLICT
+    assert one_error_line(capsys).endswith(
+        f"failed: Given key ID is not accessible ({aws['key']} is Disabled: enable it, or "
+        "cancel its deletion, and run the command again)"
+    )
+
+
+def test_an_ebs_copy_failed_for_an_enabled_key_is_still_access_denied_exit_3(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fail_the_wait(monkeypatch)
+    assert main([*copy_argv(aws), "--wait"]) == EXIT_ACCESS_DENIED
+    assert one_error_line(capsys).endswith("failed: Given key ID is not accessible")

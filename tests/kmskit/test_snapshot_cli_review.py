@@ -272,9 +272,15 @@ def test_ctrl_c_during_the_wait_says_the_copy_goes_on_and_how_to_find_it(
 
 
 def stubbed_cli(monkeypatch: pytest.MonkeyPatch, service: str) -> Stubber:
+    return stubbed_clients(monkeypatch, service)[service]
+
+
+def stubbed_clients(monkeypatch: pytest.MonkeyPatch, *services: str) -> dict[str, Stubber]:
+    """Stubbed clients of ``services`` (one per service, whatever the Region) for the CLI,
+    whose sts answers the caller's identity."""
     clients: dict[str, Any] = {}
     stubbers: dict[str, Stubber] = {}
-    for name in ("sts", service):
+    for name in ("sts", *services):
         clients[name] = boto3.client(
             name, region_name=SOURCE_REGION, config=Config(retries={"max_attempts": 1})
         )
@@ -286,7 +292,7 @@ def stubbed_cli(monkeypatch: pytest.MonkeyPatch, service: str) -> Stubber:
     stubbers["sts"].add_response(
         "get_caller_identity", {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/u"}
     )
-    return stubbers[service]
+    return stubbers
 
 
 KEY = f"arn:aws:kms:{TARGET_REGION}:{ACCOUNT}:key/backup"
@@ -313,11 +319,8 @@ def describe_orders(rds: Stubber) -> None:
     )
 
 
-def test_rds_key_not_accessible_names_both_keys_exit_3(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # It named only --kms-key, but RDS answers the same when the source's key refuses.
-    rds = stubbed_cli(monkeypatch, "rds")
+def refuse_rds_copy_for_a_key(rds: Stubber) -> None:
+    """RDS refuses the copy with KMSKeyNotAccessibleFault, which does not say why."""
     describe_orders(rds)
     rds.add_client_error(
         "copy_db_snapshot",
@@ -332,6 +335,26 @@ def test_rds_key_not_accessible_names_both_keys_exit_3(
             "SourceRegion": SOURCE_REGION,
         },
     )
+
+
+def key_state(kms: Stubber, key: str, state: str) -> None:
+    kms.add_response(
+        "describe_key",
+        {"KeyMetadata": {"KeyId": key.rsplit("/", 1)[1], "Arn": key, "KeyState": state}},
+        {"KeyId": key},
+    )
+
+
+def test_rds_key_not_accessible_names_both_keys_exit_3(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It named only --kms-key, but RDS answers the same when the source's key refuses.
+    stubbers = stubbed_clients(monkeypatch, "rds", "kms")
+    rds, kms = stubbers["rds"], stubbers["kms"]
+    refuse_rds_copy_for_a_key(rds)
+    # Both keys are enabled (asked to tell a disabled key from a refused one): access denied.
+    key_state(kms, KEY, "Enabled")
+    key_state(kms, SOURCE_KEY, "Enabled")
     assert main(RDS_ARGS) == 3
     err = capsys.readouterr().err
     assert "KMSKeyNotAccessibleFault: The specified KMS key is not accessible" in err
@@ -340,6 +363,40 @@ def test_rds_key_not_accessible_names_both_keys_exit_3(
         f"{SOURCE_KEY} (decrypts it)\n" in err
     )
     rds.assert_no_pending_responses()
+    kms.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(("key", "state"), [("copy", "Disabled"), ("source", "PendingDeletion")])
+def test_rds_key_not_accessible_for_a_key_not_enabled_says_so_exit_7(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, key: str, state: str
+) -> None:
+    # KMSKeyNotAccessibleFault does not say why; it exited 3 with "check its key policy" for a
+    # key that was only disabled or pending deletion. KMS says which key and its state.
+    stubbers = stubbed_clients(monkeypatch, "rds", "kms")
+    rds, kms = stubbers["rds"], stubbers["kms"]
+    refuse_rds_copy_for_a_key(rds)
+    key_state(kms, KEY, state if key == "copy" else "Enabled")
+    key_state(kms, SOURCE_KEY, state if key == "source" else "Enabled")
+    assert main(RDS_ARGS) == 7
+    named = KEY if key == "copy" else SOURCE_KEY
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "KMSKeyNotAccessibleFault: The specified KMS key is not accessible "
+        f"({named} is {state}: enable it, or cancel its deletion, and run the command again)\n"
+    )
+    kms.assert_no_pending_responses()
+
+
+def test_rds_key_not_accessible_when_kms_will_not_describe_the_keys_stays_exit_3(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stubbers = stubbed_clients(monkeypatch, "rds", "kms")
+    rds, kms = stubbers["rds"], stubbers["kms"]
+    refuse_rds_copy_for_a_key(rds)
+    for _ in range(2):
+        kms.add_client_error("describe_key", "AccessDeniedException", "no", 400)
+    assert main(RDS_ARGS) == 3
+    assert "(the KMS key cannot be used: check its key policy)" in capsys.readouterr().err
 
 
 def test_access_denied_on_the_source_names_it_exit_3(
