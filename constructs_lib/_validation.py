@@ -55,6 +55,11 @@ def require(condition: bool, prop: str, requirement: str, received: Any) -> None
 _STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}|-1\.\d{10,16}e\+289")
 
 
+def token_shape(value: str) -> str:
+    """``value`` with each token written as ``<token>`` (what of it is known at synth)."""
+    return _STRING_TOKEN.sub("<token>", value)
+
+
 def is_token(value: Any) -> bool:
     """True for an unresolved CDK token (a value known only at deploy time).
 

@@ -15,12 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib import _principals as principals
-from constructs_lib._validation import (
-    ConstructPropError,
-    check_sequence,
-    is_token,
-    require,
-)
+from constructs_lib._validation import ConstructPropError, check_sequence, is_token, require
 from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey, key_construct
 

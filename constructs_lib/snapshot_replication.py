@@ -15,6 +15,7 @@ docs/snapshots.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -55,6 +56,7 @@ from constructs_lib._validation import (
     require,
     shown,
     stack_label,
+    token_shape,
 )
 from constructs_lib.alarm_topic import (
     AlarmTopic,
@@ -108,16 +110,14 @@ AURORA_PATTERN: dict[str, Any] = {
 }
 # \Z, not $: "$" also matches before a final newline, which no key ID or tag key holds.
 KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):key/[A-Za-z0-9-]+\Z")
-# A key ARN with deploy-time parts, each token written as <token> (is_token's encoding); the
-# literal Region or account is checked, a <token> one is not (it passes _check_key_place).
-_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}")
+# A key ARN with deploy-time parts, each token written as <token> (token_shape); the literal
+# Region or account is checked, a <token> one is not (it passes _check_key_place).
 _TOKEN_KEY_ARN = re.compile(
     r"^arn:(?:<token>|aws[a-z-]*):kms:(<token>|[a-z0-9-]+):(<token>|[0-9]{12}):key/\S+\Z"
 )
 TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}\Z")
 TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}\Z")
 MAX_DESTINATIONS = 10
-_RECEIVER = "the receiver's Region"
 COPIER_TIMEOUT_MINUTES = 2
 COPIER_TIMEOUT = durations.minutes(COPIER_TIMEOUT_MINUTES)
 COPIER_CONCURRENCY = 2  # SQS event sources need at least 2
@@ -509,7 +509,7 @@ def _check_token_key_arn(prop: str, arn: str, *, region: str, account: str, wher
     copy runs. Other deploy-time values (parameters, imports) pass. The string's shape is read
     here; jsii is asked only for a string that is a single token.
     """
-    shape = _TOKEN.sub("<token>", arn)
+    shape = token_shape(arn)
     if shape == "<token>":
         fragments = Tokenization.reverse_string(arn)
         (token,) = fragments.tokens
@@ -532,7 +532,7 @@ def _check_token_key_arn(prop: str, arn: str, *, region: str, account: str, wher
         if (is_token(region) or is_token(facts.region) or facts.region == region) and (
             is_token(account) or is_token(facts.account) or facts.account == account
         ):
-            return
+            return  # the same test as _check_key_place's, before the path (a round trip)
         _check_key_place(
             prop,
             facts.region,
@@ -1543,10 +1543,16 @@ class SnapshotReceiver(_ReplicationBase):
         # another Region or account would fail every copy at run time. A literal ARN names its
         # Region; a key made in the App is in its stack's (read from the reference to it too).
         key_arn = kms_key.key_arn
+        check_arn = functools.partial(
+            _check_key_arn,
+            "kms_key",
+            key_arn,
+            region=facts.region,
+            account=facts.account,
+            where="the receiver's Region",
+        )
         if not is_token(key_arn):
-            _check_key_arn(
-                "kms_key", key_arn, region=facts.region, account=facts.account, where=_RECEIVER
-            )
+            check_arn()  # a literal ARN names its Region: checked first
         key_region = kms_key.env.region
         require(
             is_token(key_region) or is_token(facts.region) or key_region == facts.region,
@@ -1555,9 +1561,7 @@ class SnapshotReceiver(_ReplicationBase):
             f"{kms_key.node.path} in {key_region}",
         )
         if is_token(key_arn):
-            _check_key_arn(
-                "kms_key", key_arn, region=facts.region, account=facts.account, where=_RECEIVER
-            )
+            check_arn()  # a reference to a key of the App, or a deploy-time value
         self.source_accounts = tuple(source_accounts)
         self.kms_key = kms_key
         self.destinations = _check_destinations(

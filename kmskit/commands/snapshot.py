@@ -84,6 +84,8 @@ _ACCESS_CODES = {
     "AccessDeniedException",
     *(KEY_CODES - KEY_STATE_CODES - KEY_NOT_FOUND_CODES),
 }
+# An EBS copy that failed for its key: its state message says no more (access or key state).
+_EBS_KEY_FAILURE = "Given key ID is not accessible"
 _NOT_FOUND_CODES = {
     "InvalidSnapshot.NotFound",
     "DBSnapshotNotFound",
@@ -181,7 +183,7 @@ def _fail(problem: StepError) -> KmskitError:
     key_problem = _key_problem(problem)
     if key_problem is not None:
         return key_problem
-    if problem.code in _ACCESS_CODES or "Given key ID is not accessible" in problem.reason:
+    if problem.code in _ACCESS_CODES or _EBS_KEY_FAILURE in problem.reason:
         return AccessDeniedError(problem.reason)
     if problem.code in _NOT_FOUND_CODES:
         return NotFoundError(problem.reason)
@@ -198,7 +200,7 @@ def _key_problem(problem: StepError, keys: str = "") -> KmskitError | None:
     :func:`~kmskit.snapshots.outcomes.classify`, and ``keys`` named; None for any other
     problem."""
     named = f"; the keys it uses: {keys}" if keys else ""
-    reason = problem.reason.removesuffix(f" {KEY_HINT}")
+    reason = _without_policy_hint(problem)
     if problem.code in KEY_STATE_CODES:
         return ConflictError(f"{reason} {_KEY_STATE_HINT}{named}")
     if problem.code in KEY_NOT_FOUND_CODES:
@@ -206,10 +208,15 @@ def _key_problem(problem: StepError, keys: str = "") -> KmskitError | None:
     return None
 
 
+def _without_policy_hint(problem: StepError) -> str:
+    """``problem``'s reason without the key-policy hint that
+    :func:`~kmskit.snapshots.outcomes.classify` adds to every key error (the Lambda's)."""
+    return problem.reason.removesuffix(f" {KEY_HINT}")
+
+
 # What RDS (KMSKeyNotAccessibleFault) and a failed EBS copy say of a key they cannot use, which
 # does not tell a key refused from one disabled or pending deletion: the CLI asks KMS.
 _AMBIGUOUS_KEY_CODES = frozenset({"KMSKeyNotAccessibleFault", "KMSKeyNotAccessibleException"})
-_EBS_KEY_FAILURE = "Given key ID is not accessible"
 
 
 def _key_state_error(
@@ -222,11 +229,11 @@ def _key_state_error(
         return None
     states = []
     for key in keys:
-        region = key.split(":")[3] if key.startswith("arn:") and key.count(":") >= 5 else None
-        if region is None:
+        arn = KEY_ARN.match(key)
+        if arn is None:  # a key ID or alias: its Region is not known here
             continue
         try:
-            metadata = clients("kms", region).describe_key(KeyId=key)["KeyMetadata"]
+            metadata = clients("kms", arn.group(1)).describe_key(KeyId=key)["KeyMetadata"]
         except (ClientError, BotoCoreError):
             continue
         if metadata.get("KeyState", "Enabled") != "Enabled":
@@ -234,8 +241,8 @@ def _key_state_error(
     if not states:
         return None
     return ConflictError(
-        f"{problem.reason.removesuffix(f' {KEY_HINT}')} ({'; '.join(states)}: enable it, or "
-        "cancel its deletion, and run the command again)"
+        f"{_without_policy_hint(problem)} ({'; '.join(states)}: enable it, or cancel its "
+        "deletion, and run the command again)"
     )
 
 

@@ -319,6 +319,15 @@ def describe_orders(rds: Stubber) -> None:
     )
 
 
+@pytest.fixture
+def key_refused(monkeypatch: pytest.MonkeyPatch) -> tuple[Stubber, Stubber]:
+    """Stubbed RDS, which refuses the copy with KMSKeyNotAccessibleFault (it does not say
+    why), and stubbed KMS, to be told the keys' states: ``(rds, kms)``."""
+    stubbers = stubbed_clients(monkeypatch, "rds", "kms")
+    refuse_rds_copy_for_a_key(stubbers["rds"])
+    return stubbers["rds"], stubbers["kms"]
+
+
 def refuse_rds_copy_for_a_key(rds: Stubber) -> None:
     """RDS refuses the copy with KMSKeyNotAccessibleFault, which does not say why."""
     describe_orders(rds)
@@ -346,12 +355,10 @@ def key_state(kms: Stubber, key: str, state: str) -> None:
 
 
 def test_rds_key_not_accessible_names_both_keys_exit_3(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], key_refused: tuple[Stubber, Stubber]
 ) -> None:
     # It named only --kms-key, but RDS answers the same when the source's key refuses.
-    stubbers = stubbed_clients(monkeypatch, "rds", "kms")
-    rds, kms = stubbers["rds"], stubbers["kms"]
-    refuse_rds_copy_for_a_key(rds)
+    rds, kms = key_refused
     # Both keys are enabled (asked to tell a disabled key from a refused one): access denied.
     key_state(kms, KEY, "Enabled")
     key_state(kms, SOURCE_KEY, "Enabled")
@@ -368,13 +375,14 @@ def test_rds_key_not_accessible_names_both_keys_exit_3(
 
 @pytest.mark.parametrize(("key", "state"), [("copy", "Disabled"), ("source", "PendingDeletion")])
 def test_rds_key_not_accessible_for_a_key_not_enabled_says_so_exit_7(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, key: str, state: str
+    capsys: pytest.CaptureFixture[str],
+    key_refused: tuple[Stubber, Stubber],
+    key: str,
+    state: str,
 ) -> None:
     # KMSKeyNotAccessibleFault does not say why; it exited 3 with "check its key policy" for a
     # key that was only disabled or pending deletion. KMS says which key and its state.
-    stubbers = stubbed_clients(monkeypatch, "rds", "kms")
-    rds, kms = stubbers["rds"], stubbers["kms"]
-    refuse_rds_copy_for_a_key(rds)
+    _, kms = key_refused
     key_state(kms, KEY, state if key == "copy" else "Enabled")
     key_state(kms, SOURCE_KEY, state if key == "source" else "Enabled")
     assert main(RDS_ARGS) == 7
@@ -388,11 +396,9 @@ def test_rds_key_not_accessible_for_a_key_not_enabled_says_so_exit_7(
 
 
 def test_rds_key_not_accessible_when_kms_will_not_describe_the_keys_stays_exit_3(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], key_refused: tuple[Stubber, Stubber]
 ) -> None:
-    stubbers = stubbed_clients(monkeypatch, "rds", "kms")
-    rds, kms = stubbers["rds"], stubbers["kms"]
-    refuse_rds_copy_for_a_key(rds)
+    _, kms = key_refused
     for _ in range(2):
         kms.add_client_error("describe_key", "AccessDeniedException", "no", 400)
     assert main(RDS_ARGS) == 3
