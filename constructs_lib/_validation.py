@@ -50,6 +50,15 @@ def require(condition: bool, prop: str, requirement: str, received: Any) -> None
         raise ConstructPropError(prop, requirement, received)
 
 
+def require_one_of(prop: str, value: Any, other: str, other_value: Any) -> None:
+    """Exactly one of ``prop`` and ``other`` is given (not ``None``); the error names which way
+    it failed and shows ``prop``'s value."""
+    if (value is None) != (other_value is None):
+        return
+    outcome = "not both" if value is not None else "and neither was"
+    raise ConstructPropError(prop, f"or '{other}' must be given, {outcome}", shown(value))
+
+
 # aws-cdk-lib's string token encoding (core/lib/private/encoding.ts): ``${Token[NAME.123]}``,
 # or a stringified number token, in a string that contains "Token[" at all.
 _STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}|-1\.\d{10,16}e\+289")

@@ -29,6 +29,7 @@ from constructs_lib._validation import (
     check_account_id,
     is_token,
     require,
+    require_one_of,
     shown,
     stack_label,
 )
@@ -998,12 +999,7 @@ class ReplicaKey(_KeyBase):
             f"must be one of {', '.join(ORIGINS)}",
             origin,
         )
-        require(
-            (primary is None) != (primary_key_arn is None),
-            "primary",
-            "or 'primary_key_arn' must be given, not both",
-            shown(primary),
-        )
+        require_one_of("primary", primary, "primary_key_arn", primary_key_arn)
         if primary is not None:
             _check_primary_key(primary, stack)
             spec, usage = _matching_spec(primary, key_spec, key_usage)

@@ -22,7 +22,13 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib import _durations as durations
-from constructs_lib._validation import ConstructPropError, is_token, require, shown
+from constructs_lib._validation import (
+    ConstructPropError,
+    is_token,
+    require,
+    require_one_of,
+    shown,
+)
 from constructs_lib.alarm_topic import AlarmTopic, require_topic_in_region
 from constructs_lib.key_policy import stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
@@ -204,18 +210,14 @@ class KmsRequestQuotaAlarm(Construct):
             # Before the either/or check, which would read a string's .node. Worded here only:
             # a construct's path is a jsii round-trip.
             raise ConstructPropError("alarm_topic", "must be an AlarmTopic", shown(alarm_topic))
-        if alarm_topic is not None and encryption_key is None:
-            require_topic_in_region("alarm_topic", alarm_topic, stack_facts(stack_of(self)).region)
-            return alarm_topic
-        if encryption_key is not None and alarm_topic is None:
+        require_one_of("alarm_topic", alarm_topic, "encryption_key", encryption_key)
+        if encryption_key is not None:
             return AlarmTopic(
                 self, "Topic", encryption_key=encryption_key, display_name="KMS request quota"
             )
-        raise ConstructPropError(
-            "alarm_topic",
-            "or 'encryption_key' must be given, not both",
-            shown(alarm_topic),
-        )
+        assert alarm_topic is not None  # exactly one is given (for mypy)
+        require_topic_in_region("alarm_topic", alarm_topic, stack_facts(stack_of(self)).region)
+        return alarm_topic
 
 
 def _is_number(value: Any) -> bool:

@@ -647,7 +647,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     (
         "replica-no-primary",
         lambda stack: replica(new_stack("eu-central-1")),
-        "'primary' or 'primary_key_arn' must be given, not both. Received: None",
+        "'primary' or 'primary_key_arn' must be given, and neither was. Received: None",
     ),
     (
         "replica-arn-not-multi-region",
@@ -1054,7 +1054,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     (
         "quota-neither-topic-nor-key",
         lambda stack: KmsRequestQuotaAlarm(stack, "Quota"),
-        "'alarm_topic' or 'encryption_key' must be given, not both. Received: None",
+        "'alarm_topic' or 'encryption_key' must be given, and neither was. Received: None",
     ),
     (
         "quota-topic-and-key",
