@@ -341,9 +341,8 @@ _WILDCARD_REASONS: tuple[tuple[str, str, str], ...] = (
     (
         "",
         "*",
-        "ec2:DescribeSnapshots, rds:DescribeDBSnapshots/DescribeDBClusterSnapshots and X-Ray "
-        "trace writes have no resource-level permissions; describe is limited to the "
-        "replication Regions by aws:RequestedRegion",
+        "{describe} and X-Ray trace writes have no resource-level permissions; describe is "
+        "limited to the replication Regions by aws:RequestedRegion",
     ),
     (
         ":ec2:*::snapshot/*",
@@ -377,14 +376,14 @@ _WILDCARD_REASONS: tuple[tuple[str, str, str], ...] = (
         ":key/*",
         "replicator",
         "a selected snapshot may be encrypted with any key of this account in its Region "
-        "(aws/ebs and aws/rds included); use is limited to EC2 and RDS in that Region by "
+        "({managed_keys} included); use is limited to {services} in that Region by "
         "kms:ViaService",
     ),
     (
         ":key/*",
         "receiver",
-        "the source accounts' sharing keys are chosen in their accounts; use is limited to EC2 "
-        "and RDS in this Region by kms:ViaService, and their key policies must name this "
+        "the source accounts' sharing keys are chosen in their accounts; use is limited to "
+        "{services} in this Region by kms:ViaService, and their key policies must name this "
         "account",
     ),
     (
@@ -396,19 +395,43 @@ _WILDCARD_REASONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _wildcard_reason(resource: str, mode: str) -> str:
+def _wildcard_reason(resource: str, mode: str, kinds: Sequence[str]) -> str:
     for marker, scope, reason in _WILDCARD_REASONS:
         if scope == "*":
             if resource == "*":
-                return reason
+                return _for_kinds(reason, kinds)
             continue
         if marker in resource and scope in ("", mode):
-            return reason
+            return _for_kinds(reason, kinds)
     raise ValueError(f"no reason recorded for the wildcard resource {resource}")
 
 
+def _for_kinds(reason: str, kinds: Sequence[str]) -> str:
+    """``reason`` naming only the services, describe actions and AWS managed keys of ``kinds``
+    (an EBS-only replicator's acknowledgment does not speak of RDS)."""
+    rds_describe = "/".join(
+        action
+        for kind, action in (
+            ("RDS", "DescribeDBSnapshots"),
+            ("AURORA", "DescribeDBClusterSnapshots"),
+        )
+        if kind in kinds
+    )
+    has_ebs, has_rds = "EBS" in kinds, bool(rds_describe)
+    pairs = (
+        (has_ebs, "EC2", "ec2:DescribeSnapshots", "aws/ebs"),
+        (has_rds, "RDS", f"rds:{rds_describe}", "aws/rds"),
+    )
+    used = [(service, describe, key) for wanted, service, describe, key in pairs if wanted]
+    return reason.format(
+        services=" and ".join(service for service, _, _ in used),
+        describe=", ".join(describe for _, describe, _ in used),
+        managed_keys=" and ".join(key for _, _, key in used),
+    )
+
+
 def _acknowledge_wildcards(
-    policy: iam.ManagedPolicy, statements: Sequence[_Statement], mode: str
+    policy: iam.ManagedPolicy, statements: Sequence[_Statement], mode: str, kinds: Sequence[str]
 ) -> None:
     """Acknowledge AwsSolutions-IAM5 for each wildcard resource of ``policy``, with its reason."""
     rules_by_reason: dict[str, list[str]] = {}
@@ -419,7 +442,7 @@ def _acknowledge_wildcards(
             rule_resource = resource
             for token, placeholder in _NAG_TOKENS.items():
                 rule_resource = rule_resource.replace(token, placeholder)
-            rules = rules_by_reason.setdefault(_wildcard_reason(resource, mode), [])
+            rules = rules_by_reason.setdefault(_wildcard_reason(resource, mode, kinds), [])
             rule = f"AwsSolutions-IAM5[Resource::{rule_resource}]"
             if rule not in rules:
                 rules.append(rule)
@@ -1251,7 +1274,7 @@ class _ReplicationBase(Construct):
                 roles=[role],
                 document=_document(group),
             )
-            _acknowledge_wildcards(policy, group, self.replicator_mode)
+            _acknowledge_wildcards(policy, group, self.replicator_mode, self.resource_types)
             policies.append(policy)
         return policies
 

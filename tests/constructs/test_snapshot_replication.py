@@ -15,6 +15,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
+from constructs import Construct
 
 from constructs_lib import (
     AlarmTopic,
@@ -1404,3 +1405,60 @@ def test_one_database_kind_gets_only_its_own_actions_and_snapshots(
         assert rds_arns, kind
         # ":snapshot:" is not part of ":cluster-snapshot:": no ARN of the other kind is left.
         assert all(resource in r for r in rds_arns), rds_arns
+
+
+def _wildcard_reasons(construct: Construct, policy: str) -> dict[str, str]:
+    """The AwsSolutions-IAM5 resource acknowledged on ``construct``'s ``policy`` -> its reason."""
+    found = {}
+    for entry in construct.node.find_child(policy).node.metadata:
+        if entry.type == "aws:cdk:acknowledged-rules":
+            for rule, reason in entry.data.items():
+                found[rule.split("[Resource::", 1)[1].rstrip("]")] = reason
+    return found
+
+
+@pytest.mark.parametrize(
+    ("kinds", "services", "describe", "managed_keys"),
+    [
+        (["EBS"], "EC2", "ec2:DescribeSnapshots", "aws/ebs"),
+        (["RDS"], "RDS", "rds:DescribeDBSnapshots", "aws/rds"),
+        (["AURORA"], "RDS", "rds:DescribeDBClusterSnapshots", "aws/rds"),
+        (
+            ["AURORA", "EBS", "RDS"],
+            "EC2 and RDS",
+            "ec2:DescribeSnapshots, rds:DescribeDBSnapshots/DescribeDBClusterSnapshots",
+            "aws/ebs and aws/rds",
+        ),
+    ],
+)
+def test_wildcard_acknowledgments_name_only_the_services_of_the_resource_types(
+    kinds: list[str], services: str, describe: str, managed_keys: str
+) -> None:
+    """The reasons docs/compliance.md lists describe the replicator that was built: an
+    EBS-only replicator's acknowledgment does not claim RDS actions or keys, and the reverse."""
+    app = cdk.App()
+    source = cdk.Stack(app, "S", env=cdk.Environment(account=SOURCE_ACCOUNT, region="eu-west-1"))
+    replicator = SnapshotReplicator(source, "Replicate", resource_types=kinds, destinations=[GOOD])
+    backup = cdk.Stack(app, "B", env=cdk.Environment(account=BACKUP_ACCOUNT, region="eu-west-1"))
+    receiver = SnapshotReceiver(
+        backup,
+        "Receive",
+        resource_types=kinds,
+        source_accounts=[SOURCE_ACCOUNT],
+        kms_key=backup_key(backup),
+    )
+    # The replicator's own account's keys; for the receiver, the source accounts' sharing keys.
+    source_keys = f"arn:<AWS::Partition>:kms:eu-west-1:{SOURCE_ACCOUNT}:key/*"
+    for construct, policy in ((replicator, "CopierPolicy"), (replicator, "SweeperPolicy")):
+        assert _wildcard_reasons(construct, policy)["*"].startswith(
+            f"{describe} and X-Ray trace writes have no resource-level permissions;"
+        ), policy
+    assert _wildcard_reasons(replicator, "CopierPolicy")[source_keys] == (
+        "a selected snapshot may be encrypted with any key of this account in its Region "
+        f"({managed_keys} included); use is limited to {services} in that Region by "
+        "kms:ViaService"
+    )
+    assert _wildcard_reasons(receiver, "CopierPolicy")[source_keys].startswith(
+        f"the source accounts' sharing keys are chosen in their accounts; use is limited to "
+        f"{services} in this Region by kms:ViaService"
+    )
