@@ -19,6 +19,9 @@ class SynthResult:
     outdir: Path
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Template of every stack, keyed by stack name (nested stage assemblies included)."""
+    environments: dict[str, str] = field(default_factory=dict)
+    """``aws://<account>/<region>`` of every stack, keyed by stack name: a stack of the same name
+    in another environment is another CloudFormation stack."""
 
     def template_paths(self) -> list[Path]:
         return sorted(self.outdir.rglob("*.template.json"))
@@ -102,6 +105,7 @@ def synthesize(name: str, app: Any) -> SynthResult:
             template_path = manifest_path.parent / properties["templateFile"]
             stack_name = properties.get("stackName", artifact_id)
             result.templates[stack_name] = json.loads(template_path.read_text())
+            result.environments[stack_name] = artifact["environment"]
     return result
 
 

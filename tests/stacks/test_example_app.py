@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from stacks.pipeline_stack import CDK_ASSETS_CLI_VERSION
+from tests._support.deploy_changes import stateful_changes
 from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult, replication_config, synthesize
 
@@ -288,40 +289,6 @@ def test_copies_to_another_region_of_the_same_account_only(
     }
 
 
-# What CloudFormation replaces when it changes (a new logical ID, type, name or key shape) and
-# what holds data or identity: a replaced key loses every ciphertext made under it.
-STATEFUL_TYPES = (
-    "AWS::KMS::Key",
-    "AWS::KMS::ReplicaKey",
-    "AWS::KMS::Alias",
-    "AWS::S3::Bucket",
-    "AWS::CloudTrail::Trail",
-    "AWS::Logs::LogGroup",
-    "AWS::SQS::Queue",
-    "AWS::SNS::Topic",
-    "AWS::Events::EventBus",
-    "AWS::IAM::Role",
-    "AWS::Lambda::Function",
-)
-REPLACING_PROPERTIES = (
-    "AliasName",
-    "BucketName",
-    "EventBusName",
-    "FunctionName",
-    "KeySpec",
-    "KeyUsage",
-    "LogGroupName",
-    "MultiRegion",
-    "Name",
-    "Origin",
-    "PrimaryKeyArn",
-    "QueueName",
-    "RoleName",
-    "TopicName",
-    "TrailName",
-)
-
-
 @pytest.fixture(scope="module")
 def grown(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
     """The example organisation with a second workload account and a third Region."""
@@ -338,22 +305,120 @@ def test_adding_an_account_and_a_region_replaces_and_removes_nothing(
 ) -> None:
     """docs/deploy.md, "Adding an account or a Region": the next pipeline run only adds."""
     assert set(example.templates) < set(grown.templates)
-    changes = []
-    for stack, template in example.templates.items():
-        after = grown.templates[stack]["Resources"]
-        for logical_id, resource in template["Resources"].items():
-            if resource["Type"] not in STATEFUL_TYPES:
-                continue
-            if after.get(logical_id, {}).get("Type") != resource["Type"]:
-                changes.append(f"{stack}/{logical_id}: gone")
-                continue
-            changes += [
-                f"{stack}/{logical_id}.{name}"
-                for name in REPLACING_PROPERTIES
-                if resource["Properties"].get(name) != after[logical_id]["Properties"].get(name)
-            ]
-    assert changes == []
+    assert stateful_changes(example, grown) == []
     assert {"Workload2-Keys-eu-north-1", "Workload-Keys-eu-north-1"} < set(grown.templates)
+
+
+def _tune(organisation: dict[str, Any]) -> None:
+    organisation["audit"]["log_retention_days"] = 731
+    organisation["replication"].update(
+        retention_days=30,
+        selection_tag={"key": "dr", "value": "yes"},
+        resource_types=["EBS"],
+    )
+    organisation["replication"]["destinations"].append(
+        {"account": "backup", "region": "eu-central-1"}
+    )
+    organisation["regions"].reverse()
+    organisation["accounts"] = dict(reversed(organisation["accounts"].items()))
+
+
+def test_tuning_the_organisation_replaces_and_removes_nothing(
+    example: SynthResult, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """docs/deploy.md, "Changing a deployed organisation": retention periods, the selection tag,
+    fewer resource types, another snapshot destination, the order of regions and accounts."""
+    tuned = example_changed(tmp_path_factory, "tuned", _tune)
+    assert set(tuned.templates) == {*example.templates, "Backup-Receiver-eu-central-1"}
+    assert stateful_changes(example, tuned) == []
+
+
+def _rename_workload(organisation: dict[str, Any]) -> None:
+    accounts = organisation["accounts"]
+    organisation["accounts"] = {
+        ("team-a" if alias == "workload" else alias): spec for alias, spec in accounts.items()
+    }
+
+
+def _move_home(organisation: dict[str, Any]) -> None:
+    organisation["home_region"] = "eu-central-1"
+
+
+def _rename_organisation(organisation: dict[str, Any]) -> None:
+    organisation["name"] = "acme"
+
+
+def _move_pipeline(organisation: dict[str, Any]) -> None:
+    organisation["pipeline"]["region"] = "eu-central-1"
+
+
+# docs/deploy.md, "Changing a deployed organisation": what each change of an identity field does
+# to the example organisation (a sample of the lines stateful_changes reports for it).
+IDENTITY_CHANGES = {
+    "account alias": (
+        _rename_workload,
+        [
+            "Workload-Keys-eu-west-1: left deployed (no longer in the App)",
+            "TeamA-Keys-eu-west-1/DataKeyAliasF989EB84: AWS::KMS::Alias 'alias/example/data' "
+            "is held by Workload-Keys-eu-west-1/DataKeyAliasF989EB84",
+            "TeamA-Replication-eu-west-1/ReplicatorBusF002901C: AWS::Events::EventBus "
+            "'kmskit-snapshot-replicator' is held by Workload-Replication-eu-west-1/"
+            "ReplicatorBusF002901C",
+        ],
+    ),
+    "home_region": (
+        _move_home,
+        [
+            "Workload-Audit: moved from aws://222222222222/eu-west-1 to "
+            "aws://222222222222/eu-central-1",
+            "Workload-Keys-eu-west-1/GlobalKey3B1A3598: removed (AWS::KMS::Key)",
+            "Workload-Keys-eu-central-1/GlobalKeyDFFCA1BD: removed (AWS::KMS::ReplicaKey)",
+            "Workload-Keys-eu-central-1/GlobalKeyAliasABBE9547: AWS::KMS::Alias "
+            "'alias/example/global' is held by Workload-Keys-eu-central-1/GlobalKeyAliasC3C7CCC0",
+        ],
+    ),
+    "name": (
+        _rename_organisation,
+        [
+            "Workload-Keys-eu-west-1/DataKeyAliasF989EB84.AliasName: replaced",
+            "Security-Audit/CentralBucketStorageBucketA1F5BF12.BucketName: replaced",
+            "Workload-Audit/Trail76E5F934.TrailName: replaced",
+            "Workload-Audit/TrailLogGroup4CBE3AF5.LogGroupName: replaced",
+            "Pipeline/ArtifactsBucket88671897.BucketName: replaced",
+        ],
+    ),
+    "pipeline.region": (
+        _move_pipeline,
+        [
+            "Pipeline: moved from aws://111111111111/eu-west-1 to aws://111111111111/eu-central-1",
+            "PipelineArtifacts-eu-west-1/ArtifactsBucket88671897: AWS::S3::Bucket "
+            "'example-pipeline-111111111111-eu-west-1' is held by Pipeline/ArtifactsBucket88671897",
+            "Pipeline/ArtifactsBucket88671897: AWS::S3::Bucket "
+            "'example-pipeline-111111111111-eu-central-1' is held by "
+            "PipelineArtifacts-eu-central-1/ArtifactsBucket88671897",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("field", IDENTITY_CHANGES)
+def test_changing_an_identity_field_replaces_or_collides(
+    example: SynthResult, tmp_path_factory: pytest.TempPathFactory, field: str
+) -> None:
+    """docs/deploy.md lists these fields as fixed once deployed: each change moves stacks,
+    replaces named resources or creates names that the deployed stacks still hold."""
+    change, expected = IDENTITY_CHANGES[field]
+    changed = example_changed(tmp_path_factory, field.replace(".", "-").replace(" ", "-"), change)
+    changes = stateful_changes(example, changed)
+    assert [line for line in expected if line not in changes] == []
+    # No key is replaced in place (KeySpec, MultiRegion, ...): CloudFormation would refuse.
+    keys = [
+        f"{stack}/{logical_id}."
+        for stack, template in example.templates.items()
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] in ("AWS::KMS::Key", "AWS::KMS::ReplicaKey")
+    ]
+    assert [c for c in changes if c.startswith(tuple(keys))] == []
 
 
 @pytest.fixture(scope="module")
