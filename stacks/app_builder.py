@@ -9,6 +9,7 @@ import aws_cdk as cdk
 
 from constructs_lib import add_compliance_checks
 from stacks.config import (
+    DEPLOYED_CONTEXT_KEY,
     ORGANISATION_CONTEXT_KEY,
     ORGANISATION_FILE_CONTEXT_KEY,
     cdk_json_context,
@@ -49,7 +50,11 @@ def build_app(
     organisation = organisation_from_context(
         {
             key: app.node.try_get_context(key)
-            for key in (ORGANISATION_CONTEXT_KEY, ORGANISATION_FILE_CONTEXT_KEY)
+            for key in (
+                ORGANISATION_CONTEXT_KEY,
+                ORGANISATION_FILE_CONTEXT_KEY,
+                DEPLOYED_CONTEXT_KEY,
+            )
         }
     )
     add_organisation(app, organisation)

@@ -41,6 +41,11 @@ every destination Region must be one of ``regions``. A same-account destination 
 the workload accounts' other Regions (a Region whose only destination is itself has no
 replicator). Every Region is in one partition. docs/deploy.md, "Configure", lists the rules that
 span fields.
+
+Once deployed, ``kmskit:deployed`` in cdk.json context may record the fields whose change would
+move or replace stacks, keys and names (``name``, ``home_region``, ``accounts`` as alias to ID,
+``pipeline.account`` and ``pipeline.region``); :func:`check_deployed` then refuses a change of
+them, naming the field and value (docs/deploy.md, "Changing a deployed organisation").
 """
 
 from __future__ import annotations
@@ -68,6 +73,9 @@ from kmskit.aws_names import partition
 
 ORGANISATION_CONTEXT_KEY = "kmskit:organisation"
 ORGANISATION_FILE_CONTEXT_KEY = "kmskit:organisation-file"
+# What is deployed, recorded by the operator after the first deploy (docs/deploy.md, "Changing a
+# deployed organisation"): the fields whose change moves or replaces stacks, keys and names.
+DEPLOYED_CONTEXT_KEY = "kmskit:deployed"
 ROLES = ("security", "workload", "backup")
 # Each role's accounts deploy in a pipeline wave of this name (stacks.organisation.WAVES), in the
 # order of ROLES.
@@ -702,7 +710,8 @@ def load_organisation(raw: Any) -> Organisation:
 def organisation_from_context(
     context: Mapping[str, Any], root: Path = PROJECT_ROOT
 ) -> Organisation:
-    """The organisation named by App context: inline, or in ``kmskit:organisation-file``."""
+    """The organisation named by App context: inline, or in ``kmskit:organisation-file``; held
+    to ``kmskit:deployed`` when the context records it (:func:`check_deployed`)."""
     file_name = context.get(ORGANISATION_FILE_CONTEXT_KEY)
     if file_name is not None:
         path = root / str(file_name)
@@ -714,8 +723,118 @@ def organisation_from_context(
                 f"must name a readable JSON file in UTF-8 ({error})",
                 file_name,
             ) from error
-        return load_organisation(raw)
-    return load_organisation(context.get(ORGANISATION_CONTEXT_KEY))
+        organisation = load_organisation(raw)
+    else:
+        organisation = load_organisation(context.get(ORGANISATION_CONTEXT_KEY))
+    deployed = context.get(DEPLOYED_CONTEXT_KEY)
+    if deployed is not None:
+        check_deployed(organisation, deployed)
+    return organisation
+
+
+# Why each recorded field is fixed (docs/deploy.md, "Changing a deployed organisation").
+_FIXED_BECAUSE = {
+    "name": "every key alias, the central audit bucket, the trails, their log groups and the "
+    "pipeline are named after it and would be replaced",
+    "home_region": "the multi-Region keys' primaries and every audit stack are there: a new "
+    "home makes new multi-Region keys and moves the trails and the central audit bucket",
+    "id": "its stacks would be new stacks in another account, with new keys",
+    "alias": "its stacks are named after it: stacks under a new alias are new stacks that make "
+    "new keys, and their key aliases and event buses meet those of the stacks deployed under "
+    "the old one ('already exists')",
+    "pipeline": "the pipeline and its artifact stacks would be new stacks, whose bucket and "
+    "key alias names the deployed ones still hold",
+}
+
+
+def check_deployed(organisation: Organisation, raw: Any) -> None:
+    """Refuse, naming the field and value, a change of what ``kmskit:deployed`` records as
+    deployed: ``name``, ``home_region``, each account's alias and ID (``accounts``: alias to
+    ID), ``pipeline.account`` and ``pipeline.region``. Adding and removing accounts and
+    Regions, and every other field, stay free. Every key of the record is optional."""
+
+    def where(path: str) -> str:
+        return f"{DEPLOYED_CONTEXT_KEY}.{path}" if path else DEPLOYED_CONTEXT_KEY
+
+    def fixed(path: str, record: str, recorded: Any, value: Any, why: str) -> None:
+        require(
+            value == recorded,
+            _field(path),
+            f"must stay {recorded!r} once deployed ({where(record)} records it): "
+            f"{_FIXED_BECAUSE[why]}; docs/deploy.md, 'Changing a deployed organisation', says "
+            "what such a change needs",
+            value,
+        )
+
+    require(isinstance(raw, Mapping), where(""), "must be an object", raw)
+    for key in raw:
+        require(
+            key in ("name", "home_region", "accounts", "pipeline"),
+            where(""),
+            "may only have the keys ['name', 'home_region', 'accounts', 'pipeline']",
+            key,
+        )
+    if "name" in raw:
+        fixed("name", "name", raw["name"], organisation.name, "name")
+    if "home_region" in raw:
+        fixed(
+            "home_region",
+            "home_region",
+            raw["home_region"],
+            organisation.home_region,
+            "home_region",
+        )
+    recorded = raw.get("accounts", {})
+    require(
+        isinstance(recorded, Mapping) and all(isinstance(v, str) for v in recorded.values()),
+        where("accounts"),
+        "must map each deployed account alias to its ID (a string)",
+        recorded,
+    )
+    aliases = {account_id: alias for alias, account_id in recorded.items()}
+    for account in organisation.accounts:
+        if account.alias in recorded:
+            fixed(
+                f"accounts.{account.alias}.id",
+                f"accounts.{account.alias}",
+                recorded[account.alias],
+                account.id,
+                "id",
+            )
+        elif account.id in aliases:
+            require(
+                False,
+                _field("accounts"),
+                f"must keep the alias {aliases[account.id]!r} of deployed account {account.id} "
+                f"({where('accounts')} records it): {_FIXED_BECAUSE['alias']}; docs/deploy.md, "
+                "'Changing a deployed organisation', says what such a change needs",
+                account.alias,
+            )
+    pipeline = raw.get("pipeline", {})
+    require(isinstance(pipeline, Mapping), where("pipeline"), "must be an object", pipeline)
+    for key in pipeline:
+        require(
+            key in ("account", "region"),
+            where("pipeline"),
+            "may only have the keys ['account', 'region']",
+            key,
+        )
+    if "account" in pipeline:
+        fixed(
+            "pipeline.account",
+            "pipeline.account",
+            pipeline["account"],
+            organisation.pipeline.account.alias,
+            "pipeline",
+        )
+    if "region" in pipeline:
+        fixed(
+            "pipeline.region",
+            "pipeline.region",
+            pipeline["region"],
+            organisation.pipeline.region,
+            "pipeline",
+        )
 
 
 def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import pytest
 
 from constructs_lib import ConstructPropError
 from stacks.config import (
+    DEPLOYED_CONTEXT_KEY,
     ORGANISATION_CONTEXT_KEY,
     ORGANISATION_FILE_CONTEXT_KEY,
     cdk_json_context,
@@ -958,3 +959,132 @@ def test_planned_stack_counts_are_the_stacks_each_stage_builds(same_account_only
 @pytest.mark.parametrize("branch", ["main", "release/2026.12", "feature/KMS-7_audit", "v1.2-rc"])
 def test_ordinary_branch_names_are_accepted(branch: str) -> None:
     assert load_organisation(changed("pipeline.branch", branch)).pipeline.branch == branch
+
+
+# docs/deploy.md, "Changing a deployed organisation": what the operator records once deployed.
+DEPLOYED = {
+    "name": "example",
+    "home_region": "eu-west-1",
+    "accounts": {"security": "111111111111", "workload": "222222222222", "backup": "333333333333"},
+    "pipeline": {"account": "security", "region": "eu-west-1"},
+}
+BECAUSE = "; docs/deploy.md, 'Changing a deployed organisation', says what such a change needs"
+
+
+def deployed_context(config: dict[str, Any], deployed: Any = DEPLOYED) -> dict[str, Any]:
+    return {ORGANISATION_CONTEXT_KEY: config, DEPLOYED_CONTEXT_KEY: deployed}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        DEFAULT,
+        # Adding an account and a Region, removing one, and every other field stay free.
+        with_changes(
+            ("regions", ["eu-west-1", "eu-central-1", "eu-north-1"]),
+            ("audit.log_retention_days", 731),
+            ("replication.resource_types", ["EBS"]),
+        ),
+        with_accounts(workload_two=("444444444444", "workload")),
+        with_changes(
+            ("accounts.backup", ...),
+            ("replication.destinations", [{"region": "eu-central-1"}]),
+        ),
+    ],
+    ids=["unchanged", "grown-and-tuned", "account-added", "account-removed"],
+)
+def test_what_is_deployed_may_grow_and_be_tuned(config: dict[str, Any]) -> None:
+    assert organisation_from_context(deployed_context(config)).name == "example"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            changed("name", "acme"),
+            "'kmskit:organisation.name' must stay 'example' once deployed (kmskit:deployed.name "
+            "records it): every key alias, the central audit bucket, the trails, their log groups "
+            f"and the pipeline are named after it and would be replaced{BECAUSE}. "
+            "Received: 'acme'",
+        ),
+        (
+            changed("home_region", "eu-central-1"),
+            "'kmskit:organisation.home_region' must stay 'eu-west-1' once deployed "
+            "(kmskit:deployed.home_region records it): the multi-Region keys' primaries and "
+            "every audit stack are there: a new home makes new multi-Region keys and moves the "
+            f"trails and the central audit bucket{BECAUSE}. Received: 'eu-central-1'",
+        ),
+        (
+            renamed("workload", "team-a"),
+            "'kmskit:organisation.accounts' must keep the alias 'workload' of deployed account "
+            "222222222222 (kmskit:deployed.accounts records it): its stacks are named after it: "
+            "stacks under a new alias are new stacks that make new keys, and their key aliases "
+            "and event buses meet those of the stacks deployed under the old one ('already "
+            f"exists'){BECAUSE}. Received: 'team-a'",
+        ),
+        (
+            changed("accounts.backup.id", "555555555555"),
+            "'kmskit:organisation.accounts.backup.id' must stay '333333333333' once deployed "
+            "(kmskit:deployed.accounts.backup records it): its stacks would be new stacks in "
+            f"another account, with new keys{BECAUSE}. Received: '555555555555'",
+        ),
+        (
+            changed("pipeline.region", "eu-central-1"),
+            "'kmskit:organisation.pipeline.region' must stay 'eu-west-1' once deployed "
+            "(kmskit:deployed.pipeline.region records it): the pipeline and its artifact stacks "
+            "would be new stacks, whose bucket and key alias names the deployed ones still hold"
+            f"{BECAUSE}. Received: 'eu-central-1'",
+        ),
+        (
+            changed("pipeline.account", "workload"),
+            "'kmskit:organisation.pipeline.account' must stay 'security' once deployed "
+            "(kmskit:deployed.pipeline.account records it): the pipeline and its artifact stacks "
+            "would be new stacks, whose bucket and key alias names the deployed ones still hold"
+            f"{BECAUSE}. Received: 'workload'",
+        ),
+    ],
+    ids=["name", "home_region", "alias", "id", "pipeline.region", "pipeline.account"],
+)
+def test_a_change_of_what_is_deployed_is_refused_by_field(
+    config: dict[str, Any], message: str
+) -> None:
+    load_organisation(config)  # a valid organisation: only the record refuses it
+    with pytest.raises(ConstructPropError) as error:
+        organisation_from_context(deployed_context(config))
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    ("deployed", "message"),
+    [
+        (["example"], "'kmskit:deployed' must be an object. Received: ['example']"),
+        (
+            {"regions": ["eu-west-1"]},
+            "'kmskit:deployed' may only have the keys ['name', 'home_region', 'accounts', "
+            "'pipeline']. Received: 'regions'",
+        ),
+        (
+            {"accounts": {"security": 111111111111}},
+            "'kmskit:deployed.accounts' must map each deployed account alias to its ID (a "
+            "string). Received: {'security': 111111111111}",
+        ),
+        (
+            {"pipeline": {"branch": "main"}},
+            "'kmskit:deployed.pipeline' may only have the keys ['account', 'region']. "
+            "Received: 'branch'",
+        ),
+    ],
+)
+def test_a_malformed_deployed_record_is_refused(deployed: Any, message: str) -> None:
+    with pytest.raises(ConstructPropError) as error:
+        organisation_from_context(deployed_context(DEFAULT, deployed))
+    assert str(error.value) == message
+
+
+def test_the_app_reads_the_deployed_record_from_its_context(tmp_path: Path) -> None:
+    from stacks.app_builder import build_app  # noqa: PLC0415
+
+    context = cdk_json_context()
+    context[DEPLOYED_CONTEXT_KEY] = {**DEPLOYED, "name": "acme"}
+    with pytest.raises(ConstructPropError, match=r"^'kmskit:organisation.name' must stay 'acme'"):
+        build_app(context=context, outdir=tmp_path)
