@@ -32,6 +32,7 @@ from stacks.organisation import (
     planned_stack_count,
     require_stages_fit_in_waves,
 )
+from tests._support.markdown import fenced_blocks
 
 DEFAULT = cdk_json_context()[ORGANISATION_CONTEXT_KEY]
 
@@ -973,6 +974,19 @@ BECAUSE = "; docs/deploy.md, 'Changing a deployed organisation', says what such 
 
 def deployed_context(config: dict[str, Any], deployed: Any = DEPLOYED) -> dict[str, Any]:
     return {ORGANISATION_CONTEXT_KEY: config, DEPLOYED_CONTEXT_KEY: deployed}
+
+
+def test_the_documented_record_is_the_default_organisation_s() -> None:
+    """The record docs/deploy.md tells an operator to add is the one these tests hold the
+    default organisation to (and it accepts that organisation)."""
+    deploy_md = Path(__file__).parents[2] / "docs" / "deploy.md"
+    (record,) = [
+        json.loads("{" + "\n".join(block.lines) + "}")
+        for block in fenced_blocks(deploy_md, {"json"})
+        if DEPLOYED_CONTEXT_KEY in "\n".join(block.lines)
+    ]
+    assert record == {DEPLOYED_CONTEXT_KEY: DEPLOYED}
+    assert organisation_from_context(deployed_context(DEFAULT, record[DEPLOYED_CONTEXT_KEY]))
 
 
 @pytest.mark.parametrize(
