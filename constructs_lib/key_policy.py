@@ -70,6 +70,8 @@ class KeyContext:
     multi_region: bool = False
     deployer_role_arn: str | None = None
     """ARN of the role CloudFormation deploys the stack with, when the synthesizer names one."""
+    deployer_unknown: str = ""
+    """Why the synthesizer's role is unknown (set when ``deployer_role_arn`` is None)."""
 
     @classmethod
     def of(
@@ -91,6 +93,7 @@ class KeyContext:
             origin=origin,
             multi_region=multi_region,
             deployer_role_arn=facts.deployer_role_arn,
+            deployer_unknown=facts.deployer_unknown,
         )
 
 
@@ -105,6 +108,8 @@ class StackFacts:
     """The CloudFormation execution role of the stack's synthesizer, when it names one."""
     account_roots: tuple[Any, ...]
     """The ways a resolved policy can name the account root (ARN forms and the bare ID)."""
+    deployer_unknown: str = ""
+    """Why ``deployer_role_arn`` is None, naming the synthesizer (see :func:`_deployer_unknown`)."""
 
 
 # A stack's environment never changes once it exists; reading it once per stack rather than once
@@ -152,7 +157,14 @@ def stack_facts(stack: Stack) -> StackFacts:
             roots = tuple(stack.resolve(forms))
             if not is_token(account):
                 _account_roots[account, partition] = roots
-        facts = _facts_by_stack[stack] = StackFacts(account, region, partition, deployer, roots)
+        facts = _facts_by_stack[stack] = StackFacts(
+            account,
+            region,
+            partition,
+            deployer,
+            roots,
+            _deployer_unknown(deploying.synthesizer) if deployer is None else "",
+        )
     return facts
 
 
@@ -182,6 +194,22 @@ def _deployer_role_arn(synthesizer: object) -> str | None:
         return synthesizer.cloud_formation_execution_role_arn
     except RuntimeError:
         return None
+
+
+def _deployer_unknown(synthesizer: object) -> str:
+    """Why the role of ``synthesizer`` cannot be read, naming the setting that made it so."""
+    if isinstance(synthesizer, DefaultStackSynthesizer):
+        return (
+            "its DefaultStackSynthesizer was given explicitly, as Stack(synthesizer=...) or "
+            "App(default_stack_synthesizer=...): the stack binds a copy of it and jsii hands "
+            "Python back the unbound original, whose role it cannot read; set a bootstrap "
+            "qualifier through the '@aws-cdk/core:bootstrapQualifier' context instead, or pass "
+            "deployer="
+        )
+    return (
+        f"its synthesizer, {type(synthesizer).__name__}, names no CloudFormation execution role; "
+        "pass deployer="
+    )
 
 
 def user_actions(key_usage: str, key_spec: str) -> tuple[str, ...]:
@@ -933,8 +961,7 @@ class KeyPolicy:
             ctx.deployer_role_arn is not None,
             "deployer",
             "must name the principal that deploys the key: the stack's CloudFormation role is "
-            "unknown (its synthesizer is not CDK's default one, or was given to the stack as "
-            "synthesizer=DefaultStackSynthesizer(...), whose role jsii cannot read back)",
+            f"unknown ({ctx.deployer_unknown or 'its synthesizer names none'})",
             self.deployer,
         )
         role_arn = str(ctx.deployer_role_arn)

@@ -188,9 +188,19 @@ class PipelineArtifactsStack(cdk.Stack):
         # their decrypt access to the key's policy, through the key construct.) Every account is
         # bootstrapped with the qualifier this stack's synthesizer uses (cdk.json context
         # `@aws-cdk/core:bootstrapQualifier`, default hnb659fds).
-        qualifier = (
-            self.synthesizer.bootstrap_qualifier or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
-        )
+        qualifier = self.synthesizer.bootstrap_qualifier
+        if qualifier is None:
+            # A DefaultStackSynthesizer given explicitly (App(default_stack_synthesizer=...) or
+            # Stack(synthesizer=...)) reaches Python unbound (see constructs_lib.key_policy):
+            # its qualifier reads as None, and the default's roles would be trusted instead of
+            # the ones the stacks deploy with (AccessDenied on the artifacts at deploy time).
+            raise RuntimeError(
+                f"{self.node.path}: the bootstrap qualifier of this stack's synthesizer "
+                f"({type(self.synthesizer).__name__}) cannot be read, so the artifact bucket "
+                "cannot name the deploy roles; set it through the cdk.json context "
+                "'@aws-cdk/core:bootstrapQualifier' rather than a synthesizer given to the App "
+                "or the stack"
+            )
         deploy_roles = [
             f"arn:{self.partition}:iam::{account.id}:role/"
             f"cdk-{qualifier}-deploy-role-{account.id}-{self.region}"

@@ -38,9 +38,16 @@ NOT_A_GROUP = (
 
 DEPLOYER_UNKNOWN = (
     "'deployer' must name the principal that deploys the key: the stack's CloudFormation role is "
-    "unknown (its synthesizer is not CDK's default one, or was given to the stack as "
-    "synthesizer=DefaultStackSynthesizer(...), whose role jsii cannot read back). "
+    "unknown (its DefaultStackSynthesizer was given explicitly, as Stack(synthesizer=...) or "
+    "App(default_stack_synthesizer=...): the stack binds a copy of it and jsii hands Python back "
+    "the unbound original, whose role it cannot read; set a bootstrap qualifier through the "
+    "'@aws-cdk/core:bootstrapQualifier' context instead, or pass deployer=). "
     "Received: 'stack-deployer'"
+)
+DEPLOYER_UNKNOWN_CLI = (
+    "'deployer' must name the principal that deploys the key: the stack's CloudFormation role is "
+    "unknown (its synthesizer, CliCredentialsStackSynthesizer, names no CloudFormation execution "
+    "role; pass deployer=). Received: 'stack-deployer'"
 )
 
 
@@ -589,7 +596,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
             "K",
             policy=KeyPolicy.custom(admins=[ADMIN_ROLE]),
         ),
-        DEPLOYER_UNKNOWN,
+        DEPLOYER_UNKNOWN_CLI,
     ),
     (
         "deployer-unknown-for-an-explicit-default-synthesizer",

@@ -125,6 +125,36 @@ def test_artifact_buckets_trust_the_deploy_roles_of_the_configured_bootstrap_qua
     ]
 
 
+def test_artifact_buckets_refuse_a_qualifier_they_cannot_read() -> None:
+    # A DefaultStackSynthesizer given to the App reaches Python unbound: its qualifier read as
+    # None, and the bucket trusted cdk-hnb659fds-deploy-role-* while every stack deployed with
+    # cdk-org1qual-deploy-role-* (AccessDenied on the artifacts at deploy time).
+    import aws_cdk as cdk  # noqa: PLC0415
+
+    from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context, load_organisation  # noqa: PLC0415
+    from stacks.pipeline_stack import PipelineArtifactsStack  # noqa: PLC0415
+
+    context = cdk_json_context()
+    organisation = load_organisation(context[ORGANISATION_CONTEXT_KEY])
+    app = cdk.App(
+        context=context,
+        default_stack_synthesizer=cdk.DefaultStackSynthesizer(qualifier="org1qual"),
+    )
+    with pytest.raises(RuntimeError) as raised:
+        PipelineArtifactsStack(
+            app,
+            "PipelineArtifacts-eu-central-1",
+            organisation=organisation,
+            env=cdk.Environment(account=organisation.pipeline.account.id, region="eu-central-1"),
+        )
+    assert str(raised.value) == (
+        "PipelineArtifacts-eu-central-1: the bootstrap qualifier of this stack's synthesizer "
+        "(DefaultStackSynthesizer) cannot be read, so the artifact bucket cannot name the deploy "
+        "roles; set it through the cdk.json context '@aws-cdk/core:bootstrapQualifier' rather "
+        "than a synthesizer given to the App or the stack"
+    )
+
+
 def test_the_pipeline_role_may_use_a_codeconnections_connection(synthesized: Synth) -> None:
     # IAM matches an action's service prefix to the resource's (AWS CodeConnections rename
     # notes): codestar-connections:UseConnection, all aws-cdk-lib grants, does not cover the
