@@ -563,6 +563,26 @@ def encryption_statements(
     ]
 
 
+def _check_removal_props(user_props: Mapping[str, Any], removal_policy: RemovalPolicy) -> None:
+    """Checked before the log bucket is made, which takes ``auto_delete_objects``: aws-cdk-lib's
+    own check ("Cannot use 'autoDeleteObjects' property on a bucket without setting removal
+    policy to 'DESTROY'") names neither ``removal_policy`` nor ``bucket_props``."""
+    for name in sorted(COMPUTED_BUCKET_PROPS & set(user_props)):
+        raise ConstructPropError(
+            "bucket_props",
+            f"must not set {name!r}, which is set from this construct's own props",
+            {name: user_props[name]},
+        )
+    require(
+        user_props.get("auto_delete_objects") is not True
+        or removal_policy is RemovalPolicy.DESTROY,
+        "bucket_props",
+        "must not set 'auto_delete_objects' unless removal_policy=RemovalPolicy.DESTROY (a "
+        "RemovalPolicies Aspect comes too late: the buckets check it when they are made)",
+        {"auto_delete_objects": True},
+    )
+
+
 class EncryptedBucket(Construct):
     """An S3 bucket encrypted with a customer managed key, TLS-only, private, versioned and logged.
 
@@ -728,6 +748,7 @@ class EncryptedBucket(Construct):
             "must not set 'bucket_name' (use the bucket_name prop)",
             user_props.get("bucket_name"),
         )
+        _check_removal_props(user_props, removal_policy)
         self.encryption_key: kms.IKey = facts.key
         self._key_construct = facts.construct
         self._bucket_name = bucket_name

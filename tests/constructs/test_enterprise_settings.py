@@ -414,3 +414,34 @@ def test_a_removal_policies_aspect_overrides_the_retain_of_keys_buckets_and_log_
     assert len(kept) >= 4
     for resource in kept:
         assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Delete", "Delete")
+
+
+@pytest.mark.parametrize(
+    ("bucket_props", "message"),
+    [
+        pytest.param(
+            {"auto_delete_objects": True},
+            "'bucket_props' must not set 'auto_delete_objects' unless "
+            "removal_policy=RemovalPolicy.DESTROY (a RemovalPolicies Aspect comes too late: the "
+            "buckets check it when they are made). Received: {'auto_delete_objects': True}",
+            id="auto-delete-with-retain",
+        ),
+        pytest.param(
+            {"removal_policy": cdk.RemovalPolicy.DESTROY, "auto_delete_objects": True},
+            "'bucket_props' must not set 'removal_policy', which is set from this construct's "
+            "own props. Received: {'removal_policy': <RemovalPolicy.DESTROY: 'DESTROY'>}",
+            id="removal-policy-in-bucket-props",
+        ),
+    ],
+)
+def test_auto_delete_without_destroy_is_refused_naming_the_props(
+    bucket_props: dict[str, Any], message: str
+) -> None:
+    # A sandbox App emptying its buckets on deletion with a RemovalPolicies.destroy() Aspect
+    # met aws-cdk-lib's "Cannot use 'autoDeleteObjects' property on a bucket without setting
+    # removal policy to 'DESTROY'" from the log bucket, naming neither prop.
+    stack = stack_with(None)
+    key = CustomerManagedKey(stack, "K")
+    with pytest.raises(ConstructPropError) as raised:
+        EncryptedBucket(stack, "Data", encryption_key=key, bucket_props=bucket_props)
+    assert str(raised.value) == message
