@@ -15,6 +15,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 from constructs_lib import (
@@ -144,6 +145,16 @@ def test_audit_trail_refusals_name_the_construct_received() -> None:
     assert str(error.value).endswith("Received: 'Consumer/Raw'")
 
 
+def test_audit_trail_refusing_a_central_bucket_names_the_construct_received() -> None:
+    stack = new_stack()
+    central = s3.Bucket(stack, "Central")
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(stack, "Trail", trail_name="consumer-trail", central_bucket=central)  # type: ignore[arg-type]
+    assert str(error.value) == (
+        "'central_bucket' must be a CentralAuditBucket. Received: 'Consumer/Central'"
+    )
+
+
 # -- a custom-policy key in a nested stack, granted to a role of its parent ------------------------
 
 
@@ -175,6 +186,44 @@ def test_custom_policy_key_in_a_nested_stack_grants_a_role_of_the_parent_stack()
     assert nested_resource["Properties"]["Parameters"][parameter] == {
         "Fn::GetAtt": [reader_id, "Arn"]
     }
+
+
+def test_custom_policy_key_in_a_nested_stack_keeps_the_grants_conditions() -> None:
+    # Named itself (not through its account root), the parent's role is still limited by the
+    # grant's conditions.
+    parent = new_stack("Platform")
+    nested = cdk.NestedStack(parent, "Keys")
+    reader = ManagedPolicyRole(
+        parent, "Reader", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+    )
+    key = CustomerManagedKey(nested, "Data", policy=KeyPolicy.custom(admins=[ADMIN]))
+    through_s3 = {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+    key.grant(reader, "kms:Decrypt", conditions=through_s3)
+
+    nested_template = dict(Template.from_stack(nested).to_json())
+    (parameter,) = nested_template["Parameters"]
+    statements = key_policy(nested_template, key_logical_id(nested, key))
+    (usage,) = [s for s in statements if s.get("Principal") == {"AWS": {"Ref": parameter}}]
+    assert usage["Action"] == "kms:Decrypt"
+    assert usage["Condition"] == through_s3
+
+
+def test_custom_policy_key_nested_two_levels_down_grants_a_role_of_the_top_stack() -> None:
+    # The ARN is passed down as a parameter of each nested stack: still no cycle, at any depth.
+    parent = new_stack("Platform")
+    nested = cdk.NestedStack(cdk.NestedStack(parent, "Shared"), "Keys")
+    reader = ManagedPolicyRole(
+        parent, "Reader", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+    )
+    key = CustomerManagedKey(nested, "Data", policy=KeyPolicy.custom(admins=[ADMIN]))
+    key.grant_decrypt(reader)
+
+    nested_template = dict(Template.from_stack(nested).to_json())
+    (parameter,) = nested_template["Parameters"]
+    statements = key_policy(nested_template, key_logical_id(nested, key))
+    (usage,) = [s for s in statements if "Sid" not in s]
+    assert usage["Principal"] == {"AWS": {"Ref": parameter}}
+    assert usage["Action"] == "kms:Decrypt"
 
 
 def test_custom_policy_key_of_a_parent_stack_still_refuses_a_role_of_its_nested_stack() -> None:
@@ -223,6 +272,27 @@ def test_auto_deleted_bucket_empties_its_dedicated_log_bucket_too() -> None:
 def test_retained_bucket_leaves_its_log_bucket_alone() -> None:
     stack = new_stack()
     EncryptedBucket(stack, "Kept", encryption_key=CustomerManagedKey(stack, "Key"))
+    template = Template.from_stack(stack).to_json()
+    assert not any(
+        resource["Type"] == "Custom::S3AutoDeleteObjects"
+        for resource in template["Resources"].values()
+    )
+
+
+@pytest.mark.parametrize("props", [{}, {"auto_delete_objects": False}], ids=["unset", "false"])
+def test_destroyed_bucket_not_auto_deleted_leaves_its_log_bucket_alone(
+    props: dict[str, Any],
+) -> None:
+    # DESTROY without auto_delete_objects deletes only an empty bucket: its access logs are
+    # kept, not emptied by a custom resource the user did not ask for.
+    stack = new_stack()
+    EncryptedBucket(
+        stack,
+        "Scratch",
+        encryption_key=CustomerManagedKey(stack, "Key"),
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        bucket_props=props,
+    )
     template = Template.from_stack(stack).to_json()
     assert not any(
         resource["Type"] == "Custom::S3AutoDeleteObjects"

@@ -19,6 +19,7 @@ from aws_cdk.assertions import Template
 from constructs_lib import (
     ConstructPropError,
     CustomerManagedKey,
+    ReplicaKey,
     ReplicationDestination,
     SnapshotReceiver,
     SnapshotReplicator,
@@ -214,3 +215,144 @@ def test_a_same_account_replicator_may_not_share_or_mark_its_copies() -> None:
             "rds:ModifyDBClusterSnapshotAttribute",
         }, prefix
         assert not [s["Sid"] for s in statements if s["Sid"].startswith("ShareAndMark")], prefix
+
+
+# -- key ARNs known only in part at synth ----------------------------------------------------------
+
+
+def test_a_destination_key_of_a_stack_of_another_account_is_refused() -> None:
+    # A key made in the App in a stack of another account: its ARN is a token, the account that
+    # its stack names is the check (every copy under it would fail at run time).
+    app = cdk.App()
+    other = CustomerManagedKey(_stack(app, "Other", "eu-central-1", account=BACKUP), "CopyKey")
+    source = _stack(app, "Source")
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReplicator(
+            source,
+            "Replicate",
+            destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=other.key_arn)],
+        )
+    assert str(error.value) == (
+        f"'destinations[0].kms_key_arn' must be a key of this stack's account {SOURCE}. "
+        f"Received: 'Other/CopyKey/Key/Resource (account {BACKUP}, eu-central-1)'"
+    )
+
+
+def test_a_destination_key_given_as_an_l1_alias_ref_is_refused() -> None:
+    # A CfnAlias's Ref is its alias name: accepted as a deploy-time value, it would have failed
+    # every copy at run time.
+    app = cdk.App()
+    source = _stack(app, "Source")
+    key = CustomerManagedKey(source, "CopyKey")
+    alias = kms.CfnAlias(source, "CopyAlias", alias_name="alias/copies", target_key_id=key.key_id)
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReplicator(
+            source,
+            "Replicate",
+            destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=alias.ref)],
+        )
+    assert str(error.value) == (
+        "'destinations[0].kms_key_arn' must be a KMS key ARN (key.key_arn), not an alias. "
+        "Received: 'Source/CopyAlias'"
+    )
+
+
+def test_a_destination_replica_key_of_another_region_is_refused() -> None:
+    # A multi-Region key's replica made in the App: its stack's Region is checked as a key's.
+    app = cdk.App()
+    source = _stack(app, "Source", cross_region_references=True)
+    primary = CustomerManagedKey(source, "Global", multi_region=True)
+    virginia = ReplicaKey(
+        _stack(app, "Virginia", "us-east-1", cross_region_references=True),
+        "Replica",
+        primary=primary,
+    )
+    frankfurt = ReplicaKey(
+        _stack(app, "Frankfurt", "eu-central-1", cross_region_references=True),
+        "Replica",
+        primary=primary,
+    )
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReplicator(
+            source,
+            "Replicate",
+            destinations=[
+                ReplicationDestination(region="eu-central-1", kms_key_arn=virginia.key_arn)
+            ],
+        )
+    assert str(error.value) == (
+        "'destinations[0].kms_key_arn' must be a key in the destination Region eu-central-1. "
+        f"Received: 'Virginia/Replica/Resource (account {SOURCE}, us-east-1)'"
+    )
+    replicator = SnapshotReplicator(
+        source,
+        "Replicate2",
+        destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=frankfurt.key_arn)],
+    )
+    assert replicator.destinations[0].kms_key_arn == frankfurt.key_arn
+
+
+@pytest.mark.parametrize(
+    ("region", "account", "message"),
+    [
+        ("us-east-1", SOURCE, "must be a key in the destination Region eu-central-1"),
+        ("eu-central-1", BACKUP, f"must be a key of this stack's account {SOURCE}"),
+    ],
+    ids=["region", "account"],
+)
+def test_a_destination_key_arn_with_a_deploy_time_key_id_keeps_its_place_checked(
+    region: str, account: str, message: str
+) -> None:
+    # An ARN built around a parameter (the key ID known only at deploy time) still names its
+    # Region and account: those are checked as for a literal ARN.
+    app = cdk.App()
+    source = _stack(app, "Source")
+    key_id = cdk.CfnParameter(source, "CopyKeyId").value_as_string
+    arn = f"arn:{cdk.Aws.PARTITION}:kms:{region}:{account}:key/{key_id}"
+    with pytest.raises(ConstructPropError) as error:
+        SnapshotReplicator(
+            source,
+            "Replicate",
+            destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=arn)],
+        )
+    assert str(error.value) == (
+        f"'destinations[0].kms_key_arn' {message}. "
+        f"Received: 'arn:<token>:kms:{region}:{account}:key/<token>'"
+    )
+    # The same ARN in the right Region and account is taken.
+    right = f"arn:{cdk.Aws.PARTITION}:kms:eu-central-1:{SOURCE}:key/{key_id}"
+    replicator = SnapshotReplicator(
+        source,
+        "Replicate2",
+        destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=right)],
+    )
+    assert replicator.destinations[0].kms_key_arn == right
+
+
+def test_environment_agnostic_stacks_take_a_literal_key_arn() -> None:
+    # Where the stack's Region and account are known only at deploy time, a literal key ARN
+    # cannot be compared with them: it is taken, and the copier may use that key.
+    app = cdk.App()
+    backup = cdk.Stack(app, "Backup")
+    key_arn = f"arn:aws:kms:eu-west-1:{BACKUP}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    receiver = SnapshotReceiver(
+        backup,
+        "Receive",
+        source_accounts=[SOURCE],
+        kms_key=kms.Key.from_key_arn(backup, "BackupKey", key_arn),
+    )
+    source = cdk.Stack(app, "Source")
+    replicator = SnapshotReplicator(
+        source,
+        "Replicate",
+        destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=CENTRAL_KEY)],
+    )
+    for stack, construct, sid, arn in (
+        (backup, receiver, "UseOwnKeys", key_arn),
+        (source, replicator, "UseDestinationKeys", CENTRAL_KEY),
+    ):
+        template = dict(Template.from_stack(stack).to_json())
+        prefix = construct.node.id  # the copier's and sweeper's policies are named after it
+        (use,) = [s for s in _statements(template, prefix) if s["Sid"] == sid]
+        resources = use["Resource"]
+        assert arn in ([resources] if isinstance(resources, str) else resources), sid

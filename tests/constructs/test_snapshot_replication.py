@@ -445,6 +445,12 @@ def test_tags_go_only_on_new_copies_or_on_this_constructs_own(synthesized: Synth
                 "aws:RequestTag/kmskit:replicator": replicator_id,
             }
         }, stack
+        # RDS has no ec2:CreateAction: its copies are tagged as AddTagsToResource on a snapshot
+        # with no kmskit:replicator tag yet, and with this replicator's own value only.
+        rds_on_create = by_sid(template, f"{prefix}CopierPolicy", "TagRdsCopiesOnCreate")
+        condition = rds_on_create["Condition"]
+        assert condition["StringEquals"]["aws:RequestTag/kmskit:replicator"] == replicator_id
+        assert condition["Null"] == {"aws:ResourceTag/kmskit:replicator": "true"}, stack
         ours = {
             "StringEquals": {
                 "aws:ResourceTag/kmskit:replicator": replicator_id,

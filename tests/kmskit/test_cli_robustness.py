@@ -14,7 +14,7 @@ import sys
 import threading
 import tty
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -385,7 +385,9 @@ def _limit_memory() -> None:  # pragma: no cover - runs in the child
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def kmskit_limited(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+def kmskit_limited(
+    tmp_path: Path, *argv: str, stdin: IO[bytes] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m kmskit`` with 1.5 GiB of address space: reading /dev/zero whole fails fast."""
     env = {
         **os.environ,
@@ -404,6 +406,7 @@ def kmskit_limited(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[st
         check=False,
         timeout=120,
         preexec_fn=_limit_memory,
+        stdin=stdin,
     )
 
 
@@ -427,6 +430,23 @@ def test_an_endless_input_is_refused_without_reading_it_whole(
     assert done.stderr.startswith(f"kmskit: error: '{option}' must "), done.stderr
     assert len(done.stderr.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "k.pem", "sig"]
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_signature_on_stdin_is_refused_without_reading_it_whole(
+    tmp_path: Path,
+) -> None:
+    # `verify --signature - < /dev/zero`: stdin is read as far as a signature can go, as the
+    # file named by --signature is.
+    for name in ("k.pem", "data"):
+        (tmp_path / name).write_bytes(b"x")
+    argv = ["verify", "--public-key", "k.pem", "--signature", "-", "data"]
+    with Path("/dev/zero").open("rb") as zeros:
+        done = kmskit_limited(tmp_path, *argv, stdin=zeros)
+    assert done.returncode == EXIT_USAGE, done.stderr
+    assert done.stderr == (
+        "kmskit: error: '--signature' must hold 1-1024 bytes. Received: more than 1024 bytes\n"
+    )
 
 
 def test_a_large_public_key_file_is_refused_by_its_size(

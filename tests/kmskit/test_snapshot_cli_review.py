@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
@@ -403,6 +404,32 @@ def test_rds_key_not_accessible_when_kms_will_not_describe_the_keys_stays_exit_3
         kms.add_client_error("describe_key", "AccessDeniedException", "no", 400)
     assert main(RDS_ARGS) == 3
     assert "(the KMS key cannot be used: check its key policy)" in capsys.readouterr().err
+
+
+def test_rds_key_not_accessible_when_kms_cannot_be_reached_stays_exit_3(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    key_refused: tuple[Stubber, Stubber],
+) -> None:
+    # Asking KMS is best effort: a connection error there leaves the copy's own error (exit 3,
+    # both keys named), not a network error in its place.
+    _, kms = key_refused
+    asked: list[str] = []
+
+    def unreachable(*, KeyId: str) -> dict[str, Any]:  # noqa: N803 (the API's parameter)
+        asked.append(KeyId)
+        raise EndpointConnectionError(endpoint_url="https://kms.eu-central-1.amazonaws.com")
+
+    monkeypatch.setattr(kms.client, "describe_key", unreachable)
+    assert main(RDS_ARGS) == 3
+    assert asked == [KEY, SOURCE_KEY]
+    err = capsys.readouterr().err
+    assert "KMSKeyNotAccessibleFault: The specified KMS key is not accessible" in err
+    assert "(the KMS key cannot be used: check its key policy)" in err
+    assert err.endswith(
+        f"the keys it uses: --kms-key {KEY} (encrypts the copy) and the source's key "
+        f"{SOURCE_KEY} (decrypts it)\n"
+    )
 
 
 def test_access_denied_on_the_source_names_it_exit_3(
