@@ -219,6 +219,17 @@ def _without_policy_hint(problem: StepError) -> str:
 _AMBIGUOUS_KEY_CODES = frozenset({"KMSKeyNotAccessibleFault", "KMSKeyNotAccessibleException"})
 
 
+# What makes a key of each KeyState usable again (KMS developer guide, "Key states of AWS KMS
+# keys"); Creating and Updating pass by themselves.
+_KEY_STATE_REMEDIES = {
+    "Disabled": "enable it (aws kms enable-key)",
+    "PendingDeletion": "cancel its deletion (aws kms cancel-key-deletion), then enable it",
+    "PendingReplicaDeletion": "cancel its deletion (aws kms cancel-key-deletion), then enable it",
+    "PendingImport": "import its key material (kmskit key import-material)",
+    "Unavailable": "connect its custom key store (aws kms connect-custom-key-store)",
+}
+
+
 def _key_state_error(
     problem: StepError, clients: ClientFactory, keys: list[str]
 ) -> KmskitError | None:
@@ -236,13 +247,14 @@ def _key_state_error(
             metadata = clients("kms", arn.group(1)).describe_key(KeyId=key)["KeyMetadata"]
         except (ClientError, BotoCoreError):
             continue
-        if metadata.get("KeyState", "Enabled") != "Enabled":
-            states.append(f"{key} is {metadata['KeyState']}")
+        state = metadata.get("KeyState", "Enabled")
+        if state != "Enabled":
+            remedy = _KEY_STATE_REMEDIES.get(state, "wait until it is Enabled")
+            states.append(f"{key} is {state}: {remedy}")
     if not states:
         return None
     return ConflictError(
-        f"{_without_policy_hint(problem)} ({'; '.join(states)}: enable it, or cancel its "
-        "deletion, and run the command again)"
+        f"{_without_policy_hint(problem)} ({'; '.join(states)}; then run the command again)"
     )
 
 

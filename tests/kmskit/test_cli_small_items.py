@@ -322,8 +322,8 @@ def test_an_ebs_copy_failed_for_a_disabled_key_says_so_exit_7(
     fail_the_wait(monkeypatch)
     assert main([*copy_argv(aws), "--wait"]) == EXIT_CONFLICT
     assert one_error_line(capsys).endswith(
-        f"failed: Given key ID is not accessible ({aws['key']} is Disabled: enable it, or "
-        "cancel its deletion, and run the command again)"
+        f"failed: Given key ID is not accessible ({aws['key']} is Disabled: enable it (aws kms "
+        "enable-key); then run the command again)"
     )
 
 

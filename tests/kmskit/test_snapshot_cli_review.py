@@ -374,12 +374,30 @@ def test_rds_key_not_accessible_names_both_keys_exit_3(
     kms.assert_no_pending_responses()
 
 
-@pytest.mark.parametrize(("key", "state"), [("copy", "Disabled"), ("source", "PendingDeletion")])
+@pytest.mark.parametrize(
+    ("key", "state", "remedy"),
+    [
+        ("copy", "Disabled", "enable it (aws kms enable-key)"),
+        (
+            "source",
+            "PendingDeletion",
+            "cancel its deletion (aws kms cancel-key-deletion), then enable it",
+        ),
+        ("copy", "PendingImport", "import its key material (kmskit key import-material)"),
+        (
+            "source",
+            "Unavailable",
+            "connect its custom key store (aws kms connect-custom-key-store)",
+        ),
+        ("copy", "Updating", "wait until it is Enabled"),
+    ],
+)
 def test_rds_key_not_accessible_for_a_key_not_enabled_says_so_exit_7(
     capsys: pytest.CaptureFixture[str],
     key_refused: tuple[Stubber, Stubber],
     key: str,
     state: str,
+    remedy: str,
 ) -> None:
     # KMSKeyNotAccessibleFault does not say why; it exited 3 with "check its key policy" for a
     # key that was only disabled or pending deletion. KMS says which key and its state.
@@ -391,7 +409,7 @@ def test_rds_key_not_accessible_for_a_key_not_enabled_says_so_exit_7(
     err = capsys.readouterr().err
     assert err.endswith(
         "KMSKeyNotAccessibleFault: The specified KMS key is not accessible "
-        f"({named} is {state}: enable it, or cancel its deletion, and run the command again)\n"
+        f"({named} is {state}: {remedy}; then run the command again)\n"
     )
     kms.assert_no_pending_responses()
 
