@@ -216,7 +216,7 @@ def _without_policy_hint(problem: StepError) -> str:
 
 # What RDS (KMSKeyNotAccessibleFault) and a failed EBS copy say of a key they cannot use, which
 # does not tell a key refused from one disabled or pending deletion: the CLI asks KMS.
-_AMBIGUOUS_KEY_CODES = frozenset({"KMSKeyNotAccessibleFault", "KMSKeyNotAccessibleException"})
+_AMBIGUOUS_KEY_CODES = frozenset({"KMSKeyNotAccessibleFault"})
 
 
 # What makes a key of each KeyState usable again (KMS developer guide, "Key states of AWS KMS

@@ -60,8 +60,7 @@ LIMIT_CODES = frozenset(
 # The destination (or source) key cannot be used: retrying does not help.
 KEY_CODES = frozenset(
     {
-        "KMSKeyNotAccessibleFault",
-        "KMSKeyNotAccessibleException",
+        "KMSKeyNotAccessibleFault",  # RDS (the AWS SDK for Java's KMSKeyNotAccessibleException)
         "KMSAccessDeniedException",
         "KMSDisabledException",
         "KMSInvalidStateException",
