@@ -16,9 +16,9 @@ from typing import Any
 
 from tests._support.synth import SynthResult
 
-# What CloudFormation replaces when it changes (a new logical ID, type, name or key shape) and
-# what holds data or identity: a replaced key loses every ciphertext made under it.
-STATEFUL_TYPES = (
+# What holds data, or a name other things refer to: a replaced key loses every ciphertext made
+# under it, a replaced bucket, queue or log group what it held.
+DATA_TYPES = (
     "AWS::KMS::Key",
     "AWS::KMS::ReplicaKey",
     "AWS::KMS::Alias",
@@ -28,9 +28,12 @@ STATEFUL_TYPES = (
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
     "AWS::Events::EventBus",
-    "AWS::IAM::Role",
-    "AWS::Lambda::Function",
+    "AWS::DynamoDB::Table",
+    "AWS::SSM::Parameter",
 )
+# What a configuration change must not replace or remove unnoticed: the above, and the roles and
+# functions that key policies and event rules name.
+STATEFUL_TYPES = (*DATA_TYPES, "AWS::IAM::Role", "AWS::Lambda::Function")
 # Properties whose change replaces the resource (AWS::KMS::Key's KeySpec, KeyUsage, MultiRegion
 # and Origin: CloudFormation refuses the update instead).
 REPLACING_PROPERTIES = (

@@ -23,24 +23,12 @@ from typing import Any
 
 import pytest
 
-from tests._support.deploy_changes import fixed_name
+from tests._support.deploy_changes import DATA_TYPES, fixed_name
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
 LEDGER = Path(__file__).with_name("deployed_identity.txt")
-IDENTITY_TYPES = (
-    "AWS::KMS::Key",
-    "AWS::KMS::ReplicaKey",
-    "AWS::KMS::Alias",
-    "AWS::S3::Bucket",
-    "AWS::CloudTrail::Trail",
-    "AWS::Logs::LogGroup",
-    "AWS::SQS::Queue",
-    "AWS::SNS::Topic",
-    "AWS::Events::EventBus",
-    "AWS::DynamoDB::Table",
-    "AWS::SSM::Parameter",
-)
+IDENTITY_TYPES = DATA_TYPES
 # Kept whatever happens to their stack: deleting one destroys data (a key: every ciphertext made
 # under it; a bucket or log group: what it holds). docs/keys.md and docs/audit.md: RETAIN is the
 # default of every construct, and no organisation of this project overrides it.
