@@ -7,6 +7,7 @@ is created, so a bad prop fails ``cdk synth`` long before CloudFormation sees it
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -81,6 +82,12 @@ def is_token(value: Any) -> bool:
     if isinstance(value, str):
         return "Token[" in value and _STRING_TOKEN.search(value) is not None
     if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    # NaN and the infinities are no token (a number token is a finite, very large negative
+    # number), and jsii cannot send them: Node's JSON.parse fails on the request and the jsii
+    # kernel exits, so every later CDK call in the process fails too. Python's json reads
+    # ``NaN`` and ``Infinity`` in a configuration file.
+    if isinstance(value, float) and not math.isfinite(value):
         return False
     from aws_cdk import Token  # noqa: PLC0415
 

@@ -59,6 +59,13 @@ def test_is_token_recognises_the_common_deploy_time_values() -> None:
     assert not is_token("111111111111")
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_is_token_answers_for_nan_and_infinity_without_asking_aws_cdk_lib(value: float) -> None:
+    # jsii cannot send them: the kernel exited, and every later CDK call failed.
+    assert is_token(value) is False
+    assert cdk.Token.is_unresolved(42) is False  # the kernel still answers
+
+
 def test_tokens_pass_the_account_and_region_checks_but_bad_literals_do_not() -> None:
     assert check_account_id("account", cdk.Aws.ACCOUNT_ID) == cdk.Aws.ACCOUNT_ID
     assert check_region("region", cdk.Aws.REGION) == cdk.Aws.REGION

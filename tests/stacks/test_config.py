@@ -770,6 +770,38 @@ def test_configuration_can_live_in_a_file_named_by_cdk_json(tmp_path: Path) -> N
         organisation_from_context({ORGANISATION_FILE_CONTEXT_KEY: "missing.json"}, root=tmp_path)
 
 
+# Python's json reads NaN and Infinity in a configuration file. A Region field of NaN was sent to
+# aws-cdk-lib's token check, which jsii cannot encode: the jsii kernel exited (a raw
+# JSONDecodeError, then BrokenPipeError on every later CDK call of the process).
+@pytest.mark.parametrize(
+    ("path", "field", "value", "shown"),
+    [
+        ("home_region", "home_region", "NaN", "nan"),
+        ("pipeline.region", "pipeline.region", "Infinity", "inf"),
+        (
+            "replication.destinations.0.region",
+            "replication.destinations[0].region",
+            "-Infinity",
+            "-inf",
+        ),
+    ],
+)
+def test_nan_or_infinity_in_a_region_field_is_refused_naming_it(
+    tmp_path: Path, path: str, field: str, value: str, shown: str
+) -> None:
+    marker = "__not_json__"
+    (tmp_path / "org.json").write_text(
+        json.dumps(changed(path, marker)).replace(f'"{marker}"', value)
+    )
+    with pytest.raises(ConstructPropError) as error:
+        organisation_from_context({ORGANISATION_FILE_CONTEXT_KEY: "org.json"}, root=tmp_path)
+    assert str(error.value) == (
+        f"'kmskit:organisation.{field}' must be an AWS Region name such as 'eu-west-1'. "
+        f"Received: {shown}"
+    )
+    assert load_organisation(DEFAULT).home_region == "eu-west-1"  # jsii still answers
+
+
 def test_a_configuration_file_takes_precedence_over_the_inline_value(tmp_path: Path) -> None:
     # docs/deploy.md, "Configure": cdk.json keeps its inline example when it names a file.
     (tmp_path / "org.json").write_text(json.dumps(changed("name", "fromfile")))
