@@ -82,6 +82,13 @@ ROLES = ("security", "workload", "backup")
 WAVE_NAMES = {"security": "Security", "workload": "Workloads", "backup": "Backup"}
 RESOURCE_TYPES = ("EBS", "RDS", "AURORA")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The partitions an organisation may be in. cfn-lint, which checks every synthesized template,
+# knows the account ARNs of aws, aws-cn and aws-us-gov only: in an ISO partition (aws-iso,
+# aws-iso-b, aws-iso-e, aws-iso-f) it refuses every key and bucket policy naming an account
+# (arn:aws-iso-b:iam::<account>:root), so such an organisation could never pass the gates.
+# aws-eusc fails cfn-lint in the same way; it stays accepted, as docs/deploy.md documents it
+# (tests/stacks/test_example_app.py holds it to the cdk-nag packs only).
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-eusc")
 
 # Lowercase words of letters and digits joined by single hyphens: the name and the aliases make
 # trail names (``<name>-<alias>``), which CloudTrail refuses with two adjacent or a trailing '-'.
@@ -407,6 +414,14 @@ def _parse_regions(raw: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
     assert isinstance(regions, list)
     for index, region in enumerate(regions):
         _known_region(f"regions[{index}]", region)
+        require(
+            partition(region) in PARTITIONS,
+            _field(f"regions[{index}]"),
+            f"must be in one of the partitions {list(PARTITIONS)}, not '{partition(region)}': "
+            "cfn-lint, which checks every synthesized template, refuses the account ARNs of "
+            "an ISO partition in key and bucket policies",
+            region,
+        )
         require(
             region not in regions[:index],
             _field(f"regions[{index}]"),

@@ -802,6 +802,34 @@ def test_nan_or_infinity_in_a_region_field_is_refused_naming_it(
     assert load_organisation(DEFAULT).home_region == "eu-west-1"  # jsii still answers
 
 
+# An ISO partition's key and bucket policies name accounts as arn:aws-iso-b:iam::<id>:root,
+# which cfn-lint refuses (its schemas know aws, aws-cn and aws-us-gov): such an organisation
+# loaded and synthesized, and failed the cfn-lint gate on every stack with a key.
+@pytest.mark.parametrize(
+    ("region", "name"),
+    [
+        ("us-iso-east-1", "aws-iso"),
+        ("us-isob-east-1", "aws-iso-b"),
+        ("us-isof-south-1", "aws-iso-f"),
+        ("eu-isoe-west-1", "aws-iso-e"),
+    ],
+)
+def test_a_region_of_an_iso_partition_is_refused_naming_it(region: str, name: str) -> None:
+    assert refusal(
+        with_changes(
+            ("home_region", ...),
+            ("regions", [region]),
+            ("replication", ...),
+            ("pipeline", ...),
+        )
+    ) == (
+        f"'kmskit:organisation.regions[0]' must be in one of the partitions ['aws', 'aws-cn', "
+        f"'aws-us-gov', 'aws-eusc'], not '{name}': cfn-lint, which checks every synthesized "
+        "template, refuses the account ARNs of an ISO partition in key and bucket policies. "
+        f"Received: '{region}'"
+    )
+
+
 def test_a_configuration_file_takes_precedence_over_the_inline_value(tmp_path: Path) -> None:
     # docs/deploy.md, "Configure": cdk.json keeps its inline example when it names a file.
     (tmp_path / "org.json").write_text(json.dumps(changed("name", "fromfile")))
