@@ -131,9 +131,10 @@ CONNECTION_ARN_FORM = (
 REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 # A git branch name (git check-ref-format): printable ASCII without space, ~ ^ : ? * [ \, no
 # "..", "@{" or "//", no part starting with "." or ending with ".lock", not starting with "/" or
-# "-", not ending with "/" or ".". The pipeline's source takes a name, not a ref ("refs/heads/").
+# "-", not ending with "/" or ".", not "HEAD" (git check-ref-format --branch refuses it, and
+# git branch will not make it). The pipeline's source takes a name, not a ref ("refs/heads/").
 BRANCH_PATTERN = re.compile(
-    r"^(?!refs/|[/-])(?!.*(?:\.\.|@\{|//|/\.|\.lock/|\.lock\Z))(?!\.)[!-~]{1,255}(?<![/.])\Z"
+    r"^(?!refs/|[/-]|HEAD\Z)(?!.*(?:\.\.|@\{|//|/\.|\.lock/|\.lock\Z))(?!\.)[!-~]{1,255}(?<![/.])\Z"
 )
 BRANCH_FORBIDDEN = re.compile(r"[~^:?*\[\\]")
 # CloudWatch Logs retention periods (days -> aws_logs.RetentionDays member name).
@@ -601,7 +602,7 @@ def _parse_pipeline(
         and not BRANCH_FORBIDDEN.search(branch),
         _field("pipeline.branch"),
         "must be a git branch name (printable ASCII without spaces or ~^:?*[\\, no '..', "
-        "'@{' or '//', not a ref such as 'refs/heads/main')",
+        "'@{' or '//', not a ref such as 'refs/heads/main' or 'HEAD')",
         branch,
     )
     connection = _optional(

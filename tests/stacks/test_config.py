@@ -430,7 +430,7 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
                 changed("pipeline.branch", branch),
                 f"'kmskit:organisation.pipeline.branch' must be a git branch name (printable "
                 f"ASCII without spaces or ~^:?*[\\, no '..', '@{{' or '//', not a ref such as "
-                f"'refs/heads/main'). Received: {branch!r}",
+                f"'refs/heads/main' or 'HEAD'). Received: {branch!r}",
             )
             for branch in (
                 "main\n",
@@ -445,6 +445,7 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
                 "fix:1",
                 "br\u00e4nch",
                 "a@{1}",
+                "HEAD",  # git check-ref-format --branch refuses it
             )
         ),
         ("not an object", "'kmskit:organisation' must be an object. Received: 'not an object'"),
