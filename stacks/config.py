@@ -137,6 +137,11 @@ BRANCH_PATTERN = re.compile(
     r"^(?!refs/|[/-]|HEAD\Z)(?!.*(?:\.\.|@\{|//|/\.|\.lock/|\.lock\Z))(?!\.)[!-~]{1,255}(?<![/.])\Z"
 )
 BRANCH_FORBIDDEN = re.compile(r"[~^:?*\[\\]")
+# aws-cdk-lib's encoding of a number token in a string (core/lib/private/encoding.ts; the
+# number part of constructs_lib._validation._STRING_TOKEN). Synth resolves every string of a
+# template and fails with a raw "UnrecognizedTokenKey" on such a number that it did not make,
+# and the tag and branch patterns let one through ("-1.8881545897087626e+289").
+NUMBER_TOKEN_SHAPE = re.compile(r"-1\.\d{10,16}e\+289")
 # CloudWatch Logs retention periods (days -> aws_logs.RetentionDays member name).
 LOG_RETENTION_DAYS: dict[int, str] = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
@@ -315,6 +320,16 @@ def _only_keys(value: Mapping[str, Any], path: str, allowed: Sequence[str]) -> N
         require(key in allowed, _field(path), f"may only have the keys {list(allowed)}", key)
 
 
+def _no_number_token(path: str, value: str) -> None:
+    require(
+        NUMBER_TOKEN_SHAPE.search(value) is None,
+        _field(path),
+        "must not hold '-1.<10 to 16 digits>e+289', which aws-cdk-lib takes for a number token "
+        "and fails to resolve at synth",
+        value,
+    )
+
+
 def _account_ref(accounts: Mapping[str, Account], value: Any, path: str) -> Account:
     require(
         isinstance(value, str) and value in accounts,
@@ -479,6 +494,7 @@ def _parse_replication(
             f"must be a tag string of 1-{128 if part == 'key' else 256} characters",
             tag.get(part),
         )
+        _no_number_token(f"replication.selection_tag.{part}", tag[part])
     require(
         not str(tag["key"]).lower().startswith(RESERVED_TAG_PREFIXES),
         _field("replication.selection_tag.key"),
@@ -605,6 +621,7 @@ def _parse_pipeline(
         "'@{' or '//', not a ref such as 'refs/heads/main' or 'HEAD')",
         branch,
     )
+    _no_number_token("pipeline.branch", branch)
     connection = _optional(
         raw,
         "connection_arn",

@@ -831,6 +831,44 @@ def test_a_region_of_an_iso_partition_is_refused_naming_it(region: str, name: st
     )
 
 
+# A string holding aws-cdk-lib's encoding of a number token passed the tag and branch patterns,
+# and synth failed: "RuntimeError: UnrecognizedTokenKey: Unrecognized token key: -1.88...e+289".
+@pytest.mark.parametrize(
+    ("path", "field", "value"),
+    [
+        (
+            "replication.selection_tag.key",
+            "replication.selection_tag.key",
+            "-1.8881545897087626e+289",
+        ),
+        (
+            "replication.selection_tag.value",
+            "replication.selection_tag.value",
+            "x-1.1234567890e+289",
+        ),
+        ("pipeline.branch", "pipeline.branch", "fix-1.8881545897087626e+289"),
+    ],
+)
+def test_a_value_aws_cdk_lib_takes_for_a_number_token_is_refused(
+    path: str, field: str, value: str
+) -> None:
+    assert refusal(changed(path, value)) == (
+        f"'kmskit:organisation.{field}' must not hold '-1.<10 to 16 digits>e+289', which "
+        f"aws-cdk-lib takes for a number token and fails to resolve at synth. Received: {value!r}"
+    )
+
+
+def test_a_number_not_shaped_as_a_number_token_is_taken() -> None:
+    # 17 digits, or 9, are no token (aws-cdk-lib's pattern takes 10 to 16).
+    organisation = load_organisation(
+        with_changes(
+            ("replication.selection_tag.value", "-1.12345678901234567e+289"),
+            ("pipeline.branch", "v-1.123456789e+289"),
+        )
+    )
+    assert organisation.pipeline.branch == "v-1.123456789e+289"
+
+
 def test_a_configuration_file_takes_precedence_over_the_inline_value(tmp_path: Path) -> None:
     # docs/deploy.md, "Configure": cdk.json keeps its inline example when it names a file.
     (tmp_path / "org.json").write_text(json.dumps(changed("name", "fromfile")))
