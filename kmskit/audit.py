@@ -40,6 +40,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import re
 import sys
 import tempfile
@@ -561,6 +562,14 @@ R = TypeVar("R")
 RecordSink = Callable[[dict[str, Any], list[str]], None]
 
 
+_LOGGER = logging.getLogger(__name__)
+
+
+def log_warning(text: str) -> None:
+    """A warning on the ``kmskit.audit`` logger (the library's default; the CLI prints)."""
+    _LOGGER.warning("%s", text)
+
+
 def warn_on_stderr(text: str) -> None:
     """``kmskit: warning: <text>`` on stderr, above a progress bar if one is shown."""
     tqdm.write(f"kmskit: warning: {text}", file=sys.stderr)
@@ -573,9 +582,11 @@ class AuditReader:
         s3: a boto3 S3 client (thread-safe; give it ``max_pool_connections >= workers``).
         workers: 1-64 concurrent S3 requests. Default: 8.
         page_size: keys per ``ListObjectsV2`` page. Default: 1000 (the S3 maximum).
-        progress: show a progress bar (None: only when stderr is a terminal).
+        progress: show a progress bar on stderr (None: only when stderr is a terminal).
+            Default: False (a library prints nothing; the CLI passes None).
         warn: called with a message for each log file skipped (listed, but gone when read).
-            Default: :func:`warn_on_stderr`.
+            Default: :func:`log_warning`, a warning on the ``kmskit.audit`` logger (the CLI
+            passes :func:`warn_on_stderr`).
     """
 
     def __init__(
@@ -584,8 +595,8 @@ class AuditReader:
         *,
         workers: int = DEFAULT_WORKERS,
         page_size: int = LIST_PAGE_SIZE,
-        progress: bool | None = None,
-        warn: Callable[[str], None] = warn_on_stderr,
+        progress: bool | None = False,
+        warn: Callable[[str], None] = log_warning,
     ) -> None:
         self.s3 = s3
         self.workers = check_workers(workers)

@@ -8,7 +8,8 @@ Clients use botocore's ``standard`` retry mode (jittered exponential backoff tha
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import boto3
@@ -56,12 +57,28 @@ class ClientSettings:
             or 8.
         retry_mode: ``standard`` or ``adaptive`` (adds client-side rate limiting). Default:
             ``AWS_RETRY_MODE`` or ``standard``.
+        boto3_session: a ``boto3.session.Session`` of the caller's (assumed-role credentials, a
+            botocore config with endpoints or FIPS): every client is made from it. Not with
+            ``profile``. Default: None, a new session of boto3's own resolution (made once per
+            ``ClientSettings``).
+
+    A ``ClientSettings`` makes its session once and each client (service, Region, options)
+    once, and hands the same client out again (boto3 clients are thread-safe): reuse one
+    ``ClientSettings`` across calls, as a new one costs a session, a client and a credential
+    lookup (on EC2, ECS and Lambda a call to the metadata endpoint) on its first call.
     """
 
     region: str | None = None
     profile: str | None = None
     max_attempts: int | None = None
     retry_mode: RetryMode | None = None
+    boto3_session: boto3.session.Session | None = None
+    _cache: dict[Any, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False, hash=False
+    )
 
     def botocore_config(self, **extra: Any) -> Config:
         attempts = self.max_attempts or _env_max_attempts()
@@ -69,16 +86,40 @@ class ClientSettings:
         # botocore's "max_attempts" counts retries only; "total_max_attempts" counts every call.
         return Config(retries={"mode": mode, "total_max_attempts": attempts}, **extra)
 
+    def __post_init__(self) -> None:
+        if self.boto3_session is not None and self.profile is not None:
+            raise UsageError(
+                "'profile' and 'boto3_session' exclude each other: the session has its own "
+                f"profile. Received: profile {self.profile!r} and {self.boto3_session!r}"
+            )
+
     def session(self) -> boto3.session.Session:
-        return boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        """``boto3_session`` if given, otherwise one session made on first use and kept."""
+        if self.boto3_session is not None:
+            return self.boto3_session
+        with self._lock:
+            session: boto3.session.Session | None = self._cache.get("session")
+            if session is None:
+                session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+                self._cache["session"] = session
+            return session
 
     def client(self, service: str, *, region: str | None = None, **config: Any) -> Any:
-        """A client for ``service`` (in ``region`` if given) with these retry settings."""
-        return self.session().client(  # type: ignore[call-overload]
-            service,
-            region_name=region or self.region,
-            config=self.botocore_config(**config),
-        )
+        """A client for ``service`` (in ``region`` if given) with these retry settings, made
+        from :meth:`session` on first use and kept for the same arguments."""
+        session = self.session()
+        key = (service, region or self.region, tuple(sorted(config.items())))
+        # A boto3 session is not thread-safe: clients are made from it one at a time.
+        with self._lock:
+            client = self._cache.get(key)
+            if client is None:
+                client = session.client(  # type: ignore[call-overload]
+                    service,
+                    region_name=region or self.region,
+                    config=self.botocore_config(**config),
+                )
+                self._cache[key] = client
+            return client
 
 
 def kms_client(settings: ClientSettings | None = None) -> Any:

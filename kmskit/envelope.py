@@ -426,17 +426,34 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
     """Wraps the SDK's materials manager: checks a message's context, suite and keys before
     any KMS call, and turns the KMS failures behind SDK errors into kmskit errors."""
 
-    def __init__(self, inner: Any, failures: _KmsFailures, policy: _DecryptPolicy | None) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        failures: _KmsFailures,
+        policy: _DecryptPolicy | None,
+        cache_lock: threading.Lock | None = None,
+    ) -> None:
         self._inner = inner
         self._failures = failures
         self._policy = policy
+        self._cache_lock = cache_lock
 
     def get_encryption_materials(self, request: Any) -> Any:
         self._failures.errors = []
-        try:
-            return self._inner.get_encryption_materials(request)
-        except (GenerateKeyError, EncryptKeyError) as error:
-            raise self._kms_error("generate a data key", error) from error
+        # With the data key cache, threads that miss it at once would each generate a data key
+        # and each put it in the cache, replacing the others' (one GenerateDataKey per thread,
+        # not per max_messages). Requests the cache takes (known length) are served one at a
+        # time: a hit is a dictionary lookup, a miss one KMS call that the others then reuse.
+        # (A message of at least max_bytes, or of unknown length, bypasses the cache: no lock.)
+        cached = request.plaintext_length is not None and request.plaintext_length < getattr(
+            self._inner, "max_bytes_encrypted", 0
+        )
+        lock = self._cache_lock if cached else None
+        with lock or contextlib.nullcontext():
+            try:
+                return self._inner.get_encryption_materials(request)
+            except (GenerateKeyError, EncryptKeyError) as error:
+                raise self._kms_error("generate a data key", error) from error
 
     def decrypt_materials(self, request: Any) -> Any:
         if self._policy is not None:
@@ -712,6 +729,7 @@ class Envelope:
             aws_encryption_sdk.LocalCryptoMaterialsCache(capacity=cache.capacity) if cache else None
         )
         self._lock = threading.Lock()
+        self._cache_lock = threading.Lock() if cache else None
         self._encrypt_materials: Any = None
         self._decrypt_materials: Any = None
         self._discovery_partition = "aws"
@@ -846,7 +864,9 @@ class Envelope:
         not written).
         """
         context = check_context(context, required=True)
-        cmm = _CheckedMaterials(self._materials_for_encrypt(), self._failures, None)
+        cmm = _CheckedMaterials(
+            self._materials_for_encrypt(), self._failures, None, self._cache_lock
+        )
         reader: Any = _ReadCounter(source, on_read) if on_read else source
         extra: dict[str, Any] = {}
         if self.cache_limits is not None:
@@ -923,6 +943,7 @@ class Envelope:
 
     def encrypt(self, plaintext: bytes, context: Mapping[str, str]) -> bytes:
         """One message holding ``plaintext``."""
+        _check_bytes("plaintext", plaintext)
         sink = _ChunkSink()
         self.encrypt_stream(io.BytesIO(plaintext), sink, context)
         return sink.value()
@@ -935,6 +956,7 @@ class Envelope:
         require_signed: bool = False,
     ) -> bytes:
         """The plaintext of ``message`` (see :meth:`decrypt_stream` for the checks)."""
+        _check_bytes("message", message)
         sink = _ChunkSink()
         self.decrypt_stream(io.BytesIO(message), sink, context, require_signed=require_signed)
         return sink.value()
@@ -993,6 +1015,16 @@ class Envelope:
                 buffer_streams=buffer_streams,
                 exclusive=exclusive,
             )
+
+
+def _check_bytes(name: str, value: object) -> None:
+    """Refuse anything but bytes: ``io.BytesIO(None)`` is empty, so ``encrypt(None, ...)``
+    would otherwise write a valid message of nothing."""
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise UsageError(
+            f"'{name}' must be bytes (bytes, bytearray or memoryview; encode text first). "
+            f"Received: {type(value).__name__}"
+        )
 
 
 def write_verified(

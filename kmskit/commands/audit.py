@@ -30,6 +30,7 @@ from kmskit.audit import (
     resolve_key,
     summary_json,
     summary_table,
+    warn_on_stderr,
 )
 from kmskit.aws_names import check_accounts, check_regions
 from kmskit.cli import add_force_option, check_new_output, settings_from_args
@@ -191,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
         settings.client("s3", max_pool_connections=max(10, workers)),
         workers=workers,
         progress=False if args.quiet else None,
+        warn=warn_on_stderr,
     )
 
     def read(sink: RecordSink) -> AuditStats:

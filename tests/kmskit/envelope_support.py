@@ -109,8 +109,13 @@ class ClientProbe:
         self._injections[operation] = _Injection(code, message, status, times)
 
     def attach(self, client: Any) -> None:
-        client.meta.events.register("before-call", self._count_call)
-        client.meta.events.register_first("before-send", self._send)
+        # Once per client: ClientSettings hands the same client out again.
+        client.meta.events.register(
+            "before-call", self._count_call, unique_id=f"kmskit-probe-call-{id(self)}"
+        )
+        client.meta.events.register_first(
+            "before-send", self._send, unique_id=f"kmskit-probe-send-{id(self)}"
+        )
 
     def _count_call(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
         self.calls[model.name] += 1

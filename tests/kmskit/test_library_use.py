@@ -1,0 +1,187 @@
+"""kmskit used as a library in a caller's service: one ClientSettings (or the caller's boto3
+session) serves every call without a new session or client per call, the data key cache is
+shared by threads with one GenerateDataKey per ``max_messages`` messages, arguments of the wrong
+type are refused as UsageError, and library code prints nothing (warnings go to logging)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
+from moto import mock_aws
+
+from kmskit.audit import AuditReader, LogLocation, RecordFilter, UsageSummary
+from kmskit.clients import ClientSettings
+from kmskit.envelope import CacheLimits, Envelope
+from kmskit.envelope_kms import decrypt_small, encrypt_small, new_data_key
+from kmskit.errors import KmskitError, UsageError
+from tests.kmskit import test_audit as base
+from tests.kmskit.envelope_support import ALIAS, KmsWorld, probe_clients
+from tests.kmskit.test_audit_limits import expire_after_listing, expiring_bucket
+
+CONTEXT = {"purpose": "library"}
+
+
+def count_sessions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many boto3 sessions are made from now on (one element per session)."""
+    made: list[int] = []
+    init = boto3.session.Session.__init__
+
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        made.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(boto3.session.Session, "__init__", counting_init)
+    return made
+
+
+# -- clients: one session, one client per service and Region ------------------------------------
+
+
+def test_one_client_settings_makes_one_session_and_one_client(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = ClientSettings()
+    sessions = count_sessions(monkeypatch)
+    blob = encrypt_small(ALIAS, b"secret", CONTEXT, settings=settings)
+    for _ in range(5):
+        assert decrypt_small(blob, CONTEXT, settings=settings) == b"secret"
+    # Before: a new session (and credential lookup) and a new client for each of the 6 calls.
+    assert len(sessions) == 1
+    assert settings.client("kms") is settings.client("kms")
+    assert settings.client("kms", region="us-east-1") is not settings.client("kms")
+
+
+def test_a_callers_boto3_session_is_used_for_every_client(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The key is only in eu-central-1, the caller's session's Region (the default is eu-west-1).
+    session = boto3.session.Session(region_name="eu-central-1")
+    kms = session.client("kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/central", TargetKeyId=key)
+    settings = ClientSettings(boto3_session=session)
+    sessions = count_sessions(monkeypatch)
+
+    envelope = Envelope(["alias/central"], settings=settings)
+    message = envelope.encrypt(b"data", CONTEXT)
+    assert envelope.decrypt(message, CONTEXT) == b"data"
+    assert Envelope(settings=settings).decrypt(message, CONTEXT) == b"data"
+    with new_data_key("alias/central", CONTEXT, settings=settings) as data_key:
+        assert ":eu-central-1:" in data_key.key_id
+    blob = encrypt_small("alias/central", b"s", CONTEXT, settings=settings)
+    assert decrypt_small(blob, CONTEXT, settings=settings) == b"s"
+    assert sessions == []  # no session of kmskit's own, so no default credentials either
+    assert settings.client("s3").meta.region_name == "eu-central-1"
+
+
+def test_profile_and_boto3_session_exclude_each_other() -> None:
+    with pytest.raises(UsageError, match=r"'profile' and 'boto3_session' exclude each other"):
+        ClientSettings(profile="ops", boto3_session=boto3.session.Session())
+
+
+# -- the data key cache, shared by threads ------------------------------------------------------
+
+
+def test_threads_sharing_a_cache_make_one_data_key_per_max_messages(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = probe_clients(monkeypatch)
+    envelope = Envelope([ALIAS], cache=CacheLimits(max_messages=25, max_age=600))
+    contexts, count = 4, 200
+
+    def round_trip(n: int) -> tuple[bytes, bytes]:
+        context = {"tenant": str(n % contexts)}
+        plaintext = b"message %d " % n * (n % 5 + 1)
+        message = envelope.encrypt(plaintext, context)
+        assert envelope.decrypt(message, context) == plaintext
+        return plaintext, message
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(round_trip, range(count)))
+
+    # Before: threads that missed the cache together each made a data key (9-20 calls here).
+    assert probe.calls["GenerateDataKey"] == contexts * math.ceil(count / contexts / 25)
+    per_data_key = Counter(
+        next(iter(deserialize_header(io.BytesIO(m))[0].encrypted_data_keys)).encrypted_data_key
+        for _, m in results
+    )
+    assert sorted(per_data_key.values()) == [25] * 8
+    reader = Envelope([world.arn])
+    assert all(reader.decrypt(m) == p for p, m in results)
+
+
+def test_messages_the_cache_cannot_take_do_not_wait_for_its_lock(world: KmsWorld) -> None:
+    envelope = Envelope([ALIAS], cache=CacheLimits(max_bytes=1024))
+    lock = envelope._cache_lock
+    assert lock is not None
+    assert Envelope([ALIAS])._cache_lock is None
+
+    class Pipe:  # no tell/seek: its length is unknown, so the cache cannot take it
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def read(self, size: int = -1, /) -> bytes:
+            return self._data.read(size)
+
+    def uncached() -> bytes:
+        envelope.encrypt_stream(Pipe(b"y"), io.BytesIO(), CONTEXT)
+        return envelope.encrypt(b"x" * 2048, CONTEXT)  # at least max_bytes: never cached
+
+    with lock, ThreadPoolExecutor(1) as pool:  # held: only a cached request would wait
+        assert pool.submit(uncached).result(timeout=30)
+
+
+# -- arguments of the wrong type ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "kind"), [(None, "NoneType"), ("text", "str"), (7, "int")])
+def test_encrypt_refuses_what_is_not_bytes(world: KmsWorld, value: Any, kind: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        Envelope([ALIAS]).encrypt(value, CONTEXT)
+    # Before: None encrypted to a valid message of no bytes; text raised a bare TypeError.
+    assert str(caught.value) == (
+        "'plaintext' must be bytes (bytes, bytearray or memoryview; encode text first). "
+        f"Received: {kind}"
+    )
+
+
+def test_decrypt_refuses_what_is_not_bytes(world: KmsWorld) -> None:
+    with pytest.raises(KmskitError, match=r"^'message' must be bytes .*Received: str$"):
+        Envelope().decrypt("AgR4...", CONTEXT)  # type: ignore[arg-type]
+
+
+def test_bytearray_and_memoryview_are_bytes(world: KmsWorld) -> None:
+    envelope = Envelope([ALIAS])
+    message = envelope.encrypt(bytearray(b"abc"), CONTEXT)
+    assert envelope.decrypt(memoryview(message), CONTEXT) == b"abc"
+
+
+# -- logging, not printing ----------------------------------------------------------------------
+
+
+def test_audit_reader_logs_a_skipped_file_and_prints_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bucket = "audit-logs-library"
+    with mock_aws(), caplog.at_level(logging.WARNING, logger="kmskit.audit"):
+        s3, expired = expiring_bucket(bucket)
+        expire_after_listing(monkeypatch, s3, expired)
+        monkeypatch.setattr("sys.stderr.isatty", lambda: True)  # a terminal: still no bar
+        stats = AuditReader(s3, workers=2).run(
+            LogLocation(bucket, base.PREFIX), base.WEEK, RecordFilter(), UsageSummary().add
+        )
+    uri = f"s3://{bucket}/{expired}"
+    assert stats.skipped == [uri]
+    assert capsys.readouterr() == ("", "")
+    assert [(r.name, r.levelno) for r in caplog.records] == [("kmskit.audit", logging.WARNING)]
+    assert caplog.records[0].getMessage().startswith(f"{uri} was listed but is gone")
