@@ -202,6 +202,12 @@ def check_context(
     holding lone surrogates (how Python decodes bytes that are not UTF-8, in command-line
     arguments and file names, or a JSON ``"\\udcff"``) is refused before any KMS call.
     ``empty_values`` accepts an empty value: give it when *decrypting* only (see below)."""
+    if not isinstance(context, Mapping):
+        # A "purpose=backup" string (the CLI's form) would fail deep inside with AttributeError.
+        raise UsageError(
+            "the encryption context must be a mapping of strings, such as "
+            f"{{'purpose': 'backup'}}. Received: {type(context).__name__} {context!r:.80}"
+        )
     if required and not context:
         raise UsageError(
             "an encryption context is required (at least one --context key=value pair, e.g. "
@@ -861,7 +867,8 @@ class Envelope:
         pipes are encrypted without the cache.
         With the cache, a seekable ``source`` that grows while it is read raises
         :class:`ConflictError` (the bytes beyond the length counted against ``max_bytes`` are
-        not written).
+        not written). ``on_read`` is called with the size of each read from ``source``;
+        default None.
         """
         context = check_context(context, required=True)
         cmm = _CheckedMaterials(
@@ -904,7 +911,9 @@ class Envelope:
 
         Every pair of ``context`` must be in the message with the same value (the message may
         hold more pairs); a value may be empty, as one in a message written elsewhere may be.
-        ``require_signed`` refuses messages without an ECDSA signature.
+        Default None: no check. ``require_signed`` refuses messages without an ECDSA
+        signature; default False. ``on_read`` is called with the size of each read from
+        ``source``; default None.
 
         Plaintext is written frame by frame as each frame is authenticated; the end of the
         message (the final frame and, for signed messages, the signature over the whole
@@ -955,7 +964,8 @@ class Envelope:
         *,
         require_signed: bool = False,
     ) -> bytes:
-        """The plaintext of ``message`` (see :meth:`decrypt_stream` for the checks)."""
+        """The plaintext of ``message`` (see :meth:`decrypt_stream` for the checks and the
+        defaults: ``context`` None, ``require_signed`` False)."""
         _check_bytes("message", message)
         sink = _ChunkSink()
         self.decrypt_stream(io.BytesIO(message), sink, context, require_signed=require_signed)
@@ -1004,7 +1014,9 @@ class Envelope:
         in an unnamed temporary file (in memory up to 8 MiB, then in ``TMPDIR``) and written
         only after the message verified, unless ``buffer_streams`` is False (then a failure
         can leave part of the plaintext with the reader: it must discard it when the exit code
-        is not 0). ``exclusive``: as for :meth:`encrypt_file`.
+        is not 0). ``exclusive``: as for :meth:`encrypt_file`. Defaults: ``context`` None and
+        ``require_signed`` False (see :meth:`decrypt_stream`), ``show_progress`` None (a bar
+        only when stderr is a terminal), ``buffer_streams`` True, ``exclusive`` False.
         """
         with open_input(source) as reader, file_progress(source, "decrypt", show_progress) as bar:
             return write_verified(

@@ -130,7 +130,8 @@ def new_data_key_for_later(
 ) -> EncryptedDataKey:
     """``GenerateDataKeyWithoutPlaintext``: only the encrypted copy of a new data key.
 
-    Same arguments as :func:`new_data_key`; decrypt it with :func:`decrypt_data_key`.
+    Same arguments and defaults as :func:`new_data_key` (``key_spec`` ``AES_256``,
+    ``settings`` ``ClientSettings()``); decrypt it with :func:`decrypt_data_key`.
     """
     context = check_context(context, required=True)
     _check_spec(key_spec)
@@ -155,7 +156,8 @@ def decrypt_data_key(
     """``Decrypt`` an encrypted data key (from either function above) into a :class:`DataKey`.
 
     ``context`` must be the one used to create it; ``key``, if given, must be the key it was
-    encrypted under (KMS refuses otherwise).
+    encrypted under (KMS refuses otherwise). Defaults: ``key`` None (the key the blob names),
+    ``settings`` ``ClientSettings()``.
     """
     plaintext, key_id = _decrypt(encrypted, context, key, settings, "decrypt the data key")
     return DataKey(key_id=key_id, encrypted=encrypted, plaintext=plaintext)
@@ -170,7 +172,8 @@ def encrypt_small(
 ) -> bytes:
     """KMS ``Encrypt`` of 1-4,096 bytes; the ciphertext blob names the key.
 
-    ``context`` is required (at least one pair) and needed again to decrypt.
+    ``context`` is required (at least one pair) and needed again to decrypt. ``settings``:
+    default ``ClientSettings()``.
     """
     context = check_context(context, required=True)
     size = len(plaintext)
@@ -201,7 +204,11 @@ def decrypt_small(
     key: str | None = None,
     settings: ClientSettings | None = None,
 ) -> bytes:
-    """KMS ``Decrypt`` of a blob from :func:`encrypt_small` (or any symmetric KMS ``Encrypt``)."""
+    """KMS ``Decrypt`` of a blob from :func:`encrypt_small` (or any symmetric KMS ``Encrypt``).
+
+    ``context``: exactly the one used to encrypt. Defaults: ``key`` None (the key the blob
+    names; if given, KMS refuses a blob of another key), ``settings`` ``ClientSettings()``.
+    """
     plaintext, _ = _decrypt(ciphertext, context, key, settings, "decrypt")
     return bytes(plaintext)
 

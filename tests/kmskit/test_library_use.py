@@ -158,6 +158,18 @@ def test_decrypt_refuses_what_is_not_bytes(world: KmsWorld) -> None:
         Envelope().decrypt("AgR4...", CONTEXT)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("context", ["purpose=library", [("purpose", "library")]])
+def test_a_context_that_is_not_a_mapping_is_refused(world: KmsWorld, context: Any) -> None:
+    # Before: AttributeError ("'str' object has no attribute 'items'") from inside kmskit.
+    expected = r"^the encryption context must be a mapping of strings, such as \{'purpose'"
+    with pytest.raises(UsageError, match=expected + rf".*Received: {type(context).__name__} "):
+        Envelope([ALIAS]).encrypt(b"data", context)
+    with pytest.raises(UsageError, match=expected):
+        encrypt_small(ALIAS, b"data", context)
+    with pytest.raises(UsageError, match=expected):
+        Envelope().decrypt(b"message", context)
+
+
 def test_bytearray_and_memoryview_are_bytes(world: KmsWorld) -> None:
     envelope = Envelope([ALIAS])
     message = envelope.encrypt(bytearray(b"abc"), CONTEXT)
