@@ -104,21 +104,26 @@ class ClientSettings:
                 self._cache["session"] = session
             return session
 
-    def client(self, service: str, *, region: str | None = None, **config: Any) -> Any:
+    def client(
+        self, service: str, *, region: str | None = None, new: bool = False, **config: Any
+    ) -> Any:
         """A client for ``service`` (in ``region`` if given) with these retry settings, made
-        from :meth:`session` on first use and kept for the same arguments."""
+        from :meth:`session` on first use and kept for the same arguments. ``new``: a client
+        of its own, not kept (for a caller that registers event handlers on it, which a kept
+        client would keep, and run, for every later user). Default False."""
         session = self.session()
         key = (service, region or self.region, tuple(sorted(config.items())))
         # A boto3 session is not thread-safe: clients are made from it one at a time.
         with self._lock:
-            client = self._cache.get(key)
+            client = None if new else self._cache.get(key)
             if client is None:
                 client = session.client(  # type: ignore[call-overload]
                     service,
                     region_name=region or self.region,
                     config=self.botocore_config(**config),
                 )
-                self._cache[key] = client
+                if not new:
+                    self._cache[key] = client
             return client
 
 

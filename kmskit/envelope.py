@@ -386,8 +386,10 @@ class _KmskitClientsMixin:
     def add_regional_client(self, region_name: str) -> None:
         if region_name in self._regional_clients:
             return
+        # A client of its own: the handler registered below holds this provider (and its
+        # failures), which a client kept by the settings would keep alive for ever.
         client = self._kmskit_settings.client(
-            "kms", region=region_name, user_agent_extra=USER_AGENT_SUFFIX
+            "kms", region=region_name, new=True, user_agent_extra=USER_AGENT_SUFFIX
         )
         client.meta.events.register("after-call.kms", self._record_failure)
         self._register_client(client, region_name)

@@ -5,9 +5,11 @@ type are refused as UsageError, and library code prints nothing (warnings go to 
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import math
+import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -80,6 +82,22 @@ def test_a_callers_boto3_session_is_used_for_every_client(
     assert decrypt_small(blob, CONTEXT, settings=settings) == b"s"
     assert sessions == []  # no session of kmskit's own, so no default credentials either
     assert settings.client("s3").meta.region_name == "eu-central-1"
+
+
+def test_envelopes_made_per_request_with_one_settings_are_freed(world: KmsWorld) -> None:
+    settings = ClientSettings()
+    providers = []
+    for n in range(3):
+        envelope = Envelope([ALIAS], settings=settings)
+        message = envelope.encrypt(b"request %d" % n, CONTEXT)
+        assert envelope.decrypt(message, CONTEXT) == b"request %d" % n
+        providers.append(weakref.ref(envelope._encrypt_materials.master_key_provider))
+        providers.append(weakref.ref(envelope._decrypt_materials[0].master_key_provider))
+        del envelope
+    gc.collect()
+    # The key providers' KMS clients register a handler holding the provider: a client kept
+    # by the settings for every Envelope would keep every provider, and run every handler.
+    assert [ref() for ref in providers] == [None] * 6
 
 
 def test_profile_and_boto3_session_exclude_each_other() -> None:
