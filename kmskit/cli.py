@@ -26,12 +26,6 @@ from typing import Any, NoReturn
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    CredentialRetrievalError,
-    NoCredentialsError,
-    NoRegionError,
-    ProfileNotFound,
-    SSOError,
-    TokenRetrievalError,
 )
 from botocore.parsers import ResponseParserError
 
@@ -41,14 +35,13 @@ from kmskit._text import is_utf8
 from kmskit.aws_names import check_regions
 from kmskit.clients import DEFAULT_MAX_ATTEMPTS, RETRY_MODES, ClientSettings
 from kmskit.errors import (
-    CREDENTIALS_HINT,
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
-    AccessDeniedError,
     KmskitError,
     Terminated,
     UsageError,
+    from_botocore_error,
     from_client_error,
     from_os_error,
 )
@@ -315,22 +308,4 @@ def as_kmskit_error(
         # A file error no command turned into a KmskitError: name the file, no traceback.
         where = f"'{error.filename}'" if error.filename is not None else "a file"
         return from_os_error(error, f"use {where}")
-    return _from_botocore_error(error)
-
-
-def _from_botocore_error(error: BotoCoreError) -> KmskitError:
-    """A botocore error raised before any request reached AWS (configuration, credentials)."""
-    # botocore's messages may span lines (parameter validation): keep the error on one.
-    text = " ".join(str(error).split())
-    if isinstance(error, ProfileNotFound):
-        return UsageError(
-            "'--profile' (or AWS_PROFILE) must name a profile of the AWS configuration. "
-            f"Received: {error.kwargs.get('profile')!r}"
-        )
-    if isinstance(error, (SSOError, TokenRetrievalError, CredentialRetrievalError)):
-        # Credentials found but not usable (an expired SSO session, a failing credential
-        # process): as credentials AWS refuses, exit 3.
-        return AccessDeniedError(f"{text} {CREDENTIALS_HINT}")
-    if isinstance(error, (NoCredentialsError, NoRegionError)):
-        return UsageError(f"{text} (configure AWS credentials and a Region)")
-    return KmskitError(text)
+    return from_botocore_error(error)

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 
-from kmskit.errors import UsageError
+from kmskit.errors import UsageError, from_botocore_error
 
 RetryMode = Literal["standard", "adaptive", "legacy"]
 DEFAULT_MAX_ATTEMPTS = 8
@@ -128,5 +129,9 @@ class ClientSettings:
 
 
 def kms_client(settings: ClientSettings | None = None) -> Any:
-    """A KMS client with ``settings``, or with the defaults (environment, standard retries)."""
-    return (settings or ClientSettings()).client("kms")
+    """A KMS client with ``settings``, or with the defaults (environment, standard retries).
+    An unknown profile or no Region is :class:`UsageError` (not botocore's error)."""
+    try:
+        return (settings or ClientSettings()).client("kms")
+    except BotoCoreError as error:
+        raise from_botocore_error(error) from error

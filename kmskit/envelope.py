@@ -60,7 +60,13 @@ from aws_encryption_sdk.key_providers.kms import (
     StrictAwsKmsMasterKeyProvider,
 )
 from aws_encryption_sdk.materials_managers.base import CryptoMaterialsManager
-from botocore.exceptions import ClientError, InvalidRegionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    InvalidRegionError,
+    NoRegionError,
+    ProfileNotFound,
+)
 from botocore.exceptions import UnknownRegionError as BotocoreUnknownRegionError
 from botocore.utils import validate_region_name
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -75,6 +81,7 @@ from kmskit.errors import (
     IntegrityError,
     KmskitError,
     UsageError,
+    from_botocore_error,
     from_client_error,
 )
 from kmskit.progress import progress_bar
@@ -266,13 +273,18 @@ def kms_call(client: Any, operation: str, doing: str, **params: Any) -> dict[str
         response: dict[str, Any] = getattr(client, operation)(**params)
     except ClientError as error:
         raise from_client_error(error, doing) from error
+    except BotoCoreError as error:  # no credentials, a connection error, ...
+        raise from_botocore_error(error) from error
     return response
 
 
 def resolve_key_arn(key: str, settings: ClientSettings) -> str:
     """The key ARN for a key ARN, key ID, alias name or alias ARN: :func:`kmskit.audit.resolve_key`
     with clients from ``settings`` (``DescribeKey`` in an alias ARN's own Region)."""
-    return resolve_key(key, lambda region: settings.client("kms", region=region))
+    try:
+        return resolve_key(key, lambda region: settings.client("kms", region=region))
+    except BotoCoreError as error:  # an unknown profile, no credentials, ...
+        raise from_botocore_error(error) from error
 
 
 def partition_of(region: str | None, settings: ClientSettings) -> str:
@@ -462,6 +474,8 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
                 return self._inner.get_encryption_materials(request)
             except (GenerateKeyError, EncryptKeyError) as error:
                 raise self._kms_error("generate a data key", error) from error
+            except BotoCoreError as error:  # no credentials, ... (the SDK passes them on)
+                raise from_botocore_error(error) from error
 
     def decrypt_materials(self, request: Any) -> Any:
         if self._policy is not None:
@@ -472,6 +486,8 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         except DecryptKeyError as error:
             keys = ", ".join(_edk_key_ids(request.encrypted_data_keys)) or "none"
             raise self._kms_error(f"decrypt the data key (message keys: {keys})", error) from error
+        except BotoCoreError as error:  # no credentials, ... (the SDK passes them on)
+            raise from_botocore_error(error) from error
 
     def _check(self, request: Any) -> None:
         policy = self._policy
@@ -793,11 +809,16 @@ class Envelope:
     # -- materials managers (built on first use) ------------------------------------------
 
     def _provider(self, cls: type[Any], **kwargs: Any) -> Any:
-        region = self.settings.region or self.settings.session().region_name
+        try:
+            region = self.settings.region or self.settings.session().region_name
+        except ProfileNotFound as error:
+            raise from_botocore_error(error) from error
         if region:
             kwargs["region_names"] = [region]
         try:
             return cls(settings=self.settings, failures=self._failures, **kwargs)
+        except (ProfileNotFound, NoRegionError) as error:  # clients are made here
+            raise from_botocore_error(error) from error
         except UnknownRegionError as error:
             raise UsageError(
                 f"no AWS Region for key {kwargs.get('key_ids') or '(discovery)'}: use a key ARN, "

@@ -22,7 +22,16 @@ Exit codes (documented in README.md and docs/):
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    CredentialRetrievalError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+    SSOError,
+    TokenRetrievalError,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -175,3 +184,23 @@ def from_client_error(error: ClientError, doing: str) -> KmskitError:
     if code in _CREDENTIAL_CODES:
         text += f" {CREDENTIALS_HINT}"
     return _ERROR_CLASS_BY_CODE.get(code, KmskitError)(text)
+
+
+def from_botocore_error(error: BotoCoreError) -> KmskitError:
+    """Map a botocore error raised before any request reached AWS (configuration, credentials,
+    connection) to the matching :class:`KmskitError`: an unknown profile or no credentials or
+    Region is bad usage (2), credentials that cannot be used access denied (3)."""
+    # botocore's messages may span lines (parameter validation): keep the error on one.
+    text = " ".join(str(error).split())
+    if isinstance(error, ProfileNotFound):
+        return UsageError(
+            "'--profile' (or AWS_PROFILE) must name a profile of the AWS configuration. "
+            f"Received: {error.kwargs.get('profile')!r}"
+        )
+    if isinstance(error, (SSOError, TokenRetrievalError, CredentialRetrievalError)):
+        # Credentials found but not usable (an expired SSO session, a failing credential
+        # process): as credentials AWS refuses, exit 3.
+        return AccessDeniedError(f"{text} {CREDENTIALS_HINT}")
+    if isinstance(error, (NoCredentialsError, NoRegionError)):
+        return UsageError(f"{text} (configure AWS credentials and a Region)")
+    return KmskitError(text)

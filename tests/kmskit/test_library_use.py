@@ -215,3 +215,46 @@ def test_audit_reader_logs_a_skipped_file_and_prints_nothing(
     assert capsys.readouterr() == ("", "")
     assert [(r.name, r.levelno) for r in caplog.records] == [("kmskit.audit", logging.WARNING)]
     assert caplog.records[0].getMessage().startswith(f"{uri} was listed but is gone")
+
+
+# -- botocore's own errors, before any request reaches AWS --------------------------------------
+
+
+@pytest.fixture
+def no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """No credentials, no profile, no configuration file, no instance metadata."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+
+
+KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+CALLS: dict[str, Any] = {
+    "Envelope.encrypt": lambda s: Envelope([KEY_ARN], settings=s).encrypt(b"x", CONTEXT),
+    "Envelope.decrypt strict": lambda s: Envelope(["alias/a"], settings=s).decrypt(b"x"),
+    "encrypt_small": lambda s: encrypt_small(KEY_ARN, b"x", CONTEXT, settings=s),
+    "decrypt_small": lambda s: decrypt_small(b"blob", CONTEXT, settings=s),
+    "new_data_key": lambda s: new_data_key(KEY_ARN, CONTEXT, settings=s),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+@pytest.mark.usefixtures("no_aws_configuration")
+def test_configuration_errors_are_kmskit_errors(name: str) -> None:
+    # Before: botocore's ProfileNotFound and NoCredentialsError reached the caller (only the
+    # CLI mapped them).
+    with pytest.raises(UsageError, match=r"^'--profile' \(or AWS_PROFILE\) must name a profile"):
+        CALLS[name](ClientSettings(profile="missing"))
+    with pytest.raises(UsageError, match=r"^Unable to locate credentials \(configure AWS"):
+        CALLS[name](ClientSettings())
+
+
+@pytest.mark.usefixtures("no_aws_configuration")
+def test_discovery_decrypt_with_an_unknown_profile_is_a_kmskit_error() -> None:
+    with pytest.raises(UsageError, match=r"^'--profile' \(or AWS_PROFILE\) must name a profile"):
+        Envelope(settings=ClientSettings(profile="missing")).decrypt(b"x", CONTEXT)
