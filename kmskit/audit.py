@@ -775,7 +775,10 @@ class AuditReader:
         service that called for that account's principal). Such a copy is held back, in a
         temporary file beyond :data:`HOLD_IN_MEMORY` bytes, until a copy that names the caller
         is read (which is then passed instead) or, failing that, until the end of the run,
-        when the held copies are passed in the order they were read."""
+        when the held copies are passed in the order they were read.
+
+        ``accounts`` and ``regions`` limit the log folders read (account IDs, Region names);
+        default empty: every account and Region found under ``location``."""
         check_accounts(accounts, "--account")
         check_regions(regions, "--log-region")
         paths = self.account_paths(location, accounts)

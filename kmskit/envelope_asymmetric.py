@@ -134,7 +134,8 @@ def _a(usage: str) -> str:
 
 
 def get_public_key(key: str, *, settings: ClientSettings | None = None) -> PublicKey:
-    """``GetPublicKey`` of an asymmetric KMS key (ARN, ID or alias)."""
+    """``GetPublicKey`` of an asymmetric KMS key (ARN, ID or alias). ``settings``: default
+    ``ClientSettings()`` (a new session: pass one to reuse its clients)."""
     client = kms_client(settings)
     response = kms_call(client, "get_public_key", f"get the public key of {key}", KeyId=key)
     return PublicKey(
@@ -204,7 +205,8 @@ def public_encrypt(public_key: PublicKey, plaintext: bytes) -> bytes:
 def private_decrypt(
     key: str, ciphertext: bytes, *, settings: ClientSettings | None = None
 ) -> bytes:
-    """KMS ``Decrypt`` of an RSAES_OAEP_SHA_256 ciphertext (the private key never leaves KMS)."""
+    """KMS ``Decrypt`` of an RSAES_OAEP_SHA_256 ciphertext (the private key never leaves KMS).
+    ``settings``: default ``ClientSettings()``."""
     if not ciphertext:
         raise UsageError("the ciphertext is empty. Received: 0 bytes")
     client = kms_client(settings)
@@ -277,7 +279,8 @@ def sign(
     """Sign what ``source`` holds with a ``SIGN_VERIFY`` KMS key.
 
     ``algorithm`` defaults to RSASSA_PSS_SHA_256 for RSA keys and the curve's ECDSA for ECC
-    keys (the key spec comes from ``GetPublicKey``).
+    keys (the key spec comes from ``GetPublicKey``). ``settings``: default
+    ``ClientSettings()``.
     """
     if algorithm is None:
         public = get_public_key(key, settings=settings)
@@ -301,7 +304,8 @@ def verify_local(
     """Check ``signature`` over ``source`` with the public key, without AWS; returns the
     algorithm used. Raises :class:`IntegrityError` when it does not match, and
     :class:`ConflictError` for a key KMS says is not a ``SIGN_VERIFY`` key (also with an explicit
-    ``algorithm``, as KMS ``Verify`` refuses it)."""
+    ``algorithm``, as KMS ``Verify`` refuses it). ``algorithm``: default None, the key's
+    default as for :func:`sign`."""
     public_key._require_usage("SIGN_VERIFY", "verifying")
     algorithm = algorithm or public_key.default_signing_algorithm()
     hash_algorithm = _hash_for(algorithm)
@@ -356,7 +360,9 @@ def verify_with_kms(
     algorithm: str | None = None,
     settings: ClientSettings | None = None,
 ) -> str:
-    """KMS ``Verify``; returns the algorithm. Raises :class:`IntegrityError` on a mismatch."""
+    """KMS ``Verify``; returns the algorithm. Raises :class:`IntegrityError` on a mismatch.
+    Defaults: ``algorithm`` None (the key's default, as for :func:`sign`), ``settings``
+    ``ClientSettings()``."""
     if algorithm is None:
         algorithm = get_public_key(key, settings=settings).default_signing_algorithm()
     message = _read_message(source, algorithm)

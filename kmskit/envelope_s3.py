@@ -125,7 +125,9 @@ def put_stream(
     """Encrypt ``source`` into the object at ``location``.
 
     Parts are sized so that a seekable ``source`` fits in S3's 10,000 parts; for a pipe they
-    grow as the upload does (see :data:`PART_GROWTH_EVERY`).
+    grow as the upload does (see :data:`PART_GROWTH_EVERY`). ``sse_kms_key``: S3 also encrypts
+    the object at rest (SSE-KMS) with this key; default None (the bucket's default encryption).
+    ``on_read`` is called with the size of each read from ``source``; default None.
     """
     full_context = location.bound(context)
     s3 = envelope.settings.client("s3")
@@ -226,7 +228,9 @@ def put_file(
     sse_kms_key: str | None = None,
     show_progress: bool | None = None,
 ) -> MessageInfo:
-    """Encrypt a file (``-`` = stdin) into an S3 object."""
+    """Encrypt a file (``-`` = stdin) into an S3 object. ``sse_kms_key`` as for
+    :func:`put_stream` (default None); ``show_progress``: a bar on stderr, default None (only
+    when stderr is a terminal)."""
     with open_input(source) as reader, file_progress(source, "put", show_progress) as bar:
         return put_stream(
             envelope, reader, location, context, sse_kms_key=sse_kms_key, on_read=bar.update
@@ -249,7 +253,9 @@ def get_stream(
     drops, the rest is read with a ranged GET of the same object (its version ID, else
     ``If-Match`` its ETag), at most :data:`READ_RESUMES` times; an object replaced meanwhile
     fails (:class:`ConflictError`, exit 7) instead of mixing two objects.
-    ``progress``: a tqdm bar to size and advance (optional).
+    ``progress``: a tqdm bar to size and advance; default None. ``context``: pairs the message
+    must hold besides the object's bucket and key; default None (those only).
+    ``require_signed``: refuse a message without an ECDSA signature; default False.
     """
     expected = location.bound(context or {})
     body = _ObjectReader(envelope.settings.client("s3"), location, version_id)
@@ -350,7 +356,9 @@ def get_file(
     """Decrypt an S3 object (``version_id``: that version) into ``target`` (``-`` = stdout),
     which gets the plaintext only once the whole message verified (see
     :func:`kmskit.envelope.write_verified`; with ``exclusive`` an existing ``target`` file is
-    never replaced)."""
+    never replaced). Defaults: ``context`` None, ``require_signed`` False (as for
+    :func:`get_stream`), ``show_progress`` None (a bar only when stderr is a terminal),
+    ``exclusive`` False, ``version_id`` None (the current version)."""
     with progress_bar(total=None, description="get", enabled=show_progress) as bar:
         return write_verified(
             target,

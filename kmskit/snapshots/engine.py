@@ -338,6 +338,10 @@ class SnapshotEngine:
         become manual copies. Returns the existing copy instead of making a second one (also a
         copy for ``destination_account`` made under the older key, which did not name it); a
         failed earlier copy of this replicator is deleted first and the copy made again.
+        ``destination_account``: the account the copy is staged for (part of its identity and
+        its ``kmskit:destination-account`` tag; sharing it is a later step); default None, a
+        copy for this account. ``extra_tags``: tags put on the copy besides the toolkit's own;
+        default None (none).
 
         Raises:
             RetryableError: a limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded``) or
@@ -656,7 +660,9 @@ class SnapshotEngine:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> SnapshotInfo:
-        """Poll until ``ref`` is available or failed; ``on_progress`` sees every poll.
+        """Poll until ``ref`` is available or failed; ``on_progress`` sees every poll (default
+        None). Defaults: ``poll_seconds`` 15, ``timeout_seconds`` None (no limit), ``sleep``
+        ``time.sleep`` and ``clock`` ``time.monotonic`` (for tests).
 
         Raises:
             DeadLetterError: the copy failed (with the service's reason) or disappeared.
