@@ -62,7 +62,9 @@ def require_one_of(prop: str, value: Any, other: str, other_value: Any) -> None:
 
 # aws-cdk-lib's string token encoding (core/lib/private/encoding.ts): ``${Token[NAME.123]}``,
 # or a stringified number token, in a string that contains "Token[" at all.
-_STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}|-1\.\d{10,16}e\+289")
+NUMBER_TOKEN_SHAPE = re.compile(r"-1\.\d{10,16}e\+289")
+"""A number token written into a string (the same encoding, core/lib/private/encoding.ts)."""
+_STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}|" + NUMBER_TOKEN_SHAPE.pattern)
 
 
 def token_shape(value: str) -> str:

@@ -449,6 +449,18 @@ def _meets(name: str, value: Any, required: Any) -> bool:
     return bool(value == required)
 
 
+def refuse_computed(prop: str, user: Mapping[str, Any], computed: frozenset[str]) -> None:
+    """A ``user`` prop the construct computes itself is an error naming it (the first, in the
+    order given)."""
+    for name, value in user.items():
+        require(
+            name not in computed,
+            prop,
+            f"must not set {name!r}, which is set from this construct's own props",
+            {name: value},
+        )
+
+
 def merge_props(
     prop: str,
     defaults: Mapping[str, Any],
@@ -461,13 +473,8 @@ def merge_props(
     ``BlockPublicAccess`` with the same four settings is the same value) or, for
     ``minimum_tls_version``, be stricter (1.3): that value is kept."""
     merged = {**defaults, **user, **required}
+    refuse_computed(prop, user, computed)
     for name, value in user.items():
-        require(
-            name not in computed,
-            prop,
-            f"must not set {name!r}, which is set from this construct's own props",
-            {name: value},
-        )
         if name not in required:
             continue
         if name == "minimum_tls_version":
@@ -567,12 +574,7 @@ def _check_removal_props(user_props: Mapping[str, Any], removal_policy: RemovalP
     """Checked before the log bucket is made, which takes ``auto_delete_objects``: aws-cdk-lib's
     own check ("Cannot use 'autoDeleteObjects' property on a bucket without setting removal
     policy to 'DESTROY'") names neither ``removal_policy`` nor ``bucket_props``."""
-    for name in sorted(COMPUTED_BUCKET_PROPS & set(user_props)):
-        raise ConstructPropError(
-            "bucket_props",
-            f"must not set {name!r}, which is set from this construct's own props",
-            {name: user_props[name]},
-        )
+    refuse_computed("bucket_props", user_props, COMPUTED_BUCKET_PROPS)
     require(
         user_props.get("auto_delete_objects") is not True
         or removal_policy is RemovalPolicy.DESTROY,

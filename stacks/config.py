@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib._validation import (
+    NUMBER_TOKEN_SHAPE,
     REPLICATION_RETENTION_DAYS,
     RESERVED_BUCKET_PREFIXES,
     RESERVED_TAG_PREFIXES,
@@ -137,11 +138,6 @@ BRANCH_PATTERN = re.compile(
     r"^(?!refs/|[/-]|HEAD\Z)(?!.*(?:\.\.|@\{|//|/\.|\.lock/|\.lock\Z))(?!\.)[!-~]{1,255}(?<![/.])\Z"
 )
 BRANCH_FORBIDDEN = re.compile(r"[~^:?*\[\\]")
-# aws-cdk-lib's encoding of a number token in a string (core/lib/private/encoding.ts; the
-# number part of constructs_lib._validation._STRING_TOKEN). Synth resolves every string of a
-# template and fails with a raw "UnrecognizedTokenKey" on such a number that it did not make,
-# and the tag and branch patterns let one through ("-1.8881545897087626e+289").
-NUMBER_TOKEN_SHAPE = re.compile(r"-1\.\d{10,16}e\+289")
 # CloudWatch Logs retention periods (days -> aws_logs.RetentionDays member name).
 LOG_RETENTION_DAYS: dict[int, str] = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
@@ -321,6 +317,9 @@ def _only_keys(value: Mapping[str, Any], path: str, allowed: Sequence[str]) -> N
 
 
 def _no_number_token(path: str, value: str) -> None:
+    # Synth resolves every string of a template and fails with a raw "UnrecognizedTokenKey" on
+    # a number token it did not make, and the tag and branch patterns let one through
+    # ("-1.8881545897087626e+289").
     require(
         NUMBER_TOKEN_SHAPE.search(value) is None,
         _field(path),

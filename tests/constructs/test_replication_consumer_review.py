@@ -126,25 +126,32 @@ def test_a_destination_key_from_a_stack_of_another_region_is_refused() -> None:
     # key.key_arn is a token: the Region check was skipped, and every copy to eu-central-1
     # would have failed at run time ("Given key ID is not accessible").
     _, virginia, frankfurt, source = _keys_app()
+    _refused_in_us_east_1_taken_in_eu_central_1(
+        source, virginia.key_arn, frankfurt.key_arn, "Virginia/CopyKey/Key/Resource"
+    )
+
+
+def _refused_in_us_east_1_taken_in_eu_central_1(
+    source: cdk.Stack, virginia_arn: str, frankfurt_arn: str, virginia_path: str
+) -> None:
+    """A destination in eu-central-1 refuses the key ARN of a us-east-1 stack, naming that
+    key's construct, and takes the key of its own Region's stack."""
     with pytest.raises(ConstructPropError) as error:
         SnapshotReplicator(
             source,
             "Replicate",
-            destinations=[
-                ReplicationDestination(region="eu-central-1", kms_key_arn=virginia.key_arn)
-            ],
+            destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=virginia_arn)],
         )
     assert str(error.value) == (
         "'destinations[0].kms_key_arn' must be a key in the destination Region eu-central-1. "
-        f"Received: 'Virginia/CopyKey/Key/Resource (account {SOURCE}, us-east-1)'"
+        f"Received: '{virginia_path} (account {SOURCE}, us-east-1)'"
     )
-    # The key of the destination's Region, from its own stack, is taken.
     replicator = SnapshotReplicator(
         source,
         "Replicate2",
-        destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=frankfurt.key_arn)],
+        destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=frankfurt_arn)],
     )
-    assert replicator.destinations[0].kms_key_arn == frankfurt.key_arn
+    assert replicator.destinations[0].kms_key_arn == frankfurt_arn
 
 
 @pytest.mark.parametrize(
@@ -272,24 +279,9 @@ def test_a_destination_replica_key_of_another_region_is_refused() -> None:
         "Replica",
         primary=primary,
     )
-    with pytest.raises(ConstructPropError) as error:
-        SnapshotReplicator(
-            source,
-            "Replicate",
-            destinations=[
-                ReplicationDestination(region="eu-central-1", kms_key_arn=virginia.key_arn)
-            ],
-        )
-    assert str(error.value) == (
-        "'destinations[0].kms_key_arn' must be a key in the destination Region eu-central-1. "
-        f"Received: 'Virginia/Replica/Resource (account {SOURCE}, us-east-1)'"
+    _refused_in_us_east_1_taken_in_eu_central_1(
+        source, virginia.key_arn, frankfurt.key_arn, "Virginia/Replica/Resource"
     )
-    replicator = SnapshotReplicator(
-        source,
-        "Replicate2",
-        destinations=[ReplicationDestination(region="eu-central-1", kms_key_arn=frankfurt.key_arn)],
-    )
-    assert replicator.destinations[0].kms_key_arn == frankfurt.key_arn
 
 
 @pytest.mark.parametrize(
