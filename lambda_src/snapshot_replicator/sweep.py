@@ -30,10 +30,12 @@ from kmskit.snapshots.model import (
     TAG_DELIVERED,
     TAG_ROLE,
     TAG_SOURCE_TIME,
+    Origin,
     parse_iso,
 )
 from kmskit.snapshots.outcomes import DeadLetterError
 
+from .config import Config
 from .handler import Runtime
 from .messages import Task
 from .workflow import UNENCRYPTED_AURORA
@@ -76,10 +78,11 @@ def sweep(runtime: Runtime, now: Callable[[], datetime] = lambda: datetime.now(U
         copies: dict[str, list[SnapshotInfo]] = {}
         for region in regions:
             try:
-                copies[region] = runtime.engine.managed_copies(kind, region)
+                listed = runtime.engine.managed_copies(kind, region)
             except Exception as error:
                 report.errors.append(f"list {kind} copies in {region}: {error}")
-                copies[region] = []
+                listed = []
+            copies[region] = [info for info in listed if _made_by_this_replicator(cfg, info)]
         for region_copies in copies.values():
             report.duplicates_removed += _remove_duplicates(runtime, region_copies, report)
             for info in region_copies:
@@ -113,6 +116,21 @@ def sweep(runtime: Runtime, now: Callable[[], datetime] = lambda: datetime.now(U
     report.queued = len(tasks)
     runtime.log.info("sweep finished", **report.as_dict())
     return report
+
+
+def _made_by_this_replicator(cfg: Config, info: SnapshotInfo) -> bool:
+    """Whether a copy tagged with this ``replicator_id`` is of this replicator's own sources.
+
+    The id derives from the construct path, so replicators of the same stack IDs in two Regions
+    of one account (a CDK Pipelines stage per Region, say) share it. A replicator's sources are
+    its own account's in its own Region: a copy whose origin tags name another is the other
+    replicator's, for its retention to keep or delete. A copy without origin tags is kept in, as
+    before. A receiver copies what several accounts and Regions send it, so it keeps them all.
+    """
+    if cfg.mode != "replicator":
+        return True
+    origin = Origin.from_tags(info.tags)
+    return origin is None or (origin.account, origin.region) == (cfg.account, cfg.region)
 
 
 def _remove_duplicates(runtime: Runtime, copies: list[SnapshotInfo], report: SweepReport) -> int:

@@ -106,6 +106,38 @@ def test_retention_deletes_only_expired_copies_of_this_replicator(env: dict[str,
     assert exists(OTHER, not_ours)
 
 
+def test_copies_of_a_same_id_replicator_in_another_region_are_left_to_it(
+    env: dict[str, Any],
+) -> None:
+    # The same stack IDs deployed to two Regions of one account give both replicators one
+    # replicator_id; both copy into OTHER. Only copies of this replicator's sources expire here.
+    rt = env["runtime"]
+    old = iso(datetime.now(UTC) - timedelta(days=30))
+    ours = {
+        TAG_MANAGED_BY: "kmskit-snapshots",
+        TAG_REPLICATOR: rt.config.replicator_id,
+        TAG_ROLE: "replica",
+        TAG_SOURCE_KIND: "EBS",
+        TAG_SOURCE_ID: "snap-0123456789abcdef0",
+        TAG_SOURCE_TIME: old,
+    }
+    origin = {TAG_SOURCE_ACCOUNT: MOTO_ACCOUNT, TAG_SOURCE_REGION: REGION}
+    mine = snapshot(OTHER, {**ours, **origin, TAG_COPY_KEY: "a"})
+    twin_region = snapshot(OTHER, {**ours, **origin, TAG_SOURCE_REGION: "us-east-1"})
+    twin_account = snapshot(OTHER, {**ours, **origin, TAG_SOURCE_ACCOUNT: "210987654321"})
+    twins = {
+        **ours,
+        **origin,
+        TAG_SOURCE_REGION: "us-east-1",
+        TAG_SOURCE_TIME: iso(datetime.now(UTC)),
+    }
+    first, second = sorted([snapshot(OTHER, {**twins, TAG_COPY_KEY: "k"}) for _ in range(2)])
+    report = sweep(rt)
+    assert (report.deleted, report.duplicates_removed) == (1, 0)
+    assert not exists(OTHER, mine)
+    assert all(exists(OTHER, s) for s in (twin_region, twin_account, first, second))
+
+
 def two_copies_of_one_source(rt: Runtime) -> tuple[str, str]:
     """Two replica copies of this replicator under one copy key, lower ID first."""
     tags = {
