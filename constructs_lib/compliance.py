@@ -49,8 +49,9 @@ def acknowledge(construct: IConstruct, rule_ids: str | Iterable[str], reason: st
 
     ``rule_ids`` is one rule as the report names it (``AwsSolutions-IAM5[Resource::*]``,
     ``NIST.800.53.R5-IAMNoInlinePolicy``), or several that share ``reason`` (recorded in one
-    call). ``reason`` must say why this construct cannot comply: at least 40 characters, and the
-    same text must appear next to each rule in ``docs/compliance.md``.
+    call). ``reason`` must say why this construct cannot comply: at least 40 characters.
+    (This toolkit's own acknowledgments also appear, with the same text, next to each rule in
+    its ``docs/compliance.md``, which its tests check; nothing here reads that file.)
     """
     acknowledge_all(construct, [(rule_ids, reason)])
 
