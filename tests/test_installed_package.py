@@ -200,6 +200,9 @@ def test_the_wheel_holds_the_three_packages_and_their_data_and_nothing_else(
     assert {"constructs_lib/py.typed", "kmskit/py.typed"} <= expected
     assert "constructs_lib/_kernel_compile_cache.js" in expected
     assert expected == {name for name in names if _top_level([name]) <= PACKAGES}
+    # The Apache-2.0 text travels with the wheel, which pyproject.toml's license names.
+    (info,) = dist_info
+    assert f"{info}/licenses/LICENSE" in names
 
 
 def test_the_sdist_holds_what_builds_the_wheel_and_no_partial_test_suite(
@@ -207,7 +210,7 @@ def test_the_sdist_holds_what_builds_the_wheel_and_no_partial_test_suite(
 ) -> None:
     with tarfile.open(installed.sdist) as archive:
         names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
-    assert {"pyproject.toml", "README.md"} <= set(names)
+    assert {"pyproject.toml", "README.md", "LICENSE"} <= set(names)
     assert _top_level(names) & PACKAGES == PACKAGES
     assert not [name for name in names if name.startswith(("tests", "stacks", "benchmarks"))]
 
