@@ -28,6 +28,13 @@ SQS's code and message: delivering it again would only fail the same way.
 
 If even the dead-letter send fails the record is reported as failed, so it is never lost.
 
+SDK: the functions run on the Lambda runtime's own boto3/botocore. On a cold start the
+runtime's botocore models are checked for every operation, parameter, paginator and response
+member the functions use (:mod:`.sdk`); if one is missing, no record is started: each goes to the
+dead-letter queue with a reason naming the botocore version, what it lacks and the fix (code
+``SdkTooOld``), and the sweep fails with that reason, instead of every copy failing on its own
+with ``ParamValidationError``.
+
 Time: the function's clients make at most ``LAMBDA_MAX_ATTEMPTS`` attempts per call with short
 connect/read timeouts (the CLI keeps its generous retries), and the copier takes no new record
 once less than ``RESERVE_MILLIS`` of the invocation is left: the records it did not start are
@@ -57,6 +64,7 @@ from .config import Config
 from .logs import JsonLogger
 from .messages import Message, Task, parse, unreadable_reason
 from .outbox import Outbox
+from .sdk import SDK_TOO_OLD, check, services_for, too_old
 from .workflow import CopyLimitError, DeadLetterTaskError, Workflow
 
 BASE_RETRY_SECONDS = 60
@@ -93,6 +101,8 @@ class Runtime:
     clients: ClientFactory
     log: JsonLogger = field(default_factory=JsonLogger)
     clock: Callable[[], float] = time.monotonic
+    sdk_problem: str | None = None
+    """Why the runtime's SDK cannot run these functions (:func:`.sdk.too_old`); default None."""
 
     def __post_init__(self) -> None:
         # copy-key -> when a task for it was last queued to wait for a slot (this container).
@@ -124,9 +134,12 @@ class Runtime:
 
     @classmethod
     def from_env(cls, *, max_attempts: int | None = LAMBDA_MAX_ATTEMPTS) -> Runtime:
-        """``max_attempts`` per call; None: the kmskit default (the sweep has time for it)."""
+        """``max_attempts`` per call; None: the kmskit default (the sweep has time for it).
+        The runtime's SDK is checked here, once per container, with the clients it makes."""
         config = Config.from_env()
-        return cls(config=config, clients=lambda_clients(config.region, max_attempts))
+        clients = lambda_clients(config.region, max_attempts)
+        problems = check(clients, config.region, services_for(config.resource_types))
+        return cls(config=config, clients=clients, sdk_problem=too_old(problems))
 
     def process(
         self,
@@ -138,6 +151,8 @@ class Runtime:
         ``remaining_millis`` (the Lambda context's ``get_remaining_time_in_millis``): once it
         is below ``RESERVE_MILLIS``, the records not yet started are reported as failed.
         """
+        if self.sdk_problem is not None:
+            return self._refuse(records, self.sdk_problem)
         first_of: dict[str, str] = {}
         outcome: dict[str, bool] = {}
         started: set[str] = set()
@@ -183,6 +198,22 @@ class Runtime:
                 self._waiting.pop(key, None)  # its wait was not queued: not waiting after all
         failed = self._failures(records, first_of, outcome, started, unsent)
         self._count_done(outcome, unsent)
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    def _refuse(
+        self, records: list[dict[str, Any]], reason: str
+    ) -> dict[str, list[dict[str, str]]]:
+        """The runtime's SDK lacks what the copier uses: no record is started, each goes to the
+        dead-letter queue with ``reason`` (a redrive runs it again once the function runs on a
+        newer SDK), or back to the queue if even that send fails."""
+        self.log.error("the runtime's AWS SDK is too old: no record started", reason=reason)
+        failed: list[str] = []
+        for record in records:
+            receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+            log = self.log.bind(message_id=record["messageId"], receive_count=receive_count)
+            problem = DeadLetterError(reason, SDK_TOO_OLD)
+            if not self.dead_letter(log, record.get("body", ""), problem, receive_count):
+                failed.append(record["messageId"])
         return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
 
     def _count_when_done(self, name: str) -> None:

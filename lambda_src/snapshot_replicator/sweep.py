@@ -38,6 +38,7 @@ from kmskit.snapshots.outcomes import DeadLetterError
 from .config import Config
 from .handler import Runtime
 from .messages import Task
+from .sdk import SdkTooOldError
 from .workflow import UNENCRYPTED_AURORA
 
 # EventBridge starts a scheduled rule within about a minute of its time; a source made just
@@ -222,11 +223,15 @@ _runtime: Runtime | None = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda entry point (EventBridge schedule). Raises if nothing could be listed at all, so
+    """Lambda entry point (EventBridge schedule). Raises if nothing could be listed at all, or
+    if the runtime's SDK lacks what the sweep uses (:class:`SdkTooOldError`, before any call), so
     the failed invocation is retried and then lands in the function's dead-letter queue."""
     global _runtime  # noqa: PLW0603 - one Runtime per warm container, built on first use
     if _runtime is None:
         _runtime = Runtime.from_env(max_attempts=None)
+    if _runtime.sdk_problem is not None:
+        _runtime.log.error("the runtime's AWS SDK is too old", reason=_runtime.sdk_problem)
+        raise SdkTooOldError(_runtime.sdk_problem)
     report = sweep(_runtime)
     if report.errors and not (report.queued or report.deleted or report.dead_lettered):
         raise RuntimeError(f"sweep failed: {report.errors[:3]}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -511,6 +512,26 @@ def test_asset_holds_the_handler_and_the_engine_and_imports_on_its_own() -> None
     )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) >= 8
+
+
+def test_the_asset_imports_only_botocore_names_the_runtimes_botocore_has() -> None:
+    """The asset runs on the Lambda runtime's botocore: a name it imports that that botocore
+    lacks fails every cold start (Runtime.ImportModuleError) before the SDK check can run.
+    tests/lambdas/fixtures/sdk_floor.json lists the names of botocore 1.40.40, older than any
+    the python3.14 runtime bundles (kmskit.errors' TokenRetrievalError, the newest import, came in
+    botocore 1.27.60)."""
+    floor = Path(__file__).parent.parent / "lambdas" / "fixtures" / "sdk_floor.json"
+    names: dict[str, list[str]] = json.loads(floor.read_text())["modules"]
+    imported: set[tuple[str, str]] = set()
+    for path in Path(_stage_asset()).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("botocore"):
+                imported |= {(str(node.module), alias.name) for alias in node.names}
+            elif isinstance(node, ast.Import):
+                imported |= {(a.name, "") for a in node.names if a.name.startswith("botocore.")}
+    assert ("botocore.exceptions", "TokenRetrievalError") in imported
+    unknown = sorted(f"{m} {n}" for m, n in imported if m not in names or (n and n not in names[m]))
+    assert not unknown, f"not in botocore 1.40.40 (or not in sdk_floor.py's MODULES): {unknown}"
 
 
 def test_both_stacks_share_one_asset(synthesized: Synth) -> None:

@@ -1,6 +1,8 @@
 """The copier against botocore Stubber: what moto does not model (cross-account copies, RDS
 cross-Region ARN sources, limits, throttling, unusable keys). Every request is checked against
-the real service model and the exact parameters below."""
+the real service model and the exact parameters below, and against ``sdk.REQUIRED``, the list
+the functions check the Lambda runtime's SDK with: each test checks that what it sent is listed,
+and the last test that everything listed was sent by some test (neither list can drift)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from kmskit.snapshots.model import (
 from lambda_src.snapshot_replicator import handler as handler_module
 from lambda_src.snapshot_replicator.handler import RESERVE_MILLIS, lambda_clients, retry_delay
 from lambda_src.snapshot_replicator.messages import Task
+from lambda_src.snapshot_replicator.sdk import REQUIRED, paths
 from lambda_src.snapshot_replicator.sweep import sweep
 from tests.lambdas._support import (
     BACKUP,
@@ -58,12 +61,23 @@ RECEIVER_BUS = f"arn:aws:events:{REGION}:{BACKUP}:event-bus/kmskit-snapshot-rece
 REPLICATOR_BUS = f"arn:aws:events:{REGION}:{SOURCE}:event-bus/kmskit-snapshot-replicator"
 
 
+# What the copier sent in this module's tests: (service, operation) -> request paths, and the
+# (service, operation) read through a paginator; the tests that ran.
+SENT: dict[tuple[str, str], set[str]] = {}
+PAGINATED: set[tuple[str, str]] = set()
+RAN: set[str] = set()
+LISTED = {(c.service, c.operation): c for c in REQUIRED}
+
+
 class Stubs:
-    """One stubbed client per (service, Region), created on first use."""
+    """One stubbed client per (service, Region), created on first use, recording the requests
+    the copier sends (as ``sdk.paths``) and the paginators it uses."""
 
     def __init__(self) -> None:
         self.clients: dict[tuple[str, str], Any] = {}
         self.stubbers: dict[tuple[str, str], Stubber] = {}
+        self.sent: dict[tuple[str, str], set[str]] = {}
+        self.paginated: set[tuple[str, str]] = set()
 
     def __call__(self, service: str, region: str) -> Any:
         return self.client(service, region)
@@ -73,6 +87,15 @@ class Stubs:
             client = boto3.client(service, region_name=region, config=ONE_ATTEMPT)
             stubber = Stubber(client)
             stubber.activate()
+            client.meta.events.register("before-parameter-build", self._record)
+            get_paginator = client.get_paginator
+
+            def paginator(name: str, service: str = service) -> Any:
+                found = get_paginator(name)
+                self.paginated.add((service, found._model.name))
+                return found
+
+            client.get_paginator = paginator
             self.clients[(service, region)] = client
             self.stubbers[(service, region)] = stubber
         return self.clients[(service, region)]
@@ -81,9 +104,34 @@ class Stubs:
         self.client(service, region)
         return self.stubbers[(service, region)]
 
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        key = (model.service_model.service_name, model.name)
+        self.sent.setdefault(key, set()).update(paths(model.input_shape, params))
+
     def verify(self) -> None:
         for stubber in self.stubbers.values():
             stubber.assert_no_pending_responses()
+        unlisted = {
+            f"{service} {operation}: {sorted(sent - set(LISTED[(service, operation)].request))}"
+            if (service, operation) in LISTED
+            else f"{service} {operation}"
+            for (service, operation), sent in self.sent.items()
+            if (service, operation) not in LISTED
+            or not sent <= set(LISTED[(service, operation)].request)
+        }
+        # A call the runtime's SDK is not checked for: add it to sdk.REQUIRED.
+        assert not unlisted, f"sent but not in sdk.REQUIRED: {sorted(unlisted)}"
+        unpaged = {p for p in self.paginated if not LISTED[p].paginated}
+        assert not unpaged, f"paginated but not so in sdk.REQUIRED: {sorted(unpaged)}"
+        for key, sent in self.sent.items():
+            SENT.setdefault(key, set()).update(sent)
+        PAGINATED.update(self.paginated)
+
+
+@pytest.fixture(autouse=True)
+def _ran(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    RAN.add(request.node.nodeid)
 
 
 @pytest.fixture
@@ -2404,3 +2452,62 @@ def test_a_copy_refused_while_its_source_is_not_failed_is_retried(
             {"DBSnapshots": [rds_row("orders-before-upgrade", REGION, source_state)]},
         )
     assert_retried_later(stubs, task, receive_count=1)
+
+
+@pytest.mark.parametrize("kind", ["RDS", "AURORA"])
+def test_rds_and_aurora_share_list_unshare_and_delete(stubs: Stubs, kind: str) -> None:
+    """The engine's RDS and Aurora calls the copier tests above do not reach: sharing a staging
+    copy, listing this replicator's copies (through the paginator), unsharing and deleting."""
+    cluster = kind == "AURORA"
+    prefix = "DBClusterSnapshot" if cluster else "DBSnapshot"
+    ident = "kmskit-s-ledger-nightly-0123abcd"
+    arn = f"arn:aws:rds:{REGION}:{SOURCE}:{'cluster-snapshot' if cluster else 'snapshot'}:{ident}"
+    tags = tag_list({TAG_MANAGED_BY: "kmskit-snapshots", TAG_REPLICATOR: "Source-Replicate"})
+    row = {f"{prefix}Identifier": ident, f"{prefix}Arn": arn, "Status": "available"}
+    rds = stubs.on("rds", REGION)
+    noun = "db_cluster" if cluster else "db"
+    permission = {f"{prefix}Identifier": ident, "AttributeName": "restore"}
+    # In call order: share, list (paginated), unshare, delete.
+    rds.add_response(
+        f"modify_{noun}_snapshot_attribute", {}, {**permission, "ValuesToAdd": [BACKUP]}
+    )
+    rds.add_response(
+        f"describe_{noun}_snapshots",
+        {f"{prefix}s": [{**row, "TagList": tags}]},
+        {"SnapshotType": "manual"},
+    )
+    rds.add_response(
+        f"modify_{noun}_snapshot_attribute", {}, {**permission, "ValuesToRemove": [BACKUP]}
+    )
+    rds.add_response(f"delete_{noun}_snapshot", {}, {f"{prefix}Identifier": ident})
+    engine = runtime(replicator_config(), stubs).engine
+    ref = SnapshotRef(kind, ident, REGION, SOURCE)  # type: ignore[arg-type]
+    engine.share(ref, BACKUP)
+    [copy] = engine.managed_copies(kind, REGION)  # type: ignore[arg-type]
+    assert copy.ref.arn == arn
+    engine.unshare(ref, BACKUP)
+    assert engine.delete(copy)
+
+
+def test_required_lists_no_more_than_the_copier_sends(request: pytest.FixtureRequest) -> None:
+    """Runs last: every call, parameter and paginator sdk.REQUIRED lists was sent by a test
+    above (so the SDK check demands nothing the functions do not use)."""
+    module = [
+        item.nodeid
+        for item in request.session.items
+        if item.path == request.node.path and item.nodeid != request.node.nodeid
+    ]
+    if not set(module) <= RAN:
+        pytest.skip("needs every test of this module to run first")
+    unsent = [
+        f"{c.service} {c.operation}: {path}"
+        for c in REQUIRED
+        for path in c.request
+        if path not in SENT.get((c.service, c.operation), set())
+    ]
+    unsent += [
+        f"{c.service} {c.operation}: paginator"
+        for c in REQUIRED
+        if c.paginated and (c.service, c.operation) not in PAGINATED
+    ]
+    assert not unsent, f"in sdk.REQUIRED but sent by no test: {unsent}"
