@@ -7,7 +7,7 @@ access is denied) stops with a reason an operator can act on.
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 # Limits and throttling: the same request succeeds later.
 RETRY_CODES = frozenset(
@@ -150,8 +150,12 @@ def classify(error: Exception, doing: str) -> StepError:
             return DeadLetterError(f"{text} {KEY_HINT}", code)
         return DeadLetterError(text, code)
     if isinstance(error, BotoCoreError):
-        # Connection errors and timeouts outlived botocore's own retries: try again later.
-        return RetryableError(f"{doing}: {type(error).__name__}: {error}", type(error).__name__)
+        # Connection errors and timeouts outlived botocore's own retries: try again later. A
+        # request botocore refused before sending it (ParamValidationError: a parameter its model
+        # does not know, an SDK older than the code, see lambda_src/snapshot_replicator/sdk.py)
+        # is refused again however often it is retried.
+        kind = DeadLetterError if isinstance(error, ParamValidationError) else RetryableError
+        return kind(f"{doing}: {type(error).__name__}: {error}", type(error).__name__)
     return DeadLetterError(f"{doing}: {type(error).__name__}: {error}", type(error).__name__)
 
 

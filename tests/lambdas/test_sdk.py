@@ -15,8 +15,9 @@ import pytest
 from botocore import xform_name
 from botocore.exceptions import InvalidRetryModeError
 from botocore.model import ServiceModel
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
+from kmskit.snapshots.model import SnapshotRef
 from lambda_src.snapshot_replicator import handler as handler_module
 from lambda_src.snapshot_replicator import sweep as sweep_module
 from lambda_src.snapshot_replicator.config import ENV_VAR
@@ -38,8 +39,10 @@ from tests.lambdas._support import (
     FIXTURES,
     ONE_ATTEMPT,
     REGION,
+    SOURCE,
     metrics,
     record,
+    replica_copy_task,
     replicator_config,
     runtime,
 )
@@ -246,3 +249,34 @@ def test_on_an_old_sdk_the_sweep_fails_with_the_reason(monkeypatch: pytest.Monke
     monkeypatch.setattr(sweep_module, "_runtime", rt)
     with pytest.raises(SdkTooOldError, match="TagSpecifications"):
         sweep_module.handler({}, None)
+
+
+def test_a_parameter_the_runtimes_botocore_refuses_is_dead_lettered_at_once() -> None:
+    """Past the check (a call it does not list): botocore's ParamValidationError is refused the
+    same way on every retry, so the copy task goes to the dead-letter queue with it at once."""
+    ec2 = boto3.client("ec2", region_name="eu-central-1", config=ONE_ATTEMPT)
+    ec2.meta._service_model = without("ec2", "CopySnapshotRequest", "TagSpecifications")
+    ec2_stubs = Stubber(ec2)
+    ec2_stubs.add_response("describe_snapshots", {"Snapshots": []})
+    ec2_stubs.add_response("copy_snapshot", {"SnapshotId": "snap-never"})  # refused before it
+    ec2_stubs.activate()
+    sqs = Sqs()
+    task = replica_copy_task(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), "k", None)
+    sqs.stubber.add_response(
+        "send_message",
+        {"MessageId": "m"},
+        {
+            "QueueUrl": DLQ_URL,
+            "MessageBody": task.to_json(),
+            "MessageAttributes": {
+                "reason": {"DataType": "String", "StringValue": ANY},
+                "error_code": {"DataType": "String", "StringValue": "ParamValidationError"},
+                "receive_count": {"DataType": "Number", "StringValue": "1"},
+            },
+        },
+    )
+    rt = runtime(replicator_config(), lambda s, r: ec2 if s == "ec2" else sqs(s, r))
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    sqs.stubber.assert_no_pending_responses()
+    [line] = [x for x in rt.log.lines or [] if x.get("message") == "dead-lettered"]
+    assert 'Unknown parameter in input: "TagSpecifications"' in line["reason"]
