@@ -122,8 +122,8 @@ def sweep(runtime: Runtime, now: Callable[[], datetime] = lambda: datetime.now(U
 def _made_by_this_replicator(cfg: Config, info: SnapshotInfo) -> bool:
     """Whether a copy tagged with this ``replicator_id`` is of this replicator's own sources.
 
-    The id derives from the construct path, so replicators of the same stack IDs in two Regions
-    of one account (a CDK Pipelines stage per Region, say) share it. A replicator's sources are
+    The id derives from the construct path, so an App synthesized once per Region with the same
+    IDs gives the replicators of two Regions of one account the same id. A replicator's sources are
     its own account's in its own Region: a copy whose origin tags name another is the other
     replicator's, for its retention to keep or delete. A copy without origin tags is kept in, as
     before. A receiver copies what several accounts and Regions send it, so it keeps them all.
