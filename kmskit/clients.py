@@ -67,6 +67,9 @@ class ClientSettings:
     once, and hands the same client out again (boto3 clients are thread-safe): reuse one
     ``ClientSettings`` across calls, as a new one costs a session, a client and a credential
     lookup (on EC2, ECS and Lambda a call to the metadata endpoint) on its first call.
+
+    :meth:`close` (or ``with ClientSettings(...) as settings:``) closes the kept clients'
+    connections when the caller is done with them.
     """
 
     region: str | None = None
@@ -126,6 +129,23 @@ class ClientSettings:
                 if not new:
                     self._cache[key] = client
             return client
+
+    def close(self) -> None:
+        """Close the connections of every client kept so far and forget the clients and the
+        session kmskit made (``boto3_session`` stays the caller's, open). The next call makes
+        new ones, so closing early is safe; a client handed out before reconnects if used
+        again."""
+        with self._lock:
+            clients = [c for key, c in self._cache.items() if key != "session"]
+            self._cache.clear()
+        for client in clients:
+            client.close()
+
+    def __enter__(self) -> ClientSettings:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def kms_client(settings: ClientSettings | None = None) -> Any:

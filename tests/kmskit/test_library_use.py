@@ -61,6 +61,33 @@ def test_one_client_settings_makes_one_session_and_one_client(
     assert settings.client("kms", region="us-east-1") is not settings.client("kms")
 
 
+def test_close_closes_the_kept_clients_and_the_next_call_makes_new_ones(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[str] = []
+    with ClientSettings() as settings:
+        kms, s3 = settings.client("kms"), settings.client("s3", region="us-east-1")
+        for client in (kms, s3):
+            name = client.meta.service_model.service_name
+            monkeypatch.setattr(client, "close", lambda name=name: closed.append(name))
+        blob = encrypt_small(ALIAS, b"secret", CONTEXT, settings=settings)
+    assert sorted(closed) == ["kms", "s3"]
+    assert settings.client("kms") is not kms
+    assert decrypt_small(blob, CONTEXT, settings=settings) == b"secret"
+    settings.close()
+    assert sorted(closed) == ["kms", "s3"]  # the new client is botocore's own close, not patched
+
+
+def test_close_leaves_the_callers_session_open(world: KmsWorld) -> None:
+    session = boto3.session.Session(region_name="eu-west-1")
+    settings = ClientSettings(boto3_session=session)
+    settings.client("kms")
+    settings.close()
+    assert settings.session() is session
+    blob = encrypt_small(ALIAS, b"s", CONTEXT, settings=settings)
+    assert decrypt_small(blob, CONTEXT, settings=settings) == b"s"
+
+
 def test_a_callers_boto3_session_is_used_for_every_client(
     world: KmsWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
