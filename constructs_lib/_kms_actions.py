@@ -93,6 +93,19 @@ GRANT_FOR_AWS_RESOURCE_CONDITION: dict[str, dict[str, str]] = {
     "Bool": {"kms:GrantIsForAWSResource": "true"}
 }
 
+# Route 53 signing a hosted zone with a key-signing key (Route 53 developer guide, "Route 53
+# customer managed key permissions required for DNSSEC signing"); CreateGrant apart, with
+# GRANT_FOR_AWS_RESOURCE_CONDITION.
+DNSSEC_SIGNING_ACTIONS: tuple[str, ...] = ("kms:DescribeKey", "kms:GetPublicKey", "kms:Sign")
+# What a service acting for a principal creates grants with: CreateGrant alone, always paired
+# with GRANT_FOR_AWS_RESOURCE_CONDITION (Route 53 DNSSEC; Auto Scaling's service-linked role
+# attaching encrypted EBS volumes, "Allow attachment of persistent resources").
+CREATE_GRANT_ACTIONS: tuple[str, ...] = ("kms:CreateGrant",)
+# What Auto Scaling's service-linked role calls on the key of the EBS volumes it launches
+# instances with (EC2 Auto Scaling user guide, "Required AWS KMS key policy for use with
+# encrypted volumes"): the symmetric user actions.
+AUTOSCALING_KEY_ACTIONS: tuple[str, ...] = ENCRYPT_DECRYPT_ACTIONS
+
 # Service principals writing to encrypted destinations.
 CLOUDTRAIL_ENCRYPT_ACTIONS: tuple[str, ...] = ("kms:GenerateDataKey*",)
 CLOUDTRAIL_DESCRIBE_ACTIONS: tuple[str, ...] = ("kms:DescribeKey",)

@@ -45,6 +45,20 @@ GROUP_ARN = re.compile(r"^arn:[^:]+:iam::[^:]+:group/")
 PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[\w+=,.@/*?-]+\Z")
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com\Z")
 MAX_KEY_POLICY_BYTES = 32_768
+DNSSEC_SERVICE = "dnssec-route53.amazonaws.com"
+DNSSEC_REGION = "us-east-1"
+"""The only Region whose keys Route 53 signs hosted zones with (Route 53 developer guide,
+"Working with customer managed keys for DNSSEC")."""
+DNSSEC_KEY_SPEC = "ECC_NIST_P256"
+DNSSEC_KEY_USAGE = "SIGN_VERIFY"
+# A Route 53 hosted zone ID as Route 53 assigns it: 'Z' and upper-case letters and digits, at
+# most 32 characters (CloudFormation's pattern for HostedZoneId is ^[A-Z0-9]{1,32}$).
+HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}\Z")
+AUTOSCALING_SLR_PATH = "aws-service-role/autoscaling.amazonaws.com/"
+AUTOSCALING_SLR_NAME = "AWSServiceRoleForAutoScaling"
+# CreateServiceLinkedRole's custom suffix, within IAM's 64-character role names:
+# AWSServiceRoleForAutoScaling_<suffix> leaves 35 characters of [\w+=,.@-].
+AUTOSCALING_SLR_SUFFIX = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,35}\Z")
 STACK_DEPLOYER = "stack-deployer"
 EVENTBRIDGE = "events.amazonaws.com"
 # What a prop of several values takes: a list or a tuple; check_sequence refuses anything else
@@ -767,6 +781,175 @@ class KeyServicePrincipal:
             kind=f"publisher:{service}:{destination}",
             identity=(source_arn_pattern,),
         )
+
+    @classmethod
+    def route53_dnssec(cls, *, hosted_zone_ids: ListOrTuple[str] = ()) -> KeyServicePrincipal:
+        """Route 53 signing hosted zones with this key (DNSSEC key-signing keys).
+
+        Two statements, as the Route 53 developer guide documents them ("Route 53 customer
+        managed key permissions required for DNSSEC signing"): ``dnssec-route53.amazonaws.com``
+        may ``kms:DescribeKey``, ``kms:GetPublicKey`` and ``kms:Sign`` for hosted zones of the
+        key's account (``StringEquals aws:SourceAccount`` and ``ArnLike aws:SourceArn``
+        ``arn:<partition>:route53:::hostedzone/<id>``), and ``kms:CreateGrant`` with
+        ``kms:GrantIsForAWSResource``.
+
+        The key must be ``ECC_NIST_P256`` with ``SIGN_VERIFY`` usage in ``us-east-1``: any other
+        key is refused when the statements are added (an env-agnostic stack's Region is known
+        only at deploy time, when ``CreateKeySigningKey`` would refuse a key of another Region).
+
+        Args:
+            hosted_zone_ids: the zones (``Z...``, or tokens such as ``zone.hosted_zone_id``)
+                that may sign with the key. Default: any hosted zone of the key's account.
+        """
+        zones = check_sequence("hosted_zone_ids", hosted_zone_ids, "hosted zone IDs")
+        for zone in zones:
+            check_hosted_zone_id("hosted_zone_ids", zone)
+        require(
+            len(set(zones)) == len(zones),
+            "hosted_zone_ids",
+            "must name each hosted zone once",
+            list(zones),
+        )
+
+        def render(ctx: KeyContext, suffix: str) -> list[iam.PolicyStatement]:
+            require_dnssec_key(ctx)
+            zone_arns = [
+                f"arn:{ctx.partition}:route53:::hostedzone/{zone}" for zone in zones or ("*",)
+            ]
+            source_arn: str | list[str] = zone_arns[0] if len(zone_arns) == 1 else zone_arns
+            service = principals.service(DNSSEC_SERVICE)
+            return [
+                iam.PolicyStatement(
+                    sid=f"AllowRoute53DnssecService{suffix}",
+                    principals=[service],
+                    actions=list(actions.DNSSEC_SIGNING_ACTIONS),
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {"aws:SourceAccount": ctx.account},
+                        "ArnLike": {"aws:SourceArn": source_arn},
+                    },
+                ),
+                iam.PolicyStatement(
+                    sid=f"AllowRoute53DnssecToCreateGrant{suffix}",
+                    principals=[service],
+                    actions=list(actions.CREATE_GRANT_ACTIONS),
+                    resources=["*"],
+                    conditions=actions.GRANT_FOR_AWS_RESOURCE_CONDITION,
+                ),
+            ]
+
+        return cls(
+            service=DNSSEC_SERVICE,
+            render=render,
+            kind="route53-dnssec",
+            identity=tuple(zones),
+        )
+
+    @classmethod
+    def autoscaling_service_linked_role(cls, *, suffix: str | None = None) -> KeyServicePrincipal:
+        """EC2 Auto Scaling's service-linked role launching instances whose EBS volumes this key
+        encrypts (EC2 Auto Scaling user guide, "Required AWS KMS key policy for use with
+        encrypted volumes", example 1).
+
+        The role, ``arn:<partition>:iam::<key's account>:role/aws-service-role/
+        autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling[_<suffix>]``, gets two
+        statements: use of the key (``kms:Encrypt``, ``kms:Decrypt``, ``kms:ReEncrypt*``,
+        ``kms:GenerateDataKey*``, ``kms:DescribeKey``) and ``kms:CreateGrant`` with
+        ``kms:GrantIsForAWSResource``, which EC2 needs to attach the volumes. A service-linked
+        role's own policy cannot be changed, so the key policy must name it, whichever policy
+        the key has. KMS refuses a key policy naming a role that does not exist yet: the role
+        must exist before the key's policy names it (Auto Scaling creates the default one with
+        the account's first Auto Scaling group; ``aws iam create-service-linked-role
+        --aws-service-name autoscaling.amazonaws.com`` creates it beforehand).
+
+        The key must be ``SYMMETRIC_DEFAULT`` (EBS encrypts with symmetric keys only): any other
+        key is refused when the statements are added.
+
+        Args:
+            suffix: the custom suffix of a role created with ``--custom-suffix``: 1-35 letters,
+                digits and ``_+=,.@-``. Default: none (the account's default
+                ``AWSServiceRoleForAutoScaling``).
+        """
+        require(
+            suffix is None
+            or (isinstance(suffix, str) and bool(AUTOSCALING_SLR_SUFFIX.match(suffix))),
+            "suffix",
+            "must be 1-35 letters, digits and '_+=,.@-' (IAM role names are at most 64 "
+            f"characters: {AUTOSCALING_SLR_NAME}_<suffix>), or None for the default role",
+            suffix,
+        )
+        role_name = AUTOSCALING_SLR_NAME + (f"_{suffix}" if suffix is not None else "")
+
+        def render(ctx: KeyContext, sid_suffix: str) -> list[iam.PolicyStatement]:
+            require(
+                ctx.key_spec == "SYMMETRIC_DEFAULT",
+                "key_spec",
+                "must be SYMMETRIC_DEFAULT for Auto Scaling's encrypted EBS volumes (EBS does "
+                "not support asymmetric or HMAC keys)",
+                ctx.key_spec,
+            )
+            role = iam.ArnPrincipal(
+                f"arn:{ctx.partition}:iam::{ctx.account}:role/{AUTOSCALING_SLR_PATH}{role_name}"
+            )
+            return [
+                iam.PolicyStatement(
+                    sid=f"AllowAutoScalingServiceLinkedRoleUse{sid_suffix}",
+                    principals=[role],
+                    actions=list(actions.AUTOSCALING_KEY_ACTIONS),
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid=f"AllowAutoScalingServiceLinkedRoleGrants{sid_suffix}",
+                    principals=[role],
+                    actions=list(actions.CREATE_GRANT_ACTIONS),
+                    resources=["*"],
+                    conditions=actions.GRANT_FOR_AWS_RESOURCE_CONDITION,
+                ),
+            ]
+
+        return cls(
+            service="autoscaling.amazonaws.com",
+            render=render,
+            kind="autoscaling-service-linked-role",
+            identity=(suffix,),
+        )
+
+
+def check_hosted_zone_id(prop: str, value: Any) -> str:
+    """A Route 53 hosted zone ID (``Z0123456789ABCDEFGHIJ``); tokens pass through."""
+    require(
+        isinstance(value, str) and (is_token(value) or bool(HOSTED_ZONE_ID.match(value))),
+        prop,
+        "must hold Route 53 hosted zone IDs: 'Z' and 1-31 upper-case letters and digits, "
+        "such as 'Z0123456789ABCDEFGHIJ' (not the zone's name or ARN)",
+        value,
+    )
+    return str(value)
+
+
+def require_dnssec_key(ctx: KeyContext) -> None:
+    """Refuse a key Route 53 cannot sign hosted zones with (Route 53 developer guide, "Working
+    with customer managed keys for DNSSEC"): ECC_NIST_P256, SIGN_VERIFY, in us-east-1. A Region
+    known only at deploy time (an env-agnostic stack) is not checked."""
+    require(
+        ctx.key_spec == DNSSEC_KEY_SPEC,
+        "key_spec",
+        f"must be {DNSSEC_KEY_SPEC} for DNSSEC",
+        ctx.key_spec,
+    )
+    require(
+        ctx.key_usage == DNSSEC_KEY_USAGE,
+        "key_usage",
+        f"must be {DNSSEC_KEY_USAGE} for DNSSEC",
+        ctx.key_usage,
+    )
+    require(
+        is_token(ctx.region) or ctx.region == DNSSEC_REGION,
+        "region",
+        f"must be {DNSSEC_REGION} for DNSSEC: Route 53 signs only with keys in US East "
+        "(N. Virginia); put the key's stack there",
+        ctx.region,
+    )
 
 
 class ServiceStatements:
