@@ -22,6 +22,7 @@ _EXPORTS = {
     "CentralAuditBucket": "audit_trail",
     "ConstructPropError": "_validation",
     "CustomerManagedKey": "keys",
+    "DnssecSigningKey": "dnssec",
     "EncryptedBucket": "encrypted_bucket",
     "ExternalAccount": "key_policy",
     "KeyPolicy": "key_policy",
@@ -49,6 +50,7 @@ __all__ = [
     "CentralAuditBucket",
     "ConstructPropError",
     "CustomerManagedKey",
+    "DnssecSigningKey",
     "EncryptedBucket",
     "ExternalAccount",
     "KeyPolicy",
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
     from constructs_lib.alarm_topic import AlarmTopic
     from constructs_lib.audit_trail import AuditBucket, AuditTrail, CentralAuditBucket, TrailSource
     from constructs_lib.compliance import acknowledge, acknowledge_all, add_compliance_checks
+    from constructs_lib.dnssec import DnssecSigningKey
     from constructs_lib.encrypted_bucket import BucketReplication, EncryptedBucket
     from constructs_lib.iam import ManagedPolicyRole
     from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal

@@ -51,6 +51,14 @@ def key_policy(synthesized: Synth, path: str) -> list[dict[str, Any]]:
     return statements
 
 
+def zone_ref(synthesized: Synth) -> dict[str, str]:
+    template = synthesized("service_keys_showcase").template(STACK)
+    (zone,) = [
+        n for n, r in template["Resources"].items() if r["Type"] == "AWS::Route53::HostedZone"
+    ]
+    return {"Ref": zone}
+
+
 def allow(sid: str, principal: Any, action: Any, condition: Any = None) -> dict[str, Any]:
     statement = {"Sid": sid, "Effect": "Allow", "Principal": principal, "Action": action}
     statement["Resource"] = "*"
@@ -99,6 +107,13 @@ def signing_key(stack: cdk.Stack, **kwargs: Any) -> CustomerManagedKey:
 
 
 # -- Route 53 DNSSEC -----------------------------------------------------------------------------
+
+
+def test_dnssec_statements_limit_route53_to_one_zone_of_the_account(synthesized: Synth) -> None:
+    zone_arn = {"Fn::Join": ["", ["arn:aws:route53:::hostedzone/", zone_ref(synthesized)]]}
+    statements = key_policy(synthesized, "Dnssec/Key")
+    assert statements[1:] == dnssec_statements(zone_arn)
+    assert statements[0]["Sid"] == "EnableIAMUserPermissions"  # the key's default policy
 
 
 def test_dnssec_statements_for_a_zone_known_at_synth(synthesized: Synth) -> None:

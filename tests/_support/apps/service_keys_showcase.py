@@ -2,7 +2,10 @@
 
 ``ServiceKeysShowcase`` (111111111111, us-east-1, where Route 53 signs with KMS keys):
 
-* ``ExistingSigner``: a custom-policy signing key for one hosted zone, given by ID;
+* ``Dnssec``: DNSSEC signing of a public hosted zone with a key the construct makes (alias,
+  default policy) and both DNSSEC alarms on an ``AlarmTopic``;
+* ``ImportedZoneDnssec``: signing of a zone imported by ID with an existing custom-policy key
+  and a named key-signing key, without alarms;
 * ``AnyZoneSigner``: a custom-policy signing key for any hosted zone of the account;
 * ``Ebs``: a custom-policy key that Auto Scaling's default service-linked role uses for the
   EBS volumes of the instances it launches;
@@ -24,9 +27,12 @@ STACK = "ServiceKeysShowcase"
 def build(outdir: Path) -> Any:
     import aws_cdk as cdk  # noqa: PLC0415
     from aws_cdk import aws_kms as kms  # noqa: PLC0415
+    from aws_cdk import aws_route53 as route53  # noqa: PLC0415
 
     from constructs_lib import (  # noqa: PLC0415
+        AlarmTopic,
         CustomerManagedKey,
+        DnssecSigningKey,
         KeyPolicy,
         KeyServicePrincipal,
     )
@@ -35,6 +41,12 @@ def build(outdir: Path) -> Any:
     app = new_app(outdir=outdir)
     stack = cdk.Stack(app, STACK, env=cdk.Environment(account=ACCOUNT, region=REGION))
 
+    zone = route53.PublicHostedZone(stack, "Zone", zone_name="example.com")
+    alarms = AlarmTopic(stack, "DnssecAlarms", encryption_key=CustomerManagedKey(stack, "AlarmKey"))
+    DnssecSigningKey(
+        stack, "Dnssec", hosted_zone=zone, key_alias="alias/dnssec", alarm_topic=alarms
+    )
+
     signer = CustomerManagedKey(
         stack,
         "ExistingSigner",
@@ -42,8 +54,12 @@ def build(outdir: Path) -> Any:
         key_usage=kms.KeyUsage.SIGN_VERIFY,
         policy=KeyPolicy.custom(admins=[ADMIN_ARN]),
     )
-    signer.add_service_principal(
-        KeyServicePrincipal.route53_dnssec(hosted_zone_ids=[IMPORTED_ZONE_ID])
+    DnssecSigningKey(
+        stack,
+        "ImportedZoneDnssec",
+        hosted_zone=route53.HostedZone.from_hosted_zone_id(stack, "Imported", IMPORTED_ZONE_ID),
+        key=signer,
+        key_signing_key_name="ksk_2026",
     )
     CustomerManagedKey(
         stack,

@@ -1,0 +1,298 @@
+"""DnssecSigningKey: the signing key, the key-signing key, DNSSEC after it, and the alarms.
+
+The wiring is read from the synthesized ``service_keys_showcase`` (held to the gates in
+tests/test_gates.py); the refusals build a throwaway App and never synthesize.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_route53 as route53
+
+from constructs_lib import (
+    AlarmTopic,
+    ConstructPropError,
+    CustomerManagedKey,
+    DnssecSigningKey,
+    KeyPolicy,
+)
+from tests._support.apps.service_keys_showcase import IMPORTED_ZONE_ID, STACK
+from tests._support.synth import SynthResult
+
+Synth = Callable[[str], SynthResult]
+ACCOUNT = "111111111111"
+
+
+def resources(synthesized: Synth, resource_type: str) -> dict[str, dict[str, Any]]:
+    template = synthesized("service_keys_showcase").template(STACK)
+    return {n: r for n, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def only(found: dict[str, dict[str, Any]], prefix: str) -> tuple[str, dict[str, Any]]:
+    (match,) = [(n, r) for n, r in found.items() if n.startswith(prefix)]
+    return match
+
+
+def test_the_made_key_signs_the_zone_and_dnssec_waits_for_the_ksk(synthesized: Synth) -> None:
+    (zone,) = resources(synthesized, "AWS::Route53::HostedZone")
+    key_id, key = only(resources(synthesized, "AWS::KMS::Key"), "DnssecKey")
+    assert key["Properties"]["KeySpec"] == "ECC_NIST_P256"
+    assert key["Properties"]["KeyUsage"] == "SIGN_VERIFY"
+    assert key["Properties"]["EnableKeyRotation"] is False
+    assert key["DeletionPolicy"] == "Retain"
+    ksk_id, ksk = only(resources(synthesized, "AWS::Route53::KeySigningKey"), "DnssecKeySigningKey")
+    assert ksk["Properties"] == {
+        "HostedZoneId": {"Ref": zone},
+        "KeyManagementServiceArn": {"Fn::GetAtt": [key_id, "Arn"]},
+        "Name": "ServiceKeysShowcaseDnssec3BB3D066",
+        "Status": "ACTIVE",
+    }
+    _, dnssec = only(resources(synthesized, "AWS::Route53::DNSSEC"), "Dnssec")
+    assert dnssec["Properties"] == {"HostedZoneId": {"Ref": zone}}
+    assert dnssec["DependsOn"] == [ksk_id]
+    _, alias = only(resources(synthesized, "AWS::KMS::Alias"), "DnssecKeyAlias")
+    assert alias["Properties"] == {
+        "AliasName": "alias/dnssec",
+        "TargetKeyId": {"Fn::GetAtt": [key_id, "Arn"]},
+    }
+
+
+def test_an_existing_key_signs_a_zone_imported_by_id(synthesized: Synth) -> None:
+    key_id, _ = only(resources(synthesized, "AWS::KMS::Key"), "ExistingSigner")
+    ksk_id, ksk = only(
+        resources(synthesized, "AWS::Route53::KeySigningKey"), "ImportedZoneDnssecKeySigningKey"
+    )
+    assert ksk["Properties"] == {
+        "HostedZoneId": IMPORTED_ZONE_ID,
+        "KeyManagementServiceArn": {"Fn::GetAtt": [key_id, "Arn"]},
+        "Name": "ksk_2026",
+        "Status": "ACTIVE",
+    }
+    _, dnssec = only(resources(synthesized, "AWS::Route53::DNSSEC"), "ImportedZoneDnssec")
+    assert dnssec == {
+        "Type": "AWS::Route53::DNSSEC",
+        "Properties": {"HostedZoneId": IMPORTED_ZONE_ID},
+        "DependsOn": [ksk_id],
+    }
+
+
+def test_both_dnssec_metrics_alarm_to_the_topic_and_only_where_one_is_given(
+    synthesized: Synth,
+) -> None:
+    (zone,) = resources(synthesized, "AWS::Route53::HostedZone")
+    (topic,) = resources(synthesized, "AWS::SNS::Topic")
+    alarms = resources(synthesized, "AWS::CloudWatch::Alarm")
+    assert sorted(a["Properties"]["MetricName"] for a in alarms.values()) == [
+        "DNSSECInternalFailure",
+        "DNSSECKeySigningKeysNeedingAction",
+    ]
+    for alarm in alarms.values():
+        properties = dict(alarm["Properties"])
+        properties.pop("AlarmDescription")
+        assert properties == {
+            "MetricName": properties["MetricName"],
+            "Namespace": "AWS/Route53",
+            "Dimensions": [{"Name": "HostedZoneId", "Value": {"Ref": zone}}],
+            "Statistic": "Maximum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": topic}],
+            "OKActions": [{"Ref": topic}],
+        }
+
+
+# -- attributes and refusals ---------------------------------------------------------------------
+
+
+def new_stack(region: str | None = "us-east-1") -> cdk.Stack:
+    env = cdk.Environment(account=ACCOUNT, region=region) if region else None
+    return cdk.Stack(cdk.App(), "S", env=env)
+
+
+def zone(stack: cdk.Stack) -> route53.PublicHostedZone:
+    return route53.PublicHostedZone(stack, "Zone", zone_name="example.com")
+
+
+def signer(stack: cdk.Stack, **kwargs: Any) -> CustomerManagedKey:
+    props: dict[str, Any] = {"key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY", **kwargs}
+    return CustomerManagedKey(stack, "Signer", **props)
+
+
+def test_every_resource_is_a_public_attribute() -> None:
+    stack = new_stack()
+    topic = AlarmTopic(stack, "Alarms", encryption_key=CustomerManagedKey(stack, "AlarmKey"))
+    made = DnssecSigningKey(stack, "Dnssec", hosted_zone=zone(stack), alarm_topic=topic)
+    assert isinstance(made.key, CustomerManagedKey)
+    assert (made.key.key_spec, made.key.key_usage) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    assert isinstance(made.key_signing_key, route53.CfnKeySigningKey)
+    assert isinstance(made.dnssec, route53.CfnDNSSEC)
+    assert sorted(made.alarms) == ["DNSSECInternalFailure", "DNSSECKeySigningKeysNeedingAction"]
+    given = signer(stack)
+    other = route53.HostedZone.from_hosted_zone_id(stack, "Other", "ZOTHER1")
+    with_given = DnssecSigningKey(stack, "Given", hosted_zone=other, key=given.key)
+    assert with_given.key is given  # the construct, given its .key
+    assert with_given.alarms == {}
+
+
+def test_an_env_agnostic_stack_is_taken_unchecked() -> None:
+    stack = new_stack(region=None)
+    made = DnssecSigningKey(stack, "Dnssec", hosted_zone=zone(stack))
+    assert made.key.region == stack.region
+
+
+def refused(make: Callable[[cdk.Stack], object], region: str = "us-east-1") -> str:
+    with pytest.raises(ConstructPropError) as error:
+        make(new_stack(region))
+    return str(error.value)
+
+
+def test_refuses_a_stack_outside_us_east_1() -> None:
+    assert refused(lambda s: DnssecSigningKey(s, "D", hosted_zone=zone(s)), "eu-west-1") == (
+        "'region' must be us-east-1 for DNSSEC: Route 53 signs only with keys in US East "
+        "(N. Virginia), and publishes the DNSSEC metrics there; put this construct's stack "
+        "there. Received: 'eu-west-1'"
+    )
+
+
+def test_refuses_a_key_together_with_props_of_the_key_it_would_make() -> None:
+    assert refused(
+        lambda s: DnssecSigningKey(s, "D", hosted_zone=zone(s), key=signer(s), key_alias="alias/x")
+    ) == (
+        "'key_alias' is for the key this construct makes; it must not be given together with "
+        "key. Received: 'alias/x'"
+    )
+    message = refused(
+        lambda s: DnssecSigningKey(
+            s, "D", hosted_zone=zone(s), key=signer(s), key_policy=KeyPolicy.default()
+        )
+    )
+    assert message.startswith("'key_policy' is for the key this construct makes; it must not ")
+
+
+def test_refuses_an_existing_key_route53_cannot_sign_with() -> None:
+    assert refused(
+        lambda s: DnssecSigningKey(
+            s,
+            "D",
+            hosted_zone=zone(s),
+            key=signer(s, key_spec=kms.KeySpec.RSA_2048),
+        )
+    ) == (
+        "'key' must be an ECC_NIST_P256 SIGN_VERIFY key for DNSSEC (Route 53 signs with no "
+        "other; this key has key_spec RSA_2048, key_usage SIGN_VERIFY). Received: 'S/Signer'"
+    )
+    assert refused(
+        lambda s: DnssecSigningKey(
+            s, "D", hosted_zone=zone(s), key=signer(s, key_usage="KEY_AGREEMENT")
+        )
+    ) == (
+        "'key' must be an ECC_NIST_P256 SIGN_VERIFY key for DNSSEC (Route 53 signs with no "
+        "other; this key has key_spec ECC_NIST_P256, key_usage KEY_AGREEMENT). "
+        "Received: 'S/Signer'"
+    )
+
+
+def test_refuses_an_existing_key_of_another_region() -> None:
+    def make(stack: cdk.Stack) -> None:
+        app = stack.node.scope
+        assert isinstance(app, cdk.App)
+        elsewhere = cdk.Stack(app, "W", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+        DnssecSigningKey(stack, "D", hosted_zone=zone(stack), key=signer(elsewhere))
+
+    assert refused(make) == (
+        "'key' must be a key in us-east-1 for DNSSEC (this key is in eu-west-1). "
+        "Received: 'W/Signer'"
+    )
+
+
+def test_refuses_a_key_it_cannot_add_statements_to() -> None:
+    assert refused(
+        lambda s: DnssecSigningKey(
+            s,
+            "D",
+            hosted_zone=zone(s),
+            key=kms.Key.from_key_arn(
+                s,
+                "K",
+                "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            ),
+        )
+    ) == (
+        "'key' must be a CustomerManagedKey or ReplicaKey, or its .key (the DNSSEC statements "
+        "go in its key policy). Received: 'S/K'"
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["ab", "a" * 129, "ksk-2026", "ksk 2026", "kšk"],
+    ids=["too-short", "too-long", "hyphen", "space", "non-ascii"],
+)
+def test_refuses_a_key_signing_key_name_cloudformation_refuses(name: str) -> None:
+    assert refused(
+        lambda s: DnssecSigningKey(s, "D", hosted_zone=zone(s), key_signing_key_name=name)
+    ) == (
+        "'key_signing_key_name' must be 3-128 letters, digits and '_' (CloudFormation's rule "
+        f"for a key-signing key's Name). Received: {name!r}"
+    )
+
+
+def test_refuses_a_private_zone_and_what_is_no_zone() -> None:
+    def private(stack: cdk.Stack) -> None:
+        from aws_cdk import aws_ec2 as ec2  # noqa: PLC0415
+
+        vpc = ec2.Vpc(stack, "Vpc")
+        hidden = route53.PrivateHostedZone(stack, "Private", zone_name="internal", vpc=vpc)
+        DnssecSigningKey(stack, "D", hosted_zone=hidden)
+
+    assert refused(private) == (
+        "'hosted_zone' must be a public hosted zone: Route 53 signs no private hosted zone with "
+        "DNSSEC. Received: 'S/Private'"
+    )
+    message = refused(lambda s: DnssecSigningKey(s, "D", hosted_zone="Z0123456789"))  # type: ignore[arg-type]
+    assert message.startswith("'hosted_zone' must be an aws_route53.IHostedZone")
+    assert message.endswith("Received: 'Z0123456789'")
+
+
+def test_refuses_a_zone_imported_with_no_zone_id() -> None:
+    assert refused(
+        lambda s: DnssecSigningKey(
+            s,
+            "D",
+            hosted_zone=route53.HostedZone.from_hosted_zone_id(s, "Z", "example.com"),
+        )
+    ) == (
+        "'hosted_zone' must hold Route 53 hosted zone IDs: 'Z' and 1-31 upper-case letters and "
+        "digits, such as 'Z0123456789ABCDEFGHIJ' (not the zone's name or ARN). "
+        "Received: 'example.com'"
+    )
+
+
+def test_refuses_an_alarm_topic_that_is_none_or_in_another_region() -> None:
+    assert (
+        refused(
+            lambda s: DnssecSigningKey(s, "D", hosted_zone=zone(s), alarm_topic="arn:aws:sns:x")  # type: ignore[arg-type]
+        )
+        == "'alarm_topic' must be an AlarmTopic. Received: 'arn:aws:sns:x'"
+    )
+
+    def elsewhere(stack: cdk.Stack) -> None:
+        app = stack.node.scope
+        assert isinstance(app, cdk.App)
+        other = cdk.Stack(app, "W", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+        topic = AlarmTopic(other, "T", encryption_key=CustomerManagedKey(other, "K"))
+        DnssecSigningKey(stack, "D", hosted_zone=zone(stack), alarm_topic=topic)
+
+    assert refused(elsewhere) == (
+        "'alarm_topic' must be an AlarmTopic in the Region of its alarms (us-east-1): "
+        "CloudWatch alarm actions publish only to a topic of their own Region. "
+        "Received: 'W/T in eu-west-1'"
+    )
