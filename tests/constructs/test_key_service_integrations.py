@@ -21,6 +21,7 @@ from constructs_lib import ConstructPropError, CustomerManagedKey, KeyPolicy, Ke
 from stacks.config import cdk_json_context
 from tests._support.apps.service_keys_showcase import ADMIN_ARN, STACK
 from tests._support.synth import SynthResult
+from tests.constructs.test_key_policy import SYMMETRIC_USER
 
 Synth = Callable[[str], SynthResult]
 ACCOUNT = "111111111111"
@@ -30,13 +31,6 @@ SLR = (
     f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/"
     "AWSServiceRoleForAutoScaling"
 )
-SYMMETRIC_USER = [
-    "kms:Decrypt",
-    "kms:DescribeKey",
-    "kms:Encrypt",
-    "kms:GenerateDataKey*",
-    "kms:ReEncrypt*",
-]
 
 
 def key_policy(synthesized: Synth, path: str) -> list[dict[str, Any]]:
