@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 import logging
@@ -51,7 +52,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TextIO, TypeVar
+from typing import Any, NamedTuple, Protocol, TextIO, TypeVar
 
 from botocore.exceptions import (
     ClientError,
@@ -557,6 +558,38 @@ class AuditStats:
     skipped: list[str] = field(default_factory=list)
 
 
+class ListedObject(NamedTuple):
+    """An object of a ListObjectsV2 page: its key and when S3 stored it (None if not given)."""
+
+    key: str
+    last_modified: datetime | None
+
+
+class FetchedObject(NamedTuple):
+    """A gzip object as :meth:`AuditReader.fetch_object` read it: decompressed, and its user
+    metadata (``x-amz-meta-*`` without the prefix, as boto3 gives it)."""
+
+    data: bytearray
+    metadata: dict[str, str]
+
+
+class ReadObserver(Protocol):
+    """Told about every log file :meth:`AuditReader.run` reads (``--verify`` checks them
+    against CloudTrail's digest files: :class:`kmskit.audit_integrity.DigestVerifier`)."""
+
+    def begin(self, prefixes: Sequence[str]) -> None:
+        """The day folders of the run, in key order, before any log file is read."""
+
+    def log_file(
+        self, key: str, last_modified: datetime | None, sha256: str | None, in_range: bool
+    ) -> None:
+        """One log file, in key order: the hex SHA-256 of its decompressed content (None: it
+        was gone when read) and whether it holds a record of the audited days."""
+
+    def end(self) -> None:
+        """Every log file was read."""
+
+
 T = TypeVar("T")
 R = TypeVar("R")
 RecordSink = Callable[[dict[str, Any], list[str]], None]
@@ -652,7 +685,12 @@ class AuditReader:
 
     def list_objects(self, location: LogLocation, prefix: str) -> list[str]:
         """Every ``.json.gz`` key under ``prefix``, across all ListObjectsV2 pages."""
-        keys: list[str] = []
+        return [entry.key for entry in self.list_entries(location, prefix)]
+
+    def list_entries(self, location: LogLocation, prefix: str) -> list[ListedObject]:
+        """Every ``.json.gz`` object under ``prefix``, with the time S3 stored it, across all
+        ListObjectsV2 pages: the one lister of log and digest files."""
+        entries: list[ListedObject] = []
         try:
             paginator = self.s3.get_paginator("list_objects_v2")
             for page in paginator.paginate(
@@ -660,12 +698,14 @@ class AuditReader:
                 Prefix=prefix,
                 PaginationConfig={"PageSize": self.page_size},
             ):
-                keys += [
-                    o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".json.gz")
+                entries += [
+                    ListedObject(o["Key"], o.get("LastModified"))
+                    for o in page.get("Contents", [])
+                    if o["Key"].endswith(".json.gz")
                 ]
         except ClientError as error:
             raise from_client_error(error, f"list {location.uri(prefix)}") from error
-        return keys
+        return entries
 
     def read_attempts(self) -> int:
         """Times a log file is fetched when its body breaks off: the client's total attempts
@@ -682,12 +722,29 @@ class AuditReader:
         The object is decompressed as it is downloaded, and never past
         :data:`MAX_LOG_FILE_BYTES`: beyond that it is refused
         (:class:`~kmskit.errors.IntegrityError` naming the object and the limit)."""
-        text = self._download(location, key)
-        return None if text is None else self._records(location, key, text)
+        read = self._read_log(location, key, hashing=False)
+        return None if read is None else read[0]
 
-    def _download(self, location: LogLocation, key: str) -> bytearray | None:
-        """The object decompressed (:func:`gunzip_at_most`); None when it is gone. A body
-        that breaks off is fetched again, up to :meth:`read_attempts` times."""
+    def _read_log(
+        self, location: LogLocation, key: str, *, hashing: bool
+    ) -> tuple[list[dict[str, Any]], str | None] | None:
+        """:meth:`read_records`, and with ``hashing`` the hex SHA-256 of the decompressed
+        content (what a CloudTrail digest records for the file), from the same download."""
+        fetched = self.fetch_object(location, key)
+        if fetched is None:
+            return None
+        digest = hashlib.sha256(fetched.data).hexdigest() if hashing else None
+        return self._records(location, key, fetched.data), digest
+
+    def fetch_object(
+        self, location: LogLocation, key: str, *, what: str = "CloudTrail log file"
+    ) -> FetchedObject | None:
+        """A gzip object decompressed (:func:`gunzip_at_most`, at most
+        :data:`MAX_LOG_FILE_BYTES`) with its user metadata; None when it is gone
+        (``NoSuchKey``). A body that breaks off is fetched again, up to :meth:`read_attempts`
+        times. An object that is not gzip, or decompresses past the limit, is an
+        :class:`~kmskit.errors.IntegrityError` naming it as ``what``. The one reader of log
+        and digest files."""
         attempts = self.read_attempts()
         limit = MAX_LOG_FILE_BYTES
         for attempt in range(1, attempts + 1):
@@ -708,16 +765,19 @@ class AuditReader:
                     ) from error
             except (OSError, EOFError, zlib.error) as error:
                 raise IntegrityError(
-                    f"{location.uri(key)} is not a gzip-compressed CloudTrail log file: {error}"
+                    f"{location.uri(key)} is not a gzip-compressed {what}: {error}"
                 ) from error
         if text is None:
+            advice = (
+                ": CloudTrail did not write it (a gzip bomb?). Find out who did; --since/--until, "
+                "--account or --log-region can leave it out of the audit"
+            )
             raise IntegrityError(
                 f"{location.uri(key)} decompresses to more than {_size(limit)}, the limit "
-                "for a CloudTrail log file: CloudTrail did not write it (a gzip bomb?). Find "
-                "out who did; --since/--until, --account or --log-region can leave it out of "
-                "the audit"
+                f"for a {what}{advice}"
             )
-        return text
+        metadata = response.get("Metadata")
+        return FetchedObject(text, dict(metadata) if isinstance(metadata, dict) else {})
 
     def _records(self, location: LogLocation, key: str, text: bytearray) -> list[dict[str, Any]]:
         try:
@@ -756,6 +816,7 @@ class AuditReader:
         *,
         accounts: Sequence[str] = (),
         regions: Sequence[str] = (),
+        observer: ReadObserver | None = None,
     ) -> AuditStats:
         """Read every log object of the range and pass each kept record, with its matched
         keys, to ``sink`` (in object-key order, records in file order). The day folders are
@@ -778,7 +839,9 @@ class AuditReader:
         when the held copies are passed in the order they were read.
 
         ``accounts`` and ``regions`` limit the log folders read (account IDs, Region names);
-        default empty: every account and Region found under ``location``."""
+        default empty: every account and Region found under ``location``. ``observer``, if
+        given (default None), is told about each log file read, with the SHA-256 of its
+        decompressed content, computed from the same download (see :class:`ReadObserver`)."""
         check_accounts(accounts, "--account")
         check_regions(regions, "--log-region")
         paths = self.account_paths(location, accounts)
@@ -806,23 +869,30 @@ class AuditReader:
             enabled=self.progress,
         )
         listings = ordered_map(
-            lambda p: self.list_objects(location, p), stats.prefixes, self.workers
+            lambda p: self.list_entries(location, p), stats.prefixes, self.workers
         )
 
-        def listed_keys() -> Iterator[tuple[str, bool]]:
-            """Each key, and whether it is the last of its day folder."""
+        def listed_keys() -> Iterator[tuple[ListedObject, bool]]:
+            """Each object, and whether it is the last of its day folder."""
             for _, listed in listings:
-                for number, key in enumerate(listed, start=1):
-                    yield key, number == len(listed)
+                for number, entry in enumerate(listed, start=1):
+                    yield entry, number == len(listed)
                 if not listed:
                     bar.update(1)
 
+        hashing = observer is not None
         reading = ordered_map(
-            lambda k: self.read_records(location, k[0]), listed_keys(), self.workers
+            lambda k: self._read_log(location, k[0].key, hashing=hashing),
+            listed_keys(),
+            self.workers,
         )
         start, end = date_range.bounds()
+        if observer is not None:
+            observer.begin(stats.prefixes)
         with bar, closing(listings), closing(reading), _OncePerCall(sink, stats) as once:
-            for (key, last_of_folder), records in reading:
+            for (entry, last_of_folder), read in reading:
+                key = entry.key
+                records, sha256 = read if read is not None else (None, None)
                 if records is None:
                     uri = location.uri(key)
                     stats.skipped.append(uri)
@@ -833,16 +903,22 @@ class AuditReader:
                 else:
                     stats.objects += 1
                     stats.records += len(records)
+                in_range = False
                 for record in records or ():
                     moment = parse_event_time(record.get("eventTime"))
                     if moment is None or not start <= moment < end:
                         continue
+                    in_range = True
                     matched = record_filter.keys_matched(record)
                     if matched:
                         once.offer(record, matched)
+                if observer is not None:
+                    observer.log_file(key, entry.last_modified, sha256, in_range)
                 if last_of_folder:
                     bar.update(1)
             once.pass_held()
+            if observer is not None:
+                observer.end()
         return stats
 
 
@@ -1095,9 +1171,12 @@ def summary_table(summary: UsageSummary, stats: AuditStats | None = None) -> str
     return out.getvalue()
 
 
-def summary_json(summary: UsageSummary, stats: AuditStats) -> str:
-    """The summary as a JSON document, ending with a newline like the table."""
-    document = {
+def summary_json(
+    summary: UsageSummary, stats: AuditStats, integrity: Mapping[str, Any] | None = None
+) -> str:
+    """The summary as a JSON document, ending with a newline like the table; with
+    ``integrity`` (``--verify``; default None) under ``"integrity"``."""
+    document: dict[str, Any] = {
         "rows": [row.as_dict() for row in summary.sorted_rows()],
         "objectsRead": stats.objects,
         "recordsRead": stats.records,
@@ -1106,4 +1185,6 @@ def summary_json(summary: UsageSummary, stats: AuditStats) -> str:
         "objectsSkipped": len(stats.skipped),
         "skippedObjects": stats.skipped,
     }
+    if integrity is not None:
+        document["integrity"] = dict(integrity)
     return json.dumps(document, indent=2) + "\n"

@@ -29,6 +29,7 @@ from kmskit.audit import (
     MAX_LOG_FILE_BYTES,
     AuditReader,
     DateRange,
+    ListedObject,
     LogLocation,
     RecordFilter,
     UsageSummary,
@@ -309,15 +310,17 @@ def expiring_bucket(bucket: str) -> tuple[Any, str]:
 
 def expire_after_listing(monkeypatch: pytest.MonkeyPatch, s3: Any, key: str) -> None:
     """``key`` is deleted (a lifecycle rule expiring it) right after its folder is listed."""
-    listed = AuditReader.list_objects
+    listed = AuditReader.list_entries
 
-    def list_then_expire(reader: AuditReader, location: LogLocation, prefix: str) -> list[str]:
-        keys = listed(reader, location, prefix)
-        if key in keys:
+    def list_then_expire(
+        reader: AuditReader, location: LogLocation, prefix: str
+    ) -> list[ListedObject]:
+        entries = listed(reader, location, prefix)
+        if key in [entry.key for entry in entries]:
             s3.delete_object(Bucket=location.bucket, Key=key)
-        return keys
+        return entries
 
-    monkeypatch.setattr(AuditReader, "list_objects", list_then_expire)
+    monkeypatch.setattr(AuditReader, "list_entries", list_then_expire)
 
 
 def test_a_log_file_gone_when_read_is_skipped_named_and_counted(
