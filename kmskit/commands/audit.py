@@ -32,9 +32,10 @@ from kmskit.audit import (
     summary_table,
     warn_on_stderr,
 )
+from kmskit.audit_integrity import DigestVerifier, cloudtrail_public_keys, integrity_text
 from kmskit.aws_names import check_accounts, check_regions
 from kmskit.cli import add_force_option, check_new_output, settings_from_args
-from kmskit.errors import EXIT_OK, UsageError
+from kmskit.errors import EXIT_INTEGRITY, EXIT_OK, UsageError
 
 DEFAULT_DAYS = 7
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -137,6 +138,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         metavar="REGION",
         help="read the logs of this Region only (--region sets the AWS API Region)",
     )
+    proof = parser.add_argument_group("integrity")
+    proof.add_argument(
+        "--verify",
+        action="store_true",
+        help="also prove the log files read are complete and unchanged with CloudTrail's "
+        "digest files (log file validation): signatures (cloudtrail:ListPublicKeys), the "
+        "digest chain, each log file's SHA-256; any problem exits 5 (default: off)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--format", choices=FORMATS, default="table")
     out.add_argument(
@@ -188,11 +197,22 @@ def run(args: argparse.Namespace) -> int:
         event_names=frozenset(args.event),
         caller_accounts=frozenset(args.caller_account),
     )
+    # --verify reads digest files on a pool of its own while the log files read ahead.
+    connections = max(10, workers * (2 if args.verify else 1))
     reader = AuditReader(
-        settings.client("s3", max_pool_connections=max(10, workers)),
+        settings.client("s3", max_pool_connections=connections),
         workers=workers,
         progress=False if args.quiet else None,
         warn=warn_on_stderr,
+    )
+    verifier = (
+        DigestVerifier(
+            reader,
+            location,
+            cloudtrail_public_keys(lambda region: settings.client("cloudtrail", region=region)),
+        )
+        if args.verify
+        else None
     )
 
     def read(sink: RecordSink) -> AuditStats:
@@ -203,16 +223,18 @@ def run(args: argparse.Namespace) -> int:
             sink,
             accounts=args.account,
             regions=args.log_region,
+            observer=verifier,
         )
 
     if args.format in ("table", "json"):
         summary = UsageSummary()
         stats = read(summary.add)
-        text = (
-            summary_table(summary, stats)
-            if args.format == "table"
-            else summary_json(summary, stats)
-        )
+        report = verifier.report if verifier is not None else None
+        if args.format == "table":
+            text = summary_table(summary, stats)
+            text += integrity_text(report) if report is not None else ""
+        else:
+            text = summary_json(summary, stats, report.as_dict() if report else None)
         with atomic_output(args.output, exclusive=not args.force) as handle:
             handle.write(text.encode())
     else:
@@ -223,6 +245,10 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 stream.flush()
                 stream.detach()
+    report = verifier.report if verifier is not None else None
+    if report is not None and args.format in ("jsonl", "csv"):
+        # The records went to the output: the verdict goes to stderr, also with --quiet.
+        sys.stderr.write(f"kmskit: {integrity_text(report)}")
     if not args.quiet:
         # Each skipped file was named in a warning as it was met (also with --quiet).
         skipped = (
@@ -233,7 +259,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"kmskit: {date_range.since}..{date_range.until}: read {stats.objects} log files "
             f"({stats.records} records) from {len(stats.prefixes)} day folders; "
-            f"{stats.matched} records matched, {stats.duplicates} duplicates skipped{skipped}",
+            f"{stats.matched} records matched, {stats.duplicates} duplicates skipped{skipped}"
+            + (f"; {report.summary()}" if report is not None else ""),
             file=sys.stderr,
         )
+    if report is not None and not report.verified:
+        return EXIT_INTEGRITY
     return EXIT_OK

@@ -1,0 +1,711 @@
+"""Whether the CloudTrail log files behind ``kmskit audit`` are complete and untampered
+(``kmskit audit --verify``), from the digest files CloudTrail writes when log file validation is
+on, as ``aws cloudtrail validate-logs`` checks them.
+
+Every hour CloudTrail writes, per account and Region, a digest file under::
+
+    [prefix/]AWSLogs/[o-orgid/]<account>/CloudTrail-Digest/<region>/YYYY/MM/DD/
+        <account>_CloudTrail-Digest_<region>_<trail>_<home region>_<end>[_backfill].json.gz
+
+(``YYYY/MM/DD`` and ``<end>`` = the digest's end, ``YYYYMMDDTHHMMSSZ``). It lists the log files
+delivered in ``[digestStartTime, digestEndTime]`` with the SHA-256 of each one's *uncompressed*
+content, names the previous digest (``previousDigestS3Object``, ``previousDigestSignature``;
+null in the first digest after logging or validation started) and is signed SHA256withRSA with
+a per-Region key whose public half ``cloudtrail:ListPublicKeys`` returns by fingerprint. The
+signature is hex in the object's ``signature`` metadata, over the string (:func:`data_to_sign`)::
+
+    digestEndTime \\n digestS3Bucket/digestS3Object \\n hex SHA-256 of the uncompressed digest
+    \\n previousDigestSignature (or "null")
+
+A ``_backfill`` digest lists log files a regular digest missed; backfill digests chain among
+themselves and carry ``backfill-generation-timestamp`` metadata.
+
+Sources: CloudTrail user guide, "CloudTrail digest file structure" and "Custom implementations
+of CloudTrail log file integrity validation"; the AWS CLI's ``validate-logs``
+(aws/aws-cli, ``awscli/customizations/cloudtrail/validation.py``).
+
+:class:`DigestVerifier` is the :class:`~kmskit.audit.ReadObserver` of one audit run: the audit
+lists and reads each log file once and hands over the SHA-256 of what it decompressed. Log
+folders come in key order, one account and Region after the other; when the run leaves an
+account and Region, that group's digest folders (the log folders' days and one more) are listed
+with the audit's lister and read with its reader on its worker pool, each digest is checked,
+each chain is followed, and the log files are compared with what the valid digests list. Only
+that group's log file names and hashes are held meanwhile.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from kmskit.audit import AuditReader, FetchedObject, LogLocation, ordered_map
+from kmskit.errors import IntegrityError, from_client_error
+
+DIGEST_FOLDER = "CloudTrail-Digest"
+SIGNATURE_ALGORITHM = "SHA256withRSA"
+HASH_ALGORITHM = "SHA-256"
+DIGEST_NAME = re.compile(
+    r"^(?P<account>[0-9]{12})_CloudTrail-Digest_(?P<region>[a-z0-9-]+)_(?P<trail>.+)_"
+    r"(?P<home>[a-z0-9-]+)_(?P<end>[0-9]{8}T[0-9]{6}Z)(?P<backfill>_backfill)?\.json\.gz\Z"
+)
+# A digest covers the log files delivered in the hour before it: the last files of a day are in
+# a digest of the next day, so the digest folders read run one day past the log folders.
+DIGEST_SLACK = timedelta(days=1)
+# CloudTrail delivers a digest every hour: a log file delivered after the newest digest is
+# "pending" (its digest is still to come) for this long, and not covered after that.
+DIGEST_DUE = timedelta(hours=2)
+# The AWS CLI looks a backfill digest's key up around its generation time.
+BACKFILL_KEY_WINDOW = timedelta(hours=1)
+# The fields a digest must have (the AWS CLI's required_digest_keys, and logFiles).
+_REQUIRED_STRINGS = (
+    "digestStartTime",
+    "digestEndTime",
+    "digestS3Bucket",
+    "digestS3Object",
+    "digestPublicKeyFingerprint",
+)
+
+# Problem kinds, as --format json names them.
+DIGEST_SIGNATURE_INVALID = "digest-signature-invalid"
+DIGEST_UNKNOWN_KEY = "digest-unknown-key"
+DIGEST_DELETED = "digest-deleted"
+DIGEST_CHAIN_BROKEN = "digest-chain-broken"
+DIGEST_MALFORMED = "digest-malformed"
+LOG_FILE_MODIFIED = "log-file-modified"
+LOG_FILE_DELETED = "log-file-deleted"
+LOG_FILE_NOT_COVERED = "log-file-not-covered"
+LOG_FILE_PENDING = "log-file-pending"
+
+# region, start, end -> public key DER by fingerprint (see cloudtrail_public_keys)
+PublicKeySource = Callable[[str, datetime, datetime], Mapping[str, bytes]]
+
+
+def data_to_sign(digest: Mapping[str, Any], digest_sha256: str) -> bytes:
+    """The string CloudTrail signs for a digest file, UTF-8: ``digestEndTime``,
+    ``digestS3Bucket/digestS3Object``, the hex SHA-256 of the digest file's uncompressed
+    content and ``previousDigestSignature`` (``null`` in a first digest), one per line with no
+    newline at the end ("Custom implementations of CloudTrail log file integrity validation")."""
+    previous = digest.get("previousDigestSignature")
+    return "\n".join(
+        (
+            str(digest["digestEndTime"]),
+            f"{digest['digestS3Bucket']}/{digest['digestS3Object']}",
+            digest_sha256,
+            "null" if previous is None else str(previous),
+        )
+    ).encode()
+
+
+def verify_signature(public_key_der: bytes, signature_hex: str, message: bytes) -> bool:
+    """Whether ``signature_hex`` is a SHA256withRSA (PKCS #1 v1.5) signature of ``message``
+    under the RSA public key ``public_key_der`` (PKCS #1 ``RSAPublicKey`` or X.509
+    ``SubjectPublicKeyInfo``, DER: ListPublicKeys has returned both). False for a signature that
+    is not hex; :class:`ValueError` for a key that is not an RSA public key."""
+    try:
+        signature = binascii.unhexlify(signature_hex)
+    except (binascii.Error, ValueError):
+        return False
+    try:
+        key = serialization.load_der_public_key(public_key_der)
+    except (ValueError, UnsupportedAlgorithm) as error:
+        raise ValueError(f"not a DER public key: {error}") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError(f"not an RSA public key: {type(key).__name__}")
+    try:
+        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
+
+def cloudtrail_public_keys(cloudtrail_client: Callable[[str], Any]) -> PublicKeySource:
+    """A :data:`PublicKeySource` calling ``cloudtrail:ListPublicKeys`` with a client of the
+    digest's Region (CloudTrail signs with a key per Region): ``cloudtrail_client(region)``
+    returns one. An error is the matching :class:`~kmskit.errors.KmskitError` naming the call
+    (access denied: exit 3)."""
+
+    def public_keys(region: str, start: datetime, end: datetime) -> dict[str, bytes]:
+        client = cloudtrail_client(region)
+        found: dict[str, bytes] = {}
+        arguments: dict[str, Any] = {"StartTime": start, "EndTime": end}
+        while True:
+            try:
+                page = client.list_public_keys(**arguments)
+            except ClientError as error:
+                raise from_client_error(
+                    error, f"list CloudTrail's public keys in {region} (cloudtrail:ListPublicKeys)"
+                ) from error
+            for entry in page.get("PublicKeyList", []):
+                value = entry.get("Value")
+                # boto3 decodes the blob; a caller's client that does not gives base64 text.
+                der = base64.b64decode(value) if isinstance(value, str) else bytes(value or b"")
+                if entry.get("Fingerprint"):
+                    found[str(entry["Fingerprint"])] = der
+            token = page.get("NextToken")
+            if not token:
+                return found
+            arguments["NextToken"] = token
+
+    return public_keys
+
+
+@dataclass(frozen=True)
+class IntegrityProblem:
+    """One thing wrong: ``kind`` (``digest-...`` or ``log-file-...``), the ``s3://`` URI of the
+    object, and what is wrong with it."""
+
+    kind: str
+    uri: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "object": self.uri, "detail": self.detail}
+
+
+@dataclass
+class IntegrityReport:
+    """What ``--verify`` found. ``log_files_valid``: read, listed by a valid digest, hash
+    equal; ``log_files_invalid``: modified or deleted; ``log_files_not_covered``: read, holding
+    records of the audited days, listed by no valid digest (``log_files_pending`` of them only
+    because their digest is not delivered yet). ``verified`` when there is no problem. Notes
+    are facts that are not problems (a chain that restarts: logging or validation was off)."""
+
+    digests_valid: int = 0
+    digests_invalid: int = 0
+    log_files_valid: int = 0
+    log_files_invalid: int = 0
+    log_files_not_covered: int = 0
+    log_files_pending: int = 0
+    problems: list[IntegrityProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verified": self.verified,
+            "digestsValid": self.digests_valid,
+            "digestsInvalid": self.digests_invalid,
+            "logFilesValid": self.log_files_valid,
+            "logFilesInvalid": self.log_files_invalid,
+            "logFilesNotCovered": self.log_files_not_covered,
+            "logFilesPending": self.log_files_pending,
+            "problems": [problem.as_dict() for problem in self.sorted_problems()],
+            "notes": self.notes,
+        }
+
+    def sorted_problems(self) -> list[IntegrityProblem]:
+        return sorted(self.problems, key=lambda p: (p.uri, p.kind))
+
+    def summary(self) -> str:
+        """One line: verified, or how many problems, with the counts."""
+        counts = (
+            f"{self.digests_valid} digest files valid, {self.digests_invalid} invalid; "
+            f"{self.log_files_valid} log files valid, {self.log_files_invalid} invalid, "
+            f"{self.log_files_not_covered} not covered by a valid digest"
+            + (f" ({self.log_files_pending} pending)" if self.log_files_pending else "")
+        )
+        if self.verified:
+            return f"integrity: verified ({counts})"
+        return f"integrity: FAILED, {len(self.problems)} problems ({counts})"
+
+
+def integrity_text(report: IntegrityReport, *, limit: int = 50) -> str:
+    """The report as text for the end of ``--format table``: the summary line, then one line
+    per problem (``kind  s3://...  detail``; the first ``limit``, default 50, then how many
+    more) and per note."""
+    lines = [report.summary()]
+    problems = report.sorted_problems()
+    lines += [f"  {p.kind}  {p.uri}  {p.detail}" for p in problems[:limit]]
+    if len(problems) > limit:
+        lines.append(f"  ... and {len(problems) - limit} more problems (all in --format json)")
+    lines += [f"  note: {note}" for note in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class _LogFile:
+    last_modified: datetime | None
+    sha256: str | None  # None: listed, gone when read
+    in_range: bool
+
+
+@dataclass
+class _Group:
+    """The log folders of one account (folder) and Region, and the log files read there."""
+
+    account_root: str  # [prefix/]AWSLogs/[o-ID/]<account>/
+    account: str
+    region: str
+    folders: set[str] = field(default_factory=set)
+    days: list[date] = field(default_factory=list)
+    files: dict[str, _LogFile] = field(default_factory=dict)
+
+    def digest_folders(self) -> list[str]:
+        first, last = min(self.days), max(self.days) + DIGEST_SLACK
+        return [
+            f"{self.account_root}{DIGEST_FOLDER}/{self.region}/{day:%Y/%m/%d}/"
+            for day in (first + timedelta(days=n) for n in range((last - first).days + 1))
+        ]
+
+
+@dataclass
+class _Digest:
+    """A digest file as read and checked."""
+
+    key: str
+    end: str  # the YYYYMMDDTHHMMSSZ of its name
+    chain: tuple[str, str, bool]  # trail, home Region, backfill
+    document: dict[str, Any] | None = None  # None: could not be read
+    signature: str | None = None  # from its metadata
+    valid: bool = False
+    problem: IntegrityProblem | None = None
+
+
+class _Invalid(Exception):  # noqa: N818 (not an error of the run: a finding)
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+def _folder_of(key: str) -> str:
+    return key.rsplit("/", 1)[0] + "/"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _name_time(end: str) -> datetime:
+    return datetime.strptime(end, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+class DigestVerifier:
+    """Checks the log files of one :meth:`AuditReader.run <kmskit.audit.AuditReader.run>`
+    (pass it as ``observer``) against CloudTrail's digest files; the result is :attr:`report`.
+
+    Args:
+        reader: the run's reader: its lister, reader and worker pool size are used for the
+            digest files too.
+        location: the run's location.
+        public_keys: fingerprint -> public key per Region and time range
+            (:func:`cloudtrail_public_keys`).
+        now: the current time (default: the clock), for log files whose digest is not due
+            yet.
+
+    A digest is valid when it is where it says it was delivered, its SHA256withRSA signature
+    verifies with the CloudTrail public key of its Region whose fingerprint it names, and it is
+    well formed. Chains (per trail and home Region; backfill digests apart) are followed from
+    digest to digest: a previous digest that is named but not in the bucket is deleted, one
+    whose signature is not the one the next digest recorded was replaced. Every log file a
+    valid digest lists in the log folders read must be there with the SHA-256 recorded; every
+    log file read that holds a record of the audited days must be listed by a valid digest
+    (else not covered, or pending when it was delivered after the newest digest, less than
+    :data:`DIGEST_DUE` ago)."""
+
+    def __init__(
+        self,
+        reader: AuditReader,
+        location: LogLocation,
+        public_keys: PublicKeySource,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.reader = reader
+        self.location = location
+        self.public_keys = public_keys
+        self.now = now
+        self.report = IntegrityReport()
+        self._groups: dict[str, _Group] = {}
+        self._order: list[str] = []
+        self._next = 0
+        self._group_of_folder: dict[str, str] = {}
+        self._keys: dict[tuple[str, datetime, datetime], Mapping[str, bytes]] = {}
+        self._keys_lock = threading.Lock()
+
+    # --- ReadObserver ----------------------------------------------------------------------
+
+    def begin(self, prefixes: Sequence[str]) -> None:
+        for prefix in prefixes:
+            # [..]/<account>/CloudTrail/<region>/YYYY/MM/DD/
+            parts = prefix.rstrip("/").split("/")
+            account_root = "/".join(parts[:-5]) + "/"
+            region = parts[-4]
+            group_id = f"{account_root}{region}"
+            group = self._groups.get(group_id)
+            if group is None:
+                group = _Group(account_root, parts[-6], region)
+                self._groups[group_id] = group
+                self._order.append(group_id)
+            group.folders.add(prefix)
+            group.days.append(date(int(parts[-3]), int(parts[-2]), int(parts[-1])))
+            self._group_of_folder[prefix] = group_id
+
+    def log_file(
+        self, key: str, last_modified: datetime | None, sha256: str | None, in_range: bool
+    ) -> None:
+        group_id = self._group_of_folder[_folder_of(key)]
+        while self._order[self._next] != group_id:  # the run moved on: check the groups passed
+            self._finish(self._groups[self._order[self._next]])
+            self._next += 1
+        self._groups[group_id].files[key] = _LogFile(last_modified, sha256, in_range)
+
+    def end(self) -> None:
+        while self._next < len(self._order):
+            self._finish(self._groups[self._order[self._next]])
+            self._next += 1
+
+    # --- one account and Region ------------------------------------------------------------
+
+    def _finish(self, group: _Group) -> None:
+        folders = group.digest_folders()
+        listed = [
+            entry.key
+            for _, entries in ordered_map(
+                lambda f: self.reader.list_entries(self.location, f), folders, self.reader.workers
+            )
+            for entry in entries
+        ]
+        window = (
+            datetime.combine(min(group.days), time.min, tzinfo=UTC),
+            min(
+                datetime.combine(max(group.days) + DIGEST_SLACK * 2, time.min, tzinfo=UTC),
+                self.now(),
+            ),
+        )
+        digests: list[_Digest] = []
+        for key in listed:
+            match = DIGEST_NAME.match(key.rsplit("/", 1)[1])
+            if not match or match["account"] != group.account or match["region"] != group.region:
+                self._problem(
+                    DIGEST_MALFORMED,
+                    key,
+                    f"is not named as CloudTrail names digest files of account {group.account} "
+                    f"in {group.region} (<account>_CloudTrail-Digest_<region>_<trail>_<home "
+                    "region>_<YYYYMMDDTHHMMSSZ>[_backfill].json.gz)",
+                )
+                self.report.digests_invalid += 1
+                continue
+            chain = (match["trail"], match["home"], bool(match["backfill"]))
+            digests.append(_Digest(key, match["end"], chain))
+        if digests:
+            self._public_keys(group.region, *window)  # once, before the workers need it
+        for _, digest in ordered_map(
+            lambda d: self._check(d, group, window), digests, self.reader.workers
+        ):
+            if digest.valid:
+                self.report.digests_valid += 1
+            else:
+                self.report.digests_invalid += 1
+                if digest.problem is not None:
+                    self.report.problems.append(digest.problem)
+        chains: dict[tuple[str, str, bool], list[_Digest]] = {}
+        for digest in digests:
+            chains.setdefault(digest.chain, []).append(digest)
+        for members in chains.values():
+            self._follow(sorted(members, key=lambda d: (d.end, d.key)), window)
+        self._compare(group, [d for d in digests if d.valid])
+
+    def _public_keys(self, region: str, start: datetime, end: datetime) -> Mapping[str, bytes]:
+        with self._keys_lock:
+            found = self._keys.get((region, start, end))
+            if found is None:
+                found = self.public_keys(region, start, end)
+                self._keys[(region, start, end)] = found
+            return found
+
+    def _check(self, digest: _Digest, group: _Group, window: tuple[datetime, datetime]) -> _Digest:
+        """Read ``digest`` and check it; sets ``valid`` or ``problem`` (runs on a worker)."""
+        try:
+            fetched, digest_sha256 = self._read_digest(digest)
+            self._verify_digest(digest, fetched.metadata, digest_sha256, group, window)
+        except _Invalid as invalid:
+            digest.problem = IntegrityProblem(
+                invalid.kind, self.location.uri(digest.key), invalid.detail
+            )
+            return digest
+        digest.valid = True
+        return digest
+
+    def _read_digest(self, digest: _Digest) -> tuple[FetchedObject, str]:
+        """The digest file, and the hex SHA-256 of its uncompressed content; sets
+        ``document`` (when it has the fields the chain needs) and ``signature``."""
+        key = digest.key
+        try:
+            fetched = self.reader.fetch_object(self.location, key, what="CloudTrail digest file")
+        except IntegrityError as error:
+            raise _Invalid(
+                DIGEST_MALFORMED, str(error).removeprefix(self.location.uri(key) + " ")
+            ) from None
+        if fetched is None:
+            raise _Invalid(DIGEST_DELETED, "was listed but is gone when read (deleted meanwhile)")
+        try:
+            document = json.loads(fetched.data)
+        except (ValueError, RecursionError) as error:
+            raise _Invalid(DIGEST_MALFORMED, f"is not JSON: {error}") from None
+        if not isinstance(document, dict):
+            raise _Invalid(DIGEST_MALFORMED, "is not a JSON object")
+        digest.signature = fetched.metadata.get("signature")
+        missing = [name for name in _REQUIRED_STRINGS if not isinstance(document.get(name), str)]
+        if missing or "previousDigestSignature" not in document:
+            raise _Invalid(DIGEST_MALFORMED, f"lacks {', '.join(missing) or 'previousDigest*'}")
+        digest.document = document
+        return fetched, hashlib.sha256(fetched.data).hexdigest()
+
+    def _verify_digest(
+        self,
+        digest: _Digest,
+        metadata: Mapping[str, str],
+        digest_sha256: str,
+        group: _Group,
+        window: tuple[datetime, datetime],
+    ) -> None:
+        document = digest.document or {}
+        if (document["digestS3Bucket"], document["digestS3Object"]) != (
+            self.location.bucket,
+            digest.key,
+        ):
+            raise _Invalid(
+                DIGEST_MALFORMED,
+                "was moved: it says it was delivered to "
+                f"s3://{document['digestS3Bucket']}/{document['digestS3Object']}",
+            )
+        algorithm = metadata.get("signature-algorithm")
+        if digest.signature is None or algorithm is None:
+            raise _Invalid(
+                DIGEST_SIGNATURE_INVALID,
+                "has no signature (object metadata x-amz-meta-signature and "
+                "x-amz-meta-signature-algorithm)",
+            )
+        if algorithm != SIGNATURE_ALGORITHM:
+            raise _Invalid(
+                DIGEST_SIGNATURE_INVALID, f"is signed with {algorithm!r}, not {SIGNATURE_ALGORITHM}"
+            )
+        fingerprint = document["digestPublicKeyFingerprint"]
+        keys = self._keys_for(digest, metadata, fingerprint, group.region, window)
+        try:
+            good = verify_signature(
+                keys[fingerprint], digest.signature, data_to_sign(document, digest_sha256)
+            )
+        except ValueError as error:
+            raise _Invalid(
+                DIGEST_UNKNOWN_KEY, f"public key {fingerprint} cannot be used: {error}"
+            ) from None
+        if not good:
+            raise _Invalid(
+                DIGEST_SIGNATURE_INVALID,
+                f"signature does not verify with CloudTrail's public key {fingerprint}: the "
+                "digest file or its signature was changed",
+            )
+        problem = self._log_entries_problem(document.get("logFiles"))
+        if problem:
+            raise _Invalid(DIGEST_MALFORMED, problem)
+
+    def _keys_for(
+        self,
+        digest: _Digest,
+        metadata: Mapping[str, str],
+        fingerprint: str,
+        region: str,
+        window: tuple[datetime, datetime],
+    ) -> Mapping[str, bytes]:
+        """The public keys that hold ``fingerprint``: those of the range, or for a backfill
+        digest those around its generation time (as the AWS CLI looks them up)."""
+        keys = self._public_keys(region, *window)
+        if digest.chain[2] and fingerprint not in keys:
+            generated = _parse_time(metadata.get("backfill-generation-timestamp"))
+            if generated is None:
+                raise _Invalid(
+                    DIGEST_MALFORMED,
+                    "is a backfill digest without backfill-generation-timestamp metadata",
+                )
+            keys = self._public_keys(
+                region, generated - BACKFILL_KEY_WINDOW, generated + BACKFILL_KEY_WINDOW
+            )
+        if fingerprint not in keys:
+            raise _Invalid(
+                DIGEST_UNKNOWN_KEY,
+                f"is signed with key fingerprint {fingerprint}, which is not among the public "
+                f"keys CloudTrail lists for {region} (cloudtrail:ListPublicKeys) for its time",
+            )
+        return keys
+
+    @staticmethod
+    def _log_entries_problem(entries: Any) -> str | None:
+        if not isinstance(entries, list):
+            return "'logFiles' must be a list"
+        for number, entry in enumerate(entries, start=1):
+            fields = ("s3Bucket", "s3Object", "hashValue", "hashAlgorithm")
+            if not isinstance(entry, dict) or not all(
+                isinstance(entry.get(name), str) for name in fields
+            ):
+                return f"log file entry {number} lacks one of {', '.join(fields)}"
+            if entry["hashAlgorithm"] != HASH_ALGORITHM:
+                return f"log file entry {number} is hashed with {entry['hashAlgorithm']!r}"
+        return None
+
+    def _follow(self, chain: list[_Digest], window: tuple[datetime, datetime]) -> None:
+        """Each digest against the one before it in the bucket (digests sorted by end time)."""
+        keys = {digest.key: digest for digest in chain}
+        for number, digest in enumerate(chain):
+            document = digest.document
+            if document is None:
+                continue  # could not be read: already a problem
+            uri = self.location.uri(digest.key)
+            before = chain[number - 1] if number else None
+            previous = document.get("previousDigestS3Object")
+            if previous is None:
+                if before is not None:
+                    self.report.notes.append(
+                        f"{uri} starts a new chain: no log files were digested between "
+                        f"{_name_time(before.end):%Y-%m-%dT%H:%M:%SZ} and "
+                        f"{document['digestStartTime']} (logging or log file validation was "
+                        "off)"
+                    )
+                continue
+            if document.get("previousDigestS3Bucket") != self.location.bucket:
+                continue  # the trail delivered to another bucket before: not audited here
+            if not isinstance(previous, str):
+                self._problem(DIGEST_MALFORMED, digest.key, "'previousDigestS3Object' not text")
+                continue
+            if previous in keys:
+                if before is None or before.key != previous:
+                    self._problem(
+                        DIGEST_CHAIN_BROKEN,
+                        before.key if before else digest.key,
+                        f"is not in the chain: the next digest, {uri}, names "
+                        f"{self.location.uri(previous)} as its previous one",
+                    )
+                elif before.signature is not None and (
+                    document.get("previousDigestSignature") != before.signature
+                ):
+                    self._problem(
+                        DIGEST_CHAIN_BROKEN,
+                        previous,
+                        f"has another signature than the one {uri} recorded for it "
+                        "(previousDigestSignature): it was replaced",
+                    )
+                continue
+            match = DIGEST_NAME.match(previous.rsplit("/", 1)[-1])
+            if match is None:
+                self._problem(DIGEST_CHAIN_BROKEN, digest.key, f"names {previous!r} as previous")
+            elif _name_time(match["end"]) >= window[0]:
+                self.report.digests_invalid += 1
+                between = (
+                    f" (and any digest between it and {self.location.uri(before.key)})"
+                    if before is not None
+                    else ""
+                )
+                self._problem(
+                    DIGEST_DELETED,
+                    previous,
+                    f"is gone: {uri} names it as its previous digest{between}; the log files "
+                    "it listed cannot be checked",
+                )
+        last = chain[-1]
+        if not last.chain[2] and last.document is not None:
+            self._chain_end_note(last, window[1])
+
+    def _chain_end_note(self, last: _Digest, window_end: datetime) -> None:
+        ended = _name_time(last.end)
+        if window_end - ended > DIGEST_DUE:
+            trail, home, _ = last.chain
+            self.report.notes.append(
+                f"the digests of trail {trail} (home Region {home}) in this folder end at "
+                f"{ended:%Y-%m-%dT%H:%M:%SZ} ({self.location.uri(last.key)}): log files "
+                "delivered later are not covered (trail stopped, validation off, the end of "
+                "the range, or the digests after it deleted)"
+            )
+
+    def _compare(self, group: _Group, valid: Iterable[_Digest]) -> None:
+        expected: dict[str, tuple[str, str]] = {}  # log key -> (SHA-256, digest URI)
+        newest: datetime | None = None
+        for digest in valid:
+            document = digest.document or {}
+            end = _parse_time(document.get("digestEndTime"))
+            newest = max(filter(None, (newest, end)), default=None)
+            for entry in document.get("logFiles", []):
+                if entry["s3Bucket"] == self.location.bucket:
+                    expected.setdefault(
+                        entry["s3Object"], (entry["hashValue"], self.location.uri(digest.key))
+                    )
+        for key, log in group.files.items():
+            listed = expected.pop(key, None)
+            if listed is not None:
+                self._compare_listed(key, log, *listed)
+            elif log.sha256 is not None and log.in_range:
+                self._not_covered(key, log, newest)
+        for key, (_, digest_uri) in expected.items():
+            if _folder_of(key) in group.folders:
+                self.report.log_files_invalid += 1
+                self._problem(
+                    LOG_FILE_DELETED, key, f"is listed in {digest_uri} but not in the bucket"
+                )
+        group.files.clear()
+
+    def _compare_listed(self, key: str, log: _LogFile, hash_value: str, digest_uri: str) -> None:
+        if log.sha256 is None:
+            self.report.log_files_invalid += 1
+            self._problem(
+                LOG_FILE_DELETED, key, f"is listed in {digest_uri} but was gone when read (deleted)"
+            )
+        elif log.sha256 != hash_value.lower():
+            self.report.log_files_invalid += 1
+            self._problem(
+                LOG_FILE_MODIFIED,
+                key,
+                f"was modified: the SHA-256 of its uncompressed content is {log.sha256}, "
+                f"{digest_uri} recorded {hash_value}",
+            )
+        else:
+            self.report.log_files_valid += 1
+
+    def _not_covered(self, key: str, log: _LogFile, newest: datetime | None) -> None:
+        self.report.log_files_not_covered += 1
+        delivered = log.last_modified
+        if (
+            newest is not None
+            and delivered is not None
+            and delivered > newest
+            and self.now() - delivered < DIGEST_DUE
+        ):
+            self.report.log_files_pending += 1
+            self._problem(
+                LOG_FILE_PENDING,
+                key,
+                f"is not covered yet: delivered {delivered:%Y-%m-%dT%H:%M:%SZ}, after the newest "
+                f"digest ({newest:%Y-%m-%dT%H:%M:%SZ}); CloudTrail delivers its digest within "
+                "the hour: verify again then, or end the range a day earlier",
+            )
+        else:
+            self._problem(
+                LOG_FILE_NOT_COVERED,
+                key,
+                "is listed in no valid digest file: CloudTrail did not deliver it, its digest "
+                "is missing or invalid, or log file validation was off",
+            )
+
+    def _problem(self, kind: str, key: str, detail: str) -> None:
+        self.report.problems.append(IntegrityProblem(kind, self.location.uri(key), detail))

@@ -1,0 +1,495 @@
+"""kmskit audit --verify: CloudTrail log file integrity validation against digest files written
+into moto S3 and signed here as CloudTrail signs them, with a key pair of the tests' own.
+
+The signing below is written from the CloudTrail user guide ("CloudTrail digest file structure",
+"Custom implementations of CloudTrail log file integrity validation") and the AWS CLI
+(awscli/customizations/cloudtrail/validation.py), not from kmskit: the data to sign is
+``digestEndTime\\n bucket/key\\n hex SHA-256 of the uncompressed digest\\n previous signature or
+"null"``, signed SHA256withRSA (PKCS #1 v1.5), hex in the ``signature`` metadata; a log file's
+``hashValue`` is the hex SHA-256 of its uncompressed content. moto has no ListPublicKeys, so
+CloudTrail is a botocore Stubber (which checks each request against the service model)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from moto import mock_aws
+
+from kmskit.audit import AuditReader, DateRange, LogLocation, RecordFilter, UsageSummary
+from kmskit.audit_integrity import (
+    DIGEST_CHAIN_BROKEN,
+    DIGEST_DELETED,
+    DIGEST_SIGNATURE_INVALID,
+    DIGEST_UNKNOWN_KEY,
+    LOG_FILE_DELETED,
+    LOG_FILE_MODIFIED,
+    LOG_FILE_NOT_COVERED,
+    LOG_FILE_PENDING,
+    DigestVerifier,
+    IntegrityReport,
+    cloudtrail_public_keys,
+    data_to_sign,
+)
+from kmskit.cli import main
+from kmskit.clients import ClientSettings
+from kmskit.errors import EXIT_ACCESS_DENIED, EXIT_INTEGRITY, EXIT_OK
+from tests.kmskit.test_audit import DATA_KEY, MEMBER, ORG, OWNER, iam_user, kms_record
+
+BUCKET = "audit-logs-verified"
+PREFIX = "trail"
+REGION = "eu-west-1"
+TRAIL = "org_audit-trail"  # an underscore: the digest name's parts are split around it
+DAY = date(2026, 11, 5)
+RANGE = DateRange(since=DAY, until=DAY)
+LOCATION = LogLocation(bucket=BUCKET, prefix=PREFIX)
+PRIVATE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+# ListPublicKeys: "The DER encoded public key value in PKCS #1 format".
+PUBLIC_DER = PRIVATE_KEY.public_key().public_bytes(
+    serialization.Encoding.DER, serialization.PublicFormat.PKCS1
+)
+FINGERPRINT = hashlib.md5(PUBLIC_DER).hexdigest()  # 32 hex digits, like CloudTrail's
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+ALICE = f"arn:aws:iam::{OWNER}:user/Alice"
+
+
+def at(hour: int, minute: int = 0, day: date = DAY) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Trail:
+    """Writes log files and digest files into moto S3 the way CloudTrail does, for one account
+    (``org``: of an organization trail) in one Region."""
+
+    def __init__(self, s3: Any, account: str = OWNER, org: str | None = None) -> None:
+        self.s3 = s3
+        self.account = account
+        self.root = f"{PREFIX}/AWSLogs/{org + '/' if org else ''}{account}/"
+        self.previous: tuple[str, str] | None = None  # key, signature of the last digest
+        self.previous_backfill: tuple[str, str] | None = None
+
+    def log(self, delivered: datetime, name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """A log file delivered at ``delivered``; returns its digest entry."""
+        key = (
+            f"{self.root}CloudTrail/{REGION}/{delivered:%Y/%m/%d}/"
+            f"{self.account}_CloudTrail_{REGION}_{delivered:%Y%m%dT%H%MZ}_{name}.json.gz"
+        )
+        content = json.dumps({"Records": records}).encode()
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(content))
+        return {
+            "s3Bucket": BUCKET,
+            "s3Object": key,
+            "hashValue": hashlib.sha256(content).hexdigest(),
+            "hashAlgorithm": "SHA-256",
+            "newestEventTime": stamp(delivered),
+            "oldestEventTime": stamp(delivered),
+        }
+
+    def kms_log(self, delivered: datetime, name: str) -> dict[str, Any]:
+        when = stamp(delivered - timedelta(minutes=5))
+        return self.log(delivered, name, [kms_record("Decrypt", when, iam_user(ALICE), DATA_KEY)])
+
+    def digest(
+        self,
+        end: datetime,
+        log_files: list[dict[str, Any]],
+        *,
+        backfill: bool = False,
+        restart: bool = False,
+        signer: rsa.RSAPrivateKey = PRIVATE_KEY,
+        fingerprint: str = FINGERPRINT,
+    ) -> str:
+        """The digest of the hour ending at ``end``, chained to the previous one (``restart``:
+        a first digest, its previous fields null); returns its key."""
+        suffix = "_backfill" if backfill else ""
+        key = (
+            f"{self.root}CloudTrail-Digest/{REGION}/{end:%Y/%m/%d}/{self.account}_CloudTrail-"
+            f"Digest_{REGION}_{TRAIL}_{REGION}_{end:%Y%m%dT%H%M%SZ}{suffix}.json.gz"
+        )
+        previous = self.previous_backfill if backfill else self.previous
+        if restart:
+            previous = None
+        document = {
+            "awsAccountId": self.account,
+            "digestStartTime": stamp(end - timedelta(hours=1)),
+            "digestEndTime": stamp(end),
+            "digestS3Bucket": BUCKET,
+            "digestS3Object": key,
+            "digestPublicKeyFingerprint": fingerprint,
+            "digestSignatureAlgorithm": "SHA256withRSA",
+            "newestEventTime": None,
+            "oldestEventTime": None,
+            "previousDigestS3Bucket": BUCKET if previous else None,
+            "previousDigestS3Object": previous[0] if previous else None,
+            "previousDigestHashValue": None,
+            "previousDigestHashAlgorithm": "SHA-256" if previous else None,
+            "previousDigestSignature": previous[1] if previous else None,
+            "logFiles": log_files,
+        }
+        content = json.dumps(document).encode()
+        to_sign = "{}\n{}/{}\n{}\n{}".format(
+            document["digestEndTime"],
+            BUCKET,
+            key,
+            hashlib.sha256(content).hexdigest(),
+            previous[1] if previous else "null",
+        ).encode()
+        signature = signer.sign(to_sign, padding.PKCS1v15(), hashes.SHA256()).hex()
+        metadata = {"signature": signature, "signature-algorithm": "SHA256withRSA"}
+        if backfill:
+            metadata["backfill-generation-timestamp"] = stamp(end + timedelta(hours=3))
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(content), Metadata=metadata)
+        if backfill:
+            self.previous_backfill = (key, signature)
+        else:
+            self.previous = (key, signature)
+        return key
+
+
+def public_keys(region: str, start: datetime, end: datetime) -> dict[str, bytes]:
+    assert region == REGION
+    return {FINGERPRINT: PUBLIC_DER}
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        yield client
+
+
+@pytest.fixture
+def trail(s3: Any) -> Trail:
+    """Three log files delivered on 2026-11-05 and the three hourly digests covering them."""
+    trail = Trail(s3)
+    trail.digest(at(1), [trail.kms_log(at(0, 10), "a")], restart=True)
+    trail.digest(at(2), [trail.kms_log(at(1, 10), "b")])
+    trail.digest(at(3), [trail.kms_log(at(2, 10), "c")])
+    trail.digest(at(4), [])  # an hour with no log file: an "empty" digest
+    return trail
+
+
+def later(hours: float) -> datetime:
+    """The real clock ``hours`` ahead: moto stamps objects with the real time."""
+    return datetime.now(UTC) + timedelta(hours=hours)
+
+
+def verify(s3: Any, *, now: datetime | None = None, keys: Any = public_keys) -> IntegrityReport:
+    reader = AuditReader(s3, workers=4, progress=False)
+    verifier = DigestVerifier(reader, LOCATION, keys, now=lambda: now or later(3))
+    summary = UsageSummary()
+    reader.run(LOCATION, RANGE, RecordFilter(), summary.add, observer=verifier)
+    return verifier.report
+
+
+def kinds(report: IntegrityReport) -> set[tuple[str, str]]:
+    return {(p.kind, p.uri.rsplit("/", 1)[1]) for p in report.problems}
+
+
+def log_name(trail: Trail, hour: int, name: str, minute: int = 10) -> str:
+    return f"{trail.account}_CloudTrail_{REGION}_{at(hour, minute):%Y%m%dT%H%MZ}_{name}.json.gz"
+
+
+def digest_name(trail: Trail, end: datetime) -> str:
+    return (
+        f"{trail.account}_CloudTrail-Digest_{REGION}_{TRAIL}_{REGION}_{end:%Y%m%dT%H%M%SZ}.json.gz"
+    )
+
+
+# --- the format, pinned to the AWS CLI ---------------------------------------------------------
+
+
+def test_data_to_sign_is_the_aws_cli_string() -> None:
+    """aws-cli tests/unit/customizations/cloudtrail/test_validation.py,
+    test_properly_signs_when_no_previous_signature: a first digest signs "null", and the hash
+    is the hex SHA-256 of the digest's uncompressed bytes (here b"abc", FIPS 180-2's vector)."""
+    digest = {
+        "digestEndTime": "a",
+        "digestS3Bucket": "b",
+        "digestS3Object": "c",
+        "previousDigestSignature": None,
+    }
+    assert data_to_sign(digest, hashlib.sha256(b"abc").hexdigest()) == (
+        b"a\nb/c\nba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\nnull"
+    )
+    digest["previousDigestSignature"] = "0a1b"
+    assert data_to_sign(digest, "00").endswith(b"\n00\n0a1b")
+
+
+# --- library -----------------------------------------------------------------------------------
+
+
+def test_untouched_logs_are_verified(trail: Trail) -> None:
+    report = verify(trail.s3)
+    assert kinds(report) == set()
+    assert report.verified
+    assert (report.digests_valid, report.digests_invalid) == (4, 0)
+    assert (report.log_files_valid, report.log_files_invalid, report.log_files_not_covered) == (
+        3,
+        0,
+        0,
+    )
+
+
+def test_a_modified_log_file_is_named(trail: Trail) -> None:
+    key = f"{trail.root}CloudTrail/{REGION}/2026/11/05/{log_name(trail, 1, 'b')}"
+    trail.s3.put_object(
+        Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps({"Records": []}).encode())
+    )
+    report = verify(trail.s3)
+    assert kinds(report) == {(LOG_FILE_MODIFIED, log_name(trail, 1, "b"))}
+    assert "was modified: the SHA-256 of its uncompressed content is" in report.problems[0].detail
+    assert (report.log_files_valid, report.log_files_invalid) == (2, 1)
+
+
+def test_a_deleted_log_file_is_named(trail: Trail) -> None:
+    key = f"{trail.root}CloudTrail/{REGION}/2026/11/05/{log_name(trail, 2, 'c')}"
+    trail.s3.delete_object(Bucket=BUCKET, Key=key)
+    report = verify(trail.s3)
+    assert kinds(report) == {(LOG_FILE_DELETED, log_name(trail, 2, "c"))}
+    assert digest_name(trail, at(3)) in report.problems[0].detail
+
+
+def test_a_deleted_digest_breaks_the_chain(trail: Trail) -> None:
+    key = f"{trail.root}CloudTrail-Digest/{REGION}/2026/11/05/{digest_name(trail, at(2))}"
+    trail.s3.delete_object(Bucket=BUCKET, Key=key)
+    report = verify(trail.s3)
+    # The gap, and the log file only that digest listed.
+    assert kinds(report) == {
+        (LOG_FILE_NOT_COVERED, log_name(trail, 1, "b")),
+        (DIGEST_DELETED, digest_name(trail, at(2))),
+    }
+    assert digest_name(trail, at(3)) in report.sorted_problems()[0].detail
+
+
+def test_a_changed_digest_signature_is_invalid(trail: Trail) -> None:
+    key = f"{trail.root}CloudTrail-Digest/{REGION}/2026/11/05/{digest_name(trail, at(3))}"
+    head = trail.s3.head_object(Bucket=BUCKET, Key=key)
+    signature = head["Metadata"]["signature"]
+    forged = ("1" if signature[0] == "0" else "0") + signature[1:]
+    trail.s3.copy_object(
+        Bucket=BUCKET,
+        Key=key,
+        CopySource={"Bucket": BUCKET, "Key": key},
+        Metadata={**head["Metadata"], "signature": forged},
+        MetadataDirective="REPLACE",
+    )
+    report = verify(trail.s3)
+    # The next digest recorded the original signature: the chain says so too.
+    assert kinds(report) == {
+        (LOG_FILE_NOT_COVERED, log_name(trail, 2, "c")),
+        (DIGEST_SIGNATURE_INVALID, digest_name(trail, at(3))),
+        (DIGEST_CHAIN_BROKEN, digest_name(trail, at(3))),
+    }
+
+
+def test_a_digest_rewritten_to_hide_a_log_file_fails_its_signature(trail: Trail) -> None:
+    key = f"{trail.root}CloudTrail-Digest/{REGION}/2026/11/05/{digest_name(trail, at(2))}"
+    body = trail.s3.get_object(Bucket=BUCKET, Key=key)
+    document = json.loads(gzip.decompress(body["Body"].read()))
+    document["logFiles"] = []
+    trail.s3.put_object(
+        Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps(document).encode()),
+        Metadata=body["Metadata"],
+    )  # fmt: skip
+    report = verify(trail.s3)
+    assert kinds(report) == {
+        (LOG_FILE_NOT_COVERED, log_name(trail, 1, "b")),
+        (DIGEST_SIGNATURE_INVALID, digest_name(trail, at(2))),
+    }
+
+
+def test_a_digest_signed_with_an_unknown_key(s3: Any) -> None:
+    trail = Trail(s3)
+    trail.digest(at(1), [trail.kms_log(at(0, 10), "a")], restart=True)
+    trail.digest(at(2), [trail.kms_log(at(1, 10), "b")], signer=OTHER_KEY, fingerprint="f" * 32)
+    report = verify(s3)
+    assert kinds(report) == {
+        (LOG_FILE_NOT_COVERED, log_name(trail, 1, "b")),
+        (DIGEST_UNKNOWN_KEY, digest_name(trail, at(2))),
+    }
+    assert "fingerprint ffffffff" in report.sorted_problems()[0].detail
+
+
+def test_a_digest_signed_with_another_key_under_the_right_fingerprint(s3: Any) -> None:
+    trail = Trail(s3)
+    trail.digest(at(1), [trail.kms_log(at(0, 10), "a")], restart=True, signer=OTHER_KEY)
+    assert kinds(verify(s3)) == {
+        (LOG_FILE_NOT_COVERED, log_name(trail, 0, "a")),
+        (DIGEST_SIGNATURE_INVALID, digest_name(trail, at(1))),
+    }
+
+
+def test_a_log_file_no_digest_lists(trail: Trail) -> None:
+    """Not covered, or pending while its digest may still come (within the hour)."""
+    trail.kms_log(at(5, 10), "late")
+    assert kinds(verify(trail.s3, now=later(3))) == {
+        (LOG_FILE_NOT_COVERED, log_name(trail, 5, "late"))
+    }
+    report = verify(trail.s3, now=later(0.2))
+    assert kinds(report) == {(LOG_FILE_PENDING, log_name(trail, 5, "late"))}
+    assert (report.log_files_not_covered, report.log_files_pending) == (1, 1)
+
+
+def test_a_log_file_of_other_days_needs_no_digest(trail: Trail) -> None:
+    """Read (the next day's folder is read for late deliveries) but no record of the range."""
+    trail.log(at(5, 10, DAY + timedelta(days=1)), "nextday", [])
+    assert verify(trail.s3).verified
+
+
+def test_organization_trail_folders(s3: Any) -> None:
+    member = Trail(s3, account=MEMBER, org=ORG)
+    member.digest(at(1), [member.kms_log(at(0, 10), "m")], restart=True)
+    member.digest(at(2), [member.kms_log(at(1, 10), "n")])
+    report = verify(s3)
+    assert report.verified, kinds(report)
+    assert (report.digests_valid, report.log_files_valid) == (2, 2)
+    member.s3.delete_object(
+        Bucket=BUCKET,
+        Key=f"{member.root}CloudTrail/{REGION}/2026/11/05/{log_name(member, 1, 'n')}",
+    )
+    assert kinds(verify(s3)) == {(LOG_FILE_DELETED, log_name(member, 1, "n"))}
+
+
+def test_a_backfill_digest_covers_what_the_hourly_one_missed(trail: Trail) -> None:
+    late = trail.kms_log(at(2, 40), "backfilled")
+    assert kinds(verify(trail.s3)) == {(LOG_FILE_NOT_COVERED, log_name(trail, 2, "backfilled", 40))}
+    trail.digest(at(3), [late], backfill=True, restart=True)
+    report = verify(trail.s3)
+    assert report.verified, kinds(report)
+    assert (report.digests_valid, report.log_files_valid) == (5, 4)
+
+
+def test_hashes_are_of_the_uncompressed_content(trail: Trail) -> None:
+    """Compressed anew (another level, two gzip members): other bytes, the same log file."""
+    key = f"{trail.root}CloudTrail/{REGION}/2026/11/05/{log_name(trail, 0, 'a')}"
+    content = gzip.decompress(trail.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    half = len(content) // 2
+    body = gzip.compress(content[:half], compresslevel=1) + gzip.compress(content[half:])
+    trail.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    assert verify(trail.s3).verified
+
+
+def test_public_keys_come_from_list_public_keys_of_the_region(trail: Trail) -> None:
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION)
+    with Stubber(cloudtrail) as stub:
+        stub.add_response(
+            "list_public_keys",
+            {"PublicKeyList": [{"Value": PUBLIC_DER, "Fingerprint": FINGERPRINT}]},
+            {"StartTime": datetime(2026, 11, 5, tzinfo=UTC), "EndTime": ANY},
+        )
+        regions: list[str] = []
+
+        def client(region: str) -> Any:
+            regions.append(region)
+            return cloudtrail
+
+        report = verify(trail.s3, keys=cloudtrail_public_keys(client))
+        stub.assert_no_pending_responses()
+    assert report.verified
+    assert regions == [REGION]
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def stub_cloudtrail(monkeypatch: pytest.MonkeyPatch, error: str | None = None) -> Stubber:
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION)
+    stub = Stubber(cloudtrail)
+    if error:
+        stub.add_client_error("list_public_keys", error, "User is not authorized")
+    else:
+        stub.add_response(
+            "list_public_keys",
+            {"PublicKeyList": [{"Value": PUBLIC_DER, "Fingerprint": FINGERPRINT}]},
+            {"StartTime": ANY, "EndTime": ANY},
+        )
+    stub.activate()
+    made = ClientSettings.client
+
+    def client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        if service == "cloudtrail":
+            assert kwargs["region"] == REGION  # the digests' Region, not --region
+            return cloudtrail
+        return made(self, service, **kwargs)
+
+    monkeypatch.setattr(ClientSettings, "client", client)
+    return stub
+
+
+def cli(*args: str) -> int:
+    return main(
+        ["audit", f"s3://{BUCKET}/{PREFIX}", "--since", "2026-11-05", "--until", "2026-11-05",
+         "--region", "us-east-1", "--verify", *args]
+    )  # fmt: skip
+
+
+def test_cli_verified(
+    trail: Trail, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub_cloudtrail(monkeypatch)
+    assert cli() == EXIT_OK
+    out, err = capsys.readouterr()
+    assert "integrity: verified (4 digest files valid, 0 invalid; 3 log files valid" in out
+    assert out.splitlines()[1].startswith(DATA_KEY)
+    assert "integrity: verified" in err
+
+
+def test_cli_json_names_each_problem_and_exits_5(
+    trail: Trail, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    stub_cloudtrail(monkeypatch)
+    key = f"{trail.root}CloudTrail/{REGION}/2026/11/05/{log_name(trail, 1, 'b')}"
+    trail.s3.delete_object(Bucket=BUCKET, Key=key)
+    out = tmp_path / "usage.json"
+    assert cli("--format", "json", "-o", str(out), "--quiet") == EXIT_INTEGRITY
+    document = json.loads(out.read_text())
+    assert document["rows"][0]["count"] == 2  # the report is written: it is the evidence
+    integrity = document["integrity"]
+    assert integrity["verified"] is False
+    assert (integrity["digestsValid"], integrity["logFilesValid"]) == (4, 2)
+    assert integrity["problems"] == [
+        {
+            "kind": LOG_FILE_DELETED,
+            "object": f"s3://{BUCKET}/{key}",
+            "detail": f"is listed in s3://{BUCKET}/{trail.root}CloudTrail-Digest/{REGION}/"
+            f"2026/11/05/{digest_name(trail, at(2))} but not in the bucket",
+        }
+    ]
+
+
+def test_cli_records_go_out_and_the_verdict_to_stderr(
+    trail: Trail, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub_cloudtrail(monkeypatch)
+    trail.kms_log(at(5, 10), "late")
+    assert cli("--format", "jsonl", "--quiet") == EXIT_INTEGRITY
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 4
+    assert "integrity: FAILED, 1 problems" in err
+    assert log_name(trail, 5, "late") in err
+
+
+def test_cli_without_list_public_keys_is_access_denied(
+    trail: Trail, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub_cloudtrail(monkeypatch, error="AccessDeniedException")
+    assert cli() == EXIT_ACCESS_DENIED
+    assert "cloudtrail:ListPublicKeys" in capsys.readouterr().err
