@@ -5,7 +5,9 @@
 Reads ``--objects`` gzip CloudTrail log files of ``--records`` KMS records each through
 ``AuditReader`` from an in-process S3 stand-in that answers every request after
 ``--latency-ms`` (a network round trip; moto answers in-process, so it would only measure the
-GIL). Reports the median of three runs per worker count and the speed-up over ``--workers 1``.
+GIL). Reports the median of three runs per worker count and the speed-up over ``--workers 1``,
+then the time of ``--verify`` (SHA-256 of every log file, the digest folders listed; the stand-in
+holds no digest file) over the time without, at ``--verify-workers``, runs interleaved.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from kmskit.audit import (  # noqa: E402
     RecordFilter,
     UsageSummary,
 )
+from kmskit.audit_integrity import DigestVerifier  # noqa: E402
 
 ACCOUNT = "111122223333"
 KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -92,15 +95,19 @@ class LatencyS3:
         return {"Body": io.BytesIO(self.body)}
 
 
-def run(s3: LatencyS3, workers: int) -> float:
+def run(s3: LatencyS3, workers: int, *, verify: bool = False) -> float:
     summary = UsageSummary()
     start = time.perf_counter()
-    stats = AuditReader(s3, workers=workers, progress=False).run(
-        LogLocation("bench"),
+    reader = AuditReader(s3, workers=workers, progress=False)
+    location = LogLocation("bench")
+    verifier = DigestVerifier(reader, location, lambda *_: {}) if verify else None
+    stats = reader.run(
+        location,
         DateRange(date(2026, 11, 5), date(2026, 11, 5)),
         RecordFilter(key_arns=frozenset({KEY})),
         summary.add,
         regions=["eu-west-1"],
+        observer=verifier,
     )
     seconds = time.perf_counter() - start
     if stats.objects != len(s3.keys) or stats.matched != len(s3.keys) * s3.records:
@@ -116,6 +123,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--verify-workers", type=int, default=8)
     args = parser.parse_args()
     s3 = LatencyS3(args.objects, args.records, args.latency_ms / 1000)
     print(
@@ -134,6 +142,16 @@ def main() -> None:
             f"{workers:>7}  {seconds:>8.2f}  {args.objects / seconds:>8.0f}  "
             f"{baseline / seconds:>7.1f}x"
         )
+    plain: list[float] = []
+    verified: list[float] = []
+    for _ in range(3):
+        plain.append(run(s3, args.verify_workers))
+        verified.append(run(s3, args.verify_workers, verify=True))
+    without, with_verify = statistics.median(plain), statistics.median(verified)
+    print(
+        f"--verify, {args.verify_workers} workers: {with_verify:.2f} s against {without:.2f} s "
+        f"without ({with_verify / without:.2f}x)"
+    )
 
 
 if __name__ == "__main__":
