@@ -9,7 +9,8 @@ Exit codes (documented in README.md and docs/):
 3     access denied (IAM or key policy), or credentials AWS refused (expired, unknown, bad secret)
       or that cannot be used (an expired SSO session, a failing credential_process)
 4     not found: key, object, snapshot or file
-5     integrity: tampered ciphertext, wrong encryption context, bad signature
+5     integrity: tampered ciphertext, wrong encryption context, bad signature, CloudTrail log
+      files that fail ``kmskit audit --verify``
 6     throttled: KMS or another service kept throttling after every retry
 7     conflict: the resource is in a state that does not allow the operation
 130   interrupted (Ctrl-C)
