@@ -677,9 +677,17 @@ class AuditReader:
             )
         return found
 
-    def regions(self, location: LogLocation, account: AccountPath) -> list[str]:
+    def regions(
+        self, location: LogLocation, account: AccountPath, *, digests: bool = False
+    ) -> list[str]:
+        """The Regions of ``account``'s log folders; with ``digests`` (default False) also those
+        of its digest folders: a Region whose log files were all deleted has only those."""
         prefix = account.cloudtrail_prefix(location)
-        return [name for name in self._common_prefixes(location, prefix) if REGION.match(name)]
+        names = self._common_prefixes(location, prefix)
+        if digests:
+            digest_prefix = f"{prefix.removesuffix('CloudTrail/')}CloudTrail-Digest/"
+            names = sorted({*names, *self._common_prefixes(location, digest_prefix)})
+        return [name for name in names if REGION.match(name)]
 
     # --- listing and reading ---------------------------------------------------------------
 
@@ -846,7 +854,10 @@ class AuditReader:
         check_regions(regions, "--log-region")
         paths = self.account_paths(location, accounts)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            found = pool.map(lambda p: self.regions(location, p), paths)
+            # --verify: also the Regions with digest files only (every log file deleted).
+            found = pool.map(
+                lambda p: self.regions(location, p, digests=observer is not None), paths
+            )
             by_account = dict(zip(paths, found, strict=True))
             if regions:
                 by_account = {
