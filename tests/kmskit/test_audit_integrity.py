@@ -26,10 +26,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from moto import mock_aws
 
-from kmskit.audit import AuditReader, DateRange, LogLocation, RecordFilter, UsageSummary
+from kmskit.audit import (
+    AuditReader,
+    DateRange,
+    ListedObject,
+    LogLocation,
+    RecordFilter,
+    UsageSummary,
+)
 from kmskit.audit_integrity import (
     DIGEST_CHAIN_BROKEN,
     DIGEST_DELETED,
+    DIGEST_MALFORMED,
     DIGEST_SIGNATURE_INVALID,
     DIGEST_UNKNOWN_KEY,
     LOG_FILE_DELETED,
@@ -37,9 +45,11 @@ from kmskit.audit_integrity import (
     LOG_FILE_NOT_COVERED,
     LOG_FILE_PENDING,
     DigestVerifier,
+    IntegrityProblem,
     IntegrityReport,
     cloudtrail_public_keys,
     data_to_sign,
+    integrity_text,
 )
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
@@ -75,9 +85,17 @@ class Trail:
     """Writes log files and digest files into moto S3 the way CloudTrail does, for one account
     (``org``: of an organization trail) in one Region."""
 
-    def __init__(self, s3: Any, account: str = OWNER, org: str | None = None) -> None:
+    def __init__(
+        self,
+        s3: Any,
+        account: str = OWNER,
+        org: str | None = None,
+        separators: tuple[str, str] = (", ", ": "),
+    ) -> None:
         self.s3 = s3
         self.account = account
+        self.separators = separators  # of the digests' JSON
+        self.delivered: dict[str, datetime] = {}  # log file key -> when delivered
         self.root = f"{PREFIX}/AWSLogs/{org + '/' if org else ''}{account}/"
         self.previous: tuple[str, str] | None = None  # key, signature of the last digest
         self.previous_backfill: tuple[str, str] | None = None
@@ -90,6 +108,7 @@ class Trail:
         )
         content = json.dumps({"Records": records}).encode()
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(content))
+        self.delivered[key] = delivered
         return {
             "s3Bucket": BUCKET,
             "s3Object": key,
@@ -112,6 +131,7 @@ class Trail:
         restart: bool = False,
         signer: rsa.RSAPrivateKey = PRIVATE_KEY,
         fingerprint: str = FINGERPRINT,
+        previous_bucket: str = BUCKET,
     ) -> str:
         """The digest of the hour ending at ``end``, chained to the previous one (``restart``:
         a first digest, its previous fields null); returns its key."""
@@ -133,14 +153,14 @@ class Trail:
             "digestSignatureAlgorithm": "SHA256withRSA",
             "newestEventTime": None,
             "oldestEventTime": None,
-            "previousDigestS3Bucket": BUCKET if previous else None,
+            "previousDigestS3Bucket": previous_bucket if previous else None,
             "previousDigestS3Object": previous[0] if previous else None,
             "previousDigestHashValue": None,
             "previousDigestHashAlgorithm": "SHA-256" if previous else None,
             "previousDigestSignature": previous[1] if previous else None,
             "logFiles": log_files,
         }
-        content = json.dumps(document).encode()
+        content = json.dumps(document, separators=self.separators).encode()
         to_sign = "{}\n{}/{}\n{}\n{}".format(
             document["digestEndTime"],
             BUCKET,
@@ -493,3 +513,282 @@ def test_cli_without_list_public_keys_is_access_denied(
     stub_cloudtrail(monkeypatch, error="AccessDeniedException")
     assert cli() == EXIT_ACCESS_DENIED
     assert "cloudtrail:ListPublicKeys" in capsys.readouterr().err
+
+
+# --- what a real bucket holds around the audited days --------------------------------------------
+
+OTHER_DER = OTHER_KEY.public_key().public_bytes(
+    serialization.Encoding.DER, serialization.PublicFormat.PKCS1
+)
+OTHER_FINGERPRINT = hashlib.md5(OTHER_DER).hexdigest()
+NEXT = DAY + timedelta(days=1)
+
+
+class DeliveredReader(AuditReader):
+    """moto stamps objects with the real time: here a log file's LastModified is the time the
+    Trail delivered it, as in S3."""
+
+    def __init__(self, s3: Any, delivered: dict[str, datetime]) -> None:
+        super().__init__(s3, workers=4, progress=False)
+        self.delivered = delivered
+
+    def list_entries(self, location: LogLocation, prefix: str) -> list[ListedObject]:
+        return [
+            ListedObject(entry.key, self.delivered.get(entry.key, entry.last_modified))
+            for entry in super().list_entries(location, prefix)
+        ]
+
+
+def verify_delivered(trail: Trail, now: datetime, keys: Any = public_keys) -> IntegrityReport:
+    reader = DeliveredReader(trail.s3, trail.delivered)
+    verifier = DigestVerifier(reader, LOCATION, keys, now=lambda: now)
+    reader.run(LOCATION, RANGE, RecordFilter(), UsageSummary().add, observer=verifier)
+    return verifier.report
+
+
+def keys_valid(*keys: tuple[str, bytes, datetime, datetime]) -> Any:
+    """ListPublicKeys: the keys (fingerprint, DER, valid from, valid to) whose validity overlaps
+    [start, end]."""
+
+    def source(region: str, start: datetime, end: datetime) -> dict[str, bytes]:
+        assert start <= end
+        return {fp: der for fp, der, since, until in keys if since <= end and start <= until}
+
+    return source
+
+
+def digest_key(trail: Trail, end: datetime) -> str:
+    return f"{trail.root}CloudTrail-Digest/{REGION}/{end:%Y/%m/%d}/{digest_name(trail, end)}"
+
+
+def set_metadata(s3: Any, key: str, metadata: dict[str, str]) -> None:
+    s3.copy_object(
+        Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": key},
+        Metadata=metadata, MetadataDirective="REPLACE",
+    )  # fmt: skip
+
+
+def test_a_digest_in_cloudtrails_compact_json_verifies(s3: Any) -> None:
+    """CloudTrail writes digests without spaces: the hash signed is of the bytes as stored."""
+    trail = Trail(s3, separators=(",", ":"))
+    trail.digest(at(1), [trail.kms_log(at(0, 10), "a")], restart=True)
+    trail.digest(at(2), [trail.kms_log(at(1, 10), "b")])
+    report = verify(s3)
+    assert report.verified, kinds(report)
+    assert (report.digests_valid, report.log_files_valid) == (2, 2)
+
+
+def test_a_signature_that_is_not_hex_is_invalid(trail: Trail) -> None:
+    key = digest_key(trail, at(4))
+    set_metadata(trail.s3, key, {"signature": "forged", "signature-algorithm": "SHA256withRSA"})
+    assert kinds(verify(trail.s3)) == {(DIGEST_SIGNATURE_INVALID, digest_name(trail, at(4)))}
+
+
+def test_a_digest_stripped_of_its_signature_is_invalid(trail: Trail) -> None:
+    key = digest_key(trail, at(4))
+    set_metadata(trail.s3, key, {})
+    report = verify(trail.s3)
+    assert kinds(report) == {(DIGEST_SIGNATURE_INVALID, digest_name(trail, at(4)))}
+    assert report.problems[0].detail.startswith("has no signature")
+
+
+def test_a_digest_copied_over_another_is_named_moved(trail: Trail) -> None:
+    """Signed for the key it was delivered to: a valid digest put in another's place (to hide
+    what that one listed) says where it belongs."""
+    source, target = digest_key(trail, at(1)), digest_key(trail, at(2))
+    trail.s3.copy_object(Bucket=BUCKET, Key=target, CopySource={"Bucket": BUCKET, "Key": source})
+    report = verify(trail.s3)
+    assert (DIGEST_MALFORMED, digest_name(trail, at(2))) in kinds(report)
+    [moved] = [p for p in report.problems if p.kind == DIGEST_MALFORMED]
+    assert moved.detail == f"was moved: it says it was delivered to s3://{BUCKET}/{source}"
+    assert (LOG_FILE_NOT_COVERED, log_name(trail, 1, "b")) in kinds(report)
+
+
+def test_a_file_in_the_digest_folder_not_named_as_a_digest_is_invalid(trail: Trail) -> None:
+    key = f"{trail.root}CloudTrail-Digest/{REGION}/2026/11/05/extra.json.gz"
+    trail.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(b"{}"))
+    report = verify(trail.s3)
+    assert kinds(report) == {(DIGEST_MALFORMED, "extra.json.gz")}
+    assert (report.digests_valid, report.digests_invalid) == (4, 1)
+
+
+def test_the_first_digest_names_one_of_the_day_before(s3: Any) -> None:
+    """Its previous digest is in a folder the audit does not read: not deleted. One of the
+    audited days that is gone is, also at midnight sharp."""
+    trail = Trail(s3)
+    trail.digest(at(23, day=DAY - timedelta(days=1)), [], restart=True)
+    trail.digest(at(0), [])
+    trail.digest(at(1), [trail.kms_log(at(0, 10), "a")])
+    assert verify(s3).verified, kinds(verify(s3))
+    s3.delete_object(Bucket=BUCKET, Key=digest_key(trail, at(0)))
+    report = verify(s3)
+    assert kinds(report) == {(DIGEST_DELETED, digest_name(trail, at(0)))}
+    assert report.digests_invalid == 1
+
+
+def test_digests_of_the_days_after_list_log_files_not_read(s3: Any) -> None:
+    """The digest folders read run a day past the log folders (DAY and the next): what those
+    digests list in folders not read is not deleted, and what they list in folders read is
+    checked."""
+    trail = Trail(s3)
+    trail.digest(at(1), [trail.kms_log(at(0, 10), "a")], restart=True)
+    late = trail.log(at(23, 30, NEXT), "late", [])
+    after = DAY + timedelta(days=2)
+    trail.digest(at(0, 30, after), [late, trail.log(at(0, 10, after), "after", [])])
+    report = verify(s3)
+    assert report.verified, kinds(report)
+    assert report.log_files_valid == 2
+    trail.s3.put_object(Bucket=BUCKET, Key=late["s3Object"], Body=gzip.compress(b'{"Records":[]}'))
+    assert kinds(verify(s3)) == {(LOG_FILE_MODIFIED, late["s3Object"].rsplit("/", 1)[1])}
+
+
+def test_a_log_file_of_the_next_day_with_only_its_records_needs_no_digest(trail: Trail) -> None:
+    """A range ending yesterday: today's log files, whose digests are still to come, pass."""
+    when = at(5, 10, NEXT)
+    record = kms_record("Decrypt", stamp(when), iam_user(ALICE), DATA_KEY)
+    trail.log(when, "today", [record])
+    assert verify(trail.s3, now=when + timedelta(minutes=5)).verified
+
+
+def test_pending_until_two_hours_after_delivery_and_only_after_the_newest_digest(
+    trail: Trail,
+) -> None:
+    trail.kms_log(at(5, 10), "late")  # after the newest digest (04:00)
+    name = log_name(trail, 5, "late")
+    report = verify_delivered(trail, at(6, 40))
+    assert kinds(report) == {(LOG_FILE_PENDING, name)}
+    assert report.summary().endswith("1 not covered by a valid digest (1 pending))")
+    assert kinds(verify_delivered(trail, at(7, 20))) == {(LOG_FILE_NOT_COVERED, name)}
+    # Delivered before the newest digest, which does not list it: its digest came without it.
+    trail.kms_log(at(3, 30), "unlisted")
+    assert (LOG_FILE_NOT_COVERED, log_name(trail, 3, "unlisted", 30)) in kinds(
+        verify_delivered(trail, at(4, 10))
+    )
+
+
+def test_a_backfill_digest_signed_with_a_key_of_its_generation_time(trail: Trail) -> None:
+    """The AWS CLI looks a backfill digest's key up around backfill-generation-timestamp (a
+    week after the audited day here) when the range's keys do not hold it."""
+    late = trail.kms_log(at(2, 40), "backfilled")
+    key = trail.digest(
+        at(3), [late], backfill=True, restart=True,
+        signer=OTHER_KEY, fingerprint=OTHER_FINGERPRINT,
+    )  # fmt: skip
+    week = DAY + timedelta(days=7)
+    metadata = trail.s3.head_object(Bucket=BUCKET, Key=key)["Metadata"]
+    set_metadata(
+        trail.s3, key, {**metadata, "backfill-generation-timestamp": stamp(at(12, 0, week))}
+    )
+    keys = keys_valid(
+        (FINGERPRINT, PUBLIC_DER, at(0), at(0, day=week)),
+        (OTHER_FINGERPRINT, OTHER_DER, at(11, 30, week), at(11, 50, week)),
+    )
+    report = verify(trail.s3, keys=keys)
+    assert report.verified, kinds(report)
+    assert (report.digests_valid, report.log_files_valid) == (5, 4)
+    del metadata["backfill-generation-timestamp"]
+    set_metadata(trail.s3, key, metadata)
+    report = verify(trail.s3, keys=keys)
+    assert (DIGEST_MALFORMED, key.rsplit("/", 1)[1]) in kinds(report)
+
+
+def test_a_key_that_signs_only_the_last_digests_read_is_looked_up(s3: Any) -> None:
+    """ListPublicKeys is asked for the keys of every digest folder read, to two days after."""
+    trail = Trail(s3)
+    trail.digest(at(1), [trail.kms_log(at(0, 10), "a")], restart=True)
+    after = at(0, 30, DAY + timedelta(days=2))
+    trail.digest(after, [], signer=OTHER_KEY, fingerprint=OTHER_FINGERPRINT)
+    keys = keys_valid(
+        (FINGERPRINT, PUBLIC_DER, at(0), at(0, 10, DAY + timedelta(days=2))),
+        (OTHER_FINGERPRINT, OTHER_DER, at(0, 10, DAY + timedelta(days=2)), later(0)),
+    )
+    report = verify(s3, keys=keys)
+    assert report.verified, kinds(report)
+    assert report.digests_valid == 2
+
+
+def test_list_public_keys_is_read_to_its_last_page(trail: Trail) -> None:
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION)
+    with Stubber(cloudtrail) as stub:
+        stub.add_response(
+            "list_public_keys",
+            {"PublicKeyList": [{"Value": OTHER_DER, "Fingerprint": "0" * 32}], "NextToken": "t"},
+            {"StartTime": ANY, "EndTime": ANY},
+        )
+        stub.add_response(
+            "list_public_keys",
+            {"PublicKeyList": [{"Value": PUBLIC_DER, "Fingerprint": FINGERPRINT}]},
+            {"StartTime": ANY, "EndTime": ANY, "NextToken": "t"},
+        )
+        report = verify(trail.s3, keys=cloudtrail_public_keys(lambda region: cloudtrail))
+        stub.assert_no_pending_responses()
+    assert report.verified, kinds(report)
+
+
+def test_a_chain_continued_from_another_bucket(s3: Any) -> None:
+    """The trail delivered to another bucket before: its previous digest is not this bucket's
+    to find."""
+    trail = Trail(s3)
+    trail.previous = (digest_key(trail, at(0)), "00ff")
+    trail.digest(at(1), [trail.kms_log(at(0, 10), "a")], previous_bucket="old-audit-bucket")
+    report = verify(s3)
+    assert report.verified, kinds(report)
+
+
+def test_notes_say_where_a_chain_restarts_and_ends(
+    trail: Trail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trail.digest(at(7), [trail.kms_log(at(6, 10), "after-a-gap")], restart=True)
+    report = verify(trail.s3)
+    assert report.verified
+    restart, end = report.notes
+    assert restart.startswith(f"s3://{BUCKET}/{digest_key(trail, at(7))} starts a new chain")
+    assert "between 2026-11-05T04:00:00Z and 2026-11-05T06:00:00Z" in restart
+    assert end.startswith(f"the digests of trail {TRAIL} (home Region {REGION}) in this folder end")
+    assert f"note: {restart}" in integrity_text(report)
+    # Verified an hour after the last digest: not an end, only the next one to come.
+    assert verify(trail.s3, now=at(8)).notes == [restart]
+
+
+def test_every_log_file_of_the_days_of_the_last_account_deleted(s3: Any) -> None:
+    """The account read last, whose log files of the days read were all deleted: its digests
+    still list them."""
+    first, last = sorted((Trail(s3), Trail(s3, account=MEMBER)), key=lambda t: t.root)
+    for trail in (first, last):
+        trail.log(at(12, day=DAY - timedelta(days=9)), "older", [])
+        trail.digest(at(1), [trail.kms_log(at(0, 10), "a")], restart=True)
+    assert verify(s3).verified
+    name = log_name(last, 0, "a")
+    s3.delete_object(Bucket=BUCKET, Key=f"{last.root}CloudTrail/{REGION}/2026/11/05/{name}")
+    assert kinds(verify(s3)) == {(LOG_FILE_DELETED, name)}
+
+
+def test_cli_csv_writes_the_verdict_to_stderr(
+    trail: Trail, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub_cloudtrail(monkeypatch)
+    assert cli("--format", "csv", "--quiet") == EXIT_OK
+    assert capsys.readouterr().err.startswith("kmskit: integrity: verified (4 digest files valid")
+
+
+def test_the_text_names_the_first_50_problems_and_counts_the_rest() -> None:
+    problems = [IntegrityProblem(LOG_FILE_DELETED, f"s3://b/{n:03}", "gone") for n in range(51)]
+    lines = integrity_text(IntegrityReport(problems=problems)).splitlines()
+    assert lines[1:] == [
+        *(f"  {LOG_FILE_DELETED}  s3://b/{n:03}  gone" for n in range(50)),
+        "  ... and 1 more problems (all in --format json)",
+    ]
+    lines = integrity_text(IntegrityReport(problems=problems[:50])).splitlines()
+    assert len(lines) == 51
+
+
+def test_a_region_whose_every_log_file_was_deleted(s3: Any) -> None:
+    """No log file of the Region is left, so no log folder names it: its digest folder does,
+    and what the digests list there is deleted."""
+    trail, member = Trail(s3), Trail(s3, account=MEMBER)
+    for each in (trail, member):
+        each.digest(at(1), [each.kms_log(at(0, 10), "a")], restart=True)
+    name = log_name(member, 0, "a")
+    s3.delete_object(Bucket=BUCKET, Key=f"{member.root}CloudTrail/{REGION}/2026/11/05/{name}")
+    report = verify(s3)
+    assert kinds(report) == {(LOG_FILE_DELETED, name)}

@@ -280,3 +280,18 @@ def test_a_parameter_the_runtimes_botocore_refuses_is_dead_lettered_at_once() ->
     sqs.stubber.assert_no_pending_responses()
     [line] = [x for x in rt.log.lines or [] if x.get("message") == "dead-lettered"]
     assert 'Unknown parameter in input: "TagSpecifications"' in line["reason"]
+
+
+def test_a_config_option_the_runtimes_botocore_does_not_know_is_a_problem() -> None:
+    """botocore's Config refuses an option newer than itself with TypeError: the cold start
+    reports it as the SDK's age instead of failing every invocation with it."""
+
+    def clients(service: str, region: str) -> Any:
+        if service == "events":
+            raise TypeError("Got unexpected keyword argument 'request_min_compression_size_bytes'")
+        return boto3.client(service, region_name=region)
+
+    assert check(clients, REGION, ["sqs", "events"]) == [
+        "events client: TypeError: Got unexpected keyword argument "
+        "'request_min_compression_size_bytes'"
+    ]

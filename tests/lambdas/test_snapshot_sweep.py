@@ -34,7 +34,15 @@ from lambda_src.snapshot_replicator.config import Destination
 from lambda_src.snapshot_replicator.handler import Runtime
 from lambda_src.snapshot_replicator.messages import Task, parse
 from lambda_src.snapshot_replicator.sweep import sweep
-from tests.lambdas._support import OTHER, REGION, moto_clients, replicator_config, runtime
+from tests.lambdas._support import (
+    OTHER,
+    REGION,
+    SOURCE,
+    moto_clients,
+    receiver_config,
+    replicator_config,
+    runtime,
+)
 
 MOTO_ACCOUNT = "123456789012"  # the account moto owns every resource in
 
@@ -350,3 +358,34 @@ def test_a_staging_copy_made_under_the_older_copy_key_is_not_made_again(
     assert report.queued == 1  # the announcement of that staging copy, not a second copy
     (body,) = queued(env["queue"])
     assert json.loads(body)["action"] == "watch"
+
+
+def test_a_receiver_expires_the_copies_of_every_account_and_region_it_receives(
+    env: dict[str, Any],
+) -> None:
+    """Its copies' origins are the source accounts' and Regions, never its own."""
+    config = receiver_config(
+        queue_url=env["queue"],
+        dead_letter_queue_url=env["dlq"],
+        resource_types=["EBS"],
+        account=MOTO_ACCOUNT,
+        retention_days=7,
+    )
+    rt = runtime(config, moto_clients())
+    old = iso(datetime.now(UTC) - timedelta(days=30))
+    received = snapshot(
+        REGION,
+        {
+            TAG_MANAGED_BY: "kmskit-snapshots",
+            TAG_REPLICATOR: config.replicator_id,
+            TAG_ROLE: "replica",
+            TAG_SOURCE_KIND: "EBS",
+            TAG_SOURCE_ID: "snap-0123456789abcdef0",
+            TAG_SOURCE_ACCOUNT: SOURCE,
+            TAG_SOURCE_REGION: OTHER,
+            TAG_SOURCE_TIME: old,
+            TAG_COPY_KEY: "r",
+        },
+    )
+    assert sweep(rt).deleted == 1
+    assert not exists(REGION, received)
