@@ -43,6 +43,11 @@ DNSSEC_METRICS = ("DNSSECInternalFailure", "DNSSECKeySigningKeysNeedingAction")
 """The metrics Route 53 recommends alarming on ("Working with key-signing keys (KSKs)"): a
 value of 1 or more means the zone's signing needs action before resolvers stop trusting it."""
 ALARM_PERIOD_MINUTES = 5
+# Route 53 publishes each DNSSEC metric about once per 4 hours per zone (0 when all is well, per
+# its "Monitoring hosted zones using Amazon CloudWatch"): between two data points an alarm keeps
+# its state. Treated as not breaching, a 1 would turn the alarm back to OK (and notify OK) one
+# period later while the zone still needs action.
+ALARM_MISSING_DATA = cloudwatch.TreatMissingData.IGNORE
 
 
 class DnssecSigningKey(Construct):
@@ -144,6 +149,7 @@ class DnssecSigningKey(Construct):
                 policy=key_policy,
             )
         )
+        _refuse_a_dependency_cycle(self, hosted_zone, zone_id, self.key)
         self.key.add_service_principal(
             KeyServicePrincipal.route53_dnssec(hosted_zone_ids=[zone_id])
         )
@@ -185,7 +191,7 @@ class DnssecSigningKey(Construct):
                         cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
                     ),
                     evaluation_periods=1,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    treat_missing_data=ALARM_MISSING_DATA,
                 )
                 alarm_topic.notify(alarm)
                 self.alarms[metric_name] = alarm
@@ -228,3 +234,24 @@ def _hosted_zone_id(hosted_zone: Any) -> str:
             shown(hosted_zone),
         )
     return check_hosted_zone_id("hosted_zone", zone_id)
+
+
+def _refuse_a_dependency_cycle(
+    signing: Construct, hosted_zone: Any, zone_id: str, key: CustomerManagedKey | ReplicaKey
+) -> None:
+    """Refuse a key of another stack when the zone is made in this construct's stack: the key
+    policy would name the zone (key's stack -> this one) and the key-signing key the key (this
+    one -> the key's stack), a cycle CDK reports only at synth, naming neither prop."""
+    if not is_token(zone_id):
+        return
+    here, key_stack = stack_of(signing), stack_of(key)
+    if key_stack is here or stack_of(hosted_zone) is not here:
+        return
+    raise ConstructPropError(
+        "key",
+        f"must be in the stack of hosted_zone ({here.node.path}) when that zone is made there: "
+        "its key policy names the zone and the key-signing key names the key, so each stack "
+        "would depend on the other. Make the key in that stack, or this construct in a stack "
+        "of its own, or import the zone with HostedZone.from_hosted_zone_id",
+        key.node.path,
+    )

@@ -21,6 +21,7 @@ from constructs_lib import (
     DnssecSigningKey,
     KeyPolicy,
 )
+from constructs_lib.dnssec import KSK_NAME
 from tests._support.apps.service_keys_showcase import IMPORTED_ZONE_ID, STACK
 from tests._support.synth import SynthResult
 
@@ -103,7 +104,7 @@ def test_both_dnssec_metrics_alarm_to_the_topic_and_only_where_one_is_given(
             "EvaluationPeriods": 1,
             "Threshold": 1,
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "TreatMissingData": "notBreaching",
+            "TreatMissingData": "ignore",
             "AlarmActions": [{"Ref": topic}],
             "OKActions": [{"Ref": topic}],
         }
@@ -296,3 +297,71 @@ def test_refuses_an_alarm_topic_that_is_none_or_in_another_region() -> None:
         "CloudWatch alarm actions publish only to a topic of their own Region. "
         "Received: 'W/T in eu-west-1'"
     )
+
+
+def test_refuses_a_key_policy_or_alias_of_the_wrong_form_by_its_own_prop() -> None:
+    assert refused(
+        lambda s: DnssecSigningKey(s, "D", hosted_zone=zone(s), key_policy="default")  # type: ignore[arg-type]
+    ) == ("'key_policy' must be KeyPolicy.default() or KeyPolicy.custom(...). Received: 'default'")
+    assert refused(lambda s: DnssecSigningKey(s, "D", hosted_zone=zone(s), key_alias="dnssec")) == (
+        "'key_alias' must start with 'alias/'. Received: 'dnssec'"
+    )
+
+
+def test_an_existing_key_of_an_env_agnostic_stack_is_taken_unchecked() -> None:
+    stack = new_stack()
+    app = stack.node.scope
+    assert isinstance(app, cdk.App)
+    key = signer(cdk.Stack(app, "Agnostic"))
+    made = DnssecSigningKey(
+        stack,
+        "D",
+        hosted_zone=route53.HostedZone.from_hosted_zone_id(stack, "Z", "ZAAAA1"),
+        key=key,
+    )
+    assert made.key is key
+
+
+def test_the_default_key_signing_key_name_is_one_cloudformation_takes() -> None:
+    # A path longer than 128 characters, with '-' and '.' (dropped) and '_' (kept).
+    stack = cdk.Stack(
+        cdk.App(), "Dns-Stack", env=cdk.Environment(account=ACCOUNT, region="us-east-1")
+    )
+    made = DnssecSigningKey(stack, "Sign.zone_" + "x" * 120, hosted_zone=zone(stack))
+    name = stack.resolve(made.key_signing_key.name)
+    assert len(name) == 128
+    assert name.startswith("DnsStackSignzone_xxxx")
+    assert KSK_NAME.match(name)
+    short = DnssecSigningKey(
+        stack,
+        "Dnssec_1",
+        hosted_zone=route53.HostedZone.from_hosted_zone_id(stack, "Other", "ZOTHER1"),
+    )
+    assert stack.resolve(short.key_signing_key.name).startswith("DnsStackDnssec_1")
+
+
+def test_refuses_a_key_of_another_stack_when_the_zone_is_made_here() -> None:
+    def make(stack: cdk.Stack) -> None:
+        app = stack.node.scope
+        assert isinstance(app, cdk.App)
+        keys = cdk.Stack(app, "Keys", env=cdk.Environment(account=ACCOUNT, region="us-east-1"))
+        DnssecSigningKey(stack, "D", hosted_zone=zone(stack), key=signer(keys))
+
+    assert refused(make) == (
+        "'key' must be in the stack of hosted_zone (S) when that zone is made there: its key "
+        "policy names the zone and the key-signing key names the key, so each stack would "
+        "depend on the other. Make the key in that stack, or this construct in a stack of its "
+        "own, or import the zone with HostedZone.from_hosted_zone_id. Received: 'Keys/Signer'"
+    )
+
+
+def test_a_key_of_another_stack_signs_a_zone_of_a_third_one_or_one_imported_by_id() -> None:
+    app = cdk.App()
+    env = cdk.Environment(account=ACCOUNT, region="us-east-1")
+    key = signer(cdk.Stack(app, "Keys", env=env))
+    zones = cdk.Stack(app, "Zones", env=env)
+    signing = cdk.Stack(app, "Signing", env=env)
+    DnssecSigningKey(signing, "Made", hosted_zone=zone(zones), key=key)
+    imported = route53.HostedZone.from_hosted_zone_id(signing, "Zone", "ZAAAA1")
+    DnssecSigningKey(signing, "Imported", hosted_zone=imported, key=key)
+    app.synth()  # no dependency cycle
