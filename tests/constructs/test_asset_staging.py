@@ -57,7 +57,7 @@ def _plant(root: Path, honest: Path) -> Path:
     return planted
 
 
-@pytest.mark.parametrize("mode", [0o777, 0o770, 0o757], ids=oct)
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o757, 0o1777], ids=oct)
 def test_a_folder_that_others_can_write_is_not_used(temporary: Path, mode: int) -> None:
     honest = Path(_stage_asset())
     expected = _contents(honest)
@@ -110,3 +110,50 @@ def test_another_users_folder_is_not_used(temporary: Path) -> None:
         staged = Path(_stage_asset())
     assert staged.parent != root
     assert _contents(staged) == expected
+
+
+def test_a_parent_that_others_can_write_is_not_trusted_unless_sticky(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # TMPDIR inside a folder anyone may rename entries of: the private folder could be swapped.
+    tmp_path.chmod(0o700)
+    open_parent = tmp_path / "open"
+    temporary = open_parent / "tmp"
+    temporary.mkdir(parents=True, mode=0o700)
+    open_parent.chmod(0o777)
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    with pytest.warns(RuntimeWarning, match=r"is writable by group or others") as caught:
+        staged = Path(_stage_asset())
+    assert f"{open_parent} is writable by group or others" in str(caught[0].message)
+    assert not staged.is_relative_to(temporary / f"{ASSET_ROOT_PREFIX}-{os.getuid()}")
+    open_parent.chmod(0o1777)  # sticky, as /tmp: others may add entries, not replace ours
+    assert Path(_stage_asset()).parent == temporary / f"{ASSET_ROOT_PREFIX}-{os.getuid()}"
+
+
+def test_a_folder_of_root_is_not_used_by_another_user(
+    temporary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Left by an earlier synth run with sudo: this user could not write into it.
+    user = os.getuid() + 4242
+    root = temporary / f"{ASSET_ROOT_PREFIX}-{user}"
+    root.mkdir(mode=0o700)
+    monkeypatch.setattr(os, "getuid", lambda: user)
+    with pytest.warns(RuntimeWarning, match=rf"{root} belongs to user id {root.stat().st_uid}"):
+        staged = Path(_stage_asset())
+    assert not staged.is_relative_to(root)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="making a folder of another user needs root")
+def test_parents_of_this_user_or_root_are_trusted_and_of_others_not(
+    temporary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = 65534  # nobody; the parents up to / belong to root
+    root = temporary / f"{ASSET_ROOT_PREFIX}-{user}"
+    root.mkdir(mode=0o700)
+    os.chown(root, user, -1)
+    monkeypatch.setattr(os, "getuid", lambda: user)
+    assert Path(_stage_asset()).parent == root
+    os.chown(temporary, 4242, -1)  # a parent of a third user
+    with pytest.warns(RuntimeWarning, match=rf"{temporary} belongs to user id 4242"):
+        staged = Path(_stage_asset())
+    assert not staged.is_relative_to(root)

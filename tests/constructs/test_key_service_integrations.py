@@ -264,6 +264,30 @@ def test_dnssec_takes_a_key_of_an_env_agnostic_stack() -> None:
             f"Received: {'Z' + 'A' * 32!r}",
         ),
         (
+            ["Z"],
+            "'hosted_zone_ids' must hold Route 53 hosted zone IDs: 'Z' and 1-31 upper-case "
+            "letters and digits, such as 'Z0123456789ABCDEFGHIJ' (not the zone's name or ARN). "
+            "Received: 'Z'",
+        ),
+        (
+            ["Zabc123"],
+            "'hosted_zone_ids' must hold Route 53 hosted zone IDs: 'Z' and 1-31 upper-case "
+            "letters and digits, such as 'Z0123456789ABCDEFGHIJ' (not the zone's name or ARN). "
+            "Received: 'Zabc123'",
+        ),
+        (
+            ["A0123456789"],
+            "'hosted_zone_ids' must hold Route 53 hosted zone IDs: 'Z' and 1-31 upper-case "
+            "letters and digits, such as 'Z0123456789ABCDEFGHIJ' (not the zone's name or ARN). "
+            "Received: 'A0123456789'",
+        ),
+        (
+            [1234],
+            "'hosted_zone_ids' must hold Route 53 hosted zone IDs: 'Z' and 1-31 upper-case "
+            "letters and digits, such as 'Z0123456789ABCDEFGHIJ' (not the zone's name or ARN). "
+            "Received: 1234",
+        ),
+        (
             "Z0123456789",
             "'hosted_zone_ids' must be a list or tuple of hosted zone IDs. Received: 'Z0123456789'",
         ),
@@ -272,7 +296,18 @@ def test_dnssec_takes_a_key_of_an_env_agnostic_stack() -> None:
             "'hosted_zone_ids' must name each hosted zone once. Received: ['ZAAAA1', 'ZAAAA1']",
         ),
     ],
-    ids=["zone-name", "lower-case", "hostedzone-prefix", "too-long", "a-string", "repeated"],
+    ids=[
+        "zone-name",
+        "lower-case",
+        "hostedzone-prefix",
+        "too-long",
+        "z-alone",
+        "lower-case-after-z",
+        "no-z",
+        "a-number",
+        "a-string",
+        "repeated",
+    ],
 )
 def test_dnssec_refuses_what_is_no_hosted_zone_id(zones: Any, message: str) -> None:
     with pytest.raises(ConstructPropError) as refused:
