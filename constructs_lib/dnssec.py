@@ -21,6 +21,7 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from constructs_lib import _durations as durations
+from constructs_lib import _names as names
 from constructs_lib._validation import ConstructPropError, is_token, require, shown
 from constructs_lib.alarm_topic import AlarmTopic, require_topic_in_region
 from constructs_lib.key_policy import (
@@ -136,6 +137,17 @@ class DnssecSigningKey(Construct):
         if alarm_topic is not None:
             require_topic_in_region("alarm_topic", alarm_topic, region)
 
+        # One AWS::Route53::DNSSEC per zone: a second fails at deploy ("already exists").
+        other, where = names.reserve(
+            stack_of(self), stack_facts(stack_of(self)), "DNSSEC of hosted zone", zone_id, self
+        )
+        require(
+            other is None,
+            "hosted_zone",
+            f"is signed by one DnssecSigningKey only: {other} already turns DNSSEC on for it "
+            f"within {where} (give that one the keys, or sign this zone there)",
+            zone_id,
+        )
         self.hosted_zone_id = zone_id
         self.key: CustomerManagedKey | ReplicaKey = (
             self._existing_key(key)

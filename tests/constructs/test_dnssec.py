@@ -365,3 +365,24 @@ def test_a_key_of_another_stack_signs_a_zone_of_a_third_one_or_one_imported_by_i
     imported = route53.HostedZone.from_hosted_zone_id(signing, "Zone", "ZAAAA1")
     DnssecSigningKey(signing, "Imported", hosted_zone=imported, key=key)
     app.synth()  # no dependency cycle
+
+
+def test_refuses_a_second_signer_of_one_zone() -> None:
+    def make(stack: cdk.Stack) -> None:
+        imported = route53.HostedZone.from_hosted_zone_id(stack, "Zone", IMPORTED_ZONE_ID)
+        DnssecSigningKey(stack, "First", hosted_zone=imported)
+        DnssecSigningKey(stack, "Second", hosted_zone=imported)
+
+    assert refused(make) == (
+        "'hosted_zone' is signed by one DnssecSigningKey only: S/First already turns DNSSEC on "
+        f"for it within account {ACCOUNT} in us-east-1 (give that one the keys, or sign this "
+        f"zone there). Received: {IMPORTED_ZONE_ID!r}"
+    )
+    # A zone made in the App (its ID a token) is held per stack.
+    stack = new_stack()
+    made = zone(stack)
+    DnssecSigningKey(stack, "First", hosted_zone=made)
+    with pytest.raises(
+        ConstructPropError, match="S/First already turns DNSSEC on for it within the stack"
+    ):
+        DnssecSigningKey(stack, "Second", hosted_zone=made)
