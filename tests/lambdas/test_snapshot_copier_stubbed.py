@@ -134,6 +134,37 @@ def _ran(request: pytest.FixtureRequest) -> Iterator[None]:
     RAN.add(request.node.nodeid)
 
 
+def _required_but_unsent() -> list[str]:
+    unsent = [
+        f"{c.service} {c.operation}: {path}"
+        for c in REQUIRED
+        for path in c.request
+        if path not in SENT.get((c.service, c.operation), set())
+    ]
+    return unsent + [
+        f"{c.service} {c.operation}: paginator"
+        for c in REQUIRED
+        if c.paginated and (c.service, c.operation) not in PAGINATED
+    ]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _required_lists_no_more_than_the_copier_sends(
+    request: pytest.FixtureRequest,
+) -> Iterator[None]:
+    """After the module's last test, whatever the order: every call, parameter and paginator
+    sdk.REQUIRED lists was sent by one of its tests (so the SDK check demands nothing the
+    functions do not use). A run of part of the module (``-k``) sends less, so it is checked
+    only when every test of the module ran; CI runs them all. A miss fails the last test's
+    teardown."""
+    # Every test the module holds, not only those selected (a -k run deselects the rest).
+    module = {item.nodeid for item in request.node.collect()}
+    yield
+    if module <= RAN:
+        unsent = _required_but_unsent()
+        assert not unsent, f"in sdk.REQUIRED but sent by no test: {unsent}"
+
+
 @pytest.fixture
 def stubs() -> Iterator[Stubs]:
     stubs = Stubs()
@@ -2487,27 +2518,3 @@ def test_rds_and_aurora_share_list_unshare_and_delete(stubs: Stubs, kind: str) -
     assert copy.ref.arn == arn
     engine.unshare(ref, BACKUP)
     assert engine.delete(copy)
-
-
-def test_required_lists_no_more_than_the_copier_sends(request: pytest.FixtureRequest) -> None:
-    """Runs last: every call, parameter and paginator sdk.REQUIRED lists was sent by a test
-    above (so the SDK check demands nothing the functions do not use)."""
-    module = [
-        item.nodeid
-        for item in request.session.items
-        if item.path == request.node.path and item.nodeid != request.node.nodeid
-    ]
-    if not set(module) <= RAN:
-        pytest.skip("needs every test of this module to run first")
-    unsent = [
-        f"{c.service} {c.operation}: {path}"
-        for c in REQUIRED
-        for path in c.request
-        if path not in SENT.get((c.service, c.operation), set())
-    ]
-    unsent += [
-        f"{c.service} {c.operation}: paginator"
-        for c in REQUIRED
-        if c.paginated and (c.service, c.operation) not in PAGINATED
-    ]
-    assert not unsent, f"in sdk.REQUIRED but sent by no test: {unsent}"
