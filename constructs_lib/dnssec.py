@@ -125,7 +125,9 @@ class DnssecSigningKey(Construct):
         )
         if alarm_topic is not None and not isinstance(alarm_topic, AlarmTopic):
             raise ConstructPropError("alarm_topic", "must be an AlarmTopic", shown(alarm_topic))
-        region = stack_facts(stack_of(self)).region
+        stack = stack_of(self)
+        facts = stack_facts(stack)
+        region = facts.region
         require(
             is_token(region) or region == DNSSEC_REGION,
             "region",
@@ -138,9 +140,7 @@ class DnssecSigningKey(Construct):
             require_topic_in_region("alarm_topic", alarm_topic, region)
 
         # One AWS::Route53::DNSSEC per zone: a second fails at deploy ("already exists").
-        other, where = names.reserve(
-            stack_of(self), stack_facts(stack_of(self)), "DNSSEC of hosted zone", zone_id, self
-        )
+        other, where = names.reserve(stack, facts, "DNSSEC of hosted zone", zone_id, self)
         require(
             other is None,
             "hosted_zone",

@@ -146,6 +146,9 @@ class LogLocation:
         return f"s3://{self.bucket}/{key}"
 
 
+DIGEST_FOLDER = "CloudTrail-Digest"  # beside CloudTrail/ in an account's folder
+
+
 @dataclass(frozen=True)
 class AccountPath:
     """An account's folder: ``AWSLogs/<account>/`` or, for an organization trail,
@@ -155,8 +158,15 @@ class AccountPath:
     organization_id: str | None = None
 
     def cloudtrail_prefix(self, location: LogLocation) -> str:
+        return f"{self._root(location)}CloudTrail/"
+
+    def digest_prefix(self, location: LogLocation) -> str:
+        """Where the account's digest files are (``.../<account>/CloudTrail-Digest/``)."""
+        return f"{self._root(location)}{DIGEST_FOLDER}/"
+
+    def _root(self, location: LogLocation) -> str:
         org = f"{self.organization_id}/" if self.organization_id else ""
-        return f"{location.logs_root}{org}{self.account}/CloudTrail/"
+        return f"{location.logs_root}{org}{self.account}/"
 
 
 @dataclass(frozen=True)
@@ -685,8 +695,8 @@ class AuditReader:
         prefix = account.cloudtrail_prefix(location)
         names = self._common_prefixes(location, prefix)
         if digests:
-            digest_prefix = f"{prefix.removesuffix('CloudTrail/')}CloudTrail-Digest/"
-            names = sorted({*names, *self._common_prefixes(location, digest_prefix)})
+            digests_at = account.digest_prefix(location)
+            names = sorted({*names, *self._common_prefixes(location, digests_at)})
         return [name for name in names if REGION.match(name)]
 
     # --- listing and reading ---------------------------------------------------------------

@@ -51,10 +51,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from kmskit.audit import AuditReader, FetchedObject, LogLocation, ordered_map
+from kmskit.audit import DIGEST_FOLDER, AuditReader, FetchedObject, LogLocation, ordered_map
 from kmskit.errors import IntegrityError, from_client_error
 
-DIGEST_FOLDER = "CloudTrail-Digest"
 SIGNATURE_ALGORITHM = "SHA256withRSA"
 HASH_ALGORITHM = "SHA-256"
 DIGEST_NAME = re.compile(

@@ -118,6 +118,14 @@ def new_stack(region: str | None = "us-east-1") -> cdk.Stack:
     return cdk.Stack(cdk.App(), "S", env=env)
 
 
+def beside(stack: cdk.Stack, id: str, region: str | None = "us-east-1") -> cdk.Stack:
+    """Another stack of ``stack``'s App (in ``region`` of the same account; None: env-agnostic)."""
+    app = stack.node.scope
+    assert isinstance(app, cdk.App)
+    env = cdk.Environment(account=ACCOUNT, region=region) if region else None
+    return cdk.Stack(app, id, env=env)
+
+
 def zone(stack: cdk.Stack) -> route53.PublicHostedZone:
     return route53.PublicHostedZone(stack, "Zone", zone_name="example.com")
 
@@ -203,9 +211,7 @@ def test_refuses_an_existing_key_route53_cannot_sign_with() -> None:
 
 def test_refuses_an_existing_key_of_another_region() -> None:
     def make(stack: cdk.Stack) -> None:
-        app = stack.node.scope
-        assert isinstance(app, cdk.App)
-        elsewhere = cdk.Stack(app, "W", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+        elsewhere = beside(stack, "W", "eu-west-1")
         DnssecSigningKey(stack, "D", hosted_zone=zone(stack), key=signer(elsewhere))
 
     assert refused(make) == (
@@ -286,9 +292,7 @@ def test_refuses_an_alarm_topic_that_is_none_or_in_another_region() -> None:
     )
 
     def elsewhere(stack: cdk.Stack) -> None:
-        app = stack.node.scope
-        assert isinstance(app, cdk.App)
-        other = cdk.Stack(app, "W", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+        other = beside(stack, "W", "eu-west-1")
         topic = AlarmTopic(other, "T", encryption_key=CustomerManagedKey(other, "K"))
         DnssecSigningKey(stack, "D", hosted_zone=zone(stack), alarm_topic=topic)
 
@@ -310,9 +314,7 @@ def test_refuses_a_key_policy_or_alias_of_the_wrong_form_by_its_own_prop() -> No
 
 def test_an_existing_key_of_an_env_agnostic_stack_is_taken_unchecked() -> None:
     stack = new_stack()
-    app = stack.node.scope
-    assert isinstance(app, cdk.App)
-    key = signer(cdk.Stack(app, "Agnostic"))
+    key = signer(beside(stack, "Agnostic", region=None))
     made = DnssecSigningKey(
         stack,
         "D",
@@ -342,9 +344,7 @@ def test_the_default_key_signing_key_name_is_one_cloudformation_takes() -> None:
 
 def test_refuses_a_key_of_another_stack_when_the_zone_is_made_here() -> None:
     def make(stack: cdk.Stack) -> None:
-        app = stack.node.scope
-        assert isinstance(app, cdk.App)
-        keys = cdk.Stack(app, "Keys", env=cdk.Environment(account=ACCOUNT, region="us-east-1"))
+        keys = beside(stack, "Keys")
         DnssecSigningKey(stack, "D", hosted_zone=zone(stack), key=signer(keys))
 
     assert refused(make) == (

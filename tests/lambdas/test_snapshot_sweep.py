@@ -71,6 +71,11 @@ def snapshot(region: str, tags: dict[str, str]) -> str:
     return str(ec2.create_snapshot(VolumeId=volume, TagSpecifications=spec)["SnapshotId"])
 
 
+def made_by(replicator_id: str, role: str = "replica") -> dict[str, str]:
+    """The tags by which a sweep finds a copy of ``replicator_id`` (role default replica)."""
+    return {TAG_MANAGED_BY: "kmskit-snapshots", TAG_REPLICATOR: replicator_id, TAG_ROLE: role}
+
+
 def queued(queue: str) -> list[str]:
     sqs = boto3.client("sqs", region_name=REGION)
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
@@ -97,8 +102,7 @@ def test_retention_deletes_only_expired_copies_of_this_replicator(env: dict[str,
     rt = env["runtime"]
     old = iso(datetime.now(UTC) - timedelta(days=30))
     recent = iso(datetime.now(UTC) - timedelta(days=2))
-    ours = {TAG_MANAGED_BY: "kmskit-snapshots", TAG_REPLICATOR: rt.config.replicator_id}
-    ours[TAG_ROLE] = "replica"
+    ours = made_by(rt.config.replicator_id)
     expired = snapshot(OTHER, {**ours, TAG_SOURCE_TIME: old, TAG_COPY_KEY: "a"})
     fresh = snapshot(OTHER, {**ours, TAG_SOURCE_TIME: recent, TAG_COPY_KEY: "b"})
     other_replicator = snapshot(
@@ -122,9 +126,7 @@ def test_copies_of_a_same_id_replicator_in_another_region_are_left_to_it(
     rt = env["runtime"]
     old = iso(datetime.now(UTC) - timedelta(days=30))
     ours = {
-        TAG_MANAGED_BY: "kmskit-snapshots",
-        TAG_REPLICATOR: rt.config.replicator_id,
-        TAG_ROLE: "replica",
+        **made_by(rt.config.replicator_id),
         TAG_SOURCE_KIND: "EBS",
         TAG_SOURCE_ID: "snap-0123456789abcdef0",
         TAG_SOURCE_TIME: old,
@@ -149,10 +151,8 @@ def test_copies_of_a_same_id_replicator_in_another_region_are_left_to_it(
 def two_copies_of_one_source(rt: Runtime) -> tuple[str, str]:
     """Two replica copies of this replicator under one copy key, lower ID first."""
     tags = {
-        TAG_MANAGED_BY: "kmskit-snapshots",
-        TAG_REPLICATOR: rt.config.replicator_id,
+        **made_by(rt.config.replicator_id),
         TAG_COPY_KEY: "same-key",
-        TAG_ROLE: "replica",
         TAG_SOURCE_TIME: iso(datetime.now(UTC)),
     }
     first, second = sorted([snapshot(OTHER, tags), snapshot(OTHER, tags)])
@@ -237,9 +237,7 @@ def test_retention_leaves_a_pending_copy_to_finish(
     rt = env["runtime"]
     old = iso(datetime.now(UTC) - timedelta(days=30))
     ours = {
-        TAG_MANAGED_BY: "kmskit-snapshots",
-        TAG_REPLICATOR: rt.config.replicator_id,
-        TAG_ROLE: "replica",
+        **made_by(rt.config.replicator_id),
         TAG_SOURCE_TIME: old,
         TAG_COPY_KEY: "late",
     }
@@ -262,9 +260,7 @@ def test_retention_leaves_a_pending_copy_to_finish(
 
 def staging_copy(rt: Any, source_time: datetime, *, delivered: bool) -> str:
     tags = {
-        TAG_MANAGED_BY: "kmskit-snapshots",
-        TAG_REPLICATOR: rt.config.replicator_id,
-        TAG_ROLE: "staging",
+        **made_by(rt.config.replicator_id, role="staging"),
         TAG_COPY_KEY: f"staging-{source_time.isoformat()}-{delivered}",
         TAG_DESTINATION_ACCOUNT: "333333333333",
         TAG_SOURCE_KIND: "EBS",
@@ -312,8 +308,7 @@ def test_a_source_with_a_copy_or_outside_the_window_is_not_queued(env: dict[str,
     (body,) = queued(env["queue"])
     task = parse(body)
     assert isinstance(task, Task)
-    ours = {TAG_MANAGED_BY: "kmskit-snapshots", TAG_REPLICATOR: rt.config.replicator_id}
-    snapshot(OTHER, {**ours, TAG_ROLE: "replica", TAG_COPY_KEY: task.copy_key(MOTO_ACCOUNT)})
+    snapshot(OTHER, {**made_by(rt.config.replicator_id), TAG_COPY_KEY: task.copy_key(MOTO_ACCOUNT)})
     assert sweep(rt).queued == 0  # its copy exists
     boto3.client("sqs", region_name=REGION).purge_queue(QueueUrl=env["queue"])
     snapshot(REGION, {"backup": "replicate"})  # a second source, never copied ...
@@ -376,9 +371,7 @@ def test_a_receiver_expires_the_copies_of_every_account_and_region_it_receives(
     received = snapshot(
         REGION,
         {
-            TAG_MANAGED_BY: "kmskit-snapshots",
-            TAG_REPLICATOR: config.replicator_id,
-            TAG_ROLE: "replica",
+            **made_by(config.replicator_id),
             TAG_SOURCE_KIND: "EBS",
             TAG_SOURCE_ID: "snap-0123456789abcdef0",
             TAG_SOURCE_ACCOUNT: SOURCE,
