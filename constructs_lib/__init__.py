@@ -12,7 +12,29 @@ EventBridge or CloudTrail modules of aws-cdk-lib (each a Python module of severa
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
+
+_CDK_MODULES = {"aws_cdk": "aws-cdk-lib", "constructs": "constructs", "cdk_nag": "cdk-nag"}
+"""What the constructs import -> the distribution of the "cdk" extra that provides it."""
+
+
+def _require_the_cdk_extra() -> None:
+    # A base install is only the kmskit CLI; say which extra to install instead of failing later
+    # with a bare "No module named 'aws_cdk'". find_spec imports nothing, so use_direct_channel()
+    # still runs before jsii starts.
+    missing = [name for name in _CDK_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        absent = ", ".join(_CDK_MODULES[name] for name in missing)
+        raise ModuleNotFoundError(
+            f"constructs_lib needs the AWS CDK: {absent} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed. Install the toolkit with its "
+            "'cdk' extra: pip install 'kms-toolkit[cdk]'",
+            name=missing[0],
+        )
+
+
+_require_the_cdk_extra()
 
 _EXPORTS = {
     "AlarmTopic": "alarm_topic",

