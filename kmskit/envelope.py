@@ -100,6 +100,8 @@ MIN_FRAME_LENGTH = 4 * KIB
 MAX_FRAME_LENGTH = 64 * MIB
 """Largest frame (or non-framed body) accepted on encrypt and on decrypt."""
 MAX_ENCRYPTED_DATA_KEYS = 10
+DECRYPT_LOCK_STRIPES = 64
+"""Locks that serialize decrypt cache misses of one data key (a data key hashes to one)."""
 """Messages with more encrypted data keys are refused (each could cost a KMS call)."""
 KMS_PROVIDER_ID = "aws-kms"
 """Provider ID of data keys encrypted under a KMS key, in every AWS Encryption SDK."""
@@ -452,11 +454,13 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         failures: _KmsFailures,
         policy: _DecryptPolicy | None,
         cache_lock: threading.Lock | None = None,
+        decrypt_locks: Sequence[threading.Lock] = (),
     ) -> None:
         self._inner = inner
         self._failures = failures
         self._policy = policy
         self._cache_lock = cache_lock
+        self._decrypt_locks = decrypt_locks
 
     def get_encryption_materials(self, request: Any) -> Any:
         self._failures.errors = []
@@ -481,8 +485,19 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         if self._policy is not None:
             self._check(request)
         self._failures.errors = []
+        # With the cache, threads that miss it together for one data key would each call
+        # Decrypt; requests for the same data keys are served one at a time, so the first
+        # fills the cache and the others hit it. Other data keys use other locks (mostly).
+        lock = None
+        if self._decrypt_locks:
+            data_keys = frozenset(
+                (edk.key_provider.provider_id, edk.key_provider.key_info, edk.encrypted_data_key)
+                for edk in request.encrypted_data_keys
+            )
+            lock = self._decrypt_locks[hash(data_keys) % len(self._decrypt_locks)]
         try:
-            return self._inner.decrypt_materials(request)
+            with lock or contextlib.nullcontext():
+                return self._inner.decrypt_materials(request)
         except DecryptKeyError as error:
             keys = ", ".join(_edk_key_ids(request.encrypted_data_keys)) or "none"
             raise self._kms_error(f"decrypt the data key (message keys: {keys})", error) from error
@@ -754,6 +769,9 @@ class Envelope:
         )
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock() if cache else None
+        self._decrypt_locks = (
+            tuple(threading.Lock() for _ in range(DECRYPT_LOCK_STRIPES)) if cache else ()
+        )
         self._encrypt_materials: Any = None
         self._decrypt_materials: Any = None
         self._discovery_partition = "aws"
@@ -948,7 +966,9 @@ class Envelope:
         policy = _DecryptPolicy(
             expected, require_signed, arns, self.discovery_accounts, self._discovery_partition
         )
-        cmm = _CheckedMaterials(materials, self._failures, policy)
+        cmm = _CheckedMaterials(
+            materials, self._failures, policy, decrypt_locks=self._decrypt_locks
+        )
         reader: Any = _ReadCounter(source, on_read) if on_read else source
         with (
             _message_errors("decrypt"),

@@ -9,6 +9,8 @@ import gc
 import io
 import logging
 import math
+import threading
+import time
 import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -161,6 +163,38 @@ def test_threads_sharing_a_cache_make_one_data_key_per_max_messages(
     assert sorted(per_data_key.values()) == [25] * 8
     reader = Envelope([world.arn])
     assert all(reader.decrypt(m) == p for p, m in results)
+
+
+def test_threads_decrypting_messages_of_one_data_key_call_decrypt_once(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = Envelope([ALIAS], cache=CacheLimits(max_messages=100, max_age=600))
+    messages = [writer.encrypt(b"row %d" % n, CONTEXT) for n in range(8)]
+    probe = probe_clients(monkeypatch)
+    reader = Envelope([world.arn], cache=CacheLimits(max_age=600))
+    original = ClientSettings.client
+
+    def slow_decrypt(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        made = original(self, service, **kwargs)  # the probe's, which counts the calls
+        # Decrypt takes long enough for every thread to miss the cache before it returns.
+        made.meta.events.register(
+            "before-call.kms.Decrypt", lambda **_: time.sleep(0.3), unique_id="slow-decrypt"
+        )
+        return made
+
+    monkeypatch.setattr(ClientSettings, "client", slow_decrypt)
+    start = threading.Barrier(len(messages))
+
+    def decrypt(message: bytes) -> bytes:
+        start.wait(timeout=30)
+        return reader.decrypt(message, CONTEXT)
+
+    with ThreadPoolExecutor(len(messages)) as pool:
+        plaintexts = list(pool.map(decrypt, messages))
+
+    assert plaintexts == [b"row %d" % n for n in range(8)]
+    # Before: each thread that missed the cache called Decrypt (8 calls here).
+    assert probe.calls["Decrypt"] == 1
 
 
 def test_messages_the_cache_cannot_take_do_not_wait_for_its_lock(world: KmsWorld) -> None:
