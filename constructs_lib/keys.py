@@ -145,13 +145,26 @@ def check_alias(alias: Any, prop: str = "alias") -> str:
     return str(alias)
 
 
-def _reserve_alias(stack: Stack, facts: StackFacts, alias: str, holder: Construct) -> None:
+def _reserve_alias(
+    stack: Stack, facts: StackFacts, alias: str, holder: Construct, prop: str = "alias"
+) -> None:
     """Take ``alias`` in its account and Region (see :mod:`constructs_lib._names`).
 
     Called once every other check of the key has passed, so a refused key reserves nothing.
     """
     other, where = names.reserve(stack, facts, "alias", alias, holder)
-    require(other is None, "alias", f"must be unique within {where}", alias)
+    require(other is None, prop, f"must be unique within {where}", alias)
+
+
+def _added_alias_id(alias_name: str, made: int) -> str:
+    """The construct ID of an alias added with ``add_alias`` (the ``alias`` prop's is "Alias").
+
+    From the name, so that adding or removing another alias replaces nothing: alias names
+    cannot contain ':', so two names never share an ID. A token name is numbered instead.
+    """
+    if is_token(alias_name):
+        return f"Alias{made + 1}"
+    return "Alias:" + alias_name.removeprefix("alias/").replace("/", ":")
 
 
 def resolve_spec_and_usage(key_spec: Any, key_usage: Any) -> tuple[str, str]:
@@ -768,6 +781,9 @@ class _RoutedKey(kms.Key):
         self._owner._require_usage("grant_verify_mac", "GENERATE_VERIFY_MAC")
         return self._owner.grant(grantee, *actions.VERIFY_MAC_ACTIONS)
 
+    def add_alias(self, alias_name: str) -> kms.Alias:
+        return self._owner.add_alias(alias_name)
+
 
 class _RoutedKeyGrants:
     """``.grants`` of a :class:`_RoutedKey`: the methods of ``aws_kms.KeyGrants``, each through
@@ -830,7 +846,9 @@ class CustomerManagedKey(_KeyBase):
     Attributes:
         key: the ``aws_kms.Key`` (an ``IKey`` every CDK construct accepts; its ``grant*``
             methods and those of its ``grants`` go through :meth:`grant`).
-        alias: the ``aws_kms.Alias``, or None.
+        alias: the ``aws_kms.Alias`` of the ``alias`` prop, or None.
+        aliases: every ``aws_kms.Alias`` of the key: ``alias`` first, then those of
+            :meth:`add_alias`.
         policy_document: the key policy; grants add to it.
         monthly_cost: what the key costs per month in the commercial (``aws``) partition's KMS
             price list, in USD (``kmskit cost`` leaves keys of other partitions unpriced).
@@ -935,10 +953,31 @@ class CustomerManagedKey(_KeyBase):
         cfn_key.add_metadata("kmskit:cost", self.monthly_cost.as_metadata())
 
         self.alias: kms.Alias | None = None
+        self.aliases: list[kms.Alias] = []
         if alias is not None:
             self.alias = kms.Alias(self, "Alias", alias_name=alias, target_key=self.key)
             # Reserved once made: a key that failed does not keep its alias from a retry.
             _reserve_alias(self._stack, stack_facts(self._stack), alias, self)
+            self.aliases.append(self.alias)
+
+    def add_alias(self, alias_name: str) -> kms.Alias:
+        """Add another alias to the key (``key.add_alias`` comes here too).
+
+        Checked like the ``alias`` prop and unique within the account and Region of the App.
+        Its construct ID comes from the name (``Alias:team:data`` for ``alias/team/data``), so
+        adding or removing another alias leaves it in place. Returns the ``aws_kms.Alias``,
+        which is also appended to ``aliases``.
+        """
+        check_alias(alias_name, "alias_name")
+        _reserve_alias(self._stack, stack_facts(self._stack), alias_name, self, "alias_name")
+        made = kms.Alias(
+            self,
+            _added_alias_id(alias_name, len(self.aliases)),
+            alias_name=alias_name,
+            target_key=self.key,
+        )
+        self.aliases.append(made)
+        return made
 
 
 class ReplicaKey(_KeyBase):
@@ -971,7 +1010,9 @@ class ReplicaKey(_KeyBase):
         resource: the ``aws_kms.CfnReplicaKey``.
         key: an ``aws_kms.IKey`` for the replica (its own grants only write identity policies:
             use :meth:`grant` and the ``grant_*`` methods of this construct).
-        alias: the ``aws_kms.CfnAlias``, or None.
+        alias: the ``aws_kms.CfnAlias`` of the ``alias`` prop, or None.
+        aliases: every ``aws_kms.CfnAlias`` of the replica: ``alias`` first, then those of
+            :meth:`add_alias`.
         monthly_cost: what the replica costs per month (commercial price list, USD).
     """
 
@@ -1049,11 +1090,28 @@ class ReplicaKey(_KeyBase):
         self.resource.add_metadata("kmskit:cost", self.monthly_cost.as_metadata())
         self.key = kms.Key.from_key_arn(self, "Imported", self.resource.attr_arn)
         self.alias: kms.CfnAlias | None = None
+        self.aliases: list[kms.CfnAlias] = []
         if alias is not None:
             _reserve_alias(stack, stack_facts(stack), alias, self)
             self.alias = kms.CfnAlias(
                 self, "Alias", alias_name=alias, target_key_id=self.resource.attr_key_id
             )
+            self.aliases.append(self.alias)
+
+    def add_alias(self, alias_name: str) -> kms.CfnAlias:
+        """Add another alias to the replica, checked and named like
+        :meth:`CustomerManagedKey.add_alias`. Returns the ``aws_kms.CfnAlias``, which is also
+        appended to ``aliases``."""
+        check_alias(alias_name, "alias_name")
+        _reserve_alias(self._stack, stack_facts(self._stack), alias_name, self, "alias_name")
+        made = kms.CfnAlias(
+            self,
+            _added_alias_id(alias_name, len(self.aliases)),
+            alias_name=alias_name,
+            target_key_id=self.resource.attr_key_id,
+        )
+        self.aliases.append(made)
+        return made
 
 
 def _reserve_replica(stack: Stack, primary: CustomerManagedKey | str, holder: Construct) -> None:
