@@ -344,6 +344,13 @@ class _KeyBase(Resource):
         """Add a statement to the key policy (checked for wildcards and lock-out at synth)."""
         self.add_to_resource_policy(statement)
 
+    def _take_added_alias(self, alias_name: str, made: int) -> str:
+        """Check and reserve an alias of ``add_alias`` (``made`` aliases before it); its
+        construct ID."""
+        check_alias(alias_name, "alias_name")
+        _reserve_alias(self._stack, stack_facts(self._stack), alias_name, self, "alias_name")
+        return _added_alias_id(alias_name, made)
+
     def add_service_principal(self, service: KeyServicePrincipal) -> None:
         """Let an AWS service use the key, with the conditions AWS documents for it.
 
@@ -968,11 +975,9 @@ class CustomerManagedKey(_KeyBase):
         adding or removing another alias leaves it in place. Returns the ``aws_kms.Alias``,
         which is also appended to ``aliases``.
         """
-        check_alias(alias_name, "alias_name")
-        _reserve_alias(self._stack, stack_facts(self._stack), alias_name, self, "alias_name")
         made = kms.Alias(
             self,
-            _added_alias_id(alias_name, len(self.aliases)),
+            self._take_added_alias(alias_name, len(self.aliases)),
             alias_name=alias_name,
             target_key=self.key,
         )
@@ -1102,11 +1107,9 @@ class ReplicaKey(_KeyBase):
         """Add another alias to the replica, checked and named like
         :meth:`CustomerManagedKey.add_alias`. Returns the ``aws_kms.CfnAlias``, which is also
         appended to ``aliases``."""
-        check_alias(alias_name, "alias_name")
-        _reserve_alias(self._stack, stack_facts(self._stack), alias_name, self, "alias_name")
         made = kms.CfnAlias(
             self,
-            _added_alias_id(alias_name, len(self.aliases)),
+            self._take_added_alias(alias_name, len(self.aliases)),
             alias_name=alias_name,
             target_key_id=self.resource.attr_key_id,
         )
