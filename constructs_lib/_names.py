@@ -38,24 +38,34 @@ def reserve(
     ``holder``'s) and where the name must be unique (``account 111111111111 in eu-west-1`` or
     ``the stack``), for the caller's error message.
     """
-    concrete = not is_token(facts.account) and not is_token(facts.region)
-    if is_token(name):
-        register = _token_names_by_stack.setdefault(stack, {})
-        where = "the stack"
-    else:
-        found = _by_stack.get(stack)
-        if found is None:
-            if concrete:
-                by_env = _by_app.setdefault(stack.node.root, {})
-                found = by_env.setdefault((facts.account, facts.region), {})
-            else:
-                found = {}
-            _by_stack[stack] = found
-        register = found
-        where = f"account {facts.account} in {facts.region}" if concrete else "the stack"
+    register, where = _register(stack, facts, name)
     names = register.setdefault(kind, {})
     other = names.get(name)
     if other is None:
         names[name] = holder
         return None, where
     return other.node.path, where
+
+
+def release(stack: Stack, facts: StackFacts, kind: str, name: str, holder: Construct) -> None:
+    """Give back ``name`` of ``kind`` if ``holder`` holds it (a construct refused after it
+    reserved the name holds nothing)."""
+    names = _register(stack, facts, name)[0].get(kind, {})
+    if names.get(name) is holder:
+        del names[name]
+
+
+def _register(stack: Stack, facts: StackFacts, name: str) -> tuple[Register, str]:
+    """The register that holds ``name`` for ``stack``, and where the name must be unique."""
+    concrete = not is_token(facts.account) and not is_token(facts.region)
+    if is_token(name):
+        return _token_names_by_stack.setdefault(stack, {}), "the stack"
+    found = _by_stack.get(stack)
+    if found is None:
+        if concrete:
+            by_env = _by_app.setdefault(stack.node.root, {})
+            found = by_env.setdefault((facts.account, facts.region), {})
+        else:
+            found = {}
+        _by_stack[stack] = found
+    return found, (f"account {facts.account} in {facts.region}" if concrete else "the stack")

@@ -149,22 +149,27 @@ class DnssecSigningKey(Construct):
             zone_id,
         )
         self.hosted_zone_id = zone_id
-        self.key: CustomerManagedKey | ReplicaKey = (
-            self._existing_key(key)
-            if key is not None
-            else CustomerManagedKey(
-                self,
-                "Key",
-                alias=key_alias,
-                key_spec=kms.KeySpec.ECC_NIST_P256,
-                key_usage=kms.KeyUsage.SIGN_VERIFY,
-                policy=key_policy,
+        try:
+            self.key: CustomerManagedKey | ReplicaKey = (
+                self._existing_key(key)
+                if key is not None
+                else CustomerManagedKey(
+                    self,
+                    "Key",
+                    alias=key_alias,
+                    key_spec=kms.KeySpec.ECC_NIST_P256,
+                    key_usage=kms.KeyUsage.SIGN_VERIFY,
+                    policy=key_policy,
+                )
             )
-        )
-        _refuse_a_dependency_cycle(self, hosted_zone, zone_id, self.key)
-        self.key.add_service_principal(
-            KeyServicePrincipal.route53_dnssec(hosted_zone_ids=[zone_id])
-        )
+            _refuse_a_dependency_cycle(self, hosted_zone, zone_id, self.key)
+            self.key.add_service_principal(
+                KeyServicePrincipal.route53_dnssec(hosted_zone_ids=[zone_id])
+            )
+        except ConstructPropError:
+            # A signer refused for its key signs nothing: the zone stays free for the next.
+            names.release(stack, facts, "DNSSEC of hosted zone", zone_id, self)
+            raise
 
         self.key_signing_key = route53.CfnKeySigningKey(
             self,

@@ -386,3 +386,24 @@ def test_refuses_a_second_signer_of_one_zone() -> None:
         ConstructPropError, match="S/First already turns DNSSEC on for it within the stack"
     ):
         DnssecSigningKey(stack, "Second", hosted_zone=made)
+
+
+def test_a_refused_signer_holds_no_zone() -> None:
+    # Only a DnssecSigningKey that exists signs the zone: one refused after the zone's check
+    # (its key, the key's alias) must not leave the zone taken for the next.
+    stack = new_stack()
+    imported = route53.HostedZone.from_hosted_zone_id(stack, "Imported", IMPORTED_ZONE_ID)
+    wrong_key = CustomerManagedKey(stack, "Rsa", key_spec="RSA_2048", key_usage="SIGN_VERIFY")
+    with pytest.raises(ConstructPropError, match="'key' must be an ECC_NIST_P256 SIGN_VERIFY"):
+        DnssecSigningKey(stack, "WrongKey", hosted_zone=imported, key=wrong_key)
+    CustomerManagedKey(stack, "Taken", alias="alias/dnssec")
+    with pytest.raises(ConstructPropError, match="'alias' must be unique"):
+        DnssecSigningKey(stack, "TakenAlias", hosted_zone=imported, key_alias="alias/dnssec")
+    signing = DnssecSigningKey(stack, "Signs", hosted_zone=imported, key=signer(stack))
+    assert signing.hosted_zone_id == IMPORTED_ZONE_ID
+    # A zone made in the App (held per stack) likewise.
+    made = zone(stack)
+    other = beside(stack, "Keys")
+    with pytest.raises(ConstructPropError, match="'key' must be in the stack of hosted_zone"):
+        DnssecSigningKey(stack, "OtherStack", hosted_zone=made, key=signer(other))
+    DnssecSigningKey(stack, "SignsMade", hosted_zone=made)
