@@ -71,7 +71,7 @@ test: lint typecheck unit
 
 bench: setup
 	$(PY) benchmarks/synth.py
-	@for b in benchmarks/*.py; do [ "$$b" = benchmarks/synth.py ] || $(PY) "$$b"; done
+	@for b in benchmarks/[!_]*.py; do [ "$$b" = benchmarks/synth.py ] || $(PY) "$$b"; done
 
 clean:
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache
