@@ -1,4 +1,5 @@
-"""Reusable AWS CDK constructs for KMS: keys, audit trails, encrypted buckets, snapshot replication.
+"""Reusable AWS CDK constructs for KMS: keys, declared grants, audit trails, encrypted buckets,
+snapshot replication.
 
 Import the public API from here::
 
@@ -39,6 +40,7 @@ _require_the_cdk_extra()
 _EXPORTS = {
     "AlarmTopic": "alarm_topic",
     "AuditBucket": "audit_trail",
+    "AUTOSCALING_GRANT_OPERATIONS": "_kms_actions",
     "AuditTrail": "audit_trail",
     "BucketReplication": "encrypted_bucket",
     "CentralAuditBucket": "audit_trail",
@@ -47,6 +49,7 @@ _EXPORTS = {
     "DnssecSigningKey": "dnssec",
     "EncryptedBucket": "encrypted_bucket",
     "ExternalAccount": "key_policy",
+    "KeyGrant": "key_grant",
     "KeyPolicy": "key_policy",
     "KeyServicePrincipal": "key_policy",
     "KmsRequestQuotaAlarm": "quota_alarm",
@@ -64,6 +67,7 @@ _EXPORTS = {
 """Public name -> the module of this package that defines it."""
 
 __all__ = [
+    "AUTOSCALING_GRANT_OPERATIONS",
     "SNAPSHOT_KEY_ACTIONS",
     "AlarmTopic",
     "AuditBucket",
@@ -75,6 +79,7 @@ __all__ = [
     "DnssecSigningKey",
     "EncryptedBucket",
     "ExternalAccount",
+    "KeyGrant",
     "KeyPolicy",
     "KeyServicePrincipal",
     "KmsRequestQuotaAlarm",
@@ -104,7 +109,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from constructs_lib._kms_actions import SNAPSHOT_KEY_ACTIONS
+    from constructs_lib._kms_actions import AUTOSCALING_GRANT_OPERATIONS, SNAPSHOT_KEY_ACTIONS
     from constructs_lib._validation import ConstructPropError
     from constructs_lib.alarm_topic import AlarmTopic
     from constructs_lib.audit_trail import AuditBucket, AuditTrail, CentralAuditBucket, TrailSource
@@ -112,6 +117,7 @@ if TYPE_CHECKING:
     from constructs_lib.dnssec import DnssecSigningKey
     from constructs_lib.encrypted_bucket import BucketReplication, EncryptedBucket
     from constructs_lib.iam import ManagedPolicyRole
+    from constructs_lib.key_grant import KeyGrant
     from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal
     from constructs_lib.keys import CustomerManagedKey, ReplicaKey
     from constructs_lib.quota_alarm import KmsRequestQuotaAlarm

@@ -93,6 +93,30 @@ GRANT_FOR_AWS_RESOURCE_CONDITION: dict[str, dict[str, str]] = {
     "Bool": {"kms:GrantIsForAWSResource": "true"}
 }
 
+# What a KMS grant can allow: CreateGrant's ``Operations`` (botocore's model of the KMS API; a
+# test keeps the two in step). Encapsulate and Decapsulate need a KEY_ENCAPSULATION (ML-KEM) key,
+# which this toolkit does not make.
+GRANT_OPERATIONS: tuple[str, ...] = (
+    "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom",
+    "ReEncryptTo", "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey",
+    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac",
+    "DeriveSharedSecret", "Encapsulate", "Decapsulate",
+)  # fmt: skip
+KEY_ENCAPSULATION_OPERATIONS: tuple[str, ...] = ("Encapsulate", "Decapsulate")
+# What EC2 Auto Scaling's service-linked role of another account needs in a grant on the key of
+# its encrypted EBS volumes (EC2 Auto Scaling user guide, "Required AWS KMS key policy for use
+# with encrypted volumes", example 2: the create-grant command run in the group's account).
+AUTOSCALING_GRANT_OPERATIONS: tuple[str, ...] = (
+    "Encrypt",
+    "Decrypt",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "DescribeKey",
+    "CreateGrant",
+)
+
 # Route 53 signing a hosted zone with a key-signing key (Route 53 developer guide, "Route 53
 # customer managed key permissions required for DNSSEC signing"); CreateGrant apart, with
 # GRANT_FOR_AWS_RESOURCE_CONDITION.

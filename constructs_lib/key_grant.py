@@ -1,0 +1,638 @@
+"""Declared KMS grants: ``CreateGrant`` on create, ``RevokeGrant`` on delete.
+
+CloudFormation has no resource for a KMS grant (Terraform's KMS module has ``grants``, made with
+``aws_kms_grant``). :class:`KeyGrant` makes one with ``aws_cdk.custom_resources.AwsCustomResource``,
+whose Lambda code ships inside aws-cdk-lib. The case that needs it: a key of account A that an
+Auto Scaling group of account B encrypts its EBS volumes with. Auto Scaling's service-linked role
+of B can use that key only through a grant that a principal of B creates; A's key policy alone
+is not enough (EC2 Auto Scaling user guide, "Required AWS KMS key policy for use with encrypted
+volumes", example 2; docs/keys.md, Declared grants).
+
+Every ``AwsCustomResource`` of a stack runs on one provider function (a singleton). The first
+KeyGrant of a stack gives it a role of its own (a :class:`ManagedPolicyRole`, logs only) and a
+log group; each KeyGrant then attaches a managed policy of its own to that role, with
+``kms:CreateGrant`` (for its grantee and operations only) and ``kms:RevokeGrant`` on its key
+only. CloudFormation deletes that policy after the grant it allows revoking (the custom resource
+depends on it), also when the KeyGrant alone is removed from the stack. (Where another
+AwsCustomResource made the stack's provider first, the policies go to that provider's role.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from difflib import get_close_matches
+from typing import Any
+
+import jsii
+from aws_cdk import CfnDeletionPolicy, CfnResource, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from constructs_lib import _kms_actions as actions
+from constructs_lib import _principals as principals
+from constructs_lib._validation import (
+    ConstructPropError,
+    check_sequence,
+    check_unique,
+    has_wildcard,
+    is_token,
+    require,
+    shown,
+)
+from constructs_lib.compliance import acknowledge
+from constructs_lib.iam import ManagedPolicyRole
+from constructs_lib.key_policy import (
+    AUTOSCALING_SLR_NAME,
+    AUTOSCALING_SLR_PATH,
+    AUTOSCALING_SLR_SUFFIX,
+    GROUP_PRINCIPAL,
+    PRINCIPAL_ARN,
+    WILDCARD_IN_ARN,
+    WILDCARD_PRINCIPAL,
+    is_group_arn,
+    stack_facts,
+    stack_of,
+)
+from constructs_lib.keys import CustomerManagedKey, ReplicaKey, owning_key
+
+# A key's ARN as CreateGrant takes it for a key of another account: key/<key ID>, where the ID is
+# a UUID or, for a multi-Region key, mrk-<32 hex digits>. Groups: Region, account.
+KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:([a-z]{2,}(?:-[a-z]+)+-[0-9]+):([0-9]{12}):key/"
+    r"(?:mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\Z"
+)
+# CreateGrant's Name (GrantNameType in botocore's model of the KMS API).
+GRANT_NAME = re.compile(r"^[a-zA-Z0-9:/_-]{1,256}\Z")
+MAX_PRINCIPAL_LENGTH = 256  # PrincipalIdType
+MAX_CONTEXT_PAIRS = 8  # per encryption context constraint (CreateGrant, Constraints)
+MAX_CONTEXT_VALUE_LENGTH = 384
+REMOVAL_POLICIES = (RemovalPolicy.DESTROY, RemovalPolicy.RETAIN)
+RESOURCE_TYPE = "Custom::KmsGrant"
+PROVIDER_ID = "KmsKitKeyGrantProvider"
+"""The stack-level construct that holds the provider function's role and log group."""
+FUNCTION_ID = "AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", "")
+"""The stack-level ID of the provider function every AwsCustomResource of a stack shares."""
+PROVIDER_MEMORY_MB = 256
+# What RevokeGrant answers when the grant (or its key) is gone already: the end state wanted.
+REVOKED_ALREADY = "NotFoundException"
+
+LAMBDA_RULES = {
+    "concurrency": ("NIST.800.53.R5-LambdaConcurrency", "HIPAA.Security-LambdaConcurrency"),
+    "dlq": (
+        "NIST.800.53.R5-LambdaDLQ",
+        "HIPAA.Security-LambdaDLQ",
+        "Serverless-LambdaDLQ",
+    ),
+    "vpc": (
+        "NIST.800.53.R5-LambdaInsideVPC",
+        "HIPAA.Security-LambdaInsideVPC",
+        "PCI.DSS.321-LambdaInsideVPC",
+    ),
+    "tracing": ("Serverless-LambdaTracing",),
+}
+LAMBDA_REASONS = {
+    "concurrency": (
+        "KeyGrant's AwsCustomResource provider is invoked by CloudFormation alone, once per "
+        "create, update or delete of a grant in this stack; reserved concurrency would take from "
+        "the account's unreserved pool and limit nothing that CloudFormation does not already"
+    ),
+    "dlq": (
+        "KeyGrant's AwsCustomResource provider answers CloudFormation on a pre-signed URL; a "
+        "failed CreateGrant or RevokeGrant fails (and rolls back) the stack operation, which "
+        "records it, so there is no event left to redrive from a dead-letter queue"
+    ),
+    "vpc": (
+        "KeyGrant's AwsCustomResource provider only calls the regional KMS API (CreateGrant and "
+        "RevokeGrant) and handles no data; a VPC would need a KMS interface endpoint and would "
+        "add no data path to protect"
+    ),
+    "tracing": (
+        "KeyGrant's AwsCustomResource provider makes one KMS call per CloudFormation event; "
+        "CloudTrail records each CreateGrant and RevokeGrant with its caller, so X-Ray traces "
+        "would add nothing and need an xray:PutTraceSegments permission on every resource"
+    ),
+}
+LOG_GROUP_RULES = (
+    "NIST.800.53.R5-CloudWatchLogGroupEncrypted",
+    "HIPAA.Security-CloudWatchLogGroupEncrypted",
+    "PCI.DSS.321-CloudWatchLogGroupEncrypted",
+)
+LOG_GROUP_REASON = (
+    "The log group of KeyGrant's AwsCustomResource provider receives the CloudFormation events "
+    "(the CreateGrant and RevokeGrant parameters, which the stack template and CloudTrail hold "
+    "as well) and errors, never KMS's responses (KeyGrant hides them, and with them the grant "
+    "token); CloudWatch Logs encrypts it at rest with its own key"
+)
+
+
+@dataclass(frozen=True)
+class _Key:
+    """What a KeyGrant knows of its key."""
+
+    arn: str
+    call_region: str | None  # the Region to call KMS in, when it is not the stack's
+    owner: CustomerManagedKey | ReplicaKey | None  # a key construct of this toolkit
+
+
+@jsii.implements(iam.IPrincipal)
+class _GrantPrincipal:
+    """The provider's role as one KeyGrant's grants see it: a key policy names the role, and the
+    identity statements go to the KeyGrant's own managed policy (not the role's), so that
+    CloudFormation deletes them after the grant they let the provider revoke."""
+
+    def __init__(self, role: iam.IRole, policy: iam.ManagedPolicy) -> None:
+        self._role = role
+        self._policy = policy
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        return self
+
+    @property
+    def assume_role_action(self) -> str:
+        return self._role.assume_role_action
+
+    @property
+    def policy_fragment(self) -> iam.PrincipalPolicyFragment:
+        return self._role.policy_fragment
+
+    @property
+    def principal_account(self) -> str | None:
+        return self._role.principal_account
+
+    def add_to_policy(self, statement: iam.PolicyStatement) -> bool:
+        return self.add_to_principal_policy(statement).statement_added
+
+    def add_to_principal_policy(
+        self, statement: iam.PolicyStatement
+    ) -> iam.AddToPrincipalPolicyResult:
+        self._policy.add_statements(statement)
+        return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._policy)
+
+
+class _Provider(Construct):
+    """The stack's provider role and log group, made with its first KeyGrant."""
+
+    def __init__(self, scope: Stack) -> None:
+        super().__init__(scope, PROVIDER_ID)
+        self.role = ManagedPolicyRole(
+            self,
+            "Role",
+            assumed_by=principals.service("lambda.amazonaws.com"),
+            description="KeyGrant: the AwsCustomResource provider that creates and revokes grants",
+        )
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays.ONE_YEAR,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(self.log_group, LOG_GROUP_RULES, LOG_GROUP_REASON)
+        # What the function is given: the role by its ARN, so that the function does not also
+        # depend on the role its Role property names (cfn-lint W3005). The role's policies come
+        # before each custom resource, which is what calls KMS and writes to the log group.
+        self.function_role = iam.Role.from_role_arn(
+            self, "FunctionRole", self.role.role_arn, mutable=False
+        )
+        self.logs_grant = iam.Grant.add_to_principal(
+            grantee=self.role,
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resource_arns=[self.log_group.log_group_arn],
+        )
+        self._function_checked = False
+
+    @classmethod
+    def of(cls, stack: Stack) -> _Provider | None:
+        """The stack's provider, made now if need be; None when an AwsCustomResource that is no
+        KeyGrant made the stack's provider function first (with a role of its own)."""
+        found = stack.node.try_find_child(PROVIDER_ID)
+        if isinstance(found, _Provider):
+            return found
+        if stack.node.try_find_child(FUNCTION_ID) is not None:
+            return None
+        return cls(stack)
+
+    def acknowledge_function(self, stack: Stack) -> None:
+        """The provider function's findings, once (the function runs with this role)."""
+        if self._function_checked:
+            return
+        self._function_checked = True
+        function = stack.node.find_child(FUNCTION_ID)
+        assert isinstance(function, lambda_.Function)
+        for kind, rules in LAMBDA_RULES.items():
+            acknowledge(function, rules, LAMBDA_REASONS[kind])
+
+
+def _existing_role(stack: Stack) -> iam.IRole:
+    """The role of the provider function another AwsCustomResource made in ``stack``."""
+    function = stack.node.find_child(FUNCTION_ID)
+    assert isinstance(function, lambda_.Function)
+    role = function.role
+    assert role is not None  # a provider function always has one
+    return role
+
+
+@jsii.implements(iam.IGrantable)
+class KeyGrant(Construct):
+    """A KMS grant, created when the stack deploys and revoked when it is deleted.
+
+    A grant lets ``grantee_principal`` call ``operations`` with the key, without a change to the
+    key policy or an IAM policy. Use one where a policy cannot do the job: above all a principal
+    of another account that must use a key through a grant made in its own account (Auto
+    Scaling's service-linked role, docs/keys.md), or a use limited by an encryption context
+    constraint.
+
+    The provider function that calls KMS runs in this construct's stack and account, and needs
+    ``kms:CreateGrant`` from the key policy: for a key construct of this toolkit in this App the
+    construct grants it through the key's :meth:`~CustomerManagedKey.grant` (the key policy names
+    the provider's role where the key has a custom policy); for a key given by ARN, that key's
+    policy (in its own account) must allow this account, without ``kms:GrantIsForAWSResource``.
+
+    Args:
+        key: a :class:`CustomerManagedKey` or :class:`ReplicaKey` (or its ``.key``) of this
+            account and Region, an imported ``aws_kms.IKey``, or a key ARN (``arn:aws:kms:
+            <region>:<account>:key/<key ID>``; CreateGrant takes only the key ARN for a key of
+            another account, and no alias). A key construct of another stack must have the
+            default policy (a custom one would name the role of this stack: a dependency cycle).
+        grantee_principal: who gets the grant: an IAM principal ARN (role, user, account root,
+            assumed role) or an ``aws_iam.IPrincipal`` with one.
+        operations: CreateGrant's operations (``"Decrypt"``, ``"GenerateDataKey"``, ...), each
+            once; for a key construct, only those its key spec and usage allow.
+        encryption_context_equals: the grant's operations need exactly this encryption context
+            (1-8 pairs). Default: none.
+        encryption_context_subset: the grant's operations need at least these pairs (1-8). Not
+            together with ``encryption_context_equals``. Default: none. Either one needs a
+            symmetric encryption key (a key construct of another spec is refused).
+        retiring_principal: who may retire the grant (an ARN or an ``IPrincipal``). Default:
+            none.
+        name: the grant's name (1-256 letters, digits and ``:/_-``); makes CreateGrant
+            idempotent, so a retried create returns the same grant. Default: none.
+        removal_policy: ``RemovalPolicy.DESTROY`` revokes the grant when the construct or its
+            stack is deleted; ``RemovalPolicy.RETAIN`` leaves it in place (a change of the
+            grant's props still replaces it, revoking the one before). Default: DESTROY.
+
+    Attributes:
+        custom_resource: the ``AwsCustomResource`` (resource type ``Custom::KmsGrant``).
+        policy: this grant's managed policy, attached to the provider's role.
+        grant_id: the grant's ID (known at deploy time).
+        key_arn, grantee_arn, operations: what the grant is for.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        key: CustomerManagedKey | ReplicaKey | kms.IKey | str,
+        grantee_principal: iam.IPrincipal | str,
+        operations: list[str] | tuple[str, ...],
+        encryption_context_equals: Mapping[str, str] | None = None,
+        encryption_context_subset: Mapping[str, str] | None = None,
+        retiring_principal: iam.IPrincipal | str | None = None,
+        name: str | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = stack_of(scope)
+        target = _key(key, stack)
+        grantee = _principal_arn("grantee_principal", grantee_principal)
+        ops = _operations(operations, target.owner)
+        constraints = _constraints(encryption_context_equals, encryption_context_subset, target)
+        retiring = (
+            None
+            if retiring_principal is None
+            else _principal_arn("retiring_principal", retiring_principal)
+        )
+        require(
+            name is None
+            or (isinstance(name, str) and (is_token(name) or bool(GRANT_NAME.match(name)))),
+            "name",
+            "must be 1-256 letters, digits and ':/_-' (CreateGrant's rule for a grant's Name)",
+            name,
+        )
+        require(
+            removal_policy in REMOVAL_POLICIES,
+            "removal_policy",
+            "must be RemovalPolicy.DESTROY (revoke the grant on delete) or RemovalPolicy.RETAIN",
+            removal_policy,
+        )
+        self.key_arn = target.arn
+        self.grantee_arn = grantee
+        self.operations = ops
+
+        parameters: dict[str, Any] = {
+            "KeyId": target.arn,
+            "GranteePrincipal": grantee,
+            "Operations": list(ops),
+        }
+        if retiring is not None:
+            parameters["RetiringPrincipal"] = retiring
+        if constraints:
+            parameters["Constraints"] = constraints
+        if name is not None:
+            parameters["Name"] = name
+        create = self._call("CreateGrant", parameters, target.call_region)
+        provider = _Provider.of(stack)
+        role = provider.role if provider is not None else _existing_role(stack)
+        self.custom_resource = cr.AwsCustomResource(
+            self,
+            "Resource",
+            resource_type=RESOURCE_TYPE,
+            on_create=create,
+            # A new grant, a new physical ID: CloudFormation then deletes (revokes) the old one.
+            on_update=create,
+            on_delete=self._call(
+                "RevokeGrant",
+                {"KeyId": target.arn, "GrantId": cr.PhysicalResourceIdReference()},
+                target.call_region,
+            ),
+            # The first AwsCustomResource of a stack makes its provider function; the others'
+            # function settings are not used.
+            role=provider.function_role if provider is not None else role,
+            log_group=provider.log_group if provider is not None else None,
+            memory_size=PROVIDER_MEMORY_MB,
+            install_latest_aws_sdk=False,
+            removal_policy=removal_policy,
+        )
+        if removal_policy == RemovalPolicy.RETAIN:
+            # Kept when removed; replaced (the old grant revoked) when its props change.
+            resource = self.custom_resource.node.find_child("Resource").node.default_child
+            assert isinstance(resource, CfnResource)
+            resource.cfn_options.update_replace_policy = CfnDeletionPolicy.DELETE
+        if provider is not None:
+            provider.acknowledge_function(stack)
+            provider.logs_grant.apply_before(self.custom_resource)
+
+        self.policy = iam.ManagedPolicy(
+            self, "Policy", description=f"KeyGrant {self.node.path}", roles=[role]
+        )
+        self._principal = _GrantPrincipal(role, self.policy)
+        create_conditions: dict[str, dict[str, Any]] = {
+            "StringEquals": {"kms:GranteePrincipal": grantee},
+            "ForAllValues:StringEquals": {"kms:GrantOperations": list(ops)},
+        }
+        if target.owner is not None:
+            target.owner.grant(self, "kms:CreateGrant", conditions=create_conditions)
+            target.owner.grant(self, "kms:RevokeGrant")
+        else:
+            for grant in (
+                iam.Grant.add_to_principal(
+                    grantee=self,
+                    actions=["kms:CreateGrant"],
+                    resource_arns=[target.arn],
+                    conditions=create_conditions,
+                ),
+                iam.Grant.add_to_principal(
+                    grantee=self, actions=["kms:RevokeGrant"], resource_arns=[target.arn]
+                ),
+            ):
+                grant.assert_success()
+        # Only the policies: the key (and with it its key policy, which the toolkit key's grant
+        # may have added to) is named by the custom resource's parameters already.
+        self.custom_resource.node.add_dependency(self.policy)
+        self.grant_id = self.custom_resource.get_response_field("GrantId")
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The provider's role, writing to this grant's policy (``aws_iam.IGrantable``)."""
+        return self._principal
+
+    @staticmethod
+    def autoscaling_service_linked_role(scope: Construct, *, suffix: str | None = None) -> str:
+        """The ARN of EC2 Auto Scaling's service-linked role in ``scope``'s account
+        (``AWSServiceRoleForAutoScaling``, or ``..._<suffix>``), the grantee of the cross-account
+        EBS recipe; use it with ``operations=AUTOSCALING_GRANT_OPERATIONS``."""
+        require(
+            suffix is None
+            or (isinstance(suffix, str) and bool(AUTOSCALING_SLR_SUFFIX.match(suffix))),
+            "suffix",
+            "must be 1-35 letters, digits and '_+=,.@-' (IAM role names are at most 64 "
+            f"characters: {AUTOSCALING_SLR_NAME}_<suffix>), or None for the default role",
+            suffix,
+        )
+        facts = stack_facts(stack_of(scope))
+        role = AUTOSCALING_SLR_NAME + (f"_{suffix}" if suffix is not None else "")
+        return f"arn:{facts.partition}:iam::{facts.account}:role/{AUTOSCALING_SLR_PATH}{role}"
+
+    @staticmethod
+    def _call(action: str, parameters: dict[str, Any], region: str | None) -> cr.AwsSdkCall:
+        creates = action == "CreateGrant"
+        return cr.AwsSdkCall(
+            service="KMS",
+            action=action,
+            parameters=parameters,
+            region=region,
+            physical_resource_id=cr.PhysicalResourceId.from_response("GrantId")
+            if creates
+            else None,
+            # Only the grant ID back to CloudFormation: not the grant token.
+            output_paths=["GrantId"] if creates else None,
+            ignore_error_codes_matching=None if creates else REVOKED_ALREADY,
+            # Responses hold the grant token: kept out of the provider's log.
+            logging=cr.Logging.with_data_hidden(),
+        )
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+
+def _key(value: Any, stack: Stack) -> _Key:
+    facts = stack_facts(stack)
+    owner = owning_key(value)
+    if owner is not None:
+        _check_key_construct(owner, stack)
+        return _Key(arn=owner.key_arn, call_region=None, owner=owner)
+    if isinstance(value, str):
+        arn = value
+    elif hasattr(value, "key_arn") and not hasattr(value, "alias_name"):
+        arn = value.key_arn  # an imported aws_kms.IKey (or an aws_kms.Key of its own)
+    else:
+        raise ConstructPropError(
+            "key",
+            "must be a CustomerManagedKey or ReplicaKey (or its .key), an aws_kms.IKey or a key "
+            "ARN; CreateGrant takes no alias",
+            shown(value),
+        )
+    if is_token(arn):
+        return _Key(arn=arn, call_region=None, owner=None)
+    require(
+        "alias/" not in arn,
+        "key",
+        "must name a key, not an alias: CreateGrant takes a key ID or key ARN only, and for a "
+        "key of another account only its key ARN",
+        arn,
+    )
+    match = KEY_ARN.match(arn)
+    require(
+        match is not None,
+        "key",
+        "must be a key ARN (arn:aws:kms:<region>:<account>:key/<key ID>): CreateGrant needs "
+        "the key ARN for a key of another account, and the provider's policy names it",
+        arn,
+    )
+    assert match is not None
+    region = match.group(1)
+    return _Key(
+        arn=arn,
+        call_region=None if region == facts.region else region,
+        owner=None,
+    )
+
+
+def _check_key_construct(owner: CustomerManagedKey | ReplicaKey, stack: Stack) -> None:
+    """A key construct in this account and Region; of this stack, where its policy is custom."""
+    mine, theirs = stack_facts(stack), stack_facts(stack_of(owner))
+    for what, here, there in (
+        ("account", mine.account, theirs.account),
+        ("Region", mine.region, theirs.region),
+    ):
+        if not is_token(here) and not is_token(there) and here != there:
+            raise ConstructPropError(
+                "key",
+                f"must be a key construct of this construct's {what} ({here}; this key: "
+                f"{there}); give a key elsewhere by its key ARN, and allow this account in its "
+                "key policy",
+                owner.node.path,
+            )
+    if not owner.policy.delegates_to_iam and stack_of(owner) is not stack:
+        raise ConstructPropError(
+            "key",
+            f"must be in this construct's stack ({stack.node.path}) when it has a custom key "
+            "policy: the key policy would name the provider's role of this stack, and this stack "
+            "names the key, so each stack would depend on the other. Make the KeyGrant in the "
+            "key's stack, or give the key by ARN and allow the role in its policy",
+            owner.node.path,
+        )
+
+
+def _principal_arn(prop: str, value: Any) -> str:
+    """The ARN of an IAM principal (CreateGrant's GranteePrincipal / RetiringPrincipal)."""
+    if isinstance(value, str):
+        arn = value
+    elif hasattr(value, "policy_fragment"):  # jsii interfaces are not runtime-checkable
+        if isinstance(value, iam.StarPrincipal | iam.AnyPrincipal):
+            raise ConstructPropError(prop, WILDCARD_PRINCIPAL, "*")
+        named = value.policy_fragment.principal_json
+        arns = list(named.get("AWS", [])) if set(named) == {"AWS"} else []
+        if len(arns) != 1:
+            raise ConstructPropError(
+                prop,
+                "must be an IAM principal with one ARN (a role, a user, an account root); KMS "
+                "takes a service principal only with a SourceArn constraint, which KeyGrant "
+                "does not make",
+                getattr(value, "service", None) or shown(value),
+            )
+        arn = arns[0]
+    else:
+        raise ConstructPropError(
+            prop, "must be an IAM principal ARN or an aws_iam.IPrincipal", shown(value)
+        )
+    if not isinstance(arn, str) or is_token(arn):
+        return str(arn)
+    require(arn != "*", prop, WILDCARD_PRINCIPAL, arn)
+    require(not has_wildcard(arn), prop, WILDCARD_IN_ARN, arn)
+    require(not is_group_arn(arn), prop, GROUP_PRINCIPAL, arn)
+    require(
+        bool(PRINCIPAL_ARN.match(arn)) and len(arn) <= MAX_PRINCIPAL_LENGTH,
+        prop,
+        "must be the ARN of an IAM principal (arn:aws:iam::<account>:role/..., user/..., root, "
+        f"or arn:aws:sts::<account>:assumed-role/...), at most {MAX_PRINCIPAL_LENGTH} characters",
+        arn,
+    )
+    return arn
+
+
+def _operations(value: Any, owner: CustomerManagedKey | ReplicaKey | None) -> tuple[str, ...]:
+    ops = check_sequence("operations", value, "KMS grant operations")
+    require(bool(ops), "operations", "must name at least one grant operation", list(ops))
+    for op in ops:
+        if isinstance(op, str) and op in actions.GRANT_OPERATIONS:
+            continue
+        meant = _closest_operation(op) if isinstance(op, str) else None
+        raise ConstructPropError(
+            "operations",
+            "must hold KMS grant operations as CreateGrant names them ("
+            + (f"did you mean '{meant}'?" if meant else ", ".join(actions.GRANT_OPERATIONS))
+            + ")",
+            op,
+        )
+    check_unique("operations", ops)
+    if owner is not None:
+        usage, spec = owner.key_usage, owner.key_spec
+        refused = [
+            action.removeprefix("kms:")
+            for action in actions.unusable(tuple(f"kms:{op}" for op in ops), usage, spec)
+        ] + [op for op in ops if op in actions.KEY_ENCAPSULATION_OPERATIONS]
+        if refused:  # the message reads the construct path, a round trip
+            raise ConstructPropError(
+                "operations",
+                f"must be usable on {owner.node.path} (key_spec {spec}, key_usage {usage}): KMS "
+                f"refuses a grant of {', '.join(refused)} on it",
+                list(ops),
+            )
+    return tuple(ops)
+
+
+def _closest_operation(value: str) -> str | None:
+    lowered = {op.lower(): op for op in actions.GRANT_OPERATIONS}
+    match = get_close_matches(value.removeprefix("kms:").lower(), list(lowered), n=1, cutoff=0.8)
+    return lowered[match[0]] if match else None
+
+
+def _constraints(equals: Any, subset: Any, target: _Key) -> dict[str, dict[str, str]]:
+    require(
+        equals is None or subset is None,
+        "encryption_context_subset",
+        "must not be given together with 'encryption_context_equals': a grant takes one "
+        "encryption context constraint",
+        subset,
+    )
+    prop, context = (
+        ("encryption_context_equals", equals)
+        if equals is not None
+        else ("encryption_context_subset", subset)
+    )
+    if context is None:
+        return {}
+    require(
+        isinstance(context, Mapping) and bool(context),
+        prop,
+        "must map encryption context keys to values (at least one pair; KMS reads an empty "
+        "map as no constraint)",
+        context,
+    )
+    require(
+        len(context) <= MAX_CONTEXT_PAIRS,
+        prop,
+        f"must hold at most {MAX_CONTEXT_PAIRS} pairs (KMS's limit per grant constraint)",
+        dict(context),
+    )
+    for key, value in context.items():
+        require(
+            isinstance(key, str) and bool(key) and isinstance(value, str) and bool(value),
+            prop,
+            "must map non-empty strings to non-empty strings",
+            {key: value},
+        )
+        require(
+            len(value) <= MAX_CONTEXT_VALUE_LENGTH or is_token(value),
+            prop,
+            f"values must be at most {MAX_CONTEXT_VALUE_LENGTH} characters",
+            {key: value},
+        )
+    owner = target.owner
+    if owner is not None and owner.key_spec != "SYMMETRIC_DEFAULT":
+        raise ConstructPropError(
+            prop,
+            f"needs a symmetric encryption key: {owner.node.path} has key_spec {owner.key_spec}, "
+            "whose operations take no encryption context, so the constraint would limit nothing",
+            dict(context),
+        )
+    name = "EncryptionContextEquals" if equals is not None else "EncryptionContextSubset"
+    return {name: dict(context)}

@@ -1,0 +1,590 @@
+"""KeyGrant: the custom resource's KMS calls, the provider's policies, the refusals.
+
+The wiring is read from the synthesized ``grants_showcase`` (held to the gates in
+tests/test_gates.py); the refusals build a throwaway App and never synthesize. The KMS calls the
+custom resource makes are checked against botocore's model of the KMS API, so a misspelt
+parameter fails here rather than at deploy time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aws_cdk as cdk
+import botocore.session
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Template
+from botocore.validate import ParamValidator
+
+from constructs_lib import (
+    AUTOSCALING_GRANT_OPERATIONS,
+    ConstructPropError,
+    CustomerManagedKey,
+    KeyGrant,
+    KeyPolicy,
+)
+from constructs_lib._kms_actions import GRANT_OPERATIONS
+from tests._support.apps.grants_showcase import (
+    ASG_ACCOUNT,
+    ASG_STACK,
+    RETIRER_ARN,
+    SHARED_KEY_ARN,
+    STACK,
+    WRITER_ARN,
+)
+from tests._support.synth import SynthResult
+
+Synth = Callable[[str], SynthResult]
+ACCOUNT = "111111111111"
+REGION = "eu-west-1"
+FUNCTION = "AWS679f53fac002430cb0da5b7982bd2287"
+OTHER_KEY_ARN = f"arn:aws:kms:eu-central-1:{ASG_ACCOUNT}:key/mrk-" + "0" * 32
+
+
+def template(synthesized: Synth, stack: str = STACK) -> dict[str, Any]:
+    return synthesized("grants_showcase").template(stack)
+
+
+def logical(resources: dict[str, Any], prefix: str, resource_type: str) -> str:
+    (name,) = [
+        n for n, r in resources.items() if n.startswith(prefix) and r["Type"] == resource_type
+    ]
+    return name
+
+
+def placeholder(part: dict[str, Any]) -> str:
+    """A token of the template as a string: ``<Key.Arn>`` for a GetAtt, ``<Role>`` for a Ref."""
+    ((function, argument),) = part.items()
+    if function == "Fn::GetAtt":
+        return f"<{argument[0]}.{argument[1]}>"
+    if function == "Ref":
+        return f"<{argument}>"
+    return f"<{function}>"
+
+
+def sdk_call(resource: dict[str, Any], event: str) -> dict[str, Any]:
+    """The AwsSdkCall of ``event`` (Create, Update, Delete) as the provider reads it, each
+    token replaced by a placeholder string."""
+    value = resource["Properties"][event]
+    if isinstance(value, dict):
+        parts = value["Fn::Join"][1]
+        value = "".join(p if isinstance(p, str) else placeholder(p) for p in parts)
+    call: dict[str, Any] = json.loads(value)
+    return call
+
+
+def grant_resources(synthesized: Synth) -> list[dict[str, Any]]:
+    return [
+        resource
+        for stack in (STACK, ASG_STACK)
+        for resource in template(synthesized, stack)["Resources"].values()
+        if resource["Type"] == "Custom::KmsGrant"
+    ]
+
+
+def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = resource["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+# -- the KMS calls -------------------------------------------------------------------------------
+
+
+def test_a_grant_on_a_key_of_the_stack_creates_on_create_and_update_and_revokes_on_delete(
+    synthesized: Synth,
+) -> None:
+    resources = template(synthesized)["Resources"]
+    key = logical(resources, "DataKey", "AWS::KMS::Key")
+    reader = logical(resources, "Reader", "AWS::IAM::Role")
+    grant = resources[logical(resources, "ReaderGrant", "Custom::KmsGrant")]
+    create = {
+        "service": "KMS",
+        "action": "CreateGrant",
+        "parameters": {
+            "KeyId": f"<{key}.Arn>",
+            "GranteePrincipal": f"<{reader}.Arn>",
+            "Operations": ["Decrypt", "DescribeKey"],
+            "Constraints": {"EncryptionContextSubset": {"app": "orders"}},
+        },
+        "physicalResourceId": {"responsePath": "GrantId"},
+        "outputPaths": ["GrantId"],
+        "logApiResponseData": False,
+    }
+    assert sdk_call(grant, "Create") == create
+    assert sdk_call(grant, "Update") == create  # a new grant: CloudFormation revokes the old one
+    assert sdk_call(grant, "Delete") == {
+        "service": "KMS",
+        "action": "RevokeGrant",
+        "parameters": {"KeyId": f"<{key}.Arn>", "GrantId": "PHYSICAL:RESOURCEID:"},
+        "ignoreErrorCodesMatching": "NotFoundException",
+        "logApiResponseData": False,
+    }
+    assert grant["Properties"]["ServiceToken"] == {
+        "Fn::GetAtt": [resources_function(resources), "Arn"]
+    }
+    assert (grant["DeletionPolicy"], grant["UpdateReplacePolicy"]) == ("Delete", "Delete")
+
+
+def resources_function(resources: dict[str, Any]) -> str:
+    return logical(resources, FUNCTION, "AWS::Lambda::Function")
+
+
+def test_every_optional_parameter_and_retain(synthesized: Synth) -> None:
+    resources = template(synthesized)["Resources"]
+    key = logical(resources, "SharedKey", "AWS::KMS::Key")
+    grant = resources[logical(resources, "WriterGrant", "Custom::KmsGrant")]
+    assert sdk_call(grant, "Create")["parameters"] == {
+        "KeyId": f"<{key}.Arn>",
+        "GranteePrincipal": WRITER_ARN,
+        "Operations": ["Encrypt", "GenerateDataKey"],
+        "RetiringPrincipal": RETIRER_ARN,
+        "Constraints": {"EncryptionContextEquals": {"app": "orders", "stage": "prod"}},
+        "Name": "orders-writer",
+    }
+    # Kept when removed; a change of its props still replaces (revokes) the grant before.
+    assert (grant["DeletionPolicy"], grant["UpdateReplacePolicy"]) == ("Retain", "Delete")
+
+
+def test_the_cross_account_grant_names_the_key_by_its_arn(synthesized: Synth) -> None:
+    resources = template(synthesized, ASG_STACK)["Resources"]
+    grant = resources[logical(resources, "EbsGrant", "Custom::KmsGrant")]
+    slr = (
+        f"arn:aws:iam::{ASG_ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/"
+        "AWSServiceRoleForAutoScaling"
+    )
+    assert sdk_call(grant, "Create")["parameters"] == {
+        "KeyId": SHARED_KEY_ARN,
+        "GranteePrincipal": slr,
+        "Operations": list(AUTOSCALING_GRANT_OPERATIONS),
+    }
+    assert "region" not in sdk_call(grant, "Create")  # the key is in the stack's Region
+    assert sdk_call(grant, "Delete")["parameters"] == {
+        "KeyId": SHARED_KEY_ARN,
+        "GrantId": "PHYSICAL:RESOURCEID:",
+    }
+
+
+@pytest.fixture(scope="module")
+def kms_model() -> Any:
+    return botocore.session.get_session().get_service_model("kms")
+
+
+def invalid_parameters(model: Any, call: dict[str, Any]) -> str:
+    """What botocore's validator finds wrong with ``call``'s parameters ('' when nothing)."""
+    operation = model.operation_model(call["action"])
+    report = ParamValidator().validate(call["parameters"], operation.input_shape)
+    return str(report.generate_report()) if report.has_errors() else ""
+
+
+def test_every_call_is_valid_against_the_kms_api_model(synthesized: Synth, kms_model: Any) -> None:
+    calls = [
+        sdk_call(resource, event)
+        for resource in grant_resources(synthesized)
+        for event in ("Create", "Update", "Delete")
+    ]
+    assert len(calls) == 9
+    for call in calls:
+        assert call["service"] == "KMS"
+        assert call["action"] in kms_model.operation_names
+        assert invalid_parameters(kms_model, call) == "", call
+
+
+def test_the_model_check_finds_a_misspelt_or_missing_parameter(kms_model: Any) -> None:
+    misspelt = {"action": "CreateGrant", "parameters": {"KeyId": "k", "Operation": ["Decrypt"]}}
+    assert 'Unknown parameter in input: "Operation"' in invalid_parameters(kms_model, misspelt)
+    assert 'Missing required parameter in input: "Operations"' in invalid_parameters(
+        kms_model, misspelt
+    )
+    bad_operation = {"action": "CreateGrant", "parameters": {"KeyId": "k", "Operations": "Sign"}}
+    assert "Invalid type for parameter Operations" in invalid_parameters(kms_model, bad_operation)
+
+
+def test_the_grant_operations_are_the_apis() -> None:
+    model = botocore.session.get_session().get_service_model("kms")
+    enum = model.operation_model("CreateGrant").input_shape.members["Operations"].member.enum
+    assert list(GRANT_OPERATIONS) == enum
+
+
+# -- the provider's permissions ------------------------------------------------------------------
+
+
+def test_each_grant_has_its_own_policy_on_the_key_only(synthesized: Synth) -> None:
+    resources = template(synthesized)["Resources"]
+    key = logical(resources, "DataKey", "AWS::KMS::Key")
+    reader = logical(resources, "Reader", "AWS::IAM::Role")
+    role = logical(resources, "KmsKitKeyGrantProviderRole", "AWS::IAM::Role")
+    policy_id = logical(resources, "ReaderGrantPolicy", "AWS::IAM::ManagedPolicy")
+    policy = resources[policy_id]
+    assert policy["Properties"]["Roles"] == [{"Ref": role}]
+    assert statements(policy) == [
+        {
+            "Action": "kms:CreateGrant",
+            "Condition": {
+                "StringEquals": {"kms:GranteePrincipal": {"Fn::GetAtt": [reader, "Arn"]}},
+                "ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "DescribeKey"]},
+            },
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [key, "Arn"]},
+        },
+        {"Action": "kms:RevokeGrant", "Effect": "Allow", "Resource": {"Fn::GetAtt": [key, "Arn"]}},
+    ]
+    # Created before, and deleted after, the grant it lets the provider create and revoke; the
+    # role's own policy (its logs) before the provider runs.
+    grant = resources[logical(resources, "ReaderGrant", "Custom::KmsGrant")]
+    own = logical(resources, "KmsKitKeyGrantProviderRoleGrantsPolicy", "AWS::IAM::ManagedPolicy")
+    assert sorted(grant["DependsOn"]) == sorted([own, policy_id])
+
+
+def test_the_provider_role_may_only_write_its_logs(synthesized: Synth) -> None:
+    resources = template(synthesized)["Resources"]
+    role = logical(resources, "KmsKitKeyGrantProviderRole", "AWS::IAM::Role")
+    logs = logical(resources, "KmsKitKeyGrantProviderLogs", "AWS::Logs::LogGroup")
+    own = resources[
+        logical(resources, "KmsKitKeyGrantProviderRoleGrantsPolicy", "AWS::IAM::ManagedPolicy")
+    ]
+    assert statements(own) == [
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [logs, "Arn"]},
+        }
+    ]
+    assert "Policies" not in resources[role]["Properties"]
+    assert "ManagedPolicyArns" not in resources[role]["Properties"]
+    function = resources[resources_function(resources)]["Properties"]
+    assert function["Role"] == {"Fn::GetAtt": [role, "Arn"]}
+    assert function["LoggingConfig"] == {"LogGroup": {"Ref": logs}}
+    assert function["MemorySize"] == 256
+    assert "DependsOn" not in resources[resources_function(resources)]  # the GetAtt is enough
+    # One provider for the two grants of the stack, nothing with a wildcard resource.
+    assert [r["Type"] for r in resources.values()].count("AWS::Lambda::Function") == 1
+    for resource in resources.values():
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            assert all(s["Resource"] != "*" for s in statements(resource))
+
+
+def test_a_custom_policy_key_names_the_provider_role_in_its_key_policy(synthesized: Synth) -> None:
+    resources = template(synthesized)["Resources"]
+    key = resources[logical(resources, "SharedKey", "AWS::KMS::Key")]
+    role = {
+        "Fn::GetAtt": [logical(resources, "KmsKitKeyGrantProviderRole", "AWS::IAM::Role"), "Arn"]
+    }
+    named = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Principal"] == {"AWS": role}
+    ]
+    assert named == [
+        {
+            "Action": "kms:CreateGrant",
+            "Condition": {
+                "StringEquals": {"kms:GranteePrincipal": WRITER_ARN},
+                "ForAllValues:StringEquals": {
+                    "kms:GrantOperations": ["Encrypt", "GenerateDataKey"]
+                },
+            },
+            "Effect": "Allow",
+            "Principal": {"AWS": role},
+            "Resource": "*",
+        },
+        {
+            "Action": "kms:RevokeGrant",
+            "Effect": "Allow",
+            "Principal": {"AWS": role},
+            "Resource": "*",
+        },
+    ]
+    # Created after the key (its ARN is a parameter), and so after its key policy.
+    grant = resources[logical(resources, "WriterGrant", "Custom::KmsGrant")]
+    assert sdk_call(grant, "Create")["parameters"]["KeyId"] == (
+        f"<{logical(resources, 'SharedKey', 'AWS::KMS::Key')}.Arn>"
+    )
+
+
+def test_the_gates_are_clean_with_the_frameworks_findings_acknowledged_on_it(
+    synthesized: Synth,
+) -> None:
+    result = synthesized("grants_showcase")
+    assert result.validation_findings() == []
+    paths = {path for path, _, _ in result.acknowledgments()}
+    assert paths == {
+        f"/{stack}/{where}"
+        for stack in (STACK, ASG_STACK)
+        for where in (FUNCTION, "KmsKitKeyGrantProvider/Logs")
+    }
+
+
+# -- attributes and refusals ---------------------------------------------------------------------
+
+
+def new_stack(account: str = ACCOUNT, region: str = REGION) -> cdk.Stack:
+    return cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=account, region=region))
+
+
+def grant(stack: cdk.Stack, id: str = "G", **props: Any) -> KeyGrant:
+    defaults: dict[str, Any] = {
+        "key": SHARED_KEY_ARN,
+        "grantee_principal": WRITER_ARN,
+        "operations": ["Decrypt"],
+    }
+    return KeyGrant(stack, id, **{**defaults, **props})
+
+
+def refused(**props: Any) -> str:
+    stack = new_stack()
+    with pytest.raises(ConstructPropError) as error:
+        grant(stack, **props)
+    return str(error.value)
+
+
+def test_a_key_of_another_region_is_called_there_and_attributes_are_public() -> None:
+    stack = new_stack(account=ASG_ACCOUNT)
+    made = grant(stack, key=OTHER_KEY_ARN, operations=("Decrypt", "Encrypt"))
+    assert (made.key_arn, made.grantee_arn, made.operations) == (
+        OTHER_KEY_ARN,
+        WRITER_ARN,
+        ("Decrypt", "Encrypt"),
+    )
+    (resource,) = Template.from_stack(stack).find_resources("Custom::KmsGrant").values()
+    assert sdk_call(resource, "Create")["region"] == "eu-central-1"
+    assert sdk_call(resource, "Delete")["region"] == "eu-central-1"
+    assert isinstance(made.policy, iam.ManagedPolicy)
+    assert made.grant_id.startswith("${Token[")
+
+
+def test_refuses_what_is_no_key_arn() -> None:
+    assert refused(key="alias/orders") == (
+        "'key' must name a key, not an alias: CreateGrant takes a key ID or key ARN only, and "
+        "for a key of another account only its key ARN. Received: 'alias/orders'"
+    )
+    assert refused(key=f"arn:aws:kms:{REGION}:{ASG_ACCOUNT}:alias/orders").startswith(
+        "'key' must name a key, not an alias"
+    )
+    assert refused(key="1234abcd-12ab-34cd-56ef-1234567890ab") == (
+        "'key' must be a key ARN (arn:aws:kms:<region>:<account>:key/<key ID>): CreateGrant "
+        "needs the key ARN for a key of another account, and the provider's policy names it. "
+        "Received: '1234abcd-12ab-34cd-56ef-1234567890ab'"
+    )
+    assert refused(key=42) == (
+        "'key' must be a CustomerManagedKey or ReplicaKey (or its .key), an aws_kms.IKey or a "
+        "key ARN; CreateGrant takes no alias. Received: 42"
+    )
+
+
+def test_refuses_a_key_alias_construct() -> None:
+    stack = new_stack()
+    alias = kms.Alias.from_alias_name(stack, "A", "alias/orders")
+    with pytest.raises(ConstructPropError, match=r"^'key' must be a CustomerManagedKey") as error:
+        grant(stack, key=alias)
+    assert str(error.value).endswith("Received: 'S/A'")
+
+
+def test_refuses_a_key_construct_of_another_account_or_region_or_a_custom_one_elsewhere() -> None:
+    app = cdk.App()
+    here = cdk.Stack(app, "Here", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    far = cdk.Stack(app, "Far", env=cdk.Environment(account=ACCOUNT, region="eu-central-1"))
+    with pytest.raises(ConstructPropError) as error:
+        grant(here, key=CustomerManagedKey(far, "K"))
+    assert str(error.value) == (
+        "'key' must be a key construct of this construct's Region (eu-west-1; this key: "
+        "eu-central-1); give a key elsewhere by its key ARN, and allow this account in its key "
+        "policy. Received: 'Far/K'"
+    )
+    other = cdk.Stack(app, "Other", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    custom = CustomerManagedKey(other, "C", policy=KeyPolicy.custom(admins=[RETIRER_ARN]))
+    with pytest.raises(
+        ConstructPropError, match=r"^'key' must be in this construct's stack \(Here\)"
+    ):
+        grant(here, "G2", key=custom)
+    grant(here, "G3", key=CustomerManagedKey(other, "D"))  # a default policy: IAM alone decides
+    app.synth()  # and no dependency cycle
+
+
+def test_refuses_operations_kms_does_not_grant() -> None:
+    assert refused(operations=["kms:Decrypt"]) == (
+        "'operations' must hold KMS grant operations as CreateGrant names them (did you mean "
+        "'Decrypt'?). Received: 'kms:Decrypt'"
+    )
+    assert refused(operations=["ListGrants"]).startswith(
+        "'operations' must hold KMS grant operations as CreateGrant names them (Decrypt, Encrypt,"
+    )
+    assert refused(operations="Decrypt") == (
+        "'operations' must be a list or tuple of KMS grant operations. Received: 'Decrypt'"
+    )
+    assert refused(operations=[]) == (
+        "'operations' must name at least one grant operation. Received: []"
+    )
+    assert refused(operations=["Decrypt", "Decrypt"]) == (
+        "'operations' must not repeat a value. Received: 'Decrypt'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "usage", "operations", "kms_refuses"),
+    [
+        ("ECC_NIST_P256", "SIGN_VERIFY", ["Sign", "Encrypt"], "Encrypt"),
+        ("SYMMETRIC_DEFAULT", None, ["Decrypt", "Sign", "GetPublicKey"], "Sign, GetPublicKey"),
+        ("RSA_2048", "ENCRYPT_DECRYPT", ["Decrypt", "GenerateDataKey"], "GenerateDataKey"),
+        ("HMAC_256", None, ["GenerateMac", "Decrypt"], "Decrypt"),
+        ("SYMMETRIC_DEFAULT", None, ["Encapsulate"], "Encapsulate"),
+    ],
+)
+def test_refuses_operations_that_do_not_fit_the_keys_usage(
+    spec: str, usage: str | None, operations: list[str], kms_refuses: str
+) -> None:
+    stack = new_stack()
+    key = CustomerManagedKey(stack, "K", key_spec=spec, key_usage=usage)
+    with pytest.raises(ConstructPropError) as error:
+        grant(stack, key=key.key, operations=operations)
+    assert str(error.value) == (
+        f"'operations' must be usable on S/K (key_spec {spec}, key_usage {key.key_usage}): KMS "
+        f"refuses a grant of {kms_refuses} on it. Received: {operations!r}"
+    )
+
+
+def test_operations_that_fit_the_key_are_taken() -> None:
+    stack = new_stack()
+    signer = CustomerManagedKey(stack, "K", key_spec="ECC_NIST_P256", key_usage="SIGN_VERIFY")
+    made = grant(stack, key=signer, operations=["Sign", "Verify", "GetPublicKey", "DescribeKey"])
+    assert made.operations == ("Sign", "Verify", "GetPublicKey", "DescribeKey")
+
+
+def test_refuses_grantees_kms_does_not_take() -> None:
+    group = f"arn:aws:iam::{ACCOUNT}:group/Ops"
+    assert refused(grantee_principal=group).startswith(
+        "'grantee_principal' must not name an IAM group"
+    )
+    assert refused(grantee_principal="*").startswith(
+        "'grantee_principal' must not hold a wildcard principal"
+    )
+    assert refused(grantee_principal=f"arn:aws:iam::{ACCOUNT}:role/app-*").startswith(
+        "'grantee_principal' must not hold wildcards"
+    )
+    assert refused(grantee_principal="arn:aws:s3:::bucket") == (
+        "'grantee_principal' must be the ARN of an IAM principal (arn:aws:iam::<account>:role/..., "
+        "user/..., root, or arn:aws:sts::<account>:assumed-role/...), at most 256 characters. "
+        "Received: 'arn:aws:s3:::bucket'"
+    )
+    assert refused(grantee_principal=iam.ServicePrincipal("ec2.amazonaws.com")) == (
+        "'grantee_principal' must be an IAM principal with one ARN (a role, a user, an account "
+        "root); KMS takes a service principal only with a SourceArn constraint, which KeyGrant "
+        "does not make. Received: 'ec2.amazonaws.com'"
+    )
+    assert refused(grantee_principal=iam.AnyPrincipal()).startswith(
+        "'grantee_principal' must not hold a wildcard principal"
+    )
+    assert refused(retiring_principal=42) == (
+        "'retiring_principal' must be an IAM principal ARN or an aws_iam.IPrincipal. Received: 42"
+    )
+
+
+def test_takes_an_account_or_a_role_as_grantee() -> None:
+    stack = new_stack()
+    made = grant(stack, grantee_principal=iam.AccountPrincipal(ASG_ACCOUNT))
+    assert stack.resolve(made.grantee_arn) == {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::{ASG_ACCOUNT}:root"]]
+    }
+
+
+def test_refuses_bad_encryption_context_constraints() -> None:
+    assert refused(
+        encryption_context_equals={"app": "orders"}, encryption_context_subset={"app": "x"}
+    ) == (
+        "'encryption_context_subset' must not be given together with "
+        "'encryption_context_equals': a grant takes one encryption context constraint. "
+        "Received: {'app': 'x'}"
+    )
+    assert refused(encryption_context_subset={}) == (
+        "'encryption_context_subset' must map encryption context keys to values (at least one "
+        "pair; KMS reads an empty map as no constraint). Received: {}"
+    )
+    nine = {f"k{i}": "v" for i in range(9)}
+    assert refused(encryption_context_equals=nine) == (
+        "'encryption_context_equals' must hold at most 8 pairs (KMS's limit per grant "
+        f"constraint). Received: {nine!r}"
+    )
+    assert refused(encryption_context_equals={"app": 1}) == (
+        "'encryption_context_equals' must map non-empty strings to non-empty strings. "
+        "Received: {'app': 1}"
+    )
+    assert refused(encryption_context_equals={"app": "x" * 385}).startswith(
+        "'encryption_context_equals' values must be at most 384 characters."
+    )
+    stack = new_stack()
+    signer = CustomerManagedKey(stack, "K", key_spec="RSA_2048", key_usage="ENCRYPT_DECRYPT")
+    with pytest.raises(ConstructPropError) as error:
+        grant(stack, key=signer, encryption_context_subset={"app": "orders"})
+    assert str(error.value) == (
+        "'encryption_context_subset' needs a symmetric encryption key: S/K has key_spec "
+        "RSA_2048, whose operations take no encryption context, so the constraint would limit "
+        "nothing. Received: {'app': 'orders'}"
+    )
+
+
+def test_refuses_a_bad_name_or_removal_policy() -> None:
+    assert refused(name="orders writer") == (
+        "'name' must be 1-256 letters, digits and ':/_-' (CreateGrant's rule for a grant's "
+        "Name). Received: 'orders writer'"
+    )
+    assert refused(removal_policy=cdk.RemovalPolicy.SNAPSHOT) == (
+        "'removal_policy' must be RemovalPolicy.DESTROY (revoke the grant on delete) or "
+        "RemovalPolicy.RETAIN. Received: <RemovalPolicy.SNAPSHOT: 'SNAPSHOT'>"
+    )
+
+
+def test_the_autoscaling_role_arn_and_its_suffix() -> None:
+    stack = new_stack(account=ASG_ACCOUNT)
+    arn = KeyGrant.autoscaling_service_linked_role(stack, suffix="web")
+    assert stack.resolve(arn) == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                f":iam::{ASG_ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/"
+                "AWSServiceRoleForAutoScaling_web",
+            ],
+        ]
+    }
+    with pytest.raises(ConstructPropError, match=r"^'suffix' must be 1-35 letters"):
+        KeyGrant.autoscaling_service_linked_role(stack, suffix="a b")
+
+
+def test_an_imported_key_is_named_by_its_arn() -> None:
+    stack = new_stack(account=ASG_ACCOUNT)
+    imported = kms.Key.from_key_arn(stack, "Imported", SHARED_KEY_ARN)
+    made = grant(stack, key=imported)
+    assert made.key_arn == SHARED_KEY_ARN
+    (policy,) = (
+        Template.from_stack(stack)
+        .find_resources("AWS::IAM::ManagedPolicy", {"Properties": {"Description": "KeyGrant S/G"}})
+        .values()
+    )
+    assert {s["Resource"] for s in statements(policy)} == {SHARED_KEY_ARN}
+
+
+def test_a_provider_made_by_another_custom_resource_gets_the_grants_policy() -> None:
+    from aws_cdk import custom_resources as cr  # noqa: PLC0415
+
+    stack = new_stack()
+    cr.AwsCustomResource(
+        stack,
+        "Other",
+        on_create=cr.AwsSdkCall(
+            service="STS",
+            action="GetCallerIdentity",
+            physical_resource_id=cr.PhysicalResourceId.of("id"),
+        ),
+        policy=cr.AwsCustomResourcePolicy.from_statements(
+            [iam.PolicyStatement(actions=["sts:GetCallerIdentity"], resources=["*"])]
+        ),
+        install_latest_aws_sdk=False,
+    )
+    made = grant(stack)
+    assert stack.node.try_find_child("KmsKitKeyGrantProvider") is None  # no unused role
+    template = Template.from_stack(stack).to_json()
+    policy = template["Resources"][stack.get_logical_id(made.policy.node.default_child)]
+    (role,) = policy["Properties"]["Roles"]
+    assert role["Ref"].startswith(f"{FUNCTION}ServiceRole")
