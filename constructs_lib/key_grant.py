@@ -1,4 +1,4 @@
-"""Declared KMS grants: ``CreateGrant`` on create, ``RevokeGrant`` on delete.
+"""Declared KMS grants: ``CreateGrant`` on create, ``RetireGrant`` (or ``RevokeGrant``) on delete.
 
 CloudFormation has no resource for a KMS grant (Terraform's KMS module has ``grants``, made with
 ``aws_kms_grant``). :class:`KeyGrant` makes one with ``aws_cdk.custom_resources.AwsCustomResource``,
@@ -11,9 +11,11 @@ volumes", example 2; docs/keys.md, Declared grants).
 Every ``AwsCustomResource`` of a stack runs on one provider function (a singleton). The first
 KeyGrant of a stack gives it a role of its own (a :class:`ManagedPolicyRole`, logs only) and a
 log group; each KeyGrant then attaches a managed policy of its own to that role, with
-``kms:CreateGrant`` (for its grantee and operations only) and ``kms:RevokeGrant`` on its key
-only. CloudFormation deletes that policy after the grant it allows revoking (the custom resource
-depends on it), also when the KeyGrant alone is removed from the stack. (Where another
+``kms:CreateGrant`` on its key only (for its grantee and operations only). The role is the
+grant's retiring principal, so it retires the grant on delete without any permission; a grant
+given a ``retiring_principal`` of the caller's is revoked instead, which adds
+``kms:RevokeGrant`` on the key. CloudFormation deletes the policy after the grant (the custom
+resource depends on it), also when the KeyGrant alone is removed from the stack. (Where another
 AwsCustomResource made the stack's provider first, the policies go to that provider's role.)
 """
 
@@ -79,8 +81,9 @@ PROVIDER_ID = "KmsKitKeyGrantProvider"
 FUNCTION_ID = "AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", "")
 """The stack-level ID of the provider function every AwsCustomResource of a stack shares."""
 PROVIDER_MEMORY_MB = 256
-# What RevokeGrant answers when the grant (or its key) is gone already: the end state wanted.
-REVOKED_ALREADY = "NotFoundException"
+# What RetireGrant and RevokeGrant answer when the grant (or its key) is gone already: the end
+# state wanted.
+DELETED_ALREADY = "NotFoundException"
 
 LAMBDA_RULES = {
     "concurrency": ("NIST.800.53.R5-LambdaConcurrency", "HIPAA.Security-LambdaConcurrency"),
@@ -104,18 +107,20 @@ LAMBDA_REASONS = {
     ),
     "dlq": (
         "KeyGrant's AwsCustomResource provider answers CloudFormation on a pre-signed URL; a "
-        "failed CreateGrant or RevokeGrant fails (and rolls back) the stack operation, which "
-        "records it, so there is no event left to redrive from a dead-letter queue"
+        "failed CreateGrant, RetireGrant or RevokeGrant fails (and rolls back) the stack "
+        "operation, which records it, so there is no event left to redrive from a dead-letter "
+        "queue"
     ),
     "vpc": (
-        "KeyGrant's AwsCustomResource provider only calls the regional KMS API (CreateGrant and "
-        "RevokeGrant) and handles no data; a VPC would need a KMS interface endpoint and would "
-        "add no data path to protect"
+        "KeyGrant's AwsCustomResource provider only calls the regional KMS API (CreateGrant, "
+        "RetireGrant, RevokeGrant) and handles no data; a VPC would need a KMS interface "
+        "endpoint and would add no data path to protect"
     ),
     "tracing": (
         "KeyGrant's AwsCustomResource provider makes one KMS call per CloudFormation event; "
-        "CloudTrail records each CreateGrant and RevokeGrant with its caller, so X-Ray traces "
-        "would add nothing and need an xray:PutTraceSegments permission on every resource"
+        "CloudTrail records each CreateGrant, RetireGrant and RevokeGrant with its caller, so "
+        "X-Ray traces would add nothing and need an xray:PutTraceSegments permission on every "
+        "resource"
     ),
 }
 LOG_GROUP_RULES = (
@@ -125,9 +130,9 @@ LOG_GROUP_RULES = (
 )
 LOG_GROUP_REASON = (
     "The log group of KeyGrant's AwsCustomResource provider receives the CloudFormation events "
-    "(the CreateGrant and RevokeGrant parameters, which the stack template and CloudTrail hold "
-    "as well) and errors, never KMS's responses (KeyGrant hides them, and with them the grant "
-    "token); CloudWatch Logs encrypts it at rest with its own key"
+    "(the CreateGrant, RetireGrant and RevokeGrant parameters, which the stack template and "
+    "CloudTrail hold as well) and errors, never KMS's responses (KeyGrant hides them, and with "
+    "them the grant token); CloudWatch Logs encrypts it at rest with its own key"
 )
 
 
@@ -144,7 +149,7 @@ class _Key:
 class _GrantPrincipal:
     """The provider's role as one KeyGrant's grants see it: a key policy names the role, and the
     identity statements go to the KeyGrant's own managed policy (not the role's), so that
-    CloudFormation deletes them after the grant they let the provider revoke."""
+    CloudFormation deletes them after the grant they let the provider make."""
 
     def __init__(self, role: iam.IRole, policy: iam.ManagedPolicy) -> None:
         self._role = role
@@ -185,7 +190,7 @@ class _Provider(Construct):
             self,
             "Role",
             assumed_by=principals.service("lambda.amazonaws.com"),
-            description="KeyGrant: the AwsCustomResource provider that creates and revokes grants",
+            description="KeyGrant: the AwsCustomResource provider that creates and retires grants",
         )
         self.log_group = logs.LogGroup(
             self,
@@ -240,7 +245,7 @@ def _existing_role(stack: Stack) -> iam.IRole:
 
 @jsii.implements(iam.IGrantable)
 class KeyGrant(Construct):
-    """A KMS grant, created when the stack deploys and revoked when it is deleted.
+    """A KMS grant, created when the stack deploys and retired (or revoked) when it is deleted.
 
     A grant lets ``grantee_principal`` call ``operations`` with the key, without a change to the
     key policy or an IAM policy. Use one where a policy cannot do the job: above all a principal
@@ -269,13 +274,16 @@ class KeyGrant(Construct):
         encryption_context_subset: the grant's operations need at least these pairs (1-8). Not
             together with ``encryption_context_equals``. Default: none. Either one needs a
             symmetric encryption key (a key construct of another spec is refused).
-        retiring_principal: who may retire the grant (an ARN or an ``IPrincipal``). Default:
-            none.
+        retiring_principal: who may retire the grant (an ARN or an ``IPrincipal``); the grant
+            is then revoked on delete (``kms:RevokeGrant``, which the key policy must allow).
+            Default: the provider's role, which retires the grant on delete with no key policy
+            or IAM permission.
         name: the grant's name (1-256 letters, digits and ``:/_-``); makes CreateGrant
             idempotent, so a retried create returns the same grant. Default: none.
-        removal_policy: ``RemovalPolicy.DESTROY`` revokes the grant when the construct or its
-            stack is deleted; ``RemovalPolicy.RETAIN`` leaves it in place (a change of the
-            grant's props still replaces it, revoking the one before). Default: DESTROY.
+        removal_policy: ``RemovalPolicy.DESTROY`` deletes (retires or revokes) the grant when
+            the construct or its stack is deleted; ``RemovalPolicy.RETAIN`` leaves it in place (a
+            change of the grant's props still replaces it, deleting the one before). Default:
+            DESTROY.
 
     Attributes:
         custom_resource: the ``AwsCustomResource`` (resource type ``Custom::KmsGrant``).
@@ -309,6 +317,12 @@ class KeyGrant(Construct):
             if retiring_principal is None
             else _principal_arn("retiring_principal", retiring_principal)
         )
+        # Without a retiring principal of the caller's, the provider's role is the grant's: it
+        # then retires the grant on delete, which needs no key policy or IAM permission. A
+        # revocation needs kms:RevokeGrant from the key policy, and a custom key policy loses
+        # the KeyGrant's statements in the same update that removes the KeyGrant, before
+        # CloudFormation deletes the grant.
+        self_retiring = retiring is None
         require(
             name is None
             or (isinstance(name, str) and (is_token(name) or bool(GRANT_NAME.match(name)))),
@@ -319,36 +333,37 @@ class KeyGrant(Construct):
         require(
             removal_policy in REMOVAL_POLICIES,
             "removal_policy",
-            "must be RemovalPolicy.DESTROY (revoke the grant on delete) or RemovalPolicy.RETAIN",
+            "must be RemovalPolicy.DESTROY (delete the grant with the construct) or "
+            "RemovalPolicy.RETAIN",
             removal_policy,
         )
         self.key_arn = target.arn
         self.grantee_arn = grantee
         self.operations = ops
 
+        provider = _Provider.of(stack)
+        role = provider.role if provider is not None else _existing_role(stack)
         parameters: dict[str, Any] = {
             "KeyId": target.arn,
             "GranteePrincipal": grantee,
             "Operations": list(ops),
+            "RetiringPrincipal": role.role_arn if retiring is None else retiring,
         }
-        if retiring is not None:
-            parameters["RetiringPrincipal"] = retiring
         if constraints:
             parameters["Constraints"] = constraints
         if name is not None:
             parameters["Name"] = name
         create = self._call("CreateGrant", parameters, target.call_region)
-        provider = _Provider.of(stack)
-        role = provider.role if provider is not None else _existing_role(stack)
+        delete = "RetireGrant" if self_retiring else "RevokeGrant"
         self.custom_resource = cr.AwsCustomResource(
             self,
             "Resource",
             resource_type=RESOURCE_TYPE,
             on_create=create,
-            # A new grant, a new physical ID: CloudFormation then deletes (revokes) the old one.
+            # A new grant, a new physical ID: CloudFormation then deletes the old one.
             on_update=create,
             on_delete=self._call(
-                "RevokeGrant",
+                delete,
                 {"KeyId": target.arn, "GrantId": cr.PhysicalResourceIdReference()},
                 target.call_region,
             ),
@@ -361,7 +376,7 @@ class KeyGrant(Construct):
             removal_policy=removal_policy,
         )
         if removal_policy == RemovalPolicy.RETAIN:
-            # Kept when removed; replaced (the old grant revoked) when its props change.
+            # Kept when removed; replaced (the old grant deleted) when its props change.
             resource = self.custom_resource.node.find_child("Resource").node.default_child
             assert isinstance(resource, CfnResource)
             resource.cfn_options.update_replace_policy = CfnDeletionPolicy.DELETE
@@ -379,19 +394,24 @@ class KeyGrant(Construct):
         }
         if target.owner is not None:
             target.owner.grant(self, "kms:CreateGrant", conditions=create_conditions)
-            target.owner.grant(self, "kms:RevokeGrant")
+            if not self_retiring:
+                target.owner.grant(self, "kms:RevokeGrant")
         else:
-            for grant in (
+            grants = [
                 iam.Grant.add_to_principal(
                     grantee=self,
                     actions=["kms:CreateGrant"],
                     resource_arns=[target.arn],
                     conditions=create_conditions,
-                ),
-                iam.Grant.add_to_principal(
-                    grantee=self, actions=["kms:RevokeGrant"], resource_arns=[target.arn]
-                ),
-            ):
+                )
+            ]
+            if not self_retiring:
+                grants.append(
+                    iam.Grant.add_to_principal(
+                        grantee=self, actions=["kms:RevokeGrant"], resource_arns=[target.arn]
+                    )
+                )
+            for grant in grants:
                 grant.assert_success()
         # Only the policies: the key (and with it its key policy, which the toolkit key's grant
         # may have added to) is named by the custom resource's parameters already.
@@ -433,7 +453,7 @@ class KeyGrant(Construct):
             else None,
             # Only the grant ID back to CloudFormation: not the grant token.
             output_paths=["GrantId"] if creates else None,
-            ignore_error_codes_matching=None if creates else REVOKED_ALREADY,
+            ignore_error_codes_matching=None if creates else DELETED_ALREADY,
             # Responses hold the grant token: kept out of the provider's log.
             logging=cr.Logging.with_data_hidden(),
         )

@@ -100,6 +100,7 @@ def test_a_grant_on_a_key_of_the_stack_creates_on_create_and_update_and_revokes_
     resources = template(synthesized)["Resources"]
     key = logical(resources, "DataKey", "AWS::KMS::Key")
     reader = logical(resources, "Reader", "AWS::IAM::Role")
+    provider = logical(resources, "KmsKitKeyGrantProviderRole", "AWS::IAM::Role")
     grant = resources[logical(resources, "ReaderGrant", "Custom::KmsGrant")]
     create = {
         "service": "KMS",
@@ -108,6 +109,8 @@ def test_a_grant_on_a_key_of_the_stack_creates_on_create_and_update_and_revokes_
             "KeyId": f"<{key}.Arn>",
             "GranteePrincipal": f"<{reader}.Arn>",
             "Operations": ["Decrypt", "DescribeKey"],
+            # The provider's role retires the grant: no key policy or IAM permission needed.
+            "RetiringPrincipal": f"<{provider}.Arn>",
             "Constraints": {"EncryptionContextSubset": {"app": "orders"}},
         },
         "physicalResourceId": {"responsePath": "GrantId"},
@@ -118,7 +121,7 @@ def test_a_grant_on_a_key_of_the_stack_creates_on_create_and_update_and_revokes_
     assert sdk_call(grant, "Update") == create  # a new grant: CloudFormation revokes the old one
     assert sdk_call(grant, "Delete") == {
         "service": "KMS",
-        "action": "RevokeGrant",
+        "action": "RetireGrant",
         "parameters": {"KeyId": f"<{key}.Arn>", "GrantId": "PHYSICAL:RESOURCEID:"},
         "ignoreErrorCodesMatching": "NotFoundException",
         "logApiResponseData": False,
@@ -145,7 +148,9 @@ def test_every_optional_parameter_and_retain(synthesized: Synth) -> None:
         "Constraints": {"EncryptionContextEquals": {"app": "orders", "stage": "prod"}},
         "Name": "orders-writer",
     }
-    # Kept when removed; a change of its props still replaces (revokes) the grant before.
+    # Retired by the caller's principal, so deleted by revoking it.
+    assert sdk_call(grant, "Delete")["action"] == "RevokeGrant"
+    # Kept when removed; a change of its props still replaces (deletes) the grant before.
     assert (grant["DeletionPolicy"], grant["UpdateReplacePolicy"]) == ("Retain", "Delete")
 
 
@@ -156,16 +161,22 @@ def test_the_cross_account_grant_names_the_key_by_its_arn(synthesized: Synth) ->
         f"arn:aws:iam::{ASG_ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/"
         "AWSServiceRoleForAutoScaling"
     )
+    provider = logical(resources, "KmsKitKeyGrantProviderRole", "AWS::IAM::Role")
     assert sdk_call(grant, "Create")["parameters"] == {
         "KeyId": SHARED_KEY_ARN,
         "GranteePrincipal": slr,
         "Operations": list(AUTOSCALING_GRANT_OPERATIONS),
+        "RetiringPrincipal": f"<{provider}.Arn>",
     }
     assert "region" not in sdk_call(grant, "Create")  # the key is in the stack's Region
-    assert sdk_call(grant, "Delete")["parameters"] == {
-        "KeyId": SHARED_KEY_ARN,
-        "GrantId": "PHYSICAL:RESOURCEID:",
-    }
+    # Retired by this account's provider role: the key's account allows CreateGrant only.
+    delete = sdk_call(grant, "Delete")
+    assert (delete["action"], delete["parameters"]) == (
+        "RetireGrant",
+        {"KeyId": SHARED_KEY_ARN, "GrantId": "PHYSICAL:RESOURCEID:"},
+    )
+    policy = resources[logical(resources, "EbsGrantPolicy", "AWS::IAM::ManagedPolicy")]
+    assert [s["Action"] for s in statements(policy)] == ["kms:CreateGrant"]
 
 
 @pytest.fixture(scope="module")
@@ -230,9 +241,8 @@ def test_each_grant_has_its_own_policy_on_the_key_only(synthesized: Synth) -> No
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [key, "Arn"]},
         },
-        {"Action": "kms:RevokeGrant", "Effect": "Allow", "Resource": {"Fn::GetAtt": [key, "Arn"]}},
-    ]
-    # Created before, and deleted after, the grant it lets the provider create and revoke; the
+    ]  # no kms:RevokeGrant: the provider's role retires the grant as its retiring principal
+    # Created before, and deleted after, the grant it lets the provider create; the
     # role's own policy (its logs) before the provider runs.
     grant = resources[logical(resources, "ReaderGrant", "Custom::KmsGrant")]
     own = logical(resources, "KmsKitKeyGrantProviderRoleGrantsPolicy", "AWS::IAM::ManagedPolicy")
@@ -301,6 +311,25 @@ def test_a_custom_policy_key_names_the_provider_role_in_its_key_policy(synthesiz
     assert sdk_call(grant, "Create")["parameters"]["KeyId"] == (
         f"<{logical(resources, 'SharedKey', 'AWS::KMS::Key')}.Arn>"
     )
+
+
+def test_a_self_retiring_grant_on_a_custom_policy_key_needs_only_create_grant() -> None:
+    # Removing such a KeyGrant removes its key-policy statement in the same update, before
+    # CloudFormation deletes the grant: retiring it needs none, so the grant is still deleted.
+    app = cdk.App()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    key = CustomerManagedKey(stack, "K", policy=KeyPolicy.custom(admins=[RETIRER_ARN]))
+    KeyGrant(stack, "G", key=key, grantee_principal=WRITER_ARN, operations=["Decrypt"])
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    role = {
+        "Fn::GetAtt": [logical(resources, "KmsKitKeyGrantProviderRole", "AWS::IAM::Role"), "Arn"]
+    }
+    key_policy = resources[logical(resources, "KKey", "AWS::KMS::Key")]["Properties"]["KeyPolicy"]
+    assert [s["Action"] for s in key_policy["Statement"] if s["Principal"] == {"AWS": role}] == [
+        "kms:CreateGrant"
+    ]
+    grant = resources[logical(resources, "G", "Custom::KmsGrant")]
+    assert sdk_call(grant, "Delete")["action"] == "RetireGrant"
 
 
 def test_the_gates_are_clean_with_the_frameworks_findings_acknowledged_on_it(
@@ -529,7 +558,7 @@ def test_refuses_a_bad_name_or_removal_policy() -> None:
         "Name). Received: 'orders writer'"
     )
     assert refused(removal_policy=cdk.RemovalPolicy.SNAPSHOT) == (
-        "'removal_policy' must be RemovalPolicy.DESTROY (revoke the grant on delete) or "
+        "'removal_policy' must be RemovalPolicy.DESTROY (delete the grant with the construct) or "
         "RemovalPolicy.RETAIN. Received: <RemovalPolicy.SNAPSHOT: 'SNAPSHOT'>"
     )
 
