@@ -19,10 +19,12 @@ from stacks.optimized_python import warn_if_recompiling
 warn_if_recompiling()
 
 from constructs_lib.jsii_channel import use_direct_channel  # noqa: E402
+from stacks.startup import imports_without_gc  # noqa: E402
 
 # Before anything imports aws_cdk: jsii's kernel without its relay process (README, Set-up details).
 use_direct_channel()
 
-from stacks.app_builder import build_app  # noqa: E402
+with imports_without_gc():  # about 0.1 s of garbage collection saved (stacks/startup.py)
+    from stacks.app_builder import build_app
 
 build_app().synth()

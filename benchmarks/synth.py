@@ -73,15 +73,21 @@ from constructs_lib.jsii_channel import (  # noqa: E402
 )
 from stacks.config import ORGANISATION_CONTEXT_KEY, cdk_json_context  # noqa: E402
 
-# Before any program imports aws_cdk: the channel app.py uses (the environment decides, VARIANTS).
+# Before any program imports aws_cdk: the channel app.py uses (the environment decides, VARIANTS),
+# and its imports without garbage collection (stacks/startup.py), which every program ends with
+# _imports.__exit__ after its own imports, the floors too.
 _CHANNEL = """
 from constructs_lib.jsii_channel import use_direct_channel
+from stacks.startup import imports_without_gc
 use_direct_channel()
+_imports = imports_without_gc()
+_imports.__enter__()
 """
 
 _FLOOR = """
 import aws_cdk as cdk
 from stacks.app_builder import new_app
+_imports.__exit__(None, None, None)
 app = new_app(outdir={outdir!r})
 cdk.CfnWaitConditionHandle(cdk.Stack(app, "Empty"), "Placeholder")
 app.synth()
@@ -109,6 +115,7 @@ PROGRAMS = {
     "bare-floor": """
 import aws_cdk as cdk
 from stacks.config import cdk_json_context
+_imports.__exit__(None, None, None)
 app = cdk.App(
     outdir={outdir!r}, context=cdk_json_context(), builtin_cloud_formation_validation=False
 )
@@ -119,6 +126,7 @@ app.synth()
     "floor-imports": "import stacks.organisation" + _FLOOR,
     "example": """
 from stacks.app_builder import build_app
+_imports.__exit__(None, None, None)
 build_app(outdir={outdir!r}).synth()
 """,
     "phases": """
@@ -127,6 +135,7 @@ started = time.perf_counter()
 from aws_cdk import pipelines
 import stacks.organisation as organisation
 from stacks.app_builder import build_app
+_imports.__exit__(None, None, None)
 phases = {{{phases[0]!r}: time.perf_counter() - started}}
 def timed(owner, name, phase):
     original = getattr(owner, name)
@@ -155,6 +164,7 @@ print(json.dumps(phases))
     "template-floor": """
 from benchmarks.synth import rebuild_templates
 from stacks.app_builder import new_app
+_imports.__exit__(None, None, None)
 app = new_app(outdir={outdir!r})
 rebuild_templates(app, {templates!r})
 app.synth()
@@ -162,6 +172,7 @@ app.synth()
     "generated": _GENERATED_CONTEXT
     + """
 from stacks.app_builder import build_app
+_imports.__exit__(None, None, None)
 build_app(context=context, outdir={outdir!r}).synth()
 """,
 }
