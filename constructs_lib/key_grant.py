@@ -22,13 +22,14 @@ AwsCustomResource made the stack's provider first, the policies go to that provi
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import Any
 
 import jsii
-from aws_cdk import CfnDeletionPolicy, CfnResource, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnDeletionPolicy, CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -48,7 +49,11 @@ from constructs_lib._validation import (
     shown,
 )
 from constructs_lib.compliance import acknowledge
-from constructs_lib.iam import ManagedPolicyRole
+from constructs_lib.iam import (
+    DEFAULT_MANAGED_POLICIES_PER_ROLE,
+    MAX_MANAGED_POLICIES_PER_ROLE,
+    ManagedPolicyRole,
+)
 from constructs_lib.key_policy import (
     AUTOSCALING_SLR_NAME,
     AUTOSCALING_SLR_PATH,
@@ -81,9 +86,17 @@ PROVIDER_ID = "KmsKitKeyGrantProvider"
 FUNCTION_ID = "AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", "")
 """The stack-level ID of the provider function every AwsCustomResource of a stack shares."""
 PROVIDER_MEMORY_MB = 256
-# What RetireGrant and RevokeGrant answer when the grant (or its key) is gone already: the end
-# state wanted.
-DELETED_ALREADY = "NotFoundException"
+# Managed policies the provider's role holds besides the KeyGrants' own: the logs policy of
+# KeyGrant's role, or AWSLambdaBasicExecutionRole on the role another AwsCustomResource made.
+PROVIDER_ROLE_OWN_POLICIES = 1
+MAX_KEY_GRANTS_PER_STACK = MAX_MANAGED_POLICIES_PER_ROLE - PROVIDER_ROLE_OWN_POLICIES
+_key_grants_by_stack: weakref.WeakKeyDictionary[Stack, int] = weakref.WeakKeyDictionary()
+# What RetireGrant and RevokeGrant answer when there is no such grant: the end state wanted.
+# NotFoundException: the grant (or its key) is gone already. InvalidGrantIdException: the
+# physical ID is no grant ID, which is what CloudFormation deletes after a failed CreateGrant
+# (AwsCustomResource answers a failure with its log stream's name as the physical ID, and the
+# rollback deletes that; aws-cdk issue 30012): without it the rollback could not finish.
+DELETED_ALREADY = "NotFoundException|InvalidGrantIdException"
 
 LAMBDA_RULES = {
     "concurrency": ("NIST.800.53.R5-LambdaConcurrency", "HIPAA.Security-LambdaConcurrency"),
@@ -343,6 +356,7 @@ class KeyGrant(Construct):
 
         provider = _Provider.of(stack)
         role = provider.role if provider is not None else _existing_role(stack)
+        self._count_policy_on_role(stack)
         parameters: dict[str, Any] = {
             "KeyId": target.arn,
             "GranteePrincipal": grantee,
@@ -417,6 +431,29 @@ class KeyGrant(Construct):
         # may have added to) is named by the custom resource's parameters already.
         self.custom_resource.node.add_dependency(self.policy)
         self.grant_id = self.custom_resource.get_response_field("GrantId")
+
+    def _count_policy_on_role(self, stack: Stack) -> None:
+        """Each KeyGrant attaches a managed policy to the stack's provider role, which IAM
+        limits (10 per role by default, 20 with a quota increase): refused beyond 20, a warning
+        beyond 10, as :class:`ManagedPolicyRole` does for its own policies."""
+        count = _key_grants_by_stack.get(stack, 0) + 1
+        require(
+            count <= MAX_KEY_GRANTS_PER_STACK,
+            f"{stack.node.path} KeyGrants",
+            f"must be at most {MAX_KEY_GRANTS_PER_STACK} per stack: each attaches a managed "
+            "policy to the stack's AwsCustomResource provider role, which holds "
+            f"{PROVIDER_ROLE_OWN_POLICIES} of its own, and IAM allows at most "
+            f"{MAX_MANAGED_POLICIES_PER_ROLE} per role (split the grants across stacks)",
+            f"{count} KeyGrants",
+        )
+        _key_grants_by_stack[stack] = count
+        if count + PROVIDER_ROLE_OWN_POLICIES == DEFAULT_MANAGED_POLICIES_PER_ROLE + 1:
+            Annotations.of(self).add_warning_v2(
+                "kmskit:keyGrantPolicyQuota",
+                f"{self.node.path} is KeyGrant {count} of stack {stack.node.path}: its "
+                f"provider role needs more than {DEFAULT_MANAGED_POLICIES_PER_ROLE} managed "
+                "policies: request an IAM quota increase (managed policies per role) first",
+            )
 
     @property
     def grant_principal(self) -> iam.IPrincipal:
@@ -549,6 +586,15 @@ def _principal_arn(prop: str, value: Any) -> str:
                 getattr(value, "service", None) or shown(value),
             )
         arn = arns[0]
+        conditions = value.policy_fragment.conditions
+        if conditions and arn != "*":  # ("*": refused below)
+            raise ConstructPropError(
+                prop,
+                "must be a principal without conditions: a grant holds none, so KeyGrant "
+                "would give the grant to the principal unconditionally (limit its use with "
+                "encryption_context_equals or encryption_context_subset)",
+                dict(conditions),
+            )
     else:
         raise ConstructPropError(
             prop, "must be an IAM principal ARN or an aws_iam.IPrincipal", shown(value)

@@ -9,6 +9,7 @@ parameter fails here rather than at deploy time.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ import botocore.session
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Annotations, Match, Template
 from botocore.validate import ParamValidator
 
 from constructs_lib import (
@@ -28,6 +29,7 @@ from constructs_lib import (
     KeyPolicy,
 )
 from constructs_lib._kms_actions import GRANT_OPERATIONS
+from constructs_lib.key_grant import DELETED_ALREADY
 from tests._support.apps.grants_showcase import (
     ASG_ACCOUNT,
     ASG_STACK,
@@ -123,7 +125,7 @@ def test_a_grant_on_a_key_of_the_stack_creates_on_create_and_update_and_revokes_
         "service": "KMS",
         "action": "RetireGrant",
         "parameters": {"KeyId": f"<{key}.Arn>", "GrantId": "PHYSICAL:RESOURCEID:"},
-        "ignoreErrorCodesMatching": "NotFoundException",
+        "ignoreErrorCodesMatching": "NotFoundException|InvalidGrantIdException",
         "logApiResponseData": False,
     }
     assert grant["Properties"]["ServiceToken"] == {
@@ -212,6 +214,21 @@ def test_the_model_check_finds_a_misspelt_or_missing_parameter(kms_model: Any) -
     )
     bad_operation = {"action": "CreateGrant", "parameters": {"KeyId": "k", "Operations": "Sign"}}
     assert "Invalid type for parameter Operations" in invalid_parameters(kms_model, bad_operation)
+
+
+def test_the_delete_ignores_only_the_answers_for_no_such_grant(kms_model: Any) -> None:
+    # The provider tests the pattern against the error's name (JavaScript's RegExp.test, which
+    # finds it anywhere in the name, as re.search does).
+    pattern = re.compile(DELETED_ALREADY)
+    gone = ("NotFoundException", "InvalidGrantIdException")
+    for action in ("RetireGrant", "RevokeGrant"):
+        errors = {shape.name for shape in kms_model.operation_model(action).error_shapes}
+        assert set(gone) <= errors, action
+        ignored = {error for error in errors if pattern.search(error)}
+        assert ignored == set(gone), action  # not AccessDenied, KMSInvalidState, ...
+    # What CloudFormation deletes after a failed CreateGrant: AwsCustomResource's FAILED answer
+    # gives its log stream's name as the physical ID, which KMS takes for no grant ID.
+    assert all(pattern.search(code) for code in gone)
 
 
 def test_the_grant_operations_are_the_apis() -> None:
@@ -396,6 +413,8 @@ def test_refuses_what_is_no_key_arn() -> None:
         "needs the key ARN for a key of another account, and the provider's policy names it. "
         "Received: '1234abcd-12ab-34cd-56ef-1234567890ab'"
     )
+    eleven_digits = f"arn:aws:kms:{REGION}:12345678901:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert refused(key=eleven_digits).startswith("'key' must be a key ARN (arn:aws:kms:")
     assert refused(key=42) == (
         "'key' must be a CustomerManagedKey or ReplicaKey (or its .key), an aws_kms.IKey or a "
         "key ARN; CreateGrant takes no alias. Received: 42"
@@ -507,6 +526,57 @@ def test_refuses_grantees_kms_does_not_take() -> None:
     assert refused(retiring_principal=42) == (
         "'retiring_principal' must be an IAM principal ARN or an aws_iam.IPrincipal. Received: 42"
     )
+
+
+def test_refuses_a_principal_with_conditions_a_grant_cannot_hold() -> None:
+    conditional = iam.ArnPrincipal(WRITER_ARN).with_conditions(
+        {"StringEquals": {"aws:PrincipalTag/team": "orders"}}
+    )
+    assert refused(grantee_principal=conditional) == (
+        "'grantee_principal' must be a principal without conditions: a grant holds none, so "
+        "KeyGrant would give the grant to the principal unconditionally (limit its use with "
+        "encryption_context_equals or encryption_context_subset). Received: "
+        "{'StringEquals': {'aws:PrincipalTag/team': 'orders'}}"
+    )
+    stack = new_stack()
+    role = iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal())
+    with pytest.raises(ConstructPropError, match=r"^'retiring_principal' must be a principal wit"):
+        grant(
+            stack,
+            retiring_principal=iam.PrincipalWithConditions(
+                role, {"Bool": {"aws:SecureTransport": "true"}}
+            ),
+        )
+
+
+def test_refuses_arns_and_names_longer_than_kms_takes() -> None:
+    long_role = f"arn:aws:iam::{ACCOUNT}:role/" + "r" * (256 - len(f"arn:aws:iam::{ACCOUNT}:role/"))
+    grant(new_stack(), grantee_principal=long_role, name="n" * 256)  # the longest taken
+    assert refused(grantee_principal=long_role + "r").startswith(
+        "'grantee_principal' must be the ARN of an IAM principal"
+    )
+    assert refused(retiring_principal=long_role + "r").endswith(f"Received: '{long_role}r'")
+    assert refused(name="n" * 257).startswith("'name' must be 1-256 letters")
+
+
+def test_a_stack_takes_as_many_grants_as_its_provider_role_takes_policies() -> None:
+    stack = new_stack()
+    for n in range(1, 20):
+        grant(stack, f"G{n}")
+    with pytest.raises(ConstructPropError) as error:
+        grant(stack, "G20")
+    assert str(error.value) == (
+        "'S KeyGrants' must be at most 19 per stack: each attaches a managed policy to the "
+        "stack's AwsCustomResource provider role, which holds 1 of its own, and IAM allows at "
+        "most 20 per role (split the grants across stacks). Received: '20 KeyGrants'"
+    )
+    # The 10th makes 11 managed policies on the role: over IAM's default quota.
+    annotations = Annotations.from_stack(stack)
+    annotations.has_no_warning("/S/G9", Match.any_value())
+    annotations.has_warning(
+        "/S/G10", Match.string_like_regexp("KeyGrant 10 of stack S.*quota increase")
+    )
+    assert len(annotations.find_warning("*", Match.any_value())) == 1
 
 
 def test_takes_an_account_or_a_role_as_grantee() -> None:
