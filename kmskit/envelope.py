@@ -100,9 +100,9 @@ MIN_FRAME_LENGTH = 4 * KIB
 MAX_FRAME_LENGTH = 64 * MIB
 """Largest frame (or non-framed body) accepted on encrypt and on decrypt."""
 MAX_ENCRYPTED_DATA_KEYS = 10
+"""Messages with more encrypted data keys are refused (each could cost a KMS call)."""
 DECRYPT_LOCK_STRIPES = 64
 """Locks that serialize decrypt cache misses of one data key (a data key hashes to one)."""
-"""Messages with more encrypted data keys are refused (each could cost a KMS call)."""
 KMS_PROVIDER_ID = "aws-kms"
 """Provider ID of data keys encrypted under a KMS key, in every AWS Encryption SDK."""
 RESERVED_CONTEXT_PREFIX = "aws-crypto-"

@@ -197,6 +197,50 @@ def test_threads_decrypting_messages_of_one_data_key_call_decrypt_once(
     assert probe.calls["Decrypt"] == 1
 
 
+def test_threads_decrypting_messages_of_other_data_keys_call_decrypt_in_parallel(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without a cache on the writer, each message has a data key of its own (one KMS key).
+    writer = Envelope([ALIAS])
+    messages = [writer.encrypt(b"row %d" % n, CONTEXT) for n in range(8)]
+    probe = probe_clients(monkeypatch)
+    reader = Envelope([world.arn], cache=CacheLimits(max_age=600))
+    original = ClientSettings.client
+    guard = threading.Lock()
+    running = [0, 0]  # Decrypt calls in flight now, most at once
+
+    def slow_decrypt_call(**_: Any) -> None:
+        with guard:
+            running[0] += 1
+            running[1] = max(running)
+        time.sleep(0.3)
+        with guard:
+            running[0] -= 1
+
+    def slow_decrypt(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        made = original(self, service, **kwargs)
+        made.meta.events.register(
+            "before-call.kms.Decrypt", slow_decrypt_call, unique_id="slow-decrypt"
+        )
+        return made
+
+    monkeypatch.setattr(ClientSettings, "client", slow_decrypt)
+    start = threading.Barrier(len(messages))
+
+    def decrypt(message: bytes) -> bytes:
+        start.wait(timeout=30)
+        return reader.decrypt(message, CONTEXT)
+
+    with ThreadPoolExecutor(len(messages)) as pool:
+        plaintexts = list(pool.map(decrypt, messages))
+
+    assert plaintexts == [b"row %d" % n for n in range(8)]
+    assert probe.calls["Decrypt"] == 8
+    # One lock per data key's stripe, not one for all: 8 data keys on 64 stripes all share one
+    # with a chance of 64**-7.
+    assert running[1] >= 2
+
+
 def test_messages_the_cache_cannot_take_do_not_wait_for_its_lock(world: KmsWorld) -> None:
     envelope = Envelope([ALIAS], cache=CacheLimits(max_bytes=1024))
     lock = envelope._cache_lock
