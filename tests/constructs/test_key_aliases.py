@@ -55,6 +55,20 @@ def test_an_added_alias_keeps_its_logical_id_when_others_come_and_go() -> None:
     assert logical_id_of("alias/team/data", ["alias/other", "alias/team-data"]) == alone
 
 
+def test_an_added_aliases_construct_id_is_its_name_with_colons() -> None:
+    # The ID the docstring promises (a deployed alias keeps its logical ID across versions),
+    # and names that differ only in their '/' are two aliases, not one construct ID twice.
+    key = CustomerManagedKey(cdk.Stack(cdk.App(), "S", env=HOME), "K")
+    made = [
+        key.add_alias(name) for name in ("alias/team/data", "alias/teamdata", "alias/team-da/ta")
+    ]
+    assert [alias.node.id for alias in made] == [
+        "Alias:team:data",
+        "Alias:teamdata",
+        "Alias:team-da:ta",
+    ]
+
+
 @pytest.mark.parametrize(
     ("alias_name", "message"),
     [
