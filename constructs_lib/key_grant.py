@@ -11,12 +11,13 @@ volumes", example 2; docs/keys.md, Declared grants).
 Every ``AwsCustomResource`` of a stack runs on one provider function (a singleton). The first
 KeyGrant of a stack gives it a role of its own (a :class:`ManagedPolicyRole`, logs only) and a
 log group; each KeyGrant then attaches a managed policy of its own to that role, with
-``kms:CreateGrant`` on its key only (for its grantee and operations only). The role is the
-grant's retiring principal, so it retires the grant on delete without any permission; a grant
-given a ``retiring_principal`` of the caller's is revoked instead, which adds
-``kms:RevokeGrant`` on the key. CloudFormation deletes the policy after the grant (the custom
-resource depends on it), also when the KeyGrant alone is removed from the stack. (Where another
-AwsCustomResource made the stack's provider first, the policies go to that provider's role.)
+``kms:CreateGrant`` on its key only (for its grantee, retiring principal, kind of constraint
+and operations only). The role is the grant's retiring principal, so it retires the grant on
+delete without any permission; a grant given a ``retiring_principal`` of the caller's is
+revoked instead, which adds ``kms:RevokeGrant`` on the key. CloudFormation deletes the policy
+after the grant (the custom resource depends on it), also when the KeyGrant alone is removed
+from the stack. (Where another AwsCustomResource made the stack's provider first, the policies
+go to that provider's role.)
 """
 
 from __future__ import annotations
@@ -402,8 +403,17 @@ class KeyGrant(Construct):
             self, "Policy", description=f"KeyGrant {self.node.path}", roles=[role]
         )
         self._principal = _GrantPrincipal(role, self.policy)
+        # The grant this KeyGrant makes and no other: its grantee, operations, retiring
+        # principal and kind of constraint. (The provider function is every AwsCustomResource's
+        # of the stack, and anyone allowed to invoke it can ask it for any call.)
+        exact: dict[str, Any] = {
+            "kms:GranteePrincipal": grantee,
+            "kms:RetiringPrincipal": parameters["RetiringPrincipal"],
+        }
+        for constraint in constraints:
+            exact["kms:GrantConstraintType"] = constraint
         create_conditions: dict[str, dict[str, Any]] = {
-            "StringEquals": {"kms:GranteePrincipal": grantee},
+            "StringEquals": exact,
             "ForAllValues:StringEquals": {"kms:GrantOperations": list(ops)},
         }
         if target.owner is not None:

@@ -178,7 +178,12 @@ def test_the_cross_account_grant_names_the_key_by_its_arn(synthesized: Synth) ->
         {"KeyId": SHARED_KEY_ARN, "GrantId": "PHYSICAL:RESOURCEID:"},
     )
     policy = resources[logical(resources, "EbsGrantPolicy", "AWS::IAM::ManagedPolicy")]
-    assert [s["Action"] for s in statements(policy)] == ["kms:CreateGrant"]
+    (statement,) = statements(policy)
+    assert statement["Action"] == "kms:CreateGrant"
+    assert statement["Condition"]["StringEquals"] == {  # no constraint: no constraint type
+        "kms:GranteePrincipal": slr,
+        "kms:RetiringPrincipal": {"Fn::GetAtt": [provider, "Arn"]},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +257,13 @@ def test_each_grant_has_its_own_policy_on_the_key_only(synthesized: Synth) -> No
         {
             "Action": "kms:CreateGrant",
             "Condition": {
-                "StringEquals": {"kms:GranteePrincipal": {"Fn::GetAtt": [reader, "Arn"]}},
+                # This grant only: its grantee, retiring principal, kind of constraint and
+                # operations (the provider runs every AwsCustomResource of the stack).
+                "StringEquals": {
+                    "kms:GranteePrincipal": {"Fn::GetAtt": [reader, "Arn"]},
+                    "kms:RetiringPrincipal": {"Fn::GetAtt": [role, "Arn"]},
+                    "kms:GrantConstraintType": "EncryptionContextSubset",
+                },
                 "ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "DescribeKey"]},
             },
             "Effect": "Allow",
@@ -307,7 +318,11 @@ def test_a_custom_policy_key_names_the_provider_role_in_its_key_policy(synthesiz
         {
             "Action": "kms:CreateGrant",
             "Condition": {
-                "StringEquals": {"kms:GranteePrincipal": WRITER_ARN},
+                "StringEquals": {
+                    "kms:GranteePrincipal": WRITER_ARN,
+                    "kms:RetiringPrincipal": RETIRER_ARN,
+                    "kms:GrantConstraintType": "EncryptionContextEquals",
+                },
                 "ForAllValues:StringEquals": {
                     "kms:GrantOperations": ["Encrypt", "GenerateDataKey"]
                 },
