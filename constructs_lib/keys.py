@@ -1014,7 +1014,8 @@ class ReplicaKey(_KeyBase):
     Attributes:
         resource: the ``aws_kms.CfnReplicaKey``.
         key: an ``aws_kms.IKey`` for the replica (its own grants only write identity policies:
-            use :meth:`grant` and the ``grant_*`` methods of this construct).
+            use :meth:`grant` and the ``grant_*`` methods of this construct; its ``add_alias``
+            is this construct's).
         alias: the ``aws_kms.CfnAlias`` of the ``alias`` prop, or None.
         aliases: every ``aws_kms.CfnAlias`` of the replica: ``alias`` first, then those of
             :meth:`add_alias`.
@@ -1094,6 +1095,9 @@ class ReplicaKey(_KeyBase):
         self.monthly_cost = key_monthly_cost(rotation_enabled=rotation, replica=True)
         self.resource.add_metadata("kmskit:cost", self.monthly_cost.as_metadata())
         self.key = kms.Key.from_key_arn(self, "Imported", self.resource.attr_arn)
+        # key.add_alias comes to add_alias, checked and reserved, as a CustomerManagedKey's does
+        # (the imported key's own would make an alias that nothing checks).
+        self.key.add_alias = self.add_alias  # type: ignore[method-assign, assignment]
         self.alias: kms.CfnAlias | None = None
         self.aliases: list[kms.CfnAlias] = []
         if alias is not None:

@@ -133,3 +133,11 @@ def test_a_replica_takes_added_aliases_too() -> None:
     }
     with pytest.raises(ConstructPropError, match=r"^'alias_name' must be unique"):
         replica.add_alias("alias/app")
+    # replica.key.add_alias comes to the same method, as docs/keys.md says.
+    with pytest.raises(ConstructPropError, match=r"^'alias_name' must be unique"):
+        replica.key.add_alias("alias/app")
+    with pytest.raises(ConstructPropError, match=r"^'alias_name' must not start with 'alias/aws/'"):
+        replica.key.add_alias("alias/aws/ebs")
+    routed = replica.key.add_alias("alias/team/logs")
+    assert replica.aliases == [replica.alias, added, routed]
+    assert routed.node.id == "Alias:team:logs"
