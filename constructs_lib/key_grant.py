@@ -30,7 +30,7 @@ from difflib import get_close_matches
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, CfnDeletionPolicy, CfnResource, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnDeletionPolicy, CfnResource, Names, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -77,6 +77,7 @@ KEY_ARN = re.compile(
 )
 # CreateGrant's Name (GrantNameType in botocore's model of the KMS API).
 GRANT_NAME = re.compile(r"^[a-zA-Z0-9:/_-]{1,256}\Z")
+MAX_GRANT_NAME_LENGTH = 256
 MAX_PRINCIPAL_LENGTH = 256  # PrincipalIdType
 MAX_CONTEXT_PAIRS = 8  # per encryption context constraint (CreateGrant, Constraints)
 MAX_CONTEXT_VALUE_LENGTH = 384
@@ -293,7 +294,9 @@ class KeyGrant(Construct):
             Default: the provider's role, which retires the grant on delete with no key policy
             or IAM permission.
         name: the grant's name (1-256 letters, digits and ``:/_-``); makes CreateGrant
-            idempotent, so a retried create returns the same grant. Default: none.
+            idempotent, so a repeated create with the same parameters (a rollback's) returns
+            the same grant. Default: the construct's unique name in the App
+            (``Names.unique_resource_name``).
         removal_policy: ``RemovalPolicy.DESTROY`` deletes (retires or revokes) the grant when
             the construct or its stack is deleted; ``RemovalPolicy.RETAIN`` leaves it in place (a
             change of the grant's props still replaces it, deleting the one before). Default:
@@ -366,8 +369,14 @@ class KeyGrant(Construct):
         }
         if constraints:
             parameters["Constraints"] = constraints
-        if name is not None:
-            parameters["Name"] = name
+        # A name makes CreateGrant idempotent: a rollback's repeat of the create (or an update
+        # that changes none of the grant's parameters) gets the grant it made before, not a
+        # second one that the first would outlive.
+        parameters["Name"] = (
+            name
+            if name is not None
+            else Names.unique_resource_name(self, max_length=MAX_GRANT_NAME_LENGTH)
+        )
         create = self._call("CreateGrant", parameters, target.call_region)
         delete = "RetireGrant" if self_retiring else "RevokeGrant"
         self.custom_resource = cr.AwsCustomResource(

@@ -44,6 +44,9 @@ Synth = Callable[[str], SynthResult]
 ACCOUNT = "111111111111"
 REGION = "eu-west-1"
 FUNCTION = "AWS679f53fac002430cb0da5b7982bd2287"
+# The last 8 characters of Names.unique_resource_name: a hash of the construct's path.
+READER_GRANT_HASH = "150D6985"
+EBS_GRANT_HASH = "3C658603"
 OTHER_KEY_ARN = f"arn:aws:kms:eu-central-1:{ASG_ACCOUNT}:key/mrk-" + "0" * 32
 
 
@@ -114,6 +117,9 @@ def test_a_grant_on_a_key_of_the_stack_creates_on_create_and_update_and_revokes_
             # The provider's role retires the grant: no key policy or IAM permission needed.
             "RetiringPrincipal": f"<{provider}.Arn>",
             "Constraints": {"EncryptionContextSubset": {"app": "orders"}},
+            # Not given: the construct's unique name, so that a rollback's repeat of the create
+            # returns the same grant (CreateGrant is idempotent with a name).
+            "Name": "GrantsShowcaseReaderGrant" + READER_GRANT_HASH,
         },
         "physicalResourceId": {"responsePath": "GrantId"},
         "outputPaths": ["GrantId"],
@@ -169,6 +175,7 @@ def test_the_cross_account_grant_names_the_key_by_its_arn(synthesized: Synth) ->
         "GranteePrincipal": slr,
         "Operations": list(AUTOSCALING_GRANT_OPERATIONS),
         "RetiringPrincipal": f"<{provider}.Arn>",
+        "Name": "GrantsShowcaseAsgEbsGrant" + EBS_GRANT_HASH,
     }
     assert "region" not in sdk_call(grant, "Create")  # the key is in the stack's Region
     # Retired by this account's provider role: the key's account allows CreateGrant only.
