@@ -63,6 +63,7 @@ from constructs_lib.key_policy import (
     PRINCIPAL_ARN,
     WILDCARD_IN_ARN,
     WILDCARD_PRINCIPAL,
+    StackFacts,
     is_group_arn,
     stack_facts,
     stack_of,
@@ -536,6 +537,10 @@ def _key(value: Any, stack: Stack) -> _Key:
             shown(value),
         )
     if is_token(arn):
+        if not isinstance(value, str):
+            # An aws_kms.Key made in the App: its ARN is known at deploy time only, and so is
+            # the Region to call; CreateGrant runs in this stack's, so the key must be there.
+            _check_same_environment(facts, stack_facts(stack_of(value)), value)
         return _Key(arn=arn, call_region=None, owner=None)
     require(
         "alias/" not in arn,
@@ -561,9 +566,8 @@ def _key(value: Any, stack: Stack) -> _Key:
     )
 
 
-def _check_key_construct(owner: CustomerManagedKey | ReplicaKey, stack: Stack) -> None:
-    """A key construct in this account and Region; of this stack, where its policy is custom."""
-    mine, theirs = stack_facts(stack), stack_facts(stack_of(owner))
+def _check_same_environment(mine: StackFacts, theirs: StackFacts, key: Construct) -> None:
+    """A key construct (the toolkit's or an ``aws_kms.Key``) in this account and Region."""
     for what, here, there in (
         ("account", mine.account, theirs.account),
         ("Region", mine.region, theirs.region),
@@ -574,8 +578,13 @@ def _check_key_construct(owner: CustomerManagedKey | ReplicaKey, stack: Stack) -
                 f"must be a key construct of this construct's {what} ({here}; this key: "
                 f"{there}); give a key elsewhere by its key ARN, and allow this account in its "
                 "key policy",
-                owner.node.path,
+                key.node.path,
             )
+
+
+def _check_key_construct(owner: CustomerManagedKey | ReplicaKey, stack: Stack) -> None:
+    """A key construct in this account and Region; of this stack, where its policy is custom."""
+    _check_same_environment(stack_facts(stack), stack_facts(stack_of(owner)), owner)
     if not owner.policy.delegates_to_iam and stack_of(owner) is not stack:
         raise ConstructPropError(
             "key",

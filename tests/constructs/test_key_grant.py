@@ -472,6 +472,24 @@ def test_refuses_a_key_construct_of_another_account_or_region_or_a_custom_one_el
     app.synth()  # and no dependency cycle
 
 
+def test_an_aws_kms_key_of_another_region_is_refused_and_one_of_this_region_taken() -> None:
+    # Its ARN is a token, so nothing else would show where to call CreateGrant: the stack's
+    # Region, where the key is not (the grant would fail at deploy).
+    app = cdk.App()
+    here = cdk.Stack(app, "Here", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    far = cdk.Stack(app, "Far", env=cdk.Environment(account=ACCOUNT, region="eu-central-1"))
+    with pytest.raises(ConstructPropError) as error:
+        grant(here, key=kms.Key(far, "Native"))
+    assert str(error.value) == (
+        "'key' must be a key construct of this construct's Region (eu-west-1; this key: "
+        "eu-central-1); give a key elsewhere by its key ARN, and allow this account in its key "
+        "policy. Received: 'Far/Native'"
+    )
+    native = kms.Key(here, "Native")
+    made = grant(here, "G2", key=native)
+    assert made.key_arn == native.key_arn
+
+
 def test_refuses_operations_kms_does_not_grant() -> None:
     assert refused(operations=["kms:Decrypt"]) == (
         "'operations' must hold KMS grant operations as CreateGrant names them (did you mean "
