@@ -56,14 +56,13 @@ from constructs_lib.iam import (
     ManagedPolicyRole,
 )
 from constructs_lib.key_policy import (
-    AUTOSCALING_SLR_NAME,
     AUTOSCALING_SLR_PATH,
-    AUTOSCALING_SLR_SUFFIX,
     GROUP_PRINCIPAL,
     PRINCIPAL_ARN,
     WILDCARD_IN_ARN,
     WILDCARD_PRINCIPAL,
     StackFacts,
+    autoscaling_slr_name,
     is_group_arn,
     stack_facts,
     stack_of,
@@ -485,16 +484,8 @@ class KeyGrant(Construct):
         """The ARN of EC2 Auto Scaling's service-linked role in ``scope``'s account
         (``AWSServiceRoleForAutoScaling``, or ``..._<suffix>``), the grantee of the cross-account
         EBS recipe; use it with ``operations=AUTOSCALING_GRANT_OPERATIONS``."""
-        require(
-            suffix is None
-            or (isinstance(suffix, str) and bool(AUTOSCALING_SLR_SUFFIX.match(suffix))),
-            "suffix",
-            "must be 1-35 letters, digits and '_+=,.@-' (IAM role names are at most 64 "
-            f"characters: {AUTOSCALING_SLR_NAME}_<suffix>), or None for the default role",
-            suffix,
-        )
+        role = autoscaling_slr_name(suffix)
         facts = stack_facts(stack_of(scope))
-        role = AUTOSCALING_SLR_NAME + (f"_{suffix}" if suffix is not None else "")
         return f"arn:{facts.partition}:iam::{facts.account}:role/{AUTOSCALING_SLR_PATH}{role}"
 
     @staticmethod

@@ -870,15 +870,7 @@ class KeyServicePrincipal:
                 digits and ``_+=,.@-``. Default: none (the account's default
                 ``AWSServiceRoleForAutoScaling``).
         """
-        require(
-            suffix is None
-            or (isinstance(suffix, str) and bool(AUTOSCALING_SLR_SUFFIX.match(suffix))),
-            "suffix",
-            "must be 1-35 letters, digits and '_+=,.@-' (IAM role names are at most 64 "
-            f"characters: {AUTOSCALING_SLR_NAME}_<suffix>), or None for the default role",
-            suffix,
-        )
-        role_name = AUTOSCALING_SLR_NAME + (f"_{suffix}" if suffix is not None else "")
+        role_name = autoscaling_slr_name(suffix)
 
         def render(ctx: KeyContext, sid_suffix: str) -> list[iam.PolicyStatement]:
             require(
@@ -913,6 +905,19 @@ class KeyServicePrincipal:
             kind="autoscaling-service-linked-role",
             identity=(suffix,),
         )
+
+
+def autoscaling_slr_name(suffix: Any) -> str:
+    """The name of EC2 Auto Scaling's service-linked role with ``suffix`` (the ``suffix``
+    prop, checked): ``AWSServiceRoleForAutoScaling`` or ``..._<suffix>``."""
+    require(
+        suffix is None or (isinstance(suffix, str) and bool(AUTOSCALING_SLR_SUFFIX.match(suffix))),
+        "suffix",
+        "must be 1-35 letters, digits and '_+=,.@-' (IAM role names are at most 64 "
+        f"characters: {AUTOSCALING_SLR_NAME}_<suffix>), or None for the default role",
+        suffix,
+    )
+    return AUTOSCALING_SLR_NAME + (f"_{suffix}" if suffix is not None else "")
 
 
 def check_hosted_zone_id(prop: str, value: Any) -> str:

@@ -165,51 +165,17 @@ def test_threads_sharing_a_cache_make_one_data_key_per_max_messages(
     assert all(reader.decrypt(m) == p for p, m in results)
 
 
-def test_threads_decrypting_messages_of_one_data_key_call_decrypt_once(
-    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    writer = Envelope([ALIAS], cache=CacheLimits(max_messages=100, max_age=600))
-    messages = [writer.encrypt(b"row %d" % n, CONTEXT) for n in range(8)]
-    probe = probe_clients(monkeypatch)
-    reader = Envelope([world.arn], cache=CacheLimits(max_age=600))
-    original = ClientSettings.client
-
-    def slow_decrypt(self: ClientSettings, service: str, **kwargs: Any) -> Any:
-        made = original(self, service, **kwargs)  # the probe's, which counts the calls
-        # Decrypt takes long enough for every thread to miss the cache before it returns.
-        made.meta.events.register(
-            "before-call.kms.Decrypt", lambda **_: time.sleep(0.3), unique_id="slow-decrypt"
-        )
-        return made
-
-    monkeypatch.setattr(ClientSettings, "client", slow_decrypt)
-    start = threading.Barrier(len(messages))
-
-    def decrypt(message: bytes) -> bytes:
-        start.wait(timeout=30)
-        return reader.decrypt(message, CONTEXT)
-
-    with ThreadPoolExecutor(len(messages)) as pool:
-        plaintexts = list(pool.map(decrypt, messages))
-
-    assert plaintexts == [b"row %d" % n for n in range(8)]
-    # Before: each thread that missed the cache called Decrypt (8 calls here).
-    assert probe.calls["Decrypt"] == 1
-
-
-def test_threads_decrypting_messages_of_other_data_keys_call_decrypt_in_parallel(
-    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Without a cache on the writer, each message has a data key of its own (one KMS key).
-    writer = Envelope([ALIAS])
-    messages = [writer.encrypt(b"row %d" % n, CONTEXT) for n in range(8)]
-    probe = probe_clients(monkeypatch)
-    reader = Envelope([world.arn], cache=CacheLimits(max_age=600))
+def decrypt_at_once_with_a_slow_kms(
+    monkeypatch: pytest.MonkeyPatch, reader: Envelope, messages: list[bytes]
+) -> list[int]:
+    """Decrypt ``messages`` with ``reader``, one thread each, all started together, while every
+    KMS Decrypt takes 0.3 s; how many Decrypt calls were in flight at most (one element)."""
     original = ClientSettings.client
     guard = threading.Lock()
     running = [0, 0]  # Decrypt calls in flight now, most at once
 
     def slow_decrypt_call(**_: Any) -> None:
+        # Long enough for every thread to miss the cache before the first call returns.
         with guard:
             running[0] += 1
             running[1] = max(running)
@@ -218,7 +184,7 @@ def test_threads_decrypting_messages_of_other_data_keys_call_decrypt_in_parallel
             running[0] -= 1
 
     def slow_decrypt(self: ClientSettings, service: str, **kwargs: Any) -> Any:
-        made = original(self, service, **kwargs)
+        made = original(self, service, **kwargs)  # the probe's, which counts the calls
         made.meta.events.register(
             "before-call.kms.Decrypt", slow_decrypt_call, unique_id="slow-decrypt"
         )
@@ -232,13 +198,35 @@ def test_threads_decrypting_messages_of_other_data_keys_call_decrypt_in_parallel
         return reader.decrypt(message, CONTEXT)
 
     with ThreadPoolExecutor(len(messages)) as pool:
-        plaintexts = list(pool.map(decrypt, messages))
+        assert list(pool.map(decrypt, messages)) == [b"row %d" % n for n in range(len(messages))]
+    return running[1:]
 
-    assert plaintexts == [b"row %d" % n for n in range(8)]
+
+def test_threads_decrypting_messages_of_one_data_key_call_decrypt_once(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = Envelope([ALIAS], cache=CacheLimits(max_messages=100, max_age=600))
+    messages = [writer.encrypt(b"row %d" % n, CONTEXT) for n in range(8)]
+    probe = probe_clients(monkeypatch)
+    reader = Envelope([world.arn], cache=CacheLimits(max_age=600))
+    decrypt_at_once_with_a_slow_kms(monkeypatch, reader, messages)
+    # Before: each thread that missed the cache called Decrypt (8 calls here).
+    assert probe.calls["Decrypt"] == 1
+
+
+def test_threads_decrypting_messages_of_other_data_keys_call_decrypt_in_parallel(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without a cache on the writer, each message has a data key of its own (one KMS key).
+    writer = Envelope([ALIAS])
+    messages = [writer.encrypt(b"row %d" % n, CONTEXT) for n in range(8)]
+    probe = probe_clients(monkeypatch)
+    reader = Envelope([world.arn], cache=CacheLimits(max_age=600))
+    (most_at_once,) = decrypt_at_once_with_a_slow_kms(monkeypatch, reader, messages)
     assert probe.calls["Decrypt"] == 8
     # One lock per data key's stripe, not one for all: 8 data keys on 64 stripes all share one
     # with a chance of 64**-7.
-    assert running[1] >= 2
+    assert most_at_once >= 2
 
 
 def test_messages_the_cache_cannot_take_do_not_wait_for_its_lock(world: KmsWorld) -> None:
