@@ -37,7 +37,7 @@ import shutil
 import struct
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -101,8 +101,6 @@ MAX_FRAME_LENGTH = 64 * MIB
 """Largest frame (or non-framed body) accepted on encrypt and on decrypt."""
 MAX_ENCRYPTED_DATA_KEYS = 10
 """Messages with more encrypted data keys are refused (each could cost a KMS call)."""
-DECRYPT_LOCK_STRIPES = 64
-"""Locks that serialize decrypt cache misses of one data key (a data key hashes to one)."""
 KMS_PROVIDER_ID = "aws-kms"
 """Provider ID of data keys encrypted under a KMS key, in every AWS Encryption SDK."""
 RESERVED_CONTEXT_PREFIX = "aws-crypto-"
@@ -444,6 +442,34 @@ class _DecryptPolicy:
     partition: str = "aws"  # of the allowed accounts' keys
 
 
+class _LocksByKey:
+    """A lock per key, kept only while a thread holds or waits for it: threads with one key
+    take turns, threads with different keys never wait for each other."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[Hashable, tuple[threading.Lock, list[int]]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, key: Hashable) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                users[0] -= 1
+                if not users[0]:
+                    del self._locks[key]
+
+    def __len__(self) -> int:
+        """How many keys are held or waited for now."""
+        with self._guard:
+            return len(self._locks)
+
+
 class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
     """Wraps the SDK's materials manager: checks a message's context, suite and keys before
     any KMS call, and turns the KMS failures behind SDK errors into kmskit errors."""
@@ -454,7 +480,7 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         failures: _KmsFailures,
         policy: _DecryptPolicy | None,
         cache_lock: threading.Lock | None = None,
-        decrypt_locks: Sequence[threading.Lock] = (),
+        decrypt_locks: _LocksByKey | None = None,
     ) -> None:
         self._inner = inner
         self._failures = failures
@@ -487,16 +513,16 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         self._failures.errors = []
         # With the cache, threads that miss it together for one data key would each call
         # Decrypt; requests for the same data keys are served one at a time, so the first
-        # fills the cache and the others hit it. Other data keys use other locks (mostly).
-        lock = None
-        if self._decrypt_locks:
+        # fills the cache and the others hit it. Other data keys do not wait.
+        held: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        if self._decrypt_locks is not None:
             data_keys = frozenset(
                 (edk.key_provider.provider_id, edk.key_provider.key_info, edk.encrypted_data_key)
                 for edk in request.encrypted_data_keys
             )
-            lock = self._decrypt_locks[hash(data_keys) % len(self._decrypt_locks)]
+            held = self._decrypt_locks.hold(data_keys)
         try:
-            with lock or contextlib.nullcontext():
+            with held:
                 return self._inner.decrypt_materials(request)
         except DecryptKeyError as error:
             keys = ", ".join(_edk_key_ids(request.encrypted_data_keys)) or "none"
@@ -769,9 +795,7 @@ class Envelope:
         )
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock() if cache else None
-        self._decrypt_locks = (
-            tuple(threading.Lock() for _ in range(DECRYPT_LOCK_STRIPES)) if cache else ()
-        )
+        self._decrypt_locks = _LocksByKey() if cache else None
         self._encrypt_materials: Any = None
         self._decrypt_materials: Any = None
         self._discovery_partition = "aws"
