@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -16,8 +15,8 @@ from tests._support.synth import NAG_PACK_NAMES, SynthResult, registered_validat
 REASON = "this placeholder resource exists only to carry the acknowledgments under test"
 
 
-def test_rules_that_share_a_reason_are_each_recorded_on_the_one_construct() -> None:
-    app = cdk.App(outdir=tempfile.mkdtemp(prefix="ack-"))
+def test_rules_that_share_a_reason_are_each_recorded_on_the_one_construct(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path))
     stack = cdk.Stack(app, "Acks")
     handle = cdk.CfnWaitConditionHandle(stack, "Handle")
     bystander = cdk.CfnWaitConditionHandle(stack, "Bystander")
@@ -62,8 +61,8 @@ def _recorded(app: cdk.App) -> set[tuple[str, str, str]]:
     return set(result.acknowledgments())
 
 
-def test_acknowledge_all_records_each_rule_with_the_reason_it_came_with() -> None:
-    app = cdk.App(outdir=tempfile.mkdtemp(prefix="ack-"))
+def test_acknowledge_all_records_each_rule_with_the_reason_it_came_with(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path))
     handle = cdk.CfnWaitConditionHandle(cdk.Stack(app, "Acks"), "Handle")
     acknowledge_all(
         handle,
@@ -80,8 +79,8 @@ def test_acknowledge_all_records_each_rule_with_the_reason_it_came_with() -> Non
     }
 
 
-def test_acknowledge_all_records_nothing_when_one_pair_is_refused() -> None:
-    app = cdk.App(outdir=tempfile.mkdtemp(prefix="ack-"))
+def test_acknowledge_all_records_nothing_when_one_pair_is_refused(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path))
     handle = cdk.CfnWaitConditionHandle(cdk.Stack(app, "Acks"), "Handle")
     with pytest.raises(ConstructPropError, match=r"'reason' must explain .* Received: 'n/a'"):
         acknowledge_all(handle, [("AwsSolutions-IAM4", REASON), ("AwsSolutions-S1", "n/a")])
@@ -128,13 +127,13 @@ def test_acknowledging_on_something_other_than_a_construct_is_refused() -> None:
     )
 
 
-def test_a_construct_that_reaches_python_as_an_interface_is_acknowledged() -> None:
+def test_a_construct_that_reaches_python_as_an_interface_is_acknowledged(tmp_path: Path) -> None:
     # A role given as Role.without_policy_updates() (as the snapshot functions' are) comes back
     # from jsii as an IRole proxy of a class Python does not know, with no `node` attribute.
     from aws_cdk import aws_iam as iam  # noqa: PLC0415
     from aws_cdk import aws_lambda as lambda_  # noqa: PLC0415
 
-    app = cdk.App(outdir=tempfile.mkdtemp(prefix="ack-"))
+    app = cdk.App(outdir=str(tmp_path))
     stack = cdk.Stack(app, "Acks")
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     function = lambda_.Function(
