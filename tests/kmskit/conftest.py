@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,21 +55,31 @@ def no_aws(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[dict[str, str]]:
-    """A moto server with a KMS key under ``alias/e2e``: the environment a ``python -m kmskit``
-    subprocess needs to reach it (one server per test module)."""
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on 127.0.0.1 (one per test module): its URL."""
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    kms = boto3.client("kms", region_name=REGION, endpoint_url=endpoint)
+    yield f"http://{host}:{port}"
+    moto.stop()
+
+
+@pytest.fixture
+def server(moto_endpoint: str) -> dict[str, str]:
+    """The environment a ``python -m kmskit`` subprocess needs to reach the module's moto
+    server, which holds a KMS key under ``alias/e2e``. The server serves this process's moto
+    state, which every ``mock_aws()`` (a ``world``) resets when it starts: the state is reset
+    and the key made again for each test, so that a test run before it cannot take the key
+    away."""
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=30
+    ).close()
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=moto_endpoint)
     key = kms.create_key(Description="cli end to end")["KeyMetadata"]
     kms.create_alias(AliasName="alias/e2e", TargetKeyId=key["KeyId"])
-    env = {
+    return {
         **os.environ,
-        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_DEFAULT_REGION": REGION,
         "PYTHONPATH": str(ROOT),
     }
-    yield env
-    moto.stop()
