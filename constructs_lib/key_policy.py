@@ -829,13 +829,7 @@ class KeyServicePrincipal:
                         "ArnLike": {"aws:SourceArn": source_arn},
                     },
                 ),
-                iam.PolicyStatement(
-                    sid=f"AllowRoute53DnssecToCreateGrant{suffix}",
-                    principals=[service],
-                    actions=list(actions.CREATE_GRANT_ACTIONS),
-                    resources=["*"],
-                    conditions=actions.GRANT_FOR_AWS_RESOURCE_CONDITION,
-                ),
+                _grants_for_aws_resources(f"AllowRoute53DnssecToCreateGrant{suffix}", service),
             ]
 
         return cls(
@@ -890,12 +884,8 @@ class KeyServicePrincipal:
                     actions=list(actions.AUTOSCALING_KEY_ACTIONS),
                     resources=["*"],
                 ),
-                iam.PolicyStatement(
-                    sid=f"AllowAutoScalingServiceLinkedRoleGrants{sid_suffix}",
-                    principals=[role],
-                    actions=list(actions.CREATE_GRANT_ACTIONS),
-                    resources=["*"],
-                    conditions=actions.GRANT_FOR_AWS_RESOURCE_CONDITION,
+                _grants_for_aws_resources(
+                    f"AllowAutoScalingServiceLinkedRoleGrants{sid_suffix}", role
                 ),
             ]
 
@@ -905,6 +895,18 @@ class KeyServicePrincipal:
             kind="autoscaling-service-linked-role",
             identity=(suffix,),
         )
+
+
+def _grants_for_aws_resources(sid: str, principal: iam.IPrincipal) -> iam.PolicyStatement:
+    """``kms:CreateGrant`` for ``principal``, only for grants to AWS resources (the statement a
+    service that attaches the key to its own resources needs)."""
+    return iam.PolicyStatement(
+        sid=sid,
+        principals=[principal],
+        actions=list(actions.CREATE_GRANT_ACTIONS),
+        resources=["*"],
+        conditions=actions.GRANT_FOR_AWS_RESOURCE_CONDITION,
+    )
 
 
 def autoscaling_slr_name(suffix: Any) -> str:
