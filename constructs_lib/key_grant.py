@@ -1,23 +1,27 @@
 """Declared KMS grants: ``CreateGrant`` on create, ``RetireGrant`` (or ``RevokeGrant``) on delete.
 
 CloudFormation has no resource for a KMS grant (Terraform's KMS module has ``grants``, made with
-``aws_kms_grant``). :class:`KeyGrant` makes one with ``aws_cdk.custom_resources.AwsCustomResource``,
-whose Lambda code ships inside aws-cdk-lib. The case that needs it: a key of account A that an
-Auto Scaling group of account B encrypts its EBS volumes with. Auto Scaling's service-linked role
-of B can use that key only through a grant that a principal of B creates; A's key policy alone
-is not enough (EC2 Auto Scaling user guide, "Required AWS KMS key policy for use with encrypted
-volumes", example 2; docs/keys.md, Declared grants).
+``aws_kms_grant``). :class:`KeyGrant` makes one with a custom resource (``Custom::KmsGrant``)
+whose provider function is this toolkit's (``lambda_src/key_grant``). The case that needs it: a
+key of account A that an Auto Scaling group of account B encrypts its EBS volumes with. Auto
+Scaling's service-linked role of B can use that key only through a grant that a principal of B
+creates; A's key policy alone is not enough (EC2 Auto Scaling user guide, "Required AWS KMS key
+policy for use with encrypted volumes", example 2; docs/keys.md, Declared grants).
 
-Every ``AwsCustomResource`` of a stack runs on one provider function (a singleton). The first
-KeyGrant of a stack gives it a role of its own (a :class:`ManagedPolicyRole`, logs only) and a
-log group; each KeyGrant then attaches a managed policy of its own to that role, with
-``kms:CreateGrant`` on its key only (for its grantee, retiring principal, kind of constraint
-and operations only). The role is the grant's retiring principal, so it retires the grant on
-delete without any permission; a grant given a ``retiring_principal`` of the caller's is
-revoked instead, which adds ``kms:RevokeGrant`` on the key. CloudFormation deletes the policy
-after the grant (the custom resource depends on it), also when the KeyGrant alone is removed
-from the stack. (Where another AwsCustomResource made the stack's provider first, the policies
-go to that provider's role.)
+The KeyGrants of a stack share one provider function, made with the first of them, with a
+role of its own (a :class:`ManagedPolicyRole`, logs only) and a log group; each KeyGrant then
+attaches a managed policy of its own to that role, with ``kms:CreateGrant`` on its key only (for
+its grantee, retiring principal, kind of constraint and operations only). The role is the
+grant's retiring principal, so it retires the grant on delete without any permission; a grant
+given a ``retiring_principal`` of the caller's is revoked instead, which adds
+``kms:RevokeGrant`` on the key. CloudFormation deletes the policy after the grant (the custom
+resource depends on it), also when the KeyGrant alone is removed from the stack.
+
+Why not ``aws_cdk.custom_resources.AwsCustomResource`` (the first version): it does not retry a
+call that IAM refuses because the policy attached just before is not yet in effect everywhere
+(aws-cdk issue 37675), its provider function and role are shared with every other
+AwsCustomResource of the stack (one added earlier in construct order took the role over), and a
+failed create left a log stream's name as the physical ID for the rollback to delete.
 """
 
 from __future__ import annotations
@@ -30,15 +34,24 @@ from difflib import get_close_matches
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, CfnDeletionPolicy, CfnResource, Names, RemovalPolicy, Stack
+from aws_cdk import (
+    Annotations,
+    CfnDeletionPolicy,
+    CfnResource,
+    CustomResource,
+    Duration,
+    Names,
+    RemovalPolicy,
+    Stack,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from constructs_lib import _kms_actions as actions
+from constructs_lib import _lambda_assets as lambda_assets
 from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
@@ -84,21 +97,17 @@ MAX_CONTEXT_VALUE_LENGTH = 384
 REMOVAL_POLICIES = (RemovalPolicy.DESTROY, RemovalPolicy.RETAIN)
 RESOURCE_TYPE = "Custom::KmsGrant"
 PROVIDER_ID = "KmsKitKeyGrantProvider"
-"""The stack-level construct that holds the provider function's role and log group."""
-FUNCTION_ID = "AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", "")
-"""The stack-level ID of the provider function every AwsCustomResource of a stack shares."""
+"""The stack-level construct that holds the provider function, its role and its log group."""
+PACKAGE = "key_grant"
+ASSET_SOURCES = ((lambda_assets.ROOT / "lambda_src" / PACKAGE, PACKAGE),)
 PROVIDER_MEMORY_MB = 256
-# Managed policies the provider's role holds besides the KeyGrants' own: the logs policy of
-# KeyGrant's role, or AWSLambdaBasicExecutionRole on the role another AwsCustomResource made.
+# Long enough to wait out IAM's propagation of a new policy (the handler retries a refused call
+# until 20 seconds before the timeout); CloudFormation waits up to an hour for the answer.
+PROVIDER_TIMEOUT = Duration.minutes(5)
+# Managed policies the provider's role holds besides the KeyGrants' own: its logs policy.
 PROVIDER_ROLE_OWN_POLICIES = 1
 MAX_KEY_GRANTS_PER_STACK = MAX_MANAGED_POLICIES_PER_ROLE - PROVIDER_ROLE_OWN_POLICIES
 _key_grants_by_stack: weakref.WeakKeyDictionary[Stack, int] = weakref.WeakKeyDictionary()
-# What RetireGrant and RevokeGrant answer when there is no such grant: the end state wanted.
-# NotFoundException: the grant (or its key) is gone already. InvalidGrantIdException: the
-# physical ID is no grant ID, which is what CloudFormation deletes after a failed CreateGrant
-# (AwsCustomResource answers a failure with its log stream's name as the physical ID, and the
-# rollback deletes that; aws-cdk issue 30012): without it the rollback could not finish.
-DELETED_ALREADY = "NotFoundException|InvalidGrantIdException"
 
 LAMBDA_RULES = {
     "concurrency": ("NIST.800.53.R5-LambdaConcurrency", "HIPAA.Security-LambdaConcurrency"),
@@ -116,23 +125,23 @@ LAMBDA_RULES = {
 }
 LAMBDA_REASONS = {
     "concurrency": (
-        "KeyGrant's AwsCustomResource provider is invoked by CloudFormation alone, once per "
+        "KeyGrant's provider function is invoked by CloudFormation alone, once per "
         "create, update or delete of a grant in this stack; reserved concurrency would take from "
         "the account's unreserved pool and limit nothing that CloudFormation does not already"
     ),
     "dlq": (
-        "KeyGrant's AwsCustomResource provider answers CloudFormation on a pre-signed URL; a "
-        "failed CreateGrant, RetireGrant or RevokeGrant fails (and rolls back) the stack "
-        "operation, which records it, so there is no event left to redrive from a dead-letter "
-        "queue"
+        "KeyGrant's provider function answers every CloudFormation event on its pre-signed URL, "
+        "a failed CreateGrant, RetireGrant or RevokeGrant with KMS's reason, which fails (and "
+        "rolls back) the stack operation that records it; an event it could not answer is "
+        "invoked again by Lambda, and a dead-letter queue could not answer it either"
     ),
     "vpc": (
-        "KeyGrant's AwsCustomResource provider only calls the regional KMS API (CreateGrant, "
+        "KeyGrant's provider function only calls the regional KMS API (CreateGrant, "
         "RetireGrant, RevokeGrant) and handles no data; a VPC would need a KMS interface "
         "endpoint and would add no data path to protect"
     ),
     "tracing": (
-        "KeyGrant's AwsCustomResource provider makes one KMS call per CloudFormation event; "
+        "KeyGrant's provider function makes one KMS call per CloudFormation event; "
         "CloudTrail records each CreateGrant, RetireGrant and RevokeGrant with its caller, so "
         "X-Ray traces would add nothing and need an xray:PutTraceSegments permission on every "
         "resource"
@@ -144,10 +153,10 @@ LOG_GROUP_RULES = (
     "PCI.DSS.321-CloudWatchLogGroupEncrypted",
 )
 LOG_GROUP_REASON = (
-    "The log group of KeyGrant's AwsCustomResource provider receives the CloudFormation events "
-    "(the CreateGrant, RetireGrant and RevokeGrant parameters, which the stack template and "
-    "CloudTrail hold as well) and errors, never KMS's responses (KeyGrant hides them, and with "
-    "them the grant token); CloudWatch Logs encrypts it at rest with its own key"
+    "The log group of KeyGrant's provider function receives the CloudFormation events (the "
+    "CreateGrant, RetireGrant and RevokeGrant parameters, which the stack template and "
+    "CloudTrail hold as well), grant IDs and errors, never the grant token or the response "
+    "URL; CloudWatch Logs encrypts it at rest with its own key"
 )
 
 
@@ -197,7 +206,8 @@ class _GrantPrincipal:
 
 
 class _Provider(Construct):
-    """The stack's provider role and log group, made with its first KeyGrant."""
+    """The stack's provider function, with its role and log group, made with its first
+    KeyGrant."""
 
     def __init__(self, scope: Stack) -> None:
         super().__init__(scope, PROVIDER_ID)
@@ -205,7 +215,7 @@ class _Provider(Construct):
             self,
             "Role",
             assumed_by=principals.service("lambda.amazonaws.com"),
-            description="KeyGrant: the AwsCustomResource provider that creates and retires grants",
+            description="KeyGrant: the provider function that creates and retires grants",
         )
         self.log_group = logs.LogGroup(
             self,
@@ -214,48 +224,44 @@ class _Provider(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(self.log_group, LOG_GROUP_RULES, LOG_GROUP_REASON)
-        # What the function is given: the role by its ARN, so that the function does not also
-        # depend on the role its Role property names (cfn-lint W3005). The role's policies come
-        # before each custom resource, which is what calls KMS and writes to the log group.
-        self.function_role = iam.Role.from_role_arn(
-            self, "FunctionRole", self.role.role_arn, mutable=False
-        )
         self.logs_grant = iam.Grant.add_to_principal(
             grantee=self.role,
             actions=["logs:CreateLogStream", "logs:PutLogEvents"],
             resource_arns=[self.log_group.log_group_arn],
         )
-        self._function_checked = False
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_assets.RUNTIME,
+            architecture=lambda_assets.ARCHITECTURE,
+            handler=f"{PACKAGE}.handler.handler",
+            code=lambda_.Code.from_asset(lambda_assets.stage(PACKAGE, ASSET_SOURCES)),
+            # The role by its ARN, so that the function does not also depend on the role its
+            # Role property names (cfn-lint W3005). The role's policies come before each custom
+            # resource, which is what calls KMS and writes to the log group.
+            role=iam.Role.from_role_arn(self, "FunctionRole", self.role.role_arn, mutable=False),
+            timeout=PROVIDER_TIMEOUT,
+            memory_size=PROVIDER_MEMORY_MB,
+            log_group=self.log_group,
+            description="kmskit KeyGrant: creates, retires and revokes this stack's KMS grants",
+        )
+        for kind, rules in LAMBDA_RULES.items():
+            acknowledge(self.function, rules, LAMBDA_REASONS[kind])
 
     @classmethod
-    def of(cls, stack: Stack) -> _Provider | None:
-        """The stack's provider, made now if need be; None when an AwsCustomResource that is no
-        KeyGrant made the stack's provider function first (with a role of its own)."""
+    def of(cls, stack: Stack) -> _Provider:
+        """The stack's provider, made now if need be."""
         found = stack.node.try_find_child(PROVIDER_ID)
-        if isinstance(found, _Provider):
-            return found
-        if stack.node.try_find_child(FUNCTION_ID) is not None:
-            return None
-        return cls(stack)
-
-    def acknowledge_function(self, stack: Stack) -> None:
-        """The provider function's findings, once (the function runs with this role)."""
-        if self._function_checked:
-            return
-        self._function_checked = True
-        function = stack.node.find_child(FUNCTION_ID)
-        assert isinstance(function, lambda_.Function)
-        for kind, rules in LAMBDA_RULES.items():
-            acknowledge(function, rules, LAMBDA_REASONS[kind])
-
-
-def _existing_role(stack: Stack) -> iam.IRole:
-    """The role of the provider function another AwsCustomResource made in ``stack``."""
-    function = stack.node.find_child(FUNCTION_ID)
-    assert isinstance(function, lambda_.Function)
-    role = function.role
-    assert role is not None  # a provider function always has one
-    return role
+        if found is None:
+            return cls(stack)
+        if not isinstance(found, _Provider):
+            raise ConstructPropError(
+                "scope",
+                f"must be in a stack whose construct ID {PROVIDER_ID} is free: KeyGrant makes "
+                "its provider there",
+                found.node.path,
+            )
+        return found
 
 
 @jsii.implements(iam.IGrantable)
@@ -295,15 +301,16 @@ class KeyGrant(Construct):
             or IAM permission.
         name: the grant's name (1-256 letters, digits and ``:/_-``); makes CreateGrant
             idempotent, so a repeated create with the same parameters (a rollback's) returns
-            the same grant. Default: the construct's unique name in the App
-            (``Names.unique_resource_name``).
+            the same grant. Default: the construct's unique name in the App, ``-`` between the
+            parts (``Names.unique_resource_name``, e.g. ``Stack-ReaderGrant-150D6985``).
         removal_policy: ``RemovalPolicy.DESTROY`` deletes (retires or revokes) the grant when
             the construct or its stack is deleted; ``RemovalPolicy.RETAIN`` leaves it in place (a
             change of the grant's props still replaces it, deleting the one before). Default:
             DESTROY.
 
     Attributes:
-        custom_resource: the ``AwsCustomResource`` (resource type ``Custom::KmsGrant``).
+        custom_resource: the ``CustomResource`` (resource type ``Custom::KmsGrant``).
+        provider_function: the stack's provider function (shared by its KeyGrants).
         policy: this grant's managed policy, attached to the provider's role.
         grant_id: the grant's ID (known at deploy time).
         key_arn, grantee_arn, operations: what the grant is for.
@@ -359,65 +366,56 @@ class KeyGrant(Construct):
         self.operations = ops
 
         provider = _Provider.of(stack)
-        role = provider.role if provider is not None else _existing_role(stack)
+        role = provider.role
+        self.provider_function = provider.function
         self._count_policy_on_role(stack)
-        parameters: dict[str, Any] = {
+        properties: dict[str, Any] = {
             "KeyId": target.arn,
             "GranteePrincipal": grantee,
             "Operations": list(ops),
             "RetiringPrincipal": role.role_arn if retiring is None else retiring,
+            # A name makes CreateGrant idempotent: a rollback's repeat of the create (or an
+            # update that changes none of the grant's parameters) gets the grant it made
+            # before, not a second one that the first would outlive. (0.2.0's default had no
+            # separators: see the comment on the custom resource.)
+            "Name": name
+            if name is not None
+            else Names.unique_resource_name(self, max_length=MAX_GRANT_NAME_LENGTH, separator="-"),
+            "DeleteBy": "RetireGrant" if self_retiring else "RevokeGrant",
         }
         if constraints:
-            parameters["Constraints"] = constraints
-        # A name makes CreateGrant idempotent: a rollback's repeat of the create (or an update
-        # that changes none of the grant's parameters) gets the grant it made before, not a
-        # second one that the first would outlive.
-        parameters["Name"] = (
-            name
-            if name is not None
-            else Names.unique_resource_name(self, max_length=MAX_GRANT_NAME_LENGTH)
-        )
-        create = self._call("CreateGrant", parameters, target.call_region)
-        delete = "RetireGrant" if self_retiring else "RevokeGrant"
-        self.custom_resource = cr.AwsCustomResource(
+            properties["Constraints"] = constraints
+        if target.call_region is not None:
+            properties["Region"] = target.call_region
+        # Not 0.2.0's logical ID (its AwsCustomResource's, at Resource/Resource): CloudFormation
+        # refuses a new ServiceToken for a custom resource ("Modifying service token is not
+        # allowed"). An upgrade so creates every grant anew and 0.2.0's provider retires the old
+        # one; the new default name makes it a grant of its own (KMS would return the old one
+        # for the same name and parameters, and the old resource's delete would retire it).
+        self.custom_resource = CustomResource(
             self,
             "Resource",
+            service_token=provider.function.function_arn,
             resource_type=RESOURCE_TYPE,
-            on_create=create,
-            # A new grant, a new physical ID: CloudFormation then deletes the old one.
-            on_update=create,
-            on_delete=self._call(
-                delete,
-                {"KeyId": target.arn, "GrantId": cr.PhysicalResourceIdReference()},
-                target.call_region,
-            ),
-            # The first AwsCustomResource of a stack makes its provider function; the others'
-            # function settings are not used.
-            role=provider.function_role if provider is not None else role,
-            log_group=provider.log_group if provider is not None else None,
-            memory_size=PROVIDER_MEMORY_MB,
-            install_latest_aws_sdk=False,
+            properties=properties,
             removal_policy=removal_policy,
         )
         if removal_policy == RemovalPolicy.RETAIN:
             # Kept when removed; replaced (the old grant deleted) when its props change.
-            resource = self.custom_resource.node.find_child("Resource").node.default_child
+            resource = self.custom_resource.node.default_child
             assert isinstance(resource, CfnResource)
             resource.cfn_options.update_replace_policy = CfnDeletionPolicy.DELETE
-        if provider is not None:
-            provider.acknowledge_function(stack)
-            provider.logs_grant.apply_before(self.custom_resource)
+        provider.logs_grant.apply_before(self.custom_resource)
 
         self.policy = iam.ManagedPolicy(
             self, "Policy", description=f"KeyGrant {self.node.path}", roles=[role]
         )
         self._principal = _GrantPrincipal(role, self.policy)
         # The grant this KeyGrant makes and no other: its grantee, operations, retiring
-        # principal and kind of constraint. (The provider function is every AwsCustomResource's
-        # of the stack, and anyone allowed to invoke it can ask it for any call.)
+        # principal and kind of constraint.
         exact: dict[str, Any] = {
             "kms:GranteePrincipal": grantee,
-            "kms:RetiringPrincipal": parameters["RetiringPrincipal"],
+            "kms:RetiringPrincipal": properties["RetiringPrincipal"],
         }
         for constraint in constraints:
             exact["kms:GrantConstraintType"] = constraint
@@ -449,7 +447,7 @@ class KeyGrant(Construct):
         # Only the policies: the key (and with it its key policy, which the toolkit key's grant
         # may have added to) is named by the custom resource's parameters already.
         self.custom_resource.node.add_dependency(self.policy)
-        self.grant_id = self.custom_resource.get_response_field("GrantId")
+        self.grant_id = self.custom_resource.get_att_string("GrantId")
 
     def _count_policy_on_role(self, stack: Stack) -> None:
         """Each KeyGrant attaches a managed policy to the stack's provider role, which IAM
@@ -460,7 +458,7 @@ class KeyGrant(Construct):
             count <= MAX_KEY_GRANTS_PER_STACK,
             f"{stack.node.path} KeyGrants",
             f"must be at most {MAX_KEY_GRANTS_PER_STACK} per stack: each attaches a managed "
-            "policy to the stack's AwsCustomResource provider role, which holds "
+            "policy to the stack's KeyGrant provider role, which holds "
             f"{PROVIDER_ROLE_OWN_POLICIES} of its own, and IAM allows at most "
             f"{MAX_MANAGED_POLICIES_PER_ROLE} per role (split the grants across stacks)",
             f"{count} KeyGrants",
@@ -487,24 +485,6 @@ class KeyGrant(Construct):
         role = autoscaling_slr_name(suffix)
         facts = stack_facts(stack_of(scope))
         return f"arn:{facts.partition}:iam::{facts.account}:role/{AUTOSCALING_SLR_PATH}{role}"
-
-    @staticmethod
-    def _call(action: str, parameters: dict[str, Any], region: str | None) -> cr.AwsSdkCall:
-        creates = action == "CreateGrant"
-        return cr.AwsSdkCall(
-            service="KMS",
-            action=action,
-            parameters=parameters,
-            region=region,
-            physical_resource_id=cr.PhysicalResourceId.from_response("GrantId")
-            if creates
-            else None,
-            # Only the grant ID back to CloudFormation: not the grant token.
-            output_paths=["GrantId"] if creates else None,
-            ignore_error_codes_matching=None if creates else DELETED_ALREADY,
-            # Responses hold the grant token: kept out of the provider's log.
-            logging=cr.Logging.with_data_hidden(),
-        )
 
 
 # -- checks ---------------------------------------------------------------------------------------

@@ -15,15 +15,8 @@ docs/snapshots.md.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
-import os
 import re
-import shutil
-import stat
-import tempfile
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +37,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from constructs_lib import _durations as durations
+from constructs_lib import _lambda_assets as lambda_assets
 from constructs_lib import _names as names
 from constructs_lib import _principals as principals
 from constructs_lib._kms_actions import QUEUE_KEY_ACTIONS, SNAPSHOT_KEY_ACTIONS
@@ -68,7 +62,6 @@ from constructs_lib.alarm_topic import (
 )
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.iam import split_statements
-from constructs_lib.jsii_channel import _not_private
 from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey, key_construct
 from kmskit.snapshots.model import (
@@ -79,7 +72,7 @@ from kmskit.snapshots.model import (
     TAG_REPLICATOR,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = lambda_assets.ROOT
 PACKAGE = "snapshot_replicator"
 # What the Lambda asset holds: the handler package and the kmskit engine modules it imports.
 ASSET_SOURCES: tuple[tuple[Path, str], ...] = (
@@ -90,8 +83,8 @@ ASSET_SOURCES: tuple[tuple[Path, str], ...] = (
     (ROOT / "kmskit" / "aws_names.py", "kmskit/aws_names.py"),  # snapshots.model's patterns
     (ROOT / "kmskit" / "snapshots", "kmskit/snapshots"),
 )
-RUNTIME = lambda_.Runtime.PYTHON_3_14
-ARCHITECTURE = lambda_.Architecture.ARM_64
+RUNTIME = lambda_assets.RUNTIME
+ARCHITECTURE = lambda_assets.ARCHITECTURE
 
 # The exact EventBridge patterns AWS documents for these events (docs/snapshots.md).
 EBS_PATTERN: dict[str, Any] = {
@@ -151,76 +144,8 @@ class ReplicationDestination:
 
 
 def _stage_asset() -> str:
-    """Copy the handler package and the engine into a folder named by their content hash.
-
-    The files are copied byte for byte in sorted order, so the folder (and the CDK asset hash)
-    depends only on their content. An existing folder of the same hash in :func:`_asset_root`
-    is reused; a new one is written to a temporary name and renamed into place.
-    """
-    files: list[tuple[Path, str]] = []
-    for source, target in ASSET_SOURCES:
-        if source.is_dir():
-            files.extend((p, f"{target}/{p.name}") for p in sorted(source.glob("*.py")))
-        else:
-            files.append((source, target))
-    digest = hashlib.sha256()
-    for path, target in files:
-        digest.update(target.encode() + b"\0" + path.read_bytes() + b"\0")
-    root = _asset_root()
-    final = root / f"{PACKAGE}-{digest.hexdigest()[:24]}"
-    if final.is_dir():
-        return str(final)
-    building = Path(tempfile.mkdtemp(dir=root, prefix=".building-"))
-    for path, target in files:
-        destination = building / target
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_bytes(path.read_bytes())
-    try:
-        os.rename(building, final)
-    except OSError:
-        shutil.rmtree(building, ignore_errors=True)  # another synth staged the same content
-    return str(final)
-
-
-ASSET_ROOT_PREFIX = "kmskit-lambda-assets"
-
-
-def _asset_root() -> Path:
-    """The folder that keeps staged assets from one synth to the next: this user's own
-    ``kmskit-lambda-assets-<uid>`` in the temporary directory (``TMPDIR``), made 0700.
-
-    Whatever a staged folder holds goes into the functions as it is found, so nobody else may
-    be able to write to it (and another user's could not be read by this user's synth). One of
-    that name that is not a directory, belongs to another user, or that group or others could
-    change (it or a parent, sticky ones such as ``/tmp`` excepted), is not used: this synth
-    stages into a new private folder of its own instead, with a warning. The asset hash is the
-    same either way. On a non-POSIX system (a per-user temporary directory):
-    ``kmskit-lambda-assets``.
-    """
-    temporary = Path(tempfile.gettempdir())
-    if os.name != "posix":
-        return temporary / ASSET_ROOT_PREFIX
-    root = temporary / f"{ASSET_ROOT_PREFIX}-{os.getuid()}"
-    with contextlib.suppress(FileExistsError):
-        root.mkdir(mode=0o700)
-    status = root.lstat()
-    if not stat.S_ISDIR(status.st_mode):
-        problem: str | None = f"{root} is not a directory"
-    elif status.st_uid != os.getuid():
-        problem = f"{root} belongs to user id {status.st_uid}"
-    else:
-        problem = _not_private(root)
-    if problem is None:
-        return root
-    own = Path(tempfile.mkdtemp(prefix=f"{ASSET_ROOT_PREFIX}-"))
-    warnings.warn(
-        f"The snapshot functions' code is staged in {own}, not in {root}: {problem}. Remove "
-        f"{root} (or make it this user's, not writable by group or others) so that synths "
-        "reuse one staged copy again.",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-    return own
+    """The snapshot functions' staged asset folder (:func:`constructs_lib._lambda_assets.stage`)."""
+    return lambda_assets.stage(PACKAGE, ASSET_SOURCES)
 
 
 # The functions' policy statements are IAM JSON until the policy is made: one call into the jsii

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib.snapshot_replication import ASSET_ROOT_PREFIX, PACKAGE, _stage_asset
+from constructs_lib._lambda_assets import ASSET_ROOT_PREFIX
+from constructs_lib.snapshot_replication import PACKAGE, _stage_asset
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the uid-named folder is POSIX only")
 

@@ -1,0 +1,236 @@
+"""KeyGrant's custom resource provider: ``key_grant.handler.handler``.
+
+CloudFormation sends one event per create, update or delete of a ``Custom::KmsGrant`` resource
+(constructs_lib/key_grant.py writes its properties):
+
+* **Create, Update**: ``CreateGrant`` with the properties; the grant ID is the physical ID and
+  the ``GrantId`` attribute. The grant is named, so a repeat with the same parameters (a
+  rollback's, a redelivered event's, an update that changes none of them) returns the same
+  grant; a changed one returns a new ID, and CloudFormation then deletes the old grant.
+* **Delete**: ``RetireGrant`` (the provider's role is the grant's retiring principal) or
+  ``RevokeGrant`` (``DeleteBy``), on the grant the physical ID names. A grant (or key) already
+  gone counts as deleted; so does a physical ID that names no grant (a create that failed).
+
+Every event is answered, also when a call fails or a property is wrong, so a stack never waits
+for the custom resource's one-hour timeout; the answer to a failure names the call, KMS's code
+and message. ``AccessDeniedException`` is retried with growing waits until
+:data:`RESERVE_SECONDS` before the function's timeout: the IAM policy that allows the call is
+attached to the provider's role in the same deployment, just before, and IAM is eventually
+consistent (aws-cdk issue 37675: AwsCustomResource fails intermittently for this reason). The
+grant token is never logged or returned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .response import FAILED, SUCCESS, Answer, send
+
+# Time kept back from the function's timeout to answer CloudFormation.
+RESERVE_SECONDS = 20.0
+FIRST_WAIT_SECONDS = 1.0
+MAX_WAIT_SECONDS = 16.0
+# KMS's answer while the role's new IAM policy is not yet in effect everywhere.
+PROPAGATION_ERRORS = frozenset({"AccessDeniedException"})
+# What RetireGrant and RevokeGrant answer when there is no such grant: the end state wanted.
+DELETED_ALREADY = frozenset({"NotFoundException", "InvalidGrantIdException"})
+DELETE_ACTIONS = ("RetireGrant", "RevokeGrant")
+# The physical ID answered for a create that failed: no grant ID (those are letters and digits),
+# so the rollback's delete of it calls nothing.
+NOT_CREATED = "kmskit-grant-not-created"
+GRANT_ID = re.compile(r"^[0-9A-Za-z]{1,128}\Z")
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 4},
+    connect_timeout=5,
+    read_timeout=20,
+)
+REQUIRED_PROPERTIES = ("KeyId", "GranteePrincipal", "Operations", "RetiringPrincipal", "Name")
+
+
+class PropertyError(ValueError):
+    """A resource property the provider cannot use (only a template not written by KeyGrant)."""
+
+
+ClientFactory = Callable[[str | None], Any]
+
+
+def kms_client(region: str | None) -> Any:
+    """A KMS client in ``region`` (the function's own Region when None)."""
+    return boto3.client("kms", region_name=region, config=CLIENT_CONFIG)
+
+
+def log(level: str, message: str, **fields: Any) -> None:
+    """One JSON line on stdout (CloudWatch Logs)."""
+    print(json.dumps({"level": level, "message": message, **fields}, default=str, sort_keys=True))
+
+
+def handler(event: Mapping[str, Any], context: Any) -> None:
+    """Handle one CloudFormation event and answer it on its ``ResponseURL``."""
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
+    answer = handle(event, deadline=deadline)
+    log(
+        "INFO" if answer.status == SUCCESS else "ERROR",
+        "answering CloudFormation",
+        status=answer.status,
+        physical_resource_id=answer.physical_resource_id,
+        reason=answer.reason,
+    )
+    send(event["ResponseURL"], answer.body(event, context.log_stream_name))
+
+
+@dataclass(frozen=True)
+class _Calls:
+    """How the provider calls KMS: its clients, and until when it may wait for IAM."""
+
+    client_for: ClientFactory
+    deadline: float
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+
+
+def handle(
+    event: Mapping[str, Any],
+    *,
+    deadline: float,
+    client_for: ClientFactory = kms_client,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Answer:
+    """The answer to ``event``; never raises (an unexpected error is a FAILED answer).
+    ``deadline`` is a ``clock()`` time after which no refused call is retried."""
+    calls = _Calls(client_for, deadline, sleep, clock)
+    request = event.get("RequestType")
+    log(
+        "INFO",
+        "event",
+        request_type=request,
+        logical_resource_id=event.get("LogicalResourceId"),
+        physical_resource_id=event.get("PhysicalResourceId"),
+        stack_id=event.get("StackId"),
+        properties=event.get("ResourceProperties"),
+    )
+    # What a failure answers: no grant for a create, the grant there was for the others.
+    kept = str(event.get("PhysicalResourceId") or NOT_CREATED)
+    try:
+        properties = event.get("ResourceProperties")
+        if not isinstance(properties, Mapping):
+            raise PropertyError(f"ResourceProperties must be a map. Received: {properties!r}")
+        if request in ("Create", "Update"):
+            return _create(properties, calls)
+        if request == "Delete":
+            return _delete(kept, properties, calls)
+        raise PropertyError(f"RequestType must be Create, Update or Delete. Received: {request!r}")
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        operation = error.operation_name
+        reason = f"{operation} failed: {details.get('Code')}: {details.get('Message')}"
+        return Answer(FAILED, kept, reason=reason)
+    except PropertyError as error:
+        return Answer(FAILED, kept, reason=str(error))
+    except Exception as error:  # every event gets an answer
+        return Answer(FAILED, kept, reason=f"{type(error).__name__}: {error}")
+
+
+def _create(properties: Mapping[str, Any], calls: _Calls) -> Answer:
+    parameters = create_grant_parameters(properties)
+    response = _call(calls, _region(properties), "CreateGrant", parameters)
+    grant_id = response["GrantId"]
+    log("INFO", "grant created", grant_id=grant_id, key_id=parameters["KeyId"])
+    return Answer(SUCCESS, grant_id, data={"GrantId": grant_id})
+
+
+def _delete(physical_id: str, properties: Mapping[str, Any], calls: _Calls) -> Answer:
+    if not GRANT_ID.match(physical_id):
+        log("INFO", "no grant to delete", physical_resource_id=physical_id)
+        return Answer(SUCCESS, physical_id)
+    action = properties.get("DeleteBy", "RetireGrant")
+    if action not in DELETE_ACTIONS:
+        raise PropertyError(f"DeleteBy must be RetireGrant or RevokeGrant. Received: {action!r}")
+    key_id = _text(properties, "KeyId")
+    try:
+        _call(calls, _region(properties), action, {"KeyId": key_id, "GrantId": physical_id})
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code not in DELETED_ALREADY:
+            raise
+        log("INFO", "grant gone already", grant_id=physical_id, code=code)
+    else:
+        log("INFO", "grant deleted", grant_id=physical_id, action=action, key_id=key_id)
+    return Answer(SUCCESS, physical_id)
+
+
+def _call(
+    calls: _Calls, region: str | None, operation: str, parameters: dict[str, Any]
+) -> dict[str, Any]:
+    """KMS's ``operation`` in ``region``, retried on :data:`PROPAGATION_ERRORS` until the
+    deadline."""
+    client = calls.client_for(region)
+    method = getattr(client, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())
+    wait = FIRST_WAIT_SECONDS
+    attempt = 1
+    while True:
+        try:
+            result: dict[str, Any] = method(**parameters)
+            return result
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code not in PROPAGATION_ERRORS or calls.clock() + wait > calls.deadline:
+                raise
+            log(
+                "WARNING",
+                "refused, retrying: the role's IAM policy may not be in effect yet",
+                operation=operation,
+                code=code,
+                attempt=attempt,
+                wait_seconds=wait,
+            )
+        calls.sleep(wait)
+        wait = min(wait * 2, MAX_WAIT_SECONDS)
+        attempt += 1
+
+
+def create_grant_parameters(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """CreateGrant's parameters from the resource's properties (as CloudFormation sends them:
+    every scalar a string)."""
+    for name in REQUIRED_PROPERTIES:
+        if name not in properties:
+            raise PropertyError(
+                f"ResourceProperties must have {name}. Received: {sorted(properties)}"
+            )
+    operations = properties["Operations"]
+    if not isinstance(operations, list) or not all(isinstance(op, str) for op in operations):
+        raise PropertyError(f"Operations must be a list of strings. Received: {operations!r}")
+    parameters: dict[str, Any] = {
+        "KeyId": _text(properties, "KeyId"),
+        "GranteePrincipal": _text(properties, "GranteePrincipal"),
+        "Operations": operations,
+        "RetiringPrincipal": _text(properties, "RetiringPrincipal"),
+        "Name": _text(properties, "Name"),
+    }
+    constraints = properties.get("Constraints")
+    if constraints is not None:
+        if not isinstance(constraints, Mapping):
+            raise PropertyError(f"Constraints must be a map. Received: {constraints!r}")
+        parameters["Constraints"] = dict(constraints)
+    return parameters
+
+
+def _text(properties: Mapping[str, Any], name: str) -> str:
+    value = properties.get(name)
+    if not isinstance(value, str) or not value:
+        raise PropertyError(f"{name} must be a non-empty string. Received: {value!r}")
+    return value
+
+
+def _region(properties: Mapping[str, Any]) -> str | None:
+    region = properties.get("Region")
+    return region if isinstance(region, str) and region else None

@@ -1,0 +1,89 @@
+"""The answer to a CloudFormation custom resource event, PUT to its pre-signed ``ResponseURL``.
+
+The standard library only (``urllib``): the ``cfnresponse`` module exists only for inline code,
+and the Lambda runtime's urllib3 is botocore's, not ours to rely on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SUCCESS = "SUCCESS"
+FAILED = "FAILED"
+# CloudFormation takes at most 4096 bytes of response body; the reason is cut well below that.
+MAX_REASON_LENGTH = 1500
+SEND_ATTEMPTS = 3
+SEND_TIMEOUT_SECONDS = 10
+# CloudFormation's pre-signed S3 URLs are https; nothing else is opened.
+ALLOWED_SCHEMES = ("https",)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the provider tells CloudFormation about one event."""
+
+    status: str
+    physical_resource_id: str
+    reason: str = ""
+    data: Mapping[str, str] = field(default_factory=dict)
+
+    def body(self, event: Mapping[str, Any], log_stream: str) -> bytes:
+        """The JSON document CloudFormation expects for ``event``."""
+        reason = self.reason or f"See CloudWatch log stream {log_stream}"
+        if len(reason) > MAX_REASON_LENGTH:
+            reason = reason[: MAX_REASON_LENGTH - 3] + "..."
+        document = {
+            "Status": self.status,
+            "Reason": reason,
+            "PhysicalResourceId": self.physical_resource_id,
+            "StackId": event["StackId"],
+            "RequestId": event["RequestId"],
+            "LogicalResourceId": event["LogicalResourceId"],
+            "NoEcho": False,
+            "Data": dict(self.data),
+        }
+        return json.dumps(document).encode()
+
+
+def send(
+    url: str,
+    body: bytes,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    opener: Callable[..., Any] = urllib.request.urlopen,
+) -> None:
+    """PUT ``body`` to the pre-signed ``url``, up to :data:`SEND_ATTEMPTS` times.
+
+    Raises the last error when every attempt fails: the Lambda service then invokes the
+    function again with the same event (CloudFormation invokes it asynchronously), and the
+    provider's calls are idempotent, so the retry answers with the same result.
+    """
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme not in ALLOWED_SCHEMES:
+        raise ValueError(f"ResponseURL must be an https URL. Received scheme: {scheme!r}")
+    # No Content-Type: the URL is signed for an empty one (urllib would add a form type).
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
+        url,
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "", "Content-Length": str(len(body))},
+    )
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            with opener(request, timeout=SEND_TIMEOUT_SECONDS) as reply:
+                reply.read()
+            return
+        except urllib.error.HTTPError as error:
+            if error.code < 500 or attempt == SEND_ATTEMPTS:
+                raise
+        except (urllib.error.URLError, TimeoutError, ConnectionError):
+            if attempt == SEND_ATTEMPTS:
+                raise
+        sleep(float(attempt))

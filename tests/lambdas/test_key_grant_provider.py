@@ -1,0 +1,425 @@
+"""KeyGrant's provider function (lambda_src/key_grant): CloudFormation's events in, KMS calls out,
+one answer per event on its response URL.
+
+KMS is stubbed with ``botocore.stub.Stubber`` (which checks every request against the KMS API
+model) where a test needs an error moto does not model (IAM not yet in effect, a key pending
+deletion), and moto runs the end-to-end test. The answer goes to a local HTTP server: the
+pre-signed URL's rules (PUT, an empty Content-Type) are checked on the wire.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import urllib.error
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from lambda_src.key_grant import handler as provider
+from lambda_src.key_grant import response
+from lambda_src.key_grant.handler import NOT_CREATED, handle
+from lambda_src.key_grant.response import FAILED, SUCCESS, Answer, send
+
+REGION = "eu-west-1"
+KEY_ARN = f"arn:aws:kms:{REGION}:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+GRANTEE = "arn:aws:iam::111111111111:role/OrdersReader"
+RETIRER = "arn:aws:iam::111111111111:role/S-KmsKitKeyGrantProviderRole-ABC"
+GRANT_ID = "0c237476b39f8bc44e45212e08498fbe3151305030726c0590dd8d3e9f3d6a60"
+GRANT_TOKEN = "AQpAM2RhZTk1MGMyNTk2ZmZmMzEyYWVhOWViN2I1MWM4Mzc0MWFiYjc0ZDE1ODkyNGFlNTIzODZhMzgy"
+PROPERTIES: dict[str, Any] = {
+    "ServiceToken": f"arn:aws:lambda:{REGION}:111111111111:function:S-Provider",
+    "KeyId": KEY_ARN,
+    "GranteePrincipal": GRANTEE,
+    "Operations": ["Decrypt", "DescribeKey"],
+    "RetiringPrincipal": RETIRER,
+    "Name": "SReaderGrant150D6985",
+    "Constraints": {"EncryptionContextSubset": {"app": "orders"}},
+    "DeleteBy": "RetireGrant",
+}
+CREATE_PARAMETERS = {
+    "KeyId": KEY_ARN,
+    "GranteePrincipal": GRANTEE,
+    "Operations": ["Decrypt", "DescribeKey"],
+    "RetiringPrincipal": RETIRER,
+    "Name": "SReaderGrant150D6985",
+    "Constraints": {"EncryptionContextSubset": {"app": "orders"}},
+}
+
+
+def event(request_type: str, physical_id: str | None = None, **properties: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "RequestType": request_type,
+        "ResponseURL": "https://cloudformation-custom-resource-response.s3.amazonaws.com/x?sig=y",
+        "StackId": f"arn:aws:cloudformation:{REGION}:111111111111:stack/S/1",
+        "RequestId": "request-1",
+        "LogicalResourceId": "ReaderGrant3FC73BC2",
+        "ResourceType": "Custom::KmsGrant",
+        "ResourceProperties": {
+            name: value for name, value in {**PROPERTIES, **properties}.items() if value is not None
+        },
+    }
+    if physical_id is not None:
+        found["PhysicalResourceId"] = physical_id
+    return found
+
+
+@dataclass
+class Kms:
+    """A stubbed KMS client, the Regions clients were asked for, and the time waited."""
+
+    client: Any
+    stubber: Stubber
+    regions: list[str | None] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
+    now: float = 0.0
+
+    def client_for(self, region: str | None) -> Any:
+        self.regions.append(region)
+        return self.client
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+    def handle(self, received: dict[str, Any], *, deadline: float = 280.0) -> Answer:
+        return handle(
+            received,
+            deadline=deadline,
+            client_for=self.client_for,
+            sleep=self.sleep,
+            clock=self.clock,
+        )
+
+    def refuse(self, operation: str, code: str, message: str = "refused") -> None:
+        """The next call of ``operation`` (as KMS names it: CreateGrant) fails with ``code``."""
+        method = {"CreateGrant": "create_grant", "RetireGrant": "retire_grant"}.get(
+            operation, "revoke_grant"
+        )
+        self.stubber.add_client_error(method, service_error_code=code, service_message=message)
+
+
+@pytest.fixture
+def kms() -> Iterator[Kms]:
+    client = boto3.client(
+        "kms", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    with Stubber(client) as stubber:
+        yield Kms(client, stubber)
+        stubber.assert_no_pending_responses()
+
+
+def created(kms: Kms, grant_id: str = GRANT_ID) -> None:
+    kms.stubber.add_response(
+        "create_grant", {"GrantId": grant_id, "GrantToken": GRANT_TOKEN}, CREATE_PARAMETERS
+    )
+
+
+# -- create and update ---------------------------------------------------------------------------
+
+
+def test_create_makes_the_grant_of_the_properties_and_answers_its_id_without_the_token(
+    kms: Kms, capsys: pytest.CaptureFixture[str]
+) -> None:
+    created(kms)
+    answer = kms.handle(event("Create"))
+    assert answer == Answer(SUCCESS, GRANT_ID, data={"GrantId": GRANT_ID})
+    assert kms.regions == [None]  # the function's own Region
+    assert kms.waits == []
+    assert GRANT_TOKEN not in capsys.readouterr().out
+    assert GRANT_TOKEN not in answer.body(event("Create"), "stream").decode()
+
+
+def test_an_update_makes_the_grant_again_and_keeps_the_id_kms_returns(kms: Kms) -> None:
+    # Named, with the same parameters: KMS returns the same grant, so the physical ID stays and
+    # CloudFormation deletes nothing; a changed parameter gives a new ID and the old is deleted.
+    created(kms)
+    assert kms.handle(event("Update", GRANT_ID)).physical_resource_id == GRANT_ID
+
+
+def test_no_constraints_and_another_region(kms: Kms) -> None:
+    parameters = {name: v for name, v in CREATE_PARAMETERS.items() if name != "Constraints"}
+    kms.stubber.add_response(
+        "create_grant", {"GrantId": GRANT_ID, "GrantToken": GRANT_TOKEN}, parameters
+    )
+    answer = kms.handle(event("Create", Constraints=None, Region="eu-central-1"))
+    assert answer.status == SUCCESS
+    assert kms.regions == ["eu-central-1"]
+
+
+def test_a_call_iam_refuses_is_retried_until_the_new_policy_is_in_effect(
+    kms: Kms, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms.refuse("CreateGrant", "AccessDeniedException")
+    kms.refuse("CreateGrant", "AccessDeniedException")
+    kms.refuse("CreateGrant", "AccessDeniedException")
+    created(kms)
+    answer = kms.handle(event("Create"))
+    assert answer == Answer(SUCCESS, GRANT_ID, data={"GrantId": GRANT_ID})
+    assert kms.waits == [1.0, 2.0, 4.0]
+    retries = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if json.loads(line)["level"] == "WARNING"
+    ]
+    assert [(r["operation"], r["code"], r["attempt"]) for r in retries] == [
+        ("CreateGrant", "AccessDeniedException", 1),
+        ("CreateGrant", "AccessDeniedException", 2),
+        ("CreateGrant", "AccessDeniedException", 3),
+    ]
+
+
+def test_waits_grow_to_16_seconds_and_stop_at_the_deadline(kms: Kms) -> None:
+    for _ in range(7):
+        kms.refuse("CreateGrant", "AccessDeniedException", "not authorized to kms:CreateGrant")
+    answer = kms.handle(event("Create"), deadline=60.0)
+    # 1+2+4+8+16 = 31 s; the next 16 s wait would end at 47 s: taken; then 63 s: past 60 s.
+    assert kms.waits == [1.0, 2.0, 4.0, 8.0, 16.0, 16.0]
+    assert answer == Answer(
+        FAILED,
+        NOT_CREATED,
+        reason="CreateGrant failed: AccessDeniedException: not authorized to kms:CreateGrant",
+    )
+
+
+@pytest.mark.parametrize(
+    "code", ["NotFoundException", "ValidationException", "KMSInvalidStateException"]
+)
+def test_other_refusals_fail_at_once_with_kms_code_and_message(kms: Kms, code: str) -> None:
+    kms.refuse("CreateGrant", code, "Key is pending deletion")
+    answer = kms.handle(event("Create"))
+    assert answer == Answer(
+        FAILED, NOT_CREATED, reason=f"CreateGrant failed: {code}: Key is pending deletion"
+    )
+    assert kms.waits == []
+
+
+def test_a_failed_update_keeps_the_grant_there_was(kms: Kms) -> None:
+    kms.refuse("CreateGrant", "DisabledException", "key is disabled")
+    answer = kms.handle(event("Update", GRANT_ID))
+    assert (answer.status, answer.physical_resource_id) == (FAILED, GRANT_ID)
+
+
+# -- delete --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["RetireGrant", "RevokeGrant"])
+def test_delete_retires_or_revokes_the_grant_the_physical_id_names(kms: Kms, action: str) -> None:
+    operation = "retire_grant" if action == "RetireGrant" else "revoke_grant"
+    kms.stubber.add_response(operation, {}, {"KeyId": KEY_ARN, "GrantId": GRANT_ID})
+    assert kms.handle(event("Delete", GRANT_ID, DeleteBy=action)) == Answer(SUCCESS, GRANT_ID)
+
+
+@pytest.mark.parametrize("code", ["NotFoundException", "InvalidGrantIdException"])
+def test_a_grant_gone_already_counts_as_deleted(kms: Kms, code: str) -> None:
+    kms.refuse("RetireGrant", code)
+    assert kms.handle(event("Delete", GRANT_ID)) == Answer(SUCCESS, GRANT_ID)
+
+
+def test_a_revocation_iam_refuses_is_retried(kms: Kms) -> None:
+    kms.refuse("RevokeGrant", "AccessDeniedException")
+    kms.stubber.add_response("revoke_grant", {}, {"KeyId": KEY_ARN, "GrantId": GRANT_ID})
+    assert kms.handle(event("Delete", GRANT_ID, DeleteBy="RevokeGrant")).status == SUCCESS
+    assert kms.waits == [1.0]
+
+
+def test_a_delete_kms_refuses_fails_and_keeps_the_grant(kms: Kms) -> None:
+    # Not ignored: a key whose deletion is cancelled would bring the grant back.
+    kms.refuse("RetireGrant", "KMSInvalidStateException", "pending deletion")
+    assert kms.handle(event("Delete", GRANT_ID)) == Answer(
+        FAILED,
+        GRANT_ID,
+        reason="RetireGrant failed: KMSInvalidStateException: pending deletion",
+    )
+
+
+@pytest.mark.parametrize(
+    "physical_id",
+    [
+        NOT_CREATED,
+        # What the first version (an AwsCustomResource) answered for a failed create.
+        "2026/12/04/[$LATEST]0123456789abcdef0123456789abcdef",
+    ],
+)
+def test_the_delete_after_a_failed_create_calls_nothing(kms: Kms, physical_id: str) -> None:
+    assert kms.handle(event("Delete", physical_id)) == Answer(SUCCESS, physical_id)
+    assert kms.regions == []
+
+
+# -- answers for what cannot be done -------------------------------------------------------------
+
+
+def test_a_missing_or_wrong_property_is_a_failed_answer_naming_it(kms: Kms) -> None:
+    assert kms.handle(event("Create", Name=None)).reason == (
+        "ResourceProperties must have Name. Received: ['Constraints', 'DeleteBy', "
+        "'GranteePrincipal', 'KeyId', 'Operations', 'RetiringPrincipal', 'ServiceToken']"
+    )
+    assert kms.handle(event("Create", Operations="Decrypt")).reason == (
+        "Operations must be a list of strings. Received: 'Decrypt'"
+    )
+    assert kms.handle(event("Create", KeyId="")).reason == (
+        "KeyId must be a non-empty string. Received: ''"
+    )
+    assert kms.handle(event("Delete", GRANT_ID, DeleteBy="Forget")) == Answer(
+        FAILED, GRANT_ID, reason="DeleteBy must be RetireGrant or RevokeGrant. Received: 'Forget'"
+    )
+    assert kms.handle(event("Replace")).reason == (
+        "RequestType must be Create, Update or Delete. Received: 'Replace'"
+    )
+    assert kms.regions == []
+
+
+def test_an_unexpected_error_is_answered_not_raised() -> None:
+    def broken(region: str | None) -> Any:
+        raise RuntimeError("no credentials")
+
+    answer = handle(event("Create"), deadline=1e9, client_for=broken)
+    assert answer == Answer(FAILED, NOT_CREATED, reason="RuntimeError: no credentials")
+
+
+def test_the_answer_body_cloudformation_reads() -> None:
+    body = json.loads(
+        Answer(SUCCESS, GRANT_ID, data={"GrantId": GRANT_ID}).body(event("Create"), "s1")
+    )
+    assert body == {
+        "Status": "SUCCESS",
+        "Reason": "See CloudWatch log stream s1",
+        "PhysicalResourceId": GRANT_ID,
+        "StackId": f"arn:aws:cloudformation:{REGION}:111111111111:stack/S/1",
+        "RequestId": "request-1",
+        "LogicalResourceId": "ReaderGrant3FC73BC2",
+        "NoEcho": False,
+        "Data": {"GrantId": GRANT_ID},
+    }
+    long = json.loads(Answer(FAILED, "x", reason="r" * 5000).body(event("Create"), "s1"))
+    assert len(long["Reason"]) == response.MAX_REASON_LENGTH
+    assert long["Reason"].endswith("...")
+
+
+# -- the answer on the wire ----------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    method: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@pytest.fixture
+def cloudformation(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[Received]]]:
+    """A local HTTP server standing in for the pre-signed S3 URL, and what it received."""
+    received: list[Received] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(
+                Received("PUT", dict(self.headers), json.loads(self.rfile.read(length)))
+            )
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(response, "ALLOWED_SCHEMES", ("https", "http"))
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/answer?sig=1", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Context:
+    log_stream_name = "2026/12/04/[$LATEST]abc"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def test_end_to_end_on_moto_create_then_delete_answered_on_the_url(
+    cloudformation: tuple[str, list[Received]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, received = cloudformation
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        kms = boto3.client("kms", region_name=REGION)
+        key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+        provider.handler({**event("Create", KeyId=key_arn), "ResponseURL": url}, Context())
+        (answer,) = received
+        assert answer.method == "PUT"
+        assert answer.headers["Content-Type"] == ""  # what the pre-signed URL is signed for
+        assert answer.body["Status"] == SUCCESS
+        grant_id = answer.body["PhysicalResourceId"]
+        assert answer.body["Data"] == {"GrantId": grant_id}
+        (grant,) = kms.list_grants(KeyId=key_arn)["Grants"]
+        assert (grant["GrantId"], grant["Name"], grant["GranteePrincipal"]) == (
+            grant_id,
+            "SReaderGrant150D6985",
+            GRANTEE,
+        )
+        assert grant["Operations"] == ["Decrypt", "DescribeKey"]
+        assert grant["RetiringPrincipal"] == RETIRER
+
+        provider.handler(
+            {**event("Delete", grant_id, KeyId=key_arn), "ResponseURL": url}, Context()
+        )
+        assert received[1].body["Status"] == SUCCESS
+        assert kms.list_grants(KeyId=key_arn)["Grants"] == []
+
+
+def test_the_answer_is_sent_again_after_a_server_error_or_a_lost_connection() -> None:
+    calls: list[str] = []
+    waits: list[float] = []
+
+    class Reply:
+        def __enter__(self) -> Reply:
+            return self
+
+        def __exit__(self, *args: object) -> None:
+            pass
+
+        def read(self) -> bytes:
+            return b""
+
+    def opener(request: Any, timeout: float) -> Reply:
+        calls.append(request.get_method())
+        if len(calls) == 1:
+            raise urllib.error.HTTPError(request.full_url, 503, "Slow Down", {}, None)  # type: ignore[arg-type]
+        if len(calls) == 2:
+            raise urllib.error.URLError("connection reset")
+        return Reply()
+
+    send("https://example.invalid/x", b"{}", sleep=waits.append, opener=opener)
+    assert (calls, waits) == (["PUT", "PUT", "PUT"], [1.0, 2.0])
+
+
+def test_a_refused_answer_is_raised_for_the_lambda_service_to_invoke_again() -> None:
+    # CloudFormation invokes the function asynchronously: a raise makes Lambda retry the event,
+    # and the provider's calls are idempotent (a named grant, a retire of a grant gone).
+    calls: list[int] = []
+
+    def opener(request: Any, timeout: float) -> Any:
+        calls.append(1)
+        raise urllib.error.HTTPError(request.full_url, 403, "Forbidden", {}, None)  # type: ignore[arg-type]
+
+    with pytest.raises(urllib.error.HTTPError):
+        send("https://example.invalid/x", b"{}", sleep=lambda s: None, opener=opener)
+    assert calls == [1]  # a 403 does not get better by itself
+    with pytest.raises(
+        ValueError, match=r"^ResponseURL must be an https URL\. Received scheme: 'file'$"
+    ):
+        send("file:///etc/passwd", b"{}")
