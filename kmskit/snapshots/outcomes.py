@@ -85,6 +85,20 @@ KEY_CODES = frozenset(
         "KmsOptInRequired",
     }
 )
+# Refusals by IAM or by a key policy. A permission a deployment has just added can take a minute
+# or more to be in effect everywhere (IAM and KMS are eventually consistent), so the Lambda
+# retries these for a few minutes before it dead-letters them (the CLI stops at once).
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",  # RDS, SQS
+        "AccessDeniedException",  # KMS, EventBridge
+        "UnauthorizedOperation",  # EC2
+        "KMSAccessDeniedException",
+        "KMSKeyNotAccessibleFault",
+        "KMS.AccessDeniedException",
+        "KmsAccessDenied",
+    }
+)
 # Added to the reason of a KEY_CODES error (the Lambda's dead letters carry it as it is).
 KEY_HINT = "(the KMS key cannot be used: check its key policy)"
 # A copy call refused because of its source's state: the source is still being created or

@@ -14,8 +14,10 @@ Each record is handled on its own:
   and reported as a batch item failure, so SQS delivers it again later; on its last allowed
   receive it goes to the dead-letter queue with the reason instead of being dropped by the
   redrive policy;
-* :class:`DeadLetterError` (unusable key, failed copy, a source in a failed state, access
-  denied) -> sent to the dead-letter queue with the reason at once;
+* :class:`DeadLetterError` (unusable key, failed copy, a source in a failed state) -> sent to
+  the dead-letter queue with the reason at once; a refusal by IAM or a key policy
+  (``ACCESS_DENIED_CODES``) only on the record's third receive, retried like throttling before:
+  a permission just deployed may not be in effect everywhere yet;
 * anything else (a bug, also one outside the workflow, in reading the message) -> batch item
   failure of that record only (never of the whole batch), retried like throttling.
 
@@ -54,6 +56,7 @@ from typing import Any
 from kmskit.clients import ClientSettings
 from kmskit.snapshots.engine import ClientFactory, SnapshotEngine, client_factory
 from kmskit.snapshots.outcomes import (
+    ACCESS_DENIED_CODES,
     DeadLetterError,
     LimitReachedError,
     RetryableError,
@@ -78,6 +81,10 @@ UNREADABLE_MESSAGE = "UnreadableMessage"
 NEXT_STEPS_NOT_QUEUED = "NextStepsNotQueued"
 OUT_OF_TIME = "OutOfTime"
 FAILED_DUPLICATE = "FailedDuplicate"
+# A step refused by IAM or a key policy (ACCESS_DENIED_CODES) is retried like throttling until
+# this receive (after 1 and 2 minutes), then dead-lettered: a permission the deployment that
+# just ran added may not be in effect everywhere yet.
+ACCESS_DENIED_RECEIVES = 3
 # The retry budget of one call: 3 attempts with 3 s to connect and 10 s to read is about 40 s
 # at worst (standard mode's backoff included); throttling beyond that is retried through SQS.
 LAMBDA_MAX_ATTEMPTS = 3
@@ -341,7 +348,7 @@ class Runtime:
         if isinstance(error, DeadLetterTaskError):
             return self.dead_letter(log, error.body, error, receive_count, metric=error.metric)
         if isinstance(error, DeadLetterError):
-            return self.dead_letter(log, body, error, receive_count)
+            return self._after_dead_letter_error(log, record, body, error, receive_count)
         if isinstance(error, CopyLimitError):
             return self._wait_for_slot(log, error.task, error, receive_count)
         if isinstance(error, LimitReachedError) and isinstance(message, Task):
@@ -349,6 +356,27 @@ class Runtime:
         if isinstance(error, RetryableError):
             return self._retry(log, record, body, error, receive_count)
         return self._unexpected(record, body, error)
+
+    def _after_dead_letter_error(
+        self,
+        log: JsonLogger,
+        record: dict[str, Any],
+        body: str,
+        problem: DeadLetterError,
+        receive_count: int,
+    ) -> bool:
+        """Dead-lettered, except a refusal by IAM or a key policy, which is retried until
+        :data:`ACCESS_DENIED_RECEIVES` and then dead-lettered saying so."""
+        if problem.code not in ACCESS_DENIED_CODES:
+            return self.dead_letter(log, body, problem, receive_count)
+        if receive_count < ACCESS_DENIED_RECEIVES:
+            return self._retry(log, record, body, problem, receive_count)
+        reason = (
+            f"refused on receive {receive_count} (a refusal is retried until receive "
+            f"{ACCESS_DENIED_RECEIVES}, a few minutes, in case a permission just deployed was "
+            f"not in effect yet): {problem.reason}"
+        )
+        return self.dead_letter(log, body, DeadLetterError(reason, problem.code), receive_count)
 
     def _unexpected(self, record: dict[str, Any], body: str, error: Exception) -> bool:
         """A bug must not lose the message either: retried, then dead-lettered with it."""

@@ -476,7 +476,9 @@ def test_last_allowed_receive_goes_to_the_dead_letter_queue_with_the_reason(stub
     assert metrics(rt, "DeadLettered") == 1
 
 
-def test_kms_key_not_accessible_goes_to_the_dead_letter_queue(stubs: Stubs) -> None:
+def test_kms_key_not_accessible_goes_to_the_dead_letter_queue_on_the_third_receive(
+    stubs: Stubs,
+) -> None:
     task = rds_task()
     stubs.on("rds", OTHER).add_client_error(
         "copy_db_snapshot", "KMSKeyNotAccessibleFault", "The specified KMS key is not accessible"
@@ -484,11 +486,45 @@ def test_kms_key_not_accessible_goes_to_the_dead_letter_queue(stubs: Stubs) -> N
     expect_dead_letter(
         stubs,
         task.to_json(),
-        Contains("KMSKeyNotAccessibleFault", "check its key policy", DEST_KEY),
+        Contains(
+            "refused on receive 3 (a refusal is retried until receive 3",
+            "KMSKeyNotAccessibleFault",
+            "check its key policy",
+            DEST_KEY,
+        ),
         "KMSKeyNotAccessibleFault",
+        count=3,
     )
     rt = runtime(replicator_config(), stubs)
-    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    assert rt.process([record(task.to_json(), receive_count=3)]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 1
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "code", "task"),
+    [
+        ("ec2", "copy_snapshot", "UnauthorizedOperation", ebs_task()),
+        ("rds", "copy_db_snapshot", "AccessDenied", rds_task()),
+        ("rds", "copy_db_snapshot", "KMSKeyNotAccessibleFault", rds_task()),
+    ],
+)
+@pytest.mark.parametrize("receive_count", [1, 2])
+def test_a_refusal_by_iam_or_a_key_policy_is_retried_for_a_few_minutes(
+    stubs: Stubs, service: str, operation: str, code: str, task: Task, receive_count: int
+) -> None:
+    # A deployment that adds a destination adds its permissions too, and IAM and KMS apply a
+    # new permission everywhere only after a while: an event right after it must not go to the
+    # dead-letter queue for that.
+    if service == "ec2":
+        expect_no_ebs_copy_yet(stubs, task)
+    stubs.on(service, OTHER).add_client_error(operation, code, "not authorized", 403)
+    message = record(task.to_json(), receive_count=receive_count)
+    expect_retry(stubs, message, receive_count)
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    assert metrics(rt, "DeadLettered") == 0
 
 
 def test_given_key_id_is_not_accessible_dead_letters_the_copy_task(stubs: Stubs) -> None:
@@ -1928,7 +1964,7 @@ def test_a_dead_letter_that_cannot_be_sent_keeps_the_record(stubs: Stubs) -> Non
         "copy_db_snapshot", "KMSKeyNotAccessibleFault", "The specified KMS key is not accessible"
     )
     stubs.on("sqs", REGION).add_client_error("send_message", "AccessDenied", "no", 403)
-    message = record(task.to_json())
+    message = record(task.to_json(), receive_count=3)  # the receive that dead-letters it
     rt = runtime(replicator_config(), stubs)
     # Not deleted: SQS delivers it again (and its redrive policy is the last resort).
     assert rt.process([message]) == {
@@ -2123,6 +2159,9 @@ def test_an_announcement_the_bus_refuses_for_good_is_dead_lettered_at_once(
     stubs: Stubs, code: str
 ) -> None:
     # PutEvents documents these entry errors as not retryable: retrying for 19 hours cannot help.
+    # (AccessDeniedException, a refusal by the bus policy, gets the few minutes a policy just
+    # deployed may need: dead-lettered on the third receive.)
+    receive_count = 3 if code == "AccessDeniedException" else 1
     source = SnapshotRef("EBS", "snap-01234567", REGION, SOURCE)
     copy = SnapshotRef("EBS", "snap-0staging", REGION, SOURCE)
     task = Task(
@@ -2148,9 +2187,16 @@ def test_an_announcement_the_bus_refuses_for_good_is_dead_lettered_at_once(
         "put_events",
         {"FailedEntryCount": 1, "Entries": [{"ErrorCode": code, "ErrorMessage": "refused"}]},
     )
-    expect_dead_letter(stubs, task.to_json(), Contains(RECEIVER_BUS, code, "refused"), code)
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains(RECEIVER_BUS, code, "refused"),
+        code,
+        count=receive_count,
+    )
     rt = runtime(cross_account_config(), stubs)
-    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    message = record(task.to_json(), receive_count=receive_count)
+    assert rt.process([message]) == {"batchItemFailures": []}
 
 
 @pytest.mark.parametrize(
