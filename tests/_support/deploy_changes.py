@@ -53,6 +53,24 @@ REPLACING_PROPERTIES = (
     "TopicName",
     "TrailName",
 )
+# Per type of DATA_TYPES, what CloudFormation cannot change in place: the type's registry schema's
+# createOnlyProperties (a new value replaces the resource; tests/stacks/test_upgrade_manifest.py
+# checks these against cfn-lint's copy of the schemas). AWS::KMS::Key's schema has none, but a
+# new KeySpec, KeyUsage, MultiRegion or Origin fails the update "regardless of the value of the
+# UpdateReplacePolicy attribute" (the schema's descriptions): listed so that a change shows too.
+CREATE_ONLY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "AWS::KMS::Key": ("KeySpec", "KeyUsage", "MultiRegion", "Origin"),
+    "AWS::KMS::ReplicaKey": ("PrimaryKeyArn",),
+    "AWS::KMS::Alias": ("AliasName",),
+    "AWS::S3::Bucket": ("BucketName", "BucketNamePrefix", "BucketNamespace"),
+    "AWS::CloudTrail::Trail": ("TrailName",),
+    "AWS::Logs::LogGroup": ("LogGroupName",),
+    "AWS::SQS::Queue": ("FifoQueue", "QueueName"),
+    "AWS::SNS::Topic": ("FifoTopic", "TopicName"),
+    "AWS::Events::EventBus": ("Name",),
+    "AWS::DynamoDB::Table": ("ImportSourceSpecification", "TableName"),
+    "AWS::SSM::Parameter": ("Name",),
+}
 # The property that holds a resource's fixed name, where the toolkit can set one.
 NAME_PROPERTIES = {
     "AWS::KMS::Alias": "AliasName",
