@@ -34,27 +34,8 @@ DATA_TYPES = (
 # What a configuration change must not replace or remove unnoticed: the above, and the roles and
 # functions that key policies and event rules name.
 STATEFUL_TYPES = (*DATA_TYPES, "AWS::IAM::Role", "AWS::Lambda::Function")
-# Properties whose change replaces the resource (AWS::KMS::Key's KeySpec, KeyUsage, MultiRegion
-# and Origin: CloudFormation refuses the update instead).
-REPLACING_PROPERTIES = (
-    "AliasName",
-    "BucketName",
-    "EventBusName",
-    "FunctionName",
-    "KeySpec",
-    "KeyUsage",
-    "LogGroupName",
-    "MultiRegion",
-    "Name",
-    "Origin",
-    "PrimaryKeyArn",
-    "QueueName",
-    "RoleName",
-    "TopicName",
-    "TrailName",
-)
-# Per type of DATA_TYPES, what CloudFormation cannot change in place: the type's registry schema's
-# createOnlyProperties (a new value replaces the resource; tests/stacks/test_upgrade_manifest.py
+# Per type of STATEFUL_TYPES, what CloudFormation cannot change in place: the type's registry
+# schema's createOnlyProperties (a new value replaces the resource; test_upgrade_manifest.py
 # checks these against cfn-lint's copy of the schemas). AWS::KMS::Key's schema has none, but a
 # new KeySpec, KeyUsage, MultiRegion or Origin fails the update "regardless of the value of the
 # UpdateReplacePolicy attribute" (the schema's descriptions): listed so that a change shows too.
@@ -70,6 +51,8 @@ CREATE_ONLY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "AWS::Events::EventBus": ("Name",),
     "AWS::DynamoDB::Table": ("ImportSourceSpecification", "TableName"),
     "AWS::SSM::Parameter": ("Name",),
+    "AWS::IAM::Role": ("Path", "RoleName"),
+    "AWS::Lambda::Function": ("FunctionName", "PackageType", "TenancyConfig"),
 }
 # The property that holds a resource's fixed name, where the toolkit can set one.
 NAME_PROPERTIES = {
@@ -133,7 +116,7 @@ def stateful_changes(before: SynthResult, after: SynthResult) -> list[str]:
                 continue
             changes += [
                 f"{stack}/{logical_id}.{name}: replaced"
-                for name in REPLACING_PROPERTIES
+                for name in CREATE_ONLY_PROPERTIES[resource["Type"]]
                 if resource["Properties"].get(name) != new["Properties"].get(name)
             ]
     for stack, template in after.templates.items():

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests._support.deploy_changes import CREATE_ONLY_PROPERTIES, DATA_TYPES
+from tests._support.deploy_changes import CREATE_ONLY_PROPERTIES, DATA_TYPES, STATEFUL_TYPES
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
@@ -260,10 +260,10 @@ def test_create_only_properties_cover_the_registry_schemas() -> None:
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # noqa: PLC0415
 
     missing = {}
-    for kind in DATA_TYPES:
+    for kind in STATEFUL_TYPES:
         schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", kind).schema
         names = {path.split("/")[2] for path in schema.get("createOnlyProperties", [])}
         if not names <= set(CREATE_ONLY_PROPERTIES[kind]):
             missing[kind] = sorted(names - set(CREATE_ONLY_PROPERTIES[kind]))
     assert missing == {}
-    assert set(CREATE_ONLY_PROPERTIES) == set(DATA_TYPES)
+    assert set(CREATE_ONLY_PROPERTIES) == set(STATEFUL_TYPES)
