@@ -17,7 +17,10 @@ from typing import Any
 
 SUCCESS = "SUCCESS"
 FAILED = "FAILED"
-# CloudFormation takes at most 4096 bytes of response body; the reason is cut well below that.
+# CloudFormation takes at most 4096 bytes of response body (crpg-ref-responses.html). The reason
+# is cut to 1500 characters, and further where their JSON escapes (six bytes for a non-ASCII
+# character) would take the body past that.
+MAX_BODY_BYTES = 4096
 MAX_REASON_LENGTH = 1500
 SEND_ATTEMPTS = 3
 SEND_TIMEOUT_SECONDS = 10
@@ -35,13 +38,12 @@ class Answer:
     data: Mapping[str, str] = field(default_factory=dict)
 
     def body(self, event: Mapping[str, Any], log_stream: str) -> bytes:
-        """The JSON document CloudFormation expects for ``event``."""
+        """The JSON document CloudFormation expects for ``event``, at most
+        :data:`MAX_BODY_BYTES` long (the reason is cut to fit, ending in ``...``)."""
         reason = self.reason or f"See CloudWatch log stream {log_stream}"
-        if len(reason) > MAX_REASON_LENGTH:
-            reason = reason[: MAX_REASON_LENGTH - 3] + "..."
         document = {
             "Status": self.status,
-            "Reason": reason,
+            "Reason": "",
             "PhysicalResourceId": self.physical_resource_id,
             "StackId": event["StackId"],
             "RequestId": event["RequestId"],
@@ -49,7 +51,24 @@ class Answer:
             "NoEcho": False,
             "Data": dict(self.data),
         }
+        room = MAX_BODY_BYTES - len(json.dumps(document).encode())
+        document["Reason"] = _cut(reason, room)
         return json.dumps(document).encode()
+
+
+def _cut(reason: str, room: int) -> str:
+    """``reason`` whole if it has at most :data:`MAX_REASON_LENGTH` characters and its JSON
+    string takes at most ``room`` bytes; else as much of it as fits, and ``...``."""
+    if len(reason) <= MAX_REASON_LENGTH and len(json.dumps(reason)) - 2 <= room:
+        return reason
+    kept: list[str] = []
+    used = len("...")
+    for character in reason[: MAX_REASON_LENGTH - len("...")]:
+        used += len(json.dumps(character)) - 2
+        if used > room:
+            break
+        kept.append(character)
+    return "".join(kept) + "..."
 
 
 def send(

@@ -423,3 +423,18 @@ def test_a_refused_answer_is_raised_for_the_lambda_service_to_invoke_again() -> 
         ValueError, match=r"^ResponseURL must be an https URL\. Received scheme: 'file'$"
     ):
         send("file:///etc/passwd", b"{}")
+
+
+def test_the_answer_body_stays_within_cloudformations_4096_bytes_whatever_the_reason() -> None:
+    # The limit is on the body's bytes, and JSON writes a non-ASCII character as a six-byte
+    # \uXXXX escape (twelve beyond the BMP): a reason of 1,500 such characters (KMS's message
+    # quoting an encryption context, say) made a 10 KB body, which CloudFormation refuses.
+    longest = {**event("Delete", "p" * 1024), "LogicalResourceId": "L" * 255}
+    for reason in ("r" * 5000, "é" * 5000, "\U0001f511" * 5000, 'ab"\\\n' * 2000):
+        body = Answer(FAILED, "p" * 1024, reason=reason).body(longest, "s1")
+        assert len(body) <= response.MAX_BODY_BYTES == 4096, (reason[:2], len(body))
+        sent = json.loads(body)["Reason"]
+        assert sent.endswith("...")
+        assert reason.startswith(sent[:-3])
+        assert len(body) > 4096 - 12 - len("...") or len(sent) == response.MAX_REASON_LENGTH
+    assert json.loads(Answer(FAILED, "p", reason="é").body(event("Create"), "s1"))["Reason"] == "é"
