@@ -102,7 +102,8 @@ PACKAGE = "key_grant"
 ASSET_SOURCES = ((lambda_assets.ROOT / "lambda_src" / PACKAGE, PACKAGE),)
 PROVIDER_MEMORY_MB = 256
 # Long enough to wait out IAM's propagation of a new policy (the handler retries a refused call
-# until 20 seconds before the timeout); CloudFormation waits up to an hour for the answer.
+# until 96 seconds before the timeout, handler.RESERVE_SECONDS); CloudFormation waits up to an
+# hour for the answer.
 PROVIDER_TIMEOUT = Duration.minutes(5)
 # Managed policies the provider's role holds besides the KeyGrants' own: its logs policy.
 PROVIDER_ROLE_OWN_POLICIES = 1

@@ -33,10 +33,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .response import FAILED, SUCCESS, Answer, send
+from .response import FAILED, LONGEST_SEND_SECONDS, SUCCESS, Answer, send
 
-# Time kept back from the function's timeout to answer CloudFormation.
-RESERVE_SECONDS = 20.0
 FIRST_WAIT_SECONDS = 1.0
 MAX_WAIT_SECONDS = 16.0
 # KMS's answer while the role's new IAM policy is not yet in effect everywhere.
@@ -48,11 +46,24 @@ DELETE_ACTIONS = ("RetireGrant", "RevokeGrant")
 # so the rollback's delete of it calls nothing.
 NOT_CREATED = "kmskit-grant-not-created"
 GRANT_ID = re.compile(r"^[0-9A-Za-z]{1,128}\Z")
+CALL_ATTEMPTS = 3
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 10  # KMS answers CreateGrant, RetireGrant and RevokeGrant in well under 1 s
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 4},
-    connect_timeout=5,
-    read_timeout=20,
+    retries={"mode": "standard", "total_max_attempts": CALL_ATTEMPTS},
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
 )
+# The longest one KMS call can take: each of botocore's attempts with its connect and read
+# timeouts, and standard mode's waits between them (at most 2**i s, plus 5 s for a retry-after
+# header).
+LONGEST_CALL_SECONDS = CALL_ATTEMPTS * (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS) + sum(
+    min(2**i, 20) + 5 for i in range(CALL_ATTEMPTS - 1)
+)
+# Time kept back from the function's timeout: no refused call is retried later than that before
+# it, so that the last call and the answer end before the timeout (a function that times out
+# answers nothing, and CloudFormation waits until Lambda's retry of the event answers).
+RESERVE_SECONDS = float(LONGEST_CALL_SECONDS + LONGEST_SEND_SECONDS + 5)
 REQUIRED_PROPERTIES = ("KeyId", "GranteePrincipal", "Operations", "RetiringPrincipal", "Name")
 
 

@@ -23,7 +23,10 @@ FAILED = "FAILED"
 MAX_BODY_BYTES = 4096
 MAX_REASON_LENGTH = 1500
 SEND_ATTEMPTS = 3
-SEND_TIMEOUT_SECONDS = 10
+SEND_TIMEOUT_SECONDS = 5  # for the connection, and again for the reply
+# The longest sending an answer can take: each attempt's connect and read timeouts, and the
+# waits between attempts (1 s, 2 s, ...).
+LONGEST_SEND_SECONDS = SEND_ATTEMPTS * 2 * SEND_TIMEOUT_SECONDS + sum(range(1, SEND_ATTEMPTS))
 # CloudFormation's pre-signed S3 URLs are https; nothing else is opened.
 ALLOWED_SCHEMES = ("https",)
 

@@ -438,3 +438,22 @@ def test_the_answer_body_stays_within_cloudformations_4096_bytes_whatever_the_re
         assert reason.startswith(sent[:-3])
         assert len(body) > 4096 - 12 - len("...") or len(sent) == response.MAX_REASON_LENGTH
     assert json.loads(Answer(FAILED, "p", reason="é").body(event("Create"), "s1"))["Reason"] == "é"
+
+
+def test_the_time_kept_back_covers_the_last_call_and_the_answer() -> None:
+    # A refused call is retried while the wait ends before the deadline; the call after it can
+    # then take each of botocore's attempts (its connect and read timeouts, and standard mode's
+    # waits between them: at most 2**i s, plus 5 s for a retry-after header), and sending the
+    # answer each of its attempts (a connect and a read timeout each, and the waits). All of it
+    # must end before the function's timeout, or CloudFormation gets no answer from this run.
+    config = provider.CLIENT_CONFIG
+    attempts = config.retries["total_max_attempts"]
+    longest_call = attempts * (config.connect_timeout + config.read_timeout) + sum(
+        min(2**i, 20) + 5 for i in range(attempts - 1)
+    )
+    longest_send = response.SEND_ATTEMPTS * 2 * response.SEND_TIMEOUT_SECONDS + sum(
+        float(attempt) for attempt in range(1, response.SEND_ATTEMPTS)
+    )
+    assert longest_call + longest_send <= provider.RESERVE_SECONDS
+    # And the wait for IAM keeps most of the five minutes.
+    assert provider.RESERVE_SECONDS <= 120
