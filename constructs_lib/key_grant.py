@@ -303,7 +303,9 @@ class KeyGrant(Construct):
         name: the grant's name (1-256 letters, digits and ``:/_-``); makes CreateGrant
             idempotent, so a repeated create with the same parameters (a rollback's) returns
             the same grant. Default: the construct's unique name in the App, ``-`` between the
-            parts (``Names.unique_resource_name``, e.g. ``Stack-ReaderGrant-150D6985``).
+            parts (``Names.unique_resource_name``, e.g. ``Stack-ReaderGrant-150D6985``); for
+            ``RemovalPolicy.RETAIN``, without them, as in 0.2.0 (``StackReaderGrant150D6985``),
+            so that the upgrade takes 0.2.0's retained grant over.
         removal_policy: ``RemovalPolicy.DESTROY`` deletes (retires or revokes) the grant when
             the construct or its stack is deleted; ``RemovalPolicy.RETAIN`` leaves it in place (a
             change of the grant's props still replaces it, deleting the one before). Default:
@@ -377,11 +379,8 @@ class KeyGrant(Construct):
             "RetiringPrincipal": role.role_arn if retiring is None else retiring,
             # A name makes CreateGrant idempotent: a rollback's repeat of the create (or an
             # update that changes none of the grant's parameters) gets the grant it made
-            # before, not a second one that the first would outlive. (0.2.0's default had no
-            # separators: see the comment on the custom resource.)
-            "Name": name
-            if name is not None
-            else Names.unique_resource_name(self, max_length=MAX_GRANT_NAME_LENGTH, separator="-"),
+            # before, not a second one that the first would outlive.
+            "Name": name if name is not None else _default_name(self, removal_policy),
             "DeleteBy": "RetireGrant" if self_retiring else "RevokeGrant",
         }
         if constraints:
@@ -390,9 +389,8 @@ class KeyGrant(Construct):
             properties["Region"] = target.call_region
         # Not 0.2.0's logical ID (its AwsCustomResource's, at Resource/Resource): CloudFormation
         # refuses a new ServiceToken for a custom resource ("Modifying service token is not
-        # allowed"). An upgrade so creates every grant anew and 0.2.0's provider retires the old
-        # one; the new default name makes it a grant of its own (KMS would return the old one
-        # for the same name and parameters, and the old resource's delete would retire it).
+        # allowed"). An upgrade so creates every grant anew, and 0.2.0's provider retires the
+        # old one (DESTROY) or CloudFormation leaves it (RETAIN): see _default_name.
         self.custom_resource = CustomResource(
             self,
             "Resource",
@@ -486,6 +484,21 @@ class KeyGrant(Construct):
         role = autoscaling_slr_name(suffix)
         facts = stack_facts(stack_of(scope))
         return f"arn:{facts.partition}:iam::{facts.account}:role/{AUTOSCALING_SLR_PATH}{role}"
+
+
+def _default_name(grant: KeyGrant, removal_policy: RemovalPolicy) -> str:
+    """The grant's name when none is given: the construct's unique name in the App.
+
+    An upgrade from 0.2.0 replaces each grant's custom resource by one of a new logical ID, and
+    CreateGrant returns the grant there is for the same name and parameters. A DESTROY grant's
+    old resource then retires 0.2.0's grant, so the new one needs a new name (``-`` between the
+    parts): with 0.2.0's, it would get the grant being retired. A RETAIN grant's old resource is
+    left in place with its grant, so it keeps 0.2.0's name (no separators): the new resource
+    gets that grant rather than a second one that no stack would delete.
+    """
+    if removal_policy == RemovalPolicy.RETAIN:
+        return Names.unique_resource_name(grant, max_length=MAX_GRANT_NAME_LENGTH)
+    return Names.unique_resource_name(grant, max_length=MAX_GRANT_NAME_LENGTH, separator="-")
 
 
 # -- checks ---------------------------------------------------------------------------------------

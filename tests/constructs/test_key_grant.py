@@ -163,6 +163,28 @@ def resources_function(resources: dict[str, Any]) -> str:
     return logical(resources, FUNCTION, "AWS::Lambda::Function")
 
 
+def test_a_retained_grant_keeps_the_default_name_of_0_2_0_so_the_upgrade_takes_its_grant_over() -> (
+    None
+):
+    # A RETAIN KeyGrant's old resource is left in place by the upgrade (its DeletionPolicy),
+    # with its grant: under a new name the new resource made a second grant of the same
+    # parameters, and the first one stayed, known to no stack. Under 0.2.0's name (and the same
+    # parameters and retiring principal) CreateGrant returns the grant there is, and the new
+    # resource holds it. A DESTROY KeyGrant's old resource retires its grant: a new name.
+    stack = new_stack()
+    grant(stack, "Kept", removal_policy=cdk.RemovalPolicy.RETAIN)
+    grant(stack, "Deleted")
+    names = {
+        name: resource["Properties"]["Name"]
+        for name, resource in Template.from_stack(stack).to_json()["Resources"].items()
+        if resource["Type"] == "Custom::KmsGrant"
+    }
+    kept = next(n for logical_id, n in names.items() if logical_id.startswith("Kept"))
+    deleted = next(n for logical_id, n in names.items() if logical_id.startswith("Deleted"))
+    assert kept == "SKept" + kept[-8:]  # Names.unique_resource_name without separators (0.2.0)
+    assert deleted == "S-Deleted-" + deleted[-8:]
+
+
 def test_every_optional_parameter_and_retain(synthesized: Synth) -> None:
     resources = template(synthesized)["Resources"]
     key = logical(resources, "SharedKey", "AWS::KMS::Key")
