@@ -330,6 +330,12 @@ def test_the_provider_role_may_only_write_its_logs(synthesized: Synth) -> None:
             "Resource": {"Fn::GetAtt": [logs, "Arn"]},
         }
     ]
+    # The provider's log, kept a year and after the stack.
+    log_group = resources[logs]
+    assert (log_group["Properties"]["RetentionInDays"], log_group["DeletionPolicy"]) == (
+        365,
+        "Retain",
+    )
     assert "Policies" not in resources[role]["Properties"]
     assert "ManagedPolicyArns" not in resources[role]["Properties"]
     function = resources[resources_function(resources)]["Properties"]
@@ -753,6 +759,21 @@ def test_the_autoscaling_role_arn_and_its_suffix() -> None:
     }
     with pytest.raises(ConstructPropError, match=r"^'suffix' must be 1-35 letters"):
         KeyGrant.autoscaling_service_linked_role(stack, suffix="a b")
+
+
+def test_a_grant_on_a_key_given_by_arn_revoked_on_delete_may_revoke_it() -> None:
+    stack = new_stack()
+    grant(stack, retiring_principal=RETIRER_ARN)
+    (policy,) = (
+        Template.from_stack(stack)
+        .find_resources("AWS::IAM::ManagedPolicy", {"Properties": {"Description": "KeyGrant S/G"}})
+        .values()
+    )
+    assert [(s["Action"], s["Resource"]) for s in statements(policy)] == [
+        ("kms:CreateGrant", SHARED_KEY_ARN),
+        ("kms:RevokeGrant", SHARED_KEY_ARN),
+    ]
+    assert "Condition" not in statements(policy)[1]  # RevokeGrant takes no grant's condition
 
 
 def test_an_imported_key_is_named_by_its_arn() -> None:

@@ -457,3 +457,35 @@ def test_the_time_kept_back_covers_the_last_call_and_the_answer() -> None:
     assert longest_call + longest_send <= provider.RESERVE_SECONDS
     # And the wait for IAM keeps most of the five minutes.
     assert provider.RESERVE_SECONDS <= 120
+
+
+def test_a_delete_without_delete_by_retires(kms: Kms) -> None:
+    # A template of KeyGrant's always has DeleteBy; without it the provider's role, the
+    # default retiring principal, retires the grant (RevokeGrant would need a permission).
+    kms.stubber.add_response("retire_grant", {}, {"KeyId": KEY_ARN, "GrantId": GRANT_ID})
+    assert kms.handle(event("Delete", GRANT_ID, DeleteBy=None)) == Answer(SUCCESS, GRANT_ID)
+
+
+def test_operations_that_are_not_all_strings_are_a_failed_answer(kms: Kms) -> None:
+    assert kms.handle(event("Create", Operations=["Decrypt", 1])).reason == (
+        "Operations must be a list of strings. Received: ['Decrypt', 1]"
+    )
+    assert kms.regions == []
+
+
+def test_the_handler_stops_retrying_the_reserve_before_the_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deadlines: list[float] = []
+    sent: list[bytes] = []
+
+    def handle(event: Any, *, deadline: float) -> Answer:
+        deadlines.append(deadline)
+        return Answer(SUCCESS, GRANT_ID)
+
+    monkeypatch.setattr(provider.time, "monotonic", lambda: 1000.0)
+    monkeypatch.setattr(provider, "handle", handle)
+    monkeypatch.setattr(provider, "send", lambda url, body: sent.append(body))
+    provider.handler(event("Create"), Context())
+    assert deadlines == [1000.0 + 300.0 - provider.RESERVE_SECONDS]
+    assert json.loads(sent[0])["PhysicalResourceId"] == GRANT_ID
