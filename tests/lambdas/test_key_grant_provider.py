@@ -43,13 +43,9 @@ PROPERTIES: dict[str, Any] = {
     "Constraints": {"EncryptionContextSubset": {"app": "orders"}},
     "DeleteBy": "RetireGrant",
 }
+# CreateGrant's parameters: the properties, but the function's ARN and how to delete the grant.
 CREATE_PARAMETERS = {
-    "KeyId": KEY_ARN,
-    "GranteePrincipal": GRANTEE,
-    "Operations": ["Decrypt", "DescribeKey"],
-    "RetiringPrincipal": RETIRER,
-    "Name": "SReaderGrant150D6985",
-    "Constraints": {"EncryptionContextSubset": {"app": "orders"}},
+    name: value for name, value in PROPERTIES.items() if name not in ("ServiceToken", "DeleteBy")
 }
 
 

@@ -415,15 +415,30 @@ def test_a_copy_that_waited_two_days_is_dead_lettered(stubs: Stubs) -> None:
 def test_throttling_comes_back_later(
     stubs: Stubs, service: str, operation: str, code: str, task: Task, receive_count: int
 ) -> None:
+    assert_comes_back_later(stubs, service, operation, code, task, receive_count, status=400)
+    assert retry_delay(receive_count) == 60 * 2 ** (receive_count - 1)
+
+
+def assert_comes_back_later(
+    stubs: Stubs,
+    service: str,
+    operation: str,
+    code: str,
+    task: Task,
+    receive_count: int,
+    *,
+    status: int,
+) -> None:
+    """The copy call of ``task`` refused with ``code``: the record is hidden for a while and
+    reported as a batch item failure, not dead-lettered."""
     if service == "ec2":
         expect_no_ebs_copy_yet(stubs, task)
-    stubs.on(service, OTHER).add_client_error(operation, code, "slow down", http_status_code=400)
+    stubs.on(service, OTHER).add_client_error(operation, code, "refused", http_status_code=status)
     message = record(task.to_json(), receive_count=receive_count)
     expect_retry(stubs, message, receive_count)
     rt = runtime(replicator_config(), stubs)
     failed = {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
     assert rt.process([message]) == failed
-    assert retry_delay(receive_count) == 60 * 2 ** (receive_count - 1)
     assert metrics(rt, "DeadLettered") == 0
 
 
@@ -515,16 +530,7 @@ def test_a_refusal_by_iam_or_a_key_policy_is_retried_for_a_few_minutes(
     # A deployment that adds a destination adds its permissions too, and IAM and KMS apply a
     # new permission everywhere only after a while: an event right after it must not go to the
     # dead-letter queue for that.
-    if service == "ec2":
-        expect_no_ebs_copy_yet(stubs, task)
-    stubs.on(service, OTHER).add_client_error(operation, code, "not authorized", 403)
-    message = record(task.to_json(), receive_count=receive_count)
-    expect_retry(stubs, message, receive_count)
-    rt = runtime(replicator_config(), stubs)
-    assert rt.process([message]) == {
-        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
-    }
-    assert metrics(rt, "DeadLettered") == 0
+    assert_comes_back_later(stubs, service, operation, code, task, receive_count, status=403)
 
 
 def test_given_key_id_is_not_accessible_dead_letters_the_copy_task(stubs: Stubs) -> None:
