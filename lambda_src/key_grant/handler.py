@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -185,7 +186,7 @@ def _call(
     """KMS's ``operation`` in ``region``, retried on :data:`PROPAGATION_ERRORS` until the
     deadline."""
     client = calls.client_for(region)
-    method = getattr(client, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())
+    method = getattr(client, xform_name(operation))
     wait = FIRST_WAIT_SECONDS
     attempt = 1
     while True:
