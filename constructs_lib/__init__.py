@@ -50,6 +50,7 @@ _EXPORTS = {
     "EncryptedBucket": "encrypted_bucket",
     "ExternalAccount": "key_policy",
     "KeyGrant": "key_grant",
+    "KeyMaterialExpiryAlarm": "key_material_alarm",
     "KeyPolicy": "key_policy",
     "KeyServicePrincipal": "key_policy",
     "KmsRequestQuotaAlarm": "quota_alarm",
@@ -80,6 +81,7 @@ __all__ = [
     "EncryptedBucket",
     "ExternalAccount",
     "KeyGrant",
+    "KeyMaterialExpiryAlarm",
     "KeyPolicy",
     "KeyServicePrincipal",
     "KmsRequestQuotaAlarm",
@@ -118,6 +120,7 @@ if TYPE_CHECKING:
     from constructs_lib.encrypted_bucket import BucketReplication, EncryptedBucket
     from constructs_lib.iam import ManagedPolicyRole
     from constructs_lib.key_grant import KeyGrant
+    from constructs_lib.key_material_alarm import KeyMaterialExpiryAlarm
     from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal
     from constructs_lib.keys import CustomerManagedKey, ReplicaKey
     from constructs_lib.quota_alarm import KmsRequestQuotaAlarm

@@ -4,7 +4,7 @@
   symmetric key with a custom policy using every role (admins, users, service users, three kinds
   of external account, CloudTrail, CloudWatch Logs, an alarm publisher, an extra statement); RSA
   encryption, ECC signing, HMAC and ECC key-agreement keys; a multi-Region primary; a key for
-  imported material; the KMS request-quota alarm.
+  imported material, with its expiry alarm; the KMS request-quota alarm.
 * ``KeysShowcaseReplica`` (111111111111, eu-central-1): the replica of the multi-Region primary.
 """
 
@@ -31,6 +31,7 @@ def build(outdir: Path) -> Any:
     from constructs_lib import (  # noqa: PLC0415
         CustomerManagedKey,
         ExternalAccount,
+        KeyMaterialExpiryAlarm,
         KeyPolicy,
         KeyServicePrincipal,
         KmsRequestQuotaAlarm,
@@ -114,7 +115,7 @@ def build(outdir: Path) -> Any:
     primary = CustomerManagedKey(
         stack, "Global", alias="alias/global", multi_region=True, policy=named_roles()
     )
-    CustomerManagedKey(
+    imported = CustomerManagedKey(
         stack,
         "Imported",
         alias="alias/imported",
@@ -122,7 +123,8 @@ def build(outdir: Path) -> Any:
         pending_window=cdk.Duration.days(7),
         policy=named_roles(),
     )
-    KmsRequestQuotaAlarm(stack, "KmsQuota", encryption_key=shared, threshold_percent=75)
+    quota = KmsRequestQuotaAlarm(stack, "KmsQuota", encryption_key=shared, threshold_percent=75)
+    KeyMaterialExpiryAlarm(stack, "ImportedExpiry", key=imported, alarm_topic=quota.topic)
 
     replica_stack = cdk.Stack(
         app,

@@ -1,0 +1,166 @@
+"""KeyMaterialExpiryAlarm: AWS/KMS SecondsUntilKeyMaterialExpiration of one key, to an AlarmTopic.
+
+The wiring is read from the synthesized ``keys_showcase`` (held to the gates in
+tests/test_gates.py); the other cases build a throwaway App and never synthesize.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from constructs_lib import (
+    AlarmTopic,
+    ConstructPropError,
+    CustomerManagedKey,
+    KeyMaterialExpiryAlarm,
+    ReplicaKey,
+)
+from tests._support.synth import SynthResult
+
+Synth = Callable[[str], SynthResult]
+STACK = "KeysShowcase"
+ACCOUNT = "111111111111"
+REGION = "eu-west-1"
+
+
+def logical(resources: dict[str, Any], prefix: str, resource_type: str) -> str:
+    (name,) = [
+        n for n, r in resources.items() if n.startswith(prefix) and r["Type"] == resource_type
+    ]
+    return name
+
+
+def test_the_alarm_watches_the_time_left_to_the_keys_imported_material(
+    synthesized: Synth,
+) -> None:
+    resources = synthesized("keys_showcase").template(STACK)["Resources"]
+    key = logical(resources, "ImportedKey", "AWS::KMS::Key")
+    topic = logical(resources, "KmsQuotaTopic", "AWS::SNS::Topic")
+    alarm = resources[logical(resources, "ImportedExpiryAlarm", "AWS::CloudWatch::Alarm")]
+    assert alarm["Properties"] == {
+        "Namespace": "AWS/KMS",
+        "MetricName": "SecondsUntilKeyMaterialExpiration",
+        "Dimensions": [{"Name": "KeyId", "Value": {"Ref": key}}],
+        # The smallest time left in the hour (the statistic the KMS developer guide names).
+        "Statistic": "Minimum",
+        "Period": 3600,
+        "EvaluationPeriods": 1,
+        "ComparisonOperator": "LessThanThreshold",
+        "Threshold": 30 * 86_400,
+        # Nothing published: material that does not expire, none yet, or deleted at expiry
+        # (the alarm then stays in ALARM).
+        "TreatMissingData": "ignore",
+        "AlarmActions": [{"Ref": topic}],
+        "OKActions": [{"Ref": topic}],
+        "AlarmDescription": (
+            "The imported key material of KeysShowcase/Imported expires in less than 30 days: "
+            "KMS then deletes it and the key cannot be used until the same material is "
+            "imported again. Import it again with a later expiry (kmskit key import-material "
+            "KEY --material FILE --expires 365d)"
+        ),
+    }
+    assert "Unit" not in alarm["Properties"]  # a unit would ignore data published without one
+
+
+def stack(app: cdk.App, id: str = "S", region: str = REGION) -> cdk.Stack:
+    return cdk.Stack(app, id, env=cdk.Environment(account=ACCOUNT, region=region))
+
+
+def topic_in(scope: cdk.Stack) -> AlarmTopic:
+    return AlarmTopic(scope, "Alarms", encryption_key=CustomerManagedKey(scope, "TopicKey"))
+
+
+def test_a_replica_has_an_alarm_of_its_own_and_the_props_are_taken() -> None:
+    app = cdk.App()
+    home = stack(app, "Home")
+    primary = CustomerManagedKey(home, "Global", multi_region=True, origin="EXTERNAL")
+    away = stack(app, "Away", region="eu-central-1")
+    replica = ReplicaKey(away, "GlobalReplica", primary=primary)
+    made = KeyMaterialExpiryAlarm(
+        away,
+        "Expiry",
+        key=replica.key,
+        alarm_topic=topic_in(away),
+        warn_before=cdk.Duration.days(7),
+        alarm_name="imported-material-expiry",
+    )
+    assert made.key is replica
+    (alarm,) = Template.from_stack(away).find_resources("AWS::CloudWatch::Alarm").values()
+    properties = alarm["Properties"]
+    assert (properties["Threshold"], properties["AlarmName"]) == (
+        7 * 86_400,
+        "imported-material-expiry",
+    )
+    # The replica's own key ID (its material and expiry are its own).
+    assert away.resolve(made.metric.dimensions["KeyId"]) == away.resolve(replica.key_id)
+
+
+def refused_in(build: Callable[[cdk.Stack], dict[str, Any]]) -> str:
+    app = cdk.App()
+    here = stack(app)
+    defaults: dict[str, Any] = {
+        "key": CustomerManagedKey(here, "Imported", origin="EXTERNAL"),
+        "alarm_topic": topic_in(here),
+    }
+    with pytest.raises(ConstructPropError) as error:
+        KeyMaterialExpiryAlarm(here, "Expiry", **{**defaults, **build(here)})
+    return str(error.value)
+
+
+def test_refuses_a_key_without_imported_material_or_no_key_construct() -> None:
+    assert refused_in(lambda s: {"key": CustomerManagedKey(s, "Plain")}) == (
+        "'key' must have imported key material (origin EXTERNAL; S/Plain has origin AWS_KMS, "
+        "whose material KMS keeps and never expires). Received: 'S/Plain'"
+    )
+    assert refused_in(lambda s: {"key": "alias/imported"}).startswith(
+        "'key' must be a CustomerManagedKey or ReplicaKey, or its .key"
+    )
+
+
+def test_refuses_a_key_or_topic_of_another_region() -> None:
+    def elsewhere(here: cdk.Stack) -> dict[str, Any]:
+        other = stack(here.node.scope, "Other", region="eu-central-1")  # type: ignore[arg-type]
+        return {"key": CustomerManagedKey(other, "Imported", origin="EXTERNAL")}
+
+    assert refused_in(elsewhere) == (
+        "'key' must be in this construct's Region (eu-west-1; this key: eu-central-1): KMS "
+        "publishes the metric in the key's own account and Region. Received: 'Other/Imported'"
+    )
+
+    def topic_elsewhere(here: cdk.Stack) -> dict[str, Any]:
+        other = stack(here.node.scope, "Other", region="eu-central-1")  # type: ignore[arg-type]
+        return {"alarm_topic": topic_in(other)}
+
+    assert refused_in(topic_elsewhere).startswith(
+        "'alarm_topic' must be an AlarmTopic in the Region of its alarms (eu-west-1)"
+    )
+    assert refused_in(lambda s: {"alarm_topic": "arn:aws:sns:eu-west-1:111111111111:t"}) == (
+        "'alarm_topic' must be an AlarmTopic. Received: \"'arn:aws:sns:eu-west-1:111111111111:t'\""
+    )
+
+
+@pytest.mark.parametrize(
+    ("warn_before", "message"),
+    [
+        (cdk.Duration.days(0), "'warn_before' must be 1-365 days. Received: 0"),
+        (cdk.Duration.days(366), "'warn_before' must be 1-365 days. Received: 366"),
+        (
+            cdk.Duration.hours(36),
+            "'warn_before' must be a whole number of days. Received: '1 day 12 hours'",
+        ),
+        (30, "'warn_before' must be a Duration such as Duration.days(30). Received: 30"),
+    ],
+)
+def test_refuses_a_warning_kms_could_not_honour(warn_before: Any, message: str) -> None:
+    assert refused_in(lambda s: {"warn_before": warn_before}) == message
+
+
+def test_refuses_an_alarm_name_cloudwatch_refuses() -> None:
+    assert refused_in(lambda s: {"alarm_name": "x" * 256}) == (
+        f"'alarm_name' must be 1-255 characters. Received: '{'x' * 256}'"
+    )
