@@ -43,6 +43,9 @@ PROPAGATION_ERRORS = frozenset({"AccessDeniedException"})
 # What RetireGrant and RevokeGrant answer when there is no such grant: the end state wanted.
 DELETED_ALREADY = frozenset({"NotFoundException", "InvalidGrantIdException"})
 DELETE_ACTIONS = ("RetireGrant", "RevokeGrant")
+OPERATIONS = ("CreateGrant", *DELETE_ACTIONS)
+"""Every KMS operation the provider calls (tests/lambdas/sdk_floor.py keeps them in the model of
+the oldest botocore the Lambda runtime can have)."""
 # The physical ID answered for a create that failed: no grant ID (those are letters and digits),
 # so the rollback's delete of it calls nothing.
 NOT_CREATED = "kmskit-grant-not-created"

@@ -1,10 +1,12 @@
 """Writes tests/lambdas/fixtures/sdk_floor.json: what an old botocore holds of what the snapshot
-functions use, so that tests/lambdas/test_sdk.py can check the Lambda code against the SDK of
-the Lambda runtime without the network.
+functions and KeyGrant's provider use, so that tests/lambdas/test_sdk.py and
+test_key_grant_provider.py can check the Lambda code against the SDK of the Lambda runtime
+without the network.
 
 The file holds, for that botocore: the service models trimmed to the operations of
-``sdk.REQUIRED`` and the shapes they reach (no documentation), the names of the paginators of
-those services, and the top-level names of the botocore modules the asset imports from.
+``sdk.REQUIRED`` (and KMS to the provider's ``OPERATIONS``) and the shapes they reach (no
+documentation), the names of the paginators of those services, and the top-level names of the
+botocore modules the assets import from.
 
 Regenerate it (after adding a call to ``sdk.REQUIRED`` that the file does not hold, or to move
 the floor) from an unpacked wheel, with the network of a developer's machine::
@@ -24,11 +26,15 @@ from typing import Any
 
 from botocore.loaders import Loader
 
+from lambda_src.key_grant.handler import OPERATIONS as KEY_GRANT_OPERATIONS
 from lambda_src.snapshot_replicator.sdk import REQUIRED, SERVICES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sdk_floor.json"
 # The botocore modules the asset imports names from (test_sdk.py checks that it imports no other).
 MODULES = ("botocore", "botocore.config", "botocore.exceptions", "botocore.model")
+# Operations of the other Lambda functions, by service: KeyGrant's provider.
+OTHER_OPERATIONS: dict[str, tuple[str, ...]] = {"kms": KEY_GRANT_OPERATIONS}
+FLOOR_SERVICES = (*SERVICES, *OTHER_OPERATIONS)
 
 
 def _strip(value: Any) -> Any:
@@ -51,9 +57,11 @@ def _reach(shapes: dict[str, Any], name: str, seen: set[str]) -> None:
 
 
 def trimmed(loader: Loader, service: str) -> dict[str, Any]:
-    """``service``'s model with only the operations of REQUIRED and the shapes they reach."""
+    """``service``'s model with only the operations of REQUIRED (and OTHER_OPERATIONS) and the
+    shapes they reach."""
     model = loader.load_service_model(service, "service-2")
     wanted = {c.operation for c in REQUIRED if c.service == service}
+    wanted |= set(OTHER_OPERATIONS.get(service, ()))
     operations = {k: v for k, v in model["operations"].items() if k in wanted}
     seen: set[str] = set()
     for operation in operations.values():
@@ -91,7 +99,7 @@ def build(root: Path) -> dict[str, Any]:
     version = init.split("__version__ = ")[1].split("\n")[0].strip("'\"")
     loader = Loader(extra_search_paths=[str(package / "data")], include_default_search_paths=False)
     paginators = {}
-    for service in SERVICES:
+    for service in FLOOR_SERVICES:
         pages = loader.load_service_model(service, "paginators-1")["pagination"]
         paginators[service] = sorted(pages)
     modules = {}
@@ -101,7 +109,7 @@ def build(root: Path) -> dict[str, Any]:
         modules[module] = names(path)
     return {
         "botocore": version,
-        "models": {service: trimmed(loader, service) for service in SERVICES},
+        "models": {service: trimmed(loader, service) for service in FLOOR_SERVICES},
         "paginators": paginators,
         "modules": modules,
     }

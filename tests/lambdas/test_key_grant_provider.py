@@ -9,23 +9,28 @@ pre-signed URL's rules (PUT, an empty Content-Type) are checked on the wire.
 
 from __future__ import annotations
 
+import ast
 import http.server
 import json
 import threading
 import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.model import ServiceModel
 from botocore.stub import Stubber
+from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from lambda_src.key_grant import handler as provider
 from lambda_src.key_grant import response
-from lambda_src.key_grant.handler import NOT_CREATED, handle
+from lambda_src.key_grant.handler import DELETE_ACTIONS, NOT_CREATED, OPERATIONS, handle
 from lambda_src.key_grant.response import FAILED, SUCCESS, Answer, send
+from tests.lambdas._support import FIXTURES
 
 REGION = "eu-west-1"
 KEY_ARN = f"arn:aws:kms:{REGION}:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -485,3 +490,38 @@ def test_the_handler_stops_retrying_the_reserve_before_the_timeout(
     provider.handler(event("Create"), Context())
     assert deadlines == [1000.0 + 300.0 - provider.RESERVE_SECONDS]
     assert json.loads(sent[0])["PhysicalResourceId"] == GRANT_ID
+
+
+# -- the SDK of the Lambda runtime ---------------------------------------------------------------
+
+
+def test_the_provider_sends_nothing_the_runtimes_oldest_botocore_lacks() -> None:
+    """The function runs on the Lambda runtime's own botocore; fixtures/sdk_floor.json holds the
+    KMS model of botocore 1.40.40, older than any the python3.14 runtime bundles
+    (test_sdk.py). Every request the provider makes, with every member it sets, is valid
+    against it, the GrantId it reads is in CreateGrant's answer, and what the handler imports
+    from botocore is there."""
+    floor = json.loads((FIXTURES / "sdk_floor.json").read_text())
+    assert floor["botocore"] == "1.40.40"
+    model = ServiceModel(floor["models"]["kms"], "kms")
+    assert sorted(model.operation_names) == sorted(OPERATIONS)
+    subset = CREATE_PARAMETERS
+    equals = {**CREATE_PARAMETERS, "Constraints": {"EncryptionContextEquals": {"app": "x"}}}
+    requests = [("CreateGrant", subset), ("CreateGrant", equals)] + [
+        (action, {"KeyId": KEY_ARN, "GrantId": GRANT_ID}) for action in DELETE_ACTIONS
+    ]
+    for operation, request in requests:
+        report = ParamValidator().validate(request, model.operation_model(operation).input_shape)
+        assert not report.has_errors(), (operation, report.generate_report())
+    assert "GrantId" in model.operation_model("CreateGrant").output_shape.members
+    imported: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse(Path(provider.__file__).read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("botocore"):
+            imported.setdefault(node.module or "", set()).update(a.name for a in node.names)
+    assert imported == {
+        "botocore": {"xform_name"},
+        "botocore.config": {"Config"},
+        "botocore.exceptions": {"ClientError"},
+    }
+    for module, names in imported.items():
+        assert names <= set(floor["modules"][module]), module
