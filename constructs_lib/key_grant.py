@@ -80,7 +80,12 @@ from constructs_lib.key_policy import (
     stack_facts,
     stack_of,
 )
-from constructs_lib.keys import CustomerManagedKey, ReplicaKey, owning_key
+from constructs_lib.keys import (
+    CustomerManagedKey,
+    ReplicaKey,
+    owning_key,
+    require_key_environment,
+)
 
 # A key's ARN as CreateGrant takes it for a key of another account: key/<key ID>, where the ID is
 # a UUID or, for a multi-Region key, mrk-<32 hex digits>. Groups: Region, account.
@@ -525,7 +530,7 @@ def _key(value: Any, stack: Stack) -> _Key:
         if not isinstance(value, str):
             # An aws_kms.Key made in the App: its ARN is known at deploy time only, and so is
             # the Region to call; CreateGrant runs in this stack's, so the key must be there.
-            _check_same_environment(facts, stack_facts(stack_of(value)), value)
+            _check_same_environment(facts, value)
         return _Key(arn=arn, call_region=None, owner=None)
     require(
         "alias/" not in arn,
@@ -551,25 +556,20 @@ def _key(value: Any, stack: Stack) -> _Key:
     )
 
 
-def _check_same_environment(mine: StackFacts, theirs: StackFacts, key: Construct) -> None:
+def _check_same_environment(mine: StackFacts, key: Construct) -> None:
     """A key construct (the toolkit's or an ``aws_kms.Key``) in this account and Region."""
-    for what, here, there in (
-        ("account", mine.account, theirs.account),
-        ("Region", mine.region, theirs.region),
-    ):
-        if not is_token(here) and not is_token(there) and here != there:
-            raise ConstructPropError(
-                "key",
-                f"must be a key construct of this construct's {what} ({here}; this key: "
-                f"{there}); give a key elsewhere by its key ARN, and allow this account in its "
-                "key policy",
-                key.node.path,
-            )
+    require_key_environment(
+        "key",
+        mine,
+        key,
+        must_be="a key construct of",
+        why="; give a key elsewhere by its key ARN, and allow this account in its key policy",
+    )
 
 
 def _check_key_construct(owner: CustomerManagedKey | ReplicaKey, stack: Stack) -> None:
     """A key construct in this account and Region; of this stack, where its policy is custom."""
-    _check_same_environment(stack_facts(stack), stack_facts(stack_of(owner)), owner)
+    _check_same_environment(stack_facts(stack), owner)
     if not owner.policy.delegates_to_iam and stack_of(owner) is not stack:
         raise ConstructPropError(
             "key",

@@ -16,10 +16,15 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from constructs_lib import _durations as durations
-from constructs_lib._validation import ConstructPropError, is_token, require
+from constructs_lib._validation import ConstructPropError, require
 from constructs_lib.alarm_topic import AlarmTopic, require_topic_in_region
 from constructs_lib.key_policy import stack_facts, stack_of
-from constructs_lib.keys import CustomerManagedKey, ReplicaKey, key_construct
+from constructs_lib.keys import (
+    CustomerManagedKey,
+    ReplicaKey,
+    key_construct,
+    require_key_environment,
+)
 
 METRIC_NAMESPACE = "AWS/KMS"
 METRIC_NAME = "SecondsUntilKeyMaterialExpiration"
@@ -76,18 +81,13 @@ class KeyMaterialExpiryAlarm(Construct):
         if not isinstance(alarm_topic, AlarmTopic):
             raise ConstructPropError("alarm_topic", "must be an AlarmTopic", repr(alarm_topic))
         facts = stack_facts(stack_of(self))
-        where = stack_facts(stack_of(owner))
-        for what, here, there in (
-            ("account", facts.account, where.account),
-            ("Region", facts.region, where.region),
-        ):
-            if not is_token(here) and not is_token(there) and here != there:
-                raise ConstructPropError(
-                    "key",
-                    f"must be in this construct's {what} ({here}; this key: {there}): KMS "
-                    "publishes the metric in the key's own account and Region",
-                    owner.node.path,
-                )
+        require_key_environment(
+            "key",
+            facts,
+            owner,
+            must_be="in",
+            why=": KMS publishes the metric in the key's own account and Region",
+        )
         require_topic_in_region("alarm_topic", alarm_topic, facts.region)
         days = durations.check_days(
             "warn_before",

@@ -710,6 +710,25 @@ def owning_key(value: Any) -> CustomerManagedKey | ReplicaKey | None:
     return None
 
 
+def require_key_environment(
+    prop: str, here: StackFacts, key: Construct, *, must_be: str, why: str
+) -> None:
+    """Refuse ``key``, a key construct of another account or Region than ``here`` (both known
+    at synth): ``'<prop>' must be <must_be> this construct's Region (<here>; this key:
+    <there>)<why>. Received: <key's path>``."""
+    there = stack_facts(stack_of(key))
+    for what, mine, its in (
+        ("account", here.account, there.account),
+        ("Region", here.region, there.region),
+    ):
+        if not is_token(mine) and not is_token(its) and mine != its:
+            raise ConstructPropError(
+                prop,
+                f"must be {must_be} this construct's {what} ({mine}; this key: {its}){why}",
+                key.node.path,
+            )
+
+
 def key_construct(prop: str, value: Any, use: str) -> CustomerManagedKey | ReplicaKey:
     """:func:`owning_key` of ``value``, or a refusal naming ``prop`` and the value received (a
     construct by its path): the caller adds to the key's policy, which ``use`` says why."""
