@@ -140,7 +140,7 @@ def test_refuses_a_key_or_topic_of_another_region() -> None:
         "'alarm_topic' must be an AlarmTopic in the Region of its alarms (eu-west-1)"
     )
     assert refused_in(lambda s: {"alarm_topic": "arn:aws:sns:eu-west-1:111111111111:t"}) == (
-        "'alarm_topic' must be an AlarmTopic. Received: \"'arn:aws:sns:eu-west-1:111111111111:t'\""
+        "'alarm_topic' must be an AlarmTopic. Received: 'arn:aws:sns:eu-west-1:111111111111:t'"
     )
 
 
