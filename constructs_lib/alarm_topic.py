@@ -7,6 +7,8 @@ SNS encrypts with the topic's CMK, so every publishing service needs ``kms:Gener
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -15,7 +17,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib import _principals as principals
-from constructs_lib._validation import ConstructPropError, check_sequence, is_token, require
+from constructs_lib._validation import (
+    ConstructPropError,
+    check_sequence,
+    is_token,
+    require,
+    shown,
+)
 from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey, key_construct
 
@@ -43,6 +51,13 @@ def require_key_in_region(
         f"must be a key in the Region of its {service} ({region}): SNS and SQS encrypt only "
         "with a key of their own Region (use a ReplicaKey of a multi-Region key there)",
     )
+
+
+def require_alarm_topic(prop: str, value: Any) -> None:
+    """Refuse ``value`` unless it is an :class:`AlarmTopic` (``'<prop>' must be an AlarmTopic.
+    Received: ...``)."""
+    if not isinstance(value, AlarmTopic):
+        raise ConstructPropError(prop, "must be an AlarmTopic", shown(value))
 
 
 def require_topic_in_region(prop: str, topic: AlarmTopic, region: str) -> None:

@@ -23,7 +23,7 @@ from constructs import Construct
 from constructs_lib import _durations as durations
 from constructs_lib import _names as names
 from constructs_lib._validation import ConstructPropError, is_token, require, shown
-from constructs_lib.alarm_topic import AlarmTopic, require_topic_in_region
+from constructs_lib.alarm_topic import AlarmTopic, require_alarm_topic, require_topic_in_region
 from constructs_lib.key_policy import (
     DNSSEC_KEY_SPEC,
     DNSSEC_KEY_USAGE,
@@ -123,8 +123,8 @@ class DnssecSigningKey(Construct):
             "key's Name)",
             key_signing_key_name,
         )
-        if alarm_topic is not None and not isinstance(alarm_topic, AlarmTopic):
-            raise ConstructPropError("alarm_topic", "must be an AlarmTopic", shown(alarm_topic))
+        if alarm_topic is not None:
+            require_alarm_topic("alarm_topic", alarm_topic)
         stack = stack_of(self)
         facts = stack_facts(stack)
         region = facts.region

@@ -39,7 +39,6 @@ from aws_cdk import (
     CfnDeletionPolicy,
     CfnResource,
     CustomResource,
-    Duration,
     Names,
     RemovalPolicy,
     Stack,
@@ -50,6 +49,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from constructs_lib import _durations as durations
 from constructs_lib import _kms_actions as actions
 from constructs_lib import _lambda_assets as lambda_assets
 from constructs_lib import _principals as principals
@@ -109,7 +109,7 @@ PROVIDER_MEMORY_MB = 256
 # Long enough to wait out IAM's propagation of a new policy (the handler retries a refused call
 # until 96 seconds before the timeout, handler.RESERVE_SECONDS); CloudFormation waits up to an
 # hour for the answer.
-PROVIDER_TIMEOUT = Duration.minutes(5)
+PROVIDER_TIMEOUT_MINUTES = 5
 # Managed policies the provider's role holds besides the KeyGrants' own: its logs policy.
 PROVIDER_ROLE_OWN_POLICIES = 1
 MAX_KEY_GRANTS_PER_STACK = MAX_MANAGED_POLICIES_PER_ROLE - PROVIDER_ROLE_OWN_POLICIES
@@ -246,7 +246,7 @@ class _Provider(Construct):
             # Role property names (cfn-lint W3005). The role's policies come before each custom
             # resource, which is what calls KMS and writes to the log group.
             role=iam.Role.from_role_arn(self, "FunctionRole", self.role.role_arn, mutable=False),
-            timeout=PROVIDER_TIMEOUT,
+            timeout=durations.minutes(PROVIDER_TIMEOUT_MINUTES),
             memory_size=PROVIDER_MEMORY_MB,
             log_group=self.log_group,
             description="kmskit KeyGrant: creates, retires and revokes this stack's KMS grants",

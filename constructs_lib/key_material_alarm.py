@@ -16,8 +16,8 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from constructs_lib import _durations as durations
-from constructs_lib._validation import ConstructPropError, require, shown
-from constructs_lib.alarm_topic import AlarmTopic, require_topic_in_region
+from constructs_lib._validation import ConstructPropError, require
+from constructs_lib.alarm_topic import AlarmTopic, require_alarm_topic, require_topic_in_region
 from constructs_lib.key_policy import stack_facts, stack_of
 from constructs_lib.keys import (
     CustomerManagedKey,
@@ -78,8 +78,7 @@ class KeyMaterialExpiryAlarm(Construct):
                 f"{owner.origin}, whose material KMS keeps and never expires)",
                 owner.node.path,
             )
-        if not isinstance(alarm_topic, AlarmTopic):
-            raise ConstructPropError("alarm_topic", "must be an AlarmTopic", shown(alarm_topic))
+        require_alarm_topic("alarm_topic", alarm_topic)
         facts = stack_facts(stack_of(self))
         require_key_environment(
             "key",

@@ -27,9 +27,8 @@ from constructs_lib._validation import (
     is_token,
     require,
     require_one_of,
-    shown,
 )
-from constructs_lib.alarm_topic import AlarmTopic, require_topic_in_region
+from constructs_lib.alarm_topic import AlarmTopic, require_alarm_topic, require_topic_in_region
 from constructs_lib.key_policy import stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
@@ -206,10 +205,9 @@ class KmsRequestQuotaAlarm(Construct):
         alarm_topic: AlarmTopic | None,
         encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey | None,
     ) -> AlarmTopic:
-        if alarm_topic is not None and not isinstance(alarm_topic, AlarmTopic):
-            # Before the either/or check, which would read a string's .node. Worded here only:
-            # a construct's path is a jsii round-trip.
-            raise ConstructPropError("alarm_topic", "must be an AlarmTopic", shown(alarm_topic))
+        if alarm_topic is not None:
+            # Before the either/or check, which would read a string's .node.
+            require_alarm_topic("alarm_topic", alarm_topic)
         require_one_of("alarm_topic", alarm_topic, "encryption_key", encryption_key)
         if encryption_key is not None:
             return AlarmTopic(

@@ -57,6 +57,7 @@ from constructs_lib._validation import (
 )
 from constructs_lib.alarm_topic import (
     AlarmTopic,
+    require_alarm_topic,
     require_key_in_region,
     require_topic_in_region,
 )
@@ -654,9 +655,8 @@ class _ReplicationBase(Construct):
         self.replicator_mode = mode
         self.replicator_id = Names.unique_resource_name(self, max_length=64)
         self.encryption_key = self._queue_key(encryption_key)
-        if alarm_topic is not None and not isinstance(alarm_topic, AlarmTopic):
-            raise ConstructPropError("alarm_topic", "must be an AlarmTopic", shown(alarm_topic))
         if alarm_topic is not None:
+            require_alarm_topic("alarm_topic", alarm_topic)
             require_topic_in_region("alarm_topic", alarm_topic, facts.region)
         self.alarm_topic = alarm_topic or AlarmTopic(
             self, "Alarms", encryption_key=self.encryption_key
