@@ -19,7 +19,8 @@
   Read events or excludes ``kms.amazonaws.com``.
 * Metric filters and alarms (to a KMS-encrypted :class:`AlarmTopic`) for the CIS benchmarks: KMS
   keys disabled or scheduled for deletion, key policy changes and grants from other accounts,
-  unauthorized API calls, CloudTrail configuration changes.
+  unauthorized API calls, CloudTrail configuration changes; and, from the KMS developer guide,
+  the use of a key pending deletion.
 """
 
 from __future__ import annotations
@@ -94,6 +95,12 @@ KMS_KEY_DISABLED_OR_DELETED = (
 UNAUTHORIZED_API_CALLS = (
     '{(($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")) && '
     '($.sourceIPAddress!="delivery.logs.amazonaws.com") && ($.eventName!="HeadBucket")}'
+)
+# The KMS developer guide's pattern, verbatim ("Create an alarm that detects use of a KMS key
+# pending deletion"): KMS refuses a cryptographic operation on such a key with the message
+# "<key ARN> is pending deletion.", so the alarm fires while the deletion can still be cancelled.
+KMS_KEY_PENDING_DELETION_USED = (
+    '{ $.eventSource = kms* && $.errorMessage = "* is pending deletion."}'
 )
 CLOUDTRAIL_CONFIGURATION_CHANGED = (
     "{($.eventName=CreateTrail) || ($.eventName=UpdateTrail) || ($.eventName=DeleteTrail) || "
@@ -496,7 +503,8 @@ class AuditTrail(Construct):
         logs_role: the role CloudTrail writes to the log group with.
         alarm_topic: the :class:`AlarmTopic` the alarms publish to.
         metric_filters / alarms: by name (``KmsKeyDisabledOrScheduledForDeletion``,
-            ``KmsKeyPolicyChanged``, ``UnauthorizedApiCalls``, ``CloudTrailConfigurationChanged``).
+            ``KmsKeyPendingDeletionUsed``, ``KmsKeyPolicyChanged``, ``UnauthorizedApiCalls``,
+            ``CloudTrailConfigurationChanged``).
     """
 
     def __init__(
@@ -912,6 +920,14 @@ class AuditTrail(Construct):
                 "KmsKeyDisabledOrScheduledForDeletion",
                 KMS_KEY_DISABLED_OR_DELETED,
                 "A KMS key was disabled or scheduled for deletion (CIS 3.7 / 4.7).",
+            ),
+            (
+                "KmsKeyPendingDeletionUsed",
+                KMS_KEY_PENDING_DELETION_USED,
+                "A KMS key pending deletion was asked to encrypt, decrypt, sign or generate a data "
+                "key: something still uses it. The trail's log names the key and the caller; "
+                "cancel the deletion (aws kms cancel-key-deletion) before the waiting period ends "
+                "if it is still needed.",
             ),
             (
                 "KmsKeyPolicyChanged",

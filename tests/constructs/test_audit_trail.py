@@ -389,6 +389,10 @@ def test_alarm_topic_is_encrypted_and_tls_only(showcase: SynthResult) -> None:
 
 ALARMS = {
     "KmsKeyDisabledOrScheduledForDeletion": CIS_KMS_PATTERN,
+    # The KMS developer guide's pattern, as it prints it (spaces included).
+    "KmsKeyPendingDeletionUsed": (
+        '{ $.eventSource = kms* && $.errorMessage = "* is pending deletion."}'
+    ),
     "KmsKeyPolicyChanged": (
         "{($.eventSource=kms.amazonaws.com) && (($.eventName=PutKeyPolicy) || "
         f'(($.eventName=CreateGrant) && ($.userIdentity.accountId!="{SECURITY}")))}}'
@@ -447,7 +451,7 @@ def test_cis_kms_pattern_is_exact(showcase: SynthResult) -> None:
         if r["Type"] == "AWS::Logs::MetricFilter"
     ]
     assert CIS_KMS_PATTERN in patterns
-    assert len(patterns) == 4
+    assert len(patterns) == len(ALARMS)
 
 
 # --- given key, bucket props, data events ----------------------------------------------------
