@@ -282,18 +282,18 @@ def check_valid_to(
     if valid_to <= now:
         raise UsageError(
             "'--expires' must be in the future (KMS deletes the material at that time). "
-            f"Received: {shown} (now is {_utc(now)})"
+            f"Received: {shown} (now is {utc_text(now)})"
         )
     if valid_to > now + MAX_VALIDITY:
         ahead = timedelta(seconds=math.ceil((valid_to - now).total_seconds()))
         raise UsageError(
             "'--expires' must be at most 365 days from now, KMS's limit for ValidTo (until "
-            f"{_utc(now + MAX_VALIDITY)}). Received: {shown} ({ahead} from now)"
+            f"{utc_text(now + MAX_VALIDITY)}). Received: {shown} ({ahead} from now)"
         )
     return valid_to
 
 
-def _utc(moment: datetime) -> str:
+def utc_text(moment: datetime) -> str:
     """``moment`` in UTC to the second, as ``--expires`` takes it: 2027-01-31T00:00:00Z."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -36,6 +36,8 @@ with its document and line, so a failure names it as ``docs/envelope.md:52``.
     reading against moto with hand-made log files, which the documented bucket does not hold.
   - ``kmskit key import-material`` (docs/keys.md): moto 5 has no GetParametersForImport or
     ImportKeyMaterial (tests/kmskit/test_key_material.py uses botocore's Stubber instead).
+  - ``kmskit key schedule-deletion`` (docs/keys.md): reads a trail's log files, like
+    ``audit``; tests/kmskit/test_key_deletion.py runs it against moto with log files of its own.
   - ``kmskit snapshot copy`` (docs/snapshots.md): snapshots in placeholder accounts, sharing
     with another account and its keys (``$SHARING_KEY_ARN``, ``key/...``), RDS ARNs of an
     account that is not moto's; tests/kmskit/test_snapshot_cli.py covers the command.
@@ -89,7 +91,7 @@ _SYNOPSIS_MARKS = "[]()"
 # The first subcommand of a command that is only parsed, and why (see the module docstring).
 PARSE_ONLY = {
     "audit": "CloudTrail log files of a real trail",
-    "key": "moto has no key material import",
+    "key": "moto has no key material import; schedule-deletion reads a real trail's log files",
     "snapshot": "snapshots, accounts and keys moto does not hold",
 }
 

@@ -1,4 +1,5 @@
-"""``kmskit key import-material KEY``: import key material into an EXTERNAL-origin key."""
+"""``kmskit key import-material KEY``: import key material into an EXTERNAL-origin key.
+``kmskit key schedule-deletion KEY``: schedule a key's deletion once nothing has used it."""
 
 from __future__ import annotations
 
@@ -20,8 +21,30 @@ from kmskit._io import (
     is_terminal,
     open_input,
 )
+from kmskit.audit import (
+    DEFAULT_WORKERS,
+    MAX_WORKERS,
+    AuditReader,
+    DateRange,
+    LogLocation,
+    check_workers,
+    day_count,
+    warn_on_stderr,
+)
 from kmskit.cli import as_kmskit_error, settings_from_args
-from kmskit.errors import EXIT_OK, KmskitError, UsageError
+from kmskit.errors import EXIT_OK, ConflictError, KmskitError, UsageError
+from kmskit.key_deletion import (
+    DEFAULT_CHECK_DAYS,
+    DEFAULT_WAITING_DAYS,
+    MAX_WAITING_DAYS,
+    MIN_WAITING_DAYS,
+    USE_EVENTS,
+    DeletionCheck,
+    check_deletion,
+    check_waiting_days,
+    describe_deletion_target,
+    schedule_deletion,
+)
 from kmskit.key_material import (
     MAX_VALIDITY,
     SUPPORTED_SPECS,
@@ -34,13 +57,14 @@ from kmskit.key_material import (
     generate_material,
     import_material,
     prepare_material,
+    utc_text,
 )
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "key",
-        help="operate on KMS keys (import key material)",
+        help="operate on KMS keys (import key material, schedule deletion)",
         description="Operations on KMS keys.",
     )
     actions = parser.add_subparsers(dest="key_command", metavar="ACTION", required=True)
@@ -95,6 +119,161 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "and at most 365 days away; default: it does not expire",
     )
     imported.set_defaults(handler=run)
+    _register_schedule_deletion(actions, common)
+
+
+def waiting_days(value: str) -> int:
+    """The ``type`` of ``--waiting-days``: 7-30, refused naming the option while parsing."""
+    try:
+        days = int(value)
+    except ValueError:
+        raise UsageError(
+            f"'--waiting-days' must be a whole number of days. Received: {value!r}"
+        ) from None
+    return check_waiting_days(days)
+
+
+def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -> None:
+    deletion = actions.add_parser(
+        "schedule-deletion",
+        parents=[common],
+        help="schedule a key's deletion after checking the trail's logs and its grants",
+        description="Check that nothing used the key (its cryptographic calls in the "
+        "CloudTrail log files of its account and Region for the last --days days, failed calls "
+        "included; a day without a log file; its grants), then ScheduleKeyDeletion. Anything "
+        "found is reported and nothing is scheduled (exit 7) unless --force. Calls counted: "
+        + ", ".join(sorted(USE_EVENTS))
+        + ".",
+    )
+    deletion.add_argument(
+        "key", metavar="KEY", help="key ID, key ARN, alias name or alias ARN (in --region)"
+    )
+    deletion.add_argument(
+        "--logs",
+        required=True,
+        metavar="s3://BUCKET[/PREFIX]",
+        help="the trail's bucket and S3 key prefix (as for kmskit audit); the trail must log "
+        "the key's Region with read events (AuditTrail does)",
+    )
+    deletion.add_argument(
+        "--days",
+        type=day_count,
+        default=DEFAULT_CHECK_DAYS,
+        metavar="N",
+        help=f"the days checked, up to today (UTC) (default: {DEFAULT_CHECK_DAYS})",
+    )
+    deletion.add_argument(
+        "--waiting-days",
+        type=waiting_days,
+        default=DEFAULT_WAITING_DAYS,
+        metavar="N",
+        help=f"KMS's waiting period before it deletes the key, {MIN_WAITING_DAYS}-"
+        f"{MAX_WAITING_DAYS} (default: {DEFAULT_WAITING_DAYS}); the deletion can be cancelled "
+        "until then",
+    )
+    deletion.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check and report, but schedule nothing",
+    )
+    deletion.add_argument(
+        "--force",
+        action="store_true",
+        help="schedule even if the check found use, days without logs or grants",
+    )
+    deletion.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        metavar="N",
+        help=f"log files read at once, 1-{MAX_WORKERS} (default: {DEFAULT_WORKERS})",
+    )
+    deletion.set_defaults(handler=run_schedule_deletion)
+
+
+MAX_DAYS_SHOWN = 10
+
+
+def trail_uri(location: LogLocation) -> str:
+    """``s3://BUCKET[/PREFIX]`` as given to ``--logs`` (and to ``kmskit audit``)."""
+    return f"s3://{location.bucket}/{location.prefix}".rstrip("/")
+
+
+def deletion_report(check: DeletionCheck, location: LogLocation) -> str:
+    """What the check found, as the command prints it."""
+    target, dates = check.target, check.date_range
+    lines = [
+        f"key:    {target.key_arn} ({target.key_state})",
+        f"logs:   {trail_uri(location)}: {check.stats.objects} log file(s) of account "
+        f"{target.account}, Region {target.region}, {dates.since}..{dates.until}",
+    ]
+    rows = check.usage.sorted_rows()
+    lines.append(f"use:    {sum(row.count for row in rows) or 'none'}")
+    lines += [
+        f"  {row.event_name} by {row.principal}: {row.count} ({row.failed} failed)"
+        + (f", last {utc_text(row.last_seen)}" if row.last_seen else "")
+        for row in rows
+    ]
+    missing = check.days_without_logs
+    shown = ", ".join(str(day) for day in missing[:MAX_DAYS_SHOWN])
+    more = f" and {len(missing) - MAX_DAYS_SHOWN} more" if len(missing) > MAX_DAYS_SHOWN else ""
+    gaps = (
+        f"{len(missing)} day(s) without log or digest files: {shown}{more}" if missing else "none"
+    )
+    lines.append(f"gaps:   {gaps}")
+    lines.append(f"grants: {len(check.grants) or 'none'}")
+    lines += [
+        f"  {grant.get('GrantId')} to {grant.get('GranteePrincipal')}: "
+        f"{', '.join(grant.get('Operations', []))}"
+        + (f" (name {grant['Name']})" if grant.get("Name") else "")
+        for grant in check.grants
+    ]
+    if target.replica_arns:
+        lines.append(
+            f"replicas: {', '.join(target.replica_arns)} (each is deleted on its own; the "
+            "primary waits until the last one is)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_schedule_deletion(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    workers = check_workers(args.workers)
+    location = LogLocation.parse(args.logs)
+    date_range = DateRange.last_days(args.days)
+    kms = settings.client("kms")
+    target = describe_deletion_target(kms, args.key)
+    reader = AuditReader(
+        settings.client("s3", max_pool_connections=max(10, workers)),
+        workers=workers,
+        progress=False if args.quiet else None,
+        warn=warn_on_stderr,
+    )
+    check = check_deletion(kms, reader, location, target, date_range)
+    sys.stdout.write(deletion_report(check, location))
+    blockers = check.blockers
+    if blockers and not args.force:
+        raise ConflictError(
+            f"not scheduled: {'; '.join(blockers)}. Find out who depends on the key (kmskit "
+            f"audit {trail_uri(location)} --key {target.key_arn}), or give --force to schedule "
+            "anyway"
+        )
+    if args.dry_run:
+        print(f"dry run: nothing scheduled (would wait {args.waiting_days} days)")
+        return EXIT_OK
+    deletion = schedule_deletion(kms, target, args.waiting_days)
+    when = (
+        f"on {utc_text(deletion)}"
+        if deletion
+        else f"{args.waiting_days} days after its last replica is deleted"
+    )
+    print(
+        f"scheduled {target.key_arn} for deletion {when}; until then, cancel with: aws kms "
+        f"cancel-key-deletion --key-id {target.key_arn} --region {target.region} (then aws "
+        "kms enable-key: a cancelled deletion leaves the key disabled). AuditTrail's "
+        "KmsKeyPendingDeletionUsed alarm fires if anything uses the key meanwhile"
+    )
+    return EXIT_OK
 
 
 RELATIVE_EXPIRY = re.compile(r"(\d+)d")

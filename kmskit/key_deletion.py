@@ -1,0 +1,271 @@
+"""Schedule a KMS key's deletion only after checking that nothing uses it.
+
+Deleting a key makes every ciphertext made under it unrecoverable. The KMS developer guide
+("Determining past usage of a KMS key") advises finding the key's use in CloudTrail and its
+grants before scheduling the deletion. :func:`check_deletion` does both, from the trail's log
+files in S3 (:mod:`kmskit.audit`'s reader) and KMS ``ListGrants``:
+
+* **use**: every call of :data:`USE_EVENTS` that names the key in the log files of the key's
+  account and Region over the days checked, failed calls included (a caller that was refused
+  still depends on the key);
+* **gaps**: a day before today with neither a log file nor a digest file of that account and
+  Region. CloudTrail delivers a digest file every hour while log file validation is on, even
+  when the Region had no event (a quiet day, not a gap), so a gap means the trail was not
+  logging or the files were deleted, and the key's use that day is unknown. Today is not
+  checked for gaps: its files may not be delivered yet. Without log file validation every
+  quiet day is a gap;
+* **grants**: a grant is a standing permission (EBS volumes, RDS and Lambda keep one for each
+  resource they encrypt) that appears in no log until it is used.
+
+Any of them stops :func:`schedule_deletion` being called by the CLI unless forced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from kmskit.audit import AuditReader, AuditStats, DateRange, LogLocation, RecordFilter, UsageSummary
+from kmskit.errors import ConflictError, UsageError, from_client_error
+from kmskit.key_material import utc_text
+
+# The KMS operations that use a key's material or hand it to someone who will (CloudTrail event
+# names). Management calls (DescribeKey, ListGrants, GetKeyPolicy), which AWS Config and
+# consoles make all the time, are not use.
+USE_EVENTS: frozenset[str] = frozenset(
+    {
+        "CreateGrant",
+        "Decrypt",
+        "DeriveSharedSecret",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "GetPublicKey",  # the public key may encrypt or verify outside KMS from now on
+        "ReEncrypt",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+    }
+)
+# ScheduleKeyDeletion's PendingWindowInDays.
+MIN_WAITING_DAYS = 7
+MAX_WAITING_DAYS = 30
+DEFAULT_WAITING_DAYS = 30
+DEFAULT_CHECK_DAYS = 90
+PENDING_STATES = ("PendingDeletion", "PendingReplicaDeletion")
+# .../CloudTrail/<region>/YYYY/MM/DD/<file>: the delivery day of a log file.
+_DELIVERY_DAY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/[^/]+\Z")
+
+
+def check_waiting_days(value: Any) -> int:
+    """``value`` if it is a whole number of days KMS accepts as the waiting period (7-30);
+    otherwise a :class:`~kmskit.errors.UsageError` naming ``--waiting-days``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"'--waiting-days' must be a whole number of days. Received: {value!r}")
+    if not MIN_WAITING_DAYS <= value <= MAX_WAITING_DAYS:
+        raise UsageError(
+            f"'--waiting-days' must be {MIN_WAITING_DAYS}-{MAX_WAITING_DAYS} days (KMS's "
+            f"waiting period before it deletes a key). Received: {value}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class DeletionTarget:
+    """The key as DescribeKey shows it."""
+
+    key_arn: str
+    key_id: str
+    account: str
+    region: str
+    key_state: str
+    multi_region_key_type: str | None = None  # PRIMARY or REPLICA
+    replica_arns: tuple[str, ...] = ()
+
+
+def describe_deletion_target(kms: Any, key: str) -> DeletionTarget:
+    """DescribeKey, refusing what cannot or need not be scheduled: an AWS managed key
+    (:class:`UsageError`), a key already pending deletion (:class:`ConflictError`, naming its
+    deletion date and how to cancel). ``key``: as the user gave it (``KEY``)."""
+    try:
+        metadata = kms.describe_key(KeyId=key)["KeyMetadata"]
+    except ClientError as error:
+        raise from_client_error(error, f"describe key {key}") from error
+    arn = str(metadata["Arn"])
+    if metadata.get("KeyManager") == "AWS":
+        raise UsageError(
+            "'KEY' must be a customer managed key: KMS deletes no AWS managed key. Received: "
+            f"{key} ({arn})"
+        )
+    state = str(metadata.get("KeyState", ""))
+    if state in PENDING_STATES:
+        when = metadata.get("DeletionDate")
+        deletion = f", deletion on {utc_text(when)}" if isinstance(when, datetime) else ""
+        raise ConflictError(
+            f"'KEY' is already pending deletion. Received: {key} ({arn}, state {state}"
+            f"{deletion}); cancel with: aws kms cancel-key-deletion --key-id {arn}"
+        )
+    multi = metadata.get("MultiRegionConfiguration") or {}
+    parts = arn.split(":")
+    return DeletionTarget(
+        key_arn=arn,
+        key_id=str(metadata["KeyId"]),
+        account=parts[4],
+        region=parts[3],
+        key_state=state,
+        multi_region_key_type=multi.get("MultiRegionKeyType"),
+        replica_arns=tuple(str(r["Arn"]) for r in multi.get("ReplicaKeys", ())),
+    )
+
+
+@dataclass
+class _DaysWithLogs:
+    """A :class:`kmskit.audit.ReadObserver` that notes the delivery days of the log files read."""
+
+    days: set[date] = field(default_factory=set)
+
+    def begin(self, prefixes: Sequence[str]) -> None:
+        """Nothing to do before the files."""
+
+    def log_file(
+        self, key: str, last_modified: datetime | None, sha256: str | None, in_range: bool
+    ) -> None:
+        found = _DELIVERY_DAY.search(key)
+        if found and sha256 is not None:  # None: listed, but gone when read
+            self.days.add(date(*(int(part) for part in found.groups())))
+
+    def end(self) -> None:
+        """Nothing to do after the files."""
+
+
+@dataclass
+class DeletionCheck:
+    """What :func:`check_deletion` found. ``blockers`` says why deleting is not safe (empty:
+    nothing found)."""
+
+    target: DeletionTarget
+    date_range: DateRange
+    usage: UsageSummary
+    stats: AuditStats
+    days_with_logs: set[date]
+    grants: list[dict[str, Any]]
+
+    days_with_digests_only: set[date] = field(default_factory=set)
+    """Quiet days: no log file, but digest files show the trail was logging."""
+
+    @property
+    def days_without_logs(self) -> list[date]:
+        """The days before today (UTC) of the range with neither log nor digest files."""
+        return [
+            day
+            for day in _days_before_today(self.date_range)
+            if day not in self.days_with_logs and day not in self.days_with_digests_only
+        ]
+
+    @property
+    def blockers(self) -> list[str]:
+        found: list[str] = []
+        rows = self.usage.sorted_rows()
+        if rows:
+            calls = sum(row.count for row in rows)
+            seen = [row.last_seen for row in rows if row.last_seen is not None]
+            last = f", the last at {utc_text(max(seen))}" if seen else ""
+            found.append(
+                f"{calls} call(s) used the key from {self.date_range.since} to "
+                f"{self.date_range.until}{last}"
+            )
+        missing = self.days_without_logs
+        if missing:
+            found.append(
+                f"{len(missing)} of the days checked have no log or digest file of account "
+                f"{self.target.account}, Region {self.target.region} (the first "
+                f"{missing[0]}), so the key's use then is unknown"
+            )
+        if self.grants:
+            found.append(f"the key has {len(self.grants)} grant(s)")
+        return found
+
+
+def check_deletion(
+    kms: Any,
+    reader: AuditReader,
+    location: LogLocation,
+    target: DeletionTarget,
+    date_range: DateRange,
+) -> DeletionCheck:
+    """Read the trail's log files of the key's account and Region for ``date_range`` and the
+    key's grants (the module docstring says what counts). A location without log files of
+    that account and Region is :class:`~kmskit.errors.NotFoundError` (from the reader)."""
+    usage = UsageSummary()
+    days = _DaysWithLogs()
+    stats = reader.run(
+        location,
+        date_range,
+        RecordFilter(key_arns=frozenset({target.key_arn}), event_names=USE_EVENTS),
+        usage.add,
+        accounts=[target.account],
+        regions=[target.region],
+        observer=days,
+    )
+    accounts = reader.account_paths(location, [target.account])
+    quiet = {
+        day
+        for day in _days_before_today(date_range)
+        if day not in days.days
+        and any(
+            # A digest file: CloudTrail was logging the Region that day.
+            reader.list_entries(
+                location, f"{account.digest_prefix(location)}{target.region}/{day:%Y/%m/%d}/"
+            )
+            for account in accounts
+        )
+    }
+    return DeletionCheck(
+        target=target,
+        date_range=date_range,
+        usage=usage,
+        stats=stats,
+        days_with_logs=days.days,
+        grants=list_grants(kms, target),
+        days_with_digests_only=quiet,
+    )
+
+
+def _days_before_today(date_range: DateRange) -> list[date]:
+    last = min(date_range.until, datetime.now(UTC).date() - timedelta(days=1))
+    return [date_range.since + timedelta(days=n) for n in range((last - date_range.since).days + 1)]
+
+
+def list_grants(kms: Any, target: DeletionTarget) -> list[dict[str, Any]]:
+    """Every grant of the key (ListGrants, all pages)."""
+    grants: list[dict[str, Any]] = []
+    try:
+        for page in kms.get_paginator("list_grants").paginate(KeyId=target.key_arn):
+            grants.extend(page.get("Grants", []))
+    except ClientError as error:
+        raise from_client_error(error, f"list the grants of {target.key_arn}") from error
+    return grants
+
+
+def schedule_deletion(kms: Any, target: DeletionTarget, waiting_days: int) -> datetime | None:
+    """ScheduleKeyDeletion with a waiting period of ``waiting_days`` (7-30): the deletion date,
+    or None for a multi-Region primary with replicas, which waits in ``PendingReplicaDeletion``
+    until its last replica is deleted (KMS gives no date then; the waiting period starts
+    after)."""
+    check_waiting_days(waiting_days)
+    try:
+        # The key ID, not the ARN: the key is in the caller's account and Region (KMS schedules
+        # no other account's key), and moto 5 finds keys only by ID here.
+        response = kms.schedule_key_deletion(KeyId=target.key_id, PendingWindowInDays=waiting_days)
+    except ClientError as error:
+        raise from_client_error(error, f"schedule the deletion of {target.key_arn}") from error
+    deletion = response.get("DeletionDate")
+    return deletion if isinstance(deletion, datetime) else None

@@ -1,0 +1,339 @@
+"""``kmskit key schedule-deletion``: a key is scheduled for deletion only when the trail's logs
+and its grants show nothing depends on it (kmskit/key_deletion.py).
+
+moto holds the key, its grants and the trail's bucket; the log files are written as CloudTrail
+writes them (tests/kmskit/test_audit.py's helpers). What moto does not model (an AWS managed
+key, a multi-Region primary's answer without a deletion date) goes through botocore's Stubber,
+which checks each request against the KMS API model.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from kmskit.cli import main
+from kmskit.errors import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, UsageError
+from kmskit.key_deletion import (
+    DeletionTarget,
+    describe_deletion_target,
+    schedule_deletion,
+)
+from tests.kmskit.test_audit import (
+    APP_ROLE,
+    BUCKET,
+    PREFIX,
+    assumed_role,
+    iam_user,
+    kms_record,
+    log_key,
+    new_audit_bucket,
+    put_log,
+)
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's
+ADMIN = f"arn:aws:iam::{ACCOUNT}:user/Admin"
+
+
+@dataclass
+class World:
+    kms: Any
+    s3: Any
+    key_arn: str
+    today: date
+
+    def day(self, days_ago: int) -> date:
+        return self.today - timedelta(days=days_ago)
+
+    def log(self, days_ago: int, *records: dict[str, Any], name: str = "a") -> None:
+        """A log file of the key's account and Region delivered ``days_ago`` days ago."""
+        day = self.day(days_ago).isoformat()
+        put_log(self.s3, log_key(ACCOUNT, REGION, day, name), list(records))
+
+    def digest(self, days_ago: int) -> None:
+        """A digest file of the key's account and Region delivered ``days_ago`` days ago."""
+        day = self.day(days_ago)
+        key = (
+            f"{PREFIX}/AWSLogs/{ACCOUNT}/CloudTrail-Digest/{REGION}/{day:%Y/%m/%d}/"
+            f"{ACCOUNT}_CloudTrail-Digest_{REGION}_trail_{REGION}_{day:%Y%m%d}T0100Z.json.gz"
+        )
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps({}).encode()))
+
+    def call(self, event: str, days_ago: int, **kwargs: Any) -> dict[str, Any]:
+        when = f"{self.day(days_ago).isoformat()}T10:00:00Z"
+        return kms_record(event, when, assumed_role(APP_ROLE, "app"), self.key_arn, **kwargs)
+
+    def management(self, days_ago: int) -> dict[str, Any]:
+        """A DescribeKey by an administrator: not use of the key."""
+        when = f"{self.day(days_ago).isoformat()}T09:00:00Z"
+        return kms_record("DescribeKey", when, iam_user(ADMIN), self.key_arn)
+
+    def every_day_logged(self, days: int) -> None:
+        for days_ago in range(days + 1):
+            self.log(days_ago, self.management(days_ago), name=f"m{days_ago}")
+
+    def state(self) -> dict[str, Any]:
+        metadata: dict[str, Any] = self.kms.describe_key(KeyId=self.key_arn)["KeyMetadata"]
+        return metadata
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    with mock_aws():
+        kms = boto3.client("kms", region_name=REGION)
+        key_arn = kms.create_key(Description="retiring")["KeyMetadata"]["Arn"]
+        yield World(kms, new_audit_bucket(BUCKET), key_arn, datetime.now(UTC).date())
+
+
+def schedule(key: str, *args: str) -> int:
+    return main(
+        [
+            "key",
+            "schedule-deletion",
+            key,
+            "--logs",
+            f"s3://{BUCKET}/{PREFIX}",
+            "--region",
+            REGION,
+            "--quiet",
+            *args,
+        ]
+    )
+
+
+def test_an_unused_key_is_scheduled_with_the_waiting_period_given(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(3)
+    assert schedule(world.key_arn, "--days", "3", "--waiting-days", "7") == EXIT_OK
+    state = world.state()
+    assert state["KeyState"] == "PendingDeletion"
+    assert abs(state["DeletionDate"] - (datetime.now(UTC) + timedelta(days=7))) < timedelta(
+        minutes=5
+    )
+    out = capsys.readouterr().out
+    assert f"key:    {world.key_arn} (Enabled)" in out
+    assert "use:    none" in out
+    assert "gaps:   none" in out
+    assert "grants: none" in out
+    assert f"scheduled {world.key_arn} for deletion on " in out
+    assert f"cancel-key-deletion --key-id {world.key_arn} --region {REGION}" in out
+
+
+def test_a_key_used_in_the_days_checked_is_not_scheduled(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(3)
+    world.log(1, world.call("Decrypt", 1), world.call("Decrypt", 1), name="use")
+    assert schedule(world.key_arn, "--days", "3") == EXIT_CONFLICT
+    assert world.state()["KeyState"] == "Enabled"
+    captured = capsys.readouterr()
+    assert "use:    2" in captured.out
+    last = f"{world.day(1).isoformat()}T10:00:00Z"
+    assert f"  Decrypt by {APP_ROLE}: 2 (0 failed), last {last}" in captured.out
+    assert "kmskit: error: not scheduled: 2 call(s) used the key" in captured.err
+    assert f"the last at {last}" in captured.err
+    assert f"(kmskit audit s3://{BUCKET}/{PREFIX} --key {world.key_arn})" in captured.err
+    # Three days' files and the one with the calls; the fourth day's is before the range.
+    assert f"logs:   s3://{BUCKET}/{PREFIX}: 4 log file(s) of account {ACCOUNT}" in captured.out
+
+
+def test_a_refused_call_still_counts_as_use(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(2)
+    world.log(0, world.call("GenerateDataKey", 0, error="AccessDeniedException"), name="use")
+    assert schedule(world.key_arn, "--days", "2") == EXIT_CONFLICT
+    assert f"  GenerateDataKey by {APP_ROLE}: 1 (1 failed)" in capsys.readouterr().out
+    assert world.state()["KeyState"] == "Enabled"
+
+
+def test_use_before_the_days_checked_does_not_count(world: World) -> None:
+    world.every_day_logged(2)
+    world.log(5, world.call("Decrypt", 5), name="old")
+    assert schedule(world.key_arn, "--days", "2") == EXIT_OK
+    assert world.state()["KeyState"] == "PendingDeletion"
+
+
+def test_a_grant_stops_the_deletion_and_is_listed(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(2)
+    world.kms.create_grant(
+        KeyId=world.key_arn, GranteePrincipal=APP_ROLE, Operations=["Decrypt"], Name="volume"
+    )
+    assert schedule(world.key_arn, "--days", "2") == EXIT_CONFLICT
+    captured = capsys.readouterr()
+    assert "grants: 1" in captured.out
+    assert f" to {APP_ROLE}: Decrypt (name volume)" in captured.out
+    assert "the key has 1 grant(s)" in captured.err
+    assert world.state()["KeyState"] == "Enabled"
+
+
+def test_a_day_without_logs_is_a_gap_unless_digests_show_it_was_quiet(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(5)
+    for days_ago in (2, 3, 4):
+        world.s3.delete_object(
+            Bucket=BUCKET,
+            Key=log_key(ACCOUNT, REGION, world.day(days_ago).isoformat(), f"m{days_ago}"),
+        )
+    world.digest(3)  # the trail was logging that day: nothing happened in the Region
+    assert schedule(world.key_arn, "--days", "5") == EXIT_CONFLICT
+    captured = capsys.readouterr()
+    gaps = f"{world.day(4)}, {world.day(2)}"
+    assert f"gaps:   2 day(s) without log or digest files: {gaps}" in captured.out
+    assert (
+        f"2 of the days checked have no log or digest file of account {ACCOUNT}, Region "
+        f"{REGION} (the first {world.day(4)}), so the key's use then is unknown"
+    ) in captured.err
+
+
+def test_today_is_not_a_gap_before_its_files_arrive(world: World) -> None:
+    for days_ago in (1, 2):
+        world.log(days_ago, world.management(days_ago), name=f"m{days_ago}")
+    assert schedule(world.key_arn, "--days", "2", "--dry-run") == EXIT_OK
+
+
+def test_force_schedules_despite_what_was_found(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(1)
+    world.log(0, world.call("Encrypt", 0), name="use")
+    assert schedule(world.key_arn, "--days", "1", "--force") == EXIT_OK
+    assert "use:    1" in capsys.readouterr().out
+    assert world.state()["KeyState"] == "PendingDeletion"
+
+
+def test_dry_run_reports_and_schedules_nothing(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(2)
+    assert schedule(world.key_arn, "--days", "2", "--dry-run") == EXIT_OK
+    assert "dry run: nothing scheduled (would wait 30 days)" in capsys.readouterr().out
+    assert world.state()["KeyState"] == "Enabled"
+
+
+def test_management_calls_are_not_use(world: World) -> None:
+    world.every_day_logged(2)  # a DescribeKey of the key every day
+    assert schedule(world.key_arn, "--days", "2", "--dry-run") == EXIT_OK
+
+
+def test_a_key_pending_deletion_is_refused_naming_how_to_cancel(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_id = world.key_arn.rsplit("/", 1)[1]
+    world.kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    assert schedule(world.key_arn) == EXIT_CONFLICT
+    err = capsys.readouterr().err
+    assert "'KEY' is already pending deletion. Received: " in err
+    assert f"cancel with: aws kms cancel-key-deletion --key-id {world.key_arn}" in err
+
+
+def test_no_logs_of_the_keys_region_is_not_found(world: World) -> None:
+    put_log(world.s3, log_key(ACCOUNT, "us-east-1", world.today.isoformat(), "elsewhere"), [])
+    assert schedule(world.key_arn, "--days", "2") == EXIT_NOT_FOUND
+    assert world.state()["KeyState"] == "Enabled"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "3",
+            "'--waiting-days' must be 7-30 days (KMS's waiting period before it deletes a "
+            "key). Received: 3",
+        ),
+        ("31", "Received: 31"),
+        ("a week", "'--waiting-days' must be a whole number of days. Received: 'a week'"),
+    ],
+)
+def test_a_waiting_period_kms_refuses_is_refused_before_any_call(
+    no_aws: list[str], capsys: pytest.CaptureFixture[str], value: str, message: str
+) -> None:
+    assert schedule("alias/old", "--waiting-days", value) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+    assert no_aws == []
+
+
+def test_logs_are_required(no_aws: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["key", "schedule-deletion", "alias/old"]) == EXIT_USAGE
+    assert "--logs" in capsys.readouterr().err
+
+
+# --- what moto does not model: Stubber, checked against the KMS API model ---------------------
+
+
+def stubbed_kms() -> tuple[Any, Stubber]:
+    kms = boto3.client("kms", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    return kms, Stubber(kms)
+
+
+def test_an_aws_managed_key_is_refused() -> None:
+    kms, stub = stubbed_kms()
+    arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b2b1b1e-0000-4000-8000-000000000001"
+    stub.add_response(
+        "describe_key",
+        {"KeyMetadata": {"KeyId": arn.rsplit("/", 1)[1], "Arn": arn, "KeyManager": "AWS"}},
+        {"KeyId": "alias/aws/ebs"},
+    )
+    with stub, pytest.raises(UsageError) as error:
+        describe_deletion_target(kms, "alias/aws/ebs")
+    assert str(error.value) == (
+        "'KEY' must be a customer managed key: KMS deletes no AWS managed key. Received: "
+        f"alias/aws/ebs ({arn})"
+    )
+
+
+def test_a_primary_with_replicas_waits_for_them_without_a_date() -> None:
+    kms, stub = stubbed_kms()
+    key_id = "mrk-1234abcd12ab34cd56ef1234567890ab"
+    arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
+    replica = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{key_id}"
+    stub.add_response(
+        "describe_key",
+        {
+            "KeyMetadata": {
+                "KeyId": key_id,
+                "Arn": arn,
+                "KeyManager": "CUSTOMER",
+                "KeyState": "Enabled",
+                "MultiRegion": True,
+                "MultiRegionConfiguration": {
+                    "MultiRegionKeyType": "PRIMARY",
+                    "PrimaryKey": {"Arn": arn, "Region": REGION},
+                    "ReplicaKeys": [{"Arn": replica, "Region": "us-east-1"}],
+                },
+            }
+        },
+        {"KeyId": arn},
+    )
+    stub.add_response(
+        "schedule_key_deletion",
+        {"KeyId": arn, "KeyState": "PendingReplicaDeletion", "PendingWindowInDays": 30},
+        {"KeyId": key_id, "PendingWindowInDays": 30},
+    )
+    with stub:
+        target = describe_deletion_target(kms, arn)
+        assert target == DeletionTarget(
+            key_arn=arn,
+            key_id=key_id,
+            account=ACCOUNT,
+            region=REGION,
+            key_state="Enabled",
+            multi_region_key_type="PRIMARY",
+            replica_arns=(replica,),
+        )
+        assert schedule_deletion(kms, target, 30) is None
+    stub.assert_no_pending_responses()
