@@ -11,7 +11,9 @@ from fnmatch import fnmatchcase
 from functools import cache
 
 # Management without use: none of these encrypts, decrypts, signs or creates grants, so an
-# administrator can look after the key but cannot read what it protects.
+# administrator can look after the key but cannot read what it protects. Each acts on the key,
+# so a key policy or a policy naming the key can grant it: not kms:ListAliases, which takes no
+# resource ("kms:ListAliases (IAM policy)", KMS API reference).
 ADMIN_ACTIONS: tuple[str, ...] = (
     "kms:CancelKeyDeletion",
     "kms:CreateAlias",
@@ -23,7 +25,6 @@ ADMIN_ACTIONS: tuple[str, ...] = (
     "kms:EnableKeyRotation",
     "kms:GetKeyPolicy",
     "kms:GetKeyRotationStatus",
-    "kms:ListAliases",
     "kms:ListGrants",
     "kms:ListKeyPolicies",
     "kms:ListKeyRotations",
