@@ -139,9 +139,10 @@ CLOUDTRAIL_BUCKET_KEY_ACTIONS: tuple[str, ...] = ("kms:Decrypt",)
 CLOUDTRAIL_LOG_READER_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:ReEncryptFrom")
 # Another account reading log files decrypts them where they are; no re-encryption.
 CENTRAL_LOG_READER_ACTIONS: tuple[str, ...] = ("kms:Decrypt",)
+# The statement AWS documents also lists kms:Describe*; under its encryption-context condition
+# that allows nothing (no Describe request has an encryption context), so it is left out.
 CLOUDWATCH_LOGS_ACTIONS: tuple[str, ...] = (
     "kms:Decrypt*",
-    "kms:Describe*",
     "kms:Encrypt*",
     "kms:GenerateDataKey*",
     "kms:ReEncrypt*",

@@ -128,13 +128,7 @@ def trail_key_statements(account: str, name: str, key_owner_statement: bool = Tr
             "Sid": "AllowCloudTrailToDecryptWithS3BucketKey",
         },
         {
-            "Action": [
-                "kms:Decrypt*",
-                "kms:Describe*",
-                "kms:Encrypt*",
-                "kms:GenerateDataKey*",
-                "kms:ReEncrypt*",
-            ],
+            "Action": ["kms:Decrypt*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
             "Condition": {
                 "ArnLike": {
                     "kms:EncryptionContext:aws:logs:arn": (

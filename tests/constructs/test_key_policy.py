@@ -348,13 +348,9 @@ def test_cloudwatch_logs_is_limited_to_its_log_groups(synthesized: Synth) -> Non
         allow(
             "AllowCloudWatchLogs",
             {"Service": "logs.eu-west-1.amazonaws.com"},
-            [
-                "kms:Decrypt*",
-                "kms:Describe*",
-                "kms:Encrypt*",
-                "kms:GenerateDataKey*",
-                "kms:ReEncrypt*",
-            ],
+            # Every action here carries the encryption context the condition names: no
+            # kms:Describe*, which never would (so the statement would never allow it).
+            ["kms:Decrypt*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
             {
                 "ArnLike": {
                     "kms:EncryptionContext:aws:logs:arn": (
