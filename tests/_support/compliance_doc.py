@@ -30,21 +30,33 @@ def generic_rule(rule: str) -> str:
     return rule
 
 
+def table_rows(heading: str, columns: int, path: Path = COMPLIANCE_DOC) -> list[list[str]]:
+    """The cells of every row of the table under ``## <heading>`` with ``columns`` cells, its
+    header row left out."""
+    rows: list[list[str]] = []
+    in_section = False
+    header_seen = False
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            in_section = line.strip() == f"## {heading}"
+            continue
+        if not in_section or not line.startswith("|") or set(line) <= {"|", "-", " ", ":"}:
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != columns:
+            continue
+        if header_seen:
+            rows.append(cells)
+        header_seen = True
+    return rows
+
+
 def documented_acknowledgments(path: Path = COMPLIANCE_DOC) -> set[tuple[str, str]]:
     """``(rule id, reason)`` for every row of the table under "## Acknowledgments".
 
     Rows look like ``| `AwsSolutions-IAM5[Resource::*]` | where | reason |``.
     """
-    rows: set[tuple[str, str]] = set()
-    in_table = False
-    for line in path.read_text().splitlines():
-        if line.startswith("## "):
-            in_table = line.strip() == "## Acknowledgments"
-            continue
-        if not in_table or not line.startswith("|") or set(line) <= {"|", "-", " ", ":"}:
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 3 or cells[0] == "Rule":
-            continue
-        rows.add((generic_rule(cells[0].strip("`")), " ".join(cells[2].split())))
-    return rows
+    return {
+        (generic_rule(rule.strip("`")), " ".join(reason.split()))
+        for rule, _, reason in table_rows("Acknowledgments", 3, path)
+    }

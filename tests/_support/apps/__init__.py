@@ -2,9 +2,9 @@
 
 Each module defines ``build(outdir: Path) -> aws_cdk.App`` returning an App with the cdk-nag
 packs registered (``stacks.app_builder.new_app`` makes such an App). Every configuration here is
-synthesized
-once per session and held to the gates in ``tests/test_gates.py``: all five cdk-nag packs clean,
-cfn-lint clean, and every acknowledgment listed in docs/compliance.md.
+synthesized once per session and held to the gates in ``tests/test_gates.py``: all five cdk-nag
+packs clean, cfn-lint clean, and every acknowledgment listed in docs/compliance.md; and to
+``tests/test_iam_policies.py``: every policy valid against AWS's IAM definitions.
 """
 
 from __future__ import annotations
