@@ -152,14 +152,19 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "-o", "--output", default="-", metavar="PATH", help="output file (default: stdout)"
     )
     add_force_option(out, "--output")
-    out.add_argument(
+    add_workers_option(out)
+    parser.set_defaults(handler=run)
+
+
+def add_workers_option(parser: Any) -> None:
+    """``--workers``: how many log files are read at once (checked by ``check_workers``)."""
+    parser.add_argument(
         "--workers",
         type=int,
         default=DEFAULT_WORKERS,
         metavar="N",
         help=f"log files read at once, 1-{MAX_WORKERS} (default: {DEFAULT_WORKERS})",
     )
-    parser.set_defaults(handler=run)
 
 
 def date_range_from_args(args: argparse.Namespace) -> DateRange:

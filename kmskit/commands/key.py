@@ -22,8 +22,6 @@ from kmskit._io import (
     open_input,
 )
 from kmskit.audit import (
-    DEFAULT_WORKERS,
-    MAX_WORKERS,
     AuditReader,
     DateRange,
     LogLocation,
@@ -32,6 +30,7 @@ from kmskit.audit import (
     warn_on_stderr,
 )
 from kmskit.cli import as_kmskit_error, settings_from_args
+from kmskit.commands.audit import add_workers_option
 from kmskit.errors import EXIT_OK, ConflictError, KmskitError, UsageError
 from kmskit.key_deletion import (
     DEFAULT_CHECK_DAYS,
@@ -181,13 +180,7 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
         action="store_true",
         help="schedule even if the check found use, days without logs or grants",
     )
-    deletion.add_argument(
-        "--workers",
-        type=int,
-        default=DEFAULT_WORKERS,
-        metavar="N",
-        help=f"log files read at once, 1-{MAX_WORKERS} (default: {DEFAULT_WORKERS})",
-    )
+    add_workers_option(deletion)
     deletion.set_defaults(handler=run_schedule_deletion)
 
 
