@@ -18,12 +18,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 CDK := npx --no-install cdk
 CDK_OUT ?= cdk.out
 
-.PHONY: help setup synth test lint typecheck unit bench clean
+.PHONY: help setup synth test lint typecheck unit bench floors clean
 
 help:
 	@echo "make synth   set up, then synthesize the example organisation (cdk-nag gates on)"
 	@echo "make test    set up, then lint, type-check and run the whole test suite"
 	@echo "make bench   set up, then run every benchmark in benchmarks/"
+	@echo "make floors  build .venv-floor (lowest versions pyproject.toml admits), run the tests of those deps"
 	@echo "make clean   remove cdk.out and caches (keeps .venv and node_modules)"
 
 # cdk.json runs app.py with `python -O` (stacks/optimized_python.py): setup writes the optimized
@@ -72,6 +73,23 @@ test: lint typecheck unit
 bench: setup
 	$(PY) benchmarks/synth.py
 	@for b in benchmarks/[!_]*.py; do [ "$$b" = benchmarks/synth.py ] || $(PY) "$$b"; done
+
+# Before a release, not in CI: .venv-floor holds the lowest release of every dependency that
+# pyproject.toml's ranges admit (base and extras) next to requirements-dev.txt's tools, then the
+# tests that exercise those dependencies run on it. Building it needs the package index (it asks
+# which releases exist); rebuilt when pyproject.toml or requirements-dev.txt changes.
+FLOOR_VENV := .venv-floor
+# test_jsii_channel: what the kernel's channel and compile cache need of Node (the node extra).
+FLOOR_TESTS := tests/kmskit tests/lambdas tests/test_installed_package.py \
+	tests/test_runtime_isolation.py tests/test_doc_commands.py tests/test_doc_snippets.py \
+	tests/constructs/test_jsii_channel.py
+
+$(FLOOR_VENV)/.installed: pyproject.toml requirements-dev.txt tests/_support/floors.py $(VENV)/.installed
+	$(PY) tests/_support/floors.py $(FLOOR_VENV)
+	touch $@
+
+floors: $(FLOOR_VENV)/.installed node_modules/.installed
+	PATH="$(CURDIR)/$(FLOOR_VENV)/bin:$$PATH" $(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider $(FLOOR_TESTS)
 
 clean:
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache

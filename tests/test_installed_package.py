@@ -36,7 +36,7 @@ PACKAGES = {"constructs_lib", "kmskit", "lambda_src"}
 # What the checkout holds that is not the package: build output, tools, caches.
 NOT_SOURCE = shutil.ignore_patterns(
     ".git",
-    ".venv",
+    ".venv*",  # .venv and `make floors`' .venv-floor
     "node_modules",
     "cdk.out*",
     "build",
