@@ -5,4 +5,4 @@ Nothing here imports the AWS CDK, and no AWS client is created at import time, s
 ``mock_aws``, ``ThreadedMotoServer`` and ``botocore.stub.Stubber`` all work in tests.
 """
 
-__version__ = "0.3.0"  # the distribution's version too (pyproject.toml reads it)
+__version__ = "0.4.0"  # the distribution's version too (pyproject.toml reads it)
