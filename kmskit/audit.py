@@ -556,9 +556,10 @@ def event_identity(record: dict[str, Any]) -> str | None:
 @dataclass
 class AuditStats:
     """What a run read: the day prefixes listed, objects and records read, records kept
-    (``matched``, each call once), copies of an already kept call skipped (``duplicates``) and
+    (``matched``, each call once), copies of an already kept call skipped (``duplicates``),
     the ``s3://`` URIs of log files listed but gone when read (``skipped``: not in the
-    report)."""
+    report) and the KMS read-only records of the range, kept or not (``kms_reads``: none means
+    the trail may not log KMS read events at all)."""
 
     prefixes: list[str] = field(default_factory=list)
     objects: int = 0
@@ -566,6 +567,7 @@ class AuditStats:
     matched: int = 0
     duplicates: int = 0
     skipped: list[str] = field(default_factory=list)
+    kms_reads: int = 0
 
 
 class ListedObject(NamedTuple):
@@ -907,7 +909,6 @@ class AuditReader:
             listed_keys(),
             self.workers,
         )
-        start, end = date_range.bounds()
         if observer is not None:
             observer.begin(stats.prefixes)
         with bar, closing(listings), closing(reading), _OncePerCall(sink, stats) as once:
@@ -924,15 +925,7 @@ class AuditReader:
                 else:
                     stats.objects += 1
                     stats.records += len(records)
-                in_range = False
-                for record in records or ():
-                    moment = parse_event_time(record.get("eventTime"))
-                    if moment is None or not start <= moment < end:
-                        continue
-                    in_range = True
-                    matched = record_filter.keys_matched(record)
-                    if matched:
-                        once.offer(record, matched)
+                in_range = _offer_in_range(records or (), date_range, record_filter, once, stats)
                 if observer is not None:
                     observer.log_file(key, entry.last_modified, sha256, in_range)
                 if last_of_folder:
@@ -941,6 +934,30 @@ class AuditReader:
             if observer is not None:
                 observer.end()
         return stats
+
+
+def _offer_in_range(
+    records: Iterable[dict[str, Any]],
+    date_range: DateRange,
+    record_filter: RecordFilter,
+    once: _OncePerCall,
+    stats: AuditStats,
+) -> bool:
+    """Offer the records of ``date_range`` that pass ``record_filter`` to ``once``, counting
+    the KMS read events among them in ``stats``; whether any record was of the range."""
+    start, end = date_range.bounds()
+    in_range = False
+    for record in records:
+        moment = parse_event_time(record.get("eventTime"))
+        if moment is None or not start <= moment < end:
+            continue
+        in_range = True
+        if record.get("eventSource") == KMS_EVENT_SOURCE and record.get("readOnly") is True:
+            stats.kms_reads += 1
+        matched = record_filter.keys_matched(record)
+        if matched:
+            once.offer(record, matched)
+    return in_range
 
 
 class _OncePerCall:

@@ -14,6 +14,9 @@ files in S3 (:mod:`kmskit.audit`'s reader) and KMS ``ListGrants``:
   logging or the files were deleted, and the key's use that day is unknown. Today is not
   checked for gaps: its files may not be delivered yet. Without log file validation every
   quiet day is a gap;
+* **blind spots**: a log file listed but gone when read, and log files without a single KMS
+  read event (a trail excluding KMS events, or logging write events only, has log files every
+  day and never a Decrypt);
 * **grants**: a grant is a standing permission (EBS volumes, RDS and Lambda keep one for each
   resource they encrypt) that appears in no log until it is used.
 
@@ -188,6 +191,18 @@ class DeletionCheck:
                 f"{len(missing)} of the days checked have no log or digest file of account "
                 f"{self.target.account}, Region {self.target.region} (the first "
                 f"{missing[0]}), so the key's use then is unknown"
+            )
+        if self.stats.skipped:
+            found.append(
+                f"{len(self.stats.skipped)} log file(s) were listed but gone when read (deleted "
+                "meanwhile), so the key's use in them is unknown"
+            )
+        if not self.stats.kms_reads:
+            found.append(
+                f"the log files of account {self.target.account}, Region {self.target.region} "
+                f"hold no KMS read event (a Decrypt, a DescribeKey, ...) from "
+                f"{self.date_range.since} to {self.date_range.until}: the trail may exclude KMS "
+                "events or log write events only, so the key's use is unknown"
             )
         if self.grants:
             found.append(f"the key has {len(self.grants)} grant(s)")

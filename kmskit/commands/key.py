@@ -214,6 +214,16 @@ def deletion_report(check: DeletionCheck, location: LogLocation) -> str:
         f"{len(missing)} day(s) without log or digest files: {shown}{more}" if missing else "none"
     )
     lines.append(f"gaps:   {gaps}")
+    if check.stats.skipped:
+        lines.append(
+            f"skipped: {len(check.stats.skipped)} log file(s) listed but gone when read: "
+            + ", ".join(check.stats.skipped)
+        )
+    if not check.stats.kms_reads:
+        lines.append(
+            "kms:    no KMS read event in the log files (does the trail exclude KMS events or "
+            "log write events only?)"
+        )
     lines.append(f"grants: {len(check.grants) or 'none'}")
     lines += [
         f"  {grant.get('GrantId')} to {grant.get('GranteePrincipal')}: "

@@ -39,6 +39,7 @@ from tests.kmskit.test_audit import (
     new_audit_bucket,
     put_log,
 )
+from tests.kmskit.test_audit_limits import expire_after_listing
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's
@@ -337,3 +338,65 @@ def test_a_primary_with_replicas_waits_for_them_without_a_date() -> None:
         )
         assert schedule_deletion(kms, target, 30) is None
     stub.assert_no_pending_responses()
+
+
+# --- what the logs cannot show: the check says so rather than "nothing found" ---------------
+
+
+def test_a_log_file_gone_when_read_stops_the_deletion(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A log file listed but gone when read (a lifecycle rule expiring it) may have held the
+    key's use: its day still has another log file, so only the skipped file tells."""
+    world.every_day_logged(2)
+    world.log(1, world.call("Decrypt", 1), name="use")
+    expire_after_listing(
+        monkeypatch, world.s3, log_key(ACCOUNT, REGION, world.day(1).isoformat(), "use")
+    )
+    assert schedule(world.key_arn, "--days", "2") == EXIT_CONFLICT
+    captured = capsys.readouterr()
+    assert "use:    none" in captured.out
+    assert "skipped: 1 log file(s) listed but gone when read" in captured.out
+    assert (
+        "1 log file(s) were listed but gone when read (deleted meanwhile), so the key's use "
+        "in them is unknown"
+    ) in captured.err
+    assert world.state()["KeyState"] == "Enabled"
+
+
+def other_service_record(when: str) -> dict[str, Any]:
+    """A record of another service: the trail logs the Region, but says nothing of KMS."""
+    return {
+        "eventVersion": "1.11",
+        "eventTime": when,
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "DescribeInstances",
+        "awsRegion": REGION,
+        "eventID": f"ec2-{when}",
+        "readOnly": True,
+        "userIdentity": iam_user(ADMIN),
+    }
+
+
+@pytest.mark.parametrize("write_only", [False, True])
+def test_logs_without_any_kms_read_event_stop_the_deletion(
+    world: World, capsys: pytest.CaptureFixture[str], write_only: bool
+) -> None:
+    """A trail that excludes KMS events (ExcludeManagementEventSources) or logs write events
+    only has log files every day but could not show a Decrypt: "no use" would be a guess."""
+    for days_ago in range(3):
+        when = f"{world.day(days_ago).isoformat()}T08:00:00Z"
+        records = [other_service_record(when)]
+        if write_only:
+            write = kms_record("CreateAlias", when, iam_user(ADMIN), world.key_arn)
+            records.append({**write, "readOnly": False})
+        world.log(days_ago, *records, name=f"o{days_ago}")
+    assert schedule(world.key_arn, "--days", "2") == EXIT_CONFLICT
+    captured = capsys.readouterr()
+    assert "gaps:   none" in captured.out
+    assert "kms:    no KMS read event in the log files" in captured.out
+    assert (
+        f"the log files of account {ACCOUNT}, Region {REGION} hold no KMS read event (a "
+        "Decrypt, a DescribeKey, ...) from "
+    ) in captured.err
+    assert world.state()["KeyState"] == "Enabled"
