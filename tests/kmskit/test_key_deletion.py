@@ -22,10 +22,18 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from kmskit.cli import main
-from kmskit.errors import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, UsageError
+from kmskit.errors import (
+    EXIT_CONFLICT,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConflictError,
+    UsageError,
+)
 from kmskit.key_deletion import (
     DeletionTarget,
     describe_deletion_target,
+    list_grants,
     schedule_deletion,
 )
 from tests.kmskit.test_audit import (
@@ -400,3 +408,118 @@ def test_logs_without_any_kms_read_event_stop_the_deletion(
         "Decrypt, a DescribeKey, ...) from "
     ) in captured.err
     assert world.state()["KeyState"] == "Enabled"
+
+
+# --- what counts as use, and the days checked (each test kills a mutant of key_deletion.py) ---
+
+# The KMS operations that use a key's material or hand it to another caller (KMS developer
+# guide, "Determining past usage of a KMS key"; API reference), spelled as CloudTrail names them.
+CRYPTOGRAPHIC_CALLS = [
+    "CreateGrant",
+    "Decrypt",
+    "DeriveSharedSecret",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GetPublicKey",
+    "ReEncrypt",
+    "Sign",
+    "Verify",
+    "VerifyMac",
+]
+
+
+@pytest.mark.parametrize("event", CRYPTOGRAPHIC_CALLS)
+def test_every_cryptographic_call_counts_as_use(
+    world: World, capsys: pytest.CaptureFixture[str], event: str
+) -> None:
+    world.every_day_logged(2)
+    world.log(1, world.call(event, 1), name="use")
+    assert schedule(world.key_arn, "--days", "2", "--dry-run") == EXIT_CONFLICT
+    assert f"  {event} by {APP_ROLE}: 1 (0 failed)" in capsys.readouterr().out
+
+
+def test_a_key_that_is_the_destination_of_a_reencrypt_is_in_use(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ReEncrypt's record names the source key, then the destination key (KMS developer guide,
+    ReEncrypt log entry): both are in use."""
+    world.every_day_logged(2)
+    source = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b2b1b1e-0000-4000-8000-00000000000a"
+    record = kms_record(
+        "ReEncrypt", f"{world.day(1)}T10:00:00Z", assumed_role(APP_ROLE, "app"), source
+    )
+    record["resources"].append({**record["resources"][0], "ARN": world.key_arn})
+    world.log(1, record, name="use")
+    assert schedule(world.key_arn, "--days", "2", "--dry-run") == EXIT_CONFLICT
+    assert f"  ReEncrypt by {APP_ROLE}: 1 (0 failed)" in capsys.readouterr().out
+
+
+def test_another_keys_use_does_not_count(world: World) -> None:
+    world.every_day_logged(2)
+    other = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b2b1b1e-0000-4000-8000-00000000000b"
+    when = f"{world.day(1)}T10:00:00Z"
+    world.log(1, kms_record("Decrypt", when, assumed_role(APP_ROLE, "app"), other), name="use")
+    assert schedule(world.key_arn, "--days", "2", "--dry-run") == EXIT_OK
+
+
+def test_the_last_use_is_the_latest_call(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.every_day_logged(4)
+    world.log(3, world.call("Encrypt", 3), name="early")
+    world.log(1, world.call("Decrypt", 1), name="late")
+    assert schedule(world.key_arn, "--days", "4") == EXIT_CONFLICT
+    last = f"{world.day(1).isoformat()}T10:00:00Z"
+    captured = capsys.readouterr()
+    assert f"  Decrypt by {APP_ROLE}: 1 (0 failed), last {last}" in captured.out
+    assert f"2 call(s) used the key from {world.day(3)} to {world.today}, the last at {last}" in (
+        captured.err
+    )
+
+
+def test_yesterday_without_files_is_a_gap(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.every_day_logged(3)
+    key = log_key(ACCOUNT, REGION, world.day(1).isoformat(), "m1")
+    world.s3.delete_object(Bucket=BUCKET, Key=key)
+    assert schedule(world.key_arn, "--days", "3") == EXIT_CONFLICT
+    assert f"gaps:   1 day(s) without log or digest files: {world.day(1)}" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_day_whose_only_log_file_is_gone_when_read_is_a_gap(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(2)
+    key = log_key(ACCOUNT, REGION, world.day(1).isoformat(), "m1")
+    expire_after_listing(monkeypatch, world.s3, key)
+    assert schedule(world.key_arn, "--days", "2") == EXIT_CONFLICT
+    assert f"gaps:   1 day(s) without log or digest files: {world.day(1)}" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_replica_pending_deletion_is_refused() -> None:
+    kms, stub = stubbed_kms()
+    key_id = "mrk-1234abcd12ab34cd56ef1234567890ab"
+    arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
+    metadata = {"KeyId": key_id, "Arn": arn, "KeyState": "PendingReplicaDeletion"}
+    stub.add_response("describe_key", {"KeyMetadata": metadata}, {"KeyId": arn})
+    with stub, pytest.raises(ConflictError) as error:
+        describe_deletion_target(kms, arn)
+    assert f"Received: {arn} ({arn}, state PendingReplicaDeletion)" in str(error.value)
+
+
+def test_every_page_of_grants_is_read() -> None:
+    kms, stub = stubbed_kms()
+    arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b2b1b1e-0000-4000-8000-00000000000c"
+    target = DeletionTarget(arn, arn.rsplit("/", 1)[1], ACCOUNT, REGION, "Enabled")
+    grant = {"KeyId": arn, "GranteePrincipal": APP_ROLE, "Operations": ["Decrypt"]}
+    first = {"Grants": [{**grant, "GrantId": "1"}], "NextMarker": "m", "Truncated": True}
+    second = {"Grants": [{**grant, "GrantId": "2"}], "Truncated": False}
+    stub.add_response("list_grants", first, {"KeyId": arn})
+    stub.add_response("list_grants", second, {"KeyId": arn, "Marker": "m"})
+    with stub:
+        assert [g["GrantId"] for g in list_grants(kms, target)] == ["1", "2"]
