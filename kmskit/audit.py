@@ -130,12 +130,13 @@ class LogLocation:
     prefix: str = ""
 
     @classmethod
-    def parse(cls, value: str) -> LogLocation:
-        """``s3://bucket[/prefix]`` or ``bucket[/prefix]``."""
+    def parse(cls, value: str, argument: str = "location") -> LogLocation:
+        """``s3://bucket[/prefix]`` or ``bucket[/prefix]``; ``argument`` names the option in
+        the error for anything else."""
         text = value.removeprefix("s3://").strip("/")
         bucket, _, prefix = text.partition("/")
         if not BUCKET_NAME.match(bucket):
-            raise UsageError(f"'location' must be s3://BUCKET[/PREFIX]. Received: {value!r}")
+            raise UsageError(f"'{argument}' must be s3://BUCKET[/PREFIX]. Received: {value!r}")
         return cls(bucket=bucket, prefix=prefix.strip("/"))
 
     @property

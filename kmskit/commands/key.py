@@ -27,6 +27,7 @@ from kmskit.audit import (
     LogLocation,
     check_workers,
     day_count,
+    key_reference,
     warn_on_stderr,
 )
 from kmskit.cli import as_kmskit_error, settings_from_args
@@ -139,13 +140,17 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
         help="schedule a key's deletion after checking the trail's logs and its grants",
         description="Check that nothing used the key (its cryptographic calls in the "
         "CloudTrail log files of its account and Region for the last --days days, failed calls "
-        "included; a day without a log file; its grants), then ScheduleKeyDeletion. Anything "
+        "included; a day without a log or digest file; a log file gone when read, or no KMS "
+        "read event at all in the log files; its grants), then ScheduleKeyDeletion. Anything "
         "found is reported and nothing is scheduled (exit 7) unless --force. Calls counted: "
         + ", ".join(sorted(USE_EVENTS))
         + ".",
     )
     deletion.add_argument(
-        "key", metavar="KEY", help="key ID, key ARN, alias name or alias ARN (in --region)"
+        "key",
+        metavar="KEY",
+        type=lambda value: key_reference(value, "KEY"),
+        help="key ID, key ARN, alias name or alias ARN (in --region)",
     )
     deletion.add_argument(
         "--logs",
@@ -242,7 +247,7 @@ def deletion_report(check: DeletionCheck, location: LogLocation) -> str:
 def run_schedule_deletion(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     workers = check_workers(args.workers)
-    location = LogLocation.parse(args.logs)
+    location = LogLocation.parse(args.logs, "--logs")
     date_range = DateRange.last_days(args.days)
     kms = settings.client("kms")
     target = describe_deletion_target(kms, args.key)

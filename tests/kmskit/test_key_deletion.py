@@ -276,6 +276,29 @@ def test_a_waiting_period_kms_refuses_is_refused_before_any_call(
     assert no_aws == []
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["", "--logs", "s3://trail-bucket"],
+            "'KEY' must be a key ARN, a key ID, an alias name (alias/...) or an alias ARN. "
+            "Received: ''",
+        ),
+        (["app-data", "--logs", "s3://trail-bucket"], "Received: 'app-data'"),
+        (
+            ["alias/old", "--logs", "s3://bad bucket"],
+            "'--logs' must be s3://BUCKET[/PREFIX]. Received: 's3://bad bucket'",
+        ),
+    ],
+)
+def test_a_malformed_key_or_trail_location_is_refused_naming_it_before_any_call(
+    no_aws: list[str], capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["key", "schedule-deletion", *args, "--region", REGION]) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+    assert no_aws == []
+
+
 def test_logs_are_required(no_aws: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["key", "schedule-deletion", "alias/old"]) == EXIT_USAGE
     assert "--logs" in capsys.readouterr().err
