@@ -64,16 +64,20 @@ class World:
     def day(self, days_ago: int) -> date:
         return self.today - timedelta(days=days_ago)
 
-    def log(self, days_ago: int, *records: dict[str, Any], name: str = "a") -> None:
-        """A log file of the key's account and Region delivered ``days_ago`` days ago."""
+    def log(
+        self, days_ago: int, *records: dict[str, Any], name: str = "a", org: str | None = None
+    ) -> None:
+        """A log file of the key's account and Region delivered ``days_ago`` days ago (by an
+        organization trail of ``org``, if given)."""
         day = self.day(days_ago).isoformat()
-        put_log(self.s3, log_key(ACCOUNT, REGION, day, name), list(records))
+        put_log(self.s3, log_key(ACCOUNT, REGION, day, name, org=org), list(records))
 
-    def digest(self, days_ago: int) -> None:
+    def digest(self, days_ago: int, org: str | None = None) -> None:
         """A digest file of the key's account and Region delivered ``days_ago`` days ago."""
         day = self.day(days_ago)
+        org_part = f"{org}/" if org else ""
         key = (
-            f"{PREFIX}/AWSLogs/{ACCOUNT}/CloudTrail-Digest/{REGION}/{day:%Y/%m/%d}/"
+            f"{PREFIX}/AWSLogs/{org_part}{ACCOUNT}/CloudTrail-Digest/{REGION}/{day:%Y/%m/%d}/"
             f"{ACCOUNT}_CloudTrail-Digest_{REGION}_trail_{REGION}_{day:%Y%m%d}T0100Z.json.gz"
         )
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps({}).encode()))
@@ -546,3 +550,19 @@ def test_every_page_of_grants_is_read() -> None:
     stub.add_response("list_grants", second, {"KeyId": arn, "Marker": "m"})
     with stub:
         assert [g["GrantId"] for g in list_grants(kms, target)] == ["1", "2"]
+
+
+def test_an_organization_trail_shows_the_use_and_its_digest_files_a_quiet_day(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An organization trail delivers under AWSLogs/<organization id>/<account>/, its digest
+    files too (CloudTrail user guide, digest file location)."""
+    org = "o-a1b2c3d4e5"
+    for days_ago in (0, 2):
+        world.log(days_ago, world.management(days_ago), name=f"m{days_ago}", org=org)
+    world.log(2, world.call("Decrypt", 2), name="use", org=org)
+    world.digest(1, org=org)
+    assert schedule(world.key_arn, "--days", "3") == EXIT_CONFLICT
+    out = capsys.readouterr().out
+    assert f"  Decrypt by {APP_ROLE}: 1 (0 failed)" in out
+    assert "gaps:   none" in out
