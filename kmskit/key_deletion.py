@@ -18,7 +18,11 @@ files in S3 (:mod:`kmskit.audit`'s reader) and KMS ``ListGrants``:
   read event (a trail excluding KMS events, or logging write events only, has log files every
   day and never a Decrypt);
 * **grants**: a grant is a standing permission (EBS volumes, RDS and Lambda keep one for each
-  resource they encrypt) that appears in no log until it is used.
+  resource they encrypt) that appears in no log until it is used;
+* **KMS's own record** (``GetKeyLastUsage``): the key's last successful cryptographic operation,
+  kept by KMS whatever the trails log. One within the days checked stops the deletion too; an
+  older one, or none, is reported. AWS says not to rely on it alone, and it needs
+  ``kms:GetKeyLastUsage``: when KMS refuses it, the report says so and the trail decides.
 
 Any of them stops :func:`schedule_deletion` being called by the CLI unless forced.
 """
@@ -44,7 +48,9 @@ USE_EVENTS: frozenset[str] = frozenset(
     {
         "CreateGrant",
         "Decrypt",
+        "Decapsulate",
         "DeriveSharedSecret",
+        "Encapsulate",  # ML-KEM; the encapsulated secret is recovered only by Decapsulate
         "Encrypt",
         "GenerateDataKey",
         "GenerateDataKeyPair",
@@ -149,6 +155,51 @@ class _DaysWithLogs:
         """Nothing to do after the files."""
 
 
+@dataclass(frozen=True)
+class LastUsage:
+    """KMS's record of the key's last successful cryptographic operation (``GetKeyLastUsage``).
+
+    ``operation``/``when``/``event_id``: that operation (None: none since ``tracking_since``);
+    ``tracking_since``: when KMS began recording for this key; ``created``: the key's creation;
+    ``refused``: why the record could not be read (then the rest is None)."""
+
+    operation: str | None = None
+    when: datetime | None = None
+    event_id: str | None = None
+    tracking_since: datetime | None = None
+    created: datetime | None = None
+    refused: str | None = None
+
+    def text(self) -> str:
+        if self.refused:
+            return f"not read ({self.refused})"
+        if self.operation and self.when:
+            event = f", CloudTrail event {self.event_id}" if self.event_id else ""
+            return f"{self.operation} at {utc_text(self.when)}{event}"
+        since = utc_text(self.tracking_since) if self.tracking_since else "tracking began"
+        if self.created and self.tracking_since and self.created >= self.tracking_since:
+            return "never used since its creation"
+        return f"not used since {since} (KMS keeps no record before that)"
+
+
+def read_last_usage(kms: Any, target: DeletionTarget) -> LastUsage:
+    """GetKeyLastUsage; a refusal (access denied, a Region or key store without it) is kept as
+    ``refused`` with KMS's code, not raised: the trail's logs remain the authority."""
+    try:
+        answer = kms.get_key_last_usage(KeyId=target.key_arn)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        return LastUsage(refused=f"{code}: {error.response.get('Error', {}).get('Message', '')}")
+    used = answer.get("KeyLastUsage") or {}
+    return LastUsage(
+        operation=used.get("Operation"),
+        when=used.get("Timestamp"),
+        event_id=used.get("CloudTrailEventId"),
+        tracking_since=answer.get("TrackingStartDate"),
+        created=answer.get("KeyCreationDate"),
+    )
+
+
 @dataclass
 class DeletionCheck:
     """What :func:`check_deletion` found. ``blockers`` says why deleting is not safe (empty:
@@ -163,6 +214,7 @@ class DeletionCheck:
 
     days_with_digests_only: set[date] = field(default_factory=set)
     """Quiet days: no log file, but digest files show the trail was logging."""
+    last_usage: LastUsage = field(default_factory=LastUsage)
 
     @property
     def days_without_logs(self) -> list[date]:
@@ -206,6 +258,9 @@ class DeletionCheck:
             )
         if self.grants:
             found.append(f"the key has {len(self.grants)} grant(s)")
+        used = self.last_usage
+        if used.when is not None and self.date_range.contains(used.when):
+            found.append(f"KMS records its last use in the days checked: {used.text()}")
         return found
 
 
@@ -251,6 +306,7 @@ def check_deletion(
         days_with_logs=days.days,
         grants=list_grants(kms, target),
         days_with_digests_only=quiet,
+        last_usage=read_last_usage(kms, target),
     )
 
 

@@ -141,7 +141,8 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
         description="Check that nothing used the key (its cryptographic calls in the "
         "CloudTrail log files of its account and Region for the last --days days, failed calls "
         "included; a day without a log or digest file; a log file gone when read, or no KMS "
-        "read event at all in the log files; its grants), then ScheduleKeyDeletion. Anything "
+        "read event at all in the log files; its grants; a last use KMS records in those days, "
+        "GetKeyLastUsage), then ScheduleKeyDeletion. Anything "
         "found is reported and nothing is scheduled (exit 7) unless --force. Calls counted: "
         + ", ".join(sorted(USE_EVENTS))
         + ".",
@@ -229,6 +230,7 @@ def deletion_report(check: DeletionCheck, location: LogLocation) -> str:
             "kms:    no KMS read event in the log files (does the trail exclude KMS events or "
             "log write events only?)"
         )
+    lines.append(f"kms last use: {check.last_usage.text()}")
     lines.append(f"grants: {len(check.grants) or 'none'}")
     lines += [
         f"  {grant.get('GrantId')} to {grant.get('GranteePrincipal')}: "

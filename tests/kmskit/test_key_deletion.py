@@ -12,13 +12,17 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from botocore.validate import validate_parameters
 from moto import mock_aws
 
 from kmskit.cli import main
@@ -31,9 +35,12 @@ from kmskit.errors import (
     UsageError,
 )
 from kmskit.key_deletion import (
+    USE_EVENTS,
     DeletionTarget,
+    LastUsage,
     describe_deletion_target,
     list_grants,
+    read_last_usage,
     schedule_deletion,
 )
 from tests.kmskit.test_audit import (
@@ -100,8 +107,38 @@ class World:
         return metadata
 
 
+@dataclass
+class LastUsageAnswers:
+    """What GetKeyLastUsage answers (moto 5 does not model it): ``answer``, or ``error``, a
+    KMS error code. Each request is checked against the KMS API model and kept in ``requests``."""
+
+    answer: dict[str, Any]
+    error: str | None = None
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
 @pytest.fixture
-def world() -> Iterator[World]:
+def last_usage(monkeypatch: pytest.MonkeyPatch) -> LastUsageAnswers:
+    now = datetime.now(UTC)
+    answers = LastUsageAnswers({"KeyId": "k", "TrackingStartDate": now, "KeyCreationDate": now})
+    real = BaseClient._make_api_call
+
+    def call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation != "GetKeyLastUsage":
+            return real(client, operation, params)
+        model = client.meta.service_model.operation_model(operation)
+        validate_parameters(params, model.input_shape)
+        answers.requests.append(params)
+        if answers.error:
+            raise ClientError({"Error": {"Code": answers.error, "Message": "refused"}}, operation)
+        return answers.answer
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", call)
+    return answers
+
+
+@pytest.fixture
+def world(last_usage: LastUsageAnswers) -> Iterator[World]:
     with mock_aws():
         kms = boto3.client("kms", region_name=REGION)
         key_arn = kms.create_key(Description="retiring")["KeyMetadata"]["Arn"]
@@ -566,3 +603,135 @@ def test_an_organization_trail_shows_the_use_and_its_digest_files_a_quiet_day(
     out = capsys.readouterr().out
     assert f"  Decrypt by {APP_ROLE}: 1 (0 failed)" in out
     assert "gaps:   none" in out
+
+
+# --- KMS's own record: GetKeyLastUsage -----------------------------------------------------------
+
+
+def test_kms_record_of_a_use_in_the_days_checked_stops_the_deletion(
+    world: World, last_usage: LastUsageAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The trail shows nothing (it may log elsewhere, or miss the call), KMS does."""
+    world.every_day_logged(3)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    last_usage.answer["KeyLastUsage"] = {
+        "Operation": "Decrypt",
+        "Timestamp": yesterday,
+        "CloudTrailEventId": "11111111-2222-3333-4444-555555555555",
+    }
+    assert schedule(world.key_arn, "--days", "3") == EXIT_CONFLICT
+    captured = capsys.readouterr()
+    shown = f"Decrypt at {yesterday:%Y-%m-%dT%H:%M:%SZ}, CloudTrail event 1111"
+    assert f"kms last use: {shown}" in captured.out
+    assert f"KMS records its last use in the days checked: {shown}" in captured.err
+    assert last_usage.requests == [{"KeyId": world.key_arn}]
+    assert world.state()["KeyState"] == "Enabled"
+
+
+def test_kms_record_of_an_older_use_is_reported_only(
+    world: World, last_usage: LastUsageAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(3)
+    long_ago = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    last_usage.answer["KeyLastUsage"] = {"Operation": "Encrypt", "Timestamp": long_ago}
+    assert schedule(world.key_arn, "--days", "3") == EXIT_OK
+    assert "kms last use: Encrypt at 2026-01-02T03:04:05Z\n" in capsys.readouterr().out
+    assert world.state()["KeyState"] == "PendingDeletion"
+
+
+@pytest.mark.parametrize(
+    ("created_days_before_tracking", "shown"),
+    [
+        (0, "never used since its creation"),
+        (400, "not used since {tracking} (KMS keeps no record before that)"),
+    ],
+)
+def test_no_kms_record_of_use_says_since_when(
+    world: World,
+    last_usage: LastUsageAnswers,
+    capsys: pytest.CaptureFixture[str],
+    created_days_before_tracking: int,
+    shown: str,
+) -> None:
+    world.every_day_logged(2)
+    tracking = datetime(2026, 6, 1, tzinfo=UTC)
+    last_usage.answer.update(
+        TrackingStartDate=tracking,
+        KeyCreationDate=tracking - timedelta(days=created_days_before_tracking),
+        KeyLastUsage={},
+    )
+    assert schedule(world.key_arn, "--days", "2", "--dry-run") == EXIT_OK
+    expected = shown.format(tracking="2026-06-01T00:00:00Z")
+    assert f"kms last use: {expected}\n" in capsys.readouterr().out
+
+
+def test_a_refused_kms_record_is_reported_and_the_trail_decides(
+    world: World, last_usage: LastUsageAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(2)
+    last_usage.error = "AccessDeniedException"
+    assert schedule(world.key_arn, "--days", "2") == EXIT_OK
+    assert "kms last use: not read (AccessDeniedException: refused)" in capsys.readouterr().out
+    assert world.state()["KeyState"] == "PendingDeletion"
+
+
+def test_last_usage_reads_what_the_kms_api_model_answers() -> None:
+    kms, stub = stubbed_kms()
+    target = DeletionTarget(
+        key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        key_id="1234abcd-12ab-34cd-56ef-1234567890ab",
+        account=ACCOUNT,
+        region=REGION,
+        key_state="Enabled",
+    )
+    when = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    stub.add_response(
+        "get_key_last_usage",
+        {
+            "KeyId": target.key_id,
+            "KeyLastUsage": {
+                "Operation": "Sign",
+                "Timestamp": when,
+                "CloudTrailEventId": "e-1",
+                "KmsRequestId": "r-1",
+            },
+            "TrackingStartDate": datetime(2026, 6, 1, tzinfo=UTC),
+            "KeyCreationDate": datetime(2025, 1, 1, tzinfo=UTC),
+        },
+        {"KeyId": target.key_arn},
+    )
+    with stub:
+        assert read_last_usage(kms, target) == LastUsage(
+            operation="Sign",
+            when=when,
+            event_id="e-1",
+            tracking_since=datetime(2026, 6, 1, tzinfo=UTC),
+            created=datetime(2025, 1, 1, tzinfo=UTC),
+        )
+    stub.assert_no_pending_responses()
+
+
+# Every other KMS operation, and why it is not use of the key.
+NOT_USE = {
+    # Management: reads and changes of the key's metadata, policy, aliases, grants, rotation.
+    "CancelKeyDeletion", "CreateAlias", "CreateKey", "DeleteAlias", "DeleteImportedKeyMaterial",
+    "DescribeKey", "DisableKey", "DisableKeyRotation", "EnableKey", "EnableKeyRotation",
+    "GetKeyLastUsage", "GetKeyPolicy", "GetKeyRotationStatus", "GetParametersForImport",
+    "ImportKeyMaterial", "ListAliases", "ListGrants", "ListKeyPolicies", "ListKeyRotations",
+    "ListKeys", "ListResourceTags", "ListRetirableGrants", "PutKeyPolicy", "ReplicateKey",
+    "RetireGrant", "RevokeGrant", "RotateKeyOnDemand", "ScheduleKeyDeletion", "TagResource",
+    "UntagResource", "UpdateAlias", "UpdateKeyDescription", "UpdatePrimaryRegion",
+    # Custom key stores, not keys.
+    "ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKeyStore",
+    "DescribeCustomKeyStores", "DisconnectCustomKeyStore", "UpdateCustomKeyStore",
+    # Random bytes: no key.
+    "GenerateRandom",
+}  # fmt: skip
+
+
+def test_every_kms_operation_is_either_use_or_named_as_not_use() -> None:
+    """A new KMS operation fails this until someone decides whether it uses the key."""
+    model = botocore.session.get_session().get_service_model("kms")
+    operations = set(model.operation_names)
+    assert operations == USE_EVENTS | NOT_USE
+    assert not USE_EVENTS & NOT_USE
