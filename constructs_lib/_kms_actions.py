@@ -23,6 +23,7 @@ ADMIN_ACTIONS: tuple[str, ...] = (
     "kms:DisableKeyRotation",
     "kms:EnableKey",
     "kms:EnableKeyRotation",
+    "kms:GetKeyLastUsage",  # when the key was last used: what deciding to delete it needs
     "kms:GetKeyPolicy",
     "kms:GetKeyRotationStatus",
     "kms:ListGrants",

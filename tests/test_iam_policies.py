@@ -128,6 +128,15 @@ ALLOWED: tuple[Allowed, ...] = (
         "ARN's; the pipeline adds codeconnections:UseConnection for a codeconnections ARN",
     ),
     Allowed(
+        "UNKNOWN_ACTION",
+        "kms:GetKeyLastUsage",
+        "*",
+        "Stale data: parliament 1.6.4's definitions predate KMS GetKeyLastUsage, which "
+        "botocore's KMS model has (1.44.0 on) with 'Required permissions: kms:GetKeyLastUsage "
+        "(key policy)'; the key administrators get it so that kmskit key schedule-deletion can "
+        "read it",
+    ),
+    Allowed(
         "UNKNOWN_CONDITION_FOR_ACTION",
         "ec2:CreateTags ec2:Add/userId",
         "*/ShareAndMarkOwnEbsCopies",
