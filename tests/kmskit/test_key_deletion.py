@@ -476,27 +476,11 @@ def test_logs_without_any_kms_read_event_stop_the_deletion(
 
 # --- what counts as use, and the days checked (each test kills a mutant of key_deletion.py) ---
 
-# The KMS operations that use a key's material or hand it to another caller (KMS developer
-# guide, "Determining past usage of a KMS key"; API reference), spelled as CloudTrail names them.
-CRYPTOGRAPHIC_CALLS = [
-    "CreateGrant",
-    "Decrypt",
-    "DeriveSharedSecret",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateMac",
-    "GetPublicKey",
-    "ReEncrypt",
-    "Sign",
-    "Verify",
-    "VerifyMac",
-]
 
-
-@pytest.mark.parametrize("event", CRYPTOGRAPHIC_CALLS)
+# Which operations are use is held against botocore's KMS model below
+# (test_every_kms_operation_is_either_use_or_named_as_not_use); here each of them, logged as
+# CloudTrail names it, must stop the deletion.
+@pytest.mark.parametrize("event", sorted(USE_EVENTS))
 def test_every_cryptographic_call_counts_as_use(
     world: World, capsys: pytest.CaptureFixture[str], event: str
 ) -> None:
