@@ -17,8 +17,8 @@ files in S3 (:mod:`kmskit.audit`'s reader) and KMS ``ListGrants``:
 * **blind spots**: a log file listed but gone when read, and log files without a single KMS
   read event (a trail excluding KMS events, or logging write events only, has log files every
   day and never a Decrypt);
-* **grants**: a grant is a standing permission (EBS volumes, RDS and Lambda keep one for each
-  resource they encrypt) that appears in no log until it is used;
+* **grants**: a grant is a standing permission (EBS and RDS, among other AWS services, keep
+  grants for the resources they encrypt) that appears in no log until it is used;
 * **KMS's own record** (``GetKeyLastUsage``): the key's last successful cryptographic operation,
   kept by KMS whatever the trails log. One within the days checked stops the deletion too; an
   older one, or none, is reported. AWS says not to rely on it alone, and it needs
