@@ -170,6 +170,17 @@ class LastUsage:
     created: datetime | None = None
     refused: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: times as ``YYYY-MM-DDTHH:MM:SSZ``, absent ones None."""
+        return {
+            "operation": self.operation,
+            "time": utc_text(self.when) if self.when else None,
+            "cloudTrailEventId": self.event_id,
+            "trackingSince": utc_text(self.tracking_since) if self.tracking_since else None,
+            "keyCreated": utc_text(self.created) if self.created else None,
+            "refused": self.refused,
+        }
+
     def text(self) -> str:
         if self.refused:
             return f"not read ({self.refused})"
@@ -224,6 +235,35 @@ class DeletionCheck:
             for day in _days_before_today(self.date_range)
             if day not in self.days_with_logs and day not in self.days_with_digests_only
         ]
+
+    def as_dict(self) -> dict[str, Any]:
+        """What was found, JSON-ready (``kmskit key schedule-deletion --format json``)."""
+        target = self.target
+        return {
+            "keyArn": target.key_arn,
+            "keyState": target.key_state,
+            "account": target.account,
+            "region": target.region,
+            "since": self.date_range.since.isoformat(),
+            "until": self.date_range.until.isoformat(),
+            "logFiles": self.stats.objects,
+            "kmsReadEvents": self.stats.kms_reads,
+            "use": [row.as_dict() for row in self.usage.sorted_rows()],
+            "daysWithoutLogs": [day.isoformat() for day in self.days_without_logs],
+            "skippedLogFiles": list(self.stats.skipped),
+            "kmsLastUse": self.last_usage.as_dict(),
+            "grants": [
+                {
+                    "grantId": grant.get("GrantId"),
+                    "granteePrincipal": grant.get("GranteePrincipal"),
+                    "operations": list(grant.get("Operations", [])),
+                    "name": grant.get("Name") or None,
+                }
+                for grant in self.grants
+            ],
+            "replicaArns": list(target.replica_arns),
+            "blockers": self.blockers,
+        }
 
     @property
     def blockers(self) -> list[str]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -186,6 +187,13 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
         action="store_true",
         help="schedule even if the check found use, days without logs or grants",
     )
+    deletion.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="the report on stdout: lines to read (default), or one JSON document with what was "
+        "found, the blockers and what was scheduled",
+    )
     add_workers_option(deletion)
     deletion.set_defaults(handler=run_schedule_deletion)
 
@@ -260,18 +268,33 @@ def run_schedule_deletion(args: argparse.Namespace) -> int:
         warn=warn_on_stderr,
     )
     check = check_deletion(kms, reader, location, target, date_range)
-    sys.stdout.write(deletion_report(check, location))
+    as_json = args.format == "json"
+    document = {**check.as_dict(), "logs": trail_uri(location), "scheduled": None}
+    if not as_json:
+        sys.stdout.write(deletion_report(check, location))
     blockers = check.blockers
     if blockers and not args.force:
+        if as_json:
+            print(json.dumps(document, indent=2))
         raise ConflictError(
             f"not scheduled: {'; '.join(blockers)}. Find out who depends on the key (kmskit "
             f"audit {trail_uri(location)} --key {target.key_arn}), or give --force to schedule "
             "anyway"
         )
     if args.dry_run:
-        print(f"dry run: nothing scheduled (would wait {args.waiting_days} days)")
+        if as_json:
+            print(json.dumps(document, indent=2))
+        else:
+            print(f"dry run: nothing scheduled (would wait {args.waiting_days} days)")
         return EXIT_OK
     deletion = schedule_deletion(kms, target, args.waiting_days)
+    if as_json:
+        document["scheduled"] = {
+            "deletionDate": utc_text(deletion) if deletion else None,
+            "waitingDays": args.waiting_days,
+        }
+        print(json.dumps(document, indent=2))
+        return EXIT_OK
     when = (
         f"on {utc_text(deletion)}"
         if deletion

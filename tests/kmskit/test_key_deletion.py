@@ -719,3 +719,56 @@ def test_every_kms_operation_is_either_use_or_named_as_not_use() -> None:
     operations = set(model.operation_names)
     assert operations == USE_EVENTS | NOT_USE
     assert not USE_EVENTS & NOT_USE
+
+
+# --- --format json -------------------------------------------------------------------------------
+
+
+def test_json_report_of_a_blocked_key_lists_what_was_found(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(2)
+    world.log(1, world.call("Decrypt", 1), name="use")
+    world.kms.create_grant(KeyId=world.key_arn, GranteePrincipal=APP_ROLE, Operations=["Decrypt"])
+    assert schedule(world.key_arn, "--days", "2", "--format", "json") == EXIT_CONFLICT
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["keyArn"] == world.key_arn
+    assert report["logs"] == f"s3://{BUCKET}/{PREFIX}"
+    assert report["since"] == world.day(1).isoformat()
+    assert report["until"] == world.today.isoformat()
+    assert [(row["eventName"], row["principal"], row["count"]) for row in report["use"]] == [
+        ("Decrypt", APP_ROLE, 1)
+    ]
+    assert [grant["granteePrincipal"] for grant in report["grants"]] == [APP_ROLE]
+    assert report["daysWithoutLogs"] == []
+    assert report["kmsLastUse"]["refused"] is None
+    assert len(report["blockers"]) == 2
+    assert report["blockers"][0].startswith("1 call(s) used the key")
+    assert report["scheduled"] is None
+    assert "kmskit: error: not scheduled: 1 call(s) used the key" in captured.err
+    assert world.state()["KeyState"] == "Enabled"
+
+
+def test_json_report_of_a_scheduled_key_gives_its_deletion_date(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(2)
+    assert schedule(world.key_arn, "--days", "2", "--waiting-days", "8", "--format", "json") == (
+        EXIT_OK
+    )
+    report = json.loads(capsys.readouterr().out)
+    deletion = world.state()["DeletionDate"]
+    assert report["scheduled"] == {
+        "deletionDate": deletion.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "waitingDays": 8,
+    }
+    assert report["blockers"] == []
+    assert report["use"] == []
+
+
+def test_json_dry_run_schedules_nothing(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.every_day_logged(2)
+    assert schedule(world.key_arn, "--days", "2", "--format", "json", "--dry-run") == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["scheduled"] is None
+    assert world.state()["KeyState"] == "Enabled"
