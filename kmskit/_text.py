@@ -1,6 +1,13 @@
-"""Checks of text that reaches AWS."""
+"""Checks of text that reaches AWS, and how kmskit writes a time."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc_text(moment: datetime) -> str:
+    """``moment`` in UTC to the second, as kmskit prints and takes it: 2027-01-31T00:00:00Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_utf8(text: str) -> bool:

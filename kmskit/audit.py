@@ -62,6 +62,7 @@ from botocore.exceptions import (
 )
 from tqdm import tqdm
 
+from kmskit._text import utc_text
 from kmskit.aws_names import ACCOUNT_ID, REGION, check_accounts, check_regions
 from kmskit.errors import (
     IntegrityError,
@@ -145,6 +146,11 @@ class LogLocation:
 
     def uri(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{key}"
+
+    @property
+    def trail_uri(self) -> str:
+        """``s3://BUCKET[/PREFIX]``, as :meth:`parse` takes it."""
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
 
 
 DIGEST_FOLDER = "CloudTrail-Digest"  # beside CloudTrail/ in an account's folder
@@ -509,7 +515,7 @@ class UsageRow:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return utc_text(moment) if moment else None
 
 
 @dataclass
@@ -910,6 +916,7 @@ class AuditReader:
             listed_keys(),
             self.workers,
         )
+        bounds = date_range.bounds()
         if observer is not None:
             observer.begin(stats.prefixes)
         with bar, closing(listings), closing(reading), _OncePerCall(sink, stats) as once:
@@ -926,7 +933,7 @@ class AuditReader:
                 else:
                     stats.objects += 1
                     stats.records += len(records)
-                in_range = _offer_in_range(records or (), date_range, record_filter, once, stats)
+                in_range = _offer_in_range(records or (), bounds, record_filter, once, stats)
                 if observer is not None:
                     observer.log_file(key, entry.last_modified, sha256, in_range)
                 if last_of_folder:
@@ -939,14 +946,15 @@ class AuditReader:
 
 def _offer_in_range(
     records: Iterable[dict[str, Any]],
-    date_range: DateRange,
+    bounds: tuple[datetime, datetime],
     record_filter: RecordFilter,
     once: _OncePerCall,
     stats: AuditStats,
 ) -> bool:
-    """Offer the records of ``date_range`` that pass ``record_filter`` to ``once``, counting
-    the KMS read events among them in ``stats``; whether any record was of the range."""
-    start, end = date_range.bounds()
+    """Offer the records within ``bounds`` (:meth:`DateRange.bounds`) that pass
+    ``record_filter`` to ``once``, counting the KMS read events among them in ``stats``; whether
+    any record was within them."""
+    start, end = bounds
     in_range = False
     for record in records:
         moment = parse_event_time(record.get("eventTime"))

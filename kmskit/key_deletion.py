@@ -37,9 +37,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from kmskit._text import utc_text
 from kmskit.audit import AuditReader, AuditStats, DateRange, LogLocation, RecordFilter, UsageSummary
 from kmskit.errors import ConflictError, UsageError, from_client_error
-from kmskit.key_material import utc_text
 
 # The KMS operations that use a key's material or hand it to someone who will (CloudTrail event
 # names). Management calls (DescribeKey, ListGrants, GetKeyPolicy), which AWS Config and

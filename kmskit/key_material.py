@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
+from kmskit._text import utc_text
 from kmskit.errors import ConflictError, KmskitError, UsageError, from_client_error
 
 WRAPPING_KEY_SPEC = "RSA_4096"
@@ -291,11 +292,6 @@ def check_valid_to(
             f"{utc_text(now + MAX_VALIDITY)}). Received: {shown} ({ahead} from now)"
         )
     return valid_to
-
-
-def utc_text(moment: datetime) -> str:
-    """``moment`` in UTC to the second, as ``--expires`` takes it: 2027-01-31T00:00:00Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def describe_target(kms: Any, key: str) -> ImportTarget:

@@ -22,6 +22,7 @@ from kmskit._io import (
     is_terminal,
     open_input,
 )
+from kmskit._text import utc_text
 from kmskit.audit import (
     AuditReader,
     DateRange,
@@ -58,7 +59,6 @@ from kmskit.key_material import (
     generate_material,
     import_material,
     prepare_material,
-    utc_text,
 )
 
 
@@ -201,17 +201,12 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
 MAX_DAYS_SHOWN = 10
 
 
-def trail_uri(location: LogLocation) -> str:
-    """``s3://BUCKET[/PREFIX]`` as given to ``--logs`` (and to ``kmskit audit``)."""
-    return f"s3://{location.bucket}/{location.prefix}".rstrip("/")
-
-
 def deletion_report(check: DeletionCheck, location: LogLocation) -> str:
     """What the check found, as the command prints it."""
     target, dates = check.target, check.date_range
     lines = [
         f"key:    {target.key_arn} ({target.key_state})",
-        f"logs:   {trail_uri(location)}: {check.stats.objects} log file(s) of account "
+        f"logs:   {location.trail_uri}: {check.stats.objects} log file(s) of account "
         f"{target.account}, Region {target.region}, {dates.since}..{dates.until}",
     ]
     rows = check.usage.sorted_rows()
@@ -269,31 +264,32 @@ def run_schedule_deletion(args: argparse.Namespace) -> int:
     )
     check = check_deletion(kms, reader, location, target, date_range)
     as_json = args.format == "json"
-    document = {**check.as_dict(), "logs": trail_uri(location), "scheduled": None}
+
+    def print_json(scheduled: dict[str, Any] | None) -> None:
+        document = {**check.as_dict(), "logs": location.trail_uri, "scheduled": scheduled}
+        print(json.dumps(document, indent=2))
+
     if not as_json:
         sys.stdout.write(deletion_report(check, location))
     blockers = check.blockers
     if blockers and not args.force:
         if as_json:
-            print(json.dumps(document, indent=2))
+            print_json(None)
         raise ConflictError(
             f"not scheduled: {'; '.join(blockers)}. Find out who depends on the key (kmskit "
-            f"audit {trail_uri(location)} --key {target.key_arn}), or give --force to schedule "
+            f"audit {location.trail_uri} --key {target.key_arn}), or give --force to schedule "
             "anyway"
         )
     if args.dry_run:
         if as_json:
-            print(json.dumps(document, indent=2))
+            print_json(None)
         else:
             print(f"dry run: nothing scheduled (would wait {args.waiting_days} days)")
         return EXIT_OK
     deletion = schedule_deletion(kms, target, args.waiting_days)
     if as_json:
-        document["scheduled"] = {
-            "deletionDate": utc_text(deletion) if deletion else None,
-            "waitingDays": args.waiting_days,
-        }
-        print(json.dumps(document, indent=2))
+        date_text = utc_text(deletion) if deletion else None
+        print_json({"deletionDate": date_text, "waitingDays": args.waiting_days})
         return EXIT_OK
     when = (
         f"on {utc_text(deletion)}"
