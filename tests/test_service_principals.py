@@ -1,0 +1,305 @@
+"""No AWS service, and no one at all, is let into a key or resource policy without a condition
+that ties the permission to this toolkit's own resources (the confused deputy).
+
+A key, bucket, queue, topic or bus policy that allows a service principal lets that service act
+for *any* customer who points it at the resource: another account's trail could write into the
+audit bucket, another account's alarm could publish to the alarm topic. AWS's guides add
+``aws:SourceArn`` / ``aws:SourceAccount`` (or, in key policies, an encryption context naming the
+resource) to every such statement. This gate holds every App under test (tests/_support/apps/)
+to that: each ``Allow`` to a service principal carries one of :data:`SOURCE_KEYS` with an
+operator that requires the key and a value that is not ``*``, and an ``Allow`` to every
+principal (``"*"``) carries one of :data:`CALLER_KEYS`. :data:`EXEMPT` lists the exceptions with
+their reasons; docs/compliance.md lists the same. Role trust policies are out of scope: several
+services refuse these keys there (CloudTrail's role for CloudWatch Logs, for one).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests._support.apps import app_names
+from tests._support.compliance_doc import COMPLIANCE_DOC, table_rows
+from tests._support.iam_policies import policy_documents
+from tests._support.synth import SynthResult
+
+Synth = Callable[[str], SynthResult]
+
+# Condition keys that name the resource or account a service acts for (lower case: IAM's
+# condition keys are case-insensitive).
+SOURCE_KEYS = (
+    "aws:sourcearn",
+    "aws:sourceaccount",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "kms:encryptioncontext:",
+    "kms:viaservice",
+    "kms:calleraccount",
+)
+# Condition keys that limit who "*" can be.
+CALLER_KEYS = (
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:sourcevpce",
+    "kms:calleraccount",
+)
+
+
+@dataclass(frozen=True)
+class Exempt:
+    """A service principal's statement allowed without a source condition: the service, the
+    statement (``fnmatch`` over ``<logical id>/<Sid>``) and why."""
+
+    service: str
+    where: str
+    reason: str
+
+    def covers(self, item: Unguarded) -> bool:
+        return self.service == item.principal and fnmatch.fnmatchcase(
+            f"{item.logical_id}/{item.sid}", self.where
+        )
+
+
+EXEMPT: tuple[Exempt, ...] = (
+    Exempt(
+        "cloudtrail.amazonaws.com",
+        "*/AllowCloudTrailToDecryptWithS3BucketKey*",
+        "AWS documents this statement (CloudTrail needs kms:Decrypt to create or update a "
+        "trail that delivers to a bucket with an S3 Bucket Key, and every AuditBucket has "
+        "one) without any condition, and does not say what the request carries; "
+        "aws:SourceArn limits it to this trail wherever the request carries the key "
+        "(StringEqualsIfExists), while a condition CloudTrail's call might not meet would "
+        "stop the trail at deploy time. kms:Decrypt only",
+    ),
+    Exempt(
+        "dnssec-route53.amazonaws.com",
+        "*/AllowRoute53DnssecToCreateGrant",
+        "As the Route 53 developer guide writes this statement (Working with customer managed "
+        "keys for DNSSEC), without a source condition: CreateGrant only for an AWS resource "
+        "(kms:GrantIsForAWSResource); the key's other Route 53 statement (DescribeKey, "
+        "GetPublicKey, Sign) carries aws:SourceAccount and aws:SourceArn",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Unguarded:
+    """An ``Allow`` statement of a key or resource policy that fails the gate."""
+
+    stack: str
+    logical_id: str
+    sid: str
+    principal: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.stack}/{self.logical_id}/{self.sid}: {self.principal}: {self.why}"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _services(principal: Any) -> list[str]:
+    if not isinstance(principal, Mapping):
+        return []
+    return [service for service in _as_list(principal.get("Service", [])) if service]
+
+
+def _is_everyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    return isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS", []))
+
+
+def _binding_keys(condition: Mapping[str, Any]) -> set[str]:
+    """The condition keys ``condition`` requires to be present with a value other than ``*``:
+    an ``...IfExists`` operator, or a ``Null`` test, lets a request without the key through."""
+    keys: set[str] = set()
+    for operator, tests in condition.items():
+        if operator.endswith("IfExists") or operator == "Null" or not isinstance(tests, Mapping):
+            continue
+        for key, value in tests.items():
+            if any(item == "*" for item in _as_list(value)):
+                continue
+            keys.add(key.lower())
+    return keys
+
+
+def _has(keys: set[str], wanted: tuple[str, ...]) -> bool:
+    return any(key == w or (w.endswith(":") and key.startswith(w)) for key in keys for w in wanted)
+
+
+def unguarded(
+    templates: Mapping[str, Mapping[str, Any]], exempt: tuple[Exempt, ...] = EXEMPT
+) -> Iterator[Unguarded]:
+    """Every ``Allow`` of a key or resource policy in ``templates`` that lets a service, or
+    everyone, in without a condition tying it to the toolkit's resources, and not ``exempt``."""
+    for stack, template in templates.items():
+        for document in policy_documents(template):
+            if document.kind not in ("key", "resource"):
+                continue
+            for statement in _as_list(document.document.get("Statement", [])):
+                if statement.get("Effect") != "Allow" or "Principal" not in statement:
+                    continue
+                principal = statement["Principal"]
+                sid = str(statement.get("Sid", ""))
+                keys = _binding_keys(statement.get("Condition") or {})
+                if _is_everyone(principal) and not _has(keys, CALLER_KEYS):
+                    yield Unguarded(stack, document.logical_id, sid, "*", "no caller condition")
+                for service in _services(principal):
+                    item = Unguarded(
+                        stack, document.logical_id, sid, service, "no source condition"
+                    )
+                    if not _has(keys, SOURCE_KEYS) and not any(e.covers(item) for e in exempt):
+                        yield item
+
+
+@pytest.mark.parametrize("app_name", app_names())
+def test_no_service_or_everyone_is_let_in_without_a_condition(
+    synthesized: Synth, app_name: str
+) -> None:
+    found = [str(item) for item in unguarded(synthesized(app_name).templates)]
+    assert found == [], "add aws:SourceArn/aws:SourceAccount, or an EXEMPT entry saying why"
+
+
+def test_the_gate_reads_service_statements_in_every_kind_of_policy(synthesized: Synth) -> None:
+    # The gate is only as good as what it reads: it must meet service principals in key,
+    # bucket, queue and topic policies of the Apps under test.
+    kinds = set()
+    for name in app_names():
+        for template in synthesized(name).templates.values():
+            for document in policy_documents(template):
+                statements = _as_list(document.document.get("Statement", []))
+                if any(_services(statement.get("Principal")) for statement in statements):
+                    kinds.add(document.resource_type)
+    assert {
+        "AWS::KMS::Key",
+        "AWS::S3::BucketPolicy",
+        "AWS::SQS::QueuePolicy",
+        "AWS::SNS::TopicPolicy",
+    } <= kinds
+
+
+def test_every_exemption_is_still_needed(synthesized: Synth) -> None:
+    found = [item for name in app_names() for item in unguarded(synthesized(name).templates, ())]
+    assert [e for e in EXEMPT if not any(e.covers(item) for item in found)] == []
+
+
+def test_every_exemption_is_documented() -> None:
+    documented = {
+        (service.strip("`"), where.strip("`"), " ".join(reason.split()))
+        for service, where, reason in table_rows("Service principals", 3)
+    }
+    assert documented == {(e.service, e.where, e.reason) for e in EXEMPT}, (
+        f"the table in {COMPLIANCE_DOC.name} and EXEMPT differ"
+    )
+
+
+# The gate on hand-made statements: each way a statement can fail it.
+
+
+def key_policy(*statements: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        "Stack": {
+            "Resources": {
+                "Key": {
+                    "Type": "AWS::KMS::Key",
+                    "Properties": {"KeyPolicy": {"Statement": list(statements)}},
+                }
+            }
+        }
+    }
+
+
+def allow(principal: Any, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": "Test",
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    }
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+SOURCE_ARN = {"StringEquals": {"aws:SourceArn": "arn:aws:cloudtrail:eu-west-1:1:trail/t"}}
+
+
+def findings(*statements: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(item.principal, item.why) for item in unguarded(key_policy(*statements))]
+
+
+def test_a_service_without_a_condition_is_named() -> None:
+    assert findings(allow({"Service": "cloudtrail.amazonaws.com"})) == [
+        ("cloudtrail.amazonaws.com", "no source condition")
+    ]
+
+
+def test_a_service_with_its_source_arn_passes() -> None:
+    assert findings(allow({"Service": "cloudtrail.amazonaws.com"}, SOURCE_ARN)) == []
+
+
+def test_an_encryption_context_naming_the_resource_counts_as_a_source() -> None:
+    context = {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:*:1:log-group:g"}}
+    assert findings(allow({"Service": "logs.eu-west-1.amazonaws.com"}, context)) == []
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEqualsIfExists": {"aws:SourceArn": "arn:aws:cloudtrail:eu-west-1:1:trail/t"}},
+        {"StringLike": {"aws:SourceArn": "*"}},
+        {"Null": {"aws:SourceAccount": "false"}},
+        {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    ],
+    ids=["if-exists", "star", "null", "other-key"],
+)
+def test_a_condition_that_binds_nothing_does_not_count(condition: dict[str, Any]) -> None:
+    assert findings(allow({"Service": "cloudtrail.amazonaws.com"}, condition)) == [
+        ("cloudtrail.amazonaws.com", "no source condition")
+    ]
+
+
+def test_each_service_of_a_statement_is_held_to_it() -> None:
+    principal = {"Service": ["cloudtrail.amazonaws.com", "config.amazonaws.com"]}
+    assert [p for p, _ in findings(allow(principal))] == [
+        "cloudtrail.amazonaws.com",
+        "config.amazonaws.com",
+    ]
+
+
+@pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["*"]}])
+def test_everyone_without_a_caller_condition_is_named(principal: Any) -> None:
+    assert findings(allow(principal)) == [("*", "no caller condition")]
+    assert findings(allow(principal, SOURCE_ARN)) == [("*", "no caller condition")]
+
+
+def test_everyone_limited_to_the_organization_passes() -> None:
+    condition = {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}
+    assert findings(allow("*", condition)) == []
+
+
+def test_deny_statements_and_accounts_are_not_its_business() -> None:
+    deny = {**allow("*"), "Effect": "Deny"}
+    account = allow({"AWS": "arn:aws:iam::111111111111:root"})
+    assert findings(deny, account) == []
+
+
+def test_an_exemption_applies_only_where_it_stands() -> None:
+    grant = {
+        **allow({"Service": "dnssec-route53.amazonaws.com"}),
+        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    }
+    assert findings({**grant, "Sid": "AllowRoute53DnssecToCreateGrant"}) == []
+    assert findings({**grant, "Sid": "Other"}) == [
+        ("dnssec-route53.amazonaws.com", "no source condition")
+    ]
