@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+from botocore.validate import validate_parameters
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
@@ -83,3 +87,45 @@ def server(moto_endpoint: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": REGION,
         "PYTHONPATH": str(ROOT),
     }
+
+
+Answer = Callable[[dict[str, Any], Callable[[dict[str, Any]], Any]], Any]
+"""How a test answers an operation: ``answer(params, moto)``, where ``moto(params)`` makes the
+call moto would have answered (to pass it on, or to change what it says)."""
+
+
+@dataclass
+class KmsAnswers:
+    """Operations (or fields) moto 5 lacks, answered by the test: ``answers[operation]`` (see
+    :data:`Answer`). Every request to one of them is checked against the API model and kept in
+    ``requests[operation]``, and so is every answer (as botocore's Stubber checks them)."""
+
+    answers: dict[str, Answer] = field(default_factory=dict)
+    requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def refuse(operation: str, code: str = "AccessDeniedException") -> ClientError:
+    """The error KMS answers ``operation`` with (``code``; default: access denied)."""
+    return ClientError({"Error": {"Code": code, "Message": "refused"}}, operation)
+
+
+@pytest.fixture
+def kms_answers(monkeypatch: pytest.MonkeyPatch) -> KmsAnswers:
+    """Answer the operations a test puts in :attr:`KmsAnswers.answers`; moto the others."""
+    patched = KmsAnswers()
+    real = BaseClient._make_api_call
+
+    def call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        answer = patched.answers.get(operation)
+        if answer is None:
+            return real(client, operation, params)
+        model = client.meta.service_model.operation_model(operation)
+        validate_parameters(params, model.input_shape)
+        patched.requests.setdefault(operation, []).append(params)
+        response = answer(params, lambda given: real(client, operation, given))
+        shown = {name: value for name, value in response.items() if name != "ResponseMetadata"}
+        validate_parameters(shown, model.output_shape)
+        return response
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", call)
+    return patched

@@ -19,10 +19,7 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
-from botocore.client import BaseClient
-from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from botocore.validate import validate_parameters
 from moto import mock_aws
 
 from kmskit.cli import main
@@ -43,6 +40,7 @@ from kmskit.key_deletion import (
     read_last_usage,
     schedule_deletion,
 )
+from tests.kmskit.conftest import KmsAnswers, refuse
 from tests.kmskit.test_audit import (
     APP_ROLE,
     BUCKET,
@@ -118,22 +116,17 @@ class LastUsageAnswers:
 
 
 @pytest.fixture
-def last_usage(monkeypatch: pytest.MonkeyPatch) -> LastUsageAnswers:
+def last_usage(kms_answers: KmsAnswers) -> LastUsageAnswers:
     now = datetime.now(UTC)
     answers = LastUsageAnswers({"KeyId": "k", "TrackingStartDate": now, "KeyCreationDate": now})
-    real = BaseClient._make_api_call
 
-    def call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        if operation != "GetKeyLastUsage":
-            return real(client, operation, params)
-        model = client.meta.service_model.operation_model(operation)
-        validate_parameters(params, model.input_shape)
+    def answer(params: dict[str, Any], moto: Any) -> Any:
         answers.requests.append(params)
         if answers.error:
-            raise ClientError({"Error": {"Code": answers.error, "Message": "refused"}}, operation)
+            raise refuse("GetKeyLastUsage", answers.error)
         return answers.answer
 
-    monkeypatch.setattr(BaseClient, "_make_api_call", call)
+    kms_answers.answers["GetKeyLastUsage"] = answer
     return answers
 
 
