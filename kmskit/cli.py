@@ -47,11 +47,23 @@ from kmskit.errors import (
 )
 
 
-def common_options() -> argparse.ArgumentParser:
-    """Options shared by every subcommand."""
+def common_options(*, repeatable_region: bool = False) -> argparse.ArgumentParser:
+    """Options shared by every subcommand. ``repeatable_region`` (default False): ``--region``
+    may be given more than once, into ``regions`` (a list, None when not given), for a command
+    that reads several Regions; ``region`` is then None (the session's Region)."""
     parser = argparse.ArgumentParser(add_help=False)
     group = parser.add_argument_group("AWS")
-    group.add_argument("--region", help="AWS Region (default: boto3's configuration)")
+    if repeatable_region:
+        group.add_argument(
+            "--region",
+            dest="regions",
+            action="append",
+            metavar="REGION",
+            help="AWS Region; repeat it for several (default: boto3's configuration)",
+        )
+        parser.set_defaults(region=None)
+    else:
+        group.add_argument("--region", help="AWS Region (default: boto3's configuration)")
     group.add_argument("--profile", help="AWS profile (default: boto3's configuration)")
     group.add_argument(
         "--max-attempts",
@@ -111,11 +123,11 @@ def settings_from_args(args: argparse.Namespace) -> ClientSettings:
 
 
 def check_region(args: argparse.Namespace) -> None:
-    """Raise unless ``--region`` (when given) is a Region name: botocore would otherwise fail
+    """Raise unless each ``--region`` given is a Region name: botocore would otherwise fail
     with its own message (exit 1) on the first call."""
     region = getattr(args, "region", None)
-    if region is not None:
-        check_regions([region], "--region")
+    regions = [*([region] if region is not None else []), *(getattr(args, "regions", None) or [])]
+    check_regions(regions, "--region")
 
 
 FILE_ARGUMENTS: frozenset[str] = frozenset(
@@ -176,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kmskit",
         description="KMS toolkit: envelope encryption, key-usage audit, snapshot copy, "
-        "key material import and cost.",
+        "key material import, key inventory and cost.",
     )
     parser.add_argument("--version", action="version", version=f"kmskit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

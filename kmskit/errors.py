@@ -13,6 +13,7 @@ Exit codes (documented in README.md and docs/):
       files that fail ``kmskit audit --verify``
 6     throttled: KMS or another service kept throttling after every retry
 7     conflict: the resource is in a state that does not allow the operation
+8     findings: ``kmskit key inventory --fail-on`` found a key with one of the codes given
 130   interrupted (Ctrl-C)
 143   terminated (SIGTERM, e.g. ``timeout`` or a container stopping), after the same clean-up
       as Ctrl-C: no partial output file, no unfinished multipart upload
@@ -42,6 +43,7 @@ EXIT_NOT_FOUND = 4
 EXIT_INTEGRITY = 5
 EXIT_THROTTLED = 6
 EXIT_CONFLICT = 7
+EXIT_FINDINGS = 8
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 EXIT_BROKEN_PIPE = 141
@@ -142,6 +144,12 @@ _ERROR_CLASS_BY_CODE: dict[str, type[KmskitError]] = {
     **dict.fromkeys(_INTEGRITY_CODES, IntegrityError),
     **dict.fromkeys(_CONFLICT_CODES, ConflictError),
 }
+
+
+def is_access_denied(error: ClientError) -> bool:
+    """Whether AWS refused the call for want of permission (IAM or key policy): not for
+    credentials it refused, which fail every later call too."""
+    return error.response.get("Error", {}).get("Code") in _ACCESS_DENIED_CODES
 
 
 def from_os_error(error: OSError, doing: str) -> KmskitError:

@@ -30,7 +30,7 @@ Any of them stops :func:`schedule_deletion` being called by the CLI unless force
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -74,17 +74,27 @@ PENDING_STATES = ("PendingDeletion", "PendingReplicaDeletion")
 _DELIVERY_DAY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/[^/]+\Z")
 
 
+def check_whole_days(value: Any, argument: str, low: int, high: int, why: str) -> int:
+    """``value`` if it is a whole number of days from ``low`` to ``high``; otherwise a
+    :class:`~kmskit.errors.UsageError` naming ``argument`` and the value, with ``why`` the range
+    is what it is."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"'{argument}' must be a whole number of days. Received: {value!r}")
+    if not low <= value <= high:
+        raise UsageError(f"'{argument}' must be {low}-{high} days ({why}). Received: {value}")
+    return value
+
+
 def check_waiting_days(value: Any) -> int:
     """``value`` if it is a whole number of days KMS accepts as the waiting period (7-30);
     otherwise a :class:`~kmskit.errors.UsageError` naming ``--waiting-days``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"'--waiting-days' must be a whole number of days. Received: {value!r}")
-    if not MIN_WAITING_DAYS <= value <= MAX_WAITING_DAYS:
-        raise UsageError(
-            f"'--waiting-days' must be {MIN_WAITING_DAYS}-{MAX_WAITING_DAYS} days (KMS's "
-            f"waiting period before it deletes a key). Received: {value}"
-        )
-    return value
+    return check_whole_days(
+        value,
+        "--waiting-days",
+        MIN_WAITING_DAYS,
+        MAX_WAITING_DAYS,
+        "KMS's waiting period before it deletes a key",
+    )
 
 
 @dataclass(frozen=True)
@@ -355,15 +365,19 @@ def _days_before_today(date_range: DateRange) -> list[date]:
     return [date_range.since + timedelta(days=n) for n in range((last - date_range.since).days + 1)]
 
 
+def grants_of(kms: Any, key: str) -> Iterator[dict[str, Any]]:
+    """Every grant of ``key`` (ListGrants, all pages, read as they are needed); a
+    ``ClientError`` is raised as it is."""
+    for page in kms.get_paginator("list_grants").paginate(KeyId=key):
+        yield from page.get("Grants", [])
+
+
 def list_grants(kms: Any, target: DeletionTarget) -> list[dict[str, Any]]:
     """Every grant of the key (ListGrants, all pages)."""
-    grants: list[dict[str, Any]] = []
     try:
-        for page in kms.get_paginator("list_grants").paginate(KeyId=target.key_arn):
-            grants.extend(page.get("Grants", []))
+        return list(grants_of(kms, target.key_arn))
     except ClientError as error:
         raise from_client_error(error, f"list the grants of {target.key_arn}") from error
-    return grants
 
 
 def schedule_deletion(kms: Any, target: DeletionTarget, waiting_days: int) -> datetime | None:

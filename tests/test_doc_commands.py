@@ -36,6 +36,7 @@ with its document and line, so a failure names it as ``docs/envelope.md:52``.
     reading against moto with hand-made log files, which the documented bucket does not hold.
   - ``kmskit key import-material`` (docs/keys.md): moto 5 has no GetParametersForImport or
     ImportKeyMaterial (tests/kmskit/test_key_material.py uses botocore's Stubber instead).
+    ``kmskit key inventory`` only reads the keys: it runs against the module's moto.
   - ``kmskit key schedule-deletion`` (docs/keys.md): reads a trail's log files, like
     ``audit``; tests/kmskit/test_key_deletion.py runs it against moto with log files of its own.
   - ``kmskit snapshot copy`` (docs/snapshots.md): snapshots in placeholder accounts, sharing
@@ -94,6 +95,9 @@ PARSE_ONLY = {
     "key": "moto has no key material import; schedule-deletion reads a real trail's log files",
     "snapshot": "snapshots, accounts and keys moto does not hold",
 }
+
+# Subcommands of a PARSE_ONLY command that moto can serve all the same.
+RUN_UNDER_PARSE_ONLY = {("key", "inventory")}
 
 # The keys behind the aliases the documents name.
 ASYMMETRIC_ALIASES = {
@@ -363,7 +367,7 @@ def runnable(command: DocCommand, parser: argparse.ArgumentParser) -> bool:
     if command.synopsis:
         return False
     path, _ = subcommand(parser, command.argv)
-    return bool(path) and path[0] not in PARSE_ONLY
+    return bool(path) and (path[0] not in PARSE_ONLY or tuple(path) in RUN_UNDER_PARSE_ONLY)
 
 
 def _blocks() -> dict[str, list[DocCommand]]:

@@ -156,14 +156,15 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-def add_workers_option(parser: Any) -> None:
-    """``--workers``: how many log files are read at once (checked by ``check_workers``)."""
+def add_workers_option(parser: Any, what: str = "log files read at once") -> None:
+    """``--workers``: how many of ``what`` run at once (default: log files read), checked by
+    ``check_workers``."""
     parser.add_argument(
         "--workers",
         type=int,
         default=DEFAULT_WORKERS,
         metavar="N",
-        help=f"log files read at once, 1-{MAX_WORKERS} (default: {DEFAULT_WORKERS})",
+        help=f"{what}, 1-{MAX_WORKERS} (default: {DEFAULT_WORKERS})",
     )
 
 

@@ -1,5 +1,6 @@
 """``kmskit key import-material KEY``: import key material into an EXTERNAL-origin key.
-``kmskit key schedule-deletion KEY``: schedule a key's deletion once nothing has used it."""
+``kmskit key schedule-deletion KEY``: schedule a key's deletion once nothing has used it.
+``kmskit key inventory``: a posture report of the keys of the account's Regions."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,9 +34,9 @@ from kmskit.audit import (
     key_reference,
     warn_on_stderr,
 )
-from kmskit.cli import as_kmskit_error, settings_from_args
+from kmskit.cli import as_kmskit_error, common_options, settings_from_args
 from kmskit.commands.audit import add_workers_option
-from kmskit.errors import EXIT_OK, ConflictError, KmskitError, UsageError
+from kmskit.errors import EXIT_FINDINGS, EXIT_OK, ConflictError, KmskitError, UsageError
 from kmskit.key_deletion import (
     DEFAULT_CHECK_DAYS,
     DEFAULT_WAITING_DAYS,
@@ -46,6 +48,17 @@ from kmskit.key_deletion import (
     check_waiting_days,
     describe_deletion_target,
     schedule_deletion,
+)
+from kmskit.key_inventory import (
+    DEFAULT_EXPIRY_DAYS,
+    FINDINGS,
+    MAX_WINDOW_DAYS,
+    MIN_WINDOW_DAYS,
+    InventorySummary,
+    KeyReport,
+    check_expiry_days,
+    check_finding_codes,
+    inventory,
 )
 from kmskit.key_material import (
     MAX_VALIDITY,
@@ -65,7 +78,7 @@ from kmskit.key_material import (
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "key",
-        help="operate on KMS keys (import key material, schedule deletion)",
+        help="operate on KMS keys (import key material, schedule deletion, inventory)",
         description="Operations on KMS keys.",
     )
     actions = parser.add_subparsers(dest="key_command", metavar="ACTION", required=True)
@@ -121,17 +134,28 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     imported.set_defaults(handler=run)
     _register_schedule_deletion(actions, common)
+    _register_inventory(actions)
 
 
-def waiting_days(value: str) -> int:
-    """The ``type`` of ``--waiting-days``: 7-30, refused naming the option while parsing."""
-    try:
-        days = int(value)
-    except ValueError:
-        raise UsageError(
-            f"'--waiting-days' must be a whole number of days. Received: {value!r}"
-        ) from None
-    return check_waiting_days(days)
+def days_option(check: Callable[[Any], int]) -> Callable[[str], int]:
+    """The ``type`` of an option taking a number of days: ``check`` (a library check, which
+    names the option) of the whole number given, or of the text when it is none, so that it is
+    refused, naming the option, while the arguments are parsed."""
+
+    def parse(value: str) -> int:
+        try:
+            days: Any = int(value)
+        except ValueError:
+            days = value  # check refuses it, showing the text received
+        return check(days)
+
+    return parse
+
+
+waiting_days = days_option(check_waiting_days)
+"""``--waiting-days``: 7-30."""
+expiry_days = days_option(check_expiry_days)
+"""``--expiry-days``: 1-365."""
 
 
 def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -> None:
@@ -303,6 +327,163 @@ def run_schedule_deletion(args: argparse.Namespace) -> int:
         "KmsKeyPendingDeletionUsed alarm fires if anything uses the key meanwhile"
     )
     return EXIT_OK
+
+
+def _register_inventory(actions: Any) -> None:
+    codes = ", ".join(FINDINGS)
+    listed = actions.add_parser(
+        "inventory",
+        # --region may be repeated here: a common parser of its own.
+        parents=[common_options(repeatable_region=True)],
+        help="report every customer managed key of the account's Regions, with findings",
+        description="Report every customer managed key of each --region (default: the "
+        "session's Region): ID, aliases, state, spec and usage, origin, multi-Region role, "
+        "rotation, deletion date, imported material expiry, grant count and what its key "
+        "policy allows beyond the account; then its findings: "
+        + "; ".join(f"{code}: {meaning}" for code, meaning in FINDINGS.items())
+        + ". Calls: ListKeys, ListAliases, DescribeKey, GetKeyRotationStatus, GetKeyPolicy, "
+        f"ListGrants. Exit {EXIT_FINDINGS} when a key has a finding given to --fail-on.",
+    )
+    listed.add_argument(
+        "--include-aws-managed",
+        action="store_true",
+        help="report the AWS managed keys (alias/aws/...) too (default: customer managed only)",
+    )
+    listed.add_argument(
+        "--expiry-days",
+        type=expiry_days,
+        default=DEFAULT_EXPIRY_DAYS,
+        metavar="N",
+        help="MATERIAL_EXPIRES for imported material expiring within N days, "
+        f"{MIN_WINDOW_DAYS}-{MAX_WINDOW_DAYS} (default: {DEFAULT_EXPIRY_DAYS})",
+    )
+    listed.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="CODE[,CODE]",
+        help=f"exit {EXIT_FINDINGS} (after the report) when a key has one of these findings; "
+        f"repeatable. Codes: {codes} (default: exit 0 whatever is found)",
+    )
+    listed.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="the report on stdout: a line per key with its findings below it (default), or "
+        "one JSON document with every key's fields and findings and a summary",
+    )
+    add_workers_option(listed, "keys described at once")
+    listed.set_defaults(handler=run_inventory)
+
+
+# The columns of the text report: (heading, width). A key ID is 36 characters, a multi-Region
+# key's (mrk-...) 40.
+INVENTORY_COLUMNS = (
+    ("REGION", 14),
+    ("KEY", 40),
+    ("STATE", 15),
+    ("SPEC", 17),
+    ("USAGE", 19),
+    ("ORIGIN", 12),
+    ("MULTI-REGION", 12),
+    ("ROTATION", 8),
+    ("GRANTS", 6),
+    ("ALIASES", 0),
+)
+
+
+def _row(values: list[str]) -> str:
+    cells = [
+        value.ljust(width) for value, (_, width) in zip(values, INVENTORY_COLUMNS, strict=True)
+    ]
+    return "  ".join(cells).rstrip()
+
+
+def inventory_line(report: KeyReport) -> str:
+    """One key in the text report: a row of :data:`INVENTORY_COLUMNS`, then a line per finding.
+    ``?``: KMS refused the call that reads it; ``-``: it does not apply."""
+
+    def shown(value: object | None, refused: str) -> str:
+        if value is not None:
+            return str(value)
+        return "?" if refused in report.refused else "-"
+
+    if report.rotation is not None:
+        rotation = report.rotation.text()
+    elif report.key_state is None:  # DescribeKey refused: whether KMS rotates it is unknown
+        rotation = "?"
+    else:
+        rotation = shown(None, "kms:GetKeyRotationStatus")
+    aliases = ", ".join(report.aliases) if report.aliases is not None else "?"
+    row = _row(
+        [
+            report.region,
+            report.key_id,
+            shown(report.key_state, "kms:DescribeKey"),
+            shown(report.key_spec, "kms:DescribeKey"),
+            shown(report.key_usage, "kms:DescribeKey"),
+            shown(report.origin, "kms:DescribeKey"),
+            shown(report.multi_region, "kms:DescribeKey"),
+            rotation,
+            shown(report.grant_count, "kms:ListGrants"),
+            aliases or "-",
+        ]
+    )
+    return "\n".join([row, *(f"    {f.code}: {f.reason}" for f in report.findings)]) + "\n"
+
+
+def run_inventory(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    workers = check_workers(args.workers)
+    fail_on = check_finding_codes(args.fail_on)
+
+    def kms_of(region: str | None) -> Any:
+        return settings.client("kms", region=region, max_pool_connections=max(10, workers))
+
+    # No --region: the session's own (a client fails as bad usage when none is configured).
+    regions = list(dict.fromkeys(args.regions or [kms_of(None).meta.region_name]))
+    reports = inventory(
+        kms_of,
+        regions,
+        include_aws_managed=args.include_aws_managed,
+        expiry_days=args.expiry_days,
+        workers=workers,
+    )
+    summary = InventorySummary()
+    out = sys.stdout
+    if args.format == "json":
+        out.write('{\n  "regions": ' + json.dumps(regions) + ',\n  "keys": [')
+        for number, report in enumerate(reports):
+            summary.add(report)
+            document = json.dumps(report.as_dict(), indent=2).replace("\n", "\n    ")
+            out.write(("," if number else "") + "\n    " + document)
+        failing = summary.failing(fail_on)
+        tail = {**summary.as_dict(), "failOn": fail_on, "failing": failing}
+        out.write(
+            ("\n  " if summary.keys else "")
+            + '],\n  "summary": '
+            + json.dumps(tail, indent=2).replace("\n", "\n  ")
+            + "\n}\n"
+        )
+    else:
+        out.write(_row([heading for heading, _ in INVENTORY_COLUMNS]) + "\n")
+        for report in reports:
+            summary.add(report)
+            out.write(inventory_line(report))
+        counts = ", ".join(
+            f"{code} {count}" for code, count in summary.as_dict()["findings"].items()
+        )
+        out.write(
+            f"{summary.keys} key(s) in {', '.join(regions)}; "
+            + (f"{summary.keys_with_findings} with findings: {counts}" if counts else "no findings")
+            + "\n"
+        )
+        failing = summary.failing(fail_on)
+    if not failing:
+        return EXIT_OK
+    if not args.quiet:
+        print(f"kmskit: --fail-on: a key has {', '.join(failing)}", file=sys.stderr)
+    return EXIT_FINDINGS
 
 
 RELATIVE_EXPIRY = re.compile(r"(\d+)d")

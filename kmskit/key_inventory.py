@@ -1,0 +1,607 @@
+"""A posture report of the KMS keys of an account, Region by Region (``kmskit key inventory``).
+
+For each key :func:`inventory` reads what KMS says of it (``DescribeKey``; the aliases from one
+``ListAliases`` per Region; ``GetKeyRotationStatus`` where KMS answers it, ``GetKeyPolicy``
+``default``, the number of grants from ``ListGrants``) and names what deserves a look as
+:class:`Finding` codes (:data:`FINDINGS`):
+
+* ``ROTATION_OFF``: an enabled symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT) of
+  AWS_KMS origin without automatic rotation. KMS rotates no other kind of key (asymmetric, HMAC,
+  imported material, custom key stores), so none of those is named.
+* ``PENDING_DELETION``: the key is scheduled for deletion (its date; a multi-Region primary
+  waiting for its replicas has none).
+* ``DISABLED``: the key is disabled.
+* ``MATERIAL_EXPIRES``: imported key material (origin EXTERNAL) that expires within the days
+  given (``ValidTo``), or has expired.
+* ``EXTERNAL_ACCESS``: an Allow statement of the key policy names another account: as a
+  principal (account ID, ``arn:aws:iam::ID:root``, or a role, user or session of it), or, for a
+  ``"*"`` principal, in a condition limiting the caller (``aws:PrincipalAccount``,
+  ``kms:CallerAccount``, ``aws:SourceAccount``, ``aws:PrincipalArn``).
+* ``PUBLIC``: an Allow statement for ``"*"`` (``{"AWS": "*"}``, or a ``NotPrincipal``) without a
+  condition that limits the caller (:data:`CALLER_KEYS`, under an operator that needs the key
+  present, not ``...IfExists``, ``Null`` or a negation, and a value other than ``*``).
+* ``UNREADABLE``: KMS refused a call with access denied; the key is reported with what could be
+  read, and which call was refused. The run goes on.
+
+Only the caller's own account is read: every call takes the key's ID in the Region's client.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from kmskit._text import utc_text
+from kmskit.audit import DEFAULT_WORKERS, check_workers, ordered_map
+from kmskit.aws_names import ACCOUNT_ID
+from kmskit.errors import NotFoundError, UsageError, from_client_error, is_access_denied
+from kmskit.key_deletion import PENDING_STATES, check_whole_days, grants_of
+
+FINDINGS: dict[str, str] = {
+    "ROTATION_OFF": "a symmetric encryption key of AWS_KMS origin, enabled, not rotated",
+    "PENDING_DELETION": "the key is scheduled for deletion",
+    "DISABLED": "the key is disabled",
+    "MATERIAL_EXPIRES": "imported key material expires within --expiry-days (or has expired)",
+    "EXTERNAL_ACCESS": "the key policy allows another account",
+    "PUBLIC": "the key policy allows '*' without a condition on the caller",
+    "UNREADABLE": "KMS refused a call with access denied: the report is incomplete",
+}
+"""Each finding code and what it means, in the order reports list them."""
+
+DEFAULT_EXPIRY_DAYS = 30
+MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 1, 365  # ImportKeyMaterial's ValidTo: at most 365 days ahead
+
+# Condition keys that limit who the caller is (or the network or resource it calls from), so
+# that an Allow for "*" under one of them is not open to every AWS account. Compared without
+# regard to case, as IAM compares condition keys.
+CALLER_KEYS: frozenset[str] = frozenset(
+    key.lower()
+    for key in (
+        "aws:PrincipalOrgID",
+        "aws:PrincipalOrgPaths",
+        "aws:PrincipalAccount",
+        "aws:PrincipalArn",
+        "aws:SourceAccount",
+        "aws:SourceArn",
+        "aws:SourceOrgID",
+        "aws:SourceOrgPaths",
+        "aws:SourceVpc",
+        "aws:SourceVpce",
+        "kms:CallerAccount",
+    )
+)
+# The keys among them whose values name accounts (or ARNs of an account).
+_ACCOUNT_KEYS = frozenset(
+    key.lower() for key in ("aws:PrincipalAccount", "aws:SourceAccount", "kms:CallerAccount")
+)
+_ARN_KEYS = frozenset(key.lower() for key in ("aws:PrincipalArn",))
+_LIKE_OPERATORS = ("stringlike", "arnlike")
+
+
+def check_expiry_days(value: Any) -> int:
+    """``value`` if it is a whole number of days from 1 to 365; otherwise a
+    :class:`~kmskit.errors.UsageError` naming ``--expiry-days``."""
+    return check_whole_days(
+        value,
+        "--expiry-days",
+        MIN_WINDOW_DAYS,
+        MAX_WINDOW_DAYS,
+        "imported material expires at most 365 days after its import",
+    )
+
+
+def check_finding_codes(codes: Iterable[str], argument: str = "--fail-on") -> list[str]:
+    """``codes`` (each may hold several, comma-separated) as a list of :data:`FINDINGS` codes,
+    in the order given, without repeats; an unknown code is a
+    :class:`~kmskit.errors.UsageError` naming ``argument`` and the code."""
+    found: list[str] = []
+    for given in codes:
+        for part in given.split(","):
+            code = part.strip()
+            if code not in FINDINGS:
+                raise UsageError(
+                    f"'{argument}' must be finding codes ({', '.join(FINDINGS)}), separated "
+                    f"by commas. Received: {code!r}"
+                )
+            if code not in found:
+                found.append(code)
+    return found
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding: its code (a key of :data:`FINDINGS`) and why, in one line."""
+
+    code: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """``GetKeyRotationStatus``: whether KMS rotates the key, every how many days
+    (``period_days``) and when next (``next_rotation``); None where KMS did not say."""
+
+    enabled: bool
+    period_days: int | None = None
+    next_rotation: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "periodDays": self.period_days,
+            "nextRotation": utc_text(self.next_rotation) if self.next_rotation else None,
+        }
+
+    def text(self) -> str:
+        if not self.enabled:
+            return "off"
+        return f"{self.period_days}d" if self.period_days else "on"
+
+
+@dataclass(frozen=True)
+class PolicyAnalysis:
+    """What the key policy allows beyond the key's account.
+
+    ``external_accounts``: the other accounts its Allow statements name (sorted);
+    ``public_statements``: the Allow statements for ``"*"`` without a condition on the caller,
+    each by its Sid (or ``#N``, its position from 1)."""
+
+    external_accounts: tuple[str, ...] = ()
+    public_statements: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "externalAccounts": list(self.external_accounts),
+            "publicStatements": list(self.public_statements),
+        }
+
+
+def analyze_policy(policy: str | dict[str, Any], account: str) -> PolicyAnalysis:
+    """The accounts other than ``account`` and the public statements (see the module docstring)
+    of a key policy (its JSON text or the parsed document). Deny statements allow nothing and
+    are not read; a document that is not JSON is a :class:`~kmskit.errors.UsageError`."""
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError as error:
+            raise UsageError(f"the key policy is not JSON: {error}") from error
+    if not isinstance(policy, dict):
+        raise UsageError(f"the key policy is not a JSON object: {str(policy)[:80]!r}")
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    external: set[str] = set()
+    public: list[str] = []
+    for number, statement in enumerate(statements, 1):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        named = _aws_principals(statement.get("Principal"))
+        everyone = "NotPrincipal" in statement or "*" in named
+        external.update(a for a in map(_account_of, named) if a and a != account)
+        if everyone:
+            limits = _caller_limits(statement.get("Condition"))
+            if limits is None:
+                public.append(str(statement.get("Sid") or f"#{number}"))
+            else:
+                external.update(a for a in limits if a != account)
+    return PolicyAnalysis(tuple(sorted(external)), tuple(public))
+
+
+def _aws_principals(principal: Any) -> list[str]:
+    """The AWS principals of a statement's ``Principal`` (``"*"`` stands for everyone);
+    service, federated and canonical-user principals are not accounts."""
+    if principal == "*":
+        return ["*"]
+    if not isinstance(principal, dict):
+        return []
+    named = principal.get("AWS", [])
+    return [named] if isinstance(named, str) else [str(p) for p in named]
+
+
+def _account_of(principal: str) -> str | None:
+    """The account of an account ID or an IAM or STS ARN; None otherwise (``*``, a unique ID)."""
+    if ACCOUNT_ID.match(principal):
+        return principal
+    parts = principal.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and parts[2] in ("iam", "sts"):
+        return parts[4] if ACCOUNT_ID.match(parts[4]) else None
+    return None
+
+
+def _caller_limits(condition: Any) -> set[str] | None:
+    """None if ``condition`` does not limit the caller; otherwise the accounts it names (none
+    for an organization or a VPC endpoint, say)."""
+    if not isinstance(condition, dict):
+        return None
+    limited = False
+    accounts: set[str] = set()
+    for operator, tests in condition.items():
+        name = str(operator).lower().removeprefix("foranyvalue:")
+        if (
+            not isinstance(tests, dict)
+            or name.startswith("forallvalues:")  # true when the key is absent
+            or name.endswith("ifexists")
+            or name == "null"
+            or "not" in name  # StringNotEquals, ArnNotLike, NotIpAddress...
+        ):
+            continue
+        for given, value in tests.items():
+            key = str(given).lower()
+            values = [value] if isinstance(value, str) else [str(v) for v in value or ()]
+            if key not in CALLER_KEYS or not values:
+                continue
+            if name.startswith(_LIKE_OPERATORS) and "*" in values:
+                continue  # matches any caller
+            limited = True
+            if key in _ACCOUNT_KEYS:
+                accounts.update(v for v in values if ACCOUNT_ID.match(v))
+            elif key in _ARN_KEYS:
+                accounts.update(a for a in map(_account_of, values) if a)
+    return accounts if limited else None
+
+
+@dataclass
+class KeyReport:
+    """One key as :func:`inventory` read it, with its findings. A field KMS refused to give
+    (``refused`` names the call) or that does not apply is None."""
+
+    key_id: str
+    key_arn: str
+    region: str
+    aliases: tuple[str, ...] | None = None
+    key_state: str | None = None
+    key_spec: str | None = None
+    key_usage: str | None = None
+    origin: str | None = None
+    key_manager: str | None = None
+    multi_region: str | None = None  # PRIMARY or REPLICA
+    created: datetime | None = None
+    description: str | None = None
+    rotation: Rotation | None = None
+    deletion_date: datetime | None = None
+    valid_to: datetime | None = None
+    grant_count: int | None = None
+    policy: PolicyAnalysis | None = None
+    refused: list[str] = field(default_factory=list)
+    """The calls KMS refused with access denied, as ``kms:GetKeyPolicy``."""
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def account(self) -> str:
+        return self.key_arn.split(":")[4]
+
+    def codes(self) -> list[str]:
+        return [finding.code for finding in self.findings]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: times as ``YYYY-MM-DDTHH:MM:SSZ``, absent ones None."""
+
+        def when(moment: datetime | None) -> str | None:
+            return utc_text(moment) if moment else None
+
+        return {
+            "keyId": self.key_id,
+            "keyArn": self.key_arn,
+            "region": self.region,
+            "account": self.account,
+            "aliases": list(self.aliases) if self.aliases is not None else None,
+            "keyState": self.key_state,
+            "keySpec": self.key_spec,
+            "keyUsage": self.key_usage,
+            "origin": self.origin,
+            "keyManager": self.key_manager,
+            "multiRegion": self.multi_region,
+            "created": when(self.created),
+            "description": self.description,
+            "rotation": self.rotation.as_dict() if self.rotation else None,
+            "deletionDate": when(self.deletion_date),
+            "materialValidTo": when(self.valid_to),
+            "grantCount": self.grant_count,
+            "policy": self.policy.as_dict() if self.policy else None,
+            "refused": list(self.refused),
+            "findings": [finding.as_dict() for finding in self.findings],
+        }
+
+
+def findings_of(report: KeyReport, *, expiry_days: int, now: datetime) -> list[Finding]:
+    """The findings of ``report`` (the module docstring says when each applies), in the order
+    of :data:`FINDINGS`. Imported material counts as expiring when its ``ValidTo`` is at most
+    ``expiry_days`` after ``now``."""
+    found: list[Finding] = []
+    if (
+        _rotatable(report)
+        and report.key_state == "Enabled"
+        and report.rotation is not None
+        and not report.rotation.enabled
+    ):
+        found.append(Finding("ROTATION_OFF", "automatic rotation is off (EnableKeyRotation)"))
+    if report.key_state in PENDING_STATES:
+        when = (
+            f"on {utc_text(report.deletion_date)}"
+            if report.deletion_date
+            else "after its last replica is deleted"
+        )
+        found.append(Finding("PENDING_DELETION", f"{report.key_state}: KMS deletes it {when}"))
+    if report.key_state == "Disabled":
+        found.append(Finding("DISABLED", "the key is disabled: every use of it fails"))
+    if report.valid_to is not None and report.valid_to <= now + timedelta(days=expiry_days):
+        verb = "expired" if report.valid_to <= now else "expires"
+        found.append(
+            Finding(
+                "MATERIAL_EXPIRES",
+                f"imported key material {verb} {utc_text(report.valid_to)} (KMS then deletes "
+                "it: re-import the same material to keep the key usable)",
+            )
+        )
+    policy = report.policy
+    if policy is not None and policy.external_accounts:
+        found.append(
+            Finding(
+                "EXTERNAL_ACCESS",
+                "the key policy allows account(s) " + ", ".join(policy.external_accounts),
+            )
+        )
+    if policy is not None and policy.public_statements:
+        found.append(
+            Finding(
+                "PUBLIC",
+                "the key policy allows '*' without a condition on the caller: statement(s) "
+                + ", ".join(policy.public_statements),
+            )
+        )
+    if report.refused:
+        found.append(
+            Finding(
+                "UNREADABLE",
+                f"access denied to {', '.join(report.refused)}: what they read is missing",
+            )
+        )
+    return found
+
+
+def _rotatable(report: KeyReport) -> bool:
+    """Whether KMS rotates a key of this kind: symmetric encryption (SYMMETRIC_DEFAULT, whose
+    only usage is ENCRYPT_DECRYPT) with material of KMS's own (origin AWS_KMS)."""
+    return report.key_spec == "SYMMETRIC_DEFAULT" and report.origin == "AWS_KMS"
+
+
+def list_keys(kms: Any) -> Iterator[tuple[str, str]]:
+    """The ID and ARN of every key of the client's account and Region (ListKeys, all pages,
+    read as they are needed)."""
+    try:
+        for page in kms.get_paginator("list_keys").paginate():
+            for key in page.get("Keys", []):
+                yield str(key["KeyId"]), str(key["KeyArn"])
+    except ClientError as error:
+        raise from_client_error(error, f"list the keys of {kms.meta.region_name}") from error
+
+
+def aliases_by_key(kms: Any) -> dict[str, list[str]] | None:
+    """Alias names by target key ID in the client's Region (ListAliases, all pages); None if
+    KMS refuses it with access denied (any other error is raised)."""
+    found: dict[str, list[str]] = {}
+    try:
+        for page in kms.get_paginator("list_aliases").paginate():
+            for alias in page.get("Aliases", []):
+                if alias.get("TargetKeyId"):
+                    found.setdefault(str(alias["TargetKeyId"]), []).append(str(alias["AliasName"]))
+    except ClientError as error:
+        if is_access_denied(error):
+            return None
+        raise from_client_error(error, f"list the aliases of {kms.meta.region_name}") from error
+    return found
+
+
+class _RefusedError(Exception):
+    """A call KMS refused with access denied (recorded in the report, not raised further)."""
+
+
+def _call(kms: Any, action: str, doing: str, call: Callable[[], Any]) -> Any:
+    """``call()``; access denied raises :class:`_RefusedError`, any other error the
+    :class:`~kmskit.errors.KmskitError` of :func:`~kmskit.errors.from_client_error`."""
+    try:
+        return call()
+    except ClientError as error:
+        if is_access_denied(error):
+            raise _RefusedError(action) from error
+        raise from_client_error(error, doing) from error
+
+
+@dataclass(frozen=True)
+class _Region:
+    """What the keys of one Region share: its client and its aliases (None: refused)."""
+
+    name: str
+    kms: Any
+    aliases: dict[str, list[str]] | None
+
+
+def describe(
+    kms: Any,
+    key_id: str,
+    key_arn: str,
+    *,
+    aliases: dict[str, list[str]] | None,
+    include_aws_managed: bool = False,
+    expiry_days: int = DEFAULT_EXPIRY_DAYS,
+    now: datetime | None = None,
+) -> KeyReport | None:
+    """One key's :class:`KeyReport` (``kms``: a client of its Region; ``key_id`` and ``key_arn``
+    as ListKeys gives them), or None for a key that is
+    AWS managed (unless ``include_aws_managed``; default False) or was deleted meanwhile.
+    ``aliases``: :func:`aliases_by_key`'s answer (None: refused, so unknown). ``expiry_days``
+    (default 30) and ``now`` (default: the current time) decide MATERIAL_EXPIRES."""
+    region = str(kms.meta.region_name)
+    report = KeyReport(key_id=key_id, key_arn=key_arn, region=region)
+    if aliases is None:
+        report.refused.append("kms:ListAliases")
+    else:
+        report.aliases = tuple(sorted(aliases.get(key_id, ())))
+    try:
+        metadata = _call(
+            kms,
+            "kms:DescribeKey",
+            f"describe key {key_id} in {region}",
+            lambda: kms.describe_key(KeyId=key_id)["KeyMetadata"],
+        )
+    except _RefusedError as refused:
+        report.refused.append(str(refused))
+    except NotFoundError:  # deleted since ListKeys
+        return None
+    else:
+        if metadata.get("KeyManager") == "AWS" and not include_aws_managed:
+            return None
+        _take_metadata(report, metadata)
+    for action, read in (
+        ("kms:GetKeyRotationStatus", _read_rotation),
+        ("kms:GetKeyPolicy", _read_policy),
+        ("kms:ListGrants", _read_grant_count),
+    ):
+        try:
+            read(kms, report)
+        except _RefusedError:
+            report.refused.append(action)
+        except NotFoundError:  # deleted meanwhile
+            return None
+    report.findings = findings_of(report, expiry_days=expiry_days, now=now or datetime.now(UTC))
+    return report
+
+
+def _take_metadata(report: KeyReport, metadata: dict[str, Any]) -> None:
+    report.key_arn = str(metadata.get("Arn", report.key_arn))
+    report.key_state = metadata.get("KeyState")
+    report.key_spec = metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec")
+    report.key_usage = metadata.get("KeyUsage")
+    report.origin = metadata.get("Origin")
+    report.key_manager = metadata.get("KeyManager")
+    multi = metadata.get("MultiRegionConfiguration") or {}
+    report.multi_region = multi.get("MultiRegionKeyType")
+    report.created = metadata.get("CreationDate")
+    report.description = metadata.get("Description")
+    report.deletion_date = metadata.get("DeletionDate")
+    if metadata.get("ExpirationModel") == "KEY_MATERIAL_EXPIRES":
+        report.valid_to = metadata.get("ValidTo")
+
+
+def _read_rotation(kms: Any, report: KeyReport) -> None:
+    """GetKeyRotationStatus, for the keys KMS rotates (symmetric encryption, AWS_KMS origin):
+    KMS refuses it for the others (UnsupportedOperationException), and for a key in a state
+    that does not allow it (KMSInvalidStateException); either leaves the rotation unknown."""
+    if not _rotatable(report):
+        return
+    try:
+        answer = kms.get_key_rotation_status(KeyId=report.key_id)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code in ("UnsupportedOperationException", "KMSInvalidStateException"):
+            return
+        if is_access_denied(error):
+            raise _RefusedError("kms:GetKeyRotationStatus") from error
+        raise from_client_error(error, f"read the rotation status of {report.key_arn}") from error
+    report.rotation = Rotation(
+        enabled=bool(answer.get("KeyRotationEnabled")),
+        period_days=answer.get("RotationPeriodInDays"),
+        next_rotation=answer.get("NextRotationDate"),
+    )
+
+
+def _read_policy(kms: Any, report: KeyReport) -> None:
+    answer = _call(
+        kms,
+        "kms:GetKeyPolicy",
+        f"read the key policy of {report.key_arn}",
+        lambda: kms.get_key_policy(KeyId=report.key_id, PolicyName="default"),
+    )
+    report.policy = analyze_policy(answer.get("Policy") or "{}", report.account)
+
+
+def _read_grant_count(kms: Any, report: KeyReport) -> None:
+    report.grant_count = _call(
+        kms,
+        "kms:ListGrants",
+        f"list the grants of {report.key_arn}",
+        lambda: sum(1 for _ in grants_of(kms, report.key_id)),
+    )
+
+
+def inventory(
+    kms_of: Callable[[str], Any],
+    regions: Iterable[str],
+    *,
+    include_aws_managed: bool = False,
+    expiry_days: int = DEFAULT_EXPIRY_DAYS,
+    workers: int = DEFAULT_WORKERS,
+    now: datetime | None = None,
+) -> Iterator[KeyReport]:
+    """The :class:`KeyReport` of every customer managed key (and the AWS managed ones too if
+    ``include_aws_managed``; default False) of each Region of ``regions`` in turn, in ListKeys'
+    order, described ``workers`` at a time (1-64, default 8) and yielded as they come: only the
+    keys in flight are held. ``kms_of(region)``: a KMS client of that Region (give it
+    ``max_pool_connections`` of at least ``workers``). ``expiry_days`` (1-365, default 30) and
+    ``now`` (default: the current time) decide MATERIAL_EXPIRES.
+
+    ListKeys refused or failing, or another error than access denied on a key, stops the run
+    (:class:`~kmskit.errors.KmskitError`); access denied on a key's call is its UNREADABLE."""
+    workers = check_workers(workers)
+    check_expiry_days(expiry_days)
+    moment = now or datetime.now(UTC)
+
+    def keys() -> Iterator[tuple[_Region, str, str]]:
+        for name in regions:
+            kms = kms_of(name)
+            region = _Region(name, kms, aliases_by_key(kms))
+            for key_id, key_arn in list_keys(kms):
+                yield region, key_id, key_arn
+
+    def read(item: tuple[_Region, str, str]) -> KeyReport | None:
+        region, key_id, key_arn = item
+        return describe(
+            region.kms,
+            key_id,
+            key_arn,
+            aliases=region.aliases,
+            include_aws_managed=include_aws_managed,
+            expiry_days=expiry_days,
+            now=moment,
+        )
+
+    for _, report in ordered_map(read, keys(), workers):
+        if report is not None:
+            yield report
+
+
+@dataclass
+class InventorySummary:
+    """Counts over the keys reported: keys, keys with findings, and keys per finding code."""
+
+    keys: int = 0
+    keys_with_findings: int = 0
+    by_code: dict[str, int] = field(default_factory=dict)
+
+    def add(self, report: KeyReport) -> None:
+        self.keys += 1
+        codes = set(report.codes())
+        if codes:
+            self.keys_with_findings += 1
+        for code in codes:
+            self.by_code[code] = self.by_code.get(code, 0) + 1
+
+    def failing(self, fail_on: Iterable[str]) -> list[str]:
+        """The codes of ``fail_on`` that some key has, in :data:`FINDINGS` order."""
+        wanted = set(fail_on)
+        return [code for code in FINDINGS if code in wanted and self.by_code.get(code)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "keys": self.keys,
+            "keysWithFindings": self.keys_with_findings,
+            "findings": {code: self.by_code[code] for code in FINDINGS if code in self.by_code},
+        }
