@@ -51,7 +51,14 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from kmskit.audit import DIGEST_FOLDER, AuditReader, FetchedObject, LogLocation, ordered_map
+from kmskit.audit import (
+    DIGEST_FOLDER,
+    AuditReader,
+    FetchedObject,
+    LogLocation,
+    ordered_map,
+    parse_event_time,
+)
 from kmskit.errors import IntegrityError, from_client_error
 
 SIGNATURE_ALGORITHM = "SHA256withRSA"
@@ -258,7 +265,7 @@ class _Group:
     def digest_folders(self) -> list[str]:
         first, last = min(self.days), max(self.days) + DIGEST_SLACK
         return [
-            f"{self.account_root}{DIGEST_FOLDER}/{self.region}/{day:%Y/%m/%d}/"
+            digest_folder(f"{self.account_root}{DIGEST_FOLDER}/", self.region, day)
             for day in (first + timedelta(days=n) for n in range((last - first).days + 1))
         ]
 
@@ -276,25 +283,90 @@ class _Digest:
     problem: IntegrityProblem | None = None
 
 
-class _Invalid(Exception):  # noqa: N818 (not an error of the run: a finding)
+def _folder_of(key: str) -> str:
+    return key.rsplit("/", 1)[0] + "/"
+
+
+# --- reading digest files --------------------------------------------------------------------
+
+
+class InvalidDigest(Exception):  # noqa: N818 (not an error of the run: a finding)
+    """A digest file that is not as CloudTrail writes it: ``kind`` (a ``digest-...`` problem
+    kind) and ``detail`` (what is wrong, to follow its ``s3://`` URI)."""
+
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
 
 
-def _folder_of(key: str) -> str:
-    return key.rsplit("/", 1)[0] + "/"
+def digest_folder(digest_prefix: str, region: str, day: date) -> str:
+    """The folder of the digest files of ``region`` that end on ``day``, under an account's
+    ``digest_prefix`` (``[prefix/]AWSLogs/[o-ID/]<account>/CloudTrail-Digest/``)."""
+    return f"{digest_prefix}{region}/{day:%Y/%m/%d}/"
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+def list_digest_keys(
+    reader: AuditReader, location: LogLocation, folders: Sequence[str]
+) -> list[str]:
+    """Every ``.json.gz`` key in the digest ``folders``, in folder order: listed with the
+    reader's lister, ``reader.workers`` folders at a time."""
+    return [
+        entry.key
+        for _, entries in ordered_map(
+            lambda folder: reader.list_entries(location, folder), folders, reader.workers
+        )
+        for entry in entries
+    ]
+
+
+def match_digest_name(key: str, account: str, region: str) -> re.Match[str]:
+    """The parts of the name of the digest file at ``key`` (:data:`DIGEST_NAME`: ``account``,
+    ``region``, ``trail``, ``home``, ``end``, ``backfill``); :class:`InvalidDigest` when it is
+    not named as CloudTrail names the digest files of ``account`` in ``region``."""
+    match = DIGEST_NAME.match(key.rsplit("/", 1)[-1])
+    if not match or match["account"] != account or match["region"] != region:
+        raise InvalidDigest(
+            DIGEST_MALFORMED,
+            f"is not named as CloudTrail names digest files of account {account} in {region} "
+            "(<account>_CloudTrail-Digest_<region>_<trail>_<home region>_<YYYYMMDDTHHMMSSZ>"
+            "[_backfill].json.gz)",
+        )
+    return match
+
+
+def read_digest(
+    reader: AuditReader, location: LogLocation, key: str
+) -> tuple[FetchedObject, dict[str, Any]]:
+    """The digest file at ``key``, decompressed with its user metadata (the reader's
+    :meth:`~kmskit.audit.AuditReader.fetch_object`), and its JSON object.
+    :class:`InvalidDigest` when it is gone when read (:data:`DIGEST_DELETED`), not gzip or not
+    a JSON object (:data:`DIGEST_MALFORMED`); S3's refusals are raised as the reader raises
+    them. :func:`digest_fields_problem` says whether the object has a digest's fields."""
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        fetched = reader.fetch_object(location, key, what="CloudTrail digest file")
+    except IntegrityError as error:
+        raise InvalidDigest(
+            DIGEST_MALFORMED, str(error).removeprefix(location.uri(key) + " ")
+        ) from None
+    if fetched is None:
+        raise InvalidDigest(DIGEST_DELETED, "was listed but is gone when read (deleted meanwhile)")
+    try:
+        document = json.loads(fetched.data)
+    except (ValueError, RecursionError) as error:
+        raise InvalidDigest(DIGEST_MALFORMED, f"is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidDigest(DIGEST_MALFORMED, "is not a JSON object")
+    return fetched, document
+
+
+def digest_fields_problem(document: Mapping[str, Any]) -> str | None:
+    """What a digest's JSON object lacks of the fields every digest has (the AWS CLI's
+    required keys, and ``previousDigestSignature``, null in a first digest); None: nothing."""
+    missing = [name for name in _REQUIRED_STRINGS if not isinstance(document.get(name), str)]
+    if missing or "previousDigestSignature" not in document:
+        return f"lacks {', '.join(missing) or 'previousDigest*'}"
+    return None
 
 
 def _name_time(end: str) -> datetime:
@@ -379,14 +451,7 @@ class DigestVerifier:
     # --- one account and Region ------------------------------------------------------------
 
     def _finish(self, group: _Group) -> None:
-        folders = group.digest_folders()
-        listed = [
-            entry.key
-            for _, entries in ordered_map(
-                lambda f: self.reader.list_entries(self.location, f), folders, self.reader.workers
-            )
-            for entry in entries
-        ]
+        listed = list_digest_keys(self.reader, self.location, group.digest_folders())
         window = (
             datetime.combine(min(group.days), time.min, tzinfo=UTC),
             min(
@@ -396,15 +461,10 @@ class DigestVerifier:
         )
         digests: list[_Digest] = []
         for key in listed:
-            match = DIGEST_NAME.match(key.rsplit("/", 1)[1])
-            if not match or match["account"] != group.account or match["region"] != group.region:
-                self._problem(
-                    DIGEST_MALFORMED,
-                    key,
-                    f"is not named as CloudTrail names digest files of account {group.account} "
-                    f"in {group.region} (<account>_CloudTrail-Digest_<region>_<trail>_<home "
-                    "region>_<YYYYMMDDTHHMMSSZ>[_backfill].json.gz)",
-                )
+            try:
+                match = match_digest_name(key, group.account, group.region)
+            except InvalidDigest as invalid:
+                self._problem(invalid.kind, key, invalid.detail)
                 self.report.digests_invalid += 1
                 continue
             chain = (match["trail"], match["home"], bool(match["backfill"]))
@@ -440,7 +500,7 @@ class DigestVerifier:
         try:
             fetched, digest_sha256 = self._read_digest(digest)
             self._verify_digest(digest, fetched.metadata, digest_sha256, group, window)
-        except _Invalid as invalid:
+        except InvalidDigest as invalid:
             digest.problem = IntegrityProblem(
                 invalid.kind, self.location.uri(digest.key), invalid.detail
             )
@@ -451,25 +511,11 @@ class DigestVerifier:
     def _read_digest(self, digest: _Digest) -> tuple[FetchedObject, str]:
         """The digest file, and the hex SHA-256 of its uncompressed content; sets
         ``document`` (when it has the fields the chain needs) and ``signature``."""
-        key = digest.key
-        try:
-            fetched = self.reader.fetch_object(self.location, key, what="CloudTrail digest file")
-        except IntegrityError as error:
-            raise _Invalid(
-                DIGEST_MALFORMED, str(error).removeprefix(self.location.uri(key) + " ")
-            ) from None
-        if fetched is None:
-            raise _Invalid(DIGEST_DELETED, "was listed but is gone when read (deleted meanwhile)")
-        try:
-            document = json.loads(fetched.data)
-        except (ValueError, RecursionError) as error:
-            raise _Invalid(DIGEST_MALFORMED, f"is not JSON: {error}") from None
-        if not isinstance(document, dict):
-            raise _Invalid(DIGEST_MALFORMED, "is not a JSON object")
+        fetched, document = read_digest(self.reader, self.location, digest.key)
         digest.signature = fetched.metadata.get("signature")
-        missing = [name for name in _REQUIRED_STRINGS if not isinstance(document.get(name), str)]
-        if missing or "previousDigestSignature" not in document:
-            raise _Invalid(DIGEST_MALFORMED, f"lacks {', '.join(missing) or 'previousDigest*'}")
+        problem = digest_fields_problem(document)
+        if problem:
+            raise InvalidDigest(DIGEST_MALFORMED, problem)
         digest.document = document
         return fetched, hashlib.sha256(fetched.data).hexdigest()
 
@@ -486,20 +532,20 @@ class DigestVerifier:
             self.location.bucket,
             digest.key,
         ):
-            raise _Invalid(
+            raise InvalidDigest(
                 DIGEST_MALFORMED,
                 "was moved: it says it was delivered to "
                 f"s3://{document['digestS3Bucket']}/{document['digestS3Object']}",
             )
         algorithm = metadata.get("signature-algorithm")
         if digest.signature is None or algorithm is None:
-            raise _Invalid(
+            raise InvalidDigest(
                 DIGEST_SIGNATURE_INVALID,
                 "has no signature (object metadata x-amz-meta-signature and "
                 "x-amz-meta-signature-algorithm)",
             )
         if algorithm != SIGNATURE_ALGORITHM:
-            raise _Invalid(
+            raise InvalidDigest(
                 DIGEST_SIGNATURE_INVALID, f"is signed with {algorithm!r}, not {SIGNATURE_ALGORITHM}"
             )
         fingerprint = document["digestPublicKeyFingerprint"]
@@ -509,18 +555,18 @@ class DigestVerifier:
                 keys[fingerprint], digest.signature, data_to_sign(document, digest_sha256)
             )
         except ValueError as error:
-            raise _Invalid(
+            raise InvalidDigest(
                 DIGEST_UNKNOWN_KEY, f"public key {fingerprint} cannot be used: {error}"
             ) from None
         if not good:
-            raise _Invalid(
+            raise InvalidDigest(
                 DIGEST_SIGNATURE_INVALID,
                 f"signature does not verify with CloudTrail's public key {fingerprint}: the "
                 "digest file or its signature was changed",
             )
         problem = self._log_entries_problem(document.get("logFiles"))
         if problem:
-            raise _Invalid(DIGEST_MALFORMED, problem)
+            raise InvalidDigest(DIGEST_MALFORMED, problem)
 
     def _keys_for(
         self,
@@ -534,9 +580,9 @@ class DigestVerifier:
         digest those around its generation time (as the AWS CLI looks them up)."""
         keys = self._public_keys(region, *window)
         if digest.chain[2] and fingerprint not in keys:
-            generated = _parse_time(metadata.get("backfill-generation-timestamp"))
+            generated = parse_event_time(metadata.get("backfill-generation-timestamp"))
             if generated is None:
-                raise _Invalid(
+                raise InvalidDigest(
                     DIGEST_MALFORMED,
                     "is a backfill digest without backfill-generation-timestamp metadata",
                 )
@@ -544,7 +590,7 @@ class DigestVerifier:
                 region, generated - BACKFILL_KEY_WINDOW, generated + BACKFILL_KEY_WINDOW
             )
         if fingerprint not in keys:
-            raise _Invalid(
+            raise InvalidDigest(
                 DIGEST_UNKNOWN_KEY,
                 f"is signed with key fingerprint {fingerprint}, which is not among the public "
                 f"keys CloudTrail lists for {region} (cloudtrail:ListPublicKeys) for its time",
@@ -643,7 +689,7 @@ class DigestVerifier:
         newest: datetime | None = None
         for digest in valid:
             document = digest.document or {}
-            end = _parse_time(document.get("digestEndTime"))
+            end = parse_event_time(document.get("digestEndTime"))
             newest = max(filter(None, (newest, end)), default=None)
             for entry in document.get("logFiles", []):
                 if entry["s3Bucket"] == self.location.bucket:
