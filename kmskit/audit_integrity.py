@@ -287,7 +287,7 @@ def _folder_of(key: str) -> str:
     return key.rsplit("/", 1)[0] + "/"
 
 
-# --- reading digest files --------------------------------------------------------------------
+# --- reading digest files (also kmskit.key_deletion's gaps by the hour) ---------------------
 
 
 class InvalidDigest(Exception):  # noqa: N818 (not an error of the run: a finding)
@@ -367,6 +367,99 @@ def digest_fields_problem(document: Mapping[str, Any]) -> str | None:
     if missing or "previousDigestSignature" not in document:
         return f"lacks {', '.join(missing) or 'previousDigest*'}"
     return None
+
+
+@dataclass(frozen=True)
+class DigestSpan:
+    """What a regular digest file covers: the log files delivered from ``start`` to ``end``
+    (``digestStartTime``, ``digestEndTime``, in UTC). ``chain_start``: its
+    ``previousDigestSignature`` is null, so it is the first digest after logging or log file
+    validation was (re)started."""
+
+    key: str
+    start: datetime
+    end: datetime
+    chain_start: bool
+
+
+@dataclass
+class DigestCoverage:
+    """The digest files of one account and Region over some days (:func:`read_coverage`):
+    ``spans``, one per regular digest read; ``problems``, the digest files that could not be
+    read or are not digests (misnamed, not gzip or JSON, lacking a field, no period); and
+    ``backfill``, the backfill digest files left out."""
+
+    spans: list[DigestSpan] = field(default_factory=list)
+    problems: list[IntegrityProblem] = field(default_factory=list)
+    backfill: int = 0
+
+    @property
+    def files(self) -> int:
+        """The digest files found: read, unreadable or backfill."""
+        return len(self.spans) + len(self.problems) + self.backfill
+
+
+def read_coverage(
+    reader: AuditReader,
+    location: LogLocation,
+    digest_prefixes: Sequence[str],
+    *,
+    account: str,
+    region: str,
+    days: Sequence[date],
+) -> DigestCoverage:
+    """The periods the regular digest files of ``account`` in ``region`` cover, from the
+    folders of ``days`` under each of ``digest_prefixes`` (an account's folder, an organization
+    trail's member folder: :meth:`~kmskit.audit.AccountPath.digest_prefix`), every trail's.
+
+    Each digest is read (``reader.workers`` at a time): its name alone gives its end, but not
+    where it starts, and the first digest after logging restarts starts when it restarted.
+    Signatures are not checked (``kmskit audit --verify`` does). Backfill digests are counted
+    and not read: they list log files a regular digest missed (delivered late), and say
+    nothing of whether the trail was logging in between."""
+    folders = [digest_folder(prefix, region, day) for prefix in digest_prefixes for day in days]
+    coverage = DigestCoverage()
+    regular: list[str] = []
+    for key in list_digest_keys(reader, location, folders):
+        try:
+            backfill = match_digest_name(key, account, region)["backfill"]
+        except InvalidDigest as invalid:
+            coverage.problems.append(
+                IntegrityProblem(invalid.kind, location.uri(key), invalid.detail)
+            )
+            continue
+        if backfill:
+            coverage.backfill += 1
+        else:
+            regular.append(key)
+    for _, found in ordered_map(lambda key: _span(reader, location, key), regular, reader.workers):
+        if isinstance(found, DigestSpan):
+            coverage.spans.append(found)
+        else:
+            coverage.problems.append(found)
+    return coverage
+
+
+def _span(reader: AuditReader, location: LogLocation, key: str) -> DigestSpan | IntegrityProblem:
+    """What the digest at ``key`` covers, or what is wrong with it (runs on a worker)."""
+    try:
+        _, document = read_digest(reader, location, key)
+        problem = digest_fields_problem(document)
+        if problem:
+            raise InvalidDigest(DIGEST_MALFORMED, problem)
+        start = parse_event_time(document["digestStartTime"])
+        end = parse_event_time(document["digestEndTime"])
+        if start is None or end is None or end < start:
+            raise InvalidDigest(
+                DIGEST_MALFORMED,
+                f"covers no period: digestStartTime {document['digestStartTime']!r}, "
+                f"digestEndTime {document['digestEndTime']!r}",
+            )
+    except InvalidDigest as invalid:
+        return IntegrityProblem(invalid.kind, location.uri(key), invalid.detail)
+    return DigestSpan(
+        key, start.astimezone(UTC), end.astimezone(UTC), document["previousDigestSignature"] is None
+    )
 
 
 def _name_time(end: str) -> datetime:

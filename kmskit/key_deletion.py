@@ -8,12 +8,20 @@ files in S3 (:mod:`kmskit.audit`'s reader) and KMS ``ListGrants``:
 * **use**: every call of :data:`USE_EVENTS` that names the key in the log files of the key's
   account and Region over the days checked, failed calls included (a caller that was refused
   still depends on the key);
-* **gaps**: a day before today with neither a log file nor a digest file of that account and
-  Region. CloudTrail delivers a digest file every hour while log file validation is on, even
-  when the Region had no event (a quiet day, not a gap), so a gap means the trail was not
-  logging or the files were deleted, and the key's use that day is unknown. Today is not
-  checked for gaps: its files may not be delivered yet. Without log file validation every
-  quiet day is a gap;
+* **gaps**, by the hour where digest files allow: while log file validation is on, CloudTrail
+  delivers a digest file every hour per account and Region, even when the Region had no event,
+  and each says which period it covers (``digestStartTime`` to ``digestEndTime``; one starts
+  where the one before it ended while the trail logs). On a day the digests cover in part, a
+  period that none covers is a gap: the trail was stopped (the first digest after it starts a
+  new chain) or its digests are gone (the next digest continues the chain). The hours up to
+  :data:`~kmskit.audit_integrity.DIGEST_DUE` before now are not checked: their digests may not
+  be delivered yet. A period at the first or last hours of a day with log files, next to a day
+  with log files and no digest, is judged by the day, as that day is: log file validation was
+  turned on or off then. A day without digest files keeps the rule by day: a day before today
+  with no log file is a gap (the key's use that day is unknown), and today is not checked.
+  Without log file validation every quiet day is a gap;
+* **unreadable digest files** (gone when read, not gzip or JSON, lacking a field): the hours
+  they cover are unknown;
 * **blind spots**: a log file listed but gone when read, and log files without a single KMS
   read event (a trail excluding KMS events, or logging write events only, has log files every
   day and never a Decrypt);
@@ -30,15 +38,16 @@ Any of them stops :func:`schedule_deletion` being called by the CLI unless force
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable, Iterator, Sequence, Set
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from kmskit._text import utc_text
 from kmskit.audit import AuditReader, AuditStats, DateRange, LogLocation, RecordFilter, UsageSummary
+from kmskit.audit_integrity import DIGEST_DUE, DigestSpan, IntegrityProblem, read_coverage
 from kmskit.errors import ConflictError, UsageError, from_client_error
 
 # The KMS operations that use a key's material or hand it to someone who will (CloudTrail event
@@ -72,6 +81,11 @@ DEFAULT_CHECK_DAYS = 90
 PENDING_STATES = ("PendingDeletion", "PendingReplicaDeletion")
 # .../CloudTrail/<region>/YYYY/MM/DD/<file>: the delivery day of a log file.
 _DELIVERY_DAY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/[^/]+\Z")
+# A digest starts at the second the one before it ended while the trail logs; a period no
+# digest covers is a gap when it is longer than this (clock jitter between the digests of two
+# trails, rounding). A stop shorter than this is not seen by the hour (its StopLogging and
+# StartLogging are in the log files: kmskit audit shows them).
+DIGEST_TOLERANCE = timedelta(minutes=1)
 
 
 def check_whole_days(value: Any, argument: str, low: int, high: int, why: str) -> int:
@@ -236,6 +250,15 @@ class DeletionCheck:
     days_with_digests_only: set[date] = field(default_factory=set)
     """Quiet days: no log file, but digest files show the trail was logging."""
     last_usage: LastUsage = field(default_factory=LastUsage)
+    periods_without_digests: list[tuple[datetime, datetime]] = field(default_factory=list)
+    """Gaps by the hour: periods (UTC, start to end) of days with digest files that no digest
+    file covers (:func:`periods_without_digests`)."""
+    unreadable_digests: list[IntegrityProblem] = field(default_factory=list)
+    """Digest files that could not be read: the hours they cover are unknown."""
+    digest_files: int = 0
+    """The digest files of the account and Region found in the days read."""
+    hours_checked_until: datetime | None = None
+    """Where the check by the hour stops (:func:`hours_checked`; None: not checked)."""
 
     @property
     def days_without_logs(self) -> list[date]:
@@ -260,6 +283,15 @@ class DeletionCheck:
             "kmsReadEvents": self.stats.kms_reads,
             "use": [row.as_dict() for row in self.usage.sorted_rows()],
             "daysWithoutLogs": [day.isoformat() for day in self.days_without_logs],
+            "digestFiles": self.digest_files,
+            "hoursCheckedUntil": (
+                utc_text(self.hours_checked_until) if self.hours_checked_until else None
+            ),
+            "periodsWithoutDigests": [
+                {"start": utc_text(start), "end": utc_text(end)}
+                for start, end in self.periods_without_digests
+            ],
+            "unreadableDigestFiles": [problem.as_dict() for problem in self.unreadable_digests],
             "skippedLogFiles": list(self.stats.skipped),
             "kmsLastUse": self.last_usage.as_dict(),
             "grants": [
@@ -294,6 +326,22 @@ class DeletionCheck:
                 f"{self.target.account}, Region {self.target.region} (the first "
                 f"{missing[0]}), so the key's use then is unknown"
             )
+        periods = self.periods_without_digests
+        if periods:
+            start, end = periods[0]
+            found.append(
+                f"{len(periods)} period(s) of the days checked are covered by no digest file of "
+                f"account {self.target.account}, Region {self.target.region} (the first "
+                f"{utc_text(start)}..{utc_text(end)}): the trail was stopped or its digest files "
+                "are gone, so the key's use then is unknown"
+            )
+        if self.unreadable_digests:
+            first = self.unreadable_digests[0]
+            found.append(
+                f"{len(self.unreadable_digests)} digest file(s) could not be read (the first: "
+                f"{first.uri} {first.detail}), so whether the trail logged in the hours they "
+                "cover is unknown"
+            )
         if self.stats.skipped:
             found.append(
                 f"{len(self.stats.skipped)} log file(s) were listed but gone when read (deleted "
@@ -320,10 +368,14 @@ def check_deletion(
     location: LogLocation,
     target: DeletionTarget,
     date_range: DateRange,
+    *,
+    now: datetime | None = None,
 ) -> DeletionCheck:
-    """Read the trail's log files of the key's account and Region for ``date_range`` and the
-    key's grants (the module docstring says what counts). A location without log files of
-    that account and Region is :class:`~kmskit.errors.NotFoundError` (from the reader)."""
+    """Read the trail's log and digest files of the key's account and Region for
+    ``date_range`` and the key's grants (the module docstring says what counts). ``now``: when
+    the check by the hour stops (:func:`hours_checked`; default: the clock). A location without
+    log files of that account and Region is :class:`~kmskit.errors.NotFoundError` (from the
+    reader)."""
     usage = UsageSummary()
     days = _DaysWithLogs()
     stats = reader.run(
@@ -335,19 +387,22 @@ def check_deletion(
         regions=[target.region],
         observer=days,
     )
-    accounts = reader.account_paths(location, [target.account])
-    quiet = {
-        day
-        for day in _days_before_today(date_range)
-        if day not in days.days
-        and any(
-            # A digest file: CloudTrail was logging the Region that day.
-            reader.list_entries(
-                location, f"{account.digest_prefix(location)}{target.region}/{day:%Y/%m/%d}/"
-            )
-            for account in accounts
-        )
-    }
+    # Every trail's digests under the location (an organization trail's member folder too):
+    # the reader reads all their log files, as log file names do not name the trail.
+    coverage = read_coverage(
+        reader,
+        location,
+        [
+            account.digest_prefix(location)
+            for account in reader.account_paths(location, [target.account])
+        ],
+        account=target.account,
+        region=target.region,
+        days=date_range.folder_days(),
+    )
+    covered = _merged(coverage.spans)
+    digest_days = _days_covered(covered)
+    window = hours_checked(date_range, now or datetime.now(UTC))
     return DeletionCheck(
         target=target,
         date_range=date_range,
@@ -355,9 +410,146 @@ def check_deletion(
         stats=stats,
         days_with_logs=days.days,
         grants=list_grants(kms, target),
-        days_with_digests_only=quiet,
+        # A digest covers part of the day: CloudTrail was logging the Region that day.
+        days_with_digests_only={
+            day
+            for day in _days_before_today(date_range)
+            if day not in days.days and day in digest_days
+        },
         last_usage=read_last_usage(kms, target),
+        periods_without_digests=_periods_without_digests(covered, window, days.days),
+        unreadable_digests=coverage.problems,
+        digest_files=coverage.files,
+        hours_checked_until=window[1],
     )
+
+
+def hours_checked(date_range: DateRange, now: datetime) -> tuple[datetime, datetime]:
+    """The period checked by the hour: from the range's first midnight to the whole hour
+    :data:`~kmskit.audit_integrity.DIGEST_DUE` (2 hours) before ``now``, or the range's end if
+    sooner. CloudTrail writes the digest of an hour at its end and delivers it within about an
+    hour (``kmskit audit --verify`` calls a log file pending for as long): an hour later, a
+    period without a digest is no longer one still to come."""
+    start, end = date_range.bounds()
+    due = (now - DIGEST_DUE).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return start, max(start, min(end, due))
+
+
+def periods_without_digests(
+    spans: Iterable[DigestSpan], window: tuple[datetime, datetime], days_with_logs: Set[date]
+) -> list[tuple[datetime, datetime]]:
+    """The periods of ``window`` (:func:`hours_checked`) that no digest of ``spans`` covers and
+    that are gaps, as the module docstring says, joined where they touch, in time order.
+    ``days_with_logs``: the delivery days of the log files read (a day next to one with log
+    files and no digest is where log file validation was turned on or off)."""
+    return _periods_without_digests(_merged(spans), window, days_with_logs)
+
+
+@dataclass(frozen=True)
+class _Covered:
+    """A period digests cover without a break; ``chain_start``: the digest it begins with
+    starts a chain (the first after logging or validation was (re)started)."""
+
+    start: datetime
+    end: datetime
+    chain_start: bool
+
+
+def _merged(spans: Iterable[DigestSpan]) -> list[_Covered]:
+    """The digests' periods joined where they touch (within :data:`DIGEST_TOLERANCE`), in time
+    order. Of digests starting together, one that continues a chain begins the period."""
+    merged: list[_Covered] = []
+    for span in sorted(spans, key=lambda s: (s.start, s.chain_start)):
+        if merged and span.start <= merged[-1].end + DIGEST_TOLERANCE:
+            if span.end > merged[-1].end:
+                merged[-1] = replace(merged[-1], end=span.end)
+        else:
+            merged.append(_Covered(span.start, span.end, span.chain_start))
+    return merged
+
+
+def _days_covered(covered: Iterable[_Covered]) -> set[date]:
+    """The days some of whose time ``covered`` covers."""
+    days: set[date] = set()
+    for period in covered:
+        if period.end > period.start:
+            day, last = period.start.date(), (period.end - timedelta(microseconds=1)).date()
+            while day <= last:
+                days.add(day)
+                day += timedelta(days=1)
+    return days
+
+
+def _periods_without_digests(
+    covered: Sequence[_Covered], window: tuple[datetime, datetime], days_with_logs: Set[date]
+) -> list[tuple[datetime, datetime]]:
+    digest_days = _days_covered(covered)
+    gaps: list[tuple[datetime, datetime]] = []
+    for start, end, following in _uncovered(covered, *window):
+        if end - start <= DIGEST_TOLERANCE:
+            continue
+        if following is not None and not following.chain_start:
+            # The next digest continues the chain: the trail logged with validation on all
+            # along, and this period's digests are gone. A gap, whatever the days show.
+            gaps.append((start, end))
+            continue
+        gaps += [
+            (part_start, part_end)
+            for part_start, part_end in _by_day(start, end)
+            if part_start.date() in digest_days  # a day without digests goes by the day
+            and part_end - part_start > DIGEST_TOLERANCE
+            and not _validation_turned(part_start, part_end, digest_days, days_with_logs)
+        ]
+    joined: list[tuple[datetime, datetime]] = []
+    for start, end in gaps:
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(end, joined[-1][1]))
+        else:
+            joined.append((start, end))
+    return joined
+
+
+def _uncovered(
+    covered: Sequence[_Covered], start: datetime, end: datetime
+) -> Iterator[tuple[datetime, datetime, _Covered | None]]:
+    """The periods from ``start`` to ``end`` that ``covered`` (in time order) leaves out, each
+    with the covered period after it (which may begin after ``end``; None: none)."""
+    cursor = start
+    for period in covered:
+        if cursor >= end:
+            return
+        if period.end <= cursor:
+            continue
+        if period.start > cursor:
+            yield cursor, min(period.start, end), period
+        cursor = max(cursor, period.end)
+    if cursor < end:
+        yield cursor, end, None
+
+
+def _by_day(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """``start`` to ``end`` cut at each midnight (UTC)."""
+    while start < end:
+        midnight = datetime.combine(start.date() + timedelta(days=1), time.min, tzinfo=UTC)
+        yield start, min(end, midnight)
+        start = midnight
+
+
+def _validation_turned(
+    start: datetime, end: datetime, digest_days: Set[date], days_with_logs: Set[date]
+) -> bool:
+    """Whether a part of a day with log files that no digest covers is its first or last hours,
+    next to a day with log files and no digest: log file validation was turned on (the digest
+    after it starts a chain) or off then, and the part goes by the day."""
+    day = start.date()
+    midnight = datetime.combine(day, time.min, tzinfo=UTC)
+    if start == midnight:
+        neighbour = day - timedelta(days=1)
+    elif end == midnight + timedelta(days=1):
+        neighbour = day + timedelta(days=1)
+    else:
+        return False
+    return day in days_with_logs and neighbour in days_with_logs and neighbour not in digest_days
 
 
 def _days_before_today(date_range: DateRange) -> list[date]:

@@ -165,9 +165,11 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
         help="schedule a key's deletion after checking the trail's logs and its grants",
         description="Check that nothing used the key (its cryptographic calls in the "
         "CloudTrail log files of its account and Region for the last --days days, failed calls "
-        "included; a day without a log or digest file; a log file gone when read, or no KMS "
-        "read event at all in the log files; its grants; a last use KMS records in those days, "
-        "GetKeyLastUsage), then ScheduleKeyDeletion. Anything "
+        "included; gaps: a period of a day with digest files that no digest file covers, up to "
+        "2 hours ago (log file validation on: CloudTrail delivers one every hour), or a day "
+        "before today without a log or digest file; a log file gone when read, a digest file "
+        "that cannot be read, or no KMS read event at all in the log files; its grants; a last "
+        "use KMS records in those days, GetKeyLastUsage), then ScheduleKeyDeletion. Anything "
         "found is reported and nothing is scheduled (exit 7) unless --force. Calls counted: "
         + ", ".join(sorted(USE_EVENTS))
         + ".",
@@ -209,7 +211,7 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
     deletion.add_argument(
         "--force",
         action="store_true",
-        help="schedule even if the check found use, days without logs or grants",
+        help="schedule even if the check found use, gaps in the logs or grants",
     )
     deletion.add_argument(
         "--format",
@@ -218,7 +220,7 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
         help="the report on stdout: lines to read (default), or one JSON document with what was "
         "found, the blockers and what was scheduled",
     )
-    add_workers_option(deletion)
+    add_workers_option(deletion, "log and digest files read at once")
     deletion.set_defaults(handler=run_schedule_deletion)
 
 
@@ -233,6 +235,13 @@ def deletion_report(check: DeletionCheck, location: LogLocation) -> str:
         f"logs:   {location.trail_uri}: {check.stats.objects} log file(s) of account "
         f"{target.account}, Region {target.region}, {dates.since}..{dates.until}",
     ]
+    until = check.hours_checked_until
+    lines.append(
+        f"digests: {check.digest_files} digest file(s); gaps by the hour up to {utc_text(until)} "
+        "where they cover a day, by day elsewhere"
+        if check.digest_files and until
+        else "digests: none (log file validation off?); gaps by day only"
+    )
     rows = check.usage.sorted_rows()
     lines.append(f"use:    {sum(row.count for row in rows) or 'none'}")
     lines += [
@@ -241,12 +250,24 @@ def deletion_report(check: DeletionCheck, location: LogLocation) -> str:
         for row in rows
     ]
     missing = check.days_without_logs
-    shown = ", ".join(str(day) for day in missing[:MAX_DAYS_SHOWN])
-    more = f" and {len(missing) - MAX_DAYS_SHOWN} more" if len(missing) > MAX_DAYS_SHOWN else ""
-    gaps = (
-        f"{len(missing)} day(s) without log or digest files: {shown}{more}" if missing else "none"
-    )
-    lines.append(f"gaps:   {gaps}")
+    periods = check.periods_without_digests
+    gaps = []
+    if missing:
+        shown = ", ".join(str(day) for day in missing[:MAX_DAYS_SHOWN])
+        gaps.append(
+            f"{len(missing)} day(s) without log or digest files: {shown}{_more(len(missing))}"
+        )
+    if periods:
+        shown = ", ".join(f"{utc_text(a)}..{utc_text(b)}" for a, b in periods[:MAX_DAYS_SHOWN])
+        gaps.append(f"{len(periods)} period(s) no digest file covers: {shown}{_more(len(periods))}")
+    lines.append(f"gaps:   {gaps[0] if gaps else 'none'}")
+    lines += [f"        {more}" for more in gaps[1:]]
+    unreadable = check.unreadable_digests
+    if unreadable:
+        shown = "; ".join(f"{p.uri} {p.detail}" for p in unreadable[:MAX_DAYS_SHOWN])
+        lines.append(
+            f"unreadable: {len(unreadable)} digest file(s): {shown}{_more(len(unreadable))}"
+        )
     if check.stats.skipped:
         lines.append(
             f"skipped: {len(check.stats.skipped)} log file(s) listed but gone when read: "
@@ -271,6 +292,10 @@ def deletion_report(check: DeletionCheck, location: LogLocation) -> str:
             "primary waits until the last one is)"
         )
     return "\n".join(lines) + "\n"
+
+
+def _more(count: int) -> str:
+    return f" and {count - MAX_DAYS_SHOWN} more" if count > MAX_DAYS_SHOWN else ""
 
 
 def run_schedule_deletion(args: argparse.Namespace) -> int:

@@ -82,8 +82,8 @@ def stamp(moment: datetime) -> str:
 
 
 class Trail:
-    """Writes log files and digest files into moto S3 the way CloudTrail does, for one account
-    (``org``: of an organization trail) in one Region."""
+    """Writes log files and digest files into moto S3 (``bucket``) the way CloudTrail does, for
+    one account (``org``: of an organization trail) in one Region, as the trail ``name``."""
 
     def __init__(
         self,
@@ -91,9 +91,16 @@ class Trail:
         account: str = OWNER,
         org: str | None = None,
         separators: tuple[str, str] = (", ", ": "),
+        *,
+        bucket: str = BUCKET,
+        region: str = REGION,
+        name: str = TRAIL,
     ) -> None:
         self.s3 = s3
         self.account = account
+        self.bucket = bucket
+        self.region = region
+        self.name = name  # the trail's
         self.separators = separators  # of the digests' JSON
         self.delivered: dict[str, datetime] = {}  # log file key -> when delivered
         self.root = f"{PREFIX}/AWSLogs/{org + '/' if org else ''}{account}/"
@@ -103,14 +110,14 @@ class Trail:
     def log(self, delivered: datetime, name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
         """A log file delivered at ``delivered``; returns its digest entry."""
         key = (
-            f"{self.root}CloudTrail/{REGION}/{delivered:%Y/%m/%d}/"
-            f"{self.account}_CloudTrail_{REGION}_{delivered:%Y%m%dT%H%MZ}_{name}.json.gz"
+            f"{self.root}CloudTrail/{self.region}/{delivered:%Y/%m/%d}/"
+            f"{self.account}_CloudTrail_{self.region}_{delivered:%Y%m%dT%H%MZ}_{name}.json.gz"
         )
         content = json.dumps({"Records": records}).encode()
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(content))
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=gzip.compress(content))
         self.delivered[key] = delivered
         return {
-            "s3Bucket": BUCKET,
+            "s3Bucket": self.bucket,
             "s3Object": key,
             "hashValue": hashlib.sha256(content).hexdigest(),
             "hashAlgorithm": "SHA-256",
@@ -131,29 +138,31 @@ class Trail:
         restart: bool = False,
         signer: rsa.RSAPrivateKey = PRIVATE_KEY,
         fingerprint: str = FINGERPRINT,
-        previous_bucket: str = BUCKET,
+        previous_bucket: str | None = None,
+        start: datetime | None = None,
     ) -> str:
-        """The digest of the hour ending at ``end``, chained to the previous one (``restart``:
-        a first digest, its previous fields null); returns its key."""
+        """The digest of the hour ending at ``end`` (starting at ``start``, default an hour
+        before), chained to the previous one (``restart``: a first digest, its previous fields
+        null; ``previous_bucket``: where that one is, default this bucket); returns its key."""
         suffix = "_backfill" if backfill else ""
         key = (
-            f"{self.root}CloudTrail-Digest/{REGION}/{end:%Y/%m/%d}/{self.account}_CloudTrail-"
-            f"Digest_{REGION}_{TRAIL}_{REGION}_{end:%Y%m%dT%H%M%SZ}{suffix}.json.gz"
+            f"{self.root}CloudTrail-Digest/{self.region}/{end:%Y/%m/%d}/{self.account}_CloudTrail-"
+            f"Digest_{self.region}_{self.name}_{self.region}_{end:%Y%m%dT%H%M%SZ}{suffix}.json.gz"
         )
         previous = self.previous_backfill if backfill else self.previous
         if restart:
             previous = None
         document = {
             "awsAccountId": self.account,
-            "digestStartTime": stamp(end - timedelta(hours=1)),
+            "digestStartTime": stamp(start or end - timedelta(hours=1)),
             "digestEndTime": stamp(end),
-            "digestS3Bucket": BUCKET,
+            "digestS3Bucket": self.bucket,
             "digestS3Object": key,
             "digestPublicKeyFingerprint": fingerprint,
             "digestSignatureAlgorithm": "SHA256withRSA",
             "newestEventTime": None,
             "oldestEventTime": None,
-            "previousDigestS3Bucket": previous_bucket if previous else None,
+            "previousDigestS3Bucket": (previous_bucket or self.bucket) if previous else None,
             "previousDigestS3Object": previous[0] if previous else None,
             "previousDigestHashValue": None,
             "previousDigestHashAlgorithm": "SHA-256" if previous else None,
@@ -163,7 +172,7 @@ class Trail:
         content = json.dumps(document, separators=self.separators).encode()
         to_sign = "{}\n{}/{}\n{}\n{}".format(
             document["digestEndTime"],
-            BUCKET,
+            self.bucket,
             key,
             hashlib.sha256(content).hexdigest(),
             previous[1] if previous else "null",
@@ -172,7 +181,9 @@ class Trail:
         metadata = {"signature": signature, "signature-algorithm": "SHA256withRSA"}
         if backfill:
             metadata["backfill-generation-timestamp"] = stamp(end + timedelta(hours=3))
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(content), Metadata=metadata)
+        self.s3.put_object(
+            Bucket=self.bucket, Key=key, Body=gzip.compress(content), Metadata=metadata
+        )
         if backfill:
             self.previous_backfill = (key, signature)
         else:

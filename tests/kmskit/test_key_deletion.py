@@ -22,6 +22,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from kmskit.audit import AuditReader, DateRange, LogLocation
+from kmskit.audit_integrity import DigestSpan
 from kmskit.cli import main
 from kmskit.errors import (
     EXIT_CONFLICT,
@@ -35,8 +37,10 @@ from kmskit.key_deletion import (
     USE_EVENTS,
     DeletionTarget,
     LastUsage,
+    check_deletion,
     describe_deletion_target,
     list_grants,
+    periods_without_digests,
     read_last_usage,
     schedule_deletion,
 )
@@ -52,6 +56,7 @@ from tests.kmskit.test_audit import (
     new_audit_bucket,
     put_log,
 )
+from tests.kmskit.test_audit_integrity import Trail
 from tests.kmskit.test_audit_limits import expire_after_listing
 
 REGION = "eu-west-1"
@@ -65,9 +70,15 @@ class World:
     s3: Any
     key_arn: str
     today: date
+    trails: dict[tuple[str | None, str], Trail] = field(default_factory=dict)
 
     def day(self, days_ago: int) -> date:
         return self.today - timedelta(days=days_ago)
+
+    def at(self, days_ago: int, hour: int = 0, minute: int = 0) -> datetime:
+        """``hour``:``minute`` UTC ``days_ago`` days ago (hour 24: the next midnight)."""
+        midnight = datetime.combine(self.day(days_ago), datetime.min.time(), tzinfo=UTC)
+        return midnight + timedelta(hours=hour, minutes=minute)
 
     def log(
         self, days_ago: int, *records: dict[str, Any], name: str = "a", org: str | None = None
@@ -78,14 +89,33 @@ class World:
         put_log(self.s3, log_key(ACCOUNT, REGION, day, name, org=org), list(records))
 
     def digest(self, days_ago: int, org: str | None = None) -> None:
-        """A digest file of the key's account and Region delivered ``days_ago`` days ago."""
-        day = self.day(days_ago)
-        org_part = f"{org}/" if org else ""
-        key = (
-            f"{PREFIX}/AWSLogs/{org_part}{ACCOUNT}/CloudTrail-Digest/{REGION}/{day:%Y/%m/%d}/"
-            f"{ACCOUNT}_CloudTrail-Digest_{REGION}_trail_{REGION}_{day:%Y%m%d}T0100Z.json.gz"
+        """The digest files of the key's account and Region covering the day ``days_ago``
+        days ago, one an hour (by an organization trail of ``org``, if given)."""
+        self.digests(self.at(days_ago), self.at(days_ago, 24), org=org)
+
+    def digests(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        restart: bool = False,
+        org: str | None = None,
+        trail: str = "audit-trail",
+    ) -> list[str]:
+        """The digest files of ``trail`` logging the key's account and Region from ``start``
+        to ``end`` with log file validation on, as CloudTrail writes and signs them: one an
+        hour, each starting where the one before ended and naming it; the first starts a new
+        chain (previous fields null) when ``restart`` (logging started again) or when it is
+        the trail's first. Their keys, in time order."""
+        writer = self.trails.setdefault(
+            (org, trail), Trail(self.s3, account=ACCOUNT, org=org, bucket=BUCKET, name=trail)
         )
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps({}).encode()))
+        keys: list[str] = []
+        while start < end:
+            stop = min(start + timedelta(hours=1), end)
+            keys.append(writer.digest(stop, [], start=start, restart=restart and not keys))
+            start = stop
+        return keys
 
     def call(self, event: str, days_ago: int, **kwargs: Any) -> dict[str, Any]:
         when = f"{self.day(days_ago).isoformat()}T10:00:00Z"
@@ -765,3 +795,352 @@ def test_json_dry_run_schedules_nothing(world: World, capsys: pytest.CaptureFixt
     assert schedule(world.key_arn, "--days", "2", "--format", "json", "--dry-run") == EXIT_OK
     assert json.loads(capsys.readouterr().out)["scheduled"] is None
     assert world.state()["KeyState"] == "Enabled"
+
+
+# --- gaps by the hour: the digest files (one an hour while log file validation is on) ------------
+
+
+def uri(key: str) -> str:
+    return f"s3://{BUCKET}/{key}"
+
+
+@pytest.mark.parametrize("org", [None, "o-a1b2c3d4e5"])
+def test_a_trail_stopped_for_six_hours_of_a_day_with_log_files_is_a_gap_named_by_the_hour(
+    world: World, capsys: pytest.CaptureFixture[str], org: str | None
+) -> None:
+    """The day has log files (by day it was logged), but no digest covers 10:00-16:00: the
+    trail was stopped, and a Decrypt then would be in no log file. The first digest after the
+    stop starts a new chain. An organization trail's digest files count the same."""
+    for days_ago in range(3):
+        world.log(days_ago, world.management(days_ago), name=f"m{days_ago}", org=org)
+    world.digests(world.at(2), world.at(2, 10), org=org)
+    world.digests(world.at(2, 16), world.at(2, 24), restart=True, org=org)
+    assert schedule(world.key_arn, "--days", "3") == EXIT_CONFLICT
+    captured = capsys.readouterr()
+    period = f"{world.day(2)}T10:00:00Z..{world.day(2)}T16:00:00Z"
+    assert f"gaps:   1 period(s) no digest file covers: {period}\n" in captured.out
+    assert "digests: 18 digest file(s); gaps by the hour up to " in captured.out
+    assert (
+        f"1 period(s) of the days checked are covered by no digest file of account {ACCOUNT}, "
+        f"Region {REGION} (the first {period}): the trail was stopped or its digest files are "
+        "gone, so the key's use then is unknown"
+    ) in captured.err
+    assert world.state()["KeyState"] == "Enabled"
+
+
+def test_a_stop_across_days_names_the_hours_of_the_days_with_digests_and_the_days_between(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stopped from 20:00 three days ago to 03:30 yesterday: the day between, without any
+    file, is a day gap as before; the hours without digests of the days either side, which
+    have log files, are periods."""
+    world.every_day_logged(3)
+    world.s3.delete_object(
+        Bucket=BUCKET, Key=log_key(ACCOUNT, REGION, world.day(2).isoformat(), "m2")
+    )
+    world.digests(world.at(3), world.at(3, 20))
+    world.digests(world.at(1, 3, 30), world.at(1, 24), restart=True)
+    assert schedule(world.key_arn, "--days", "4") == EXIT_CONFLICT
+    out = capsys.readouterr().out
+    assert f"gaps:   1 day(s) without log or digest files: {world.day(2)}\n" in out
+    assert (
+        f"        2 period(s) no digest file covers: {world.day(3)}T20:00:00Z.."
+        f"{world.day(2)}T00:00:00Z, {world.day(1)}T00:00:00Z..{world.day(1)}T03:30:00Z\n"
+    ) in out
+
+
+Moment = tuple[int, ...]  # World.at's days_ago, hour[, minute]
+
+
+@pytest.mark.parametrize(
+    ("runs", "period"),
+    [
+        # Stopped 10:00-10:40: the digests' names end at 10:00 and 11:00, an hour apart as
+        # ever; only the first digest after the restart says that it starts at 10:40.
+        (
+            [((1, 0), (1, 10), False), ((1, 10, 40), (1, 11), True), ((1, 11), (1, 24), False)],
+            ((1, 10), (1, 10, 40)),
+        ),
+        # Stopped 22:00-02:00: one period across midnight.
+        ([((2, 0), (2, 22), False), ((1, 2), (1, 24), True)], ((2, 22), (1, 2))),
+    ],
+    ids=["40-minutes", "across-midnight"],
+)
+def test_a_stop_is_named_from_where_the_digests_end_to_where_they_start_again(
+    world: World,
+    capsys: pytest.CaptureFixture[str],
+    runs: list[tuple[Moment, Moment, bool]],
+    period: tuple[Moment, Moment],
+) -> None:
+    world.every_day_logged(3)
+    for start, end, restart in runs:
+        world.digests(world.at(*start), world.at(*end), restart=restart)
+    assert schedule(world.key_arn, "--days", "3") == EXIT_CONFLICT
+    named = "..".join(f"{world.at(*moment):%Y-%m-%dT%H:%M:%SZ}" for moment in period)
+    assert f"gaps:   1 period(s) no digest file covers: {named}\n" in capsys.readouterr().out
+
+
+def test_continuous_digests_with_a_quiet_day_are_not_a_gap(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Digests every hour, chained, and a day without a single event (no log file)."""
+    world.every_day_logged(3)
+    world.s3.delete_object(
+        Bucket=BUCKET, Key=log_key(ACCOUNT, REGION, world.day(2).isoformat(), "m2")
+    )
+    world.digests(world.at(2), world.at(1, 24))
+    assert schedule(world.key_arn, "--days", "3", "--dry-run") == EXIT_OK
+    out = capsys.readouterr().out
+    assert "gaps:   none\n" in out
+    assert "digests: 48 digest file(s); gaps by the hour up to " in out
+
+
+def test_digests_gone_inside_a_chain_are_a_gap_even_on_a_day_with_log_files(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The digest after them continues the chain (it names its previous digest): the trail
+    logged with validation on all along, and whoever deleted a day's digests may have deleted
+    its log files of those hours too. By the day, a day with log files and no digest would be
+    a day with validation off."""
+    world.every_day_logged(3)
+    keys = world.digests(world.at(3), world.at(1, 24))
+    for key in keys[24:48]:  # the digests ending on 2 days ago 01:00..yesterday 00:00
+        world.s3.delete_object(Bucket=BUCKET, Key=key)
+    assert schedule(world.key_arn, "--days", "3") == EXIT_CONFLICT
+    period = f"{world.day(2)}T00:00:00Z..{world.day(1)}T00:00:00Z"
+    assert f"gaps:   1 period(s) no digest file covers: {period}\n" in capsys.readouterr().out
+
+
+def test_a_period_one_trail_missed_is_covered_by_another_trails_digests(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two trails deliver to the same bucket and prefix: the reader reads both trails' log
+    files (a log file's name does not name its trail), so either trail's digests cover."""
+    world.every_day_logged(3)
+    world.digests(world.at(2), world.at(2, 10))
+    world.digests(world.at(2, 16), world.at(1, 24), restart=True)
+    world.digests(world.at(2), world.at(1, 24), trail="second-trail")
+    assert schedule(world.key_arn, "--days", "3", "--dry-run") == EXIT_OK
+    assert "gaps:   none\n" in capsys.readouterr().out
+
+
+def test_backfill_digests_do_not_cover_a_period(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A backfill digest lists log files a regular digest missed; it does not show that the
+    trail was logging in between."""
+    world.every_day_logged(3)
+    world.digests(world.at(2), world.at(2, 10))
+    writer = world.trails[(None, "audit-trail")]
+    writer.digest(world.at(2, 16), [], start=world.at(2, 10), backfill=True)
+    world.digests(world.at(2, 16), world.at(2, 24), restart=True)
+    assert schedule(world.key_arn, "--days", "3") == EXIT_CONFLICT
+    out = capsys.readouterr().out
+    assert f"1 period(s) no digest file covers: {world.day(2)}T10:00:00Z.." in out
+    assert "digests: 19 digest file(s)" in out
+
+
+@pytest.mark.parametrize("neighbour_logged", [True, False])
+@pytest.mark.parametrize("turned", ["on", "off"])
+def test_validation_turned_on_or_off_in_a_day_goes_by_the_day(
+    world: World, capsys: pytest.CaptureFixture[str], turned: str, neighbour_logged: bool
+) -> None:
+    """Log file validation turned on at 15:00 yesterday (the day before had log files and no
+    digest), or off at 15:00 two days ago (the day after too): the hours without digests of
+    that day go by the day. When the day next to it has no log file either, the trail was
+    stopped: a gap."""
+    world.every_day_logged(3)
+    neighbour = 2 if turned == "on" else 1
+    if not neighbour_logged:
+        world.s3.delete_object(
+            Bucket=BUCKET,
+            Key=log_key(ACCOUNT, REGION, world.day(neighbour).isoformat(), f"m{neighbour}"),
+        )
+    if turned == "on":
+        world.digests(world.at(1, 15), world.at(1, 24), restart=True)
+        period = f"{world.day(1)}T00:00:00Z..{world.day(1)}T15:00:00Z"
+    else:
+        world.digests(world.at(2), world.at(2, 15))
+        period = f"{world.day(2)}T15:00:00Z..{world.day(1)}T00:00:00Z"
+    code = schedule(world.key_arn, "--days", "3", "--dry-run")
+    out = capsys.readouterr().out
+    if neighbour_logged:
+        assert code == EXIT_OK
+        assert "gaps:   none\n" in out
+    else:
+        assert code == EXIT_CONFLICT
+        assert f"gaps:   1 day(s) without log or digest files: {world.day(neighbour)}\n" in out
+        assert f"        1 period(s) no digest file covers: {period}\n" in out
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b"not gzip", "is not a gzip-compressed CloudTrail digest file: "),
+        (gzip.compress(b"{"), "is not JSON: "),
+        (gzip.compress(b"[]"), "is not a JSON object"),
+        (gzip.compress(json.dumps({"digestEndTime": "x"}).encode()), "lacks digestStartTime, "),
+        (
+            gzip.compress(
+                json.dumps(
+                    {
+                        "digestStartTime": "2026-11-05T10:00:00Z",
+                        "digestEndTime": "2026-11-05T09:00:00Z",
+                        "digestS3Bucket": BUCKET,
+                        "digestS3Object": "k",
+                        "digestPublicKeyFingerprint": "f",
+                        "previousDigestSignature": None,
+                    }
+                ).encode()
+            ),
+            "covers no period: digestStartTime '2026-11-05T10:00:00Z', digestEndTime "
+            "'2026-11-05T09:00:00Z'",
+        ),
+        (None, "was listed but is gone when read (deleted meanwhile)"),
+    ],
+    ids=["not-gzip", "not-json", "not-an-object", "lacking-fields", "no-period", "gone"],
+)
+def test_an_unreadable_digest_file_stops_the_deletion(
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    body: bytes | None,
+    detail: str,
+) -> None:
+    """A second trail's digest that cannot be read: the first trail's digests cover every
+    hour, but the check cannot tell what the unreadable one says, so it does not guess."""
+    world.every_day_logged(3)
+    world.digests(world.at(2), world.at(1, 24))
+    broken = world.digests(world.at(1, 5), world.at(1, 6), trail="second-trail")[0]
+    if body is None:
+        expire_after_listing(monkeypatch, world.s3, broken)
+    else:
+        world.s3.put_object(Bucket=BUCKET, Key=broken, Body=body)
+    assert schedule(world.key_arn, "--days", "3") == EXIT_CONFLICT
+    captured = capsys.readouterr()
+    assert "gaps:   none\n" in captured.out
+    assert f"unreadable: 1 digest file(s): {uri(broken)} {detail}" in captured.out
+    assert (
+        f"1 digest file(s) could not be read (the first: {uri(broken)} {detail}"
+    ) in captured.err
+    assert "so whether the trail logged in the hours they cover is unknown" in captured.err
+
+
+def test_a_file_in_the_digest_folders_that_is_not_a_digest_is_unreadable(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(2)
+    world.digests(world.at(1), world.at(1, 24))
+    misnamed = (
+        f"{PREFIX}/AWSLogs/{ACCOUNT}/CloudTrail-Digest/{REGION}/{world.day(1):%Y/%m/%d}/x.json.gz"
+    )
+    world.s3.put_object(Bucket=BUCKET, Key=misnamed, Body=gzip.compress(b"{}"))
+    assert schedule(world.key_arn, "--days", "2", "--dry-run") == EXIT_CONFLICT
+    out = capsys.readouterr().out
+    assert f"unreadable: 1 digest file(s): {uri(misnamed)} is not named as CloudTrail " in out
+
+
+@pytest.mark.parametrize(("digests_until", "gap"), [(10, False), (9, True)])
+def test_the_last_hours_are_not_checked_before_their_digests_are_due(
+    world: World, digests_until: int, gap: bool
+) -> None:
+    """At 12:30 the check by the hour stops at 10:00 (2 hours before, to the whole hour): the
+    digests of the hours after may not be delivered yet. Digests up to 09:00 leave 09:00-10:00
+    uncovered."""
+    world.every_day_logged(1)
+    world.digests(world.at(1), world.at(0, digests_until))
+    check = check_deletion(
+        world.kms,
+        AuditReader(world.s3, workers=2),
+        LogLocation(BUCKET, PREFIX),
+        describe_deletion_target(world.kms, world.key_arn),
+        DateRange(since=world.day(1), until=world.today),
+        now=world.at(0, 12, 30),
+    )
+    assert check.hours_checked_until == world.at(0, 10)
+    expected = [(world.at(0, 9), world.at(0, 10))] if gap else []
+    assert check.periods_without_digests == expected
+    assert bool(check.blockers) is gap
+
+
+def test_json_report_names_the_periods_without_digests(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.every_day_logged(2)
+    world.digests(world.at(1), world.at(1, 10))
+    world.digests(world.at(1, 16), world.at(1, 24), restart=True)
+    assert schedule(world.key_arn, "--days", "2", "--format", "json") == EXIT_CONFLICT
+    report = json.loads(capsys.readouterr().out)
+    assert report["periodsWithoutDigests"] == [
+        {"start": f"{world.day(1)}T10:00:00Z", "end": f"{world.day(1)}T16:00:00Z"}
+    ]
+    assert report["digestFiles"] == 18
+    assert report["hoursCheckedUntil"].endswith(":00:00Z")
+    assert report["unreadableDigestFiles"] == []
+    assert report["daysWithoutLogs"] == []
+    assert report["blockers"][0].startswith("1 period(s) of the days checked are covered by no")
+
+
+# periods_without_digests itself: the rules the tests above go through, to the minute.
+DAY = date(2026, 11, 5)
+
+
+def t(hour: int, minute: int = 0, second: int = 0, days: int = 0) -> datetime:
+    """``hour``:``minute``:``second`` UTC on ``DAY`` (``days`` later; hour 24: midnight)."""
+    midnight = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC)
+    return midnight + timedelta(days=days, hours=hour, minutes=minute, seconds=second)
+
+
+def span(start: datetime, end: datetime, *, chain_start: bool = False) -> DigestSpan:
+    return DigestSpan(f"{start:%H%M}", start, end, chain_start)
+
+
+@pytest.mark.parametrize(
+    ("spans", "expected"),
+    [
+        ([span(t(0), t(24))], []),
+        # Digests an hour apart, each starting at the second the one before ended.
+        ([span(t(h, 1, 31), t(h + 1, 1, 31)) for h in range(-1, 24)], []),
+        # Jitter up to a minute between two digests is not a gap; more is.
+        ([span(t(0), t(10)), span(t(10, 1), t(24))], []),
+        ([span(t(0), t(10)), span(t(10, 1, 1), t(24))], [(t(10), t(10, 1, 1))]),
+        # A restart (a new chain), and a chain that continues after its digests are gone.
+        ([span(t(0), t(10)), span(t(16), t(24), chain_start=True)], [(t(10), t(16))]),
+        ([span(t(0), t(10)), span(t(16), t(24))], [(t(10), t(16))]),
+        # Validation turned on at 15:00 (the day before logged without digests) or off (the
+        # day after did).
+        ([span(t(15), t(24), chain_start=True)], []),
+        ([span(t(0), t(15))], []),
+        # ... but a digest continuing a chain at 15:00 had predecessors: they are gone (also
+        # when another trail's digest starts a chain then).
+        ([span(t(15), t(24))], [(t(0), t(15))]),
+        ([span(t(15), t(24), chain_start=True), span(t(15), t(24))], [(t(0), t(15))]),
+        # Hours without digests inside the day are never validation turned on or off.
+        ([span(t(0), t(8)), span(t(15), t(24), chain_start=True)], [(t(8), t(15))]),
+        # Two trails: either's digests cover.
+        ([span(t(0), t(10)), span(t(16), t(24), chain_start=True), span(t(0), t(24))], []),
+    ],
+)
+def test_periods_without_digests_by_rule(
+    spans: list[DigestSpan], expected: list[tuple[datetime, datetime]]
+) -> None:
+    logged = {DAY - timedelta(days=1), DAY, DAY + timedelta(days=1)}
+    assert periods_without_digests(spans, (t(0), t(24)), logged) == expected
+
+
+@pytest.mark.parametrize(
+    ("logged", "expected"),
+    [
+        ([-1, 0, 1, 2], []),
+        ([0, 1, 2], [(t(0), t(15))]),  # the day before: no log file either
+        ([-1, 1, 2], [(t(0), t(15))]),  # the day itself: no log file
+        ([-1, 0, 1], [(t(9, days=1), t(0, days=2))]),  # the day after: no log file either
+    ],
+)
+def test_the_first_and_last_hours_go_by_the_day_only_next_to_a_day_with_log_files(
+    logged: list[int], expected: list[tuple[datetime, datetime]]
+) -> None:
+    """Digests from 15:00 (a new chain) to 09:00 the next day."""
+    spans = [span(t(15), t(24), chain_start=True), span(t(0, days=1), t(9, days=1))]
+    days = {DAY + timedelta(days=n) for n in logged}
+    assert periods_without_digests(spans, (t(0), t(0, days=2)), days) == expected
