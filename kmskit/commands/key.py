@@ -213,15 +213,24 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
         action="store_true",
         help="schedule even if the check found use, gaps in the logs or grants",
     )
-    deletion.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="the report on stdout: lines to read (default), or one JSON document with what was "
-        "found, the blockers and what was scheduled",
+    add_report_format_option(
+        deletion,
+        text="lines to read",
+        document="what was found, the blockers and what was scheduled",
     )
     add_workers_option(deletion, "log and digest files read at once")
     deletion.set_defaults(handler=run_schedule_deletion)
+
+
+def add_report_format_option(parser: Any, *, text: str, document: str) -> None:
+    """``--format text|json`` (default text): the report on stdout as ``text`` says, or one
+    JSON document with what ``document`` says."""
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help=f"the report on stdout: {text} (default), or one JSON document with {document}",
+    )
 
 
 MAX_DAYS_SHOWN = 10
@@ -390,12 +399,10 @@ def _register_inventory(actions: Any) -> None:
         help=f"exit {EXIT_FINDINGS} (after the report) when a key has one of these findings; "
         f"repeatable. Codes: {codes} (default: exit 0 whatever is found)",
     )
-    listed.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="the report on stdout: a line per key with its findings below it (default), or "
-        "one JSON document with every key's fields and findings and a summary",
+    add_report_format_option(
+        listed,
+        text="a line per key with its findings below it",
+        document="every key's fields and findings and a summary",
     )
     add_workers_option(listed, "keys described at once")
     listed.set_defaults(handler=run_inventory)
