@@ -675,6 +675,26 @@ def _too_many_data_keys(doing: str, error: MaxEncryptedDataKeysExceeded) -> Conf
 
 
 @contextlib.contextmanager
+def _closed_after(decryptor: Any) -> Iterator[Any]:
+    """The SDK's StreamDecryptor, closed however decryption ends, which the SDK's own ``with``
+    does not do: its close() refuses a decryptor that has not read the message's footer
+    (SerializationError "Footer not read"), as after a refused message, and leaves it open. The
+    garbage collector then finalizes it, io.IOBase calls close() again, and Python 3.13 and later
+    print "Exception ignored in: <...StreamDecryptor...>" and the traceback on stderr, after
+    kmskit's own error (3.11 and 3.12 drop errors of the finalizer's close() silently). A
+    decryptor holds nothing to release (the source is the caller's): one without a footer is
+    marked closed by io.IOBase.close, which is all the SDK's close() does after its check.
+    """
+    try:
+        yield decryptor
+    finally:
+        if hasattr(decryptor, "footer"):
+            decryptor.close()
+        else:
+            io.IOBase.close(decryptor)
+
+
+@contextlib.contextmanager
 def _message_errors(doing: str) -> Iterator[None]:
     """Turn SDK and cryptography errors about the message itself into IntegrityError."""
     try:
@@ -996,11 +1016,13 @@ class Envelope:
         reader: Any = _ReadCounter(source, on_read) if on_read else source
         with (
             _message_errors("decrypt"),
-            self._sdk.stream(
-                mode="d",
-                source=reader,
-                materials_manager=cmm,
-                max_body_length=MAX_FRAME_LENGTH,
+            _closed_after(
+                self._sdk.stream(
+                    mode="d",
+                    source=reader,
+                    materials_manager=cmm,
+                    max_body_length=MAX_FRAME_LENGTH,
+                )
             ) as decryptor,
         ):
             # One of the message's frames per read (see encrypt_stream); reading several small

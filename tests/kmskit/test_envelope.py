@@ -3,10 +3,12 @@ tampering, keys, commitment, and interop with the stock aws_encryption_sdk."""
 
 from __future__ import annotations
 
+import gc
 import io
 import math
 import os
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -384,6 +386,46 @@ def test_truncated_or_extended_messages_are_refused(
 ) -> None:
     with pytest.raises(IntegrityError, match=message):
         Envelope().decrypt(change(messages["unsigned"]))
+
+
+def test_every_decryptor_is_closed_also_when_the_message_is_refused(
+    messages: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's StreamDecryptor refuses to close before it read the footer; one left open was
+    closed again by the garbage collector, which Python 3.13 reports on stderr ("Exception
+    ignored in: <...StreamDecryptor...>", SerializationError: Footer not read)."""
+    message = messages["signed"]
+    envelope = Envelope()
+    made: list[object] = []
+    stream = envelope._sdk.stream
+
+    def recording(**kwargs: object) -> object:
+        made.append(stream(**kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(envelope._sdk, "stream", recording)
+    refused = {
+        "garbage": b"not a message at all",
+        "truncated": message[:-100],
+        "tampered frame": _flip(message, len(message) // 2),
+        "tampered signature": _flip(message, len(message) - 2),
+        "trailing byte": message + b"\x00",
+    }
+    for name, changed in refused.items():
+        with pytest.raises(IntegrityError):
+            envelope.decrypt(changed)
+        assert len(made) == 1, name
+        assert getattr(made.pop(), "closed", None) is True, name
+    with pytest.raises(IntegrityError, match="context"):
+        envelope.decrypt(message, {"purpose": "another"})
+    envelope.decrypt(message, CONTEXT)
+    assert [getattr(d, "closed", None) for d in made] == [True, True]
+
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    made.clear()
+    gc.collect()
+    assert unraisable == []
 
 
 # -- keys -----------------------------------------------------------------------------------------

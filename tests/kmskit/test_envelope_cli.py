@@ -495,11 +495,16 @@ def test_subprocess_failure_writes_nothing_to_stdout(
     assert buffered.returncode == EXIT_INTEGRITY
     assert buffered.stdout == b""
     assert b"tampered with" in buffered.stderr
+    # The error, one line, and nothing after it: Python 3.13 printed the traceback of the SDK's
+    # decryptor, left open, when it was finalized ("Exception ignored in: ...").
+    assert buffered.stderr.startswith(b"kmskit: error: ")
+    assert buffered.stderr.count(b"\n") == 1, buffered.stderr.decode()
     # --unbuffered streams authenticated frames as they come: the earlier frames are out
     # before the last one fails, which is why the exit code must be checked.
     streamed = kmskit(server, "decrypt", "--unbuffered", "-", "-", stdin=bytes(message))
     assert streamed.returncode == EXIT_INTEGRITY
     assert streamed.stdout == data[: 49 * FRAME]
+    assert streamed.stderr == buffered.stderr
 
 
 def test_subprocess_files_and_wrong_context(server: dict[str, str], tmp_path: Path) -> None:
