@@ -50,7 +50,8 @@ SYNTH_ENVIRONMENT = {COMPILE_CACHE_ENVIRONMENT_VARIABLE: COMPILE_CACHE_OFF}
 # these runtimes pinned. CDK Pipelines' default image (standard:7.0) leaves Node at the image's
 # default, Node 18 (end of life since April 2025) on its older builds, for the CDK CLI that the
 # self-mutation and asset steps install; standard:8.0 offers Node 22 and 24. Python is the
-# version CI tests (the synth step's `make synth` builds its virtualenv with it).
+# version CI tests (the synth step's `make synth` builds its virtualenv with it), the lowest
+# pyproject.toml's requires-python admits; `make pythons` tests the newer ones before a release.
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
 BUILD_RUNTIME_VERSIONS = {"nodejs": "24", "python": "3.11"}
 # The CLIs the self-mutation and asset steps install with npm, pinned: they run with the deploy
