@@ -18,13 +18,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 CDK := npx --no-install cdk
 CDK_OUT ?= cdk.out
 
-.PHONY: help setup synth test lint typecheck unit bench floors clean
+.PHONY: help setup synth test lint typecheck unit bench floors pythons clean
 
 help:
 	@echo "make synth   set up, then synthesize the example organisation (cdk-nag gates on)"
 	@echo "make test    set up, then lint, type-check and run the whole test suite"
 	@echo "make bench   set up, then run every benchmark in benchmarks/"
 	@echo "make floors  build .venv-floor (lowest versions pyproject.toml admits), run the tests of those deps"
+	@echo "make pythons build .venv-py<version> for each pyenv CPython 3.12+ (or PYTHONS=...), run the tests on each"
 	@echo "make clean   remove cdk.out and caches (keeps .venv and node_modules)"
 
 # cdk.json runs app.py with `python -O` (stacks/optimized_python.py): setup writes the optimized
@@ -90,6 +91,36 @@ $(FLOOR_VENV)/.installed: pyproject.toml requirements-dev.txt tests/_support/flo
 
 floors: $(FLOOR_VENV)/.installed node_modules/.installed
 	PATH="$(CURDIR)/$(FLOOR_VENV)/bin:$$PATH" $(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider $(FLOOR_TESTS)
+
+# Before a release, not in CI: the tests on the Pythons newer than CI's (.venv, python3: 3.11,
+# the lowest requires-python admits), as users install kmskit on whatever Python they have and
+# the Lambda functions run on Python 3.14. Each CPython 3.12 or later that pyenv has installed
+# (or those named: make pythons PYTHONS="3.13.0") gets .venv-py<version>, built as setup builds
+# .venv (requirements.txt and requirements-dev.txt's pins, the checkout editable; built anew
+# when they change), and runs PYTHONS_TESTS (default: the whole suite), where a deprecation
+# warning raised by lambda_src, kmskit, constructs_lib or stacks is an error
+# (tests/_support/deprecations.py). Every Python is run, then the ones that failed are named.
+PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
+PYTHONS ?= $(sort $(notdir $(shell ls -d $(PYENV_VERSIONS)/3.* 2>/dev/null | grep -E '/3\.(1[2-9]|[2-9][0-9])\.[0-9]+$$')))
+PYTHONS_TESTS ?= tests
+
+.venv-py%/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PYENV_VERSIONS)/$*/bin/python || { echo "no Python $* in $(PYENV_VERSIONS)"; exit 1; }
+	$(PYENV_VERSIONS)/$*/bin/python -m venv --clear .venv-py$*
+	.venv-py$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-py$*/bin/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	.venv-py$*/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+pythons: $(foreach version,$(PYTHONS),.venv-py$(version)/.installed) node_modules/.installed
+	@test -n "$(PYTHONS)" || { echo "no CPython 3.12 or later in $(PYENV_VERSIONS): name one, PYTHONS=..."; exit 1; }
+	@failed=""; for version in $(PYTHONS); do \
+		echo "== Python $$version: $(PYTHONS_TESTS)"; \
+		PATH="$(CURDIR)/.venv-py$$version/bin:$$PATH" .venv-py$$version/bin/python -m pytest -q \
+			-p no:cacheprovider -p tests._support.deprecations $(PYTHONS_TESTS) \
+			|| failed="$$failed $$version"; \
+	done; \
+	test -z "$$failed" || { echo "failed on Python$$failed"; exit 1; }
 
 clean:
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache
