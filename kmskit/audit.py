@@ -562,12 +562,14 @@ def event_identity(record: dict[str, Any]) -> str | None:
 
 @dataclass
 class AuditStats:
-    """What a run read: the day prefixes listed, objects and records read, records kept
+    """What a run read: the account folders (``account_paths``) and day prefixes listed,
+    objects and records read, records kept
     (``matched``, each call once), copies of an already kept call skipped (``duplicates``),
     the ``s3://`` URIs of log files listed but gone when read (``skipped``: not in the
     report) and the KMS read-only records of the range, kept or not (``kms_reads``: none means
     the trail may not log KMS read events at all)."""
 
+    account_paths: list[AccountPath] = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
     objects: int = 0
     records: int = 0
@@ -889,7 +891,9 @@ class AuditReader:
                         f"{location.uri(location.logs_root)} (check --log-region, --account and "
                         "the Regions the trail logs)"
                     )
-        stats = AuditStats(prefixes=day_prefixes(location, paths, by_account, date_range))
+        stats = AuditStats(
+            account_paths=paths, prefixes=day_prefixes(location, paths, by_account, date_range)
+        )
         # Day folders are listed a bounded window ahead of the reading (never the whole range
         # at once: a year of an organization trail is millions of keys); the bar counts them.
         bar = progress_bar(

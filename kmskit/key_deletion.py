@@ -392,10 +392,7 @@ def check_deletion(
     coverage = read_coverage(
         reader,
         location,
-        [
-            account.digest_prefix(location)
-            for account in reader.account_paths(location, [target.account])
-        ],
+        [account.digest_prefix(location) for account in stats.account_paths],
         account=target.account,
         region=target.region,
         days=date_range.folder_days(),
@@ -417,7 +414,7 @@ def check_deletion(
             if day not in days.days and day in digest_days
         },
         last_usage=read_last_usage(kms, target),
-        periods_without_digests=_periods_without_digests(covered, window, days.days),
+        periods_without_digests=_periods_without_digests(covered, digest_days, window, days.days),
         unreadable_digests=coverage.problems,
         digest_files=coverage.files,
         hours_checked_until=window[1],
@@ -442,7 +439,8 @@ def periods_without_digests(
     that are gaps, as the module docstring says, joined where they touch, in time order.
     ``days_with_logs``: the delivery days of the log files read (a day next to one with log
     files and no digest is where log file validation was turned on or off)."""
-    return _periods_without_digests(_merged(spans), window, days_with_logs)
+    covered = _merged(spans)
+    return _periods_without_digests(covered, _days_covered(covered), window, days_with_logs)
 
 
 @dataclass(frozen=True)
@@ -481,9 +479,13 @@ def _days_covered(covered: Iterable[_Covered]) -> set[date]:
 
 
 def _periods_without_digests(
-    covered: Sequence[_Covered], window: tuple[datetime, datetime], days_with_logs: Set[date]
+    covered: Sequence[_Covered],
+    digest_days: Set[date],
+    window: tuple[datetime, datetime],
+    days_with_logs: Set[date],
 ) -> list[tuple[datetime, datetime]]:
-    digest_days = _days_covered(covered)
+    """:func:`periods_without_digests` of ``covered`` (:func:`_merged`), whose days
+    (:func:`_days_covered`) are ``digest_days``."""
     gaps: list[tuple[datetime, datetime]] = []
     for start, end, following in _uncovered(covered, *window):
         if end - start <= DIGEST_TOLERANCE:

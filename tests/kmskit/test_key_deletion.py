@@ -52,6 +52,7 @@ from tests.kmskit.test_audit import (
     assumed_role,
     iam_user,
     kms_record,
+    listed_prefixes,
     log_key,
     new_audit_bucket,
     put_log,
@@ -1061,6 +1062,30 @@ def test_the_last_hours_are_not_checked_before_their_digests_are_due(
     expected = [(world.at(0, 9), world.at(0, 10))] if gap else []
     assert check.periods_without_digests == expected
     assert bool(check.blockers) is gap
+
+
+def test_the_account_folders_are_listed_once_for_log_and_digest_files(world: World) -> None:
+    """The logs and the digests are read under the same account folders: the check lists them
+    (the bucket's top level and each organization's) once, not once per kind of file."""
+    org = "o-a1b2c3d4e5"
+    world.log(0, world.management(0), name="m0", org=org)
+    world.digests(world.at(1), world.at(0, 10), org=org)
+    listed = listed_prefixes(world.s3)
+    check = check_deletion(
+        world.kms,
+        AuditReader(world.s3, workers=2),
+        LogLocation(BUCKET, PREFIX),
+        describe_deletion_target(world.kms, world.key_arn),
+        DateRange(since=world.day(1), until=world.today),
+        now=world.at(0, 12, 30),
+    )
+    assert check.digest_files > 0
+    top_levels = [
+        call["Prefix"]
+        for call in listed
+        if call["Prefix"] in (f"{PREFIX}/AWSLogs/", f"{PREFIX}/AWSLogs/{org}/")
+    ]
+    assert sorted(top_levels) == [f"{PREFIX}/AWSLogs/", f"{PREFIX}/AWSLogs/{org}/"]
 
 
 def test_json_report_names_the_periods_without_digests(
