@@ -5,11 +5,19 @@ CloudFormation sends one event per create, update or delete of a ``Custom::KmsGr
 
 * **Create, Update**: ``CreateGrant`` with the properties; the grant ID is the physical ID and
   the ``GrantId`` attribute. The grant is named, so a repeat with the same parameters (a
-  rollback's, a redelivered event's, an update that changes none of them) returns the same
-  grant; a changed one returns a new ID, and CloudFormation then deletes the old grant.
+  rollback's, a redelivered event's, an update that changes none of them, a retry) returns the
+  same grant; a changed one returns a new ID, and CloudFormation then deletes the old grant.
 * **Delete**: ``RetireGrant`` (the provider's role is the grant's retiring principal) or
   ``RevokeGrant`` (``DeleteBy``), on the grant the physical ID names. A grant (or key) already
   gone counts as deleted; so does a physical ID that names no grant (a create that failed).
+
+Every call is idempotent (a named grant; a retire of a grant gone is done), so one that gets no
+answer (a lost connection, a timeout, KMS's internal or dependency errors, throttling after
+botocore's own retries) is made again, like one IAM refuses, until the deadline. A create still
+without an answer then may or may not have made the grant: it fails with the physical ID
+:data:`OUTCOME_UNKNOWN`, and the rollback's delete of that ID asks for the grant again by its
+name (CreateGrant returns the one there is, or makes it) and deletes it, so no grant outlives
+the failed create.
 
 Every event is answered, also when a call fails or a property is wrong, so a stack never waits
 for the custom resource's one-hour timeout; the answer to a failure names the call, KMS's code
@@ -32,7 +40,8 @@ from typing import Any
 import boto3
 from botocore import xform_name
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from .response import FAILED, LONGEST_SEND_SECONDS, SUCCESS, Answer, send
 
@@ -40,6 +49,13 @@ FIRST_WAIT_SECONDS = 1.0
 MAX_WAIT_SECONDS = 16.0
 # KMS's answer while the role's new IAM policy is not yet in effect everywhere.
 PROPAGATION_ERRORS = frozenset({"AccessDeniedException"})
+# KMS's answers that say nothing of the call's outcome (the API reference calls the first two
+# retryable), and throttling that outlasted botocore's own retries.
+NO_ANSWER_ERRORS = frozenset(
+    {"DependencyTimeoutException", "KMSInternalException", "ThrottlingException"}
+)
+# Failures on the way: the call may have been carried out or not.
+CONNECTION_ERRORS = (BotocoreConnectionError, HTTPClientError)
 # What RetireGrant and RevokeGrant answer when there is no such grant: the end state wanted.
 DELETED_ALREADY = frozenset({"NotFoundException", "InvalidGrantIdException"})
 DELETE_ACTIONS = ("RetireGrant", "RevokeGrant")
@@ -49,6 +65,9 @@ the oldest botocore the Lambda runtime can have)."""
 # The physical ID answered for a create that failed: no grant ID (those are letters and digits),
 # so the rollback's delete of it calls nothing.
 NOT_CREATED = "kmskit-grant-not-created"
+# The physical ID answered for a create whose CreateGrant got no answer until the deadline: the
+# grant may exist, and the rollback's delete of this ID finds it by name and deletes it.
+OUTCOME_UNKNOWN = "kmskit-grant-outcome-unknown"
 GRANT_ID = re.compile(r"^[0-9A-Za-z]{1,128}\Z")
 CALL_ATTEMPTS = 3
 CONNECT_TIMEOUT_SECONDS = 5
@@ -73,6 +92,10 @@ REQUIRED_PROPERTIES = ("KeyId", "GranteePrincipal", "Operations", "RetiringPrinc
 
 class PropertyError(ValueError):
     """A resource property the provider cannot use (only a template not written by KeyGrant)."""
+
+
+class OutcomeUnknownError(Exception):
+    """A CreateGrant that got no answer until the deadline: the grant may exist or not."""
 
 
 ClientFactory = Callable[[str | None], Any]
@@ -144,6 +167,8 @@ def handle(
         if request == "Delete":
             return _delete(kept, properties, calls)
         raise PropertyError(f"RequestType must be Create, Update or Delete. Received: {request!r}")
+    except OutcomeUnknownError as error:
+        return _outcome_unknown(request, kept, error)
     except ClientError as error:
         details = error.response.get("Error", {})
         operation = error.operation_name
@@ -155,39 +180,88 @@ def handle(
         return Answer(FAILED, kept, reason=f"{type(error).__name__}: {error}")
 
 
+def _outcome_unknown(request: Any, kept: str, error: OutcomeUnknownError) -> Answer:
+    """The answer to a create or update whose CreateGrant got no answer until the deadline."""
+    if request == "Create":
+        return Answer(FAILED, OUTCOME_UNKNOWN, reason=f"{error}; the rollback deletes it")
+    # A failed update keeps the grant there was; its rollback (an update back to the old
+    # properties) gets that grant by name, and nothing would delete a new one.
+    return Answer(
+        FAILED,
+        kept,
+        reason=f"{error}; if it does, revoke it (aws kms list-grants --key-id <key>: the grant "
+        "of this name with the new operations or grantee)",
+    )
+
+
 def _create(properties: Mapping[str, Any], calls: _Calls) -> Answer:
     parameters = create_grant_parameters(properties)
-    response = _call(calls, _region(properties), "CreateGrant", parameters)
+    try:
+        response = _call(calls, _region(properties), "CreateGrant", parameters)
+    except (ClientError, *CONNECTION_ERRORS) as error:
+        failure = _no_answer(error)
+        if failure is None:
+            raise
+        raise OutcomeUnknownError(
+            f"CreateGrant got no answer until the deadline ({failure}): the grant "
+            f"named {parameters['Name']!r} on {parameters['KeyId']} may exist"
+        ) from error
     grant_id = response["GrantId"]
     log("INFO", "grant created", grant_id=grant_id, key_id=parameters["KeyId"])
     return Answer(SUCCESS, grant_id, data={"GrantId": grant_id})
 
 
 def _delete(physical_id: str, properties: Mapping[str, Any], calls: _Calls) -> Answer:
+    if physical_id == OUTCOME_UNKNOWN:
+        return _delete_after_unknown_outcome(properties, calls)
     if not GRANT_ID.match(physical_id):
         log("INFO", "no grant to delete", physical_resource_id=physical_id)
         return Answer(SUCCESS, physical_id)
+    _delete_grant(physical_id, properties, calls)
+    return Answer(SUCCESS, physical_id)
+
+
+def _delete_after_unknown_outcome(properties: Mapping[str, Any], calls: _Calls) -> Answer:
+    """The rollback of a create whose CreateGrant got no answer: CreateGrant again with the same
+    name and parameters returns the grant if the first call made it (or makes it now), and that
+    grant is deleted. A key gone has no grants left."""
+    parameters = create_grant_parameters(properties)
+    try:
+        response = _call(calls, _region(properties), "CreateGrant", parameters)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code != "NotFoundException":
+            raise
+        log("INFO", "key gone: no grant to delete", key_id=parameters["KeyId"], code=code)
+        return Answer(SUCCESS, OUTCOME_UNKNOWN)
+    grant_id = response["GrantId"]
+    log("INFO", "grant of the create without an answer", grant_id=grant_id, name=parameters["Name"])
+    _delete_grant(grant_id, properties, calls)
+    return Answer(SUCCESS, OUTCOME_UNKNOWN)
+
+
+def _delete_grant(grant_id: str, properties: Mapping[str, Any], calls: _Calls) -> None:
+    """RetireGrant or RevokeGrant (``DeleteBy``) of ``grant_id``; one gone already is done."""
     action = properties.get("DeleteBy", "RetireGrant")
     if action not in DELETE_ACTIONS:
         raise PropertyError(f"DeleteBy must be RetireGrant or RevokeGrant. Received: {action!r}")
     key_id = _text(properties, "KeyId")
     try:
-        _call(calls, _region(properties), action, {"KeyId": key_id, "GrantId": physical_id})
+        _call(calls, _region(properties), action, {"KeyId": key_id, "GrantId": grant_id})
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         if code not in DELETED_ALREADY:
             raise
-        log("INFO", "grant gone already", grant_id=physical_id, code=code)
+        log("INFO", "grant gone already", grant_id=grant_id, code=code)
     else:
-        log("INFO", "grant deleted", grant_id=physical_id, action=action, key_id=key_id)
-    return Answer(SUCCESS, physical_id)
+        log("INFO", "grant deleted", grant_id=grant_id, action=action, key_id=key_id)
 
 
 def _call(
     calls: _Calls, region: str | None, operation: str, parameters: dict[str, Any]
 ) -> dict[str, Any]:
-    """KMS's ``operation`` in ``region``, retried on :data:`PROPAGATION_ERRORS` until the
-    deadline."""
+    """KMS's ``operation`` in ``region``, retried on :data:`PROPAGATION_ERRORS` and on a call
+    without an answer (:func:`_no_answer`) until the deadline."""
     client = calls.client_for(region)
     method = getattr(client, xform_name(operation))
     wait = FIRST_WAIT_SECONDS
@@ -196,13 +270,22 @@ def _call(
         try:
             result: dict[str, Any] = method(**parameters)
             return result
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code not in PROPAGATION_ERRORS or calls.clock() + wait > calls.deadline:
+        except (ClientError, *CONNECTION_ERRORS) as error:
+            code = _no_answer(error)
+            if code is not None:
+                message = "no answer, retrying: the call is idempotent"
+            elif isinstance(error, ClientError):
+                code = error.response.get("Error", {}).get("Code")
+                if code not in PROPAGATION_ERRORS:
+                    raise
+                message = "refused, retrying: the role's IAM policy may not be in effect yet"
+            else:
+                raise
+            if calls.clock() + wait > calls.deadline:
                 raise
             log(
                 "WARNING",
-                "refused, retrying: the role's IAM policy may not be in effect yet",
+                message,
                 operation=operation,
                 code=code,
                 attempt=attempt,
@@ -211,6 +294,19 @@ def _call(
         calls.sleep(wait)
         wait = min(wait * 2, MAX_WAIT_SECONDS)
         attempt += 1
+
+
+def _no_answer(error: Exception) -> str | None:
+    """What a failure that says nothing of the call's outcome is (KMS's error code, or the
+    connection error's class name); None for any other failure."""
+    if isinstance(error, CONNECTION_ERRORS):
+        return type(error).__name__
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in NO_ANSWER_ERRORS or status >= 500:
+            return str(code)
+    return None
 
 
 def create_grant_parameters(properties: Mapping[str, Any]) -> dict[str, Any]:

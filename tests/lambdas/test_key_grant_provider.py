@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.model import ServiceModel
 from botocore.stub import Stubber
 from botocore.validate import ParamValidator
@@ -28,7 +29,13 @@ from moto import mock_aws
 
 from lambda_src.key_grant import handler as provider
 from lambda_src.key_grant import response
-from lambda_src.key_grant.handler import DELETE_ACTIONS, NOT_CREATED, OPERATIONS, handle
+from lambda_src.key_grant.handler import (
+    DELETE_ACTIONS,
+    NOT_CREATED,
+    OPERATIONS,
+    OUTCOME_UNKNOWN,
+    handle,
+)
 from lambda_src.key_grant.response import FAILED, SUCCESS, Answer, send
 from tests.lambdas._support import FIXTURES
 
@@ -208,6 +215,160 @@ def test_a_failed_update_keeps_the_grant_there_was(kms: Kms) -> None:
     kms.refuse("CreateGrant", "DisabledException", "key is disabled")
     answer = kms.handle(event("Update", GRANT_ID))
     assert (answer.status, answer.physical_resource_id) == (FAILED, GRANT_ID)
+
+
+# -- calls without an answer --------------------------------------------------------------------
+
+
+class LostAnswers:
+    """A client whose next ``lost`` calls raise ``error`` (a timeout, a lost connection) before
+    the stubbed KMS answers; the rest go to the stubbed client."""
+
+    def __init__(self, client: Any, lost: int, error: Exception) -> None:
+        self.client, self.lost, self.error = client, lost, error
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def call(**parameters: Any) -> Any:
+            if self.lost > 0:
+                self.lost -= 1
+                raise self.error
+            return method(**parameters)
+
+        return call
+
+
+READ_TIMEOUT = ReadTimeoutError(endpoint_url="https://kms.eu-west-1.amazonaws.com/")
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (READ_TIMEOUT, "ReadTimeoutError"),
+        (EndpointConnectionError(endpoint_url="https://kms"), "EndpointConnectionError"),
+    ],
+)
+def test_a_create_without_an_answer_is_made_again_and_gets_the_grant_by_its_name(
+    kms: Kms, error: Exception, code: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CreateGrant with a name is idempotent (KMS API reference, CreateGrant, Name): the call
+    made again returns the grant the unanswered one made, so the create succeeds with it."""
+    created(kms)
+    lossy = LostAnswers(kms.client, 2, error)
+    answer = handle(
+        event("Create"),
+        deadline=280.0,
+        client_for=lambda region: lossy,
+        sleep=kms.sleep,
+        clock=kms.clock,
+    )
+    assert answer == Answer(SUCCESS, GRANT_ID, data={"GrantId": GRANT_ID})
+    assert kms.waits == [1.0, 2.0]
+    warnings = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if json.loads(line)["level"] == "WARNING"
+    ]
+    assert [(w["message"], w["code"]) for w in warnings] == [
+        ("no answer, retrying: the call is idempotent", code)
+    ] * 2
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("KMSInternalException", 500),
+        ("DependencyTimeoutException", 503),
+        ("ThrottlingException", 400),
+        ("InternalFailure", 500),
+    ],
+)
+def test_kms_errors_that_say_nothing_of_the_outcome_are_made_again(
+    kms: Kms, code: str, status: int
+) -> None:
+    kms.stubber.add_client_error("create_grant", service_error_code=code, http_status_code=status)
+    created(kms)
+    assert kms.handle(event("Create")).physical_resource_id == GRANT_ID
+    assert kms.waits == [1.0]
+
+
+def test_a_create_without_an_answer_until_the_deadline_fails_with_the_outcome_unknown(
+    kms: Kms,
+) -> None:
+    for _ in range(3):
+        kms.stubber.add_client_error(
+            "create_grant",
+            service_error_code="KMSInternalException",
+            service_message="internal",
+            http_status_code=500,
+        )
+    answer = kms.handle(event("Create"), deadline=4.0)
+    assert kms.waits == [1.0, 2.0]
+    assert answer == Answer(
+        FAILED,
+        OUTCOME_UNKNOWN,
+        reason="CreateGrant got no answer until the deadline (KMSInternalException): the grant "
+        f"named 'SReaderGrant150D6985' on {KEY_ARN} may exist; the rollback deletes it",
+    )
+
+
+def test_an_update_without_an_answer_keeps_the_grant_there_was_and_says_how_to_find_a_new_one(
+    kms: Kms,
+) -> None:
+    lossy = LostAnswers(kms.client, 10, READ_TIMEOUT)
+    answer = handle(
+        event("Update", GRANT_ID),
+        deadline=2.0,
+        client_for=lambda region: lossy,
+        sleep=kms.sleep,
+        clock=kms.clock,
+    )
+    assert (answer.status, answer.physical_resource_id) == (FAILED, GRANT_ID)
+    assert answer.reason is not None
+    assert "CreateGrant got no answer until the deadline (ReadTimeoutError)" in answer.reason
+    assert "aws kms list-grants --key-id <key>" in answer.reason
+
+
+@pytest.mark.parametrize("action", ["RetireGrant", "RevokeGrant"])
+def test_the_rollback_of_a_create_without_an_answer_finds_the_grant_by_name_and_deletes_it(
+    kms: Kms, action: str
+) -> None:
+    """The delete of OUTCOME_UNKNOWN asks for the grant again (the same name and parameters:
+    the one the lost create made, or a new one) and deletes what KMS returns."""
+    created(kms, "f" * 64)
+    operation = "retire_grant" if action == "RetireGrant" else "revoke_grant"
+    kms.stubber.add_response(operation, {}, {"KeyId": KEY_ARN, "GrantId": "f" * 64})
+    answer = kms.handle(event("Delete", OUTCOME_UNKNOWN, DeleteBy=action))
+    assert answer == Answer(SUCCESS, OUTCOME_UNKNOWN)
+
+
+def test_the_rollback_of_a_create_without_an_answer_on_a_key_gone_deletes_nothing(
+    kms: Kms,
+) -> None:
+    kms.refuse("CreateGrant", "NotFoundException", "key gone")
+    assert kms.handle(event("Delete", OUTCOME_UNKNOWN)) == Answer(SUCCESS, OUTCOME_UNKNOWN)
+
+
+def test_the_rollback_of_a_create_without_an_answer_fails_where_kms_refuses_to_look(
+    kms: Kms,
+) -> None:
+    # Not ignored: a grant may be left, and the failure says which call KMS refused.
+    kms.refuse("CreateGrant", "DisabledException", "key is disabled")
+    assert kms.handle(event("Delete", OUTCOME_UNKNOWN)) == Answer(
+        FAILED,
+        OUTCOME_UNKNOWN,
+        reason="CreateGrant failed: DisabledException: key is disabled",
+    )
+
+
+def test_a_retirement_without_an_answer_is_made_again(kms: Kms) -> None:
+    kms.stubber.add_client_error(
+        "retire_grant", service_error_code="KMSInternalException", http_status_code=500
+    )
+    kms.stubber.add_response("retire_grant", {}, {"KeyId": KEY_ARN, "GrantId": GRANT_ID})
+    assert kms.handle(event("Delete", GRANT_ID)) == Answer(SUCCESS, GRANT_ID)
+    assert kms.waits == [1.0]
 
 
 # -- delete --------------------------------------------------------------------------------------
@@ -521,7 +682,7 @@ def test_the_provider_sends_nothing_the_runtimes_oldest_botocore_lacks() -> None
     assert imported == {
         "botocore": {"xform_name"},
         "botocore.config": {"Config"},
-        "botocore.exceptions": {"ClientError"},
+        "botocore.exceptions": {"ClientError", "ConnectionError", "HTTPClientError"},
     }
     for module, names in imported.items():
         assert names <= set(floor["modules"][module]), module
