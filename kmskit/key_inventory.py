@@ -127,17 +127,32 @@ class Finding:
 @dataclass(frozen=True)
 class Rotation:
     """``GetKeyRotationStatus``: whether KMS rotates the key, every how many days
-    (``period_days``) and when next (``next_rotation``); None where KMS did not say."""
+    (``period_days``) and when next (``next_rotation``), and when an on-demand rotation still
+    in progress started (``on_demand_started``); None where KMS did not say."""
 
     enabled: bool
     period_days: int | None = None
     next_rotation: datetime | None = None
+    on_demand_started: datetime | None = None
+
+    @classmethod
+    def from_answer(cls, answer: dict[str, Any]) -> Rotation:
+        """The status in a ``GetKeyRotationStatus`` answer."""
+        return cls(
+            enabled=bool(answer.get("KeyRotationEnabled")),
+            period_days=answer.get("RotationPeriodInDays"),
+            next_rotation=answer.get("NextRotationDate"),
+            on_demand_started=answer.get("OnDemandRotationStartDate"),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "enabled": self.enabled,
             "periodDays": self.period_days,
             "nextRotation": utc_text(self.next_rotation) if self.next_rotation else None,
+            "onDemandStarted": (
+                utc_text(self.on_demand_started) if self.on_demand_started else None
+            ),
         }
 
     def text(self) -> str:
@@ -506,11 +521,7 @@ def _read_rotation(kms: Any, report: KeyReport) -> None:
         if is_access_denied(error):
             raise _RefusedError("kms:GetKeyRotationStatus") from error
         raise from_client_error(error, f"read the rotation status of {report.key_arn}") from error
-    report.rotation = Rotation(
-        enabled=bool(answer.get("KeyRotationEnabled")),
-        period_days=answer.get("RotationPeriodInDays"),
-        next_rotation=answer.get("NextRotationDate"),
-    )
+    report.rotation = Rotation.from_answer(answer)
 
 
 def _read_policy(kms: Any, report: KeyReport) -> None:

@@ -89,19 +89,31 @@ def test_a_symmetric_key_without_rotation_is_rotation_off_and_a_rotating_one_is_
     kms.enable_key_rotation(KeyId=rotating)
     next_rotation = datetime(2027, 6, 1, tzinfo=UTC)
 
+    started = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
+
     def period(params: dict[str, Any], response: dict[str, Any]) -> None:
-        if response["KeyRotationEnabled"]:  # moto 5 has neither field
-            response.update(RotationPeriodInDays=180, NextRotationDate=next_rotation)
+        if response["KeyRotationEnabled"]:  # moto 5 has none of these fields
+            response.update(
+                RotationPeriodInDays=180,
+                NextRotationDate=next_rotation,
+                OnDemandRotationStartDate=started,
+            )
 
     answer_with("GetKeyRotationStatus", kms_answers, period)
     keys = by_id(capsys)
     assert codes(keys[plain]) == ["ROTATION_OFF"]
-    assert keys[plain]["rotation"] == {"enabled": False, "periodDays": None, "nextRotation": None}
+    assert keys[plain]["rotation"] == {
+        "enabled": False,
+        "periodDays": None,
+        "nextRotation": None,
+        "onDemandStarted": None,
+    }
     assert codes(keys[rotating]) == []
     assert keys[rotating]["rotation"] == {
         "enabled": True,
         "periodDays": 180,
         "nextRotation": "2027-06-01T00:00:00Z",
+        "onDemandStarted": "2026-12-05T06:00:00Z",
     }
 
 
