@@ -1,6 +1,8 @@
 """``kmskit key import-material KEY``: import key material into an EXTERNAL-origin key.
 ``kmskit key schedule-deletion KEY``: schedule a key's deletion once nothing has used it.
-``kmskit key inventory``: a posture report of the keys of the account's Regions."""
+``kmskit key inventory``: a posture report of the keys of the account's Regions.
+``kmskit key rotate KEY``: rotate a key's material on demand, after checking KMS would.
+``kmskit key rotations KEY``: a key's materials and rotations, and its rotation status."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from kmskit.audit import (
 )
 from kmskit.cli import as_kmskit_error, common_options, settings_from_args
 from kmskit.commands.audit import add_workers_option
+from kmskit.commands.snapshot import timeout_seconds
 from kmskit.errors import EXIT_FINDINGS, EXIT_OK, ConflictError, KmskitError, UsageError
 from kmskit.key_deletion import (
     DEFAULT_CHECK_DAYS,
@@ -73,12 +76,21 @@ from kmskit.key_material import (
     import_material,
     prepare_material,
 )
+from kmskit.key_rotation import (
+    DEFAULT_WAIT_SECONDS,
+    KeyRotations,
+    RotationDone,
+    prepare_rotation,
+    read_rotations,
+    rotate,
+    wait_for_rotation,
+)
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "key",
-        help="operate on KMS keys (import key material, schedule deletion, inventory)",
+        help="operate on KMS keys (import key material, rotate, schedule deletion, inventory)",
         description="Operations on KMS keys.",
     )
     actions = parser.add_subparsers(dest="key_command", metavar="ACTION", required=True)
@@ -133,6 +145,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "and at most 365 days away; default: it does not expire",
     )
     imported.set_defaults(handler=run)
+    _register_rotate(actions, common)
+    _register_rotations(actions, common)
     _register_schedule_deletion(actions, common)
     _register_inventory(actions)
 
@@ -516,6 +530,272 @@ def run_inventory(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"kmskit: --fail-on: a key has {', '.join(failing)}", file=sys.stderr)
     return EXIT_FINDINGS
+
+
+def _register_rotate(actions: Any, common: argparse.ArgumentParser) -> None:
+    rotated = actions.add_parser(
+        "rotate",
+        parents=[common],
+        help="rotate a key's material on demand, after checking that KMS would",
+        description="Rotate a symmetric encryption key's material now (RotateKeyOnDemand): "
+        "new material becomes current, the old stays for decryption. Checked first "
+        "(DescribeKey, GetKeyRotationStatus, ListKeyRotations), each refusal naming KEY and "
+        "what to do, with nothing rotated: a key that is not SYMMETRIC_DEFAULT, AWS managed "
+        "or in a custom key store (exit 2), a multi-Region replica (exit 2: rotate its "
+        "primary), a key that is not Enabled, an on-demand rotation in progress or an "
+        "automatic one due within 20 minutes, imported material (origin EXTERNAL) without "
+        "new material pending rotation, or new material of a multi-Region primary that a "
+        "replica lacks (exit 7).",
+    )
+    rotated.add_argument(
+        "key",
+        metavar="KEY",
+        type=lambda value: key_reference(value, "KEY"),
+        help="key ID, key ARN, alias name or alias ARN (in --region)",
+    )
+    rotated.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait until the rotation has completed (progress on stderr), then name the new "
+        "current key material",
+    )
+    rotated.add_argument(
+        "--timeout",
+        type=timeout_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="wait at most this long (implies --wait; the rotation goes on in KMS): exit 6 if "
+        f"it has not completed by then (default: {DEFAULT_WAIT_SECONDS:g})",
+    )
+    rotated.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check and report, but rotate nothing",
+    )
+    add_report_format_option(
+        rotated,
+        text="a line saying what was rotated",
+        document="the key, its rotation status, its key materials before the rotation and "
+        "what was rotated",
+    )
+    rotated.set_defaults(handler=run_rotate)
+
+
+def _register_rotations(actions: Any, common: argparse.ArgumentParser) -> None:
+    listed = actions.add_parser(
+        "rotations",
+        parents=[common],
+        help="list a key's rotations and key materials, with its rotation status",
+        description="List a symmetric encryption key's rotations (ListKeyRotations, every "
+        "page; for imported material, origin EXTERNAL, IncludeKeyMaterial=ALL_KEY_MATERIAL: "
+        "its first material and material pending rotation too): date, type (AUTOMATIC or "
+        "ON_DEMAND), key material ID, state, import state and expiry; and its rotation status "
+        "(GetKeyRotationStatus: automatic rotation, period, next date, an on-demand rotation "
+        "in progress).",
+    )
+    listed.add_argument(
+        "key",
+        metavar="KEY",
+        type=lambda value: key_reference(value, "KEY"),
+        help="key ID, key ARN, alias name or alias ARN (in --region)",
+    )
+    add_report_format_option(
+        listed,
+        text="the status, then a line per key material",
+        document="the key, its rotation status and its key materials",
+    )
+    listed.set_defaults(handler=run_rotations)
+
+
+def rotation_status_text(rotations: KeyRotations) -> str:
+    """The ``rotation:`` line: automatic rotation, an on-demand one in progress, the count."""
+    status = rotations.status
+    if status is None:
+        automatic = "status not reported by KMS"
+    elif not status.enabled:
+        automatic = "automatic off"
+    else:
+        period = f" every {status.period_days} days" if status.period_days else ""
+        due = f", next {utc_text(status.next_rotation)}" if status.next_rotation else ""
+        automatic = f"automatic{period}{due}"
+    running = (
+        f"on-demand rotation in progress since {utc_text(status.on_demand_started)}"
+        if status is not None and status.on_demand_started is not None
+        else "no on-demand rotation in progress"
+    )
+    return f"{automatic}; {running}; {rotations.on_demand_count} on-demand rotation(s) listed"
+
+
+def key_line(rotations: KeyRotations) -> str:
+    target = rotations.target
+    parts = [target.key_state, target.key_spec, f"origin {target.origin}"]
+    if target.multi_region_key_type:
+        parts.append(f"multi-Region {target.multi_region_key_type}")
+    return f"key:      {target.key_arn} ({', '.join(parts)})"
+
+
+# The columns of `kmskit key rotations`: (heading, width). A key material ID is 64 characters.
+ROTATION_COLUMNS = (
+    ("ROTATED", 20),
+    ("TYPE", 9),
+    ("STATE", 40),
+    ("IMPORT", 14),
+    ("EXPIRES", 20),
+    ("KEY MATERIAL", 0),
+)
+
+
+def _rotation_row(values: list[str]) -> str:
+    cells = [value.ljust(width) for value, (_, width) in zip(values, ROTATION_COLUMNS, strict=True)]
+    return "  ".join(cells).rstrip()
+
+
+def rotations_report(rotations: KeyRotations) -> str:
+    """``kmskit key rotations``' text: the key, its current material and rotation status, then
+    a row per key material (``-``: KMS gives none)."""
+    lines = [
+        key_line(rotations),
+        f"current key material: {rotations.target.current_key_material_id or 'not reported'}",
+        f"rotation: {rotation_status_text(rotations)}",
+    ]
+    if not rotations.materials:
+        lines.append("no rotations listed")
+        return "\n".join(lines) + "\n"
+    lines.append(_rotation_row([heading for heading, _ in ROTATION_COLUMNS]))
+    for material in rotations.materials:
+        lines.append(
+            _rotation_row(
+                [
+                    utc_text(material.rotation_date) if material.rotation_date else "-",
+                    material.rotation_type or "-",
+                    material.state or "-",
+                    material.import_state or "-",
+                    material.expiry_text(),
+                    material.key_material_id or "-",
+                ]
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_rotations(args: argparse.Namespace) -> int:
+    kms = settings_from_args(args).client("kms")
+    rotations = read_rotations(kms, args.key)
+    if args.format == "json":
+        print(json.dumps(rotations.as_dict(), indent=2))
+    else:
+        sys.stdout.write(rotations_report(rotations))
+    return EXIT_OK
+
+
+def run_rotate(args: argparse.Namespace) -> int:
+    kms = settings_from_args(args).client("kms")
+    before = prepare_rotation(kms, args.key)
+    target = before.target
+    arn = target.key_arn
+    # Imported material: the material pending rotation becomes current.
+    pending = before.pending()
+    next_material = pending[0].key_material_id if pending else None
+    as_json = args.format == "json"
+
+    def print_json(rotation: dict[str, Any] | None) -> None:
+        print(
+            json.dumps({**before.as_dict(), "dryRun": args.dry_run, "rotation": rotation}, indent=2)
+        )
+
+    if args.dry_run:
+        if as_json:
+            print_json(None)
+        else:
+            becomes = (
+                f" (key material {next_material} would become current)" if next_material else ""
+            )
+            print(f"dry run: {arn} can be rotated on demand{becomes}; nothing rotated")
+        return EXIT_OK
+    rotate(kms, before)
+    if not (args.wait or args.timeout is not None):
+        if as_json:
+            print_json(
+                {
+                    "started": True,
+                    "completed": None,
+                    "keyMaterialId": next_material,
+                    "rotationDate": None,
+                }
+            )
+        else:
+            becomes = (
+                f"key material {next_material} becomes current"
+                if next_material
+                else "KMS makes new key material current"
+            )
+            print(
+                f"started on-demand rotation of {arn}: {becomes}; the previous material "
+                f"({target.current_key_material_id or 'not reported'}) stays for decryption. "
+                f"See it done with: kmskit key rotations {arn}"
+            )
+        return EXIT_OK
+    done = _wait_for_rotation(kms, before, args, print_json if as_json else None)
+    if as_json:
+        print_json(
+            {
+                "started": True,
+                "completed": True,
+                "keyMaterialId": done.key_material_id or next_material,
+                "rotationDate": utc_text(done.rotation_date) if done.rotation_date else None,
+            }
+        )
+        return EXIT_OK
+    when = f" on {utc_text(done.rotation_date)}" if done.rotation_date else ""
+    print(
+        f"rotated {arn} on demand{when}: current key material "
+        f"{done.key_material_id or next_material or 'not reported'}; the previous material "
+        f"({target.current_key_material_id or 'not reported'}) stays for decryption"
+    )
+    return EXIT_OK
+
+
+def _wait_for_rotation(
+    kms: Any,
+    before: KeyRotations,
+    args: argparse.Namespace,
+    print_json: Callable[[dict[str, Any] | None], None] | None,
+) -> RotationDone:
+    """Wait (``--timeout``, default :data:`DEFAULT_WAIT_SECONDS`), with a progress line on
+    stderr at each check unless ``--quiet``; after a timeout or an interruption, say that the
+    rotation goes on in KMS (and print the JSON document of a started, uncompleted rotation)."""
+    arn = before.target.key_arn
+    timeout = args.timeout if args.timeout is not None else DEFAULT_WAIT_SECONDS
+
+    def progress(elapsed: float) -> None:
+        if not args.quiet:
+            print(
+                f"kmskit: rotation of {arn} in progress ({elapsed:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def started_only() -> None:
+        if print_json is not None:
+            print_json(
+                {"started": True, "completed": False, "keyMaterialId": None, "rotationDate": None}
+            )
+
+    try:
+        return wait_for_rotation(kms, before, timeout=timeout, on_poll=progress)
+    except KmskitError:
+        started_only()
+        raise
+    except KeyboardInterrupt:
+        # Ctrl-C (exit 130) or SIGTERM (143): only the wait stops.
+        started_only()
+        print(
+            f"kmskit: stopped waiting; the rotation of {arn} goes on in KMS: kmskit key "
+            f"rotations {arn} lists it once done",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise
 
 
 RELATIVE_EXPIRY = re.compile(r"(\d+)d")
