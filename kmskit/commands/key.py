@@ -906,6 +906,10 @@ def run(args: argparse.Namespace) -> int:
         if target.multi_region
         else ""
     )
+    if args.new_material:
+        # The new material is pending rotation until RotateKeyOnDemand makes it current.
+        once = " once every replica has it" if target.multi_region else ""
+        related += f"; make it current{once} with: kmskit key rotate {result.key_arn}"
     print(
         f"imported {result.key_spec} key material into {result.key_arn} "
         f"(wrapping key {WRAPPING_KEY_SPEC}, {result.wrapping_algorithm}; {expiry}){related}",

@@ -456,7 +456,9 @@ def test_generated_material_that_expires_needs_a_saved_copy(
     assert "'--expires' with --generate needs --save-material FILE" in capsys.readouterr().err
 
 
-def test_new_material_is_imported_as_such(kms: FakeKms, tmp_path: Path) -> None:
+def test_new_material_is_imported_as_such(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "second.bin"
     path.write_bytes(b"n" * 32)
     kms.describe("SYMMETRIC_DEFAULT", state="Enabled")
@@ -466,6 +468,24 @@ def test_new_material_is_imported_as_such(kms: FakeKms, tmp_path: Path) -> None:
     assert main(args) == EXIT_OK
     assert kms.imported["ImportType"] == "NEW_KEY_MATERIAL"
     assert kms.unwrap() == b"n" * 32
+    # The new material waits in PENDING_ROTATION: the report says how to make it current.
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith(f"; make it current with: kmskit key rotate {KEY_ARN}")
+    )
+
+
+def test_material_that_is_not_new_is_not_pointed_at_rotation(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "first.bin"
+    path.write_bytes(b"f" * 32)
+    kms.describe("SYMMETRIC_DEFAULT")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.accepts_import()
+    assert main(["key", "import-material", "alias/imported", "--material", str(path)]) == EXIT_OK
+    assert "kmskit key rotate" not in capsys.readouterr().out
 
 
 def test_save_material_never_overwrites_a_file(
@@ -634,7 +654,7 @@ def test_generate_is_refused_for_a_key_that_has_material(
 
 
 def test_generate_new_material_for_a_symmetric_key_that_has_material(
-    kms: FakeKms, tmp_path: Path
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     saved = tmp_path / "second.bin"
     kms.describe("SYMMETRIC_DEFAULT", state="Enabled", multi_region="PRIMARY")
@@ -644,6 +664,14 @@ def test_generate_new_material_for_a_symmetric_key_that_has_material(
     assert main([*argv, "--save-material", str(saved)]) == EXIT_OK
     assert kms.imported["ImportType"] == "NEW_KEY_MATERIAL"
     assert kms.unwrap() == saved.read_bytes()
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith(
+            "; multi-Region key: import the same material into its primary and every replica; "
+            f"make it current once every replica has it with: kmskit key rotate {KEY_ARN}"
+        )
+    )
 
 
 def test_a_failed_import_after_saving_says_how_to_finish_with_the_saved_copy(
