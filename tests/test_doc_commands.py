@@ -39,6 +39,10 @@ with its document and line, so a failure names it as ``docs/envelope.md:52``.
     ``kmskit key inventory`` only reads the keys: it runs against the module's moto.
   - ``kmskit key schedule-deletion`` (docs/keys.md): reads a trail's log files, like
     ``audit``; tests/kmskit/test_key_deletion.py runs it against moto with log files of its own.
+  - ``kmskit key rotate`` and ``kmskit key rotations`` (docs/keys.md): rotating would change the
+    key the other documented commands use, and moto 5 lacks imported material's states and an
+    on-demand rotation in progress; tests/kmskit/test_key_rotation.py runs them against moto,
+    answering what it lacks.
   - ``kmskit snapshot copy`` (docs/snapshots.md): snapshots in placeholder accounts, sharing
     with another account and its keys (``$SHARING_KEY_ARN``, ``key/...``), RDS ARNs of an
     account that is not moto's; tests/kmskit/test_snapshot_cli.py covers the command.
@@ -92,7 +96,8 @@ _SYNOPSIS_MARKS = "[]()"
 # The first subcommand of a command that is only parsed, and why (see the module docstring).
 PARSE_ONLY = {
     "audit": "CloudTrail log files of a real trail",
-    "key": "moto has no key material import; schedule-deletion reads a real trail's log files",
+    "key": "moto has no key material import; schedule-deletion reads a real trail's log files; "
+    "rotate would rotate the documents' key",
     "snapshot": "snapshots, accounts and keys moto does not hold",
 }
 
