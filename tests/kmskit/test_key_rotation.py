@@ -29,6 +29,7 @@ from kmskit.errors import (
     EXIT_OK,
     EXIT_THROTTLED,
     EXIT_USAGE,
+    ConflictError,
 )
 from tests.kmskit.conftest import KmsAnswers, refuse
 from tests.kmskit.envelope_support import one_error_line
@@ -131,6 +132,8 @@ class FakeTime:
         return self.now
 
     def sleep(self, seconds: float) -> None:
+        # A wait that would never end fails the test instead of hanging it.
+        assert len(self.slept) < 100, f"still waiting after {len(self.slept)} sleeps"
         self.slept.append(seconds)
         self.now += seconds
 
@@ -358,6 +361,24 @@ def test_an_automatic_rotation_due_within_20_minutes_is_waited_for(
         assert len(rotations_requested(kms_answers)) == 1
 
 
+@pytest.mark.parametrize(
+    ("ahead", "refused"), [(timedelta(minutes=20), True), (timedelta(minutes=20, seconds=1), False)]
+)
+def test_the_20_minutes_before_an_automatic_rotation_are_exact(
+    kms: Any, kms_answers: KmsAnswers, ahead: timedelta, refused: bool
+) -> None:
+    key = new_key(kms)
+    kms.enable_key_rotation(KeyId=key["KeyId"])
+    now = datetime(2026, 12, 5, 7, 0, tzinfo=UTC)
+    answer_with(kms_answers, "GetKeyRotationStatus", NextRotationDate=now + ahead)
+    if refused:
+        with pytest.raises(ConflictError, match="automatic rotation in progress or due within"):
+            key_rotation.prepare_rotation(kms, key["KeyId"], now=now)
+    else:
+        checked = key_rotation.prepare_rotation(kms, key["KeyId"], now=now)
+        assert checked.target.key_arn == key["Arn"]
+
+
 def test_imported_material_without_new_material_pending_is_refused(
     kms: Any, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -554,6 +575,34 @@ def test_wait_polls_until_the_on_demand_rotation_is_done(
         f"kmskit: rotation of {key['Arn']} in progress (10 s)",
     ]
     assert clock.slept == [10.0, 10.0]
+
+
+def test_wait_is_not_fooled_by_an_earlier_rotation(
+    kms: Any, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str], clock: FakeTime
+) -> None:
+    # KMS is eventually consistent: the new rotation may be listed a poll after the start date
+    # is gone. A rotation listed before the command must not pass for it.
+    key = new_key(kms)
+    earlier = {
+        "KeyId": key["Arn"],
+        "RotationType": "ON_DEMAND",
+        "RotationDate": datetime(2026, 11, 1, tzinfo=UTC),
+    }
+    new = {
+        "KeyId": key["Arn"],
+        "RotationType": "ON_DEMAND",
+        "RotationDate": datetime(2026, 12, 5, 7, 0, tzinfo=UTC),
+    }
+    pages = iter([[earlier], [earlier], [earlier, new]])  # the checks, then two polls
+
+    def listing(params: dict[str, Any], moto: Any) -> Any:
+        return {"Rotations": next(pages), "Truncated": False}
+
+    kms_answers.answers["ListKeyRotations"] = listing
+    code, out, err = run(capsys, "rotate", key["KeyId"], "--wait")
+    assert code == EXIT_OK, err
+    assert out.startswith(f"rotated {key['Arn']} on demand on 2026-12-05T07:00:00Z: ")
+    assert clock.slept == [10.0]
 
 
 def test_wait_gives_up_after_the_timeout_saying_the_rotation_may_still_complete(
