@@ -180,6 +180,13 @@ class KeyRotations:
         """The imported materials in ``state``."""
         return [m for m in self.materials if m.state == state]
 
+    @property
+    def next_material_id(self) -> str | None:
+        """The imported material an on-demand rotation makes current (the first in
+        PENDING_ROTATION); None for KMS's own material, which KMS makes at the rotation."""
+        pending = self.pending()
+        return pending[0].key_material_id if pending else None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "key": self.target.as_dict(),

@@ -693,9 +693,7 @@ def run_rotate(args: argparse.Namespace) -> int:
     before = prepare_rotation(kms, args.key)
     target = before.target
     arn = target.key_arn
-    # Imported material: the material pending rotation becomes current.
-    pending = before.pending()
-    next_material = pending[0].key_material_id if pending else None
+    next_material = before.next_material_id
     as_json = args.format == "json"
 
     def print_json(rotation: dict[str, Any] | None) -> None:
@@ -778,7 +776,12 @@ def _wait_for_rotation(
     def started_only() -> None:
         if print_json is not None:
             print_json(
-                {"started": True, "completed": False, "keyMaterialId": None, "rotationDate": None}
+                {
+                    "started": True,
+                    "completed": False,
+                    "keyMaterialId": before.next_material_id,
+                    "rotationDate": None,
+                }
             )
 
     try:

@@ -634,6 +634,23 @@ def test_wait_gives_up_after_the_timeout_saying_the_rotation_may_still_complete(
     assert len(rotations_requested(kms_answers)) == 1
 
 
+def test_a_timed_out_wait_names_the_imported_material_that_becomes_current(
+    kms: Any, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str], clock: FakeTime
+) -> None:
+    key = new_key(kms, Origin="EXTERNAL")
+    list_rotations(
+        kms_answers, [imported("CURRENT", MATERIAL), imported("PENDING_ROTATION", NEW_MATERIAL)]
+    )
+    code, out, err = run(capsys, "rotate", key["KeyId"], "--timeout", "5", "--format", "json")
+    assert code == EXIT_THROTTLED, err
+    assert json.loads(out)["rotation"] == {
+        "started": True,
+        "completed": False,
+        "keyMaterialId": NEW_MATERIAL,
+        "rotationDate": None,
+    }
+
+
 def test_quiet_waits_without_progress_lines(
     kms: Any, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str], clock: FakeTime
 ) -> None:
