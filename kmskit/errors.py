@@ -12,6 +12,8 @@ Exit codes (documented in README.md and docs/):
 5     integrity: tampered ciphertext, wrong encryption context, bad signature, CloudTrail log
       files that fail ``kmskit audit --verify``
 6     throttled: KMS or another service kept throttling after every retry
+      or a wait ran out of time (``snapshot copy --timeout``, ``key rotate --timeout``: the
+      operation goes on in AWS)
 7     conflict: the resource is in a state that does not allow the operation
 8     findings: ``kmskit key inventory --fail-on`` found a key with one of the codes given
 130   interrupted (Ctrl-C)
