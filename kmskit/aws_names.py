@@ -24,10 +24,10 @@ def check_accounts(accounts: Iterable[Any], argument: str) -> None:
             raise UsageError(f"'{argument}' must be a 12-digit account ID. Received: {account!r}")
 
 
-def check_regions(regions: Iterable[str], argument: str) -> None:
-    """Raise unless every one is a Region name; ``argument`` names the option."""
+def check_regions(regions: Iterable[Any], argument: str) -> None:
+    """Raise unless every one is a Region name (a string); ``argument`` names the option."""
     for region in regions:
-        if not REGION.match(region):
+        if not isinstance(region, str) or not REGION.match(region):
             raise UsageError(f"'{argument}' must be an AWS Region name. Received: {region!r}")
 
 
