@@ -49,6 +49,7 @@ from aws_encryption_sdk.exceptions import (
     DecryptKeyError,
     EncryptKeyError,
     GenerateKeyError,
+    InvalidKeyIdError,
     MasterKeyProviderError,
     MaxEncryptedDataKeysExceeded,
     UnknownRegionError,
@@ -57,16 +58,20 @@ from aws_encryption_sdk.identifiers import USER_AGENT_SUFFIX, Algorithm, Commitm
 from aws_encryption_sdk.key_providers.kms import (
     DiscoveryAwsKmsMasterKeyProvider,
     DiscoveryFilter,
+    MRKAwareDiscoveryAwsKmsMasterKeyProvider,
+    MRKAwareStrictAwsKmsMasterKeyProvider,
     StrictAwsKmsMasterKeyProvider,
 )
 from aws_encryption_sdk.materials_managers.base import CryptoMaterialsManager
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    HTTPClientError,
     InvalidRegionError,
     NoRegionError,
     ProfileNotFound,
 )
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from botocore.exceptions import UnknownRegionError as BotocoreUnknownRegionError
 from botocore.utils import validate_region_name
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -74,7 +79,7 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from kmskit._io import atomic_output, input_size, open_input, writes_in_place
 from kmskit._text import is_utf8
 from kmskit.audit import KEY_ARN, resolve_key
-from kmskit.aws_names import check_accounts
+from kmskit.aws_names import check_accounts, check_regions
 from kmskit.clients import ClientSettings
 from kmskit.errors import (
     ConflictError,
@@ -433,6 +438,34 @@ class _DiscoveryProvider(_KmskitClientsMixin, DiscoveryAwsKmsMasterKeyProvider):
     pass
 
 
+class _MrkStrictProvider(_KmskitClientsMixin, MRKAwareStrictAwsKmsMasterKeyProvider):  # type: ignore[misc]
+    """Strict decryption when a key is a multi-Region key: a data key encrypted under any of its
+    related keys (:func:`same_key_for_decrypt`) is decrypted with the key named, in its Region."""
+
+    def validate_unique_mrks(self) -> None:
+        # The SDK refuses related multi-Region keys in one provider. kmskit's keys also encrypt,
+        # where a copy under a primary and one under its replica are deliberate, and an Envelope
+        # must decrypt what it encrypted: allowed. For each data key of a message the SDK tries
+        # the keys in the order given, so the first key named is the first one called.
+        return
+
+
+class _MrkDiscoveryProvider(_KmskitClientsMixin, MRKAwareDiscoveryAwsKmsMasterKeyProvider):  # type: ignore[misc]
+    """Discovery with a discovery Region: the SDK calls a multi-Region key the message names in
+    that Region (its replica there); kmskit uses any other key only if it is in that Region."""
+
+    def _new_master_key_impl(self, key_id: Any) -> Any:
+        # The SDK would call a single-Region key in its own Region, in a disaster the one that
+        # is unavailable (its MRK discovery keyring does not: the same rule as here). The SDK
+        # skips a data key whose master key raises InvalidKeyIdError, without a KMS call.
+        if not _usable_in_region(_as_text(key_id), self.config.discovery_region):
+            raise InvalidKeyIdError(
+                f"{_as_text(key_id)} is neither a multi-Region key nor a key of the discovery "
+                f"Region {self.config.discovery_region}"
+            )
+        return super()._new_master_key_impl(key_id)
+
+
 @dataclass(frozen=True)
 class _DecryptPolicy:
     expected_context: dict[str, str]
@@ -440,6 +473,7 @@ class _DecryptPolicy:
     allowed_key_arns: tuple[str, ...]
     allowed_accounts: tuple[str, ...]
     partition: str = "aws"  # of the allowed accounts' keys
+    discovery_region: str | None = None
 
 
 class _LocksByKey:
@@ -526,9 +560,22 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
                 return self._inner.decrypt_materials(request)
         except DecryptKeyError as error:
             keys = ", ".join(_edk_key_ids(request.encrypted_data_keys)) or "none"
-            raise self._kms_error(f"decrypt the data key (message keys: {keys})", error) from error
+            failure = self._kms_error(f"decrypt the data key (message keys: {keys})", error)
+            raise self._with_replica_hint(failure, request) from error
         except BotoCoreError as error:  # no credentials, ... (the SDK passes them on)
-            raise from_botocore_error(error) from error
+            failure = from_botocore_error(error)
+            if isinstance(error, (BotocoreConnectionError, HTTPClientError)):
+                failure = self._with_replica_hint(failure, request)
+            raise failure from error
+
+    def _with_replica_hint(self, error: KmskitError, request: Any) -> KmskitError:
+        """``error``, saying that a replica could decrypt, when KMS failed in discovery mode
+        without a discovery Region for a message under a multi-Region key."""
+        policy = self._policy
+        if policy is None or policy.allowed_key_arns or policy.discovery_region:
+            return error
+        hint = _replica_hint(_edk_key_ids(request.encrypted_data_keys))
+        return type(error)(f"{error}. {hint}") if hint else error
 
     def _check(self, request: Any) -> None:
         policy = self._policy
@@ -556,38 +603,7 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         damage = _damaged_data_key(request.encrypted_data_keys)
         if damage is not None:
             raise IntegrityError(damage)
-        if policy.allowed_key_arns:
-            in_message = _edk_key_ids(request.encrypted_data_keys)
-            if not set(in_message) & set(policy.allowed_key_arns):
-                raise ConflictError(
-                    f"wrong key: the message's data key is encrypted under "
-                    f"{', '.join(in_message) or 'no KMS key'}, not under "
-                    f"{', '.join(policy.allowed_key_arns)}"
-                )
-        if policy.allowed_accounts:
-            in_message = _edk_key_ids(request.encrypted_data_keys)
-            accounts = {_arn_account(arn) for arn in in_message}
-            if not accounts & set(policy.allowed_accounts):
-                under = (
-                    f"keys of account(s) {', '.join(sorted(accounts))}"
-                    if accounts
-                    else "no KMS key, so of no account(s)"
-                )
-                raise ConflictError(
-                    f"wrong key: the message's data key is encrypted under {under}, not of "
-                    f"{', '.join(policy.allowed_accounts)}"
-                )
-            if not any(
-                arn.split(":")[1:2] == [policy.partition]
-                and _arn_account(arn) in policy.allowed_accounts
-                for arn in in_message
-            ):
-                raise ConflictError(
-                    "wrong key: the message's data key is encrypted under "
-                    f"{', '.join(in_message)}, not under a key of partition {policy.partition} "
-                    "(the partition of the configured Region, to which discovery accounts are "
-                    "limited)"
-                )
+        _check_keys(policy, request.encrypted_data_keys)
 
     def _kms_error(self, doing: str, error: AWSEncryptionSDKClientError) -> KmskitError:
         if self._failures.errors:
@@ -595,9 +611,107 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         return ConflictError(f"could not {doing}: {error}")
 
 
+def _check_keys(policy: _DecryptPolicy, encrypted_data_keys: Any) -> None:
+    """Refuse a message none of whose data keys ``policy`` lets kmskit decrypt (no KMS call)."""
+    if policy.allowed_key_arns:
+        in_message = _edk_key_ids(encrypted_data_keys)
+        if not any(
+            same_key_for_decrypt(key, allowed)
+            for key in in_message
+            for allowed in policy.allowed_key_arns
+        ):
+            hint = _replica_hint(in_message)
+            raise ConflictError(
+                f"wrong key: the message's data key is encrypted under "
+                f"{', '.join(in_message) or 'no KMS key'}, not under "
+                f"{', '.join(policy.allowed_key_arns)}" + (f". {hint}" if hint else "")
+            )
+    if policy.allowed_accounts:
+        in_message = _edk_key_ids(encrypted_data_keys)
+        accounts = {_arn_account(arn) for arn in in_message}
+        if not accounts & set(policy.allowed_accounts):
+            under = (
+                f"keys of account(s) {', '.join(sorted(accounts))}"
+                if accounts
+                else "no KMS key, so of no account(s)"
+            )
+            raise ConflictError(
+                f"wrong key: the message's data key is encrypted under {under}, not of "
+                f"{', '.join(policy.allowed_accounts)}"
+            )
+        if not any(
+            arn.split(":")[1:2] == [policy.partition]
+            and _arn_account(arn) in policy.allowed_accounts
+            for arn in in_message
+        ):
+            where = "discovery" if policy.discovery_region else "configured"
+            raise ConflictError(
+                "wrong key: the message's data key is encrypted under "
+                f"{', '.join(in_message)}, not under a key of partition {policy.partition} "
+                f"(the partition of the {where} Region, to which discovery accounts are "
+                "limited)"
+            )
+    if policy.discovery_region:
+        in_message = _edk_key_ids(encrypted_data_keys)
+        region = policy.discovery_region
+        if not any(_usable_in_region(key, region) for key in in_message):
+            raise ConflictError(
+                "wrong key: the message's data key is encrypted under "
+                f"{', '.join(in_message) or 'no KMS key'}, not under a multi-Region key: "
+                f"with the discovery Region {region} only a multi-Region key (called in "
+                f"{region}, where its replica must be) or a key of {region} is used. Name "
+                "the key to use ('keys' / --key), or decrypt without a discovery Region"
+            )
+
+
 def _arn_account(arn: str) -> str:
     parts = arn.split(":")
     return parts[4] if len(parts) > 5 and parts[0] == "arn" else "(not a KMS key ARN)"
+
+
+def _multi_region_identity(key_arn: str) -> tuple[str, str, str] | None:
+    """(partition, account, key ID) of a multi-Region key's ARN (key ID ``mrk-...``), the same
+    for a primary and each of its replicas; None for any other key ARN or string."""
+    match = KEY_ARN.match(key_arn)
+    if match is None or not match.group(3).startswith("mrk-"):
+        return None
+    return key_arn.split(":", 2)[1], match.group(2), match.group(3)
+
+
+def same_key_for_decrypt(message_key: str, named_key: str) -> bool:
+    """Whether a data key encrypted under the key ARN ``message_key`` may be decrypted with the
+    key ARN ``named_key``: the same ARN, or two multi-Region keys of one partition and account
+    with the same ``mrk-`` key ID (a primary and its replicas, in any Regions), as the
+    Encryption SDK's "MRK match for decrypt". A single-Region key matches only itself."""
+    if message_key == named_key:
+        return True
+    identity = _multi_region_identity(message_key)
+    return identity is not None and identity == _multi_region_identity(named_key)
+
+
+def _usable_in_region(key_arn: str, region: str) -> bool:
+    """Whether discovery with the discovery Region ``region`` uses ``key_arn``: a multi-Region
+    key (called in ``region``), or a key of ``region``."""
+    if _multi_region_identity(key_arn) is not None:
+        return True
+    match = KEY_ARN.match(key_arn)
+    return match is not None and match.group(1) == region
+
+
+def _replica_hint(message_keys: Sequence[str]) -> str:
+    """What to do about a message under a multi-Region key, for an error about it; "" when the
+    message has no multi-Region key."""
+    for key in message_keys:
+        identity = _multi_region_identity(key)
+        if identity is not None:
+            region = key.split(":")[3]
+            return (
+                f"The message's key {key} is a multi-Region key of {region}: its replica in "
+                f"another Region (account {identity[1]}, key ID {identity[2]}) can decrypt it. "
+                "Name the replica ('keys' / --key), or name no key and give the Region to call "
+                "('discovery_region' / --discovery-region)"
+            )
+    return ""
 
 
 def _format_context(context: Mapping[str, str]) -> str:
@@ -745,10 +859,14 @@ class Envelope:
 
     Args:
         keys: KMS keys (key ARN, key ID, alias name or alias ARN). Encryption uses all of them
-            (the first generates the data key; each encrypts a copy). Decryption, if given, is
-            limited to these keys (the SDK's strict mode; names are resolved to ARNs with
-            ``DescribeKey``). Default: none, so encryption is refused and decryption uses any
-            key the message names that the caller may use (discovery mode).
+            (the first generates the data key; each encrypts a copy; a message encrypted with a
+            multi-Region replica names the replica). Decryption, if given, is limited to these
+            keys (the SDK's strict mode; names are resolved to ARNs with ``DescribeKey``): a
+            key must match the message's exactly, except that a multi-Region key also decrypts
+            what any of its related keys (same partition, account and ``mrk-`` key ID, another
+            Region) encrypted, with KMS called in the named key's Region. Default: none, so
+            encryption is refused and decryption uses any key the message names that the
+            caller may use (discovery mode).
         settings: client settings (Region, profile, retries). Default: ``ClientSettings()``.
         suite: :attr:`Suite.COMMITTED` (default) or :attr:`Suite.SIGNED`.
         frame_length: plaintext bytes per frame, a multiple of 4 KiB from 4 KiB to 64 MiB.
@@ -758,6 +876,11 @@ class Envelope:
         discovery_accounts: in discovery mode, only keys of these AWS accounts (12-digit IDs;
             one may be given as a plain string), in the partition of the configured Region
             (``aws``, ``aws-us-gov``, ``aws-cn``), may decrypt. Default: any account.
+        discovery_region: in discovery mode, call a multi-Region key the message names in this
+            Region instead of its own (its replica there: disaster recovery when the Region
+            it was encrypted in is unavailable); a single-Region key is then used only if it is
+            in this Region, and ``discovery_accounts`` are those of this Region's partition.
+            Default None: each key in its own Region.
 
     No client is created, and KMS is not called, until the first encryption or decryption.
     The arguments are read-only attributes of the same names (``cache`` as ``cache_limits``):
@@ -774,6 +897,7 @@ class Envelope:
         frame_length: int = DEFAULT_FRAME_LENGTH,
         cache: CacheLimits | None = None,
         discovery_accounts: Sequence[str] = (),
+        discovery_region: str | None = None,
     ) -> None:
         if isinstance(keys, str):
             keys = [keys]
@@ -799,12 +923,20 @@ class Envelope:
                 "'discovery_accounts' applies only without 'keys' (discovery mode). "
                 f"Received keys {list(keys)} and accounts {list(discovery_accounts)}"
             )
+        if discovery_region is not None:
+            check_regions([discovery_region], "discovery_region")
+            if keys:
+                raise UsageError(
+                    "'discovery_region' applies only in discovery mode, when no key is named. "
+                    f"Received keys {list(keys)} and Region {discovery_region!r}"
+                )
         self._keys = tuple(keys)
         self._settings = settings or ClientSettings()
         self._suite = suite
         self._frame_length = frame_length
         self._cache_limits = cache
         self._discovery_accounts = tuple(discovery_accounts)
+        self._discovery_region = discovery_region
         self._sdk = aws_encryption_sdk.EncryptionSDKClient(
             commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
             max_encrypted_data_keys=MAX_ENCRYPTED_DATA_KEYS,
@@ -823,7 +955,15 @@ class Envelope:
     # -- configuration (read-only) ----------------------------------------------------------
 
     _READ_ONLY = frozenset(
-        {"keys", "settings", "suite", "frame_length", "cache_limits", "discovery_accounts"}
+        {
+            "keys",
+            "settings",
+            "suite",
+            "frame_length",
+            "cache_limits",
+            "discovery_accounts",
+            "discovery_region",
+        }
     )
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -867,6 +1007,11 @@ class Envelope:
     def discovery_accounts(self) -> tuple[str, ...]:
         """The accounts whose keys may decrypt in discovery mode; empty: any account."""
         return self._discovery_accounts
+
+    @property
+    def discovery_region(self) -> str | None:
+        """Where discovery calls a multi-Region key the message names; None: in its own Region."""
+        return self._discovery_region
 
     # -- materials managers (built on first use) ------------------------------------------
 
@@ -920,17 +1065,29 @@ class Envelope:
             if self._decrypt_materials is None:
                 arns = tuple(resolve_key_arn(k, self.settings) for k in self.keys)
                 if arns:
-                    provider = self._provider(_StrictProvider, key_ids=list(arns))
+                    # Multi-Region matching only with a multi-Region key: other keys match
+                    # exactly either way.
+                    multi_region = any(_multi_region_identity(arn) for arn in arns)
+                    strict = _MrkStrictProvider if multi_region else _StrictProvider
+                    provider = self._provider(strict, key_ids=list(arns))
                 else:
                     extra: dict[str, Any] = {}
                     if self.discovery_accounts:
-                        region = self.settings.region or self.settings.session().region_name
+                        region = (
+                            self.discovery_region
+                            or self.settings.region
+                            or self.settings.session().region_name
+                        )
                         self._discovery_partition = partition_of(region, self.settings)
                         extra["discovery_filter"] = DiscoveryFilter(
                             account_ids=list(self.discovery_accounts),
                             partition=self._discovery_partition,
                         )
-                    provider = self._provider(_DiscoveryProvider, **extra)
+                    discovery: type[Any] = _DiscoveryProvider
+                    if self.discovery_region:
+                        discovery = _MrkDiscoveryProvider
+                        extra["discovery_region"] = self.discovery_region
+                    provider = self._provider(discovery, **extra)
                 self._decrypt_materials = (self._wrap(provider), arns)
             materials: tuple[Any, tuple[str, ...]] = self._decrypt_materials
             return materials
@@ -1008,7 +1165,12 @@ class Envelope:
         expected = check_context(context or {}, required=False, empty_values=True)
         materials, arns = self._materials_for_decrypt()
         policy = _DecryptPolicy(
-            expected, require_signed, arns, self.discovery_accounts, self._discovery_partition
+            expected,
+            require_signed,
+            arns,
+            self.discovery_accounts,
+            self._discovery_partition,
+            self.discovery_region,
         )
         cmm = _CheckedMaterials(
             materials, self._failures, policy, decrypt_locks=self._decrypt_locks
