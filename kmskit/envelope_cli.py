@@ -61,6 +61,19 @@ def add_key_option(parser: argparse.ArgumentParser, *, required: bool, help_text
     )
 
 
+def add_discovery_region_option(parser: argparse.ArgumentParser) -> None:
+    """``--discovery-region REGION`` of the decrypting commands (``decrypt``, ``get``): see
+    :attr:`kmskit.envelope.Envelope.discovery_region`."""
+    parser.add_argument(
+        "--discovery-region",
+        metavar="REGION",
+        help="discovery mode only (no --key): call a multi-Region key the message names in "
+        "REGION, with its replica there (e.g. when the Region the message was encrypted in is "
+        "unavailable); a single-Region key is then used only if it is in REGION. Default: each "
+        "key in its own Region",
+    )
+
+
 def add_context_option(parser: argparse.ArgumentParser, *, required: bool, help_text: str) -> None:
     """``--context KEY=VALUE`` (repeatable): every command that takes an encryption context
     takes it with this option (the parser refuses a value that is not UTF-8 text).
@@ -81,6 +94,7 @@ def context_from(args: argparse.Namespace) -> dict[str, str]:
 LIBRARY_PARAMETERS: Mapping[str, str] = {
     "keys": "--key",
     "frame_length": "--frame-length",
+    "discovery_region": "--discovery-region",
     "plaintext": "INPUT",
 }
 """The option (or argument) of the command line that gives each parameter of the library (see
@@ -117,10 +131,17 @@ def envelope_from(
     frame_length: int = DEFAULT_FRAME_LENGTH,
 ) -> Envelope:
     """The :class:`~kmskit.envelope.Envelope` of a command's ``--key`` options (none:
-    discovery mode) and common options; its errors name ``--key`` and ``--frame-length``."""
+    discovery mode), ``--discovery-region`` (decrypting commands) and common options; its
+    errors name ``--key``, ``--frame-length`` and ``--discovery-region``."""
     settings = settings_from_args(args)
-    with named_as_typed("keys", "frame_length"):
-        return Envelope(args.key or (), settings=settings, suite=suite, frame_length=frame_length)
+    with named_as_typed("keys", "frame_length", "discovery_region"):
+        return Envelope(
+            args.key or (),
+            settings=settings,
+            suite=suite,
+            frame_length=frame_length,
+            discovery_region=getattr(args, "discovery_region", None),
+        )
 
 
 def show_progress(args: argparse.Namespace) -> bool | None:

@@ -15,6 +15,7 @@ from kmskit.envelope_cli import (
     CONTEXT_STORED_HELP,
     CONTEXT_SUBSET_HELP,
     add_context_option,
+    add_discovery_region_option,
     context_from,
     describe,
     envelope_from,
@@ -81,9 +82,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         action="append",
         type=key_reference,
         metavar="KEY",
-        help="only decrypt with this KMS key (repeatable; strict mode). Default: the key the "
-        "message names, if you may use it (discovery mode)",
+        help="only decrypt with this KMS key (repeatable; strict mode; a multi-Region key "
+        "also decrypts what its related keys in other Regions encrypted, called in its own "
+        "Region). Default: the key the message names, if you may use it (discovery mode)",
     )
+    add_discovery_region_option(decrypt)
     decrypt.add_argument(
         "--require-signed",
         action="store_true",

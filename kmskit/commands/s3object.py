@@ -14,6 +14,7 @@ from kmskit.envelope_cli import (
     CONTEXT_STORED_HELP,
     CONTEXT_SUBSET_HELP,
     add_context_option,
+    add_discovery_region_option,
     context_from,
     describe,
     envelope_from,
@@ -71,8 +72,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         action="append",
         type=key_reference,
         metavar="KEY",
-        help="only this KMS key (strict; key ARN, key ID, alias name or alias ARN)",
+        help="only this KMS key (strict; key ARN, key ID, alias name or alias ARN; a "
+        "multi-Region key also decrypts what its related keys in other Regions encrypted)",
     )
+    add_discovery_region_option(get)
     add_context_option(get, required=False, help_text=CONTEXT_SUBSET_HELP)
     get.add_argument("--require-signed", action="store_true")
     get.add_argument(
