@@ -8,6 +8,7 @@ import base64
 import contextlib
 import io
 import json
+import struct
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.kms import utils as moto_kms_utils
 from moto.kms.models import kms_backends
 
 from kmskit.clients import ClientSettings
@@ -55,6 +57,61 @@ def kms_world() -> Iterator[KmsWorld]:
         meta = kms.create_key(Description="envelope tests")["KeyMetadata"]
         kms.create_alias(AliasName=ALIAS, TargetKeyId=meta["KeyId"])
         yield KmsWorld(kms=kms, arn=meta["Arn"], key_id=meta["KeyId"])
+
+
+# moto 5 writes a key ID into its ciphertext blobs in a 36-byte field (a UUID), but names its
+# multi-Region keys "mrk-" + a UUID, 40 characters: a blob of such a key names a key that does not
+# exist, so Decrypt fails (AccessDeniedException) in every Region, the primary's own included.
+_WIDE_BLOB_HEADER = struct.Struct(">40s12s16s")  # key ID, IV, tag
+
+
+def _wide_blob(ciphertext: Any) -> bytes:
+    header = _WIDE_BLOB_HEADER.pack(ciphertext.key_id.encode(), ciphertext.iv, ciphertext.tag)
+    return header + bytes(ciphertext.ciphertext)
+
+
+def _read_wide_blob(ciphertext_blob: bytes) -> Any:
+    key_id, iv, tag = _WIDE_BLOB_HEADER.unpack(ciphertext_blob[: _WIDE_BLOB_HEADER.size])
+    return moto_kms_utils.Ciphertext(
+        key_id=key_id.rstrip(b"\0").decode(),
+        iv=iv,
+        ciphertext=ciphertext_blob[_WIDE_BLOB_HEADER.size :],
+        tag=tag,
+    )
+
+
+@contextlib.contextmanager
+def moto_multi_region_keys() -> Iterator[None]:
+    """Let moto decrypt what a multi-Region key encrypted, in the primary's and in each replica's
+    Region (moto copies the key material to a replica), by widening the key ID field of moto's
+    ciphertext blobs to 40 bytes while the block runs (blobs are made and read inside it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(moto_kms_utils, "_serialize_ciphertext_blob", _wide_blob)
+        patch.setattr(moto_kms_utils, "_deserialize_ciphertext_blob", _read_wide_blob)
+        yield
+
+
+def multi_region_key(
+    primary_region: str, replica_regions: tuple[str, ...], *, alias: str | None = None
+) -> tuple[str, dict[str, str]]:
+    """A moto multi-Region key in ``primary_region`` with a replica in each of
+    ``replica_regions``: its ARN and the replicas' ARNs by Region. ``alias`` (default None)
+    names the primary and each replica in its own Region."""
+    primary = boto3.client("kms", region_name=primary_region)
+    meta = primary.create_key(MultiRegion=True, Description="multi-Region")["KeyMetadata"]
+    key_id, arn = meta["KeyId"], str(meta["Arn"])
+    # moto's ReplicateKey takes the key ID only (it looks an ARN up as an ID).
+    replicas = {
+        region: str(
+            primary.replicate_key(KeyId=key_id, ReplicaRegion=region)["ReplicaKeyMetadata"]["Arn"]
+        )
+        for region in replica_regions
+    }
+    if alias:
+        # A moto replica is a shallow copy of the primary that shares its aliases: one alias
+        # made after the replicas names the key in each Region, as one alias per Region would.
+        primary.create_alias(AliasName=alias, TargetKeyId=key_id)
+    return arn, replicas
 
 
 class _Body:

@@ -1,0 +1,521 @@
+"""Multi-Region keys and disaster recovery: a message encrypted under a primary in us-east-1 is
+decrypted in eu-west-1 with its replica (named, or found with a discovery Region) while
+us-east-1 is unavailable, calling KMS in eu-west-1 only; keys that are no replica of the
+message's key are refused before any KMS call; errors point to the replica.
+
+moto decrypts what a multi-Region key encrypted only with the key ID field of its ciphertext
+blobs widened (:func:`tests.kmskit.envelope_support.moto_multi_region_keys`): moto 5 cuts its
+40-character multi-Region key IDs to 36 there, so Decrypt of any such blob fails in moto.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
+from aws_encryption_sdk.key_providers.kms import _check_mrk_arns_equal
+from botocore.exceptions import EndpointConnectionError
+from moto import mock_aws
+
+from kmskit.cli import main
+from kmskit.clients import ClientSettings
+from kmskit.envelope import (
+    CacheLimits,
+    Envelope,
+    MessageInfo,
+    same_key_for_decrypt,
+)
+from kmskit.errors import (
+    EXIT_ACCESS_DENIED,
+    EXIT_CONFLICT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    AccessDeniedError,
+    ConflictError,
+    KmskitError,
+    NotFoundError,
+    UsageError,
+)
+from tests.kmskit.envelope_support import (
+    moto_multi_region_keys,
+    multi_region_key,
+    one_error_line,
+    probe_clients,
+)
+
+HOME = "us-east-1"  # where the data was encrypted, and the Region that goes down
+DR = "eu-west-1"  # the recovery Region: the tests' configured Region (tests/conftest.py)
+ALIAS = "alias/orders"  # the multi-Region key, in each Region
+CONTEXT = {"purpose": "orders-backup"}
+BUCKET = "dr-bucket"
+ACCOUNT = "123456789012"  # moto's
+
+
+@dataclass
+class Keys:
+    primary: str  # in HOME
+    replica: str  # in DR
+
+
+@dataclass
+class Calls:
+    """Every KMS call kmskit's clients make, as (Region, operation, KeyId); Regions in ``down``
+    cannot be reached (EndpointConnectionError before the request leaves)."""
+
+    kms: list[tuple[str, str, str | None]] = field(default_factory=list)
+    down: set[str] = field(default_factory=set)
+
+    def regions(self) -> set[str]:
+        return {region for region, _, _ in self.kms}
+
+
+@pytest.fixture
+def keys() -> Iterator[Keys]:
+    with mock_aws(), moto_multi_region_keys():
+        primary, replicas = multi_region_key(HOME, (DR,), alias=ALIAS)
+        boto3.client("s3", region_name=DR).create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": DR}
+        )
+        yield Keys(primary=primary, replica=replicas[DR])
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
+    record = Calls()
+    original = ClientSettings.client
+
+    def client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        made = original(self, service, **kwargs)
+        region = made.meta.region_name
+
+        def before_call(model: Any, params: dict[str, Any], **_: Any) -> None:
+            if service == "kms":
+                body = json.loads(params.get("body") or b"{}")
+                record.kms.append((region, model.name, body.get("KeyId")))
+
+        def before_send(request: Any, **_: Any) -> None:
+            if region in record.down:
+                raise EndpointConnectionError(endpoint_url=request.url)
+
+        made.meta.events.register("before-call", before_call, unique_id="mrk-test-call")
+        made.meta.events.register_first("before-send", before_send, unique_id="mrk-test-send")
+        return made
+
+    monkeypatch.setattr(ClientSettings, "client", client)
+    return record
+
+
+def encrypt(keys: list[str], calls: Calls, data: bytes = b"orders of the day") -> bytes:
+    """A message under ``keys``; then HOME goes down and the record starts afresh."""
+    message = Envelope(keys).encrypt(data, CONTEXT)
+    calls.kms.clear()
+    calls.down.add(HOME)
+    return message
+
+
+def info_of(message: bytes) -> MessageInfo:
+    header, _ = deserialize_header(io.BytesIO(message))
+    return MessageInfo.from_header(header)
+
+
+# --- strict mode: naming the replica ------------------------------------------------------------
+
+
+def test_the_replica_decrypts_what_the_primary_encrypted_calling_only_its_region(
+    keys: Keys, calls: Calls
+) -> None:
+    message = encrypt([keys.primary], calls)
+    assert info_of(message).key_ids == (keys.primary,)
+    assert Envelope([keys.replica]).decrypt(message, CONTEXT) == b"orders of the day"
+    assert calls.kms == [(DR, "Decrypt", keys.replica)]
+
+
+def test_the_alias_in_the_recovery_region_names_the_replica(keys: Keys, calls: Calls) -> None:
+    message = encrypt([keys.primary], calls)
+    envelope = Envelope([ALIAS], settings=ClientSettings(region=DR))
+    assert envelope.decrypt(message, CONTEXT) == b"orders of the day"
+    assert calls.kms == [(DR, "DescribeKey", ALIAS), (DR, "Decrypt", keys.replica)]
+
+
+def test_the_replica_first_decrypts_a_message_under_both_and_the_envelope_reads_its_own(
+    keys: Keys, calls: Calls
+) -> None:
+    # Encrypting under the primary and its replica (as `kmskit encrypt --help` suggests) is
+    # allowed, and the same Envelope decrypts it (the SDK's MRK-aware provider refuses
+    # related keys; kmskit's keys also encrypt).
+    both = Envelope([keys.primary, keys.replica])
+    message = both.encrypt(b"twice", CONTEXT)
+    assert info_of(message).key_ids == tuple(sorted([keys.primary, keys.replica]))
+    assert both.decrypt(message, CONTEXT) == b"twice"
+    calls.kms.clear()
+    calls.down.add(HOME)
+    # Keys are tried in the order given: the replica first, so HOME is never called.
+    assert Envelope([keys.replica, keys.primary]).decrypt(message, CONTEXT) == b"twice"
+    assert calls.regions() == {DR}
+
+
+def test_the_data_key_cache_serves_the_replica_too(keys: Keys, calls: Calls) -> None:
+    message = encrypt([keys.primary], calls)
+    envelope = Envelope([keys.replica], cache=CacheLimits())
+    for _ in range(3):
+        assert envelope.decrypt(message, CONTEXT) == b"orders of the day"
+    assert calls.kms == [(DR, "Decrypt", keys.replica)]
+
+
+def test_encrypting_with_the_replica_names_the_replica_and_the_primary_reads_it(
+    keys: Keys, calls: Calls
+) -> None:
+    # Data written in the recovery Region during the outage reads back at home afterwards.
+    message = Envelope([keys.replica]).encrypt(b"written in DR", CONTEXT)
+    assert info_of(message).key_ids == (keys.replica,)
+    assert calls.regions() == {DR}
+    calls.kms.clear()
+    assert Envelope([keys.primary]).decrypt(message, CONTEXT) == b"written in DR"
+    assert calls.kms == [(HOME, "Decrypt", keys.primary)]
+
+
+# --- strict mode: what is still refused ---------------------------------------------------------
+
+
+def _other_account(arn: str) -> str:
+    return arn.replace(f":{ACCOUNT}:", ":999999999999:")
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        pytest.param(lambda keys: _other_account(keys.replica), id="other-account"),
+        pytest.param(
+            lambda keys: keys.replica.replace("arn:aws:", "arn:aws-us-gov:").replace(
+                DR, "us-gov-west-1"
+            ),
+            id="other-partition",
+        ),
+        pytest.param(
+            lambda keys: multi_region_key(HOME, (DR,))[1][DR],
+            id="other-mrk-id",
+        ),
+    ],
+)
+def test_a_multi_region_key_that_is_no_replica_is_refused_before_kms(
+    keys: Keys, calls: Calls, named: Any
+) -> None:
+    other = named(keys)
+    message = encrypt([keys.primary], calls)
+    with pytest.raises(ConflictError) as caught:
+        Envelope([other]).decrypt(message, CONTEXT)
+    mrk_id = keys.primary.rsplit("/", 1)[1]
+    assert str(caught.value) == (
+        f"wrong key: the message's data key is encrypted under {keys.primary}, not under "
+        f"{other}. The message's key {keys.primary} is a multi-Region key of {HOME}: its "
+        f"replica in another Region (account {ACCOUNT}, key ID {mrk_id}) can decrypt it. "
+        "Name the replica ('keys' / --key), or name no key and give the Region to call "
+        "('discovery_region' / --discovery-region)"
+    )
+    assert caught.value.exit_code == EXIT_CONFLICT
+    assert calls.kms == []
+
+
+def test_a_single_region_key_matches_only_itself(keys: Keys, calls: Calls) -> None:
+    single = boto3.client("kms", region_name=HOME).create_key()["KeyMetadata"]["Arn"]
+    same_id_in_dr = single.replace(HOME, DR)
+    message = encrypt([single], calls)
+    with pytest.raises(ConflictError) as caught:
+        Envelope([same_id_in_dr]).decrypt(message, CONTEXT)
+    # No hint: no replica can decrypt it.
+    assert str(caught.value) == (
+        f"wrong key: the message's data key is encrypted under {single}, not under {same_id_in_dr}"
+    )
+    assert calls.kms == []
+
+
+def test_the_match_is_the_encryption_sdks(keys: Keys) -> None:
+    """kmskit refuses before KMS exactly what the SDK's MRK-aware keys would refuse after."""
+    single = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    pairs = [
+        (keys.primary, keys.replica),
+        (keys.primary, keys.primary),
+        (keys.primary, _other_account(keys.replica)),
+        (keys.primary, keys.replica.replace("mrk-", "mrk-0")),
+        (keys.primary, keys.replica.replace("arn:aws:", "arn:aws-cn:")),
+        (single, single),
+        (single, single.replace(HOME, DR)),
+        (single, keys.replica),
+    ]
+    for first, second in pairs:
+        assert same_key_for_decrypt(first, second) == _check_mrk_arns_equal(first, second), (
+            first,
+            second,
+        )
+
+
+# --- discovery ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("configured", [DR, "ap-southeast-2"])
+def test_a_discovery_region_calls_the_replica_there(
+    keys: Keys, calls: Calls, configured: str
+) -> None:
+    message = encrypt([keys.primary], calls)
+    envelope = Envelope(settings=ClientSettings(region=configured), discovery_region=DR)
+    assert envelope.discovery_region == DR
+    assert envelope.decrypt(message, CONTEXT) == b"orders of the day"
+    assert calls.kms == [(DR, "Decrypt", keys.replica)]
+
+
+def test_discovery_without_a_discovery_region_still_calls_the_messages_region(
+    keys: Keys, calls: Calls
+) -> None:
+    message = encrypt([keys.primary], calls)
+    calls.down.clear()
+    assert Envelope().decrypt(message, CONTEXT) == b"orders of the day"
+    assert calls.kms == [(HOME, "Decrypt", keys.primary)]
+
+
+def test_discovery_with_the_home_region_down_says_to_name_the_replica(
+    keys: Keys, calls: Calls
+) -> None:
+    message = encrypt([keys.primary], calls)
+    with pytest.raises(KmskitError) as caught:
+        Envelope().decrypt(message, CONTEXT)
+    mrk_id = keys.primary.rsplit("/", 1)[1]
+    assert str(caught.value) == (
+        f'Could not connect to the endpoint URL: "https://kms.{HOME}.amazonaws.com/". '
+        f"The message's key {keys.primary} is a multi-Region key of {HOME}: its replica in "
+        f"another Region (account {ACCOUNT}, key ID {mrk_id}) can decrypt it. Name the "
+        "replica ('keys' / --key), or name no key and give the Region to call "
+        "('discovery_region' / --discovery-region)"
+    )
+    assert caught.value.exit_code == EXIT_FAILURE
+
+
+def test_discovery_refused_by_kms_says_to_name_the_replica(
+    keys: Keys, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = encrypt([keys.primary], calls)
+    calls.down.clear()
+    probe = probe_clients(monkeypatch)
+    probe.fail("Decrypt", "AccessDeniedException", "not allowed by the key policy")
+    with pytest.raises(AccessDeniedError) as caught:
+        Envelope().decrypt(message, CONTEXT)
+    assert str(caught.value).startswith(
+        f"could not decrypt the data key (message keys: {keys.primary}): AccessDeniedException: "
+        f"not allowed by the key policy. The message's key {keys.primary} is a multi-Region key "
+        f"of {HOME}: its replica in another Region"
+    )
+    assert caught.value.exit_code == EXIT_ACCESS_DENIED
+
+
+def test_a_discovery_region_without_a_replica_is_not_found(keys: Keys, calls: Calls) -> None:
+    message = encrypt([keys.primary], calls)
+    with pytest.raises(NotFoundError) as caught:
+        Envelope(discovery_region="ap-southeast-2").decrypt(message, CONTEXT)
+    assert "NotFoundException" in str(caught.value)
+    assert "multi-Region key of" not in str(caught.value)  # a discovery Region was given
+    assert calls.kms == [("ap-southeast-2", "Decrypt", keys.replica.replace(DR, "ap-southeast-2"))]
+
+
+def test_a_single_region_key_failing_gets_no_replica_hint(keys: Keys, calls: Calls) -> None:
+    single = boto3.client("kms", region_name=HOME).create_key()["KeyMetadata"]["Arn"]
+    message = encrypt([single], calls)
+    with pytest.raises(KmskitError) as caught:
+        Envelope().decrypt(message, CONTEXT)
+    assert str(caught.value) == (
+        f'Could not connect to the endpoint URL: "https://kms.{HOME}.amazonaws.com/"'
+    )
+
+
+def test_a_discovery_region_refuses_a_single_region_key_of_another_region(
+    keys: Keys, calls: Calls
+) -> None:
+    single = boto3.client("kms", region_name=HOME).create_key()["KeyMetadata"]["Arn"]
+    message = encrypt([single], calls)
+    with pytest.raises(ConflictError) as caught:
+        Envelope(discovery_region=DR).decrypt(message, CONTEXT)
+    assert str(caught.value) == (
+        f"wrong key: the message's data key is encrypted under {single}, not under a "
+        f"multi-Region key: with the discovery Region {DR} only a multi-Region key (called in "
+        f"{DR}, where its replica must be) or a key of {DR} is used. Name the key to use "
+        "('keys' / --key), or decrypt without a discovery Region"
+    )
+    assert calls.kms == []
+
+
+def test_a_discovery_region_uses_a_single_region_key_of_its_own_region(
+    keys: Keys, calls: Calls
+) -> None:
+    local = boto3.client("kms", region_name=DR).create_key()["KeyMetadata"]["Arn"]
+    message = encrypt([local], calls)
+    assert Envelope(discovery_region=DR).decrypt(message, CONTEXT) == b"orders of the day"
+    assert calls.kms == [(DR, "Decrypt", local)]
+
+
+def test_a_discovery_region_skips_single_region_data_keys_of_other_regions(
+    keys: Keys, calls: Calls
+) -> None:
+    single = boto3.client("kms", region_name=HOME).create_key()["KeyMetadata"]["Arn"]
+    message = encrypt([single, keys.primary], calls)
+    calls.down.clear()  # HOME would answer: it must not be asked
+    assert Envelope(discovery_region=DR).decrypt(message, CONTEXT) == b"orders of the day"
+    assert calls.kms == [(DR, "Decrypt", keys.replica)]
+
+
+def test_discovery_accounts_still_filter_with_a_discovery_region(keys: Keys, calls: Calls) -> None:
+    message = encrypt([keys.primary], calls)
+    with pytest.raises(ConflictError, match=f"account\\(s\\) {ACCOUNT}, not of 999999999999"):
+        Envelope(discovery_accounts=["999999999999"], discovery_region=DR).decrypt(message)
+    assert calls.kms == []
+    allowed = Envelope(discovery_accounts=[ACCOUNT], discovery_region=DR)
+    assert allowed.decrypt(message, CONTEXT) == b"orders of the day"
+    assert calls.kms == [(DR, "Decrypt", keys.replica)]
+
+
+def test_discovery_accounts_take_the_discovery_regions_partition(keys: Keys, calls: Calls) -> None:
+    message = encrypt([keys.primary], calls)
+    envelope = Envelope(
+        settings=ClientSettings(region="us-gov-west-1"),
+        discovery_accounts=[ACCOUNT],
+        discovery_region=DR,
+    )
+    assert envelope.decrypt(message, CONTEXT) == b"orders of the day"
+    gov = Envelope(discovery_accounts=[ACCOUNT], discovery_region="us-gov-west-1")
+    with pytest.raises(ConflictError, match=r"partition aws-us-gov \(the partition of the disc"):
+        gov.decrypt(message, CONTEXT)
+
+
+@pytest.mark.parametrize(
+    ("region", "shown"),
+    [("eu-west", "'eu-west'"), ("", "''"), ("EU-WEST-1", "'EU-WEST-1'"), (42, "42")],
+)
+def test_the_discovery_region_must_be_a_region_name(region: Any, shown: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        Envelope(discovery_region=region)
+    assert str(caught.value) == (
+        f"'discovery_region' must be an AWS Region name. Received: {shown}"
+    )
+
+
+def test_the_discovery_region_is_for_discovery_mode_and_read_only() -> None:
+    with pytest.raises(UsageError) as caught:
+        Envelope([ALIAS], discovery_region=DR)
+    assert str(caught.value) == (
+        "'discovery_region' applies only in discovery mode, when no key is named. "
+        f"Received keys ['{ALIAS}'] and Region '{DR}'"
+    )
+    envelope = Envelope(discovery_region=DR)
+    with pytest.raises(AttributeError, match="'discovery_region' is read-only"):
+        envelope.discovery_region = HOME  # type: ignore[misc]
+    assert Envelope().discovery_region is None
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def _sealed(tmp_path: Path, keys: Keys, calls: Calls) -> Path:
+    sealed = tmp_path / "orders.enc"
+    sealed.write_bytes(encrypt([keys.primary], calls))
+    return sealed
+
+
+@pytest.mark.parametrize(
+    "how",
+    [["--key", "REPLICA"], ["--key", ALIAS], ["--discovery-region", DR]],
+    ids=["replica-arn", "alias", "discovery-region"],
+)
+def test_kmskit_decrypt_in_the_recovery_region(
+    keys: Keys, calls: Calls, tmp_path: Path, how: list[str]
+) -> None:
+    sealed = _sealed(tmp_path, keys, calls)
+    out = tmp_path / "orders.txt"
+    options = [keys.replica if word == "REPLICA" else word for word in how]
+    argv = ["decrypt", "-q", "--region", DR, *options, "--context", "purpose=orders-backup"]
+    assert main([*argv, str(sealed), str(out)]) == EXIT_OK
+    assert out.read_bytes() == b"orders of the day"
+    assert calls.regions() == {DR}
+    assert calls.kms[-1] == (DR, "Decrypt", keys.replica)
+
+
+def test_kmskit_decrypt_with_the_home_region_down_points_to_the_replica(
+    keys: Keys, calls: Calls, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sealed = _sealed(tmp_path, keys, calls)
+    out = tmp_path / "orders.txt"
+    assert main(["decrypt", "--region", DR, str(sealed), str(out)]) == EXIT_FAILURE
+    line = one_error_line(capsys)
+    assert line.startswith(
+        f'kmskit: error: Could not connect to the endpoint URL: "https://kms.{HOME}'
+    )
+    assert line.endswith(
+        "can decrypt it. Name the replica ('keys' / --key), or name no key and give the Region "
+        "to call ('discovery_region' / --discovery-region)"
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "how",
+    [["--key", "REPLICA"], ["--discovery-region", DR]],
+    ids=["replica-arn", "discovery-region"],
+)
+def test_kmskit_get_in_the_recovery_region(
+    keys: Keys, calls: Calls, tmp_path: Path, how: list[str]
+) -> None:
+    source = tmp_path / "orders.csv"
+    source.write_bytes(b"id,total\n1,12.50\n")
+    uri = f"s3://{BUCKET}/2026/12/orders.csv"
+    put = ["put", "-q", "--region", DR, "--key", keys.primary, "--context", "purpose=backup"]
+    assert main([*put, str(source), uri]) == EXIT_OK
+    calls.kms.clear()
+    calls.down.add(HOME)
+    out = tmp_path / "restored.csv"
+    options = [keys.replica if word == "REPLICA" else word for word in how]
+    assert main(["get", "-q", "--region", DR, *options, uri, str(out)]) == EXIT_OK
+    assert out.read_bytes() == source.read_bytes()
+    assert calls.kms == [(DR, "Decrypt", keys.replica)]
+
+
+@pytest.mark.parametrize("command", ["decrypt", "get"])
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        (
+            ["--discovery-region", "eu-west"],
+            "'--discovery-region' must be an AWS Region name. Received: 'eu-west'",
+        ),
+        (
+            ["--discovery-region", "eu-west-1\n"],
+            "'--discovery-region' must be an AWS Region name. Received: 'eu-west-1\\n'",
+        ),
+        (["--discovery-region", ""], "'--discovery-region' must not be empty. Received: ''"),
+        (
+            ["--key", ALIAS, "--discovery-region", DR],
+            "'--discovery-region' applies only in discovery mode, when no key is named. "
+            f"Received keys ['{ALIAS}'] and Region '{DR}'",
+        ),
+    ],
+    ids=["not-a-region", "newline", "empty", "with-key"],
+)
+def test_kmskit_checks_the_discovery_region_before_any_aws_call(
+    command: str,
+    options: list[str],
+    error: str,
+    tmp_path: Path,
+    no_aws: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "in.enc"
+    source.write_bytes(b"x")
+    out = tmp_path / "out"
+    paths = [str(source), str(out)] if command == "decrypt" else [f"s3://{BUCKET}/k", str(out)]
+    assert main([command, *options, *paths]) == EXIT_USAGE
+    assert one_error_line(capsys) == f"kmskit: error: {error}"
+    assert no_aws == []
+    assert not out.exists()
