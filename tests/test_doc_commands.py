@@ -14,7 +14,8 @@ with its document and line, so a failure names it as ``docs/envelope.md:52``.
 * **Run end to end**: each shell block with a runnable command runs, in order, in-process
   (``kmskit.cli.main``) in a temporary working directory against moto (one module-wide mock:
   ``alias/app-data`` symmetric, ``alias/intake`` RSA 2048 ENCRYPT_DECRYPT,
-  ``alias/release-signing`` ECC P-256 SIGN_VERIFY, and an S3 bucket for every bucket that
+  ``alias/release-signing`` ECC P-256 SIGN_VERIFY, ``alias/orders`` a multi-Region key in
+  us-east-1 with its replica in the module's Region, and an S3 bucket for every bucket that
   ``put``/``get`` name), with the input files the documents assume created first (``dump.sql``,
   ``password.txt``, ``secret.txt``, ``app.tar.gz``, ``invoices.csv``, ``release-signing.pem``
   exported from its key, ``data.csv.enc`` written by the stock ``aws_encryption_sdk`` as the
@@ -80,6 +81,8 @@ from tests.kmskit.envelope_support import (
     KmsWorld,
     emulate_asymmetric_kms,
     kms_world,
+    moto_multi_region_keys,
+    multi_region_key,
     probe_clients,
 )
 
@@ -109,6 +112,11 @@ ASYMMETRIC_ALIASES = {
     "alias/intake": {"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"},
     "alias/release-signing": {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"},
 }
+
+# The multi-Region key of docs/envelope.md's disaster recovery example: the primary in
+# MULTI_REGION_HOME, its replica in REGION, each under the alias in its Region.
+MULTI_REGION_ALIAS = "alias/orders"
+MULTI_REGION_HOME = "us-east-1"
 
 # Input files the documented commands read, as the documents assume they exist.
 DUMP = b"".join(b"INSERT INTO orders VALUES (%d, 'widget', 9.99);\n" % n for n in range(3000))
@@ -406,7 +414,8 @@ def buckets_named() -> set[str]:
 @pytest.fixture(scope="module")
 def world() -> Iterator[KmsWorld]:
     """One moto KMS and S3 for the module, with every key and bucket the documents name."""
-    with kms_world() as kms:
+    with kms_world() as kms, moto_multi_region_keys():
+        multi_region_key(MULTI_REGION_HOME, (REGION,), alias=MULTI_REGION_ALIAS)
         for alias, params in ASYMMETRIC_ALIASES.items():
             meta = kms.kms.create_key(**params)["KeyMetadata"]
             kms.kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
