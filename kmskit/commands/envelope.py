@@ -43,7 +43,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         type=key_reference,
         metavar="KEY",
         help="KMS key (key ARN, key ID, alias name or alias ARN); repeat to add a copy of the "
-        "data key under more keys (e.g. a multi-Region replica)",
+        "data key under more keys (e.g. a key in another Region; a multi-Region key's replicas "
+        "decrypt its copy without one of their own)",
     )
     add_context_option(encrypt, required=True, help_text=CONTEXT_STORED_HELP)
     encrypt.add_argument(
