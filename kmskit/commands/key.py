@@ -188,12 +188,7 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
         + ", ".join(sorted(USE_EVENTS))
         + ".",
     )
-    deletion.add_argument(
-        "key",
-        metavar="KEY",
-        type=lambda value: key_reference(value, "KEY"),
-        help="key ID, key ARN, alias name or alias ARN (in --region)",
-    )
+    add_key_argument(deletion)
     deletion.add_argument(
         "--logs",
         required=True,
@@ -532,6 +527,16 @@ def run_inventory(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS
 
 
+def add_key_argument(parser: argparse.ArgumentParser) -> None:
+    """The positional ``KEY`` of a command on one key, checked as a key reference."""
+    parser.add_argument(
+        "key",
+        metavar="KEY",
+        type=lambda value: key_reference(value, "KEY"),
+        help="key ID, key ARN, alias name or alias ARN (in --region)",
+    )
+
+
 def _register_rotate(actions: Any, common: argparse.ArgumentParser) -> None:
     rotated = actions.add_parser(
         "rotate",
@@ -547,12 +552,7 @@ def _register_rotate(actions: Any, common: argparse.ArgumentParser) -> None:
         "new material pending rotation, or new material of a multi-Region primary that a "
         "replica lacks (exit 7).",
     )
-    rotated.add_argument(
-        "key",
-        metavar="KEY",
-        type=lambda value: key_reference(value, "KEY"),
-        help="key ID, key ARN, alias name or alias ARN (in --region)",
-    )
+    add_key_argument(rotated)
     rotated.add_argument(
         "--wait",
         action="store_true",
@@ -593,12 +593,7 @@ def _register_rotations(actions: Any, common: argparse.ArgumentParser) -> None:
         "(GetKeyRotationStatus: automatic rotation, period, next date, an on-demand rotation "
         "in progress).",
     )
-    listed.add_argument(
-        "key",
-        metavar="KEY",
-        type=lambda value: key_reference(value, "KEY"),
-        help="key ID, key ARN, alias name or alias ARN (in --region)",
-    )
+    add_key_argument(listed)
     add_report_format_option(
         listed,
         text="the status, then a line per key material",

@@ -35,6 +35,7 @@ from kmskit.errors import (
 )
 from kmskit.key_deletion import (
     USE_EVENTS,
+    DeletionCheck,
     DeletionTarget,
     LastUsage,
     check_deletion,
@@ -130,6 +131,17 @@ class World:
     def every_day_logged(self, days: int) -> None:
         for days_ago in range(days + 1):
             self.log(days_ago, self.management(days_ago), name=f"m{days_ago}")
+
+    def check_since_yesterday(self, *, now: datetime) -> DeletionCheck:
+        """``check_deletion`` of the key over yesterday and today, as at ``now``."""
+        return check_deletion(
+            self.kms,
+            AuditReader(self.s3, workers=2),
+            LogLocation(BUCKET, PREFIX),
+            describe_deletion_target(self.kms, self.key_arn),
+            DateRange(since=self.day(1), until=self.today),
+            now=now,
+        )
 
     def state(self) -> dict[str, Any]:
         metadata: dict[str, Any] = self.kms.describe_key(KeyId=self.key_arn)["KeyMetadata"]
@@ -1050,14 +1062,7 @@ def test_the_last_hours_are_not_checked_before_their_digests_are_due(
     uncovered."""
     world.every_day_logged(1)
     world.digests(world.at(1), world.at(0, digests_until))
-    check = check_deletion(
-        world.kms,
-        AuditReader(world.s3, workers=2),
-        LogLocation(BUCKET, PREFIX),
-        describe_deletion_target(world.kms, world.key_arn),
-        DateRange(since=world.day(1), until=world.today),
-        now=world.at(0, 12, 30),
-    )
+    check = world.check_since_yesterday(now=world.at(0, 12, 30))
     assert check.hours_checked_until == world.at(0, 10)
     expected = [(world.at(0, 9), world.at(0, 10))] if gap else []
     assert check.periods_without_digests == expected
@@ -1071,14 +1076,7 @@ def test_the_account_folders_are_listed_once_for_log_and_digest_files(world: Wor
     world.log(0, world.management(0), name="m0", org=org)
     world.digests(world.at(1), world.at(0, 10), org=org)
     listed = listed_prefixes(world.s3)
-    check = check_deletion(
-        world.kms,
-        AuditReader(world.s3, workers=2),
-        LogLocation(BUCKET, PREFIX),
-        describe_deletion_target(world.kms, world.key_arn),
-        DateRange(since=world.day(1), until=world.today),
-        now=world.at(0, 12, 30),
-    )
+    check = world.check_since_yesterday(now=world.at(0, 12, 30))
     assert check.digest_files > 0
     top_levels = [
         call["Prefix"]
