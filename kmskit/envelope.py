@@ -294,13 +294,16 @@ def resolve_key_arn(key: str, settings: ClientSettings) -> str:
 
 def partition_of(region: str | None, settings: ClientSettings) -> str:
     """The AWS partition of ``region`` (``aws``, ``aws-us-gov``, ``aws-cn``, ...) from botocore's
-    bundled endpoint data, without a network call; ``aws`` when the Region is unknown."""
+    bundled endpoint data, without a network call; ``aws`` when the Region is unknown. An unknown
+    profile is :class:`~kmskit.errors.UsageError`."""
     if not region:
         return "aws"
     try:
         partition: str = settings.session().get_partition_for_region(region)
     except BotocoreUnknownRegionError:
         return "aws"
+    except ProfileNotFound as error:
+        raise from_botocore_error(error) from error
     return partition
 
 
@@ -1015,11 +1018,16 @@ class Envelope:
 
     # -- materials managers (built on first use) ------------------------------------------
 
-    def _provider(self, cls: type[Any], **kwargs: Any) -> Any:
+    def _configured_region(self) -> str | None:
+        """The Region of the settings, or of the profile's configuration (None: none)."""
         try:
-            region = self.settings.region or self.settings.session().region_name
+            region: str | None = self.settings.region or self.settings.session().region_name
         except ProfileNotFound as error:
             raise from_botocore_error(error) from error
+        return region
+
+    def _provider(self, cls: type[Any], **kwargs: Any) -> Any:
+        region = self._configured_region()
         if region:
             kwargs["region_names"] = [region]
         try:
@@ -1073,11 +1081,7 @@ class Envelope:
                 else:
                     extra: dict[str, Any] = {}
                     if self.discovery_accounts:
-                        region = (
-                            self.discovery_region
-                            or self.settings.region
-                            or self.settings.session().region_name
-                        )
+                        region = self.discovery_region or self._configured_region()
                         self._discovery_partition = partition_of(region, self.settings)
                         extra["discovery_filter"] = DiscoveryFilter(
                             account_ids=list(self.discovery_accounts),

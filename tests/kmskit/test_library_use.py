@@ -349,7 +349,21 @@ def test_configuration_errors_are_kmskit_errors(name: str) -> None:
         CALLS[name](ClientSettings())
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        # The accounts' partition is read from the profile's Region, or the Region given.
+        {"discovery_accounts": ["111111111111"]},
+        {"discovery_accounts": ["111111111111"], "region": "eu-west-1"},
+        {"discovery_accounts": ["111111111111"], "discovery_region": "eu-west-1"},
+    ],
+)
 @pytest.mark.usefixtures("no_aws_configuration")
-def test_discovery_decrypt_with_an_unknown_profile_is_a_kmskit_error() -> None:
+def test_discovery_decrypt_with_an_unknown_profile_is_a_kmskit_error(
+    options: dict[str, Any],
+) -> None:
+    region = options.pop("region", None)
+    settings = ClientSettings(profile="missing", region=region)
     with pytest.raises(UsageError, match=r"^'--profile' \(or AWS_PROFILE\) must name a profile"):
-        Envelope(settings=ClientSettings(profile="missing")).decrypt(b"x", CONTEXT)
+        Envelope(settings=settings, **options).decrypt(b"x", CONTEXT)
