@@ -14,7 +14,8 @@ CloudFormation sends one event per create, update or delete of a ``Custom::KmsGr
 Every call is idempotent (a named grant; a retire of a grant gone is done), so one that gets no
 answer (a lost connection, a timeout, KMS's internal or dependency errors, throttling after
 botocore's own retries) is made again, like one IAM refuses, until the deadline. A create still
-without an answer then may or may not have made the grant: it fails with the physical ID
+without an answer then (or refused, after an attempt without an answer, for a reason that can
+change between attempts) may or may not have made the grant: it fails with the physical ID
 :data:`OUTCOME_UNKNOWN`, and the rollback's delete of that ID asks for the grant again by its
 name (CreateGrant returns the one there is, or makes it) and deletes it, so no grant outlives
 the failed create.
@@ -54,6 +55,14 @@ PROPAGATION_ERRORS = frozenset({"AccessDeniedException"})
 NO_ANSWER_ERRORS = frozenset(
     {"DependencyTimeoutException", "KMSInternalException", "ThrottlingException"}
 )
+# Refusals that can change from one attempt to the next (the caller's permission, the key's
+# state): after an attempt without an answer, which may have made the grant, they leave the
+# outcome unknown. Others (a malformed ARN or grant token) refused every attempt.
+CHANGING_REFUSALS = PROPAGATION_ERRORS | {
+    "DisabledException",
+    "KMSInvalidStateException",
+    "NotFoundException",
+}
 # Failures on the way: the call may have been carried out or not.
 CONNECTION_ERRORS = (BotocoreConnectionError, HTTPClientError)
 # What RetireGrant and RevokeGrant answer when there is no such grant: the end state wanted.
@@ -196,15 +205,27 @@ def _outcome_unknown(request: Any, kept: str, error: OutcomeUnknownError) -> Ans
 
 def _create(properties: Mapping[str, Any], calls: _Calls) -> Answer:
     parameters = create_grant_parameters(properties)
+    unanswered: list[str] = []
     try:
-        response = _call(calls, _region(properties), "CreateGrant", parameters)
+        response = _call(calls, _region(properties), "CreateGrant", parameters, unanswered)
     except (ClientError, *CONNECTION_ERRORS) as error:
         failure = _no_answer(error)
-        if failure is None:
+        if failure is not None:
+            what = f"got no answer until the deadline ({failure})"
+        elif (
+            unanswered
+            and isinstance(error, ClientError)
+            and error.response.get("Error", {}).get("Code") in CHANGING_REFUSALS
+        ):
+            # The attempt without an answer may have made the grant, whatever a later one got.
+            details = error.response.get("Error", {})
+            refusal = f"{details.get('Code')}: {details.get('Message')}"
+            what = f"got no answer ({unanswered[-1]}), then {refusal}"
+        else:
             raise
         raise OutcomeUnknownError(
-            f"CreateGrant got no answer until the deadline ({failure}): the grant "
-            f"named {parameters['Name']!r} on {parameters['KeyId']} may exist"
+            f"CreateGrant {what}: the grant named {parameters['Name']!r} on "
+            f"{parameters['KeyId']} may exist"
         ) from error
     grant_id = response["GrantId"]
     log("INFO", "grant created", grant_id=grant_id, key_id=parameters["KeyId"])
@@ -258,10 +279,15 @@ def _delete_grant(grant_id: str, properties: Mapping[str, Any], calls: _Calls) -
 
 
 def _call(
-    calls: _Calls, region: str | None, operation: str, parameters: dict[str, Any]
+    calls: _Calls,
+    region: str | None,
+    operation: str,
+    parameters: dict[str, Any],
+    unanswered: list[str] | None = None,
 ) -> dict[str, Any]:
     """KMS's ``operation`` in ``region``, retried on :data:`PROPAGATION_ERRORS` and on a call
-    without an answer (:func:`_no_answer`) until the deadline."""
+    without an answer (:func:`_no_answer`) until the deadline; what each attempt without an
+    answer got is added to ``unanswered``."""
     client = calls.client_for(region)
     method = getattr(client, xform_name(operation))
     wait = FIRST_WAIT_SECONDS
@@ -273,6 +299,8 @@ def _call(
         except (ClientError, *CONNECTION_ERRORS) as error:
             code = _no_answer(error)
             if code is not None:
+                if unanswered is not None:
+                    unanswered.append(code)
                 message = "no answer, retrying: the call is idempotent"
             elif isinstance(error, ClientError):
                 code = error.response.get("Error", {}).get("Code")

@@ -313,6 +313,53 @@ def test_a_create_without_an_answer_until_the_deadline_fails_with_the_outcome_un
     )
 
 
+@pytest.mark.parametrize(
+    "code", ["AccessDeniedException", "DisabledException", "KMSInvalidStateException"]
+)
+def test_a_create_refused_after_a_call_without_an_answer_still_has_the_outcome_unknown(
+    kms: Kms, code: str
+) -> None:
+    """The first CreateGrant may have made the grant before its answer was lost: a refusal of
+    a later attempt (IAM's policy not yet in effect on every KMS host until the deadline, the
+    key disabled meanwhile) says nothing of it. NOT_CREATED would make the rollback's delete
+    call nothing and leave that grant behind."""
+    lossy = LostAnswers(kms.client, 1, READ_TIMEOUT)
+    for _ in range(2 if code in provider.PROPAGATION_ERRORS else 1):  # at 1 s and 3 s
+        kms.refuse("CreateGrant", code, "refused")
+    answer = handle(
+        event("Create"),
+        deadline=4.0,
+        client_for=lambda region: lossy,
+        sleep=kms.sleep,
+        clock=kms.clock,
+    )
+    assert (answer.status, answer.physical_resource_id) == (FAILED, OUTCOME_UNKNOWN)
+    assert answer.reason is not None
+    assert answer.reason == (
+        f"CreateGrant got no answer (ReadTimeoutError), then {code}: refused: the grant named "
+        f"'SReaderGrant150D6985' on {KEY_ARN} may exist; the rollback deletes it"
+    )
+
+
+def test_a_create_refused_for_its_parameters_after_a_call_without_an_answer_made_nothing(
+    kms: Kms,
+) -> None:
+    """A refusal that every attempt got (a malformed ARN) says the lost one made no grant
+    either: OUTCOME_UNKNOWN would only make the rollback fail on the same refusal."""
+    lossy = LostAnswers(kms.client, 1, READ_TIMEOUT)
+    kms.refuse("CreateGrant", "InvalidArnException", "bad ARN")
+    answer = handle(
+        event("Create"),
+        deadline=4.0,
+        client_for=lambda region: lossy,
+        sleep=kms.sleep,
+        clock=kms.clock,
+    )
+    assert answer == Answer(
+        FAILED, NOT_CREATED, reason="CreateGrant failed: InvalidArnException: bad ARN"
+    )
+
+
 def test_an_update_without_an_answer_keeps_the_grant_there_was_and_says_how_to_find_a_new_one(
     kms: Kms,
 ) -> None:
