@@ -390,6 +390,53 @@ def test_the_rollback_of_a_create_without_an_answer_finds_the_grant_by_name_and_
     assert answer == Answer(SUCCESS, OUTCOME_UNKNOWN)
 
 
+class SlowLostAnswers(LostAnswers):
+    """LostAnswers whose every call takes the longest a call can (each of botocore's attempts
+    hangs until its timeouts), on the test's clock."""
+
+    def __init__(self, kms: Kms, lost: int) -> None:
+        super().__init__(kms.client, lost, READ_TIMEOUT)
+        self.kms = kms
+
+    def __getattr__(self, name: str) -> Any:
+        call = super().__getattr__(name)
+
+        def slow(**parameters: Any) -> Any:
+            self.kms.now += provider.LONGEST_CALL_SECONDS
+            return call(**parameters)
+
+        return slow
+
+
+@pytest.mark.parametrize("lost", range(7))
+def test_the_rollback_of_a_create_without_an_answer_ends_its_two_calls_within_the_reserve(
+    kms: Kms, lost: int
+) -> None:
+    """RESERVE_SECONDS covers one call after the deadline. This delete makes two (CreateGrant,
+    then RetireGrant): the second must not start after the deadline when the first ended
+    after it, or the function times out without answering."""
+    deadline = 280.0
+    lossy = SlowLostAnswers(kms, lost)
+    created(kms, "f" * 64)
+    kms.stubber.add_response("retire_grant", {}, {"KeyId": KEY_ARN, "GrantId": "f" * 64})
+    answer = handle(
+        event("Delete", OUTCOME_UNKNOWN),
+        deadline=deadline,
+        client_for=lambda region: lossy,
+        sleep=kms.sleep,
+        clock=kms.clock,
+    )
+    assert kms.now <= deadline + provider.LONGEST_CALL_SECONDS
+    if lost <= 3:
+        assert answer == Answer(SUCCESS, OUTCOME_UNKNOWN)
+    else:
+        # Out of time before KMS answered: the rollback fails (and can be continued).
+        assert answer == Answer(FAILED, OUTCOME_UNKNOWN, reason=answer.reason)
+        assert str(answer.reason).startswith("ReadTimeoutError: ")
+        kms.client.create_grant(**CREATE_PARAMETERS)  # the responses KMS did not give
+        kms.client.retire_grant(KeyId=KEY_ARN, GrantId="f" * 64)
+
+
 def test_the_rollback_of_a_create_without_an_answer_on_a_key_gone_deletes_nothing(
     kms: Kms,
 ) -> None:
