@@ -455,16 +455,20 @@ class _MrkStrictProvider(_KmskitClientsMixin, MRKAwareStrictAwsKmsMasterKeyProvi
 
 class _MrkDiscoveryProvider(_KmskitClientsMixin, MRKAwareDiscoveryAwsKmsMasterKeyProvider):  # type: ignore[misc]
     """Discovery with a discovery Region: the SDK calls a multi-Region key the message names in
-    that Region (its replica there); kmskit uses any other key only if it is in that Region."""
+    that Region (its replica there), if the key is of that Region's partition (where its
+    replicas are); kmskit uses any other key only if it is in that Region."""
+
+    discovery_partition = "aws"  # of the discovery Region; set by Envelope
 
     def _new_master_key_impl(self, key_id: Any) -> Any:
         # The SDK would call a single-Region key in its own Region, in a disaster the one that
         # is unavailable (its MRK discovery keyring does not: the same rule as here). The SDK
         # skips a data key whose master key raises InvalidKeyIdError, without a KMS call.
-        if not _usable_in_region(_as_text(key_id), self.config.discovery_region):
+        region = self.config.discovery_region
+        if not _usable_in_region(_as_text(key_id), region, self.discovery_partition):
             raise InvalidKeyIdError(
-                f"{_as_text(key_id)} is neither a multi-Region key nor a key of the discovery "
-                f"Region {self.config.discovery_region}"
+                f"{_as_text(key_id)} is neither a multi-Region key of the partition of the "
+                f"discovery Region {region} nor a key of that Region"
             )
         return super()._new_master_key_impl(key_id)
 
@@ -657,7 +661,17 @@ def _check_keys(policy: _DecryptPolicy, encrypted_data_keys: Any) -> None:
     if policy.discovery_region:
         in_message = _edk_key_ids(encrypted_data_keys)
         region = policy.discovery_region
-        if not any(_usable_in_region(key, region) for key in in_message):
+        if not any(_usable_in_region(key, region, policy.partition) for key in in_message):
+            elsewhere = [key for key in in_message if _multi_region_identity(key) is not None]
+            if elsewhere:
+                theirs = elsewhere[0].split(":")[1]
+                raise ConflictError(
+                    "wrong key: the message's data key is encrypted under "
+                    f"{', '.join(elsewhere)}, a multi-Region key of partition {theirs}, not of "
+                    f"{policy.partition}, the partition of the discovery Region {region}: a "
+                    "multi-Region key has replicas in its own partition only. Name the key to "
+                    f"use ('keys' / --key), or give a discovery Region of partition {theirs}"
+                )
             raise ConflictError(
                 "wrong key: the message's data key is encrypted under "
                 f"{', '.join(in_message) or 'no KMS key'}, not under a multi-Region key: "
@@ -692,11 +706,13 @@ def same_key_for_decrypt(message_key: str, named_key: str) -> bool:
     return identity is not None and identity == _multi_region_identity(named_key)
 
 
-def _usable_in_region(key_arn: str, region: str) -> bool:
-    """Whether discovery with the discovery Region ``region`` uses ``key_arn``: a multi-Region
-    key (called in ``region``), or a key of ``region``."""
-    if _multi_region_identity(key_arn) is not None:
-        return True
+def _usable_in_region(key_arn: str, region: str, partition: str) -> bool:
+    """Whether discovery with the discovery Region ``region`` (of ``partition``) uses
+    ``key_arn``: a multi-Region key of ``partition`` (called in ``region``; its replicas are in
+    its own partition), or a key of ``region``."""
+    identity = _multi_region_identity(key_arn)
+    if identity is not None:
+        return identity[0] == partition
     match = KEY_ARN.match(key_arn)
     return match is not None and match.group(1) == region
 
@@ -1080,9 +1096,10 @@ class Envelope:
                     provider = self._provider(strict, key_ids=list(arns))
                 else:
                     extra: dict[str, Any] = {}
-                    if self.discovery_accounts:
+                    if self.discovery_accounts or self.discovery_region:
                         region = self.discovery_region or self._configured_region()
                         self._discovery_partition = partition_of(region, self.settings)
+                    if self.discovery_accounts:
                         extra["discovery_filter"] = DiscoveryFilter(
                             account_ids=list(self.discovery_accounts),
                             partition=self._discovery_partition,
@@ -1092,6 +1109,8 @@ class Envelope:
                         discovery = _MrkDiscoveryProvider
                         extra["discovery_region"] = self.discovery_region
                     provider = self._provider(discovery, **extra)
+                    if self.discovery_region:
+                        provider.discovery_partition = self._discovery_partition
                 self._decrypt_materials = (self._wrap(provider), arns)
             materials: tuple[Any, tuple[str, ...]] = self._decrypt_materials
             return materials

@@ -23,6 +23,7 @@ from aws_encryption_sdk.internal.formatting.deserialize import deserialize_heade
 from aws_encryption_sdk.key_providers.kms import _check_mrk_arns_equal
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
+from moto.kms.models import kms_backends
 
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
@@ -389,6 +390,40 @@ def test_discovery_accounts_take_the_discovery_regions_partition(keys: Keys, cal
     gov = Envelope(discovery_accounts=[ACCOUNT], discovery_region="us-gov-west-1")
     with pytest.raises(ConflictError, match=r"partition aws-us-gov \(the partition of the disc"):
         gov.decrypt(message, CONTEXT)
+
+
+def test_a_discovery_region_of_another_partition_is_refused_before_kms(
+    keys: Keys, calls: Calls
+) -> None:
+    """A replica is in its primary's partition: a discovery Region of another partition has
+    none, and calling the key there (its ARN, partition aws, with Region us-gov-west-1) is a call
+    to the wrong Region. Refused before any KMS call, as a single-Region key of another Region."""
+    message = encrypt([keys.primary], calls)
+    with pytest.raises(ConflictError) as caught:
+        Envelope(discovery_region="us-gov-west-1").decrypt(message, CONTEXT)
+    assert str(caught.value) == (
+        f"wrong key: the message's data key is encrypted under {keys.primary}, a multi-Region "
+        "key of partition aws, not of aws-us-gov, the partition of the discovery Region "
+        "us-gov-west-1: a multi-Region key has replicas in its own partition only. Name the "
+        "key to use ('keys' / --key), or give a discovery Region of partition aws"
+    )
+    assert calls.kms == []
+
+
+def test_a_discovery_region_skips_multi_region_data_keys_of_another_partition(
+    keys: Keys, calls: Calls
+) -> None:
+    """A message under a key of the discovery Region passes the check before KMS; its
+    multi-Region key of another partition is still called nowhere when that key fails."""
+    gov = "us-gov-west-1"
+    local_kms = boto3.client("kms", region_name=gov)
+    local = local_kms.create_key()["KeyMetadata"]["Arn"]
+    assert local.startswith("arn:aws-us-gov:kms:us-gov-west-1:")
+    message = encrypt([keys.primary, local], calls)
+    del kms_backends[ACCOUNT][gov].keys[local.split("/")[-1]]  # it fails (moto: no such key)
+    with pytest.raises(KmskitError):
+        Envelope(discovery_region=gov).decrypt(message, CONTEXT)
+    assert calls.kms == [(gov, "Decrypt", local)]
 
 
 @pytest.mark.parametrize(
