@@ -260,21 +260,36 @@ def _delete_after_unknown_outcome(properties: Mapping[str, Any], calls: _Calls) 
         return Answer(SUCCESS, OUTCOME_UNKNOWN)
     grant_id = response["GrantId"]
     log("INFO", "grant of the create without an answer", grant_id=grant_id, name=parameters["Name"])
-    _delete_grant(grant_id, properties, calls)
+    # The grant may have been made a moment ago, before it is consistent throughout KMS, where a
+    # retirement by ID could answer that there is no such grant. Its token identifies it at once
+    # (RetireGrant API reference, GrantToken); RevokeGrant takes none, so there a grant "gone"
+    # fails the rollback, and the rollback tried again later finds the grant by name.
+    _delete_grant(grant_id, properties, calls, token=response.get("GrantToken"), just_returned=True)
     return Answer(SUCCESS, OUTCOME_UNKNOWN)
 
 
-def _delete_grant(grant_id: str, properties: Mapping[str, Any], calls: _Calls) -> None:
-    """RetireGrant or RevokeGrant (``DeleteBy``) of ``grant_id``; one gone already is done."""
+def _delete_grant(
+    grant_id: str,
+    properties: Mapping[str, Any],
+    calls: _Calls,
+    *,
+    token: str | None = None,
+    just_returned: bool = False,
+) -> None:
+    """RetireGrant or RevokeGrant (``DeleteBy``) of ``grant_id``; one gone already is done,
+    except for a grant CreateGrant has ``just_returned`` that is revoked. ``token``: the grant
+    token to retire it by (never logged)."""
     action = properties.get("DeleteBy", "RetireGrant")
     if action not in DELETE_ACTIONS:
         raise PropertyError(f"DeleteBy must be RetireGrant or RevokeGrant. Received: {action!r}")
     key_id = _text(properties, "KeyId")
+    by_token = action == "RetireGrant" and token is not None
+    request = {"GrantToken": token} if by_token else {"KeyId": key_id, "GrantId": grant_id}
     try:
-        _call(calls, _region(properties), action, {"KeyId": key_id, "GrantId": grant_id})
+        _call(calls, _region(properties), action, request)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
-        if code not in DELETED_ALREADY:
+        if code not in DELETED_ALREADY or (just_returned and not by_token):
             raise
         log("INFO", "grant gone already", grant_id=grant_id, code=code)
     else:

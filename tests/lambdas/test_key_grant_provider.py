@@ -382,12 +382,31 @@ def test_the_rollback_of_a_create_without_an_answer_finds_the_grant_by_name_and_
     kms: Kms, action: str
 ) -> None:
     """The delete of OUTCOME_UNKNOWN asks for the grant again (the same name and parameters:
-    the one the lost create made, or a new one) and deletes what KMS returns."""
+    the one the lost create made, or a new one) and deletes what KMS returns: retired by its
+    token, which identifies a grant made a moment ago before it is consistent throughout KMS;
+    revoked by its ID (RevokeGrant takes no token)."""
     created(kms, "f" * 64)
-    operation = "retire_grant" if action == "RetireGrant" else "revoke_grant"
-    kms.stubber.add_response(operation, {}, {"KeyId": KEY_ARN, "GrantId": "f" * 64})
+    if action == "RetireGrant":
+        kms.stubber.add_response("retire_grant", {}, {"GrantToken": GRANT_TOKEN})
+    else:
+        kms.stubber.add_response("revoke_grant", {}, {"KeyId": KEY_ARN, "GrantId": "f" * 64})
     answer = kms.handle(event("Delete", OUTCOME_UNKNOWN, DeleteBy=action))
     assert answer == Answer(SUCCESS, OUTCOME_UNKNOWN)
+
+
+@pytest.mark.parametrize("code", ["NotFoundException", "InvalidGrantIdException"])
+def test_a_grant_just_returned_that_revocation_does_not_find_yet_fails_the_rollback(
+    kms: Kms, code: str
+) -> None:
+    """CreateGrant has just returned the grant, so "no such grant" from RevokeGrant is KMS's
+    eventual consistency, not a grant gone: the rollback fails, and tried again it finds the
+    grant by name."""
+    created(kms, "f" * 64)
+    kms.refuse("RevokeGrant", code, "no such grant")
+    answer = kms.handle(event("Delete", OUTCOME_UNKNOWN, DeleteBy="RevokeGrant"))
+    assert answer == Answer(
+        FAILED, OUTCOME_UNKNOWN, reason=f"RevokeGrant failed: {code}: no such grant"
+    )
 
 
 class SlowLostAnswers(LostAnswers):
@@ -418,7 +437,7 @@ def test_the_rollback_of_a_create_without_an_answer_ends_its_two_calls_within_th
     deadline = 280.0
     lossy = SlowLostAnswers(kms, lost)
     created(kms, "f" * 64)
-    kms.stubber.add_response("retire_grant", {}, {"KeyId": KEY_ARN, "GrantId": "f" * 64})
+    kms.stubber.add_response("retire_grant", {}, {"GrantToken": GRANT_TOKEN})
     answer = handle(
         event("Delete", OUTCOME_UNKNOWN),
         deadline=deadline,
@@ -434,7 +453,7 @@ def test_the_rollback_of_a_create_without_an_answer_ends_its_two_calls_within_th
         assert answer == Answer(FAILED, OUTCOME_UNKNOWN, reason=answer.reason)
         assert str(answer.reason).startswith("ReadTimeoutError: ")
         kms.client.create_grant(**CREATE_PARAMETERS)  # the responses KMS did not give
-        kms.client.retire_grant(KeyId=KEY_ARN, GrantId="f" * 64)
+        kms.client.retire_grant(GrantToken=GRANT_TOKEN)
 
 
 def test_the_rollback_of_a_create_without_an_answer_on_a_key_gone_deletes_nothing(
@@ -762,9 +781,11 @@ def test_the_provider_sends_nothing_the_runtimes_oldest_botocore_lacks() -> None
     assert sorted(model.operation_names) == sorted(OPERATIONS)
     subset = CREATE_PARAMETERS
     equals = {**CREATE_PARAMETERS, "Constraints": {"EncryptionContextEquals": {"app": "x"}}}
-    requests = [("CreateGrant", subset), ("CreateGrant", equals)] + [
-        (action, {"KeyId": KEY_ARN, "GrantId": GRANT_ID}) for action in DELETE_ACTIONS
-    ]
+    requests = [
+        ("CreateGrant", subset),
+        ("CreateGrant", equals),
+        ("RetireGrant", {"GrantToken": GRANT_TOKEN}),
+    ] + [(action, {"KeyId": KEY_ARN, "GrantId": GRANT_ID}) for action in DELETE_ACTIONS]
     for operation, request in requests:
         report = ParamValidator().validate(request, model.operation_model(operation).input_shape)
         assert not report.has_errors(), (operation, report.generate_report())
