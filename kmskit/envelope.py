@@ -725,8 +725,9 @@ def _replica_hint(message_keys: Sequence[str]) -> str:
         if identity is not None:
             region = key.split(":")[3]
             return (
-                f"The message's key {key} is a multi-Region key of {region}: its replica in "
-                f"another Region (account {identity[1]}, key ID {identity[2]}) can decrypt it. "
+                f"The message's key {key} is a multi-Region key of {region}: a replica of it in "
+                f"another Region (account {identity[1]}, key ID {identity[2]}), if there is one, "
+                "can decrypt it. "
                 "Name the replica ('keys' / --key), or name no key and give the Region to call "
                 "('discovery_region' / --discovery-region)"
             )

@@ -216,8 +216,9 @@ def test_a_multi_region_key_that_is_no_replica_is_refused_before_kms(
     mrk_id = keys.primary.rsplit("/", 1)[1]
     assert str(caught.value) == (
         f"wrong key: the message's data key is encrypted under {keys.primary}, not under "
-        f"{other}. The message's key {keys.primary} is a multi-Region key of {HOME}: its "
-        f"replica in another Region (account {ACCOUNT}, key ID {mrk_id}) can decrypt it. "
+        f"{other}. The message's key {keys.primary} is a multi-Region key of {HOME}: a "
+        f"replica of it in another Region (account {ACCOUNT}, key ID {mrk_id}), if there is "
+        "one, can decrypt it. "
         "Name the replica ('keys' / --key), or name no key and give the Region to call "
         "('discovery_region' / --discovery-region)"
     )
@@ -290,9 +291,9 @@ def test_discovery_with_the_home_region_down_says_to_name_the_replica(
     mrk_id = keys.primary.rsplit("/", 1)[1]
     assert str(caught.value) == (
         f'Could not connect to the endpoint URL: "https://kms.{HOME}.amazonaws.com/". '
-        f"The message's key {keys.primary} is a multi-Region key of {HOME}: its replica in "
-        f"another Region (account {ACCOUNT}, key ID {mrk_id}) can decrypt it. Name the "
-        "replica ('keys' / --key), or name no key and give the Region to call "
+        f"The message's key {keys.primary} is a multi-Region key of {HOME}: a replica of it in "
+        f"another Region (account {ACCOUNT}, key ID {mrk_id}), if there is one, can decrypt it. "
+        "Name the replica ('keys' / --key), or name no key and give the Region to call "
         "('discovery_region' / --discovery-region)"
     )
     assert caught.value.exit_code == EXIT_FAILURE
@@ -310,7 +311,7 @@ def test_discovery_refused_by_kms_says_to_name_the_replica(
     assert str(caught.value).startswith(
         f"could not decrypt the data key (message keys: {keys.primary}): AccessDeniedException: "
         f"not allowed by the key policy. The message's key {keys.primary} is a multi-Region key "
-        f"of {HOME}: its replica in another Region"
+        f"of {HOME}: a replica of it in another Region"
     )
     assert caught.value.exit_code == EXIT_ACCESS_DENIED
 
