@@ -99,11 +99,15 @@ class Kms:
     def clock(self) -> float:
         return self.now
 
-    def handle(self, received: dict[str, Any], *, deadline: float = 280.0) -> Answer:
+    def handle(
+        self, received: dict[str, Any], *, deadline: float = 280.0, client: Any = None
+    ) -> Answer:
+        """The provider's answer to ``received``, its calls going to ``client`` (default: the
+        stubbed client)."""
         return handle(
             received,
             deadline=deadline,
-            client_for=self.client_for,
+            client_for=self.client_for if client is None else lambda region: client,
             sleep=self.sleep,
             clock=self.clock,
         )
@@ -256,13 +260,7 @@ def test_a_create_without_an_answer_is_made_again_and_gets_the_grant_by_its_name
     made again returns the grant the unanswered one made, so the create succeeds with it."""
     created(kms)
     lossy = LostAnswers(kms.client, 2, error)
-    answer = handle(
-        event("Create"),
-        deadline=280.0,
-        client_for=lambda region: lossy,
-        sleep=kms.sleep,
-        clock=kms.clock,
-    )
+    answer = kms.handle(event("Create"), deadline=280.0, client=lossy)
     assert answer == Answer(SUCCESS, GRANT_ID, data={"GrantId": GRANT_ID})
     assert kms.waits == [1.0, 2.0]
     warnings = [
@@ -326,13 +324,7 @@ def test_a_create_refused_after_a_call_without_an_answer_still_has_the_outcome_u
     lossy = LostAnswers(kms.client, 1, READ_TIMEOUT)
     for _ in range(2 if code in provider.PROPAGATION_ERRORS else 1):  # at 1 s and 3 s
         kms.refuse("CreateGrant", code, "refused")
-    answer = handle(
-        event("Create"),
-        deadline=4.0,
-        client_for=lambda region: lossy,
-        sleep=kms.sleep,
-        clock=kms.clock,
-    )
+    answer = kms.handle(event("Create"), deadline=4.0, client=lossy)
     assert (answer.status, answer.physical_resource_id) == (FAILED, OUTCOME_UNKNOWN)
     assert answer.reason is not None
     assert answer.reason == (
@@ -348,13 +340,7 @@ def test_a_create_refused_for_its_parameters_after_a_call_without_an_answer_made
     either: OUTCOME_UNKNOWN would only make the rollback fail on the same refusal."""
     lossy = LostAnswers(kms.client, 1, READ_TIMEOUT)
     kms.refuse("CreateGrant", "InvalidArnException", "bad ARN")
-    answer = handle(
-        event("Create"),
-        deadline=4.0,
-        client_for=lambda region: lossy,
-        sleep=kms.sleep,
-        clock=kms.clock,
-    )
+    answer = kms.handle(event("Create"), deadline=4.0, client=lossy)
     assert answer == Answer(
         FAILED, NOT_CREATED, reason="CreateGrant failed: InvalidArnException: bad ARN"
     )
@@ -364,13 +350,7 @@ def test_an_update_without_an_answer_keeps_the_grant_there_was_and_says_how_to_f
     kms: Kms,
 ) -> None:
     lossy = LostAnswers(kms.client, 10, READ_TIMEOUT)
-    answer = handle(
-        event("Update", GRANT_ID),
-        deadline=2.0,
-        client_for=lambda region: lossy,
-        sleep=kms.sleep,
-        clock=kms.clock,
-    )
+    answer = kms.handle(event("Update", GRANT_ID), deadline=2.0, client=lossy)
     assert (answer.status, answer.physical_resource_id) == (FAILED, GRANT_ID)
     assert answer.reason is not None
     assert "CreateGrant got no answer until the deadline (ReadTimeoutError)" in answer.reason
@@ -438,13 +418,7 @@ def test_the_rollback_of_a_create_without_an_answer_ends_its_two_calls_within_th
     lossy = SlowLostAnswers(kms, lost)
     created(kms, "f" * 64)
     kms.stubber.add_response("retire_grant", {}, {"GrantToken": GRANT_TOKEN})
-    answer = handle(
-        event("Delete", OUTCOME_UNKNOWN),
-        deadline=deadline,
-        client_for=lambda region: lossy,
-        sleep=kms.sleep,
-        clock=kms.clock,
-    )
+    answer = kms.handle(event("Delete", OUTCOME_UNKNOWN), deadline=deadline, client=lossy)
     assert kms.now <= deadline + provider.LONGEST_CALL_SECONDS
     if lost <= 3:
         assert answer == Answer(SUCCESS, OUTCOME_UNKNOWN)
