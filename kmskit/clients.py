@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from kmskit.errors import UsageError, from_botocore_error
+from kmskit.errors import UsageError, from_botocore_error, from_client_error
 
 RetryMode = Literal["standard", "adaptive", "legacy"]
 DEFAULT_MAX_ATTEMPTS = 8
@@ -155,3 +155,13 @@ def kms_client(settings: ClientSettings | None = None) -> Any:
         return (settings or ClientSettings()).client("kms")
     except BotoCoreError as error:
         raise from_botocore_error(error) from error
+
+
+def key_metadata(kms: Any, key: str) -> dict[str, Any]:
+    """DescribeKey's ``KeyMetadata`` for ``key`` as the user gave it (``KEY``: key ID, key ARN,
+    alias name or alias ARN); KMS's refusal as a :class:`~kmskit.errors.KmskitError` naming it."""
+    try:
+        metadata: dict[str, Any] = kms.describe_key(KeyId=key)["KeyMetadata"]
+    except ClientError as error:
+        raise from_client_error(error, f"describe key {key}") from error
+    return metadata

@@ -48,6 +48,7 @@ from botocore.exceptions import ClientError
 from kmskit._text import utc_text
 from kmskit.audit import AuditReader, AuditStats, DateRange, LogLocation, RecordFilter, UsageSummary
 from kmskit.audit_integrity import DIGEST_DUE, DigestSpan, IntegrityProblem, read_coverage
+from kmskit.clients import key_metadata
 from kmskit.errors import ConflictError, UsageError, from_client_error
 
 # The KMS operations that use a key's material or hand it to someone who will (CloudTrail event
@@ -128,10 +129,7 @@ def describe_deletion_target(kms: Any, key: str) -> DeletionTarget:
     """DescribeKey, refusing what cannot or need not be scheduled: an AWS managed key
     (:class:`UsageError`), a key already pending deletion (:class:`ConflictError`, naming its
     deletion date and how to cancel). ``key``: as the user gave it (``KEY``)."""
-    try:
-        metadata = kms.describe_key(KeyId=key)["KeyMetadata"]
-    except ClientError as error:
-        raise from_client_error(error, f"describe key {key}") from error
+    metadata = key_metadata(kms, key)
     arn = str(metadata["Arn"])
     if metadata.get("KeyManager") == "AWS":
         raise UsageError(

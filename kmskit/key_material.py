@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
 from kmskit._text import utc_text
+from kmskit.clients import key_metadata
 from kmskit.errors import ConflictError, KmskitError, UsageError, from_client_error
 
 WRAPPING_KEY_SPEC = "RSA_4096"
@@ -298,10 +299,7 @@ def describe_target(kms: Any, key: str) -> ImportTarget:
     """DescribeKey, refusing keys that cannot take imported material: origin not EXTERNAL or a
     spec kmskit does not import into (:class:`UsageError`), pending deletion
     (:class:`ConflictError`). ``key``: as the user gave it (``KEY``), named in the errors."""
-    try:
-        metadata = kms.describe_key(KeyId=key)["KeyMetadata"]
-    except ClientError as error:
-        raise from_client_error(error, f"describe key {key}") from error
+    metadata = key_metadata(kms, key)
     if metadata.get("Origin") != "EXTERNAL":
         raise UsageError(
             f"'KEY' must be a key created for imported material (origin EXTERNAL). Received: "

@@ -38,6 +38,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from kmskit._text import utc_text
+from kmskit.clients import key_metadata
 from kmskit.errors import (
     ConflictError,
     KmskitError,
@@ -207,10 +208,7 @@ class RotationDone:
 
 def describe_rotation_target(kms: Any, key: str) -> RotationTarget:
     """DescribeKey. ``key``: as the user gave it (``KEY``), named in the errors."""
-    try:
-        metadata = kms.describe_key(KeyId=key)["KeyMetadata"]
-    except ClientError as error:
-        raise from_client_error(error, f"describe key {key}") from error
+    metadata = key_metadata(kms, key)
     arn = str(metadata["Arn"])
     multi = metadata.get("MultiRegionConfiguration") or {}
     primary = (multi.get("PrimaryKey") or {}).get("Arn")
