@@ -138,6 +138,8 @@ _CONFLICT_CODES = {
     # ImportKeyMaterial: material other than the key's own, or an import token that expired.
     "IncorrectKeyMaterialException",
     "ExpiredImportTokenException",
+    # RotateKeyOnDemand while a rotation of the key runs or is due within 20 minutes.
+    "ConflictException",
 }
 
 _ERROR_CLASS_BY_CODE: dict[str, type[KmskitError]] = {

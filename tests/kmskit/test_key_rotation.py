@@ -30,6 +30,7 @@ from kmskit.errors import (
     EXIT_THROTTLED,
     EXIT_USAGE,
     ConflictError,
+    from_client_error,
 )
 from tests.kmskit.conftest import KmsAnswers, refuse
 from tests.kmskit.envelope_support import one_error_line
@@ -520,6 +521,15 @@ def test_kms_refusals_name_the_key_and_map_to_exit_codes(
             f"kmskit: error: could not rotate {key['Arn']} on demand (kms:RotateKeyOnDemand): "
             f"{code}: refused"
         )
+
+
+def test_a_library_caller_mapping_kms_conflict_gets_a_conflict_error() -> None:
+    # from_client_error is kmskit's public mapping for callers of boto3 of their own: the
+    # conflict of a rotation is exit 7 there too, not a plain failure (1).
+    mapped = from_client_error(refuse("RotateKeyOnDemand", "ConflictException"), "rotate KEY")
+    assert isinstance(mapped, ConflictError)
+    assert mapped.exit_code == EXIT_CONFLICT
+    assert str(mapped) == "could not rotate KEY: ConflictException: refused"
 
 
 @pytest.mark.parametrize(
