@@ -6,8 +6,10 @@ For each key :func:`inventory` reads what KMS says of it (``DescribeKey``; the a
 :class:`Finding` codes (:data:`FINDINGS`):
 
 * ``ROTATION_OFF``: an enabled symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT) of
-  AWS_KMS origin without automatic rotation. KMS rotates no other kind of key (asymmetric, HMAC,
-  imported material, custom key stores), so none of those is named.
+  AWS_KMS origin without automatic rotation. KMS rotates no other kind of key automatically
+  (asymmetric, HMAC, imported material, custom key stores), so none of those is named. The
+  rotation status (with an on-demand rotation in progress) is read for imported material too,
+  which KMS rotates on demand.
 * ``PENDING_DELETION``: the key is scheduled for deletion (its date; a multi-Region primary
   waiting for its replicas has none).
 * ``DISABLED``: the key is disabled.
@@ -383,9 +385,17 @@ def findings_of(report: KeyReport, *, expiry_days: int, now: datetime) -> list[F
 
 
 def _rotatable(report: KeyReport) -> bool:
-    """Whether KMS rotates a key of this kind: symmetric encryption (SYMMETRIC_DEFAULT, whose
-    only usage is ENCRYPT_DECRYPT) with material of KMS's own (origin AWS_KMS)."""
+    """Whether KMS rotates a key of this kind automatically: symmetric encryption
+    (SYMMETRIC_DEFAULT, whose only usage is ENCRYPT_DECRYPT) with material of KMS's own (origin
+    AWS_KMS)."""
     return report.key_spec == "SYMMETRIC_DEFAULT" and report.origin == "AWS_KMS"
+
+
+def _rotates_on_demand(report: KeyReport) -> bool:
+    """Whether KMS rotates a key of this kind on demand (RotateKeyOnDemand): the keys it rotates
+    automatically, and symmetric encryption keys with imported material (origin EXTERNAL), whose
+    new material ``kmskit key import-material --new-material`` imports first."""
+    return report.key_spec == "SYMMETRIC_DEFAULT" and report.origin in ("AWS_KMS", "EXTERNAL")
 
 
 def list_keys(kms: Any) -> Iterator[tuple[str, str]]:
@@ -507,10 +517,11 @@ def _take_metadata(report: KeyReport, metadata: dict[str, Any]) -> None:
 
 
 def _read_rotation(kms: Any, report: KeyReport) -> None:
-    """GetKeyRotationStatus, for the keys KMS rotates (symmetric encryption, AWS_KMS origin):
-    KMS refuses it for the others (UnsupportedOperationException), and for a key in a state
-    that does not allow it (KMSInvalidStateException); either leaves the rotation unknown."""
-    if not _rotatable(report):
+    """GetKeyRotationStatus, for the keys KMS rotates automatically or on demand (symmetric
+    encryption, AWS_KMS or EXTERNAL origin): KMS refuses it for the others
+    (UnsupportedOperationException), and for a key in a state that does not allow it
+    (KMSInvalidStateException); either leaves the rotation unknown."""
+    if not _rotates_on_demand(report):
         return
     try:
         answer = kms.get_key_rotation_status(KeyId=report.key_id)

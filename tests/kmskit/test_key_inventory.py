@@ -123,9 +123,8 @@ def test_a_symmetric_key_without_rotation_is_rotation_off_and_a_rotating_one_is_
         {"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"},
         {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"},
         {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"},
-        {"Origin": "EXTERNAL"},
     ],
-    ids=["rsa", "ecc", "hmac", "imported"],
+    ids=["rsa", "ecc", "hmac"],
 )
 def test_a_key_kms_does_not_rotate_is_not_rotation_off_and_kms_is_not_asked(
     params: dict[str, Any],
@@ -140,6 +139,29 @@ def test_a_key_kms_does_not_rotate_is_not_rotation_off_and_kms_is_not_asked(
     assert found["rotation"] is None
     # Real KMS refuses it for these keys (UnsupportedOperationException); moto answers False.
     assert kms_answers.requests.get("GetKeyRotationStatus", []) == []
+
+
+def test_imported_material_shows_an_on_demand_rotation_in_progress_and_is_not_rotation_off(
+    kms: Any, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # KMS rotates imported material on demand only (after `import-material --new-material`):
+    # automatic rotation is off and always will be, which is no finding.
+    key = new_key(kms, Origin="EXTERNAL")
+    started = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
+    answer_with(
+        "GetKeyRotationStatus",
+        kms_answers,
+        lambda params, response: response.update(OnDemandRotationStartDate=started),
+    )
+    found = by_id(capsys)[key]
+    assert kms_answers.requests["GetKeyRotationStatus"] == [{"KeyId": key}]
+    assert codes(found) == []
+    assert found["rotation"] == {
+        "enabled": False,
+        "periodDays": None,
+        "nextRotation": None,
+        "onDemandStarted": "2026-12-05T06:00:00Z",
+    }
 
 
 def test_a_rotation_status_kms_refuses_for_the_key_leaves_the_rotation_unknown(
