@@ -24,7 +24,7 @@ import pytest
 
 from tests._support.apps import app_names
 from tests._support.compliance_doc import COMPLIANCE_DOC, table_rows
-from tests._support.iam_policies import policy_documents
+from tests._support.iam_policies import as_list, is_everyone, policy_documents
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
@@ -102,20 +102,10 @@ class Unguarded:
         return f"{self.stack}/{self.logical_id}/{self.sid}: {self.principal}: {self.why}"
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _services(principal: Any) -> list[str]:
     if not isinstance(principal, Mapping):
         return []
-    return [service for service in _as_list(principal.get("Service", [])) if service]
-
-
-def _is_everyone(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    return isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS", []))
+    return [service for service in as_list(principal.get("Service", [])) if service]
 
 
 def _binding_keys(condition: Mapping[str, Any]) -> set[str]:
@@ -126,7 +116,7 @@ def _binding_keys(condition: Mapping[str, Any]) -> set[str]:
         if operator.endswith("IfExists") or operator == "Null" or not isinstance(tests, Mapping):
             continue
         for key, value in tests.items():
-            if any(item == "*" for item in _as_list(value)):
+            if any(item == "*" for item in as_list(value)):
                 continue
             keys.add(key.lower())
     return keys
@@ -145,13 +135,13 @@ def unguarded(
         for document in policy_documents(template):
             if document.kind not in ("key", "resource"):
                 continue
-            for statement in _as_list(document.document.get("Statement", [])):
+            for statement in as_list(document.document.get("Statement", [])):
                 if statement.get("Effect") != "Allow" or "Principal" not in statement:
                     continue
                 principal = statement["Principal"]
                 sid = str(statement.get("Sid", ""))
                 keys = _binding_keys(statement.get("Condition") or {})
-                if _is_everyone(principal) and not _has(keys, CALLER_KEYS):
+                if is_everyone(principal) and not _has(keys, CALLER_KEYS):
                     yield Unguarded(stack, document.logical_id, sid, "*", "no caller condition")
                 for service in _services(principal):
                     item = Unguarded(
@@ -176,7 +166,7 @@ def test_the_gate_reads_service_statements_in_every_kind_of_policy(synthesized: 
     for name in app_names():
         for template in synthesized(name).templates.values():
             for document in policy_documents(template):
-                statements = _as_list(document.document.get("Statement", []))
+                statements = as_list(document.document.get("Statement", []))
                 if any(_services(statement.get("Principal")) for statement in statements):
                     kinds.add(document.resource_type)
     assert {

@@ -37,6 +37,18 @@ POLICY_PROPERTIES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+def as_list(value: Any) -> list[Any]:
+    """A policy element that may be one value or a list of them, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def is_everyone(principal: Any) -> bool:
+    """True for a Principal of ``"*"`` or ``{"AWS": "*"}`` (anyone, in any account)."""
+    if principal == "*":
+        return True
+    return isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS", []))
+
+
 @dataclass(frozen=True)
 class PolicyDocument:
     """One policy document of a template, as synthesized (CloudFormation intrinsics in it)."""
