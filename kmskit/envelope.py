@@ -1033,6 +1033,32 @@ class Envelope:
         """Where discovery calls a multi-Region key the message names; None: in its own Region."""
         return self._discovery_region
 
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Drop the data keys this Envelope cached and the key providers it built.
+
+        With a cache, the plaintext data keys (for encrypting and decrypting) stay in the cache
+        until they expire *and* the cache is next used; this drops them at once, so a
+        long-lived process can end their life when it stops encrypting. Python cannot overwrite
+        the key bytes (see docs/envelope.md): their memory is freed, not cleared. Without a
+        cache there is nothing to drop but the providers. The Envelope stays usable: the next
+        call builds new providers and asks KMS for a new data key. Safe to call more than once,
+        and from another thread (a message already being processed finishes with its key).
+        ``with Envelope(...) as envelope:`` calls it at the end of the block.
+        """
+        with self._lock:
+            self._encrypt_materials = None
+            self._decrypt_materials = None
+        if self._cache is not None:
+            self._cache.clear()
+
+    def __enter__(self) -> Envelope:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # -- materials managers (built on first use) ------------------------------------------
 
     def _configured_region(self) -> str | None:

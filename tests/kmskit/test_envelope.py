@@ -3,6 +3,7 @@ tampering, keys, commitment, and interop with the stock aws_encryption_sdk."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import math
@@ -848,6 +849,82 @@ def test_cache_entries_expire_after_max_age(
     time.sleep(0.1)
     envelope.encrypt(b"x", CONTEXT)
     assert probe.calls["GenerateDataKey"] == 2
+
+
+def _data_key_ids(message: bytes) -> tuple[bytes, ...]:
+    """The encrypted data keys of ``message``: the same bytes only for the same cached data key."""
+    header = deserialize_header(io.BytesIO(message))[0]
+    return tuple(sorted(edk.encrypted_data_key for edk in header.encrypted_data_keys))
+
+
+def test_envelopes_never_share_a_cached_data_key(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK's cache entries are keyed by the encryption context and suite, not by the KMS
+    # keys: Envelopes sharing one cache (and partition) would hand one key's data key to an
+    # Envelope of another key, whose messages then name the first key. Each has its own.
+    other_key = world.new_key()
+    probe = probe_clients(monkeypatch)
+    first = Envelope([world.arn], cache=CacheLimits())
+    second = Envelope([other_key], cache=CacheLimits())
+    twin = Envelope([world.arn], cache=CacheLimits())  # same key and context, own data key
+    one, again = first.encrypt(b"a", CONTEXT), first.encrypt(b"b", CONTEXT)
+    assert _data_key_ids(one) == _data_key_ids(again)  # the cache works within one Envelope
+    theirs, twins = second.encrypt(b"c", CONTEXT), twin.encrypt(b"d", CONTEXT)
+    assert probe.calls["GenerateDataKey"] == 3
+    assert MessageInfo.from_header(deserialize_header(io.BytesIO(theirs))[0]).key_ids == (
+        other_key,
+    )
+    assert len({_data_key_ids(one), _data_key_ids(theirs), _data_key_ids(twins)}) == 3
+    assert Envelope([other_key]).decrypt(theirs, CONTEXT) == b"c"
+    with pytest.raises(ConflictError, match="wrong key"):
+        Envelope([world.arn]).decrypt(theirs, CONTEXT)
+    # Another context in the same Envelope: another data key.
+    assert _data_key_ids(first.encrypt(b"e", {"purpose": "other"})) != _data_key_ids(one)
+    assert probe.calls["GenerateDataKey"] == 4
+
+
+def test_a_cached_data_key_still_gets_the_context_and_key_checks(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A decrypted data key in the cache must not let a message past the caller's checks: they
+    # run on every message, before the cache is consulted.
+    message = Envelope([world.arn]).encrypt(b"payload", CONTEXT)
+    probe = probe_clients(monkeypatch)
+    reader = Envelope([world.arn], cache=CacheLimits())
+    assert reader.decrypt(message, CONTEXT) == b"payload"
+    with pytest.raises(IntegrityError, match="wrong encryption context: expected purpose=x"):
+        reader.decrypt(message, {"purpose": "x"})
+    with pytest.raises(IntegrityError, match="not signed"):
+        reader.decrypt(message, CONTEXT, require_signed=True)
+    assert reader.decrypt(message, CONTEXT) == b"payload"
+    assert probe.calls["Decrypt"] == 1
+
+
+@pytest.mark.parametrize("as_context_manager", [False, True], ids=["close", "with"])
+def test_close_drops_the_cached_data_keys(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, as_context_manager: bool
+) -> None:
+    probe = probe_clients(monkeypatch)
+    envelope = Envelope([world.arn], cache=CacheLimits())
+    with envelope if as_context_manager else contextlib.nullcontext(envelope):
+        message = envelope.encrypt(b"payload", CONTEXT)
+        assert envelope.decrypt(message, CONTEXT) == b"payload"
+        assert envelope.decrypt(message, CONTEXT) == b"payload"
+        assert (probe.calls["GenerateDataKey"], probe.calls["Decrypt"]) == (1, 1)
+        assert len(envelope._cache._cache) == 2  # type: ignore[union-attr]
+        if not as_context_manager:
+            envelope.close()
+    # The plaintext data keys (the one that encrypts and the decrypted one) are gone ...
+    assert len(envelope._cache._cache) == 0  # type: ignore[union-attr]
+    # ... so nothing can reuse them: the Envelope still works, with a new data key from KMS.
+    assert _data_key_ids(envelope.encrypt(b"again", CONTEXT)) != _data_key_ids(message)
+    assert envelope.decrypt(message, CONTEXT) == b"payload"
+    assert (probe.calls["GenerateDataKey"], probe.calls["Decrypt"]) == (2, 2)
+    envelope.close()
+    envelope.close()  # more than once is fine
+    with Envelope([world.arn]) as uncached:  # nothing cached: close() is harmless
+        assert uncached.decrypt(uncached.encrypt(b"x", CONTEXT), CONTEXT) == b"x"
 
 
 def test_cache_refuses_an_input_that_grows_while_it_is_encrypted(
