@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from kmskit._io import atomic_output, input_size, open_input
-from kmskit.audit import key_reference
+from kmskit.audit import key_reference, warn_on_stderr
 from kmskit.cli import settings_from_args
 from kmskit.envelope import (
     DEFAULT_FRAME_LENGTH,
@@ -74,6 +74,36 @@ def add_discovery_region_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_discovery_account_option(parser: argparse.ArgumentParser) -> None:
+    """``--discovery-account ACCOUNT`` (repeatable) of the decrypting commands (``decrypt``,
+    ``get``): see :attr:`kmskit.envelope.Envelope.discovery_accounts`."""
+    parser.add_argument(
+        "--discovery-account",
+        action="append",
+        metavar="ACCOUNT",
+        help="discovery mode only (no --key): decrypt only with keys of this AWS account "
+        "(12-digit ID; repeat for more), in the partition of --discovery-region or else of "
+        "--region; a message under another account's key is refused before any KMS call. "
+        "Default: any account, and a warning on stderr after decrypting",
+    )
+
+
+def warn_if_unfiltered(envelope: Envelope, info: MessageInfo) -> None:
+    """After ``decrypt`` or ``get`` succeeded in discovery mode without a discovery filter (no
+    ``--key``, no ``--discovery-account``), say on stderr that the message chose the key (also
+    with ``--quiet``, as every warning). Only on success: a failed command's one error line
+    stays alone."""
+    if envelope.keys or envelope.discovery_accounts:
+        return
+    warn_on_stderr(
+        f"no --key or --discovery-account: the message chose its KMS key "
+        f"({', '.join(info.key_ids) or 'none'}), and any key you may use is accepted, also one "
+        "of another account whose key policy lets you decrypt, so anyone who may write the "
+        "input could have written it. Name the key (--key) or the accounts whose keys you "
+        "trust (--discovery-account)"
+    )
+
+
 def add_context_option(parser: argparse.ArgumentParser, *, required: bool, help_text: str) -> None:
     """``--context KEY=VALUE`` (repeatable): every command that takes an encryption context
     takes it with this option (the parser refuses a value that is not UTF-8 text).
@@ -95,6 +125,7 @@ LIBRARY_PARAMETERS: Mapping[str, str] = {
     "keys": "--key",
     "frame_length": "--frame-length",
     "discovery_region": "--discovery-region",
+    "discovery_accounts": "--discovery-account",
     "plaintext": "INPUT",
 }
 """The option (or argument) of the command line that gives each parameter of the library (see
@@ -131,15 +162,17 @@ def envelope_from(
     frame_length: int = DEFAULT_FRAME_LENGTH,
 ) -> Envelope:
     """The :class:`~kmskit.envelope.Envelope` of a command's ``--key`` options (none:
-    discovery mode), ``--discovery-region`` (decrypting commands) and common options; its
-    errors name ``--key``, ``--frame-length`` and ``--discovery-region``."""
+    discovery mode), ``--discovery-region`` and ``--discovery-account`` (decrypting commands)
+    and common options; its errors name ``--key``, ``--frame-length``, ``--discovery-region``
+    and ``--discovery-account``."""
     settings = settings_from_args(args)
-    with named_as_typed("keys", "frame_length", "discovery_region"):
+    with named_as_typed("keys", "frame_length", "discovery_region", "discovery_accounts"):
         return Envelope(
             args.key or (),
             settings=settings,
             suite=suite,
             frame_length=frame_length,
+            discovery_accounts=getattr(args, "discovery_account", None) or (),
             discovery_region=getattr(args, "discovery_region", None),
         )
 

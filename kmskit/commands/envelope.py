@@ -15,12 +15,14 @@ from kmskit.envelope_cli import (
     CONTEXT_STORED_HELP,
     CONTEXT_SUBSET_HELP,
     add_context_option,
+    add_discovery_account_option,
     add_discovery_region_option,
     context_from,
     describe,
     envelope_from,
     say,
     show_progress,
+    warn_if_unfiltered,
 )
 from kmskit.errors import EXIT_OK
 
@@ -88,6 +90,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "Region). Default: the key the message names, if you may use it (discovery mode)",
     )
     add_discovery_region_option(decrypt)
+    add_discovery_account_option(decrypt)
     decrypt.add_argument(
         "--require-signed",
         action="store_true",
@@ -139,4 +142,5 @@ def run_decrypt(args: argparse.Namespace) -> int:
         exclusive=not args.force,
     )
     say(args, f"decrypted {args.input} -> {args.output}: {describe(info)}")
+    warn_if_unfiltered(envelope, info)
     return EXIT_OK

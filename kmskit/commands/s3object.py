@@ -14,12 +14,14 @@ from kmskit.envelope_cli import (
     CONTEXT_STORED_HELP,
     CONTEXT_SUBSET_HELP,
     add_context_option,
+    add_discovery_account_option,
     add_discovery_region_option,
     context_from,
     describe,
     envelope_from,
     say,
     show_progress,
+    warn_if_unfiltered,
 )
 from kmskit.envelope_s3 import S3Location, get_file, put_file
 from kmskit.errors import EXIT_OK
@@ -76,6 +78,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "multi-Region key also decrypts what its related keys in other Regions encrypted)",
     )
     add_discovery_region_option(get)
+    add_discovery_account_option(get)
     add_context_option(get, required=False, help_text=CONTEXT_SUBSET_HELP)
     get.add_argument("--require-signed", action="store_true")
     get.add_argument(
@@ -126,4 +129,5 @@ def run_get(args: argparse.Namespace) -> int:
         version_id=args.version_id,
     )
     say(args, f"got {location.uri} -> {args.output}: {describe(info)}")
+    warn_if_unfiltered(envelope, info)
     return EXIT_OK

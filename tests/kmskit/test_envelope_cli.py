@@ -159,6 +159,83 @@ def test_a_fifo_reader_gets_no_plaintext_before_the_message_verified(
     assert received == (data[: 39 * FRAME] if unbuffered else b"")
 
 
+def test_a_signed_message_whose_signature_fails_shows_no_plaintext(
+    world: KmsWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    # Every frame authenticates (the data key is right) and only the signature over the whole
+    # message fails, as for frames forged by someone who may decrypt but holds no signing key.
+    # The SDK hands out each frame's plaintext before it checks the signature: kmskit must not.
+    data = os.urandom(40 * FRAME - 100)
+    encrypted = encrypt_file(tmp_path, data, "--signed", "--frame-length", str(FRAME))
+    tampered = bytearray(encrypted.read_bytes())
+    tampered[-2] ^= 1  # in the ECDSA signature, after the last frame
+    encrypted.write_bytes(bytes(tampered))
+    argv = ["decrypt", "-q", "--key", ALIAS, str(encrypted)]
+    # A file: never appears (nor its temporary file).
+    assert main([*argv, str(tmp_path / "out.bin")]) == EXIT_INTEGRITY
+    assert listing(tmp_path) == ["plain.bin.enc"]
+    assert b"InvalidSignature" in capsysbinary.readouterr().err
+    # Stdout and a FIFO: nothing, unless --unbuffered asked for frames as they authenticate.
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(bytes(tampered))))
+    assert main(["decrypt", "-q", "--key", ALIAS, "-", "-"]) == EXIT_INTEGRITY
+    assert capsysbinary.readouterr().out == b""
+    assert _decrypt_into_fifo(tmp_path / "a.fifo", [*argv, str(tmp_path / "a.fifo")]) == (
+        EXIT_INTEGRITY,
+        b"",
+    )
+    unbuffered = [*argv[:2], "--unbuffered", *argv[2:], str(tmp_path / "b.fifo")]
+    code, received = _decrypt_into_fifo(tmp_path / "b.fifo", unbuffered)
+    assert (code, received) == (EXIT_INTEGRITY, data[: 39 * FRAME])
+
+
+def test_discovery_account_filters_and_unfiltered_discovery_warns(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    account = world.arn.split(":")[4]
+    encrypted = encrypt_file(tmp_path, b"payload")
+    out = tmp_path / "out"
+
+    def decrypt(*options: str) -> int:
+        with contextlib.suppress(FileNotFoundError):
+            out.unlink()
+        return main(["decrypt", "-q", "--force", *options, str(encrypted), str(out)])
+
+    # Discovery without a filter: the message chose the key, and a warning says so (with -q).
+    assert decrypt() == EXIT_OK
+    assert capsys.readouterr().err == (
+        f"kmskit: warning: no --key or --discovery-account: the message chose its KMS key "
+        f"({world.arn}), and any key you may use is accepted, also one of another account "
+        "whose key policy lets you decrypt, so anyone who may write the input could have "
+        "written it. Name the key (--key) or the accounts whose keys you trust "
+        "(--discovery-account)\n"
+    )
+    # Named key, or the account filter: no warning.
+    assert decrypt("--key", ALIAS) == EXIT_OK
+    assert decrypt("--discovery-account", "999999999999", "--discovery-account", account) == 0
+    assert out.read_bytes() == b"payload"
+    assert capsys.readouterr().err == ""
+    # A key of another account is refused (before any KMS call), and no output appears.
+    out.unlink()
+    assert decrypt("--discovery-account", "999999999999") == EXIT_CONFLICT
+    assert one_error_line(capsys) == (
+        "kmskit: error: wrong key: the message's data key is encrypted under keys of "
+        f"account(s) {account}, not of 999999999999"
+    )
+    assert not out.exists()
+    # Bad values name the option.
+    assert decrypt("--discovery-account", "12345") == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--discovery-account' must be a 12-digit account ID. Received: '12345'"
+    )
+    assert decrypt("--key", ALIAS, "--discovery-account", account) == EXIT_USAGE
+    assert one_error_line(capsys).startswith(
+        "kmskit: error: '--discovery-account' applies only without 'keys' (discovery mode)"
+    )
+
+
 def test_existing_output_is_kept_when_decrypt_fails(world: KmsWorld, tmp_path: Path) -> None:
     encrypted = encrypt_file(tmp_path, b"new")
     out = tmp_path / "out.txt"

@@ -24,6 +24,7 @@ from kmskit.envelope_s3 import (
     put_stream,
 )
 from kmskit.errors import (
+    EXIT_CONFLICT,
     EXIT_INTEGRITY,
     EXIT_NOT_FOUND,
     EXIT_THROTTLED,
@@ -250,6 +251,24 @@ def test_cli_put_get_and_failures(
     assert "NoSuchKey" in capsys.readouterr().err
     assert not wrong.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["back.pdf", "report.pdf"]
+
+
+def test_cli_get_takes_discovery_accounts_and_warns_without_them(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "a.txt"
+    source.write_bytes(b"a")
+    uri = f"s3://{BUCKET}/a.txt"
+    assert main(["put", "-q", "--key", ALIAS, "--context", "d=x", str(source), uri]) == 0
+    assert main(["get", "-q", uri, str(tmp_path / "1")]) == 0
+    assert "kmskit: warning: no --key or --discovery-account" in capsys.readouterr().err
+    account = world.arn.split(":")[4]
+    assert main(["get", "-q", "--discovery-account", account, uri, str(tmp_path / "2")]) == 0
+    assert capsys.readouterr().err == ""
+    other = ["get", "-q", "--discovery-account", "999999999999", uri, str(tmp_path / "3")]
+    assert main(other) == EXIT_CONFLICT
+    assert "wrong key" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "2", "a.txt"]
 
 
 def test_get_of_a_missing_object_is_not_found(world: KmsWorld) -> None:
