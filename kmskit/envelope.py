@@ -133,8 +133,9 @@ class CacheLimits:
 
     Fewer ``GenerateDataKey`` (and ``Decrypt``) calls and lower KMS cost, but one data key then
     protects more data, and it stays in this process's memory: it is not used after
-    ``max_age``, but the SDK's cache drops it only when the cache is next used. A cached key is
-    dropped when any limit is reached.
+    ``max_age``, but the SDK's cache drops it only when the cache is next used, or when the
+    Envelope is closed (:meth:`Envelope.close`). A cached key is dropped when any limit is
+    reached. Each Envelope has a cache of its own: Envelopes never share a data key.
 
     Args:
         max_age: seconds a data key may be used. Default 60.
@@ -895,7 +896,9 @@ class Envelope:
             per message.
         discovery_accounts: in discovery mode, only keys of these AWS accounts (12-digit IDs;
             one may be given as a plain string), in the partition of the configured Region
-            (``aws``, ``aws-us-gov``, ``aws-cn``), may decrypt. Default: any account.
+            (``aws``, ``aws-us-gov``, ``aws-cn``), may decrypt (the SDK's discovery filter).
+            Default: any account, so the message chooses the key: give accounts, or ``keys``,
+            when messages may come from someone you do not trust.
         discovery_region: in discovery mode, call a multi-Region key the message names in this
             Region instead of its own (its replica there: disaster recovery when the Region
             it was encrypted in is unavailable); a single-Region key is then used only if it is
@@ -903,6 +906,7 @@ class Envelope:
             Default None: each key in its own Region.
 
     No client is created, and KMS is not called, until the first encryption or decryption.
+    :meth:`close` (or the end of a ``with`` block) drops the cached data keys.
     The arguments are read-only attributes of the same names (``cache`` as ``cache_limits``):
     the key providers and the data key cache are built from them on first use, so assigning
     one raises ``AttributeError``; make a new Envelope for other keys or settings.
