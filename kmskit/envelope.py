@@ -966,9 +966,7 @@ class Envelope:
             max_encrypted_data_keys=MAX_ENCRYPTED_DATA_KEYS,
         )
         self._failures = _KmsFailures()
-        self._cache = (
-            aws_encryption_sdk.LocalCryptoMaterialsCache(capacity=cache.capacity) if cache else None
-        )
+        self._cache = self._new_cache()
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock() if cache else None
         self._decrypt_locks = _LocksByKey() if cache else None
@@ -1054,8 +1052,18 @@ class Envelope:
         with self._lock:
             self._encrypt_materials = None
             self._decrypt_materials = None
-        if self._cache is not None:
-            self._cache.clear()
+            # A new cache for the providers built from now on: a message still being encrypted
+            # or decrypted may put its data key into the old one after clear(), where nothing
+            # reads it and it goes with that message's materials manager.
+            dropped, self._cache = self._cache, self._new_cache()
+        if dropped is not None:
+            dropped.clear()
+
+    def _new_cache(self) -> Any:
+        limits = self.cache_limits
+        if limits is None:
+            return None
+        return aws_encryption_sdk.LocalCryptoMaterialsCache(capacity=limits.capacity)
 
     def __enter__(self) -> Envelope:
         return self

@@ -912,11 +912,13 @@ def test_close_drops_the_cached_data_keys(
         assert envelope.decrypt(message, CONTEXT) == b"payload"
         assert envelope.decrypt(message, CONTEXT) == b"payload"
         assert (probe.calls["GenerateDataKey"], probe.calls["Decrypt"]) == (1, 1)
-        assert len(envelope._cache._cache) == 2  # type: ignore[union-attr]
+        cache = envelope._cache
+        assert len(cache._cache) == 2
         if not as_context_manager:
             envelope.close()
     # The plaintext data keys (the one that encrypts and the decrypted one) are gone ...
-    assert len(envelope._cache._cache) == 0  # type: ignore[union-attr]
+    assert len(cache._cache) == 0
+    assert len(envelope._cache._cache) == 0
     # ... so nothing can reuse them: the Envelope still works, with a new data key from KMS.
     assert _data_key_ids(envelope.encrypt(b"again", CONTEXT)) != _data_key_ids(message)
     assert envelope.decrypt(message, CONTEXT) == b"payload"
