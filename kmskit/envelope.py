@@ -794,18 +794,40 @@ def _encrypt_errors(source_length: int | None = None) -> Iterator[None]:
         raise UsageError(f"could not encrypt: {error}") from error
 
 
+def _found_value(error: CustomMaximumValueExceeded) -> str | None:
+    """The value the SDK found over its limit, which it puts in its message only ("...: 11 >
+    10"); None if the message has no such part."""
+    found = re.search(r"(\d+) > \d+", str(error))
+    return found.group(1) if found else None
+
+
 def _too_many_data_keys(doing: str, error: MaxEncryptedDataKeysExceeded) -> ConflictError:
     """A message with more encrypted data keys than kmskit accepts: not damage, but more than
     kmskit's limit allows (each data key could cost a KMS call), so a conflict (exit 7), as a
     message under keys kmskit does not use is. (On encrypt, Envelope refuses more keys first.)"""
-    # The SDK puts the count in its message only: "...: 11 > 10".
-    counted = re.search(r"(\d+) > \d+", str(error))
-    has = f"{counted.group(1)} encrypted data keys" if counted else "too many encrypted data keys"
+    counted = _found_value(error)
+    has = f"{counted} encrypted data keys" if counted else "too many encrypted data keys"
     return ConflictError(
         f"could not {doing}: the message has {has}; kmskit accepts at most "
         f"{MAX_ENCRYPTED_DATA_KEYS} (each could cost a KMS call). It is not damaged: decrypt it "
         "with an AWS Encryption SDK configured with a higher max_encrypted_data_keys, or have "
         "it encrypted under fewer keys"
+    )
+
+
+def _too_large_frames(doing: str, error: CustomMaximumValueExceeded) -> ConflictError:
+    """A message whose frames (or non-framed body) are larger than :data:`MAX_FRAME_LENGTH`:
+    the format allows them, and another SDK may have written them, so a conflict with kmskit's
+    limit (exit 7), as :func:`_too_many_data_keys`, not damage. Refused before any KMS call
+    (frames: from the header) or before any plaintext (a non-framed body's length)."""
+    found = _found_value(error)
+    what = "a non-framed body" if "Non-framed" in str(error) else "frames"
+    size = f"{what} of {found} bytes" if found else f"{what} that are too large"
+    return ConflictError(
+        f"could not {doing}: the message has {size}; kmskit accepts at most {MAX_FRAME_LENGTH} "
+        "(64 MiB: a frame is held in memory). A message written that way is not damaged: "
+        "decrypt it with an AWS Encryption SDK without that limit, or have it encrypted with "
+        "smaller frames"
     )
 
 
@@ -851,6 +873,8 @@ def _message_errors(doing: str) -> Iterator[None]:
         raise IntegrityError(f"could not {doing}: {error}") from error
     except MaxEncryptedDataKeysExceeded as error:
         raise _too_many_data_keys(doing, error) from error
+    except CustomMaximumValueExceeded as error:  # after its subclass above
+        raise _too_large_frames(doing, error) from error
     except ActionNotAllowedError as error:
         raise IntegrityError(
             f"could not {doing}: the message uses an algorithm suite without key commitment, "

@@ -236,6 +236,20 @@ def test_decrypt_accepts_an_empty_context_value_of_a_message_written_elsewhere(
         Envelope().decrypt(message, {"a": None})  # type: ignore[dict-item]
 
 
+def _refused_before_kms(
+    monkeypatch: pytest.MonkeyPatch, key_arn: str, message: bytes, error: str
+) -> None:
+    """``message`` is refused as a conflict saying ``error``, in discovery and strict mode
+    (``key_arn``), without a KMS call."""
+    probe = probe_clients(monkeypatch)
+    for envelope in (Envelope(), Envelope([key_arn])):
+        with pytest.raises(ConflictError) as caught:
+            envelope.decrypt(message, CONTEXT)
+        assert str(caught.value) == error
+        assert caught.value.exit_code == EXIT_CONFLICT
+    assert probe.calls["Decrypt"] == 0
+
+
 def test_a_message_with_more_than_10_data_keys_is_a_conflict_not_tampering(
     world: KmsWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -247,18 +261,15 @@ def test_a_message_with_more_than_10_data_keys_is_a_conflict_not_tampering(
         encryption_context=CONTEXT,
     )
     assert Envelope([keys[0]]).encrypt(b"x", CONTEXT)  # the keys themselves are fine
-    probe = probe_clients(monkeypatch)
-    for envelope in (Envelope(), Envelope([world.arn])):
-        with pytest.raises(ConflictError) as caught:
-            envelope.decrypt(message, CONTEXT)
-        assert str(caught.value) == (
-            "could not decrypt: the message has 11 encrypted data keys; kmskit accepts at most "
-            "10 (each could cost a KMS call). It is not damaged: decrypt it with an AWS "
-            "Encryption SDK configured with a higher max_encrypted_data_keys, or have it "
-            "encrypted under fewer keys"
-        )
-        assert caught.value.exit_code == EXIT_CONFLICT
-    assert probe.calls["Decrypt"] == 0
+    _refused_before_kms(
+        monkeypatch,
+        world.arn,
+        message,
+        "could not decrypt: the message has 11 encrypted data keys; kmskit accepts at most "
+        "10 (each could cost a KMS call). It is not damaged: decrypt it with an AWS "
+        "Encryption SDK configured with a higher max_encrypted_data_keys, or have it "
+        "encrypted under fewer keys",
+    )
     # Ten keys are accepted.
     ten, _ = stock_client().encrypt(
         source=b"ten",
@@ -266,6 +277,48 @@ def test_a_message_with_more_than_10_data_keys_is_a_conflict_not_tampering(
         encryption_context=CONTEXT,
     )
     assert Envelope().decrypt(ten, CONTEXT) == b"ten"
+
+
+def test_a_message_with_frames_over_64_mib_is_a_conflict_not_tampering(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A valid message (the stock SDK allows such frames) whose header declares 128 MiB frames:
+    # kmskit would hold a frame in memory, so it refuses it, before any KMS call, but it is
+    # not damaged.
+    message, _ = stock_client().encrypt(
+        source=b"payload",
+        key_provider=stock_provider(world.arn),
+        encryption_context=CONTEXT,
+        frame_length=128 * 2**20,
+    )
+    _refused_before_kms(
+        monkeypatch,
+        world.arn,
+        message,
+        "could not decrypt: the message has frames of 134217728 bytes; kmskit accepts at "
+        "most 67108864 (64 MiB: a frame is held in memory). A message written that way is "
+        "not damaged: decrypt it with an AWS Encryption SDK without that limit, or have it "
+        "encrypted with smaller frames",
+    )
+    # A non-framed message says how long its body is (after the header, its tag and an IV).
+    small, _ = stock_client().encrypt(
+        source=b"payload",
+        key_provider=stock_provider(world.arn),
+        encryption_context=CONTEXT,
+        frame_length=0,
+    )
+    at = _header_length(small) + 16 + 12
+    large = small[:at] + (2**27).to_bytes(8, "big") + small[at + 8 :]
+    with pytest.raises(ConflictError, match="has a non-framed body of 134217728 bytes; kmskit"):
+        Envelope().decrypt(large, CONTEXT)
+    # 64 MiB frames are accepted.
+    at_limit, _ = stock_client().encrypt(
+        source=b"payload",
+        key_provider=stock_provider(world.arn),
+        encryption_context=CONTEXT,
+        frame_length=64 * 2**20,
+    )
+    assert Envelope().decrypt(at_limit, CONTEXT) == b"payload"
 
 
 def test_encrypt_file_exclusive_never_replaces_an_existing_file(
