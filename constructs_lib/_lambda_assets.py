@@ -30,35 +30,44 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 
 def stage(package: str, sources: Sequence[tuple[Path, str]]) -> str:
     """Copy ``sources`` (files, or folders whose ``*.py`` files are copied; each with its path
-    in the asset) into a folder named ``<package>-<hash of their content>``.
+    in the asset, ``/``-separated) into a folder named ``<package>-<hash of their content>``.
 
-    The files are copied byte for byte in sorted order, so the folder (and the CDK asset hash)
-    depends only on their content. An existing folder of the same hash in :func:`asset_root`
+    The files are copied in the order of their names, with Windows line endings (CRLF, as a
+    checkout with git's ``core.autocrlf`` has them) made LF and nothing else changed, so the
+    folder, the code the functions run and the CDK asset hash are the same on every platform
+    and depend only on the content. An existing folder of the same hash in :func:`asset_root`
     is reused; a new one is written to a temporary name and renamed into place.
     """
-    files: list[tuple[Path, str]] = []
+    files: list[tuple[bytes, str]] = []
     for source, target in sources:
         if source.is_dir():
-            files.extend((p, f"{target}/{p.name}") for p in sorted(source.glob("*.py")))
+            # By name, not by Path: Windows paths sort without regard to case.
+            found = sorted(source.glob("*.py"), key=lambda p: p.name)
+            files.extend((_lf(p.read_bytes()), f"{target}/{p.name}") for p in found)
         else:
-            files.append((source, target))
+            files.append((_lf(source.read_bytes()), target))
     digest = hashlib.sha256()
-    for path, target in files:
-        digest.update(target.encode() + b"\0" + path.read_bytes() + b"\0")
+    for content, target in files:
+        digest.update(target.encode() + b"\0" + content + b"\0")
     root = asset_root()
     final = root / f"{package}-{digest.hexdigest()[:24]}"
     if final.is_dir():
         return str(final)
     building = Path(tempfile.mkdtemp(dir=root, prefix=".building-"))
-    for path, target in files:
+    for content, target in files:
         destination = building / target
         destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_bytes(path.read_bytes())
+        destination.write_bytes(content)
     try:
         os.rename(building, final)
     except OSError:
         shutil.rmtree(building, ignore_errors=True)  # another synth staged the same content
     return str(final)
+
+
+def _lf(content: bytes) -> bytes:
+    """``content`` with each CRLF line ending made LF."""
+    return content.replace(b"\r\n", b"\n")
 
 
 ASSET_ROOT_PREFIX = "kmskit-lambda-assets"
@@ -73,12 +82,14 @@ def asset_root() -> Path:
     that name that is not a directory, belongs to another user, or that group or others could
     change (it or a parent, sticky ones such as ``/tmp`` excepted), is not used: this synth
     stages into a new private folder of its own instead, with a warning. The asset hash is the
-    same either way. On a non-POSIX system (a per-user temporary directory):
-    ``kmskit-lambda-assets``.
+    same either way. On a non-POSIX system (Windows, whose temporary directory is the user's
+    own): ``kmskit-lambda-assets`` there, made if missing.
     """
     temporary = Path(tempfile.gettempdir())
     if os.name != "posix":
-        return temporary / ASSET_ROOT_PREFIX
+        folder = temporary / ASSET_ROOT_PREFIX
+        folder.mkdir(exist_ok=True)
+        return folder
     root = temporary / f"{ASSET_ROOT_PREFIX}-{os.getuid()}"
     with contextlib.suppress(FileExistsError):
         root.mkdir(mode=0o700)
