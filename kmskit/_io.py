@@ -3,6 +3,8 @@
 :func:`atomic_output` writes to a temporary file next to the target and renames it into place
 only when the writer finished without an exception; ``-`` means standard output. On Linux the
 temporary file has no name until then (``O_TMPFILE``), so not even SIGKILL leaves it behind.
+Elsewhere (macOS, Windows, a Linux without ``/proc``) it is a hidden ``.NAME.<random>.partial``
+file next to the target, removed on any failure Python sees; one killed outright leaves it.
 
 :func:`check_input` and :func:`check_output` let a command refuse a bad path (missing, a
 directory, not readable or writable) before it calls AWS, with a message naming the argument.
@@ -107,10 +109,13 @@ def atomic_output(
     """Yield a binary file; on success it becomes ``path``, on failure nothing is left behind.
 
     The new file gets permissions ``mode`` (default owner read/write only: outputs are often
-    plaintext or key material). The path is checked with :func:`check_output` first; a file
-    error while creating, writing, flushing or renaming the file becomes a
-    :class:`~kmskit.errors.KmskitError` naming ``path`` (``could not write 'out.bin': No space
-    left on device``; a ``BrokenPipeError`` is left as it is: the reader went away, see
+    plaintext or key material). On Windows a mode sets only the read-only flag: the file gets
+    the permissions its folder passes on (ACLs), so private output belongs in a folder only
+    its user may read, such as one under ``%USERPROFILE%``. The path is checked with
+    :func:`check_output` first; a file error while creating, writing, flushing or renaming the
+    file becomes a :class:`~kmskit.errors.KmskitError` naming ``path`` (``could not write
+    'out.bin': No space left on device``; on Windows also a target another program holds open:
+    ``Access is denied``; a ``BrokenPipeError`` is left as it is: the reader went away, see
     :mod:`kmskit.cli`). With ``exclusive`` (default False) an existing ``path`` is never
     replaced: one that exists already (a symbolic link too, even a dangling one) is refused
     at once with a :class:`~kmskit.errors.UsageError`, and so is one created while the file
@@ -308,9 +313,11 @@ def is_terminal(path: str) -> bool:
     try:
         if not stat.S_ISCHR(os.stat(path).st_mode):
             return False
-        # Opened without blocking and without becoming the controlling terminal; nothing is
-        # written. A device that cannot be opened is left to the writer to report.
-        descriptor = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        # Opened without blocking and without becoming the controlling terminal (flags that
+        # Windows does not have, nor need: CON, NUL); nothing is written. A device that cannot
+        # be opened is left to the writer to report.
+        flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NONBLOCK", 0)
+        descriptor = os.open(path, flags)
     except OSError:
         return False
     try:
@@ -372,10 +379,12 @@ def _resolved(path: Path) -> Path:
 
     Raises :class:`~kmskit.errors.AccessDeniedError` for a link that Linux's
     ``fs.protected_symlinks`` would not let ``open(2)`` follow (see :func:`may_follow_link`):
-    the output is renamed onto the link's target, so the kernel's own check never runs."""
+    the output is renamed onto the link's target, so the kernel's own check never runs. Where
+    there are no user IDs (Windows: no ``os.geteuid``, no sticky directories) there is no such
+    rule either: the link is followed."""
     if not os.path.islink(path):
         return path
-    for current in _link_chain(path):
+    for current in _link_chain(path) if hasattr(os, "geteuid") else ():
         if not os.path.islink(current):
             break
         directory = os.path.dirname(current)
