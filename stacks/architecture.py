@@ -62,12 +62,13 @@ def summarize(assembly: Path) -> list[StackSummary]:
     """Every stack of the cloud assembly at ``assembly``."""
     summaries: list[StackSummary] = []
     for manifest_path in sorted(assembly.rglob("manifest.json")):
-        manifest = json.loads(manifest_path.read_text())
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         for artifact_id, artifact in manifest.get("artifacts", {}).items():
             if artifact.get("type") != "aws:cloudformation:stack":
                 continue
             properties = artifact["properties"]
-            template = json.loads((manifest_path.parent / properties["templateFile"]).read_text())
+            template_path = manifest_path.parent / properties["templateFile"]
+            template = json.loads(template_path.read_text(encoding="utf-8"))
             account, region = _environment(artifact)
             summary = StackSummary(
                 name=properties.get("stackName", artifact_id),
