@@ -243,25 +243,36 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
+def _terminating_signals() -> list[int]:
+    """SIGTERM, and Windows' SIGBREAK (Ctrl-Break in a console; Windows sends no SIGTERM
+    between processes), where the platform has them."""
+    names = ("SIGTERM", "SIGBREAK")
+    return [number for name in names if (number := getattr(signal, name, None)) is not None]
+
+
 @contextmanager
 def _sigterm_as_exception() -> Iterator[None]:
-    """While the command runs (in the main thread), SIGTERM raises
-    :class:`~kmskit.errors.Terminated` there, so the clean-up that Ctrl-C gets runs for
-    ``timeout``, ``kill`` and a stopping container too, instead of the process dying with its
-    temporary file left behind. A second SIGTERM during the clean-up ends the process at once."""
+    """While the command runs (in the main thread), SIGTERM (and on Windows Ctrl-Break, see
+    :func:`_terminating_signals`) raises :class:`~kmskit.errors.Terminated` there, so the
+    clean-up that Ctrl-C gets runs for ``timeout``, ``kill`` and a stopping container too,
+    instead of the process dying with its temporary file left behind. A second signal during
+    the clean-up ends the process at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    numbers = _terminating_signals()
 
     def terminate(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for number in numbers:
+            signal.signal(number, signal.SIG_DFL)
         raise Terminated
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {number: signal.signal(number, terminate) for number in numbers}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def report(failure: KmskitError) -> None:
