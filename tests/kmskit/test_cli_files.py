@@ -30,6 +30,7 @@ from kmskit.errors import (
     NotFoundError,
     UsageError,
 )
+from tests._support.platforms import FILE_OUTPUT_PLATFORMS
 from tests.kmskit.envelope_support import ROOT, one_error_line
 
 KEY = "alias/app-data"
@@ -216,12 +217,15 @@ def test_any_other_file_error_is_one_line_naming_the_file(
 # --- atomic_output, the library side ------------------------------------------------------------
 
 
-@pytest.fixture(params=["unnamed", "named"])
+@pytest.fixture(params=["unnamed", "named", *FILE_OUTPUT_PLATFORMS])
 def temporary_files(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each atomic_output test runs with Linux's unnamed temporary files (O_TMPFILE) and with
-    the named ``.partial`` file used where there are none."""
+    """Each atomic_output test runs with Linux's unnamed temporary files (O_TMPFILE), with
+    the named ``.partial`` file used where there are none, and on macOS, a Linux without /proc
+    and Windows as simulated here (tests/_support/platforms.py)."""
     if request.param == "named":
         monkeypatch.setattr(_io, "_unnamed_file", lambda folder, mode: None)
+    elif request.param in FILE_OUTPUT_PLATFORMS:
+        FILE_OUTPUT_PLATFORMS[request.param](monkeypatch)
     return str(request.param)
 
 

@@ -1,10 +1,12 @@
 """kmskit's file output on macOS and Windows, simulated on Linux (nothing here ran on them).
 
-What the other platforms lack is taken away from ``os``: ``O_TMPFILE`` (Linux only), ``/proc``
-(macOS, Windows, some containers), ``fchmod`` (Windows before Python 3.13), ``geteuid``,
-``O_NOCTTY`` and ``O_NONBLOCK`` (Windows); and Windows' refusal to replace a file another
-program holds open is raised where it would be. The output must still be written whole, 0600
-where modes exist, or refused with a message naming the path, leaving nothing behind.
+What the other platforms lack is taken away from ``os`` (tests/_support/platforms.py):
+``O_TMPFILE`` (Linux only), ``/proc`` (macOS, Windows, some containers), ``fchmod`` (Windows
+before Python 3.13), ``geteuid``, ``O_NOCTTY`` and ``O_NONBLOCK`` (Windows); and Windows' refusal
+to replace a file another program holds open is raised where it would be. The output must
+still be written whole, 0600 where modes exist, or refused with a message naming the path,
+leaving nothing behind. The other atomic_output tests (tests/kmskit/test_cli_files.py) run on
+these simulated platforms too.
 """
 
 from __future__ import annotations
@@ -18,32 +20,12 @@ import pytest
 
 from kmskit import _io
 from kmskit.errors import AccessDeniedError
-
-NO_UNNAMED_FILES = ("O_TMPFILE",)
-WINDOWS_MISSING = ("O_TMPFILE", "fchmod", "geteuid", "O_NOCTTY", "O_NONBLOCK")
+from tests._support.platforms import FILE_OUTPUT_PLATFORMS, remove_from_os
 
 
-def without(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
-    for name in names:
-        monkeypatch.delattr(os, name, raising=False)
-
-
-def no_proc(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No /proc/self/fd (macOS; a container without /proc)."""
-    isdir = os.path.isdir
-    monkeypatch.setattr(os.path, "isdir", lambda p: str(p) != "/proc/self/fd" and isdir(p))
-
-
-PLATFORMS = {
-    "macos": lambda m: without(m, *NO_UNNAMED_FILES) or no_proc(m),
-    "linux-without-proc": no_proc,
-    "windows": lambda m: without(m, *WINDOWS_MISSING) or no_proc(m),
-}
-
-
-@pytest.fixture(params=sorted(PLATFORMS))
+@pytest.fixture(params=sorted(FILE_OUTPUT_PLATFORMS))
 def platform(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    PLATFORMS[request.param](monkeypatch)
+    FILE_OUTPUT_PLATFORMS[request.param](monkeypatch)
     return str(request.param)
 
 
@@ -65,23 +47,6 @@ def test_the_output_is_written_whole_and_private_by_a_named_partial_file(
     assert [p.name for p in tmp_path.iterdir()] == ["plain.txt"]
 
 
-def test_a_failed_write_leaves_the_old_file_and_no_partial_file(
-    tmp_path: Path, platform: str
-) -> None:
-    target = tmp_path / "out.bin"
-    target.write_bytes(b"before")
-
-    def fail_mid_write() -> None:
-        with _io.atomic_output(target) as out:
-            out.write(b"half")
-            raise RuntimeError("failed mid-write")
-
-    with pytest.raises(RuntimeError):
-        fail_mid_write()
-    assert target.read_bytes() == b"before"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
-
-
 @pytest.mark.parametrize(
     ("winerror", "strerror"),
     [
@@ -94,8 +59,7 @@ def test_windows_refusing_to_replace_an_open_file_names_it_and_leaves_nothing(
 ) -> None:
     # Windows' MoveFileEx fails while another program (an editor, a virus scanner) holds the
     # target open; Python raises PermissionError (errno EACCES) for both errors.
-    without(monkeypatch, *WINDOWS_MISSING)
-    no_proc(monkeypatch)
+    FILE_OUTPUT_PLATFORMS["windows"](monkeypatch)
     target = tmp_path / "out.bin"
     target.write_bytes(b"before")
 
@@ -119,8 +83,7 @@ def test_a_symbolic_link_is_followed_where_there_are_no_user_ids(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Windows has symbolic links (developer mode) but no os.geteuid nor sticky directories.
-    without(monkeypatch, *WINDOWS_MISSING)
-    no_proc(monkeypatch)
+    FILE_OUTPUT_PLATFORMS["windows"](monkeypatch)
     real = tmp_path / "real.bin"
     real.write_bytes(b"before")
     link = tmp_path / "link.bin"
@@ -137,7 +100,7 @@ def test_terminal_detection_without_o_noctty_and_o_nonblock(
     leader, follower = os.openpty()  # Linux, as CI: a pseudo-terminal is always available
     try:
         device = os.ttyname(follower)
-        without(monkeypatch, "O_NOCTTY", "O_NONBLOCK")
+        remove_from_os(monkeypatch, "O_NOCTTY", "O_NONBLOCK")
         assert _io.is_terminal(device)
         assert not _io.is_terminal(os.devnull)  # a character device, not a terminal
     finally:
