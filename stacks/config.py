@@ -742,10 +742,19 @@ def load_organisation(raw: Any) -> Organisation:
 def organisation_from_context(
     context: Mapping[str, Any], root: Path = PROJECT_ROOT
 ) -> Organisation:
-    """The organisation named by App context: inline, or in ``kmskit:organisation-file``; held
-    to ``kmskit:deployed`` when the context records it (:func:`check_deployed`)."""
+    """The organisation named by App context: inline, or in ``kmskit:organisation-file`` (a
+    path from ``root``, folders separated by ``/`` on every platform); held to
+    ``kmskit:deployed`` when the context records it (:func:`check_deployed`)."""
     file_name = context.get(ORGANISATION_FILE_CONTEXT_KEY)
     if file_name is not None:
+        # Refused everywhere, so that a cdk.json written on Windows fails there, not in CI.
+        require(
+            "\\" not in str(file_name),
+            ORGANISATION_FILE_CONTEXT_KEY,
+            "must separate folders with '/' (a '\\' works on Windows only: on Linux and macOS "
+            "it is part of a file name)",
+            file_name,
+        )
         path = root / str(file_name)
         try:
             raw = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_repeated_keys)

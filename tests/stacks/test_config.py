@@ -771,6 +771,24 @@ def test_configuration_can_live_in_a_file_named_by_cdk_json(tmp_path: Path) -> N
         organisation_from_context({ORGANISATION_FILE_CONTEXT_KEY: "missing.json"}, root=tmp_path)
 
 
+def test_a_file_name_with_a_backslash_is_refused_on_every_platform(tmp_path: Path) -> None:
+    # Written on Windows, "config\\org.json" works there, and CI on Linux finds no such file.
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "org.json").write_text(json.dumps(changed("name", "fromfile")))
+    with pytest.raises(ConstructPropError) as error:
+        organisation_from_context(
+            {ORGANISATION_FILE_CONTEXT_KEY: "config\\org.json"}, root=tmp_path
+        )
+    assert str(error.value) == (
+        "'kmskit:organisation-file' must separate folders with '/' (a '\\' works on Windows "
+        "only: on Linux and macOS it is part of a file name). Received: 'config\\\\org.json'"
+    )
+    organisation = organisation_from_context(
+        {ORGANISATION_FILE_CONTEXT_KEY: "config/org.json"}, root=tmp_path
+    )
+    assert organisation.name == "fromfile"
+
+
 # Python's json reads NaN and Infinity in a configuration file. A Region field of NaN was sent to
 # aws-cdk-lib's token check, which jsii cannot encode: the jsii kernel exited (a raw
 # JSONDecodeError, then BrokenPipeError on every later CDK call of the process).
