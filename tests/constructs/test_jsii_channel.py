@@ -185,6 +185,22 @@ def test_a_kernel_that_fails_to_start_falls_back_to_the_relay_with_a_warning(
     assert '"Type": "AWS::KMS::Key"' in template(outdir)
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_on_windows_jsii_keeps_its_relay_without_a_warning(tmp_path: Path) -> None:
+    # Simulated: the module sees Windows' os (no Unix socket pair, no /bin/sh to move fd 3).
+    windows = (
+        "from tests._support.platforms import WINDOWS_OS, os_module; "
+        "channel.os = os_module(**WINDOWS_OS)"
+    )
+    done, outdir = run_probe(tmp_path, before=windows, name="windows")
+    result = report(done)
+    assert result["direct"] is False
+    assert result["warnings"] == []
+    (relay_process,) = result["kernel"]
+    assert relay_process.endswith("bin/jsii-runtime.js")
+    assert '"Type": "AWS::KMS::Key"' in template(outdir)
+
+
 def test_an_unknown_channel_is_refused_with_the_variable_and_value(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
