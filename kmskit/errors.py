@@ -17,8 +17,8 @@ Exit codes (documented in README.md and docs/):
 7     conflict: the resource is in a state that does not allow the operation
 8     findings: ``kmskit key inventory --fail-on`` found a key with one of the codes given
 130   interrupted (Ctrl-C)
-143   terminated (SIGTERM, e.g. ``timeout`` or a container stopping), after the same clean-up
-      as Ctrl-C: no partial output file, no unfinished multipart upload
+143   terminated (SIGTERM, e.g. ``timeout`` or a container stopping; Ctrl-Break on Windows),
+      after the same clean-up as Ctrl-C: no partial output file, no unfinished multipart upload
 141   output cut short: the reader of stdout went away (``kmskit ... | head``); no message,
       as a shell reports a command that SIGPIPE ended (128 + 13)
 ====  =====================================================================
@@ -52,9 +52,9 @@ EXIT_BROKEN_PIPE = 141
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread by the CLI's handler. A ``KeyboardInterrupt``, so that
-    everything that cleans up after Ctrl-C (temporary output files, multipart uploads) cleans up
-    after SIGTERM too."""
+    """SIGTERM (or Ctrl-Break's SIGBREAK on Windows), raised in the main thread by the CLI's
+    handler. A ``KeyboardInterrupt``, so that everything that cleans up after Ctrl-C (temporary
+    output files, multipart uploads) cleans up after SIGTERM too."""
 
 
 class KmskitError(Exception):
