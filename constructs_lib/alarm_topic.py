@@ -22,6 +22,7 @@ from constructs_lib._validation import (
     check_sequence,
     is_token,
     require,
+    require_one_of,
     shown,
 )
 from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple, stack_facts, stack_of
@@ -58,6 +59,28 @@ def require_alarm_topic(prop: str, value: Any) -> None:
     Received: ...``)."""
     if not isinstance(value, AlarmTopic):
         raise ConstructPropError(prop, "must be an AlarmTopic", shown(value))
+
+
+def given_or_new_topic(
+    scope: Construct,
+    id: str,
+    *,
+    alarm_topic: Any,
+    encryption_key: Any,
+    display_name: str | None = None,
+) -> AlarmTopic:
+    """The :class:`AlarmTopic` of a construct that takes either ``alarm_topic`` (an existing
+    topic, in ``scope``'s Region) or ``encryption_key`` (a new AlarmTopic ``id`` encrypted with
+    it is made under ``scope``), not both and not neither; the errors name the prop given."""
+    if alarm_topic is not None:
+        # Before the either/or check, which would read a string's .node.
+        require_alarm_topic("alarm_topic", alarm_topic)
+    require_one_of("alarm_topic", alarm_topic, "encryption_key", encryption_key)
+    if encryption_key is not None:
+        return AlarmTopic(scope, id, encryption_key=encryption_key, display_name=display_name)
+    assert isinstance(alarm_topic, AlarmTopic)  # exactly one is given, and checked above
+    require_topic_in_region("alarm_topic", alarm_topic, stack_facts(stack_of(scope)).region)
+    return alarm_topic
 
 
 def require_topic_in_region(prop: str, topic: AlarmTopic, region: str) -> None:

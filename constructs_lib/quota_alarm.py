@@ -22,14 +22,8 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib import _durations as durations
-from constructs_lib._validation import (
-    ConstructPropError,
-    is_token,
-    require,
-    require_one_of,
-)
-from constructs_lib.alarm_topic import AlarmTopic, require_alarm_topic, require_topic_in_region
-from constructs_lib.key_policy import stack_facts, stack_of
+from constructs_lib._validation import ConstructPropError, is_token, require
+from constructs_lib.alarm_topic import AlarmTopic, given_or_new_topic
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
 
 DEFAULT_RESOURCE = "CryptographicOperationsSymmetric"
@@ -164,7 +158,13 @@ class KmsRequestQuotaAlarm(Construct):
             alarm_name,
         )
 
-        self.topic = self._alarm_topic(alarm_topic, encryption_key)
+        self.topic = given_or_new_topic(
+            self,
+            "Topic",
+            alarm_topic=alarm_topic,
+            encryption_key=encryption_key,
+            display_name="KMS request quota",
+        )
         calls = cloudwatch.Metric(
             namespace="AWS/Usage",
             metric_name="CallCount",
@@ -199,23 +199,6 @@ class KmsRequestQuotaAlarm(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.topic.notify(self.alarm)
-
-    def _alarm_topic(
-        self,
-        alarm_topic: AlarmTopic | None,
-        encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey | None,
-    ) -> AlarmTopic:
-        if alarm_topic is not None:
-            # Before the either/or check, which would read a string's .node.
-            require_alarm_topic("alarm_topic", alarm_topic)
-        require_one_of("alarm_topic", alarm_topic, "encryption_key", encryption_key)
-        if encryption_key is not None:
-            return AlarmTopic(
-                self, "Topic", encryption_key=encryption_key, display_name="KMS request quota"
-            )
-        assert alarm_topic is not None  # exactly one is given (for mypy)
-        require_topic_in_region("alarm_topic", alarm_topic, stack_facts(stack_of(self)).region)
-        return alarm_topic
 
 
 def _is_number(value: Any) -> bool:
