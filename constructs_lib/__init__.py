@@ -53,6 +53,7 @@ _EXPORTS = {
     "KeyMaterialExpiryAlarm": "key_material_alarm",
     "KeyPolicy": "key_policy",
     "KeyServicePrincipal": "key_policy",
+    "KmsAuditAlarms": "audit_alarms",
     "KmsRequestQuotaAlarm": "quota_alarm",
     "ManagedPolicyRole": "iam",
     "ReplicaKey": "keys",
@@ -84,6 +85,7 @@ __all__ = [
     "KeyMaterialExpiryAlarm",
     "KeyPolicy",
     "KeyServicePrincipal",
+    "KmsAuditAlarms",
     "KmsRequestQuotaAlarm",
     "ManagedPolicyRole",
     "ReplicaKey",
@@ -114,6 +116,7 @@ if TYPE_CHECKING:
     from constructs_lib._kms_actions import AUTOSCALING_GRANT_OPERATIONS, SNAPSHOT_KEY_ACTIONS
     from constructs_lib._validation import ConstructPropError
     from constructs_lib.alarm_topic import AlarmTopic
+    from constructs_lib.audit_alarms import KmsAuditAlarms
     from constructs_lib.audit_trail import AuditBucket, AuditTrail, CentralAuditBucket, TrailSource
     from constructs_lib.compliance import acknowledge, acknowledge_all, add_compliance_checks
     from constructs_lib.dnssec import DnssecSigningKey

@@ -34,14 +34,12 @@ from typing import Any
 import jsii
 from aws_cdk import Names, RemovalPolicy
 from aws_cdk import aws_cloudtrail as cloudtrail
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
-from constructs_lib import _durations as durations
 from constructs_lib import _names as names
 from constructs_lib import _principals as principals
 from constructs_lib._validation import (
@@ -54,6 +52,7 @@ from constructs_lib._validation import (
     shown,
 )
 from constructs_lib.alarm_topic import AlarmTopic
+from constructs_lib.audit_alarms import add_trail_alarms, key_policy_changed_pattern
 from constructs_lib.encrypted_bucket import (
     IP_ADDRESS,
     BucketReplication,
@@ -86,35 +85,6 @@ AUDIT_BUCKET_PROPS = frozenset(
         "removal_policy",
     }
 )
-
-# The exact CIS AWS Foundations pattern (v1.4-v3.0, "CMK disabled or scheduled for deletion").
-KMS_KEY_DISABLED_OR_DELETED = (
-    "{($.eventSource=kms.amazonaws.com) && "
-    "(($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}"
-)
-UNAUTHORIZED_API_CALLS = (
-    '{(($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")) && '
-    '($.sourceIPAddress!="delivery.logs.amazonaws.com") && ($.eventName!="HeadBucket")}'
-)
-# The KMS developer guide's pattern, verbatim ("Create an alarm that detects use of a KMS key
-# pending deletion"): KMS refuses a cryptographic operation on such a key with the message
-# "<key ARN> is pending deletion.", so the alarm fires while the deletion can still be cancelled.
-KMS_KEY_PENDING_DELETION_USED = (
-    '{ $.eventSource = kms* && $.errorMessage = "* is pending deletion."}'
-)
-CLOUDTRAIL_CONFIGURATION_CHANGED = (
-    "{($.eventName=CreateTrail) || ($.eventName=UpdateTrail) || ($.eventName=DeleteTrail) || "
-    "($.eventName=StartLogging) || ($.eventName=StopLogging)}"
-)
-
-
-def key_policy_changed_pattern(account: str) -> str:
-    """PutKeyPolicy on any key, or CreateGrant called from an account other than ``account``."""
-    return (
-        "{($.eventSource=kms.amazonaws.com) && (($.eventName=PutKeyPolicy) || "
-        f'(($.eventName=CreateGrant) && ($.userIdentity.accountId!="{account}")))}}'
-    )
-
 
 REASON_LOG_STREAMS = (
     "CloudTrail creates one log stream per account and Region of a multi-Region trail "
@@ -650,9 +620,14 @@ class AuditTrail(Construct):
         self.node.add_validation(_TrailValidation(self))
 
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key)
-        self.metric_filters: dict[str, logs.MetricFilter] = {}
-        self.alarms: dict[str, cloudwatch.Alarm] = {}
-        self._add_alarms(name, stack.account)
+        self.metric_filters, self.alarms = add_trail_alarms(
+            self,
+            log_group=self.log_group,
+            namespace=f"AuditTrail/{name}",
+            key_policy_changed=key_policy_changed_pattern(stack.account),
+            alarm_topic=self.alarm_topic,
+            source=f"Trail {name}",
+        )
 
     @staticmethod
     def _check_exclusive(
@@ -912,58 +887,3 @@ class AuditTrail(Construct):
                 include_management_events=False,
                 read_write_type=cloudtrail.ReadWriteType.ALL,
             )
-
-    def _add_alarms(self, name: str, account: str) -> None:
-        namespace = f"AuditTrail/{name}"
-        for metric_name, pattern, description in (
-            (
-                "KmsKeyDisabledOrScheduledForDeletion",
-                KMS_KEY_DISABLED_OR_DELETED,
-                "A KMS key was disabled or scheduled for deletion (CIS 3.7 / 4.7).",
-            ),
-            (
-                "KmsKeyPendingDeletionUsed",
-                KMS_KEY_PENDING_DELETION_USED,
-                "A KMS key pending deletion was asked to encrypt, decrypt, sign or generate a data "
-                "key: something still uses it. The trail's log names the key and the caller; "
-                "cancel the deletion (aws kms cancel-key-deletion) before the waiting period ends "
-                "if it is still needed.",
-            ),
-            (
-                "KmsKeyPolicyChanged",
-                key_policy_changed_pattern(account),
-                "A key policy was replaced, or another account created a grant on a key.",
-            ),
-            (
-                "UnauthorizedApiCalls",
-                UNAUTHORIZED_API_CALLS,
-                "API calls were refused as unauthorized (CIS 3.1 / 4.1).",
-            ),
-            (
-                "CloudTrailConfigurationChanged",
-                CLOUDTRAIL_CONFIGURATION_CHANGED,
-                "A trail was created, changed, deleted, started or stopped (CIS 3.5 / 4.5).",
-            ),
-        ):
-            metric_filter = logs.MetricFilter(
-                self,
-                f"{metric_name}Filter",
-                log_group=self.log_group,
-                filter_pattern=logs.FilterPattern.literal(pattern),
-                metric_namespace=namespace,
-                metric_name=metric_name,
-                metric_value="1",
-            )
-            alarm = cloudwatch.Alarm(
-                self,
-                f"{metric_name}Alarm",
-                alarm_description=f"{description} Trail {name}.",
-                metric=metric_filter.metric(statistic="Sum", period=durations.minutes(5)),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            self.alarm_topic.notify(alarm, ok=False)
-            self.metric_filters[metric_name] = metric_filter
-            self.alarms[metric_name] = alarm

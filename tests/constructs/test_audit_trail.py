@@ -402,6 +402,21 @@ ALARMS = {
 }
 
 
+def alarm_properties(metric: str, namespace: str, topic: str) -> dict[str, Any]:
+    """Every property of an AuditTrail (or KmsAuditAlarms) alarm but its description."""
+    return {
+        "AlarmActions": [{"Ref": topic}],
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "EvaluationPeriods": 1,
+        "MetricName": metric,
+        "Namespace": namespace,
+        "Period": 300,
+        "Statistic": "Sum",
+        "Threshold": 1,
+        "TreatMissingData": "notBreaching",
+    }
+
+
 @pytest.mark.parametrize(("metric", "pattern"), ALARMS.items())
 def test_metric_filter_and_alarm(showcase: SynthResult, metric: str, pattern: str) -> None:
     template = showcase.template("AuditDefault")
@@ -422,18 +437,7 @@ def test_metric_filter_and_alarm(showcase: SynthResult, metric: str, pattern: st
         ),
     )
     assertions.has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {
-            "AlarmActions": [{"Ref": topic}],
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "EvaluationPeriods": 1,
-            "MetricName": metric,
-            "Namespace": namespace,
-            "Period": 300,
-            "Statistic": "Sum",
-            "Threshold": 1,
-            "TreatMissingData": "notBreaching",
-        },
+        "AWS::CloudWatch::Alarm", alarm_properties(metric, namespace, topic)
     )
 
 

@@ -6,6 +6,9 @@
 * ``AuditCentral``: the central audit bucket of the security account, for a member trail and an
   organization trail of other accounts.
 * ``AuditMember`` / ``AuditOrganization``: trails delivering to that central bucket.
+* ``AuditExistingTrail``: KmsAuditAlarms in the management account on AWS Control Tower's
+  log group (a new alarm topic, three accounts watched for grants) and on another trail's log
+  group (an existing alarm topic, the stack's account).
 """
 
 from __future__ import annotations
@@ -26,18 +29,23 @@ WORKLOAD_TRAIL = "workload-audit"
 # The disaster-recovery Region's key (made there by the DR account set-up).
 DR_KEY_ARN = f"arn:aws:kms:{DR_REGION}:{WORKLOAD}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 DR_BUCKET = "workload-data-dr-222222222222"
+CONTROL_TOWER_LOG_GROUP = "aws-controltower/CloudTrailLogs"
+OTHER_TRAIL_LOG_GROUP = "/aws/cloudtrail/platform-trail"
 
 
 def build(outdir: Path) -> Any:
     import aws_cdk as cdk  # noqa: PLC0415
+    from aws_cdk import aws_logs as logs  # noqa: PLC0415
 
     from constructs_lib import (  # noqa: PLC0415
+        AlarmTopic,
         AuditBucket,
         AuditTrail,
         BucketReplication,
         CentralAuditBucket,
         CustomerManagedKey,
         EncryptedBucket,
+        KmsAuditAlarms,
         TrailSource,
     )
     from stacks.app_builder import new_app  # noqa: PLC0415
@@ -110,6 +118,26 @@ def build(outdir: Path) -> Any:
         trail_name=ORGANIZATION_TRAIL,
         organization_id=ORGANIZATION_ID,
         central_bucket=CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account=SECURITY),
+    )
+
+    existing = cdk.Stack(app, "AuditExistingTrail", env=env(MANAGEMENT))
+    alarm_key = CustomerManagedKey(existing, "AlarmKey", alias="alias/security/audit-alarms")
+    KmsAuditAlarms(
+        existing,
+        "ControlTowerAlarms",
+        log_group=logs.LogGroup.from_log_group_name(
+            existing, "ControlTowerLogs", CONTROL_TOWER_LOG_GROUP
+        ),
+        accounts=[MANAGEMENT, SECURITY, WORKLOAD],
+        encryption_key=alarm_key,
+    )
+    KmsAuditAlarms(
+        existing,
+        "PlatformTrailAlarms",
+        log_group=logs.LogGroup.from_log_group_name(
+            existing, "PlatformTrailLogs", OTHER_TRAIL_LOG_GROUP
+        ),
+        alarm_topic=AlarmTopic(existing, "SecurityAlarms", encryption_key=alarm_key),
     )
 
     return app
