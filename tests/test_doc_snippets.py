@@ -36,6 +36,7 @@ DOCUMENTS = (REPO / "README.md", *sorted((REPO / "docs").glob("*.md")))
 ACCOUNT = "111111111111"
 WORKLOAD_ACCOUNT = "222222222222"
 BACKUP_ACCOUNT = "333333333333"
+MANAGEMENT_ACCOUNT = "444444444444"
 REGION = "eu-west-1"
 OTHER_REGION = "eu-central-1"
 CENTRAL_KEY_ARN = f"arn:aws:kms:{OTHER_REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -124,7 +125,8 @@ def keys_context(outdir: Path) -> Context:
 
 
 def audit_context(outdir: Path) -> Context:
-    """docs/audit.md: a security (log archive) account and a workload account."""
+    """docs/audit.md: a security (log archive) account, a workload account and an
+    organization's management account."""
     import aws_cdk as cdk  # noqa: PLC0415
 
     context = organisation_app(outdir)
@@ -134,6 +136,9 @@ def audit_context(outdir: Path) -> Context:
     )
     context["workload_stack"] = cdk.Stack(
         app, "Workload", env=cdk.Environment(account=WORKLOAD_ACCOUNT, region=REGION)
+    )
+    context["management_stack"] = cdk.Stack(
+        app, "Management", env=cdk.Environment(account=MANAGEMENT_ACCOUNT, region=REGION)
     )
     return context
 
