@@ -69,6 +69,8 @@ MAX_FILTER_PATTERN_LENGTH = 1024
 """The longest filter pattern CloudWatch Logs accepts (PutMetricFilter ``filterPattern``)."""
 NAMESPACE_PREFIX = "KmsAuditAlarms/"
 """KmsAuditAlarms' metric namespaces; AuditTrail's are ``AuditTrail/<trail name>``."""
+MAX_NAMESPACE_LENGTH = 255
+"""The longest metric namespace CloudWatch accepts (a log group name may have 512 characters)."""
 
 # (metric name, description); the patterns are in trail_alarm_patterns().
 ALARMS = (
@@ -258,6 +260,14 @@ class KmsAuditAlarms(Construct):
             )
         name = log_group.log_group_name
         self.namespace = f"{NAMESPACE_PREFIX}{name}"
+        require(
+            is_token(name) or len(self.namespace) <= MAX_NAMESPACE_LENGTH,
+            "log_group",
+            f"must have a name of at most {MAX_NAMESPACE_LENGTH - len(NAMESPACE_PREFIX)} "
+            f"characters: the metrics' namespace is {NAMESPACE_PREFIX}<log group name>, and "
+            f"CloudWatch takes namespaces of at most {MAX_NAMESPACE_LENGTH}",
+            name,
+        )
         other, where = names.reserve(stack, facts, "kms-audit-alarms", self.namespace, self)
         require(
             other is None,

@@ -237,6 +237,15 @@ def most_accounts() -> int:
     return count
 
 
+def test_a_log_group_name_as_long_as_a_namespace_takes_is_accepted() -> None:
+    stack = new_stack()
+    name = "/a" * 120
+    group = logs.LogGroup.from_log_group_name(stack, "Group", name)
+    alarms = KmsAuditAlarms(stack, "Alarms", log_group=group, encryption_key=key_of(stack))
+    assert alarms.namespace == f"KmsAuditAlarms/{name}"
+    assert len(alarms.namespace) == 255
+
+
 def test_as_many_accounts_as_fit_the_filter_pattern_are_accepted() -> None:
     assert MAX_FILTER_PATTERN_LENGTH == 1024
     fits = most_accounts()
@@ -283,6 +292,15 @@ BAD_PROPS: list[tuple[Callable[[cdk.Stack], dict[str, Any]], str]] = [
         f"'log_group' must be in this stack's account ({MANAGEMENT}; this log group: "
         f"{SECURITY}): CloudWatch Logs makes a metric filter in its log group's account and "
         f"Region. Received: 'trail in {SECURITY}/{REGION}'",
+    ),
+    (
+        lambda s: {
+            "log_group": logs.LogGroup.from_log_group_name(s, "G", "/a" * 121),
+            "encryption_key": key_of(s),
+        },
+        "'log_group' must have a name of at most 240 characters: the metrics' namespace is "
+        "KmsAuditAlarms/<log group name>, and CloudWatch takes namespaces of at most 255. "
+        f"Received: {'/a' * 121!r}",
     ),
     (
         lambda s: {
