@@ -129,6 +129,34 @@ def grant_from_another_account_pattern(accounts: Sequence[str]) -> str:
     return _key_policy_changed(f"({clauses})")
 
 
+def watched_accounts_pattern(
+    prop: str, accounts: Sequence[str] | None, account: str
+) -> tuple[tuple[str, ...], str]:
+    """``accounts`` checked (``prop`` names them in errors; None: ``account``, the stack's) and
+    the :func:`grant_from_another_account_pattern` of them, which must fit CloudWatch Logs'
+    :data:`MAX_FILTER_PATTERN_LENGTH` characters (ten accounts)."""
+    if accounts is None:
+        watched: tuple[str, ...] = (account,)
+    else:
+        given = check_sequence(prop, accounts, "12-digit AWS account IDs")
+        require(bool(given), prop, "must name at least one account", list(given))
+        for item in given:
+            check_account_id(prop, item)
+        check_unique(prop, given)
+        watched = tuple(str(item) for item in given)
+    pattern = grant_from_another_account_pattern(watched)
+    if len(pattern) > MAX_FILTER_PATTERN_LENGTH:
+        # An account token (Aws.ACCOUNT_ID) counts as its encoding, longer than 12 digits.
+        raise ConstructPropError(
+            prop,
+            f"must fit KmsKeyPolicyChanged's filter pattern in CloudWatch Logs' "
+            f"{MAX_FILTER_PATTERN_LENGTH:,} characters: {len(watched)} accounts need "
+            f"{len(pattern):,} (list the accounts whose keys matter most)",
+            list(watched),
+        )
+    return watched, pattern
+
+
 def trail_alarm_patterns(key_policy_changed: str) -> dict[str, str]:
     """The filter pattern of each alarm, by metric name; ``key_policy_changed`` is
     ``KmsKeyPolicyChanged``'s (it depends on whose events the log group receives)."""
@@ -247,17 +275,7 @@ class KmsAuditAlarms(Construct):
                 shown(log_group),
             )
         self._check_environment(log_group, facts.account, facts.region)
-        watched = self._accounts(accounts, facts.account)
-        key_policy_changed = grant_from_another_account_pattern(watched)
-        if len(key_policy_changed) > MAX_FILTER_PATTERN_LENGTH:
-            # An account token (Aws.ACCOUNT_ID) counts as its encoding, longer than 12 digits.
-            raise ConstructPropError(
-                "accounts",
-                f"must fit KmsKeyPolicyChanged's filter pattern in CloudWatch Logs' "
-                f"{MAX_FILTER_PATTERN_LENGTH:,} characters: {len(watched)} accounts need "
-                f"{len(key_policy_changed):,} (list the accounts whose keys matter most)",
-                list(watched),
-            )
+        watched, key_policy_changed = watched_accounts_pattern("accounts", accounts, facts.account)
         name = log_group.log_group_name
         self.namespace = f"{NAMESPACE_PREFIX}{name}"
         require(
@@ -309,14 +327,3 @@ class KmsAuditAlarms(Construct):
                     "Logs makes a metric filter in its log group's account and Region",
                     f"{log_group.log_group_name} in {env.account}/{env.region}",
                 )
-
-    @staticmethod
-    def _accounts(accounts: Sequence[str] | None, account: str) -> tuple[str, ...]:
-        if accounts is None:
-            return (account,)
-        given = check_sequence("accounts", accounts, "12-digit AWS account IDs")
-        require(bool(given), "accounts", "must name at least one account", list(given))
-        for item in given:
-            check_account_id("accounts", item)
-        check_unique("accounts", given)
-        return tuple(str(item) for item in given)

@@ -52,7 +52,11 @@ from constructs_lib._validation import (
     shown,
 )
 from constructs_lib.alarm_topic import AlarmTopic
-from constructs_lib.audit_alarms import add_trail_alarms, key_policy_changed_pattern
+from constructs_lib.audit_alarms import (
+    add_trail_alarms,
+    key_policy_changed_pattern,
+    watched_accounts_pattern,
+)
 from constructs_lib.encrypted_bucket import (
     IP_ADDRESS,
     BucketReplication,
@@ -461,6 +465,13 @@ class AuditTrail(Construct):
             Write; not the trail's own bucket or its access-log bucket. Default: none.
         organization_id: make an organization trail for this AWS Organization (deploy it in the
             management account). Default: not an organization trail.
+        grant_alarm_accounts: with ``organization_id`` only: the accounts whose keys
+            ``KmsKeyPolicyChanged`` watches for grants created from another account (a
+            ``CreateGrant`` recorded for one of them, ``recipientAccountId``, whose caller is
+            another account), 1-10 12-digit IDs, as :class:`KmsAuditAlarms`' ``accounts``: the
+            organization trail's log group holds every member account's events, where "a grant
+            from another account than the trail's" would fire for each grant a member account
+            makes on its own keys. Default: this stack's account (the management account).
         removal_policy: for the log group (the buckets keep their own). Default: RETAIN.
 
     Attributes:
@@ -492,6 +503,7 @@ class AuditTrail(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         data_event_buckets: Sequence[s3.IBucket | EncryptedBucket] = (),
         organization_id: str | None = None,
+        grant_alarm_accounts: Sequence[str] | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
@@ -499,6 +511,9 @@ class AuditTrail(Construct):
         name = self._trail_name(trail_name)
         if organization_id is not None:
             check_organization_id("organization_id", organization_id)
+        key_policy_changed = self._key_policy_changed(
+            organization_id, grant_alarm_accounts, stack.account
+        )
         self._check_exclusive(encryption_key, key_alias, bucket, bucket_props, central_bucket)
         if key_alias is not None:
             check_alias(key_alias, "key_alias")
@@ -624,10 +639,29 @@ class AuditTrail(Construct):
             self,
             log_group=self.log_group,
             namespace=f"AuditTrail/{name}",
-            key_policy_changed=key_policy_changed_pattern(stack.account),
+            key_policy_changed=key_policy_changed,
             alarm_topic=self.alarm_topic,
             source=f"Trail {name}",
         )
+
+    @staticmethod
+    def _key_policy_changed(
+        organization_id: str | None, grant_alarm_accounts: Sequence[str] | None, account: str
+    ) -> str:
+        """KmsKeyPolicyChanged's pattern: for one account's trail, a grant from another account
+        than the trail's; for an organization trail, one recorded for ``grant_alarm_accounts``
+        (every member account's events are in its log group)."""
+        require(
+            grant_alarm_accounts is None or organization_id is not None,
+            "grant_alarm_accounts",
+            "is for an organization trail (organization_id): one account's trail watches grants "
+            "on its own keys",
+            grant_alarm_accounts,
+        )
+        if organization_id is None:
+            return key_policy_changed_pattern(account)
+        _, pattern = watched_accounts_pattern("grant_alarm_accounts", grant_alarm_accounts, account)
+        return pattern
 
     @staticmethod
     def _check_exclusive(

@@ -587,6 +587,48 @@ def test_member_trail_delivers_to_the_central_bucket(showcase: SynthResult) -> N
     )
 
 
+def _key_policy_changed_filter(template: dict[str, Any]) -> str:
+    filters = [
+        resource["Properties"]["FilterPattern"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Logs::MetricFilter"
+        and resource["Properties"]["MetricTransformations"][0]["MetricName"]
+        == "KmsKeyPolicyChanged"
+    ]
+    assert len(filters) == 1
+    return str(filters[0])
+
+
+def test_an_organization_trail_alarms_on_grants_from_outside_the_accounts_listed_only(
+    showcase: SynthResult,
+) -> None:
+    # Its log group holds every member account's events: "a caller of another account than the
+    # trail's" would fire for each grant a member account makes on its own keys.
+    assert _key_policy_changed_filter(showcase.template("AuditOrganization")) == (
+        "{($.eventSource=kms.amazonaws.com) && (($.eventName=PutKeyPolicy) || "
+        f'(($.eventName=CreateGrant) && ((($.recipientAccountId="{MANAGEMENT}") && '
+        f'($.userIdentity.accountId!="{MANAGEMENT}")) || (($.recipientAccountId="{SECURITY}") && '
+        f'($.userIdentity.accountId!="{SECURITY}")))))}}'
+    )
+
+
+def test_an_organization_trail_watches_the_management_accounts_keys_by_default() -> None:
+    stack = _stack()
+    AuditTrail(
+        stack,
+        "Audit",
+        trail_name="org",
+        organization_id=ORGANIZATION_ID,
+        central_bucket=CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account=WORKLOAD),
+    )
+    template = Template.from_stack(stack).to_json()
+    assert _key_policy_changed_filter(template) == (
+        "{($.eventSource=kms.amazonaws.com) && (($.eventName=PutKeyPolicy) || "
+        f'(($.eventName=CreateGrant) && ((($.recipientAccountId="{SECURITY}") && '
+        f'($.userIdentity.accountId!="{SECURITY}")))))}}'
+    )
+
+
 def test_organization_trail(showcase: SynthResult) -> None:
     template = showcase.template("AuditOrganization")
     assertions = showcase.assertions("AuditOrganization")
@@ -795,6 +837,23 @@ CASES: list[tuple[dict[str, Any], str]] = [
         "Received: '192.168.5.4'",
     ),
     ({"organization_id": "org-1"}, "'organization_id' must be an AWS Organizations ID"),
+    (
+        {"grant_alarm_accounts": [WORKLOAD]},
+        "'grant_alarm_accounts' is for an organization trail (organization_id): one account's "
+        f"trail watches grants on its own keys. Received: ['{WORKLOAD}']",
+    ),
+    (
+        {
+            "organization_id": ORGANIZATION_ID,
+            "grant_alarm_accounts": [f"{n:012d}" for n in range(1, 12)],
+        },
+        "'grant_alarm_accounts' must fit KmsKeyPolicyChanged's filter pattern in CloudWatch "
+        "Logs' 1,024 characters: 11 accounts need",
+    ),
+    (
+        {"organization_id": ORGANIZATION_ID, "grant_alarm_accounts": ["12345"]},
+        "'grant_alarm_accounts' must be a 12-digit AWS account ID. Received: '12345'",
+    ),
     (
         {"encryption_key": _key, "key_alias": "alias/trail"},
         "'key_alias' is for the key this construct makes; it must not be given together with "

@@ -117,6 +117,7 @@ def build(outdir: Path) -> Any:
         "Audit",
         trail_name=ORGANIZATION_TRAIL,
         organization_id=ORGANIZATION_ID,
+        grant_alarm_accounts=[MANAGEMENT, SECURITY],
         central_bucket=CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account=SECURITY),
     )
 
