@@ -14,9 +14,11 @@ Shape (every field but ``accounts`` and ``regions`` has a default, which a key l
       "name": "example",                      # prefix of aliases, bucket and trail names
       "home_region": "eu-west-1",             # multi-Region primaries, audit bucket, pipeline
       "regions": ["eu-west-1", "eu-central-1"],
+      "tags": {"CostCenter": "cc-1234"},      # on every stack and taggable resource (default {})
       "accounts": {
         "security": {"id": "111111111111", "role": "security"},
-        "workload": {"id": "222222222222", "role": "workload"},
+        "workload": {"id": "222222222222", "role": "workload",
+                     "tags": {"Environment": "prod"}},    # this account's, over the above
         "backup":   {"id": "333333333333", "role": "backup"}
       },
       "audit": {"log_retention_days": 365},
@@ -118,6 +120,11 @@ PIPELINE_STAGE_NAMES = ("Source", "Build", "UpdatePipeline", "Assets", "HandOff"
 # \Z, not $: "$" also matches before a final newline.
 TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}\Z")
 TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+@-]{1,256}\Z")  # tag values may be twice as long
+# User-defined tags AWS allows on one resource (tags starting 'aws:', such as CloudFormation's
+# aws:cloudformation:stack-name, do not count). The toolkit's constructs and stacks set no tags of
+# their own (tests/stacks/test_tags.py holds every template to it), so all 50 are the
+# configuration's: the organisation's and one account's together.
+MAX_TAGS_PER_RESOURCE = 50
 # ASCII classes, not \d and \w, which match digits and letters of any script. Groups: partition,
 # service, Region, account. A connection is a global resource: the Region in its ARN is where it
 # was created, and it serves a pipeline in any Region ("Global resources in AWS CodeConnections",
@@ -155,11 +162,18 @@ def stage_id(alias: str) -> str:
     return "".join(part.title() for part in alias.split("-"))
 
 
+Tags = tuple[tuple[str, str], ...]
+"""Tags as ``(key, value)`` pairs in the configuration's order (hashable, unlike a dict)."""
+
+
 @dataclass(frozen=True)
 class Account:
     alias: str
     id: str
     role: str
+    tags: Tags = ()
+    """This account's own tags (``accounts.<alias>.tags``), without the organisation's. Default:
+    none."""
 
     @property
     def stage_id(self) -> str:
@@ -220,6 +234,14 @@ class Organisation:
     log_retention_days: int
     replication: ReplicationConfig
     pipeline: PipelineConfig
+    tags: Tags = ()
+    """The organisation-wide tags (``tags``). Default: none."""
+
+    def tags_of(self, account: Account) -> dict[str, str]:
+        """The tags of every stack deployed into ``account`` and of every taggable resource in
+        them: the organisation's, then the account's own, which add to them or override a value
+        (the configuration refuses a key that differs from another only in case)."""
+        return {**dict(self.tags), **dict(account.tags)}
 
     def environments(self) -> list[Environment]:
         """Every account in every Region, home Region first."""
@@ -383,7 +405,7 @@ def _parse_accounts(raw: Any) -> dict[str, Account]:
         )
         seen_stages[stage.lower()] = alias
         spec = _object(raw_spec, f"accounts.{alias}")
-        _only_keys(spec, f"accounts.{alias}", ("id", "role"))
+        _only_keys(spec, f"accounts.{alias}", ("id", "role", "tags"))
         account_id = _literal_account_id(f"accounts.{alias}.id", spec.get("id"))
         require(
             account_id not in seen_ids,
@@ -394,7 +416,10 @@ def _parse_accounts(raw: Any) -> dict[str, Account]:
         seen_ids[account_id] = alias
         role = spec.get("role")
         require(role in ROLES, _field(f"accounts.{alias}.role"), f"must be one of {ROLES}", role)
-        accounts[alias] = Account(alias=alias, id=account_id, role=str(role))
+        tags = _parse_tags(
+            _optional(spec, "tags", f"accounts.{alias}.tags", {}), f"accounts.{alias}.tags"
+        )
+        accounts[alias] = Account(alias=alias, id=account_id, role=str(role), tags=tags)
     roles = [a.role for a in accounts.values()]
     require(
         roles.count("security") == 1,
@@ -416,6 +441,106 @@ def _parse_accounts(raw: Any) -> dict[str, Account]:
             account.alias,
         )
     return accounts
+
+
+# Why tag keys that differ only in case are refused (docs/deploy.md, "Tags").
+_TAG_CASE_REASON = (
+    "AWS compares tag keys with case for most services, but IAM (the roles) and some others "
+    "without it, and refuse two such keys on one resource"
+)
+
+
+def _parse_tags(raw: Any, path: str) -> Tags:
+    """A ``tags`` object (the organisation's, or an account's): tag keys to tag values, each a
+    literal string AWS accepts, no key reserved or given twice with another case, at most
+    MAX_TAGS_PER_RESOURCE."""
+    require(
+        isinstance(raw, Mapping),
+        _field(path),
+        "must be an object mapping tag keys to tag values",
+        raw,
+    )
+    assert isinstance(raw, Mapping)
+    seen: dict[str, str] = {}  # lowercase key -> key as written
+    for key, value in raw.items():
+        # Tags are literal: a token would reach the stack tags (the cloud assembly, CDK
+        # Pipelines' template configuration) unresolved, where CloudFormation takes it as text.
+        require(
+            not (isinstance(key, str) and is_token(key)),
+            _field(path),
+            "must not have a CDK token as a tag key (tags are written out literally)",
+            key,
+        )
+        require(
+            isinstance(key, str) and bool(TAG_PATTERN.match(key)),
+            _field(path),
+            "must have tag keys of 1-128 letters, digits, spaces and _ . : / = + @ -",
+            key,
+        )
+        _no_number_token(path, key)
+        require(
+            not key.lower().startswith(RESERVED_TAG_PREFIXES),
+            _field(path),
+            "must not have a tag key starting with 'aws:' (reserved by AWS, in any case) or "
+            "'kmskit:' (the toolkit's own tags)",
+            key,
+        )
+        require(
+            key.lower() not in seen,
+            _field(path),
+            f"must not have the tag key {key!r} beside {seen.get(key.lower())!r}, which differs "
+            f"only in case: {_TAG_CASE_REASON}",
+            key,
+        )
+        seen[key.lower()] = key
+        require(
+            isinstance(value, str) and not is_token(value),
+            _field(f"{path}.{key}"),
+            "must be a tag value written out as a JSON string, in quotes (not a number, "
+            "true/false, null or a CDK token)",
+            value,
+        )
+        require(
+            bool(TAG_VALUE_PATTERN.match(value)),
+            _field(f"{path}.{key}"),
+            "must be a tag value of 1-256 letters, digits, spaces and _ . : / = + @ -",
+            value,
+        )
+        _no_number_token(f"{path}.{key}", value)
+    require(
+        len(raw) <= MAX_TAGS_PER_RESOURCE,
+        _field(path),
+        f"must have at most {MAX_TAGS_PER_RESOURCE} tags (AWS's limit of user-defined tags per "
+        f"resource), not {len(raw)}",
+        sorted(raw),
+    )
+    return tuple((str(k), str(v)) for k, v in raw.items())
+
+
+def _check_account_tags(organisation_tags: Tags, account: Account) -> None:
+    """An account's tags with the organisation's: overriding a key takes its exact spelling, and
+    together they stay within MAX_TAGS_PER_RESOURCE (every resource of the account gets both)."""
+    path = f"accounts.{account.alias}.tags"
+    spelled = {key.lower(): key for key, _ in organisation_tags}
+    for key, _ in account.tags:
+        other = spelled.get(key.lower(), key)
+        require(
+            other == key,
+            _field(path),
+            f"must not have the tag key {key!r}, which differs only in case from the "
+            f"organisation's {other!r} (to override its value, write {other!r}): "
+            f"{_TAG_CASE_REASON}",
+            key,
+        )
+    merged = {**dict(organisation_tags), **dict(account.tags)}
+    require(
+        len(merged) <= MAX_TAGS_PER_RESOURCE,
+        _field(path),
+        f"must leave account '{account.alias}' at most {MAX_TAGS_PER_RESOURCE} tags with the "
+        f"organisation's {len(organisation_tags)} (AWS's limit of user-defined tags per resource, "
+        f"and every resource of the account gets both), not {len(merged)}",
+        sorted(dict(account.tags)),
+    )
 
 
 def _parse_regions(raw: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
@@ -683,7 +808,16 @@ def load_organisation(raw: Any) -> Organisation:
     _only_keys(
         raw,
         "",
-        ("name", "home_region", "regions", "accounts", "audit", "replication", "pipeline"),
+        (
+            "name",
+            "home_region",
+            "regions",
+            "tags",
+            "accounts",
+            "audit",
+            "replication",
+            "pipeline",
+        ),
     )
     name = _optional(raw, "name", "name", "example")
     require(
@@ -709,7 +843,10 @@ def load_organisation(raw: Any) -> Organisation:
             name,
         )
     regions, home = _parse_regions(raw)
+    tags = _parse_tags(_optional(raw, "tags", "tags", {}), "tags")
     accounts = _parse_accounts(raw.get("accounts"))
+    for account in accounts.values():
+        _check_account_tags(tags, account)
     audit = _object(_optional(raw, "audit", "audit", {}), "audit")
     _only_keys(audit, "audit", ("log_retention_days",))
     raw_retention = _optional(audit, "log_retention_days", "audit.log_retention_days", 365)
@@ -736,6 +873,7 @@ def load_organisation(raw: Any) -> Organisation:
         pipeline=_parse_pipeline(
             _optional(raw, "pipeline", "pipeline", {}), accounts, security, home, regions
         ),
+        tags=tags,
     )
 
 

@@ -484,6 +484,8 @@ def refusal(config: Any) -> str:
     [
         "name",
         "home_region",
+        "tags",
+        "accounts.workload.tags",
         "audit",
         "audit.log_retention_days",
         "replication",
