@@ -37,6 +37,7 @@ class AccountStage(cdk.Stage):
     ) -> None:
         super().__init__(scope, id, **kwargs)
         self.account_config = account
+        tags = organisation.tags_of(account)
         self.key_stacks: dict[str, KeyStack] = {}
         self.data_stacks: dict[str, DataStack] = {}
         for region in organisation.ordered_regions:
@@ -50,6 +51,7 @@ class AccountStage(cdk.Stage):
                 global_primary=home_keys.global_key if home_keys is not None else None,  # type: ignore[arg-type]
                 env=_env(account, region),
                 description=f"KMS keys of {account.alias} in {region}",
+                tags=tags or None,
             )
             self.key_stacks[region] = keys
             if account.role == "workload":
@@ -59,6 +61,7 @@ class AccountStage(cdk.Stage):
                     data_key=keys.data_key,
                     env=_env(account, region),
                     description=f"Encrypted buckets of {account.alias} in {region}",
+                    tags=tags or None,
                 )
         self.replication_stacks: dict[str, SnapshotSourceStack | SnapshotReceiverStack] = {}
         replication = organisation.replication
@@ -77,6 +80,7 @@ class AccountStage(cdk.Stage):
                     snapshot_keys=snapshot_keys,
                     env=_env(account, region),
                     description=f"Snapshot replication from {account.alias} in {region}",
+                    tags=tags or None,
                 )
         if account.role == "backup":
             for region in replication_regions(organisation, account):
@@ -87,6 +91,7 @@ class AccountStage(cdk.Stage):
                     backup_key=self.key_stacks[region].data_key,
                     env=_env(account, region),
                     description=f"Snapshot receiver of {account.alias} in {region}",
+                    tags=tags or None,
                 )
         self.audit_stack = AuditStack(
             self,
@@ -95,7 +100,9 @@ class AccountStage(cdk.Stage):
             account=account,
             env=_env(account, organisation.home_region),
             description=f"CloudTrail audit trail of {account.alias}",
+            tags=tags or None,
         )
+        tag_resources(self, tags)
 
     @property
     def stack_count(self) -> int:
@@ -144,6 +151,24 @@ def require_stages_fit_in_waves(organisation: Organisation) -> None:
 
 def _env(account: Account, region: str) -> cdk.Environment:
     return cdk.Environment(account=account.id, region=region)
+
+
+def tag_resources(scope: Construct, tags: dict[str, str]) -> None:
+    """Put ``tags`` on every taggable resource under ``scope``, in its template's ``Tags``.
+
+    The stacks are given the same tags as stack tags (``Stack(tags=...)``), which ``cdk deploy``
+    and CDK Pipelines (a template configuration beside each template) pass to CloudFormation; but
+    CloudFormation propagates stack tags to some resource types only, and not always on the
+    request that creates the resource, where a tag-enforcing SCP looks for them
+    (``aws:RequestTag``). A tag in a resource's own ``Tags`` is on its create request wherever
+    the service takes tags at creation. ``cdk.Tags.of`` adds one aspect per tag, which runs in
+    aws-cdk-lib's Node process at synth (no Python call per construct); with no tags, none is
+    added. Aspects do not cross Stage boundaries, so ``scope`` is each account's Stage and each
+    of the pipeline account's top-level stacks. With ``@aws-cdk/core:explicitStackTags`` (in
+    cdk.json), these aspects leave the stack tags alone.
+    """
+    for key, value in tags.items():
+        cdk.Tags.of(scope).add(key, value)
 
 
 WAVES = tuple((WAVE_NAMES[role], role) for role in ROLES)
@@ -237,6 +262,8 @@ def add_organisation(app: cdk.App, organisation: Organisation) -> list[PipelineS
     ]
     waves = plan_waves([(name, stages) for name, stages in stages_by_role if stages])
     pipeline_account = organisation.pipeline.account
+    # The pipeline's stacks are the pipeline account's: its tags, as its stage's stacks have.
+    pipeline_tags = organisation.tags_of(pipeline_account)
     artifact_stacks = [
         PipelineArtifactsStack(
             app,
@@ -244,6 +271,7 @@ def add_organisation(app: cdk.App, organisation: Organisation) -> list[PipelineS
             organisation=organisation,
             env=_env(pipeline_account, region),
             description=f"Pipeline artifacts in {region}",
+            tags=pipeline_tags or None,
         )
         for region in organisation.ordered_regions
         if region != organisation.pipeline.region
@@ -267,6 +295,9 @@ def add_organisation(app: cdk.App, organisation: Organisation) -> list[PipelineS
                     if len(planned) == 1
                     else f"CDK Pipelines, {number} of {len(planned)}: deploys {names}"
                 ),
+                tags=pipeline_tags or None,
             )
         )
+    for stack in [*artifact_stacks, *chain]:
+        tag_resources(stack, pipeline_tags)
     return chain

@@ -1,19 +1,76 @@
 """Organisation-wide tags (``tags``, ``accounts.<alias>.tags``): refused with the field and the
-value when AWS would refuse them.
+value when AWS would refuse them, and put on every stack and every taggable resource of the
+organisation, in the template (on each resource's create request) and as stack tags (``cdk
+deploy`` and CDK Pipelines' template configurations).
 
 The example organisation (cdk.json) has tags, the workload account overriding one and adding
-one.
+one; the template tests read its session-wide synth (``synthesized("example_org")``).
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stacks.config import MAX_TAGS_PER_RESOURCE, load_organisation
+from stacks.config import MAX_TAGS_PER_RESOURCE, Organisation, load_organisation
+from tests._support.apps.pipeline_chain import CHAIN_ORGANISATION
+from tests._support.synth import SynthResult
 from tests.stacks.test_config import DEFAULT, changed, refusal, with_changes
+
+Synth = Callable[[str], SynthResult]
+DEPLOY_MD = Path(__file__).parents[2] / "docs" / "deploy.md"
+
+# The resource types of the organisation that CloudFormation cannot tag: their registry schema
+# has no tag property (docs/deploy.md, "Tags", lists them).
+# The apps under test that have tags, with their organisations: the example (cdk.json: the
+# workload account overrides a tag and adds one) and the chain of pipelines (the pipeline account
+# overrides one; its Pipeline2 has the chain's own rule, queue and alarm).
+TAGGED_APPS: dict[str, Any] = {"example_org": DEFAULT, "pipeline_chain": CHAIN_ORGANISATION}
+UNTAGGABLE = {
+    "AWS::Events::EventBusPolicy",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::IAM::Policy",
+    "AWS::KMS::Alias",
+    "AWS::Lambda::Permission",
+    "AWS::Logs::MetricFilter",
+    "AWS::S3::BucketPolicy",
+    "AWS::SNS::TopicPolicy",
+    "AWS::SQS::QueuePolicy",
+}
+
+
+@cache
+def tagging(resource_type: str, region: str) -> dict[str, Any]:
+    """The ``tagging`` section of ``resource_type``'s CloudFormation registry schema (cfn-lint's
+    copy), ``{}`` when it has none."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # noqa: PLC0415
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
+    section: dict[str, Any] = schema.get("tagging", {})
+    if not section and "Tags" in schema.get("properties", {}):
+        section = {"taggable": True, "tagProperty": "/properties/Tags"}
+    return section
+
+
+def tag_property(resource_type: str, region: str) -> str | None:
+    """The property holding ``resource_type``'s tags, None for a type that cannot be tagged."""
+    section = tagging(resource_type, region)
+    if not section.get("taggable", False) or "tagProperty" not in section:
+        return None
+    return str(section["tagProperty"]).rsplit("/", 1)[-1]
+
+
+def as_dict(tags: Any) -> dict[str, str]:
+    """A template's tags, a list of ``{Key, Value}`` or a map, as a dict."""
+    if isinstance(tags, dict):
+        return dict(tags)
+    return {tag["Key"]: tag["Value"] for tag in tags or []}
 
 
 def with_tag(key: str, value: Any, where: str = "organisation") -> dict[str, Any]:
@@ -23,6 +80,45 @@ def with_tag(key: str, value: Any, where: str = "organisation") -> dict[str, Any
     tags = config["tags"] if where == "organisation" else config["accounts"][where]["tags"]
     tags[key] = value
     return config
+
+
+def expected_tags(app: str) -> dict[str, dict[str, str]]:
+    """Each account's tags by account ID in the organisation of ``app``: every stack in an
+    account gets them."""
+    organisation: Organisation = load_organisation(TAGGED_APPS[app])
+    return {account.id: organisation.tags_of(account) for account in organisation.accounts}
+
+
+def stack_account(result: SynthResult, stack_name: str) -> str:
+    return result.environments[stack_name].removeprefix("aws://").split("/")[0]
+
+
+def stack_region(result: SynthResult, stack_name: str) -> str:
+    return result.environments[stack_name].rsplit("/", 1)[-1]
+
+
+def stack_tags(result: SynthResult) -> dict[str, dict[str, str] | None]:
+    """The stack tags of every stack in the cloud assembly's manifests, by stack name."""
+    found: dict[str, dict[str, str] | None] = {}
+    for manifest_path in result.outdir.rglob("manifest.json"):
+        manifest = json.loads(manifest_path.read_text())
+        for artifact_id, artifact in manifest.get("artifacts", {}).items():
+            if artifact.get("type") == "aws:cloudformation:stack":
+                properties = artifact.get("properties", {})
+                found[properties.get("stackName", artifact_id)] = properties.get("tags")
+    return found
+
+
+def deploy_actions(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The configuration of every CloudFormation action of the pipelines in ``template``."""
+    return [
+        action["Configuration"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::CodePipeline::Pipeline"
+        for stage in resource["Properties"]["Stages"]
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Provider"] == "CloudFormation"
+    ]
 
 
 # ---------------------------------------------------------------------------- configuration
@@ -205,3 +301,103 @@ def test_tags_up_to_what_aws_allows_are_taken() -> None:
     assert len(organisation.tags_of(workload)) == MAX_TAGS_PER_RESOURCE
     assert organisation.tags_of(workload)["Tag00"] == "override"
     assert organisation.tags_of(organisation.account("backup")) == tags
+
+
+# ---------------------------------------------------------------------------- templates
+@pytest.mark.parametrize("app", sorted(TAGGED_APPS))
+def test_every_taggable_resource_of_every_stack_carries_its_account_s_tags(
+    synthesized: Synth, app: str
+) -> None:
+    example = synthesized(app)
+    expected = expected_tags(app)
+    wrong: list[str] = []
+    untagged_types: set[str] = set()
+    for stack_name, template in example.templates.items():
+        tags = expected[stack_account(example, stack_name)]
+        region = stack_region(example, stack_name)
+        for logical_id, resource in template["Resources"].items():
+            kind = resource["Type"]
+            prop = tag_property(kind, region)
+            if prop is None:
+                untagged_types.add(kind)
+                continue
+            found = as_dict(resource.get("Properties", {}).get(prop))
+            if found != tags:
+                wrong.append(f"{stack_name} {logical_id} ({kind}): {found}")
+    assert wrong == []
+    # A new type that cannot be tagged shows here, to be named in docs/deploy.md.
+    assert untagged_types <= UNTAGGABLE
+    if app == "example_org":
+        assert untagged_types == UNTAGGABLE
+
+
+def test_every_tagged_type_takes_its_tags_on_the_create_request(synthesized: Synth) -> None:
+    """What a tag-enforcing SCP needs (``aws:RequestTag`` on the create call): CloudFormation
+    passes each of these types' template tags when it creates the resource."""
+    example = synthesized("example_org")
+    not_on_create = sorted(
+        {
+            resource["Type"]
+            for stack_name, template in example.templates.items()
+            for resource in template["Resources"].values()
+            if tag_property(resource["Type"], stack_region(example, stack_name)) is not None
+            and tagging(resource["Type"], stack_region(example, stack_name)).get(
+                "tagOnCreate", True
+            )
+            is not True
+        }
+    )
+    assert not_on_create == []
+
+
+def test_the_types_that_cannot_be_tagged_are_documented() -> None:
+    text = DEPLOY_MD.read_text(encoding="utf-8")
+    assert [kind for kind in sorted(UNTAGGABLE) if f"`{kind}`" not in text] == []
+
+
+@pytest.mark.parametrize("app", sorted(TAGGED_APPS))
+def test_every_stack_has_its_account_s_tags_as_stack_tags(synthesized: Synth, app: str) -> None:
+    example = synthesized(app)
+    expected = expected_tags(app)
+    found = stack_tags(example)
+    assert found == {name: expected[stack_account(example, name)] for name in example.templates}
+
+
+@pytest.mark.parametrize("app", sorted(TAGGED_APPS))
+def test_cdk_pipelines_deploys_every_stack_with_its_stack_tags(
+    synthesized: Synth, app: str
+) -> None:
+    """Each change set a pipeline creates takes a template configuration holding the stack's
+    tags (CloudFormation then tags the stack, as ``cdk deploy`` does)."""
+    example = synthesized(app)
+    expected = expected_tags(app)
+    configured: dict[str, dict[str, Any]] = {}
+    pipelines = [name for name in example.templates if name.startswith("Pipeline")]
+    actions = [a for name in pipelines for a in deploy_actions(example.template(name))]
+    for action in actions:
+        if action["ActionMode"] != "CHANGE_SET_REPLACE":
+            continue
+        artifact, path = action["TemplateConfiguration"].split("::", 1)
+        assert artifact == "Synth_Output"
+        configured[action["StackName"]] = json.loads((example.outdir / path).read_text())
+    stage_stacks = [name for name in example.templates if not name.startswith("Pipeline")]
+    assert configured == {
+        name: {"Tags": expected[stack_account(example, name)]} for name in stage_stacks
+    }
+
+
+def test_without_tags_nothing_is_tagged(synthesized: Synth) -> None:
+    """The small organisation has no tags: no resource, stack or pipeline action gets any (the
+    toolkit sets no tags of its own, so all of AWS's 50 are the configuration's)."""
+    small = synthesized("small_org")
+    tagged = [
+        f"{stack_name} {logical_id}"
+        for stack_name, template in small.templates.items()
+        for logical_id, resource in template["Resources"].items()
+        if (prop := tag_property(resource["Type"], stack_region(small, stack_name)))
+        and resource.get("Properties", {}).get(prop)
+    ]
+    assert tagged == []
+    assert set(stack_tags(small).values()) == {None}
+    configured = deploy_actions(small.template("Pipeline"))
+    assert [action for action in configured if "TemplateConfiguration" in action] == []
