@@ -968,7 +968,7 @@ class Envelope:
         check_accounts(discovery_accounts, "discovery_accounts")
         if keys and discovery_accounts:
             raise UsageError(
-                "'discovery_accounts' applies only without 'keys' (discovery mode). "
+                "'discovery_accounts' applies only in discovery mode, when no key is named. "
                 f"Received keys {list(keys)} and accounts {list(discovery_accounts)}"
             )
         if discovery_region is not None:

@@ -230,9 +230,11 @@ def test_discovery_account_filters_and_unfiltered_discovery_warns(
     assert one_error_line(capsys) == (
         "kmskit: error: '--discovery-account' must be a 12-digit account ID. Received: '12345'"
     )
+    # The message names the options typed, not the library's parameters ('keys').
     assert decrypt("--key", ALIAS, "--discovery-account", account) == EXIT_USAGE
-    assert one_error_line(capsys).startswith(
-        "kmskit: error: '--discovery-account' applies only without 'keys' (discovery mode)"
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--discovery-account' applies only in discovery mode, when no key is "
+        f"named. Received keys [{ALIAS!r}] and accounts [{account!r}]"
     )
 
 
