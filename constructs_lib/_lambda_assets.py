@@ -32,8 +32,9 @@ def stage(package: str, sources: Sequence[tuple[Path, str]]) -> str:
     """Copy ``sources`` (files, or folders whose ``*.py`` files are copied; each with its path
     in the asset, ``/``-separated) into a folder named ``<package>-<hash of their content>``.
 
-    The files are copied in the order of their names, with Windows line endings (CRLF, as a
-    checkout with git's ``core.autocrlf`` has them) made LF and nothing else changed, so the
+    The files are copied in the order of their names, the ``*.py`` ones with Windows line
+    endings (CRLF, as a checkout with git's ``core.autocrlf`` has them) made LF and nothing else
+    changed (any other file byte for byte: it may be binary, where CR LF is data), so the
     folder, the code the functions run and the CDK asset hash are the same on every platform
     and depend only on the content. An existing folder of the same hash in :func:`asset_root`
     is reused; a new one is written to a temporary name and renamed into place.
@@ -44,8 +45,10 @@ def stage(package: str, sources: Sequence[tuple[Path, str]]) -> str:
             # By name, not by Path: Windows paths sort without regard to case.
             found = sorted(source.glob("*.py"), key=lambda p: p.name)
             files.extend((_lf(p.read_bytes()), f"{target}/{p.name}") for p in found)
-        else:
+        elif source.suffix == ".py":
             files.append((_lf(source.read_bytes()), target))
+        else:  # not Python source: possibly binary, where CR LF may be data
+            files.append((source.read_bytes(), target))
     digest = hashlib.sha256()
     for content, target in files:
         digest.update(target.encode() + b"\0" + content + b"\0")

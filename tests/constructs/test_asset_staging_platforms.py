@@ -86,6 +86,15 @@ def test_a_lone_carriage_return_is_code_and_kept(temporary: Path, tmp_path: Path
     assert (staged / "demo.py").read_bytes() == b'TEXT = "a\rb"\nOTHER = 1\n'
 
 
+def test_a_file_that_is_not_python_is_staged_byte_for_byte(temporary: Path, tmp_path: Path) -> None:
+    # Binary content (a compiled module, a certificate bundle, a zip): CR LF there is data.
+    data = b"\x00\xff\r\n\x89PNG\r\n\x1a\n"
+    source = tmp_path / "blob.bin"
+    source.write_bytes(data)
+    staged = Path(stage("demo", [(source, "demo/blob.bin")]))
+    assert (staged / "demo" / "blob.bin").read_bytes() == data
+
+
 class _WindowsOrderPath(PosixPath):
     """A path that sorts as a WindowsPath does: without regard to case."""
 
