@@ -467,17 +467,24 @@ def _resources(
                 yield stack, logical_id, resource, annotated
 
 
+def evaluated_and_failing(result: SynthResult, control: str) -> tuple[list[str], list[str]]:
+    """``<stack>/<logical id>`` of each resource ``control`` evaluates in ``result``, and of
+    each one that fails it."""
+    types, rule = CHECKS[control]
+    evaluated: list[str] = []
+    failures: list[str] = []
+    for stack, logical_id, resource, template in _resources(result, types):
+        evaluated.append(f"{stack}/{logical_id}")
+        if not rule(logical_id, resource, template):
+            failures.append(f"{stack}/{logical_id}")
+    return sorted(evaluated), sorted(failures)
+
+
 def failing(result: SynthResult, control: str) -> tuple[int, list[str]]:
     """How many resources ``control`` evaluates in ``result``, and ``<stack>/<logical id>`` of
     each one that fails it."""
-    types, rule = CHECKS[control]
-    evaluated = 0
-    failures: list[str] = []
-    for stack, logical_id, resource, template in _resources(result, types):
-        evaluated += 1
-        if not rule(logical_id, resource, template):
-            failures.append(f"{stack}/{logical_id}")
-    return evaluated, sorted(failures)
+    evaluated, failures = evaluated_and_failing(result, control)
+    return len(evaluated), failures
 
 
 @dataclass(frozen=True)
@@ -512,12 +519,18 @@ def documented_controls() -> dict[str, Documented]:
 
 def _holds(control: str, row: Documented, result: SynthResult) -> list[str]:
     """The resources of ``result`` that contradict ``row``: any failing resource of a control
-    documented as passing, any failing resource outside the pattern of one documented as
-    failing."""
-    _, failures = failing(result, control)
+    documented as passing; for one documented as failing, any failing resource outside its
+    pattern and any resource inside it that passes (the row names exactly those that fail)."""
+    evaluated, failures = evaluated_and_failing(result, control)
     if row.result == "passes":
         return failures
-    return [f for f in failures if not fnmatch.fnmatchcase(f, row.pattern)]
+    outside = [f for f in failures if not fnmatch.fnmatchcase(f, row.pattern)]
+    passing = [
+        f"{name} (passes)"
+        for name in evaluated
+        if fnmatch.fnmatchcase(name, row.pattern) and name not in failures
+    ]
+    return outside + passing
 
 
 CHECKED = sorted(c for c, row in documented_controls().items() if row.result in ("passes", "fails"))
