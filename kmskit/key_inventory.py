@@ -158,6 +158,10 @@ class Rotation:
         }
 
     def text(self) -> str:
+        """The text report's ROTATION cell: ``rotating`` while an on-demand rotation is in
+        progress, else the automatic rotation: its period (``365d``), ``on`` or ``off``."""
+        if self.on_demand_started is not None:
+            return "rotating"
         if not self.enabled:
             return "off"
         return f"{self.period_days}d" if self.period_days else "on"

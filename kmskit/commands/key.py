@@ -449,7 +449,10 @@ def inventory_line(report: KeyReport) -> str:
             return str(value)
         return "?" if refused in report.refused else "-"
 
-    if report.rotation is not None:
+    if report.rotation is not None and report.origin == "EXTERNAL":
+        # KMS rotates imported material on demand only: automatic rotation does not apply.
+        rotation = report.rotation.text() if report.rotation.on_demand_started else "-"
+    elif report.rotation is not None:
         rotation = report.rotation.text()
     elif report.key_state is None:  # DescribeKey refused: whether KMS rotates it is unknown
         rotation = "?"

@@ -604,6 +604,38 @@ def test_the_text_report_is_a_line_per_key_its_findings_and_a_summary(
 
 
 @pytest.mark.parametrize(
+    ("origin", "on_demand", "shown"),
+    [
+        ("AWS_KMS", False, "off"),
+        ("AWS_KMS", True, "rotating"),
+        # Imported material: KMS never rotates it automatically, so that does not apply.
+        ("EXTERNAL", False, "-"),
+        ("EXTERNAL", True, "rotating"),
+    ],
+)
+def test_the_text_reports_rotation_column_shows_an_on_demand_rotation_in_progress(
+    origin: str,
+    on_demand: bool,
+    shown: str,
+    kms: Any,
+    kms_answers: KmsAnswers,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    new_key(kms, Origin=origin)
+    started = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
+    if on_demand:
+        answer_with(
+            "GetKeyRotationStatus",
+            kms_answers,
+            lambda params, response: response.update(OnDemandRotationStartDate=started),
+        )
+    code, out, err = run(capsys, "--region", REGION)
+    assert (code, err) == (EXIT_OK, "")
+    header, row = out.splitlines()[:2]
+    assert row.split()[header.split().index("ROTATION")] == shown
+
+
+@pytest.mark.parametrize(
     ("fail_on", "expected"),
     [
         (["--fail-on", "DISABLED"], EXIT_FINDINGS),
