@@ -29,10 +29,10 @@ REGION_PATTERN = re.compile(
 # names made here, and the organisation name that starts them, are checked against it.
 RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 
-# SnapshotReplicator's selection tag may not start with these (AWS reserves 'aws:', the
-# replicator's own tags start 'kmskit:'), and its retention must outlast its sweep window (at
-# least 1 day): the organisation config checks both, so that its errors name its own fields.
-RESERVED_TAG_PREFIXES = ("aws:", "kmskit:")
+# SnapshotReplicator's selection tag may not start with kmskit.snapshots.model's
+# RESERVED_TAG_PREFIXES (AWS reserves 'aws:', the replicator's own tags start 'kmskit:'), and its
+# retention must outlast its sweep window (at least 1 day): the organisation config
+# checks both, so that its errors name its own fields.
 REPLICATION_RETENTION_DAYS = (2, 3650)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,6 @@ from constructs_lib import _principals as principals
 from constructs_lib._kms_actions import QUEUE_KEY_ACTIONS, SNAPSHOT_KEY_ACTIONS
 from constructs_lib._validation import (
     REPLICATION_RETENTION_DAYS,
-    RESERVED_TAG_PREFIXES,
     ConstructPropError,
     check_account_id,
     check_range,
@@ -70,7 +69,11 @@ from kmskit.snapshots.model import (
     KINDS,
     RECEIVER_BUS_NAME,
     REPLICATOR_BUS_NAME,
+    RESERVED_TAG_PREFIXES,
+    TAG_KEY,
     TAG_REPLICATOR,
+    TAG_VALUE,
+    copy_tags_problem,
 )
 
 ROOT = lambda_assets.ROOT
@@ -113,8 +116,6 @@ KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):key/[A-Za-z0
 _TOKEN_KEY_ARN = re.compile(
     r"^arn:(?:<token>|aws[a-z-]*):kms:(<token>|[a-z0-9-]+):(<token>|[0-9]{12}):key/\S+\Z"
 )
-TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}\Z")
-TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}\Z")
 MAX_DESTINATIONS = 10
 COPIER_TIMEOUT_MINUTES = 2
 COPIER_TIMEOUT = durations.minutes(COPIER_TIMEOUT_MINUTES)
@@ -551,6 +552,27 @@ def _check_token_key_arn(prop: str, arn: str, *, region: str, account: str, wher
     )
 
 
+def _check_copy_tags(copy_tags: Mapping[str, str] | None) -> dict[str, str]:
+    """``copy_tags`` as the Lambda gets it: literal (a token would reach the function's
+    configuration unchecked) and accepted by :func:`kmskit.snapshots.model.copy_tags_problem`,
+    the check the Lambda makes again when it starts."""
+    if copy_tags is None:
+        return {}
+    if isinstance(copy_tags, Mapping):
+        for key, value in copy_tags.items():
+            for part in (key, value):
+                require(
+                    not (isinstance(part, str) and is_token(part)),
+                    "copy_tags",
+                    "must have literal tag keys and values, not deploy-time values",
+                    part,
+                )
+    problem = copy_tags_problem(copy_tags)
+    if problem is not None:
+        raise ConstructPropError("copy_tags", *problem)
+    return dict(copy_tags)
+
+
 def _check_destinations(
     prop: str,
     destinations: Any,
@@ -631,9 +653,11 @@ class _ReplicationBase(Construct):
         sweep_interval: Duration,
         max_receive_count: int,
         max_message_age: Duration,
+        copy_tags: Mapping[str, str] | None,
         config: dict[str, Any],
     ) -> None:
         stack, facts = self._stack, self._facts
+        self.copy_tags = _check_copy_tags(copy_tags)
         interval_minutes = check_range(
             "sweep_interval",
             _whole_duration("sweep_interval", sweep_interval, "minutes"),
@@ -689,6 +713,8 @@ class _ReplicationBase(Construct):
 
         full_config = {
             **config,
+            # Only when given: a replicator without copy tags keeps its configuration as before.
+            **({"copy_tags": self.copy_tags} if self.copy_tags else {}),
             "mode": mode,
             "replicator_id": self.replicator_id,
             "account": facts.account,
@@ -1296,6 +1322,16 @@ class SnapshotReplicator(_ReplicationBase):
         max_receive_count: deliveries of one message before it is dead-lettered (5-100; retry
             delays grow from 1 minute to 1 hour). Default: 24 (about 19 hours).
         max_message_age: alarm when the oldest waiting message is this old. Default: 6 hours.
+        copy_tags: tags (key to value) put on every copy this replicator makes, in the create
+            request itself (``TagSpecifications`` of ``ec2:CopySnapshot``, ``Tags`` of
+            ``rds:CopyDBSnapshot`` and ``rds:CopyDBClusterSnapshot``), staging copies included:
+            for cost allocation, and for organisations whose SCPs require request tags
+            (``aws:RequestTag/<key>``) on those calls. Literal strings as AWS allows them, keys
+            not starting with ``aws:`` or ``kmskit:`` (the toolkit's own tags, which always keep
+            their values), no two keys differing only in case, no value starting with ``aws:``
+            or ``rds:`` (RDS refuses those), at most 39 (a copy carries up to 11 toolkit tags;
+            AWS allows 50). Source snapshots' own tags are never copied. Default: None (only the
+            toolkit's own ``kmskit:*`` tags).
 
     Attributes:
         queue, dead_letter_queue, copier, sweeper, copier_role, sweeper_role, copier_policy,
@@ -1304,7 +1340,8 @@ class SnapshotReplicator(_ReplicationBase):
         copier_log_group, sweeper_log_group, rules (``ebs_rule``, ``rds_rule``,
         ``aurora_rule``, ``received_rule``), schedule, event_bus (None without cross-account
         destinations), alarms (``dead_letter_alarm``, ``copy_failed_alarm``,
-        ``oldest_message_alarm``), encryption_key, alarm_topic, replicator_id.
+        ``oldest_message_alarm``), encryption_key, alarm_topic, replicator_id, copy_tags (a
+        dict, empty without ``copy_tags``).
     """
 
     def __init__(
@@ -1322,6 +1359,7 @@ class SnapshotReplicator(_ReplicationBase):
         sweep_window: Duration = DEFAULT_SWEEP_WINDOW,
         max_receive_count: int = 24,
         max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
+        copy_tags: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         facts = self._facts
@@ -1371,6 +1409,7 @@ class SnapshotReplicator(_ReplicationBase):
             sweep_interval=sweep_interval,
             max_receive_count=max_receive_count,
             max_message_age=max_message_age,
+            copy_tags=copy_tags,
             config={
                 "selection_tag": [tag_key, tag_value],
                 "destinations": [
@@ -1479,6 +1518,9 @@ class SnapshotReceiver(_ReplicationBase):
             Default: None (kept until you delete them).
         encryption_key / alarm_topic / sweep_interval / max_receive_count / max_message_age:
             as for :class:`SnapshotReplicator`.
+        copy_tags: tags put on every copy this receiver makes (received copies and onward
+            copies), as for :class:`SnapshotReplicator`. Default: None (only the toolkit's own
+            ``kmskit:*`` tags).
 
     Attributes:
         as for :class:`SnapshotReplicator`, with ``event_bus`` (always) and ``shared_rule``.
@@ -1499,6 +1541,7 @@ class SnapshotReceiver(_ReplicationBase):
         sweep_interval: Duration = DEFAULT_SWEEP_INTERVAL,
         max_receive_count: int = 24,
         max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
+        copy_tags: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         facts = self._facts
@@ -1571,6 +1614,7 @@ class SnapshotReceiver(_ReplicationBase):
             sweep_interval=sweep_interval,
             max_receive_count=max_receive_count,
             max_message_age=max_message_age,
+            copy_tags=copy_tags,
             config={
                 "source_accounts": list(self.source_accounts),
                 "kms_key_arn": kms_key.key_arn,

@@ -64,7 +64,6 @@ from constructs_lib._validation import (
     NUMBER_TOKEN_SHAPE,
     REPLICATION_RETENTION_DAYS,
     RESERVED_BUCKET_PREFIXES,
-    RESERVED_TAG_PREFIXES,
     ConstructPropError,
     check_account_id,
     check_range,
@@ -73,6 +72,7 @@ from constructs_lib._validation import (
     require,
 )
 from kmskit.aws_names import partition
+from kmskit.snapshots.model import RESERVED_TAG_PREFIXES
 
 ORGANISATION_CONTEXT_KEY = "kmskit:organisation"
 ORGANISATION_FILE_CONTEXT_KEY = "kmskit:organisation-file"

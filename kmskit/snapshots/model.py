@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -35,6 +36,21 @@ TAG_DESTINATION_ACCOUNT = "kmskit:destination-account"
 TAG_STAGING_ARN = "kmskit:staging-arn"
 TAG_REPLY_REGION = "kmskit:reply-region"
 TAG_DELIVERED = "kmskit:delivered"
+
+# Tags a user may put on copies (``copy_tags``): as AWS allows them (\Z, not $: "$" also matches
+# before a final newline), never one of the toolkit's own or AWS's prefixes, in any case.
+TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}\Z")
+TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}\Z")
+RESERVED_TAG_PREFIXES = ("aws:", "kmskit:")
+# RDS refuses tag values starting with these (in any case).
+RDS_RESERVED_VALUE_PREFIXES = ("aws:", "rds:")
+# User-defined tags AWS allows on one snapshot (EC2 and RDS alike).
+MAX_TAGS_PER_SNAPSHOT = 50
+# The most toolkit tags one copy carries: managed-by, replicator, copy-key, role and the five
+# source-* tags on every copy, plus destination-account and (once shared and copied) delivered on
+# a staging copy, or staging-arn and reply-region on a received copy.
+MAX_TOOLKIT_TAGS = 11
+MAX_COPY_TAGS = MAX_TAGS_PER_SNAPSHOT - MAX_TOOLKIT_TAGS
 
 # EventBridge buses that carry "shared" and "received" notices between accounts.
 RECEIVER_BUS_NAME = "kmskit-snapshot-receiver"
@@ -67,6 +83,65 @@ _ESCAPED_TAG_VALUE = "id="
 
 class SnapshotError(ValueError):
     """A snapshot reference or message that cannot be understood."""
+
+
+def copy_tags_problem(tags: object) -> tuple[str, object] | None:
+    """Why ``tags`` cannot be put on every copy, as ``(requirement, the value at fault)``, or None.
+
+    The one check of ``copy_tags``, made by the constructs at synth time and by the Lambda when
+    it reads its configuration: string keys and values as AWS allows them, no key starting with
+    'aws:' or 'kmskit:' (so the toolkit's own tags are never overridden), no two keys that differ
+    only in case, no value RDS refuses, and at most :data:`MAX_COPY_TAGS` (with the toolkit's
+    own :data:`MAX_TOOLKIT_TAGS`, AWS's limit of :data:`MAX_TAGS_PER_SNAPSHOT` per snapshot).
+    """
+    if not isinstance(tags, Mapping):
+        return "must be a mapping of tag keys to tag values", tags
+    seen: dict[str, str] = {}  # lowercase key -> key as written
+    for key, value in tags.items():
+        problem = _copy_tag_problem(key, value, seen)
+        if problem is not None:
+            return problem
+        seen[key.lower()] = key
+    if len(tags) > MAX_COPY_TAGS:
+        return (
+            f"must have at most {MAX_COPY_TAGS} tags: a copy also carries up to "
+            f"{MAX_TOOLKIT_TAGS} of the toolkit's own, and AWS allows {MAX_TAGS_PER_SNAPSHOT} "
+            f"per snapshot, not {len(tags)}",
+            sorted(str(k) for k in tags),
+        )
+    return None
+
+
+def _copy_tag_problem(
+    key: object, value: object, seen: dict[str, str]
+) -> tuple[str, object] | None:
+    if not (isinstance(key, str) and TAG_KEY.match(key)):
+        return "must have tag keys of 1-128 letters, digits, spaces and _ . : / = + - @", key
+    if key.lower().startswith(RESERVED_TAG_PREFIXES):
+        return (
+            "must not have a tag key starting with 'aws:' (reserved by AWS) or 'kmskit:' "
+            "(the toolkit's own tags, which find, share and delete its copies)",
+            key,
+        )
+    if key.lower() in seen:
+        return (
+            f"must not have the tag key {key!r} beside {seen[key.lower()]!r}, which differs "
+            "only in case (some services compare tag keys without case and refuse both)",
+            key,
+        )
+    if not (isinstance(value, str) and TAG_VALUE.match(value)):
+        return (
+            "must have tag values of at most 256 letters, digits, spaces and _ . : / = + - @ "
+            f"(tag {key!r})",
+            value,
+        )
+    if value.lower().startswith(RDS_RESERVED_VALUE_PREFIXES):
+        return (
+            f"must not have a tag value starting with 'aws:' or 'rds:', which RDS refuses "
+            f"(tag {key!r})",
+            value,
+        )
+    return None
 
 
 def valid_snapshot_id(kind: Kind, ident: str) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kmskit.snapshots.model import KINDS, Kind, SnapshotError
+from kmskit.snapshots.model import KINDS, Kind, SnapshotError, copy_tags_problem
 
 ENV_VAR = "KMSKIT_SNAPSHOT_CONFIG"
 Mode = Literal["replicator", "receiver"]
@@ -33,7 +33,9 @@ class Config:
     ``destinations``: where copies go (a receiver's are same-account onward copies).
     ``retention_days``: copies this replicator made are deleted after this many days (None:
     kept). ``sweep_window_days``: how far back the sweep looks for sources that were missed.
-    ``sweep_interval_minutes``: how often the sweep runs.
+    ``sweep_interval_minutes``: how often the sweep runs. ``copy_tags``: tags put on every copy
+    besides the toolkit's own (checked as the construct checks them: a configuration the
+    construct would refuse stops the function instead of losing tags).
     """
 
     mode: Mode
@@ -52,6 +54,7 @@ class Config:
     sweep_interval_minutes: int = 60
     source_accounts: tuple[str, ...] = ()
     kms_key_arn: str | None = None
+    copy_tags: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Config:
@@ -64,6 +67,11 @@ class Config:
                 raise SnapshotError(f"'resource_types' holds an unknown kind. Received: {kind!r}")
             kinds.append(kind)
         tag = data.get("selection_tag")
+        copy_tags = data.get("copy_tags", {})
+        problem = copy_tags_problem(copy_tags)
+        if problem is not None:
+            requirement, received = problem
+            raise SnapshotError(f"'copy_tags' {requirement}. Received: {received!r}")
         return cls(
             mode=mode,
             replicator_id=str(data["replicator_id"]),
@@ -88,6 +96,7 @@ class Config:
             sweep_interval_minutes=int(data.get("sweep_interval_minutes", 60)),
             source_accounts=tuple(str(a) for a in data.get("source_accounts", [])),
             kms_key_arn=data.get("kms_key_arn"),
+            copy_tags=tuple(sorted(copy_tags.items())),
         )
 
     @classmethod

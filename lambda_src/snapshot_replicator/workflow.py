@@ -285,11 +285,11 @@ class Workflow:
             raise CopyLimitError(error.reason, error.code, task) from error
 
     def _copy(self, task: Task) -> str:
-        extra = (
-            {TAG_STAGING_ARN: task.source.arn, TAG_REPLY_REGION: task.reply_region or ""}
-            if task.role == "received"
-            else None
-        )
+        # The configured copy tags on every copy (staging, replica, received); the engine puts
+        # the toolkit's own kmskit:* tags over them (copy_tags can hold none of those anyway).
+        extra = dict(self.config.copy_tags)
+        if task.role == "received":
+            extra |= {TAG_STAGING_ARN: task.source.arn, TAG_REPLY_REGION: task.reply_region or ""}
         try:
             result = self.engine.copy(
                 task.source,
@@ -298,7 +298,7 @@ class Workflow:
                 role=task.role,
                 origin=task.origin,
                 destination_account=task.destination_account,
-                extra_tags=extra,
+                extra_tags=extra or None,
             )
         except RetryableError as error:
             if not isinstance(error, LimitReachedError) and error.code in SOURCE_STATE_CODES:

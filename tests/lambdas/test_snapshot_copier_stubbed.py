@@ -57,6 +57,7 @@ DEST_KEY = f"arn:aws:kms:{OTHER}:{SOURCE}:key/dest"
 SHARING_KEY = f"arn:aws:kms:{REGION}:{SOURCE}:key/sharing"
 BACKUP_KEY = f"arn:aws:kms:{REGION}:{BACKUP}:key/backup"
 WHEN = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+COPY_TAGS = {"CostCenter": "cc-1234", "Owner": "platform-team"}
 RECEIVER_BUS = f"arn:aws:events:{REGION}:{BACKUP}:event-bus/kmskit-snapshot-receiver"
 REPLICATOR_BUS = f"arn:aws:events:{REGION}:{SOURCE}:event-bus/kmskit-snapshot-replicator"
 
@@ -730,7 +731,10 @@ def expect_a_shared_ebs_snapshot_not_copied_yet(stubs: Stubs) -> tuple[Origin, s
     return origin, shared, key
 
 
-def test_receiver_copies_a_shared_ebs_snapshot_with_its_own_key(stubs: Stubs) -> None:
+@pytest.mark.parametrize("copy_tags", [None, COPY_TAGS])
+def test_receiver_copies_a_shared_ebs_snapshot_with_its_own_key(
+    stubs: Stubs, copy_tags: dict[str, str] | None
+) -> None:
     origin, shared, key = expect_a_shared_ebs_snapshot_not_copied_yet(stubs)
     ec2 = stubs.on("ec2", REGION)
     specs = Capture()
@@ -747,16 +751,19 @@ def test_receiver_copies_a_shared_ebs_snapshot_with_its_own_key(stubs: Stubs) ->
         },
     )
     ec2.add_response("describe_snapshots", {"Snapshots": []}, by_copy_key(key))
-    expect_watch(stubs, receiver_config().queue_url)
-    rt = runtime(receiver_config(), stubs)
+    config = receiver_config(**({"copy_tags": copy_tags} if copy_tags else {}))
+    expect_watch(stubs, config.queue_url)
+    rt = runtime(config, stubs)
     assert rt.process([record(fixture("ebs_share_snapshot"))]) == {"batchItemFailures": []}
     # The received copy names the staging copy it came from: its copySnapshot event alone must
     # lead back to the replicator that waits for the Received notice.
-    ((spec,),) = specs.seen
-    tags = {t["Key"]: t["Value"] for t in spec["Tags"]}
+    tags = tags_of_request(specs)
     assert tags[TAG_STAGING_ARN] == f"arn:aws:ec2:{REGION}::snapshot/{shared}"
+    assert tags[TAG_REPLY_REGION] == REGION
     assert tags[TAG_ROLE] == "received"
     assert tags[TAG_COPY_KEY] == key
+    # Configured copy tags go on it too, beside (never instead of) the toolkit's own.
+    assert {k: v for k, v in tags.items() if not k.startswith("kmskit:")} == (copy_tags or {})
 
 
 def shared_notice(snapshot_arn: str, event_id: str) -> dict[str, Any]:
@@ -774,7 +781,10 @@ def shared_notice(snapshot_arn: str, event_id: str) -> dict[str, Any]:
     }
 
 
-def test_receiver_copies_a_shared_rds_snapshot_by_its_arn(stubs: Stubs) -> None:
+@pytest.mark.parametrize("copy_tags", [None, COPY_TAGS])
+def test_receiver_copies_a_shared_rds_snapshot_by_its_arn(
+    stubs: Stubs, copy_tags: dict[str, str] | None
+) -> None:
     staging = "kmskit-s-orders-before-upgrade-0123456789abcdef"
     arn = f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:{staging}"
     event = shared_notice(arn, "6a7e8feb-b491-4cf7-a9f1-bf3703467718")
@@ -788,6 +798,7 @@ def test_receiver_copies_a_shared_rds_snapshot_by_its_arn(stubs: Stubs) -> None:
     target = rds_identifier(
         origin, copy_key(origin, region=REGION, account=BACKUP, role="received"), "received"
     )
+    tags = Capture()
     rds.add_response(
         "copy_db_snapshot",
         {"DBSnapshot": rds_row(target, REGION, "creating")},
@@ -795,12 +806,17 @@ def test_receiver_copies_a_shared_rds_snapshot_by_its_arn(stubs: Stubs) -> None:
             "SourceDBSnapshotIdentifier": arn,
             "TargetDBSnapshotIdentifier": target,
             "KmsKeyId": BACKUP_KEY,
-            "Tags": ANY,
+            "Tags": tags,
         },
     )
-    expect_watch(stubs, receiver_config().queue_url)
-    rt = runtime(receiver_config(), stubs)
+    config = receiver_config(**({"copy_tags": copy_tags} if copy_tags else {}))
+    expect_watch(stubs, config.queue_url)
+    rt = runtime(config, stubs)
     assert rt.process([record(event)]) == {"batchItemFailures": []}
+    received = tags_of_request(tags)
+    assert received[TAG_STAGING_ARN] == arn
+    assert received[TAG_ROLE] == "received"
+    assert {k: v for k, v in received.items() if not k.startswith("kmskit:")} == (copy_tags or {})
 
 
 def test_receiver_ignores_snapshots_shared_by_other_accounts(stubs: Stubs) -> None:
@@ -2570,3 +2586,98 @@ def test_rds_and_aurora_share_list_unshare_and_delete(stubs: Stubs, kind: str) -
     assert copy.ref.arn == arn
     engine.unshare(ref, BACKUP)
     assert engine.delete(copy)
+
+
+# ---------------------------------------------------------------------- copy tags
+
+
+def tags_of_request(captured: Capture) -> dict[str, str]:
+    """The tags of the one create request ``captured`` saw (RDS ``Tags`` or EC2 ``Tags`` of
+    its one ``TagSpecifications`` entry)."""
+    (sent,) = captured.seen
+    if isinstance(sent, list) and sent and "ResourceType" in sent[0]:
+        (spec,) = sent
+        assert spec["ResourceType"] == "snapshot"
+        sent = spec["Tags"]
+    return {t["Key"]: t["Value"] for t in sent}
+
+
+def assert_copy_tags_with_the_toolkits(tags: dict[str, str], role: str) -> None:
+    assert {k: tags[k] for k in COPY_TAGS} == COPY_TAGS
+    assert tags[TAG_MANAGED_BY] == "kmskit-snapshots"
+    assert tags[TAG_ROLE] == role
+    assert TAG_COPY_KEY in tags
+
+
+@pytest.mark.parametrize("kind", ["RDS", "AURORA"])
+def test_replica_rds_and_aurora_copies_are_created_with_the_copy_tags(
+    stubs: Stubs, kind: str
+) -> None:
+    task = rds_task(kind, "orders-before-upgrade")
+    target = replica_name(task)
+    tags = Capture()
+    if kind == "RDS":
+        operation, row = "copy_db_snapshot", {"DBSnapshot": rds_row(target, OTHER, "creating")}
+        names = {
+            "SourceDBSnapshotIdentifier": task.source.arn,
+            "TargetDBSnapshotIdentifier": target,
+        }
+    else:
+        arn = f"arn:aws:rds:{OTHER}:{SOURCE}:cluster-snapshot:{target}"
+        operation = "copy_db_cluster_snapshot"
+        row = {
+            "DBClusterSnapshot": {
+                "DBClusterSnapshotIdentifier": target,
+                "DBClusterSnapshotArn": arn,
+                "Status": "copying",
+            }
+        }
+        names = {
+            "SourceDBClusterSnapshotIdentifier": task.source.arn,
+            "TargetDBClusterSnapshotIdentifier": target,
+        }
+    stubs.on("rds", OTHER).add_response(
+        operation,
+        row,
+        {**names, "KmsKeyId": DEST_KEY, "Tags": tags, "SourceRegion": REGION},
+    )
+    expect_watch(stubs)
+    rt = runtime(replicator_config(copy_tags=COPY_TAGS), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    assert_copy_tags_with_the_toolkits(tags_of_request(tags), "replica")
+
+
+def test_a_staging_ebs_copy_is_created_with_the_copy_tags(stubs: Stubs) -> None:
+    source = SnapshotRef("EBS", "snap-01234567", REGION, SOURCE)
+    origin = Origin.of(source, WHEN)
+    task = Task("copy", "staging", source, origin, REGION, SHARING_KEY, BACKUP)
+    key = copy_key(
+        origin, region=REGION, account=SOURCE, role="staging", destination_account=BACKUP
+    )
+    older = copy_key(origin, region=REGION, account=SOURCE, role="staging")
+    ec2 = stubs.on("ec2", REGION)
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_copy_key(key))
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_copy_key(older))
+    specs = Capture()
+    ec2.add_response(
+        "copy_snapshot",
+        {"SnapshotId": "snap-0staging"},
+        {
+            "SourceRegion": REGION,
+            "SourceSnapshotId": source.id,
+            "Encrypted": True,
+            "KmsKeyId": SHARING_KEY,
+            "Description": origin.description(),
+            "TagSpecifications": specs,
+        },
+    )
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_copy_key(key))
+    expect_watch(stubs)
+    config = replicator_config(
+        destinations=[{"region": REGION, "account": BACKUP, "kms_key_arn": SHARING_KEY}],
+        copy_tags=COPY_TAGS,
+    )
+    assert runtime(config, stubs).process([record(task.to_json())]) == {"batchItemFailures": []}
+    tags = tags_of_request(specs)
+    assert_copy_tags_with_the_toolkits(tags, "staging")
+    assert tags[TAG_DESTINATION_ACCOUNT] == BACKUP
