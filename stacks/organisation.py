@@ -78,6 +78,9 @@ class AccountStage(cdk.Stage):
                     organisation=organisation,
                     region=region,
                     snapshot_keys=snapshot_keys,
+                    # Copies are made at run time, outside CloudFormation: the stack tags
+                    # do not reach them, so the replicator puts the same tags on each.
+                    copy_tags=tags or None,
                     env=_env(account, region),
                     description=f"Snapshot replication from {account.alias} in {region}",
                     tags=tags or None,
@@ -89,6 +92,7 @@ class AccountStage(cdk.Stage):
                     f"Receiver-{region}",
                     organisation=organisation,
                     backup_key=self.key_stacks[region].data_key,
+                    copy_tags=tags or None,
                     env=_env(account, region),
                     description=f"Snapshot receiver of {account.alias} in {region}",
                     tags=tags or None,

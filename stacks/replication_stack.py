@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration, Stack
@@ -24,6 +25,8 @@ class SnapshotSourceStack(Stack):
     Same-account destinations (other Regions) get copies encrypted with that Region's snapshot
     key; backup-account destinations get a staging copy encrypted with the sharing (snapshot) key
     of that Region, which the backup account's receiver re-encrypts with its own key.
+    ``copy_tags`` (the account's configured tags, ``Organisation.tags_of``) go on every copy the
+    replicator makes, staging copies included. Default: None (none).
 
     Attributes:
         replicator: the :class:`SnapshotReplicator`.
@@ -37,6 +40,7 @@ class SnapshotSourceStack(Stack):
         organisation: Organisation,
         region: str,
         snapshot_keys: dict[str, CustomerManagedKey],
+        copy_tags: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         # Keys of other Regions of the same account come in as cross-Region references.
@@ -57,12 +61,14 @@ class SnapshotSourceStack(Stack):
             resource_types=list(replication.resource_types),
             selection_tag=replication.selection_tag,
             retention=Duration.days(replication.retention_days),
+            copy_tags=copy_tags,
         )
 
 
 class SnapshotReceiverStack(Stack):
     """The backup account's receiver in one Region: copies what the workload accounts share,
-    re-encrypted with the backup account's own data key.
+    re-encrypted with the backup account's own data key. ``copy_tags`` (the backup account's
+    configured tags) go on every copy the receiver makes. Default: None (none).
 
     Attributes:
         receiver: the :class:`SnapshotReceiver`.
@@ -75,6 +81,7 @@ class SnapshotReceiverStack(Stack):
         *,
         organisation: Organisation,
         backup_key: CustomerManagedKey,
+        copy_tags: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -85,4 +92,5 @@ class SnapshotReceiverStack(Stack):
             kms_key=backup_key.key,
             resource_types=list(organisation.replication.resource_types),
             retention=Duration.days(organisation.replication.retention_days),
+            copy_tags=copy_tags,
         )

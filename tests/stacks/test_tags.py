@@ -401,3 +401,34 @@ def test_without_tags_nothing_is_tagged(synthesized: Synth) -> None:
     assert set(stack_tags(small).values()) == {None}
     configured = deploy_actions(small.template("Pipeline"))
     assert [action for action in configured if "TemplateConfiguration" in action] == []
+
+
+def _snapshot_configs(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The KMSKIT_SNAPSHOT_CONFIG of each snapshot function of ``template``, deploy-time parts
+    (inside its strings) as ``<token>``."""
+    configs = []
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        value = resource["Properties"].get("Environment", {}).get("Variables", {})
+        value = value.get("KMSKIT_SNAPSHOT_CONFIG")
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            value = "".join(p if isinstance(p, str) else "<token>" for p in value["Fn::Join"][1])
+        configs.append(json.loads(value))
+    return configs
+
+
+def test_snapshot_copies_get_their_account_s_tags(synthesized: Synth) -> None:
+    """Copies are made at run time, out of CloudFormation's reach: each replicator and receiver
+    is given its account's tags to put on them (docs/deploy.md, "Tags", "Snapshot copies")."""
+    example = synthesized("example_org")
+    expected = expected_tags("example_org")
+    checked = 0
+    for stack_name, template in example.templates.items():
+        for config in _snapshot_configs(template):
+            assert config["copy_tags"] == expected[stack_account(example, stack_name)], stack_name
+            checked += 1
+    # Copier and sweeper of the workload account's two replicators and the backup's receiver.
+    assert checked == 6
