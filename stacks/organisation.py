@@ -14,6 +14,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from constructs_lib._validation import require
+from kmskit.snapshots.model import MAX_COPY_TAGS, MAX_TAGS_PER_SNAPSHOT, MAX_TOOLKIT_TAGS
 from stacks.audit_stack import AuditStack
 from stacks.config import ROLES, WAVE_NAMES, Account, Environment, Organisation
 from stacks.data_stack import DataStack
@@ -153,6 +154,24 @@ def require_stages_fit_in_waves(organisation: Organisation) -> None:
         )
 
 
+def require_tags_fit_on_snapshot_copies(organisation: Organisation) -> None:
+    """Refuse, naming the account's ``tags``, an account with snapshot replication stacks whose
+    tags (the organisation's and its own) would not fit on its snapshot copies: they get them as
+    ``copy_tags`` beside up to MAX_TOOLKIT_TAGS of the toolkit's own (otherwise the construct
+    refuses them at synth, naming ``copy_tags``, not the configuration field)."""
+    for account in organisation.accounts:
+        tags = organisation.tags_of(account)
+        require(
+            not replication_regions(organisation, account) or len(tags) <= MAX_COPY_TAGS,
+            f"kmskit:organisation.accounts.{account.alias}.tags",
+            f"must leave account '{account.alias}' at most {MAX_COPY_TAGS} tags with the "
+            f"organisation's {len(organisation.tags)}, not {len(tags)}: its snapshot replication "
+            f"puts them on every copy, which also carries up to {MAX_TOOLKIT_TAGS} of the "
+            f"toolkit's own tags (AWS allows {MAX_TAGS_PER_SNAPSHOT} per snapshot)",
+            sorted(dict(account.tags)),
+        )
+
+
 def _env(account: Account, region: str) -> cdk.Environment:
     return cdk.Environment(account=account.id, region=region)
 
@@ -248,6 +267,7 @@ def add_organisation(app: cdk.App, organisation: Organisation) -> list[PipelineS
     more than one pipeline (CodePipeline's 500 actions): they form a chain, each started by the
     success of the one before (``Pipeline``, ``Pipeline2``, ...)."""
     require_stages_fit_in_waves(organisation)
+    require_tags_fit_on_snapshot_copies(organisation)
     stages_by_role = [
         (
             wave_name,

@@ -16,9 +16,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
+from constructs_lib import ConstructPropError
 from stacks.config import MAX_TAGS_PER_RESOURCE, Organisation, load_organisation
+from stacks.organisation import add_organisation, require_tags_fit_on_snapshot_copies
 from tests._support.apps.pipeline_chain import CHAIN_ORGANISATION
 from tests._support.synth import SynthResult
 from tests.stacks.test_config import DEFAULT, changed, refusal, with_changes
@@ -432,3 +435,39 @@ def test_snapshot_copies_get_their_account_s_tags(synthesized: Synth) -> None:
             checked += 1
     # Copier and sweeper of the workload account's two replicators and the backup's receiver.
     assert checked == 6
+
+
+def _copy_room_refusal(config: dict[str, Any]) -> str | None:
+    try:
+        require_tags_fit_on_snapshot_copies(load_organisation(config))
+    except ConstructPropError as error:
+        return str(error)
+    return None
+
+
+def test_accounts_with_snapshot_replication_keep_room_for_the_toolkit_s_copy_tags() -> None:
+    # The security account replicates nothing: all 50 are its own. The workload account (a
+    # replicator) and the backup account (a receiver) put their tags on copies: 39.
+    forty_eight = dict(list(FIFTY.items())[:48])  # 50 with the organisation's Owner, CostCenter
+    assert _copy_room_refusal(with_changes(("accounts.security.tags", forty_eight))) is None
+    thirty_nine = dict(list(FIFTY.items())[:37])  # with the organisation's Owner, CostCenter
+    assert _copy_room_refusal(with_changes(("accounts.backup.tags", thirty_nine))) is None
+    forty = dict(list(FIFTY.items())[:38])
+    assert _copy_room_refusal(with_changes(("accounts.backup.tags", forty))) == (
+        "'kmskit:organisation.accounts.backup.tags' must leave account 'backup' at most 39 tags "
+        "with the organisation's 2, not 40: its snapshot replication puts them on every copy, "
+        "which also carries up to 11 of the toolkit's own tags (AWS allows 50 per snapshot). "
+        f"Received: {sorted(forty)}"
+    )
+    refused = _copy_room_refusal(with_changes(("accounts.workload.tags", forty)))
+    assert refused is not None
+    assert refused.startswith("'kmskit:organisation.accounts.workload.tags' must leave account")
+
+
+def test_the_app_refuses_an_account_whose_tags_do_not_fit_on_its_copies() -> None:
+    """Before any stack is built: the construct's own refusal would name copy_tags, which the
+    configuration does not have."""
+    config = with_changes(("accounts.backup.tags", dict(list(FIFTY.items())[:38])))
+    with pytest.raises(ConstructPropError) as error:
+        add_organisation(cdk.App(), load_organisation(config))
+    assert error.value.prop == "kmskit:organisation.accounts.backup.tags"
