@@ -37,11 +37,13 @@ from kmskit.snapshots.engine import (
     source_failure,
 )
 from kmskit.snapshots.model import (
+    MAX_COPY_TAGS,
     Kind,
     Origin,
     Role,
     SnapshotError,
     SnapshotRef,
+    copy_tags_problem,
     valid_snapshot_id,
 )
 from kmskit.snapshots.outcomes import (
@@ -156,6 +158,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="ARN of the key that encrypts the copy (this account, destination Region)",
     )
     copy.add_argument("--to-account", help="share the copy with this account (12 digits)")
+    copy.add_argument(
+        "--tag",
+        action="append",
+        metavar="KEY=VALUE",
+        help="put this tag on the copy, in the copy request itself (repeatable; for cost "
+        "allocation, or an SCP that requires request tags on the copy call); never a key "
+        f"starting with aws: or kmskit:, at most {MAX_COPY_TAGS} (default: only kmskit's own tags)",
+    )
     copy.add_argument("--wait", action="store_true", help="wait until the copy is available")
     copy.add_argument(
         "--timeout",
@@ -336,9 +346,28 @@ def _kms_key_problem(value: str, to_region: str) -> str | None:
     return None
 
 
+def tags_from(pairs: list[str] | None) -> dict[str, str]:
+    """``--tag KEY=VALUE`` options as the copy's tags, checked as the replicators check their
+    ``copy_tags`` (:func:`kmskit.snapshots.model.copy_tags_problem`); every key once."""
+    tags: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise UsageError(f"'--tag' must be KEY=VALUE. Received: {pair!r}")
+        if key in tags:
+            raise UsageError(f"'--tag' names the key {key!r} twice. Received: {pair!r}")
+        tags[key] = value
+    problem = copy_tags_problem(tags)
+    if problem is not None:
+        requirement, received = problem
+        raise UsageError(f"'--tag' {requirement}. Received: {received!r}")
+    return tags
+
+
 def run_copy(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     named = _check_snapshot_argument(args.snapshot)
+    tags_from(args.tag)  # refused before any AWS call
     if args.to_account is not None:
         check_accounts([args.to_account], "--to-account")
     check_regions([args.to_region], "--to-region")
@@ -417,6 +446,7 @@ def _copy(
             role=role,
             origin=origin,
             destination_account=args.to_account,
+            extra_tags=tags_from(args.tag),
         )
     except DeadLetterError as problem:
         if problem.code in KEY_CODES:

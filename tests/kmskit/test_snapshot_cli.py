@@ -53,6 +53,52 @@ def test_copy_and_wait(aws: dict[str, str], capsys: pytest.CaptureFixture[str]) 
     assert {t["Key"]: t["Value"] for t in copy["Tags"]}[TAG_SOURCE_ID] == aws["snapshot"]
 
 
+def test_tags_given_are_on_the_copy_beside_kmskits_own(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In the copy request itself: an SCP that requires aws:RequestTag/CostCenter on
+    # ec2:CopySnapshot refuses a copy tagged afterwards.
+    args = copy_args(aws, "--tag", "CostCenter=cc-1234", "--tag", "Owner=platform team")
+    assert main(args) == 0
+    (copy,) = target_copies()
+    tags = {t["Key"]: t["Value"] for t in copy["Tags"]}
+    assert (tags["CostCenter"], tags["Owner"]) == ("cc-1234", "platform team")
+    assert tags[TAG_SOURCE_ID] == aws["snapshot"]
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        (["CostCenter"], "'--tag' must be KEY=VALUE. Received: 'CostCenter'"),
+        (
+            ["Owner=a", "Owner=b"],
+            "'--tag' names the key 'Owner' twice. Received: 'Owner=b'",
+        ),
+        (
+            ["kmskit:role=replica"],
+            "'--tag' must not have a tag key starting with 'aws:' (reserved by AWS) or 'kmskit:' "
+            "(the toolkit's own tags, which find, share and delete its copies). Received: "
+            "'kmskit:role'",
+        ),
+        (["Owner=a", "owner=b"], "'--tag' must not have the tag key 'owner' beside 'Owner'"),
+        ([f"Tag{n}=x" for n in range(40)], "'--tag' must have at most 39 tags"),
+    ],
+)
+def test_bad_tags_are_refused_naming_the_option_before_any_aws_call(
+    aws: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tags: list[str],
+    message: str,
+) -> None:
+    no_aws_call(monkeypatch)
+    args = copy_args(aws, *[part for tag in tags for part in ("--tag", tag)])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kmskit: error: {message}")
+    assert err.count("\n") == 1
+
+
 def test_running_it_again_makes_no_second_copy(
     aws: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
