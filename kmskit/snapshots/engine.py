@@ -25,7 +25,7 @@ that is still being created.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -601,11 +601,20 @@ class SnapshotEngine:
         """Made by this replicator: the only copies it tags or deletes (as its IAM policy says)."""
         return info.managed and info.tags.get(TAG_REPLICATOR) == self.replicator
 
-    def mark_delivered(self, info: SnapshotInfo, when: str) -> None:
-        """Tag a staging copy of this replicator as delivered (it is deleted later by the sweep)."""
+    def mark_delivered(
+        self, info: SnapshotInfo, when: str, extra_tags: Mapping[str, str] | None = None
+    ) -> None:
+        """Tag a staging copy of this replicator as delivered (it is deleted later by the sweep).
+
+        ``extra_tags``: tags sent in the same request (the replicator's ``copy_tags``, which the
+        copy already carries: unchanged values), for an SCP that requires request tags on every
+        tagging call; default None (none)."""
         if not self._ours(info):
             return
-        tags = [{"Key": TAG_DELIVERED, "Value": when}]
+        tags = [
+            *({"Key": key, "Value": value} for key, value in (extra_tags or {}).items()),
+            {"Key": TAG_DELIVERED, "Value": when},
+        ]
         try:
             if info.ref.kind == "EBS":
                 self._ec2(info.ref.region).create_tags(Resources=[info.ref.id], Tags=tags)

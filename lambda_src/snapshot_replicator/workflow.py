@@ -215,7 +215,7 @@ class Workflow:
             # event both report, SQS delivers at least once): unshared again, which is
             # idempotent, but tagged and counted by the first only.
             return f"unshared {ref.arn} from {account} (already delivered)"
-        self.engine.mark_delivered(info, iso(self.now()))
+        self.engine.mark_delivered(info, iso(self.now()), dict(self.config.copy_tags))
         # Once per staging copy: only the notice that tagged it delivered counts, once its
         # message is done.
         self.count_when_done("Delivered")

@@ -901,7 +901,12 @@ def test_received_copy_goes_on_and_reports_back(stubs: Stubs) -> None:
     assert onward.source == SnapshotRef("EBS", "snap-0received", REGION, BACKUP)
 
 
-def test_received_notice_unshares_the_staging_copy(stubs: Stubs) -> None:
+@pytest.mark.parametrize("copy_tags", [None, COPY_TAGS])
+def test_received_notice_unshares_the_staging_copy(
+    stubs: Stubs, copy_tags: dict[str, str] | None
+) -> None:
+    # With copy_tags, the delivered mark's tagging call carries them too: an SCP that requires
+    # request tags on every ec2:CreateTags would refuse it otherwise.
     source = SnapshotRef("EBS", "snap-01234567", REGION, SOURCE)
     task = Task("copy", "staging", source, Origin.of(source, WHEN), REGION, SHARING_KEY, BACKUP)
     event = received_notice(
@@ -935,9 +940,16 @@ def test_received_notice_unshares_the_staging_copy(stubs: Stubs) -> None:
     ec2.add_response(
         "create_tags",
         {},
-        {"Resources": ["snap-0staging"], "Tags": [{"Key": "kmskit:delivered", "Value": ANY}]},
+        {
+            "Resources": ["snap-0staging"],
+            "Tags": [*tag_list(copy_tags or {}), {"Key": "kmskit:delivered", "Value": ANY}],
+        },
     )
-    rt = runtime(cross_account_config(), stubs)
+    config = replicator_config(
+        destinations=[{"region": REGION, "account": BACKUP, "kms_key_arn": SHARING_KEY}],
+        **({"copy_tags": copy_tags} if copy_tags else {}),
+    )
+    rt = runtime(config, stubs)
     assert rt.process([record(event)]) == {"batchItemFailures": []}
     assert metrics(rt, "Delivered") == 1
 
