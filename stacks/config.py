@@ -72,7 +72,7 @@ from constructs_lib._validation import (
     require,
 )
 from kmskit.aws_names import partition
-from kmskit.snapshots.model import RESERVED_TAG_PREFIXES
+from kmskit.snapshots.model import RESERVED_TAG_PREFIXES, TAG_KEY
 
 ORGANISATION_CONTEXT_KEY = "kmskit:organisation"
 ORGANISATION_FILE_CONTEXT_KEY = "kmskit:organisation-file"
@@ -117,8 +117,9 @@ PIPELINE_STACK_IDS = re.compile(r"^pipeline([2-9]|[1-9][0-9]+|artifacts)?\Z", re
 # matches "HandOff": a stage ID 'Handoff' is accepted. Whether CodePipeline itself tells stage
 # names apart by case is not stated in its API reference (StageName: [A-Za-z0-9.@\-_]+).
 PIPELINE_STAGE_NAMES = ("Source", "Build", "UpdatePipeline", "Assets", "HandOff")
-# \Z, not $: "$" also matches before a final newline.
-TAG_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}\Z")
+# Tag keys as the snapshot copies' (kmskit.snapshots.model.TAG_KEY, one pattern for every tag the
+# toolkit checks); values here also non-empty (\Z, not $: "$" also matches before a final newline).
+TAG_PATTERN = TAG_KEY
 TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+@-]{1,256}\Z")  # tag values may be twice as long
 # User-defined tags AWS allows on one resource (tags starting 'aws:', such as CloudFormation's
 # aws:cloudformation:stack-name, do not count). The toolkit's constructs and stacks set no tags of
