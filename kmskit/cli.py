@@ -32,12 +32,13 @@ from botocore.parsers import ResponseParserError
 from kmskit import __version__, commands
 from kmskit._io import check_output, existing_output
 from kmskit._text import is_utf8
-from kmskit.aws_names import check_regions
+from kmskit.aws_names import check_regions, opt_in_hint
 from kmskit.clients import DEFAULT_MAX_ATTEMPTS, RETRY_MODES, ClientSettings
 from kmskit.errors import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
+    CredentialsRefusedError,
     KmskitError,
     Terminated,
     UsageError,
@@ -231,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except (KmskitError, BotoCoreError, ClientError, OSError, ResponseParserError) as error:
-        failure = as_kmskit_error(error)
+        failure = with_opt_in_hint(as_kmskit_error(error), args)
         report(failure)
         return failure.exit_code
     except ValueError as error:
@@ -241,6 +242,38 @@ def run(args: argparse.Namespace) -> int:
         report(endpoint)
         return endpoint.exit_code
     return code
+
+
+def with_opt_in_hint(failure: KmskitError, args: argparse.Namespace) -> KmskitError:
+    """``failure``, and when AWS refused the credentials (:class:`CredentialsRefusedError`) while
+    the command works in an opt-in Region, what to check there (:func:`opt_in_hint`): such a
+    refusal reads as expired or unknown credentials, while the cause may be the Region."""
+    if not isinstance(failure, CredentialsRefusedError):
+        return failure
+    hint = opt_in_hint(command_regions(args))
+    return failure if hint is None else CredentialsRefusedError(f"{failure} ({hint})")
+
+
+def command_regions(args: argparse.Namespace) -> list[str]:
+    """The Regions a command calls AWS in, as far as its arguments tell: ``--region`` (or, left
+    out, the profile's Region), ``--to-region`` and ``--log-region`` (whose CloudTrail public
+    keys ``--verify`` reads there)."""
+    given = [getattr(args, "region", None), *(getattr(args, "regions", None) or [])]
+    regions = [region for region in given if isinstance(region, str)]
+    if not regions:
+        try:
+            configured = ClientSettings(profile=getattr(args, "profile", None)).session()
+        except BotoCoreError:  # an unknown profile: no Region to name
+            configured = None
+        if configured is not None and configured.region_name:
+            regions.append(configured.region_name)
+    to_region = getattr(args, "to_region", None)
+    log_regions = getattr(args, "log_region", None)
+    return [
+        *regions,
+        *([to_region] if isinstance(to_region, str) else []),
+        *(log_regions if isinstance(log_regions, list) else []),
+    ]
 
 
 def _terminating_signals() -> list[int]:

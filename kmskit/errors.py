@@ -71,6 +71,12 @@ class AccessDeniedError(KmskitError):
     exit_code = EXIT_ACCESS_DENIED
 
 
+class CredentialsRefusedError(AccessDeniedError):
+    """AWS refused the credentials of a call (expired, unknown, or not valid in the call's
+    Region): exit 3 as access denied. The CLI adds what to check in an opt-in Region
+    (:func:`kmskit.aws_names.opt_in_hint`)."""
+
+
 class NotFoundError(KmskitError):
     exit_code = EXIT_NOT_FOUND
 
@@ -143,11 +149,18 @@ _CONFLICT_CODES = {
 }
 
 _ERROR_CLASS_BY_CODE: dict[str, type[KmskitError]] = {
-    **dict.fromkeys(_ACCESS_DENIED_CODES | _CREDENTIAL_CODES, AccessDeniedError),
+    **dict.fromkeys(_ACCESS_DENIED_CODES, AccessDeniedError),
+    **dict.fromkeys(_CREDENTIAL_CODES, CredentialsRefusedError),
     **dict.fromkeys(_NOT_FOUND_CODES, NotFoundError),
     **dict.fromkeys(_INTEGRITY_CODES, IntegrityError),
     **dict.fromkeys(_CONFLICT_CODES, ConflictError),
 }
+
+
+def is_credentials_refused(code: str) -> bool:
+    """Whether ``code`` is one AWS answers for credentials it refuses (the snapshot engine's
+    errors carry the code, not the ``ClientError``)."""
+    return code in _CREDENTIAL_CODES
 
 
 def is_access_denied(error: ClientError) -> bool:

@@ -18,14 +18,17 @@ from kmskit.audit import KEY_ARN
 from kmskit.aws_names import check_accounts, check_regions
 from kmskit.cli import settings_from_args
 from kmskit.errors import (
+    CREDENTIALS_HINT,
     EXIT_OK,
     AccessDeniedError,
     ConflictError,
+    CredentialsRefusedError,
     KmskitError,
     NotFoundError,
     ThrottledError,
     UsageError,
     from_client_error,
+    is_credentials_refused,
 )
 from kmskit.progress import progress_bar
 from kmskit.snapshots.engine import (
@@ -193,8 +196,9 @@ def _fail(problem: StepError) -> KmskitError:
     key_problem = _key_problem(problem)
     if key_problem is not None:
         return key_problem
-    if problem.code in _ACCESS_CODES or _EBS_KEY_FAILURE in problem.reason:
-        return AccessDeniedError(problem.reason)
+    refused = _refused(problem)
+    if refused is not None:
+        return refused
     if problem.code in _NOT_FOUND_CODES:
         return NotFoundError(problem.reason)
     if problem.code in ("PreviousCopyFailed", SOURCE_FAILED):
@@ -202,6 +206,17 @@ def _fail(problem: StepError) -> KmskitError:
         # state forbids the copy.
         return ConflictError(problem.reason)
     return KmskitError(problem.reason)
+
+
+def _refused(problem: StepError) -> AccessDeniedError | None:
+    """Exit 3 for a refusal: of the credentials (as in every other command; the CLI adds what to
+    check in an opt-in Region, where a copy call in a --to-region the account has not enabled
+    is refused so), by IAM or a key policy; None for any other problem."""
+    if is_credentials_refused(problem.code):
+        return CredentialsRefusedError(f"{problem.reason} {CREDENTIALS_HINT}")
+    if problem.code in _ACCESS_CODES or _EBS_KEY_FAILURE in problem.reason:
+        return AccessDeniedError(problem.reason)
+    return None
 
 
 def _key_problem(problem: StepError, keys: str = "") -> KmskitError | None:

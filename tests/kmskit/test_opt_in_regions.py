@@ -1,0 +1,147 @@
+"""Opt-in Regions (af-south-1, ap-east-1, ... mx-central-1): Regions an account must enable before
+anything works there, and where session tokens of the global STS endpoint of version 1 do not work
+("Version 1 tokens are valid only in AWS Regions that are available by default", IAM API
+reference, SetSecurityTokenServicePreferences). AWS refuses such calls as it refuses unknown
+credentials, so a refusal of credentials in one names the Region and what to check there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from kmskit.aws_names import DEFAULT_REGIONS, opt_in, opt_in_hint, partition
+from kmskit.cli import main
+from kmskit.clients import ClientSettings
+from kmskit.envelope import partition_of
+from kmskit.errors import EXIT_ACCESS_DENIED
+from kmskit.snapshots.engine import SnapshotEngine
+from kmskit.snapshots.outcomes import DeadLetterError
+from tests._support.regions import OPT_IN
+from tests.kmskit.envelope_support import probe_clients
+
+INVALID_TOKEN = "The security token included in the request is invalid."
+
+
+def botocore_commercial_regions() -> set[str]:
+    return set(boto3.session.Session().get_available_regions("kms", partition_name="aws"))
+
+
+def test_default_regions_are_regions_botocore_knows() -> None:
+    # A typo in the closed set would make a default Region read as an opt-in Region.
+    assert botocore_commercial_regions() >= DEFAULT_REGIONS
+    assert len(DEFAULT_REGIONS) == 17
+
+
+@pytest.mark.parametrize("region", OPT_IN)
+def test_opt_in_regions_are_told_apart_and_are_in_the_aws_partition(region: str) -> None:
+    assert opt_in(region)
+    assert partition(region) == "aws"
+    assert partition_of(region, ClientSettings()) == "aws"
+
+
+def test_every_other_commercial_region_botocore_knows_is_opt_in() -> None:
+    # Every Region launched after March 20, 2019 is an opt-in Region: a new one needs no update.
+    assert {r for r in botocore_commercial_regions() if opt_in(r)} >= set(OPT_IN)
+    assert {r for r in botocore_commercial_regions() if not opt_in(r)} == DEFAULT_REGIONS
+
+
+@pytest.mark.parametrize(
+    "region", ["eu-west-1", "us-east-1", "ap-northeast-3", "cn-north-1", "us-gov-west-1"]
+)
+def test_default_regions_and_other_partitions_are_not_opt_in(region: str) -> None:
+    assert not opt_in(region)
+    assert opt_in_hint([region]) is None
+
+
+def test_the_hint_names_each_opt_in_region_once_and_what_to_check() -> None:
+    hint = opt_in_hint(["eu-west-1", "ap-east-1", None, "ap-east-1", "me-south-1", "not a region"])
+    assert hint is not None
+    assert hint.startswith("ap-east-1, me-south-1 are opt-in Regions, disabled until")
+    assert "aws account get-region-opt-status --region-name ap-east-1" in hint
+    assert "global STS endpoint sts.amazonaws.com" in hint
+    assert "token version is v2" in hint
+
+
+@pytest.fixture
+def kms_world() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.mark.parametrize("code", ["UnrecognizedClientException", "InvalidClientTokenId"])
+def test_inventory_of_an_opt_in_region_that_refuses_the_credentials_says_what_to_check(
+    kms_world: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    code: str,
+) -> None:
+    probe_clients(monkeypatch).fail("ListKeys", code, INVALID_TOKEN)
+    assert main(["key", "inventory", "--region", "eu-west-1", "--region", "ap-east-1"]) == (
+        EXIT_ACCESS_DENIED
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("kmskit: error: could not list the keys of eu-west-1: ")
+    assert "(refresh or check the AWS credentials)" in err
+    assert "(ap-east-1 is an opt-in Region, disabled until the account enables it" in err
+    assert "get-region-opt-status --region-name ap-east-1" in err
+    assert err.count("\n") == 1
+
+
+def test_the_profiles_region_counts_when_no_region_is_given(
+    kms_world: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "mx-central-1")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    probe_clients(monkeypatch).fail("ListKeys", "UnrecognizedClientException", INVALID_TOKEN)
+    assert main(["key", "inventory"]) == EXIT_ACCESS_DENIED
+    assert "mx-central-1 is an opt-in Region" in capsys.readouterr().err
+
+
+def test_a_default_region_gets_the_credentials_hint_only(
+    kms_world: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    probe_clients(monkeypatch).fail("ListKeys", "UnrecognizedClientException", INVALID_TOKEN)
+    assert main(["key", "inventory", "--region", "eu-west-1"]) == EXIT_ACCESS_DENIED
+    err = capsys.readouterr().err
+    assert "(refresh or check the AWS credentials)" in err
+    assert "opt-in" not in err
+
+
+def test_access_denied_gets_no_opt_in_hint(
+    kms_world: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The credentials were accepted: the Region is enabled and the token valid there.
+    probe_clients(monkeypatch).fail("ListKeys", "AccessDeniedException", "not allowed")
+    assert main(["key", "inventory", "--region", "ap-east-1"]) == EXIT_ACCESS_DENIED
+    assert "opt-in" not in capsys.readouterr().err
+
+
+def test_a_copy_into_an_opt_in_region_that_refuses_the_credentials_exits_3_with_the_hint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # EC2 answers AuthFailure for credentials it refuses; the copy call goes to --to-region.
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="eu-west-1")
+        volume = ec2.create_volume(AvailabilityZone="eu-west-1a", Size=8)["VolumeId"]
+        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+        key = boto3.client("kms", region_name="ap-east-1").create_key()["KeyMetadata"]["Arn"]
+
+        def refuse(self: SnapshotEngine, *args: Any, **kwargs: Any) -> Any:
+            raise DeadLetterError(
+                "copy in ap-east-1: AuthFailure: AWS was not able to validate the provided "
+                "access credentials",
+                "AuthFailure",
+            )
+
+        monkeypatch.setattr(SnapshotEngine, "copy", refuse)
+        arguments = ["snapshot", "copy", snapshot, "--region", "eu-west-1"]
+        arguments += ["--to-region", "ap-east-1", "--kms-key", key, "--quiet"]
+        assert main(arguments) == EXIT_ACCESS_DENIED
+    err = capsys.readouterr().err
+    assert "AuthFailure" in err
+    assert "(refresh or check the AWS credentials)" in err
+    assert "(ap-east-1 is an opt-in Region" in err
