@@ -33,6 +33,7 @@ from stacks.organisation import (
     require_stages_fit_in_waves,
 )
 from tests._support.markdown import fenced_blocks
+from tests._support.regions import OPT_IN
 
 DEFAULT = cdk_json_context()[ORGANISATION_CONTEXT_KEY]
 
@@ -1221,3 +1222,20 @@ def test_the_app_reads_the_deployed_record_from_its_context(tmp_path: Path) -> N
     context[DEPLOYED_CONTEXT_KEY] = {**DEPLOYED, "name": "acme"}
     with pytest.raises(ConstructPropError, match=r"^'kmskit:organisation.name' must stay 'acme'"):
         build_app(context=context, outdir=tmp_path)
+
+
+@pytest.mark.parametrize("region", OPT_IN)
+def test_opt_in_regions_are_accepted_as_home_and_destination(region: str) -> None:
+    # Regions that AWS disables until an account enables them are Regions like any other for the
+    # configuration: synth cannot see whether each account has enabled one (docs/deploy.md,
+    # "Opt-in Regions", says to enable it before bootstrapping).
+    organisation = load_organisation(
+        with_changes(
+            ("regions", ["eu-west-1", "eu-central-1", region]),
+            ("home_region", region),
+            ("replication.destinations", [{"account": "backup", "region": region}]),
+        )
+    )
+    assert organisation.home_region == region
+    assert organisation.ordered_regions == (region, "eu-west-1", "eu-central-1")
+    assert [d.region for d in organisation.replication.destinations] == [region]

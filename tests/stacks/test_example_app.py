@@ -504,3 +504,53 @@ def test_the_organisation_synthesizes_in_the_european_sovereign_cloud(
     text = json.dumps(sovereign.templates)
     # Every literal ARN in the aws-eusc partition (the others use AWS::Partition).
     assert set(re.findall(r"arn:(aws[a-z-]*):", text)) == {"aws-eusc"}
+
+
+@pytest.fixture(scope="module")
+def opted_in(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """The example organisation in two opt-in Regions (docs/deploy.md, "Opt-in Regions"): home,
+    audit bucket and pipeline in ap-east-1, snapshot copies to me-south-1 and to the backup
+    account in ap-east-1."""
+
+    def move(organisation: dict[str, Any]) -> None:
+        organisation.update(home_region="ap-east-1", regions=["ap-east-1", "me-south-1"])
+        organisation["replication"]["destinations"] = [
+            {"region": "me-south-1"},
+            {"account": "backup", "region": "ap-east-1"},
+        ]
+        organisation["pipeline"]["region"] = "ap-east-1"
+
+    return example_changed(tmp_path_factory, "opted_in", move)
+
+
+def service_principals(node: Any) -> set[str]:
+    """Every ``Principal.Service`` value in ``node`` (a template or part of one), as JSON text
+    for one that is not a plain string (``Fn::Join`` with the Region)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Principal" and isinstance(value, dict) and "Service" in value:
+                services = value["Service"]
+                for service in services if isinstance(services, list) else [services]:
+                    found.add(service if isinstance(service, str) else json.dumps(service))
+            found |= service_principals(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= service_principals(item)
+    return found
+
+
+def test_the_organisation_synthesizes_in_opt_in_regions_with_global_service_principals(
+    opted_in: SynthResult,
+) -> None:
+    assert opted_in.validation_findings() == []
+    assert {"Backup-Receiver-ap-east-1", "Workload-Replication-me-south-1"} <= set(
+        opted_in.templates
+    )
+    principals = service_principals(opted_in.templates)
+    # No service is named by an opt-in Region's own principal (svc.<region>.amazonaws.com), but
+    # CloudWatch Logs in key policies, in the form AWS documents for every Region.
+    regional = {p for p in principals if re.search(r"\.(ap-east-1|me-south-1)\.amazonaws", p)}
+    assert regional <= {"logs.ap-east-1.amazonaws.com", "logs.me-south-1.amazonaws.com"}
+    assert "cloudtrail.amazonaws.com" in principals
+    assert "events.amazonaws.com" in principals
