@@ -6,6 +6,7 @@ credentials, so a refusal of credentials in one names the Region and what to che
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from kmskit.aws_names import DEFAULT_REGIONS, opt_in, opt_in_hint, partition
-from kmskit.cli import main
+from kmskit.cli import command_regions, main
 from kmskit.clients import ClientSettings
 from kmskit.envelope import partition_of
 from kmskit.errors import EXIT_ACCESS_DENIED
@@ -145,3 +146,13 @@ def test_a_copy_into_an_opt_in_region_that_refuses_the_credentials_exits_3_with_
     assert "AuthFailure" in err
     assert "(refresh or check the AWS credentials)" in err
     assert "(ap-east-1 is an opt-in Region" in err
+
+
+def test_the_regions_of_a_command_are_its_region_options() -> None:
+    # --log-region: `kmskit audit --verify` reads CloudTrail's public keys in each.
+    audit = argparse.Namespace(region="eu-west-1", profile=None, log_region=["me-south-1"])
+    assert command_regions(audit) == ["eu-west-1", "me-south-1"]
+    inventory = argparse.Namespace(region=None, regions=["ap-east-1", "eu-west-1"], profile=None)
+    assert command_regions(inventory) == ["ap-east-1", "eu-west-1"]
+    copy = argparse.Namespace(region="eu-west-1", profile=None, to_region="il-central-1")
+    assert command_regions(copy) == ["eu-west-1", "il-central-1"]
