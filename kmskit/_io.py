@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TextIO, cast
 
 from kmskit.errors import AccessDeniedError, UsageError, from_os_error, os_error_class
 
@@ -170,6 +171,23 @@ def atomic_output(
         return
     with _named_output(target, path, mode=mode, exclusive=exclusive) as named:
         yield named
+
+
+@contextlib.contextmanager
+def atomic_text_output(
+    path: str | os.PathLike[str], *, exclusive: bool = False
+) -> Iterator[TextIO]:
+    """:func:`atomic_output` as UTF-8 text, line endings written as given (``newline=""``, as
+    the csv module wants): ``-`` is standard output's bytes, anything else becomes ``path``
+    only when the writer finished without an exception. ``exclusive``: as
+    :func:`atomic_output` (default False)."""
+    with atomic_output(path, exclusive=exclusive) as handle:
+        stream = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        try:
+            yield stream
+        finally:
+            stream.flush()
+            stream.detach()
 
 
 @contextlib.contextmanager

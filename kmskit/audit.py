@@ -1130,13 +1130,15 @@ def resolve_key(
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _inert(cell: str) -> str:
+def inert_cell(cell: str) -> str:
+    """``cell`` with a leading ``'`` if a spreadsheet would run it as a formula (every CSV
+    report of kmskit writes its cells through this)."""
     return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
 def csv_row(record: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:
     """One CSV row; a cell a spreadsheet would run as a formula gets a leading ``'``."""
-    return {name: _inert(cell) for name, cell in _csv_cells(record, keys).items()}
+    return {name: inert_cell(cell) for name, cell in _csv_cells(record, keys).items()}
 
 
 def _csv_cells(record: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:

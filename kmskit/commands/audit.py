@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import io
 import re
 import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
-from kmskit._io import atomic_output
+from kmskit._io import atomic_output, atomic_text_output
 from kmskit.audit import (
     DEFAULT_WORKERS,
     MAX_DAYS,
@@ -244,13 +243,8 @@ def run(args: argparse.Namespace) -> int:
         with atomic_output(args.output, exclusive=not args.force) as handle:
             handle.write(text.encode())
     else:
-        with atomic_output(args.output, exclusive=not args.force) as handle:
-            stream = io.TextIOWrapper(handle, encoding="utf-8", newline="")
-            try:
-                stats = read(CsvSink(stream) if args.format == "csv" else JsonLinesSink(stream))
-            finally:
-                stream.flush()
-                stream.detach()
+        with atomic_text_output(args.output, exclusive=not args.force) as stream:
+            stats = read(CsvSink(stream) if args.format == "csv" else JsonLinesSink(stream))
     report = verifier.report if verifier is not None else None
     if report is not None and args.format in ("jsonl", "csv"):
         # The records went to the output: the verdict goes to stderr, also with --quiet.
