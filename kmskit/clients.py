@@ -7,16 +7,25 @@ Clients use botocore's ``standard`` retry mode (jittered exponential backoff tha
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
-from kmskit.errors import UsageError, from_botocore_error, from_client_error
+from kmskit.errors import (
+    AccessDeniedError,
+    UsageError,
+    from_botocore_error,
+    from_client_error,
+    is_access_denied,
+)
 
 RetryMode = Literal["standard", "adaptive", "legacy"]
 DEFAULT_MAX_ATTEMPTS = 8
@@ -165,3 +174,81 @@ def key_metadata(kms: Any, key: str) -> dict[str, Any]:
     except ClientError as error:
         raise from_client_error(error, f"describe key {key}") from error
     return metadata
+
+
+class RoleRefusedError(AccessDeniedError):
+    """STS refused ``AssumeRole`` with access denied: the role does not exist, its trust policy
+    does not name the caller (or wants another external ID), or the caller may not
+    ``sts:AssumeRole`` it. Not raised for credentials STS refuses (expired, unknown): those fail
+    every other call too."""
+
+
+class _AssumedRoleProvider(CredentialProvider):
+    """The one credential provider of an assumed role's botocore session."""
+
+    METHOD = "kmskit-assume-role"
+
+    def __init__(self, credentials: RefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
+
+
+def assume_role(
+    settings: ClientSettings,
+    role_arn: str,
+    *,
+    session_name: str,
+    external_id: str | None = None,
+    region: str | None = None,
+) -> ClientSettings:
+    """Client settings (the retry settings and Region of ``settings``) whose clients act as the
+    role ``role_arn``: STS ``AssumeRole`` is called at once, with the caller's credentials
+    (``settings``' STS client in ``region``; default: ``settings.region``), as
+    ``session_name`` and with ``external_id`` if given (default: None, none sent), and again
+    whenever the credentials come near their expiry (botocore refreshes them), so a long run
+    keeps working.
+
+    Access denied is :class:`RoleRefusedError`; any other refusal the
+    :class:`~kmskit.errors.KmskitError` of :func:`~kmskit.errors.from_client_error`. The
+    caller closes the settings returned (:meth:`ClientSettings.close`) when done with them."""
+    try:
+        sts = settings.client("sts", region=region)
+    except BotoCoreError as error:  # an unknown profile, no Region, ...
+        raise from_botocore_error(error) from error
+    request: dict[str, str] = {"RoleArn": role_arn, "RoleSessionName": session_name}
+    if external_id is not None:
+        request["ExternalId"] = external_id
+
+    def fetch() -> dict[str, Any]:
+        try:
+            answer = sts.assume_role(**request)["Credentials"]
+        except ClientError as error:
+            doing = f"assume role {role_arn}"
+            if is_access_denied(error):
+                refused = from_client_error(error, doing)
+                raise RoleRefusedError(str(refused)) from error
+            raise from_client_error(error, doing) from error
+        return {
+            "access_key": answer["AccessKeyId"],
+            "secret_key": answer["SecretAccessKey"],
+            "token": answer["SessionToken"],
+            "expiry_time": answer["Expiration"].isoformat(),
+        }
+
+    try:
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=fetch(), refresh_using=fetch, method=_AssumedRoleProvider.METHOD
+        )
+        # The caller's profile still gives the configuration (endpoints, FIPS, ...); the
+        # credentials are the role's only.
+        session = botocore.session.Session(profile=settings.profile)
+        session.register_component(
+            "credential_provider", CredentialResolver([_AssumedRoleProvider(credentials)])
+        )
+        role_session = boto3.session.Session(botocore_session=session)
+    except BotoCoreError as error:
+        raise from_botocore_error(error) from error
+    return dataclasses.replace(settings, profile=None, boto3_session=role_session)
