@@ -15,7 +15,8 @@ Exit codes (documented in README.md and docs/):
       or a wait ran out of time (``snapshot copy --timeout``, ``key rotate --timeout``: the
       operation goes on in AWS)
 7     conflict: the resource is in a state that does not allow the operation
-8     findings: ``kmskit key inventory --fail-on`` found a key with one of the codes given
+8     findings: ``kmskit key inventory --fail-on`` found a key (or an account it could not read)
+      with one of the codes given
 130   interrupted (Ctrl-C)
 143   terminated (SIGTERM, e.g. ``timeout`` or a container stopping; Ctrl-Break on Windows),
       after the same clean-up as Ctrl-C: no partial output file, no unfinished multipart upload

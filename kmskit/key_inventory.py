@@ -24,23 +24,32 @@ For each key :func:`inventory` reads what KMS says of it (``DescribeKey``; the a
   present, not ``...IfExists``, ``Null`` or a negation, and a value other than ``*``).
 * ``UNREADABLE``: KMS refused a call with access denied; the key is reported with what could be
   read, and which call was refused. The run goes on.
+* ``ACCOUNT_UNREADABLE`` (:func:`organization_inventory` only): STS refused to let the caller
+  assume the inventory role of an account; the account is reported (:class:`AccountReport`)
+  without keys, and the run goes on with the next account.
 
-Only the caller's own account is read: every call takes the key's ID in the Region's client.
+:func:`inventory` reads the account of the KMS clients it is given: every call takes the key's
+ID in the Region's client. :func:`organization_inventory` reads other accounts, each through a
+role it assumes there (:data:`DEFAULT_ROLE_NAME` unless told), with :func:`inventory`; the
+accounts may come from AWS Organizations (:func:`organization_accounts`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from kmskit._text import utc_text
-from kmskit.audit import DEFAULT_WORKERS, check_workers, ordered_map
-from kmskit.aws_names import ACCOUNT_ID
+from kmskit.audit import DEFAULT_WORKERS, check_workers, inert_cell, ordered_map
+from kmskit.aws_names import ACCOUNT_ID, check_accounts, partition
+from kmskit.clients import ClientSettings, RoleRefusedError, assume_role
 from kmskit.errors import NotFoundError, UsageError, from_client_error, is_access_denied
 from kmskit.key_deletion import PENDING_STATES, check_whole_days, grants_of
 
@@ -52,8 +61,30 @@ FINDINGS: dict[str, str] = {
     "EXTERNAL_ACCESS": "the key policy allows another account",
     "PUBLIC": "the key policy allows '*' without a condition on the caller",
     "UNREADABLE": "KMS refused a call with access denied: the report is incomplete",
+    "ACCOUNT_UNREADABLE": "the account's inventory role could not be assumed: its keys are missing",
 }
-"""Each finding code and what it means, in the order reports list them."""
+"""Each finding code and what it means, in the order reports list them. ACCOUNT_UNREADABLE is
+an account's (:class:`AccountReport`), the others a key's."""
+
+INVENTORY_ACTIONS: tuple[str, ...] = (
+    "kms:ListKeys",
+    "kms:ListAliases",
+    "kms:DescribeKey",
+    "kms:GetKeyRotationStatus",
+    "kms:GetKeyPolicy",
+    "kms:ListGrants",
+)
+"""Every call :func:`inventory` makes: what the identity that reads an account needs (the
+caller, or the role :func:`organization_inventory` assumes in each account)."""
+
+DEFAULT_ROLE_NAME = "KmskitKeyInventory"
+"""The role :func:`organization_inventory` assumes in each account unless told otherwise."""
+ROLE_SESSION_NAME = "kmskit-key-inventory"
+"""The role session name of :func:`organization_inventory`: CloudTrail shows the inventory's
+calls in each account as ``assumed-role/<role>/kmskit-key-inventory``."""
+# IAM's RoleName and STS's ExternalId (API references: CreateRole, AssumeRole).
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}\Z", re.ASCII)
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
 
 DEFAULT_EXPIRY_DAYS = 30
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 1, 365  # ImportKeyMaterial's ValidTo: at most 365 days ahead
@@ -112,6 +143,64 @@ def check_finding_codes(codes: Iterable[str], argument: str = "--fail-on") -> li
                 )
             if code not in found:
                 found.append(code)
+    return found
+
+
+def check_role_name(value: Any, argument: str = "--role-name") -> str:
+    """``value`` if it is an IAM role name (1-64 letters, digits and ``+=,.@_-``; no path);
+    otherwise a :class:`~kmskit.errors.UsageError` naming ``argument``."""
+    if not isinstance(value, str) or not _ROLE_NAME.match(value):
+        raise UsageError(
+            f"'{argument}' must be an IAM role name: 1-64 letters, digits and +=,.@_- (no "
+            f"path). Received: {value!r}"
+        )
+    return value
+
+
+def check_external_id(value: Any, argument: str = "--external-id") -> str:
+    """``value`` if STS takes it as an ``ExternalId`` (2-1224 letters, digits and
+    ``+=,.@:/_-``); otherwise a :class:`~kmskit.errors.UsageError` naming ``argument``."""
+    if not isinstance(value, str) or not _EXTERNAL_ID.match(value):
+        raise UsageError(
+            f"'{argument}' must be 2-1224 letters, digits and +=,.@:/_- (STS's ExternalId). "
+            f"Received: {value!r}"
+        )
+    return value
+
+
+def check_one_partition(regions: Sequence[str], argument: str = "--region") -> str:
+    """The partition (``aws``, ``aws-cn``, ...) of ``regions``: a role is assumed in one
+    partition, so Regions of several are a :class:`~kmskit.errors.UsageError` naming
+    ``argument``."""
+    partitions = {region: partition(region) for region in regions}
+    if len(set(partitions.values())) > 1:
+        shown = ", ".join(f"{region} ({name})" for region, name in partitions.items())
+        raise UsageError(
+            f"'{argument}' must name Regions of one partition to read other accounts (a role "
+            f"is assumed in one partition). Received: {shown}"
+        )
+    return partition(regions[0])
+
+
+def role_arn(account: str, role_name: str, region: str) -> str:
+    """The ARN of ``role_name`` in ``account``, in the partition of ``region``."""
+    return f"arn:{partition(region)}:iam::{account}:role/{role_name}"
+
+
+def organization_accounts(organizations: Any) -> list[str]:
+    """The IDs of the ACTIVE accounts of the caller's organization, in ListAccounts' order (all
+    pages): suspended accounts, accounts pending closure or activation, and closed ones are
+    left out. An account's ``State`` is read (``Status``, which AWS retires, where there is no
+    ``State``). A refusal is the :class:`~kmskit.errors.KmskitError` of
+    :func:`~kmskit.errors.from_client_error` (access denied: exit 3)."""
+    found: list[str] = []
+    try:
+        for page in organizations.get_paginator("list_accounts").paginate():
+            for account in page.get("Accounts", []):
+                if (account.get("State") or account.get("Status")) == "ACTIVE":
+                    found.append(str(account["Id"]))
+    except ClientError as error:
+        raise from_client_error(error, "list the accounts of the organization") from error
     return found
 
 
@@ -604,6 +693,159 @@ def inventory(
             yield report
 
 
+def inventory_kms_client(settings: ClientSettings, region: str | None, workers: int) -> Any:
+    """The KMS client :func:`inventory` needs for ``region`` (None: the settings' own), with a
+    connection for each of ``workers``."""
+    return settings.client("kms", region=region, max_pool_connections=max(10, workers))
+
+
+@dataclass(frozen=True)
+class AccountReport:
+    """One account :func:`organization_inventory` read (``refused`` None), or could not read:
+    ``refused`` then says why STS refused to let the caller assume ``role_arn``."""
+
+    account: str
+    role_arn: str
+    refused: str | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        if self.refused is None:
+            return []
+        return [Finding("ACCOUNT_UNREADABLE", f"{self.refused}: none of its keys is reported")]
+
+    def codes(self) -> list[str]:
+        return [finding.code for finding in self.findings]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "roleArn": self.role_arn,
+            "findings": [finding.as_dict() for finding in self.findings],
+        }
+
+
+def organization_inventory(
+    settings: ClientSettings,
+    accounts: Iterable[str],
+    regions: Sequence[str],
+    *,
+    role_name: str = DEFAULT_ROLE_NAME,
+    external_id: str | None = None,
+    include_aws_managed: bool = False,
+    expiry_days: int = DEFAULT_EXPIRY_DAYS,
+    workers: int = DEFAULT_WORKERS,
+    now: datetime | None = None,
+) -> Iterator[AccountReport | KeyReport]:
+    """:func:`inventory` of ``regions`` in each of ``accounts`` in turn (12-digit IDs; a repeat
+    is read once), each through the role ``role_name`` (default :data:`DEFAULT_ROLE_NAME`) that
+    the caller (``settings``) assumes there, in the partition of ``regions`` (one partition),
+    as :data:`ROLE_SESSION_NAME`, with ``external_id`` if given (default: None, none sent).
+
+    Each account's :class:`AccountReport` comes first, then its keys' :class:`KeyReport`. An
+    account whose role STS refuses with access denied is reported with ACCOUNT_UNREADABLE and
+    no keys, and the run goes on; any other error stops it, as in :func:`inventory`. The other
+    arguments (defaults: customer managed keys only, 30 days, 8 workers, the current time) are
+    :func:`inventory`'s. Arguments are checked before any AWS call
+    (:class:`~kmskit.errors.UsageError`)."""
+    accounts = list(dict.fromkeys(accounts))
+    check_accounts(accounts, "accounts")
+    regions = list(dict.fromkeys(regions))
+    if not regions:
+        raise UsageError("'regions' must name at least one Region. Received: []")
+    check_one_partition(regions, "regions")
+    check_role_name(role_name, "role_name")
+    if external_id is not None:
+        check_external_id(external_id, "external_id")
+    workers = check_workers(workers)
+    check_expiry_days(expiry_days)
+    moment = now or datetime.now(UTC)
+    for account in accounts:
+        arn = role_arn(account, role_name, regions[0])
+        try:
+            assumed = assume_role(
+                settings,
+                arn,
+                session_name=ROLE_SESSION_NAME,
+                external_id=external_id,
+                region=regions[0],
+            )
+        except RoleRefusedError as refused:
+            yield AccountReport(account, arn, refused=str(refused))
+            continue
+        yield AccountReport(account, arn)
+        with assumed:  # its clients' connections are closed once its keys are read
+            yield from inventory(
+                partial(inventory_kms_client, assumed, workers=workers),
+                regions,
+                include_aws_managed=include_aws_managed,
+                expiry_days=expiry_days,
+                workers=workers,
+                now=moment,
+            )
+
+
+CSV_FIELDS: tuple[str, ...] = (
+    "account",
+    "region",
+    "keyId",
+    "keyArn",
+    "aliases",
+    "keyState",
+    "keySpec",
+    "keyUsage",
+    "origin",
+    "keyManager",
+    "multiRegion",
+    "created",
+    "description",
+    "rotationEnabled",
+    "rotationPeriodDays",
+    "nextRotation",
+    "onDemandRotationStarted",
+    "deletionDate",
+    "materialValidTo",
+    "grantCount",
+    "externalAccounts",
+    "publicStatements",
+    "refused",
+    "findings",
+)
+"""The columns of the CSV report: :meth:`KeyReport.as_dict`'s fields, ``rotation`` and
+``policy`` spread over columns of their own."""
+
+
+def csv_row(report: KeyReport | AccountReport) -> dict[str, str]:
+    """One row of the CSV report (:data:`CSV_FIELDS`): a key's fields as its JSON has them, an
+    empty cell for null, lists joined with ``;``, ``true``/``false``, and the findings as
+    ``CODE: reason`` joined with ``; ``. An account that could not be read is a row of its
+    own: its account and its ACCOUNT_UNREADABLE finding. A cell a spreadsheet would run as a
+    formula gets a leading ``'`` (:func:`~kmskit.audit.inert_cell`)."""
+    fields = report.as_dict()
+    rotation = fields.pop("rotation", None) or {}
+    policy = fields.pop("policy", None) or {}
+    fields.update(
+        rotationEnabled=rotation.get("enabled"),
+        rotationPeriodDays=rotation.get("periodDays"),
+        nextRotation=rotation.get("nextRotation"),
+        onDemandRotationStarted=rotation.get("onDemandStarted"),
+        externalAccounts=policy.get("externalAccounts"),
+        publicStatements=policy.get("publicStatements"),
+        findings="; ".join(f"{f['code']}: {f['reason']}" for f in fields["findings"]),
+    )
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list):
+            return ";".join(str(item) for item in value)
+        return str(value)
+
+    return {name: inert_cell(cell(fields.get(name))) for name in CSV_FIELDS}
+
+
 @dataclass
 class InventorySummary:
     """Counts over the keys reported: keys, keys with findings, and keys per finding code."""
@@ -611,12 +853,17 @@ class InventorySummary:
     keys: int = 0
     keys_with_findings: int = 0
     by_code: dict[str, int] = field(default_factory=dict)
+    accounts: int = 0
+    """Accounts :func:`organization_inventory` tried (0: :func:`inventory`, its caller's)."""
 
-    def add(self, report: KeyReport) -> None:
-        self.keys += 1
+    def add(self, report: KeyReport | AccountReport) -> None:
         codes = set(report.codes())
-        if codes:
-            self.keys_with_findings += 1
+        if isinstance(report, AccountReport):
+            self.accounts += 1
+        else:
+            self.keys += 1
+            if codes:
+                self.keys_with_findings += 1
         for code in codes:
             self.by_code[code] = self.by_code.get(code, 0) + 1
 
@@ -626,8 +873,14 @@ class InventorySummary:
         return [code for code in FINDINGS if code in wanted and self.by_code.get(code)]
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; ``accounts`` and ``accountsUnreadable`` only when accounts were read
+        (:func:`organization_inventory`)."""
+        counts: dict[str, Any] = {"keys": self.keys}
+        if self.accounts:
+            counts["accounts"] = self.accounts
+            counts["accountsUnreadable"] = self.by_code.get("ACCOUNT_UNREADABLE", 0)
         return {
-            "keys": self.keys,
+            **counts,
             "keysWithFindings": self.keys_with_findings,
             "findings": {code: self.by_code[code] for code in FINDINGS if code in self.by_code},
         }

@@ -413,8 +413,10 @@ def buckets_named() -> set[str]:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[KmsWorld]:
-    """One moto KMS and S3 for the module, with every key and bucket the documents name."""
+    """One moto KMS and S3 for the module, with every key and bucket the documents name, and
+    an organization (of moto's account alone) for ``key inventory --accounts-from-organization``."""
     with kms_world() as kms, moto_multi_region_keys():
+        boto3.client("organizations", region_name=REGION).create_organization(FeatureSet="ALL")
         multi_region_key(MULTI_REGION_HOME, (REGION,), alias=MULTI_REGION_ALIAS)
         for alias, params in ASYMMETRIC_ALIASES.items():
             meta = kms.kms.create_key(**params)["KeyMetadata"]

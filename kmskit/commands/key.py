@@ -7,19 +7,23 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError
 
 from kmskit._io import (
     STDIO,
     atomic_output,
+    atomic_text_output,
     check_input,
     check_output,
     input_size,
@@ -36,7 +40,14 @@ from kmskit.audit import (
     key_reference,
     warn_on_stderr,
 )
-from kmskit.cli import as_kmskit_error, common_options, settings_from_args
+from kmskit.aws_names import check_accounts
+from kmskit.cli import (
+    add_force_option,
+    as_kmskit_error,
+    check_new_output,
+    common_options,
+    settings_from_args,
+)
 from kmskit.commands.audit import add_workers_option
 from kmskit.commands.snapshot import timeout_seconds
 from kmskit.errors import EXIT_FINDINGS, EXIT_OK, ConflictError, KmskitError, UsageError
@@ -53,15 +64,27 @@ from kmskit.key_deletion import (
     schedule_deletion,
 )
 from kmskit.key_inventory import (
+    CSV_FIELDS,
     DEFAULT_EXPIRY_DAYS,
+    DEFAULT_ROLE_NAME,
     FINDINGS,
+    INVENTORY_ACTIONS,
     MAX_WINDOW_DAYS,
     MIN_WINDOW_DAYS,
+    AccountReport,
+    Finding,
     InventorySummary,
     KeyReport,
     check_expiry_days,
+    check_external_id,
     check_finding_codes,
+    check_one_partition,
+    check_role_name,
+    csv_row,
     inventory,
+    inventory_kms_client,
+    organization_accounts,
+    organization_inventory,
 )
 from kmskit.key_material import (
     MAX_VALIDITY,
@@ -231,14 +254,18 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
     deletion.set_defaults(handler=run_schedule_deletion)
 
 
-def add_report_format_option(parser: Any, *, text: str, document: str) -> None:
+def add_report_format_option(
+    parser: Any, *, text: str, document: str, csv: str | None = None
+) -> None:
     """``--format text|json`` (default text): the report on stdout as ``text`` says, or one
-    JSON document with what ``document`` says."""
+    JSON document with what ``document`` says; and ``csv`` too if given (default None: no
+    CSV), rows of what ``csv`` says."""
     parser.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=("text", "json", "csv") if csv else ("text", "json"),
         default="text",
-        help=f"the report on stdout: {text} (default), or one JSON document with {document}",
+        help=f"the report on stdout: {text} (default), or one JSON document with {document}"
+        + (f", or CSV: {csv}" if csv else ""),
     )
 
 
@@ -384,8 +411,11 @@ def _register_inventory(actions: Any) -> None:
         "rotation, deletion date, imported material expiry, grant count and what its key "
         "policy allows beyond the account; then its findings: "
         + "; ".join(f"{code}: {meaning}" for code, meaning in FINDINGS.items())
-        + ". Calls: ListKeys, ListAliases, DescribeKey, GetKeyRotationStatus, GetKeyPolicy, "
-        f"ListGrants. Exit {EXIT_FINDINGS} when a key has a finding given to --fail-on.",
+        + ". Calls: "
+        + ", ".join(action.removeprefix("kms:") for action in INVENTORY_ACTIONS)
+        + f". Exit {EXIT_FINDINGS} when a key has a finding given to --fail-on. With --account "
+        "or --accounts-from-organization, each account is read through a role assumed there "
+        "(sts:AssumeRole; organizations:ListAccounts for the organization's accounts).",
     )
     listed.add_argument(
         "--include-aws-managed",
@@ -412,8 +442,50 @@ def _register_inventory(actions: Any) -> None:
         listed,
         text="a line per key with its findings below it",
         document="every key's fields and findings and a summary",
+        csv="a header, then a row per key with the JSON's fields (and one per account that "
+        "could not be read)",
     )
+    listed.add_argument(
+        "-o",
+        "--output",
+        default=STDIO,
+        metavar="PATH",
+        help="write the report to PATH, complete or not at all (default: stdout)",
+    )
+    add_force_option(listed, "--output")
     add_workers_option(listed, "keys described at once")
+    accounts = listed.add_argument_group(
+        "other accounts",
+        "read the keys of other accounts through a role assumed in each (in the partition of "
+        "--region); an account whose role cannot be assumed is reported as "
+        "ACCOUNT_UNREADABLE and the run goes on",
+    )
+    accounts.add_argument(
+        "--account",
+        dest="accounts",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="read this account (12 digits); repeatable (default: the caller's account only)",
+    )
+    accounts.add_argument(
+        "--accounts-from-organization",
+        action="store_true",
+        help="read every ACTIVE account of the caller's organization (Organizations "
+        "ListAccounts: the management account or a delegated administrator); with --account, "
+        "both (default: off)",
+    )
+    accounts.add_argument(
+        "--role-name",
+        metavar="NAME",
+        help=f"the role assumed in each account, arn:<partition>:iam::<account>:role/NAME "
+        f"(default: {DEFAULT_ROLE_NAME})",
+    )
+    accounts.add_argument(
+        "--external-id",
+        metavar="ID",
+        help="the external ID the role's trust policy asks for (default: none sent)",
+    )
     listed.set_defaults(handler=run_inventory)
 
 
@@ -433,15 +505,23 @@ INVENTORY_COLUMNS = (
 )
 
 
-def _row(values: list[str]) -> str:
-    cells = [
-        value.ljust(width) for value, (_, width) in zip(values, INVENTORY_COLUMNS, strict=True)
-    ]
+ACCOUNT_COLUMN = ("ACCOUNT", 12)
+"""The text report's first column when other accounts are read."""
+
+
+def _row(values: list[str], *, accounts: bool = False) -> str:
+    columns = (ACCOUNT_COLUMN, *INVENTORY_COLUMNS) if accounts else INVENTORY_COLUMNS
+    cells = [value.ljust(width) for value, (_, width) in zip(values, columns, strict=True)]
     return "  ".join(cells).rstrip()
 
 
-def inventory_line(report: KeyReport) -> str:
-    """One key in the text report: a row of :data:`INVENTORY_COLUMNS`, then a line per finding.
+def _findings_lines(findings: list[Finding]) -> list[str]:
+    return [f"    {f.code}: {f.reason}" for f in findings]
+
+
+def inventory_line(report: KeyReport, *, accounts: bool = False) -> str:
+    """One key in the text report: a row of :data:`INVENTORY_COLUMNS` (after
+    :data:`ACCOUNT_COLUMN` if ``accounts``; default False), then a line per finding.
     ``?``: KMS refused the call that reads it; ``-``: it does not apply."""
 
     def shown(value: object | None, refused: str) -> str:
@@ -461,6 +541,7 @@ def inventory_line(report: KeyReport) -> str:
     aliases = ", ".join(report.aliases) if report.aliases is not None else "?"
     row = _row(
         [
+            *([report.account] if accounts else []),
             report.region,
             report.key_id,
             shown(report.key_state, "kms:DescribeKey"),
@@ -471,63 +552,168 @@ def inventory_line(report: KeyReport) -> str:
             rotation,
             shown(report.grant_count, "kms:ListGrants"),
             aliases or "-",
-        ]
+        ],
+        accounts=accounts,
     )
-    return "\n".join([row, *(f"    {f.code}: {f.reason}" for f in report.findings)]) + "\n"
+    return "\n".join([row, *_findings_lines(report.findings)]) + "\n"
+
+
+def account_line(report: AccountReport) -> str:
+    """An account the text report could not read: its ID, then its finding. (An account read
+    shows in its keys' rows.)"""
+    return "\n".join([report.account, *_findings_lines(report.findings)]) + "\n"
 
 
 def run_inventory(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     workers = check_workers(args.workers)
     fail_on = check_finding_codes(args.fail_on)
-
-    def kms_of(region: str | None) -> Any:
-        return settings.client("kms", region=region, max_pool_connections=max(10, workers))
-
+    check_accounts(args.accounts, "--account")
+    other_accounts = bool(args.accounts or args.accounts_from_organization)
+    for option, value in (("--role-name", args.role_name), ("--external-id", args.external_id)):
+        if value is not None and not other_accounts:
+            raise UsageError(
+                f"'{option}' is for other accounts: give --account or "
+                f"--accounts-from-organization too. Received: {option} {value}"
+            )
+    role_name = check_role_name(args.role_name if args.role_name is not None else DEFAULT_ROLE_NAME)
+    external_id = None if args.external_id is None else check_external_id(args.external_id)
+    check_new_output(args.output, "--output", force=args.force)
     # No --region: the session's own (a client fails as bad usage when none is configured).
-    regions = list(dict.fromkeys(args.regions or [kms_of(None).meta.region_name]))
-    reports = inventory(
-        kms_of,
-        regions,
-        include_aws_managed=args.include_aws_managed,
-        expiry_days=args.expiry_days,
-        workers=workers,
+    regions = list(
+        dict.fromkeys(
+            args.regions or [inventory_kms_client(settings, None, workers).meta.region_name]
+        )
     )
-    summary = InventorySummary()
-    out = sys.stdout
-    if args.format == "json":
-        out.write('{\n  "regions": ' + json.dumps(regions) + ',\n  "keys": [')
-        for number, report in enumerate(reports):
-            summary.add(report)
-            document = json.dumps(report.as_dict(), indent=2).replace("\n", "\n    ")
-            out.write(("," if number else "") + "\n    " + document)
-        failing = summary.failing(fail_on)
-        tail = {**summary.as_dict(), "failOn": fail_on, "failing": failing}
-        out.write(
-            ("\n  " if summary.keys else "")
-            + '],\n  "summary": '
-            + json.dumps(tail, indent=2).replace("\n", "\n  ")
-            + "\n}\n"
+    reports: Iterable[KeyReport | AccountReport]
+    if other_accounts:
+        check_one_partition(regions)
+        accounts = list(args.accounts)
+        if args.accounts_from_organization:
+            accounts += organization_accounts(settings.client("organizations", region=regions[0]))
+        reports = _warn_unreadable(
+            organization_inventory(
+                settings,
+                accounts,
+                regions,
+                role_name=role_name,
+                external_id=external_id,
+                include_aws_managed=args.include_aws_managed,
+                expiry_days=args.expiry_days,
+                workers=workers,
+            )
         )
     else:
-        out.write(_row([heading for heading, _ in INVENTORY_COLUMNS]) + "\n")
-        for report in reports:
-            summary.add(report)
-            out.write(inventory_line(report))
-        counts = ", ".join(
-            f"{code} {count}" for code, count in summary.as_dict()["findings"].items()
+        reports = inventory(
+            lambda region: inventory_kms_client(settings, region, workers),
+            regions,
+            include_aws_managed=args.include_aws_managed,
+            expiry_days=args.expiry_days,
+            workers=workers,
         )
-        out.write(
-            f"{summary.keys} key(s) in {', '.join(regions)}; "
-            + (f"{summary.keys_with_findings} with findings: {counts}" if counts else "no findings")
-            + "\n"
-        )
-        failing = summary.failing(fail_on)
+    summary = InventorySummary()
+    write = {"json": _inventory_json, "csv": _inventory_csv}.get(args.format, _inventory_text)
+    with _report_output(args) as out:
+        write(out, reports, _InventoryRun(regions, summary, fail_on, accounts=other_accounts))
+    failing = summary.failing(fail_on)
     if not failing:
         return EXIT_OK
     if not args.quiet:
-        print(f"kmskit: --fail-on: a key has {', '.join(failing)}", file=sys.stderr)
+        who = "a key"
+        if "ACCOUNT_UNREADABLE" in failing:
+            who = "an account" if failing == ["ACCOUNT_UNREADABLE"] else "a key or an account"
+        print(f"kmskit: --fail-on: {who} has {', '.join(failing)}", file=sys.stderr)
     return EXIT_FINDINGS
+
+
+def _warn_unreadable(
+    reports: Iterable[KeyReport | AccountReport],
+) -> Iterator[KeyReport | AccountReport]:
+    """``reports``, with a warning on stderr (also with --quiet) for each account that could
+    not be read: the report may be going to a file or a pipe."""
+    for report in reports:
+        if isinstance(report, AccountReport) and report.refused is not None:
+            warn_on_stderr(f"account {report.account}: {report.findings[0].reason}")
+        yield report
+
+
+@contextmanager
+def _report_output(args: argparse.Namespace) -> Iterator[TextIO]:
+    """Where the report goes: ``--output``, written atomically; stdout as it always was for
+    text and JSON without it (CSV, whose rows end in CRLF, goes to stdout's bytes)."""
+    if args.output == STDIO and args.format != "csv":
+        yield sys.stdout
+        return
+    with atomic_text_output(args.output, exclusive=not args.force) as out:
+        yield out
+
+
+@dataclass(frozen=True)
+class _InventoryRun:
+    """What a report writer of ``kmskit key inventory`` needs besides the reports: the
+    Regions read, the summary it adds each report to, the codes of --fail-on, and whether
+    other accounts are read (``accounts``)."""
+
+    regions: list[str]
+    summary: InventorySummary
+    fail_on: list[str]
+    accounts: bool
+
+
+def _inventory_text(
+    out: TextIO, reports: Iterable[KeyReport | AccountReport], run: _InventoryRun
+) -> None:
+    regions, summary, accounts = run.regions, run.summary, run.accounts
+    columns = (ACCOUNT_COLUMN, *INVENTORY_COLUMNS) if accounts else INVENTORY_COLUMNS
+    out.write(_row([heading for heading, _ in columns], accounts=accounts) + "\n")
+    for report in reports:
+        summary.add(report)
+        if isinstance(report, KeyReport):
+            out.write(inventory_line(report, accounts=accounts))
+        elif report.refused is not None:
+            out.write(account_line(report))
+    counts = ", ".join(f"{code} {count}" for code, count in summary.as_dict()["findings"].items())
+    where = ", ".join(regions) + (f" of {summary.accounts} account(s)" if accounts else "")
+    out.write(
+        f"{summary.keys} key(s) in {where}; "
+        + (f"{summary.keys_with_findings} with findings: {counts}" if counts else "no findings")
+        + "\n"
+    )
+
+
+def _inventory_json(
+    out: TextIO, reports: Iterable[KeyReport | AccountReport], run: _InventoryRun
+) -> None:
+    """One JSON document, the keys written as they come; with ``accounts``, the accounts
+    (each small) after the keys."""
+    regions, summary = run.regions, run.summary
+    out.write('{\n  "regions": ' + json.dumps(regions) + ',\n  "keys": [')
+    read: list[dict[str, Any]] = []
+    for report in reports:
+        summary.add(report)
+        if isinstance(report, AccountReport):
+            read.append(report.as_dict())
+            continue
+        document = json.dumps(report.as_dict(), indent=2).replace("\n", "\n    ")
+        out.write(("," if summary.keys > 1 else "") + "\n    " + document)
+    out.write(("\n  " if summary.keys else "") + "],")
+    if run.accounts:
+        out.write('\n  "accounts": ' + json.dumps(read, indent=2).replace("\n", "\n  ") + ",")
+    tail = {**summary.as_dict(), "failOn": run.fail_on, "failing": summary.failing(run.fail_on)}
+    out.write('\n  "summary": ' + json.dumps(tail, indent=2).replace("\n", "\n  ") + "\n}\n")
+
+
+def _inventory_csv(
+    out: TextIO, reports: Iterable[KeyReport | AccountReport], run: _InventoryRun
+) -> None:
+    """A header, then a row per key, and one per account that could not be read (RFC 4180:
+    CRLF row ends, fields quoted where needed)."""
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\r\n")
+    writer.writeheader()
+    for report in reports:
+        run.summary.add(report)
+        if isinstance(report, KeyReport) or report.refused is not None:
+            writer.writerow(csv_row(report))
 
 
 def add_key_argument(parser: argparse.ArgumentParser) -> None:

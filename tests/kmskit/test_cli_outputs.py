@@ -50,6 +50,7 @@ WRITERS = [
     (["sign", "--key", KEY, "IN"], "SIGNATURE"),
     (["get", "s3://bucket/object"], "OUTPUT"),
     (["audit", "s3://bucket", "--key", KEY, "-o"], "--output"),
+    (["key", "inventory", "--region", "eu-west-1", "--format", "csv", "-o"], "--output"),
 ]
 WRITER_IDS = [" ".join(argv[:3]) for argv, _ in WRITERS]
 
@@ -142,8 +143,10 @@ def test_every_command_that_writes_a_file_takes_force_and_is_tested_above() -> N
         "sign",
         "get",
         "audit",
+        "key inventory",
     }
-    tested = {" ".join(argv[: 2 if argv[0] in ("datakey", "pubkey") else 1]) for argv, _ in WRITERS}
+    two_words = ("datakey", "pubkey", "key")
+    tested = {" ".join(argv[: 2 if argv[0] in two_words else 1]) for argv, _ in WRITERS}
     assert tested == writers
 
 

@@ -686,7 +686,7 @@ def test_every_finding_code_is_documented() -> None:
         (["--expiry-days", "soon"], "'--expiry-days' must be a whole number of days."),
         (["--workers", "0"], "'--workers' must be 1-64. Received: 0"),
         (["--region", "eu-west-1", "--region", "EU"], "'--region' must be an AWS Region name."),
-        (["--format", "csv"], "argument --format: invalid choice: 'csv'"),
+        (["--format", "xml"], "argument --format: invalid choice: 'xml'"),
         (["--fail-on", ""], "'--fail-on' must not be empty."),
     ],
 )

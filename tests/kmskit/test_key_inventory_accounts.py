@@ -1,0 +1,569 @@
+"""``kmskit key inventory`` across accounts (``--account``, ``--accounts-from-organization``),
+as CSV (``--format csv``) and into a file (``-o``) (kmskit/key_inventory.py,
+kmskit/clients.py's ``assume_role``).
+
+moto 5 models STS AssumeRole and keeps each assumed account's KMS apart (it keys its state by the
+account of the role's ARN, so the keys made with one account's credentials are that account's
+only), and Organizations (accounts, closing one suspends it). What it does not model is
+answered by the test through :class:`tests.kmskit.conftest.KmsAnswers` (requests and answers
+checked against the API models): AssumeRole refused (moto checks no trust policy), more than
+one page of ListAccounts, and an account of ``State`` without ``Status`` (botocore's Stubber).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from kmskit.cli import main
+from kmskit.clients import ClientSettings
+from kmskit.errors import (
+    EXIT_ACCESS_DENIED,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_THROTTLED,
+    EXIT_USAGE,
+    UsageError,
+)
+from kmskit.key_inventory import (
+    CSV_FIELDS,
+    DEFAULT_ROLE_NAME,
+    INVENTORY_ACTIONS,
+    ROLE_SESSION_NAME,
+    organization_accounts,
+    organization_inventory,
+)
+from kmskit.key_inventory import inventory as inventory_of
+from tests._support.markdown import fenced_blocks
+from tests.kmskit.conftest import KmsAnswers, refuse
+from tests.kmskit.envelope_support import one_error_line
+from tests.kmskit.test_key_inventory import new_key, run
+
+REGION = "eu-west-1"
+CALLER = "123456789012"  # moto's
+FIRST = "111111111111"
+SECOND = "222222222222"
+THIRD = "333333333333"
+DOCS = Path(__file__).parents[2] / "docs" / "keys.md"
+
+
+@pytest.fixture
+def aws(kms_answers: KmsAnswers) -> Iterator[None]:
+    """moto (with ``kms_answers`` patched in before it)."""
+    with mock_aws():
+        yield
+
+
+def kms_of(account: str, region: str = REGION) -> Any:
+    """A KMS client acting in ``account`` (moto: the credentials of a role assumed there)."""
+    credentials = boto3.client("sts", region_name=region).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/Setup", RoleSessionName="test-setup"
+    )["Credentials"]
+    return boto3.client(
+        "kms",
+        region_name=region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def refuse_role_of(kms_answers: KmsAnswers, *accounts: str) -> None:
+    """STS refuses AssumeRole for the roles of ``accounts`` (as for a role whose trust policy
+    does not name the caller); moto answers the others."""
+
+    def answer(params: dict[str, Any], moto: Any) -> Any:
+        if params["RoleArn"].split(":")[4] in accounts:
+            raise refuse("AssumeRole", "AccessDenied")
+        return moto(params)
+
+    kms_answers.answers["AssumeRole"] = answer
+
+
+# --- several accounts ---------------------------------------------------------------------------
+
+
+def test_each_account_given_is_read_through_its_role_and_each_key_names_its_account(
+    aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = new_key(kms_of(FIRST), Description="first's")
+    second = new_key(kms_of(SECOND))
+    new_key(boto3.client("kms", region_name=REGION))  # the caller's own: not read
+    kms_answers.answers["AssumeRole"] = lambda params, moto: moto(params)  # to record them
+    code, out, err = run(
+        capsys, "--region", REGION, "--account", FIRST, "--account", SECOND, "--format", "json"
+    )
+    assert (code, err) == (EXIT_OK, "")
+    found = json.loads(out)
+    assert list(found) == ["regions", "keys", "accounts", "summary"]
+    assert [(k["account"], k["keyId"]) for k in found["keys"]] == [(FIRST, first), (SECOND, second)]
+    assert found["keys"][0]["keyArn"] == f"arn:aws:kms:{REGION}:{FIRST}:key/{first}"
+    assert found["keys"][0]["description"] == "first's"
+    assert found["accounts"] == [
+        {"account": account, "roleArn": f"arn:aws:iam::{account}:role/{DEFAULT_ROLE_NAME}",
+         "findings": []}
+        for account in (FIRST, SECOND)
+    ]  # fmt: skip
+    assert found["summary"]["accounts"] == 2
+    assert found["summary"]["accountsUnreadable"] == 0
+    assert kms_answers.requests["AssumeRole"] == [
+        {"RoleArn": f"arn:aws:iam::{account}:role/{DEFAULT_ROLE_NAME}",
+         "RoleSessionName": ROLE_SESSION_NAME}
+        for account in (FIRST, SECOND)
+    ]  # fmt: skip
+
+
+def test_the_text_report_gains_an_account_column_only_when_other_accounts_are_read(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = new_key(kms_of(FIRST))
+    code, out, _ = run(capsys, "--region", REGION, "--account", FIRST)
+    assert code == EXIT_OK
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["ACCOUNT", "REGION", "KEY"]
+    assert lines[1].split()[:3] == [FIRST, REGION, key]
+    assert lines[-1] == f"1 key(s) in {REGION} of 1 account(s); 1 with findings: ROTATION_OFF 1"
+
+
+def test_the_role_name_external_id_and_partition_make_the_assume_role_request(
+    aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refuse_role_of(kms_answers, FIRST)
+    code, _, err = run(
+        capsys,
+        "--region", "cn-north-1",
+        "--account", FIRST,
+        "--role-name", "Audit.Reader",
+        "--external-id", "o-abc123:kms",
+    )  # fmt: skip
+    assert code == EXIT_OK, err
+    assert kms_answers.requests["AssumeRole"] == [
+        {
+            "RoleArn": f"arn:aws-cn:iam::{FIRST}:role/Audit.Reader",
+            "RoleSessionName": ROLE_SESSION_NAME,
+            "ExternalId": "o-abc123:kms",
+        }
+    ]
+
+
+def test_a_refused_role_is_account_unreadable_and_the_next_accounts_are_still_read(
+    aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = new_key(kms_of(FIRST))
+    third = new_key(kms_of(THIRD))
+    refuse_role_of(kms_answers, SECOND)
+    accounts = ["--account", FIRST, "--account", SECOND, "--account", THIRD]
+    code, out, err = run(capsys, "--region", REGION, *accounts, "--format", "json")
+    assert code == EXIT_OK
+    found = json.loads(out)
+    assert [k["keyId"] for k in found["keys"]] == [first, third]
+    (refused,) = [a for a in found["accounts"] if a["findings"]]
+    assert refused["account"] == SECOND
+    assert refused["findings"] == [
+        {
+            "code": "ACCOUNT_UNREADABLE",
+            "reason": f"could not assume role arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME}: "
+            "AccessDenied: refused: none of its keys is reported",
+        }
+    ]
+    assert found["summary"]["accountsUnreadable"] == 1
+    assert found["summary"]["findings"]["ACCOUNT_UNREADABLE"] == 1
+    assert found["summary"]["keysWithFindings"] == 2  # an account is not a key
+    assert err == f"kmskit: warning: account {SECOND}: {refused['findings'][0]['reason']}\n"
+    # In the text report: the account, its finding; and --fail-on takes the code (exit 8).
+    code, out, err = run(capsys, "--region", REGION, *accounts, "--fail-on", "ACCOUNT_UNREADABLE")
+    assert code == EXIT_FINDINGS
+    lines = out.splitlines()
+    at = lines.index(SECOND)
+    assert lines[at + 1].startswith(
+        f"    ACCOUNT_UNREADABLE: could not assume role arn:aws:iam::{SECOND}"
+    )
+    assert lines[at + 2].split()[:2] == [THIRD, REGION]
+    assert lines[-1].startswith(f"2 key(s) in {REGION} of 3 account(s); 2 with findings: ")
+    assert lines[-1].endswith("ACCOUNT_UNREADABLE 1")
+    assert err.endswith("kmskit: --fail-on: an account has ACCOUNT_UNREADABLE\n")
+
+
+def test_an_error_other_than_access_denied_on_assume_role_stops_the_run(
+    aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Credentials STS refuses (expired) fail every account alike: not ACCOUNT_UNREADABLE.
+    def expired(params: dict[str, Any], moto: Any) -> Any:
+        raise refuse("AssumeRole", "ExpiredTokenException")
+
+    kms_answers.answers["AssumeRole"] = expired
+    assert main(["key", "inventory", "--region", REGION, "--account", FIRST]) == EXIT_ACCESS_DENIED
+    assert "could not assume role arn:aws:iam::111111111111:role/" in one_error_line(capsys)
+
+
+def test_the_library_checks_its_arguments_naming_them_before_any_aws_call(
+    no_aws: list[str],
+) -> None:
+    def refused(**arguments: Any) -> str:
+        settings = ClientSettings(region=REGION)
+        with pytest.raises(UsageError) as raised:
+            list(
+                organization_inventory(
+                    settings, **{"accounts": [FIRST], "regions": [REGION], **arguments}
+                )
+            )
+        return str(raised.value)
+
+    assert refused(accounts=["12"]) == "'accounts' must be a 12-digit account ID. Received: '12'"
+    assert refused(role_name="a b").startswith("'role_name' must be an IAM role name")
+    assert refused(external_id="-").startswith("'external_id' must be 2-1224 letters")
+    assert refused(regions=[]) == "'regions' must name at least one Region. Received: []"
+    assert refused(regions=[REGION, "us-gov-west-1"]).startswith(
+        "'regions' must name Regions of one partition"
+    )
+    assert no_aws == []
+
+
+def test_an_account_given_twice_is_read_once(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    new_key(kms_of(FIRST))
+    code, out, _ = run(
+        capsys, "--region", REGION, "--account", FIRST, "--account", FIRST, "--format", "json"
+    )
+    assert code == EXIT_OK
+    assert json.loads(out)["summary"]["keys"] == 1
+
+
+# --- the organization's accounts ---------------------------------------------------------------
+
+
+def organization() -> dict[str, str]:
+    """An organization of moto's account with three more; the third closed (SUSPENDED)."""
+    org = boto3.client("organizations", region_name=REGION)
+    org.create_organization(FeatureSet="ALL")
+    made = {
+        name: org.create_account(Email=f"{name}@example.com", AccountName=name)[
+            "CreateAccountStatus"
+        ]["AccountId"]
+        for name in ("workload", "backup", "closed")
+    }
+    org.close_account(AccountId=made["closed"])
+    return made
+
+
+def test_the_organizations_active_accounts_are_read_to_the_last_page_suspended_ones_skipped(
+    aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = organization()
+    workload = new_key(kms_of(made["workload"]))
+    new_key(kms_of(made["closed"]))
+
+    def one_a_page(params: dict[str, Any], moto: Any) -> Any:
+        start = int(params.get("NextToken", 0))
+        whole = moto({})
+        page = {"Accounts": whole["Accounts"][start : start + 1]}
+        if start + 1 < len(whole["Accounts"]):
+            page["NextToken"] = str(start + 1)
+        return page
+
+    kms_answers.answers["ListAccounts"] = one_a_page
+    code, out, err = run(
+        capsys, "--region", REGION, "--accounts-from-organization", "--format", "json"
+    )
+    assert code == EXIT_OK, err
+    found = json.loads(out)
+    assert [a["account"] for a in found["accounts"]] == [CALLER, made["workload"], made["backup"]]
+    assert [k["keyId"] for k in found["keys"]] == [workload]
+    assert [r.get("NextToken") for r in kms_answers.requests["ListAccounts"]] == [
+        None, "1", "2", "3",
+    ]  # fmt: skip
+
+
+def test_accounts_given_and_the_organizations_are_read_once_each(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = organization()
+    code, out, _ = run(
+        capsys,
+        "--region", REGION,
+        "--account", made["backup"],
+        "--account", FIRST,
+        "--accounts-from-organization",
+        "--format", "json",
+    )  # fmt: skip
+    assert code == EXIT_OK
+    assert [a["account"] for a in json.loads(out)["accounts"]] == [
+        made["backup"], FIRST, CALLER, made["workload"],
+    ]  # fmt: skip
+
+
+def test_the_account_state_is_read_and_status_only_where_there_is_no_state() -> None:
+    # AWS retires Status (September 2026): an answer may hold State only.
+    org = boto3.client(
+        "organizations",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    with Stubber(org) as stub:
+        stub.add_response(
+            "list_accounts",
+            {
+                "Accounts": [
+                    {"Id": FIRST, "State": "ACTIVE"},
+                    {"Id": SECOND, "State": "PENDING_CLOSURE", "Status": "ACTIVE"},
+                ],
+                "NextToken": "next",
+            },
+            {},
+        )
+        stub.add_response(
+            "list_accounts",
+            {"Accounts": [{"Id": THIRD, "Status": "ACTIVE"}, {"Id": CALLER, "State": "CLOSED"}]},
+            {"NextToken": "next"},
+        )
+        assert organization_accounts(org) == [FIRST, THIRD]
+        stub.assert_no_pending_responses()
+
+
+def test_list_accounts_refused_stops_the_run_before_any_role_is_assumed(
+    aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refused(params: dict[str, Any], moto: Any) -> Any:
+        raise refuse("ListAccounts", "AccessDeniedException")
+
+    kms_answers.answers["ListAccounts"] = refused
+    kms_answers.answers["AssumeRole"] = lambda params, moto: moto(params)
+    code = main(["key", "inventory", "--region", REGION, "--accounts-from-organization"])
+    assert code == EXIT_ACCESS_DENIED
+    assert "could not list the accounts of the organization: AccessDeniedException" in (
+        one_error_line(capsys)
+    )
+    assert "AssumeRole" not in kms_answers.requests
+
+
+# --- CSV and the output file -------------------------------------------------------------------
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def test_csv_is_a_header_and_a_row_per_key_quoted_as_rfc_4180_says(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms = boto3.client("kms", region_name=REGION)
+    tricky = 'orders, "EU"\r\nsecond line'
+    key = new_key(kms, Description=tricky)
+    for alias in ("alias/orders", "alias/orders-eu"):
+        kms.create_alias(AliasName=alias, TargetKeyId=key)
+    kms.disable_key(KeyId=key)
+    formula = new_key(kms, Description='=HYPERLINK("https://example.com")')
+    code, out, err = run(capsys, "--region", REGION, "--format", "csv")
+    assert (code, err) == (EXIT_OK, "")
+    assert out.startswith(",".join(CSV_FIELDS) + "\r\n")
+    # RFC 4180: CRLF row ends, the field with a comma, quote or line break quoted, quotes doubled.
+    assert '"orders, ""EU""\r\nsecond line"' in out
+    rows = csv_rows(out)
+    assert [row["keyId"] for row in rows] == [key, formula]
+    row = rows[0]
+    assert row["description"] == tricky
+    assert (row["account"], row["region"]) == (CALLER, REGION)
+    assert row["aliases"] == "alias/orders;alias/orders-eu"
+    assert (row["keyState"], row["rotationEnabled"], row["grantCount"]) == (
+        "Disabled",
+        "false",
+        "0",
+    )
+    assert row["findings"] == "DISABLED: the key is disabled: every use of it fails"
+    assert (row["deletionDate"], row["refused"]) == ("", "")
+    # A spreadsheet would run it as a formula: kmskit's CSV reports make such a cell inert.
+    assert rows[1]["description"] == '\'=HYPERLINK("https://example.com")'
+    # The same fields as the JSON, rotation and policy spread over columns of their own.
+    code, out, _ = run(capsys, "--region", REGION, "--format", "json")
+    (fields,) = {frozenset(k) for k in json.loads(out)["keys"]}
+    spread = {"rotationEnabled", "rotationPeriodDays", "nextRotation", "onDemandRotationStarted",
+              "externalAccounts", "publicStatements"}  # fmt: skip
+    assert set(CSV_FIELDS) == (fields - {"rotation", "policy"}) | spread
+
+
+def test_csv_joins_findings_in_one_column_and_has_a_row_for_an_unreadable_account(
+    aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    partner = "444444444444"
+    shared = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FIRST}:root"},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "Partners", "Effect": "Allow",
+             "Principal": {"AWS": [f"arn:aws:iam::{partner}:root", f"arn:aws:iam::{THIRD}:root"]},
+             "Action": "kms:Decrypt", "Resource": "*"},
+        ],
+    }  # fmt: skip
+    key = new_key(kms_of(FIRST), Policy=json.dumps(shared))
+    refuse_role_of(kms_answers, SECOND)
+    code, out, _ = run(
+        capsys, "--region", REGION, "--account", FIRST, "--account", SECOND, "--format", "csv"
+    )
+    assert code == EXIT_OK
+    keyed, unreadable = csv_rows(out)
+    assert keyed["keyId"] == key
+    assert keyed["externalAccounts"] == f"{THIRD};{partner}"
+    assert keyed["findings"] == (
+        "ROTATION_OFF: automatic rotation is off (EnableKeyRotation); "
+        f"EXTERNAL_ACCESS: the key policy allows account(s) {THIRD}, {partner}"
+    )
+    assert f'account(s) {THIRD}, {partner}"\r\n' in out  # the cell holds a comma: quoted
+    assert unreadable["account"] == SECOND
+    assert unreadable["findings"].startswith("ACCOUNT_UNREADABLE: could not assume role ")
+    assert {name for name, value in unreadable.items() if value} == {"account", "findings"}
+
+
+def test_output_goes_to_the_file_whole_and_an_existing_one_needs_force(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = new_key(boto3.client("kms", region_name=REGION))
+    report = tmp_path / "keys.csv"
+    code, out, err = run(capsys, "--region", REGION, "--format", "csv", "-o", str(report))
+    assert (code, out, err) == (EXIT_OK, "", "")
+    assert [row["keyId"] for row in csv_rows(report.read_bytes().decode())] == [key]
+    assert report.read_bytes().count(b"\r\n") == 2
+    code, _, err = run(capsys, "--region", REGION, "-o", str(report))
+    assert code == EXIT_USAGE
+    assert f"'--output' ('{report}') exists: give --force to replace it" in err
+    code, _, _ = run(capsys, "--region", REGION, "--format", "json", "-o", str(report), "--force")
+    assert code == EXIT_OK
+    assert json.loads(report.read_text())["keys"][0]["keyId"] == key
+
+
+def test_a_run_that_fails_half_way_leaves_no_output_file(
+    aws: None, kms_answers: KmsAnswers, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms = boto3.client("kms", region_name=REGION)
+    keys = [new_key(kms) for _ in range(3)]
+
+    def throttled(params: dict[str, Any], moto: Any) -> Any:
+        if params["KeyId"] == keys[2]:
+            raise refuse("ListGrants", "ThrottlingException")
+        return moto(params)
+
+    kms_answers.answers["ListGrants"] = throttled
+    report = tmp_path / "keys.json"
+    args = ["--region", REGION, "--format", "json", "-o", str(report), "--workers", "1"]
+    assert run(capsys, *args)[0] == EXIT_THROTTLED
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- bad arguments ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--account", "1234"], "'--account' must be a 12-digit account ID. Received: '1234'"),
+        (
+            ["--account", FIRST, "--account", "11111111111a"],
+            "'--account' must be a 12-digit account ID. Received: '11111111111a'",
+        ),
+        (
+            ["--account", FIRST, "--role-name", "ops/KmskitKeyInventory"],
+            "'--role-name' must be an IAM role name: 1-64 letters, digits and +=,.@_- (no "
+            "path). Received: 'ops/KmskitKeyInventory'",
+        ),
+        (["--account", FIRST, "--role-name", "R" * 65], f"Received: '{'R' * 65}'"),
+        (
+            ["--account", FIRST, "--external-id", "x"],
+            "'--external-id' must be 2-1224 letters, digits and +=,.@:/_- (STS's ExternalId). "
+            "Received: 'x'",
+        ),
+        (["--account", FIRST, "--external-id", "a b"], "Received: 'a b'"),
+        (
+            ["--role-name", "Reader"],
+            "'--role-name' is for other accounts: give --account or "
+            "--accounts-from-organization too. Received: --role-name Reader",
+        ),
+        (["--external-id", "abc123"], "'--external-id' is for other accounts"),
+        (
+            ["--account", FIRST, "--region", "eu-west-1", "--region", "cn-north-1"],
+            "'--region' must name Regions of one partition to read other accounts (a role is "
+            "assumed in one partition). Received: eu-west-1 (aws), cn-north-1 (aws-cn)",
+        ),
+        (["--format", "xlsx"], "argument --format: invalid choice: 'xlsx'"),
+        (["--account", ""], "'--account' must not be empty."),
+    ],
+)
+def test_bad_arguments_are_refused_naming_them_before_any_aws_call(
+    args: list[str],
+    message: str,
+    no_aws: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    assert main(["key", "inventory", *args]) == EXIT_USAGE
+    assert message in one_error_line(capsys)
+    assert no_aws == []
+
+
+# --- the permissions docs/keys.md gives ---------------------------------------------------------
+
+
+def inventory_policies() -> list[dict[str, Any]]:
+    """The JSON blocks of docs/keys.md's inventory section, parsed."""
+    text = DOCS.read_text()
+    start = text.index("## Key inventory: `kmskit key inventory`")
+    end = text.index("\n## ", start + 1)
+    first, last = text[:start].count("\n") + 1, text[:end].count("\n") + 1
+    return [
+        json.loads("\n".join(block.lines))
+        for block in fenced_blocks(DOCS, {"json"})
+        if first <= block.line <= last
+    ]
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    found = document.get("Statement", document)
+    return found if isinstance(found, list) else [found]
+
+
+def test_the_documented_role_policy_allows_exactly_the_calls_the_inventory_makes(
+    aws: None, kms_answers: KmsAnswers
+) -> None:
+    # Every KMS call a run makes, over keys of each kind it treats differently.
+    kms = boto3.client("kms", region_name=REGION)
+    for operation in kms.meta.service_model.operation_names:
+        kms_answers.answers[operation] = lambda params, moto: moto(params)
+    new_key(kms)
+    new_key(kms, Origin="EXTERNAL")
+    new_key(kms, KeySpec="RSA_2048")
+    list(inventory_of(lambda region: kms, [REGION]))
+    made = {f"kms:{operation}" for operation in kms_answers.requests}
+    made -= {"kms:CreateKey"}  # the test's own
+    assert made == set(INVENTORY_ACTIONS)
+    (role_policy,) = [
+        s for p in inventory_policies() for s in statements(p) if "kms:ListKeys" in s["Action"]
+    ]
+    assert (role_policy["Effect"], role_policy["Resource"]) == ("Allow", "*")
+    assert sorted(role_policy["Action"]) == sorted(INVENTORY_ACTIONS)
+
+
+def test_the_documented_caller_and_trust_policies_name_the_role_and_the_calls_made() -> None:
+    found = [s for p in inventory_policies() for s in statements(p)]
+    caller = [s for s in found if s.get("Action") in ("sts:AssumeRole", ["sts:AssumeRole"])]
+    assume = [s for s in caller if "Principal" not in s]
+    trust = [s for s in caller if "Principal" in s]
+    (assume_statement,) = assume
+    assert assume_statement["Resource"] == f"arn:aws:iam::*:role/{DEFAULT_ROLE_NAME}"
+    assert "aws:ResourceOrgID" in json.dumps(assume_statement.get("Condition"))
+    (list_accounts,) = [s for s in found if s.get("Action") == "organizations:ListAccounts"]
+    assert list_accounts["Resource"] == "*"
+    (trust_statement,) = trust
+    assert trust_statement["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
+    assert trust_statement["Condition"]["StringEquals"] == {
+        "aws:PrincipalArn": "arn:aws:iam::111111111111:role/platform-inventory",
+        "sts:RoleSessionName": ROLE_SESSION_NAME,
+    }
