@@ -42,6 +42,8 @@ from constructs_lib import (
 from constructs_lib.jsii_channel import COMPILE_CACHE_ENVIRONMENT_VARIABLE, COMPILE_CACHE_OFF
 from stacks.config import Organisation
 
+# `make synth` installs requirements.lock with pip's --require-hashes (Makefile): every Python
+# distribution the synth step runs, with the synth role, is the one the lock names, file by hash.
 SYNTH_COMMANDS = ("make synth",)
 # The synth step runs once per build in a fresh CodeBuild container: a jsii kernel compile cache
 # would cost about 1.4 s to write and never be read (README, Set-up details).
