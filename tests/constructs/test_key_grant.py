@@ -9,7 +9,6 @@ parameter fails here rather than at deploy time.
 
 from __future__ import annotations
 
-import ast
 import shutil
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from tests._support.apps.grants_showcase import (
     STACK,
     WRITER_ARN,
 )
+from tests._support.lambda_assets import RUNTIME_MODULES, imported_modules
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
@@ -363,16 +363,8 @@ def test_the_provider_asset_is_its_package_alone_and_imports_what_the_runtime_ha
     folder = Path(lambda_assets.stage(PACKAGE, ASSET_SOURCES))
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert files == ["key_grant/__init__.py", "key_grant/handler.py", "key_grant/response.py"]
-    runtime = set(sys.stdlib_module_names) | {"boto3", "botocore"}
-    for path in folder.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                names = [node.module or ""]
-            else:
-                continue
-            assert {name.split(".")[0] for name in names} <= runtime, (path.name, names)
+    for path, names in imported_modules(folder).items():
+        assert names <= RUNTIME_MODULES, (path, names - RUNTIME_MODULES)
     # Importable as the handler setting names it, from (a copy of) the asset's root alone: the
     # staged folder goes into the function as it is, so nothing may write to it.
     copy = tmp_path / "asset"
