@@ -29,7 +29,7 @@ REGION_PATTERN = re.compile(
 # names made here, and the organisation name that starts them, are checked against it.
 RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 
-# SnapshotReplicator's selection tag may not start with kmskit.snapshots.model's
+# SnapshotReplicator's selection tag may not start with kmskit.aws_tags's
 # RESERVED_TAG_PREFIXES (AWS reserves 'aws:', the replicator's own tags start 'kmskit:'), and its
 # retention must outlast its sweep window (at least 1 day): the organisation config
 # checks both, so that its errors name its own fields.

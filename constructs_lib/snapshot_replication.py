@@ -64,15 +64,13 @@ from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.iam import split_statements
 from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey, key_construct
+from kmskit.aws_tags import tag_key_problem, valid_tag_value
 from kmskit.snapshots.model import (
     EVENT_SOURCE,
     KINDS,
     RECEIVER_BUS_NAME,
     REPLICATOR_BUS_NAME,
-    RESERVED_TAG_PREFIXES,
-    TAG_KEY,
     TAG_REPLICATOR,
-    TAG_VALUE,
     copy_tags_problem,
 )
 
@@ -85,6 +83,7 @@ ASSET_SOURCES: tuple[tuple[Path, str], ...] = (
     (ROOT / "kmskit" / "clients.py", "kmskit/clients.py"),
     (ROOT / "kmskit" / "errors.py", "kmskit/errors.py"),  # clients.py raises its UsageError
     (ROOT / "kmskit" / "aws_names.py", "kmskit/aws_names.py"),  # snapshots.model's patterns
+    (ROOT / "kmskit" / "aws_tags.py", "kmskit/aws_tags.py"),  # and its tag rules
     (ROOT / "kmskit" / "snapshots", "kmskit/snapshots"),
 )
 RUNTIME = lambda_assets.RUNTIME
@@ -1374,14 +1373,14 @@ class SnapshotReplicator(_ReplicationBase):
         )
         tag_key, tag_value = selection_tag
         require(
-            bool(TAG_KEY.match(tag_key)) and not tag_key.lower().startswith(RESERVED_TAG_PREFIXES),
+            tag_key_problem(tag_key, {}) is None,
             "selection_tag",
             "must have a tag key of 1-128 letters, digits, spaces or _.:/=+-@ that does not "
             "start with 'aws:' or 'kmskit:'",
             selection_tag,
         )
         require(
-            bool(TAG_VALUE.match(tag_value)),
+            valid_tag_value(tag_value),
             "selection_tag",
             "must have a value of at most 256 letters, digits, spaces or _.:/=+-@",
             selection_tag,

@@ -72,7 +72,11 @@ from constructs_lib._validation import (
     require,
 )
 from kmskit.aws_names import partition
-from kmskit.snapshots.model import RESERVED_TAG_PREFIXES, TAG_KEY
+from kmskit.aws_tags import (
+    MAX_TAGS_PER_RESOURCE,
+    tag_key_problem,
+    valid_tag_value,
+)
 
 ORGANISATION_CONTEXT_KEY = "kmskit:organisation"
 ORGANISATION_FILE_CONTEXT_KEY = "kmskit:organisation-file"
@@ -117,15 +121,11 @@ PIPELINE_STACK_IDS = re.compile(r"^pipeline([2-9]|[1-9][0-9]+|artifacts)?\Z", re
 # matches "HandOff": a stage ID 'Handoff' is accepted. Whether CodePipeline itself tells stage
 # names apart by case is not stated in its API reference (StageName: [A-Za-z0-9.@\-_]+).
 PIPELINE_STAGE_NAMES = ("Source", "Build", "UpdatePipeline", "Assets", "HandOff")
-# Tag keys as the snapshot copies' (kmskit.snapshots.model.TAG_KEY, one pattern for every tag the
-# toolkit checks); values here also non-empty (\Z, not $: "$" also matches before a final newline).
-TAG_PATTERN = TAG_KEY
-TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+@-]{1,256}\Z")  # tag values may be twice as long
-# User-defined tags AWS allows on one resource (tags starting 'aws:', such as CloudFormation's
-# aws:cloudformation:stack-name, do not count). The toolkit's constructs and stacks set no tags of
-# their own (tests/stacks/test_tags.py holds every template to it), so all 50 are the
-# configuration's: the organisation's and one account's together.
-MAX_TAGS_PER_RESOURCE = 50
+# Tags are checked by AWS's rules (kmskit.aws_tags: character set and lengths, reserved prefixes,
+# keys differing only in case, MAX_TAGS_PER_RESOURCE); tag values here must also be non-empty.
+# The toolkit's constructs and stacks set no tags of their own (tests/stacks/test_tags.py holds
+# every template to it), so all MAX_TAGS_PER_RESOURCE are the configuration's: the organisation's
+# and one account's together.
 # ASCII classes, not \d and \w, which match digits and letters of any script. Groups: partition,
 # service, Region, account. A connection is a global resource: the Region in its ARN is where it
 # was created, and it serves a pipeline in any Region ("Global resources in AWS CodeConnections",
@@ -451,6 +451,12 @@ _TAG_CASE_REASON = (
 )
 
 
+def _nonempty_tag_value(value: object) -> bool:
+    """A tag value AWS accepts (kmskit.aws_tags), and not empty: the configuration's own rule (an
+    empty value is more likely a mistake than meant)."""
+    return valid_tag_value(value) and value != ""
+
+
 def _parse_tags(raw: Any, path: str) -> Tags:
     """A ``tags`` object (the organisation's, or an account's): tag keys to tag values, each a
     literal string AWS accepts, no key reserved or given twice with another case, at most
@@ -472,22 +478,24 @@ def _parse_tags(raw: Any, path: str) -> Tags:
             "must not have a CDK token as a tag key (tags are written out literally)",
             key,
         )
+        problem = tag_key_problem(key, seen)
         require(
-            isinstance(key, str) and bool(TAG_PATTERN.match(key)),
+            problem != "pattern",
             _field(path),
             "must have tag keys of 1-128 letters, digits, spaces and _ . : / = + @ -",
             key,
         )
+        assert isinstance(key, str)
         _no_number_token(path, key)
         require(
-            not key.lower().startswith(RESERVED_TAG_PREFIXES),
+            problem != "reserved",
             _field(path),
             "must not have a tag key starting with 'aws:' (reserved by AWS, in any case) or "
             "'kmskit:' (the toolkit's own tags)",
             key,
         )
         require(
-            key.lower() not in seen,
+            problem != "case",
             _field(path),
             f"must not have the tag key {key!r} beside {seen.get(key.lower())!r}, which differs "
             f"only in case: {_TAG_CASE_REASON}",
@@ -502,7 +510,7 @@ def _parse_tags(raw: Any, path: str) -> Tags:
             value,
         )
         require(
-            bool(TAG_VALUE_PATTERN.match(value)),
+            _nonempty_tag_value(value),
             _field(f"{path}.{key}"),
             "must be a tag value of 1-256 letters, digits, spaces and _ . : / = + @ -",
             value,
@@ -612,16 +620,19 @@ def _parse_replication(
         "replication.selection_tag",
     )
     _only_keys(tag, "replication.selection_tag", ("key", "value"))
-    for part, pattern in (("key", TAG_PATTERN), ("value", TAG_VALUE_PATTERN)):
+    for part, valid in (
+        ("key", lambda key: tag_key_problem(key, {}) != "pattern"),
+        ("value", _nonempty_tag_value),
+    ):
         require(
-            isinstance(tag.get(part), str) and bool(pattern.match(tag[part])),
+            valid(tag.get(part)),
             _field(f"replication.selection_tag.{part}"),
             f"must be a tag string of 1-{128 if part == 'key' else 256} characters",
             tag.get(part),
         )
         _no_number_token(f"replication.selection_tag.{part}", tag[part])
     require(
-        not str(tag["key"]).lower().startswith(RESERVED_TAG_PREFIXES),
+        tag_key_problem(tag["key"], {}) != "reserved",
         _field("replication.selection_tag.key"),
         "must not start with 'aws:' (reserved by AWS) or 'kmskit:' (the replicator's own tags)",
         tag["key"],

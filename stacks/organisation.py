@@ -14,7 +14,8 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from constructs_lib._validation import require
-from kmskit.snapshots.model import MAX_COPY_TAGS, MAX_TAGS_PER_SNAPSHOT, MAX_TOOLKIT_TAGS
+from kmskit.aws_tags import MAX_TAGS_PER_RESOURCE
+from kmskit.snapshots.model import MAX_COPY_TAGS, MAX_TOOLKIT_TAGS
 from stacks.audit_stack import AuditStack
 from stacks.config import ROLES, WAVE_NAMES, Account, Environment, Organisation
 from stacks.data_stack import DataStack
@@ -167,7 +168,7 @@ def require_tags_fit_on_snapshot_copies(organisation: Organisation) -> None:
             f"must leave account '{account.alias}' at most {MAX_COPY_TAGS} tags with the "
             f"organisation's {len(organisation.tags)}, not {len(tags)}: its snapshot replication "
             f"puts them on every copy, which also carries up to {MAX_TOOLKIT_TAGS} of the "
-            f"toolkit's own tags (AWS allows {MAX_TAGS_PER_SNAPSHOT} per snapshot)",
+            f"toolkit's own tags (AWS allows {MAX_TAGS_PER_RESOURCE} per snapshot)",
             sorted(dict(account.tags)),
         )
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from kmskit.aws_names import ACCOUNT_ID, REGION
+from kmskit.aws_tags import MAX_TAGS_PER_RESOURCE, tag_key_problem, valid_tag_value
 
 Kind = Literal["EBS", "RDS", "AURORA"]
 KINDS: tuple[Kind, ...] = ("EBS", "RDS", "AURORA")
@@ -37,20 +38,31 @@ TAG_STAGING_ARN = "kmskit:staging-arn"
 TAG_REPLY_REGION = "kmskit:reply-region"
 TAG_DELIVERED = "kmskit:delivered"
 
-# Tags a user may put on copies (``copy_tags``): as AWS allows them (\Z, not $: "$" also matches
-# before a final newline), never one of the toolkit's own or AWS's prefixes, in any case.
-TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}\Z")
-TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}\Z")
-RESERVED_TAG_PREFIXES = ("aws:", "kmskit:")
+# Tags a user may put on copies (``copy_tags``): as AWS allows them (kmskit.aws_tags), never
+# starting with one of RESERVED_TAG_PREFIXES (the toolkit's own or AWS's), in any case.
 # RDS refuses tag values starting with these (in any case).
 RDS_RESERVED_VALUE_PREFIXES = ("aws:", "rds:")
-# User-defined tags AWS allows on one snapshot (EC2 and RDS alike).
-MAX_TAGS_PER_SNAPSHOT = 50
-# The most toolkit tags one copy carries: managed-by, replicator, copy-key, role and the five
-# source-* tags on every copy, plus destination-account and (once shared and copied) delivered on
-# a staging copy, or staging-arn and reply-region on a received copy.
-MAX_TOOLKIT_TAGS = 11
-MAX_COPY_TAGS = MAX_TAGS_PER_SNAPSHOT - MAX_TOOLKIT_TAGS
+# The toolkit's own tags on a copy as it is made, in the same request (SnapshotEngine.copy_tags,
+# and the workflow for a received copy): the copiers' IAM policies allow tagging on create with
+# these keys and the configured copy_tags only (aws:TagKeys). Every copy gets COPY_TAG_KEYS; a
+# staging copy (for another account) STAGING_TAG_KEYS too, a received copy RECEIVED_TAG_KEYS.
+# TAG_DELIVERED is the one tag put on later (SnapshotEngine.mark_delivered, on a staging copy).
+COPY_TAG_KEYS = (
+    TAG_MANAGED_BY,
+    TAG_REPLICATOR,
+    TAG_COPY_KEY,
+    TAG_ROLE,
+    TAG_SOURCE_KIND,
+    TAG_SOURCE_ID,
+    TAG_SOURCE_REGION,
+    TAG_SOURCE_ACCOUNT,
+    TAG_SOURCE_TIME,
+)
+STAGING_TAG_KEYS = (TAG_DESTINATION_ACCOUNT,)
+RECEIVED_TAG_KEYS = (TAG_STAGING_ARN, TAG_REPLY_REGION)
+# The most toolkit tags one copy carries (11): those above, and on a staging copy delivered too.
+MAX_TOOLKIT_TAGS = len(COPY_TAG_KEYS) + max(len(STAGING_TAG_KEYS) + 1, len(RECEIVED_TAG_KEYS))
+MAX_COPY_TAGS = MAX_TAGS_PER_RESOURCE - MAX_TOOLKIT_TAGS
 
 # EventBridge buses that carry "shared" and "received" notices between accounts.
 RECEIVER_BUS_NAME = "kmskit-snapshot-receiver"
@@ -92,7 +104,8 @@ def copy_tags_problem(tags: object) -> tuple[str, object] | None:
     it reads its configuration: string keys and values as AWS allows them, no key starting with
     'aws:' or 'kmskit:' (so the toolkit's own tags are never overridden), no two keys that differ
     only in case, no value RDS refuses, and at most :data:`MAX_COPY_TAGS` (with the toolkit's
-    own :data:`MAX_TOOLKIT_TAGS`, AWS's limit of :data:`MAX_TAGS_PER_SNAPSHOT` per snapshot).
+    own :data:`MAX_TOOLKIT_TAGS`, AWS's limit of ``MAX_TAGS_PER_RESOURCE`` per snapshot). The
+    rules every tag follows are :mod:`kmskit.aws_tags`'; the value and count rules are its own.
     """
     if not isinstance(tags, Mapping):
         return "must be a mapping of tag keys to tag values", tags
@@ -105,7 +118,7 @@ def copy_tags_problem(tags: object) -> tuple[str, object] | None:
     if len(tags) > MAX_COPY_TAGS:
         return (
             f"must have at most {MAX_COPY_TAGS} tags: a copy also carries up to "
-            f"{MAX_TOOLKIT_TAGS} of the toolkit's own, and AWS allows {MAX_TAGS_PER_SNAPSHOT} "
+            f"{MAX_TOOLKIT_TAGS} of the toolkit's own, and AWS allows {MAX_TAGS_PER_RESOURCE} "
             f"per snapshot, not {len(tags)}",
             sorted(str(k) for k in tags),
         )
@@ -115,26 +128,29 @@ def copy_tags_problem(tags: object) -> tuple[str, object] | None:
 def _copy_tag_problem(
     key: object, value: object, seen: dict[str, str]
 ) -> tuple[str, object] | None:
-    if not (isinstance(key, str) and TAG_KEY.match(key)):
+    problem = tag_key_problem(key, seen)
+    if problem == "pattern":
         return "must have tag keys of 1-128 letters, digits, spaces and _ . : / = + - @", key
-    if key.lower().startswith(RESERVED_TAG_PREFIXES):
+    if problem == "reserved":
         return (
             "must not have a tag key starting with 'aws:' (reserved by AWS) or 'kmskit:' "
             "(the toolkit's own tags, which find, share and delete its copies)",
             key,
         )
-    if key.lower() in seen:
+    assert isinstance(key, str)
+    if problem == "case":
         return (
             f"must not have the tag key {key!r} beside {seen[key.lower()]!r}, which differs "
             "only in case (some services compare tag keys without case and refuse both)",
             key,
         )
-    if not (isinstance(value, str) and TAG_VALUE.match(value)):
+    if not valid_tag_value(value):
         return (
             "must have tag values of at most 256 letters, digits, spaces and _ . : / = + - @ "
             f"(tag {key!r})",
             value,
         )
+    assert isinstance(value, str)
     if value.lower().startswith(RDS_RESERVED_VALUE_PREFIXES):
         return (
             f"must not have a tag value starting with 'aws:' or 'rds:', which RDS refuses "

@@ -11,11 +11,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from kmskit.aws_tags import MAX_TAGS_PER_RESOURCE
 from kmskit.snapshots import model
 from kmskit.snapshots.engine import SnapshotEngine
 from kmskit.snapshots.model import (
     MAX_COPY_TAGS,
-    MAX_TAGS_PER_SNAPSHOT,
     MAX_TOOLKIT_TAGS,
     Origin,
     SnapshotError,
@@ -102,7 +102,7 @@ def test_the_toolkit_puts_at_most_max_toolkit_tags_on_a_copy() -> None:
         len({**received, model.TAG_STAGING_ARN: "arn", model.TAG_REPLY_REGION: REGION}),
     )
     assert most == MAX_TOOLKIT_TAGS
-    assert MAX_COPY_TAGS + MAX_TOOLKIT_TAGS == MAX_TAGS_PER_SNAPSHOT
+    assert MAX_COPY_TAGS + MAX_TOOLKIT_TAGS == MAX_TAGS_PER_RESOURCE
 
 
 @pytest.fixture
