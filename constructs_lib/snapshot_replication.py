@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,10 +66,14 @@ from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_fac
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey, key_construct
 from kmskit.aws_tags import tag_key_problem, valid_tag_value
 from kmskit.snapshots.model import (
+    COPY_TAG_KEYS,
     EVENT_SOURCE,
     KINDS,
+    RECEIVED_TAG_KEYS,
     RECEIVER_BUS_NAME,
     REPLICATOR_BUS_NAME,
+    STAGING_TAG_KEYS,
+    TAG_DELIVERED,
     TAG_REPLICATOR,
     copy_tags_problem,
 )
@@ -216,7 +220,7 @@ def _ebs_share_conditions(accounts: Sequence[str]) -> dict[str, Any]:
 
     EC2 names the accounts and groups a ModifySnapshotAttribute request adds in the multivalued
     keys ec2:Add/userId and ec2:Add/group; requests that only remove (unsharing a delivered
-    copy) and CreateTags carry neither. RDS has no such key: its sharing is limited by the
+    copy) carry neither. RDS has no such key: its sharing is limited by the
     runtime only (docs/snapshots.md)."""
     if not accounts:
         return {"Null": {"ec2:Add/userId": "true", "ec2:Add/group": "true"}}
@@ -226,11 +230,28 @@ def _ebs_share_conditions(accounts: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def _only_tag_keys(keys: Iterable[str]) -> dict[str, Any]:
+    """A tagging request may carry only ``keys`` (``aws:TagKeys``, each as written).
+
+    StringEquals compares the keys with case, so a key that differs from one of them only in
+    case (``KMSKIT:Replicator``) is refused, although IAM matches the tag key of an
+    ``aws:RequestTag/<key>`` condition without case. ForAllValues holds for a request with no
+    tags at all: the statements that use this also require a tag they name to be present."""
+    return {"ForAllValues:StringEquals": {"aws:TagKeys": sorted(set(keys))}}
+
+
 def _tag_rds_copies_statement(
-    partition: str, account: str, regions: list[str], replicator_id: str, kinds: Sequence[str]
+    partition: str,
+    account: str,
+    regions: list[str],
+    replicator_id: str,
+    kinds: Sequence[str],
+    *,
+    tag_keys: Sequence[str],
 ) -> _Statement:
     """Tag the RDS and Aurora copies this replicator makes (kmskit-* identifiers) as they are
-    created, with its own ``kmskit:replicator`` value.
+    created, with its own ``kmskit:replicator`` value and ``tag_keys`` only (those its copies
+    are created with: see :meth:`_ReplicationBase._creation_tag_keys`).
 
     RDS has no condition key for tagging on create (EC2's ``ec2:CreateAction``), so the tags a
     copy is created with are authorized as ``rds:AddTagsToResource`` on the new snapshot. An
@@ -246,6 +267,7 @@ def _tag_rds_copies_statement(
                 "aws:RequestedRegion": regions,
                 f"aws:RequestTag/{TAG_REPLICATOR}": replicator_id,
             },
+            **_only_tag_keys(tag_keys),
             "Null": {f"aws:ResourceTag/{TAG_REPLICATOR}": "true"},
         },
     )
@@ -319,8 +341,9 @@ _WILDCARD_REASONS: tuple[tuple[str, str, str], ...] = (
         "",
         "EBS snapshot IDs are assigned when a copy starts; copy and tag-on-create are limited "
         "to the replication Regions, delete (and, for the replicator, share and tag) to "
-        "snapshots tagged with this replicator's kmskit:replicator value, and sharing to its "
-        "destination accounts (ec2:Add/userId, never public)",
+        "snapshots tagged with this replicator's kmskit:replicator value, sharing to its "
+        "destination accounts (ec2:Add/userId, never public), and tagging to the tag keys the "
+        "functions send (aws:TagKeys)",
     ),
     (
         "snapshot:kmskit-s-*",
@@ -334,7 +357,7 @@ _WILDCARD_REASONS: tuple[tuple[str, str, str], ...] = (
         "RDS and Aurora copies get deterministic kmskit-* identifiers at run time; copy is "
         "limited to that prefix and the replication Regions, tagging on create to untagged new "
         "copies given this replicator's kmskit:replicator value, share, tag and delete to copies "
-        "already tagged with it",
+        "already tagged with it, and tagging to the tag keys the functions send (aws:TagKeys)",
     ),
     (
         "snapshot:*",
@@ -1078,17 +1101,25 @@ class _ReplicationBase(Construct):
         return alarm
 
     # ------------------------------------------------------------------ IAM
+    def _creation_tag_keys(self, own: Sequence[str]) -> list[str]:
+        """The tag keys this construct's copies are created with (the runtime's tag-on-create
+        requests carry no others): the toolkit's COPY_TAG_KEYS, ``own`` (those of its kind of
+        copy: STAGING_TAG_KEYS, RECEIVED_TAG_KEYS) and the keys of ``copy_tags``."""
+        return sorted({*COPY_TAG_KEYS, *own, *self.copy_tags})
+
     def _policies(
         self,
         *,
         copy_regions: Sequence[str],
         read_regions: Sequence[str],
         copy_statements: list[_Statement],
+        creation_tag_keys: Sequence[str],
         share_with: Sequence[str] = (),
     ) -> None:
         """Customer managed policies per role, as many as IAM's size quota needs (no inline
-        policies). ``share_with``: the accounts a replicator may share its copies with (none:
-        it may not share, unshare or mark any)."""
+        policies). ``creation_tag_keys``: the keys the copies are tagged with as they are made
+        (:meth:`_creation_tag_keys`). ``share_with``: the accounts a replicator may share its
+        copies with (none: it may not share, unshare or mark any)."""
         p, region, account = self._facts.partition, self._facts.region, self._facts.account
         kinds = self.resource_types
         ebs = "EBS" in kinds
@@ -1160,26 +1191,43 @@ class _ReplicationBase(Construct):
         # them delivered; a receiver never does, nor does a replicator that copies only within
         # its own account (RDS has no condition key on the account a snapshot is shared with,
         # so this statement would let its copier share, or make public, any RDS copy it made).
+        # Marking a delivered staging copy: kmskit:delivered, sent with copy_tags (their values
+        # unchanged, for an SCP that requires request tags on every tagging call) and nothing
+        # else, so a copier cannot rewrite the kmskit:* tags its delete and share go by.
+        mark = {
+            **ours,
+            **_only_tag_keys([TAG_DELIVERED, *self.copy_tags]),
+            "Null": {f"aws:RequestTag/{TAG_DELIVERED}": "false"},
+        }
         share_and_mark = (
             [
                 _statement(
-                    sid="ShareAndMarkOwnEbsCopies",
-                    actions=["ec2:ModifySnapshotAttribute", "ec2:CreateTags"],
+                    sid="ShareOwnEbsCopies",
+                    actions=["ec2:ModifySnapshotAttribute"],
                     resources=ebs_arns,
                     conditions={**ours, **_ebs_share_conditions(share_with)},
                 ),
                 _statement(
-                    sid="ShareAndMarkOwnRdsCopies",
-                    actions=[
-                        *_db_actions(
-                            kinds,
-                            "rds:ModifyDBSnapshotAttribute",
-                            "rds:ModifyDBClusterSnapshotAttribute",
-                        ),
-                        "rds:AddTagsToResource",
-                    ],
+                    sid="MarkOwnEbsCopiesDelivered",
+                    actions=["ec2:CreateTags"],
+                    resources=ebs_arns,
+                    conditions=mark,
+                ),
+                _statement(
+                    sid="ShareOwnRdsCopies",
+                    actions=_db_actions(
+                        kinds,
+                        "rds:ModifyDBSnapshotAttribute",
+                        "rds:ModifyDBClusterSnapshotAttribute",
+                    ),
                     resources=own_db_copies,
                     conditions=ours,
+                ),
+                _statement(
+                    sid="MarkOwnRdsCopiesDelivered",
+                    actions=["rds:AddTagsToResource"],
+                    resources=own_db_copies,
+                    conditions=mark,
                 ),
             ]
             if self.replicator_mode == "replicator" and share_with
@@ -1217,13 +1265,15 @@ class _ReplicationBase(Construct):
                 actions=["ec2:CreateTags"],
                 resources=ebs_arns,
                 # Its own replicator value only: a copy tagged with another replicator's would
-                # be that one's to share, mark and delete (as TagRdsCopiesOnCreate).
+                # be that one's to share, mark and delete (as TagRdsCopiesOnCreate). And only
+                # the keys its copies are made with.
                 conditions={
                     "StringEquals": {
                         "ec2:CreateAction": "CopySnapshot",
                         "aws:RequestedRegion": sorted(set(copy_regions)),
                         f"aws:RequestTag/{TAG_REPLICATOR}": self.replicator_id,
-                    }
+                    },
+                    **_only_tag_keys(creation_tag_keys),
                 },
             ),
             *share_and_mark,
@@ -1453,6 +1503,8 @@ class SnapshotReplicator(_ReplicationBase):
         p, region, account = facts.partition, facts.region, facts.account
         dest_regions = sorted({d.region for d in self.destinations})
         dest_keys = sorted({str(d.kms_key_arn) for d in self.destinations})
+        # Staging copies (for another account) also carry the account they are for.
+        creation_tag_keys = self._creation_tag_keys(STAGING_TAG_KEYS if targets_accounts else ())
         copy_statements = [
             _statement(
                 sid="CopyRdsSnapshots",
@@ -1465,7 +1517,9 @@ class SnapshotReplicator(_ReplicationBase):
                     "StringEquals": {"aws:RequestedRegion": sorted({region, *dest_regions})}
                 },
             ),
-            _tag_rds_copies_statement(p, account, dest_regions, self.replicator_id, kinds),
+            _tag_rds_copies_statement(
+                p, account, dest_regions, self.replicator_id, kinds, tag_keys=creation_tag_keys
+            ),
             self._kms_statement("UseDestinationKeys", dest_keys, dest_regions, grants=False),
             self._kms_statement("GrantDestinationKeys", dest_keys, dest_regions, grants=True),
             # The source may be under any key of this account in its Region (aws/ebs included).
@@ -1494,6 +1548,7 @@ class SnapshotReplicator(_ReplicationBase):
             copy_regions=dest_regions,
             read_regions=[region],
             copy_statements=copy_statements,
+            creation_tag_keys=creation_tag_keys,
             share_with=targets_accounts,
         )
 
@@ -1655,6 +1710,8 @@ class SnapshotReceiver(_ReplicationBase):
         copy_regions = sorted({region, *onward_regions})
         own_keys = sorted({kms_key.key_arn, *(str(d.kms_key_arn) for d in self.destinations)})
         sharing_keys = [f"arn:{p}:kms:{region}:{a}:key/*" for a in self.source_accounts]
+        # Received copies also carry the staging copy they were made from and where to report.
+        creation_tag_keys = self._creation_tag_keys(RECEIVED_TAG_KEYS)
         copy_statements = [
             _statement(
                 sid="CopyRdsSnapshots",
@@ -1674,7 +1731,9 @@ class SnapshotReceiver(_ReplicationBase):
                 ],
                 conditions={"StringEquals": {"aws:RequestedRegion": copy_regions}},
             ),
-            _tag_rds_copies_statement(p, account, copy_regions, self.replicator_id, kinds),
+            _tag_rds_copies_statement(
+                p, account, copy_regions, self.replicator_id, kinds, tag_keys=creation_tag_keys
+            ),
             self._kms_statement("UseOwnKeys", own_keys, copy_regions, grants=False),
             self._kms_statement("GrantOwnKeys", own_keys, copy_regions, grants=True),
             # The source accounts' sharing keys (their key policies must name this account).
@@ -1690,7 +1749,10 @@ class SnapshotReceiver(_ReplicationBase):
             ),
         ]
         self._policies(
-            copy_regions=copy_regions, read_regions=[region], copy_statements=copy_statements
+            copy_regions=copy_regions,
+            read_regions=[region],
+            copy_statements=copy_statements,
+            creation_tag_keys=creation_tag_keys,
         )
 
 

@@ -136,14 +136,6 @@ ALLOWED: tuple[Allowed, ...] = (
         "(key policy)'; the key administrators get it so that kmskit key schedule-deletion can "
         "read it",
     ),
-    Allowed(
-        "UNKNOWN_CONDITION_FOR_ACTION",
-        "ec2:CreateTags ec2:Add/userId",
-        "*/ShareAndMarkOwnEbsCopies",
-        "Deliberate: CreateTags carries no ec2:Add/userId or ec2:Add/group, so ForAllValues "
-        "and Null let it through while they limit ModifySnapshotAttribute to the destination "
-        "accounts (constructs_lib/snapshot_replication.py)",
-    ),
 )
 
 

@@ -1,8 +1,10 @@
 """``copy_tags`` of SnapshotReplicator and SnapshotReceiver: checked at synth, handed to the
-Lambda in its configuration, and allowed by the copier's policies without widening them."""
+Lambda in its configuration, and allowed by the copiers' tagging statements by key (aws:TagKeys),
+nothing else widened."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,10 +18,13 @@ from constructs_lib import (
     SnapshotReceiver,
     SnapshotReplicator,
 )
+from kmskit.snapshots import model
 from tests._support.apps.snapshot_showcase import BACKUP_ACCOUNT, SOURCE_ACCOUNT
+from tests._support.deploy_quotas import POLICY_QUOTAS, deployed_size
 
 KEY_CENTRAL = f"arn:aws:kms:eu-central-1:{SOURCE_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 GOOD = ReplicationDestination(region="eu-central-1", kms_key_arn=KEY_CENTRAL)
+MANAGED_POLICY_QUOTA = POLICY_QUOTAS["AWS::IAM::ManagedPolicy"][1]
 COPY_TAGS = {"CostCenter": "cc-1234", "Owner": "platform-team"}
 
 
@@ -138,13 +143,120 @@ def _policies(construct: SnapshotReplicator | SnapshotReceiver) -> list[Any]:
     ]
 
 
-@pytest.mark.parametrize("make", [replicator, receiver])
-def test_copy_tags_need_no_wider_policy(make: Any) -> None:
-    """Tag-on-create is allowed for any keys as long as the request carries this replicator's
-    kmskit:replicator value (TagEbsCopiesOnCreate, TagRdsCopiesOnCreate): no aws:TagKeys list
-    to extend, so copy tags change no policy. If one is ever added, it must name them."""
-    with_tags, without = _policies(make(COPY_TAGS)), _policies(make(None))
-    assert with_tags == without
-    for document in with_tags:
-        for statement in document["Statement"]:
-            assert "aws:TagKeys" not in str(statement.get("Condition", {})), statement["Sid"]
+def _by_sid(construct: SnapshotReplicator | SnapshotReceiver) -> dict[str, Any]:
+    """Every statement of the construct's managed policies, by ``<role>/<Sid>`` (``Copier`` or
+    ``Sweeper``; whatever policy of the split it landed in)."""
+    template = Template.from_stack(cdk.Stack.of(construct)).to_json()
+    found: dict[str, Any] = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::ManagedPolicy":
+            continue
+        role = "Copier" if "CopierPolicy" in logical_id else "Sweeper"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            key = f"{role}/{statement['Sid']}"
+            assert key not in found, key
+            found[key] = statement
+    return found
+
+
+def _tag_keys(statement: dict[str, Any]) -> list[str] | None:
+    return statement.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
+
+
+def cross_account_replicator(copy_tags: Any) -> SnapshotReplicator:
+    """A replicator with a destination in another account: it also shares and marks copies."""
+    stack = _stack(SOURCE_ACCOUNT)
+    sharing = CustomerManagedKey(stack, "SharingKey")
+    return SnapshotReplicator(
+        stack,
+        "Replicate",
+        destinations=[
+            GOOD,
+            ReplicationDestination(
+                region="eu-west-1", account=BACKUP_ACCOUNT, kms_key_arn=sharing.key_arn
+            ),
+        ],
+        copy_tags=copy_tags,
+    )
+
+
+TAGGING_SIDS = {
+    replicator: {"Copier/TagEbsCopiesOnCreate", "Copier/TagRdsCopiesOnCreate"},
+    cross_account_replicator: {
+        "Copier/TagEbsCopiesOnCreate",
+        "Copier/TagRdsCopiesOnCreate",
+        "Copier/MarkOwnEbsCopiesDelivered",
+        "Copier/MarkOwnRdsCopiesDelivered",
+    },
+    receiver: {"Copier/TagEbsCopiesOnCreate", "Copier/TagRdsCopiesOnCreate"},
+}
+
+
+@pytest.mark.parametrize("make", list(TAGGING_SIDS))
+def test_copy_tags_widen_only_the_tag_keys_of_the_tagging_statements(make: Any) -> None:
+    """Every tagging statement lists the tag keys it allows (aws:TagKeys); copy_tags add their
+    keys there, and change nothing else of any policy."""
+    with_tags, without = _by_sid(make(COPY_TAGS)), _by_sid(make(None))
+    assert set(with_tags) == set(without)
+    tagging = {sid for sid, s in with_tags.items() if _tag_keys(s) is not None}
+    assert tagging == TAGGING_SIDS[make]
+    for sid, statement in with_tags.items():
+        if sid in tagging:
+            assert _tag_keys(statement) == sorted([*_tag_keys(without[sid]), *COPY_TAGS]), sid
+            keys = {**statement["Condition"]["ForAllValues:StringEquals"]}
+            keys.pop("aws:TagKeys")
+            assert keys == {}, sid
+        else:
+            assert statement == without[sid], sid
+    for statement in with_tags.values():
+        actions = statement["Action"]
+        tags = {"ec2:CreateTags", "rds:AddTagsToResource"} & set(
+            actions if isinstance(actions, list) else [actions]
+        )
+        assert not tags or f"Copier/{statement['Sid']}" in tagging, statement["Sid"]
+
+
+@pytest.mark.parametrize(
+    ("make", "own"),
+    [
+        (replicator, []),  # copies within its own account: no staging copy for another
+        (cross_account_replicator, [model.TAG_DESTINATION_ACCOUNT]),
+        (receiver, [model.TAG_STAGING_ARN, model.TAG_REPLY_REGION]),
+    ],
+)
+def test_copies_are_tagged_on_create_with_the_keys_of_their_kind_only(
+    make: Any, own: list[str]
+) -> None:
+    statements = _by_sid(make(COPY_TAGS))
+    expected = sorted([*model.COPY_TAG_KEYS, *own, *COPY_TAGS])
+    for sid in ("Copier/TagEbsCopiesOnCreate", "Copier/TagRdsCopiesOnCreate"):
+        assert _tag_keys(statements[sid]) == expected, sid
+    if make is cross_account_replicator:
+        for sid in ("Copier/MarkOwnEbsCopiesDelivered", "Copier/MarkOwnRdsCopiesDelivered"):
+            condition = statements[sid]["Condition"]
+            assert _tag_keys(statements[sid]) == sorted([model.TAG_DELIVERED, *COPY_TAGS]), sid
+            assert condition["Null"] == {"aws:RequestTag/kmskit:delivered": "false"}, sid
+
+
+def test_the_most_and_longest_copy_tags_still_fit_the_policy_quotas() -> None:
+    """39 copy tags of 128-character keys, listed in four tagging statements of a replicator
+    that shares: each statement still fits a managed policy, and the role stays within IAM's
+    default of 10 managed policies."""
+    longest = {f"{i:02d}".ljust(128, "k"): "v" for i in range(model.MAX_COPY_TAGS)}
+    construct = cross_account_replicator(longest)
+    template = Template.from_stack(cdk.Stack.of(construct)).to_json()
+    policies = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::ManagedPolicy"
+    ]
+    for policy in policies:
+        assert deployed_size(policy["PolicyDocument"]) <= MANAGED_POLICY_QUOTA
+    by_role: dict[str, int] = {}
+    for policy in policies:
+        for role in policy["Roles"]:
+            by_role[json.dumps(role)] = by_role.get(json.dumps(role), 0) + 1
+    assert max(by_role.values()) <= 10, by_role
+    assert _tag_keys(_by_sid(construct)["Copier/MarkOwnEbsCopiesDelivered"]) == sorted(
+        [model.TAG_DELIVERED, *longest]
+    )

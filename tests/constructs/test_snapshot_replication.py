@@ -33,6 +33,8 @@ from constructs_lib.snapshot_replication import EBS_PATTERN, RDS_PATTERN, _stage
 from tests._support.apps.snapshot_showcase import (
     BACKUP_ACCOUNT,
     BACKUP_KEY_CENTRAL,
+    RECEIVER_COPY_TAGS,
+    REPLICATOR_COPY_TAGS,
     SOURCE_ACCOUNT,
 )
 from tests._support.deploy_quotas import POLICY_QUOTAS, deployed, deployed_size
@@ -431,44 +433,86 @@ def test_tags_go_only_on_new_copies_or_on_this_constructs_own(synthesized: Synth
     # Untagged snapshots may only be tagged as CopySnapshot creates them: a copier that could
     # tag any snapshot kmskit:replicator=<its id> could then delete it.
     regions = ["eu-central-1", "eu-west-1"]
-    for stack, prefix, replicator_id in (
-        ("Source", "Replicate", "SourceReplicate73F8E356"),
-        ("Backup", "Receive", "BackupReceive97D2AE2B"),
+    toolkit = [
+        "kmskit:copy-key",
+        "kmskit:managed-by",
+        "kmskit:replicator",
+        "kmskit:role",
+        "kmskit:source-account",
+        "kmskit:source-id",
+        "kmskit:source-kind",
+        "kmskit:source-region",
+        "kmskit:source-time",
+    ]
+    for stack, prefix, replicator_id, own_keys in (
+        (
+            "Source",
+            "Replicate",
+            "SourceReplicate73F8E356",
+            ["kmskit:destination-account", *REPLICATOR_COPY_TAGS],
+        ),
+        (
+            "Backup",
+            "Receive",
+            "BackupReceive97D2AE2B",
+            ["kmskit:staging-arn", "kmskit:reply-region", *RECEIVER_COPY_TAGS],
+        ),
     ):
+        creation_keys = sorted([*toolkit, *own_keys])
         template = synthesized(APP).template(stack)
         on_create = by_sid(template, f"{prefix}CopierPolicy", "TagEbsCopiesOnCreate")
         # ... and only with its own replicator value: a copy tagged with another replicator's
         # would be that one's to share, mark and delete.
+        # ... with the keys its copies are made with only: the toolkit's, those of its kind of
+        # copy (staging for another account, received) and its copy_tags.
+        keys = {"ForAllValues:StringEquals": {"aws:TagKeys": creation_keys}}
         assert on_create["Condition"] == {
             "StringEquals": {
                 "ec2:CreateAction": "CopySnapshot",
                 "aws:RequestedRegion": regions,
                 "aws:RequestTag/kmskit:replicator": replicator_id,
-            }
+            },
+            **keys,
         }, stack
         # RDS has no ec2:CreateAction: its copies are tagged as AddTagsToResource on a snapshot
         # with no kmskit:replicator tag yet, and with this replicator's own value only.
         rds_on_create = by_sid(template, f"{prefix}CopierPolicy", "TagRdsCopiesOnCreate")
-        condition = rds_on_create["Condition"]
-        assert condition["StringEquals"]["aws:RequestTag/kmskit:replicator"] == replicator_id
-        assert condition["Null"] == {"aws:ResourceTag/kmskit:replicator": "true"}, stack
+        assert rds_on_create["Condition"] == {
+            "StringEquals": {
+                "aws:RequestedRegion": regions,
+                "aws:RequestTag/kmskit:replicator": replicator_id,
+            },
+            **keys,
+            "Null": {"aws:ResourceTag/kmskit:replicator": "true"},
+        }, stack
         ours = {
             "StringEquals": {
                 "aws:ResourceTag/kmskit:replicator": replicator_id,
                 "aws:RequestedRegion": regions,
             }
         }
-        sids = ["DeleteOwnCopies", "DeleteOwnRdsCopies"]
+        expected = {"DeleteOwnCopies": ours, "DeleteOwnRdsCopies": ours}
         if stack == "Source":
-            sids += ["ShareAndMarkOwnEbsCopies", "ShareAndMarkOwnRdsCopies"]
-        shared_ebs = {
-            **ours,
-            "ForAllValues:StringEquals": {"ec2:Add/userId": [BACKUP_ACCOUNT]},
-            "Null": {"ec2:Add/group": "true"},
-        }
-        for sid in sids:
-            expected = shared_ebs if sid == "ShareAndMarkOwnEbsCopies" else ours
-            assert by_sid(template, f"{prefix}CopierPolicy", sid)["Condition"] == expected, sid
+            # Marking a delivered staging copy: kmskit:delivered (required) and copy_tags only.
+            mark = {
+                **ours,
+                "ForAllValues:StringEquals": {
+                    "aws:TagKeys": sorted(["kmskit:delivered", *REPLICATOR_COPY_TAGS])
+                },
+                "Null": {"aws:RequestTag/kmskit:delivered": "false"},
+            }
+            expected |= {
+                "ShareOwnEbsCopies": {
+                    **ours,
+                    "ForAllValues:StringEquals": {"ec2:Add/userId": [BACKUP_ACCOUNT]},
+                    "Null": {"ec2:Add/group": "true"},
+                },
+                "ShareOwnRdsCopies": ours,
+                "MarkOwnEbsCopiesDelivered": mark,
+                "MarkOwnRdsCopiesDelivered": mark,
+            }
+        for sid, condition in expected.items():
+            assert by_sid(template, f"{prefix}CopierPolicy", sid)["Condition"] == condition, sid
         for sid in ("DeleteOwnCopies", "DeleteOwnRdsCopies"):
             assert by_sid(template, f"{prefix}SweeperPolicy", sid)["Condition"] == ours, sid
 
@@ -1244,17 +1288,16 @@ def test_an_ebs_only_replicator_and_receiver_get_no_rds_permissions() -> None:
         "DescribeSnapshots",
         "CopyEbs",
         "TagEbsCopiesOnCreate",
-        "ShareAndMarkOwnEbsCopies",
+        "ShareOwnEbsCopies",
+        "MarkOwnEbsCopiesDelivered",
         "DeleteOwnCopies",
     }
     assert _snapshot_grants(copier, REPLICATOR_COPIER_BASE) == {
         "DescribeSnapshots": (["ec2:DescribeSnapshots"], ["*"]),
         "CopyEbs": (["ec2:CopySnapshot"], [EC2_SNAPSHOTS]),
         "TagEbsCopiesOnCreate": (["ec2:CreateTags"], [EC2_SNAPSHOTS]),
-        "ShareAndMarkOwnEbsCopies": (
-            ["ec2:ModifySnapshotAttribute", "ec2:CreateTags"],
-            [EC2_SNAPSHOTS],
-        ),
+        "ShareOwnEbsCopies": (["ec2:ModifySnapshotAttribute"], [EC2_SNAPSHOTS]),
+        "MarkOwnEbsCopiesDelivered": (["ec2:CreateTags"], [EC2_SNAPSHOTS]),
         "DeleteOwnCopies": (["ec2:DeleteSnapshot"], [EC2_SNAPSHOTS]),
     }
     assert _via(copier, REPLICATOR_KEYS) == {
@@ -1316,7 +1359,8 @@ def test_an_rds_and_aurora_replicator_and_receiver_get_no_ebs_permissions() -> N
         *REPLICATOR_KEYS,
         "AnnounceSharedSnapshots",
         "DescribeSnapshots",
-        "ShareAndMarkOwnRdsCopies",
+        "ShareOwnRdsCopies",
+        "MarkOwnRdsCopiesDelivered",
         "DeleteOwnRdsCopies",
         "CopyRdsSnapshots",
         "TagRdsCopiesOnCreate",
@@ -1324,14 +1368,11 @@ def test_an_rds_and_aurora_replicator_and_receiver_get_no_ebs_permissions() -> N
     delete = (["rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"], [OWN_DB, OWN_CLUSTER])
     assert _snapshot_grants(copier, REPLICATOR_COPIER_BASE) == {
         "DescribeSnapshots": describe,
-        "ShareAndMarkOwnRdsCopies": (
-            [
-                "rds:ModifyDBSnapshotAttribute",
-                "rds:ModifyDBClusterSnapshotAttribute",
-                "rds:AddTagsToResource",
-            ],
+        "ShareOwnRdsCopies": (
+            ["rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute"],
             [OWN_DB, OWN_CLUSTER],
         ),
+        "MarkOwnRdsCopiesDelivered": (["rds:AddTagsToResource"], [OWN_DB, OWN_CLUSTER]),
         "DeleteOwnRdsCopies": delete,
         "CopyRdsSnapshots": (
             ["rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"],
@@ -1435,12 +1476,16 @@ def test_one_database_kind_gets_only_its_own_actions_and_snapshots(
 
 
 def _wildcard_reasons(construct: Construct, policy: str) -> dict[str, str]:
-    """The AwsSolutions-IAM5 resource acknowledged on ``construct``'s ``policy`` -> its reason."""
+    """The AwsSolutions-IAM5 resource acknowledged on ``construct``'s ``policy`` (and the
+    policies it was split into: ``policy2``, ...) -> its reason."""
     found = {}
-    for entry in construct.node.find_child(policy).node.metadata:
-        if entry.type == "aws:cdk:acknowledged-rules":
-            for rule, reason in entry.data.items():
-                found[rule.split("[Resource::", 1)[1].rstrip("]")] = reason
+    for child in construct.node.children:
+        if child.node.id.removeprefix(policy) not in ("", *map(str, range(2, 10))):
+            continue
+        for entry in child.node.metadata:
+            if entry.type == "aws:cdk:acknowledged-rules":
+                for rule, reason in entry.data.items():
+                    found[rule.split("[Resource::", 1)[1].rstrip("]")] = reason
     return found
 
 

@@ -197,7 +197,11 @@ def _request(action: str, resource: str, why: str, **context: Any) -> Request:
 
 
 def _tags_context(tags: list[dict[str, str]], prefix: str) -> dict[str, Any]:
+    """``prefix``/<key> for each tag; for the tags of a request (aws:RequestTag) also the
+    multivalued aws:TagKeys, as written (absent when there are none, as IAM leaves it)."""
     context: dict[str, Any] = {f"{prefix}/{t['Key']}": t["Value"] for t in tags}
+    if prefix == "aws:RequestTag" and tags:
+        context["aws:TagKeys"] = tuple(t["Key"] for t in tags)
     return context
 
 

@@ -416,6 +416,115 @@ def test_every_permission_granted_is_used(app: App, replication: Replication) ->
     assert not unused, "\n".join(unused)
 
 
+TAGGING = {"ec2:CreateTags", "rds:AddTagsToResource"}
+
+
+def _tag_keys_allowed(statement: dict[str, Any]) -> list[str] | None:
+    """The aws:TagKeys a statement allows (ForAllValues:StringEquals), or None."""
+    keys = statement.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
+    return None if keys is None else list(keys)
+
+
+def test_tagging_statements_allow_exactly_the_tag_keys_the_runtime_sends(
+    app: App, replication: Replication
+) -> None:
+    """Each tagging statement names in aws:TagKeys exactly the keys of the runtime's tagging
+    requests it allows: read from the synthesized policy, checked against what the Lambda code
+    sent (with the showcase's copy_tags), so neither can change without the other. A key the
+    runtime needs and the policy lacks is denied (the test above); one the policy lists and
+    no request sends is a wider grant than needed (this one)."""
+    by_role = _requests_by_role(app, replication)
+    checked = set()
+    for role in app.roles():
+        for statement in role.statements:
+            actions = statement["Action"]
+            if not TAGGING & set(actions if isinstance(actions, list) else [actions]):
+                continue
+            allowed = _tag_keys_allowed(statement)
+            assert allowed is not None, f"{role.name}: {statement['Sid']} allows any tag keys"
+            sent = {
+                key
+                for request in by_role[role.name]
+                if request.action in TAGGING and identity_allows([statement], request)
+                for key in request.ctx().get("aws:tagkeys", ())
+            }
+            assert sorted(sent) == sorted(allowed), (role.name, statement["Sid"])
+            checked.add(f"{role.name}/{statement['Sid']}")
+    expected = {
+        "Source/copier/TagEbsCopiesOnCreate",
+        "Source/copier/MarkOwnEbsCopiesDelivered",
+        "Backup/copier/TagEbsCopiesOnCreate",
+    }
+    if app.kinds != EBS_ONLY:
+        expected |= {
+            "Source/copier/TagRdsCopiesOnCreate",
+            "Source/copier/MarkOwnRdsCopiesDelivered",
+            "Backup/copier/TagRdsCopiesOnCreate",
+        }
+    assert checked == expected
+
+
+def _retagged(request: Request, tags: dict[str, str]) -> Request:
+    """``request`` with ``tags`` as its request tags instead of its own."""
+    kept = [
+        (k, v)
+        for k, v in request.context
+        if not k.startswith("aws:RequestTag/") and k != "aws:TagKeys"
+    ]
+    requested = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    if tags:
+        requested["aws:TagKeys"] = tuple(tags)
+    return Request(request.action, request.resource, tuple(sorted([*kept, *requested.items()])), "")
+
+
+def _request_tags(request: Request) -> dict[str, str]:
+    return {
+        k.removeprefix("aws:RequestTag/"): v
+        for k, v in request.context
+        if k.startswith("aws:RequestTag/")
+    }
+
+
+def test_tagging_is_refused_for_keys_the_runtime_never_sends(
+    app: App, replication: Replication
+) -> None:
+    """Each tagging request the runtime made is allowed as it was, and refused with one more
+    key, with one of its keys in another case (IAM matches aws:RequestTag/<key> without case,
+    aws:TagKeys with StringEquals does not), for EBS tags on create as a CreateTags call of its
+    own (no ec2:CreateAction), and, for the delivered mark, without kmskit:delivered
+    (ForAllValues alone would let any subset of copy_tags through) or with kmskit:replicator."""
+    roles = {role.name: role for role in app.roles()}
+    tried = 0
+    for name, requests in _requests_by_role(app, replication).items():
+        seen_actions: set[tuple[str, str]] = set()
+        for request in requests:
+            if request.action not in TAGGING or (request.action, request.why) in seen_actions:
+                continue
+            seen_actions.add((request.action, request.why))
+            role = roles[name]
+            tags = _request_tags(request)
+            assert app.decider.allows(role, _retagged(request, tags)), request
+            assert not app.decider.allows(role, _retagged(request, {**tags, "Unlisted": "x"}))
+            for key in tags:
+                recased = {(k.upper() if k == key else k): v for k, v in tags.items()}
+                assert not app.decider.allows(role, _retagged(request, recased)), (name, key)
+            if request.action == "ec2:CreateTags" and request.why == "tags on create":
+                # The same tags on an existing snapshot (a CreateTags call of its own).
+                existing = tuple(kv for kv in request.context if kv[0] != "ec2:CreateAction")
+                assert len(existing) < len(request.context), request
+                alone = Request(request.action, request.resource, existing, "")
+                assert not app.decider.allows(role, alone), request
+            if "kmskit:delivered" in tags:
+                rest = {k: v for k, v in tags.items() if k != "kmskit:delivered"}
+                assert not app.decider.allows(role, _retagged(request, rest)), request
+                assert not app.decider.allows(
+                    role, _retagged(request, {**tags, "kmskit:replicator": "another"})
+                ), request
+            tried += 1
+    # On create (both copiers, EC2 and RDS) and the delivered mark (the replicator's).
+    assert tried >= (3 if app.kinds == EBS_ONLY else 6)
+
+
 def test_key_policies_grant_the_roles_only_what_they_use(
     app: App, replication: Replication
 ) -> None:

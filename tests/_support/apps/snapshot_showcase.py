@@ -6,6 +6,8 @@
 * ``Backup`` (333333333333, eu-west-1): the receiver, re-encrypting with the backup account's key
   and copying on to eu-central-1.
 
+Both put cost-allocation tags on their copies (``copy_tags``).
+
 ``build(outdir, custom_queue_keys=True)`` gives the replicator and the receiver a queue key
 (``encryption_key``) with a custom ``KeyPolicy`` each, which names no root to delegate to IAM;
 ``build(outdir, resource_types=("EBS",))`` has both replicate only those kinds
@@ -29,6 +31,10 @@ BACKUP_KEY_CENTRAL = (
     f"arn:aws:kms:{OTHER_REGION}:{BACKUP_ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
 )
 ALL_KINDS = ("EBS", "RDS", "AURORA")
+# Cost-allocation tags on every copy (``copy_tags``): the copiers' tagging statements name these
+# keys (aws:TagKeys), and tests/lambdas/test_snapshot_iam.py checks the runtime sends them.
+REPLICATOR_COPY_TAGS = {"CostCenter": "cc-1234", "Owner": "platform-team"}
+RECEIVER_COPY_TAGS = {"CostCenter": "cc-9999"}
 
 
 def build(
@@ -82,6 +88,7 @@ def build(
             ),
         ],
         retention=cdk.Duration.days(14),
+        copy_tags=REPLICATOR_COPY_TAGS,
     )
     # The sharing key's policy names no root: let the copier in, through EC2 and RDS only.
     replicator.allow_in_key_policy(sharing_key)
@@ -97,5 +104,6 @@ def build(
         encryption_key=queue_key(backup, BACKUP_ACCOUNT),
         destinations=[ReplicationDestination(region=OTHER_REGION, kms_key_arn=BACKUP_KEY_CENTRAL)],
         retention=cdk.Duration.days(35),
+        copy_tags=RECEIVER_COPY_TAGS,
     )
     return app
