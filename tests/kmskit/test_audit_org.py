@@ -1,0 +1,156 @@
+"""kmskit audit at organisation scale: an organization trail's central bucket
+(``[prefix/]AWSLogs/o-ID/<account>/CloudTrail/<region>/YYYY/MM/DD/``, Control Tower's
+``aws-controltower-logs-...`` bucket holding ``Config/`` folders beside them), how many
+ListObjectsV2 calls a run makes, and the memory of a summary over many days."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from kmskit.audit import AuditReader, DateRange, LogLocation, RecordFilter, UsageSummary
+from kmskit.cli import main
+from kmskit.clients import ClientSettings
+from kmskit.errors import EXIT_ACCESS_DENIED
+from tests.kmskit import test_audit as base
+
+ORG = "o-a1b2c3d4e5"
+CONFIG_ONLY = "222233334444"  # an account folder with AWS Config files only (Control Tower)
+
+
+# --- a generated organization bucket -----------------------------------------------------------
+
+
+def org_key(account: str, region: str, day: date, name: str) -> str:
+    return (
+        f"{base.PREFIX}/AWSLogs/{ORG}/{account}/CloudTrail/{region}/{day:%Y/%m/%d}/"
+        f"{account}_CloudTrail_{region}_{day:%Y%m%d}T0000Z_{name}.json.gz"
+    )
+
+
+def member_key(account: str) -> str:
+    return f"arn:aws:kms:eu-west-1:{account}:key/11112222-3333-4444-5555-{account}"
+
+
+ACCOUNTS = [f"1000000000{n:02d}" for n in range(4)]
+REGIONS = ["eu-west-1", "us-east-1", "ap-southeast-2"]
+FIRST = date(2026, 11, 2)
+
+
+@pytest.fixture(scope="module")
+def org_bucket() -> Iterator[Any]:
+    """4 member accounts x 3 Regions x 4 days of an organization trail, one log file each, and
+    Control Tower's Config folders beside them (account folders with no CloudTrail folder)."""
+    with mock_aws():
+        s3 = base.new_audit_bucket(base.BUCKET)
+        for account in ACCOUNTS:
+            role = base.assumed_role(f"arn:aws:iam::{account}:role/App", "s")
+            for region in REGIONS:
+                for n in range(4):
+                    day = FIRST + timedelta(days=n)
+                    record = base.kms_record(
+                        "Decrypt", f"{day}T12:00:00Z", role, member_key(account)
+                    )
+                    base.put_log(s3, org_key(account, region, day, "a"), [record])
+        for account in (CONFIG_ONLY, ACCOUNTS[0]):
+            s3.put_object(
+                Bucket=base.BUCKET,
+                Key=f"{base.PREFIX}/AWSLogs/{account}/Config/eu-west-1/2026/11/2/"
+                "ConfigSnapshot/snapshot.json.gz",
+                Body=gzip.compress(b"{}"),
+            )
+        yield s3
+
+
+def run(s3: Any, days: int = 2, **kwargs: Any) -> tuple[UsageSummary, list[dict[str, Any]]]:
+    calls = base.listed_prefixes(s3)
+    summary = UsageSummary()
+    AuditReader(s3, workers=4, progress=False).run(
+        LogLocation(base.BUCKET, base.PREFIX),
+        DateRange(FIRST, FIRST + timedelta(days=days - 1)),
+        RecordFilter(),
+        summary.add,
+        **kwargs,
+    )
+    s3.meta.events.unregister("provide-client-params.s3.ListObjectsV2")
+    return summary, calls
+
+
+def test_an_organization_trail_is_found_and_every_member_account_read(org_bucket: Any) -> None:
+    summary, calls = run(org_bucket)
+    assert {(key, row.count) for (key, _, _), row in summary.rows.items()} == {
+        (member_key(account), 2 * len(REGIONS)) for account in ACCOUNTS
+    }
+    # Discovery: AWSLogs/, the organization's folder, then each account folder's Regions
+    # (the Config-only folders hold no CloudTrail/ folder and add no day folder).
+    root = f"{base.PREFIX}/AWSLogs/"
+    discovery = [c["Prefix"] for c in calls if c.get("Delimiter") == "/"]
+    assert sorted(discovery) == sorted(
+        [root, f"{root}{ORG}/"]
+        + [f"{root}{CONFIG_ONLY}/CloudTrail/", f"{root}{ACCOUNTS[0]}/CloudTrail/"]
+        + [f"{root}{ORG}/{account}/CloudTrail/" for account in ACCOUNTS]
+    )
+    # One listing per account, Region and day folder: 2 days and the day after.
+    day_folders = [c["Prefix"] for c in calls if "Delimiter" not in c]
+    assert len(day_folders) == len(set(day_folders)) == len(ACCOUNTS) * len(REGIONS) * 3
+
+
+def test_account_and_region_filters_list_only_their_folders(org_bucket: Any) -> None:
+    summary, calls = run(org_bucket, accounts=[ACCOUNTS[2]], regions=["us-east-1"])
+    assert {key for key, _, _ in summary.rows} == {member_key(ACCOUNTS[2])}
+    root = f"{base.PREFIX}/AWSLogs/"
+    assert [c["Prefix"] for c in calls] == [
+        root,
+        f"{root}{ORG}/",
+        f"{root}{ORG}/{ACCOUNTS[2]}/CloudTrail/",
+        *(
+            f"{root}{ORG}/{ACCOUNTS[2]}/CloudTrail/us-east-1/2026/11/{day:02d}/"
+            for day in (2, 3, 4)
+        ),
+    ]
+
+
+def test_cli_an_account_prefix_denied_fails_the_run_naming_it_and_writes_nothing(
+    org_bucket: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A central bucket's policy that lets the auditor list some accounts' prefixes only: the
+    run fails (exit 3) naming the prefix, before any log file is read, and leaves no report
+    that would show less use than there was."""
+    denied = f"{base.PREFIX}/AWSLogs/{ORG}/{ACCOUNTS[3]}/"
+    got: list[str] = []
+
+    def deny(params: dict[str, Any], **_: Any) -> None:
+        if params["Prefix"].startswith(denied):
+            error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+            raise ClientError(error, "ListObjectsV2")  # type: ignore[arg-type]
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        got.append(params["Key"])
+
+    real_client = ClientSettings.client
+
+    def client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        made = real_client(self, service, **kwargs)
+        if service == "s3":
+            made.meta.events.register("provide-client-params.s3.ListObjectsV2", deny)
+            made.meta.events.register("provide-client-params.s3.GetObject", count)
+        return made
+
+    monkeypatch.setattr(ClientSettings, "client", client)
+    out = tmp_path / "usage.json"
+    argv = ["audit", f"s3://{base.BUCKET}/{base.PREFIX}", "--quiet", "--format", "json"]
+    code = main([*argv, "--since", "2026-11-02", "--until", "2026-11-03", "-o", str(out)])
+    assert code == EXIT_ACCESS_DENIED
+    assert f"s3://{base.BUCKET}/{denied}CloudTrail/" in capsys.readouterr().err
+    assert got == []
+    assert not out.exists()
