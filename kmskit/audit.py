@@ -691,12 +691,33 @@ class AuditReader:
         if accounts:
             found = [path for path in found if path.account in accounts]
         if not found:
-            of = f" of account {', '.join(accounts)}" if accounts else ""
-            raise NotFoundError(
-                f"no CloudTrail logs{of} under {location.uri(location.logs_root)} (check the "
-                "bucket, the trail's S3 key prefix and --account)"
-            )
+            raise _no_logs(location, accounts, "" if top else self._location_hint(location))
         return found
+
+    def _location_hint(self, location: LogLocation) -> str:
+        """Where the logs may be when there is no ``AWSLogs/`` folder at ``location``: ``""``
+        or a sentence for the error. AWS Control Tower's log archive bucket keeps them under
+        the organization ID (``o-ID/AWSLogs/o-ID/<account>/...``), and a location inside
+        ``AWSLogs/`` is an account's or organization's folder, not the trail's prefix."""
+        parts = location.prefix.split("/")
+        if "AWSLogs" in parts:
+            above = LogLocation(location.bucket, "/".join(parts[: parts.index("AWSLogs")]))
+            return (
+                f"; {location.trail_uri} is inside the logs: give the trail's bucket and S3 key "
+                f"prefix, {above.trail_uri}, and choose accounts with --account"
+            )
+        try:
+            names = self._common_prefixes(location, f"{location.prefix}/".lstrip("/"))
+        except KmskitError:
+            return ""
+        organizations = [name for name in names if ORGANIZATION_ID.match(name)]
+        if not organizations:
+            return ""
+        uris = " or ".join(
+            LogLocation(location.bucket, f"{location.prefix}/{o}".strip("/")).trail_uri
+            for o in organizations
+        )
+        return f"; AWS Control Tower keeps an organization's logs under its ID: give {uris}"
 
     def regions(
         self, location: LogLocation, account: AccountPath, *, digests: bool = False
@@ -836,6 +857,48 @@ class AuditReader:
             kept.append(record)
         return kept
 
+    def _log_folders(
+        self,
+        location: LogLocation,
+        accounts: Sequence[str],
+        regions: Sequence[str],
+        *,
+        digests: bool,
+    ) -> tuple[list[AccountPath], dict[AccountPath, list[str]]]:
+        """The account folders of ``accounts`` (every one, when empty) and the Regions of each
+        to read (``regions``, or every one found; with ``digests`` also those with digest files
+        only). :class:`~kmskit.errors.NotFoundError` when none has a log folder; a warning
+        names the ``accounts`` that have none."""
+        paths = self.account_paths(location, accounts)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            # --verify: also the Regions with digest files only (every log file deleted).
+            found = pool.map(lambda p: self.regions(location, p, digests=digests), paths)
+            by_account = dict(zip(paths, found, strict=True))
+            if regions:
+                by_account = {
+                    path: [name for name in names if name in regions]
+                    for path, names in by_account.items()
+                }
+                if not any(by_account.values()):
+                    raise NotFoundError(
+                        f"no CloudTrail logs of Region {', '.join(regions)} under "
+                        f"{location.uri(location.logs_root)} (check --log-region, --account and "
+                        "the Regions the trail logs)"
+                    )
+        # An account folder may hold no CloudTrail/ folder (AWS Config's, in Control Tower's
+        # log archive bucket): such an account has no logs to read.
+        with_logs = {path.account for path, names in by_account.items() if names}
+        if not with_logs:
+            raise _no_logs(location, accounts)
+        missing = sorted(set(accounts) - with_logs)
+        if missing:
+            of_regions = f" of Region {', '.join(regions)}" if regions else ""
+            self.warn(
+                f"no CloudTrail logs{of_regions} of account {', '.join(missing)} under "
+                f"{location.uri(location.logs_root)}: not in the report"
+            )
+        return paths, by_account
+
     def run(
         self,
         location: LogLocation,
@@ -868,29 +931,17 @@ class AuditReader:
         when the held copies are passed in the order they were read.
 
         ``accounts`` and ``regions`` limit the log folders read (account IDs, Region names);
-        default empty: every account and Region found under ``location``. ``observer``, if
+        default empty: every account and Region found under ``location``. No log folder to read
+        is :class:`~kmskit.errors.NotFoundError` (an account folder without ``CloudTrail/``,
+        such as AWS Config's, has none); each of ``accounts`` without one is named to
+        ``warn``. ``observer``, if
         given (default None), is told about each log file read, with the SHA-256 of its
         decompressed content, computed from the same download (see :class:`ReadObserver`)."""
         check_accounts(accounts, "--account")
         check_regions(regions, "--log-region")
-        paths = self.account_paths(location, accounts)
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            # --verify: also the Regions with digest files only (every log file deleted).
-            found = pool.map(
-                lambda p: self.regions(location, p, digests=observer is not None), paths
-            )
-            by_account = dict(zip(paths, found, strict=True))
-            if regions:
-                by_account = {
-                    path: [name for name in names if name in regions]
-                    for path, names in by_account.items()
-                }
-                if not any(by_account.values()):
-                    raise NotFoundError(
-                        f"no CloudTrail logs of Region {', '.join(regions)} under "
-                        f"{location.uri(location.logs_root)} (check --log-region, --account and "
-                        "the Regions the trail logs)"
-                    )
+        paths, by_account = self._log_folders(
+            location, accounts, regions, digests=observer is not None
+        )
         stats = AuditStats(
             account_paths=paths, prefixes=day_prefixes(location, paths, by_account, date_range)
         )
@@ -1038,6 +1089,16 @@ def gunzip_at_most(stream: Any, limit: int) -> bytearray | None:
 
 def _size(count: int) -> str:
     return f"{count // MIB} MiB" if count % MIB == 0 else f"{count} bytes"
+
+
+def _no_logs(location: LogLocation, accounts: Sequence[str], hint: str = "") -> NotFoundError:
+    """The error for no log folder of ``accounts`` (any, when empty) at ``location``, ending
+    with ``hint`` (default none: :meth:`AuditReader._location_hint`)."""
+    of = f" of account {', '.join(accounts)}" if accounts else ""
+    return NotFoundError(
+        f"no CloudTrail logs{of} under {location.uri(location.logs_root)} (check the "
+        f"bucket, the trail's S3 key prefix and --account){hint}"
+    )
 
 
 def check_workers(workers: Any) -> int:

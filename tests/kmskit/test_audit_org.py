@@ -18,7 +18,7 @@ from moto import mock_aws
 from kmskit.audit import AuditReader, DateRange, LogLocation, RecordFilter, UsageSummary
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
-from kmskit.errors import EXIT_ACCESS_DENIED
+from kmskit.errors import EXIT_ACCESS_DENIED, EXIT_NOT_FOUND, NotFoundError
 from tests.kmskit import test_audit as base
 
 ORG = "o-a1b2c3d4e5"
@@ -117,6 +117,38 @@ def test_account_and_region_filters_list_only_their_folders(org_bucket: Any) -> 
     ]
 
 
+def test_an_account_folder_with_no_cloudtrail_folder_is_not_found(
+    org_bucket: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Control Tower's log archive bucket has AWSLogs/<account>/Config/ folders too: an
+    account with only those has no CloudTrail logs, and an empty report would say no one used
+    its keys."""
+    with pytest.raises(NotFoundError, match=f"no CloudTrail logs of account {CONFIG_ONLY} under"):
+        run(org_bucket, accounts=[CONFIG_ONLY])
+    argv = ["audit", f"s3://{base.BUCKET}/{base.PREFIX}", "--quiet", "--account", CONFIG_ONLY]
+    assert main([*argv, "--since", "2026-11-02", "--until", "2026-11-03"]) == EXIT_NOT_FOUND
+    assert f"no CloudTrail logs of account {CONFIG_ONLY}" in capsys.readouterr().err
+
+
+def test_a_given_account_with_no_logs_is_named_in_a_warning(org_bucket: Any) -> None:
+    """--account 100000000001 --account 999988887777 (a typo, or an account outside the
+    trail): the report covers the first only, and says so."""
+    warnings: list[str] = []
+    summary = UsageSummary()
+    AuditReader(org_bucket, workers=2, progress=False, warn=warnings.append).run(
+        LogLocation(base.BUCKET, base.PREFIX),
+        DateRange(FIRST, FIRST),
+        RecordFilter(),
+        summary.add,
+        accounts=[ACCOUNTS[1], "999988887777", CONFIG_ONLY],
+    )
+    assert {key for key, _, _ in summary.rows} == {member_key(ACCOUNTS[1])}
+    assert warnings == [
+        "no CloudTrail logs of account 222233334444, 999988887777 under "
+        f"s3://{base.BUCKET}/{base.PREFIX}/AWSLogs/: not in the report"
+    ]
+
+
 def test_cli_an_account_prefix_denied_fails_the_run_naming_it_and_writes_nothing(
     org_bucket: Any,
     tmp_path: Path,
@@ -154,3 +186,41 @@ def test_cli_an_account_prefix_denied_fails_the_run_naming_it_and_writes_nothing
     assert f"s3://{base.BUCKET}/{denied}CloudTrail/" in capsys.readouterr().err
     assert got == []
     assert not out.exists()
+
+
+# --- where the logs are -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "advice"),
+    [
+        (
+            "",
+            f"; AWS Control Tower keeps an organization's logs under its ID: give s3://{{b}}/{ORG}",
+        ),
+        (
+            f"{ORG}/AWSLogs/{ORG}",
+            f"; s3://{{b}}/{ORG}/AWSLogs/{ORG} is inside the logs: give the trail's bucket and S3 "
+            f"key prefix, s3://{{b}}/{ORG}, and choose accounts with --account",
+        ),
+        ("other", ""),
+    ],
+)
+def test_a_location_with_no_awslogs_folder_says_where_the_logs_are(
+    given: str, advice: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """AWS Control Tower's log archive bucket (aws-controltower-logs-<account>-<region>) keeps
+    the organization trail's files under o-ID/AWSLogs/o-ID/<account>/CloudTrail/."""
+    bucket = f"aws-controltower-logs-99999999999{len(given) % 10}-eu-west-1"
+    with mock_aws():
+        s3 = base.new_audit_bucket(bucket)
+        role = base.assumed_role(f"arn:aws:iam::{ACCOUNTS[0]}:role/App", "s")
+        record = base.kms_record("Decrypt", "2026-11-02T12:00:00Z", role, member_key(ACCOUNTS[0]))
+        key = f"{ORG}/AWSLogs/{ORG}/{ACCOUNTS[0]}/CloudTrail/eu-west-1/2026/11/02/x.json.gz"
+        base.put_log(s3, key, [record], bucket=bucket)
+        argv = ["audit", f"s3://{bucket}/{given}".rstrip("/"), "--quiet"]
+        assert main([*argv, "--since", "2026-11-02", "--until", "2026-11-02"]) == EXIT_NOT_FOUND
+        err = capsys.readouterr().err
+        assert err.rstrip("\n").endswith(f"--account){advice}".format(b=bucket)), err
+        assert main([*argv[:1], f"s3://{bucket}/{ORG}", *argv[2:], "--days", "1",
+                     "--until", "2026-11-02"]) == 0  # fmt: skip
