@@ -7,7 +7,8 @@ CloudTrail writes gzip-compressed JSON objects under::
 each holding ``{"Records": [...]}``. :class:`AuditReader` turns a date range into exactly those
 per-account, per-Region, per-day prefixes (discovering accounts and Regions from the bucket when
 they are not given), lists them with ``ListObjectsV2`` pagination and reads the objects with a
-bounded thread pool, in key order.
+bounded thread pool: day by day (each day's folders in key order), or in key order, one account
+and Region after the other, for a :class:`ReadObserver` (``--verify``).
 
 A record counts as use of a key when its ``eventSource`` is ``kms.amazonaws.com`` and the key's
 ARN is in ``resources[].ARN``. ``requestParameters.keyId`` is never used: it holds whatever the
@@ -29,7 +30,9 @@ The same call can be in the bucket more than once: KMS logs a cross-account call
 account and in the key owner's account (two records, one ``sharedEventID``, two ``eventID`` values),
 and an organization trail and an account trail delivering to the same bucket write the same
 record twice (same ``eventID``). :meth:`AuditReader.run` keeps the first record of each
-``sharedEventID`` (else ``eventID``) and counts the others in :attr:`AuditStats.duplicates`,
+``sharedEventID`` (else ``eventID``) and counts the others in :attr:`AuditStats.duplicates`
+(all copies of a call are in the folders of its day and the next, so reading day by day it
+holds the identities of two days of calls, not of the whole range),
 except that a copy naming the caller by ARN is preferred to the key owner's copy that may name
 only the caller's account (``userIdentity`` type ``AWSAccount``).
 """
@@ -246,15 +249,24 @@ def day_prefixes(
     accounts: Iterable[AccountPath],
     regions_by_account: Mapping[AccountPath, Sequence[str]],
     date_range: DateRange,
+    *,
+    by_day: bool = False,
 ) -> list[str]:
-    """One prefix per account, Region and delivery day, in key order."""
+    """One prefix per account, Region and delivery day, in key order; with ``by_day``
+    (default False) day by day, each day's folders in key order."""
     prefixes = [
         f"{account.cloudtrail_prefix(location)}{region}/{day:%Y/%m/%d}/"
         for account in accounts
         for region in regions_by_account[account]
         for day in date_range.folder_days()
     ]
-    return sorted(prefixes)
+    return sorted(prefixes, key=lambda p: (folder_day(p), p) if by_day else (date.min, p))
+
+
+def folder_day(key: str) -> date:
+    """The delivery day of a day folder (``.../YYYY/MM/DD/``) or of a log file in it."""
+    year, month, day = key.split("/")[-4:-1]
+    return date(int(year), int(month), int(day))
 
 
 # The fields of a KMS record that the audit reads: each absent, null or of this type. A log file
@@ -911,16 +923,20 @@ class AuditReader:
         observer: ReadObserver | None = None,
     ) -> AuditStats:
         """Read every log object of the range and pass each kept record, with its matched
-        keys, to ``sink`` (in object-key order, records in file order). The day folders are
-        listed a bounded window ahead of the reading, not all before it, so memory does not
-        grow with the number of log files in the range.
+        keys, to ``sink`` (records in file order; log files day by day, each day's folders in
+        key order, or, with an ``observer``, in key order: one account folder and Region after
+        the other, as :class:`~kmskit.audit_integrity.DigestVerifier` checks them). The day
+        folders are listed a bounded window ahead of the reading, not all before it, so memory
+        does not grow with the number of log files in the range.
 
         Each call is passed once: a record whose ``sharedEventID`` (else ``eventID``) was
         already kept is counted in ``duplicates`` and skipped (see :func:`event_identity`).
         Worker threads only download and parse objects; filtering, de-duplication and ``sink``
-        run on the calling thread, in key order, so the first copy in key order is the one kept
+        run on the calling thread, in reading order, so the first copy read is the one kept
         and the map of seen identities needs no lock. It holds the identities of kept records
-        only.
+        only: read day by day, only those of the calls of the day before the folders being read
+        and later (every copy of a call is in the folder of its day or the next,
+        :data:`DELIVERY_SLACK`); with an ``observer``, all of the run's.
 
         One exception to the first copy: the key owner's copy of a cross-account call may name
         only the caller's account (:func:`names_principal`; a caller of type ``AWSService`` is
@@ -942,8 +958,13 @@ class AuditReader:
         paths, by_account = self._log_folders(
             location, accounts, regions, digests=observer is not None
         )
+        # Day by day, unless an observer checks one account and Region after the other: the
+        # copies of a call are all in the folders of its day and the next (DELIVERY_SLACK),
+        # so the identities of older calls can be let go (_OncePerCall.forget_before).
+        by_day = observer is None
         stats = AuditStats(
-            account_paths=paths, prefixes=day_prefixes(location, paths, by_account, date_range)
+            account_paths=paths,
+            prefixes=day_prefixes(location, paths, by_account, date_range, by_day=by_day),
         )
         # Day folders are listed a bounded window ahead of the reading (never the whole range
         # at once: a year of an organization trail is millions of keys); the bar counts them.
@@ -957,11 +978,12 @@ class AuditReader:
             lambda p: self.list_entries(location, p), stats.prefixes, self.workers
         )
 
-        def listed_keys() -> Iterator[tuple[ListedObject, bool]]:
-            """Each object, and whether it is the last of its day folder."""
-            for _, listed in listings:
+        def listed_keys() -> Iterator[tuple[ListedObject, bool, date]]:
+            """Each object, whether it is the last of its day folder, and the folder's day."""
+            for prefix, listed in listings:
+                day = folder_day(prefix)
                 for number, entry in enumerate(listed, start=1):
-                    yield entry, number == len(listed)
+                    yield entry, number == len(listed), day
                 if not listed:
                     bar.update(1)
 
@@ -975,8 +997,10 @@ class AuditReader:
         if observer is not None:
             observer.begin(stats.prefixes)
         with bar, closing(listings), closing(reading), _OncePerCall(sink, stats) as once:
-            for (entry, last_of_folder), read in reading:
+            for (entry, last_of_folder, day), read in reading:
                 key = entry.key
+                if by_day:
+                    once.forget_before(day - DELIVERY_SLACK)
                 records, sha256 = read if read is not None else (None, None)
                 if records is None:
                     uri = location.uri(key)
@@ -1020,20 +1044,23 @@ def _offer_in_range(
             stats.kms_reads += 1
         matched = record_filter.keys_matched(record)
         if matched:
-            once.offer(record, matched)
+            once.offer(record, matched, moment.astimezone(UTC).date())
     return in_range
 
 
 class _OncePerCall:
     """Passes each call to ``sink`` once, as :meth:`AuditReader.run` describes, counting in
     ``stats``. Held-back copies are JSON lines in a temporary file that stays in memory up to
-    :data:`HOLD_IN_MEMORY` bytes, so memory stays bounded however many there are."""
+    :data:`HOLD_IN_MEMORY` bytes, so memory stays bounded however many there are. The
+    identities of kept calls are held until :meth:`forget_before` their day."""
 
     def __init__(self, sink: RecordSink, stats: AuditStats) -> None:
         self._sink = sink
         self._stats = stats
         # identity -> True while the kept copy is held back for naming no principal
         self._seen: dict[str, bool] = {}
+        # the identities in _seen by the UTC day of the call (eventTime)
+        self._kept_on: dict[date, list[str]] = {}
         # Closed by __exit__: the file lives as long as the run.
         self._held = tempfile.SpooledTemporaryFile(max_size=HOLD_IN_MEMORY)  # noqa: SIM115
 
@@ -1043,7 +1070,8 @@ class _OncePerCall:
     def __exit__(self, *exc_info: object) -> None:
         self._held.close()
 
-    def offer(self, record: dict[str, Any], keys: list[str]) -> None:
+    def offer(self, record: dict[str, Any], keys: list[str], day: date) -> None:
+        """``record``, a call made on ``day`` (UTC), with the keys it matched."""
         identity = event_identity(record)
         if identity is None:
             self._stats.matched += 1
@@ -1052,6 +1080,7 @@ class _OncePerCall:
             self._stats.matched += 1
             hold = _may_be_named_elsewhere(record)
             self._seen[identity] = hold
+            self._kept_on.setdefault(day, []).append(identity)
             if hold:
                 line = json.dumps([record, keys], separators=(",", ":"))
                 self._held.write(line.encode() + b"\n")
@@ -1063,12 +1092,21 @@ class _OncePerCall:
                 self._seen[identity] = False  # this copy replaces the held one
                 self._sink(record, keys)
 
+    def forget_before(self, day: date) -> None:
+        """Let go of the identities of the calls made before ``day`` (UTC), once no other copy
+        of them can be read: a held copy's identity stays until :meth:`pass_held`."""
+        for old in [kept_on for kept_on in self._kept_on if kept_on < day]:
+            for identity in self._kept_on.pop(old):
+                if not self._seen[identity]:
+                    del self._seen[identity]
+
     def pass_held(self) -> None:
         """Pass the held copies that no copy naming the caller replaced, in reading order."""
         self._held.seek(0)
         for line in self._held:
             record, keys = json.loads(line)
-            if self._seen[str(event_identity(record))]:
+            # forgotten (forget_before): a copy naming the caller replaced it
+            if self._seen.get(str(event_identity(record)), False):
                 self._sink(record, keys)
 
 

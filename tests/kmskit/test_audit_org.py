@@ -6,6 +6,9 @@ ListObjectsV2 calls a run makes, and the memory of a summary over many days."""
 from __future__ import annotations
 
 import gzip
+import io
+import json
+import tracemalloc
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -186,6 +189,189 @@ def test_cli_an_account_prefix_denied_fails_the_run_naming_it_and_writes_nothing
     assert f"s3://{base.BUCKET}/{denied}CloudTrail/" in capsys.readouterr().err
     assert got == []
     assert not out.exists()
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+
+class GeneratedS3:
+    """An S3 stand-in that makes an organization trail's log files as they are read (so it
+    holds nothing itself): ``per_day`` records a day in each of ``accounts`` x 1 Region, in
+    files of ``per_file`` records, each record a call of its own (its own eventID)."""
+
+    def __init__(self, accounts: list[str], days: int, per_day: int, per_file: int) -> None:
+        self.accounts = accounts
+        self.days = [FIRST + timedelta(days=n) for n in range(days)]
+        self.files = per_day // per_file
+        self.per_file = per_file
+
+    def get_paginator(self, name: str) -> Any:
+        return self
+
+    def paginate(self, *, Prefix: str, Delimiter: str | None = None, **_: Any) -> Any:  # noqa: N803
+        root = f"{base.PREFIX}/AWSLogs/"
+        if Delimiter:
+            rest = Prefix[len(root) :]
+            names = (
+                [ORG]
+                if not rest
+                else self.accounts
+                if rest == f"{ORG}/"
+                else ["eu-west-1"]
+                if rest.endswith("/CloudTrail/")
+                else []
+            )
+            yield {"CommonPrefixes": [{"Prefix": f"{Prefix}{n}/"} for n in names]}
+            return
+        account, day = Prefix.split("/")[3], date(*map(int, Prefix.rstrip("/").split("/")[-3:]))
+        names = [org_key(account, "eu-west-1", day, f"{n:04d}") for n in range(self.files)]
+        yield {"Contents": [{"Key": key} for key in names if day in self.days]}
+
+    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
+        account = Key.split("/")[3]
+        day = Key.split("_")[-2][:8]
+        records = [
+            {
+                "eventTime": f"{day[:4]}-{day[4:6]}-{day[6:]}T10:00:00Z",
+                "eventSource": "kms.amazonaws.com",
+                "eventName": "Decrypt",
+                "eventID": f"{account}-{day}-{Key[-12:-8]}-{n:08d}",
+                "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{account}:user/a"},
+                "resources": [{"ARN": member_key(account)}],
+            }
+            for n in range(self.per_file)
+        ]
+        body = gzip.compress(json.dumps({"Records": records}).encode(), compresslevel=1)
+        return {"Body": io.BytesIO(body)}
+
+
+def summary_peak(days: int) -> tuple[int, int]:
+    """Peak traced memory of a summary of ``days`` days (1,200 calls a day), and the calls."""
+    s3 = GeneratedS3(ACCOUNTS[:2], days, per_day=600, per_file=200)
+    summary = UsageSummary()
+    tracemalloc.start()
+    try:
+        AuditReader(s3, workers=1, progress=False).run(
+            LogLocation(base.BUCKET, base.PREFIX),
+            DateRange(FIRST, FIRST + timedelta(days=days - 1)),
+            RecordFilter(),
+            summary.add,
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak, sum(row.count for row in summary.rows.values())
+
+
+def test_summary_memory_does_not_grow_with_the_days_read() -> None:
+    """The IDs of kept calls (for the once-per-call rule) were held for the whole run: about
+    150 bytes a call, gigabytes for a month of an organization. Read day by day, a call's
+    copies are all in its day's folder or the next, so the IDs of older days are let go."""
+    short_peak, short_calls = summary_peak(3)
+    long_peak, long_calls = summary_peak(15)
+    assert (short_calls, long_calls) == (3 * 1200, 15 * 1200)
+    assert long_peak < short_peak * 1.3, (short_peak, long_peak)
+
+
+# --- each call once, day by day -----------------------------------------------------------------
+
+
+def test_copies_of_a_call_across_midnight_count_once_when_read_day_by_day() -> None:
+    """A call at 23:59 in the folder of its day in one account trail's folders and in the next
+    day's folder in the organization trail's (or in the other account's, for a cross-account
+    call): read day by day, the identities of the calls of a day are kept while the next day's
+    folders are read, and let go after."""
+    bucket = "audit-logs-midnight"
+    owner, partner = base.OWNER, base.PARTNER
+    with mock_aws():
+        s3 = base.new_audit_bucket(bucket)
+        alice = base.iam_user(base.ALICE)
+        both_trails = base.kms_record("Decrypt", "2026-11-02T23:59:00Z", alice, base.DATA_KEY)
+        partner_call = base.kms_record(
+            "Decrypt",
+            "2026-11-02T23:58:00Z",
+            base.assumed_role(base.PARTNER_ROLE, "etl"),
+            base.DATA_KEY,
+        )
+        copy = base.caller_copy(partner_call)
+        d2, d3 = date(2026, 11, 2), date(2026, 11, 3)
+        account_trail = f"{base.PREFIX}/AWSLogs/{owner}/CloudTrail/eu-west-1/2026/11/02/"
+        base.put_log(s3, f"{account_trail}{owner}_a.json.gz", [both_trails], bucket=bucket)
+        base.put_log(s3, org_key(owner, "eu-west-1", d3, "late"), [both_trails], bucket=bucket)
+        base.put_log(s3, org_key(owner, "eu-west-1", d3, "owner"), [partner_call], bucket=bucket)
+        base.put_log(s3, org_key(partner, "eu-west-1", d2, "caller"), [copy], bucket=bucket)
+        for n in range(2, 6):  # later days, so the run moves on
+            day = d2 + timedelta(days=n)
+            later = base.kms_record("Encrypt", f"{day}T10:00:00Z", alice, base.DATA_KEY)
+            base.put_log(s3, org_key(owner, "eu-west-1", day, "later"), [later], bucket=bucket)
+        summary = UsageSummary()
+        stats = AuditReader(s3, workers=2, progress=False).run(
+            LogLocation(bucket, base.PREFIX),
+            DateRange(d2, date(2026, 11, 7)),
+            RecordFilter(),
+            summary.add,
+        )
+    assert {(p, e): row.count for (_, p, e), row in summary.rows.items()} == {
+        (base.ALICE, "Decrypt"): 1,
+        (base.PARTNER_ROLE, "Decrypt"): 1,
+        (base.ALICE, "Encrypt"): 4,
+    }
+    assert stats.duplicates == 2
+    # Day by day: every folder of a day before any of the next day's.
+    assert [p.split("CloudTrail/eu-west-1/")[1] for p in stats.prefixes][:3] == ["2026/11/02/"] * 3
+
+
+def test_cli_jsonl_records_come_day_by_day(org_bucket: Any, tmp_path: Path) -> None:
+    out = tmp_path / "calls.jsonl"
+    argv = ["audit", f"s3://{base.BUCKET}/{base.PREFIX}", "--quiet", "--format", "jsonl"]
+    assert main([*argv, "--since", "2026-11-02", "--until", "2026-11-04", "-o", str(out)]) == 0
+    times = [json.loads(line)["eventTime"] for line in out.read_text().splitlines()]
+    assert len(times) == len(ACCOUNTS) * len(REGIONS) * 3
+    assert times == sorted(times)  # one call a day in each folder
+
+
+def test_held_copies_outlive_their_day_until_the_end_of_the_run() -> None:
+    """The key owner's copy of a cross-account call that names only the caller's account is
+    held back: replaced by the caller's copy in the next day's folder, or, when none comes,
+    reported as the account at the end, however many days later."""
+    bucket = "audit-logs-held"
+    owner, partner = base.OWNER, base.PARTNER
+    with mock_aws():
+        s3 = base.new_audit_bucket(bucket)
+        d2 = date(2026, 11, 2)
+        owner_copies = []
+        for minute, named_too in ((58, True), (59, False)):
+            named = base.kms_record(
+                "Decrypt",
+                f"2026-11-02T23:{minute}:00Z",
+                base.assumed_role(base.PARTNER_ROLE, "etl"),
+                base.DATA_KEY,
+            )
+            caller = base.caller_copy(named)  # named is now the owner's copy: anonymize it
+            named["userIdentity"] = base.aws_account(partner, "AROAEXAMPLE:etl")
+            owner_copies.append(named)
+            if named_too:
+                key = org_key(partner, "eu-west-1", d2 + timedelta(days=1), "caller")
+                base.put_log(s3, key, [caller], bucket=bucket)
+        base.put_log(s3, org_key(owner, "eu-west-1", d2, "owner"), owner_copies, bucket=bucket)
+        for n in range(2, 6):
+            day = d2 + timedelta(days=n)
+            later = base.kms_record(
+                "Encrypt", f"{day}T10:00:00Z", base.iam_user(base.ALICE), base.DATA_KEY
+            )
+            base.put_log(s3, org_key(owner, "eu-west-1", day, "later"), [later], bucket=bucket)
+        summary = UsageSummary()
+        stats = AuditReader(s3, workers=2, progress=False).run(
+            LogLocation(bucket, base.PREFIX),
+            DateRange(d2, date(2026, 11, 7)),
+            RecordFilter(event_names=frozenset({"Decrypt"})),
+            summary.add,
+        )
+    assert {p: row.count for (_, p, _), row in summary.rows.items()} == {
+        base.PARTNER_ROLE: 1,
+        f"AWSAccount:{partner}": 1,
+    }
+    assert stats.duplicates == 1
 
 
 # --- where the logs are -------------------------------------------------------------------------
