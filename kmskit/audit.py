@@ -1139,6 +1139,14 @@ def _no_logs(location: LogLocation, accounts: Sequence[str], hint: str = "") -> 
     )
 
 
+def s3_pool_size(workers: int, *, digests: bool = False) -> int:
+    """The connections an S3 client needs for an :class:`AuditReader` of ``workers``: day
+    folders are listed on ``workers`` threads while log files are read on as many others (and,
+    with ``digests``, ``--verify``'s digest files on a third pool), so up to two (three) times
+    ``workers`` requests are in flight; botocore's default of 10 at the least."""
+    return max(10, workers * (3 if digests else 2))
+
+
 def check_workers(workers: Any) -> int:
     if (
         not isinstance(workers, int)

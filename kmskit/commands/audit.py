@@ -27,6 +27,7 @@ from kmskit.audit import (
     key_reference,
     principal_reference,
     resolve_key,
+    s3_pool_size,
     summary_json,
     summary_table,
     warn_on_stderr,
@@ -202,10 +203,8 @@ def run(args: argparse.Namespace) -> int:
         event_names=frozenset(args.event),
         caller_accounts=frozenset(args.caller_account),
     )
-    # --verify reads digest files on a pool of its own while the log files read ahead.
-    connections = max(10, workers * (2 if args.verify else 1))
     reader = AuditReader(
-        settings.client("s3", max_pool_connections=connections),
+        settings.client("s3", max_pool_connections=s3_pool_size(workers, digests=args.verify)),
         workers=workers,
         progress=False if args.quiet else None,
         warn=warn_on_stderr,

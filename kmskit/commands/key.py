@@ -38,6 +38,7 @@ from kmskit.audit import (
     check_workers,
     day_count,
     key_reference,
+    s3_pool_size,
     warn_on_stderr,
 )
 from kmskit.aws_names import check_accounts
@@ -351,7 +352,7 @@ def run_schedule_deletion(args: argparse.Namespace) -> int:
     kms = settings.client("kms")
     target = describe_deletion_target(kms, args.key)
     reader = AuditReader(
-        settings.client("s3", max_pool_connections=max(10, workers)),
+        settings.client("s3", max_pool_connections=s3_pool_size(workers)),
         workers=workers,
         progress=False if args.quiet else None,
         warn=warn_on_stderr,

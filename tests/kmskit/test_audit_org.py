@@ -8,6 +8,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -18,7 +20,14 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from kmskit.audit import AuditReader, DateRange, LogLocation, RecordFilter, UsageSummary
+from kmskit.audit import (
+    AuditReader,
+    DateRange,
+    LogLocation,
+    RecordFilter,
+    UsageSummary,
+    s3_pool_size,
+)
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
 from kmskit.errors import EXIT_ACCESS_DENIED, EXIT_NOT_FOUND, NotFoundError
@@ -410,3 +419,66 @@ def test_a_location_with_no_awslogs_folder_says_where_the_logs_are(
         assert err.rstrip("\n").endswith(f"--account){advice}".format(b=bucket)), err
         assert main([*argv[:1], f"s3://{bucket}/{ORG}", *argv[2:], "--days", "1",
                      "--until", "2026-11-02"]) == 0  # fmt: skip
+
+
+# --- connections --------------------------------------------------------------------------------
+
+
+class InFlight(GeneratedS3):
+    """:class:`GeneratedS3` answering each request after 10 ms, counting how many are in flight
+    at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def _request(self) -> None:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.01)
+        with self.lock:
+            self.now -= 1
+
+    def paginate(self, **params: Any) -> Any:
+        self._request()
+        yield from super().paginate(**params)
+
+    def get_object(self, **params: Any) -> dict[str, Any]:
+        self._request()
+        return super().get_object(**params)
+
+
+def test_listing_and_reading_run_at_once_on_connections_for_both() -> None:
+    """Day folders are listed on ``workers`` threads while log files are read on as many
+    others: up to twice ``workers`` requests at once. The S3 client had ``workers``
+    connections (urllib3 opens one more per request beyond them and throws it away, warning
+    'Connection pool is full' on stderr)."""
+    s3 = InFlight(ACCOUNTS, days=6, per_day=2, per_file=1)
+    AuditReader(s3, workers=2, progress=False).run(
+        LogLocation(base.BUCKET, base.PREFIX),
+        DateRange(FIRST, FIRST + timedelta(days=5)),
+        RecordFilter(),
+        UsageSummary().add,
+    )
+    assert 2 < s3.most <= 2 * 2
+
+
+@pytest.mark.parametrize(("verify", "connections"), [(False, 24), (True, 36)])
+def test_cli_s3_client_has_a_connection_per_request_in_flight(
+    org_bucket: Any, monkeypatch: pytest.MonkeyPatch, verify: bool, connections: int
+) -> None:
+    made: list[dict[str, Any]] = []
+    real_client = ClientSettings.client
+
+    def client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        if service == "s3":
+            made.append(kwargs)
+        return real_client(self, service, **kwargs)
+
+    monkeypatch.setattr(ClientSettings, "client", client)
+    argv = ["audit", f"s3://{base.BUCKET}/{base.PREFIX}", "--quiet", "--workers", "12"]
+    main([*argv, "--days", "1", "--until", "2026-11-02", *(["--verify"] if verify else [])])
+    assert made == [{"max_pool_connections": connections}]
+    assert s3_pool_size(12, digests=verify) == connections
