@@ -264,7 +264,8 @@ def day_prefixes(
 
 
 def folder_day(key: str) -> date:
-    """The delivery day of a day folder (``.../YYYY/MM/DD/``) or of a log file in it."""
+    """The delivery day of a day folder (``.../YYYY/MM/DD/``) or of a log file in it: the one
+    reader of a folder's date (the audit's day-by-day order, ``--verify``'s groups)."""
     year, month, day = key.split("/")[-4:-1]
     return date(int(year), int(month), int(day))
 

@@ -56,6 +56,7 @@ from kmskit.audit import (
     AuditReader,
     FetchedObject,
     LogLocation,
+    folder_day,
     ordered_map,
     parse_event_time,
 )
@@ -524,7 +525,7 @@ class DigestVerifier:
                 self._groups[group_id] = group
                 self._order.append(group_id)
             group.folders.add(prefix)
-            group.days.append(date(int(parts[-3]), int(parts[-2]), int(parts[-1])))
+            group.days.append(folder_day(prefix))
             self._group_of_folder[prefix] = group_id
 
     def log_file(
