@@ -482,3 +482,48 @@ def test_cli_s3_client_has_a_connection_per_request_in_flight(
     main([*argv, "--days", "1", "--until", "2026-11-02", *(["--verify"] if verify else [])])
     assert made == [{"max_pool_connections": connections}]
     assert s3_pool_size(12, digests=verify) == connections
+
+
+# --- --account and --caller-account -------------------------------------------------------------
+
+
+def test_account_reads_where_a_call_was_logged_caller_account_filters_who_made_it(
+    tmp_path: Path,
+) -> None:
+    """A role of member B calls member A's key: KMS logs the call in A's folder and in B's
+    (one sharedEventID). --account A finds it with A's key (the owner's copy), --account B
+    finds it too (the caller's copy), and --caller-account B keeps it among all of A's
+    calls; read together, the call counts once."""
+    bucket = "audit-logs-org-cross-account"
+    owner, caller = ACCOUNTS[0], ACCOUNTS[1]
+    caller_role = f"arn:aws:iam::{caller}:role/Reader"
+    with mock_aws():
+        s3 = base.new_audit_bucket(bucket)
+        day = FIRST
+        owners_copy = base.kms_record(
+            "Decrypt", f"{day}T09:00:00Z", base.assumed_role(caller_role, "r"), member_key(owner)
+        )
+        callers_copy = base.caller_copy(owners_copy)
+        own_use = base.kms_record(
+            "Decrypt",
+            f"{day}T09:01:00Z",
+            base.assumed_role(f"arn:aws:iam::{owner}:role/App", "a"),
+            member_key(owner),
+        )
+        base.put_log(s3, org_key(owner, "eu-west-1", day, "o"), [owners_copy, own_use], bucket)
+        base.put_log(s3, org_key(caller, "eu-west-1", day, "c"), [callers_copy], bucket)
+
+        def audit(*options: str) -> dict[str, int]:
+            out = tmp_path / f"{len(list(tmp_path.iterdir()))}.json"
+            argv = ["audit", f"s3://{bucket}/{base.PREFIX}", "--quiet", "--format", "json"]
+            argv += ["--days", "1", "--until", str(day), "-o", str(out), *options]
+            assert main(argv) == 0
+            rows = json.loads(out.read_text())["rows"]
+            return {row["principal"]: row["count"] for row in rows}
+
+        owner_app = f"arn:aws:iam::{owner}:role/App"
+        assert audit("--account", owner) == {caller_role: 1, owner_app: 1}
+        assert audit("--account", caller) == {caller_role: 1}
+        assert audit("--account", owner, "--caller-account", caller) == {caller_role: 1}
+        assert audit("--caller-account", caller) == {caller_role: 1}
+        assert audit() == {caller_role: 1, owner_app: 1}
