@@ -1274,10 +1274,14 @@ def _csv_cells(record: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:
 
 
 class CsvSink:
-    """Writes one CSV row per kept record to a text stream."""
+    """Writes one CSV row per kept record to a text stream opened with ``newline=""``.
+
+    Rows end with CRLF (RFC 4180, as ``key inventory --format csv``): the csv module quotes
+    a cell holding any character of the row end, so a caller-chosen user agent with a bare
+    CR in it stays one cell."""
 
     def __init__(self, stream: TextIO) -> None:
-        self._writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, lineterminator="\n")
+        self._writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, lineterminator="\r\n")
         self._writer.writeheader()
 
     def __call__(self, record: dict[str, Any], keys: list[str]) -> None:

@@ -26,6 +26,7 @@ from moto import mock_aws
 
 from kmskit.audit import (
     AuditReader,
+    CsvSink,
     DateRange,
     LogLocation,
     RecordFilter,
@@ -1290,6 +1291,26 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_inert(start: str) -> 
     assert row["requestKeyId"] == "'" + formula
     assert row["eventName"] == "Decrypt"
     assert row["keyArn"] == DATA_KEY
+
+
+def test_csv_rows_end_with_crlf_and_a_carriage_return_stays_in_its_cell() -> None:
+    """RFC 4180 row ends, as ``key inventory --format csv``: a caller-chosen user agent with
+    a bare CR inside is quoted, so a reader does not split the row there."""
+    stream = io.StringIO(newline="")
+    sink = CsvSink(stream)
+    record = {
+        "eventTime": "2026-11-03T10:00:00Z",
+        "eventName": "Decrypt",
+        "userAgent": "aws-cli/2.15\rinjected",
+        "userIdentity": {"type": "AWSAccount", "accountId": PARTNER},
+    }
+    sink(record, [DATA_KEY])
+    text = stream.getvalue()
+    assert text.endswith("\r\n")
+    assert text.count("\r\n") == 2  # header and one row
+    (row,) = csv.DictReader(io.StringIO(text, newline=""))
+    assert row["userAgent"] == "aws-cli/2.15\rinjected"
+    assert row["principal"] == f"AWSAccount:{PARTNER}"
 
 
 def test_cli_csv_keeps_the_encryption_context(aws: Any, tmp_path: Path) -> None:
