@@ -30,8 +30,16 @@ from lambda_src.key_grant.handler import OPERATIONS as KEY_GRANT_OPERATIONS
 from lambda_src.snapshot_replicator.sdk import REQUIRED, SERVICES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sdk_floor.json"
-# The botocore modules the asset imports names from (test_sdk.py checks that it imports no other).
-MODULES = ("botocore", "botocore.config", "botocore.exceptions", "botocore.model")
+# The botocore modules the assets import names from (test_snapshot_replication.py checks that
+# they import no other); kmskit.clients' assume_role brings in credentials and session.
+MODULES = (
+    "botocore",
+    "botocore.config",
+    "botocore.credentials",
+    "botocore.exceptions",
+    "botocore.model",
+    "botocore.session",
+)
 # Operations of the other Lambda functions, by service: KeyGrant's provider.
 OTHER_OPERATIONS: dict[str, tuple[str, ...]] = {"kms": KEY_GRANT_OPERATIONS}
 FLOOR_SERVICES = (*SERVICES, *OTHER_OPERATIONS)
