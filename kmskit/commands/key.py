@@ -256,16 +256,18 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
 
 
 def add_report_format_option(
-    parser: Any, *, text: str, document: str, csv: str | None = None
+    parser: Any, *, text: str, document: str, csv: str | None = None, output: bool = False
 ) -> None:
     """``--format text|json`` (default text): the report on stdout as ``text`` says, or one
     JSON document with what ``document`` says; and ``csv`` too if given (default None: no
-    CSV), rows of what ``csv`` says."""
+    CSV), rows of what ``csv`` says. ``output``: the command has ``-o FILE`` too, which the
+    help then names (default False)."""
+    where = "to standard output or -o FILE" if output else "on stdout"
     parser.add_argument(
         "--format",
         choices=("text", "json", "csv") if csv else ("text", "json"),
         default="text",
-        help=f"the report on stdout: {text} (default), or one JSON document with {document}"
+        help=f"the report {where}: {text} (default), or one JSON document with {document}"
         + (f", or CSV: {csv}" if csv else ""),
     )
 
@@ -445,6 +447,7 @@ def _register_inventory(actions: Any) -> None:
         document="every key's fields and findings and a summary",
         csv="a header, then a row per key with the JSON's fields (and one per account that "
         "could not be read)",
+        output=True,
     )
     listed.add_argument(
         "-o",

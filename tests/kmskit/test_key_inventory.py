@@ -696,3 +696,13 @@ def test_bad_arguments_are_refused_naming_them_before_any_aws_call(
     assert main(["key", "inventory", *args]) == EXIT_USAGE
     assert message in one_error_line(capsys)
     assert no_aws == []
+
+
+def test_the_format_help_names_the_output_file_as_well_as_standard_output(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["key", "inventory", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--format {text,json,csv} the report to standard output or -o FILE: " in text
+    assert "on stdout" not in text
