@@ -84,6 +84,12 @@ ROLE_SESSION_NAME = "kmskit-key-inventory"
 calls in each account as ``assumed-role/<role>/kmskit-key-inventory``."""
 # IAM's RoleName and STS's ExternalId (API references: CreateRole, AssumeRole).
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}\Z", re.ASCII)
+# A role's path: "/" or "/segment/.../", at most 512 characters (CreateRole's Path). Its
+# segments take the characters of IAM names (IAM User Guide, "IAM name requirements"), not all
+# the printable ASCII CreateRole's pattern lets through: "*", "?" or ":" in a role ARN would be
+# a wildcard or a separator in the caller's sts:AssumeRole policy.
+_PATH_SEGMENT = re.compile(r"^[\w+=,.@-]+\Z", re.ASCII)
+MAX_ROLE_PATH = 512
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
 
 DEFAULT_EXPIRY_DAYS = 30
@@ -147,14 +153,25 @@ def check_finding_codes(codes: Iterable[str], argument: str = "--fail-on") -> li
 
 
 def check_role_name(value: Any, argument: str = "--role-name") -> str:
-    """``value`` if it is an IAM role name (1-64 letters, digits and ``+=,.@_-``; no path);
-    otherwise a :class:`~kmskit.errors.UsageError` naming ``argument``."""
-    if not isinstance(value, str) or not _ROLE_NAME.match(value):
-        raise UsageError(
-            f"'{argument}' must be an IAM role name: 1-64 letters, digits and +=,.@_- (no "
-            f"path). Received: {value!r}"
-        )
-    return value
+    """``value`` if it is an IAM role name (1-64 letters, digits and ``+=,.@_-``), optionally
+    after the role's IAM path without its first and last ``/`` (``teams/platform/Reader``: path
+    ``/teams/platform/``, segments of those characters, at most 512 characters with its
+    slashes); otherwise a :class:`~kmskit.errors.UsageError` naming ``argument``."""
+    if isinstance(value, str):
+        *segments, name = value.split("/")
+        path = "/" + "".join(f"{segment}/" for segment in segments)
+        if (
+            _ROLE_NAME.match(name)
+            and all(_PATH_SEGMENT.match(segment) for segment in segments)
+            and len(path) <= MAX_ROLE_PATH
+        ):
+            return value
+    raise UsageError(
+        f"'{argument}' must be an IAM role name: 1-64 letters, digits and +=,.@_-, after its "
+        "IAM path if it has one (path/to/NAME: segments of the same characters, at most "
+        f"{MAX_ROLE_PATH} characters with the path's first and last '/'; no leading or trailing "
+        f"'/', no '//'). Received: {value!r}"
+    )
 
 
 def check_external_id(value: Any, argument: str = "--external-id") -> str:
@@ -183,7 +200,8 @@ def check_one_partition(regions: Sequence[str], argument: str = "--region") -> s
 
 
 def role_arn(account: str, role_name: str, region: str) -> str:
-    """The ARN of ``role_name`` in ``account``, in the partition of ``region``."""
+    """The ARN of ``role_name`` (its path first if it has one, as :func:`check_role_name`
+    takes it) in ``account``, in the partition of ``region``."""
     return f"arn:{partition(region)}:iam::{account}:role/{role_name}"
 
 
@@ -738,9 +756,10 @@ def organization_inventory(
     now: datetime | None = None,
 ) -> Iterator[AccountReport | KeyReport]:
     """:func:`inventory` of ``regions`` in each of ``accounts`` in turn (12-digit IDs; a repeat
-    is read once), each through the role ``role_name`` (default :data:`DEFAULT_ROLE_NAME`) that
-    the caller (``settings``) assumes there, in the partition of ``regions`` (one partition),
-    as :data:`ROLE_SESSION_NAME`, with ``external_id`` if given (default: None, none sent).
+    is read once), each through the role ``role_name`` (default :data:`DEFAULT_ROLE_NAME`; its
+    IAM path first if it has one, ``teams/platform/Reader``) that the caller (``settings``)
+    assumes there, in the partition of ``regions`` (one partition), as
+    :data:`ROLE_SESSION_NAME`, with ``external_id`` if given (default: None, none sent).
 
     Each account's :class:`AccountReport` comes first, then its keys' :class:`KeyReport`. An
     account whose role STS refuses with access denied is reported with ACCOUNT_UNREADABLE and

@@ -482,8 +482,9 @@ def _register_inventory(actions: Any) -> None:
     accounts.add_argument(
         "--role-name",
         metavar="NAME",
-        help=f"the role assumed in each account, arn:<partition>:iam::<account>:role/NAME "
-        f"(default: {DEFAULT_ROLE_NAME})",
+        help=f"the role assumed in each account, arn:<partition>:iam::<account>:role/NAME; "
+        "NAME starts with the role's IAM path if it has one, as in the ARN "
+        f"(teams/platform/{DEFAULT_ROLE_NAME}) (default: {DEFAULT_ROLE_NAME})",
     )
     accounts.add_argument(
         "--external-id",

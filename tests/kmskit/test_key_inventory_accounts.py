@@ -39,8 +39,10 @@ from kmskit.key_inventory import (
     DEFAULT_ROLE_NAME,
     INVENTORY_ACTIONS,
     ROLE_SESSION_NAME,
+    check_role_name,
     organization_accounts,
     organization_inventory,
+    role_arn,
 )
 from kmskit.key_inventory import inventory as inventory_of
 from tests._support.markdown import fenced_blocks
@@ -153,6 +155,41 @@ def test_the_role_name_external_id_and_partition_make_the_assume_role_request(
             "ExternalId": "o-abc123:kms",
         }
     ]
+
+
+@pytest.mark.parametrize(
+    "role_name",
+    ["teams/platform/KmskitKeyInventory", "a/Reader", "/".join(["p" * 254, "q" * 255, "R" * 64])],
+    ids=["path", "one-segment", "longest-path-and-name"],
+)
+def test_a_role_name_with_an_iam_path_is_taken_and_its_arn_holds_the_path(
+    role_name: str, aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refuse_role_of(kms_answers, FIRST)
+    code, out, err = run(
+        capsys, "--region", REGION, "--account", FIRST, "--role-name", role_name, "--format", "json"
+    )
+    assert code == EXIT_OK, err
+    arn = f"arn:aws:iam::{FIRST}:role/{role_name}"
+    assert kms_answers.requests["AssumeRole"] == [
+        {"RoleArn": arn, "RoleSessionName": ROLE_SESSION_NAME}
+    ]
+    assert json.loads(out)["accounts"][0]["roleArn"] == arn
+
+
+def test_the_library_takes_a_role_path_and_refuses_a_bad_one_naming_the_argument(
+    no_aws: list[str],
+) -> None:
+    assert check_role_name("teams/platform/Reader") == "teams/platform/Reader"
+    assert role_arn(FIRST, "teams/platform/Reader", "us-gov-west-1") == (
+        f"arn:aws-us-gov:iam::{FIRST}:role/teams/platform/Reader"
+    )
+    for bad in ("teams/platform/", "/teams/Reader", "teams//Reader", "teams/p latform/Reader", ""):
+        with pytest.raises(UsageError) as raised:
+            check_role_name(bad, "role_name")
+        assert str(raised.value).startswith("'role_name' must be an IAM role name")
+        assert str(raised.value).endswith(f"Received: {bad!r}")
+    assert no_aws == []
 
 
 def test_a_refused_role_is_account_unreadable_and_the_next_accounts_are_still_read(
@@ -470,11 +507,21 @@ def test_a_run_that_fails_half_way_leaves_no_output_file(
             "'--account' must be a 12-digit account ID. Received: '11111111111a'",
         ),
         (
-            ["--account", FIRST, "--role-name", "ops/KmskitKeyInventory"],
-            "'--role-name' must be an IAM role name: 1-64 letters, digits and +=,.@_- (no "
-            "path). Received: 'ops/KmskitKeyInventory'",
+            ["--account", FIRST, "--role-name", "/ops/KmskitKeyInventory"],
+            "'--role-name' must be an IAM role name: 1-64 letters, digits and +=,.@_-, after "
+            "its IAM path if it has one (path/to/NAME: segments of the same characters, at "
+            "most 512 characters with the path's first and last '/'; no leading or trailing "
+            "'/', no '//'). Received: '/ops/KmskitKeyInventory'",
         ),
         (["--account", FIRST, "--role-name", "R" * 65], f"Received: '{'R' * 65}'"),
+        (["--account", FIRST, "--role-name", "ops/" + "R" * 65], f"Received: 'ops/{'R' * 65}'"),
+        (["--account", FIRST, "--role-name", "ops/"], "Received: 'ops/'"),
+        (["--account", FIRST, "--role-name", "ops//Reader"], "Received: 'ops//Reader'"),
+        (["--account", FIRST, "--role-name", "ops*/Reader"], "Received: 'ops*/Reader'"),
+        (["--account", FIRST, "--role-name", "ops:x/Reader"], "Received: 'ops:x/Reader'"),
+        (["--account", FIRST, "--role-name", "ops/Réader"], "Received: 'ops/Réader'"),
+        # The path "/" + 511 characters + "/" is 513 long: one too many.
+        (["--account", FIRST, "--role-name", "p" * 511 + "/Reader"], "'--role-name' must be"),
         (
             ["--account", FIRST, "--external-id", "x"],
             "'--external-id' must be 2-1224 letters, digits and +=,.@:/_- (STS's ExternalId). "
