@@ -68,8 +68,9 @@ class ClientSettings:
         retry_mode: ``standard`` or ``adaptive`` (adds client-side rate limiting). Default:
             ``AWS_RETRY_MODE`` or ``standard``.
         boto3_session: a ``boto3.session.Session`` of the caller's (assumed-role credentials, a
-            botocore config with endpoints or FIPS): every client is made from it. Not with
-            ``profile``. Default: None, a new session of boto3's own resolution (made once per
+            botocore config with endpoints or FIPS): every client is made from it, and
+            :func:`assume_role`'s clients with its configuration. Not with ``profile``.
+            Default: None, a new session of boto3's own resolution (made once per
             ``ClientSettings``).
 
     A ``ClientSettings`` makes its session once and each client (service, Region, options)
@@ -204,7 +205,8 @@ def assume_role(
     external_id: str | None = None,
     region: str | None = None,
 ) -> ClientSettings:
-    """Client settings (the retry settings and Region of ``settings``) whose clients act as the
+    """Client settings (those of ``settings``: its retry settings, its Region, and its
+    session's configuration, the caller's ``boto3_session``'s included) whose clients act as the
     role ``role_arn``: STS ``AssumeRole`` is called at once, with the caller's credentials
     (``settings``' STS client in ``region``; default: ``settings.region``), as
     ``session_name`` and with ``external_id`` if given (default: None, none sent), and again
@@ -242,9 +244,8 @@ def assume_role(
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=fetch(), refresh_using=fetch, method=_AssumedRoleProvider.METHOD
         )
-        # The caller's profile still gives the configuration (endpoints, FIPS, ...); the
-        # credentials are the role's only.
-        session = botocore.session.Session(profile=settings.profile)
+        # boto3 gives no public access to its botocore session.
+        session = _configured_like(settings.session()._session)
         session.register_component(
             "credential_provider", CredentialResolver([_AssumedRoleProvider(credentials)])
         )
@@ -252,3 +253,19 @@ def assume_role(
     except BotoCoreError as error:
         raise from_botocore_error(error) from error
     return dataclasses.replace(settings, profile=None, boto3_session=role_session)
+
+
+def _configured_like(caller: botocore.session.Session) -> botocore.session.Session:
+    """A new botocore session with the configuration of the caller's, ``caller``, and none of
+    its credentials: what was set on it (profile, Region, endpoint, FIPS, dual-stack, ... given
+    to ``boto3.session.Session`` or ``set_config_variable``), its default client config (a
+    botocore ``Config`` of timeouts, retries, user agent, ...) and its user agent, so that the
+    role's clients are made as the caller's are."""
+    session = botocore.session.Session()
+    for name, value in caller.instance_variables().items():
+        session.set_config_variable(name, value)
+    session.set_default_client_config(caller.get_default_client_config())
+    session.user_agent_name = caller.user_agent_name
+    session.user_agent_version = caller.user_agent_version
+    session.user_agent_extra = caller.user_agent_extra
+    return session

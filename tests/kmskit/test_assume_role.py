@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.session
 import pytest
+from botocore.config import Config
 from moto import mock_aws
 
 from kmskit.clients import ClientSettings, RoleRefusedError, assume_role
@@ -90,3 +94,41 @@ def test_access_denied_is_role_refused_and_refused_credentials_are_not(
         assume_role(ClientSettings(region=REGION), ROLE, session_name="kmskit-test")
     assert isinstance(raised.value, RoleRefusedError) is refused
     assert str(raised.value).startswith(f"could not assume role {ROLE}: {code}: refused")
+
+
+def test_the_roles_clients_are_made_with_the_callers_session_configuration(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    # What a library caller sets on the session it hands to ClientSettings (its configuration
+    # file and profile, so its endpoint; its Region; a default botocore Config; its user agent)
+    # shapes the role's clients too; the retry settings are kmskit's. The endpoint is a moto
+    # server: only a client that keeps it reaches it (there is no other AWS here).
+    config_file = tmp_path / "config"
+    config_file.write_text(
+        f"[profile team]\nendpoint_url = {moto_endpoint}\n"
+        "aws_access_key_id = testing\naws_secret_access_key = testing\n",
+        encoding="utf-8",
+    )
+    caller = botocore.session.Session()
+    caller.set_config_variable("config_file", str(config_file))
+    caller.set_default_client_config(
+        Config(connect_timeout=7, read_timeout=11, tcp_keepalive=True, user_agent_extra="team/1")
+    )
+    caller.user_agent_extra = "caller-app/2"
+    settings = ClientSettings(
+        boto3_session=boto3.session.Session(
+            botocore_session=caller, profile_name="team", region_name="us-east-2"
+        ),
+        max_attempts=1,
+        retry_mode="adaptive",
+    )
+    with assume_role(settings, ROLE, session_name="kmskit-test") as assumed:
+        kms = assumed.client("kms")
+        assert (kms.meta.region_name, kms.meta.endpoint_url) == ("us-east-2", moto_endpoint)
+        config = kms.meta.config
+        assert (config.connect_timeout, config.read_timeout) == (7, 11)
+        assert (config.tcp_keepalive, config.user_agent_extra) == (True, "team/1")
+        assert config.retries == {"mode": "adaptive", "total_max_attempts": 1}
+        assert "caller-app/2" in config.user_agent  # the session's user agent
+        assert assumed.client("sts").get_caller_identity()["Account"] == ACCOUNT
+        assert kms.list_keys()["Keys"] == []
