@@ -27,6 +27,9 @@ For each key :func:`inventory` reads what KMS says of it (``DescribeKey``; the a
 * ``ACCOUNT_UNREADABLE`` (:func:`organization_inventory` only): STS refused to let the caller
   assume the inventory role of an account; the account is reported (:class:`AccountReport`)
   without keys, and the run goes on with the next account.
+* ``REGION_UNREADABLE`` (:func:`organization_inventory` only): KMS refused the credentials of an
+  account's role in an opt-in Region (one the account has not enabled); the account's keys of
+  that Region are missing, and the run goes on with its other Regions and the next account.
 
 :func:`inventory` reads the account of the KMS clients it is given: every call takes the key's
 ID in the Region's client. :func:`organization_inventory` reads other accounts, each through a
@@ -48,9 +51,15 @@ from botocore.exceptions import ClientError
 
 from kmskit._text import utc_text
 from kmskit.audit import DEFAULT_WORKERS, check_workers, inert_cell, ordered_map
-from kmskit.aws_names import ACCOUNT_ID, check_accounts, partition
+from kmskit.aws_names import ACCOUNT_ID, check_accounts, opt_in, opt_in_hint, partition
 from kmskit.clients import ClientSettings, RoleRefusedError, assume_role
-from kmskit.errors import NotFoundError, UsageError, from_client_error, is_access_denied
+from kmskit.errors import (
+    CredentialsRefusedError,
+    NotFoundError,
+    UsageError,
+    from_client_error,
+    is_access_denied,
+)
 from kmskit.key_deletion import PENDING_STATES, check_whole_days, grants_of
 
 FINDINGS: dict[str, str] = {
@@ -62,9 +71,13 @@ FINDINGS: dict[str, str] = {
     "PUBLIC": "the key policy allows '*' without a condition on the caller",
     "UNREADABLE": "KMS refused a call with access denied: the report is incomplete",
     "ACCOUNT_UNREADABLE": "the account's inventory role could not be assumed: its keys are missing",
+    "REGION_UNREADABLE": "an opt-in Region refused the account's credentials: its keys there are "
+    "missing",
 }
-"""Each finding code and what it means, in the order reports list them. ACCOUNT_UNREADABLE is
-an account's (:class:`AccountReport`), the others a key's."""
+"""Each finding code and what it means, in the order reports list them. ACCOUNT_UNREADABLE and
+REGION_UNREADABLE are an account's (:class:`AccountReport`), the others a key's."""
+ACCOUNT_FINDINGS: frozenset[str] = frozenset({"ACCOUNT_UNREADABLE", "REGION_UNREADABLE"})
+"""The codes of :data:`FINDINGS` that an account has, not a key."""
 
 INVENTORY_ACTIONS: tuple[str, ...] = (
     "kms:ListKeys",
@@ -673,6 +686,7 @@ def inventory(
     expiry_days: int = DEFAULT_EXPIRY_DAYS,
     workers: int = DEFAULT_WORKERS,
     now: datetime | None = None,
+    on_opt_in_refused: Callable[[str, CredentialsRefusedError], None] | None = None,
 ) -> Iterator[KeyReport]:
     """The :class:`KeyReport` of every customer managed key (and the AWS managed ones too if
     ``include_aws_managed``; default False) of each Region of ``regions`` in turn, in ListKeys'
@@ -682,7 +696,10 @@ def inventory(
     ``now`` (default: the current time) decide MATERIAL_EXPIRES.
 
     ListKeys refused or failing, or another error than access denied on a key, stops the run
-    (:class:`~kmskit.errors.KmskitError`); access denied on a key's call is its UNREADABLE."""
+    (:class:`~kmskit.errors.KmskitError`); access denied on a key's call is its UNREADABLE.
+    ``on_opt_in_refused(region, error)``, if given (default None), is told instead when KMS
+    refuses the credentials (ListAliases or ListKeys) in an opt-in Region, and the run goes on
+    with the next Region."""
     workers = check_workers(workers)
     check_expiry_days(expiry_days)
     moment = now or datetime.now(UTC)
@@ -690,9 +707,14 @@ def inventory(
     def keys() -> Iterator[tuple[_Region, str, str]]:
         for name in regions:
             kms = kms_of(name)
-            region = _Region(name, kms, aliases_by_key(kms))
-            for key_id, key_arn in list_keys(kms):
-                yield region, key_id, key_arn
+            try:
+                region = _Region(name, kms, aliases_by_key(kms))
+                for key_id, key_arn in list_keys(kms):
+                    yield region, key_id, key_arn
+            except CredentialsRefusedError as refused:
+                if on_opt_in_refused is None or not opt_in(name):
+                    raise
+                on_opt_in_refused(name, refused)
 
     def read(item: tuple[_Region, str, str]) -> KeyReport | None:
         region, key_id, key_arn = item
@@ -720,17 +742,27 @@ def inventory_kms_client(settings: ClientSettings, region: str | None, workers: 
 @dataclass(frozen=True)
 class AccountReport:
     """One account :func:`organization_inventory` read (``refused`` None), or could not read:
-    ``refused`` then says why STS refused to let the caller assume ``role_arn``."""
+    ``refused`` then says why STS refused to let the caller assume ``role_arn``.
+    ``regions_refused``: the opt-in Regions of an account read whose KMS refused the role's
+    credentials, each with why (default: none)."""
 
     account: str
     role_arn: str
     refused: str | None = None
+    regions_refused: tuple[tuple[str, str], ...] = ()
 
     @property
     def findings(self) -> list[Finding]:
-        if self.refused is None:
-            return []
-        return [Finding("ACCOUNT_UNREADABLE", f"{self.refused}: none of its keys is reported")]
+        if self.refused is not None:
+            return [Finding("ACCOUNT_UNREADABLE", f"{self.refused}: none of its keys is reported")]
+        return [
+            Finding(
+                "REGION_UNREADABLE",
+                f"{region}: {refused}: none of its keys in {region} is reported "
+                f"({opt_in_hint([region])})",
+            )
+            for region, refused in self.regions_refused
+        ]
 
     def codes(self) -> list[str]:
         return [finding.code for finding in self.findings]
@@ -761,9 +793,14 @@ def organization_inventory(
     assumes there, in the partition of ``regions`` (one partition), as
     :data:`ROLE_SESSION_NAME`, with ``external_id`` if given (default: None, none sent).
 
-    Each account's :class:`AccountReport` comes first, then its keys' :class:`KeyReport`. An
+    Each account's keys' :class:`KeyReport` come first, then its :class:`AccountReport`. An
     account whose role STS refuses with access denied is reported with ACCOUNT_UNREADABLE and
-    no keys, and the run goes on; any other error stops it, as in :func:`inventory`. The other
+    no keys, and the run goes on. In an opt-in Region (:func:`~kmskit.aws_names.opt_in`) whose
+    KMS refuses the role's credentials (a Region the account has not enabled), the account has
+    REGION_UNREADABLE for it, and the run goes on with its next Region. The role is assumed
+    with STS in the first Region of ``regions`` that is not an opt-in Region (the first one if
+    all are): an opt-in Region one account has not enabled decides for that account only. Any
+    other error stops the run, as in :func:`inventory`. The other
     arguments (defaults: customer managed keys only, 30 days, 8 workers, the current time) are
     :func:`inventory`'s. Arguments are checked before any AWS call
     (:class:`~kmskit.errors.UsageError`)."""
@@ -779,6 +816,7 @@ def organization_inventory(
     workers = check_workers(workers)
     check_expiry_days(expiry_days)
     moment = now or datetime.now(UTC)
+    sts_region = next((region for region in regions if not opt_in(region)), regions[0])
     for account in accounts:
         arn = role_arn(account, role_name, regions[0])
         try:
@@ -787,12 +825,12 @@ def organization_inventory(
                 arn,
                 session_name=ROLE_SESSION_NAME,
                 external_id=external_id,
-                region=regions[0],
+                region=sts_region,
             )
         except RoleRefusedError as refused:
             yield AccountReport(account, arn, refused=str(refused))
             continue
-        yield AccountReport(account, arn)
+        regions_refused: list[tuple[str, str]] = []
         with assumed:  # its clients' connections are closed once its keys are read
             yield from inventory(
                 partial(inventory_kms_client, assumed, workers=workers),
@@ -801,7 +839,13 @@ def organization_inventory(
                 expiry_days=expiry_days,
                 workers=workers,
                 now=moment,
+                on_opt_in_refused=partial(_note_refused, regions_refused),
             )
+        yield AccountReport(account, arn, regions_refused=tuple(regions_refused))
+
+
+def _note_refused(into: list[tuple[str, str]], region: str, error: Exception) -> None:
+    into.append((region, str(error)))
 
 
 CSV_FIELDS: tuple[str, ...] = (
@@ -837,9 +881,9 @@ CSV_FIELDS: tuple[str, ...] = (
 def csv_row(report: KeyReport | AccountReport) -> dict[str, str]:
     """One row of the CSV report (:data:`CSV_FIELDS`): a key's fields as its JSON has them, an
     empty cell for null, lists joined with ``;``, ``true``/``false``, and the findings as
-    ``CODE: reason`` joined with ``; ``. An account that could not be read is a row of its
-    own: its account and its ACCOUNT_UNREADABLE finding. A cell a spreadsheet would run as a
-    formula gets a leading ``'`` (:func:`~kmskit.audit.inert_cell`)."""
+    ``CODE: reason`` joined with ``; ``. An account with findings is a row of its own: its
+    account and its ACCOUNT_UNREADABLE or REGION_UNREADABLE findings. A cell a spreadsheet
+    would run as a formula gets a leading ``'`` (:func:`~kmskit.audit.inert_cell`)."""
     fields = report.as_dict()
     rotation = fields.pop("rotation", None) or {}
     policy = fields.pop("policy", None) or {}

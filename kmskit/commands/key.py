@@ -65,6 +65,7 @@ from kmskit.key_deletion import (
     schedule_deletion,
 )
 from kmskit.key_inventory import (
+    ACCOUNT_FINDINGS,
     CSV_FIELDS,
     DEFAULT_EXPIRY_DAYS,
     DEFAULT_ROLE_NAME,
@@ -445,8 +446,8 @@ def _register_inventory(actions: Any) -> None:
         listed,
         text="a line per key with its findings below it",
         document="every key's fields and findings and a summary",
-        csv="a header, then a row per key with the JSON's fields (and one per account that "
-        "could not be read)",
+        csv="a header, then a row per key with the JSON's fields (and one per account, or "
+        "Region of an account, that could not be read)",
         output=True,
     )
     listed.add_argument(
@@ -462,7 +463,8 @@ def _register_inventory(actions: Any) -> None:
         "other accounts",
         "read the keys of other accounts through a role assumed in each (in the partition of "
         "--region); an account whose role cannot be assumed is reported as "
-        "ACCOUNT_UNREADABLE and the run goes on",
+        "ACCOUNT_UNREADABLE, an opt-in Region that refuses an account's credentials (not "
+        "enabled there) as that account's REGION_UNREADABLE, and the run goes on",
     )
     accounts.add_argument(
         "--account",
@@ -564,8 +566,8 @@ def inventory_line(report: KeyReport, *, accounts: bool = False) -> str:
 
 
 def account_line(report: AccountReport) -> str:
-    """An account the text report could not read: its ID, then its finding. (An account read
-    shows in its keys' rows.)"""
+    """An account with findings in the text report (not read, or a Region of it not read): its
+    ID, then its findings. (An account read shows in its keys' rows.)"""
     return "\n".join([report.account, *_findings_lines(report.findings)]) + "\n"
 
 
@@ -625,8 +627,8 @@ def run_inventory(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.quiet:
         who = "a key"
-        if "ACCOUNT_UNREADABLE" in failing:
-            who = "an account" if failing == ["ACCOUNT_UNREADABLE"] else "a key or an account"
+        if ACCOUNT_FINDINGS.intersection(failing):
+            who = "an account" if ACCOUNT_FINDINGS.issuperset(failing) else "a key or an account"
         print(f"kmskit: --fail-on: {who} has {', '.join(failing)}", file=sys.stderr)
     return EXIT_FINDINGS
 
@@ -634,11 +636,12 @@ def run_inventory(args: argparse.Namespace) -> int:
 def _warn_unreadable(
     reports: Iterable[KeyReport | AccountReport],
 ) -> Iterator[KeyReport | AccountReport]:
-    """``reports``, with a warning on stderr (also with --quiet) for each account that could
-    not be read: the report may be going to a file or a pipe."""
+    """``reports``, with a warning on stderr (also with --quiet) for each account, or Region of
+    an account, that could not be read: the report may be going to a file or a pipe."""
     for report in reports:
-        if isinstance(report, AccountReport) and report.refused is not None:
-            warn_on_stderr(f"account {report.account}: {report.findings[0].reason}")
+        if isinstance(report, AccountReport):
+            for finding in report.findings:
+                warn_on_stderr(f"account {report.account}: {finding.reason}")
         yield report
 
 
@@ -675,7 +678,7 @@ def _inventory_text(
         summary.add(report)
         if isinstance(report, KeyReport):
             out.write(inventory_line(report, accounts=accounts))
-        elif report.refused is not None:
+        elif report.findings:
             out.write(account_line(report))
     counts = ", ".join(f"{code} {count}" for code, count in summary.as_dict()["findings"].items())
     where = ", ".join(regions) + (f" of {summary.accounts} account(s)" if accounts else "")
@@ -711,13 +714,13 @@ def _inventory_json(
 def _inventory_csv(
     out: TextIO, reports: Iterable[KeyReport | AccountReport], run: _InventoryRun
 ) -> None:
-    """A header, then a row per key, and one per account that could not be read (RFC 4180:
-    CRLF row ends, fields quoted where needed)."""
+    """A header, then a row per key, and one per account with findings (RFC 4180: CRLF row
+    ends, fields quoted where needed)."""
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for report in reports:
         run.summary.add(report)
-        if isinstance(report, KeyReport) or report.refused is not None:
+        if isinstance(report, KeyReport) or report.findings:
             writer.writerow(csv_row(report))
 
 

@@ -24,6 +24,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from kmskit import key_inventory
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
 from kmskit.errors import (
@@ -32,6 +33,7 @@ from kmskit.errors import (
     EXIT_OK,
     EXIT_THROTTLED,
     EXIT_USAGE,
+    CredentialsRefusedError,
     UsageError,
 )
 from kmskit.key_inventory import (
@@ -272,6 +274,122 @@ def test_an_account_given_twice_is_read_once(aws: None, capsys: pytest.CaptureFi
     )
     assert code == EXIT_OK
     assert json.loads(out)["summary"]["keys"] == 1
+
+
+# --- an opt-in Region an account has not enabled ------------------------------------------------
+
+OPT_IN = "af-south-1"
+INVALID_TOKEN = "The security token included in the request is invalid."
+
+
+def refuse_credentials_in(
+    monkeypatch: pytest.MonkeyPatch, refused: set[tuple[str, str]], code: str
+) -> list[str | None]:
+    """KMS refuses the role's credentials of each (account, Region) of ``refused`` with ``code``
+    (what AWS answers in a Region the account has not enabled: moto enables every Region). The
+    Regions the roles are assumed in (STS) are returned, as they come."""
+    sts_regions: list[str | None] = []
+    real_kms_client = key_inventory.inventory_kms_client
+    real_assume_role = key_inventory.assume_role
+
+    def kms_client(settings: ClientSettings, region: str | None, workers: int) -> Any:
+        client = real_kms_client(settings, region, workers)
+        account = settings.client("sts").get_caller_identity()["Account"]
+        if (account, region) in refused:
+            stubber = Stubber(client)
+            stubber.add_client_error("list_aliases", code, INVALID_TOKEN, http_status_code=400)
+            stubber.activate()
+        return client
+
+    def assume_role(*args: Any, region: str | None = None, **kwargs: Any) -> ClientSettings:
+        sts_regions.append(region)
+        return real_assume_role(*args, region=region, **kwargs)
+
+    monkeypatch.setattr(key_inventory, "inventory_kms_client", kms_client)
+    monkeypatch.setattr(key_inventory, "assume_role", assume_role)
+    return sts_regions
+
+
+@pytest.mark.parametrize("code", ["UnrecognizedClientException", "InvalidClientTokenId"])
+def test_an_opt_in_region_an_account_has_not_enabled_is_its_finding_and_the_run_goes_on(
+    code: str,
+    aws: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first_there, first = new_key(kms_of(FIRST, OPT_IN)), new_key(kms_of(FIRST))
+    new_key(kms_of(SECOND, OPT_IN))  # not reachable: SECOND has not enabled OPT_IN
+    second, third = new_key(kms_of(SECOND)), new_key(kms_of(THIRD))
+    sts_regions = refuse_credentials_in(monkeypatch, {(SECOND, OPT_IN)}, code)
+    accounts = ["--account", FIRST, "--account", SECOND, "--account", THIRD]
+    regions = ["--region", OPT_IN, "--region", REGION]
+    code_, out, err = run(capsys, *regions, *accounts, "--format", "json")
+    assert code_ == EXIT_OK, err
+    found = json.loads(out)
+    assert [(k["account"], k["region"], k["keyId"]) for k in found["keys"]] == [
+        (FIRST, OPT_IN, first_there),
+        (FIRST, REGION, first),
+        (SECOND, REGION, second),
+        (THIRD, REGION, third),
+    ]
+    assert [a["findings"] for a in found["accounts"]][::2] == [[], []]
+    (finding,) = found["accounts"][1]["findings"]
+    assert finding["code"] == "REGION_UNREADABLE"
+    assert finding["reason"].startswith(
+        f"{OPT_IN}: could not list the aliases of {OPT_IN}: {code}: {INVALID_TOKEN} "
+        f"(refresh or check the AWS credentials): none of its keys in {OPT_IN} is reported "
+        f"({OPT_IN} is an opt-in Region, disabled until the account enables it: "
+    )
+    assert f"get-region-opt-status --region-name {OPT_IN}" in finding["reason"]
+    summary = found["summary"]
+    assert (summary["accounts"], summary["accountsUnreadable"]) == (3, 0)
+    assert summary["findings"]["REGION_UNREADABLE"] == 1
+    assert err == f"kmskit: warning: account {SECOND}: {finding['reason']}\n"
+    # The roles are assumed in a Region every account has enabled, not in the first one given.
+    assert sts_regions == [REGION] * 3
+    # The text report: the account and its finding after its keys; --fail-on takes the code.
+    code_, out, err = run(capsys, *regions, *accounts, "--fail-on", "REGION_UNREADABLE")
+    assert code_ == EXIT_FINDINGS
+    lines = out.splitlines()
+    at = lines.index(SECOND)
+    assert lines[at - 2].split()[:3] == [SECOND, REGION, second]  # then its ROTATION_OFF
+    assert lines[at + 1] == f"    REGION_UNREADABLE: {finding['reason']}"
+    assert lines[at + 2].split()[:2] == [THIRD, REGION]
+    assert lines[-1].endswith("REGION_UNREADABLE 1")
+    assert err.endswith("kmskit: --fail-on: an account has REGION_UNREADABLE\n")
+    # The CSV: a row of its own, after its keys.
+    rows = csv_rows(run(capsys, *regions, *accounts, "--format", "csv")[1])
+    assert [(row["account"], row["keyId"]) for row in rows] == [
+        (FIRST, first_there), (FIRST, first), (SECOND, second), (SECOND, ""), (THIRD, third)
+    ]  # fmt: skip
+    assert rows[3]["findings"] == f"REGION_UNREADABLE: {finding['reason']}"
+
+
+def test_credentials_refused_in_a_default_region_still_stop_the_run(
+    aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every account has enabled eu-west-1: a refusal there is not the account's opt-in status.
+    refuse_credentials_in(monkeypatch, {(SECOND, REGION)}, "UnrecognizedClientException")
+    arguments = ["key", "inventory", "--region", REGION, "--account", FIRST, "--account", SECOND]
+    assert main(arguments) == EXIT_ACCESS_DENIED
+    assert f"could not list the aliases of {REGION}: UnrecognizedClientException" in (
+        one_error_line(capsys)
+    )
+
+
+def test_the_library_leaves_the_callers_own_account_as_it_was(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # inventory() (one account: the caller's) still stops on refused credentials, opt-in or not.
+    def kms_of_region(region: str) -> Any:
+        client = boto3.client("kms", region_name=region)
+        stubber = Stubber(client)
+        stubber.add_client_error("list_aliases", "UnrecognizedClientException", INVALID_TOKEN)
+        stubber.activate()
+        return client
+
+    with pytest.raises(CredentialsRefusedError):
+        list(inventory_of(kms_of_region, [OPT_IN]))
 
 
 # --- the organization's accounts ---------------------------------------------------------------
