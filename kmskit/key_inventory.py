@@ -60,6 +60,13 @@ from kmskit.errors import (
     from_client_error,
     is_access_denied,
 )
+from kmskit.inventory_role import (
+    DEFAULT_ROLE_NAME,
+    EXTERNAL_ID_PATTERN,
+    EXTERNAL_ID_RULE,
+    ROLE_NAME_PATTERN,
+    ROLE_SESSION_NAME,
+)
 from kmskit.key_deletion import PENDING_STATES, check_whole_days, grants_of
 
 FINDINGS: dict[str, str] = {
@@ -79,31 +86,12 @@ REGION_UNREADABLE are an account's (:class:`AccountReport`), the others a key's.
 ACCOUNT_FINDINGS: frozenset[str] = frozenset({"ACCOUNT_UNREADABLE", "REGION_UNREADABLE"})
 """The codes of :data:`FINDINGS` that an account has, not a key."""
 
-INVENTORY_ACTIONS: tuple[str, ...] = (
-    "kms:ListKeys",
-    "kms:ListAliases",
-    "kms:DescribeKey",
-    "kms:GetKeyRotationStatus",
-    "kms:GetKeyPolicy",
-    "kms:ListGrants",
-)
-"""Every call :func:`inventory` makes: what the identity that reads an account needs (the
-caller, or the role :func:`organization_inventory` assumes in each account)."""
-
-DEFAULT_ROLE_NAME = "KmskitKeyInventory"
-"""The role :func:`organization_inventory` assumes in each account unless told otherwise."""
-ROLE_SESSION_NAME = "kmskit-key-inventory"
-"""The role session name of :func:`organization_inventory`: CloudTrail shows the inventory's
-calls in each account as ``assumed-role/<role>/kmskit-key-inventory``."""
-# IAM's RoleName and STS's ExternalId (API references: CreateRole, AssumeRole).
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}\Z", re.ASCII)
-# A role's path: "/" or "/segment/.../", at most 512 characters (CreateRole's Path). Its
-# segments take the characters of IAM names (IAM User Guide, "IAM name requirements"), not all
-# the printable ASCII CreateRole's pattern lets through: "*", "?" or ":" in a role ARN would be
-# a wildcard or a separator in the caller's sts:AssumeRole policy.
+# A role's path for --role-name: "/" or "/segment/.../", at most 512 characters (CreateRole's
+# Path). Its segments take the characters of IAM names (IAM User Guide, "IAM name
+# requirements"), not all the printable ASCII CreateRole's pattern lets through: "*", "?" or ":"
+# in a role ARN would be a wildcard or a separator in the caller's sts:AssumeRole policy.
 _PATH_SEGMENT = re.compile(r"^[\w+=,.@-]+\Z", re.ASCII)
 MAX_ROLE_PATH = 512
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
 
 DEFAULT_EXPIRY_DAYS = 30
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 1, 365  # ImportKeyMaterial's ValidTo: at most 365 days ahead
@@ -174,7 +162,7 @@ def check_role_name(value: Any, argument: str = "--role-name") -> str:
         *segments, name = value.split("/")
         path = "/" + "".join(f"{segment}/" for segment in segments)
         if (
-            _ROLE_NAME.match(name)
+            ROLE_NAME_PATTERN.match(name)
             and all(_PATH_SEGMENT.match(segment) for segment in segments)
             and len(path) <= MAX_ROLE_PATH
         ):
@@ -190,11 +178,8 @@ def check_role_name(value: Any, argument: str = "--role-name") -> str:
 def check_external_id(value: Any, argument: str = "--external-id") -> str:
     """``value`` if STS takes it as an ``ExternalId`` (2-1224 letters, digits and
     ``+=,.@:/_-``); otherwise a :class:`~kmskit.errors.UsageError` naming ``argument``."""
-    if not isinstance(value, str) or not _EXTERNAL_ID.match(value):
-        raise UsageError(
-            f"'{argument}' must be 2-1224 letters, digits and +=,.@:/_- (STS's ExternalId). "
-            f"Received: {value!r}"
-        )
+    if not isinstance(value, str) or not EXTERNAL_ID_PATTERN.match(value):
+        raise UsageError(f"'{argument}' {EXTERNAL_ID_RULE}. Received: {value!r}")
     return value
 
 

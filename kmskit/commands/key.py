@@ -52,6 +52,7 @@ from kmskit.cli import (
 from kmskit.commands.audit import add_workers_option
 from kmskit.commands.snapshot import timeout_seconds
 from kmskit.errors import EXIT_FINDINGS, EXIT_OK, ConflictError, KmskitError, UsageError
+from kmskit.inventory_role import DEFAULT_ROLE_NAME, INVENTORY_ACTIONS
 from kmskit.key_deletion import (
     DEFAULT_CHECK_DAYS,
     DEFAULT_WAITING_DAYS,
@@ -68,9 +69,7 @@ from kmskit.key_inventory import (
     ACCOUNT_FINDINGS,
     CSV_FIELDS,
     DEFAULT_EXPIRY_DAYS,
-    DEFAULT_ROLE_NAME,
     FINDINGS,
-    INVENTORY_ACTIONS,
     MAX_WINDOW_DAYS,
     MIN_WINDOW_DAYS,
     AccountReport,

@@ -36,11 +36,9 @@ from kmskit.errors import (
     CredentialsRefusedError,
     UsageError,
 )
+from kmskit.inventory_role import DEFAULT_ROLE_NAME, INVENTORY_ACTIONS, ROLE_SESSION_NAME
 from kmskit.key_inventory import (
     CSV_FIELDS,
-    DEFAULT_ROLE_NAME,
-    INVENTORY_ACTIONS,
-    ROLE_SESSION_NAME,
     check_role_name,
     organization_accounts,
     organization_inventory,
