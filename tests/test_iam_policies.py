@@ -56,6 +56,10 @@ _ENCRYPTION_CONTEXT_ARN = (
     "IAM compares this value, an ARN, with an ARN operator, as AWS's own policies do "
     "(CloudWatchLogsAPIKeyAccess: ArnLike on kms:EncryptionContext:aws:logs:arn)"
 )
+_INVENTORY_READS = (
+    "Deliberate: the role kmskit key inventory assumes reads every key of its account, whose "
+    "IDs it learns from ListKeys at run time (KeyInventoryRole; acknowledged for cdk-nag too)"
+)
 _ASSET_ROLE_BUILDS = (
     "Deliberate: aws-cdk-lib's asset-publishing role gets CodeBuild build actions on *; the "
     "NoOtherBuilds Deny of the same policy takes them away (stacks/pipeline_stack.py)"
@@ -119,6 +123,10 @@ ALLOWED: tuple[Allowed, ...] = (
         "Deliberate: aws-cdk-lib's self-mutation role lists buckets and describes stacks on * "
         "as cdk deploy does (read-only; acknowledged for cdk-nag too)",
     ),
+    Allowed("RESOURCE_STAR", "kms:DescribeKey", "*Policy*/KeyInventory", _INVENTORY_READS),
+    Allowed("RESOURCE_STAR", "kms:GetKeyPolicy", "*Policy*/KeyInventory", _INVENTORY_READS),
+    Allowed("RESOURCE_STAR", "kms:GetKeyRotationStatus", "*Policy*/KeyInventory", _INVENTORY_READS),
+    Allowed("RESOURCE_STAR", "kms:ListGrants", "*Policy*/KeyInventory", _INVENTORY_READS),
     Allowed(
         "RESOURCE_MISMATCH",
         "codestar-connections:UseConnection",
