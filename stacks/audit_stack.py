@@ -2,7 +2,8 @@
 
 Every account's trail delivers to the central audit bucket in the security account. The bucket's
 name is derived from the organisation (trails in other accounts cannot reference it), and its
-policy lists every trail by ARN (``aws:SourceArn``).
+policy lists every trail by ARN (``aws:SourceArn``). With ``key_inventory`` configured, the stack
+also holds the account's ``kmskit key inventory`` role (IAM is global: one per account).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from constructs_lib import (
     AuditTrail,
     CentralAuditBucket,
     CustomerManagedKey,
+    KeyInventoryRole,
     TrailSource,
 )
+from kmskit.aws_names import partition
 from stacks.config import LOG_RETENTION_DAYS, Account, Organisation
 
 
@@ -38,6 +41,8 @@ class AuditStack(Stack):
     Attributes:
         trail: the :class:`AuditTrail`.
         central_bucket: the :class:`AuditBucket` (security account only, else None).
+        key_inventory_role: the :class:`KeyInventoryRole` that ``kmskit key inventory`` assumes
+            in this account (None without ``key_inventory`` in the configuration).
     """
 
     def __init__(
@@ -91,4 +96,13 @@ class AuditStack(Stack):
                     account=organisation.security_account.id,
                 ),
                 log_retention=retention,
+            )
+        self.key_inventory_role: KeyInventoryRole | None = None
+        if organisation.key_inventory is not None:
+            self.key_inventory_role = KeyInventoryRole(
+                self,
+                "KeyInventoryRole",
+                caller_role_arn=organisation.key_inventory.caller_role_arn(
+                    partition(organisation.home_region)
+                ),
             )

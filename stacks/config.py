@@ -35,6 +35,10 @@ Shape (every field but ``accounts`` and ``regions`` has a default, which a key l
         "account": "security", "region": "eu-west-1",
         "repository": "example-org/kms-toolkit", "branch": "main",
         "connection_arn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/..."
+      },
+      "key_inventory": {                      # optional: no inventory role without it
+        "account": "security",                # the account that runs kmskit key inventory
+        "caller_role_name": "platform-inventory"  # the role there that runs it
       }
     }
 
@@ -77,6 +81,7 @@ from kmskit.aws_tags import (
     tag_key_problem,
     valid_tag_value,
 )
+from kmskit.inventory_role import ROLE_NAME_PATTERN, ROLE_NAME_RULE
 
 ORGANISATION_CONTEXT_KEY = "kmskit:organisation"
 ORGANISATION_FILE_CONTEXT_KEY = "kmskit:organisation-file"
@@ -227,6 +232,19 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class KeyInventoryConfig:
+    """Who runs ``kmskit key inventory --account/--accounts-from-organization``: the role
+    ``caller_role_name`` of ``account``, which each account's inventory role trusts."""
+
+    account: Account
+    caller_role_name: str
+
+    def caller_role_arn(self, partition_name: str) -> str:
+        """The caller role's ARN in the partition ``partition_name`` (``aws``, ``aws-cn``, ...)."""
+        return f"arn:{partition_name}:iam::{self.account.id}:role/{self.caller_role_name}"
+
+
+@dataclass(frozen=True)
 class Organisation:
     name: str
     home_region: str
@@ -237,6 +255,9 @@ class Organisation:
     pipeline: PipelineConfig
     tags: Tags = ()
     """The organisation-wide tags (``tags``). Default: none."""
+    key_inventory: KeyInventoryConfig | None = None
+    """Who runs the key inventory across accounts (``key_inventory``); each account then gets
+    its inventory role. Default: None, no inventory role."""
 
     def tags_of(self, account: Account) -> dict[str, str]:
         """The tags of every stack deployed into ``account`` and of every taggable resource in
@@ -814,6 +835,36 @@ def _parse_pipeline(
     )
 
 
+def _parse_key_inventory(raw: Any, accounts: dict[str, Account]) -> KeyInventoryConfig:
+    raw = _object(raw, "key_inventory")
+    _only_keys(raw, "key_inventory", ("account", "caller_role_name"))
+    account = _account_ref(
+        accounts,
+        _optional(
+            raw,
+            "account",
+            "key_inventory.account",
+            None,
+            "must name the account that runs kmskit key inventory, an account alias",
+        ),
+        "key_inventory.account",
+    )
+    caller = _optional(
+        raw,
+        "caller_role_name",
+        "key_inventory.caller_role_name",
+        None,
+        "must be the name of the role that runs kmskit key inventory in that account",
+    )
+    require(
+        isinstance(caller, str) and bool(ROLE_NAME_PATTERN.match(caller)),
+        _field("key_inventory.caller_role_name"),
+        ROLE_NAME_RULE,
+        caller,
+    )
+    return KeyInventoryConfig(account=account, caller_role_name=caller)
+
+
 def load_organisation(raw: Any) -> Organisation:
     """Parse and validate the ``kmskit:organisation`` context value."""
     raw = _object(raw, "")
@@ -829,6 +880,7 @@ def load_organisation(raw: Any) -> Organisation:
             "audit",
             "replication",
             "pipeline",
+            "key_inventory",
         ),
     )
     name = _optional(raw, "name", "name", "example")
@@ -886,6 +938,20 @@ def load_organisation(raw: Any) -> Organisation:
             _optional(raw, "pipeline", "pipeline", {}), accounts, security, home, regions
         ),
         tags=tags,
+        key_inventory=(
+            _parse_key_inventory(
+                _optional(
+                    raw,
+                    "key_inventory",
+                    "key_inventory",
+                    None,
+                    "must not be null: leave the key out for no key inventory role",
+                ),
+                accounts,
+            )
+            if "key_inventory" in raw
+            else None
+        ),
     )
 
 
