@@ -24,12 +24,15 @@ from kmskit.inventory_role import (
     INVENTORY_ACTIONS,
     ROLE_NAME_PATTERN,
     ROLE_NAME_RULE,
+    ROLE_PATH_SEGMENT,
     ROLE_SESSION_NAME,
 )
 
-# arn:<partition>:iam::<account>:role/<path/><name>, IAM's characters for paths and names.
+# arn:<partition>:iam::<account>:role/<path/><name>, IAM's characters for paths and names
+# (the path rule --role-name checks too).
 ROLE_ARN = re.compile(
-    r"^arn:(aws[a-z-]*):iam::([0-9]{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}\Z", re.ASCII
+    rf"^arn:(aws[a-z-]*):iam::([0-9]{{12}}):role/(?:{ROLE_PATH_SEGMENT}/)*[\w+=,.@-]{{1,64}}\Z",
+    re.ASCII,
 )
 ROLE_ARN_FORM = "arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>"
 WILDCARD_REASON = (

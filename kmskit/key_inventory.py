@@ -64,7 +64,9 @@ from kmskit.inventory_role import (
     DEFAULT_ROLE_NAME,
     EXTERNAL_ID_PATTERN,
     EXTERNAL_ID_RULE,
+    MAX_ROLE_PATH,
     ROLE_NAME_PATTERN,
+    ROLE_PATH_SEGMENT,
     ROLE_SESSION_NAME,
 )
 from kmskit.key_deletion import PENDING_STATES, check_whole_days, grants_of
@@ -86,12 +88,7 @@ REGION_UNREADABLE are an account's (:class:`AccountReport`), the others a key's.
 ACCOUNT_FINDINGS: frozenset[str] = frozenset({"ACCOUNT_UNREADABLE", "REGION_UNREADABLE"})
 """The codes of :data:`FINDINGS` that an account has, not a key."""
 
-# A role's path for --role-name: "/" or "/segment/.../", at most 512 characters (CreateRole's
-# Path). Its segments take the characters of IAM names (IAM User Guide, "IAM name
-# requirements"), not all the printable ASCII CreateRole's pattern lets through: "*", "?" or ":"
-# in a role ARN would be a wildcard or a separator in the caller's sts:AssumeRole policy.
-_PATH_SEGMENT = re.compile(r"^[\w+=,.@-]+\Z", re.ASCII)
-MAX_ROLE_PATH = 512
+_PATH_SEGMENT = re.compile(rf"^{ROLE_PATH_SEGMENT}\Z", re.ASCII)
 
 DEFAULT_EXPIRY_DAYS = 30
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 1, 365  # ImportKeyMaterial's ValidTo: at most 365 days ahead
