@@ -178,10 +178,16 @@ def key_metadata(kms: Any, key: str) -> dict[str, Any]:
 
 
 class RoleRefusedError(AccessDeniedError):
-    """STS refused ``AssumeRole`` with access denied: the role does not exist, its trust policy
-    does not name the caller (or wants another external ID), or the caller may not
-    ``sts:AssumeRole`` it. Not raised for credentials STS refuses (expired, unknown): those fail
-    every other call too."""
+    """STS refused ``AssumeRole`` with access denied (the role does not exist, its trust policy
+    does not name the caller or wants another external ID, or the caller may not
+    ``sts:AssumeRole`` it) or because STS is not activated in the Region for the role's
+    account (``RegionDisabledException``). Not raised for credentials STS refuses (expired,
+    unknown): those fail every other call too."""
+
+
+# STS's answer when the account asked for credentials has deactivated STS in the Region called
+# (IAM, Account settings): that account cannot be read there; the caller's others can.
+_STS_REGION_DISABLED = "RegionDisabledException"
 
 
 class _AssumedRoleProvider(CredentialProvider):
@@ -213,7 +219,8 @@ def assume_role(
     whenever the credentials come near their expiry (botocore refreshes them), so a long run
     keeps working.
 
-    Access denied is :class:`RoleRefusedError`; any other refusal the
+    Access denied, or STS not activated in the Region for the role's account, is
+    :class:`RoleRefusedError`; any other refusal the
     :class:`~kmskit.errors.KmskitError` of :func:`~kmskit.errors.from_client_error`. The
     caller closes the settings returned (:meth:`ClientSettings.close`) when done with them."""
     try:
@@ -232,6 +239,12 @@ def assume_role(
             if is_access_denied(error):
                 refused = from_client_error(error, doing)
                 raise RoleRefusedError(str(refused)) from error
+            if error.response.get("Error", {}).get("Code") == _STS_REGION_DISABLED:
+                refused = from_client_error(error, doing)
+                raise RoleRefusedError(
+                    f"{refused} (activate STS in {sts.meta.region_name} for the role's account: "
+                    "IAM console, Account settings; or assume the role in another Region)"
+                ) from error
             raise from_client_error(error, doing) from error
         return {
             "access_key": answer["AccessKeyId"],

@@ -80,8 +80,8 @@ def test_credentials_far_from_expiry_are_not_renewed(aws: None, kms_answers: Kms
 
 @pytest.mark.parametrize(
     ("code", "refused"),
-    [("AccessDenied", True), ("ExpiredTokenException", False)],
-    ids=["refused", "caller-credentials-expired"],
+    [("AccessDenied", True), ("RegionDisabledException", True), ("ExpiredTokenException", False)],
+    ids=["refused", "sts-deactivated-in-the-region", "caller-credentials-expired"],
 )
 def test_access_denied_is_role_refused_and_refused_credentials_are_not(
     code: str, refused: bool, aws: None, kms_answers: KmsAnswers
@@ -94,6 +94,25 @@ def test_access_denied_is_role_refused_and_refused_credentials_are_not(
         assume_role(ClientSettings(region=REGION), ROLE, session_name="kmskit-test")
     assert isinstance(raised.value, RoleRefusedError) is refused
     assert str(raised.value).startswith(f"could not assume role {ROLE}: {code}: refused")
+
+
+def test_sts_deactivated_in_the_region_says_where_to_activate_it(
+    aws: None, kms_answers: KmsAnswers
+) -> None:
+    # STS answers so when the role's account has deactivated STS in the Region called.
+    def answer(params: dict[str, Any], moto: Any) -> Any:
+        raise refuse("AssumeRole", "RegionDisabledException")
+
+    kms_answers.answers["AssumeRole"] = answer
+    with pytest.raises(RoleRefusedError) as raised:
+        assume_role(
+            ClientSettings(region=REGION), ROLE, session_name="kmskit-test", region="eu-south-1"
+        )
+    assert str(raised.value) == (
+        f"could not assume role {ROLE}: RegionDisabledException: refused (activate STS in "
+        "eu-south-1 for the role's account: IAM console, Account settings; or assume the role "
+        "in another Region)"
+    )
 
 
 def test_the_roles_clients_are_made_with_the_callers_session_configuration(

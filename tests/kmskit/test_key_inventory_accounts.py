@@ -79,13 +79,14 @@ def kms_of(account: str, region: str = REGION) -> Any:
     )
 
 
-def refuse_role_of(kms_answers: KmsAnswers, *accounts: str) -> None:
-    """STS refuses AssumeRole for the roles of ``accounts`` (as for a role whose trust policy
-    does not name the caller); moto answers the others."""
+def refuse_role_of(kms_answers: KmsAnswers, *accounts: str, code: str = "AccessDenied") -> None:
+    """STS refuses AssumeRole for the roles of ``accounts`` with ``code`` (default: access
+    denied, as for a role whose trust policy does not name the caller); moto answers the
+    others."""
 
     def answer(params: dict[str, Any], moto: Any) -> Any:
         if params["RoleArn"].split(":")[4] in accounts:
-            raise refuse("AssumeRole", "AccessDenied")
+            raise refuse("AssumeRole", code)
         return moto(params)
 
     kms_answers.answers["AssumeRole"] = answer
@@ -228,6 +229,31 @@ def test_a_refused_role_is_account_unreadable_and_the_next_accounts_are_still_re
     assert lines[-1].startswith(f"2 key(s) in {REGION} of 3 account(s); 2 with findings: ")
     assert lines[-1].endswith("ACCOUNT_UNREADABLE 1")
     assert err.endswith("kmskit: --fail-on: an account has ACCOUNT_UNREADABLE\n")
+
+
+def test_an_account_with_sts_deactivated_in_the_region_is_account_unreadable(
+    aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # RegionDisabledException is the account's own setting: the other accounts are read.
+    first = new_key(kms_of(FIRST))
+    refuse_role_of(kms_answers, SECOND, code="RegionDisabledException")
+    code, out, err = run(
+        capsys, "--region", REGION, "--account", FIRST, "--account", SECOND, "--format", "json"
+    )
+    assert code == EXIT_OK
+    found = json.loads(out)
+    assert [k["keyId"] for k in found["keys"]] == [first]
+    (refused,) = [a for a in found["accounts"] if a["findings"]]
+    assert refused["account"] == SECOND
+    (finding,) = refused["findings"]
+    assert finding["code"] == "ACCOUNT_UNREADABLE"
+    assert finding["reason"] == (
+        f"could not assume role arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME}: "
+        f"RegionDisabledException: refused (activate STS in {REGION} for the role's account: "
+        "IAM console, Account settings; or assume the role in another Region): none of its keys "
+        "is reported"
+    )
+    assert err == f"kmskit: warning: account {SECOND}: {finding['reason']}\n"
 
 
 def test_an_error_other_than_access_denied_on_assume_role_stops_the_run(
