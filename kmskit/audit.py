@@ -260,7 +260,7 @@ def day_prefixes(
         for region in regions_by_account[account]
         for day in date_range.folder_days()
     ]
-    return sorted(prefixes, key=lambda p: (folder_day(p), p) if by_day else (date.min, p))
+    return sorted(prefixes, key=lambda p: (folder_day(p), p)) if by_day else sorted(prefixes)
 
 
 def folder_day(key: str) -> date:
@@ -1244,6 +1244,16 @@ def inert_cell(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
+def csv_report_writer(stream: TextIO, fields: Sequence[str]) -> csv.DictWriter[str]:
+    """The writer of a kmskit CSV report of the columns ``fields`` on ``stream`` (opened with
+    ``newline=""``), its header written: rows end with CRLF (RFC 4180), and the csv module
+    quotes a cell holding any character of the row end, so a caller-chosen value with a bare CR
+    in it stays one cell. Its callers pass every cell through :func:`inert_cell`."""
+    writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\r\n")
+    writer.writeheader()
+    return writer
+
+
 def csv_row(record: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:
     """One CSV row; a cell a spreadsheet would run as a formula gets a leading ``'``."""
     return {name: inert_cell(cell) for name, cell in _csv_cells(record, keys).items()}
@@ -1274,15 +1284,11 @@ def _csv_cells(record: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:
 
 
 class CsvSink:
-    """Writes one CSV row per kept record to a text stream opened with ``newline=""``.
-
-    Rows end with CRLF (RFC 4180, as ``key inventory --format csv``): the csv module quotes
-    a cell holding any character of the row end, so a caller-chosen user agent with a bare
-    CR in it stays one cell."""
+    """Writes one CSV row per kept record to a text stream opened with ``newline=""``
+    (:func:`csv_report_writer`, as ``key inventory --format csv``)."""
 
     def __init__(self, stream: TextIO) -> None:
-        self._writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, lineterminator="\r\n")
-        self._writer.writeheader()
+        self._writer = csv_report_writer(stream, CSV_FIELDS)
 
     def __call__(self, record: dict[str, Any], keys: list[str]) -> None:
         self._writer.writerow(csv_row(record, keys))

@@ -235,17 +235,15 @@ def assume_role(
         try:
             answer = sts.assume_role(**request)["Credentials"]
         except ClientError as error:
-            doing = f"assume role {role_arn}"
+            refused = from_client_error(error, f"assume role {role_arn}")
             if is_access_denied(error):
-                refused = from_client_error(error, doing)
                 raise RoleRefusedError(str(refused)) from error
             if error.response.get("Error", {}).get("Code") == _STS_REGION_DISABLED:
-                refused = from_client_error(error, doing)
                 raise RoleRefusedError(
                     f"{refused} (activate STS in {sts.meta.region_name} for the role's account: "
                     "IAM console, Account settings; or assume the role in another Region)"
                 ) from error
-            raise from_client_error(error, doing) from error
+            raise refused from error
         return {
             "access_key": answer["AccessKeyId"],
             "secret_key": answer["SecretAccessKey"],

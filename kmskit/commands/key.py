@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -36,6 +35,7 @@ from kmskit.audit import (
     DateRange,
     LogLocation,
     check_workers,
+    csv_report_writer,
     day_count,
     key_reference,
     s3_pool_size,
@@ -715,8 +715,7 @@ def _inventory_csv(
 ) -> None:
     """A header, then a row per key, and one per account with findings (RFC 4180: CRLF row
     ends, fields quoted where needed)."""
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\r\n")
-    writer.writeheader()
+    writer = csv_report_writer(out, CSV_FIELDS)
     for report in reports:
         run.summary.add(report)
         if isinstance(report, KeyReport) or report.findings:

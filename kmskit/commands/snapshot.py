@@ -382,7 +382,7 @@ def tags_from(pairs: list[str] | None) -> dict[str, str]:
 def run_copy(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     named = _check_snapshot_argument(args.snapshot)
-    tags_from(args.tag)  # refused before any AWS call
+    tags = tags_from(args.tag)  # refused before any AWS call
     if args.to_account is not None:
         check_accounts([args.to_account], "--to-account")
     check_regions([args.to_region], "--to-region")
@@ -415,13 +415,17 @@ def run_copy(args: argparse.Namespace) -> int:
             "copy within it"
         )
     try:
-        return _copy(engine, clients, args, region)
+        return _copy(engine, clients, args, region, tags)
     except StepError as problem:
         raise _fail(problem) from problem
 
 
 def _copy(
-    engine: SnapshotEngine, clients: ClientFactory, args: argparse.Namespace, region: str
+    engine: SnapshotEngine,
+    clients: ClientFactory,
+    args: argparse.Namespace,
+    region: str,
+    tags: dict[str, str],
 ) -> int:
     source = _resolve(engine, args.snapshot, region)
     failure = source_failure(source)
@@ -461,7 +465,7 @@ def _copy(
             role=role,
             origin=origin,
             destination_account=args.to_account,
-            extra_tags=tags_from(args.tag),
+            extra_tags=tags,
         )
     except DeadLetterError as problem:
         if problem.code in KEY_CODES:
