@@ -17,7 +17,9 @@ The patterns:
   account's, where "another account" must be read per record: KMS records a cross-account
   ``CreateGrant`` in the key owner's account (``recipientAccountId``) with the caller's
   account in ``userIdentity.accountId``. A filter pattern cannot compare two fields, so
-  :func:`grant_from_another_account_pattern` lists the accounts whose keys are watched.
+  :func:`grant_from_another_account_pattern` lists the accounts whose keys are watched; ten fit
+  one pattern, and :func:`key_policy_changed_patterns` spreads more over several filters that
+  count into the one metric, each record in at most one of them.
 * ``UnauthorizedApiCalls`` and ``CloudTrailConfigurationChanged``: CIS 3.1 / 4.1 and 3.5 / 4.5.
 """
 
@@ -67,6 +69,10 @@ CLOUDTRAIL_CONFIGURATION_CHANGED = (
 )
 MAX_FILTER_PATTERN_LENGTH = 1024
 """The longest filter pattern CloudWatch Logs accepts (PutMetricFilter ``filterPattern``)."""
+MAX_KEY_POLICY_CHANGED_FILTERS = 40
+"""The most metric filters ``KmsKeyPolicyChanged`` may take (ten accounts each). With the other
+four alarms' that is 44 of the 100 CloudWatch Logs allows on one log group: the rest stay free
+for the filters others put on a shared log group (Control Tower's, for one)."""
 NAMESPACE_PREFIX = "KmsAuditAlarms/"
 """KmsAuditAlarms' metric namespaces; AuditTrail's are ``AuditTrail/<trail name>``."""
 MAX_NAMESPACE_LENGTH = 255
@@ -108,33 +114,59 @@ def _key_policy_changed(grant_caller: str) -> str:
     )
 
 
+def _grant_only(grant_caller: str) -> str:
+    """CreateGrant whose record meets ``grant_caller`` (no PutKeyPolicy: the first filter of
+    :func:`key_policy_changed_patterns` counts those, once)."""
+    return f"{{($.eventSource=kms.amazonaws.com) && ($.eventName=CreateGrant) && {grant_caller}}}"
+
+
 def key_policy_changed_pattern(account: str) -> str:
     """PutKeyPolicy on any key, or CreateGrant called from an account other than ``account``
     (AuditTrail's: every record of its log group is ``account``'s, or its organization's)."""
     return _key_policy_changed(f'($.userIdentity.accountId!="{account}")')
 
 
-def grant_from_another_account_pattern(accounts: Sequence[str]) -> str:
+def grant_from_another_account_pattern(accounts: Sequence[str], *, key_policy: bool = True) -> str:
     """PutKeyPolicy on any key, or CreateGrant recorded for one of ``accounts``
     (``recipientAccountId``: the key owner's copy of a cross-account call) and called from
     another account (``userIdentity.accountId``). For one account's own trail this is
     :func:`key_policy_changed_pattern`; in an organization trail's log group it leaves out the
     grants each member account makes on its own keys, and a member account's grant on a key of
     another account (recorded for both) fires through the key owner's record when that account
-    is listed."""
+    is listed. ``key_policy=False`` leaves PutKeyPolicy out (the CreateGrant part alone)."""
     clauses = " || ".join(
         f'(($.recipientAccountId="{account}") && ($.userIdentity.accountId!="{account}"))'
         for account in accounts
     )
-    return _key_policy_changed(f"({clauses})")
+    return (_key_policy_changed if key_policy else _grant_only)(f"({clauses})")
+
+
+def key_policy_changed_patterns(accounts: Sequence[str]) -> tuple[str, ...]:
+    """``KmsKeyPolicyChanged``'s filter patterns for ``accounts``: as few as hold them within
+    :data:`MAX_FILTER_PATTERN_LENGTH` characters each, in the order given. The first is
+    :func:`grant_from_another_account_pattern` of the accounts it holds; each further one is
+    its CreateGrant part alone for the next accounts. An account is in one pattern only and a
+    record names one ``recipientAccountId``, so a record matches at most one pattern: the
+    filters count into one metric without counting a record twice."""
+    patterns: list[str] = []
+    held: list[str] = []
+    for account in accounts:
+        grown = grant_from_another_account_pattern([*held, account], key_policy=not patterns)
+        if held and len(grown) > MAX_FILTER_PATTERN_LENGTH:
+            patterns.append(grant_from_another_account_pattern(held, key_policy=not patterns))
+            held = [account]
+        else:
+            held.append(account)
+    patterns.append(grant_from_another_account_pattern(held, key_policy=not patterns))
+    return tuple(patterns)
 
 
 def watched_accounts_pattern(
     prop: str, accounts: Sequence[str] | None, account: str
-) -> tuple[tuple[str, ...], str]:
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``accounts`` checked (``prop`` names them in errors; None: ``account``, the stack's) and
-    the :func:`grant_from_another_account_pattern` of them, which must fit CloudWatch Logs'
-    :data:`MAX_FILTER_PATTERN_LENGTH` characters (ten accounts)."""
+    their :func:`key_policy_changed_patterns`, at most
+    :data:`MAX_KEY_POLICY_CHANGED_FILTERS` (400 accounts)."""
     if accounts is None:
         watched: tuple[str, ...] = (account,)
     else:
@@ -144,29 +176,38 @@ def watched_accounts_pattern(
             check_account_id(prop, item)
         check_unique(prop, given)
         watched = tuple(str(item) for item in given)
-    pattern = grant_from_another_account_pattern(watched)
-    if len(pattern) > MAX_FILTER_PATTERN_LENGTH:
-        # An account token (Aws.ACCOUNT_ID) counts as its encoding, longer than 12 digits.
+    patterns = key_policy_changed_patterns(watched)
+    if len(patterns) > MAX_KEY_POLICY_CHANGED_FILTERS:
         raise ConstructPropError(
             prop,
-            f"must fit KmsKeyPolicyChanged's filter pattern in CloudWatch Logs' "
-            f"{MAX_FILTER_PATTERN_LENGTH:,} characters: {len(watched)} accounts need "
-            f"{len(pattern):,} (list the accounts whose keys matter most)",
+            f"must fit KmsKeyPolicyChanged's filter patterns in at most "
+            f"{MAX_KEY_POLICY_CHANGED_FILTERS} metric filters of CloudWatch Logs' "
+            f"{MAX_FILTER_PATTERN_LENGTH:,} characters each (a log group takes 100 in all): "
+            f"{len(watched)} accounts need {len(patterns)} (list the accounts whose keys "
+            "matter most)",
             list(watched),
         )
-    return watched, pattern
+    return watched, patterns
 
 
-def trail_alarm_patterns(key_policy_changed: str) -> dict[str, str]:
-    """The filter pattern of each alarm, by metric name; ``key_policy_changed`` is
-    ``KmsKeyPolicyChanged``'s (it depends on whose events the log group receives)."""
+def trail_alarm_patterns(key_policy_changed: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The filter patterns of each alarm, by metric name: one each, but ``KmsKeyPolicyChanged``'s
+    are ``key_policy_changed`` (they depend on whose events the log group receives, and an
+    organization's may take several filters: :func:`key_policy_changed_patterns`)."""
     return {
-        "KmsKeyDisabledOrScheduledForDeletion": KMS_KEY_DISABLED_OR_DELETED,
-        "KmsKeyPendingDeletionUsed": KMS_KEY_PENDING_DELETION_USED,
-        "KmsKeyPolicyChanged": key_policy_changed,
-        "UnauthorizedApiCalls": UNAUTHORIZED_API_CALLS,
-        "CloudTrailConfigurationChanged": CLOUDTRAIL_CONFIGURATION_CHANGED,
+        "KmsKeyDisabledOrScheduledForDeletion": (KMS_KEY_DISABLED_OR_DELETED,),
+        "KmsKeyPendingDeletionUsed": (KMS_KEY_PENDING_DELETION_USED,),
+        "KmsKeyPolicyChanged": tuple(key_policy_changed),
+        "UnauthorizedApiCalls": (UNAUTHORIZED_API_CALLS,),
+        "CloudTrailConfigurationChanged": (CLOUDTRAIL_CONFIGURATION_CHANGED,),
     }
+
+
+TrailAlarms = tuple[
+    dict[str, logs.MetricFilter], dict[str, cloudwatch.Alarm], tuple[logs.MetricFilter, ...]
+]
+"""What :func:`add_trail_alarms` made: the first filter and the alarm of each metric, and every
+filter of ``KmsKeyPolicyChanged``."""
 
 
 def add_trail_alarms(
@@ -174,41 +215,49 @@ def add_trail_alarms(
     *,
     log_group: logs.ILogGroup,
     namespace: str,
-    key_policy_changed: str,
+    key_policy_changed: Sequence[str],
     alarm_topic: AlarmTopic,
     source: str,
-) -> tuple[dict[str, logs.MetricFilter], dict[str, cloudwatch.Alarm]]:
-    """Add the five metric filters (``<metric>Filter``) and alarms (``<metric>Alarm``) under
-    ``scope`` on ``log_group``, each metric in ``namespace``; every alarm notifies
-    ``alarm_topic`` on ALARM (not on OK: each is one event). ``source`` ends each alarm's
-    description (``Trail audit``). Returns the filters and the alarms by metric name."""
+) -> TrailAlarms:
+    """Add the five metric filters (``<metric>Filter``; a further ``KmsKeyPolicyChanged``
+    pattern of ``key_policy_changed`` is ``KmsKeyPolicyChangedFilter2``, ``3``, ...) and alarms
+    (``<metric>Alarm``) under ``scope`` on ``log_group``, each metric in ``namespace``; every
+    alarm notifies ``alarm_topic`` on ALARM (not on OK: each is one event). ``source`` ends each
+    alarm's description (``Trail audit``)."""
     patterns = trail_alarm_patterns(key_policy_changed)
     metric_filters: dict[str, logs.MetricFilter] = {}
     alarms: dict[str, cloudwatch.Alarm] = {}
+    key_policy_changed_filters: list[logs.MetricFilter] = []
     for metric_name, description in ALARMS:
-        metric_filter = logs.MetricFilter(
-            scope,
-            f"{metric_name}Filter",
-            log_group=log_group,
-            filter_pattern=logs.FilterPattern.literal(patterns[metric_name]),
-            metric_namespace=namespace,
-            metric_name=metric_name,
-            metric_value="1",
-        )
+        filters = [
+            logs.MetricFilter(
+                scope,
+                f"{metric_name}Filter{number if number > 1 else ''}",
+                log_group=log_group,
+                filter_pattern=logs.FilterPattern.literal(pattern),
+                metric_namespace=namespace,
+                metric_name=metric_name,
+                metric_value="1",
+            )
+            for number, pattern in enumerate(patterns[metric_name], start=1)
+        ]
+        # The filters of one metric count into it together: the alarm watches the metric.
         alarm = cloudwatch.Alarm(
             scope,
             f"{metric_name}Alarm",
             alarm_description=f"{description} {source}.",
-            metric=metric_filter.metric(statistic="Sum", period=durations.minutes(5)),
+            metric=filters[0].metric(statistic="Sum", period=durations.minutes(5)),
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm_topic.notify(alarm, ok=False)
-        metric_filters[metric_name] = metric_filter
+        metric_filters[metric_name] = filters[0]
         alarms[metric_name] = alarm
-    return metric_filters, alarms
+        if metric_name == "KmsKeyPolicyChanged":
+            key_policy_changed_filters = filters
+    return metric_filters, alarms, tuple(key_policy_changed_filters)
 
 
 def is_log_group(value: Any) -> bool:
@@ -239,9 +288,11 @@ class KmsAuditAlarms(Construct):
         accounts: the accounts whose keys ``KmsKeyPolicyChanged`` watches for grants created
             from another account: a ``CreateGrant`` recorded for one of them
             (``recipientAccountId``) whose caller (``userIdentity.accountId``) is another
-            account. For an organization trail, list the accounts whose keys matter (the pattern
-            must fit CloudWatch Logs' 1,024 characters: ten accounts). ``PutKeyPolicy``
-            fires for every account's keys whatever this says. Default: this stack's account.
+            account. For an organization trail, list the accounts whose keys matter: ten fit
+            one filter pattern (CloudWatch Logs takes 1,024 characters), more take further
+            filters (``KmsKeyPolicyChangedFilter2``, ...) counting into the same metric, at most
+            40 (400 accounts). ``PutKeyPolicy`` fires for every account's keys whatever this
+            says. Default: this stack's account.
         alarm_topic: an existing :class:`AlarmTopic` in this Region. Default: none (give
             ``encryption_key``).
         encryption_key: a symmetric CMK (a :class:`CustomerManagedKey` or :class:`ReplicaKey`,
@@ -253,6 +304,8 @@ class KmsAuditAlarms(Construct):
         accounts: the accounts ``KmsKeyPolicyChanged`` watches for grants.
         alarm_topic: the :class:`AlarmTopic` (made or given).
         metric_filters / alarms: by metric name, as AuditTrail's.
+        key_policy_changed_filters: every filter of ``KmsKeyPolicyChanged``, the first being
+            ``metric_filters["KmsKeyPolicyChanged"]``.
     """
 
     def __init__(
@@ -307,7 +360,7 @@ class KmsAuditAlarms(Construct):
             raise
         self.log_group = log_group
         self.accounts: tuple[str, ...] = watched
-        self.metric_filters, self.alarms = add_trail_alarms(
+        self.metric_filters, self.alarms, self.key_policy_changed_filters = add_trail_alarms(
             self,
             log_group=log_group,
             namespace=self.namespace,

@@ -468,7 +468,7 @@ class AuditTrail(Construct):
         grant_alarm_accounts: with ``organization_id`` only: the accounts whose keys
             ``KmsKeyPolicyChanged`` watches for grants created from another account (a
             ``CreateGrant`` recorded for one of them, ``recipientAccountId``, whose caller is
-            another account), 1-10 12-digit IDs, as :class:`KmsAuditAlarms`' ``accounts``: the
+            another account), 1-400 12-digit IDs, as :class:`KmsAuditAlarms`' ``accounts``: the
             organization trail's log group holds every member account's events, where "a grant
             from another account than the trail's" would fire for each grant a member account
             makes on its own keys. Default: this stack's account (the management account).
@@ -485,7 +485,9 @@ class AuditTrail(Construct):
         alarm_topic: the :class:`AlarmTopic` the alarms publish to.
         metric_filters / alarms: by name (``KmsKeyDisabledOrScheduledForDeletion``,
             ``KmsKeyPendingDeletionUsed``, ``KmsKeyPolicyChanged``, ``UnauthorizedApiCalls``,
-            ``CloudTrailConfigurationChanged``).
+            ``CloudTrailConfigurationChanged``); the first filter of each.
+        key_policy_changed_filters: every filter of ``KmsKeyPolicyChanged`` (more than one
+            only for more ``grant_alarm_accounts`` than fit one filter pattern).
     """
 
     def __init__(
@@ -635,7 +637,7 @@ class AuditTrail(Construct):
         self.node.add_validation(_TrailValidation(self))
 
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", encryption_key=self.key)
-        self.metric_filters, self.alarms = add_trail_alarms(
+        self.metric_filters, self.alarms, self.key_policy_changed_filters = add_trail_alarms(
             self,
             log_group=self.log_group,
             namespace=f"AuditTrail/{name}",
@@ -647,8 +649,8 @@ class AuditTrail(Construct):
     @staticmethod
     def _key_policy_changed(
         organization_id: str | None, grant_alarm_accounts: Sequence[str] | None, account: str
-    ) -> str:
-        """KmsKeyPolicyChanged's pattern: for one account's trail, a grant from another account
+    ) -> tuple[str, ...]:
+        """KmsKeyPolicyChanged's patterns: for one account's trail, a grant from another account
         than the trail's; for an organization trail, one recorded for ``grant_alarm_accounts``
         (every member account's events are in its log group)."""
         require(
@@ -659,9 +661,11 @@ class AuditTrail(Construct):
             grant_alarm_accounts,
         )
         if organization_id is None:
-            return key_policy_changed_pattern(account)
-        _, pattern = watched_accounts_pattern("grant_alarm_accounts", grant_alarm_accounts, account)
-        return pattern
+            return (key_policy_changed_pattern(account),)
+        _, patterns = watched_accounts_pattern(
+            "grant_alarm_accounts", grant_alarm_accounts, account
+        )
+        return patterns
 
     @staticmethod
     def _check_exclusive(

@@ -13,8 +13,14 @@ from aws_cdk.assertions import Match, Template
 
 from constructs_lib import AlarmTopic, ConstructPropError, CustomerManagedKey, KmsAuditAlarms
 from constructs_lib.audit_alarms import (
+    CLOUDTRAIL_CONFIGURATION_CHANGED,
+    KMS_KEY_DISABLED_OR_DELETED,
+    KMS_KEY_PENDING_DELETION_USED,
     MAX_FILTER_PATTERN_LENGTH,
+    MAX_KEY_POLICY_CHANGED_FILTERS,
+    UNAUTHORIZED_API_CALLS,
     grant_from_another_account_pattern,
+    key_policy_changed_patterns,
 )
 from tests._support.apps.audit_showcase import (
     CONTROL_TOWER_LOG_GROUP,
@@ -23,6 +29,7 @@ from tests._support.apps.audit_showcase import (
     SECURITY,
     WORKLOAD,
 )
+from tests._support.filter_patterns import matches
 from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
 from tests.constructs.test_audit_trail import ALARMS as AUDIT_TRAIL_PATTERNS
@@ -265,6 +272,149 @@ def key_of(stack: cdk.Stack) -> CustomerManagedKey:
     return CustomerManagedKey(stack, "Key")
 
 
+def kms_record(event: str, *, recipient: str, caller: str, **more: Any) -> dict[str, Any]:
+    """A CloudTrail record of a KMS call, as the organization trail's log group holds it."""
+    return {
+        "eventSource": "kms.amazonaws.com",
+        "eventName": event,
+        "recipientAccountId": recipient,
+        "userIdentity": {"type": "AssumedRole", "accountId": caller},
+        **more,
+    }
+
+
+@pytest.mark.parametrize(
+    ("pattern", "record", "expected"),
+    [
+        (
+            KMS_KEY_DISABLED_OR_DELETED,
+            kms_record("DisableKey", recipient=SECURITY, caller=SECURITY),
+            True,
+        ),
+        (
+            KMS_KEY_DISABLED_OR_DELETED,
+            kms_record("EnableKey", recipient=SECURITY, caller=SECURITY),
+            False,
+        ),
+        (
+            KMS_KEY_PENDING_DELETION_USED,
+            kms_record(
+                "Decrypt",
+                recipient=SECURITY,
+                caller=WORKLOAD,
+                errorMessage="arn:aws:kms:eu-west-1:1:key/k is pending deletion.",
+            ),
+            True,
+        ),
+        (
+            KMS_KEY_PENDING_DELETION_USED,
+            kms_record("Decrypt", recipient=SECURITY, caller=SECURITY),
+            False,
+        ),
+        (
+            UNAUTHORIZED_API_CALLS,
+            {"errorCode": "AccessDenied", "eventName": "GetObject", "sourceIPAddress": "10.0.0.1"},
+            True,
+        ),
+        (
+            UNAUTHORIZED_API_CALLS,
+            {"errorCode": "AccessDenied", "eventName": "HeadBucket", "sourceIPAddress": "10.0.0.1"},
+            False,
+        ),
+        (CLOUDTRAIL_CONFIGURATION_CHANGED, {"eventName": "StopLogging"}, True),
+        (CLOUDTRAIL_CONFIGURATION_CHANGED, {"eventName": "LookupEvents"}, False),
+    ],
+)
+def test_the_pattern_matcher_reads_the_alarm_patterns_as_cloudwatch_logs_does(
+    pattern: str, record: dict[str, Any], expected: bool
+) -> None:
+    # The matcher that the test below counts with, held to the patterns' documented meaning.
+    assert matches(pattern, record) is expected
+
+
+def test_more_accounts_than_fit_one_pattern_take_more_filters_that_count_each_record_once() -> None:
+    accounts = accounts_of(25)
+    patterns = key_policy_changed_patterns(accounts)
+    assert len(patterns) == 3
+    assert all(len(pattern) <= MAX_FILTER_PATTERN_LENGTH for pattern in patterns)
+    assert patterns[0] == grant_from_another_account_pattern(accounts[:10])
+    unlisted = "999999999999"
+    counted = {
+        # PutKeyPolicy on any key: once, not once per filter.
+        "policy": (kms_record("PutKeyPolicy", recipient=unlisted, caller=unlisted), 1),
+        # A grant from another account on a key of a listed account, in each filter's share.
+        **{
+            f"grant on {account}": (
+                kms_record("CreateGrant", recipient=account, caller=unlisted),
+                1,
+            )
+            for account in (accounts[0], accounts[12], accounts[24])
+        },
+        "own grant": (kms_record("CreateGrant", recipient=accounts[24], caller=accounts[24]), 0),
+        "unlisted": (kms_record("CreateGrant", recipient=unlisted, caller=accounts[3]), 0),
+        "other call": (kms_record("Decrypt", recipient=accounts[12], caller=unlisted), 0),
+    }
+    for what, (record, expected) in counted.items():
+        assert sum(matches(pattern, record) for pattern in patterns) == expected, what
+
+
+def test_the_filters_of_many_accounts_count_into_one_metric_and_alarm() -> None:
+    stack = new_stack()
+    alarms = KmsAuditAlarms(
+        stack,
+        "Alarms",
+        log_group=control_tower(stack),
+        accounts=accounts_of(25),
+        encryption_key=key_of(stack),
+    )
+    assert len(alarms.key_policy_changed_filters) == 3
+    assert alarms.key_policy_changed_filters[0] is alarms.metric_filters["KmsKeyPolicyChanged"]
+    template = Template.from_stack(stack).to_json()
+    filters = {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Logs::MetricFilter"
+        and resource["Properties"]["MetricTransformations"][0]["MetricName"]
+        == "KmsKeyPolicyChanged"
+    }
+    # The first keeps the logical ID of one filter's: upgrading adds filters, replaces none.
+    assert sorted(name[: -len("ABCD1234")] for name in filters) == [
+        "AlarmsKmsKeyPolicyChangedFilter",
+        "AlarmsKmsKeyPolicyChangedFilter2",
+        "AlarmsKmsKeyPolicyChangedFilter3",
+    ]
+    assert sorted(p["FilterPattern"] for p in filters.values()) == sorted(
+        key_policy_changed_patterns(accounts_of(25))
+    )
+    assert {
+        (t["MetricNamespace"], t["MetricValue"])
+        for p in filters.values()
+        for t in p["MetricTransformations"]
+    } == {(f"KmsAuditAlarms/{CONTROL_TOWER_LOG_GROUP}", "1")}
+    alarms_of_metric = [
+        resource
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and resource["Properties"]["MetricName"] == "KmsKeyPolicyChanged"
+    ]
+    assert len(alarms_of_metric) == 1
+
+
+def test_as_many_accounts_as_the_most_filters_hold_are_accepted() -> None:
+    fits = MAX_KEY_POLICY_CHANGED_FILTERS * most_accounts()
+    assert fits == 400  # the number docs/audit.md and the docstrings give
+    assert len(key_policy_changed_patterns(accounts_of(fits))) == MAX_KEY_POLICY_CHANGED_FILTERS
+    stack = new_stack()
+    alarms = KmsAuditAlarms(
+        stack,
+        "Alarms",
+        log_group=control_tower(stack),
+        accounts=accounts_of(fits),
+        encryption_key=key_of(stack),
+    )
+    assert len(alarms.key_policy_changed_filters) == MAX_KEY_POLICY_CHANGED_FILTERS
+
+
 BAD_PROPS: list[tuple[Callable[[cdk.Stack], dict[str, Any]], str]] = [
     (
         lambda s: {"log_group": CONTROL_TOWER_LOG_GROUP, "encryption_key": key_of(s)},
@@ -333,12 +483,12 @@ BAD_PROPS: list[tuple[Callable[[cdk.Stack], dict[str, Any]], str]] = [
     (
         lambda s: {
             "log_group": control_tower(s),
-            "accounts": accounts_of(11),
+            "accounts": accounts_of(401),
             "encryption_key": key_of(s),
         },
-        "'accounts' must fit KmsKeyPolicyChanged's filter pattern in CloudWatch Logs' 1,024 "
-        "characters: 11 accounts need 1,079 (list the accounts whose keys matter most). "
-        f"Received: {accounts_of(11)!r}",
+        "'accounts' must fit KmsKeyPolicyChanged's filter patterns in at most 40 metric filters "
+        "of CloudWatch Logs' 1,024 characters each (a log group takes 100 in all): 401 accounts "
+        f"need 41 (list the accounts whose keys matter most). Received: {accounts_of(401)!r}",
     ),
     (
         lambda s: {

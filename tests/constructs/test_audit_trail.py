@@ -845,10 +845,11 @@ CASES: list[tuple[dict[str, Any], str]] = [
     (
         {
             "organization_id": ORGANIZATION_ID,
-            "grant_alarm_accounts": [f"{n:012d}" for n in range(1, 12)],
+            "grant_alarm_accounts": [f"{n:012d}" for n in range(1, 402)],
         },
-        "'grant_alarm_accounts' must fit KmsKeyPolicyChanged's filter pattern in CloudWatch "
-        "Logs' 1,024 characters: 11 accounts need",
+        "'grant_alarm_accounts' must fit KmsKeyPolicyChanged's filter patterns in at most 40 "
+        "metric filters of CloudWatch Logs' 1,024 characters each (a log group takes 100 in "
+        "all): 401 accounts need 41",
     ),
     (
         {"organization_id": ORGANIZATION_ID, "grant_alarm_accounts": ["12345"]},
