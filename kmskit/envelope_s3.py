@@ -8,7 +8,9 @@ from where it stopped, from the same object only (its version ID, else ``If-Matc
 
 The object's location is bound into the encryption context (``kmskit:s3-object =
 s3://bucket/key``) and checked on get, so an object copied or moved to another key does not
-decrypt as if it were the original (copy it with ``kmskit get`` + ``kmskit put`` instead).
+decrypt as if it were the original (copy it with ``kmskit get`` + ``kmskit put`` instead). A
+copy made as a copy (S3 replication into another Region's bucket, a backup restored elsewhere)
+is read where it is with ``written_to``: the location the message must be bound to.
 Server-side encryption (SSE-KMS with the bucket's key) can be asked for on top.
 """
 
@@ -43,7 +45,13 @@ from kmskit.envelope import (
     remaining_length,
     write_verified,
 )
-from kmskit.errors import ConflictError, KmskitError, UsageError, from_client_error
+from kmskit.errors import (
+    ConflictError,
+    IntegrityError,
+    KmskitError,
+    UsageError,
+    from_client_error,
+)
 from kmskit.progress import progress_bar
 
 LOCATION_CONTEXT_KEY = "kmskit:s3-object"
@@ -246,8 +254,14 @@ def get_stream(
     require_signed: bool = False,
     progress: Any = None,
     version_id: str | None = None,
+    written_to: S3Location | None = None,
 ) -> MessageInfo:
     """Decrypt the object at ``location`` into ``sink`` (discard ``sink`` if this raises).
+
+    ``written_to``: the location :func:`put_stream` wrote the message to, when the object at
+    ``location`` is a copy of it (S3 replication, a backup): the message must be bound to that
+    location instead; default None (``location`` itself). A message bound to another location
+    fails with :class:`~kmskit.errors.IntegrityError` (exit 5), naming the location it holds.
 
     ``version_id``: that version of the object (default: the current one). If the connection
     drops, the rest is read with a ranged GET of the same object (its version ID, else
@@ -257,7 +271,7 @@ def get_stream(
     must hold besides the object's bucket and key; default None (those only).
     ``require_signed``: refuse a message without an ECDSA signature; default False.
     """
-    expected = location.bound(context or {})
+    expected = (written_to or location).bound(context or {})
     body = _ObjectReader(envelope.settings.client("s3"), location, version_id)
     on_read = None
     if progress is not None:
@@ -268,18 +282,26 @@ def get_stream(
             body, sink, expected, require_signed=require_signed, on_read=on_read
         )
     except KmskitError as error:
-        raise _naming(error, location) from error
+        raise _naming(error, location, copy_hint=written_to is None) from error
     finally:
         body.close()
 
 
-def _naming(error: KmskitError, location: S3Location) -> KmskitError:
-    """``error`` with the object named: "could not decrypt s3://bucket/key: ..."."""
+def _naming(error: KmskitError, location: S3Location, *, copy_hint: bool) -> KmskitError:
+    """``error`` with the object named: "could not decrypt s3://bucket/key: ...". With
+    ``copy_hint``, a message bound to another location also says how to read a copy of it."""
     text = str(error)
+    if copy_hint and isinstance(error, IntegrityError) and f"{LOCATION_CONTEXT_KEY}=" in text:
+        text += (
+            f"; if {location.uri} is a copy of that object (S3 replication, a backup), give the "
+            "location the message names ('written_to' / --written-to)"
+        )
     prefix = "could not decrypt"
-    if location.uri in text or not text.startswith(prefix):
+    if location.uri not in text and text.startswith(prefix):
+        text = f"{prefix} {location.uri}{text[len(prefix) :]}"
+    if text == str(error):
         return error
-    return type(error)(f"{prefix} {location.uri}{text[len(prefix) :]}")
+    return type(error)(text)
 
 
 class _ObjectReader:
@@ -352,12 +374,13 @@ def get_file(
     show_progress: bool | None = None,
     exclusive: bool = False,
     version_id: str | None = None,
+    written_to: S3Location | None = None,
 ) -> MessageInfo:
     """Decrypt an S3 object (``version_id``: that version) into ``target`` (``-`` = stdout),
     which gets the plaintext only once the whole message verified (see
     :func:`kmskit.envelope.write_verified`; with ``exclusive`` an existing ``target`` file is
-    never replaced). Defaults: ``context`` None, ``require_signed`` False (as for
-    :func:`get_stream`), ``show_progress`` None (a bar only when stderr is a terminal),
+    never replaced). Defaults: ``context`` None, ``require_signed`` False, ``written_to`` None
+    (as for :func:`get_stream`), ``show_progress`` None (a bar only when stderr is a terminal),
     ``exclusive`` False, ``version_id`` None (the current version)."""
     with progress_bar(total=None, description="get", enabled=show_progress) as bar:
         return write_verified(
@@ -370,6 +393,7 @@ def get_file(
                 require_signed=require_signed,
                 progress=bar,
                 version_id=version_id,
+                written_to=written_to,
             ),
             exclusive=exclusive,
         )

@@ -24,7 +24,7 @@ from kmskit.envelope_cli import (
     warn_if_unfiltered,
 )
 from kmskit.envelope_s3 import S3Location, get_file, put_file
-from kmskit.errors import EXIT_OK
+from kmskit.errors import EXIT_OK, UsageError
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -86,6 +86,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="that version of the object (versioned bucket; default: the current one)",
     )
+    get.add_argument(
+        "--written-to",
+        metavar="s3://BUCKET/KEY",
+        help="the location `kmskit put` wrote the object to, when s3://BUCKET/KEY is a copy of "
+        "it (S3 replication, a backup): the message must be bound to that location instead "
+        "(default: s3://BUCKET/KEY itself)",
+    )
     get.add_argument("location", metavar="s3://BUCKET/KEY")
     get.add_argument("output", metavar="OUTPUT")
     add_force_option(get)
@@ -117,6 +124,12 @@ def run_put(args: argparse.Namespace) -> int:
 def run_get(args: argparse.Namespace) -> int:
     check_new_output(args.output, "OUTPUT", force=args.force)
     location = S3Location.parse(args.location)
+    written_to = None
+    if args.written_to is not None:
+        try:
+            written_to = S3Location.parse(args.written_to)
+        except UsageError as error:
+            raise UsageError(f"'--written-to': {error}") from error
     envelope = envelope_from(args)
     info = get_file(
         envelope,
@@ -127,7 +140,9 @@ def run_get(args: argparse.Namespace) -> int:
         show_progress=show_progress(args),
         exclusive=not args.force,
         version_id=args.version_id,
+        written_to=written_to,
     )
-    say(args, f"got {location.uri} -> {args.output}: {describe(info)}")
+    copy = "" if written_to is None else f" (a copy of {written_to.uri})"
+    say(args, f"got {location.uri}{copy} -> {args.output}: {describe(info)}")
     warn_if_unfiltered(envelope, info)
     return EXIT_OK

@@ -97,6 +97,83 @@ def test_an_object_moved_to_another_key_does_not_decrypt(world: KmsWorld, s3: An
         get_stream(Envelope(), S3Location(BUCKET, "public/a"), io.BytesIO())
 
 
+REPLICA_BUCKET = "encrypted-bucket-replica"
+
+
+def test_a_copy_reads_where_it_is_bound_to_the_location_put_wrote(world: KmsWorld, s3: Any) -> None:
+    # S3 replication (or a restored backup) copies the message unchanged into another bucket.
+    s3.create_bucket(
+        Bucket=REPLICA_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    original = S3Location(BUCKET, "hr/payroll.csv")
+    put_stream(Envelope([ALIAS]), io.BytesIO(b"salary data"), original, CONTEXT)
+    s3.copy_object(
+        Bucket=REPLICA_BUCKET, Key=original.key, CopySource={"Bucket": BUCKET, "Key": original.key}
+    )
+    copy = S3Location(REPLICA_BUCKET, original.key)
+    sink = io.BytesIO()
+    info = get_stream(Envelope(), copy, sink, CONTEXT, written_to=original)
+    assert sink.getvalue() == b"salary data"
+    assert info.context[LOCATION_CONTEXT_KEY] == original.uri
+
+    with pytest.raises(IntegrityError) as refused:
+        get_stream(Envelope(), copy, io.BytesIO(), CONTEXT)
+    assert str(refused.value).endswith(
+        f"expected kmskit:s3-object={copy.uri}, the message has kmskit:s3-object={original.uri}"
+        f"; if {copy.uri} is a copy of that object (S3 replication, a backup), give the "
+        "location the message names ('written_to' / --written-to)"
+    )
+    # A copy of another object is still refused, and the hint is not repeated.
+    elsewhere = S3Location(BUCKET, "public/payroll.csv")
+    with pytest.raises(IntegrityError) as wrong:
+        get_stream(Envelope(), copy, io.BytesIO(), CONTEXT, written_to=elsewhere)
+    assert str(wrong.value).endswith(
+        f"expected kmskit:s3-object={elsewhere.uri}, the message has "
+        f"kmskit:s3-object={original.uri}"
+    )
+
+
+def test_cli_get_written_to_reads_a_replicated_copy(
+    world: KmsWorld, s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3.create_bucket(
+        Bucket=REPLICA_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    source = tmp_path / "report.pdf"
+    source.write_bytes(os.urandom(5_000))
+    uri = f"s3://{BUCKET}/reports/report.pdf"
+    copy = f"s3://{REPLICA_BUCKET}/reports/report.pdf"
+    assert main(["put", "-q", "--key", ALIAS, str(source), uri]) == 0
+    s3.copy_object(
+        Bucket=REPLICA_BUCKET,
+        Key="reports/report.pdf",
+        CopySource={"Bucket": BUCKET, "Key": "reports/report.pdf"},
+    )
+    capsys.readouterr()
+    refused = tmp_path / "refused.pdf"
+    assert main(["get", copy, str(refused)]) == EXIT_INTEGRITY
+    assert "give the location the message names ('written_to' / --written-to)" in (
+        capsys.readouterr().err
+    )
+    assert not refused.exists()
+    out = tmp_path / "back.pdf"
+    assert main(["get", "--written-to", uri, copy, str(out)]) == 0
+    assert out.read_bytes() == source.read_bytes()
+    assert f"got {copy} (a copy of {uri}) -> {out}:" in capsys.readouterr().err
+
+
+def test_cli_a_bad_written_to_is_named_before_aws(
+    tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["get", "--written-to", "bucket/key", f"s3://{BUCKET}/k", str(out)]) == (EXIT_USAGE)
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--written-to': an S3 location must look like s3://bucket/key. "
+        "Received: 'bucket/key'"
+    )
+    assert no_aws == []
+
+
 def test_sse_kms_is_requested_on_top(world: KmsWorld, s3: Any) -> None:
     put_stream(
         Envelope([ALIAS]), io.BytesIO(b"x"), S3Location(BUCKET, "k"), CONTEXT, sse_kms_key=world.arn
