@@ -240,6 +240,24 @@ def _only_tag_keys(keys: Iterable[str]) -> dict[str, Any]:
     return {"ForAllValues:StringEquals": {"aws:TagKeys": sorted(set(keys))}}
 
 
+def _copy_conditions(regions: Iterable[str], tag_keys: Sequence[str]) -> dict[str, Any]:
+    """A copy (``ec2:CopySnapshot``, ``rds:CopyDBSnapshot``, ``rds:CopyDBClusterSnapshot``) is
+    made in ``regions`` and may request ``tag_keys`` only (:func:`_only_tag_keys`, the keys of
+    the tag-on-create statements: a copy requesting any other key is refused by the copy action
+    itself, not only by its tagging).
+
+    EC2 and RDS both take ``aws:TagKeys`` (and ``aws:RequestTag/<key>``) on these actions
+    (Service Authorization Reference); the statements that use this cover the source snapshot
+    as well as the new one, which a request tag condition would have to hold for. ForAllValues
+    does for either: with no request tags in the source's context it holds (an empty set), with
+    the request's tags they are the copy's. So nothing here requires a tag to be present: a copy
+    without tags passes, and the tag-on-create statements require ``kmskit:replicator``."""
+    return {
+        "StringEquals": {"aws:RequestedRegion": sorted(set(regions))},
+        **_only_tag_keys(tag_keys),
+    }
+
+
 def _tag_rds_copies_statement(
     partition: str,
     account: str,
@@ -342,14 +360,15 @@ _WILDCARD_REASONS: tuple[tuple[str, str, str], ...] = (
         "EBS snapshot IDs are assigned when a copy starts; copy and tag-on-create are limited "
         "to the replication Regions, delete (and, for the replicator, share and tag) to "
         "snapshots tagged with this replicator's kmskit:replicator value, sharing to its "
-        "destination accounts (ec2:Add/userId, never public), and tagging to the tag keys the "
-        "functions send (aws:TagKeys)",
+        "destination accounts (ec2:Add/userId, never public), and copying and tagging to the "
+        "tag keys the functions send (aws:TagKeys)",
     ),
     (
         "snapshot:kmskit-s-*",
         "",
         "staging copies shared by the source accounts get deterministic kmskit-s-* identifiers "
-        "at run time; the receiver may only copy them, in its own Region",
+        "at run time; the receiver may only copy them, in its own Region and with the tag keys "
+        "its functions send (aws:TagKeys)",
     ),
     (
         "snapshot:kmskit-*",
@@ -357,7 +376,8 @@ _WILDCARD_REASONS: tuple[tuple[str, str, str], ...] = (
         "RDS and Aurora copies get deterministic kmskit-* identifiers at run time; copy is "
         "limited to that prefix and the replication Regions, tagging on create to untagged new "
         "copies given this replicator's kmskit:replicator value, share, tag and delete to copies "
-        "already tagged with it, and tagging to the tag keys the functions send (aws:TagKeys)",
+        "already tagged with it, and copying and tagging to the tag keys the functions send "
+        "(aws:TagKeys)",
     ),
     (
         "snapshot:*",
@@ -1258,7 +1278,7 @@ class _ReplicationBase(Construct):
                 sid="CopyEbs",
                 actions=["ec2:CopySnapshot"],
                 resources=ebs_arns,
-                conditions={"StringEquals": {"aws:RequestedRegion": sorted(set(copy_regions))}},
+                conditions=_copy_conditions(copy_regions, creation_tag_keys),
             ),
             _statement(
                 sid="TagEbsCopiesOnCreate",
@@ -1513,9 +1533,7 @@ class SnapshotReplicator(_ReplicationBase):
                     *_db_arns(kinds, f"arn:{p}:rds:{region}:{account}", "*"),
                     *_db_arns(kinds, f"arn:{p}:rds:*:{account}", "kmskit-*"),
                 ],
-                conditions={
-                    "StringEquals": {"aws:RequestedRegion": sorted({region, *dest_regions})}
-                },
+                conditions=_copy_conditions([region, *dest_regions], creation_tag_keys),
             ),
             _tag_rds_copies_statement(
                 p, account, dest_regions, self.replicator_id, kinds, tag_keys=creation_tag_keys
@@ -1729,7 +1747,7 @@ class SnapshotReceiver(_ReplicationBase):
                     ),
                     *_db_arns(kinds, f"arn:{p}:rds:*:{account}", "kmskit-*"),
                 ],
-                conditions={"StringEquals": {"aws:RequestedRegion": copy_regions}},
+                conditions=_copy_conditions(copy_regions, creation_tag_keys),
             ),
             _tag_rds_copies_statement(
                 p, account, copy_regions, self.replicator_id, kinds, tag_keys=creation_tag_keys

@@ -180,22 +180,35 @@ def cross_account_replicator(copy_tags: Any) -> SnapshotReplicator:
     )
 
 
+# The copy actions request the copy's tags too: they are narrowed to the same keys.
+ON_CREATE_SIDS = {
+    "Copier/CopyEbs",
+    "Copier/CopyRdsSnapshots",
+    "Copier/TagEbsCopiesOnCreate",
+    "Copier/TagRdsCopiesOnCreate",
+}
 TAGGING_SIDS = {
-    replicator: {"Copier/TagEbsCopiesOnCreate", "Copier/TagRdsCopiesOnCreate"},
+    replicator: ON_CREATE_SIDS,
     cross_account_replicator: {
-        "Copier/TagEbsCopiesOnCreate",
-        "Copier/TagRdsCopiesOnCreate",
+        *ON_CREATE_SIDS,
         "Copier/MarkOwnEbsCopiesDelivered",
         "Copier/MarkOwnRdsCopiesDelivered",
     },
-    receiver: {"Copier/TagEbsCopiesOnCreate", "Copier/TagRdsCopiesOnCreate"},
+    receiver: ON_CREATE_SIDS,
+}
+COPY_AND_TAG_ACTIONS = {
+    "ec2:CopySnapshot",
+    "rds:CopyDBSnapshot",
+    "rds:CopyDBClusterSnapshot",
+    "ec2:CreateTags",
+    "rds:AddTagsToResource",
 }
 
 
 @pytest.mark.parametrize("make", list(TAGGING_SIDS))
 def test_copy_tags_widen_only_the_tag_keys_of_the_tagging_statements(make: Any) -> None:
-    """Every tagging statement lists the tag keys it allows (aws:TagKeys); copy_tags add their
-    keys there, and change nothing else of any policy."""
+    """Every copying and tagging statement lists the tag keys it allows (aws:TagKeys); copy_tags
+    add their keys there, and change nothing else of any policy."""
     with_tags, without = _by_sid(make(COPY_TAGS)), _by_sid(make(None))
     assert set(with_tags) == set(without)
     tagging = {sid for sid, s in with_tags.items() if _tag_keys(s) is not None}
@@ -210,9 +223,7 @@ def test_copy_tags_widen_only_the_tag_keys_of_the_tagging_statements(make: Any) 
             assert statement == without[sid], sid
     for statement in with_tags.values():
         actions = statement["Action"]
-        tags = {"ec2:CreateTags", "rds:AddTagsToResource"} & set(
-            actions if isinstance(actions, list) else [actions]
-        )
+        tags = COPY_AND_TAG_ACTIONS & set(actions if isinstance(actions, list) else [actions])
         assert not tags or f"Copier/{statement['Sid']}" in tagging, statement["Sid"]
 
 
@@ -229,7 +240,7 @@ def test_copies_are_tagged_on_create_with_the_keys_of_their_kind_only(
 ) -> None:
     statements = _by_sid(make(COPY_TAGS))
     expected = sorted([*model.COPY_TAG_KEYS, *own, *COPY_TAGS])
-    for sid in ("Copier/TagEbsCopiesOnCreate", "Copier/TagRdsCopiesOnCreate"):
+    for sid in sorted(ON_CREATE_SIDS):
         assert _tag_keys(statements[sid]) == expected, sid
     if make is cross_account_replicator:
         for sid in ("Copier/MarkOwnEbsCopiesDelivered", "Copier/MarkOwnRdsCopiesDelivered"):

@@ -158,9 +158,17 @@ def test_copy_permissions_are_scoped(synthesized: Synth) -> None:
     grant = by_sid(template, "ReplicateCopierPolicy", "GrantDestinationKeys")
     assert grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
     copy = by_sid(template, "ReplicateCopierPolicy", "CopyEbs")
+    # The copy itself may request only the tag keys its copies are tagged with on create.
+    tag_keys = by_sid(template, "ReplicateCopierPolicy", "TagEbsCopiesOnCreate")["Condition"][
+        "ForAllValues:StringEquals"
+    ]
+    assert "kmskit:replicator" in tag_keys["aws:TagKeys"]
     assert copy["Condition"] == {
-        "StringEquals": {"aws:RequestedRegion": ["eu-central-1", "eu-west-1"]}
+        "StringEquals": {"aws:RequestedRegion": ["eu-central-1", "eu-west-1"]},
+        "ForAllValues:StringEquals": tag_keys,
     }
+    copy_rds = by_sid(template, "ReplicateCopierPolicy", "CopyRdsSnapshots")
+    assert copy_rds["Condition"]["ForAllValues:StringEquals"] == tag_keys
     delete = by_sid(template, "ReplicateSweeperPolicy", "DeleteOwnCopies")
     assert delete["Action"] == "ec2:DeleteSnapshot"
     assert delete["Condition"]["StringEquals"]["aws:ResourceTag/kmskit:replicator"]

@@ -417,6 +417,8 @@ def test_every_permission_granted_is_used(app: App, replication: Replication) ->
 
 
 TAGGING = {"ec2:CreateTags", "rds:AddTagsToResource"}
+# The copy actions take the copy's tags in the request (aws:TagKeys) too.
+COPYING = {"ec2:CopySnapshot", "rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot"}
 
 
 def _tag_keys_allowed(statement: dict[str, Any]) -> list[str] | None:
@@ -428,37 +430,41 @@ def _tag_keys_allowed(statement: dict[str, Any]) -> list[str] | None:
 def test_tagging_statements_allow_exactly_the_tag_keys_the_runtime_sends(
     app: App, replication: Replication
 ) -> None:
-    """Each tagging statement names in aws:TagKeys exactly the keys of the runtime's tagging
-    requests it allows: read from the synthesized policy, checked against what the Lambda code
-    sent (with the showcase's copy_tags), so neither can change without the other. A key the
-    runtime needs and the policy lacks is denied (the test above); one the policy lists and
-    no request sends is a wider grant than needed (this one)."""
+    """Each tagging and copying statement names in aws:TagKeys exactly the keys of the runtime's
+    tagging and copy requests it allows: read from the synthesized policy, checked against what
+    the Lambda code sent (with the showcase's copy_tags), so neither can change without the
+    other. A key the runtime needs and the policy lacks is denied (the test above); one the
+    policy lists and no request sends is a wider grant than needed (this one)."""
     by_role = _requests_by_role(app, replication)
     checked = set()
     for role in app.roles():
         for statement in role.statements:
             actions = statement["Action"]
-            if not TAGGING & set(actions if isinstance(actions, list) else [actions]):
+            if not (TAGGING | COPYING) & set(actions if isinstance(actions, list) else [actions]):
                 continue
             allowed = _tag_keys_allowed(statement)
             assert allowed is not None, f"{role.name}: {statement['Sid']} allows any tag keys"
             sent = {
                 key
                 for request in by_role[role.name]
-                if request.action in TAGGING and identity_allows([statement], request)
+                if request.action in TAGGING | COPYING and identity_allows([statement], request)
                 for key in request.ctx().get("aws:tagkeys", ())
             }
             assert sorted(sent) == sorted(allowed), (role.name, statement["Sid"])
             checked.add(f"{role.name}/{statement['Sid']}")
     expected = {
+        "Source/copier/CopyEbs",
         "Source/copier/TagEbsCopiesOnCreate",
         "Source/copier/MarkOwnEbsCopiesDelivered",
+        "Backup/copier/CopyEbs",
         "Backup/copier/TagEbsCopiesOnCreate",
     }
     if app.kinds != EBS_ONLY:
         expected |= {
+            "Source/copier/CopyRdsSnapshots",
             "Source/copier/TagRdsCopiesOnCreate",
             "Source/copier/MarkOwnRdsCopiesDelivered",
+            "Backup/copier/CopyRdsSnapshots",
             "Backup/copier/TagRdsCopiesOnCreate",
         }
     assert checked == expected
@@ -523,6 +529,45 @@ def test_tagging_is_refused_for_keys_the_runtime_never_sends(
             tried += 1
     # On create (both copiers, EC2 and RDS) and the delivered mark (the replicator's).
     assert tried >= (3 if app.kinds == EBS_ONLY else 6)
+
+
+def test_copies_are_refused_for_tag_keys_the_runtime_never_sends(
+    app: App, replication: Replication
+) -> None:
+    """The copy action itself, not only its tagging, is refused for a copy that requests a tag
+    key the runtime never sends (or one of its keys in another case): each copy the runtime
+    made is allowed on its new snapshot as it was and refused with one more key. The source
+    snapshot's authorization holds with and without the copy's tags in its context (request
+    keys belong to the request; ForAllValues holds for an absent aws:TagKeys), so the narrowing
+    cannot refuse a copy the runtime makes."""
+    roles = {role.name: role for role in app.roles()}
+    tried: set[tuple[str, str]] = set()
+    for call in replication.world.calls:
+        action = f"{call.service}:{call.operation}"
+        if action not in COPYING:
+            continue
+        role = roles[call.actor]
+        source, new = (r for r in requests_for(call, app.decider.queue_keys) if r.action == action)
+        assert source.why == "source snapshot", source
+        tags = _request_tags(new)
+        assert tags, f"{call.actor}: a copy with no tags: {new}"
+        assert app.decider.allows(role, source), source
+        assert app.decider.allows(role, _retagged(source, tags)), source
+        assert app.decider.allows(role, new), new
+        unlisted = _retagged(new, {**tags, "Unlisted": "x"})
+        assert not app.decider.allows(role, unlisted), f"{call.actor}: {unlisted}"
+        for key in tags:
+            recased = {(k.upper() if k == key else k): v for k, v in tags.items()}
+            assert not app.decider.allows(role, _retagged(new, recased)), (call.actor, key)
+        tried.add((call.actor, action))
+    expected = {(f"{stack}/copier", "ec2:CopySnapshot") for stack in ("Source", "Backup")}
+    if app.kinds != EBS_ONLY:
+        expected |= {
+            (f"{stack}/copier", action)
+            for stack in ("Source", "Backup")
+            for action in ("rds:CopyDBSnapshot", "rds:CopyDBClusterSnapshot")
+        }
+    assert tried == expected
 
 
 def test_key_policies_grant_the_roles_only_what_they_use(
