@@ -4,9 +4,11 @@ constructs' ``selection_tag`` and ``copy_tags``, the snapshot Lambda's configura
 ``kmskit snapshot copy --tag`` (``kmskit.snapshots.model.copy_tags_problem``; the Lambda's asset
 holds this module).
 
-Each caller adds its own rules (the configuration wants non-empty values, copies refuse values
-RDS refuses and leave room for the toolkit's own tags) and words its errors naming its own field;
-what is here is what AWS allows on any resource, and the prefixes no user tag may take.
+Each caller adds its own rules (copies refuse values RDS refuses and leave room for the
+toolkit's own tags) and words its errors naming its own field; what is here is what AWS allows on
+any resource, and the prefixes no user tag may take. Values may be empty everywhere: EC2 ("A tag
+value can be an empty string, but not null", EC2 tag restrictions) and RDS (``Tag.Value``:
+minimum length 0, pattern ``[...]*``) both accept them.
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ PIPELINE_STACK_IDS = re.compile(r"^pipeline([2-9]|[1-9][0-9]+|artifacts)?\Z", re
 # names apart by case is not stated in its API reference (StageName: [A-Za-z0-9.@\-_]+).
 PIPELINE_STAGE_NAMES = ("Source", "Build", "UpdatePipeline", "Assets", "HandOff")
 # Tags are checked by AWS's rules (kmskit.aws_tags: character set and lengths, reserved prefixes,
-# keys differing only in case, MAX_TAGS_PER_RESOURCE); tag values here must also be non-empty.
+# keys differing only in case, MAX_TAGS_PER_RESOURCE); a value may be empty, as AWS allows.
 # The toolkit's constructs and stacks set no tags of their own (tests/stacks/test_tags.py holds
 # every template to it), so all MAX_TAGS_PER_RESOURCE are the configuration's: the organisation's
 # and one account's together.
@@ -472,12 +472,6 @@ _TAG_CASE_REASON = (
 )
 
 
-def _nonempty_tag_value(value: object) -> bool:
-    """A tag value AWS accepts (kmskit.aws_tags), and not empty: the configuration's own rule (an
-    empty value is more likely a mistake than meant)."""
-    return valid_tag_value(value) and value != ""
-
-
 def _parse_tags(raw: Any, path: str) -> Tags:
     """A ``tags`` object (the organisation's, or an account's): tag keys to tag values, each a
     literal string AWS accepts, no key reserved or given twice with another case, at most
@@ -531,9 +525,9 @@ def _parse_tags(raw: Any, path: str) -> Tags:
             value,
         )
         require(
-            _nonempty_tag_value(value),
+            valid_tag_value(value),
             _field(f"{path}.{key}"),
-            "must be a tag value of 1-256 letters, digits, spaces and _ . : / = + @ -",
+            "must be a tag value of at most 256 letters, digits, spaces and _ . : / = + @ -",
             value,
         )
         _no_number_token(f"{path}.{key}", value)
@@ -641,14 +635,14 @@ def _parse_replication(
         "replication.selection_tag",
     )
     _only_keys(tag, "replication.selection_tag", ("key", "value"))
-    for part, valid in (
-        ("key", lambda key: tag_key_problem(key, {}) != "pattern"),
-        ("value", _nonempty_tag_value),
+    for part, valid, length in (
+        ("key", lambda key: tag_key_problem(key, {}) != "pattern", "1-128"),
+        ("value", valid_tag_value, "at most 256"),
     ):
         require(
             valid(tag.get(part)),
             _field(f"replication.selection_tag.{part}"),
-            f"must be a tag string of 1-{128 if part == 'key' else 256} characters",
+            f"must be a tag string of {length} characters",
             tag.get(part),
         )
         _no_number_token(f"replication.selection_tag.{part}", tag[part])

@@ -126,6 +126,15 @@ def test_copy_tags_reach_the_copier_and_the_sweeper(make: Any) -> None:
 
 
 @pytest.mark.parametrize("make", [replicator, receiver])
+def test_an_empty_tag_value_is_accepted_as_ec2_and_rds_accept_it(make: Any) -> None:
+    # A marker tag ("Backup": ""), as the organisation configuration's tags may hold.
+    construct = make({"Backup": ""})
+    assert construct.copy_tags == {"Backup": ""}
+    for function in _functions(construct):
+        assert '"copy_tags":{"Backup":""}' in _config_text(function)
+
+
+@pytest.mark.parametrize("make", [replicator, receiver])
 @pytest.mark.parametrize("empty", [None, {}])
 def test_without_copy_tags_the_configuration_is_unchanged(make: Any, empty: Any) -> None:
     construct = make(empty)

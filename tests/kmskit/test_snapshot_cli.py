@@ -66,6 +66,13 @@ def test_tags_given_are_on_the_copy_beside_kmskits_own(
     assert tags[TAG_SOURCE_ID] == aws["snapshot"]
 
 
+def test_a_tag_with_an_empty_value_is_on_the_copy(aws: dict[str, str]) -> None:
+    # KEY= is an empty value, which EC2 and RDS accept (KEY alone is refused: no '=').
+    assert main(copy_args(aws, "--tag", "Backup=")) == 0
+    (copy,) = target_copies()
+    assert {"Key": "Backup", "Value": ""} in copy["Tags"]
+
+
 @pytest.mark.parametrize(
     ("tags", "message"),
     [

@@ -183,8 +183,8 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
         ),
         (
             changed("replication.selection_tag.value", "v" * 257),
-            "'kmskit:organisation.replication.selection_tag.value' must be a tag string of 1-256 "
-            "characters",
+            "'kmskit:organisation.replication.selection_tag.value' must be a tag string of at "
+            "most 256 characters",
         ),
         (
             changed("replication.selection_tag.valeu", "replicate"),
@@ -462,6 +462,12 @@ def test_a_selection_tag_value_may_be_as_long_as_aws_allows() -> None:
     # Tag values go to 256 characters (keys to 128); SnapshotReplicator takes the same.
     organisation = load_organisation(changed("replication.selection_tag.value", "v" * 256))
     assert organisation.replication.selection_tag == ("backup", "v" * 256)
+
+
+def test_a_selection_tag_value_may_be_empty_as_aws_allows() -> None:
+    # EC2 and RDS accept an empty tag value, and so does SnapshotReplicator's selection_tag.
+    organisation = load_organisation(changed("replication.selection_tag.value", ""))
+    assert organisation.replication.selection_tag == ("backup", "")
 
 
 def test_log_retention_true_is_not_one_day() -> None:

@@ -236,18 +236,15 @@ FIFTY = {f"Tag{i:02d}": "x" for i in range(MAX_TAGS_PER_RESOURCE)}
             "Received: 'cc-1.8881545897087626e+289'",
         ),
         (
-            with_tag("CostCenter", ""),
-            f"'kmskit:organisation.tags.CostCenter' must be a tag value of 1-256 {TAG_CHARACTERS}. "
-            "Received: ''",
-        ),
-        (
             with_tag("CostCenter", "v" * 257),
-            f"'kmskit:organisation.tags.CostCenter' must be a tag value of 1-256 {TAG_CHARACTERS}. "
+            f"'kmskit:organisation.tags.CostCenter' must be a tag value of at most 256 "
+            f"{TAG_CHARACTERS}. "
             f"Received: '{'v' * 257}'",
         ),
         (
             with_tag("CostCenter", "cc-1234\n"),
-            f"'kmskit:organisation.tags.CostCenter' must be a tag value of 1-256 {TAG_CHARACTERS}. "
+            f"'kmskit:organisation.tags.CostCenter' must be a tag value of at most 256 "
+            f"{TAG_CHARACTERS}. "
             "Received: 'cc-1234\\n'",
         ),
         (
@@ -304,6 +301,18 @@ def test_tags_up_to_what_aws_allows_are_taken() -> None:
     assert len(organisation.tags_of(workload)) == MAX_TAGS_PER_RESOURCE
     assert organisation.tags_of(workload)["Tag00"] == "override"
     assert organisation.tags_of(organisation.account("backup")) == tags
+
+
+def test_an_empty_tag_value_is_taken_as_aws_allows() -> None:
+    # EC2 and RDS (and the other services the stacks tag) accept an empty value: the tag's key
+    # is what it says (a marker such as "Backup": ""). It goes on the stacks and on the
+    # replicators' copies (copy_tags) as it is.
+    organisation = load_organisation(
+        with_changes(("tags.Marker", ""), ("accounts.workload.tags", {"Environment": ""}))
+    )
+    workload = organisation.account("workload")
+    assert organisation.tags_of(workload)["Marker"] == ""
+    assert organisation.tags_of(workload)["Environment"] == ""
 
 
 # ---------------------------------------------------------------------------- templates
