@@ -247,11 +247,15 @@ def run(args: argparse.Namespace) -> int:
 def with_opt_in_hint(failure: KmskitError, args: argparse.Namespace) -> KmskitError:
     """``failure``, and when AWS refused the credentials (:class:`CredentialsRefusedError`) while
     the command works in an opt-in Region, what to check there (:func:`opt_in_hint`): such a
-    refusal reads as expired or unknown credentials, while the cause may be the Region."""
+    refusal reads as expired or unknown credentials, while the cause may be the Region. Not
+    twice: a snapshot copy's reason carries it already when the engine's call went to the same
+    Regions (:func:`kmskit.snapshots.outcomes.classify`)."""
     if not isinstance(failure, CredentialsRefusedError):
         return failure
     hint = opt_in_hint(command_regions(args))
-    return failure if hint is None else CredentialsRefusedError(f"{failure} ({hint})")
+    if hint is None or hint in str(failure):
+        return failure
+    return CredentialsRefusedError(f"{failure} ({hint})")
 
 
 def command_regions(args: argparse.Namespace) -> list[str]:

@@ -186,9 +186,9 @@ class SnapshotEngine:
         except ClientError as error:
             if error_code(error) in _NOT_FOUND:
                 return None
-            raise classify(error, f"describe {ref.arn}") from error
+            raise classify(error, f"describe {ref.arn}", regions=[ref.region]) from error
         except BotoCoreError as error:
-            raise classify(error, f"describe {ref.arn}") from error
+            raise classify(error, f"describe {ref.arn}", regions=[ref.region]) from error
 
     def managed_copies(self, kind: Kind, region: str) -> list[SnapshotInfo]:
         """Every copy in ``region`` that this replicator made (by tag)."""
@@ -280,12 +280,13 @@ class SnapshotEngine:
         lowest ID first; None for RDS/Aurora, whose copies have one deterministic name."""
         if ref.kind != "EBS":
             return None
+        doing = f"look for copies with {TAG_COPY_KEY}={key}"
         try:
             found = self._ebs_by_key(ref.region, key)
         except ClientError as error:
-            raise classify(error, f"look for copies with {TAG_COPY_KEY}={key}") from error
+            raise classify(error, doing, regions=[ref.region]) from error
         except BotoCoreError as error:
-            raise classify(error, f"look for copies with {TAG_COPY_KEY}={key}") from error
+            raise classify(error, doing, regions=[ref.region]) from error
         live = [c for c in found if c.state != "failed" and c.ref.id != ref.id]
         return min(live, key=lambda c: c.ref.id) if live else None
 
@@ -390,9 +391,9 @@ class SnapshotEngine:
                 older=older,
             )
         except ClientError as error:
-            raise classify(error, doing) from error
+            raise classify(error, doing, regions=[source.region, region]) from error
         except BotoCoreError as error:
-            raise classify(error, doing) from error
+            raise classify(error, doing, regions=[source.region, region]) from error
 
     def _copy_ebs(
         self,
@@ -593,9 +594,9 @@ class SnapshotEngine:
         except ClientError as error:
             if not add and error_code(error) in _NOT_FOUND:
                 return
-            raise classify(error, doing) from error
+            raise classify(error, doing, regions=[ref.region]) from error
         except BotoCoreError as error:
-            raise classify(error, doing) from error
+            raise classify(error, doing, regions=[ref.region]) from error
 
     def _ours(self, info: SnapshotInfo) -> bool:
         """Made by this replicator: the only copies it tags or deletes (as its IAM policy says)."""
@@ -615,6 +616,7 @@ class SnapshotEngine:
             *({"Key": key, "Value": value} for key, value in (extra_tags or {}).items()),
             {"Key": TAG_DELIVERED, "Value": when},
         ]
+        doing = f"tag {info.ref.arn} as delivered"
         try:
             if info.ref.kind == "EBS":
                 self._ec2(info.ref.region).create_tags(Resources=[info.ref.id], Tags=tags)
@@ -625,9 +627,9 @@ class SnapshotEngine:
         except ClientError as error:
             if error_code(error) in _NOT_FOUND:
                 return  # deleted meanwhile (retention): nothing left to mark
-            raise classify(error, f"tag {info.ref.arn} as delivered") from error
+            raise classify(error, doing, regions=[info.ref.region]) from error
         except BotoCoreError as error:
-            raise classify(error, f"tag {info.ref.arn} as delivered") from error
+            raise classify(error, doing, regions=[info.ref.region]) from error
 
     # ----------------------------------------------------------------------------- deleting
     def delete(self, info: SnapshotInfo) -> bool:
@@ -646,9 +648,9 @@ class SnapshotEngine:
         except ClientError as error:
             if error_code(error) in _NOT_FOUND:
                 return True
-            raise classify(error, f"delete {info.ref.arn}") from error
+            raise classify(error, f"delete {info.ref.arn}", regions=[info.ref.region]) from error
         except BotoCoreError as error:
-            raise classify(error, f"delete {info.ref.arn}") from error
+            raise classify(error, f"delete {info.ref.arn}", regions=[info.ref.region]) from error
         return True
 
     def _delete_ebs(self, info: SnapshotInfo) -> None:

@@ -7,7 +7,12 @@ access is denied) stops with a reason an operator can act on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+from kmskit.aws_names import opt_in_hint
+from kmskit.errors import is_credentials_refused
 
 # Limits and throttling: the same request succeeds later.
 RETRY_CODES = frozenset(
@@ -150,12 +155,21 @@ def _status(error: ClientError) -> int | None:
     return status if isinstance(status, int) else None
 
 
-def classify(error: Exception, doing: str) -> StepError:
-    """Turn an exception from an AWS call into a retryable or a dead-letter error."""
+def classify(error: Exception, doing: str, *, regions: Iterable[str | None] = ()) -> StepError:
+    """Turn an exception from an AWS call into a retryable or a dead-letter error.
+
+    ``regions``: where the call went (a copy: its source's Region and its own); default none.
+    When AWS refused the credentials (:func:`kmskit.errors.is_credentials_refused`) and one of
+    them is an opt-in Region, the reason carries what to check there
+    (:func:`kmskit.aws_names.opt_in_hint`, the hint the CLI gives for any command): a Region
+    the account has not enabled answers so, which reads as bad credentials."""
     if isinstance(error, ClientError):
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "")
         text = f"{doing}: {code}: {message}".rstrip(": ")
+        hint = opt_in_hint(regions) if is_credentials_refused(code) else None
+        if hint is not None:
+            text = f"{text} ({hint})"
         if code in LIMIT_CODES:
             return LimitReachedError(text, code)
         if is_retry_code(code) or _status(error) in RETRY_STATUS_CODES:

@@ -210,7 +210,7 @@ class Outbox:
                 ]
             )
         except Exception as error:
-            raise classify(error, f"notify {bus_arn}") from error
+            raise classify(error, f"notify {bus_arn}", regions=[region]) from error
         if response.get("FailedEntryCount"):
             entry = response["Entries"][0]
             code = str(entry.get("ErrorCode", ""))

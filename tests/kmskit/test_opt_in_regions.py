@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from kmskit.aws_names import DEFAULT_REGIONS, opt_in, opt_in_hint, partition
@@ -20,7 +21,7 @@ from kmskit.clients import ClientSettings
 from kmskit.envelope import partition_of
 from kmskit.errors import EXIT_ACCESS_DENIED
 from kmskit.snapshots.engine import SnapshotEngine
-from kmskit.snapshots.outcomes import DeadLetterError
+from kmskit.snapshots.outcomes import DeadLetterError, classify
 from tests._support.regions import OPT_IN
 from tests.kmskit.envelope_support import probe_clients
 
@@ -121,10 +122,9 @@ def test_access_denied_gets_no_opt_in_hint(
     assert "opt-in" not in capsys.readouterr().err
 
 
-def test_a_copy_into_an_opt_in_region_that_refuses_the_credentials_exits_3_with_the_hint(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # EC2 answers AuthFailure for credentials it refuses; the copy call goes to --to-region.
+def _copy_into_ap_east_1(monkeypatch: pytest.MonkeyPatch, problem: DeadLetterError) -> int:
+    """``kmskit snapshot copy`` of an EBS snapshot in eu-west-1 to ap-east-1, whose copy the
+    engine stops with ``problem``; the exit code."""
     with mock_aws():
         ec2 = boto3.client("ec2", region_name="eu-west-1")
         volume = ec2.create_volume(AvailabilityZone="eu-west-1a", Size=8)["VolumeId"]
@@ -132,20 +132,44 @@ def test_a_copy_into_an_opt_in_region_that_refuses_the_credentials_exits_3_with_
         key = boto3.client("kms", region_name="ap-east-1").create_key()["KeyMetadata"]["Arn"]
 
         def refuse(self: SnapshotEngine, *args: Any, **kwargs: Any) -> Any:
-            raise DeadLetterError(
-                "copy in ap-east-1: AuthFailure: AWS was not able to validate the provided "
-                "access credentials",
-                "AuthFailure",
-            )
+            raise problem
 
         monkeypatch.setattr(SnapshotEngine, "copy", refuse)
         arguments = ["snapshot", "copy", snapshot, "--region", "eu-west-1"]
         arguments += ["--to-region", "ap-east-1", "--kms-key", key, "--quiet"]
-        assert main(arguments) == EXIT_ACCESS_DENIED
+        return main(arguments)
+
+
+def test_a_copy_into_an_opt_in_region_that_refuses_the_credentials_exits_3_with_the_hint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # EC2 answers AuthFailure for credentials it refuses; the copy call goes to --to-region.
+    problem = DeadLetterError(
+        "copy in ap-east-1: AuthFailure: AWS was not able to validate the provided access "
+        "credentials",
+        "AuthFailure",
+    )
+    assert _copy_into_ap_east_1(monkeypatch, problem) == EXIT_ACCESS_DENIED
     err = capsys.readouterr().err
     assert "AuthFailure" in err
     assert "(refresh or check the AWS credentials)" in err
     assert "(ap-east-1 is an opt-in Region" in err
+
+
+def test_a_copy_whose_reason_carries_the_hint_already_names_it_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The copy engine (shared with the Lambda, whose dead letters carry the hint) adds it to the
+    # reason itself (classify): the CLI does not add it a second time.
+    error = ClientError(
+        {"Error": {"Code": "AuthFailure", "Message": "not validated"}}, "CopySnapshot"
+    )
+    problem = classify(error, "copy to ap-east-1", regions=["eu-west-1", "ap-east-1"])
+    assert isinstance(problem, DeadLetterError)
+    assert _copy_into_ap_east_1(monkeypatch, problem) == EXIT_ACCESS_DENIED
+    err = capsys.readouterr().err
+    assert "(refresh or check the AWS credentials)" in err
+    assert err.count("ap-east-1 is an opt-in Region") == 1, err
 
 
 def test_the_regions_of_a_command_are_its_region_options() -> None:

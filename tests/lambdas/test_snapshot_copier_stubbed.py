@@ -32,7 +32,12 @@ from kmskit.snapshots.model import (
     tag_list,
 )
 from lambda_src.snapshot_replicator import handler as handler_module
-from lambda_src.snapshot_replicator.handler import RESERVE_MILLIS, lambda_clients, retry_delay
+from lambda_src.snapshot_replicator.handler import (
+    ACCESS_DENIED_RECEIVES,
+    RESERVE_MILLIS,
+    lambda_clients,
+    retry_delay,
+)
 from lambda_src.snapshot_replicator.messages import Task
 from lambda_src.snapshot_replicator.sdk import REQUIRED, paths
 from lambda_src.snapshot_replicator.sweep import sweep
@@ -532,6 +537,85 @@ def test_a_refusal_by_iam_or_a_key_policy_is_retried_for_a_few_minutes(
     # new permission everywhere only after a while: an event right after it must not go to the
     # dead-letter queue for that.
     assert_comes_back_later(stubs, service, operation, code, task, receive_count, status=403)
+
+
+OPT_IN = "ap-east-1"  # an opt-in Region (kmskit.aws_names.opt_in)
+OPT_IN_KEY = f"arn:aws:kms:{OPT_IN}:{SOURCE}:key/dest"
+
+
+class Lacks:
+    """Matches a string holding none of the fragments."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, *fragments: str) -> None:
+        self.fragments = fragments
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and not any(f in other for f in self.fragments)
+
+    def __repr__(self) -> str:
+        return f"Lacks{self.fragments}"
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "code", "task"),
+    [
+        # EBS looks for an earlier copy in the destination Region first: that call is refused.
+        ("ec2", "describe_snapshots", "AuthFailure", ebs_task()),
+        ("rds", "copy_db_snapshot", "InvalidClientTokenId", rds_task()),
+        ("rds", "copy_db_cluster_snapshot", "UnrecognizedClientException", rds_task("AURORA")),
+    ],
+)
+def test_a_copy_into_an_opt_in_region_refusing_the_credentials_is_dead_lettered_with_the_hint(
+    stubs: Stubs, service: str, operation: str, code: str, task: Task
+) -> None:
+    # A Region the account has not enabled refuses the credentials as if they were bad: the
+    # dead letter says what to check there, as `kmskit snapshot copy` does (opt_in_hint).
+    task = replace(task, region=OPT_IN, kms_key_arn=OPT_IN_KEY)
+    config = replicator_config(destinations=[{"region": OPT_IN, "kms_key_arn": OPT_IN_KEY}])
+    stubs.on(service, OPT_IN).add_client_error(
+        operation, code, "The security token included in the request is invalid", 403
+    )
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains(
+            code,
+            f"({OPT_IN} is an opt-in Region, disabled until the account enables it: check that "
+            f"the account has enabled it (aws account get-region-opt-status --region-name "
+            f"{OPT_IN})",
+            "use a Regional STS endpoint)",
+        ),
+        code,
+    )
+    rt = runtime(config, stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "DeadLettered") == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "region"),
+    [("InvalidClientTokenId", OTHER), ("AccessDenied", OPT_IN)],
+)
+def test_no_opt_in_hint_for_a_default_region_or_another_refusal(
+    stubs: Stubs, code: str, region: str
+) -> None:
+    # OTHER is enabled in every account; AccessDenied means the credentials were accepted.
+    key = f"arn:aws:kms:{region}:{SOURCE}:key/dest"
+    task = replace(rds_task(), region=region, kms_key_arn=key)
+    config = replicator_config(destinations=[{"region": region, "kms_key_arn": key}])
+    stubs.on("rds", region).add_client_error("copy_db_snapshot", code, "refused", 403)
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Lacks("opt-in"),
+        code,
+        count=ACCESS_DENIED_RECEIVES,
+    )
+    rt = runtime(config, stubs)
+    processed = rt.process([record(task.to_json(), receive_count=ACCESS_DENIED_RECEIVES)])
+    assert processed == {"batchItemFailures": []}
 
 
 def test_given_key_id_is_not_accessible_dead_letters_the_copy_task(stubs: Stubs) -> None:
