@@ -8,6 +8,7 @@ Clients use botocore's ``standard`` retry mode (jittered exponential backoff tha
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -184,6 +185,12 @@ class RoleRefusedError(AccessDeniedError):
     account (``RegionDisabledException``). Not raised for credentials STS refuses (expired,
     unknown): those fail every other call too."""
 
+
+# botocore logs a refused renewal of refreshable credentials (an assumed role's) with its traceback
+# before raising it from the call that needed them; kmskit reports the refusal itself
+# (ACCOUNT_UNREADABLE), so keep Python's last-resort handler from printing it. Records still
+# propagate to any handler the application configures.
+logging.getLogger("botocore.credentials").addHandler(logging.NullHandler())
 
 # STS's answer when the account asked for credentials has deactivated STS in the Region called
 # (IAM, Account settings): that account cannot be read there; the caller's others can.

@@ -25,11 +25,13 @@ For each key :func:`inventory` reads what KMS says of it (``DescribeKey``; the a
 * ``UNREADABLE``: KMS refused a call with access denied; the key is reported with what could be
   read, and which call was refused. The run goes on.
 * ``ACCOUNT_UNREADABLE`` (:func:`organization_inventory` only): STS refused to let the caller
-  assume the inventory role of an account; the account is reported (:class:`AccountReport`)
-  without keys, and the run goes on with the next account.
+  assume the inventory role of an account, or to renew its credentials partway through the
+  account; the account is reported (:class:`AccountReport`) without keys, or with the keys read
+  before the refusal, and the run goes on with the next account.
 * ``REGION_UNREADABLE`` (:func:`organization_inventory` only): KMS refused the credentials of an
   account's role in an opt-in Region (one the account has not enabled); the account's keys of
-  that Region are missing, and the run goes on with its other Regions and the next account.
+  that Region are missing (those read before a refusal partway through the Region are
+  reported), and the run goes on with its other Regions and the next account.
 
 :func:`inventory` reads the account of the KMS clients it is given: every call takes the key's
 ID in the Region's client. :func:`organization_inventory` reads other accounts, each through a
@@ -79,9 +81,10 @@ FINDINGS: dict[str, str] = {
     "EXTERNAL_ACCESS": "the key policy allows another account",
     "PUBLIC": "the key policy allows '*' without a condition on the caller",
     "UNREADABLE": "KMS refused a call with access denied: the report is incomplete",
-    "ACCOUNT_UNREADABLE": "the account's inventory role could not be assumed: its keys are missing",
-    "REGION_UNREADABLE": "an opt-in Region refused the account's credentials: its keys there are "
-    "missing",
+    "ACCOUNT_UNREADABLE": "the account's inventory role could not be assumed (or renewed): its "
+    "keys (or those after the refusal) are missing",
+    "REGION_UNREADABLE": "an opt-in Region refused the account's credentials: its keys there (or "
+    "those after the refusal) are missing",
 }
 """Each finding code and what it means, in the order reports list them. ACCOUNT_UNREADABLE and
 REGION_UNREADABLE are an account's (:class:`AccountReport`), the others a key's."""
@@ -548,11 +551,22 @@ def _call(kms: Any, action: str, doing: str, call: Callable[[], Any]) -> Any:
 
 @dataclass(frozen=True)
 class _Region:
-    """What the keys of one Region share: its client and its aliases (None: refused)."""
+    """What the keys of one Region share: its client and its aliases (None: refused), and its
+    position among the Regions of the run."""
 
     name: str
     kms: Any
     aliases: dict[str, list[str]] | None
+    index: int
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """KMS refused the credentials in the Region at ``index`` of the run (named ``name``)."""
+
+    index: int
+    name: str
+    error: CredentialsRefusedError
 
 
 def describe(
@@ -680,39 +694,58 @@ def inventory(
     ListKeys refused or failing, or another error than access denied on a key, stops the run
     (:class:`~kmskit.errors.KmskitError`); access denied on a key's call is its UNREADABLE.
     ``on_opt_in_refused(region, error)``, if given (default None), is told instead when KMS
-    refuses the credentials (ListAliases or ListKeys) in an opt-in Region, and the run goes on
-    with the next Region."""
+    refuses the credentials in an opt-in Region (ListAliases, any page of ListKeys, or a key's
+    call), and the run goes on with the next Region. The keys of that Region before the refused
+    call, in ListKeys' order, have been yielded by then; none after it is yielded, and the rest
+    of the Region is not listed."""
     workers = check_workers(workers)
     check_expiry_days(expiry_days)
     moment = now or datetime.now(UTC)
+    ended: set[int] = set()  # the Regions (positions) a refusal of credentials ended
 
-    def keys() -> Iterator[tuple[_Region, str, str]]:
-        for name in regions:
+    def tolerated(region: str) -> bool:
+        return on_opt_in_refused is not None and opt_in(region)
+
+    def keys() -> Iterator[tuple[_Region, str, str] | _Refusal]:
+        for index, name in enumerate(regions):
             kms = kms_of(name)
             try:
-                region = _Region(name, kms, aliases_by_key(kms))
+                region = _Region(name, kms, aliases_by_key(kms), index)
                 for key_id, key_arn in list_keys(kms):
+                    if index in ended:  # a key's call was refused: the rest is not read
+                        break
                     yield region, key_id, key_arn
             except CredentialsRefusedError as refused:
-                if on_opt_in_refused is None or not opt_in(name):
+                if not tolerated(name):
                     raise
-                on_opt_in_refused(name, refused)
+                yield _Refusal(index, name, refused)  # told in order, after the keys before
 
-    def read(item: tuple[_Region, str, str]) -> KeyReport | None:
+    def read(item: tuple[_Region, str, str] | _Refusal) -> KeyReport | _Refusal | None:
+        if isinstance(item, _Refusal):
+            return item
         region, key_id, key_arn = item
-        return describe(
-            region.kms,
-            key_id,
-            key_arn,
-            aliases=region.aliases,
-            include_aws_managed=include_aws_managed,
-            expiry_days=expiry_days,
-            now=moment,
-        )
+        try:
+            return describe(
+                region.kms,
+                key_id,
+                key_arn,
+                aliases=region.aliases,
+                include_aws_managed=include_aws_managed,
+                expiry_days=expiry_days,
+                now=moment,
+            )
+        except CredentialsRefusedError as refused:
+            if not tolerated(region.name):
+                raise
+            return _Refusal(region.index, region.name, refused)
 
-    for _, report in ordered_map(read, keys(), workers):
-        if report is not None:
-            yield report
+    for item, result in ordered_map(read, keys(), workers):
+        if isinstance(result, _Refusal):
+            if result.index not in ended and on_opt_in_refused is not None:
+                ended.add(result.index)
+                on_opt_in_refused(result.name, result.error)
+        elif result is not None and not (isinstance(item, tuple) and item[0].index in ended):
+            yield result  # not a key of a Region ended, read after the refused call
 
 
 def inventory_kms_client(settings: ClientSettings, region: str | None, workers: int) -> Any:
@@ -724,27 +757,40 @@ def inventory_kms_client(settings: ClientSettings, region: str | None, workers: 
 @dataclass(frozen=True)
 class AccountReport:
     """One account :func:`organization_inventory` read (``refused`` None), or could not read:
-    ``refused`` then says why STS refused to let the caller assume ``role_arn``.
-    ``regions_refused``: the opt-in Regions of an account read whose KMS refused the role's
-    credentials, each with why (default: none)."""
+    ``refused`` then says why STS refused to let the caller assume ``role_arn`` (or to renew
+    its credentials, partway through the account). ``regions_refused``: the opt-in Regions of
+    the account whose KMS refused the role's credentials, each with why (default: none).
+    ``keys_by_region``: how many of the account's keys were reported in each Region, in the
+    order read (default: none; a Region without keys may be left out): the keys read before a
+    refusal."""
 
     account: str
     role_arn: str
     refused: str | None = None
     regions_refused: tuple[tuple[str, str], ...] = ()
+    keys_by_region: tuple[tuple[str, int], ...] = ()
 
     @property
     def findings(self) -> list[Finding]:
+        """ACCOUNT_UNREADABLE (if ``refused``), then a REGION_UNREADABLE per Region refused;
+        each says how many keys read before its refusal are reported."""
+        reported = dict(self.keys_by_region)
+        found: list[Finding] = []
         if self.refused is not None:
-            return [Finding("ACCOUNT_UNREADABLE", f"{self.refused}: none of its keys is reported")]
-        return [
-            Finding(
-                "REGION_UNREADABLE",
-                f"{region}: {refused}: none of its keys in {region} is reported "
-                f"({opt_in_hint([region])})",
+            left = _left_out(sum(reported.values()), "none of its keys is reported", "its keys")
+            found.append(Finding("ACCOUNT_UNREADABLE", f"{self.refused}: {left}"))
+        for region, refused in self.regions_refused:
+            left = _left_out(
+                reported.get(region, 0),
+                f"none of its keys in {region} is reported",
+                f"its keys in {region}",
             )
-            for region, refused in self.regions_refused
-        ]
+            found.append(
+                Finding(
+                    "REGION_UNREADABLE", f"{region}: {refused}: {left} ({opt_in_hint([region])})"
+                )
+            )
+        return found
 
     def codes(self) -> list[str]:
         return [finding.code for finding in self.findings]
@@ -755,6 +801,14 @@ class AccountReport:
             "roleArn": self.role_arn,
             "findings": [finding.as_dict() for finding in self.findings],
         }
+
+
+def _left_out(reported: int, none: str, rest: str) -> str:
+    """What a refusal left out of the report: ``none`` when no key was reported before it;
+    otherwise the number reported, and that the rest of ``rest`` is not."""
+    if not reported:
+        return none
+    return f"{reported} key(s) read before the refusal are reported; the rest of {rest} are not"
 
 
 def organization_inventory(
@@ -777,14 +831,16 @@ def organization_inventory(
 
     Each account's keys' :class:`KeyReport` come first, then its :class:`AccountReport`. An
     account whose role STS refuses with access denied is reported with ACCOUNT_UNREADABLE and
-    no keys, and the run goes on. In an opt-in Region (:func:`~kmskit.aws_names.opt_in`) whose
-    KMS refuses the role's credentials (a Region the account has not enabled), the account has
-    REGION_UNREADABLE for it, and the run goes on with its next Region. The role is assumed
-    with STS in the first Region of ``regions`` that is not an opt-in Region (the first one if
-    all are): an opt-in Region one account has not enabled decides for that account only. Any
-    other error stops the run, as in :func:`inventory`. The other
-    arguments (defaults: customer managed keys only, 30 days, 8 workers, the current time) are
-    :func:`inventory`'s. Arguments are checked before any AWS call
+    no keys, and the run goes on; so is one whose credentials STS refuses to renew partway,
+    with the keys read before (in ListKeys' order, Region by Region). In an opt-in Region
+    (:func:`~kmskit.aws_names.opt_in`) whose KMS refuses the role's credentials (a Region the
+    account has not enabled), the account has REGION_UNREADABLE for it, with the keys of the
+    Region read before the refusal if it came partway, and the run goes on with its next
+    Region. The role is assumed with STS in the first Region of ``regions`` that is not an
+    opt-in Region (the first one if all are): an opt-in Region one account has not enabled
+    decides for that account only. Any other error stops the run, as in :func:`inventory`. The
+    other arguments (defaults: customer managed keys only, 30 days, 8 workers, the current
+    time) are :func:`inventory`'s. Arguments are checked before any AWS call
     (:class:`~kmskit.errors.UsageError`)."""
     accounts = list(dict.fromkeys(accounts))
     check_accounts(accounts, "accounts")
@@ -813,17 +869,30 @@ def organization_inventory(
             yield AccountReport(account, arn, refused=str(refused))
             continue
         regions_refused: list[tuple[str, str]] = []
+        reported: dict[str, int] = {}
+        renewal_refused: str | None = None
         with assumed:  # its clients' connections are closed once its keys are read
-            yield from inventory(
-                partial(inventory_kms_client, assumed, workers=workers),
-                regions,
-                include_aws_managed=include_aws_managed,
-                expiry_days=expiry_days,
-                workers=workers,
-                now=moment,
-                on_opt_in_refused=partial(_note_refused, regions_refused),
-            )
-        yield AccountReport(account, arn, regions_refused=tuple(regions_refused))
+            try:
+                for report in inventory(
+                    partial(inventory_kms_client, assumed, workers=workers),
+                    regions,
+                    include_aws_managed=include_aws_managed,
+                    expiry_days=expiry_days,
+                    workers=workers,
+                    now=moment,
+                    on_opt_in_refused=partial(_note_refused, regions_refused),
+                ):
+                    reported[report.region] = reported.get(report.region, 0) + 1
+                    yield report
+            except RoleRefusedError as refused:  # renewing the credentials, partway
+                renewal_refused = str(refused)
+        yield AccountReport(
+            account,
+            arn,
+            refused=renewal_refused,
+            regions_refused=tuple(regions_refused),
+            keys_by_region=tuple(reported.items()),
+        )
 
 
 def _note_refused(into: list[tuple[str, str]], region: str, error: Exception) -> None:

@@ -461,9 +461,10 @@ def _register_inventory(actions: Any) -> None:
     accounts = listed.add_argument_group(
         "other accounts",
         "read the keys of other accounts through a role assumed in each (in the partition of "
-        "--region); an account whose role cannot be assumed is reported as "
-        "ACCOUNT_UNREADABLE, an opt-in Region that refuses an account's credentials (not "
-        "enabled there) as that account's REGION_UNREADABLE, and the run goes on",
+        "--region); an account whose role cannot be assumed (or its credentials renewed) is "
+        "reported as ACCOUNT_UNREADABLE, an opt-in Region that refuses an account's credentials "
+        "(not enabled there) as that account's REGION_UNREADABLE, with the keys read before a "
+        "refusal, and the run goes on",
     )
     accounts.add_argument(
         "--account",

@@ -8,6 +8,7 @@ it nor lets credentials expire: :class:`tests.kmskit.conftest.KmsAnswers` answer
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,3 +152,28 @@ def test_the_roles_clients_are_made_with_the_callers_session_configuration(
         assert "caller-app/2" in config.user_agent  # the session's user agent
         assert assumed.client("sts").get_caller_identity()["Account"] == ACCOUNT
         assert kms.list_keys()["Keys"] == []
+
+
+def test_a_refused_renewal_is_raised_by_the_call_that_needed_it_and_logged_not_printed(
+    aws: None, kms_answers: KmsAnswers, caplog: pytest.LogCaptureFixture
+) -> None:
+    # botocore logs the failed renewal with its traceback: to the application's handlers, and
+    # not through Python's last-resort handler onto stderr (kmskit reports the refusal).
+    answers = iter([expiring_in(5), refused_role])
+
+    def answer(params: dict[str, Any], moto: Any) -> Any:  # renewed at once: 5 minutes left
+        return next(answers)(params, moto)
+
+    kms_answers.answers["AssumeRole"] = answer
+    settings = assume_role(ClientSettings(region=REGION), ROLE, session_name="kmskit-test")
+    with settings, pytest.raises(RoleRefusedError, match=f"could not assume role {ROLE}: Access"):
+        settings.client("kms").list_keys()
+    assert "Refreshing temporary credentials failed" in caplog.text
+    assert any(
+        isinstance(handler, logging.NullHandler)
+        for handler in logging.getLogger("botocore.credentials").handlers
+    )
+
+
+def refused_role(params: dict[str, Any], moto: Any) -> Any:
+    raise refuse("AssumeRole", "AccessDenied")

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +388,127 @@ def test_an_opt_in_region_an_account_has_not_enabled_is_its_finding_and_the_run_
         (FIRST, first_there), (FIRST, first), (SECOND, second), (SECOND, ""), (THIRD, third)
     ]  # fmt: skip
     assert rows[3]["findings"] == f"REGION_UNREADABLE: {finding['reason']}"
+
+
+SECOND_THERE = f"arn:aws:kms:{OPT_IN}:{SECOND}:"
+
+
+@pytest.mark.parametrize(
+    ("call", "doing"),
+    [
+        ("ListKeys", f"list the keys of {OPT_IN}"),
+        ("DescribeKey", "describe key {key} in af-south-1"),
+    ],
+    ids=["second-page-of-list-keys", "describe-key-of-the-third-key"],
+)
+def test_a_refusal_partway_through_an_opt_in_region_reports_the_keys_read_before_it(
+    call: str,
+    doing: str,
+    aws: None,
+    kms_answers: KmsAnswers,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # KMS refuses SECOND's credentials in OPT_IN after two of its five keys there were read:
+    # those two are reported, the three after are not, and the finding says so.
+    there = [new_key(kms_of(SECOND, OPT_IN)) for _ in range(5)]
+    second, third = new_key(kms_of(SECOND)), new_key(kms_of(THIRD))
+
+    def list_keys(params: dict[str, Any], moto: Any) -> Any:  # two keys a page
+        start = int(params.get("Marker", 0))
+        whole = moto({})["Keys"]
+        if call == "ListKeys" and start and whole[0]["KeyArn"].startswith(SECOND_THERE):
+            raise refuse("ListKeys", "UnrecognizedClientException")
+        page = {"Keys": whole[start : start + 2], "Truncated": start + 2 < len(whole)}
+        return {**page, "NextMarker": str(start + 2)} if page["Truncated"] else page
+
+    def describe_key(params: dict[str, Any], moto: Any) -> Any:
+        if call == "DescribeKey" and params["KeyId"] == there[2]:
+            raise refuse("DescribeKey", "UnrecognizedClientException")
+        return moto(params)
+
+    kms_answers.answers.update(ListKeys=list_keys, DescribeKey=describe_key)
+    accounts = ["--account", SECOND, "--account", THIRD]
+    regions = ["--region", OPT_IN, "--region", REGION]
+    code, out, err = run(capsys, *regions, *accounts, "--format", "json")
+    assert code == EXIT_OK, err
+    found = json.loads(out)
+    assert [(k["account"], k["region"], k["keyId"]) for k in found["keys"]] == [
+        (SECOND, OPT_IN, there[0]),
+        (SECOND, OPT_IN, there[1]),
+        (SECOND, REGION, second),
+        (THIRD, REGION, third),
+    ]
+    (finding,) = found["accounts"][0]["findings"]
+    assert finding["code"] == "REGION_UNREADABLE"
+    assert finding["reason"].startswith(
+        f"{OPT_IN}: could not {doing.format(key=there[2])}: UnrecognizedClientException: "
+        "refused (refresh or check the AWS credentials): 2 key(s) read before the refusal are "
+        f"reported; the rest of its keys in {OPT_IN} are not ({OPT_IN} is an opt-in Region, "
+    )
+    assert found["accounts"][1]["findings"] == []
+    summary = found["summary"]
+    assert (summary["keys"], summary["keysWithFindings"]) == (4, 4)
+    assert summary["findings"] == {"ROTATION_OFF": 4, "REGION_UNREADABLE": 1}
+    assert err == f"kmskit: warning: account {SECOND}: {finding['reason']}\n"
+    # The text report and the CSV say the same.
+    code, out, _ = run(capsys, *regions, *accounts)
+    lines = out.splitlines()
+    assert [line.split()[2] for line in lines if line.startswith(f"{SECOND} ")] == [
+        there[0], there[1], second,
+    ]  # fmt: skip
+    assert lines[lines.index(SECOND) + 1] == f"    REGION_UNREADABLE: {finding['reason']}"
+    assert lines[-1] == (
+        f"4 key(s) in {OPT_IN}, {REGION} of 2 account(s); 4 with findings: ROTATION_OFF 4, "
+        "REGION_UNREADABLE 1"
+    )
+    rows = csv_rows(run(capsys, *regions, *accounts, "--format", "csv")[1])
+    assert [(row["account"], row["keyId"]) for row in rows] == [
+        (SECOND, there[0]), (SECOND, there[1]), (SECOND, second), (SECOND, ""), (THIRD, third)
+    ]  # fmt: skip
+    assert rows[3]["findings"] == f"REGION_UNREADABLE: {finding['reason']}"
+
+
+def test_a_role_whose_renewal_sts_refuses_partway_is_account_unreadable_with_the_keys_read(
+    aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The role's credentials come near their expiry at every call (5 minutes left), so each
+    # call renews them; STS refuses SECOND's renewal from the DescribeKey of its third key on.
+    keys = [new_key(kms_of(SECOND)) for _ in range(4)]
+    third = new_key(kms_of(THIRD))
+    refusing = False
+
+    def assume_role(params: dict[str, Any], moto: Any) -> Any:
+        if refusing and params["RoleArn"].split(":")[4] == SECOND:
+            raise refuse("AssumeRole", "AccessDenied")
+        found = moto(params)
+        found["Credentials"]["Expiration"] = datetime.now(UTC) + timedelta(minutes=5)
+        return found
+
+    def describe_key(params: dict[str, Any], moto: Any) -> Any:
+        nonlocal refusing
+        refusing = refusing or params["KeyId"] == keys[2]
+        return moto(params)
+
+    kms_answers.answers.update(AssumeRole=assume_role, DescribeKey=describe_key)
+    accounts = ["--account", SECOND, "--account", THIRD]
+    code, out, err = run(
+        capsys, "--region", REGION, *accounts, "--workers", "1", "--format", "json"
+    )
+    assert code == EXIT_OK, err
+    found = json.loads(out)
+    assert [k["keyId"] for k in found["keys"]] == [keys[0], keys[1], third]
+    (finding,) = found["accounts"][0]["findings"]
+    assert finding == {
+        "code": "ACCOUNT_UNREADABLE",
+        "reason": f"could not assume role arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME}: "
+        "AccessDenied: refused: 2 key(s) read before the refusal are reported; the rest of its "
+        "keys are not",
+    }
+    assert found["accounts"][1]["findings"] == []
+    summary = found["summary"]
+    assert (summary["keys"], summary["accounts"], summary["accountsUnreadable"]) == (3, 2, 1)
+    assert summary["findings"] == {"ROTATION_OFF": 3, "ACCOUNT_UNREADABLE": 1}
+    assert err.endswith(f"kmskit: warning: account {SECOND}: {finding['reason']}\n")
 
 
 def test_credentials_refused_in_a_default_region_still_stop_the_run(
