@@ -962,7 +962,9 @@ def csv_row(report: KeyReport | AccountReport) -> dict[str, str]:
 
 @dataclass
 class InventorySummary:
-    """Counts over the keys reported: keys, keys with findings, and keys per finding code."""
+    """Counts over the reports: keys, keys with findings, and findings per code: for a key's
+    code the keys that have it, for ACCOUNT_UNREADABLE the accounts, for REGION_UNREADABLE the
+    Regions of accounts (an account refused in two Regions counts 2)."""
 
     keys: int = 0
     keys_with_findings: int = 0
@@ -971,7 +973,9 @@ class InventorySummary:
     """Accounts :func:`organization_inventory` tried (0: :func:`inventory`, its caller's)."""
 
     def add(self, report: KeyReport | AccountReport) -> None:
-        codes = set(report.codes())
+        # A key has each code once; an account one ACCOUNT_UNREADABLE at most and a
+        # REGION_UNREADABLE per Region refused: each finding counts.
+        codes = report.codes()
         if isinstance(report, AccountReport):
             self.accounts += 1
         else:
@@ -982,7 +986,7 @@ class InventorySummary:
             self.by_code[code] = self.by_code.get(code, 0) + 1
 
     def failing(self, fail_on: Iterable[str]) -> list[str]:
-        """The codes of ``fail_on`` that some key has, in :data:`FINDINGS` order."""
+        """The codes of ``fail_on`` that some key (or account) has, in :data:`FINDINGS` order."""
         wanted = set(fail_on)
         return [code for code in FINDINGS if code in wanted and self.by_code.get(code)]
 

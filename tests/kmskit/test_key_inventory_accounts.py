@@ -468,6 +468,32 @@ def test_a_refusal_partway_through_an_opt_in_region_reports_the_keys_read_before
     assert rows[3]["findings"] == f"REGION_UNREADABLE: {finding['reason']}"
 
 
+def test_each_account_region_refused_counts_once_in_the_summary(
+    aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SECOND has enabled neither opt-in Region, THIRD not OPT_IN: three account-Regions.
+    refused = {(SECOND, OPT_IN), (SECOND, "ap-east-1"), (THIRD, OPT_IN)}
+    refuse_credentials_in(monkeypatch, refused, "UnrecognizedClientException")
+    accounts = ["--account", FIRST, "--account", SECOND, "--account", THIRD]
+    regions = ["--region", OPT_IN, "--region", "ap-east-1", "--region", REGION]
+    code, out, err = run(capsys, *regions, *accounts, "--format", "json")
+    assert code == EXIT_OK, err
+    found = json.loads(out)
+    assert [[f["reason"].split(":")[0] for f in a["findings"]] for a in found["accounts"]] == [
+        [], [OPT_IN, "ap-east-1"], [OPT_IN]
+    ]  # fmt: skip
+    assert found["summary"]["findings"] == {"REGION_UNREADABLE": 3}
+    assert (found["summary"]["accounts"], found["summary"]["accountsUnreadable"]) == (3, 0)
+    assert err.count("kmskit: warning: account ") == 3
+    code, out, err = run(capsys, *regions, *accounts, "--fail-on", "REGION_UNREADABLE")
+    assert code == EXIT_FINDINGS
+    assert out.splitlines()[-1] == (
+        f"0 key(s) in {OPT_IN}, ap-east-1, {REGION} of 3 account(s); 0 with findings: "
+        "REGION_UNREADABLE 3"
+    )
+    assert err.endswith("kmskit: --fail-on: an account has REGION_UNREADABLE\n")
+
+
 def test_a_role_whose_renewal_sts_refuses_partway_is_account_unreadable_with_the_keys_read(
     aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
 ) -> None:
