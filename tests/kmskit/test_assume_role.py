@@ -21,7 +21,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from kmskit.clients import ClientSettings, RoleRefusedError, assume_role
-from kmskit.errors import AccessDeniedError
+from kmskit.errors import AccessDeniedError, UsageError
 from tests.kmskit.conftest import KmsAnswers, refuse
 
 REGION = "eu-west-1"
@@ -116,32 +116,45 @@ def test_sts_deactivated_in_the_region_says_where_to_activate_it(
     )
 
 
-def test_the_roles_clients_are_made_with_the_callers_session_configuration(
-    moto_endpoint: str, tmp_path: Path
-) -> None:
-    # What a library caller sets on the session it hands to ClientSettings (its configuration
-    # file and profile, so its endpoint; its Region; a default botocore Config; its user agent)
-    # shapes the role's clients too; the retry settings are kmskit's. The endpoint is a moto
-    # server: only a client that keeps it reaches it (there is no other AWS here).
+def team_config(tmp_path: Path, endpoint: str) -> Path:
+    """An AWS configuration file with a profile ``team`` whose endpoint is ``endpoint``."""
     config_file = tmp_path / "config"
     config_file.write_text(
-        f"[profile team]\nendpoint_url = {moto_endpoint}\n"
+        f"[profile team]\nendpoint_url = {endpoint}\n"
         "aws_access_key_id = testing\naws_secret_access_key = testing\n",
         encoding="utf-8",
     )
+    return config_file
+
+
+def recorder(seen: list[str], name: str) -> Any:
+    """An event handler recording ``name`` and the event each time it runs."""
+
+    def handler(event_name: str, **kwargs: Any) -> None:
+        seen.append(f"{name} {event_name}")
+
+    return handler
+
+
+def test_the_roles_clients_are_made_with_the_callers_botocore_session_configuration(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    # What a library caller sets on the botocore session it hands to ClientSettings (its
+    # configuration file and profile, so its endpoint; its Region; a default botocore Config;
+    # its user agent; its event handlers) shapes the role's clients too; the retry settings are
+    # kmskit's. The endpoint is a moto server: only a client that keeps it reaches it (there is
+    # no other AWS here).
     caller = botocore.session.Session()
-    caller.set_config_variable("config_file", str(config_file))
+    caller.set_config_variable("config_file", str(team_config(tmp_path, moto_endpoint)))
+    caller.set_config_variable("profile", "team")
+    caller.set_config_variable("region", "us-east-2")
     caller.set_default_client_config(
         Config(connect_timeout=7, read_timeout=11, tcp_keepalive=True, user_agent_extra="team/1")
     )
     caller.user_agent_extra = "caller-app/2"
-    settings = ClientSettings(
-        boto3_session=boto3.session.Session(
-            botocore_session=caller, profile_name="team", region_name="us-east-2"
-        ),
-        max_attempts=1,
-        retry_mode="adaptive",
-    )
+    seen: list[str] = []
+    caller.register("provide-client-params.kms.ListKeys", recorder(seen, "caller's"))
+    settings = ClientSettings(botocore_session=caller, max_attempts=1, retry_mode="adaptive")
     with assume_role(settings, ROLE, session_name="kmskit-test") as assumed:
         kms = assumed.client("kms")
         assert (kms.meta.region_name, kms.meta.endpoint_url) == ("us-east-2", moto_endpoint)
@@ -152,6 +165,64 @@ def test_the_roles_clients_are_made_with_the_callers_session_configuration(
         assert "caller-app/2" in config.user_agent  # the session's user agent
         assert assumed.client("sts").get_caller_identity()["Account"] == ACCOUNT
         assert kms.list_keys()["Keys"] == []
+        assert seen == ["caller's provide-client-params.kms.ListKeys"]
+        # A role assumed with the role's settings keeps the same configuration.
+        with assume_role(assumed, ROLE, session_name="kmskit-again") as again:
+            chained = again.client("kms")
+            assert (chained.meta.endpoint_url, chained.meta.config.connect_timeout) == (
+                moto_endpoint,
+                7,
+            )
+
+
+def test_a_boto3_sessions_profile_region_and_event_handlers_are_kept_not_the_rest(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # boto3 gives no public access to the botocore session behind a boto3 session: its
+    # profile, Region and event handlers are kept (public boto3 API); its default client config
+    # and user agent, which only that botocore session holds, are not.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(team_config(tmp_path, moto_endpoint)))
+    core = botocore.session.Session()
+    core.set_default_client_config(Config(connect_timeout=7))
+    core.user_agent_extra = "caller-app/2"
+    caller = boto3.session.Session(
+        botocore_session=core, profile_name="team", region_name="us-east-2"
+    )
+    seen: list[str] = []
+    caller.events.register("before-send.kms.ListKeys", recorder(seen, "caller's"))
+    settings = ClientSettings(boto3_session=caller)
+    with assume_role(settings, ROLE, session_name="kmskit-test") as assumed:
+        caller.events.register("before-send.kms.ListKeys", recorder(seen, "later"))
+        assumed.session().events.register("before-send.kms.ListKeys", recorder(seen, "role's"))
+        kms = assumed.client("kms")
+        assert (kms.meta.region_name, kms.meta.endpoint_url) == ("us-east-2", moto_endpoint)
+        assert kms.list_keys()["Keys"] == []
+        assert seen == ["caller's before-send.kms.ListKeys", "role's before-send.kms.ListKeys"]
+        assert kms.meta.config.connect_timeout == 60  # botocore's default, not the caller's 7
+        assert "caller-app/2" not in kms.meta.config.user_agent
+    # A handler of the role's session is not the caller's (a copy was made).
+    seen.clear()
+    caller.client("kms").list_keys()
+    assert seen == ["caller's before-send.kms.ListKeys", "later before-send.kms.ListKeys"]
+
+
+def test_a_boto3_session_profile_the_roles_session_cannot_read_is_refused_naming_it(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The profile is in a config file set on the botocore session behind the boto3 session:
+    # the role's session cannot read it, and would otherwise use another endpoint.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    core = botocore.session.Session()
+    core.set_config_variable("config_file", str(team_config(tmp_path, moto_endpoint)))
+    caller = boto3.session.Session(botocore_session=core, profile_name="team", region_name=REGION)
+    with pytest.raises(UsageError) as raised:
+        assume_role(ClientSettings(boto3_session=caller), ROLE, session_name="kmskit-test")
+    assert str(raised.value).startswith(
+        "'boto3_session' has the profile 'team', which the configuration files of the role's "
+        "session do not hold"
+    )
+    assert "give that botocore session as ClientSettings(botocore_session=...)" in str(raised.value)
+    assert str(raised.value).endswith("of profile 'team'")
 
 
 def test_a_refused_renewal_is_raised_by_the_call_that_needed_it_and_logged_not_printed(
