@@ -71,9 +71,9 @@ class ClientSettings:
             ``AWS_RETRY_MODE`` or ``standard``.
         boto3_session: a ``boto3.session.Session`` of the caller's (assumed-role credentials, a
             botocore config with endpoints or FIPS): every client is made from it, and
-            :func:`assume_role`'s clients with what boto3 lets kmskit read of it (its profile,
-            Region and event handlers). Not with ``profile`` or ``botocore_session``.
-            Default: None.
+            :func:`assume_role`'s clients with its whole configuration (that of the botocore
+            session behind it, as for ``botocore_session``). Not with ``profile`` or
+            ``botocore_session``. Default: None.
         botocore_session: a ``botocore.session.Session`` of the caller's: every client is made
             from ``boto3.session.Session(botocore_session=...)`` of it (made once; boto3 sets
             its user agent, if botocore's own, and registers its handlers on it, as it always
@@ -130,12 +130,15 @@ class ClientSettings:
         ``botocore_session`` if given)."""
         return self._sessions()[0]
 
-    def _sessions(self) -> tuple[boto3.session.Session, botocore.session.Session | None]:
-        """:meth:`session`, and the botocore session behind it where kmskit holds it: the
-        caller's ``botocore_session``, or the one kmskit made; None for a caller's
-        ``boto3_session``, whose botocore session boto3 keeps private."""
+    def _sessions(self) -> tuple[boto3.session.Session, botocore.session.Session]:
+        """:meth:`session`, and the botocore session behind it: the caller's
+        ``botocore_session``, the one behind the caller's ``boto3_session``, or the one kmskit
+        made."""
         if self.boto3_session is not None:
-            return self.boto3_session, None
+            # boto3 exposes the botocore session behind a boto3 session only as the private
+            # _session (unchanged since boto3 1.0); test_assume_role pins that it is there.
+            core: botocore.session.Session = self.boto3_session._session
+            return self.boto3_session, core
         with self._lock:
             made: tuple[boto3.session.Session, botocore.session.Session] | None
             made = self._cache.get("session")
@@ -258,22 +261,18 @@ def assume_role(
     (botocore refreshes them), so a long run keeps working.
 
     The role's clients are otherwise made as ``settings``' are: its retry settings and Region,
-    and a session configured as the caller's is. With public boto3 and botocore API only, that
-    session keeps:
+    and a session configured as the caller's is (the botocore session behind ``settings``'
+    session: the caller's ``botocore_session``, the one behind the caller's ``boto3_session``,
+    or the one kmskit made from ``profile`` and ``region``). It keeps:
 
-    * always, the event handlers registered on the caller's session when this is called
+    * every variable set on the caller's session (profile, Region, config file, endpoint, FIPS,
+      dual-stack, ...: ``set_config_variable`` or the constructor), its default client config
+      (a botocore ``Config`` of timeouts, connection pool, ``user_agent_extra``, ...) and its
+      user agent (name, version, extra);
+    * the event handlers registered on the caller's session when this is called
       (``session.events.register(...)``: ``before-send``, ``provide-client-params``, ...), as
       a copy, as botocore copies them into each client: a handler registered later on either
-      session stays on that one;
-    * from a botocore session (``ClientSettings(botocore_session=...)``, or the one kmskit
-      makes from ``profile`` and ``region``): every variable set on it (profile, Region,
-      config file, endpoint, FIPS, dual-stack, ...: ``set_config_variable`` or the
-      constructor), its default client config (a botocore ``Config`` of timeouts, connection
-      pool, ``user_agent_extra``, ...) and its user agent (name, version, extra);
-    * from a caller's ``boto3_session``: its profile and Region only (boto3's public
-      ``profile_name`` and ``region_name``): boto3 gives no public access to the botocore
-      session behind it, so a default client config, user agent or other variable set on
-      that botocore session is not kept (give it as ``botocore_session`` to keep them).
+      session stays on that one.
 
     The environment and the configuration files apply to the role's session as to any; the
     caller's credentials are not kept. The settings returned hold the role's session as their
@@ -338,27 +337,10 @@ def _role_session(settings: ClientSettings) -> botocore.session.Session:
     session = botocore.session.Session(
         event_hooks=copy.copy(caller.events), include_builtin_handlers=False
     )
-    if configured is not None:
-        for name, value in configured.instance_variables().items():
-            session.set_config_variable(name, value)
-        session.set_default_client_config(configured.get_default_client_config())
-        session.user_agent_name = configured.user_agent_name
-        session.user_agent_version = configured.user_agent_version
-        session.user_agent_extra = configured.user_agent_extra
-        return session
-    # boto3 names "default" when no profile is set: set it only if it exists, as botocore
-    # refuses a profile named but missing.
-    profile = caller.profile_name
-    if profile != "default" or "default" in caller.available_profiles:
-        if profile not in session.available_profiles:
-            raise UsageError(
-                f"'boto3_session' has the profile {profile!r}, which the configuration files "
-                "of the role's session do not hold (a config file set on the botocore session "
-                "behind a boto3 session cannot be read through boto3's public API): give that "
-                f"botocore session as ClientSettings(botocore_session=...). Received: {caller!r} "
-                f"of profile {profile!r}"
-            )
-        session.set_config_variable("profile", profile)
-    if caller.region_name is not None:
-        session.set_config_variable("region", caller.region_name)
+    for name, value in configured.instance_variables().items():
+        session.set_config_variable(name, value)
+    session.set_default_client_config(configured.get_default_client_config())
+    session.user_agent_name = configured.user_agent_name
+    session.user_agent_version = configured.user_agent_version
+    session.user_agent_extra = configured.user_agent_extra
     return session
