@@ -38,5 +38,43 @@ ROLE_NAME_RULE = "must be an IAM role name: 1-64 letters, digits and +=,.@_- (no
 # sts:AssumeRole policy.
 ROLE_PATH_SEGMENT = rf"{_IAM_NAME_CHARS}+"
 MAX_ROLE_PATH = 512
+_ROLE_PATH_PATTERN = re.compile(rf"^/(?:{ROLE_PATH_SEGMENT}/)*\Z", re.ASCII)
+ROLE_PATH_RULE = (
+    f"must be an IAM path: '/' or '/<segment>/.../', each segment 1 or more letters, digits "
+    f"and +=,.@_-, at most {MAX_ROLE_PATH} characters with its slashes"
+)
+# arn:<partition>:iam::<account>:role/<path/><name> and arn:<partition>:iam::<account>:root,
+# the principals a trust policy here names (groups: partition, account).
+ROLE_ARN_PATTERN = re.compile(
+    rf"^arn:(aws[a-z-]*):iam::([0-9]{{12}}):role/(?:{ROLE_PATH_SEGMENT}/)*{_IAM_NAME_CHARS}{{1,64}}\Z",
+    re.ASCII,
+)
+ROLE_ARN_FORM = "arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>"
+ROOT_ARN_PATTERN = re.compile(r"^arn:(aws[a-z-]*):iam::([0-9]{12}):root\Z", re.ASCII)
+ROOT_ARN_FORM = "arn:<partition>:iam::<12-digit account>:root"
 EXTERNAL_ID_PATTERN = re.compile(r"^[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
 EXTERNAL_ID_RULE = "must be 2-1224 letters, digits and +=,.@:/_- (STS's ExternalId)"
+
+
+def valid_role_path(value: object) -> bool:
+    """True if ``value`` is an IAM path as CreateRole's ``Path`` takes it (``/`` or
+    ``/segment/.../``, :data:`ROLE_PATH_SEGMENT` segments, at most :data:`MAX_ROLE_PATH`
+    characters)."""
+    return (
+        isinstance(value, str)
+        and len(value) <= MAX_ROLE_PATH
+        and _ROLE_PATH_PATTERN.match(value) is not None
+    )
+
+
+def role_arn(partition_name: str, account: str, role_name: str, path: str = "/") -> str:
+    """The ARN of the role ``role_name`` with the IAM path ``path`` (default ``/``: none) in
+    ``account`` of the partition ``partition_name``. The one place where the inventory, the
+    inventory role's trust and the caller's policy write a role's ARN."""
+    return f"arn:{partition_name}:iam::{account}:role{path}{role_name}"
+
+
+def cli_role_name(role_name: str, path: str = "/") -> str:
+    """What ``--role-name`` takes for the role ``role_name`` with the IAM path ``path`` (default
+    ``/``): the path without its first ``/``, then the name (``teams/platform/Reader``)."""
+    return f"{path[1:]}{role_name}"

@@ -42,7 +42,6 @@ accounts may come from AWS Organizations (:func:`organization_accounts`).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -68,9 +67,10 @@ from kmskit.inventory_role import (
     EXTERNAL_ID_RULE,
     MAX_ROLE_PATH,
     ROLE_NAME_PATTERN,
-    ROLE_PATH_SEGMENT,
     ROLE_SESSION_NAME,
+    valid_role_path,
 )
+from kmskit.inventory_role import role_arn as inventory_role_arn
 from kmskit.key_deletion import PENDING_STATES, check_whole_days, grants_of
 
 FINDINGS: dict[str, str] = {
@@ -90,8 +90,6 @@ FINDINGS: dict[str, str] = {
 REGION_UNREADABLE are an account's (:class:`AccountReport`), the others a key's."""
 ACCOUNT_FINDINGS: frozenset[str] = frozenset({"ACCOUNT_UNREADABLE", "REGION_UNREADABLE"})
 """The codes of :data:`FINDINGS` that an account has, not a key."""
-
-_PATH_SEGMENT = re.compile(rf"^{ROLE_PATH_SEGMENT}\Z", re.ASCII)
 
 DEFAULT_EXPIRY_DAYS = 30
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 1, 365  # ImportKeyMaterial's ValidTo: at most 365 days ahead
@@ -161,11 +159,7 @@ def check_role_name(value: Any, argument: str = "--role-name") -> str:
     if isinstance(value, str):
         *segments, name = value.split("/")
         path = "/" + "".join(f"{segment}/" for segment in segments)
-        if (
-            ROLE_NAME_PATTERN.match(name)
-            and all(_PATH_SEGMENT.match(segment) for segment in segments)
-            and len(path) <= MAX_ROLE_PATH
-        ):
+        if ROLE_NAME_PATTERN.match(name) and valid_role_path(path):
             return value
     raise UsageError(
         f"'{argument}' must be an IAM role name: 1-64 letters, digits and +=,.@_-, after its "
@@ -200,7 +194,7 @@ def check_one_partition(regions: Sequence[str], argument: str = "--region") -> s
 def role_arn(account: str, role_name: str, region: str) -> str:
     """The ARN of ``role_name`` (its path first if it has one, as :func:`check_role_name`
     takes it) in ``account``, in the partition of ``region``."""
-    return f"arn:{partition(region)}:iam::{account}:role/{role_name}"
+    return inventory_role_arn(partition(region), account, role_name)
 
 
 def organization_accounts(organizations: Any) -> list[str]:
