@@ -50,6 +50,7 @@ _EXPORTS = {
     "EncryptedBucket": "encrypted_bucket",
     "ExternalAccount": "key_policy",
     "KeyGrant": "key_grant",
+    "KeyInventoryCaller": "key_inventory_role",
     "KeyInventoryRole": "key_inventory_role",
     "KeyMaterialExpiryAlarm": "key_material_alarm",
     "KeyPolicy": "key_policy",
@@ -83,6 +84,7 @@ __all__ = [
     "EncryptedBucket",
     "ExternalAccount",
     "KeyGrant",
+    "KeyInventoryCaller",
     "KeyInventoryRole",
     "KeyMaterialExpiryAlarm",
     "KeyPolicy",
@@ -125,7 +127,7 @@ if TYPE_CHECKING:
     from constructs_lib.encrypted_bucket import BucketReplication, EncryptedBucket
     from constructs_lib.iam import ManagedPolicyRole
     from constructs_lib.key_grant import KeyGrant
-    from constructs_lib.key_inventory_role import KeyInventoryRole
+    from constructs_lib.key_inventory_role import KeyInventoryCaller, KeyInventoryRole
     from constructs_lib.key_material_alarm import KeyMaterialExpiryAlarm
     from constructs_lib.key_policy import ExternalAccount, KeyPolicy, KeyServicePrincipal
     from constructs_lib.keys import CustomerManagedKey, ReplicaKey

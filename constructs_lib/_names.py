@@ -1,11 +1,13 @@
 """Physical names that must be unique in an account and Region (key aliases, trail names, the
-snapshot event buses), taken at construct time so that a repeat fails there, naming the
+snapshot event buses), or in an account whatever the Region (IAM role names,
+``account_wide=True``), taken at construct time so that a repeat fails there, naming the
 construct that holds the name, rather than at deploy time.
 
-Stacks of one App in the same concrete environment share one register; a stack whose account or
-Region is a token has its own, as does a name that is itself a token (``alias/${AWS::StackName}``
-reads the same in every stack and differs at deploy time). Each stack finds its register once
-(reading the App is a jsii round trip).
+Stacks of one App in the same concrete environment (account, for an account-wide name) share one
+register; a stack whose account or Region (account, for an account-wide name) is a token has its
+own, as does a name that is itself a token (``alias/${AWS::StackName}`` reads the same in every
+stack and differs at deploy time). Each stack finds its register once (reading the App is a jsii
+round trip).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from constructs_lib.key_policy import StackFacts
 Register = dict[str, dict[str, Construct]]
 
 _by_stack: weakref.WeakKeyDictionary[Stack, Register] = weakref.WeakKeyDictionary()
+_account_wide_by_stack: weakref.WeakKeyDictionary[Stack, Register] = weakref.WeakKeyDictionary()
 _token_names_by_stack: weakref.WeakKeyDictionary[Stack, Register] = weakref.WeakKeyDictionary()
 _by_app: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Register]] = (
     weakref.WeakKeyDictionary()
@@ -30,15 +33,22 @@ _by_app: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Register]] = (
 
 
 def reserve(
-    stack: Stack, facts: StackFacts, kind: str, name: str, holder: Construct
+    stack: Stack,
+    facts: StackFacts,
+    kind: str,
+    name: str,
+    holder: Construct,
+    *,
+    account_wide: bool = False,
 ) -> tuple[str | None, str]:
-    """Take ``name`` of ``kind`` for ``holder``.
+    """Take ``name`` of ``kind`` for ``holder``, unique in the account and Region, or in the
+    account if ``account_wide`` (default False).
 
     Returns the path of the construct that already holds it (None when it was free, and is now
-    ``holder``'s) and where the name must be unique (``account 111111111111 in eu-west-1`` or
-    ``the stack``), for the caller's error message.
+    ``holder``'s) and where the name must be unique (``account 111111111111 in eu-west-1``,
+    ``account 111111111111`` or ``the stack``), for the caller's error message.
     """
-    register, where = _register(stack, facts, name)
+    register, where = _register(stack, facts, name, account_wide)
     names = register.setdefault(kind, {})
     other = names.get(name)
     if other is None:
@@ -50,22 +60,29 @@ def reserve(
 def release(stack: Stack, facts: StackFacts, kind: str, name: str, holder: Construct) -> None:
     """Give back ``name`` of ``kind`` if ``holder`` holds it (a construct refused after it
     reserved the name holds nothing)."""
-    names = _register(stack, facts, name)[0].get(kind, {})
+    names = _register(stack, facts, name, False)[0].get(kind, {})
     if names.get(name) is holder:
         del names[name]
 
 
-def _register(stack: Stack, facts: StackFacts, name: str) -> tuple[Register, str]:
+def _register(
+    stack: Stack, facts: StackFacts, name: str, account_wide: bool
+) -> tuple[Register, str]:
     """The register that holds ``name`` for ``stack``, and where the name must be unique."""
-    concrete = not is_token(facts.account) and not is_token(facts.region)
+    # An account-wide register is keyed (account, ""): no Region is named "".
+    region = "" if account_wide else facts.region
+    concrete = not is_token(facts.account) and not is_token(region)
     if is_token(name):
         return _token_names_by_stack.setdefault(stack, {}), "the stack"
-    found = _by_stack.get(stack)
+    by_stack = _account_wide_by_stack if account_wide else _by_stack
+    found = by_stack.get(stack)
     if found is None:
         if concrete:
             by_env = _by_app.setdefault(stack.node.root, {})
-            found = by_env.setdefault((facts.account, facts.region), {})
+            found = by_env.setdefault((facts.account, region), {})
         else:
             found = {}
-        _by_stack[stack] = found
-    return found, (f"account {facts.account} in {facts.region}" if concrete else "the stack")
+        by_stack[stack] = found
+    if not concrete:
+        return found, "the stack"
+    return found, f"account {facts.account}" + (f" in {region}" if region else "")

@@ -1,4 +1,5 @@
-"""KeyInventoryRole: the role ``kmskit key inventory --account`` assumes in each account.
+"""KeyInventoryRole, the role ``kmskit key inventory --account`` assumes in each account, and
+KeyInventoryCaller, the role that runs it.
 
 The roles are read from the synthesized ``key_inventory_showcase`` (held to the gates in
 tests/test_gates.py and tests/test_iam_policies.py); the refusals build a throwaway App and
@@ -16,13 +17,30 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from constructs_lib import ConstructPropError, KeyInventoryRole
-from constructs_lib.key_inventory_role import WILDCARD_REASON
-from kmskit.inventory_role import DEFAULT_ROLE_NAME, INVENTORY_ACTIONS, ROLE_SESSION_NAME
+from constructs_lib import ConstructPropError, KeyInventoryCaller, KeyInventoryRole
+from constructs_lib.key_inventory_role import (
+    LIST_ACCOUNTS_REASON,
+    ORGANIZATION_ROLES_REASON,
+    WILDCARD_REASON,
+)
+from kmskit.inventory_role import (
+    DEFAULT_ROLE_NAME,
+    INVENTORY_ACTIONS,
+    ROLE_SESSION_NAME,
+    cli_role_name,
+)
+from kmskit.key_inventory import role_arn
 from tests._support.apps.key_inventory_showcase import (
+    ACCOUNT,
     CALLER_ACCOUNT,
     CALLER_ARN,
+    CALLER_STACK,
     EXTERNAL_ID,
+    ORGANIZATION_ID,
+    PATH_CALLER,
+    PATH_INVENTORY,
+    REGION,
+    SSO_ROLE_ARN,
     STACK,
 )
 from tests._support.synth import SynthResult
@@ -130,8 +148,16 @@ def test_the_gates_are_clean_with_the_wildcard_acknowledged_on_each_policy(
     result = synthesized("key_inventory_showcase")
     assert result.validation_findings() == []
     assert sorted(result.acknowledgments()) == [
-        (f"/{STACK}/{prefix}/Policy", "AwsSolutions-IAM5[Resource::*]", WILDCARD_REASON)
-        for prefix in ("CallerInventory", "Inventory")
+        (f"/{CALLER_STACK}/Caller/Policy", "AwsSolutions-IAM5[Resource::*]", LIST_ACCOUNTS_REASON),
+        (
+            f"/{CALLER_STACK}/Caller/Policy",
+            "AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/KmskitKeyInventory]",
+            ORGANIZATION_ROLES_REASON,
+        ),
+        *(
+            (f"/{STACK}/{prefix}/Policy", "AwsSolutions-IAM5[Resource::*]", WILDCARD_REASON)
+            for prefix in ("CallerInventory", "Inventory", "PathInventory")
+        ),
     ]
 
 
@@ -177,6 +203,10 @@ ROLE_ARN_RULE = (
 )
 ROLE_NAME_RULE = "must be an IAM role name: 1-64 letters, digits and +=,.@_- (no path)"
 EXTERNAL_ID_RULE = "must be 2-1224 letters, digits and +=,.@:/_- (STS's ExternalId)"
+ROLE_PATH_RULE = (
+    "must be an IAM path: '/' or '/<segment>/.../', each segment 1 or more letters, digits and "
+    "+=,.@_-, at most 512 characters with its slashes"
+)
 
 
 @pytest.mark.parametrize(
@@ -222,6 +252,13 @@ EXTERNAL_ID_RULE = "must be 2-1224 letters, digits and +=,.@:/_- (STS's External
         ({"external_id": "with space"}, "external_id", EXTERNAL_ID_RULE, "with space"),
         ({"external_id": "x" * 1225}, "external_id", EXTERNAL_ID_RULE, "x" * 1225),
         ({"external_id": 1234}, "external_id", EXTERNAL_ID_RULE, 1234),
+        ({"role_path": "kmskit/"}, "role_path", ROLE_PATH_RULE, "kmskit/"),
+        ({"role_path": "/kmskit"}, "role_path", ROLE_PATH_RULE, "/kmskit"),
+        ({"role_path": "//"}, "role_path", ROLE_PATH_RULE, "//"),
+        ({"role_path": "/a*/"}, "role_path", ROLE_PATH_RULE, "/a*/"),
+        ({"role_path": ""}, "role_path", ROLE_PATH_RULE, ""),
+        ({"role_path": None}, "role_path", ROLE_PATH_RULE, None),
+        ({"role_path": f"/{'p' * 511}/"}, "role_path", ROLE_PATH_RULE, f"/{'p' * 511}/"),
     ],
 )
 def test_a_bad_prop_is_refused_naming_it_and_the_value(
@@ -233,17 +270,19 @@ def test_a_bad_prop_is_refused_naming_it_and_the_value(
     assert str(error.value) == f"'{prop}' {rule}. Received: {received!r}"
 
 
-def test_the_longest_role_name_and_external_id_are_taken() -> None:
+def test_the_longest_role_name_path_and_external_id_are_taken() -> None:
     stack = new_stack()
     KeyInventoryRole(
         stack,
         "I",
         caller_role_arn="arn:aws:iam::111111111111:role/ops",
         role_name="r" * 64,
+        role_path=f"/{'p' * 510}/",
         external_id="x" * 1224,
     )
     (role,) = Template.from_stack(stack).find_resources("AWS::IAM::Role").values()
     assert role["Properties"]["RoleName"] == "r" * 64
+    assert role["Properties"]["Path"] == f"/{'p' * 510}/"
     conditions = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
     assert conditions["StringEquals"]["sts:ExternalId"] == "x" * 1224
 
@@ -260,3 +299,367 @@ def test_the_role_and_its_policy_are_exposed() -> None:
 def test_the_props_are_keyword_only() -> None:
     with pytest.raises(TypeError):
         KeyInventoryRole(new_stack(), "I", "arn:aws:iam::111111111111:role/ops")  # type: ignore[misc]
+
+
+# -- KeyInventoryCaller: the role that runs the inventory -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def caller_resources(synthesized: Synth) -> dict[str, Any]:
+    resources: dict[str, Any] = synthesized("key_inventory_showcase").template(CALLER_STACK)[
+        "Resources"
+    ]
+    return resources
+
+
+def test_the_caller_is_assumed_by_the_principals_given_and_no_one_else(
+    caller_resources: dict[str, Any],
+) -> None:
+    caller = caller_resources[logical(caller_resources, "CallerRole", "AWS::IAM::Role")]
+    assert caller["Properties"]["RoleName"] == "platform-inventory"
+    assert "Path" not in caller["Properties"]  # "/", IAM's default
+    # A role: through its account's root, limited to it by aws:PrincipalArn.
+    assert caller["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{CALLER_ACCOUNT}:root"},
+            "Condition": {"StringEquals": {"aws:PrincipalArn": SSO_ROLE_ARN}},
+        }
+    ]
+    path_caller = caller_resources[logical(caller_resources, "PathCallerRole", "AWS::IAM::Role")]
+    assert path_caller["Properties"]["RoleName"] == PATH_CALLER[0]
+    assert path_caller["Properties"]["Path"] == PATH_CALLER[1]
+    # An account root: the account's IAM policies decide.
+    assert path_caller["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{CALLER_ACCOUNT}:root"},
+        }
+    ]
+
+
+def test_the_caller_may_assume_the_exact_inventory_roles_as_the_inventory_and_nothing_else(
+    caller_resources: dict[str, Any],
+) -> None:
+    policy = caller_resources[
+        logical(caller_resources, "PathCallerPolicy", "AWS::IAM::ManagedPolicy")
+    ]["Properties"]
+    assert policy["Roles"] == [
+        {"Ref": logical(caller_resources, "PathCallerRole", "AWS::IAM::Role")}
+    ]
+    # Without organization_id: no wildcard account, no organizations:ListAccounts; without an
+    # external ID, none allowed.
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "AssumeInventoryRoles",
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Resource": f"arn:aws:iam::{ACCOUNT}:role/kmskit/PathInventory",
+            "Condition": {"StringEquals": {"sts:RoleSessionName": ROLE_SESSION_NAME}},
+        }
+    ]
+    roles = [r for r in caller_resources.values() if r["Type"] == "AWS::IAM::Role"]
+    assert all("Policies" not in r["Properties"] for r in roles)
+    assert all("ManagedPolicyArns" not in r["Properties"] for r in roles)
+
+
+def test_in_organization_mode_the_caller_may_list_the_accounts_and_assume_their_roles(
+    caller_resources: dict[str, Any],
+) -> None:
+    policy = caller_resources[logical(caller_resources, "CallerPolicy", "AWS::IAM::ManagedPolicy")]
+    conditions = {"sts:RoleSessionName": ROLE_SESSION_NAME, "sts:ExternalId": EXTERNAL_ID}
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "AssumeInventoryRoles",
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Resource": [
+                f"arn:aws:iam::{CALLER_ACCOUNT}:role/{DEFAULT_ROLE_NAME}",
+                f"arn:aws:iam::{ACCOUNT}:role/{DEFAULT_ROLE_NAME}",
+            ],
+            "Condition": {"StringEquals": conditions},
+        },
+        {
+            "Sid": "AssumeOrganizationInventoryRoles",
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Resource": f"arn:aws:iam::*:role/{DEFAULT_ROLE_NAME}",
+            "Condition": {"StringEquals": {**conditions, "aws:ResourceOrgID": ORGANIZATION_ID}},
+        },
+        {
+            "Sid": "ListOrganizationAccounts",
+            "Action": "organizations:ListAccounts",
+            "Effect": "Allow",
+            "Resource": "*",
+        },
+    ]
+
+
+def test_the_caller_and_the_inventory_role_name_each_other_as_the_cli_assumes_them(
+    resources: dict[str, Any], caller_resources: dict[str, Any]
+) -> None:
+    # The caller role's ARN (its path included), as the inventory role's trust names it.
+    caller = caller_resources[logical(caller_resources, "PathCallerRole", "AWS::IAM::Role")]
+    caller_arn = (
+        f"arn:aws:iam::{CALLER_ACCOUNT}:role{caller['Properties']['Path']}"
+        f"{caller['Properties']['RoleName']}"
+    )
+    inventory = resources[logical(resources, "PathInventoryRole", "AWS::IAM::Role")]["Properties"]
+    (trust,) = inventory["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"]["StringEquals"]["aws:PrincipalArn"] == caller_arn
+    # The inventory role's ARN, as the caller's policy names it and as `kmskit key inventory
+    # --role-name kmskit/PathInventory` assumes it.
+    assumed = role_arn(ACCOUNT, cli_role_name(*PATH_INVENTORY), REGION)
+    assert assumed == (f"arn:aws:iam::{ACCOUNT}:role{inventory['Path']}{inventory['RoleName']}")
+    policy = caller_resources[
+        logical(caller_resources, "PathCallerPolicy", "AWS::IAM::ManagedPolicy")
+    ]["Properties"]
+    assert policy["PolicyDocument"]["Statement"][0]["Resource"] == assumed
+
+
+def new_caller_stack(**env: Any) -> cdk.Stack:
+    return cdk.Stack(
+        cdk.App(),
+        "C",
+        env=cdk.Environment(**(env or {"account": "111111111111", "region": "eu-west-1"})),
+    )
+
+
+CALLER_PROPS: dict[str, Any] = {
+    "caller_role_name": "platform-inventory",
+    "trusted_principal_arns": ["arn:aws:iam::111111111111:role/ops"],
+    "accounts": ["222222222222"],
+}
+
+
+def test_roles_and_roots_are_trusted_each_their_way() -> None:
+    stack = new_caller_stack()
+    KeyInventoryCaller(
+        stack,
+        "C",
+        **{
+            **CALLER_PROPS,
+            "trusted_principal_arns": [
+                "arn:aws:iam::111111111111:role/ops",
+                "arn:aws:iam::333333333333:root",
+                "arn:aws:iam::444444444444:role/teams/audit",
+                "arn:aws:iam::333333333333:root",
+            ],
+        },
+    )
+    (role,) = Template.from_stack(stack).find_resources("AWS::IAM::Role").values()
+    limited = {
+        "StringEquals": {
+            "aws:PrincipalArn": [
+                "arn:aws:iam::111111111111:role/ops",
+                "arn:aws:iam::444444444444:role/teams/audit",
+            ]
+        }
+    }
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+            "Condition": limited,
+        },
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
+            "Condition": limited,
+        },
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::333333333333:root"},
+        },
+    ]
+
+
+def test_the_inventory_roles_are_in_the_partition_of_the_callers_region() -> None:
+    stack = new_caller_stack(account="111111111111", region="cn-north-1")
+    caller = KeyInventoryCaller(
+        stack, "C", **{**CALLER_PROPS, "accounts": ["222222222222", "222222222222"]}
+    )
+    # A repeated account is named once.
+    assert caller.inventory_role_arns == [f"arn:aws-cn:iam::222222222222:role/{DEFAULT_ROLE_NAME}"]
+    assert caller.role_arn == "arn:aws-cn:iam::111111111111:role/platform-inventory"
+
+
+def test_without_a_region_the_partition_is_read_at_deploy_time() -> None:
+    stack = cdk.Stack(cdk.App(), "C")
+    KeyInventoryCaller(stack, "C", **CALLER_PROPS)
+    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, f":iam::222222222222:role/{DEFAULT_ROLE_NAME}"],
+        ]
+    }
+
+
+def test_the_caller_and_its_policy_are_exposed() -> None:
+    stack = new_caller_stack()
+    caller = KeyInventoryCaller(stack, "C", **CALLER_PROPS)
+    assert isinstance(caller.role, iam.Role)
+    assert caller.role.node.path == "C/C/Role"
+    assert isinstance(caller.policy, iam.ManagedPolicy)
+    assert caller.policy.node.path == "C/C/Policy"
+
+
+def test_the_callers_props_are_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        KeyInventoryCaller(new_caller_stack(), "C", "platform-inventory")  # type: ignore[misc]
+
+
+PRINCIPAL_RULE = (
+    "must be an IAM role ARN, arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>, or "
+    "an account root, arn:<partition>:iam::<12-digit account>:root"
+)
+PRINCIPALS_RULE = (
+    "must be a non-empty list of IAM role ARNs (arn:<partition>:iam::<12-digit account>:"
+    "role/[<path>/]<name>) or account roots (arn:<partition>:iam::<12-digit account>:root)"
+)
+
+
+@pytest.mark.parametrize(
+    ("props", "prop", "rule", "received"),
+    [
+        ({"caller_role_name": "ops/x"}, "caller_role_name", ROLE_NAME_RULE, "ops/x"),
+        ({"caller_role_name": None}, "caller_role_name", ROLE_NAME_RULE, None),
+        ({"caller_role_path": "ops"}, "caller_role_path", ROLE_PATH_RULE, "ops"),
+        ({"inventory_role_name": ""}, "inventory_role_name", ROLE_NAME_RULE, ""),
+        ({"inventory_role_path": "/a//"}, "inventory_role_path", ROLE_PATH_RULE, "/a//"),
+        ({"external_id": "a"}, "external_id", EXTERNAL_ID_RULE, "a"),
+        ({"trusted_principal_arns": []}, "trusted_principal_arns", PRINCIPALS_RULE, []),
+        (
+            {"trusted_principal_arns": "arn:aws:iam::111111111111:root"},
+            "trusted_principal_arns",
+            PRINCIPALS_RULE,
+            "arn:aws:iam::111111111111:root",
+        ),
+        # No wildcard principal, in any form.
+        ({"trusted_principal_arns": ["*"]}, "trusted_principal_arns", PRINCIPAL_RULE, "*"),
+        (
+            {"trusted_principal_arns": ["arn:aws:iam::*:root"]},
+            "trusted_principal_arns",
+            PRINCIPAL_RULE,
+            "arn:aws:iam::*:root",
+        ),
+        (
+            {"trusted_principal_arns": ["arn:aws:iam::111111111111:role/*"]},
+            "trusted_principal_arns",
+            PRINCIPAL_RULE,
+            "arn:aws:iam::111111111111:role/*",
+        ),
+        (
+            {"trusted_principal_arns": ["arn:aws:iam::111111111111:user/alice"]},
+            "trusted_principal_arns",
+            PRINCIPAL_RULE,
+            "arn:aws:iam::111111111111:user/alice",
+        ),
+        (
+            {"trusted_principal_arns": ["111111111111"]},
+            "trusted_principal_arns",
+            PRINCIPAL_RULE,
+            "111111111111",
+        ),
+        (
+            {"accounts": []},
+            "accounts",
+            "must name at least one account unless organization_id is given (the caller could "
+            "assume no role)",
+            [],
+        ),
+        (
+            {"accounts": "222222222222"},
+            "accounts",
+            "must be a list of 12-digit AWS account IDs",
+            "222222222222",
+        ),
+        ({"accounts": ["2222"]}, "accounts", "must be a 12-digit AWS account ID", "2222"),
+        ({"accounts": ["*"]}, "accounts", "must be a 12-digit AWS account ID", "*"),
+        (
+            {"organization_id": "o-short"},
+            "organization_id",
+            "must be an AWS Organizations organization ID, o- and 10-32 lowercase letters and "
+            "digits",
+            "o-short",
+        ),
+        (
+            {"organization_id": "r-a1b2c3d4e5"},
+            "organization_id",
+            "must be an AWS Organizations organization ID, o- and 10-32 lowercase letters and "
+            "digits",
+            "r-a1b2c3d4e5",
+        ),
+    ],
+)
+def test_a_bad_caller_prop_is_refused_naming_it_and_the_value(
+    props: dict[str, Any], prop: str, rule: str, received: Any
+) -> None:
+    with pytest.raises(ConstructPropError) as error:
+        KeyInventoryCaller(new_caller_stack(), "C", **{**CALLER_PROPS, **props})
+    assert str(error.value) == f"'{prop}' {rule}. Received: {received!r}"
+
+
+def test_organization_mode_alone_needs_no_account() -> None:
+    stack = new_caller_stack()
+    caller = KeyInventoryCaller(
+        stack, "C", **{**CALLER_PROPS, "accounts": [], "organization_id": ORGANIZATION_ID}
+    )
+    assert caller.inventory_role_arns == []
+    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy").values()
+    sids = [s["Sid"] for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    assert sids == ["AssumeOrganizationInventoryRoles", "ListOrganizationAccounts"]
+
+
+# -- one role name per account --------------------------------------------------------------------
+
+
+def test_two_roles_of_one_name_in_one_account_are_refused_naming_both() -> None:
+    app = cdk.App()
+    first = cdk.Stack(app, "A", env=cdk.Environment(account="222222222222", region="eu-west-1"))
+    # Another Region of the same account: IAM is global.
+    second = cdk.Stack(app, "B", env=cdk.Environment(account="222222222222", region="eu-central-1"))
+    KeyInventoryRole(first, "I", caller_role_arn="arn:aws:iam::111111111111:role/ops")
+    with pytest.raises(ConstructPropError) as error:
+        # Another path and case: IAM role names are unique in the account whatever both.
+        KeyInventoryRole(
+            second,
+            "J",
+            caller_role_arn="arn:aws:iam::111111111111:role/ops",
+            role_name=DEFAULT_ROLE_NAME.lower(),
+            role_path="/kmskit/",
+        )
+    assert str(error.value) == (
+        "'role_name' must be unique within account 222222222222 (IAM role names are, whatever "
+        "their path and case): A/I already has it, and B/J asks for it too (path /kmskit/). "
+        f"Received: {DEFAULT_ROLE_NAME.lower()!r}"
+    )
+
+
+def test_a_caller_and_an_inventory_role_of_one_name_in_one_account_are_refused() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "A", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    KeyInventoryRole(stack, "I", caller_role_arn="arn:aws:iam::111111111111:role/ops")
+    with pytest.raises(ConstructPropError, match=r"^'caller_role_name' must be unique within "):
+        KeyInventoryCaller(stack, "C", **{**CALLER_PROPS, "caller_role_name": DEFAULT_ROLE_NAME})
+
+
+def test_one_role_name_in_other_accounts_or_apps_is_taken() -> None:
+    app = cdk.App()
+    for account in ("222222222222", "333333333333"):
+        stack = cdk.Stack(app, f"S{account}", env=cdk.Environment(account=account))
+        KeyInventoryRole(stack, "I", caller_role_arn="arn:aws:iam::111111111111:role/ops")
+    # Stacks without an account may be deployed to different accounts: not compared.
+    for name in ("X", "Y"):
+        KeyInventoryRole(
+            cdk.Stack(app, name), "I", caller_role_arn="arn:aws:iam::111111111111:role/ops"
+        )
+    KeyInventoryRole(new_stack(), "I", caller_role_arn="arn:aws:iam::111111111111:role/ops")
+    KeyInventoryRole(new_stack(), "I", caller_role_arn="arn:aws:iam::111111111111:role/ops")

@@ -882,7 +882,10 @@ def test_the_documented_role_policy_allows_exactly_the_calls_the_inventory_makes
     made -= {"kms:CreateKey"}  # the test's own
     assert made == set(INVENTORY_ACTIONS)
     (role_policy,) = [
-        s for p in inventory_policies() for s in statements(p) if "kms:ListKeys" in s["Action"]
+        s
+        for p in inventory_policies()
+        for s in statements(p)
+        if "kms:ListKeys" in s.get("Action", ())
     ]
     assert (role_policy["Effect"], role_policy["Resource"]) == ("Allow", "*")
     assert sorted(role_policy["Action"]) == sorted(INVENTORY_ACTIONS)
@@ -893,9 +896,22 @@ def test_the_documented_caller_and_trust_policies_name_the_role_and_the_calls_ma
     caller = [s for s in found if s.get("Action") in ("sts:AssumeRole", ["sts:AssumeRole"])]
     assume = [s for s in caller if "Principal" not in s]
     trust = [s for s in caller if "Principal" in s]
-    (assume_statement,) = assume
-    assert assume_statement["Resource"] == f"arn:aws:iam::*:role/{DEFAULT_ROLE_NAME}"
-    assert "aws:ResourceOrgID" in json.dumps(assume_statement.get("Condition"))
+    # The caller assumes the exact roles of the accounts it is given, or (organization mode)
+    # the role's name in the accounts of its organization; both as the inventory, under its
+    # session name.
+    exact, organization = assume
+    assert exact["Resource"] == [
+        f"arn:aws:iam::{account}:role/{DEFAULT_ROLE_NAME}"
+        for account in ("111111111111", "222222222222", "333333333333")
+    ]
+    assert exact["Condition"] == {"StringEquals": {"sts:RoleSessionName": ROLE_SESSION_NAME}}
+    assert organization["Resource"] == f"arn:aws:iam::*:role/{DEFAULT_ROLE_NAME}"
+    assert organization["Condition"] == {
+        "StringEquals": {
+            "sts:RoleSessionName": ROLE_SESSION_NAME,
+            "aws:ResourceOrgID": "o-a1b2c3d4e5",
+        }
+    }
     (list_accounts,) = [s for s in found if s.get("Action") == "organizations:ListAccounts"]
     assert list_accounts["Resource"] == "*"
     (trust_statement,) = trust
