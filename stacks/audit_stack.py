@@ -3,7 +3,9 @@
 Every account's trail delivers to the central audit bucket in the security account. The bucket's
 name is derived from the organisation (trails in other accounts cannot reference it), and its
 policy lists every trail by ARN (``aws:SourceArn``). With ``key_inventory`` configured, the stack
-also holds the account's ``kmskit key inventory`` role (IAM is global: one per account).
+also holds the account's ``kmskit key inventory`` role (IAM is global: one per account), and in
+``key_inventory.account``, with ``caller_trusted_principal_arns``, the caller role that assumes
+them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from constructs_lib import (
     AuditTrail,
     CentralAuditBucket,
     CustomerManagedKey,
+    KeyInventoryCaller,
     KeyInventoryRole,
     TrailSource,
 )
@@ -43,6 +46,9 @@ class AuditStack(Stack):
         central_bucket: the :class:`AuditBucket` (security account only, else None).
         key_inventory_role: the :class:`KeyInventoryRole` that ``kmskit key inventory`` assumes
             in this account (None without ``key_inventory`` in the configuration).
+        key_inventory_caller: the :class:`KeyInventoryCaller` that assumes every account's
+            inventory role (in ``key_inventory.account`` with
+            ``key_inventory.caller_trusted_principal_arns`` only, else None).
     """
 
     def __init__(
@@ -98,11 +104,19 @@ class AuditStack(Stack):
                 log_retention=retention,
             )
         self.key_inventory_role: KeyInventoryRole | None = None
-        if organisation.key_inventory is not None:
+        self.key_inventory_caller: KeyInventoryCaller | None = None
+        inventory = organisation.key_inventory
+        if inventory is not None:
             self.key_inventory_role = KeyInventoryRole(
                 self,
                 "KeyInventoryRole",
-                caller_role_arn=organisation.key_inventory.caller_role_arn(
-                    partition(organisation.home_region)
-                ),
+                caller_role_arn=inventory.caller_role_arn(partition(organisation.home_region)),
             )
+            if inventory.account == account and inventory.caller_trusted_principal_arns:
+                self.key_inventory_caller = KeyInventoryCaller(
+                    self,
+                    "KeyInventoryCaller",
+                    caller_role_name=inventory.caller_role_name,
+                    trusted_principal_arns=list(inventory.caller_trusted_principal_arns),
+                    accounts=[member.id for member in organisation.accounts],
+                )

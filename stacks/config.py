@@ -38,7 +38,10 @@ Shape (every field but ``accounts`` and ``regions`` has a default, which a key l
       },
       "key_inventory": {                      # optional: no inventory role without it
         "account": "security",                # the account that runs kmskit key inventory
-        "caller_role_name": "platform-inventory"  # the role there that runs it
+        "caller_role_name": "platform-inventory",  # the role there that runs it
+        "caller_trusted_principal_arns": [    # optional: who may assume that role, which the
+          "arn:aws:iam::111111111111:root"    # account's Audit stack then deploys (default:
+        ]                                     # none, the role is yours to create)
       }
     }
 
@@ -81,7 +84,15 @@ from kmskit.aws_tags import (
     tag_key_problem,
     valid_tag_value,
 )
-from kmskit.inventory_role import ROLE_NAME_PATTERN, ROLE_NAME_RULE
+from kmskit.inventory_role import (
+    ROLE_ARN_FORM,
+    ROLE_ARN_PATTERN,
+    ROLE_NAME_PATTERN,
+    ROLE_NAME_RULE,
+    ROOT_ARN_FORM,
+    ROOT_ARN_PATTERN,
+    role_arn,
+)
 
 ORGANISATION_CONTEXT_KEY = "kmskit:organisation"
 ORGANISATION_FILE_CONTEXT_KEY = "kmskit:organisation-file"
@@ -238,10 +249,14 @@ class KeyInventoryConfig:
 
     account: Account
     caller_role_name: str
+    caller_trusted_principal_arns: tuple[str, ...] = ()
+    """Who may assume the caller role, which ``account``'s Audit stack then deploys
+    (``key_inventory.caller_trusted_principal_arns``). Default: none, no caller role deployed
+    (the user has one)."""
 
     def caller_role_arn(self, partition_name: str) -> str:
         """The caller role's ARN in the partition ``partition_name`` (``aws``, ``aws-cn``, ...)."""
-        return f"arn:{partition_name}:iam::{self.account.id}:role/{self.caller_role_name}"
+        return role_arn(partition_name, self.account.id, self.caller_role_name)
 
 
 @dataclass(frozen=True)
@@ -829,9 +844,13 @@ def _parse_pipeline(
     )
 
 
-def _parse_key_inventory(raw: Any, accounts: dict[str, Account]) -> KeyInventoryConfig:
+def _parse_key_inventory(
+    raw: Any, accounts: dict[str, Account], partition_name: str
+) -> KeyInventoryConfig:
     raw = _object(raw, "key_inventory")
-    _only_keys(raw, "key_inventory", ("account", "caller_role_name"))
+    _only_keys(
+        raw, "key_inventory", ("account", "caller_role_name", "caller_trusted_principal_arns")
+    )
     account = _account_ref(
         accounts,
         _optional(
@@ -856,7 +875,58 @@ def _parse_key_inventory(raw: Any, accounts: dict[str, Account]) -> KeyInventory
         ROLE_NAME_RULE,
         caller,
     )
-    return KeyInventoryConfig(account=account, caller_role_name=caller)
+    return KeyInventoryConfig(
+        account=account,
+        caller_role_name=caller,
+        caller_trusted_principal_arns=_parse_trusted_principals(raw, partition_name),
+    )
+
+
+def _parse_trusted_principals(raw: Mapping[str, Any], partition_name: str) -> tuple[str, ...]:
+    path = "key_inventory.caller_trusted_principal_arns"
+    if "caller_trusted_principal_arns" not in raw:
+        return ()
+    principals = _optional(
+        raw,
+        "caller_trusted_principal_arns",
+        path,
+        [],
+        "must not be null: leave the key out to deploy no caller role",
+    )
+    require(
+        isinstance(principals, list) and len(principals) > 0,
+        _field(path),
+        "must be a non-empty list of the IAM role ARNs and account roots that may assume the "
+        "caller role (leave the key out to deploy no caller role)",
+        principals,
+    )
+    for index, principal in enumerate(principals):
+        match = (
+            (ROLE_ARN_PATTERN.match(principal) or ROOT_ARN_PATTERN.match(principal))
+            if isinstance(principal, str)
+            else None
+        )
+        require(
+            match is not None,
+            _field(f"{path}[{index}]"),
+            f"must be an IAM role ARN, {ROLE_ARN_FORM}, or an account root, {ROOT_ARN_FORM} "
+            "(no wildcard)",
+            principal,
+        )
+        assert match is not None
+        require(
+            match.group(1) == partition_name,
+            _field(f"{path}[{index}]"),
+            f"must be in the partition of the organisation's Regions ('{partition_name}')",
+            principal,
+        )
+        require(
+            principal not in principals[:index],
+            _field(f"{path}[{index}]"),
+            "must not repeat a principal",
+            principal,
+        )
+    return tuple(principals)
 
 
 def load_organisation(raw: Any) -> Organisation:
@@ -942,6 +1012,7 @@ def load_organisation(raw: Any) -> Organisation:
                     "must not be null: leave the key out for no key inventory role",
                 ),
                 accounts,
+                partition(home),
             )
             if "key_inventory" in raw
             else None

@@ -89,6 +89,7 @@ CHINA: tuple[tuple[str, Any], ...] = (
         [{"region": "cn-northwest-1"}, {"account": "backup", "region": "cn-north-1"}],
     ),
     ("pipeline.region", "cn-north-1"),
+    ("key_inventory.caller_trusted_principal_arns", ["arn:aws-cn:iam::111111111111:root"]),
 )
 
 
@@ -726,6 +727,7 @@ SOVEREIGN: tuple[tuple[str, Any], ...] = (
     ("regions", ["eusc-de-east-1"]),
     ("replication.destinations", [{"account": "backup", "region": "eusc-de-east-1"}]),
     ("pipeline.region", "eusc-de-east-1"),
+    ("key_inventory.caller_trusted_principal_arns", ["arn:aws-eusc:iam::111111111111:root"]),
 )
 
 

@@ -492,6 +492,9 @@ def sovereign(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
         ]
         organisation["pipeline"]["region"] = "eusc-de-east-1"
         del organisation["pipeline"]["connection_arn"]
+        organisation["key_inventory"]["caller_trusted_principal_arns"] = [
+            "arn:aws-eusc:iam::111111111111:root"
+        ]
 
     return example_changed(tmp_path_factory, "sovereign", move)
 
