@@ -253,21 +253,6 @@ def test_a_log_group_name_as_long_as_a_namespace_takes_is_accepted() -> None:
     assert len(alarms.namespace) == 255
 
 
-def test_as_many_accounts_as_fit_the_filter_pattern_are_accepted() -> None:
-    assert MAX_FILTER_PATTERN_LENGTH == 1024
-    fits = most_accounts()
-    assert fits == 10  # the number docs/audit.md and the docstring give
-    stack = new_stack()
-    alarms = KmsAuditAlarms(
-        stack,
-        "Alarms",
-        log_group=control_tower(stack),
-        accounts=accounts_of(fits),
-        encryption_key=CustomerManagedKey(stack, "Key"),
-    )
-    assert alarms.accounts == tuple(accounts_of(fits))
-
-
 def key_of(stack: cdk.Stack) -> CustomerManagedKey:
     return CustomerManagedKey(stack, "Key")
 
@@ -400,19 +385,22 @@ def test_the_filters_of_many_accounts_count_into_one_metric_and_alarm() -> None:
     assert len(alarms_of_metric) == 1
 
 
-def test_as_many_accounts_as_the_most_filters_hold_are_accepted() -> None:
-    fits = MAX_KEY_POLICY_CHANGED_FILTERS * most_accounts()
-    assert fits == 400  # the number docs/audit.md and the docstrings give
-    assert len(key_policy_changed_patterns(accounts_of(fits))) == MAX_KEY_POLICY_CHANGED_FILTERS
+@pytest.mark.parametrize(("filters", "accounts"), [(1, 10), (MAX_KEY_POLICY_CHANGED_FILTERS, 400)])
+def test_as_many_accounts_as_the_filters_hold_are_accepted(filters: int, accounts: int) -> None:
+    # The numbers docs/audit.md and the docstrings give: ten per filter pattern, 400 in all.
+    assert MAX_FILTER_PATTERN_LENGTH == 1024
+    assert filters * most_accounts() == accounts
+    assert len(key_policy_changed_patterns(accounts_of(accounts))) == filters
     stack = new_stack()
     alarms = KmsAuditAlarms(
         stack,
         "Alarms",
         log_group=control_tower(stack),
-        accounts=accounts_of(fits),
+        accounts=accounts_of(accounts),
         encryption_key=key_of(stack),
     )
-    assert len(alarms.key_policy_changed_filters) == MAX_KEY_POLICY_CHANGED_FILTERS
+    assert alarms.accounts == tuple(accounts_of(accounts))
+    assert len(alarms.key_policy_changed_filters) == filters
 
 
 BAD_PROPS: list[tuple[Callable[[cdk.Stack], dict[str, Any]], str]] = [
