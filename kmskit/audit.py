@@ -29,10 +29,10 @@ and counted in :attr:`AuditStats.skipped`.
 The same call can be in the bucket more than once: KMS logs a cross-account call in the caller's
 account and in the key owner's account (two records, one ``sharedEventID``, two ``eventID`` values),
 and an organization trail and an account trail delivering to the same bucket write the same
-record twice (same ``eventID``). :meth:`AuditReader.run` keeps the first record of each
-``sharedEventID`` (else ``eventID``) and counts the others in :attr:`AuditStats.duplicates`
-(all copies of a call are in the folders of its day and the next, so reading day by day it
-holds the identities of two days of calls, not of the whole range),
+record twice (same ``eventID``), and CloudTrail may deliver a record again, days later.
+:meth:`AuditReader.run` keeps the first record of each ``sharedEventID`` (else ``eventID``)
+and counts the others in :attr:`AuditStats.duplicates`, however late they come (it holds the
+identities of two days of calls in memory, and those of older calls on disk),
 except that a copy naming the caller by ARN is preferred to the key owner's copy that may name
 only the caller's account (``userIdentity`` type ``AWSAccount``).
 """
@@ -46,6 +46,7 @@ import io
 import json
 import logging
 import re
+import sqlite3
 import sys
 import tempfile
 import zlib
@@ -98,6 +99,9 @@ BODY_ERRORS = (IncompleteReadError, ReadTimeoutError, ResponseStreamingError)
 DEFAULT_READ_ATTEMPTS = 3  # botocore's standard retry mode
 # Held-back records (see AuditReader.run) move from memory to a temporary file beyond this.
 HOLD_IN_MEMORY = 8 * 1024 * 1024
+# The identities of kept calls of older days go to a temporary SQLite database (see
+# AuditReader.run); SQLite keeps at most this many KiB of its pages in memory.
+SPILL_CACHE_KIB = 2048
 MIB = 1024 * 1024
 # A CloudTrail log file holds a few minutes of one account's calls in one Region, far less than
 # this uncompressed; one that decompresses to more is not CloudTrail's (a gzip bomb turns a few
@@ -934,10 +938,16 @@ class AuditReader:
         already kept is counted in ``duplicates`` and skipped (see :func:`event_identity`).
         Worker threads only download and parse objects; filtering, de-duplication and ``sink``
         run on the calling thread, in reading order, so the first copy read is the one kept
-        and the map of seen identities needs no lock. It holds the identities of kept records
-        only: read day by day, only those of the calls of the day before the folders being read
-        and later (every copy of a call is in the folder of its day or the next,
-        :data:`DELIVERY_SLACK`); with an ``observer``, all of the run's.
+        and the map of seen identities needs no lock. Every copy read counts once, however many
+        days after its call it was delivered (redelivered, or a log file delivered late into a
+        later day's folder): the identities of kept records are held in memory for the calls
+        of the day before the folder being read and later (nearly every copy of a call is in
+        the folder of its day or the next, :data:`DELIVERY_SLACK`), and those of older calls in
+        a temporary SQLite database on disk (:class:`_EarlierCalls`; SQLite keeps at most
+        :data:`SPILL_CACHE_KIB` KiB of it in memory), looked up only for a copy of such a call.
+        So memory grows with the calls of two days, not with the range, in either order (with
+        an ``observer``, of two days of the account folder and Region being read: the
+        identities of the one before go to disk when the run moves on to it).
 
         One exception to the first copy: the key owner's copy of a cross-account call may name
         only the caller's account (:func:`names_principal`; a caller of type ``AWSService`` is
@@ -959,9 +969,9 @@ class AuditReader:
         paths, by_account = self._log_folders(
             location, accounts, regions, digests=observer is not None
         )
-        # Day by day, unless an observer checks one account and Region after the other: the
-        # copies of a call are all in the folders of its day and the next (DELIVERY_SLACK),
-        # so the identities of older calls can be let go (_OncePerCall.forget_before).
+        # Day by day, unless an observer checks one account and Region after the other. The
+        # copies of a call are nearly all in the folders of its day and the next
+        # (DELIVERY_SLACK): the identities of older calls go to disk (_OncePerCall.spill_before).
         by_day = observer is None
         stats = AuditStats(
             account_paths=paths,
@@ -1000,8 +1010,7 @@ class AuditReader:
         with bar, closing(listings), closing(reading), _OncePerCall(sink, stats) as once:
             for (entry, last_of_folder, day), read in reading:
                 key = entry.key
-                if by_day:
-                    once.forget_before(day - DELIVERY_SLACK)
+                once.reading(day)
                 records, sha256 = read if read is not None else (None, None)
                 if records is None:
                     uri = location.uri(key)
@@ -1053,7 +1062,9 @@ class _OncePerCall:
     """Passes each call to ``sink`` once, as :meth:`AuditReader.run` describes, counting in
     ``stats``. Held-back copies are JSON lines in a temporary file that stays in memory up to
     :data:`HOLD_IN_MEMORY` bytes, so memory stays bounded however many there are. The
-    identities of kept calls are held until :meth:`forget_before` their day."""
+    identities of kept calls are held in memory until :meth:`spill_before` their day, then in
+    an :class:`_EarlierCalls` on disk until the end of the run: a copy delivered any number of
+    days after its call is still known."""
 
     def __init__(self, sink: RecordSink, stats: AuditStats) -> None:
         self._sink = sink
@@ -1062,6 +1073,11 @@ class _OncePerCall:
         self._seen: dict[str, bool] = {}
         # the identities in _seen by the UTC day of the call (eventTime)
         self._kept_on: dict[date, list[str]] = {}
+        # Made at the first spill_before that moves an identity; closed by __exit__.
+        self._earlier: _EarlierCalls | None = None
+        # Every identity in _earlier is of a call made before this day (UTC).
+        self._spilled_below = date.min
+        self._reading = date.min  # the day of the folder being read
         # Closed by __exit__: the file lives as long as the run.
         self._held = tempfile.SpooledTemporaryFile(max_size=HOLD_IN_MEMORY)  # noqa: SIM115
 
@@ -1070,6 +1086,8 @@ class _OncePerCall:
 
     def __exit__(self, *exc_info: object) -> None:
         self._held.close()
+        if self._earlier is not None:
+            self._earlier.close()
 
     def offer(self, record: dict[str, Any], keys: list[str], day: date) -> None:
         """``record``, a call made on ``day`` (UTC), with the keys it matched."""
@@ -1077,7 +1095,9 @@ class _OncePerCall:
         if identity is None:
             self._stats.matched += 1
             self._sink(record, keys)
-        elif identity not in self._seen:
+            return
+        held = self._held_state(identity, day)
+        if held is None:
             self._stats.matched += 1
             hold = _may_be_named_elsewhere(record)
             self._seen[identity] = hold
@@ -1089,26 +1109,93 @@ class _OncePerCall:
                 self._sink(record, keys)
         else:
             self._stats.duplicates += 1
-            if self._seen[identity] and names_principal(record):
-                self._seen[identity] = False  # this copy replaces the held one
+            if held and names_principal(record):
+                # this copy replaces the held one
+                if identity in self._seen:
+                    self._seen[identity] = False
+                elif self._earlier is not None:
+                    self._earlier.release(identity)
                 self._sink(record, keys)
 
-    def forget_before(self, day: date) -> None:
-        """Let go of the identities of the calls made before ``day`` (UTC), once no other copy
-        of them can be read: a held copy's identity stays until :meth:`pass_held`."""
-        for old in [kept_on for kept_on in self._kept_on if kept_on < day]:
-            for identity in self._kept_on.pop(old):
-                if not self._seen[identity]:
-                    del self._seen[identity]
+    def _held_state(self, identity: str, day: date | None) -> bool | None:
+        """Whether the kept copy of the call ``identity`` is held back; None when no copy was
+        kept. ``day``: the call's (UTC), to look on disk only for a call of a day spilled
+        (None: look there anyway)."""
+        held = self._seen.get(identity)
+        if (
+            held is None
+            and self._earlier is not None
+            and (day is None or day < self._spilled_below)
+        ):
+            held = self._earlier.held(identity)
+        return held
+
+    def reading(self, day: date) -> None:
+        """A log file of the folder of ``day`` is read next: the identities of the calls made
+        before the day before it go to disk (:meth:`spill_before`; a copy of a call is nearly
+        always in the folder of its day or the next, :data:`DELIVERY_SLACK`), and all of them
+        when the run went back to an earlier day (in key order, with an observer: the next
+        account folder or Region), so memory does not grow with the account folders and
+        Regions read either."""
+        self.spill_before(date.max if day < self._reading else day - DELIVERY_SLACK)
+        self._reading = day
+
+    def spill_before(self, day: date) -> None:
+        """Move the identities of the calls made before ``day`` (UTC) from memory to disk
+        (:class:`_EarlierCalls`), where a copy read later, however late, still finds them."""
+        old = sorted(kept_on for kept_on in self._kept_on if kept_on < day)
+        if not old:
+            return
+        if self._earlier is None:
+            self._earlier = _EarlierCalls()
+        for kept_on in old:
+            identities = self._kept_on.pop(kept_on)
+            self._earlier.add((identity, self._seen.pop(identity)) for identity in identities)
+        self._spilled_below = max(self._spilled_below, old[-1] + timedelta(days=1))
 
     def pass_held(self) -> None:
         """Pass the held copies that no copy naming the caller replaced, in reading order."""
         self._held.seek(0)
         for line in self._held:
             record, keys = json.loads(line)
-            # forgotten (forget_before): a copy naming the caller replaced it
-            if self._seen.get(str(event_identity(record)), False):
+            if self._held_state(str(event_identity(record)), None):
                 self._sink(record, keys)
+
+
+class _EarlierCalls:
+    """The identities of kept calls that :meth:`_OncePerCall.spill_before` moved out of
+    memory, each with whether its kept copy is held back: a private temporary SQLite database
+    (SQLite puts it in ``TMPDIR`` and deletes it when it is closed), of which SQLite keeps at
+    most :data:`SPILL_CACHE_KIB` KiB in memory. Used on the calling thread only."""
+
+    def __init__(self) -> None:
+        # "": a private temporary database on disk (SQLite: "In-Memory Databases", temporary
+        # databases); no journal, no fsync: nothing outlives the run.
+        self._db = sqlite3.connect("")
+        self._db.execute(f"PRAGMA cache_size = -{SPILL_CACHE_KIB}")
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute(
+            "CREATE TABLE kept (identity TEXT PRIMARY KEY, held INTEGER NOT NULL) WITHOUT ROWID"
+        )
+
+    def add(self, identities: Iterable[tuple[str, bool]]) -> None:
+        """Identities not added before, each with whether its kept copy is held back."""
+        self._db.executemany("INSERT INTO kept VALUES (?, ?)", identities)
+        self._db.commit()
+
+    def held(self, identity: str) -> bool | None:
+        """Whether the kept copy of ``identity`` is held back; None: not added."""
+        row = self._db.execute("SELECT held FROM kept WHERE identity = ?", (identity,)).fetchone()
+        return None if row is None else bool(row[0])
+
+    def release(self, identity: str) -> None:
+        """A copy naming the caller replaced the held one of ``identity``."""
+        self._db.execute("UPDATE kept SET held = 0 WHERE identity = ?", (identity,))
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
 
 
 def gunzip_at_most(stream: Any, limit: int) -> bytearray | None:

@@ -200,6 +200,20 @@ def test_cli_an_account_prefix_denied_fails_the_run_naming_it_and_writes_nothing
     assert not out.exists()
 
 
+class KeyOrder:
+    """A :class:`~kmskit.audit.ReadObserver` that checks nothing: with an observer the run
+    reads in key order, one account and Region after the other, as ``--verify`` does."""
+
+    def begin(self, prefixes: Any) -> None:
+        pass
+
+    def log_file(self, *args: Any) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
+
+
 # --- memory -------------------------------------------------------------------------------------
 
 
@@ -254,9 +268,12 @@ class GeneratedS3:
         return {"Body": io.BytesIO(body)}
 
 
-def summary_peak(days: int) -> tuple[int, int]:
-    """Peak traced memory of a summary of ``days`` days (1,200 calls a day), and the calls."""
-    s3 = GeneratedS3(ACCOUNTS[:2], days, per_day=600, per_file=200)
+def summary_peak(days: int, *, key_order: bool = False, accounts: int = 2) -> tuple[int, int]:
+    """Peak traced memory of a summary of ``days`` days (600 calls a day in each of
+    ``accounts``, default 2), and the calls; read day by day, or with ``key_order`` (default
+    False) as ``--verify`` reads."""
+    members = [f"2000000000{n:02d}" for n in range(accounts)]
+    s3 = GeneratedS3(members, days, per_day=600, per_file=200)
     summary = UsageSummary()
     tracemalloc.start()
     try:
@@ -265,6 +282,7 @@ def summary_peak(days: int) -> tuple[int, int]:
             DateRange(FIRST, FIRST + timedelta(days=days - 1)),
             RecordFilter(),
             summary.add,
+            observer=KeyOrder() if key_order else None,
         )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -272,17 +290,46 @@ def summary_peak(days: int) -> tuple[int, int]:
     return peak, sum(row.count for row in summary.rows.values())
 
 
-def test_summary_memory_does_not_grow_with_the_days_read() -> None:
+@pytest.mark.parametrize("key_order", [False, True], ids=["day-by-day", "key-order"])
+def test_summary_memory_does_not_grow_with_the_days_read(key_order: bool) -> None:
     """The IDs of kept calls (for the once-per-call rule) were held for the whole run: about
-    150 bytes a call, gigabytes for a month of an organization. Read day by day, a call's
-    copies are all in its day's folder or the next, so the IDs of older days are let go."""
-    short_peak, short_calls = summary_peak(3)
-    long_peak, long_calls = summary_peak(15)
+    150 bytes a call, gigabytes for a month of an organization; in key order (``--verify``)
+    they still were. A call's copies are nearly all in its day's folder or the next, so the
+    IDs of older days go to disk, in either order."""
+    short_peak, short_calls = summary_peak(3, key_order=key_order)
+    long_peak, long_calls = summary_peak(15, key_order=key_order)
     assert (short_calls, long_calls) == (3 * 1200, 15 * 1200)
     assert long_peak < short_peak * 1.3, (short_peak, long_peak)
 
 
+def test_key_order_memory_does_not_grow_with_the_accounts_read() -> None:
+    """In key order (``--verify``) the run goes back to the first day for each account folder
+    and Region: the IDs of the last two days of every account read before stayed in memory,
+    growing with the accounts. They go to disk when the run moves on to the next one."""
+    few_peak, few_calls = summary_peak(4, key_order=True, accounts=2)
+    many_peak, many_calls = summary_peak(4, key_order=True, accounts=10)
+    assert (few_calls, many_calls) == (2 * 4 * 600, 10 * 4 * 600)
+    assert many_peak < few_peak * 1.3, (few_peak, many_peak)
+
+
 # --- each call once, day by day -----------------------------------------------------------------
+
+
+def later_days(s3: Any, bucket: str, first: date, days: int) -> None:
+    """An Encrypt by Alice on each of ``days`` days from ``first``, so the run moves on."""
+    for n in range(days):
+        day = first + timedelta(days=n)
+        later = base.kms_record(
+            "Encrypt", f"{day}T10:00:00Z", base.iam_user(base.ALICE), base.DATA_KEY
+        )
+        base.put_log(s3, org_key(base.OWNER, "eu-west-1", day, "later"), [later], bucket=bucket)
+
+
+def partner_decrypt(when: str) -> dict[str, Any]:
+    """A Decrypt of the owner's DATA_KEY by the partner account's PartnerReader role."""
+    return base.kms_record(
+        "Decrypt", when, base.assumed_role(base.PARTNER_ROLE, "etl"), base.DATA_KEY
+    )
 
 
 def test_copies_of_a_call_across_midnight_count_once_when_read_day_by_day() -> None:
@@ -296,12 +343,7 @@ def test_copies_of_a_call_across_midnight_count_once_when_read_day_by_day() -> N
         s3 = base.new_audit_bucket(bucket)
         alice = base.iam_user(base.ALICE)
         both_trails = base.kms_record("Decrypt", "2026-11-02T23:59:00Z", alice, base.DATA_KEY)
-        partner_call = base.kms_record(
-            "Decrypt",
-            "2026-11-02T23:58:00Z",
-            base.assumed_role(base.PARTNER_ROLE, "etl"),
-            base.DATA_KEY,
-        )
+        partner_call = partner_decrypt("2026-11-02T23:58:00Z")
         copy = base.caller_copy(partner_call)
         d2, d3 = date(2026, 11, 2), date(2026, 11, 3)
         account_trail = f"{base.PREFIX}/AWSLogs/{owner}/CloudTrail/eu-west-1/2026/11/02/"
@@ -309,10 +351,7 @@ def test_copies_of_a_call_across_midnight_count_once_when_read_day_by_day() -> N
         base.put_log(s3, org_key(owner, "eu-west-1", d3, "late"), [both_trails], bucket=bucket)
         base.put_log(s3, org_key(owner, "eu-west-1", d3, "owner"), [partner_call], bucket=bucket)
         base.put_log(s3, org_key(partner, "eu-west-1", d2, "caller"), [copy], bucket=bucket)
-        for n in range(2, 6):  # later days, so the run moves on
-            day = d2 + timedelta(days=n)
-            later = base.kms_record("Encrypt", f"{day}T10:00:00Z", alice, base.DATA_KEY)
-            base.put_log(s3, org_key(owner, "eu-west-1", day, "later"), [later], bucket=bucket)
+        later_days(s3, bucket, d2 + timedelta(days=2), 4)
         summary = UsageSummary()
         stats = AuditReader(s3, workers=2, progress=False).run(
             LogLocation(bucket, base.PREFIX),
@@ -328,6 +367,82 @@ def test_copies_of_a_call_across_midnight_count_once_when_read_day_by_day() -> N
     assert stats.duplicates == 2
     # Day by day: every folder of a day before any of the next day's.
     assert [p.split("CloudTrail/eu-west-1/")[1] for p in stats.prefixes][:3] == ["2026/11/02/"] * 3
+
+
+def late_copies_run(
+    s3: Any, bucket: str, observer: KeyOrder | None, **filters: Any
+) -> tuple[UsageSummary, Any]:
+    """A week of ``bucket`` read day by day (``observer`` None) or in key order."""
+    summary = UsageSummary()
+    stats = AuditReader(s3, workers=2, progress=False).run(
+        LogLocation(bucket, base.PREFIX),
+        DateRange(date(2026, 11, 2), date(2026, 11, 8)),
+        RecordFilter(**filters),
+        summary.add,
+        observer=observer,
+    )
+    return summary, stats
+
+
+@pytest.mark.parametrize("observer", [None, KeyOrder()], ids=["day-by-day", "key-order"])
+@pytest.mark.parametrize("late", [2, 5])
+def test_a_copy_delivered_days_after_its_call_counts_once(
+    observer: KeyOrder | None, late: int
+) -> None:
+    """CloudTrail delivers a record again days later (redelivery, or a log file delivered late
+    into a later day's folder): the account trail's copy is in the folder of the call's day,
+    the organization trail's ``late`` days later. The identities of the calls of older days
+    were let go after the next day's folders: the late copy counted again."""
+    bucket = f"audit-logs-late-{late}-{'by-day' if observer is None else 'key-order'}"
+    d2 = date(2026, 11, 2)
+    with mock_aws():
+        s3 = base.new_audit_bucket(bucket)
+        call = base.kms_record(
+            "Decrypt", "2026-11-02T10:00:00Z", base.iam_user(base.ALICE), base.DATA_KEY
+        )
+        account_trail = f"{base.PREFIX}/AWSLogs/{base.OWNER}/CloudTrail/eu-west-1/2026/11/02/"
+        base.put_log(s3, f"{account_trail}{base.OWNER}_a.json.gz", [call], bucket=bucket)
+        base.put_log(
+            s3,
+            org_key(base.OWNER, "eu-west-1", d2 + timedelta(days=late), "re"),
+            [call],
+            bucket=bucket,
+        )
+        later_days(s3, bucket, d2 + timedelta(days=1), 6)
+        summary, stats = late_copies_run(s3, bucket, observer)
+    assert {(p, e): row.count for (_, p, e), row in summary.rows.items()} == {
+        (base.ALICE, "Decrypt"): 1,
+        (base.ALICE, "Encrypt"): 6,
+    }
+    assert (stats.matched, stats.duplicates) == (7, 1)
+
+
+@pytest.mark.parametrize("observer", [None, KeyOrder()], ids=["day-by-day", "key-order"])
+@pytest.mark.parametrize("named_first", [True, False], ids=["named-first", "owner-first"])
+def test_a_cross_account_copy_delivered_days_later_counts_once_as_the_caller(
+    observer: KeyOrder | None, named_first: bool
+) -> None:
+    """The two copies of a cross-account call (one ``sharedEventID``), three days apart: the
+    key owner's, naming only the caller's account, and the caller's, naming its role. Either
+    way round the call counts once, as the role: the owner's copy delivered late was counted
+    again (as ``AWSAccount:<id>``) once the named copy's identity was let go."""
+    bucket = f"audit-logs-late-{named_first}-{observer is None}".lower()
+    d2 = date(2026, 11, 2)
+    with mock_aws():
+        s3 = base.new_audit_bucket(bucket)
+        owners = partner_decrypt("2026-11-02T10:00:00Z")
+        callers = base.caller_copy(owners)
+        owners["userIdentity"] = base.aws_account(base.PARTNER, "AROAEXAMPLE:etl")
+        first, second = (callers, owners) if named_first else (owners, callers)
+        accounts = (base.PARTNER, base.OWNER) if named_first else (base.OWNER, base.PARTNER)
+        for copy, account, day in zip(
+            (first, second), accounts, (d2, d2 + timedelta(days=3)), strict=True
+        ):
+            base.put_log(s3, org_key(account, "eu-west-1", day, "copy"), [copy], bucket=bucket)
+        later_days(s3, bucket, d2 + timedelta(days=1), 6)
+        summary, stats = late_copies_run(s3, bucket, observer, event_names=frozenset({"Decrypt"}))
+    assert {p: row.count for (_, p, _), row in summary.rows.items()} == {base.PARTNER_ROLE: 1}
+    assert (stats.matched, stats.duplicates) == (1, 1)
 
 
 def test_cli_jsonl_records_come_day_by_day(org_bucket: Any, tmp_path: Path) -> None:
@@ -350,12 +465,7 @@ def test_held_copies_outlive_their_day_until_the_end_of_the_run() -> None:
         d2 = date(2026, 11, 2)
         owner_copies = []
         for minute, named_too in ((58, True), (59, False)):
-            named = base.kms_record(
-                "Decrypt",
-                f"2026-11-02T23:{minute}:00Z",
-                base.assumed_role(base.PARTNER_ROLE, "etl"),
-                base.DATA_KEY,
-            )
+            named = partner_decrypt(f"2026-11-02T23:{minute}:00Z")
             caller = base.caller_copy(named)  # named is now the owner's copy: anonymize it
             named["userIdentity"] = base.aws_account(partner, "AROAEXAMPLE:etl")
             owner_copies.append(named)
@@ -363,12 +473,7 @@ def test_held_copies_outlive_their_day_until_the_end_of_the_run() -> None:
                 key = org_key(partner, "eu-west-1", d2 + timedelta(days=1), "caller")
                 base.put_log(s3, key, [caller], bucket=bucket)
         base.put_log(s3, org_key(owner, "eu-west-1", d2, "owner"), owner_copies, bucket=bucket)
-        for n in range(2, 6):
-            day = d2 + timedelta(days=n)
-            later = base.kms_record(
-                "Encrypt", f"{day}T10:00:00Z", base.iam_user(base.ALICE), base.DATA_KEY
-            )
-            base.put_log(s3, org_key(owner, "eu-west-1", day, "later"), [later], bucket=bucket)
+        later_days(s3, bucket, d2 + timedelta(days=2), 4)
         summary = UsageSummary()
         stats = AuditReader(s3, workers=2, progress=False).run(
             LogLocation(bucket, base.PREFIX),
