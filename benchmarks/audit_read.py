@@ -8,20 +8,38 @@ Reads ``--objects`` gzip CloudTrail log files of ``--records`` KMS records each 
 GIL). Reports the median of three runs per worker count and the speed-up over ``--workers 1``,
 then the time of ``--verify`` (SHA-256 of every log file, the digest folders listed; the stand-in
 holds no digest file) over the time without, at ``--verify-workers``, runs interleaved.
+
+    python benchmarks/audit_read.py --memory [--accounts 2] [--days 3 15] [--calls 2880]
+        [--files 288]
+
+Peak memory instead (``tracemalloc``: what Python allocates; SQLite's page cache, which
+:data:`~kmskit.audit.SPILL_CACHE_KIB` bounds, is not traced): a bucket of ``--accounts``
+accounts' organization trail folders in one Region, ``--calls`` calls a day in each (every call
+its own eventID, in ``--files`` log files a day) and CloudTrail's hourly digest files signed
+with a key of the benchmark's, read with and without ``--verify`` over each of ``--days``
+days. Each peak (the least of three runs) is given as a ratio to the peak of the shortest
+range read the same way, in the same run: a ratio near 1 means memory does not grow with the
+range.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import gzip
+import hashlib
 import io
 import json
 import statistics
 import sys
 import time
-from datetime import date
+import tracemalloc
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -117,6 +135,204 @@ def run(s3: LatencyS3, workers: int, *, verify: bool = False) -> float:
     return seconds
 
 
+# --- --memory: an organization trail's folders with signed digest files -----------------------
+
+ORG = "o-a1b2c3d4e5"
+FIRST = date(2026, 11, 2)
+MEMORY_REGION = "eu-west-1"
+LOG_FILES_A_DAY = 288  # one every five minutes, as CloudTrail delivers for a busy account
+
+
+class DigestBucket:
+    """An S3 stand-in holding ``accounts`` x ``days`` days of an organization trail's log files
+    (``calls`` a day per account, each its own eventID) and hourly digest files that list them,
+    chained and signed SHA256withRSA as CloudTrail signs them. Answers at once."""
+
+    def __init__(self, accounts: int, days: int, calls: int, files: int = LOG_FILES_A_DAY) -> None:
+        self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.public_der = self.private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.PKCS1
+        )
+        self.fingerprint = hashlib.md5(self.public_der).hexdigest()  # a name, as CloudTrail's
+        self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
+        self.accounts = [f"1000000000{n:02d}" for n in range(accounts)]
+        self.days = days
+        self.calls = calls
+        self.files = files  # log files a day, in each account
+        for account in self.accounts:
+            self._account(account, days, calls)
+        self.keys = sorted(self.objects)
+
+    def _account(self, account: str, days: int, calls: int) -> None:
+        root = f"AWSLogs/{ORG}/{account}/"
+        per_file = calls // self.files
+        every = timedelta(days=1) / self.files
+        key_arn = f"arn:aws:kms:{MEMORY_REGION}:{account}:key/1234abcd-12ab-34cd-56ef-{account}"
+        start = datetime.combine(FIRST, datetime.min.time(), tzinfo=UTC)
+        delivered = [start + every * (n + 0.5) for n in range(days * self.files)]
+        previous: tuple[str, str] | None = None
+        for hour in range((days + 1) * 24):  # the day after the last too: its first digests
+            end = start + timedelta(hours=hour + 1)
+            listed = []
+            for when in (t for t in delivered if end - timedelta(hours=1) < t <= end):
+                name = f"{account}_CloudTrail_{MEMORY_REGION}_{when:%Y%m%dT%H%M%SZ}_x.json.gz"
+                key = f"{root}CloudTrail/{MEMORY_REGION}/{when:%Y/%m/%d}/{name}"
+                call_time = f"{when - timedelta(minutes=1):%Y-%m-%dT%H:%M:%SZ}"
+                records = [
+                    _memory_record(
+                        account, key_arn, call_time, f"{account}-{when.timestamp():.0f}-{n:06d}"
+                    )
+                    for n in range(per_file)
+                ]
+                content = json.dumps({"Records": records}).encode()
+                self.objects[key] = (gzip.compress(content, compresslevel=1), {})
+                listed.append(
+                    {
+                        "s3Bucket": "bench",
+                        "s3Object": key,
+                        "hashValue": hashlib.sha256(content).hexdigest(),
+                        "hashAlgorithm": "SHA-256",
+                        "newestEventTime": call_time,
+                        "oldestEventTime": call_time,
+                    }
+                )
+            previous = self._digest(root, account, end, listed, previous)
+
+    def _digest(
+        self,
+        root: str,
+        account: str,
+        end: datetime,
+        listed: list[dict[str, str]],
+        previous: tuple[str, str] | None,
+    ) -> tuple[str, str]:
+        key = (
+            f"{root}CloudTrail-Digest/{MEMORY_REGION}/{end:%Y/%m/%d}/{account}_CloudTrail-Digest_"
+            f"{MEMORY_REGION}_org-trail_{MEMORY_REGION}_{end:%Y%m%dT%H%M%SZ}.json.gz"
+        )
+        end_time = f"{end:%Y-%m-%dT%H:%M:%SZ}"
+        document = {
+            "awsAccountId": account,
+            "digestStartTime": f"{end - timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}",
+            "digestEndTime": end_time,
+            "digestS3Bucket": "bench",
+            "digestS3Object": key,
+            "digestPublicKeyFingerprint": self.fingerprint,
+            "digestSignatureAlgorithm": "SHA256withRSA",
+            "previousDigestS3Bucket": "bench" if previous else None,
+            "previousDigestS3Object": previous[0] if previous else None,
+            "previousDigestSignature": previous[1] if previous else None,
+            "logFiles": listed,
+        }
+        content = json.dumps(document).encode()
+        signed = "\n".join(
+            (
+                end_time,
+                f"bench/{key}",
+                hashlib.sha256(content).hexdigest(),
+                previous[1] if previous else "null",
+            )
+        ).encode()
+        signature = self.private_key.sign(signed, padding.PKCS1v15(), hashes.SHA256()).hex()
+        metadata = {"signature": signature, "signature-algorithm": "SHA256withRSA"}
+        self.objects[key] = (gzip.compress(content, compresslevel=1), metadata)
+        return key, signature
+
+    def public_keys(self, region: str, start: datetime, end: datetime) -> dict[str, bytes]:
+        return {self.fingerprint: self.public_der}
+
+    def get_paginator(self, name: str) -> DigestBucket:
+        return self
+
+    def paginate(self, *, Prefix: str, Delimiter: str | None = None, **_: Any) -> Any:  # noqa: N803
+        first = bisect.bisect_left(self.keys, Prefix)
+        last = bisect.bisect_left(self.keys, Prefix + "\U0010ffff")
+        keys = self.keys[first:last]
+        if Delimiter:
+            names = sorted({k[len(Prefix) :].split("/", 1)[0] for k in keys})
+            yield {"CommonPrefixes": [{"Prefix": f"{Prefix}{n}/"} for n in names]}
+            return
+        for start in range(0, len(keys), 1000):
+            yield {"Contents": [{"Key": k} for k in keys[start : start + 1000]]}
+
+    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
+        body, metadata = self.objects[Key]
+        return {"Body": io.BytesIO(body), "Metadata": metadata}
+
+
+def _memory_record(account: str, key_arn: str, call_time: str, event_id: str) -> dict[str, Any]:
+    return {
+        "eventTime": call_time,
+        "eventSource": "kms.amazonaws.com",
+        "eventName": "Decrypt",
+        "eventID": event_id,
+        "readOnly": True,
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{account}:user/a"},
+        "resources": [{"ARN": key_arn}],
+    }
+
+
+def memory_peak(
+    bucket: DigestBucket, days: int, *, verify: bool, workers: int = 4
+) -> tuple[int, bool]:
+    """Peak traced memory of a summary of ``days`` days, with or without ``--verify``, on
+    ``workers`` threads (default 4), and whether the verification found the logs intact."""
+    reader = AuditReader(bucket, workers=workers, progress=False)
+    location = LogLocation("bench")
+    # Far later: no digest is due, so the end of the range is not a note.
+    verifier = (
+        DigestVerifier(
+            reader, location, bucket.public_keys, now=lambda: datetime(2027, 1, 1, tzinfo=UTC)
+        )
+        if verify
+        else None
+    )
+    summary = UsageSummary()
+    tracemalloc.start()
+    try:
+        stats = reader.run(
+            location,
+            DateRange(FIRST, FIRST + timedelta(days=days - 1)),
+            RecordFilter(),
+            summary.add,
+            observer=verifier,
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    folders = min(days + 1, bucket.days)  # the day after the range is read too
+    calls = len(bucket.accounts) * bucket.files * (bucket.calls // bucket.files) * days
+    if (stats.objects, stats.matched) != (len(bucket.accounts) * bucket.files * folders, calls):
+        raise RuntimeError(f"read {stats.objects} log files, kept {stats.matched} calls")
+    if verifier is not None and verifier.report.problems:
+        raise RuntimeError(verifier.report.summary())
+    return peak, verifier is None or verifier.report.verified
+
+
+def memory(args: argparse.Namespace) -> None:
+    days = sorted(args.days)
+    bucket = DigestBucket(args.accounts, days[-1], args.calls, args.files)
+    print(
+        f"{args.accounts} accounts x 1 Region, {args.calls} calls a day each "
+        f"({args.files} log files, 24 digest files a day each); peak traced memory"
+    )
+    print(f"{'days':>5}  {'without':>12}  {'ratio':>6}  {'--verify':>12}  {'ratio':>6}")
+    base: dict[bool, int] = {}
+    for count in days:
+        # The least of three runs: each log file decompressing takes a 1 MiB buffer for a
+        # moment, and how many overlap varies from run to run.
+        peaks = {
+            verify: min(memory_peak(bucket, count, verify=verify)[0] for _ in range(3))
+            for verify in (False, True)
+        }
+        for verify, peak in peaks.items():
+            base.setdefault(verify, peak)
+        print(
+            f"{count:>5}  {peaks[False] / 2**20:>9.1f} MiB  {peaks[False] / base[False]:>5.2f}x  "
+            f"{peaks[True] / 2**20:>9.1f} MiB  {peaks[True] / base[True]:>5.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=300)
@@ -124,7 +340,15 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--verify-workers", type=int, default=8)
+    parser.add_argument("--memory", action="store_true", help="peak memory instead of time")
+    parser.add_argument("--accounts", type=int, default=2)
+    parser.add_argument("--days", type=int, nargs="+", default=[3, 15])
+    parser.add_argument("--calls", type=int, default=2880)
+    parser.add_argument("--files", type=int, default=LOG_FILES_A_DAY, help="log files a day")
     args = parser.parse_args()
+    if args.memory:
+        memory(args)
+        return
     s3 = LatencyS3(args.objects, args.records, args.latency_ms / 1000)
     print(
         f"{args.objects} log files x {args.records} records "
