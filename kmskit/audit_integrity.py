@@ -26,11 +26,15 @@ of CloudTrail log file integrity validation"; the AWS CLI's ``validate-logs``
 
 :class:`DigestVerifier` is the :class:`~kmskit.audit.ReadObserver` of one audit run: the audit
 lists and reads each log file once and hands over the SHA-256 of what it decompressed. Log
-folders come in key order, one account and Region after the other; when the run leaves an
-account and Region, that group's digest folders (the log folders' days and one more) are listed
-with the audit's lister and read with its reader on its worker pool, each digest is checked,
-each chain is followed, and the log files are compared with what the valid digests list. Only
-that group's log file names and hashes are held meanwhile.
+folders come in key order, one account and Region after the other, each day after day. When
+the run reaches an account and Region, that group's digest folders (the log folders' days and
+one more) are listed with the audit's lister; when it has read every log file of a day, the
+digests of that day's folder and the next day's (a digest lists the log files delivered in the
+hour before it, and is in the folder of its end's day) are read with its reader on its worker
+pool and checked, each is followed in its chain, and the day's log files are compared with what
+the valid digests list; then they, and the digests' lists of them, are let go. So memory holds
+two days of one group's log file names and hashes and digests, and the names of that group's
+digest files, however long the range and however many groups.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -254,19 +259,46 @@ class _LogFile:
 
 @dataclass
 class _Group:
-    """The log folders of one account (folder) and Region, and the log files read there."""
+    """The log folders of one account (folder) and Region, from ``first`` to ``last`` (every
+    day between: :meth:`~kmskit.audit.DateRange.folder_days`), and what is held while they are
+    checked: the log files of the days not compared yet, the names of the group's digest files,
+    the digests not followed yet and the log files the valid digests read so far list."""
 
     account_root: str  # [prefix/]AWSLogs/[o-ID/]<account>/
     account: str
     region: str
-    folders: set[str] = field(default_factory=set)
-    days: list[date] = field(default_factory=list)
+    first: date
+    last: date
+    # log files read, of the days from compare_from on, by key
     files: dict[str, _LogFile] = field(default_factory=dict)
+    # Set by DigestVerifier._start, at the first log day compared:
+    window: tuple[datetime, datetime] | None = None
+    # the digest files listed and not read yet, in folder order
+    digests: deque[_Digest] = field(default_factory=deque)
+    # by trail, home Region and backfill, in the order of their first digest listed
+    chains: dict[tuple[str, str, bool], _Chain] = field(default_factory=dict)
+    compare_from: date | None = None  # the first log day not compared yet (None: first)
+    # log key -> (SHA-256, digest URI): listed by a valid digest read, in this group's folders,
+    # not compared yet
+    expected: dict[str, tuple[str, str]] = field(default_factory=dict)
+    newest: datetime | None = None  # the latest digestEndTime of a valid digest read
 
-    def digest_folders(self) -> list[str]:
-        first, last = min(self.days), max(self.days) + DIGEST_SLACK
+    def log_folder(self, day: date) -> str:
+        return f"{self.account_root}CloudTrail/{self.region}/{day:%Y/%m/%d}/"
+
+    def folder_day(self, folder: str) -> date | None:
+        """The day of ``folder`` if it is one of the group's log folders; None otherwise."""
+        try:
+            day = folder_day(folder)
+        except ValueError:
+            return None
+        return day if self.first <= day <= self.last and folder == self.log_folder(day) else None
+
+    def digest_folders(self) -> list[tuple[date, str]]:
+        """The days of the group's log folders and one more, each with its digest folder."""
+        first, last = self.first, self.last + DIGEST_SLACK
         return [
-            digest_folder(f"{self.account_root}{DIGEST_FOLDER}/", self.region, day)
+            (day, digest_folder(f"{self.account_root}{DIGEST_FOLDER}/", self.region, day))
             for day in (first + timedelta(days=n) for n in range((last - first).days + 1))
         ]
 
@@ -276,12 +308,37 @@ class _Digest:
     """A digest file as read and checked."""
 
     key: str
+    day: date  # of the digest folder it was listed in
     end: str  # the YYYYMMDDTHHMMSSZ of its name
     chain: tuple[str, str, bool]  # trail, home Region, backfill
-    document: dict[str, Any] | None = None  # None: could not be read
+    # None: could not be read; once checked, only the fields of _CHAIN_FIELDS
+    document: dict[str, Any] | None = None
     signature: str | None = None  # from its metadata
     valid: bool = False
     problem: IntegrityProblem | None = None
+
+
+@dataclass
+class _Chain:
+    """One chain of digest files of a group (a trail and home Region; backfill digests form
+    their own) while it is followed: the names of all its digest files listed, the one
+    followed last, and the notes on it (added to the report when the group is finished)."""
+
+    keys: set[str] = field(default_factory=set)
+    last: _Digest | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# What DigestVerifier._follow and the newest digest need of a digest once it is checked: its
+# log files (logFiles, the bulk of it) are compared day by day and let go; the digest itself
+# once the next one of its chain is followed.
+_CHAIN_FIELDS = (
+    "digestStartTime",
+    "digestEndTime",
+    "previousDigestS3Bucket",
+    "previousDigestS3Object",
+    "previousDigestSignature",
+)
 
 
 def _folder_of(key: str) -> str:
@@ -503,58 +560,67 @@ class DigestVerifier:
         self.public_keys = public_keys
         self.now = now
         self.report = IntegrityReport()
-        self._groups: dict[str, _Group] = {}
-        self._order: list[str] = []
-        self._next = 0
-        self._group_of_folder: dict[str, str] = {}
+        # the groups not finished yet, in reading order
+        self._groups: deque[_Group] = deque()
         self._keys: dict[tuple[str, datetime, datetime], Mapping[str, bytes]] = {}
         self._keys_lock = threading.Lock()
 
     # --- ReadObserver ----------------------------------------------------------------------
 
     def begin(self, prefixes: Sequence[str]) -> None:
+        groups: dict[str, _Group] = {}
         for prefix in prefixes:
             # [..]/<account>/CloudTrail/<region>/YYYY/MM/DD/
             parts = prefix.rstrip("/").split("/")
             account_root = "/".join(parts[:-5]) + "/"
             region = parts[-4]
-            group_id = f"{account_root}{region}"
-            group = self._groups.get(group_id)
+            day = folder_day(prefix)
+            group = groups.get(f"{account_root}{region}")
             if group is None:
-                group = _Group(account_root, parts[-6], region)
-                self._groups[group_id] = group
-                self._order.append(group_id)
-            group.folders.add(prefix)
-            group.days.append(folder_day(prefix))
-            self._group_of_folder[prefix] = group_id
+                group = _Group(account_root, parts[-6], region, day, day)
+                groups[f"{account_root}{region}"] = group
+                self._groups.append(group)
+            group.first, group.last = min(group.first, day), max(group.last, day)
 
     def log_file(
         self, key: str, last_modified: datetime | None, sha256: str | None, in_range: bool
     ) -> None:
-        group_id = self._group_of_folder[_folder_of(key)]
-        while self._order[self._next] != group_id:  # the run moved on: check the groups passed
-            self._finish(self._groups[self._order[self._next]])
-            self._next += 1
-        self._groups[group_id].files[key] = _LogFile(last_modified, sha256, in_range)
+        folder = _folder_of(key)
+        # the run moved on: check the groups passed
+        while (day := self._groups[0].folder_day(folder)) is None:
+            self._finish(self._groups.popleft())
+        group = self._groups[0]
+        # Every log file of the days before is read: compare them (their log files and the
+        # digests' lists of them are let go).
+        self._compare_before(group, day)
+        group.files[key] = _LogFile(last_modified, sha256, in_range)
 
     def end(self) -> None:
-        while self._next < len(self._order):
-            self._finish(self._groups[self._order[self._next]])
-            self._next += 1
+        while self._groups:
+            self._finish(self._groups.popleft())
 
     # --- one account and Region ------------------------------------------------------------
 
-    def _finish(self, group: _Group) -> None:
-        listed = list_digest_keys(self.reader, self.location, group.digest_folders())
-        window = (
-            datetime.combine(min(group.days), time.min, tzinfo=UTC),
+    def _window(self, group: _Group) -> tuple[datetime, datetime]:
+        """The time the group's digest folders cover, up to now."""
+        return (
+            datetime.combine(group.first, time.min, tzinfo=UTC),
             min(
-                datetime.combine(max(group.days) + DIGEST_SLACK * 2, time.min, tzinfo=UTC),
+                datetime.combine(group.last + DIGEST_SLACK * 2, time.min, tzinfo=UTC),
                 self.now(),
             ),
         )
-        digests: list[_Digest] = []
+
+    def _start(self, group: _Group) -> None:
+        """List the group's digest folders (names only: they are read day by day, as the log
+        days are compared) and look CloudTrail's public keys up."""
+        group.window = self._window(group)
+        folders = group.digest_folders()
+        listed = list_digest_keys(self.reader, self.location, [folder for _, folder in folders])
+        at = 0  # the keys come folder after folder, each folder's in key order
         for key in listed:
+            while not key.startswith(folders[at][1]):
+                at += 1
             try:
                 match = match_digest_name(key, group.account, group.region)
             except InvalidDigest as invalid:
@@ -562,24 +628,75 @@ class DigestVerifier:
                 self.report.digests_invalid += 1
                 continue
             chain = (match["trail"], match["home"], bool(match["backfill"]))
-            digests.append(_Digest(key, match["end"], chain))
-        if digests:
-            self._public_keys(group.region, *window)  # once, before the workers need it
+            group.digests.append(_Digest(key, folders[at][0], match["end"], chain))
+            group.chains.setdefault(chain, _Chain()).keys.add(key)
+        if group.digests:
+            self._public_keys(group.region, *group.window)  # once, before the workers need it
+
+    def _compare_before(self, group: _Group, day: date) -> None:
+        """Compare the log files of the group's days before ``day`` with the digests that list
+        them: those of the digest folders of their day and the next (a digest lists the log
+        files delivered in the hour before it), read and checked first."""
+        if group.window is None:
+            self._start(group)
+        window = group.window or self._window(group)
+        current = group.compare_from or group.first
+        while current < day:
+            self._read_digests(group, window, current + DIGEST_SLACK)
+            self._compare_day(group, current)
+            current += timedelta(days=1)
+        group.compare_from = current
+
+    def _read_digests(
+        self, group: _Group, window: tuple[datetime, datetime], through: date
+    ) -> None:
+        """Read and check the group's digests of the folders up to ``through``, not read yet;
+        keep the log files the valid ones list in the group's folders (``expected``) and, of
+        each, only its chain fields."""
+        batch: list[_Digest] = []
+        while group.digests and group.digests[0].day <= through:
+            batch.append(group.digests.popleft())
         for _, digest in ordered_map(
-            lambda d: self._check(d, group, window), digests, self.reader.workers
+            lambda d: self._check(d, group, window), batch, self.reader.workers
         ):
             if digest.valid:
                 self.report.digests_valid += 1
+                document = digest.document or {}
+                end = parse_event_time(document.get("digestEndTime"))
+                group.newest = max(filter(None, (group.newest, end)), default=None)
+                for entry in document.get("logFiles", []):
+                    key = entry["s3Object"]
+                    if entry["s3Bucket"] == self.location.bucket and group.folder_day(
+                        _folder_of(key)
+                    ):
+                        group.expected.setdefault(
+                            key, (entry["hashValue"], self.location.uri(digest.key))
+                        )
             else:
                 self.report.digests_invalid += 1
                 if digest.problem is not None:
                     self.report.problems.append(digest.problem)
-        chains: dict[tuple[str, str, bool], list[_Digest]] = {}
-        for digest in digests:
-            chains.setdefault(digest.chain, []).append(digest)
-        for members in chains.values():
-            self._follow(sorted(members, key=lambda d: (d.end, d.key)), window)
-        self._compare(group, [d for d in digests if d.valid])
+            if digest.document is not None:
+                digest.document = {name: digest.document.get(name) for name in _CHAIN_FIELDS}
+        # Each chain's digests of these folders by end time, after the ones before (a digest is
+        # in the folder of the day it ends).
+        for digest in sorted(batch, key=lambda d: (d.end, d.key)):
+            self._follow(group.chains[digest.chain], digest, window)
+
+    def _finish(self, group: _Group) -> None:
+        """Compare the group's last log days, then note where its digest chains restart and
+        end."""
+        self._compare_before(group, group.last + timedelta(days=1))
+        # Listed by a valid digest of a day after the next, in a folder compared before: not
+        # how CloudTrail lists log files (the hour before the digest), and not found then.
+        for key, (_, digest_uri) in group.expected.items():
+            self._deleted(key, digest_uri)
+        window_end = self._window(group)[1]  # where the chains end: up to now
+        for chain in group.chains.values():
+            self.report.notes += chain.notes
+            last = chain.last
+            if last is not None and not last.chain[2] and last.document is not None:
+                self._chain_end_note(last, window_end)
 
     def _public_keys(self, region: str, start: datetime, end: datetime) -> Mapping[str, bytes]:
         with self._keys_lock:
@@ -705,67 +822,63 @@ class DigestVerifier:
                 return f"log file entry {number} is hashed with {entry['hashAlgorithm']!r}"
         return None
 
-    def _follow(self, chain: list[_Digest], window: tuple[datetime, datetime]) -> None:
-        """Each digest against the one before it in the bucket (digests sorted by end time)."""
-        keys = {digest.key: digest for digest in chain}
-        for number, digest in enumerate(chain):
-            document = digest.document
-            if document is None:
-                continue  # could not be read: already a problem
-            uri = self.location.uri(digest.key)
-            before = chain[number - 1] if number else None
-            previous = document.get("previousDigestS3Object")
-            if previous is None:
-                if before is not None:
-                    self.report.notes.append(
-                        f"{uri} starts a new chain: no log files were digested between "
-                        f"{_name_time(before.end):%Y-%m-%dT%H:%M:%SZ} and "
-                        f"{document['digestStartTime']} (logging or log file validation was "
-                        "off)"
-                    )
-                continue
-            if document.get("previousDigestS3Bucket") != self.location.bucket:
-                continue  # the trail delivered to another bucket before: not audited here
-            if not isinstance(previous, str):
-                self._problem(DIGEST_MALFORMED, digest.key, "'previousDigestS3Object' not text")
-                continue
-            if previous in keys:
-                if before is None or before.key != previous:
-                    self._problem(
-                        DIGEST_CHAIN_BROKEN,
-                        before.key if before else digest.key,
-                        f"is not in the chain: the next digest, {uri}, names "
-                        f"{self.location.uri(previous)} as its previous one",
-                    )
-                elif before.signature is not None and (
-                    document.get("previousDigestSignature") != before.signature
-                ):
-                    self._problem(
-                        DIGEST_CHAIN_BROKEN,
-                        previous,
-                        f"has another signature than the one {uri} recorded for it "
-                        "(previousDigestSignature): it was replaced",
-                    )
-                continue
-            match = DIGEST_NAME.match(previous.rsplit("/", 1)[-1])
-            if match is None:
-                self._problem(DIGEST_CHAIN_BROKEN, digest.key, f"names {previous!r} as previous")
-            elif _name_time(match["end"]) >= window[0]:
-                self.report.digests_invalid += 1
-                between = (
-                    f" (and any digest between it and {self.location.uri(before.key)})"
-                    if before is not None
-                    else ""
+    def _follow(self, chain: _Chain, digest: _Digest, window: tuple[datetime, datetime]) -> None:
+        """``digest`` against the one before it in its chain in the bucket (``chain.last``: the
+        chain's digests come sorted by end time); it is then the chain's last."""
+        before, chain.last = chain.last, digest
+        document = digest.document
+        if document is None:
+            return  # could not be read: already a problem
+        uri = self.location.uri(digest.key)
+        previous = document.get("previousDigestS3Object")
+        if previous is None:
+            if before is not None:
+                chain.notes.append(
+                    f"{uri} starts a new chain: no log files were digested between "
+                    f"{_name_time(before.end):%Y-%m-%dT%H:%M:%SZ} and "
+                    f"{document['digestStartTime']} (logging or log file validation was "
+                    "off)"
                 )
+            return
+        if document.get("previousDigestS3Bucket") != self.location.bucket:
+            return  # the trail delivered to another bucket before: not audited here
+        if not isinstance(previous, str):
+            self._problem(DIGEST_MALFORMED, digest.key, "'previousDigestS3Object' not text")
+            return
+        if previous in chain.keys:
+            if before is None or before.key != previous:
                 self._problem(
-                    DIGEST_DELETED,
-                    previous,
-                    f"is gone: {uri} names it as its previous digest{between}; the log files "
-                    "it listed cannot be checked",
+                    DIGEST_CHAIN_BROKEN,
+                    before.key if before else digest.key,
+                    f"is not in the chain: the next digest, {uri}, names "
+                    f"{self.location.uri(previous)} as its previous one",
                 )
-        last = chain[-1]
-        if not last.chain[2] and last.document is not None:
-            self._chain_end_note(last, window[1])
+            elif before.signature is not None and (
+                document.get("previousDigestSignature") != before.signature
+            ):
+                self._problem(
+                    DIGEST_CHAIN_BROKEN,
+                    previous,
+                    f"has another signature than the one {uri} recorded for it "
+                    "(previousDigestSignature): it was replaced",
+                )
+            return
+        match = DIGEST_NAME.match(previous.rsplit("/", 1)[-1])
+        if match is None:
+            self._problem(DIGEST_CHAIN_BROKEN, digest.key, f"names {previous!r} as previous")
+        elif _name_time(match["end"]) >= window[0]:
+            self.report.digests_invalid += 1
+            between = (
+                f" (and any digest between it and {self.location.uri(before.key)})"
+                if before is not None
+                else ""
+            )
+            self._problem(
+                DIGEST_DELETED,
+                previous,
+                f"is gone: {uri} names it as its previous digest{between}; the log files "
+                "it listed cannot be checked",
+            )
 
     def _chain_end_note(self, last: _Digest, window_end: datetime) -> None:
         ended = _name_time(last.end)
@@ -778,31 +891,23 @@ class DigestVerifier:
                 "the range, or the digests after it deleted)"
             )
 
-    def _compare(self, group: _Group, valid: Iterable[_Digest]) -> None:
-        expected: dict[str, tuple[str, str]] = {}  # log key -> (SHA-256, digest URI)
-        newest: datetime | None = None
-        for digest in valid:
-            document = digest.document or {}
-            end = parse_event_time(document.get("digestEndTime"))
-            newest = max(filter(None, (newest, end)), default=None)
-            for entry in document.get("logFiles", []):
-                if entry["s3Bucket"] == self.location.bucket:
-                    expected.setdefault(
-                        entry["s3Object"], (entry["hashValue"], self.location.uri(digest.key))
-                    )
-        for key, log in group.files.items():
-            listed = expected.pop(key, None)
+    def _compare_day(self, group: _Group, day: date) -> None:
+        """The log files read in the group's folder of ``day`` against the valid digests read
+        so far that list them; what those list in that folder and is not there was deleted."""
+        folder = group.log_folder(day)
+        for key in [key for key in group.files if _folder_of(key) == folder]:
+            log = group.files.pop(key)
+            listed = group.expected.pop(key, None)
             if listed is not None:
                 self._compare_listed(key, log, *listed)
             elif log.sha256 is not None and log.in_range:
-                self._not_covered(key, log, newest)
-        for key, (_, digest_uri) in expected.items():
-            if _folder_of(key) in group.folders:
-                self.report.log_files_invalid += 1
-                self._problem(
-                    LOG_FILE_DELETED, key, f"is listed in {digest_uri} but not in the bucket"
-                )
-        group.files.clear()
+                self._not_covered(key, log, group.newest)
+        for key in [key for key in group.expected if _folder_of(key) == folder]:
+            self._deleted(key, group.expected.pop(key)[1])
+
+    def _deleted(self, key: str, digest_uri: str) -> None:
+        self.report.log_files_invalid += 1
+        self._problem(LOG_FILE_DELETED, key, f"is listed in {digest_uri} but not in the bucket")
 
     def _compare_listed(self, key: str, log: _LogFile, hash_value: str, digest_uri: str) -> None:
         if log.sha256 is None:

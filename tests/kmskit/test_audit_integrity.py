@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from moto import mock_aws
 
+from benchmarks.audit_read import DigestBucket, memory_peak
 from kmskit.audit import (
     AuditReader,
     DateRange,
@@ -653,6 +654,38 @@ def test_digests_of_the_days_after_list_log_files_not_read(s3: Any) -> None:
     assert kinds(verify(s3)) == {(LOG_FILE_MODIFIED, late["s3Object"].rsplit("/", 1)[1])}
 
 
+def test_a_range_of_days_is_checked_day_by_day_across_day_folders(s3: Any) -> None:
+    """Three days, compared one day after the other: a log file delivered at 23:50 is listed by
+    the first digest of the next day's folder, and the chain runs on across the folders; a log
+    file deleted on the second day and one rewritten on the first are named, nothing else."""
+    trail = Trail(s3)
+    first = DAY - timedelta(days=2)
+    names: dict[str, str] = {}
+    for n in range(3):
+        day = first + timedelta(days=n)
+        restart = n == 0
+        trail.digest(at(11, day=day), [trail.kms_log(at(10, 10, day), f"d{n}")], restart=restart)
+        evening = trail.kms_log(at(23, 50, day), f"e{n}")
+        names[f"e{n}"] = evening["s3Object"]
+        trail.digest(at(0, 55, day + timedelta(days=1)), [evening])
+    trail.s3.delete_object(Bucket=BUCKET, Key=names["e1"])
+    rewritten = names["e0"]
+    trail.s3.put_object(Bucket=BUCKET, Key=rewritten, Body=gzip.compress(b'{"Records":[]}'))
+    reader = AuditReader(s3, workers=2, progress=False)
+    verifier = DigestVerifier(reader, LOCATION, public_keys, now=lambda: later(3))
+    reader.run(
+        LOCATION, DateRange(first, DAY), RecordFilter(), UsageSummary().add, observer=verifier
+    )
+    report = verifier.report
+    assert kinds(report) == {
+        (LOG_FILE_DELETED, names["e1"].rsplit("/", 1)[1]),
+        (LOG_FILE_MODIFIED, rewritten.rsplit("/", 1)[1]),
+    }
+    assert (report.digests_valid, report.digests_invalid) == (6, 0)
+    assert (report.log_files_valid, report.log_files_invalid) == (4, 2)
+    assert report.log_files_not_covered == 0
+
+
 def test_a_log_file_of_the_next_day_with_only_its_records_needs_no_digest(trail: Trail) -> None:
     """A range ending yesterday: today's log files, whose digests are still to come, pass."""
     when = at(5, 10, NEXT)
@@ -803,3 +836,26 @@ def test_a_region_whose_every_log_file_was_deleted(s3: Any) -> None:
     s3.delete_object(Bucket=BUCKET, Key=f"{member.root}CloudTrail/{REGION}/2026/11/05/{name}")
     report = verify(s3)
     assert kinds(report) == {(LOG_FILE_DELETED, name)}
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+
+def test_verify_memory_does_not_grow_with_the_days_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--verify`` held the names and hashes of an account and Region's log files, and its
+    digest files whole, until the last day of that account and Region was read: memory grew
+    with the range (some 0.3 MiB a day for a log file every five minutes). A day's log files
+    are compared once the digests of that day and the next are read, and let go with the
+    digests' lists of them; a digest is let go once the next one of its chain is followed. The
+    logs are verified (``memory_peak`` raises on any problem). (The old code: +2 MB for 9
+    days.)"""
+    # gzip takes a buffer of the size asked for: 1 MiB a file (two when a digest is read at
+    # the same time) would hide what grows.
+    monkeypatch.setattr("kmskit.audit.READ_CHUNK", 16 * 1024)
+    bucket = DigestBucket(accounts=1, days=12, calls=144, files=144)
+    memory_peak(bucket, 1, verify=True)  # the modules a run imports are not counted
+    # One worker: the log files waiting to be counted do not vary from run to run.
+    short, long = (memory_peak(bucket, days, verify=True, workers=1)[0] for days in (3, 12))
+    # What still grows with the range is the names of the digest files listed (24 a day, some
+    # 450 bytes each while held): under 1 KiB a digest file of the days added.
+    assert long - short < (12 - 3) * 24 * 1024, (short, long)
