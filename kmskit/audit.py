@@ -755,9 +755,12 @@ class AuditReader:
         return [entry.key for entry in self.list_entries(location, prefix)]
 
     def list_entries(self, location: LogLocation, prefix: str) -> list[ListedObject]:
-        """Every ``.json.gz`` object under ``prefix``, with the time S3 stored it, across all
-        ListObjectsV2 pages: the one lister of log and digest files."""
+        """Every ``.json.gz`` object in the folder ``prefix``, with the time S3 stored it,
+        across all ListObjectsV2 pages: the one lister of log and digest files. CloudTrail
+        writes its files directly in a day folder: a folder inside one is not read, with a
+        warning naming it (its objects would otherwise count as the trail's)."""
         entries: list[ListedObject] = []
+        inner: dict[str, None] = {}  # folders inside, in listing order
         try:
             paginator = self.s3.get_paginator("list_objects_v2")
             for page in paginator.paginate(
@@ -765,13 +768,21 @@ class AuditReader:
                 Prefix=prefix,
                 PaginationConfig={"PageSize": self.page_size},
             ):
-                entries += [
-                    ListedObject(o["Key"], o.get("LastModified"))
-                    for o in page.get("Contents", [])
-                    if o["Key"].endswith(".json.gz")
-                ]
+                for listed in page.get("Contents", []):
+                    key = listed["Key"]
+                    name = key[len(prefix) :]
+                    if "/" in name:
+                        inner[prefix + name.split("/", 1)[0] + "/"] = None
+                    elif key.endswith(".json.gz"):
+                        entries.append(ListedObject(key, listed.get("LastModified")))
         except ClientError as error:
             raise from_client_error(error, f"list {location.uri(prefix)}") from error
+        for folder in inner:
+            self.warn(
+                f"{location.uri(folder)}: a folder inside a CloudTrail day folder, not read "
+                "(CloudTrail writes its files directly in the day folder; nothing it wrote is "
+                "in there)"
+            )
         return entries
 
     def read_attempts(self) -> int:

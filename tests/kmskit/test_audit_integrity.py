@@ -624,6 +624,42 @@ def test_a_file_in_the_digest_folder_not_named_as_a_digest_is_invalid(trail: Tra
     assert (report.digests_valid, report.digests_invalid) == (4, 1)
 
 
+@pytest.mark.parametrize("verifying", [False, True], ids=["read", "verify"])
+def test_a_folder_inside_a_day_folder_is_not_read_and_is_named(
+    trail: Trail, verifying: bool
+) -> None:
+    # CloudTrail writes directly in the day folder: objects in a folder inside one are not the
+    # trail's, and are neither counted nor (with --verify) a crash.
+    for folder in ("CloudTrail", "CloudTrail-Digest"):
+        trail.s3.put_object(
+            Bucket=BUCKET,
+            Key=f"{trail.root}{folder}/{REGION}/2026/11/05/extra/x.json.gz",
+            Body=gzip.compress(
+                json.dumps(
+                    {"Records": [kms_record("Decrypt", stamp(at(1)), iam_user(ALICE), DATA_KEY)]}
+                ).encode()
+            ),
+        )
+    warnings: list[str] = []
+    reader = AuditReader(trail.s3, workers=4, progress=False, warn=warnings.append)
+    verifier = DigestVerifier(reader, LOCATION, public_keys, now=lambda: later(3))
+    summary = UsageSummary()
+    reader.run(
+        LOCATION, RANGE, RecordFilter(), summary.add, observer=verifier if verifying else None
+    )
+    assert sum(row.count for row in summary.rows.values()) == 3  # a, b and c: not x
+    inner = [
+        f"s3://{BUCKET}/{trail.root}{folder}/{REGION}/2026/11/05/extra/: a folder inside a "
+        "CloudTrail day folder, not read (CloudTrail writes its files directly in the day "
+        "folder; nothing it wrote is in there)"
+        for folder in ("CloudTrail", "CloudTrail-Digest")
+    ]
+    assert sorted(warnings) == sorted(inner if verifying else inner[:1])
+    if verifying:
+        assert verifier.report.verified
+        assert kinds(verifier.report) == set()
+
+
 def test_the_first_digest_names_one_of_the_day_before(s3: Any) -> None:
     """Its previous digest is in a folder the audit does not read: not deleted. One of the
     audited days that is gone is, also at midnight sharp."""
