@@ -51,7 +51,7 @@ from kmskit.audit import (  # noqa: E402
     RecordFilter,
     UsageSummary,
 )
-from kmskit.audit_integrity import DigestVerifier  # noqa: E402
+from kmskit.audit_integrity import DigestVerifier, PublicKey  # noqa: E402
 
 ACCOUNT = "111122223333"
 KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -238,8 +238,8 @@ class DigestBucket:
         self.objects[key] = (gzip.compress(content, compresslevel=1), metadata)
         return key, signature
 
-    def public_keys(self, region: str, start: datetime, end: datetime) -> dict[str, bytes]:
-        return {self.fingerprint: self.public_der}
+    def public_keys(self, region: str, start: datetime, end: datetime) -> dict[str, PublicKey]:
+        return {self.fingerprint: PublicKey(self.public_der)}
 
     def get_paginator(self, name: str) -> DigestBucket:
         return self

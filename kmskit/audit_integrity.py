@@ -101,8 +101,27 @@ LOG_FILE_DELETED = "log-file-deleted"
 LOG_FILE_NOT_COVERED = "log-file-not-covered"
 LOG_FILE_PENDING = "log-file-pending"
 
-# region, start, end -> public key DER by fingerprint (see cloudtrail_public_keys)
-PublicKeySource = Callable[[str, datetime, datetime], Mapping[str, bytes]]
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A CloudTrail public key as ListPublicKeys returns it: ``der`` (DER, PKCS #1 or X.509)
+    and the time its private key signed digests, ``valid_from`` to ``valid_to``
+    (``ValidityStartTime``, ``ValidityEndTime``; None when not given: unbounded that side)."""
+
+    der: bytes
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+
+    def valid_during(self, start: datetime, end: datetime) -> bool:
+        """Whether the key was valid at some time from ``start`` to ``end`` (both included)."""
+        return (self.valid_from is None or self.valid_from <= end) and (
+            self.valid_to is None or start <= self.valid_to
+        )
+
+
+# region, start, end -> the public keys valid at some time in [start, end], by fingerprint
+# (see cloudtrail_public_keys)
+PublicKeySource = Callable[[str, datetime, datetime], Mapping[str, PublicKey]]
 
 
 def data_to_sign(digest: Mapping[str, Any], digest_sha256: str) -> bytes:
@@ -146,12 +165,13 @@ def verify_signature(public_key_der: bytes, signature_hex: str, message: bytes) 
 def cloudtrail_public_keys(cloudtrail_client: Callable[[str], Any]) -> PublicKeySource:
     """A :data:`PublicKeySource` calling ``cloudtrail:ListPublicKeys`` with a client of the
     digest's Region (CloudTrail signs with a key per Region): ``cloudtrail_client(region)``
-    returns one. An error is the matching :class:`~kmskit.errors.KmskitError` naming the call
-    (access denied: exit 3)."""
+    returns one. Each key keeps its ``ValidityStartTime`` and ``ValidityEndTime``. An error is
+    the matching :class:`~kmskit.errors.KmskitError` naming the call (access denied: exit
+    3)."""
 
-    def public_keys(region: str, start: datetime, end: datetime) -> dict[str, bytes]:
+    def public_keys(region: str, start: datetime, end: datetime) -> dict[str, PublicKey]:
         client = cloudtrail_client(region)
-        found: dict[str, bytes] = {}
+        found: dict[str, PublicKey] = {}
         arguments: dict[str, Any] = {"StartTime": start, "EndTime": end}
         while True:
             try:
@@ -165,13 +185,26 @@ def cloudtrail_public_keys(cloudtrail_client: Callable[[str], Any]) -> PublicKey
                 # boto3 decodes the blob; a caller's client that does not gives base64 text.
                 der = base64.b64decode(value) if isinstance(value, str) else bytes(value or b"")
                 if entry.get("Fingerprint"):
-                    found[str(entry["Fingerprint"])] = der
+                    found[str(entry["Fingerprint"])] = PublicKey(
+                        der,
+                        _utc(entry.get("ValidityStartTime")),
+                        _utc(entry.get("ValidityEndTime")),
+                    )
             token = page.get("NextToken")
             if not token:
                 return found
             arguments["NextToken"] = token
 
     return public_keys
+
+
+def _utc(moment: Any) -> datetime | None:
+    """A ListPublicKeys time (boto3 gives a datetime; a caller's client may give text) in UTC;
+    None when absent."""
+    found = moment if isinstance(moment, datetime) else parse_event_time(moment)
+    if found is None:
+        return None
+    return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -327,6 +360,16 @@ class _Chain:
     keys: set[str] = field(default_factory=set)
     last: _Digest | None = None
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _RegionKeys:
+    """The public keys of a Region looked up so far: those valid at some time from ``start``
+    to ``end``, by fingerprint (replaced, never changed, when the time is widened)."""
+
+    start: datetime
+    end: datetime
+    keys: dict[str, PublicKey] = field(default_factory=dict)
 
 
 # What DigestVerifier._follow and the newest digest need of a digest once it is checked: its
@@ -520,6 +563,13 @@ def _span(reader: AuditReader, location: LogLocation, key: str) -> DigestSpan | 
     )
 
 
+def _validity(key: PublicKey) -> str:
+    """When ``key`` was valid, as text: ``from ... to ...``."""
+    since = "(unbounded)" if key.valid_from is None else f"{key.valid_from:%Y-%m-%dT%H:%M:%SZ}"
+    until = "(unbounded)" if key.valid_to is None else f"{key.valid_to:%Y-%m-%dT%H:%M:%SZ}"
+    return f"from {since} to {until}"
+
+
 def _name_time(end: str) -> datetime:
     return datetime.strptime(end, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
@@ -532,13 +582,16 @@ class DigestVerifier:
         reader: the run's reader: its lister, reader and worker pool size are used for the
             digest files too.
         location: the run's location.
-        public_keys: fingerprint -> public key per Region and time range
-            (:func:`cloudtrail_public_keys`).
+        public_keys: the public keys of a Region valid in a time range, by fingerprint
+            (:func:`cloudtrail_public_keys`): asked once per Region for the run's range (up
+            to when it started), and again only for a digest after that or a backfill
+            digest's generation time.
         now: the current time (default: the clock), for log files whose digest is not due
             yet.
 
     A digest is valid when it is where it says it was delivered, its SHA256withRSA signature
-    verifies with the CloudTrail public key of its Region whose fingerprint it names, and it is
+    verifies with the CloudTrail public key of its Region whose fingerprint it names (valid at
+    its ``digestEndTime``, or for a backfill digest around its generation time), and it is
     well formed. Chains (per trail and home Region; backfill digests apart) are followed from
     digest to digest: a previous digest that is named but not in the bucket is deleted, one
     whose signature is not the one the next digest recorded was replaced. Every log file a
@@ -562,7 +615,13 @@ class DigestVerifier:
         self.report = IntegrityReport()
         # the groups not finished yet, in reading order
         self._groups: deque[_Group] = deque()
-        self._keys: dict[tuple[str, datetime, datetime], Mapping[str, bytes]] = {}
+        # Region -> the time CloudTrail's public keys are needed for: the run's range in its
+        # folders, up to when the run started (set by begin)
+        self._key_spans: dict[str, tuple[datetime, datetime]] = {}
+        # Region -> the public keys of a time (looked up once, widened when a digest needs it)
+        self._keys: dict[str, _RegionKeys] = {}
+        # region, start, end -> the public keys around a backfill digest's generation time
+        self._backfill_keys: dict[tuple[str, datetime, datetime], Mapping[str, PublicKey]] = {}
         self._keys_lock = threading.Lock()
 
     # --- ReadObserver ----------------------------------------------------------------------
@@ -581,6 +640,13 @@ class DigestVerifier:
                 groups[f"{account_root}{region}"] = group
                 self._groups.append(group)
             group.first, group.last = min(group.first, day), max(group.last, day)
+        started = self.now()
+        for group in self._groups:
+            start, end = self._window(group, started)
+            known = self._key_spans.get(group.region)
+            if known is not None:
+                start, end = min(start, known[0]), max(end, known[1])
+            self._key_spans[group.region] = (start, end)
 
     def log_file(
         self, key: str, last_modified: datetime | None, sha256: str | None, in_range: bool
@@ -601,13 +667,13 @@ class DigestVerifier:
 
     # --- one account and Region ------------------------------------------------------------
 
-    def _window(self, group: _Group) -> tuple[datetime, datetime]:
-        """The time the group's digest folders cover, up to now."""
+    def _window(self, group: _Group, now: datetime | None = None) -> tuple[datetime, datetime]:
+        """The time the group's digest folders cover, up to ``now`` (default: the clock)."""
         return (
             datetime.combine(group.first, time.min, tzinfo=UTC),
             min(
                 datetime.combine(group.last + DIGEST_SLACK * 2, time.min, tzinfo=UTC),
-                self.now(),
+                self.now() if now is None else now,
             ),
         )
 
@@ -631,7 +697,8 @@ class DigestVerifier:
             group.digests.append(_Digest(key, folders[at][0], match["end"], chain))
             group.chains.setdefault(chain, _Chain()).keys.add(key)
         if group.digests:
-            self._public_keys(group.region, *group.window)  # once, before the workers need it
+            # once per Region, before the workers need them
+            self._public_keys(group.region, *self._key_spans[group.region])
 
     def _compare_before(self, group: _Group, day: date) -> None:
         """Compare the log files of the group's days before ``day`` with the digests that list
@@ -656,9 +723,7 @@ class DigestVerifier:
         batch: list[_Digest] = []
         while group.digests and group.digests[0].day <= through:
             batch.append(group.digests.popleft())
-        for _, digest in ordered_map(
-            lambda d: self._check(d, group, window), batch, self.reader.workers
-        ):
+        for _, digest in ordered_map(lambda d: self._check(d, group), batch, self.reader.workers):
             if digest.valid:
                 self.report.digests_valid += 1
                 document = digest.document or {}
@@ -698,19 +763,45 @@ class DigestVerifier:
             if last is not None and not last.chain[2] and last.document is not None:
                 self._chain_end_note(last, window_end)
 
-    def _public_keys(self, region: str, start: datetime, end: datetime) -> Mapping[str, bytes]:
+    def _public_keys(self, region: str, start: datetime, end: datetime) -> Mapping[str, PublicKey]:
+        """CloudTrail's public keys of ``region`` valid at some time from ``start`` to ``end``,
+        and maybe others: one look-up per Region for the whole run (the Region's span, from
+        :meth:`begin`), and one more for each side a digest needs beyond what was looked up
+        (a digest delivered after the run started). The mapping returned is not changed
+        afterwards (a wider look-up makes a new one): workers read it without the lock."""
         with self._keys_lock:
-            found = self._keys.get((region, start, end))
+            known = self._keys.get(region)
+            if known is None:
+                span_start, span_end = self._key_spans.get(region, (start, end))
+                known = _RegionKeys(min(start, span_start), max(end, span_end))
+                known.keys = dict(self.public_keys(region, known.start, known.end))
+                self._keys[region] = known
+            if start < known.start:
+                known.keys = {**known.keys, **self.public_keys(region, start, known.start)}
+                known.start = start
+            if end > known.end:
+                # up to now: the digests delivered meanwhile need no look-up each
+                end = max(end, self.now())
+                known.keys = {**known.keys, **self.public_keys(region, known.end, end)}
+                known.end = end
+            return known.keys
+
+    def _backfill_public_keys(self, region: str, generated: datetime) -> Mapping[str, PublicKey]:
+        """CloudTrail's public keys of ``region`` around a backfill digest's generation time
+        (:data:`BACKFILL_KEY_WINDOW` either side), as the AWS CLI looks them up."""
+        window = (region, generated - BACKFILL_KEY_WINDOW, generated + BACKFILL_KEY_WINDOW)
+        with self._keys_lock:
+            found = self._backfill_keys.get(window)
             if found is None:
-                found = self.public_keys(region, start, end)
-                self._keys[(region, start, end)] = found
+                found = self.public_keys(*window)
+                self._backfill_keys[window] = found
             return found
 
-    def _check(self, digest: _Digest, group: _Group, window: tuple[datetime, datetime]) -> _Digest:
+    def _check(self, digest: _Digest, group: _Group) -> _Digest:
         """Read ``digest`` and check it; sets ``valid`` or ``problem`` (runs on a worker)."""
         try:
             fetched, digest_sha256 = self._read_digest(digest)
-            self._verify_digest(digest, fetched.metadata, digest_sha256, group, window)
+            self._verify_digest(digest, fetched.metadata, digest_sha256, group)
         except InvalidDigest as invalid:
             digest.problem = IntegrityProblem(
                 invalid.kind, self.location.uri(digest.key), invalid.detail
@@ -736,7 +827,6 @@ class DigestVerifier:
         metadata: Mapping[str, str],
         digest_sha256: str,
         group: _Group,
-        window: tuple[datetime, datetime],
     ) -> None:
         document = digest.document or {}
         if (document["digestS3Bucket"], document["digestS3Object"]) != (
@@ -760,10 +850,10 @@ class DigestVerifier:
                 DIGEST_SIGNATURE_INVALID, f"is signed with {algorithm!r}, not {SIGNATURE_ALGORITHM}"
             )
         fingerprint = document["digestPublicKeyFingerprint"]
-        keys = self._keys_for(digest, metadata, fingerprint, group.region, window)
+        public_key = self._key_for(digest, metadata, fingerprint, group.region)
         try:
             good = verify_signature(
-                keys[fingerprint], digest.signature, data_to_sign(document, digest_sha256)
+                public_key, digest.signature, data_to_sign(document, digest_sha256)
             )
         except ValueError as error:
             raise InvalidDigest(
@@ -779,34 +869,47 @@ class DigestVerifier:
         if problem:
             raise InvalidDigest(DIGEST_MALFORMED, problem)
 
-    def _keys_for(
-        self,
-        digest: _Digest,
-        metadata: Mapping[str, str],
-        fingerprint: str,
-        region: str,
-        window: tuple[datetime, datetime],
-    ) -> Mapping[str, bytes]:
-        """The public keys that hold ``fingerprint``: those of the range, or for a backfill
-        digest those around its generation time (as the AWS CLI looks them up)."""
-        keys = self._public_keys(region, *window)
-        if digest.chain[2] and fingerprint not in keys:
+    def _key_for(
+        self, digest: _Digest, metadata: Mapping[str, str], fingerprint: str, region: str
+    ) -> bytes:
+        """The DER of the public key ``fingerprint`` names: one of the Region's valid at the
+        digest's ``digestEndTime``, or for a backfill digest one around its generation time
+        (as the AWS CLI looks them up)."""
+        document = digest.document or {}
+        ended = parse_event_time(document["digestEndTime"])
+        if ended is None:
+            raise InvalidDigest(
+                DIGEST_MALFORMED, f"'digestEndTime' {document['digestEndTime']!r} is not a time"
+            )
+        ended = ended.astimezone(UTC)
+        key = self._public_keys(region, ended, ended).get(fingerprint)
+        if key is not None and key.valid_during(ended, ended):
+            return key.der
+        if digest.chain[2]:
             generated = parse_event_time(metadata.get("backfill-generation-timestamp"))
             if generated is None:
                 raise InvalidDigest(
                     DIGEST_MALFORMED,
                     "is a backfill digest without backfill-generation-timestamp metadata",
                 )
-            keys = self._public_keys(
-                region, generated - BACKFILL_KEY_WINDOW, generated + BACKFILL_KEY_WINDOW
-            )
-        if fingerprint not in keys:
+            generated = generated.astimezone(UTC)
+            backfill = self._backfill_public_keys(region, generated).get(fingerprint)
+            if backfill is not None and backfill.valid_during(
+                generated - BACKFILL_KEY_WINDOW, generated + BACKFILL_KEY_WINDOW
+            ):
+                return backfill.der
+        if key is None:
             raise InvalidDigest(
                 DIGEST_UNKNOWN_KEY,
                 f"is signed with key fingerprint {fingerprint}, which is not among the public "
                 f"keys CloudTrail lists for {region} (cloudtrail:ListPublicKeys) for its time",
             )
-        return keys
+        raise InvalidDigest(
+            DIGEST_UNKNOWN_KEY,
+            f"is signed with key fingerprint {fingerprint}, which CloudTrail lists for {region} "
+            f"(cloudtrail:ListPublicKeys) as valid {_validity(key)}, not at its digestEndTime "
+            f"{ended:%Y-%m-%dT%H:%M:%SZ}",
+        )
 
     @staticmethod
     def _log_entries_problem(entries: Any) -> str | None:

@@ -15,7 +15,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from kmskit.audit_integrity import (
     DigestVerifier,
     IntegrityProblem,
     IntegrityReport,
+    PublicKey,
     cloudtrail_public_keys,
     data_to_sign,
     integrity_text,
@@ -192,9 +193,9 @@ class Trail:
         return key
 
 
-def public_keys(region: str, start: datetime, end: datetime) -> dict[str, bytes]:
+def public_keys(region: str, start: datetime, end: datetime) -> dict[str, PublicKey]:
     assert region == REGION
-    return {FINGERPRINT: PUBLIC_DER}
+    return {FINGERPRINT: PublicKey(PUBLIC_DER)}
 
 
 @pytest.fixture
@@ -439,6 +440,25 @@ def test_public_keys_come_from_list_public_keys_of_the_region(trail: Trail) -> N
     assert regions == [REGION]
 
 
+def test_list_public_keys_gives_each_keys_validity() -> None:
+    """ValidityStartTime and ValidityEndTime are kept with each key (a digest is checked
+    against them), in UTC."""
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION)
+    entry = {
+        "Value": PUBLIC_DER,
+        "Fingerprint": FINGERPRINT,
+        "ValidityStartTime": at(0),
+        "ValidityEndTime": datetime(2026, 11, 5, 13, tzinfo=timezone(timedelta(hours=1))),
+    }
+    with Stubber(cloudtrail) as stub:
+        stub.add_response(
+            "list_public_keys", {"PublicKeyList": [entry]}, {"StartTime": at(1), "EndTime": at(2)}
+        )
+        keys = cloudtrail_public_keys(lambda region: cloudtrail)(REGION, at(1), at(2))
+    assert keys == {FINGERPRINT: PublicKey(PUBLIC_DER, at(0), at(12))}
+    assert keys[FINGERPRINT].valid_to.tzinfo == UTC  # type: ignore[union-attr]
+
+
 # --- command line ------------------------------------------------------------------------------
 
 
@@ -533,6 +553,11 @@ OTHER_DER = OTHER_KEY.public_key().public_bytes(
     serialization.Encoding.DER, serialization.PublicFormat.PKCS1
 )
 OTHER_FINGERPRINT = hashlib.md5(OTHER_DER).hexdigest()
+THIRD_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+THIRD_DER = THIRD_KEY.public_key().public_bytes(
+    serialization.Encoding.DER, serialization.PublicFormat.PKCS1
+)
+THIRD_FINGERPRINT = hashlib.md5(THIRD_DER).hexdigest()
 NEXT = DAY + timedelta(days=1)
 
 
@@ -562,9 +587,13 @@ def keys_valid(*keys: tuple[str, bytes, datetime, datetime]) -> Any:
     """ListPublicKeys: the keys (fingerprint, DER, valid from, valid to) whose validity overlaps
     [start, end]."""
 
-    def source(region: str, start: datetime, end: datetime) -> dict[str, bytes]:
+    def source(region: str, start: datetime, end: datetime) -> dict[str, PublicKey]:
         assert start <= end
-        return {fp: der for fp, der, since, until in keys if since <= end and start <= until}
+        return {
+            fp: PublicKey(der, since, until)
+            for fp, der, since, until in keys
+            if since <= end and start <= until
+        }
 
     return source
 
@@ -785,6 +814,114 @@ def test_a_key_that_signs_only_the_last_digests_read_is_looked_up(s3: Any) -> No
     report = verify(s3, keys=keys)
     assert report.verified, kinds(report)
     assert report.digests_valid == 2
+
+
+class CountedKeys:
+    """ListPublicKeys as :func:`keys_valid` answers it, each call's Region and time range
+    recorded."""
+
+    def __init__(self, *keys: tuple[str, bytes, datetime, datetime]) -> None:
+        self.source = keys_valid(*keys)
+        self.calls: list[tuple[str, datetime, datetime]] = []
+
+    def __call__(self, region: str, start: datetime, end: datetime) -> dict[str, PublicKey]:
+        self.calls.append((region, start, end))
+        return dict(self.source(region, start, end))
+
+
+def ticking(start: datetime) -> Any:
+    """A clock a second later at each call, from ``start``."""
+    ticks = iter(range(1_000_000))
+    return lambda: start + timedelta(seconds=next(ticks))
+
+
+def org_run(s3: Any, keys: CountedKeys, now: Any, since: date = DAY) -> IntegrityReport:
+    reader = AuditReader(s3, workers=4, progress=False)
+    verifier = DigestVerifier(reader, LOCATION, keys, now=now)
+    reader.run(
+        LOCATION, DateRange(since, DAY), RecordFilter(), UsageSummary().add, observer=verifier
+    )
+    return verifier.report
+
+
+def test_public_keys_are_looked_up_once_per_region_for_an_organization(s3: Any) -> None:
+    """An organization trail's member accounts share their Region's keys: one ListPublicKeys
+    call for the run's range up to when it started, also for a range ending now. (The old
+    code asked again for every account, its range ending at the clock's time then.)"""
+    accounts = [f"{n:012}" for n in range(100000000001, 100000000006)]
+    for account in accounts:
+        member = Trail(s3, account=account, org=ORG)
+        member.digest(at(1), [member.kms_log(at(0, 10), "a")], restart=True)
+        member.digest(at(2), [member.kms_log(at(1, 10), "b")])
+    keys = CountedKeys((FINGERPRINT, PUBLIC_DER, at(0, day=DAY - timedelta(days=30)), later(0)))
+    report = org_run(s3, keys, ticking(at(2, 30)))
+    assert report.verified, kinds(report)
+    assert (report.digests_valid, report.log_files_valid) == (10, 10)
+    assert keys.calls == [(REGION, at(0), at(2, 30))]  # to the time the run started
+
+
+def test_a_digest_delivered_after_the_run_started_widens_the_look_up_once(s3: Any) -> None:
+    """A digest newer than the run's start (delivered while it read) has its key looked up
+    from there to now, once for all such digests: here signed with a key rotated in after the
+    run started."""
+    accounts = [f"{n:012}" for n in range(100000000001, 100000000004)]
+    for account in accounts:
+        member = Trail(s3, account=account, org=ORG)
+        member.digest(at(1), [member.kms_log(at(0, 10), "a")], restart=True)
+        member.digest(at(3), [], signer=OTHER_KEY, fingerprint=OTHER_FINGERPRINT)
+    keys = CountedKeys(
+        (FINGERPRINT, PUBLIC_DER, at(0), at(2, 45)),
+        (OTHER_FINGERPRINT, OTHER_DER, at(2, 45), later(0)),
+    )
+    report = org_run(s3, keys, ticking(at(2, 30)))
+    assert report.verified, kinds(report)
+    assert report.digests_valid == 6
+    assert [call[:2] for call in keys.calls] == [(REGION, at(0)), (REGION, at(2, 30))]
+    assert keys.calls[1][2] >= at(3)
+
+
+def test_a_digest_is_refused_unless_its_key_was_valid_at_its_end(s3: Any) -> None:
+    """The Region's keys are looked up once for the whole run, so a key is checked against
+    each digest's digestEndTime: a key valid at some other time of the range (the day before,
+    or from noon) does not verify a digest it did not sign then. (The old code took any key of
+    the account's range: the member's two digests were valid.)"""
+    before = DAY - timedelta(days=1)
+    rotated = at(12)
+    owner, member = Trail(s3, org=ORG), Trail(s3, account=MEMBER, org=ORG)
+    # The day before, OTHER_KEY was CloudTrail's key.
+    owner.digest(at(22, day=before), [owner.kms_log(at(21, 10, before), "x")], restart=True,
+                 signer=OTHER_KEY, fingerprint=OTHER_FINGERPRINT)  # fmt: skip
+    owner.digest(at(1), [owner.kms_log(at(0, 10), "a")])
+    # The member's digests of DAY's morning: one signed with the key of the day before, one
+    # with the key valid only from noon.
+    member.digest(at(1), [member.kms_log(at(0, 10), "a")], restart=True,
+                  signer=OTHER_KEY, fingerprint=OTHER_FINGERPRINT)  # fmt: skip
+    member.digest(at(2), [member.kms_log(at(1, 10), "b")], signer=THIRD_KEY,
+                  fingerprint=THIRD_FINGERPRINT)  # fmt: skip
+    keys = CountedKeys(
+        (OTHER_FINGERPRINT, OTHER_DER, at(0, day=before), at(23, day=before)),
+        (FINGERPRINT, PUBLIC_DER, at(23, day=before), later(0)),
+        (THIRD_FINGERPRINT, THIRD_DER, rotated, later(0)),
+    )
+    report = org_run(s3, keys, lambda: at(3, day=NEXT), since=before)
+    assert kinds(report) == {
+        (DIGEST_UNKNOWN_KEY, f"{MEMBER}_CloudTrail-Digest_{REGION}_{TRAIL}_{REGION}_{end}.json.gz")
+        for end in ("20261105T010000Z", "20261105T020000Z")
+    } | {
+        (LOG_FILE_NOT_COVERED, log_name(member, hour, name)) for hour, name in ((0, "a"), (1, "b"))
+    }
+    assert report.digests_valid == 2
+    old, early = (p.detail for p in report.sorted_problems() if p.kind == DIGEST_UNKNOWN_KEY)
+    listed = f"which CloudTrail lists for {REGION} (cloudtrail:ListPublicKeys) as valid from"
+    assert old == (
+        f"is signed with key fingerprint {OTHER_FINGERPRINT}, {listed} 2026-11-04T00:00:00Z to "
+        "2026-11-04T23:00:00Z, not at its digestEndTime 2026-11-05T01:00:00Z"
+    )
+    assert early.startswith(
+        f"is signed with key fingerprint {THIRD_FINGERPRINT}, {listed} 2026-11-05T12:00:00Z to "
+    )
+    assert early.endswith(", not at its digestEndTime 2026-11-05T02:00:00Z")
+    assert len(keys.calls) == 1
 
 
 def test_list_public_keys_is_read_to_its_last_page(trail: Trail) -> None:
