@@ -349,6 +349,22 @@ def test_a_digest_rewritten_to_hide_a_log_file_fails_its_signature(trail: Trail)
     }
 
 
+def test_a_digest_whose_end_is_not_a_time_is_malformed(trail: Trail) -> None:
+    """Its key is the one valid at its digestEndTime: one that is no time has none."""
+    key = digest_key(trail, at(2))
+    body = trail.s3.get_object(Bucket=BUCKET, Key=key)
+    document = json.loads(gzip.decompress(body["Body"].read()))
+    document["digestEndTime"] = "soon"
+    trail.s3.put_object(
+        Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps(document).encode()),
+        Metadata=body["Metadata"],
+    )  # fmt: skip
+    report = verify(trail.s3)
+    assert (DIGEST_MALFORMED, digest_name(trail, at(2))) in kinds(report)
+    [malformed] = [p for p in report.problems if p.kind == DIGEST_MALFORMED]
+    assert malformed.detail == "'digestEndTime' 'soon' is not a time"
+
+
 def test_a_digest_signed_with_an_unknown_key(s3: Any) -> None:
     trail = Trail(s3)
     trail.digest(at(1), [trail.kms_log(at(0, 10), "a")], restart=True)
