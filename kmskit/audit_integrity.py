@@ -81,6 +81,11 @@ DIGEST_SLACK = timedelta(days=1)
 DIGEST_DUE = timedelta(hours=2)
 # The AWS CLI looks a backfill digest's key up around its generation time.
 BACKFILL_KEY_WINDOW = timedelta(hours=1)
+# CloudTrail signs a digest when it delivers it, after its digestEndTime (usually within the
+# hour): a key that became valid meanwhile (a rotation) may have signed it. A key valid at some
+# time from digestEndTime to this much later verifies it; one that expired before, or became
+# valid only later, does not.
+DIGEST_SIGNING_WINDOW = timedelta(days=1)
 # The fields a digest must have (the AWS CLI's required_digest_keys, and logFiles).
 _REQUIRED_STRINGS = (
     "digestStartTime",
@@ -872,9 +877,10 @@ class DigestVerifier:
     def _key_for(
         self, digest: _Digest, metadata: Mapping[str, str], fingerprint: str, region: str
     ) -> bytes:
-        """The DER of the public key ``fingerprint`` names: one of the Region's valid at the
-        digest's ``digestEndTime``, or for a backfill digest one around its generation time
-        (as the AWS CLI looks them up)."""
+        """The DER of the public key ``fingerprint`` names: one of the Region's valid at some
+        time from the digest's ``digestEndTime`` to :data:`DIGEST_SIGNING_WINDOW` later (when
+        it was signed), or for a backfill digest one around its generation time (as the AWS CLI
+        looks them up)."""
         document = digest.document or {}
         ended = parse_event_time(document["digestEndTime"])
         if ended is None:
@@ -882,8 +888,9 @@ class DigestVerifier:
                 DIGEST_MALFORMED, f"'digestEndTime' {document['digestEndTime']!r} is not a time"
             )
         ended = ended.astimezone(UTC)
+        # The look-up reaches the time the run started, or now: past the digest's signing.
         key = self._public_keys(region, ended, ended).get(fingerprint)
-        if key is not None and key.valid_during(ended, ended):
+        if key is not None and key.valid_during(ended, ended + DIGEST_SIGNING_WINDOW):
             return key.der
         if digest.chain[2]:
             generated = parse_event_time(metadata.get("backfill-generation-timestamp"))
@@ -907,8 +914,8 @@ class DigestVerifier:
         raise InvalidDigest(
             DIGEST_UNKNOWN_KEY,
             f"is signed with key fingerprint {fingerprint}, which CloudTrail lists for {region} "
-            f"(cloudtrail:ListPublicKeys) as valid {_validity(key)}, not at its digestEndTime "
-            f"{ended:%Y-%m-%dT%H:%M:%SZ}",
+            f"(cloudtrail:ListPublicKeys) as valid {_validity(key)}, not from its digestEndTime "
+            f"{ended:%Y-%m-%dT%H:%M:%SZ} to a day after, when it was signed",
         )
 
     @staticmethod

@@ -898,18 +898,19 @@ def test_a_digest_delivered_after_the_run_started_widens_the_look_up_once(s3: An
 
 def test_a_digest_is_refused_unless_its_key_was_valid_at_its_end(s3: Any) -> None:
     """The Region's keys are looked up once for the whole run, so a key is checked against
-    each digest's digestEndTime: a key valid at some other time of the range (the day before,
-    or from noon) does not verify a digest it did not sign then. (The old code took any key of
-    the account's range: the member's two digests were valid.)"""
+    each digest's digestEndTime: a key valid at some other time of the range (until the day
+    before, or from more than a day after the digest's end, when it was signed) does not verify
+    a digest it did not sign then. (The old code took any key of the account's range: the
+    member's two digests were valid.)"""
     before = DAY - timedelta(days=1)
-    rotated = at(12)
+    rotated = at(2, 1, day=NEXT)
     owner, member = Trail(s3, org=ORG), Trail(s3, account=MEMBER, org=ORG)
     # The day before, OTHER_KEY was CloudTrail's key.
     owner.digest(at(22, day=before), [owner.kms_log(at(21, 10, before), "x")], restart=True,
                  signer=OTHER_KEY, fingerprint=OTHER_FINGERPRINT)  # fmt: skip
     owner.digest(at(1), [owner.kms_log(at(0, 10), "a")])
     # The member's digests of DAY's morning: one signed with the key of the day before, one
-    # with the key valid only from noon.
+    # with a key valid only from a day and a minute after its end.
     member.digest(at(1), [member.kms_log(at(0, 10), "a")], restart=True,
                   signer=OTHER_KEY, fingerprint=OTHER_FINGERPRINT)  # fmt: skip
     member.digest(at(2), [member.kms_log(at(1, 10), "b")], signer=THIRD_KEY,
@@ -931,13 +932,30 @@ def test_a_digest_is_refused_unless_its_key_was_valid_at_its_end(s3: Any) -> Non
     listed = f"which CloudTrail lists for {REGION} (cloudtrail:ListPublicKeys) as valid from"
     assert old == (
         f"is signed with key fingerprint {OTHER_FINGERPRINT}, {listed} 2026-11-04T00:00:00Z to "
-        "2026-11-04T23:00:00Z, not at its digestEndTime 2026-11-05T01:00:00Z"
+        "2026-11-04T23:00:00Z, not from its digestEndTime 2026-11-05T01:00:00Z to a day after, "
+        "when it was signed"
     )
     assert early.startswith(
-        f"is signed with key fingerprint {THIRD_FINGERPRINT}, {listed} 2026-11-05T12:00:00Z to "
+        f"is signed with key fingerprint {THIRD_FINGERPRINT}, {listed} 2026-11-06T02:01:00Z to "
     )
-    assert early.endswith(", not at its digestEndTime 2026-11-05T02:00:00Z")
+    assert early.endswith(
+        ", not from its digestEndTime 2026-11-05T02:00:00Z to a day after, when it was signed"
+    )
     assert len(keys.calls) == 1
+
+
+def test_a_digest_signed_after_its_end_by_a_key_rotated_in_meanwhile_verifies(
+    s3: Any,
+) -> None:
+    # CloudTrail signs a digest when it delivers it, up to an hour or so after its end: at a
+    # rotation, with a key whose validity starts after digestEndTime.
+    trail = Trail(s3)
+    trail.digest(at(1), [trail.kms_log(at(0, 10), "a")], restart=True,
+                 signer=THIRD_KEY, fingerprint=THIRD_FINGERPRINT)  # fmt: skip
+    keys = CountedKeys((THIRD_FINGERPRINT, THIRD_DER, at(1, 20), later(0)))
+    report = verify(s3, now=at(3, day=NEXT), keys=keys)
+    assert kinds(report) == set()
+    assert report.digests_valid == 1
 
 
 def test_list_public_keys_is_read_to_its_last_page(trail: Trail) -> None:
