@@ -7,7 +7,6 @@ Clients use botocore's ``standard`` retry mode (jittered exponential backoff tha
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import os
@@ -71,16 +70,9 @@ class ClientSettings:
             ``AWS_RETRY_MODE`` or ``standard``.
         boto3_session: a ``boto3.session.Session`` of the caller's (assumed-role credentials, a
             botocore config with endpoints or FIPS): every client is made from it, and
-            :func:`assume_role`'s clients with its whole configuration (that of the botocore
-            session behind it, as for ``botocore_session``). Not with ``profile`` or
-            ``botocore_session``. Default: None.
-        botocore_session: a ``botocore.session.Session`` of the caller's: every client is made
-            from ``boto3.session.Session(botocore_session=...)`` of it (made once; boto3 sets
-            its user agent, if botocore's own, and registers its handlers on it, as it always
-            does), and :func:`assume_role`'s clients with its whole configuration (variables
-            set on it, default client config, user agent, event handlers). Not with
-            ``profile`` or ``boto3_session``. Default: None; with neither session, kmskit makes
-            one of boto3's own resolution (once per ``ClientSettings``).
+            :func:`assume_role`'s clients with its configuration. Not with ``profile``.
+            Default: None, a new session of boto3's own resolution (made once per
+            ``ClientSettings``).
 
     A ``ClientSettings`` makes its session once and each client (service, Region, options)
     once, and hands the same client out again (boto3 clients are thread-safe): reuse one
@@ -96,7 +88,6 @@ class ClientSettings:
     max_attempts: int | None = None
     retry_mode: RetryMode | None = None
     boto3_session: boto3.session.Session | None = None
-    botocore_session: botocore.session.Session | None = None
     _cache: dict[Any, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
@@ -111,49 +102,22 @@ class ClientSettings:
         return Config(retries={"mode": mode, "total_max_attempts": attempts}, **extra)
 
     def __post_init__(self) -> None:
-        sessions = {"boto3_session": self.boto3_session, "botocore_session": self.botocore_session}
-        given = {name: session for name, session in sessions.items() if session is not None}
-        if len(given) > 1:
+        if self.boto3_session is not None and self.profile is not None:
             raise UsageError(
-                "'boto3_session' and 'botocore_session' exclude each other: give one session. "
-                f"Received: {self.boto3_session!r} and {self.botocore_session!r}"
+                "'profile' and 'boto3_session' exclude each other: the session has its own "
+                f"profile. Received: profile {self.profile!r} and {self.boto3_session!r}"
             )
-        for name, session in given.items():
-            if self.profile is not None:
-                raise UsageError(
-                    f"'profile' and '{name}' exclude each other: the session has its own "
-                    f"profile. Received: profile {self.profile!r} and {session!r}"
-                )
 
     def session(self) -> boto3.session.Session:
-        """``boto3_session`` if given, otherwise one session made on first use and kept (of
-        ``botocore_session`` if given)."""
-        return self._sessions()[0]
-
-    def _sessions(self) -> tuple[boto3.session.Session, botocore.session.Session]:
-        """:meth:`session`, and the botocore session behind it: the caller's
-        ``botocore_session``, the one behind the caller's ``boto3_session``, or the one kmskit
-        made."""
+        """``boto3_session`` if given, otherwise one session made on first use and kept."""
         if self.boto3_session is not None:
-            # boto3 exposes the botocore session behind a boto3 session only as the private
-            # _session (unchanged since boto3 1.0); test_assume_role pins that it is there.
-            core: botocore.session.Session = self.boto3_session._session
-            return self.boto3_session, core
+            return self.boto3_session
         with self._lock:
-            made: tuple[boto3.session.Session, botocore.session.Session] | None
-            made = self._cache.get("session")
-            if made is None:
-                if self.botocore_session is not None:  # the caller's: its own Region stays
-                    core = self.botocore_session
-                    made = boto3.session.Session(botocore_session=core), core
-                else:
-                    core = botocore.session.Session(profile=self.profile)
-                    made = (
-                        boto3.session.Session(botocore_session=core, region_name=self.region),
-                        core,
-                    )
-                self._cache["session"] = made
-            return made
+            session: boto3.session.Session | None = self._cache.get("session")
+            if session is None:
+                session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+                self._cache["session"] = session
+            return session
 
     def client(
         self, service: str, *, region: str | None = None, new: bool = False, **config: Any
@@ -179,11 +143,11 @@ class ClientSettings:
 
     def close(self) -> None:
         """Close the connections of every client kept so far and forget the clients and the
-        session kmskit made (a caller's session stays the caller's, open). The next call makes
+        session kmskit made (``boto3_session`` stays the caller's, open). The next call makes
         new ones, so closing early is safe; a client handed out before reconnects if used
         again."""
         with self._lock:
-            clients = [c for key, c in self._cache.items() if isinstance(key, tuple)]
+            clients = [c for key, c in self._cache.items() if key != "session"]
             self._cache.clear()
         for client in clients:
             client.close()
@@ -254,36 +218,21 @@ def assume_role(
     external_id: str | None = None,
     region: str | None = None,
 ) -> ClientSettings:
-    """Client settings whose clients act as the role ``role_arn``: STS ``AssumeRole`` is
-    called at once, with the caller's credentials (``settings``' STS client in ``region``;
-    default: ``settings.region``), as ``session_name`` and with ``external_id`` if given
-    (default: None, none sent), and again whenever the credentials come near their expiry
-    (botocore refreshes them), so a long run keeps working.
-
-    The role's clients are otherwise made as ``settings``' are: its retry settings and Region,
-    and a session configured as the caller's is (the botocore session behind ``settings``'
-    session: the caller's ``botocore_session``, the one behind the caller's ``boto3_session``,
-    or the one kmskit made from ``profile`` and ``region``). It keeps:
-
-    * every variable set on the caller's session (profile, Region, config file, endpoint, FIPS,
-      dual-stack, ...: ``set_config_variable`` or the constructor), its default client config
-      (a botocore ``Config`` of timeouts, connection pool, ``user_agent_extra``, ...) and its
-      user agent (name, version, extra);
-    * the event handlers registered on the caller's session when this is called
-      (``session.events.register(...)``: ``before-send``, ``provide-client-params``, ...), as
-      a copy, as botocore copies them into each client: a handler registered later on either
-      session stays on that one.
-
-    The environment and the configuration files apply to the role's session as to any; the
-    caller's credentials are not kept. The settings returned hold the role's session as their
-    ``botocore_session``, so a role assumed from them keeps the same.
+    """Client settings (those of ``settings``: its retry settings, its Region, and its
+    session's configuration, the caller's ``boto3_session``'s included) whose clients act as the
+    role ``role_arn``: STS ``AssumeRole`` is called at once, with the caller's credentials
+    (``settings``' STS client in ``region``; default: ``settings.region``), as
+    ``session_name`` and with ``external_id`` if given (default: None, none sent), and again
+    whenever the credentials come near their expiry (botocore refreshes them), so a long run
+    keeps working. Event handlers registered on the caller's session are not carried over:
+    a copy of them would hold boto3's own, which boto3 registers again on the role's session,
+    and twice registered they make every S3 client fail; register yours on the settings'
+    session (``assumed.session().events.register(...)``).
 
     Access denied, or STS not activated in the Region for the role's account, is
     :class:`RoleRefusedError`; any other refusal the
-    :class:`~kmskit.errors.KmskitError` of :func:`~kmskit.errors.from_client_error`. A renewal
-    refused so is raised by the role's client call that needed it (a
-    :class:`RoleRefusedError` too). The caller closes the settings returned
-    (:meth:`ClientSettings.close`) when done with them."""
+    :class:`~kmskit.errors.KmskitError` of :func:`~kmskit.errors.from_client_error`. The
+    caller closes the settings returned (:meth:`ClientSettings.close`) when done with them."""
     try:
         sts = settings.client("sts", region=region)
     except BotoCoreError as error:  # an unknown profile, no Region, ...
@@ -316,31 +265,29 @@ def assume_role(
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=fetch(), refresh_using=fetch, method=_AssumedRoleProvider.METHOD
         )
-        session = _role_session(settings)
+        # boto3 exposes the botocore session behind a boto3 session only as its private
+        # _session (unchanged since boto3 1.0; test_assume_role fails if a release drops it).
+        session = _configured_like(settings.session()._session)
         session.register_component(
             "credential_provider", CredentialResolver([_AssumedRoleProvider(credentials)])
         )
-        assumed = dataclasses.replace(
-            settings, profile=None, boto3_session=None, botocore_session=session
-        )
-        assumed.session()  # its configuration fails here, not at its first client
+        role_session = boto3.session.Session(botocore_session=session)
     except BotoCoreError as error:
         raise from_botocore_error(error) from error
-    return assumed
+    return dataclasses.replace(settings, profile=None, boto3_session=role_session)
 
 
-def _role_session(settings: ClientSettings) -> botocore.session.Session:
-    """A new botocore session, without credentials, configured as ``settings``' session is,
-    with what :func:`assume_role` says it keeps."""
-    caller, configured = settings._sessions()
-    # The copy holds botocore's built-in handlers already: they are not registered twice.
-    session = botocore.session.Session(
-        event_hooks=copy.copy(caller.events), include_builtin_handlers=False
-    )
-    for name, value in configured.instance_variables().items():
+def _configured_like(caller: botocore.session.Session) -> botocore.session.Session:
+    """A new botocore session with the configuration of the caller's, ``caller``, and none of
+    its credentials: what was set on it (profile, Region, endpoint, FIPS, dual-stack, ... given
+    to ``boto3.session.Session`` or ``set_config_variable``), its default client config (a
+    botocore ``Config`` of timeouts, retries, user agent, ...) and its user agent, so that the
+    role's clients are made as the caller's are."""
+    session = botocore.session.Session()
+    for name, value in caller.instance_variables().items():
         session.set_config_variable(name, value)
-    session.set_default_client_config(configured.get_default_client_config())
-    session.user_agent_name = configured.user_agent_name
-    session.user_agent_version = configured.user_agent_version
-    session.user_agent_extra = configured.user_agent_extra
+    session.set_default_client_config(caller.get_default_client_config())
+    session.user_agent_name = caller.user_agent_name
+    session.user_agent_version = caller.user_agent_version
+    session.user_agent_extra = caller.user_agent_extra
     return session

@@ -116,45 +116,32 @@ def test_sts_deactivated_in_the_region_says_where_to_activate_it(
     )
 
 
-def team_config(tmp_path: Path, endpoint: str) -> Path:
-    """An AWS configuration file with a profile ``team`` whose endpoint is ``endpoint``."""
+def test_the_roles_clients_are_made_with_the_callers_session_configuration(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    # What a library caller sets on the session it hands to ClientSettings (its configuration
+    # file and profile, so its endpoint; its Region; a default botocore Config; its user agent)
+    # shapes the role's clients too; the retry settings are kmskit's. The endpoint is a moto
+    # server: only a client that keeps it reaches it (there is no other AWS here).
     config_file = tmp_path / "config"
     config_file.write_text(
-        f"[profile team]\nendpoint_url = {endpoint}\n"
+        f"[profile team]\nendpoint_url = {moto_endpoint}\n"
         "aws_access_key_id = testing\naws_secret_access_key = testing\n",
         encoding="utf-8",
     )
-    return config_file
-
-
-def recorder(seen: list[str], name: str) -> Any:
-    """An event handler recording ``name`` and the event each time it runs."""
-
-    def handler(event_name: str, **kwargs: Any) -> None:
-        seen.append(f"{name} {event_name}")
-
-    return handler
-
-
-def test_the_roles_clients_are_made_with_the_callers_botocore_session_configuration(
-    moto_endpoint: str, tmp_path: Path
-) -> None:
-    # What a library caller sets on the botocore session it hands to ClientSettings (its
-    # configuration file and profile, so its endpoint; its Region; a default botocore Config;
-    # its user agent; its event handlers) shapes the role's clients too; the retry settings are
-    # kmskit's. The endpoint is a moto server: only a client that keeps it reaches it (there is
-    # no other AWS here).
     caller = botocore.session.Session()
-    caller.set_config_variable("config_file", str(team_config(tmp_path, moto_endpoint)))
-    caller.set_config_variable("profile", "team")
-    caller.set_config_variable("region", "us-east-2")
+    caller.set_config_variable("config_file", str(config_file))
     caller.set_default_client_config(
         Config(connect_timeout=7, read_timeout=11, tcp_keepalive=True, user_agent_extra="team/1")
     )
     caller.user_agent_extra = "caller-app/2"
-    seen: list[str] = []
-    caller.register("provide-client-params.kms.ListKeys", recorder(seen, "caller's"))
-    settings = ClientSettings(botocore_session=caller, max_attempts=1, retry_mode="adaptive")
+    settings = ClientSettings(
+        boto3_session=boto3.session.Session(
+            botocore_session=caller, profile_name="team", region_name="us-east-2"
+        ),
+        max_attempts=1,
+        retry_mode="adaptive",
+    )
     with assume_role(settings, ROLE, session_name="kmskit-test") as assumed:
         kms = assumed.client("kms")
         assert (kms.meta.region_name, kms.meta.endpoint_url) == ("us-east-2", moto_endpoint)
@@ -165,47 +152,34 @@ def test_the_roles_clients_are_made_with_the_callers_botocore_session_configurat
         assert "caller-app/2" in config.user_agent  # the session's user agent
         assert assumed.client("sts").get_caller_identity()["Account"] == ACCOUNT
         assert kms.list_keys()["Keys"] == []
-        assert seen == ["caller's provide-client-params.kms.ListKeys"]
-        # A role assumed with the role's settings keeps the same configuration.
-        with assume_role(assumed, ROLE, session_name="kmskit-again") as again:
-            chained = again.client("kms")
-            assert (chained.meta.endpoint_url, chained.meta.config.connect_timeout) == (
-                moto_endpoint,
-                7,
-            )
 
 
-def test_a_boto3_sessions_whole_configuration_and_event_handlers_are_kept(
-    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "caller",
+    [
+        lambda: ClientSettings(region=REGION),
+        lambda: ClientSettings(boto3_session=boto3.session.Session(region_name=REGION)),
+    ],
+    ids=["kmskit's session", "boto3_session"],
+)
+def test_the_roles_s3_clients_work_whichever_session_the_caller_gave(
+    aws: None, kms_answers: KmsAnswers, caller: Any
 ) -> None:
-    # A library caller's boto3 session: what was set on the botocore session behind it (a
-    # config file holding the profile, default client config, user agent) is the role's too,
-    # read through boto3's private _session (the test fails if boto3 drops it).
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    core = botocore.session.Session()
-    core.set_config_variable("config_file", str(team_config(tmp_path, moto_endpoint)))
-    core.set_default_client_config(Config(connect_timeout=7))
-    core.user_agent_extra = "caller-app/2"
-    caller = boto3.session.Session(
-        botocore_session=core, profile_name="team", region_name="us-east-2"
-    )
-    assert caller._session is core
-    seen: list[str] = []
-    caller.events.register("before-send.kms.ListKeys", recorder(seen, "caller's"))
-    settings = ClientSettings(boto3_session=caller)
-    with assume_role(settings, ROLE, session_name="kmskit-test") as assumed:
-        caller.events.register("before-send.kms.ListKeys", recorder(seen, "later"))
-        assumed.session().events.register("before-send.kms.ListKeys", recorder(seen, "role's"))
-        kms = assumed.client("kms")
-        assert (kms.meta.region_name, kms.meta.endpoint_url) == ("us-east-2", moto_endpoint)
-        assert kms.list_keys()["Keys"] == []
-        assert seen == ["caller's before-send.kms.ListKeys", "role's before-send.kms.ListKeys"]
-        assert kms.meta.config.connect_timeout == 7
-        assert "caller-app/2" in kms.meta.config.user_agent
-    # A handler of the role's session is not the caller's (a copy was made).
-    seen.clear()
-    caller.client("kms").list_keys()
-    assert seen == ["caller's before-send.kms.ListKeys", "later before-send.kms.ListKeys"]
+    # boto3 registers its handlers (S3's upload_file, ...) on each botocore session it wraps;
+    # registered twice on one (had the role's session copied the caller's handlers, boto3's
+    # among them), every S3 client fails ("Cannot inject class attribute"), and with it
+    # kmskit.envelope_s3 and kmskit.audit on a role's settings. Also for a role of a role.
+    kms_answers.answers["AssumeRole"] = expiring_in(60)
+    with (
+        assume_role(caller(), ROLE, session_name="kmskit-test") as assumed,
+        assume_role(assumed, ROLE, session_name="kmskit-again") as again,
+    ):
+        for settings in (assumed, again):
+            s3 = settings.client("s3")
+            assert s3.list_buckets()["Buckets"] == []
+            assert callable(s3.upload_file)  # boto3's handlers are there, once
+            settings.close()
+            assert settings.client("s3").list_buckets()["Buckets"] == []
 
 
 def test_a_refused_renewal_is_raised_by_the_call_that_needed_it_and_logged_not_printed(

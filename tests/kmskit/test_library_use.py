@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
-import botocore.session
 import pytest
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
 from moto import mock_aws
@@ -133,29 +132,6 @@ def test_envelopes_made_per_request_with_one_settings_are_freed(world: KmsWorld)
 def test_profile_and_boto3_session_exclude_each_other() -> None:
     with pytest.raises(UsageError, match=r"'profile' and 'boto3_session' exclude each other"):
         ClientSettings(profile="ops", boto3_session=boto3.session.Session())
-
-
-def test_a_botocore_session_excludes_a_profile_and_a_boto3_session() -> None:
-    core = botocore.session.Session()
-    with pytest.raises(UsageError, match=r"'profile' and 'botocore_session' exclude each other"):
-        ClientSettings(profile="ops", botocore_session=core)
-    with pytest.raises(UsageError) as raised:
-        ClientSettings(boto3_session=boto3.session.Session(), botocore_session=core)
-    assert str(raised.value).startswith(
-        "'boto3_session' and 'botocore_session' exclude each other: give one session. Received: "
-    )
-
-
-def test_a_callers_botocore_session_makes_every_client_and_keeps_its_region(
-    world: KmsWorld,
-) -> None:
-    core = botocore.session.Session()
-    core.set_config_variable("region", "eu-central-1")
-    settings = ClientSettings(botocore_session=core)
-    assert settings.client("kms").meta.region_name == "eu-central-1"
-    assert settings.session().region_name == "eu-central-1"
-    settings.close()
-    assert core.get_config_variable("region") == "eu-central-1"  # the caller's, left as it was
 
 
 # -- the data key cache, shared by threads ------------------------------------------------------
