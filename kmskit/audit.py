@@ -1191,8 +1191,11 @@ class _EarlierCalls:
         )
 
     def add(self, identities: Iterable[tuple[str, bool]]) -> None:
-        """Identities not added before, each with whether its kept copy is held back."""
-        self._db.executemany("INSERT INTO kept VALUES (?, ?)", identities)
+        """Identities, each with whether its kept copy is held back. One added before keeps
+        what it had: records of one ID whose ``eventTime`` falls on different days (not how
+        CloudTrail writes a record again) are each kept in memory under their own day, and
+        both come here."""
+        self._db.executemany("INSERT OR IGNORE INTO kept VALUES (?, ?)", identities)
         self._db.commit()
 
     def held(self, identity: str) -> bool | None:

@@ -632,3 +632,29 @@ def test_account_reads_where_a_call_was_logged_caller_account_filters_who_made_i
         assert audit("--account", owner, "--caller-account", caller) == {caller_role: 1}
         assert audit("--caller-account", caller) == {caller_role: 1}
         assert audit() == {caller_role: 1, owner_app: 1}
+
+
+@pytest.mark.parametrize("observer", [None, KeyOrder()], ids=["day-by-day", "key-order"])
+def test_copies_of_one_id_with_different_days_do_not_stop_the_run(
+    observer: KeyOrder | None,
+) -> None:
+    """Two records of one ``eventID`` whose ``eventTime`` falls on different days (not how
+    CloudTrail writes a record again, but what a bucket may hold): the identity of the first
+    went to disk with its day, the second was kept in memory under the other day, and moving
+    it to disk as well failed the run with sqlite3.IntegrityError (UNIQUE constraint)."""
+    bucket = f"audit-logs-id-twice-{'by-day' if observer is None else 'key-order'}"
+    d2 = date(2026, 11, 2)
+    with mock_aws():
+        s3 = base.new_audit_bucket(bucket)
+        alice = base.iam_user(base.ALICE)
+        first = base.kms_record("Decrypt", "2026-11-02T10:00:00Z", alice, base.DATA_KEY)
+        second = {**first, "eventTime": "2026-11-04T10:00:00Z"}
+        for record, day in ((first, d2), (second, d2 + timedelta(days=2))):
+            base.put_log(s3, org_key(base.OWNER, "eu-west-1", day, "id"), [record], bucket=bucket)
+        later_days(s3, bucket, d2 + timedelta(days=1), 6)
+        summary, stats = late_copies_run(s3, bucket, observer)
+    assert {(p, e): row.count for (_, p, e), row in summary.rows.items()} == {
+        (base.ALICE, "Decrypt"): 2,
+        (base.ALICE, "Encrypt"): 6,
+    }
+    assert (stats.matched, stats.duplicates) == (8, 0)
