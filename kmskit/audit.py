@@ -655,9 +655,12 @@ class AuditReader:
         page_size: keys per ``ListObjectsV2`` page. Default: 1000 (the S3 maximum).
         progress: show a progress bar on stderr (None: only when stderr is a terminal).
             Default: False (a library prints nothing; the CLI passes None).
-        warn: called with a message for each log file skipped (listed, but gone when read).
-            Default: :func:`log_warning`, a warning on the ``kmskit.audit`` logger (the CLI
-            passes :func:`warn_on_stderr`).
+        warn: called with the message of each warning: a log file skipped (listed, but gone
+            when read), a given account without logs, a folder inside a day folder (not read).
+            The last is told by the thread that lists the folder, one of the ``workers``: give
+            a callable that may be called from several threads at once. Default:
+            :func:`log_warning`, a warning on the ``kmskit.audit`` logger (the CLI passes
+            :func:`warn_on_stderr`).
     """
 
     def __init__(
@@ -751,7 +754,7 @@ class AuditReader:
     # --- listing and reading ---------------------------------------------------------------
 
     def list_objects(self, location: LogLocation, prefix: str) -> list[str]:
-        """Every ``.json.gz`` key under ``prefix``, across all ListObjectsV2 pages."""
+        """Every ``.json.gz`` key in the folder ``prefix`` (:meth:`list_entries`)."""
         return [entry.key for entry in self.list_entries(location, prefix)]
 
     def list_entries(self, location: LogLocation, prefix: str) -> list[ListedObject]:
