@@ -1179,19 +1179,25 @@ class _OncePerCall:
 class _EarlierCalls:
     """The identities of kept calls that :meth:`_OncePerCall.spill_before` moved out of
     memory, each with whether its kept copy is held back: a private temporary SQLite database
-    (SQLite puts it in ``TMPDIR`` and deletes it when it is closed), of which SQLite keeps at
-    most :data:`SPILL_CACHE_KIB` KiB in memory. Used on the calling thread only."""
+    (in SQLite's temporary directory: ``SQLITE_TMPDIR``, else ``TMPDIR``, else ``/var/tmp``,
+    ``/usr/tmp`` or ``/tmp``; on Windows the user's temporary folder; deleted when it is
+    closed), of which SQLite keeps at most :data:`SPILL_CACHE_KIB` KiB in memory. Used on the
+    calling thread only."""
 
     def __init__(self) -> None:
         # "": a private temporary database on disk (SQLite: "In-Memory Databases", temporary
         # databases); no journal, no fsync: nothing outlives the run.
         self._db = sqlite3.connect("")
-        self._db.execute(f"PRAGMA cache_size = -{SPILL_CACHE_KIB}")
-        self._db.execute("PRAGMA journal_mode = OFF")
-        self._db.execute("PRAGMA synchronous = OFF")
-        self._db.execute(
-            "CREATE TABLE kept (identity TEXT PRIMARY KEY, held INTEGER NOT NULL) WITHOUT ROWID"
-        )
+        try:
+            self._db.execute(f"PRAGMA cache_size = -{SPILL_CACHE_KIB}")
+            self._db.execute("PRAGMA journal_mode = OFF")
+            self._db.execute("PRAGMA synchronous = OFF")
+            self._db.execute(
+                "CREATE TABLE kept (identity TEXT PRIMARY KEY, held INTEGER NOT NULL) WITHOUT ROWID"
+            )
+        except BaseException:
+            self._db.close()
+            raise
 
     def add(self, identities: Iterable[tuple[str, bool]]) -> None:
         """Identities, each with whether its kept copy is held back. One added before keeps

@@ -10,7 +10,6 @@ expressions) raises ValueError, so a test cannot pass on a pattern this does not
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from typing import Any
 
@@ -99,7 +98,9 @@ class _Matcher:
         actual = _field(self.record, selector)
         if actual is _MISSING or isinstance(actual, dict | list):
             return False
-        equal = fnmatch.fnmatchcase(str(actual), expected)
+        # Only "*" is a wildcard in CloudWatch Logs' values (not fnmatch's "?" or "[...]").
+        wildcard = ".*".join(re.escape(part) for part in expected.split("*"))
+        equal = re.fullmatch(wildcard, str(actual), re.DOTALL) is not None
         return equal if operator == "=" else not equal
 
 
