@@ -33,7 +33,12 @@ from kmskit import __version__, commands
 from kmskit._io import check_output, existing_output
 from kmskit._text import is_utf8
 from kmskit.aws_names import check_regions, opt_in_hint
-from kmskit.clients import DEFAULT_MAX_ATTEMPTS, RETRY_MODES, ClientSettings
+from kmskit.clients import (
+    DEFAULT_MAX_ATTEMPTS,
+    RETRY_MODES,
+    ClientSettings,
+    RenewalCredentialsRefusedError,
+)
 from kmskit.errors import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
@@ -249,8 +254,12 @@ def with_opt_in_hint(failure: KmskitError, args: argparse.Namespace) -> KmskitEr
     the command works in an opt-in Region, what to check there (:func:`opt_in_hint`): such a
     refusal reads as expired or unknown credentials, while the cause may be the Region. Not
     twice: a snapshot copy's reason carries it already when the engine's call went to the same
-    Regions (:func:`kmskit.snapshots.outcomes.classify`)."""
-    if not isinstance(failure, CredentialsRefusedError):
+    Regions (:func:`kmskit.snapshots.outcomes.classify`). Not for the caller's credentials
+    refused when an assumed role's were renewed
+    (:class:`~kmskit.clients.RenewalCredentialsRefusedError`): STS took them there before."""
+    if not isinstance(failure, CredentialsRefusedError) or isinstance(
+        failure, RenewalCredentialsRefusedError
+    ):
         return failure
     hint = opt_in_hint(command_regions(args))
     if hint is None or hint in str(failure):

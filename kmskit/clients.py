@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import boto3
@@ -22,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kmskit.errors import (
     AccessDeniedError,
+    CredentialsRefusedError,
     UsageError,
     from_botocore_error,
     from_client_error,
@@ -186,6 +188,16 @@ class RoleRefusedError(AccessDeniedError):
     unknown): those fail every other call too."""
 
 
+class RenewalCredentialsRefusedError(CredentialsRefusedError):
+    """STS refused the caller's own credentials (expired, unknown: the codes of
+    :class:`~kmskit.errors.CredentialsRefusedError`) when :func:`assume_role` renewed a role's
+    credentials near their expiry, partway through a run: raised from the client call that
+    needed them. Neither the role nor the Region of that call is the cause: the caller's
+    credentials are gone, and every later call and renewal fails too. Exit 3, as the first
+    ``AssumeRole``'s refusal of them. A renewal refused on the role's side (access denied, STS
+    not activated) is :class:`RoleRefusedError`, as the first ``AssumeRole``'s."""
+
+
 # botocore logs a refused renewal of refreshable credentials (an assumed role's) with its traceback
 # before raising it from the call that needed them; kmskit reports the refusal itself
 # (ACCOUNT_UNREADABLE), so keep Python's last-resort handler from printing it. Records still
@@ -231,8 +243,11 @@ def assume_role(
 
     Access denied, or STS not activated in the Region for the role's account, is
     :class:`RoleRefusedError`; any other refusal the
-    :class:`~kmskit.errors.KmskitError` of :func:`~kmskit.errors.from_client_error`. The
-    caller closes the settings returned (:meth:`ClientSettings.close`) when done with them."""
+    :class:`~kmskit.errors.KmskitError` of :func:`~kmskit.errors.from_client_error`. So is a
+    renewal's, raised from the client call that needed it, except the caller's own credentials
+    refused (expired, unknown): :class:`RenewalCredentialsRefusedError`, which tells them from
+    the credentials of that call refused. The caller closes the settings
+    returned (:meth:`ClientSettings.close`) when done with them."""
     try:
         sts = settings.client("sts", region=region)
     except BotoCoreError as error:  # an unknown profile, no Region, ...
@@ -241,7 +256,7 @@ def assume_role(
     if external_id is not None:
         request["ExternalId"] = external_id
 
-    def fetch() -> dict[str, Any]:
+    def fetch(*, renewal: bool = False) -> dict[str, Any]:
         try:
             answer = sts.assume_role(**request)["Credentials"]
         except ClientError as error:
@@ -253,6 +268,13 @@ def assume_role(
                     f"{refused} (activate STS in {sts.meta.region_name} for the role's account: "
                     "IAM console, Account settings; or assume the role in another Region)"
                 ) from error
+            if renewal and isinstance(refused, CredentialsRefusedError):
+                renewing = from_client_error(
+                    error,
+                    f"renew the credentials of role {role_arn}: STS refused the caller's own "
+                    "credentials",
+                )
+                raise RenewalCredentialsRefusedError(str(renewing)) from error
             raise refused from error
         return {
             "access_key": answer["AccessKeyId"],
@@ -263,7 +285,9 @@ def assume_role(
 
     try:
         credentials = RefreshableCredentials.create_from_metadata(
-            metadata=fetch(), refresh_using=fetch, method=_AssumedRoleProvider.METHOD
+            metadata=fetch(),
+            refresh_using=partial(fetch, renewal=True),
+            method=_AssumedRoleProvider.METHOD,
         )
         # boto3 exposes the botocore session behind a boto3 session only as its private
         # _session (unchanged since boto3 1.0; test_assume_role fails if a release drops it).

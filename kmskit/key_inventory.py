@@ -53,7 +53,12 @@ from botocore.exceptions import ClientError
 from kmskit._text import utc_text
 from kmskit.audit import DEFAULT_WORKERS, check_workers, inert_cell, ordered_map
 from kmskit.aws_names import ACCOUNT_ID, check_accounts, opt_in, opt_in_hint, partition
-from kmskit.clients import ClientSettings, RoleRefusedError, assume_role
+from kmskit.clients import (
+    ClientSettings,
+    RenewalCredentialsRefusedError,
+    RoleRefusedError,
+    assume_role,
+)
 from kmskit.errors import (
     CredentialsRefusedError,
     NotFoundError,
@@ -691,14 +696,22 @@ def inventory(
     refuses the credentials in an opt-in Region (ListAliases, any page of ListKeys, or a key's
     call), and the run goes on with the next Region. The keys of that Region before the refused
     call, in ListKeys' order, have been yielded by then; none after it is yielded, and the rest
-    of the Region is not listed."""
+    of the Region is not listed. STS refusing the caller's own credentials when an assumed
+    role's are renewed (:class:`~kmskit.clients.RenewalCredentialsRefusedError`) is no refusal
+    of the Region: it stops the run, in any Region."""
     workers = check_workers(workers)
     check_expiry_days(expiry_days)
     moment = now or datetime.now(UTC)
     ended: set[int] = set()  # the Regions (positions) a refusal of credentials ended
 
-    def tolerated(region: str) -> bool:
-        return on_opt_in_refused is not None and opt_in(region)
+    def tolerated(region: str, refused: CredentialsRefusedError) -> bool:
+        # A renewal of an assumed role's credentials refused for the caller's own is no
+        # refusal of the Region: it ends the run.
+        return (
+            on_opt_in_refused is not None
+            and opt_in(region)
+            and not isinstance(refused, RenewalCredentialsRefusedError)
+        )
 
     def keys() -> Iterator[tuple[_Region, str, str] | _Refusal]:
         for index, name in enumerate(regions):
@@ -710,7 +723,7 @@ def inventory(
                         break
                     yield region, key_id, key_arn
             except CredentialsRefusedError as refused:
-                if not tolerated(name):
+                if not tolerated(name, refused):
                     raise
                 yield _Refusal(index, name, refused)  # told in order, after the keys before
 
@@ -729,7 +742,7 @@ def inventory(
                 now=moment,
             )
         except CredentialsRefusedError as refused:
-            if not tolerated(region.name):
+            if not tolerated(region.name, refused):
                 raise
             return _Refusal(region.index, region.name, refused)
 
@@ -832,7 +845,10 @@ def organization_inventory(
     Region read before the refusal if it came partway, and the run goes on with its next
     Region. The role is assumed with STS in the first Region of ``regions`` that is not an
     opt-in Region (the first one if all are): an opt-in Region one account has not enabled
-    decides for that account only. Any other error stops the run, as in :func:`inventory`. The
+    decides for that account only. Any other error stops the run, as in :func:`inventory`:
+    the caller's own credentials refused by STS too, whether at an account's ``AssumeRole`` or
+    at a renewal partway (:class:`~kmskit.clients.RenewalCredentialsRefusedError`, in an
+    opt-in Region as in any other), as they would be for every account after it. The
     other arguments (defaults: customer managed keys only, 30 days, 8 workers, the current
     time) are :func:`inventory`'s. Arguments are checked before any AWS call
     (:class:`~kmskit.errors.UsageError`)."""

@@ -20,8 +20,13 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from kmskit.clients import ClientSettings, RoleRefusedError, assume_role
-from kmskit.errors import AccessDeniedError
+from kmskit.clients import (
+    ClientSettings,
+    RenewalCredentialsRefusedError,
+    RoleRefusedError,
+    assume_role,
+)
+from kmskit.errors import EXIT_ACCESS_DENIED, AccessDeniedError, CredentialsRefusedError
 from tests.kmskit.conftest import KmsAnswers, refuse
 
 REGION = "eu-west-1"
@@ -94,6 +99,7 @@ def test_access_denied_is_role_refused_and_refused_credentials_are_not(
     with pytest.raises(AccessDeniedError) as raised:
         assume_role(ClientSettings(region=REGION), ROLE, session_name="kmskit-test")
     assert isinstance(raised.value, RoleRefusedError) is refused
+    assert not isinstance(raised.value, RenewalCredentialsRefusedError)  # not a renewal
     assert str(raised.value).startswith(f"could not assume role {ROLE}: {code}: refused")
 
 
@@ -200,6 +206,32 @@ def test_a_refused_renewal_is_raised_by_the_call_that_needed_it_and_logged_not_p
     assert any(
         isinstance(handler, logging.NullHandler)
         for handler in logging.getLogger("botocore.credentials").handlers
+    )
+
+
+@pytest.mark.parametrize("code", ["ExpiredToken", "InvalidClientTokenId"])
+def test_a_renewal_refusing_the_callers_own_credentials_is_told_from_the_calls_credentials(
+    code: str, aws: None, kms_answers: KmsAnswers
+) -> None:
+    # The KMS call that needed the renewal raises it: not KMS refusing the credentials of that
+    # call (in an opt-in Region, say) but STS refusing the caller's, which fail every renewal.
+    def expired(params: dict[str, Any], moto: Any) -> Any:
+        raise refuse("AssumeRole", code)
+
+    answers = iter([expiring_in(5), expired])
+
+    def answer(params: dict[str, Any], moto: Any) -> Any:  # renewed at once: 5 minutes left
+        return next(answers)(params, moto)
+
+    kms_answers.answers["AssumeRole"] = answer
+    settings = assume_role(ClientSettings(region=REGION), ROLE, session_name="kmskit-test")
+    with settings, pytest.raises(RenewalCredentialsRefusedError) as raised:
+        settings.client("kms").list_keys()
+    assert isinstance(raised.value, CredentialsRefusedError)
+    assert raised.value.exit_code == EXIT_ACCESS_DENIED
+    assert str(raised.value) == (
+        f"could not renew the credentials of role {ROLE}: STS refused the caller's own "
+        f"credentials: {code}: refused (refresh or check the AWS credentials)"
     )
 
 

@@ -494,31 +494,39 @@ def test_each_account_region_refused_counts_once_in_the_summary(
     assert err.endswith("kmskit: --fail-on: an account has REGION_UNREADABLE\n")
 
 
-def test_a_role_whose_renewal_sts_refuses_partway_is_account_unreadable_with_the_keys_read(
-    aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # The role's credentials come near their expiry at every call (5 minutes left), so each
-    # call renews them; STS refuses SECOND's renewal from the DescribeKey of its third key on.
-    keys = [new_key(kms_of(SECOND)) for _ in range(4)]
-    third = new_key(kms_of(THIRD))
+def refuse_renewals_from(kms_answers: KmsAnswers, key: str, code: str, *accounts: str) -> None:
+    """The roles' credentials come near their expiry at every call (AssumeRole gives 5 minutes),
+    so each call renews them; from the DescribeKey of ``key`` on, STS refuses AssumeRole with
+    ``code`` for the roles of ``accounts`` (none given: every account's)."""
     refusing = False
 
     def assume_role(params: dict[str, Any], moto: Any) -> Any:
-        if refusing and params["RoleArn"].split(":")[4] == SECOND:
-            raise refuse("AssumeRole", "AccessDenied")
+        if refusing and (not accounts or params["RoleArn"].split(":")[4] in accounts):
+            raise refuse("AssumeRole", code)
         found = moto(params)
         found["Credentials"]["Expiration"] = datetime.now(UTC) + timedelta(minutes=5)
         return found
 
     def describe_key(params: dict[str, Any], moto: Any) -> Any:
         nonlocal refusing
-        refusing = refusing or params["KeyId"] == keys[2]
+        refusing = refusing or params["KeyId"] == key
         return moto(params)
 
     kms_answers.answers.update(AssumeRole=assume_role, DescribeKey=describe_key)
+
+
+@pytest.mark.parametrize("region", [REGION, OPT_IN], ids=["default-region", "opt-in-region"])
+def test_a_role_whose_renewal_sts_refuses_partway_is_account_unreadable_with_the_keys_read(
+    region: str, aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # STS refuses SECOND's renewal from the DescribeKey of its third key on. In an opt-in
+    # Region too: the role's refusal, not the Region's (REGION_UNREADABLE).
+    keys = [new_key(kms_of(SECOND, region)) for _ in range(4)]
+    third = new_key(kms_of(THIRD, region))
+    refuse_renewals_from(kms_answers, keys[2], "AccessDenied", SECOND)
     accounts = ["--account", SECOND, "--account", THIRD]
     code, out, err = run(
-        capsys, "--region", REGION, *accounts, "--workers", "1", "--format", "json"
+        capsys, "--region", region, *accounts, "--workers", "1", "--format", "json"
     )
     assert code == EXIT_OK, err
     found = json.loads(out)
@@ -535,6 +543,31 @@ def test_a_role_whose_renewal_sts_refuses_partway_is_account_unreadable_with_the
     assert (summary["keys"], summary["accounts"], summary["accountsUnreadable"]) == (3, 2, 1)
     assert summary["findings"] == {"ROTATION_OFF": 3, "ACCOUNT_UNREADABLE": 1}
     assert err.endswith(f"kmskit: warning: account {SECOND}: {finding['reason']}\n")
+
+
+@pytest.mark.parametrize("code", ["ExpiredToken", "InvalidClientTokenId"])
+def test_the_callers_credentials_refused_at_a_renewal_in_an_opt_in_region_stop_the_run(
+    code: str, aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Partway through SECOND's keys in OPT_IN, STS refuses the caller's own credentials (they
+    # expired) for every role: not the Region's refusal of the role's (REGION_UNREADABLE) nor
+    # the role's (ACCOUNT_UNREADABLE), but the end of the run, before THIRD's role is asked
+    # for, as at a first AssumeRole.
+    keys = [new_key(kms_of(SECOND, OPT_IN)) for _ in range(3)]
+    new_key(kms_of(THIRD, OPT_IN))
+    refuse_renewals_from(kms_answers, keys[1], code)
+    accounts = ["--account", SECOND, "--account", THIRD]
+    assert main(["key", "inventory", "--region", OPT_IN, *accounts, "--workers", "1"]) == (
+        EXIT_ACCESS_DENIED
+    )
+    assert one_error_line(capsys) == (
+        "kmskit: error: could not renew the credentials of role "
+        f"arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME}: STS refused the caller's own "
+        f"credentials: {code}: refused (refresh or check the AWS credentials)"
+    )  # one line: no REGION_UNREADABLE warning before it, and no opt-in hint
+    assert {request["RoleArn"].split(":")[4] for request in kms_answers.requests["AssumeRole"]} == {
+        SECOND
+    }
 
 
 def test_credentials_refused_in_a_default_region_still_stop_the_run(
