@@ -8,7 +8,6 @@ Clients use botocore's ``standard`` retry mode (jittered exponential backoff tha
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -198,12 +197,6 @@ class RenewalCredentialsRefusedError(CredentialsRefusedError):
     not activated) is :class:`RoleRefusedError`, as the first ``AssumeRole``'s."""
 
 
-# botocore logs a refused renewal of refreshable credentials (an assumed role's) with its traceback
-# before raising it from the call that needed them; kmskit reports the refusal itself
-# (ACCOUNT_UNREADABLE), so keep Python's last-resort handler from printing it. Records still
-# propagate to any handler the application configures.
-logging.getLogger("botocore.credentials").addHandler(logging.NullHandler())
-
 # STS's answer when the account asked for credentials has deactivated STS in the Region called
 # (IAM, Account settings): that account cannot be read there; the caller's others can.
 _STS_REGION_DISABLED = "RegionDisabledException"
@@ -246,7 +239,11 @@ def assume_role(
     :class:`~kmskit.errors.KmskitError` of :func:`~kmskit.errors.from_client_error`. So is a
     renewal's, raised from the client call that needed it, except the caller's own credentials
     refused (expired, unknown): :class:`RenewalCredentialsRefusedError`, which tells them from
-    the credentials of that call refused. The caller closes the settings
+    the credentials of that call refused. botocore logs a refused renewal, with its traceback,
+    on the ``botocore.credentials`` logger (a warning) before the call raises it: kmskit adds
+    no handler there, so it goes where the application's logging sends it (with none
+    configured, nowhere: botocore's own ``NullHandler`` on ``botocore`` keeps it from Python's
+    last-resort handler, for the ``kmskit`` command line too). The caller closes the settings
     returned (:meth:`ClientSettings.close`) when done with them."""
     try:
         sts = settings.client("sts", region=region)

@@ -20,13 +20,19 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
+from kmskit.cli import main
 from kmskit.clients import (
     ClientSettings,
     RenewalCredentialsRefusedError,
     RoleRefusedError,
     assume_role,
 )
-from kmskit.errors import EXIT_ACCESS_DENIED, AccessDeniedError, CredentialsRefusedError
+from kmskit.errors import (
+    EXIT_ACCESS_DENIED,
+    EXIT_OK,
+    AccessDeniedError,
+    CredentialsRefusedError,
+)
 from tests.kmskit.conftest import KmsAnswers, refuse
 
 REGION = "eu-west-1"
@@ -188,25 +194,50 @@ def test_the_roles_s3_clients_work_whichever_session_the_caller_gave(
             assert settings.client("s3").list_buckets()["Buckets"] == []
 
 
-def test_a_refused_renewal_is_raised_by_the_call_that_needed_it_and_logged_not_printed(
-    aws: None, kms_answers: KmsAnswers, caplog: pytest.LogCaptureFixture
-) -> None:
-    # botocore logs the failed renewal with its traceback: to the application's handlers, and
-    # not through Python's last-resort handler onto stderr (kmskit reports the refusal).
+def refused_renewal(kms_answers: KmsAnswers) -> None:
+    """STS gives the role credentials with 5 minutes left (renewed at once, on their first
+    use), then refuses the renewal with access denied."""
     answers = iter([expiring_in(5), refused_role])
 
-    def answer(params: dict[str, Any], moto: Any) -> Any:  # renewed at once: 5 minutes left
+    def answer(params: dict[str, Any], moto: Any) -> Any:
         return next(answers)(params, moto)
 
     kms_answers.answers["AssumeRole"] = answer
+
+
+def test_a_refused_renewal_is_raised_by_the_call_that_needed_it_and_logged_as_the_app_says(
+    aws: None, kms_answers: KmsAnswers, caplog: pytest.LogCaptureFixture
+) -> None:
+    # botocore logs the failed renewal with its traceback, to the application's handlers; kmskit
+    # adds none of its own to botocore's loggers (it would be there for every import of it).
+    refused_renewal(kms_answers)
     settings = assume_role(ClientSettings(region=REGION), ROLE, session_name="kmskit-test")
     with settings, pytest.raises(RoleRefusedError, match=f"could not assume role {ROLE}: Access"):
         settings.client("kms").list_keys()
     assert "Refreshing temporary credentials failed" in caplog.text
-    assert any(
-        isinstance(handler, logging.NullHandler)
-        for handler in logging.getLogger("botocore.credentials").handlers
-    )
+    assert logging.getLogger("botocore.credentials").handlers == []
+
+
+def test_the_command_line_reports_a_refused_renewal_itself_not_botocores_traceback(
+    aws: None,
+    kms_answers: KmsAnswers,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # With no logging configured (as in a shell: pytest's capture handlers taken off the root
+    # logger), the account's ACCOUNT_UNREADABLE warning is the only line on stderr. botocore's
+    # own NullHandler on its "botocore" logger keeps its warning from Python's last-resort
+    # handler (which would print it, traceback and all): a botocore release without it fails
+    # here.
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("botocore").handlers)
+    refused_renewal(kms_answers)
+    code = main(["key", "inventory", "--region", REGION, "--account", ACCOUNT, "--format", "json"])
+    assert code == EXIT_OK
+    err = capsys.readouterr().err
+    assert err.startswith(f"kmskit: warning: account {ACCOUNT}: could not assume role ")
+    assert "AccessDenied: refused: none of its keys is reported" in err
+    assert err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize("code", ["ExpiredToken", "InvalidClientTokenId"])
