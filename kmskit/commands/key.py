@@ -516,9 +516,16 @@ ACCOUNT_COLUMN = ("ACCOUNT", 12)
 """The text report's first column when other accounts are read."""
 
 
+def _columns(accounts: bool) -> tuple[tuple[str, int], ...]:
+    """The text report's columns: :data:`INVENTORY_COLUMNS`, after :data:`ACCOUNT_COLUMN` if
+    ``accounts``."""
+    return (ACCOUNT_COLUMN, *INVENTORY_COLUMNS) if accounts else INVENTORY_COLUMNS
+
+
 def _row(values: list[str], *, accounts: bool = False) -> str:
-    columns = (ACCOUNT_COLUMN, *INVENTORY_COLUMNS) if accounts else INVENTORY_COLUMNS
-    cells = [value.ljust(width) for value, (_, width) in zip(values, columns, strict=True)]
+    cells = [
+        value.ljust(width) for value, (_, width) in zip(values, _columns(accounts), strict=True)
+    ]
     return "  ".join(cells).rstrip()
 
 
@@ -672,8 +679,7 @@ def _inventory_text(
     out: TextIO, reports: Iterable[KeyReport | AccountReport], run: _InventoryRun
 ) -> None:
     regions, summary, accounts = run.regions, run.summary, run.accounts
-    columns = (ACCOUNT_COLUMN, *INVENTORY_COLUMNS) if accounts else INVENTORY_COLUMNS
-    out.write(_row([heading for heading, _ in columns], accounts=accounts) + "\n")
+    out.write(_row([heading for heading, _ in _columns(accounts)], accounts=accounts) + "\n")
     for report in reports:
         summary.add(report)
         if isinstance(report, KeyReport):
