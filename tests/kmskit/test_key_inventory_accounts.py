@@ -261,10 +261,7 @@ def test_an_error_other_than_access_denied_on_assume_role_stops_the_run(
     aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Credentials STS refuses (expired) fail every account alike: not ACCOUNT_UNREADABLE.
-    def expired(params: dict[str, Any], moto: Any) -> Any:
-        raise refuse("AssumeRole", "ExpiredTokenException")
-
-    kms_answers.answers["AssumeRole"] = expired
+    refuse_role_of(kms_answers, FIRST, code="ExpiredTokenException")
     assert main(["key", "inventory", "--region", REGION, "--account", FIRST]) == EXIT_ACCESS_DENIED
     assert "could not assume role arn:aws:iam::111111111111:role/" in one_error_line(capsys)
 
