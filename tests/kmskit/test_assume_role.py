@@ -55,6 +55,15 @@ def expiring_in(minutes: int) -> Any:
     return answer
 
 
+def refusing(code: str) -> Any:
+    """An AssumeRole answer: STS refuses the call with ``code``."""
+
+    def answer(params: dict[str, Any], moto: Any) -> Any:
+        raise refuse("AssumeRole", code)
+
+    return answer
+
+
 def test_the_clients_act_in_the_roles_account_and_the_request_names_the_session(
     aws: None, kms_answers: KmsAnswers
 ) -> None:
@@ -98,10 +107,7 @@ def test_credentials_far_from_expiry_are_not_renewed(aws: None, kms_answers: Kms
 def test_access_denied_is_role_refused_and_refused_credentials_are_not(
     code: str, refused: bool, aws: None, kms_answers: KmsAnswers
 ) -> None:
-    def answer(params: dict[str, Any], moto: Any) -> Any:
-        raise refuse("AssumeRole", code)
-
-    kms_answers.answers["AssumeRole"] = answer
+    kms_answers.answers["AssumeRole"] = refusing(code)
     with pytest.raises(AccessDeniedError) as raised:
         assume_role(ClientSettings(region=REGION), ROLE, session_name="kmskit-test")
     assert isinstance(raised.value, RoleRefusedError) is refused
@@ -113,10 +119,7 @@ def test_sts_deactivated_in_the_region_says_where_to_activate_it(
     aws: None, kms_answers: KmsAnswers
 ) -> None:
     # STS answers so when the role's account has deactivated STS in the Region called.
-    def answer(params: dict[str, Any], moto: Any) -> Any:
-        raise refuse("AssumeRole", "RegionDisabledException")
-
-    kms_answers.answers["AssumeRole"] = answer
+    kms_answers.answers["AssumeRole"] = refusing("RegionDisabledException")
     with pytest.raises(RoleRefusedError) as raised:
         assume_role(
             ClientSettings(region=REGION), ROLE, session_name="kmskit-test", region="eu-south-1"
@@ -194,10 +197,10 @@ def test_the_roles_s3_clients_work_whichever_session_the_caller_gave(
             assert settings.client("s3").list_buckets()["Buckets"] == []
 
 
-def refused_renewal(kms_answers: KmsAnswers) -> None:
+def refused_renewal(kms_answers: KmsAnswers, code: str = "AccessDenied") -> None:
     """STS gives the role credentials with 5 minutes left (renewed at once, on their first
-    use), then refuses the renewal with access denied."""
-    answers = iter([expiring_in(5), refused_role])
+    use), then refuses the renewal with ``code`` (default: access denied)."""
+    answers = iter([expiring_in(5), refusing(code)])
 
     def answer(params: dict[str, Any], moto: Any) -> Any:
         return next(answers)(params, moto)
@@ -246,15 +249,7 @@ def test_a_renewal_refusing_the_callers_own_credentials_is_told_from_the_calls_c
 ) -> None:
     # The KMS call that needed the renewal raises it: not KMS refusing the credentials of that
     # call (in an opt-in Region, say) but STS refusing the caller's, which fail every renewal.
-    def expired(params: dict[str, Any], moto: Any) -> Any:
-        raise refuse("AssumeRole", code)
-
-    answers = iter([expiring_in(5), expired])
-
-    def answer(params: dict[str, Any], moto: Any) -> Any:  # renewed at once: 5 minutes left
-        return next(answers)(params, moto)
-
-    kms_answers.answers["AssumeRole"] = answer
+    refused_renewal(kms_answers, code)
     settings = assume_role(ClientSettings(region=REGION), ROLE, session_name="kmskit-test")
     with settings, pytest.raises(RenewalCredentialsRefusedError) as raised:
         settings.client("kms").list_keys()
@@ -264,7 +259,3 @@ def test_a_renewal_refusing_the_callers_own_credentials_is_told_from_the_calls_c
         f"could not renew the credentials of role {ROLE}: STS refused the caller's own "
         f"credentials: {code}: refused (refresh or check the AWS credentials)"
     )
-
-
-def refused_role(params: dict[str, Any], moto: Any) -> Any:
-    raise refuse("AssumeRole", "AccessDenied")
