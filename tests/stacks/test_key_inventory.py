@@ -93,16 +93,20 @@ def test_every_account_gets_the_role_in_its_audit_stack_trusting_the_caller(
         assert policy["PolicyDocument"]["Statement"][0]["Action"] == sorted(INVENTORY_ACTIONS)
 
 
-def test_the_caller_role_is_in_the_partition_of_the_organisation() -> None:
-    organisation = load_organisation(with_changes(*CHINA, ("pipeline.connection_arn", ...)))
-    app = cdk.App()
-    stack = AuditStack(
-        app,
+def audit_stack(organisation: Organisation, alias: str, region: str = "eu-west-1") -> AuditStack:
+    account = organisation.account(alias)
+    return AuditStack(
+        cdk.App(),
         "Audit",
         organisation=organisation,
-        account=organisation.account("workload"),
-        env=cdk.Environment(account="222222222222", region="cn-north-1"),
+        account=account,
+        env=cdk.Environment(account=account.id, region=region),
     )
+
+
+def test_the_caller_role_is_in_the_partition_of_the_organisation() -> None:
+    organisation = load_organisation(with_changes(*CHINA, ("pipeline.connection_arn", ...)))
+    stack = audit_stack(organisation, "workload", "cn-north-1")
     (role,) = inventory_roles(Template.from_stack(stack).to_json())
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"AWS": "arn:aws-cn:iam::111111111111:root"}
@@ -268,17 +272,6 @@ def test_the_security_account_deploys_the_caller_that_every_inventory_role_trust
             "Condition": {"StringEquals": {"sts:RoleSessionName": ROLE_SESSION_NAME}},
         }
     ]
-
-
-def audit_stack(organisation: Organisation, alias: str, region: str = "eu-west-1") -> AuditStack:
-    account = organisation.account(alias)
-    return AuditStack(
-        cdk.App(),
-        "Audit",
-        organisation=organisation,
-        account=account,
-        env=cdk.Environment(account=account.id, region=region),
-    )
 
 
 def test_without_caller_trusted_principal_arns_the_caller_role_is_yours() -> None:
