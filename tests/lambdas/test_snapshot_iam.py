@@ -42,6 +42,7 @@ from tests.lambdas._iam_check import (
     Request,
     Role,
     Stack,
+    _tags_context,
     identity_allows,
     load_stack,
     queue_arn,
@@ -477,9 +478,7 @@ def _retagged(request: Request, tags: dict[str, str]) -> Request:
         for k, v in request.context
         if not k.startswith("aws:RequestTag/") and k != "aws:TagKeys"
     ]
-    requested = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
-    if tags:
-        requested["aws:TagKeys"] = tuple(tags)
+    requested = _tags_context([{"Key": k, "Value": v} for k, v in tags.items()], "aws:RequestTag")
     return Request(request.action, request.resource, tuple(sorted([*kept, *requested.items()])), "")
 
 
