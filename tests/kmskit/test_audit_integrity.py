@@ -334,14 +334,7 @@ def test_a_changed_digest_signature_is_invalid(trail: Trail) -> None:
 
 
 def test_a_digest_rewritten_to_hide_a_log_file_fails_its_signature(trail: Trail) -> None:
-    key = f"{trail.root}CloudTrail-Digest/{REGION}/2026/11/05/{digest_name(trail, at(2))}"
-    body = trail.s3.get_object(Bucket=BUCKET, Key=key)
-    document = json.loads(gzip.decompress(body["Body"].read()))
-    document["logFiles"] = []
-    trail.s3.put_object(
-        Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps(document).encode()),
-        Metadata=body["Metadata"],
-    )  # fmt: skip
+    rewrite_digest(trail, at(2), logFiles=[])
     report = verify(trail.s3)
     assert kinds(report) == {
         (LOG_FILE_NOT_COVERED, log_name(trail, 1, "b")),
@@ -351,14 +344,7 @@ def test_a_digest_rewritten_to_hide_a_log_file_fails_its_signature(trail: Trail)
 
 def test_a_digest_whose_end_is_not_a_time_is_malformed(trail: Trail) -> None:
     """Its key is the one valid at its digestEndTime: one that is no time has none."""
-    key = digest_key(trail, at(2))
-    body = trail.s3.get_object(Bucket=BUCKET, Key=key)
-    document = json.loads(gzip.decompress(body["Body"].read()))
-    document["digestEndTime"] = "soon"
-    trail.s3.put_object(
-        Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps(document).encode()),
-        Metadata=body["Metadata"],
-    )  # fmt: skip
+    rewrite_digest(trail, at(2), digestEndTime="soon")
     report = verify(trail.s3)
     assert (DIGEST_MALFORMED, digest_name(trail, at(2))) in kinds(report)
     [malformed] = [p for p in report.problems if p.kind == DIGEST_MALFORMED]
@@ -616,6 +602,18 @@ def keys_valid(*keys: tuple[str, bytes, datetime, datetime]) -> Any:
 
 def digest_key(trail: Trail, end: datetime) -> str:
     return f"{trail.root}CloudTrail-Digest/{REGION}/{end:%Y/%m/%d}/{digest_name(trail, end)}"
+
+
+def rewrite_digest(trail: Trail, end: datetime, **changes: Any) -> None:
+    """The digest ending at ``end`` written again with ``changes`` to its document and its
+    metadata (the signature) as it was."""
+    key = digest_key(trail, end)
+    body = trail.s3.get_object(Bucket=BUCKET, Key=key)
+    document = {**json.loads(gzip.decompress(body["Body"].read())), **changes}
+    trail.s3.put_object(
+        Bucket=BUCKET, Key=key, Body=gzip.compress(json.dumps(document).encode()),
+        Metadata=body["Metadata"],
+    )  # fmt: skip
 
 
 def set_metadata(s3: Any, key: str, metadata: dict[str, str]) -> None:
