@@ -23,6 +23,8 @@ REGION_PATTERN = re.compile(
     r"^((us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?|eusc-[a-z]{2})"
     r"-(central|(north|south)?(east|west)|north|south)-[0-9]{1,2}\Z"
 )
+# AWS Organizations' organization ID (API reference, Organization: ^o-[a-z0-9]{10,32}$).
+ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}\Z")
 
 # S3's general purpose bucket naming rules reserve these prefixes ("Bucket naming rules", S3 user
 # guide): CreateBucket refuses them, so a clean synth would fail only at deploy. The bucket

@@ -43,6 +43,7 @@ from constructs import Construct, IValidation
 from constructs_lib import _names as names
 from constructs_lib import _principals as principals
 from constructs_lib._validation import (
+    ORGANIZATION_ID,
     ConstructPropError,
     check_account_id,
     check_region,
@@ -72,7 +73,6 @@ from constructs_lib.keys import CustomerManagedKey, check_alias, owning_key
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
-ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}\Z")
 # CloudTrail: 3-128 characters; letters, digits, '.', '_', '-'; starts and ends with a letter or
 # digit; no two of '.', '_', '-' side by side; not in IP address format such as 192.168.5.4
 # (API_CreateTrail.html, InvalidTrailNameException).

@@ -16,7 +16,6 @@ these roles with one name in one account of an App are refused at construct time
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from aws_cdk import Aws, Fn, Stack
@@ -24,7 +23,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib import _names as names
-from constructs_lib._validation import check_account_id, is_token, require
+from constructs_lib._validation import ORGANIZATION_ID, check_account_id, is_token, require
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.key_policy import stack_facts, stack_of
 from kmskit.aws_names import partition
@@ -45,8 +44,6 @@ from kmskit.inventory_role import (
     valid_role_path,
 )
 
-# AWS Organizations' organization ID (API reference, Organization: ^o-[a-z0-9]{10,32}$).
-ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}\Z", re.ASCII)
 WILDCARD_REASON = (
     "kms:ListKeys and kms:ListAliases act on no resource, and the key inventory reads every key "
     "of the account, whose IDs it learns from ListKeys, with DescribeKey, GetKeyRotationStatus, "
