@@ -111,12 +111,7 @@ class KeyInventoryRole(Construct):
         caller_root = _account_root("caller_role_arn", caller_role_arn, roots=False)[0]
         _check_role(role_name, role_path, "role_name", "role_path")
         _check_external_id(external_id)
-        conditions = {
-            "aws:PrincipalArn": caller_role_arn,
-            "sts:RoleSessionName": ROLE_SESSION_NAME,
-        }
-        if external_id is not None:
-            conditions["sts:ExternalId"] = external_id
+        conditions = {"aws:PrincipalArn": caller_role_arn, **_session_conditions(external_id)}
         self.role = _named_role(
             self,
             stack_of(scope),
@@ -279,9 +274,7 @@ class KeyInventoryCaller(Construct):
                 iam.PolicyStatement(actions=["sts:AssumeRole"], principals=by_roots)
             )
 
-        conditions: dict[str, str] = {"sts:RoleSessionName": ROLE_SESSION_NAME}
-        if external_id is not None:
-            conditions["sts:ExternalId"] = external_id
+        conditions = _session_conditions(external_id)
         policy_statements = []
         if self.inventory_role_arns:
             policy_statements.append(
@@ -342,6 +335,15 @@ def _check_role(name: object, path: object, name_prop: str, path_prop: str) -> N
         name,
     )
     require(valid_role_path(path), path_prop, ROLE_PATH_RULE, path)
+
+
+def _session_conditions(external_id: str | None) -> dict[str, str]:
+    """The ``StringEquals`` conditions of assuming an inventory role, which its trust asks for
+    and the caller's policy allows: the inventory's session name, and ``external_id`` if any."""
+    conditions = {"sts:RoleSessionName": ROLE_SESSION_NAME}
+    if external_id is not None:
+        conditions["sts:ExternalId"] = external_id
+    return conditions
 
 
 def _check_external_id(external_id: object) -> None:
