@@ -14,17 +14,14 @@ from typing import Any
 
 from constructs import Construct
 
-# \Z, not $ ("$" also matches before a final newline), and [0-9], not \d (which matches every
-# Unicode digit): either would pass a value that CloudFormation refuses at deploy.
-ACCOUNT_ID_PATTERN = re.compile(r"^[0-9]{12}\Z")
+from kmskit.aws_names import ACCOUNT_ID
+
 # Commercial, GovCloud, China, ISO and European Sovereign Cloud partitions: eu-west-1,
 # us-gov-west-1, cn-north-1, us-isob-east-1, eusc-de-east-1.
 REGION_PATTERN = re.compile(
     r"^((us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?|eusc-[a-z]{2})"
     r"-(central|(north|south)?(east|west)|north|south)-[0-9]{1,2}\Z"
 )
-# AWS Organizations' organization ID (API reference, Organization: ^o-[a-z0-9]{10,32}$).
-ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}\Z")
 
 # S3's general purpose bucket naming rules reserve these prefixes ("Bucket naming rules", S3 user
 # guide): CreateBucket refuses them, so a clean synth would fail only at deploy. The bucket
@@ -110,7 +107,7 @@ def check_account_id(prop: str, value: Any) -> str:
     if isinstance(value, str) and is_token(value):
         return value
     require(
-        isinstance(value, str) and bool(ACCOUNT_ID_PATTERN.match(value)),
+        isinstance(value, str) and bool(ACCOUNT_ID.match(value)),
         prop,
         "must be a 12-digit AWS account ID",
         value,

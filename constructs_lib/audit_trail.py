@@ -43,7 +43,6 @@ from constructs import Construct, IValidation
 from constructs_lib import _names as names
 from constructs_lib import _principals as principals
 from constructs_lib._validation import (
-    ORGANIZATION_ID,
     ConstructPropError,
     check_account_id,
     check_region,
@@ -70,6 +69,7 @@ from constructs_lib.encrypted_bucket import (
 )
 from constructs_lib.key_policy import KeyServicePrincipal, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, check_alias, owning_key
+from kmskit.aws_names import ORGANIZATION_ID
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 KMS_EVENT_SOURCE = "kms.amazonaws.com"

@@ -23,10 +23,10 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib import _names as names
-from constructs_lib._validation import ORGANIZATION_ID, check_account_id, is_token, require
+from constructs_lib._validation import check_account_id, is_token, require
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.key_policy import stack_facts, stack_of
-from kmskit.aws_names import partition
+from kmskit.aws_names import ORGANIZATION_ID, partition
 from kmskit.inventory_role import (
     DEFAULT_ROLE_NAME,
     EXTERNAL_ID_PATTERN,

@@ -67,7 +67,7 @@ from botocore.exceptions import (
 from tqdm import tqdm
 
 from kmskit._text import utc_text
-from kmskit.aws_names import ACCOUNT_ID, REGION, check_accounts, check_regions
+from kmskit.aws_names import ACCOUNT_ID, ORGANIZATION_ID, REGION, check_accounts, check_regions
 from kmskit.errors import (
     IntegrityError,
     KmskitError,
@@ -87,7 +87,6 @@ KEY_ID = re.compile(
 )
 # What botocore accepts as a bucket name (legacy us-east-1 names may have capitals and _).
 BUCKET_NAME = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}\Z")
-ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}\Z")
 MIN_WORKERS, MAX_WORKERS = 1, 64
 DEFAULT_WORKERS = 8
 LIST_PAGE_SIZE = 1000  # the ListObjectsV2 maximum

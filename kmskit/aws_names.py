@@ -1,8 +1,8 @@
-"""Patterns of AWS names that the CLI and the snapshot Lambda both check (the Lambda's asset holds
-this module): 12-digit account IDs and Region names of every partition, the CLI's checks of
-arguments that hold them, the partition of a Region name (which ``kmskit cost`` and the
-example app's configuration both need), and whether a Region is an opt-in Region (disabled until
-an account enables it)."""
+"""Patterns of AWS names that the CLI, the constructs and the snapshot Lambda check (the Lambda's
+asset holds this module): 12-digit account IDs, organization IDs and Region names of every
+partition, the CLI's checks of arguments that hold them, the partition of a Region name (which
+``kmskit cost`` and the example app's configuration both need), and whether a Region is an opt-in
+Region (disabled until an account enables it)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from typing import Any
 
 from kmskit.errors import UsageError
 
-# \Z, not $: "$" also matches before a final newline ("111111111111\n" is no account ID).
+# \Z, not $: "$" also matches before a final newline ("111111111111\n" is no account ID); and
+# [0-9], not \d, which matches every Unicode digit: either would pass what AWS refuses.
 ACCOUNT_ID = re.compile(r"^[0-9]{12}\Z")
+# AWS Organizations' organization ID (API reference, Organization: ^o-[a-z0-9]{10,32}$).
+ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}\Z")
 # Every partition's Region names: us-east-1, us-gov-west-1, us-isob-east-1, eusc-de-east-1.
 REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+){1,2}-[0-9]{1,2}\Z")
 # The Regions every account of the aws partition has enabled. "Regions launched before March 20,
