@@ -18,7 +18,12 @@ without an answer then (or refused, after an attempt without an answer, for a re
 change between attempts) may or may not have made the grant: it fails with the physical ID
 :data:`OUTCOME_UNKNOWN`, and the rollback's delete of that ID asks for the grant again by its
 name (CreateGrant returns the one there is, or makes it) and deletes it, so no grant outlives
-the failed create.
+the failed create. An update in that case fails keeping the grant there was (CloudFormation
+takes every response's physical ID as the resource's, and a changed one for a replacement):
+its rollback, an update back to the old properties, gets that grant back by name, and nothing
+in that event tells it from the rollback of an update KMS refused, so it deletes no grant the
+failed update may have made. The failure gives the commands that find and retire one
+(:func:`_outcome_unknown`; docs/keys.md, "Calls without an answer").
 
 Every event is answered, also when a call fails or a property is wrong, so a stack never waits
 for the custom resource's one-hour timeout; the answer to a failure names the call, KMS's code
@@ -104,7 +109,12 @@ class PropertyError(ValueError):
 
 
 class OutcomeUnknownError(Exception):
-    """A CreateGrant that got no answer until the deadline: the grant may exist or not."""
+    """A CreateGrant that got no answer until the deadline: the grant may exist or not.
+    ``parameters``: that CreateGrant's."""
+
+    def __init__(self, message: str, parameters: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.parameters = parameters
 
 
 ClientFactory = Callable[[str | None], Any]
@@ -190,17 +200,40 @@ def handle(
 
 
 def _outcome_unknown(request: Any, kept: str, error: OutcomeUnknownError) -> Answer:
-    """The answer to a create or update whose CreateGrant got no answer until the deadline."""
+    """The answer to a create or update whose CreateGrant got no answer until the deadline.
+
+    A failed update keeps the grant there was (``kept``): its rollback, an update back to the
+    old properties, gets that grant back by name. That event carries the old and the failed
+    properties and this physical ID, as after an update KMS refused, where a CreateGrant with
+    the failed parameters would fail the rollback; so it deletes nothing, and the answer says
+    how to find and retire a grant the update may have made."""
     if request == "Create":
         return Answer(FAILED, OUTCOME_UNKNOWN, reason=f"{error}; the rollback deletes it")
-    # A failed update keeps the grant there was; its rollback (an update back to the old
-    # properties) gets that grant by name, and nothing would delete a new one.
+    key, name = error.parameters["KeyId"], error.parameters["Name"]
+    region = _key_region(key)
+    where = f" --region {region}" if region else ""
+    if GRANT_ID.match(kept):
+        rollback = f"gets grant {kept} back and deletes no other"
+        wanted = f"Name=='{name}' && GrantId!='{kept}'"
+    else:
+        rollback = "deletes no grant of that name"
+        wanted = f"Name=='{name}'"
+    columns = "[GrantId,GranteePrincipal,Operations]"
+    find = f'aws kms list-grants{where} --key-id {key} --query "Grants[?{wanted}].{columns}"'
+    retire = f"aws kms retire-grant{where} --key-id {key} --grant-id <GrantId>"
     return Answer(
         FAILED,
         kept,
-        reason=f"{error}; if it does, revoke it (aws kms list-grants --key-id <key>: the grant "
-        "of this name with the new operations or grantee)",
+        reason=f"{error}; the rollback {rollback}. List one this update made: {find}; retire "
+        f"each, as a principal of this stack's account allowed kms:RetireGrant: {retire}",
     )
+
+
+def _key_region(key_id: str) -> str | None:
+    """The Region of a key ARN (``arn:<partition>:kms:<region>:<account>:key/<id>``), where its
+    grants are; None for anything else."""
+    parts = key_id.split(":")
+    return parts[3] if len(parts) == 6 and parts[0] == "arn" and parts[3] else None
 
 
 def _create(properties: Mapping[str, Any], calls: _Calls) -> Answer:
@@ -225,7 +258,8 @@ def _create(properties: Mapping[str, Any], calls: _Calls) -> Answer:
             raise
         raise OutcomeUnknownError(
             f"CreateGrant {what}: the grant named {parameters['Name']!r} on "
-            f"{parameters['KeyId']} may exist"
+            f"{parameters['KeyId']} may exist",
+            parameters,
         ) from error
     grant_id = response["GrantId"]
     log("INFO", "grant created", grant_id=grant_id, key_id=parameters["KeyId"])

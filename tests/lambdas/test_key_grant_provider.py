@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import http.server
 import json
+import shlex
 import threading
 import urllib.error
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import jmespath
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.model import ServiceModel
@@ -346,15 +348,111 @@ def test_a_create_refused_for_its_parameters_after_a_call_without_an_answer_made
     )
 
 
+# An update that adds an operation.
+UPDATED = {**PROPERTIES, "Operations": ["Decrypt", "DescribeKey", "Encrypt"]}
+STRAY_ID = "5" * 64  # the grant the update's lost CreateGrant made
+FIND = (
+    f'aws kms list-grants --region {REGION} --key-id {KEY_ARN} --query "Grants[?Name=='
+    f"'SReaderGrant150D6985' && GrantId!='{GRANT_ID}'].[GrantId,GranteePrincipal,Operations]\""
+)
+RETIRE = f"aws kms retire-grant --region {REGION} --key-id {KEY_ARN} --grant-id <GrantId>"
+AFTER_UPDATE = (
+    f"the grant named 'SReaderGrant150D6985' on {KEY_ARN} may exist; the rollback gets grant "
+    f"{GRANT_ID} back and deletes no other. List one this update made: {FIND}; retire each, as "
+    f"a principal of this stack's account allowed kms:RetireGrant: {RETIRE}"
+)
+
+
+def update(physical_id: str, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """The Update event from the properties ``old`` to ``new`` (a rollback's: from the failed
+    update's back to those before)."""
+    return {
+        **event("Update", physical_id),
+        "ResourceProperties": dict(new),
+        "OldResourceProperties": dict(old),
+    }
+
+
 def test_an_update_without_an_answer_keeps_the_grant_there_was_and_says_how_to_find_a_new_one(
     kms: Kms,
 ) -> None:
+    """Nothing in the rollback's event tells a lost answer from a refusal, so the rollback
+    cannot delete what the update may have made: the failure names the commands that do."""
     lossy = LostAnswers(kms.client, 10, READ_TIMEOUT)
-    answer = kms.handle(event("Update", GRANT_ID), deadline=2.0, client=lossy)
-    assert (answer.status, answer.physical_resource_id) == (FAILED, GRANT_ID)
-    assert answer.reason is not None
-    assert "CreateGrant got no answer until the deadline (ReadTimeoutError)" in answer.reason
-    assert "aws kms list-grants --key-id <key>" in answer.reason
+    answer = kms.handle(update(GRANT_ID, UPDATED, PROPERTIES), deadline=2.0, client=lossy)
+    assert answer == Answer(
+        FAILED,
+        GRANT_ID,
+        reason=f"CreateGrant got no answer until the deadline (ReadTimeoutError): {AFTER_UPDATE}",
+    )
+
+
+def test_an_update_refused_after_a_call_without_an_answer_says_the_same(kms: Kms) -> None:
+    lossy = LostAnswers(kms.client, 1, READ_TIMEOUT)
+    kms.refuse("CreateGrant", "DisabledException", "key is disabled")
+    answer = kms.handle(update(GRANT_ID, UPDATED, PROPERTIES), deadline=4.0, client=lossy)
+    assert answer == Answer(
+        FAILED,
+        GRANT_ID,
+        reason="CreateGrant got no answer (ReadTimeoutError), then DisabledException: key is "
+        f"disabled: {AFTER_UPDATE}",
+    )
+
+
+def test_the_commands_after_an_update_without_an_answer_list_the_new_grant_and_retire_it(
+    kms: Kms,
+) -> None:
+    """The listing, run on a ListGrants answer (checked against the KMS model by the stubber),
+    shows the grant the update made and neither the one the rollback keeps nor another of
+    another name; the retirement's arguments are RetireGrant's."""
+    lossy = LostAnswers(kms.client, 10, READ_TIMEOUT)
+    reason = kms.handle(update(GRANT_ID, UPDATED, PROPERTIES), deadline=2.0, client=lossy).reason
+    find, retire = (shlex.split(command) for command in (FIND, RETIRE))
+    assert FIND in reason
+    assert RETIRE in reason
+    assert find[:3] == ["aws", "kms", "list-grants"]
+    options = dict(zip(find[3::2], find[4::2], strict=True))
+    assert options.keys() == {"--region", "--key-id", "--query"}
+
+    def entry(grant_id: str, name: str, operations: list[str]) -> dict[str, Any]:
+        return {
+            "KeyId": KEY_ARN,
+            "GrantId": grant_id,
+            "Name": name,
+            "GranteePrincipal": GRANTEE,
+            "RetiringPrincipal": RETIRER,
+            "Operations": operations,
+        }
+
+    grants = [
+        entry(GRANT_ID, "SReaderGrant150D6985", PROPERTIES["Operations"]),
+        entry(STRAY_ID, "SReaderGrant150D6985", UPDATED["Operations"]),
+        entry("6" * 64, "SOtherGrant", ["Decrypt"]),
+    ]
+    kms.stubber.add_response("list_grants", {"Grants": grants}, {"KeyId": options["--key-id"]})
+    listed = kms.client.list_grants(KeyId=options["--key-id"])
+    assert jmespath.search(options["--query"], listed) == [
+        [STRAY_ID, GRANTEE, UPDATED["Operations"]]
+    ]
+    assert retire[:3] == ["aws", "kms", "retire-grant"]
+    assert dict(zip(retire[3::2], retire[4::2], strict=True)) == {
+        "--region": REGION,
+        "--key-id": KEY_ARN,
+        "--grant-id": "<GrantId>",
+    }
+    shape = kms.client.meta.service_model.operation_model("RetireGrant").input_shape
+    report = ParamValidator().validate({"KeyId": KEY_ARN, "GrantId": STRAY_ID}, shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_the_commands_name_the_region_of_the_key(kms: Kms) -> None:
+    """A key of another Region is called there (Region), and its grants are listed there."""
+    key = KEY_ARN.replace(REGION, "us-east-1")
+    lossy = LostAnswers(kms.client, 10, READ_TIMEOUT)
+    received = update(GRANT_ID, {**UPDATED, "KeyId": key, "Region": "us-east-1"}, PROPERTIES)
+    reason = str(kms.handle(received, deadline=2.0, client=lossy).reason)
+    assert f"aws kms list-grants --region us-east-1 --key-id {key} --query" in reason
+    assert f"aws kms retire-grant --region us-east-1 --key-id {key} --grant-id" in reason
 
 
 @pytest.mark.parametrize("action", ["RetireGrant", "RevokeGrant"])
