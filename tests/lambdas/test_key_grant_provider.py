@@ -348,8 +348,9 @@ def test_a_create_refused_for_its_parameters_after_a_call_without_an_answer_made
     )
 
 
-# An update that adds an operation.
+# An update that adds an operation: the properties of the update, and CreateGrant's with them.
 UPDATED = {**PROPERTIES, "Operations": ["Decrypt", "DescribeKey", "Encrypt"]}
+UPDATE_PARAMETERS = {**CREATE_PARAMETERS, "Operations": UPDATED["Operations"]}
 STRAY_ID = "5" * 64  # the grant the update's lost CreateGrant made
 FIND = (
     f'aws kms list-grants --region {REGION} --key-id {KEY_ARN} --query "Grants[?Name=='
@@ -453,6 +454,28 @@ def test_the_commands_name_the_region_of_the_key(kms: Kms) -> None:
     reason = str(kms.handle(received, deadline=2.0, client=lossy).reason)
     assert f"aws kms list-grants --region us-east-1 --key-id {key} --query" in reason
     assert f"aws kms retire-grant --region us-east-1 --key-id {key} --grant-id" in reason
+
+
+def test_the_rollback_of_an_update_without_an_answer_gets_the_old_grant_and_nothing_else(
+    kms: Kms,
+) -> None:
+    """The rollback's event (back to the old properties, from the failed update's, with the
+    physical ID the failure kept) is the one that follows a refusal too: it asks for the old
+    grant by name and calls nothing with the failed update's parameters, which KMS refused
+    after a refusal and would fail the rollback with. Delivered again, it answers the same."""
+    rollback = update(GRANT_ID, PROPERTIES, UPDATED)
+    for _ in range(2):
+        created(kms)
+        answer = kms.handle(rollback)
+        assert answer == Answer(SUCCESS, GRANT_ID, data={"GrantId": GRANT_ID})
+
+
+def test_an_ordinary_update_replaces_the_grant_and_says_nothing_of_outcomes(kms: Kms) -> None:
+    kms.stubber.add_response(
+        "create_grant", {"GrantId": STRAY_ID, "GrantToken": GRANT_TOKEN}, UPDATE_PARAMETERS
+    )
+    answer = kms.handle(update(GRANT_ID, UPDATED, PROPERTIES))
+    assert answer == Answer(SUCCESS, STRAY_ID, data={"GrantId": STRAY_ID})
 
 
 @pytest.mark.parametrize("action", ["RetireGrant", "RevokeGrant"])
