@@ -32,14 +32,15 @@ from kmskit.inventory_role import (
     EXTERNAL_ID_PATTERN,
     EXTERNAL_ID_RULE,
     INVENTORY_ACTIONS,
+    PRINCIPAL_ARN_RULE,
     ROLE_ARN_FORM,
-    ROLE_ARN_PATTERN,
+    ROLE_ARN_RULE,
     ROLE_NAME_PATTERN,
     ROLE_NAME_RULE,
     ROLE_PATH_RULE,
     ROLE_SESSION_NAME,
     ROOT_ARN_FORM,
-    ROOT_ARN_PATTERN,
+    principal_arn,
     role_arn,
     valid_role_path,
 )
@@ -396,16 +397,7 @@ def _account_root(prop: str, arn: object, *, roots: bool) -> tuple[str, bool]:
         parts = Fn.split(":", arn)
         root = Fn.join("", ["arn:", Fn.select(1, parts), ":iam::", Fn.select(4, parts), ":root"])
         return root, True
-    match = ROLE_ARN_PATTERN.match(arn) if isinstance(arn, str) else None
-    root_match = ROOT_ARN_PATTERN.match(arn) if roots and isinstance(arn, str) else None
-    form = f"{ROLE_ARN_FORM}, or an account root, {ROOT_ARN_FORM}" if roots else ROLE_ARN_FORM
-    require(
-        match is not None or root_match is not None,
-        prop,
-        f"must be an IAM role ARN, {form}",
-        arn,
-    )
-    found = match or root_match
-    assert found is not None
-    partition_name, account = found.groups()
-    return f"arn:{partition_name}:iam::{account}:root", match is not None
+    principal = principal_arn(arn, roots=roots)
+    require(principal is not None, prop, PRINCIPAL_ARN_RULE if roots else ROLE_ARN_RULE, arn)
+    assert principal is not None
+    return principal.root, principal.is_role

@@ -7,6 +7,7 @@ reads these without importing boto3.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 INVENTORY_ACTIONS: tuple[str, ...] = (
     "kms:ListKeys",
@@ -52,6 +53,8 @@ ROLE_ARN_PATTERN = re.compile(
 ROLE_ARN_FORM = "arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>"
 ROOT_ARN_PATTERN = re.compile(r"^arn:(aws[a-z-]*):iam::([0-9]{12}):root\Z", re.ASCII)
 ROOT_ARN_FORM = "arn:<partition>:iam::<12-digit account>:root"
+ROLE_ARN_RULE = f"must be an IAM role ARN, {ROLE_ARN_FORM}"
+PRINCIPAL_ARN_RULE = f"{ROLE_ARN_RULE}, or an account root, {ROOT_ARN_FORM}"
 EXTERNAL_ID_PATTERN = re.compile(r"^[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
 EXTERNAL_ID_RULE = "must be 2-1224 letters, digits and +=,.@:/_- (STS's ExternalId)"
 
@@ -65,6 +68,36 @@ def valid_role_path(value: object) -> bool:
         and len(value) <= MAX_ROLE_PATH
         and _ROLE_PATH_PATTERN.match(value) is not None
     )
+
+
+class PrincipalArn(NamedTuple):
+    """A principal that a trust policy here names: an IAM role ARN or an account root."""
+
+    partition: str
+    account: str
+    is_role: bool
+    """True for a role ARN, False for an account root."""
+
+    @property
+    def root(self) -> str:
+        """The ARN of the root of its account, in its partition."""
+        return f"arn:{self.partition}:iam::{self.account}:root"
+
+
+def principal_arn(value: object, *, roots: bool = True) -> PrincipalArn | None:
+    """``value`` as a :class:`PrincipalArn` if it is an IAM role ARN (:data:`ROLE_ARN_FORM`)
+    or, if ``roots`` (the default), an account root (:data:`ROOT_ARN_FORM`); else None (not a
+    string, a wildcard, a user, an assumed-role session, ...). What an error says of such a
+    value: :data:`PRINCIPAL_ARN_RULE`, or :data:`ROLE_ARN_RULE` without ``roots``."""
+    if not isinstance(value, str):
+        return None
+    match = ROLE_ARN_PATTERN.match(value)
+    if match is None and roots:
+        match = ROOT_ARN_PATTERN.match(value)
+    if match is None:
+        return None
+    partition_name, account = match.groups()
+    return PrincipalArn(partition_name, account, match.re is ROLE_ARN_PATTERN)
 
 
 def role_arn(partition_name: str, account: str, role_name: str, path: str = "/") -> str:

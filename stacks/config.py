@@ -85,12 +85,10 @@ from kmskit.aws_tags import (
     valid_tag_value,
 )
 from kmskit.inventory_role import (
-    ROLE_ARN_FORM,
-    ROLE_ARN_PATTERN,
+    PRINCIPAL_ARN_RULE,
     ROLE_NAME_PATTERN,
     ROLE_NAME_RULE,
-    ROOT_ARN_FORM,
-    ROOT_ARN_PATTERN,
+    principal_arn,
     role_arn,
 )
 
@@ -901,21 +899,16 @@ def _parse_trusted_principals(raw: Mapping[str, Any], partition_name: str) -> tu
         principals,
     )
     for index, principal in enumerate(principals):
-        match = (
-            (ROLE_ARN_PATTERN.match(principal) or ROOT_ARN_PATTERN.match(principal))
-            if isinstance(principal, str)
-            else None
-        )
+        parsed = principal_arn(principal)
         require(
-            match is not None,
+            parsed is not None,
             _field(f"{path}[{index}]"),
-            f"must be an IAM role ARN, {ROLE_ARN_FORM}, or an account root, {ROOT_ARN_FORM} "
-            "(no wildcard)",
+            f"{PRINCIPAL_ARN_RULE} (no wildcard)",
             principal,
         )
-        assert match is not None
+        assert parsed is not None
         require(
-            match.group(1) == partition_name,
+            parsed.partition == partition_name,
             _field(f"{path}[{index}]"),
             f"must be in the partition of the organisation's Regions ('{partition_name}')",
             principal,
