@@ -69,7 +69,7 @@ from constructs_lib.encrypted_bucket import (
 )
 from constructs_lib.key_policy import KeyServicePrincipal, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, check_alias, owning_key
-from kmskit.aws_names import ORGANIZATION_ID
+from kmskit.aws_names import ORGANIZATION_ID, ORGANIZATION_ID_RULE
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
@@ -182,7 +182,7 @@ def check_organization_id(prop: str, value: Any) -> str:
     require(
         isinstance(value, str) and bool(ORGANIZATION_ID.match(value)),
         prop,
-        "must be an AWS Organizations ID such as 'o-a1b2c3d4e5'",
+        ORGANIZATION_ID_RULE,
         value,
     )
     return str(value)

@@ -26,7 +26,7 @@ from constructs_lib import _names as names
 from constructs_lib._validation import check_account_id, is_token, require
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.key_policy import stack_facts, stack_of
-from kmskit.aws_names import ORGANIZATION_ID, partition
+from kmskit.aws_names import ORGANIZATION_ID, ORGANIZATION_ID_RULE, partition
 from kmskit.inventory_role import (
     DEFAULT_ROLE_NAME,
     EXTERNAL_ID_PATTERN,
@@ -225,8 +225,7 @@ class KeyInventoryCaller(Construct):
             organization_id is None
             or (isinstance(organization_id, str) and bool(ORGANIZATION_ID.match(organization_id))),
             "organization_id",
-            "must be an AWS Organizations organization ID, o- and 10-32 lowercase letters and "
-            "digits",
+            ORGANIZATION_ID_RULE,
             organization_id,
         )
         require(

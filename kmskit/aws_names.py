@@ -17,6 +17,10 @@ from kmskit.errors import UsageError
 ACCOUNT_ID = re.compile(r"^[0-9]{12}\Z")
 # AWS Organizations' organization ID (API reference, Organization: ^o-[a-z0-9]{10,32}$).
 ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}\Z")
+ORGANIZATION_ID_RULE = (
+    "must be an AWS Organizations organization ID, o- and 10-32 lowercase letters and digits"
+)
+"""What an ID that :data:`ORGANIZATION_ID` matches is, for the errors that refuse one."""
 # Every partition's Region names: us-east-1, us-gov-west-1, us-isob-east-1, eusc-de-east-1.
 REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+){1,2}-[0-9]{1,2}\Z")
 # The Regions every account of the aws partition has enabled. "Regions launched before March 20,

@@ -5,7 +5,8 @@ name is derived from the organisation (trails in other accounts cannot reference
 policy lists every trail by ARN (``aws:SourceArn``). With ``key_inventory`` configured, the stack
 also holds the account's ``kmskit key inventory`` role (IAM is global: one per account), and in
 ``key_inventory.account``, with ``caller_trusted_principal_arns``, the caller role that assumes
-them.
+them (every account's of the organisation by its exact ARN, and with ``organization_id`` every
+account's of that AWS Organization); both under the IAM paths the configuration gives.
 """
 
 from __future__ import annotations
@@ -111,12 +112,16 @@ class AuditStack(Stack):
                 self,
                 "KeyInventoryRole",
                 caller_role_arn=inventory.caller_role_arn(partition(organisation.home_region)),
+                role_path=inventory.inventory_role_path,
             )
             if inventory.account == account and inventory.caller_trusted_principal_arns:
                 self.key_inventory_caller = KeyInventoryCaller(
                     self,
                     "KeyInventoryCaller",
                     caller_role_name=inventory.caller_role_name,
+                    caller_role_path=inventory.caller_role_path,
                     trusted_principal_arns=list(inventory.caller_trusted_principal_arns),
                     accounts=[member.id for member in organisation.accounts],
+                    organization_id=inventory.organization_id,
+                    inventory_role_path=inventory.inventory_role_path,
                 )

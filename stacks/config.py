@@ -39,11 +39,14 @@ Shape (every field but ``accounts`` and ``regions`` has a default, which a key l
       "key_inventory": {                      # optional: no inventory role without it
         "account": "security",                # the account that runs kmskit key inventory
         "caller_role_name": "platform-inventory",  # the role there that runs it
+        "caller_role_path": "/platform/",     # its IAM path (default "/": none)
         "caller_trusted_principal_arns": [    # optional: who may assume that role, which the
           "arn:aws:iam::111111111111:root"    # account's Audit stack then deploys (default:
-        ]                                     # none, the role is yours to create)
-      }
-    }
+        ],                                    # none, the role is yours to create)
+        "inventory_role_path": "/platform/",  # the inventory roles' IAM path (default "/")
+        "organization_id": "o-a1b2c3d4e5"     # optional, needs caller_trusted_principal_arns:
+      }                                       # the caller may read every account of this AWS
+    }                                         # Organization (default: the accounts above only)
 
 Snapshot copies are encrypted with the snapshot key of the KeyStack in the destination Region, so
 every destination Region must be one of ``regions``. A same-account destination is copied to from
@@ -78,7 +81,7 @@ from constructs_lib._validation import (
     is_token,
     require,
 )
-from kmskit.aws_names import partition
+from kmskit.aws_names import ORGANIZATION_ID, ORGANIZATION_ID_RULE, partition
 from kmskit.aws_tags import (
     MAX_TAGS_PER_RESOURCE,
     tag_key_problem,
@@ -88,8 +91,10 @@ from kmskit.inventory_role import (
     PRINCIPAL_ARN_RULE,
     ROLE_NAME_PATTERN,
     ROLE_NAME_RULE,
+    ROLE_PATH_RULE,
     principal_arn,
     role_arn,
+    valid_role_path,
 )
 
 ORGANISATION_CONTEXT_KEY = "kmskit:organisation"
@@ -243,7 +248,9 @@ class PipelineConfig:
 @dataclass(frozen=True)
 class KeyInventoryConfig:
     """Who runs ``kmskit key inventory --account/--accounts-from-organization``: the role
-    ``caller_role_name`` of ``account``, which each account's inventory role trusts."""
+    ``caller_role_name`` (with the IAM path ``caller_role_path``) of ``account``, which each
+    account's inventory role (``KmskitKeyInventory``, with the IAM path
+    ``inventory_role_path``) trusts."""
 
     account: Account
     caller_role_name: str
@@ -251,10 +258,24 @@ class KeyInventoryConfig:
     """Who may assume the caller role, which ``account``'s Audit stack then deploys
     (``key_inventory.caller_trusted_principal_arns``). Default: none, no caller role deployed
     (the user has one)."""
+    caller_role_path: str = "/"
+    """The caller role's IAM path (``key_inventory.caller_role_path``), deployed or not: the
+    inventory roles trust its ARN, path included. Default: ``/``, no path."""
+    inventory_role_path: str = "/"
+    """The IAM path of every account's inventory role (``key_inventory.inventory_role_path``);
+    ``--role-name`` takes it without its first ``/``, then the name
+    (:func:`kmskit.inventory_role.cli_role_name`). Default: ``/``, no path."""
+    organization_id: str | None = None
+    """The AWS Organization whose every account the deployed caller role may read
+    (``key_inventory.organization_id``: ``--accounts-from-organization``). Default: None, the
+    organisation's accounts only, by their exact inventory role ARNs."""
 
     def caller_role_arn(self, partition_name: str) -> str:
-        """The caller role's ARN in the partition ``partition_name`` (``aws``, ``aws-cn``, ...)."""
-        return role_arn(partition_name, self.account.id, self.caller_role_name)
+        """The caller role's ARN, its path included, in the partition ``partition_name``
+        (``aws``, ``aws-cn``, ...)."""
+        return role_arn(
+            partition_name, self.account.id, self.caller_role_name, self.caller_role_path
+        )
 
 
 @dataclass(frozen=True)
@@ -847,7 +868,16 @@ def _parse_key_inventory(
 ) -> KeyInventoryConfig:
     raw = _object(raw, "key_inventory")
     _only_keys(
-        raw, "key_inventory", ("account", "caller_role_name", "caller_trusted_principal_arns")
+        raw,
+        "key_inventory",
+        (
+            "account",
+            "caller_role_name",
+            "caller_role_path",
+            "caller_trusted_principal_arns",
+            "inventory_role_path",
+            "organization_id",
+        ),
     )
     account = _account_ref(
         accounts,
@@ -873,11 +903,49 @@ def _parse_key_inventory(
         ROLE_NAME_RULE,
         caller,
     )
+    trusted = _parse_trusted_principals(raw, partition_name)
+    organization_id = None
+    if "organization_id" in raw:
+        organization_id = _optional(
+            raw,
+            "organization_id",
+            "key_inventory.organization_id",
+            None,
+            "must not be null: leave the key out for no organization mode",
+        )
+        require(
+            isinstance(organization_id, str) and bool(ORGANIZATION_ID.match(organization_id)),
+            _field("key_inventory.organization_id"),
+            ORGANIZATION_ID_RULE,
+            organization_id,
+        )
+        # Organization mode is the deployed caller role's policy: without that role it would
+        # silently do nothing.
+        require(
+            bool(trusted),
+            _field("key_inventory.organization_id"),
+            "needs key_inventory.caller_trusted_principal_arns: organization mode is a policy of "
+            "the caller role, which this app deploys only with them (where the caller role is "
+            "yours, give it organization mode yourself, docs/keys.md)",
+            organization_id,
+        )
     return KeyInventoryConfig(
         account=account,
         caller_role_name=caller,
-        caller_trusted_principal_arns=_parse_trusted_principals(raw, partition_name),
+        caller_trusted_principal_arns=trusted,
+        caller_role_path=_parse_role_path(raw, "caller_role_path"),
+        inventory_role_path=_parse_role_path(raw, "inventory_role_path"),
+        organization_id=organization_id,
     )
+
+
+def _parse_role_path(raw: Mapping[str, Any], key: str) -> str:
+    """``key_inventory.<key>``, an IAM path (default ``/``)."""
+    path = f"key_inventory.{key}"
+    value = _optional(raw, key, path, "/")
+    require(valid_role_path(value), _field(path), ROLE_PATH_RULE, value)
+    _no_number_token(path, value)
+    return str(value)
 
 
 def _parse_trusted_principals(raw: Mapping[str, Any], partition_name: str) -> tuple[str, ...]:

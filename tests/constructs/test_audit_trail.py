@@ -836,7 +836,10 @@ CASES: list[tuple[dict[str, Any], str]] = [
         "'trail_name' must not be formatted as an IP address (CloudTrail refuses such names). "
         "Received: '192.168.5.4'",
     ),
-    ({"organization_id": "org-1"}, "'organization_id' must be an AWS Organizations ID"),
+    (
+        {"organization_id": "org-1"},
+        "'organization_id' must be an AWS Organizations organization ID, o- and 10-32",
+    ),
     (
         {"grant_alarm_accounts": [WORKLOAD]},
         "'grant_alarm_accounts' is for an organization trail (organization_id): one account's "
@@ -1006,7 +1009,7 @@ def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) 
                 region="eu-west-1",
                 organization_id=f"{ORGANIZATION_ID}\n",
             ),
-            "'sources.organization_id' must be an AWS Organizations ID",
+            "'sources.organization_id' must be an AWS Organizations organization ID, o- and 10-32",
         ),
         (
             lambda: CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account=SECURITY + "\n"),
@@ -1026,7 +1029,7 @@ def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) 
             lambda: TrailSource(
                 account=SECURITY, trail_name="trail", region="eu-west-1", organization_id="o-1"
             ),
-            "'sources.organization_id' must be an AWS Organizations ID",
+            "'sources.organization_id' must be an AWS Organizations organization ID, o- and 10-32",
         ),
         (
             lambda: CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account="1"),

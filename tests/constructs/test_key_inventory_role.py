@@ -365,28 +365,27 @@ def test_the_caller_may_assume_the_exact_inventory_roles_as_the_inventory_and_no
     assert all("ManagedPolicyArns" not in r["Properties"] for r in roles)
 
 
-def test_in_organization_mode_the_caller_may_list_the_accounts_and_assume_their_roles(
-    caller_resources: dict[str, Any],
-) -> None:
-    policy = caller_resources[logical(caller_resources, "CallerPolicy", "AWS::IAM::ManagedPolicy")]
-    conditions = {"sts:RoleSessionName": ROLE_SESSION_NAME, "sts:ExternalId": EXTERNAL_ID}
-    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+def organization_mode_statements(
+    role_arns: list[str], any_account_role: str, conditions: dict[str, str], organization_id: str
+) -> list[dict[str, Any]]:
+    """The statements of a KeyInventoryCaller's policy in organization mode: ``sts:AssumeRole``
+    on the exact ``role_arns`` and on ``any_account_role`` (the inventory role's ARN with ``*``
+    for the account) where ``aws:ResourceOrgID`` is ``organization_id``, both under
+    ``conditions``, and ``organizations:ListAccounts``."""
+    return [
         {
             "Sid": "AssumeInventoryRoles",
             "Action": "sts:AssumeRole",
             "Effect": "Allow",
-            "Resource": [
-                f"arn:aws:iam::{CALLER_ACCOUNT}:role/{DEFAULT_ROLE_NAME}",
-                f"arn:aws:iam::{ACCOUNT}:role/{DEFAULT_ROLE_NAME}",
-            ],
+            "Resource": role_arns,
             "Condition": {"StringEquals": conditions},
         },
         {
             "Sid": "AssumeOrganizationInventoryRoles",
             "Action": "sts:AssumeRole",
             "Effect": "Allow",
-            "Resource": f"arn:aws:iam::*:role/{DEFAULT_ROLE_NAME}",
-            "Condition": {"StringEquals": {**conditions, "aws:ResourceOrgID": ORGANIZATION_ID}},
+            "Resource": any_account_role,
+            "Condition": {"StringEquals": {**conditions, "aws:ResourceOrgID": organization_id}},
         },
         {
             "Sid": "ListOrganizationAccounts",
@@ -395,6 +394,22 @@ def test_in_organization_mode_the_caller_may_list_the_accounts_and_assume_their_
             "Resource": "*",
         },
     ]
+
+
+def test_in_organization_mode_the_caller_may_list_the_accounts_and_assume_their_roles(
+    caller_resources: dict[str, Any],
+) -> None:
+    policy = caller_resources[logical(caller_resources, "CallerPolicy", "AWS::IAM::ManagedPolicy")]
+    conditions = {"sts:RoleSessionName": ROLE_SESSION_NAME, "sts:ExternalId": EXTERNAL_ID}
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == organization_mode_statements(
+        [
+            f"arn:aws:iam::{CALLER_ACCOUNT}:role/{DEFAULT_ROLE_NAME}",
+            f"arn:aws:iam::{ACCOUNT}:role/{DEFAULT_ROLE_NAME}",
+        ],
+        f"arn:aws:iam::*:role/{DEFAULT_ROLE_NAME}",
+        conditions,
+        ORGANIZATION_ID,
+    )
 
 
 def test_the_caller_and_the_inventory_role_name_each_other_as_the_cli_assumes_them(

@@ -5,7 +5,11 @@ value is refused with the field and the value."""
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -13,19 +17,31 @@ import pytest
 from aws_cdk.assertions import Template
 
 from constructs_lib import ConstructPropError
+from kmskit.cli import build_parser
 from kmskit.inventory_role import (
     DEFAULT_ROLE_NAME,
     INVENTORY_ACTIONS,
+    ROLE_PATH_RULE,
     ROLE_SESSION_NAME,
+    cli_role_name,
     role_arn,
 )
 from stacks.audit_stack import AuditStack
 from stacks.config import Organisation, load_organisation
+from tests._support.apps.key_inventory_org import (
+    CALLER_ROLE_PATH,
+    INVENTORY_ROLE_PATH,
+    KEY_INVENTORY,
+    ORGANIZATION_ID,
+)
+from tests._support.deploy_changes import stateful_changes
 from tests._support.synth import SynthResult
+from tests.constructs.test_key_inventory_role import organization_mode_statements
 from tests.stacks.test_config import CHINA, DEFAULT, changed, refusal, with_changes
 
 Synth = Callable[[str], SynthResult]
 FIELD = "'kmskit:organisation.key_inventory"
+DEPLOY_MD = Path(__file__).parents[2] / "docs" / "deploy.md"
 SSO_ROLE_ARN = (
     "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
     "AWSReservedSSO_PlatformInventory_0123456789abcdef"
@@ -130,7 +146,70 @@ def test_the_caller_role_is_in_the_partition_of_the_organisation() -> None:
         (
             changed("key_inventory.role_name", "KmskitKeyInventory"),
             f"{FIELD}' may only have the keys ['account', 'caller_role_name', "
-            "'caller_trusted_principal_arns']. Received: 'role_name'",
+            "'caller_role_path', 'caller_trusted_principal_arns', 'inventory_role_path', "
+            "'organization_id']. Received: 'role_name'",
+        ),
+        *(
+            (
+                changed(f"key_inventory.{key}", None),
+                f"{FIELD}.{key}' must not be null: leave the key out to take its default. "
+                "Received: None",
+            )
+            for key in ("caller_role_path", "inventory_role_path")
+        ),
+        *(
+            (
+                changed(f"key_inventory.{key}", bad),
+                f"{FIELD}.{key}' {ROLE_PATH_RULE}. Received: {bad!r}",
+            )
+            for key in ("caller_role_path", "inventory_role_path")
+            for bad in (
+                "",
+                "platform/",
+                "/platform",
+                "//",
+                "/platform//kms/",
+                "/plat*form/",
+                "/arn:aws/",
+                "/plätform/",
+                "/" + "p" * 511 + "/",
+                7,
+                ["/platform/"],
+            )
+        ),
+        *(
+            (
+                changed(f"key_inventory.{key}", value),
+                f"{FIELD}.{key}' must not hold '-1.<10 to 16 digits>e+289', which aws-cdk-lib "
+                f"takes for a number token and fails to resolve at synth. Received: {value!r}",
+            )
+            for key, value in (
+                ("caller_role_path", "/-1.8881545897087626e+289/"),
+                ("inventory_role_path", "/platform/-1.888154589708e+289/"),
+            )
+        ),
+        (
+            changed("key_inventory.organization_id", None),
+            f"{FIELD}.organization_id' must not be null: leave the key out for no organization "
+            "mode. Received: None",
+        ),
+        *(
+            (
+                changed("key_inventory.organization_id", bad),
+                f"{FIELD}.organization_id' must be an AWS Organizations organization ID, o- and "
+                f"10-32 lowercase letters and digits. Received: {bad!r}",
+            )
+            for bad in ("o-a1b2c3", "O-A1B2C3D4E5", "a1b2c3d4e5", "o-a1b2c3d4e5\n", "", 7)
+        ),
+        (
+            with_changes(
+                ("key_inventory.organization_id", ORGANIZATION_ID),
+                ("key_inventory.caller_trusted_principal_arns", ...),
+            ),
+            f"{FIELD}.organization_id' needs key_inventory.caller_trusted_principal_arns: "
+            "organization mode is a policy of the caller role, which this app deploys only with "
+            "them (where the caller role is yours, give it organization mode yourself, "
+            f"docs/keys.md). Received: {ORGANIZATION_ID!r}",
         ),
         (
             changed("key_inventory.caller_trusted_principal_arns", None),
@@ -300,4 +379,159 @@ def test_a_caller_named_as_the_inventory_role_is_refused_naming_both() -> None:
         "'caller_role_name' must be unique within account 111111111111 (IAM role names are, "
         "whatever their path and case): Audit/KeyInventoryRole already has it, and "
         f"Audit/KeyInventoryCaller asks for it too (path /). Received: {DEFAULT_ROLE_NAME!r}"
+    )
+
+
+def test_the_paths_and_organization_mode_default_to_none() -> None:
+    inventory = load_organisation(DEFAULT).key_inventory
+    assert inventory is not None
+    assert (inventory.caller_role_path, inventory.inventory_role_path) == ("/", "/")
+    assert inventory.organization_id is None
+
+
+def test_the_configuration_takes_the_paths_and_the_organization() -> None:
+    inventory = load_organisation(changed("key_inventory", KEY_INVENTORY)).key_inventory
+    assert inventory is not None
+    assert inventory.caller_role_path == CALLER_ROLE_PATH
+    assert inventory.inventory_role_path == INVENTORY_ROLE_PATH
+    assert inventory.organization_id == ORGANIZATION_ID
+    assert inventory.caller_role_arn("aws-cn") == (
+        "arn:aws-cn:iam::111111111111:role/platform/platform-inventory"
+    )
+
+
+def test_every_inventory_role_has_its_path_and_trusts_the_caller_by_its_path(
+    synthesized: Synth,
+) -> None:
+    result = synthesized("key_inventory_org")
+    caller_arn = "arn:aws:iam::111111111111:role/platform/platform-inventory"
+    for name in ("Security-Audit", "Workload-Audit", "Backup-Audit"):
+        (role,) = inventory_roles(result.template(name))
+        assert role["Path"] == INVENTORY_ROLE_PATH
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
+        assert trust["Condition"]["StringEquals"]["aws:PrincipalArn"] == caller_arn
+    (caller,) = caller_roles(result.template("Security-Audit"))
+    assert caller["Path"] == CALLER_ROLE_PATH
+    assert role_arn("aws", "111111111111", caller["RoleName"], caller["Path"]) == caller_arn
+    assert caller["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+            "Condition": {"StringEquals": {"aws:PrincipalArn": SSO_ROLE_ARN}},
+        }
+    ]
+
+
+def test_in_organization_mode_the_caller_assumes_the_roles_by_their_path(
+    synthesized: Synth,
+) -> None:
+    result = synthesized("key_inventory_org")
+    organisation = load_organisation(changed("key_inventory", KEY_INVENTORY))
+    deployed = []
+    for account in organisation.accounts:
+        (role,) = inventory_roles(result.template(f"{account.stage_id}-Audit"))
+        deployed.append(role_arn("aws", account.id, role["RoleName"], role["Path"]))
+    assert deployed == [
+        f"arn:aws:iam::{account.id}:role/platform/kms/{DEFAULT_ROLE_NAME}"
+        for account in organisation.accounts
+    ]
+    statements = caller_policy(result.template("Security-Audit"))["Statement"]
+    assert statements == organization_mode_statements(
+        deployed,
+        f"arn:aws:iam::*:role/platform/kms/{DEFAULT_ROLE_NAME}",
+        {"sts:RoleSessionName": ROLE_SESSION_NAME},
+        ORGANIZATION_ID,
+    )
+    # Only the account that runs the report has the caller.
+    assert [name for name, t in result.templates.items() if caller_roles(t)] == ["Security-Audit"]
+
+
+def test_a_caller_of_yours_with_a_path_is_trusted_by_its_path() -> None:
+    organisation = load_organisation(
+        with_changes(
+            ("key_inventory.caller_trusted_principal_arns", ...),
+            ("key_inventory.caller_role_path", CALLER_ROLE_PATH),
+        )
+    )
+    stack = audit_stack(organisation, "workload")
+    assert stack.key_inventory_caller is None
+    (role,) = inventory_roles(Template.from_stack(stack).to_json())
+    assert "Path" not in role
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"]["StringEquals"]["aws:PrincipalArn"] == (
+        "arn:aws:iam::111111111111:role/platform/platform-inventory"
+    )
+
+
+def test_the_command_deploy_md_prints_for_each_configuration_matches_it() -> None:
+    """docs/deploy.md, "Key inventory": the configuration examples, each followed by the
+    ``kmskit key inventory`` command that reads every account it deploys a role to: the
+    organisation's Regions, ``--role-name`` as cli_role_name gives it for the inventory roles'
+    path, and ``--accounts-from-organization`` with organization mode only (else every account
+    by ``--account``)."""
+    text = DEPLOY_MD.read_text()
+    section = text[text.index("### Key inventory\n") :]
+    section = section[: section.index("\n### ", 1)]
+    examples = [
+        json.loads(block if block.startswith("{") else "{" + block + "}")["key_inventory"]
+        for block in _fenced(section, "json")
+    ]
+    commands = [
+        shlex.split(line.strip())
+        for block in _fenced(section, "sh")
+        for line in block.splitlines()
+        if line.strip().startswith("kmskit key inventory")
+    ]
+    assert examples[0] == DEFAULT["key_inventory"]
+    assert len(examples) == len(commands) == 2
+    parser = build_parser()
+    for example, command in zip(examples, commands, strict=True):
+        organisation = load_organisation(changed("key_inventory", example))
+        inventory = organisation.key_inventory
+        assert inventory is not None
+        args = parser.parse_args(command[1:])
+        assert args.regions == list(organisation.regions)
+        assert (args.role_name or DEFAULT_ROLE_NAME) == cli_role_name(
+            DEFAULT_ROLE_NAME, inventory.inventory_role_path
+        )
+        assert args.accounts_from_organization == (inventory.organization_id is not None)
+        if inventory.organization_id is None:
+            assert args.accounts == [account.id for account in organisation.accounts]
+
+
+def _fenced(text: str, language: str) -> list[str]:
+    return re.findall(rf"^ *```{language}\n(.*?)^ *```$", text, re.MULTILINE | re.DOTALL)
+
+
+def test_moving_a_deployed_role_to_another_path_replaces_it(tmp_path: Path) -> None:
+    """docs/deploy.md, "Key inventory": a role's path is fixed at creation, so CloudFormation
+    would replace both roles (and refuses to, as they have names of their own)."""
+
+    def security_audit(config: dict[str, Any]) -> SynthResult:
+        stack = audit_stack(load_organisation(config), "security")
+        return SynthResult(
+            name="audit",
+            outdir=tmp_path,
+            templates={"Audit": Template.from_stack(stack).to_json()},
+            environments={"Audit": "aws://111111111111/eu-west-1"},
+        )
+
+    before = security_audit(DEFAULT)
+    after = security_audit(
+        with_changes(
+            ("key_inventory.caller_role_path", CALLER_ROLE_PATH),
+            ("key_inventory.inventory_role_path", INVENTORY_ROLE_PATH),
+        )
+    )
+    roles = {
+        logical_id
+        for logical_id, resource in before.templates["Audit"]["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Role"
+        and resource["Properties"].get("RoleName") in (DEFAULT_ROLE_NAME, "platform-inventory")
+    }
+    assert len(roles) == 2
+    assert sorted(stateful_changes(before, after)) == sorted(
+        f"Audit/{logical_id}.Path: replaced" for logical_id in roles
     )
