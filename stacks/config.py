@@ -903,6 +903,7 @@ def _parse_key_inventory(
         ROLE_NAME_RULE,
         caller,
     )
+    _no_number_token("key_inventory.caller_role_name", caller)
     trusted = _parse_trusted_principals(raw, partition_name)
     organization_id = None
     if "organization_id" in raw:

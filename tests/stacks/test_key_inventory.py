@@ -184,6 +184,7 @@ def test_the_caller_role_is_in_the_partition_of_the_organisation() -> None:
                 f"takes for a number token and fails to resolve at synth. Received: {value!r}",
             )
             for key, value in (
+                ("caller_role_name", "-1.8881545897087626e+289"),
                 ("caller_role_path", "/-1.8881545897087626e+289/"),
                 ("inventory_role_path", "/platform/-1.888154589708e+289/"),
             )
