@@ -21,9 +21,12 @@ from botocore.credentials import CredentialProvider, CredentialResolver, Refresh
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmskit.errors import (
+    UNUSABLE_CREDENTIALS,
     AccessDeniedError,
     CredentialsRefusedError,
     UsageError,
+    botocore_error_text,
+    client_error_text,
     from_botocore_error,
     from_client_error,
     is_access_denied,
@@ -188,13 +191,34 @@ class RoleRefusedError(AccessDeniedError):
 
 
 class RenewalCredentialsRefusedError(CredentialsRefusedError):
-    """STS refused the caller's own credentials (expired, unknown: the codes of
-    :class:`~kmskit.errors.CredentialsRefusedError`) when :func:`assume_role` renewed a role's
-    credentials near their expiry, partway through a run: raised from the client call that
-    needed them. Neither the role nor the Region of that call is the cause: the caller's
-    credentials are gone, and every later call and renewal fails too. Exit 3, as the first
+    """The caller's own credentials failed when :func:`assume_role` renewed a role's
+    credentials near their expiry, partway through a run: STS refused them (expired, unknown:
+    the codes of :class:`~kmskit.errors.CredentialsRefusedError`), or botocore could not use
+    them before any request was sent (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`: an IAM
+    Identity Center session that expired meanwhile, a failing ``credential_process``, ...).
+    Raised from the client call that needed them. Neither the role nor the Region of that call
+    is the cause: the caller's credentials are gone, and every later call and renewal fails
+    too until the caller renews them (``aws sso login``, ...). Exit 3, as the first
     ``AssumeRole``'s refusal of them. A renewal refused on the role's side (access denied, STS
     not activated) is :class:`RoleRefusedError`, as the first ``AssumeRole``'s."""
+
+
+RENEW_CALLER_HINT = (
+    "Renew the caller's own credentials (aws sso login for an IAM Identity Center profile; "
+    "otherwise new keys, a new session or a working credential_process) and run again"
+)
+"""What to do when the caller's own credentials failed at a renewal."""
+
+
+def _renewal_failed(role_arn: str, how: str) -> RenewalCredentialsRefusedError:
+    """The error of a renewal of ``role_arn``'s credentials that the caller's own credentials
+    failed, ``how`` saying how (STS's refusal, or botocore's error before any request)."""
+    parts = role_arn.split(":")
+    account = f" of account {parts[4]}" if len(parts) > 5 and parts[4] else ""
+    return RenewalCredentialsRefusedError(
+        f"could not renew the credentials of role {role_arn}{account}: {how.rstrip('.')}. "
+        f"{RENEW_CALLER_HINT}"
+    )
 
 
 # STS's answer when the account asked for credentials has deactivated STS in the Region called
@@ -238,8 +262,10 @@ def assume_role(
     :class:`RoleRefusedError`; any other refusal the
     :class:`~kmskit.errors.KmskitError` of :func:`~kmskit.errors.from_client_error`. So is a
     renewal's, raised from the client call that needed it, except the caller's own credentials
-    refused (expired, unknown): :class:`RenewalCredentialsRefusedError`, which tells them from
-    the credentials of that call refused. botocore logs a refused renewal, with its traceback,
+    failing, refused by STS (expired, unknown) or unusable before any request was sent (an
+    expired IAM Identity Center session, ...: :data:`~kmskit.errors.UNUSABLE_CREDENTIALS`):
+    :class:`RenewalCredentialsRefusedError`, which tells them from the credentials of that
+    call refused. botocore logs a refused renewal, with its traceback,
     on the ``botocore.credentials`` logger (a warning) before the call raises it: kmskit adds
     no handler there, so it goes where the application's logging sends it (with none
     configured, nowhere: botocore's own ``NullHandler`` on ``botocore`` keeps it from Python's
@@ -266,13 +292,19 @@ def assume_role(
                     "IAM console, Account settings; or assume the role in another Region)"
                 ) from error
             if renewal and isinstance(refused, CredentialsRefusedError):
-                renewing = from_client_error(
-                    error,
-                    f"renew the credentials of role {role_arn}: STS refused the caller's own "
-                    "credentials",
-                )
-                raise RenewalCredentialsRefusedError(str(renewing)) from error
+                raise _renewal_failed(
+                    role_arn,
+                    f"STS refused the caller's own credentials: {client_error_text(error)}",
+                ) from error
             raise refused from error
+        except UNUSABLE_CREDENTIALS as error:
+            if not renewal:
+                raise  # the first AssumeRole: from_botocore_error, below
+            raise _renewal_failed(
+                role_arn,
+                "the caller's own credentials could not be used (no request was sent): "
+                f"{botocore_error_text(error)}",
+            ) from error
         return {
             "access_key": answer["AccessKeyId"],
             "secret_key": answer["SecretAccessKey"],

@@ -31,9 +31,11 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     CredentialRetrievalError,
+    LoginError,
     NoCredentialsError,
     NoRegionError,
     ProfileNotFound,
+    RefreshWithMFAUnsupportedError,
     SSOError,
     TokenRetrievalError,
 )
@@ -192,6 +194,35 @@ def os_error_class(error: OSError) -> type[KmskitError]:
     return KmskitError
 
 
+UNUSABLE_CREDENTIALS: tuple[type[BotoCoreError], ...] = (
+    SSOError,
+    TokenRetrievalError,
+    CredentialRetrievalError,
+    LoginError,
+    RefreshWithMFAUnsupportedError,
+)
+"""What botocore raises, before any request is sent, when credentials were found but cannot be
+used: an IAM Identity Center (SSO) session expired or logged out (``TokenRetrievalError``,
+``UnauthorizedSSOTokenError``, ``SSOTokenLoadError``), a failing ``credential_process`` or
+container endpoint (``CredentialRetrievalError``), an ``aws login`` session to renew
+(``LoginError``), or a profile's role assumed with MFA, which botocore cannot renew
+(``RefreshWithMFAUnsupportedError``). Raised when the credentials are first loaded and again
+whenever botocore renews them."""
+
+
+def client_error_text(error: ClientError) -> str:
+    """``CODE: message`` of an AWS error, as every kmskit message quotes it."""
+    code = error.response.get("Error", {}).get("Code", "Unknown")
+    message = error.response.get("Error", {}).get("Message", str(error))
+    return f"{code}: {message}"
+
+
+def botocore_error_text(error: BotoCoreError) -> str:
+    """botocore's message of ``error`` on one line (parameter validation spans lines, a
+    ``credential_process``'s standard error may)."""
+    return " ".join(str(error).split())
+
+
 def from_client_error(error: ClientError, doing: str) -> KmskitError:
     """Map a botocore ``ClientError`` to the matching :class:`KmskitError`.
 
@@ -199,8 +230,7 @@ def from_client_error(error: ClientError, doing: str) -> KmskitError:
     reads: ``could not decrypt the data key with alias/app: AccessDeniedException: ...``.
     """
     code = error.response.get("Error", {}).get("Code", "Unknown")
-    message = error.response.get("Error", {}).get("Message", str(error))
-    text = f"could not {doing}: {code}: {message}"
+    text = f"could not {doing}: {client_error_text(error)}"
     if code in _THROTTLED_CODES:
         attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts")
         retried = f" (after {attempts} retries)" if attempts is not None else ""
@@ -217,14 +247,13 @@ def from_botocore_error(error: BotoCoreError) -> KmskitError:
     """Map a botocore error raised before any request reached AWS (configuration, credentials,
     connection) to the matching :class:`KmskitError`: an unknown profile or no credentials or
     Region is bad usage (2), credentials that cannot be used access denied (3)."""
-    # botocore's messages may span lines (parameter validation): keep the error on one.
-    text = " ".join(str(error).split())
+    text = botocore_error_text(error)
     if isinstance(error, ProfileNotFound):
         return UsageError(
             "'--profile' (or AWS_PROFILE) must name a profile of the AWS configuration. "
             f"Received: {error.kwargs.get('profile')!r}"
         )
-    if isinstance(error, (SSOError, TokenRetrievalError, CredentialRetrievalError)):
+    if isinstance(error, UNUSABLE_CREDENTIALS):
         # Credentials found but not usable (an expired SSO session, a failing credential
         # process): as credentials AWS refuses, exit 3.
         return AccessDeniedError(f"{text} {CREDENTIALS_HINT}")

@@ -784,7 +784,7 @@ class AccountReport:
         reported = dict(self.keys_by_region)
         found: list[Finding] = []
         if self.refused is not None:
-            left = _left_out(sum(reported.values()), "none of its keys is reported", "its keys")
+            left = _account_left_out(sum(reported.values()))
             found.append(Finding("ACCOUNT_UNREADABLE", f"{self.refused}: {left}"))
         for region, refused in self.regions_refused:
             left = _left_out(
@@ -808,6 +808,12 @@ class AccountReport:
             "roleArn": self.role_arn,
             "findings": [finding.as_dict() for finding in self.findings],
         }
+
+
+def _account_left_out(reported: int) -> str:
+    """What a refusal partway through an account left out of the report, ``reported`` of its
+    keys being in it (:func:`_left_out`)."""
+    return _left_out(reported, "none of its keys is reported", "its keys")
 
 
 def _left_out(reported: int, none: str, rest: str) -> str:
@@ -847,8 +853,12 @@ def organization_inventory(
     opt-in Region (the first one if all are): an opt-in Region one account has not enabled
     decides for that account only. Any other error stops the run, as in :func:`inventory`:
     the caller's own credentials refused by STS too, whether at an account's ``AssumeRole`` or
-    at a renewal partway (:class:`~kmskit.clients.RenewalCredentialsRefusedError`, in an
-    opt-in Region as in any other), as they would be for every account after it. The
+    at a renewal partway, and at a renewal the caller's credentials that botocore could not use
+    before sending any request (an IAM Identity Center session that expired during the run):
+    :class:`~kmskit.clients.RenewalCredentialsRefusedError`, in an opt-in Region as in any
+    other, as they would fail every account after it; its message then also says at which
+    account the run stopped and what was reported before (the accounts before it, the keys of
+    that account read before the renewal) and that the accounts after it are not read. The
     other arguments (defaults: customer managed keys only, 30 days, 8 workers, the current
     time) are :func:`inventory`'s. Arguments are checked before any AWS call
     (:class:`~kmskit.errors.UsageError`)."""
@@ -865,7 +875,7 @@ def organization_inventory(
     check_expiry_days(expiry_days)
     moment = now or datetime.now(UTC)
     sts_region = next((region for region in regions if not opt_in(region)), regions[0])
-    for account in accounts:
+    for position, account in enumerate(accounts):
         arn = role_arn(account, role_name, regions[0])
         try:
             assumed = assume_role(
@@ -896,6 +906,13 @@ def organization_inventory(
                     yield report
             except RoleRefusedError as refused:  # renewing the credentials, partway
                 renewal_refused = str(refused)
+            except RenewalCredentialsRefusedError as failed:  # the caller's own: the end
+                left = _account_left_out(sum(reported.values()))
+                raise RenewalCredentialsRefusedError(
+                    f"{failed}. The run stopped at account {account} ({position + 1} of "
+                    f"{len(accounts)}): the {position} account(s) before it were read; {left}; "
+                    f"the {len(accounts) - position - 1} account(s) after it are not read"
+                ) from failed.__cause__
         yield AccountReport(
             account,
             arn,

@@ -18,10 +18,20 @@ import boto3
 import botocore.session
 import pytest
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
+from botocore.exceptions import (
+    CredentialRetrievalError,
+    LoginRefreshRequired,
+    RefreshWithMFAUnsupportedError,
+    SSOTokenLoadError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
+)
 from moto import mock_aws
 
 from kmskit.cli import main
 from kmskit.clients import (
+    RENEW_CALLER_HINT,
     ClientSettings,
     RenewalCredentialsRefusedError,
     RoleRefusedError,
@@ -256,6 +266,89 @@ def test_a_renewal_refusing_the_callers_own_credentials_is_told_from_the_calls_c
     assert isinstance(raised.value, CredentialsRefusedError)
     assert raised.value.exit_code == EXIT_ACCESS_DENIED
     assert str(raised.value) == (
-        f"could not renew the credentials of role {ROLE}: STS refused the caller's own "
-        f"credentials: {code}: refused (refresh or check the AWS credentials)"
+        f"could not renew the credentials of role {ROLE} of account {ACCOUNT}: STS refused the "
+        f"caller's own credentials: {code}: refused. {RENEW_CALLER_HINT}"
     )
+    assert "aws sso login" in RENEW_CALLER_HINT
+
+
+def caller_whose_renewals_fail(failure: Exception) -> ClientSettings:
+    """Settings of a caller whose own credentials (an IAM Identity Center session's, say) have
+    5 minutes left whenever botocore renews them, so that every use renews them: the first
+    renewal works (the role is assumed), every later one raises ``failure`` as botocore's
+    provider raises it, before any request is sent."""
+    renewals = 0
+
+    def renew() -> dict[str, Any]:
+        nonlocal renewals
+        renewals += 1
+        if renewals > 1:
+            raise failure
+        return {
+            "access_key": "testing",
+            "secret_key": "testing",
+            "token": "caller",
+            "expiry_time": (datetime.now(UTC) + timedelta(minutes=5)).isoformat(),
+        }
+
+    credentials = RefreshableCredentials.create_from_metadata(
+        metadata=renew(), refresh_using=renew, method="test-caller"
+    )
+    renewals = 0
+    caller = CredentialProvider()
+    caller.load = lambda: credentials  # type: ignore[method-assign]
+    session = botocore.session.Session()
+    session.register_component("credential_provider", CredentialResolver([caller]))
+    return ClientSettings(region=REGION, boto3_session=boto3.Session(botocore_session=session))
+
+
+# What botocore's providers raise, before any request, when they cannot renew the caller's
+# credentials (botocore/credentials.py, tokens.py, utils.py), as they raise it.
+UNUSABLE = [
+    # An sso-session profile whose token expired and could not be refreshed (tokens.py).
+    TokenRetrievalError(provider="sso", error_msg="Token has expired and refresh failed"),
+    # A legacy SSO profile's expired token, or GetRoleCredentials refusing it.
+    UnauthorizedSSOTokenError(),
+    # The token's cache file gone (aws sso logout).
+    SSOTokenLoadError(error_msg="Token for corp does not exist"),
+    # A credential_process (or a container's credentials endpoint) failing.
+    CredentialRetrievalError(provider="custom-process", error_msg="session expired\n"),
+    # An aws login session to renew.
+    LoginRefreshRequired(),
+    # A profile's role assumed with MFA: botocore cannot ask for a code again.
+    RefreshWithMFAUnsupportedError(),
+]
+
+
+@pytest.mark.parametrize("failure", UNUSABLE, ids=lambda failure: type(failure).__name__)
+def test_the_callers_credentials_failing_before_any_request_at_a_renewal_say_so(
+    failure: Exception, aws: None, kms_answers: KmsAnswers
+) -> None:
+    # The caller's own credentials expire during the run: botocore fails to renew them before
+    # it sends the AssumeRole that would renew the role's. The call that needed the role's
+    # renewal raises it as the caller's credentials failing at the renewal of this role (its
+    # account named), not as botocore's bare error.
+    kms_answers.answers["AssumeRole"] = expiring_in(5)
+    settings = assume_role(caller_whose_renewals_fail(failure), ROLE, session_name="kmskit-test")
+    with settings, pytest.raises(RenewalCredentialsRefusedError) as raised:
+        settings.client("kms").list_keys()
+    assert raised.value.exit_code == EXIT_ACCESS_DENIED
+    assert raised.value.__cause__ is failure
+    said = " ".join(str(failure).split()).rstrip(".")
+    assert str(raised.value) == (
+        f"could not renew the credentials of role {ROLE} of account {ACCOUNT}: the caller's own "
+        f"credentials could not be used (no request was sent): {said}. {RENEW_CALLER_HINT}"
+    )
+
+
+def test_the_callers_credentials_unusable_at_the_first_assume_role_are_no_renewal(
+    aws: None, kms_answers: KmsAnswers
+) -> None:
+    # The first AssumeRole with credentials that cannot be used: botocore's error, mapped as
+    # everywhere else (exit 3), not a renewal's.
+    settings = caller_whose_renewals_fail(UnauthorizedSSOTokenError())
+    settings.client("sts").get_caller_identity()  # the one renewal that works
+    with pytest.raises(AccessDeniedError) as raised:
+        assume_role(settings, ROLE, session_name="kmskit-test")
+    assert not isinstance(raised.value, RenewalCredentialsRefusedError)
+    assert "aws sso login" in str(raised.value)

@@ -7,7 +7,13 @@ from typing import Any
 
 import botocore.client
 import pytest
-from botocore.exceptions import ClientError, CredentialRetrievalError, UnauthorizedSSOTokenError
+from botocore.exceptions import (
+    ClientError,
+    CredentialRetrievalError,
+    LoginRefreshRequired,
+    RefreshWithMFAUnsupportedError,
+    UnauthorizedSSOTokenError,
+)
 
 from kmskit.cli import main
 from kmskit.envelope import Envelope
@@ -67,6 +73,10 @@ def test_not_authorized_is_access_denied_without_the_credentials_hint() -> None:
             CredentialRetrievalError(provider="custom-process", error_msg="exit status 1"),
             "custom-process",
         ),
+        # An `aws login` session to renew; a profile's role assumed with MFA, which botocore
+        # cannot renew without a new code.
+        (LoginRefreshRequired(), "aws login"),
+        (RefreshWithMFAUnsupportedError(), "MFA token required"),
     ],
 )
 def test_credentials_that_cannot_be_used_exit_3_in_one_line(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from moto import mock_aws
 
 from kmskit import key_inventory
 from kmskit.cli import main
-from kmskit.clients import ClientSettings
+from kmskit.clients import RENEW_CALLER_HINT, ClientSettings
 from kmskit.errors import (
     EXIT_ACCESS_DENIED,
     EXIT_FINDINGS,
@@ -559,12 +560,90 @@ def test_the_callers_credentials_refused_at_a_renewal_in_an_opt_in_region_stop_t
     )
     assert one_error_line(capsys) == (
         "kmskit: error: could not renew the credentials of role "
-        f"arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME}: STS refused the caller's own "
-        f"credentials: {code}: refused (refresh or check the AWS credentials)"
+        f"arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME} of account {SECOND}: STS refused the "
+        f"caller's own credentials: {code}: refused. {RENEW_CALLER_HINT}. The run stopped at "
+        f"account {SECOND} (1 of 2): the 0 account(s) before it were read; 1 key(s) read before "
+        "the refusal are reported; the rest of its keys are not; the 1 account(s) after it are "
+        "not read"
     )  # one line: no REGION_UNREADABLE warning before it, and no opt-in hint
     assert {request["RoleArn"].split(":")[4] for request in kms_answers.requests["AssumeRole"]} == {
         SECOND
     }
+
+
+# A credential_process (what IAM Identity Center helpers and other credential tools plug into
+# a profile): credentials with 5 minutes left, so that botocore renews them at every use, until
+# the file given exists; from then on it fails, as an expired SSO session does.
+CREDENTIAL_PROCESS = """\
+import json, sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+if Path(sys.argv[1]).exists():
+    sys.exit("The SSO session has expired: run aws sso login")
+expiry = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+print(json.dumps({"Version": 1, "AccessKeyId": "testing", "SecretAccessKey": "testing",
+                  "SessionToken": "caller", "Expiration": expiry}))
+"""
+
+
+def test_the_callers_credentials_failing_before_any_request_at_a_renewal_stop_the_run_saying_so(
+    aws: None,
+    kms_answers: KmsAnswers,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The caller's profile gets its credentials from a credential_process, which starts to fail
+    # partway through SECOND's keys: botocore fails to renew the caller's credentials before it
+    # sends the AssumeRole that renews SECOND's role (CredentialRetrievalError, botocore's own
+    # ProcessProvider). The run stops there (exit 3), saying that it was the renewal of
+    # SECOND's role, that the caller's credentials must be renewed, and what was reported.
+    first = new_key(kms_of(FIRST))
+    keys = [new_key(kms_of(SECOND)) for _ in range(3)]
+    new_key(kms_of(THIRD))
+    expired = tmp_path / "expired"
+    script = tmp_path / "credentials.py"
+    script.write_text(CREDENTIAL_PROCESS)
+    config = tmp_path / "config"
+    config.write_text(
+        f'[profile caller]\ncredential_process = "{sys.executable}" "{script}" "{expired}"\n'
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+
+    def assume_role(params: dict[str, Any], moto: Any) -> Any:  # renewed at every call
+        found = moto(params)
+        found["Credentials"]["Expiration"] = datetime.now(UTC) + timedelta(minutes=5)
+        return found
+
+    def describe_key(params: dict[str, Any], moto: Any) -> Any:
+        if params["KeyId"] == keys[1]:
+            expired.touch()  # the session expires while keys[1] is being described
+        return moto(params)
+
+    kms_answers.answers.update(AssumeRole=assume_role, DescribeKey=describe_key)
+    accounts = ["--account", FIRST, "--account", SECOND, "--account", THIRD]
+    code, out, err = run(
+        capsys, "--profile", "caller", "--region", REGION, *accounts, "--workers", "1"
+    )
+    assert code == EXIT_ACCESS_DENIED
+    assert err == (
+        "kmskit: error: could not renew the credentials of role "
+        f"arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME} of account {SECOND}: the caller's own "
+        "credentials could not be used (no request was sent): Error when retrieving credentials "
+        "from custom-process: The SSO session has expired: run aws sso login. "
+        f"{RENEW_CALLER_HINT}. The run stopped at account {SECOND} (2 of 3): the 1 account(s) "
+        "before it were read; 1 key(s) read before the refusal are reported; the rest of its "
+        "keys are not; the 1 account(s) after it are not read\n"
+    )
+    # What the message says was reported is what the text report printed before it stopped.
+    assert [line.split()[2] for line in out.splitlines()[1:] if line[:1].isdigit()] == [
+        first,
+        keys[0],
+    ]
+    assert {request["RoleArn"].split(":")[4] for request in kms_answers.requests["AssumeRole"]} == {
+        FIRST,
+        SECOND,
+    }  # THIRD's role was not asked for
 
 
 def test_credentials_refused_in_a_default_region_still_stop_the_run(
