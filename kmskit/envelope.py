@@ -416,6 +416,12 @@ class _KmskitClientsMixin:
         self._register_client(client, region_name)
         self._regional_clients[region_name] = client
 
+    def close_clients(self) -> None:
+        """Close the connections of the KMS clients this provider made (its own, which no
+        :class:`ClientSettings` keeps). A message still using one reconnects."""
+        for client in list(self._regional_clients.values()):
+            client.close()
+
     def master_key_for_decrypt(self, key_info: bytes) -> Any:
         # The SDK calls this on decrypt (discovery mode) with the key ARN read from the message,
         # and makes a client in that ARN's Region: a Region botocore refuses there comes from a
@@ -930,7 +936,8 @@ class Envelope:
             Default None: each key in its own Region.
 
     No client is created, and KMS is not called, until the first encryption or decryption.
-    :meth:`close` (or the end of a ``with`` block) drops the cached data keys.
+    :meth:`close` (or the end of a ``with`` block) drops the cached data keys and closes the
+    connections of the clients the Envelope made (not those of the ``settings`` given).
     The arguments are read-only attributes of the same names (``cache`` as ``cache_limits``):
     the key providers and the data key cache are built from them on first use, so assigning
     one raises ``AttributeError``; make a new Envelope for other keys or settings.
@@ -980,6 +987,7 @@ class Envelope:
                 )
         self._keys = tuple(keys)
         self._settings = settings or ClientSettings()
+        self._owns_settings = settings is None  # close() closes its clients too
         self._suite = suite
         self._frame_length = frame_length
         self._cache_limits = cache
@@ -996,6 +1004,7 @@ class Envelope:
         self._decrypt_locks = _LocksByKey() if cache else None
         self._encrypt_materials: Any = None
         self._decrypt_materials: Any = None
+        self._providers: list[Any] = []  # built since the last close(), each with its clients
         self._discovery_partition = "aws"
 
     # -- configuration (read-only) ----------------------------------------------------------
@@ -1062,26 +1071,37 @@ class Envelope:
     # -- lifetime ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Drop the data keys this Envelope cached and the key providers it built.
+        """Drop the data keys this Envelope cached and the key providers it built, and close
+        the connections of the clients it made.
 
         With a cache, the plaintext data keys (for encrypting and decrypting) stay in the cache
         until they expire *and* the cache is next used; this drops them at once, so a
         long-lived process can end their life when it stops encrypting. Python cannot overwrite
         the key bytes (see docs/envelope.md): their memory is freed, not cleared. Without a
-        cache there is nothing to drop but the providers. The Envelope stays usable: the next
-        call builds new providers and asks KMS for a new data key. Safe to call more than once,
-        and from another thread (a message already being processed finishes with its key).
-        ``with Envelope(...) as envelope:`` calls it at the end of the block.
+        cache there is nothing to drop but the providers. The KMS clients the providers made
+        (one per Region, the Envelope's own) are closed, and so are the clients of the
+        settings when the Envelope made them itself (``settings`` not given); the
+        ``settings`` given, and the clients they keep, stay the caller's, open. The Envelope
+        stays usable: the next call builds new providers (with new clients) and asks KMS for a
+        new data key. Safe to call more than once (each client is closed once), and from
+        another thread (a message already being processed finishes with its key, its client
+        reconnecting if it needs to). ``with Envelope(...) as envelope:`` calls it at the end
+        of the block.
         """
         with self._lock:
             self._encrypt_materials = None
             self._decrypt_materials = None
+            providers, self._providers = self._providers, []
             # A new cache for the providers built from now on: a message still being encrypted
             # or decrypted may put its data key into the old one after clear(), where nothing
             # reads it and it goes with that message's materials manager.
             dropped, self._cache = self._cache, self._new_cache()
         if dropped is not None:
             dropped.clear()
+        for provider in providers:
+            provider.close_clients()
+        if self._owns_settings:
+            self._settings.close()
 
     def _new_cache(self) -> Any:
         limits = self.cache_limits
@@ -1110,7 +1130,7 @@ class Envelope:
         if region:
             kwargs["region_names"] = [region]
         try:
-            return cls(settings=self.settings, failures=self._failures, **kwargs)
+            provider = cls(settings=self.settings, failures=self._failures, **kwargs)
         except (ProfileNotFound, NoRegionError) as error:  # clients are made here
             raise from_botocore_error(error) from error
         except UnknownRegionError as error:
@@ -1126,6 +1146,8 @@ class Envelope:
                 "Region) is not a valid Region name. Received: keys "
                 f"{list(kwargs.get('key_ids') or [])}, Region {region!r}"
             ) from error
+        self._providers.append(provider)  # under self._lock, as its callers hold it
+        return provider
 
     def _wrap(self, provider: Any) -> Any:
         if self.cache_limits is None:

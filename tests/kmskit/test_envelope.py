@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aws_encryption_sdk
 import boto3
@@ -27,6 +28,7 @@ from aws_encryption_sdk.identifiers import (
 from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
 from aws_encryption_sdk.key_providers.raw import RawMasterKey
+from botocore.client import BaseClient
 from moto import mock_aws
 
 from kmskit.clients import ClientSettings
@@ -980,6 +982,73 @@ def test_close_drops_the_cached_data_keys(
     envelope.close()  # more than once is fine
     with Envelope([world.arn]) as uncached:  # nothing cached: close() is harmless
         assert uncached.decrypt(uncached.encrypt(b"x", CONTEXT), CONTEXT) == b"x"
+
+
+def clients_made_and_closed(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
+    """The clients made through ``ClientSettings.client`` (each once), and every ``close()``
+    of a client, in order (the same client twice if closed twice)."""
+    made: list[Any] = []
+    closed: list[Any] = []
+    client, close = ClientSettings.client, BaseClient.close
+
+    def recorded_client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        found = client(self, service, **kwargs)
+        if all(found is not seen for seen in made):
+            made.append(found)
+        return found
+
+    def recorded_close(self: BaseClient) -> None:
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(ClientSettings, "client", recorded_client)
+    monkeypatch.setattr(BaseClient, "close", recorded_close)
+    return made, closed
+
+
+@pytest.mark.parametrize("as_context_manager", [False, True], ids=["close", "with"])
+def test_close_closes_the_clients_the_envelope_made_once_and_not_the_callers(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, as_context_manager: bool
+) -> None:
+    # The providers' KMS clients (one per Region, made for the Envelope alone) held their
+    # connection pools until the garbage collector took them. The caller's settings, and the
+    # client they keep (here the one that resolves the alias), stay open.
+    made, closed = clients_made_and_closed(monkeypatch)
+    settings = ClientSettings(region=REGION)
+    callers = settings.client("kms")
+    envelope = Envelope([ALIAS], settings=settings)
+    with envelope if as_context_manager else contextlib.nullcontext(envelope):
+        message = envelope.encrypt(b"payload", CONTEXT)
+        assert envelope.decrypt(message, CONTEXT) == b"payload"
+        own = [client for client in made if client is not callers]
+        assert len(own) == 2  # the encrypting provider's and the decrypting one's
+        assert closed == []
+        if not as_context_manager:
+            envelope.close()
+    envelope.close()  # again: nothing more is closed
+    assert sorted(map(id, closed)) == sorted(map(id, own))  # each once
+    assert all(client is not callers for client in closed)
+    # Still usable, with new clients, closed at the next close().
+    assert envelope.decrypt(message, CONTEXT) == b"payload"
+    assert len(made) == 4
+    envelope.close()
+    assert closed[-1] is made[-1]
+    assert len(closed) == 3
+
+
+def test_close_closes_the_clients_of_the_settings_the_envelope_made_itself(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without settings the Envelope makes its own: the clients they keep (the one that resolves
+    # the alias on decrypt) are the Envelope's to close too.
+    made, closed = clients_made_and_closed(monkeypatch)
+    envelope = Envelope([ALIAS])
+    message = envelope.encrypt(b"payload", CONTEXT)
+    assert envelope.decrypt(message, CONTEXT) == b"payload"
+    assert len(made) == 3  # two providers' clients and the settings' kept one
+    envelope.close()
+    envelope.close()
+    assert sorted(map(id, closed)) == sorted(map(id, made))  # each once
 
 
 def test_cache_refuses_an_input_that_grows_while_it_is_encrypted(
