@@ -7,12 +7,16 @@ stderr and its exit code (see :mod:`kmskit.errors`), and so does a file error (`
 by :func:`kmskit.errors.from_os_error`) or an AWS error the command did not map (``ClientError``,
 mapped by :func:`kmskit.errors.from_client_error`). When the reader of stdout goes away
 (``| head``) the command stops without a message and exits 141.
+
+The command line is an application, so it, not the library, decides where other libraries'
+log records go: :func:`main` sends the AWS Encryption SDK's nowhere (:data:`SDK_LOG_SINK`).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import pkgutil
 import signal
@@ -205,7 +209,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SDK_LOG_SINK = logging.NullHandler()
+"""The handler :func:`main` puts on the ``aws_encryption_sdk`` logger. The SDK logs every KMS
+failure with its traceback (``logger.exception``) before it raises it, and puts no handler on
+its loggers (botocore puts a ``NullHandler`` on ``botocore``; the SDK does not): with no
+logging configured, as in a shell, Python's last-resort handler would print each traceback on
+stderr above the one line the command reports the failure with. kmskit, the library, adds no
+handler to it (an application importing it decides); the command line, an application, does,
+when it runs (one handler, however often :func:`main` is called)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    logging.getLogger("aws_encryption_sdk").addHandler(SDK_LOG_SINK)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

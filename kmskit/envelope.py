@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import io
-import logging
 import math
 import os
 import re
@@ -90,11 +89,6 @@ from kmskit.errors import (
     from_client_error,
 )
 from kmskit.progress import progress_bar
-
-# The SDK logs every KMS failure with a traceback (logger.exception) before raising; kmskit turns
-# those failures into one clear error, so keep Python's last-resort handler from printing them.
-# Records still propagate to any handler the application configures.
-logging.getLogger("aws_encryption_sdk").addHandler(logging.NullHandler())
 
 KIB = 1024
 MIB = 1024 * KIB

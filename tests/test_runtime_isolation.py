@@ -1,4 +1,6 @@
-"""kmskit and lambda_src import without the CDK and create no AWS client at import time."""
+"""kmskit and lambda_src import without the CDK, and create no AWS client and add no handler to
+another library's logger (nor the root logger) at import time: where those libraries' records go
+is the importing application's choice (the ``kmskit`` command line makes its own when it runs)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = textwrap.dedent(
     """
-    import importlib, pkgutil, sys
+    import importlib, logging, pkgutil, sys
     import botocore.session
 
     def refuse(*args, **kwargs):
         raise AssertionError("an AWS client was created at import time")
 
     botocore.session.Session.create_client = refuse
+    foreign = []
+    add_handler = logging.Logger.addHandler
+
+    def recorded(logger, handler):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        package = caller.split(".")[0]
+        if package in ("kmskit", "lambda_src") and logger.name.split(".")[0] != package:
+            foreign.append(f"{caller} -> {logger.name}")
+        return add_handler(logger, handler)
+
+    logging.Logger.addHandler = recorded
     imported = []
     for package in ("kmskit", "lambda_src"):
         root = importlib.import_module(package)
@@ -29,6 +42,7 @@ PROBE = textwrap.dedent(
             imported.append(info.name)
     cdk = sorted(m for m in sys.modules if m == "aws_cdk" or m.startswith("aws_cdk."))
     assert not cdk, f"imported the CDK: {cdk[:3]}"
+    assert not foreign, f"a handler added to another library's logger: {foreign}"
     print("\\n".join(imported))
     """
 )

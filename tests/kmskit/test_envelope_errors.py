@@ -5,13 +5,14 @@ retries really happen; a Stubber-injected ThrottlingException is covered too."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
 
-from kmskit.cli import main
+from kmskit.cli import SDK_LOG_SINK, main
 from kmskit.clients import ClientSettings
 from kmskit.envelope import Envelope
 from kmskit.envelope_kms import new_data_key
@@ -162,6 +163,43 @@ def test_cli_throttled_encrypt_exits_6_and_leaves_no_file(
     assert err.startswith("kmskit: error: could not generate a data key: ThrottlingException")
     assert "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_the_command_line_reports_a_kms_failure_itself_not_the_sdks_traceback(
+    world: KmsWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # With no logging configured (as in a shell: pytest's handlers taken off the root logger,
+    # and none on the SDK's logger, as after `import kmskit`), the Encryption SDK's record of a
+    # KMS failure, its traceback with it, reaches Python's last-resort handler, which prints it
+    # on stderr: the SDK puts no handler on its loggers. The command line sends it nowhere, so
+    # its own line is all stderr shows.
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    sdk = logging.getLogger("aws_encryption_sdk")
+    monkeypatch.setattr(sdk, "handlers", [])
+    last_resort: list[logging.LogRecord] = []
+    recorder = logging.Handler(logging.WARNING)
+    recorder.emit = last_resort.append  # type: ignore[method-assign]
+    monkeypatch.setattr(logging, "lastResort", recorder)
+    probe_clients(monkeypatch).fail("GenerateDataKey", "AccessDeniedException", "not authorized")
+    with pytest.raises(AccessDeniedError):  # the library: the application's to configure
+        Envelope([ALIAS]).encrypt(b"data", CONTEXT)
+    assert [r.name for r in last_resort] == ["aws_encryption_sdk.key_providers.kms"]
+    assert last_resort[0].exc_info is not None
+    last_resort.clear()
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"hello")
+    argv = ["encrypt", "--key", ALIAS, "--context", "a=b", str(source), str(tmp_path / "out")]
+    assert main(argv) == EXIT_ACCESS_DENIED
+    assert last_resort == []
+    assert sdk.handlers == [SDK_LOG_SINK]
+    err = capsys.readouterr().err
+    assert err.startswith("kmskit: error: could not generate a data key: AccessDenied")
+    assert err.count("\n") == 1, err
+    assert main(argv) == EXIT_ACCESS_DENIED
+    assert sdk.handlers == [SDK_LOG_SINK]  # once, however often main() runs
 
 
 def test_cli_throttled_datakey_exits_6(
