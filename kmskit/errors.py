@@ -27,11 +27,11 @@ Exit codes (documented in README.md and docs/):
 
 from __future__ import annotations
 
+import botocore.exceptions
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     CredentialRetrievalError,
-    LoginError,
     NoCredentialsError,
     NoRegionError,
     ProfileNotFound,
@@ -194,11 +194,14 @@ def os_error_class(error: OSError) -> type[KmskitError]:
     return KmskitError
 
 
+# The snapshot functions' asset holds this module, and the Lambda runtime's botocore may be older
+# than LoginError (botocore 1.40.40 has none): imported, it would fail every cold start.
+_LOGIN_ERROR: type[BotoCoreError] | None = getattr(botocore.exceptions, "LoginError", None)
 UNUSABLE_CREDENTIALS: tuple[type[BotoCoreError], ...] = (
     SSOError,
     TokenRetrievalError,
     CredentialRetrievalError,
-    LoginError,
+    *((_LOGIN_ERROR,) if _LOGIN_ERROR is not None else ()),
     RefreshWithMFAUnsupportedError,
 )
 """What botocore raises, before any request is sent, when credentials were found but cannot be
