@@ -42,6 +42,7 @@ _EXPORTS = {
     "AuditBucket": "audit_trail",
     "AUTOSCALING_GRANT_OPERATIONS": "_kms_actions",
     "AuditTrail": "audit_trail",
+    "BucketObjectLock": "encrypted_bucket",
     "BucketReplication": "encrypted_bucket",
     "CentralAuditBucket": "audit_trail",
     "ConstructPropError": "_validation",
@@ -76,6 +77,7 @@ __all__ = [
     "AlarmTopic",
     "AuditBucket",
     "AuditTrail",
+    "BucketObjectLock",
     "BucketReplication",
     "CentralAuditBucket",
     "ConstructPropError",
@@ -124,7 +126,11 @@ if TYPE_CHECKING:
     from constructs_lib.audit_trail import AuditBucket, AuditTrail, CentralAuditBucket, TrailSource
     from constructs_lib.compliance import acknowledge, acknowledge_all, add_compliance_checks
     from constructs_lib.dnssec import DnssecSigningKey
-    from constructs_lib.encrypted_bucket import BucketReplication, EncryptedBucket
+    from constructs_lib.encrypted_bucket import (
+        BucketObjectLock,
+        BucketReplication,
+        EncryptedBucket,
+    )
     from constructs_lib.iam import ManagedPolicyRole
     from constructs_lib.key_grant import KeyGrant
     from constructs_lib.key_inventory_role import KeyInventoryCaller, KeyInventoryRole

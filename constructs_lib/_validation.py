@@ -34,6 +34,15 @@ RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 # checks both, so that its errors name its own fields.
 REPLICATION_RETENTION_DAYS = (2, 3650)
 
+# S3 Object Lock default retention (AWS::S3::Bucket DefaultRetention, S3 API DefaultRetention):
+# a mode, and a period of Days or Years, not both; at most 100 years (S3 user guide, "Managing
+# Object Lock"), so 1-36,500 days or 1-100 years (PutObjectLockConfiguration refuses 0 and more
+# with InvalidArgument / InvalidRetentionPeriod, at deploy). EncryptedBucket and the
+# organisation config (audit.object_lock) check both with check_object_lock_period.
+OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+OBJECT_LOCK_RETENTION_DAYS = (1, 36_500)
+OBJECT_LOCK_RETENTION_YEARS = (1, 100)
+
 
 class ConstructPropError(ValueError):
     """A construct prop (or configuration field) holds a value the toolkit cannot accept."""
@@ -140,6 +149,20 @@ def check_range(
         value if as_written is None else as_written,
     )
     return int(value)
+
+
+def check_object_lock_period(
+    prop: str, days: Any, years: Any, *, as_written: tuple[Any, Any] = (None, None)
+) -> tuple[int | None, int | None]:
+    """An S3 Object Lock retention period: ``days`` (1-36,500) or ``years`` (1-100), exactly one
+    of them; errors name ``<prop>.days`` or ``<prop>.years``. ``as_written``: the values to show
+    when ``days`` and ``years`` were converted from them (default: the values)."""
+    require_one_of(f"{prop}.days", days, f"{prop}.years", years)
+    if days is not None:
+        low, high = OBJECT_LOCK_RETENTION_DAYS
+        return check_range(f"{prop}.days", days, low, high, "days", as_written=as_written[0]), None
+    low, high = OBJECT_LOCK_RETENTION_YEARS
+    return None, check_range(f"{prop}.years", years, low, high, "years", as_written=as_written[1])
 
 
 def check_unique(prop: str, values: Iterable[Any]) -> None:

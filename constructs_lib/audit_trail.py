@@ -59,6 +59,7 @@ from constructs_lib.audit_alarms import (
 )
 from constructs_lib.encrypted_bucket import (
     IP_ADDRESS,
+    BucketObjectLock,
     BucketReplication,
     EncryptedBucket,
     acknowledge_wildcard_resources,
@@ -86,6 +87,7 @@ AUDIT_BUCKET_PROPS = frozenset(
         "noncurrent_version_retention_days",
         "access_log_retention_days",
         "replication",
+        "object_lock",
         "removal_policy",
     }
 )
@@ -321,13 +323,21 @@ class AuditBucket(Construct):
         sources: the trails allowed to deliver here (each by account, name and home Region).
         s3_key_prefix: the trails' ``s3_key_prefix``. Default: none.
         bucket_name: Default: generated (give one when trails in other accounts deliver here).
-        noncurrent_version_retention_days: Default: 90.
+        noncurrent_version_retention_days: Default: 90, or the ``object_lock`` retention when
+            that is longer (see :class:`EncryptedBucket`).
         access_log_retention_days: Default: 365.
         replication: Default: none (see :class:`EncryptedBucket`). Log files are encrypted with
             each trail's own key: an :class:`AuditTrail` given this bucket lets the replication
             role decrypt with its key; for trails of other accounts, add their keys with
             ``encrypted_bucket.allow_replication_of_objects_under`` and let this account's
             replication role use them in their key policies.
+        object_lock: a :class:`BucketObjectLock`: S3 Object Lock with a default retention on
+            the bucket (see :class:`EncryptedBucket`), so the log files *and* the digest files
+            CloudTrail writes beside them are locked, write once, read many, for the retention:
+            nobody (COMPLIANCE), or nobody without ``s3:BypassGovernanceRetention``
+            (GOVERNANCE), can delete or overwrite a version before it ends. What
+            ``kmskit audit --verify`` reports deleted or modified is then still in the bucket
+            as a locked version (docs/audit.md). Default: None, no Object Lock.
         removal_policy: Default: ``RemovalPolicy.RETAIN``.
 
     Attributes:
@@ -346,9 +356,10 @@ class AuditBucket(Construct):
         sources: Sequence[TrailSource],
         s3_key_prefix: str | None = None,
         bucket_name: str | None = None,
-        noncurrent_version_retention_days: int = 90,
+        noncurrent_version_retention_days: int | None = None,
         access_log_retention_days: int | None = None,
         replication: BucketReplication | None = None,
+        object_lock: BucketObjectLock | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
@@ -370,6 +381,7 @@ class AuditBucket(Construct):
             noncurrent_version_retention_days=noncurrent_version_retention_days,
             access_log_retention_days=access_log_retention_days,
             replication=replication,
+            object_lock=object_lock,
             removal_policy=removal_policy,
             service_writers=[CLOUDTRAIL],
         )
@@ -452,8 +464,9 @@ class AuditTrail(Construct):
             Default: a new AuditBucket (see ``bucket_props``).
         bucket_props: props for the AuditBucket this construct makes (``bucket_name``,
             ``noncurrent_version_retention_days``, ``access_log_retention_days``,
-            ``replication``, ``removal_policy``). Default: none. Not with ``bucket`` or
-            ``central_bucket``.
+            ``replication``, ``object_lock``, ``removal_policy``): ``object_lock`` locks the
+            log files and digest files for its retention (WORM; see :class:`AuditBucket`).
+            Default: none. Not with ``bucket`` or ``central_bucket``.
         central_bucket: deliver to a bucket in a central audit account instead (no bucket is
             made here; the central account gets decrypt access to the log files). The bucket
             must be in this stack's Region, as the trail's key is. Default: none.

@@ -4,7 +4,7 @@
 a bucket policy that refuses uploads naming another key or another kind of encryption, TLS 1.2 or
 later only, no public access, no ACLs, versioning with a noncurrent-version lifecycle rule, server
 access logs in a dedicated log bucket and, optionally, replication to a bucket in another Region
-encrypted with that Region's key.
+encrypted with that Region's key, and S3 Object Lock with a default retention.
 
 Server access logs: Amazon S3 delivers them only to buckets whose default encryption is SSE-S3
 ("Default server-side encryption with AWS KMS keys (SSE-KMS) is not supported" in the S3 user
@@ -35,6 +35,7 @@ from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     RESERVED_BUCKET_PREFIXES,
     ConstructPropError,
+    check_object_lock_period,
     check_region,
     check_sequence,
     check_sequence_of,
@@ -189,6 +190,54 @@ class BucketReplication:
     region: str
     storage_class: s3.StorageClass | None = None
     replicate_delete_markers: bool = False
+
+
+@dataclass(frozen=True)
+class BucketObjectLock:
+    """S3 Object Lock with a default retention: S3 locks every object version written to the
+    bucket (write once, read many) for the retention period, counted from the version's
+    creation. Nobody can overwrite a version: a new version is written beside it.
+
+    Args:
+        mode: ``aws_s3.ObjectLockMode.GOVERNANCE``: a principal allowed
+            ``s3:BypassGovernanceRetention`` may still delete a locked version or shorten its
+            retention, sending ``x-amz-bypass-governance-retention: true``; nobody else can.
+            ``aws_s3.ObjectLockMode.COMPLIANCE``: nobody, the account's root user included, can
+            delete a locked version or shorten its retention until it ends, and AWS cannot undo it
+            either: the bucket and those versions stay (and are billed) until then.
+        days: the retention in days, 1-36,500. Give ``days`` or ``years``, not both.
+        years: the retention in years, 1-100 (S3's limit is 100 years). S3 counts calendar
+            years, so a year may be 366 days.
+
+    A ``ConstructPropError`` names the field and value of a bad one when it is made.
+    (``aws_s3.ObjectLockRetention`` is not used: it renders days only, and checks its range in
+    its own constructor, without naming a prop.)
+    """
+
+    mode: s3.ObjectLockMode
+    days: int | None = None
+    years: int | None = None
+
+    def __post_init__(self) -> None:
+        require(
+            isinstance(self.mode, s3.ObjectLockMode),
+            "object_lock.mode",
+            "must be aws_s3.ObjectLockMode.GOVERNANCE or aws_s3.ObjectLockMode.COMPLIANCE",
+            self.mode,
+        )
+        check_object_lock_period("object_lock", self.days, self.years)
+
+    @property
+    def retention_days(self) -> int:
+        """The retention in days, a year counted as 365: the shortest the retention lasts. A
+        lifecycle expiry at least this long acts on no version still locked, but for a leap day:
+        S3 then deletes that version at its next lifecycle run, a day later."""
+        return self.days if self.days is not None else 365 * int(self.years or 0)
+
+    def __str__(self) -> str:
+        if self.days is not None:
+            return f"{self.mode.value} for {self.days} days"
+        return f"{self.mode.value} for {self.years} years ({self.retention_days} days)"
 
 
 @dataclass(frozen=True)
@@ -389,6 +438,132 @@ def _lifecycle_rules(value: Any) -> tuple[s3.LifecycleRule, ...]:
         s3.LifecycleRule,
         "aws_s3.LifecycleRule for 'lifecycle_rules'",
         "must give 'lifecycle_rules' as aws_s3.LifecycleRule values",
+    )
+
+
+def _data_lifecycle_rules(
+    user_props: dict[str, Any], noncurrent_days: int, lock: BucketObjectLock | None
+) -> list[s3.LifecycleRule]:
+    """The data bucket's lifecycle rules: ``ExpireNoncurrentVersions``, then those of
+    ``bucket_props`` (taken out of it), checked against ``lock``."""
+    user_rules = _lifecycle_rules(user_props.pop("lifecycle_rules", None))
+    if lock is not None:
+        _check_locked_lifecycle(user_rules, lock)
+    lifecycle_rules = [
+        s3.LifecycleRule(
+            id="ExpireNoncurrentVersions",
+            noncurrent_version_expiration=durations.days(noncurrent_days),
+            abort_incomplete_multipart_upload_after=durations.days(ABORT_INCOMPLETE_UPLOADS_DAYS),
+            expired_object_delete_marker=True,
+        ),
+        *user_rules,
+    ]
+    if len(lifecycle_rules) > 1:
+        # S3 refuses a lifecycle configuration whose rule IDs repeat, at deploy time.
+        ids = [rule.id for rule in lifecycle_rules if rule.id is not None]
+        require(
+            len(set(ids)) == len(ids),
+            "bucket_props",
+            "must not repeat a lifecycle rule ID (ExpireNoncurrentVersions is this "
+            "construct's own)",
+            sorted({i for i in ids if ids.count(i) > 1}),
+        )
+    return lifecycle_rules
+
+
+def _check_locked_lifecycle(rules: Sequence[s3.LifecycleRule], lock: BucketObjectLock) -> None:
+    """``bucket_props["lifecycle_rules"]`` against ``object_lock``: no enabled rule may expire
+    current objects or noncurrent versions before the retention ends.
+
+    An error, not a warning: S3 accepts such a configuration at deploy and then does something
+    neither setting says. It cannot delete a locked version, so a noncurrent-version expiry
+    shorter than the retention does nothing until the lock ends (the versions are kept, and
+    billed, longer than the rule reads); and a current-object expiry adds a delete marker
+    that hides a log file still locked from every reader of current objects (``kmskit audit``
+    among them). The fix is always in the same props: a longer expiry, or a shorter retention.
+    A warning would pass ``cdk synth`` among many others.
+    """
+    locked = lock.retention_days
+    for index, rule in enumerate(rules):
+        if rule.enabled is False:
+            continue
+        name = rule.id if rule.id is not None else f"lifecycle_rules[{index}]"
+        require(
+            rule.expiration_date is None,
+            "bucket_props",
+            f"must not expire current objects on a date with object_lock ({lock}): the objects "
+            "written in the retention before it would be hidden behind delete markers while "
+            "still locked",
+            {name: f"expiration_date {rule.expiration_date}"},
+        )
+        for field, what, effect in (
+            (
+                "expiration",
+                "current objects",
+                "a delete marker would hide each one while S3 still keeps it locked",
+            ),
+            (
+                "noncurrent_version_expiration",
+                "noncurrent versions",
+                "S3 cannot delete a locked version, so the rule would do nothing until then",
+            ),
+        ):
+            duration = getattr(rule, field)
+            if duration is None:
+                continue
+            if durations.literal_amount("bucket_props", duration, "days") < locked:
+                raise ConstructPropError(  # worded only now: to_human_string is a round trip
+                    "bucket_props",
+                    f"must not expire {what} before their Object Lock retention ends "
+                    f"(object_lock: {lock}): {effect}",
+                    {name: f"{field} {duration.to_human_string()}"},
+                )
+
+
+def _noncurrent_days(given: Any, lock: BucketObjectLock | None) -> tuple[int, int]:
+    """``noncurrent_version_retention_days`` for the data bucket and for its dedicated log
+    bucket: ``given``, or by default 90 (the data bucket: at least ``lock``'s retention). With
+    ``lock`` (checked to be a BucketObjectLock), a given value shorter than its retention is
+    refused."""
+    require(
+        lock is None or isinstance(lock, BucketObjectLock),
+        "object_lock",
+        "must be a BucketObjectLock",
+        lock,
+    )
+    days = _positive_days(
+        "noncurrent_version_retention_days",
+        DEFAULT_NONCURRENT_VERSION_RETENTION_DAYS if given is None else given,
+    )
+    if lock is None:
+        return days, days
+    locked = lock.retention_days
+    require(
+        given is None or days >= locked,
+        "noncurrent_version_retention_days",
+        f"must be at least the Object Lock retention (object_lock: {lock}): S3 cannot delete a "
+        "locked version, so the lifecycle rule would do nothing until then",
+        days,
+    )
+    return max(days, locked), days
+
+
+def _check_lock_props(user_props: Mapping[str, Any], lock: BucketObjectLock | None) -> None:
+    """``bucket_props`` leaves Object Lock's default retention to ``object_lock``, and does not
+    empty a locked bucket on deletion."""
+    if "object_lock_default_retention" in user_props:
+        raise ConstructPropError(
+            "bucket_props",
+            "must not set 'object_lock_default_retention': give object_lock="
+            "BucketObjectLock(...), whose retention is checked against the lifecycle rules",
+            {"object_lock_default_retention": _Shown("ObjectLockRetention(...)")},
+        )
+    require(
+        lock is None or user_props.get("auto_delete_objects") is not True,
+        "bucket_props",
+        f"must not set 'auto_delete_objects' with object_lock ({lock}): S3 refuses to delete a "
+        "locked version, so emptying the bucket would fail, and the stack's deletion with it",
+        {"auto_delete_objects": True},
     )
 
 
@@ -596,7 +771,10 @@ class EncryptedBucket(Construct):
             bucket in a custom key policy's replication statement and in the ``aws:SourceArn``
             of the replication role's trust and of a log bucket of another stack.
         noncurrent_version_retention_days: days a replaced or deleted version is kept before
-            the lifecycle rule removes it (at least 1). Default: 90.
+            the lifecycle rule removes it (at least 1; with ``object_lock``, at least its
+            retention in days, a year counted as 365: S3 cannot delete a locked version
+            sooner). Default: 90, or with ``object_lock`` its retention when that is longer (the
+            dedicated log bucket, which has no Object Lock, keeps 90).
         access_log_bucket: an existing bucket for the server access logs (SSE-S3, in this
             bucket's Region and account, without S3 Object Lock; a bucket of this app with
             SSE-KMS, ``KMS_MANAGED`` or ``DSSE_MANAGED`` encryption, or Object Lock, is refused,
@@ -609,8 +787,19 @@ class EncryptedBucket(Construct):
             Default: 365.
         access_log_prefix: key prefix of the log objects. Default: ``"<construct id>/"``.
         replication: replicate every object to a bucket in another Region, encrypted there with
-            that Region's key. With S3 Object Lock on this bucket (``bucket_props``), the
-            destination bucket must have Object Lock enabled too. Default: no replication.
+            that Region's key. With S3 Object Lock on this bucket (``object_lock``), the
+            destination bucket must have Object Lock enabled too, and the replication role may
+            read each version's retention and legal hold. Default: no replication.
+        object_lock: a :class:`BucketObjectLock`: S3 Object Lock on, with a default retention
+            (GOVERNANCE or COMPLIANCE mode, in days or years) for every version written.
+            Object Lock cannot be turned off again once the bucket has it. Lifecycle rules in
+            ``bucket_props`` must not expire current objects or noncurrent versions before the
+            retention ends, and ``auto_delete_objects`` is refused (S3 refuses to delete a locked
+            version, so emptying the bucket fails, and the stack's deletion with it). The bucket
+            cannot be an ``access_log_bucket`` (S3 cannot deliver server access logs to it; an
+            EncryptedBucket is SSE-KMS anyway); its own log bucket has no Object Lock.
+            Default: None, no Object Lock (``bucket_props={"object_lock_enabled": True}`` alone
+            turns it on without a default retention, for legal holds and per-object retention).
         removal_policy: for the bucket and the log bucket. Default: ``RemovalPolicy.RETAIN``.
             With ``RemovalPolicy.DESTROY`` and ``auto_delete_objects=True`` in ``bucket_props``,
             the dedicated log bucket is emptied on deletion too (a full log bucket would
@@ -621,7 +810,8 @@ class EncryptedBucket(Construct):
         bucket_props: further ``aws_s3.Bucket`` props (``lifecycle_rules``, ``cors``,
             ``event_bridge_enabled``, ...). They may repeat the required settings but not weaken
             them; ``minimum_tls_version`` may be raised from 1.2 to 1.3. Lifecycle rule IDs must
-            not repeat (``ExpireNoncurrentVersions`` is taken). Default: none.
+            not repeat (``ExpireNoncurrentVersions`` is taken). ``object_lock_default_retention``
+            is refused: give ``object_lock``. Default: none.
 
     Attributes:
         bucket: the ``aws_s3.Bucket``.
@@ -629,6 +819,7 @@ class EncryptedBucket(Construct):
         encryption_key: the ``aws_kms.IKey`` that encrypts the bucket.
         replication_role: the role S3 replicates with, or None.
         replication_policy: its managed policy, or None.
+        object_lock: the :class:`BucketObjectLock` given, or None.
     """
 
     def __init__(
@@ -638,11 +829,12 @@ class EncryptedBucket(Construct):
         *,
         encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey,
         bucket_name: str | None = None,
-        noncurrent_version_retention_days: int = DEFAULT_NONCURRENT_VERSION_RETENTION_DAYS,
+        noncurrent_version_retention_days: int | None = None,
         access_log_bucket: s3.IBucket | None = None,
         access_log_retention_days: int | None = None,
         access_log_prefix: str | None = None,
         replication: BucketReplication | None = None,
+        object_lock: BucketObjectLock | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         service_writers: Sequence[str] = (),
         bucket_props: Mapping[str, Any] | None = None,
@@ -652,8 +844,8 @@ class EncryptedBucket(Construct):
         # ownership BucketOwnerEnforced forbids), whatever the app's feature flags say.
         self.node.set_context(S3_LOGS_USE_BUCKET_POLICY, True)
         facts = key_facts("encryption_key", encryption_key, self)
-        noncurrent_days = _positive_days(
-            "noncurrent_version_retention_days", noncurrent_version_retention_days
+        noncurrent_days, log_noncurrent_days = _noncurrent_days(
+            noncurrent_version_retention_days, object_lock
         )
         require(
             access_log_bucket is None or access_log_retention_days is None,
@@ -751,44 +943,28 @@ class EncryptedBucket(Construct):
             user_props.get("bucket_name"),
         )
         _check_removal_props(user_props, removal_policy)
+        _check_lock_props(user_props, object_lock)
         self.encryption_key: kms.IKey = facts.key
+        self.object_lock = object_lock
         self._key_construct = facts.construct
         self._bucket_name = bucket_name
 
         self._made_log_bucket = access_log_bucket is None
         self.access_log_bucket: s3.IBucket = access_log_bucket or self._make_log_bucket(
             log_days,
-            noncurrent_days,
+            log_noncurrent_days,
             removal_policy,
             # A stack deleted with the bucket emptied would still fail on a full log bucket.
             auto_delete_objects=user_props.get("auto_delete_objects") is True,
         )
-        lifecycle_rules = [
-            s3.LifecycleRule(
-                id="ExpireNoncurrentVersions",
-                noncurrent_version_expiration=durations.days(noncurrent_days),
-                abort_incomplete_multipart_upload_after=durations.days(
-                    ABORT_INCOMPLETE_UPLOADS_DAYS
-                ),
-                expired_object_delete_marker=True,
-            ),
-            *_lifecycle_rules(user_props.pop("lifecycle_rules", None)),
-        ]
-        if len(lifecycle_rules) > 1:
-            # S3 refuses a lifecycle configuration whose rule IDs repeat, at deploy time.
-            ids = [rule.id for rule in lifecycle_rules if rule.id is not None]
-            require(
-                len(set(ids)) == len(ids),
-                "bucket_props",
-                "must not repeat a lifecycle rule ID (ExpireNoncurrentVersions is this "
-                "construct's own)",
-                sorted({i for i in ids if ids.count(i) > 1}),
-            )
+        lifecycle_rules = _data_lifecycle_rules(user_props, noncurrent_days, object_lock)
         props = merge_props(
             "bucket_props",
             {},
             user_props,
-            REQUIRED_BUCKET_PROPS,
+            REQUIRED_BUCKET_PROPS
+            if object_lock is None
+            else {**REQUIRED_BUCKET_PROPS, "object_lock_enabled": True},
             COMPUTED_BUCKET_PROPS,
         )
         self.replication_role: iam.Role | None = None
@@ -813,6 +989,7 @@ class EncryptedBucket(Construct):
             lifecycle_rules=lifecycle_rules,
             **replication_props,
         )
+        self._lock(object_lock)
         add_bucket_statements(
             self.bucket, encryption_statements(self.bucket, facts.key.key_arn, service_writers)
         )
@@ -820,6 +997,22 @@ class EncryptedBucket(Construct):
             self._grant_replication(replication)
         else:
             acknowledge(self.bucket, _REPLICATION_RULES, REASON_NOT_REPLICATED)
+
+    def _lock(self, lock: BucketObjectLock | None) -> None:
+        """The default retention (None: none), on the L1: the L2's
+        ``object_lock_default_retention`` renders days only, and S3's years are calendar years."""
+        if lock is None:
+            return
+        cfn = self.bucket.node.default_child
+        assert isinstance(cfn, s3.CfnBucket)
+        cfn.object_lock_configuration = s3.CfnBucket.ObjectLockConfigurationProperty(
+            object_lock_enabled="Enabled",
+            rule=s3.CfnBucket.ObjectLockRuleProperty(
+                default_retention=s3.CfnBucket.DefaultRetentionProperty(
+                    mode=lock.mode.value, days=lock.days, years=lock.years
+                )
+            ),
+        )
 
     def _log_target(self, prefix: str) -> s3.IBucket:
         """The log bucket as the data bucket's logging configuration names it (logs go under

@@ -294,6 +294,9 @@ def test_default_trail_bucket_is_an_encrypted_bucket(showcase: SynthResult) -> N
         "LogFilePrefix": "Storage/",
     }
     assert bucket["DeletionPolicy"] == "Retain"
+    # Object Lock is opt-in (bucket_props={"object_lock": ...}).
+    assert "ObjectLockEnabled" not in bucket["Properties"]
+    assert "ObjectLockConfiguration" not in bucket["Properties"]
 
 
 def test_log_group_is_encrypted_with_a_set_retention(showcase: SynthResult) -> None:
@@ -487,8 +490,15 @@ def test_data_events_for_chosen_buckets(showcase: SynthResult) -> None:
 def test_bucket_props_and_key_prefix_reach_the_trail_bucket(showcase: SynthResult) -> None:
     template = showcase.template("AuditWorkload")
     bucket = logical_id(template, "AWS::S3::Bucket", "AuditBucketStorageBucket")
-    rules = template["Resources"][bucket]["Properties"]["LifecycleConfiguration"]["Rules"]
+    props = template["Resources"][bucket]["Properties"]
+    rules = props["LifecycleConfiguration"]["Rules"]
     assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 365}
+    # bucket_props={"object_lock": ...}: the log files and digest files are locked.
+    assert props["ObjectLockEnabled"] is True
+    assert props["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 365}},
+    }
     key = logical_id(template, "AWS::KMS::Key", "TrailKey")
     bucket_policy(
         showcase.assertions("AuditWorkload"),
@@ -510,7 +520,16 @@ def test_central_bucket_policy_names_each_trail(showcase: SynthResult) -> None:
     key = logical_id(template, "AWS::KMS::Key", "AuditKey")
     member = trail_arn(WORKLOAD, MEMBER_TRAIL)
     organization = trail_arn(MANAGEMENT, ORGANIZATION_TRAIL)
-    assert template["Resources"][bucket]["Properties"]["BucketName"] == CENTRAL_BUCKET
+    props = template["Resources"][bucket]["Properties"]
+    assert props["BucketName"] == CENTRAL_BUCKET
+    # AuditBucket(object_lock=...): a year of COMPLIANCE retention, and noncurrent versions kept
+    # as long by default (S3 could not delete them sooner).
+    assert props["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Years": 1}},
+    }
+    rules = props["LifecycleConfiguration"]["Rules"]
+    assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 365}
     bucket_policy(
         showcase.assertions("AuditCentral"),
         bucket,
@@ -937,8 +956,8 @@ CASES: list[tuple[dict[str, Any], str]] = [
     (
         {"bucket_props": ["bucket_name"]},
         "'bucket_props' must be a mapping of AuditBucket props (access_log_retention_days, "
-        "bucket_name, noncurrent_version_retention_days, removal_policy, replication). "
-        "Received: ['bucket_name']",
+        "bucket_name, noncurrent_version_retention_days, object_lock, removal_policy, "
+        "replication). Received: ['bucket_name']",
     ),
     (
         {"data_event_buckets": "arn:aws:s3:::data"},
@@ -957,7 +976,7 @@ CASES: list[tuple[dict[str, Any], str]] = [
     (
         {"bucket_props": {"encryption_key": "k", "sources": []}},
         "'bucket_props' may only set access_log_retention_days, bucket_name, "
-        "noncurrent_version_retention_days, removal_policy, replication. "
+        "noncurrent_version_retention_days, object_lock, removal_policy, replication. "
         "Received: ['encryption_key', 'sources']",
     ),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 
 from constructs_lib import (
     AuditTrail,
+    BucketObjectLock,
     BucketReplication,
     ConstructPropError,
     CustomerManagedKey,
@@ -489,10 +491,11 @@ def test_audit_trail_with_a_custom_key_and_replication_has_no_cycle(tmp_path: Pa
 @pytest.mark.parametrize(
     "lock_props",
     [
-        {"object_lock_enabled": True},
-        {"object_lock_default_retention": s3.ObjectLockRetention.governance(cdk.Duration.days(30))},
+        {"bucket_props": {"object_lock_enabled": True}},
+        {"object_lock": BucketObjectLock(s3.ObjectLockMode.GOVERNANCE, days=30)},
+        {"object_lock": BucketObjectLock(s3.ObjectLockMode.COMPLIANCE, years=1)},
     ],
-    ids=["enabled", "default-retention"],
+    ids=["enabled", "governance-days", "compliance-years"],
 )
 def test_replication_of_an_object_lock_bucket_may_read_retention_and_legal_hold(
     lock_props: dict[str, Any],
@@ -502,9 +505,7 @@ def test_replication_of_an_object_lock_bucket_may_read_retention_and_legal_hold(
     does not get them."""
     stack = _stack()
     key = CustomerManagedKey(stack, "K")
-    locked = EncryptedBucket(
-        stack, "Locked", encryption_key=key, replication=TO_DR, bucket_props=lock_props
-    )
+    locked = EncryptedBucket(stack, "Locked", encryption_key=key, replication=TO_DR, **lock_props)
     plain = EncryptedBucket(stack, "Plain", encryption_key=key, replication=TO_DR)
 
     def read_actions(bucket: EncryptedBucket) -> list[str]:
@@ -1304,3 +1305,273 @@ def test_a_bucket_name_is_taken_once_in_an_app() -> None:
         "'bucket_name' must be unique: S3 bucket names are global, and A/Data has it already. "
         "Received: 'team-data-1'"
     )
+
+
+# S3 Object Lock (object_lock=BucketObjectLock(...)).
+
+GOVERNANCE_YEAR = BucketObjectLock(s3.ObjectLockMode.GOVERNANCE, days=365)
+
+
+def _buckets(stack: cdk.Stack) -> dict[str, Any]:
+    """The stack's buckets by logical ID: ``Locked...`` for the data bucket, ``...AccessLogs...``
+    for its log bucket."""
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    return {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::S3::Bucket"}
+
+
+def _noncurrent_days(bucket: dict[str, Any]) -> list[int]:
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    return [r["NoncurrentVersionExpiration"]["NoncurrentDays"] for r in rules]
+
+
+@pytest.mark.parametrize(
+    ("lock", "retention", "noncurrent_days"),
+    [
+        (GOVERNANCE_YEAR, {"Mode": "GOVERNANCE", "Days": 365}, 365),
+        # S3 counts calendar years: Years is rendered as such, not as 365-day days.
+        (
+            BucketObjectLock(s3.ObjectLockMode.COMPLIANCE, years=7),
+            {"Mode": "COMPLIANCE", "Years": 7},
+            7 * 365,
+        ),
+        # Shorter than the 90-day default: the default stays.
+        (
+            BucketObjectLock(s3.ObjectLockMode.GOVERNANCE, days=30),
+            {"Mode": "GOVERNANCE", "Days": 30},
+            90,
+        ),
+    ],
+    ids=["governance-days", "compliance-years", "shorter-than-default"],
+)
+def test_object_lock_sets_the_default_retention_and_keeps_noncurrent_versions_as_long(
+    lock: BucketObjectLock, retention: dict[str, Any], noncurrent_days: int
+) -> None:
+    """Object Lock on the data bucket only (S3 cannot deliver access logs to a locked bucket);
+    the default noncurrent-version expiry is the retention when that is longer than 90 days."""
+    stack = _stack()
+    bucket = EncryptedBucket(
+        stack, "Locked", encryption_key=CustomerManagedKey(stack, "K"), object_lock=lock
+    )
+    assert bucket.object_lock is lock
+    buckets = _buckets(stack)
+    (data,) = [b for name, b in buckets.items() if name.startswith("LockedBucket")]
+    assert data["ObjectLockEnabled"] is True
+    assert data["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": retention},
+    }
+    assert data["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert _noncurrent_days(data) == [noncurrent_days]
+    (logs,) = [b for name, b in buckets.items() if "AccessLogs" in name]
+    assert "ObjectLockEnabled" not in logs
+    assert "ObjectLockConfiguration" not in logs
+    assert _noncurrent_days(logs) == [90]
+
+
+def test_lifecycle_rules_that_outlast_the_retention_are_accepted() -> None:
+    # At least the retention (a year counted as 365 days), or a disabled rule: nothing to say.
+    stack = _stack()
+    EncryptedBucket(
+        stack,
+        "Locked",
+        encryption_key=CustomerManagedKey(stack, "K"),
+        object_lock=BucketObjectLock(s3.ObjectLockMode.COMPLIANCE, years=2),
+        noncurrent_version_retention_days=730,
+        bucket_props={
+            "lifecycle_rules": [
+                s3.LifecycleRule(
+                    id="ExpireOldLogs",
+                    expiration=cdk.Duration.days(730),
+                    noncurrent_version_expiration=cdk.Duration.days(800),
+                ),
+                s3.LifecycleRule(id="Paused", enabled=False, expiration=cdk.Duration.days(1)),
+                s3.LifecycleRule(
+                    id="Archive",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.GLACIER,
+                            transition_after=cdk.Duration.days(30),
+                        )
+                    ],
+                ),
+            ]
+        },
+    )
+    (data,) = [b for name, b in _buckets(stack).items() if name.startswith("LockedBucket")]
+    assert [r["Id"] for r in data["LifecycleConfiguration"]["Rules"]] == [
+        "ExpireNoncurrentVersions",
+        "ExpireOldLogs",
+        "Paused",
+        "Archive",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"mode": "GOVERNANCE", "days": 30},
+            "'object_lock.mode' must be aws_s3.ObjectLockMode.GOVERNANCE or "
+            "aws_s3.ObjectLockMode.COMPLIANCE. Received: 'GOVERNANCE'",
+        ),
+        (
+            {"mode": s3.ObjectLockMode.GOVERNANCE},
+            "'object_lock.days' or 'object_lock.years' must be given, and neither was. "
+            "Received: None",
+        ),
+        (
+            {"mode": s3.ObjectLockMode.GOVERNANCE, "days": 30, "years": 1},
+            "'object_lock.days' or 'object_lock.years' must be given, not both. Received: 30",
+        ),
+        # S3's limits: 1-36,500 days or 1-100 years.
+        (
+            {"mode": s3.ObjectLockMode.GOVERNANCE, "days": 0},
+            "'object_lock.days' must be 1-36500 days. Received: 0",
+        ),
+        (
+            {"mode": s3.ObjectLockMode.COMPLIANCE, "days": 36_501},
+            "'object_lock.days' must be 1-36500 days. Received: 36501",
+        ),
+        (
+            {"mode": s3.ObjectLockMode.COMPLIANCE, "years": 0},
+            "'object_lock.years' must be 1-100 years. Received: 0",
+        ),
+        (
+            {"mode": s3.ObjectLockMode.COMPLIANCE, "years": 101},
+            "'object_lock.years' must be 1-100 years. Received: 101",
+        ),
+        (
+            {"mode": s3.ObjectLockMode.COMPLIANCE, "days": 1.5},
+            "'object_lock.days' must be 1-36500 days. Received: 1.5",
+        ),
+        (
+            {"mode": s3.ObjectLockMode.COMPLIANCE, "years": True},
+            "'object_lock.years' must be 1-100 years. Received: True",
+        ),
+    ],
+)
+def test_a_bad_object_lock_names_the_field_and_value(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConstructPropError) as error:
+        BucketObjectLock(**fields)
+    assert str(error.value) == message
+
+
+def test_the_limits_of_the_retention_are_accepted() -> None:
+    for fields in ({"days": 1}, {"days": 36_500}, {"years": 1}, {"years": 100}):
+        BucketObjectLock(s3.ObjectLockMode.COMPLIANCE, **fields)
+
+
+def _expiring(**rule: Any) -> dict[str, Any]:
+    return {"bucket_props": {"lifecycle_rules": [s3.LifecycleRule(**rule)]}}
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        (
+            {"object_lock": s3.ObjectLockRetention.governance(cdk.Duration.days(30))},
+            "'object_lock' must be a BucketObjectLock. "
+            "Received: <aws_cdk.aws_s3.ObjectLockRetention",
+        ),
+        (
+            {"object_lock": GOVERNANCE_YEAR, "noncurrent_version_retention_days": 364},
+            "'noncurrent_version_retention_days' must be at least the Object Lock retention "
+            "(object_lock: GOVERNANCE for 365 days): S3 cannot delete a locked version, so the "
+            "lifecycle rule would do nothing until then. Received: 364",
+        ),
+        # A year counts as 365 days (the shortest a year of retention lasts).
+        (
+            {
+                "object_lock": BucketObjectLock(s3.ObjectLockMode.COMPLIANCE, years=7),
+                "noncurrent_version_retention_days": 2554,
+            },
+            "'noncurrent_version_retention_days' must be at least the Object Lock retention "
+            "(object_lock: COMPLIANCE for 7 years (2555 days)): S3 cannot delete a locked "
+            "version, so the lifecycle rule would do nothing until then. Received: 2554",
+        ),
+        (
+            {
+                "object_lock": GOVERNANCE_YEAR,
+                **_expiring(id="ExpireOldLogs", expiration=cdk.Duration.days(30)),
+            },
+            "'bucket_props' must not expire current objects before their Object Lock retention "
+            "ends (object_lock: GOVERNANCE for 365 days): a delete marker would hide each one "
+            "while S3 still keeps it locked. Received: {'ExpireOldLogs': 'expiration 30 days'}",
+        ),
+        (
+            {
+                "object_lock": GOVERNANCE_YEAR,
+                **_expiring(noncurrent_version_expiration=cdk.Duration.days(364)),
+            },
+            "'bucket_props' must not expire noncurrent versions before their Object Lock "
+            "retention ends (object_lock: GOVERNANCE for 365 days): S3 cannot delete a locked "
+            "version, so the rule would do nothing until then. "
+            "Received: {'lifecycle_rules[0]': 'noncurrent_version_expiration 364 days'}",
+        ),
+        (
+            {
+                "object_lock": GOVERNANCE_YEAR,
+                **_expiring(id="Once", expiration_date=datetime(2030, 1, 1, tzinfo=UTC)),
+            },
+            "'bucket_props' must not expire current objects on a date with object_lock "
+            "(GOVERNANCE for 365 days): the objects written in the retention before it would be "
+            "hidden behind delete markers while still locked. "
+            "Received: {'Once': 'expiration_date 2030-01-01 00:00:00+00:00'}",
+        ),
+        (
+            {"object_lock": GOVERNANCE_YEAR, "bucket_props": {"object_lock_enabled": False}},
+            "'bucket_props' must not change 'object_lock_enabled' (required: True). "
+            "Received: {'object_lock_enabled': False}",
+        ),
+        # The raw way is refused: its retention escaped every check above.
+        (
+            {
+                "bucket_props": {
+                    "object_lock_default_retention": s3.ObjectLockRetention.governance(
+                        cdk.Duration.days(30)
+                    )
+                }
+            },
+            "'bucket_props' must not set 'object_lock_default_retention': give object_lock="
+            "BucketObjectLock(...), whose retention is checked against the lifecycle rules. "
+            "Received: {'object_lock_default_retention': ObjectLockRetention(...)}",
+        ),
+        # The custom resource that empties the bucket cannot delete locked versions.
+        (
+            {
+                "object_lock": GOVERNANCE_YEAR,
+                "removal_policy": cdk.RemovalPolicy.DESTROY,
+                "bucket_props": {"auto_delete_objects": True},
+            },
+            "'bucket_props' must not set 'auto_delete_objects' with object_lock (GOVERNANCE for "
+            "365 days): S3 refuses to delete a locked version, so emptying the bucket would fail, "
+            "and the stack's deletion with it. Received: {'auto_delete_objects': True}",
+        ),
+    ],
+    ids=[
+        "not-a-bucket-object-lock",
+        "noncurrent-days",
+        "noncurrent-days-years",
+        "expiration",
+        "noncurrent-expiration",
+        "expiration-date",
+        "object-lock-enabled-false",
+        "raw-default-retention",
+        "auto-delete-objects",
+    ],
+)
+def test_object_lock_conflicts_name_the_prop_and_value(props: dict[str, Any], message: str) -> None:
+    stack = _stack()
+    with pytest.raises(ConstructPropError) as error:
+        EncryptedBucket(stack, "Locked", encryption_key=CustomerManagedKey(stack, "K"), **props)
+    assert str(error.value).startswith(message)
+
+
+def test_a_locked_bucket_is_refused_as_an_access_log_bucket() -> None:
+    # S3 cannot deliver server access logs to a bucket with Object Lock (nor to SSE-KMS).
+    stack = _stack()
+    key = CustomerManagedKey(stack, "K")
+    locked = EncryptedBucket(stack, "Locked", encryption_key=key, object_lock=GOVERNANCE_YEAR)
+    with pytest.raises(ConstructPropError) as error:
+        EncryptedBucket(stack, "Data", encryption_key=key, access_log_bucket=locked.bucket)
+    assert str(error.value).startswith("'access_log_bucket' must use SSE-S3 default encryption")

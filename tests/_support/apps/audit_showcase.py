@@ -1,10 +1,12 @@
 """Every form of AuditTrail and EncryptedBucket, held to the gates.
 
 * ``AuditDefault``: ``AuditTrail(stack, "Audit")`` with nothing else given.
-* ``AuditWorkload``: a trail with a given key, its own bucket props and S3 data events for a
-  data bucket; data buckets with and without cross-Region replication.
+* ``AuditWorkload``: a trail with a given key, its own bucket props (a GOVERNANCE Object Lock in
+  days among them) and S3 data events for a data bucket; data buckets with and without
+  cross-Region replication.
 * ``AuditCentral``: the central audit bucket of the security account, for a member trail and an
-  organization trail of other accounts.
+  organization trail of other accounts, with a COMPLIANCE Object Lock in years (WORM log
+  archive).
 * ``AuditMember`` / ``AuditOrganization``: trails delivering to that central bucket.
 * ``AuditExistingTrail``: KmsAuditAlarms in the management account on AWS Control Tower's
   log group (a new alarm topic, three accounts watched for grants) and on another trail's log
@@ -36,11 +38,13 @@ OTHER_TRAIL_LOG_GROUP = "/aws/cloudtrail/platform-trail"
 def build(outdir: Path) -> Any:
     import aws_cdk as cdk  # noqa: PLC0415
     from aws_cdk import aws_logs as logs  # noqa: PLC0415
+    from aws_cdk import aws_s3 as s3  # noqa: PLC0415
 
     from constructs_lib import (  # noqa: PLC0415
         AlarmTopic,
         AuditBucket,
         AuditTrail,
+        BucketObjectLock,
         BucketReplication,
         CentralAuditBucket,
         CustomerManagedKey,
@@ -82,7 +86,10 @@ def build(outdir: Path) -> Any:
         trail_name=WORKLOAD_TRAIL,
         encryption_key=trail_key,
         data_event_buckets=[replicated, reports.bucket],
-        bucket_props={"noncurrent_version_retention_days": 365},
+        bucket_props={
+            "noncurrent_version_retention_days": 365,
+            "object_lock": BucketObjectLock(s3.ObjectLockMode.GOVERNANCE, days=365),
+        },
         s3_key_prefix="trail",
     )
 
@@ -92,6 +99,7 @@ def build(outdir: Path) -> Any:
         "CentralAudit",
         encryption_key=CustomerManagedKey(central, "AuditKey", alias="alias/security/audit"),
         bucket_name=CENTRAL_BUCKET,
+        object_lock=BucketObjectLock(s3.ObjectLockMode.COMPLIANCE, years=1),
         sources=[
             TrailSource(account=WORKLOAD, trail_name=MEMBER_TRAIL, region=REGION),
             TrailSource(
