@@ -15,11 +15,13 @@ from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib import (
     AuditBucket,
     AuditTrail,
+    BucketObjectLock,
     CentralAuditBucket,
     CustomerManagedKey,
     KeyInventoryCaller,
@@ -40,7 +42,8 @@ def central_bucket_name(organisation: Organisation) -> str:
 
 
 class AuditStack(Stack):
-    """The account's CIS trail; in the security account also the central audit bucket.
+    """The account's CIS trail; in the security account also the central audit bucket (with S3
+    Object Lock when the configuration has ``audit.object_lock``).
 
     Attributes:
         trail: the :class:`AuditTrail`.
@@ -72,11 +75,17 @@ class AuditStack(Stack):
                 alias=f"alias/{organisation.name}/audit-bucket",
                 description="Central audit bucket of the organisation",
             )
+            lock = organisation.audit_object_lock
             self.central_bucket = AuditBucket(
                 self,
                 "CentralBucket",
                 encryption_key=bucket_key,
                 bucket_name=central_bucket_name(organisation),
+                object_lock=None
+                if lock is None
+                else BucketObjectLock(
+                    s3.ObjectLockMode[lock.mode], days=lock.days, years=lock.years
+                ),
                 sources=[
                     TrailSource(
                         account=member.id,

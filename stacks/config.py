@@ -21,7 +21,10 @@ Shape (every field but ``accounts`` and ``regions`` has a default, which a key l
                      "tags": {"Environment": "prod"}},    # this account's, over the above
         "backup":   {"id": "333333333333", "role": "backup"}
       },
-      "audit": {"log_retention_days": 365},
+      "audit": {
+        "log_retention_days": 365,
+        "object_lock": {"mode": "GOVERNANCE", "days": 365}  # optional: no Object Lock without it
+      },
       "replication": {
         "resource_types": ["EBS", "RDS", "AURORA"],
         "selection_tag": {"key": "backup", "value": "replicate"},
@@ -72,10 +75,12 @@ from typing import Any
 
 from constructs_lib._validation import (
     NUMBER_TOKEN_SHAPE,
+    OBJECT_LOCK_MODES,
     REPLICATION_RETENTION_DAYS,
     RESERVED_BUCKET_PREFIXES,
     ConstructPropError,
     check_account_id,
+    check_object_lock_period,
     check_range,
     check_region,
     is_token,
@@ -279,6 +284,16 @@ class KeyInventoryConfig:
 
 
 @dataclass(frozen=True)
+class ObjectLockConfig:
+    """S3 Object Lock on the central audit bucket (``audit.object_lock``): ``mode``
+    (``GOVERNANCE`` or ``COMPLIANCE``) and a retention of ``days`` or ``years``, one of them."""
+
+    mode: str
+    days: int | None = None
+    years: int | None = None
+
+
+@dataclass(frozen=True)
 class Organisation:
     name: str
     home_region: str
@@ -292,6 +307,9 @@ class Organisation:
     key_inventory: KeyInventoryConfig | None = None
     """Who runs the key inventory across accounts (``key_inventory``); each account then gets
     its inventory role. Default: None, no inventory role."""
+    audit_object_lock: ObjectLockConfig | None = None
+    """S3 Object Lock on the central audit bucket (``audit.object_lock``). Default: None, no
+    Object Lock."""
 
     def tags_of(self, account: Account) -> dict[str, str]:
         """The tags of every stack deployed into ``account`` and of every taggable resource in
@@ -991,6 +1009,40 @@ def _parse_trusted_principals(raw: Mapping[str, Any], partition_name: str) -> tu
     return tuple(principals)
 
 
+def _parse_object_lock(raw: Any) -> ObjectLockConfig:
+    """``audit.object_lock``: S3 Object Lock's mode and retention, checked as EncryptedBucket
+    checks them (S3's limits), naming this field."""
+    path = "audit.object_lock"
+    raw = _object(raw, path)
+    _only_keys(raw, path, ("mode", "days", "years"))
+    mode = raw.get("mode")
+    require(
+        mode in OBJECT_LOCK_MODES,
+        _field(f"{path}.mode"),
+        f"must be one of {list(OBJECT_LOCK_MODES)} (GOVERNANCE: whoever is allowed "
+        "s3:BypassGovernanceRetention may still delete a log file; COMPLIANCE: nobody, for the "
+        "whole retention, and it cannot be undone)",
+        mode,
+    )
+    # Each given, not null; a whole number as audit.log_retention_days (365.0 is 365).
+    days, years = (
+        _optional(
+            raw,
+            key,
+            f"{path}.{key}",
+            0,
+            "must not be null: give days or years, and leave the other out",
+        )
+        if key in raw
+        else None
+        for key in ("days", "years")
+    )
+    checked_days, checked_years = check_object_lock_period(
+        _field(path), _whole_number(days), _whole_number(years), as_written=(days, years)
+    )
+    return ObjectLockConfig(mode=str(mode), days=checked_days, years=checked_years)
+
+
 def load_organisation(raw: Any) -> Organisation:
     """Parse and validate the ``kmskit:organisation`` context value."""
     raw = _object(raw, "")
@@ -1038,7 +1090,7 @@ def load_organisation(raw: Any) -> Organisation:
     for account in accounts.values():
         _check_account_tags(tags, account)
     audit = _object(_optional(raw, "audit", "audit", {}), "audit")
-    _only_keys(audit, "audit", ("log_retention_days",))
+    _only_keys(audit, "audit", ("log_retention_days", "object_lock"))
     raw_retention = _optional(audit, "log_retention_days", "audit.log_retention_days", 365)
     retention = _whole_number(raw_retention)  # 365.0 is 365; True is no 1
     require(
@@ -1077,6 +1129,19 @@ def load_organisation(raw: Any) -> Organisation:
                 partition(home),
             )
             if "key_inventory" in raw
+            else None
+        ),
+        audit_object_lock=(
+            _parse_object_lock(
+                _optional(
+                    audit,
+                    "object_lock",
+                    "audit.object_lock",
+                    None,
+                    "must not be null: leave the key out for no Object Lock",
+                )
+            )
+            if "object_lock" in audit
             else None
         ),
     )

@@ -39,3 +39,23 @@ def test_single_region_replication_only_shares_with_the_backup_account(synthesiz
         {"region": "eu-west-1", "kms_key_arn": "App-Keys-eu-west-1", "account": "333333333333"}
     ]
     assert "PipelineArtifacts" not in " ".join(synthesized("small_org").templates)
+
+
+def test_audit_object_lock_locks_the_central_audit_bucket_only(synthesized: Synth) -> None:
+    """audit.object_lock (GOVERNANCE, 365 days): the central bucket's log files and digests are
+    locked and its noncurrent versions kept as long; its access-log bucket has no Object Lock."""
+    buckets = {
+        name: resource["Properties"]
+        for name, resource in synthesized("small_org").template("Sec-Audit")["Resources"].items()
+        if resource["Type"] == "AWS::S3::Bucket"
+    }
+    (central,) = [b for name, b in buckets.items() if name.startswith("CentralBucketStorageBucket")]
+    assert central["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 365}},
+    }
+    rules = central["LifecycleConfiguration"]["Rules"]
+    assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 365}
+    others = [b for name, b in buckets.items() if not name.startswith("CentralBucketStorageBucket")]
+    assert others
+    assert all("ObjectLockEnabled" not in b for b in others)

@@ -1,4 +1,5 @@
-"""A small organisation: one Region, a security, a workload and a backup account.
+"""A small organisation: one Region, a security, a workload and a backup account, its central
+audit bucket under a GOVERNANCE Object Lock (``audit.object_lock``).
 
 Snapshot tests pin its templates (tests/stacks/test_small_org.py)."""
 
@@ -15,6 +16,7 @@ SMALL_ORGANISATION = {
         "app": {"id": "222222222222", "role": "workload"},
         "vault": {"id": "333333333333", "role": "backup"},
     },
+    "audit": {"object_lock": {"mode": "GOVERNANCE", "days": 365}},
     "replication": {"destinations": [{"account": "vault", "region": "eu-west-1"}]},
 }
 
