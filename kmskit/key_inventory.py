@@ -907,12 +907,8 @@ def organization_inventory(
             except RoleRefusedError as refused:  # renewing the credentials, partway
                 renewal_refused = str(refused)
             except RenewalCredentialsRefusedError as failed:  # the caller's own: the end
-                left = _account_left_out(sum(reported.values()))
-                raise RenewalCredentialsRefusedError(
-                    f"{failed}. The run stopped at account {account} ({position + 1} of "
-                    f"{len(accounts)}): the {position} account(s) before it were read; {left}; "
-                    f"the {len(accounts) - position - 1} account(s) after it are not read"
-                ) from failed.__cause__
+                stopped = _run_stopped(account, position, len(accounts), sum(reported.values()))
+                raise RenewalCredentialsRefusedError(f"{failed}. {stopped}") from failed.__cause__
         yield AccountReport(
             account,
             arn,
@@ -920,6 +916,20 @@ def organization_inventory(
             regions_refused=tuple(regions_refused),
             keys_by_region=tuple(reported.items()),
         )
+
+
+def _run_stopped(account: str, position: int, count: int, reported: int) -> str:
+    """Where a run over ``count`` accounts stopped: at ``account``, the one at ``position``
+    (from 0), ``reported`` of its keys being in the report. The accounts before it are in the
+    report (read, or ACCOUNT_UNREADABLE); those after it are not read. A part with no account
+    is left out."""
+    parts = [f"The run stopped at account {account} ({position + 1} of {count}): "]
+    if position:
+        parts.append(f"the {position} account(s) before it are reported; ")
+    parts.append(_account_left_out(reported))
+    if count - position - 1:
+        parts.append(f"; the {count - position - 1} account(s) after it are not read")
+    return "".join(parts)
 
 
 def _note_refused(into: list[tuple[str, str]], region: str, error: Exception) -> None:

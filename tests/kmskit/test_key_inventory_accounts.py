@@ -562,13 +562,59 @@ def test_the_callers_credentials_refused_at_a_renewal_in_an_opt_in_region_stop_t
         "kmskit: error: could not renew the credentials of role "
         f"arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME} of account {SECOND}: STS refused the "
         f"caller's own credentials: {code}: refused. {RENEW_CALLER_HINT}. The run stopped at "
-        f"account {SECOND} (1 of 2): the 0 account(s) before it were read; 1 key(s) read before "
-        "the refusal are reported; the rest of its keys are not; the 1 account(s) after it are "
-        "not read"
+        f"account {SECOND} (1 of 2): 1 key(s) read before the refusal are reported; the rest of "
+        "its keys are not; the 1 account(s) after it are not read"
     )  # one line: no REGION_UNREADABLE warning before it, and no opt-in hint
     assert {request["RoleArn"].split(":")[4] for request in kms_answers.requests["AssumeRole"]} == {
         SECOND
     }
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "where"),
+    [
+        ((), (), "(1 of 1): "),
+        ((), (THIRD,), "(1 of 2): "),
+        ((FIRST,), (), "(2 of 2): the 1 account(s) before it are reported; "),
+        ((FIRST,), (THIRD,), "(2 of 3): the 1 account(s) before it are reported; "),
+    ],
+    ids=["only", "first", "last", "middle"],
+)
+def test_where_the_callers_credentials_stopped_the_run_is_told_for_every_position(
+    before: tuple[str, ...],
+    after: tuple[str, ...],
+    where: str,
+    aws: None,
+    kms_answers: KmsAnswers,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The message counts the accounts before and after the one it stopped at only where there
+    # are some ("the 0 account(s) before it", "the 0 account(s) after it" for the first or the
+    # only one said nothing), and an account before it is reported, not necessarily read:
+    # FIRST's role is refused (ACCOUNT_UNREADABLE), and the run went on.
+    keys = [new_key(kms_of(SECOND)) for _ in range(3)]
+    for account in (*before, *after):
+        new_key(kms_of(account))
+    refuse_renewals_from(kms_answers, keys[1], "ExpiredToken", SECOND)
+    moto_assume_role = kms_answers.answers["AssumeRole"]
+
+    def assume_role(params: dict[str, Any], moto: Any) -> Any:
+        if params["RoleArn"].split(":")[4] == FIRST:
+            raise refuse("AssumeRole", "AccessDenied")
+        return moto_assume_role(params, moto)
+
+    kms_answers.answers["AssumeRole"] = assume_role
+    accounts = [option for one in (*before, SECOND, *after) for option in ("--account", one)]
+    code, _, err = run(capsys, "--region", REGION, *accounts, "--workers", "1")
+    assert code == EXIT_ACCESS_DENIED
+    stop = err.splitlines()[-1]
+    assert stop == (
+        "kmskit: error: could not renew the credentials of role "
+        f"arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME} of account {SECOND}: STS refused the "
+        f"caller's own credentials: ExpiredToken: refused. {RENEW_CALLER_HINT}. The run stopped "
+        f"at account {SECOND} {where}1 key(s) read before the refusal are reported; the rest of "
+        "its keys are not" + ("; the 1 account(s) after it are not read" if after else "")
+    )
 
 
 # A credential_process (what IAM Identity Center helpers and other credential tools plug into
@@ -632,7 +678,7 @@ def test_the_callers_credentials_failing_before_any_request_at_a_renewal_stop_th
         "credentials could not be used (no request was sent): Error when retrieving credentials "
         "from custom-process: The SSO session has expired: run aws sso login. "
         f"{RENEW_CALLER_HINT}. The run stopped at account {SECOND} (2 of 3): the 1 account(s) "
-        "before it were read; 1 key(s) read before the refusal are reported; the rest of its "
+        "before it are reported; 1 key(s) read before the refusal are reported; the rest of its "
         "keys are not; the 1 account(s) after it are not read\n"
     )
     # What the message says was reported is what the text report printed before it stopped.
