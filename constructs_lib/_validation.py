@@ -14,7 +14,7 @@ from typing import Any
 
 from constructs import Construct
 
-from kmskit.aws_names import ACCOUNT_ID
+from kmskit.aws_names import ACCOUNT_ID, ORGANIZATION_ID, ORGANIZATION_ID_RULE
 
 # Commercial, GovCloud, China, ISO and European Sovereign Cloud partitions: eu-west-1,
 # us-gov-west-1, cn-north-1, us-isob-east-1, eusc-de-east-1.
@@ -119,6 +119,17 @@ def check_account_id(prop: str, value: Any) -> str:
         isinstance(value, str) and bool(ACCOUNT_ID.match(value)),
         prop,
         "must be a 12-digit AWS account ID",
+        value,
+    )
+    return str(value)
+
+
+def check_organization_id(prop: str, value: Any) -> str:
+    """An AWS Organizations organization ID such as ``o-a1b2c3d4e5`` (:data:`ORGANIZATION_ID`)."""
+    require(
+        isinstance(value, str) and bool(ORGANIZATION_ID.match(value)),
+        prop,
+        ORGANIZATION_ID_RULE,
         value,
     )
     return str(value)

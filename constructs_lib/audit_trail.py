@@ -45,6 +45,7 @@ from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
+    check_organization_id,
     check_region,
     check_sequence,
     is_token,
@@ -70,7 +71,6 @@ from constructs_lib.encrypted_bucket import (
 )
 from constructs_lib.key_policy import KeyServicePrincipal, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, check_alias, owning_key
-from kmskit.aws_names import ORGANIZATION_ID, ORGANIZATION_ID_RULE
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
@@ -175,16 +175,6 @@ def check_trail_name(prop: str, value: Any) -> str:
         not IP_ADDRESS.match(value),
         prop,
         "must not be formatted as an IP address (CloudTrail refuses such names)",
-        value,
-    )
-    return str(value)
-
-
-def check_organization_id(prop: str, value: Any) -> str:
-    require(
-        isinstance(value, str) and bool(ORGANIZATION_ID.match(value)),
-        prop,
-        ORGANIZATION_ID_RULE,
         value,
     )
     return str(value)

@@ -23,10 +23,15 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib import _names as names
-from constructs_lib._validation import check_account_id, is_token, require
+from constructs_lib._validation import (
+    check_account_id,
+    check_organization_id,
+    is_token,
+    require,
+)
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.key_policy import stack_facts, stack_of
-from kmskit.aws_names import ORGANIZATION_ID, ORGANIZATION_ID_RULE, partition
+from kmskit.aws_names import partition
 from kmskit.inventory_role import (
     DEFAULT_ROLE_NAME,
     EXTERNAL_ID_PATTERN,
@@ -221,13 +226,8 @@ class KeyInventoryCaller(Construct):
             accounts,
         )
         accounts = list(dict.fromkeys(check_account_id("accounts", a) for a in accounts))
-        require(
-            organization_id is None
-            or (isinstance(organization_id, str) and bool(ORGANIZATION_ID.match(organization_id))),
-            "organization_id",
-            ORGANIZATION_ID_RULE,
-            organization_id,
-        )
+        if organization_id is not None:
+            check_organization_id("organization_id", organization_id)
         require(
             bool(accounts) or organization_id is not None,
             "accounts",

@@ -81,12 +81,13 @@ from constructs_lib._validation import (
     ConstructPropError,
     check_account_id,
     check_object_lock_period,
+    check_organization_id,
     check_range,
     check_region,
     is_token,
     require,
 )
-from kmskit.aws_names import ORGANIZATION_ID, ORGANIZATION_ID_RULE, partition
+from kmskit.aws_names import partition
 from kmskit.aws_tags import (
     MAX_TAGS_PER_RESOURCE,
     tag_key_problem,
@@ -932,12 +933,7 @@ def _parse_key_inventory(
             None,
             "must not be null: leave the key out for no organization mode",
         )
-        require(
-            isinstance(organization_id, str) and bool(ORGANIZATION_ID.match(organization_id)),
-            _field("key_inventory.organization_id"),
-            ORGANIZATION_ID_RULE,
-            organization_id,
-        )
+        check_organization_id(_field("key_inventory.organization_id"), organization_id)
         # Organization mode is the deployed caller role's policy: without that role it would
         # silently do nothing.
         require(
