@@ -810,18 +810,18 @@ class AccountReport:
         }
 
 
-def _account_left_out(reported: int) -> str:
-    """What a refusal partway through an account left out of the report, ``reported`` of its
-    keys being in it (:func:`_left_out`)."""
-    return _left_out(reported, "none of its keys is reported", "its keys")
+def _account_left_out(reported: int, cause: str = "the refusal") -> str:
+    """What ``cause`` (default: a refusal) partway through an account left out of the report,
+    ``reported`` of its keys being in it (:func:`_left_out`)."""
+    return _left_out(reported, "none of its keys is reported", "its keys", cause)
 
 
-def _left_out(reported: int, none: str, rest: str) -> str:
-    """What a refusal left out of the report: ``none`` when no key was reported before it;
-    otherwise the number reported, and that the rest of ``rest`` is not."""
+def _left_out(reported: int, none: str, rest: str, cause: str = "the refusal") -> str:
+    """What ``cause`` (default: a refusal) left out of the report: ``none`` when no key was
+    reported before it; otherwise the number reported, and that the rest of ``rest`` is not."""
     if not reported:
         return none
-    return f"{reported} key(s) read before the refusal are reported; the rest of {rest} are not"
+    return f"{reported} key(s) read before {cause} are reported; the rest of {rest} are not"
 
 
 def organization_inventory(
@@ -858,7 +858,7 @@ def organization_inventory(
     :class:`~kmskit.clients.RenewalCredentialsRefusedError`, in an opt-in Region as in any
     other, as they would fail every account after it; its message then also says at which
     account the run stopped and what was reported before (the accounts before it, the keys of
-    that account read before the renewal) and that the accounts after it are not read. The
+    that account read before they failed) and that the accounts after it are not read. The
     other arguments (defaults: customer managed keys only, 30 days, 8 workers, the current
     time) are :func:`inventory`'s. Arguments are checked before any AWS call
     (:class:`~kmskit.errors.UsageError`)."""
@@ -926,7 +926,7 @@ def _run_stopped(account: str, position: int, count: int, reported: int) -> str:
     parts = [f"The run stopped at account {account} ({position + 1} of {count}): "]
     if position:
         parts.append(f"the {position} account(s) before it are reported; ")
-    parts.append(_account_left_out(reported))
+    parts.append(_account_left_out(reported, "the caller's credentials failed"))
     if count - position - 1:
         parts.append(f"; the {count - position - 1} account(s) after it are not read")
     return "".join(parts)

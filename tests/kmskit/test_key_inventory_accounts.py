@@ -562,8 +562,8 @@ def test_the_callers_credentials_refused_at_a_renewal_in_an_opt_in_region_stop_t
         "kmskit: error: could not renew the credentials of role "
         f"arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME} of account {SECOND}: STS refused the "
         f"caller's own credentials: {code}: refused. {RENEW_CALLER_HINT}. The run stopped at "
-        f"account {SECOND} (1 of 2): 1 key(s) read before the refusal are reported; the rest of "
-        "its keys are not; the 1 account(s) after it are not read"
+        f"account {SECOND} (1 of 2): 1 key(s) read before the caller's credentials failed are "
+        "reported; the rest of its keys are not; the 1 account(s) after it are not read"
     )  # one line: no REGION_UNREADABLE warning before it, and no opt-in hint
     assert {request["RoleArn"].split(":")[4] for request in kms_answers.requests["AssumeRole"]} == {
         SECOND
@@ -612,8 +612,9 @@ def test_where_the_callers_credentials_stopped_the_run_is_told_for_every_positio
         "kmskit: error: could not renew the credentials of role "
         f"arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME} of account {SECOND}: STS refused the "
         f"caller's own credentials: ExpiredToken: refused. {RENEW_CALLER_HINT}. The run stopped "
-        f"at account {SECOND} {where}1 key(s) read before the refusal are reported; the rest of "
-        "its keys are not" + ("; the 1 account(s) after it are not read" if after else "")
+        f"at account {SECOND} {where}1 key(s) read before the caller's credentials failed are "
+        "reported; the rest of its keys are not"
+        + ("; the 1 account(s) after it are not read" if after else "")
     )
 
 
@@ -678,8 +679,8 @@ def test_the_callers_credentials_failing_before_any_request_at_a_renewal_stop_th
         "credentials could not be used (no request was sent): Error when retrieving credentials "
         "from custom-process: The SSO session has expired: run aws sso login. "
         f"{RENEW_CALLER_HINT}. The run stopped at account {SECOND} (2 of 3): the 1 account(s) "
-        "before it are reported; 1 key(s) read before the refusal are reported; the rest of its "
-        "keys are not; the 1 account(s) after it are not read\n"
+        "before it are reported; 1 key(s) read before the caller's credentials failed are "
+        "reported; the rest of its keys are not; the 1 account(s) after it are not read\n"
     )
     # What the message says was reported is what the text report printed before it stopped.
     assert [line.split()[2] for line in out.splitlines()[1:] if line[:1].isdigit()] == [
