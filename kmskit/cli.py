@@ -40,8 +40,8 @@ from kmskit.aws_names import check_regions, opt_in_hint
 from kmskit.clients import (
     DEFAULT_MAX_ATTEMPTS,
     RETRY_MODES,
+    CallerCredentialsFailedError,
     ClientSettings,
-    RenewalCredentialsRefusedError,
 )
 from kmskit.errors import (
     EXIT_BROKEN_PIPE,
@@ -270,10 +270,11 @@ def with_opt_in_hint(failure: KmskitError, args: argparse.Namespace) -> KmskitEr
     refusal reads as expired or unknown credentials, while the cause may be the Region. Not
     twice: a snapshot copy's reason carries it already when the engine's call went to the same
     Regions (:func:`kmskit.snapshots.outcomes.classify`). Not for the caller's credentials
-    refused when an assumed role's were renewed
-    (:class:`~kmskit.clients.RenewalCredentialsRefusedError`): STS took them there before."""
+    failing partway through a run of assumed roles, at a renewal or at a later account's
+    ``AssumeRole`` (:class:`~kmskit.clients.CallerCredentialsFailedError`): STS took them there
+    before."""
     if not isinstance(failure, CredentialsRefusedError) or isinstance(
-        failure, RenewalCredentialsRefusedError
+        failure, CallerCredentialsFailedError
     ):
         return failure
     hint = opt_in_hint(command_regions(args))

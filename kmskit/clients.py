@@ -30,6 +30,7 @@ from kmskit.errors import (
     from_botocore_error,
     from_client_error,
     is_access_denied,
+    is_credentials_refused,
 )
 
 RetryMode = Literal["standard", "adaptive", "legacy"]
@@ -190,40 +191,76 @@ class RoleRefusedError(AccessDeniedError):
     unknown): those fail every other call too."""
 
 
-class RenewalCredentialsRefusedError(CredentialsRefusedError):
+class CallerCredentialsFailedError(CredentialsRefusedError):
+    """The caller's own credentials, which STS had taken before in the run, failed at an STS
+    ``AssumeRole`` of :func:`assume_role`'s: STS refused them (expired, unknown: the codes of
+    :class:`~kmskit.errors.CredentialsRefusedError`), or botocore could not use them before
+    sending it (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`: an IAM Identity Center session
+    that expired meanwhile, a failing ``credential_process``, ...). Made by
+    :func:`caller_credentials_failed`: at a renewal of a role's credentials
+    (:class:`RenewalCredentialsRefusedError`), and by
+    :func:`~kmskit.key_inventory.organization_inventory` at the first ``AssumeRole`` of an
+    account after the first. Neither the role nor the Region of the call is the cause: every
+    later call and renewal fails too until the caller renews them (``aws sso login``, ...), and
+    the command line adds no opt-in Region hint (STS took them in that Region before). Exit 3.
+    The first ``AssumeRole`` of :func:`assume_role` raises the plain error instead (the
+    credentials may never have worked); a role's side refusing is :class:`RoleRefusedError`."""
+
+
+class RenewalCredentialsRefusedError(CallerCredentialsFailedError):
     """The caller's own credentials failed when :func:`assume_role` renewed a role's
-    credentials near their expiry, partway through a run: STS refused them (expired, unknown:
-    the codes of :class:`~kmskit.errors.CredentialsRefusedError`), or botocore could not use
-    them before any request was sent (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`: an IAM
-    Identity Center session that expired meanwhile, a failing ``credential_process``, ...).
-    Raised from the client call that needed them. Neither the role nor the Region of that call
-    is the cause: the caller's credentials are gone, and every later call and renewal fails
-    too until the caller renews them (``aws sso login``, ...). Exit 3, as the first
-    ``AssumeRole``'s refusal of them. A renewal refused on the role's side (access denied, STS
-    not activated) is :class:`RoleRefusedError`, as the first ``AssumeRole``'s."""
+    credentials near their expiry, partway through a run (see
+    :class:`CallerCredentialsFailedError`), raised from the client call that needed them. A
+    renewal refused on the role's side (access denied, STS not activated) is
+    :class:`RoleRefusedError`, as the first ``AssumeRole``'s."""
 
 
 RENEW_CALLER_HINT = (
     "Renew the caller's own credentials (aws sso login for an IAM Identity Center profile; "
     "otherwise new keys, a new session or a working credential_process) and run again"
 )
-"""What to do when the caller's own credentials failed at a renewal."""
+"""What to do when the caller's own credentials failed partway through a run."""
 
 
-def _renewal_failed(role_arn: str, how: str) -> RenewalCredentialsRefusedError:
-    """The error of a renewal of ``role_arn``'s credentials that the caller's own credentials
-    failed, ``how`` saying how (STS's refusal, or botocore's error before any request)."""
+def caller_credentials_failed(
+    role_arn: str, error: BaseException | None, *, renewal: bool = False
+) -> CallerCredentialsFailedError | None:
+    """The error of the caller's own credentials failing at an ``AssumeRole`` of ``role_arn``
+    (a renewal of its credentials if ``renewal``, default False: its first), ``error`` being
+    what the STS call raised: STS's refusal of them (a ``ClientError`` with a code of
+    :func:`~kmskit.errors.is_credentials_refused`) or botocore's error before any request
+    (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`). Its message names the role and its account,
+    how the credentials failed and what to do (:data:`RENEW_CALLER_HINT`). None for any other
+    ``error``: the role's refusal, or not the caller's credentials."""
+    if isinstance(error, ClientError) and is_credentials_refused(
+        error.response.get("Error", {}).get("Code", "")
+    ):
+        how = f"STS refused the caller's own credentials: {client_error_text(error)}"
+    elif isinstance(error, UNUSABLE_CREDENTIALS):
+        how = (
+            "the caller's own credentials could not be used (no request was sent): "
+            f"{botocore_error_text(error)}"
+        )
+    else:
+        return None
     parts = role_arn.split(":")
     account = f" of account {parts[4]}" if len(parts) > 5 and parts[4] else ""
-    return RenewalCredentialsRefusedError(
-        f"could not renew the credentials of role {role_arn}{account}: {how.rstrip('.')}. "
-        f"{RENEW_CALLER_HINT}"
+    failed, doing = (
+        (RenewalCredentialsRefusedError, "renew the credentials of")
+        if renewal
+        else (CallerCredentialsFailedError, "assume")
+    )
+    return failed(
+        f"could not {doing} role {role_arn}{account}: {how.rstrip('.')}. {RENEW_CALLER_HINT}"
     )
 
 
 # STS's answer when the account asked for credentials has deactivated STS in the Region called
 # (IAM, Account settings): that account cannot be read there; the caller's others can.
 _STS_REGION_DISABLED = "RegionDisabledException"
+# What an STS call of assume_role raises that it tells apart: STS's answer, or botocore's error
+# for the caller's credentials that cannot be used (no request sent).
+_STS_FAILURES: tuple[type[Exception], ...] = (ClientError, *UNUSABLE_CREDENTIALS)
 
 
 class _AssumedRoleProvider(CredentialProvider):
@@ -282,7 +319,12 @@ def assume_role(
     def fetch(*, renewal: bool = False) -> dict[str, Any]:
         try:
             answer = sts.assume_role(**request)["Credentials"]
-        except ClientError as error:
+        except _STS_FAILURES as error:
+            failed = caller_credentials_failed(role_arn, error, renewal=True) if renewal else None
+            if failed is not None:
+                raise failed from error
+            if not isinstance(error, ClientError):
+                raise  # the first AssumeRole: from_botocore_error, below
             refused = from_client_error(error, f"assume role {role_arn}")
             if is_access_denied(error):
                 raise RoleRefusedError(str(refused)) from error
@@ -291,20 +333,7 @@ def assume_role(
                     f"{refused} (activate STS in {sts.meta.region_name} for the role's account: "
                     "IAM console, Account settings; or assume the role in another Region)"
                 ) from error
-            if renewal and isinstance(refused, CredentialsRefusedError):
-                raise _renewal_failed(
-                    role_arn,
-                    f"STS refused the caller's own credentials: {client_error_text(error)}",
-                ) from error
             raise refused from error
-        except UNUSABLE_CREDENTIALS as error:
-            if not renewal:
-                raise  # the first AssumeRole: from_botocore_error, below
-            raise _renewal_failed(
-                role_arn,
-                "the caller's own credentials could not be used (no request was sent): "
-                f"{botocore_error_text(error)}",
-            ) from error
         return {
             "access_key": answer["AccessKeyId"],
             "secret_key": answer["SecretAccessKey"],

@@ -54,13 +54,16 @@ from kmskit._text import utc_text
 from kmskit.audit import DEFAULT_WORKERS, check_workers, inert_cell, ordered_map
 from kmskit.aws_names import ACCOUNT_ID, check_accounts, opt_in, opt_in_hint, partition
 from kmskit.clients import (
+    CallerCredentialsFailedError,
     ClientSettings,
     RenewalCredentialsRefusedError,
     RoleRefusedError,
     assume_role,
+    caller_credentials_failed,
 )
 from kmskit.errors import (
     CredentialsRefusedError,
+    KmskitError,
     NotFoundError,
     UsageError,
     from_client_error,
@@ -852,15 +855,18 @@ def organization_inventory(
     Region. The role is assumed with STS in the first Region of ``regions`` that is not an
     opt-in Region (the first one if all are): an opt-in Region one account has not enabled
     decides for that account only. Any other error stops the run, as in :func:`inventory`:
-    the caller's own credentials refused by STS too, whether at an account's ``AssumeRole`` or
-    at a renewal partway, and at a renewal the caller's credentials that botocore could not use
-    before sending any request (an IAM Identity Center session that expired during the run):
-    :class:`~kmskit.clients.RenewalCredentialsRefusedError`, in an opt-in Region as in any
-    other, as they would fail every account after it; its message then also says at which
+    the caller's own credentials failing too, refused by STS or unusable before botocore sends
+    any request (an IAM Identity Center session that expired during the run), as they would
+    fail every account after it. At the first account's ``AssumeRole`` that is the plain error
+    of :func:`~kmskit.clients.assume_role` (nothing was read; the credentials may never have
+    worked). At a later account's ``AssumeRole`` (the session expired between two accounts) it
+    is a :class:`~kmskit.clients.CallerCredentialsFailedError`, and at a renewal partway through
+    an account (in an opt-in Region as in any other) a
+    :class:`~kmskit.clients.RenewalCredentialsRefusedError`, whose message also says at which
     account the run stopped and what was reported before (the accounts before it, the keys of
-    that account read before they failed) and that the accounts after it are not read. The
-    other arguments (defaults: customer managed keys only, 30 days, 8 workers, the current
-    time) are :func:`inventory`'s. Arguments are checked before any AWS call
+    that account read before the credentials failed) and that the accounts after it are not
+    read. The other arguments (defaults: customer managed keys only, 30 days, 8 workers, the
+    current time) are :func:`inventory`'s. Arguments are checked before any AWS call
     (:class:`~kmskit.errors.UsageError`)."""
     accounts = list(dict.fromkeys(accounts))
     check_accounts(accounts, "accounts")
@@ -888,6 +894,13 @@ def organization_inventory(
         except RoleRefusedError as refused:
             yield AccountReport(account, arn, refused=str(refused))
             continue
+        except KmskitError as error:
+            # The caller's own credentials, which STS took for the accounts before: the end of
+            # the run, told as at a renewal. At the first account they may never have worked.
+            failed = caller_credentials_failed(arn, error.__cause__) if position else None
+            if failed is None:
+                raise
+            raise _run_stopped(failed, account, position, len(accounts), 0) from error.__cause__
         regions_refused: list[tuple[str, str]] = []
         reported: dict[str, int] = {}
         renewal_refused: str | None = None
@@ -907,8 +920,10 @@ def organization_inventory(
             except RoleRefusedError as refused:  # renewing the credentials, partway
                 renewal_refused = str(refused)
             except RenewalCredentialsRefusedError as failed:  # the caller's own: the end
-                stopped = _run_stopped(account, position, len(accounts), sum(reported.values()))
-                raise RenewalCredentialsRefusedError(f"{failed}. {stopped}") from failed.__cause__
+                stopped = _run_stopped(
+                    failed, account, position, len(accounts), sum(reported.values())
+                )
+                raise stopped from failed.__cause__
         yield AccountReport(
             account,
             arn,
@@ -918,18 +933,21 @@ def organization_inventory(
         )
 
 
-def _run_stopped(account: str, position: int, count: int, reported: int) -> str:
-    """Where a run over ``count`` accounts stopped: at ``account``, the one at ``position``
-    (from 0), ``reported`` of its keys being in the report. The accounts before it are in the
-    report (read, or ACCOUNT_UNREADABLE); those after it are not read. A part with no account
-    is left out."""
-    parts = [f"The run stopped at account {account} ({position + 1} of {count}): "]
+def _run_stopped(
+    failed: CallerCredentialsFailedError, account: str, position: int, count: int, reported: int
+) -> CallerCredentialsFailedError:
+    """``failed`` (the caller's own credentials failed), of the same class, its message saying
+    where a run over ``count`` accounts stopped: at ``account``, the one at ``position`` (from
+    0), ``reported`` of its keys being in the report. The accounts before it are in the report
+    (read, or ACCOUNT_UNREADABLE); those after it are not read. A part with no account is left
+    out."""
+    parts = [f"{failed}. The run stopped at account {account} ({position + 1} of {count}): "]
     if position:
         parts.append(f"the {position} account(s) before it are reported; ")
     parts.append(_account_left_out(reported, "the caller's credentials failed"))
     if count - position - 1:
         parts.append(f"; the {count - position - 1} account(s) after it are not read")
-    return "".join(parts)
+    return type(failed)("".join(parts))
 
 
 def _note_refused(into: list[tuple[str, str]], region: str, error: Exception) -> None:

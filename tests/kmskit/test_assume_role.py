@@ -32,6 +32,7 @@ from moto import mock_aws
 from kmskit.cli import main
 from kmskit.clients import (
     RENEW_CALLER_HINT,
+    CallerCredentialsFailedError,
     ClientSettings,
     RenewalCredentialsRefusedError,
     RoleRefusedError,
@@ -121,7 +122,8 @@ def test_access_denied_is_role_refused_and_refused_credentials_are_not(
     with pytest.raises(AccessDeniedError) as raised:
         assume_role(ClientSettings(region=REGION), ROLE, session_name="kmskit-test")
     assert isinstance(raised.value, RoleRefusedError) is refused
-    assert not isinstance(raised.value, RenewalCredentialsRefusedError)  # not a renewal
+    # Not a renewal, nor a later account's: the credentials may never have worked.
+    assert not isinstance(raised.value, CallerCredentialsFailedError)
     assert str(raised.value).startswith(f"could not assume role {ROLE}: {code}: refused")
 
 
@@ -350,5 +352,5 @@ def test_the_callers_credentials_unusable_at_the_first_assume_role_are_no_renewa
     settings.client("sts").get_caller_identity()  # the one renewal that works
     with pytest.raises(AccessDeniedError) as raised:
         assume_role(settings, ROLE, session_name="kmskit-test")
-    assert not isinstance(raised.value, RenewalCredentialsRefusedError)
+    assert not isinstance(raised.value, CallerCredentialsFailedError)
     assert "aws sso login" in str(raised.value)

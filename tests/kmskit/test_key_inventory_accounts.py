@@ -94,6 +94,16 @@ def refuse_role_of(kms_answers: KmsAnswers, *accounts: str, code: str = "AccessD
     kms_answers.answers["AssumeRole"] = answer
 
 
+def keys_reported(out: str) -> list[str]:
+    """The key IDs of the lines of a text report of several accounts, in order."""
+    return [line.split()[2] for line in out.splitlines()[1:] if line[:1].isdigit()]
+
+
+def asked_roles_of(kms_answers: KmsAnswers) -> list[str]:
+    """The accounts whose roles were asked for (AssumeRole), in order."""
+    return [request["RoleArn"].split(":")[4] for request in kms_answers.requests["AssumeRole"]]
+
+
 # --- several accounts ---------------------------------------------------------------------------
 
 
@@ -261,10 +271,17 @@ def test_an_account_with_sts_deactivated_in_the_region_is_account_unreadable(
 def test_an_error_other_than_access_denied_on_assume_role_stops_the_run(
     aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Credentials STS refuses (expired) fail every account alike: not ACCOUNT_UNREADABLE.
+    # Credentials STS refuses (expired) fail every account alike: not ACCOUNT_UNREADABLE. At
+    # the first account nothing was reported and the credentials may never have worked: the
+    # plain message, without where the run stopped.
     refuse_role_of(kms_answers, FIRST, code="ExpiredTokenException")
-    assert main(["key", "inventory", "--region", REGION, "--account", FIRST]) == EXIT_ACCESS_DENIED
-    assert "could not assume role arn:aws:iam::111111111111:role/" in one_error_line(capsys)
+    accounts = ["--account", FIRST, "--account", SECOND]
+    assert main(["key", "inventory", "--region", REGION, *accounts]) == EXIT_ACCESS_DENIED
+    assert one_error_line(capsys) == (
+        f"kmskit: error: could not assume role arn:aws:iam::{FIRST}:role/{DEFAULT_ROLE_NAME}: "
+        "ExpiredTokenException: refused (refresh or check the AWS credentials)"
+    )
+    assert asked_roles_of(kms_answers) == [FIRST]
 
 
 def test_the_library_checks_its_arguments_naming_them_before_any_aws_call(
@@ -633,12 +650,30 @@ print(json.dumps({"Version": 1, "AccessKeyId": "testing", "SecretAccessKey": "te
 """
 
 
+@pytest.fixture
+def caller_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The profile ``caller`` of an AWS config file, whose credentials come from
+    :data:`CREDENTIAL_PROCESS`: the file it fails from once it exists (returned, not made)."""
+    expired = tmp_path / "expired"
+    script = tmp_path / "credentials.py"
+    script.write_text(CREDENTIAL_PROCESS)
+    config = tmp_path / "config"
+    config.write_text(
+        f'[profile caller]\ncredential_process = "{sys.executable}" "{script}" "{expired}"\n'
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    return expired
+
+
+def run_as_caller(capsys: pytest.CaptureFixture[str], *accounts: str) -> tuple[int, str, str]:
+    """``kmskit key inventory`` of ``accounts`` in :data:`REGION`, one worker, as the profile
+    ``caller`` (:func:`caller_profile`): the exit code, stdout and stderr."""
+    given = [option for account in accounts for option in ("--account", account)]
+    return run(capsys, "--profile", "caller", "--region", REGION, *given, "--workers", "1")
+
+
 def test_the_callers_credentials_failing_before_any_request_at_a_renewal_stop_the_run_saying_so(
-    aws: None,
-    kms_answers: KmsAnswers,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    aws: None, kms_answers: KmsAnswers, caller_profile: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The caller's profile gets its credentials from a credential_process, which starts to fail
     # partway through SECOND's keys: botocore fails to renew the caller's credentials before it
@@ -648,14 +683,7 @@ def test_the_callers_credentials_failing_before_any_request_at_a_renewal_stop_th
     first = new_key(kms_of(FIRST))
     keys = [new_key(kms_of(SECOND)) for _ in range(3)]
     new_key(kms_of(THIRD))
-    expired = tmp_path / "expired"
-    script = tmp_path / "credentials.py"
-    script.write_text(CREDENTIAL_PROCESS)
-    config = tmp_path / "config"
-    config.write_text(
-        f'[profile caller]\ncredential_process = "{sys.executable}" "{script}" "{expired}"\n'
-    )
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    expired = caller_profile
 
     def assume_role(params: dict[str, Any], moto: Any) -> Any:  # renewed at every call
         found = moto(params)
@@ -668,10 +696,7 @@ def test_the_callers_credentials_failing_before_any_request_at_a_renewal_stop_th
         return moto(params)
 
     kms_answers.answers.update(AssumeRole=assume_role, DescribeKey=describe_key)
-    accounts = ["--account", FIRST, "--account", SECOND, "--account", THIRD]
-    code, out, err = run(
-        capsys, "--profile", "caller", "--region", REGION, *accounts, "--workers", "1"
-    )
+    code, out, err = run_as_caller(capsys, FIRST, SECOND, THIRD)
     assert code == EXIT_ACCESS_DENIED
     assert err == (
         "kmskit: error: could not renew the credentials of role "
@@ -683,14 +708,84 @@ def test_the_callers_credentials_failing_before_any_request_at_a_renewal_stop_th
         "reported; the rest of its keys are not; the 1 account(s) after it are not read\n"
     )
     # What the message says was reported is what the text report printed before it stopped.
-    assert [line.split()[2] for line in out.splitlines()[1:] if line[:1].isdigit()] == [
-        first,
-        keys[0],
-    ]
-    assert {request["RoleArn"].split(":")[4] for request in kms_answers.requests["AssumeRole"]} == {
-        FIRST,
-        SECOND,
-    }  # THIRD's role was not asked for
+    assert keys_reported(out) == [first, keys[0]]
+    assert set(asked_roles_of(kms_answers)) == {FIRST, SECOND}  # THIRD's role was not asked for
+
+
+@pytest.mark.parametrize("code", ["ExpiredToken", "InvalidClientTokenId"])
+def test_the_callers_credentials_refused_at_a_later_accounts_assume_role_say_where_the_run_stopped(
+    code: str, aws: None, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # FIRST is read; then STS refuses the caller's own credentials (the session expired between
+    # two accounts) at SECOND's first AssumeRole: not SECOND's role refused (ACCOUNT_UNREADABLE,
+    # the run goes on) but the end of the run, told as at a renewal: where it stopped and what
+    # was reported. Without the opt-in hint for OPT_IN: STS took these credentials in REGION
+    # for FIRST.
+    first = new_key(kms_of(FIRST))
+    new_key(kms_of(SECOND))
+    new_key(kms_of(THIRD))
+    refuse_role_of(kms_answers, SECOND, code=code)
+    accounts = ["--account", FIRST, "--account", SECOND, "--account", THIRD]
+    code_, out, err = run(capsys, "--region", REGION, "--region", OPT_IN, *accounts)
+    assert code_ == EXIT_ACCESS_DENIED
+    assert err == (
+        f"kmskit: error: could not assume role arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME} of "
+        f"account {SECOND}: STS refused the caller's own credentials: {code}: refused. "
+        f"{RENEW_CALLER_HINT}. The run stopped at account {SECOND} (2 of 3): the 1 account(s) "
+        "before it are reported; none of its keys is reported; the 1 account(s) after it are "
+        "not read\n"
+    )
+    assert keys_reported(out) == [first]  # FIRST's report, printed before the run stopped
+    assert asked_roles_of(kms_answers) == [FIRST, SECOND]  # THIRD's role was not asked for
+
+
+def test_the_callers_credentials_failing_before_a_later_accounts_assume_role_say_where_it_stopped(
+    aws: None, kms_answers: KmsAnswers, caller_profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The caller's credential_process starts failing while FIRST's keys are read (the roles'
+    # credentials last an hour: FIRST's role is not renewed): botocore cannot renew the
+    # caller's credentials for SECOND's first AssumeRole and sends no request
+    # (CredentialRetrievalError). The run stops there, saying so, where, and what was reported.
+    first = [new_key(kms_of(FIRST)) for _ in range(2)]
+    new_key(kms_of(SECOND))
+    new_key(kms_of(THIRD))
+    expired = caller_profile
+
+    def describe_key(params: dict[str, Any], moto: Any) -> Any:
+        if params["KeyId"] == first[1]:
+            expired.touch()
+        return moto(params)
+
+    kms_answers.answers.update(
+        AssumeRole=lambda params, moto: moto(params), DescribeKey=describe_key
+    )
+    code, out, err = run_as_caller(capsys, FIRST, SECOND, THIRD)
+    assert code == EXIT_ACCESS_DENIED
+    assert err == (
+        f"kmskit: error: could not assume role arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME} of "
+        f"account {SECOND}: the caller's own credentials could not be used (no request was "
+        "sent): Error when retrieving credentials from custom-process: The SSO session has "
+        f"expired: run aws sso login. {RENEW_CALLER_HINT}. The run stopped at account {SECOND} "
+        "(2 of 3): the 1 account(s) before it are reported; none of its keys is reported; the 1 "
+        "account(s) after it are not read\n"
+    )
+    assert keys_reported(out) == first
+    assert asked_roles_of(kms_answers) == [FIRST, SECOND]  # SECOND's not sent; THIRD's not asked
+
+
+def test_the_callers_credentials_unusable_at_the_first_account_get_the_plain_message(
+    aws: None, kms_answers: KmsAnswers, caller_profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing was read: botocore's error as in one account, without where the run stopped.
+    new_key(kms_of(FIRST))
+    caller_profile.touch()  # failing from the start
+    kms_answers.answers["AssumeRole"] = lambda params, moto: moto(params)
+    code, out, err = run_as_caller(capsys, FIRST, SECOND)
+    assert (code, keys_reported(out)) == (EXIT_ACCESS_DENIED, [])
+    assert err == (
+        "kmskit: error: Error when retrieving credentials from custom-process: The SSO session "
+        "has expired: run aws sso login (refresh or check the AWS credentials)\n"
+    )
 
 
 def test_credentials_refused_in_a_default_region_still_stop_the_run(
