@@ -277,7 +277,8 @@ def with_opt_in_hint(failure: KmskitError, args: argparse.Namespace) -> KmskitEr
         failure, CallerCredentialsFailedError
     ):
         return failure
-    hint = opt_in_hint(command_regions(args))
+    regions = failure.regions if failure.regions is not None else command_regions(args)
+    hint = opt_in_hint(regions)
     if hint is None or hint in str(failure):
         return failure
     return CredentialsRefusedError(f"{failure} ({hint})")

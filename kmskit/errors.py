@@ -77,7 +77,12 @@ class AccessDeniedError(KmskitError):
 class CredentialsRefusedError(AccessDeniedError):
     """AWS refused the credentials of a call (expired, unknown, or not valid in the call's
     Region): exit 3 as access denied. The CLI adds what to check in an opt-in Region
-    (:func:`kmskit.aws_names.opt_in_hint`)."""
+    (:func:`kmskit.aws_names.opt_in_hint`) among :attr:`regions`."""
+
+    regions: tuple[str, ...] | None = None
+    """The Regions the refused call went to, where the code that raised it knows (an
+    ``AssumeRole`` sent to one STS Region); None (the default): any Region the command works
+    in."""
 
 
 class NotFoundError(KmskitError):

@@ -899,6 +899,8 @@ def organization_inventory(
             # the run, told as at a renewal. At the first account they may never have worked.
             failed = caller_credentials_failed(arn, error.__cause__) if position else None
             if failed is None:
+                if isinstance(error, CredentialsRefusedError):
+                    error.regions = (sts_region,)  # refused there, whatever --region holds
                 raise
             raise _run_stopped(failed, account, position, len(accounts), 0) from error.__cause__
         regions_refused: list[tuple[str, str]] = []

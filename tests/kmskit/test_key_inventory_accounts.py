@@ -27,6 +27,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from kmskit import key_inventory
+from kmskit.aws_names import opt_in_hint
 from kmskit.cli import main
 from kmskit.clients import RENEW_CALLER_HINT, ClientSettings
 from kmskit.errors import (
@@ -282,6 +283,29 @@ def test_an_error_other_than_access_denied_on_assume_role_stops_the_run(
         "ExpiredTokenException: refused (refresh or check the AWS credentials)"
     )
     assert asked_roles_of(kms_answers) == [FIRST]
+
+
+@pytest.mark.parametrize(
+    ("regions", "hinted"), [((REGION, "af-south-1"), False), (("af-south-1",), True)]
+)
+def test_the_first_accounts_assume_role_refused_gets_the_opt_in_hint_only_for_its_sts_region(
+    regions: tuple[str, ...],
+    hinted: bool,
+    aws: None,
+    kms_answers: KmsAnswers,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The roles are assumed through STS in the first Region every account has (REGION), so
+    # credentials STS refuses there are not an opt-in Region's doing, whatever --region holds;
+    # with opt-in Regions only, STS is asked in one of them, and the hint applies.
+    refuse_role_of(kms_answers, FIRST, code="ExpiredTokenException")
+    arguments = [arg for region in regions for arg in ("--region", region)]
+    assert main(["key", "inventory", *arguments, "--account", FIRST]) == EXIT_ACCESS_DENIED
+    message = one_error_line(capsys)
+    assert message.startswith(f"kmskit: error: could not assume role arn:aws:iam::{FIRST}:")
+    hint = opt_in_hint(["af-south-1"])
+    assert hint is not None
+    assert (hint in message) is hinted
 
 
 def test_the_library_checks_its_arguments_naming_them_before_any_aws_call(
