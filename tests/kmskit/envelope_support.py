@@ -19,6 +19,7 @@ import boto3
 import botocore.retries.standard
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.client import BaseClient
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
@@ -221,6 +222,28 @@ def probe_clients(monkeypatch: pytest.MonkeyPatch, *, no_backoff: bool = True) -
             botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0
         )
     return probe
+
+
+def clients_made_and_closed(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
+    """The clients made through ``ClientSettings.client`` (each once), and every ``close()``
+    of a client, in order (the same client twice if closed twice)."""
+    made: list[Any] = []
+    closed: list[Any] = []
+    client, close = ClientSettings.client, BaseClient.close
+
+    def recorded_client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        found = client(self, service, **kwargs)
+        if all(found is not seen for seen in made):
+            made.append(found)
+        return found
+
+    def recorded_close(self: BaseClient) -> None:
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(ClientSettings, "client", recorded_client)
+    monkeypatch.setattr(BaseClient, "close", recorded_close)
+    return made, closed
 
 
 def moto_private_key(key_id: str) -> tuple[str, Any]:

@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import aws_encryption_sdk
 import boto3
@@ -28,7 +27,6 @@ from aws_encryption_sdk.identifiers import (
 from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
 from aws_encryption_sdk.key_providers.raw import RawMasterKey
-from botocore.client import BaseClient
 from moto import mock_aws
 
 from kmskit.clients import ClientSettings
@@ -54,7 +52,14 @@ from kmskit.errors import (
     NotFoundError,
     UsageError,
 )
-from tests.kmskit.envelope_support import ALIAS, REGION, KmsWorld, kms_world, probe_clients
+from tests.kmskit.envelope_support import (
+    ALIAS,
+    REGION,
+    KmsWorld,
+    clients_made_and_closed,
+    kms_world,
+    probe_clients,
+)
 
 CONTEXT = {"purpose": "backup", "team": "payments"}
 FRAME = 4096  # small frames so that a few KiB of data make several frames
@@ -982,28 +987,6 @@ def test_close_drops_the_cached_data_keys(
     envelope.close()  # more than once is fine
     with Envelope([world.arn]) as uncached:  # nothing cached: close() is harmless
         assert uncached.decrypt(uncached.encrypt(b"x", CONTEXT), CONTEXT) == b"x"
-
-
-def clients_made_and_closed(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
-    """The clients made through ``ClientSettings.client`` (each once), and every ``close()``
-    of a client, in order (the same client twice if closed twice)."""
-    made: list[Any] = []
-    closed: list[Any] = []
-    client, close = ClientSettings.client, BaseClient.close
-
-    def recorded_client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
-        found = client(self, service, **kwargs)
-        if all(found is not seen for seen in made):
-            made.append(found)
-        return found
-
-    def recorded_close(self: BaseClient) -> None:
-        closed.append(self)
-        close(self)
-
-    monkeypatch.setattr(ClientSettings, "client", recorded_client)
-    monkeypatch.setattr(BaseClient, "close", recorded_close)
-    return made, closed
 
 
 @pytest.mark.parametrize("as_context_manager", [False, True], ids=["close", "with"])
