@@ -7,9 +7,11 @@ Clients use botocore's ``standard`` retry mode (jittered exponential backoff tha
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -166,11 +168,29 @@ class ClientSettings:
 
 def kms_client(settings: ClientSettings | None = None) -> Any:
     """A KMS client with ``settings``, or with the defaults (environment, standard retries).
-    An unknown profile or no Region is :class:`UsageError` (not botocore's error)."""
+    An unknown profile or no Region is :class:`UsageError` (not botocore's error).
+
+    ``settings`` default: None, the client of a new ``ClientSettings()`` made for it, which
+    nothing closes (the garbage collector frees it): for one call, take the settings from
+    :func:`settings_for_call`, which closes those it makes."""
     try:
         return (settings or ClientSettings()).client("kms")
     except BotoCoreError as error:
         raise from_botocore_error(error) from error
+
+
+@contextlib.contextmanager
+def settings_for_call(settings: ClientSettings | None = None) -> Iterator[ClientSettings]:
+    """The settings for one call of a function that takes ``settings: ClientSettings | None``,
+    for a ``with`` block: ``settings`` themselves, left open (the caller's, to reuse and to
+    close), or with ``settings`` None (the default) a new ``ClientSettings()`` whose clients
+    are closed at the end of the block, also when the block raises. No client is made here:
+    an argument checked inside the block is still refused before any client is made."""
+    if settings is not None:
+        yield settings
+        return
+    with ClientSettings() as made:
+        yield made
 
 
 def key_metadata(kms: Any, key: str) -> dict[str, Any]:

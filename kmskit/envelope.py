@@ -79,7 +79,7 @@ from kmskit._io import atomic_output, input_size, open_input, writes_in_place
 from kmskit._text import is_utf8
 from kmskit.audit import KEY_ARN, resolve_key
 from kmskit.aws_names import check_accounts, check_regions
-from kmskit.clients import ClientSettings
+from kmskit.clients import ClientSettings, kms_client, settings_for_call
 from kmskit.errors import (
     ConflictError,
     IntegrityError,
@@ -276,6 +276,17 @@ def kms_call(client: Any, operation: str, doing: str, **params: Any) -> dict[str
     except BotoCoreError as error:  # no credentials, a connection error, ...
         raise from_botocore_error(error) from error
     return response
+
+
+def kms_call_with_settings(
+    settings: ClientSettings | None, operation: str, doing: str, **params: Any
+) -> dict[str, Any]:
+    """:func:`kms_call` with the KMS client ``settings`` keep (left open, the caller's), or with
+    ``settings`` None with the client of a ``ClientSettings()`` made for this one call and closed
+    before it returns or raises (:func:`~kmskit.clients.settings_for_call`). An unknown profile
+    or no Region is :class:`~kmskit.errors.UsageError` (:func:`~kmskit.clients.kms_client`)."""
+    with settings_for_call(settings) as used:
+        return kms_call(kms_client(used), operation, doing, **params)
 
 
 def resolve_key_arn(key: str, settings: ClientSettings) -> str:

@@ -24,8 +24,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from kmskit.clients import ClientSettings, kms_client
-from kmskit.envelope import Readable, kms_call
+from kmskit.clients import ClientSettings, settings_for_call
+from kmskit.envelope import Readable, kms_call_with_settings
 from kmskit.errors import (
     ConflictError,
     IntegrityError,
@@ -135,9 +135,11 @@ def _a(usage: str) -> str:
 
 def get_public_key(key: str, *, settings: ClientSettings | None = None) -> PublicKey:
     """``GetPublicKey`` of an asymmetric KMS key (ARN, ID or alias). ``settings``: default
-    ``ClientSettings()`` (a new session: pass one to reuse its clients)."""
-    client = kms_client(settings)
-    response = kms_call(client, "get_public_key", f"get the public key of {key}", KeyId=key)
+    None, a new ``ClientSettings()`` (a new session) for this call, closed before it returns:
+    pass one to reuse its client, which is left open."""
+    response = kms_call_with_settings(
+        settings, "get_public_key", f"get the public key of {key}", KeyId=key
+    )
     return PublicKey(
         key_spec=response.get("KeySpec") or response.get("CustomerMasterKeySpec", ""),
         der=response["PublicKey"],
@@ -206,12 +208,12 @@ def private_decrypt(
     key: str, ciphertext: bytes, *, settings: ClientSettings | None = None
 ) -> bytes:
     """KMS ``Decrypt`` of an RSAES_OAEP_SHA_256 ciphertext (the private key never leaves KMS).
-    ``settings``: default ``ClientSettings()``."""
+    ``settings``: default None, a ``ClientSettings()`` of the call's own, closed before it
+    returns."""
     if not ciphertext:
         raise UsageError("the ciphertext is empty. Received: 0 bytes")
-    client = kms_client(settings)
-    response = kms_call(
-        client,
+    response = kms_call_with_settings(
+        settings,
         "decrypt",
         f"decrypt with {key}",
         KeyId=key,
@@ -279,22 +281,23 @@ def sign(
     """Sign what ``source`` holds with a ``SIGN_VERIFY`` KMS key.
 
     ``algorithm`` defaults to RSASSA_PSS_SHA_256 for RSA keys and the curve's ECDSA for ECC
-    keys (the key spec comes from ``GetPublicKey``). ``settings``: default
-    ``ClientSettings()``.
+    keys (the key spec comes from ``GetPublicKey``). ``settings``: default None, a
+    ``ClientSettings()`` of the call's own (one client for ``GetPublicKey`` and ``Sign``),
+    closed before it returns.
     """
-    if algorithm is None:
-        public = get_public_key(key, settings=settings)
-        algorithm = public.default_signing_algorithm()
-    message = _read_message(source, algorithm)
-    client = kms_client(settings)
-    response = kms_call(
-        client,
-        "sign",
-        f"sign with {key}",
-        KeyId=key,
-        SigningAlgorithm=algorithm,
-        **message.kms_params(),
-    )
+    with settings_for_call(settings) as used:
+        if algorithm is None:
+            public = get_public_key(key, settings=used)
+            algorithm = public.default_signing_algorithm()
+        message = _read_message(source, algorithm)
+        response = kms_call_with_settings(
+            used,
+            "sign",
+            f"sign with {key}",
+            KeyId=key,
+            SigningAlgorithm=algorithm,
+            **message.kms_params(),
+        )
     return Signature(key_id=response["KeyId"], algorithm=algorithm, signature=response["Signature"])
 
 
@@ -361,21 +364,22 @@ def verify_with_kms(
     settings: ClientSettings | None = None,
 ) -> str:
     """KMS ``Verify``; returns the algorithm. Raises :class:`IntegrityError` on a mismatch.
-    Defaults: ``algorithm`` None (the key's default, as for :func:`sign`), ``settings``
-    ``ClientSettings()``."""
-    if algorithm is None:
-        algorithm = get_public_key(key, settings=settings).default_signing_algorithm()
-    message = _read_message(source, algorithm)
-    client = kms_client(settings)
-    response = kms_call(
-        client,
-        "verify",
-        f"verify the signature with {key}",
-        KeyId=key,
-        Signature=signature,
-        SigningAlgorithm=algorithm,
-        **message.kms_params(),
-    )
+    Defaults: ``algorithm`` None (the key's default, as for :func:`sign`), ``settings`` None
+    (a ``ClientSettings()`` of the call's own, one client for ``GetPublicKey`` and ``Verify``,
+    closed before it returns)."""
+    with settings_for_call(settings) as used:
+        if algorithm is None:
+            algorithm = get_public_key(key, settings=used).default_signing_algorithm()
+        message = _read_message(source, algorithm)
+        response = kms_call_with_settings(
+            used,
+            "verify",
+            f"verify the signature with {key}",
+            KeyId=key,
+            Signature=signature,
+            SigningAlgorithm=algorithm,
+            **message.kms_params(),
+        )
     if not response.get("SignatureValid"):
         raise IntegrityError(f"KMS says the signature does not match the data ({algorithm}, {key})")
     return algorithm

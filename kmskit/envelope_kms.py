@@ -23,6 +23,12 @@ its reference to the response; that shortens the key's life in memory, it does n
 Small data: :func:`encrypt_small` / :func:`decrypt_small` call KMS ``Encrypt`` / ``Decrypt``
 directly (KMS's limit is 4,096 bytes of plaintext); anything larger gets a :class:`UsageError`
 that points to envelope encryption (:class:`kmskit.envelope.Envelope`, ``kmskit encrypt``).
+
+Clients: each function takes ``settings``. Default None: a new ``ClientSettings()`` for that one
+call (a session, a KMS client and a credential lookup), whose client is closed before the
+function returns or raises. For more than one call pass one
+:class:`~kmskit.clients.ClientSettings`: its kept client is reused, and left open for the
+caller to close.
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
-from kmskit.clients import ClientSettings, kms_client
-from kmskit.envelope import check_context, kms_call
+from kmskit.clients import ClientSettings
+from kmskit.envelope import check_context, kms_call_with_settings
 from kmskit.errors import IntegrityError, UsageError
 
 SMALL_DATA_LIMIT = 4096
@@ -102,12 +108,13 @@ def new_data_key(
         context: encryption context (required, at least one pair); the same pairs are needed
             to decrypt the encrypted copy.
         key_spec: ``AES_256`` (default) or ``AES_128``.
-        settings: client settings. Default: ``ClientSettings()``.
+        settings: client settings, whose kept KMS client is used and left open. Default:
+            None, a new ``ClientSettings()`` for this call, closed before it returns.
     """
     context = check_context(context, required=True)
     _check_spec(key_spec)
-    response = kms_call(
-        kms_client(settings),
+    response = kms_call_with_settings(
+        settings,
         "generate_data_key",
         f"generate a data key with {key}",
         KeyId=key,
@@ -131,12 +138,13 @@ def new_data_key_for_later(
     """``GenerateDataKeyWithoutPlaintext``: only the encrypted copy of a new data key.
 
     Same arguments and defaults as :func:`new_data_key` (``key_spec`` ``AES_256``,
-    ``settings`` ``ClientSettings()``); decrypt it with :func:`decrypt_data_key`.
+    ``settings`` None: a ``ClientSettings()`` of the call's own, closed before it returns);
+    decrypt it with :func:`decrypt_data_key`.
     """
     context = check_context(context, required=True)
     _check_spec(key_spec)
-    response = kms_call(
-        kms_client(settings),
+    response = kms_call_with_settings(
+        settings,
         "generate_data_key_without_plaintext",
         f"generate a data key with {key}",
         KeyId=key,
@@ -157,7 +165,7 @@ def decrypt_data_key(
 
     ``context`` must be the one used to create it; ``key``, if given, must be the key it was
     encrypted under (KMS refuses otherwise). Defaults: ``key`` None (the key the blob names),
-    ``settings`` ``ClientSettings()``.
+    ``settings`` None (a ``ClientSettings()`` of the call's own, closed before it returns).
     """
     plaintext, key_id = _decrypt(encrypted, context, key, settings, "decrypt the data key")
     return DataKey(key_id=key_id, encrypted=encrypted, plaintext=plaintext)
@@ -173,7 +181,8 @@ def encrypt_small(
     """KMS ``Encrypt`` of 1-4,096 bytes; the ciphertext blob names the key.
 
     ``context`` is required (at least one pair) and needed again to decrypt. ``settings``:
-    default ``ClientSettings()``.
+    default None, a ``ClientSettings()`` of the call's own, closed before it returns (pass one
+    to reuse its client across calls).
     """
     context = check_context(context, required=True)
     size = len(plaintext)
@@ -185,8 +194,8 @@ def encrypt_small(
         )
     if size == 0:
         raise UsageError("'plaintext' is empty; KMS Encrypt needs 1-4096 bytes. Received: 0 bytes")
-    response = kms_call(
-        kms_client(settings),
+    response = kms_call_with_settings(
+        settings,
         "encrypt",
         f"encrypt with {key}",
         KeyId=key,
@@ -207,7 +216,8 @@ def decrypt_small(
     """KMS ``Decrypt`` of a blob from :func:`encrypt_small` (or any symmetric KMS ``Encrypt``).
 
     ``context``: exactly the one used to encrypt. Defaults: ``key`` None (the key the blob
-    names; if given, KMS refuses a blob of another key), ``settings`` ``ClientSettings()``.
+    names; if given, KMS refuses a blob of another key), ``settings`` None (a
+    ``ClientSettings()`` of the call's own, closed before it returns).
     """
     plaintext, _ = _decrypt(ciphertext, context, key, settings, "decrypt")
     return bytes(plaintext)
@@ -228,7 +238,7 @@ def _decrypt(
     if key:
         params["KeyId"] = key
     try:
-        response = kms_call(kms_client(settings), "decrypt", f"{doing} with KMS", **params)
+        response = kms_call_with_settings(settings, "decrypt", f"{doing} with KMS", **params)
     except IntegrityError as error:
         raise IntegrityError(
             f"{error} (the ciphertext was tampered with, or the encryption context differs from "

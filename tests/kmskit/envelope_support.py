@@ -29,6 +29,7 @@ from moto.kms import utils as moto_kms_utils
 from moto.kms.models import kms_backends
 
 from kmskit.clients import ClientSettings
+from kmskit.errors import AccessDeniedError
 
 ROOT = Path(__file__).resolve().parents[2]
 """The repository (cwd and PYTHONPATH of a ``python -m kmskit`` subprocess)."""
@@ -244,6 +245,68 @@ def clients_made_and_closed(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any],
     monkeypatch.setattr(ClientSettings, "client", recorded_client)
     monkeypatch.setattr(BaseClient, "close", recorded_close)
     return made, closed
+
+
+OneCall = Callable[[ClientSettings | None], object]
+"""A call of a one-call KMS function (``kmskit.envelope_kms``, ``kmskit.envelope_asymmetric``)
+with the settings given."""
+
+
+def refuse(probe: ClientProbe, operation: str) -> None:
+    """KMS refuses ``operation`` with AccessDeniedException. A responder, not
+    :meth:`ClientProbe.fail`: the operations :func:`emulate_asymmetric_kms` answers are answered
+    before the request is sent, where ``fail`` acts."""
+    denied = {"Code": "AccessDeniedException", "Message": "not allowed"}
+    probe.respond(operation, lambda request: (400, {"Error": denied}))
+
+
+def _call_refused_if(
+    fails: bool, probe: ClientProbe, operation: str, call: Callable[[], object]
+) -> None:
+    """``call()``; if ``fails``, with KMS refusing ``operation``, and it must raise
+    :class:`AccessDeniedError`."""
+    if fails:
+        refuse(probe, operation)
+    with pytest.raises(AccessDeniedError) if fails else contextlib.nullcontext():
+        call()
+
+
+def check_own_client_closed_once(
+    monkeypatch: pytest.MonkeyPatch,
+    probe: ClientProbe,
+    operations: list[str],
+    call: OneCall,
+    *,
+    fails: bool,
+) -> None:
+    """``call(None)`` calls each of ``operations`` once (KMS refusing the last if ``fails``)
+    with one client, made for the call, and closes that client exactly once."""
+    made, closed = clients_made_and_closed(monkeypatch)
+    _call_refused_if(fails, probe, operations[-1], lambda: call(None))
+    assert [probe.calls[operation] for operation in operations] == [1] * len(operations)
+    assert len(made) == 1  # one client for every call KMS gets
+    assert closed == made  # that client, once
+
+
+def check_callers_client_reused_and_open(
+    monkeypatch: pytest.MonkeyPatch,
+    probe: ClientProbe,
+    operations: list[str],
+    call: OneCall,
+    *,
+    fails: bool,
+) -> None:
+    """``call(settings)`` twice (KMS refusing the second's last operation if ``fails``) uses
+    the client the caller's settings keep, makes no other and closes none."""
+    settings = ClientSettings()
+    kept = settings.client("kms")
+    made, closed = clients_made_and_closed(monkeypatch)
+    call(settings)
+    _call_refused_if(fails, probe, operations[-1], lambda: call(settings))
+    assert probe.calls[operations[-1]] == 2
+    assert made == [kept]  # no client of the call's own
+    assert closed == []
+    assert settings.client("kms") is kept
 
 
 def moto_private_key(key_id: str) -> tuple[str, Any]:

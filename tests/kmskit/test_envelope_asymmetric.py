@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 from kmskit.cli import main
 from kmskit.envelope_asymmetric import (
     RAW_MESSAGE_LIMIT,
+    PublicKey,
     get_public_key,
     load_public_key,
     private_decrypt,
@@ -41,6 +42,9 @@ from tests.kmskit.envelope_support import (
     RSA_OAEP,
     ClientProbe,
     KmsWorld,
+    OneCall,
+    check_callers_client_reused_and_open,
+    check_own_client_closed_once,
     emulate_asymmetric_kms,
     kms_world,
     moto_private_key,
@@ -365,3 +369,63 @@ def test_cli_sign_and_verify_exit_codes(
     argv = ["verify", "--public-key", str(pem), "--kms", "--signature", str(sig), str(artifact)]
     assert main(argv) == EXIT_USAGE
     assert "'--kms' needs --key" in capsys.readouterr().err
+
+
+# -- clients: the one a call made for itself is closed; the caller's is reused, open ---------------
+
+
+def each_function(world: KmsWorld) -> dict[str, tuple[list[str], OneCall]]:
+    """Each function that calls KMS: the operations it calls, in order, and a call with given
+    settings (ciphertext and signature made beforehand, with no client of kmskit's)."""
+    signer = signing_key(world, "ECC_NIST_P256")
+    arn, private = moto_private_key(signer)
+    signature = private.sign(b"release", ec.ECDSA(hashes.SHA256()))
+    decrypter = rsa_encryption_key(world)
+    der = world.kms.get_public_key(KeyId=decrypter)["PublicKey"]
+    ciphertext = public_encrypt(PublicKey(key_spec="RSA_2048", der=der), b"secret")
+    return {
+        "get_public_key": (["GetPublicKey"], lambda s: get_public_key(arn, settings=s)),
+        "private_decrypt": (
+            ["Decrypt"],
+            lambda s: private_decrypt(decrypter, ciphertext, settings=s),
+        ),
+        "sign": (["GetPublicKey", "Sign"], lambda s: sign(arn, io.BytesIO(b"release"), settings=s)),
+        "sign with an algorithm": (
+            ["Sign"],
+            lambda s: sign(arn, io.BytesIO(b"release"), algorithm="ECDSA_SHA_256", settings=s),
+        ),
+        "verify_with_kms": (
+            ["GetPublicKey", "Verify"],
+            lambda s: verify_with_kms(arn, io.BytesIO(b"release"), signature, settings=s),
+        ),
+    }
+
+
+FUNCTIONS = [
+    "get_public_key",
+    "private_decrypt",
+    "sign",
+    "sign with an algorithm",
+    "verify_with_kms",
+]
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["succeeds", "kms-fails"])
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_without_settings_the_client_made_for_the_call_is_closed_once(
+    world: KmsWorld, probe: ClientProbe, monkeypatch: pytest.MonkeyPatch, function: str, fails: bool
+) -> None:
+    # Before: each call made a ClientSettings, a session and a client whose connection pool
+    # stayed open until the garbage collector took it; sign and verify_with_kms without an
+    # algorithm made two (one for GetPublicKey).
+    operations, call = each_function(world)[function]
+    check_own_client_closed_once(monkeypatch, probe, operations, call, fails=fails)
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["succeeds", "kms-fails"])
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_callers_settings_client_is_reused_and_left_open(
+    world: KmsWorld, probe: ClientProbe, monkeypatch: pytest.MonkeyPatch, function: str, fails: bool
+) -> None:
+    operations, call = each_function(world)[function]
+    check_callers_client_reused_and_open(monkeypatch, probe, operations, call, fails=fails)

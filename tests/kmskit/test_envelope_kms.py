@@ -31,7 +31,16 @@ from kmskit.errors import (
     IntegrityError,
     UsageError,
 )
-from tests.kmskit.envelope_support import ALIAS, KmsWorld, kms_world, one_error_line, probe_clients
+from tests.kmskit.envelope_support import (
+    ALIAS,
+    KmsWorld,
+    OneCall,
+    check_callers_client_reused_and_open,
+    check_own_client_closed_once,
+    kms_world,
+    one_error_line,
+    probe_clients,
+)
 
 CONTEXT = {"purpose": "tokens"}
 
@@ -181,6 +190,80 @@ def test_decrypting_accepts_an_empty_context_value(world: KmsWorld) -> None:
     )
     with decrypt_data_key(made["CiphertextBlob"], context) as key:
         assert bytes(key.plaintext) == made["Plaintext"]
+
+
+# -- clients: the one a call made for itself is closed; the caller's is reused, open ---------------
+
+
+def each_function(world: KmsWorld) -> dict[str, tuple[list[str], OneCall]]:
+    """Each function that calls KMS: the operations it calls, and a call with given settings
+    (the blobs to decrypt made beforehand, with no client of kmskit's)."""
+    later = world.kms.generate_data_key_without_plaintext(
+        KeyId=ALIAS, KeySpec="AES_256", EncryptionContext=CONTEXT
+    )
+    small = world.kms.encrypt(KeyId=ALIAS, Plaintext=b"pin", EncryptionContext=CONTEXT)
+    return {
+        "new_data_key": (
+            ["GenerateDataKey"],
+            lambda s: new_data_key(ALIAS, CONTEXT, settings=s).wipe(),
+        ),
+        "new_data_key_for_later": (
+            ["GenerateDataKeyWithoutPlaintext"],
+            lambda s: new_data_key_for_later(ALIAS, CONTEXT, settings=s),
+        ),
+        "decrypt_data_key": (
+            ["Decrypt"],
+            lambda s: decrypt_data_key(later["CiphertextBlob"], CONTEXT, settings=s).wipe(),
+        ),
+        "encrypt_small": (["Encrypt"], lambda s: encrypt_small(ALIAS, b"pin", CONTEXT, settings=s)),
+        "decrypt_small": (
+            ["Decrypt"],
+            lambda s: decrypt_small(small["CiphertextBlob"], CONTEXT, settings=s),
+        ),
+    }
+
+
+FUNCTIONS = [
+    "new_data_key",
+    "new_data_key_for_later",
+    "decrypt_data_key",
+    "encrypt_small",
+    "decrypt_small",
+]
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["succeeds", "kms-fails"])
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_without_settings_the_client_made_for_the_call_is_closed_once(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, function: str, fails: bool
+) -> None:
+    # Before: each call made a ClientSettings, a session and a client whose connection pool
+    # stayed open until the garbage collector took it (one per call in a loop).
+    operations, call = each_function(world)[function]
+    probe = probe_clients(monkeypatch)
+    check_own_client_closed_once(monkeypatch, probe, operations, call, fails=fails)
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["succeeds", "kms-fails"])
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_callers_settings_client_is_reused_and_left_open(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, function: str, fails: bool
+) -> None:
+    operations, call = each_function(world)[function]
+    probe = probe_clients(monkeypatch)
+    check_callers_client_reused_and_open(monkeypatch, probe, operations, call, fails=fails)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_without_settings_no_region_is_a_usage_error(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, function: str
+) -> None:
+    _, call = each_function(world)[function]
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with pytest.raises(UsageError, match=r"You must specify a region.*\(configure AWS"):
+        call(None)
 
 
 @pytest.mark.parametrize(("size", "code"), [(4096, 0), (4097, EXIT_USAGE)])
