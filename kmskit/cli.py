@@ -36,6 +36,7 @@ from botocore.parsers import ResponseParserError
 from kmskit import __version__, commands
 from kmskit._io import check_output, existing_output
 from kmskit._text import is_utf8
+from kmskit.audit import ALIAS_ARN, KEY_ARN
 from kmskit.aws_names import check_regions, opt_in_hint
 from kmskit.clients import (
     DEFAULT_MAX_ATTEMPTS,
@@ -286,7 +287,8 @@ def with_opt_in_hint(failure: KmskitError, args: argparse.Namespace) -> KmskitEr
 
 def command_regions(args: argparse.Namespace) -> list[str]:
     """The Regions a command calls AWS in, as far as its arguments tell: ``--region`` (or, left
-    out, the profile's Region), ``--to-region`` and ``--log-region`` (whose CloudTrail public
+    out, the profile's Region), the Region of each key ARN or alias ARN given as ``--key`` or
+    ``KEY`` (KMS is called there), ``--to-region`` and ``--log-region`` (whose CloudTrail public
     keys ``--verify`` reads there)."""
     given = [getattr(args, "region", None), *(getattr(args, "regions", None) or [])]
     regions = [region for region in given if isinstance(region, str)]
@@ -297,10 +299,17 @@ def command_regions(args: argparse.Namespace) -> list[str]:
             configured = None
         if configured is not None and configured.region_name:
             regions.append(configured.region_name)
+    keys = getattr(args, "key", None)
+    key_regions = [
+        arn.group(1)
+        for key in (keys if isinstance(keys, list) else [keys])
+        if isinstance(key, str) and (arn := KEY_ARN.match(key) or ALIAS_ARN.match(key))
+    ]
     to_region = getattr(args, "to_region", None)
     log_regions = getattr(args, "log_region", None)
     return [
         *regions,
+        *key_regions,
         *([to_region] if isinstance(to_region, str) else []),
         *(log_regions if isinstance(log_regions, list) else []),
     ]

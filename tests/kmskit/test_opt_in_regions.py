@@ -180,3 +180,13 @@ def test_the_regions_of_a_command_are_its_region_options() -> None:
     assert command_regions(inventory) == ["ap-east-1", "eu-west-1"]
     copy = argparse.Namespace(region="eu-west-1", profile=None, to_region="il-central-1")
     assert command_regions(copy) == ["eu-west-1", "il-central-1"]
+    # A key ARN or alias ARN is called in its own Region, whatever --region says.
+    keys = [
+        "arn:aws:kms:af-south-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:me-south-1:111111111111:alias/data",
+        "alias/data",
+    ]
+    encrypt = argparse.Namespace(region="eu-west-1", profile=None, key=keys)
+    assert command_regions(encrypt) == ["eu-west-1", "af-south-1", "me-south-1"]
+    sign = argparse.Namespace(region="eu-west-1", profile=None, key=keys[0])
+    assert command_regions(sign) == ["eu-west-1", "af-south-1"]
