@@ -1,0 +1,112 @@
+"""kmskit._json_stream: the Records of a JSON document decoded as its bytes arrive give what
+json.loads gives for the whole document: the same elements, or the same error message (position,
+line and column in the whole document), however the bytes are split.
+
+Checked on every prefix of a few documents and on a few hundred of their mutations (a character
+deleted, inserted or replaced, seeded), fed in pieces of 1 to 64 bytes and whole."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+from kmskit._json_stream import JsonText, RecordsStream
+
+DOCUMENTS = [
+    b'{"Records": [{"a": 1, "b": [1,2,{"c":"x"}]}, 5, "junk", {"e": "kms"}, null, -1.5e3, true]}',
+    b'{"x": {"y": [1,2]}, "Records": [], "z": 3}',
+    b'{"Records": [1], "Records": [2, 3]}',
+    b'{"Records": [1], "Records": 5}',
+    b'[1, 2, {"Records": []}]',
+    b'  \n {"Records"  :\n [ \n{"k":"\\u00e9\\ud834\\udd1e"} ,\r\n 12345678901234567890 ] } \n ',
+    '{"Records": ["é€😀"]}'.encode(),
+    b'{"Records": [1,\n   \n  ]}',
+    b'{"a": 1 ,\n\n   }',
+    b'"str"',
+    b"123",
+    b"",
+    b"\xef\xbb\xbf" + b'{"Records": [1]}',
+    '{"Records": [1]}'.encode("utf-16"),
+]
+MUTATIONS = b'{}[]:,"\\ \n0123-.eEtrufalsnRecords\xff\xe2\x82'
+
+
+def streamed(content: bytes, size: int) -> tuple[Any, ...]:
+    found: dict[str, Any] = {"list": False, "elements": []}
+
+    def records_value(is_list: bool) -> None:
+        found["list"], found["elements"] = is_list, []
+
+    def element(number: int, value: Any) -> None:
+        assert number == len(found["elements"]) + 1
+        found["elements"].append(value)
+
+    stream, text = RecordsStream(records_value, element), JsonText()
+    for start in range(0, len(content), size):
+        stream.feed(text.decode(content[start : start + size]))
+    stream.feed(text.decode(b"", final=True))
+    stream.close()
+    if text.error is not None:
+        return ("error", text.error)
+    if stream.too_deep:
+        return ("too deep",)
+    if stream.error is not None:
+        return ("error", stream.error)
+    if not stream.top_is_object or not found["list"]:
+        return ("no Records list",)
+    return ("records", found["elements"])
+
+
+def loaded(content: bytes) -> tuple[Any, ...]:
+    try:
+        document = json.loads(content)
+    except RecursionError:
+        return ("too deep",)
+    except ValueError as error:
+        return ("error", str(error))
+    records = document.get("Records") if isinstance(document, dict) else None
+    return ("records", records) if isinstance(records, list) else ("no Records list",)
+
+
+def variants() -> list[bytes]:
+    rng = random.Random(20261205)
+    out: list[bytes] = []
+    for document in DOCUMENTS:
+        out += [document[:cut] for cut in range(len(document) + 1)]
+        for _ in range(40):
+            mutated = bytearray(document)
+            for _ in range(rng.randint(1, 3)):
+                at = rng.randrange(len(mutated) + 1)
+                choice = rng.random()
+                if choice < 0.4 and mutated:
+                    del mutated[min(at, len(mutated) - 1)]
+                elif choice < 0.8:
+                    mutated.insert(at, rng.choice(MUTATIONS))
+                elif mutated:
+                    mutated[min(at, len(mutated) - 1)] = rng.choice(MUTATIONS)
+            out.append(bytes(mutated))
+    return out
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 1 << 20])
+def test_streamed_records_and_errors_are_those_of_json_loads(size: int) -> None:
+    differences = [
+        (content, streamed(content, size), loaded(content))
+        for content in variants()
+        if streamed(content, size) != loaded(content)
+    ]
+    assert differences == []
+
+
+def test_too_deep_is_told_apart() -> None:
+    content = b'{"Records": [' + b"[" * 50_000 + b"]" * 50_000 + b"]}"
+    assert streamed(content, 4096) == loaded(content) == ("too deep",)
+
+
+def test_a_long_record_split_into_many_pieces_is_decoded_once() -> None:
+    record = {"a": "x" * 100_000, "b": list(range(5_000))}
+    content = json.dumps({"Records": [record, record]}).encode()
+    assert streamed(content, 1000) == ("records", [record, record])
