@@ -22,9 +22,11 @@ whose ``eventTime`` falls inside the range.
 
 A log file is decompressed as it is downloaded, never past :data:`MAX_LOG_FILE_BYTES`: one that
 decompresses to more is not a CloudTrail log file (a gzip bomb decompresses to gigabytes) and
-fails the run (:class:`~kmskit.errors.IntegrityError`). A log file that is listed but gone when
-it is read (expired by a lifecycle rule during a long audit) is skipped, reported to ``warn``
-and counted in :attr:`AuditStats.skipped`.
+fails the run (:class:`~kmskit.errors.IntegrityError`). It is hashed (``--verify``) and decoded
+as it is decompressed, one record at a time, and only the records the audit keeps are kept, so
+reading it takes the memory of a chunk and a record, not of the file. A log file that is listed
+but gone when it is read (expired by a lifecycle rule during a long audit) is skipped, reported
+to ``warn`` and counted in :attr:`AuditStats.skipped`.
 
 The same call can be in the bucket more than once: KMS logs a cross-account call in the caller's
 account and in the key owner's account (two records, one ``sharedEventID``, two ``eventID`` values),
@@ -56,7 +58,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, NamedTuple, Protocol, TextIO, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TextIO, TypeVar
 
 from botocore.exceptions import (
     ClientError,
@@ -66,6 +68,7 @@ from botocore.exceptions import (
 )
 from tqdm import tqdm
 
+from kmskit._json_stream import JsonText, RecordsStream
 from kmskit._text import utc_text
 from kmskit.aws_names import ACCOUNT_ID, ORGANIZATION_ID, REGION, check_accounts, check_regions
 from kmskit.errors import (
@@ -104,7 +107,7 @@ SPILL_CACHE_KIB = 2048
 MIB = 1024 * 1024
 # A CloudTrail log file holds a few minutes of one account's calls in one Region, far less than
 # this uncompressed; one that decompresses to more is not CloudTrail's (a gzip bomb turns a few
-# MB into gigabytes). Each worker holds at most this much of one file (docs/audit.md).
+# MB into gigabytes). A worker holds a chunk of a file at a time, never all of it (docs/audit.md).
 MAX_LOG_FILE_BYTES = 256 * MIB
 READ_CHUNK = MIB  # decompressed bytes taken from a log file at a time
 # --days: more than ten years back is a typo (7000 for 700); --since reads any range.
@@ -610,6 +613,133 @@ class FetchedObject(NamedTuple):
     metadata: dict[str, str]
 
 
+C_co = TypeVar("C_co", covariant=True)
+
+
+class ObjectContent(Protocol[C_co]):
+    """Takes an object's decompressed content a chunk at a time (:meth:`AuditReader.read_object`
+    makes one for each attempt at reading it)."""
+
+    def feed(self, chunk: bytes) -> None:
+        """The next chunk."""
+
+    def result(self) -> C_co:
+        """What the content gives, once every chunk was fed; raises what is wrong with it."""
+
+
+class _WholeContent:
+    """The content whole (a digest file: small)."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self._data += chunk
+
+    def result(self) -> bytearray:
+        return self._data
+
+
+class RecordSelection(Protocol):
+    """Takes the records of one log file that are JSON objects, in file order."""
+
+    def add(self, record: dict[str, Any]) -> None: ...
+
+
+S = TypeVar("S", bound=RecordSelection)
+
+
+class LogRead(NamedTuple, Generic[S]):
+    """What a :class:`RecordSelection` took of a log file, and the hex SHA-256 of the file's
+    decompressed content (None when it was not asked for)."""
+
+    selection: S
+    sha256: str | None
+
+
+@dataclass
+class _AllRecords:
+    """Every record (:meth:`AuditReader.read_records`)."""
+
+    kept: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.kept.append(record)
+
+
+class _LogContent(Generic[S]):
+    """One reading of a log file's decompressed content, in bounded memory: hashed (with
+    ``hashing``, default False) and decoded as it arrives, each element of its ``Records``
+    array decoded on its own (:class:`~kmskit._json_stream.RecordsStream`) and, if it is an
+    object, checked (:func:`record_shape_problem`) and given to a ``select()``, then let go.
+    What is held is a chunk of text, the record being decoded and what the selection keeps.
+    :meth:`result` raises the :class:`~kmskit.errors.IntegrityError` that reading the whole
+    file with :func:`json.loads` would (its JSON problems first, then a missing ``Records``
+    list, then a record of the wrong shape), so a file that is not CloudTrail's fails however
+    it breaks; the last ``Records`` member counts, as with :func:`json.loads`."""
+
+    def __init__(self, uri: str, select: Callable[[], S], *, hashing: bool = False) -> None:
+        self._uri = uri
+        self._hash = hashlib.sha256() if hashing else None
+        self._text = JsonText()
+        self._records = _RecordsList(select)
+        # The stream calls _records, which does not refer back: no reference cycle keeps a
+        # file's records alive until the garbage collector runs.
+        self._stream = RecordsStream(self._records.found, self._records.element)
+
+    def feed(self, chunk: bytes) -> None:
+        if self._hash is not None:
+            self._hash.update(chunk)
+        # Decoded even once the JSON is known bad: json.loads decodes it all first, so a byte
+        # that is not UTF-8 anywhere is the error it names.
+        self._stream.feed(self._text.decode(chunk))
+
+    def result(self) -> LogRead[S]:
+        self._stream.feed(self._text.decode(b"", final=True))
+        self._stream.close()
+        bad = f"{self._uri} is not a gzip-compressed CloudTrail log file"
+        if self._text.error is not None:
+            raise IntegrityError(f"{bad}: {self._text.error}")
+        if self._stream.too_deep:
+            raise IntegrityError(f"{bad}: its JSON is nested too deep")
+        if self._stream.error is not None:
+            raise IntegrityError(f"{bad}: {self._stream.error}")
+        selection = self._records.selection
+        if not self._stream.top_is_object or selection is None:
+            raise IntegrityError(f"{self._uri} has no 'Records' list")
+        if self._records.problem is not None:
+            raise IntegrityError(
+                f"{self._uri} is not a CloudTrail log file: {self._records.problem}"
+            )
+        digest = self._hash.hexdigest() if self._hash is not None else None
+        return LogRead(selection, digest)
+
+
+class _RecordsList(Generic[S]):
+    """The records of a log file's ``Records`` list that are objects, given to a new
+    ``select()`` for each such list (:func:`json.loads` keeps the last), until one has the
+    wrong shape (:attr:`problem`: the first, with its number)."""
+
+    def __init__(self, select: Callable[[], S]) -> None:
+        self._select = select
+        self.selection: S | None = None  # None: no Records list (yet)
+        self.problem: str | None = None
+
+    def found(self, is_list: bool) -> None:
+        """A ``Records`` member: a list, or not."""
+        self.selection = self._select() if is_list else None
+        self.problem = None
+
+    def element(self, number: int, record: Any) -> None:
+        if self.selection is None or self.problem is not None or not isinstance(record, dict):
+            return
+        problem = record_shape_problem(record)
+        if problem is not None:
+            self.problem = f"in record {number}, {problem}"
+        else:
+            self.selection.add(record)
+
+
 class ReadObserver(Protocol):
     """Told about every log file :meth:`AuditReader.run` reads (``--verify`` checks them
     against CloudTrail's digest files: :class:`kmskit.audit_integrity.DigestVerifier`)."""
@@ -796,35 +926,53 @@ class AuditReader:
         return attempts if isinstance(attempts, int) and attempts >= 1 else DEFAULT_READ_ATTEMPTS
 
     def read_records(self, location: LogLocation, key: str) -> list[dict[str, Any]] | None:
-        """The ``Records`` of one log object; None when it is gone (``NoSuchKey``: deleted
-        since it was listed, e.g. expired by a lifecycle rule).
+        """The ``Records`` of one log object (each a JSON object: other elements are left
+        out); None when it is gone (``NoSuchKey``: deleted since it was listed, e.g. expired by
+        a lifecycle rule).
 
-        The object is decompressed as it is downloaded, and never past
+        The object is decompressed and decoded as it is downloaded, and never past
         :data:`MAX_LOG_FILE_BYTES`: beyond that it is refused
         (:class:`~kmskit.errors.IntegrityError` naming the object and the limit)."""
-        read = self._read_log(location, key, hashing=False)
-        return None if read is None else read[0]
+        read = self.read_object(location, key, lambda: _LogContent(location.uri(key), _AllRecords))
+        return None if read is None else read[0].selection.kept
 
     def _read_log(
-        self, location: LogLocation, key: str, *, hashing: bool
-    ) -> tuple[list[dict[str, Any]], str | None] | None:
-        """:meth:`read_records`, and with ``hashing`` the hex SHA-256 of the decompressed
-        content (what a CloudTrail digest records for the file), from the same download."""
-        fetched = self.fetch_object(location, key)
-        if fetched is None:
-            return None
-        digest = hashlib.sha256(fetched.data).hexdigest() if hashing else None
-        return self._records(location, key, fetched.data), digest
+        self, location: LogLocation, key: str, select: Callable[[], S], *, hashing: bool
+    ) -> LogRead[S] | None:
+        """What ``select()`` takes of the records of one log object (a new one for each
+        attempt), and with ``hashing`` the hex SHA-256 of the decompressed content (what a
+        CloudTrail digest records for the file), from the same download; None when it is
+        gone."""
+        read = self.read_object(
+            location, key, lambda: _LogContent(location.uri(key), select, hashing=hashing)
+        )
+        return None if read is None else read[0]
 
     def fetch_object(
         self, location: LogLocation, key: str, *, what: str = "CloudTrail log file"
     ) -> FetchedObject | None:
-        """A gzip object decompressed (:func:`gunzip_at_most`, at most
-        :data:`MAX_LOG_FILE_BYTES`) with its user metadata; None when it is gone
+        """A gzip object decompressed whole, at most :data:`MAX_LOG_FILE_BYTES`, with its user
+        metadata (:meth:`read_object`; for digest files, which are small); None when it is
+        gone."""
+        read = self.read_object(location, key, _WholeContent, what=what)
+        return None if read is None else FetchedObject(*read)
+
+    def read_object(
+        self,
+        location: LogLocation,
+        key: str,
+        content: Callable[[], ObjectContent[R]],
+        *,
+        what: str = "CloudTrail log file",
+    ) -> tuple[R, dict[str, str]] | None:
+        """A gzip object passed to ``content()`` a decompressed chunk at a time as it is
+        downloaded (:func:`gunzip_into`, at most :data:`MAX_LOG_FILE_BYTES`), and its
+        :meth:`~ObjectContent.result`, with the object's user metadata; None when it is gone
         (``NoSuchKey``). A body that breaks off is fetched again, up to :meth:`read_attempts`
-        times. An object that is not gzip, or decompresses past the limit, is an
-        :class:`~kmskit.errors.IntegrityError` naming it as ``what``. The one reader of log
-        and digest files."""
+        times, into a new ``content()``: nothing read before counts. An object that is not
+        gzip, or decompresses past the limit, is an :class:`~kmskit.errors.IntegrityError`
+        naming it as ``what`` (before anything ``result()`` raises). The one reader of log and
+        digest files."""
         attempts = self.read_attempts()
         limit = MAX_LOG_FILE_BYTES
         for attempt in range(1, attempts + 1):
@@ -834,9 +982,10 @@ class AuditReader:
                 if error.response.get("Error", {}).get("Code") == "NoSuchKey":
                     return None
                 raise from_client_error(error, f"read {location.uri(key)}") from error
+            reading = content()
             try:
                 with closing(response["Body"]) as body:
-                    text = gunzip_at_most(body, limit)
+                    whole = gunzip_into(body, limit, reading.feed)
                 break
             except BODY_ERRORS as error:  # before OSError: ReadTimeoutError is one
                 if attempt == attempts:
@@ -847,7 +996,7 @@ class AuditReader:
                 raise IntegrityError(
                     f"{location.uri(key)} is not a gzip-compressed {what}: {error}"
                 ) from error
-        if text is None:
+        if not whole:
             advice = (
                 ": CloudTrail did not write it (a gzip bomb?). Find out who did; --since/--until, "
                 "--account or --log-region can leave it out of the audit"
@@ -857,35 +1006,7 @@ class AuditReader:
                 f"for a {what}{advice}"
             )
         metadata = response.get("Metadata")
-        return FetchedObject(text, dict(metadata) if isinstance(metadata, dict) else {})
-
-    def _records(self, location: LogLocation, key: str, text: bytearray) -> list[dict[str, Any]]:
-        try:
-            document = json.loads(text)
-        except ValueError as error:
-            raise IntegrityError(
-                f"{location.uri(key)} is not a gzip-compressed CloudTrail log file: {error}"
-            ) from error
-        except RecursionError:
-            raise IntegrityError(
-                f"{location.uri(key)} is not a gzip-compressed CloudTrail log file: its JSON is "
-                "nested too deep"
-            ) from None
-        records = document.get("Records") if isinstance(document, dict) else None
-        if not isinstance(records, list):
-            raise IntegrityError(f"{location.uri(key)} has no 'Records' list")
-        kept: list[dict[str, Any]] = []
-        for number, record in enumerate(records, start=1):
-            if not isinstance(record, dict):
-                continue
-            problem = record_shape_problem(record)
-            if problem is not None:
-                raise IntegrityError(
-                    f"{location.uri(key)} is not a CloudTrail log file: in record {number}, "
-                    f"{problem}"
-                )
-            kept.append(record)
-        return kept
+        return reading.result(), dict(metadata) if isinstance(metadata, dict) else {}
 
     def _log_folders(
         self,
@@ -949,18 +1070,20 @@ class AuditReader:
 
         Each call is passed once: a record whose ``sharedEventID`` (else ``eventID``) was
         already kept is counted in ``duplicates`` and skipped (see :func:`event_identity`).
-        Worker threads only download and parse objects; filtering, de-duplication and ``sink``
-        run on the calling thread, in reading order, so the first copy read is the one kept
-        and the map of seen identities needs no lock. Every copy read counts once, however many
-        days after its call it was delivered (redelivered, or a log file delivered late into a
-        later day's folder): the identities of kept records are held in memory for the calls
-        of the day before the folder being read and later (nearly every copy of a call is in
-        the folder of its day or the next, :data:`DELIVERY_SLACK`), and those of older calls in
-        a temporary SQLite database on disk (:class:`_EarlierCalls`; SQLite keeps at most
-        :data:`SPILL_CACHE_KIB` KiB of it in memory), looked up only for a copy of such a call.
-        So memory grows with the calls of two days, not with the range, in either order (with
-        an ``observer``, of two days of the account folder and Region being read: the
-        identities of the one before go to disk when the run moves on to it).
+        Worker threads download and decode objects a record at a time and keep the records of
+        the range that pass ``record_filter`` (the others are let go as they are decoded);
+        de-duplication and ``sink`` run on the calling thread, in reading order, so the first
+        copy read is the one kept and the map of seen identities needs no lock. Every copy read
+        counts once, however many days after its call it was delivered (redelivered, or a log
+        file delivered late into a later day's folder): the identities of kept records are held
+        in memory for the calls of the day before the folder being read and later (nearly
+        every copy of a call is in the folder of its day or the next, :data:`DELIVERY_SLACK`),
+        and those of older calls in a temporary SQLite database on disk
+        (:class:`_EarlierCalls`; SQLite keeps at most :data:`SPILL_CACHE_KIB` KiB of it in
+        memory), looked up only for a copy of such a call. So memory grows with the calls of
+        two days, not with the range, in either order (with an ``observer``, of two days of the
+        account folder and Region being read: the identities of the one before go to disk when
+        the run moves on to it).
 
         One exception to the first copy: the key owner's copy of a cross-account call may name
         only the caller's account (:func:`names_principal`; a caller of type ``AWSService`` is
@@ -1012,20 +1135,21 @@ class AuditReader:
                     bar.update(1)
 
         hashing = observer is not None
+        bounds = date_range.bounds()
         reading = ordered_map(
-            lambda k: self._read_log(location, k[0].key, hashing=hashing),
+            lambda k: self._read_log(
+                location, k[0].key, lambda: _InRange(bounds, record_filter), hashing=hashing
+            ),
             listed_keys(),
             self.workers,
         )
-        bounds = date_range.bounds()
         if observer is not None:
             observer.begin(stats.prefixes)
         with bar, closing(listings), closing(reading), _OncePerCall(sink, stats) as once:
             for (entry, last_of_folder, day), read in reading:
                 key = entry.key
                 once.reading(day)
-                records, sha256 = read if read is not None else (None, None)
-                if records is None:
+                if read is None:
                     uri = location.uri(key)
                     stats.skipped.append(uri)
                     self.warn(
@@ -1033,10 +1157,16 @@ class AuditReader:
                         "lifecycle rule): skipped, its records are not in the report"
                     )
                 else:
+                    taken = read.selection
                     stats.objects += 1
-                    stats.records += len(records)
-                in_range = _offer_in_range(records or (), bounds, record_filter, once, stats)
+                    stats.records += taken.records
+                    stats.kms_reads += taken.kms_reads
+                    for record, matched, call_day in taken.kept:
+                        once.offer(record, matched, call_day)
                 if observer is not None:
+                    sha256, in_range = (
+                        (None, False) if read is None else (read.sha256, taken.in_range)
+                    )
                     observer.log_file(key, entry.last_modified, sha256, in_range)
                 if last_of_folder:
                     bar.update(1)
@@ -1046,29 +1176,33 @@ class AuditReader:
         return stats
 
 
-def _offer_in_range(
-    records: Iterable[dict[str, Any]],
-    bounds: tuple[datetime, datetime],
-    record_filter: RecordFilter,
-    once: _OncePerCall,
-    stats: AuditStats,
-) -> bool:
-    """Offer the records within ``bounds`` (:meth:`DateRange.bounds`) that pass
-    ``record_filter`` to ``once``, counting the KMS read events among them in ``stats``; whether
-    any record was within them."""
-    start, end = bounds
-    in_range = False
-    for record in records:
+@dataclass
+class _InRange:
+    """What :meth:`AuditReader.run` takes of one log file, on the worker that reads it: the
+    records within ``bounds`` (:meth:`DateRange.bounds`) that pass ``record_filter``, each with
+    its matched keys and the UTC day of its call (the rest are let go as they are read), a
+    count of the records, whether any was within ``bounds`` and how many of those were KMS
+    read events."""
+
+    bounds: tuple[datetime, datetime]
+    record_filter: RecordFilter
+    records: int = 0
+    in_range: bool = False
+    kms_reads: int = 0
+    kept: list[tuple[dict[str, Any], list[str], date]] = field(default_factory=list)
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.records += 1
+        start, end = self.bounds
         moment = parse_event_time(record.get("eventTime"))
         if moment is None or not start <= moment < end:
-            continue
-        in_range = True
+            return
+        self.in_range = True
         if record.get("eventSource") == KMS_EVENT_SOURCE and record.get("readOnly") is True:
-            stats.kms_reads += 1
-        matched = record_filter.keys_matched(record)
+            self.kms_reads += 1
+        matched = self.record_filter.keys_matched(record)
         if matched:
-            once.offer(record, matched, moment.astimezone(UTC).date())
-    return in_range
+            self.kept.append((record, matched, moment.astimezone(UTC).date()))
 
 
 class _OncePerCall:
@@ -1220,19 +1354,21 @@ class _EarlierCalls:
         self._db.close()
 
 
-def gunzip_at_most(stream: Any, limit: int) -> bytearray | None:
-    """The gzip data read from ``stream`` (its members one after the other, as
-    :func:`gzip.decompress`), decompressed a chunk at a time as it is read; None as soon as
-    it holds more than ``limit`` bytes, having decompressed at most ``limit + 1`` (and read
-    only the compressed bytes those need). Raises what :mod:`gzip` raises for data that is
-    not gzip, and what ``stream.read`` raises."""
-    data = bytearray()
+def gunzip_into(stream: Any, limit: int, consume: Callable[[bytes], None]) -> bool:
+    """Decompress the gzip data read from ``stream`` (its members one after the other, as
+    :func:`gzip.decompress`) a chunk of at most :data:`READ_CHUNK` bytes at a time as it is
+    read, passing each chunk to ``consume``; whether it all fit in ``limit`` bytes: False as
+    soon as it holds more, having decompressed at most ``limit + 1`` (and read only the
+    compressed bytes those need; the chunk past the limit is not passed). Raises what
+    :mod:`gzip` raises for data that is not gzip, and what ``stream.read`` raises."""
+    count = 0
     with gzip.GzipFile(fileobj=stream, mode="rb") as gunzip:
-        while chunk := gunzip.read(min(READ_CHUNK, limit + 1 - len(data))):
-            data += chunk
-            if len(data) > limit:
-                return None
-    return data
+        while chunk := gunzip.read(min(READ_CHUNK, limit + 1 - count)):
+            count += len(chunk)
+            if count > limit:
+                return False
+            consume(chunk)
+    return True
 
 
 def _size(count: int) -> str:

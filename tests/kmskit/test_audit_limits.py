@@ -33,7 +33,7 @@ from kmskit.audit import (
     LogLocation,
     RecordFilter,
     UsageSummary,
-    gunzip_at_most,
+    gunzip_into,
     principal_of,
 )
 from kmskit.cli import build_parser, main
@@ -127,20 +127,22 @@ def test_a_log_file_of_exactly_the_limit_is_read_and_one_byte_more_is_not(extra:
     document = json.dumps({"Records": [base.s3_record("2026-11-03T10:00:00Z")]}).encode()
     limit = len(document) + 100
     padded = document + b" " * (100 + extra)
-    result = gunzip_at_most(io.BytesIO(gzip.compress(padded)), limit)
-    assert result == (padded if extra == 0 else None)
+    data = bytearray()
+    whole = gunzip_into(io.BytesIO(gzip.compress(padded)), limit, data.extend)
+    assert whole is (extra == 0)
+    assert data == (padded if extra == 0 else b"")  # the chunk past the limit is not passed on
 
 
 def test_the_limit_is_256_mib_and_reading_still_catches_what_is_not_gzip() -> None:
     assert MAX_LOG_FILE_BYTES == 256 * MIB
     with pytest.raises(gzip.BadGzipFile):
-        gunzip_at_most(io.BytesIO(b"not gzip"), MIB)
+        gunzip_into(io.BytesIO(b"not gzip"), MIB, lambda chunk: None)
     with pytest.raises(EOFError):
-        gunzip_at_most(io.BytesIO(gzip.compress(b"{}" * 1000)[:-20]), MIB)
+        gunzip_into(io.BytesIO(gzip.compress(b"{}" * 1000)[:-20]), MIB, lambda chunk: None)
     corrupt = bytearray(gzip.compress(b'{"Records": []}'))
     corrupt[12] ^= 0xFF
     with pytest.raises((zlib.error, gzip.BadGzipFile)):
-        gunzip_at_most(io.BytesIO(bytes(corrupt)), MIB)
+        gunzip_into(io.BytesIO(bytes(corrupt)), MIB, lambda chunk: None)
 
 
 # --- --days: 1 to ten years, when the arguments are parsed ---------------------------------------
