@@ -20,6 +20,16 @@ with a key of the benchmark's, read with and without ``--verify`` over each of `
 days. Each peak (the least of three runs) is given as a ratio to the peak of the shortest
 range read the same way, in the same run: a ratio near 1 means memory does not grow with the
 range.
+
+    python benchmarks/audit_read.py --file-records 1000 10000 40000
+
+One log file of each number of records (KMS calls, each its own, none of the audited key),
+read as an audit with ``--verify`` reads it (SHA-256 of the content, records of the range
+filtered) by the streaming reader and by the reader it replaced (the file decompressed whole,
+hashed whole, then ``json.loads``), both through ``AuditReader.read_object`` from an in-process
+S3 stand-in without latency. For each file: peak traced memory (``tracemalloc``, the least of
+three runs) as a ratio to the smallest file's, and the median time of five runs of the
+streaming reader over that of the old one.
 """
 
 from __future__ import annotations
@@ -50,6 +60,10 @@ from kmskit.audit import (  # noqa: E402
     LogLocation,
     RecordFilter,
     UsageSummary,
+    _InRange,
+    _LogContent,
+    _WholeContent,
+    record_shape_problem,
 )
 from kmskit.audit_integrity import DigestVerifier, PublicKey  # noqa: E402
 
@@ -331,6 +345,124 @@ def memory(args: argparse.Namespace) -> None:
         )
 
 
+# --- --file-records: one large log file, streamed against decoded whole ------------------------
+
+OTHER_KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/99999999-9999-9999-9999-999999999999"
+ONE_DAY = DateRange(date(2026, 11, 5), date(2026, 11, 5))
+
+
+class OneFileS3:
+    """GetObject of one gzip body, answered at once."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
+        return {"Body": io.BytesIO(self.body)}
+
+
+def _call_time(n: int) -> str:
+    """The ``n``-th second of 2026-11-05, as CloudTrail writes a time."""
+    return f"2026-11-05T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z"
+
+
+def large_log_file(records: int) -> tuple[bytes, int]:
+    """A gzip log file of ``records`` KMS calls, each its own, and its decompressed size."""
+    calls = [
+        {
+            **_memory_record(ACCOUNT, KEY, _call_time(n), f"{n:08d}-0000-4000-8000-{n:012d}"),
+            "requestID": f"{n:08d}-1111-4000-8000-{n:012d}",
+            "sourceIPAddress": "192.0.2.10",
+            "userAgent": "aws-sdk-java/2.20.0 Linux/5.10 OpenJDK_64-Bit_Server_VM/17.0.6",
+            "requestParameters": {
+                "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                "encryptionContext": {"aws:s3:arn": f"arn:aws:s3:::data/objects/{n:08d}.parquet"},
+            },
+            "readOnly": True,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": ACCOUNT,
+            "eventCategory": "Management",
+        }
+        for n in range(records)
+    ]
+    content = json.dumps({"Records": calls}).encode()
+    return gzip.compress(content, compresslevel=6), len(content)
+
+
+def streamed_read(reader: AuditReader, record_filter: RecordFilter) -> _InRange:
+    """The streaming reader, as the audit reads a log file with --verify."""
+    bounds = ONE_DAY.bounds()
+    read = reader.read_object(
+        LogLocation("bench"),
+        "f.json.gz",
+        lambda: _LogContent(
+            "s3://bench/f.json.gz", lambda: _InRange(bounds, record_filter), hashing=True
+        ),
+    )
+    assert read is not None
+    return read[0].selection
+
+
+def whole_read(reader: AuditReader, record_filter: RecordFilter) -> _InRange:
+    """The reader it replaced: decompressed whole, hashed whole, json.loads, then each record
+    checked and filtered (the same selection)."""
+    read = reader.read_object(LogLocation("bench"), "f.json.gz", _WholeContent)
+    assert read is not None
+    data = read[0]
+    hashlib.sha256(data).hexdigest()
+    selection = _InRange(ONE_DAY.bounds(), record_filter)
+    for record in json.loads(data)["Records"]:
+        if isinstance(record, dict) and record_shape_problem(record) is None:
+            selection.add(record)
+    return selection
+
+
+def file_records(args: argparse.Namespace) -> None:
+    sizes = sorted(args.file_records)
+    record_filter = RecordFilter(key_arns=frozenset({OTHER_KEY}))
+    print(
+        "one log file, records of the range checked and filtered (none of the audited key), "
+        "SHA-256 on; peak traced memory (least of 3), time (median of 5)"
+    )
+    print(
+        f"{'records':>8}  {'MiB':>6}  {'whole: peak':>12}  {'ratio':>6}  {'streamed: peak':>14}  "
+        f"{'ratio':>6}  {'whole s':>8}  {'streamed s':>10}  {'time':>6}"
+    )
+    first: dict[str, int] = {}
+    for count in sizes:
+        body, size = large_log_file(count)
+        reader = AuditReader(OneFileS3(body), progress=False)
+        peaks: dict[str, int] = {}
+        for name, read in (("whole", whole_read), ("streamed", streamed_read)):
+            runs = []
+            for _ in range(3):
+                tracemalloc.start()
+                try:
+                    selection = read(reader, record_filter)
+                    runs.append(tracemalloc.get_traced_memory()[1])
+                finally:
+                    tracemalloc.stop()
+                if selection.records != count or selection.kept:
+                    raise RuntimeError(f"{name}: read {selection.records} of {count} records")
+            peaks[name] = min(runs)
+            first.setdefault(name, peaks[name])
+        # interleaved, so a slow moment of the machine weighs on both alike
+        times: dict[str, list[float]] = {"whole": [], "streamed": []}
+        for _ in range(5):
+            for name, read in (("whole", whole_read), ("streamed", streamed_read)):
+                start = time.perf_counter()
+                read(reader, record_filter)
+                times[name].append(time.perf_counter() - start)
+        seconds = {name: statistics.median(values) for name, values in times.items()}
+        print(
+            f"{count:>8}  {size / 2**20:>6.1f}  {peaks['whole'] / 2**20:>8.1f} MiB  "
+            f"{peaks['whole'] / first['whole']:>5.2f}x  {peaks['streamed'] / 2**20:>10.1f} MiB  "
+            f"{peaks['streamed'] / first['streamed']:>5.2f}x  {seconds['whole']:>8.3f}  "
+            f"{seconds['streamed']:>10.3f}  {seconds['streamed'] / seconds['whole']:>5.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=300)
@@ -343,7 +475,16 @@ def main() -> None:
     parser.add_argument("--days", type=int, nargs="+", default=[3, 15])
     parser.add_argument("--calls", type=int, default=2880)
     parser.add_argument("--files", type=int, default=LOG_FILES_A_DAY, help="log files a day")
+    parser.add_argument(
+        "--file-records",
+        type=int,
+        nargs="+",
+        help="one log file of each number of records: memory and time, streamed against whole",
+    )
     args = parser.parse_args()
+    if args.file_records:
+        file_records(args)
+        return
     if args.memory:
         memory(args)
         return
