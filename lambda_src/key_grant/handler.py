@@ -110,11 +110,15 @@ class PropertyError(ValueError):
 
 class OutcomeUnknownError(Exception):
     """A CreateGrant that got no answer until the deadline: the grant may exist or not.
-    ``parameters``: that CreateGrant's."""
+    ``parameters``: that CreateGrant's; ``free``: where KMS's message is in ``message`` (as
+    :attr:`Answer.free`)."""
 
-    def __init__(self, message: str, parameters: Mapping[str, Any]) -> None:
+    def __init__(
+        self, message: str, parameters: Mapping[str, Any], free: tuple[int, int] = (0, 0)
+    ) -> None:
         super().__init__(message)
         self.parameters = parameters
+        self.free = free
 
 
 ClientFactory = Callable[[str | None], Any]
@@ -190,13 +194,25 @@ def handle(
         return _outcome_unknown(request, kept, error)
     except ClientError as error:
         details = error.response.get("Error", {})
-        operation = error.operation_name
-        reason = f"{operation} failed: {details.get('Code')}: {details.get('Message')}"
-        return Answer(FAILED, kept, reason=reason)
+        return _failed(
+            kept, f"{error.operation_name} failed: {details.get('Code')}: ", details.get("Message")
+        )
     except PropertyError as error:
         return Answer(FAILED, kept, reason=str(error))
     except Exception as error:  # every event gets an answer
         return Answer(FAILED, kept, reason=f"{type(error).__name__}: {error}")
+
+
+def _failed(physical_id: str, before: str, message: Any, after: str = "") -> Answer:
+    """A FAILED answer whose reason is ``before``, KMS's ``message`` and ``after``: the message
+    is its free text, cut first when the reason is too long for CloudFormation."""
+    free = str(message)
+    return Answer(
+        FAILED,
+        physical_id,
+        reason=before + free + after,
+        free=(len(before), len(before) + len(free)),
+    )
 
 
 def _outcome_unknown(request: Any, kept: str, error: OutcomeUnknownError) -> Answer:
@@ -206,9 +222,13 @@ def _outcome_unknown(request: Any, kept: str, error: OutcomeUnknownError) -> Ans
     old properties, gets that grant back by name. That event carries the old and the failed
     properties and this physical ID, as after an update KMS refused, where a CreateGrant with
     the failed parameters would fail the rollback; so it deletes nothing, and the answer says
-    how to find and retire a grant the update may have made."""
+    how to find and retire a grant the update may have made. The commands come last, and
+    KMS's message in the error is cut first, so that they reach CloudFormation whole."""
+    start, end = error.free
+    message = str(error)
+    before, free, after = message[:start], message[start:end], message[end:]
     if request == "Create":
-        return Answer(FAILED, OUTCOME_UNKNOWN, reason=f"{error}; the rollback deletes it")
+        return _failed(OUTCOME_UNKNOWN, before, free, f"{after}; the rollback deletes it")
     key, name = error.parameters["KeyId"], error.parameters["Name"]
     region = _key_region(key)
     where = f" --region {region}" if region else ""
@@ -221,11 +241,12 @@ def _outcome_unknown(request: Any, kept: str, error: OutcomeUnknownError) -> Ans
     columns = "[GrantId,GranteePrincipal,Operations]"
     find = f'aws kms list-grants{where} --key-id {key} --query "Grants[?{wanted}].{columns}"'
     retire = f"aws kms retire-grant{where} --key-id {key} --grant-id <GrantId>"
-    return Answer(
-        FAILED,
+    return _failed(
         kept,
-        reason=f"{error}; the rollback {rollback}. List one this update made: {find}; retire "
-        f"each, as a principal of this stack's account allowed kms:RetireGrant: {retire}",
+        before,
+        free,
+        f"{after}; the rollback {rollback}. List one this update made: {find}; retire each, as a "
+        f"principal of this stack's account allowed kms:RetireGrant: {retire}",
     )
 
 
@@ -243,6 +264,7 @@ def _create(properties: Mapping[str, Any], calls: _Calls) -> Answer:
         response = _call(calls, _region(properties), "CreateGrant", parameters, unanswered)
     except (ClientError, *CONNECTION_ERRORS) as error:
         failure = _no_answer(error)
+        message = ""  # KMS's, in a refusal
         if failure is not None:
             what = f"got no answer until the deadline ({failure})"
         elif (
@@ -252,14 +274,16 @@ def _create(properties: Mapping[str, Any], calls: _Calls) -> Answer:
         ):
             # The attempt without an answer may have made the grant, whatever a later one got.
             details = error.response.get("Error", {})
-            refusal = f"{details.get('Code')}: {details.get('Message')}"
-            what = f"got no answer ({unanswered[-1]}), then {refusal}"
+            message = str(details.get("Message"))
+            what = f"got no answer ({unanswered[-1]}), then {details.get('Code')}: "
         else:
             raise
+        before = f"CreateGrant {what}"
         raise OutcomeUnknownError(
-            f"CreateGrant {what}: the grant named {parameters['Name']!r} on "
+            f"{before}{message}: the grant named {parameters['Name']!r} on "
             f"{parameters['KeyId']} may exist",
             parameters,
+            free=(len(before), len(before) + len(message)),
         ) from error
     grant_id = response["GrantId"]
     log("INFO", "grant created", grant_id=grant_id, key_id=parameters["KeyId"])

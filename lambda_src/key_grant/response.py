@@ -39,10 +39,15 @@ class Answer:
     physical_resource_id: str
     reason: str = ""
     data: Mapping[str, str] = field(default_factory=dict)
+    # Where in ``reason`` its free text is (``reason[start:end]``: KMS's message), cut first,
+    # from its middle, when the reason is too long, so that what follows it (the commands of an
+    # update without an answer) is sent whole. (0, 0): none.
+    free: tuple[int, int] = field(default=(0, 0), compare=False)
 
     def body(self, event: Mapping[str, Any], log_stream: str) -> bytes:
         """The JSON document CloudFormation expects for ``event``, at most
-        :data:`MAX_BODY_BYTES` long (the reason is cut to fit, ending in ``...``)."""
+        :data:`MAX_BODY_BYTES` long (the reason is cut to fit: its free text first, from the
+        middle, to ``...``; then, if that is not enough, at the end, ending in ``...``)."""
         reason = self.reason or f"See CloudWatch log stream {log_stream}"
         document = {
             "Status": self.status,
@@ -55,23 +60,52 @@ class Answer:
             "Data": dict(self.data),
         }
         room = MAX_BODY_BYTES - len(json.dumps(document).encode())
-        document["Reason"] = _cut(reason, room)
+        document["Reason"] = _cut(reason, room, self.free)
         return json.dumps(document).encode()
 
 
-def _cut(reason: str, room: int) -> str:
+def _cut(reason: str, room: int, free: tuple[int, int] = (0, 0)) -> str:
     """``reason`` whole if it has at most :data:`MAX_REASON_LENGTH` characters and its JSON
-    string takes at most ``room`` bytes; else as much of it as fits, and ``...``."""
-    if len(reason) <= MAX_REASON_LENGTH and len(json.dumps(reason)) - 2 <= room:
+    string takes at most ``room`` bytes. Else with its ``free`` part (``reason[start:end]``)
+    cut to its start, ``...`` and its end, as much of each as fits with the rest whole; and
+    where the rest alone does not fit, as much of the start of ``reason`` as fits, and ``...``."""
+    if _fits(reason, MAX_REASON_LENGTH, room):
         return reason
+    start, end = free
+    before, text, after = reason[:start], reason[start:end], reason[end:]
+    fixed = before + "..." + after
+    if text and _fits(fixed, MAX_REASON_LENGTH, room):
+        characters = MAX_REASON_LENGTH - len(fixed)
+        space = room - _size(fixed)
+        head = _start(text, (characters + 1) // 2, (space + 1) // 2)
+        characters -= len(head)
+        space -= _size(head)
+        tail = _start(text[len(head) :][::-1], characters, space)[::-1]
+        return before + head + "..." + tail + after
+    return _start(reason, MAX_REASON_LENGTH - len("..."), room - len("...")) + "..."
+
+
+def _fits(text: str, characters: int, room: int) -> bool:
+    return len(text) <= characters and _size(text) <= room
+
+
+def _size(text: str) -> int:
+    """The bytes ``text`` takes in a JSON string (a non-ASCII character's escape: six, or
+    twelve beyond the BMP)."""
+    return len(json.dumps(text)) - 2
+
+
+def _start(text: str, characters: int, room: int) -> str:
+    """As much of the start of ``text`` as has at most ``characters`` characters and takes at
+    most ``room`` bytes in a JSON string."""
     kept: list[str] = []
-    used = len("...")
-    for character in reason[: MAX_REASON_LENGTH - len("...")]:
-        used += len(json.dumps(character)) - 2
+    used = 0
+    for character in text[: max(characters, 0)]:
+        used += _size(character)
         if used > room:
             break
         kept.append(character)
-    return "".join(kept) + "..."
+    return "".join(kept)
 
 
 def send(

@@ -456,6 +456,100 @@ def test_the_commands_name_the_region_of_the_key(kms: Kms) -> None:
     assert f"aws kms retire-grant --region us-east-1 --key-id {key} --grant-id" in reason
 
 
+# The longest a grant's reason can be made of: KMS's longest grant name (CreateGrant API
+# reference, Name: 256 characters), a multi-Region key's ARN in the longest partition and Region
+# names, the longest event fields (a 128-character stack name, a 255-character logical ID).
+LONG_NAME = "N" * 250 + "-Grant"
+LONG_REGION = "us-isof-south-1"
+LONG_KEY = f"arn:aws-iso-f:kms:{LONG_REGION}:111111111111:key/mrk-{'a' * 32}"
+LONG_EVENT_FIELDS = {
+    "StackId": f"arn:aws-iso-f:cloudformation:{LONG_REGION}:111111111111:stack/{'S' * 128}/"
+    "51af3dc0-da77-11e4-872e-1234567db123",
+    "LogicalResourceId": "L" * 255,
+}
+# KMS's messages: long, and ones whose JSON escapes take six or twelve bytes a character.
+LONG_MESSAGES = ["m" * 3000 + " end", "é" * 3000, "\U0001f511" * 1500, 'a"\\\n' * 800]
+
+
+@pytest.mark.parametrize("message", LONG_MESSAGES)
+def test_the_commands_reach_cloudformation_whole_whatever_kmss_message(
+    kms: Kms, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CloudFormation takes a reason of at most 1,500 characters: the longest name, key and
+    KMS message shorten KMS's message, from its middle, not the commands at the end. The log
+    line has the whole reason."""
+    lossy = LostAnswers(kms.client, 1, READ_TIMEOUT)
+    kms.refuse("CreateGrant", "DisabledException", message)
+    properties = {**UPDATED, "KeyId": LONG_KEY, "Name": LONG_NAME, "Region": LONG_REGION}
+    received = {**update(GRANT_ID, properties, PROPERTIES), **LONG_EVENT_FIELDS}
+    answer = kms.handle(received, deadline=4.0, client=lossy)
+    assert message in answer.reason
+    sent = json.loads(answer.body(received, "s1"))["Reason"]
+    assert len(sent) <= response.MAX_REASON_LENGTH
+    where = f"--region {LONG_REGION} --key-id {LONG_KEY}"
+    find = (
+        f"aws kms list-grants {where} --query \"Grants[?Name=='{LONG_NAME}' && "
+        f"GrantId!='{GRANT_ID}'].[GrantId,GranteePrincipal,Operations]\""
+    )
+    retire = f"aws kms retire-grant {where} --grant-id <GrantId>"
+    assert sent.endswith(
+        f": the grant named '{LONG_NAME}' on {LONG_KEY} may exist; the rollback gets grant "
+        f"{GRANT_ID} back and deletes no other. List one this update made: {find}; retire each, "
+        f"as a principal of this stack's account allowed kms:RetireGrant: {retire}"
+    )
+    before, cut = "CreateGrant got no answer (ReadTimeoutError), then DisabledException: ", "..."
+    assert sent.startswith(before + message[:10])
+    kept = sent[len(before) : sent.index(f": the grant named '{LONG_NAME}'")]
+    head, tail = kept.split(cut)
+    assert message.startswith(head)
+    assert message.endswith(tail)
+    assert len(head) + len(tail) > 100  # as much of KMS's message as fits
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(provider, "handle", lambda event, deadline: answer)
+        patch.setattr(provider, "send", lambda url, body: None)
+        provider.handler(received, Context())
+    (logged,) = capsys.readouterr().out.splitlines()
+    assert json.loads(logged)["reason"] == answer.reason
+
+
+@pytest.mark.parametrize("message", LONG_MESSAGES)
+def test_a_create_without_an_answer_keeps_what_the_rollback_does_whatever_kmss_message(
+    kms: Kms, message: str
+) -> None:
+    lossy = LostAnswers(kms.client, 1, READ_TIMEOUT)
+    kms.refuse("CreateGrant", "KMSInvalidStateException", message)
+    received = {**event("Create", KeyId=LONG_KEY, Name=LONG_NAME), **LONG_EVENT_FIELDS}
+    answer = kms.handle(received, deadline=4.0, client=lossy)
+    sent = json.loads(answer.body(received, "s1"))["Reason"]
+    assert len(sent) <= response.MAX_REASON_LENGTH
+    assert sent.startswith("CreateGrant got no answer (ReadTimeoutError), then KMSInvalid")
+    assert sent.endswith(
+        f"{message[-5:]}: the grant named '{LONG_NAME}' on {LONG_KEY} may exist; the "
+        "rollback deletes it"
+    )
+    assert "..." in sent
+
+
+def test_a_refusal_with_a_long_message_keeps_the_messages_start_and_end(kms: Kms) -> None:
+    kms.refuse("CreateGrant", "KMSInvalidStateException", "s" * 1000 + "e" * 1000)
+    answer = kms.handle(event("Create"))
+    assert (
+        answer.reason == f"CreateGrant failed: KMSInvalidStateException: {'s' * 1000}{'e' * 1000}"
+    )
+    sent = json.loads(answer.body(event("Create"), "s1"))["Reason"]
+    before = "CreateGrant failed: KMSInvalidStateException: "
+    room = response.MAX_REASON_LENGTH - len(before) - len("...")
+    assert sent == f"{before}{'s' * (room - room // 2)}...{'e' * (room // 2)}"
+
+
+def test_a_reason_that_fits_is_sent_as_it_is(kms: Kms) -> None:
+    lossy = LostAnswers(kms.client, 1, READ_TIMEOUT)
+    kms.refuse("CreateGrant", "DisabledException", "key is disabled...")
+    answer = kms.handle(update(GRANT_ID, UPDATED, PROPERTIES), deadline=4.0, client=lossy)
+    assert json.loads(answer.body(event("Update"), "s1"))["Reason"] == answer.reason
+
+
 def test_the_rollback_of_an_update_without_an_answer_gets_the_old_grant_and_nothing_else(
     kms: Kms,
 ) -> None:
