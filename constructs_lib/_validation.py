@@ -75,6 +75,20 @@ NUMBER_TOKEN_SHAPE = re.compile(r"-1\.\d{10,16}e\+289")
 _STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}|" + NUMBER_TOKEN_SHAPE.pattern)
 
 
+def check_no_number_token(prop: str, value: str) -> None:
+    """Refuse a string holding a stringified number token's shape (:data:`NUMBER_TOKEN_SHAPE`,
+    what ``str(Token.as_number(...))`` gives): synth resolves every string of a template and
+    fails with a raw ``UnrecognizedTokenKey`` on a number token it did not make, and IAM's name
+    and path patterns, say, let one through (``-1.8881545897087626e+289``)."""
+    require(
+        NUMBER_TOKEN_SHAPE.search(value) is None,
+        prop,
+        "must not hold '-1.<10 to 16 digits>e+289', which aws-cdk-lib takes for a number token "
+        "and fails to resolve at synth",
+        value,
+    )
+
+
 def token_shape(value: str) -> str:
     """``value`` with each token written as ``<token>`` (what of it is known at synth)."""
     return _STRING_TOKEN.sub("<token>", value)

@@ -25,6 +25,7 @@ from constructs import Construct
 from constructs_lib import _names as names
 from constructs_lib._validation import (
     check_account_id,
+    check_no_number_token,
     check_organization_id,
     is_token,
     require,
@@ -327,14 +328,17 @@ def _one_or_list(values: list[str]) -> str | list[str]:
 
 
 def _check_role(name: object, path: object, name_prop: str, path_prop: str) -> None:
-    """A role's name and IAM path, refused naming ``name_prop`` or ``path_prop``."""
+    """A role's name and IAM path, refused naming ``name_prop`` or ``path_prop`` (also where
+    IAM's rules let a stringified number token through, which synth would fail on)."""
     require(
         isinstance(name, str) and bool(ROLE_NAME_PATTERN.match(name)),
         name_prop,
         ROLE_NAME_RULE,
         name,
     )
+    check_no_number_token(name_prop, str(name))
     require(valid_role_path(path), path_prop, ROLE_PATH_RULE, path)
+    check_no_number_token(path_prop, str(path))
 
 
 def _session_conditions(external_id: str | None) -> dict[str, str]:

@@ -74,12 +74,12 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib._validation import (
-    NUMBER_TOKEN_SHAPE,
     OBJECT_LOCK_MODES,
     REPLICATION_RETENTION_DAYS,
     RESERVED_BUCKET_PREFIXES,
     ConstructPropError,
     check_account_id,
+    check_no_number_token,
     check_object_lock_period,
     check_organization_id,
     check_range,
@@ -413,19 +413,6 @@ def _only_keys(value: Mapping[str, Any], path: str, allowed: Sequence[str]) -> N
         require(key in allowed, _field(path), f"may only have the keys {list(allowed)}", key)
 
 
-def _no_number_token(path: str, value: str) -> None:
-    # Synth resolves every string of a template and fails with a raw "UnrecognizedTokenKey" on
-    # a number token it did not make, and the tag and branch patterns let one through
-    # ("-1.8881545897087626e+289").
-    require(
-        NUMBER_TOKEN_SHAPE.search(value) is None,
-        _field(path),
-        "must not hold '-1.<10 to 16 digits>e+289', which aws-cdk-lib takes for a number token "
-        "and fails to resolve at synth",
-        value,
-    )
-
-
 def _account_ref(accounts: Mapping[str, Account], value: Any, path: str) -> Account:
     require(
         isinstance(value, str) and value in accounts,
@@ -554,7 +541,7 @@ def _parse_tags(raw: Any, path: str) -> Tags:
             key,
         )
         assert isinstance(key, str)
-        _no_number_token(path, key)
+        check_no_number_token(_field(path), key)
         require(
             problem != "reserved",
             _field(path),
@@ -583,7 +570,7 @@ def _parse_tags(raw: Any, path: str) -> Tags:
             "must be a tag value of at most 256 letters, digits, spaces and _ . : / = + @ -",
             value,
         )
-        _no_number_token(f"{path}.{key}", value)
+        check_no_number_token(_field(f"{path}.{key}"), value)
     require(
         len(raw) <= MAX_TAGS_PER_RESOURCE,
         _field(path),
@@ -698,7 +685,7 @@ def _parse_replication(
             f"must be a tag string of {length} characters",
             tag.get(part),
         )
-        _no_number_token(f"replication.selection_tag.{part}", tag[part])
+        check_no_number_token(_field(f"replication.selection_tag.{part}"), tag[part])
     require(
         tag_key_problem(tag["key"], {}) != "reserved",
         _field("replication.selection_tag.key"),
@@ -825,7 +812,7 @@ def _parse_pipeline(
         "'@{' or '//', not a ref such as 'refs/heads/main' or 'HEAD')",
         branch,
     )
-    _no_number_token("pipeline.branch", branch)
+    check_no_number_token(_field("pipeline.branch"), branch)
     connection = _optional(
         raw,
         "connection_arn",
@@ -922,7 +909,7 @@ def _parse_key_inventory(
         ROLE_NAME_RULE,
         caller,
     )
-    _no_number_token("key_inventory.caller_role_name", caller)
+    check_no_number_token(_field("key_inventory.caller_role_name"), caller)
     trusted = _parse_trusted_principals(raw, partition_name)
     organization_id = None
     if "organization_id" in raw:
@@ -959,7 +946,7 @@ def _parse_role_path(raw: Mapping[str, Any], key: str) -> str:
     path = f"key_inventory.{key}"
     value = _optional(raw, key, path, "/")
     require(valid_role_path(value), _field(path), ROLE_PATH_RULE, value)
-    _no_number_token(path, value)
+    check_no_number_token(_field(path), value)
     return str(value)
 
 

@@ -622,6 +622,46 @@ def test_a_bad_caller_prop_is_refused_naming_it_and_the_value(
     assert str(error.value) == f"'{prop}' {rule}. Received: {received!r}"
 
 
+# What str(Token.as_number(...)) gives: IAM's name and path rules let it through, and synth
+# then failed with jsii's raw UnrecognizedTokenKey.
+NUMBER_TOKEN = "-1.8881545897087626e+289"
+NUMBER_TOKEN_RULE = (
+    "must not hold '-1.<10 to 16 digits>e+289', which aws-cdk-lib takes for a number token and "
+    "fails to resolve at synth"
+)
+
+
+@pytest.mark.parametrize(
+    ("construct", "prop", "value"),
+    [
+        (KeyInventoryRole, "role_name", NUMBER_TOKEN),
+        (KeyInventoryRole, "role_name", f"inventory{NUMBER_TOKEN}"),
+        (KeyInventoryRole, "role_path", f"/{NUMBER_TOKEN}/"),
+        (KeyInventoryCaller, "caller_role_name", NUMBER_TOKEN),
+        (KeyInventoryCaller, "caller_role_path", f"/teams/{NUMBER_TOKEN}/"),
+        (KeyInventoryCaller, "inventory_role_name", NUMBER_TOKEN),
+        (KeyInventoryCaller, "inventory_role_path", f"/{NUMBER_TOKEN}/"),
+    ],
+)
+def test_a_name_or_path_shaped_like_a_number_token_is_refused_before_synth(
+    construct: type[KeyInventoryRole | KeyInventoryCaller], prop: str, value: str
+) -> None:
+    if construct is KeyInventoryRole:
+        stack = new_stack()
+        given: dict[str, Any] = {"caller_role_arn": "arn:aws:iam::111111111111:role/ops"}
+    else:
+        stack = new_caller_stack()
+        given = dict(CALLER_PROPS)
+
+    def synth() -> None:  # where the raw jsii error came from
+        construct(stack, "I", **{**given, prop: value})
+        Template.from_stack(stack)
+
+    with pytest.raises(ConstructPropError) as error:
+        synth()
+    assert str(error.value) == f"'{prop}' {NUMBER_TOKEN_RULE}. Received: {value!r}"
+
+
 def test_organization_mode_alone_needs_no_account() -> None:
     stack = new_caller_stack()
     caller = KeyInventoryCaller(
