@@ -299,6 +299,8 @@ class RecordsStream:
             prefix += '""'
         elif self._stack:
             prefix += _STATES[self._stack[-1].state]
+        elif self._base + self._at:
+            prefix = " "  # whitespace before: a "\ufeff" here is no byte order mark
         try:
             json.loads(prefix + self._text[self._at :])
         except json.JSONDecodeError as error:

@@ -29,6 +29,7 @@ DOCUMENTS = [
     b"123",
     b"",
     b"\xef\xbb\xbf" + b'{"Records": [1]}',
+    b' \xef\xbb\xbf{"Records": [1]}',  # a BOM after whitespace is no BOM: "Expecting value"
     '{"Records": [1]}'.encode("utf-16"),
 ]
 MUTATIONS = b'{}[]:,"\\ \n0123-.eEtrufalsnRecords\xff\xe2\x82'
