@@ -102,16 +102,19 @@ class RecordsStream:
         self._stack: list[_Container] = []
         self._done = False  # the top-level value was walked
         self._wait_for = 0  # len(_text) - _at to wait for before decoding again
+        # Pieces fed since the last walk, joined to _text when it walks: a record that takes
+        # many pieces is copied a few times (_wait_for doubles), not once a piece.
+        self._pending: list[str] = []
+        self._pending_size = 0
         self._closed = False
 
     def feed(self, text: str) -> None:
         """The next piece of the document's text."""
         if self.failed:
             return
-        if self._at:
-            self._drop()
-        self._text += text
-        if len(self._text) - self._at >= self._wait_for:
+        self._pending.append(text)
+        self._pending_size += len(text)
+        if len(self._text) - self._at + self._pending_size >= self._wait_for:
             self._walk()
 
     def close(self) -> None:
@@ -128,6 +131,11 @@ class RecordsStream:
     # --- walking ---------------------------------------------------------------------------
 
     def _walk(self) -> None:
+        if self._at:
+            self._drop()
+        if self._pending:
+            self._text = "".join([self._text, *self._pending])
+            self._pending, self._pending_size = [], 0
         while self._step():
             pass
 
