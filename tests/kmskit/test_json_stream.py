@@ -7,6 +7,7 @@ deleted, inserted or replaced, seeded), fed in pieces of 1 to 64 bytes and whole
 
 from __future__ import annotations
 
+import codecs
 import json
 import random
 import time
@@ -34,9 +35,21 @@ DOCUMENTS = [
     '{"Records": [1]}'.encode("utf-16"),
 ]
 MUTATIONS = b'{}[]:,"\\ \n0123-.eEtrufalsnRecords\xff\xe2\x82'
+# For the random documents: a byte of those, a NUL, a byte order mark, half a surrogate pair.
+INSERTIONS = [bytes([byte]) for byte in MUTATIONS + b"\x00"] + [
+    codecs.BOM_UTF8,
+    b"\\ud834",
+    b"\\udd1e",
+]
 
 
 def streamed(content: bytes, size: int) -> tuple[Any, ...]:
+    return streamed_in(content, range(0, len(content), size))
+
+
+def streamed_in(content: bytes, starts: Any) -> tuple[Any, ...]:
+    """:func:`streamed`, the pieces starting at ``starts`` (sorted; a repeated one: an empty
+    piece)."""
     found: dict[str, Any] = {"list": False, "elements": []}
 
     def records_value(is_list: bool) -> None:
@@ -47,8 +60,9 @@ def streamed(content: bytes, size: int) -> tuple[Any, ...]:
         found["elements"].append(value)
 
     stream, text = RecordsStream(records_value, element), JsonText()
-    for start in range(0, len(content), size):
-        stream.feed(text.decode(content[start : start + size]))
+    ends = [*starts, len(content)][1:]
+    for start, end in zip(starts, ends, strict=True):
+        stream.feed(text.decode(content[start:end]))
     stream.feed(text.decode(b"", final=True))
     stream.close()
     if text.error is not None:
@@ -100,6 +114,70 @@ def test_streamed_records_and_errors_are_those_of_json_loads(size: int) -> None:
         for content in variants()
         if streamed(content, size) != loaded(content)
     ]
+    assert differences == []
+
+
+def cloudtrail_like(rng: random.Random) -> bytes:
+    """A log file's JSON: a few records (some not objects) with strings of one- to four-byte
+    characters, escapes (a surrogate pair, a lone surrogate), numbers and literals, in one of
+    the ways it can be laid out and encoded."""
+
+    def string() -> str:
+        parts = ["a", "é", "€", "😀", "\\", '"', "\n", "\ud834", "x" * rng.randint(0, 30)]
+        return "".join(rng.choice(parts) for _ in range(rng.randint(0, 6)))
+
+    def value(depth: int) -> Any:
+        choice = rng.random()
+        if depth > 3 or choice < 0.5:
+            scalars = [None, True, False, rng.randint(-(10**20), 10**20), rng.random() * 1e10]
+            return rng.choice([*scalars, -1.5e-7, -0.0, string()])
+        if choice < 0.75:
+            return {string(): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+
+    def record() -> Any:
+        if rng.random() < 0.2:
+            return value(1)
+        parameters = {"keyId": string(), "encryptionContext": {string(): string()}}
+        return {"eventTime": "2026-11-03T10:00:00Z", "requestParameters": parameters, "n": value(2)}
+
+    document: dict[str, Any] = {"Records": [record() for _ in range(rng.randint(0, 6))]}
+    if rng.random() < 0.2:
+        document = {"a": value(1), **document, "z": value(1)}
+    text = json.dumps(
+        document,
+        ensure_ascii=rng.random() < 0.5,
+        indent=rng.choice([None, None, 1, "\t"]),
+        separators=rng.choice([None, (",", ":"), (" , ", " : ")]),
+    )
+    if rng.random() < 0.2:
+        text = rng.choice([" ", "\n", "\r\n\t"]) * rng.randint(1, 20) + text + " "
+    encodings = ["utf-8"] * 6 + ["utf-8-sig", "utf-16", "utf-16-be", "utf-32", "utf-32-le"]
+    return text.encode(rng.choice(encodings), "surrogatepass")
+
+
+def test_cloudtrail_like_documents_in_random_pieces_give_what_json_loads_gives() -> None:
+    """Random documents, half of them broken (a byte deleted, inserted or replaced, or the
+    rest cut off), split at random places (inside a character, an escape, a number, a
+    literal; empty pieces too), in UTF-8, -16 and -32, with and without a byte order mark."""
+    rng = random.Random(20261206)
+    differences = []
+    for _ in range(10_000):
+        content = bytearray(cloudtrail_like(rng))
+        for _ in range(rng.randint(1, 3) if rng.random() < 0.5 else 0):
+            at, choice = rng.randrange(len(content) + 1), rng.random()
+            if choice < 0.3 and content:
+                del content[min(at, len(content) - 1)]
+            elif choice < 0.6:
+                content[at:at] = rng.choice(INSERTIONS)
+            elif choice < 0.8 and content:
+                content[min(at, len(content) - 1)] = rng.choice(MUTATIONS)
+            else:
+                del content[at:]
+        cuts = rng.choices(range(len(content) + 1), k=rng.randint(0, 12))
+        result = streamed_in(bytes(content), sorted([0, 0, *cuts]))
+        if result != loaded(bytes(content)):
+            differences.append((bytes(content), sorted(cuts), result))
     assert differences == []
 
 
