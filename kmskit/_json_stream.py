@@ -391,7 +391,6 @@ class JsonText:
         self._head = b""
         self._decoder: codecs.IncrementalDecoder | None = None
         self._fed = 0  # bytes given to the decoder, as json.loads counts them
-        self._skipped = 0  # a UTF-8 byte order mark, not counted by json.loads
 
     def decode(self, data: bytes, *, final: bool = False) -> str:
         """The text of ``data`` that is complete (all of it when ``final``)."""
