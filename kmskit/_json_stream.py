@@ -36,9 +36,9 @@ _SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignor
 _NOT_WHITESPACE = re.compile(r"[^ \t\n\r]")  # the decoder skips the others
 _COMMA = re.compile(r"[ \t\n\r]*(,)[ \t\n\r]*")
 # A value decoded, or a decoding failure, this close to the end of the text received may be the
-# text breaking off (an incomplete number, literal or \uXXXX escape: at most "-Infinity", 9
-# characters): it is decoded again with more text. So is an "Unterminated string", wherever the
-# string started.
+# text breaking off (an incomplete number, literal or \u escape of four hex digits: at most
+# "-Infinity", 9 characters): it is decoded again with more text. So is an "Unterminated
+# string", wherever the string started.
 _NEAR_END = 16
 _UNTERMINATED = "Unterminated string"
 # The walk starts once this much text was given, or at the end of a shorter document (nearly
