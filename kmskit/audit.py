@@ -1453,6 +1453,13 @@ def key_reference(reference: str, argument: str = "--key") -> str:
     return reference
 
 
+def key_reference_region(reference: str) -> str | None:
+    """The Region a key ARN or alias ARN names, where KMS is called for it; None for a key ID
+    or an alias name (the client's own Region)."""
+    arn = KEY_ARN.match(reference) or ALIAS_ARN.match(reference)
+    return arn.group(1) if arn else None
+
+
 def resolve_key(
     reference: str, kms_client: Callable[[str | None], Any], *, argument: str = "--key"
 ) -> str:
@@ -1466,8 +1473,7 @@ def resolve_key(
     """
     if KEY_ARN.match(key_reference(reference, argument)):
         return reference
-    alias_arn = ALIAS_ARN.match(reference)
-    region = alias_arn.group(1) if alias_arn else None
+    region = key_reference_region(reference)
     try:
         metadata = kms_client(region).describe_key(KeyId=reference)["KeyMetadata"]
     except ClientError as error:

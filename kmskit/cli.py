@@ -36,7 +36,7 @@ from botocore.parsers import ResponseParserError
 from kmskit import __version__, commands
 from kmskit._io import check_output, existing_output
 from kmskit._text import is_utf8
-from kmskit.audit import ALIAS_ARN, KEY_ARN
+from kmskit.audit import key_reference_region
 from kmskit.aws_names import check_regions, opt_in_hint
 from kmskit.clients import (
     DEFAULT_MAX_ATTEMPTS,
@@ -301,9 +301,9 @@ def command_regions(args: argparse.Namespace) -> list[str]:
             regions.append(configured.region_name)
     keys = getattr(args, "key", None)
     key_regions = [
-        arn.group(1)
+        region
         for key in (keys if isinstance(keys, list) else [keys])
-        if isinstance(key, str) and (arn := KEY_ARN.match(key) or ALIAS_ARN.match(key))
+        if isinstance(key, str) and (region := key_reference_region(key))
     ]
     to_region = getattr(args, "to_region", None)
     log_regions = getattr(args, "log_region", None)
