@@ -5,24 +5,29 @@
   with ``cryptography``: whoever encrypts needs no AWS credentials. Only KMS can decrypt
   (:func:`private_decrypt`). RSA-OAEP encrypts little: 190 / 318 / 446 bytes for RSA 2048 /
   3072 / 4096 keys.
-* Signing (``SIGN_VERIFY`` RSA or ECC keys): :func:`sign` hashes the data locally and asks KMS
-  to sign (the message itself when it is at most 4,096 bytes, its digest otherwise; both give
-  signatures that verify the same way). :func:`verify_local` checks a signature against the
-  public key without calling AWS; :func:`verify_with_kms` asks KMS ``Verify`` instead.
+* Signing (``SIGN_VERIFY`` RSA, ECC, ML-DSA or Ed25519 keys): :func:`sign` reads the data once,
+  in chunks, and asks KMS to sign it: the message itself when it is at most 4,096 bytes,
+  otherwise its digest (RSA, ECDSA) or its ML-DSA representative mu (FIPS 204 section 6.2,
+  computed locally with the public key); either way the signature verifies the same, as the
+  algorithm over the data. Ed25519 (``ED25519_SHA_512``) signs only the message itself, at most
+  4,096 bytes; ``ED25519_PH_SHA_512`` signs the data's SHA-512 digest (KMS hashes it once more:
+  Ed25519ph over the digest). :func:`verify_local` checks a signature against the public key
+  without calling AWS (not ``ED25519_PH_SHA_512``: ``cryptography`` has no Ed25519ph);
+  :func:`verify_with_kms` asks KMS ``Verify`` instead.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa, utils
 
 from kmskit.clients import ClientSettings, settings_for_call
 from kmskit.envelope import Readable, kms_call_with_settings
@@ -36,7 +41,11 @@ from kmskit.errors import (
 
 RSA_OAEP = "RSAES_OAEP_SHA_256"
 RAW_MESSAGE_LIMIT = 4096
-"""KMS Sign/Verify take a RAW message of at most this many bytes; larger data goes as a digest."""
+"""KMS Sign/Verify take a RAW message of at most this many bytes; larger data goes as a digest
+(or, for ML-DSA, as its representative mu)."""
+ML_DSA = "ML_DSA_SHAKE_256"
+ED25519 = "ED25519_SHA_512"
+ED25519_PH = "ED25519_PH_SHA_512"
 _READ_SIZE = 1024 * 1024
 
 _DEFAULT_SIGNING = {
@@ -47,6 +56,10 @@ _DEFAULT_SIGNING = {
     "ECC_SECG_P256K1": "ECDSA_SHA_256",
     "ECC_NIST_P384": "ECDSA_SHA_384",
     "ECC_NIST_P521": "ECDSA_SHA_512",
+    "ECC_NIST_EDWARDS25519": ED25519,
+    "ML_DSA_44": ML_DSA,
+    "ML_DSA_65": ML_DSA,
+    "ML_DSA_87": ML_DSA,
 }
 SIGNING_ALGORITHMS = (
     "RSASSA_PSS_SHA_256",
@@ -58,9 +71,21 @@ SIGNING_ALGORITHMS = (
     "ECDSA_SHA_256",
     "ECDSA_SHA_384",
     "ECDSA_SHA_512",
+    ML_DSA,
+    ED25519,
+    ED25519_PH,
 )
 _CURVE_SPECS = {"secp256r1": "ECC_NIST_P256", "secp256k1": "ECC_SECG_P256K1",
                 "secp384r1": "ECC_NIST_P384", "secp521r1": "ECC_NIST_P521"}  # fmt: skip
+_ML_DSA_KEYS = (mldsa.MLDSA44PublicKey, mldsa.MLDSA65PublicKey, mldsa.MLDSA87PublicKey)
+_ML_DSA_SPECS = ("ML_DSA_44", "ML_DSA_65", "ML_DSA_87")  # of _ML_DSA_KEYS, in order
+# Each family of signing algorithms (by the algorithm's prefix): the keys that sign with it.
+_FAMILIES: dict[str, tuple[str, tuple[type, ...]]] = {
+    "RSASSA_": ("an RSA", (rsa.RSAPublicKey,)),
+    "ECDSA_": ("an ECC", (ec.EllipticCurvePublicKey,)),
+    "ML_DSA_": ("an ML-DSA", _ML_DSA_KEYS),
+    "ED25519_": ("an Ed25519", (ed25519.Ed25519PublicKey,)),
+}
 
 
 @dataclass(frozen=True)
@@ -116,16 +141,42 @@ class PublicKey:
         return key.key_size // 8 - 2 * hashes.SHA256.digest_size - 2
 
     def default_signing_algorithm(self) -> str:
-        """RSASSA_PSS_SHA_256 for RSA keys, the curve's ECDSA for ECC keys."""
+        """RSASSA_PSS_SHA_256 for RSA keys, the curve's ECDSA for ECC keys, ML_DSA_SHAKE_256
+        for ML-DSA keys and ED25519_SHA_512 for Ed25519 keys."""
         self._require_usage("SIGN_VERIFY", "signing")
         try:
             return _DEFAULT_SIGNING[self.key_spec]
         except KeyError:
             raise UsageError(
-                f"kmskit signs with {', '.join(_DEFAULT_SIGNING)} keys (not ML-DSA, Ed25519 "
-                f"or SM2); {self.key_id or 'the key'} is {self.key_spec}. "
-                f"Received: {self.key_spec}"
+                f"kmskit signs with {', '.join(_DEFAULT_SIGNING)} keys (not SM2); "
+                f"{self.key_id or 'the key'} is {self.key_spec}. Received: {self.key_spec}"
             ) from None
+
+    def _signing_key(self, algorithm: str, doing: str) -> Any:
+        """The loaded key, once ``algorithm`` is known to fit it: a :class:`ConflictError` for
+        a key KMS says is not a ``SIGN_VERIFY`` key (``doing`` needs one), a
+        :class:`UsageError` naming ``--algorithm`` for an algorithm of another family, or
+        another ECDSA hash than the one KMS signs with on this curve."""
+        self._require_usage("SIGN_VERIFY", doing)
+        family, wanted = _family(algorithm)
+        # Each ECC key spec has one ECDSA hash in KMS: another can only be a wrong --algorithm.
+        curve_algorithm = _DEFAULT_SIGNING.get(self.key_spec, "")
+        if (
+            algorithm.startswith("ECDSA")
+            and curve_algorithm.startswith("ECDSA")
+            and algorithm != curve_algorithm
+        ):
+            raise UsageError(
+                f"'--algorithm' does not fit a {self.key_spec} key, which KMS signs with "
+                f"{curve_algorithm} only. Received: {algorithm}"
+            )
+        key = self._loaded()
+        if not isinstance(key, wanted):
+            raise UsageError(
+                f"'--algorithm' does not fit a {self.key_spec} key: {algorithm} needs "
+                f"{family} key. Received: {algorithm}"
+            )
+        return key
 
 
 def _a(usage: str) -> str:
@@ -169,14 +220,26 @@ def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
         raise UsageError(f"'{path}' is not a PEM or DER public key: {error}") from None
     except UnsupportedAlgorithm as error:
         raise UsageError(
-            f"'{path}' holds a public key kmskit cannot use (RSA and ECC keys only): {error}"
+            f"'{path}' holds a public key kmskit cannot use (RSA, ECC, ML-DSA and Ed25519 keys "
+            f"only): {error}"
         ) from None
     if isinstance(key, rsa.RSAPublicKey):
         spec = f"RSA_{key.key_size}"
     elif isinstance(key, ec.EllipticCurvePublicKey):
         spec = _CURVE_SPECS.get(key.curve.name, key.curve.name)
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        spec = "ECC_NIST_EDWARDS25519"
+    elif isinstance(key, _ML_DSA_KEYS):
+        spec = next(
+            spec
+            for kind, spec in zip(_ML_DSA_KEYS, _ML_DSA_SPECS, strict=True)
+            if isinstance(key, kind)
+        )
     else:
-        raise UsageError(f"'{path}' holds a {type(key).__name__}: kmskit handles RSA and ECC keys")
+        raise UsageError(
+            f"'{path}' holds a {type(key).__name__}: kmskit handles RSA, ECC, ML-DSA and "
+            "Ed25519 keys"
+        )
     der = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -231,26 +294,49 @@ class Signature:
     signature: bytes
 
 
-def _hash_for(algorithm: str) -> hashes.HashAlgorithm:
+def _check_algorithm(algorithm: str) -> None:
     if algorithm not in SIGNING_ALGORITHMS:
         raise UsageError(
             f"'--algorithm' must be one of {', '.join(SIGNING_ALGORITHMS)}. Received: {algorithm}"
         )
+
+
+def _family(algorithm: str) -> tuple[str, tuple[type, ...]]:
+    """The family of key (its name, with the article, and its ``cryptography`` classes) that
+    signs with ``algorithm``."""
+    _check_algorithm(algorithm)
+    return next(family for prefix, family in _FAMILIES.items() if algorithm.startswith(prefix))
+
+
+def _hash_for(algorithm: str) -> hashes.HashAlgorithm:
+    """The hash that ``algorithm`` (RSA, ECDSA or ED25519_PH_SHA_512) applies to the data."""
+    _check_algorithm(algorithm)
     bits = algorithm.rsplit("_", 1)[1]
     return {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[bits]
 
 
+class _Hashing(Protocol):
+    """A running hash of the data: ``hashes.Hash`` or ``mldsa.MLDSAMuHasher``."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def finalize(self) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class _Message:
-    """What KMS is sent: the message itself when small, otherwise its digest."""
+    """The data, read once: what KMS is sent (``message_type`` and ``message``) and what local
+    verification checks: ``raw``, the data itself when it is at most ``RAW_MESSAGE_LIMIT``
+    bytes, else None; ``digest``, the hash (RSA, ECDSA, ED25519_PH_SHA_512) or the ML-DSA mu of
+    the data where one was computed, else None."""
 
-    digest: bytes
+    message_type: str
+    message: bytes
     raw: bytes | None
+    digest: bytes | None
 
     def kms_params(self) -> dict[str, Any]:
-        if self.raw is not None:
-            return {"Message": self.raw, "MessageType": "RAW"}
-        return {"Message": self.digest, "MessageType": "DIGEST"}
+        return {"Message": self.message, "MessageType": self.message_type}
 
 
 def _chunks(source: Readable) -> Iterator[bytes]:
@@ -258,17 +344,70 @@ def _chunks(source: Readable) -> Iterator[bytes]:
         yield chunk
 
 
-def _read_message(source: Readable, algorithm: str) -> _Message:
-    digest = hashes.Hash(_hash_for(algorithm))
-    head = bytearray()
+MlDsaKey = Callable[[], Any]
+"""Gives the loaded ML-DSA public key whose mu (FIPS 204 section 6.2) signs or verifies data
+larger than ``RAW_MESSAGE_LIMIT``; called at most once, and only for such data."""
+
+
+def _read_message(source: Readable, algorithm: str, ml_dsa_key: MlDsaKey) -> _Message:
+    """Read ``source`` once, in chunks (memory: one chunk and ``RAW_MESSAGE_LIMIT`` bytes),
+    into what KMS is sent for ``algorithm``:
+
+    * RSA and ECDSA: the data itself (RAW) up to ``RAW_MESSAGE_LIMIT`` bytes, else its digest
+      (DIGEST); the digest is always computed, for local verification.
+    * ML_DSA_SHAKE_256: the data itself (RAW) up to ``RAW_MESSAGE_LIMIT`` bytes, else its mu
+      (EXTERNAL_MU, with an empty context: what signing the data itself gives).
+    * ED25519_SHA_512: the data itself (RAW) only; larger data is refused, naming its size.
+    * ED25519_PH_SHA_512: the data's SHA-512 digest (DIGEST), whatever its size, as KMS
+      requires; KMS applies Ed25519ph's own SHA-512 prehash on top of it.
+    """
+    hashing: _Hashing | None = (
+        None if algorithm in (ML_DSA, ED25519) else hashes.Hash(_hash_for(algorithm))
+    )
+    head = bytearray()  # the first RAW_MESSAGE_LIMIT + 1 bytes: all of the data until then
+    size = 0
     for chunk in _chunks(source):
-        digest.update(chunk)
+        if hashing is None and size + len(chunk) > RAW_MESSAGE_LIMIT:
+            if algorithm == ED25519:
+                size += len(chunk) + sum(len(rest) for rest in _chunks(source))
+                raise _too_large_for_ed25519(size)
+            hashing = mldsa.MLDSAMuHasher(ml_dsa_key())  # empty context, as KMS signs
+            hashing.update(bytes(head))
+        size += len(chunk)
+        if hashing is not None:
+            hashing.update(chunk)
         if len(head) <= RAW_MESSAGE_LIMIT:
             head += chunk[: RAW_MESSAGE_LIMIT + 1 - len(head)]
     if not head:
         raise UsageError("the data to sign or verify is empty. Received: 0 bytes")
     raw = bytes(head) if len(head) <= RAW_MESSAGE_LIMIT else None
-    return _Message(digest=digest.finalize(), raw=raw)
+    digest = hashing.finalize() if hashing is not None else None
+    if algorithm == ED25519_PH or raw is None:
+        assert digest is not None  # computed for every algorithm that allows data this large
+        return _Message("DIGEST" if algorithm != ML_DSA else "EXTERNAL_MU", digest, raw, digest)
+    return _Message("RAW", raw, raw, digest)
+
+
+def _too_large_for_ed25519(size: int) -> UsageError:
+    return UsageError(
+        f"the data to sign or verify is too large for {ED25519}, which takes the message "
+        f"itself, at most {RAW_MESSAGE_LIMIT:,} bytes (KMS MessageType RAW). For larger data give "
+        f"--algorithm {ED25519_PH} (KMS signs the data's SHA-512 digest; verify it with "
+        f"--kms), or sign with an ML-DSA, ECC or RSA key. Received: {size:,} bytes"
+    )
+
+
+def _ml_dsa_key(
+    key: str, public: PublicKey | None, settings: ClientSettings, doing: str
+) -> MlDsaKey:
+    """The ML-DSA public key of ``key`` for :func:`_read_message`: ``public`` if already
+    fetched, else from ``GetPublicKey`` (with ``settings``' client) once it is needed; refused
+    as :meth:`PublicKey._signing_key` refuses it (``doing``: what needs a SIGN_VERIFY key)."""
+
+    def loaded() -> Any:
+        return (public or get_public_key(key, settings=settings))._signing_key(ML_DSA, doing)
+
+    return loaded
 
 
 def sign(
@@ -280,16 +419,19 @@ def sign(
 ) -> Signature:
     """Sign what ``source`` holds with a ``SIGN_VERIFY`` KMS key.
 
-    ``algorithm`` defaults to RSASSA_PSS_SHA_256 for RSA keys and the curve's ECDSA for ECC
-    keys (the key spec comes from ``GetPublicKey``). ``settings``: default None, a
+    ``algorithm`` defaults to RSASSA_PSS_SHA_256 for RSA keys, the curve's ECDSA for ECC keys,
+    ML_DSA_SHAKE_256 for ML-DSA keys and ED25519_SHA_512 (at most 4,096 bytes) for Ed25519 keys
+    (the key spec comes from ``GetPublicKey``; with ML_DSA_SHAKE_256 given and more than 4,096
+    bytes, ``GetPublicKey`` is called for the mu). ``settings``: default None, a
     ``ClientSettings()`` of the call's own (one client for ``GetPublicKey`` and ``Sign``),
     closed before it returns.
     """
     with settings_for_call(settings) as used:
+        public = None
         if algorithm is None:
             public = get_public_key(key, settings=used)
             algorithm = public.default_signing_algorithm()
-        message = _read_message(source, algorithm)
+        message = _read_message(source, algorithm, _ml_dsa_key(key, public, used, "signing"))
         response = kms_call_with_settings(
             used,
             "sign",
@@ -308,44 +450,45 @@ def verify_local(
     algorithm used. Raises :class:`IntegrityError` when it does not match, and
     :class:`ConflictError` for a key KMS says is not a ``SIGN_VERIFY`` key (also with an explicit
     ``algorithm``, as KMS ``Verify`` refuses it). ``algorithm``: default None, the key's
-    default as for :func:`sign`."""
+    default as for :func:`sign`. ``ED25519_PH_SHA_512`` is refused (:class:`UsageError`):
+    ``cryptography`` has no Ed25519ph, and only KMS (:func:`verify_with_kms`) verifies it."""
     public_key._require_usage("SIGN_VERIFY", "verifying")
     algorithm = algorithm or public_key.default_signing_algorithm()
-    hash_algorithm = _hash_for(algorithm)
-    # Each ECC key spec has one ECDSA hash in KMS: another can only be a wrong --algorithm.
-    curve_algorithm = _DEFAULT_SIGNING.get(public_key.key_spec, "")
-    if (
-        algorithm.startswith("ECDSA")
-        and curve_algorithm.startswith("ECDSA")
-        and algorithm != curve_algorithm
-    ):
-        raise UsageError(
-            f"'--algorithm' does not fit a {public_key.key_spec} key, which KMS signs with "
-            f"{curve_algorithm} only. Received: {algorithm}"
-        )
-    key = public_key._loaded()
     # Checked before the data is read (and hashed) at all.
-    wanted = ec.EllipticCurvePublicKey if algorithm.startswith("ECDSA") else rsa.RSAPublicKey
-    if not isinstance(key, wanted):
-        family = "an ECC" if wanted is ec.EllipticCurvePublicKey else "an RSA"
+    key = public_key._signing_key(algorithm, "verifying")
+    if algorithm == ED25519_PH:
         raise UsageError(
-            f"'--algorithm' does not fit a {public_key.key_spec} key: {algorithm} needs "
-            f"{family} key. Received: {algorithm}"
+            f"'--algorithm' {ED25519_PH} cannot be verified locally (the cryptography library "
+            "has no Ed25519ph): verify with KMS Verify instead (`kmskit verify --kms --key "
+            f"KEY`, verify_with_kms). Received: {algorithm}"
         )
-    message = _read_message(source, algorithm)
-    prehashed = utils.Prehashed(hash_algorithm)
+    message = _read_message(source, algorithm, lambda: key)
     try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, message.digest, ec.ECDSA(prehashed))
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, message.message)  # RAW: the data itself
+        elif isinstance(key, _ML_DSA_KEYS):
+            if message.raw is not None:
+                key.verify(signature, message.raw)
+            else:
+                key.verify_mu(signature, message.message)
         else:
-            pad: padding.AsymmetricPadding = (
-                # KMS's RSASSA_PSS_SHA_<n> uses "a <n>-bit salt" (symm-asymm-choose.html), and
-                # so does KMS Verify: a signature with another salt length is not one of them.
-                padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=padding.PSS.DIGEST_LENGTH)
-                if algorithm.startswith("RSASSA_PSS")
-                else padding.PKCS1v15()
-            )
-            key.verify(signature, message.digest, pad, prehashed)
+            digest, hash_algorithm = message.digest, _hash_for(algorithm)
+            assert digest is not None  # RSA and ECDSA always hash the data
+            prehashed = utils.Prehashed(hash_algorithm)
+            if isinstance(key, ec.EllipticCurvePublicKey):
+                key.verify(signature, digest, ec.ECDSA(prehashed))
+            else:
+                pad: padding.AsymmetricPadding = (
+                    # KMS's RSASSA_PSS_SHA_<n> uses "a <n>-bit salt" (symm-asymm-choose.html),
+                    # and so does KMS Verify: a signature with another salt length is not one
+                    # of them.
+                    padding.PSS(
+                        mgf=padding.MGF1(hash_algorithm), salt_length=padding.PSS.DIGEST_LENGTH
+                    )
+                    if algorithm.startswith("RSASSA_PSS")
+                    else padding.PKCS1v15()
+                )
+                key.verify(signature, digest, pad, prehashed)
     except InvalidSignature:
         raise IntegrityError(
             f"the signature does not match the data ({algorithm}, key "
@@ -361,16 +504,19 @@ def verify_with_kms(
     signature: bytes,
     *,
     algorithm: str | None = None,
+    public_key: PublicKey | None = None,
     settings: ClientSettings | None = None,
 ) -> str:
     """KMS ``Verify``; returns the algorithm. Raises :class:`IntegrityError` on a mismatch.
-    Defaults: ``algorithm`` None (the key's default, as for :func:`sign`), ``settings`` None
-    (a ``ClientSettings()`` of the call's own, one client for ``GetPublicKey`` and ``Verify``,
-    closed before it returns)."""
+    Defaults: ``algorithm`` None (the key's default, as for :func:`sign`), ``public_key`` None
+    (``GetPublicKey`` when the default algorithm or an ML-DSA mu needs it; give the key's
+    public key if you have it), ``settings`` None (a ``ClientSettings()`` of the call's own,
+    one client for ``GetPublicKey`` and ``Verify``, closed before it returns)."""
     with settings_for_call(settings) as used:
         if algorithm is None:
-            algorithm = get_public_key(key, settings=used).default_signing_algorithm()
-        message = _read_message(source, algorithm)
+            public_key = public_key or get_public_key(key, settings=used)
+            algorithm = public_key.default_signing_algorithm()
+        message = _read_message(source, algorithm, _ml_dsa_key(key, public_key, used, "verifying"))
         response = kms_call_with_settings(
             used,
             "verify",

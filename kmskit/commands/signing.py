@@ -12,6 +12,8 @@ from kmskit._io import STDIO, check_input, input_size, open_input
 from kmskit.audit import key_reference
 from kmskit.cli import add_force_option, check_new_output, settings_from_args
 from kmskit.envelope_asymmetric import (
+    ED25519,
+    ED25519_PH,
     SIGNING_ALGORITHMS,
     get_public_key,
     sign,
@@ -27,8 +29,9 @@ from kmskit.envelope_cli import (
 )
 from kmskit.errors import EXIT_OK, IntegrityError, NotFoundError, UsageError, os_error_class
 
-# The largest KMS signature (RSA 4096) is 512 bytes; DER ECDSA P-521 is at most 139.
-_MAX_SIGNATURE = 1024
+# The largest KMS signature is ML-DSA-87's, 4,627 bytes (FIPS 204, table 2); RSA 4096 is 512
+# bytes, DER ECDSA P-521 at most 139, Ed25519 64.
+_MAX_SIGNATURE = 4627
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -36,9 +39,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "sign",
         parents=[common],
         help="sign a file with a SIGN_VERIFY KMS key",
-        description="Sign INPUT with KMS Sign (the data itself up to 4096 bytes, its digest "
-        "above). Writes the raw signature to SIGNATURE. Default algorithm: RSASSA_PSS_SHA_256 "
-        "for RSA keys, the curve's ECDSA for ECC keys.",
+        description="Sign INPUT with KMS Sign (the data itself up to 4096 bytes; above, its "
+        "digest, or its mu for ML-DSA). Writes the raw signature to SIGNATURE. Default "
+        "algorithm: RSASSA_PSS_SHA_256 for RSA keys, the curve's ECDSA for ECC keys, "
+        "ML_DSA_SHAKE_256 for ML-DSA keys, ED25519_SHA_512 (at most 4096 bytes) for Ed25519 "
+        "keys; ED25519_PH_SHA_512 signs larger data (verified with --kms only).",
     )
     add_key_option(sign_parser, required=True, help_text="SIGN_VERIFY KMS key")
     sign_parser.add_argument("--algorithm", choices=SIGNING_ALGORITHMS)
@@ -133,14 +138,24 @@ def run_verify(args: argparse.Namespace) -> int:
         settings = settings_from_args(args)
         public = None if args.kms else public_key_from(args)
         # The default algorithm is resolved here (GetPublicKey, as the library would) so that a
-        # mismatch can say which one was tried.
-        algorithm = (
-            args.algorithm
-            or (public or get_public_key(args.key, settings=settings)).default_signing_algorithm()
-        )
+        # mismatch can say which one was tried; the public key fetched for it also serves an
+        # ML-DSA mu.
+        fetched = public
+        if args.algorithm:
+            algorithm = args.algorithm
+        else:
+            fetched = fetched or get_public_key(args.key, settings=settings)
+            algorithm = fetched.default_signing_algorithm()
         try:
             if public is None:
-                verify_with_kms(args.key, source, signature, algorithm=algorithm, settings=settings)
+                verify_with_kms(
+                    args.key,
+                    source,
+                    signature,
+                    algorithm=algorithm,
+                    public_key=fetched,
+                    settings=settings,
+                )
                 say(args, f"signature valid (KMS Verify, {algorithm})")
                 return EXIT_OK
             verify_local(public, source, signature, algorithm=algorithm)
@@ -158,8 +173,8 @@ _BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/_-]+={0,2}")
 
 def _looks_like_base64(signature: bytes) -> bool:
     """Whether the signature file holds base64 text (``aws kms sign --output text``) rather
-    than the raw bytes: a raw KMS signature (about 70 bytes or more) made of base64 characters
-    only, by chance, is about as likely as guessing a 128-bit key."""
+    than the raw bytes: a raw KMS signature (64 bytes or more) made of base64 characters only,
+    by chance, is about as likely as guessing a 128-bit key."""
     text = b"".join(signature.split())
     # Standard or URL-safe alphabet, padded or not; no base64 text has 4n+1 characters.
     return (
@@ -171,7 +186,8 @@ def _looks_like_base64(signature: bytes) -> bool:
 
 def _mismatch_hints(signature: bytes, algorithm: str, *, defaulted: bool) -> str:
     """What may explain a signature that does not verify, besides changed data or another key:
-    a base64 signature file, or an RSA signature made with another algorithm than the default."""
+    a base64 signature file, or an RSA or Ed25519 signature made with another algorithm than
+    the default (ECDSA and ML-DSA have one algorithm per key spec)."""
     hints = []
     if _looks_like_base64(signature):
         hints.append(
@@ -182,5 +198,10 @@ def _mismatch_hints(signature: bytes, algorithm: str, *, defaulted: bool) -> str
         hints.append(
             f"{algorithm} is the default for RSA keys: a signature made with another "
             "algorithm verifies only with that --algorithm"
+        )
+    if defaulted and algorithm == ED25519:
+        hints.append(
+            f"{ED25519} is the default for Ed25519 keys: a signature made with {ED25519_PH} "
+            f"verifies only with --algorithm {ED25519_PH} --kms"
         )
     return "".join(f"; {hint}" for hint in hints)

@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import struct
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,8 +22,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, utils
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.kms import utils as moto_kms_utils
@@ -434,3 +435,115 @@ class FakeTerminal(io.TextIOWrapper):
 
     def isatty(self) -> bool:
         return True
+
+
+@dataclass
+class LocalSigningKeys:
+    """KMS keys that moto 5.2 cannot create (ML-DSA, Ed25519), answered by
+    :func:`emulate_local_signing_keys` with private keys made here: ``keys`` maps a key ARN
+    (and ``aliases`` an alias name) to one."""
+
+    keys: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def add(self, spec: str, alias: str | None = None) -> str:
+        arn = f"arn:aws:kms:{REGION}:{DEFAULT_ACCOUNT_ID}:key/{uuid.uuid4()}"
+        self.keys[arn] = LOCAL_SIGNING_SPECS[spec].generate()
+        if alias:
+            self.aliases[alias] = arn
+        return arn
+
+    def private_key(self, key_id: str) -> tuple[str, Any]:
+        arn = self.aliases.get(key_id, key_id)
+        return arn, self.keys[arn]
+
+
+LOCAL_SIGNING_SPECS: dict[str, Any] = {
+    "ML_DSA_44": mldsa.MLDSA44PrivateKey,
+    "ML_DSA_65": mldsa.MLDSA65PrivateKey,
+    "ML_DSA_87": mldsa.MLDSA87PrivateKey,
+    "ECC_NIST_EDWARDS25519": ed25519.Ed25519PrivateKey,
+}
+ED25519_PH_STAND_IN = b"stand-in for Ed25519ph over "
+"""``cryptography`` has no Ed25519ph: the stand-in KMS answers ED25519_PH_SHA_512 with an
+Ed25519 signature over this prefix and the digest it was sent, which tells the tests what
+kmskit sent (not whether Ed25519ph would verify: only KMS can check that)."""
+
+
+def _spec_of(private_key: Any) -> str:
+    return next(spec for spec, kind in LOCAL_SIGNING_SPECS.items() if isinstance(private_key, kind))
+
+
+def emulate_local_signing_keys(probe: ClientProbe, keys: LocalSigningKeys) -> None:
+    """``GetPublicKey``, ``Sign`` and ``Verify`` of ``keys`` as the KMS API reference describes
+    them (Sign's MessageType): ML_DSA_SHAKE_256 takes RAW (pure ML-DSA, empty context) or
+    EXTERNAL_MU (64 bytes); ED25519_SHA_512 only RAW; ED25519_PH_SHA_512 only DIGEST (64
+    bytes; answered with :data:`ED25519_PH_STAND_IN`). Anything else is a ValidationException
+    (an algorithm of another key family: InvalidKeyUsageException), an invalid signature
+    KMSInvalidSignatureException."""
+
+    class RefusedError(Exception):
+        def __init__(self, code: str, message: str) -> None:
+            self.answer = 400, {"Error": {"Code": code, "Message": message}}
+
+    def get_public_key(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        arn, private_key = keys.private_key(request["KeyId"])
+        der = private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        answer = {"KeyId": arn, "PublicKey": der, "KeySpec": _spec_of(private_key)}
+        return 200, {**answer, "KeyUsage": "SIGN_VERIFY"}
+
+    def signed(request: dict[str, Any]) -> tuple[Any, bytes]:
+        """(the private key, what it signs) for the request, or :class:`RefusedError` where
+        KMS refuses it."""
+        _, private_key = keys.private_key(request["KeyId"])
+        algorithm, kind = request["SigningAlgorithm"], request.get("MessageType", "RAW")
+        message = base64.b64decode(request["Message"])
+        ml_dsa = _spec_of(private_key).startswith("ML_DSA")
+        if algorithm != ("ML_DSA_SHAKE_256" if ml_dsa else algorithm) or not (
+            ml_dsa or algorithm in ("ED25519_SHA_512", "ED25519_PH_SHA_512")
+        ):
+            raise RefusedError("InvalidKeyUsageException", f"{algorithm} does not fit the key")
+        wanted = {"ED25519_SHA_512": "RAW", "ED25519_PH_SHA_512": "DIGEST"}.get(algorithm, kind)
+        if kind != wanted or (kind == "DIGEST" and ml_dsa):
+            raise RefusedError("ValidationException", f"{algorithm} takes MessageType {wanted}")
+        if kind in ("EXTERNAL_MU", "DIGEST") and len(message) != 64:
+            raise RefusedError("ValidationException", f"{kind} Message must be 64 bytes")
+        if algorithm == "ED25519_PH_SHA_512":
+            return private_key, ED25519_PH_STAND_IN + message
+        return private_key, message
+
+    def sign(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        try:
+            private_key, message = signed(request)
+        except RefusedError as refused:
+            return refused.answer
+        if request.get("MessageType") == "EXTERNAL_MU":
+            signature = private_key.sign_mu(message)
+        else:
+            signature = private_key.sign(message)
+        arn, _ = keys.private_key(request["KeyId"])
+        algorithm = request["SigningAlgorithm"]
+        return 200, {"KeyId": arn, "Signature": signature, "SigningAlgorithm": algorithm}
+
+    def verify(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        try:
+            private_key, message = signed(request)
+        except RefusedError as refused:
+            return refused.answer
+        signature = base64.b64decode(request["Signature"])
+        try:
+            if request.get("MessageType") == "EXTERNAL_MU":
+                private_key.public_key().verify_mu(signature, message)
+            else:
+                private_key.public_key().verify(signature, message)
+        except InvalidSignature:
+            return RefusedError("KMSInvalidSignatureException", "invalid signature").answer
+        arn, _ = keys.private_key(request["KeyId"])
+        algorithm = request["SigningAlgorithm"]
+        return 200, {"KeyId": arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
+
+    probe.respond("GetPublicKey", get_public_key)
+    probe.respond("Sign", sign)
+    probe.respond("Verify", verify)

@@ -445,7 +445,7 @@ def test_an_endless_signature_on_stdin_is_refused_without_reading_it_whole(
         done = kmskit_limited(tmp_path, *argv, stdin=zeros)
     assert done.returncode == EXIT_USAGE, done.stderr
     assert done.stderr == (
-        "kmskit: error: '--signature' must hold 1-1024 bytes. Received: more than 1024 bytes\n"
+        "kmskit: error: '--signature' must hold 1-4627 bytes. Received: more than 4627 bytes\n"
     )
 
 

@@ -130,7 +130,7 @@ def test_verify_refuses_an_empty_signature_on_stdin(
     key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     assert main(["verify", "--key", key, "--signature", "-", str(data)]) == EXIT_USAGE
     assert one_error_line(capsys) == (
-        "kmskit: error: '--signature' must hold 1-1024 bytes. Received: 0 bytes"
+        "kmskit: error: '--signature' must hold 1-4627 bytes. Received: 0 bytes"
     )
     assert no_aws == []
 

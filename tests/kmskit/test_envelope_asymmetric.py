@@ -9,16 +9,19 @@ through a real botocore client."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 from kmskit.cli import main
+from kmskit.clients import ClientSettings
 from kmskit.envelope_asymmetric import (
     RAW_MESSAGE_LIMIT,
     PublicKey,
@@ -39,15 +42,19 @@ from kmskit.errors import (
     UsageError,
 )
 from tests.kmskit.envelope_support import (
+    ED25519_PH_STAND_IN,
     RSA_OAEP,
     ClientProbe,
     KmsWorld,
+    LocalSigningKeys,
     OneCall,
     check_callers_client_reused_and_open,
     check_own_client_closed_once,
     emulate_asymmetric_kms,
+    emulate_local_signing_keys,
     kms_world,
     moto_private_key,
+    one_error_line,
     probe_clients,
 )
 
@@ -286,22 +293,19 @@ def test_kms_verify_refuses_a_wrong_signature(world: KmsWorld, probe: ClientProb
         verify_with_kms(arn, io.BytesIO(b"artefact"), signature)
 
 
-@pytest.mark.parametrize("spec", ["ECC_NIST_EDWARDS25519", "ML_DSA_65", "SM2"])
-def test_key_specs_kmskit_does_not_sign_with_are_named(
-    world: KmsWorld, probe: ClientProbe, spec: str
-) -> None:
-    # botocore's KeySpec has SIGN_VERIFY specs kmskit cannot sign or verify with: the error
-    # names the specs it can (an Ed25519 key is "ECC_NIST_EDWARDS25519", so "ECC keys" misled).
+def test_a_key_spec_kmskit_does_not_sign_with_is_named(world: KmsWorld, probe: ClientProbe) -> None:
+    # botocore's KeySpec has a SIGN_VERIFY spec kmskit cannot sign or verify with (SM2, which
+    # cryptography cannot load): the error names the specs it can.
     arn = signing_key(world, "ECC_NIST_P256")
     der = get_public_key(arn).der
-    answer = {"KeyId": arn, "PublicKey": der, "KeySpec": spec, "KeyUsage": "SIGN_VERIFY"}
+    answer = {"KeyId": arn, "PublicKey": der, "KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"}
     probe.respond("GetPublicKey", lambda _: (200, dict(answer)))
     with pytest.raises(UsageError) as caught:
         sign(arn, io.BytesIO(b"x"))
     assert str(caught.value) == (
         "kmskit signs with RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_SECG_P256K1, "
-        f"ECC_NIST_P384, ECC_NIST_P521 keys (not ML-DSA, Ed25519 or SM2); {arn} is {spec}. "
-        f"Received: {spec}"
+        "ECC_NIST_P384, ECC_NIST_P521, ECC_NIST_EDWARDS25519, ML_DSA_44, ML_DSA_65, ML_DSA_87 "
+        f"keys (not SM2); {arn} is SM2. Received: SM2"
     )
     assert probe.calls["Sign"] == 0
 
@@ -371,6 +375,312 @@ def test_cli_sign_and_verify_exit_codes(
     assert "'--kms' needs --key" in capsys.readouterr().err
 
 
+# -- ML-DSA and Ed25519 keys: moto 5.2 has neither, a stand-in KMS answers with local keys -------
+
+
+@pytest.fixture
+def local_keys(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> tuple[LocalSigningKeys, ClientProbe]:
+    keys = LocalSigningKeys()
+    probe = probe_clients(monkeypatch)
+    emulate_local_signing_keys(probe, keys)
+    return keys, probe
+
+
+class ChunkedOnly(io.BytesIO):
+    """A source that refuses to be read whole (``read()`` or ``read(-1)``) or in reads over
+    1 MiB: signing and verifying files of any size must hold only a chunk at a time."""
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        assert size is not None
+        assert 0 < size <= 2**20, size
+        return super().read(size)
+
+
+def fips_204_mu(public_key: Any, data: bytes) -> bytes:
+    """mu = SHAKE256(SHAKE256(pk, 64) || 0x00 || len(ctx)=0x00 || ctx="" || M, 64), FIPS 204
+    section 6.2 (ML-DSA.Sign, external mu) with the empty context that KMS signs with."""
+    public_key_hash = hashlib.shake_256(public_key.public_bytes_raw()).digest(64)
+    return hashlib.shake_256(public_key_hash + b"\x00\x00" + data).digest(64)
+
+
+def last_request(probe: ClientProbe, operation: str) -> dict[str, Any]:
+    return [request for op, request in probe.requests if op == operation][-1]
+
+
+@pytest.mark.parametrize("spec", ["ML_DSA_44", "ML_DSA_65", "ML_DSA_87"])
+@pytest.mark.parametrize("size", [1, RAW_MESSAGE_LIMIT, RAW_MESSAGE_LIMIT + 1, 3 * 2**20 + 7])
+def test_ml_dsa_signs_the_data_or_its_mu_and_verifies_as_plain_ml_dsa(
+    local_keys: tuple[LocalSigningKeys, ClientProbe], spec: str, size: int
+) -> None:
+    # KMS takes at most 4,096 bytes as the message itself (RAW); beyond, kmskit sends ML-DSA's
+    # representative mu (EXTERNAL_MU), computed from the public key and the data in chunks.
+    # Either way the signature is plain ML-DSA over the data, with the empty context.
+    keys, probe = local_keys
+    arn = keys.add(spec)
+    public = keys.keys[arn].public_key()
+    data = os.urandom(size)
+    signature = sign(arn, ChunkedOnly(data))
+    assert signature.algorithm == "ML_DSA_SHAKE_256"
+    sent = last_request(probe, "Sign")
+    if size <= RAW_MESSAGE_LIMIT:
+        assert (sent["MessageType"], base64.b64decode(sent["Message"])) == ("RAW", data)
+    else:
+        expected = ("EXTERNAL_MU", fips_204_mu(public, data))
+        assert (sent["MessageType"], base64.b64decode(sent["Message"])) == expected
+    public.verify(signature.signature, data)  # plain ML-DSA, context None: no exception
+    fetched = get_public_key(arn)
+    assert verify_local(fetched, ChunkedOnly(data), signature.signature) == "ML_DSA_SHAKE_256"
+    assert verify_with_kms(arn, ChunkedOnly(data), signature.signature) == "ML_DSA_SHAKE_256"
+    assert last_request(probe, "Verify")["MessageType"] == sent["MessageType"]
+    assert last_request(probe, "Verify")["Message"] == sent["Message"]
+    changed = bytearray(data)
+    changed[-1] ^= 1
+    with pytest.raises(IntegrityError, match="the signature does not match the data"):
+        verify_local(fetched, io.BytesIO(bytes(changed)), signature.signature)
+    with pytest.raises(IntegrityError, match="KMSInvalidSignatureException"):
+        verify_with_kms(arn, io.BytesIO(bytes(changed)), signature.signature)
+
+
+def test_ml_dsa_with_its_algorithm_given_fetches_the_public_key_only_for_a_mu(
+    local_keys: tuple[LocalSigningKeys, ClientProbe],
+) -> None:
+    keys, probe = local_keys
+    arn = keys.add("ML_DSA_65")
+    small = sign(arn, io.BytesIO(b"x" * RAW_MESSAGE_LIMIT), algorithm="ML_DSA_SHAKE_256")
+    assert (probe.calls["GetPublicKey"], probe.calls["Sign"]) == (0, 1)
+    data = b"y" * (RAW_MESSAGE_LIMIT + 1)
+    large = sign(arn, io.BytesIO(data), algorithm="ML_DSA_SHAKE_256")
+    assert (probe.calls["GetPublicKey"], probe.calls["Sign"]) == (1, 2)
+    public = keys.keys[arn].public_key()
+    public.verify(small.signature, b"x" * RAW_MESSAGE_LIMIT)
+    public.verify(large.signature, data)
+    verify_with_kms(arn, io.BytesIO(data), large.signature, algorithm="ML_DSA_SHAKE_256")
+    assert probe.calls["GetPublicKey"] == 2
+    # The caller's public key serves the mu: no GetPublicKey.
+    fetched = get_public_key(arn)
+    verify_with_kms(arn, io.BytesIO(data), large.signature, public_key=fetched)
+    assert probe.calls["GetPublicKey"] == 3
+
+
+def test_an_ml_dsa_algorithm_for_another_key_is_refused_before_kms_signs(
+    local_keys: tuple[LocalSigningKeys, ClientProbe],
+) -> None:
+    # The mu needs the public key: with it at hand, an Ed25519 key is named, not sent to KMS.
+    keys, probe = local_keys
+    arn = keys.add("ECC_NIST_EDWARDS25519")
+    with pytest.raises(UsageError) as caught:
+        sign(arn, io.BytesIO(os.urandom(10_000)), algorithm="ML_DSA_SHAKE_256")
+    assert str(caught.value) == (
+        "'--algorithm' does not fit a ECC_NIST_EDWARDS25519 key: ML_DSA_SHAKE_256 needs an "
+        "ML-DSA key. Received: ML_DSA_SHAKE_256"
+    )
+    assert caught.value.exit_code == EXIT_USAGE
+    assert probe.calls["Sign"] == 0
+
+
+@pytest.mark.parametrize("size", [1, RAW_MESSAGE_LIMIT])
+def test_ed25519_signs_the_data_itself(
+    local_keys: tuple[LocalSigningKeys, ClientProbe], size: int
+) -> None:
+    keys, probe = local_keys
+    arn = keys.add("ECC_NIST_EDWARDS25519")
+    data = os.urandom(size)
+    signature = sign(arn, io.BytesIO(data))
+    assert signature.algorithm == "ED25519_SHA_512"
+    sent = last_request(probe, "Sign")
+    assert (sent["MessageType"], base64.b64decode(sent["Message"])) == ("RAW", data)
+    keys.keys[arn].public_key().verify(signature.signature, data)
+    public = get_public_key(arn)
+    assert verify_local(public, io.BytesIO(data), signature.signature) == "ED25519_SHA_512"
+    assert verify_with_kms(arn, io.BytesIO(data), signature.signature) == "ED25519_SHA_512"
+    tampered = bytes([data[0] ^ 1]) + data[1:]
+    with pytest.raises(IntegrityError, match="the signature does not match the data"):
+        verify_local(public, io.BytesIO(tampered), signature.signature)
+    with pytest.raises(IntegrityError, match="KMSInvalidSignatureException"):
+        verify_with_kms(arn, io.BytesIO(tampered), signature.signature)
+
+
+@pytest.mark.parametrize("size", [RAW_MESSAGE_LIMIT + 1, 3 * 2**20])
+def test_ed25519_refuses_more_than_kms_takes_as_the_message_itself(
+    local_keys: tuple[LocalSigningKeys, ClientProbe], size: int
+) -> None:
+    # ED25519_SHA_512 takes MessageType RAW only (at most 4,096 bytes): larger data is refused
+    # with its size, the limit and what to do instead, before KMS is asked.
+    keys, probe = local_keys
+    arn = keys.add("ECC_NIST_EDWARDS25519")
+    expected = (
+        "the data to sign or verify is too large for ED25519_SHA_512, which takes the message "
+        "itself, at most 4,096 bytes (KMS MessageType RAW). For larger data give --algorithm "
+        "ED25519_PH_SHA_512 (KMS signs the data's SHA-512 digest; verify it with --kms), or sign "
+        f"with an ML-DSA, ECC or RSA key. Received: {size:,} bytes"
+    )
+    for call in (
+        lambda: sign(arn, ChunkedOnly(b"x" * size)),
+        lambda: verify_local(get_public_key(arn), ChunkedOnly(b"x" * size), b"s" * 64),
+        lambda: verify_with_kms(arn, ChunkedOnly(b"x" * size), b"s" * 64),
+    ):
+        with pytest.raises(UsageError) as caught:
+            call()
+        assert str(caught.value) == expected
+    assert probe.calls["Sign"] == probe.calls["Verify"] == 0
+
+
+@pytest.mark.parametrize("size", [1, 3 * 2**20])
+def test_ed25519ph_signs_the_sha512_digest_and_only_kms_verifies_it(
+    local_keys: tuple[LocalSigningKeys, ClientProbe], size: int
+) -> None:
+    # KMS requires MessageType DIGEST (a SHA-512 digest, whatever the size) and hashes it once
+    # more (Ed25519ph); cryptography has no Ed25519ph, so local verification is refused, before
+    # the data is read, pointing to KMS Verify.
+    keys, probe = local_keys
+    arn = keys.add("ECC_NIST_EDWARDS25519")
+    data = os.urandom(size)
+    signature = sign(arn, ChunkedOnly(data), algorithm="ED25519_PH_SHA_512")
+    sent = last_request(probe, "Sign")
+    digest = hashlib.sha512(data).digest()
+    assert (sent["MessageType"], base64.b64decode(sent["Message"])) == ("DIGEST", digest)
+    keys.keys[arn].public_key().verify(signature.signature, ED25519_PH_STAND_IN + digest)
+    assert (
+        verify_with_kms(arn, ChunkedOnly(data), signature.signature, algorithm="ED25519_PH_SHA_512")
+        == "ED25519_PH_SHA_512"
+    )
+    assert last_request(probe, "Verify")["Message"] == sent["Message"]
+    with pytest.raises(IntegrityError, match="KMSInvalidSignatureException"):
+        verify_with_kms(
+            arn, io.BytesIO(data + b"x"), signature.signature, algorithm="ED25519_PH_SHA_512"
+        )
+    unread = io.BytesIO(data)
+    with pytest.raises(UsageError) as caught:
+        verify_local(
+            get_public_key(arn), unread, signature.signature, algorithm="ED25519_PH_SHA_512"
+        )
+    assert str(caught.value) == (
+        "'--algorithm' ED25519_PH_SHA_512 cannot be verified locally (the cryptography library "
+        "has no Ed25519ph): verify with KMS Verify instead (`kmskit verify --kms --key KEY`, "
+        "verify_with_kms). Received: ED25519_PH_SHA_512"
+    )
+    assert unread.tell() == 0
+
+
+def test_cli_ml_dsa_sign_and_verify(
+    local_keys: tuple[LocalSigningKeys, ClientProbe],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # ML-DSA-87 signatures are 4,627 bytes, the largest KMS makes: `verify` reads them whole.
+    keys, _ = local_keys
+    keys.add("ML_DSA_87", alias="alias/pq-signing")
+    artifact, sig, pem = tmp_path / "app.tar", tmp_path / "app.sig", tmp_path / "pq.pem"
+    artifact.write_bytes(os.urandom(100_000))
+    assert main(["sign", "--key", "alias/pq-signing", str(artifact), str(sig)]) == 0
+    assert len(sig.read_bytes()) == 4627
+    assert main(["pubkey", "export", "--key", "alias/pq-signing", str(pem)]) == 0
+    assert load_public_key(pem).key_spec == "ML_DSA_87"
+    verify = ["verify", "--signature", str(sig), str(artifact)]
+    capsys.readouterr()
+    assert main([*verify, "--public-key", str(pem)]) == 0
+    assert main([*verify, "--key", "alias/pq-signing"]) == 0
+    assert main([*verify, "--key", "alias/pq-signing", "--kms"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("signature valid (ML_DSA_SHAKE_256, verified locally)") == 2
+    assert "signature valid (KMS Verify, ML_DSA_SHAKE_256)" in err
+    artifact.write_bytes(artifact.read_bytes()[:-1])
+    for argv in (
+        [*verify, "--public-key", str(pem)],
+        [*verify, "--key", "alias/pq-signing", "--kms"],
+    ):
+        assert main(argv) == EXIT_INTEGRITY
+        err = capsys.readouterr().err
+        assert "does not match" in err or "KMSInvalidSignatureException" in err
+        assert "--algorithm" not in err  # no hint of another algorithm: ML-DSA has one
+    argv = [*verify, "--public-key", str(pem), "--algorithm", "ECDSA_SHA_256"]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--algorithm' does not fit a ML_DSA_87 key: ECDSA_SHA_256 needs an ECC "
+        "key. Received: ECDSA_SHA_256"
+    )
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "family"),
+    [
+        ("ML_DSA_SHAKE_256", "an ML-DSA"),
+        ("ED25519_SHA_512", "an Ed25519"),
+        ("ED25519_PH_SHA_512", "an Ed25519"),
+    ],
+)
+def test_an_ml_dsa_or_ed25519_algorithm_for_another_key_exits_2_before_reading_input(
+    world: KmsWorld,
+    probe: ClientProbe,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    algorithm: str,
+    family: str,
+) -> None:
+    rsa_key = signing_key(world, "RSA_2048")
+    expected = (
+        f"'--algorithm' does not fit a RSA_2048 key: {algorithm} needs {family} key. "
+        f"Received: {algorithm}"
+    )
+    unread = io.BytesIO(b"artifact")
+    with pytest.raises(UsageError) as caught:
+        verify_local(get_public_key(rsa_key), unread, b"s" * 256, algorithm=algorithm)
+    assert (str(caught.value), unread.tell()) == (expected, 0)
+    pem, sig, data = tmp_path / "rsa.pem", tmp_path / "sig", tmp_path / "data"
+    assert main(["pubkey", "export", "--key", rsa_key, str(pem)]) == 0
+    sig.write_bytes(b"s" * 256)
+    data.write_bytes(b"artifact")
+    capsys.readouterr()
+    for source in (["--key", rsa_key], ["--public-key", str(pem)]):
+        argv = ["verify", *source, "--algorithm", algorithm, "--signature", str(sig), str(data)]
+        assert main(argv) == EXIT_USAGE, argv
+        assert one_error_line(capsys) == f"kmskit: error: {expected}"
+
+
+def test_cli_ed25519_sign_verify_and_its_refusals(
+    local_keys: tuple[LocalSigningKeys, ClientProbe],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    keys, probe = local_keys
+    keys.add("ECC_NIST_EDWARDS25519", alias="alias/ed25519-signing")
+    key = ["--key", "alias/ed25519-signing"]
+    small, large = tmp_path / "manifest.json", tmp_path / "app.tar"
+    small.write_bytes(b'{"release": "1.2.3"}')
+    large.write_bytes(os.urandom(10_000))
+    sig, ph_sig, pem = tmp_path / "manifest.sig", tmp_path / "app.sig", tmp_path / "ed.pem"
+    assert main(["sign", *key, str(small), str(sig)]) == 0
+    assert main(["pubkey", "export", *key, str(pem)]) == 0
+    assert load_public_key(pem).key_spec == "ECC_NIST_EDWARDS25519"
+    assert main(["verify", "--public-key", str(pem), "--signature", str(sig), str(small)]) == 0
+    assert main(["verify", *key, "--kms", "--signature", str(sig), str(small)]) == 0
+    capsys.readouterr()
+    assert main(["sign", *key, str(large), str(ph_sig)]) == EXIT_USAGE
+    assert "Received: 10,000 bytes" in one_error_line(capsys)
+    assert not ph_sig.exists()
+    ph = ["--algorithm", "ED25519_PH_SHA_512"]
+    assert main(["sign", *key, *ph, str(large), str(ph_sig)]) == 0
+    assert main(["verify", *key, *ph, "--kms", "--signature", str(ph_sig), str(large)]) == 0
+    capsys.readouterr()
+    argv = ["verify", "--public-key", str(pem), *ph, "--signature", str(ph_sig), str(large)]
+    assert main(argv) == EXIT_USAGE
+    assert "verify with KMS Verify instead (`kmskit verify --kms --key KEY`" in one_error_line(
+        capsys
+    )
+    # A small file signed with ED25519_PH_SHA_512, verified with the default: the hint says so.
+    assert main(["sign", *key, *ph, "--force", str(small), str(ph_sig)]) == 0
+    capsys.readouterr()
+    argv = ["verify", "--public-key", str(pem), "--signature", str(ph_sig), str(small)]
+    assert main(argv) == EXIT_INTEGRITY
+    assert one_error_line(capsys).endswith(
+        "; ED25519_SHA_512 is the default for Ed25519 keys: a signature made with "
+        "ED25519_PH_SHA_512 verifies only with --algorithm ED25519_PH_SHA_512 --kms"
+    )
+    assert probe.calls["Sign"] == 3
+
+
 # -- clients: the one a call made for itself is closed; the caller's is reused, open ---------------
 
 
@@ -429,3 +739,25 @@ def test_the_callers_settings_client_is_reused_and_left_open(
 ) -> None:
     operations, call = each_function(world)[function]
     check_callers_client_reused_and_open(monkeypatch, probe, operations, call, fails=fails)
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["succeeds", "kms-fails"])
+@pytest.mark.parametrize("own", [True, False], ids=["own-client", "callers-client"])
+def test_the_public_key_for_an_ml_dsa_mu_comes_through_the_calls_client(
+    local_keys: tuple[LocalSigningKeys, ClientProbe],
+    monkeypatch: pytest.MonkeyPatch,
+    own: bool,
+    fails: bool,
+) -> None:
+    # With ML_DSA_SHAKE_256 given, sign asks for the public key only once the data is larger
+    # than KMS takes as the message itself: with the same client as Sign, closed (or left open)
+    # as for any other call.
+    keys, probe = local_keys
+    arn = keys.add("ML_DSA_44")
+    data = os.urandom(RAW_MESSAGE_LIMIT + 1)
+
+    def call(settings: ClientSettings | None) -> object:
+        return sign(arn, io.BytesIO(data), algorithm="ML_DSA_SHAKE_256", settings=settings)
+
+    check = check_own_client_closed_once if own else check_callers_client_reused_and_open
+    check(monkeypatch, probe, ["GetPublicKey", "Sign"], call, fails=fails)
