@@ -369,8 +369,8 @@ def _read_message(source: Readable, algorithm: str, ml_dsa_key: MlDsaKey) -> _Me
     for chunk in _chunks(source):
         if hashing is None and size + len(chunk) > RAW_MESSAGE_LIMIT:
             if algorithm == ED25519:
-                size += len(chunk) + sum(len(rest) for rest in _chunks(source))
-                raise _too_large_for_ed25519(size)
+                # Refused at once: the rest of the data is not read just to count it.
+                raise _too_large_for_ed25519()
             hashing = mldsa.MLDSAMuHasher(ml_dsa_key())  # empty context, as KMS signs
             hashing.update(bytes(head))
         size += len(chunk)
@@ -388,12 +388,13 @@ def _read_message(source: Readable, algorithm: str, ml_dsa_key: MlDsaKey) -> _Me
     return _Message("RAW", raw, raw, digest)
 
 
-def _too_large_for_ed25519(size: int) -> UsageError:
+def _too_large_for_ed25519() -> UsageError:
     return UsageError(
         f"the data to sign or verify is too large for {ED25519}, which takes the message "
         f"itself, at most {RAW_MESSAGE_LIMIT:,} bytes (KMS MessageType RAW). For larger data give "
         f"--algorithm {ED25519_PH} (KMS signs the data's SHA-512 digest; verify it with "
-        f"--kms), or sign with an ML-DSA, ECC or RSA key. Received: {size:,} bytes"
+        f"--kms), or sign with an ML-DSA, ECC or RSA key. Received: more than "
+        f"{RAW_MESSAGE_LIMIT:,} bytes"
     )
 
 

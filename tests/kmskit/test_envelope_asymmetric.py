@@ -507,23 +507,27 @@ def test_ed25519_refuses_more_than_kms_takes_as_the_message_itself(
     local_keys: tuple[LocalSigningKeys, ClientProbe], size: int
 ) -> None:
     # ED25519_SHA_512 takes MessageType RAW only (at most 4,096 bytes): larger data is refused
-    # with its size, the limit and what to do instead, before KMS is asked.
+    # with the limit and what to do instead, before KMS is asked and without reading the rest
+    # of the data just to count it.
     keys, probe = local_keys
     arn = keys.add("ECC_NIST_EDWARDS25519")
     expected = (
         "the data to sign or verify is too large for ED25519_SHA_512, which takes the message "
         "itself, at most 4,096 bytes (KMS MessageType RAW). For larger data give --algorithm "
         "ED25519_PH_SHA_512 (KMS signs the data's SHA-512 digest; verify it with --kms), or sign "
-        f"with an ML-DSA, ECC or RSA key. Received: {size:,} bytes"
+        "with an ML-DSA, ECC or RSA key. Received: more than 4,096 bytes"
     )
+    public = get_public_key(arn)
     for call in (
-        lambda: sign(arn, ChunkedOnly(b"x" * size)),
-        lambda: verify_local(get_public_key(arn), ChunkedOnly(b"x" * size), b"s" * 64),
-        lambda: verify_with_kms(arn, ChunkedOnly(b"x" * size), b"s" * 64),
+        lambda source: sign(arn, source),
+        lambda source: verify_local(public, source, b"s" * 64),
+        lambda source: verify_with_kms(arn, source, b"s" * 64),
     ):
+        source = ChunkedOnly(b"x" * size)
         with pytest.raises(UsageError) as caught:
-            call()
+            call(source)
         assert str(caught.value) == expected
+        assert source.tell() <= min(size, 2**20)  # the first chunk, no further
     assert probe.calls["Sign"] == probe.calls["Verify"] == 0
 
 
@@ -658,7 +662,7 @@ def test_cli_ed25519_sign_verify_and_its_refusals(
     assert main(["verify", *key, "--kms", "--signature", str(sig), str(small)]) == 0
     capsys.readouterr()
     assert main(["sign", *key, str(large), str(ph_sig)]) == EXIT_USAGE
-    assert "Received: 10,000 bytes" in one_error_line(capsys)
+    assert "Received: more than 4,096 bytes" in one_error_line(capsys)
     assert not ph_sig.exists()
     ph = ["--algorithm", "ED25519_PH_SHA_512"]
     assert main(["sign", *key, *ph, str(large), str(ph_sig)]) == 0
