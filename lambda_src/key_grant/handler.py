@@ -7,6 +7,11 @@ CloudFormation sends one event per create, update or delete of a ``Custom::KmsGr
   the ``GrantId`` attribute. The grant is named, so a repeat with the same parameters (a
   rollback's, a redelivered event's, an update that changes none of them, a retry) returns the
   same grant; a changed one returns a new ID, and CloudFormation then deletes the old grant.
+  An update of a resource whose create got no answer (physical ID :data:`OUTCOME_UNKNOWN`, left
+  by a create with rollback disabled) that asks for the same grant keeps that physical ID
+  (:func:`_create_or_update`): its delete finds the grant by name, and so would
+  CloudFormation's clean-up of a replaced ``OUTCOME_UNKNOWN``, retiring the grant the update
+  has just got.
 * **Delete**: ``RetireGrant`` (the provider's role is the grant's retiring principal) or
   ``RevokeGrant`` (``DeleteBy``), on the grant the physical ID names. A grant (or key) already
   gone counts as deleted; so does a physical ID that names no grant (a create that failed).
@@ -186,7 +191,8 @@ def handle(
         if not isinstance(properties, Mapping):
             raise PropertyError(f"ResourceProperties must be a map. Received: {properties!r}")
         if request in ("Create", "Update"):
-            return _create(properties, calls)
+            old = event.get("OldResourceProperties")  # an update's
+            return _create_or_update(kept, properties, old, calls)
         if request == "Delete":
             return _delete(kept, properties, calls)
         raise PropertyError(f"RequestType must be Create, Update or Delete. Received: {request!r}")
@@ -288,6 +294,34 @@ def _create(properties: Mapping[str, Any], calls: _Calls) -> Answer:
     grant_id = response["GrantId"]
     log("INFO", "grant created", grant_id=grant_id, key_id=parameters["KeyId"])
     return Answer(SUCCESS, grant_id, data={"GrantId": grant_id})
+
+
+def _create_or_update(
+    physical_id: str, properties: Mapping[str, Any], old: Any, calls: _Calls
+) -> Answer:
+    """CreateGrant with the (new) properties. After a create whose outcome was
+    unknown (physical ID :data:`OUTCOME_UNKNOWN`) and that CloudFormation did not roll back
+    (``--disable-rollback``), a later update with the same grant parameters gets the grant
+    that create may have made: the answer keeps that physical ID. A new one would have
+    CloudFormation delete the old in its clean-up, and that delete finds the grant by its name
+    and parameters, the ones this update holds now, and retires it."""
+    answer = _create(properties, calls)
+    if physical_id == OUTCOME_UNKNOWN and _same_grant(properties, old):
+        log("INFO", "keeping the physical ID of the create without an answer", **answer.data)
+        return replace(answer, physical_resource_id=OUTCOME_UNKNOWN)
+    return answer
+
+
+def _same_grant(properties: Mapping[str, Any], old: Any) -> bool:
+    """Whether ``old`` (an update's old properties) ask CreateGrant for the grant of
+    ``properties``: the same parameters, in the same Region."""
+    if not isinstance(old, Mapping):
+        return False
+    try:
+        before = create_grant_parameters(old)
+    except PropertyError:
+        return False
+    return (before, _region(old)) == (create_grant_parameters(properties), _region(properties))
 
 
 def _delete(physical_id: str, properties: Mapping[str, Any], calls: _Calls) -> Answer:

@@ -572,6 +572,54 @@ def test_an_ordinary_update_replaces_the_grant_and_says_nothing_of_outcomes(kms:
     assert answer == Answer(SUCCESS, STRAY_ID, data={"GrantId": STRAY_ID})
 
 
+def test_an_update_after_a_create_without_an_answer_that_was_not_rolled_back_keeps_the_grant(
+    kms: Kms,
+) -> None:
+    """A create without KMS's answer fails with OUTCOME_UNKNOWN; with rollback disabled nothing
+    deletes it, and a later update with the same properties (the create made again) gets the
+    grant the lost call made. Answered with the grant's ID, CloudFormation would take it for a
+    replacement and delete OUTCOME_UNKNOWN in its clean-up, and that delete finds the grant by
+    its name and parameters, this very grant, and retires it: the answer keeps the physical ID
+    (CloudFormation deletes nothing) and gives the grant's ID as GrantId."""
+    lossy = LostAnswers(kms.client, 10, READ_TIMEOUT)
+    failed = kms.handle(event("Create"), deadline=2.0, client=lossy)
+    assert (failed.status, failed.physical_resource_id) == (FAILED, OUTCOME_UNKNOWN)
+    created(kms)
+    answer = kms.handle(update(OUTCOME_UNKNOWN, PROPERTIES, PROPERTIES))
+    assert answer == Answer(SUCCESS, OUTCOME_UNKNOWN, data={"GrantId": GRANT_ID})
+    # The resource's delete, later, finds that grant by its name and retires it.
+    created(kms)
+    kms.stubber.add_response("retire_grant", {}, {"GrantToken": GRANT_TOKEN})
+    assert kms.handle(event("Delete", OUTCOME_UNKNOWN)) == Answer(SUCCESS, OUTCOME_UNKNOWN)
+
+
+def test_an_update_after_a_create_without_an_answer_to_other_parameters_replaces_it(
+    kms: Kms,
+) -> None:
+    """Other parameters ask for another grant: answered with its ID, so that CloudFormation's
+    clean-up deletes OUTCOME_UNKNOWN, which finds the grant of the old parameters by name."""
+    kms.stubber.add_response(
+        "create_grant", {"GrantId": STRAY_ID, "GrantToken": GRANT_TOKEN}, UPDATE_PARAMETERS
+    )
+    answer = kms.handle(update(OUTCOME_UNKNOWN, UPDATED, PROPERTIES))
+    assert answer == Answer(SUCCESS, STRAY_ID, data={"GrantId": STRAY_ID})
+    in_region = {**PROPERTIES, "Region": "eu-central-1"}  # the same parameters, another Region
+    created(kms)
+    assert kms.handle(update(OUTCOME_UNKNOWN, PROPERTIES, in_region)).physical_resource_id == (
+        GRANT_ID
+    )
+
+
+@pytest.mark.parametrize("physical_id", [NOT_CREATED, GRANT_ID])
+def test_an_update_from_no_grant_or_a_grant_answers_the_grant_kms_returns(
+    kms: Kms, physical_id: str
+) -> None:
+    # NOT_CREATED names no grant, so its clean-up deletes nothing; a grant ID the same grant.
+    created(kms)
+    answer = kms.handle(update(physical_id, PROPERTIES, PROPERTIES))
+    assert answer == Answer(SUCCESS, GRANT_ID, data={"GrantId": GRANT_ID})
+
+
 @pytest.mark.parametrize("action", ["RetireGrant", "RevokeGrant"])
 def test_the_rollback_of_a_create_without_an_answer_finds_the_grant_by_name_and_deletes_it(
     kms: Kms, action: str
