@@ -15,7 +15,11 @@ its grantee, retiring principal, kind of constraint and operations only). The ro
 grant's retiring principal, so it retires the grant on delete without any permission; a grant
 given a ``retiring_principal`` of the caller's is revoked instead, which adds
 ``kms:RevokeGrant`` on the key. CloudFormation deletes the policy after the grant (the custom
-resource depends on it), also when the KeyGrant alone is removed from the stack.
+resource depends on it), also when the KeyGrant alone is removed from the stack. A change of
+what the policy allows makes a new policy (its construct ID holds a hash of it: ``_policy_id``)
+instead of changing the one there is, so that the provider keeps the old permission until the
+clean-up has deleted the old grant: a rollback, which asks for the old grant again before
+CloudFormation restores what the custom resource depends on, is allowed.
 
 Why not ``aws_cdk.custom_resources.AwsCustomResource`` (the first version): it does not retry a
 call that IAM refuses because the policy attached just before is not yet in effect everywhere
@@ -26,6 +30,8 @@ failed create left a log stream's name as the physical ID for the rollback to de
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import weakref
 from collections.abc import Mapping
@@ -112,6 +118,8 @@ PROVIDER_MEMORY_MB = 256
 PROVIDER_TIMEOUT_MINUTES = 5
 # Managed policies the provider's role holds besides the KeyGrants' own: its logs policy.
 PROVIDER_ROLE_OWN_POLICIES = 1
+# Hex digits of the hash of a KeyGrant's permissions in its policy's construct ID (_policy_id).
+POLICY_ID_HASH_LENGTH = 8
 MAX_KEY_GRANTS_PER_STACK = MAX_MANAGED_POLICIES_PER_ROLE - PROVIDER_ROLE_OWN_POLICIES
 _key_grants_by_stack: weakref.WeakKeyDictionary[Stack, int] = weakref.WeakKeyDictionary()
 
@@ -411,10 +419,6 @@ class KeyGrant(Construct):
             resource.cfn_options.update_replace_policy = CfnDeletionPolicy.DELETE
         provider.logs_grant.apply_before(self.custom_resource)
 
-        self.policy = iam.ManagedPolicy(
-            self, "Policy", description=f"KeyGrant {self.node.path}", roles=[role]
-        )
-        self._principal = _GrantPrincipal(role, self.policy)
         # The grant this KeyGrant makes and no other: its grantee, operations, retiring
         # principal and kind of constraint.
         exact: dict[str, Any] = {
@@ -427,6 +431,13 @@ class KeyGrant(Construct):
             "StringEquals": exact,
             "ForAllValues:StringEquals": {"kms:GrantOperations": list(ops)},
         }
+        self.policy = iam.ManagedPolicy(
+            self,
+            _policy_id(stack, target.arn, create_conditions, revokes=not self_retiring),
+            description=f"KeyGrant {self.node.path}",
+            roles=[role],
+        )
+        self._principal = _GrantPrincipal(role, self.policy)
         if target.owner is not None:
             target.owner.grant(self, "kms:CreateGrant", conditions=create_conditions)
             if not self_retiring:
@@ -489,6 +500,25 @@ class KeyGrant(Construct):
         role = autoscaling_slr_name(suffix)
         facts = stack_facts(stack_of(scope))
         return f"arn:{facts.partition}:iam::{facts.account}:role/{AUTOSCALING_SLR_PATH}{role}"
+
+
+def _policy_id(stack: Stack, key_arn: str, conditions: Mapping[str, Any], *, revokes: bool) -> str:
+    """The construct ID of a KeyGrant's managed policy: ``Policy`` and a hash of what it allows
+    (the key, CreateGrant's conditions, RevokeGrant or not).
+
+    A change of the grant's key, grantee, retiring principal, operations or kind of constraint
+    so gets a new policy rather than changing the one there is: CloudFormation creates the new
+    one before the custom resource's update and deletes the old one in the clean-up, after the
+    old grant (the custom resource depends on it). In between the provider holds both, so a
+    rollback of the update, which restores the custom resource before what it depends on (it
+    asks for the old grant again, CreateGrant with the old parameters), and the clean-up's
+    RevokeGrant of the old grant on the old key are allowed. Changed in place, the policy
+    would allow only the new grant by then, and the rollback would fail
+    (``UPDATE_ROLLBACK_FAILED``). Tokens (a role's or key's ARN) are hashed as the template
+    writes them (their ``Fn::GetAtt``), so the ID is the same at every synthesis."""
+    permissions = stack.resolve({"key": key_arn, "conditions": conditions, "revokes": revokes})
+    digest = hashlib.sha256(json.dumps(permissions, sort_keys=True).encode()).hexdigest()
+    return f"Policy{digest[:POLICY_ID_HASH_LENGTH].upper()}"
 
 
 def _default_name(grant: KeyGrant, removal_policy: RemovalPolicy) -> str:

@@ -316,6 +316,35 @@ def test_each_grant_has_its_own_policy_on_the_key_only(synthesized: Synth) -> No
     assert sorted(grant["DependsOn"]) == sorted([own, policy_id])
 
 
+def test_a_change_of_what_the_grant_policy_allows_makes_a_new_policy_for_the_rollback() -> None:
+    """CloudFormation rolls an update back from the dependents: the custom resource (CreateGrant
+    with the old parameters, to get the old grant back) before the policy it depends on. A
+    policy changed in place would then allow only the new grant and refuse the rollback
+    (UPDATE_ROLLBACK_FAILED). A policy of another construct ID, so of another logical ID, is
+    created before the custom resource's update and deleted in the clean-up after the old
+    grant: the provider holds both until then."""
+
+    def policy(**props: Any) -> str:
+        made = grant(new_stack(), **props)
+        assert made.policy in made.custom_resource.node.dependencies
+        assert made.policy.node.id.startswith("Policy")
+        return made.policy.node.id
+
+    before = policy()
+    assert policy() == before  # the same at every synthesis
+    changed = [
+        policy(grantee_principal=RETIRER_ARN),
+        policy(operations=["Decrypt", "Encrypt"]),
+        policy(retiring_principal=RETIRER_ARN),  # and kms:RevokeGrant
+        policy(key=SHARED_KEY_ARN.replace("1234abcd", "5678abcd")),
+        policy(encryption_context_equals={"app": "x"}),
+    ]
+    assert len({before, *changed}) == 1 + len(changed)
+    # What the policy does not hold keeps it: the grant's name, the constraint's values.
+    assert policy(name="another-name") == before
+    assert policy(encryption_context_equals={"app": "y"}) == changed[-1]
+
+
 def test_the_provider_role_may_only_write_its_logs(synthesized: Synth) -> None:
     resources = template(synthesized)["Resources"]
     role = logical(resources, "KmsKitKeyGrantProviderRole", "AWS::IAM::Role")
