@@ -25,10 +25,12 @@ change between attempts) may or may not have made the grant: it fails with the p
 name (CreateGrant returns the one there is, or makes it) and deletes it, so no grant outlives
 the failed create. An update in that case fails keeping the grant there was (CloudFormation
 takes every response's physical ID as the resource's, and a changed one for a replacement):
-its rollback, an update back to the old properties, gets that grant back by name, and nothing
-in that event tells it from the rollback of an update KMS refused, so it deletes no grant the
-failed update may have made. The failure gives the commands that find and retire one
-(:func:`_outcome_unknown`; docs/keys.md, "Calls without an answer").
+its rollback, an update back to the old properties, gets that grant back by name, then asks
+once for the failed parameters' grant and retires it, held by no resource
+(:func:`_retire_stray`). Nothing in that event tells it from the rollback of an update KMS
+refused, where that call is refused again: a refusal there fails nothing, and the failure's
+reason gives the commands that find and retire such a grant (:func:`_outcome_unknown`;
+docs/keys.md, "Calls without an answer").
 
 Every event is answered, also when a call fails or a property is wrong, so a stack never waits
 for the custom resource's one-hour timeout; the answer to a failure names the call, KMS's code
@@ -225,11 +227,11 @@ def _outcome_unknown(request: Any, kept: str, error: OutcomeUnknownError) -> Ans
     """The answer to a create or update whose CreateGrant got no answer until the deadline.
 
     A failed update keeps the grant there was (``kept``): its rollback, an update back to the
-    old properties, gets that grant back by name. That event carries the old and the failed
-    properties and this physical ID, as after an update KMS refused, where a CreateGrant with
-    the failed parameters would fail the rollback; so it deletes nothing, and the answer says
-    how to find and retire a grant the update may have made. The commands come last, and
-    KMS's message in the error is cut first, so that they reach CloudFormation whole."""
+    old properties, gets that grant back by name, then asks once for the failed parameters'
+    grant and retires it (:func:`_retire_stray`). That event is the one that follows an update
+    KMS refused too, so a refusal there fails nothing and leaves such a grant: the answer says
+    how to find and retire it. The commands come last, and KMS's message in the error is cut
+    first, so that they reach CloudFormation whole."""
     start, end = error.free
     message = str(error)
     before, free, after = message[:start], message[start:end], message[end:]
@@ -239,10 +241,10 @@ def _outcome_unknown(request: Any, kept: str, error: OutcomeUnknownError) -> Ans
     region = _key_region(key)
     where = f" --region {region}" if region else ""
     if GRANT_ID.match(kept):
-        rollback = f"gets grant {kept} back and deletes no other"
+        rollback = f"gets grant {kept} back and retires that one if it can; else list it"
         wanted = f"Name=='{name}' && GrantId!='{kept}'"
     else:
-        rollback = "deletes no grant of that name"
+        rollback = "deletes no grant of that name. List one this update made"
         wanted = f"Name=='{name}'"
     columns = "[GrantId,GranteePrincipal,Operations]"
     find = f'aws kms list-grants{where} --key-id {key} --query "Grants[?{wanted}].{columns}"'
@@ -251,8 +253,8 @@ def _outcome_unknown(request: Any, kept: str, error: OutcomeUnknownError) -> Ans
         kept,
         before,
         free,
-        f"{after}; the rollback {rollback}. List one this update made: {find}; retire each, as a "
-        f"principal of this stack's account allowed kms:RetireGrant: {retire}",
+        f"{after}; the rollback {rollback}: {find}; retire each, as a principal of this stack's "
+        f"account allowed kms:RetireGrant: {retire}",
     )
 
 
@@ -304,12 +306,49 @@ def _create_or_update(
     (``--disable-rollback``), a later update with the same grant parameters gets the grant
     that create may have made: the answer keeps that physical ID. A new one would have
     CloudFormation delete the old in its clean-up, and that delete finds the grant by its name
-    and parameters, the ones this update holds now, and retires it."""
+    and parameters, the ones this update holds now, and retires it. An update to other
+    parameters from a grant looks for a grant of its old ones that no resource holds
+    (:func:`_retire_stray`)."""
     answer = _create(properties, calls)
-    if physical_id == OUTCOME_UNKNOWN and _same_grant(properties, old):
-        log("INFO", "keeping the physical ID of the create without an answer", **answer.data)
-        return replace(answer, physical_resource_id=OUTCOME_UNKNOWN)
+    if not isinstance(old, Mapping):  # a create
+        return answer
+    if _same_grant(properties, old):
+        if physical_id == OUTCOME_UNKNOWN:
+            log("INFO", "keeping the physical ID of the create without an answer", **answer.data)
+            return replace(answer, physical_resource_id=OUTCOME_UNKNOWN)
+        return answer
+    if GRANT_ID.match(physical_id):
+        _retire_stray(old, {physical_id, answer.physical_resource_id}, calls)
     return answer
+
+
+def _retire_stray(old: Mapping[str, Any], held: set[str], calls: _Calls) -> None:
+    """After an update's CreateGrant: the grant of its old properties, if it is none that the
+    resource holds (``held``: the physical ID before and after), is one a failed update's
+    CreateGrant made without an answer, and this update is that update's rollback (its old
+    properties are the failed ones): retire or revoke it.
+
+    In any other update the old properties' grant is the physical ID's: CreateGrant returns it,
+    and CloudFormation deletes it in its clean-up. Looking costs one CreateGrant, made once (no
+    wait for IAM or for an answer), and only with time for it and a delete before the deadline;
+    a refusal (the failed update's, again) or a call without an answer leaves the grant to the
+    commands of the failure's reason and fails nothing. A grant that the lost call had not made
+    is made and deleted at once, as in the rollback of a create
+    (:func:`_delete_after_unknown_outcome`)."""
+    if calls.clock() + 2 * LONGEST_CALL_SECONDS > calls.deadline:
+        log("WARNING", "no time to look for a grant of the old properties")
+        return
+    once = replace(calls, deadline=calls.clock())
+    try:
+        parameters = create_grant_parameters(old)
+        response = _call(once, _region(old), "CreateGrant", parameters)
+        grant_id = response["GrantId"]
+        if grant_id in held:
+            return
+        log("INFO", "grant of the failed update", grant_id=grant_id, name=parameters["Name"])
+        _delete_grant(grant_id, old, once, token=response.get("GrantToken"), just_returned=True)
+    except (ClientError, PropertyError, *CONNECTION_ERRORS) as error:
+        log("WARNING", "could not ask for the grant of the old properties", error=str(error))
 
 
 def _same_grant(properties: Mapping[str, Any], old: Any) -> bool:

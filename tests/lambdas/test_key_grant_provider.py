@@ -359,8 +359,8 @@ FIND = (
 RETIRE = f"aws kms retire-grant --region {REGION} --key-id {KEY_ARN} --grant-id <GrantId>"
 AFTER_UPDATE = (
     f"the grant named 'SReaderGrant150D6985' on {KEY_ARN} may exist; the rollback gets grant "
-    f"{GRANT_ID} back and deletes no other. List one this update made: {FIND}; retire each, as "
-    f"a principal of this stack's account allowed kms:RetireGrant: {RETIRE}"
+    f"{GRANT_ID} back and retires that one if it can; else list it: {FIND}; retire each, as a "
+    f"principal of this stack's account allowed kms:RetireGrant: {RETIRE}"
 )
 
 
@@ -494,8 +494,8 @@ def test_the_commands_reach_cloudformation_whole_whatever_kmss_message(
     retire = f"aws kms retire-grant {where} --grant-id <GrantId>"
     assert sent.endswith(
         f": the grant named '{LONG_NAME}' on {LONG_KEY} may exist; the rollback gets grant "
-        f"{GRANT_ID} back and deletes no other. List one this update made: {find}; retire each, "
-        f"as a principal of this stack's account allowed kms:RetireGrant: {retire}"
+        f"{GRANT_ID} back and retires that one if it can; else list it: {find}; retire each, as "
+        f"a principal of this stack's account allowed kms:RetireGrant: {retire}"
     )
     before, cut = "CreateGrant got no answer (ReadTimeoutError), then DisabledException: ", "..."
     assert sent.startswith(before + message[:10])
@@ -550,26 +550,71 @@ def test_a_reason_that_fits_is_sent_as_it_is(kms: Kms) -> None:
     assert json.loads(answer.body(event("Update"), "s1"))["Reason"] == answer.reason
 
 
-def test_the_rollback_of_an_update_without_an_answer_gets_the_old_grant_and_nothing_else(
+def stray(kms: Kms, grant_id: str = STRAY_ID) -> None:
+    """KMS's answer to the CreateGrant with the failed update's parameters (UPDATED)."""
+    kms.stubber.add_response(
+        "create_grant", {"GrantId": grant_id, "GrantToken": GRANT_TOKEN}, UPDATE_PARAMETERS
+    )
+
+
+def test_the_rollback_of_an_update_without_an_answer_retires_the_grant_the_lost_call_made(
     kms: Kms,
 ) -> None:
     """The rollback's event (back to the old properties, from the failed update's, with the
-    physical ID the failure kept) is the one that follows a refusal too: it asks for the old
-    grant by name and calls nothing with the failed update's parameters, which KMS refused
-    after a refusal and would fail the rollback with. Delivered again, it answers the same."""
+    physical ID the failure kept) gets the old grant by name, then asks for the failed
+    update's grant again: one the lost CreateGrant made is held by no resource (neither the
+    physical ID nor the answer), and is retired by its token. The failed parameters' IAM
+    policy is still attached then (CloudFormation deletes it in the rollback's clean-up).
+    Delivered again, the rollback answers the same."""
     rollback = update(GRANT_ID, PROPERTIES, UPDATED)
     for _ in range(2):
         created(kms)
+        stray(kms)
+        kms.stubber.add_response("retire_grant", {}, {"GrantToken": GRANT_TOKEN})
         answer = kms.handle(rollback)
         assert answer == Answer(SUCCESS, GRANT_ID, data={"GrantId": GRANT_ID})
+    assert kms.waits == []
 
 
-def test_an_ordinary_update_replaces_the_grant_and_says_nothing_of_outcomes(kms: Kms) -> None:
-    kms.stubber.add_response(
-        "create_grant", {"GrantId": STRAY_ID, "GrantToken": GRANT_TOKEN}, UPDATE_PARAMETERS
+@pytest.mark.parametrize(
+    "code", ["AccessDeniedException", "DisabledException", "KMSInternalException"]
+)
+def test_the_rollback_of_a_refused_update_still_gets_the_old_grant(kms: Kms, code: str) -> None:
+    """The same event follows an update KMS refused, and the failed parameters are refused
+    again (or get no answer): asked once, without waiting, and the rollback goes on."""
+    created(kms)
+    kms.refuse("CreateGrant", code, "refused again")
+    answer = kms.handle(update(GRANT_ID, PROPERTIES, UPDATED))
+    assert answer == Answer(SUCCESS, GRANT_ID, data={"GrantId": GRANT_ID})
+    assert kms.waits == []
+
+
+def test_a_rollback_without_time_for_the_failed_parameters_only_gets_the_old_grant(
+    kms: Kms,
+) -> None:
+    # A CreateGrant and a retirement must end before the deadline (RESERVE_SECONDS covers one
+    # call after it: the answer's).
+    created(kms)
+    answer = kms.handle(
+        update(GRANT_ID, PROPERTIES, UPDATED), deadline=2 * provider.LONGEST_CALL_SECONDS - 1
     )
+    assert answer == Answer(SUCCESS, GRANT_ID, data={"GrantId": GRANT_ID})
+
+
+def test_an_ordinary_update_replaces_the_grant_and_leaves_the_old_to_the_clean_up(
+    kms: Kms,
+) -> None:
+    """Forward, the old properties' grant is the physical ID's: CreateGrant returns it, and it is
+    CloudFormation's clean-up that deletes it, once the whole stack update has succeeded."""
+    stray(kms)  # the update's parameters: the new grant
+    created(kms)  # the old ones: the grant the physical ID names
     answer = kms.handle(update(GRANT_ID, UPDATED, PROPERTIES))
     assert answer == Answer(SUCCESS, STRAY_ID, data={"GrantId": STRAY_ID})
+    # And the rollback of a successful update (another resource failed): the failed
+    # parameters' grant is the physical ID's, deleted in the rollback's clean-up.
+    created(kms)
+    stray(kms)
+    assert kms.handle(update(STRAY_ID, PROPERTIES, UPDATED)).physical_resource_id == GRANT_ID
 
 
 def test_an_update_after_a_create_without_an_answer_that_was_not_rolled_back_keeps_the_grant(
