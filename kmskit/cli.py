@@ -271,9 +271,9 @@ def with_opt_in_hint(failure: KmskitError, args: argparse.Namespace) -> KmskitEr
     refusal reads as expired or unknown credentials, while the cause may be the Region. Not
     twice: a snapshot copy's reason carries it already when the engine's call went to the same
     Regions (:func:`kmskit.snapshots.outcomes.classify`). Not for the caller's credentials
-    failing partway through a run of assumed roles, at a renewal or at a later account's
-    ``AssumeRole`` (:class:`~kmskit.clients.CallerCredentialsFailedError`): STS took them there
-    before."""
+    failing in a run of assumed roles, at a renewal or at a later account's ``AssumeRole``, or
+    before any ``AssumeRole`` was sent (:class:`~kmskit.clients.CallerCredentialsFailedError`):
+    STS took them there before, or was not asked."""
     if not isinstance(failure, CredentialsRefusedError) or isinstance(
         failure, CallerCredentialsFailedError
     ):

@@ -212,19 +212,21 @@ class RoleRefusedError(AccessDeniedError):
 
 
 class CallerCredentialsFailedError(CredentialsRefusedError):
-    """The caller's own credentials, which STS had taken before in the run, failed at an STS
-    ``AssumeRole`` of :func:`assume_role`'s: STS refused them (expired, unknown: the codes of
+    """The caller's own credentials failed at an STS ``AssumeRole`` of :func:`assume_role`:
+    STS refused them (expired, unknown: the codes of
     :class:`~kmskit.errors.CredentialsRefusedError`), or botocore could not use them before
     sending it (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`: an IAM Identity Center session
-    that expired meanwhile, a failing ``credential_process``, ...). Made by
+    that expired, a failing ``credential_process``, ...). Made by
     :func:`caller_credentials_failed`: at a renewal of a role's credentials
-    (:class:`RenewalCredentialsRefusedError`), and by
-    :func:`~kmskit.key_inventory.organization_inventory` at the first ``AssumeRole`` of an
+    (:class:`RenewalCredentialsRefusedError`), at the first ``AssumeRole`` of
+    :func:`assume_role` when no request was sent (the role is named, with its account), and
+    by :func:`~kmskit.key_inventory.organization_inventory` at the first ``AssumeRole`` of an
     account after the first. Neither the role nor the Region of the call is the cause: every
     later call and renewal fails too until the caller renews them (``aws sso login``, ...), and
-    the command line adds no opt-in Region hint (STS took them in that Region before). Exit 3.
-    The first ``AssumeRole`` of :func:`assume_role` raises the plain error instead (the
-    credentials may never have worked); a role's side refusing is :class:`RoleRefusedError`."""
+    the command line adds no opt-in Region hint (STS took them in that Region before, or was
+    not asked). Exit 3. STS refusing them at the first ``AssumeRole`` of :func:`assume_role`
+    is the plain error instead (the credentials may never have worked, and an opt-in Region
+    may be the cause); a role's side refusing is :class:`RoleRefusedError`."""
 
 
 class RenewalCredentialsRefusedError(CallerCredentialsFailedError):
@@ -322,7 +324,10 @@ def assume_role(
     failing, refused by STS (expired, unknown) or unusable before any request was sent (an
     expired IAM Identity Center session, ...: :data:`~kmskit.errors.UNUSABLE_CREDENTIALS`):
     :class:`RenewalCredentialsRefusedError`, which tells them from the credentials of that
-    call refused. botocore logs a refused renewal, with its traceback,
+    call refused. Those that cannot be used at the first ``AssumeRole`` (no request sent) are
+    :class:`CallerCredentialsFailedError`, naming the role; STS refusing the caller's
+    credentials in answer to it is the plain error of
+    :func:`~kmskit.errors.from_client_error`. botocore logs a refused renewal, with its traceback,
     on the ``botocore.credentials`` logger (a warning) before the call raises it: kmskit adds
     no handler there, so it goes where the application's logging sends it (with none
     configured, nowhere: botocore's own ``NullHandler`` on ``botocore`` keeps it from Python's
@@ -330,6 +335,9 @@ def assume_role(
     returned (:meth:`ClientSettings.close`) when done with them."""
     try:
         sts = settings.client("sts", region=region)
+    except UNUSABLE_CREDENTIALS as error:  # a credential_process failing as they are loaded
+        failed = caller_credentials_failed(role_arn, error)
+        raise (failed or from_botocore_error(error)) from error
     except BotoCoreError as error:  # an unknown profile, no Region, ...
         raise from_botocore_error(error) from error
     request: dict[str, str] = {"RoleArn": role_arn, "RoleSessionName": session_name}
@@ -340,11 +348,14 @@ def assume_role(
         try:
             answer = sts.assume_role(**request)["Credentials"]
         except _STS_FAILURES as error:
-            failed = caller_credentials_failed(role_arn, error, renewal=True) if renewal else None
-            if failed is not None:
+            # STS refusing the caller's credentials in answer to the first AssumeRole is the
+            # plain error (below): they may never have worked, and in an opt-in Region the
+            # Region may be the cause.
+            failed = caller_credentials_failed(role_arn, error, renewal=renewal)
+            if failed is not None and (renewal or not isinstance(error, ClientError)):
                 raise failed from error
             if not isinstance(error, ClientError):
-                raise  # the first AssumeRole: from_botocore_error, below
+                raise
             refused = from_client_error(error, f"assume role {role_arn}")
             if is_access_denied(error):
                 raise RoleRefusedError(str(refused)) from error

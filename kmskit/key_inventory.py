@@ -857,9 +857,11 @@ def organization_inventory(
     decides for that account only. Any other error stops the run, as in :func:`inventory`:
     the caller's own credentials failing too, refused by STS or unusable before botocore sends
     any request (an IAM Identity Center session that expired during the run), as they would
-    fail every account after it. At the first account's ``AssumeRole`` that is the plain error
-    of :func:`~kmskit.clients.assume_role` (nothing was read; the credentials may never have
-    worked). At a later account's ``AssumeRole`` (the session expired between two accounts) it
+    fail every account after it. At the first account's ``AssumeRole`` that is the error of
+    :func:`~kmskit.clients.assume_role` (nothing was read; the credentials may never have
+    worked): STS's refusal plain, a failure before any request a
+    :class:`~kmskit.clients.CallerCredentialsFailedError` naming the role and its account. At a
+    later account's ``AssumeRole`` (the session expired between two accounts) it
     is a :class:`~kmskit.clients.CallerCredentialsFailedError`, and at a renewal partway through
     an account (in an opt-in Region as in any other) a
     :class:`~kmskit.clients.RenewalCredentialsRefusedError`, whose message also says at which
@@ -894,6 +896,11 @@ def organization_inventory(
         except RoleRefusedError as refused:
             yield AccountReport(account, arn, refused=str(refused))
             continue
+        except CallerCredentialsFailedError as unusable:  # before any request: the end
+            if not position:
+                raise
+            stopped = _run_stopped(unusable, account, position, len(accounts), 0)
+            raise stopped from unusable.__cause__
         except KmskitError as error:
             # The caller's own credentials, which STS took for the accounts before: the end of
             # the run, told as at a renewal. At the first account they may never have worked.

@@ -343,14 +343,21 @@ def test_the_callers_credentials_failing_before_any_request_at_a_renewal_say_so(
     )
 
 
-def test_the_callers_credentials_unusable_at_the_first_assume_role_are_no_renewal(
+def test_the_callers_credentials_unusable_at_the_first_assume_role_name_the_role(
     aws: None, kms_answers: KmsAnswers
 ) -> None:
-    # The first AssumeRole with credentials that cannot be used: botocore's error, mapped as
-    # everywhere else (exit 3), not a renewal's.
+    # The first AssumeRole with credentials that cannot be used (no request sent): the
+    # caller's failure (exit 3) naming the role being assumed and its account, not a renewal's,
+    # and not botocore's bare error, which says nothing of the role.
     settings = caller_whose_renewals_fail(UnauthorizedSSOTokenError())
     settings.client("sts").get_caller_identity()  # the one renewal that works
-    with pytest.raises(AccessDeniedError) as raised:
+    with pytest.raises(CallerCredentialsFailedError) as raised:
         assume_role(settings, ROLE, session_name="kmskit-test")
-    assert not isinstance(raised.value, CallerCredentialsFailedError)
-    assert "aws sso login" in str(raised.value)
+    assert not isinstance(raised.value, RenewalCredentialsRefusedError)
+    assert raised.value.exit_code == EXIT_ACCESS_DENIED
+    assert str(raised.value) == (
+        f"could not assume role {ROLE} of account {ACCOUNT}: the caller's own credentials could "
+        "not be used (no request was sent): The SSO session associated with this profile has "
+        f"expired or is otherwise invalid. To refresh this SSO session run aws sso login with "
+        f"the corresponding profile. {RENEW_CALLER_HINT}"
+    )

@@ -102,7 +102,8 @@ def keys_reported(out: str) -> list[str]:
 
 def asked_roles_of(kms_answers: KmsAnswers) -> list[str]:
     """The accounts whose roles were asked for (AssumeRole), in order."""
-    return [request["RoleArn"].split(":")[4] for request in kms_answers.requests["AssumeRole"]]
+    asked = kms_answers.requests.get("AssumeRole", [])
+    return [request["RoleArn"].split(":")[4] for request in asked]
 
 
 # --- several accounts ---------------------------------------------------------------------------
@@ -797,19 +798,23 @@ def test_the_callers_credentials_failing_before_a_later_accounts_assume_role_say
     assert asked_roles_of(kms_answers) == [FIRST, SECOND]  # SECOND's not sent; THIRD's not asked
 
 
-def test_the_callers_credentials_unusable_at_the_first_account_get_the_plain_message(
+def test_the_callers_credentials_unusable_at_the_first_account_name_the_role_being_assumed(
     aws: None, kms_answers: KmsAnswers, caller_profile: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Nothing was read: botocore's error as in one account, without where the run stopped.
+    # Nothing was read: the message says nothing of where the run stopped, but names the role
+    # it was assuming and its account, as at a later account (botocore's bare error did not).
     new_key(kms_of(FIRST))
     caller_profile.touch()  # failing from the start
     kms_answers.answers["AssumeRole"] = lambda params, moto: moto(params)
     code, out, err = run_as_caller(capsys, FIRST, SECOND)
     assert (code, keys_reported(out)) == (EXIT_ACCESS_DENIED, [])
     assert err == (
-        "kmskit: error: Error when retrieving credentials from custom-process: The SSO session "
-        "has expired: run aws sso login (refresh or check the AWS credentials)\n"
+        f"kmskit: error: could not assume role arn:aws:iam::{FIRST}:role/{DEFAULT_ROLE_NAME} of "
+        f"account {FIRST}: the caller's own credentials could not be used (no request was "
+        "sent): Error when retrieving credentials from custom-process: The SSO session has "
+        f"expired: run aws sso login. {RENEW_CALLER_HINT}\n"
     )
+    assert "AssumeRole" not in kms_answers.requests
 
 
 def test_credentials_refused_in_a_default_region_still_stop_the_run(
