@@ -19,7 +19,12 @@ from typing import Any, Literal
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
+from botocore.credentials import (
+    CredentialProvider,
+    CredentialResolver,
+    Credentials,
+    RefreshableCredentials,
+)
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmskit.errors import (
@@ -33,6 +38,7 @@ from kmskit.errors import (
     from_client_error,
     is_access_denied,
     is_credentials_refused,
+    is_throttled,
 )
 
 RetryMode = Literal["standard", "adaptive", "legacy"]
@@ -214,12 +220,14 @@ class RoleRefusedError(AccessDeniedError):
 class CallerCredentialsFailedError(CredentialsRefusedError):
     """The caller's own credentials failed at an STS ``AssumeRole`` of :func:`assume_role`:
     STS refused them (expired, unknown: the codes of
-    :class:`~kmskit.errors.CredentialsRefusedError`), or botocore could not use them before
-    sending it (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`: an IAM Identity Center session
-    that expired, a failing ``credential_process``, ...). Made by
-    :func:`caller_credentials_failed`: at a renewal of a role's credentials
-    (:class:`RenewalCredentialsRefusedError`), at the first ``AssumeRole`` of
-    :func:`assume_role` when no request was sent (the role is named, with its account), and
+    :class:`~kmskit.errors.CredentialsRefusedError`), or botocore could not obtain or use them
+    before sending it (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`: an IAM Identity Center
+    session that expired, a failing ``credential_process``, ...; IAM Identity Center refusing
+    the profile's permission set
+    (``ForbiddenException``); STS refusing the role of the caller's own profile, ``role_arn``
+    with ``source_profile``). Made by :func:`caller_credentials_failed`: at a renewal of a
+    role's credentials (:class:`RenewalCredentialsRefusedError`), at the first ``AssumeRole``
+    of :func:`assume_role` when no request was sent (the role is named, with its account), and
     by :func:`~kmskit.key_inventory.organization_inventory` at the first ``AssumeRole`` of an
     account after the first. Neither the role nor the Region of the call is the cause: every
     later call and renewal fails too until the caller renews them (``aws sso login``, ...), and
@@ -244,27 +252,65 @@ RENEW_CALLER_HINT = (
 """What to do when the caller's own credentials failed partway through a run."""
 
 
+@dataclass(frozen=True)
+class CallerSource:
+    """Where the caller's own credentials come from, as the caller's session says: its
+    ``profile`` and, from that profile, its own role (``role_arn``, assumed with its
+    ``source_profile`` or ``credential_source``) and its IAM Identity Center account and
+    permission set (``sso_account_id``, ``sso_role_name``); None where the session does not
+    say (default)."""
+
+    profile: str | None = None
+    role_arn: str | None = None
+    sso_account: str | None = None
+    sso_role: str | None = None
+
+    @classmethod
+    def of(cls, session: boto3.session.Session) -> CallerSource:
+        """The source of ``session``'s credentials, read from its profile's configuration."""
+        try:
+            config: dict[str, Any] = session._session.get_scoped_config()
+        except BotoCoreError:  # an unknown profile: nothing to name
+            config = {}
+        return cls(
+            profile=session.profile_name,
+            role_arn=config.get("role_arn"),
+            sso_account=config.get("sso_account_id"),
+            sso_role=config.get("sso_role_name"),
+        )
+
+
+# The operations that botocore's credential providers call to obtain the caller's credentials
+# when the profile names a role of its own (AssumeRoleProvider, web identity) or a permission
+# set of IAM Identity Center (SSOProvider: it turns UnauthorizedException into
+# UnauthorizedSSOTokenError, and lets any other error through as a ClientError).
+_PROFILE_ROLE_CALLS = ("AssumeRole", "AssumeRoleWithWebIdentity")
+_IDENTITY_CENTER_CALL = "GetRoleCredentials"
+
+
 def caller_credentials_failed(
-    role_arn: str, error: BaseException | None, *, renewal: bool = False
+    role_arn: str,
+    error: BaseException | None,
+    *,
+    renewal: bool = False,
+    source: CallerSource | None = None,
 ) -> CallerCredentialsFailedError | None:
     """The error of the caller's own credentials failing at an ``AssumeRole`` of ``role_arn``
     (a renewal of its credentials if ``renewal``, default False: its first), ``error`` being
-    what the STS call raised: STS's refusal of them (a ``ClientError`` with a code of
-    :func:`~kmskit.errors.is_credentials_refused`) or botocore's error before any request
-    (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`). Its message names the role and its account,
-    how the credentials failed and what to do (:data:`RENEW_CALLER_HINT`). None for any other
-    ``error``: the role's refusal, or not the caller's credentials."""
-    if isinstance(error, ClientError) and is_credentials_refused(
-        error.response.get("Error", {}).get("Code", "")
-    ):
-        how = f"STS refused the caller's own credentials: {client_error_text(error)}"
-    elif isinstance(error, UNUSABLE_CREDENTIALS):
-        how = (
-            "the caller's own credentials could not be used (no request was sent): "
-            f"{botocore_error_text(error)}"
-        )
-    else:
+    what was raised: STS's refusal of them in answer to that ``AssumeRole`` (a ``ClientError``
+    with a code of :func:`~kmskit.errors.is_credentials_refused`), or botocore's error before
+    any request (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`). With ``source`` (default None),
+    ``error`` was raised while botocore obtained the caller's credentials (from that source),
+    so a ``ClientError`` is the answer to its provider's call: IAM Identity Center's
+    (``GetRoleCredentials``) or STS's to the role of the caller's profile; any of those but
+    throttling is the caller's failure. Its message names the role and its account, how the
+    credentials failed and what to do (:data:`RENEW_CALLER_HINT`, or what to check of the
+    profile's permission set or role). None for any other ``error``: the role's refusal, or
+    not the caller's credentials."""
+    said = _how_caller_failed(error, source)
+    if said is None:
         return None
+    how, hint = said
     parts = role_arn.split(":")
     account = f" of account {parts[4]}" if len(parts) > 5 and parts[4] else ""
     failed, doing = (
@@ -272,9 +318,95 @@ def caller_credentials_failed(
         if renewal
         else (CallerCredentialsFailedError, "assume")
     )
-    return failed(
-        f"could not {doing} role {role_arn}{account}: {how.rstrip('.')}. {RENEW_CALLER_HINT}"
-    )
+    return failed(f"could not {doing} role {role_arn}{account}: {how.rstrip('.')}. {hint}")
+
+
+def _how_caller_failed(
+    error: BaseException | None, source: CallerSource | None
+) -> tuple[str, str] | None:
+    """How the caller's credentials failed (``error``, raised obtaining them from ``source``
+    if given) and what to do, for :func:`caller_credentials_failed`; None if not theirs."""
+    if isinstance(error, ClientError) and source is not None:
+        return _provider_refused(error, source)
+    if isinstance(error, ClientError) and is_credentials_refused(
+        error.response.get("Error", {}).get("Code", "")
+    ):
+        return f"STS refused the caller's own credentials: {client_error_text(error)}", (
+            RENEW_CALLER_HINT
+        )
+    unusable = "the caller's own credentials could not be used (no request was sent)"
+    if isinstance(error, UNUSABLE_CREDENTIALS):
+        return f"{unusable}: {botocore_error_text(error)}", RENEW_CALLER_HINT
+    return None
+
+
+def _provider_refused(error: ClientError, source: CallerSource) -> tuple[str, str] | None:
+    """How the call of the caller's credential provider (``source``) was refused, and what
+    to do; None for throttling, which is no failure of the credentials."""
+    code = error.response.get("Error", {}).get("Code", "")
+    if is_throttled(code):
+        return None
+    text = client_error_text(error)
+    profile = f"profile {source.profile}" if source.profile else "the caller's profile"
+    if error.operation_name == _IDENTITY_CENTER_CALL:
+        how = f"IAM Identity Center refused the caller's own credentials: {text}"
+        if code != "ForbiddenException":
+            return how, RENEW_CALLER_HINT
+        permission_set = (
+            f"permission set {source.sso_role}"
+            if source.sso_role
+            else f"permission set of {profile} (sso_role_name)"
+        )
+        account = "its account (sso_account_id)"
+        if source.sso_account:
+            account = f"account {source.sso_account}"
+        return how, (
+            f"Check that the {permission_set} is assigned to the caller's user for {account} "
+            "(IAM Identity Center's account assignments; aws sso list-account-roles lists the "
+            "user's): ask an administrator to assign it again, or set sso_account_id and "
+            f"sso_role_name of {profile} to an assignment the user has; then run again"
+        )
+    if error.operation_name in _PROFILE_ROLE_CALLS:
+        role = f"role {source.role_arn}" if source.role_arn else "role"
+        how = f"STS refused the caller's own {role} (role_arn of {profile}): {text}"
+        if is_credentials_refused(code):  # the credentials of the profile's source
+            return how, RENEW_CALLER_HINT
+        return how, (
+            f"Check that role: its trust policy must trust the source of {profile} "
+            "(source_profile, credential_source or web_identity_token_file), which must be "
+            "allowed to assume it; then run again"
+        )
+    return f"the caller's own credentials could not be obtained: {text}", RENEW_CALLER_HINT
+
+
+# What obtaining the caller's credentials raises that _renew_caller_credentials tells apart: its
+# provider's call refused, and botocore's errors before any request.
+_CALLER_FAILURES: tuple[type[Exception], ...] = (ClientError, *UNUSABLE_CREDENTIALS)
+
+
+def _renew_caller_credentials(
+    credentials: Credentials | None,
+    session: boto3.session.Session,
+    role_arn: str,
+    *,
+    renewal: bool,
+) -> None:
+    """Renew the caller's ``credentials`` (of ``session``) now if botocore would renew them to
+    sign the next request, so that what fails there is told as theirs: raised while the
+    ``AssumeRole`` of ``role_arn`` is signed, an error of the profile's own ``AssumeRole`` (or
+    IAM Identity Center's) would read as STS's answer to it, the role's refusal."""
+    if credentials is None:
+        return
+    try:
+        credentials.get_frozen_credentials()
+    except _CALLER_FAILURES as error:
+        source = CallerSource.of(session) if isinstance(error, ClientError) else None
+        failed = caller_credentials_failed(role_arn, error, renewal=renewal, source=source)
+        if failed is not None:
+            raise failed from error
+        if isinstance(error, ClientError):  # throttled
+            raise from_client_error(error, "obtain the caller's own credentials") from error
+        raise
 
 
 # STS's answer when the account asked for credentials has deactivated STS in the Region called
@@ -321,13 +453,18 @@ def assume_role(
     :class:`RoleRefusedError`; any other refusal the
     :class:`~kmskit.errors.KmskitError` of :func:`~kmskit.errors.from_client_error`. So is a
     renewal's, raised from the client call that needed it, except the caller's own credentials
-    failing, refused by STS (expired, unknown) or unusable before any request was sent (an
-    expired IAM Identity Center session, ...: :data:`~kmskit.errors.UNUSABLE_CREDENTIALS`):
+    failing, refused by STS (expired, unknown) or not obtained or usable before any request was
+    sent (an expired IAM Identity Center session, ...:
+    :data:`~kmskit.errors.UNUSABLE_CREDENTIALS`; IAM Identity Center or STS refusing the
+    permission set or the role of the caller's own profile):
     :class:`RenewalCredentialsRefusedError`, which tells them from the credentials of that
-    call refused. Those that cannot be used at the first ``AssumeRole`` (no request sent) are
+    call refused. Those that fail before the first ``AssumeRole`` is sent are
     :class:`CallerCredentialsFailedError`, naming the role; STS refusing the caller's
     credentials in answer to it is the plain error of
-    :func:`~kmskit.errors.from_client_error`. botocore logs a refused renewal, with its traceback,
+    :func:`~kmskit.errors.from_client_error`. The caller's credentials are renewed, when due,
+    before each ``AssumeRole`` is signed, so that a refusal met in renewing them (the role of
+    the caller's profile refused) is not taken for the refusal of ``role_arn``.
+    botocore logs a refused renewal, with its traceback,
     on the ``botocore.credentials`` logger (a warning) before the call raises it: kmskit adds
     no handler there, so it goes where the application's logging sends it (with none
     configured, nowhere: botocore's own ``NullHandler`` on ``botocore`` keeps it from Python's
@@ -340,11 +477,16 @@ def assume_role(
         raise (failed or from_botocore_error(error)) from error
     except BotoCoreError as error:  # an unknown profile, no Region, ...
         raise from_botocore_error(error) from error
+    # The credentials the STS client signs with: the session's, loaded as the client was made
+    # (None: none found; the AssumeRole reports it, NoCredentialsError).
+    caller = settings.session()
+    caller_credentials = caller.get_credentials()
     request: dict[str, str] = {"RoleArn": role_arn, "RoleSessionName": session_name}
     if external_id is not None:
         request["ExternalId"] = external_id
 
     def fetch(*, renewal: bool = False) -> dict[str, Any]:
+        _renew_caller_credentials(caller_credentials, caller, role_arn, renewal=renewal)
         try:
             answer = sts.assume_role(**request)["Credentials"]
         except _STS_FAILURES as error:

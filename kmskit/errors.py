@@ -218,6 +218,11 @@ container endpoint (``CredentialRetrievalError``), an ``aws login`` session to r
 whenever botocore renews them."""
 
 
+def is_throttled(code: str) -> bool:
+    """Whether ``code`` is one AWS answers for a call it throttled."""
+    return code in _THROTTLED_CODES
+
+
 def client_error_text(error: ClientError) -> str:
     """``CODE: message`` of an AWS error, as every kmskit message quotes it."""
     code = error.response.get("Error", {}).get("Code", "Unknown")
@@ -239,7 +244,7 @@ def from_client_error(error: ClientError, doing: str) -> KmskitError:
     """
     code = error.response.get("Error", {}).get("Code", "Unknown")
     text = f"could not {doing}: {client_error_text(error)}"
-    if code in _THROTTLED_CODES:
+    if is_throttled(code):
         attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts")
         retried = f" (after {attempts} retries)" if attempts is not None else ""
         return ThrottledError(

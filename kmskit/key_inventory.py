@@ -855,11 +855,12 @@ def organization_inventory(
     Region. The role is assumed with STS in the first Region of ``regions`` that is not an
     opt-in Region (the first one if all are): an opt-in Region one account has not enabled
     decides for that account only. Any other error stops the run, as in :func:`inventory`:
-    the caller's own credentials failing too, refused by STS or unusable before botocore sends
-    any request (an IAM Identity Center session that expired during the run), as they would
-    fail every account after it. At the first account's ``AssumeRole`` that is the error of
-    :func:`~kmskit.clients.assume_role` (nothing was read; the credentials may never have
-    worked): STS's refusal plain, a failure before any request a
+    the caller's own credentials failing too, refused by STS or not obtained or usable before
+    botocore sends any request (an IAM Identity Center session that expired during the run, or
+    whose permission set is no longer assigned; the role of the caller's own profile refused),
+    as they would fail every account after it. At the first account's ``AssumeRole`` that is
+    the error of :func:`~kmskit.clients.assume_role` (nothing was read; the credentials may
+    never have worked): STS's refusal plain, a failure before any request a
     :class:`~kmskit.clients.CallerCredentialsFailedError` naming the role and its account. At a
     later account's ``AssumeRole`` (the session expired between two accounts) it
     is a :class:`~kmskit.clients.CallerCredentialsFailedError`, and at a renewal partway through

@@ -9,7 +9,7 @@ it nor lets credentials expire: :class:`tests.kmskit.conftest.KmsAnswers` answer
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import pytest
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import (
+    ClientError,
     CredentialRetrievalError,
     LoginRefreshRequired,
     RefreshWithMFAUnsupportedError,
@@ -43,6 +44,7 @@ from kmskit.errors import (
     EXIT_OK,
     AccessDeniedError,
     CredentialsRefusedError,
+    ThrottledError,
 )
 from tests.kmskit.conftest import KmsAnswers, refuse
 
@@ -274,18 +276,16 @@ def test_a_renewal_refusing_the_callers_own_credentials_is_told_from_the_calls_c
     assert "aws sso login" in RENEW_CALLER_HINT
 
 
-def caller_whose_renewals_fail(failure: Exception) -> ClientSettings:
+def renewing_caller() -> tuple[ClientSettings, Callable[[BaseException], None]]:
     """Settings of a caller whose own credentials (an IAM Identity Center session's, say) have
-    5 minutes left whenever botocore renews them, so that every use renews them: the first
-    renewal works (the role is assumed), every later one raises ``failure`` as botocore's
-    provider raises it, before any request is sent."""
-    renewals = 0
+    5 minutes left whenever botocore renews them, so that every use renews them, and
+    ``fail(failure)``: from then on every renewal raises ``failure`` as botocore's provider
+    raises it, before any request is sent."""
+    failing: list[BaseException] = []
 
     def renew() -> dict[str, Any]:
-        nonlocal renewals
-        renewals += 1
-        if renewals > 1:
-            raise failure
+        if failing:
+            raise failing[0]
         return {
             "access_key": "testing",
             "secret_key": "testing",
@@ -296,12 +296,12 @@ def caller_whose_renewals_fail(failure: Exception) -> ClientSettings:
     credentials = RefreshableCredentials.create_from_metadata(
         metadata=renew(), refresh_using=renew, method="test-caller"
     )
-    renewals = 0
     caller = CredentialProvider()
     caller.load = lambda: credentials  # type: ignore[method-assign]
     session = botocore.session.Session()
     session.register_component("credential_provider", CredentialResolver([caller]))
-    return ClientSettings(region=REGION, boto3_session=boto3.Session(botocore_session=session))
+    settings = ClientSettings(region=REGION, boto3_session=boto3.Session(botocore_session=session))
+    return settings, failing.append
 
 
 # What botocore's providers raise, before any request, when they cannot renew the caller's
@@ -331,7 +331,9 @@ def test_the_callers_credentials_failing_before_any_request_at_a_renewal_say_so(
     # renewal raises it as the caller's credentials failing at the renewal of this role (its
     # account named), not as botocore's bare error.
     kms_answers.answers["AssumeRole"] = expiring_in(5)
-    settings = assume_role(caller_whose_renewals_fail(failure), ROLE, session_name="kmskit-test")
+    caller, fail = renewing_caller()
+    settings = assume_role(caller, ROLE, session_name="kmskit-test")
+    fail(failure)
     with settings, pytest.raises(RenewalCredentialsRefusedError) as raised:
         settings.client("kms").list_keys()
     assert raised.value.exit_code == EXIT_ACCESS_DENIED
@@ -349,8 +351,8 @@ def test_the_callers_credentials_unusable_at_the_first_assume_role_name_the_role
     # The first AssumeRole with credentials that cannot be used (no request sent): the
     # caller's failure (exit 3) naming the role being assumed and its account, not a renewal's,
     # and not botocore's bare error, which says nothing of the role.
-    settings = caller_whose_renewals_fail(UnauthorizedSSOTokenError())
-    settings.client("sts").get_caller_identity()  # the one renewal that works
+    settings, fail = renewing_caller()
+    fail(UnauthorizedSSOTokenError())
     with pytest.raises(CallerCredentialsFailedError) as raised:
         assume_role(settings, ROLE, session_name="kmskit-test")
     assert not isinstance(raised.value, RenewalCredentialsRefusedError)
@@ -360,4 +362,68 @@ def test_the_callers_credentials_unusable_at_the_first_assume_role_name_the_role
         "not be used (no request was sent): The SSO session associated with this profile has "
         f"expired or is otherwise invalid. To refresh this SSO session run aws sso login with "
         f"the corresponding profile. {RENEW_CALLER_HINT}"
+    )
+    assert "AssumeRole" not in kms_answers.requests
+
+
+def assume_and_use(
+    caller: ClientSettings, fail: Callable[[BaseException], None], failure: BaseException
+) -> None:
+    """Assume :data:`ROLE` as ``caller`` (STS's answer gives 5 minutes), then ``fail(failure)``
+    and list keys as the role: its renewal needs the caller's credentials renewed."""
+    with assume_role(caller, ROLE, session_name="kmskit-test") as settings:
+        fail(failure)
+        settings.client("kms").list_keys()
+
+
+FORBIDDEN = ClientError(
+    {"Error": {"Code": "ForbiddenException", "Message": "No access"}}, "GetRoleCredentials"
+)
+
+
+@pytest.mark.parametrize("renewal", [False, True], ids=["first-assume-role", "renewal"])
+def test_identity_center_refusing_the_permission_set_is_the_callers_failure(
+    renewal: bool, aws: None, kms_answers: KmsAnswers
+) -> None:
+    # botocore's SSO provider turns only UnauthorizedException into its own error: the
+    # permission set no longer assigned (ForbiddenException) comes out of GetRoleCredentials
+    # as a ClientError, raised while the AssumeRole is signed. Not STS's answer (exit 1 as
+    # an unknown code), but the caller's failure (exit 3), with what to check.
+    kms_answers.answers["AssumeRole"] = expiring_in(5)
+    caller, fail = renewing_caller()
+    if not renewal:
+        fail(FORBIDDEN)
+    with pytest.raises(CallerCredentialsFailedError) as raised:
+        assume_and_use(caller, fail, FORBIDDEN)
+    assert isinstance(raised.value, RenewalCredentialsRefusedError) is renewal
+    assert raised.value.exit_code == EXIT_ACCESS_DENIED
+    assert raised.value.__cause__ is FORBIDDEN
+    doing = "renew the credentials of" if renewal else "assume"
+    assert str(raised.value) == (
+        f"could not {doing} role {ROLE} of account {ACCOUNT}: IAM Identity Center refused the "
+        "caller's own credentials: ForbiddenException: No access. Check that the permission "
+        "set of profile default (sso_role_name) is assigned to the caller's user for its "
+        "account (sso_account_id) (IAM Identity Center's account assignments; aws sso "
+        "list-account-roles lists the user's): ask an administrator to assign it again, or set "
+        "sso_account_id and sso_role_name of profile default to an assignment the user has; "
+        "then run again"
+    )
+
+
+def test_throttling_of_the_callers_credential_provider_is_not_taken_for_a_failure(
+    aws: None, kms_answers: KmsAnswers
+) -> None:
+    # IAM Identity Center throttling GetRoleCredentials: not the credentials' failure (exit 3,
+    # renew them), nor STS's answer to the AssumeRole (as it read), but throttling (exit 6).
+    kms_answers.answers["AssumeRole"] = expiring_in(5)
+    caller, fail = renewing_caller()
+    throttled = ClientError(
+        {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}},
+        "GetRoleCredentials",
+    )
+    with pytest.raises(ThrottledError) as raised:
+        assume_and_use(caller, fail, throttled)
+    assert raised.value.__cause__ is throttled
+    assert str(raised.value).startswith(
+        "could not obtain the caller's own credentials: TooManyRequestsException: slow down"
     )

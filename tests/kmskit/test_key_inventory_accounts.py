@@ -13,6 +13,7 @@ one page of ListAccounts, and an account of ``State`` without ``Status`` (botoco
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import sys
@@ -23,6 +24,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.credentials import SSOProvider
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
@@ -795,7 +798,8 @@ def test_the_callers_credentials_failing_before_a_later_accounts_assume_role_say
         "account(s) after it are not read\n"
     )
     assert keys_reported(out) == first
-    assert asked_roles_of(kms_answers) == [FIRST, SECOND]  # SECOND's not sent; THIRD's not asked
+    # SECOND's not sent (the caller's credentials failed before it was asked for), nor THIRD's.
+    assert asked_roles_of(kms_answers) == [FIRST]
 
 
 def test_the_callers_credentials_unusable_at_the_first_account_name_the_role_being_assumed(
@@ -815,6 +819,167 @@ def test_the_callers_credentials_unusable_at_the_first_account_name_the_role_bei
         f"expired: run aws sso login. {RENEW_CALLER_HINT}\n"
     )
     assert "AssumeRole" not in kms_answers.requests
+
+
+SSO_START = "https://example.awsapps.com/start"
+SSO_ACCOUNT = "444444444444"
+
+
+@pytest.fixture
+def sso_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The profile ``caller`` of an AWS config file: an IAM Identity Center (legacy) profile,
+    permission set ``KmsAuditor`` in account :data:`SSO_ACCOUNT`, whose token (valid) is in the
+    SSO token cache that botocore reads (here, a directory of ``tmp_path``)."""
+    config = tmp_path / "config"
+    config.write_text(
+        f"[profile caller]\nsso_start_url = {SSO_START}\nsso_region = us-east-1\n"
+        f"sso_account_id = {SSO_ACCOUNT}\nsso_role_name = KmsAuditor\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    cache = tmp_path / "sso-cache"
+    cache.mkdir()
+    name = hashlib.sha1(SSO_START.encode()).hexdigest()  # botocore's cache key
+    token = {"accessToken": "token", "expiresAt": "2099-01-01T00:00:00Z"}
+    (cache / f"{name}.json").write_text(json.dumps(token))
+    monkeypatch.setattr(SSOProvider, "_SSO_TOKEN_CACHE_DIR", str(cache))
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["first-account", "later-account"])
+def test_identity_center_refusing_the_callers_permission_set_stops_the_run_saying_what_to_check(
+    later: bool,
+    aws: None,
+    kms_answers: KmsAnswers,
+    sso_profile: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The permission set of the caller's IAM Identity Center profile is no longer assigned to
+    # the user for its account: GetRoleCredentials answers ForbiddenException, which botocore
+    # raises as a ClientError while our AssumeRole is signed. It read as STS's answer to it,
+    # an unknown code (exit 1); it is the caller's failure (exit 3), naming the permission set
+    # and its account, and at a later account where the run stopped.
+    first = new_key(kms_of(FIRST))
+    new_key(kms_of(SECOND))
+    refusing = not later
+
+    def get_role_credentials(params: dict[str, Any], moto: Any) -> Any:
+        assert (params["accountId"], params["roleName"]) == (SSO_ACCOUNT, "KmsAuditor")
+        if refusing:
+            raise ClientError(
+                {"Error": {"Code": "ForbiddenException", "Message": "No access"}},
+                "GetRoleCredentials",
+            )
+        expiry = datetime.now(UTC) + timedelta(minutes=5)  # renewed at every use
+        credentials = {"accessKeyId": "testing", "secretAccessKey": "testing",
+                       "sessionToken": "caller"}  # fmt: skip
+        return {"roleCredentials": {**credentials, "expiration": int(expiry.timestamp()) * 1000}}
+
+    def describe_key(params: dict[str, Any], moto: Any) -> Any:
+        nonlocal refusing
+        refusing = True
+        return moto(params)
+
+    kms_answers.answers.update(
+        GetRoleCredentials=get_role_credentials,
+        AssumeRole=lambda params, moto: moto(params),
+        DescribeKey=describe_key,
+    )
+    code, out, err = run_as_caller(capsys, FIRST, SECOND)
+    assert code == EXIT_ACCESS_DENIED
+    account = SECOND if later else FIRST
+    stopped = (
+        f". The run stopped at account {SECOND} (2 of 2): the 1 account(s) before it are "
+        "reported; none of its keys is reported"
+        if later
+        else ""
+    )
+    assert err == (
+        f"kmskit: error: could not assume role arn:aws:iam::{account}:role/{DEFAULT_ROLE_NAME} "
+        f"of account {account}: IAM Identity Center refused the caller's own credentials: "
+        "ForbiddenException: No access. Check that the permission set KmsAuditor is assigned "
+        f"to the caller's user for account {SSO_ACCOUNT} (IAM Identity Center's account "
+        "assignments; aws sso list-account-roles lists the user's): ask an administrator to "
+        "assign it again, or set sso_account_id and sso_role_name of profile caller to an "
+        "assignment the user has; then run again"
+        f"{stopped}\n"
+    )
+    assert keys_reported(out) == ([first] if later else [])
+    assert asked_roles_of(kms_answers) == ([FIRST] if later else [])
+
+
+CALLER_ROLE = f"arn:aws:iam::{CALLER}:role/PlatformInventory"
+
+
+@pytest.fixture
+def role_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The profile ``caller`` of an AWS config file: the role :data:`CALLER_ROLE`
+    (``role_arn``), assumed with the keys of its ``source_profile``."""
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile source]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+        f"[profile caller]\nrole_arn = {CALLER_ROLE}\nsource_profile = source\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+
+
+@pytest.mark.parametrize("renewal", [False, True], ids=["later-account", "renewal"])
+def test_the_callers_own_role_refused_stops_the_run_and_is_no_accounts_refusal(
+    renewal: bool,
+    aws: None,
+    kms_answers: KmsAnswers,
+    role_profile: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The caller's profile is a role of its own (role_arn, source_profile), whose credentials
+    # botocore renews with an AssumeRole of its own (5 minutes: at every use). From FIRST's
+    # last key on, STS refuses that role (its trust policy changed): botocore raises that
+    # refusal while our AssumeRole of an inventory role is signed, where it read as the
+    # inventory role's refusal (ACCOUNT_UNREADABLE for every account after, exit 0). It is
+    # the caller's failure, naming the caller's role: the run stops, at SECOND's first
+    # AssumeRole, or (the inventory roles renewed at every use too) at SECOND's renewal.
+    first = new_key(kms_of(FIRST))
+    second = [new_key(kms_of(SECOND)) for _ in range(2)]
+    new_key(kms_of(THIRD))
+    refusing = False
+    minutes = 5 if renewal else 60
+
+    def assume_role(params: dict[str, Any], moto: Any) -> Any:
+        if params["RoleArn"] == CALLER_ROLE:
+            if refusing:
+                raise refuse("AssumeRole", "AccessDenied")
+            minutes_left = 5
+        else:
+            minutes_left = minutes
+        found = moto(params)
+        found["Credentials"]["Expiration"] = datetime.now(UTC) + timedelta(minutes=minutes_left)
+        return found
+
+    def describe_key(params: dict[str, Any], moto: Any) -> Any:
+        nonlocal refusing
+        refusing = refusing or params["KeyId"] == (second[1] if renewal else first)
+        return moto(params)
+
+    kms_answers.answers.update(AssumeRole=assume_role, DescribeKey=describe_key)
+    code, out, err = run_as_caller(capsys, FIRST, SECOND, THIRD)
+    assert code == EXIT_ACCESS_DENIED, err
+    doing = "renew the credentials of" if renewal else "assume"
+    read = (
+        "1 key(s) read before the caller's credentials failed are reported; the rest of its "
+        "keys are not"
+        if renewal
+        else "none of its keys is reported"
+    )
+    assert err == (
+        f"kmskit: error: could not {doing} role arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME} "
+        f"of account {SECOND}: STS refused the caller's own role {CALLER_ROLE} (role_arn of "
+        "profile caller): AccessDenied: refused. Check that role: its trust policy must trust "
+        "the source of profile caller (source_profile, credential_source or "
+        "web_identity_token_file), which must be allowed to assume it; then run again. The run "
+        "stopped at account "
+        f"{SECOND} (2 of 3): the 1 account(s) before it are reported; {read}; the 1 account(s) "
+        "after it are not read\n"
+    )
+    assert keys_reported(out) == ([first, second[0]] if renewal else [first])
+    assert THIRD not in asked_roles_of(kms_answers)
 
 
 def test_credentials_refused_in_a_default_region_still_stop_the_run(
