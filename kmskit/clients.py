@@ -38,6 +38,7 @@ from kmskit.errors import (
     from_client_error,
     is_access_denied,
     is_credentials_refused,
+    is_expired_on_renewal,
     is_throttled,
 )
 
@@ -222,8 +223,9 @@ class CallerCredentialsFailedError(CredentialsRefusedError):
     STS refused them (expired, unknown: the codes of
     :class:`~kmskit.errors.CredentialsRefusedError`), or botocore could not obtain or use them
     before sending it (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`: an IAM Identity Center
-    session that expired, a failing ``credential_process``, ...; IAM Identity Center refusing
-    the profile's permission set
+    session that expired, a failing ``credential_process``, ...; botocore's
+    :data:`~kmskit.errors.EXPIRED_ON_RENEWAL`: credentials already expired when renewed, by
+    this machine's clock; IAM Identity Center refusing the profile's permission set
     (``ForbiddenException``); STS refusing the role of the caller's own profile, ``role_arn``
     with ``source_profile``). Made by :func:`caller_credentials_failed`: at a renewal of a
     role's credentials (:class:`RenewalCredentialsRefusedError`), at the first ``AssumeRole``
@@ -250,6 +252,13 @@ RENEW_CALLER_HINT = (
     "otherwise new keys, a new session or a working credential_process) and run again"
 )
 """What to do when the caller's own credentials failed partway through a run."""
+
+CLOCK_HINT = (
+    "Check this machine's clock (botocore compares the credentials' expiry with it: set it "
+    "right, with NTP) and the caller's credential source (a credential_process or a "
+    "credentials cache that hands out expired credentials), then run again"
+)
+"""What to do when botocore renewed the caller's credentials and got expired ones."""
 
 
 @dataclass(frozen=True)
@@ -299,14 +308,15 @@ def caller_credentials_failed(
     (a renewal of its credentials if ``renewal``, default False: its first), ``error`` being
     what was raised: STS's refusal of them in answer to that ``AssumeRole`` (a ``ClientError``
     with a code of :func:`~kmskit.errors.is_credentials_refused`), or botocore's error before
-    any request (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`). With ``source`` (default None),
-    ``error`` was raised while botocore obtained the caller's credentials (from that source),
-    so a ``ClientError`` is the answer to its provider's call: IAM Identity Center's
+    any request (:data:`~kmskit.errors.UNUSABLE_CREDENTIALS`,
+    :data:`~kmskit.errors.EXPIRED_ON_RENEWAL`). With ``source`` (default None), ``error`` was
+    raised while botocore obtained the caller's credentials (from that source), so a
+    ``ClientError`` is the answer to its provider's call: IAM Identity Center's
     (``GetRoleCredentials``) or STS's to the role of the caller's profile; any of those but
     throttling is the caller's failure. Its message names the role and its account, how the
-    credentials failed and what to do (:data:`RENEW_CALLER_HINT`, or what to check of the
-    profile's permission set or role). None for any other ``error``: the role's refusal, or
-    not the caller's credentials."""
+    credentials failed and what to do (:data:`RENEW_CALLER_HINT`, :data:`CLOCK_HINT`, or what
+    to check of the profile's permission set or role). None for any other ``error``: the
+    role's refusal, or not the caller's credentials."""
     said = _how_caller_failed(error, source)
     if said is None:
         return None
@@ -337,6 +347,12 @@ def _how_caller_failed(
     unusable = "the caller's own credentials could not be used (no request was sent)"
     if isinstance(error, UNUSABLE_CREDENTIALS):
         return f"{unusable}: {botocore_error_text(error)}", RENEW_CALLER_HINT
+    if error is not None and is_expired_on_renewal(error):
+        return (
+            f"{unusable}: botocore renewed them and got credentials that had already expired "
+            f"by this machine's clock ({str(error).rstrip('.')})",
+            CLOCK_HINT,
+        )
     return None
 
 
@@ -380,8 +396,9 @@ def _provider_refused(error: ClientError, source: CallerSource) -> tuple[str, st
 
 
 # What obtaining the caller's credentials raises that _renew_caller_credentials tells apart: its
-# provider's call refused, and botocore's errors before any request.
-_CALLER_FAILURES: tuple[type[Exception], ...] = (ClientError, *UNUSABLE_CREDENTIALS)
+# provider's call refused, botocore's errors before any request, and botocore's RuntimeError
+# of EXPIRED_ON_RENEWAL (any other RuntimeError goes on as it is).
+_CALLER_FAILURES: tuple[type[Exception], ...] = (ClientError, RuntimeError, *UNUSABLE_CREDENTIALS)
 
 
 def _renew_caller_credentials(
@@ -406,7 +423,7 @@ def _renew_caller_credentials(
             raise failed from error
         if isinstance(error, ClientError):  # throttled
             raise from_client_error(error, "obtain the caller's own credentials") from error
-        raise
+        raise  # another RuntimeError: not the credentials
 
 
 # STS's answer when the account asked for credentials has deactivated STS in the Region called
@@ -455,8 +472,9 @@ def assume_role(
     renewal's, raised from the client call that needed it, except the caller's own credentials
     failing, refused by STS (expired, unknown) or not obtained or usable before any request was
     sent (an expired IAM Identity Center session, ...:
-    :data:`~kmskit.errors.UNUSABLE_CREDENTIALS`; IAM Identity Center or STS refusing the
-    permission set or the role of the caller's own profile):
+    :data:`~kmskit.errors.UNUSABLE_CREDENTIALS`; credentials already expired when botocore
+    renewed them, :data:`~kmskit.errors.EXPIRED_ON_RENEWAL`; IAM Identity Center or STS
+    refusing the permission set or the role of the caller's own profile):
     :class:`RenewalCredentialsRefusedError`, which tells them from the credentials of that
     call refused. Those that fail before the first ``AssumeRole`` is sent are
     :class:`CallerCredentialsFailedError`, naming the role; STS refusing the caller's

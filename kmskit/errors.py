@@ -218,6 +218,20 @@ container endpoint (``CredentialRetrievalError``), an ``aws login`` session to r
 whenever botocore renews them."""
 
 
+EXPIRED_ON_RENEWAL = "Credentials were refreshed, but the refreshed credentials are still expired."
+"""The message of the plain ``RuntimeError`` botocore raises (botocore/credentials.py,
+``RefreshableCredentials``) when a renewal gives credentials that have already expired by this
+machine's clock: a clock set ahead, or a ``credential_process`` (or credentials cache) handing
+out stale credentials. Raised, as :data:`UNUSABLE_CREDENTIALS` are, before any request is
+sent."""
+
+
+def is_expired_on_renewal(error: BaseException) -> bool:
+    """Whether ``error`` is botocore's :data:`EXPIRED_ON_RENEWAL` ``RuntimeError``, and not
+    any other ``RuntimeError`` (a bug, which must not pass for the credentials)."""
+    return type(error) is RuntimeError and str(error) == EXPIRED_ON_RENEWAL
+
+
 def is_throttled(code: str) -> bool:
     """Whether ``code`` is one AWS answers for a call it throttled."""
     return code in _THROTTLED_CODES

@@ -857,10 +857,11 @@ def organization_inventory(
     decides for that account only. Any other error stops the run, as in :func:`inventory`:
     the caller's own credentials failing too, refused by STS or not obtained or usable before
     botocore sends any request (an IAM Identity Center session that expired during the run, or
-    whose permission set is no longer assigned; the role of the caller's own profile refused),
-    as they would fail every account after it. At the first account's ``AssumeRole`` that is
-    the error of :func:`~kmskit.clients.assume_role` (nothing was read; the credentials may
-    never have worked): STS's refusal plain, a failure before any request a
+    whose permission set is no longer assigned; the role of the caller's own profile refused;
+    credentials already expired by this machine's clock), as they would fail every account
+    after it. At the first account's ``AssumeRole`` that is the error of
+    :func:`~kmskit.clients.assume_role` (nothing was read; the credentials may never have
+    worked): STS's refusal plain, a failure before any request a
     :class:`~kmskit.clients.CallerCredentialsFailedError` naming the role and its account. At a
     later account's ``AssumeRole`` (the session expired between two accounts) it
     is a :class:`~kmskit.clients.CallerCredentialsFailedError`, and at a renewal partway through

@@ -32,6 +32,7 @@ from moto import mock_aws
 
 from kmskit.cli import main
 from kmskit.clients import (
+    CLOCK_HINT,
     RENEW_CALLER_HINT,
     CallerCredentialsFailedError,
     ClientSettings,
@@ -276,21 +277,25 @@ def test_a_renewal_refusing_the_callers_own_credentials_is_told_from_the_calls_c
     assert "aws sso login" in RENEW_CALLER_HINT
 
 
-def renewing_caller() -> tuple[ClientSettings, Callable[[BaseException], None]]:
+def renewing_caller() -> tuple[ClientSettings, Callable[[BaseException | datetime], None]]:
     """Settings of a caller whose own credentials (an IAM Identity Center session's, say) have
     5 minutes left whenever botocore renews them, so that every use renews them, and
     ``fail(failure)``: from then on every renewal raises ``failure`` as botocore's provider
-    raises it, before any request is sent."""
-    failing: list[BaseException] = []
+    raises it, before any request is sent, or (a ``datetime``) hands out credentials that
+    expire then (a credential_process handing out stale ones)."""
+    failing: list[BaseException | datetime] = []
 
     def renew() -> dict[str, Any]:
-        if failing:
+        expiry = datetime.now(UTC) + timedelta(minutes=5)
+        if failing and isinstance(failing[0], BaseException):
             raise failing[0]
+        if failing and isinstance(failing[0], datetime):
+            expiry = failing[0]
         return {
             "access_key": "testing",
             "secret_key": "testing",
             "token": "caller",
-            "expiry_time": (datetime.now(UTC) + timedelta(minutes=5)).isoformat(),
+            "expiry_time": expiry.isoformat(),
         }
 
     credentials = RefreshableCredentials.create_from_metadata(
@@ -367,13 +372,59 @@ def test_the_callers_credentials_unusable_at_the_first_assume_role_name_the_role
 
 
 def assume_and_use(
-    caller: ClientSettings, fail: Callable[[BaseException], None], failure: BaseException
+    caller: ClientSettings,
+    fail: Callable[[BaseException | datetime], None],
+    failure: BaseException | datetime,
 ) -> None:
     """Assume :data:`ROLE` as ``caller`` (STS's answer gives 5 minutes), then ``fail(failure)``
     and list keys as the role: its renewal needs the caller's credentials renewed."""
     with assume_role(caller, ROLE, session_name="kmskit-test") as settings:
         fail(failure)
         settings.client("kms").list_keys()
+
+
+EXPIRED = "botocore renewed them and got credentials that had already expired by this machine's"
+
+
+@pytest.mark.parametrize("renewal", [False, True], ids=["first-assume-role", "renewal"])
+def test_the_callers_credentials_renewed_already_expired_are_the_callers_failure(
+    renewal: bool, aws: None, kms_answers: KmsAnswers
+) -> None:
+    # A credential_process (or cache) handing out stale credentials, or a clock set ahead:
+    # botocore raises a plain RuntimeError. The caller's failure (exit 3), with what to check.
+    kms_answers.answers["AssumeRole"] = expiring_in(5)
+    caller, fail = renewing_caller()
+    stale = datetime.now(UTC) - timedelta(minutes=1)
+    if not renewal:
+        fail(stale)
+    with pytest.raises(CallerCredentialsFailedError) as raised:
+        assume_and_use(caller, fail, stale)
+    assert isinstance(raised.value, RenewalCredentialsRefusedError) is renewal
+    assert raised.value.exit_code == EXIT_ACCESS_DENIED
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    doing = "renew the credentials of" if renewal else "assume"
+    assert str(raised.value) == (
+        f"could not {doing} role {ROLE} of account {ACCOUNT}: the caller's own credentials "
+        f"could not be used (no request was sent): {EXPIRED} clock (Credentials were "
+        f"refreshed, but the refreshed credentials are still expired). {CLOCK_HINT}"
+    )
+    assert "clock" in CLOCK_HINT
+    assert "credential_process" in CLOCK_HINT
+    assert len(kms_answers.requests.get("AssumeRole", [])) == int(renewal)
+
+
+def test_another_runtime_error_of_the_callers_credential_provider_is_not_taken_for_theirs(
+    aws: None, kms_answers: KmsAnswers
+) -> None:
+    # Only botocore's own message is the credentials' failure: a bug elsewhere stays a bug.
+    kms_answers.answers["AssumeRole"] = expiring_in(5)
+    caller, fail = renewing_caller()
+    bug = RuntimeError("Credentials were refreshed, but something else broke.")
+    with assume_role(caller, ROLE, session_name="kmskit-test") as settings:
+        fail(bug)
+        with pytest.raises(RuntimeError) as raised:
+            settings.client("kms").list_keys()
+    assert raised.value is bug
 
 
 FORBIDDEN = ClientError(

@@ -32,7 +32,7 @@ from moto import mock_aws
 from kmskit import key_inventory
 from kmskit.aws_names import opt_in_hint
 from kmskit.cli import main
-from kmskit.clients import RENEW_CALLER_HINT, ClientSettings
+from kmskit.clients import CLOCK_HINT, RENEW_CALLER_HINT, ClientSettings
 from kmskit.errors import (
     EXIT_ACCESS_DENIED,
     EXIT_FINDINGS,
@@ -665,14 +665,18 @@ def test_where_the_callers_credentials_stopped_the_run_is_told_for_every_positio
 
 # A credential_process (what IAM Identity Center helpers and other credential tools plug into
 # a profile): credentials with 5 minutes left, so that botocore renews them at every use, until
-# the file given exists; from then on it fails, as an expired SSO session does.
+# the file given exists; from then on it fails, as an expired SSO session does, or, if the file
+# holds "stale", hands out credentials that expired a minute ago (a stale cache of its own).
 CREDENTIAL_PROCESS = """\
 import json, sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-if Path(sys.argv[1]).exists():
+given = Path(sys.argv[1])
+stale = given.exists() and given.read_text() == "stale"
+if given.exists() and not stale:
     sys.exit("The SSO session has expired: run aws sso login")
-expiry = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+left = timedelta(minutes=-1 if stale else 5)
+expiry = (datetime.now(UTC) + left).strftime("%Y-%m-%dT%H:%M:%SZ")
 print(json.dumps({"Version": 1, "AccessKeyId": "testing", "SecretAccessKey": "testing",
                   "SessionToken": "caller", "Expiration": expiry}))
 """
@@ -819,6 +823,55 @@ def test_the_callers_credentials_unusable_at_the_first_account_name_the_role_bei
         f"expired: run aws sso login. {RENEW_CALLER_HINT}\n"
     )
     assert "AssumeRole" not in kms_answers.requests
+
+
+STALE = (
+    "the caller's own credentials could not be used (no request was sent): botocore renewed "
+    "them and got credentials that had already expired by this machine's clock (Credentials "
+    "were refreshed, but the refreshed credentials are still expired)"
+)
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["first-account", "later-account"])
+def test_the_callers_credentials_renewed_already_expired_stop_the_run_saying_what_to_check(
+    later: bool,
+    aws: None,
+    kms_answers: KmsAnswers,
+    caller_profile: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The caller's credential_process hands out credentials that have already expired (its
+    # own stale cache; or this machine's clock is ahead): botocore raises a plain RuntimeError,
+    # which was a traceback (exit 1). The caller's failure (exit 3), saying to check the clock
+    # and the credential source, and, at a later account, where the run stopped.
+    first = new_key(kms_of(FIRST))
+    new_key(kms_of(SECOND))
+    stale = caller_profile
+
+    def describe_key(params: dict[str, Any], moto: Any) -> Any:
+        stale.write_text("stale")
+        return moto(params)
+
+    if not later:
+        stale.write_text("stale")
+    kms_answers.answers.update(
+        AssumeRole=lambda params, moto: moto(params), DescribeKey=describe_key
+    )
+    code, out, err = run_as_caller(capsys, FIRST, SECOND)
+    assert code == EXIT_ACCESS_DENIED
+    account = SECOND if later else FIRST
+    stopped = (
+        f". The run stopped at account {SECOND} (2 of 2): the 1 account(s) before it are "
+        "reported; none of its keys is reported"
+        if later
+        else ""
+    )
+    assert err == (
+        f"kmskit: error: could not assume role arn:aws:iam::{account}:role/{DEFAULT_ROLE_NAME} "
+        f"of account {account}: {STALE}. {CLOCK_HINT}{stopped}\n"
+    )
+    assert keys_reported(out) == ([first] if later else [])
+    assert asked_roles_of(kms_answers) == ([FIRST] if later else [])
 
 
 SSO_START = "https://example.awsapps.com/start"
