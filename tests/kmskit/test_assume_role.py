@@ -383,6 +383,26 @@ def assume_and_use(
         settings.client("kms").list_keys()
 
 
+def failed_as_caller(
+    kms_answers: KmsAnswers, failure: BaseException | datetime, *, renewal: bool
+) -> tuple[CallerCredentialsFailedError, str]:
+    """The caller's renewals fail with ``failure`` (see :func:`renewing_caller`) from the first
+    ``AssumeRole`` of :data:`ROLE` on, or (``renewal``) from the renewal of the role's
+    credentials (:func:`assume_and_use`): what is raised, once checked to be the caller's
+    failure there (exit 3), and how its message starts."""
+    kms_answers.answers["AssumeRole"] = expiring_in(5)
+    caller, fail = renewing_caller()
+    if not renewal:
+        fail(failure)
+    with pytest.raises(CallerCredentialsFailedError) as raised:
+        assume_and_use(caller, fail, failure)
+    assert isinstance(raised.value, RenewalCredentialsRefusedError) is renewal
+    assert raised.value.exit_code == EXIT_ACCESS_DENIED
+    assert len(kms_answers.requests.get("AssumeRole", [])) == int(renewal)
+    doing = "renew the credentials of" if renewal else "assume"
+    return raised.value, f"could not {doing} role {ROLE} of account {ACCOUNT}: "
+
+
 EXPIRED = "botocore renewed them and got credentials that had already expired by this machine's"
 
 
@@ -392,25 +412,16 @@ def test_the_callers_credentials_renewed_already_expired_are_the_callers_failure
 ) -> None:
     # A credential_process (or cache) handing out stale credentials, or a clock set ahead:
     # botocore raises a plain RuntimeError. The caller's failure (exit 3), with what to check.
-    kms_answers.answers["AssumeRole"] = expiring_in(5)
-    caller, fail = renewing_caller()
     stale = datetime.now(UTC) - timedelta(minutes=1)
-    if not renewal:
-        fail(stale)
-    with pytest.raises(CallerCredentialsFailedError) as raised:
-        assume_and_use(caller, fail, stale)
-    assert isinstance(raised.value, RenewalCredentialsRefusedError) is renewal
-    assert raised.value.exit_code == EXIT_ACCESS_DENIED
-    assert isinstance(raised.value.__cause__, RuntimeError)
-    doing = "renew the credentials of" if renewal else "assume"
-    assert str(raised.value) == (
-        f"could not {doing} role {ROLE} of account {ACCOUNT}: the caller's own credentials "
-        f"could not be used (no request was sent): {EXPIRED} clock (Credentials were "
-        f"refreshed, but the refreshed credentials are still expired). {CLOCK_HINT}"
+    failed, start = failed_as_caller(kms_answers, stale, renewal=renewal)
+    assert isinstance(failed.__cause__, RuntimeError)
+    assert str(failed) == (
+        f"{start}the caller's own credentials could not be used (no request was sent): "
+        f"{EXPIRED} clock (Credentials were refreshed, but the refreshed credentials are still "
+        f"expired). {CLOCK_HINT}"
     )
     assert "clock" in CLOCK_HINT
     assert "credential_process" in CLOCK_HINT
-    assert len(kms_answers.requests.get("AssumeRole", [])) == int(renewal)
 
 
 def test_another_runtime_error_of_the_callers_credential_provider_is_not_taken_for_theirs(
@@ -440,18 +451,10 @@ def test_identity_center_refusing_the_permission_set_is_the_callers_failure(
     # permission set no longer assigned (ForbiddenException) comes out of GetRoleCredentials
     # as a ClientError, raised while the AssumeRole is signed. Not STS's answer (exit 1 as
     # an unknown code), but the caller's failure (exit 3), with what to check.
-    kms_answers.answers["AssumeRole"] = expiring_in(5)
-    caller, fail = renewing_caller()
-    if not renewal:
-        fail(FORBIDDEN)
-    with pytest.raises(CallerCredentialsFailedError) as raised:
-        assume_and_use(caller, fail, FORBIDDEN)
-    assert isinstance(raised.value, RenewalCredentialsRefusedError) is renewal
-    assert raised.value.exit_code == EXIT_ACCESS_DENIED
-    assert raised.value.__cause__ is FORBIDDEN
-    doing = "renew the credentials of" if renewal else "assume"
-    assert str(raised.value) == (
-        f"could not {doing} role {ROLE} of account {ACCOUNT}: IAM Identity Center refused the "
+    failed, start = failed_as_caller(kms_answers, FORBIDDEN, renewal=renewal)
+    assert failed.__cause__ is FORBIDDEN
+    assert str(failed) == (
+        f"{start}IAM Identity Center refused the "
         "caller's own credentials: ForbiddenException: No access. Check that the permission "
         "set of profile default (sso_role_name) is assigned to the caller's user for its "
         "account (sso_account_id) (IAM Identity Center's account assignments; aws sso "

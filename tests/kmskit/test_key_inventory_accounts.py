@@ -825,6 +825,36 @@ def test_the_callers_credentials_unusable_at_the_first_account_name_the_role_bei
     assert "AssumeRole" not in kms_answers.requests
 
 
+def assert_stopped_as_caller(
+    capsys: pytest.CaptureFixture[str],
+    kms_answers: KmsAnswers,
+    *,
+    later: bool,
+    first: str,
+    said: str,
+) -> None:
+    """Run the inventory of FIRST and SECOND as the profile ``caller`` (:func:`run_as_caller`),
+    whose credentials fail at FIRST's first ``AssumeRole``, or (``later``) at SECOND's, after
+    FIRST's key ``first`` was read: the run stops (exit 3) saying that the role of that
+    account could not be assumed, ``said`` (how the credentials failed and what to do) and, at
+    SECOND, where the run stopped."""
+    code, out, err = run_as_caller(capsys, FIRST, SECOND)
+    assert code == EXIT_ACCESS_DENIED
+    account = SECOND if later else FIRST
+    stopped = (
+        f". The run stopped at account {SECOND} (2 of 2): the 1 account(s) before it are "
+        "reported; none of its keys is reported"
+        if later
+        else ""
+    )
+    assert err == (
+        f"kmskit: error: could not assume role arn:aws:iam::{account}:role/{DEFAULT_ROLE_NAME} "
+        f"of account {account}: {said}{stopped}\n"
+    )
+    assert keys_reported(out) == ([first] if later else [])
+    assert asked_roles_of(kms_answers) == ([FIRST] if later else [])
+
+
 STALE = (
     "the caller's own credentials could not be used (no request was sent): botocore renewed "
     "them and got credentials that had already expired by this machine's clock (Credentials "
@@ -857,21 +887,8 @@ def test_the_callers_credentials_renewed_already_expired_stop_the_run_saying_wha
     kms_answers.answers.update(
         AssumeRole=lambda params, moto: moto(params), DescribeKey=describe_key
     )
-    code, out, err = run_as_caller(capsys, FIRST, SECOND)
-    assert code == EXIT_ACCESS_DENIED
-    account = SECOND if later else FIRST
-    stopped = (
-        f". The run stopped at account {SECOND} (2 of 2): the 1 account(s) before it are "
-        "reported; none of its keys is reported"
-        if later
-        else ""
-    )
-    assert err == (
-        f"kmskit: error: could not assume role arn:aws:iam::{account}:role/{DEFAULT_ROLE_NAME} "
-        f"of account {account}: {STALE}. {CLOCK_HINT}{stopped}\n"
-    )
-    assert keys_reported(out) == ([first] if later else [])
-    assert asked_roles_of(kms_answers) == ([FIRST] if later else [])
+    said = f"{STALE}. {CLOCK_HINT}"
+    assert_stopped_as_caller(capsys, kms_answers, later=later, first=first, said=said)
 
 
 SSO_START = "https://example.awsapps.com/start"
@@ -936,27 +953,15 @@ def test_identity_center_refusing_the_callers_permission_set_stops_the_run_sayin
         AssumeRole=lambda params, moto: moto(params),
         DescribeKey=describe_key,
     )
-    code, out, err = run_as_caller(capsys, FIRST, SECOND)
-    assert code == EXIT_ACCESS_DENIED
-    account = SECOND if later else FIRST
-    stopped = (
-        f". The run stopped at account {SECOND} (2 of 2): the 1 account(s) before it are "
-        "reported; none of its keys is reported"
-        if later
-        else ""
+    said = (
+        "IAM Identity Center refused the caller's own credentials: ForbiddenException: No "
+        "access. Check that the permission set KmsAuditor is assigned to the caller's user for "
+        f"account {SSO_ACCOUNT} (IAM Identity Center's account assignments; aws sso "
+        "list-account-roles lists the user's): ask an administrator to assign it again, or set "
+        "sso_account_id and sso_role_name of profile caller to an assignment the user has; "
+        "then run again"
     )
-    assert err == (
-        f"kmskit: error: could not assume role arn:aws:iam::{account}:role/{DEFAULT_ROLE_NAME} "
-        f"of account {account}: IAM Identity Center refused the caller's own credentials: "
-        "ForbiddenException: No access. Check that the permission set KmsAuditor is assigned "
-        f"to the caller's user for account {SSO_ACCOUNT} (IAM Identity Center's account "
-        "assignments; aws sso list-account-roles lists the user's): ask an administrator to "
-        "assign it again, or set sso_account_id and sso_role_name of profile caller to an "
-        "assignment the user has; then run again"
-        f"{stopped}\n"
-    )
-    assert keys_reported(out) == ([first] if later else [])
-    assert asked_roles_of(kms_answers) == ([FIRST] if later else [])
+    assert_stopped_as_caller(capsys, kms_answers, later=later, first=first, said=said)
 
 
 CALLER_ROLE = f"arn:aws:iam::{CALLER}:role/PlatformInventory"
