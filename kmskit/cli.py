@@ -39,6 +39,7 @@ from kmskit._text import is_utf8
 from kmskit.audit import key_reference_region
 from kmskit.aws_names import check_regions, opt_in_hint
 from kmskit.clients import (
+    CLOCK_HINT,
     DEFAULT_MAX_ATTEMPTS,
     RETRY_MODES,
     CallerCredentialsFailedError,
@@ -48,13 +49,16 @@ from kmskit.errors import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
+    AccessDeniedError,
     CredentialsRefusedError,
     KmskitError,
     Terminated,
     UsageError,
+    expired_on_renewal_text,
     from_botocore_error,
     from_client_error,
     from_os_error,
+    is_expired_on_renewal,
 )
 
 
@@ -256,13 +260,28 @@ def run(args: argparse.Namespace) -> int:
         failure = with_opt_in_hint(as_kmskit_error(error), args)
         report(failure)
         return failure.exit_code
-    except ValueError as error:
-        endpoint = _invalid_endpoint(error)
-        if endpoint is None:
+    except (RuntimeError, ValueError) as error:
+        known = (
+            _expired_on_renewal(error)
+            if isinstance(error, RuntimeError)
+            else _invalid_endpoint(error)
+        )
+        if known is None:
             raise
-        report(endpoint)
-        return endpoint.exit_code
+        report(known)
+        return known.exit_code
     return code
+
+
+def _expired_on_renewal(error: RuntimeError) -> KmskitError | None:
+    """botocore's plain ``RuntimeError`` for credentials renewed already expired, as exit 3;
+    None for any other error (a bug, with its traceback)."""
+    if not is_expired_on_renewal(error):
+        return None
+    return AccessDeniedError(
+        "the AWS credentials could not be used (no request was sent): "
+        f"{expired_on_renewal_text(error)}. {CLOCK_HINT}"
+    )
 
 
 def with_opt_in_hint(failure: KmskitError, args: argparse.Namespace) -> KmskitError:

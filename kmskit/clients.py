@@ -28,12 +28,15 @@ from botocore.credentials import (
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmskit.errors import (
+    IDENTITY_CENTER_CALL,
     UNUSABLE_CREDENTIALS,
     AccessDeniedError,
     CredentialsRefusedError,
     UsageError,
+    assignment_hint,
     botocore_error_text,
     client_error_text,
+    expired_on_renewal_text,
     from_botocore_error,
     from_client_error,
     is_access_denied,
@@ -294,7 +297,6 @@ class CallerSource:
 # set of IAM Identity Center (SSOProvider: it turns UnauthorizedException into
 # UnauthorizedSSOTokenError, and lets any other error through as a ClientError).
 _PROFILE_ROLE_CALLS = ("AssumeRole", "AssumeRoleWithWebIdentity")
-_IDENTITY_CENTER_CALL = "GetRoleCredentials"
 
 
 def caller_credentials_failed(
@@ -348,11 +350,7 @@ def _how_caller_failed(
     if isinstance(error, UNUSABLE_CREDENTIALS):
         return f"{unusable}: {botocore_error_text(error)}", RENEW_CALLER_HINT
     if error is not None and is_expired_on_renewal(error):
-        return (
-            f"{unusable}: botocore renewed them and got credentials that had already expired "
-            f"by this machine's clock ({str(error).rstrip('.')})",
-            CLOCK_HINT,
-        )
+        return f"{unusable}: {expired_on_renewal_text(error)}", CLOCK_HINT
     return None
 
 
@@ -364,7 +362,7 @@ def _provider_refused(error: ClientError, source: CallerSource) -> tuple[str, st
         return None
     text = client_error_text(error)
     profile = f"profile {source.profile}" if source.profile else "the caller's profile"
-    if error.operation_name == _IDENTITY_CENTER_CALL:
+    if error.operation_name == IDENTITY_CENTER_CALL:
         how = f"IAM Identity Center refused the caller's own credentials: {text}"
         if code != "ForbiddenException":
             return how, RENEW_CALLER_HINT
@@ -376,12 +374,7 @@ def _provider_refused(error: ClientError, source: CallerSource) -> tuple[str, st
         account = "its account (sso_account_id)"
         if source.sso_account:
             account = f"account {source.sso_account}"
-        return how, (
-            f"Check that the {permission_set} is assigned to the caller's user for {account} "
-            "(IAM Identity Center's account assignments; aws sso list-account-roles lists the "
-            "user's): ask an administrator to assign it again, or set sso_account_id and "
-            f"sso_role_name of {profile} to an assignment the user has; then run again"
-        )
+        return how, assignment_hint(permission_set, account, profile)
     if error.operation_name in _PROFILE_ROLE_CALLS:
         role = f"role {source.role_arn}" if source.role_arn else "role"
         how = f"STS refused the caller's own {role} (role_arn of {profile}): {text}"

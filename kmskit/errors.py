@@ -232,9 +232,37 @@ def is_expired_on_renewal(error: BaseException) -> bool:
     return type(error) is RuntimeError and str(error) == EXPIRED_ON_RENEWAL
 
 
+def expired_on_renewal_text(error: BaseException) -> str:
+    """How :data:`EXPIRED_ON_RENEWAL` (``error``) failed the credentials, for a message."""
+    return (
+        "botocore renewed them and got credentials that had already expired by this "
+        f"machine's clock ({str(error).rstrip('.')})"
+    )
+
+
 def is_throttled(code: str) -> bool:
     """Whether ``code`` is one AWS answers for a call it throttled."""
     return code in _THROTTLED_CODES
+
+
+IDENTITY_CENTER_CALL = "GetRoleCredentials"
+"""IAM Identity Center's call that botocore's SSO credential provider makes for a profile's
+credentials as a client's first request (or a renewal) is signed. No kmskit command calls it
+itself: its refusal, raised from whichever call needed the credentials, is of the
+credentials. botocore turns only ``UnauthorizedException`` into its own error
+(``UnauthorizedSSOTokenError``); ``ForbiddenException`` (the permission set no longer assigned
+to the user for that account) comes through as a ``ClientError``."""
+
+
+def assignment_hint(permission_set: str, account: str, profile: str) -> str:
+    """What to do when IAM Identity Center refuses a profile's ``permission_set`` for
+    ``account`` (``ForbiddenException``): each argument as the message should name it."""
+    return (
+        f"Check that the {permission_set} is assigned to the caller's user for {account} "
+        "(IAM Identity Center's account assignments; aws sso list-account-roles lists the "
+        "user's): ask an administrator to assign it again, or set sso_account_id and "
+        f"sso_role_name of {profile} to an assignment the user has; then run again"
+    )
 
 
 def client_error_text(error: ClientError) -> str:
@@ -264,6 +292,21 @@ def from_client_error(error: ClientError, doing: str) -> KmskitError:
         return ThrottledError(
             f"{text}{retried}. Raise --max-attempts, use --retry-mode adaptive, or ask for a "
             "higher KMS request quota"
+        )
+    if error.operation_name == IDENTITY_CENTER_CALL:
+        # Met while botocore obtained the profile's credentials for the call of ``doing``.
+        refused = f"could not {doing}: IAM Identity Center refused the profile's credentials"
+        return AccessDeniedError(
+            f"{refused}: {client_error_text(error).rstrip('.')}. "
+            + (
+                assignment_hint(
+                    "permission set of the profile (sso_role_name)",
+                    "its account (sso_account_id)",
+                    "the profile",
+                )
+                if code == "ForbiddenException"
+                else "Refresh or check the AWS credentials (aws sso login)"
+            )
         )
     if code in _CREDENTIAL_CODES:
         text += f" {CREDENTIALS_HINT}"

@@ -33,6 +33,7 @@ from kmskit import key_inventory
 from kmskit.aws_names import opt_in_hint
 from kmskit.cli import main
 from kmskit.clients import CLOCK_HINT, RENEW_CALLER_HINT, ClientSettings
+from kmskit.commands import key as key_commands
 from kmskit.errors import (
     EXIT_ACCESS_DENIED,
     EXIT_FINDINGS,
@@ -962,6 +963,64 @@ def test_identity_center_refusing_the_callers_permission_set_stops_the_run_sayin
         "then run again"
     )
     assert_stopped_as_caller(capsys, kms_answers, later=later, first=first, said=said)
+
+
+def test_one_accounts_inventory_with_credentials_renewed_already_expired_says_what_to_check(
+    aws: None, caller_profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Outside a run of assumed roles too (here the caller's own account, no --account), any
+    # command: botocore's plain RuntimeError was a traceback (exit 1); it is exit 3, one line
+    # saying to check the clock and the credential source.
+    caller_profile.write_text("stale")
+    code, _, err = run(capsys, "--profile", "caller", "--region", REGION)
+    assert code == EXIT_ACCESS_DENIED
+    assert err == (
+        "kmskit: error: the AWS credentials could not be used (no request was sent): botocore "
+        "renewed them and got credentials that had already expired by this machine's clock "
+        "(Credentials were refreshed, but the refreshed credentials are still expired). "
+        f"{CLOCK_HINT}\n"
+    )
+
+
+def test_another_runtime_error_is_no_credentials_failure(
+    aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only botocore's own message is taken for the credentials: any other RuntimeError is a bug,
+    # and goes on with its traceback.
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("Credentials were refreshed")
+
+    monkeypatch.setattr(key_commands, "inventory", broken)
+    with pytest.raises(RuntimeError, match=r"^Credentials were refreshed$"):
+        run(capsys, "--region", REGION)
+
+
+def test_one_accounts_inventory_refused_by_identity_center_says_what_to_check(
+    aws: None, kms_answers: KmsAnswers, sso_profile: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Outside a run of assumed roles too, any command: IAM Identity Center's ForbiddenException
+    # (the permission set no longer assigned), met as botocore obtains the profile's
+    # credentials for the first KMS call, read as that call's unknown error (exit 1). It is
+    # exit 3, saying that IAM Identity Center refused the profile and what to check.
+    def get_role_credentials(params: dict[str, Any], moto: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "ForbiddenException", "Message": "No access"}},
+            "GetRoleCredentials",
+        )
+
+    kms_answers.answers["GetRoleCredentials"] = get_role_credentials
+    code, _, err = run(capsys, "--profile", "caller", "--region", REGION)
+    assert code == EXIT_ACCESS_DENIED
+    line = err.strip()
+    assert "\n" not in line
+    assert "IAM Identity Center refused the profile's credentials: ForbiddenException: No " in line
+    assert line.endswith(
+        "access. Check that the permission set of the profile (sso_role_name) is assigned to "
+        "the caller's user for its account (sso_account_id) (IAM Identity Center's account "
+        "assignments; aws sso list-account-roles lists the user's): ask an administrator to "
+        "assign it again, or set sso_account_id and sso_role_name of the profile to an "
+        "assignment the user has; then run again"
+    ), line
 
 
 CALLER_ROLE = f"arn:aws:iam::{CALLER}:role/PlatformInventory"
