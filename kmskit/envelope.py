@@ -77,16 +77,18 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 
 from kmskit._io import atomic_output, input_size, open_input, writes_in_place
 from kmskit._text import is_utf8
-from kmskit.audit import KEY_ARN, resolve_key
+from kmskit.audit import KEY_ARN, key_reference_region, resolve_key
 from kmskit.aws_names import check_accounts, check_regions
 from kmskit.clients import ClientSettings, kms_client, settings_for_call
 from kmskit.errors import (
     ConflictError,
+    CredentialsRefusedError,
     IntegrityError,
     KmskitError,
     UsageError,
     from_botocore_error,
     from_client_error,
+    reworded,
 )
 from kmskit.progress import progress_bar
 
@@ -578,8 +580,10 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
             with held:
                 return self._inner.decrypt_materials(request)
         except DecryptKeyError as error:
-            keys = ", ".join(_edk_key_ids(request.encrypted_data_keys)) or "none"
+            in_message = _edk_key_ids(request.encrypted_data_keys)
+            keys = ", ".join(in_message) or "none"
             failure = self._kms_error(f"decrypt the data key (message keys: {keys})", error)
+            self._set_discovery_regions(failure, in_message)
             raise self._with_replica_hint(failure, request) from error
         except BotoCoreError as error:  # no credentials, ... (the SDK passes them on)
             failure = from_botocore_error(error)
@@ -594,7 +598,32 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         if policy is None or policy.allowed_key_arns or policy.discovery_region:
             return error
         hint = _replica_hint(_edk_key_ids(request.encrypted_data_keys))
-        return type(error)(f"{error}. {hint}") if hint else error
+        return reworded(error, f"{error}. {hint}") if hint else error
+
+    def _set_discovery_regions(self, error: KmskitError, message_keys: Sequence[str]) -> None:
+        """When KMS refused the credentials (:class:`CredentialsRefusedError`) in discovery
+        mode, set the Regions it was called in as the error's ``regions``: the discovery Region
+        if there is one, else the Region of each key ARN the message names (of the discovery
+        accounts, if given) that discovery calls KMS in. Only the message tells them (the
+        command line's opt-in Region hint would otherwise go by ``--region``); with keys named
+        (strict mode) they are those keys' Regions, which the caller knows. Unchanged when no
+        key ARN names a Region (the SDK then calls the configured Region)."""
+        policy = self._policy
+        if not isinstance(error, CredentialsRefusedError) or policy is None:
+            return
+        if policy.allowed_key_arns:
+            return
+        if policy.discovery_region:
+            error.regions = (policy.discovery_region,)
+            return
+        regions = [
+            region
+            for key in message_keys
+            if not policy.allowed_accounts or _arn_account(key) in policy.allowed_accounts
+            if (region := key_reference_region(key))
+        ]
+        if regions:
+            error.regions = tuple(dict.fromkeys(regions))
 
     def _check(self, request: Any) -> None:
         policy = self._policy

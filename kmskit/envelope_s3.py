@@ -51,6 +51,7 @@ from kmskit.errors import (
     KmskitError,
     UsageError,
     from_client_error,
+    reworded,
 )
 from kmskit.progress import progress_bar
 
@@ -301,7 +302,7 @@ def _naming(error: KmskitError, location: S3Location, *, copy_hint: bool) -> Kms
         text = f"{prefix} {location.uri}{text[len(prefix) :]}"
     if text == str(error):
         return error
-    return type(error)(text)
+    return reworded(error, text)
 
 
 class _ObjectReader:

@@ -81,8 +81,9 @@ class CredentialsRefusedError(AccessDeniedError):
 
     regions: tuple[str, ...] | None = None
     """The Regions the refused call went to, where the code that raised it knows (an
-    ``AssumeRole`` sent to one STS Region); None (the default): any Region the command works
-    in."""
+    ``AssumeRole`` sent to one STS Region; a discovery decrypt's ``Decrypt``, sent to the Region
+    of the key ARN the message names, or to the discovery Region); None (the default): any
+    Region the command works in."""
 
 
 class NotFoundError(KmskitError):
@@ -163,6 +164,17 @@ _ERROR_CLASS_BY_CODE: dict[str, type[KmskitError]] = {
     **dict.fromkeys(_INTEGRITY_CODES, IntegrityError),
     **dict.fromkeys(_CONFLICT_CODES, ConflictError),
 }
+
+
+def reworded(error: KmskitError, text: str) -> KmskitError:
+    """An error of ``error``'s class (so of its exit code) with the message ``text``: ``error``
+    named or explained further. The Regions a :class:`CredentialsRefusedError` carries
+    (:attr:`CredentialsRefusedError.regions`) go with it, so that the command line's opt-in
+    Region hint still covers them."""
+    copy = type(error)(text)
+    if isinstance(error, CredentialsRefusedError) and isinstance(copy, CredentialsRefusedError):
+        copy.regions = error.regions
+    return copy
 
 
 def is_credentials_refused(code: str) -> bool:

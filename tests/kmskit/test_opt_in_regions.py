@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,12 +19,17 @@ from moto import mock_aws
 from kmskit.aws_names import DEFAULT_REGIONS, opt_in, opt_in_hint, partition
 from kmskit.cli import command_regions, main
 from kmskit.clients import ClientSettings
-from kmskit.envelope import partition_of
-from kmskit.errors import EXIT_ACCESS_DENIED
+from kmskit.envelope import Envelope, partition_of
+from kmskit.errors import EXIT_ACCESS_DENIED, CredentialsRefusedError
 from kmskit.snapshots.engine import SnapshotEngine
 from kmskit.snapshots.outcomes import DeadLetterError, classify
 from tests._support.regions import OPT_IN
-from tests.kmskit.envelope_support import probe_clients
+from tests.kmskit.envelope_support import (
+    moto_multi_region_keys,
+    multi_region_key,
+    one_error_line,
+    probe_clients,
+)
 
 INVALID_TOKEN = "The security token included in the request is invalid."
 
@@ -190,3 +196,106 @@ def test_the_regions_of_a_command_are_its_region_options() -> None:
     assert command_regions(encrypt) == ["eu-west-1", "af-south-1", "me-south-1"]
     sign = argparse.Namespace(region="eu-west-1", profile=None, key=keys[0])
     assert command_regions(sign) == ["eu-west-1", "af-south-1"]
+
+
+def _encrypted_under(key: str, tmp_path: Path) -> str:
+    """A message file that ``kmskit encrypt`` wrote under ``key`` (a key ARN)."""
+    source, message = tmp_path / "plain.txt", tmp_path / "plain.txt.enc"
+    source.write_bytes(b"ledger")
+    assert (
+        main(["encrypt", "-q", "--key", key, "--context", "app=ledger", str(source), str(message)])
+        == 0
+    )
+    return str(message)
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["discovery", "--key"])
+def test_decrypt_refused_in_the_opt_in_region_of_the_messages_key_says_what_to_check(
+    kms_world: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    named: bool,
+) -> None:
+    # Without --key only the message names the key, so only it tells where KMS is called: its
+    # key ARN's Region (ap-east-1), not --region (eu-west-1). Named or not, the same hint.
+    key = boto3.client("kms", region_name="ap-east-1").create_key()["KeyMetadata"]["Arn"]
+    message = _encrypted_under(key, tmp_path)
+    probe_clients(monkeypatch).fail("Decrypt", "UnrecognizedClientException", INVALID_TOKEN)
+    argv = ["decrypt", "-q", "--region", "eu-west-1", *(["--key", key] if named else [])]
+    assert main([*argv, message, str(tmp_path / "out")]) == EXIT_ACCESS_DENIED
+    err = one_error_line(capsys)
+    assert "UnrecognizedClientException" in err
+    assert "(refresh or check the AWS credentials)" in err
+    assert "(ap-east-1 is an opt-in Region, disabled until the account enables it" in err
+    assert "get-region-opt-status --region-name ap-east-1" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_discovery_decrypt_hints_at_the_messages_region_not_at_region(
+    kms_world: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    # The message's key is in eu-west-1, a default Region: KMS was never called in --region's
+    # opt-in Region, so that is not what to check.
+    key = boto3.client("kms", region_name="eu-west-1").create_key()["KeyMetadata"]["Arn"]
+    message = _encrypted_under(key, tmp_path)
+    probe_clients(monkeypatch).fail("Decrypt", "UnrecognizedClientException", INVALID_TOKEN)
+    argv = ["decrypt", "-q", "--region", "me-south-1", message, str(tmp_path / "out")]
+    assert main(argv) == EXIT_ACCESS_DENIED
+    err = one_error_line(capsys)
+    assert "(refresh or check the AWS credentials)" in err
+    assert "opt-in" not in err
+
+
+def test_get_refused_in_the_opt_in_region_of_the_objects_key_says_what_to_check(
+    kms_world: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    # kmskit get decrypts by discovery too; naming the object keeps the Regions of the refusal.
+    key = boto3.client("kms", region_name="me-south-1").create_key()["KeyMetadata"]["Arn"]
+    location = {"LocationConstraint": "eu-west-1"}
+    boto3.client("s3").create_bucket(Bucket="ledgers", CreateBucketConfiguration=location)
+    source = tmp_path / "ledger.csv"
+    source.write_bytes(b"a,b")
+    uri = "s3://ledgers/2026/ledger.csv"
+    assert main(["put", "-q", "--key", key, "--context", "app=ledger", str(source), uri]) == 0
+    probe_clients(monkeypatch).fail("Decrypt", "InvalidClientTokenId", INVALID_TOKEN)
+    argv = ["get", "-q", "--region", "eu-west-1", uri, str(tmp_path / "out")]
+    assert main(argv) == EXIT_ACCESS_DENIED
+    err = one_error_line(capsys)
+    assert err.startswith(f"kmskit: error: could not decrypt {uri} the data key (message keys: ")
+    assert "(me-south-1 is an opt-in Region, disabled until the account enables it" in err
+
+
+def test_a_discovery_refusal_carries_the_regions_kms_was_called_in(
+    kms_world: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # For a library caller too (CredentialsRefusedError.regions): each key ARN's own Region, or
+    # the discovery Region, where the SDK calls a multi-Region key's replica.
+    with moto_multi_region_keys():
+        primary, replicas = multi_region_key("eu-west-1", ("me-south-1",))
+        single = boto3.client("kms", region_name="ap-east-1").create_key()["KeyMetadata"]["Arn"]
+        context = {"app": "ledger"}
+        with Envelope([primary, single]) as writer:
+            message = writer.encrypt(b"ledger", context)
+        probe_clients(monkeypatch).fail("Decrypt", "UnrecognizedClientException", INVALID_TOKEN)
+        with Envelope() as reader, pytest.raises(CredentialsRefusedError) as caught:
+            reader.decrypt(message, context)
+        # Each once, in the message's order of its data keys.
+        assert sorted(caught.value.regions or ()) == ["ap-east-1", "eu-west-1"]
+        with (
+            Envelope(discovery_region="me-south-1") as reader,
+            pytest.raises(CredentialsRefusedError) as caught,
+        ):
+            reader.decrypt(message, context)
+        assert caught.value.regions == ("me-south-1",)
+        assert replicas["me-south-1"].startswith("arn:aws:kms:me-south-1:")
+        # With the key named, the caller knows where KMS is called (the CLI: --key).
+        with Envelope([single]) as reader, pytest.raises(CredentialsRefusedError) as caught:
+            reader.decrypt(message, context)
+        assert caught.value.regions is None
