@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -176,15 +177,32 @@ class ClientSettings:
         self.close()
 
 
-def kms_client(settings: ClientSettings | None = None) -> Any:
-    """A KMS client with ``settings``, or with the defaults (environment, standard retries).
-    An unknown profile or no Region is :class:`UsageError` (not botocore's error).
+KMS_CLIENT_WITHOUT_SETTINGS = (
+    "kms_client() without settings is deprecated: its client is the only one of a "
+    "ClientSettings() made for it, which nothing closes. Pass the settings: "
+    "'with ClientSettings() as settings: kms = kms_client(settings)' closes the client at the "
+    "end of the block (kmskit.clients.ClientSettings; settings_for_call() for one call)"
+)
+"""The ``DeprecationWarning`` of :func:`kms_client` called without settings."""
 
-    ``settings`` default: None, the client of a new ``ClientSettings()`` made for it, which
-    nothing closes (the garbage collector frees it): for one call, take the settings from
-    :func:`settings_for_call`, which closes those it makes."""
+
+def kms_client(settings: ClientSettings | None = None) -> Any:
+    """The KMS client ``settings`` keep (:meth:`ClientSettings.client`: made on first use,
+    handed out again): the settings own it, and their :meth:`ClientSettings.close` (or the end
+    of ``with ClientSettings(...) as settings:``) closes its connections. An unknown profile or
+    no Region is :class:`UsageError` (not botocore's error).
+
+    ``settings`` default: None, deprecated (a ``DeprecationWarning``,
+    :data:`KMS_CLIENT_WITHOUT_SETTINGS`): the client of a new ``ClientSettings()`` made for it
+    and held by nothing else, so the caller owns it and must close it (``kms.close()``, or
+    ``with contextlib.closing(kms_client()) as kms:``), else its connections stay open until
+    the garbage collector frees it. Pass the settings instead (for one call, those of
+    :func:`settings_for_call`, which closes the ones it makes)."""
+    if settings is None:
+        warnings.warn(KMS_CLIENT_WITHOUT_SETTINGS, DeprecationWarning, stacklevel=2)
+        settings = ClientSettings()
     try:
-        return (settings or ClientSettings()).client("kms")
+        return settings.client("kms")
     except BotoCoreError as error:
         raise from_botocore_error(error) from error
 

@@ -5,14 +5,17 @@ type are refused as UsageError, and library code prints nothing (warnings go to 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import logging
 import math
 import threading
 import time
+import warnings
 import weakref
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,12 +25,17 @@ from aws_encryption_sdk.internal.formatting.deserialize import deserialize_heade
 from moto import mock_aws
 
 from kmskit.audit import AuditReader, LogLocation, RecordFilter, UsageSummary
-from kmskit.clients import ClientSettings
+from kmskit.clients import ClientSettings, kms_client
 from kmskit.envelope import CacheLimits, Envelope
 from kmskit.envelope_kms import decrypt_small, encrypt_small, new_data_key
 from kmskit.errors import KmskitError, UsageError
 from tests.kmskit import test_audit as base
-from tests.kmskit.envelope_support import ALIAS, KmsWorld, probe_clients
+from tests.kmskit.envelope_support import (
+    ALIAS,
+    KmsWorld,
+    clients_made_and_closed,
+    probe_clients,
+)
 from tests.kmskit.test_audit_limits import expire_after_listing, expiring_bucket
 
 CONTEXT = {"purpose": "library"}
@@ -78,6 +86,35 @@ def test_close_closes_the_kept_clients_and_the_next_call_makes_new_ones(
     assert decrypt_small(blob, CONTEXT, settings=settings) == b"secret"
     settings.close()
     assert sorted(closed) == ["kms", "s3"]  # the new client is botocore's own close, not patched
+
+
+def test_kms_client_belongs_to_the_settings_given_and_closes_with_them(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, closed = clients_made_and_closed(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning with settings: the form to use
+        with ClientSettings() as settings:
+            kms = kms_client(settings)
+            assert kms is settings.client("kms")
+            assert kms.list_aliases()["Aliases"]
+            assert closed == []
+    assert made == [kms]
+    assert closed == [kms]  # closed once, by the settings
+
+
+@pytest.mark.parametrize("call", [kms_client, lambda: kms_client(None)], ids=["()", "(None)"])
+def test_kms_client_without_settings_is_deprecated_and_still_works(
+    world: KmsWorld, call: Callable[[], Any]
+) -> None:
+    # Its client belongs to a ClientSettings() nothing else holds: only the caller can close it.
+    with pytest.warns(DeprecationWarning, match=r"^kms_client\(\) without settings") as caught:
+        kms = call()
+    assert len(caught) == 1
+    assert caught[0].filename == __file__  # the caller's line, which has to change
+    assert "with ClientSettings() as settings: kms = kms_client(settings)" in str(caught[0].message)
+    with contextlib.closing(kms):
+        assert kms.list_aliases()["Aliases"]
 
 
 def test_close_leaves_the_callers_session_open(world: KmsWorld) -> None:
