@@ -396,12 +396,17 @@ class _KmsFailures(threading.local):
 
 class _KmskitClientsMixin:
     """Every regional KMS client of an SDK key provider comes from :class:`ClientSettings`
-    (retry mode, attempts, ``AWS_ENDPOINT_URL``), and records its errors."""
+    (retry mode, attempts, ``AWS_ENDPOINT_URL``), records its errors, and is closed once
+    (:meth:`close_clients`), not left to the garbage collector."""
 
     _regional_clients: dict[str, Any]
     _register_client: Callable[[Any, str], None]
     _kmskit_settings: ClientSettings
     _kmskit_failures: _KmsFailures
+    _kmskit_lock: threading.Lock  # guards the three below and _regional_clients' additions
+    _kmskit_clients: list[Any]  # made and not closed yet, those the SDK dropped included
+    _kmskit_users: int  # messages being encrypted or decrypted with them (begin_use)
+    _kmskit_closed: bool
 
     # The SDK builds its configuration in MasterKeyProvider.__new__ from the keyword arguments,
     # and calls add_regional_client from __init__: the settings must be in place before that.
@@ -409,25 +414,75 @@ class _KmskitClientsMixin:
         instance = super().__new__(cls, **kwargs)
         instance._kmskit_settings = settings
         instance._kmskit_failures = failures
+        instance._kmskit_lock = threading.Lock()
+        instance._kmskit_clients = []
+        instance._kmskit_users = 0
+        instance._kmskit_closed = False
         return instance
+
+    def __init__(self, **kwargs: Any) -> None:
+        # The SDK makes clients here (the configured Region's, each key ARN's) and may then
+        # fail (a key ARN's Region botocore refuses, ...): the provider is never handed out, so
+        # nothing else could close them.
+        try:
+            super().__init__(**kwargs)
+        except BaseException:
+            self.close_clients()
+            raise
 
     def add_regional_client(self, region_name: str) -> None:
         if region_name in self._regional_clients:
             return
         # A client of its own: the handler registered below holds this provider (and its
-        # failures), which a client kept by the settings would keep alive for ever.
+        # failures), which a client kept by the settings would keep alive for ever. Made
+        # outside the lock (the settings take their own, and a caller's session may run code).
         client = self._kmskit_settings.client(
             "kms", region=region_name, new=True, user_agent_extra=USER_AGENT_SUFFIX
         )
-        client.meta.events.register("after-call.kms", self._record_failure)
-        self._register_client(client, region_name)
-        self._regional_clients[region_name] = client
+        with self._kmskit_lock:
+            spare = region_name in self._regional_clients  # another thread made one first
+            if not spare:
+                # Closed by close_clients also once the SDK drops it from _regional_clients
+                # (after a connection error), while a master key may still hold it.
+                self._kmskit_clients.append(client)
+                client.meta.events.register("after-call.kms", self._record_failure)
+                self._register_client(client, region_name)
+                self._regional_clients[region_name] = client
+        if spare:
+            client.close()  # never used
+
+    def begin_use(self) -> None:
+        """A message starts being encrypted or decrypted with this provider: its clients stay
+        open until it ends (:meth:`end_use`), even if :meth:`close_clients` comes first."""
+        with self._kmskit_lock:
+            self._kmskit_users += 1
+
+    def end_use(self) -> None:
+        """The message of a :meth:`begin_use` ended (returned or raised): the last one to end
+        after :meth:`close_clients` closes the clients, those made after it included."""
+        with self._kmskit_lock:
+            self._kmskit_users -= 1
+            clients = self._clients_to_close()
+        for client in clients:
+            client.close()
 
     def close_clients(self) -> None:
         """Close the connections of the KMS clients this provider made (its own, which no
-        :class:`ClientSettings` keeps). A message still using one reconnects."""
-        for client in list(self._regional_clients.values()):
+        :class:`ClientSettings` keeps), each once: now, or while messages are still being
+        encrypted or decrypted with them (:meth:`begin_use`) when the last of those ends, with
+        any client one of them made meanwhile (for the Region of another key ARN)."""
+        with self._kmskit_lock:
+            self._kmskit_closed = True
+            clients = self._clients_to_close()
+        for client in clients:
             client.close()
+
+    def _clients_to_close(self) -> list[Any]:
+        """The clients to close now (none until closed and unused), forgotten; under the lock."""
+        if not self._kmskit_closed or self._kmskit_users:
+            return []
+        clients, self._kmskit_clients = self._kmskit_clients, []
+        return clients
 
     def master_key_for_decrypt(self, key_info: bytes) -> Any:
         # The SDK calls this on decrypt (discovery mode) with the key ARN read from the message,
@@ -1118,9 +1173,12 @@ class Envelope:
         ``settings`` given, and the clients they keep, stay the caller's, open. The Envelope
         stays usable: the next call builds new providers (with new clients) and asks KMS for a
         new data key. Safe to call more than once (each client is closed once), and from
-        another thread (a message already being processed finishes with its key, its client
-        reconnecting if it needs to). ``with Envelope(...) as envelope:`` calls it at the end
-        of the block.
+        another thread: a message already being encrypted or decrypted finishes with its key
+        and its provider's clients, which are closed when the last such message ends (returns
+        or raises), with any client it made meanwhile (a discovery decrypt's, for the Region of
+        the key ARN the message names). The clients a key provider made before failing to be
+        built are closed at once. ``with Envelope(...) as envelope:`` calls it at the end of
+        the block.
         """
         with self._lock:
             self._encrypt_materials = None
@@ -1194,45 +1252,66 @@ class Envelope:
             max_bytes_encrypted=self.cache_limits.max_bytes,
         )
 
-    def _materials_for_encrypt(self) -> Any:
+    @contextlib.contextmanager
+    def _in_use(
+        self, materials: Callable[[], tuple[Any, tuple[str, ...]]]
+    ) -> Iterator[tuple[Any, tuple[str, ...]]]:
+        """``materials()``, the materials manager of one message and the key ARNs decryption
+        is limited to, built if need be, with its key provider in use until the block ends
+        (:meth:`_KmskitClientsMixin.begin_use`): a :meth:`close` meanwhile leaves its clients
+        open for the message, and the block's end (return or raise) closes them, with any it
+        made for the message after the close. Both under the Envelope's lock, which
+        :meth:`close` takes, so no close comes between them."""
+        with self._lock:
+            manager, arns = materials()
+            provider = manager.master_key_provider
+            provider.begin_use()
+        try:
+            yield manager, arns
+        finally:
+            provider.end_use()
+
+    def _materials_for_encrypt(self) -> tuple[Any, tuple[str, ...]]:
+        """The encrypting materials manager (no key ARNs to limit decryption to); the caller
+        holds the lock (:meth:`_in_use`)."""
         if not self.keys:
             raise UsageError("encryption needs at least one KMS key ('keys' / --key)")
-        with self._lock:
-            if self._encrypt_materials is None:
-                provider = self._provider(_StrictProvider, key_ids=list(self.keys))
-                self._encrypt_materials = self._wrap(provider)
-            return self._encrypt_materials
+        if self._encrypt_materials is None:
+            provider = self._provider(_StrictProvider, key_ids=list(self.keys))
+            self._encrypt_materials = self._wrap(provider)
+        return self._encrypt_materials, ()
 
     def _materials_for_decrypt(self) -> tuple[Any, tuple[str, ...]]:
-        with self._lock:
-            if self._decrypt_materials is None:
-                arns = tuple(resolve_key_arn(k, self.settings) for k in self.keys)
-                if arns:
-                    # Multi-Region matching only with a multi-Region key: other keys match
-                    # exactly either way.
-                    multi_region = any(_multi_region_identity(arn) for arn in arns)
-                    strict = _MrkStrictProvider if multi_region else _StrictProvider
-                    provider = self._provider(strict, key_ids=list(arns))
-                else:
-                    extra: dict[str, Any] = {}
-                    if self.discovery_accounts or self.discovery_region:
-                        region = self.discovery_region or self._configured_region()
-                        self._discovery_partition = partition_of(region, self.settings)
-                    if self.discovery_accounts:
-                        extra["discovery_filter"] = DiscoveryFilter(
-                            account_ids=list(self.discovery_accounts),
-                            partition=self._discovery_partition,
-                        )
-                    discovery: type[Any] = _DiscoveryProvider
-                    if self.discovery_region:
-                        discovery = _MrkDiscoveryProvider
-                        extra["discovery_region"] = self.discovery_region
-                    provider = self._provider(discovery, **extra)
-                    if self.discovery_region:
-                        provider.discovery_partition = self._discovery_partition
-                self._decrypt_materials = (self._wrap(provider), arns)
-            materials: tuple[Any, tuple[str, ...]] = self._decrypt_materials
-            return materials
+        """The decrypting materials manager and the key ARNs decryption is limited to (strict
+        mode; none: discovery); the caller holds the lock (:meth:`_in_use`)."""
+        if self._decrypt_materials is None:
+            arns = tuple(resolve_key_arn(k, self.settings) for k in self.keys)
+            if arns:
+                # Multi-Region matching only with a multi-Region key: other keys match
+                # exactly either way.
+                multi_region = any(_multi_region_identity(arn) for arn in arns)
+                strict = _MrkStrictProvider if multi_region else _StrictProvider
+                provider = self._provider(strict, key_ids=list(arns))
+            else:
+                extra: dict[str, Any] = {}
+                if self.discovery_accounts or self.discovery_region:
+                    region = self.discovery_region or self._configured_region()
+                    self._discovery_partition = partition_of(region, self.settings)
+                if self.discovery_accounts:
+                    extra["discovery_filter"] = DiscoveryFilter(
+                        account_ids=list(self.discovery_accounts),
+                        partition=self._discovery_partition,
+                    )
+                discovery: type[Any] = _DiscoveryProvider
+                if self.discovery_region:
+                    discovery = _MrkDiscoveryProvider
+                    extra["discovery_region"] = self.discovery_region
+                provider = self._provider(discovery, **extra)
+                if self.discovery_region:
+                    provider.discovery_partition = self._discovery_partition
+            self._decrypt_materials = (self._wrap(provider), arns)
+        materials: tuple[Any, tuple[str, ...]] = self._decrypt_materials
+        return materials
 
     # -- streams ----------------------------------------------------------------------------
 
@@ -1255,32 +1334,32 @@ class Envelope:
         default None.
         """
         context = check_context(context, required=True)
-        cmm = _CheckedMaterials(
-            self._materials_for_encrypt(), self._failures, None, self._cache_lock
-        )
-        reader: Any = _ReadCounter(source, on_read) if on_read else source
-        extra: dict[str, Any] = {}
-        if self.cache_limits is not None:
-            # The cache counts this length against max_bytes before encrypting; stated to the
-            # SDK, it also stops encryption past it (otherwise a growing file escapes the limit).
-            extra["source_length"] = remaining_length(source)
-        with (
-            _encrypt_errors(extra.get("source_length")),
-            self._sdk.stream(
-                mode="e",
-                source=reader,
-                materials_manager=cmm,
-                encryption_context=context,
-                algorithm=self.suite.algorithm,
-                frame_length=self.frame_length,
-                **extra,
-            ) as encryptor,
-        ):
-            # One frame per read: the SDK's read() copies what it returns, and asking for many
-            # frames at once makes it re-slice its plaintext buffer once per frame.
-            while chunk := encryptor.read(self.frame_length):
-                sink.write(chunk)
-            return MessageInfo.from_header(encryptor.header)
+        with self._in_use(self._materials_for_encrypt) as (materials, _):
+            cmm = _CheckedMaterials(materials, self._failures, None, self._cache_lock)
+            reader: Any = _ReadCounter(source, on_read) if on_read else source
+            extra: dict[str, Any] = {}
+            if self.cache_limits is not None:
+                # The cache counts this length against max_bytes before encrypting; stated to
+                # the SDK, it also stops encryption past it (otherwise a growing file escapes
+                # the limit).
+                extra["source_length"] = remaining_length(source)
+            with (
+                _encrypt_errors(extra.get("source_length")),
+                self._sdk.stream(
+                    mode="e",
+                    source=reader,
+                    materials_manager=cmm,
+                    encryption_context=context,
+                    algorithm=self.suite.algorithm,
+                    frame_length=self.frame_length,
+                    **extra,
+                ) as encryptor,
+            ):
+                # One frame per read: the SDK's read() copies what it returns, and asking for
+                # many frames at once makes it re-slice its plaintext buffer once per frame.
+                while chunk := encryptor.read(self.frame_length):
+                    sink.write(chunk)
+                return MessageInfo.from_header(encryptor.header)
 
     def decrypt_stream(
         self,
@@ -1305,41 +1384,46 @@ class Envelope:
         :meth:`decrypt_file` does that for you.
         """
         expected = check_context(context or {}, required=False, empty_values=True)
-        materials, arns = self._materials_for_decrypt()
-        policy = _DecryptPolicy(
-            expected,
-            require_signed,
-            arns,
-            self.discovery_accounts,
-            self._discovery_partition,
-            self.discovery_region,
-        )
-        cmm = _CheckedMaterials(
-            materials, self._failures, policy, decrypt_locks=self._decrypt_locks
-        )
-        reader: Any = _ReadCounter(source, on_read) if on_read else source
-        with (
-            _message_errors("decrypt"),
-            _closed_after(
-                self._sdk.stream(
-                    mode="d",
-                    source=reader,
-                    materials_manager=cmm,
-                    max_body_length=MAX_FRAME_LENGTH,
+        with self._in_use(self._materials_for_decrypt) as (materials, arns):
+            policy = _DecryptPolicy(
+                expected,
+                require_signed,
+                arns,
+                self.discovery_accounts,
+                self._discovery_partition,
+                self.discovery_region,
+            )
+            cmm = _CheckedMaterials(
+                materials, self._failures, policy, decrypt_locks=self._decrypt_locks
+            )
+            reader: Any = _ReadCounter(source, on_read) if on_read else source
+            with (
+                _message_errors("decrypt"),
+                _closed_after(
+                    self._sdk.stream(
+                        mode="d",
+                        source=reader,
+                        materials_manager=cmm,
+                        max_body_length=MAX_FRAME_LENGTH,
+                    )
+                ) as decryptor,
+            ):
+                # One of the message's frames per read (see encrypt_stream); reading several
+                # small frames at once makes the SDK grow its output by concatenation, once per
+                # frame.
+                read_size = decryptor.header.frame_length or DEFAULT_FRAME_LENGTH
+                while chunk := decryptor.read(read_size):
+                    sink.write(chunk)
+                if not hasattr(decryptor, "footer"):
+                    raise IntegrityError(
+                        "could not decrypt: the message ended before its last frame"
+                    )
+                info = MessageInfo.from_header(decryptor.header)
+            if source.read(1):
+                raise IntegrityError(
+                    "could not decrypt: there is unexpected data after the message"
                 )
-            ) as decryptor,
-        ):
-            # One of the message's frames per read (see encrypt_stream); reading several small
-            # frames at once makes the SDK grow its output by concatenation, once per frame.
-            read_size = decryptor.header.frame_length or DEFAULT_FRAME_LENGTH
-            while chunk := decryptor.read(read_size):
-                sink.write(chunk)
-            if not hasattr(decryptor, "footer"):
-                raise IntegrityError("could not decrypt: the message ended before its last frame")
-            info = MessageInfo.from_header(decryptor.header)
-        if source.read(1):
-            raise IntegrityError("could not decrypt: there is unexpected data after the message")
-        return info
+            return info
 
     # -- bytes --------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aws_encryption_sdk
 import boto3
@@ -27,6 +28,7 @@ from aws_encryption_sdk.identifiers import (
 from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
 from aws_encryption_sdk.key_providers.raw import RawMasterKey
+from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
 from kmskit.clients import ClientSettings
@@ -47,8 +49,10 @@ from kmskit.errors import (
     EXIT_INTEGRITY,
     EXIT_NOT_FOUND,
     EXIT_USAGE,
+    AccessDeniedError,
     ConflictError,
     IntegrityError,
+    KmskitError,
     NotFoundError,
     UsageError,
 )
@@ -1032,6 +1036,88 @@ def test_close_closes_the_clients_of_the_settings_the_envelope_made_itself(
     envelope.close()
     envelope.close()
     assert sorted(map(id, closed)) == sorted(map(id, made))  # each once
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["returns", "raises"])
+def test_a_client_an_in_flight_decrypt_makes_after_close_is_closed_when_it_ends(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    # Discovery makes the client of the Region of the message's key (eu-central-1) when it meets
+    # the key, after the configured Region's; close() comes in between here, as it may from
+    # another thread. That client was left to the garbage collector, and the other one closed
+    # under the message.
+    key = boto3.client("kms", region_name="eu-central-1").create_key()["KeyMetadata"]["Arn"]
+    with Envelope([key]) as writer:
+        message = writer.encrypt(b"payload", CONTEXT)
+    probe = probe_clients(monkeypatch)
+    if fails:
+        probe.fail("Decrypt", "AccessDeniedException", "not allowed")
+    made, closed = clients_made_and_closed(monkeypatch)
+    envelope = Envelope(settings=ClientSettings(region=REGION))
+    closed_by_close: list[int] = []
+    recorded = ClientSettings.client
+
+    def close_first(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        if kwargs.get("region") == "eu-central-1" and not closed_by_close:
+            envelope.close()
+            closed_by_close.append(len(closed))
+        return recorded(self, service, **kwargs)
+
+    monkeypatch.setattr(ClientSettings, "client", close_first)
+    with pytest.raises(AccessDeniedError) if fails else contextlib.nullcontext():
+        assert envelope.decrypt(message, CONTEXT) == b"payload"
+    assert [client.meta.region_name for client in made] == [REGION, "eu-central-1"]
+    # Both closed, each once, when the decrypt returned or raised ...
+    assert sorted(map(id, closed)) == sorted(map(id, made))
+    assert closed_by_close == [0]  # ... not by close(), while the message was in flight
+    envelope.close()
+    assert len(closed) == 2
+
+
+def test_the_clients_a_key_provider_made_before_failing_are_closed(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK makes the configured Region's client, then fails at a key ARN whose Region
+    # botocore refuses: the provider is never handed out, so nothing else could close it.
+    made, closed = clients_made_and_closed(monkeypatch)
+    bad = world.arn.replace(f":{REGION}:", ":eu,west-1:")
+    envelope = Envelope([world.arn, bad], settings=ClientSettings(region=REGION))
+    with pytest.raises(UsageError, match=r"^the Region 'eu,west-1' \(of a key ARN"):
+        envelope.encrypt(b"payload", CONTEXT)
+    assert len(made) == 1
+    assert closed == made
+
+
+def test_a_client_the_sdk_dropped_after_a_connection_error_is_closed_too(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After a connection error the SDK drops the client from its clients by Region, while the
+    # message's master key keeps it (and uses it again): close() closes it all the same.
+    with Envelope([world.arn]) as writer:
+        message = writer.encrypt(b"payload", CONTEXT)
+    made, closed = clients_made_and_closed(monkeypatch)
+    recorded = ClientSettings.client
+    dropped: list[str] = []
+
+    def unreachable_once(request: Any, **_: Any) -> None:
+        if not dropped:
+            dropped.append(request.url)
+            raise EndpointConnectionError(endpoint_url=request.url)
+
+    def with_a_dropped_connection(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        client = recorded(self, service, **kwargs)
+        client.meta.events.register_first("before-send.kms.Decrypt", unreachable_once)
+        return client
+
+    monkeypatch.setattr(ClientSettings, "client", with_a_dropped_connection)
+    envelope = Envelope(settings=ClientSettings(region=REGION, max_attempts=1))
+    with pytest.raises(KmskitError, match="Could not connect to the endpoint URL"):
+        envelope.decrypt(message, CONTEXT)
+    assert envelope.decrypt(message, CONTEXT) == b"payload"
+    assert len(made) == 1
+    assert closed == []
+    envelope.close()
+    assert closed == made
 
 
 def test_cache_refuses_an_input_that_grows_while_it_is_encrypted(
