@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import io
+import logging
 import math
 import os
 import re
@@ -394,6 +395,12 @@ class _KmsFailures(threading.local):
         self.errors: list[ClientError] = []
 
 
+# The SDK's logger for the KMS key providers, which logs a client dropped (_wrap_client).
+_SDK_KMS_LOGGER = logging.getLogger("aws_encryption_sdk.key_providers.kms")
+# Tries of a key provider's _client when other threads' connection errors keep dropping it.
+_CLIENT_ATTEMPTS = 3
+
+
 class _KmskitClientsMixin:
     """Every regional KMS client of an SDK key provider comes from :class:`ClientSettings`
     (retry mode, attempts, ``AWS_ENDPOINT_URL``), records its errors, and is closed once
@@ -483,6 +490,34 @@ class _KmskitClientsMixin:
             return []
         clients, self._kmskit_clients = self._kmskit_clients, []
         return clients
+
+    def _wrap_client(self, region_name: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+        # The SDK's own drops the Region's client after botocore's error (a connection error)
+        # with a bare pop: under threads, a second message failing with the same client raised
+        # KeyError instead of its error, and one failing after a new client had replaced it
+        # dropped the new one. Only that client is dropped, once.
+        try:
+            return method(*args, **kwargs)
+        except BotoCoreError:
+            with self._kmskit_lock:
+                if self._regional_clients.get(region_name) is getattr(method, "__self__", None):
+                    del self._regional_clients[region_name]
+                    _SDK_KMS_LOGGER.error(
+                        'Removing regional client "%s" from cache due to BotoCoreError on %s call',
+                        region_name,
+                        getattr(method, "__name__", method),
+                    )
+            raise
+
+    def _client(self, key_id: str) -> Any:
+        # The SDK's adds the Region's client, then reads it back: another thread's connection
+        # error (_wrap_client) may drop it in between (KeyError). Add it again, then.
+        for _ in range(_CLIENT_ATTEMPTS - 1):
+            try:
+                return super()._client(key_id)  # type: ignore[misc]
+            except KeyError:
+                continue
+        return super()._client(key_id)  # type: ignore[misc]
 
     def master_key_for_decrypt(self, key_info: bytes) -> Any:
         # The SDK calls this on decrypt (discovery mode) with the key ARN read from the message,

@@ -11,6 +11,7 @@ import os
 import stat
 import sys
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -1118,6 +1119,63 @@ def test_a_client_the_sdk_dropped_after_a_connection_error_is_closed_too(
     assert closed == []
     envelope.close()
     assert closed == made
+
+
+def unreachable(client: Any) -> Any:
+    """A method of ``client`` (as the SDK wraps each) that fails as a connection error does."""
+
+    def call(self: Any) -> None:
+        raise EndpointConnectionError(endpoint_url=f"https://kms.{REGION}.amazonaws.com")
+
+    return types.MethodType(call, client)
+
+
+def test_threads_failing_with_one_client_drop_it_once_and_each_gets_its_error(
+    world: KmsWorld,
+) -> None:
+    # Two messages (threads) using the same client both fail with a connection error: the
+    # SDK's bare pop made the second raise KeyError instead of its error. And one failing with
+    # a client already replaced dropped the new client. Only that client goes, once.
+    provider = _DiscoveryProvider(
+        settings=ClientSettings(), failures=_KmsFailures(), region_names=[REGION]
+    )
+    try:
+        first = provider._client(world.arn)
+        for _ in range(2):
+            with pytest.raises(EndpointConnectionError):
+                provider._wrap_client(REGION, unreachable(first))
+        second = provider._client(world.arn)
+        assert second is not first
+        with pytest.raises(EndpointConnectionError):
+            provider._wrap_client(REGION, unreachable(first))  # a late failure of the first
+        assert provider._client(world.arn) is second
+    finally:
+        provider.close_clients()
+
+
+def test_a_client_dropped_by_another_thread_as_it_is_added_is_added_again(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK adds the Region's client, then reads it back: another thread's connection error
+    # dropping it in between raised KeyError. It is added again.
+    provider = _DiscoveryProvider(
+        settings=ClientSettings(), failures=_KmsFailures(), region_names=[REGION]
+    )
+    add = provider.add_regional_client
+    dropped: list[str] = []
+
+    def added_then_dropped(region_name: str) -> None:
+        add(region_name)
+        if not dropped:  # the other thread's _wrap_client, just after
+            dropped.append(region_name)
+            del provider._regional_clients[region_name]
+
+    monkeypatch.setattr(provider, "add_regional_client", added_then_dropped)
+    try:
+        assert provider._client(world.arn) is provider._regional_clients[REGION]
+        assert dropped == [REGION]
+    finally:
+        provider.close_clients()
 
 
 def test_cache_refuses_an_input_that_grows_while_it_is_encrypted(
