@@ -24,7 +24,7 @@ from kmskit.envelope import (
     parse_context,
 )
 from kmskit.envelope_asymmetric import PublicKey, get_public_key, load_public_key
-from kmskit.errors import KmskitError, UsageError, os_error_class
+from kmskit.errors import KmskitError, UsageError, os_error_class, reworded
 
 _NO_SECRETS = "shown in CloudTrail, so never put secrets in it"
 CONTEXT_STORED_HELP = (
@@ -298,7 +298,7 @@ def load_public_key_file(path: str) -> PublicKey:
             return load_public_key(copy)
         except KmskitError as error:
             # Name the file the user gave, not the copy.
-            raise type(error)(str(error).replace(str(copy), path)) from None
+            raise reworded(error, str(error).replace(str(copy), path)) from None
 
 
 def _too_large(path: str, size: str) -> UsageError:

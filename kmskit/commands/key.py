@@ -51,7 +51,14 @@ from kmskit.cli import (
 )
 from kmskit.commands.audit import add_workers_option
 from kmskit.commands.snapshot import timeout_seconds
-from kmskit.errors import EXIT_FINDINGS, EXIT_OK, ConflictError, KmskitError, UsageError
+from kmskit.errors import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    ConflictError,
+    KmskitError,
+    UsageError,
+    reworded,
+)
 from kmskit.inventory_role import DEFAULT_ROLE_NAME, INVENTORY_ACTIONS
 from kmskit.key_deletion import (
     DEFAULT_CHECK_DAYS,
@@ -1098,7 +1105,7 @@ def run(args: argparse.Namespace) -> int:
                     f"The generated material was saved to '{args.save_material}' but not "
                     f"imported: once fixed, import it with --material {args.save_material}"
                 )
-            raise type(failure)(f"{str(failure).rstrip('.')}. {finish}") from error
+            raise reworded(failure, f"{str(failure).rstrip('.')}. {finish}") from error
         raise
     expiry = f"expires {result.valid_to.isoformat()}" if result.valid_to else "does not expire"
     related = (
