@@ -120,6 +120,11 @@ PROVIDER_TIMEOUT_MINUTES = 5
 PROVIDER_ROLE_OWN_POLICIES = 1
 # Hex digits of the hash of a KeyGrant's permissions in its policy's construct ID (_policy_id).
 POLICY_ID_HASH_LENGTH = 8
+POLICY_PER_PERMISSION_CONTEXT_KEY = "kmskit:keyGrantPolicyPerPermission"
+"""Context key (cdk.json): ``false`` keeps each KeyGrant's policy at the construct ID of 0.4.0
+and earlier (``Policy``, changed in place) instead of one per permission (:func:`_policy_id`):
+for a stack whose provider role cannot hold two policies per KeyGrant for the one deployment
+that replaces them all. Default: true."""
 MAX_KEY_GRANTS_PER_STACK = MAX_MANAGED_POLICIES_PER_ROLE - PROVIDER_ROLE_OWN_POLICIES
 _key_grants_by_stack: weakref.WeakKeyDictionary[Stack, int] = weakref.WeakKeyDictionary()
 
@@ -431,9 +436,18 @@ class KeyGrant(Construct):
             "StringEquals": exact,
             "ForAllValues:StringEquals": {"kms:GrantOperations": list(ops)},
         }
+        per_permission = self.node.try_get_context(POLICY_PER_PERMISSION_CONTEXT_KEY)
+        require(
+            per_permission is None or isinstance(per_permission, bool),
+            POLICY_PER_PERMISSION_CONTEXT_KEY,
+            "must be true or false (cdk.json context)",
+            per_permission,
+        )
         self.policy = iam.ManagedPolicy(
             self,
-            _policy_id(stack, target.arn, create_conditions, revokes=not self_retiring),
+            _policy_id(stack, target.arn, create_conditions, revokes=not self_retiring)
+            if per_permission is not False
+            else "Policy",
             description=f"KeyGrant {self.node.path}",
             roles=[role],
         )

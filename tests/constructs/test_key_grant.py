@@ -33,7 +33,12 @@ from constructs_lib import (
 )
 from constructs_lib import _lambda_assets as lambda_assets
 from constructs_lib._kms_actions import GRANT_OPERATIONS
-from constructs_lib.key_grant import ASSET_SOURCES, PACKAGE, PROVIDER_ID
+from constructs_lib.key_grant import (
+    ASSET_SOURCES,
+    PACKAGE,
+    POLICY_PER_PERMISSION_CONTEXT_KEY,
+    PROVIDER_ID,
+)
 from lambda_src.key_grant.handler import DELETED_ALREADY, create_grant_parameters
 from tests._support.apps.grants_showcase import (
     ASG_ACCOUNT,
@@ -343,6 +348,34 @@ def test_a_change_of_what_the_grant_policy_allows_makes_a_new_policy_for_the_rol
     # What the policy does not hold keeps it: the grant's name, the constraint's values.
     assert policy(name="another-name") == before
     assert policy(encryption_context_equals={"app": "y"}) == changed[-1]
+
+
+def test_the_policy_of_earlier_releases_is_kept_where_the_context_says_so() -> None:
+    """``kmskit:keyGrantPolicyPerPermission: false`` keeps the policy at 0.4.0's construct ID
+    (so its logical ID), changed in place, for a stack whose provider role cannot hold two
+    policies per KeyGrant for the deployment that replaces them all; a value other than a
+    boolean is refused naming the context key and the value."""
+
+    def policy(context: Any, **props: Any) -> str:
+        stack = cdk.Stack(
+            cdk.App(context={POLICY_PER_PERMISSION_CONTEXT_KEY: context}),
+            "S",
+            env=cdk.Environment(account=ACCOUNT, region=REGION),
+        )
+        return grant(stack, **props).policy.node.id
+
+    assert policy(False) == policy(False, grantee_principal=RETIRER_ARN) == "Policy"
+    per_permission = policy(True)
+    assert per_permission.startswith("Policy")
+    assert per_permission != "Policy"
+    assert per_permission == policy(None)  # the default
+    assert per_permission != policy(True, grantee_principal=RETIRER_ARN)
+    with pytest.raises(ConstructPropError) as error:
+        policy("false")
+    assert str(error.value) == (
+        "'kmskit:keyGrantPolicyPerPermission' must be true or false (cdk.json context). "
+        "Received: 'false'"
+    )
 
 
 def test_the_provider_role_may_only_write_its_logs(synthesized: Synth) -> None:
