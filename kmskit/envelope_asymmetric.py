@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography import __version__ as cryptography_version
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa, utils
@@ -32,11 +33,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, paddin
 from kmskit.clients import ClientSettings, settings_for_call
 from kmskit.envelope import Readable, kms_call_with_settings
 from kmskit.errors import (
+    AccessDeniedError,
     ConflictError,
     IntegrityError,
     NotFoundError,
     UsageError,
     os_error_class,
+    reworded,
 )
 
 RSA_OAEP = "RSAES_OAEP_SHA_256"
@@ -82,7 +85,10 @@ _ML_DSA_SPECS = ("ML_DSA_44", "ML_DSA_65", "ML_DSA_87")  # of _ML_DSA_KEYS, in o
 # Each family of signing algorithms (by the algorithm's prefix): the keys that sign with it.
 _FAMILIES: dict[str, tuple[str, tuple[type, ...]]] = {
     "RSASSA_": ("an RSA", (rsa.RSAPublicKey,)),
-    "ECDSA_": ("an ECC", (ec.EllipticCurvePublicKey,)),
+    "ECDSA_": (
+        "an ECDSA (ECC_NIST_P256/P384/P521 or ECC_SECG_P256K1)",
+        (ec.EllipticCurvePublicKey,),
+    ),
     "ML_DSA_": ("an ML-DSA", _ML_DSA_KEYS),
     "ED25519_": ("an Ed25519", (ed25519.Ed25519PublicKey,)),
 }
@@ -357,7 +363,8 @@ def _read_message(source: Readable, algorithm: str, ml_dsa_key: MlDsaKey) -> _Me
       (DIGEST); the digest is always computed, for local verification.
     * ML_DSA_SHAKE_256: the data itself (RAW) up to ``RAW_MESSAGE_LIMIT`` bytes, else its mu
       (EXTERNAL_MU, with an empty context: what signing the data itself gives).
-    * ED25519_SHA_512: the data itself (RAW) only; larger data is refused, naming its size.
+    * ED25519_SHA_512: the data itself (RAW) only; larger data is refused after its first
+      chunk, naming the limit.
     * ED25519_PH_SHA_512: the data's SHA-512 digest (DIGEST), whatever its size, as KMS
       requires; KMS applies Ed25519ph's own SHA-512 prehash on top of it.
     """
@@ -371,7 +378,7 @@ def _read_message(source: Readable, algorithm: str, ml_dsa_key: MlDsaKey) -> _Me
             if algorithm == ED25519:
                 # Refused at once: the rest of the data is not read just to count it.
                 raise _too_large_for_ed25519()
-            hashing = mldsa.MLDSAMuHasher(ml_dsa_key())  # empty context, as KMS signs
+            hashing = _mu_hasher(ml_dsa_key())
             hashing.update(bytes(head))
         size += len(chunk)
         if hashing is not None:
@@ -386,6 +393,23 @@ def _read_message(source: Readable, algorithm: str, ml_dsa_key: MlDsaKey) -> _Me
         assert digest is not None  # computed for every algorithm that allows data this large
         return _Message("DIGEST" if algorithm != ML_DSA else "EXTERNAL_MU", digest, raw, digest)
     return _Message("RAW", raw, raw, digest)
+
+
+def _mu_hasher(public_key: Any) -> _Hashing:
+    """The running mu of FIPS 204 section 6.2 for ``public_key``, with the empty context KMS
+    signs with. ``cryptography`` defines ``MLDSAMuHasher`` only when the OpenSSL it was built
+    with has ML-DSA (its wheels do; a build against an older system OpenSSL does not)."""
+    hasher = getattr(mldsa, "MLDSAMuHasher", None)
+    if hasher is None:
+        raise UsageError(
+            f"signing or verifying ML-DSA data over {RAW_MESSAGE_LIMIT:,} bytes needs "
+            "cryptography's MLDSAMuHasher (cryptography 50 or later, built with an OpenSSL that "
+            "has ML-DSA, as its wheels are): install such a cryptography, or sign at most "
+            f"{RAW_MESSAGE_LIMIT:,} bytes (a digest of the data, for example). "
+            f"Received: cryptography {cryptography_version}"
+        )
+    made: _Hashing = hasher(public_key)
+    return made
 
 
 def _too_large_for_ed25519() -> UsageError:
@@ -406,9 +430,28 @@ def _ml_dsa_key(
     as :meth:`PublicKey._signing_key` refuses it (``doing``: what needs a SIGN_VERIFY key)."""
 
     def loaded() -> Any:
-        return (public or get_public_key(key, settings=settings))._signing_key(ML_DSA, doing)
+        fetched = public or _public_key_for(
+            key,
+            settings,
+            f"{doing} ML-DSA data over {RAW_MESSAGE_LIMIT:,} bytes sends KMS its mu, computed "
+            "with the key's public key",
+        )
+        return fetched._signing_key(ML_DSA, doing)
 
     return loaded
+
+
+def _public_key_for(key: str, settings: ClientSettings, why: str) -> PublicKey:
+    """``GetPublicKey`` of ``key``; refused (access denied), the error says ``why`` it was
+    needed and what to do instead: allow ``kms:GetPublicKey``, or give the public key."""
+    try:
+        return get_public_key(key, settings=settings)
+    except AccessDeniedError as error:
+        raise reworded(
+            error,
+            f"{str(error).rstrip('.')}. {why}: allow kms:GetPublicKey on the key, or give its "
+            "public key (--public-key FILE, from kmskit pubkey export; public_key=)",
+        ) from error
 
 
 def sign(
@@ -416,6 +459,7 @@ def sign(
     source: Readable,
     *,
     algorithm: str | None = None,
+    public_key: PublicKey | None = None,
     settings: ClientSettings | None = None,
 ) -> Signature:
     """Sign what ``source`` holds with a ``SIGN_VERIFY`` KMS key.
@@ -423,15 +467,22 @@ def sign(
     ``algorithm`` defaults to RSASSA_PSS_SHA_256 for RSA keys, the curve's ECDSA for ECC keys,
     ML_DSA_SHAKE_256 for ML-DSA keys and ED25519_SHA_512 (at most 4,096 bytes) for Ed25519 keys
     (the key spec comes from ``GetPublicKey``; with ML_DSA_SHAKE_256 given and more than 4,096
-    bytes, ``GetPublicKey`` is called for the mu). ``settings``: default None, a
+    bytes, ``GetPublicKey`` is called for the mu). ``public_key``: default None; the key's
+    public key (:func:`load_public_key` of a file ``kmskit pubkey export`` wrote), which spares
+    every ``GetPublicKey`` (so ``kms:GetPublicKey`` is not needed) and has an ``algorithm`` of
+    another key family refused before anything is read. ``settings``: default None, a
     ``ClientSettings()`` of the call's own (one client for ``GetPublicKey`` and ``Sign``),
     closed before it returns.
     """
     with settings_for_call(settings) as used:
-        public = None
+        public = public_key
         if algorithm is None:
-            public = get_public_key(key, settings=used)
+            public = public or _public_key_for(
+                key, used, "signing without an algorithm takes the key's spec from it"
+            )
             algorithm = public.default_signing_algorithm()
+        if public is not None:
+            public._signing_key(algorithm, "signing")
         message = _read_message(source, algorithm, _ml_dsa_key(key, public, used, "signing"))
         response = kms_call_with_settings(
             used,
@@ -515,7 +566,9 @@ def verify_with_kms(
     one client for ``GetPublicKey`` and ``Verify``, closed before it returns)."""
     with settings_for_call(settings) as used:
         if algorithm is None:
-            public_key = public_key or get_public_key(key, settings=used)
+            public_key = public_key or _public_key_for(
+                key, used, "verifying without an algorithm takes the key's spec from it"
+            )
             algorithm = public_key.default_signing_algorithm()
         message = _read_message(source, algorithm, _ml_dsa_key(key, public_key, used, "verifying"))
         response = kms_call_with_settings(

@@ -23,6 +23,7 @@ from kmskit.envelope_asymmetric import (
 from kmskit.envelope_cli import (
     NonEmptyInput,
     add_key_option,
+    load_public_key_file,
     public_key_from,
     say,
     write_output,
@@ -32,6 +33,9 @@ from kmskit.errors import EXIT_OK, IntegrityError, NotFoundError, UsageError, os
 # The largest KMS signature is ML-DSA-87's, 4,627 bytes (FIPS 204, table 2); RSA 4096 is 512
 # bytes, DER ECDSA P-521 at most 139, Ed25519 64.
 _MAX_SIGNATURE = 4627
+# What is read of a signature file at most: ML-DSA-87's signature as base64 text (6,172
+# characters) with line breaks, so that such a file is told apart from a file far too large.
+_MAX_SIGNATURE_READ = 8192
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -47,6 +51,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     add_key_option(sign_parser, required=True, help_text="SIGN_VERIFY KMS key")
     sign_parser.add_argument("--algorithm", choices=SIGNING_ALGORITHMS)
+    sign_parser.add_argument(
+        "--public-key",
+        metavar="FILE",
+        help="the key's public key (PEM or DER, from kmskit pubkey export): no GetPublicKey, "
+        "so no kms:GetPublicKey needed",
+    )
     sign_parser.add_argument("input", metavar="INPUT", help="data to sign, or - for stdin")
     sign_parser.add_argument("signature", metavar="SIGNATURE", help="signature file, or -")
     add_force_option(sign_parser, "SIGNATURE")
@@ -85,7 +95,13 @@ def run_sign(args: argparse.Namespace) -> int:
     check_new_output(args.signature, "SIGNATURE", force=args.force)
     with open_input(args.input) as reader:
         source = NonEmptyInput(reader, args.input, "there is nothing to sign")
-        result = sign(args.key, source, algorithm=args.algorithm, settings=settings_from_args(args))
+        result = sign(
+            args.key,
+            source,
+            algorithm=args.algorithm,
+            public_key=load_public_key_file(args.public_key) if args.public_key else None,
+            settings=settings_from_args(args),
+        )
     write_output(args.signature, result.signature, exclusive=not args.force)
     say(args, f"signed {args.input} with {result.key_id} ({result.algorithm})")
     return EXIT_OK
@@ -101,20 +117,28 @@ def _check_stdin_once(signature: str, data: str) -> None:
 
 
 def _read_signature(path: str) -> bytes:
-    """The signature file (``-``: standard input), never more than ``_MAX_SIGNATURE`` + 1
-    bytes of it (``/dev/zero`` or a huge file given by mistake is refused, not read whole)."""
+    """The signature file (``-``: standard input), never more than ``_MAX_SIGNATURE_READ`` + 1
+    bytes of it (``/dev/zero`` or a huge file given by mistake is refused, not read whole).
+    Over ``_MAX_SIGNATURE`` bytes of base64 text (an ML-DSA signature as ``aws kms sign
+    --output text`` prints it) is refused saying to decode it."""
     try:
         if path == STDIO:
-            signature = sys.stdin.buffer.read(_MAX_SIGNATURE + 1)
+            signature = sys.stdin.buffer.read(_MAX_SIGNATURE_READ + 1)
         else:
             with open(path, "rb") as handle:
-                signature = handle.read(_MAX_SIGNATURE + 1)
+                signature = handle.read(_MAX_SIGNATURE_READ + 1)
     except FileNotFoundError:
         raise NotFoundError(f"no signature file at '{path}'") from None
     except OSError as error:
         raise os_error_class(error)(
             f"'--signature' must be a readable file. Received: '{path}' ({error.strerror or error})"
         ) from None
+    if _MAX_SIGNATURE < len(signature) <= _MAX_SIGNATURE_READ and _looks_like_base64(signature):
+        raise UsageError(
+            f"'--signature' holds base64 text ({len(signature)} bytes), not the raw signature "
+            "that kmskit sign writes and KMS returns (aws kms sign --output text prints base64): "
+            f"decode it first (base64 -d). Received: '{path}'"
+        )
     if not signature or len(signature) > _MAX_SIGNATURE:
         size = input_size(path) if signature else 0
         # A device or pipe has no size to show (/dev/zero's is 0): only that it is too long.

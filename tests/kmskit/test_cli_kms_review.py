@@ -272,6 +272,6 @@ def test_an_algorithm_of_the_other_family_is_refused_naming_the_option(
     argv = ["verify", "--public-key", str(public_pem), "--signature", str(signature)]
     assert main([*argv, "--algorithm", "ECDSA_SHA_256", str(data)]) == EXIT_USAGE
     assert one_error_line(capsys) == (
-        "kmskit: error: '--algorithm' does not fit a RSA_2048 key: ECDSA_SHA_256 needs an ECC "
-        "key. Received: ECDSA_SHA_256"
+        "kmskit: error: '--algorithm' does not fit a RSA_2048 key: ECDSA_SHA_256 needs an ECDSA "
+        "(ECC_NIST_P256/P384/P521 or ECC_SECG_P256K1) key. Received: ECDSA_SHA_256"
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding, utils
 
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
@@ -34,6 +34,7 @@ from kmskit.envelope_asymmetric import (
     verify_with_kms,
 )
 from kmskit.errors import (
+    EXIT_ACCESS_DENIED,
     EXIT_CONFLICT,
     EXIT_INTEGRITY,
     EXIT_USAGE,
@@ -602,8 +603,8 @@ def test_cli_ml_dsa_sign_and_verify(
     argv = [*verify, "--public-key", str(pem), "--algorithm", "ECDSA_SHA_256"]
     assert main(argv) == EXIT_USAGE
     assert one_error_line(capsys) == (
-        "kmskit: error: '--algorithm' does not fit a ML_DSA_87 key: ECDSA_SHA_256 needs an ECC "
-        "key. Received: ECDSA_SHA_256"
+        "kmskit: error: '--algorithm' does not fit a ML_DSA_87 key: ECDSA_SHA_256 needs an ECDSA "
+        "(ECC_NIST_P256/P384/P521 or ECC_SECG_P256K1) key. Received: ECDSA_SHA_256"
     )
 
 
@@ -765,3 +766,85 @@ def test_the_public_key_for_an_ml_dsa_mu_comes_through_the_calls_client(
 
     check = check_own_client_closed_once if own else check_callers_client_reused_and_open
     check(monkeypatch, probe, ["GetPublicKey", "Sign"], call, fails=fails)
+
+
+def test_sign_without_get_public_key_given_the_public_key_file(
+    local_keys: tuple[LocalSigningKeys, ClientProbe],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A signer allowed kms:Sign only (grant_sign, a KMS grant of Sign): GetPublicKey is refused.
+    # Without it, signing an ML-DSA file over 4 KiB (the mu) or without --algorithm (the key's
+    # spec) failed saying only that the public key could not be read; the error now says why it
+    # was needed and what to do, and `sign --public-key FILE` needs no GetPublicKey at all.
+    keys, probe = local_keys
+    keys.add("ML_DSA_65", alias="alias/pq-signing")
+    artifact, sig, pem = tmp_path / "app.tar", tmp_path / "app.sig", tmp_path / "pq.pem"
+    artifact.write_bytes(os.urandom(RAW_MESSAGE_LIMIT + 1))
+    assert main(["pubkey", "export", "--key", "alias/pq-signing", str(pem)]) == 0
+    refused = {"Code": "AccessDeniedException", "Message": "not authorized: kms:GetPublicKey"}
+    probe.respond("GetPublicKey", lambda request: (400, {"Error": refused}))
+    capsys.readouterr()
+    sign_argv = ["sign", "--key", "alias/pq-signing", str(artifact), str(sig)]
+    for extra, why in (
+        ([], "signing without an algorithm takes the key's spec from it"),
+        (
+            ["--algorithm", "ML_DSA_SHAKE_256"],
+            "signing ML-DSA data over 4,096 bytes sends KMS its mu, computed with the key's "
+            "public key",
+        ),
+    ):
+        assert main([*sign_argv, *extra]) == EXIT_ACCESS_DENIED
+        assert one_error_line(capsys).endswith(
+            f"not authorized: kms:GetPublicKey. {why}: allow kms:GetPublicKey on the key, or give "
+            "its public key (--public-key FILE, from kmskit pubkey export; public_key=)"
+        )
+    calls = probe.calls["GetPublicKey"]
+    assert main([*sign_argv, "--public-key", str(pem)]) == 0
+    assert probe.calls["GetPublicKey"] == calls
+    assert main(["verify", "--public-key", str(pem), "--signature", str(sig), str(artifact)]) == 0
+    # Given the public key, an algorithm of another family is refused before KMS is asked.
+    capsys.readouterr()
+    signs = probe.calls["Sign"]
+    wrong = ["--force", "--public-key", str(pem), "--algorithm", "ED25519_SHA_512"]
+    assert main([*sign_argv, *wrong]) == EXIT_USAGE
+    assert "'--algorithm' does not fit a ML_DSA_65 key" in one_error_line(capsys)
+    assert probe.calls["Sign"] == signs
+
+
+def test_a_base64_ml_dsa_87_signature_file_is_named_as_base64(
+    local_keys: tuple[LocalSigningKeys, ClientProbe],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # ML-DSA-87's 4,627-byte signature as base64 text (aws kms sign --output text) is 6,172
+    # characters: refused as "too large" without the base64 hint the smaller ones get; it is
+    # refused saying to decode it.
+    keys, _ = local_keys
+    keys.add("ML_DSA_87", alias="alias/pq-signing")
+    data, sig = tmp_path / "data", tmp_path / "data.sig"
+    data.write_bytes(b"release 1.2.3")
+    assert main(["sign", "--key", "alias/pq-signing", str(data), str(sig)]) == 0
+    sig.write_bytes(base64.encodebytes(sig.read_bytes()))
+    capsys.readouterr()
+    assert main(["verify", "--key", "alias/pq-signing", "--signature", str(sig), str(data)]) == (
+        EXIT_USAGE
+    )
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '--signature' holds base64 text ({sig.stat().st_size} bytes), not the "
+        "raw signature that kmskit sign writes and KMS returns (aws kms sign --output text "
+        f"prints base64): decode it first (base64 -d). Received: '{sig}'"
+    )
+
+
+def test_no_mu_hasher_in_cryptography_is_one_line_naming_what_is_needed(
+    local_keys: tuple[LocalSigningKeys, ClientProbe], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # cryptography defines MLDSAMuHasher only when its OpenSSL has ML-DSA: without it, an ML-DSA
+    # file over 4 KiB was an AttributeError (a traceback); it is a UsageError naming the need.
+    keys, _ = local_keys
+    arn = keys.add("ML_DSA_44")
+    monkeypatch.delattr(mldsa, "MLDSAMuHasher")
+    with pytest.raises(UsageError, match=r"needs cryptography's MLDSAMuHasher \(cryptography 50"):
+        sign(arn, io.BytesIO(b"x" * (RAW_MESSAGE_LIMIT + 1)))
+    assert sign(arn, io.BytesIO(b"x" * RAW_MESSAGE_LIMIT)).algorithm == "ML_DSA_SHAKE_256"
