@@ -306,9 +306,9 @@ def _create_or_update(
     (``--disable-rollback``), a later update with the same grant parameters gets the grant
     that create may have made: the answer keeps that physical ID. A new one would have
     CloudFormation delete the old in its clean-up, and that delete finds the grant by its name
-    and parameters, the ones this update holds now, and retires it. An update to other
-    parameters from a grant looks for a grant of its old ones that no resource holds
-    (:func:`_retire_stray`)."""
+    and parameters, the ones this update holds now, and retires it. An update that gets back
+    the grant its physical ID names (the rollback of an update that failed) looks for a grant
+    of its old properties, the failed ones, that no resource holds (:func:`_retire_stray`)."""
     answer = _create(properties, calls)
     if not isinstance(old, Mapping):  # a create
         return answer
@@ -317,8 +317,12 @@ def _create_or_update(
             log("INFO", "keeping the physical ID of the create without an answer", **answer.data)
             return replace(answer, physical_resource_id=OUTCOME_UNKNOWN)
         return answer
-    if GRANT_ID.match(physical_id):
-        _retire_stray(old, {physical_id, answer.physical_resource_id}, calls)
+    # Only the rollback of a failed update asks again for the grant its physical ID holds (the
+    # failure kept it): a forward update, or the rollback of one that succeeded, gets another
+    # grant, and asking then for the old properties' grant would make it anew if it was
+    # retired or revoked meanwhile (for its grantee, until the retirement reaches all of KMS).
+    if GRANT_ID.match(physical_id) and answer.physical_resource_id == physical_id:
+        _retire_stray(old, {physical_id}, calls)
     return answer
 
 
