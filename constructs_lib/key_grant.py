@@ -437,10 +437,14 @@ class KeyGrant(Construct):
             "ForAllValues:StringEquals": {"kms:GrantOperations": list(ops)},
         }
         per_permission = self.node.try_get_context(POLICY_PER_PERMISSION_CONTEXT_KEY)
+        if isinstance(per_permission, str):  # `cdk -c KEY=false` passes a string
+            per_permission = {"true": True, "false": False}.get(
+                per_permission.lower(), per_permission
+            )
         require(
             per_permission is None or isinstance(per_permission, bool),
             POLICY_PER_PERMISSION_CONTEXT_KEY,
-            "must be true or false (cdk.json context)",
+            "must be true or false (cdk.json context, or cdk -c KEY=false)",
             per_permission,
         )
         self.policy = iam.ManagedPolicy(

@@ -370,11 +370,14 @@ def test_the_policy_of_earlier_releases_is_kept_where_the_context_says_so() -> N
     assert per_permission != "Policy"
     assert per_permission == policy(None)  # the default
     assert per_permission != policy(True, grantee_principal=RETIRER_ARN)
+    # `cdk -c kmskit:keyGrantPolicyPerPermission=false` passes the string.
+    assert policy("false") == policy("FALSE") == "Policy"
+    assert policy("true") == per_permission
     with pytest.raises(ConstructPropError) as error:
-        policy("false")
+        policy("no")
     assert str(error.value) == (
-        "'kmskit:keyGrantPolicyPerPermission' must be true or false (cdk.json context). "
-        "Received: 'false'"
+        "'kmskit:keyGrantPolicyPerPermission' must be true or false (cdk.json context, or cdk -c "
+        "KEY=false). Received: 'no'"
     )
 
 
