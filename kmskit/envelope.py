@@ -746,7 +746,25 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
     def _kms_error(self, doing: str, error: AWSEncryptionSDKClientError) -> KmskitError:
         if self._failures.errors:
             return from_client_error(self._failures.errors[-1], doing)
+        # No KMS call failed: the credentials did, as botocore obtained them for one (IAM
+        # Identity Center's or STS's refusal of the profile's), which the SDK wrapped as it
+        # wraps KMS's: their error, not a conflict of keys.
+        cause = _client_error_in_chain(error)
+        if cause is not None:
+            return from_client_error(cause, doing)
         return ConflictError(f"could not {doing}: {error}")
+
+
+def _client_error_in_chain(error: BaseException) -> ClientError | None:
+    """The first ``ClientError`` among the exceptions ``error`` was raised from or during."""
+    seen: set[int] = set()
+    cause = error.__cause__ or error.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ClientError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _check_keys(policy: _DecryptPolicy, encrypted_data_keys: Any) -> None:

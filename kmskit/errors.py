@@ -298,6 +298,12 @@ def from_client_error(error: ClientError, doing: str) -> KmskitError:
     """
     code = error.response.get("Error", {}).get("Code", "Unknown")
     text = f"could not {doing}: {client_error_text(error)}"
+    if is_throttled(code) and error.operation_name == IDENTITY_CENTER_CALL:
+        # botocore's own client, which kmskit's --max-attempts does not reach.
+        return ThrottledError(
+            f"{text} (IAM Identity Center throttled obtaining the profile's credentials). Wait "
+            "and run again: --max-attempts does not apply to that call"
+        )
     if is_throttled(code):
         attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts")
         retried = f" (after {attempts} retries)" if attempts is not None else ""

@@ -1023,6 +1023,54 @@ def test_one_accounts_inventory_refused_by_identity_center_says_what_to_check(
     ), line
 
 
+@pytest.mark.parametrize(
+    ("code", "exit_code", "said"),
+    [
+        (
+            "ForbiddenException",
+            EXIT_ACCESS_DENIED,
+            "IAM Identity Center refused the profile's credentials: ForbiddenException: No access. "
+            "Check that the permission set of the profile (sso_role_name) is assigned",
+        ),
+        (
+            "TooManyRequestsException",
+            EXIT_THROTTLED,
+            "TooManyRequestsException: No access (IAM Identity Center throttled obtaining the "
+            "profile's credentials). Wait and run again: --max-attempts does not apply to that "
+            "call",
+        ),
+    ],
+)
+def test_envelope_encryption_refused_by_identity_center_is_the_credentials_failure(
+    code: str,
+    exit_code: int,
+    said: str,
+    aws: None,
+    kms_answers: KmsAnswers,
+    sso_profile: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The Encryption SDK wraps the error of obtaining the credentials for its KMS call as it
+    # wraps KMS's: no KMS call failed, and it read as a conflict of keys (exit 7, "unable to
+    # generate data key"). It is the credentials' failure, as in every other command.
+    key = new_key(kms_of(CALLER))
+
+    def get_role_credentials(params: dict[str, Any], moto: Any) -> Any:
+        raise ClientError({"Error": {"Code": code, "Message": "No access"}}, "GetRoleCredentials")
+
+    kms_answers.answers["GetRoleCredentials"] = get_role_credentials
+    plain, sealed = tmp_path / "plain.txt", tmp_path / "sealed.bin"
+    plain.write_text("payload")
+    argv = ["encrypt", "--profile", "caller", "--region", REGION, "--key", key]
+    assert main([*argv, "--context", "app=x", str(plain), str(sealed)]) == exit_code
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line
+    assert line.startswith("kmskit: error: could not generate a data key")
+    assert said in line
+    assert not sealed.exists()
+
+
 CALLER_ROLE = f"arn:aws:iam::{CALLER}:role/PlatformInventory"
 
 
