@@ -436,21 +436,10 @@ class KeyGrant(Construct):
             "StringEquals": exact,
             "ForAllValues:StringEquals": {"kms:GrantOperations": list(ops)},
         }
-        per_permission = self.node.try_get_context(POLICY_PER_PERMISSION_CONTEXT_KEY)
-        if isinstance(per_permission, str):  # `cdk -c KEY=false` passes a string
-            per_permission = {"true": True, "false": False}.get(
-                per_permission.lower(), per_permission
-            )
-        require(
-            per_permission is None or isinstance(per_permission, bool),
-            POLICY_PER_PERMISSION_CONTEXT_KEY,
-            "must be true or false (cdk.json context, or cdk -c KEY=false)",
-            per_permission,
-        )
         self.policy = iam.ManagedPolicy(
             self,
             _policy_id(stack, target.arn, create_conditions, revokes=not self_retiring)
-            if per_permission is not False
+            if _policy_per_permission(self)
             else "Policy",
             description=f"KeyGrant {self.node.path}",
             roles=[role],
@@ -518,6 +507,24 @@ class KeyGrant(Construct):
         role = autoscaling_slr_name(suffix)
         facts = stack_facts(stack_of(scope))
         return f"arn:{facts.partition}:iam::{facts.account}:role/{AUTOSCALING_SLR_PATH}{role}"
+
+
+def _policy_per_permission(grant: Construct) -> bool:
+    """:data:`POLICY_PER_PERMISSION_CONTEXT_KEY` in ``grant``'s context: true unless set to
+    false (a JSON boolean, or the string ``cdk -c KEY=false`` passes)."""
+    given = grant.node.try_get_context(POLICY_PER_PERMISSION_CONTEXT_KEY)
+    value = (
+        {"true": True, "false": False}.get(given.lower(), given)
+        if isinstance(given, str)
+        else given
+    )
+    require(
+        value is None or isinstance(value, bool),
+        POLICY_PER_PERMISSION_CONTEXT_KEY,
+        "must be true or false (cdk.json context, or cdk -c KEY=false)",
+        value,
+    )
+    return value is not False
 
 
 def _policy_id(stack: Stack, key_arn: str, conditions: Mapping[str, Any], *, revokes: bool) -> str:

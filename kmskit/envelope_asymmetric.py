@@ -454,6 +454,26 @@ def _public_key_for(key: str, settings: ClientSettings, why: str) -> PublicKey:
         ) from error
 
 
+def _kms_message(
+    key: str,
+    source: Readable,
+    algorithm: str | None,
+    *,
+    public: PublicKey | None,
+    settings: ClientSettings,
+    doing: str,
+) -> tuple[str, _Message]:
+    """The algorithm (``algorithm``, else the key's default, from ``public`` or
+    ``GetPublicKey``) and what KMS ``Sign`` or ``Verify`` (``doing``: "signing", "verifying")
+    is sent of ``source`` for it."""
+    if algorithm is None:
+        public = public or _public_key_for(
+            key, settings, f"{doing} without an algorithm takes the key's spec from it"
+        )
+        algorithm = public.default_signing_algorithm()
+    return algorithm, _read_message(source, algorithm, _ml_dsa_key(key, public, settings, doing))
+
+
 def sign(
     key: str,
     source: Readable,
@@ -474,16 +494,12 @@ def sign(
     ``ClientSettings()`` of the call's own (one client for ``GetPublicKey`` and ``Sign``),
     closed before it returns.
     """
+    if public_key is not None and algorithm is not None:
+        public_key._signing_key(algorithm, "signing")  # before anything is read or asked
     with settings_for_call(settings) as used:
-        public = public_key
-        if algorithm is None:
-            public = public or _public_key_for(
-                key, used, "signing without an algorithm takes the key's spec from it"
-            )
-            algorithm = public.default_signing_algorithm()
-        if public is not None:
-            public._signing_key(algorithm, "signing")
-        message = _read_message(source, algorithm, _ml_dsa_key(key, public, used, "signing"))
+        algorithm, message = _kms_message(
+            key, source, algorithm, public=public_key, settings=used, doing="signing"
+        )
         response = kms_call_with_settings(
             used,
             "sign",
@@ -565,12 +581,9 @@ def verify_with_kms(
     public key if you have it), ``settings`` None (a ``ClientSettings()`` of the call's own,
     one client for ``GetPublicKey`` and ``Verify``, closed before it returns)."""
     with settings_for_call(settings) as used:
-        if algorithm is None:
-            public_key = public_key or _public_key_for(
-                key, used, "verifying without an algorithm takes the key's spec from it"
-            )
-            algorithm = public_key.default_signing_algorithm()
-        message = _read_message(source, algorithm, _ml_dsa_key(key, public_key, used, "verifying"))
+        algorithm, message = _kms_message(
+            key, source, algorithm, public=public_key, settings=used, doing="verifying"
+        )
         response = kms_call_with_settings(
             used,
             "verify",

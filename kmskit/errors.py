@@ -298,12 +298,8 @@ def from_client_error(error: ClientError, doing: str) -> KmskitError:
     """
     code = error.response.get("Error", {}).get("Code", "Unknown")
     text = f"could not {doing}: {client_error_text(error)}"
-    if is_throttled(code) and error.operation_name == IDENTITY_CENTER_CALL:
-        # botocore's own client, which kmskit's --max-attempts does not reach.
-        return ThrottledError(
-            f"{text} (IAM Identity Center throttled obtaining the profile's credentials). Wait "
-            "and run again: --max-attempts does not apply to that call"
-        )
+    if error.operation_name == IDENTITY_CENTER_CALL:
+        return _identity_center_error(error, code, doing)
     if is_throttled(code):
         attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts")
         retried = f" (after {attempts} retries)" if attempts is not None else ""
@@ -311,24 +307,34 @@ def from_client_error(error: ClientError, doing: str) -> KmskitError:
             f"{text}{retried}. Raise --max-attempts, use --retry-mode adaptive, or ask for a "
             "higher KMS request quota"
         )
-    if error.operation_name == IDENTITY_CENTER_CALL:
-        # Met while botocore obtained the profile's credentials for the call of ``doing``.
-        refused = f"could not {doing}: IAM Identity Center refused the profile's credentials"
-        return AccessDeniedError(
-            f"{refused}: {client_error_text(error).rstrip('.')}. "
-            + (
-                assignment_hint(
-                    "permission set of the profile (sso_role_name)",
-                    "its account (sso_account_id)",
-                    "the profile",
-                )
-                if code == "ForbiddenException"
-                else "Refresh or check the AWS credentials (aws sso login)"
-            )
-        )
     if code in _CREDENTIAL_CODES:
         text += f" {CREDENTIALS_HINT}"
     return _ERROR_CLASS_BY_CODE.get(code, KmskitError)(text)
+
+
+def _identity_center_error(error: ClientError, code: str, doing: str) -> KmskitError:
+    """IAM Identity Center's answer to botocore's own ``GetRoleCredentials``, met while it
+    obtained the profile's credentials for the call of ``doing``: throttling (which kmskit's
+    ``--max-attempts`` does not reach), or a refusal of the credentials."""
+    text = f"could not {doing}: {client_error_text(error)}"
+    if is_throttled(code):
+        return ThrottledError(
+            f"{text} (IAM Identity Center throttled obtaining the profile's credentials). Wait "
+            "and run again: --max-attempts does not apply to that call"
+        )
+    refused = f"could not {doing}: IAM Identity Center refused the profile's credentials"
+    return AccessDeniedError(
+        f"{refused}: {client_error_text(error).rstrip('.')}. "
+        + (
+            assignment_hint(
+                "permission set of the profile (sso_role_name)",
+                "its account (sso_account_id)",
+                "the profile",
+            )
+            if code == "ForbiddenException"
+            else "Refresh or check the AWS credentials (aws sso login)"
+        )
+    )
 
 
 def from_botocore_error(error: BotoCoreError) -> KmskitError:
