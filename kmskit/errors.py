@@ -27,7 +27,10 @@ Exit codes (documented in README.md and docs/):
 
 from __future__ import annotations
 
+import functools
+
 import botocore.exceptions
+import botocore.loaders
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -304,12 +307,47 @@ def from_client_error(error: ClientError, doing: str) -> KmskitError:
         attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts")
         retried = f" (after {attempts} retries)" if attempts is not None else ""
         return ThrottledError(
-            f"{text}{retried}. Raise --max-attempts, use --retry-mode adaptive, or ask for a "
-            "higher KMS request quota"
+            f"{text}{retried}. Raise --max-attempts, use --retry-mode adaptive, or "
+            + _quota_advice(error.operation_name)
         )
     if code in _CREDENTIAL_CODES:
         text += f" {CREDENTIALS_HINT}"
     return _ERROR_CLASS_BY_CODE.get(code, KmskitError)(text)
+
+
+# The services kmskit calls, in the order their operation names are looked up (KMS's first: most
+# calls are KMS's), each with the name its quota goes by.
+_SERVICES_BY_QUOTA_NAME = {
+    "kms": "KMS",
+    "sts": "STS",
+    "s3": "S3",
+    "cloudtrail": "CloudTrail",
+    "organizations": "Organizations",
+    "rds": "RDS",
+    "ec2": "EC2 API",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _service_of(operation: str) -> str | None:
+    """The service of ``operation`` among :data:`_SERVICES_BY_QUOTA_NAME`, from botocore's own
+    models (a ``ClientError`` names the operation, not the service); None if none has it."""
+    loader = botocore.loaders.create_loader()
+    for service in _SERVICES_BY_QUOTA_NAME:
+        if operation in loader.load_service_model(service, "service-2")["operations"]:
+            return service
+    return None
+
+
+def _quota_advice(operation: str) -> str:
+    """The last resort for a throttled ``operation``: the quota of its own service (a throttled
+    ``AssumeRole`` of the profile's role or ``CopySnapshot`` is no KMS quota's doing)."""
+    service = _service_of(operation)
+    if service == "s3":
+        return "spread the requests over more key prefixes (S3's request rates are per prefix)"
+    if service is None:
+        return f"ask for a higher request quota for {operation}"
+    return f"ask for a higher {_SERVICES_BY_QUOTA_NAME[service]} request quota"
 
 
 def _identity_center_error(error: ClientError, code: str, doing: str) -> KmskitError:

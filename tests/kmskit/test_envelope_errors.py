@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from kmskit.cli import SDK_LOG_SINK, main
@@ -22,6 +23,7 @@ from kmskit.errors import (
     EXIT_THROTTLED,
     AccessDeniedError,
     ThrottledError,
+    from_client_error,
 )
 from tests.kmskit.envelope_support import ALIAS, KmsWorld, probe_clients
 
@@ -46,6 +48,31 @@ def test_throttling_is_retried_then_reported(
     assert f"(after {attempts - 1} retries)" in message
     assert "Raise --max-attempts, use --retry-mode adaptive" in message
     assert caught.value.exit_code == EXIT_THROTTLED
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "advice"),
+    [
+        ("GenerateDataKey", "ThrottlingException", "ask for a higher KMS request quota"),
+        # The profile's own role, assumed by botocore's credential provider.
+        ("AssumeRole", "Throttling", "ask for a higher STS request quota"),
+        ("CopySnapshot", "RequestLimitExceeded", "ask for a higher EC2 API request quota"),
+        ("CopyDBClusterSnapshot", "ThrottlingException", "ask for a higher RDS request quota"),
+        ("UploadPart", "SlowDown", "spread the requests over more key prefixes"),
+        (
+            "NoSuchOperation",
+            "ThrottlingException",
+            "ask for a higher request quota for NoSuchOperation",
+        ),
+    ],
+)
+def test_throttling_advice_names_the_quota_of_the_throttled_service(
+    operation: str, code: str, advice: str
+) -> None:
+    error = ClientError({"Error": {"Code": code, "Message": "slow down"}}, operation)
+    message = str(from_client_error(error, "do it"))
+    assert f"Raise --max-attempts, use --retry-mode adaptive, or {advice}" in message
+    assert ("KMS" in message) == (operation == "GenerateDataKey")
 
 
 def test_throttling_that_stops_within_the_attempts_is_invisible(
