@@ -59,8 +59,9 @@ span fields.
 
 Once deployed, ``kmskit:deployed`` in cdk.json context may record the fields whose change would
 move or replace stacks, keys and names (``name``, ``home_region``, ``accounts`` as alias to ID,
-``pipeline.account`` and ``pipeline.region``); :func:`check_deployed` then refuses a change of
-them, naming the field and value (docs/deploy.md, "Changing a deployed organisation").
+``pipeline.account`` and ``pipeline.region``); :func:`check_deployed` checks the record's values,
+then refuses a change of them, naming the field and value (docs/deploy.md, "Changing a deployed
+organisation").
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-eusc")
 # trail names (``<name>-<alias>``), which CloudTrail refuses with two adjacent or a trailing '-'.
 NAME_PATTERN = re.compile(r"^(?=.{1,20}\Z)[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
 ALIAS_PATTERN = re.compile(r"^(?=.{1,30}\Z)[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
+ALIAS_RULE = (
+    "at most 30 lowercase letters and digits, starting with a letter, with single '-' between them"
+)
 # The name starts the names of S3 buckets (``<name>-audit-...``, ``<name>-pipeline-...``), which
 # S3 refuses with RESERVED_BUCKET_PREFIXES, and KMS aliases (``alias/<name>/...``), where
 # ``alias/aws/`` is reserved for AWS managed keys.
@@ -344,19 +348,20 @@ def _field(path: str) -> str:
     return f"{ORGANISATION_CONTEXT_KEY}.{path}" if path else ORGANISATION_CONTEXT_KEY
 
 
-def _literal_account_id(path: str, value: Any) -> str:
-    """A 12-digit account ID written out (a string shaped like a CDK token is none)."""
+def _literal_account_id(prop: str, value: Any) -> str:
+    """A 12-digit account ID written out (a string shaped like a CDK token is none), at the
+    field ``prop`` (its whole name)."""
     # A JSON number is no ID: it would lose an ID's leading zeros, and "must be a 12-digit AWS
     # account ID. Received: 222222222222" would not say what is wrong.
     require(
         not isinstance(value, int | float),
-        _field(path),
+        prop,
         "must be a 12-digit AWS account ID as a JSON string, in quotes (a number loses an ID's "
         "leading zeros)",
         value,
     )
-    require(not is_token(value), _field(path), "must be a 12-digit AWS account ID", value)
-    return check_account_id(_field(path), value)
+    require(not is_token(value), prop, "must be a 12-digit AWS account ID", value)
+    return check_account_id(prop, value)
 
 
 @functools.cache
@@ -369,12 +374,18 @@ def _known_regions() -> frozenset[str]:
 
 
 def _known_region(path: str, value: Any) -> str:
-    """A Region that aws-cdk-lib knows (a string shaped like a CDK token is none)."""
-    require(not is_token(value), _field(path), "must be an AWS Region name", value)
-    region = check_region(_field(path), value)
+    """A Region that aws-cdk-lib knows (a string shaped like a CDK token is none), at
+    ``kmskit:organisation.<path>``."""
+    return _known_region_at(_field(path), value)
+
+
+def _known_region_at(prop: str, value: Any) -> str:
+    """:func:`_known_region` at the field ``prop`` (its whole name)."""
+    require(not is_token(value), prop, "must be an AWS Region name", value)
+    region = check_region(prop, value)
     require(
         region in _known_regions(),
-        _field(path),
+        prop,
         "must be an AWS Region that aws-cdk-lib knows (a newer aws-cdk-lib may know a new one)",
         region,
     )
@@ -437,8 +448,7 @@ def _parse_accounts(raw: Any) -> dict[str, Account]:
         require(
             isinstance(alias, str) and bool(ALIAS_PATTERN.match(alias)),
             _field("accounts"),
-            "must use aliases of at most 30 lowercase letters and digits, starting with a letter, "
-            "with single '-' between them",
+            f"must use aliases of {ALIAS_RULE}",
             alias,
         )
         stage = stage_id(alias)
@@ -468,7 +478,7 @@ def _parse_accounts(raw: Any) -> dict[str, Account]:
         seen_stages[stage.lower()] = alias
         spec = _object(raw_spec, f"accounts.{alias}")
         _only_keys(spec, f"accounts.{alias}", ("id", "role", "tags"))
-        account_id = _literal_account_id(f"accounts.{alias}.id", spec.get("id"))
+        account_id = _literal_account_id(_field(f"accounts.{alias}.id"), spec.get("id"))
         require(
             account_id not in seen_ids,
             _field(f"accounts.{alias}.id"),
@@ -1026,6 +1036,33 @@ def _parse_object_lock(raw: Any) -> ObjectLockConfig:
     return ObjectLockConfig(mode=str(mode), days=checked_days, years=checked_years)
 
 
+def _check_name(prop: str, name: Any) -> str:
+    """The organisation's ``name`` (at ``prop``): NAME_PATTERN, not reserved by KMS or S3."""
+    require(
+        isinstance(name, str) and bool(NAME_PATTERN.match(name)),
+        prop,
+        "must be 1-20 lowercase letters and digits, starting with a letter, with single '-' "
+        "between them",
+        name,
+    )
+    require(
+        name not in RESERVED_NAMES,
+        prop,
+        "must not be 'aws': key aliases start 'alias/<name>/', and 'alias/aws/' is reserved for "
+        "AWS managed keys",
+        name,
+    )
+    for prefix in RESERVED_BUCKET_PREFIXES:
+        require(
+            not str(name).startswith(prefix),
+            prop,
+            f"must not start with '{prefix}', which S3 reserves: the name starts the names of "
+            "the audit and pipeline buckets",
+            name,
+        )
+    return str(name)
+
+
 def load_organisation(raw: Any) -> Organisation:
     """Parse and validate the ``kmskit:organisation`` context value."""
     raw = _object(raw, "")
@@ -1044,29 +1081,7 @@ def load_organisation(raw: Any) -> Organisation:
             "key_inventory",
         ),
     )
-    name = _optional(raw, "name", "name", "example")
-    require(
-        isinstance(name, str) and bool(NAME_PATTERN.match(name)),
-        _field("name"),
-        "must be 1-20 lowercase letters and digits, starting with a letter, with single '-' "
-        "between them",
-        name,
-    )
-    require(
-        name not in RESERVED_NAMES,
-        _field("name"),
-        "must not be 'aws': key aliases start 'alias/<name>/', and 'alias/aws/' is reserved for "
-        "AWS managed keys",
-        name,
-    )
-    for prefix in RESERVED_BUCKET_PREFIXES:
-        require(
-            not str(name).startswith(prefix),
-            _field("name"),
-            f"must not start with '{prefix}', which S3 reserves: the name starts the names of "
-            "the audit and pipeline buckets",
-            name,
-        )
+    name = _check_name(_field("name"), _optional(raw, "name", "name", "example"))
     regions, home = _parse_regions(raw)
     tags = _parse_tags(_optional(raw, "tags", "tags", {}), "tags")
     accounts = _parse_accounts(raw.get("accounts"))
@@ -1087,7 +1102,7 @@ def load_organisation(raw: Any) -> Organisation:
     )
     security = next(a for a in accounts.values() if a.role == "security")
     return Organisation(
-        name=str(name),
+        name=name,
         home_region=home,
         regions=regions,
         accounts=tuple(accounts.values()),
@@ -1179,14 +1194,79 @@ _FIXED_BECAUSE = {
 }
 
 
+def _deployed_field(path: str) -> str:
+    return f"{DEPLOYED_CONTEXT_KEY}.{path}" if path else DEPLOYED_CONTEXT_KEY
+
+
+def _check_deployed_alias(path: str, value: Any) -> None:
+    require(
+        isinstance(value, str) and bool(ALIAS_PATTERN.match(value)),
+        _deployed_field(path),
+        f"must be an account alias ({ALIAS_RULE})",
+        value,
+    )
+
+
+def _check_deployed_record(raw: Any) -> tuple[Mapping[str, str], Mapping[str, Any]]:
+    """The ``kmskit:deployed`` record's own values, checked as the configuration's (a name, a
+    known Region, aliases and 12-digit IDs written as strings), naming
+    ``kmskit:deployed.<field>``, before they are compared with the organisation: a mistyped record
+    must not read as a changed organisation. Returns the recorded accounts (alias to ID) and
+    pipeline (``{}`` when left out)."""
+    where = _deployed_field
+    require(isinstance(raw, Mapping), where(""), "must be an object", raw)
+    for key in raw:
+        require(
+            key in ("name", "home_region", "accounts", "pipeline"),
+            where(""),
+            "may only have the keys ['name', 'home_region', 'accounts', 'pipeline']",
+            key,
+        )
+    if "name" in raw:
+        _check_name(where("name"), raw["name"])
+    if "home_region" in raw:
+        _known_region_at(where("home_region"), raw["home_region"])
+    recorded = raw.get("accounts", {})
+    require(
+        isinstance(recorded, Mapping),
+        where("accounts"),
+        "must map each deployed account alias to its ID (a string)",
+        recorded,
+    )
+    seen: dict[str, str] = {}  # ID -> alias
+    for alias, value in recorded.items():
+        _check_deployed_alias("accounts", alias)
+        account_id = _literal_account_id(where(f"accounts.{alias}"), value)
+        require(
+            account_id not in seen,
+            where(f"accounts.{alias}"),
+            f"must not repeat the ID of deployed account '{seen.get(account_id)}'",
+            account_id,
+        )
+        seen[account_id] = alias
+    pipeline = raw.get("pipeline", {})
+    require(isinstance(pipeline, Mapping), where("pipeline"), "must be an object", pipeline)
+    for key in pipeline:
+        require(
+            key in ("account", "region"),
+            where("pipeline"),
+            "may only have the keys ['account', 'region']",
+            key,
+        )
+    if "account" in pipeline:
+        _check_deployed_alias("pipeline.account", pipeline["account"])
+    if "region" in pipeline:
+        _known_region_at(where("pipeline.region"), pipeline["region"])
+    return recorded, pipeline
+
+
 def check_deployed(organisation: Organisation, raw: Any) -> None:
     """Refuse, naming the field and value, a change of what ``kmskit:deployed`` records as
     deployed: ``name``, ``home_region``, each account's alias and ID (``accounts``: alias to
     ID), ``pipeline.account`` and ``pipeline.region``. Adding and removing accounts and
-    Regions, and every other field, stay free. Every key of the record is optional."""
-
-    def where(path: str) -> str:
-        return f"{DEPLOYED_CONTEXT_KEY}.{path}" if path else DEPLOYED_CONTEXT_KEY
+    Regions, and every other field, stay free. Every key of the record is optional; its values
+    are checked first (:func:`_check_deployed_record`)."""
+    where = _deployed_field
 
     def fixed(path: str, record: str, recorded: Any, value: Any, why: str) -> None:
         require(
@@ -1198,14 +1278,7 @@ def check_deployed(organisation: Organisation, raw: Any) -> None:
             value,
         )
 
-    require(isinstance(raw, Mapping), where(""), "must be an object", raw)
-    for key in raw:
-        require(
-            key in ("name", "home_region", "accounts", "pipeline"),
-            where(""),
-            "may only have the keys ['name', 'home_region', 'accounts', 'pipeline']",
-            key,
-        )
+    recorded, pipeline = _check_deployed_record(raw)
     if "name" in raw:
         fixed("name", "name", raw["name"], organisation.name, "name")
     if "home_region" in raw:
@@ -1216,13 +1289,6 @@ def check_deployed(organisation: Organisation, raw: Any) -> None:
             organisation.home_region,
             "home_region",
         )
-    recorded = raw.get("accounts", {})
-    require(
-        isinstance(recorded, Mapping) and all(isinstance(v, str) for v in recorded.values()),
-        where("accounts"),
-        "must map each deployed account alias to its ID (a string)",
-        recorded,
-    )
     aliases = {account_id: alias for alias, account_id in recorded.items()}
     for account in organisation.accounts:
         if account.alias in recorded:
@@ -1242,15 +1308,6 @@ def check_deployed(organisation: Organisation, raw: Any) -> None:
                 "'Changing a deployed organisation', says what such a change needs",
                 account.alias,
             )
-    pipeline = raw.get("pipeline", {})
-    require(isinstance(pipeline, Mapping), where("pipeline"), "must be an object", pipeline)
-    for key in pipeline:
-        require(
-            key in ("account", "region"),
-            where("pipeline"),
-            "may only have the keys ['account', 'region']",
-            key,
-        )
     if "account" in pipeline:
         fixed(
             "pipeline.account",

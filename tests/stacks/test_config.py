@@ -1301,9 +1301,58 @@ def test_a_change_of_what_is_deployed_is_refused_by_field(
             "'pipeline']. Received: 'regions'",
         ),
         (
-            {"accounts": {"security": 111111111111}},
+            {"accounts": ["security"]},
             "'kmskit:deployed.accounts' must map each deployed account alias to its ID (a "
-            "string). Received: {'security': 111111111111}",
+            "string). Received: ['security']",
+        ),
+        # The record's own values are checked before they are compared with the organisation:
+        # "'...accounts.workload.id' must stay '2222' once deployed" blamed the organisation.
+        (
+            {"accounts": {"security": 111111111111}},
+            "'kmskit:deployed.accounts.security' must be a 12-digit AWS account ID as a JSON "
+            "string, in quotes (a number loses an ID's leading zeros). Received: 111111111111",
+        ),
+        (
+            {"accounts": {"workload": "2222"}},
+            "'kmskit:deployed.accounts.workload' must be a 12-digit AWS account ID. "
+            "Received: '2222'",
+        ),
+        (
+            {"accounts": {"Workload": "222222222222"}},
+            "'kmskit:deployed.accounts' must be an account alias (at most 30 lowercase letters "
+            "and digits, starting with a letter, with single '-' between them). "
+            "Received: 'Workload'",
+        ),
+        (
+            {"accounts": {"workload": "222222222222", "team-a": "222222222222"}},
+            "'kmskit:deployed.accounts.team-a' must not repeat the ID of deployed account "
+            "'workload'. Received: '222222222222'",
+        ),
+        (
+            {"home_region": 5},
+            "'kmskit:deployed.home_region' must be an AWS Region name such as 'eu-west-1'. "
+            "Received: 5",
+        ),
+        (
+            {"home_region": "eu-north-9"},
+            "'kmskit:deployed.home_region' must be an AWS Region that aws-cdk-lib knows (a newer "
+            "aws-cdk-lib may know a new one). Received: 'eu-north-9'",
+        ),
+        (
+            {"name": "Example"},
+            "'kmskit:deployed.name' must be 1-20 lowercase letters and digits, starting with a "
+            "letter, with single '-' between them. Received: 'Example'",
+        ),
+        (
+            {"pipeline": {"account": 1}},
+            "'kmskit:deployed.pipeline.account' must be an account alias (at most 30 lowercase "
+            "letters and digits, starting with a letter, with single '-' between them). "
+            "Received: 1",
+        ),
+        (
+            {"pipeline": {"region": "EU-WEST-1"}},
+            "'kmskit:deployed.pipeline.region' must be an AWS Region name such as 'eu-west-1'. "
+            "Received: 'EU-WEST-1'",
         ),
         (
             {"pipeline": {"branch": "main"}},
