@@ -54,8 +54,9 @@ Shape (every field but ``accounts`` and ``regions`` has a default, which a key l
 Snapshot copies are encrypted with the snapshot key of the KeyStack in the destination Region, so
 every destination Region must be one of ``regions``. A same-account destination is copied to from
 the workload accounts' other Regions (a Region whose only destination is itself has no
-replicator). Every Region is in one partition. docs/deploy.md, "Configure", lists the rules that
-span fields.
+replicator). Every Region is in one partition. ``kmskit:organisation-file`` names a file inside the
+project's root, which the pipeline's synth finds in its checkout. docs/deploy.md, "Configure",
+lists the rules that span fields.
 
 Once deployed, ``kmskit:deployed`` in cdk.json context may record the fields whose change would
 move or replace stacks, keys and names (``name``, ``home_region``, ``accounts`` as alias to ID,
@@ -71,7 +72,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from constructs_lib._validation import (
@@ -1149,7 +1150,8 @@ def organisation_from_context(
     context: Mapping[str, Any], root: Path = PROJECT_ROOT
 ) -> Organisation:
     """The organisation named by App context: inline, or in ``kmskit:organisation-file`` (a
-    path from ``root``, folders separated by ``/`` on every platform); held to
+    relative path from ``root`` to a file inside it, folders separated by ``/`` on every
+    platform); held to
     ``kmskit:deployed`` when the context records it (:func:`check_deployed`)."""
     file_name = context.get(ORGANISATION_FILE_CONTEXT_KEY)
     if file_name is not None:
@@ -1161,7 +1163,29 @@ def organisation_from_context(
             "it is part of a file name)",
             file_name,
         )
+        # The pipeline's synth reads the file from a checkout of the repository: one outside the
+        # project's root (absolute, or led out of it by '..' or a link) is not there.
+        require(
+            not PurePosixPath(str(file_name)).is_absolute()
+            and not PureWindowsPath(str(file_name)).drive,
+            ORGANISATION_FILE_CONTEXT_KEY,
+            "must be a path from the project's root (the directory of cdk.json), not an absolute "
+            "path: the pipeline's synth reads the file from a checkout of the repository",
+            file_name,
+        )
         path = root / str(file_name)
+        try:
+            inside = path.resolve().is_relative_to(root.resolve())
+        except (OSError, ValueError, RuntimeError):  # a NUL, a loop of links: refused below
+            inside = True
+        require(
+            inside,
+            ORGANISATION_FILE_CONTEXT_KEY,
+            "must name a file inside the project's root (the directory of cdk.json), not one that "
+            "'..' or a symbolic link leads out of it: the pipeline's synth reads the file from a "
+            "checkout of the repository",
+            file_name,
+        )
         try:
             raw = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_repeated_keys)
         except (OSError, ValueError, RecursionError) as error:  # ValueError: JSON, UTF-8, NUL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -52,11 +53,15 @@ def test_architecture_reads_an_organisation_file_named_by_cdk_json(
 ) -> None:
     organisation = cdk_json_context()[ORGANISATION_CONTEXT_KEY]
     (tmp_path / "org.json").write_text(json.dumps(organisation))
-    # cdk.json naming the file instead of holding the organisation inline.
+    # cdk.json naming the file instead of holding the organisation inline, in a project whose
+    # root is tmp_path (the file name is a path inside the project's root).
+    monkeypatch.setattr(
+        config, "cdk_json_context", lambda: {ORGANISATION_FILE_CONTEXT_KEY: "org.json"}
+    )
     monkeypatch.setattr(
         config,
-        "cdk_json_context",
-        lambda: {ORGANISATION_FILE_CONTEXT_KEY: str(tmp_path / "org.json")},
+        "organisation_from_context",
+        functools.partial(config.organisation_from_context, root=tmp_path),
     )
     assert main([str(synthesized("example_org").outdir)]) == 0
     assert capsys.readouterr().out == DOC.read_text()

@@ -877,6 +877,63 @@ def test_configuration_can_live_in_a_file_named_by_cdk_json(tmp_path: Path) -> N
         organisation_from_context({ORGANISATION_FILE_CONTEXT_KEY: "missing.json"}, root=tmp_path)
 
 
+OUTSIDE_THE_ROOT = (
+    "'kmskit:organisation-file' must name a file inside the project's root (the directory of "
+    "cdk.json), not one that '..' or a symbolic link leads out of it: the pipeline's synth reads "
+    "the file from a checkout of the repository. Received: "
+)
+
+
+@pytest.mark.parametrize(
+    ("file_name", "message"),
+    [
+        (
+            "{outside}",
+            "'kmskit:organisation-file' must be a path from the project's root (the directory "
+            "of cdk.json), not an absolute path: the pipeline's synth reads the file from a "
+            "checkout of the repository. Received: '{outside}'",
+        ),
+        (
+            "{root}/org.json",
+            "'kmskit:organisation-file' must be a path from the project's root (the directory "
+            "of cdk.json), not an absolute path: the pipeline's synth reads the file from a "
+            "checkout of the repository. Received: '{root}/org.json'",
+        ),
+        (
+            "C:/project/org.json",
+            "'kmskit:organisation-file' must be a path from the project's root (the directory "
+            "of cdk.json), not an absolute path: the pipeline's synth reads the file from a "
+            "checkout of the repository. Received: 'C:/project/org.json'",
+        ),
+        ("../org.json", OUTSIDE_THE_ROOT + "'../org.json'"),
+        ("config/../../org.json", OUTSIDE_THE_ROOT + "'config/../../org.json'"),
+        ("link.json", OUTSIDE_THE_ROOT + "'link.json'"),
+    ],
+    ids=["absolute", "absolute-inside", "windows-drive", "parent", "nested-parent", "link"],
+)
+def test_a_configuration_file_outside_the_project_s_root_is_refused(
+    tmp_path: Path, file_name: str, message: str
+) -> None:
+    # Synth worked where the file was, then the pipeline's synth, in a checkout of the
+    # repository, found no such file.
+    root = tmp_path / "project"
+    (root / "config").mkdir(parents=True)
+    outside = tmp_path / "org.json"
+    outside.write_text(json.dumps(changed("name", "outside")))
+    (root / "org.json").write_text(json.dumps(changed("name", "inside")))
+    (root / "link.json").symlink_to(outside)
+    names = {"outside": str(outside), "root": str(root)}
+    with pytest.raises(ConstructPropError) as error:
+        organisation_from_context(
+            {ORGANISATION_FILE_CONTEXT_KEY: file_name.format(**names)}, root=root
+        )
+    assert str(error.value) == message.format(**names)
+    inside = organisation_from_context(
+        {ORGANISATION_FILE_CONTEXT_KEY: "config/../org.json"}, root=root
+    )
+    assert inside.name == "inside"
+
+
 def test_a_file_name_with_a_backslash_is_refused_on_every_platform(tmp_path: Path) -> None:
     # Written on Windows, "config\\org.json" works there, and CI on Linux finds no such file.
     (tmp_path / "config").mkdir()
