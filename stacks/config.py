@@ -167,6 +167,11 @@ CONNECTION_ARN_PATTERN = re.compile(
 CONNECTION_ARN_FORM = (
     "arn:<partition>:codeconnections:<region>:<account>:connection/<id> (or codestar-connections)"
 )
+# '<owner>/<repository>', each of ASCII letters, digits, '_', '.' and '-': what GitHub allows in
+# a repository name ("Repository limits", GitHub Docs), a superset of its user and organization
+# names. _parse_pipeline also refuses '.' and '..' as either part and a repository ending in
+# '.git'. A part may start with '.' ('.github' is a repository name GitHub gives a meaning to) or
+# with '-' (GitHub refuses it in new user names, but older accounts have one).
 REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 # A git branch name (git check-ref-format): printable ASCII without space, ~ ^ : ? * [ \, no
 # "..", "@{" or "//", no part starting with "." or ending with ".lock", not starting with "/" or
@@ -811,6 +816,21 @@ def _parse_pipeline(
         isinstance(repository, str) and bool(REPOSITORY_PATTERN.match(repository)),
         _field("pipeline.repository"),
         "must be '<owner>/<repository>'",
+        repository,
+    )
+    require(
+        not {".", ".."} & set(repository.split("/")),
+        _field("pipeline.repository"),
+        "must be '<owner>/<repository>', neither of them '.' or '..' (no Git host has such an "
+        "owner or repository)",
+        repository,
+    )
+    require(
+        not repository.endswith(".git"),
+        _field("pipeline.repository"),
+        f"must name the repository without '.git' ('{repository[:-4]}'): the pipeline's source "
+        "takes the repository's name, not its clone URL (GitHub removes the suffix from a new "
+        "repository's name)",
         repository,
     )
     branch = _optional(raw, "branch", "pipeline.branch", "main")

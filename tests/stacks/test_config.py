@@ -406,6 +406,24 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             "'kmskit:organisation.pipeline.connection_arn' must be in the partition of the "
             "organisation's Regions ('aws-cn'). Received: 'arn:aws:codeconnections:eu-west-1:",
         ),
+        (
+            changed("pipeline.repository", "../.."),
+            "'kmskit:organisation.pipeline.repository' must be '<owner>/<repository>', neither "
+            "of them '.' or '..' (no Git host has such an owner or repository). Received: '../..'",
+        ),
+        (
+            changed("pipeline.repository", "example-org/."),
+            "'kmskit:organisation.pipeline.repository' must be '<owner>/<repository>', neither "
+            "of them '.' or '..' (no Git host has such an owner or repository). "
+            "Received: 'example-org/.'",
+        ),
+        (
+            changed("pipeline.repository", "example-org/kms-toolkit.git"),
+            "'kmskit:organisation.pipeline.repository' must name the repository without '.git' "
+            "('example-org/kms-toolkit'): the pipeline's source takes the repository's name, not "
+            "its clone URL (GitHub removes the suffix from a new repository's name). "
+            "Received: 'example-org/kms-toolkit.git'",
+        ),
         # \d and \w matched digits and letters of any script; the branch had no rule at all.
         (
             changed(
@@ -813,6 +831,18 @@ def test_an_organisation_in_the_china_partition_gets_a_connection_arn_there() ->
     assert organisation.pipeline.connection_arn.startswith(
         "arn:aws-cn:codeconnections:cn-north-1:111111111111:connection/"
     )
+
+
+@pytest.mark.parametrize(
+    "repository",
+    ["example-org/.github", "example.org/kms_toolkit-2", "-legacy/repo", "o/.gitignore-tools"],
+)
+def test_repository_names_git_hosts_allow_are_accepted(repository: str) -> None:
+    # '.github' is a repository name GitHub gives a meaning to; older GitHub accounts start
+    # with '-'.
+    organisation = load_organisation(changed("pipeline.repository", repository))
+    assert organisation.pipeline is not None
+    assert organisation.pipeline.repository == repository
 
 
 # The example organisation in the AWS European Sovereign Cloud: one Region, so snapshots go to
