@@ -54,9 +54,11 @@ Shape (every field but ``accounts`` and ``regions`` has a default, which a key l
 Snapshot copies are encrypted with the snapshot key of the KeyStack in the destination Region, so
 every destination Region must be one of ``regions``. A same-account destination is copied to from
 the workload accounts' other Regions (a Region whose only destination is itself has no
-replicator). Every Region is in one partition. ``kmskit:organisation-file`` names a file inside the
-project's root, which the pipeline's synth finds in its checkout. docs/deploy.md, "Configure",
-lists the rules that span fields.
+replicator). Every Region is in one partition. In the China Regions, where CodePipeline is not
+available (NO_PIPELINE_PARTITIONS), ``pipeline`` must be left out and the app builds no pipeline:
+its stages are deployed directly. ``kmskit:organisation-file`` names a file inside the project's
+root, which the pipeline's synth finds in its checkout. docs/deploy.md, "Configure", lists the
+rules that span fields.
 
 Once deployed, ``kmskit:deployed`` in cdk.json context may record the fields whose change would
 move or replace stacks, keys and names (``name``, ``home_region``, ``accounts`` as alias to ID,
@@ -123,6 +125,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # aws-eusc fails cfn-lint in the same way; it stays accepted, as docs/deploy.md documents it
 # (tests/stacks/test_example_app.py holds it to the cdk-nag packs only).
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-eusc")
+# The partitions where the pipeline cannot run, and why: there the app builds no pipeline, and
+# each account's stage is deployed directly (docs/deploy.md, "Without the pipeline"). In the
+# AWS GovCloud (US) Regions CodePipeline and CodeBuild are available (AWS GovCloud (US) User Guide,
+# "AWS CodeBuild in AWS GovCloud (US)"), so they keep the pipeline.
+NO_PIPELINE_PARTITIONS = {
+    "aws-cn": "CodePipeline is not available in the Beijing and Ningxia Regions (Getting Started "
+    "with Amazon Web Services in China, 'Amazon CodeBuild')",
+}
 
 # Lowercase words of letters and digits joined by single hyphens: the name and the aliases make
 # trail names (``<name>-<alias>``), which CloudTrail refuses with two adjacent or a trailing '-'.
@@ -312,7 +322,9 @@ class Organisation:
     accounts: tuple[Account, ...]
     log_retention_days: int
     replication: ReplicationConfig
-    pipeline: PipelineConfig
+    pipeline: PipelineConfig | None
+    """The pipeline that deploys the stages (``pipeline``). None in a partition of
+    NO_PIPELINE_PARTITIONS (the China Regions), where the app builds no pipeline."""
     tags: Tags = ()
     """The organisation-wide tags (``tags``). Default: none."""
     key_inventory: KeyInventoryConfig | None = None
@@ -348,6 +360,20 @@ class Organisation:
             if account.alias == alias:
                 return account
         raise KeyError(alias)
+
+    def require_pipeline(self) -> PipelineConfig:
+        """:attr:`pipeline`, for what only a pipeline has (its stacks); an organisation in a
+        partition without one is refused, naming ``pipeline``."""
+        partition_name = partition(self.home_region)
+        require(
+            self.pipeline is not None,
+            _field("pipeline"),
+            "must be there for the pipeline's stacks, and the app builds none in partition "
+            f"'{partition_name}': {NO_PIPELINE_PARTITIONS.get(partition_name)}",
+            None,
+        )
+        assert self.pipeline is not None
+        return self.pipeline
 
 
 def _field(path: str) -> str:
@@ -1122,6 +1148,15 @@ def load_organisation(raw: Any) -> Organisation:
         raw_retention,
     )
     security = next(a for a in accounts.values() if a.role == "security")
+    no_pipeline = NO_PIPELINE_PARTITIONS.get(partition(home))
+    require(
+        no_pipeline is None or "pipeline" not in raw,
+        _field("pipeline"),
+        f"must be left out in partition '{partition(home)}' (the Regions {list(regions)}): "
+        f"{no_pipeline}. The app builds no pipeline there: deploy each account's stage directly "
+        "(docs/deploy.md, 'Without the pipeline')",
+        raw.get("pipeline"),
+    )
     return Organisation(
         name=name,
         home_region=home,
@@ -1131,8 +1166,12 @@ def load_organisation(raw: Any) -> Organisation:
         replication=_parse_replication(
             _optional(raw, "replication", "replication", {}), accounts, regions
         ),
-        pipeline=_parse_pipeline(
-            _optional(raw, "pipeline", "pipeline", {}), accounts, security, home, regions
+        pipeline=(
+            _parse_pipeline(
+                _optional(raw, "pipeline", "pipeline", {}), accounts, security, home, regions
+            )
+            if no_pipeline is None
+            else None
         ),
         tags=tags,
         key_inventory=(
@@ -1251,7 +1290,9 @@ def _check_deployed_alias(path: str, value: Any) -> None:
     )
 
 
-def _check_deployed_record(raw: Any) -> tuple[Mapping[str, str], Mapping[str, Any]]:
+def _check_deployed_record(
+    organisation: Organisation, raw: Any
+) -> tuple[Mapping[str, str], Mapping[str, Any]]:
     """The ``kmskit:deployed`` record's own values, checked as the configuration's (a name, a
     known Region, aliases and 12-digit IDs written as strings), naming
     ``kmskit:deployed.<field>``, before they are compared with the organisation: a mistyped record
@@ -1301,6 +1342,13 @@ def _check_deployed_record(raw: Any) -> tuple[Mapping[str, str], Mapping[str, An
         _check_deployed_alias("pipeline.account", pipeline["account"])
     if "region" in pipeline:
         _known_region_at(where("pipeline.region"), pipeline["region"])
+    require(
+        organisation.pipeline is not None or not pipeline,
+        where("pipeline"),
+        f"must be left out: the organisation has no pipeline in partition "
+        f"'{partition(organisation.home_region)}'",
+        pipeline,
+    )
     return recorded, pipeline
 
 
@@ -1322,7 +1370,7 @@ def check_deployed(organisation: Organisation, raw: Any) -> None:
             value,
         )
 
-    recorded, pipeline = _check_deployed_record(raw)
+    recorded, pipeline = _check_deployed_record(organisation, raw)
     if "name" in raw:
         fixed("name", "name", raw["name"], organisation.name, "name")
     if "home_region" in raw:
@@ -1352,6 +1400,8 @@ def check_deployed(organisation: Organisation, raw: Any) -> None:
                 "'Changing a deployed organisation', says what such a change needs",
                 account.alias,
             )
+    if organisation.pipeline is None:
+        return
     if "account" in pipeline:
         fixed(
             "pipeline.account",

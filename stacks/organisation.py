@@ -266,7 +266,9 @@ def add_organisation(app: cdk.App, organisation: Organisation) -> list[PipelineS
     """One :class:`AccountStage` per account, and the pipeline that deploys them wave by wave:
     security, then workloads, then backup. An organisation of more than about 240 stacks needs
     more than one pipeline (CodePipeline's 500 actions): they form a chain, each started by the
-    success of the one before (``Pipeline``, ``Pipeline2``, ...)."""
+    success of the one before (``Pipeline``, ``Pipeline2``, ...). In a partition without
+    CodePipeline (``organisation.pipeline`` None: the China Regions) the stages only, and no
+    pipeline (an empty list)."""
     require_stages_fit_in_waves(organisation)
     require_tags_fit_on_snapshot_copies(organisation)
     stages_by_role = [
@@ -285,6 +287,8 @@ def add_organisation(app: cdk.App, organisation: Organisation) -> list[PipelineS
         )
         for wave_name, role in WAVES
     ]
+    if organisation.pipeline is None:
+        return []
     waves = plan_waves([(name, stages) for name, stages in stages_by_role if stages])
     pipeline_account = organisation.pipeline.account
     # The pipeline's stacks are the pipeline account's: its tags, as its stage's stacks have.

@@ -149,7 +149,7 @@ def artifact_bucket_name(organisation: Organisation, region: str, number: int = 
     """The artifact bucket in ``region``: other Regions' buckets serve every pipeline of the
     chain, the pipeline Region has one per pipeline (``number``)."""
     pipeline = f"pipeline{pipeline_suffix(number)}"
-    return f"{organisation.name}-{pipeline}-{organisation.pipeline.account.id}-{region}"
+    return f"{organisation.name}-{pipeline}-{organisation.require_pipeline().account.id}-{region}"
 
 
 def artifact_store(
@@ -259,7 +259,7 @@ class PipelineStack(cdk.Stack):
         super().__init__(
             scope, id, cross_region_references=True, suppress_template_indentation=True, **kwargs
         )
-        config = organisation.pipeline
+        config = organisation.require_pipeline()
         self.key, self.artifacts = artifact_store(self, organisation, number)
         self.role = ManagedPolicyRole(
             self, "PipelineRole", assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com")

@@ -80,7 +80,8 @@ def with_accounts(**accounts: tuple[str, str]) -> dict[str, Any]:
     return cast(dict[str, Any], config)
 
 
-# The example organisation moved to the China Regions (its connection ARN left in "aws").
+# The example organisation moved to the China Regions, where it has no pipeline (CodePipeline is
+# not available there).
 CHINA: tuple[tuple[str, Any], ...] = (
     ("home_region", "cn-north-1"),
     ("regions", ["cn-north-1", "cn-northwest-1"]),
@@ -88,8 +89,20 @@ CHINA: tuple[tuple[str, Any], ...] = (
         "replication.destinations",
         [{"region": "cn-northwest-1"}, {"account": "backup", "region": "cn-north-1"}],
     ),
-    ("pipeline.region", "cn-north-1"),
+    ("pipeline", ...),
     ("key_inventory.caller_trusted_principal_arns", ["arn:aws-cn:iam::111111111111:root"]),
+)
+# The example organisation moved to the AWS GovCloud (US) Regions (its connection ARN left in
+# "aws").
+GOVCLOUD: tuple[tuple[str, Any], ...] = (
+    ("home_region", "us-gov-west-1"),
+    ("regions", ["us-gov-west-1", "us-gov-east-1"]),
+    (
+        "replication.destinations",
+        [{"region": "us-gov-east-1"}, {"account": "backup", "region": "us-gov-west-1"}],
+    ),
+    ("pipeline.region", "us-gov-west-1"),
+    ("key_inventory.caller_trusted_principal_arns", ["arn:aws-us-gov:iam::111111111111:root"]),
 )
 
 
@@ -402,9 +415,18 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             "('aws-us-gov')",
         ),
         (
-            with_changes(*CHINA),
+            with_changes(*GOVCLOUD),
             "'kmskit:organisation.pipeline.connection_arn' must be in the partition of the "
-            "organisation's Regions ('aws-cn'). Received: 'arn:aws:codeconnections:eu-west-1:",
+            "organisation's Regions ('aws-us-gov'). Received: 'arn:aws:codeconnections:eu-west-1:",
+        ),
+        # CodePipeline is not available in the China Regions: a pipeline there never deployed.
+        (
+            with_changes(*CHINA, ("pipeline", {"region": "cn-north-1"})),
+            "'kmskit:organisation.pipeline' must be left out in partition 'aws-cn' (the Regions "
+            "['cn-north-1', 'cn-northwest-1']): CodePipeline is not available in the Beijing and "
+            "Ningxia Regions (Getting Started with Amazon Web Services in China, 'Amazon "
+            "CodeBuild'). The app builds no pipeline there: deploy each account's stage directly "
+            "(docs/deploy.md, 'Without the pipeline'). Received: {'region': 'cn-north-1'}",
         ),
         (
             changed("pipeline.repository", "../.."),
@@ -823,13 +845,35 @@ def test_stage_ids_are_compared_with_the_pipeline_stage_names_as_aws_cdk_lib_doe
     )
 
 
-def test_an_organisation_in_the_china_partition_gets_a_connection_arn_there() -> None:
-    config = with_changes(*CHINA)
-    del config["pipeline"]["connection_arn"]
-    organisation = load_organisation(config)
+def test_an_organisation_in_the_china_partition_has_no_pipeline() -> None:
+    organisation = load_organisation(with_changes(*CHINA))
     assert organisation.regions == ("cn-north-1", "cn-northwest-1")
+    assert organisation.pipeline is None
+    with pytest.raises(ConstructPropError) as error:
+        organisation.require_pipeline()
+    assert str(error.value) == (
+        "'kmskit:organisation.pipeline' must be there for the pipeline's stacks, and the app "
+        "builds none in partition 'aws-cn': CodePipeline is not available in the Beijing and "
+        "Ningxia Regions (Getting Started with Amazon Web Services in China, 'Amazon "
+        "CodeBuild'). Received: None"
+    )
+
+
+def test_an_organisation_in_the_china_partition_builds_its_stages_and_no_pipeline() -> None:
+    import aws_cdk as cdk  # noqa: PLC0415
+
+    app = cdk.App()
+    assert add_organisation(app, load_organisation(with_changes(*CHINA))) == []
+    assert [child.node.id for child in app.node.children] == ["Security", "Workload", "Backup"]
+
+
+def test_an_organisation_in_govcloud_keeps_its_pipeline_with_a_connection_arn_there() -> None:
+    # CodePipeline and CodeBuild are available in the AWS GovCloud (US) Regions.
+    config = with_changes(*GOVCLOUD, ("pipeline.connection_arn", ...))
+    organisation = load_organisation(config)
+    assert organisation.pipeline is not None
     assert organisation.pipeline.connection_arn.startswith(
-        "arn:aws-cn:codeconnections:cn-north-1:111111111111:connection/"
+        "arn:aws-us-gov:codeconnections:us-gov-west-1:111111111111:connection/"
     )
 
 
@@ -1452,6 +1496,18 @@ def test_a_malformed_deployed_record_is_refused(deployed: Any, message: str) -> 
     with pytest.raises(ConstructPropError) as error:
         organisation_from_context(deployed_context(DEFAULT, deployed))
     assert str(error.value) == message
+
+
+def test_an_organisation_without_a_pipeline_records_none() -> None:
+    china = with_changes(*CHINA)
+    record = {"name": "example", "home_region": "cn-north-1"}
+    assert organisation_from_context(deployed_context(china, record)).pipeline is None
+    with pytest.raises(ConstructPropError) as error:
+        organisation_from_context(deployed_context(china, {"pipeline": {"region": "cn-north-1"}}))
+    assert str(error.value) == (
+        "'kmskit:deployed.pipeline' must be left out: the organisation has no pipeline in "
+        "partition 'aws-cn'. Received: {'region': 'cn-north-1'}"
+    )
 
 
 def test_the_app_reads_the_deployed_record_from_its_context(tmp_path: Path) -> None:

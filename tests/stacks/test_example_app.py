@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from stacks.pipeline_stack import CDK_ASSETS_CLI_VERSION
+from tests._support.cfn_lint import cfn_lint_problems
 from tests._support.deploy_changes import stateful_changes
 from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult, replication_config, synthesize
@@ -507,6 +508,39 @@ def test_the_organisation_synthesizes_in_the_european_sovereign_cloud(
     text = json.dumps(sovereign.templates)
     # Every literal ARN in the aws-eusc partition (the others use AWS::Partition).
     assert set(re.findall(r"arn:(aws[a-z-]*):", text)) == {"aws-eusc"}
+
+
+@pytest.fixture(scope="module")
+def china(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """The example organisation in the China Regions, without its pipeline section: CodePipeline
+    is not available there (docs/deploy.md, "Without the pipeline")."""
+
+    def move(organisation: dict[str, Any]) -> None:
+        organisation.update(home_region="cn-north-1", regions=["cn-north-1", "cn-northwest-1"])
+        organisation["replication"]["destinations"] = [
+            {"region": "cn-northwest-1"},
+            {"account": "backup", "region": "cn-north-1"},
+        ]
+        del organisation["pipeline"]
+        organisation["key_inventory"]["caller_trusted_principal_arns"] = [
+            "arn:aws-cn:iam::111111111111:root"
+        ]
+
+    return example_changed(tmp_path_factory, "china", move)
+
+
+def test_the_organisation_synthesizes_in_the_china_regions_without_a_pipeline(
+    china: SynthResult,
+) -> None:
+    # A pipeline there synthesized cleanly and could never be deployed.
+    assert china.validation_findings() == []
+    assert {"Security-Audit", "Backup-Receiver-cn-north-1"} <= set(china.templates)
+    assert [name for name in china.templates if name.startswith("Pipeline")] == []
+    text = json.dumps(china.templates)
+    assert "AWS::CodePipeline::Pipeline" not in text
+    assert "AWS::CodeBuild::Project" not in text
+    assert set(re.findall(r"arn:(aws[a-z-]*):", text)) == {"aws-cn"}
+    assert cfn_lint_problems(china.template_paths()) == []
 
 
 @pytest.fixture(scope="module")

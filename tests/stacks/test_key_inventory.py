@@ -121,7 +121,7 @@ def audit_stack(organisation: Organisation, alias: str, region: str = "eu-west-1
 
 
 def test_the_caller_role_is_in_the_partition_of_the_organisation() -> None:
-    organisation = load_organisation(with_changes(*CHINA, ("pipeline.connection_arn", ...)))
+    organisation = load_organisation(with_changes(*CHINA))
     stack = audit_stack(organisation, "workload", "cn-north-1")
     (role,) = inventory_roles(Template.from_stack(stack).to_json())
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
@@ -363,7 +363,7 @@ def test_without_caller_trusted_principal_arns_the_caller_role_is_yours() -> Non
 
 
 def test_the_caller_reads_the_inventory_roles_in_the_partition_of_the_organisation() -> None:
-    organisation = load_organisation(with_changes(*CHINA, ("pipeline.connection_arn", ...)))
+    organisation = load_organisation(with_changes(*CHINA))
     stack = audit_stack(organisation, "security", "cn-north-1")
     (statement,) = caller_policy(Template.from_stack(stack).to_json())["Statement"]
     assert statement["Resource"] == [
