@@ -1555,12 +1555,48 @@ class JsonLinesSink:
         self._stream.write(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n")
 
 
-def summary_table(summary: UsageSummary, stats: AuditStats | None = None) -> str:
+def no_kms_read_events(where: str, date_range: DateRange) -> str:
+    """Why log files without a single KMS read event cannot show that a key was not used:
+    ``where`` (the log files read, such as ``the log files of account A, Region R``) hold none
+    of the days of ``date_range``, as with a trail that excludes KMS events or logs write
+    events only (KMS's Decrypt, Encrypt, GenerateDataKey are read events). The one wording of
+    this advice: ``kmskit audit`` warns with it, ``key schedule-deletion`` reports it."""
+    return (
+        f"{where} hold no KMS read event (a Decrypt, a DescribeKey, ...) from "
+        f"{date_range.since} to {date_range.until}: the trail may exclude KMS events or log "
+        "write events only, so whether a key was used is unknown"
+    )
+
+
+def unseen_use(
+    stats: AuditStats, date_range: DateRange, location: LogLocation
+) -> tuple[str, str] | None:
+    """Why a run's report could not show a use of a key, as the name of the JSON summary's
+    count (``objectsRead``, ``kmsReadEvents``) and the reason: no log file read at all (the
+    trail stopped, deleted, or delivering elsewhere), or log files without a KMS read event
+    (:func:`no_kms_read_events`). None when log files holding KMS read events were read: then
+    a key missing from the report was not used, as far as the trail logged."""
+    if not stats.objects:
+        return "objectsRead", (
+            f"no log file of {date_range.since} to {date_range.until} was read under "
+            f"{location.trail_uri}: the trail may have been stopped or deleted, or deliver "
+            "elsewhere (another bucket or prefix), so whether a key was used is unknown"
+        )
+    if not stats.kms_reads:
+        where = f"the log files read under {location.trail_uri}"
+        return "kmsReadEvents", no_kms_read_events(where, date_range)
+    return None
+
+
+def summary_table(
+    summary: UsageSummary, stats: AuditStats | None = None, unseen: tuple[str, str] | None = None
+) -> str:
     """A fixed-width table: key, principal, event, count, failed, first and last seen.
 
     With ``stats`` of a run that skipped log files (listed, but gone when read), a last line
     says how many, under the name of the JSON summary's count (``objectsSkipped: 2 ...``): the
     table does not show their records, also when it is saved with ``-o`` and stderr is not.
+    Likewise ``unseen`` (:func:`unseen_use`; default None), as ``kmsReadEvents: 0: ...``.
     """
     header = ("KEY", "PRINCIPAL", "EVENT", "COUNT", "FAILED", "FIRST SEEN", "LAST SEEN")
     rows = [
@@ -1590,6 +1626,9 @@ def summary_table(summary: UsageSummary, stats: AuditStats | None = None) -> str
             f"objectsSkipped: {skipped} {files} listed but gone when read (deleted meanwhile): "
             "their records are not in this table\n"
         )
+    if unseen is not None:
+        count, reason = unseen
+        out.write(f"{count}: 0: {reason}\n")
     return out.getvalue()
 
 
@@ -1602,6 +1641,7 @@ def summary_json(
         "rows": [row.as_dict() for row in summary.sorted_rows()],
         "objectsRead": stats.objects,
         "recordsRead": stats.records,
+        "kmsReadEvents": stats.kms_reads,
         "recordsMatched": stats.matched,
         "duplicatesSkipped": stats.duplicates,
         "objectsSkipped": len(stats.skipped),

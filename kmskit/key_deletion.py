@@ -46,7 +46,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from kmskit._text import utc_text
-from kmskit.audit import AuditReader, AuditStats, DateRange, LogLocation, RecordFilter, UsageSummary
+from kmskit.audit import (
+    AuditReader,
+    AuditStats,
+    DateRange,
+    LogLocation,
+    RecordFilter,
+    UsageSummary,
+    no_kms_read_events,
+)
 from kmskit.audit_integrity import DIGEST_DUE, DigestSpan, IntegrityProblem, read_coverage
 from kmskit.clients import key_metadata
 from kmskit.errors import ConflictError, UsageError, from_client_error
@@ -346,12 +354,8 @@ class DeletionCheck:
                 "meanwhile), so the key's use in them is unknown"
             )
         if not self.stats.kms_reads:
-            found.append(
-                f"the log files of account {self.target.account}, Region {self.target.region} "
-                f"hold no KMS read event (a Decrypt, a DescribeKey, ...) from "
-                f"{self.date_range.since} to {self.date_range.until}: the trail may exclude KMS "
-                "events or log write events only, so the key's use is unknown"
-            )
+            where = f"the log files of account {self.target.account}, Region {self.target.region}"
+            found.append(no_kms_read_events(where, self.date_range))
         if self.grants:
             found.append(f"the key has {len(self.grants)} grant(s)")
         used = self.last_usage

@@ -30,6 +30,7 @@ from kmskit.audit import (
     s3_pool_size,
     summary_json,
     summary_table,
+    unseen_use,
     warn_on_stderr,
 )
 from kmskit.audit_integrity import DigestVerifier, cloudtrail_public_keys, integrity_text
@@ -235,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
         stats = read(summary.add)
         report = verifier.report if verifier is not None else None
         if args.format == "table":
-            text = summary_table(summary, stats)
+            text = summary_table(summary, stats, unseen_use(stats, date_range, location))
             text += integrity_text(report) if report is not None else ""
         else:
             text = summary_json(summary, stats, report.as_dict() if report else None)
@@ -244,6 +245,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         with atomic_text_output(args.output, exclusive=not args.force) as stream:
             stats = read(CsvSink(stream) if args.format == "csv" else JsonLinesSink(stream))
+    unseen = unseen_use(stats, date_range, location)
+    if unseen is not None:
+        # "No use" would be a guess: said on stderr whatever the format, also with --quiet.
+        warn_on_stderr(unseen[1])
     report = verifier.report if verifier is not None else None
     if report is not None and args.format in ("jsonl", "csv"):
         # The records went to the output: the verdict goes to stderr, also with --quiet.

@@ -38,6 +38,7 @@ from kmskit.audit import (
     csv_report_writer,
     day_count,
     key_reference,
+    no_kms_read_events,
     s3_pool_size,
     warn_on_stderr,
 )
@@ -329,10 +330,7 @@ def deletion_report(check: DeletionCheck, location: LogLocation) -> str:
             + ", ".join(check.stats.skipped)
         )
     if not check.stats.kms_reads:
-        lines.append(
-            "kms:    no KMS read event in the log files (does the trail exclude KMS events or "
-            "log write events only?)"
-        )
+        lines.append(f"kms:    {no_kms_read_events('the log files', check.date_range)}")
     lines.append(f"kms last use: {check.last_usage.text()}")
     lines.append(f"grants: {len(check.grants) or 'none'}")
     lines += [

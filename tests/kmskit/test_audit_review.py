@@ -4,6 +4,7 @@ The CloudTrail records and the bucket are those of tests/kmskit/test_audit.py.""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -270,3 +271,110 @@ def test_an_existing_output_is_refused_before_any_aws_call_unless_forced(
     assert main([*argv, "--force"]) == 0
     assert out.read_text() != "last week's report\n"
     assert list(tmp_path.iterdir()) == [out]
+
+
+# --- "no use" that is only a trail that logged no KMS read event --------------------------------
+
+NO_READS_BUCKET = "audit-logs-no-kms-reads"  # not the module's: its mock may be active
+WRITE_ONLY_WARNING = (
+    f"kmskit: warning: the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX} hold no KMS "
+    "read event (a Decrypt, a DescribeKey, ...) from 2026-11-02 to 2026-11-08: the trail may "
+    "exclude KMS events or log write events only, so whether a key was used is unknown"
+)
+NO_LOGS_WARNING = (
+    f"kmskit: warning: no log file of 2026-11-02 to 2026-11-08 was read under "
+    f"s3://{NO_READS_BUCKET}/{base.PREFIX}: the trail may have been stopped or deleted, or deliver "
+    "elsewhere (another bucket or prefix), so whether a key was used is unknown"
+)
+
+
+def audit_week(s3_records: dict[str, list[dict[str, Any]]], *args: str) -> int:
+    """``kmskit audit`` of the test week (--quiet) on a bucket holding ``s3_records`` (log
+    files by day, one file each), removed after (a mock started by the module's fixture
+    outlives this one)."""
+    with mock_aws():
+        s3 = base.new_audit_bucket(NO_READS_BUCKET)
+        keys = [base.log_key(base.OWNER, "eu-west-1", day, "a") for day in s3_records]
+        for key, records in zip(keys, s3_records.values(), strict=True):
+            base.put_log(s3, key, records, bucket=NO_READS_BUCKET)
+        try:
+            return main(
+                ["audit", f"s3://{NO_READS_BUCKET}/{base.PREFIX}", "--since", "2026-11-02",
+                 "--until", "2026-11-08", "--region", "eu-west-1", "--quiet", *args]
+            )  # fmt: skip
+        finally:
+            for key in keys:
+                s3.delete_object(Bucket=NO_READS_BUCKET, Key=key)
+            s3.delete_bucket(Bucket=NO_READS_BUCKET)
+
+
+def write_only_week() -> dict[str, list[dict[str, Any]]]:
+    """A trail that logs write events only: a CreateGrant on the key, no Decrypt ever."""
+    grant = base.kms_record(
+        "CreateGrant", "2026-11-05T10:00:00Z", base.assumed_role(base.APP_ROLE, "s"), base.DATA_KEY
+    )
+    return {"2026-11-05": [{**grant, "readOnly": False}]}
+
+
+@pytest.mark.parametrize("output_format", ["table", "json", "csv", "jsonl"])
+def test_a_trail_without_kms_read_events_is_warned_about_in_every_format(
+    output_format: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It reported an empty table (exit 0, no word of warning) for --event Decrypt on a trail
+    that logs write events only: "nobody decrypted" when the trail could not have shown it."""
+    out = tmp_path / "usage.out"
+    code = audit_week(
+        write_only_week(), "--event", "Decrypt", "--format", output_format, "-o", str(out)
+    )
+    assert code == 0
+    assert capsys.readouterr().err.splitlines() == [WRITE_ONLY_WARNING]
+    if output_format == "table":
+        assert out.read_text().splitlines()[1:] == [
+            f"kmsReadEvents: 0: {WRITE_ONLY_WARNING.removeprefix('kmskit: warning: ')}"
+        ]
+    elif output_format == "json":
+        report = json.loads(out.read_text())
+        assert (report["rows"], report["objectsRead"], report["kmsReadEvents"]) == ([], 1, 0)
+
+
+def test_a_trail_stopped_before_the_range_is_warned_about(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Logs of October only, a week of November audited: "rows": [] and exit 0 was all it said
+    (the reviewer's run had --verify too, which has nothing to verify then)."""
+    assert audit_week(october_only(), "--format", "json") == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [NO_LOGS_WARNING]
+    report = json.loads(captured.out)
+    assert (report["rows"], report["objectsRead"], report["kmsReadEvents"]) == ([], 0, 0)
+
+
+def october_only() -> dict[str, list[dict[str, Any]]]:
+    before = base.kms_record(
+        "Decrypt", "2026-10-01T10:00:00Z", base.assumed_role(base.APP_ROLE, "s"), base.DATA_KEY
+    )
+    return {"2026-10-01": [before]}
+
+
+def test_the_table_says_why_no_log_file_was_read(capsys: pytest.CaptureFixture[str]) -> None:
+    assert audit_week(october_only(), "--key", base.DATA_KEY) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-1] == (
+        f"objectsRead: 0: {NO_LOGS_WARNING.removeprefix('kmskit: warning: ')}"
+    )
+    assert captured.err.splitlines() == [NO_LOGS_WARNING]
+
+
+def test_kms_read_events_are_counted_and_then_no_warning(
+    aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every KMS record of the test week is a read event, kept or not: Alice's refused Decrypt,
+    the ListAliases, the partner's own copies and the other keys' calls count too (17); the S3
+    record, the calls of the day before --since and after --until and the Insights file do
+    not."""
+    argv = ["audit", f"s3://{base.BUCKET}/{base.PREFIX}", "--key", base.DATA_KEY,
+            "--since", "2026-11-02", "--until", "2026-11-08", "--format", "json"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["kmsReadEvents"] == 17
+    assert "warning" not in captured.err

@@ -502,7 +502,9 @@ def test_logs_without_any_kms_read_event_stop_the_deletion(
     assert schedule(world.key_arn, "--days", "2") == EXIT_CONFLICT
     captured = capsys.readouterr()
     assert "gaps:   none" in captured.out
-    assert "kms:    no KMS read event in the log files" in captured.out
+    assert "kms:    the log files hold no KMS read event (a Decrypt, a DescribeKey, ...)" in (
+        captured.out
+    )
     assert (
         f"the log files of account {ACCOUNT}, Region {REGION} hold no KMS read event (a "
         "Decrypt, a DescribeKey, ...) from "
