@@ -129,7 +129,25 @@ CSV_FIELDS = (
     "encryptionContext",
     "errorCode",
     "eventID",
+    # Added at the end, so a consumer reading the columns above by position is not broken.
+    "sourceKeyId",
+    "destinationKeyId",
+    "sourceEncryptionContext",
+    "destinationEncryptionContext",
+    "granteePrincipal",
+    "retiringPrincipal",
+    "operations",
+    "grantId",
+    "constraints",
+    "invokedBy",
+    "sourceIdentity",
 )
+"""The columns of ``kmskit audit --format csv``, each a field of the record (docs/audit.md):
+``requestKeyId`` and ``encryptionContext`` are ``requestParameters.keyId`` and
+``.encryptionContext`` as logged (so empty for a ReEncrypt, whose keys and contexts are in the
+source and destination columns); ``grantId`` is ``responseElements.grantId`` (CreateGrant),
+else ``requestParameters.grantId`` (RevokeGrant), else ``additionalEventData.grantId``
+(RetireGrant)."""
 
 
 @dataclass(frozen=True)
@@ -356,9 +374,14 @@ def record_keys(record: dict[str, Any]) -> list[str]:
     return keys
 
 
+def _object(container: dict[str, Any], name: str) -> dict[str, Any]:
+    """``container[name]`` if it is a JSON object, else an empty one."""
+    value = container.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def _identity(record: dict[str, Any]) -> dict[str, Any]:
-    identity = record.get("userIdentity")
-    return identity if isinstance(identity, dict) else {}
+    return _object(record, "userIdentity")
 
 
 def _session_role(identity: dict[str, Any]) -> str | None:
@@ -1510,11 +1533,33 @@ def csv_row(record: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:
     return {name: inert_cell(cell) for name, cell in _csv_cells(record, keys).items()}
 
 
+def _cell(value: Any) -> str:
+    """A CSV cell of a record's field: empty when absent or null (or an empty object), an
+    object as sorted JSON, a list joined with ``;``, anything else as text."""
+    if value is None or value == {}:
+        return ""
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, list):
+        return ";".join(_cell(item) for item in value)
+    return str(value)
+
+
 def _csv_cells(record: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:
     identity = _identity(record)
-    request = record.get("requestParameters")
-    request = request if isinstance(request, dict) else {}
-    context = request.get("encryptionContext")
+    request = _object(record, "requestParameters")
+    grant_id = next(
+        (
+            found
+            for found in (
+                _object(record, "responseElements").get("grantId"),
+                request.get("grantId"),
+                _object(record, "additionalEventData").get("grantId"),
+            )
+            if found
+        ),
+        None,
+    )
     return {
         "eventTime": str(record.get("eventTime", "")),
         "eventName": str(record.get("eventName", "")),
@@ -1528,9 +1573,20 @@ def _csv_cells(record: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:
         "sourceIPAddress": str(record.get("sourceIPAddress", "")),
         "userAgent": str(record.get("userAgent", "")),
         "requestKeyId": str(request.get("keyId", "")),
-        "encryptionContext": json.dumps(context, sort_keys=True) if context else "",
+        "encryptionContext": _cell(request.get("encryptionContext")),
         "errorCode": str(record.get("errorCode", "")),
         "eventID": str(record.get("eventID", "")),
+        "sourceKeyId": _cell(request.get("sourceKeyId")),
+        "destinationKeyId": _cell(request.get("destinationKeyId")),
+        "sourceEncryptionContext": _cell(request.get("sourceEncryptionContext")),
+        "destinationEncryptionContext": _cell(request.get("destinationEncryptionContext")),
+        "granteePrincipal": _cell(request.get("granteePrincipal")),
+        "retiringPrincipal": _cell(request.get("retiringPrincipal")),
+        "operations": _cell(request.get("operations")),
+        "grantId": _cell(grant_id),
+        "constraints": _cell(request.get("constraints")),
+        "invokedBy": _cell(identity.get("invokedBy")),
+        "sourceIdentity": _cell(_object(identity, "sessionContext").get("sourceIdentity")),
     }
 
 

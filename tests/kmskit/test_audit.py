@@ -1524,3 +1524,112 @@ def test_a_key_reference_ending_in_a_newline_is_refused(
 def test_a_location_ending_in_a_newline_is_refused() -> None:
     with pytest.raises(UsageError, match="'location' must be s3://BUCKET"):
         LogLocation.parse(f"s3://{BUCKET}\n")
+
+
+# The AWS KMS developer guide's records (ct-reencrypt, ct-creategrant, ct-retire-grant; times
+# moved into the test week), and a call of a role session with a source identity made through
+# a service (IAM user guide, "Monitor and control actions taken with assumed roles").
+DOC_REENCRYPT: dict[str, Any] = {
+    "userIdentity": {"type": "IAMUser", "arn": DOC_ALICE, "accountId": "111122223333"},
+    "eventTime": "2026-11-05T19:34:55Z", "eventSource": "kms.amazonaws.com",
+    "eventName": "ReEncrypt",
+    "requestParameters": {
+        "sourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        "sourceEncryptionContext": {"Project": "Alpha", "Department": "Engineering"},
+        "destinationKeyId": "0987dcba-09fe-87dc-65ba-ab0987654321",
+        "destinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        "destinationEncryptionContext": {"Level": "3A"},
+    },
+    "responseElements": None, "eventID": "542d9e04-0e8d-4e05-bf4b-4bdeb032e6ec",
+    "readOnly": True,
+    "resources": [
+        {"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": DOC_KEY},
+        {"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": DOC_DESTINATION},
+    ],
+}  # fmt: skip
+DOC_GRANT_ID = "f020fe75197b93991dc8491d6f19dd3cebb24ee62277a05914386724f3d48758"
+DOC_CREATE_GRANT: dict[str, Any] = {
+    "userIdentity": {"type": "IAMUser", "arn": DOC_ALICE, "accountId": "111122223333"},
+    "eventTime": "2026-11-05T00:53:12Z", "eventSource": "kms.amazonaws.com",
+    "eventName": "CreateGrant",
+    "requestParameters": {
+        "keyId": DOC_KEY,
+        "constraints": {"encryptionContextSubset": {"ContextKey1": "Value1"}},
+        "operations": ["Encrypt", "RetireGrant"],
+        "granteePrincipal": "EX_PRINCIPAL_ID",
+        "retiringPrincipal": DOC_ALICE,
+    },
+    "responseElements": {"grantId": DOC_GRANT_ID, "keyId": DOC_KEY},
+    "eventID": "5d529779-2d27-42b5-92da-91aaea1fc4b5", "readOnly": False,
+    "resources": [{"ARN": DOC_KEY, "accountId": "111122223333"}],
+}  # fmt: skip
+DOC_RETIRE_GRANT: dict[str, Any] = {
+    "userIdentity": {"type": "IAMUser", "arn": DOC_ALICE, "accountId": "111122223333"},
+    "eventTime": "2026-11-05T19:39:33Z", "eventSource": "kms.amazonaws.com",
+    "eventName": "RetireGrant", "requestParameters": None, "responseElements": None,
+    "additionalEventData": {"grantId": "abcde1237f76e4ba7987489ac329fbfba6ad343d6f7075db"},
+    "eventID": "0771bcfb-3e24-4332-9ac8-e1c06563eecf", "readOnly": False,
+    "resources": [{"ARN": DOC_KEY, "accountId": "111122223333"}],
+}  # fmt: skip
+
+
+def session_with_source_identity() -> dict[str, Any]:
+    identity = assumed_role(APP_ROLE, "dev-session")
+    identity["invokedBy"] = "s3.amazonaws.com"
+    identity["sessionContext"]["sourceIdentity"] = "DevUser1"
+    return identity
+
+
+def test_csv_has_the_fields_of_reencrypt_grants_and_sessions(tmp_path: Path) -> None:
+    """The CSV kept requestParameters.keyId and .encryptionContext only: ReEncrypt's source and
+    destination contexts and key, CreateGrant's grantee, operations, grant ID and constraints,
+    and who the call was made through (invokedBy, sourceIdentity) were left out. Each is a
+    column of its own, after the old ones (kept in their order); the JSON lines carry the
+    records whole, so the same values."""
+    bucket = "audit-logs-csv-columns"
+    session = kms_record(
+        "Decrypt", "2026-11-05T08:00:00Z", session_with_source_identity(), DATA_KEY
+    )
+    with mock_aws():
+        s3 = new_audit_bucket(bucket)
+        records = [DOC_REENCRYPT, DOC_CREATE_GRANT, DOC_RETIRE_GRANT, session]
+        put_log(s3, log_key(OWNER, "us-west-2", "2026-11-05", "doc"), records, bucket)
+        argv = ["audit", f"s3://{bucket}/{PREFIX}", "--quiet", "--since", "2026-11-05",
+                "--until", "2026-11-05"]  # fmt: skip
+        out = tmp_path / "calls.csv"
+        assert main([*argv, "--format", "csv", "-o", str(out)]) == EXIT_OK
+        lines = tmp_path / "calls.jsonl"
+        assert main([*argv, "--format", "jsonl", "-o", str(lines)]) == EXIT_OK
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[:15] == [
+        "eventTime", "eventName", "keyArn", "principal", "userIdentityType", "userIdentityArn",
+        "callerAccount", "recipientAccountId", "awsRegion", "sourceIPAddress", "userAgent",
+        "requestKeyId", "encryptionContext", "errorCode", "eventID",
+    ]  # fmt: skip
+    rows = {r["eventName"]: r for r in csv.DictReader(io.StringIO(out.read_text()))}
+    reencrypt = rows["ReEncrypt"]
+    # encryptionContext is requestParameters.encryptionContext as logged: a ReEncrypt has none.
+    assert (reencrypt["requestKeyId"], reencrypt["encryptionContext"]) == ("", "")
+    assert (reencrypt["sourceKeyId"], reencrypt["destinationKeyId"]) == (
+        "", "0987dcba-09fe-87dc-65ba-ab0987654321"
+    )  # fmt: skip
+    assert json.loads(reencrypt["sourceEncryptionContext"]) == {
+        "Project": "Alpha", "Department": "Engineering"
+    }  # fmt: skip
+    assert json.loads(reencrypt["destinationEncryptionContext"]) == {"Level": "3A"}
+    grant = rows["CreateGrant"]
+    assert (grant["granteePrincipal"], grant["retiringPrincipal"]) == ("EX_PRINCIPAL_ID", DOC_ALICE)
+    assert (grant["operations"], grant["grantId"]) == ("Encrypt;RetireGrant", DOC_GRANT_ID)
+    assert json.loads(grant["constraints"]) == {
+        "encryptionContextSubset": {"ContextKey1": "Value1"}
+    }
+    assert rows["RetireGrant"]["grantId"] == DOC_RETIRE_GRANT["additionalEventData"]["grantId"]
+    decrypt = rows["Decrypt"]
+    assert (decrypt["invokedBy"], decrypt["sourceIdentity"]) == ("s3.amazonaws.com", "DevUser1")
+    assert decrypt["grantId"] == decrypt["sourceEncryptionContext"] == ""
+    by_name = {
+        r["eventName"]: r for r in (json.loads(line) for line in lines.read_text().splitlines())
+    }
+    assert by_name["ReEncrypt"]["requestParameters"] == DOC_REENCRYPT["requestParameters"]
+    assert by_name["CreateGrant"]["responseElements"]["grantId"] == DOC_GRANT_ID
+    assert by_name["Decrypt"]["userIdentity"]["sessionContext"]["sourceIdentity"] == "DevUser1"
