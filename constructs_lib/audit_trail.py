@@ -397,7 +397,10 @@ def _pascal_keys(value: Any) -> Any:
 @jsii.implements(IValidation)
 class _TrailValidation:
     """At synth, after any change made through ``.trail`` or its L1 properties: the CIS settings
-    still hold. (A raw ``add_property_override`` bypasses every construct check, this one too.)"""
+    still hold (multi-Region, log file validation, global service events, logging on), the log
+    files are still encrypted with the trail's key, the trail still delivers to its log group
+    with its role (the alarms watch that log group), and the event selectors still record every
+    KMS call. (A raw ``add_property_override`` bypasses every construct check, this one too.)"""
 
     def __init__(self, owner: AuditTrail) -> None:
         self._owner = owner
@@ -411,9 +414,31 @@ class _TrailValidation:
             ("is_multi_region_trail", cfn.is_multi_region_trail),
             ("enable_log_file_validation", cfn.enable_log_file_validation),
             ("include_global_service_events", cfn.include_global_service_events),
+            ("is_logging", cfn.is_logging),
         ):
             if stack.resolve(value) is not True:
                 problems.append(f"'{name}' must stay True on an AuditTrail. Received: {value!r}")
+        owner = self._owner
+        for prop, current, expected, what in (
+            ("kms_key_id", cfn.kms_key_id, owner.key.key.key_arn, "the trail's key (key)"),
+            (
+                "cloud_watch_logs_log_group_arn",
+                cfn.cloud_watch_logs_log_group_arn,
+                owner.log_group.log_group_arn,
+                "the trail's log group (log_group, which its metric filters watch)",
+            ),
+            (
+                "cloud_watch_logs_role_arn",
+                cfn.cloud_watch_logs_role_arn,
+                owner.logs_role.role_arn,
+                "the trail's role for CloudWatch Logs (logs_role)",
+            ),
+        ):
+            resolved = stack.resolve(current)
+            if resolved != stack.resolve(expected):
+                problems.append(
+                    f"'{prop}' must stay {what} on an AuditTrail. Received: {resolved!r}"
+                )
         if cfn.advanced_event_selectors is not None:
             problems.append(
                 "'advanced_event_selectors' must not be set on an AuditTrail (they replace the "

@@ -786,6 +786,54 @@ def test_turning_off_a_cis_setting_fails_synth(prop: str, value: bool) -> None:
     assert f"'{prop}' must stay True on an AuditTrail. Received: False" in _synth_errors(turn_off)
 
 
+OTHER_KEY_ARN = f"arn:aws:kms:eu-west-1:{SECURITY}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+OTHER_LOG_GROUP = f"arn:aws:logs:eu-west-1:{SECURITY}:log-group:other:*"
+
+
+@pytest.mark.parametrize(
+    ("prop", "value", "message"),
+    [
+        # A stopped trail logs nothing: every alarm stays quiet and the audit reads no log file.
+        ("is_logging", False, "'is_logging' must stay True on an AuditTrail. Received: False"),
+        (
+            "kms_key_id",
+            None,
+            "'kms_key_id' must stay the trail's key (key) on an AuditTrail. Received: None",
+        ),
+        (
+            "kms_key_id",
+            OTHER_KEY_ARN,
+            f"'kms_key_id' must stay the trail's key (key) on an AuditTrail. Received: "
+            f"'{OTHER_KEY_ARN}'",
+        ),
+        (
+            "cloud_watch_logs_log_group_arn",
+            OTHER_LOG_GROUP,
+            "'cloud_watch_logs_log_group_arn' must stay the trail's log group (log_group, "
+            f"which its metric filters watch) on an AuditTrail. Received: '{OTHER_LOG_GROUP}'",
+        ),
+        (
+            "cloud_watch_logs_role_arn",
+            None,
+            "'cloud_watch_logs_role_arn' must stay the trail's role for CloudWatch Logs "
+            "(logs_role) on an AuditTrail. Received: None",
+        ),
+    ],
+)
+def test_changing_logging_key_or_log_group_on_the_l1_fails_synth(
+    prop: str, value: Any, message: str
+) -> None:
+    """The validation said it caught any change made through the L1 but checked four
+    properties: a stopped trail, or one whose log files lost their key, synthesized."""
+
+    def change(trail: AuditTrail) -> None:
+        cfn = trail.trail.node.default_child
+        assert isinstance(cfn, cloudtrail.CfnTrail)
+        setattr(cfn, prop, value)
+
+    assert message in _synth_errors(change)
+
+
 def test_advanced_event_selectors_fail_synth() -> None:
     # They replace the basic event selectors, the one that records every KMS call included.
     def advanced(trail: AuditTrail) -> None:
