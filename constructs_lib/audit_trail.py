@@ -68,6 +68,7 @@ from constructs_lib.encrypted_bucket import (
     check_bucket_name,
     is_bucket,
     key_facts,
+    literal_bucket_name,
 )
 from constructs_lib.key_policy import KeyServicePrincipal, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, check_alias, owning_key
@@ -490,7 +491,9 @@ class AuditTrail(Construct):
         log_retention: retention of the CloudWatch Logs copy. Default: one year. INFINITE is
             refused (CIS and the nag packs ask for a set retention).
         data_event_buckets: buckets whose S3 object-level (data) events are recorded, Read and
-            Write; not the trail's own bucket or its access-log bucket. Default: none.
+            Write; not the trail's own bucket or its access-log bucket (as objects, or by a
+            name known at synth time, such as ``Bucket.from_bucket_name`` of the trail's
+            bucket), and no bucket twice. Default: none.
         organization_id: make an organization trail for this AWS Organization (deploy it in the
             management account). Default: not an organization trail.
         grant_alarm_accounts: with ``organization_id`` only: the accounts whose keys
@@ -912,7 +915,17 @@ class AuditTrail(Construct):
         resolved: list[s3.IBucket] = []
         # Each log delivery writes a server access log record to the access-log bucket, whose
         # data event the trail would deliver again: a loop as endless as logging the trail bucket.
-        access_logs = self.audit_bucket.access_log_bucket if self.audit_bucket is not None else None
+        # A bucket is that bucket when it is the same object or bears the same literal name (an
+        # imported reference to it, Bucket.from_bucket_name).
+        refused = [(self.bucket, "the trail's own bucket (each delivery would log itself)")]
+        if self.audit_bucket is not None:
+            refused.append(
+                (
+                    self.audit_bucket.access_log_bucket,
+                    "the access-log bucket of the trail's bucket (each log delivery would log "
+                    "itself)",
+                )
+            )
         for item in buckets:
             target = item.bucket if isinstance(item, EncryptedBucket) else item
             require(
@@ -921,24 +934,20 @@ class AuditTrail(Construct):
                 "must hold aws_s3.IBucket or EncryptedBucket values",
                 item,
             )
+            name = literal_bucket_name(target)
+            shown_target = target.node.path if name is None else f"{target.node.path} ({name})"
+            for bucket, what in refused:
+                require(
+                    not _same_bucket(target, name, bucket),
+                    "data_event_buckets",
+                    f"must not include {what}",
+                    shown_target,
+                )
             require(
-                target is not self.bucket,
-                "data_event_buckets",
-                "must not include the trail's own bucket (each delivery would log itself)",
-                target.node.path,
-            )
-            require(
-                target is not access_logs,
-                "data_event_buckets",
-                "must not include the access-log bucket of the trail's bucket (each log delivery "
-                "would log itself)",
-                target.node.path,
-            )
-            require(
-                all(target is not other for other in resolved),
+                not any(_same_bucket(target, name, other) for other in resolved),
                 "data_event_buckets",
                 "must not repeat a bucket",
-                target.node.path,
+                shown_target,
             )
             resolved.append(target)
         require(
@@ -953,3 +962,9 @@ class AuditTrail(Construct):
                 include_management_events=False,
                 read_write_type=cloudtrail.ReadWriteType.ALL,
             )
+
+
+def _same_bucket(bucket: s3.IBucket, name: str | None, other: s3.IBucket) -> bool:
+    """Whether ``bucket`` (of literal name ``name``, None if unknown: :func:`literal_bucket_name`)
+    is ``other``: the same object, or the same literal name."""
+    return bucket is other or (name is not None and name == literal_bucket_name(other))

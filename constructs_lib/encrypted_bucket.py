@@ -339,6 +339,19 @@ def is_bucket(value: Any) -> bool:
     return hasattr(value, "node") and isinstance(getattr(value, "bucket_arn", None), str)
 
 
+def literal_bucket_name(bucket: s3.IBucket) -> str | None:
+    """``bucket``'s name when it is known at synth time: an imported bucket's
+    (``Bucket.from_bucket_name``, ``from_bucket_arn``, ``from_bucket_attributes``), or the
+    literal ``bucket_name`` a bucket of this app was made with; None when CloudFormation names
+    the bucket or the name is a token."""
+    name = bucket.bucket_name
+    if not is_token(name):
+        return name
+    cfn = bucket.node.default_child if isinstance(bucket, s3.Bucket) else None
+    given = cfn.bucket_name if isinstance(cfn, s3.CfnBucket) else None
+    return given if isinstance(given, str) and not is_token(given) else None
+
+
 def _default_sse_algorithm(bucket: s3.IBucket) -> str | None:
     """The ``SSEAlgorithm`` of a bucket made in this app (``AES256``, ``aws:kms``,
     ``aws:kms:dsse``), or None when it is not known at synth time (an imported bucket, or one

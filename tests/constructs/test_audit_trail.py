@@ -11,6 +11,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
 from constructs_lib import (
@@ -996,6 +997,38 @@ CASES: list[tuple[dict[str, Any], str]] = [
         "(each log delivery would log itself). Received: 'S/Shared/Storage/AccessLogs'",
     ),
     ({"data_event_buckets": "twice"}, "'data_event_buckets' must not repeat a bucket"),
+    # By name too: a reference to the trail's bucket was another object, and the trail logged
+    # the data events of its own bucket, each delivery logging itself.
+    (
+        {
+            "bucket_props": {"bucket_name": "my-audit-logs-444444444444"},
+            "data_event_buckets": lambda s: [
+                s3.Bucket.from_bucket_name(s, "Same", "my-audit-logs-444444444444")
+            ],
+        },
+        "'data_event_buckets' must not include the trail's own bucket (each delivery would log "
+        "itself). Received: 'S/Same (my-audit-logs-444444444444)'",
+    ),
+    (
+        {
+            "central_bucket": CentralAuditBucket(bucket_name=CENTRAL_BUCKET, account=WORKLOAD),
+            "data_event_buckets": lambda s: [
+                s3.Bucket.from_bucket_arn(s, "Central", f"arn:aws:s3:::{CENTRAL_BUCKET}")
+            ],
+        },
+        "'data_event_buckets' must not include the trail's own bucket (each delivery would log "
+        f"itself). Received: 'S/Central ({CENTRAL_BUCKET})'",
+    ),
+    (
+        {
+            "data_event_buckets": lambda s: [
+                s3.Bucket.from_bucket_name(s, "Data", "app-data-444444444444"),
+                s3.Bucket(s, "Named", bucket_name="app-data-444444444444"),
+            ]
+        },
+        "'data_event_buckets' must not repeat a bucket. Received: 'S/Named "
+        "(app-data-444444444444)'",
+    ),
     ({"data_event_buckets": ["arn:aws:s3:::data"]}, "'data_event_buckets' must hold aws_s3"),
     # The key this construct makes: was refused naming 'alias', a prop AuditTrail does not have.
     ({"key_alias": "audit"}, "'key_alias' must start with 'alias/'. Received: 'audit'"),
@@ -1034,7 +1067,7 @@ CASES: list[tuple[dict[str, Any], str]] = [
 def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) -> None:
     stack = _stack()
     kwargs = {"trail_name": "audit", **props}
-    for name in ("encryption_key", "bucket"):
+    for name in ("encryption_key", "bucket", "data_event_buckets"):
         if callable(kwargs.get(name)):
             kwargs[name] = kwargs[name](stack)
     if kwargs.get("data_event_buckets") == "own":
