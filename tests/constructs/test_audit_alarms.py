@@ -4,6 +4,7 @@ receives CloudTrail events (AWS Control Tower's, an organization trail's)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -401,6 +402,14 @@ def test_as_many_accounts_as_the_filters_hold_are_accepted(filters: int, account
     )
     assert alarms.accounts == tuple(accounts_of(accounts))
     assert len(alarms.key_policy_changed_filters) == filters
+
+
+def test_the_docs_give_the_accounts_the_filters_hold() -> None:
+    """docs/audit.md's table of props said 1 to 10 accounts, its text (and the code) 400."""
+    text = (Path(__file__).parents[2] / "docs" / "audit.md").read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| `accounts` |")]
+    most = MAX_KEY_POLICY_CHANGED_FILTERS * most_accounts()
+    assert f"1 to {most} 12-digit IDs, none repeated (ten fit one metric filter" in row
 
 
 BAD_PROPS: list[tuple[Callable[[cdk.Stack], dict[str, Any]], str]] = [
