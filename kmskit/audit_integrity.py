@@ -34,7 +34,11 @@ hour before it, and is in the folder of its end's day) are read with its reader 
 pool and checked, each is followed in its chain, and the day's log files are compared with what
 the valid digests list; then they, and the digests' lists of them, are let go. So memory holds
 two days of one group's log file names and hashes and digests, and the names of that group's
-digest files, however long the range and however many groups.
+digest files, however long the range and however many groups. When a group is done, each of its
+chains is followed into the digest folders after the group's (at most
+:data:`DIGEST_LOOK_AHEAD`): the chain's next digest must name the last one read, or the ones
+between were deleted; a group whose digest folders hold no digest at all is a problem
+(CloudTrail delivers one every hour, also without log files).
 """
 
 from __future__ import annotations
@@ -79,6 +83,11 @@ DIGEST_SLACK = timedelta(days=1)
 # CloudTrail delivers a digest every hour: a log file delivered after the newest digest is
 # "pending" (its digest is still to come) for this long, and not covered after that.
 DIGEST_DUE = timedelta(hours=2)
+# How far past the digest folders of the range the next digest of each chain is looked for
+# (DigestVerifier._look_ahead): the digest after a chain's last one read names it as its
+# previous digest. CloudTrail delivers one every hour, so an unbroken chain's next digest is in
+# the first folder after; the look stops at the first folder that has one of every chain.
+DIGEST_LOOK_AHEAD = timedelta(days=2)
 # The AWS CLI looks a backfill digest's key up around its generation time.
 BACKFILL_KEY_WINDOW = timedelta(hours=1)
 # CloudTrail signs a digest when it delivers it, after its digestEndTime (usually within the
@@ -105,6 +114,7 @@ LOG_FILE_MODIFIED = "log-file-modified"
 LOG_FILE_DELETED = "log-file-deleted"
 LOG_FILE_NOT_COVERED = "log-file-not-covered"
 LOG_FILE_PENDING = "log-file-pending"
+NO_DIGEST = "no-digest"
 
 
 @dataclass(frozen=True)
@@ -230,9 +240,13 @@ class IntegrityReport:
     """What ``--verify`` found. ``log_files_valid``: read, listed by a valid digest, hash
     equal; ``log_files_invalid``: modified or deleted; ``log_files_not_covered``: read, holding
     records of the audited days, listed by no valid digest (``log_files_pending`` of them only
-    because their digest is not delivered yet). ``verified`` when there is no problem. Notes
-    are facts that are not problems (a chain that restarts: logging or validation was off)."""
+    because their digest is not delivered yet). ``regions_checked``: the account and Region
+    pairs whose folders were checked. ``verified`` when there is no problem and, if any pair
+    was checked, at least one digest was valid (CloudTrail delivers one every hour, also for
+    an hour without log files: none at all proves nothing). Notes are facts that are not
+    problems (a chain that restarts: logging or validation was off)."""
 
+    regions_checked: int = 0
     digests_valid: int = 0
     digests_invalid: int = 0
     log_files_valid: int = 0
@@ -244,11 +258,12 @@ class IntegrityReport:
 
     @property
     def verified(self) -> bool:
-        return not self.problems
+        return not self.problems and (self.digests_valid > 0 or not self.regions_checked)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "verified": self.verified,
+            "regionsChecked": self.regions_checked,
             "digestsValid": self.digests_valid,
             "digestsInvalid": self.digests_invalid,
             "logFilesValid": self.log_files_valid,
@@ -288,6 +303,10 @@ def integrity_text(report: IntegrityReport, *, limit: int = 50) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A chain of digest files: trail, home Region, backfill.
+_ChainName = tuple[str, str, bool]
+
+
 @dataclass
 class _LogFile:
     last_modified: datetime | None
@@ -314,12 +333,15 @@ class _Group:
     # the digest files listed and not read yet, in folder order
     digests: deque[_Digest] = field(default_factory=deque)
     # by trail, home Region and backfill, in the order of their first digest listed
-    chains: dict[tuple[str, str, bool], _Chain] = field(default_factory=dict)
+    chains: dict[_ChainName, _Chain] = field(default_factory=dict)
     compare_from: date | None = None  # the first log day not compared yet (None: first)
     # log key -> (SHA-256, digest URI): listed by a valid digest read, in this group's folders,
     # not compared yet
     expected: dict[str, tuple[str, str]] = field(default_factory=dict)
     newest: datetime | None = None  # the latest digestEndTime of a valid digest read
+    # of the group's digest folders (not those looked ahead in): listed (however named), valid
+    digests_listed: int = 0
+    digests_valid: int = 0
 
     def log_folder(self, day: date) -> str:
         return f"{self.account_root}CloudTrail/{self.region}/{day:%Y/%m/%d}/"
@@ -334,7 +356,17 @@ class _Group:
 
     def digest_folders(self) -> list[tuple[date, str]]:
         """The days of the group's log folders and one more, each with its digest folder."""
-        first, last = self.first, self.last + DIGEST_SLACK
+        return self._digest_folders(self.first, self.last + DIGEST_SLACK)
+
+    def look_ahead_folders(self, today: date) -> list[tuple[date, str]]:
+        """The digest folders after :meth:`digest_folders`, :data:`DIGEST_LOOK_AHEAD` of them,
+        up to ``today``."""
+        after = self.last + DIGEST_SLACK
+        return self._digest_folders(
+            after + timedelta(days=1), min(after + DIGEST_LOOK_AHEAD, today)
+        )
+
+    def _digest_folders(self, first: date, last: date) -> list[tuple[date, str]]:
         return [
             (day, digest_folder(f"{self.account_root}{DIGEST_FOLDER}/", self.region, day))
             for day in (first + timedelta(days=n) for n in range((last - first).days + 1))
@@ -348,7 +380,7 @@ class _Digest:
     key: str
     day: date  # of the digest folder it was listed in
     end: str  # the YYYYMMDDTHHMMSSZ of its name
-    chain: tuple[str, str, bool]  # trail, home Region, backfill
+    chain: _ChainName
     # None: could not be read; once checked, only the fields of _CHAIN_FIELDS
     document: dict[str, Any] | None = None
     signature: str | None = None  # from its metadata
@@ -603,7 +635,11 @@ class DigestVerifier:
     valid digest lists in the log folders read must be there with the SHA-256 recorded; every
     log file read that holds a record of the audited days must be listed by a valid digest
     (else not covered, or pending when it was delivered after the newest digest, less than
-    :data:`DIGEST_DUE` ago)."""
+    :data:`DIGEST_DUE` ago). The last digest read of each chain must be named by the chain's
+    next digest, looked for in the digest folders after the range's (up to
+    :data:`DIGEST_LOOK_AHEAD`): so a range in the past whose last digests were deleted, or all
+    of them, is found. An account and Region read whose digest folders hold no digest is a
+    problem (:data:`NO_DIGEST`), and the report is verified only when a digest was valid."""
 
     def __init__(
         self,
@@ -648,6 +684,7 @@ class DigestVerifier:
         started = self.now()
         for group in self._groups:
             start, end = self._window(group, started)
+            end = min(end + DIGEST_LOOK_AHEAD, started)  # and the digests looked ahead in
             known = self._key_spans.get(group.region)
             if known is not None:
                 start, end = min(start, known[0]), max(end, known[1])
@@ -688,6 +725,7 @@ class DigestVerifier:
         group.window = self._window(group)
         folders = group.digest_folders()
         listed = list_digest_keys(self.reader, self.location, [folder for _, folder in folders])
+        group.digests_listed = len(listed)
         at = 0  # the keys come folder after folder, each folder's in key order
         for key in listed:
             while not key.startswith(folders[at][1]):
@@ -731,6 +769,7 @@ class DigestVerifier:
         for _, digest in ordered_map(lambda d: self._check(d, group), batch, self.reader.workers):
             if digest.valid:
                 self.report.digests_valid += 1
+                group.digests_valid += 1
                 document = digest.document or {}
                 end = parse_event_time(document.get("digestEndTime"))
                 group.newest = max(filter(None, (group.newest, end)), default=None)
@@ -743,9 +782,7 @@ class DigestVerifier:
                             key, (entry["hashValue"], self.location.uri(digest.key))
                         )
             else:
-                self.report.digests_invalid += 1
-                if digest.problem is not None:
-                    self.report.problems.append(digest.problem)
+                self._invalid(digest)
             if digest.document is not None:
                 digest.document = {name: digest.document.get(name) for name in _CHAIN_FIELDS}
         # Each chain's digests of these folders by end time, after the ones before (a digest is
@@ -753,20 +790,98 @@ class DigestVerifier:
         for digest in sorted(batch, key=lambda d: (d.end, d.key)):
             self._follow(group.chains[digest.chain], digest, window)
 
+    def _invalid(self, digest: _Digest) -> None:
+        self.report.digests_invalid += 1
+        if digest.problem is not None:
+            self.report.problems.append(digest.problem)
+
     def _finish(self, group: _Group) -> None:
-        """Compare the group's last log days, then note where its digest chains restart and
-        end."""
+        """Compare the group's last log days, follow its chains into the digests after its
+        folders, then note where its digest chains restart and end; a group without a digest
+        is a problem."""
         self._compare_before(group, group.last + timedelta(days=1))
         # Listed by a valid digest of a day after the next, in a folder compared before: not
         # how CloudTrail lists log files (the hour before the digest), and not found then.
         for key, (_, digest_uri) in group.expected.items():
             self._deleted(key, digest_uri)
-        window_end = self._window(group)[1]  # where the chains end: up to now
-        for chain in group.chains.values():
+        self.report.regions_checked += 1
+        window = self._window(group)  # where the chains end: up to now
+        continued = self._look_ahead(group, group.window or window)
+        for name, chain in group.chains.items():
             self.report.notes += chain.notes
             last = chain.last
-            if last is not None and not last.chain[2] and last.document is not None:
-                self._chain_end_note(last, window_end)
+            if (
+                name not in continued
+                and last is not None
+                and not name[2]
+                and last.document is not None
+            ):
+                self._chain_end_note(last, window[1], group)
+        if not group.digests_listed:
+            # (one that is there and not valid is a problem of its own)
+            self._no_digest(group, window)
+
+    def _look_ahead(self, group: _Group, window: tuple[datetime, datetime]) -> set[_ChainName]:
+        """Follow the group's chains into the digest folders after its own (up to
+        :data:`DIGEST_LOOK_AHEAD`, and today): the first digest of each chain there must name
+        the chain's last digest read as its previous one (:meth:`_follow`), or the digests in
+        between were deleted, those of the range included; the first digest of a chain with
+        none in the group's folders must not name one of them. Only when a regular chain's
+        last digest ended more than :data:`DIGEST_DUE` ago, or there is none: a folder at a
+        time, until one has a digest of every such chain. These digests are checked (a
+        problem with one is reported) but not counted, and their log files are not compared
+        (they are outside the range). Returns the chains whose next digest was found."""
+        now = self.now()
+        waiting = {
+            name
+            for name, chain in group.chains.items()
+            if not name[2]
+            and chain.last is not None
+            and now - _name_time(chain.last.end) > DIGEST_DUE
+        }
+        if not waiting and any(not name[2] for name in group.chains):
+            return set()  # every chain's next digest is still to come
+        found: set[_ChainName] = set()
+        for day, folder in group.look_ahead_folders(now.date()):
+            if found and waiting <= found:
+                break
+            firsts: dict[_ChainName, _Digest] = {}
+            for key in self.reader.list_objects(self.location, folder):  # by end, per chain
+                try:
+                    match = match_digest_name(key, group.account, group.region)
+                except InvalidDigest:
+                    continue  # not one of the range's: not read
+                name = (match["trail"], match["home"], bool(match["backfill"]))
+                if not name[2] and name not in found:
+                    firsts.setdefault(name, _Digest(key, day, match["end"], name))
+            for _, digest in ordered_map(
+                lambda d: self._check(d, group), list(firsts.values()), self.reader.workers
+            ):
+                if not digest.valid:
+                    self._invalid(digest)
+                self._follow(group.chains.setdefault(digest.chain, _Chain()), digest, window)
+                found.add(digest.chain)
+        return found
+
+    def _no_digest(self, group: _Group, window: tuple[datetime, datetime]) -> None:
+        """The group's digest folders are empty: nothing read there is proven."""
+        folders = group.digest_folders()
+        span = f"{folders[0][0]} to {folders[-1][0]}"
+        if window[1] - window[0] > DIGEST_DUE:
+            detail = (
+                f"unverifiable: no digest file in the digest folders of {span}. "
+                "CloudTrail delivers one every hour while the trail logs with log file "
+                "validation on, also for an hour without log files: they were deleted, or the "
+                f"trail did not log (or validate) in {group.region} then (leave the Region out "
+                "with --log-region)"
+            )
+        else:
+            detail = (
+                f"unverifiable yet: no digest file in the digest folders of {span}; "
+                "CloudTrail delivers the first within the hour: verify again then"
+            )
+        uri = self.location.uri(f"{group.account_root}{DIGEST_FOLDER}/{group.region}/")
+        self.report.problems.append(IntegrityProblem(NO_DIGEST, uri, detail))
 
     def _public_keys(self, region: str, start: datetime, end: datetime) -> Mapping[str, PublicKey]:
         """CloudTrail's public keys of ``region`` valid at some time from ``start`` to ``end``,
@@ -981,7 +1096,7 @@ class DigestVerifier:
             between = (
                 f" (and any digest between it and {self.location.uri(before.key)})"
                 if before is not None
-                else ""
+                else f" (and any digest of its chain before it from {window[0]:%Y-%m-%d})"
             )
             self._problem(
                 DIGEST_DELETED,
@@ -990,15 +1105,18 @@ class DigestVerifier:
                 "it listed cannot be checked",
             )
 
-    def _chain_end_note(self, last: _Digest, window_end: datetime) -> None:
+    def _chain_end_note(self, last: _Digest, window_end: datetime, group: _Group) -> None:
         ended = _name_time(last.end)
         if window_end - ended > DIGEST_DUE:
             trail, home, _ = last.chain
+            looked = [day for day, _ in group.look_ahead_folders(self.now().date())]
+            through = looked[-1] if looked else group.last + DIGEST_SLACK
             self.report.notes.append(
                 f"the digests of trail {trail} (home Region {home}) in this folder end at "
-                f"{ended:%Y-%m-%dT%H:%M:%SZ} ({self.location.uri(last.key)}): log files "
-                "delivered later are not covered (trail stopped, validation off, the end of "
-                "the range, or the digests after it deleted)"
+                f"{ended:%Y-%m-%dT%H:%M:%SZ} ({self.location.uri(last.key)}), and no digest "
+                f"in the digest folders up to {through} names it: log files delivered later "
+                "are not covered (the trail stopped or validation was off, or the digests after "
+                "it were deleted up to then)"
             )
 
     def _compare_day(self, group: _Group, day: date) -> None:

@@ -45,6 +45,7 @@ from kmskit.audit_integrity import (
     LOG_FILE_MODIFIED,
     LOG_FILE_NOT_COVERED,
     LOG_FILE_PENDING,
+    NO_DIGEST,
     DigestVerifier,
     IntegrityProblem,
     IntegrityReport,
@@ -1041,6 +1042,149 @@ def test_a_region_whose_every_log_file_was_deleted(s3: Any) -> None:
     s3.delete_object(Bucket=BUCKET, Key=f"{member.root}CloudTrail/{REGION}/2026/11/05/{name}")
     report = verify(s3)
     assert kinds(report) == {(LOG_FILE_DELETED, name)}
+
+
+# --- a range wiped: the digests after it name what was deleted ----------------------------------
+
+LATER = datetime(2026, 11, 10, tzinfo=UTC)  # "now": the range (DAY) is in the past
+
+
+def hourly(trail: Trail, first: datetime, last: datetime, logs: int = 6) -> None:
+    """Hourly digests ending at ``first`` (a chain's first) to ``last``; a log file delivered
+    in every ``logs``-th hour, the others empty, as CloudTrail delivers them."""
+    end, restart = first, True
+    while end <= last:
+        hour = int((end - first) / timedelta(hours=1))
+        listed = (
+            [trail.kms_log(end - timedelta(minutes=50), f"h{hour}")] if hour % logs == 0 else []
+        )
+        trail.digest(end, listed, restart=restart)
+        end, restart = end + timedelta(hours=1), False
+
+
+def wipe(s3: Any, *days: date) -> None:
+    """Delete every log file and digest file of ``days``' folders."""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=PREFIX):
+        for listed in page.get("Contents", []):
+            if any(f"/{day:%Y/%m/%d}/" in listed["Key"] for day in days):
+                s3.delete_object(Bucket=BUCKET, Key=listed["Key"])
+
+
+def test_a_range_whose_log_files_and_digests_were_all_deleted_is_not_verified(s3: Any) -> None:
+    """The old code read only the digest folders of the range (and a day more): with every log
+    file and digest of those days deleted it found nothing to check and said "verified". The
+    first digest after them still names the last one deleted, and the Region has no digest
+    left in the range: both are problems."""
+    trail = Trail(s3)
+    hourly(trail, at(1, day=DAY - timedelta(days=1)), at(3, day=DAY + timedelta(days=3)))
+    report = verify(s3, now=LATER)
+    assert report.verified, kinds(report)
+    assert (report.digests_valid, report.log_files_valid, report.notes) == (72, 8, [])
+    wipe(s3, DAY, NEXT, NEXT + timedelta(days=1))
+    report = verify(s3, now=LATER)
+    assert not report.verified
+    last = at(23, day=NEXT + timedelta(days=1))
+    assert kinds(report) == {(DIGEST_DELETED, digest_name(trail, last)), (NO_DIGEST, "")}
+    problems = {p.kind: p for p in report.problems}
+    assert problems[DIGEST_DELETED].detail.startswith(
+        f"is gone: s3://{BUCKET}/{digest_key(trail, last + timedelta(hours=1))} names it as its "
+        "previous digest (and any digest of its chain before it from 2026-11-05)"
+    )
+    assert problems[NO_DIGEST].uri == f"s3://{BUCKET}/{trail.root}CloudTrail-Digest/{REGION}/"
+    assert problems[NO_DIGEST].detail.startswith(
+        "unverifiable: no digest file in the digest folders of 2026-11-05 to 2026-11-07"
+    )
+    assert (report.digests_valid, report.digests_invalid) == (0, 1)
+
+
+def test_the_digests_after_a_range_name_the_last_ones_deleted_in_it(s3: Any) -> None:
+    """Only the later digest folders read were wiped: the old code noted where the chain ended
+    (as for a stopped trail) and said "verified"; the next digest names the last deleted."""
+    trail = Trail(s3)
+    hourly(trail, at(1), at(3, day=DAY + timedelta(days=3)), logs=100)  # one log file, at 00:10
+    wipe(s3, NEXT, NEXT + timedelta(days=1))
+    report = verify(s3, now=LATER)
+    last = at(23, day=NEXT + timedelta(days=1))
+    assert kinds(report) == {(DIGEST_DELETED, digest_name(trail, last))}
+    assert f"between it and s3://{BUCKET}/{digest_key(trail, at(23))}" in report.problems[0].detail
+    assert (report.digests_valid, report.log_files_valid, report.notes) == (23, 1, [])
+
+
+def test_a_chain_that_restarts_after_the_range_is_a_note(s3: Any) -> None:
+    """A trail stopped in the range and started again after it: the next digest starts a new
+    chain (its previous fields null), which names nothing deleted."""
+    trail = Trail(s3)
+    hourly(trail, at(1), at(12))
+    hourly(trail, at(5, day=DAY + timedelta(days=3)), at(6, day=DAY + timedelta(days=3)))
+    report = verify(s3, now=LATER)
+    assert report.verified, kinds(report)
+    (note,) = report.notes
+    assert note.startswith(f"s3://{BUCKET}/{digest_key(trail, at(5, day=DAY + timedelta(days=3)))}")
+    assert "starts a new chain: no log files were digested between 2026-11-05T12:00:00Z" in note
+
+
+def test_the_look_ahead_reads_two_digest_folders_at_most(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trail stopped in the range, never started again: the digest folders after the
+    range's are listed two days ahead, not up to now; the chain's end is a note."""
+    trail = Trail(s3)
+    hourly(trail, at(1), at(12))
+    listed: list[str] = []
+    list_entries = AuditReader.list_entries
+
+    def spy(self: AuditReader, location: LogLocation, prefix: str) -> list[ListedObject]:
+        listed.append(prefix)
+        return list_entries(self, location, prefix)
+
+    monkeypatch.setattr(AuditReader, "list_entries", spy)
+    report = verify(s3, now=LATER + timedelta(days=30))
+    assert report.verified, kinds(report)
+    digest_folders = [p.split("CloudTrail-Digest/")[1] for p in listed if "-Digest/" in p]
+    assert digest_folders == [f"{REGION}/2026/11/{day:02}/" for day in range(5, 10)]
+    (note,) = report.notes
+    assert "no digest in the digest folders up to 2026-11-09 names it" in note
+
+
+def test_a_range_without_any_digest_is_not_verified(s3: Any) -> None:
+    """CloudTrail delivers a digest every hour, also without log files: a Region read whose
+    digest folders of the range are empty proves nothing (the old code: "verified", with 0
+    digests valid). Digests without log files are verified."""
+    trail = Trail(s3)
+    hourly(trail, at(1, day=DAY - timedelta(days=4)), at(3, day=DAY - timedelta(days=4)))
+    report = verify(s3, now=LATER)
+    assert kinds(report) == {(NO_DIGEST, "")}
+    assert not report.verified
+    assert report.as_dict()["regionsChecked"] == 1
+    hourly(trail, at(1), at(3, day=DAY + timedelta(days=3)), logs=1000)  # no log file but one
+    assert verify(s3, now=LATER).verified
+    # Before the first digest of the range is due: not verified yet.
+    fresh = Trail(s3, account=MEMBER)
+    fresh.kms_log(at(0, 10), "a")
+    report = verify(s3, now=at(1))
+    assert (NO_DIGEST, "") in kinds(report)
+    assert any("unverifiable yet" in p.detail for p in report.problems)
+
+
+def test_verified_needs_a_valid_digest_once_a_region_is_checked() -> None:
+    assert IntegrityReport().verified
+    assert not IntegrityReport(regions_checked=1).verified
+    assert IntegrityReport(regions_checked=1, digests_valid=1).verified
+
+
+def test_cli_a_wiped_range_exits_5(
+    s3: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trail = Trail(s3)
+    hourly(trail, at(1), at(3, day=DAY + timedelta(days=3)))
+    wipe(s3, DAY, NEXT, NEXT + timedelta(days=1))
+    stub_cloudtrail(monkeypatch)
+    assert cli("--quiet") == EXIT_INTEGRITY
+    out = capsys.readouterr().out
+    assert "integrity: FAILED, 2 problems (0 digest files valid, 1 invalid;" in out
+    assert (
+        f"{NO_DIGEST}  s3://{BUCKET}/{trail.root}CloudTrail-Digest/{REGION}/  unverifiable" in out
+    )
 
 
 # --- memory -------------------------------------------------------------------------------------
