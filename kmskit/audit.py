@@ -45,6 +45,7 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import logging
 import re
@@ -72,6 +73,7 @@ from kmskit._json_stream import JsonText, RecordsStream
 from kmskit._text import utc_text
 from kmskit.aws_names import ACCOUNT_ID, ORGANIZATION_ID, REGION, check_accounts, check_regions
 from kmskit.errors import (
+    ConflictError,
     IntegrityError,
     KmskitError,
     NotFoundError,
@@ -112,6 +114,11 @@ MAX_LOG_FILE_BYTES = 256 * MIB
 READ_CHUNK = MIB  # decompressed bytes taken from a log file at a time
 # --days: more than ten years back is a typo (7000 for 700); --since reads any range.
 MAX_DAYS = 3660
+# The S3 storage classes whose objects GetObject refuses (InvalidObjectState) until they are
+# restored: S3 Glacier Flexible Retrieval and S3 Glacier Deep Archive. S3 Glacier Instant
+# Retrieval (GLACIER_IR) reads as any other; an S3 Intelligent-Tiering object in an archive
+# access tier lists as INTELLIGENT_TIERING, and only its GetObject tells.
+ARCHIVED_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
 CSV_FIELDS = (
     "eventTime",
@@ -622,10 +629,50 @@ class AuditStats:
 
 
 class ListedObject(NamedTuple):
-    """An object of a ListObjectsV2 page: its key and when S3 stored it (None if not given)."""
+    """An object of a ListObjectsV2 page: its key, when S3 stored it (None if not given) and
+    whether it is archived (:func:`is_archived`: GetObject cannot read it)."""
 
     key: str
     last_modified: datetime | None
+    archived: bool = False
+
+
+def is_archived(listed: Mapping[str, Any]) -> bool:
+    """Whether GetObject cannot read the object of a ListObjectsV2 ``Contents`` entry: its
+    ``StorageClass`` is one of :data:`ARCHIVED_STORAGE_CLASSES` and it has no restored copy
+    (``RestoreStatus``, listed when asked for with ``OptionalObjectAttributes``: a restore done,
+    ``IsRestoreInProgress`` false with a ``RestoreExpiryDate``)."""
+    if listed.get("StorageClass") not in ARCHIVED_STORAGE_CLASSES:
+        return False
+    restore = listed.get("RestoreStatus") or {}
+    return restore.get("IsRestoreInProgress") is not False or not restore.get("RestoreExpiryDate")
+
+
+def archived_error(
+    location: LogLocation,
+    listed: Sequence[ListedObject],
+    more: Iterable[Sequence[ListedObject]] = (),
+    *,
+    what: str = "log files",
+) -> ConflictError:
+    """The error for the archived objects of ``listed`` and of the listings ``more`` (taken
+    one at a time: only the count, the first and the last are kept), ``what`` they are
+    ("log files", "digest files"), met before any of them is read: exit 7, naming the first
+    and the last and saying what to do."""
+    count, first, last = 0, "", ""
+    for entries in itertools.chain((listed,), more):
+        for entry in entries:
+            if entry.archived:
+                count, first, last = count + 1, first or entry.key, entry.key
+    where = f"the first {location.uri(first)}" + (
+        f", the last {location.uri(last)}" if last != first else ""
+    )
+    return ConflictError(
+        f"{count} CloudTrail {what} to read are archived (S3 Glacier Flexible Retrieval or "
+        f"Deep Archive, not restored): GetObject cannot read them; {where}. Restore them (S3 "
+        "RestoreObject, or S3 Batch Operations for many; it takes minutes to hours) and run "
+        "again, or leave their days out (--since, --until; --account, --log-region)"
+    )
 
 
 class FetchedObject(NamedTuple):
@@ -910,8 +957,9 @@ class AuditReader:
         return [entry.key for entry in self.list_entries(location, prefix)]
 
     def list_entries(self, location: LogLocation, prefix: str) -> list[ListedObject]:
-        """Every ``.json.gz`` object in the folder ``prefix``, with the time S3 stored it,
-        across all ListObjectsV2 pages: the one lister of log and digest files. CloudTrail
+        """Every ``.json.gz`` object in the folder ``prefix``, with the time S3 stored it and
+        whether it is archived, across all ListObjectsV2 pages: the one lister of log and
+        digest files. CloudTrail
         writes its files directly in a day folder: a folder inside one is not read, with a
         warning naming it (its objects would otherwise count as the trail's)."""
         entries: list[ListedObject] = []
@@ -921,6 +969,8 @@ class AuditReader:
             for page in paginator.paginate(
                 Bucket=location.bucket,
                 Prefix=prefix,
+                # whether an archived object was restored (is_archived)
+                OptionalObjectAttributes=["RestoreStatus"],
                 PaginationConfig={"PageSize": self.page_size},
             ):
                 for listed in page.get("Contents", []):
@@ -929,7 +979,9 @@ class AuditReader:
                     if "/" in name:
                         inner[prefix + name.split("/", 1)[0] + "/"] = None
                     elif key.endswith(".json.gz"):
-                        entries.append(ListedObject(key, listed.get("LastModified")))
+                        entries.append(
+                            ListedObject(key, listed.get("LastModified"), is_archived(listed))
+                        )
         except ClientError as error:
             raise from_client_error(error, f"list {location.uri(prefix)}") from error
         for folder in inner:
@@ -994,17 +1046,27 @@ class AuditReader:
         (``NoSuchKey``). A body that breaks off is fetched again, up to :meth:`read_attempts`
         times, into a new ``content()``: nothing read before counts. An object that is not
         gzip, or decompresses past the limit, is an :class:`~kmskit.errors.IntegrityError`
-        naming it as ``what`` (before anything ``result()`` raises). The one reader of log and
-        digest files."""
+        naming it as ``what`` (before anything ``result()`` raises); one S3 cannot read until it
+        is restored (``InvalidObjectState``: archived) a :class:`~kmskit.errors.ConflictError`
+        naming it. The one reader of log and digest files."""
         attempts = self.read_attempts()
         limit = MAX_LOG_FILE_BYTES
+        doing = f"read {location.uri(key)}"
         for attempt in range(1, attempts + 1):
             try:
                 response = self.s3.get_object(Bucket=location.bucket, Key=key)
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") == "NoSuchKey":
+                code = error.response.get("Error", {}).get("Code")
+                if code == "NoSuchKey":
                     return None
-                raise from_client_error(error, f"read {location.uri(key)}") from error
+                if code == "InvalidObjectState":
+                    # archived after it was listed, or in an Intelligent-Tiering archive tier
+                    raise ConflictError(
+                        f"{from_client_error(error, doing)}: it is archived; restore it (S3 "
+                        "RestoreObject) and run again, or leave its day out (--since, --until; "
+                        "--account, --log-region)"
+                    ) from error
+                raise from_client_error(error, doing) from error
             reading = content()
             try:
                 with closing(response["Body"]) as body:
@@ -1120,7 +1182,9 @@ class AuditReader:
         default empty: every account and Region found under ``location``. No log folder to read
         is :class:`~kmskit.errors.NotFoundError` (an account folder without ``CloudTrail/``,
         such as AWS Config's, has none); each of ``accounts`` without one is named to
-        ``warn``. ``observer``, if
+        ``warn``. An archived log file (:func:`is_archived`) is a
+        :class:`~kmskit.errors.ConflictError` counting them all (the rest of the range is
+        listed, not read), raised before its folder is read. ``observer``, if
         given (default None), is told about each log file read, with the SHA-256 of its
         decompressed content, computed from the same download (see :class:`ReadObserver`)."""
         check_accounts(accounts, "--account")
@@ -1149,8 +1213,12 @@ class AuditReader:
         )
 
         def listed_keys() -> Iterator[tuple[ListedObject, bool, date]]:
-            """Each object, whether it is the last of its day folder, and the folder's day."""
+            """Each object, whether it is the last of its day folder, and the folder's day. A
+            folder with an archived object is not read: the rest of the range is listed (not
+            read) to count them all, and that is the error."""
             for prefix, listed in listings:
+                if any(entry.archived for entry in listed):
+                    raise archived_error(location, listed, (rest for _, rest in listings))
                 day = folder_day(prefix)
                 for number, entry in enumerate(listed, start=1):
                     yield entry, number == len(listed), day

@@ -65,6 +65,7 @@ from kmskit.audit import (
     AuditReader,
     FetchedObject,
     LogLocation,
+    archived_error,
     folder_day,
     ordered_map,
     parse_event_time,
@@ -448,14 +449,17 @@ def list_digest_keys(
     reader: AuditReader, location: LogLocation, folders: Sequence[str]
 ) -> list[str]:
     """Every ``.json.gz`` key in the digest ``folders``, in folder order: listed with the
-    reader's lister, ``reader.workers`` folders at a time."""
-    return [
-        entry.key
+    reader's lister, ``reader.workers`` folders at a time. An archived one (GetObject cannot
+    read it) is a :class:`~kmskit.errors.ConflictError` naming them, before any is read."""
+    listings = [
+        entries
         for _, entries in ordered_map(
             lambda folder: reader.list_entries(location, folder), folders, reader.workers
         )
-        for entry in entries
     ]
+    if any(entry.archived for entries in listings for entry in entries):
+        raise archived_error(location, (), listings, what="digest files")
+    return [entry.key for entries in listings for entry in entries]
 
 
 def match_digest_name(key: str, account: str, region: str) -> re.Match[str]:
@@ -846,7 +850,7 @@ class DigestVerifier:
             if found and waiting <= found:
                 break
             firsts: dict[_ChainName, _Digest] = {}
-            for key in self.reader.list_objects(self.location, folder):  # by end, per chain
+            for key in list_digest_keys(self.reader, self.location, [folder]):  # by end
                 try:
                     match = match_digest_name(key, group.account, group.region)
                 except InvalidDigest:

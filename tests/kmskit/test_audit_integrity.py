@@ -56,7 +56,13 @@ from kmskit.audit_integrity import (
 )
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
-from kmskit.errors import EXIT_ACCESS_DENIED, EXIT_INTEGRITY, EXIT_OK
+from kmskit.errors import (
+    EXIT_ACCESS_DENIED,
+    EXIT_CONFLICT,
+    EXIT_INTEGRITY,
+    EXIT_OK,
+    ConflictError,
+)
 from tests.kmskit.test_audit import DATA_KEY, MEMBER, ORG, OWNER, iam_user, kms_record
 
 BUCKET = "audit-logs-verified"
@@ -1184,6 +1190,28 @@ def test_cli_a_wiped_range_exits_5(
     assert "integrity: FAILED, 2 problems (0 digest files valid, 1 invalid;" in out
     assert (
         f"{NO_DIGEST}  s3://{BUCKET}/{trail.root}CloudTrail-Digest/{REGION}/  unverifiable" in out
+    )
+
+
+def test_an_archived_digest_is_named_before_it_is_read(trail: Trail) -> None:
+    """A digest file in S3 Glacier (not restored) failed when it was read, 'could not read',
+    exit 1: its digest folder's listing names it, exit 7, before any digest of the folder is
+    read."""
+    key = digest_key(trail, at(2))
+    trail.s3.copy_object(
+        Bucket=BUCKET,
+        Key=key,
+        CopySource={"Bucket": BUCKET, "Key": key},
+        StorageClass="GLACIER",
+        MetadataDirective="COPY",
+    )
+    with pytest.raises(ConflictError) as error:
+        verify(trail.s3)
+    assert error.value.exit_code == EXIT_CONFLICT
+    assert str(error.value).startswith(
+        "1 CloudTrail digest files to read are archived (S3 Glacier Flexible Retrieval or Deep "
+        f"Archive, not restored): GetObject cannot read them; the first s3://{BUCKET}/{key}. "
+        "Restore them"
     )
 
 

@@ -4,6 +4,7 @@ The CloudTrail records and the bucket are those of tests/kmskit/test_audit.py.""
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -12,9 +13,23 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from kmskit.audit import AuditReader, LogLocation, RecordFilter, UsageSummary, principal_of
+from kmskit.audit import (
+    AuditReader,
+    DateRange,
+    LogLocation,
+    RecordFilter,
+    UsageSummary,
+    is_archived,
+    principal_of,
+)
 from kmskit.cli import build_parser, main
-from kmskit.errors import EXIT_NOT_FOUND, EXIT_USAGE, AccessDeniedError, UsageError
+from kmskit.errors import (
+    EXIT_CONFLICT,
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    AccessDeniedError,
+    UsageError,
+)
 from tests.kmskit import test_audit as base
 
 aws = base.aws  # the module's bucket, made once
@@ -209,7 +224,7 @@ def test_log_files_are_read_while_later_day_folders_are_still_to_be_listed() -> 
 
         stats = AuditReader(s3, workers=1, progress=False).run(
             LogLocation(bucket, base.PREFIX),
-            base.DateRange(date(2026, 10, 1), date(2026, 10, 1) + timedelta(days=days - 1)),
+            DateRange(date(2026, 10, 1), date(2026, 10, 1) + timedelta(days=days - 1)),
             RecordFilter(),
             sink,
         )
@@ -378,3 +393,153 @@ def test_kms_read_events_are_counted_and_then_no_warning(
     captured = capsys.readouterr()
     assert json.loads(captured.out)["kmsReadEvents"] == 17
     assert "warning" not in captured.err
+
+
+# --- archived log files ---------------------------------------------------------------------------
+
+
+def archived_bucket(bucket: str, storage: dict[str, str]) -> Any:
+    """Inside ``mock_aws``: ``bucket`` with a log file a day, each of the storage class
+    ``storage`` gives its day (default STANDARD). (A name per test: the module's mock_aws may
+    be on, holding the buckets of the tests before.)"""
+    s3 = base.new_audit_bucket(bucket)
+    for day in ("2026-11-04", "2026-11-05", "2026-11-06"):
+        record = base.kms_record(
+            "Decrypt", f"{day}T10:00:00Z", base.assumed_role(base.APP_ROLE, "s"), base.DATA_KEY
+        )
+        s3.put_object(
+            Bucket=bucket,
+            Key=base.log_key(base.OWNER, "eu-west-1", day, "a"),
+            Body=gzip.compress(json.dumps({"Records": [record]}).encode()),
+            StorageClass=storage.get(day, "STANDARD"),
+        )
+    return s3
+
+
+def read_keys(s3: Any) -> list[str]:
+    """The key of every GetObject made with ``s3`` from now on."""
+    keys: list[str] = []
+    s3.meta.events.register(
+        "provide-client-params.s3.GetObject", lambda params, **_: keys.append(params["Key"])
+    )
+    return keys
+
+
+def audit_archive(bucket: str) -> int:
+    return main(
+        ["audit", f"s3://{bucket}/{base.PREFIX}", "--since", "2026-11-04", "--until",
+         "2026-11-06", "--region", "eu-west-1", "--quiet"]
+    )  # fmt: skip
+
+
+def test_archived_log_files_are_named_before_they_are_read(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """S3 Glacier Flexible Retrieval and Deep Archive objects cannot be read until restored:
+    the audit failed when it reached the first one (hours into a long range), 'could not read
+    ...: InvalidObjectState', exit 1. The listing names them (StorageClass): the run stops
+    before reading any of them, counts them all and says what to do, exit 7."""
+    with mock_aws():
+        bucket = "audit-logs-archived"
+        s3 = archived_bucket(bucket, {"2026-11-05": "GLACIER", "2026-11-06": "DEEP_ARCHIVE"})
+        monkeypatch.setattr("kmskit.clients.ClientSettings.client", lambda *a, **k: s3)
+        keys = read_keys(s3)
+        assert audit_archive(bucket) == EXIT_CONFLICT
+    err = capsys.readouterr().err
+    first = f"s3://{bucket}/{base.log_key(base.OWNER, 'eu-west-1', '2026-11-05', 'a')}"
+    last = f"s3://{bucket}/{base.log_key(base.OWNER, 'eu-west-1', '2026-11-06', 'a')}"
+    assert err == (
+        "kmskit: error: 2 CloudTrail log files to read are archived (S3 Glacier Flexible "
+        f"Retrieval or Deep Archive, not restored): GetObject cannot read them; the first {first}, "
+        f"the last {last}. Restore them (S3 RestoreObject, or S3 Batch Operations for many; it "
+        "takes minutes to hours) and run again, or leave their days out (--since, --until; "
+        "--account, --log-region)\n"
+    )
+    assert not [key for key in keys if "/2026/11/05/" in key or "/2026/11/06/" in key]
+
+
+@pytest.mark.parametrize(
+    ("listed", "archived"),
+    [
+        ({"StorageClass": "GLACIER"}, True),
+        ({"StorageClass": "DEEP_ARCHIVE", "RestoreStatus": {"IsRestoreInProgress": True}}, True),
+        (
+            {
+                "StorageClass": "GLACIER",
+                "RestoreStatus": {
+                    "IsRestoreInProgress": False,
+                    "RestoreExpiryDate": datetime(2026, 12, 1, tzinfo=UTC),
+                },
+            },
+            False,
+        ),
+        ({"StorageClass": "GLACIER_IR"}, False),
+        ({"StorageClass": "STANDARD"}, False),
+        ({"StorageClass": "INTELLIGENT_TIERING"}, False),  # only GetObject tells
+        ({}, False),
+    ],
+)
+def test_which_listed_objects_are_archived(listed: dict[str, Any], archived: bool) -> None:
+    assert is_archived(listed) is archived
+
+
+def test_a_restored_archived_log_file_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restored copy reads: the listing asks for RestoreStatus (which moto does not give:
+    added here, as S3 lists it)."""
+    with mock_aws():
+        bucket = "audit-logs-restored"
+        s3 = archived_bucket(bucket, {"2026-11-05": "GLACIER"})
+        key = base.log_key(base.OWNER, "eu-west-1", "2026-11-05", "a")
+        s3.restore_object(Bucket=bucket, Key=key, RestoreRequest={"Days": 1})
+        asked: list[Any] = []
+
+        def restored(params: dict[str, Any], **_: Any) -> None:
+            asked.append(params.get("OptionalObjectAttributes"))
+
+        def listed(parsed: dict[str, Any], **_: Any) -> None:
+            for entry in parsed.get("Contents", []):
+                if entry["Key"] == key:
+                    entry["RestoreStatus"] = {
+                        "IsRestoreInProgress": False,
+                        "RestoreExpiryDate": datetime(2026, 12, 1, tzinfo=UTC),
+                    }
+
+        s3.meta.events.register("provide-client-params.s3.ListObjectsV2", restored)
+        s3.meta.events.register("after-call.s3.ListObjectsV2", listed)
+        summary = UsageSummary()
+        AuditReader(s3, workers=2, progress=False).run(
+            LogLocation(bucket, base.PREFIX),
+            DateRange(date(2026, 11, 4), date(2026, 11, 6)),
+            RecordFilter(),
+            summary.add,
+        )
+    assert sum(row.count for row in summary.rows.values()) == 3
+    assert ["RestoreStatus"] in asked
+
+
+def test_a_log_file_archived_after_it_was_listed_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An S3 Intelligent-Tiering object in an archive access tier lists as INTELLIGENT_TIERING
+    (as does one moved since it was listed): its GetObject's InvalidObjectState was exit 1;
+    it is exit 7, naming the file and what to do."""
+    with mock_aws():
+        bucket = "audit-logs-tiering"
+        s3 = archived_bucket(bucket, {"2026-11-05": "GLACIER"})
+
+        def tiering(parsed: dict[str, Any], **_: Any) -> None:
+            for entry in parsed.get("Contents", []):
+                entry["StorageClass"] = "INTELLIGENT_TIERING"
+
+        s3.meta.events.register("after-call.s3.ListObjectsV2", tiering)
+        monkeypatch.setattr("kmskit.clients.ClientSettings.client", lambda *a, **k: s3)
+        assert audit_archive(bucket) == EXIT_CONFLICT
+    err = capsys.readouterr().err
+    key = base.log_key(base.OWNER, "eu-west-1", "2026-11-05", "a")
+    assert err.startswith(
+        f"kmskit: error: could not read s3://{bucket}/{key}: InvalidObjectState: "
+    )
+    assert err.endswith(
+        ": it is archived; restore it (S3 RestoreObject) and run again, or leave its day out "
+        "(--since, --until; --account, --log-region)\n"
+    )
