@@ -31,12 +31,14 @@ from lambda_src.snapshot_replicator.sdk import REQUIRED, SERVICES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sdk_floor.json"
 # The botocore modules the assets import names from (test_snapshot_replication.py checks that
-# they import no other); kmskit.clients' assume_role brings in credentials and session.
+# they import no other); kmskit.clients' assume_role brings in credentials and session, and
+# kmskit.errors' throttling advice the loaders.
 MODULES = (
     "botocore",
     "botocore.config",
     "botocore.credentials",
     "botocore.exceptions",
+    "botocore.loaders",
     "botocore.model",
     "botocore.session",
 )
