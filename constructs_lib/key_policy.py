@@ -31,6 +31,7 @@ from constructs_lib._validation import (
     is_token,
     require,
 )
+from kmskit.policy_conditions import CALLER_CONDITION_RULE, caller_limits
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
 # A trail's ARN, as CloudTrail puts it in aws:SourceArn (its home Region, account and name).
@@ -249,8 +250,9 @@ def admin_actions(origin: str) -> tuple[str, ...]:
 
 
 WILDCARD_PRINCIPAL = (
-    "must not hold a wildcard principal (name the roles, or add a statement with a "
-    "condition through 'statements')"
+    "must not hold a wildcard principal, with conditions or without (name the roles, or add a "
+    "statement for '*' through 'statements' with a condition that limits the caller, such as "
+    "aws:PrincipalOrgID)"
 )
 GROUP_PRINCIPAL = (
     'must not name an IAM group: KMS refuses a key policy naming one ("IAM user groups are '
@@ -287,9 +289,17 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
         "must hold IAM principals or principal ARNs",
         value,
     )
-    require(
-        not isinstance(value, (iam.StarPrincipal, iam.AnyPrincipal)), prop, WILDCARD_PRINCIPAL, "*"
-    )
+    # Decided on what the principal renders, not its class: a wrapped AnyPrincipal
+    # (AnyPrincipal().with_conditions(...)) is "*" all the same.
+    fragment = value.policy_fragment
+    rendered = fragment.principal_json
+    if names_everyone(rendered):
+        conditions = fragment.conditions
+        raise ConstructPropError(
+            prop,
+            WILDCARD_PRINCIPAL,
+            f"* with conditions {json.dumps(conditions, default=str)}" if conditions else "*",
+        )
     arn = None
     if isinstance(value, iam.AccountPrincipal):  # its ARN is a token: check the account itself
         account = value.account_id
@@ -309,6 +319,16 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
     group = group_named_by(value, arn)
     require(group is None, prop, GROUP_PRINCIPAL, group)
     return value
+
+
+def names_everyone(principal_json: Mapping[str, Any]) -> bool:
+    """True when a principal's rendered JSON (``policy_fragment.principal_json``: ``{"AWS":
+    ["*"]}`` of ``AnyPrincipal``, ``{"*": ["*"]}`` of ``StarPrincipal``, also merged into a
+    ``CompositePrincipal`` or wrapped by ``with_conditions``) holds ``"*"``."""
+    return any(
+        key == "*" or "*" in ([named] if isinstance(named, str) else list(named or ()))
+        for key, named in principal_json.items()
+    )
 
 
 def is_group_arn(value: Any) -> bool:
@@ -1196,16 +1216,20 @@ def policy_problems(
         )
     for statement in statements:
         # A Deny for everyone (a guard rail such as Deny * kms:ScheduleKeyDeletion) opens nothing.
+        # An Allow for everyone needs the condition on the caller that `kmskit key inventory`
+        # asks of it too (one rule: kmskit.policy_conditions), or the inventory reports it PUBLIC.
         if (
             statement.get("Effect") == "Allow"
             and _has_wildcard_principal(statement)
-            and not statement.get("Condition")
+            and caller_limits(statement.get("Condition")) is None
         ):
             element = "NotPrincipal" if "NotPrincipal" in statement else "Principal"
+            condition = statement.get("Condition")
             problems.append(
-                "'policy' must not allow a wildcard principal without a condition. Received: "
-                f"statement {statement.get('Sid', '(no Sid)')!r} with {element} "
-                f"{json.dumps(statement.get(element))}"
+                f"'policy' must not allow a wildcard principal without {CALLER_CONDITION_RULE}. "
+                f"Received: statement {statement.get('Sid', '(no Sid)')!r} with {element} "
+                f"{json.dumps(statement.get(element))} and "
+                + (f"Condition {json.dumps(condition)}" if condition else "no Condition")
             )
         if custom and _gives_root_everything(statement, account_roots):
             problems.append(

@@ -20,8 +20,9 @@ For each key :func:`inventory` reads what KMS says of it (``DescribeKey``; the a
   ``"*"`` principal, in a condition limiting the caller (``aws:PrincipalAccount``,
   ``kms:CallerAccount``, ``aws:SourceAccount``, ``aws:PrincipalArn``).
 * ``PUBLIC``: an Allow statement for ``"*"`` (``{"AWS": "*"}``, or a ``NotPrincipal``) without a
-  condition that limits the caller (:data:`CALLER_KEYS`, under an operator that needs the key
-  present, not ``...IfExists``, ``Null`` or a negation, and a value other than ``*``).
+  condition that limits the caller (:data:`kmskit.policy_conditions.CALLER_KEYS`, under an
+  operator that needs the key present, not ``...IfExists``, ``Null`` or a negation, and a
+  value other than ``*``): the rule the constructs apply at synth.
 * ``UNREADABLE``: KMS refused a call with access denied; the key is reported with what could be
   read, and which call was refused. The run goes on.
 * ``ACCOUNT_UNREADABLE`` (:func:`organization_inventory` only): STS refused to let the caller
@@ -52,7 +53,7 @@ from botocore.exceptions import ClientError
 
 from kmskit._text import utc_text
 from kmskit.audit import DEFAULT_WORKERS, check_workers, inert_cell, ordered_map
-from kmskit.aws_names import ACCOUNT_ID, check_accounts, opt_in, opt_in_hint, partition
+from kmskit.aws_names import check_accounts, opt_in, opt_in_hint, partition
 from kmskit.clients import (
     CallerCredentialsFailedError,
     ClientSettings,
@@ -80,6 +81,7 @@ from kmskit.inventory_role import (
 )
 from kmskit.inventory_role import role_arn as inventory_role_arn
 from kmskit.key_deletion import PENDING_STATES, check_whole_days, grants_of
+from kmskit.policy_conditions import account_of, caller_limits
 
 FINDINGS: dict[str, str] = {
     "ROTATION_OFF": "a symmetric encryption key of AWS_KMS origin, enabled, not rotated",
@@ -101,32 +103,6 @@ ACCOUNT_FINDINGS: frozenset[str] = frozenset({"ACCOUNT_UNREADABLE", "REGION_UNRE
 
 DEFAULT_EXPIRY_DAYS = 30
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 1, 365  # ImportKeyMaterial's ValidTo: at most 365 days ahead
-
-# Condition keys that limit who the caller is (or the network or resource it calls from), so
-# that an Allow for "*" under one of them is not open to every AWS account. Compared without
-# regard to case, as IAM compares condition keys.
-CALLER_KEYS: frozenset[str] = frozenset(
-    key.lower()
-    for key in (
-        "aws:PrincipalOrgID",
-        "aws:PrincipalOrgPaths",
-        "aws:PrincipalAccount",
-        "aws:PrincipalArn",
-        "aws:SourceAccount",
-        "aws:SourceArn",
-        "aws:SourceOrgID",
-        "aws:SourceOrgPaths",
-        "aws:SourceVpc",
-        "aws:SourceVpce",
-        "kms:CallerAccount",
-    )
-)
-# The keys among them whose values name accounts (or ARNs of an account).
-_ACCOUNT_KEYS = frozenset(
-    key.lower() for key in ("aws:PrincipalAccount", "aws:SourceAccount", "kms:CallerAccount")
-)
-_ARN_KEYS = frozenset(key.lower() for key in ("aws:PrincipalArn",))
-_LIKE_OPERATORS = ("stringlike", "arnlike")
 
 
 def check_expiry_days(value: Any) -> int:
@@ -313,9 +289,9 @@ def analyze_policy(policy: str | dict[str, Any], account: str) -> PolicyAnalysis
             continue
         named = _aws_principals(statement.get("Principal"))
         everyone = "NotPrincipal" in statement or "*" in named
-        external.update(a for a in map(_account_of, named) if a and a != account)
+        external.update(a for a in map(account_of, named) if a and a != account)
         if everyone:
-            limits = _caller_limits(statement.get("Condition"))
+            limits = caller_limits(statement.get("Condition"))
             if limits is None:
                 public.append(str(statement.get("Sid") or f"#{number}"))
             else:
@@ -332,48 +308,6 @@ def _aws_principals(principal: Any) -> list[str]:
         return []
     named = principal.get("AWS", [])
     return [named] if isinstance(named, str) else [str(p) for p in named]
-
-
-def _account_of(principal: str) -> str | None:
-    """The account of an account ID or an IAM or STS ARN; None otherwise (``*``, a unique ID)."""
-    if ACCOUNT_ID.match(principal):
-        return principal
-    parts = principal.split(":")
-    if len(parts) >= 6 and parts[0] == "arn" and parts[2] in ("iam", "sts"):
-        return parts[4] if ACCOUNT_ID.match(parts[4]) else None
-    return None
-
-
-def _caller_limits(condition: Any) -> set[str] | None:
-    """None if ``condition`` does not limit the caller; otherwise the accounts it names (none
-    for an organization or a VPC endpoint, say)."""
-    if not isinstance(condition, dict):
-        return None
-    limited = False
-    accounts: set[str] = set()
-    for operator, tests in condition.items():
-        name = str(operator).lower().removeprefix("foranyvalue:")
-        if (
-            not isinstance(tests, dict)
-            or name.startswith("forallvalues:")  # true when the key is absent
-            or name.endswith("ifexists")
-            or name == "null"
-            or "not" in name  # StringNotEquals, ArnNotLike, NotIpAddress...
-        ):
-            continue
-        for given, value in tests.items():
-            key = str(given).lower()
-            values = [value] if isinstance(value, str) else [str(v) for v in value or ()]
-            if key not in CALLER_KEYS or not values:
-                continue
-            if name.startswith(_LIKE_OPERATORS) and "*" in values:
-                continue  # matches any caller
-            limited = True
-            if key in _ACCOUNT_KEYS:
-                accounts.update(v for v in values if ACCOUNT_ID.match(v))
-            elif key in _ARN_KEYS:
-                accounts.update(a for a in map(_account_of, values) if a)
-    return accounts if limited else None
 
 
 @dataclass

@@ -6,6 +6,7 @@ Construct-time checks build a throwaway App and never synthesize. Policy checks 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import aws_cdk as cdk
@@ -25,6 +26,7 @@ from constructs_lib import (
     KmsRequestQuotaAlarm,
     ReplicaKey,
 )
+from kmskit.key_inventory import analyze_policy
 
 ACCOUNT = "111111111111"
 ADMIN_ROLE = "arn:aws:iam::111111111111:role/Admin"
@@ -147,6 +149,18 @@ def quota_alarm(**kwargs: object) -> Callable[[cdk.Stack], object]:
 
 
 LONG_ALIAS = "alias/" + "a" * 251
+WILDCARD_PRINCIPAL = (
+    "must not hold a wildcard principal, with conditions or without (name the roles, or add a "
+    "statement for '*' through 'statements' with a condition that limits the caller, such as "
+    "aws:PrincipalOrgID)"
+)
+CALLER_CONDITION = (
+    "a condition that limits the caller (aws:PrincipalOrgID, aws:PrincipalOrgPaths, "
+    "aws:PrincipalAccount, aws:PrincipalArn, aws:SourceAccount, aws:SourceArn, aws:SourceOrgID, "
+    "aws:SourceOrgPaths, aws:SourceVpc, aws:SourceVpce, kms:CallerAccount) under an operator that "
+    "needs the key present (not ...IfExists, Null, ForAllValues: or a negation) and with a value "
+    "other than '*'"
+)
 WILDCARD_IN_ARN = (
     "must not hold wildcards ('*' or '?') in principal ARNs: IAM does not match them in a "
     "Principal (name each role, or add a statement for the account root with an ArnLike "
@@ -381,32 +395,27 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     (
         "wildcard-user",
         key_with_policy(users=[iam.StarPrincipal()]),
-        "'users' must not hold a wildcard principal (name the roles, or add a statement with a "
-        "condition through 'statements'). Received: '*'",
+        f"'users' {WILDCARD_PRINCIPAL}. Received: '*'",
     ),
     (
         "wildcard-admin",
         key_with_policy(admins=[iam.AnyPrincipal()]),
-        "'admins' must not hold a wildcard principal (name the roles, or add a statement with a "
-        "condition through 'statements'). Received: '*'",
+        f"'admins' {WILDCARD_PRINCIPAL}. Received: '*'",
     ),
     (
         "wildcard-arn-principal-user",
         key_with_policy(admins=[ADMIN_ROLE], users=[iam.ArnPrincipal("*")]),
-        "'users' must not hold a wildcard principal (name the roles, or add a statement with a "
-        "condition through 'statements'). Received: '*'",
+        f"'users' {WILDCARD_PRINCIPAL}. Received: '*'",
     ),
     (
         "wildcard-string-user",
         key_with_policy(admins=[ADMIN_ROLE], users=["*"]),
-        "'users' must not hold a wildcard principal (name the roles, or add a statement with a "
-        "condition through 'statements'). Received: '*'",
+        f"'users' {WILDCARD_PRINCIPAL}. Received: '*'",
     ),
     (
         "wildcard-account-principal-user",
         key_with_policy(admins=[ADMIN_ROLE], users=[iam.AccountPrincipal("*")]),
-        "'users' must not hold a wildcard principal (name the roles, or add a statement with a "
-        "condition through 'statements'). Received: '*'",
+        f"'users' {WILDCARD_PRINCIPAL}. Received: '*'",
     ),
     (
         "wildcard-inside-a-composite-principal",
@@ -419,8 +428,30 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     (
         "any-principal-inside-a-composite-principal",
         key_with_policy(admins=[iam.CompositePrincipal(iam.AnyPrincipal())]),
-        "'admins' must not hold a wildcard principal (name the roles, or add a statement with a "
-        "condition through 'statements'). Received: '*'",
+        f"'admins' {WILDCARD_PRINCIPAL}. Received: '*'",
+    ),
+    (
+        # A principal's own conditions do not make "*" anyone less: the statement it lands in
+        # (KeyUsage, KeyAdministration) would be open to every AWS account.
+        "any-principal-with-conditions-user",
+        key_with_policy(
+            admins=[ADMIN_ROLE],
+            users=[iam.AnyPrincipal().with_conditions({"Bool": {"aws:SecureTransport": "true"}})],
+        ),
+        f"'users' {WILDCARD_PRINCIPAL}. Received: "
+        '\'* with conditions {"Bool": {"aws:SecureTransport": "true"}}\'',
+    ),
+    (
+        "any-principal-with-an-organization-condition-admin",
+        key_with_policy(
+            admins=[
+                iam.AnyPrincipal().with_conditions(
+                    {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}
+                )
+            ]
+        ),
+        f"'admins' {WILDCARD_PRINCIPAL}. Received: "
+        '\'* with conditions {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}\'',
     ),
     # principal ARNs that are no principal ARN
     *[
@@ -1177,7 +1208,7 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
     (
         "wildcard-without-condition",
         with_statement("Everyone", iam.AnyPrincipal(), "kms:Decrypt"),
-        "[S/K] 'policy' must not allow a wildcard principal without a condition. Received: "
+        f"[S/K] 'policy' must not allow a wildcard principal without {CALLER_CONDITION}. Received: "
         'statement \'Everyone\' with Principal {"AWS": "*"}',
     ),
     (
@@ -1193,8 +1224,28 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
                 )
             ],
         ),
-        "[S/K] 'policy' must not allow a wildcard principal without a condition. Received: "
+        f"[S/K] 'policy' must not allow a wildcard principal without {CALLER_CONDITION}. Received: "
         f'statement \'AllButOne\' with NotPrincipal {{"AWS": "{ADMIN}"}}',
+    ),
+    (
+        # aws:SecureTransport says how the caller calls, not who it is: any account's role
+        # over TLS gets in (kmskit key inventory reports this statement PUBLIC).
+        "wildcard-with-a-condition-that-does-not-limit-the-caller",
+        lambda: KeyPolicy.custom(
+            admins=[ADMIN],
+            statements=[
+                iam.PolicyStatement(
+                    sid="Open",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                    conditions={"Bool": {"aws:SecureTransport": "true"}},
+                )
+            ],
+        ),
+        f"[S/K] 'policy' must not allow a wildcard principal without {CALLER_CONDITION}. Received: "
+        'statement \'Open\' with Principal {"AWS": "*"} and Condition '
+        '{"Bool": {"aws:SecureTransport": "true"}}',
     ),
     (
         "lock-out-put-key-policy-denied-to-everyone",
@@ -1213,7 +1264,7 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
     (
         "star-principal-without-condition",
         with_statement("Star", iam.StarPrincipal(), "kms:Decrypt"),
-        "[S/K] 'policy' must not allow a wildcard principal without a condition. Received: "
+        f"[S/K] 'policy' must not allow a wildcard principal without {CALLER_CONDITION}. Received: "
         "statement 'Star' with Principal \"*\"",
     ),
     (
@@ -1311,6 +1362,50 @@ def key_statements(app: cdk.App, stack_name: str = "S") -> list[dict[str, object
     (key_resource,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
     statements: list[dict[str, object]] = key_resource["Properties"]["KeyPolicy"]["Statement"]
     return statements
+
+
+# The conditions of kmskit's key inventory tests (tests/kmskit/test_key_inventory.py), each on
+# an Allow for "*": the constructs must refuse exactly those the inventory reports PUBLIC.
+CALLER_CONDITIONS: list[dict[str, dict[str, object]]] = [
+    {"Bool": {"aws:SecureTransport": "true"}},
+    {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+    {"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-abcdefghij"}},
+    {"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT}},
+    {"Null": {"aws:PrincipalOrgID": "false"}},
+    {"StringLike": {"aws:PrincipalArn": "*"}},
+    {"ForAllValues:StringEquals": {"aws:PrincipalOrgPaths": ["o-abcdefghij/r-ab12/*"]}},
+    {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}},
+    {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/app-*"}},
+    {"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}},
+    {
+        "StringEquals": {
+            "kms:CallerAccount": ACCOUNT,
+            "kms:ViaService": "ebs.eu-west-1.amazonaws.com",
+        }
+    },
+]
+
+
+@pytest.mark.parametrize("condition", CALLER_CONDITIONS, ids=json.dumps)
+def test_a_wildcard_allow_is_refused_exactly_when_the_key_inventory_calls_it_public(
+    condition: dict[str, dict[str, object]],
+) -> None:
+    app, stack = one_stack_app()
+    statement = iam.PolicyStatement(
+        sid="Everyone",
+        principals=[iam.AnyPrincipal()],
+        actions=["kms:Decrypt"],
+        resources=["*"],
+        conditions=condition,
+    )
+    CustomerManagedKey(stack, "K", policy=KeyPolicy.custom(admins=[ADMIN], statements=[statement]))
+    resolved = stack.resolve(statement.to_statement_json())
+    public = analyze_policy({"Statement": [resolved]}, ACCOUNT).public_statements != ()
+    if public:
+        with pytest.raises(RuntimeError, match="'policy' must not allow a wildcard principal"):
+            app.synth()
+    else:
+        assert key_statements(app)[-1]["Sid"] == "Everyone"
 
 
 def test_deny_for_everyone_without_a_condition_is_accepted() -> None:

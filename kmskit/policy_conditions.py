@@ -1,0 +1,97 @@
+"""Which conditions of a policy statement limit who the caller is.
+
+One rule for both sides of the toolkit: ``kmskit key inventory`` reports an Allow for ``"*"``
+without such a condition as ``PUBLIC`` (:func:`kmskit.key_inventory.analyze_policy`), and the
+constructs refuse the same statement at synth (``constructs_lib.key_policy.policy_problems``).
+Plain data only (no AWS client, no CDK), so that both can import it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kmskit.aws_names import ACCOUNT_ID
+
+# Condition keys that limit who the caller is (or the network or resource it calls from), so
+# that an Allow for "*" under one of them is not open to every AWS account.
+_CALLER_KEY_NAMES = (
+    "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths",
+    "aws:PrincipalAccount",
+    "aws:PrincipalArn",
+    "aws:SourceAccount",
+    "aws:SourceArn",
+    "aws:SourceOrgID",
+    "aws:SourceOrgPaths",
+    "aws:SourceVpc",
+    "aws:SourceVpce",
+    "kms:CallerAccount",
+)
+# Compared without regard to case, as IAM compares condition keys.
+CALLER_KEYS: frozenset[str] = frozenset(key.lower() for key in _CALLER_KEY_NAMES)
+# The keys among them whose values name accounts (or ARNs of an account).
+_ACCOUNT_KEYS = frozenset(
+    key.lower() for key in ("aws:PrincipalAccount", "aws:SourceAccount", "kms:CallerAccount")
+)
+_ARN_KEYS = frozenset(key.lower() for key in ("aws:PrincipalArn",))
+_LIKE_OPERATORS = ("stringlike", "arnlike")
+
+CALLER_CONDITION_RULE = (
+    f"a condition that limits the caller ({', '.join(_CALLER_KEY_NAMES)}) under an operator "
+    "that needs the key present (not ...IfExists, Null, ForAllValues: or a negation) and with a "
+    "value other than '*'"
+)
+"""What :func:`caller_limits` asks of a condition, in words, for the errors that refuse one."""
+
+
+def account_of(principal: str) -> str | None:
+    """The account of an account ID or an IAM or STS ARN; None otherwise (``*``, a unique ID)."""
+    if ACCOUNT_ID.match(principal):
+        return principal
+    parts = principal.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and parts[2] in ("iam", "sts"):
+        return parts[4] if ACCOUNT_ID.match(parts[4]) else None
+    return None
+
+
+def caller_limits(condition: Any) -> set[str] | None:
+    """None if ``condition`` (a statement's ``Condition``) does not limit the caller (see
+    :data:`CALLER_CONDITION_RULE`); otherwise the accounts it names (none for an organization or
+    a VPC endpoint, say). A value that is not a string (a CloudFormation intrinsic, resolved at
+    deploy time) counts as a value other than ``*``."""
+    if not isinstance(condition, dict):
+        return None
+    limited = False
+    accounts: set[str] = set()
+    for operator, tests in condition.items():
+        name = str(operator).lower().removeprefix("foranyvalue:")
+        if (
+            not isinstance(tests, dict)
+            or name.startswith("forallvalues:")  # true when the key is absent
+            or name.endswith("ifexists")
+            or name == "null"
+            or "not" in name  # StringNotEquals, ArnNotLike, NotIpAddress...
+        ):
+            continue
+        for given, value in tests.items():
+            key = str(given).lower()
+            values = _values(value)
+            if key not in CALLER_KEYS or not values:
+                continue
+            if name.startswith(_LIKE_OPERATORS) and "*" in values:
+                continue  # matches any caller
+            limited = True
+            if key in _ACCOUNT_KEYS:
+                accounts.update(v for v in values if isinstance(v, str) and ACCOUNT_ID.match(v))
+            elif key in _ARN_KEYS:
+                accounts.update(a for v in values if isinstance(v, str) and (a := account_of(v)))
+    return accounts if limited else None
+
+
+def _values(value: Any) -> list[Any]:
+    """A condition's value as a list: a string, an intrinsic (a dict) or a list of them."""
+    if isinstance(value, str | dict):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [v if isinstance(v, dict) else str(v) for v in value]
+    return [] if value is None else [str(value)]
