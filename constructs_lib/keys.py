@@ -1019,7 +1019,12 @@ class ReplicaKey(_KeyBase):
         primary: the primary :class:`CustomerManagedKey` (``multi_region=True``); spec, usage,
             origin and rotation are taken from it. Default: none (give ``primary_key_arn``).
         alias: Default: no alias.
-        policy: Default: ``KeyPolicy.default()``.
+        policy: Default: with ``primary``, the primary's :class:`KeyPolicy` (as given to it:
+            grants and service principals added to the primary later are its own), rendered
+            for the replica's stack; refused when it names constructs of another stack or
+            refers to another stack's resources (give ``policy`` then; ``KeyPolicy.default()``
+            is taken when chosen on purpose). With ``primary_key_arn``: ``KeyPolicy.default()``
+            (the primary's policy is not known).
         description: Default: ``"<construct path> (replica of a multi-Region key)"``.
         key_spec / key_usage: must match the primary (they choose the user actions). Default:
             the primary's, or ``SYMMETRIC_DEFAULT`` / its only usage with ``primary_key_arn``.
@@ -1096,10 +1101,12 @@ class ReplicaKey(_KeyBase):
         self.key_usage = usage
         self.origin = origin
         self.primary_key_arn = arn
-        self._start_policy(
-            policy,
-            KeyContext.of(stack, key_usage=usage, key_spec=spec, origin=origin, multi_region=True),
+        context = KeyContext.of(
+            stack, key_usage=usage, key_spec=spec, origin=origin, multi_region=True
         )
+        if policy is None and primary is not None:
+            policy = _policy_of_primary(primary, stack, context)
+        self._start_policy(policy, context)
 
         self.resource = kms.CfnReplicaKey(
             self,
@@ -1138,6 +1145,55 @@ class ReplicaKey(_KeyBase):
         )
         self.aliases.append(made)
         return made
+
+
+def _policy_of_primary(primary: CustomerManagedKey, stack: Stack, ctx: KeyContext) -> KeyPolicy:
+    """``policy`` of a replica of ``primary`` when none is given: the primary's own.
+
+    The replica holds the primary's key material, so the default key policy (every principal of
+    the account whom IAM allows) would open what a custom policy keeps to named roles. The
+    primary's :class:`KeyPolicy` is reused when it renders for the replica's stack: rendered
+    there, it may name no construct of another stack, nor refer to another stack's resources
+    (each would need a reference across Regions, from the primary's stack to the replica's)."""
+    inherited = primary.policy
+    if inherited.delegates_to_iam:
+        return inherited
+    ask = (
+        "must be given for a replica of a primary with a custom policy that does not render in "
+        "the replica's stack ({}). The replica holds the primary's key material, so it does "
+        "not fall back to KeyPolicy.default(): pass policy=KeyPolicy.custom(...) naming the "
+        "principals by ARN, or policy=KeyPolicy.default() on purpose"
+    )
+    try:
+        statements = inherited.render(ctx)
+    except ConstructPropError as error:
+        raise ConstructPropError("policy", ask.format(error), primary.node.path) from error
+    foreign = sorted(
+        {
+            principal.node.path
+            for statement in statements
+            for principal in statement.principals
+            if isinstance(principal, Construct) and stack_of(principal) is not stack
+        }
+    )
+    if foreign:
+        raise ConstructPropError(
+            "policy",
+            ask.format(f"it names constructs of another stack: {', '.join(foreign)}"),
+            primary.node.path,
+        )
+    for statement in statements:
+        resolved = stack.resolve(statement.to_statement_json())
+        if _names_a_resource(resolved):
+            raise ConstructPropError(
+                "policy",
+                ask.format(
+                    f"statement {resolved.get('Sid', '(no Sid)')!r} refers to a resource of "
+                    f"another stack: {json.dumps(resolved, default=str)}"
+                ),
+                primary.node.path,
+            )
+    return inherited
 
 
 def _reserve_replica(stack: Stack, primary: CustomerManagedKey | str, holder: Construct) -> None:

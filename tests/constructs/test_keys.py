@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match
 
-from constructs_lib import CustomerManagedKey, KeyPolicy, ReplicaKey
+from constructs_lib import ConstructPropError, CustomerManagedKey, KeyPolicy, ReplicaKey
 from kmskit.cli import main
 from tests._support.snapshots import normalized
 from tests._support.synth import SynthResult
@@ -259,3 +259,106 @@ def test_replica_of_an_imported_material_primary_lets_its_admins_import() -> Non
     # KMS never rotates imported material: no rotation surcharge in the price.
     cost = resource["Metadata"]["kmskit:cost"]
     assert cost["maxMonthlyUsd"] == cost["monthlyUsd"]
+
+
+def primary_and_replica_stacks() -> tuple[cdk.App, cdk.Stack, cdk.Stack]:
+    app = cdk.App()
+    home = cdk.Stack(app, "Home", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    away = cdk.Stack(
+        app,
+        "Away",
+        env=cdk.Environment(account="111111111111", region="eu-central-1"),
+        cross_region_references=True,
+    )
+    return app, home, away
+
+
+def key_policy_of(template: dict[str, Any]) -> list[dict[str, Any]]:
+    (key,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] in ("AWS::KMS::Key", "AWS::KMS::ReplicaKey")
+    ]
+    statements: list[dict[str, Any]] = key["Properties"]["KeyPolicy"]["Statement"]
+    return statements
+
+
+def test_replica_of_a_custom_policy_primary_takes_the_primary_policy() -> None:
+    # The replica holds the primary's key material: the default key policy would let every
+    # principal of the account whom IAM allows kms:Decrypt read what the primary encrypted.
+    app, home, away = primary_and_replica_stacks()
+    admin, user = "arn:aws:iam::111111111111:role/Admin", "arn:aws:iam::111111111111:role/App"
+    primary = CustomerManagedKey(
+        home, "P", multi_region=True, policy=KeyPolicy.custom(admins=[admin], users=[user])
+    )
+    replica = ReplicaKey(away, "R", primary=primary)
+    assembly = app.synth()
+    replica_statements = key_policy_of(assembly.get_stack_by_name("Away").template)
+    assert replica.policy is primary.policy
+    assert [s["Sid"] for s in replica_statements] == [
+        "KeyDeployment",
+        "KeyAdministration",
+        "KeyUsage",
+    ]
+    assert replica_statements == key_policy_of(assembly.get_stack_by_name("Home").template)
+    assert not any(s["Sid"] == "EnableIAMUserPermissions" for s in replica_statements)
+
+
+def primary_naming_a_role_of_its_stack(home: cdk.Stack) -> CustomerManagedKey:
+    role = cdk.aws_iam.Role(home, "App", assumed_by=cdk.aws_iam.AccountRootPrincipal())
+    return CustomerManagedKey(
+        home,
+        "P",
+        multi_region=True,
+        policy=KeyPolicy.custom(admins=["arn:aws:iam::111111111111:role/Admin"], users=[role]),
+    )
+
+
+def test_replica_of_a_custom_policy_primary_naming_its_stack_roles_asks_for_a_policy() -> None:
+    _, home, away = primary_and_replica_stacks()
+    primary = primary_naming_a_role_of_its_stack(home)
+    with pytest.raises(ConstructPropError) as error:
+        ReplicaKey(away, "R", primary=primary)
+    assert str(error.value) == (
+        "'policy' must be given for a replica of a primary with a custom policy that does not "
+        "render in the replica's stack (it names constructs of another stack: Home/App). The "
+        "replica holds the primary's key material, so it does not fall back to "
+        "KeyPolicy.default(): pass policy=KeyPolicy.custom(...) naming the principals by ARN, "
+        "or policy=KeyPolicy.default() on purpose. Received: 'Home/P'"
+    )
+
+
+def test_replica_of_a_custom_policy_primary_with_a_reference_in_a_statement_asks_for_a_policy() -> (
+    None
+):
+    _, home, away = primary_and_replica_stacks()
+    role = cdk.aws_iam.Role(home, "App", assumed_by=cdk.aws_iam.AccountRootPrincipal())
+    by_arn = cdk.aws_iam.PolicyStatement(
+        sid="ByArn",
+        principals=[cdk.aws_iam.ArnPrincipal(role.role_arn)],
+        actions=["kms:Decrypt"],
+        resources=["*"],
+    )
+    primary = CustomerManagedKey(
+        home,
+        "P",
+        multi_region=True,
+        policy=KeyPolicy.custom(
+            admins=["arn:aws:iam::111111111111:role/Admin"], statements=[by_arn]
+        ),
+    )
+    with pytest.raises(ConstructPropError, match="statement 'ByArn' refers to a resource of"):
+        ReplicaKey(away, "R", primary=primary)
+
+
+def test_replica_takes_the_default_policy_when_chosen_on_purpose_or_given_by_arn() -> None:
+    app, home, away = primary_and_replica_stacks()
+    primary = primary_naming_a_role_of_its_stack(home)
+    ReplicaKey(away, "R", primary=primary, policy=KeyPolicy.default())
+    arn = "arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    ReplicaKey(away, "ByArn", primary_key_arn=arn)
+    template = app.synth().get_stack_by_name("Away").template
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::KMS::ReplicaKey":
+            (statement,) = resource["Properties"]["KeyPolicy"]["Statement"]
+            assert statement["Sid"] == "EnableIAMUserPermissions"

@@ -5,7 +5,8 @@
   of external account, CloudTrail, CloudWatch Logs, an alarm publisher, an extra statement); RSA
   encryption, ECC signing, HMAC and ECC key-agreement keys; a multi-Region primary; a key for
   imported material, with its expiry alarm; the KMS request-quota alarm.
-* ``KeysShowcaseReplica`` (111111111111, eu-central-1): the replica of the multi-Region primary.
+* ``KeysShowcaseReplica`` (111111111111, eu-central-1): the replica of the multi-Region primary,
+  its custom policy naming the primary's roles by ARN.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ BACKUP_ACCOUNT = "333333333333"
 READER_ARN = "arn:aws:iam::444444444444:role/Reader"
 TRAIL_ARN = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/organisation"
 AUDITOR_ARN = f"arn:aws:iam::{ACCOUNT}:role/Auditor"
+KEY_ADMIN_NAME = "KeysShowcaseKeyAdmin"
+APP_ROLE_NAME = "KeysShowcaseApp"
 
 
 def build(outdir: Path) -> Any:
@@ -41,8 +44,13 @@ def build(outdir: Path) -> Any:
 
     app = new_app(outdir=outdir)
     stack = cdk.Stack(app, "KeysShowcase", env=cdk.Environment(account=ACCOUNT, region=REGION))
-    admin = iam.Role(stack, "KeyAdmin", assumed_by=iam.AccountRootPrincipal())
-    app_role = iam.Role(stack, "App", assumed_by=iam.AccountRootPrincipal())
+    # Named, so that the replica's policy (in another Region) can name them by ARN.
+    admin = iam.Role(
+        stack, "KeyAdmin", role_name=KEY_ADMIN_NAME, assumed_by=iam.AccountRootPrincipal()
+    )
+    app_role = iam.Role(
+        stack, "App", role_name=APP_ROLE_NAME, assumed_by=iam.AccountRootPrincipal()
+    )
 
     CustomerManagedKey(stack, "Data", alias="alias/app-data")
 
@@ -132,5 +140,16 @@ def build(outdir: Path) -> Any:
         env=cdk.Environment(account=ACCOUNT, region=REPLICA_REGION),
         cross_region_references=True,
     )
-    ReplicaKey(replica_stack, "GlobalReplica", primary=primary, alias="alias/global")
+    # The primary's policy names the roles of its stack, which the replica's stack would reach
+    # only through a reference across Regions: the replica names the same roles by ARN.
+    ReplicaKey(
+        replica_stack,
+        "GlobalReplica",
+        primary=primary,
+        alias="alias/global",
+        policy=KeyPolicy.custom(
+            admins=[f"arn:aws:iam::{ACCOUNT}:role/{KEY_ADMIN_NAME}"],
+            users=[f"arn:aws:iam::{ACCOUNT}:role/{APP_ROLE_NAME}"],
+        ),
+    )
     return app
