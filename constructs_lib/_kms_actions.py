@@ -5,10 +5,13 @@ Every key policy statement and every ``grant_*`` method takes its actions from h
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from difflib import get_close_matches
 from fnmatch import fnmatchcase
 from functools import cache
+from typing import Any
+
+from constructs_lib._validation import as_list
 
 # Management without use: none of these encrypts, decrypts, signs or creates grants, so an
 # administrator can look after the key but cannot read what it protects. Each acts on the key,
@@ -51,8 +54,6 @@ IMPORT_ADMIN_ACTIONS: tuple[str, ...] = (
 
 # The action that must stay with somebody, or the key is locked out for good.
 PUT_KEY_POLICY = "kms:PutKeyPolicy"
-# Wildcards that include kms:PutKeyPolicy.
-PUT_KEY_POLICY_COVERED_BY: frozenset[str] = frozenset({"*", "kms:*", "kms:Put*", PUT_KEY_POLICY})
 
 # Use of the key, by key usage.
 ENCRYPT_DECRYPT_ACTIONS: tuple[str, ...] = (
@@ -264,3 +265,17 @@ def closest(action: str) -> str | None:
     """The KMS action ``action`` most likely meant (``kms:Encrypt`` for ``kms:Encyrpt``)."""
     match = get_close_matches(action.lower(), list(_KNOWN_LOWER), n=1, cutoff=0.8)
     return _KNOWN_LOWER[match[0]] if match else None
+
+
+def covers(statement: Mapping[str, Any], action: str) -> bool:
+    """Whether a policy statement applies to ``action``: a pattern of its ``Action`` matches it,
+    or none of its ``NotAction`` does. Patterns match as IAM matches them: without regard to
+    case, ``*`` any run of characters and ``?`` one (``kms:Put*Policy``, ``*``)."""
+    if "NotAction" in statement:
+        return not _any_matches(statement["NotAction"], action)
+    return _any_matches(statement.get("Action", []), action)
+
+
+def _any_matches(patterns: Any, action: str) -> bool:
+    lowered = action.lower()
+    return any(isinstance(p, str) and fnmatchcase(lowered, p.lower()) for p in as_list(patterns))

@@ -31,7 +31,8 @@ from constructs_lib._validation import (
     is_token,
     require,
 )
-from kmskit.policy_conditions import CALLER_CONDITION_RULE, caller_limits
+from kmskit.aws_names import ACCOUNT_ID
+from kmskit.policy_conditions import CALLER_CONDITION_RULE, account_of, caller_limits
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
 # A trail's ARN, as CloudTrail puts it in aws:SourceArn (its home Region, account and name).
@@ -44,6 +45,10 @@ GROUP_ARN = re.compile(r"^arn:[^:]+:iam::[^:]+:group/")
 # What KMS takes as an "AWS" principal: an IAM or STS ARN (any other ARN is an invalid principal).
 # The account is 12 digits; wildcards are let through here to be refused with their own message.
 PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[\w+=,.@/*?-]+\Z")
+# An account as a principal: its root (arn:aws:iam::111111111111:root) or its ID.
+ROOT_OR_ACCOUNT = re.compile(r"^(arn:aws[a-z-]*:iam::[0-9]{12}:root|[0-9]{12})\Z")
+# What _locked_out calls the key's own account (a principal known only at deploy time is of it).
+OWN_ACCOUNT = object()
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com\Z")
 MAX_KEY_POLICY_BYTES = 32_768
 DNSSEC_SERVICE = "dnssec-route53.amazonaws.com"
@@ -1205,14 +1210,13 @@ def policy_problems(
     """
     problems: list[str] = []
     statements = document.get("Statement", [])
-    if any(_denies_put_key_policy_to_all(s) for s in statements) or not any(
-        _keeps_put_key_policy(s) for s in statements
-    ):
+    if _locked_out(statements, account_roots):
         problems.append(
             "'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
             "locked out for good (give it admins=[...] or a deployer). Received: a policy in "
-            "which no Allow statement for an IAM principal includes kms:PutKeyPolicy, or a Deny "
-            "without conditions takes it from everyone"
+            "which no Allow statement for an IAM principal includes kms:PutKeyPolicy, or Deny "
+            "statements without conditions take it from every principal that has it (a Deny "
+            "for '*', or for an account root, which covers every principal of that account)"
         )
     for statement in statements:
         # A Deny for everyone (a guard rail such as Deny * kms:ScheduleKeyDeletion) opens nothing.
@@ -1254,23 +1258,58 @@ def policy_problems(
     return problems
 
 
-def _keeps_put_key_policy(statement: dict[str, Any]) -> bool:
-    if statement.get("Effect") != "Allow":
-        return False
+def _locked_out(statements: Sequence[dict[str, Any]], account_roots: Sequence[Any]) -> bool:
+    """True when no principal keeps ``kms:PutKeyPolicy``: no Allow statement for an IAM
+    principal covers it (``Action`` patterns and ``NotAction`` read as IAM reads them), or
+    Deny statements without conditions take it from each principal those name. A Deny for
+    ``*`` takes it from everyone; one for an account root (or account ID) from every principal
+    of that account; one for another principal from that principal. ``account_roots`` are the
+    resolved forms of the key's own account root; a principal known only at deploy time (a
+    role of the key's stack) is of the key's account."""
+    own_ids = {r for r in account_roots if isinstance(r, str) and ACCOUNT_ID.match(r)}
+
+    def account(principal: Any) -> Any:
+        if not isinstance(principal, str) or principal in account_roots:
+            return OWN_ACCOUNT
+        named = account_of(principal)
+        return OWN_ACCOUNT if named in own_ids else named
+
+    denied_accounts: set[Any] = set()
+    denied: list[Any] = []
+    for statement in statements:
+        if (
+            statement.get("Effect") != "Deny"
+            or statement.get("Condition")
+            or "NotPrincipal" in statement  # a Deny for everyone *but* some leaves those
+            or not actions.covers(statement, actions.PUT_KEY_POLICY)
+        ):
+            continue
+        if _has_wildcard_principal(statement):
+            return True
+        for principal in _aws_principals(statement):
+            if principal in account_roots or (
+                isinstance(principal, str) and ROOT_OR_ACCOUNT.match(principal)
+            ):
+                denied_accounts.add(account(principal))
+            else:
+                denied.append(principal)
+    return not any(
+        principal not in denied and account(principal) not in denied_accounts
+        for statement in statements
+        if statement.get("Effect") == "Allow" and actions.covers(statement, actions.PUT_KEY_POLICY)
+        for principal in _aws_principals(statement)
+    )
+
+
+def _aws_principals(statement: dict[str, Any]) -> list[Any]:
+    """The ``AWS`` principals of a statement's ``Principal`` (resolved: strings, or
+    CloudFormation intrinsics for ARNs known at deploy time)."""
     principal = statement.get("Principal")
-    if not isinstance(principal, dict) or "AWS" not in principal:
-        return False
-    granted = {a for a in as_list(statement.get("Action", [])) if isinstance(a, str)}
-    return bool(granted & actions.PUT_KEY_POLICY_COVERED_BY)
-
-
-def _denies_put_key_policy_to_all(statement: dict[str, Any]) -> bool:
-    if statement.get("Effect") != "Deny" or statement.get("Condition"):
-        return False
-    if not _has_wildcard_principal(statement) or "NotPrincipal" in statement:
-        return False  # a Deny for everyone *but* some principals leaves those
-    denied = {a for a in as_list(statement.get("Action", [])) if isinstance(a, str)}
-    return bool(denied & actions.PUT_KEY_POLICY_COVERED_BY)
+    if principal == "*":
+        return ["*"]
+    if not isinstance(principal, dict):
+        return []
+    return as_list(principal.get("AWS", []))
 
 
 def _has_wildcard_principal(statement: dict[str, Any]) -> bool:

@@ -1168,9 +1168,32 @@ def with_statement(sid: str, principal: iam.IPrincipal, action: str) -> Callable
 LOCK_OUT = (
     "[S/K] 'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
     "locked out for good (give it admins=[...] or a deployer). Received: a policy in which "
-    "no Allow statement for an IAM principal includes kms:PutKeyPolicy, or a Deny without "
-    "conditions takes it from everyone"
+    "no Allow statement for an IAM principal includes kms:PutKeyPolicy, or Deny statements "
+    "without conditions take it from every principal that has it (a Deny for '*', or for an "
+    "account root, which covers every principal of that account)"
 )
+
+
+def deny(
+    principal: iam.IPrincipal,
+    *,
+    actions: list[str] | None = None,
+    not_actions: list[str] | None = None,
+) -> Callable[[], KeyPolicy]:
+    """A custom policy with admins and one Deny without conditions, built when it runs."""
+    return lambda: KeyPolicy.custom(
+        admins=[ADMIN],
+        statements=[
+            iam.PolicyStatement(
+                sid="Guard",
+                effect=iam.Effect.DENY,
+                principals=[principal],
+                actions=actions,
+                not_actions=not_actions,
+                resources=["*"],
+            )
+        ],
+    )
 
 
 def oversized_policy() -> KeyPolicy:
@@ -1203,6 +1226,33 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
             deployer=None,
             statements=[put_key_policy(iam.ArnPrincipal(ADMIN), effect=iam.Effect.DENY)],
         ),
+        LOCK_OUT,
+    ),
+    # A Deny takes kms:PutKeyPolicy from the deployer and the admins: KMS refuses these keys
+    # at deploy time (MalformedPolicyDocumentException, the lock-out safety check).
+    (
+        "lock-out-put-key-policy-denied-to-the-account-root",
+        deny(iam.AccountRootPrincipal(), actions=["kms:PutKeyPolicy"]),
+        LOCK_OUT,
+    ),
+    (
+        "lock-out-put-key-policy-denied-to-the-account-id",
+        deny(iam.AccountPrincipal(ACCOUNT), actions=["kms:PutKeyPolicy"]),
+        LOCK_OUT,
+    ),
+    (
+        "lock-out-everything-but-decrypt-denied-to-everyone",
+        deny(iam.AnyPrincipal(), not_actions=["kms:Decrypt"]),
+        LOCK_OUT,
+    ),
+    (
+        "lock-out-put-policy-pattern-denied-to-everyone",
+        deny(iam.AnyPrincipal(), actions=["kms:Put*Policy"]),
+        LOCK_OUT,
+    ),
+    (
+        "lock-out-put-key-policy-in-another-case-denied-to-everyone",
+        deny(iam.AnyPrincipal(), actions=["KMS:putkeypolicy"]),
         LOCK_OUT,
     ),
     (
@@ -1406,6 +1456,43 @@ def test_a_wildcard_allow_is_refused_exactly_when_the_key_inventory_calls_it_pub
             app.synth()
     else:
         assert key_statements(app)[-1]["Sid"] == "Everyone"
+
+
+@pytest.mark.parametrize(
+    "make_policy",
+    [
+        # NotAction listing kms:PutKeyPolicy: the Deny leaves it.
+        deny(iam.AnyPrincipal(), not_actions=["kms:Decrypt", "kms:PutKeyPolicy"]),
+        deny(iam.AnyPrincipal(), not_actions=["kms:Put*"]),
+        # Another account's root: its principals lose it, this account's keep it.
+        deny(iam.AccountPrincipal("222222222222"), actions=["kms:PutKeyPolicy"]),
+        # One principal denied; the deployer keeps it.
+        deny(iam.ArnPrincipal(ADMIN), actions=["kms:PutKeyPolicy"]),
+        # A pattern that does not match kms:PutKeyPolicy.
+        deny(iam.AnyPrincipal(), actions=["kms:Put*Tags"]),
+    ],
+    ids=["not-action-lists-it", "not-action-pattern", "other-account", "one-role", "other-put"],
+)
+def test_a_deny_that_leaves_put_key_policy_to_someone_is_no_lock_out(
+    make_policy: Callable[[], KeyPolicy],
+) -> None:
+    app, stack = one_stack_app()
+    CustomerManagedKey(stack, "K", policy=make_policy())
+    assert key_statements(app)[-1]["Sid"] == "Guard"
+
+
+def test_an_allow_with_not_action_leaving_put_key_policy_in_keeps_it() -> None:
+    app, stack = one_stack_app()
+    keeper = iam.PolicyStatement(
+        sid="Keeper",
+        principals=[iam.ArnPrincipal(ADMIN)],
+        not_actions=["kms:Decrypt"],
+        resources=["*"],
+    )
+    CustomerManagedKey(
+        stack, "K", policy=KeyPolicy.custom(users=[ADMIN], deployer=None, statements=[keeper])
+    )
+    assert key_statements(app)[-1]["Sid"] == "Keeper"
 
 
 def test_deny_for_everyone_without_a_condition_is_accepted() -> None:
