@@ -13,10 +13,14 @@ from typing import Any
 
 from constructs_lib._validation import as_list
 
-# Management without use: none of these encrypts, decrypts, signs or creates grants, so an
-# administrator can look after the key but cannot read what it protects. Each acts on the key,
-# so a key policy or a policy naming the key can grant it: not kms:ListAliases, which takes no
-# resource ("kms:ListAliases (IAM policy)", KMS API reference).
+# Management: none of these encrypts, decrypts, signs or creates grants. That does not keep an
+# administrator from what the key protects: kms:PutKeyPolicy rewrites the key policy (to give
+# themselves kms:Decrypt, say), and kms:ReplicateKey makes a replica of a multi-Region key with
+# a new policy of the caller's choosing. Both are needed (without kms:PutKeyPolicy the key is
+# locked out; replicas need ReplicateKey); keeping administrators from the data takes an SCP or
+# a permissions boundary denying them these two (docs/keys.md, "What administrators can do").
+# Each acts on the key, so a key policy or a policy naming the key can grant it: not
+# kms:ListAliases, which takes no resource ("kms:ListAliases (IAM policy)", KMS API reference).
 ADMIN_ACTIONS: tuple[str, ...] = (
     "kms:CancelKeyDeletion",
     "kms:CreateAlias",

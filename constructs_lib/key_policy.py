@@ -1035,7 +1035,9 @@ class KeyPolicy:
         """Named roles and no blanket root ``kms:*``.
 
         Args:
-            admins: manage the key (including ``kms:PutKeyPolicy``) but not use it. Default: none.
+            admins: manage the key (including ``kms:PutKeyPolicy``) without use actions; with
+                ``kms:PutKeyPolicy`` (and ``kms:ReplicateKey``) they can still give themselves
+                use, which only an SCP or a permissions boundary prevents. Default: none.
             users: use the key; actions follow its usage. Default: none.
             service_users: may create grants for AWS resources (EBS, RDS, ...). Default: none.
             external_accounts: other accounts or their principals: user and grant statements,
