@@ -494,37 +494,81 @@ class _KeyBase(Resource):
             return identity.combine(in_key_policy)
         return in_key_policy
 
+    def _grant_for_usage(
+        self, method: str, usage: str, grantee: iam.IGrantable, key_actions: tuple[str, ...]
+    ) -> iam.Grant:
+        """``grant(grantee, *key_actions)`` for a ``grant_*`` method that needs ``usage``."""
+        self._require_usage(method, usage)
+        return self.grant(grantee, *key_actions)
+
     def grant_encrypt_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Encrypt, decrypt, re-encrypt and (symmetric keys) generate data keys."""
-        self._require_usage("grant_encrypt_decrypt", "ENCRYPT_DECRYPT")
-        return self.grant(grantee, *user_actions(self.key_usage, self.key_spec))
+        """Encrypt, decrypt, re-encrypt and (symmetric keys) generate data keys; also
+        ``kms:DescribeKey``, and (RSA keys) ``kms:GetPublicKey``: the key policy's user actions."""
+        return self._grant_for_usage(
+            "grant_encrypt_decrypt",
+            "ENCRYPT_DECRYPT",
+            grantee,
+            user_actions(self.key_usage, self.key_spec),
+        )
 
     def grant_encrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Encrypt only (symmetric keys: also generate data keys and re-encrypt)."""
-        self._require_usage("grant_encrypt", "ENCRYPT_DECRYPT")
-        if self.key_spec == "SYMMETRIC_DEFAULT":
-            return self.grant(grantee, *actions.ENCRYPT_ACTIONS)
-        return self.grant(grantee, *actions.ASYMMETRIC_ENCRYPT_ACTIONS)
+        """Encrypt and re-encrypt; symmetric keys also generate data keys, RSA keys (which
+        cannot) give ``kms:GetPublicKey`` instead, to encrypt outside AWS."""
+        symmetric = self.key_spec == "SYMMETRIC_DEFAULT"
+        return self._grant_for_usage(
+            "grant_encrypt",
+            "ENCRYPT_DECRYPT",
+            grantee,
+            actions.ENCRYPT_ACTIONS if symmetric else actions.ASYMMETRIC_ENCRYPT_ACTIONS,
+        )
 
     def grant_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
         """Decrypt only."""
-        self._require_usage("grant_decrypt", "ENCRYPT_DECRYPT")
-        return self.grant(grantee, *actions.DECRYPT_ACTIONS)
+        return self._grant_for_usage(
+            "grant_decrypt", "ENCRYPT_DECRYPT", grantee, actions.DECRYPT_ACTIONS
+        )
 
     def grant_sign_verify(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Sign, verify and read the public key."""
-        self._require_usage("grant_sign_verify", "SIGN_VERIFY")
-        return self.grant(grantee, *actions.SIGN_VERIFY_ACTIONS)
+        """Sign, verify, read the public key and describe the key."""
+        return self._grant_for_usage(
+            "grant_sign_verify", "SIGN_VERIFY", grantee, actions.SIGN_VERIFY_ACTIONS
+        )
+
+    def grant_sign(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Sign only (``kms:Sign``, as aws-cdk-lib's ``grant_sign``)."""
+        return self._grant_for_usage("grant_sign", "SIGN_VERIFY", grantee, actions.SIGN_ACTIONS)
+
+    def grant_verify(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Verify only (``kms:Verify``, as aws-cdk-lib's ``grant_verify``)."""
+        return self._grant_for_usage("grant_verify", "SIGN_VERIFY", grantee, actions.VERIFY_ACTIONS)
 
     def grant_generate_mac(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Generate and verify HMACs."""
-        self._require_usage("grant_generate_mac", "GENERATE_VERIFY_MAC")
-        return self.grant(grantee, *actions.GENERATE_VERIFY_MAC_ACTIONS)
+        """Generate and verify HMACs (``.key.grant_generate_mac``, which aws-cdk-lib's
+        constructs call, generates only)."""
+        return self._grant_for_usage(
+            "grant_generate_mac",
+            "GENERATE_VERIFY_MAC",
+            grantee,
+            actions.GENERATE_VERIFY_MAC_ACTIONS,
+        )
+
+    def grant_verify_mac(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Verify HMACs only (``kms:VerifyMac``, as aws-cdk-lib's ``grant_verify_mac``)."""
+        return self._grant_for_usage(
+            "grant_verify_mac", "GENERATE_VERIFY_MAC", grantee, actions.VERIFY_MAC_ACTIONS
+        )
 
     def grant_key_agreement(self, grantee: iam.IGrantable) -> iam.Grant:
         """Derive shared secrets (ECDH) and read the public key."""
-        self._require_usage("grant_key_agreement", "KEY_AGREEMENT")
-        return self.grant(grantee, *actions.KEY_AGREEMENT_ACTIONS)
+        return self._grant_for_usage(
+            "grant_key_agreement", "KEY_AGREEMENT", grantee, actions.KEY_AGREEMENT_ACTIONS
+        )
+
+    def grant_admin(self, grantee: iam.IGrantable) -> iam.Grant:
+        """What the key policy's ``admins`` get: the management actions (import actions too
+        for an ``EXTERNAL`` key), no use actions; ``kms:PutKeyPolicy`` among them, with which
+        an administrator can still give themselves use (docs/keys.md)."""
+        return self.grant(grantee, *admin_actions(self.origin))
 
     def grant_for_aws_resources(self, grantee: iam.IGrantable) -> iam.Grant:
         """Create, list and revoke grants for AWS resources (EBS, RDS acting for ``grantee``)."""
@@ -776,8 +820,7 @@ class _RoutedKey(kms.Key):
         return self._owner.grant(grantee, *key_actions)
 
     def grant_admin(self, grantee: iam.IGrantable) -> iam.Grant:
-        # The key policy's admins get the same: import actions too for EXTERNAL keys.
-        return self._owner.grant(grantee, *admin_actions(self._owner.origin))
+        return self._owner.grant_admin(grantee)
 
     def grant_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
         return self._owner.grant_decrypt(grantee)
@@ -789,23 +832,23 @@ class _RoutedKey(kms.Key):
         return self._owner.grant_encrypt_decrypt(grantee)
 
     def grant_sign(self, grantee: iam.IGrantable) -> iam.Grant:
-        self._owner._require_usage("grant_sign", "SIGN_VERIFY")
-        return self._owner.grant(grantee, *actions.SIGN_ACTIONS)
+        return self._owner.grant_sign(grantee)
 
     def grant_verify(self, grantee: iam.IGrantable) -> iam.Grant:
-        self._owner._require_usage("grant_verify", "SIGN_VERIFY")
-        return self._owner.grant(grantee, *actions.VERIFY_ACTIONS)
+        return self._owner.grant_verify(grantee)
 
     def grant_sign_verify(self, grantee: iam.IGrantable) -> iam.Grant:
         return self._owner.grant_sign_verify(grantee)
 
     def grant_generate_mac(self, grantee: iam.IGrantable) -> iam.Grant:
-        self._owner._require_usage("grant_generate_mac", "GENERATE_VERIFY_MAC")
-        return self._owner.grant(grantee, *actions.GENERATE_MAC_ACTIONS)
+        # kms:GenerateMac alone, as aws-cdk-lib's: the constructs calling it expect no more
+        # (the construct's own grant_generate_mac adds kms:VerifyMac).
+        return self._owner._grant_for_usage(
+            "grant_generate_mac", "GENERATE_VERIFY_MAC", grantee, actions.GENERATE_MAC_ACTIONS
+        )
 
     def grant_verify_mac(self, grantee: iam.IGrantable) -> iam.Grant:
-        self._owner._require_usage("grant_verify_mac", "GENERATE_VERIFY_MAC")
-        return self._owner.grant(grantee, *actions.VERIFY_MAC_ACTIONS)
+        return self._owner.grant_verify_mac(grantee)
 
     def add_alias(self, alias_name: str) -> kms.Alias:
         return self._owner.add_alias(alias_name)

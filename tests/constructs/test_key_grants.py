@@ -20,7 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import cx_api
 
 from constructs_lib import ConstructPropError, CustomerManagedKey, ExternalAccount, KeyPolicy
-from constructs_lib._kms_actions import KNOWN_ACTIONS
+from constructs_lib._kms_actions import ADMIN_ACTIONS, KNOWN_ACTIONS
 from stacks.config import cdk_json_context
 
 ACCOUNT = "111111111111"
@@ -566,6 +566,15 @@ def test_each_grant_method_gives_the_actions_of_its_key_usage() -> None:
     check("Verifies", signer, signer.key.grant_verify, "kms:Verify")
     check("MakesMac", mac, mac.key.grant_generate_mac, "kms:GenerateMac")
     check("ChecksMac", mac, mac.key.grant_verify_mac, "kms:VerifyMac")
+    # The construct has every grant_* method of .key (docs/envelope.md: signer.grant_sign).
+    check("DirectSign", signer, signer.grant_sign, "kms:Sign")
+    check("DirectVerify", signer, signer.grant_verify, "kms:Verify")
+    check("DirectChecksMac", mac, mac.grant_verify_mac, "kms:VerifyMac")
+    # The construct's grant_generate_mac also verifies (unchanged, docs/keys.md "Grants");
+    # .key's generates only, as aws-cdk-lib's, for the constructs that call it.
+    check("DirectMakesMac", mac, mac.grant_generate_mac, ["kms:GenerateMac", "kms:VerifyMac"])
+    check("DirectAdmin", signer, signer.grant_admin, list(ADMIN_ACTIONS))
+    check("ViaKeyAdmin", mac, mac.key.grant_admin, list(ADMIN_ACTIONS))
     check(
         "DeriveSecret",
         agreement,
@@ -602,10 +611,13 @@ def test_each_grant_method_gives_the_actions_of_its_key_usage() -> None:
         (True, "grant_encrypt", "ENCRYPT_DECRYPT"),
         (False, "grant_decrypt", "ENCRYPT_DECRYPT"),
         (True, "grant_decrypt", "ENCRYPT_DECRYPT"),
+        (False, "grant_sign", "SIGN_VERIFY"),
         (True, "grant_sign", "SIGN_VERIFY"),
+        (False, "grant_verify", "SIGN_VERIFY"),
         (True, "grant_verify", "SIGN_VERIFY"),
         (False, "grant_generate_mac", "GENERATE_VERIFY_MAC"),
         (True, "grant_generate_mac", "GENERATE_VERIFY_MAC"),
+        (False, "grant_verify_mac", "GENERATE_VERIFY_MAC"),
         (True, "grant_verify_mac", "GENERATE_VERIFY_MAC"),
         (False, "grant_key_agreement", "KEY_AGREEMENT"),
     ],
