@@ -448,6 +448,11 @@ def import_material(
     )
 
 
+class IncorrectMaterialError(ConflictError):
+    """KMS refused the material as not this key's (``IncorrectKeyMaterialException``): a key
+    that has had material takes only that same material again."""
+
+
 def _import_error(
     error: ClientError, target: ImportTarget, algorithm: str, *, new_material: bool
 ) -> KmskitError:
@@ -487,12 +492,12 @@ def _import_error(
         )
     if code == "IncorrectKeyMaterialException":
         if new_material:
-            return ConflictError(
+            return IncorrectMaterialError(
                 f"{text}. '--new-material' was given, and KMS found this material already "
                 f"associated with key {target.key_arn} (or unfit for a {target.key_spec} key): "
                 "to re-import material the key already has, leave out --new-material"
             )
-        return ConflictError(
+        return IncorrectMaterialError(
             f"{text}. KMS refused this material for key {target.key_arn} ({target.key_spec}, "
             f"state {target.key_state}). A key that has had material takes only that same "
             "material again, byte for byte (a multi-Region replica: its primary's): import the "

@@ -99,6 +99,8 @@ from kmskit.key_material import (
     MAX_VALIDITY,
     SUPPORTED_SPECS,
     WRAPPING_KEY_SPEC,
+    ImportTarget,
+    IncorrectMaterialError,
     check_generate,
     check_material,
     check_new_material,
@@ -1058,6 +1060,32 @@ def check_save_material(path: str | None, *, generate: bool) -> None:
         )
 
 
+def _not_this_keys_material(saved: str, target: ImportTarget) -> str:
+    """What the generated copy is worth when KMS refused it as not the key's own material (a
+    key back in PendingImport after its material expired or was deleted takes only that
+    material again): not a way to finish this import."""
+    copy = (
+        "The generated material written to standard output"
+        if saved == STDIO
+        else f"The generated material saved to '{saved}'"
+    )
+    if target.key_spec == "SYMMETRIC_DEFAULT":
+        later = (
+            "KMS takes it for this key only as further material (--material FILE "
+            "--new-material), never in place of the key's own"
+        )
+    else:
+        later = (
+            f"KMS will never take it for this {target.key_spec} key, whose material cannot "
+            "change after the first import"
+        )
+    return (
+        f"{copy} is not this key's material and was not imported: {later}. To make the key "
+        "usable again, import the material it had (the copy kept from its first import) with "
+        "--material FILE"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     check_save_material(args.save_material, generate=args.generate)
     valid_to = (
@@ -1093,7 +1121,9 @@ def run(args: argparse.Namespace) -> int:
             # A re-run with the same --save-material is refused (the file exists): say what
             # the file holds and how to finish, so that no second material gets generated.
             failure = as_kmskit_error(error)  # also a lost connection (BotoCoreError)
-            if args.save_material == STDIO:
+            if isinstance(failure, IncorrectMaterialError):
+                finish = _not_this_keys_material(args.save_material, target)
+            elif args.save_material == STDIO:
                 finish = (
                     "The generated material was written to standard output but not imported: "
                     "once fixed, import that copy with --material FILE"

@@ -1026,6 +1026,46 @@ def test_other_material_than_the_keys_own_names_the_key_and_the_same_material_ru
     )
 
 
+@pytest.mark.parametrize(
+    ("spec", "later"),
+    [
+        (
+            "SYMMETRIC_DEFAULT",
+            "KMS takes it for this key only as further material (--material FILE "
+            "--new-material), never in place of the key's own",
+        ),
+        (
+            "HMAC_256",
+            "KMS will never take it for this HMAC_256 key, whose material cannot change after "
+            "the first import",
+        ),
+    ],
+)
+def test_generated_material_refused_as_not_the_keys_own_is_not_offered_for_import(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str, later: str
+) -> None:
+    # PendingImport after its material expired or was deleted: the key takes back only that
+    # material, so "import it with --material <the generated file>" would fail the same way.
+    saved = tmp_path / "material.bin"
+    kms.describe(spec, state="PendingImport")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.fails(
+        "import_key_material",
+        "IncorrectKeyMaterialException",
+        "The key material in the request is not the same as before.",
+    )
+    argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
+    assert main(argv) == EXIT_CONFLICT
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        f"The generated material saved to '{saved}' is not this key's material and was not "
+        f"imported: {later}. To make the key usable again, import the material it had (the "
+        "copy kept from its first import) with --material FILE"
+    )
+    assert f"import it with --material {saved}" not in err
+    assert saved.read_bytes() == kms.unwrap()  # kept all the same: never lose material
+
+
 def test_new_material_the_key_already_has_says_to_leave_out_new_material(
     kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
