@@ -39,7 +39,7 @@ from .config import Config
 from .handler import Runtime
 from .messages import Task
 from .sdk import SdkTooOldError
-from .workflow import UNENCRYPTED_AURORA
+from .workflow import UNENCRYPTED_AURORA, past_retention
 
 # EventBridge starts a scheduled rule within about a minute of its time; a source made just
 # before a late run is still reported by the next one.
@@ -92,10 +92,8 @@ def sweep(runtime: Runtime, now: Callable[[], datetime] = lambda: datetime.now(U
                     continue
                 # A pending copy is left to finish (its watch would only copy it again); a
                 # later run deletes it once available if it is still past the retention.
-                expired = (
-                    info.state != "pending"
-                    and cfg.retention_days is not None
-                    and moment - start > timedelta(days=cfg.retention_days)
+                expired = info.state != "pending" and past_retention(
+                    start, cfg.retention_days, moment
                 )
                 delivered_done = TAG_DELIVERED in info.tags and start < window_start
                 if expired or delivered_done:
@@ -111,7 +109,7 @@ def sweep(runtime: Runtime, now: Callable[[], datetime] = lambda: datetime.now(U
                 )
             )
         if cfg.mode == "receiver":
-            tasks.extend(_shared_with_us(runtime, kind, report))
+            tasks.extend(_shared_with_us(runtime, kind, moment, report))
     if tasks:
         runtime.outbox.send(tasks)
     report.queued = len(tasks)
@@ -204,7 +202,13 @@ def _dead_letter(runtime: Runtime, tasks: list[Task], reason: str, report: Sweep
         report.errors.append(f"dead-letter {tasks[0].source.arn}: the send failed (logged)")
 
 
-def _shared_with_us(runtime: Runtime, kind: Any, report: SweepReport) -> list[Task]:
+def _shared_with_us(
+    runtime: Runtime, kind: Any, moment: datetime, report: SweepReport
+) -> list[Task]:
+    """A copy task for each staging copy shared with this receiver, except those whose source is
+    already past the receiver's retention: their copy would be deleted by this sweep's next run,
+    and queued again by the run after (a staging copy stays shared when its Received notice was
+    dead-lettered, or when ``kmskit snapshot copy --to-account`` made it)."""
     cfg = runtime.config
     try:
         shared = runtime.engine.shared_with_me(kind, cfg.region, cfg.source_accounts)
@@ -214,7 +218,7 @@ def _shared_with_us(runtime: Runtime, kind: Any, report: SweepReport) -> list[Ta
     tasks = []
     for info in shared:
         task = runtime.workflow.received_task(info, None)
-        if task is not None:
+        if task is not None and not runtime.workflow.past_retention(task, moment):
             tasks.append(task)
     return tasks
 

@@ -66,6 +66,16 @@ UNENCRYPTED_AURORA = "UnencryptedAuroraSnapshot"
 SATURATED_SECONDS = 60.0
 
 
+def past_retention(start: datetime | None, retention_days: int | None, now: datetime) -> bool:
+    """Whether a copy whose source was taken at ``start`` is past ``retention_days`` at ``now``:
+    the sweep deletes such a copy (None: no retention, or no time known, never past)."""
+    return (
+        retention_days is not None
+        and start is not None
+        and now - start > timedelta(days=retention_days)
+    )
+
+
 class DeadLetterTaskError(DeadLetterError):
     """Dead-letter ``body`` (a task that a redrive runs again) instead of the current message;
     ``metric`` is counted once it is in the dead-letter queue."""
@@ -233,15 +243,51 @@ class Workflow:
         if ref.region != cfg.region or ref.kind not in cfg.resource_types:
             return f"ignored: {ref.arn} is not a {cfg.resource_types} snapshot in {cfg.region}"
         info = self.engine.describe(ref)
-        if info is None:
-            return f"ignored: {ref.arn} is not visible (unshared or deleted)"
-        task = self.received_task(info, reply_region)
-        if task is None:
-            return f"ignored: {ref.arn} is not a kmskit staging copy"
-        failure = source_failure(info)
+        task = self._receivable(ref, info, sender, reply_region)
+        if isinstance(task, str):
+            return f"ignored: {task}"
+        failure = source_failure(info) if info is not None else None
         if failure:
             raise DeadLetterError(failure, SOURCE_FAILED)
         return self.copy(task)
+
+    def _receivable(
+        self, ref: SnapshotRef, info: SnapshotInfo | None, sender: str, reply_region: str | None
+    ) -> Task | str:
+        """The copy task for a snapshot ``sender`` says it shared, or why it is not copied."""
+        if info is None:
+            return f"{ref.arn} is not visible (unshared or deleted)"
+        if info.ref.account != sender:
+            # EC2 describes by ID any snapshot this account can see, public ones and those shared
+            # by anyone: only the owner EC2 reports (OwnerId), never the description's origin
+            # (the sender writes it), proves the snapshot is the sender's.
+            self.log.warning(
+                "shared snapshot not owned by its sender: not copied",
+                snapshot=info.ref.arn,
+                owner=info.ref.account,
+                sender=sender,
+            )
+            return f"{ref.arn} belongs to {info.ref.account}, not to the sender {sender}"
+        task = self.received_task(info, reply_region)
+        if task is None:
+            return f"{ref.arn} is not a kmskit staging copy"
+        if self.past_retention(task, self.now()):
+            return f"{ref.arn} is past the retention; not copied"
+        return task
+
+    def past_retention(self, task: Task, now: datetime) -> bool:
+        """Whether a copy for ``task`` would be past this copier's retention at ``now`` (its
+        origin's time is its age): the sweep would delete it at its next run, and copying it
+        again after that would loop (copy, delete, copy ...). Logged when so."""
+        if not past_retention(parse_iso(task.origin.time), self.config.retention_days, now):
+            return False
+        self.log.warning(
+            "past the retention: not copied",
+            source=task.source.arn,
+            source_time=task.origin.time,
+            retention_days=self.config.retention_days,
+        )
+        return True
 
     def received_task(self, info: SnapshotInfo, reply_region: str | None) -> Task | None:
         """The copy task for a snapshot a source account shared with this receiver."""
@@ -354,13 +400,7 @@ class Workflow:
         other = self.engine.other_copy(gone, task.copy_key(self.config.account))
         if other is not None:
             return f"{gone.arn} is gone; {other.ref.arn} is the copy of {task.source.arn}"
-        started = parse_iso(task.origin.time)
-        retention = self.config.retention_days
-        if (
-            retention is not None
-            and started is not None
-            and (datetime.now(UTC) - started > timedelta(days=retention))
-        ):
+        if self.past_retention(task, self.now()):
             # Past the retention the sweep would delete a new copy too: copying again would loop.
             self.log.warning("copy disappeared past its retention: not copied again", copy=gone.arn)
             return (
@@ -480,4 +520,4 @@ class Workflow:
             self.count_when_done("CopiesCompleted")
 
 
-__all__ = ["CopyLimitError", "DeadLetterTaskError", "Ignored", "Workflow"]
+__all__ = ["CopyLimitError", "DeadLetterTaskError", "Ignored", "Workflow", "past_retention"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -1784,6 +1784,39 @@ def test_a_shared_ebs_snapshot_claiming_another_accounts_origin_is_not_copied(
     assert metrics(rt, "CopiesStarted") == 0
 
 
+def test_a_shared_ebs_snapshot_owned_by_another_account_than_the_sender_is_not_copied(
+    stubs: Stubs,
+) -> None:
+    # EC2 describes by ID a public snapshot, or one any account shared with the receiver: a
+    # principal of a source account could name a third party's snapshot in a Shared notice, its
+    # description claiming the sender's origin. Only OwnerId, which EC2 reports, is trusted.
+    stranger = "444444444444"
+    claimed = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
+    theirs = "snap-0bbbbbbbbbbbbbbbb"
+    stubs.on("ec2", REGION).add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": theirs,
+                    "OwnerId": stranger,
+                    "State": "completed",
+                    "Description": claimed.description(),
+                }
+            ]
+        },
+        {"SnapshotIds": [theirs]},
+    )
+    event = shared_notice(f"arn:aws:ec2:{REGION}::snapshot/{theirs}", "b7c1e2f0-0000-4000-8000-1")
+    rt = runtime(receiver_config(), stubs)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesStarted") == 0
+    warnings = [line for line in rt.log.lines or [] if line.get("level") == "WARNING"]
+    assert [(w["message"], w["owner"], w["sender"]) for w in warnings] == [
+        ("shared snapshot not owned by its sender: not copied", stranger, SOURCE)
+    ]
+
+
 def test_a_shared_rds_snapshot_that_is_not_a_staging_copy_is_not_copied(stubs: Stubs) -> None:
     arn = f"arn:aws:rds:{REGION}:{SOURCE}:snapshot:orders-prod"
     event = shared_notice(arn, "6a7e8feb-b491-4cf7-a9f1-bf3703467720")
@@ -2190,6 +2223,101 @@ def test_the_receiver_sweep_queues_a_copy_of_each_staging_copy_shared_with_it(
         "snap-0shared",
     )
     assert task["kms_key_arn"] == BACKUP_KEY
+
+
+def expect_staging_copy_shared_with_the_receiver(stubs: Stubs, origin: Origin) -> None:
+    """The receiver's sweep lists one kmskit staging copy of ``origin`` shared with it."""
+    stubs.on("ec2", REGION).add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": "snap-0shared",
+                    "OwnerId": SOURCE,
+                    "State": "completed",
+                    "Description": origin.description(),
+                }
+            ]
+        },
+        {"OwnerIds": [SOURCE], "RestorableByUserIds": ["self"]},
+    )
+
+
+def test_the_receiver_sweep_does_not_copy_again_a_staging_copy_past_its_retention(
+    stubs: Stubs,
+) -> None:
+    # The staging copy stays shared (its Received notice was dead-lettered, or
+    # `kmskit snapshot copy --to-account` made it); its source is 8 days old, past the receiver's
+    # 7 days. The sweep deletes the received copy and must not queue a new one, which the next
+    # run would delete again, and so on forever.
+    now = WHEN + timedelta(days=8)
+    origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
+    config = receiver_config(resource_types=["EBS"], retention_days=7)
+    received_tags = {
+        TAG_MANAGED_BY: "kmskit-snapshots",
+        TAG_REPLICATOR: config.replicator_id,
+        TAG_ROLE: "received",
+        TAG_COPY_KEY: copy_key(origin, region=REGION, account=BACKUP, role="received"),
+        TAG_STAGING_ARN: f"arn:aws:ec2:{REGION}::snapshot/snap-0shared",
+        **origin.tags(),
+    }
+    ec2 = stubs.on("ec2", REGION)
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": "snap-0received",
+                    "OwnerId": BACKUP,
+                    "State": "completed",
+                    "Tags": tag_list(received_tags),
+                }
+            ]
+        },
+        {
+            "OwnerIds": ["self"],
+            "Filters": [
+                {"Name": f"tag:{TAG_MANAGED_BY}", "Values": ["kmskit-snapshots"]},
+                {"Name": f"tag:{TAG_REPLICATOR}", "Values": ["Backup-Receive"]},
+            ],
+        },
+    )
+    ec2.add_response("delete_snapshot", {}, {"SnapshotId": "snap-0received"})
+    expect_staging_copy_shared_with_the_receiver(stubs, origin)
+    rt = runtime(config, stubs)
+    report = sweep(rt, now=lambda: now)
+    assert (report.deleted, report.queued) == (1, 0)
+    assert "sqs" not in {service for service, _ in stubs.clients}  # nothing queued
+    messages = [line.get("message") for line in rt.log.lines or []]
+    assert "past the retention: not copied" in messages
+
+
+def test_a_shared_notice_of_a_staging_copy_past_the_receivers_retention_is_not_copied(
+    stubs: Stubs,
+) -> None:
+    # A notice that reaches the receiver after the source's age passed its retention (a late
+    # sweep at the replicator, a long copy, a redrive): the copy would be deleted by the next run
+    # of the receiver's sweep, and copied again by the notice's redelivery or the sweep.
+    origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
+    stubs.on("ec2", REGION).add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": "snap-0cccc3333dddd4444",
+                    "OwnerId": SOURCE,
+                    "State": "completed",
+                    "Description": origin.description(),
+                }
+            ]
+        },
+        {"SnapshotIds": ["snap-0cccc3333dddd4444"]},
+    )
+    rt = runtime(receiver_config(retention_days=7), stubs)
+    rt.workflow.now = lambda: WHEN + timedelta(days=7, minutes=1)
+    assert rt.process([record(fixture("ebs_share_snapshot"))]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopiesStarted") == 0
+    assert "sqs" not in {service for service, _ in stubs.clients}  # nothing queued
 
 
 # ----------------------------------------------------------------------- failure injection
