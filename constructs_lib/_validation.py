@@ -34,6 +34,23 @@ RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 # checks both, so that its errors name its own fields.
 REPLICATION_RETENTION_DAYS = (2, 3650)
 
+# SnapshotReceiver's retention counts from the time the source was taken, and a source can reach
+# the receiver late: a replicator's sweep queues a source up to its sweep_window (at most 7 days)
+# after it was taken, a copy waits for a copy slot for up to 2 days (the copier's MAX_WAITS) at
+# the replicator and again at the receiver, and each of the two copies (staging, received) can
+# take hours (RDS). 7 + 2 + 2 days and a day for the copies is 12; the floor is two weeks, which
+# is also how long the dead-letter queues keep a message. A shorter retention deletes a received
+# copy at the receiver's first sweep after it is made, once its staging copy was unshared: the
+# backup account keeps nothing, and nothing reports it. The organisation config checks it too,
+# so that its error names its own field.
+RECEIVER_MIN_RETENTION_DAYS = 14
+RECEIVER_RETENTION_REQUIREMENT = (
+    f"must be at least {RECEIVER_MIN_RETENTION_DAYS} days: a source reaches the receiver up to "
+    "the replicator's sweep_window (at most 7 days) plus copy-slot waits (up to 2 days on each "
+    "side) and copy time after it was taken, and a received copy older than the retention is "
+    "deleted at the receiver's next sweep, leaving no copy"
+)
+
 # S3 Object Lock default retention (AWS::S3::Bucket DefaultRetention, S3 API DefaultRetention):
 # a mode, and a period of Days or Years, not both; at most 100 years (S3 user guide, "Managing
 # Object Lock"), so 1-36,500 days or 1-100 years (PutObjectLockConfiguration refuses 0 and more

@@ -42,6 +42,8 @@ from constructs_lib import _names as names
 from constructs_lib import _principals as principals
 from constructs_lib._kms_actions import QUEUE_KEY_ACTIONS, SNAPSHOT_KEY_ACTIONS
 from constructs_lib._validation import (
+    RECEIVER_MIN_RETENTION_DAYS,
+    RECEIVER_RETENTION_REQUIREMENT,
     REPLICATION_RETENTION_DAYS,
     ConstructPropError,
     check_account_id,
@@ -1586,8 +1588,10 @@ class SnapshotReceiver(_ReplicationBase):
         destinations: same-account onward copies to other Regions (``account`` left out).
             Default: none.
         resource_types: Default: ``"EBS"``, ``"RDS"`` and ``"AURORA"``.
-        retention: delete received copies this long after their source was taken (1-3650 days).
-            Default: None (kept until you delete them).
+        retention: delete received copies this long after their source was taken (14-3650
+            days: a source can reach the receiver up to the replicator's ``sweep_window``, 7 days
+            at most, plus copy-slot waits and copy time after it was taken; a staging copy whose
+            source is already past it is not copied). Default: None (kept until you delete them).
         encryption_key / alarm_topic / sweep_interval / max_receive_count / max_message_age:
             as for :class:`SnapshotReplicator`.
         copy_tags: tags put on every copy this receiver makes (received copies and onward
@@ -1677,6 +1681,13 @@ class SnapshotReceiver(_ReplicationBase):
         retention_days = (
             durations.check_days("retention", retention, 1, 3650) if retention is not None else None
         )
+        if retention is not None and retention_days is not None:
+            require(
+                retention_days >= RECEIVER_MIN_RETENTION_DAYS,
+                "retention",
+                RECEIVER_RETENTION_REQUIREMENT,
+                retention.to_human_string(),
+            )
         self.retention = retention
         self._build(
             mode="receiver",

@@ -79,6 +79,8 @@ from typing import Any
 
 from constructs_lib._validation import (
     OBJECT_LOCK_MODES,
+    RECEIVER_MIN_RETENTION_DAYS,
+    RECEIVER_RETENTION_REQUIREMENT,
     REPLICATION_RETENTION_DAYS,
     RESERVED_BUCKET_PREFIXES,
     ConstructPropError,
@@ -808,6 +810,14 @@ def _parse_replication(
                 account.alias,
             )
         destinations.append(destination)
+    # The backup account's receivers keep received copies as long as the replicators keep theirs.
+    require(
+        retention >= RECEIVER_MIN_RETENTION_DAYS or all(d.account is None for d in destinations),
+        _field("replication.retention_days"),
+        f"{RECEIVER_RETENTION_REQUIREMENT} (the backup account's receivers keep received copies "
+        "this long)",
+        raw_retention,
+    )
     return ReplicationConfig(
         resource_types=tuple(types),
         selection_tag=(str(tag["key"]), str(tag["value"])),

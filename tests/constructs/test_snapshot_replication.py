@@ -784,6 +784,16 @@ def backup_key(stack: cdk.Stack) -> kms.IKey:
             "'destinations[0].account' must be left out",
         ),
         ({"retention": cdk.Duration.days(0)}, "'retention' must be 1-3650 days. Received: 0"),
+        # A source reaches the receiver up to a week (the replicator's sweep window) plus
+        # copy-slot waits and copy time after it was taken: a shorter retention deletes the
+        # received copy at the first sweep after it is made, leaving no copy.
+        (
+            {"retention": cdk.Duration.days(13)},
+            "'retention' must be at least 14 days: a source reaches the receiver up to the "
+            "replicator's sweep_window (at most 7 days) plus copy-slot waits (up to 2 days on "
+            "each side) and copy time after it was taken",
+        ),
+        ({"retention": cdk.Duration.days(1)}, "Received: '1 day'"),
         # One destination, not in a list: was a TypeError (a string was read one character at
         # a time: "'destinations[0]' ... Received: 'e'").
         (

@@ -190,6 +190,12 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             changed("replication.retention_days", 1),
             "'kmskit:organisation.replication.retention_days' must be 2-3650 days. Received: 1",
         ),
+        # The backup account's receivers keep copies as long: a week is too short for them.
+        (
+            changed("replication.retention_days", 7),
+            "'kmskit:organisation.replication.retention_days' must be at least 14 days: a source "
+            "reaches the receiver up to the replicator's sweep_window",
+        ),
         (
             changed("replication.selection_tag.key", "aws:backup"),
             "'kmskit:organisation.replication.selection_tag.key' must not start with 'aws:' "
@@ -1534,3 +1540,14 @@ def test_opt_in_regions_are_accepted_as_home_and_destination(region: str) -> Non
     assert organisation.home_region == region
     assert organisation.ordered_regions == (region, "eu-west-1", "eu-central-1")
     assert [d.region for d in organisation.replication.destinations] == [region]
+
+
+def test_a_short_retention_is_taken_without_a_backup_account_destination() -> None:
+    # Only a receiver needs two weeks; same-account replicas may be kept for a week.
+    organisation = load_organisation(
+        with_changes(
+            ("replication.retention_days", 7),
+            ("replication.destinations", [{"region": "eu-central-1"}]),
+        )
+    )
+    assert organisation.replication.retention_days == 7
