@@ -500,7 +500,33 @@ def _copy(
             f"snapshot copy {copy.ref.arn} --region {copy.ref.region} --to-region <Region> "
             "--kms-key <its own key ARN>",
         )
+        # Nothing unshares it later (the replicator acts only on its own staging copies).
+        _say(
+            args,
+            f"{copy.ref.arn} stays shared with {args.to_account} until you unshare it; once that "
+            f"account has its copy, run: {_unshare_command(copy.ref, args.to_account)}",
+        )
     return EXIT_OK
+
+
+def _unshare_command(ref: SnapshotRef, account: str) -> str:
+    """The AWS CLI command that takes ``account``'s permission to copy ``ref`` away."""
+    if ref.kind == "EBS":
+        return (
+            f"aws ec2 modify-snapshot-attribute --region {ref.region} --snapshot-id {ref.id} "
+            f"--attribute createVolumePermission --operation-type remove --user-ids {account}"
+        )
+    if ref.kind == "RDS":
+        return (
+            f"aws rds modify-db-snapshot-attribute --region {ref.region} "
+            f"--db-snapshot-identifier {ref.id} --attribute-name restore "
+            f"--values-to-remove {account}"
+        )
+    return (
+        f"aws rds modify-db-cluster-snapshot-attribute --region {ref.region} "
+        f"--db-cluster-snapshot-identifier {ref.id} --attribute-name restore "
+        f"--values-to-remove {account}"
+    )
 
 
 def _wait(

@@ -100,6 +100,14 @@ def test_the_share_instructions_go_to_stderr(
         f"kmskit: shared {arn} with 333333333333; in that account run: kmskit snapshot copy "
         f"{arn} --region {TARGET_REGION}" in err
     )
+    # Nothing unshares it later (a replicator leaves a copy of kmskit-cli alone): the command
+    # says so, and how.
+    assert (
+        f"kmskit: {arn} stays shared with 333333333333 until you unshare it; once that account "
+        "has its copy, run: aws ec2 modify-snapshot-attribute --region "
+        f"{TARGET_REGION} --snapshot-id {copy['SnapshotId']} --attribute createVolumePermission "
+        "--operation-type remove --user-ids 333333333333\n" in err
+    )
 
 
 # --- a second run with another key ---------------------------------------------------------------
