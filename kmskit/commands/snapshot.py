@@ -52,6 +52,7 @@ from kmskit.snapshots.model import (
 from kmskit.snapshots.outcomes import (
     KEY_CODES,
     KEY_HINT,
+    MANUAL_SNAPSHOT_QUOTA,
     SOURCE_FAILED,
     DeadLetterError,
     RetryableError,
@@ -201,9 +202,9 @@ def _fail(problem: StepError) -> KmskitError:
         return refused
     if problem.code in _NOT_FOUND_CODES:
         return NotFoundError(problem.reason)
-    if problem.code in ("PreviousCopyFailed", SOURCE_FAILED):
-        # A failed copy of another replicator holds the name, or the source itself failed: the
-        # state forbids the copy.
+    if problem.code in ("PreviousCopyFailed", SOURCE_FAILED, MANUAL_SNAPSHOT_QUOTA):
+        # A failed copy of another replicator holds the name, the source itself failed, or the
+        # Region holds as many manual snapshots as its quota allows: the state forbids the copy.
         return ConflictError(problem.reason)
     return KmskitError(problem.reason)
 

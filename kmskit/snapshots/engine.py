@@ -352,7 +352,8 @@ class SnapshotEngine:
                 access is denied (an unencrypted Aurora source is refused by the service: check
                 :func:`copy_refusal` first), or a failed RDS/Aurora copy of the same name was
                 made by another replicator (only this replicator's own copies are deleted; a
-                failed EBS copy of another is left alone and a copy made beside it).
+                failed EBS copy of another is left alone and a copy made beside it), or the
+                Region's manual RDS snapshot quota is reached (``MANUAL_SNAPSHOT_QUOTA``).
         """
         tags = {
             **(extra_tags or {}),

@@ -18,7 +18,7 @@ from kmskit.errors import is_credentials_refused
 RETRY_CODES = frozenset(
     {
         "ResourceLimitExceeded",  # EC2: 20 concurrent copies per destination Region
-        "SnapshotQuotaExceeded",  # RDS: copies in progress / manual snapshot quota
+        "SnapshotQuotaExceeded",  # RDS: copies in progress (manual snapshot quota: see below)
         "SnapshotCreationPerVolumeRateExceeded",
         "PendingSnapshotLimitExceeded",
         "ThrottlingException",
@@ -62,6 +62,24 @@ LIMIT_CODES = frozenset(
         "PendingSnapshotLimitExceeded",
     }
 )
+# RDS answers SnapshotQuotaExceeded both for its copies in progress ("Cannot copy more than 5
+# snapshots across regions", a slot frees up when a copy completes) and for the Region's quota of
+# manual snapshots ("Cannot create more than 100 manual snapshots", from CopyDBSnapshot and
+# CopyDBClusterSnapshot alike: every copy is a manual snapshot), which waiting does not free. Only
+# the message tells them apart; a message that names no manual snapshots is taken as a copy limit.
+MANUAL_SNAPSHOT_QUOTA = "ManualSnapshotQuotaExceeded"
+MANUAL_SNAPSHOT_QUOTA_HINT = (
+    "(the Region's quota of manual RDS snapshots, 100 by default: 'Manual DB instance snapshots' "
+    "or 'Manual DB cluster snapshots' in Service Quotas; waiting does not free it: delete manual "
+    "snapshots no longer needed or ask for a higher quota, then copy again)"
+)
+
+
+def is_manual_snapshot_quota(code: str, message: str) -> bool:
+    """Whether RDS's ``SnapshotQuotaExceeded`` is the manual snapshot quota (see above)."""
+    return code == "SnapshotQuotaExceeded" and "manual snapshot" in message.lower()
+
+
 # The destination (or source) key cannot be used: retrying does not help.
 KEY_CODES = frozenset(
     {
@@ -164,19 +182,7 @@ def classify(error: Exception, doing: str, *, regions: Iterable[str | None] = ()
     (:func:`kmskit.aws_names.opt_in_hint`, the hint the CLI gives for any command): a Region
     the account has not enabled answers so, which reads as bad credentials."""
     if isinstance(error, ClientError):
-        code = error_code(error)
-        message = error.response.get("Error", {}).get("Message", "")
-        text = f"{doing}: {code}: {message}".rstrip(": ")
-        hint = opt_in_hint(regions) if is_credentials_refused(code) else None
-        if hint is not None:
-            text = f"{text} ({hint})"
-        if code in LIMIT_CODES:
-            return LimitReachedError(text, code)
-        if is_retry_code(code) or _status(error) in RETRY_STATUS_CODES:
-            return RetryableError(text, code)
-        if code in KEY_CODES:
-            return DeadLetterError(f"{text} {KEY_HINT}", code)
-        return DeadLetterError(text, code)
+        return _classify_client_error(error, doing, regions)
     if isinstance(error, BotoCoreError):
         # Connection errors and timeouts outlived botocore's own retries: try again later. A
         # request botocore refused before sending it (ParamValidationError: a parameter its model
@@ -185,6 +191,27 @@ def classify(error: Exception, doing: str, *, regions: Iterable[str | None] = ()
         kind = DeadLetterError if isinstance(error, ParamValidationError) else RetryableError
         return kind(f"{doing}: {type(error).__name__}: {error}", type(error).__name__)
     return DeadLetterError(f"{doing}: {type(error).__name__}: {error}", type(error).__name__)
+
+
+def _classify_client_error(
+    error: ClientError, doing: str, regions: Iterable[str | None]
+) -> StepError:
+    """:func:`classify` for an error AWS answered."""
+    code = error_code(error)
+    message = error.response.get("Error", {}).get("Message", "")
+    text = f"{doing}: {code}: {message}".rstrip(": ")
+    hint = opt_in_hint(regions) if is_credentials_refused(code) else None
+    if hint is not None:
+        text = f"{text} ({hint})"
+    if is_manual_snapshot_quota(code, message):
+        return DeadLetterError(f"{text} {MANUAL_SNAPSHOT_QUOTA_HINT}", MANUAL_SNAPSHOT_QUOTA)
+    if code in LIMIT_CODES:
+        return LimitReachedError(text, code)
+    if is_retry_code(code) or _status(error) in RETRY_STATUS_CODES:
+        return RetryableError(text, code)
+    if code in KEY_CODES:
+        return DeadLetterError(f"{text} {KEY_HINT}", code)
+    return DeadLetterError(text, code)
 
 
 def is_key_failure(message: str) -> bool:

@@ -5,7 +5,8 @@ Each record is handled on its own:
 
 * done, or an unknown shape (logged and dropped: retrying cannot help) -> deleted from the queue;
   a kmskit task or notice it cannot read (another version's) is dead-lettered with the reason;
-* a copy limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded``) -> the copy task (also the
+* a copy limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded`` other than the manual
+  snapshot quota, which is dead-lettered at once) -> the copy task (also the
   one a receiver makes from a Shared event) is queued again with a 15-minute delay and a wait
   counter, and the record is deleted: waiting for a copy slot is normal and must not use up the
   record's receives (after ``MAX_WAITS`` waits, about two days, it is dead-lettered with the

@@ -482,3 +482,43 @@ def test_throttling_after_the_retries_exits_6(
     )
     assert main(RDS_ARGS) == 6
     assert "Throttling: Rate exceeded. Try again later" in capsys.readouterr().err
+
+
+# RDS's SnapshotQuotaExceeded is both its copy limit and the Region's manual snapshot quota (the
+# messages RDS gives for each): only the first frees up by waiting.
+@pytest.mark.parametrize(
+    ("message", "code", "said"),
+    [
+        (
+            "Cannot create more than 100 manual snapshots",
+            7,
+            "SnapshotQuotaExceeded: Cannot create more than 100 manual snapshots (the Region's "
+            "quota of manual RDS snapshots, 100 by default: 'Manual DB instance snapshots' or "
+            "'Manual DB cluster snapshots' in Service Quotas; waiting does not free it",
+        ),
+        (
+            "Cannot copy more than 5 snapshots across regions",
+            6,
+            "SnapshotQuotaExceeded: Cannot copy more than 5 snapshots across regions. Try again "
+            "later",
+        ),
+    ],
+)
+def test_the_manual_snapshot_quota_is_no_copy_limit_to_wait_for(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    message: str,
+    code: int,
+    said: str,
+) -> None:
+    # The quota answered "Try again later" (exit 6): trying again later fails the same way.
+    rds = stubbed_cli(monkeypatch, "rds")
+    describe_orders(rds)
+    rds.add_client_error(
+        "copy_db_snapshot",
+        service_error_code="SnapshotQuotaExceeded",
+        service_message=message,
+        http_status_code=400,
+    )
+    assert main(RDS_ARGS) == code
+    assert said in capsys.readouterr().err

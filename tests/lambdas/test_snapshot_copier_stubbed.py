@@ -395,6 +395,35 @@ def test_copies_into_a_full_region_wait_without_asking_again(stubs: Stubs) -> No
     assert rt.process(batch) == {"batchItemFailures": []}
 
 
+@pytest.mark.parametrize(
+    ("operation", "task"),
+    [("copy_db_snapshot", rds_task()), ("copy_db_cluster_snapshot", rds_task("AURORA", "c1"))],
+)
+def test_the_manual_snapshot_quota_is_dead_lettered_at_once_naming_the_quota(
+    stubs: Stubs, operation: str, task: Task
+) -> None:
+    # RDS answers SnapshotQuotaExceeded for its copies in progress and for the Region's manual
+    # snapshot quota alike. The quota was taken as a copy limit: the task waited 192 times (two
+    # days) for a slot that no completed copy frees, then was dead-lettered as "waited for a
+    # copy slot".
+    stubs.on("rds", OTHER).add_client_error(
+        operation, "SnapshotQuotaExceeded", "Cannot create more than 100 manual snapshots"
+    )
+    expect_dead_letter(
+        stubs,
+        task.to_json(),
+        Contains(
+            "SnapshotQuotaExceeded: Cannot create more than 100 manual snapshots",
+            "the Region's quota of manual RDS snapshots, 100 by default",
+            "delete manual snapshots no longer needed or ask for a higher quota",
+        ),
+        "ManualSnapshotQuotaExceeded",
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(task.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "WaitingForCopySlot") == 0
+
+
 def test_a_copy_that_waited_two_days_is_dead_lettered(stubs: Stubs) -> None:
     task = replace(rds_task(), waits=192)
     stubs.on("rds", OTHER).add_client_error("copy_db_snapshot", "SnapshotQuotaExceeded", "full")
