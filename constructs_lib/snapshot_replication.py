@@ -16,6 +16,7 @@ docs/snapshots.md.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -126,6 +127,9 @@ COPIER_TIMEOUT_MINUTES = 2
 COPIER_TIMEOUT = durations.minutes(COPIER_TIMEOUT_MINUTES)
 COPIER_CONCURRENCY = 2  # SQS event sources need at least 2
 DEFAULT_RETENTION = durations.days(14)
+# CloudWatch evaluates an alarm with hourly periods over at most 7 days (PutMetricAlarm: Period
+# times EvaluationPeriods at most 604,800 seconds).
+MAX_HOURLY_PERIODS = 168
 DEFAULT_SWEEP_INTERVAL = durations.hours(1)
 DEFAULT_SWEEP_WINDOW = durations.days(1)
 DEFAULT_MAX_MESSAGE_AGE = durations.hours(6)
@@ -1079,25 +1083,48 @@ class _ReplicationBase(Construct):
             "CopyFailedAlarm",
             "A snapshot copy failed (for example 'Given key ID is not accessible'); the copy task "
             "is in the dead-letter queue with the reason.",
-            cloudwatch.Metric(
-                namespace="kmskit/Snapshots",
-                metric_name="CopyFailed",
-                dimensions_map={"Replicator": self.replicator_id},
-                period=five_minutes,
-                statistic="Sum",
-            ),
+            self._metric("CopyFailed", five_minutes),
         )
         self.oldest_message_alarm = self._alarm(
             "OldestMessageAlarm",
-            "A snapshot has been waiting too long to be copied (limits, throttling or a stuck "
-            "copier).",
+            "A message has been in the snapshot replication queue too long (throttling or a stuck "
+            "copier). Copies waiting for a copy slot are queued again every 15 minutes as new "
+            "messages: WaitingForCopySlotAlarm watches those.",
             self.queue.metric_approximate_age_of_oldest_message(
                 period=five_minutes, statistic="Maximum"
             ),
             threshold=age_seconds,
             evaluation_periods=3,
         )
-        self.alarms = [self.dead_letter_alarm, self.copy_failed_alarm, self.oldest_message_alarm]
+        # A copy waiting for a slot counts WaitingForCopySlot at each wait (every 15 minutes): a
+        # count in every hour for max_message_age (at least one hour; at most the 7 days an
+        # alarm with hourly periods can evaluate) means copies have waited that long.
+        hours = min(max(1, math.ceil(age_seconds / 3600)), MAX_HOURLY_PERIODS)
+        self.waiting_for_copy_slot_alarm = self._alarm(
+            "WaitingForCopySlotAlarm",
+            f"Snapshot copies have waited for a copy slot in every hour for {hours} hours (EBS "
+            "or RDS copy limits of a destination Region: many copies at once, or copies that "
+            "do not complete). Each copy is dead-lettered after 2 days of waiting.",
+            self._metric("WaitingForCopySlot", durations.hours(1)),
+            evaluation_periods=hours,
+        )
+        self.alarms = [
+            self.dead_letter_alarm,
+            self.copy_failed_alarm,
+            self.oldest_message_alarm,
+            self.waiting_for_copy_slot_alarm,
+        ]
+
+    def _metric(self, name: str, period: Duration) -> cloudwatch.Metric:
+        """The sum over ``period`` of a metric the functions emit (``kmskit/Snapshots``,
+        dimension ``Replicator``: ``lambda_src/snapshot_replicator/logs.py``)."""
+        return cloudwatch.Metric(
+            namespace="kmskit/Snapshots",
+            metric_name=name,
+            dimensions_map={"Replicator": self.replicator_id},
+            period=period,
+            statistic="Sum",
+        )
 
     def _alarm(
         self,
@@ -1392,7 +1419,11 @@ class SnapshotReplicator(_ReplicationBase):
             staging copies are deleted once their source is older. Default: 1 day.
         max_receive_count: deliveries of one message before it is dead-lettered (5-100; retry
             delays grow from 1 minute to 1 hour). Default: 24 (about 19 hours).
-        max_message_age: alarm when the oldest waiting message is this old. Default: 6 hours.
+        max_message_age: alarm when the oldest waiting message is this old
+            (``oldest_message_alarm``), and when copies have waited for a copy slot in every
+            hour for this long, rounded up to whole hours, 1-168 (``waiting_for_copy_slot_alarm``:
+            a wait is queued again as a new message, which the first alarm does not see).
+            Default: 6 hours.
         copy_tags: tags (key to value) put on every copy this replicator makes, in the create
             request itself (``TagSpecifications`` of ``ec2:CopySnapshot``, ``Tags`` of
             ``rds:CopyDBSnapshot`` and ``rds:CopyDBClusterSnapshot``), staging copies included:
@@ -1411,8 +1442,8 @@ class SnapshotReplicator(_ReplicationBase):
         copier_log_group, sweeper_log_group, rules (``ebs_rule``, ``rds_rule``,
         ``aurora_rule``, ``received_rule``), schedule, event_bus (None without cross-account
         destinations), alarms (``dead_letter_alarm``, ``copy_failed_alarm``,
-        ``oldest_message_alarm``), encryption_key, alarm_topic, replicator_id, copy_tags (a
-        dict, empty without ``copy_tags``).
+        ``oldest_message_alarm``, ``waiting_for_copy_slot_alarm``), encryption_key,
+        alarm_topic, replicator_id, copy_tags (a dict, empty without ``copy_tags``).
     """
 
     def __init__(

@@ -535,9 +535,53 @@ def test_every_alarm_notifies_the_alarm_topic(synthesized: Synth) -> None:
             "ApproximateNumberOfMessagesVisible",
             "CopyFailed",
             "ApproximateAgeOfOldestMessage",
+            "WaitingForCopySlot",
         }
         for alarm in alarms.values():
             assert len(alarm["Properties"]["AlarmActions"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("max_message_age", "hours"),
+    [
+        (None, 6),  # the default, 6 hours
+        (cdk.Duration.minutes(5), 1),  # at least one hourly period
+        (cdk.Duration.minutes(90), 2),  # rounded up to whole hours
+        (cdk.Duration.days(14), 168),  # CloudWatch evaluates hourly periods over 7 days at most
+    ],
+)
+def test_copies_waiting_for_a_copy_slot_alarm_after_max_message_age(
+    max_message_age: cdk.Duration | None, hours: int
+) -> None:
+    # A wait for a copy slot is queued again as a new message every 15 minutes, so the oldest
+    # message is never older than that: OldestMessageAlarm never saw copies that wait on a limit.
+    stack = source_stack()
+    kwargs: dict[str, Any] = {"max_message_age": max_message_age} if max_message_age else {}
+    replicator = SnapshotReplicator(stack, "Replicate", destinations=[GOOD], **kwargs)
+    assert replicator.waiting_for_copy_slot_alarm in replicator.alarms
+    template = Template.from_stack(stack)
+    (alarm,) = [
+        a["Properties"]
+        for a in resources(template.to_json(), "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "WaitingForCopySlot"
+    ]
+    assert {k: alarm[k] for k in ("Namespace", "Period", "Statistic", "Threshold")} == {
+        "Namespace": "kmskit/Snapshots",
+        "Period": 3600,
+        "Statistic": "Sum",
+        "Threshold": 1,
+    }
+    assert alarm["EvaluationPeriods"] == hours
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["Dimensions"] == [{"Name": "Replicator", "Value": replicator.replicator_id}]
+    assert len(alarm["AlarmActions"]) == 1  # the alarm topic, as every other alarm
+    oldest = next(
+        a["Properties"]
+        for a in resources(template.to_json(), "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "ApproximateAgeOfOldestMessage"
+    )
+    assert "WaitingForCopySlotAlarm watches those" in oldest["AlarmDescription"]
 
 
 def test_asset_holds_the_handler_and_the_engine_and_imports_on_its_own() -> None:
@@ -982,13 +1026,14 @@ def test_constructs_expose_what_they_create() -> None:
         "dead_letter_alarm",
         "copy_failed_alarm",
         "oldest_message_alarm",
+        "waiting_for_copy_slot_alarm",
         "encryption_key",
         "alarm_topic",
     ):
         assert getattr(replicator, name) is not None, name
     assert replicator.event_bus is None  # no cross-account destination
     assert len(replicator.rules) == 3
-    assert len(replicator.alarms) == 3
+    assert len(replicator.alarms) == 4
 
 
 def test_a_receiver_of_many_accounts_splits_its_copier_policy_within_iam_quota() -> None:
