@@ -50,6 +50,7 @@ from constructs_lib._validation import (
     check_account_id,
     check_range,
     check_region,
+    check_sequence,
     check_unique,
     is_token,
     require,
@@ -497,8 +498,14 @@ def _whole_duration(prop: str, value: Any, unit: str) -> int:
 
 
 def _check_key_arn(
-    prop: str, arn: Any, *, region: str, account: str, where: str = "the destination Region"
+    prop: str,
+    arn: Any,
+    *,
+    region: str,
+    account: str | None,
+    where: str = "the destination Region",
 ) -> str:
+    """A key ARN in ``region`` and ``account`` (None: of any account)."""
     require(arn is not None, prop, "must be given (the key copies are encrypted with)", arn)
     require(isinstance(arn, str), prop, "must be a KMS key ARN", arn)
     if is_token(arn):
@@ -525,14 +532,20 @@ def _check_key_place(
     received: Any,
     *,
     region: str,
-    account: str,
+    account: str | None,
     where: str,
 ) -> None:
     """The key is in ``region`` and ``account``, each checked where both sides are known
-    (``None``: a part of the key's ARN known only at deploy time)."""
+    (``None``: a part of the key's ARN known only at deploy time; an ``account`` of None takes
+    any)."""
     if key_region is not None and not is_token(region) and not is_token(key_region):
         require(key_region == region, prop, f"must be a key in {where} {region}", received)
-    if key_account is not None and not is_token(account) and not is_token(key_account):
+    if (
+        account is not None
+        and key_account is not None
+        and not is_token(account)
+        and not is_token(key_account)
+    ):
         require(
             key_account == account,
             prop,
@@ -541,7 +554,9 @@ def _check_key_place(
         )
 
 
-def _check_token_key_arn(prop: str, arn: str, *, region: str, account: str, where: str) -> None:
+def _check_token_key_arn(
+    prop: str, arn: str, *, region: str, account: str | None, where: str
+) -> None:
     """A key ARN known only at deploy time, checked as far as synth can.
 
     ``key.key_arn`` of a key made in this App is one reference to its ``AWS::KMS::Key`` (or
@@ -572,7 +587,10 @@ def _check_token_key_arn(prop: str, arn: str, *, region: str, account: str, wher
             )
         facts = stack_facts(stack_of(target))
         if (is_token(region) or is_token(facts.region) or facts.region == region) and (
-            is_token(account) or is_token(facts.account) or facts.account == account
+            account is None
+            or is_token(account)
+            or is_token(facts.account)
+            or facts.account == account
         ):
             return  # the same test as _check_key_place's, before the path (a round trip)
         _check_key_place(
@@ -1434,6 +1452,13 @@ class SnapshotReplicator(_ReplicationBase):
             or ``rds:`` (RDS refuses those), at most 39 (a copy carries up to 11 toolkit tags;
             AWS allows 50). Source snapshots' own tags are never copied. Default: None (only the
             toolkit's own ``kmskit:*`` tags).
+        source_key_arns: keys of other accounts, in this stack's Region, that selected source
+            snapshots are encrypted with (a central key account's, for one): the copier may use
+            them as it uses this account's own keys, through EC2 and RDS in this Region only
+            (``kms:ViaService``) and grants only for AWS resources. Each key's own policy must
+            also admit the copier role, which only the key's account can do. Key ARNs only (no
+            aliases, no key IDs), each once. Default: none (only this account's keys, every one
+            of which the copier may use).
 
     Attributes:
         queue, dead_letter_queue, copier, sweeper, copier_role, sweeper_role, copier_policy,
@@ -1462,10 +1487,25 @@ class SnapshotReplicator(_ReplicationBase):
         max_receive_count: int = 24,
         max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
         copy_tags: Mapping[str, str] | None = None,
+        source_key_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         facts = self._facts
         kinds = _check_kinds(resource_types)
+        # Any account's: this account's keys are all usable already (UseSourceKeys).
+        self.source_key_arns = tuple(
+            _check_key_arn(
+                f"source_key_arns[{index}]",
+                arn,
+                region=facts.region,
+                account=None,
+                where="this stack's Region",
+            )
+            for index, arn in enumerate(
+                check_sequence("source_key_arns", source_key_arns, "KMS key ARNs")
+            )
+        )
+        check_unique("source_key_arns", self.source_key_arns)
         require(
             isinstance(selection_tag, tuple | list)
             and len(selection_tag) == 2
@@ -1556,6 +1596,7 @@ class SnapshotReplicator(_ReplicationBase):
         p, region, account = facts.partition, facts.region, facts.account
         dest_regions = sorted({d.region for d in self.destinations})
         dest_keys = sorted({str(d.kms_key_arn) for d in self.destinations})
+        source_keys = [f"arn:{p}:kms:{region}:{account}:key/*", *self.source_key_arns]
         # Staging copies (for another account) also carry the account they are for.
         creation_tag_keys = self._creation_tag_keys(STAGING_TAG_KEYS if targets_accounts else ())
         copy_statements = [
@@ -1573,13 +1614,10 @@ class SnapshotReplicator(_ReplicationBase):
             ),
             self._kms_statement("UseDestinationKeys", dest_keys, dest_regions, grants=False),
             self._kms_statement("GrantDestinationKeys", dest_keys, dest_regions, grants=True),
-            # The source may be under any key of this account in its Region (aws/ebs included).
-            self._kms_statement(
-                "UseSourceKeys", [f"arn:{p}:kms:{region}:{account}:key/*"], [region], grants=False
-            ),
-            self._kms_statement(
-                "GrantSourceKeys", [f"arn:{p}:kms:{region}:{account}:key/*"], [region], grants=True
-            ),
+            # The source may be under any key of this account in its Region (aws/ebs included),
+            # or under one of source_key_arns.
+            self._kms_statement("UseSourceKeys", source_keys, [region], grants=False),
+            self._kms_statement("GrantSourceKeys", source_keys, [region], grants=True),
         ]
         if targets_accounts:
             copy_statements.append(

@@ -349,6 +349,33 @@ def test_both_queues_are_encrypted_with_the_constructs_key(synthesized: Synth) -
             assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}, stack
 
 
+CENTRAL_SOURCE_KEY = "arn:aws:kms:eu-west-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_source_keys_of_another_account_are_used_as_the_own_accounts_are() -> None:
+    # Sources under a key of another account (a central key account's) always failed: the
+    # copier could use only its own account's keys, and nothing said so.
+    stack = source_stack()
+    SnapshotReplicator(
+        stack, "Replicate", destinations=[GOOD], source_key_arns=[CENTRAL_SOURCE_KEY]
+    )
+    template = dict(Template.from_stack(stack).to_json())
+    # This account's keys (the partition is a deploy-time value in this stack), then the other's.
+    own = f":kms:eu-west-1:{SOURCE_ACCOUNT}:key/*"
+    via = {"kms:ViaService": ["ec2.eu-west-1.amazonaws.com", "rds.eu-west-1.amazonaws.com"]}
+    use = by_sid(template, "ReplicateCopierPolicy", "UseSourceKeys")
+    assert own in json.dumps(use["Resource"][0])
+    assert use["Resource"][1:] == [CENTRAL_SOURCE_KEY]
+    assert use["Condition"] == {"StringEquals": via}
+    grant = by_sid(template, "ReplicateCopierPolicy", "GrantSourceKeys")
+    assert grant["Resource"] == use["Resource"]
+    assert grant["Action"] == "kms:CreateGrant"
+    assert grant["Condition"] == {
+        "StringEquals": via,
+        "Bool": {"kms:GrantIsForAWSResource": "true"},
+    }
+
+
 def test_key_use_goes_through_the_named_services_only(synthesized: Synth) -> None:
     template = synthesized(APP).template("Source")
     queue_key = by_sid(template, "ReplicateCopierPolicy", "QueueKey")
@@ -764,6 +791,25 @@ GOOD = ReplicationDestination(region="eu-central-1", kms_key_arn=KEY_CENTRAL)
             "'retention' must be longer than sweep_window (3 days)",
         ),
         ({"retention": cdk.Duration.hours(36)}, "'retention' must be a whole number of days"),
+        (
+            {"source_key_arns": CENTRAL_SOURCE_KEY},
+            "'source_key_arns' must be a list or tuple of KMS key ARNs. Received: "
+            f"{CENTRAL_SOURCE_KEY!r}",
+        ),
+        (
+            {"source_key_arns": ["arn:aws:kms:eu-west-1:444455556666:alias/central"]},
+            "'source_key_arns[0]' must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not "
+            "an alias). Received: 'arn:aws:kms:eu-west-1:444455556666:alias/central'",
+        ),
+        (
+            {"source_key_arns": [CENTRAL_SOURCE_KEY.replace("eu-west-1", "eu-central-1")]},
+            "'source_key_arns[0]' must be a key in this stack's Region eu-west-1. Received: "
+            "'arn:aws:kms:eu-central-1:444455556666:key/",
+        ),
+        (
+            {"source_key_arns": [CENTRAL_SOURCE_KEY, CENTRAL_SOURCE_KEY]},
+            "'source_key_arns' must not repeat a value",
+        ),
         ({"max_receive_count": 1}, "'max_receive_count' must be 5-100 receives. Received: 1"),
         (
             {"sweep_interval": cdk.Duration.minutes(1)},
