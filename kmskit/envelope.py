@@ -524,6 +524,20 @@ class _KmskitClientsMixin:
         # and makes a client in that ARN's Region: a Region botocore refuses there comes from a
         # damaged message, not from the caller's settings (those are checked when the provider
         # is made, outside this method).
+        # A key the discovery filter refuses is skipped, as one the SDK has no master key for
+        # (InvalidKeyIdError), without a KMS call: the SDK's own check raises an error that
+        # ends decryption, so a message with a copy of its data key under an allowed key too
+        # failed whenever the SDK (in the message's random order) tried the other copy first.
+        # kmskit's up-front check (_check_keys) refuses a message with no allowed copy.
+        allowed = self.config.discovery_filter
+        key_arn = _as_text(key_info)
+        if allowed is not None and not _of_accounts(
+            key_arn, allowed.account_ids, allowed.partition
+        ):
+            raise InvalidKeyIdError(
+                f"{key_arn} is not a key of the discovery accounts "
+                f"({', '.join(allowed.account_ids)}) in partition {allowed.partition}"
+            )
         try:
             return super().master_key_for_decrypt(key_info)  # type: ignore[misc]
         except InvalidRegionError as error:
@@ -796,9 +810,7 @@ def _check_keys(policy: _DecryptPolicy, encrypted_data_keys: Any) -> None:
                 f"{', '.join(policy.allowed_accounts)}"
             )
         if not any(
-            arn.split(":")[1:2] == [policy.partition]
-            and _arn_account(arn) in policy.allowed_accounts
-            for arn in in_message
+            _of_accounts(arn, policy.allowed_accounts, policy.partition) for arn in in_message
         ):
             where = "discovery" if policy.discovery_region else "configured"
             raise ConflictError(
@@ -833,6 +845,12 @@ def _check_keys(policy: _DecryptPolicy, encrypted_data_keys: Any) -> None:
 def _arn_account(arn: str) -> str:
     parts = arn.split(":")
     return parts[4] if len(parts) > 5 and parts[0] == "arn" else "(not a KMS key ARN)"
+
+
+def _of_accounts(arn: str, accounts: Sequence[str], partition: str) -> bool:
+    """Whether the key ARN ``arn`` is of one of ``accounts`` in ``partition`` (the discovery
+    filter's rule)."""
+    return arn.split(":")[1:2] == [partition] and _arn_account(arn) in accounts
 
 
 def _multi_region_identity(key_arn: str) -> tuple[str, str, str] | None:
@@ -1007,12 +1025,8 @@ def _message_errors(doing: str) -> Iterator[None]:
     except KmskitError:
         raise
     except MasterKeyProviderError as error:
-        # Raised for a failed key commitment check and for keys the provider may not use.
-        if "not allowed by this Master Key Provider" in str(error):
-            raise ConflictError(
-                f"could not {doing}: wrong key: the discovery accounts and partition do not allow "
-                f"it ({error})"
-            ) from error
+        # Raised for a failed key commitment check (the discovery filter's refusals never reach
+        # the SDK's check: _KmskitClientsMixin.master_key_for_decrypt skips those keys).
         if "commitment" in str(error):
             raise IntegrityError(
                 f"could not {doing}: the message header does not match its data key (key "

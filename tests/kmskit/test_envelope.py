@@ -19,7 +19,6 @@ from typing import Any
 import aws_encryption_sdk
 import boto3
 import pytest
-from aws_encryption_sdk.exceptions import MasterKeyProviderError
 from aws_encryption_sdk.identifiers import (
     Algorithm,
     CommitmentPolicy,
@@ -28,6 +27,8 @@ from aws_encryption_sdk.identifiers import (
 )
 from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
+from aws_encryption_sdk.key_providers.base import MasterKeyProvider, MasterKeyProviderConfig
+from aws_encryption_sdk.key_providers.kms import KMSMasterKey, KMSMasterKeyConfig
 from aws_encryption_sdk.key_providers.raw import RawMasterKey
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
@@ -41,7 +42,6 @@ from kmskit.envelope import (
     Suite,
     _DiscoveryProvider,
     _KmsFailures,
-    _message_errors,
     parse_context,
     resolve_key_arn,
 )
@@ -584,18 +584,87 @@ def test_key_outside_the_discovery_partition_is_a_wrong_key(world: KmsWorld) -> 
     assert caught.value.exit_code == EXIT_CONFLICT
 
 
-def test_a_key_the_discovery_filter_refuses_is_a_wrong_key_not_tampering() -> None:
-    """What the SDK raises when its discovery filter refuses a key (a message with keys of
-    several accounts gets past the up-front check) is a conflict, exit 7."""
-    refused = (
-        "Key b'arn:aws:kms:eu-west-1:111122223333:key/k' not allowed by this Master Key Provider"
+OTHER_ACCOUNT = "999999999999"
+
+
+class _KeysOfTwoAccounts(MasterKeyProvider):  # type: ignore[misc]
+    """The SDK's KMS master keys given to it, each with its own client (of its account)."""
+
+    provider_id = "aws-kms"
+    _config_class = MasterKeyProviderConfig
+
+    def _new_master_key(self, key_id: bytes) -> Any:
+        raise KeyError(key_id)
+
+
+def _message_under_two_accounts(world: KmsWorld) -> tuple[bytes, str, Any]:
+    """A message with a copy of its data key under ``world.arn`` (account 123456789012) and one
+    under a key of OTHER_ACCOUNT; that key's ARN; a session of OTHER_ACCOUNT (moto keeps its
+    keys apart)."""
+    credentials = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{OTHER_ACCOUNT}:role/r", RoleSessionName="other-account"
+    )["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
     )
-    with pytest.raises(ConflictError) as caught, _message_errors("decrypt"):
-        raise MasterKeyProviderError(refused)
-    assert str(caught.value) == (
-        f"could not decrypt: wrong key: the discovery accounts and partition do not allow it "
-        f"({refused})"
+    other_kms = session.client("kms")
+    other_arn: str = other_kms.create_key()["KeyMetadata"]["Arn"]
+    provider = _KeysOfTwoAccounts()
+    for arn, client in ((world.arn, world.kms), (other_arn, other_kms)):
+        provider.add_master_key_provider(
+            KMSMasterKey(config=KMSMasterKeyConfig(key_id=arn, client=client))
+        )
+    sdk = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
     )
+    message, _ = sdk.encrypt(
+        source=b"secret",
+        key_provider=provider,
+        encryption_context=CONTEXT,
+        algorithm=Suite.COMMITTED.algorithm,
+    )
+    return message, other_arn, session
+
+
+def _data_keys_tried_first(monkeypatch: pytest.MonkeyPatch, key_arn: str) -> list[str]:
+    """Make the SDK try the message's copy under ``key_arn`` first (it takes them in a set's
+    order, which varies from message to message); the key ARNs it is asked to take, in
+    order."""
+    tried: list[str] = []
+    original = MasterKeyProvider.decrypt_data_key_from_list
+
+    def ordered(self: Any, encrypted_data_keys: Any, **kwargs: Any) -> Any:
+        keys = sorted(
+            encrypted_data_keys, key=lambda k: k.key_provider.key_info != key_arn.encode()
+        )
+        tried.extend(k.key_provider.key_info.decode() for k in keys)
+        return original(self, keys, **kwargs)
+
+    monkeypatch.setattr(MasterKeyProvider, "decrypt_data_key_from_list", ordered)
+    return tried
+
+
+@pytest.mark.parametrize("discovery_region", [None, REGION])
+@pytest.mark.parametrize("first", ["refused", "allowed"])
+def test_discovery_accounts_skip_a_copy_under_another_accounts_key(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, first: str, discovery_region: str | None
+) -> None:
+    """A message with copies of its data key under keys of two accounts decrypts with the
+    allowed account's key whichever copy the SDK takes first: a copy under a key the discovery
+    filter refuses is skipped (no KMS call), not the end of decryption, with or without a
+    discovery Region (the multi-Region-aware provider)."""
+    message, other_arn, session = _message_under_two_accounts(world)
+    tried = _data_keys_tried_first(monkeypatch, world.arn if first == "refused" else other_arn)
+    envelope = Envelope(
+        settings=ClientSettings(boto3_session=session),
+        discovery_accounts=[OTHER_ACCOUNT],
+        discovery_region=discovery_region,
+    )
+    assert envelope.decrypt(message, CONTEXT) == b"secret"
+    assert tried[0] == (world.arn if first == "refused" else other_arn)
 
 
 @pytest.mark.parametrize(
