@@ -393,6 +393,13 @@ class _KmsFailures(threading.local):
 
     def __init__(self) -> None:
         self.errors: list[ClientError] = []
+        # (Region, error) of each Decrypt call whose Region could not be reached: that copy
+        # of the data key is skipped for the next one (_KmskitClientsMixin._wrap_client).
+        self.unreachable: list[tuple[str, BotoCoreError]] = []
+
+    def clear(self) -> None:
+        self.errors = []
+        self.unreachable = []
 
 
 # The SDK's logger for the KMS key providers, which logs a client dropped (_wrap_client).
@@ -408,6 +415,7 @@ class _KmskitClientsMixin:
 
     _regional_clients: dict[str, Any]
     _register_client: Callable[[Any, str], None]
+    config: Any  # the SDK provider's configuration (KMSMasterKeyProviderConfig)
     _kmskit_settings: ClientSettings
     _kmskit_failures: _KmsFailures
     _kmskit_lock: threading.Lock  # guards the three below and _regional_clients' additions
@@ -498,7 +506,7 @@ class _KmskitClientsMixin:
         # dropped the new one. Only that client is dropped, once.
         try:
             return method(*args, **kwargs)
-        except BotoCoreError:
+        except BotoCoreError as error:
             with self._kmskit_lock:
                 if self._regional_clients.get(region_name) is getattr(method, "__self__", None):
                     del self._regional_clients[region_name]
@@ -507,6 +515,15 @@ class _KmskitClientsMixin:
                         region_name,
                         getattr(method, "__name__", method),
                     )
+            # A Region that cannot be reached fails one copy of the data key, as a KMS error
+            # does (the SDK only turns ClientError into DecryptKeyError): the SDK goes on to the
+            # message's next copy (a key of another Region, as docs/envelope.md advises for
+            # disaster recovery), and the error is reported if no copy decrypts.
+            if getattr(method, "__name__", None) == "decrypt" and isinstance(
+                error, (BotocoreConnectionError, HTTPClientError)
+            ):
+                self._kmskit_failures.unreachable.append((region_name, error))
+                raise DecryptKeyError(f"KMS in {region_name} could not be reached") from error
             raise
 
     def _client(self, key_id: str) -> Any:
@@ -648,7 +665,7 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         self._decrypt_locks = decrypt_locks
 
     def get_encryption_materials(self, request: Any) -> Any:
-        self._failures.errors = []
+        self._failures.clear()
         # With the data key cache, threads that miss it at once would each generate a data key
         # and each put it in the cache, replacing the others' (one GenerateDataKey per thread,
         # not per max_messages). Requests the cache takes (known length) are served one at a
@@ -669,7 +686,7 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
     def decrypt_materials(self, request: Any) -> Any:
         if self._policy is not None:
             self._check(request)
-        self._failures.errors = []
+        self._failures.clear()
         # With the cache, threads that miss it together for one data key would each call
         # Decrypt; requests for the same data keys are served one at a time, so the first
         # fills the cache and the others hit it. Other data keys do not wait.
@@ -687,6 +704,7 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
             in_message = _edk_key_ids(request.encrypted_data_keys)
             keys = ", ".join(in_message) or "none"
             failure = self._kms_error(f"decrypt the data key (message keys: {keys})", error)
+            failure = self._with_unreachable(failure, in_message)
             self._set_discovery_regions(failure, in_message)
             raise self._with_replica_hint(failure, request) from error
         except BotoCoreError as error:  # no credentials, ... (the SDK passes them on)
@@ -694,6 +712,31 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
             if isinstance(error, (BotocoreConnectionError, HTTPClientError)):
                 failure = self._with_replica_hint(failure, request)
             raise failure from error
+
+    def _with_unreachable(self, error: KmskitError, message_keys: Sequence[str]) -> KmskitError:
+        """``error`` (no copy of the data key decrypted), with the Regions that could not be
+        reached (:attr:`_KmsFailures.unreachable`): the connection error itself when no KMS
+        call failed otherwise, as botocore words it for a message with one key."""
+        unreachable = self._failures.unreachable
+        if not unreachable:
+            return error
+        regions = ", ".join(dict.fromkeys(region for region, _ in unreachable))
+        connection = from_botocore_error(unreachable[-1][1])
+        if len(message_keys) < 2 and not self._failures.errors:
+            return connection
+        if self._failures.errors:
+            return reworded(error, f"{error}; KMS in {regions} could not be reached ({connection})")
+        where = (
+            ""
+            if self._policy is None or self._policy.allowed_key_arns
+            else (", or give the Region to call ('discovery_region' / --discovery-region)")
+        )
+        return reworded(
+            connection,
+            f"could not decrypt the data key (message keys: {', '.join(message_keys)}): KMS in "
+            f"{regions} could not be reached ({connection}), and no copy of the data key was "
+            f"decrypted. Name a key of a Region that can be reached ('keys' / --key){where}",
+        )
 
     def _with_replica_hint(self, error: KmskitError, request: Any) -> KmskitError:
         """``error``, saying that a replica could decrypt, when KMS failed in discovery mode

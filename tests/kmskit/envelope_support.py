@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import botocore.retries.standard
 import pytest
+from aws_encryption_sdk.key_providers.base import MasterKeyProvider
 from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from cryptography.exceptions import InvalidSignature
@@ -547,3 +548,21 @@ def emulate_local_signing_keys(probe: ClientProbe, keys: LocalSigningKeys) -> No
     probe.respond("GetPublicKey", get_public_key)
     probe.respond("Sign", sign)
     probe.respond("Verify", verify)
+
+
+def data_keys_tried_first(monkeypatch: pytest.MonkeyPatch, key_arn: str) -> list[str]:
+    """Make the SDK try the message's copy under ``key_arn`` first (it takes them in a set's
+    order, which varies from message to message); the key ARNs it is asked to take, in
+    order."""
+    tried: list[str] = []
+    original = MasterKeyProvider.decrypt_data_key_from_list
+
+    def ordered(self: Any, encrypted_data_keys: Any, **kwargs: Any) -> Any:
+        keys = sorted(
+            encrypted_data_keys, key=lambda k: k.key_provider.key_info != key_arn.encode()
+        )
+        tried.extend(k.key_provider.key_info.decode() for k in keys)
+        return original(self, keys, **kwargs)
+
+    monkeypatch.setattr(MasterKeyProvider, "decrypt_data_key_from_list", ordered)
+    return tried

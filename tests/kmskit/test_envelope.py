@@ -62,6 +62,7 @@ from tests.kmskit.envelope_support import (
     REGION,
     KmsWorld,
     clients_made_and_closed,
+    data_keys_tried_first,
     kms_world,
     probe_clients,
 )
@@ -629,24 +630,6 @@ def _message_under_two_accounts(world: KmsWorld) -> tuple[bytes, str, Any]:
     return message, other_arn, session
 
 
-def _data_keys_tried_first(monkeypatch: pytest.MonkeyPatch, key_arn: str) -> list[str]:
-    """Make the SDK try the message's copy under ``key_arn`` first (it takes them in a set's
-    order, which varies from message to message); the key ARNs it is asked to take, in
-    order."""
-    tried: list[str] = []
-    original = MasterKeyProvider.decrypt_data_key_from_list
-
-    def ordered(self: Any, encrypted_data_keys: Any, **kwargs: Any) -> Any:
-        keys = sorted(
-            encrypted_data_keys, key=lambda k: k.key_provider.key_info != key_arn.encode()
-        )
-        tried.extend(k.key_provider.key_info.decode() for k in keys)
-        return original(self, keys, **kwargs)
-
-    monkeypatch.setattr(MasterKeyProvider, "decrypt_data_key_from_list", ordered)
-    return tried
-
-
 @pytest.mark.parametrize("discovery_region", [None, REGION])
 @pytest.mark.parametrize("first", ["refused", "allowed"])
 def test_discovery_accounts_skip_a_copy_under_another_accounts_key(
@@ -657,7 +640,7 @@ def test_discovery_accounts_skip_a_copy_under_another_accounts_key(
     filter refuses is skipped (no KMS call), not the end of decryption, with or without a
     discovery Region (the multi-Region-aware provider)."""
     message, other_arn, session = _message_under_two_accounts(world)
-    tried = _data_keys_tried_first(monkeypatch, world.arn if first == "refused" else other_arn)
+    tried = data_keys_tried_first(monkeypatch, world.arn if first == "refused" else other_arn)
     envelope = Envelope(
         settings=ClientSettings(boto3_session=session),
         discovery_accounts=[OTHER_ACCOUNT],

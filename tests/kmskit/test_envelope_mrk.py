@@ -46,6 +46,7 @@ from kmskit.errors import (
     UsageError,
 )
 from tests.kmskit.envelope_support import (
+    data_keys_tried_first,
     moto_multi_region_keys,
     multi_region_key,
     one_error_line,
@@ -358,6 +359,76 @@ def test_a_discovery_region_uses_a_single_region_key_of_its_own_region(
     message = encrypt([local], calls)
     assert Envelope(discovery_region=DR).decrypt(message, CONTEXT) == b"orders of the day"
     assert calls.kms == [(DR, "Decrypt", local)]
+
+
+def _single_region_keys() -> tuple[str, str]:
+    """A single-Region key in HOME and one in DR, as docs/envelope.md's disaster recovery
+    without multi-Region keys has them."""
+    home: str = boto3.client("kms", region_name=HOME).create_key()["KeyMetadata"]["Arn"]
+    dr: str = boto3.client("kms", region_name=DR).create_key()["KeyMetadata"]["Arn"]
+    return home, dr
+
+
+@pytest.mark.parametrize("mode", ["discovery", "discovery-accounts", "strict"])
+def test_a_region_down_fails_its_copy_of_the_data_key_not_the_message(
+    keys: Keys, calls: Calls, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """A message under a single-Region key of HOME and one of DR decrypts with HOME down, also
+    when the SDK tries HOME's copy first: the connection error fails that copy (as a KMS error
+    would) and the SDK goes on to DR's, in discovery mode and with both keys named."""
+    home, dr = _single_region_keys()
+    message = encrypt([home, dr], calls)
+    tried = data_keys_tried_first(monkeypatch, home)
+    kwargs: dict[str, Any] = {
+        "discovery": {},
+        "discovery-accounts": {"discovery_accounts": [ACCOUNT]},
+        "strict": {"keys": [home, dr]},
+    }[mode]
+    assert Envelope(**kwargs).decrypt(message, CONTEXT) == b"orders of the day"
+    assert tried[0] == home
+    assert (HOME, "Decrypt", home) in calls.kms
+    assert calls.kms[-1] == (DR, "Decrypt", dr)
+
+
+def test_every_region_down_names_the_keys_and_what_to_do(
+    keys: Keys, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, dr = _single_region_keys()
+    message = encrypt([home, dr], calls)
+    calls.down.add(DR)
+    data_keys_tried_first(monkeypatch, home)
+    with pytest.raises(KmskitError) as caught:
+        Envelope().decrypt(message, CONTEXT)
+    named = str(caught.value).split("(message keys: ", 1)[1].split(")", 1)[0]
+    assert sorted(named.split(", ")) == sorted([home, dr])  # in the message's order
+    assert str(caught.value) == (
+        f"could not decrypt the data key (message keys: {named}): KMS "
+        f"in {HOME}, {DR} could not be reached (Could not connect to the endpoint URL: "
+        f'"https://kms.{DR}.amazonaws.com/"), and no copy of the data key was decrypted. Name '
+        "a key of a Region that can be reached ('keys' / --key), or give the Region to call "
+        "('discovery_region' / --discovery-region)"
+    )
+    assert caught.value.exit_code == EXIT_FAILURE
+
+
+def test_a_region_down_and_a_refusal_report_both(
+    keys: Keys, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HOME down and DR's KMS refusing: the refusal is the error (its exit code), saying that
+    HOME could not be reached."""
+    home, dr = _single_region_keys()
+    message = encrypt([home, dr], calls)
+    probe_clients(monkeypatch).fail("Decrypt", "AccessDeniedException")  # after HOME's failure
+    data_keys_tried_first(monkeypatch, home)
+    with pytest.raises(AccessDeniedError) as caught:
+        Envelope([home, dr]).decrypt(message, CONTEXT)
+    assert str(caught.value).startswith("could not decrypt the data key (message keys: ")
+    assert "AccessDeniedException: injected by the test" in str(caught.value)
+    assert str(caught.value).endswith(
+        f"; KMS in {HOME} could not be reached (Could not connect to the endpoint URL: "
+        f'"https://kms.{HOME}.amazonaws.com/")'
+    )
+    assert caught.value.exit_code == EXIT_ACCESS_DENIED
 
 
 def test_a_discovery_region_skips_single_region_data_keys_of_other_regions(
