@@ -670,14 +670,23 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         # and each put it in the cache, replacing the others' (one GenerateDataKey per thread,
         # not per max_messages). Requests the cache takes (known length) are served one at a
         # time: a hit is a dictionary lookup, a miss one KMS call that the others then reuse.
-        # (A message of at least max_bytes, or of unknown length, bypasses the cache: no lock.)
-        cached = request.plaintext_length is not None and request.plaintext_length < getattr(
-            self._inner, "max_bytes_encrypted", 0
-        )
-        lock = self._cache_lock if cached else None
+        # A message of unknown length bypasses the cache: no lock. One of at least max_bytes
+        # gets its own data key from the backing manager, without the lock and without the
+        # cache, which the SDK's caching manager would still look the message up in and then
+        # remove the entry it found over the limit: racing a cached message that removes it
+        # too (CacheKeyError), or removing the fresh entry that message just put there.
+        inner = self._inner
+        length = request.plaintext_length
+        limit = getattr(inner, "max_bytes_encrypted", None)
+        lock = None
+        if limit is not None and length is not None:
+            if length < limit:
+                lock = self._cache_lock
+            else:
+                inner = inner.backing_materials_manager
         with lock or contextlib.nullcontext():
             try:
-                return self._inner.get_encryption_materials(request)
+                return inner.get_encryption_materials(request)
             except (GenerateKeyError, EncryptKeyError) as error:
                 raise self._kms_error("generate a data key", error) from error
             except BotoCoreError as error:  # no credentials, ... (the SDK passes them on)

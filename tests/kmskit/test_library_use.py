@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
+from aws_encryption_sdk.materials_managers.caching import CachingCryptoMaterialsManager
 from moto import mock_aws
 
 from kmskit.audit import AuditReader, LogLocation, RecordFilter, UsageSummary
@@ -287,6 +288,38 @@ def test_messages_the_cache_cannot_take_do_not_wait_for_its_lock(world: KmsWorld
 
     with lock, ThreadPoolExecutor(1) as pool:  # held: only a cached request would wait
         assert pool.submit(uncached).result(timeout=30)
+
+
+def test_a_message_of_max_bytes_leaves_the_cache_to_the_cached_ones(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message of at least max_bytes, encrypted by one thread while another's cached message
+    is between finding the cache entry over its limits and removing it, neither looks the entry
+    up nor removes it. Before: it removed the entry first, and the cached message's own removal
+    failed ("could not encrypt: Key not found in cache", UsageError, exit 2)."""
+    envelope = Envelope([ALIAS], cache=CacheLimits(max_bytes=1024, max_messages=1))
+    envelope.encrypt(b"first", CONTEXT)  # the cache entry, at its limit of one message
+    found_over_limit, go_on = threading.Event(), threading.Event()
+    check = CachingCryptoMaterialsManager._cache_entry_has_exceeded_limits
+
+    def check_then_wait(self: Any, entry: Any) -> bool:
+        exceeded: bool = check(self, entry)
+        if threading.current_thread() is not threading.main_thread():
+            found_over_limit.set()
+            assert go_on.wait(timeout=30)
+        return exceeded
+
+    monkeypatch.setattr(
+        CachingCryptoMaterialsManager, "_cache_entry_has_exceeded_limits", check_then_wait
+    )
+    with ThreadPoolExecutor(1) as pool:
+        cached = pool.submit(envelope.encrypt, b"small", CONTEXT)
+        assert found_over_limit.wait(timeout=30)
+        large = envelope.encrypt(b"x" * 1024, CONTEXT)  # while the small one waits
+        go_on.set()
+        small = cached.result(timeout=30)
+    reader = Envelope([world.arn])
+    assert (reader.decrypt(small), reader.decrypt(large)) == (b"small", b"x" * 1024)
 
 
 # -- arguments of the wrong type ----------------------------------------------------------------
