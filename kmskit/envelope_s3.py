@@ -50,6 +50,7 @@ from kmskit.errors import (
     IntegrityError,
     KmskitError,
     UsageError,
+    from_botocore_error,
     from_client_error,
     reworded,
 )
@@ -139,7 +140,7 @@ def put_stream(
     ``on_read`` is called with the size of each read from ``source``; default None.
     """
     full_context = location.bound(context)
-    s3 = envelope.settings.client("s3")
+    s3 = _s3_client(envelope, f"write {location.uri}")
     extra: dict[str, Any] = {"ContentType": "application/octet-stream"}
     if sse_kms_key:
         extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=sse_kms_key)
@@ -188,6 +189,9 @@ class _UploadSink:
         except ClientError as error:
             self.abort()
             raise from_client_error(error, f"write {self._location.uri}") from error
+        except BotoCoreError as error:  # a connection error, ... (after botocore's retries)
+            self.abort()
+            raise _botocore_error(error, f"write {self._location.uri}") from error
         return response
 
     def write(self, data: bytes) -> int:
@@ -273,7 +277,7 @@ def get_stream(
     ``require_signed``: refuse a message without an ECDSA signature; default False.
     """
     expected = (written_to or location).bound(context or {})
-    body = _ObjectReader(envelope.settings.client("s3"), location, version_id)
+    body = _ObjectReader(_s3_client(envelope, f"read {location.uri}"), location, version_id)
     on_read = None
     if progress is not None:
         progress.reset(total=body.length)
@@ -286,6 +290,22 @@ def get_stream(
         raise _naming(error, location, copy_hint=written_to is None) from error
     finally:
         body.close()
+
+
+def _s3_client(envelope: Envelope, doing: str) -> Any:
+    """The S3 client of ``envelope``'s settings; a botocore error making it (an unknown
+    profile, ...) as a :class:`KmskitError` saying what could not be done."""
+    try:
+        return envelope.settings.client("s3")
+    except BotoCoreError as error:
+        raise _botocore_error(error, doing) from error
+
+
+def _botocore_error(error: BotoCoreError, doing: str) -> KmskitError:
+    """A botocore error (no request answered: connection, credentials, configuration) about an
+    object as the matching :class:`KmskitError`: "could not read s3://bucket/key: ..."."""
+    failure = from_botocore_error(error)
+    return reworded(failure, f"could not {doing}: {failure}")
 
 
 def _naming(error: KmskitError, location: S3Location, *, copy_hint: bool) -> KmskitError:
@@ -325,6 +345,8 @@ class _ObjectReader:
             response: dict[str, Any] = self._s3.get_object(
                 Bucket=self._location.bucket, Key=self._location.key, **params
             )
+        except BotoCoreError as error:  # a connection error, ... (after botocore's retries)
+            raise _botocore_error(error, f"read {self._location.uri}") from error
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")
             if code in {"PreconditionFailed", "412"}:
@@ -341,9 +363,13 @@ class _ObjectReader:
         while self.length is None or self._position < self.length:
             try:
                 chunk: bytes = self._body.read(size if size >= 0 else None)
-            except _DROPPED:
+            except _DROPPED as error:
                 if self._resumes >= READ_RESUMES:
-                    raise
+                    raise _botocore_error(
+                        error,
+                        f"read {self._location.uri} (the connection dropped "
+                        f"{READ_RESUMES + 1} times)",
+                    ) from error
                 self._resumes += 1
                 self._resume()
                 continue

@@ -11,19 +11,29 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError, ResponseStreamingError
+from botocore.exceptions import EndpointConnectionError, ProfileNotFound, ResponseStreamingError
 from urllib3.exceptions import ProtocolError
 
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
 from kmskit.envelope import Envelope
-from kmskit.envelope_s3 import PART_SIZE, S3Location, get_stream, put_stream
+from kmskit.envelope_s3 import (
+    PART_SIZE,
+    READ_RESUMES,
+    S3Location,
+    get_file,
+    get_stream,
+    put_stream,
+)
 from kmskit.errors import (
     EXIT_ACCESS_DENIED,
     EXIT_CONFLICT,
+    EXIT_FAILURE,
     EXIT_INTEGRITY,
     EXIT_USAGE,
     AccessDeniedError,
+    KmskitError,
+    UsageError,
 )
 from tests.kmskit.envelope_support import (
     ALIAS,
@@ -338,3 +348,94 @@ def test_a_failing_abort_does_not_hide_the_error_that_stopped_the_upload(
             CONTEXT,
         )
     assert probe.calls["AbortMultipartUpload"] == 1
+
+
+# -- botocore's errors (no answer from S3) name the object ---------------------------------------
+
+
+def _s3_unreachable(monkeypatch: pytest.MonkeyPatch, operation: str) -> None:
+    """``operation`` on S3 fails as an unreachable endpoint does (after botocore's retries)."""
+    real = ClientSettings.client
+
+    def client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        made = real(self, service, **kwargs)
+
+        def unreachable(request: Any, **_: Any) -> None:
+            raise EndpointConnectionError(endpoint_url=request.url)
+
+        made.meta.events.register_first(f"before-send.s3.{operation}", unreachable)
+        return made
+
+    monkeypatch.setattr(ClientSettings, "client", client)
+
+
+@pytest.mark.parametrize(
+    ("operation", "size"),
+    [("PutObject", 10), ("CreateMultipartUpload", PART_SIZE + 1), ("UploadPart", PART_SIZE + 1)],
+)
+def test_put_with_s3_unreachable_is_a_kmskit_error_naming_the_object(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch, operation: str, size: int
+) -> None:
+    # Before: botocore's EndpointConnectionError itself, which the docs say never escapes.
+    _s3_unreachable(monkeypatch, operation)
+    with pytest.raises(KmskitError) as caught:
+        put_stream(
+            Envelope([ALIAS], settings=ClientSettings(region=REGION, max_attempts=1)),
+            io.BytesIO(os.urandom(size)),
+            S3Location(BUCKET, "far.bin"),
+            CONTEXT,
+        )
+    assert str(caught.value).startswith(
+        f"could not write s3://{BUCKET}/far.bin: Could not connect to the endpoint URL: "
+    )
+    assert caught.value.exit_code == EXIT_FAILURE
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=BUCKET)
+
+
+def test_get_with_s3_unreachable_is_a_kmskit_error_naming_the_object(
+    world: KmsWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    location = S3Location(BUCKET, "far.bin")
+    put_stream(Envelope([ALIAS]), io.BytesIO(b"data"), location, CONTEXT)
+    _s3_unreachable(monkeypatch, "GetObject")
+    out = tmp_path / "far.bin"
+    with pytest.raises(KmskitError) as caught:
+        get_file(
+            Envelope(settings=ClientSettings(region=REGION, max_attempts=1)),
+            location,
+            out,
+            CONTEXT,
+        )
+    assert str(caught.value).startswith(
+        f"could not read s3://{BUCKET}/far.bin: Could not connect to the endpoint URL: "
+    )
+    assert not out.exists()
+
+
+def test_get_after_the_connection_dropped_too_often_is_a_kmskit_error_naming_the_object(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    location = S3Location(BUCKET, "flaky.bin")
+    put_stream(Envelope([ALIAS]), io.BytesIO(os.urandom(2**20)), location, CONTEXT)
+    requests = _get_requests(monkeypatch, [1000] * (READ_RESUMES + 1))
+    with pytest.raises(KmskitError) as caught:
+        get_stream(Envelope(), location, io.BytesIO(), CONTEXT)
+    assert str(caught.value).startswith(
+        f"could not read s3://{BUCKET}/flaky.bin (the connection dropped {READ_RESUMES + 1} "
+        "times): "
+    )
+    assert len(requests) == READ_RESUMES + 1
+
+
+def test_an_unknown_profile_on_put_or_get_is_usage_naming_the_object(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_such_profile(self: ClientSettings, service: str, **_: Any) -> Any:
+        raise ProfileNotFound(profile="gone")
+
+    monkeypatch.setattr(ClientSettings, "client", no_such_profile)
+    location = S3Location(BUCKET, "k")
+    with pytest.raises(UsageError, match=f"^could not write s3://{BUCKET}/k: '--profile'"):
+        put_stream(Envelope([ALIAS]), io.BytesIO(b"x"), location, CONTEXT)
+    with pytest.raises(UsageError, match=f"^could not read s3://{BUCKET}/k: '--profile'"):
+        get_stream(Envelope(), location, io.BytesIO(), CONTEXT)
