@@ -133,6 +133,7 @@ _NOT_FOUND_CODES = {
     "NotFoundException",
     "NoSuchKey",
     "NoSuchBucket",
+    "NoSuchVersion",  # S3 GetObject with the VersionId of no version of the object
     "InvalidSnapshot.NotFound",
     "DBSnapshotNotFound",
     "DBSnapshotNotFoundFault",

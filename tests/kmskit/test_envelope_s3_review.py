@@ -30,6 +30,7 @@ from kmskit.errors import (
     EXIT_CONFLICT,
     EXIT_FAILURE,
     EXIT_INTEGRITY,
+    EXIT_NOT_FOUND,
     EXIT_USAGE,
     AccessDeniedError,
     KmskitError,
@@ -226,6 +227,22 @@ def test_get_version_id_reads_that_version(world: KmsWorld, s3: Any, tmp_path: P
     assert out.read_bytes() == b"version one"
     assert main(["get", "--force", location.uri, str(out)]) == 0
     assert out.read_bytes() == b"version two"
+
+
+def test_cli_get_version_id_of_no_version_exits_4_naming_the_object(
+    world: KmsWorld, s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: exit 1 (S3's NoSuchVersion was no known not-found code).
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    location = S3Location(BUCKET, "versioned.txt")
+    put_stream(Envelope([ALIAS]), io.BytesIO(b"version one"), location, CONTEXT)
+    missing = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    argv = ["get", "--version-id", missing, location.uri, str(tmp_path / "out")]
+    assert main(argv) == EXIT_NOT_FOUND
+    assert one_error_line(capsys).startswith(
+        f"kmskit: error: could not read {location.uri}: NoSuchVersion: "
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_get_version_id_may_not_be_empty(
