@@ -87,6 +87,7 @@ from kmskit.errors import (
     IntegrityError,
     KmskitError,
     UsageError,
+    WrongContextError,
     from_botocore_error,
     from_client_error,
     reworded,
@@ -794,14 +795,17 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         stored = request.encryption_context
         for key, value in policy.expected_context.items():
             if key not in stored:
-                raise IntegrityError(
+                raise WrongContextError(
                     f"wrong encryption context: expected {key}={value}, but the message has no "
-                    f"'{key}' (it has: {_format_context(stored)})"
+                    f"'{key}' (it has: {_format_context(stored)})",
+                    key=key,
                 )
             if stored[key] != value:
-                raise IntegrityError(
+                raise WrongContextError(
                     f"wrong encryption context: expected {key}={value}, the message has "
-                    f"{key}={stored[key]}"
+                    f"{key}={stored[key]}",
+                    key=key,
+                    found=stored[key],
                 )
         # Before the key checks: a damaged data key is no wrong key, in any mode.
         damage = _damaged_data_key(request.encrypted_data_keys)

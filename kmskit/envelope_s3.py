@@ -50,6 +50,7 @@ from kmskit.errors import (
     IntegrityError,
     KmskitError,
     UsageError,
+    WrongContextError,
     from_botocore_error,
     from_client_error,
     reworded,
@@ -310,18 +311,27 @@ def _botocore_error(error: BotoCoreError, doing: str) -> KmskitError:
 
 def _naming(error: KmskitError, location: S3Location, *, copy_hint: bool) -> KmskitError:
     """``error`` with the object named: "could not decrypt s3://bucket/key: ...". With
-    ``copy_hint``, a message bound to another location also says how to read a copy of it."""
+    ``copy_hint``, a message bound to another location also says how to read a copy of it, and
+    one bound to none (not written by :func:`put_stream`) how to read it."""
     text = str(error)
-    if copy_hint and isinstance(error, IntegrityError) and f"{LOCATION_CONTEXT_KEY}=" in text:
-        text += (
-            f"; if {location.uri} is a copy of that object (S3 replication, a backup), give the "
-            "location the message names ('written_to' / --written-to)"
-        )
+    if copy_hint and isinstance(error, WrongContextError) and error.key == LOCATION_CONTEXT_KEY:
+        if error.found is None:
+            text += (
+                f"; {location.uri} was not written by kmskit put (its message is bound to no "
+                "location): download it (aws s3 cp) and decrypt it with kmskit decrypt"
+            )
+        else:
+            text += (
+                f"; if {location.uri} is a copy of that object (S3 replication, a backup), give "
+                "the location the message names ('written_to' / --written-to)"
+            )
     prefix = "could not decrypt"
-    if location.uri not in text and text.startswith(prefix):
+    if text.startswith((f"{prefix} {location.uri}", f"could not read {location.uri}")):
+        pass
+    elif text.startswith(prefix):
         text = f"{prefix} {location.uri}{text[len(prefix) :]}"
-    if text == str(error):
-        return error
+    else:
+        text = f"{prefix} {location.uri}: {text}"
     return reworded(error, text)
 
 

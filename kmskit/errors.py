@@ -97,6 +97,17 @@ class IntegrityError(KmskitError):
     exit_code = EXIT_INTEGRITY
 
 
+class WrongContextError(IntegrityError):
+    """A message whose encryption context lacks a pair the caller expected, or holds another
+    value for its key: :attr:`key`, and :attr:`found`, the message's value (None: the message
+    has no such key), for code that explains the refusal (kmskit get's hints)."""
+
+    def __init__(self, message: str, *, key: str = "", found: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.found = found
+
+
 class ThrottledError(KmskitError):
     exit_code = EXIT_THROTTLED
 

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aws_encryption_sdk
 import boto3
 import pytest
+from aws_encryption_sdk.identifiers import CommitmentPolicy
 from botocore.exceptions import EndpointConnectionError, ProfileNotFound, ResponseStreamingError
 from urllib3.exceptions import ProtocolError
 
@@ -33,6 +35,7 @@ from kmskit.errors import (
     EXIT_NOT_FOUND,
     EXIT_USAGE,
     AccessDeniedError,
+    IntegrityError,
     KmskitError,
     UsageError,
 )
@@ -281,6 +284,64 @@ def test_cli_get_of_a_non_kmskit_object_exits_5_naming_it(
     line = one_error_line(capsys)
     assert line.startswith(f"kmskit: error: could not decrypt s3://{BUCKET}/notes.txt: not an")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("expected", "require_signed", "refusal"),
+    [
+        (
+            {"dataset": "invoices", "team": "hr"},
+            False,
+            "wrong encryption context: expected team=hr, but the message has no 'team' (it has: "
+            f"dataset=invoices, kmskit:s3-object=s3://{BUCKET}/own.csv)",
+        ),
+        (
+            {"dataset": "salaries"},
+            False,
+            "wrong encryption context: expected dataset=salaries, the message has dataset=invoices",
+        ),
+        (
+            CONTEXT,
+            True,
+            "the message is not signed (algorithm suite 0x0478) but a signed message was "
+            "required: anyone able to decrypt it could have written it",
+        ),
+    ],
+    ids=["missing-pair", "other-value", "not-signed"],
+)
+def test_a_refused_object_at_its_own_location_is_named_without_a_copy_hint(
+    world: KmsWorld, expected: dict[str, str], require_signed: bool, refusal: str
+) -> None:
+    # Before: not named; and a missing pair was told the object may be a copy (of itself).
+    location = S3Location(BUCKET, "own.csv")
+    put_stream(Envelope([ALIAS]), io.BytesIO(b"data"), location, CONTEXT)
+    with pytest.raises(IntegrityError) as caught:
+        get_stream(Envelope(), location, io.BytesIO(), expected, require_signed=require_signed)
+    assert str(caught.value) == f"could not decrypt {location.uri}: {refusal}"
+
+
+def test_an_object_another_tool_wrote_is_told_to_be_decrypted_with_kmskit_decrypt(
+    world: KmsWorld, s3: Any
+) -> None:
+    # Before: "give the location the message names", which names none.
+    sdk = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+    )
+    message, _ = sdk.encrypt(
+        source=b"data",
+        key_provider=aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=[world.arn]),
+        encryption_context=CONTEXT,
+    )
+    s3.put_object(Bucket=BUCKET, Key="by-the-cli.enc", Body=message)
+    location = S3Location(BUCKET, "by-the-cli.enc")
+    with pytest.raises(IntegrityError) as caught:
+        get_stream(Envelope(), location, io.BytesIO(), CONTEXT)
+    assert str(caught.value) == (
+        f"could not decrypt {location.uri}: wrong encryption context: expected "
+        f"kmskit:s3-object={location.uri}, but the message has no 'kmskit:s3-object' (it has: "
+        f"dataset=invoices); {location.uri} was not written by kmskit put (its message is bound "
+        "to no location): download it (aws s3 cp) and decrypt it with kmskit decrypt"
+    )
 
 
 @pytest.mark.parametrize("damage", ["truncated", "tampered"])
