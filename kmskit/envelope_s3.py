@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.compat import HAS_CRT
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -47,7 +49,6 @@ from kmskit.envelope import (
 )
 from kmskit.errors import (
     ConflictError,
-    IntegrityError,
     KmskitError,
     UsageError,
     WrongContextError,
@@ -72,6 +73,24 @@ READ_RESUMES = 5
 _DROPPED = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError, ConnectionClosedError)
 
 
+# A Multi-Region Access Point's ARN has no Region.
+_MULTI_REGION_ACCESS_POINT = re.compile(r"^arn:[^:/]+:s3::")
+
+
+def _split_bucket(path: str) -> tuple[str, str]:
+    """The bucket and the key of ``path`` (a location without ``s3://``). The bucket may be an
+    access point ARN, whose name follows a ':' or, as AWS prints the ARN, a '/'
+    (``arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME``)."""
+    parts = path.split("/")
+    if path.startswith("arn:"):
+        # The shortest prefix that is an access point ARN (an Outposts one has 4 '/' parts).
+        for end in range(1, len(parts) + 1):
+            bucket = "/".join(parts[:end])
+            if VALID_S3_ARN.search(bucket):
+                return bucket, "/".join(parts[end:])
+    return parts[0], "/".join(parts[1:])
+
+
 @dataclass(frozen=True)
 class S3Location:
     bucket: str
@@ -85,7 +104,7 @@ class S3Location:
             raise UsageError(f"an S3 location must look like s3://bucket/key. Received: {uri!r}")
         if not is_utf8(uri):
             raise UsageError(f"an S3 location must be UTF-8 text. Received: {uri!r}")
-        bucket, _, key = uri[len("s3://") :].partition("/")
+        bucket, key = _split_bucket(uri[len("s3://") :])
         if not bucket or not key:
             raise UsageError(f"an S3 location must name a bucket and a key. Received: {uri!r}")
         # Checked here, before KMS is called: botocore would refuse the bucket (exit 1) and S3
@@ -93,7 +112,14 @@ class S3Location:
         if not VALID_BUCKET.search(bucket) and not VALID_S3_ARN.search(bucket):
             raise UsageError(
                 "an S3 location must name a bucket S3 accepts (letters, digits, '.', '-' and "
-                f"'_'; or an access point ARN). Received: {uri!r}"
+                "'_'; or an access point ARN: s3://arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME/"
+                f"KEY). Received: {uri!r}"
+            )
+        if _MULTI_REGION_ACCESS_POINT.match(bucket) and not HAS_CRT:
+            raise UsageError(
+                "an S3 location may not name a Multi-Region Access Point: botocore signs its "
+                "requests (SigV4A) only with the awscrt package, which kmskit does not install; "
+                f"name the bucket or a Regional access point. Received: {uri!r}"
             )
         if key.endswith("/"):
             raise UsageError(

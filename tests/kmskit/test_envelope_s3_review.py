@@ -76,8 +76,14 @@ def s3(world: KmsWorld) -> Any:
         ("s3://bad bucket/k", "must name a bucket S3 accepts"),
         ("s3://bucket/reports/", "must name an object, not a folder"),
         ("s3://bucket/" + "é" * 513, "key must be at most 1024 bytes of UTF-8. Received: 1026"),
+        (
+            "s3://arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap/k",
+            "may not name a Multi-Region Access Point: botocore signs its requests (SigV4A) "
+            "only with the awscrt package",
+        ),
+        ("s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/ap", "a bucket and a key"),
     ],
-    ids=["characters", "space", "trailing-slash", "key-too-long"],
+    ids=["characters", "space", "trailing-slash", "key-too-long", "mrap", "access-point-only"],
 )
 @pytest.mark.parametrize("command", ["put", "get"])
 def test_cli_a_location_s3_would_refuse_is_bad_usage_before_aws(
@@ -106,16 +112,58 @@ def test_cli_a_location_s3_would_refuse_is_bad_usage_before_aws(
 
 
 @pytest.mark.parametrize(
-    "uri",
+    ("uri", "bucket", "key"),
     [
-        "s3://legacy_Bucket.example/a b/c d.txt",
-        "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint:reports/2026/café.csv",
-        "s3://bucket//leading-slash",
+        ("s3://legacy_Bucket.example/a b/c d.txt", "legacy_Bucket.example", "a b/c d.txt"),
+        (
+            "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint:reports/2026/café.csv",
+            "arn:aws:s3:eu-west-1:123456789012:accesspoint:reports",
+            "2026/café.csv",
+        ),
+        # The form AWS prints (before: refused, the bucket ending at the first '/').
+        (
+            "s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/reports/2026/a.csv",
+            "arn:aws:s3:eu-west-1:123456789012:accesspoint/reports",
+            "2026/a.csv",
+        ),
+        (
+            "s3://arn:aws:s3-outposts:us-west-2:123456789012:outpost/op-01ac5d28a6a232904/"
+            "accesspoint/example/a.csv",
+            "arn:aws:s3-outposts:us-west-2:123456789012:outpost/op-01ac5d28a6a232904/"
+            "accesspoint/example",
+            "a.csv",
+        ),
+        ("s3://bucket//leading-slash", "bucket", "/leading-slash"),
     ],
 )
-def test_locations_s3_accepts_are_kept(uri: str) -> None:
+def test_locations_s3_accepts_are_kept(uri: str, bucket: str, key: str) -> None:
     location = S3Location.parse(uri)
-    assert location.uri == uri
+    assert (location.bucket, location.key, location.uri) == (bucket, key, uri)
+
+
+def test_an_access_point_arn_with_a_slash_is_sent_to_the_access_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # botocore takes the ARN as Bucket and sends the request to the access point's endpoint.
+    sent: list[str] = []
+    real = ClientSettings.client
+
+    def client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        made = real(self, service, **kwargs)
+
+        def capture(request: Any, **_: Any) -> None:
+            sent.append(request.url)
+            raise EndpointConnectionError(endpoint_url=request.url)
+
+        made.meta.events.register_first("before-send.s3.GetObject", capture)
+        return made
+
+    monkeypatch.setattr(ClientSettings, "client", client)
+    location = S3Location.parse("s3://arn:aws:s3:eu-west-1:123456789012:accesspoint/ap/dir/a.csv")
+    settings = ClientSettings(region=REGION, max_attempts=1)
+    with pytest.raises(KmskitError, match="could not read s3://arn:aws:s3:eu-west-1:"):
+        get_stream(Envelope(settings=settings), location, io.BytesIO())
+    assert sent == ["https://ap-123456789012.s3-accesspoint.eu-west-1.amazonaws.com/dir/a.csv"]
 
 
 # -- downloads: resumed, pinned to the object first read ---------------------------------------
