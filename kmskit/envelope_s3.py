@@ -231,15 +231,16 @@ class _UploadSink:
         if self._upload_id is None:
             self._upload_id = self._call("create_multipart_upload", **self._extra)["UploadId"]
         number = len(self._parts) + 1
-        response = self._call(
-            "upload_part", UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer)
-        )
+        # The buffer itself is sent (botocore takes a bytearray), not a copy of it: one part in
+        # memory, not two.
+        body, self._buffer = self._buffer, bytearray()
+        response = self._call("upload_part", UploadId=self._upload_id, PartNumber=number, Body=body)
         self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
-        self._buffer = bytearray()
 
     def finish(self) -> None:
         if self._upload_id is None:
-            self._call("put_object", Body=bytes(self._buffer), **self._extra)
+            body, self._buffer = self._buffer, bytearray()
+            self._call("put_object", Body=body, **self._extra)
             return
         if self._buffer:
             self._send_part()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from kmskit.envelope_s3 import (
     PART_SIZE,
     READ_RESUMES,
     S3Location,
+    _UploadSink,
     get_file,
     get_stream,
     put_stream,
@@ -427,6 +429,47 @@ def test_transient_errors_on_parts_are_retried_and_the_object_is_whole(
     sink = io.BytesIO()
     get_stream(Envelope(), location, sink, CONTEXT)
     assert sink.getvalue() == data
+
+
+class _NullS3:
+    """An S3 client that takes each part and keeps nothing (so only the sink's memory counts)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[tuple[str, int]] = []
+
+    def create_multipart_upload(self, **_: Any) -> dict[str, Any]:
+        return {"UploadId": "u"}
+
+    def upload_part(self, *, Body: Any, PartNumber: int, **_: Any) -> dict[str, Any]:  # noqa: N803
+        self.bodies.append(("part", len(Body)))
+        return {"ETag": f'"{PartNumber}"'}
+
+    def complete_multipart_upload(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def put_object(self, *, Body: Any, **_: Any) -> dict[str, Any]:  # noqa: N803
+        self.bodies.append(("object", len(Body)))
+        return {}
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_an_upload_holds_one_part_in_memory_not_two(parts: int) -> None:
+    # Before: each part was also copied into bytes to be sent, twice the memory the docs state.
+    s3 = _NullS3()
+    chunk = os.urandom(2**20)
+    sink = _UploadSink(s3, S3Location(BUCKET, "big"), {})
+    chunks = parts * PART_SIZE // len(chunk) - 1  # the last part (or the object) is smaller
+    tracemalloc.start()
+    try:
+        for _ in range(chunks):
+            sink.write(chunk)
+        sink.finish()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(size for _, size in s3.bodies) == chunks * len(chunk)
+    assert s3.bodies[-1][0] == ("object" if parts == 1 else "part")
+    assert peak < 1.3 * PART_SIZE
 
 
 def test_access_denied_on_a_part_exits_3_naming_the_object_and_aborts(
