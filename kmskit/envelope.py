@@ -140,7 +140,8 @@ class CacheLimits:
         max_messages: messages encrypted under one data key. Default 100.
         max_bytes: plaintext bytes encrypted under one data key. Default 64 MiB. A single
             message at least this large is never cached.
-        capacity: data keys held at once (one per encryption context). Default 100.
+        capacity: data keys held at once for encrypting (one per encryption context), and as
+            many decrypted data keys (one per data key), in a cache of their own. Default 100.
     """
 
     max_age: float = 60.0
@@ -1210,7 +1211,10 @@ class Envelope:
             max_encrypted_data_keys=MAX_ENCRYPTED_DATA_KEYS,
         )
         self._failures = _KmsFailures()
+        # Data keys for encrypting and decrypted ones in caches of their own, each of
+        # 'capacity': decrypting many messages must not evict the keys that encrypt.
         self._cache = self._new_cache()
+        self._decrypt_cache = self._new_cache()
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock() if cache else None
         self._decrypt_locks = _LocksByKey() if cache else None
@@ -1310,9 +1314,11 @@ class Envelope:
             # A new cache for the providers built from now on: a message still being encrypted
             # or decrypted may put its data key into the old one after clear(), where nothing
             # reads it and it goes with that message's materials manager.
-            dropped, self._cache = self._cache, self._new_cache()
-        if dropped is not None:
-            dropped.clear()
+            dropped = (self._cache, self._decrypt_cache)
+            self._cache, self._decrypt_cache = self._new_cache(), self._new_cache()
+        for cache in dropped:
+            if cache is not None:
+                cache.clear()
         for provider in providers:
             provider.close_clients()
         if self._owns_settings:
@@ -1364,12 +1370,12 @@ class Envelope:
         self._providers.append(provider)  # under self._lock, as its callers hold it
         return provider
 
-    def _wrap(self, provider: Any) -> Any:
+    def _wrap(self, provider: Any, cache: Any) -> Any:
         if self.cache_limits is None:
             return aws_encryption_sdk.DefaultCryptoMaterialsManager(master_key_provider=provider)
         return aws_encryption_sdk.CachingCryptoMaterialsManager(
             master_key_provider=provider,
-            cache=self._cache,
+            cache=cache,
             max_age=float(self.cache_limits.max_age),
             max_messages_encrypted=self.cache_limits.max_messages,
             max_bytes_encrypted=self.cache_limits.max_bytes,
@@ -1401,7 +1407,7 @@ class Envelope:
             raise UsageError("encryption needs at least one KMS key ('keys' / --key)")
         if self._encrypt_materials is None:
             provider = self._provider(_StrictProvider, key_ids=list(self.keys))
-            self._encrypt_materials = self._wrap(provider)
+            self._encrypt_materials = self._wrap(provider, self._cache)
         return self._encrypt_materials, ()
 
     def _materials_for_decrypt(self) -> tuple[Any, tuple[str, ...]]:
@@ -1432,7 +1438,7 @@ class Envelope:
                 provider = self._provider(discovery, **extra)
                 if self.discovery_region:
                     provider.discovery_partition = self._discovery_partition
-            self._decrypt_materials = (self._wrap(provider), arns)
+            self._decrypt_materials = (self._wrap(provider, self._decrypt_cache), arns)
         materials: tuple[Any, tuple[str, ...]] = self._decrypt_materials
         return materials
 

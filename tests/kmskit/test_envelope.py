@@ -974,6 +974,26 @@ def _data_key_ids(message: bytes) -> tuple[bytes, ...]:
     return tuple(sorted(edk.encrypted_data_key for edk in header.encrypted_data_keys))
 
 
+def test_decrypting_does_not_evict_the_data_keys_that_encrypt(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``capacity`` counts data keys for encrypting (one per context) and, apart, decrypted
+    ones. Before: one cache held both, so decrypting other messages evicted the data key that
+    encrypts, and the next message cost a GenerateDataKey."""
+    others = [Envelope([world.arn]).encrypt(b"other %d" % n, CONTEXT) for n in range(3)]
+    probe = probe_clients(monkeypatch)
+    envelope = Envelope([world.arn], cache=CacheLimits(capacity=2))
+    first = envelope.encrypt(b"a", CONTEXT)
+    second_context = envelope.encrypt(b"b", {"purpose": "other"})
+    for message in others:
+        assert envelope.decrypt(message, CONTEXT).startswith(b"other")
+    assert _data_key_ids(envelope.encrypt(b"c", CONTEXT)) == _data_key_ids(first)
+    assert _data_key_ids(envelope.encrypt(b"d", {"purpose": "other"})) == _data_key_ids(
+        second_context
+    )
+    assert (probe.calls["GenerateDataKey"], probe.calls["Decrypt"]) == (2, 3)
+
+
 def test_envelopes_never_share_a_cached_data_key(
     world: KmsWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1029,13 +1049,13 @@ def test_close_drops_the_cached_data_keys(
         assert envelope.decrypt(message, CONTEXT) == b"payload"
         assert envelope.decrypt(message, CONTEXT) == b"payload"
         assert (probe.calls["GenerateDataKey"], probe.calls["Decrypt"]) == (1, 1)
-        cache = envelope._cache
-        assert len(cache._cache) == 2
+        caches = (envelope._cache, envelope._decrypt_cache)
+        assert [len(cache._cache) for cache in caches] == [1, 1]
         if not as_context_manager:
             envelope.close()
     # The plaintext data keys (the one that encrypts and the decrypted one) are gone ...
-    assert len(cache._cache) == 0
-    assert len(envelope._cache._cache) == 0
+    assert [len(cache._cache) for cache in caches] == [0, 0]
+    assert [len(envelope._cache._cache), len(envelope._decrypt_cache._cache)] == [0, 0]
     # ... so nothing can reuse them: the Envelope still works, with a new data key from KMS.
     assert _data_key_ids(envelope.encrypt(b"again", CONTEXT)) != _data_key_ids(message)
     assert envelope.decrypt(message, CONTEXT) == b"payload"
