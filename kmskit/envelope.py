@@ -1662,13 +1662,34 @@ def write_verified(
     """
     if buffer_streams and writes_in_place(target):
         with tempfile.SpooledTemporaryFile(max_size=8 * MIB) as spool:
-            info = produce(spool)
+            info = produce(_SpoolWriter(spool))
             spool.seek(0)
             with atomic_output(target, exclusive=exclusive) as writer:
                 shutil.copyfileobj(spool, writer, DEFAULT_FRAME_LENGTH)
             return info
     with atomic_output(target, exclusive=exclusive) as writer:
         return produce(writer)
+
+
+class _SpoolWriter:
+    """Writes to :func:`write_verified`'s temporary file; a file error there (TMPDIR full, or
+    not writable) is a :class:`KmskitError` saying where and what to do, not a bare
+    ``OSError`` that reads as if the output had failed."""
+
+    def __init__(self, spool: Any) -> None:
+        self._spool = spool
+
+    def write(self, data: bytes) -> int:
+        try:
+            written: int = self._spool.write(data)
+        except OSError as error:
+            raise KmskitError(
+                "could not hold the output until it is verified in a temporary file in TMPDIR "
+                f"({tempfile.gettempdir()}): {error.strerror or error}. Set TMPDIR to a "
+                "directory with room, write to a file instead of a stream, or stream it before "
+                "it is verified (decrypt --unbuffered; buffer_streams=False)"
+            ) from error
+        return written
 
 
 @contextlib.contextmanager

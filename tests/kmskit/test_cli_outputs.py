@@ -13,6 +13,7 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -421,6 +422,32 @@ def test_stdout_on_a_full_device_is_named(files: dict[str, Path]) -> None:
     assert child.returncode == EXIT_FAILURE
     assert child.stderr == (
         b"kmskit: error: could not write standard output: No space left on device\n"
+    )
+
+
+def test_a_full_tmpdir_while_holding_the_plaintext_for_stdout_says_what_to_do(
+    world: KmsWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: "could not use a file: File too large", as if the input or output had failed.
+    message = tmp_path / "message.bin"
+    message.write_bytes(Envelope([ALIAS]).encrypt(b"payload", {"purpose": "test"}))
+
+    def full(self: Any, data: bytes) -> int:
+        raise OSError(errno.EFBIG, "File too large")
+
+    monkeypatch.setattr(tempfile.SpooledTemporaryFile, "write", full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert main(["decrypt", "-q", "--key", ALIAS, str(message), "-"]) == EXIT_FAILURE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "kmskit: error: could not hold the output until it is verified in a temporary file in "
+        f"TMPDIR ({tmp_path}): File too large. Set TMPDIR to a directory with room, write to a "
+        "file instead of a stream, or stream it before it is verified (decrypt --unbuffered; "
+        "buffer_streams=False)\n"
     )
 
 
