@@ -1558,7 +1558,7 @@ class Envelope:
 
     def encrypt(self, plaintext: bytes, context: Mapping[str, str]) -> bytes:
         """One message holding ``plaintext``."""
-        _check_bytes("plaintext", plaintext)
+        check_bytes("plaintext", plaintext)
         sink = _ChunkSink()
         self.encrypt_stream(io.BytesIO(plaintext), sink, context)
         return sink.value()
@@ -1572,7 +1572,7 @@ class Envelope:
     ) -> bytes:
         """The plaintext of ``message`` (see :meth:`decrypt_stream` for the checks and the
         defaults: ``context`` None, ``require_signed`` False)."""
-        _check_bytes("message", message)
+        check_bytes("message", message)
         sink = _ChunkSink()
         self.decrypt_stream(io.BytesIO(message), sink, context, require_signed=require_signed)
         return sink.value()
@@ -1635,7 +1635,7 @@ class Envelope:
             )
 
 
-def _check_bytes(name: str, value: object) -> None:
+def check_bytes(name: str, value: object) -> None:
     """Refuse anything but bytes: ``io.BytesIO(None)`` is empty, so ``encrypt(None, ...)``
     would otherwise write a valid message of nothing."""
     if not isinstance(value, (bytes, bytearray, memoryview)):

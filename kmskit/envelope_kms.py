@@ -39,7 +39,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from kmskit.clients import ClientSettings
-from kmskit.envelope import check_context, kms_call_with_settings
+from kmskit.envelope import check_bytes, check_context, kms_call_with_settings
 from kmskit.errors import IntegrityError, UsageError
 
 SMALL_DATA_LIMIT = 4096
@@ -184,6 +184,7 @@ def encrypt_small(
     default None, a ``ClientSettings()`` of the call's own, closed before it returns (pass one
     to reuse its client across calls).
     """
+    check_bytes("plaintext", plaintext)  # a str would be counted in characters
     context = check_context(context, required=True)
     size = len(plaintext)
     if size > SMALL_DATA_LIMIT:

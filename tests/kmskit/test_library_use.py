@@ -336,6 +336,17 @@ def test_encrypt_refuses_what_is_not_bytes(world: KmsWorld, value: Any, kind: st
     )
 
 
+@pytest.mark.parametrize(("value", "kind"), [(None, "NoneType"), ("é" * 4096, "str")])
+def test_encrypt_small_refuses_what_is_not_bytes(world: KmsWorld, value: Any, kind: str) -> None:
+    # Before: None raised a bare TypeError, and text was sent (4,096 characters, 8,192 bytes).
+    with pytest.raises(UsageError) as caught:
+        encrypt_small(ALIAS, value, CONTEXT)
+    assert str(caught.value) == (
+        "'plaintext' must be bytes (bytes, bytearray or memoryview; encode text first). "
+        f"Received: {kind}"
+    )
+
+
 def test_decrypt_refuses_what_is_not_bytes(world: KmsWorld) -> None:
     with pytest.raises(KmskitError, match=r"^'message' must be bytes .*Received: str$"):
         Envelope().decrypt("AgR4...", CONTEXT)  # type: ignore[arg-type]
