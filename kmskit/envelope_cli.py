@@ -9,7 +9,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from kmskit._io import atomic_output, input_size, open_input
@@ -95,12 +95,20 @@ def warn_if_unfiltered(envelope: Envelope, info: MessageInfo) -> None:
     stays alone."""
     if envelope.keys or envelope.discovery_accounts:
         return
+    warn_key_chosen_by_input(
+        "no --key or --discovery-account: the message",
+        info.key_ids,
+        "Name the key (--key) or the accounts whose keys you trust (--discovery-account)",
+    )
+
+
+def warn_key_chosen_by_input(chose: str, key_ids: Sequence[str], advice: str) -> None:
+    """The warning of a decryption that let its input choose the KMS key (``chose``: what was
+    not given, and which input: "no --key: the blob"), naming the keys used and ``advice``."""
     warn_on_stderr(
-        f"no --key or --discovery-account: the message chose its KMS key "
-        f"({', '.join(info.key_ids) or 'none'}), and any key you may use is accepted, also one "
-        "of another account whose key policy lets you decrypt, so anyone who may write the "
-        "input could have written it. Name the key (--key) or the accounts whose keys you "
-        "trust (--discovery-account)"
+        f"{chose} chose its KMS key ({', '.join(key_ids) or 'none'}), and any key you may use "
+        "is accepted, also one of another account whose key policy lets you decrypt, so anyone "
+        f"who may write the input could have written it. {advice}"
     )
 
 

@@ -220,8 +220,21 @@ def decrypt_small(
     names; if given, KMS refuses a blob of another key), ``settings`` None (a
     ``ClientSettings()`` of the call's own, closed before it returns).
     """
-    plaintext, _ = _decrypt(ciphertext, context, key, settings, "decrypt")
-    return bytes(plaintext)
+    plaintext, _ = decrypt_small_with_key(ciphertext, context, key=key, settings=settings)
+    return plaintext
+
+
+def decrypt_small_with_key(
+    ciphertext: bytes,
+    context: Mapping[str, str],
+    *,
+    key: str | None = None,
+    settings: ClientSettings | None = None,
+) -> tuple[bytes, str]:
+    """:func:`decrypt_small`, and the ARN of the KMS key that decrypted the blob (the one it
+    names: without ``key``, the caller learns which it was). Same arguments and defaults."""
+    plaintext, key_id = _decrypt(ciphertext, context, key, settings, "decrypt")
+    return bytes(plaintext), key_id
 
 
 def _decrypt(

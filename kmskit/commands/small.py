@@ -18,9 +18,10 @@ from kmskit.envelope_cli import (
     read_limited,
     refuse_empty,
     say,
+    warn_key_chosen_by_input,
     write_output,
 )
-from kmskit.envelope_kms import SMALL_DATA_LIMIT, decrypt_small, encrypt_small
+from kmskit.envelope_kms import SMALL_DATA_LIMIT, decrypt_small_with_key, encrypt_small
 from kmskit.errors import EXIT_OK
 
 # KMS ciphertext blobs of 4096 bytes of plaintext stay well below this.
@@ -79,7 +80,11 @@ def run_decrypt(args: argparse.Namespace) -> int:
     context = context_from(args)
     blob = read_limited(args.input, _MAX_BLOB, "KMS Decrypt")
     refuse_empty(args.input, blob, "KMS Decrypt needs the ciphertext blob `encrypt-small` wrote")
-    plaintext = decrypt_small(blob, context, key=args.key, settings=settings_from_args(args))
+    plaintext, key_id = decrypt_small_with_key(
+        blob, context, key=args.key, settings=settings_from_args(args)
+    )
     write_output(args.output, plaintext, exclusive=not args.force)
     say(args, f"decrypted {len(plaintext)} bytes")
+    if not args.key:  # as decrypt and get warn, after success only
+        warn_key_chosen_by_input("no --key: the blob", [key_id], "Name the key (--key)")
     return EXIT_OK

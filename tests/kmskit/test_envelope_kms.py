@@ -294,6 +294,28 @@ def test_cli_encrypt_small_boundary(
     assert back.read_bytes() == source.read_bytes()
 
 
+def test_cli_decrypt_small_without_key_warns_that_the_blob_chose_it(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: no warning, unlike decrypt and get in discovery mode.
+    source, blob, back = tmp_path / "in", tmp_path / "blob", tmp_path / "back"
+    source.write_bytes(b"token")
+    assert (
+        main(["encrypt-small", "-q", "--key", ALIAS, "--context", "p=t", str(source), str(blob)])
+        == 0
+    )
+    argv = ["decrypt-small", "-q", "--force", "--context", "p=t", str(blob), str(back)]
+    assert main(argv) == 0
+    assert capsys.readouterr().err == (
+        f"kmskit: warning: no --key: the blob chose its KMS key ({world.arn}), and any key you "
+        "may use is accepted, also one of another account whose key policy lets you decrypt, "
+        "so anyone who may write the input could have written it. Name the key (--key)\n"
+    )
+    assert main([*argv, "--key", ALIAS]) == 0
+    assert capsys.readouterr().err == ""
+    assert back.read_bytes() == b"token"
+
+
 def test_cli_datakey_new_now_and_for_later(
     world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
