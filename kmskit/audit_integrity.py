@@ -242,7 +242,8 @@ class IntegrityReport:
     equal; ``log_files_invalid``: modified or deleted; ``log_files_not_covered``: read, holding
     records of the audited days, listed by no valid digest (``log_files_pending`` of them only
     because their digest is not delivered yet). ``regions_checked``: the account and Region
-    pairs whose folders were checked. ``verified`` when there is no problem and, if any pair
+    pairs whose folders were checked (with a log file of the range or a digest, or whose
+    digest the later ones name deleted). ``verified`` when there is no problem and, if any pair
     was checked, at least one digest was valid (CloudTrail delivers one every hour, also for
     an hour without log files: none at all proves nothing). Notes are facts that are not
     problems (a chain that restarts: logging or validation was off)."""
@@ -343,6 +344,12 @@ class _Group:
     # of the group's digest folders (not those looked ahead in): listed (however named), valid
     digests_listed: int = 0
     digests_valid: int = 0
+    # a log file holding records of the range was read in the group's folders
+    logs_in_range: bool = False
+
+    def names_deleted(self) -> bool:
+        """Whether a digest followed names a digest of the group's time, gone, as its previous."""
+        return any(chain.names_deleted for chain in self.chains.values())
 
     def log_folder(self, day: date) -> str:
         return f"{self.account_root}CloudTrail/{self.region}/{day:%Y/%m/%d}/"
@@ -398,6 +405,8 @@ class _Chain:
     keys: set[str] = field(default_factory=set)
     last: _Digest | None = None
     notes: list[str] = field(default_factory=list)
+    # a digest followed names as its previous one a digest of the group's time that is gone
+    names_deleted: bool = False
 
 
 @dataclass
@@ -643,7 +652,10 @@ class DigestVerifier:
     next digest, looked for in the digest folders after the range's (up to
     :data:`DIGEST_LOOK_AHEAD`): so a range in the past whose last digests were deleted, or all
     of them, is found. An account and Region read whose digest folders hold no digest is a
-    problem (:data:`NO_DIGEST`), and the report is verified only when a digest was valid."""
+    problem (:data:`NO_DIGEST`) when a log file of the range was read there or the digests
+    after them name one of them as deleted, else a note (nothing of the range there: an
+    account that joined after it or left before it, a Region logged in only before or after
+    it); and the report is verified only when a digest was valid."""
 
     def __init__(
         self,
@@ -706,6 +718,7 @@ class DigestVerifier:
         # digests' lists of them are let go).
         self._compare_before(group, day)
         group.files[key] = _LogFile(last_modified, sha256, in_range)
+        group.logs_in_range = group.logs_in_range or in_range
 
     def end(self) -> None:
         while self._groups:
@@ -808,7 +821,6 @@ class DigestVerifier:
         # how CloudTrail lists log files (the hour before the digest), and not found then.
         for key, (_, digest_uri) in group.expected.items():
             self._deleted(key, digest_uri)
-        self.report.regions_checked += 1
         window = self._window(group)  # where the chains end: up to now
         continued = self._look_ahead(group, group.window or window)
         for name, chain in group.chains.items():
@@ -821,9 +833,29 @@ class DigestVerifier:
                 and last.document is not None
             ):
                 self._chain_end_note(last, window[1], group)
+        if group.digests_listed or group.logs_in_range or group.names_deleted():
+            self.report.regions_checked += 1
         if not group.digests_listed:
             # (one that is there and not valid is a problem of its own)
             self._no_digest(group, window)
+
+    def _no_digest(self, group: _Group, window: tuple[datetime, datetime]) -> None:
+        """The group's digest folders are empty. A problem (:data:`NO_DIGEST`: nothing read
+        there is proven) when a log file of the range was read there, or when the digests after
+        them name one of them as deleted; otherwise a note: in an organization's bucket an
+        account that joined after the range or left before it, or a Region the trail logged in
+        only before or after it, has folders with nothing of the range."""
+        folders = group.digest_folders()
+        span = f"{folders[0][0]} to {folders[-1][0]}"
+        if group.logs_in_range or group.names_deleted():
+            uri = self.location.uri(f"{group.account_root}{DIGEST_FOLDER}/{group.region}/")
+            detail = self._no_digest_detail(group, window, span)
+            self.report.problems.append(IntegrityProblem(NO_DIGEST, uri, detail))
+        else:
+            self.report.notes.append(
+                f"no log or digest file of account {group.account} in Region {group.region} "
+                f"in the range ({span}): the trail did not log there then"
+            )
 
     def _look_ahead(self, group: _Group, window: tuple[datetime, datetime]) -> set[_ChainName]:
         """Follow the group's chains into the digest folders after its own (up to
@@ -867,25 +899,21 @@ class DigestVerifier:
                 found.add(digest.chain)
         return found
 
-    def _no_digest(self, group: _Group, window: tuple[datetime, datetime]) -> None:
-        """The group's digest folders are empty: nothing read there is proven."""
-        folders = group.digest_folders()
-        span = f"{folders[0][0]} to {folders[-1][0]}"
+    @staticmethod
+    def _no_digest_detail(group: _Group, window: tuple[datetime, datetime], span: str) -> str:
+        """The detail of :data:`NO_DIGEST` for ``group`` (its digest folders: ``span``)."""
         if window[1] - window[0] > DIGEST_DUE:
-            detail = (
+            return (
                 f"unverifiable: no digest file in the digest folders of {span}. "
                 "CloudTrail delivers one every hour while the trail logs with log file "
                 "validation on, also for an hour without log files: they were deleted, or the "
-                f"trail did not log (or validate) in {group.region} then (leave the Region out "
-                "with --log-region)"
+                f"trail did not log (or validate) in {group.region} then (leave the account "
+                "out by naming the others with --account, or the Region with --log-region)"
             )
-        else:
-            detail = (
-                f"unverifiable yet: no digest file in the digest folders of {span}; "
-                "CloudTrail delivers the first within the hour: verify again then"
-            )
-        uri = self.location.uri(f"{group.account_root}{DIGEST_FOLDER}/{group.region}/")
-        self.report.problems.append(IntegrityProblem(NO_DIGEST, uri, detail))
+        return (
+            f"unverifiable yet: no digest file in the digest folders of {span}; "
+            "CloudTrail delivers the first within the hour: verify again then"
+        )
 
     def _public_keys(self, region: str, start: datetime, end: datetime) -> Mapping[str, PublicKey]:
         """CloudTrail's public keys of ``region`` valid at some time from ``start`` to ``end``,
@@ -1108,6 +1136,7 @@ class DigestVerifier:
                 f"is gone: {uri} names it as its previous digest{between}; the log files "
                 "it listed cannot be checked",
             )
+            chain.names_deleted = True
 
     def _chain_end_note(self, last: _Digest, window_end: datetime, group: _Group) -> None:
         ended = _name_time(last.end)

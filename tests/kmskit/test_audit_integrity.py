@@ -1153,15 +1153,23 @@ def test_the_look_ahead_reads_two_digest_folders_at_most(
 
 
 def test_a_range_without_any_digest_is_not_verified(s3: Any) -> None:
-    """CloudTrail delivers a digest every hour, also without log files: a Region read whose
-    digest folders of the range are empty proves nothing (the old code: "verified", with 0
-    digests valid). Digests without log files are verified."""
+    """CloudTrail delivers a digest every hour, also without log files: a Region whose log
+    file of the range was read while its digest folders of the range are empty proves nothing
+    (the old code: "verified", with 0 digests valid). Digests without log files are
+    verified."""
     trail = Trail(s3)
     hourly(trail, at(1, day=DAY - timedelta(days=4)), at(3, day=DAY - timedelta(days=4)))
+    trail.kms_log(at(0, 10), "a")  # its digests deleted (or validation off)
     report = verify(s3, now=LATER)
-    assert kinds(report) == {(NO_DIGEST, "")}
+    name = log_name(trail, 0, "a")
+    assert kinds(report) == {(NO_DIGEST, ""), (LOG_FILE_NOT_COVERED, name)}
     assert not report.verified
     assert report.as_dict()["regionsChecked"] == 1
+    assert {p.kind: p for p in report.problems}[NO_DIGEST].detail.endswith(
+        "(leave the account out by naming the others with --account, or the Region with "
+        "--log-region)"
+    )
+    s3.delete_object(Bucket=BUCKET, Key=f"{trail.root}CloudTrail/{REGION}/2026/11/05/{name}")
     hourly(trail, at(1), at(3, day=DAY + timedelta(days=3)), logs=1000)  # no log file but one
     assert verify(s3, now=LATER).verified
     # Before the first digest of the range is due: not verified yet.
@@ -1170,6 +1178,73 @@ def test_a_range_without_any_digest_is_not_verified(s3: Any) -> None:
     report = verify(s3, now=at(1))
     assert (NO_DIGEST, "") in kinds(report)
     assert any("unverifiable yet" in p.detail for p in report.problems)
+
+
+# --- an account or Region with nothing in the range (an organization's bucket) -------------
+
+ABSENT = (
+    "no log or digest file of account {account} in Region {region} in the range "
+    "(2026-11-05 to 2026-11-07): the trail did not log there then"
+)
+
+
+def test_a_region_logged_only_before_the_range_is_a_note(s3: Any) -> None:
+    """The trail logged in a Region only before the range (the Region disabled, or the trail
+    made single-Region): its folders of the range hold nothing, which the old code reported as
+    no-digest (exit 5) though nothing was deleted."""
+    trail = Trail(s3)
+    hourly(trail, at(1, day=DAY - timedelta(days=1)), at(3, day=DAY + timedelta(days=3)))
+    dropped = Trail(s3, region="us-west-2")
+    hourly(dropped, at(1, day=DAY - timedelta(days=60)), at(5, day=DAY - timedelta(days=60)))
+    report = verify(s3, now=LATER)
+    assert report.verified, kinds(report)
+    assert report.notes == [ABSENT.format(account=OWNER, region="us-west-2")]
+    assert report.as_dict()["regionsChecked"] == 1
+    # Alone, nothing of the range is read: nothing to prove, nothing deleted.
+    only = Trail(s3, account=MEMBER, region="us-west-2")
+    hourly(only, at(1, day=DAY - timedelta(days=4)), at(3, day=DAY - timedelta(days=4)))
+    report = verify(s3, now=LATER)
+    assert ABSENT.format(account=MEMBER, region="us-west-2") in report.notes
+
+
+def test_a_member_account_that_left_before_the_range_is_a_note(s3: Any) -> None:
+    owner = Trail(s3, org=ORG)
+    hourly(owner, at(1, day=DAY - timedelta(days=1)), at(3, day=DAY + timedelta(days=3)))
+    gone = Trail(s3, account=MEMBER, org=ORG)
+    hourly(gone, at(1, day=DAY - timedelta(days=60)), at(5, day=DAY - timedelta(days=60)))
+    report = verify(s3, now=LATER)
+    assert report.verified, kinds(report)
+    assert report.notes == [ABSENT.format(account=MEMBER, region=REGION)]
+
+
+def test_a_member_account_that_joined_after_the_range_is_a_note(s3: Any) -> None:
+    """The member's first digest, found by the look-ahead, starts a new chain (its previous
+    fields null): it names nothing deleted."""
+    owner = Trail(s3, org=ORG)
+    hourly(owner, at(1, day=DAY - timedelta(days=1)), at(3, day=DAY + timedelta(days=3)))
+    joined = Trail(s3, account=MEMBER, org=ORG)
+    hourly(joined, at(5, day=DAY + timedelta(days=3)), at(8, day=DAY + timedelta(days=3)))
+    report = verify(s3, now=LATER)
+    assert report.verified, kinds(report)
+    assert report.notes == [ABSENT.format(account=MEMBER, region=REGION)]
+
+
+def test_a_member_account_whose_range_was_wiped_is_still_a_problem(s3: Any) -> None:
+    """Log files and digests of the range deleted in the member's folders: the first digest
+    after them names the last one deleted, so no-digest stays a problem."""
+    owner = Trail(s3, org=ORG)
+    hourly(owner, at(1, day=DAY - timedelta(days=1)), at(3, day=DAY + timedelta(days=3)))
+    member = Trail(s3, account=MEMBER, org=ORG)
+    hourly(member, at(1, day=DAY - timedelta(days=1)), at(3, day=DAY + timedelta(days=3)))
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=member.root):
+        for listed in page.get("Contents", []):
+            if any(f"/{d:%Y/%m/%d}/" in listed["Key"] for d in (DAY, NEXT, NEXT + timedelta(1))):
+                s3.delete_object(Bucket=BUCKET, Key=listed["Key"])
+    report = verify(s3, now=LATER)
+    assert not report.verified
+    last = at(23, day=NEXT + timedelta(days=1))
+    assert kinds(report) == {(DIGEST_DELETED, digest_name(member, last)), (NO_DIGEST, "")}
+    assert report.notes == []
 
 
 def test_verified_needs_a_valid_digest_once_a_region_is_checked() -> None:
