@@ -37,18 +37,25 @@ REPLICATION_RETENTION_DAYS = (2, 3650)
 # SnapshotReceiver's retention counts from the time the source was taken, and a source can reach
 # the receiver late: a replicator's sweep queues a source up to its sweep_window (at most 7 days)
 # after it was taken, a copy waits for a copy slot for up to 2 days (the copier's MAX_WAITS) at
-# the replicator and again at the receiver, and each of the two copies (staging, received) can
-# take hours (RDS). 7 + 2 + 2 days and a day for the copies is 12; the floor is two weeks, which
-# is also how long the dead-letter queues keep a message. A shorter retention deletes a received
-# copy at the receiver's first sweep after it is made, once its staging copy was unshared: the
-# backup account keeps nothing, and nothing reports it. The organisation config checks it too,
-# so that its error names its own field.
+# the replicator and again at the receiver, a throttled step is retried max_receive_count times
+# at up to an hour apart (the copier's retry_delay: with the default 24 receives about 18 hours
+# on each side, with the most, 100, about 4 days on each side), and each of the two copies
+# (staging, received) can take hours (RDS). With the default receives: 7 + 2 + 2 + 0.75 + 0.75
+# days and a day for the copies is 13.5; the floor is two weeks, which is also how long the
+# dead-letter queues keep a message. With 100 receives on both sides a source can arrive after
+# about 20 days: the floor does not cover that (a retention that long is the operator's choice),
+# and a Shared notice of such a source is dead-lettered at the receiver (code PastRetention), not
+# dropped. A shorter retention deletes a received copy at the receiver's first sweep after it is
+# made, once its staging copy was unshared: the backup account keeps nothing. The organisation
+# config checks it too, so that its error names its own field.
 RECEIVER_MIN_RETENTION_DAYS = 14
 RECEIVER_RETENTION_REQUIREMENT = (
     f"must be at least {RECEIVER_MIN_RETENTION_DAYS} days: a source reaches the receiver up to "
     "the replicator's sweep_window (at most 7 days) plus copy-slot waits (up to 2 days on each "
-    "side) and copy time after it was taken, and a received copy older than the retention is "
-    "deleted at the receiver's next sweep, leaving no copy"
+    "side), retries of throttled steps (about 18 hours on each side with the default "
+    "max_receive_count of 24, up to about 4 days with 100: choose a longer retention then) and "
+    "copy time after it was taken, and a received copy older than the retention is deleted at "
+    "the receiver's next sweep, leaving no copy"
 )
 
 # S3 Object Lock default retention (AWS::S3::Bucket DefaultRetention, S3 API DefaultRetention):

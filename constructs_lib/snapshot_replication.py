@@ -1659,8 +1659,11 @@ class SnapshotReceiver(_ReplicationBase):
         resource_types: Default: ``"EBS"``, ``"RDS"`` and ``"AURORA"``.
         retention: delete received copies this long after their source was taken (14-3650
             days: a source can reach the receiver up to the replicator's ``sweep_window``, 7 days
-            at most, plus copy-slot waits and copy time after it was taken; a staging copy whose
-            source is already past it is not copied). Default: None (kept until you delete them).
+            at most, plus copy-slot waits, retries of throttled steps (about 4 days on each side
+            with ``max_receive_count`` 100: choose a longer retention then) and copy time after
+            it was taken; a staging copy whose source is already past it is not copied, and its
+            Shared notice is dead-lettered with code ``PastRetention``). Default: None (kept
+            until you delete them).
         encryption_key / alarm_topic / sweep_interval / max_receive_count / max_message_age:
             as for :class:`SnapshotReplicator`.
         copy_tags: tags put on every copy this receiver makes (received copies and onward

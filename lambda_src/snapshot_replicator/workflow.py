@@ -62,6 +62,8 @@ from .outbox import Outbox
 
 WATCH_DELAY_SECONDS = 900
 UNENCRYPTED_AURORA = "UnencryptedAuroraSnapshot"
+# A Shared notice of a staging copy whose source is past the receiver's retention.
+PAST_RETENTION = "PastRetention"
 # After a copy limit, other copies of the same kind into the same Region wait without asking.
 SATURATED_SECONDS = 60.0
 
@@ -254,7 +256,11 @@ class Workflow:
     def _receivable(
         self, ref: SnapshotRef, info: SnapshotInfo | None, sender: str, reply_region: str | None
     ) -> Task | str:
-        """The copy task for a snapshot ``sender`` says it shared, or why it is not copied."""
+        """The copy task for a snapshot ``sender`` says it shared, or why it is not copied.
+        Raises :class:`DeadLetterError` (code ``PastRetention``) when its source is past this
+        receiver's retention: not copied (the sweep would delete the copy), and not dropped
+        either, so the dead-letter queue's alarm says a source reached the backup account too
+        late (the sweep's hourly listing only logs it: it would count the same one every run)."""
         if info is None:
             return f"{ref.arn} is not visible (unshared or deleted)"
         if info.ref.account != sender:
@@ -272,7 +278,15 @@ class Workflow:
         if task is None:
             return f"{ref.arn} is not a kmskit staging copy"
         if self.past_retention(task, self.now()):
-            return f"{ref.arn} is past the retention; not copied"
+            raise DeadLetterError(
+                f"{ref.arn} is not copied: its source, {task.origin.id} of account "
+                f"{task.origin.account} in {task.origin.region}, was taken at "
+                f"{task.origin.time}, past this receiver's retention of "
+                f"{self.config.retention_days} days (the sweep would delete the copy). Copy it "
+                "by hand if it is still needed, and make the retention longer than the time a "
+                "source takes to reach the receiver",
+                PAST_RETENTION,
+            )
         return task
 
     def past_retention(self, task: Task, now: datetime) -> bool:

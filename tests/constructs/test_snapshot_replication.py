@@ -881,7 +881,9 @@ def backup_key(stack: cdk.Stack) -> kms.IKey:
             {"retention": cdk.Duration.days(13)},
             "'retention' must be at least 14 days: a source reaches the receiver up to the "
             "replicator's sweep_window (at most 7 days) plus copy-slot waits (up to 2 days on "
-            "each side) and copy time after it was taken",
+            "each side), retries of throttled steps (about 18 hours on each side with the default "
+            "max_receive_count of 24, up to about 4 days with 100: choose a longer retention "
+            "then) and copy time after it was taken",
         ),
         ({"retention": cdk.Duration.days(1)}, "Received: '1 day'"),
         # One destination, not in a list: was a TypeError (a string was read one character at

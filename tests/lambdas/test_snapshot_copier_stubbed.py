@@ -2321,12 +2321,14 @@ def test_the_receiver_sweep_does_not_copy_again_a_staging_copy_past_its_retentio
     assert "past the retention: not copied" in messages
 
 
-def test_a_shared_notice_of_a_staging_copy_past_the_receivers_retention_is_not_copied(
+def test_a_shared_notice_of_a_staging_copy_past_the_receivers_retention_is_dead_lettered(
     stubs: Stubs,
 ) -> None:
     # A notice that reaches the receiver after the source's age passed its retention (a late
     # sweep at the replicator, a long copy, a redrive): the copy would be deleted by the next run
-    # of the receiver's sweep, and copied again by the notice's redelivery or the sweep.
+    # of the receiver's sweep, and copied again by the notice's redelivery or the sweep. Not
+    # copied, and not dropped with only a log line (the old code): dead-lettered with the code
+    # PastRetention, so the dead-letter queue's alarm says the backup account has no copy.
     origin = Origin.of(SnapshotRef("EBS", "snap-01234567", REGION, SOURCE), WHEN)
     stubs.on("ec2", REGION).add_response(
         "describe_snapshots",
@@ -2342,11 +2344,23 @@ def test_a_shared_notice_of_a_staging_copy_past_the_receivers_retention_is_not_c
         },
         {"SnapshotIds": ["snap-0cccc3333dddd4444"]},
     )
-    rt = runtime(receiver_config(retention_days=7), stubs)
+    event = fixture("ebs_share_snapshot")
+    config = receiver_config(retention_days=7)
+    expect_dead_letter(
+        stubs,
+        ANY,
+        Contains(
+            "snap-0cccc3333dddd4444 is not copied",
+            f"snap-01234567 of account {SOURCE} in {REGION}",
+            "past this receiver's retention of 7 days",
+        ),
+        "PastRetention",
+        queue_url=config.dead_letter_queue_url,
+    )
+    rt = runtime(config, stubs)
     rt.workflow.now = lambda: WHEN + timedelta(days=7, minutes=1)
-    assert rt.process([record(fixture("ebs_share_snapshot"))]) == {"batchItemFailures": []}
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
     assert metrics(rt, "CopiesStarted") == 0
-    assert "sqs" not in {service for service, _ in stubs.clients}  # nothing queued
 
 
 # ----------------------------------------------------------------------- failure injection
