@@ -861,11 +861,15 @@ def _parse_pipeline(
         "owner or repository)",
         repository,
     )
+    # Git hosts compare the suffix case-insensitively ('x.GIT' is a clone URL too); a name that
+    # is only the suffix ('o/.git') leaves nothing to suggest.
+    stripped = repository[:-4]
+    suggestion = f" ('{stripped}')" if not stripped.endswith("/") else ""
     require(
-        not repository.endswith(".git"),
+        not repository.lower().endswith(".git"),
         _field("pipeline.repository"),
-        f"must name the repository without '.git' ('{repository[:-4]}'): the pipeline's source "
-        "takes the repository's name, not its clone URL (GitHub removes the suffix from a new "
+        f"must name the repository without '.git'{suggestion}: the pipeline's source takes the "
+        "repository's name, not its clone URL (GitHub removes the suffix from a new "
         "repository's name)",
         repository,
     )

@@ -452,6 +452,17 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
             "its clone URL (GitHub removes the suffix from a new repository's name). "
             "Received: 'example-org/kms-toolkit.git'",
         ),
+        # The suffix in capitals was accepted; a name that is only the suffix got the invalid
+        # suggestion 'o/'.
+        (
+            changed("pipeline.repository", "example-org/kms-toolkit.GIT"),
+            "without '.git' ('example-org/kms-toolkit'): the pipeline's source takes",
+        ),
+        (
+            changed("pipeline.repository", "example-org/.git"),
+            "'kmskit:organisation.pipeline.repository' must name the repository without '.git': "
+            "the pipeline's source takes the repository's name",
+        ),
         # \d and \w matched digits and letters of any script; the branch had no rule at all.
         (
             changed(
