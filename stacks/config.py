@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -1259,6 +1260,15 @@ def organisation_from_context(
             "checkout of the repository",
             file_name,
         )
+        absolute = _absolute_link(root, str(file_name))
+        require(
+            absolute is None,
+            ORGANISATION_FILE_CONTEXT_KEY,
+            "must not lead through a symbolic link with an absolute target "
+            f"({absolute}): the pipeline's synth reads the file from a checkout of the "
+            "repository in another directory, where that target is not (make the link relative)",
+            file_name,
+        )
         try:
             raw = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_repeated_keys)
         except (OSError, ValueError, RecursionError) as error:  # ValueError: JSON, UTF-8, NUL
@@ -1274,6 +1284,22 @@ def organisation_from_context(
     if deployed is not None:
         check_deployed(organisation, deployed)
     return organisation
+
+
+def _absolute_link(root: Path, file_name: str) -> str | None:
+    """The first symbolic link on the way from ``root`` to ``file_name`` whose target is an
+    absolute path, as ``'<link> -> <target>'`` (the link from ``root``); None when there is
+    none, or when a part cannot be read (a NUL: the file's reading says so)."""
+    current = PurePosixPath()
+    for part in PurePosixPath(file_name).parts:
+        current /= part
+        try:
+            target = os.readlink(root / current) if (root / current).is_symlink() else None
+        except (OSError, ValueError):
+            return None
+        if target is not None and os.path.isabs(target):
+            return f"'{current}' -> '{target}'"
+    return None
 
 
 # Why each recorded field is fixed (docs/deploy.md, "Changing a deployed organisation").

@@ -1025,6 +1025,34 @@ def test_a_configuration_file_outside_the_project_s_root_is_refused(
     assert inside.name == "inside"
 
 
+def test_a_link_with_an_absolute_target_inside_the_root_is_refused(tmp_path: Path) -> None:
+    # conf -> /home/me/proj/real: inside the root where it was made, so a local synth worked;
+    # the pipeline's checkout is in another directory, where the target is not.
+    root = tmp_path / "project"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "org.json").write_text(json.dumps(changed("name", "real")))
+    (root / "conf").symlink_to(root / "real")
+    (root / "relative").symlink_to("real")
+    (root / "real" / "link.json").symlink_to(root / "real" / "org.json")
+    for file_name, link, target in (
+        ("conf/org.json", "conf", root / "real"),
+        ("real/link.json", "real/link.json", root / "real" / "org.json"),
+    ):
+        with pytest.raises(ConstructPropError) as error:
+            organisation_from_context({ORGANISATION_FILE_CONTEXT_KEY: file_name}, root=root)
+        assert str(error.value) == (
+            "'kmskit:organisation-file' must not lead through a symbolic link with an absolute "
+            f"target ('{link}' -> '{target}'): the pipeline's synth reads the file from a "
+            "checkout of the repository in another directory, where that target is not (make "
+            f"the link relative). Received: '{file_name}'"
+        )
+    # A relative link is in the checkout as it is here.
+    organisation = organisation_from_context(
+        {ORGANISATION_FILE_CONTEXT_KEY: "relative/org.json"}, root=root
+    )
+    assert organisation.name == "real"
+
+
 def test_a_file_name_with_a_backslash_is_refused_on_every_platform(tmp_path: Path) -> None:
     # Written on Windows, "config\\org.json" works there, and CI on Linux finds no such file.
     (tmp_path / "config").mkdir()
