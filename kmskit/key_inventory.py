@@ -21,8 +21,10 @@ For each key :func:`inventory` reads what KMS says of it (``DescribeKey``; the a
   ``kms:CallerAccount``, ``aws:SourceAccount``, ``aws:PrincipalArn``).
 * ``PUBLIC``: an Allow statement for ``"*"`` (``{"AWS": "*"}``, or a ``NotPrincipal``) without a
   condition that limits the caller (:data:`kmskit.policy_conditions.CALLER_KEYS`, under an
-  operator that needs the key present, not ``...IfExists``, ``Null`` or a negation, and a
-  value other than ``*``): the rule the constructs apply at synth.
+  operator that needs the key present, not ``...IfExists``, ``Null`` or a negation, and no
+  wildcard in the part of a value naming the caller:
+  :data:`kmskit.policy_conditions.CALLER_CONDITION_RULE`): the rule the constructs apply at
+  synth.
 * ``UNREADABLE``: KMS refused a call with access denied; the key is reported with what could be
   read, and which call was refused. The run goes on.
 * ``ACCOUNT_UNREADABLE`` (:func:`organization_inventory` only): STS refused to let the caller

@@ -8,6 +8,7 @@ Plain data only (no AWS client, no CDK), so that both can import it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kmskit.aws_names import ACCOUNT_ID
@@ -34,12 +35,21 @@ _ACCOUNT_KEYS = frozenset(
     key.lower() for key in ("aws:PrincipalAccount", "aws:SourceAccount", "kms:CallerAccount")
 )
 _ARN_KEYS = frozenset(key.lower() for key in ("aws:PrincipalArn",))
-_LIKE_OPERATORS = ("stringlike", "arnlike")
+# The keys whose values are ARNs, and those naming an organization path.
+_ARN_VALUED_KEYS = frozenset(key.lower() for key in ("aws:PrincipalArn", "aws:SourceArn"))
+_ORG_PATH_KEYS = frozenset(key.lower() for key in ("aws:PrincipalOrgPaths", "aws:SourceOrgPaths"))
+# Operators whose values match with * and ? (IAM's ArnEquals matches wildcards as ArnLike does).
+_WILDCARD_OPERATORS = frozenset(("stringlike", "arnlike", "arnequals"))
+_ARN_OPERATORS = frozenset(("arnlike", "arnequals"))
+_WILDCARD = re.compile(r"[*?]")
+_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
 
 CALLER_CONDITION_RULE = (
     f"a condition that limits the caller ({', '.join(_CALLER_KEY_NAMES)}) under an operator "
-    "that needs the key present (not ...IfExists, Null, ForAllValues: or a negation) and with a "
-    "value other than '*'"
+    "that needs the key present (not ...IfExists, Null, ForAllValues: or a negation), and under "
+    "StringLike, ArnLike or ArnEquals with no wildcard in the part of a value naming the caller "
+    "(an account, organization or VPC (endpoint) ID; an organization path's o-... ID; an ARN's "
+    "account)"
 )
 """What :func:`caller_limits` asks of a condition, in words, for the errors that refuse one."""
 
@@ -58,7 +68,8 @@ def caller_limits(condition: Any) -> set[str] | None:
     """None if ``condition`` (a statement's ``Condition``) does not limit the caller (see
     :data:`CALLER_CONDITION_RULE`); otherwise the accounts it names (none for an organization or
     a VPC endpoint, say). A value that is not a string (a CloudFormation intrinsic, resolved at
-    deploy time) counts as a value other than ``*``."""
+    deploy time) counts as literal. Values are alternatives: one that matches any caller (such as
+    ``StringLike aws:PrincipalOrgID "o-*"``) leaves the condition limiting nobody."""
     if not isinstance(condition, dict):
         return None
     limited = False
@@ -78,14 +89,33 @@ def caller_limits(condition: Any) -> set[str] | None:
             values = _values(value)
             if key not in CALLER_KEYS or not values:
                 continue
-            if name.startswith(_LIKE_OPERATORS) and "*" in values:
-                continue  # matches any caller
+            if name in _WILDCARD_OPERATORS and not all(
+                _literal_caller(key, v, arn_fields=name in _ARN_OPERATORS) for v in values
+            ):
+                continue  # a value matches callers of any account, organization or network
             limited = True
             if key in _ACCOUNT_KEYS:
                 accounts.update(v for v in values if isinstance(v, str) and ACCOUNT_ID.match(v))
             elif key in _ARN_KEYS:
                 accounts.update(a for v in values if isinstance(v, str) and (a := account_of(v)))
     return accounts if limited else None
+
+
+def _literal_caller(key: str, value: Any, *, arn_fields: bool) -> bool:
+    """Whether ``value``, matched with wildcards, keeps the part of ``key``'s value that names the
+    caller literal (see :data:`CALLER_CONDITION_RULE`). ``arn_fields``: matched field by field
+    (ArnLike, ArnEquals), so a wildcard in another field cannot reach into the account field.
+    An intrinsic (a dict) is resolved at deploy time and counts as literal."""
+    if not isinstance(value, str) or not _WILDCARD.search(value):
+        return True
+    if key in _ORG_PATH_KEYS:
+        prefix = _WILDCARD.split(value, maxsplit=1)[0]
+        return "/" in prefix and _ORGANIZATION_ID.fullmatch(prefix.split("/", 1)[0]) is not None
+    if key in _ARN_VALUED_KEYS:
+        # Matched as a string, a wildcard before the account field may span its colons.
+        fields = (value if arn_fields else _WILDCARD.split(value, maxsplit=1)[0]).split(":")
+        return len(fields) >= 6 and fields[0] == "arn" and ACCOUNT_ID.match(fields[4]) is not None
+    return False  # account, organization and VPC (endpoint) IDs: no wildcard at all
 
 
 def _values(value: Any) -> list[Any]:

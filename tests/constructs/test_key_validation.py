@@ -158,8 +158,10 @@ CALLER_CONDITION = (
     "a condition that limits the caller (aws:PrincipalOrgID, aws:PrincipalOrgPaths, "
     "aws:PrincipalAccount, aws:PrincipalArn, aws:SourceAccount, aws:SourceArn, aws:SourceOrgID, "
     "aws:SourceOrgPaths, aws:SourceVpc, aws:SourceVpce, kms:CallerAccount) under an operator that "
-    "needs the key present (not ...IfExists, Null, ForAllValues: or a negation) and with a value "
-    "other than '*'"
+    "needs the key present (not ...IfExists, Null, ForAllValues: or a negation), and under "
+    "StringLike, ArnLike or ArnEquals with no wildcard in the part of a value naming the caller "
+    "(an account, organization or VPC (endpoint) ID; an organization path's o-... ID; an ARN's "
+    "account)"
 )
 WILDCARD_IN_ARN = (
     "must not hold wildcards ('*' or '?') in principal ARNs: IAM does not match them in a "
@@ -1426,6 +1428,12 @@ CALLER_CONDITIONS: list[dict[str, dict[str, object]]] = [
     {"ForAllValues:StringEquals": {"aws:PrincipalOrgPaths": ["o-abcdefghij/r-ab12/*"]}},
     {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}},
     {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/app-*"}},
+    {"StringLike": {"aws:PrincipalOrgID": "o-*"}},
+    {"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/*"}},
+    {"StringLike": {"kms:CallerAccount": "????????????"}},
+    {"StringLike": {"aws:SourceVpce": "vpce-*"}},
+    {"ArnEquals": {"aws:PrincipalArn": "*"}},
+    {"StringLike": {"aws:PrincipalOrgPaths": "o-abcdefghij/*"}},
     {"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}},
     {
         "StringEquals": {
@@ -1456,6 +1464,33 @@ def test_a_wildcard_allow_is_refused_exactly_when_the_key_inventory_calls_it_pub
             app.synth()
     else:
         assert key_statements(app)[-1]["Sid"] == "Everyone"
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringLike": {"aws:PrincipalOrgID": "o-*"}},
+        {"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/*"}},
+        {"StringLike": {"kms:CallerAccount": "????????????"}},
+        {"StringLike": {"aws:SourceVpce": "vpce-*"}},
+        {"ArnEquals": {"aws:PrincipalArn": "*"}},
+    ],
+    ids=json.dumps,
+)
+def test_a_wildcard_value_in_the_caller_condition_does_not_limit_the_caller(
+    condition: dict[str, dict[str, object]],
+) -> None:
+    app, stack = one_stack_app()
+    statement = iam.PolicyStatement(
+        sid="Everyone",
+        principals=[iam.AnyPrincipal()],
+        actions=["kms:Decrypt"],
+        resources=["*"],
+        conditions=condition,
+    )
+    CustomerManagedKey(stack, "K", policy=KeyPolicy.custom(admins=[ADMIN], statements=[statement]))
+    with pytest.raises(RuntimeError, match="'policy' must not allow a wildcard principal"):
+        app.synth()
 
 
 @pytest.mark.parametrize(

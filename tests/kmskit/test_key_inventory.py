@@ -277,6 +277,33 @@ OWN_ROOT = allow({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, sid="Root")
         (allow("*", {"Null": {"aws:PrincipalOrgID": "false"}}), [], ["S"]),
         (allow("*", {"StringLike": {"aws:PrincipalArn": "*"}}), [], ["S"]),
         (allow("*", {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:*"}}), [], []),
+        # Wildcard values whose part naming the caller is not literal match every caller.
+        (allow("*", {"StringLike": {"aws:PrincipalOrgID": "o-*"}}), [], ["S"]),
+        (allow("*", {"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/*"}}), [], ["S"]),
+        (allow("*", {"StringLike": {"aws:PrincipalArn": "arn:*:111111111111:*"}}), [], ["S"]),
+        (allow("*", {"StringLike": {"kms:CallerAccount": "????????????"}}), [], ["S"]),
+        (allow("*", {"StringLike": {"aws:SourceVpce": "vpce-*"}}), [], ["S"]),
+        (allow("*", {"StringLike": {"aws:PrincipalOrgPaths": "o-*/r-ab12/*"}}), [], ["S"]),
+        (allow("*", {"ArnEquals": {"aws:PrincipalArn": "*"}}), [], ["S"]),
+        (allow("*", {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::logs-*"}}), [], ["S"]),
+        (
+            allow("*", {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": ["o-*"]}}),
+            [],
+            ["S"],
+        ),
+        (
+            # One value matching every caller opens the statement whatever the others say.
+            allow("*", {"StringLike": {"aws:PrincipalOrgID": ["o-abcdefghij", "o-*"]}}),
+            [],
+            ["S"],
+        ),
+        (allow("*", {"StringLike": {"aws:PrincipalOrgPaths": "o-abcdefghij/*"}}), [], []),
+        (allow("*", {"StringLike": {"aws:PrincipalOrgID": "o-abcdefghij"}}), [], []),
+        (
+            allow("*", {"ArnEquals": {"aws:SourceArn": f"arn:aws:sns:*:{OTHER}:alerts-*"}}),
+            [],
+            [],
+        ),
         (allow("*", {"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}), [], []),
         (
             # An AWS managed key's policy: any caller of the account, through one service.
