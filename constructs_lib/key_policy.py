@@ -259,6 +259,16 @@ WILDCARD_PRINCIPAL = (
     "statement for '*' through 'statements' with a condition that limits the caller, such as "
     "aws:PrincipalOrgID)"
 )
+WILDCARD_USER = (
+    "must not hold a wildcard principal without "
+    + CALLER_CONDITION_RULE
+    + " (name the roles, or give '*' such a condition: iam.OrganizationPrincipal('o-...'), "
+    "iam.AnyPrincipal().with_conditions(...))"
+)
+MIXED_CONDITIONS = (
+    "must hold principals with the same conditions: they share one statement, whose Condition "
+    "applies to all of them (give the others a statement of their own through 'statements')"
+)
 GROUP_PRINCIPAL = (
     'must not name an IAM group: KMS refuses a key policy naming one ("IAM user groups are '
     'not a valid principal in any policy type"); name its roles or users, or attach an IAM '
@@ -271,14 +281,21 @@ WILDCARD_IN_ARN = (
 )
 
 
-def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
+def to_principal(
+    prop: str, value: iam.IPrincipal | str, *, conditioned_wildcard: bool = False
+) -> iam.IPrincipal:
     """A principal object, or an IAM ARN string (``arn:aws:iam::111111111111:role/Admin``).
 
     Wildcards are refused: ``*`` (anyone) here, and ``*``/``?`` inside an ARN, which IAM does
     not match in a ``Principal`` (Access Analyzer: "Unsupported wildcard in principal").
+    ``conditioned_wildcard`` (users, service users): ``*`` is taken with conditions of its own
+    that limit the caller (:func:`kmskit.policy_conditions.caller_limits`), such as
+    ``iam.OrganizationPrincipal``'s ``aws:PrincipalOrgID``. Default: False (administrators and
+    the deployer: never ``*``).
     """
+    wildcard = WILDCARD_USER if conditioned_wildcard else WILDCARD_PRINCIPAL
     if isinstance(value, str):
-        require(value != "*", prop, WILDCARD_PRINCIPAL, value)
+        require(value != "*", prop, wildcard, value)
         require(
             is_token(value) or bool(PRINCIPAL_ARN.match(value)),
             prop,
@@ -300,9 +317,11 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
     rendered = fragment.principal_json
     if names_everyone(rendered):
         conditions = fragment.conditions
+        if conditioned_wildcard and caller_limits(conditions) is not None:
+            return value
         raise ConstructPropError(
             prop,
-            WILDCARD_PRINCIPAL,
+            wildcard,
             f"* with conditions {json.dumps(conditions, default=str)}" if conditions else "*",
         )
     arn = None
@@ -311,19 +330,32 @@ def to_principal(prop: str, value: iam.IPrincipal | str) -> iam.IPrincipal:
         require(
             not (isinstance(account, str) and (account == "*" or has_wildcard(account))),
             prop,
-            WILDCARD_PRINCIPAL,
+            wildcard,
             account,
         )
     if isinstance(value, iam.ArnPrincipal):  # also AccountPrincipal, whose ARN is a token
         arn = value.arn  # one jsii read, for ArnPrincipal objects only
-        require(arn != "*", prop, WILDCARD_PRINCIPAL, arn)
+        require(arn != "*", prop, wildcard, arn)
         require(not (isinstance(arn, str) and has_wildcard(arn)), prop, WILDCARD_IN_ARN, arn)
     if isinstance(value, iam.CompositePrincipal):
         for inner in value.principals:
-            to_principal(prop, inner)
+            to_principal(prop, inner, conditioned_wildcard=conditioned_wildcard)
     group = group_named_by(value, arn)
     require(group is None, prop, GROUP_PRINCIPAL, group)
     return value
+
+
+def _check_same_conditions(prop: str, listed: Sequence[iam.IPrincipal]) -> None:
+    """Refuse principals of one statement with different conditions (CDK would fail at synth:
+    "All principals in a PolicyStatement must have the same Conditions")."""
+    conditions = [p.policy_fragment.conditions for p in listed]
+    for condition in conditions[1:]:
+        require(
+            condition == conditions[0],
+            prop,
+            MIXED_CONDITIONS,
+            f"{json.dumps(conditions[0], default=str)} and {json.dumps(condition, default=str)}",
+        )
 
 
 def names_everyone(principal_json: Mapping[str, Any]) -> bool:
@@ -1058,7 +1090,7 @@ class KeyPolicy:
             deployer = to_principal("deployer", deployer)
         principal_lists = {
             prop: tuple(
-                to_principal(prop, p)
+                to_principal(prop, p, conditioned_wildcard=prop != "admins")
                 for p in check_sequence(prop, value, "IAM principals or principal ARNs")
             )
             for prop, value in (
@@ -1067,6 +1099,8 @@ class KeyPolicy:
                 ("service_users", service_users),
             )
         }
+        for prop, listed in principal_lists.items():
+            _check_same_conditions(prop, listed)
         externals = tuple(
             ExternalAccount.parse(a)
             for a in check_sequence(

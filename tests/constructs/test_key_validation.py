@@ -163,6 +163,10 @@ CALLER_CONDITION = (
     "(an account, organization or VPC (endpoint) ID; an organization path's o-... ID; an ARN's "
     "account)"
 )
+WILDCARD_USER = (
+    f"must not hold a wildcard principal without {CALLER_CONDITION} (name the roles, or give '*' "
+    "such a condition: iam.OrganizationPrincipal('o-...'), iam.AnyPrincipal().with_conditions(...))"
+)
 WILDCARD_IN_ARN = (
     "must not hold wildcards ('*' or '?') in principal ARNs: IAM does not match them in a "
     "Principal (name each role, or add a statement for the account root with an ArnLike "
@@ -397,7 +401,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     (
         "wildcard-user",
         key_with_policy(users=[iam.StarPrincipal()]),
-        f"'users' {WILDCARD_PRINCIPAL}. Received: '*'",
+        f"'users' {WILDCARD_USER}. Received: '*'",
     ),
     (
         "wildcard-admin",
@@ -407,17 +411,17 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     (
         "wildcard-arn-principal-user",
         key_with_policy(admins=[ADMIN_ROLE], users=[iam.ArnPrincipal("*")]),
-        f"'users' {WILDCARD_PRINCIPAL}. Received: '*'",
+        f"'users' {WILDCARD_USER}. Received: '*'",
     ),
     (
         "wildcard-string-user",
         key_with_policy(admins=[ADMIN_ROLE], users=["*"]),
-        f"'users' {WILDCARD_PRINCIPAL}. Received: '*'",
+        f"'users' {WILDCARD_USER}. Received: '*'",
     ),
     (
         "wildcard-account-principal-user",
         key_with_policy(admins=[ADMIN_ROLE], users=[iam.AccountPrincipal("*")]),
-        f"'users' {WILDCARD_PRINCIPAL}. Received: '*'",
+        f"'users' {WILDCARD_USER}. Received: '*'",
     ),
     (
         "wildcard-inside-a-composite-principal",
@@ -440,7 +444,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
             admins=[ADMIN_ROLE],
             users=[iam.AnyPrincipal().with_conditions({"Bool": {"aws:SecureTransport": "true"}})],
         ),
-        f"'users' {WILDCARD_PRINCIPAL}. Received: "
+        f"'users' {WILDCARD_USER}. Received: "
         '\'* with conditions {"Bool": {"aws:SecureTransport": "true"}}\'',
     ),
     (
@@ -454,6 +458,29 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         ),
         f"'admins' {WILDCARD_PRINCIPAL}. Received: "
         '\'* with conditions {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}\'',
+    ),
+    (
+        # A wildcard value in the condition matches every organization.
+        "any-principal-with-an-organization-pattern-user",
+        key_with_policy(
+            admins=[ADMIN_ROLE],
+            users=[
+                iam.AnyPrincipal().with_conditions({"StringLike": {"aws:PrincipalOrgID": "o-*"}})
+            ],
+        ),
+        f"'users' {WILDCARD_USER}. Received: "
+        '\'* with conditions {"StringLike": {"aws:PrincipalOrgID": "o-*"}}\'',
+    ),
+    (
+        # KeyUsage holds one Condition for all its principals.
+        "users-with-different-conditions",
+        key_with_policy(
+            admins=[ADMIN_ROLE], users=[ADMIN_ROLE, iam.OrganizationPrincipal("o-abcdefghij")]
+        ),
+        "'users' must hold principals with the same conditions: they share one statement, whose "
+        "Condition applies to all of them (give the others a statement of their own through "
+        '\'statements\'). Received: \'{} and {"StringEquals": {"aws:PrincipalOrgID": '
+        '"o-abcdefghij"}}\'',
     ),
     # principal ARNs that are no principal ARN
     *[
@@ -1464,6 +1491,20 @@ def test_a_wildcard_allow_is_refused_exactly_when_the_key_inventory_calls_it_pub
             app.synth()
     else:
         assert key_statements(app)[-1]["Sid"] == "Everyone"
+
+
+@pytest.mark.parametrize("prop", ["users", "service_users"])
+def test_users_may_be_everyone_of_an_organization(prop: str) -> None:
+    # As key.grant_decrypt(iam.OrganizationPrincipal(...)) does: "*" with aws:PrincipalOrgID.
+    app, stack = one_stack_app()
+    organization = iam.OrganizationPrincipal("o-abcdefghij")
+    CustomerManagedKey(
+        stack, "K", policy=KeyPolicy.custom(admins=[ADMIN], **{prop: [organization]})
+    )
+    (statement,) = [s for s in key_statements(app) if s["Principal"] == {"AWS": "*"}]
+    condition = statement["Condition"]
+    assert isinstance(condition, dict)
+    assert condition["StringEquals"]["aws:PrincipalOrgID"] == "o-abcdefghij"
 
 
 @pytest.mark.parametrize(
