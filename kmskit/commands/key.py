@@ -1121,17 +1121,24 @@ def run(args: argparse.Namespace) -> int:
             # A re-run with the same --save-material is refused (the file exists): say what
             # the file holds and how to finish, so that no second material gets generated.
             failure = as_kmskit_error(error)  # also a lost connection (BotoCoreError)
-            if isinstance(failure, IncorrectMaterialError):
+            # Further material (--new-material, an Enabled or Disabled key) is new to the key:
+            # only a key back in PendingImport refuses the generated copy for good.
+            again = " --new-material" if args.new_material else ""
+            if (
+                isinstance(failure, IncorrectMaterialError)
+                and not args.new_material
+                and target.key_state == "PendingImport"
+            ):
                 finish = _not_this_keys_material(args.save_material, target)
             elif args.save_material == STDIO:
                 finish = (
                     "The generated material was written to standard output but not imported: "
-                    "once fixed, import that copy with --material FILE"
+                    f"once fixed, import that copy with --material FILE{again}"
                 )
             else:
                 finish = (
                     f"The generated material was saved to '{args.save_material}' but not "
-                    f"imported: once fixed, import it with --material {args.save_material}"
+                    f"imported: once fixed, import it with --material {args.save_material}{again}"
                 )
             raise reworded(failure, f"{str(failure).rstrip('.')}. {finish}") from error
         raise

@@ -1066,6 +1066,26 @@ def test_generated_material_refused_as_not_the_keys_own_is_not_offered_for_impor
     assert saved.read_bytes() == kms.unwrap()  # kept all the same: never lose material
 
 
+def test_generated_new_material_refused_is_offered_for_import_as_new_material(
+    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An Enabled key adding further material: the generated copy is new to the key, so the
+    # advice is to import it as new material once fixed, not to "import the material it had".
+    saved = tmp_path / "material.bin"
+    kms.describe("SYMMETRIC_DEFAULT", state="Enabled")
+    kms.parameters("RSAES_OAEP_SHA_256")
+    kms.fails("import_key_material", "IncorrectKeyMaterialException", "Already associated.")
+    argv = ["key", "import-material", "alias/imported", "--generate", "--new-material"]
+    assert main([*argv, "--save-material", str(saved)]) == EXIT_CONFLICT
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        f"The generated material was saved to '{saved}' but not imported: once fixed, import "
+        f"it with --material {saved} --new-material"
+    )
+    assert "the material it had" not in err
+    assert saved.read_bytes() == kms.unwrap()
+
+
 def test_new_material_the_key_already_has_says_to_leave_out_new_material(
     kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
