@@ -26,8 +26,9 @@ minutes = partial(_duration, "minutes")
 seconds = partial(_duration, "seconds")
 
 
-def check_days(prop: str, value: Any, low: int, high: int) -> int:
+def check_days(prop: str, value: Any, low: int, high: int, *, reason: str | None = None) -> int:
     """A Duration of a whole number of days between ``low`` and ``high``; returns the days.
+    ``reason``: why the range is what it is, added to its error (default: none).
 
     ``to_human_string`` (a round-trip) is asked for only to word an error, and
     ``is_unresolved`` only for a value that fails a check.
@@ -39,7 +40,7 @@ def check_days(prop: str, value: Any, low: int, high: int) -> int:
     days = literal_amount(prop, value, "days")
     if not float(days).is_integer():
         raise ConstructPropError(prop, "must be a whole number of days", value.to_human_string())
-    return check_range(prop, int(days), low, high, "days")
+    return check_range(prop, int(days), low, high, "days", reason=reason)
 
 
 def literal_amount(prop: str, value: Duration, unit: str) -> float:

@@ -49,13 +49,15 @@ REPLICATION_RETENTION_DAYS = (2, 3650)
 # made, once its staging copy was unshared: the backup account keeps nothing. The organisation
 # config checks it too, so that its error names its own field.
 RECEIVER_MIN_RETENTION_DAYS = 14
+RECEIVER_RETENTION_REASON = (
+    "a source reaches the receiver up to the replicator's sweep_window (at most 7 days) plus "
+    "copy-slot waits (up to 2 days on each side), retries of throttled steps (about 18 hours on "
+    "each side with the default max_receive_count of 24, up to about 4 days with 100: choose a "
+    "longer retention then) and copy time after it was taken, and a received copy older than "
+    "the retention is deleted at the receiver's next sweep, leaving no copy"
+)
 RECEIVER_RETENTION_REQUIREMENT = (
-    f"must be at least {RECEIVER_MIN_RETENTION_DAYS} days: a source reaches the receiver up to "
-    "the replicator's sweep_window (at most 7 days) plus copy-slot waits (up to 2 days on each "
-    "side), retries of throttled steps (about 18 hours on each side with the default "
-    "max_receive_count of 24, up to about 4 days with 100: choose a longer retention then) and "
-    "copy time after it was taken, and a received copy older than the retention is deleted at "
-    "the receiver's next sweep, leaving no copy"
+    f"must be at least {RECEIVER_MIN_RETENTION_DAYS} days: {RECEIVER_RETENTION_REASON}"
 )
 
 # S3 Object Lock default retention (AWS::S3::Bucket DefaultRetention, S3 API DefaultRetention):
@@ -187,14 +189,22 @@ def check_region(prop: str, value: Any) -> str:
 
 
 def check_range(
-    prop: str, value: Any, low: int, high: int, unit: str, *, as_written: Any = None
+    prop: str,
+    value: Any,
+    low: int,
+    high: int,
+    unit: str,
+    *,
+    as_written: Any = None,
+    reason: str | None = None,
 ) -> int:
     """An integer between ``low`` and ``high`` inclusive. ``as_written``: the value to show in
-    the error when ``value`` was converted from it (default: ``value``)."""
+    the error when ``value`` was converted from it (default: ``value``). ``reason``: why the
+    range is what it is, added to the error (default: none)."""
     require(
         isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
         prop,
-        f"must be {low}-{high} {unit}",
+        f"must be {low}-{high} {unit}" + (f": {reason}" if reason else ""),
         value if as_written is None else as_written,
     )
     return int(value)

@@ -44,7 +44,7 @@ from constructs_lib import _principals as principals
 from constructs_lib._kms_actions import QUEUE_KEY_ACTIONS, SNAPSHOT_KEY_ACTIONS
 from constructs_lib._validation import (
     RECEIVER_MIN_RETENTION_DAYS,
-    RECEIVER_RETENTION_REQUIREMENT,
+    RECEIVER_RETENTION_REASON,
     REPLICATION_RETENTION_DAYS,
     ConstructPropError,
     check_account_id,
@@ -1751,15 +1751,16 @@ class SnapshotReceiver(_ReplicationBase):
             "destinations", destinations, facts, allow_cross_account=False
         )
         retention_days = (
-            durations.check_days("retention", retention, 1, 3650) if retention is not None else None
-        )
-        if retention is not None and retention_days is not None:
-            require(
-                retention_days >= RECEIVER_MIN_RETENTION_DAYS,
+            durations.check_days(
                 "retention",
-                RECEIVER_RETENTION_REQUIREMENT,
-                retention.to_human_string(),
+                retention,
+                RECEIVER_MIN_RETENTION_DAYS,
+                3650,
+                reason=RECEIVER_RETENTION_REASON,
             )
+            if retention is not None
+            else None
+        )
         self.retention = retention
         self._build(
             mode="receiver",

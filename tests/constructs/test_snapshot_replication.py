@@ -873,19 +873,24 @@ def backup_key(stack: cdk.Stack) -> kms.IKey:
             },
             "'destinations[0].account' must be left out",
         ),
-        ({"retention": cdk.Duration.days(0)}, "'retention' must be 1-3650 days. Received: 0"),
         # A source reaches the receiver up to a week (the replicator's sweep window) plus
         # copy-slot waits and copy time after it was taken: a shorter retention deletes the
-        # received copy at the first sweep after it is made, leaving no copy.
-        (
-            {"retention": cdk.Duration.days(13)},
-            "'retention' must be at least 14 days: a source reaches the receiver up to the "
-            "replicator's sweep_window (at most 7 days) plus copy-slot waits (up to 2 days on "
-            "each side), retries of throttled steps (about 18 hours on each side with the default "
-            "max_receive_count of 24, up to about 4 days with 100: choose a longer retention "
-            "then) and copy time after it was taken",
-        ),
-        ({"retention": cdk.Duration.days(1)}, "Received: '1 day'"),
+        # received copy at the first sweep after it is made, leaving no copy. One range,
+        # 14-3650, whatever the value below it (0 said 1-3650, 13 at least 14).
+        *[
+            (
+                {"retention": cdk.Duration.days(days)},
+                "'retention' must be 14-3650 days: a source reaches the receiver up to the "
+                "replicator's sweep_window (at most 7 days) plus copy-slot waits (up to 2 days "
+                "on each side), retries of throttled steps (about 18 hours on each side with the "
+                "default max_receive_count of 24, up to about 4 days with 100: choose a longer "
+                "retention then) and copy time after it was taken, and a received copy older "
+                "than the retention is deleted at the receiver's next sweep, leaving no copy. "
+                f"Received: {days}",
+            )
+            for days in (0, 13)
+        ],
+        ({"retention": cdk.Duration.days(3651)}, "'retention' must be 14-3650 days: a source"),
         # One destination, not in a list: was a TypeError (a string was read one character at
         # a time: "'destinations[0]' ... Received: 'e'").
         (
