@@ -32,7 +32,12 @@ from constructs_lib._validation import (
     require,
 )
 from kmskit.aws_names import ACCOUNT_ID
-from kmskit.policy_conditions import CALLER_CONDITION_RULE, account_of, caller_limits
+from kmskit.policy_conditions import (
+    CALLER_CONDITION_RULE,
+    account_of,
+    caller_limits,
+    names_everyone,
+)
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
 # A trail's ARN, as CloudTrail puts it in aws:SourceArn (its home Region, account and name).
@@ -356,16 +361,6 @@ def _check_same_conditions(prop: str, listed: Sequence[iam.IPrincipal]) -> None:
             MIXED_CONDITIONS,
             f"{json.dumps(conditions[0], default=str)} and {json.dumps(condition, default=str)}",
         )
-
-
-def names_everyone(principal_json: Mapping[str, Any]) -> bool:
-    """True when a principal's rendered JSON (``policy_fragment.principal_json``: ``{"AWS":
-    ["*"]}`` of ``AnyPrincipal``, ``{"*": ["*"]}`` of ``StarPrincipal``, also merged into a
-    ``CompositePrincipal`` or wrapped by ``with_conditions``) holds ``"*"``."""
-    return any(
-        key == "*" or "*" in ([named] if isinstance(named, str) else list(named or ()))
-        for key, named in principal_json.items()
-    )
 
 
 def is_group_arn(value: Any) -> bool:
@@ -1320,7 +1315,7 @@ def _locked_out(statements: Sequence[dict[str, Any]], account_roots: Sequence[An
             or not actions.covers(statement, actions.PUT_KEY_POLICY)
         ):
             continue
-        if _has_wildcard_principal(statement):
+        if "*" in _aws_principals(statement) or _wildcard_arns(statement):
             return True
         for principal in _aws_principals(statement):
             if principal in account_roots or (
@@ -1349,17 +1344,45 @@ def _aws_principals(statement: dict[str, Any]) -> list[Any]:
 
 
 def _has_wildcard_principal(statement: dict[str, Any]) -> bool:
-    """Anyone, an ARN with a wildcard (``arn:aws:iam::*:root``), or NotPrincipal (everyone
-    but the principals it names)."""
+    """Anyone (``"*"`` under any principal key: ``AWS``, ``Federated``, ``Service``...), an
+    ARN with a wildcard (``arn:aws:iam::*:root``, also in the literal parts of an intrinsic:
+    ``AccountPrincipal("*")`` renders ``{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
+    ":iam::*:root"]]}``), or NotPrincipal (everyone but the principals it names)."""
     if "NotPrincipal" in statement:
         return True
     principal = statement.get("Principal")
     if principal == "*":
         return True
     if isinstance(principal, dict):
-        named = as_list(principal.get("AWS", []))
-        return any(isinstance(p, str) and (p == "*" or has_wildcard(p)) for p in named)
+        return names_everyone(principal) or _wildcard_arns(statement) != []
     return False
+
+
+def _wildcard_arns(statement: dict[str, Any]) -> list[Any]:
+    """The ``AWS`` principals of a statement's ``Principal`` other than ``"*"`` itself that
+    hold a wildcard (``*`` or ``?``) in their literal text."""
+    return [
+        named
+        for named in _aws_principals(statement)
+        if named != "*" and any(has_wildcard(part) for part in _literal_parts(named))
+    ]
+
+
+def _literal_parts(value: Any) -> list[str]:
+    """The literal strings of a resolved value: itself if a string, the delimiter and literal
+    items of an ``Fn::Join``, the template of an ``Fn::Sub``; nothing of a value known only at
+    deploy time (``Ref``, ``Fn::GetAtt``, ``Fn::ImportValue``)."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, dict):
+        return []
+    if "Fn::Join" in value:
+        delimiter, items = value["Fn::Join"]
+        return [str(delimiter), *(part for item in items for part in _literal_parts(item))]
+    if "Fn::Sub" in value:
+        template = value["Fn::Sub"]
+        return _literal_parts(template[0] if isinstance(template, list) else template)
+    return []
 
 
 def _gives_root_everything(statement: dict[str, Any], account_roots: Sequence[Any]) -> bool:

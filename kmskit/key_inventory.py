@@ -83,7 +83,7 @@ from kmskit.inventory_role import (
 )
 from kmskit.inventory_role import role_arn as inventory_role_arn
 from kmskit.key_deletion import PENDING_STATES, check_whole_days, grants_of
-from kmskit.policy_conditions import account_of, caller_limits
+from kmskit.policy_conditions import account_of, caller_limits, names_everyone
 
 FINDINGS: dict[str, str] = {
     "ROTATION_OFF": "a symmetric encryption key of AWS_KMS origin, enabled, not rotated",
@@ -290,7 +290,11 @@ def analyze_policy(policy: str | dict[str, Any], account: str) -> PolicyAnalysis
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
         named = _aws_principals(statement.get("Principal"))
-        everyone = "NotPrincipal" in statement or "*" in named
+        everyone = (
+            "NotPrincipal" in statement
+            or "*" in named
+            or names_everyone(statement.get("Principal"))
+        )
         external.update(a for a in map(account_of, named) if a and a != account)
         if everyone:
             limits = caller_limits(statement.get("Condition"))

@@ -64,6 +64,16 @@ def account_of(principal: str) -> str | None:
     return None
 
 
+def names_everyone(principal: Any) -> bool:
+    """True when a ``Principal`` element as a dict (``{"AWS": "*"}``, ``{"Federated": ["*"]}``;
+    also CDK's ``policy_fragment.principal_json``: ``{"AWS": ["*"]}`` of ``AnyPrincipal``,
+    ``{"*": ["*"]}`` of ``StarPrincipal``) holds ``"*"`` under any key."""
+    return isinstance(principal, dict) and any(
+        key == "*" or "*" in ([named] if isinstance(named, str) else list(named or ()))
+        for key, named in principal.items()
+    )
+
+
 def caller_limits(condition: Any) -> set[str] | None:
     """None if ``condition`` (a statement's ``Condition``) does not limit the caller (see
     :data:`CALLER_CONDITION_RULE`); otherwise the accounts it names (none for an organization or

@@ -1291,6 +1291,20 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
         'statement \'Everyone\' with Principal {"AWS": "*"}',
     ),
     (
+        # AccountPrincipal("*") renders an Fn::Join, not a string: its literal parts count.
+        "wildcard-account-principal-in-statements",
+        with_statement("AnyAccount", iam.AccountPrincipal("*"), "kms:Decrypt"),
+        f"[S/K] 'policy' must not allow a wildcard principal without {CALLER_CONDITION}. Received: "
+        'statement \'AnyAccount\' with Principal {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": '
+        '"AWS::Partition"}, ":iam::*:root"]]}} and no Condition',
+    ),
+    (
+        "wildcard-federated-principal-in-statements",
+        with_statement("AnyFederated", iam.FederatedPrincipal("*"), "kms:Decrypt"),
+        f"[S/K] 'policy' must not allow a wildcard principal without {CALLER_CONDITION}. Received: "
+        'statement \'AnyFederated\' with Principal {"Federated": "*"} and no Condition',
+    ),
+    (
         "allow-to-everyone-but-one-principal",
         lambda: KeyPolicy.custom(
             admins=[ADMIN],

@@ -270,6 +270,8 @@ OWN_ROOT = allow({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, sid="Root")
         (allow({"Service": "logs.amazonaws.com"}), [], []),
         (allow("*"), [], ["S"]),
         (allow({"AWS": "*"}), [], ["S"]),
+        (allow({"Federated": "*"}), [], ["S"]),
+        (allow({"Service": ["logs.amazonaws.com", "*"]}), [], ["S"]),
         (allow({"AWS": ["*"]}, {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}), [], []),
         (allow("*", {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}), [], ["S"]),
         (allow("*", {"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-abc123"}}), [], ["S"]),
