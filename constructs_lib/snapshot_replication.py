@@ -68,6 +68,7 @@ from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.iam import split_statements
 from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey, key_construct
+from kmskit.aws_names import partition as aws_partition
 from kmskit.aws_tags import tag_key_problem, valid_tag_value
 from kmskit.snapshots.model import (
     COPY_TAG_KEYS,
@@ -503,9 +504,11 @@ def _check_key_arn(
     *,
     region: str,
     account: str | None,
+    partition: str | None = None,
     where: str = "the destination Region",
 ) -> str:
-    """A key ARN in ``region`` and ``account`` (None: of any account)."""
+    """A key ARN in ``region`` and ``account`` (None: of any account), and of ``partition``
+    when known (default None: not checked; a token is not checked either)."""
     require(arn is not None, prop, "must be given (the key copies are encrypted with)", arn)
     require(isinstance(arn, str), prop, "must be a KMS key ARN", arn)
     if is_token(arn):
@@ -519,10 +522,24 @@ def _check_key_arn(
         arn,
     )
     assert match is not None
+    if partition is not None and not is_token(partition):
+        require(
+            arn.split(":")[1] == partition,
+            prop,
+            f"must be a key ARN of this stack's partition {partition} (a key of another "
+            "partition cannot be used from here)",
+            arn,
+        )
     _check_key_place(
         prop, match.group(1), match.group(2), arn, region=region, account=account, where=where
     )
     return str(arn)
+
+
+def _known_partition(region: str) -> str | None:
+    """The partition of a stack's Region, None when the Region is known only at deploy time
+    (``Stack.partition`` is a token either way)."""
+    return None if is_token(region) else aws_partition(region)
 
 
 def _check_key_place(
@@ -691,7 +708,11 @@ def _check_destinations(
                 region,
             )
         _check_key_arn(
-            f"{field}.kms_key_arn", destination.kms_key_arn, region=region, account=facts.account
+            f"{field}.kms_key_arn",
+            destination.kms_key_arn,
+            region=region,
+            account=facts.account,
+            partition=_known_partition(facts.region),
         )
         checked.append(destination)
     check_unique(prop, [(d.region, d.account) for d in checked])
@@ -1499,6 +1520,7 @@ class SnapshotReplicator(_ReplicationBase):
                 arn,
                 region=facts.region,
                 account=None,
+                partition=_known_partition(facts.region),
                 where="this stack's Region",
             )
             for index, arn in enumerate(

@@ -739,6 +739,17 @@ GOOD = ReplicationDestination(region="eu-central-1", kms_key_arn=KEY_CENTRAL)
             "'destinations[0].kms_key_arn' must be a key of this stack's account 111111111111",
         ),
         (
+            {
+                "destinations": [
+                    ReplicationDestination(
+                        region="eu-central-1",
+                        kms_key_arn=KEY_CENTRAL.replace("arn:aws:", "arn:aws-us-gov:"),
+                    )
+                ]
+            },
+            "'destinations[0].kms_key_arn' must be a key ARN of this stack's partition aws",
+        ),
+        (
             {"destinations": [ReplicationDestination(region="eu-west-1", kms_key_arn=KEY_WEST)]},
             "'destinations[0].region' must differ from this stack's Region eu-west-1 for a "
             "same-account copy. Received: 'eu-west-1'",
@@ -805,6 +816,17 @@ GOOD = ReplicationDestination(region="eu-central-1", kms_key_arn=KEY_CENTRAL)
             {"source_key_arns": [CENTRAL_SOURCE_KEY.replace("eu-west-1", "eu-central-1")]},
             "'source_key_arns[0]' must be a key in this stack's Region eu-west-1. Received: "
             "'arn:aws:kms:eu-central-1:444455556666:key/",
+        ),
+        (
+            # A China Regions key in an aws stack: no copy could ever use it.
+            {
+                "source_key_arns": [
+                    CENTRAL_SOURCE_KEY,
+                    CENTRAL_SOURCE_KEY.replace("arn:aws:", "arn:aws-cn:"),
+                ]
+            },
+            "'source_key_arns[1]' must be a key ARN of this stack's partition aws (a key of "
+            "another partition cannot be used from here). Received: 'arn:aws-cn:kms:eu-west-1:",
         ),
         (
             {"source_key_arns": [CENTRAL_SOURCE_KEY, CENTRAL_SOURCE_KEY]},
