@@ -274,6 +274,12 @@ MIXED_CONDITIONS = (
     "must hold principals with the same conditions: they share one statement, whose Condition "
     "applies to all of them (give the others a statement of their own through 'statements')"
 )
+WILDCARD_IN_DENY = (
+    "must not hold wildcards ('*' or '?') in the principal ARNs of a Deny statement: IAM does "
+    "not match them in a Principal (Access Analyzer: 'Unsupported wildcard in principal'), so "
+    "the Deny would not deny the principals the pattern seems to name (name each role, or deny "
+    "'*' with an ArnLike condition on aws:PrincipalArn)"
+)
 GROUP_PRINCIPAL = (
     'must not name an IAM group: KMS refuses a key policy naming one ("IAM user groups are '
     'not a valid principal in any policy type"); name its roles or users, or attach an IAM '
@@ -1241,15 +1247,28 @@ def policy_problems(
     """
     problems: list[str] = []
     statements = document.get("Statement", [])
-    if _locked_out(statements, account_roots):
+    deniers = _locked_out(statements, account_roots)
+    if deniers is not None:
         problems.append(
             "'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
-            "locked out for good (give it admins=[...] or a deployer). Received: a policy in "
-            "which no Allow statement for an IAM principal includes kms:PutKeyPolicy, or Deny "
-            "statements without conditions take it from every principal that has it (a Deny "
-            "for '*', or for an account root, which covers every principal of that account)"
+            "locked out for good (give it admins=[...] or a deployer). Received: "
+            + (
+                f"Deny statements without conditions ({', '.join(map(repr, deniers))}) take it "
+                "from every principal an Allow gives it to (a Deny for '*' from everyone, one "
+                "for an account root from every principal of that account)"
+                if deniers
+                else "no Allow statement for an IAM principal includes kms:PutKeyPolicy"
+            )
         )
-    for statement in statements:
+    for number, statement in enumerate(statements, 1):
+        # IAM does not match wildcards inside a principal ARN: a Deny for
+        # arn:aws:iam::111111111111:role/temp-* denies nobody, not the roles it seems to name.
+        if statement.get("Effect") == "Deny" and (patterns := _wildcard_arns(statement)):
+            name = _statement_name(statement, number)
+            problems.append(
+                f"'policy' {WILDCARD_IN_DENY}. Received: statement {name!r} with Principal "
+                f"{json.dumps(patterns[0])}"
+            )
         # A Deny for everyone (a guard rail such as Deny * kms:ScheduleKeyDeletion) opens nothing.
         # An Allow for everyone needs the condition on the caller that `kmskit key inventory`
         # asks of it too (one rule: kmskit.policy_conditions), or the inventory reports it PUBLIC.
@@ -1289,14 +1308,18 @@ def policy_problems(
     return problems
 
 
-def _locked_out(statements: Sequence[dict[str, Any]], account_roots: Sequence[Any]) -> bool:
-    """True when no principal keeps ``kms:PutKeyPolicy``: no Allow statement for an IAM
-    principal covers it (``Action`` patterns and ``NotAction`` read as IAM reads them), or
-    Deny statements without conditions take it from each principal those name. A Deny for
-    ``*`` takes it from everyone; one for an account root (or account ID) from every principal
-    of that account; one for another principal from that principal. ``account_roots`` are the
-    resolved forms of the key's own account root; a principal known only at deploy time (a
-    role of the key's stack) is of the key's account."""
+def _locked_out(
+    statements: Sequence[dict[str, Any]], account_roots: Sequence[Any]
+) -> list[str] | None:
+    """None while a principal keeps ``kms:PutKeyPolicy``; otherwise the names (Sid, or ``#N``)
+    of the Deny statements that took it from the principals Allow statements give it to (none
+    when no Allow statement for an IAM principal covers it). ``Action`` patterns and
+    ``NotAction`` are read as IAM reads them; only Deny statements without conditions count.
+    A Deny for ``*`` takes it from everyone; one for an account root (or account ID) from every
+    principal of that account; one for another principal from that principal (one whose ARN
+    holds a wildcard from nobody: IAM does not match it, and :func:`policy_problems` refuses
+    it). ``account_roots`` are the resolved forms of the key's own account root; a principal
+    known only at deploy time (a role of the key's stack) is of the key's account."""
     own_ids = {r for r in account_roots if isinstance(r, str) and ACCOUNT_ID.match(r)}
 
     def account(principal: Any) -> Any:
@@ -1305,9 +1328,15 @@ def _locked_out(statements: Sequence[dict[str, Any]], account_roots: Sequence[An
         named = account_of(principal)
         return OWN_ACCOUNT if named in own_ids else named
 
-    denied_accounts: set[Any] = set()
-    denied: list[Any] = []
-    for statement in statements:
+    allowed = [
+        principal
+        for statement in statements
+        if statement.get("Effect") == "Allow" and actions.covers(statement, actions.PUT_KEY_POLICY)
+        for principal in _aws_principals(statement)
+    ]
+    kept = list(allowed)
+    deniers: list[str] = []
+    for number, statement in enumerate(statements, 1):
         if (
             statement.get("Effect") != "Deny"
             or statement.get("Condition")
@@ -1315,21 +1344,26 @@ def _locked_out(statements: Sequence[dict[str, Any]], account_roots: Sequence[An
             or not actions.covers(statement, actions.PUT_KEY_POLICY)
         ):
             continue
-        if "*" in _aws_principals(statement) or _wildcard_arns(statement):
-            return True
-        for principal in _aws_principals(statement):
-            if principal in account_roots or (
-                isinstance(principal, str) and ROOT_OR_ACCOUNT.match(principal)
-            ):
-                denied_accounts.add(account(principal))
-            else:
-                denied.append(principal)
-    return not any(
-        principal not in denied and account(principal) not in denied_accounts
-        for statement in statements
-        if statement.get("Effect") == "Allow" and actions.covers(statement, actions.PUT_KEY_POLICY)
-        for principal in _aws_principals(statement)
-    )
+        named = _aws_principals(statement)
+        denied_accounts = {
+            account(p)
+            for p in named
+            if p in account_roots or (isinstance(p, str) and ROOT_OR_ACCOUNT.match(p))
+        }
+        remaining = [
+            p
+            for p in kept
+            if "*" not in named and p not in named and account(p) not in denied_accounts
+        ]
+        if len(remaining) < len(kept):
+            deniers.append(_statement_name(statement, number))
+        kept = remaining
+    return None if kept else deniers
+
+
+def _statement_name(statement: dict[str, Any], number: int) -> str:
+    """A statement's Sid, or ``#N`` (its position, from 1) when it has none."""
+    return str(statement.get("Sid") or f"#{number}")
 
 
 def _aws_principals(statement: dict[str, Any]) -> list[Any]:

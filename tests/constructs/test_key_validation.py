@@ -1194,12 +1194,16 @@ def with_statement(sid: str, principal: iam.IPrincipal, action: str) -> Callable
     )
 
 
-LOCK_OUT = (
+LOCK_OUT_START = (
     "[S/K] 'policy' must leave at least one principal with kms:PutKeyPolicy, or the key is "
-    "locked out for good (give it admins=[...] or a deployer). Received: a policy in which "
-    "no Allow statement for an IAM principal includes kms:PutKeyPolicy, or Deny statements "
-    "without conditions take it from every principal that has it (a Deny for '*', or for an "
-    "account root, which covers every principal of that account)"
+    "locked out for good (give it admins=[...] or a deployer). Received: "
+)
+LOCK_OUT = f"{LOCK_OUT_START}no Allow statement for an IAM principal includes kms:PutKeyPolicy"
+# The lock-out error names the Deny statements that took kms:PutKeyPolicy away.
+LOCK_OUT_BY_GUARD = (
+    f"{LOCK_OUT_START}Deny statements without conditions ('Guard') take it from every principal "
+    "an Allow gives it to (a Deny for '*' from everyone, one for an account root from every "
+    "principal of that account)"
 )
 
 
@@ -1262,27 +1266,68 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
     (
         "lock-out-put-key-policy-denied-to-the-account-root",
         deny(iam.AccountRootPrincipal(), actions=["kms:PutKeyPolicy"]),
-        LOCK_OUT,
+        LOCK_OUT_BY_GUARD,
     ),
     (
         "lock-out-put-key-policy-denied-to-the-account-id",
         deny(iam.AccountPrincipal(ACCOUNT), actions=["kms:PutKeyPolicy"]),
-        LOCK_OUT,
+        LOCK_OUT_BY_GUARD,
     ),
     (
         "lock-out-everything-but-decrypt-denied-to-everyone",
         deny(iam.AnyPrincipal(), not_actions=["kms:Decrypt"]),
-        LOCK_OUT,
+        LOCK_OUT_BY_GUARD,
     ),
     (
         "lock-out-put-policy-pattern-denied-to-everyone",
         deny(iam.AnyPrincipal(), actions=["kms:Put*Policy"]),
-        LOCK_OUT,
+        LOCK_OUT_BY_GUARD,
     ),
     (
         "lock-out-put-key-policy-in-another-case-denied-to-everyone",
         deny(iam.AnyPrincipal(), actions=["KMS:putkeypolicy"]),
-        LOCK_OUT,
+        LOCK_OUT_BY_GUARD,
+    ),
+    (
+        # Two Deny statements, each taking it from some: both named, the one without Sid by
+        # its position.
+        "lock-out-by-two-denies",
+        lambda: KeyPolicy.custom(
+            admins=[ADMIN],
+            statements=[
+                iam.PolicyStatement(
+                    effect=iam.Effect.DENY,
+                    principals=[iam.ArnPrincipal(ADMIN)],
+                    actions=["kms:PutKeyPolicy"],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="NoDeployer",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AccountRootPrincipal()],
+                    actions=["kms:PutKeyPolicy"],
+                    resources=["*"],
+                ),
+            ],
+        ),
+        f"{LOCK_OUT_START}Deny statements without conditions ('#3', 'NoDeployer') take it",
+    ),
+    (
+        # IAM does not match wildcards in a Principal: this Deny denies nobody.
+        "wildcard-arn-in-a-deny",
+        deny(iam.ArnPrincipal(f"arn:aws:iam::{ACCOUNT}:role/temp-*"), actions=["kms:Decrypt"]),
+        "[S/K] 'policy' must not hold wildcards ('*' or '?') in the principal ARNs of a Deny "
+        "statement: IAM does not match them in a Principal (Access Analyzer: 'Unsupported "
+        "wildcard in principal'), so the Deny would not deny the principals the pattern seems to "
+        "name (name each role, or deny '*' with an ArnLike condition on aws:PrincipalArn). "
+        "Received: "
+        f"statement 'Guard' with Principal \"arn:aws:iam::{ACCOUNT}:role/temp-*\"",
+    ),
+    (
+        "wildcard-account-in-a-deny",
+        deny(iam.AccountPrincipal("*"), actions=["kms:PutKeyPolicy"]),
+        'Received: statement \'Guard\' with Principal {"Fn::Join": ["", ["arn:", '
+        '{"Ref": "AWS::Partition"}, ":iam::*:root"]]}',
     ),
     (
         "wildcard-without-condition",
@@ -1346,7 +1391,7 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
             admins=[ADMIN],
             statements=[put_key_policy(iam.AnyPrincipal(), effect=iam.Effect.DENY)],
         ),
-        LOCK_OUT,
+        LOCK_OUT_BY_GUARD.replace("'Guard'", "'Keeper'"),
     ),
     (
         "root-kms-star-in-custom",
