@@ -1530,10 +1530,10 @@ CALLER_CONDITIONS: list[dict[str, dict[str, object]]] = [
 ]
 
 
-@pytest.mark.parametrize("condition", CALLER_CONDITIONS, ids=json.dumps)
-def test_a_wildcard_allow_is_refused_exactly_when_the_key_inventory_calls_it_public(
+def key_allowing_everyone(
     condition: dict[str, dict[str, object]],
-) -> None:
+) -> tuple[cdk.App, cdk.Stack, iam.PolicyStatement]:
+    """A key whose custom policy allows "*" kms:Decrypt under ``condition`` (Sid Everyone)."""
     app, stack = one_stack_app()
     statement = iam.PolicyStatement(
         sid="Everyone",
@@ -1543,6 +1543,14 @@ def test_a_wildcard_allow_is_refused_exactly_when_the_key_inventory_calls_it_pub
         conditions=condition,
     )
     CustomerManagedKey(stack, "K", policy=KeyPolicy.custom(admins=[ADMIN], statements=[statement]))
+    return app, stack, statement
+
+
+@pytest.mark.parametrize("condition", CALLER_CONDITIONS, ids=json.dumps)
+def test_a_wildcard_allow_is_refused_exactly_when_the_key_inventory_calls_it_public(
+    condition: dict[str, dict[str, object]],
+) -> None:
+    app, stack, statement = key_allowing_everyone(condition)
     resolved = stack.resolve(statement.to_statement_json())
     public = analyze_policy({"Statement": [resolved]}, ACCOUNT).public_statements != ()
     if public:
@@ -1580,15 +1588,7 @@ def test_users_may_be_everyone_of_an_organization(prop: str) -> None:
 def test_a_wildcard_value_in_the_caller_condition_does_not_limit_the_caller(
     condition: dict[str, dict[str, object]],
 ) -> None:
-    app, stack = one_stack_app()
-    statement = iam.PolicyStatement(
-        sid="Everyone",
-        principals=[iam.AnyPrincipal()],
-        actions=["kms:Decrypt"],
-        resources=["*"],
-        conditions=condition,
-    )
-    CustomerManagedKey(stack, "K", policy=KeyPolicy.custom(admins=[ADMIN], statements=[statement]))
+    app, _, _ = key_allowing_everyone(condition)
     with pytest.raises(RuntimeError, match="'policy' must not allow a wildcard principal"):
         app.synth()
 
