@@ -45,6 +45,7 @@ import aws_encryption_sdk
 from aws_encryption_sdk.exceptions import (
     ActionNotAllowedError,
     AWSEncryptionSDKClientError,
+    CacheKeyError,
     CustomMaximumValueExceeded,
     DecryptKeyError,
     EncryptKeyError,
@@ -646,6 +647,21 @@ class _LocksByKey:
         """How many keys are held or waited for now."""
         with self._guard:
             return len(self._locks)
+
+
+class _DataKeyCache(aws_encryption_sdk.LocalCryptoMaterialsCache):  # type: ignore[misc]
+    """The SDK's local cache, whose :meth:`remove` of an entry already gone is a no-op.
+
+    The SDK's caching manager looks an entry up, lets the cache's lock go, and removes the
+    entry if it is too old; meanwhile another thread's message may have evicted it (the cache
+    full) or :meth:`Envelope.close` cleared the cache. The SDK's remove() then raised
+    CacheKeyError, which failed the message as not intact (exit 5). The entry is gone, as
+    the removal wanted: the message goes on to KMS for its data key.
+    """
+
+    def remove(self, value: Any) -> None:
+        with contextlib.suppress(CacheKeyError):
+            super().remove(value)
 
 
 class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
@@ -1328,7 +1344,7 @@ class Envelope:
         limits = self.cache_limits
         if limits is None:
             return None
-        return aws_encryption_sdk.LocalCryptoMaterialsCache(capacity=limits.capacity)
+        return _DataKeyCache(capacity=limits.capacity)
 
     def __enter__(self) -> Envelope:
         return self

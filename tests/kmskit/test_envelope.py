@@ -10,6 +10,7 @@ import math
 import os
 import stat
 import sys
+import threading
 import time
 import types
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from typing import Any
 import aws_encryption_sdk
 import boto3
 import pytest
+from aws_encryption_sdk.caches import CryptoMaterialsCacheEntry
 from aws_encryption_sdk.identifiers import (
     Algorithm,
     CommitmentPolicy,
@@ -1064,6 +1066,43 @@ def test_close_drops_the_cached_data_keys(
     envelope.close()  # more than once is fine
     with Envelope([world.arn]) as uncached:  # nothing cached: close() is harmless
         assert uncached.decrypt(uncached.encrypt(b"x", CONTEXT), CONTEXT) == b"x"
+
+
+@pytest.mark.parametrize("meanwhile", ["another message", "close"])
+def test_a_too_old_decrypted_data_key_gone_meanwhile_sends_the_message_to_kms(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, meanwhile: str
+) -> None:
+    """The SDK's caching manager looks a decrypted data key up, lets the cache go, and
+    removes the entry if it is too old. Before: another thread's message (another data key,
+    the cache full) evicted it, or close() cleared the cache, between the two, and the
+    removal's CacheKeyError failed the message as not intact (exit 5)."""
+    writer = Envelope([world.arn])
+    mine, other = writer.encrypt(b"mine", CONTEXT), writer.encrypt(b"other", CONTEXT)
+    probe = probe_clients(monkeypatch)
+    envelope = Envelope([world.arn], cache=CacheLimits(max_age=60, capacity=1))
+    assert envelope.decrypt(mine, CONTEXT) == b"mine"
+    cache = envelope._decrypt_cache
+    monkeypatch.setattr(CryptoMaterialsCacheEntry, "age", property(lambda entry: 61.0))
+    looked_up = cache.get_decryption_materials
+    done = []
+
+    def look_up_then_the_other_thread_runs(cache_key: bytes) -> Any:
+        entry = looked_up(cache_key)
+        if not done:
+            done.append(True)
+            if meanwhile == "close":
+                other_thread = threading.Thread(target=envelope.close)
+            else:
+                other_thread = threading.Thread(target=envelope.decrypt, args=(other, CONTEXT))
+            other_thread.start()
+            other_thread.join()
+            assert entry not in cache._cache.values()  # evicted, or cleared
+        return entry
+
+    monkeypatch.setattr(cache, "get_decryption_materials", look_up_then_the_other_thread_runs)
+    assert envelope.decrypt(mine, CONTEXT) == b"mine"  # its data key again from KMS
+    assert done
+    assert probe.calls["Decrypt"] == (3 if meanwhile == "another message" else 2)
 
 
 @pytest.mark.parametrize("as_context_manager", [False, True], ids=["close", "with"])
