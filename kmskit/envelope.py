@@ -37,6 +37,7 @@ import shutil
 import struct
 import tempfile
 import threading
+import urllib.parse
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -71,6 +72,7 @@ from botocore.exceptions import (
     InvalidRegionError,
     NoRegionError,
     ProfileNotFound,
+    ReadTimeoutError,
 )
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from botocore.exceptions import UnknownRegionError as BotocoreUnknownRegionError
@@ -405,6 +407,30 @@ class _KmsFailures(threading.local):
         self.unreachable = []
 
 
+def _endpoint_failed(error: BotoCoreError, client: Any) -> bool:
+    """Whether ``error`` is a connection error (or a timeout) of ``client``'s own endpoint,
+    not of another one reached during its call (STS or SSO fetching a profile's credentials
+    while the request is signed)."""
+    if not isinstance(error, (BotocoreConnectionError, HTTPClientError)):
+        return False
+    failed = error.kwargs.get("endpoint_url")
+    endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
+    if not isinstance(failed, str) or not isinstance(endpoint, str):
+        return False
+    return urllib.parse.urlsplit(failed)[:2] == urllib.parse.urlsplit(endpoint)[:2]
+
+
+def _unreachable_text(unreachable: Sequence[tuple[str, BotoCoreError]]) -> str:
+    """'KMS in REGIONS could not be reached', and/or 'did not answer in time' for the Regions
+    whose KMS was reached but did not answer (a read timeout)."""
+    down = dict.fromkeys(r for r, e in unreachable if not isinstance(e, ReadTimeoutError))
+    slow = dict.fromkeys(r for r, e in unreachable if isinstance(e, ReadTimeoutError))
+    parts = [f"KMS in {', '.join(down)} could not be reached"] if down else []
+    if slow:
+        parts.append(f"KMS in {', '.join(slow)} did not answer in time")
+    return " and ".join(parts)
+
+
 # The SDK's logger for the KMS key providers, which logs a client dropped (_wrap_client).
 _SDK_KMS_LOGGER = logging.getLogger("aws_encryption_sdk.key_providers.kms")
 # Tries of a key provider's _client when other threads' connection errors keep dropping it.
@@ -522,11 +548,13 @@ class _KmskitClientsMixin:
             # does (the SDK only turns ClientError into DecryptKeyError): the SDK goes on to the
             # message's next copy (a key of another Region, as docs/envelope.md advises for
             # disaster recovery), and the error is reported if no copy decrypts.
-            if getattr(method, "__name__", None) == "decrypt" and isinstance(
-                error, (BotocoreConnectionError, HTTPClientError)
+            # Only KMS's own endpoint: credentials fetched while signing (a role profile's
+            # AssumeRole, SSO) fail with their endpoint's error, which is not the Region's.
+            if getattr(method, "__name__", None) == "decrypt" and _endpoint_failed(
+                error, getattr(method, "__self__", None)
             ):
                 self._kmskit_failures.unreachable.append((region_name, error))
-                raise DecryptKeyError(f"KMS in {region_name} could not be reached") from error
+                raise DecryptKeyError(_unreachable_text([(region_name, error)])) from error
             raise
 
     def _client(self, key_id: str) -> Any:
@@ -747,12 +775,12 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         unreachable = self._failures.unreachable
         if not unreachable:
             return error
-        regions = ", ".join(dict.fromkeys(region for region, _ in unreachable))
+        regions = _unreachable_text(unreachable)
         connection = from_botocore_error(unreachable[-1][1])
         if len(message_keys) < 2 and not self._failures.errors:
             return connection
         if self._failures.errors:
-            return reworded(error, f"{error}; KMS in {regions} could not be reached ({connection})")
+            return reworded(error, f"{error}; {regions} ({connection})")
         where = (
             ""
             if self._policy is None or self._policy.allowed_key_arns
@@ -760,8 +788,8 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
         )
         return reworded(
             connection,
-            f"could not decrypt the data key (message keys: {', '.join(message_keys)}): KMS in "
-            f"{regions} could not be reached ({connection}), and no copy of the data key was "
+            f"could not decrypt the data key (message keys: {', '.join(message_keys)}): "
+            f"{regions} ({connection}), and no copy of the data key was "
             f"decrypted. Name a key of a Region that can be reached ('keys' / --key){where}",
         )
 

@@ -21,7 +21,7 @@ import boto3
 import pytest
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
 from aws_encryption_sdk.key_providers.kms import _check_mrk_arns_equal
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 from moto.kms.models import kms_backends
 
@@ -74,6 +74,11 @@ class Calls:
 
     kms: list[tuple[str, str, str | None]] = field(default_factory=list)
     down: set[str] = field(default_factory=set)
+    # Regions whose KMS is reached but does not answer (ReadTimeoutError).
+    slow: set[str] = field(default_factory=set)
+    # The profile's credentials cannot be fetched (its STS endpoint cannot be reached while
+    # the request is signed).
+    credentials_down: bool = False
 
     def regions(self) -> set[str]:
         return {region for region, _, _ in self.kms}
@@ -106,8 +111,15 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
         def before_send(request: Any, **_: Any) -> None:
             if region in record.down:
                 raise EndpointConnectionError(endpoint_url=request.url)
+            if region in record.slow:
+                raise ReadTimeoutError(endpoint_url=request.url, error="read timed out")
+
+        def before_sign(**_: Any) -> None:
+            if record.credentials_down:
+                raise EndpointConnectionError(endpoint_url=f"https://sts.{region}.amazonaws.com/")
 
         made.meta.events.register("before-call", before_call, unique_id="mrk-test-call")
+        made.meta.events.register_first("before-sign", before_sign, unique_id="mrk-test-sign")
         made.meta.events.register_first("before-send", before_send, unique_id="mrk-test-send")
         return made
 
@@ -409,6 +421,44 @@ def test_every_region_down_names_the_keys_and_what_to_do(
         "('discovery_region' / --discovery-region)"
     )
     assert caught.value.exit_code == EXIT_FAILURE
+
+
+def test_credentials_that_cannot_be_fetched_are_not_a_region_down(keys: Keys, calls: Calls) -> None:
+    """A role profile's credentials are fetched (STS AssumeRole) while KMS's request is signed:
+    STS not reached is that error itself. Before: every Region of the message was reported as
+    'could not be reached', advising to name a key of another Region."""
+    home, dr = _single_region_keys()
+    message = encrypt([home, dr], calls)
+    calls.down.clear()
+    calls.credentials_down = True
+    for kwargs in ({}, {"keys": [home, dr]}):
+        with pytest.raises(KmskitError) as caught:
+            Envelope(**kwargs).decrypt(message, CONTEXT)  # type: ignore[arg-type]
+        assert "could not be reached" not in str(caught.value)
+        assert 'Could not connect to the endpoint URL: "https://sts.' in str(caught.value)
+
+
+def test_a_region_that_does_not_answer_in_time_is_worded_so(
+    keys: Keys, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read timeout: KMS was reached but slow, not 'could not be reached'."""
+    home, dr = _single_region_keys()
+    message = encrypt([home, dr], calls)
+    calls.down.clear()
+    calls.slow.update({HOME, DR})
+    data_keys_tried_first(monkeypatch, home)
+    with pytest.raises(KmskitError) as caught:
+        Envelope([home, dr]).decrypt(message, CONTEXT)
+    assert f"): KMS in {HOME}, {DR} did not answer in time (Read timeout" in str(caught.value)
+    assert "could not be reached" not in str(caught.value)
+    calls.slow.discard(HOME)
+    calls.down.add(HOME)
+    with pytest.raises(KmskitError) as caught:
+        Envelope([home, dr]).decrypt(message, CONTEXT)
+    assert (
+        f"): KMS in {HOME} could not be reached and KMS in {DR} did not answer in time (Read "
+        in str(caught.value)
+    )
 
 
 def test_a_region_down_and_a_refusal_report_both(
