@@ -1705,34 +1705,49 @@ def write_verified(
     (see :func:`kmskit._io.atomic_output`).
     """
     if buffer_streams and writes_in_place(target):
-        with tempfile.SpooledTemporaryFile(max_size=8 * MIB) as spool:
+        spool = tempfile.SpooledTemporaryFile(max_size=8 * MIB)  # noqa: SIM115 - closed below
+        try:
             info = produce(_SpoolWriter(spool))
-            spool.seek(0)
+            with _spool_errors():  # the last buffered bytes are written to the file now
+                spool.flush()
+                spool.seek(0)
             with atomic_output(target, exclusive=exclusive) as writer:
                 shutil.copyfileobj(spool, writer, DEFAULT_FRAME_LENGTH)
             return info
+        finally:
+            # Closing flushes what a failed write left buffered, failing again: that would
+            # replace the error saying what to do, and the unnamed file is dropped anyway.
+            with contextlib.suppress(OSError):
+                spool.close()
     with atomic_output(target, exclusive=exclusive) as writer:
         return produce(writer)
 
 
+@contextlib.contextmanager
+def _spool_errors() -> Iterator[None]:
+    """A file error writing :func:`write_verified`'s temporary file (TMPDIR full, not
+    writable, over the file size limit) is a :class:`KmskitError` saying where and what to do,
+    not a bare ``OSError`` that reads as if the output had failed."""
+    try:
+        yield
+    except OSError as error:
+        raise KmskitError(
+            "could not hold the output until it is verified in a temporary file in TMPDIR "
+            f"({tempfile.gettempdir()}): {error.strerror or error}. Set TMPDIR to a "
+            "directory with room, write to a file instead of a stream, or stream it before "
+            "it is verified (decrypt --unbuffered; buffer_streams=False)"
+        ) from error
+
+
 class _SpoolWriter:
-    """Writes to :func:`write_verified`'s temporary file; a file error there (TMPDIR full, or
-    not writable) is a :class:`KmskitError` saying where and what to do, not a bare
-    ``OSError`` that reads as if the output had failed."""
+    """Writes to :func:`write_verified`'s temporary file, its errors as :func:`_spool_errors`."""
 
     def __init__(self, spool: Any) -> None:
         self._spool = spool
 
     def write(self, data: bytes) -> int:
-        try:
+        with _spool_errors():
             written: int = self._spool.write(data)
-        except OSError as error:
-            raise KmskitError(
-                "could not hold the output until it is verified in a temporary file in TMPDIR "
-                f"({tempfile.gettempdir()}): {error.strerror or error}. Set TMPDIR to a "
-                "directory with room, write to a file instead of a stream, or stream it before "
-                "it is verified (decrypt --unbuffered; buffer_streams=False)"
-            ) from error
         return written
 
 

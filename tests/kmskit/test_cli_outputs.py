@@ -451,6 +451,49 @@ def test_a_full_tmpdir_while_holding_the_plaintext_for_stdout_says_what_to_do(
     )
 
 
+_LAST_BYTES_OVER_THE_FILE_SIZE_LIMIT = """
+import resource, sys
+from kmskit.envelope import write_verified
+from kmskit.errors import KmskitError
+MIB = 2**20
+# 9 MiB go to the file (the spool rolled over at 8 MiB); the last 6,000 bytes stay in its
+# write buffer until write_verified reads the file back, and the limit falls in them.
+resource.setrlimit(resource.RLIMIT_FSIZE, (9 * MIB + 2000, 9 * MIB + 2000))
+def produce(sink):
+    for _ in range(9 * MIB // 4096):
+        sink.write(b"x" * 4096)
+    sink.write(b"x" * 4096)
+    sink.write(b"x" * 1904)
+    return "info"
+try:
+    write_verified("/dev/null", produce)
+except KmskitError as error:
+    sys.exit(f"KmskitError: {error}")
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no RLIMIT_FSIZE")
+def test_tmpdir_failing_as_the_last_buffered_bytes_are_written_says_what_to_do(
+    tmp_path: Path,
+) -> None:
+    # Before: the write that failed was the temporary file's final flush (reading it back),
+    # outside the TMPDIR wording: a bare OSError 'File too large'.
+    child = subprocess.run(
+        [sys.executable, "-c", _LAST_BYTES_OVER_THE_FILE_SIZE_LIMIT],
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        timeout=120,
+        check=False,
+    )
+    assert child.stderr.decode() == (
+        "KmskitError: could not hold the output until it is verified in a temporary file in "
+        f"TMPDIR ({tmp_path}): File too large. Set TMPDIR to a directory with room, write to a "
+        "file instead of a stream, or stream it before it is verified (decrypt --unbuffered; "
+        "buffer_streams=False)\n"
+    )
+
+
 def test_an_error_of_the_writer_itself_is_not_taken_for_a_write_error(tmp_path: Path) -> None:
     # Only what is written to the output is named as the output's error: a failed read of
     # the input inside the block stays the input's.
