@@ -82,10 +82,12 @@ class ClientSettings:
     Args:
         region: Default: boto3's own resolution (``AWS_REGION``, profile, ...).
         profile: Default: boto3's own resolution.
-        max_attempts: total attempts per call, first one included. Default: ``KMSKIT_MAX_ATTEMPTS``
-            or 8.
-        retry_mode: ``standard`` or ``adaptive`` (adds client-side rate limiting). Default:
-            ``AWS_RETRY_MODE`` or ``standard``.
+        max_attempts: total attempts per call, first one included; with the session kmskit
+            makes (no ``boto3_session``), also per call fetching the profile's credentials
+            (a role's STS ``AssumeRole``, IAM Identity Center's ``GetRoleCredentials``).
+            Default: ``KMSKIT_MAX_ATTEMPTS`` or 8.
+        retry_mode: ``standard`` or ``adaptive`` (adds client-side rate limiting), applied as
+            ``max_attempts`` is. Default: ``AWS_RETRY_MODE`` or ``standard``.
         boto3_session: a ``boto3.session.Session`` of the caller's (assumed-role credentials, a
             botocore config with endpoints or FIPS): every client is made from it, and
             :func:`assume_role`'s clients with its configuration. Not with ``profile``.
@@ -113,9 +115,12 @@ class ClientSettings:
         default_factory=threading.Lock, init=False, repr=False, compare=False, hash=False
     )
 
+    def _retries(self) -> tuple[int, RetryMode]:
+        """Total attempts per call (first one included) and the retry mode."""
+        return self.max_attempts or _env_max_attempts(), self.retry_mode or _env_retry_mode()
+
     def botocore_config(self, **extra: Any) -> Config:
-        attempts = self.max_attempts or _env_max_attempts()
-        mode: RetryMode = self.retry_mode or _env_retry_mode()
+        attempts, mode = self._retries()
         # botocore's "max_attempts" counts retries only; "total_max_attempts" counts every call.
         return Config(retries={"mode": mode, "total_max_attempts": attempts}, **extra)
 
@@ -133,7 +138,17 @@ class ClientSettings:
         with self._lock:
             session: boto3.session.Session | None = self._cache.get("session")
             if session is None:
-                session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+                # botocore makes the STS or SSO client that fetches a profile's credentials
+                # (a role's AssumeRole, IAM Identity Center's GetRoleCredentials) from the
+                # session's configuration, not from a client's: it retries as the clients do.
+                # (The session's "max_attempts", like AWS_MAX_ATTEMPTS, counts every call.)
+                core = botocore.session.Session()
+                attempts, mode = self._retries()
+                core.set_config_variable("max_attempts", attempts)
+                core.set_config_variable("retry_mode", mode)
+                session = boto3.session.Session(
+                    botocore_session=core, profile_name=self.profile, region_name=self.region
+                )
                 self._cache["session"] = session
             return session
 

@@ -364,13 +364,14 @@ def _quota_advice(operation: str) -> str:
 
 def _identity_center_error(error: ClientError, code: str, doing: str) -> KmskitError:
     """IAM Identity Center's answer to botocore's own ``GetRoleCredentials``, met while it
-    obtained the profile's credentials for the call of ``doing``: throttling (which kmskit's
-    ``--max-attempts`` does not reach), or a refusal of the credentials."""
+    obtained the profile's credentials for the call of ``doing``: throttling (retried as the
+    clients' calls are: :meth:`kmskit.clients.ClientSettings.session`), or a refusal of the
+    credentials."""
     text = f"could not {doing}: {client_error_text(error)}"
     if is_throttled(code):
         return ThrottledError(
-            f"{text} (IAM Identity Center throttled obtaining the profile's credentials). Wait "
-            "and run again: --max-attempts does not apply to that call"
+            f"{text} (IAM Identity Center throttled obtaining the profile's credentials). Raise "
+            "--max-attempts, use --retry-mode adaptive, or wait and run again"
         )
     refused = f"could not {doing}: IAM Identity Center refused the profile's credentials"
     return AccessDeniedError(

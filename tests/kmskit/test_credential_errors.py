@@ -3,10 +3,13 @@ denied does, with a hint to refresh them, on a service's own error code as on an
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import botocore.client
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import (
     ClientError,
     CredentialRetrievalError,
@@ -14,8 +17,10 @@ from botocore.exceptions import (
     RefreshWithMFAUnsupportedError,
     UnauthorizedSSOTokenError,
 )
+from botocore.retries.standard import ExponentialBackoff
 
 from kmskit.cli import main
+from kmskit.clients import ClientSettings
 from kmskit.envelope import Envelope
 from kmskit.errors import EXIT_ACCESS_DENIED, AccessDeniedError, from_client_error
 from tests.kmskit.envelope_support import ALIAS, KmsWorld, probe_clients
@@ -98,3 +103,51 @@ def test_credentials_that_cannot_be_used_exit_3_in_one_line(
     assert says in err
     assert "refresh or check the AWS credentials" in err
     assert err.count("\n") == 1
+
+
+_THROTTLED = (
+    b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+    b"<Message>Rate exceeded</Message></Error></ErrorResponse>"
+)
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+@pytest.mark.parametrize("attempts", [2, 5])
+def test_max_attempts_reach_the_profiles_assume_role_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, attempts: int
+) -> None:
+    """botocore's credential provider makes the STS client of a profile's role from the
+    session's configuration. Before: it kept botocore's 3 attempts whatever --max-attempts
+    said, while a throttled AssumeRole was told to raise --max-attempts."""
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile source]\nregion = eu-west-1\n"
+        "[profile reader]\nregion = eu-west-1\n"
+        "role_arn = arn:aws:iam::123456789012:role/Reader\nsource_profile = source\n"
+    )
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[source]\naws_access_key_id = AKID\naws_secret_access_key = secret\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda *_: 0)  # no waiting
+    sent: list[str] = []
+
+    def throttled(request: Any, **_: Any) -> AWSResponse:
+        sent.append(request.url)
+        return AWSResponse(request.url, 400, {}, _Body(_THROTTLED))
+
+    settings = ClientSettings(profile="reader", max_attempts=attempts)
+    settings.session()._session.register("before-send", throttled)
+    with pytest.raises(ClientError, match="Throttling"):
+        settings.client("kms").list_keys()
+    assert len(sent) == attempts
+    assert all("sts." in url for url in sent)

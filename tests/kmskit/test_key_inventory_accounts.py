@@ -1036,8 +1036,8 @@ def test_one_accounts_inventory_refused_by_identity_center_says_what_to_check(
             "TooManyRequestsException",
             EXIT_THROTTLED,
             "TooManyRequestsException: No access (IAM Identity Center throttled obtaining the "
-            "profile's credentials). Wait and run again: --max-attempts does not apply to that "
-            "call",
+            "profile's credentials). Raise --max-attempts, use --retry-mode adaptive, or wait "
+            "and run again",
         ),
     ],
 )
