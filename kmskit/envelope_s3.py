@@ -147,7 +147,9 @@ class S3Location:
             )
         # Empty values pass here, for get (decrypting); put's encryption refuses them.
         checked = check_context(context, required=False, empty_values=True)
-        return {**checked, LOCATION_CONTEXT_KEY: self.uri}
+        # The location first: decrypting checks the pairs in order, so a message bound to no
+        # location is told so (and what to do) whatever other pairs it lacks.
+        return {LOCATION_CONTEXT_KEY: self.uri, **checked}
 
 
 def put_stream(

@@ -370,10 +370,12 @@ def test_a_refused_object_at_its_own_location_is_named_without_a_copy_hint(
     assert str(caught.value) == f"could not decrypt {location.uri}: {refusal}"
 
 
+@pytest.mark.parametrize("more_context", [{}, {"team": "payments"}], ids=["same", "more"])
 def test_an_object_another_tool_wrote_is_told_to_be_decrypted_with_kmskit_decrypt(
-    world: KmsWorld, s3: Any
+    world: KmsWorld, s3: Any, more_context: dict[str, str]
 ) -> None:
-    # Before: "give the location the message names", which names none.
+    # Before: "give the location the message names", which names none; and with a --context
+    # pair the message lacks too, that pair was refused first, without the hint.
     sdk = aws_encryption_sdk.EncryptionSDKClient(
         commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
     )
@@ -385,7 +387,7 @@ def test_an_object_another_tool_wrote_is_told_to_be_decrypted_with_kmskit_decryp
     s3.put_object(Bucket=BUCKET, Key="by-the-cli.enc", Body=message)
     location = S3Location(BUCKET, "by-the-cli.enc")
     with pytest.raises(IntegrityError) as caught:
-        get_stream(Envelope(), location, io.BytesIO(), CONTEXT)
+        get_stream(Envelope(), location, io.BytesIO(), {**CONTEXT, **more_context})
     assert str(caught.value) == (
         f"could not decrypt {location.uri}: wrong encryption context: expected "
         f"kmskit:s3-object={location.uri}, but the message has no 'kmskit:s3-object' (it has: "
