@@ -186,7 +186,7 @@ def encrypt_small(
     """
     check_bytes("plaintext", plaintext)  # a str would be counted in characters
     context = check_context(context, required=True)
-    size = len(plaintext)
+    size = memoryview(plaintext).nbytes  # len() counts a memoryview's items, not its bytes
     if size > SMALL_DATA_LIMIT:
         raise UsageError(
             f"'plaintext' is {size} bytes; KMS Encrypt takes at most {SMALL_DATA_LIMIT} bytes. "
@@ -200,7 +200,7 @@ def encrypt_small(
         "encrypt",
         f"encrypt with {key}",
         KeyId=key,
-        Plaintext=plaintext,
+        Plaintext=bytes(plaintext),  # botocore refuses a memoryview
         EncryptionContext=context,
     )
     blob: bytes = response["CiphertextBlob"]

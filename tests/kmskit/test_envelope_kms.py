@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import base64
 import json
 import os
@@ -127,6 +128,20 @@ def test_4097_bytes_are_refused_without_calling_kms(
         UsageError, match=r"is 4097 bytes; KMS Encrypt takes at most 4096.*kmskit encrypt"
     ):
         encrypt_small(ALIAS, b"x" * 4097, CONTEXT)
+    assert probe.calls["Encrypt"] == 0
+
+
+def test_small_data_takes_any_bytes_like_plaintext_counted_in_bytes(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a memoryview passed the check but botocore refused it (ParamValidationError),
+    and one of wider items was measured in items (1,025 four-byte items passed as 1,025)."""
+    for plaintext in (bytearray(b"pin"), memoryview(b"pin")):
+        assert decrypt_small(encrypt_small(ALIAS, plaintext, CONTEXT), CONTEXT) == b"pin"
+    probe = probe_clients(monkeypatch)
+    wide = memoryview(array.array("I", [0] * 1025))
+    with pytest.raises(UsageError, match=r"'plaintext' is 4100 bytes"):
+        encrypt_small(ALIAS, wide, CONTEXT)  # type: ignore[arg-type]
     assert probe.calls["Encrypt"] == 0
 
 
