@@ -781,17 +781,39 @@ class _CheckedMaterials(CryptoMaterialsManager):  # type: ignore[misc]
             return connection
         if self._failures.errors:
             return reworded(error, f"{error}; {regions} ({connection})")
-        where = (
-            ""
-            if self._policy is None or self._policy.allowed_key_arns
-            else (", or give the Region to call ('discovery_region' / --discovery-region)")
-        )
         return reworded(
             connection,
             f"could not decrypt the data key (message keys: {', '.join(message_keys)}): "
             f"{regions} ({connection}), and no copy of the data key was "
-            f"decrypted. Name a key of a Region that can be reached ('keys' / --key){where}",
+            f"decrypted. {self._unreachable_advice(message_keys)}",
         )
+
+    def _unreachable_advice(self, message_keys: Sequence[str]) -> str:
+        """What to do when no Region of a message's keys could be reached: name a key of
+        another Region, unless every key of the message is a single-Region key of a Region
+        that could not be reached (nothing else decrypts it); in discovery mode, give a
+        discovery Region, or another one than the Region given."""
+        down = {region for region, _ in self._failures.unreachable}
+        stranded = all(
+            key_reference_region(key) in down and _multi_region_identity(key) is None
+            for key in message_keys
+        )
+        advice = [] if stranded else ["Name a key of a Region that can be reached ('keys' / --key)"]
+        policy = self._policy
+        if policy is not None and not policy.allowed_key_arns and not stranded:
+            if policy.discovery_region:
+                advice.append(
+                    "give another Region to call ('discovery_region' / --discovery-region; "
+                    f"{policy.discovery_region}, the one given, could not be reached)"
+                )
+            else:
+                advice.append("give the Region to call ('discovery_region' / --discovery-region)")
+        if not advice:
+            return (
+                "Every key of the message is a single-Region key of those Regions, which nothing "
+                "else can decrypt: run again when KMS there answers"
+            )
+        return ", or ".join(advice)
 
     def _with_replica_hint(self, error: KmskitError, request: Any) -> KmskitError:
         """``error``, saying that a replica could decrypt, when KMS failed in discovery mode

@@ -416,11 +416,36 @@ def test_every_region_down_names_the_keys_and_what_to_do(
     assert str(caught.value) == (
         f"could not decrypt the data key (message keys: {named}): KMS "
         f"in {HOME}, {DR} could not be reached (Could not connect to the endpoint URL: "
-        f'"https://kms.{DR}.amazonaws.com/"), and no copy of the data key was decrypted. Name '
-        "a key of a Region that can be reached ('keys' / --key), or give the Region to call "
-        "('discovery_region' / --discovery-region)"
+        f'"https://kms.{DR}.amazonaws.com/"), and no copy of the data key was decrypted. Every '
+        "key of the message is a single-Region key of those Regions, which nothing else can "
+        "decrypt: run again when KMS there answers"
     )
     assert caught.value.exit_code == EXIT_FAILURE
+
+
+def test_a_region_down_with_a_key_elsewhere_advises_naming_it(keys: Keys, calls: Calls) -> None:
+    """Only HOME tried (its key named) and down: DR's copy can decrypt, name its key."""
+    home, dr = _single_region_keys()
+    message = encrypt([home, dr], calls)
+    with pytest.raises(KmskitError) as caught:
+        Envelope([home]).decrypt(message, CONTEXT)
+    assert str(caught.value).endswith(
+        "and no copy of the data key was decrypted. Name a key of a Region that can be reached "
+        "('keys' / --key)"
+    )
+
+
+def test_the_discovery_region_given_down_advises_another_one(keys: Keys, calls: Calls) -> None:
+    """Before: 'give the Region to call', which was given."""
+    single = boto3.client("kms", region_name=HOME).create_key()["KeyMetadata"]["Arn"]
+    message = encrypt([single, keys.primary], calls)
+    with pytest.raises(KmskitError) as caught:
+        Envelope(discovery_region=HOME).decrypt(message, CONTEXT)
+    assert str(caught.value).endswith(
+        "and no copy of the data key was decrypted. Name a key of a Region that can be reached "
+        "('keys' / --key), or give another Region to call ('discovery_region' / "
+        f"--discovery-region; {HOME}, the one given, could not be reached)"
+    )
 
 
 def test_credentials_that_cannot_be_fetched_are_not_a_region_down(keys: Keys, calls: Calls) -> None:
