@@ -185,10 +185,13 @@ def reworded(error: KmskitError, text: str) -> KmskitError:
     """An error of ``error``'s class (so of its exit code) with the message ``text``: ``error``
     named or explained further. The Regions a :class:`CredentialsRefusedError` carries
     (:attr:`CredentialsRefusedError.regions`) go with it, so that the command line's opt-in
-    Region hint still covers them."""
+    Region hint still covers them, and so do a :class:`WrongContextError`'s ``key`` and
+    ``found``, for the code that explains the refusal."""
     copy = type(error)(text)
     if isinstance(error, CredentialsRefusedError) and isinstance(copy, CredentialsRefusedError):
         copy.regions = error.regions
+    if isinstance(error, WrongContextError) and isinstance(copy, WrongContextError):
+        copy.key, copy.found = error.key, error.found
     return copy
 
 

@@ -23,7 +23,9 @@ from kmskit.errors import (
     EXIT_THROTTLED,
     AccessDeniedError,
     ThrottledError,
+    WrongContextError,
     from_client_error,
+    reworded,
 )
 from tests.kmskit.envelope_support import ALIAS, KmsWorld, probe_clients
 
@@ -257,3 +259,13 @@ def test_public_key_of_a_symmetric_key_is_a_conflict(
     probe.fail("GetPublicKey", "UnsupportedOperationException", "not an asymmetric KMS key")
     assert main(["pubkey", "export", "--key", ALIAS]) == EXIT_CONFLICT
     assert "UnsupportedOperationException: not an asymmetric KMS key" in capsys.readouterr().err
+
+
+def test_a_reworded_wrong_context_error_keeps_the_refused_pair() -> None:
+    # Before: the copy had key '' and found None, so code explaining the refusal (get's
+    # hints) lost it once the error was named further.
+    error = WrongContextError("wrong encryption context", key="team", found="payments")
+    copy = reworded(error, f"could not decrypt s3://bucket/key: {error}")
+    assert isinstance(copy, WrongContextError)
+    assert (copy.key, copy.found) == ("team", "payments")
+    assert str(copy) == "could not decrypt s3://bucket/key: wrong encryption context"
