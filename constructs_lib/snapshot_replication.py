@@ -522,6 +522,15 @@ def _check_key_arn(
         arn,
     )
     assert match is not None
+    key_region = match.group(1)
+    if not is_token(key_region):
+        require(
+            arn.split(":")[1] == aws_partition(key_region),
+            prop,
+            f"must be a key ARN of the partition of its Region ({key_region} is in "
+            f"{aws_partition(key_region)}): no such key can exist",
+            arn,
+        )
     if partition is not None and not is_token(partition):
         require(
             arn.split(":")[1] == partition,
@@ -700,7 +709,15 @@ def _check_destinations(
                 "must be another account (leave it out for this stack's account)",
                 account,
             )
-        elif not is_token(region) and not is_token(facts.region):
+        if not is_token(region) and not is_token(facts.region):
+            require(
+                aws_partition(region) == aws_partition(facts.region),
+                f"{field}.region",
+                f"must be in this stack's partition {aws_partition(facts.region)} (Region "
+                f"{facts.region}): snapshots are not copied across partitions",
+                region,
+            )
+        if account is None and not is_token(region) and not is_token(facts.region):
             require(
                 region != facts.region,
                 f"{field}.region",

@@ -747,7 +747,21 @@ GOOD = ReplicationDestination(region="eu-central-1", kms_key_arn=KEY_CENTRAL)
                     )
                 ]
             },
-            "'destinations[0].kms_key_arn' must be a key ARN of this stack's partition aws",
+            # eu-central-1 is in aws: that ARN names no key that can exist.
+            "'destinations[0].kms_key_arn' must be a key ARN of the partition of its Region "
+            "(eu-central-1 is in aws): no such key can exist",
+        ),
+        (
+            {
+                "destinations": [
+                    ReplicationDestination(
+                        region="cn-north-1",
+                        kms_key_arn=KEY_CENTRAL.replace("eu-central-1", "cn-north-1"),
+                    )
+                ]
+            },
+            "'destinations[0].region' must be in this stack's partition aws (Region eu-west-1): "
+            "snapshots are not copied across partitions. Received: 'cn-north-1'",
         ),
         (
             {"destinations": [ReplicationDestination(region="eu-west-1", kms_key_arn=KEY_WEST)]},
@@ -822,11 +836,19 @@ GOOD = ReplicationDestination(region="eu-central-1", kms_key_arn=KEY_CENTRAL)
             {
                 "source_key_arns": [
                     CENTRAL_SOURCE_KEY,
-                    CENTRAL_SOURCE_KEY.replace("arn:aws:", "arn:aws-cn:"),
+                    CENTRAL_SOURCE_KEY.replace("arn:aws:", "arn:aws-cn:").replace(
+                        "eu-west-1", "cn-north-1"
+                    ),
                 ]
             },
             "'source_key_arns[1]' must be a key ARN of this stack's partition aws (a key of "
-            "another partition cannot be used from here). Received: 'arn:aws-cn:kms:eu-west-1:",
+            "another partition cannot be used from here). Received: 'arn:aws-cn:kms:cn-north-1:",
+        ),
+        (
+            # An aws-cn ARN naming an aws Region: no such key exists, in any stack.
+            {"source_key_arns": [CENTRAL_SOURCE_KEY.replace("arn:aws:", "arn:aws-cn:")]},
+            "'source_key_arns[0]' must be a key ARN of the partition of its Region (eu-west-1 is "
+            "in aws): no such key can exist. Received: 'arn:aws-cn:kms:eu-west-1:",
         ),
         (
             {"source_key_arns": [CENTRAL_SOURCE_KEY, CENTRAL_SOURCE_KEY]},
