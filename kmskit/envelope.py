@@ -401,21 +401,29 @@ class _KmsFailures(threading.local):
         # (Region, error) of each Decrypt call whose Region could not be reached: that copy
         # of the data key is skipped for the next one (_KmskitClientsMixin._wrap_client).
         self.unreachable: list[tuple[str, BotoCoreError]] = []
+        # Whether the KMS request of the current attempt was signed (its credentials fetched):
+        # a connection error after that, carrying no endpoint URL (a proxy's, botocore's
+        # catch-all HTTPClientError), is of the KMS request itself (_endpoint_failed).
+        self.signed = False
 
     def clear(self) -> None:
         self.errors = []
         self.unreachable = []
 
 
-def _endpoint_failed(error: BotoCoreError, client: Any) -> bool:
+def _endpoint_failed(error: BotoCoreError, client: Any, signed: bool) -> bool:
     """Whether ``error`` is a connection error (or a timeout) of ``client``'s own endpoint,
     not of another one reached during its call (STS or SSO fetching a profile's credentials
-    while the request is signed)."""
+    while the request is signed). An error naming no endpoint (a proxy refusing the tunnel:
+    ``ProxyConnectionError``; botocore's catch-all ``HTTPClientError``) is the KMS request's
+    when it came after the request was ``signed``, so its credentials were fetched."""
     if not isinstance(error, (BotocoreConnectionError, HTTPClientError)):
         return False
     failed = error.kwargs.get("endpoint_url")
     endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
-    if not isinstance(failed, str) or not isinstance(endpoint, str):
+    if not isinstance(failed, str):
+        return signed
+    if not isinstance(endpoint, str):
         return False
     return urllib.parse.urlsplit(failed)[:2] == urllib.parse.urlsplit(endpoint)[:2]
 
@@ -490,6 +498,9 @@ class _KmskitClientsMixin:
                 # (after a connection error), while a master key may still hold it.
                 self._kmskit_clients.append(client)
                 client.meta.events.register("after-call.kms", self._record_failure)
+                # Around botocore's signer (request-created), once per attempt.
+                client.meta.events.register_first("request-created.kms", self._signing)
+                client.meta.events.register_last("request-created.kms", self._signed)
                 self._register_client(client, region_name)
                 self._regional_clients[region_name] = client
         if spare:
@@ -528,6 +539,12 @@ class _KmskitClientsMixin:
         clients, self._kmskit_clients = self._kmskit_clients, []
         return clients
 
+    def _signing(self, **_: Any) -> None:
+        self._kmskit_failures.signed = False
+
+    def _signed(self, **_: Any) -> None:
+        self._kmskit_failures.signed = True
+
     def _wrap_client(self, region_name: str, method: Any, *args: Any, **kwargs: Any) -> Any:
         # The SDK's own drops the Region's client after botocore's error (a connection error)
         # with a bare pop: under threads, a second message failing with the same client raised
@@ -551,7 +568,7 @@ class _KmskitClientsMixin:
             # Only KMS's own endpoint: credentials fetched while signing (a role profile's
             # AssumeRole, SSO) fail with their endpoint's error, which is not the Region's.
             if getattr(method, "__name__", None) == "decrypt" and _endpoint_failed(
-                error, getattr(method, "__self__", None)
+                error, getattr(method, "__self__", None), self._kmskit_failures.signed
             ):
                 self._kmskit_failures.unreachable.append((region_name, error))
                 raise DecryptKeyError(_unreachable_text([(region_name, error)])) from error

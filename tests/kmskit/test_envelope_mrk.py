@@ -21,7 +21,12 @@ import boto3
 import pytest
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
 from aws_encryption_sdk.key_providers.kms import _check_mrk_arns_equal
-from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    EndpointConnectionError,
+    HTTPClientError,
+    ProxyConnectionError,
+    ReadTimeoutError,
+)
 from moto import mock_aws
 from moto.kms.models import kms_backends
 
@@ -77,8 +82,12 @@ class Calls:
     # Regions whose KMS is reached but does not answer (ReadTimeoutError).
     slow: set[str] = field(default_factory=set)
     # The profile's credentials cannot be fetched (its STS endpoint cannot be reached while
-    # the request is signed).
+    # the request is signed), by an error naming STS's endpoint or, through a proxy, none.
     credentials_down: bool = False
+    credentials_behind_proxy: bool = False
+    # Regions whose KMS requests fail with an error that names no endpoint: a proxy refusing
+    # the tunnel ("proxy"), botocore's catch-all for the HTTP client ("reset").
+    unnamed_failure: dict[str, str] = field(default_factory=dict)
 
     def regions(self) -> set[str]:
         return {region for region, _, _ in self.kms}
@@ -111,12 +120,22 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
         def before_send(request: Any, **_: Any) -> None:
             if region in record.down:
                 raise EndpointConnectionError(endpoint_url=request.url)
+            if record.unnamed_failure.get(region) == "proxy":
+                raise ProxyConnectionError(
+                    proxy_url="http://proxy.example:3128/", error="Tunnel connection failed: 503"
+                )
+            if record.unnamed_failure.get(region) == "reset":
+                raise HTTPClientError(error=ConnectionResetError(104, "Connection reset by peer"))
             if region in record.slow:
                 raise ReadTimeoutError(endpoint_url=request.url, error="read timed out")
 
         def before_sign(**_: Any) -> None:
             if record.credentials_down:
                 raise EndpointConnectionError(endpoint_url=f"https://sts.{region}.amazonaws.com/")
+            if record.credentials_behind_proxy:
+                raise ProxyConnectionError(
+                    proxy_url="http://proxy.example:3128/", error="Tunnel connection failed: 503"
+                )
 
         made.meta.events.register("before-call", before_call, unique_id="mrk-test-call")
         made.meta.events.register_first("before-sign", before_sign, unique_id="mrk-test-sign")
@@ -461,6 +480,39 @@ def test_credentials_that_cannot_be_fetched_are_not_a_region_down(keys: Keys, ca
             Envelope(**kwargs).decrypt(message, CONTEXT)  # type: ignore[arg-type]
         assert "could not be reached" not in str(caught.value)
         assert 'Could not connect to the endpoint URL: "https://sts.' in str(caught.value)
+
+
+@pytest.mark.parametrize("failure", ["proxy", "reset"])
+def test_a_region_behind_a_proxy_that_cannot_reach_it_fails_its_copy_only(
+    keys: Keys, calls: Calls, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    """A proxy refusing the tunnel to HOME's KMS (ProxyConnectionError), or botocore's
+    catch-all HTTPClientError, names no endpoint: after the KMS request was signed it is that
+    request's, so HOME's copy is skipped for DR's. Before: the whole message failed."""
+    home, dr = _single_region_keys()
+    message = encrypt([home, dr], calls)
+    calls.down.clear()
+    calls.unnamed_failure[HOME] = failure
+    tried = data_keys_tried_first(monkeypatch, home)
+    for kwargs in ({}, {"keys": [home, dr]}):
+        assert Envelope(**kwargs).decrypt(message, CONTEXT) == b"orders of the day"  # type: ignore[arg-type]
+    assert tried[0] == home
+    assert calls.kms[-1] == (DR, "Decrypt", dr)
+
+
+def test_credentials_behind_a_proxy_that_fails_are_not_a_region_down(
+    keys: Keys, calls: Calls
+) -> None:
+    """The proxy failing while the profile's credentials are fetched (before the KMS request
+    is signed) is that error, not KMS's Regions unreachable."""
+    home, dr = _single_region_keys()
+    message = encrypt([home, dr], calls)
+    calls.down.clear()
+    calls.credentials_behind_proxy = True
+    with pytest.raises(KmskitError) as caught:
+        Envelope(keys=[home, dr]).decrypt(message, CONTEXT)
+    assert "could not be reached" not in str(caught.value)
+    assert "proxy" in str(caught.value).lower()
 
 
 def test_a_region_that_does_not_answer_in_time_is_worded_so(
