@@ -243,12 +243,15 @@ class IntegrityReport:
     records of the audited days, listed by no valid digest (``log_files_pending`` of them only
     because their digest is not delivered yet). ``regions_checked``: the account and Region
     pairs whose folders were checked (with a log file of the range or a digest, or whose
-    digest the later ones name deleted). ``verified`` when there is no problem and, if any pair
-    was checked, at least one digest was valid (CloudTrail delivers one every hour, also for
-    an hour without log files: none at all proves nothing). Notes are facts that are not
-    problems (a chain that restarts: logging or validation was off)."""
+    digest the later ones name deleted); ``regions_empty``: those with nothing of the range
+    (a note each). ``verified`` when there is no problem, at least one digest was valid if any
+    pair was checked (CloudTrail delivers one every hour, also for an hour without log files:
+    none at all proves nothing), and some pair was checked if any was empty (a range of which
+    nothing is left anywhere, the digests after it included, proves nothing either). Notes are
+    facts that are not problems (a chain that restarts: logging or validation was off)."""
 
     regions_checked: int = 0
+    regions_empty: int = 0
     digests_valid: int = 0
     digests_invalid: int = 0
     log_files_valid: int = 0
@@ -260,12 +263,17 @@ class IntegrityReport:
 
     @property
     def verified(self) -> bool:
-        return not self.problems and (self.digests_valid > 0 or not self.regions_checked)
+        if self.problems:
+            return False
+        if self.regions_checked:
+            return self.digests_valid > 0
+        return not self.regions_empty
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "verified": self.verified,
             "regionsChecked": self.regions_checked,
+            "regionsEmpty": self.regions_empty,
             "digestsValid": self.digests_valid,
             "digestsInvalid": self.digests_invalid,
             "logFilesValid": self.log_files_valid,
@@ -289,6 +297,12 @@ class IntegrityReport:
         )
         if self.verified:
             return f"integrity: verified ({counts})"
+        if not self.problems:
+            return (
+                f"integrity: nothing verified: no account and Region read holds a log or digest "
+                f"file of the range, nor a later digest naming one ({self.regions_empty} without: "
+                f"see the notes) ({counts})"
+            )
         return f"integrity: FAILED, {len(self.problems)} problems ({counts})"
 
 
@@ -852,9 +866,13 @@ class DigestVerifier:
             detail = self._no_digest_detail(group, window, span)
             self.report.problems.append(IntegrityProblem(NO_DIGEST, uri, detail))
         else:
+            self.report.regions_empty += 1
+            looked = [day for day, _ in group.look_ahead_folders(self.now().date())]
+            through = f" and the digest folders up to {looked[-1]}" if looked else ""
             self.report.notes.append(
                 f"no log or digest file of account {group.account} in Region {group.region} "
-                f"in the range ({span}): the trail did not log there then"
+                f"in the range ({span}){through}: the trail did not log there then, or all of it "
+                "was deleted"
             )
 
     def _look_ahead(self, group: _Group, window: tuple[datetime, datetime]) -> set[_ChainName]:

@@ -1184,7 +1184,8 @@ def test_a_range_without_any_digest_is_not_verified(s3: Any) -> None:
 
 ABSENT = (
     "no log or digest file of account {account} in Region {region} in the range "
-    "(2026-11-05 to 2026-11-07): the trail did not log there then"
+    "(2026-11-05 to 2026-11-07) and the digest folders up to 2026-11-09: the trail did not log "
+    "there then, or all of it was deleted"
 )
 
 
@@ -1227,6 +1228,24 @@ def test_a_member_account_that_joined_after_the_range_is_a_note(s3: Any) -> None
     report = verify(s3, now=LATER)
     assert report.verified, kinds(report)
     assert report.notes == [ABSENT.format(account=MEMBER, region=REGION)]
+
+
+def test_a_range_wiped_with_the_digests_after_it_is_not_verified(s3: Any) -> None:
+    """Everything of the range and of the folders looked ahead in deleted, the trail's only
+    account and Region: nothing is left to name what was deleted, and nothing was proven.
+    Before: 'integrity: verified (0 digest files valid ...)', exit 0."""
+    trail = Trail(s3)
+    hourly(trail, at(1, day=DAY - timedelta(days=1)), at(3, day=DAY + timedelta(days=8)))
+    wipe(s3, *[DAY + timedelta(days=n) for n in range(5)])
+    report = verify(s3, now=LATER + timedelta(days=5))
+    assert not report.verified
+    assert report.problems == []
+    assert report.as_dict()["regionsEmpty"] == 1
+    assert report.summary().startswith(
+        "integrity: nothing verified: no account and Region read holds a log or digest file of "
+        "the range, nor a later digest naming one (1 without: see the notes)"
+    )
+    assert report.notes[0].endswith("the trail did not log there then, or all of it was deleted")
 
 
 def test_a_member_account_whose_range_was_wiped_is_still_a_problem(s3: Any) -> None:
