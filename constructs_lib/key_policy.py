@@ -272,7 +272,8 @@ WILDCARD_USER = (
 )
 MIXED_CONDITIONS = (
     "must hold principals with the same conditions: they share one statement, whose Condition "
-    "applies to all of them (give the others a statement of their own through 'statements')"
+    "applies to all of them, compared as CDK compares them, key order included (give the "
+    "others a statement of their own through 'statements', or write the conditions in one order)"
 )
 WILDCARD_IN_DENY = (
     "must not hold wildcards ('*' or '?') in the principal ARNs of a Deny statement: IAM does "
@@ -358,14 +359,12 @@ def to_principal(
 
 def _check_same_conditions(prop: str, listed: Sequence[iam.IPrincipal]) -> None:
     """Refuse principals of one statement with different conditions (CDK would fail at synth:
-    "All principals in a PolicyStatement must have the same Conditions")."""
-    conditions = [p.policy_fragment.conditions for p in listed]
+    "All principals in a PolicyStatement must have the same Conditions"). Compared as CDK
+    compares them, as JSON text: the same conditions in another key order differ."""
+    conditions = [json.dumps(p.policy_fragment.conditions, default=str) for p in listed]
     for condition in conditions[1:]:
         require(
-            condition == conditions[0],
-            prop,
-            MIXED_CONDITIONS,
-            f"{json.dumps(conditions[0], default=str)} and {json.dumps(condition, default=str)}",
+            condition == conditions[0], prop, MIXED_CONDITIONS, f"{conditions[0]} and {condition}"
         )
 
 

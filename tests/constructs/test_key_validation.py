@@ -167,6 +167,11 @@ WILDCARD_USER = (
     f"must not hold a wildcard principal without {CALLER_CONDITION} (name the roles, or give '*' "
     "such a condition: iam.OrganizationPrincipal('o-...'), iam.AnyPrincipal().with_conditions(...))"
 )
+MIXED_CONDITIONS = (
+    "must hold principals with the same conditions: they share one statement, whose Condition "
+    "applies to all of them, compared as CDK compares them, key order included (give the others "
+    "a statement of their own through 'statements', or write the conditions in one order)"
+)
 WILDCARD_IN_ARN = (
     "must not hold wildcards ('*' or '?') in principal ARNs: IAM does not match them in a "
     "Principal (name each role, or add a statement for the account root with an ArnLike "
@@ -477,10 +482,34 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         key_with_policy(
             admins=[ADMIN_ROLE], users=[ADMIN_ROLE, iam.OrganizationPrincipal("o-abcdefghij")]
         ),
-        "'users' must hold principals with the same conditions: they share one statement, whose "
-        "Condition applies to all of them (give the others a statement of their own through "
-        '\'statements\'). Received: \'{} and {"StringEquals": {"aws:PrincipalOrgID": '
-        '"o-abcdefghij"}}\'',
+        f"'users' {MIXED_CONDITIONS}. Received: "
+        '\'{} and {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}\'',
+    ),
+    (
+        # CDK compares the conditions as JSON text: the same ones in another key order differ
+        # (CDK: "All principals in a PolicyStatement must have the same Conditions").
+        "users-with-the-same-conditions-in-another-order",
+        key_with_policy(
+            admins=[ADMIN_ROLE],
+            users=[
+                iam.AnyPrincipal().with_conditions(
+                    {
+                        "StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"},
+                        "Bool": {"aws:SecureTransport": "true"},
+                    }
+                ),
+                iam.AccountPrincipal(ACCOUNT).with_conditions(
+                    {
+                        "Bool": {"aws:SecureTransport": "true"},
+                        "StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"},
+                    }
+                ),
+            ],
+        ),
+        f"'users' {MIXED_CONDITIONS}. Received: "
+        '\'{"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}, "Bool": '
+        '{"aws:SecureTransport": "true"}} and {"Bool": {"aws:SecureTransport": "true"}, '
+        '"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}\'',
     ),
     # principal ARNs that are no principal ARN
     *[
