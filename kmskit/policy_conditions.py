@@ -42,6 +42,16 @@ _ORG_PATH_KEYS = frozenset(key.lower() for key in ("aws:PrincipalOrgPaths", "aws
 _WILDCARD_OPERATORS = frozenset(("stringlike", "arnlike", "arnequals"))
 _ARN_OPERATORS = frozenset(("arnlike", "arnequals"))
 _WILDCARD = re.compile(r"[*?]")
+# What a value known at deploy time stands for when matched: the account a 12-digit ID, the
+# partition "aws", anything else a placeholder without wildcards (never an account ID).
+_DEPLOY_TIME_ACCOUNT = "000000000000"
+_DEPLOY_TIME_VALUES = {"AWS::AccountId": _DEPLOY_TIME_ACCOUNT, "AWS::Partition": "aws"}
+_DEPLOY_TIME_OTHER = "x"
+# ${Name} of an Fn::Sub template (not ${!Literal}), and a CDK token in a string not yet
+# resolved ("${Token[AWS.AccountId.9]}": Aws.ACCOUNT_ID, an env-agnostic stack's account).
+_SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]*)\}")
+_CDK_TOKEN = re.compile(r"\$\{Token\[([^\]]*?)(?:\.[0-9]+)?\]\}")
+_CDK_PSEUDO = {"AWS.AccountId": "AWS::AccountId", "AWS.Partition": "AWS::Partition"}
 _ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
 
 CALLER_CONDITION_RULE = (
@@ -77,9 +87,11 @@ def names_everyone(principal: Any) -> bool:
 def caller_limits(condition: Any) -> set[str] | None:
     """None if ``condition`` (a statement's ``Condition``) does not limit the caller (see
     :data:`CALLER_CONDITION_RULE`); otherwise the accounts it names (none for an organization or
-    a VPC endpoint, say). A value that is not a string (a CloudFormation intrinsic, resolved at
-    deploy time) counts as literal. Values are alternatives: one that matches any caller (such as
-    ``StringLike aws:PrincipalOrgID "o-*"``) leaves the condition limiting nobody."""
+    a VPC endpoint, say). A value known at deploy time is matched as it will be (see
+    :func:`_matched_text`); one known only then as a whole (a ``Ref``, ``Fn::GetAtt``,
+    ``Fn::ImportValue``) counts as literal. Values are alternatives: one that matches any
+    caller (such as ``StringLike aws:PrincipalOrgID "o-*"``) leaves the condition limiting
+    nobody."""
     if not isinstance(condition, dict):
         return None
     limited = False
@@ -115,8 +127,9 @@ def _literal_caller(key: str, value: Any, *, arn_fields: bool) -> bool:
     """Whether ``value``, matched with wildcards, keeps the part of ``key``'s value that names the
     caller literal (see :data:`CALLER_CONDITION_RULE`). ``arn_fields``: matched field by field
     (ArnLike, ArnEquals), so a wildcard in another field cannot reach into the account field.
-    An intrinsic (a dict) is resolved at deploy time and counts as literal."""
-    if not isinstance(value, str) or not _WILDCARD.search(value):
+    A value known only at deploy time as a whole counts as literal."""
+    value = _matched_text(value)
+    if value is None or not _WILDCARD.search(value):
         return True
     if key in _ORG_PATH_KEYS:
         prefix = _WILDCARD.split(value, maxsplit=1)[0]
@@ -126,6 +139,63 @@ def _literal_caller(key: str, value: Any, *, arn_fields: bool) -> bool:
         fields = (value if arn_fields else _WILDCARD.split(value, maxsplit=1)[0]).split(":")
         return len(fields) >= 6 and fields[0] == "arn" and ACCOUNT_ID.match(fields[4]) is not None
     return False  # account, organization and VPC (endpoint) IDs: no wildcard at all
+
+
+def _matched_text(value: Any) -> str | None:
+    """The text a condition value will be matched as, its parts known at deploy time replaced:
+    ``AWS::AccountId`` (``Ref``, ``${...}`` of an ``Fn::Sub``, CDK's unresolved
+    ``${Token[AWS.AccountId.N]}``) by a 12-digit ID, ``AWS::Partition`` by ``aws``, any other by
+    a placeholder without wildcards; so that ``{"Fn::Join": ["", ["arn:", {"Ref":
+    "AWS::Partition"}, ":iam::*:role/*"]]}`` is matched as ``arn:aws:iam::*:role/*``, in a
+    template resolved or not. None for a value known only at deploy time as a whole."""
+    if isinstance(value, str):
+        return _detokenized(value)
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    ((function, argument),) = value.items()
+    if function == "Ref" and argument in _DEPLOY_TIME_VALUES:
+        return _DEPLOY_TIME_VALUES[argument]
+    if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
+        delimiter, items = argument
+        # Items that are a list known at deploy time as a whole: unknown.
+        return str(delimiter).join(map(_part_text, items)) if isinstance(items, list) else None
+    if function == "Fn::Sub":
+        return _substituted(argument)
+    return None
+
+
+def _detokenized(value: str) -> str | None:
+    """A string holding CDK tokens not yet resolved as it will be matched; None for one token
+    as a whole (other than the account or partition)."""
+    whole = _CDK_TOKEN.fullmatch(value)
+    if whole and whole.group(1) not in _CDK_PSEUDO:
+        return None
+    return _CDK_TOKEN.sub(lambda m: _deploy_time(_CDK_PSEUDO.get(m.group(1), "")), value)
+
+
+def _substituted(argument: Any) -> str | None:
+    """An ``Fn::Sub`` (a template, or a template and its variables) as it will be matched."""
+    template, variables = [*argument, {}][:2] if isinstance(argument, list) else (argument, {})
+    if not isinstance(template, str):
+        return None
+    given = variables if isinstance(variables, dict) else {}
+
+    def variable(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return _part_text(given[name]) if name in given else _deploy_time(name)
+
+    return _SUB_VARIABLE.sub(variable, template).replace("${!", "${")
+
+
+def _part_text(value: Any) -> str:
+    """A part of a joined or substituted value as it will be matched (see :func:`_matched_text`)."""
+    text = _matched_text(value)
+    return _DEPLOY_TIME_OTHER if text is None else text
+
+
+def _deploy_time(name: str) -> str:
+    """What the pseudo parameter (or other name known at deploy time) ``name`` is matched as."""
+    return _DEPLOY_TIME_VALUES.get(name, _DEPLOY_TIME_OTHER)
 
 
 def _values(value: Any) -> list[Any]:

@@ -1531,6 +1531,12 @@ def key_statements(app: cdk.App, stack_name: str = "S") -> list[dict[str, object
     return statements
 
 
+def partition_join(*rest: object) -> dict[str, object]:
+    """``f"arn:{stack.partition}..."`` as CDK resolves it: an Fn::Join of ``arn:``, a Ref to
+    ``AWS::Partition`` and ``rest``."""
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, *rest]]}
+
+
 # The conditions of kmskit's key inventory tests (tests/kmskit/test_key_inventory.py), each on
 # an Allow for "*": the constructs must refuse exactly those the inventory reports PUBLIC.
 CALLER_CONDITIONS: list[dict[str, dict[str, object]]] = [
@@ -1550,6 +1556,11 @@ CALLER_CONDITIONS: list[dict[str, dict[str, object]]] = [
     {"ArnEquals": {"aws:PrincipalArn": "*"}},
     {"StringLike": {"aws:PrincipalOrgPaths": "o-abcdefghij/*"}},
     {"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}},
+    # Intrinsics are matched as deployed (partition "aws", the stack's account).
+    {"ArnLike": {"aws:PrincipalArn": partition_join(":iam::*:role/*")}},
+    {"StringLike": {"aws:PrincipalArn": partition_join(":iam::*:*")}},
+    {"StringLike": {"aws:PrincipalOrgID": {"Fn::Sub": "o-*${AWS::NoValue}"}}},
+    {"ArnLike": {"aws:PrincipalArn": partition_join(":iam::", {"Ref": "AWS::AccountId"}, ":*")}},
     {
         "StringEquals": {
             "kms:CallerAccount": ACCOUNT,
@@ -1611,6 +1622,21 @@ def test_users_may_be_everyone_of_an_organization(prop: str) -> None:
         {"StringLike": {"kms:CallerAccount": "????????????"}},
         {"StringLike": {"aws:SourceVpce": "vpce-*"}},
         {"ArnEquals": {"aws:PrincipalArn": "*"}},
+        # The literal text of an intrinsic, or of a string holding CDK tokens, counts too.
+        {"ArnLike": {"aws:PrincipalArn": partition_join(":iam::*:role/*")}},
+        pytest.param(
+            {"ArnLike": {"aws:PrincipalArn": f"arn:{cdk.Aws.PARTITION}:iam::*:role/*"}},
+            id="ArnLike arn:{Aws.PARTITION}:iam::*:role/*",
+        ),
+        pytest.param(
+            {"StringLike": {"aws:PrincipalArn": f"arn:{cdk.Aws.PARTITION}:iam::*:*"}},
+            id="StringLike arn:{Aws.PARTITION}:iam::*:*",
+        ),
+        pytest.param(
+            {"StringLike": {"aws:PrincipalOrgID": cdk.Fn.sub("o-*${AWS::NoValue}")}},
+            id="StringLike Fn.sub(o-*${AWS::NoValue})",
+        ),
+        {"ArnLike": {"aws:PrincipalArn": {"Fn::Sub": ["arn:aws:iam::${A}:role/*", {"A": "*"}]}}},
     ],
     ids=json.dumps,
 )
@@ -1620,6 +1646,39 @@ def test_a_wildcard_value_in_the_caller_condition_does_not_limit_the_caller(
     app, _, _ = key_allowing_everyone(condition)
     with pytest.raises(RuntimeError, match="'policy' must not allow a wildcard principal"):
         app.synth()
+
+
+@pytest.mark.parametrize("path", ["users", "statements"])
+@pytest.mark.parametrize(
+    ("account", "accepted"), [(cdk.Aws.ACCOUNT_ID, True), ("*", False)], ids=["own", "any"]
+)
+def test_users_and_statements_judge_a_caller_condition_with_tokens_alike(
+    path: str, account: str, accepted: bool
+) -> None:
+    # An environment-agnostic stack: partition and account are tokens until resolved, and
+    # KeyPolicy.custom checks users= before there is a stack to resolve them with.
+    app = cdk.App()
+    stack = cdk.Stack(app, "S")
+    arn = f"arn:{stack.partition}:iam::{account}:role/app-*"
+    everyone = iam.AnyPrincipal().with_conditions({"ArnLike": {"aws:PrincipalArn": arn}})
+    statement = iam.PolicyStatement(
+        sid="Everyone", principals=[everyone], actions=["kms:Decrypt"], resources=["*"]
+    )
+
+    def make() -> None:
+        policy = (
+            KeyPolicy.custom(admins=[ADMIN], users=[everyone])
+            if path == "users"
+            else KeyPolicy.custom(admins=[ADMIN], statements=[statement])
+        )
+        CustomerManagedKey(stack, "K", policy=policy)
+        app.synth()
+
+    if accepted:
+        make()
+    else:
+        with pytest.raises((ConstructPropError, RuntimeError), match="wildcard principal"):
+            make()
 
 
 @pytest.mark.parametrize(

@@ -255,6 +255,8 @@ def allow(
     return statement
 
 
+PARTITION_ARN_ANY_ROLE = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::*:role/*"]]}
+OWN_ACCOUNT_ROLES = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/app-*"
 OWN_ROOT = allow({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, sid="Root")
 
 
@@ -288,6 +290,19 @@ OWN_ROOT = allow({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, sid="Root")
         (allow("*", {"StringLike": {"aws:PrincipalOrgPaths": "o-*/r-ab12/*"}}), [], ["S"]),
         (allow("*", {"ArnEquals": {"aws:PrincipalArn": "*"}}), [], ["S"]),
         (allow("*", {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::logs-*"}}), [], ["S"]),
+        # Intrinsics (a policy checked before deployment) are matched as deployed.
+        (allow("*", {"ArnLike": {"aws:PrincipalArn": PARTITION_ARN_ANY_ROLE}}), [], ["S"]),
+        (
+            allow("*", {"StringLike": {"aws:PrincipalOrgID": {"Fn::Sub": "o-*${AWS::NoValue}"}}}),
+            [],
+            ["S"],
+        ),
+        (allow("*", {"StringLike": {"aws:PrincipalOrgID": {"Ref": "OrgId"}}}), [], []),
+        (
+            allow("*", {"ArnLike": {"aws:PrincipalArn": {"Fn::Sub": OWN_ACCOUNT_ROLES}}}),
+            [],
+            [],
+        ),
         (
             allow("*", {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": ["o-*"]}}),
             [],
