@@ -36,6 +36,7 @@ from kmskit.policy_conditions import (
     CALLER_CONDITION_RULE,
     account_of,
     caller_limits,
+    holds_wildcard,
     names_everyone,
 )
 
@@ -1378,7 +1379,7 @@ def _aws_principals(statement: dict[str, Any]) -> list[Any]:
 
 def _has_wildcard_principal(statement: dict[str, Any]) -> bool:
     """Anyone (``"*"`` under any principal key: ``AWS``, ``Federated``, ``Service``...), an
-    ARN with a wildcard (``arn:aws:iam::*:root``, also in the literal parts of an intrinsic:
+    ARN with a wildcard (``arn:aws:iam::*:root``, also in an intrinsic as it will be deployed:
     ``AccountPrincipal("*")`` renders ``{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
     ":iam::*:root"]]}``), or NotPrincipal (everyone but the principals it names)."""
     if "NotPrincipal" in statement:
@@ -1393,29 +1394,9 @@ def _has_wildcard_principal(statement: dict[str, Any]) -> bool:
 
 def _wildcard_arns(statement: dict[str, Any]) -> list[Any]:
     """The ``AWS`` principals of a statement's ``Principal`` other than ``"*"`` itself that
-    hold a wildcard (``*`` or ``?``) in their literal text."""
-    return [
-        named
-        for named in _aws_principals(statement)
-        if named != "*" and any(has_wildcard(part) for part in _literal_parts(named))
-    ]
-
-
-def _literal_parts(value: Any) -> list[str]:
-    """The literal strings of a resolved value: itself if a string, the delimiter and literal
-    items of an ``Fn::Join``, the template of an ``Fn::Sub``; nothing of a value known only at
-    deploy time (``Ref``, ``Fn::GetAtt``, ``Fn::ImportValue``)."""
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, dict):
-        return []
-    if "Fn::Join" in value:
-        delimiter, items = value["Fn::Join"]
-        return [str(delimiter), *(part for item in items for part in _literal_parts(item))]
-    if "Fn::Sub" in value:
-        template = value["Fn::Sub"]
-        return _literal_parts(template[0] if isinstance(template, list) else template)
-    return []
+    hold a wildcard (``*`` or ``?``) as they will be deployed: in an intrinsic's literal text
+    or in a value substituted into it (:func:`kmskit.policy_conditions.holds_wildcard`)."""
+    return [named for named in _aws_principals(statement) if named != "*" and holds_wildcard(named)]
 
 
 def _gives_root_everything(statement: dict[str, Any], account_roots: Sequence[Any]) -> bool:

@@ -88,7 +88,7 @@ def caller_limits(condition: Any) -> set[str] | None:
     """None if ``condition`` (a statement's ``Condition``) does not limit the caller (see
     :data:`CALLER_CONDITION_RULE`); otherwise the accounts it names (none for an organization or
     a VPC endpoint, say). A value known at deploy time is matched as it will be (see
-    :func:`_matched_text`); one known only then as a whole (a ``Ref``, ``Fn::GetAtt``,
+    :func:`matched_text`); one known only then as a whole (a ``Ref``, ``Fn::GetAtt``,
     ``Fn::ImportValue``) counts as literal. Values are alternatives: one that matches any
     caller (such as ``StringLike aws:PrincipalOrgID "o-*"``) leaves the condition limiting
     nobody."""
@@ -128,7 +128,7 @@ def _literal_caller(key: str, value: Any, *, arn_fields: bool) -> bool:
     caller literal (see :data:`CALLER_CONDITION_RULE`). ``arn_fields``: matched field by field
     (ArnLike, ArnEquals), so a wildcard in another field cannot reach into the account field.
     A value known only at deploy time as a whole counts as literal."""
-    value = _matched_text(value)
+    value = matched_text(value)
     if value is None or not _WILDCARD.search(value):
         return True
     if key in _ORG_PATH_KEYS:
@@ -141,7 +141,15 @@ def _literal_caller(key: str, value: Any, *, arn_fields: bool) -> bool:
     return False  # account, organization and VPC (endpoint) IDs: no wildcard at all
 
 
-def _matched_text(value: Any) -> str | None:
+def holds_wildcard(value: Any) -> bool:
+    """Whether ``value`` (a string, or an intrinsic known at deploy time) holds ``*`` or ``?`` as
+    it will be matched (see :func:`matched_text`): ``{"Fn::Sub": ["arn:aws:iam::${A}:root",
+    {"A": "*"}]}`` does. A value known only at deploy time as a whole does not."""
+    text = matched_text(value)
+    return text is not None and _WILDCARD.search(text) is not None
+
+
+def matched_text(value: Any) -> str | None:
     """The text a condition value will be matched as, its parts known at deploy time replaced:
     ``AWS::AccountId`` (``Ref``, ``${...}`` of an ``Fn::Sub``, CDK's unresolved
     ``${Token[AWS.AccountId.N]}``) by a 12-digit ID, ``AWS::Partition`` by ``aws``, any other by
@@ -188,8 +196,8 @@ def _substituted(argument: Any) -> str | None:
 
 
 def _part_text(value: Any) -> str:
-    """A part of a joined or substituted value as it will be matched (see :func:`_matched_text`)."""
-    text = _matched_text(value)
+    """A part of a joined or substituted value as it will be matched (see :func:`matched_text`)."""
+    text = matched_text(value)
     return _DEPLOY_TIME_OTHER if text is None else text
 
 

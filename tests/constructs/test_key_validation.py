@@ -1359,6 +1359,27 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
         '{"Ref": "AWS::Partition"}, ":iam::*:root"]]}',
     ),
     (
+        # The wildcard is in Fn::Sub's variable map, not its template: found as deployed.
+        "wildcard-substituted-into-a-deny",
+        deny(
+            iam.ArnPrincipal(cdk.Fn.sub("arn:aws:iam::${Pattern}:root", {"Pattern": "*"})),
+            actions=["kms:PutKeyPolicy"],
+        ),
+        'Received: statement \'Guard\' with Principal {"Fn::Sub": ["arn:aws:iam::${Pattern}:root", '
+        '{"Pattern": "*"}]}',
+    ),
+    (
+        "wildcard-substituted-into-an-allow",
+        with_statement(
+            "AnyAccountSub",
+            iam.ArnPrincipal(cdk.Fn.sub("arn:aws:iam::${Pattern}:root", {"Pattern": "*"})),
+            "kms:Decrypt",
+        ),
+        f"[S/K] 'policy' must not allow a wildcard principal without {CALLER_CONDITION}. Received: "
+        'statement \'AnyAccountSub\' with Principal {"AWS": {"Fn::Sub": '
+        '["arn:aws:iam::${Pattern}:root", {"Pattern": "*"}]}} and no Condition',
+    ),
+    (
         "wildcard-without-condition",
         with_statement("Everyone", iam.AnyPrincipal(), "kms:Decrypt"),
         f"[S/K] 'policy' must not allow a wildcard principal without {CALLER_CONDITION}. Received: "
