@@ -36,6 +36,8 @@ Shape (every field but ``accounts`` and ``regions`` has a default, which a key l
       },
       "pipeline": {
         "account": "security", "region": "eu-west-1",
+        "provider": "GitHub",                 # the connection's Git host: GitLab and
+                                              # GitLabSelfManaged take group/subgroup/repo too
         "repository": "example-org/kms-toolkit", "branch": "main",
         "connection_arn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/..."
       },
@@ -186,6 +188,28 @@ CONNECTION_ARN_FORM = (
 # '.git'. A part may start with '.' ('.github' is a repository name GitHub gives a meaning to) or
 # with '-' (GitHub refuses it in new user names, but older accounts have one).
 REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+# The providers of a CodeConnections connection (ProviderType, AWS CodeConnections API Reference,
+# "CreateConnection") whose repositories the pipeline's source names: AzureDevOps, the sixth, is
+# left out, as we found no page saying which form its repositories take there. A connection ARN
+# does not say its provider, so pipeline.provider does (default GitHub, the example's).
+REPOSITORY_PROVIDERS = (
+    "GitHub",
+    "GitHubEnterpriseServer",
+    "Bitbucket",
+    "GitLab",
+    "GitLabSelfManaged",
+)
+# GitLab nests groups ("group/subgroup/project", GitLab Docs, "Subgroups": up to 20 levels), and
+# CDK Pipelines' connection source takes such a path: aws-cdk-lib 2.275's
+# CodePipelineSource.connection accepts '<owner>/<repo>' or '<owner>/<group1>/.../<repo>', 2 to 23
+# parts, none empty (pipelines/lib/codepipeline/codepipeline-source.ts, isValidRepoString), and
+# passes it whole as FullRepositoryId. GitHub, GitHub Enterprise Server and Bitbucket name a
+# repository '<owner>/<repository>' (a Bitbucket workspace is its owner).
+NESTED_REPOSITORY_PROVIDERS = ("GitLab", "GitLabSelfManaged")
+MAX_REPOSITORY_PARTS = 23
+NESTED_REPOSITORY_PATTERN = re.compile(
+    rf"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+){{1,{MAX_REPOSITORY_PARTS - 1}}}\Z"
+)
 # A git branch name (git check-ref-format): printable ASCII without space, ~ ^ : ? * [ \, no
 # "..", "@{" or "//", no part starting with "." or ending with ".lock", not starting with "/" or
 # "-", not ending with "/" or ".", not "HEAD" (git check-ref-format --branch refuses it, and
@@ -272,6 +296,9 @@ class PipelineConfig:
     repository: str
     branch: str
     connection_arn: str
+    provider: str = "GitHub"
+    """The Git host of the connection (``pipeline.provider``, one of REPOSITORY_PROVIDERS), which
+    decides the form of ``repository``. Default: ``GitHub``."""
 
 
 @dataclass(frozen=True)
@@ -837,7 +864,11 @@ def _parse_pipeline(
     raw: Any, accounts: dict[str, Account], security: Account, home: str, regions: tuple[str, ...]
 ) -> PipelineConfig:
     raw = _object(raw, "pipeline")
-    _only_keys(raw, "pipeline", ("account", "region", "repository", "branch", "connection_arn"))
+    _only_keys(
+        raw,
+        "pipeline",
+        ("account", "region", "provider", "repository", "branch", "connection_arn"),
+    )
     account = _account_ref(
         accounts, _optional(raw, "account", "pipeline.account", security.alias), "pipeline.account"
     )
@@ -848,32 +879,15 @@ def _parse_pipeline(
         f"must be one of regions {list(regions)}",
         region,
     )
+    provider = _optional(raw, "provider", "pipeline.provider", "GitHub")
+    require(
+        provider in REPOSITORY_PROVIDERS,
+        _field("pipeline.provider"),
+        f"must be the provider type of the connection, one of {list(REPOSITORY_PROVIDERS)}",
+        provider,
+    )
     repository = _optional(raw, "repository", "pipeline.repository", "example-org/kms-toolkit")
-    require(
-        isinstance(repository, str) and bool(REPOSITORY_PATTERN.match(repository)),
-        _field("pipeline.repository"),
-        "must be '<owner>/<repository>'",
-        repository,
-    )
-    require(
-        not {".", ".."} & set(repository.split("/")),
-        _field("pipeline.repository"),
-        "must be '<owner>/<repository>', neither of them '.' or '..' (no Git host has such an "
-        "owner or repository)",
-        repository,
-    )
-    # Git hosts compare the suffix case-insensitively ('x.GIT' is a clone URL too); a name that
-    # is only the suffix ('o/.git') leaves nothing to suggest.
-    stripped = repository[:-4]
-    suggestion = f" ('{stripped}')" if not stripped.endswith("/") else ""
-    require(
-        not repository.lower().endswith(".git"),
-        _field("pipeline.repository"),
-        f"must name the repository without '.git'{suggestion}: the pipeline's source takes the "
-        "repository's name, not its clone URL (GitHub removes the suffix from a new "
-        "repository's name)",
-        repository,
-    )
+    _check_repository(repository, provider)
     branch = _optional(raw, "branch", "pipeline.branch", "main")
     require(
         isinstance(branch, str)
@@ -938,6 +952,64 @@ def _parse_pipeline(
         repository=repository,
         branch=branch,
         connection_arn=connection,
+        provider=provider,
+    )
+
+
+def _check_repository(repository: Any, provider: str) -> None:
+    """``pipeline.repository`` in the form the pipeline's source takes for ``provider``:
+    '<owner>/<repository>', or for GitLab also '<group>/<subgroup>/.../<repository>'."""
+    nested = provider in NESTED_REPOSITORY_PROVIDERS
+    if nested:
+        form = "'<group>/<repository>' or '<group>/<subgroup>/.../<repository>'"
+        require(
+            isinstance(repository, str) and bool(NESTED_REPOSITORY_PATTERN.match(repository)),
+            _field("pipeline.repository"),
+            f"must be {form} (at most {MAX_REPOSITORY_PARTS} parts, as CDK Pipelines' "
+            "connection source takes), each part of ASCII letters, digits, '_', '.' and '-'",
+            repository,
+        )
+    else:
+        form = "'<owner>/<repository>'"
+        # A GitLab subgroup path given for another provider, or with pipeline.provider left out.
+        require(
+            not (
+                isinstance(repository, str)
+                and NESTED_REPOSITORY_PATTERN.match(repository)
+                and not REPOSITORY_PATTERN.match(repository)
+            ),
+            _field("pipeline.repository"),
+            f"must be {form} for a {provider} connection (pipeline.provider '{provider}'): only "
+            "GitLab nests groups ('<group>/<subgroup>/.../<repository>'), accepted with "
+            f"pipeline.provider {list(NESTED_REPOSITORY_PROVIDERS)}",
+            repository,
+        )
+        require(
+            isinstance(repository, str) and bool(REPOSITORY_PATTERN.match(repository)),
+            _field("pipeline.repository"),
+            f"must be {form}",
+            repository,
+        )
+    assert isinstance(repository, str)
+    parts = "none of its parts" if nested else "neither of them"
+    require(
+        not {".", ".."} & set(repository.split("/")),
+        _field("pipeline.repository"),
+        f"must be {form}, {parts} '.' or '..' (no Git host has such an owner"
+        f"{', group' if nested else ''} or repository)",
+        repository,
+    )
+    # Git hosts compare the suffix case-insensitively ('x.GIT' is a clone URL too); a name that
+    # is only the suffix ('o/.git') leaves nothing to suggest.
+    stripped = repository[:-4]
+    suggestion = f" ('{stripped}')" if not stripped.endswith("/") else ""
+    require(
+        not repository.lower().endswith(".git"),
+        _field("pipeline.repository"),
+        f"must name the repository without '.git'{suggestion}: the pipeline's source takes the "
+        "repository's name, not its clone URL (GitHub removes the suffix from a new "
+        "repository's name)",
+        repository,
     )
 
 

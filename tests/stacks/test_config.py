@@ -14,6 +14,7 @@ import pytest
 from constructs_lib import ConstructPropError
 from stacks.config import (
     DEPLOYED_CONTEXT_KEY,
+    MAX_REPOSITORY_PARTS,
     ORGANISATION_CONTEXT_KEY,
     ORGANISATION_FILE_CONTEXT_KEY,
     cdk_json_context,
@@ -561,6 +562,7 @@ def refusal(config: Any) -> str:
         "pipeline",
         "pipeline.account",
         "pipeline.region",
+        "pipeline.provider",
         "pipeline.repository",
         "pipeline.branch",
         "pipeline.connection_arn",
@@ -904,6 +906,126 @@ def test_repository_names_git_hosts_allow_are_accepted(repository: str) -> None:
     organisation = load_organisation(changed("pipeline.repository", repository))
     assert organisation.pipeline is not None
     assert organisation.pipeline.repository == repository
+
+
+GITLAB_FORM = (
+    "'kmskit:organisation.pipeline.repository' must be '<group>/<repository>' or "
+    "'<group>/<subgroup>/.../<repository>'"
+)
+
+
+@pytest.mark.parametrize("provider", ["GitLab", "GitLabSelfManaged"])
+@pytest.mark.parametrize(
+    "repository",
+    ["group/subgroup/kms-toolkit", "g/s1/s2/s3/kms_toolkit.2", "/".join(["g"] * 23), "-old/.x/r"],
+)
+def test_gitlab_repositories_in_subgroups_are_accepted(provider: str, repository: str) -> None:
+    # GitLab nests groups; CDK Pipelines' connection source takes 2 to 23 parts.
+    organisation = load_organisation(
+        with_changes(("pipeline.provider", provider), ("pipeline.repository", repository))
+    )
+    assert organisation.pipeline is not None
+    assert (organisation.pipeline.provider, organisation.pipeline.repository) == (
+        provider,
+        repository,
+    )
+
+
+def test_the_provider_defaults_to_github() -> None:
+    assert load_organisation(DEFAULT).pipeline.provider == "GitHub"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        # A subgroup path was refused as no '<owner>/<repository>', without saying that GitLab's
+        # are accepted, or how.
+        (
+            (("pipeline.repository", "group/subgroup/kms-toolkit"),),
+            "'kmskit:organisation.pipeline.repository' must be '<owner>/<repository>' for a "
+            "GitHub connection (pipeline.provider 'GitHub'): only GitLab nests groups "
+            "('<group>/<subgroup>/.../<repository>'), accepted with pipeline.provider "
+            "['GitLab', 'GitLabSelfManaged']. Received: 'group/subgroup/kms-toolkit'",
+        ),
+        (
+            (("pipeline.provider", "Bitbucket"), ("pipeline.repository", "ws/project/repo")),
+            "'kmskit:organisation.pipeline.repository' must be '<owner>/<repository>' for a "
+            "Bitbucket connection (pipeline.provider 'Bitbucket'): only GitLab nests groups",
+        ),
+        (
+            (("pipeline.provider", "Gitlab"),),
+            "'kmskit:organisation.pipeline.provider' must be the provider type of the "
+            "connection, one of ['GitHub', 'GitHubEnterpriseServer', 'Bitbucket', 'GitLab', "
+            "'GitLabSelfManaged']. Received: 'Gitlab'",
+        ),
+        (
+            (("pipeline.provider", ["GitLab"]),),
+            "'kmskit:organisation.pipeline.provider' must be the provider type of the "
+            "connection, one of",
+        ),
+        # CDK Pipelines refuses more than 23 parts, with a raw jsii error at synth.
+        (
+            (("pipeline.provider", "GitLab"), ("pipeline.repository", "/".join(["g"] * 24))),
+            f"{GITLAB_FORM} (at most 23 parts, as CDK Pipelines' connection source takes), each "
+            "part of ASCII letters, digits, '_', '.' and '-'. Received: "
+            f"'{'/'.join(['g'] * 24)}'",
+        ),
+        (
+            (("pipeline.provider", "GitLab"), ("pipeline.repository", "group//repo")),
+            f"{GITLAB_FORM} (at most 23 parts,",
+        ),
+        (
+            (("pipeline.provider", "GitLab"), ("pipeline.repository", "group")),
+            f"{GITLAB_FORM} (at most 23 parts,",
+        ),
+        (
+            (("pipeline.provider", "GitLabSelfManaged"), ("pipeline.repository", "g/../repo")),
+            f"{GITLAB_FORM}, none of its parts '.' or '..' (no Git host has such an owner, group "
+            "or repository). Received: 'g/../repo'",
+        ),
+        (
+            (("pipeline.provider", "GitLab"), ("pipeline.repository", "group/sub/repo.git")),
+            "'kmskit:organisation.pipeline.repository' must name the repository without '.git' "
+            "('group/sub/repo'): the pipeline's source takes",
+        ),
+    ],
+)
+def test_a_repository_the_providers_source_cannot_take_is_refused(
+    changes: tuple[tuple[str, Any], ...], message: str
+) -> None:
+    assert refusal(with_changes(*changes)).startswith(message)
+
+
+def test_a_gitlab_subgroup_repository_is_the_pipelines_source(tmp_path: Path) -> None:
+    # The small organisation (one Region) with its source in a GitLab subgroup: the path goes
+    # whole into the source action, and the action name stays within CodePipeline's characters.
+    from stacks.app_builder import build_app  # noqa: PLC0415
+    from tests._support.apps.small_org import SMALL_ORGANISATION  # noqa: PLC0415
+
+    context = cdk_json_context()
+    context[ORGANISATION_CONTEXT_KEY] = {
+        **SMALL_ORGANISATION,
+        "pipeline": {"provider": "GitLab", "repository": "platform/security/kms-toolkit"},
+    }
+    build_app(context=context, outdir=tmp_path).synth()
+    template = json.loads((tmp_path / "Pipeline.template.json").read_text(encoding="utf-8"))
+    (pipeline,) = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"
+    ]
+    (source,) = [s for s in pipeline["Properties"]["Stages"] if s["Name"] == "Source"]
+    (action,) = source["Actions"]
+    assert action["Configuration"]["FullRepositoryId"] == "platform/security/kms-toolkit"
+    assert action["Name"] == "platform_security_kms-toolkit"
+
+
+def test_the_longest_gitlab_path_accepted_is_the_longest_cdk_pipelines_takes() -> None:
+    from aws_cdk import pipelines  # noqa: PLC0415
+
+    arn = DEFAULT["pipeline"]["connection_arn"]
+    longest = "/".join(["g"] * MAX_REPOSITORY_PARTS)
+    pipelines.CodePipelineSource.connection(longest, "main", connection_arn=arn)
+    with pytest.raises(RuntimeError, match="CodeStar repository name should be"):
+        pipelines.CodePipelineSource.connection(f"{longest}/g", "main", connection_arn=arn)
 
 
 # The example organisation in the AWS European Sovereign Cloud: one Region, so snapshots go to
