@@ -58,9 +58,10 @@ every destination Region must be one of ``regions``. A same-account destination 
 the workload accounts' other Regions (a Region whose only destination is itself has no
 replicator). Every Region is in one partition. In the China Regions, where CodePipeline is not
 available (NO_PIPELINE_PARTITIONS), ``pipeline`` must be left out and the app builds no pipeline:
-its stages are deployed directly. ``kmskit:organisation-file`` names a file inside the project's
-root, which the pipeline's synth finds in its checkout. docs/deploy.md, "Configure", lists the
-rules that span fields.
+its stages are deployed directly. ``pipeline.region`` is a Region where CodeConnections, the
+pipeline's source, runs (CONNECTION_REGIONS). ``kmskit:organisation-file`` names a file inside
+the project's root, which the pipeline's synth finds in its checkout. docs/deploy.md,
+"Configure", lists the rules that span fields.
 
 Once deployed, ``kmskit:deployed`` in cdk.json context may record the fields whose change would
 move or replace stacks, keys and names (``name``, ``home_region``, ``accounts`` as alias to ID,
@@ -138,6 +139,31 @@ NO_PIPELINE_PARTITIONS = {
     "aws-cn": "CodePipeline is not available in the Beijing and Ningxia Regions (Getting Started "
     "with Amazon Web Services in China, 'Amazon CodeBuild')",
 }
+
+# The Regions of each partition where the pipeline's source, a CodeStarSourceConnection action of
+# AWS CodeConnections, runs; a partition not listed is not checked. In "aws": the CodePipeline
+# User Guide ("CodeStarSourceConnection for Bitbucket Cloud, GitHub, GitHub Enterprise Server,
+# GitLab.com, and GitLab self-managed actions") says the action "is not available in" Hong Kong,
+# Hyderabad, Jakarta, Melbourne, Osaka, Cape Town, Bahrain, UAE, Spain, Zurich and Tel Aviv; the
+# CloudFormation registry of each Region (AWS::CodeConnections::Connection, as cfn-lint 1.58
+# carries it) and botocore 1.44's endpoints for codestar-connections both give these 17 Regions,
+# which also leave out the Regions opened since that note (ap-east-2, ap-southeast-5 to -7,
+# ca-west-1, mx-central-1). AWS General Reference, "CodeConnections endpoints and quotas", lists
+# the endpoints (our stored copy is cut off after the first ten, all here).
+# tests/stacks/test_config.py holds the list to cfn-lint's registry schemas: a cfn-lint whose
+# registry brings connections to another Region fails it until the Region is added here. Not
+# checked: aws-us-gov (the same note names AWS GovCloud (US-West), whose registry has
+# AWS::CodeConnections::Connection) and aws-eusc (its registry has it; no AWS page we found says
+# either way), which docs/deploy.md describes.
+CONNECTION_REGIONS: dict[str, frozenset[str]] = {
+    "aws": frozenset(
+        {
+            "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+            "ca-central-1", "eu-central-1", "eu-north-1", "eu-south-1", "eu-west-1", "eu-west-2",
+            "eu-west-3", "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+        }
+    ),
+}  # fmt: skip
 
 # Lowercase words of letters and digits joined by single hyphens: the name and the aliases make
 # trail names (``<name>-<alias>``), which CloudTrail refuses with two adjacent or a trailing '-'.
@@ -879,6 +905,23 @@ def _parse_pipeline(
         f"must be one of regions {list(regions)}",
         region,
     )
+    connection_regions = CONNECTION_REGIONS.get(partition(region))
+    if connection_regions is not None and region not in connection_regions:
+        candidates = [r for r in regions if r in connection_regions]
+        advice = (
+            f"choose one of regions that is: {candidates}"
+            if candidates
+            else "none of regions is: add one to regions"
+        )
+        raise ConstructPropError(
+            _field("pipeline.region"),
+            "must be a Region where the pipeline's source action (CodeStarSourceConnection, of "
+            f"AWS CodeConnections) runs, one of {sorted(connection_regions)} (CodePipeline User "
+            "Guide, 'CodeStarSourceConnection ... actions', and CloudFormation's registry in "
+            "each Region). The pipeline deploys to every Region of regions from its own, and "
+            f"pipeline.region defaults to home_region: {advice}",
+            region,
+        )
     provider = _optional(raw, "provider", "pipeline.provider", "GitHub")
     require(
         provider in REPOSITORY_PROVIDERS,

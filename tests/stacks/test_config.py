@@ -13,6 +13,7 @@ import pytest
 
 from constructs_lib import ConstructPropError
 from stacks.config import (
+    CONNECTION_REGIONS,
     DEPLOYED_CONTEXT_KEY,
     MAX_REPOSITORY_PARTS,
     ORGANISATION_CONTEXT_KEY,
@@ -906,6 +907,103 @@ def test_repository_names_git_hosts_allow_are_accepted(repository: str) -> None:
     organisation = load_organisation(changed("pipeline.repository", repository))
     assert organisation.pipeline is not None
     assert organisation.pipeline.repository == repository
+
+
+CONNECTION_REGION_LIST = (
+    "['ap-northeast-1', 'ap-northeast-2', 'ap-south-1', 'ap-southeast-1', 'ap-southeast-2', "
+    "'ca-central-1', 'eu-central-1', 'eu-north-1', 'eu-south-1', 'eu-west-1', 'eu-west-2', "
+    "'eu-west-3', 'sa-east-1', 'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2']"
+)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        # A pipeline in a commercial Region without CodeConnections synthesized cleanly; its
+        # source action could never run.
+        (
+            (
+                ("regions", ["eu-west-1", "eu-central-1", "ap-east-1"]),
+                ("pipeline.region", "ap-east-1"),
+            ),
+            "'kmskit:organisation.pipeline.region' must be a Region where the pipeline's source "
+            "action (CodeStarSourceConnection, of AWS CodeConnections) runs, one of "
+            f"{CONNECTION_REGION_LIST} (CodePipeline User Guide, 'CodeStarSourceConnection ... "
+            "actions', and CloudFormation's registry in each Region). The pipeline deploys to "
+            "every Region of regions from its own, and pipeline.region defaults to home_region: "
+            "choose one of regions that is: ['eu-west-1', 'eu-central-1']. Received: 'ap-east-1'",
+        ),
+        # The default pipeline.region is home_region.
+        (
+            (
+                ("regions", ["mx-central-1", "ca-west-1"]),
+                ("home_region", "mx-central-1"),
+                ("replication.destinations", [{"region": "ca-west-1"}]),
+                ("pipeline.region", ...),
+            ),
+            "'kmskit:organisation.pipeline.region' must be a Region where the pipeline's source "
+            "action (CodeStarSourceConnection, of AWS CodeConnections) runs, one of "
+            f"{CONNECTION_REGION_LIST} (CodePipeline User Guide, 'CodeStarSourceConnection ... "
+            "actions', and CloudFormation's registry in each Region). The pipeline deploys to "
+            "every Region of regions from its own, and pipeline.region defaults to home_region: "
+            "none of regions is: add one to regions. Received: 'mx-central-1'",
+        ),
+    ],
+)
+def test_a_pipeline_region_without_codeconnections_is_refused(
+    changes: tuple[tuple[str, Any], ...], message: str
+) -> None:
+    assert refusal(with_changes(*changes)) == message
+
+
+# The commercial Regions where the CodePipeline User Guide says the CodeStarSourceConnection
+# action "is not available" (its action reference, 2023-2025).
+NO_CONNECTIONS = (
+    "ap-east-1", "ap-south-2", "ap-southeast-3", "ap-southeast-4", "ap-northeast-3", "af-south-1",
+    "me-south-1", "me-central-1", "eu-south-2", "eu-central-2", "il-central-1",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("region", NO_CONNECTIONS)
+def test_a_pipeline_in_a_region_aws_names_without_codeconnections_is_refused(region: str) -> None:
+    config = with_changes(
+        ("regions", ["eu-west-1", "eu-central-1", region]), ("pipeline.region", region)
+    )
+    assert refusal(config).startswith(
+        "'kmskit:organisation.pipeline.region' must be a Region where the pipeline's source "
+        "action (CodeStarSourceConnection, of AWS CodeConnections) runs"
+    )
+
+
+@pytest.mark.parametrize("region", sorted(CONNECTION_REGIONS["aws"]))
+def test_a_pipeline_in_a_region_with_codeconnections_is_accepted(region: str) -> None:
+    regions = ["eu-west-1", "eu-central-1"]
+    config = with_changes(
+        ("regions", regions if region in regions else [*regions, region]),
+        ("pipeline.region", region),
+    )
+    organisation = load_organisation(config)
+    assert organisation.pipeline is not None
+    assert organisation.pipeline.region == region
+
+
+def test_the_pipeline_regions_are_those_whose_cloudformation_registry_has_codeconnections() -> None:
+    """CONNECTION_REGIONS["aws"] is every commercial Region whose CloudFormation registry (as
+    cfn-lint carries it, one file per Region) has AWS::CodeConnections::Connection: a cfn-lint
+    upgrade that brings connections to a Region fails here until the Region is added."""
+    import cfnlint  # noqa: PLC0415
+
+    from kmskit.aws_names import partition  # noqa: PLC0415
+
+    providers = Path(cfnlint.__file__).parent / "data" / "schemas" / "providers"
+    with_connections = set()
+    for path in providers.glob("*-*-*.json"):
+        if partition(path.stem) == "aws" and "AWS::CodeConnections::Connection" in json.loads(
+            path.read_text(encoding="utf-8")
+        ):
+            with_connections.add(path.stem)
+    assert with_connections == CONNECTION_REGIONS["aws"]
+    assert not set(NO_CONNECTIONS) & CONNECTION_REGIONS["aws"]
 
 
 GITLAB_FORM = (

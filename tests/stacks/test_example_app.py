@@ -545,17 +545,20 @@ def test_the_organisation_synthesizes_in_the_china_regions_without_a_pipeline(
 
 @pytest.fixture(scope="module")
 def opted_in(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
-    """The example organisation in two opt-in Regions (docs/deploy.md, "Opt-in Regions"): home,
-    audit bucket and pipeline in ap-east-1, snapshot copies to me-south-1 and to the backup
-    account in ap-east-1."""
+    """The example organisation in three opt-in Regions (docs/deploy.md, "Opt-in Regions"): home
+    and audit bucket in ap-east-1, snapshot copies to me-south-1 and to the backup account in
+    ap-east-1, and the pipeline in eu-south-1 (CodeConnections, its source, serves neither
+    ap-east-1 nor me-south-1)."""
 
     def move(organisation: dict[str, Any]) -> None:
-        organisation.update(home_region="ap-east-1", regions=["ap-east-1", "me-south-1"])
+        organisation.update(
+            home_region="ap-east-1", regions=["ap-east-1", "me-south-1", "eu-south-1"]
+        )
         organisation["replication"]["destinations"] = [
             {"region": "me-south-1"},
             {"account": "backup", "region": "ap-east-1"},
         ]
-        organisation["pipeline"]["region"] = "ap-east-1"
+        organisation["pipeline"]["region"] = "eu-south-1"
 
     return example_changed(tmp_path_factory, "opted_in", move)
 
@@ -587,7 +590,13 @@ def test_the_organisation_synthesizes_in_opt_in_regions_with_global_service_prin
     principals = service_principals(opted_in.templates)
     # No service is named by an opt-in Region's own principal (svc.<region>.amazonaws.com), but
     # CloudWatch Logs in key policies, in the form AWS documents for every Region.
-    regional = {p for p in principals if re.search(r"\.(ap-east-1|me-south-1)\.amazonaws", p)}
-    assert regional <= {"logs.ap-east-1.amazonaws.com", "logs.me-south-1.amazonaws.com"}
+    regional = {
+        p for p in principals if re.search(r"\.(ap-east-1|me-south-1|eu-south-1)\.amazonaws", p)
+    }
+    assert regional <= {
+        "logs.ap-east-1.amazonaws.com",
+        "logs.me-south-1.amazonaws.com",
+        "logs.eu-south-1.amazonaws.com",
+    }
     assert "cloudtrail.amazonaws.com" in principals
     assert "events.amazonaws.com" in principals
