@@ -134,7 +134,11 @@ PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-eusc")
 # The partitions where the pipeline cannot run, and why: there the app builds no pipeline, and
 # each account's stage is deployed directly (docs/deploy.md, "Without the pipeline"). In the
 # AWS GovCloud (US) Regions CodePipeline and CodeBuild are available (AWS GovCloud (US) User Guide,
-# "AWS CodeBuild in AWS GovCloud (US)"), so they keep the pipeline.
+# "AWS CodeBuild in AWS GovCloud (US)"), so they keep the pipeline. aws-eusc keeps it too,
+# unverified: no AWS page we found lists the European Sovereign Cloud's services, and its
+# CloudFormation registry (eusc-de-east-1, as cfn-lint 1.58 carries it) has
+# AWS::CodePipeline::Pipeline, AWS::CodeBuild::Project and AWS::CodeConnections::Connection
+# (docs/deploy.md, "Configure").
 NO_PIPELINE_PARTITIONS = {
     "aws-cn": "CodePipeline is not available in the Beijing and Ningxia Regions (Getting Started "
     "with Amazon Web Services in China, 'Amazon CodeBuild')",
