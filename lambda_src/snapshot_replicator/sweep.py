@@ -218,7 +218,7 @@ def _shared_with_us(
     tasks = []
     for info in shared:
         task = runtime.workflow.received_task(info, None)
-        if task is not None and not runtime.workflow.past_retention(task, moment):
+        if task is not None and not runtime.workflow.task_past_retention(task, moment):
             tasks.append(task)
     return tasks
 

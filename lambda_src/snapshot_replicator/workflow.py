@@ -277,7 +277,7 @@ class Workflow:
         task = self.received_task(info, reply_region)
         if task is None:
             return f"{ref.arn} is not a kmskit staging copy"
-        if self.past_retention(task, self.now()):
+        if self.task_past_retention(task, self.now()):
             raise DeadLetterError(
                 f"{ref.arn} is not copied: its source, {task.origin.id} of account "
                 f"{task.origin.account} in {task.origin.region}, was taken at "
@@ -289,7 +289,7 @@ class Workflow:
             )
         return task
 
-    def past_retention(self, task: Task, now: datetime) -> bool:
+    def task_past_retention(self, task: Task, now: datetime) -> bool:
         """Whether a copy for ``task`` would be past this copier's retention at ``now`` (its
         origin's time is its age): the sweep would delete it at its next run, and copying it
         again after that would loop (copy, delete, copy ...). Logged when so."""
@@ -414,7 +414,7 @@ class Workflow:
         other = self.engine.other_copy(gone, task.copy_key(self.config.account))
         if other is not None:
             return f"{gone.arn} is gone; {other.ref.arn} is the copy of {task.source.arn}"
-        if self.past_retention(task, self.now()):
+        if self.task_past_retention(task, self.now()):
             # Past the retention the sweep would delete a new copy too: copying again would loop.
             self.log.warning("copy disappeared past its retention: not copied again", copy=gone.arn)
             return (
