@@ -98,12 +98,16 @@ ASSET_SOURCES: tuple[tuple[Path, str], ...] = (
 RUNTIME = lambda_assets.RUNTIME
 ARCHITECTURE = lambda_assets.ARCHITECTURE
 
-# The exact EventBridge patterns AWS documents for these events (docs/snapshots.md).
+# The exact EventBridge patterns AWS documents for these events (docs/snapshots.md). The EBS
+# rule matches both EBS detail types: "EBS Snapshot Notification" (createSnapshot, copySnapshot,
+# shareSnapshot) and "EBS Multi-Volume Snapshots Completion Status" (createSnapshots: the sets
+# CreateSnapshots and Data Lifecycle Manager instance policies make). No event of one detail type
+# carries an event name of the other, so one rule is the union of the two documented patterns.
 EBS_PATTERN: dict[str, Any] = {
     "source": ["aws.ec2"],
-    "detail-type": ["EBS Snapshot Notification"],
+    "detail-type": ["EBS Snapshot Notification", "EBS Multi-Volume Snapshots Completion Status"],
     "detail": {
-        "event": ["createSnapshot", "copySnapshot", "shareSnapshot"],
+        "event": ["createSnapshot", "createSnapshots", "copySnapshot", "shareSnapshot"],
         "result": ["succeeded", "failed"],
     },
 }

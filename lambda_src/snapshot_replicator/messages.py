@@ -30,6 +30,8 @@ RDS_CREATED = {"RDS-EVENT-0042", "RDS-EVENT-0091"}
 AURORA_CREATED = {"RDS-EVENT-0075", "RDS-EVENT-0169"}
 RDS_COPY_FINISHED = {"RDS-EVENT-0060", "RDS-EVENT-0197"}
 EBS_DETAIL_TYPE = "EBS Snapshot Notification"
+# CreateSnapshots (multi-volume, crash-consistent sets; Data Lifecycle Manager instance policies).
+EBS_MULTI_VOLUME_DETAIL_TYPE = "EBS Multi-Volume Snapshots Completion Status"
 RDS_DETAIL_TYPE = "RDS DB Snapshot Event"
 AURORA_DETAIL_TYPE = "RDS DB Cluster Snapshot Event"
 
@@ -142,6 +144,17 @@ class Created:
 
 
 @dataclass(frozen=True)
+class CreatedSet:
+    """A multi-volume snapshot set completed (EBS createSnapshots): each snapshot in ``refs`` is
+    handled as the :class:`Created` of a createSnapshot event. ``skipped`` says, for the log,
+    which entries of the event name no completed snapshot (none: empty); the sweep still finds
+    their snapshots."""
+
+    refs: tuple[SnapshotRef, ...]
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CopyFinished:
     """A copy in this Region finished (EBS copySnapshot, RDS-EVENT-0060/0197)."""
 
@@ -174,7 +187,7 @@ class Ignored:
     why: str
 
 
-Message = Task | Created | CopyFinished | Shared | Received | Ignored
+Message = Task | Created | CreatedSet | CopyFinished | Shared | Received | Ignored
 
 
 def _json_object(body: str) -> dict[str, Any] | None:
@@ -234,6 +247,8 @@ def _event(event: dict[str, Any]) -> Message | None:
     region = str(event["region"])
     if source == "aws.ec2" and detail_type == EBS_DETAIL_TYPE:
         return _ebs_event(detail, account, region)
+    if source == "aws.ec2" and detail_type == EBS_MULTI_VOLUME_DETAIL_TYPE:
+        return _ebs_multi_volume_event(detail, account)
     if source == "aws.rds" and detail_type in (RDS_DETAIL_TYPE, AURORA_DETAIL_TYPE):
         return _rds_event(detail, detail_type == AURORA_DETAIL_TYPE)
     if source == EVENT_SOURCE and detail_type == DETAIL_SHARED:
@@ -266,6 +281,42 @@ def _ebs_event(detail: dict[str, Any], account: str, region: str) -> Message | N
             return Ignored(f"createSnapshot failed for {arn}: {detail.get('cause', '')}")
         return Created(ref)
     return CopyFinished(ref=ref, failed=result == "failed", cause=str(detail.get("cause", "")))
+
+
+def _ebs_multi_volume_event(detail: dict[str, Any], account: str) -> Message | None:
+    """A createSnapshots event: one :class:`Created` per completed snapshot of the set, as a
+    :class:`CreatedSet`. A failed set (its entries are the snapshots that failed) needs nothing;
+    an entry that names no EBS snapshot ARN, or one not ``completed``, is skipped (and said so);
+    an event with no snapshot to copy and some entry not understood is of unknown shape."""
+    name = detail.get("event")
+    result = detail.get("result")
+    entries = detail.get("snapshots")
+    if name != "createSnapshots" or result not in ("succeeded", "failed"):
+        return None
+    if result == "failed":
+        return Ignored(f"createSnapshots failed: {detail.get('cause', '')}")
+    if not isinstance(entries, list) or not entries:
+        return None
+    refs: dict[SnapshotRef, None] = {}  # in the event's order, each once
+    skipped: list[str] = []
+    not_understood = False
+    for index, entry in enumerate(entries):
+        try:
+            ref = SnapshotRef.from_arn(str(entry["snapshot_id"]), account=account)
+        except (KeyError, TypeError, SnapshotError):
+            not_understood = True
+            skipped.append(f"entry {index} names no EBS snapshot: {json.dumps(entry)[:200]}")
+            continue
+        status = entry.get("status")
+        if status != "completed":
+            skipped.append(f"{ref.arn} is {status!r}, not completed")
+            continue
+        refs[ref] = None
+    if not refs and not_understood:
+        return None
+    if not refs:
+        return Ignored(f"createSnapshots with no completed snapshot: {'; '.join(skipped)}")
+    return CreatedSet(refs=tuple(refs), skipped=tuple(skipped))
 
 
 def _account_id(value: Any) -> str:

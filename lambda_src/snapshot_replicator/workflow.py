@@ -2,6 +2,7 @@
 
 Replicator (source account):
     Created -> one ``copy`` task per destination.
+    CreatedSet (a multi-volume set) -> the same for each of its snapshots.
     copy (replica) -> copy into the destination Region with its key -> ``watch``.
     copy (staging, cross-account) -> copy into the destination Region with the sharing key
         (a CMK of this account that the target account may use) -> ``watch``.
@@ -57,7 +58,16 @@ from kmskit.snapshots.outcomes import (
 
 from .config import Config
 from .logs import JsonLogger
-from .messages import CopyFinished, Created, Ignored, Message, Received, Shared, Task
+from .messages import (
+    CopyFinished,
+    Created,
+    CreatedSet,
+    Ignored,
+    Message,
+    Received,
+    Shared,
+    Task,
+)
 from .outbox import Outbox
 
 WATCH_DELAY_SECONDS = 900
@@ -139,6 +149,8 @@ class Workflow:
                 outcome = self.cleanup(message.copy or message.source, message.destination_account)
             case Created():
                 outcome = self.created(message.ref)
+            case CreatedSet():
+                outcome = self.created_set(message)
             case CopyFinished():
                 outcome = self.copy_finished(message)
             case Shared():
@@ -176,6 +188,33 @@ class Workflow:
         tasks = self.tasks_for(info)
         self.outbox.send(tasks)
         return f"queued {len(tasks)} copies"
+
+    def created_set(self, message: CreatedSet) -> str:
+        """Each snapshot of a multi-volume set as :meth:`created` handles one. Every snapshot is
+        handled before a problem is raised, so one that cannot be handled now does not hold the
+        others back; the problem raised names each snapshot that had one. Retryable if any is
+        (the whole set is handled again; its copy tasks are queued only once the message is
+        done, and a copy task finds a copy already made), else dead-lettered with the set (a
+        redrive handles it again: idempotent)."""
+        if message.skipped and self.config.mode == "replicator":
+            self.log.warning(
+                "multi-volume snapshot set: entries not copied (the sweep finds their snapshots)",
+                skipped=list(message.skipped),
+            )
+        outcomes: list[str] = []
+        problems: list[tuple[SnapshotRef, StepError]] = []
+        for ref in message.refs:
+            try:
+                outcomes.append(f"{ref.id}: {self.created(ref)}")
+            except StepError as error:
+                problems.append((ref, error))
+        if problems:
+            retryable = [e for _, e in problems if isinstance(e, RetryableError)]
+            first = retryable[0] if retryable else problems[0][1]
+            reason = "; ".join(f"{ref.arn}: {error.reason}" for ref, error in problems)
+            kind = RetryableError if retryable else DeadLetterError
+            raise kind(reason, first.code) from first
+        return "; ".join(outcomes)
 
     def selection_problem(self, info: SnapshotInfo) -> str | None:
         if info.managed:

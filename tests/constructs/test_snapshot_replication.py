@@ -92,9 +92,14 @@ def test_rules_use_the_exact_documented_patterns(synthesized: Synth) -> None:
         assert RDS_PATTERN in patterns
         assert EBS_PATTERN == {
             "source": ["aws.ec2"],
-            "detail-type": ["EBS Snapshot Notification"],
+            # Multi-volume sets (CreateSnapshots, DLM instance policies) raise createSnapshots
+            # under their own detail type: without it they wait for the sweep.
+            "detail-type": [
+                "EBS Snapshot Notification",
+                "EBS Multi-Volume Snapshots Completion Status",
+            ],
             "detail": {
-                "event": ["createSnapshot", "copySnapshot", "shareSnapshot"],
+                "event": ["createSnapshot", "createSnapshots", "copySnapshot", "shareSnapshot"],
                 "result": ["succeeded", "failed"],
             },
         }

@@ -19,6 +19,7 @@ from kmskit.snapshots.model import (
     TAG_SOURCE_REGION,
     SnapshotRef,
 )
+from kmskit.snapshots.outcomes import RetryableError
 from lambda_src.snapshot_replicator.handler import Runtime
 from lambda_src.snapshot_replicator.messages import Task
 from tests.lambdas._support import (
@@ -291,3 +292,109 @@ def test_a_remembered_copy_that_was_deleted_is_forgotten_after_a_while(
     assert again.created is True
     assert again.info.ref.id != first.info.ref.id
     assert [c["SnapshotId"] for c in copies()] == [again.info.ref.id]
+
+
+def set_event(*snapshots: str) -> dict[str, Any]:
+    """A multi-volume set (CreateSnapshots, DLM instance policies) of ``snapshots``, completed."""
+    arns = [f"arn:aws:ec2::{REGION}:snapshot/{s}" for s in snapshots]
+    entries = [
+        {"snapshot_id": arn, "source": f"arn:aws:ec2::{REGION}:volume/vol-0", "status": "completed"}
+        for arn in arns
+    ]
+    return fixture("ebs_create_snapshots", detail={"snapshots": entries}, resources=arns)
+
+
+def another_snapshot(tags: dict[str, str]) -> str:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=8)["VolumeId"]
+    specs = [
+        {"ResourceType": "snapshot", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    ]
+    return str(ec2.create_snapshot(VolumeId=volume, TagSpecifications=specs)["SnapshotId"])
+
+
+def test_each_selected_snapshot_of_a_multi_volume_set_is_copied(aws: dict[str, Any]) -> None:
+    # Before the createSnapshots pattern and parser, such a set waited for the hourly sweep.
+    rt = aws["runtime"]
+    second = another_snapshot({"backup": "replicate"})
+    untagged = another_snapshot({"team": "orders"})
+    event = set_event(aws["snapshot"], second, untagged)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    drain(rt, aws["queue"])
+    made = copies()
+    # The selection applies to each snapshot as to a createSnapshot event's.
+    sources = sorted({t["Value"] for c in made for t in c["Tags"] if t["Key"] == TAG_SOURCE_ID})
+    assert sources == sorted([aws["snapshot"], second])
+    assert all(c["Encrypted"] and c["KmsKeyId"] == aws["key"] for c in made)
+    lines = [line.get("message", "") for line in rt.log.lines or []]
+    assert any("is not tagged backup=replicate" in line and untagged in line for line in lines)
+    assert metrics(rt, "CopiesStarted") == 2
+    assert metrics(rt, "CopiesCompleted") == 2
+    # Delivered again (EventBridge delivers at least once): no second copy.
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    drain(rt, aws["queue"])
+    assert len(copies()) == 2
+    assert metrics(rt, "CopiesStarted") == 2
+
+
+def test_a_failed_snapshot_of_a_set_does_not_hold_back_the_others(aws: dict[str, Any]) -> None:
+    rt = aws["runtime"]
+    broken = another_snapshot({"backup": "replicate"})
+    ec2_backends[MOTO_ACCOUNT][REGION].snapshots[broken].status = "error"
+    event = set_event(broken, aws["snapshot"])
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    # The set is dead-lettered naming the failed snapshot (a redrive handles it again) ...
+    (dead,) = dead_letters(aws["dlq"])
+    attributes = dead["MessageAttributes"]
+    assert attributes["error_code"]["StringValue"] == "SourceSnapshotFailed"
+    reason = attributes["reason"]["StringValue"]
+    assert f"arn:aws:ec2:{REGION}::snapshot/{broken}: the source snapshot" in reason
+    assert aws["snapshot"] not in reason
+    assert json.loads(dead["Body"]) == event
+    # ... and the other snapshot of the set is copied all the same.
+    drain(rt, aws["queue"])
+    (copy,) = copies()
+    assert {t["Key"]: t["Value"] for t in copy["Tags"]}[TAG_SOURCE_ID] == aws["snapshot"]
+
+
+def test_a_set_with_a_snapshot_not_yet_readable_is_retried_whole(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = aws["runtime"]
+    second = another_snapshot({"backup": "replicate"})
+    describe = rt.engine.describe
+
+    def throttled(ref: SnapshotRef) -> Any:
+        if ref.id == second:
+            raise RetryableError("Rate exceeded", "RequestLimitExceeded")
+        return describe(ref)
+
+    monkeypatch.setattr(rt.engine, "describe", throttled)
+    event = set_event(aws["snapshot"], second)
+    first = record(event)
+    assert rt.process([first]) == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
+    # Nothing of the set is queued until the whole set is handled: the retry queues both.
+    assert drain(rt, aws["queue"]) == []
+    monkeypatch.setattr(rt.engine, "describe", describe)
+    assert rt.process([record(event, receive_count=2)]) == {"batchItemFailures": []}
+    drain(rt, aws["queue"])
+    assert len(copies()) == 2
+
+
+def test_an_entry_of_a_set_naming_no_snapshot_is_logged_and_the_rest_copied(
+    aws: dict[str, Any],
+) -> None:
+    rt = aws["runtime"]
+    event = set_event(aws["snapshot"])
+    event["detail"]["snapshots"].append({"snapshot_id": "snap-0", "status": "completed"})
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    drain(rt, aws["queue"])
+    assert len(copies()) == 1
+    (warning,) = [
+        line
+        for line in rt.log.lines or []
+        if line.get("message", "").startswith("multi-volume snapshot set: entries not copied")
+    ]
+    assert warning["skipped"] == [
+        'entry 1 names no EBS snapshot: {"snapshot_id": "snap-0", "status": "completed"}'
+    ]

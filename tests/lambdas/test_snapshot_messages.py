@@ -18,6 +18,7 @@ from kmskit.snapshots.model import (
 from lambda_src.snapshot_replicator.messages import (
     CopyFinished,
     Created,
+    CreatedSet,
     Ignored,
     Shared,
     Task,
@@ -83,6 +84,94 @@ def test_documented_events_parse(name: str, expected: object) -> None:
 def test_failed_create_snapshot_is_ignored() -> None:
     message = parse(json.dumps(fixture("ebs_create_snapshot", detail={"result": "failed"})))
     assert isinstance(message, Ignored)
+
+
+def _set_entry(snapshot: str, status: str = "completed") -> dict[str, str]:
+    return {
+        "snapshot_id": f"arn:aws:ec2::eu-west-1:snapshot/{snapshot}",
+        "source": "arn:aws:ec2::eu-west-1:volume/vol-01234567",
+        "status": status,
+    }
+
+
+def _ebs(snapshot: str) -> SnapshotRef:
+    return SnapshotRef("EBS", snapshot, "eu-west-1", ACCOUNT)
+
+
+def test_a_multi_volume_set_is_one_selection_per_snapshot() -> None:
+    # AWS's createSnapshots example: each snapshot is a source, as a createSnapshot's is.
+    assert parse(json.dumps(fixture("ebs_create_snapshots"))) == CreatedSet(
+        (_ebs("snap-01234567"), _ebs("snap-012345678"))
+    )
+
+
+def test_a_multi_volume_set_copies_only_its_completed_snapshots() -> None:
+    entries = [
+        _set_entry("snap-0aaa1111"),
+        _set_entry("snap-0bbb2222", status="error"),
+        _set_entry("snap-0ccc3333"),
+        _set_entry("snap-0aaa1111"),  # the same snapshot twice: one selection
+    ]
+    message = parse(json.dumps(fixture("ebs_create_snapshots", detail={"snapshots": entries})))
+    assert message == CreatedSet(
+        (_ebs("snap-0aaa1111"), _ebs("snap-0ccc3333")),
+        skipped=("arn:aws:ec2:eu-west-1::snapshot/snap-0bbb2222 is 'error', not completed",),
+    )
+
+
+def test_a_malformed_entry_is_skipped_and_named() -> None:
+    entries = [
+        _set_entry("snap-0aaa1111"),
+        {"snapshot_id": "arn:aws:ec2::eu-west-1:volume/vol-01234567", "status": "completed"},
+        {"status": "completed"},
+        "snap-0ddd4444",
+    ]
+    message = parse(json.dumps(fixture("ebs_create_snapshots", detail={"snapshots": entries})))
+    assert isinstance(message, CreatedSet)
+    assert message.refs == (_ebs("snap-0aaa1111"),)
+    assert [s.split(":")[0] for s in message.skipped] == [
+        "entry 1 names no EBS snapshot",
+        "entry 2 names no EBS snapshot",
+        "entry 3 names no EBS snapshot",
+    ]
+    assert '"snapshot_id": "arn:aws:ec2::eu-west-1:volume/vol-01234567"' in message.skipped[0]
+
+
+@pytest.mark.parametrize(
+    "snapshots",
+    [
+        None,
+        [],
+        "arn:aws:ec2::eu-west-1:snapshot/snap-0aaa1111",
+        [{"snapshot_id": "snap-0aaa1111", "status": "completed"}],  # an ID, not an ARN
+        [{"snapshot_id": 7, "status": "completed"}],
+    ],
+)
+def test_a_multi_volume_event_naming_no_snapshot_is_of_unknown_shape(snapshots: object) -> None:
+    # Logged and dropped like every AWS event of unknown shape; the sweep is the backstop.
+    body = json.dumps(fixture("ebs_create_snapshots", detail={"snapshots": snapshots}))
+    assert parse(body) is None
+    assert unreadable_reason(body) is None
+
+
+def test_a_failed_or_unfinished_multi_volume_set_is_ignored() -> None:
+    failed = fixture(
+        "ebs_create_snapshots",
+        detail={
+            "result": "failed",
+            "cause": "Snapshot snap-0bbb2222 is in status error",
+            "snapshots": [_set_entry("snap-0bbb2222", status="error")],
+        },
+    )
+    message = parse(json.dumps(failed))
+    assert message == Ignored("createSnapshots failed: Snapshot snap-0bbb2222 is in status error")
+    pending = fixture("ebs_create_snapshots", detail={"snapshots": [_set_entry("snap-1", "x")]})
+    assert isinstance(parse(json.dumps(pending)), Ignored)
+
+
+def test_other_multi_volume_events_are_of_unknown_shape() -> None:
+    for detail in ({"event": "createSnapshot"}, {"result": "pending"}):
+        assert parse(json.dumps(fixture("ebs_create_snapshots", detail=detail))) is None
 
 
 def test_tasks_round_trip() -> None:
