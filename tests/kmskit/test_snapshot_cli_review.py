@@ -4,11 +4,13 @@ timeouts, a second run with another key, and the errors that must name what to f
 from __future__ import annotations
 
 import itertools
+import shlex
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
@@ -522,3 +524,140 @@ def test_the_manual_snapshot_quota_is_no_copy_limit_to_wait_for(
     )
     assert main(RDS_ARGS) == code
     assert said in capsys.readouterr().err
+
+
+# --- the unshare command of an RDS or Aurora staging copy ----------------------------------------
+
+
+def run_as_the_aws_cli(command: str) -> None:
+    """Run ``aws SERVICE OPERATION --region R --option value ...`` as the AWS CLI maps it onto
+    the service model: the operation and each option are the model's names in hyphenated form
+    (``botocore.xform_name``), a list member takes the value as its one item. An option the
+    operation does not have fails the test (KeyError), as the CLI would refuse it."""
+    words = shlex.split(command)
+    assert words[0] == "aws"
+    service, operation, options = words[1], words[2], words[3:]
+    values = dict(zip(options[::2], options[1::2], strict=True))
+    client = boto3.client(service, region_name=values.pop("--region"))
+    model = client.meta.service_model
+    (name,) = [n for n in model.operation_names if xform_name(n, "-") == operation]
+    shape = model.operation_model(name).input_shape
+    members = {xform_name(m, "-"): m for m in shape.members}
+    params: dict[str, Any] = {}
+    for option, value in values.items():
+        member = members[option.removeprefix("--")]
+        params[member] = [value] if shape.members[member].type_name == "list" else value
+    getattr(client, xform_name(name))(**params)
+
+
+def _unshare_command(err: str, copy: str) -> str:
+    """The command the last line of ``err`` gives for unsharing ``copy``."""
+    line = f"kmskit: {copy} stays shared with 333333333333 until you unshare it; once that "
+    (found,) = [x for x in err.splitlines() if x.startswith(line)]
+    return found.split("once that account has its copy, run: ", 1)[1]
+
+
+def test_the_unshare_command_of_an_ebs_staging_copy_unshares_it(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(copy_args(aws, "--to-account", "333333333333")) == 0
+    out, err = capsys.readouterr()
+    ec2 = boto3.client("ec2", region_name=TARGET_REGION)
+    (copy,) = target_copies()
+
+    def shared() -> list[dict[str, str]]:
+        return ec2.describe_snapshot_attribute(
+            SnapshotId=copy["SnapshotId"], Attribute="createVolumePermission"
+        )["CreateVolumePermissions"]
+
+    assert shared() == [{"UserId": "333333333333"}]
+    run_as_the_aws_cli(_unshare_command(err, out.strip()))
+    assert shared() == []
+
+
+def _encrypted_key() -> str:
+    return str(boto3.client("kms", region_name=SOURCE_REGION).create_key()["KeyMetadata"]["Arn"])
+
+
+def _encrypted_db_snapshot(kind: str) -> str:
+    """An encrypted manual RDS DB snapshot (``kind`` RDS) or Aurora cluster snapshot; its
+    identifier."""
+    rds = boto3.client("rds", region_name=SOURCE_REGION)
+    database = {
+        "MasterUsername": "admin_user",
+        "MasterUserPassword": "not-a-real-password-1",
+        "StorageEncrypted": True,
+        "KmsKeyId": _encrypted_key(),
+    }
+    if kind == "RDS":
+        rds.create_db_instance(
+            DBInstanceIdentifier="orders",
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            AllocatedStorage=20,
+            **database,
+        )
+        rds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier="orders-manual")
+        return "orders-manual"
+    rds.create_db_cluster(DBClusterIdentifier="ledger", Engine="aurora-postgresql", **database)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="ledger", DBClusterSnapshotIdentifier="ledger-manual"
+    )
+    return "ledger-manual"
+
+
+def _restorable_by(kind: str, identifier: str) -> list[str]:
+    """The accounts an RDS (``kind`` RDS) or Aurora snapshot is shared with."""
+    rds = boto3.client("rds", region_name=SOURCE_REGION)
+    if kind == "RDS":
+        result = rds.describe_db_snapshot_attributes(DBSnapshotIdentifier=identifier)[
+            "DBSnapshotAttributesResult"
+        ]["DBSnapshotAttributes"]
+    else:
+        result = rds.describe_db_cluster_snapshot_attributes(
+            DBClusterSnapshotIdentifier=identifier
+        )["DBClusterSnapshotAttributesResult"]["DBClusterSnapshotAttributes"]
+    (restore,) = result
+    assert restore["AttributeName"] == "restore"
+    return list(restore["AttributeValues"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "arn_type", "operation", "option"),
+    [
+        ("RDS", "snapshot", "modify-db-snapshot-attribute", "--db-snapshot-identifier"),
+        (
+            "AURORA",
+            "cluster-snapshot",
+            "modify-db-cluster-snapshot-attribute",
+            "--db-cluster-snapshot-identifier",
+        ),
+    ],
+)
+def test_the_unshare_command_of_an_rds_or_aurora_staging_copy_unshares_it(
+    aws: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
+    arn_type: str,
+    operation: str,
+    option: str,
+) -> None:
+    # Only the EBS form was checked. moto copies RDS snapshots within one Region only: the
+    # staging copy is made in the source's Region.
+    args = copy_args(aws, "--to-account", "333333333333", key=_encrypted_key())
+    args[2] = _encrypted_db_snapshot(kind)
+    args[args.index("--to-region") + 1] = SOURCE_REGION
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    copy = out.strip()
+    identifier = copy.rsplit(":", 1)[-1]
+    assert copy == f"arn:aws:rds:{SOURCE_REGION}:{ACCOUNT}:{arn_type}:{identifier}"
+    assert (
+        f"kmskit: {copy} stays shared with 333333333333 until you unshare it; once that account "
+        f"has its copy, run: aws rds {operation} --region {SOURCE_REGION} {option} "
+        f"{identifier} --attribute-name restore --values-to-remove 333333333333\n" in err
+    )
+    # The command does what it says: the staging copy is shared with that account until it runs.
+    assert _restorable_by(kind, identifier) == ["333333333333"]
+    run_as_the_aws_cli(_unshare_command(err, copy))
+    assert _restorable_by(kind, identifier) == []
