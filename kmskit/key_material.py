@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
+from kmskit._io import STDIO
 from kmskit._text import utc_text
 from kmskit.clients import key_metadata
 from kmskit.errors import ConflictError, KmskitError, UsageError, from_client_error
@@ -330,7 +331,14 @@ def describe_target(kms: Any, key: str) -> ImportTarget:
     )
 
 
-def check_generate(target: ImportTarget, *, saved: bool, new_material: bool = False) -> None:
+UNCONFIRMED_COPY = (
+    "a copy written to standard output cannot be confirmed kept (the material fits in a pipe's "
+    "buffer, so the import would go on even if the reader exited without storing it)"
+)
+"""Why ``--save-material -`` does not count as a kept copy where one is required."""
+
+
+def check_generate(target: ImportTarget, *, saved: str | None, new_material: bool = False) -> None:
     """Refuse to generate material that KMS or related multi-Region keys could never accept.
 
     A key that has material (Enabled or Disabled) takes only that same material again unless
@@ -338,7 +346,9 @@ def check_generate(target: ImportTarget, *, saved: bool, new_material: bool = Fa
     EXISTING_KEY_MATERIAL after the first import (APIReference/API_ImportKeyMaterial.html).
     KMS does not copy imported material to replicas: a replica needs its primary's material
     (generating new material for it would make it useless), and material generated for a primary
-    must be kept (``saved``) so that it can be imported into each replica.
+    must be kept so that it can be imported into each replica: ``saved`` is where the copy goes
+    (the CLI's ``--save-material``; None: nowhere, ``-``: standard output, which is refused for a
+    primary as it cannot be confirmed kept, :data:`UNCONFIRMED_COPY`).
     """
     if target.key_state in KEY_STATES_WITH_MATERIAL and not new_material:
         raise UsageError(
@@ -361,6 +371,12 @@ def check_generate(target: ImportTarget, *, saved: bool, new_material: bool = Fa
             f"'--generate' for multi-Region key {target.key_arn} needs --save-material FILE: "
             "KMS does not copy imported material to replica keys, so the same material must be "
             "imported into each replica, and without a saved copy it could not be"
+        )
+    if saved == STDIO:
+        raise UsageError(
+            f"'--generate' for multi-Region key {target.key_arn} needs --save-material FILE, "
+            f"not standard output: {UNCONFIRMED_COPY}, and the same material must be imported "
+            "into each replica. Received: --save-material -"
         )
 
 

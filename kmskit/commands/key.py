@@ -98,6 +98,7 @@ from kmskit.key_inventory import (
 from kmskit.key_material import (
     MAX_VALIDITY,
     SUPPORTED_SPECS,
+    UNCONFIRMED_COPY,
     WRAPPING_KEY_SPEC,
     ImportTarget,
     IncorrectMaterialError,
@@ -160,7 +161,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="with --generate: also write the plaintext material to FILE (a new file, never "
         "replaced; mode 0600; complete or not at all; written before the import) so it can be "
-        "re-imported later; '-' writes it to stdout, which must not be a terminal",
+        "re-imported later; '-' writes it to stdout, which must not be a terminal, and is "
+        "refused where a copy is required (--expires, a multi-Region primary): a copy on "
+        "stdout cannot be confirmed kept",
     )
     imported.add_argument(
         "--new-material",
@@ -1032,9 +1035,23 @@ def parse_expiry(value: str, *, now: datetime | None = None) -> datetime:
         ) from error
 
 
-def check_save_material(path: str | None, *, generate: bool) -> None:
+def check_save_material(path: str | None, *, generate: bool, expires: str | None = None) -> None:
     """``--save-material`` (before any AWS call): only with ``--generate``; ``-`` only when
-    standard output is not a terminal; otherwise a new file in a directory one may write in."""
+    standard output is not a terminal; otherwise a new file in a directory one may write in.
+    Generated material that ``expires`` (``--expires``; default None: it does not) needs a FILE:
+    expired material comes back only from a copy, and one on standard output cannot be
+    confirmed kept (:data:`~kmskit.key_material.UNCONFIRMED_COPY`)."""
+    if generate and expires and not path:
+        raise UsageError(
+            "'--expires' with --generate needs --save-material FILE: expired material can only "
+            f"be re-imported from a copy, and none would exist. Received: {expires}"
+        )
+    if generate and expires and path == STDIO:
+        raise UsageError(
+            "'--expires' with --generate needs --save-material FILE, not standard output: "
+            f"expired material can only be re-imported from a copy, and {UNCONFIRMED_COPY}. "
+            f"Received: --save-material - with --expires {expires}"
+        )
     if not path:
         return
     if not generate:
@@ -1087,22 +1104,17 @@ def _not_this_keys_material(saved: str, target: ImportTarget) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_save_material(args.save_material, generate=args.generate)
     valid_to = (
         check_valid_to(parse_expiry(args.expires), given=args.expires) if args.expires else None
     )
-    if args.generate and valid_to is not None and not args.save_material:
-        raise UsageError(
-            "'--expires' with --generate needs --save-material FILE: expired material can only "
-            f"be re-imported from a copy, and none would exist. Received: {args.expires}"
-        )
+    check_save_material(args.save_material, generate=args.generate, expires=args.expires)
     given = None if args.generate else read_material(args.material)
     kms = settings_from_args(args).client("kms")
     target = describe_target(kms, args.key)
     if args.new_material:
         check_new_material(target)
     if args.generate:
-        check_generate(target, saved=bool(args.save_material), new_material=args.new_material)
+        check_generate(target, saved=args.save_material, new_material=args.new_material)
     if given is None:
         material = generate_material(target.key_spec, partition=target.partition)
         if args.save_material:

@@ -456,6 +456,24 @@ def test_generated_material_that_expires_needs_a_saved_copy(
     assert "'--expires' with --generate needs --save-material FILE" in capsys.readouterr().err
 
 
+def test_generated_material_that_expires_refuses_a_copy_on_stdout_before_any_aws_call(
+    no_aws: list[str], capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    # Expired material only comes back from a copy, and one sent down a pipe may be lost.
+    args = ["key", "import-material", "alias/imported", "--generate", "--expires", "90d"]
+    assert main([*args, "--save-material", "-"]) == EXIT_USAGE
+    captured = capsysbinary.readouterr()
+    assert captured.out == b""
+    assert captured.err.decode().strip() == (
+        "kmskit: error: '--expires' with --generate needs --save-material FILE, not standard "
+        "output: expired material can only be re-imported from a copy, and a copy written to "
+        "standard output cannot be confirmed kept (the material fits in a pipe's buffer, so "
+        "the import would go on even if the reader exited without storing it). "
+        "Received: --save-material - with --expires 90d"
+    )
+    assert no_aws == []
+
+
 def test_new_material_is_imported_as_such(
     kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -552,6 +570,26 @@ def test_generate_for_a_multi_region_primary_needs_a_saved_copy(
         "KMS does not copy imported material to replica keys, so the same material must be "
         "imported into each replica, and without a saved copy it could not be"
     )
+
+
+def test_generate_for_a_multi_region_primary_refuses_a_copy_on_stdout(
+    kms: FakeKms, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    # A pipe's reader may exit without keeping the 32 bytes (they fit in the pipe's buffer, so
+    # the write succeeds): every replica needs this material, so only a FILE counts as a copy.
+    kms.describe("SYMMETRIC_DEFAULT", multi_region="PRIMARY")
+    args = ["key", "import-material", "alias/imported", "--generate", "--save-material", "-"]
+    assert main(args) == EXIT_USAGE
+    captured = capsysbinary.readouterr()
+    assert captured.out == b""  # refused before anything was generated or written
+    assert captured.err.decode().strip() == (
+        f"kmskit: error: '--generate' for multi-Region key {KEY_ARN} needs --save-material "
+        "FILE, not standard output: a copy written to standard output cannot be confirmed kept "
+        "(the material fits in a pipe's buffer, so the import would go on even if the reader "
+        "exited without storing it), and the same material must be imported into each "
+        "replica. Received: --save-material -"
+    )
+    assert kms.imported == {}
 
 
 def test_generate_for_a_multi_region_primary_with_a_saved_copy(
