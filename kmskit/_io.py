@@ -1,7 +1,8 @@
 """Input and output that never leaves a half-written file.
 
 :func:`atomic_output` writes to a temporary file next to the target and renames it into place
-only when the writer finished without an exception; ``-`` means standard output. On Linux the
+only when the writer finished without an exception and the file is flushed to disk, then
+flushes the directory so that the new name is durable too; ``-`` means standard output. On Linux the
 temporary file has no name until then (``O_TMPFILE``), so not even SIGKILL leaves it behind.
 Elsewhere (macOS, Windows, a Linux without ``/proc``) it is a hidden ``.NAME.<random>.partial``
 file next to the target, removed on any failure Python sees; one killed outright leaves it.
@@ -233,6 +234,41 @@ def _put_in_place(
         _link_new(written, target, path)
     else:
         os.replace(written, target)
+    _sync_directory(target.parent)
+
+
+# fsync(2) of a directory: a file system that cannot sync one answers EINVAL (EBADF, ENOTSUP
+# on some others); open(2) of a directory one may write in but not read answers EACCES. The
+# file's own data is on disk by then (fsynced before its link or rename); only the durability
+# of its name is then left to the file system, as before.
+_CANNOT_SYNC_DIRECTORY = frozenset(
+    {errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES, errno.EPERM}
+)
+
+
+def _sync_directory(folder: Path) -> None:
+    """fsync(2) ``folder`` after a name was linked or renamed into it: the file's own fsync does
+    not cover its directory entry, so without this a crash just after the command reported the
+    file written (and went on: imported the key material saved there) could lose the file.
+    Skipped where it cannot be done: no ``O_DIRECTORY`` (Windows, where a directory cannot be
+    opened as a file), or a file system or directory that refuses
+    (:data:`_CANNOT_SYNC_DIRECTORY`)."""
+    flag = getattr(os, "O_DIRECTORY", None)
+    if flag is None:
+        return
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | flag)
+    except OSError as error:
+        if error.errno in _CANNOT_SYNC_DIRECTORY:
+            return
+        raise
+    try:
+        os.fsync(descriptor)
+    except OSError as error:
+        if error.errno not in _CANNOT_SYNC_DIRECTORY:
+            raise
+    finally:
+        os.close(descriptor)
 
 
 # link(2) fails with these where the file system has no hard links (FAT, exFAT, some shares).
@@ -276,12 +312,14 @@ def _name_unnamed(
     if exclusive:
         try:
             _link_descriptor(unnamed.fileno(), target)
-            return
         except FileExistsError as error:
             raise _appeared(path) from error
         except OSError as error:
             if error.errno not in _CANNOT_LINK_DESCRIPTOR:
                 raise
+        else:
+            _sync_directory(folder)
+            return
     temporary = _named_temporary_file(folder, target.name)
     temporary.close()
     try:

@@ -51,7 +51,7 @@ def no_proc(monkeypatch: Any) -> None:
     monkeypatch.setattr(os.path, "isdir", lambda p: str(p) != "/proc/self/fd" and isdir(p))
 
 
-MISSING_ON_WINDOWS = ("O_TMPFILE", "fchmod", "geteuid", "O_NOCTTY", "O_NONBLOCK")
+MISSING_ON_WINDOWS = ("O_TMPFILE", "fchmod", "geteuid", "O_NOCTTY", "O_NONBLOCK", "O_DIRECTORY")
 """What kmskit's file output could use that Windows lacks (fchmod: before Python 3.13)."""
 
 
@@ -72,4 +72,4 @@ FILE_OUTPUT_PLATFORMS: dict[str, Callable[[Any], None]] = {
 }
 """How each platform differs for :func:`kmskit._io.atomic_output`, applied with a
 ``pytest.MonkeyPatch``: no unnamed temporary files (``O_TMPFILE``), no ``/proc``, and on
-Windows no ``fchmod``, ``geteuid``, ``O_NOCTTY`` or ``O_NONBLOCK`` either."""
+Windows no ``fchmod``, ``geteuid``, ``O_NOCTTY``, ``O_NONBLOCK`` or ``O_DIRECTORY`` either."""

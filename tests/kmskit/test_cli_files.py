@@ -8,6 +8,7 @@ import errno
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ from kmskit.errors import (
     EXIT_FAILURE,
     EXIT_NOT_FOUND,
     EXIT_USAGE,
+    KmskitError,
     NotFoundError,
     UsageError,
 )
@@ -322,6 +324,76 @@ def test_exclusive_atomic_output_writes_a_new_file_private(
     assert target.read_bytes() == b"ours"
     assert target.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
+
+
+def record_fsyncs(monkeypatch: pytest.MonkeyPatch, target: Path) -> list[tuple[str, bool]]:
+    """Record each fsync(2) as (the path of the descriptor, whether ``target`` existed then)."""
+    fsync = os.fsync
+    synced: list[tuple[str, bool]] = []
+
+    def recording(descriptor: int) -> None:
+        synced.append((os.readlink(f"/proc/self/fd/{descriptor}"), target.exists()))
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    return synced
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads descriptor paths from /proc/self/fd")
+@pytest.mark.parametrize("temporary", ["unnamed", "named"])
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_the_directory_is_synced_after_the_file_is_put_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporary: str, exclusive: bool
+) -> None:
+    # The file's own fsync does not make its name durable: saved key material is imported
+    # right after, so a crash then must not lose the directory entry (fsync(2), NOTES).
+    if temporary == "named":
+        monkeypatch.setattr(_io, "_unnamed_file", lambda folder, mode: None)
+    target = tmp_path / "material.bin"
+    synced = record_fsyncs(monkeypatch, target)
+    with _io.atomic_output(target, exclusive=exclusive) as out:
+        out.write(b"ours")
+    assert target.read_bytes() == b"ours"
+    # First the file (not yet in place), last its directory, once the file is there.
+    assert not synced[0][1]
+    assert synced[-1] == (str(tmp_path), True)
+
+
+@pytest.mark.parametrize("refusal", [errno.EINVAL, errno.EBADF, errno.EACCES])
+def test_a_directory_that_cannot_be_synced_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: int
+) -> None:
+    # Some file systems cannot fsync a directory (EINVAL), and a directory one may write in but
+    # not read cannot be opened to (EACCES): the file is then written as before.
+    fsync = os.fsync
+
+    def refuse_directories(descriptor: int) -> None:
+        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            raise OSError(refusal, os.strerror(refusal))
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", refuse_directories)
+    target = tmp_path / "material.bin"
+    write_ours(target)
+    assert target.read_bytes() == b"ours"
+    assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
+
+
+def test_a_directory_that_fails_to_sync_is_an_error_naming_the_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsync = os.fsync
+
+    def fail_directories(descriptor: int) -> None:
+        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fail_directories)
+    target = tmp_path / "material.bin"
+    with pytest.raises(KmskitError) as error:
+        write_ours(target)
+    assert str(error.value) == f"could not write '{target}': Input/output error"
 
 
 def no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:

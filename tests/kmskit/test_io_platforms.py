@@ -2,11 +2,11 @@
 
 What the other platforms lack is taken away from ``os`` (tests/_support/platforms.py):
 ``O_TMPFILE`` (Linux only), ``/proc`` (macOS, Windows, some containers), ``fchmod`` (Windows
-before Python 3.13), ``geteuid``, ``O_NOCTTY`` and ``O_NONBLOCK`` (Windows); and Windows' refusal
-to replace a file another program holds open is raised where it would be. The output must
-still be written whole, 0600 where modes exist, or refused with a message naming the path,
-leaving nothing behind. The other atomic_output tests (tests/kmskit/test_cli_files.py) run on
-these simulated platforms too.
+before Python 3.13), ``geteuid``, ``O_NOCTTY``, ``O_NONBLOCK`` and ``O_DIRECTORY`` (Windows);
+and Windows' refusal to replace a file another program holds open is raised where it would
+be. The output must still be written whole, 0600 where modes exist, or refused with a message
+naming the path, leaving nothing behind. The other atomic_output tests
+(tests/kmskit/test_cli_files.py) run on these simulated platforms too.
 """
 
 from __future__ import annotations
@@ -77,6 +77,27 @@ def test_windows_refusing_to_replace_an_open_file_names_it_and_leaves_nothing(
     assert str(error.value) == f"could not write '{target}': {strerror}"
     assert target.read_bytes() == b"before"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_windows_syncs_the_file_but_does_not_open_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exclusive: bool
+) -> None:
+    # No O_DIRECTORY there: a folder cannot be opened to be flushed, so only the file is.
+    FILE_OUTPUT_PLATFORMS["windows"](monkeypatch)
+    fsync = os.fsync
+    synced: list[bool] = []
+
+    def recording(descriptor: int) -> None:
+        synced.append(stat.S_ISDIR(os.fstat(descriptor).st_mode))
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    target = tmp_path / "out.bin"
+    with _io.atomic_output(target, exclusive=exclusive) as out:
+        out.write(b"after")
+    assert target.read_bytes() == b"after"
+    assert synced == [False]
 
 
 def test_a_symbolic_link_is_followed_where_there_are_no_user_ids(
