@@ -13,8 +13,10 @@ For each key :func:`inventory` reads what KMS says of it (``DescribeKey``; the a
 * ``PENDING_DELETION``: the key is scheduled for deletion (its date; a multi-Region primary
   waiting for its replicas has none).
 * ``DISABLED``: the key is disabled.
+* ``NO_MATERIAL``: a key for imported material (origin EXTERNAL) in state ``PendingImport``: its
+  material expired, was deleted, or was never imported, and every cryptographic use fails.
 * ``MATERIAL_EXPIRES``: imported key material (origin EXTERNAL) that expires within the days
-  given (``ValidTo``), or has expired.
+  given (``ValidTo``), or has expired (KMS then deletes it, and the key shows ``NO_MATERIAL``).
 * ``EXTERNAL_ACCESS``: an Allow statement of the key policy names another account: as a
   principal (account ID, ``arn:aws:iam::ID:root``, or a role, user or session of it), or, for a
   ``"*"`` principal, in a condition limiting the caller (``aws:PrincipalAccount``,
@@ -89,6 +91,7 @@ FINDINGS: dict[str, str] = {
     "ROTATION_OFF": "a symmetric encryption key of AWS_KMS origin, enabled, not rotated",
     "PENDING_DELETION": "the key is scheduled for deletion",
     "DISABLED": "the key is disabled",
+    "NO_MATERIAL": "imported key material is missing (expired, deleted, or never imported)",
     "MATERIAL_EXPIRES": "imported key material expires within --expiry-days (or has expired)",
     "EXTERNAL_ACCESS": "the key policy allows another account",
     "PUBLIC": "the key policy allows '*' without a condition on the caller",
@@ -400,6 +403,15 @@ def findings_of(report: KeyReport, *, expiry_days: int, now: datetime) -> list[F
         found.append(Finding("PENDING_DELETION", f"{report.key_state}: KMS deletes it {when}"))
     if report.key_state == "Disabled":
         found.append(Finding("DISABLED", "the key is disabled: every use of it fails"))
+    if report.origin == "EXTERNAL" and report.key_state == "PendingImport":
+        found.append(
+            Finding(
+                "NO_MATERIAL",
+                "imported key material missing (expired, deleted, or never imported): every "
+                "cryptographic use fails until it is imported (kmskit key import-material; the "
+                "same material again if the key had some)",
+            )
+        )
     if report.valid_to is not None and report.valid_to <= now + timedelta(days=expiry_days):
         verb = "expired" if report.valid_to <= now else "expires"
         found.append(

@@ -205,13 +205,13 @@ def test_a_key_pending_deletion_names_its_date(
     ("days_left", "args", "expected"),
     [
         (10, [], ["MATERIAL_EXPIRES"]),
-        (-1, [], ["MATERIAL_EXPIRES"]),
+        (1, [], ["MATERIAL_EXPIRES"]),
         (40, [], []),
         (40, ["--expiry-days", "45"], ["MATERIAL_EXPIRES"]),
         (10, ["--expiry-days", "5"], []),
         (None, [], []),
     ],
-    ids=["within-30", "expired", "beyond-30", "within-45", "beyond-5", "never"],
+    ids=["within-30", "tomorrow", "beyond-30", "within-45", "beyond-5", "never"],
 )
 def test_imported_material_expiring_within_the_days_given_is_material_expires(
     days_left: int | None,
@@ -235,10 +235,41 @@ def test_imported_material_expiring_within_the_days_given_is_material_expires(
     found = by_id(capsys, *args)[key]
     assert codes(found) == expected
     if expected:
-        verb = "expired" if days_left is not None and days_left < 0 else "expires"
         assert found["findings"][0]["reason"].startswith(
-            f"imported key material {verb} {valid_to.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+            f"imported key material expires {valid_to.strftime('%Y-%m-%dT%H:%M:%SZ')}"
         )
+
+
+@pytest.mark.parametrize("fail_on", [[], ["--fail-on", "NO_MATERIAL"]])
+def test_imported_material_that_expired_or_was_deleted_is_no_material(
+    fail_on: list[str], kms: Any, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Once its material expires (or DeleteImportedKeyMaterial), KMS puts the key back in
+    # PendingImport, with neither ExpirationModel nor ValidTo: the same as one never imported.
+    key = new_key(kms, Origin="EXTERNAL")
+
+    def material_gone(params: dict[str, Any], response: dict[str, Any]) -> None:
+        response["KeyMetadata"].update(KeyState="PendingImport", Enabled=False)
+        response["KeyMetadata"].pop("ExpirationModel", None)
+        response["KeyMetadata"].pop("ValidTo", None)
+
+    answer_with("DescribeKey", kms_answers, material_gone)
+    code, out, err = run(capsys, "--region", REGION, "--format", "json", *fail_on)
+    found = {k["keyId"]: k for k in json.loads(out)["keys"]}[key]
+    assert found["findings"] == [
+        {
+            "code": "NO_MATERIAL",
+            "reason": "imported key material missing (expired, deleted, or never imported): "
+            "every cryptographic use fails until it is imported (kmskit key import-material; "
+            "the same material again if the key had some)",
+        }
+    ]
+    assert found["keyState"] == "PendingImport"
+    if fail_on:
+        assert code == EXIT_FINDINGS
+        assert err.endswith("kmskit: --fail-on: a key has NO_MATERIAL\n")
+    else:
+        assert code == EXIT_OK
 
 
 def policy(*statements: dict[str, Any]) -> dict[str, Any]:
