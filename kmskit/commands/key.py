@@ -96,6 +96,7 @@ from kmskit.key_inventory import (
     organization_inventory,
 )
 from kmskit.key_material import (
+    KEY_STATES_WITH_MATERIAL,
     MAX_VALIDITY,
     SUPPORTED_SPECS,
     UNCONFIRMED_COPY,
@@ -169,7 +170,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--new-material",
         action="store_true",
         help="the material is new to this key (ImportType NEW_KEY_MATERIAL: a SYMMETRIC_DEFAULT "
-        "key gets a further material, then RotateKeyOnDemand makes it current; a multi-Region "
+        "key that has material gets a further one, then RotateKeyOnDemand makes it current; "
+        "into a key without material it is current at once; a multi-Region "
         "key takes it in its primary, and each replica then gets the same material without "
         "this option); default: KMS decides (new for the first import, the same material "
         "afterwards)",
@@ -1160,10 +1162,14 @@ def run(args: argparse.Namespace) -> int:
         if target.multi_region
         else ""
     )
-    if args.new_material:
-        # The new material is pending rotation until RotateKeyOnDemand makes it current.
+    if args.new_material and target.key_state in KEY_STATES_WITH_MATERIAL:
+        # Further material is pending rotation until RotateKeyOnDemand makes it current.
         once = " once every replica has it" if target.multi_region else ""
         related += f"; make it current{once} with: kmskit key rotate {result.key_arn}"
+    elif args.new_material:
+        # A key without material (PendingImport) takes new material as its current one: a
+        # rotation would find nothing pending.
+        related += "; the key had no material (PendingImport), so this material is current at once"
     print(
         f"imported {result.key_spec} key material into {result.key_arn} "
         f"(wrapping key {WRAPPING_KEY_SPEC}, {result.wrapping_algorithm}; {expiry}){related}",
