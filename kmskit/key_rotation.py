@@ -396,10 +396,11 @@ def rotate(kms: Any, rotations: KeyRotations) -> None:
     try:
         kms.rotate_key_on_demand(KeyId=target.key_arn)
     except ClientError as error:
-        raise _rotate_error(error, target) from error
+        raise _rotate_error(error, rotations) from error
 
 
-def _rotate_error(error: ClientError, target: RotationTarget) -> KmskitError:
+def _rotate_error(error: ClientError, rotations: KeyRotations) -> KmskitError:
+    target = rotations.target
     code = error.response.get("Error", {}).get("Code", "Unknown")
     message = error.response.get("Error", {}).get("Message", "")
     text = f"could not rotate {target.key_arn} on demand: {code}: {message}".rstrip(" .:")
@@ -413,9 +414,27 @@ def _rotate_error(error: ClientError, target: RotationTarget) -> KmskitError:
         # guide, resource-limits.html, "On-demand rotations").
         return ConflictError(
             f"{text}. The key has had as many on-demand rotations as KMS allows ("
-            f"{ROTATION_QUOTA_PAGE}): move the data to a new key, or enable automatic rotation"
+            f"{ROTATION_QUOTA_PAGE}): {_after_the_rotation_quota(rotations)}"
         )
     return from_client_error(error, f"rotate {target.key_arn} on demand (kms:RotateKeyOnDemand)")
+
+
+def _after_the_rotation_quota(rotations: KeyRotations) -> str:
+    """What is left once a key's on-demand rotations are used up: automatic rotation only for a
+    key KMS rotates automatically (origin AWS_KMS; :func:`check_rotatable` let only symmetric
+    encryption keys through) where it is not known to be on; moving the data always."""
+    target = rotations.target
+    if target.origin != "AWS_KMS":
+        return (
+            "move the data to a new key (KMS rotates imported material only on demand, never "
+            "automatically)"
+        )
+    if rotations.status is not None and rotations.status.enabled:
+        return (
+            "automatic rotation is on and goes on; for a rotation before its next date, move "
+            "the data to a new key"
+        )
+    return "move the data to a new key, or enable automatic rotation"
 
 
 def completed_rotation(kms: Any, before: KeyRotations) -> RotationDone | None:

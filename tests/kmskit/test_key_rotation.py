@@ -523,6 +523,59 @@ def test_kms_refusals_name_the_key_and_map_to_exit_codes(
         )
 
 
+QUOTA_REACHED = (
+    ". The key has had as many on-demand rotations as KMS allows (developerguide/"
+    "resource-limits.html (on-demand rotations, not adjustable)): "
+)
+
+
+@pytest.mark.parametrize(
+    ("origin", "automatic", "advice"),
+    [
+        (
+            "EXTERNAL",
+            False,
+            "move the data to a new key (KMS rotates imported material only on demand, never "
+            "automatically)",
+        ),
+        (
+            "AWS_KMS",
+            True,
+            "automatic rotation is on and goes on; for a rotation before its next date, move "
+            "the data to a new key",
+        ),
+    ],
+    ids=["imported-material", "automatic-rotation-on"],
+)
+def test_the_rotation_quota_offers_automatic_rotation_only_where_it_can_be_turned_on(
+    kms: Any,
+    kms_answers: KmsAnswers,
+    capsys: pytest.CaptureFixture[str],
+    origin: str,
+    automatic: bool,
+    advice: str,
+) -> None:
+    # EnableKeyRotation refuses imported material, and is moot where rotation is on already.
+    key = new_key(kms, Origin=origin)
+    if automatic:
+        kms.enable_key_rotation(KeyId=key["KeyId"])
+    if origin == "EXTERNAL":
+        list_rotations(
+            kms_answers,
+            [imported("CURRENT", MATERIAL), imported("PENDING_ROTATION", NEW_MATERIAL)],
+        )
+
+    def refuse_rotation(params: dict[str, Any], moto: Any) -> Any:
+        raise refuse("RotateKeyOnDemand", "LimitExceededException")
+
+    kms_answers.answers["RotateKeyOnDemand"] = refuse_rotation
+    line = refused(capsys, EXIT_CONFLICT, "rotate", key["KeyId"])
+    assert line == (
+        f"kmskit: error: could not rotate {key['Arn']} on demand: LimitExceededException: "
+        f"refused{QUOTA_REACHED}{advice}"
+    )
+
+
 def test_a_library_caller_mapping_kms_conflict_gets_a_conflict_error() -> None:
     # from_client_error is kmskit's public mapping for callers of boto3 of their own: the
     # conflict of a rotation is exit 7 there too, not a plain failure (1).
