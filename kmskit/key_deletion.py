@@ -576,6 +576,17 @@ def list_grants(kms: Any, target: DeletionTarget) -> list[dict[str, Any]]:
         raise from_client_error(error, f"list the grants of {target.key_arn}") from error
 
 
+def deletion_when(deletion_date: datetime | None, waiting_days: int | None) -> str:
+    """When KMS deletes a key scheduled for deletion, in words: ``on <date>``, or, for a
+    multi-Region primary with replicas (no date, ``PendingReplicaDeletion``), ``<N> days after
+    its last replica is deleted`` (``waiting_days``: its waiting period, which starts then; None
+    where unknown, then without the number)."""
+    if deletion_date is not None:
+        return f"on {utc_text(deletion_date)}"
+    after = "after its last replica is deleted"
+    return f"{waiting_days} days {after}" if waiting_days is not None else after
+
+
 def schedule_deletion(kms: Any, target: DeletionTarget, waiting_days: int) -> datetime | None:
     """ScheduleKeyDeletion with a waiting period of ``waiting_days`` (7-30): the deletion date,
     or None for a multi-Region primary with replicas, which waits in ``PendingReplicaDeletion``

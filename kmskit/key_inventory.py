@@ -9,9 +9,11 @@ For each key :func:`inventory` reads what KMS says of it (``DescribeKey``; the a
   AWS_KMS origin without automatic rotation. KMS rotates no other kind of key automatically
   (asymmetric, HMAC, imported material, custom key stores), so none of those is named. The
   rotation status (with an on-demand rotation in progress) is read for imported material too,
-  which KMS rotates on demand.
+  which KMS rotates on demand. A multi-Region replica shares its primary's rotation, which is
+  set on the primary only: its reason names the primary.
 * ``PENDING_DELETION``: the key is scheduled for deletion (its date; a multi-Region primary
-  waiting for its replicas has none).
+  waiting for its replicas has none: its waiting period starts after its last replica is
+  deleted).
 * ``DISABLED``: the key is disabled.
 * ``NO_MATERIAL``: a key for imported material (origin EXTERNAL) in state ``PendingImport``: its
   material expired, was deleted, or was never imported, and every cryptographic use fails.
@@ -84,7 +86,7 @@ from kmskit.inventory_role import (
     valid_role_path,
 )
 from kmskit.inventory_role import role_arn as inventory_role_arn
-from kmskit.key_deletion import PENDING_STATES, check_whole_days, grants_of
+from kmskit.key_deletion import PENDING_STATES, check_whole_days, deletion_when, grants_of
 from kmskit.policy_conditions import account_of, caller_limits, names_everyone
 
 FINDINGS: dict[str, str] = {
@@ -334,6 +336,11 @@ class KeyReport:
     origin: str | None = None
     key_manager: str | None = None
     multi_region: str | None = None  # PRIMARY or REPLICA
+    primary_arn: str | None = field(default=None, repr=False)
+    """A multi-Region replica's primary (named in ROTATION_OFF's reason; not in as_dict)."""
+    pending_window_days: int | None = field(default=None, repr=False)
+    """The waiting period of a primary in PendingReplicaDeletion, which starts once its last
+    replica is deleted (named in PENDING_DELETION's reason; not in as_dict)."""
     created: datetime | None = None
     description: str | None = None
     rotation: Rotation | None = None
@@ -393,13 +400,9 @@ def findings_of(report: KeyReport, *, expiry_days: int, now: datetime) -> list[F
         and report.rotation is not None
         and not report.rotation.enabled
     ):
-        found.append(Finding("ROTATION_OFF", "automatic rotation is off (EnableKeyRotation)"))
+        found.append(Finding("ROTATION_OFF", _rotation_off(report)))
     if report.key_state in PENDING_STATES:
-        when = (
-            f"on {utc_text(report.deletion_date)}"
-            if report.deletion_date
-            else "after its last replica is deleted"
-        )
+        when = deletion_when(report.deletion_date, report.pending_window_days)
         found.append(Finding("PENDING_DELETION", f"{report.key_state}: KMS deletes it {when}"))
     if report.key_state == "Disabled":
         found.append(Finding("DISABLED", "the key is disabled: every use of it fails"))
@@ -445,6 +448,18 @@ def findings_of(report: KeyReport, *, expiry_days: int, now: datetime) -> list[F
             )
         )
     return found
+
+
+def _rotation_off(report: KeyReport) -> str:
+    """ROTATION_OFF's reason. KMS takes EnableKeyRotation only on a multi-Region primary, and
+    its replicas share its rotation: a replica's reason names the primary to turn it on."""
+    if report.multi_region != "REPLICA":
+        return "automatic rotation is off (EnableKeyRotation)"
+    primary = report.primary_arn or "its primary"
+    return (
+        f"automatic rotation is off: it is set on the primary, {primary} (EnableKeyRotation "
+        "there; KMS refuses it on a replica)"
+    )
 
 
 def _rotatable(report: KeyReport) -> bool:
@@ -583,6 +598,9 @@ def _take_metadata(report: KeyReport, metadata: dict[str, Any]) -> None:
     report.key_manager = metadata.get("KeyManager")
     multi = metadata.get("MultiRegionConfiguration") or {}
     report.multi_region = multi.get("MultiRegionKeyType")
+    if report.multi_region == "REPLICA":
+        report.primary_arn = (multi.get("PrimaryKey") or {}).get("Arn")
+    report.pending_window_days = metadata.get("PendingDeletionWindowInDays")
     report.created = metadata.get("CreationDate")
     report.description = metadata.get("Description")
     report.deletion_date = metadata.get("DeletionDate")

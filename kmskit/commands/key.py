@@ -70,6 +70,7 @@ from kmskit.key_deletion import (
     DeletionCheck,
     check_deletion,
     check_waiting_days,
+    deletion_when,
     describe_deletion_target,
     schedule_deletion,
 )
@@ -400,11 +401,7 @@ def run_schedule_deletion(args: argparse.Namespace) -> int:
         date_text = utc_text(deletion) if deletion else None
         print_json({"deletionDate": date_text, "waitingDays": args.waiting_days})
         return EXIT_OK
-    when = (
-        f"on {utc_text(deletion)}"
-        if deletion
-        else f"{args.waiting_days} days after its last replica is deleted"
-    )
+    when = deletion_when(deletion, args.waiting_days)
     print(
         f"scheduled {target.key_arn} for deletion {when}; until then, cancel with: aws kms "
         f"cancel-key-deletion --key-id {target.key_arn} --region {target.region} (then aws "

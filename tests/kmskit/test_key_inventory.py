@@ -201,6 +201,59 @@ def test_a_key_pending_deletion_names_its_date(
     assert found["deletionDate"] == when
 
 
+def test_a_primary_waiting_for_its_replicas_says_when_its_waiting_period_starts(
+    kms: Any, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # KMS gives no DeletionDate then: PendingDeletionWindowInDays starts once the last replica
+    # is deleted (DescribeKey, KeyMetadata). moto 5 does not model PendingReplicaDeletion.
+    key = new_key(kms, MultiRegion=True)
+    kms.enable_key_rotation(KeyId=key)
+
+    def waiting(params: dict[str, Any], response: dict[str, Any]) -> None:
+        response["KeyMetadata"].update(
+            KeyState="PendingReplicaDeletion", Enabled=False, PendingDeletionWindowInDays=7
+        )
+
+    answer_with("DescribeKey", kms_answers, waiting)
+    found = by_id(capsys)[key]
+    assert found["findings"] == [
+        {
+            "code": "PENDING_DELETION",
+            "reason": "PendingReplicaDeletion: KMS deletes it 7 days after its last replica is "
+            "deleted",
+        }
+    ]
+    assert found["deletionDate"] is None
+
+
+def test_a_replica_without_rotation_names_its_primary_where_rotation_is_set(
+    kms: Any, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # EnableKeyRotation is the primary's alone; the replica shares its rotation. Still
+    # ROTATION_OFF (its material is not rotated: --fail-on ROTATION_OFF catches it), but the
+    # reason says where to turn it on.
+    replica = new_key(kms, MultiRegion=True)
+    primary_arn = f"arn:aws:kms:{OTHER_REGION}:{ACCOUNT}:key/{replica}"
+
+    def as_replica(params: dict[str, Any], response: dict[str, Any]) -> None:
+        response["KeyMetadata"]["MultiRegionConfiguration"] = {
+            "MultiRegionKeyType": "REPLICA",
+            "PrimaryKey": {"Arn": primary_arn, "Region": OTHER_REGION},
+            "ReplicaKeys": [],
+        }
+
+    answer_with("DescribeKey", kms_answers, as_replica)
+    found = by_id(capsys)[replica]
+    assert found["multiRegion"] == "REPLICA"
+    assert found["findings"] == [
+        {
+            "code": "ROTATION_OFF",
+            "reason": f"automatic rotation is off: it is set on the primary, {primary_arn} "
+            "(EnableKeyRotation there; KMS refuses it on a replica)",
+        }
+    ]
+
+
 @pytest.mark.parametrize(
     ("days_left", "args", "expected"),
     [
