@@ -294,6 +294,14 @@ def day_prefixes(
     return sorted(prefixes, key=lambda p: (folder_day(p), p)) if by_day else sorted(prefixes)
 
 
+def folder_account_region(key: str) -> tuple[str, str]:
+    """The account and Region of a day folder (``.../<account>/CloudTrail/<region>/YYYY/MM/DD/``)
+    or of a log file in it, as the path gives them (an organization trail's member account
+    folder, ``.../<organization id>/<account>/...``, is its account's)."""
+    parts = key.split("/")
+    return parts[-7], parts[-5]
+
+
 def folder_day(key: str) -> date:
     """The delivery day of a day folder (``.../YYYY/MM/DD/``) or of a log file in it: the one
     reader of a folder's date (the audit's day-by-day order, ``--verify``'s groups)."""
@@ -616,7 +624,12 @@ class AuditStats:
     (``matched``, each call once), copies of an already kept call skipped (``duplicates``),
     the ``s3://`` URIs of log files listed but gone when read (``skipped``: not in the
     report) and the KMS read-only records of the range, kept or not (``kms_reads``: none means
-    the trail may not log KMS read events at all)."""
+    the trail may not log KMS read events at all). Per account and Region
+    (:func:`folder_account_region`): those with a log file holding a record of the range
+    (``regions_read``) and those with a KMS read event of the range (``regions_with_kms_reads``):
+    one of an organization's accounts whose trail logs no KMS read event is told apart from
+    the others (:meth:`regions_without_kms_reads`). These hold a pair per account and Region,
+    not per log file."""
 
     account_paths: list[AccountPath] = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
@@ -626,6 +639,13 @@ class AuditStats:
     duplicates: int = 0
     skipped: list[str] = field(default_factory=list)
     kms_reads: int = 0
+    regions_read: set[tuple[str, str]] = field(default_factory=set)
+    regions_with_kms_reads: set[tuple[str, str]] = field(default_factory=set)
+
+    def regions_without_kms_reads(self) -> list[tuple[str, str]]:
+        """The (account, Region) pairs whose log files hold records of the range but not a
+        single KMS read event, sorted."""
+        return sorted(self.regions_read - self.regions_with_kms_reads)
 
 
 class ListedObject(NamedTuple):
@@ -1252,6 +1272,11 @@ class AuditReader:
                     stats.objects += 1
                     stats.records += taken.records
                     stats.kms_reads += taken.kms_reads
+                    where = folder_account_region(key)
+                    if taken.in_range:
+                        stats.regions_read.add(where)
+                    if taken.kms_reads:
+                        stats.regions_with_kms_reads.add(where)
                     for record, matched, call_day in taken.kept:
                         once.offer(record, matched, call_day)
                 if observer is not None:
@@ -1692,35 +1717,67 @@ def no_kms_read_events(where: str, date_range: DateRange) -> str:
     )
 
 
-def unseen_use(
-    stats: AuditStats, date_range: DateRange, location: LogLocation
-) -> tuple[str, str] | None:
-    """Why a run's report could not show a use of a key, as the name of the JSON summary's
-    count (``objectsRead``, ``kmsReadEvents``) and the reason: no log file read at all (the
-    trail stopped, deleted, or delivering elsewhere), or log files without a KMS read event
-    (:func:`no_kms_read_events`). None when log files holding KMS read events were read: then
-    a key missing from the report was not used, as far as the trail logged."""
+# Accounts and Regions named in the text of unseen_use; --format json lists them all.
+MAX_REGIONS_NAMED = 10
+
+
+class UnseenUse(NamedTuple):
+    """Why a run's report could not show a use of a key (:func:`unseen_use`): the field of the
+    JSON summary that shows it (``name``), the value the table's last line gives it (``number``:
+    0, or how many accounts and Regions) and the reason, the warning's text."""
+
+    name: str
+    number: int
+    reason: str
+
+
+def unseen_use(stats: AuditStats, date_range: DateRange, location: LogLocation) -> UnseenUse | None:
+    """Why a run's report could not show a use of a key: no log file read at all (the trail
+    stopped, deleted, or delivering elsewhere: ``objectsRead``), or log files without a KMS read
+    event (:func:`no_kms_read_events`): all of them (``kmsReadEvents``), or those of some
+    accounts and Regions (``regionsWithoutKmsReadEvents``, naming the first
+    :data:`MAX_REGIONS_NAMED`): in an organization's bucket one account's trail may log write
+    events only while the others log KMS's reads. None when every account and Region whose
+    log files hold records of the range has KMS read events: then a key missing from the
+    report was not used, as far as the trail logged."""
     if not stats.objects:
-        return "objectsRead", (
+        return UnseenUse(
+            "objectsRead",
+            0,
             f"no log file of {date_range.since} to {date_range.until} was read under "
             f"{location.trail_uri}: the trail may have been stopped or deleted, or deliver "
-            "elsewhere (another bucket or prefix), so whether a key was used is unknown"
+            "elsewhere (another bucket or prefix), so whether a key was used is unknown",
         )
     if not stats.kms_reads:
         where = f"the log files read under {location.trail_uri}"
-        return "kmsReadEvents", no_kms_read_events(where, date_range)
-    return None
+        return UnseenUse("kmsReadEvents", 0, no_kms_read_events(where, date_range))
+    missing = stats.regions_without_kms_reads()
+    if not missing:
+        return None
+    named = "; ".join(
+        f"account {account}, Region {region}" for account, region in missing[:MAX_REGIONS_NAMED]
+    )
+    if len(missing) > MAX_REGIONS_NAMED:
+        named += (
+            f"; and {len(missing) - MAX_REGIONS_NAMED} more (all in --format json, "
+            "regionsWithoutKmsReadEvents)"
+        )
+    where = f"the log files read under {location.trail_uri} of {named}"
+    return UnseenUse(
+        "regionsWithoutKmsReadEvents", len(missing), no_kms_read_events(where, date_range)
+    )
 
 
 def summary_table(
-    summary: UsageSummary, stats: AuditStats | None = None, unseen: tuple[str, str] | None = None
+    summary: UsageSummary, stats: AuditStats | None = None, unseen: UnseenUse | None = None
 ) -> str:
     """A fixed-width table: key, principal, event, count, failed, first and last seen.
 
     With ``stats`` of a run that skipped log files (listed, but gone when read), a last line
     says how many, under the name of the JSON summary's count (``objectsSkipped: 2 ...``): the
     table does not show their records, also when it is saved with ``-o`` and stderr is not.
-    Likewise ``unseen`` (:func:`unseen_use`; default None), as ``kmsReadEvents: 0: ...``.
+    Likewise ``unseen`` (:func:`unseen_use`; default None), as ``kmsReadEvents: 0: ...`` (or
+    ``regionsWithoutKmsReadEvents: 2: ...``).
     """
     header = ("KEY", "PRINCIPAL", "EVENT", "COUNT", "FAILED", "FIRST SEEN", "LAST SEEN")
     rows = [
@@ -1751,8 +1808,7 @@ def summary_table(
             "their records are not in this table\n"
         )
     if unseen is not None:
-        count, reason = unseen
-        out.write(f"{count}: 0: {reason}\n")
+        out.write(f"{unseen.name}: {unseen.number}: {unseen.reason}\n")
     return out.getvalue()
 
 
@@ -1766,6 +1822,10 @@ def summary_json(
         "objectsRead": stats.objects,
         "recordsRead": stats.records,
         "kmsReadEvents": stats.kms_reads,
+        "regionsWithoutKmsReadEvents": [
+            {"account": account, "region": region}
+            for account, region in stats.regions_without_kms_reads()
+        ],
         "recordsMatched": stats.matched,
         "duplicatesSkipped": stats.duplicates,
         "objectsSkipped": len(stats.skipped),

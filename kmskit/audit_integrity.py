@@ -66,6 +66,7 @@ from kmskit.audit import (
     FetchedObject,
     LogLocation,
     archived_error,
+    folder_account_region,
     folder_day,
     ordered_map,
     parse_event_time,
@@ -703,11 +704,11 @@ class DigestVerifier:
             # [..]/<account>/CloudTrail/<region>/YYYY/MM/DD/
             parts = prefix.rstrip("/").split("/")
             account_root = "/".join(parts[:-5]) + "/"
-            region = parts[-4]
+            account, region = folder_account_region(prefix)
             day = folder_day(prefix)
             group = groups.get(f"{account_root}{region}")
             if group is None:
-                group = _Group(account_root, parts[-6], region, day, day)
+                group = _Group(account_root, account, region, day, day)
                 groups[f"{account_root}{region}"] = group
                 self._groups.append(group)
             group.first, group.last = min(group.first, day), max(group.last, day)

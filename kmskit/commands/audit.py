@@ -248,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
     unseen = unseen_use(stats, date_range, location)
     if unseen is not None:
         # "No use" would be a guess: said on stderr whatever the format, also with --quiet.
-        warn_on_stderr(unseen[1])
+        warn_on_stderr(unseen.reason)
     report = verifier.report if verifier is not None else None
     if report is not None and args.format in ("jsonl", "csv"):
         # The records went to the output: the verdict goes to stderr, also with --quiet.

@@ -305,12 +305,22 @@ NO_LOGS_WARNING = (
 
 def audit_week(s3_records: dict[str, list[dict[str, Any]]], *args: str) -> int:
     """``kmskit audit`` of the test week (--quiet) on a bucket holding ``s3_records`` (log
-    files by day, one file each), removed after (a mock started by the module's fixture
-    outlives this one)."""
+    files by day, one file each, of the owner's account in eu-west-1)."""
+    files = {
+        base.log_key(base.OWNER, "eu-west-1", day, "a"): records
+        for day, records in s3_records.items()
+    }
+    return audit_week_of(files, *args)
+
+
+def audit_week_of(files: dict[str, list[dict[str, Any]]], *args: str) -> int:
+    """``kmskit audit`` of the test week (--quiet) on a bucket holding ``files`` (the records
+    of each log file by key), removed after (a mock started by the module's fixture outlives
+    this one)."""
     with mock_aws():
         s3 = base.new_audit_bucket(NO_READS_BUCKET)
-        keys = [base.log_key(base.OWNER, "eu-west-1", day, "a") for day in s3_records]
-        for key, records in zip(keys, s3_records.values(), strict=True):
+        keys = list(files)
+        for key, records in files.items():
             base.put_log(s3, key, records, bucket=NO_READS_BUCKET)
         try:
             return main(
@@ -350,6 +360,86 @@ def test_a_trail_without_kms_read_events_is_warned_about_in_every_format(
     elif output_format == "json":
         report = json.loads(out.read_text())
         assert (report["rows"], report["objectsRead"], report["kmsReadEvents"]) == ([], 1, 0)
+
+
+def organization_week() -> dict[str, list[dict[str, Any]]]:
+    """An organization's bucket: the owner's trail logs KMS's read events, the member's logs
+    write events only, in two Regions, and the partner's (an account trail) logged nothing of
+    the week (a file in the folder of the day after it, of that day's calls)."""
+    decrypt = base.kms_record(
+        "Decrypt", "2026-11-05T10:00:00Z", base.assumed_role(base.APP_ROLE, "s"), base.DATA_KEY
+    )
+    grant = base.kms_record(
+        "CreateGrant", "2026-11-05T11:00:00Z", base.assumed_role(base.MEMBER_ROLE, "m"),
+        base.MEMBER_KEY,
+    )  # fmt: skip
+    later = base.kms_record(
+        "Decrypt", "2026-11-09T00:20:00Z", base.assumed_role(base.PARTNER_ROLE, "p"), None
+    )
+    return {
+        base.log_key(base.OWNER, "eu-west-1", "2026-11-05", "a", org=base.ORG): [decrypt],
+        base.log_key(base.MEMBER, "eu-west-1", "2026-11-05", "a", org=base.ORG): [
+            {**grant, "readOnly": False}
+        ],
+        base.log_key(base.MEMBER, "us-east-1", "2026-11-06", "a", org=base.ORG): [
+            {**grant, "eventTime": "2026-11-06T09:00:00Z", "readOnly": False}
+        ],
+        base.log_key(base.PARTNER, "eu-west-1", "2026-11-09", "a"): [later],
+    }
+
+
+MEMBER_WITHOUT_READS = (
+    f"the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX} of account {base.MEMBER}, "
+    f"Region eu-west-1; account {base.MEMBER}, Region us-east-1 hold no KMS read event (a "
+    "Decrypt, a DescribeKey, ...) from 2026-11-02 to 2026-11-08: the trail may exclude KMS "
+    "events or log write events only, so whether a key was used is unknown"
+)
+
+
+@pytest.mark.parametrize("output_format", ["table", "json", "csv", "jsonl"])
+def test_an_account_whose_trail_logs_no_kms_read_event_is_named_in_an_organization_bucket(
+    output_format: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The KMS read events were counted across the whole bucket: the owner's Decrypt hid that
+    the member account's trail logs write events only, and the audit of the member's key
+    reported "no use" without a word. Each account and Region with log files of the range and
+    no KMS read event is named; the partner's, with no record of the range, is not."""
+    out = tmp_path / "usage.out"
+    code = audit_week_of(
+        organization_week(), "--key", base.MEMBER_KEY, "--event", "Decrypt",
+        "--format", output_format, "-o", str(out),
+    )  # fmt: skip
+    assert code == 0
+    assert capsys.readouterr().err.splitlines() == [f"kmskit: warning: {MEMBER_WITHOUT_READS}"]
+    if output_format == "table":
+        assert out.read_text().splitlines()[1:] == [
+            f"regionsWithoutKmsReadEvents: 2: {MEMBER_WITHOUT_READS}"
+        ]
+    elif output_format == "json":
+        report = json.loads(out.read_text())
+        assert (report["rows"], report["objectsRead"], report["kmsReadEvents"]) == ([], 4, 1)
+        assert report["regionsWithoutKmsReadEvents"] == [
+            {"account": base.MEMBER, "region": "eu-west-1"},
+            {"account": base.MEMBER, "region": "us-east-1"},
+        ]
+
+
+def test_many_accounts_without_kms_read_events_are_named_up_to_ten(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The warning is one line however many accounts and Regions it is about; --format json
+    lists them all."""
+    week = organization_week()
+    grant = week[base.log_key(base.MEMBER, "eu-west-1", "2026-11-05", "a", org=base.ORG)]
+    members = [f"{n:012d}" for n in range(1, 13)]
+    for member in members:
+        week[base.log_key(member, "eu-west-1", "2026-11-05", "a", org=base.ORG)] = grant
+    assert audit_week_of(week, "--format", "json") == 0
+    captured = capsys.readouterr()
+    (warning,) = captured.err.splitlines()
+    assert warning.count("account ") == 10
+    assert f"account {members[9]}, Region eu-west-1; and 4 more (all in --format json, " in warning
+    assert len(json.loads(captured.out)["regionsWithoutKmsReadEvents"]) == 14
 
 
 def test_a_trail_stopped_before_the_range_is_warned_about(
