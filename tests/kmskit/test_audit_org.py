@@ -295,11 +295,17 @@ def test_summary_memory_does_not_grow_with_the_days_read(key_order: bool) -> Non
     """The IDs of kept calls (for the once-per-call rule) were held for the whole run: about
     150 bytes a call, gigabytes for a month of an organization; in key order (``--verify``)
     they still were. A call's copies are nearly all in its day's folder or the next, so the
-    IDs of older days go to disk, in either order."""
+    IDs of older days go to disk, in either order.
+
+    The peak of one run moves by about 0.3 MiB on a 2 MiB base (where the garbage collector
+    happens to run), so 15 days against 3 at 1.3x failed by chance under load (in key order
+    the 15 days' peak is 1.1-1.2 times the 3 days'). Holding every ID adds about 0.16 MiB a
+    day: 30 days against 3 is then 2.8-3.1 times, where without it the 30 days' peak stays
+    within 1.0-1.3 times (plus the noise): 2x tells the two apart in either direction."""
     short_peak, short_calls = summary_peak(3, key_order=key_order)
-    long_peak, long_calls = summary_peak(15, key_order=key_order)
-    assert (short_calls, long_calls) == (3 * 1200, 15 * 1200)
-    assert long_peak < short_peak * 1.3, (short_peak, long_peak)
+    long_peak, long_calls = summary_peak(30, key_order=key_order)
+    assert (short_calls, long_calls) == (3 * 1200, 30 * 1200)
+    assert long_peak < short_peak * 2, (short_peak, long_peak)
 
 
 def test_key_order_memory_does_not_grow_with_the_accounts_read() -> None:
