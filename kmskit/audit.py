@@ -1012,6 +1012,47 @@ class AuditReader:
             )
         return entries
 
+    def check_not_archived(
+        self,
+        location: LogLocation,
+        oldest: Sequence[str],
+        folders: Iterable[str],
+        *,
+        what: str = "log files",
+    ) -> None:
+        """Before any of ``folders`` is read: look at the first ListObjectsV2 page of each of
+        the folders ``oldest`` (the first day folder of each account and Region: one request
+        each) and, if one lists an archived object (:func:`is_archived`), list ``folders``
+        (every folder to read; not read) and raise the :func:`archived_error` counting all
+        their archived ``what``. A lifecycle rule moves objects to S3 Glacier by age, and
+        CloudTrail delivers a file into the folder of its day, so the range's oldest folder of
+        an account and Region is archived first. Listing the whole range before reading it
+        would list it twice (its listings are not held: memory would grow with the log files);
+        an object archived out of that order (a rule with a size filter, an object copied into
+        S3 Glacier) is found when its folder is listed to be read."""
+        with closing(
+            ordered_map(lambda f: self._lists_archived(location, f), oldest, self.workers)
+        ) as probe:
+            found = any(archived for _, archived in probe)
+        if found:
+            listings = ordered_map(lambda f: self.list_entries(location, f), folders, self.workers)
+            with closing(listings):
+                raise archived_error(location, (), (entries for _, entries in listings), what=what)
+
+    def _lists_archived(self, location: LogLocation, folder: str) -> bool:
+        """Whether the first ListObjectsV2 page of ``folder`` lists an archived object."""
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=location.bucket,
+                Prefix=folder,
+                OptionalObjectAttributes=["RestoreStatus"],
+                PaginationConfig={"PageSize": self.page_size},
+            )
+            page: dict[str, Any] = next(iter(pages), {})  # the first page only: one request
+        except ClientError as error:
+            raise from_client_error(error, f"list {location.uri(folder)}") from error
+        return any(is_archived(listed) for listed in page.get("Contents", []))
+
     def read_attempts(self) -> int:
         """Times a log file is fetched when its body breaks off: the client's total attempts
         per call (``--max-attempts``), else botocore's standard 3."""
@@ -1204,7 +1245,9 @@ class AuditReader:
         such as AWS Config's, has none); each of ``accounts`` without one is named to
         ``warn``. An archived log file (:func:`is_archived`) is a
         :class:`~kmskit.errors.ConflictError` counting them all (the rest of the range is
-        listed, not read), raised before its folder is read. ``observer``, if
+        listed, not read): raised before any log file is read when the first day folder of an
+        account and Region holds one (:meth:`check_not_archived`), else before its folder is
+        read. ``observer``, if
         given (default None), is told about each log file read, with the SHA-256 of its
         decompressed content, computed from the same download (see :class:`ReadObserver`)."""
         check_accounts(accounts, "--account")
@@ -1219,6 +1262,14 @@ class AuditReader:
         stats = AuditStats(
             account_paths=paths,
             prefixes=day_prefixes(location, paths, by_account, date_range, by_day=by_day),
+        )
+        # Archived log files are named before any is read, when the oldest folder of an
+        # account and Region tells (lifecycle rules archive by age), else when their folder
+        # is listed for reading (listed_keys, below).
+        self.check_not_archived(
+            location,
+            [prefix for prefix in stats.prefixes if folder_day(prefix) == date_range.since],
+            stats.prefixes,
         )
         # Day folders are listed a bounded window ahead of the reading (never the whole range
         # at once: a year of an organization trail is millions of keys); the bar counts them.

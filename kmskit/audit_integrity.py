@@ -712,6 +712,14 @@ class DigestVerifier:
                 groups[f"{account_root}{region}"] = group
                 self._groups.append(group)
             group.first, group.last = min(group.first, day), max(group.last, day)
+        # Archived digest files too are named before any log file is read, when the first
+        # digest folder of an account and Region tells; else when its folders are listed.
+        self.reader.check_not_archived(
+            self.location,
+            [group.digest_folders()[0][1] for group in self._groups],
+            (folder for group in self._groups for _, folder in group.digest_folders()),
+            what="digest files",
+        )
         started = self.now()
         for group in self._groups:
             start, end = self._window(group, started)

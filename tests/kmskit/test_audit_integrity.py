@@ -1309,6 +1309,37 @@ def test_an_archived_digest_is_named_before_it_is_read(trail: Trail) -> None:
     )
 
 
+def test_an_archived_digest_of_another_account_is_named_before_any_file_is_read(s3: Any) -> None:
+    """The digest folders of an account and Region were listed when the run reached it: every
+    log file and digest of the accounts before it was read first. The first digest folder of
+    each is listed before anything is read, and every digest folder of the run then counted."""
+    owner, member = Trail(s3), Trail(s3, account=MEMBER)
+    for each in (owner, member):
+        each.digest(at(1), [each.kms_log(at(0, 10), "a")], restart=True)
+        each.digest(at(2), [each.kms_log(at(1, 10), "b")])
+    archived = [digest_key(member, at(1)), digest_key(member, at(2))]
+    for key in archived:
+        s3.copy_object(
+            Bucket=BUCKET,
+            Key=key,
+            CopySource={"Bucket": BUCKET, "Key": key},
+            StorageClass="DEEP_ARCHIVE",
+            MetadataDirective="COPY",
+        )
+    read: list[str] = []
+    s3.meta.events.register(
+        "provide-client-params.s3.GetObject", lambda params, **_: read.append(params["Key"])
+    )
+    with pytest.raises(ConflictError) as error:
+        verify(s3)
+    assert str(error.value).startswith(
+        "2 CloudTrail digest files to read are archived (S3 Glacier Flexible Retrieval or Deep "
+        f"Archive, not restored): GetObject cannot read them; the first s3://{BUCKET}/"
+        f"{archived[0]}, the last s3://{BUCKET}/{archived[1]}. Restore them"
+    )
+    assert read == []
+
+
 # --- memory -------------------------------------------------------------------------------------
 
 

@@ -28,9 +28,11 @@ from kmskit.errors import (
     EXIT_NOT_FOUND,
     EXIT_USAGE,
     AccessDeniedError,
+    ConflictError,
     UsageError,
 )
 from tests.kmskit import test_audit as base
+from tests.kmskit.test_audit_org import KeyOrder
 
 aws = base.aws  # the module's bucket, made once
 
@@ -229,7 +231,9 @@ def test_log_files_are_read_while_later_day_folders_are_still_to_be_listed() -> 
             sink,
         )
     assert stats.objects == days == len(listed_when_read)
-    assert listed_when_read[0] <= 4  # the first file is read after a few listings, not 41
+    # The first file is read after a few listings, not 41 (one more: the first day folder's
+    # first page, looked at for archived log files before anything is read).
+    assert listed_when_read[0] <= 5
     assert listed_when_read == sorted(listed_when_read)
 
 
@@ -546,6 +550,72 @@ def test_archived_log_files_are_named_before_they_are_read(
         "--account, --log-region)\n"
     )
     assert not [key for key in keys if "/2026/11/05/" in key or "/2026/11/06/" in key]
+
+
+def organization_archive(bucket: str) -> Any:
+    """Inside ``mock_aws``: the owner's account trail's log files of 2026-11-04 to 06 in S3
+    Standard, and the organization trail's of the member, of which a lifecycle rule on its
+    folder archived the two oldest."""
+    s3 = archived_bucket(bucket, {})
+    for day, storage in (
+        ("2026-11-04", "GLACIER"),
+        ("2026-11-05", "DEEP_ARCHIVE"),
+        ("2026-11-06", "STANDARD"),
+    ):
+        record = base.kms_record(
+            "Decrypt", f"{day}T10:00:00Z", base.assumed_role(base.MEMBER_ROLE, "m"), base.MEMBER_KEY
+        )
+        s3.put_object(
+            Bucket=bucket,
+            Key=base.log_key(base.MEMBER, "eu-west-1", day, "m", org=base.ORG),
+            Body=gzip.compress(json.dumps({"Records": [record]}).encode()),
+            StorageClass=storage,
+        )
+    return s3
+
+
+def test_archived_log_files_of_another_account_are_named_before_any_is_read(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the folder being read was checked: the owner's log files of the first day were
+    read (and with --verify every day of the owner's, one account after the other) before the
+    member's first folder told that its files were archived. The first day folder of every
+    account and Region is listed before anything is read."""
+    with mock_aws():
+        bucket = "audit-logs-archived-org"
+        s3 = organization_archive(bucket)
+        monkeypatch.setattr("kmskit.clients.ClientSettings.client", lambda *a, **k: s3)
+        keys = read_keys(s3)
+        assert audit_archive(bucket) == EXIT_CONFLICT
+    first = (
+        f"s3://{bucket}/{base.log_key(base.MEMBER, 'eu-west-1', '2026-11-04', 'm', org=base.ORG)}"
+    )
+    last = (
+        f"s3://{bucket}/{base.log_key(base.MEMBER, 'eu-west-1', '2026-11-05', 'm', org=base.ORG)}"
+    )
+    assert capsys.readouterr().err.startswith(
+        "kmskit: error: 2 CloudTrail log files to read are archived (S3 Glacier Flexible "
+        f"Retrieval or Deep Archive, not restored): GetObject cannot read them; the first {first}, "
+        f"the last {last}. Restore them"
+    )
+    assert keys == []
+
+
+def test_archived_log_files_are_named_before_any_is_read_in_key_order() -> None:
+    """In key order (--verify), every day of the owner's folders was read before the member's
+    first folder was listed."""
+    with mock_aws():
+        s3 = organization_archive("audit-logs-archived-key-order")
+        keys = read_keys(s3)
+        with pytest.raises(ConflictError, match=r"^2 CloudTrail log files to read are archived"):
+            AuditReader(s3, workers=2, progress=False).run(
+                LogLocation("audit-logs-archived-key-order", base.PREFIX),
+                DateRange(date(2026, 11, 4), date(2026, 11, 6)),
+                RecordFilter(),
+                UsageSummary().add,
+                observer=KeyOrder(),
+            )
+    assert keys == []
 
 
 @pytest.mark.parametrize(
