@@ -624,12 +624,13 @@ class AuditStats:
     (``matched``, each call once), copies of an already kept call skipped (``duplicates``),
     the ``s3://`` URIs of log files listed but gone when read (``skipped``: not in the
     report) and the KMS read-only records of the range, kept or not (``kms_reads``: none means
-    the trail may not log KMS read events at all). Per account and Region
-    (:func:`folder_account_region`): those with a log file holding a record of the range
-    (``regions_read``) and those with a KMS read event of the range (``regions_with_kms_reads``):
-    one of an organization's accounts whose trail logs no KMS read event is told apart from
-    the others (:meth:`regions_without_kms_reads`). These hold a pair per account and Region,
-    not per log file."""
+    the trail may not log KMS read events at all). Per account (:func:`folder_account_region`):
+    those with a log file holding a record of the range (``accounts_read``) and those with a
+    KMS read event of the range (``accounts_with_kms_reads``): one of an organization's accounts
+    whose trail logs no KMS read event is told apart from the others
+    (:meth:`accounts_without_kms_reads`). Per account, not per Region: a trail's event
+    selectors apply in each of its Regions, and a Region where nobody called KMS is no sign of
+    a trail that leaves KMS's reads out. These hold an ID per account, not per log file."""
 
     account_paths: list[AccountPath] = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
@@ -639,13 +640,13 @@ class AuditStats:
     duplicates: int = 0
     skipped: list[str] = field(default_factory=list)
     kms_reads: int = 0
-    regions_read: set[tuple[str, str]] = field(default_factory=set)
-    regions_with_kms_reads: set[tuple[str, str]] = field(default_factory=set)
+    accounts_read: set[str] = field(default_factory=set)
+    accounts_with_kms_reads: set[str] = field(default_factory=set)
 
-    def regions_without_kms_reads(self) -> list[tuple[str, str]]:
-        """The (account, Region) pairs whose log files hold records of the range but not a
-        single KMS read event, sorted."""
-        return sorted(self.regions_read - self.regions_with_kms_reads)
+    def accounts_without_kms_reads(self) -> list[str]:
+        """The accounts whose log files hold records of the range but not a single KMS read
+        event, sorted."""
+        return sorted(self.accounts_read - self.accounts_with_kms_reads)
 
 
 class ListedObject(NamedTuple):
@@ -1323,11 +1324,11 @@ class AuditReader:
                     stats.objects += 1
                     stats.records += taken.records
                     stats.kms_reads += taken.kms_reads
-                    where = folder_account_region(key)
+                    account, _ = folder_account_region(key)
                     if taken.in_range:
-                        stats.regions_read.add(where)
+                        stats.accounts_read.add(account)
                     if taken.kms_reads:
-                        stats.regions_with_kms_reads.add(where)
+                        stats.accounts_with_kms_reads.add(account)
                     for record, matched, call_day in taken.kept:
                         once.offer(record, matched, call_day)
                 if observer is not None:
@@ -1768,14 +1769,14 @@ def no_kms_read_events(where: str, date_range: DateRange) -> str:
     )
 
 
-# Accounts and Regions named in the text of unseen_use; --format json lists them all.
-MAX_REGIONS_NAMED = 10
+# Accounts named in the text of unseen_use; --format json lists them all.
+MAX_ACCOUNTS_NAMED = 10
 
 
 class UnseenUse(NamedTuple):
     """Why a run's report could not show a use of a key (:func:`unseen_use`): the field of the
     JSON summary that shows it (``name``), the value the table's last line gives it (``number``:
-    0, or how many accounts and Regions) and the reason, the warning's text."""
+    0, or how many accounts) and the reason, the warning's text."""
 
     name: str
     number: int
@@ -1786,11 +1787,11 @@ def unseen_use(stats: AuditStats, date_range: DateRange, location: LogLocation) 
     """Why a run's report could not show a use of a key: no log file read at all (the trail
     stopped, deleted, or delivering elsewhere: ``objectsRead``), or log files without a KMS read
     event (:func:`no_kms_read_events`): all of them (``kmsReadEvents``), or those of some
-    accounts and Regions (``regionsWithoutKmsReadEvents``, naming the first
-    :data:`MAX_REGIONS_NAMED`): in an organization's bucket one account's trail may log write
-    events only while the others log KMS's reads. None when every account and Region whose
-    log files hold records of the range has KMS read events: then a key missing from the
-    report was not used, as far as the trail logged."""
+    accounts (``accountsWithoutKmsReadEvents``, naming the first :data:`MAX_ACCOUNTS_NAMED`):
+    in an organization's bucket one account's trail may log write events only while the others
+    log KMS's reads. None when every account whose log files hold records of the range has KMS
+    read events: then a key missing from the report was not used, as far as the trail
+    logged."""
     if not stats.objects:
         return UnseenUse(
             "objectsRead",
@@ -1802,20 +1803,19 @@ def unseen_use(stats: AuditStats, date_range: DateRange, location: LogLocation) 
     if not stats.kms_reads:
         where = f"the log files read under {location.trail_uri}"
         return UnseenUse("kmsReadEvents", 0, no_kms_read_events(where, date_range))
-    missing = stats.regions_without_kms_reads()
+    missing = stats.accounts_without_kms_reads()
     if not missing:
         return None
-    named = "; ".join(
-        f"account {account}, Region {region}" for account, region in missing[:MAX_REGIONS_NAMED]
-    )
-    if len(missing) > MAX_REGIONS_NAMED:
+    named = ", ".join(missing[:MAX_ACCOUNTS_NAMED])
+    if len(missing) > MAX_ACCOUNTS_NAMED:
         named += (
-            f"; and {len(missing) - MAX_REGIONS_NAMED} more (all in --format json, "
-            "regionsWithoutKmsReadEvents)"
+            f" and {len(missing) - MAX_ACCOUNTS_NAMED} more (all in --format json, "
+            "accountsWithoutKmsReadEvents)"
         )
-    where = f"the log files read under {location.trail_uri} of {named}"
+    accounts = "accounts" if len(missing) > 1 else "account"
+    where = f"the log files read under {location.trail_uri} of {accounts} {named}"
     return UnseenUse(
-        "regionsWithoutKmsReadEvents", len(missing), no_kms_read_events(where, date_range)
+        "accountsWithoutKmsReadEvents", len(missing), no_kms_read_events(where, date_range)
     )
 
 
@@ -1828,7 +1828,7 @@ def summary_table(
     says how many, under the name of the JSON summary's count (``objectsSkipped: 2 ...``): the
     table does not show their records, also when it is saved with ``-o`` and stderr is not.
     Likewise ``unseen`` (:func:`unseen_use`; default None), as ``kmsReadEvents: 0: ...`` (or
-    ``regionsWithoutKmsReadEvents: 2: ...``).
+    ``accountsWithoutKmsReadEvents: 2: ...``).
     """
     header = ("KEY", "PRINCIPAL", "EVENT", "COUNT", "FAILED", "FIRST SEEN", "LAST SEEN")
     rows = [
@@ -1873,10 +1873,7 @@ def summary_json(
         "objectsRead": stats.objects,
         "recordsRead": stats.records,
         "kmsReadEvents": stats.kms_reads,
-        "regionsWithoutKmsReadEvents": [
-            {"account": account, "region": region}
-            for account, region in stats.regions_without_kms_reads()
-        ],
+        "accountsWithoutKmsReadEvents": stats.accounts_without_kms_reads(),
         "recordsMatched": stats.matched,
         "duplicatesSkipped": stats.duplicates,
         "objectsSkipped": len(stats.skipped),

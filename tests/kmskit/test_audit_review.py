@@ -393,10 +393,9 @@ def organization_week() -> dict[str, list[dict[str, Any]]]:
 
 
 MEMBER_WITHOUT_READS = (
-    f"the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX} of account {base.MEMBER}, "
-    f"Region eu-west-1; account {base.MEMBER}, Region us-east-1 hold no KMS read event (a "
-    "Decrypt, a DescribeKey, ...) from 2026-11-02 to 2026-11-08: the trail may exclude KMS "
-    "events or log write events only, so whether a key was used is unknown"
+    f"the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX} of account {base.MEMBER} "
+    "hold no KMS read event (a Decrypt, a DescribeKey, ...) from 2026-11-02 to 2026-11-08: the "
+    "trail may exclude KMS events or log write events only, so whether a key was used is unknown"
 )
 
 
@@ -406,8 +405,9 @@ def test_an_account_whose_trail_logs_no_kms_read_event_is_named_in_an_organizati
 ) -> None:
     """The KMS read events were counted across the whole bucket: the owner's Decrypt hid that
     the member account's trail logs write events only, and the audit of the member's key
-    reported "no use" without a word. Each account and Region with log files of the range and
-    no KMS read event is named; the partner's, with no record of the range, is not."""
+    reported "no use" without a word. Each account with log files of the range and no KMS read
+    event (in any of its Regions) is named once; the partner's, with no record of the range,
+    is not."""
     out = tmp_path / "usage.out"
     code = audit_week_of(
         organization_week(), "--key", base.MEMBER_KEY, "--event", "Decrypt",
@@ -417,22 +417,34 @@ def test_an_account_whose_trail_logs_no_kms_read_event_is_named_in_an_organizati
     assert capsys.readouterr().err.splitlines() == [f"kmskit: warning: {MEMBER_WITHOUT_READS}"]
     if output_format == "table":
         assert out.read_text().splitlines()[1:] == [
-            f"regionsWithoutKmsReadEvents: 2: {MEMBER_WITHOUT_READS}"
+            f"accountsWithoutKmsReadEvents: 1: {MEMBER_WITHOUT_READS}"
         ]
     elif output_format == "json":
         report = json.loads(out.read_text())
         assert (report["rows"], report["objectsRead"], report["kmsReadEvents"]) == ([], 4, 1)
-        assert report["regionsWithoutKmsReadEvents"] == [
-            {"account": base.MEMBER, "region": "eu-west-1"},
-            {"account": base.MEMBER, "region": "us-east-1"},
-        ]
+        assert report["accountsWithoutKmsReadEvents"] == [base.MEMBER]
+
+
+def test_a_region_where_nobody_called_kms_is_not_warned_about(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A trail's event selectors apply in each of its Regions: an account whose trail logged a
+    KMS read in one Region logs them all, and a quiet Region (write events only, such as a
+    CreateGrant) is no sign of a trail that leaves KMS's reads out."""
+    week = organization_week()
+    grant = week[base.log_key(base.MEMBER, "eu-west-1", "2026-11-05", "a", org=base.ORG)]
+    week[base.log_key(base.OWNER, "us-east-1", "2026-11-05", "a", org=base.ORG)] = grant
+    assert audit_week_of(week, "--format", "json") == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["accountsWithoutKmsReadEvents"] == [base.MEMBER]
+    assert captured.err.splitlines() == [f"kmskit: warning: {MEMBER_WITHOUT_READS}"]
 
 
 def test_many_accounts_without_kms_read_events_are_named_up_to_ten(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The warning is one line however many accounts and Regions it is about; --format json
-    lists them all."""
+    """The warning is one line however many accounts it is about; --format json lists them
+    all."""
     week = organization_week()
     grant = week[base.log_key(base.MEMBER, "eu-west-1", "2026-11-05", "a", org=base.ORG)]
     members = [f"{n:012d}" for n in range(1, 13)]
@@ -441,9 +453,9 @@ def test_many_accounts_without_kms_read_events_are_named_up_to_ten(
     assert audit_week_of(week, "--format", "json") == 0
     captured = capsys.readouterr()
     (warning,) = captured.err.splitlines()
-    assert warning.count("account ") == 10
-    assert f"account {members[9]}, Region eu-west-1; and 4 more (all in --format json, " in warning
-    assert len(json.loads(captured.out)["regionsWithoutKmsReadEvents"]) == 14
+    named = ", ".join(members[:10])
+    assert f" of accounts {named} and 3 more (all in --format json, " in warning
+    assert len(json.loads(captured.out)["accountsWithoutKmsReadEvents"]) == 13
 
 
 def test_a_trail_stopped_before_the_range_is_warned_about(
