@@ -1,9 +1,12 @@
-"""Which conditions of a policy statement limit who the caller is.
+"""Which conditions of a policy statement limit who the caller is, or what an AWS service acts for.
 
 One rule for both sides of the toolkit: ``kmskit key inventory`` reports an Allow for ``"*"``
 without such a condition as ``PUBLIC`` (:func:`kmskit.key_inventory.analyze_policy`), and the
 constructs refuse the same statement at synth (``constructs_lib.key_policy.policy_problems``).
-Plain data only (no AWS client, no CDK), so that both can import it.
+Likewise one rule for an Allow to an AWS service (:func:`limits_source`, the confused deputy):
+the constructs refuse one without it at construct time, and ``tests/test_service_principals.py``
+holds every App under test to it. Plain data only (no AWS client, no CDK), so that all of them
+can import it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,20 @@ _CALLER_KEY_NAMES = (
 )
 # Compared without regard to case, as IAM compares condition keys.
 CALLER_KEYS: frozenset[str] = frozenset(key.lower() for key in _CALLER_KEY_NAMES)
+# Condition keys that name the resource or account an AWS service acts for (its source), so that
+# an Allow for a service principal under one of them does not let the service act for any
+# customer who points it at the resource. A name ending in ':' stands for every key it starts
+# (kms:EncryptionContext:aws:cloudtrail:arn...).
+_SOURCE_KEY_NAMES = (
+    "aws:SourceArn",
+    "aws:SourceAccount",
+    "aws:SourceOrgID",
+    "aws:SourceOrgPaths",
+    "kms:EncryptionContext:",
+    "kms:ViaService",
+    "kms:CallerAccount",
+)
+SOURCE_KEYS: tuple[str, ...] = tuple(key.lower() for key in _SOURCE_KEY_NAMES)
 # The keys among them whose values name accounts (or ARNs of an account).
 _ACCOUNT_KEYS = frozenset(
     key.lower() for key in ("aws:PrincipalAccount", "aws:SourceAccount", "kms:CallerAccount")
@@ -63,6 +80,14 @@ CALLER_CONDITION_RULE = (
 )
 """What :func:`caller_limits` asks of a condition, in words, for the errors that refuse one."""
 
+SOURCE_CONDITION_RULE = (
+    f"a condition that limits the source ({', '.join(_SOURCE_KEY_NAMES[:4])}, "
+    "kms:EncryptionContext:<key>, kms:ViaService, kms:CallerAccount) under an operator that needs "
+    "the key present (not ...IfExists, Null, ForAllValues: or a negation), with a value other "
+    "than '*'"
+)
+"""What :func:`limits_source` asks of a condition, in words, for the errors that refuse one."""
+
 
 def account_of(principal: str) -> str | None:
     """The account of an account ID or an IAM or STS ARN; None otherwise (``*``, a unique ID)."""
@@ -84,6 +109,56 @@ def names_everyone(principal: Any) -> bool:
     )
 
 
+def services_named(principal: Any) -> list[Any]:
+    """The AWS services a ``Principal`` element names (``{"Service": "s3.amazonaws.com"}``, or
+    CDK's ``policy_fragment.principal_json``: ``{"Service": ["s3.amazonaws.com"]}``)."""
+    if not isinstance(principal, dict):
+        return []
+    named = principal.get("Service", [])
+    return [s for s in ([named] if isinstance(named, str | dict) else list(named or ())) if s]
+
+
+def binding_keys(condition: Any) -> set[str]:
+    """The condition keys (lower case) that ``condition`` (a statement's ``Condition``) requires
+    to be present with a value other than ``*``: under an operator that needs the key present
+    (see :func:`_needs_key`), with no value ``*``."""
+    if not isinstance(condition, dict):
+        return set()
+    keys: set[str] = set()
+    for operator, tests in condition.items():
+        if not isinstance(tests, dict) or not _needs_key(str(operator)):
+            continue
+        for key, value in tests.items():
+            if any(item == "*" for item in _values(value)):
+                continue
+            keys.add(str(key).lower())
+    return keys
+
+
+def limits_source(condition: Any) -> bool:
+    """Whether ``condition`` (a statement's ``Condition``) ties an Allow for an AWS service to
+    a resource or account (:data:`SOURCE_CONDITION_RULE`): one of :data:`SOURCE_KEYS`, a key
+    ending in ``:`` standing for every key it starts, among its :func:`binding_keys`."""
+    return any(
+        key == wanted or (wanted.endswith(":") and key.startswith(wanted))
+        for key in binding_keys(condition)
+        for wanted in SOURCE_KEYS
+    )
+
+
+def _needs_key(operator: str) -> bool:
+    """Whether a condition operator is false for a request without its key: not
+    ``...IfExists``, ``Null``, ``ForAllValues:`` (true when the key is absent) or a negation
+    (``StringNotEquals``, ``ArnNotLike``, ``NotIpAddress``...); ``ForAnyValue:`` is."""
+    name = operator.lower().removeprefix("foranyvalue:")
+    return not (
+        name.startswith("forallvalues:")
+        or name.endswith("ifexists")
+        or name == "null"
+        or "not" in name
+    )
+
+
 def caller_limits(condition: Any) -> set[str] | None:
     """None if ``condition`` (a statement's ``Condition``) does not limit the caller (see
     :data:`CALLER_CONDITION_RULE`); otherwise the accounts it names (none for an organization or
@@ -98,13 +173,7 @@ def caller_limits(condition: Any) -> set[str] | None:
     accounts: set[str] = set()
     for operator, tests in condition.items():
         name = str(operator).lower().removeprefix("foranyvalue:")
-        if (
-            not isinstance(tests, dict)
-            or name.startswith("forallvalues:")  # true when the key is absent
-            or name.endswith("ifexists")
-            or name == "null"
-            or "not" in name  # StringNotEquals, ArnNotLike, NotIpAddress...
-        ):
+        if not isinstance(tests, dict) or not _needs_key(str(operator)):
             continue
         for given, value in tests.items():
             key = str(given).lower()

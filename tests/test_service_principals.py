@@ -6,8 +6,10 @@ for *any* customer who points it at the resource: another account's trail could 
 audit bucket, another account's alarm could publish to the alarm topic. AWS's guides add
 ``aws:SourceArn`` / ``aws:SourceAccount`` (or, in key policies, an encryption context naming the
 resource) to every such statement. This gate holds every App under test (tests/_support/apps/)
-to that: each ``Allow`` to a service principal carries one of :data:`SOURCE_KEYS` with an
-operator that requires the key and a value that is not ``*``, and an ``Allow`` to every
+to that: each ``Allow`` to a service principal carries a condition that limits its source (one rule,
+:func:`kmskit.policy_conditions.limits_source`, which the key constructs apply at construct
+time too: one of its ``SOURCE_KEYS`` with an operator that requires the key and a value that
+is not ``*``), and an ``Allow`` to every
 principal (``"*"``) carries one of :data:`CALLER_KEYS`. :data:`EXEMPT` lists the exceptions with
 their reasons; docs/compliance.md lists the same. Role trust policies are out of scope: several
 services refuse these keys there (CloudTrail's role for CloudWatch Logs, for one).
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from kmskit.policy_conditions import binding_keys, limits_source, services_named
 from tests._support.apps import app_names
 from tests._support.compliance_doc import COMPLIANCE_DOC, table_rows
 from tests._support.iam_policies import as_list, is_everyone, policy_documents
@@ -29,17 +32,6 @@ from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
 
-# Condition keys that name the resource or account a service acts for (lower case: IAM's
-# condition keys are case-insensitive).
-SOURCE_KEYS = (
-    "aws:sourcearn",
-    "aws:sourceaccount",
-    "aws:sourceorgid",
-    "aws:sourceorgpaths",
-    "kms:encryptioncontext:",
-    "kms:viaservice",
-    "kms:calleraccount",
-)
 # Condition keys that limit who "*" can be.
 CALLER_KEYS = (
     "aws:principalaccount",
@@ -102,30 +94,6 @@ class Unguarded:
         return f"{self.stack}/{self.logical_id}/{self.sid}: {self.principal}: {self.why}"
 
 
-def _services(principal: Any) -> list[str]:
-    if not isinstance(principal, Mapping):
-        return []
-    return [service for service in as_list(principal.get("Service", [])) if service]
-
-
-def _binding_keys(condition: Mapping[str, Any]) -> set[str]:
-    """The condition keys ``condition`` requires to be present with a value other than ``*``:
-    an ``...IfExists`` operator, or a ``Null`` test, lets a request without the key through."""
-    keys: set[str] = set()
-    for operator, tests in condition.items():
-        if operator.endswith("IfExists") or operator == "Null" or not isinstance(tests, Mapping):
-            continue
-        for key, value in tests.items():
-            if any(item == "*" for item in as_list(value)):
-                continue
-            keys.add(key.lower())
-    return keys
-
-
-def _has(keys: set[str], wanted: tuple[str, ...]) -> bool:
-    return any(key == w or (w.endswith(":") and key.startswith(w)) for key in keys for w in wanted)
-
-
 def unguarded(
     templates: Mapping[str, Mapping[str, Any]], exempt: tuple[Exempt, ...] = EXEMPT
 ) -> Iterator[Unguarded]:
@@ -140,14 +108,15 @@ def unguarded(
                     continue
                 principal = statement["Principal"]
                 sid = str(statement.get("Sid", ""))
-                keys = _binding_keys(statement.get("Condition") or {})
-                if is_everyone(principal) and not _has(keys, CALLER_KEYS):
+                condition = statement.get("Condition")
+                if is_everyone(principal) and not binding_keys(condition) & set(CALLER_KEYS):
                     yield Unguarded(stack, document.logical_id, sid, "*", "no caller condition")
-                for service in _services(principal):
+                source_limited = limits_source(condition)
+                for service in services_named(principal):
                     item = Unguarded(
-                        stack, document.logical_id, sid, service, "no source condition"
+                        stack, document.logical_id, sid, str(service), "no source condition"
                     )
-                    if not _has(keys, SOURCE_KEYS) and not any(e.covers(item) for e in exempt):
+                    if not source_limited and not any(e.covers(item) for e in exempt):
                         yield item
 
 
@@ -167,7 +136,7 @@ def test_the_gate_reads_service_statements_in_every_kind_of_policy(synthesized: 
         for template in synthesized(name).templates.values():
             for document in policy_documents(template):
                 statements = as_list(document.document.get("Statement", []))
-                if any(_services(statement.get("Principal")) for statement in statements):
+                if any(services_named(statement.get("Principal")) for statement in statements):
                     kinds.add(document.resource_type)
     assert {
         "AWS::KMS::Key",
@@ -250,8 +219,10 @@ def test_an_encryption_context_naming_the_resource_counts_as_a_source() -> None:
         {"StringLike": {"aws:SourceArn": "*"}},
         {"Null": {"aws:SourceAccount": "false"}},
         {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        {"ForAllValues:StringEquals": {"aws:SourceAccount": ["111111111111"]}},
+        {"StringNotEquals": {"aws:SourceAccount": "222222222222"}},
     ],
-    ids=["if-exists", "star", "null", "other-key"],
+    ids=["if-exists", "star", "null", "other-key", "for-all-values", "negation"],
 )
 def test_a_condition_that_binds_nothing_does_not_count(condition: dict[str, Any]) -> None:
     assert findings(allow({"Service": "cloudtrail.amazonaws.com"}, condition)) == [
