@@ -34,10 +34,13 @@ from constructs_lib._validation import (
 from kmskit.aws_names import ACCOUNT_ID
 from kmskit.policy_conditions import (
     CALLER_CONDITION_RULE,
+    SOURCE_CONDITION_RULE,
     account_of,
     caller_limits,
     holds_wildcard,
+    limits_source,
     names_everyone,
+    services_named,
 )
 
 ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::(\d{12}):")
@@ -293,9 +296,63 @@ WILDCARD_IN_ARN = (
     "condition on aws:PrincipalArn through 'statements')"
 )
 
+SERVICE_ADMIN = (
+    "must not hold an AWS service principal: the statement gives management of the key "
+    "(kms:PutKeyPolicy among it), which no service needs (name the roles that administer the "
+    "key; give a service use of it through service_principals=[KeyServicePrincipal...])"
+)
+SERVICE_WITHOUT_SOURCE = (
+    "must not let an AWS service principal in without "
+    + SOURCE_CONDITION_RULE
+    + ": without one the service uses the key for any customer who points it at a resource "
+    "encrypted under it (the confused deputy). Use KeyServicePrincipal.cloudtrail(...), "
+    ".cloudwatch_logs(...), .publisher(service=..., destination=..., source_arn_pattern=...) "
+    "or .route53_dnssec(...) in service_principals=[...], which add the conditions AWS "
+    "documents, or give the principal such a condition: "
+    "iam.ServicePrincipal(...).with_conditions({'StringEquals': {'aws:SourceAccount': ...}})"
+)
+
+
+def shown_principal(principal: iam.IPrincipal) -> str:
+    """A principal as CDK writes it for people (``ServicePrincipal(s3.amazonaws.com)``): the
+    service of a ``ServicePrincipal`` is a token in what it renders."""
+    to_string = getattr(principal, "to_string", None)
+    return str(to_string()) if callable(to_string) else repr(principal)
+
+
+def check_service_source(
+    prop: str, principals: Sequence[iam.IPrincipal], principal: Any, condition: Any
+) -> None:
+    """Refuse an Allow for an AWS service whose ``condition`` does not limit its source
+    (:func:`kmskit.policy_conditions.limits_source`), naming ``prop`` and ``principals`` (the
+    statement's principal objects). ``principal``: what they render (CDK's ``principal_json``,
+    or a statement's ``Principal``)."""
+    if services_named(principal) and not limits_source(condition):
+        raise ConstructPropError(
+            prop,
+            SERVICE_WITHOUT_SOURCE,
+            ", ".join(map(shown_principal, principals))
+            + " with "
+            + (f"Condition {json.dumps(condition, default=str)}" if condition else "no Condition"),
+        )
+
+
+def check_statement_sources(prop: str, statement: iam.PolicyStatement) -> None:
+    """:func:`check_service_source` for the principals of an Allow ``statement``."""
+    rendered = statement.to_statement_json()
+    if rendered.get("Effect") == "Allow":
+        check_service_source(
+            prop, statement.principals, rendered.get("Principal"), rendered.get("Condition")
+        )
+
 
 def to_principal(
-    prop: str, value: iam.IPrincipal | str, *, conditioned_wildcard: bool = False
+    prop: str,
+    value: iam.IPrincipal | str,
+    *,
+    conditioned_wildcard: bool = False,
+    administers: bool = False,
+    item: str | None = None,
 ) -> iam.IPrincipal:
     """A principal object, or an IAM ARN string (``arn:aws:iam::111111111111:role/Admin``).
 
@@ -304,7 +361,10 @@ def to_principal(
     ``conditioned_wildcard`` (users, service users): ``*`` is taken with conditions of its own
     that limit the caller (:func:`kmskit.policy_conditions.caller_limits`), such as
     ``iam.OrganizationPrincipal``'s ``aws:PrincipalOrgID``. Default: False (administrators and
-    the deployer: never ``*``).
+    the deployer: never ``*``). An AWS service principal is refused when ``administers``
+    (administrators, the deployer; default: False), and otherwise taken only with conditions
+    of its own that limit its source (:func:`check_service_source`). ``item``: what the
+    service-principal errors name, such as ``users[2]``. Default: ``prop``.
     """
     wildcard = WILDCARD_USER if conditioned_wildcard else WILDCARD_PRINCIPAL
     if isinstance(value, str):
@@ -328,6 +388,10 @@ def to_principal(
     # (AnyPrincipal().with_conditions(...)) is "*" all the same.
     fragment = value.policy_fragment
     rendered = fragment.principal_json
+    if services_named(rendered):
+        if administers:
+            raise ConstructPropError(item or prop, SERVICE_ADMIN, shown_principal(value))
+        check_service_source(item or prop, [value], rendered, fragment.conditions)
     if names_everyone(rendered):
         conditions = fragment.conditions
         if conditioned_wildcard and caller_limits(conditions) is not None:
@@ -352,7 +416,13 @@ def to_principal(
         require(not (isinstance(arn, str) and has_wildcard(arn)), prop, WILDCARD_IN_ARN, arn)
     if isinstance(value, iam.CompositePrincipal):
         for inner in value.principals:
-            to_principal(prop, inner, conditioned_wildcard=conditioned_wildcard)
+            to_principal(
+                prop,
+                inner,
+                conditioned_wildcard=conditioned_wildcard,
+                administers=administers,
+                item=item,
+            )
     group = group_named_by(value, arn)
     require(group is None, prop, GROUP_PRINCIPAL, group)
     return value
@@ -1070,14 +1140,20 @@ class KeyPolicy:
         Args:
             admins: manage the key (including ``kms:PutKeyPolicy``) without use actions; with
                 ``kms:PutKeyPolicy`` (and ``kms:ReplicateKey``) they can still give themselves
-                use, which only an SCP or a permissions boundary prevents. Default: none.
-            users: use the key; actions follow its usage. Default: none.
-            service_users: may create grants for AWS resources (EBS, RDS, ...). Default: none.
+                use, which only an SCP or a permissions boundary prevents. No AWS service
+                principal. Default: none.
+            users: use the key; actions follow its usage. An AWS service principal only with
+                conditions of its own that limit its source (see ``statements``). Default: none.
+            service_users: may create grants for AWS resources (EBS, RDS, ...); a service
+                principal as in ``users``. Default: none.
             external_accounts: other accounts or their principals: user and grant statements,
                 optionally narrowed by ``kms:ViaService``/``kms:CallerAccount``
                 (see :class:`ExternalAccount`). Default: none.
             service_principals: AWS services with their documented conditions. Default: none.
-            statements: extra statements, added last. Default: none.
+            statements: extra statements, added last. An Allow for an AWS service principal
+                must carry a condition that limits its source
+                (:data:`kmskit.policy_conditions.SOURCE_CONDITION_RULE`: the confused deputy);
+                :class:`KeyServicePrincipal` writes the ones AWS documents. Default: none.
             deployer: who deploys the key with CloudFormation. KMS refuses to create a key
                 whose policy would not let the caller call ``kms:PutKeyPolicy`` later, and
                 CloudFormation updates the policy with the same role, so that role gets the
@@ -1088,11 +1164,19 @@ class KeyPolicy:
                 keep ``kms:PutKeyPolicy`` for the deploying principal).
         """
         if deployer is not None and deployer != STACK_DEPLOYER:
-            deployer = to_principal("deployer", deployer)
+            deployer = to_principal("deployer", deployer, administers=True)
         principal_lists = {
             prop: tuple(
-                to_principal(prop, p, conditioned_wildcard=prop != "admins")
-                for p in check_sequence(prop, value, "IAM principals or principal ARNs")
+                to_principal(
+                    prop,
+                    p,
+                    conditioned_wildcard=prop != "admins",
+                    administers=prop == "admins",
+                    item=f"{prop}[{index}]",
+                )
+                for index, p in enumerate(
+                    check_sequence(prop, value, "IAM principals or principal ARNs")
+                )
             )
             for prop, value in (
                 ("admins", admins),
@@ -1125,6 +1209,8 @@ class KeyPolicy:
             "aws_iam.PolicyStatement",
             "must hold aws_iam.PolicyStatement objects",
         )
+        for index, statement in enumerate(extra):
+            check_statement_sources(f"statements[{index}]", statement)
         return cls(
             delegates_to_iam=False,
             admins=principal_lists["admins"],

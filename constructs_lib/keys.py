@@ -44,6 +44,8 @@ from constructs_lib.key_policy import (
     ServiceStatements,
     StackFacts,
     admin_actions,
+    check_service_source,
+    check_statement_sources,
     group_named_by,
     policy_problems,
     stack_facts,
@@ -341,7 +343,10 @@ class _KeyBase(Resource):
         )
 
     def add_to_key_policy(self, statement: iam.PolicyStatement) -> None:
-        """Add a statement to the key policy (checked for wildcards and lock-out at synth)."""
+        """Add a statement to the key policy (checked for wildcards and lock-out at synth; an
+        Allow for an AWS service without a condition that limits its source is refused now, as
+        in ``KeyPolicy.custom(statements=[...])``)."""
+        check_statement_sources("statement", statement)
         self.add_to_resource_policy(statement)
 
     def _take_added_alias(self, alias_name: str, made: int) -> str:
@@ -374,6 +379,10 @@ class _KeyBase(Resource):
     ) -> iam.Grant:
         """Give ``grantee`` the ``key_actions`` on this key. Every ``grant_*`` method ends here.
 
+        An AWS service principal (which the key policy names) is refused unless the statement's
+        ``conditions``, or the principal's own (``ServicePrincipal(...).with_conditions(...)``),
+        limit its source (:func:`~constructs_lib.key_policy.check_service_source`).
+
         * Default policy, principal of this account: an identity policy is enough (the key
           policy delegates to IAM).
         * Custom policy: the key policy names the principal, and a principal of this account
@@ -393,6 +402,16 @@ class _KeyBase(Resource):
             "must be an IGrantable (a role, a user, a function...)",
             grantee,
         )
+        return self._checked_grant("grant", grantee, key_actions, conditions)
+
+    def _checked_grant(
+        self,
+        method: str,
+        grantee: iam.IGrantable,
+        key_actions: tuple[str, ...],
+        conditions: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> iam.Grant:
+        """:meth:`grant`, whose errors about a service grantee name ``method``."""
         require(bool(key_actions), "key_actions", "must name at least one kms: action", key_actions)
         for action in key_actions:
             require(
@@ -440,20 +459,24 @@ class _KeyBase(Resource):
                 json.dumps(condition_dict, sort_keys=True),
             )
         except TypeError:  # a condition value that is not plain data (a token object)
-            return self._grant(grantee, key_actions, condition_dict)
+            return self._grant(method, grantee, key_actions, condition_dict)
         previous = self._grants.get(memo)
         if previous is None:
-            previous = self._grants[memo] = self._grant(grantee, key_actions, condition_dict)
+            previous = self._grants[memo] = self._grant(
+                method, grantee, key_actions, condition_dict
+            )
         return previous
 
     def _grant(
         self,
+        method: str,
         grantee: iam.IGrantable,
         key_actions: tuple[str, ...],
         condition_dict: dict[str, dict[str, Any]] | None,
     ) -> iam.Grant:
         principal = grantee.grant_principal
         self._refuse_group(principal)
+        self._refuse_unlimited_service(method, principal, condition_dict)
         named: iam.IPrincipal | None = None
         statement_conditions = condition_dict
         if not self.policy.delegates_to_iam:
@@ -499,7 +522,7 @@ class _KeyBase(Resource):
     ) -> iam.Grant:
         """``grant(grantee, *key_actions)`` for a ``grant_*`` method that needs ``usage``."""
         self._require_usage(method, usage)
-        return self.grant(grantee, *key_actions)
+        return self._checked_grant(method, grantee, key_actions)
 
     def grant_encrypt_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
         """Encrypt, decrypt, re-encrypt and (symmetric keys) generate data keys; also
@@ -568,12 +591,15 @@ class _KeyBase(Resource):
         """What the key policy's ``admins`` get: the management actions (import actions too
         for an ``EXTERNAL`` key), no use actions; ``kms:PutKeyPolicy`` among them, with which
         an administrator can still give themselves use (docs/keys.md)."""
-        return self.grant(grantee, *admin_actions(self.origin))
+        return self._checked_grant("grant_admin", grantee, admin_actions(self.origin))
 
     def grant_for_aws_resources(self, grantee: iam.IGrantable) -> iam.Grant:
         """Create, list and revoke grants for AWS resources (EBS, RDS acting for ``grantee``)."""
-        return self.grant(
-            grantee, *actions.GRANT_ACTIONS, conditions=actions.GRANT_FOR_AWS_RESOURCE_CONDITION
+        return self._checked_grant(
+            "grant_for_aws_resources",
+            grantee,
+            actions.GRANT_ACTIONS,
+            conditions=actions.GRANT_FOR_AWS_RESOURCE_CONDITION,
         )
 
     def grant_to_account(self, account: ExternalAccount | iam.AccountPrincipal | str) -> iam.Grant:
@@ -591,6 +617,24 @@ class _KeyBase(Resource):
             for principal in external.principals()
         ]
         return functools.reduce(lambda a, b: a.combine(b), grants)
+
+    def _refuse_unlimited_service(
+        self,
+        method: str,
+        principal: iam.IPrincipal,
+        conditions: dict[str, dict[str, Any]] | None,
+    ) -> None:
+        """An AWS service principal (named in the key policy, as it cannot hold an identity
+        policy) whose statement would not limit its source: refused, naming ``method``'s
+        grantee. A role or user (the usual grantee, never a service) is not read, which would
+        be a round trip per grant."""
+        if isinstance(principal, iam.Role | iam.User | iam.ArnPrincipal):
+            return
+        fragment = principal.policy_fragment
+        merged = {op: dict(body) for op, body in (conditions or {}).items()}
+        for op, body in (fragment.conditions or {}).items():
+            merged.setdefault(op, {}).update(body)
+        check_service_source(f"{method}(grantee)", [principal], fragment.principal_json, merged)
 
     def _refuse_group(self, principal: iam.IPrincipal) -> None:
         """An IAM group the key policy would have to name (KMS refuses the policy at deploy

@@ -107,6 +107,10 @@ def allows(
     return False
 
 
+# A service principal is granted only with a condition that limits its source.
+EVENTS_SOURCE = {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
 def app_with_stack(name: str) -> tuple[cdk.App, cdk.Stack]:
     """An App with the cdk.json context and one stack ``name`` of ACCOUNT in eu-west-1."""
     app = cdk.App(context=cdk_json_context())
@@ -139,7 +143,9 @@ def templates() -> Templates:
     signer.grant_sign_verify(role(stack, "SignUser"))
     mac.grant_generate_mac(role(stack, "MacUser"))
     default_key.grant_for_aws_resources(role(stack, "ServiceUser"))
-    default_key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt")
+    default_key.grant(
+        iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", conditions=EVENTS_SOURCE
+    )
     custom_key.grant_to_account(PARTNER)
     custom_key.grant_to_account(ExternalAccount(account_id="333333333333", via_services=("ec2",)))
     default_key.grant_decrypt(role(partner, "PartnerReader", role_name="partner-reader"))
@@ -229,7 +235,10 @@ def test_grant_for_aws_resources_keeps_its_condition(templates: Templates) -> No
 
 def test_service_principal_grant_goes_to_the_key_policy(templates: Templates) -> None:
     assert allows(
-        templates.key_policy("DefaultKey"), ("Service", "events.amazonaws.com"), "kms:Decrypt"
+        templates.key_policy("DefaultKey"),
+        ("Service", "events.amazonaws.com"),
+        "kms:Decrypt",
+        EVENTS_SOURCE,
     )
 
 

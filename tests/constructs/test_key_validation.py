@@ -27,6 +27,7 @@ from constructs_lib import (
     ReplicaKey,
 )
 from kmskit.key_inventory import analyze_policy
+from kmskit.policy_conditions import limits_source
 
 ACCOUNT = "111111111111"
 ADMIN_ROLE = "arn:aws:iam::111111111111:role/Admin"
@@ -177,6 +178,25 @@ WILDCARD_IN_ARN = (
     "Principal (name each role, or add a statement for the account root with an ArnLike "
     "condition on aws:PrincipalArn through 'statements')"
 )
+SERVICE_ADMIN = (
+    "must not hold an AWS service principal: the statement gives management of the key "
+    "(kms:PutKeyPolicy among it), which no service needs (name the roles that administer the "
+    "key; give a service use of it through service_principals=[KeyServicePrincipal...])"
+)
+SERVICE_WITHOUT_SOURCE = (
+    "must not let an AWS service principal in without a condition that limits the source "
+    "(aws:SourceArn, aws:SourceAccount, aws:SourceOrgID, aws:SourceOrgPaths, "
+    "kms:EncryptionContext:<key>, kms:ViaService, kms:CallerAccount) under an operator that "
+    "needs the key present (not ...IfExists, Null, ForAllValues: or a negation), with a value "
+    "other than '*': without one the service uses the key for any customer who points it at a "
+    "resource encrypted under it (the confused deputy). Use KeyServicePrincipal.cloudtrail(...), "
+    ".cloudwatch_logs(...), .publisher(service=..., destination=..., source_arn_pattern=...) or "
+    ".route53_dnssec(...) in service_principals=[...], which add the conditions AWS documents, "
+    "or give the principal such a condition: "
+    "iam.ServicePrincipal(...).with_conditions({'StringEquals': {'aws:SourceAccount': ...}})"
+)
+SOURCE = {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+IF_EXISTS = {"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}}
 
 CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     # key spec and usage combinations
@@ -401,6 +421,107 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
             primary_key_arn="arn:aws:kms:eu-west-1:1111:key/mrk-1234abcd12ab34cd56ef1234567890ab",
         ),
         "'primary_key_arn' must be a 12-digit AWS account ID. Received: '1111'",
+    ),
+    # AWS service principals: never administrators; elsewhere only with a source condition
+    (
+        "service-admin",
+        key_with_policy(admins=[ADMIN_ROLE, iam.ServicePrincipal("lambda.amazonaws.com")]),
+        f"'admins[1]' {SERVICE_ADMIN}. Received: 'ServicePrincipal(lambda.amazonaws.com)'",
+    ),
+    (
+        "service-admin-with-a-source-condition",
+        key_with_policy(admins=[iam.ServicePrincipal("lambda.amazonaws.com", conditions=SOURCE)]),
+        f"'admins[0]' {SERVICE_ADMIN}. Received: 'ServicePrincipal(lambda.amazonaws.com)'",
+    ),
+    (
+        "service-deployer",
+        key_with_policy(admins=[ADMIN_ROLE], deployer=iam.ServicePrincipal("lambda.amazonaws.com")),
+        f"'deployer' {SERVICE_ADMIN}. Received: 'ServicePrincipal(lambda.amazonaws.com)'",
+    ),
+    (
+        "service-user",
+        key_with_policy(admins=[ADMIN_ROLE], users=[iam.ServicePrincipal("s3.amazonaws.com")]),
+        f"'users[0]' {SERVICE_WITHOUT_SOURCE}. "
+        "Received: 'ServicePrincipal(s3.amazonaws.com) with no Condition'",
+    ),
+    (
+        "service-user-in-a-composite-principal",
+        key_with_policy(
+            admins=[ADMIN_ROLE],
+            users=[iam.CompositePrincipal(iam.ServicePrincipal("s3.amazonaws.com"))],
+        ),
+        f"'users[0]' {SERVICE_WITHOUT_SOURCE}. "
+        "Received: 'CompositePrincipal(ServicePrincipal(s3.amazonaws.com)) with no Condition'",
+    ),
+    (
+        "service-user-with-a-condition-that-binds-nothing",
+        key_with_policy(
+            admins=[ADMIN_ROLE],
+            users=[iam.ServicePrincipal("s3.amazonaws.com", conditions=IF_EXISTS)],
+        ),
+        f"'users[0]' {SERVICE_WITHOUT_SOURCE}. Received: 'ServicePrincipal(s3.amazonaws.com) "
+        f"with Condition {json.dumps(IF_EXISTS)}'",
+    ),
+    (
+        "service-service-user",
+        key_with_policy(
+            admins=[ADMIN_ROLE],
+            service_users=[ADMIN_ROLE, iam.ServicePrincipal("ec2.amazonaws.com")],
+        ),
+        f"'service_users[1]' {SERVICE_WITHOUT_SOURCE}. "
+        "Received: 'ServicePrincipal(ec2.amazonaws.com) with no Condition'",
+    ),
+    (
+        "service-in-statements",
+        key_with_policy(
+            admins=[ADMIN_ROLE],
+            statements=[
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                    conditions={"Bool": {"aws:SecureTransport": "true"}},
+                ),
+            ],
+        ),
+        f"'statements[0]' {SERVICE_WITHOUT_SOURCE}. Received: 'ServicePrincipal(sns.amazonaws.com) "
+        'with Condition {"Bool": {"aws:SecureTransport": "true"}}\'',
+    ),
+    (
+        "service-grant",
+        lambda stack: CustomerManagedKey(stack, "K").grant_encrypt_decrypt(
+            iam.ServicePrincipal("sns.amazonaws.com")
+        ),
+        f"'grant_encrypt_decrypt(grantee)' {SERVICE_WITHOUT_SOURCE}. "
+        "Received: 'ServicePrincipal(sns.amazonaws.com) with no Condition'",
+    ),
+    (
+        "service-grant-through-the-l2-key",
+        lambda stack: CustomerManagedKey(stack, "K").key.grant_decrypt(
+            iam.ServicePrincipal("sns.amazonaws.com")
+        ),
+        f"'grant_decrypt(grantee)' {SERVICE_WITHOUT_SOURCE}. "
+        "Received: 'ServicePrincipal(sns.amazonaws.com) with no Condition'",
+    ),
+    (
+        "service-grant-with-actions",
+        lambda stack: CustomerManagedKey(stack, "K").grant(
+            iam.ServicePrincipal("sns.amazonaws.com"), "kms:Decrypt", conditions=IF_EXISTS
+        ),
+        f"'grant(grantee)' {SERVICE_WITHOUT_SOURCE}. Received: "
+        f"'ServicePrincipal(sns.amazonaws.com) with Condition {json.dumps(IF_EXISTS)}'",
+    ),
+    (
+        "service-added-to-the-key-policy",
+        lambda stack: CustomerManagedKey(stack, "K").add_to_key_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                actions=["kms:Decrypt"],
+                resources=["*"],
+            )
+        ),
+        f"'statement' {SERVICE_WITHOUT_SOURCE}. "
+        "Received: 'ServicePrincipal(sns.amazonaws.com) with no Condition'",
     ),
     # wildcard principals (statements without conditions)
     (
@@ -1277,7 +1398,13 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
         lambda: KeyPolicy.custom(
             users=[ADMIN],
             deployer=None,
-            statements=[put_key_policy(iam.ServicePrincipal("ec2.amazonaws.com"))],
+            statements=[
+                put_key_policy(
+                    iam.ServicePrincipal("ec2.amazonaws.com").with_conditions(
+                        {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+                    )
+                )
+            ],
         ),
         LOCK_OUT,
     ),
@@ -1667,6 +1794,49 @@ def test_a_wildcard_value_in_the_caller_condition_does_not_limit_the_caller(
     app, _, _ = key_allowing_everyone(condition)
     with pytest.raises(RuntimeError, match="'policy' must not allow a wildcard principal"):
         app.synth()
+
+
+def test_a_service_limited_to_its_source_is_accepted_wherever_it_is_named() -> None:
+    app, stack = one_stack_app()
+    sns = iam.ServicePrincipal("sns.amazonaws.com")
+    key = CustomerManagedKey(
+        stack,
+        "K",
+        policy=KeyPolicy.custom(
+            admins=[ADMIN],
+            users=[iam.ServicePrincipal("s3.amazonaws.com").with_conditions(SOURCE)],
+            service_users=[iam.ServicePrincipal("ec2.amazonaws.com", conditions=SOURCE)],
+            statements=[
+                iam.PolicyStatement(
+                    sid="Sns",
+                    principals=[sns],
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                    conditions={"ArnLike": {"kms:EncryptionContext:aws:sns:topicArn": "arn:*"}},
+                )
+            ],
+        ),
+    )
+    key.grant_encrypt(iam.ServicePrincipal("events.amazonaws.com").with_conditions(SOURCE))
+    key.grant(sns, "kms:GenerateDataKey", conditions=SOURCE)
+    key.add_to_key_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("logs.amazonaws.com")],
+            actions=["kms:Encrypt"],
+            resources=["*"],
+            conditions=SOURCE,
+        )
+    )
+    services = [s for s in key_statements(app) if "Service" in s["Principal"]]
+    assert sorted(str(s["Principal"]["Service"]) for s in services) == [
+        "ec2.amazonaws.com",
+        "events.amazonaws.com",
+        "logs.amazonaws.com",
+        "s3.amazonaws.com",
+        "sns.amazonaws.com",
+        "sns.amazonaws.com",
+    ]
+    assert all(limits_source(s["Condition"]) for s in services)
 
 
 @pytest.mark.parametrize("path", ["users", "statements"])
