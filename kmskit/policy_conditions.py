@@ -76,7 +76,8 @@ CALLER_CONDITION_RULE = (
     "that needs the key present (not ...IfExists, Null, ForAllValues: or a negation), and under "
     "StringLike, ArnLike or ArnEquals with no wildcard in the part of a value naming the caller "
     "(an account, organization or VPC (endpoint) ID; an organization path's o-... ID; an ARN's "
-    "account)"
+    "account); an ARN with no account field (an S3 bucket's, arn:aws:s3:::name) names no caller "
+    "with any operator"
 )
 """What :func:`caller_limits` asks of a condition, in words, for the errors that refuse one."""
 
@@ -180,8 +181,14 @@ def caller_limits(condition: Any) -> set[str] | None:
             values = _values(value)
             if key not in CALLER_KEYS or not values:
                 continue
-            if name in _WILDCARD_OPERATORS and not all(
-                _literal_caller(key, v, arn_fields=name in _ARN_OPERATORS) for v in values
+            if not all(
+                _names_caller(
+                    key,
+                    v,
+                    wildcards=name in _WILDCARD_OPERATORS,
+                    arn_fields=name in _ARN_OPERATORS,
+                )
+                for v in values
             ):
                 continue  # a value matches callers of any account, organization or network
             limited = True
@@ -192,13 +199,20 @@ def caller_limits(condition: Any) -> set[str] | None:
     return accounts if limited else None
 
 
-def _literal_caller(key: str, value: Any, *, arn_fields: bool) -> bool:
-    """Whether ``value``, matched with wildcards, keeps the part of ``key``'s value that names the
-    caller literal (see :data:`CALLER_CONDITION_RULE`). ``arn_fields``: matched field by field
-    (ArnLike, ArnEquals), so a wildcard in another field cannot reach into the account field.
-    A value known only at deploy time as a whole counts as literal."""
+def _names_caller(key: str, value: Any, *, wildcards: bool, arn_fields: bool) -> bool:
+    """Whether ``value`` keeps the part of ``key``'s value that names the caller literal (see
+    :data:`CALLER_CONDITION_RULE`). An ARN whose account field is empty (an S3 bucket's,
+    ``arn:aws:s3:::my-bucket``) names no caller, wildcards or not: a bucket of that name can
+    belong to another account, or be created by one once it is deleted. ``wildcards``: matched
+    with ``*`` and ``?`` (StringLike, ArnLike, ArnEquals); ``arn_fields``: matched field by
+    field (ArnLike, ArnEquals), so a wildcard in another field cannot reach into the account
+    field. A value known only at deploy time as a whole counts as literal."""
     value = matched_text(value)
-    if value is None or not _WILDCARD.search(value):
+    if value is None:
+        return True
+    if key in _ARN_VALUED_KEYS and _accountless_arn(value):
+        return False
+    if not wildcards or not _WILDCARD.search(value):
         return True
     if key in _ORG_PATH_KEYS:
         prefix = _WILDCARD.split(value, maxsplit=1)[0]
@@ -208,6 +222,13 @@ def _literal_caller(key: str, value: Any, *, arn_fields: bool) -> bool:
         fields = (value if arn_fields else _WILDCARD.split(value, maxsplit=1)[0]).split(":")
         return len(fields) >= 6 and fields[0] == "arn" and ACCOUNT_ID.match(fields[4]) is not None
     return False  # account, organization and VPC (endpoint) IDs: no wildcard at all
+
+
+def _accountless_arn(value: str) -> bool:
+    """Whether ``value`` is an ARN (or ARN pattern) whose account field is empty:
+    ``arn:aws:s3:::my-bucket``, ``arn:aws:route53:::hostedzone/Z1``."""
+    fields = value.split(":", 5)
+    return len(fields) == 6 and fields[0] == "arn" and fields[4] == ""
 
 
 def holds_wildcard(value: Any) -> bool:

@@ -162,7 +162,8 @@ CALLER_CONDITION = (
     "needs the key present (not ...IfExists, Null, ForAllValues: or a negation), and under "
     "StringLike, ArnLike or ArnEquals with no wildcard in the part of a value naming the caller "
     "(an account, organization or VPC (endpoint) ID; an organization path's o-... ID; an ARN's "
-    "account)"
+    "account); an ARN with no account field (an S3 bucket's, arn:aws:s3:::name) names no caller "
+    "with any operator"
 )
 WILDCARD_USER = (
     f"must not hold a wildcard principal without {CALLER_CONDITION} (name the roles, or give '*' "
@@ -1715,6 +1716,12 @@ CALLER_CONDITIONS: list[dict[str, dict[str, object]]] = [
             "kms:ViaService": "ebs.eu-west-1.amazonaws.com",
         }
     },
+    {"ArnEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}},
+    {"StringEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}},
+    {
+        "ArnEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"},
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+    },
 ]
 
 
@@ -1785,6 +1792,14 @@ def test_users_may_be_everyone_of_an_organization(prop: str) -> None:
             id="StringLike Fn.sub(o-*${AWS::NoValue})",
         ),
         {"ArnLike": {"aws:PrincipalArn": {"Fn::Sub": ["arn:aws:iam::${A}:role/*", {"A": "*"}]}}},
+        # An ARN with no account field (an S3 bucket's) names no caller, wildcards or not.
+        {"ArnEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}},
+        {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}},
+        {"StringEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}},
+        pytest.param(
+            {"StringEquals": {"aws:SourceArn": f"arn:{cdk.Aws.PARTITION}:s3:::my-bucket"}},
+            id="StringEquals arn:{Aws.PARTITION}:s3:::my-bucket",
+        ),
     ],
     ids=json.dumps,
 )
@@ -1794,6 +1809,17 @@ def test_a_wildcard_value_in_the_caller_condition_does_not_limit_the_caller(
     app, _, _ = key_allowing_everyone(condition)
     with pytest.raises(RuntimeError, match="'policy' must not allow a wildcard principal"):
         app.synth()
+
+
+def test_a_bucket_arn_limits_everyone_only_with_the_bucket_owner_next_to_it() -> None:
+    bucket = {"ArnEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}}
+    with pytest.raises(ConstructPropError, match=r"^'users' must not hold a wildcard principal"):
+        KeyPolicy.custom(admins=[ADMIN], users=[iam.AnyPrincipal().with_conditions(bucket)])
+    owned = iam.AnyPrincipal().with_conditions({**bucket, **SOURCE})
+    app, stack = one_stack_app()
+    CustomerManagedKey(stack, "K", policy=KeyPolicy.custom(admins=[ADMIN], users=[owned]))
+    (statement,) = [s for s in key_statements(app) if s.get("Sid") == "KeyUsage"]
+    assert statement["Condition"] == {**bucket, **SOURCE}
 
 
 def test_a_service_limited_to_its_source_is_accepted_wherever_it_is_named() -> None:

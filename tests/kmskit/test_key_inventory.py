@@ -374,6 +374,55 @@ OWN_ROOT = allow({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, sid="Root")
         (allow("*", {"StringLike": {"aws:PrincipalOrgPaths": "o-*/r-ab12/*"}}), [], ["S"]),
         (allow("*", {"ArnEquals": {"aws:PrincipalArn": "*"}}), [], ["S"]),
         (allow("*", {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::logs-*"}}), [], ["S"]),
+        # An ARN with no account field (an S3 bucket's) names no caller, wildcards or not: a
+        # bucket of that name can belong to another account, or be created by one.
+        (allow("*", {"ArnEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}}), [], ["S"]),
+        (allow("*", {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}}), [], ["S"]),
+        (allow("*", {"StringEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}}), [], ["S"]),
+        (
+            allow(
+                "*",
+                {
+                    "StringEquals": {
+                        "aws:SourceArn": [
+                            f"arn:aws:sns:eu-west-1:{ACCOUNT}:alerts",
+                            "arn:aws:s3:::my-bucket",
+                        ]
+                    }
+                },
+            ),
+            [],
+            ["S"],
+        ),
+        (
+            allow("*", {"StringEquals": {"aws:SourceArn": {"Fn::Sub": "arn:aws:s3:::${B}"}}}),
+            [],
+            ["S"],
+        ),
+        (
+            # With the bucket owner's account next to it (conditions are ANDed), it is limited.
+            allow(
+                "*",
+                {
+                    "ArnEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"},
+                    "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                },
+            ),
+            [],
+            [],
+        ),
+        (
+            allow(
+                "*",
+                {
+                    "ArnLike": {"aws:SourceArn": "arn:aws:s3:::my-bucket"},
+                    "StringEquals": {"aws:SourceOrgID": "o-abcdefghij"},
+                },
+            ),
+            [],
+            [],
+        ),
+        (allow("*", {"StringEquals": {"aws:SourceArn": {"Fn::GetAtt": ["B", "Arn"]}}}), [], []),
         # Intrinsics (a policy checked before deployment) are matched as deployed.
         (allow("*", {"ArnLike": {"aws:PrincipalArn": PARTITION_ARN_ANY_ROLE}}), [], ["S"]),
         (
