@@ -1474,15 +1474,16 @@ def _has_wildcard_principal(statement: dict[str, Any]) -> bool:
     if principal == "*":
         return True
     if isinstance(principal, dict):
-        return names_everyone(principal) or _wildcard_arns(statement) != []
+        return names_everyone(principal) or any(map(holds_wildcard, _aws_principals(statement)))
     return False
 
 
 def _wildcard_arns(statement: dict[str, Any]) -> list[Any]:
-    """The ``AWS`` principals of a statement's ``Principal`` other than ``"*"`` itself that
-    hold a wildcard (``*`` or ``?``) as they will be deployed: in an intrinsic's literal text
-    or in a value substituted into it (:func:`kmskit.policy_conditions.holds_wildcard`)."""
-    return [named for named in _aws_principals(statement) if named != "*" and holds_wildcard(named)]
+    """The ``AWS`` principals of a statement's ``Principal`` that hold a wildcard (``*`` or
+    ``?``) in an ARN as they may be deployed: in an intrinsic's literal text, in a value
+    substituted into it, in a branch of an ``Fn::If`` (:func:`kmskit.policy_conditions.
+    holds_wildcard`); ``"*"`` itself is not one."""
+    return [named for named in _aws_principals(statement) if holds_wildcard(named, everyone=False)]
 
 
 def _gives_root_everything(statement: dict[str, Any], account_roots: Sequence[Any]) -> bool:

@@ -11,6 +11,7 @@ can import it.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -164,7 +165,7 @@ def caller_limits(condition: Any) -> set[str] | None:
     """None if ``condition`` (a statement's ``Condition``) does not limit the caller (see
     :data:`CALLER_CONDITION_RULE`); otherwise the accounts it names (none for an organization or
     a VPC endpoint, say). A value known at deploy time is matched as it will be (see
-    :func:`matched_text`); one known only then as a whole (a ``Ref``, ``Fn::GetAtt``,
+    `matched_texts`); one known only then as a whole (a ``Ref``, ``Fn::GetAtt``,
     ``Fn::ImportValue``) counts as literal. Values are alternatives: one that matches any
     caller (such as ``StringLike aws:PrincipalOrgID "o-*"``) leaves the condition limiting
     nobody."""
@@ -207,7 +208,15 @@ def _names_caller(key: str, value: Any, *, wildcards: bool, arn_fields: bool) ->
     with ``*`` and ``?`` (StringLike, ArnLike, ArnEquals); ``arn_fields``: matched field by
     field (ArnLike, ArnEquals), so a wildcard in another field cannot reach into the account
     field. A value known only at deploy time as a whole counts as literal."""
-    value = matched_text(value)
+    return all(
+        _text_names_caller(key, text, wildcards=wildcards, arn_fields=arn_fields)
+        for text in matched_texts(value)
+    )
+
+
+def _text_names_caller(key: str, value: str | None, *, wildcards: bool, arn_fields: bool) -> bool:
+    """:func:`_names_caller` for one text ``value`` may be matched as (None: known only at
+    deploy time as a whole)."""
     if value is None:
         return True
     if key in _ARN_VALUED_KEYS and _accountless_arn(value):
@@ -231,35 +240,72 @@ def _accountless_arn(value: str) -> bool:
     return len(fields) == 6 and fields[0] == "arn" and fields[4] == ""
 
 
-def holds_wildcard(value: Any) -> bool:
+def holds_wildcard(value: Any, *, everyone: bool = True) -> bool:
     """Whether ``value`` (a string, or an intrinsic known at deploy time) holds ``*`` or ``?`` as
-    it will be matched (see :func:`matched_text`): ``{"Fn::Sub": ["arn:aws:iam::${A}:root",
-    {"A": "*"}]}`` does. A value known only at deploy time as a whole does not."""
-    text = matched_text(value)
-    return text is not None and _WILDCARD.search(text) is not None
+    it may be matched (see :func:`matched_texts`): ``{"Fn::Sub": ["arn:aws:iam::${A}:root",
+    {"A": "*"}]}`` does, and an ``Fn::If`` with such a branch. ``everyone`` (default True):
+    whether ``"*"`` alone counts (False: only a pattern such as ``arn:aws:iam::*:root``). A
+    value known only at deploy time as a whole does not."""
+    return any(
+        text is not None and _WILDCARD.search(text) is not None and (everyone or text != "*")
+        for text in matched_texts(value)
+    )
 
 
-def matched_text(value: Any) -> str | None:
-    """The text a condition value will be matched as, its parts known at deploy time replaced:
-    ``AWS::AccountId`` (``Ref``, ``${...}`` of an ``Fn::Sub``, CDK's unresolved
+def matched_texts(value: Any) -> list[str | None]:
+    """Each text a condition value or principal may be matched as, its parts known at deploy
+    time replaced: ``AWS::AccountId`` (``Ref``, ``${...}`` of an ``Fn::Sub``, CDK's unresolved
     ``${Token[AWS.AccountId.N]}``) by a 12-digit ID, ``AWS::Partition`` by ``aws``, any other by
     a placeholder without wildcards; so that ``{"Fn::Join": ["", ["arn:", {"Ref":
     "AWS::Partition"}, ":iam::*:role/*"]]}`` is matched as ``arn:aws:iam::*:role/*``, in a
-    template resolved or not. None for a value known only at deploy time as a whole."""
+    template resolved or not. One text, or one per choice of each ``Fn::If`` (both branches are
+    known at synth; ``AWS::NoValue`` is none); past :data:`_MAX_ALTERNATIVES`, ``"*"`` stands
+    for the rest, so that a check reads the value as matching anyone. None for a value known
+    only at deploy time as a whole."""
     if isinstance(value, str):
-        return _detokenized(value)
+        return [_detokenized(value)]
     if not isinstance(value, dict) or len(value) != 1:
-        return None
+        return [None]
     ((function, argument),) = value.items()
+    return _intrinsic_texts(str(function), argument)
+
+
+def _intrinsic_texts(function: str, argument: Any) -> list[str | None]:
+    """:func:`matched_texts` of ``{function: argument}``."""
     if function == "Ref" and argument in _DEPLOY_TIME_VALUES:
-        return _DEPLOY_TIME_VALUES[argument]
+        return [_DEPLOY_TIME_VALUES[argument]]
+    if function == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
+        branches = [b for b in argument[1:] if b != {"Ref": "AWS::NoValue"}]
+        return _capped([t for branch in branches for t in matched_texts(branch)]) or [None]
+    # Fn::Join items that are a list known at deploy time as a whole: unknown.
     if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
         delimiter, items = argument
-        # Items that are a list known at deploy time as a whole: unknown.
-        return str(delimiter).join(map(_part_text, items)) if isinstance(items, list) else None
+        if isinstance(items, list):
+            options = _choices([_part_texts(item) for item in items])
+            return [str(delimiter).join(parts) for parts in options]
     if function == "Fn::Sub":
         return _substituted(argument)
-    return None
+    return [None]
+
+
+# More choices than this (Fn::If inside Fn::If, joined) stand for a value that matches anyone.
+_MAX_ALTERNATIVES = 64
+
+
+def _capped(texts: list[Any]) -> list[Any]:
+    """``texts``, or, past :data:`_MAX_ALTERNATIVES`, its first ones and ``"*"``."""
+    return texts if len(texts) <= _MAX_ALTERNATIVES else [*texts[:_MAX_ALTERNATIVES], "*"]
+
+
+def _choices(options: list[list[str]]) -> list[list[str]]:
+    """Each way to take one of each of ``options``; past :data:`_MAX_ALTERNATIVES` ways, only
+    ``["*"]`` (a value that matches anyone)."""
+    chosen: list[list[str]] = [[]]
+    for texts in options:
+        chosen = [[*before, text] for before in chosen for text in texts]
+        if len(chosen) > _MAX_ALTERNATIVES:
+            return [["*"]]
+    return chosen
 
 
 def _detokenized(value: str) -> str | None:
@@ -271,24 +317,33 @@ def _detokenized(value: str) -> str | None:
     return _CDK_TOKEN.sub(lambda m: _deploy_time(_CDK_PSEUDO.get(m.group(1), "")), value)
 
 
-def _substituted(argument: Any) -> str | None:
-    """An ``Fn::Sub`` (a template, or a template and its variables) as it will be matched."""
+def _substituted(argument: Any) -> list[str | None]:
+    """An ``Fn::Sub`` (a template, or a template and its variables) as it may be matched."""
     template, variables = [*argument, {}][:2] if isinstance(argument, list) else (argument, {})
     if not isinstance(template, str):
-        return None
+        return [None]
     given = variables if isinstance(variables, dict) else {}
+    names = list(dict.fromkeys(m.group(1) for m in _SUB_VARIABLE.finditer(template)))
+    options = [_part_texts(given[n]) if n in given else [_deploy_time(n)] for n in names]
+    texts: list[str | None] = []
+    for chosen in _choices(options):
+        if len(chosen) != len(names):
+            texts.append("*")  # past the cap
+            continue
+        values = dict(zip(names, chosen, strict=True))
+        texts.append(_SUB_VARIABLE.sub(functools.partial(_variable, values), template))
+    return [t.replace("${!", "${") if t is not None else t for t in texts]
 
-    def variable(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return _part_text(given[name]) if name in given else _deploy_time(name)
 
-    return _SUB_VARIABLE.sub(variable, template).replace("${!", "${")
+def _variable(values: dict[str, str], match: re.Match[str]) -> str:
+    """The text an ``Fn::Sub`` variable is given (``values``: by name)."""
+    return values[match.group(1)]
 
 
-def _part_text(value: Any) -> str:
-    """A part of a joined or substituted value as it will be matched (see :func:`matched_text`)."""
-    text = matched_text(value)
-    return _DEPLOY_TIME_OTHER if text is None else text
+def _part_texts(value: Any) -> list[str]:
+    """A part of a joined or substituted value as it may be matched (see
+    :func:`matched_texts`)."""
+    return [_DEPLOY_TIME_OTHER if text is None else text for text in matched_texts(value)]
 
 
 def _deploy_time(name: str) -> str:

@@ -30,6 +30,7 @@ from kmskit.key_inventory import analyze_policy
 from kmskit.policy_conditions import limits_source
 
 ACCOUNT = "111111111111"
+ORG_ID = "o-abcdefghij"
 ADMIN_ROLE = "arn:aws:iam::111111111111:role/Admin"
 PRIMARY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"
 GROUP_ARN = "arn:aws:iam::111111111111:group/Ops"
@@ -1497,6 +1498,31 @@ SYNTH_TIME_CASES: list[tuple[str, Callable[[], KeyPolicy], str]] = [
         '{"Pattern": "*"}]}',
     ),
     (
+        # Both branches of an Fn::If are known at synth: a wildcard in either is found.
+        "wildcard-in-a-branch-of-a-deny",
+        deny(
+            iam.ArnPrincipal(
+                cdk.Token.as_string(
+                    cdk.Fn.condition_if("C", "arn:aws:iam::*:root", f"arn:aws:iam::{ACCOUNT}:root")
+                )
+            ),
+            actions=["kms:PutKeyPolicy"],
+        ),
+        'Received: statement \'Guard\' with Principal {"Fn::If": ["C", "arn:aws:iam::*:root", ',
+    ),
+    (
+        "wildcard-in-a-branch-of-an-allow",
+        with_statement(
+            "AnyAccountIf",
+            iam.ArnPrincipal(
+                cdk.Token.as_string(cdk.Fn.condition_if("C", "*", f"arn:aws:iam::{ACCOUNT}:root"))
+            ),
+            "kms:Decrypt",
+        ),
+        f"[S/K] 'policy' must not allow a wildcard principal without {CALLER_CONDITION}. Received: "
+        'statement \'AnyAccountIf\' with Principal {"AWS": {"Fn::If": ["C", "*", ',
+    ),
+    (
         "wildcard-substituted-into-an-allow",
         with_statement(
             "AnyAccountSub",
@@ -1792,6 +1818,16 @@ def test_users_may_be_everyone_of_an_organization(prop: str) -> None:
             id="StringLike Fn.sub(o-*${AWS::NoValue})",
         ),
         {"ArnLike": {"aws:PrincipalArn": {"Fn::Sub": ["arn:aws:iam::${A}:role/*", {"A": "*"}]}}},
+        # Both branches of an Fn::If are known at synth: each must limit the caller.
+        pytest.param(
+            {"StringLike": {"aws:PrincipalOrgID": cdk.Fn.condition_if("C", "o-*", ORG_ID)}},
+            id="StringLike Fn.condition_if(C, o-*, o-...)",
+        ),
+        {
+            "StringLike": {
+                "aws:PrincipalOrgID": {"Fn::If": ["C", ORG_ID, {"Fn::If": ["D", "o-*", ORG_ID]}]}
+            }
+        },
         # An ARN with no account field (an S3 bucket's) names no caller, wildcards or not.
         {"ArnEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}},
         {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}},

@@ -1,0 +1,55 @@
+"""kmskit.policy_conditions: values read as they may be deployed (Fn::If, Fn::Join, Fn::Sub)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kmskit.policy_conditions import caller_limits, holds_wildcard, matched_texts
+
+ORG_ID = "o-abcdefghij"
+
+
+def choice(first: Any, second: Any) -> dict[str, Any]:
+    return {"Fn::If": ["Condition", first, second]}
+
+
+def test_each_branch_of_an_fn_if_is_a_text_it_may_be_matched_as() -> None:
+    joined = {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", choice("1", "2"), ":root"]]
+    }
+    assert matched_texts(joined) == ["arn:aws:iam::1:root", "arn:aws:iam::2:root"]
+    template = ["arn:${AWS::Partition}:iam::${A}:role/${!x}", {"A": choice("*", ORG_ID)}]
+    assert matched_texts({"Fn::Sub": template}) == [
+        "arn:aws:iam::*:role/${x}",
+        f"arn:aws:iam::{ORG_ID}:role/${{x}}",
+    ]
+    assert matched_texts(choice("a", {"Ref": "AWS::NoValue"})) == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("value", "anyone", "pattern"),
+    [
+        (choice("arn:aws:iam::*:root", "arn:aws:iam::111111111111:root"), True, True),
+        (choice("*", "arn:aws:iam::111111111111:root"), True, False),
+        (choice("arn:aws:iam::111111111111:root", "arn:aws:iam::222222222222:root"), False, False),
+    ],
+)
+def test_a_wildcard_in_either_branch_is_found(value: Any, anyone: bool, pattern: bool) -> None:
+    assert holds_wildcard(value) is anyone
+    assert holds_wildcard(value, everyone=False) is pattern
+
+
+def test_a_condition_limits_the_caller_only_if_every_branch_does() -> None:
+    assert caller_limits({"StringLike": {"aws:PrincipalOrgID": choice("o-*", ORG_ID)}}) is None
+    assert caller_limits({"StringLike": {"aws:PrincipalOrgID": choice(ORG_ID, ORG_ID)}}) == set()
+
+
+def test_too_many_choices_read_as_a_value_that_matches_anyone() -> None:
+    """Seven Fn::If in one Fn::Join make 128 texts: past 64 the value is read as ``*``, so a
+    check refuses it rather than reading only some of them."""
+    many = {"Fn::Join": ["", [choice("1", "2")] * 7]}
+    assert matched_texts(many) == ["*"]
+    assert holds_wildcard(many)
+    assert caller_limits({"StringLike": {"aws:PrincipalOrgID": many}}) is None
