@@ -131,7 +131,7 @@ def binding_keys(condition: Any) -> set[str]:
         if not isinstance(tests, dict) or not _needs_key(str(operator)):
             continue
         for key, value in tests.items():
-            if any(item == "*" for item in _values(value)):
+            if _may_be_absent(value) or any(item == "*" for item in _values(value)):
                 continue
             keys.add(str(key).lower())
     return keys
@@ -168,7 +168,7 @@ def caller_limits(condition: Any) -> set[str] | None:
     `matched_texts`); one known only then as a whole (a ``Ref``, ``Fn::GetAtt``,
     ``Fn::ImportValue``) counts as literal. Values are alternatives: one that matches any
     caller (such as ``StringLike aws:PrincipalOrgID "o-*"``) leaves the condition limiting
-    nobody."""
+    nobody, and so does a value that may be removed at deploy time (:func:`_may_be_absent`)."""
     if not isinstance(condition, dict):
         return None
     limited = False
@@ -180,7 +180,7 @@ def caller_limits(condition: Any) -> set[str] | None:
         for given, value in tests.items():
             key = str(given).lower()
             values = _values(value)
-            if key not in CALLER_KEYS or not values:
+            if key not in CALLER_KEYS or not values or _may_be_absent(value):
                 continue
             if not all(
                 _names_caller(
@@ -233,6 +233,27 @@ def _text_names_caller(key: str, value: str | None, *, wildcards: bool, arn_fiel
     return False  # account, organization and VPC (endpoint) IDs: no wildcard at all
 
 
+_NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def _may_be_absent(value: Any) -> bool:
+    """Whether CloudFormation may remove a condition key's ``value`` (and with it the test):
+    ``AWS::NoValue``, an ``Fn::If`` with such a branch, or a list whose every item may be
+    removed (an empty list). A test that may be gone limits nobody."""
+    if value == _NO_VALUE:
+        return True
+    if isinstance(value, dict) and len(value) == 1 and "Fn::If" in value:
+        argument = value["Fn::If"]
+        return (
+            isinstance(argument, list)
+            and len(argument) == 3
+            and any(_may_be_absent(branch) for branch in argument[1:])
+        )
+    if isinstance(value, list):
+        return all(_may_be_absent(item) for item in value)
+    return False
+
+
 def _accountless_arn(value: str) -> bool:
     """Whether ``value`` is an ARN (or ARN pattern) whose account field is empty:
     ``arn:aws:s3:::my-bucket``, ``arn:aws:route53:::hostedzone/Z1``."""
@@ -259,11 +280,14 @@ def matched_texts(value: Any) -> list[str | None]:
     a placeholder without wildcards; so that ``{"Fn::Join": ["", ["arn:", {"Ref":
     "AWS::Partition"}, ":iam::*:role/*"]]}`` is matched as ``arn:aws:iam::*:role/*``, in a
     template resolved or not. One text, or one per choice of each ``Fn::If`` (both branches are
-    known at synth; ``AWS::NoValue`` is none); past :data:`_MAX_ALTERNATIVES`, ``"*"`` stands
+    known at synth; ``AWS::NoValue`` is none: :func:`_may_be_absent`), or of each item of a
+    list; past :data:`_MAX_ALTERNATIVES`, ``"*"`` stands
     for the rest, so that a check reads the value as matching anyone. None for a value known
     only at deploy time as a whole."""
     if isinstance(value, str):
         return [_detokenized(value)]
+    if isinstance(value, list):  # a branch of an Fn::If that is a list of values
+        return _capped([text for item in value for text in matched_texts(item)]) or [None]
     if not isinstance(value, dict) or len(value) != 1:
         return [None]
     ((function, argument),) = value.items()

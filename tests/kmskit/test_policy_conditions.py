@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kmskit.policy_conditions import caller_limits, holds_wildcard, matched_texts
+from kmskit.policy_conditions import caller_limits, holds_wildcard, limits_source, matched_texts
 
 ORG_ID = "o-abcdefghij"
 
@@ -53,3 +53,29 @@ def test_too_many_choices_read_as_a_value_that_matches_anyone() -> None:
     assert matched_texts(many) == ["*"]
     assert holds_wildcard(many)
     assert caller_limits({"StringLike": {"aws:PrincipalOrgID": many}}) is None
+
+
+def test_a_branch_that_is_a_list_is_read_item_by_item() -> None:
+    """A list in an Fn::If branch read as one unknown value hid its "*"."""
+    assert (
+        caller_limits({"StringLike": {"aws:PrincipalAccount": choice(["1" * 12], ["*"])}}) is None
+    )
+    assert holds_wildcard(choice(["*"], "arn:aws:iam::111111111111:root"))
+
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+@pytest.mark.parametrize(
+    "value", [choice("111111111111", NO_VALUE), choice(NO_VALUE, "111111111111"), []]
+)
+def test_a_test_that_may_be_removed_at_deploy_time_limits_nobody(value: Any) -> None:
+    """Where the condition is false, CloudFormation removes a key whose value is AWS::NoValue,
+    and the statement then has no such test."""
+    assert caller_limits({"StringEquals": {"aws:PrincipalAccount": value}}) is None
+    assert not limits_source({"StringEquals": {"aws:SourceAccount": value}})
+
+
+def test_a_list_keeps_limiting_while_one_of_its_values_stays() -> None:
+    value = ["111111111111", choice("222222222222", NO_VALUE)]
+    assert caller_limits({"StringEquals": {"aws:PrincipalAccount": value}}) == {"111111111111"}
