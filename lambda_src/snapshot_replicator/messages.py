@@ -36,6 +36,8 @@ RDS_DETAIL_TYPE = "RDS DB Snapshot Event"
 AURORA_DETAIL_TYPE = "RDS DB Cluster Snapshot Event"
 
 Action = Literal["copy", "watch", "cleanup"]
+# The action of a queued Created (one snapshot of a multi-volume set): not a Task of its own.
+CREATED_ACTION = "created"
 
 
 @dataclass(frozen=True)
@@ -138,9 +140,19 @@ def _origin(data: dict[str, Any]) -> Origin:
 
 @dataclass(frozen=True)
 class Created:
-    """A source snapshot became available (EBS createSnapshot, RDS 0042/0091, Aurora 0075/0169)."""
+    """A source snapshot became available (EBS createSnapshot, RDS 0042/0091, Aurora 0075/0169),
+    or one snapshot of a multi-volume set, which the copier queues for itself
+    (:meth:`to_json`)."""
 
     ref: SnapshotRef
+
+    def to_json(self) -> str:
+        """The body of this message on the copier's own queue: a task (``action`` ``created``)
+        that :func:`parse` reads back as this :class:`Created`."""
+        return json.dumps(
+            {"kmskit": TASK_MARKER, "action": CREATED_ACTION, "source": asdict(self.ref)},
+            sort_keys=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -188,6 +200,8 @@ class Ignored:
 
 
 Message = Task | Created | CreatedSet | CopyFinished | Shared | Received | Ignored
+Queued = Task | Created
+"""What the copier queues for itself: next steps, and the snapshots of a multi-volume set."""
 
 
 def _json_object(body: str) -> dict[str, Any] | None:
@@ -206,6 +220,8 @@ def parse(body: str) -> Message | None:
         return None
     try:
         if data.get("kmskit") == TASK_MARKER:
+            if data.get("action") == CREATED_ACTION:
+                return Created(_ref(data["source"]))
             return Task.from_dict(data)
         if "detail-type" in data and isinstance(data.get("detail"), dict):
             return _event(data)

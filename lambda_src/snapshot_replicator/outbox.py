@@ -17,7 +17,7 @@ from kmskit.snapshots.outcomes import (
     is_retry_code,
 )
 
-from .messages import Task
+from .messages import Queued
 
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds limit
 SQS_BATCH = 10
@@ -78,7 +78,7 @@ class Outbox:
         self.region = region
         self.queue_url = queue_url
         self.dead_letter_queue_url = dead_letter_queue_url
-        self._buffer: list[tuple[str, Task, int]] | None = None
+        self._buffer: list[tuple[str, Queued, int]] | None = None
         self._record = ""
 
     def begin(self) -> None:
@@ -119,16 +119,16 @@ class Outbox:
     def _sqs(self) -> Any:
         return self._clients("sqs", self.region)
 
-    def send(self, tasks: Sequence[Task], *, delay_seconds: int = 0) -> None:
-        """Queue ``tasks`` (buffered within a batch); raises :class:`RetryableError` if they
-        could not be queued."""
+    def send(self, tasks: Sequence[Queued], *, delay_seconds: int = 0) -> None:
+        """Queue ``tasks`` (next steps, or the snapshots of a multi-volume set; buffered within a
+        batch); raises :class:`RetryableError` if they could not be queued."""
         delay = max(0, min(delay_seconds, MAX_DELAY_SECONDS))
         if self._buffer is not None:
             self._buffer.extend((self._record, task, delay) for task in tasks)
             return
         self._send_now(tasks, delay)
 
-    def _send_now(self, tasks: Sequence[Task], delay: int) -> None:
+    def _send_now(self, tasks: Sequence[Queued], delay: int) -> None:
         """Send every batch, then raise if any entry was not queued: :class:`DeadLetterError`
         when SQS refused one for good, else :class:`RetryableError`."""
         unsent = 0
@@ -147,7 +147,7 @@ class Outbox:
             reason = f"could not queue {unsent} of {len(tasks)} next step(s): {first.reason}"
             raise kind(reason, first.code) from first
 
-    def _send_batch(self, chunk: Sequence[Task], delay: int) -> dict[int, StepError]:
+    def _send_batch(self, chunk: Sequence[Queued], delay: int) -> dict[int, StepError]:
         """One SendMessageBatch (at most ten entries): the indices SQS did not queue, each with
         why (:func:`entry_problem`). Raises :class:`StepError` when the call as a whole failed
         (:func:`classify`: access denied, a queue that does not exist, its KMS key refused ...

@@ -2,7 +2,8 @@
 
 Replicator (source account):
     Created -> one ``copy`` task per destination.
-    CreatedSet (a multi-volume set) -> the same for each of its snapshots.
+    CreatedSet (a multi-volume set) -> one Created message per snapshot on the queue, each
+        handled (retried, dead-lettered) on its own; a set of one is handled as its Created.
     copy (replica) -> copy into the destination Region with its key -> ``watch``.
     copy (staging, cross-account) -> copy into the destination Region with the sharing key
         (a CMK of this account that the target account may use) -> ``watch``.
@@ -163,13 +164,9 @@ class Workflow:
 
     # ------------------------------------------------------------------ replicator
     def created(self, ref: SnapshotRef) -> str:
-        cfg = self.config
-        if cfg.mode != "replicator":
-            return "ignored: receivers do not replicate their own snapshots"
-        if ref.kind not in cfg.resource_types:
-            return f"ignored: {ref.kind} is not replicated"
-        if ref.region != cfg.region or ref.account not in ("", cfg.account):
-            return f"ignored: {ref.arn} is not in {cfg.account}/{cfg.region}"
+        not_ours = self.not_a_source(ref)
+        if not_ours:
+            return f"ignored: {not_ours}"
         info = self.engine.describe(ref)
         if info is None:
             return f"ignored: {ref.arn} no longer exists"
@@ -189,32 +186,42 @@ class Workflow:
         self.outbox.send(tasks)
         return f"queued {len(tasks)} copies"
 
+    def not_a_source(self, ref: SnapshotRef) -> str | None:
+        """Why ``ref`` is no source of this copier, known without a call (a receiver, a kind not
+        replicated, another account or Region); None if it may be one."""
+        cfg = self.config
+        if cfg.mode != "replicator":
+            return "receivers do not replicate their own snapshots"
+        if ref.kind not in cfg.resource_types:
+            return f"{ref.kind} is not replicated"
+        if ref.region != cfg.region or ref.account not in ("", cfg.account):
+            return f"{ref.arn} is not in {cfg.account}/{cfg.region}"
+        return None
+
     def created_set(self, message: CreatedSet) -> str:
-        """Each snapshot of a multi-volume set as :meth:`created` handles one. Every snapshot is
-        handled before a problem is raised, so one that cannot be handled now does not hold the
-        others back; the problem raised names each snapshot that had one. Retryable if any is
-        (the whole set is handled again; its copy tasks are queued only once the message is
-        done, and a copy task finds a copy already made), else dead-lettered with the set (a
-        redrive handles it again: idempotent)."""
-        if message.skipped and self.config.mode == "replicator":
+        """A multi-volume set: each of its snapshots is queued as a :class:`Created` message of
+        its own, which :meth:`created` handles exactly as a createSnapshot event's. So each
+        snapshot is retried, given its grace for a refusal, and dead-lettered on its own (with
+        a reason naming it; a redrive handles that one snapshot again), and none is described
+        twice because another could not be handled. The messages are queued only once this one
+        is done (with the batch's next steps): if they cannot be, the set is delivered again,
+        and a copy task finds a copy already made. A set of one snapshot is handled at once;
+        a set that is no source of this copier (:meth:`not_a_source`) is not queued."""
+        cfg = self.config
+        if message.skipped and cfg.mode == "replicator":
             self.log.warning(
                 "multi-volume snapshot set: entries not copied (the sweep finds their snapshots)",
                 skipped=list(message.skipped),
             )
-        outcomes: list[str] = []
-        problems: list[tuple[SnapshotRef, StepError]] = []
-        for ref in message.refs:
-            try:
-                outcomes.append(f"{ref.id}: {self.created(ref)}")
-            except StepError as error:
-                problems.append((ref, error))
-        if problems:
-            retryable = [e for _, e in problems if isinstance(e, RetryableError)]
-            first = retryable[0] if retryable else problems[0][1]
-            reason = "; ".join(f"{ref.arn}: {error.reason}" for ref, error in problems)
-            kind = RetryableError if retryable else DeadLetterError
-            raise kind(reason, first.code) from first
-        return "; ".join(outcomes)
+        if len(message.refs) == 1:
+            return self.created(message.refs[0])
+        # The snapshots of one event share its account, kind and Region: all are ignored or none.
+        sources = [Created(ref) for ref in message.refs if self.not_a_source(ref) is None]
+        if not sources:
+            return f"ignored: {self.not_a_source(message.refs[0])}"
+        self.outbox.send(sources)
+        ids = ", ".join(created.ref.id for created in sources)
+        return f"queued the set's {len(sources)} snapshots one by one: {ids}"
 
     def selection_problem(self, info: SnapshotInfo) -> str | None:
         if info.managed:

@@ -19,9 +19,9 @@ from kmskit.snapshots.model import (
     TAG_SOURCE_REGION,
     SnapshotRef,
 )
-from kmskit.snapshots.outcomes import RetryableError
-from lambda_src.snapshot_replicator.handler import Runtime
-from lambda_src.snapshot_replicator.messages import Task
+from kmskit.snapshots.outcomes import DeadLetterError, RetryableError
+from lambda_src.snapshot_replicator.handler import ACCESS_DENIED_RECEIVES, Runtime
+from lambda_src.snapshot_replicator.messages import Created, Task, parse
 from tests.lambdas._support import (
     OTHER,
     REGION,
@@ -29,6 +29,7 @@ from tests.lambdas._support import (
     fixture,
     metrics,
     moto_clients,
+    receiver_config,
     record,
     replica_copy_task,
     replicator_config,
@@ -337,48 +338,145 @@ def test_each_selected_snapshot_of_a_multi_volume_set_is_copied(aws: dict[str, A
     assert metrics(rt, "CopiesStarted") == 2
 
 
-def test_a_failed_snapshot_of_a_set_does_not_hold_back_the_others(aws: dict[str, Any]) -> None:
+def take(queue: str) -> list[dict[str, Any]]:
+    """Every message now on ``queue`` (delays ignored), taken off it, as SQS records."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    _release_delayed(sqs, queue)
+    taken: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
+        "Messages", []
+    ):
+        for m in messages:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            taken.append(record(m["Body"]))
+    return taken
+
+
+def source_of(body: str) -> str:
+    """The snapshot ID a queued snapshot of a set (or a task) names."""
+    return str(json.loads(body)["source"]["id"])
+
+
+def copy_tasks(handled: list[dict[str, Any]]) -> list[str]:
+    """The sources of the copy tasks among ``handled`` messages (``drain``'s), one per task."""
+    return sorted(m["source"]["id"] for m in handled if m.get("action") == "copy")
+
+
+def test_a_set_is_queued_one_message_per_snapshot(aws: dict[str, Any]) -> None:
     rt = aws["runtime"]
-    broken = another_snapshot({"backup": "replicate"})
-    ec2_backends[MOTO_ACCOUNT][REGION].snapshots[broken].status = "error"
-    event = set_event(broken, aws["snapshot"])
-    assert rt.process([record(event)]) == {"batchItemFailures": []}
-    # The set is dead-lettered naming the failed snapshot (a redrive handles it again) ...
-    (dead,) = dead_letters(aws["dlq"])
-    attributes = dead["MessageAttributes"]
-    assert attributes["error_code"]["StringValue"] == "SourceSnapshotFailed"
-    reason = attributes["reason"]["StringValue"]
-    assert f"arn:aws:ec2:{REGION}::snapshot/{broken}: the source snapshot" in reason
-    assert aws["snapshot"] not in reason
-    assert json.loads(dead["Body"]) == event
-    # ... and the other snapshot of the set is copied all the same.
-    drain(rt, aws["queue"])
-    (copy,) = copies()
-    assert {t["Key"]: t["Value"] for t in copy["Tags"]}[TAG_SOURCE_ID] == aws["snapshot"]
+    second = another_snapshot({"backup": "replicate"})
+    assert rt.process([record(set_event(aws["snapshot"], second))]) == {"batchItemFailures": []}
+    queued = take(aws["queue"])
+    # Each is read as a createSnapshot's Created, and goes through Workflow.created as one.
+    assert [parse(r["body"]) for r in queued] == [
+        Created(SnapshotRef("EBS", s, REGION, SOURCE)) for s in (aws["snapshot"], second)
+    ]
+    assert copies() == []
 
 
-def test_a_set_with_a_snapshot_not_yet_readable_is_retried_whole(
+def test_a_throttled_snapshot_of_a_set_is_retried_alone(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Before, the whole set was handed back (every other snapshot described again, none of
+    # their copies queued until every snapshot of the set could be read at once).
     rt = aws["runtime"]
     second = another_snapshot({"backup": "replicate"})
     describe = rt.engine.describe
+    throttling = [True]
 
     def throttled(ref: SnapshotRef) -> Any:
-        if ref.id == second:
+        if ref.id == second and throttling[0]:
             raise RetryableError("Rate exceeded", "RequestLimitExceeded")
         return describe(ref)
 
     monkeypatch.setattr(rt.engine, "describe", throttled)
-    event = set_event(aws["snapshot"], second)
-    first = record(event)
-    assert rt.process([first]) == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
-    # Nothing of the set is queued until the whole set is handled: the retry queues both.
-    assert drain(rt, aws["queue"]) == []
-    monkeypatch.setattr(rt.engine, "describe", describe)
-    assert rt.process([record(event, receive_count=2)]) == {"batchItemFailures": []}
-    drain(rt, aws["queue"])
+    assert rt.process([record(set_event(aws["snapshot"], second))]) == {"batchItemFailures": []}
+    queued = take(aws["queue"])
+    (failed,) = rt.process(queued)["batchItemFailures"]
+    (retried,) = [r for r in queued if r["messageId"] == failed["itemIdentifier"]]
+    assert source_of(retried["body"]) == second
+    # The other snapshot is copied meanwhile.
+    handled = drain(rt, aws["queue"])
+    (copy,) = copies()
+    assert {t["Key"]: t["Value"] for t in copy["Tags"]}[TAG_SOURCE_ID] == aws["snapshot"]
+    # The retry handles the throttled snapshot only: nothing is queued twice.
+    throttling[0] = False
+    assert rt.process([record(retried["body"], receive_count=2)]) == {"batchItemFailures": []}
+    handled += drain(rt, aws["queue"])
+    assert copy_tasks(handled) == sorted([aws["snapshot"], second])
     assert len(copies()) == 2
+    assert metrics(rt, "CopiesStarted") == 2
+
+
+def test_a_failed_snapshot_of_a_set_is_dead_lettered_alone(aws: dict[str, Any]) -> None:
+    rt = aws["runtime"]
+    broken = another_snapshot({"backup": "replicate"})
+    ec2_backends[MOTO_ACCOUNT][REGION].snapshots[broken].status = "error"
+    assert rt.process([record(set_event(broken, aws["snapshot"]))]) == {"batchItemFailures": []}
+    handled = drain(rt, aws["queue"])
+    # The failed snapshot goes to the dead-letter queue on its own, with a reason naming it ...
+    (dead,) = dead_letters(aws["dlq"])
+    attributes = dead["MessageAttributes"]
+    assert attributes["error_code"]["StringValue"] == "SourceSnapshotFailed"
+    reason = attributes["reason"]["StringValue"]
+    assert f"arn:aws:ec2:{REGION}::snapshot/{broken} is in state 'error'" in reason
+    assert aws["snapshot"] not in reason
+    assert source_of(dead["Body"]) == broken
+    # ... and the other snapshot of the set is copied all the same.
+    (copy,) = copies()
+    assert {t["Key"]: t["Value"] for t in copy["Tags"]}[TAG_SOURCE_ID] == aws["snapshot"]
+    assert copy_tasks(handled) == [aws["snapshot"]]
+    # A redrive of the dead letter handles that snapshot again, and queues nothing for the others.
+    assert rt.process([record(dead["Body"])]) == {"batchItemFailures": []}
+    assert drain(rt, aws["queue"]) == []
+    (again,) = dead_letters(aws["dlq"])
+    assert source_of(again["Body"]) == broken
+
+
+@pytest.mark.parametrize("denied_first", [True, False])
+def test_a_refused_snapshot_of_a_set_keeps_its_grace_whatever_the_order(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch, denied_first: bool
+) -> None:
+    # Before, a set whose failed snapshot came first was dead-lettered at once, refused
+    # snapshot included: a permission just deployed got no time to be in effect.
+    rt = aws["runtime"]
+    broken = another_snapshot({"backup": "replicate"})
+    ec2_backends[MOTO_ACCOUNT][REGION].snapshots[broken].status = "error"
+    refused = another_snapshot({"backup": "replicate"})
+    describe = rt.engine.describe
+
+    def denied(ref: SnapshotRef) -> Any:
+        if ref.id == refused:
+            raise DeadLetterError("describe: UnauthorizedOperation", "UnauthorizedOperation")
+        return describe(ref)
+
+    monkeypatch.setattr(rt.engine, "describe", denied)
+    order = (refused, broken) if denied_first else (broken, refused)
+    assert rt.process([record(set_event(*order))]) == {"batchItemFailures": []}
+    queued = take(aws["queue"])
+    (failed,) = rt.process(queued)["batchItemFailures"]
+    (retried,) = [r for r in queued if r["messageId"] == failed["itemIdentifier"]]
+    assert source_of(retried["body"]) == refused  # retried, like throttling
+    (dead,) = dead_letters(aws["dlq"])
+    assert source_of(dead["Body"]) == broken
+    # Still refused on its last receive of grace: dead-lettered then, saying so.
+    last = record(retried["body"], receive_count=ACCESS_DENIED_RECEIVES)
+    assert rt.process([last]) == {"batchItemFailures": []}
+    (dead,) = dead_letters(aws["dlq"])
+    assert source_of(dead["Body"]) == refused
+    assert dead["MessageAttributes"]["reason"]["StringValue"].startswith(
+        f"refused on receive {ACCESS_DENIED_RECEIVES}"
+    )
+
+
+def test_a_receiver_queues_nothing_for_a_set_of_its_own(aws: dict[str, Any]) -> None:
+    rt = runtime(
+        receiver_config(queue_url=aws["queue"], dead_letter_queue_url=aws["dlq"]), moto_clients()
+    )
+    second = another_snapshot({"backup": "replicate"})
+    event = set_event(aws["snapshot"], second)
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    assert take(aws["queue"]) == []
 
 
 def test_an_entry_of_a_set_naming_no_snapshot_is_logged_and_the_rest_copied(

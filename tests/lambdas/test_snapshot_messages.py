@@ -169,6 +169,18 @@ def test_a_failed_or_unfinished_multi_volume_set_is_ignored() -> None:
     assert isinstance(parse(json.dumps(pending)), Ignored)
 
 
+def test_a_queued_snapshot_of_a_set_reads_back_as_created() -> None:
+    # The copier queues each snapshot of a multi-volume set as a message of its own.
+    created = Created(_ebs("snap-0aaa1111"))
+    assert parse(created.to_json()) == created
+    # One this copier cannot read (another version's) is kmskit's work: dead-lettered, not dropped.
+    data = json.loads(created.to_json())
+    data["source"]["kind"] = "EFS"
+    body = json.dumps(data)
+    assert parse(body) is None
+    assert unreadable_reason(body) == "task this copier cannot read (kmskit-snapshot-task/1)"
+
+
 def test_other_multi_volume_events_are_of_unknown_shape() -> None:
     for detail in ({"event": "createSnapshot"}, {"result": "pending"}):
         assert parse(json.dumps(fixture("ebs_create_snapshots", detail=detail))) is None
