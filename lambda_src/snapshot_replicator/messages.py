@@ -159,11 +159,13 @@ class Created:
 class CreatedSet:
     """A multi-volume snapshot set completed (EBS createSnapshots): each snapshot in ``refs`` is
     handled as the :class:`Created` of a createSnapshot event. ``skipped`` says, for the log,
-    which entries of the event name no completed snapshot (none: empty); the sweep still finds
-    their snapshots."""
+    which entries of the event name no completed snapshot (none: empty). ``failure`` is the
+    event's ``cause`` when the set's ``result`` is ``failed`` (its completed snapshots are
+    copied all the same); default None, a set that succeeded."""
 
     refs: tuple[SnapshotRef, ...]
     skipped: tuple[str, ...] = ()
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -301,18 +303,18 @@ def _ebs_event(detail: dict[str, Any], account: str, region: str) -> Message | N
 
 def _ebs_multi_volume_event(detail: dict[str, Any], account: str) -> Message | None:
     """A createSnapshots event: one :class:`Created` per completed snapshot of the set, as a
-    :class:`CreatedSet`. A failed set (its entries are the snapshots that failed) needs nothing;
-    an entry that names no EBS snapshot ARN, or one not ``completed``, is skipped (and said so);
-    an event with no snapshot to copy and some entry not understood is of unknown shape."""
+    :class:`CreatedSet`. An entry that names no EBS snapshot ARN, or one not ``completed``, is
+    skipped (and said so). A failed set is a :class:`CreatedSet` of the snapshots it lists as
+    ``completed``, if any (with ``failure``, its cause), else Ignored; a succeeded set with no
+    snapshot to copy and some entry not understood is of unknown shape."""
     name = detail.get("event")
     result = detail.get("result")
     entries = detail.get("snapshots")
     if name != "createSnapshots" or result not in ("succeeded", "failed"):
         return None
-    if result == "failed":
-        return Ignored(f"createSnapshots failed: {detail.get('cause', '')}")
+    failure = str(detail.get("cause", "")) if result == "failed" else None
     if not isinstance(entries, list) or not entries:
-        return None
+        return None if failure is None else Ignored(f"createSnapshots failed: {failure}")
     refs: dict[SnapshotRef, None] = {}  # in the event's order, each once
     skipped: list[str] = []
     not_understood = False
@@ -328,11 +330,13 @@ def _ebs_multi_volume_event(detail: dict[str, Any], account: str) -> Message | N
             skipped.append(f"{ref.arn} is {status!r}, not completed")
             continue
         refs[ref] = None
+    if not refs and failure is not None:
+        return Ignored(f"createSnapshots failed: {failure}")
     if not refs and not_understood:
         return None
     if not refs:
         return Ignored(f"createSnapshots with no completed snapshot: {'; '.join(skipped)}")
-    return CreatedSet(refs=tuple(refs), skipped=tuple(skipped))
+    return CreatedSet(refs=tuple(refs), skipped=tuple(skipped), failure=failure)
 
 
 def _account_id(value: Any) -> str:

@@ -208,10 +208,12 @@ class Workflow:
         and a copy task finds a copy already made. A set of one snapshot is handled at once;
         a set that is no source of this copier (:meth:`not_a_source`) is not queued."""
         cfg = self.config
-        if message.skipped and cfg.mode == "replicator":
+        if (message.skipped or message.failure is not None) and cfg.mode == "replicator":
             self.log.warning(
-                "multi-volume snapshot set: entries not copied (the sweep finds their snapshots)",
+                "multi-volume snapshot set: entries not copied (the sweep finds their snapshots "
+                "once completed; a snapshot in the error state is never copied)",
                 skipped=list(message.skipped),
+                set_failed=message.failure,
             )
         if len(message.refs) == 1:
             return self.created(message.refs[0])

@@ -469,6 +469,30 @@ def test_a_refused_snapshot_of_a_set_keeps_its_grace_whatever_the_order(
     )
 
 
+def test_the_completed_snapshots_of_a_failed_set_are_copied(aws: dict[str, Any]) -> None:
+    # Before, a failed set was ignored whatever it listed: its completed snapshots waited for
+    # the sweep.
+    rt = aws["runtime"]
+    second = another_snapshot({"backup": "replicate"})
+    event = set_event(aws["snapshot"], "snap-0bad0000", second)
+    event["detail"]["result"] = "failed"
+    event["detail"]["cause"] = "Snapshot snap-0bad0000 is in status error"
+    event["detail"]["snapshots"][1]["status"] = "error"
+    assert rt.process([record(event)]) == {"batchItemFailures": []}
+    handled = drain(rt, aws["queue"])
+    assert copy_tasks(handled) == sorted([aws["snapshot"], second])
+    assert len(copies()) == 2
+    (warning,) = [
+        line
+        for line in rt.log.lines or []
+        if line.get("message", "").startswith("multi-volume snapshot set: entries not copied")
+    ]
+    assert warning["set_failed"] == "Snapshot snap-0bad0000 is in status error"
+    assert warning["skipped"] == [
+        f"arn:aws:ec2:{REGION}::snapshot/snap-0bad0000 is 'error', not completed"
+    ]
+
+
 def test_a_receiver_queues_nothing_for_a_set_of_its_own(aws: dict[str, Any]) -> None:
     rt = runtime(
         receiver_config(queue_url=aws["queue"], dead_letter_queue_url=aws["dlq"]), moto_clients()

@@ -154,19 +154,30 @@ def test_a_multi_volume_event_naming_no_snapshot_is_of_unknown_shape(snapshots: 
     assert unreadable_reason(body) is None
 
 
+def _failed_set(*entries: dict[str, str]) -> str:
+    """A failed createSnapshots event listing ``entries``, snap-0bbb2222 its cause."""
+    cause = "Snapshot snap-0bbb2222 is in status error"
+    detail = {"result": "failed", "cause": cause, "snapshots": list(entries)}
+    return json.dumps(fixture("ebs_create_snapshots", detail=detail))
+
+
 def test_a_failed_or_unfinished_multi_volume_set_is_ignored() -> None:
-    failed = fixture(
-        "ebs_create_snapshots",
-        detail={
-            "result": "failed",
-            "cause": "Snapshot snap-0bbb2222 is in status error",
-            "snapshots": [_set_entry("snap-0bbb2222", status="error")],
-        },
-    )
-    message = parse(json.dumps(failed))
+    message = parse(_failed_set(_set_entry("snap-0bbb2222", status="error")))
     assert message == Ignored("createSnapshots failed: Snapshot snap-0bbb2222 is in status error")
     pending = fixture("ebs_create_snapshots", detail={"snapshots": [_set_entry("snap-1", "x")]})
     assert isinstance(parse(json.dumps(pending)), Ignored)
+
+
+def test_the_completed_snapshots_of_a_failed_multi_volume_set_are_copied() -> None:
+    # Before, a failed set was Ignored whatever its entries said.
+    failed = _failed_set(_set_entry("snap-0aaa1111"), _set_entry("snap-0bbb2222", status="error"))
+    assert parse(failed) == CreatedSet(
+        (_ebs("snap-0aaa1111"),),
+        skipped=("arn:aws:ec2:eu-west-1::snapshot/snap-0bbb2222 is 'error', not completed",),
+        failure="Snapshot snap-0bbb2222 is in status error",
+    )
+    no_entries = fixture("ebs_create_snapshots", detail={"result": "failed", "snapshots": None})
+    assert parse(json.dumps(no_entries)) == Ignored("createSnapshots failed: ")
 
 
 def test_a_queued_snapshot_of_a_set_reads_back_as_created() -> None:
