@@ -35,6 +35,7 @@ Shape (every field but ``accounts`` and ``regions`` has a default, which a key l
         ]
       },
       "pipeline": {
+        "enabled": true,                      # false: no pipeline, and no other key here
         "account": "security", "region": "eu-west-1",
         "provider": "GitHub",                 # the connection's Git host: GitLab and
                                               # GitLabSelfManaged take group/subgroup/repo too
@@ -57,11 +58,12 @@ Snapshot copies are encrypted with the snapshot key of the KeyStack in the desti
 every destination Region must be one of ``regions``. A same-account destination is copied to from
 the workload accounts' other Regions (a Region whose only destination is itself has no
 replicator). Every Region is in one partition. In the China Regions, where CodePipeline is not
-available (NO_PIPELINE_PARTITIONS), ``pipeline`` must be left out and the app builds no pipeline:
-its stages are deployed directly. ``pipeline.region`` is a Region where CodeConnections, the
-pipeline's source, runs (CONNECTION_REGIONS). ``kmskit:organisation-file`` names a file inside
-the project's root, which the pipeline's synth finds in its checkout. docs/deploy.md,
-"Configure", lists the rules that span fields.
+available (NO_PIPELINE_PARTITIONS), ``pipeline`` must be left out (or be ``{"enabled": false}``)
+and the app builds no pipeline: its stages are deployed directly. In every partition,
+``"pipeline": {"enabled": false}`` builds no pipeline in the same way. ``pipeline.region`` is a
+Region where CodeConnections, the pipeline's source, runs (CONNECTION_REGIONS).
+``kmskit:organisation-file`` names a file inside the project's root, which the pipeline's synth
+finds in its checkout. docs/deploy.md, "Configure", lists the rules that span fields.
 
 Once deployed, ``kmskit:deployed`` in cdk.json context may record the fields whose change would
 move or replace stacks, keys and names (``name``, ``home_region``, ``accounts`` as alias to ID,
@@ -132,13 +134,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # (tests/stacks/test_example_app.py holds it to the cdk-nag packs only).
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-eusc")
 # The partitions where the pipeline cannot run, and why: there the app builds no pipeline, and
-# each account's stage is deployed directly (docs/deploy.md, "Without the pipeline"). In the
-# AWS GovCloud (US) Regions CodePipeline and CodeBuild are available (AWS GovCloud (US) User Guide,
-# "AWS CodeBuild in AWS GovCloud (US)"), so they keep the pipeline. aws-eusc keeps it too,
-# unverified: no AWS page we found lists the European Sovereign Cloud's services, and its
-# CloudFormation registry (eusc-de-east-1, as cfn-lint 1.58 carries it) has
-# AWS::CodePipeline::Pipeline, AWS::CodeBuild::Project and AWS::CodeConnections::Connection
-# (docs/deploy.md, "Configure").
+# each account's stage is deployed directly (docs/deploy.md, "Without the pipeline"); in any
+# other partition ``"pipeline": {"enabled": false}`` does the same. In the AWS GovCloud (US)
+# Regions CodePipeline and CodeBuild are available (AWS GovCloud (US) User Guide, "AWS CodeBuild
+# in AWS GovCloud (US)"), so they keep the pipeline. aws-eusc keeps it too, unverified: no AWS
+# page we found lists the European Sovereign Cloud's services, and its CloudFormation registry
+# (eusc-de-east-1, as cfn-lint 1.58 carries it) has AWS::CodePipeline::Pipeline,
+# AWS::CodeBuild::Project and AWS::CodeConnections::Connection (docs/deploy.md, "Configure").
 NO_PIPELINE_PARTITIONS = {
     "aws-cn": "CodePipeline is not available in the Beijing and Ningxia Regions (Getting Started "
     "with Amazon Web Services in China, 'Amazon CodeBuild')",
@@ -384,7 +386,8 @@ class Organisation:
     replication: ReplicationConfig
     pipeline: PipelineConfig | None
     """The pipeline that deploys the stages (``pipeline``). None in a partition of
-    NO_PIPELINE_PARTITIONS (the China Regions), where the app builds no pipeline."""
+    NO_PIPELINE_PARTITIONS (the China Regions) and with ``pipeline.enabled`` false (default
+    true): the app then builds no pipeline."""
     tags: Tags = ()
     """The organisation-wide tags (``tags``). Default: none."""
     key_inventory: KeyInventoryConfig | None = None
@@ -422,18 +425,27 @@ class Organisation:
         raise KeyError(alias)
 
     def require_pipeline(self) -> PipelineConfig:
-        """:attr:`pipeline`, for what only a pipeline has (its stacks); an organisation in a
-        partition without one is refused, naming ``pipeline``."""
-        partition_name = partition(self.home_region)
+        """:attr:`pipeline`, for what only a pipeline has (its stacks); an organisation without
+        one is refused, naming ``pipeline`` and why it has none."""
         require(
             self.pipeline is not None,
             _field("pipeline"),
-            "must be there for the pipeline's stacks, and the app builds none in partition "
-            f"'{partition_name}': {NO_PIPELINE_PARTITIONS.get(partition_name)}",
+            "must be there for the pipeline's stacks, and the app builds none "
+            f"{self.why_no_pipeline}",
             None,
         )
         assert self.pipeline is not None
         return self.pipeline
+
+    @property
+    def why_no_pipeline(self) -> str:
+        """Why the app builds no pipeline, for messages: the partition's reason
+        (NO_PIPELINE_PARTITIONS), or else ``pipeline.enabled`` false."""
+        partition_name = partition(self.home_region)
+        reason = NO_PIPELINE_PARTITIONS.get(partition_name)
+        if reason is not None:
+            return f"in partition '{partition_name}': {reason}"
+        return "(pipeline.enabled is false)"
 
 
 def _field(path: str) -> str:
@@ -890,14 +902,51 @@ DEFAULT_CONNECTION_ARN = (
 )
 
 
+# How a configuration turns the pipeline off, as the messages that suggest it write it.
+PIPELINE_OFF = '"pipeline": {"enabled": false}'
+
+
+def _pipeline_enabled(raw: Mapping[str, Any]) -> bool:
+    """``pipeline.enabled`` of the ``pipeline`` section ``raw`` (default true). With false the
+    app builds no pipeline, so the section may hold no other key: each one given is named."""
+    enabled = _optional(raw, "enabled", "pipeline.enabled", True)
+    require(
+        isinstance(enabled, bool),
+        _field("pipeline.enabled"),
+        "must be true (the app builds the pipeline: the default) or false (it builds none, and "
+        "each account's stage is deployed directly: docs/deploy.md, 'Without the pipeline')",
+        enabled,
+    )
+    others = [f"pipeline.{key}" for key in raw if key != "enabled"]
+    require(
+        enabled or not others,
+        _field("pipeline"),
+        f"must have no key but 'enabled' when pipeline.enabled is false, as the app then builds "
+        f"no pipeline: leave out {', '.join(others)}",
+        dict(raw),
+    )
+    return bool(enabled)
+
+
+def _lacks_connections(region: str) -> bool:
+    """Whether CodeConnections, the pipeline's source, is known not to run in ``region``: a
+    Region of a partition that CONNECTION_REGIONS lists, outside its Regions."""
+    connection_regions = CONNECTION_REGIONS.get(partition(region))
+    return connection_regions is not None and region not in connection_regions
+
+
 def _parse_pipeline(
-    raw: Any, accounts: dict[str, Account], security: Account, home: str, regions: tuple[str, ...]
+    raw: Mapping[str, Any],
+    accounts: dict[str, Account],
+    security: Account,
+    home: str,
+    regions: tuple[str, ...],
 ) -> PipelineConfig:
-    raw = _object(raw, "pipeline")
+    """The ``pipeline`` section ``raw`` (an object whose ``enabled`` is true)."""
     _only_keys(
         raw,
         "pipeline",
-        ("account", "region", "provider", "repository", "branch", "connection_arn"),
+        ("enabled", "account", "region", "provider", "repository", "branch", "connection_arn"),
     )
     account = _account_ref(
         accounts, _optional(raw, "account", "pipeline.account", security.alias), "pipeline.account"
@@ -909,13 +958,13 @@ def _parse_pipeline(
         f"must be one of regions {list(regions)}",
         region,
     )
-    connection_regions = CONNECTION_REGIONS.get(partition(region))
-    if connection_regions is not None and region not in connection_regions:
+    if _lacks_connections(region):
+        connection_regions = CONNECTION_REGIONS[partition(region)]
         candidates = [r for r in regions if r in connection_regions]
         advice = (
             f"choose one of regions that is: {candidates}"
             if candidates
-            else "none of regions is: add one to regions"
+            else "none of regions is: add one to regions (every account then gets its stacks there)"
         )
         raise ConstructPropError(
             _field("pipeline.region"),
@@ -923,7 +972,9 @@ def _parse_pipeline(
             f"AWS CodeConnections) runs, one of {sorted(connection_regions)} (CodePipeline User "
             "Guide, 'CodeStarSourceConnection ... actions', and CloudFormation's registry in "
             "each Region). The pipeline deploys to every Region of regions from its own, and "
-            f"pipeline.region defaults to home_region: {advice}",
+            f"pipeline.region defaults to home_region: {advice}, or turn the pipeline off with "
+            f"{PIPELINE_OFF} and deploy each account's stage directly (docs/deploy.md, 'Without "
+            "the pipeline')",
             region,
         )
     provider = _optional(raw, "provider", "pipeline.provider", "GitHub")
@@ -1282,13 +1333,28 @@ def load_organisation(raw: Any) -> Organisation:
         raw_retention,
     )
     security = next(a for a in accounts.values() if a.role == "security")
+    raw_pipeline = _optional(
+        raw,
+        "pipeline",
+        "pipeline",
+        {},
+        f"must not be null: leave the key out for the pipeline, or give {PIPELINE_OFF} for none",
+    )
+    require(
+        isinstance(raw_pipeline, Mapping),
+        _field("pipeline"),
+        f"must be an object ({PIPELINE_OFF} for no pipeline)",
+        raw_pipeline,
+    )
+    pipeline_enabled = _pipeline_enabled(raw_pipeline)
     no_pipeline = NO_PIPELINE_PARTITIONS.get(partition(home))
     require(
-        no_pipeline is None or "pipeline" not in raw,
+        no_pipeline is None or "pipeline" not in raw or not pipeline_enabled,
         _field("pipeline"),
-        f"must be left out in partition '{partition(home)}' (the Regions {list(regions)}): "
-        f"{no_pipeline}. The app builds no pipeline there: deploy each account's stage directly "
-        "(docs/deploy.md, 'Without the pipeline')",
+        'must be left out (or be {"enabled": false}) in partition '
+        f"'{partition(home)}' (the Regions {list(regions)}): {no_pipeline}. The app builds no "
+        "pipeline there: deploy each account's stage directly (docs/deploy.md, 'Without the "
+        "pipeline')",
         raw.get("pipeline"),
     )
     return Organisation(
@@ -1301,10 +1367,8 @@ def load_organisation(raw: Any) -> Organisation:
             _optional(raw, "replication", "replication", {}), accounts, regions
         ),
         pipeline=(
-            _parse_pipeline(
-                _optional(raw, "pipeline", "pipeline", {}), accounts, security, home, regions
-            )
-            if no_pipeline is None
+            _parse_pipeline(raw_pipeline, accounts, security, home, regions)
+            if no_pipeline is None and pipeline_enabled
             else None
         ),
         tags=tags,
@@ -1504,8 +1568,7 @@ def _check_deployed_record(
     require(
         organisation.pipeline is not None or not pipeline,
         where("pipeline"),
-        f"must be left out: the organisation has no pipeline in partition "
-        f"'{partition(organisation.home_region)}'",
+        f"must be left out: the app builds no pipeline {organisation.why_no_pipeline}",
         pipeline,
     )
     return recorded, pipeline

@@ -18,6 +18,7 @@ from stacks.config import (
     MAX_REPOSITORY_PARTS,
     ORGANISATION_CONTEXT_KEY,
     ORGANISATION_FILE_CONTEXT_KEY,
+    PIPELINE_OFF,
     cdk_json_context,
     load_organisation,
     organisation_from_context,
@@ -430,11 +431,12 @@ def test_default_organisation_is_the_example_of_the_foundation_issue() -> None:
         # CodePipeline is not available in the China Regions: a pipeline there never deployed.
         (
             with_changes(*CHINA, ("pipeline", {"region": "cn-north-1"})),
-            "'kmskit:organisation.pipeline' must be left out in partition 'aws-cn' (the Regions "
-            "['cn-north-1', 'cn-northwest-1']): CodePipeline is not available in the Beijing and "
-            "Ningxia Regions (Getting Started with Amazon Web Services in China, 'Amazon "
-            "CodeBuild'). The app builds no pipeline there: deploy each account's stage directly "
-            "(docs/deploy.md, 'Without the pipeline'). Received: {'region': 'cn-north-1'}",
+            "'kmskit:organisation.pipeline' must be left out (or be {\"enabled\": false}) in "
+            "partition 'aws-cn' (the Regions ['cn-north-1', 'cn-northwest-1']): CodePipeline "
+            "is not available in the Beijing and Ningxia Regions (Getting Started with Amazon "
+            "Web Services in China, 'Amazon CodeBuild'). The app builds no pipeline there: "
+            "deploy each account's stage directly (docs/deploy.md, 'Without the pipeline'). "
+            "Received: {'region': 'cn-north-1'}",
         ),
         (
             changed("pipeline.repository", "../.."),
@@ -560,7 +562,7 @@ def refusal(config: Any) -> str:
         "replication.selection_tag",
         "replication.retention_days",
         "replication.destinations",
-        "pipeline",
+        "pipeline.enabled",
         "pipeline.account",
         "pipeline.region",
         "pipeline.provider",
@@ -574,6 +576,28 @@ def test_null_is_refused_in_an_optional_key_naming_it(path: str) -> None:
         f"'kmskit:organisation.{path}' must not be null: leave the key out to take its "
         "default. Received: None"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        # "pipeline": null or false was refused without a word of how to have no pipeline.
+        (
+            None,
+            "'kmskit:organisation.pipeline' must not be null: leave the key out for the "
+            f"pipeline, or give {PIPELINE_OFF} for none. Received: None",
+        ),
+        (
+            False,
+            f"'kmskit:organisation.pipeline' must be an object ({PIPELINE_OFF} for no "
+            "pipeline). Received: False",
+        ),
+    ],
+)
+def test_a_pipeline_that_is_no_object_is_refused_naming_how_to_turn_it_off(
+    value: Any, message: str
+) -> None:
+    assert refusal(changed("pipeline", value)) == message
 
 
 def test_a_null_destination_account_is_refused_not_read_as_the_same_account() -> None:
@@ -887,6 +911,95 @@ def test_an_organisation_in_the_china_partition_builds_its_stages_and_no_pipelin
     assert [child.node.id for child in app.node.children] == ["Security", "Workload", "Backup"]
 
 
+# Organisations for data residency in one Region without CodeConnections (Zurich, Tel Aviv):
+# the pipeline defaulted to home_region and was refused, and adding a Region for it puts every
+# account's stacks there.
+def in_one_region(region: str) -> tuple[tuple[str, Any], ...]:
+    return (
+        ("home_region", region),
+        ("regions", [region]),
+        ("replication.destinations", [{"account": "backup", "region": region}]),
+    )
+
+
+PIPELINE_TURNED_OFF = ("pipeline", {"enabled": False})
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        (*in_one_region("eu-central-2"), PIPELINE_TURNED_OFF),
+        (*in_one_region("il-central-1"), PIPELINE_TURNED_OFF),
+        (PIPELINE_TURNED_OFF,),
+        (*(c for c in GOVCLOUD if c[0] != "pipeline.region"), PIPELINE_TURNED_OFF),
+        (*CHINA, PIPELINE_TURNED_OFF),
+    ],
+    ids=["zurich", "tel-aviv", "example", "govcloud", "china"],
+)
+def test_the_pipeline_can_be_turned_off_in_every_partition(
+    changes: tuple[tuple[str, Any], ...],
+) -> None:
+    organisation = load_organisation(with_changes(*changes))
+    assert organisation.pipeline is None
+    if organisation.home_region.startswith("cn-"):
+        return  # require_pipeline gives the partition's reason (above)
+    with pytest.raises(ConstructPropError) as error:
+        organisation.require_pipeline()
+    assert str(error.value) == (
+        "'kmskit:organisation.pipeline' must be there for the pipeline's stacks, and the app "
+        "builds none (pipeline.enabled is false). Received: None"
+    )
+
+
+def test_a_pipeline_turned_off_builds_the_stages_and_no_pipeline() -> None:
+    import aws_cdk as cdk  # noqa: PLC0415
+
+    app = cdk.App()
+    organisation = load_organisation(
+        with_changes(*in_one_region("eu-central-2"), PIPELINE_TURNED_OFF)
+    )
+    assert add_organisation(app, organisation) == []
+    assert [child.node.id for child in app.node.children] == ["Security", "Workload", "Backup"]
+
+
+def test_a_pipeline_turned_on_explicitly_is_the_default_one() -> None:
+    assert load_organisation(changed("pipeline.enabled", True)) == load_organisation(DEFAULT)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            changed("pipeline", {"enabled": False, "region": "eu-west-1", "branch": "main"}),
+            "'kmskit:organisation.pipeline' must have no key but 'enabled' when "
+            "pipeline.enabled is false, as the app then builds no pipeline: leave out "
+            "pipeline.region, pipeline.branch. Received: {'enabled': False, 'region': "
+            "'eu-west-1', 'branch': 'main'}",
+        ),
+        (
+            changed("pipeline.enabled", "false"),
+            "'kmskit:organisation.pipeline.enabled' must be true (the app builds the pipeline: "
+            "the default) or false (it builds none, and each account's stage is deployed "
+            "directly: docs/deploy.md, 'Without the pipeline'). Received: 'false'",
+        ),
+        (
+            changed("pipeline.enabled", 0),
+            "'kmskit:organisation.pipeline.enabled' must be true (the app builds the pipeline: "
+            "the default) or false",
+        ),
+        # In the China Regions the pipeline may be turned off, not on.
+        (
+            with_changes(*CHINA, ("pipeline", {"enabled": True})),
+            "'kmskit:organisation.pipeline' must be left out (or be {\"enabled\": false}) in "
+            "partition 'aws-cn'",
+        ),
+    ],
+    ids=["other-keys", "string", "number", "china-on"],
+)
+def test_a_bad_pipeline_switch_is_refused(config: dict[str, Any], message: str) -> None:
+    assert refusal(config).startswith(message)
+
+
 def test_an_organisation_in_govcloud_keeps_its_pipeline_with_a_connection_arn_there() -> None:
     # CodePipeline and CodeBuild are available in the AWS GovCloud (US) Regions.
     config = with_changes(*GOVCLOUD, ("pipeline.connection_arn", ...))
@@ -931,7 +1044,9 @@ CONNECTION_REGION_LIST = (
             f"{CONNECTION_REGION_LIST} (CodePipeline User Guide, 'CodeStarSourceConnection ... "
             "actions', and CloudFormation's registry in each Region). The pipeline deploys to "
             "every Region of regions from its own, and pipeline.region defaults to home_region: "
-            "choose one of regions that is: ['eu-west-1', 'eu-central-1']. Received: 'ap-east-1'",
+            "choose one of regions that is: ['eu-west-1', 'eu-central-1'], or turn the pipeline "
+            f"off with {PIPELINE_OFF} and deploy each account's stage directly (docs/deploy.md, "
+            "'Without the pipeline'). Received: 'ap-east-1'",
         ),
         # The default pipeline.region is home_region.
         (
@@ -946,7 +1061,9 @@ CONNECTION_REGION_LIST = (
             f"{CONNECTION_REGION_LIST} (CodePipeline User Guide, 'CodeStarSourceConnection ... "
             "actions', and CloudFormation's registry in each Region). The pipeline deploys to "
             "every Region of regions from its own, and pipeline.region defaults to home_region: "
-            "none of regions is: add one to regions. Received: 'mx-central-1'",
+            "none of regions is: add one to regions (every account then gets its stacks there), "
+            f"or turn the pipeline off with {PIPELINE_OFF} and deploy each account's stage "
+            "directly (docs/deploy.md, 'Without the pipeline'). Received: 'mx-central-1'",
         ),
     ],
 )
@@ -1770,8 +1887,22 @@ def test_an_organisation_without_a_pipeline_records_none() -> None:
     with pytest.raises(ConstructPropError) as error:
         organisation_from_context(deployed_context(china, {"pipeline": {"region": "cn-north-1"}}))
     assert str(error.value) == (
-        "'kmskit:deployed.pipeline' must be left out: the organisation has no pipeline in "
-        "partition 'aws-cn'. Received: {'region': 'cn-north-1'}"
+        "'kmskit:deployed.pipeline' must be left out: the app builds no pipeline in partition "
+        "'aws-cn': CodePipeline is not available in the Beijing and Ningxia Regions (Getting "
+        "Started with Amazon Web Services in China, 'Amazon CodeBuild'). "
+        "Received: {'region': 'cn-north-1'}"
+    )
+
+
+def test_a_pipeline_turned_off_records_none() -> None:
+    config = changed("pipeline", {"enabled": False})
+    record = {"name": "example", "home_region": "eu-west-1"}
+    assert organisation_from_context(deployed_context(config, record)).pipeline is None
+    with pytest.raises(ConstructPropError) as error:
+        organisation_from_context(deployed_context(config))
+    assert str(error.value) == (
+        "'kmskit:deployed.pipeline' must be left out: the app builds no pipeline "
+        "(pipeline.enabled is false). Received: {'account': 'security', 'region': 'eu-west-1'}"
     )
 
 

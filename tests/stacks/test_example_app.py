@@ -544,6 +544,47 @@ def test_the_organisation_synthesizes_in_the_china_regions_without_a_pipeline(
 
 
 @pytest.fixture(scope="module")
+def zurich_only(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    """The example organisation in Zurich alone (data residency), where CodeConnections, the
+    pipeline's source, does not run: its pipeline turned off (docs/deploy.md, "Without the
+    pipeline")."""
+
+    def move(organisation: dict[str, Any]) -> None:
+        organisation.update(home_region="eu-central-2", regions=["eu-central-2"])
+        organisation["replication"]["destinations"] = [
+            {"account": "backup", "region": "eu-central-2"}
+        ]
+        organisation["pipeline"] = {"enabled": False}
+
+    return example_changed(tmp_path_factory, "zurich_only", move)
+
+
+def test_the_organisation_synthesizes_in_one_region_without_codeconnections_with_its_pipeline_off(
+    zurich_only: SynthResult,
+) -> None:
+    # Refused before: pipeline.region defaulted to home_region, which has no CodeConnections,
+    # and the only way out added a Region to every account.
+    from stacks.architecture import render, summarize  # noqa: PLC0415
+
+    assert zurich_only.validation_findings() == []
+    assert {"Security-Audit", "Workload-Keys-eu-central-2", "Backup-Receiver-eu-central-2"} <= set(
+        zurich_only.templates
+    )
+    assert {zurich_only.environments[name].split("/")[-1] for name in zurich_only.templates} == {
+        "eu-central-2"
+    }
+    assert [name for name in zurich_only.templates if name.startswith("Pipeline")] == []
+    text = json.dumps(zurich_only.templates)
+    assert "AWS::CodePipeline::Pipeline" not in text
+    assert "AWS::CodeBuild::Project" not in text
+    assert cfn_lint_problems(zurich_only.template_paths()) == []
+    # docs/architecture.md's generator draws it: the stages, and no pipeline deploying them.
+    architecture = render(summarize(zurich_only.outdir), {}, set())
+    assert "Security_Audit" in architecture
+    assert "|deploys|" not in architecture
+
+
+@pytest.fixture(scope="module")
 def opted_in(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
     """The example organisation in three opt-in Regions (docs/deploy.md, "Opt-in Regions"): home
     and audit bucket in ap-east-1, snapshot copies to me-south-1 and to the backup account in
