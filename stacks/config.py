@@ -941,8 +941,12 @@ def _parse_pipeline(
     security: Account,
     home: str,
     regions: tuple[str, ...],
+    *,
+    recorded_region: Any = None,
 ) -> PipelineConfig:
-    """The ``pipeline`` section ``raw`` (an object whose ``enabled`` is true)."""
+    """The ``pipeline`` section ``raw`` (an object whose ``enabled`` is true).
+    ``recorded_region`` is what ``kmskit:deployed`` records as ``pipeline.region`` (default
+    None: nothing), which a refused ``pipeline.region`` names."""
     _only_keys(
         raw,
         "pipeline",
@@ -966,6 +970,15 @@ def _parse_pipeline(
             if candidates
             else "none of regions is: add one to regions (every account then gets its stacks there)"
         )
+        deployed = (
+            ""
+            if recorded_region is None
+            else f". {_deployed_field('pipeline.region')} records {recorded_region!r}: a pipeline "
+            "in another Region is a new Pipeline stack with new PipelineArtifacts-<region> "
+            "stacks, so change that record in the same commit, having moved the pipeline as "
+            "docs/deploy.md, 'Changing a deployed organisation', says (to turn the pipeline off "
+            "instead, remove pipeline from that record)"
+        )
         raise ConstructPropError(
             _field("pipeline.region"),
             "must be a Region where the pipeline's source action (CodeStarSourceConnection, of "
@@ -974,7 +987,7 @@ def _parse_pipeline(
             "each Region). The pipeline deploys to every Region of regions from its own, and "
             f"pipeline.region defaults to home_region: {advice}, or turn the pipeline off with "
             f"{PIPELINE_OFF} and deploy each account's stage directly (docs/deploy.md, 'Without "
-            "the pipeline')",
+            f"the pipeline'){deployed}",
             region,
         )
     provider = _optional(raw, "provider", "pipeline.provider", "GitHub")
@@ -1295,8 +1308,10 @@ def _check_name(prop: str, name: Any) -> str:
     return str(name)
 
 
-def load_organisation(raw: Any) -> Organisation:
-    """Parse and validate the ``kmskit:organisation`` context value."""
+def load_organisation(raw: Any, recorded_pipeline_region: Any = None) -> Organisation:
+    """Parse and validate the ``kmskit:organisation`` context value. ``recorded_pipeline_region``
+    is what ``kmskit:deployed`` records as ``pipeline.region`` (default None: nothing recorded),
+    which a refused ``pipeline.region`` names; :func:`check_deployed` checks the record."""
     raw = _object(raw, "")
     _only_keys(
         raw,
@@ -1367,7 +1382,14 @@ def load_organisation(raw: Any) -> Organisation:
             _optional(raw, "replication", "replication", {}), accounts, regions
         ),
         pipeline=(
-            _parse_pipeline(raw_pipeline, accounts, security, home, regions)
+            _parse_pipeline(
+                raw_pipeline,
+                accounts,
+                security,
+                home,
+                regions,
+                recorded_region=recorded_pipeline_region,
+            )
             if no_pipeline is None and pipeline_enabled
             else None
         ),
@@ -1460,10 +1482,15 @@ def organisation_from_context(
                 f"must name a readable JSON file in UTF-8 ({error})",
                 file_name,
             ) from error
-        organisation = load_organisation(raw)
     else:
-        organisation = load_organisation(context.get(ORGANISATION_CONTEXT_KEY))
+        raw = context.get(ORGANISATION_CONTEXT_KEY)
     deployed = context.get(DEPLOYED_CONTEXT_KEY)
+    # The record as written, for the advice of a refused pipeline.region; checked below.
+    recorded_pipeline = deployed.get("pipeline") if isinstance(deployed, Mapping) else None
+    organisation = load_organisation(
+        raw,
+        recorded_pipeline.get("region") if isinstance(recorded_pipeline, Mapping) else None,
+    )
     if deployed is not None:
         check_deployed(organisation, deployed)
     return organisation
@@ -1582,13 +1609,15 @@ def check_deployed(organisation: Organisation, raw: Any) -> None:
     are checked first (:func:`_check_deployed_record`)."""
     where = _deployed_field
 
-    def fixed(path: str, record: str, recorded: Any, value: Any, why: str) -> None:
+    def fixed(
+        path: str, record: str, recorded: Any, value: Any, why: str, *, note: str = ""
+    ) -> None:
         require(
             value == recorded,
             _field(path),
             f"must stay {recorded!r} once deployed ({where(record)} records it): "
             f"{_FIXED_BECAUSE[why]}; docs/deploy.md, 'Changing a deployed organisation', says "
-            "what such a change needs",
+            f"what such a change needs{note}",
             value,
         )
 
@@ -1639,6 +1668,16 @@ def check_deployed(organisation: Organisation, raw: Any) -> None:
             pipeline["region"],
             organisation.pipeline.region,
             "pipeline",
+            # A recorded Region without CodeConnections is refused as pipeline.region itself.
+            note=(
+                f". {pipeline['region']!r} has no CodeConnections, the pipeline's source, so the "
+                "pipeline cannot stay there: having moved it as that section says, change "
+                f"{where('pipeline.region')} to {organisation.pipeline.region!r} in the same "
+                f"commit (or turn the pipeline off with {PIPELINE_OFF} and remove pipeline from "
+                "the record)"
+                if _lacks_connections(pipeline["region"])
+                else ""
+            ),
         )
 
 

@@ -1906,6 +1906,52 @@ def test_a_pipeline_turned_off_records_none() -> None:
     )
 
 
+# An organisation deployed with its pipeline in a Region without CodeConnections (accepted
+# before the check), with kmskit:deployed recording it.
+DEPLOYED_IN_HONG_KONG = {"pipeline": {"account": "security", "region": "ap-east-1"}}
+WITH_HONG_KONG = ("regions", ["eu-west-1", "eu-central-1", "ap-east-1"])
+
+
+def test_a_refused_pipeline_region_names_the_deployed_record() -> None:
+    # The refusal's advice, another Region, met a second refusal: "must stay ... once deployed".
+    config = with_changes(WITH_HONG_KONG, ("pipeline.region", "ap-east-1"))
+    with pytest.raises(ConstructPropError) as error:
+        organisation_from_context(deployed_context(config, DEPLOYED_IN_HONG_KONG))
+    assert str(error.value).endswith(
+        'or turn the pipeline off with "pipeline": {"enabled": false} and deploy each '
+        "account's stage directly (docs/deploy.md, 'Without the pipeline'). "
+        "kmskit:deployed.pipeline.region records 'ap-east-1': a pipeline in another Region is a "
+        "new Pipeline stack with new PipelineArtifacts-<region> stacks, so change that record "
+        "in the same commit, having moved the pipeline as docs/deploy.md, 'Changing a deployed "
+        "organisation', says (to turn the pipeline off instead, remove pipeline from that "
+        "record). Received: 'ap-east-1'"
+    )
+    # Without a record, nothing is said of one.
+    assert "kmskit:deployed" not in refusal(config)
+
+
+def test_a_deployed_pipeline_region_without_codeconnections_says_it_cannot_stay() -> None:
+    config = with_changes(WITH_HONG_KONG, ("pipeline.region", "eu-west-1"))
+    with pytest.raises(ConstructPropError) as error:
+        organisation_from_context(deployed_context(config, DEPLOYED_IN_HONG_KONG))
+    assert str(error.value) == (
+        "'kmskit:organisation.pipeline.region' must stay 'ap-east-1' once deployed "
+        "(kmskit:deployed.pipeline.region records it): the pipeline and its artifact stacks "
+        "would be new stacks, whose bucket and key alias names the deployed ones still hold"
+        f"{BECAUSE}. 'ap-east-1' has no CodeConnections, the pipeline's source, so the pipeline "
+        "cannot stay there: having moved it as that section says, change "
+        "kmskit:deployed.pipeline.region to 'eu-west-1' in the same commit (or turn the "
+        f"pipeline off with {PIPELINE_OFF} and remove pipeline from the record). "
+        "Received: 'eu-west-1'"
+    )
+    # Moved, with the record changed in the same commit, or turned off with the record's
+    # pipeline removed: accepted.
+    moved = {"pipeline": {"account": "security", "region": "eu-west-1"}}
+    assert organisation_from_context(deployed_context(config, moved)).pipeline is not None
+    turned_off = changed("pipeline", {"enabled": False})
+    assert organisation_from_context(deployed_context(turned_off, {})).pipeline is None
+
+
 def test_the_app_reads_the_deployed_record_from_its_context(tmp_path: Path) -> None:
     from stacks.app_builder import build_app  # noqa: PLC0415
 
