@@ -138,9 +138,12 @@ PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-eusc")
 # other partition ``"pipeline": {"enabled": false}`` does the same. In the AWS GovCloud (US)
 # Regions CodePipeline and CodeBuild are available (AWS GovCloud (US) User Guide, "AWS CodeBuild
 # in AWS GovCloud (US)"), so they keep the pipeline. aws-eusc keeps it too, unverified: no AWS
-# page we found lists the European Sovereign Cloud's services, and its CloudFormation registry
+# page we found lists the European Sovereign Cloud's services; its CloudFormation registry
 # (eusc-de-east-1, as cfn-lint 1.58 carries it) has AWS::CodePipeline::Pipeline,
-# AWS::CodeBuild::Project and AWS::CodeConnections::Connection (docs/deploy.md, "Configure").
+# AWS::CodeBuild::Project and AWS::CodeConnections::Connection, while botocore 1.44 has
+# CodePipeline and CodeBuild endpoints there but no codestar-connections endpoint in aws-eusc (it
+# has them in the 17 commercial Regions of CONNECTION_REGIONS and both GovCloud (US) Regions)
+# (docs/deploy.md, "Configure").
 NO_PIPELINE_PARTITIONS = {
     "aws-cn": "CodePipeline is not available in the Beijing and Ningxia Regions (Getting Started "
     "with Amazon Web Services in China, 'Amazon CodeBuild')",

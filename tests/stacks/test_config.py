@@ -1123,6 +1123,23 @@ def test_the_pipeline_regions_are_those_whose_cloudformation_registry_has_codeco
     assert not set(NO_CONNECTIONS) & CONNECTION_REGIONS["aws"]
 
 
+def test_botocore_has_codestar_connections_endpoints_where_docs_deploy_md_says() -> None:
+    """docs/deploy.md and the comment at NO_PIPELINE_PARTITIONS quote botocore's endpoint data:
+    codestar-connections in the Regions of CONNECTION_REGIONS["aws"] and both GovCloud (US)
+    Regions, none in aws-eusc (whose CloudFormation registry has the connection type). A botocore
+    that changes this fails here until both say what it has."""
+    import boto3  # noqa: PLC0415
+
+    session = boto3.session.Session()
+
+    def regions(partition_name: str) -> set[str]:
+        return set(session.get_available_regions("codestar-connections", partition_name))
+
+    assert regions("aws") == CONNECTION_REGIONS["aws"]
+    assert regions("aws-us-gov") == {"us-gov-east-1", "us-gov-west-1"}
+    assert regions("aws-eusc") == set()
+
+
 GITLAB_FORM = (
     "'kmskit:organisation.pipeline.repository' must be '<group>/<repository>' or "
     "'<group>/<subgroup>/.../<repository>'"
