@@ -30,7 +30,9 @@ def _require_the_cdk_extra() -> None:
         raise ModuleNotFoundError(
             f"constructs_lib needs the AWS CDK: {absent} "
             f"{'is' if len(missing) == 1 else 'are'} not installed. Install the toolkit with its "
-            "'cdk' extra: pip install 'kms-toolkit[cdk]'",
+            "'cdk' extra from the source you got it from (it is not on PyPI: never install the "
+            "name kms-toolkit from a public index), e.g. pip install '/path/to/kms-toolkit[cdk]' "
+            "or pip install 'kms-toolkit[cdk] @ git+https://<your-git-host>/<org>/kms-toolkit@<tag>'",
             name=missing[0],
         )
 

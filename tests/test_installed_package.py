@@ -344,7 +344,10 @@ def test_without_the_cdk_extra_the_cli_runs_and_the_constructs_name_the_extra(
     )
     assert found["refused"] == [
         "constructs_lib needs the AWS CDK: aws-cdk-lib, constructs, cdk-nag are not installed. "
-        "Install the toolkit with its 'cdk' extra: pip install 'kms-toolkit[cdk]'",
+        "Install the toolkit with its 'cdk' extra from the source you got it from (it is not on "
+        "PyPI: never install the name kms-toolkit from a public index), e.g. pip install "
+        "'/path/to/kms-toolkit[cdk]' or pip install "
+        "'kms-toolkit[cdk] @ git+https://<your-git-host>/<org>/kms-toolkit@<tag>'",
         "aws_cdk",
     ]
     assert "Consumer" in cost
