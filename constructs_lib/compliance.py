@@ -11,9 +11,23 @@ synthesized metadata and fails on any that is missing.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
-from aws_cdk import Acknowledgment, App, Validations
+import jsii
+from aws_cdk import (
+    Acknowledgment,
+    App,
+    IPolicyValidationContext,
+    IPolicyValidationPlugin,
+    PolicyValidationPluginReport,
+    PolicyViolatingResource,
+    PolicyViolation,
+    Validations,
+)
 from cdk_nag import (
     AwsSolutionsChecks,
     HIPAASecurityChecks,
@@ -34,14 +48,208 @@ NAG_PACKS = (
 )
 """The five packs every app built with the toolkit is held to."""
 
+# A rule as a pack's report names it: ``<Pack>-<Rule>``, a finding's detail in brackets
+# (``AwsSolutions-IAM5[Resource::*]``), optionally after the namespace aws-cdk-lib's report prints
+# (``AwsSolutions::AwsSolutions-IAM5``, which must be the pack's own). Every cdk-nag 3 rule name
+# is letters and digits.
+_RULE_ID = re.compile(
+    r"(?:(?P<namespace>[^\s:\[]+)::)?"
+    r"(?P<rule>(?P<pack>AwsSolutions|NIST\.800\.53\.R5|HIPAA\.Security|PCI\.DSS\.321|Serverless"
+    r"|KmsToolkit)-[A-Za-z0-9]+)(?P<finding>\[\S(?:.*\S)?\])?"
+)
+_RULE_ID_SHAPE = (
+    "must name cdk-nag rules as the validation report does: '<pack>-<rule>' or "
+    "'<pack>-<rule>[<finding>]', optionally after '<pack>::', with <pack> one of "
+    "AwsSolutions, NIST.800.53.R5, HIPAA.Security, PCI.DSS.321, Serverless or KmsToolkit and "
+    "<rule> letters and digits"
+)
 MIN_REASON_LENGTH = 40
 # Reasons that say nothing about the construct they excuse.
 _VAGUE_REASONS = {"n/a", "not needed", "false positive", "suppressed", "ok", "by design"}
 
 
+UNCHECKED_PLUGIN = "KmsToolkit"
+UNCHECKED_RULE = "KmsToolkit-NotCheckedByCdkNag"
+"""The rule :class:`UncheckedResources` reports (a warning) for each resource no pack checked."""
+
+# Template resources cdk-nag has nothing to check on: the custom resources themselves (their
+# properties go to a Lambda function), CDK's version metadata.
+_NOTHING_TO_CHECK = ("Custom::", "AWS::CloudFormation::CustomResource", "AWS::CDK::Metadata")
+
+
+@jsii.implements(IPolicyValidationPlugin)
+class UncheckedResources:
+    """A validation plugin that names every resource the cdk-nag packs did not check.
+
+    cdk-nag's rules test each construct against its typed L1 class (``iam.CfnRole``,
+    ``lambda_.CfnFunction`` ...). aws-cdk-lib writes some resources as plain ``CfnResource``
+    instead, which no rule of any pack inspects: the IAM role and Lambda function of each custom
+    resource provider of aws-cdk-lib's core (``Custom::CrossRegionExportWriter`` and
+    ``Custom::CrossRegionExportReader`` for strong cross-Region references,
+    ``Custom::S3AutoDeleteObjects`` for ``auto_delete_objects=True`` ...), whose roles carry
+    ``AWSLambdaBasicExecutionRole`` and, for the cross-Region ones, an inline SSM policy; and the
+    role a weak cross-account reference reads the producer's outputs with. This plugin reads the
+    cloud assembly after synthesis: a resource of a stack's template that the construct tree
+    (``tree.json``) does not record as a typed L1 is reported, with its logical ID, as
+    ``KmsToolkit-NotCheckedByCdkNag`` at warning level (synth goes on; the report and the
+    validation report file name it). Review such a resource yourself, then acknowledge it on its
+    stack (or the construct that made it) with :func:`acknowledge`, as a finding of the packs is.
+
+    An App synthesized without tree metadata (``App(tree_metadata=False)``) cannot be checked:
+    the plugin then reports that, once, on each stack.
+    """
+
+    @property
+    def name(self) -> str:
+        return UNCHECKED_PLUGIN
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [UNCHECKED_RULE]
+
+    @property
+    def version(self) -> str:
+        return "1.0.0"
+
+    def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
+        # template_paths is one jsii round trip; stack_templates costs several per stack (0.6 s
+        # at 500 stacks), so each template's stack is read from its assembly's manifest.
+        template_paths = [Path(path) for path in context.template_paths]
+        stack_of = _stacks_of_templates(template_paths)
+        typed = _typed_logical_ids(_tree_files(template_paths), sorted(set(stack_of.values())))
+        unchecked: list[PolicyViolatingResource] = []
+        for template_path in template_paths:
+            stack_path = stack_of.get(template_path)
+            if typed is None:
+                unchecked.append(
+                    PolicyViolatingResource(
+                        locations=["tree.json"],
+                        template_path=str(template_path),
+                        construct_path=stack_path,
+                    )
+                )
+                continue
+            # A template the manifests do not name (a nested stack's) is compared with every
+            # typed L1 of the App.
+            known = typed.get(stack_path) if stack_path else set().union(*typed.values())
+            resources = json.loads(template_path.read_text(encoding="utf-8")).get("Resources", {})
+            for logical_id, resource in resources.items():
+                kind = str(resource.get("Type", ""))
+                if logical_id in (known or ()) or kind.startswith(_NOTHING_TO_CHECK):
+                    continue
+                unchecked.append(
+                    PolicyViolatingResource(
+                        locations=[f"Type: {kind}"],
+                        resource_logical_id=logical_id,
+                        template_path=str(template_path),
+                    )
+                )
+        violations = []
+        if unchecked:
+            violations.append(
+                PolicyViolation(
+                    rule_name=UNCHECKED_RULE,
+                    severity="warning",
+                    description=(
+                        "No cdk-nag pack checked this resource: it is a plain CfnResource (such as "
+                        "the IAM role and Lambda function of an aws-cdk-lib custom resource "
+                        "provider), not a typed L1, and cdk-nag's rules inspect typed L1s only."
+                        if typed is not None
+                        else "The App has no tree metadata (tree.json), so the resources no "
+                        "cdk-nag pack checked cannot be told apart: synthesize with tree metadata."
+                    ),
+                    fix=(
+                        "Review its policies by hand (docs/compliance.md, 'What cdk-nag does not "
+                        f"see'), then acknowledge {UNCHECKED_RULE} on its stack with a reason."
+                    ),
+                    violating_resources=unchecked,
+                )
+            )
+        return PolicyValidationPluginReport(success=True, violations=violations)
+
+
+def _tree_files(template_paths: Iterable[Path]) -> list[Path]:
+    """The construct tree's files: ``tree.json`` in the App's assembly (above a nested stage's
+    templates) and the forest files it refers to when the tree is split."""
+    for template_path in template_paths:
+        for folder in template_path.parents:
+            tree = folder / "tree.json"
+            if tree.is_file():
+                return [
+                    tree,
+                    *(p for p in folder.glob("*.json") if p.name.startswith("tree") and p != tree),
+                ]
+    return []
+
+
+def _stacks_of_templates(template_paths: list[Path]) -> dict[Path, str]:
+    """The construct path of each template's stack, from the manifest of its cloud assembly
+    (a nested stage's templates are in an assembly of their own)."""
+    stacks: dict[Path, str] = {}
+    for folder in {path.parent for path in template_paths}:
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for artifact in manifest.get("artifacts", {}).values():
+            template = artifact.get("properties", {}).get("templateFile")
+            if artifact.get("type") == "aws:cloudformation:stack" and template:
+                stacks[folder / template] = str(artifact.get("displayName", ""))
+    return stacks
+
+
+def _tree_roots(tree: Any) -> list[dict[str, Any]]:
+    """The top nodes of one tree file: ``tree.json``'s ``tree``, or a split tree's ``forest``
+    of subtrees (aws-cdk-lib splits a tree of more than 500,000 nodes)."""
+    if not isinstance(tree, dict):
+        return []
+    roots = [tree["tree"]] if isinstance(tree.get("tree"), dict) else []
+    forest = tree.get("forest")
+    if isinstance(forest, dict):
+        roots.extend(node for node in forest.values() if isinstance(node, dict))
+    return roots
+
+
+def _typed_logical_ids(
+    tree_files: list[Path], stack_paths: list[str]
+) -> dict[str, set[str]] | None:
+    """Logical ID of every typed L1 resource, keyed by the construct path of its stack; None
+    without tree metadata."""
+    if not tree_files:
+        return None
+    stacks = set(stack_paths)
+    # The innermost stack holds a node: a nested stack's path extends its parent's.
+    by_length = sorted(stack_paths, key=len, reverse=True)
+    typed: dict[str, set[str]] = {}
+    for tree_file in tree_files:
+        for root in _tree_roots(json.loads(tree_file.read_text(encoding="utf-8"))):
+            # Only a subtree's top node needs its stack looked up by path; below it, the stack
+            # is carried down (a lookup per node costs a second at 500 stacks).
+            top = str(root.get("path", ""))
+            pending = [(root, next((s for s in by_length if top.startswith(f"{s}/")), None))]
+            while pending:
+                node, stack = pending.pop()
+                path = node.get("path")
+                if path in stacks:
+                    stack = path
+                attributes = node.get("attributes")
+                logical_id = (
+                    attributes.get("aws:cdk:cloudformation:logicalId")
+                    if isinstance(attributes, dict)
+                    else None
+                )
+                if stack is not None and isinstance(logical_id, str):
+                    typed.setdefault(stack, set()).add(logical_id)
+                children = node.get("children")
+                if isinstance(children, dict):
+                    pending.extend((child, stack) for child in children.values())
+    return typed
+
+
 def add_compliance_checks(app: App) -> None:
-    """Run all five cdk-nag packs when ``app`` synthesizes. Call once per App."""
-    Validations.of(app).add_plugins(*(pack() for pack in NAG_PACKS))
+    """Run all five cdk-nag packs when ``app`` synthesizes, and :class:`UncheckedResources`,
+    which names the resources none of them checked. Call once per App."""
+    Validations.of(app).add_plugins(*(pack() for pack in NAG_PACKS), UncheckedResources())
 
 
 def acknowledge(construct: IConstruct, rule_ids: str | Iterable[str], reason: str) -> None:
@@ -52,8 +260,31 @@ def acknowledge(construct: IConstruct, rule_ids: str | Iterable[str], reason: st
     call). ``reason`` must say why this construct cannot comply: at least 40 characters.
     (This toolkit's own acknowledgments also appear, with the same text, next to each rule in
     its ``docs/compliance.md``, which its tests check; nothing here reads that file.)
+
+    Rules are checked by shape only (cdk-nag publishes no list of its rule names): a misspelt
+    rule name of the right shape (``NIST.800.53.R5-IAMNoInlinePolicyy``) is recorded and
+    acknowledges nothing, so the finding it meant still fails synth.
+    ``KmsToolkit-NotCheckedByCdkNag`` (:class:`UncheckedResources`) is recorded as
+    ``KmsToolkit::KmsToolkit-NotCheckedByCdkNag``, the form aws-cdk-lib matches that plugin's
+    findings against.
     """
     acknowledge_all(construct, [(rule_ids, reason)])
+
+
+def _rule_id(rule: object) -> str:
+    """``rule`` as recorded, refused (naming ``rule_ids`` and ``rule``) unless it has the shape
+    of a rule ID of the five packs or of :class:`UncheckedResources`."""
+    match = _RULE_ID.fullmatch(rule) if isinstance(rule, str) else None
+    require(
+        match is not None and match["namespace"] in (None, match["pack"]),
+        "rule_ids",
+        _RULE_ID_SHAPE,
+        rule,
+    )
+    assert match is not None  # for mypy: require raised otherwise
+    if match["pack"] == UNCHECKED_PLUGIN and match["namespace"] is None:
+        return f"{UNCHECKED_PLUGIN}::{rule}"
+    return str(rule)
 
 
 def acknowledge_all(
@@ -94,6 +325,7 @@ def acknowledge_all(
             "must name one or more cdk-nag rules",
             rule_ids,
         )
+        checked = [_rule_id(rule) for rule in rules]
         text = " ".join(reason.split()) if isinstance(reason, str) else ""
         require(
             len(text) >= MIN_REASON_LENGTH and text.lower() not in _VAGUE_REASONS,
@@ -101,6 +333,6 @@ def acknowledge_all(
             f"must explain in at least {MIN_REASON_LENGTH} characters why the finding is accepted",
             reason,
         )
-        acknowledgments.extend(Acknowledgment(id=str(rule), reason=text) for rule in rules)
+        acknowledgments.extend(Acknowledgment(id=rule, reason=text) for rule in checked)
     require(bool(acknowledgments), "findings", "must hold at least one (rule_ids, reason)", [])
     Validations.of(construct).acknowledge(*acknowledgments)

@@ -74,6 +74,8 @@ class SynthResult:
 
 # The plugin names of the five cdk-nag packs (constructs_lib.compliance.NAG_PACKS).
 NAG_PACK_NAMES = ["AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless"]
+# What add_compliance_checks registers: the packs and constructs_lib.compliance.UncheckedResources.
+COMPLIANCE_PLUGIN_NAMES = sorted([*NAG_PACK_NAMES, "KmsToolkit"])
 
 
 def registered_validation_plugins(app: Any) -> list[str]:
@@ -85,13 +87,14 @@ def registered_validation_plugins(app: Any) -> list[str]:
 def synthesize(name: str, app: Any) -> SynthResult:
     """Synthesize ``app`` (once) and load its templates.
 
-    Raises AssertionError when the App does not run the five cdk-nag packs: a validation report
+    Raises AssertionError when the App does not run the five cdk-nag packs (and the check of
+    what they do not see): a validation report
     without findings would otherwise look the same as one that no pack wrote.
     """
     plugins = registered_validation_plugins(app)
-    assert plugins == NAG_PACK_NAMES, (
-        f"{name}: the App runs validation plugins {plugins}, not the five cdk-nag packs "
-        "(build it with stacks.app_builder.new_app)"
+    assert plugins == COMPLIANCE_PLUGIN_NAMES, (
+        f"{name}: the App runs validation plugins {plugins}, not the five cdk-nag packs and "
+        "the unchecked-resource check (build it with stacks.app_builder.new_app)"
     )
     assembly = app.synth()
     result = SynthResult(name=name, outdir=Path(assembly.directory))

@@ -12,7 +12,11 @@ import pytest
 from constructs_lib import ConstructPropError, acknowledge, acknowledge_all
 from constructs_lib.compliance import add_compliance_checks
 from tests._support.compliance_doc import table_rows
-from tests._support.synth import NAG_PACK_NAMES, SynthResult, registered_validation_plugins
+from tests._support.synth import (
+    COMPLIANCE_PLUGIN_NAMES,
+    SynthResult,
+    registered_validation_plugins,
+)
 
 REASON = "this placeholder resource exists only to carry the acknowledgments under test"
 
@@ -153,12 +157,12 @@ def test_a_construct_that_reaches_python_as_an_interface_is_acknowledged(tmp_pat
     assert (path, "AwsSolutions-IAM4", REASON) in _recorded(app)
 
 
-def test_add_compliance_checks_registers_the_five_packs() -> None:
+def test_add_compliance_checks_registers_the_five_packs_and_the_unchecked_check() -> None:
     # Every synth test relies on this through tests/_support/synth.py; here it is stated once.
     app = cdk.App()
     assert registered_validation_plugins(app) == []
     add_compliance_checks(app)
-    assert registered_validation_plugins(app) == NAG_PACK_NAMES
+    assert registered_validation_plugins(app) == COMPLIANCE_PLUGIN_NAMES
 
 
 def _cdk_warnings_acknowledged() -> set[tuple[str, str]]:
@@ -187,3 +191,64 @@ def test_every_cdk_warning_acknowledged_is_in_the_compliance_doc() -> None:
     }
     assert acknowledged
     assert documented == acknowledged
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "hello world",
+        "AwsSolutions-IAM5 ",
+        " AwsSolutions-IAM5",
+        "awssolutions-iam5",
+        "AwsSolutions-",
+        "AwsSolutions-IAM_5",
+        "AwsSolution-IAM5",
+        "NIST.800.53.R4-IAMNoInlinePolicy",
+        "AwsSolutions-IAM5[]",
+        "AwsSolutions-IAM5[Resource::*",
+        "Serverless::AwsSolutions-IAM5",
+        "annotation AwsSolutions-IAM5",
+    ],
+)
+def test_a_rule_id_of_no_pack_is_refused_naming_rule_ids_and_the_value(rule: str) -> None:
+    handle = cdk.CfnWaitConditionHandle(cdk.Stack(cdk.App(), "Acks"), "Handle")
+    expected = r"'rule_ids' must name cdk-nag rules as the validation report does: .* Received: "
+    with pytest.raises(ConstructPropError, match=expected + re.escape(repr(rule))):
+        acknowledge(handle, rule, REASON)
+    with pytest.raises(ConstructPropError, match=expected + re.escape(repr(rule))):
+        acknowledge(handle, ["AwsSolutions-IAM4", rule], REASON)
+
+
+def test_rule_ids_in_every_form_the_report_prints_are_recorded(tmp_path: Path) -> None:
+    # aws-cdk-lib's report says "Acknowledge with 'AwsSolutions::AwsSolutions-SQS3'"; it matches
+    # that form itself. The unchecked-resource rule is matched only in its namespaced form.
+    app = cdk.App(outdir=str(tmp_path))
+    handle = cdk.CfnWaitConditionHandle(cdk.Stack(app, "Acks"), "Handle")
+    rules = [
+        "AwsSolutions-IAM5[Resource::arn:aws:s3:::bucket/*]",
+        "AwsSolutions::AwsSolutions-SQS3",
+        "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
+        "HIPAA.Security-IAMNoInlinePolicy",
+        "PCI.DSS.321-S3BucketLoggingEnabled",
+        "Serverless-LambdaTracing",
+        "KmsToolkit-NotCheckedByCdkNag",
+    ]
+    acknowledge(handle, rules, REASON)
+    app.synth()
+    recorded = [
+        rule
+        for entry in handle.node.metadata
+        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        for rule in entry.data
+    ]
+    assert sorted(recorded) == sorted(
+        [
+            "Annotation::AwsSolutions-IAM5[Resource::arn:aws:s3:::bucket/*]",
+            "AwsSolutions::AwsSolutions-SQS3",
+            "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
+            "Annotation::HIPAA.Security-IAMNoInlinePolicy",
+            "Annotation::PCI.DSS.321-S3BucketLoggingEnabled",
+            "Annotation::Serverless-LambdaTracing",
+            "KmsToolkit::KmsToolkit-NotCheckedByCdkNag",
+        ]
+    )

@@ -1,0 +1,128 @@
+"""constructs_lib.compliance.UncheckedResources: resources no cdk-nag pack checks are named.
+
+cdk-nag's rules look at typed L1 constructs; aws-cdk-lib writes its custom resource providers'
+IAM role and Lambda function as plain ``CfnResource``, which all five packs pass unreported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from constructs_lib import acknowledge, add_compliance_checks
+from constructs_lib.compliance import UNCHECKED_PLUGIN, UNCHECKED_RULE
+
+REASON = "the provider's role and function were reviewed by hand for this test app"
+HOME = cdk.Environment(account="111111111111", region="eu-west-1")
+AWAY = cdk.Environment(account="111111111111", region="us-east-1")
+
+
+def _app(outdir: Path, **app_props: object) -> tuple[cdk.App, cdk.Stack, cdk.Stack]:
+    """A key read by a stack in another Region (CDK's default, strong, reference: an export
+    writer and reader) and a bucket with ``auto_delete_objects`` (S3AutoDeleteObjects)."""
+    app = cdk.App(outdir=str(outdir), **app_props)  # type: ignore[arg-type]
+    home = cdk.Stack(app, "Home", env=HOME)
+    away = cdk.Stack(app, "Away", env=AWAY)
+    key = kms.Key(home, "Key", enable_key_rotation=True)
+    cdk.CfnOutput(away, "KeyArn", value=key.key_arn)
+    s3.Bucket(
+        home,
+        "Scratch",
+        auto_delete_objects=True,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        enforce_ssl=True,
+    )
+    add_compliance_checks(app)
+    return app, home, away
+
+
+def _report(app: cdk.App, outdir: Path) -> dict[str, list[dict[str, object]]]:
+    """The KmsToolkit plugin's violations and suppressed violations, as the report has them."""
+    # The bucket fails the packs (no logging, versioning ...): synth raises after the report.
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((outdir / "validation-report.json").read_text())
+    (plugin,) = [p for p in report["pluginReports"] if p["pluginName"] == UNCHECKED_PLUGIN]
+    return {
+        "violations": plugin.get("violations", []),
+        "suppressed": plugin.get("suppressedViolations", []),
+    }
+
+
+def _named(violations: list[dict[str, object]]) -> list[tuple[str, str, str]]:
+    return sorted(
+        (str(v["ruleName"]), str(v["severity"]), str(c["constructPath"]))  # type: ignore[index]
+        for v in violations
+        for c in v["violatingConstructs"]  # type: ignore[attr-defined]
+    )
+
+
+def test_each_provider_role_and_function_is_named_as_a_warning(tmp_path: Path) -> None:
+    app, _, _ = _app(tmp_path)
+    report = _report(app, tmp_path)
+
+    assert _named(report["violations"]) == [
+        (UNCHECKED_RULE, "warning", f"{stack}/Custom::{provider}CustomResourceProvider/{part}")
+        for stack, provider, part in sorted(
+            [
+                ("Away", "CrossRegionExportReader", "Handler"),
+                ("Away", "CrossRegionExportReader", "Role"),
+                ("Home", "CrossRegionExportWriter", "Handler"),
+                ("Home", "CrossRegionExportWriter", "Role"),
+                ("Home", "S3AutoDeleteObjects", "Handler"),
+                ("Home", "S3AutoDeleteObjects", "Role"),
+            ]
+        )
+    ]
+    (violation,) = report["violations"]
+    assert {
+        c["cloudFormationResource"]["propertyPaths"][0]  # type: ignore[index]
+        for c in violation["violatingConstructs"]  # type: ignore[attr-defined]
+    } == {"Type: AWS::IAM::Role", "Type: AWS::Lambda::Function"}
+    # What the packs would have reported on a typed role: the managed policy and an inline one.
+    home = json.loads((tmp_path / "Home.template.json").read_text())["Resources"]
+    writer_role = next(
+        r
+        for logical_id, r in home.items()
+        if logical_id.startswith("CustomCrossRegionExportWriterCustomResourceProviderRole")
+    )
+    assert "AWSLambdaBasicExecutionRole" in json.dumps(
+        writer_role["Properties"]["ManagedPolicyArns"]
+    )
+    assert writer_role["Properties"]["Policies"]
+
+
+def test_the_warning_is_acknowledged_on_the_stack(tmp_path: Path) -> None:
+    app, home, away = _app(tmp_path)
+    acknowledge(home, UNCHECKED_RULE, REASON)
+    acknowledge(away, f"{UNCHECKED_PLUGIN}::{UNCHECKED_RULE}", REASON)
+    report = _report(app, tmp_path)
+
+    assert report["violations"] == []
+    assert len(_named(report["suppressed"])) == 6
+
+
+def test_an_app_of_typed_resources_only_gets_no_warning(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Home", env=HOME)
+    kms.Key(stack, "Key", enable_key_rotation=True)
+    add_compliance_checks(app)
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert [p for p in report["pluginReports"] if p.get("violations")] == []
+
+
+def test_without_tree_metadata_each_stack_is_reported_unchecked(tmp_path: Path) -> None:
+    app, _, _ = _app(tmp_path, tree_metadata=False)
+    (violation,) = _report(app, tmp_path)["violations"]
+
+    assert "no tree metadata" in str(violation["description"])
+    assert sorted(
+        c["constructPath"]  # type: ignore[index]
+        for c in violation["violatingConstructs"]  # type: ignore[attr-defined]
+    ) == ["Away", "Home"]
