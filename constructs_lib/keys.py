@@ -1096,8 +1096,9 @@ class ReplicaKey(_KeyBase):
 
     The replica shares the primary's key material, spec, usage and rotation; its policy, alias
     and tags are its own. Give the primary either as the construct (``primary``; its stack is
-    in another Region, so the replica's stack needs ``cross_region_references=True``) or as an
-    ARN (``primary_key_arn``, e.g. of a key deployed earlier), not both.
+    in another Region, and aws-cdk-lib resolves the reference across Regions whether or not the
+    replica's stack sets ``cross_region_references``) or as an ARN (``primary_key_arn``, e.g. of
+    a key deployed earlier), not both.
 
     Args:
         primary_key_arn: ARN of the multi-Region primary (``.../key/mrk-...``). A literal ARN is

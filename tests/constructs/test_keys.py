@@ -362,3 +362,38 @@ def test_replica_takes_the_default_policy_when_chosen_on_purpose_or_given_by_arn
         if resource["Type"] == "AWS::KMS::ReplicaKey":
             (statement,) = resource["Properties"]["KeyPolicy"]["Statement"]
             assert statement["Sid"] == "EnableIAMUserPermissions"
+
+
+@pytest.mark.parametrize(
+    ("context", "reference"),
+    [
+        ({}, "Fn::GetAtt"),  # strong: Custom::CrossRegionExportReader's attribute
+        ({"@aws-cdk/core:defaultCrossStackReferences": "weak"}, "Fn::GetStackOutput"),
+    ],
+)
+def test_a_replica_stack_needs_no_cross_region_references_flag(
+    context: dict[str, str], reference: str
+) -> None:
+    # docs/keys.md, "Multi-Region keys": the same templates with or without the flag; the
+    # reference strength alone decides how the primary's ARN reaches the replica's stack.
+    templates = []
+    for flag in (False, True):
+        app = cdk.App(context=context)
+        home = cdk.Stack(
+            app, "Home", env=cdk.Environment(account="111111111111", region="eu-west-1")
+        )
+        away = cdk.Stack(
+            app,
+            "Away",
+            env=cdk.Environment(account="111111111111", region="eu-central-1"),
+            cross_region_references=flag,
+        )
+        ReplicaKey(away, "R", primary=CustomerManagedKey(home, "P", multi_region=True))
+        assembly = app.synth()
+        templates.append([assembly.get_stack_by_name(s).template for s in ("Home", "Away")])
+    without_flag, with_flag = templates
+    assert without_flag == with_flag
+    (replica,) = [
+        r for r in without_flag[1]["Resources"].values() if r["Type"] == "AWS::KMS::ReplicaKey"
+    ]
+    assert list(replica["Properties"]["PrimaryKeyArn"]) == [reference]
