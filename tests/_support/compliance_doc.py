@@ -10,6 +10,10 @@ COMPLIANCE_DOC = Path(__file__).resolve().parents[2] / "docs" / "compliance.md"
 # Rule IDs such as AwsSolutions-IAM5[Resource::arn:aws:rds:eu-west-1:111111111111:snapshot:*]
 # embed the environment and CloudFormation logical IDs; the table writes them once, generically.
 _GENERIC = (
+    # Without @aws-cdk/core:enablePartitionLiterals (an App without this project's cdk.json),
+    # aws-cdk-lib writes the partition of an environment's ARNs as a token; the table writes the
+    # commercial partition, as it reads with the flag.
+    (re.compile(r"arn:<AWS::Partition>:"), "arn:aws:"),
     (re.compile(r'\{"Fn::GetStackOutput":\{[^{}]*\}\}'), "<cross-region-output>"),
     (re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])"), "<account>"),
     (
@@ -24,7 +28,8 @@ _GENERIC = (
 
 
 def generic_rule(rule: str) -> str:
-    """``rule`` with account IDs, Region names and logical-ID tokens replaced by placeholders."""
+    """``rule`` with account IDs, Region names and logical-ID tokens replaced by placeholders,
+    and a partition token by the table's ``arn:aws:``."""
     for pattern, placeholder in _GENERIC:
         rule = pattern.sub(placeholder, rule)
     return rule
