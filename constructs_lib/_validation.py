@@ -258,6 +258,17 @@ def has_wildcard(value: str) -> bool:
     return ("*" in value or "?" in value) and not is_token(value)
 
 
+class Shown:
+    """A value as an error message shows it: its ``repr`` is ``text`` (for a value with no
+    useful repr, or for a prop that was not given at all)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def shown(value: Any) -> Any:
     """What an error shows of ``value``: a construct's path (its repr only says ``<... object at
     0x...>``), also of one made in Node (``Key.from_key_arn``, a jsii proxy that is no Python

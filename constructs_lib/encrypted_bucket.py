@@ -35,6 +35,7 @@ from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     RESERVED_BUCKET_PREFIXES,
     ConstructPropError,
+    Shown,
     check_object_lock_period,
     check_region,
     check_sequence,
@@ -569,7 +570,7 @@ def _check_lock_props(user_props: Mapping[str, Any], lock: BucketObjectLock | No
             "bucket_props",
             "must not set 'object_lock_default_retention': give object_lock="
             "BucketObjectLock(...), whose retention is checked against the lifecycle rules",
-            {"object_lock_default_retention": _Shown("ObjectLockRetention(...)")},
+            {"object_lock_default_retention": Shown("ObjectLockRetention(...)")},
         )
     require(
         lock is None or user_props.get("auto_delete_objects") is not True,
@@ -599,16 +600,6 @@ def _public_access_flags(value: Any) -> tuple[bool, ...] | None:
     return tuple(bool(getattr(value, flag)) for flag in PUBLIC_ACCESS_FLAGS)
 
 
-class _Shown:
-    """A value as an error message shows it: its ``repr`` is ``text``."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-
 def _shown(value: Any) -> Any:
     """``value`` for an error message: a ``BlockPublicAccess`` by its four settings (its repr
     is only an object address), anything else as it is."""
@@ -618,7 +609,7 @@ def _shown(value: Any) -> Any:
     settings = ", ".join(
         f"{name}={flag}" for name, flag in zip(PUBLIC_ACCESS_FLAGS, flags, strict=True)
     )
-    return _Shown(f"BlockPublicAccess({settings})")
+    return Shown(f"BlockPublicAccess({settings})")
 
 
 def _meets(name: str, value: Any, required: Any) -> bool:
@@ -938,7 +929,7 @@ class EncryptedBucket(Construct):
             removal_policy is not RemovalPolicy.SNAPSHOT,
             "removal_policy",
             "must not be RemovalPolicy.SNAPSHOT (CloudFormation cannot snapshot an S3 bucket)",
-            _Shown(f"RemovalPolicy.{removal_policy.name}"),
+            Shown(f"RemovalPolicy.{removal_policy.name}"),
         )
         require(
             bucket_props is None or isinstance(bucket_props, Mapping),

@@ -23,6 +23,7 @@ from constructs_lib import _kms_actions as actions
 from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
+    Shown,
     as_list,
     check_account_id,
     check_sequence,
@@ -1295,12 +1296,15 @@ class KeyPolicy:
                 actions=list(actions.ADMIN_ACTIONS),
                 resources=["*"],
             )
+        # self.deployer is STACK_DEPLOYER, the default: show what was (not) given, not the marker.
         require(
             ctx.deployer_role_arn is not None,
             "deployer",
-            "must name the principal that deploys the key: the stack's CloudFormation role is "
-            f"unknown ({ctx.deployer_unknown or 'its synthesizer names none'})",
-            self.deployer,
+            "must name the principal that deploys the key",
+            Shown(
+                "(not given: the stack's CloudFormation execution role could not be determined: "
+                f"{ctx.deployer_unknown or 'its synthesizer names none'})"
+            ),
         )
         role_arn = str(ctx.deployer_role_arn)
         suffix = f"-{ctx.region}"

@@ -40,18 +40,20 @@ NOT_A_GROUP = (
     "to the group for a key with KeyPolicy.default()"
 )
 
+# The default deployer is not a value the user gave: the message says so, and why the stack's
+# role is unknown, instead of showing the internal default ('stack-deployer').
 DEPLOYER_UNKNOWN = (
-    "'deployer' must name the principal that deploys the key: the stack's CloudFormation role is "
-    "unknown (its DefaultStackSynthesizer was given explicitly, as Stack(synthesizer=...) or "
-    "App(default_stack_synthesizer=...): the stack binds a copy of it and jsii hands Python back "
-    "the unbound original, whose role it cannot read; set a bootstrap qualifier through the "
-    "'@aws-cdk/core:bootstrapQualifier' context instead, or pass deployer=). "
-    "Received: 'stack-deployer'"
+    "'deployer' must name the principal that deploys the key. Received: (not given: the "
+    "stack's CloudFormation execution role could not be determined: its DefaultStackSynthesizer "
+    "was given explicitly, as Stack(synthesizer=...) or App(default_stack_synthesizer=...): the "
+    "stack binds a copy of it and jsii hands Python back the unbound original, whose role it "
+    "cannot read; set a bootstrap qualifier through the '@aws-cdk/core:bootstrapQualifier' "
+    "context instead, or pass deployer=)"
 )
 DEPLOYER_UNKNOWN_CLI = (
-    "'deployer' must name the principal that deploys the key: the stack's CloudFormation role is "
-    "unknown (its synthesizer, CliCredentialsStackSynthesizer, names no CloudFormation execution "
-    "role; pass deployer=). Received: 'stack-deployer'"
+    "'deployer' must name the principal that deploys the key. Received: (not given: the "
+    "stack's CloudFormation execution role could not be determined: its synthesizer, "
+    "CliCredentialsStackSynthesizer, names no CloudFormation execution role; pass deployer=)"
 )
 
 
