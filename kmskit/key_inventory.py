@@ -16,7 +16,10 @@ For each key :func:`inventory` reads what KMS says of it (``DescribeKey``; the a
   deleted).
 * ``DISABLED``: the key is disabled.
 * ``NO_MATERIAL``: a key for imported material (origin EXTERNAL) in state ``PendingImport``: its
-  material expired, was deleted, or was never imported, and every cryptographic use fails.
+  material expired, was deleted, or was never imported, and every cryptographic use fails. For
+  a symmetric encryption key the reason tells which: DescribeKey reports the
+  ``CurrentKeyMaterialId`` of material that expired or was deleted, none before the first
+  import; KMS reports none for other key specs, whose reason names all three.
 * ``MATERIAL_EXPIRES``: imported key material (origin EXTERNAL) that expires within the days
   given (``ValidTo``), or has expired (KMS then deletes it, and the key shows ``NO_MATERIAL``).
 * ``EXTERNAL_ACCESS``: an Allow statement of the key policy names another account: as a
@@ -341,6 +344,9 @@ class KeyReport:
     pending_window_days: int | None = field(default=None, repr=False)
     """The waiting period of a primary in PendingReplicaDeletion, which starts once its last
     replica is deleted (named in PENDING_DELETION's reason; not in as_dict)."""
+    current_key_material_id: str | None = field(default=None, repr=False)
+    """DescribeKey's ``CurrentKeyMaterialId`` (symmetric encryption keys only; named in
+    NO_MATERIAL's reason; not in as_dict)."""
     created: datetime | None = None
     description: str | None = None
     rotation: Rotation | None = None
@@ -407,14 +413,7 @@ def findings_of(report: KeyReport, *, expiry_days: int, now: datetime) -> list[F
     if report.key_state == "Disabled":
         found.append(Finding("DISABLED", "the key is disabled: every use of it fails"))
     if report.origin == "EXTERNAL" and report.key_state == "PendingImport":
-        found.append(
-            Finding(
-                "NO_MATERIAL",
-                "imported key material missing (expired, deleted, or never imported): every "
-                "cryptographic use fails until it is imported (kmskit key import-material; the "
-                "same material again if the key had some)",
-            )
-        )
+        found.append(Finding("NO_MATERIAL", _no_material(report)))
     if report.valid_to is not None and report.valid_to <= now + timedelta(days=expiry_days):
         verb = "expired" if report.valid_to <= now else "expires"
         found.append(
@@ -589,6 +588,27 @@ def describe(
     return report
 
 
+def _no_material(report: KeyReport) -> str:
+    """NO_MATERIAL's reason: which of expired or deleted, or never imported, where DescribeKey
+    tells (``CurrentKeyMaterialId``, reported for symmetric encryption keys only)."""
+    if report.current_key_material_id:
+        return (
+            f"imported key material {report.current_key_material_id} expired or was deleted: "
+            "every cryptographic use fails until the same material is imported again (kmskit "
+            "key import-material --material FILE)"
+        )
+    if report.key_spec == "SYMMETRIC_DEFAULT":
+        return (
+            "key material was never imported: every cryptographic use fails until it is "
+            "(kmskit key import-material)"
+        )
+    return (
+        "imported key material missing (expired, deleted, or never imported): every "
+        "cryptographic use fails until it is imported (kmskit key import-material; the "
+        "same material again if the key had some)"
+    )
+
+
 def _take_metadata(report: KeyReport, metadata: dict[str, Any]) -> None:
     report.key_arn = str(metadata.get("Arn", report.key_arn))
     report.key_state = metadata.get("KeyState")
@@ -601,6 +621,7 @@ def _take_metadata(report: KeyReport, metadata: dict[str, Any]) -> None:
     if report.multi_region == "REPLICA":
         report.primary_arn = (multi.get("PrimaryKey") or {}).get("Arn")
     report.pending_window_days = metadata.get("PendingDeletionWindowInDays")
+    report.current_key_material_id = metadata.get("CurrentKeyMaterialId")
     report.created = metadata.get("CreationDate")
     report.description = metadata.get("Description")
     report.deletion_date = metadata.get("DeletionDate")

@@ -93,6 +93,10 @@ class ImportTarget:
     multi_region: bool = False
     multi_region_key_type: str | None = None
     """``PRIMARY`` or ``REPLICA`` for a multi-Region key, else None."""
+    current_key_material_id: str | None = None
+    """DescribeKey's ``CurrentKeyMaterialId``: reported for symmetric encryption keys once
+    material was imported, and kept while it is expired or deleted (``PendingImport``). Default
+    None: none reported (never imported, or a key of another spec)."""
 
     @property
     def partition(self) -> str:
@@ -328,6 +332,7 @@ def describe_target(kms: Any, key: str) -> ImportTarget:
         key_state=metadata.get("KeyState", ""),
         multi_region=multi_region,
         multi_region_key_type=str(key_type) if multi_region and key_type else None,
+        current_key_material_id=metadata.get("CurrentKeyMaterialId"),
     )
 
 
@@ -385,7 +390,10 @@ def check_new_material(target: ImportTarget) -> None:
 
     Only symmetric encryption keys take further material; a multi-Region key takes it in its
     primary, and each replica then gets the same material as existing material
-    (APIReference/API_ImportKeyMaterial.html).
+    (APIReference/API_ImportKeyMaterial.html). A key in ``PendingImport`` whose material expired
+    or was deleted (DescribeKey still reports its ``CurrentKeyMaterialId``) stays unusable until
+    that material is imported again: new material would only wait for a rotation (it is not
+    current at once as a key's first material is), so it is refused too.
     """
     if target.key_spec != "SYMMETRIC_DEFAULT":
         raise UsageError(
@@ -398,6 +406,13 @@ def check_new_material(target: ImportTarget) -> None:
             f"'--new-material' cannot be used for multi-Region replica key {target.key_arn}: "
             "import new material into the primary with --new-material, then the same material "
             "into each replica without it"
+        )
+    if target.key_state == "PendingImport" and target.current_key_material_id:
+        raise UsageError(
+            f"'--new-material' cannot be used for key {target.key_arn} (state PendingImport): "
+            f"its key material {target.current_key_material_id} expired or was deleted, and "
+            "the key stays unusable until that material is imported again (new material would "
+            "only wait for a rotation). Re-import its material with --material FILE"
         )
 
 

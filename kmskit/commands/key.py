@@ -172,7 +172,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the material is new to this key (ImportType NEW_KEY_MATERIAL: a SYMMETRIC_DEFAULT "
         "key that has material gets a further one, then RotateKeyOnDemand makes it current; "
-        "into a key without material it is current at once; a multi-Region "
+        "into a key that never had material it is current at once; refused for a key whose "
+        "material expired or was deleted (re-import that material); a multi-Region "
         "key takes it in its primary, and each replica then gets the same material without "
         "this option); default: KMS decides (new for the first import, the same material "
         "afterwards)",
@@ -1164,9 +1165,12 @@ def run(args: argparse.Namespace) -> int:
         once = " once every replica has it" if target.multi_region else ""
         related += f"; make it current{once} with: kmskit key rotate {result.key_arn}"
     elif args.new_material:
-        # A key without material (PendingImport) takes new material as its current one: a
-        # rotation would find nothing pending.
-        related += "; the key had no material (PendingImport), so this material is current at once"
+        # A key that never had material (PendingImport, no CurrentKeyMaterialId: one whose
+        # material expired or was deleted was refused by check_new_material) takes new material
+        # as its current one: a rotation would find nothing pending.
+        related += (
+            "; the key never had material (PendingImport), so this material is current at once"
+        )
     print(
         f"imported {result.key_spec} key material into {result.key_arn} "
         f"(wrapping key {WRAPPING_KEY_SPEC}, {result.wrapping_algorithm}; {expiry}){related}",

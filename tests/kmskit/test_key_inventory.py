@@ -293,30 +293,59 @@ def test_imported_material_expiring_within_the_days_given_is_material_expires(
         )
 
 
+EXPIRED_OR_DELETED = (
+    f"imported key material {'c' * 64} expired or was deleted: every cryptographic use fails "
+    "until the same material is imported again (kmskit key import-material --material FILE)"
+)
+NEVER_IMPORTED = (
+    "key material was never imported: every cryptographic use fails until it is (kmskit key "
+    "import-material)"
+)
+ANY_OF_THREE = (
+    "imported key material missing (expired, deleted, or never imported): every cryptographic "
+    "use fails until it is imported (kmskit key import-material; the same material again if "
+    "the key had some)"
+)
+
+
 @pytest.mark.parametrize("fail_on", [[], ["--fail-on", "NO_MATERIAL"]])
-def test_imported_material_that_expired_or_was_deleted_is_no_material(
-    fail_on: list[str], kms: Any, kms_answers: KmsAnswers, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("key_spec", "material_id", "reason"),
+    [
+        # Once its material expires (or DeleteImportedKeyMaterial), KMS puts the key back in
+        # PendingImport, with neither ExpirationModel nor ValidTo, but DescribeKey still names
+        # the material (CurrentKeyMaterialId): the same material must come back.
+        ("SYMMETRIC_DEFAULT", "c" * 64, EXPIRED_OR_DELETED),
+        # Before the first import there is no material to name.
+        ("SYMMETRIC_DEFAULT", None, NEVER_IMPORTED),
+        # KMS names no material of an HMAC or asymmetric key: any of the three.
+        ("HMAC_256", None, ANY_OF_THREE),
+    ],
+)
+def test_imported_material_that_is_missing_is_no_material(
+    fail_on: list[str],
+    key_spec: str,
+    material_id: str | None,
+    reason: str,
+    kms: Any,
+    kms_answers: KmsAnswers,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # Once its material expires (or DeleteImportedKeyMaterial), KMS puts the key back in
-    # PendingImport, with neither ExpirationModel nor ValidTo: the same as one never imported.
-    key = new_key(kms, Origin="EXTERNAL")
+    usage = "ENCRYPT_DECRYPT" if key_spec == "SYMMETRIC_DEFAULT" else "GENERATE_VERIFY_MAC"
+    key = new_key(kms, Origin="EXTERNAL", KeySpec=key_spec, KeyUsage=usage)
 
     def material_gone(params: dict[str, Any], response: dict[str, Any]) -> None:
         response["KeyMetadata"].update(KeyState="PendingImport", Enabled=False)
         response["KeyMetadata"].pop("ExpirationModel", None)
         response["KeyMetadata"].pop("ValidTo", None)
+        response["KeyMetadata"].pop("CurrentKeyMaterialId", None)
+        if material_id is not None:
+            response["KeyMetadata"]["CurrentKeyMaterialId"] = material_id
 
     answer_with("DescribeKey", kms_answers, material_gone)
     code, out, err = run(capsys, "--region", REGION, "--format", "json", *fail_on)
     found = {k["keyId"]: k for k in json.loads(out)["keys"]}[key]
-    assert found["findings"] == [
-        {
-            "code": "NO_MATERIAL",
-            "reason": "imported key material missing (expired, deleted, or never imported): "
-            "every cryptographic use fails until it is imported (kmskit key import-material; "
-            "the same material again if the key had some)",
-        }
-    ]
+    assert found["findings"] == [{"code": "NO_MATERIAL", "reason": reason}]
     assert found["keyState"] == "PendingImport"
     if fail_on:
         assert code == EXIT_FINDINGS

@@ -72,8 +72,11 @@ class FakeKms:
         state: str = "PendingImport",
         multi_region: str | None = None,
         arn: str = KEY_ARN,
+        material_id: str | None = None,
     ) -> None:
-        """``multi_region``: None (single-Region), ``PRIMARY`` or ``REPLICA``."""
+        """``multi_region``: None (single-Region), ``PRIMARY`` or ``REPLICA``. ``material_id``:
+        the ``CurrentKeyMaterialId`` DescribeKey reports (None: none, as before a first
+        import)."""
         metadata: dict[str, Any] = {
             "KeyId": arn.rsplit("/", 1)[1],
             "Arn": arn,
@@ -84,6 +87,8 @@ class FakeKms:
         }
         if multi_region is not None:
             metadata["MultiRegionConfiguration"] = {"MultiRegionKeyType": multi_region}
+        if material_id is not None:
+            metadata["CurrentKeyMaterialId"] = material_id
         self.stubber.add_response(
             "describe_key", {"KeyMetadata": metadata}, {"KeyId": "alias/imported"}
         )
@@ -483,7 +488,7 @@ def test_generated_material_that_expires_refuses_a_copy_on_stdout_before_any_aws
         # rotate would fail there, with no material pending rotation.
         (
             "PendingImport",
-            "; the key had no material (PendingImport), so this material is current at once",
+            "; the key never had material (PendingImport), so this material is current at once",
         ),
     ],
 )
@@ -506,6 +511,34 @@ def test_new_material_is_imported_as_such(
     out = capsys.readouterr().out.rstrip()
     assert out.endswith(report_ends)
     assert out.count("kmskit key rotate") == (state == "Enabled")
+
+
+@pytest.mark.parametrize("source", [["--generate"], ["--material", "new.bin"]])
+def test_new_material_is_refused_for_a_key_whose_material_expired_or_was_deleted(
+    kms: FakeKms,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    source: list[str],
+) -> None:
+    # Back in PendingImport, but DescribeKey still names the material: the key stays unusable
+    # until that material comes back, and new material would only wait for a rotation.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "new.bin").write_bytes(b"n" * 32)
+    kms.describe("SYMMETRIC_DEFAULT", material_id="a" * 64)
+    saved = tmp_path / "saved.bin"
+    args = ["key", "import-material", "alias/imported", *source, "--new-material"]
+    assert main([*args, "--save-material", str(saved)] if "--generate" in source else args) == (
+        EXIT_USAGE
+    )
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: '--new-material' cannot be used for key {KEY_ARN} (state "
+        f"PendingImport): its key material {'a' * 64} expired or was deleted, and the key stays "
+        "unusable until that material is imported again (new material would only wait for a "
+        "rotation). Re-import its material with --material FILE"
+    )
+    assert not saved.exists()  # nothing generated
+    kms.stubber.assert_no_pending_responses()  # nothing asked of KMS after DescribeKey
 
 
 def test_material_that_is_not_new_is_not_pointed_at_rotation(
