@@ -617,6 +617,33 @@ def event_identity(record: dict[str, Any]) -> str | None:
     return None
 
 
+class TrailFolder(NamedTuple):
+    """The folder one trail delivers to (:func:`trail_folder`): an organization trail's
+    ``AWSLogs/<organization id>/`` (``kind`` ``organization``), holding a folder per member
+    account, or an account trail's ``AWSLogs/<account>/`` (``kind`` ``account``). One trail has
+    one set of event selectors for every account and Region it logs."""
+
+    kind: str
+    id: str
+
+    def as_dict(self) -> dict[str, str]:
+        """``{"organization": "o-..."}`` or ``{"account": "111122223333"}``."""
+        return {self.kind: self.id}
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id}"
+
+
+def trail_folder(key: str) -> TrailFolder:
+    """The :class:`TrailFolder` of a day folder or log file
+    (``...AWSLogs/[<organization id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/...``)."""
+    parts = key.split("/")
+    above = parts[-8]  # AWSLogs, or an organization trail's organization ID
+    if ORGANIZATION_ID.match(above):
+        return TrailFolder("organization", above)
+    return TrailFolder("account", parts[-7])
+
+
 @dataclass
 class AuditStats:
     """What a run read: the account folders (``account_paths``) and day prefixes listed,
@@ -624,13 +651,15 @@ class AuditStats:
     (``matched``, each call once), copies of an already kept call skipped (``duplicates``),
     the ``s3://`` URIs of log files listed but gone when read (``skipped``: not in the
     report) and the KMS read-only records of the range, kept or not (``kms_reads``: none means
-    the trail may not log KMS read events at all). Per account (:func:`folder_account_region`):
-    those with a log file holding a record of the range (``accounts_read``) and those with a
-    KMS read event of the range (``accounts_with_kms_reads``): one of an organization's accounts
-    whose trail logs no KMS read event is told apart from the others
-    (:meth:`accounts_without_kms_reads`). Per account, not per Region: a trail's event
-    selectors apply in each of its Regions, and a Region where nobody called KMS is no sign of
-    a trail that leaves KMS's reads out. These hold an ID per account, not per log file."""
+    the trail may not log KMS read events at all). Per trail folder (:func:`trail_folder`):
+    those with a log file holding a record of the range (``folders_read``) and those with a KMS
+    read event of the range (``folders_with_kms_reads``): an account trail that logs no KMS
+    read event beside an organization trail that does is told apart
+    (:meth:`folders_without_kms_reads`). Per trail folder, not per account or Region: a trail's
+    event selectors apply to each account and Region it logs, so a member account or a Region
+    where nobody called KMS is no sign of a trail that leaves KMS's reads out. These hold an ID
+    per trail folder, not per log file. ``regions``: the Regions read, when the run was limited
+    to some (``--log-region``; default empty: every Region found)."""
 
     account_paths: list[AccountPath] = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
@@ -640,13 +669,14 @@ class AuditStats:
     duplicates: int = 0
     skipped: list[str] = field(default_factory=list)
     kms_reads: int = 0
-    accounts_read: set[str] = field(default_factory=set)
-    accounts_with_kms_reads: set[str] = field(default_factory=set)
+    folders_read: set[TrailFolder] = field(default_factory=set)
+    folders_with_kms_reads: set[TrailFolder] = field(default_factory=set)
+    regions: tuple[str, ...] = ()
 
-    def accounts_without_kms_reads(self) -> list[str]:
-        """The accounts whose log files hold records of the range but not a single KMS read
-        event, sorted."""
-        return sorted(self.accounts_read - self.accounts_with_kms_reads)
+    def folders_without_kms_reads(self) -> list[TrailFolder]:
+        """The trail folders whose log files hold records of the range but not a single KMS
+        read event, sorted."""
+        return sorted(self.folders_read - self.folders_with_kms_reads)
 
 
 class ListedObject(NamedTuple):
@@ -1263,6 +1293,7 @@ class AuditReader:
         stats = AuditStats(
             account_paths=paths,
             prefixes=day_prefixes(location, paths, by_account, date_range, by_day=by_day),
+            regions=tuple(regions),
         )
         # Archived log files are named before any is read, when the oldest folder of an
         # account and Region tells (lifecycle rules archive by age), else when their folder
@@ -1324,11 +1355,11 @@ class AuditReader:
                     stats.objects += 1
                     stats.records += taken.records
                     stats.kms_reads += taken.kms_reads
-                    account, _ = folder_account_region(key)
+                    folder = trail_folder(key)
                     if taken.in_range:
-                        stats.accounts_read.add(account)
+                        stats.folders_read.add(folder)
                     if taken.kms_reads:
-                        stats.accounts_with_kms_reads.add(account)
+                        stats.folders_with_kms_reads.add(folder)
                     for record, matched, call_day in taken.kept:
                         once.offer(record, matched, call_day)
                 if observer is not None:
@@ -1756,12 +1787,23 @@ class JsonLinesSink:
         self._stream.write(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n")
 
 
-def no_kms_read_events(where: str, date_range: DateRange) -> str:
+def no_kms_read_events(where: str, date_range: DateRange, regions: Sequence[str] = ()) -> str:
     """Why log files without a single KMS read event cannot show that a key was not used:
-    ``where`` (the log files read, such as ``the log files of account A, Region R``) hold none
-    of the days of ``date_range``, as with a trail that excludes KMS events or logs write
-    events only (KMS's Decrypt, Encrypt, GenerateDataKey are read events). The one wording of
-    this advice: ``kmskit audit`` warns with it, ``key schedule-deletion`` reports it."""
+    ``where`` (the log files read, such as ``the log files of account A``) hold none of the
+    days of ``date_range``, as with a trail that excludes KMS events or logs write events only
+    (KMS's Decrypt, Encrypt, GenerateDataKey are read events). With ``regions`` (the Regions
+    read, when only some were: ``--log-region``; default empty: every Region) nobody may have
+    called KMS in those Regions while the trail logs KMS's reads in others, and the text says
+    so instead of blaming the trail. The one wording of this advice: ``kmskit audit`` warns
+    with it, ``key schedule-deletion`` reports it."""
+    if regions:
+        return (
+            f"{where} hold no KMS read event (a Decrypt, a DescribeKey, ...) in the Regions read "
+            f"({', '.join(regions)}) from {date_range.since} to {date_range.until}: nobody may "
+            "have called KMS there (other Regions were not read), so whether a key was used is "
+            "unknown; read every Region (without --log-region) to tell whether the trail logs "
+            "KMS's read events"
+        )
     return (
         f"{where} hold no KMS read event (a Decrypt, a DescribeKey, ...) from "
         f"{date_range.since} to {date_range.until}: the trail may exclude KMS events or log "
@@ -1769,14 +1811,14 @@ def no_kms_read_events(where: str, date_range: DateRange) -> str:
     )
 
 
-# Accounts named in the text of unseen_use; --format json lists them all.
-MAX_ACCOUNTS_NAMED = 10
+# Trail folders named in the text of unseen_use; --format json lists them all.
+MAX_FOLDERS_NAMED = 10
 
 
 class UnseenUse(NamedTuple):
     """Why a run's report could not show a use of a key (:func:`unseen_use`): the field of the
     JSON summary that shows it (``name``), the value the table's last line gives it (``number``:
-    0, or how many accounts) and the reason, the warning's text."""
+    0, or how many trail folders) and the reason, the warning's text."""
 
     name: str
     number: int
@@ -1786,12 +1828,14 @@ class UnseenUse(NamedTuple):
 def unseen_use(stats: AuditStats, date_range: DateRange, location: LogLocation) -> UnseenUse | None:
     """Why a run's report could not show a use of a key: no log file read at all (the trail
     stopped, deleted, or delivering elsewhere: ``objectsRead``), or log files without a KMS read
-    event (:func:`no_kms_read_events`): all of them (``kmsReadEvents``), or those of some
-    accounts (``accountsWithoutKmsReadEvents``, naming the first :data:`MAX_ACCOUNTS_NAMED`):
-    in an organization's bucket one account's trail may log write events only while the others
-    log KMS's reads. None when every account whose log files hold records of the range has KMS
-    read events: then a key missing from the report was not used, as far as the trail
-    logged."""
+    event (:func:`no_kms_read_events`): all of them (``kmsReadEvents``), or those of some trail
+    folders (:func:`trail_folder`; ``trailFoldersWithoutKmsReadEvents``, naming the first
+    :data:`MAX_FOLDERS_NAMED`): in one bucket an account trail may log write events only while
+    an organization trail (or another account's trail) logs KMS's reads. An organization
+    trail's folder is one: a member account without KMS read events beside one with some made
+    none. None when every trail folder whose log files hold records of the range has KMS read
+    events: then a key missing from the report was not used, as far as the trail logged. With
+    the Regions limited (``stats.regions``) the text says that only those were read."""
     if not stats.objects:
         return UnseenUse(
             "objectsRead",
@@ -1803,19 +1847,21 @@ def unseen_use(stats: AuditStats, date_range: DateRange, location: LogLocation) 
     if not stats.kms_reads:
         where = f"the log files read under {location.trail_uri}"
         return UnseenUse("kmsReadEvents", 0, no_kms_read_events(where, date_range))
-    missing = stats.accounts_without_kms_reads()
+    missing = stats.folders_without_kms_reads()
     if not missing:
         return None
-    named = ", ".join(missing[:MAX_ACCOUNTS_NAMED])
-    if len(missing) > MAX_ACCOUNTS_NAMED:
+    named = ", ".join(str(folder) for folder in missing[:MAX_FOLDERS_NAMED])
+    if len(missing) > MAX_FOLDERS_NAMED:
         named += (
-            f" and {len(missing) - MAX_ACCOUNTS_NAMED} more (all in --format json, "
-            "accountsWithoutKmsReadEvents)"
+            f" and {len(missing) - MAX_FOLDERS_NAMED} more (all in --format json, "
+            "trailFoldersWithoutKmsReadEvents)"
         )
-    accounts = "accounts" if len(missing) > 1 else "account"
-    where = f"the log files read under {location.trail_uri} of {accounts} {named}"
+    folders = "trail folders" if len(missing) > 1 else "trail folder"
+    where = f"the log files read under {location.trail_uri} in the {folders} of {named}"
     return UnseenUse(
-        "accountsWithoutKmsReadEvents", len(missing), no_kms_read_events(where, date_range)
+        "trailFoldersWithoutKmsReadEvents",
+        len(missing),
+        no_kms_read_events(where, date_range, stats.regions),
     )
 
 
@@ -1828,7 +1874,7 @@ def summary_table(
     says how many, under the name of the JSON summary's count (``objectsSkipped: 2 ...``): the
     table does not show their records, also when it is saved with ``-o`` and stderr is not.
     Likewise ``unseen`` (:func:`unseen_use`; default None), as ``kmsReadEvents: 0: ...`` (or
-    ``accountsWithoutKmsReadEvents: 2: ...``).
+    ``trailFoldersWithoutKmsReadEvents: 2: ...``).
     """
     header = ("KEY", "PRINCIPAL", "EVENT", "COUNT", "FAILED", "FIRST SEEN", "LAST SEEN")
     rows = [
@@ -1873,7 +1919,9 @@ def summary_json(
         "objectsRead": stats.objects,
         "recordsRead": stats.records,
         "kmsReadEvents": stats.kms_reads,
-        "accountsWithoutKmsReadEvents": stats.accounts_without_kms_reads(),
+        "trailFoldersWithoutKmsReadEvents": [
+            folder.as_dict() for folder in stats.folders_without_kms_reads()
+        ],
         "recordsMatched": stats.matched,
         "duplicatesSkipped": stats.duplicates,
         "objectsSkipped": len(stats.skipped),

@@ -366,10 +366,12 @@ def test_a_trail_without_kms_read_events_is_warned_about_in_every_format(
         assert (report["rows"], report["objectsRead"], report["kmsReadEvents"]) == ([], 1, 0)
 
 
-def organization_week() -> dict[str, list[dict[str, Any]]]:
-    """An organization's bucket: the owner's trail logs KMS's read events, the member's logs
-    write events only, in two Regions, and the partner's (an account trail) logged nothing of
-    the week (a file in the folder of the day after it, of that day's calls)."""
+def organization_week(member_org: str | None = base.ORG) -> dict[str, list[dict[str, Any]]]:
+    """An organization's bucket: the owner's files (in the organization trail's folder) hold a
+    KMS read event, the member's write events only, in two Regions (in the organization trail's
+    folder, or with ``member_org`` None in its own account trail's folder), and the partner's
+    (an account trail) logged nothing of the week (a file in the folder of the day after it, of
+    that day's calls)."""
     decrypt = base.kms_record(
         "Decrypt", "2026-11-05T10:00:00Z", base.assumed_role(base.APP_ROLE, "s"), base.DATA_KEY
     )
@@ -382,10 +384,10 @@ def organization_week() -> dict[str, list[dict[str, Any]]]:
     )
     return {
         base.log_key(base.OWNER, "eu-west-1", "2026-11-05", "a", org=base.ORG): [decrypt],
-        base.log_key(base.MEMBER, "eu-west-1", "2026-11-05", "a", org=base.ORG): [
+        base.log_key(base.MEMBER, "eu-west-1", "2026-11-05", "a", org=member_org): [
             {**grant, "readOnly": False}
         ],
-        base.log_key(base.MEMBER, "us-east-1", "2026-11-06", "a", org=base.ORG): [
+        base.log_key(base.MEMBER, "us-east-1", "2026-11-06", "a", org=member_org): [
             {**grant, "eventTime": "2026-11-06T09:00:00Z", "readOnly": False}
         ],
         base.log_key(base.PARTNER, "eu-west-1", "2026-11-09", "a"): [later],
@@ -393,69 +395,155 @@ def organization_week() -> dict[str, list[dict[str, Any]]]:
 
 
 MEMBER_WITHOUT_READS = (
-    f"the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX} of account {base.MEMBER} "
-    "hold no KMS read event (a Decrypt, a DescribeKey, ...) from 2026-11-02 to 2026-11-08: the "
-    "trail may exclude KMS events or log write events only, so whether a key was used is unknown"
+    f"the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX} in the trail folder of "
+    f"account {base.MEMBER} hold no KMS read event (a Decrypt, a DescribeKey, ...) from "
+    "2026-11-02 to 2026-11-08: the trail may exclude KMS events or log write events only, so "
+    "whether a key was used is unknown"
 )
 
 
 @pytest.mark.parametrize("output_format", ["table", "json", "csv", "jsonl"])
-def test_an_account_whose_trail_logs_no_kms_read_event_is_named_in_an_organization_bucket(
+def test_an_account_trail_that_logs_no_kms_read_event_is_named_in_an_organization_bucket(
     output_format: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The KMS read events were counted across the whole bucket: the owner's Decrypt hid that
-    the member account's trail logs write events only, and the audit of the member's key
-    reported "no use" without a word. Each account with log files of the range and no KMS read
-    event (in any of its Regions) is named once; the partner's, with no record of the range,
-    is not."""
+    """The KMS read events were counted across the whole bucket: the organization trail's
+    Decrypt hid that the member's own account trail logs write events only, and the audit of
+    the member's key reported "no use" without a word. Each trail folder with log files of the
+    range and no KMS read event (in any of its Regions) is named once; the partner's, with no
+    record of the range, is not."""
     out = tmp_path / "usage.out"
     code = audit_week_of(
-        organization_week(), "--key", base.MEMBER_KEY, "--event", "Decrypt",
+        organization_week(member_org=None), "--key", base.MEMBER_KEY, "--event", "Decrypt",
         "--format", output_format, "-o", str(out),
     )  # fmt: skip
     assert code == 0
     assert capsys.readouterr().err.splitlines() == [f"kmskit: warning: {MEMBER_WITHOUT_READS}"]
     if output_format == "table":
         assert out.read_text().splitlines()[1:] == [
-            f"accountsWithoutKmsReadEvents: 1: {MEMBER_WITHOUT_READS}"
+            f"trailFoldersWithoutKmsReadEvents: 1: {MEMBER_WITHOUT_READS}"
         ]
     elif output_format == "json":
         report = json.loads(out.read_text())
         assert (report["rows"], report["objectsRead"], report["kmsReadEvents"]) == ([], 4, 1)
-        assert report["accountsWithoutKmsReadEvents"] == [base.MEMBER]
+        assert report["trailFoldersWithoutKmsReadEvents"] == [{"account": base.MEMBER}]
+
+
+@pytest.mark.parametrize("output_format", ["table", "json"])
+def test_an_idle_member_of_an_organization_trail_that_logs_kms_reads_is_not_warned_about(
+    output_format: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One organization trail, one set of event selectors for every member account: once one
+    member's files hold a KMS read event, the trail logs them, and a member with none made
+    none. Naming it ("the trail may exclude KMS events") was a false alarm for every idle
+    account of the organization."""
+    assert audit_week_of(organization_week(), "--format", output_format) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    if output_format == "json":
+        assert json.loads(captured.out)["trailFoldersWithoutKmsReadEvents"] == []
+    else:
+        assert "KmsReadEvents" not in captured.out
+
+
+def test_an_organization_trail_without_kms_read_events_is_named_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An organization trail's folder that holds no KMS read event of any member is named by
+    its organization ID, once, beside the account trails'."""
+    week = organization_week()
+    # The owner's Decrypt moves to the owner's own account trail.
+    decrypt = week.pop(base.log_key(base.OWNER, "eu-west-1", "2026-11-05", "a", org=base.ORG))
+    week[base.log_key(base.OWNER, "eu-west-1", "2026-11-05", "a")] = decrypt
+    assert audit_week_of(week, "--format", "json") == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["trailFoldersWithoutKmsReadEvents"] == [
+        {"organization": base.ORG}
+    ]
+    assert captured.err.splitlines() == [
+        f"kmskit: warning: the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX} in the "
+        f"trail folder of organization {base.ORG} hold no KMS read event (a Decrypt, a "
+        "DescribeKey, ...) from 2026-11-02 to 2026-11-08: the trail may exclude KMS events or "
+        "log write events only, so whether a key was used is unknown"
+    ]
 
 
 def test_a_region_where_nobody_called_kms_is_not_warned_about(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A trail's event selectors apply in each of its Regions: an account whose trail logged a
-    KMS read in one Region logs them all, and a quiet Region (write events only, such as a
-    CreateGrant) is no sign of a trail that leaves KMS's reads out."""
-    week = organization_week()
-    grant = week[base.log_key(base.MEMBER, "eu-west-1", "2026-11-05", "a", org=base.ORG)]
+    """A trail's event selectors apply in each of its Regions: a trail that logged a KMS read
+    in one Region logs them all, and a quiet Region (write events only, such as a CreateGrant)
+    is no sign of a trail that leaves KMS's reads out."""
+    week = organization_week(member_org=None)
+    grant = week[base.log_key(base.MEMBER, "eu-west-1", "2026-11-05", "a")]
     week[base.log_key(base.OWNER, "us-east-1", "2026-11-05", "a", org=base.ORG)] = grant
     assert audit_week_of(week, "--format", "json") == 0
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["accountsWithoutKmsReadEvents"] == [base.MEMBER]
+    assert json.loads(captured.out)["trailFoldersWithoutKmsReadEvents"] == [
+        {"account": base.MEMBER}
+    ]
     assert captured.err.splitlines() == [f"kmskit: warning: {MEMBER_WITHOUT_READS}"]
 
 
-def test_many_accounts_without_kms_read_events_are_named_up_to_ten(
+def member_reading_in_europe_only() -> dict[str, list[dict[str, Any]]]:
+    """:func:`organization_week` with the member's own account trail, which logged a Decrypt
+    in eu-west-1 (none in us-east-1), and a Decrypt in us-east-1 in the organization trail's
+    folder."""
+    week = organization_week(member_org=None)
+    member = base.assumed_role(base.MEMBER_ROLE, "m")
+    app = base.assumed_role(base.APP_ROLE, "s")
+    week[base.log_key(base.MEMBER, "eu-west-1", "2026-11-06", "b")] = [
+        base.kms_record("Decrypt", "2026-11-06T10:00:00Z", member, base.MEMBER_KEY)
+    ]
+    week[base.log_key(base.OWNER, "us-east-1", "2026-11-06", "b", org=base.ORG)] = [
+        base.kms_record("Decrypt", "2026-11-06T11:00:00Z", app, base.DATA_KEY)
+    ]
+    return week
+
+
+def test_with_log_region_a_trail_folder_without_kms_reads_there_is_not_blamed_on_the_trail(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The warning is one line however many accounts it is about; --format json lists them
-    all."""
-    week = organization_week()
-    grant = week[base.log_key(base.MEMBER, "eu-west-1", "2026-11-05", "a", org=base.ORG)]
+    """--log-region us-east-1: the member's trail logs KMS's reads (in eu-west-1, not read),
+    and nobody called KMS in us-east-1 there. The warning said "the trail may exclude KMS
+    events" of a trail that logs them; it now says which Regions were read."""
+    week = member_reading_in_europe_only()
+    assert audit_week_of(week, "--format", "json") == 0  # every Region: nothing to say
+    captured = capsys.readouterr()
+    assert (captured.err, json.loads(captured.out)["trailFoldersWithoutKmsReadEvents"]) == (
+        "",
+        [],
+    )
+    assert audit_week_of(week, "--format", "json", "--log-region", "us-east-1") == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["trailFoldersWithoutKmsReadEvents"] == [
+        {"account": base.MEMBER}
+    ]
+    assert captured.err.splitlines() == [
+        f"kmskit: warning: the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX} in the "
+        f"trail folder of account {base.MEMBER} hold no KMS read event (a Decrypt, a "
+        "DescribeKey, ...) in the Regions read (us-east-1) from 2026-11-02 to 2026-11-08: nobody "
+        "may have called KMS there (other Regions were not read), so whether a key was used is "
+        "unknown; read every Region (without --log-region) to tell whether the trail logs KMS's "
+        "read events"
+    ]
+
+
+def test_many_trail_folders_without_kms_read_events_are_named_up_to_ten(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The warning is one line however many trail folders it is about; --format json lists
+    them all."""
+    week = organization_week(member_org=None)
+    grant = week[base.log_key(base.MEMBER, "eu-west-1", "2026-11-05", "a")]
     members = [f"{n:012d}" for n in range(1, 13)]
     for member in members:
-        week[base.log_key(member, "eu-west-1", "2026-11-05", "a", org=base.ORG)] = grant
+        week[base.log_key(member, "eu-west-1", "2026-11-05", "a")] = grant
     assert audit_week_of(week, "--format", "json") == 0
     captured = capsys.readouterr()
     (warning,) = captured.err.splitlines()
-    named = ", ".join(members[:10])
-    assert f" of accounts {named} and 3 more (all in --format json, " in warning
-    assert len(json.loads(captured.out)["accountsWithoutKmsReadEvents"]) == 13
+    named = ", ".join(f"account {member}" for member in members[:10])
+    assert f" in the trail folders of {named} and 3 more (all in --format json, " in warning
+    assert len(json.loads(captured.out)["trailFoldersWithoutKmsReadEvents"]) == 13
 
 
 def test_a_trail_stopped_before_the_range_is_warned_about(
