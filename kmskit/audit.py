@@ -302,6 +302,22 @@ def folder_account_region(key: str) -> tuple[str, str]:
     return parts[-7], parts[-5]
 
 
+def day_folder_parent(folder: str) -> str:
+    """The folder of a day folder's Region (``.../<region>/`` of ``.../<region>/YYYY/MM/DD/``)."""
+    return "/".join(folder.rstrip("/").split("/")[:-3]) + "/"
+
+
+def folder_spans(folders: Iterable[str]) -> list[tuple[str, str]]:
+    """The first and last of ``folders`` (day folders, ``.../<region>/YYYY/MM/DD/``) of each
+    Region folder (an account's, or its digest folder's), in the order first met."""
+    spans: dict[str, tuple[str, str]] = {}
+    for folder in folders:
+        parent = day_folder_parent(folder)
+        first, last = spans.get(parent, (folder, folder))
+        spans[parent] = (min(first, folder), max(last, folder))
+    return list(spans.values())
+
+
 def folder_day(key: str) -> date:
     """The delivery day of a day folder (``.../YYYY/MM/DD/``) or of a log file in it: the one
     reader of a folder's date (the audit's day-by-day order, ``--verify``'s groups)."""
@@ -1046,23 +1062,28 @@ class AuditReader:
     def check_not_archived(
         self,
         location: LogLocation,
-        oldest: Sequence[str],
+        spans: Sequence[tuple[str, str]],
         folders: Iterable[str],
         *,
         what: str = "log files",
     ) -> None:
-        """Before any of ``folders`` is read: look at the first ListObjectsV2 page of each of
-        the folders ``oldest`` (the first day folder of each account and Region: one request
-        each) and, if one lists an archived object (:func:`is_archived`), list ``folders``
-        (every folder to read; not read) and raise the :func:`archived_error` counting all
-        their archived ``what``. A lifecycle rule moves objects to S3 Glacier by age, and
-        CloudTrail delivers a file into the folder of its day, so the range's oldest folder of
-        an account and Region is archived first. Listing the whole range before reading it
-        would list it twice (its listings are not held: memory would grow with the log files);
-        an object archived out of that order (a rule with a size filter, an object copied into
-        S3 Glacier) is found when its folder is listed to be read."""
+        """Before any of ``folders`` is read: look at the oldest objects of the range of each
+        account and Region (``spans``: its first and last day folder to read,
+        :func:`folder_spans`), one ListObjectsV2 page each (one request), and, if one is
+        archived (:func:`is_archived`), list ``folders`` (every folder to read; not read) and
+        raise the :func:`archived_error` counting all their archived ``what``. The page lists
+        the Region's folder from just after the first day folder's name on (``StartAfter``), so
+        it holds the oldest objects on or after that day whatever day they are of: a first day
+        folder that is empty (no delivery that day, an account that joined later) does not hide
+        archived files of the days after it. Objects past the last day folder are not counted.
+        A lifecycle rule moves objects to S3 Glacier by age, and CloudTrail delivers a file into
+        the folder of its day, so the range's oldest objects of an account and Region are
+        archived first. Listing the whole range before reading it would list it twice (its
+        listings are not held: memory would grow with the log files); an object archived out of
+        that order (a rule with a size filter, an object copied into S3 Glacier) is found when
+        its folder is listed to be read."""
         with closing(
-            ordered_map(lambda f: self._lists_archived(location, f), oldest, self.workers)
+            ordered_map(lambda span: self._lists_archived(location, *span), spans, self.workers)
         ) as probe:
             found = any(archived for _, archived in probe)
         if found:
@@ -1070,19 +1091,26 @@ class AuditReader:
             with closing(listings):
                 raise archived_error(location, (), (entries for _, entries in listings), what=what)
 
-    def _lists_archived(self, location: LogLocation, folder: str) -> bool:
-        """Whether the first ListObjectsV2 page of ``folder`` lists an archived object."""
+    def _lists_archived(self, location: LogLocation, first: str, last: str) -> bool:
+        """Whether the first ListObjectsV2 page of the Region folder of day folders ``first``
+        to ``last``, from ``first`` on (``StartAfter``), lists an archived object of those
+        days."""
+        region_folder = day_folder_parent(first)
         try:
             pages = self.s3.get_paginator("list_objects_v2").paginate(
                 Bucket=location.bucket,
-                Prefix=folder,
+                Prefix=region_folder,
+                StartAfter=first,
                 OptionalObjectAttributes=["RestoreStatus"],
                 PaginationConfig={"PageSize": self.page_size},
             )
             page: dict[str, Any] = next(iter(pages), {})  # the first page only: one request
         except ClientError as error:
-            raise from_client_error(error, f"list {location.uri(folder)}") from error
-        return any(is_archived(listed) for listed in page.get("Contents", []))
+            raise from_client_error(error, f"list {location.uri(region_folder)}") from error
+        return any(
+            is_archived(listed) and listed["Key"][: len(last)] <= last
+            for listed in page.get("Contents", [])
+        )
 
     def read_attempts(self) -> int:
         """Times a log file is fetched when its body breaks off: the client's total attempts
@@ -1295,14 +1323,10 @@ class AuditReader:
             prefixes=day_prefixes(location, paths, by_account, date_range, by_day=by_day),
             regions=tuple(regions),
         )
-        # Archived log files are named before any is read, when the oldest folder of an
-        # account and Region tells (lifecycle rules archive by age), else when their folder
-        # is listed for reading (listed_keys, below).
-        self.check_not_archived(
-            location,
-            [prefix for prefix in stats.prefixes if folder_day(prefix) == date_range.since],
-            stats.prefixes,
-        )
+        # Archived log files are named before any is read, when the oldest files of the range
+        # of an account and Region tell (lifecycle rules archive by age), else when their
+        # folder is listed for reading (listed_keys, below).
+        self.check_not_archived(location, folder_spans(stats.prefixes), stats.prefixes)
         # Day folders are listed a bounded window ahead of the reading (never the whole range
         # at once: a year of an organization trail is millions of keys); the bar counts them.
         bar = progress_bar(

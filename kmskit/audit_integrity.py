@@ -68,6 +68,7 @@ from kmskit.audit import (
     archived_error,
     folder_account_region,
     folder_day,
+    folder_spans,
     ordered_map,
     parse_event_time,
 )
@@ -712,11 +713,12 @@ class DigestVerifier:
                 groups[f"{account_root}{region}"] = group
                 self._groups.append(group)
             group.first, group.last = min(group.first, day), max(group.last, day)
-        # Archived digest files too are named before any log file is read, when the first
-        # digest folder of an account and Region tells; else when its folders are listed.
+        # Archived digest files too are named before any log file is read, when the oldest
+        # digest files of the range of an account and Region tell; else when its folders are
+        # listed.
         self.reader.check_not_archived(
             self.location,
-            [group.digest_folders()[0][1] for group in self._groups],
+            folder_spans(folder for group in self._groups for _, folder in group.digest_folders()),
             (folder for group in self._groups for _, folder in group.digest_folders()),
             what="digest files",
         )

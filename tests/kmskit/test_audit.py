@@ -790,7 +790,7 @@ def test_date_range_lists_only_its_day_prefixes(aws: Any) -> None:
     calls = listed_prefixes(aws)
     since, until = date(2026, 11, 3), date(2026, 11, 4)
     summarize(aws, date_range=DateRange(since=since, until=until))
-    day_listings = {c["Prefix"] for c in calls if "Delimiter" not in c}
+    day_listings = {c["Prefix"] for c in calls if "Delimiter" not in c and "StartAfter" not in c}
     root = f"{PREFIX}/AWSLogs/"
     expected = {
         f"{root}{account}/CloudTrail/{region}/2026/11/{day:02d}/"
@@ -803,6 +803,13 @@ def test_date_range_lists_only_its_day_prefixes(aws: Any) -> None:
         for day in (3, 4, 5)  # until + 1 day for files delivered after midnight
     }
     assert day_listings == expected
+    # Looked at for archived log files first: each Region folder from the --since folder on.
+    probes = {(c["Prefix"], c["StartAfter"]) for c in calls if "StartAfter" in c}
+    assert probes == {
+        (folder.removesuffix("2026/11/03/"), folder)
+        for folder in expected
+        if folder.endswith("/2026/11/03/")
+    }
 
 
 def test_accounts_and_regions_can_be_given(aws: Any) -> None:
@@ -858,9 +865,12 @@ def test_more_objects_than_one_list_page(aws: Any, busy_day: str) -> None:
         summary.add,
     )
     pages = [c for c in calls if c.get("Prefix") == PAGE_DAY]
-    # The first page looked at for archived log files before anything is read, then both.
-    assert len(pages) == 3
-    assert ["ContinuationToken" in page for page in pages] == [False, False, True]
+    # Both pages (the first page of the Region's folder from this day on was looked at for
+    # archived log files before anything was read).
+    assert len(pages) == 2
+    assert ["ContinuationToken" in page for page in pages] == [False, True]
+    (probe,) = [c for c in calls if "StartAfter" in c]
+    assert (probe["Prefix"], probe["StartAfter"]) == (PAGE_DAY.rsplit("/", 4)[0] + "/", PAGE_DAY)
     assert stats.objects == PAGE_OBJECTS
     assert summary.count(DATA_KEY, BATCH_ROLE, "Decrypt") == PAGE_OBJECTS
 

@@ -1318,6 +1318,18 @@ def test_an_archived_digest_of_another_account_is_named_before_any_file_is_read(
         each.digest(at(1), [each.kms_log(at(0, 10), "a")], restart=True)
         each.digest(at(2), [each.kms_log(at(1, 10), "b")])
     archived = [digest_key(member, at(1)), digest_key(member, at(2))]
+    error, read = verify_archived(s3, archived)
+    assert error.startswith(
+        "2 CloudTrail digest files to read are archived (S3 Glacier Flexible Retrieval or Deep "
+        f"Archive, not restored): GetObject cannot read them; the first s3://{BUCKET}/"
+        f"{archived[0]}, the last s3://{BUCKET}/{archived[1]}. Restore them"
+    )
+    assert read == []
+
+
+def verify_archived(s3: Any, archived: list[str]) -> tuple[str, list[str]]:
+    """The digest files ``archived`` moved to S3 Glacier Deep Archive, then :func:`verify`:
+    the text of the ConflictError it must raise, and the keys read (GetObject) before."""
     for key in archived:
         s3.copy_object(
             Bucket=BUCKET,
@@ -1332,10 +1344,26 @@ def test_an_archived_digest_of_another_account_is_named_before_any_file_is_read(
     )
     with pytest.raises(ConflictError) as error:
         verify(s3)
-    assert str(error.value).startswith(
-        "2 CloudTrail digest files to read are archived (S3 Glacier Flexible Retrieval or Deep "
+    return str(error.value), read
+
+
+def test_an_archived_digest_after_an_empty_first_digest_folder_is_named_before_any_is_read(
+    s3: Any,
+) -> None:
+    """Only the first digest folder of an account and Region was looked at: the member's is
+    empty (its trail delivered from the next day on), so its archived digest was found after
+    the owner's files were read. The probe lists the Region's digest folder from the first
+    day's on (StartAfter), whatever day the oldest digest is of."""
+    owner, member = Trail(s3), Trail(s3, account=MEMBER)
+    owner.digest(at(1), [owner.kms_log(at(0, 10), "a")], restart=True)
+    owner.digest(at(2), [owner.kms_log(at(1, 10), "b")])
+    member.digest(at(1, day=NEXT), [member.kms_log(at(0, 10, day=NEXT), "a")], restart=True)
+    archived = digest_key(member, at(1, day=NEXT))
+    error, read = verify_archived(s3, [archived])
+    assert error.startswith(
+        "1 CloudTrail digest files to read are archived (S3 Glacier Flexible Retrieval or Deep "
         f"Archive, not restored): GetObject cannot read them; the first s3://{BUCKET}/"
-        f"{archived[0]}, the last s3://{BUCKET}/{archived[1]}. Restore them"
+        f"{archived}. Restore them"
     )
     assert read == []
 

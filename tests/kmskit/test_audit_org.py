@@ -110,12 +110,16 @@ def test_an_organization_trail_is_found_and_every_member_account_read(org_bucket
         + [f"{root}{ORG}/{account}/CloudTrail/" for account in ACCOUNTS]
     )
     # One listing per account, Region and day folder: 2 days and the day after; and before
-    # anything is read, the first page of each first day folder (archived log files).
-    day_folders = [c["Prefix"] for c in calls if "Delimiter" not in c]
-    assert len(set(day_folders)) == len(ACCOUNTS) * len(REGIONS) * 3
-    assert len(day_folders) == len(ACCOUNTS) * len(REGIONS) * 4
-    assert sorted(day_folders[: len(ACCOUNTS) * len(REGIONS)]) == sorted(
-        folder for folder in set(day_folders) if folder.endswith("/2026/11/02/")
+    # anything is read, the first page of each Region folder from the first day folder on
+    # (archived log files).
+    listings = [c for c in calls if "Delimiter" not in c]
+    day_folders = [c["Prefix"] for c in listings if "StartAfter" not in c]
+    assert len(day_folders) == len(set(day_folders)) == len(ACCOUNTS) * len(REGIONS) * 3
+    probes = listings[: len(ACCOUNTS) * len(REGIONS)]
+    assert sorted((c["Prefix"], c["StartAfter"]) for c in probes) == sorted(
+        (folder.removesuffix("2026/11/02/"), folder)
+        for folder in day_folders
+        if folder.endswith("/2026/11/02/")
     )
 
 
@@ -123,15 +127,15 @@ def test_account_and_region_filters_list_only_their_folders(org_bucket: Any) -> 
     summary, calls = run(org_bucket, accounts=[ACCOUNTS[2]], regions=["us-east-1"])
     assert {key for key, _, _ in summary.rows} == {member_key(ACCOUNTS[2])}
     root = f"{base.PREFIX}/AWSLogs/"
+    region = f"{root}{ORG}/{ACCOUNTS[2]}/CloudTrail/us-east-1/"
     assert [c["Prefix"] for c in calls] == [
         root,
         f"{root}{ORG}/",
         f"{root}{ORG}/{ACCOUNTS[2]}/CloudTrail/",
-        *(
-            f"{root}{ORG}/{ACCOUNTS[2]}/CloudTrail/us-east-1/2026/11/{day:02d}/"
-            for day in (2, 2, 3, 4)  # the first looked at for archived log files first
-        ),
+        region,  # looked at for archived log files first, from the first day folder on
+        *(f"{region}2026/11/{day:02d}/" for day in (2, 3, 4)),
     ]
+    assert calls[3]["StartAfter"] == f"{region}2026/11/02/"
 
 
 def test_an_account_folder_with_no_cloudtrail_folder_is_not_found(
@@ -236,8 +240,17 @@ class GeneratedS3:
     def get_paginator(self, name: str) -> Any:
         return self
 
-    def paginate(self, *, Prefix: str, Delimiter: str | None = None, **_: Any) -> Any:  # noqa: N803
+    def paginate(
+        self,
+        *,
+        Prefix: str,  # noqa: N803
+        Delimiter: str | None = None,  # noqa: N803
+        StartAfter: str | None = None,  # noqa: N803
+        **_: Any,
+    ) -> Any:
         root = f"{base.PREFIX}/AWSLogs/"
+        if StartAfter is not None:  # the archived-file probe: the first day folder's files
+            Prefix = StartAfter  # noqa: N806
         if Delimiter:
             rest = Prefix[len(root) :]
             names = (

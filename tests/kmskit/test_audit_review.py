@@ -394,12 +394,18 @@ def organization_week(member_org: str | None = base.ORG) -> dict[str, list[dict[
     }
 
 
-MEMBER_WITHOUT_READS = (
-    f"the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX} in the trail folder of "
-    f"account {base.MEMBER} hold no KMS read event (a Decrypt, a DescribeKey, ...) from "
-    "2026-11-02 to 2026-11-08: the trail may exclude KMS events or log write events only, so "
-    "whether a key was used is unknown"
-)
+def without_reads(folder: str) -> str:
+    """The warning about one trail folder (``account ID``, ``organization o-...``) of the test
+    week without a KMS read event, every Region read."""
+    return (
+        f"the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX} in the trail folder of "
+        f"{folder} hold no KMS read event (a Decrypt, a DescribeKey, ...) from 2026-11-02 to "
+        "2026-11-08: the trail may exclude KMS events or log write events only, so whether a "
+        "key was used is unknown"
+    )
+
+
+MEMBER_WITHOUT_READS = without_reads(f"account {base.MEMBER}")
 
 
 @pytest.mark.parametrize("output_format", ["table", "json", "csv", "jsonl"])
@@ -460,10 +466,7 @@ def test_an_organization_trail_without_kms_read_events_is_named_once(
         {"organization": base.ORG}
     ]
     assert captured.err.splitlines() == [
-        f"kmskit: warning: the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX} in the "
-        f"trail folder of organization {base.ORG} hold no KMS read event (a Decrypt, a "
-        "DescribeKey, ...) from 2026-11-02 to 2026-11-08: the trail may exclude KMS events or "
-        "log write events only, so whether a key was used is unknown"
+        f"kmskit: warning: {without_reads(f'organization {base.ORG}')}"
     ]
 
 
@@ -652,16 +655,22 @@ def test_archived_log_files_are_named_before_they_are_read(
     assert not [key for key in keys if "/2026/11/05/" in key or "/2026/11/06/" in key]
 
 
-def organization_archive(bucket: str) -> Any:
+MEMBER_DAYS = (
+    ("2026-11-04", "GLACIER"),
+    ("2026-11-05", "DEEP_ARCHIVE"),
+    ("2026-11-06", "STANDARD"),
+)
+
+
+def organization_archive(
+    bucket: str, member_days: tuple[tuple[str, str], ...] = MEMBER_DAYS
+) -> Any:
     """Inside ``mock_aws``: the owner's account trail's log files of 2026-11-04 to 06 in S3
-    Standard, and the organization trail's of the member, of which a lifecycle rule on its
-    folder archived the two oldest."""
+    Standard, and the organization trail's of the member, a log file for each day of
+    ``member_days`` in its storage class (default: a lifecycle rule on its folder archived the
+    two oldest)."""
     s3 = archived_bucket(bucket, {})
-    for day, storage in (
-        ("2026-11-04", "GLACIER"),
-        ("2026-11-05", "DEEP_ARCHIVE"),
-        ("2026-11-06", "STANDARD"),
-    ):
+    for day, storage in member_days:
         record = base.kms_record(
             "Decrypt", f"{day}T10:00:00Z", base.assumed_role(base.MEMBER_ROLE, "m"), base.MEMBER_KEY
         )
@@ -674,30 +683,39 @@ def organization_archive(bucket: str) -> Any:
     return s3
 
 
+@pytest.mark.parametrize("empty_first_day", [False, True])
 def test_archived_log_files_of_another_account_are_named_before_any_is_read(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    empty_first_day: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Only the folder being read was checked: the owner's log files of the first day were
     read (and with --verify every day of the owner's, one account after the other) before the
-    member's first folder told that its files were archived. The first day folder of every
-    account and Region is listed before anything is read."""
+    member's first folder told that its files were archived. The oldest files of the range of
+    every account and Region are looked at before anything is read. Then only the --since
+    day folder's first page was: when the member's is empty (no delivery that day, an account
+    that joined later), its archived files of the next day were found when their folder was
+    read, after the owner's files of the days before. The probe lists the Region's folder from
+    the --since folder on (StartAfter): the oldest files on or after that day, whatever day
+    they are of, one request as before."""
     with mock_aws():
-        bucket = "audit-logs-archived-org"
-        s3 = organization_archive(bucket)
+        bucket = "audit-logs-archived-org" + ("-empty-since" if empty_first_day else "")
+        # nothing on the 4th, with empty_first_day
+        s3 = organization_archive(bucket, MEMBER_DAYS[empty_first_day:])
         monkeypatch.setattr("kmskit.clients.ClientSettings.client", lambda *a, **k: s3)
         keys = read_keys(s3)
         assert audit_archive(bucket) == EXIT_CONFLICT
-    first = (
-        f"s3://{bucket}/{base.log_key(base.MEMBER, 'eu-west-1', '2026-11-04', 'm', org=base.ORG)}"
+
+    def uri(day: str) -> str:
+        return f"s3://{bucket}/{base.log_key(base.MEMBER, 'eu-west-1', day, 'm', org=base.ORG)}"
+
+    named = (
+        f"1 CloudTrail log files to read are archived (S3 Glacier Flexible Retrieval or Deep "
+        f"Archive, not restored): GetObject cannot read them; the first {uri('2026-11-05')}."
+        if empty_first_day
+        else "2 CloudTrail log files to read are archived (S3 Glacier Flexible Retrieval or "
+        f"Deep Archive, not restored): GetObject cannot read them; the first "
+        f"{uri('2026-11-04')}, the last {uri('2026-11-05')}."
     )
-    last = (
-        f"s3://{bucket}/{base.log_key(base.MEMBER, 'eu-west-1', '2026-11-05', 'm', org=base.ORG)}"
-    )
-    assert capsys.readouterr().err.startswith(
-        "kmskit: error: 2 CloudTrail log files to read are archived (S3 Glacier Flexible "
-        f"Retrieval or Deep Archive, not restored): GetObject cannot read them; the first {first}, "
-        f"the last {last}. Restore them"
-    )
+    assert capsys.readouterr().err.startswith(f"kmskit: error: {named} Restore them")
     assert keys == []
 
 
@@ -716,6 +734,23 @@ def test_archived_log_files_are_named_before_any_is_read_in_key_order() -> None:
                 observer=KeyOrder(),
             )
     assert keys == []
+
+
+def test_archived_log_files_after_the_range_are_not_counted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The probe's page may reach past the range (the Region folder is listed from --since on):
+    an archived file of a day after the last folder read is none of the run's."""
+    with mock_aws():
+        bucket = "audit-logs-archived-after"
+        s3 = archived_bucket(bucket, {"2026-11-06": "GLACIER"})
+        monkeypatch.setattr("kmskit.clients.ClientSettings.client", lambda *a, **k: s3)
+        code = main(
+            ["audit", f"s3://{bucket}/{base.PREFIX}", "--since", "2026-11-04", "--until",
+             "2026-11-04", "--region", "eu-west-1", "--quiet", "--format", "json"]
+        )  # fmt: skip
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["objectsRead"] == 2  # the 4th's and 5th's
 
 
 @pytest.mark.parametrize(
