@@ -26,9 +26,29 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, cast
 
-from kmskit.errors import AccessDeniedError, UsageError, from_os_error, os_error_class
+from kmskit.errors import (
+    AccessDeniedError,
+    KmskitError,
+    UsageError,
+    from_os_error,
+    os_error_class,
+)
 
 STDIO = "-"
+
+
+class FolderNotFlushedError(KmskitError):
+    """:func:`atomic_output` wrote the file and put it in place (renamed onto the target, or
+    linked as a new file), but fsync(2) of its folder failed (an ``EIO``): the file holds the
+    whole output, yet its new name may not survive a crash (:func:`_not_flushed` words it).
+    Exit code 1, as any other file error."""
+
+
+def _not_flushed(path: str | os.PathLike[str], error: OSError) -> FolderNotFlushedError:
+    return FolderNotFlushedError(
+        f"'{path}' was written but its folder could not be flushed "
+        f"({error.strerror or error}): the new name may not survive a crash"
+    )
 
 
 def _label(argument: str | None, default: str) -> str:
@@ -118,7 +138,10 @@ def atomic_output(
     file becomes a :class:`~kmskit.errors.KmskitError` naming ``path`` (``could not write
     'out.bin': No space left on device``; on Windows also a target another program holds open:
     ``Access is denied``; a ``BrokenPipeError`` is left as it is: the reader went away, see
-    :mod:`kmskit.cli`). With ``exclusive`` (default False) an existing ``path`` is never
+    :mod:`kmskit.cli`). Only a failure to flush the folder once the file is in place (an I/O
+    error) leaves the new file there: a :class:`FolderNotFlushedError` says so (``'out.bin'
+    was written but its folder could not be flushed (Input/output error): the new name may
+    not survive a crash``). With ``exclusive`` (default False) an existing ``path`` is never
     replaced: one that exists already (a symbolic link too, even a dangling one) is refused
     at once with a :class:`~kmskit.errors.UsageError`, and so is one created while the file
     was being written: the finished file is hard-linked into place, which fails if ``path``
@@ -234,7 +257,7 @@ def _put_in_place(
         _link_new(written, target, path)
     else:
         os.replace(written, target)
-    _sync_directory(target.parent)
+    _sync_directory(target.parent, path)
 
 
 # fsync(2) of a directory: a file system that cannot sync one answers EINVAL (EBADF, ENOTSUP
@@ -246,13 +269,14 @@ _CANNOT_SYNC_DIRECTORY = frozenset(
 )
 
 
-def _sync_directory(folder: Path) -> None:
+def _sync_directory(folder: Path, path: str | os.PathLike[str]) -> None:
     """fsync(2) ``folder`` after a name was linked or renamed into it: the file's own fsync does
     not cover its directory entry, so without this a crash just after the command reported the
     file written (and went on: imported the key material saved there) could lose the file.
     Skipped where it cannot be done: no ``O_DIRECTORY`` (Windows, where a directory cannot be
     opened as a file), or a file system or directory that refuses
-    (:data:`_CANNOT_SYNC_DIRECTORY`)."""
+    (:data:`_CANNOT_SYNC_DIRECTORY`). Any other failure of the fsync (an I/O error) is a
+    :class:`FolderNotFlushedError` naming ``path``: the file was written and stays."""
     flag = getattr(os, "O_DIRECTORY", None)
     if flag is None:
         return
@@ -261,12 +285,12 @@ def _sync_directory(folder: Path) -> None:
     except OSError as error:
         if error.errno in _CANNOT_SYNC_DIRECTORY:
             return
-        raise
+        raise _not_flushed(path, error) from error
     try:
         os.fsync(descriptor)
     except OSError as error:
         if error.errno not in _CANNOT_SYNC_DIRECTORY:
-            raise
+            raise _not_flushed(path, error) from error
     finally:
         os.close(descriptor)
 
@@ -318,7 +342,7 @@ def _name_unnamed(
             if error.errno not in _CANNOT_LINK_DESCRIPTOR:
                 raise
         else:
-            _sync_directory(folder)
+            _sync_directory(folder, path)
             return
     temporary = _named_temporary_file(folder, target.name)
     temporary.close()

@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError
 
 from kmskit._io import (
     STDIO,
+    FolderNotFlushedError,
     atomic_output,
     atomic_text_output,
     check_input,
@@ -1103,6 +1104,24 @@ def _not_this_keys_material(saved: str, target: ImportTarget) -> str:
     )
 
 
+def save_material(path: str, material: bytes, *, new_material: bool) -> None:
+    """``--save-material PATH``: ``material`` written to a new file (or stdout), before the
+    import. A file written whose folder could not be flushed
+    (:class:`~kmskit._io.FolderNotFlushedError`) stops the command before the import: the file
+    may not survive a crash, and the key could be left with material of which no copy is left;
+    the error says how to finish (``new_material``: with ``--new-material``)."""
+    try:
+        with atomic_output(path, exclusive=True, refuse_special=True) as out:
+            out.write(material)
+    except FolderNotFlushedError as error:
+        again = " --new-material" if new_material else ""
+        raise reworded(
+            error,
+            f"{error}. Nothing was imported: check the disk, copy '{path}' somewhere safe, "
+            f"then import it with --material {path}{again}",
+        ) from error
+
+
 def run(args: argparse.Namespace) -> int:
     valid_to = (
         check_valid_to(parse_expiry(args.expires), given=args.expires) if args.expires else None
@@ -1118,8 +1137,7 @@ def run(args: argparse.Namespace) -> int:
     if given is None:
         material = generate_material(target.key_spec, partition=target.partition)
         if args.save_material:
-            with atomic_output(args.save_material, exclusive=True, refuse_special=True) as out:
-                out.write(material)
+            save_material(args.save_material, material, new_material=args.new_material)
     else:
         material = prepare_material(
             target.key_spec, given, partition=target.partition, source=args.material

@@ -28,7 +28,6 @@ from kmskit.errors import (
     EXIT_FAILURE,
     EXIT_NOT_FOUND,
     EXIT_USAGE,
-    KmskitError,
     NotFoundError,
     UsageError,
 )
@@ -359,41 +358,57 @@ def test_the_directory_is_synced_after_the_file_is_put_in_place(
     assert synced[-1] == (str(tmp_path), True)
 
 
+def fail_directory_syncs(monkeypatch: pytest.MonkeyPatch, code: int = errno.EIO) -> None:
+    """fsync(2) of a directory fails with ``code`` (default EIO: a failing disk); of a file it
+    works."""
+    fsync = os.fsync
+
+    def fail_directories(descriptor: int) -> None:
+        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            raise OSError(code, os.strerror(code))
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fail_directories)
+
+
 @pytest.mark.parametrize("refusal", [errno.EINVAL, errno.EBADF, errno.EACCES])
 def test_a_directory_that_cannot_be_synced_is_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: int
 ) -> None:
     # Some file systems cannot fsync a directory (EINVAL), and a directory one may write in but
     # not read cannot be opened to (EACCES): the file is then written as before.
-    fsync = os.fsync
-
-    def refuse_directories(descriptor: int) -> None:
-        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
-            raise OSError(refusal, os.strerror(refusal))
-        fsync(descriptor)
-
-    monkeypatch.setattr(os, "fsync", refuse_directories)
+    fail_directory_syncs(monkeypatch, refusal)
     target = tmp_path / "material.bin"
     write_ours(target)
     assert target.read_bytes() == b"ours"
     assert [p.name for p in tmp_path.iterdir()] == ["material.bin"]
 
 
-def test_a_directory_that_fails_to_sync_is_an_error_naming_the_output(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("temporary", ["unnamed", "named"])
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_a_directory_that_fails_to_sync_is_an_error_saying_the_file_was_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporary: str, exclusive: bool
 ) -> None:
-    fsync = os.fsync
-
-    def fail_directories(descriptor: int) -> None:
-        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        fsync(descriptor)
-
-    monkeypatch.setattr(os, "fsync", fail_directories)
-    target = tmp_path / "material.bin"
-    with pytest.raises(KmskitError) as error:
-        write_ours(target)
-    assert str(error.value) == f"could not write '{target}': Input/output error"
+    # The fsync of the folder comes after the file is in place: "could not write" was untrue
+    # (and said an existing target was left as it was, while it had been replaced).
+    if temporary == "named":
+        monkeypatch.setattr(_io, "_unnamed_file", lambda folder, mode: None)
+    fail_directory_syncs(monkeypatch)
+    target = tmp_path / "out.bin"
+    if not exclusive:
+        target.write_bytes(b"old")
+    with (
+        pytest.raises(_io.FolderNotFlushedError) as error,
+        _io.atomic_output(target, exclusive=exclusive) as out,
+    ):
+        out.write(b"new")
+    assert str(error.value) == (
+        f"'{target}' was written but its folder could not be flushed (Input/output error): the "
+        "new name may not survive a crash"
+    )
+    assert error.value.exit_code == EXIT_FAILURE
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]  # no temporary file left
 
 
 def no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,6 +43,7 @@ from kmskit.key_material import (
     prepare_material,
 )
 from tests.kmskit.envelope_support import FakeTerminal
+from tests.kmskit.test_cli_files import fail_directory_syncs
 
 KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
 CHINA_KEY_ARN = "arn:aws-cn:kms:cn-north-1:111111111111:key/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
@@ -820,6 +821,32 @@ def test_an_import_cut_off_by_the_network_after_saving_says_how_to_finish(
         f"import it with --material {saved}"
     )
     assert len(saved.read_bytes()) == 32
+
+
+@pytest.mark.parametrize("new_material", [[], ["--new-material"]])
+def test_saved_material_whose_folder_cannot_be_flushed_is_not_imported(
+    kms: FakeKms,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    new_material: list[str],
+) -> None:
+    # The file holds the material, but its name may not survive a crash: "could not write"
+    # was untrue, and importing then could leave the key with material of which no copy is
+    # left. The file is kept, nothing is imported, and the message says how to finish.
+    saved = tmp_path / "material.bin"
+    kms.describe("SYMMETRIC_DEFAULT", state="Enabled" if new_material else "PendingImport")
+    fail_directory_syncs(monkeypatch)
+    argv = ["key", "import-material", "alias/imported", "--generate", *new_material]
+    assert main([*argv, "--save-material", str(saved)]) == EXIT_FAILURE
+    again = " --new-material" if new_material else ""
+    assert capsys.readouterr().err.strip() == (
+        f"kmskit: error: '{saved}' was written but its folder could not be flushed (Input/output "
+        "error): the new name may not survive a crash. Nothing was imported: check the disk, "
+        f"copy '{saved}' somewhere safe, then import it with --material {saved}{again}"
+    )
+    assert len(saved.read_bytes()) == 32
+    kms.stubber.assert_no_pending_responses()  # DescribeKey only: no GetParametersForImport
 
 
 # -- bad inputs found in review: refused early, with the argument and the value named -----------
