@@ -96,13 +96,21 @@ class _Paginator:
     def __init__(self, store: LatencyS3) -> None:
         self._store = store
 
-    def paginate(self, *, Prefix: str, Delimiter: str | None = None, **_: Any) -> Any:  # noqa: N803
+    def paginate(
+        self,
+        *,
+        Prefix: str,  # noqa: N803
+        Delimiter: str | None = None,  # noqa: N803
+        StartAfter: str = "",  # noqa: N803
+        **_: Any,
+    ) -> Any:
         time.sleep(self._store.latency)
         if Delimiter:
             names = sorted({k[len(Prefix) :].split("/", 1)[0] for k in self._store.keys})
             yield {"CommonPrefixes": [{"Prefix": f"{Prefix}{n}/"} for n in names if n]}
             return
-        keys = [k for k in self._store.keys if k.startswith(Prefix)]
+        # As S3 lists: keys after StartAfter (the archived-file probe starts at --since's folder).
+        keys = [k for k in self._store.keys if k.startswith(Prefix) and k > StartAfter]
         for start in range(0, len(keys), 1000):
             if start:
                 time.sleep(self._store.latency)
@@ -258,8 +266,17 @@ class DigestBucket:
     def get_paginator(self, name: str) -> DigestBucket:
         return self
 
-    def paginate(self, *, Prefix: str, Delimiter: str | None = None, **_: Any) -> Any:  # noqa: N803
-        first = bisect.bisect_left(self.keys, Prefix)
+    def paginate(
+        self,
+        *,
+        Prefix: str,  # noqa: N803
+        Delimiter: str | None = None,  # noqa: N803
+        StartAfter: str = "",  # noqa: N803
+        **_: Any,
+    ) -> Any:
+        first = max(
+            bisect.bisect_left(self.keys, Prefix), bisect.bisect_right(self.keys, StartAfter)
+        )
         last = bisect.bisect_left(self.keys, Prefix + "\U0010ffff")
         keys = self.keys[first:last]
         if Delimiter:
