@@ -306,12 +306,50 @@ SERVICE_WITHOUT_SOURCE = (
     "must not let an AWS service principal in without "
     + SOURCE_CONDITION_RULE
     + ": without one the service uses the key for any customer who points it at a resource "
-    "encrypted under it (the confused deputy). Use KeyServicePrincipal.cloudtrail(...), "
-    ".cloudwatch_logs(...), .publisher(service=..., destination=..., source_arn_pattern=...) "
-    "or .route53_dnssec(...) in service_principals=[...], which add the conditions AWS "
-    "documents, or give the principal such a condition: "
-    "iam.ServicePrincipal(...).with_conditions({'StringEquals': {'aws:SourceAccount': ...}})"
+    "encrypted under it (the confused deputy)."
 )
+
+
+def unlimited_service_remedies(services: Sequence[str]) -> str:
+    """What to do about an Allow for ``services`` without a source condition, per service where
+    the toolkit knows one that does not stop delivery (its :class:`KeyServicePrincipal`
+    helpers), else the generic advice: never a condition the service's KMS requests may not
+    carry (EventBridge's to an encrypted SNS topic carry neither aws:SourceAccount nor
+    aws:SourceArn)."""
+    remedies: list[str] = []
+    for service in dict.fromkeys(services):
+        prefix = service.split(".", 1)[0]
+        if service == EVENTBRIDGE:
+            remedy = (
+                "for events.amazonaws.com: KeyServicePrincipal.publisher(service="
+                "'events.amazonaws.com', destination='sns' or 'sqs') in service_principals "
+                "(encryption context of the key's topics or queues; EventBridge's KMS requests "
+                "for an encrypted topic carry no aws:SourceAccount or aws:SourceArn), "
+                "targets.SnsTopic(topic, authorize_using_role=True) (the rule's role, not the "
+                "service, uses the key), or for targets.SqsQueue the feature flag "
+                "@aws-cdk/aws-events:eventsTargetQueueSameAccount (aws:SourceAccount)"
+            )
+        elif service == "cloudtrail.amazonaws.com":
+            remedy = f"for {service}: KeyServicePrincipal.cloudtrail(trail_arn=...)"
+        elif prefix == "logs":
+            remedy = f"for {service}: KeyServicePrincipal.cloudwatch_logs(log_group_name=...)"
+        elif service == DNSSEC_SERVICE:
+            remedy = f"for {service}: KeyServicePrincipal.route53_dnssec(hosted_zone_ids=...)"
+        else:
+            remedy = (
+                f"for {service}: KeyServicePrincipal.publisher(service='{service}', "
+                "destination='sns' or 'sqs', source_arn_pattern=...) if it publishes to the "
+                "key's topics or queues, or a condition its KMS requests carry (its "
+                "documentation says which: aws:SourceArn, aws:SourceAccount or an encryption "
+                "context)"
+            )
+        remedies.append(remedy)
+    return (
+        "Use " + "; ".join(remedies or ["the KeyServicePrincipal of the service"]) + ", in "
+        "service_principals=[...] or add_service_principal(...), which write the conditions AWS "
+        "documents, or give the principal such a condition "
+        "(iam.ServicePrincipal(...).with_conditions(...), grant(..., conditions=...))"
+    )
 
 
 def shown_principal(principal: iam.IPrincipal) -> str:
@@ -329,13 +367,27 @@ def check_service_source(
     statement's principal objects). ``principal``: what they render (CDK's ``principal_json``,
     or a statement's ``Principal``)."""
     if services_named(principal) and not limits_source(condition):
+        named = [str(s) for p in principals for s in _services_of(p)]
         raise ConstructPropError(
             prop,
-            SERVICE_WITHOUT_SOURCE,
+            f"{SERVICE_WITHOUT_SOURCE} {unlimited_service_remedies(named)}",
             ", ".join(map(shown_principal, principals))
             + " with "
             + (f"Condition {json.dumps(condition, default=str)}" if condition else "no Condition"),
         )
+
+
+def _services_of(principal: iam.IPrincipal) -> list[str]:
+    """The services a principal object names by name (a ``ServicePrincipal``, also inside a
+    ``CompositePrincipal`` or wrapped with conditions); what it renders holds tokens."""
+    service = getattr(principal, "service", None)
+    if isinstance(service, str):
+        return [service]
+    inner = getattr(principal, "principals", None) or []
+    wrapped = getattr(principal, "wrapped", None)
+    return [
+        s for p in [*inner, *([wrapped] if wrapped is not None else [])] for s in _services_of(p)
+    ]
 
 
 def check_statement_sources(prop: str, statement: iam.PolicyStatement) -> None:
@@ -1093,6 +1145,7 @@ class ServiceStatements:
 
     def __init__(self) -> None:
         self._identities: dict[str, list[tuple[Any, ...]]] = {}
+        self._statements: list[iam.PolicyStatement] = []
 
     def render(self, service: KeyServicePrincipal, ctx: KeyContext) -> list[iam.PolicyStatement]:
         """``service``'s statements, or none if the key already has them."""
@@ -1100,7 +1153,32 @@ class ServiceStatements:
         if service.identity in identities:
             return []
         identities.append(service.identity)
-        return service.render(ctx, "" if len(identities) == 1 else str(len(identities)))
+        statements = service.render(ctx, "" if len(identities) == 1 else str(len(identities)))
+        self._statements.extend(statements)
+        return statements
+
+    def cover(
+        self, services: Sequence[str], key_actions: Sequence[str], resolve: Callable[[Any], Any]
+    ) -> bool:
+        """Whether the statements rendered so far allow each of ``services`` each of
+        ``key_actions`` under a condition that limits its source
+        (:func:`~kmskit.policy_conditions.limits_source`). ``resolve``: the key's stack's
+        ``resolve`` (a service principal renders as a token)."""
+        allowed = [
+            statement
+            for statement in (resolve(s.to_statement_json()) for s in self._statements)
+            if statement.get("Effect", "Allow") == "Allow"
+            and limits_source(statement.get("Condition"))
+        ]
+        return all(
+            any(
+                service in services_named(statement.get("Principal"))
+                and actions.covers(statement, action)
+                for statement in allowed
+            )
+            for service in services
+            for action in key_actions
+        )
 
 
 @dataclass(frozen=True)

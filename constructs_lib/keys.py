@@ -9,14 +9,16 @@ final policy, and one :meth:`grant` that every ``grant_*`` method goes through (
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy, Resource, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Resource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
@@ -50,8 +52,10 @@ from constructs_lib.key_policy import (
     policy_problems,
     stack_facts,
     stack_of,
+    unlimited_service_remedies,
     user_actions,
 )
+from kmskit.policy_conditions import limits_source, services_named
 from kmskit.pricing import KeyCost, key_monthly_cost
 
 # Key spec -> usages KMS accepts for it (APIReference/API_CreateKey.html).
@@ -291,7 +295,7 @@ class _KeyBase(Resource):
     policy: KeyPolicy
     policy_document: iam.PolicyDocument
     _context: KeyContext
-    _grants: dict[tuple[object, tuple[str, ...], str], iam.Grant]
+    _grants: dict[tuple[object, tuple[str, ...], str, bool], iam.Grant]
     _policy_owner: kms.CfnKey | kms.CfnReplicaKey
 
     def __init__(self, scope: Construct, id: str) -> None:
@@ -299,6 +303,19 @@ class _KeyBase(Resource):
         # Read once: every jsii property read is a round-trip.
         self._stack = stack_of(scope)
         self._node = self.node
+        # True while aws-cdk-lib's constructs grant through .key (see _granting_for_aws_cdk_lib).
+        self._by_aws_cdk_lib = False
+
+    @contextlib.contextmanager
+    def _granting_for_aws_cdk_lib(self) -> Iterator[None]:
+        """While aws-cdk-lib's own code grants through ``.key`` (:class:`_RoutedKey`): a grant to
+        an AWS service without a source condition, which the user cannot add to CDK's call, is
+        not refused (see :meth:`_unlimited_services`)."""
+        before, self._by_aws_cdk_lib = self._by_aws_cdk_lib, True
+        try:
+            yield
+        finally:
+            self._by_aws_cdk_lib = before
 
     def _start_policy(self, policy: Any, ctx: KeyContext) -> None:
         require(
@@ -457,6 +474,7 @@ class _KeyBase(Resource):
                 _grantee_identity(grantee),
                 key_actions,
                 json.dumps(condition_dict, sort_keys=True),
+                self._by_aws_cdk_lib,  # a direct grant of the same is still refused
             )
         except TypeError:  # a condition value that is not plain data (a token object)
             return self._grant(method, grantee, key_actions, condition_dict)
@@ -476,7 +494,13 @@ class _KeyBase(Resource):
     ) -> iam.Grant:
         principal = grantee.grant_principal
         self._refuse_group(principal)
-        self._refuse_unlimited_service(method, principal, condition_dict)
+        services = self._unlimited_services(method, principal, condition_dict)
+        if services:
+            if self._service_statements.cover(services, key_actions, self._stack.resolve):
+                # The key's KeyServicePrincipal statements already allow this, limited to
+                # its source: CDK's unconditioned statement would only widen them.
+                return iam.Grant.drop(grantee, f"{', '.join(key_actions)} on {self._node.path}")
+            self._warn_unlimited_services(services, key_actions)
         named: iam.IPrincipal | None = None
         statement_conditions = condition_dict
         if not self.policy.delegates_to_iam:
@@ -618,23 +642,46 @@ class _KeyBase(Resource):
         ]
         return functools.reduce(lambda a, b: a.combine(b), grants)
 
-    def _refuse_unlimited_service(
+    def _unlimited_services(
         self,
         method: str,
         principal: iam.IPrincipal,
         conditions: dict[str, dict[str, Any]] | None,
-    ) -> None:
+    ) -> list[str]:
         """An AWS service principal (named in the key policy, as it cannot hold an identity
         policy) whose statement would not limit its source: refused, naming ``method``'s
-        grantee. A role or user (the usual grantee, never a service) is not read, which would
-        be a round trip per grant."""
+        grantee; but when aws-cdk-lib grants through ``.key`` (:meth:`_granting_for_aws_cdk_lib`:
+        the user cannot add a condition to its call), the services it names, for
+        :meth:`_grant` to drop the grant as redundant or keep it with a warning. ``[]`` for a
+        statement that limits its source. A role or user (the usual grantee, never a service)
+        is not read, which would be a round trip per grant."""
         if isinstance(principal, iam.Role | iam.User | iam.ArnPrincipal):
-            return
+            return []
         fragment = principal.policy_fragment
         merged = {op: dict(body) for op, body in (conditions or {}).items()}
         for op, body in (fragment.conditions or {}).items():
             merged.setdefault(op, {}).update(body)
-        check_service_source(f"{method}(grantee)", [principal], fragment.principal_json, merged)
+        if not self._by_aws_cdk_lib:
+            check_service_source(f"{method}(grantee)", [principal], fragment.principal_json, merged)
+            return []
+        if limits_source(merged):
+            return []
+        return [str(s) for s in services_named(self._stack.resolve(fragment.principal_json))]
+
+    def _warn_unlimited_services(self, services: list[str], key_actions: tuple[str, ...]) -> None:
+        """A synth-time warning for a grant aws-cdk-lib made through ``.key`` to ``services``
+        without a source condition, kept as CDK wrote it (refusing it would leave the CDK
+        construct unusable with the key), with the remedies."""
+        Annotations.of(self).add_warning_v2(
+            "kmskit:serviceWithoutSource",
+            f"aws-cdk-lib granted {', '.join(services)} {', '.join(key_actions)} on "
+            f"{self._node.path} through .key with no condition that limits the source: the key "
+            "policy allows the service to use the key for any customer who points it at a "
+            "resource encrypted under it (the confused deputy). "
+            + unlimited_service_remedies(services)
+            + " The grant is then dropped as redundant if the key's KeyServicePrincipal "
+            "statements, added before the construct that grants, cover its actions",
+        )
 
     def _refuse_group(self, principal: iam.IPrincipal) -> None:
         """An IAM group the key policy would have to name (KMS refuses the policy at deploy
@@ -845,6 +892,15 @@ def _names_a_resource(resolved: Any) -> bool:
     return False
 
 
+def _called_from_jsii() -> bool:
+    """Whether the nearest caller outside this module is jsii's kernel: aws-cdk-lib's code
+    (JavaScript) calling an overridden method, not the user's Python."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame is not None and str(frame.f_globals.get("__name__", "")).startswith("jsii")
+
+
 class _RoutedKey(kms.Key):
     """``aws_kms.Key`` whose ``grant*`` methods go through the owning construct's ``grant()``.
 
@@ -860,39 +916,52 @@ class _RoutedKey(kms.Key):
     def grants(self) -> kms.KeyGrants:
         return cast(kms.KeyGrants, _RoutedKeyGrants(self))
 
+    def _routed(self, method: Callable[..., iam.Grant], *args: Any) -> iam.Grant:
+        """``method`` of the owning construct; called by aws-cdk-lib's code (through jsii),
+        under ``_granting_for_aws_cdk_lib``. A call from Python (``key.key.grant_decrypt(...)``)
+        is the user's own, checked as ``key.grant_decrypt(...)`` is."""
+        if not _called_from_jsii():
+            return method(*args)
+        with self._owner._granting_for_aws_cdk_lib():
+            return method(*args)
+
     def grant(self, grantee: iam.IGrantable, *key_actions: str) -> iam.Grant:
-        return self._owner.grant(grantee, *key_actions)
+        return self._routed(self._owner.grant, grantee, *key_actions)
 
     def grant_admin(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self._owner.grant_admin(grantee)
+        return self._routed(self._owner.grant_admin, grantee)
 
     def grant_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self._owner.grant_decrypt(grantee)
+        return self._routed(self._owner.grant_decrypt, grantee)
 
     def grant_encrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self._owner.grant_encrypt(grantee)
+        return self._routed(self._owner.grant_encrypt, grantee)
 
     def grant_encrypt_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self._owner.grant_encrypt_decrypt(grantee)
+        return self._routed(self._owner.grant_encrypt_decrypt, grantee)
 
     def grant_sign(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self._owner.grant_sign(grantee)
+        return self._routed(self._owner.grant_sign, grantee)
 
     def grant_verify(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self._owner.grant_verify(grantee)
+        return self._routed(self._owner.grant_verify, grantee)
 
     def grant_sign_verify(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self._owner.grant_sign_verify(grantee)
+        return self._routed(self._owner.grant_sign_verify, grantee)
 
     def grant_generate_mac(self, grantee: iam.IGrantable) -> iam.Grant:
         # kms:GenerateMac alone, as aws-cdk-lib's: the constructs calling it expect no more
         # (the construct's own grant_generate_mac adds kms:VerifyMac).
-        return self._owner._grant_for_usage(
-            "grant_generate_mac", "GENERATE_VERIFY_MAC", grantee, actions.GENERATE_MAC_ACTIONS
+        return self._routed(
+            self._owner._grant_for_usage,
+            "grant_generate_mac",
+            "GENERATE_VERIFY_MAC",
+            grantee,
+            actions.GENERATE_MAC_ACTIONS,
         )
 
     def grant_verify_mac(self, grantee: iam.IGrantable) -> iam.Grant:
-        return self._owner.grant_verify_mac(grantee)
+        return self._routed(self._owner.grant_verify_mac, grantee)
 
     def add_alias(self, alias_name: str) -> kms.Alias:
         return self._owner.add_alias(alias_name)

@@ -193,12 +193,24 @@ SERVICE_WITHOUT_SOURCE = (
     "kms:EncryptionContext:<key>, kms:ViaService, kms:CallerAccount) under an operator that "
     "needs the key present (not ...IfExists, Null, ForAllValues: or a negation), with a value "
     "other than '*': without one the service uses the key for any customer who points it at a "
-    "resource encrypted under it (the confused deputy). Use KeyServicePrincipal.cloudtrail(...), "
-    ".cloudwatch_logs(...), .publisher(service=..., destination=..., source_arn_pattern=...) or "
-    ".route53_dnssec(...) in service_principals=[...], which add the conditions AWS documents, "
-    "or give the principal such a condition: "
-    "iam.ServicePrincipal(...).with_conditions({'StringEquals': {'aws:SourceAccount': ...}})"
+    "resource encrypted under it (the confused deputy)."
 )
+
+
+def service_without_source(service: str) -> str:
+    """SERVICE_WITHOUT_SOURCE for a service the toolkit has no KeyServicePrincipal of: the
+    generic remedy, never aws:SourceAccount (which not every service's requests carry)."""
+    return (
+        f"{SERVICE_WITHOUT_SOURCE} Use for {service}: KeyServicePrincipal.publisher("
+        f"service='{service}', destination='sns' or 'sqs', source_arn_pattern=...) if it "
+        "publishes to the key's topics or queues, or a condition its KMS requests carry (its "
+        "documentation says which: aws:SourceArn, aws:SourceAccount or an encryption context), "
+        "in service_principals=[...] or add_service_principal(...), which write the conditions "
+        "AWS documents, or give the principal such a condition "
+        "(iam.ServicePrincipal(...).with_conditions(...), grant(..., conditions=...))"
+    )
+
+
 SOURCE = {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 IF_EXISTS = {"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}}
 
@@ -445,7 +457,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     (
         "service-user",
         key_with_policy(admins=[ADMIN_ROLE], users=[iam.ServicePrincipal("s3.amazonaws.com")]),
-        f"'users[0]' {SERVICE_WITHOUT_SOURCE}. "
+        f"'users[0]' {service_without_source('s3.amazonaws.com')}. "
         "Received: 'ServicePrincipal(s3.amazonaws.com) with no Condition'",
     ),
     (
@@ -454,7 +466,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
             admins=[ADMIN_ROLE],
             users=[iam.CompositePrincipal(iam.ServicePrincipal("s3.amazonaws.com"))],
         ),
-        f"'users[0]' {SERVICE_WITHOUT_SOURCE}. "
+        f"'users[0]' {service_without_source('s3.amazonaws.com')}. "
         "Received: 'CompositePrincipal(ServicePrincipal(s3.amazonaws.com)) with no Condition'",
     ),
     (
@@ -463,7 +475,8 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
             admins=[ADMIN_ROLE],
             users=[iam.ServicePrincipal("s3.amazonaws.com", conditions=IF_EXISTS)],
         ),
-        f"'users[0]' {SERVICE_WITHOUT_SOURCE}. Received: 'ServicePrincipal(s3.amazonaws.com) "
+        f"'users[0]' {service_without_source('s3.amazonaws.com')}. "
+        "Received: 'ServicePrincipal(s3.amazonaws.com) "
         f"with Condition {json.dumps(IF_EXISTS)}'",
     ),
     (
@@ -472,7 +485,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
             admins=[ADMIN_ROLE],
             service_users=[ADMIN_ROLE, iam.ServicePrincipal("ec2.amazonaws.com")],
         ),
-        f"'service_users[1]' {SERVICE_WITHOUT_SOURCE}. "
+        f"'service_users[1]' {service_without_source('ec2.amazonaws.com')}. "
         "Received: 'ServicePrincipal(ec2.amazonaws.com) with no Condition'",
     ),
     (
@@ -488,7 +501,8 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
                 ),
             ],
         ),
-        f"'statements[0]' {SERVICE_WITHOUT_SOURCE}. Received: 'ServicePrincipal(sns.amazonaws.com) "
+        f"'statements[0]' {service_without_source('sns.amazonaws.com')}. "
+        "Received: 'ServicePrincipal(sns.amazonaws.com) "
         'with Condition {"Bool": {"aws:SecureTransport": "true"}}\'',
     ),
     (
@@ -496,7 +510,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         lambda stack: CustomerManagedKey(stack, "K").grant_encrypt_decrypt(
             iam.ServicePrincipal("sns.amazonaws.com")
         ),
-        f"'grant_encrypt_decrypt(grantee)' {SERVICE_WITHOUT_SOURCE}. "
+        f"'grant_encrypt_decrypt(grantee)' {service_without_source('sns.amazonaws.com')}. "
         "Received: 'ServicePrincipal(sns.amazonaws.com) with no Condition'",
     ),
     (
@@ -504,7 +518,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         lambda stack: CustomerManagedKey(stack, "K").key.grant_decrypt(
             iam.ServicePrincipal("sns.amazonaws.com")
         ),
-        f"'grant_decrypt(grantee)' {SERVICE_WITHOUT_SOURCE}. "
+        f"'grant_decrypt(grantee)' {service_without_source('sns.amazonaws.com')}. "
         "Received: 'ServicePrincipal(sns.amazonaws.com) with no Condition'",
     ),
     (
@@ -512,7 +526,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         lambda stack: CustomerManagedKey(stack, "K").grant(
             iam.ServicePrincipal("sns.amazonaws.com"), "kms:Decrypt", conditions=IF_EXISTS
         ),
-        f"'grant(grantee)' {SERVICE_WITHOUT_SOURCE}. Received: "
+        f"'grant(grantee)' {service_without_source('sns.amazonaws.com')}. Received: "
         f"'ServicePrincipal(sns.amazonaws.com) with Condition {json.dumps(IF_EXISTS)}'",
     ),
     (
@@ -524,7 +538,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
                 resources=["*"],
             )
         ),
-        f"'statement' {SERVICE_WITHOUT_SOURCE}. "
+        f"'statement' {service_without_source('sns.amazonaws.com')}. "
         "Received: 'ServicePrincipal(sns.amazonaws.com) with no Condition'",
     ),
     # wildcard principals (statements without conditions)
@@ -1304,6 +1318,37 @@ def test_bad_input_is_refused_at_construct_time(
         assert str(error.value).startswith(message)
     else:
         assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    ("service", "remedy"),
+    [
+        (
+            "events.amazonaws.com",
+            "Use for events.amazonaws.com: KeyServicePrincipal.publisher(service="
+            "'events.amazonaws.com', destination='sns' or 'sqs') in service_principals "
+            "(encryption context of the key's topics or queues; EventBridge's KMS requests for "
+            "an encrypted topic carry no aws:SourceAccount or aws:SourceArn), "
+            "targets.SnsTopic(topic, authorize_using_role=True)",
+        ),
+        ("cloudtrail.amazonaws.com", "KeyServicePrincipal.cloudtrail(trail_arn=...)"),
+        (
+            "logs.eu-west-1.amazonaws.com",
+            "KeyServicePrincipal.cloudwatch_logs(log_group_name=...)",
+        ),
+        (
+            "dnssec-route53.amazonaws.com",
+            "KeyServicePrincipal.route53_dnssec(hosted_zone_ids=...)",
+        ),
+    ],
+)
+def test_the_refusal_of_a_service_suggests_what_works_for_it(service: str, remedy: str) -> None:
+    # Never a condition the service's KMS requests may not carry: EventBridge's for an
+    # encrypted topic carry no aws:SourceAccount, which would deny every delivery.
+    with pytest.raises(ConstructPropError) as error:
+        key_with_policy(admins=[ADMIN_ROLE], users=[iam.ServicePrincipal(service)])(new_stack())
+    assert remedy in str(error.value)
+    assert "{'aws:SourceAccount': ...}" not in str(error.value)
 
 
 def test_a_trail_arn_known_only_at_deploy_time_is_accepted() -> None:
