@@ -86,7 +86,10 @@ SOURCE_CONDITION_RULE = (
     f"a condition that limits the source ({', '.join(_SOURCE_KEY_NAMES[:4])}, "
     "kms:EncryptionContext:<key>, kms:ViaService, kms:CallerAccount) under an operator that needs "
     "the key present (not ...IfExists, Null, ForAllValues: or a negation), with a value other "
-    "than '*'"
+    "than '*', and under StringLike, ArnLike or ArnEquals no wildcard in an account, "
+    "organization ID or kms:ViaService, an organization path's o-... ID, or an ARN's account "
+    "(aws:SourceArn, an encryption context holding an ARN); an ARN with no account field (an S3 "
+    "bucket's, arn:aws:s3:::name) counts only without wildcards; every Fn::If branch must pass"
 )
 """What :func:`limits_source` asks of a condition, in words, for the errors that refuse one."""
 
@@ -139,12 +142,63 @@ def binding_keys(condition: Any) -> set[str]:
 
 def limits_source(condition: Any) -> bool:
     """Whether ``condition`` (a statement's ``Condition``) ties an Allow for an AWS service to
-    a resource or account (:data:`SOURCE_CONDITION_RULE`): one of :data:`SOURCE_KEYS`, a key
-    ending in ``:`` standing for every key it starts, among its :func:`binding_keys`."""
+    a resource or account (:data:`SOURCE_CONDITION_RULE`): a test of one of
+    :data:`SOURCE_KEYS` (a key ending in ``:`` standing for every key it starts) under an
+    operator that needs the key present, each of whose values, as it may be matched
+    (:func:`matched_texts`: every ``Fn::If`` branch), names a source (:func:`_names_source`).
+    A value that may be removed at deploy time (:func:`_may_be_absent`) names none."""
+    if not isinstance(condition, dict):
+        return False
+    for operator, tests in condition.items():
+        name = str(operator).lower().removeprefix("foranyvalue:")
+        if not isinstance(tests, dict) or not _needs_key(str(operator)):
+            continue
+        for given, value in tests.items():
+            key = str(given).lower()
+            values = _values(value)
+            if not _is_source_key(key) or not values or _may_be_absent(value):
+                continue
+            if all(
+                _names_source(
+                    key,
+                    text,
+                    wildcards=name in _WILDCARD_OPERATORS,
+                    arn_fields=name in _ARN_OPERATORS,
+                )
+                for v in values
+                for text in matched_texts(v)
+            ):
+                return True
+    return False
+
+
+def _is_source_key(key: str) -> bool:
+    """Whether ``key`` (lower case) is one of :data:`SOURCE_KEYS`."""
     return any(
-        key == wanted or (wanted.endswith(":") and key.startswith(wanted))
-        for key in binding_keys(condition)
-        for wanted in SOURCE_KEYS
+        key == wanted or (wanted.endswith(":") and key.startswith(wanted)) for wanted in SOURCE_KEYS
+    )
+
+
+def _names_source(key: str, text: str | None, *, wildcards: bool, arn_fields: bool) -> bool:
+    """Whether ``text`` (a value of source key ``key`` as it may be matched; None: known only at
+    deploy time as a whole, literal) keeps the part naming the source literal: the caller
+    rule's (:func:`_text_names_caller`) for account and organization IDs, organization paths,
+    ``kms:ViaService`` and ARNs (``aws:SourceArn``, an encryption context whose value is an
+    ARN), except that an ARN with no account field (an S3 bucket's) names a source when it
+    holds no wildcard: AWS documents ``aws:SourceArn`` with the bucket's ARN, and a service
+    acting for that bucket acts for whoever owns it, which the name fixes today. ``"*"`` names
+    none under any operator."""
+    if text is None:
+        return True
+    if text == "*":
+        return False
+    as_arn = key in _ARN_VALUED_KEYS or (
+        key.startswith("kms:encryptioncontext:") and text.startswith("arn:")
+    )
+    if as_arn and _accountless_arn(text):
+        return not (wildcards and _WILDCARD.search(text))
+    return _text_names_caller(
+        "aws:sourcearn" if as_arn else key, text, wildcards=wildcards, arn_fields=arn_fields
     )
 
 

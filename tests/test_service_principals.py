@@ -208,7 +208,9 @@ def test_a_service_with_its_source_arn_passes() -> None:
 
 
 def test_an_encryption_context_naming_the_resource_counts_as_a_source() -> None:
-    context = {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:*:1:log-group:g"}}
+    context = {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:*:111111111111:log-group:g"}
+    }
     assert findings(allow({"Service": "logs.eu-west-1.amazonaws.com"}, context)) == []
 
 

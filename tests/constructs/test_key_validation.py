@@ -192,8 +192,12 @@ SERVICE_WITHOUT_SOURCE = (
     "(aws:SourceArn, aws:SourceAccount, aws:SourceOrgID, aws:SourceOrgPaths, "
     "kms:EncryptionContext:<key>, kms:ViaService, kms:CallerAccount) under an operator that "
     "needs the key present (not ...IfExists, Null, ForAllValues: or a negation), with a value "
-    "other than '*': without one the service uses the key for any customer who points it at a "
-    "resource encrypted under it (the confused deputy)."
+    "other than '*', and under StringLike, ArnLike or ArnEquals no wildcard in an account, "
+    "organization ID or kms:ViaService, an organization path's o-... ID, or an ARN's account "
+    "(aws:SourceArn, an encryption context holding an ARN); an ARN with no account field (an S3 "
+    "bucket's, arn:aws:s3:::name) counts only without wildcards; every Fn::If branch must pass: "
+    "without one the service uses the key for any customer who points it at a resource "
+    "encrypted under it (the confused deputy)."
 )
 
 
@@ -1921,7 +1925,13 @@ def test_a_service_limited_to_its_source_is_accepted_wherever_it_is_named() -> N
                     principals=[sns],
                     actions=["kms:Decrypt"],
                     resources=["*"],
-                    conditions={"ArnLike": {"kms:EncryptionContext:aws:sns:topicArn": "arn:*"}},
+                    conditions={
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:sns:topicArn": (
+                                f"arn:aws:sns:eu-west-1:{ACCOUNT}:*"
+                            )
+                        }
+                    },
                 )
             ],
         ),

@@ -79,3 +79,99 @@ def test_a_test_that_may_be_removed_at_deploy_time_limits_nobody(value: Any) -> 
 def test_a_list_keeps_limiting_while_one_of_its_values_stays() -> None:
     value = ["111111111111", choice("222222222222", NO_VALUE)]
     assert caller_limits({"StringEquals": {"aws:PrincipalAccount": value}}) == {"111111111111"}
+
+
+ACCOUNT = "111111111111"
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringLike": {"aws:SourceAccount": "?*"}},
+        {"StringLike": {"kms:CallerAccount": "*?"}},
+        {"StringLike": {"aws:SourceOrgID": "o-*"}},
+        {"StringLike": {"aws:SourceOrgPaths": "o-*/r-ab12/*"}},
+        {"StringLike": {"kms:EncryptionContext:aws:sns:topicArn": "arn:*"}},
+        {"ArnLike": {"aws:SourceArn": "arn:aws:*"}},
+        {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}},
+        {"ArnLike": {"aws:SourceArn": "arn:aws:sns:eu-west-1:*:topic"}},
+        {"StringLike": {"aws:SourceArn": f"arn:aws:*:{ACCOUNT}:topic"}},
+        {"StringLike": {"kms:ViaService": "*.amazonaws.com"}},
+        {"StringLike": {"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::log-*"}},
+        {"StringLike": {"kms:EncryptionContext:department": "*a*"}},
+        {"StringLike": {"aws:SourceAccount": choice(ACCOUNT, "*")}},
+        {"StringLike": {"aws:SourceAccount": {"Fn::Sub": ["${A}", {"A": "*"}]}}},
+        {"StringEquals": {"aws:SourceAccount": {"Fn::Sub": ["${A}", {"A": "*"}]}}},
+        {"ArnLike": {"aws:SourceArn": [f"arn:aws:sns:eu-west-1:{ACCOUNT}:t", "arn:aws:*"]}},
+    ],
+    ids=[
+        "account-pattern",
+        "caller-account-pattern",
+        "org-id-pattern",
+        "org-path-without-an-org",
+        "context-arn-pattern",
+        "source-arn-any",
+        "bucket-arn-pattern",
+        "source-arn-any-account",
+        "string-like-wildcard-before-the-account",
+        "via-service-pattern",
+        "context-bucket-pattern",
+        "context-pattern",
+        "fn-if-branch",
+        "fn-sub-wildcard",
+        "fn-sub-star",
+        "one-value-of-a-list",
+    ],
+)
+def test_a_source_condition_whose_value_matches_any_source_limits_nothing(
+    condition: dict[str, Any],
+) -> None:
+    assert not limits_source(condition)
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        {"StringLike": {"aws:SourceOrgPaths": f"{ORG_ID}/r-ab12/ou-ab12-11111111/*"}},
+        {"ArnLike": {"aws:SourceArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:*"}},
+        {"ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:*:{ACCOUNT}:alarm:*"}},
+        {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}},
+        {"StringEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}},
+        {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:*:{ACCOUNT}:*"}},
+        {
+            "ArnLike": {
+                "kms:EncryptionContext:aws:logs:arn": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            "arn:",
+                            {"Ref": "AWS::Partition"},
+                            ":logs:eu-west-1:",
+                            {"Ref": "AWS::AccountId"},
+                            ":log-group:*",
+                        ],
+                    ]
+                }
+            }
+        },
+        {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+        {"StringEquals": {"kms:EncryptionContext:department": "audit"}},
+        {"StringLike": {"aws:SourceAccount": choice(ACCOUNT, "222222222222")}},
+    ],
+    ids=[
+        "account",
+        "org-path",
+        "arn-pattern-of-the-account",
+        "arn-any-region-of-the-account",
+        "bucket-arn",
+        "bucket-arn-string-equals",
+        "context-arn-of-the-account",
+        "context-arn-joined",
+        "via-service",
+        "context-literal",
+        "fn-if-both-branches",
+    ],
+)
+def test_a_source_condition_naming_the_source_limits_it(condition: dict[str, Any]) -> None:
+    assert limits_source(condition)
