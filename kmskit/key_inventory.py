@@ -32,6 +32,12 @@ For each key :func:`inventory` reads what KMS says of it (``DescribeKey``; the a
   wildcard in the part of a value naming the caller:
   :data:`kmskit.policy_conditions.CALLER_CONDITION_RULE`): the rule the constructs apply at
   synth.
+* ``SERVICE_UNLIMITED``: an Allow statement for an AWS service principal without a condition that
+  limits its source (:func:`kmskit.policy_conditions.limits_source`, the rule the constructs
+  apply at construct time and ``tests/test_service_principals.py`` to the project's Apps): the
+  service uses the key for any customer who points it at a resource encrypted under it (the
+  confused deputy). The two statements AWS documents without one
+  (:data:`kmskit.policy_conditions.SOURCE_EXEMPTIONS`) are not named.
 * ``UNREADABLE``: KMS refused a call with access denied; the key is reported with what could be
   read, and which call was refused. The run goes on.
 * ``ACCOUNT_UNREADABLE`` (:func:`organization_inventory` only): STS refused to let the caller
@@ -90,7 +96,12 @@ from kmskit.inventory_role import (
 )
 from kmskit.inventory_role import role_arn as inventory_role_arn
 from kmskit.key_deletion import PENDING_STATES, check_whole_days, deletion_when, grants_of
-from kmskit.policy_conditions import account_of, caller_limits, names_everyone
+from kmskit.policy_conditions import (
+    account_of,
+    caller_limits,
+    names_everyone,
+    unlimited_services,
+)
 
 FINDINGS: dict[str, str] = {
     "ROTATION_OFF": "a symmetric encryption key of AWS_KMS origin, enabled, not rotated",
@@ -100,6 +111,8 @@ FINDINGS: dict[str, str] = {
     "MATERIAL_EXPIRES": "imported key material expires within --expiry-days (or has expired)",
     "EXTERNAL_ACCESS": "the key policy allows another account",
     "PUBLIC": "the key policy allows '*' without a condition on the caller",
+    "SERVICE_UNLIMITED": "the key policy allows an AWS service without a condition that limits "
+    "its source (confused deputy)",
     "UNREADABLE": "KMS refused a call with access denied: the report is incomplete",
     "ACCOUNT_UNREADABLE": "the account's inventory role could not be assumed (or renewed): its "
     "keys (or those after the refusal) are missing",
@@ -266,15 +279,19 @@ class PolicyAnalysis:
 
     ``external_accounts``: the other accounts its Allow statements name (sorted);
     ``public_statements``: the Allow statements for ``"*"`` without a condition on the caller,
-    each by its Sid (or ``#N``, its position from 1)."""
+    each by its Sid (or ``#N``, its position from 1); ``unlimited_service_statements``: the
+    Allow statements for an AWS service without a condition that limits its source, each as
+    ``<Sid or #N> (<service>)``."""
 
     external_accounts: tuple[str, ...] = ()
     public_statements: tuple[str, ...] = ()
+    unlimited_service_statements: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "externalAccounts": list(self.external_accounts),
             "publicStatements": list(self.public_statements),
+            "unlimitedServiceStatements": list(self.unlimited_service_statements),
         }
 
 
@@ -294,9 +311,12 @@ def analyze_policy(policy: str | dict[str, Any], account: str) -> PolicyAnalysis
         statements = [statements]
     external: set[str] = set()
     public: list[str] = []
+    services: list[str] = []
     for number, statement in enumerate(statements, 1):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
+        name = str(statement.get("Sid") or f"#{number}")
+        services.extend(f"{name} ({service})" for service in unlimited_services(statement))
         named = _aws_principals(statement.get("Principal"))
         everyone = (
             "NotPrincipal" in statement
@@ -307,10 +327,10 @@ def analyze_policy(policy: str | dict[str, Any], account: str) -> PolicyAnalysis
         if everyone:
             limits = caller_limits(statement.get("Condition"))
             if limits is None:
-                public.append(str(statement.get("Sid") or f"#{number}"))
+                public.append(name)
             else:
                 external.update(a for a in limits if a != account)
-    return PolicyAnalysis(tuple(sorted(external)), tuple(public))
+    return PolicyAnalysis(tuple(sorted(external)), tuple(public), tuple(services))
 
 
 def _aws_principals(principal: Any) -> list[str]:
@@ -437,6 +457,15 @@ def findings_of(report: KeyReport, *, expiry_days: int, now: datetime) -> list[F
                 "PUBLIC",
                 "the key policy allows '*' without a condition on the caller: statement(s) "
                 + ", ".join(policy.public_statements),
+            )
+        )
+    if policy is not None and policy.unlimited_service_statements:
+        found.append(
+            Finding(
+                "SERVICE_UNLIMITED",
+                "the key policy allows an AWS service without a condition that limits its "
+                "source (confused deputy): statement(s) "
+                + ", ".join(policy.unlimited_service_statements),
             )
         )
     if report.refused:
@@ -979,6 +1008,7 @@ CSV_FIELDS: tuple[str, ...] = (
     "grantCount",
     "externalAccounts",
     "publicStatements",
+    "unlimitedServiceStatements",
     "refused",
     "findings",
 )
@@ -1002,6 +1032,7 @@ def csv_row(report: KeyReport | AccountReport) -> dict[str, str]:
         onDemandRotationStarted=rotation.get("onDemandStarted"),
         externalAccounts=policy.get("externalAccounts"),
         publicStatements=policy.get("publicStatements"),
+        unlimitedServiceStatements=policy.get("unlimitedServiceStatements"),
         findings="; ".join(f"{f['code']}: {f['reason']}" for f in fields["findings"]),
     )
 

@@ -11,8 +11,10 @@ can import it.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from kmskit.aws_names import ACCOUNT_ID
@@ -92,6 +94,72 @@ SOURCE_CONDITION_RULE = (
     "bucket's, arn:aws:s3:::name) counts only without wildcards; every Fn::If branch must pass"
 )
 """What :func:`limits_source` asks of a condition, in words, for the errors that refuse one."""
+
+
+@dataclass(frozen=True)
+class SourceExemption:
+    """An Allow for an AWS service that AWS documents without a source condition, allowed
+    without one: the service, the statement's Sid (an ``fnmatch`` pattern), the only actions it
+    may allow, and why. Shared by ``tests/test_service_principals.py`` (the gate) and ``kmskit
+    key inventory`` (``SERVICE_UNLIMITED``); docs/compliance.md lists each."""
+
+    service: str
+    sid: str
+    actions: tuple[str, ...]
+    reason: str
+
+    def covers(self, service: str, statement: dict[str, Any]) -> bool:
+        """Whether ``statement`` (an Allow for ``service``) is this one: its Sid matches and it
+        allows no action but :attr:`actions` (no ``NotAction``)."""
+        listed = statement.get("Action", [])
+        listed = [listed] if isinstance(listed, str) else list(listed or ())
+        allowed = {action.lower() for action in self.actions}
+        return (
+            service == self.service
+            and "NotAction" not in statement
+            and fnmatch.fnmatchcase(str(statement.get("Sid", "")), self.sid)
+            and bool(listed)
+            and all(isinstance(a, str) and a.lower() in allowed for a in listed)
+        )
+
+
+SOURCE_EXEMPTIONS: tuple[SourceExemption, ...] = (
+    SourceExemption(
+        "cloudtrail.amazonaws.com",
+        "AllowCloudTrailToDecryptWithS3BucketKey*",
+        ("kms:Decrypt",),
+        "AWS documents this statement (CloudTrail needs kms:Decrypt to create or update a "
+        "trail that delivers to a bucket with an S3 Bucket Key, and every AuditBucket has "
+        "one) without any condition, and does not say what the request carries; "
+        "aws:SourceArn limits it to this trail wherever the request carries the key "
+        "(StringEqualsIfExists), while a condition CloudTrail's call might not meet would "
+        "stop the trail at deploy time. kms:Decrypt only",
+    ),
+    SourceExemption(
+        "dnssec-route53.amazonaws.com",
+        "AllowRoute53DnssecToCreateGrant",
+        ("kms:CreateGrant",),
+        "As the Route 53 developer guide writes this statement (Working with customer managed "
+        "keys for DNSSEC), without a source condition: CreateGrant only for an AWS resource "
+        "(kms:GrantIsForAWSResource); the key's other Route 53 statement (DescribeKey, "
+        "GetPublicKey, Sign) carries aws:SourceAccount and aws:SourceArn",
+    ),
+)
+"""The statements the source rule lets through: the two AWS documents without a condition."""
+
+
+def unlimited_services(
+    statement: Any, exemptions: tuple[SourceExemption, ...] = SOURCE_EXEMPTIONS
+) -> list[str]:
+    """The AWS services an Allow ``statement`` (a policy statement as a dict) lets in without
+    a condition that limits their source (:func:`limits_source`), but for ``exemptions``;
+    ``[]`` for a Deny or a statement that limits it."""
+    if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+        return []
+    services = [str(s) for s in services_named(statement.get("Principal"))]
+    if not services or limits_source(statement.get("Condition")):
+        return []
+    return [s for s in services if not any(e.covers(s, statement) for e in exemptions)]
 
 
 def account_of(principal: str) -> str | None:

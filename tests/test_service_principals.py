@@ -6,12 +6,13 @@ for *any* customer who points it at the resource: another account's trail could 
 audit bucket, another account's alarm could publish to the alarm topic. AWS's guides add
 ``aws:SourceArn`` / ``aws:SourceAccount`` (or, in key policies, an encryption context naming the
 resource) to every such statement. This gate holds every App under test (tests/_support/apps/)
-to that: each ``Allow`` to a service principal carries a condition that limits its source (one rule,
-:func:`kmskit.policy_conditions.limits_source`, which the key constructs apply at construct
-time too: one of its ``SOURCE_KEYS`` with an operator that requires the key and a value that
-is not ``*``), and an ``Allow`` to every
-principal (``"*"``) carries one of :data:`CALLER_KEYS`. :data:`EXEMPT` lists the exceptions with
-their reasons; docs/compliance.md lists the same. Role trust policies are out of scope: several
+to that: each ``Allow`` to a service principal carries a condition that limits its source (one
+rule, :func:`kmskit.policy_conditions.limits_source`, which the key constructs apply at
+construct time too: one of its ``SOURCE_KEYS`` with an operator that requires the key and a
+value that names the source), and an ``Allow`` to every principal (``"*"``) carries one of
+:data:`CALLER_KEYS`. :data:`EXEMPT` (shared with ``kmskit key
+inventory``) lists the exceptions with their reasons; docs/compliance.md lists the same. Role
+trust policies are out of scope: several
 services refuse these keys there (CloudTrail's role for CloudWatch Logs, for one).
 """
 
@@ -24,7 +25,13 @@ from typing import Any
 
 import pytest
 
-from kmskit.policy_conditions import binding_keys, limits_source, services_named
+from kmskit.policy_conditions import (
+    SOURCE_EXEMPTIONS,
+    SourceExemption,
+    binding_keys,
+    services_named,
+    unlimited_services,
+)
 from tests._support.apps import app_names
 from tests._support.compliance_doc import COMPLIANCE_DOC, table_rows
 from tests._support.iam_policies import as_list, is_everyone, policy_documents
@@ -41,43 +48,14 @@ CALLER_KEYS = (
     "aws:sourcevpce",
     "kms:calleraccount",
 )
+# The exceptions, shared with kmskit key inventory (SERVICE_UNLIMITED): each by service, Sid
+# and the only actions it may allow.
+EXEMPT: tuple[SourceExemption, ...] = SOURCE_EXEMPTIONS
 
 
-@dataclass(frozen=True)
-class Exempt:
-    """A service principal's statement allowed without a source condition: the service, the
-    statement (``fnmatch`` over ``<logical id>/<Sid>``) and why."""
-
-    service: str
-    where: str
-    reason: str
-
-    def covers(self, item: Unguarded) -> bool:
-        return self.service == item.principal and fnmatch.fnmatchcase(
-            f"{item.logical_id}/{item.sid}", self.where
-        )
-
-
-EXEMPT: tuple[Exempt, ...] = (
-    Exempt(
-        "cloudtrail.amazonaws.com",
-        "*/AllowCloudTrailToDecryptWithS3BucketKey*",
-        "AWS documents this statement (CloudTrail needs kms:Decrypt to create or update a "
-        "trail that delivers to a bucket with an S3 Bucket Key, and every AuditBucket has "
-        "one) without any condition, and does not say what the request carries; "
-        "aws:SourceArn limits it to this trail wherever the request carries the key "
-        "(StringEqualsIfExists), while a condition CloudTrail's call might not meet would "
-        "stop the trail at deploy time. kms:Decrypt only",
-    ),
-    Exempt(
-        "dnssec-route53.amazonaws.com",
-        "*/AllowRoute53DnssecToCreateGrant",
-        "As the Route 53 developer guide writes this statement (Working with customer managed "
-        "keys for DNSSEC), without a source condition: CreateGrant only for an AWS resource "
-        "(kms:GrantIsForAWSResource); the key's other Route 53 statement (DescribeKey, "
-        "GetPublicKey, Sign) carries aws:SourceAccount and aws:SourceArn",
-    ),
-)
+def where(exemption: SourceExemption) -> str:
+    """Where an exemption applies, as docs/compliance.md lists it: ``<logical id>/<Sid>``."""
+    return f"*/{exemption.sid}"
 
 
 @dataclass(frozen=True)
@@ -95,7 +73,7 @@ class Unguarded:
 
 
 def unguarded(
-    templates: Mapping[str, Mapping[str, Any]], exempt: tuple[Exempt, ...] = EXEMPT
+    templates: Mapping[str, Mapping[str, Any]], exempt: tuple[SourceExemption, ...] = EXEMPT
 ) -> Iterator[Unguarded]:
     """Every ``Allow`` of a key or resource policy in ``templates`` that lets a service, or
     everyone, in without a condition tying it to the toolkit's resources, and not ``exempt``."""
@@ -111,13 +89,8 @@ def unguarded(
                 condition = statement.get("Condition")
                 if is_everyone(principal) and not binding_keys(condition) & set(CALLER_KEYS):
                     yield Unguarded(stack, document.logical_id, sid, "*", "no caller condition")
-                source_limited = limits_source(condition)
-                for service in services_named(principal):
-                    item = Unguarded(
-                        stack, document.logical_id, sid, str(service), "no source condition"
-                    )
-                    if not source_limited and not any(e.covers(item) for e in exempt):
-                        yield item
+                for service in unlimited_services(statement, exempt):
+                    yield Unguarded(stack, document.logical_id, sid, service, "no source condition")
 
 
 @pytest.mark.parametrize("app_name", app_names())
@@ -148,7 +121,13 @@ def test_the_gate_reads_service_statements_in_every_kind_of_policy(synthesized: 
 
 def test_every_exemption_is_still_needed(synthesized: Synth) -> None:
     found = [item for name in app_names() for item in unguarded(synthesized(name).templates, ())]
-    assert [e for e in EXEMPT if not any(e.covers(item) for item in found)] == []
+    assert [
+        e
+        for e in EXEMPT
+        if not any(
+            item.principal == e.service and fnmatch.fnmatchcase(item.sid, e.sid) for item in found
+        )
+    ] == []
 
 
 def test_every_exemption_is_documented() -> None:
@@ -156,7 +135,7 @@ def test_every_exemption_is_documented() -> None:
         (service.strip("`"), where.strip("`"), " ".join(reason.split()))
         for service, where, reason in table_rows("Service principals", 3)
     }
-    assert documented == {(e.service, e.where, e.reason) for e in EXEMPT}, (
+    assert documented == {(e.service, where(e), e.reason) for e in EXEMPT}, (
         f"the table in {COMPLIANCE_DOC.name} and EXEMPT differ"
     )
 
@@ -260,9 +239,15 @@ def test_deny_statements_and_accounts_are_not_its_business() -> None:
 def test_an_exemption_applies_only_where_it_stands() -> None:
     grant = {
         **allow({"Service": "dnssec-route53.amazonaws.com"}),
+        "Action": "kms:CreateGrant",
         "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
     }
     assert findings({**grant, "Sid": "AllowRoute53DnssecToCreateGrant"}) == []
-    assert findings({**grant, "Sid": "Other"}) == [
-        ("dnssec-route53.amazonaws.com", "no source condition")
-    ]
+    unguarded_grant = [("dnssec-route53.amazonaws.com", "no source condition")]
+    assert findings({**grant, "Sid": "Other"}) == unguarded_grant
+    # The Sid alone does not exempt a statement that allows more than AWS documents.
+    signing = {**grant, "Action": ["kms:CreateGrant", "kms:Sign"]}
+    assert findings({**signing, "Sid": "AllowRoute53DnssecToCreateGrant"}) == unguarded_grant
+    assert findings({**grant, "Sid": "AllowRoute53DnssecToCreateGrant", "Action": "kms:*"}) == (
+        unguarded_grant
+    )

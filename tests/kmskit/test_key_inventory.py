@@ -554,7 +554,107 @@ def test_a_key_policy_allowing_another_account_and_everyone_is_external_access_a
     ]
     assert codes(found[keys["org"]]) == []
     assert codes(found[own]) == []
-    assert found[keys["shared"]]["policy"] == {"externalAccounts": [OTHER], "publicStatements": []}
+    assert found[keys["shared"]]["policy"] == {
+        "externalAccounts": [OTHER],
+        "publicStatements": [],
+        "unlimitedServiceStatements": [],
+    }
+
+
+EVENTS = {"Service": "events.amazonaws.com"}
+TOPIC_CONTEXT = {
+    "ArnLike": {"kms:EncryptionContext:aws:sns:topicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:*"}
+}
+
+
+def service(
+    principal: Any, action: Any, condition: dict[str, Any] | None = None, sid: str = "S"
+) -> dict[str, Any]:
+    return {**allow(principal, condition, sid), "Action": action}
+
+
+@pytest.mark.parametrize(
+    ("statement", "named"),
+    [
+        (service(EVENTS, "kms:Decrypt"), ["S (events.amazonaws.com)"]),
+        (service(EVENTS, "kms:Decrypt", TOPIC_CONTEXT), []),
+        (
+            service(EVENTS, "kms:Decrypt", {"StringLike": {"aws:SourceAccount": "?*"}}),
+            ["S (events.amazonaws.com)"],
+        ),
+        (
+            service({"Service": ["backup.amazonaws.com", "sns.amazonaws.com"]}, "kms:Decrypt"),
+            ["S (backup.amazonaws.com)", "S (sns.amazonaws.com)"],
+        ),
+        ({**service(EVENTS, "kms:Decrypt"), "Effect": "Deny"}, []),
+        # The two statements AWS documents without a source condition, as AWS writes them...
+        (
+            service(
+                {"Service": "cloudtrail.amazonaws.com"},
+                "kms:Decrypt",
+                sid="AllowCloudTrailToDecryptWithS3BucketKey",
+            ),
+            [],
+        ),
+        (
+            service(
+                {"Service": "dnssec-route53.amazonaws.com"},
+                "kms:CreateGrant",
+                {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                sid="AllowRoute53DnssecToCreateGrant",
+            ),
+            [],
+        ),
+        # ...but not their Sid on a statement that allows more.
+        (
+            service(
+                {"Service": "cloudtrail.amazonaws.com"},
+                ["kms:Decrypt", "kms:GenerateDataKey*"],
+                sid="AllowCloudTrailToDecryptWithS3BucketKey",
+            ),
+            ["AllowCloudTrailToDecryptWithS3BucketKey (cloudtrail.amazonaws.com)"],
+        ),
+    ],
+    ids=[
+        "no-condition",
+        "encryption-context",
+        "account-pattern",
+        "two-services",
+        "deny",
+        "cloudtrail-bucket-key",
+        "route53-create-grant",
+        "cloudtrail-sid-allowing-more",
+    ],
+)
+def test_the_policy_analysis_names_services_let_in_without_a_source_condition(
+    statement: dict[str, Any], named: list[str]
+) -> None:
+    analysis = analyze_policy(policy(OWN_ROOT, statement), ACCOUNT)
+    assert list(analysis.unlimited_service_statements) == named
+
+
+def test_a_key_policy_letting_a_service_in_without_a_source_is_service_unlimited(
+    kms: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unlimited = new_key(kms, Policy=json.dumps(policy(OWN_ROOT, service(EVENTS, "kms:Decrypt"))))
+    limited = new_key(
+        kms, Policy=json.dumps(policy(OWN_ROOT, service(EVENTS, "kms:Decrypt", TOPIC_CONTEXT)))
+    )
+    for key in (unlimited, limited):
+        kms.enable_key_rotation(KeyId=key)
+    found = by_id(capsys)
+    assert found[unlimited]["findings"] == [
+        {
+            "code": "SERVICE_UNLIMITED",
+            "reason": "the key policy allows an AWS service without a condition that limits its "
+            "source (confused deputy): statement(s) S (events.amazonaws.com)",
+        }
+    ]
+    assert found[unlimited]["policy"]["unlimitedServiceStatements"] == ["S (events.amazonaws.com)"]
+    assert codes(found[limited]) == []
+    code, _, err = run(capsys, "--region", REGION, "--fail-on", "SERVICE_UNLIMITED")
+    assert code == EXIT_FINDINGS
+    assert err == "kmskit: --fail-on: a key has SERVICE_UNLIMITED\n"
 
 
 # --- access denied: UNREADABLE, and the run goes on -------------------------------------------
@@ -606,7 +706,11 @@ def test_access_denied_on_describe_key_and_list_aliases_still_lists_the_key(
     assert (found["aliases"], found["keyState"], found["keySpec"]) == (None, None, None)
     assert found["keyArn"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key}"  # ListKeys said
     assert found["grantCount"] == 0  # ListGrants and GetKeyPolicy were still read
-    assert found["policy"] == {"externalAccounts": [], "publicStatements": []}
+    assert found["policy"] == {
+        "externalAccounts": [],
+        "publicStatements": [],
+        "unlimitedServiceStatements": [],
+    }
     assert codes(found) == ["UNREADABLE"]
     code, out, _ = run(capsys, "--region", REGION)
     assert code == EXIT_OK

@@ -1323,7 +1323,8 @@ def test_csv_is_a_header_and_a_row_per_key_quoted_as_rfc_4180_says(
     code, out, _ = run(capsys, "--region", REGION, "--format", "json")
     (fields,) = {frozenset(k) for k in json.loads(out)["keys"]}
     spread = {"rotationEnabled", "rotationPeriodDays", "nextRotation", "onDemandRotationStarted",
-              "externalAccounts", "publicStatements"}  # fmt: skip
+              "externalAccounts", "publicStatements",
+              "unlimitedServiceStatements"}  # fmt: skip
     assert set(CSV_FIELDS) == (fields - {"rotation", "policy"}) | spread
 
 
