@@ -9,8 +9,9 @@ resource) to every such statement. This gate holds every App under test (tests/_
 to that: each ``Allow`` to a service principal carries a condition that limits its source (one
 rule, :func:`kmskit.policy_conditions.limits_source`, which the key constructs apply at
 construct time too: one of its ``SOURCE_KEYS`` with an operator that requires the key and a
-value that names the source), and an ``Allow`` to every principal (``"*"``) carries one of
-:data:`CALLER_KEYS`. :data:`EXEMPT` (shared with ``kmskit key
+value that names the source), and an ``Allow`` to every principal (``"*"``) carries a condition
+that limits the caller (the constructs' and the inventory's rule,
+:func:`kmskit.policy_conditions.caller_limits`). :data:`EXEMPT` (shared with ``kmskit key
 inventory``) lists the exceptions with their reasons; docs/compliance.md lists the same. Role
 trust policies are out of scope: several
 services refuse these keys there (CloudTrail's role for CloudWatch Logs, for one).
@@ -28,7 +29,7 @@ import pytest
 from kmskit.policy_conditions import (
     SOURCE_EXEMPTIONS,
     SourceExemption,
-    binding_keys,
+    caller_limits,
     services_named,
     unlimited_services,
 )
@@ -39,15 +40,6 @@ from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
 
-# Condition keys that limit who "*" can be.
-CALLER_KEYS = (
-    "aws:principalaccount",
-    "aws:principalarn",
-    "aws:principalorgid",
-    "aws:principalorgpaths",
-    "aws:sourcevpce",
-    "kms:calleraccount",
-)
 # The exceptions, shared with kmskit key inventory (SERVICE_UNLIMITED): each by service, Sid
 # and the only actions it may allow.
 EXEMPT: tuple[SourceExemption, ...] = SOURCE_EXEMPTIONS
@@ -87,7 +79,7 @@ def unguarded(
                 principal = statement["Principal"]
                 sid = str(statement.get("Sid", ""))
                 condition = statement.get("Condition")
-                if is_everyone(principal) and not binding_keys(condition) & set(CALLER_KEYS):
+                if is_everyone(principal) and caller_limits(condition) is None:
                     yield Unguarded(stack, document.logical_id, sid, "*", "no caller condition")
                 for service in unlimited_services(statement, exempt):
                     yield Unguarded(stack, document.logical_id, sid, service, "no source condition")
@@ -222,7 +214,26 @@ def test_each_service_of_a_statement_is_held_to_it() -> None:
 @pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["*"]}])
 def test_everyone_without_a_caller_condition_is_named(principal: Any) -> None:
     assert findings(allow(principal)) == [("*", "no caller condition")]
-    assert findings(allow(principal, SOURCE_ARN)) == [("*", "no caller condition")]
+    # A source that names no caller (a bucket's ARN has no account) does not limit "*".
+    bucket = {"StringEquals": {"aws:SourceArn": "arn:aws:s3:::audit-logs"}}
+    assert findings(allow(principal, bucket)) == [("*", "no caller condition")]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringLike": {"aws:PrincipalAccount": "?*"}},
+        {"StringLike": {"aws:PrincipalOrgID": "o-*"}},
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/Admin"}},
+        {"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-abcdefghij"}},
+    ],
+    ids=["account-pattern", "org-pattern", "arn-any-account", "if-exists"],
+)
+def test_everyone_under_a_caller_condition_that_matches_anyone_is_named(
+    condition: dict[str, Any],
+) -> None:
+    # The gate reads "*" with the constructs' and the inventory's rule (caller_limits).
+    assert findings(allow("*", condition)) == [("*", "no caller condition")]
 
 
 def test_everyone_limited_to_the_organization_passes() -> None:
