@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,29 +216,38 @@ def limits_source(condition: Any) -> bool:
     operator that needs the key present, each of whose values, as it may be matched
     (:func:`matched_texts`: every ``Fn::If`` branch), names a source (:func:`_names_source`).
     A value that may be removed at deploy time (:func:`_may_be_absent`) names none."""
+    return any(
+        _is_source_key(key)
+        and all(
+            _names_source(
+                key,
+                text,
+                wildcards=name in _WILDCARD_OPERATORS,
+                arn_fields=name in _ARN_OPERATORS,
+            )
+            for v in values
+            for text in matched_texts(v)
+        )
+        for name, key, values in _required_tests(condition)
+    )
+
+
+def _required_tests(condition: Any) -> Iterator[tuple[str, str, list[Any]]]:
+    """Each test of ``condition`` (a statement's ``Condition``) that holds only for a request
+    with its key: its operator (lower case, without ``ForAnyValue:``), its key (lower case) and
+    its values (:func:`_values`), under an operator that needs the key present
+    (:func:`_needs_key`), with at least one value and none that may be removed at deploy time
+    (:func:`_may_be_absent`)."""
     if not isinstance(condition, dict):
-        return False
+        return
     for operator, tests in condition.items():
-        name = str(operator).lower().removeprefix("foranyvalue:")
         if not isinstance(tests, dict) or not _needs_key(str(operator)):
             continue
+        name = str(operator).lower().removeprefix("foranyvalue:")
         for given, value in tests.items():
-            key = str(given).lower()
             values = _values(value)
-            if not _is_source_key(key) or not values or _may_be_absent(value):
-                continue
-            if all(
-                _names_source(
-                    key,
-                    text,
-                    wildcards=name in _WILDCARD_OPERATORS,
-                    arn_fields=name in _ARN_OPERATORS,
-                )
-                for v in values
-                for text in matched_texts(v)
-            ):
-                return True
-    return False
+            if values and not _may_be_absent(value):
+                yield name, str(given).lower(), values
 
 
 def _is_source_key(key: str) -> bool:
@@ -291,34 +301,26 @@ def caller_limits(condition: Any) -> set[str] | None:
     ``Fn::ImportValue``) counts as literal. Values are alternatives: one that matches any
     caller (such as ``StringLike aws:PrincipalOrgID "o-*"``) leaves the condition limiting
     nobody, and so does a value that may be removed at deploy time (:func:`_may_be_absent`)."""
-    if not isinstance(condition, dict):
-        return None
     limited = False
     accounts: set[str] = set()
-    for operator, tests in condition.items():
-        name = str(operator).lower().removeprefix("foranyvalue:")
-        if not isinstance(tests, dict) or not _needs_key(str(operator)):
+    for name, key, values in _required_tests(condition):
+        if key not in CALLER_KEYS:
             continue
-        for given, value in tests.items():
-            key = str(given).lower()
-            values = _values(value)
-            if key not in CALLER_KEYS or not values or _may_be_absent(value):
-                continue
-            if not all(
-                _names_caller(
-                    key,
-                    v,
-                    wildcards=name in _WILDCARD_OPERATORS,
-                    arn_fields=name in _ARN_OPERATORS,
-                )
-                for v in values
-            ):
-                continue  # a value matches callers of any account, organization or network
-            limited = True
-            if key in _ACCOUNT_KEYS:
-                accounts.update(v for v in values if isinstance(v, str) and ACCOUNT_ID.match(v))
-            elif key in _ARN_KEYS:
-                accounts.update(a for v in values if isinstance(v, str) and (a := account_of(v)))
+        if not all(
+            _names_caller(
+                key,
+                v,
+                wildcards=name in _WILDCARD_OPERATORS,
+                arn_fields=name in _ARN_OPERATORS,
+            )
+            for v in values
+        ):
+            continue  # a value matches callers of any account, organization or network
+        limited = True
+        if key in _ACCOUNT_KEYS:
+            accounts.update(v for v in values if isinstance(v, str) and ACCOUNT_ID.match(v))
+        elif key in _ARN_KEYS:
+            accounts.update(a for v in values if isinstance(v, str) and (a := account_of(v)))
     return accounts if limited else None
 
 
