@@ -192,23 +192,6 @@ def services_named(principal: Any) -> list[Any]:
     return [s for s in ([named] if isinstance(named, str | dict) else list(named or ())) if s]
 
 
-def binding_keys(condition: Any) -> set[str]:
-    """The condition keys (lower case) that ``condition`` (a statement's ``Condition``) requires
-    to be present with a value other than ``*``: under an operator that needs the key present
-    (see :func:`_needs_key`), with no value ``*``."""
-    if not isinstance(condition, dict):
-        return set()
-    keys: set[str] = set()
-    for operator, tests in condition.items():
-        if not isinstance(tests, dict) or not _needs_key(str(operator)):
-            continue
-        for key, value in tests.items():
-            if _may_be_absent(value) or any(item == "*" for item in _values(value)):
-                continue
-            keys.add(str(key).lower())
-    return keys
-
-
 def limits_source(condition: Any) -> bool:
     """Whether ``condition`` (a statement's ``Condition``) ties an Allow for an AWS service to
     a resource or account (:data:`SOURCE_CONDITION_RULE`): a test of one of
