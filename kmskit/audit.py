@@ -674,8 +674,10 @@ class AuditStats:
     (:meth:`folders_without_kms_reads`). Per trail folder, not per account or Region: a trail's
     event selectors apply to each account and Region it logs, so a member account or a Region
     where nobody called KMS is no sign of a trail that leaves KMS's reads out. These hold an ID
-    per trail folder, not per log file. ``regions``: the Regions read, when the run was limited
-    to some (``--log-region``; default empty: every Region found)."""
+    per trail folder, not per log file. ``regions`` and ``accounts``: the Regions and accounts
+    read, when the run was limited to some (``--log-region``, ``--account``; default empty:
+    every Region and account found): an organization trail's Decrypt may be in an account or
+    Region not read."""
 
     account_paths: list[AccountPath] = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
@@ -688,6 +690,7 @@ class AuditStats:
     folders_read: set[TrailFolder] = field(default_factory=set)
     folders_with_kms_reads: set[TrailFolder] = field(default_factory=set)
     regions: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
 
     def folders_without_kms_reads(self) -> list[TrailFolder]:
         """The trail folders whose log files hold records of the range but not a single KMS
@@ -1322,6 +1325,7 @@ class AuditReader:
             account_paths=paths,
             prefixes=day_prefixes(location, paths, by_account, date_range, by_day=by_day),
             regions=tuple(regions),
+            accounts=tuple(accounts),
         )
         # Archived log files are named before any is read, when the oldest files of the range
         # of an account and Region tell (lifecycle rules archive by age), else when their
@@ -1811,21 +1815,37 @@ class JsonLinesSink:
         self._stream.write(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n")
 
 
-def no_kms_read_events(where: str, date_range: DateRange, regions: Sequence[str] = ()) -> str:
+def no_kms_read_events(
+    where: str, date_range: DateRange, regions: Sequence[str] = (), accounts: Sequence[str] = ()
+) -> str:
     """Why log files without a single KMS read event cannot show that a key was not used:
     ``where`` (the log files read, such as ``the log files of account A``) hold none of the
     days of ``date_range``, as with a trail that excludes KMS events or logs write events only
-    (KMS's Decrypt, Encrypt, GenerateDataKey are read events). With ``regions`` (the Regions
-    read, when only some were: ``--log-region``; default empty: every Region) nobody may have
-    called KMS in those Regions while the trail logs KMS's reads in others, and the text says
-    so instead of blaming the trail. The one wording of this advice: ``kmskit audit`` warns
-    with it, ``key schedule-deletion`` reports it."""
+    (KMS's Decrypt, Encrypt, GenerateDataKey are read events). With ``regions`` or ``accounts``
+    (the Regions and accounts read, when only some were: ``--log-region``, ``--account``, or
+    the one account and Region ``key schedule-deletion`` reads; default empty: every one)
+    nobody may have called KMS in those while the trail logs KMS's reads in others (an
+    organization trail logs every member account), and the text says so instead of blaming
+    the trail. The one wording of this advice: ``kmskit audit`` warns with it,
+    ``key schedule-deletion`` reports it."""
+    read = []
+    nouns = []
+    options = []
+    if accounts:
+        read.append(f"the accounts read ({', '.join(accounts)})")
+        nouns.append("account")
+        options.append("--account")
     if regions:
+        read.append(f"the Regions read ({', '.join(regions)})")
+        nouns.append("Region")
+        options.append("--log-region")
+    if read:
         return (
-            f"{where} hold no KMS read event (a Decrypt, a DescribeKey, ...) in the Regions read "
-            f"({', '.join(regions)}) from {date_range.since} to {date_range.until}: nobody may "
-            "have called KMS there (other Regions were not read), so whether a key was used is "
-            "unknown; read every Region (without --log-region) to tell whether the trail logs "
+            f"{where} hold no KMS read event (a Decrypt, a DescribeKey, ...) in "
+            f"{' and '.join(read)} from {date_range.since} to {date_range.until}: nobody may "
+            f"have called KMS there (other {' and '.join(n + 's' for n in nouns)} were not "
+            f"read), so whether a key was used is unknown; read every {' and '.join(nouns)} "
+            f"(kmskit audit without {' and '.join(options)}) to tell whether the trail logs "
             "KMS's read events"
         )
     return (
@@ -1859,7 +1879,8 @@ def unseen_use(stats: AuditStats, date_range: DateRange, location: LogLocation) 
     trail's folder is one: a member account without KMS read events beside one with some made
     none. None when every trail folder whose log files hold records of the range has KMS read
     events: then a key missing from the report was not used, as far as the trail logged. With
-    the Regions limited (``stats.regions``) the text says that only those were read."""
+    the Regions or accounts limited (``stats.regions``, ``stats.accounts``) the text says that
+    only those were read."""
     if not stats.objects:
         return UnseenUse(
             "objectsRead",
@@ -1870,7 +1891,11 @@ def unseen_use(stats: AuditStats, date_range: DateRange, location: LogLocation) 
         )
     if not stats.kms_reads:
         where = f"the log files read under {location.trail_uri}"
-        return UnseenUse("kmsReadEvents", 0, no_kms_read_events(where, date_range))
+        return UnseenUse(
+            "kmsReadEvents",
+            0,
+            no_kms_read_events(where, date_range, stats.regions, stats.accounts),
+        )
     missing = stats.folders_without_kms_reads()
     if not missing:
         return None
@@ -1885,7 +1910,7 @@ def unseen_use(stats: AuditStats, date_range: DateRange, location: LogLocation) 
     return UnseenUse(
         "trailFoldersWithoutKmsReadEvents",
         len(missing),
-        no_kms_read_events(where, date_range, stats.regions),
+        no_kms_read_events(where, date_range, stats.regions, stats.accounts),
     )
 
 

@@ -340,7 +340,11 @@ def deletion_report(check: DeletionCheck, location: LogLocation) -> str:
             + ", ".join(check.stats.skipped)
         )
     if not check.stats.kms_reads:
-        lines.append(f"kms:    {no_kms_read_events('the log files', check.date_range)}")
+        stats = check.stats
+        unseen = no_kms_read_events(
+            "the log files", check.date_range, stats.regions, stats.accounts
+        )
+        lines.append(f"kms:    {unseen}")
     lines.append(f"kms last use: {check.last_usage.text()}")
     lines.append(f"grants: {len(check.grants) or 'none'}")
     lines += [

@@ -526,8 +526,74 @@ def test_with_log_region_a_trail_folder_without_kms_reads_there_is_not_blamed_on
         f"trail folder of account {base.MEMBER} hold no KMS read event (a Decrypt, a "
         "DescribeKey, ...) in the Regions read (us-east-1) from 2026-11-02 to 2026-11-08: nobody "
         "may have called KMS there (other Regions were not read), so whether a key was used is "
-        "unknown; read every Region (without --log-region) to tell whether the trail logs KMS's "
-        "read events"
+        "unknown; read every Region (kmskit audit without --log-region) to tell whether the "
+        "trail logs KMS's read events"
+    ]
+
+
+def limited_without_reads(where: str, read: str, nouns: str, options: str) -> str:
+    """The warning about ``where`` (log files of the test week) without a KMS read event in
+    the accounts or Regions read (``read``: ``the accounts read (...)``, ...), of a run limited
+    with ``options``."""
+    plural = " and ".join(noun + "s" for noun in nouns.split(" and "))
+    return (
+        f"kmskit: warning: the log files read under s3://{NO_READS_BUCKET}/{base.PREFIX}{where} "
+        f"hold no KMS read event (a Decrypt, a DescribeKey, ...) in {read} from 2026-11-02 to "
+        f"2026-11-08: nobody may have called KMS there (other {plural} were not read), so "
+        f"whether a key was used is unknown; read every {nouns} (kmskit audit without "
+        f"{options}) to tell whether the trail logs KMS's read events"
+    )
+
+
+def test_with_account_idle_members_of_an_organization_trail_are_not_blamed_on_the_trail(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--account naming idle members of an organization trail: the trail logs KMS's reads
+    (the owner's Decrypt, in an account not read). The warnings, run-wide and per trail folder,
+    said "the trail may exclude KMS events"; they now say which accounts were read."""
+    assert audit_week_of(organization_week(), "--format", "json", "--account", base.MEMBER) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["kmsReadEvents"] == 0
+    assert captured.err.splitlines() == [
+        limited_without_reads("", f"the accounts read ({base.MEMBER})", "account", "--account")
+    ]
+    # The partner's own account trail logs a Decrypt: only the organization's folder is named.
+    week = organization_week()
+    partner = base.assumed_role(base.PARTNER_ROLE, "p")
+    week[base.log_key(base.PARTNER, "eu-west-1", "2026-11-05", "z")] = [
+        base.kms_record("Decrypt", "2026-11-05T10:00:00Z", partner, base.DATA_KEY)
+    ]
+    args = ("--account", base.MEMBER, "--account", base.PARTNER, "--log-region", "eu-west-1")
+    assert audit_week_of(week, "--format", "json", *args) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["trailFoldersWithoutKmsReadEvents"] == [
+        {"organization": base.ORG}
+    ]
+    assert captured.err.splitlines() == [
+        limited_without_reads(
+            f" in the trail folder of organization {base.ORG}",
+            f"the accounts read ({base.MEMBER}, {base.PARTNER}) and the Regions read (eu-west-1)",
+            "account and Region",
+            "--account and --log-region",
+        )
+    ]
+    # Every account read: the owner's Decrypt shows the organization trail logs KMS's reads.
+    assert audit_week_of(week, "--format", "json") == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_with_log_region_no_kms_read_event_at_all_is_not_blamed_on_the_trail(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--log-region us-east-1 on a week whose only Decrypt is in eu-west-1: the run-wide
+    warning (kmsReadEvents: 0) said "the trail may exclude KMS events"; it now says which
+    Regions were read."""
+    week = organization_week(member_org=None)
+    assert audit_week_of(week, "--format", "json", "--log-region", "us-east-1") == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["kmsReadEvents"] == 0
+    assert captured.err.splitlines() == [
+        limited_without_reads("", "the Regions read (us-east-1)", "Region", "--log-region")
     ]
 
 
