@@ -343,6 +343,13 @@ UNCONFIRMED_COPY = (
 """Why ``--save-material -`` does not count as a kept copy where one is required."""
 
 
+def material_expired_or_deleted(target: ImportTarget) -> bool:
+    """Whether ``target`` is back in ``PendingImport`` after its material expired or was
+    deleted: DescribeKey still reports its ``CurrentKeyMaterialId``. Such a key takes only that
+    material again (neither generated nor new material)."""
+    return target.key_state == "PendingImport" and bool(target.current_key_material_id)
+
+
 def check_generate(target: ImportTarget, *, saved: str | None, new_material: bool = False) -> None:
     """Refuse to generate material that KMS or related multi-Region keys could never accept.
 
@@ -354,7 +361,18 @@ def check_generate(target: ImportTarget, *, saved: str | None, new_material: boo
     must be kept so that it can be imported into each replica: ``saved`` is where the copy goes
     (the CLI's ``--save-material``; None: nowhere, ``-``: standard output, which is refused for a
     primary as it cannot be confirmed kept, :data:`UNCONFIRMED_COPY`).
+    A key in ``PendingImport`` whose material expired or was deleted (DescribeKey still reports
+    its ``CurrentKeyMaterialId``, :func:`material_expired_or_deleted`) takes only that material
+    again, so generated material could never make it usable: refused before any is generated.
     """
+    if material_expired_or_deleted(target):
+        raise UsageError(
+            f"'--generate' cannot be used for key {target.key_arn} (state PendingImport): its "
+            f"key material {target.current_key_material_id} expired or was deleted, and KMS "
+            "takes only that same material again (generated material would never make the key "
+            "usable). Re-import its material (the copy kept from its first import) with "
+            "--material FILE"
+        )
     if target.key_state in KEY_STATES_WITH_MATERIAL and not new_material:
         raise UsageError(
             f"'--generate' cannot be used for key {target.key_arn}, which already has key "
@@ -407,7 +425,7 @@ def check_new_material(target: ImportTarget) -> None:
             "import new material into the primary with --new-material, then the same material "
             "into each replica without it"
         )
-    if target.key_state == "PendingImport" and target.current_key_material_id:
+    if material_expired_or_deleted(target):
         raise UsageError(
             f"'--new-material' cannot be used for key {target.key_arn} (state PendingImport): "
             f"its key material {target.current_key_material_id} expired or was deleted, and "
@@ -484,6 +502,33 @@ class IncorrectMaterialError(ConflictError):
     that has had material takes only that same material again."""
 
 
+def _incorrect_material_advice(target: ImportTarget, new_material: bool) -> str:
+    """What to do when KMS refused material for ``target`` (IncorrectKeyMaterialException)."""
+    if new_material:
+        return (
+            f"'--new-material' was given, and KMS found this material already associated with "
+            f"key {target.key_arn} (or unfit for a {target.key_spec} key): to re-import "
+            "material the key already has, leave out --new-material"
+        )
+    if material_expired_or_deleted(target):
+        # Neither new nor generated material is taken (check_new_material, check_generate).
+        return (
+            f"KMS refused this material for key {target.key_arn} ({target.key_spec}, state "
+            f"PendingImport): its key material {target.current_key_material_id} expired or was "
+            "deleted, and the key takes only that same material again, byte for byte (a "
+            "multi-Region replica: its primary's): import the file it came from (the copy kept "
+            "from its first import) with --material FILE"
+        )
+    return (
+        f"KMS refused this material for key {target.key_arn} ({target.key_spec}, state "
+        f"{target.key_state}). A key that has had material takes only that same material "
+        "again, byte for byte (a multi-Region replica: its primary's): import the file it came "
+        "from with --material FILE, or add different material to a SYMMETRIC_DEFAULT key with "
+        "--new-material. A key that never had material refused it as unfit for a "
+        f"{target.key_spec} key"
+    )
+
+
 def _import_error(
     error: ClientError, target: ImportTarget, algorithm: str, *, new_material: bool
 ) -> KmskitError:
@@ -522,18 +567,5 @@ def _import_error(
             "and import token)"
         )
     if code == "IncorrectKeyMaterialException":
-        if new_material:
-            return IncorrectMaterialError(
-                f"{text}. '--new-material' was given, and KMS found this material already "
-                f"associated with key {target.key_arn} (or unfit for a {target.key_spec} key): "
-                "to re-import material the key already has, leave out --new-material"
-            )
-        return IncorrectMaterialError(
-            f"{text}. KMS refused this material for key {target.key_arn} ({target.key_spec}, "
-            f"state {target.key_state}). A key that has had material takes only that same "
-            "material again, byte for byte (a multi-Region replica: its primary's): import the "
-            "file it came from with --material FILE, or add different material to a "
-            "SYMMETRIC_DEFAULT key with --new-material. A key that never had material refused "
-            f"it as unfit for a {target.key_spec} key"
-        )
+        return IncorrectMaterialError(f"{text}. {_incorrect_material_advice(target, new_material)}")
     return from_client_error(error, f"import key material into {target.key_arn}")

@@ -1085,7 +1085,10 @@ def check_save_material(path: str | None, *, generate: bool, expires: str | None
 def _not_this_keys_material(saved: str, target: ImportTarget) -> str:
     """What the generated copy is worth when KMS refused it as not the key's own material (a
     key back in PendingImport after its material expired or was deleted takes only that
-    material again): not a way to finish this import."""
+    material again): not a way to finish this import. Only for a key DescribeKey reports no
+    ``CurrentKeyMaterialId`` for (such as an HMAC or asymmetric key): one that reports it is
+    refused ``--generate`` before any material is generated
+    (:func:`~kmskit.key_material.check_generate`)."""
     copy = (
         "The generated material written to standard output"
         if saved == STDIO

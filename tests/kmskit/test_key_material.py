@@ -721,21 +721,48 @@ def test_library_refuses_new_material_for_an_hmac_key_before_any_call(kms: FakeK
         import_material(kms.client, target, bytes(48), new_material=True)
 
 
-@pytest.mark.parametrize("state", ["Enabled", "Disabled"])
+HAS_MATERIAL = (
+    ", which already has key material (state {state}): KMS accepts only the same material again. "
+    "Re-import it with --material FILE, or add further material to a SYMMETRIC_DEFAULT key with "
+    "--new-material"
+)
+
+
+@pytest.mark.parametrize(
+    ("state", "material_id", "reason"),
+    [
+        ("Enabled", "a" * 64, HAS_MATERIAL),
+        ("Disabled", "a" * 64, HAS_MATERIAL),
+        # Back in PendingImport, but DescribeKey still names the material: the key takes back
+        # only that material. Generated material was imported, refused by KMS, and the error
+        # pointed at --new-material, which is refused too.
+        (
+            "PendingImport",
+            "a" * 64,
+            f" (state PendingImport): its key material {'a' * 64} expired or was deleted, and KMS "
+            "takes only that same material again (generated material would never make the key "
+            "usable). Re-import its material (the copy kept from its first import) with "
+            "--material FILE",
+        ),
+    ],
+)
 def test_generate_is_refused_for_a_key_that_has_material(
-    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str], state: str
+    kms: FakeKms,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    state: str,
+    material_id: str,
+    reason: str,
 ) -> None:
     saved = tmp_path / "material.bin"
-    kms.describe("SYMMETRIC_DEFAULT", state=state)
+    kms.describe("SYMMETRIC_DEFAULT", state=state, material_id=material_id)
     argv = ["key", "import-material", "alias/imported", "--generate", "--save-material", str(saved)]
     assert main(argv) == EXIT_USAGE
     assert capsys.readouterr().err.strip() == (
-        f"kmskit: error: '--generate' cannot be used for key {KEY_ARN}, which already has key "
-        f"material (state {state}): KMS accepts only the same material again. Re-import it "
-        "with --material FILE, or add further material to a SYMMETRIC_DEFAULT key with "
-        "--new-material"
+        f"kmskit: error: '--generate' cannot be used for key {KEY_ARN}" + reason.format(state=state)
     )
     assert not saved.exists()  # no useless copy left behind
+    kms.stubber.assert_no_pending_responses()  # nothing asked of KMS after DescribeKey
     assert kms.imported == {}
 
 
@@ -1112,12 +1139,37 @@ def test_an_import_token_kms_does_not_take_says_to_run_again(
     )
 
 
+@pytest.mark.parametrize(
+    ("material_id", "advice"),
+    [
+        # No material ID reported: DescribeKey cannot tell an expired key from a new one, so
+        # KMS's refusal must say what to import either way.
+        (
+            None,
+            ". A key that has had material takes only that same material again, byte for byte "
+            "(a multi-Region replica: its primary's): import the file it came from with "
+            "--material FILE, or add different material to a SYMMETRIC_DEFAULT key with "
+            "--new-material. A key that never had material refused it as unfit for a "
+            "SYMMETRIC_DEFAULT key",
+        ),
+        # DescribeKey names the expired or deleted material: --new-material would be refused
+        # (check_new_material), so the advice is the key's own material only.
+        (
+            "a" * 64,
+            f": its key material {'a' * 64} expired or was deleted, and the key takes only that "
+            "same material again, byte for byte (a multi-Region replica: its primary's): import "
+            "the file it came from (the copy kept from its first import) with --material FILE",
+        ),
+    ],
+)
 def test_other_material_than_the_keys_own_names_the_key_and_the_same_material_rule(
-    kms: FakeKms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    kms: FakeKms,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    material_id: str | None,
+    advice: str,
 ) -> None:
-    # PendingImport after its material expired or was deleted: --generate is not refused
-    # before the import (DescribeKey cannot tell), so KMS's refusal must say what to import.
-    kms.describe("SYMMETRIC_DEFAULT", state="PendingImport")
+    kms.describe("SYMMETRIC_DEFAULT", state="PendingImport", material_id=material_id)
     kms.parameters("RSAES_OAEP_SHA_256")
     kms.fails(
         "import_key_material",
@@ -1130,11 +1182,7 @@ def test_other_material_than_the_keys_own_names_the_key_and_the_same_material_ru
         f"kmskit: error: could not import key material into {KEY_ARN}: "
         "IncorrectKeyMaterialException: The key material in the request is not the same as "
         f"before. KMS refused this material for key {KEY_ARN} (SYMMETRIC_DEFAULT, state "
-        "PendingImport). A key that has had material takes only that same material again, "
-        "byte for byte (a multi-Region replica: its primary's): import the file it came from "
-        "with --material FILE, or add different material to a SYMMETRIC_DEFAULT key with "
-        "--new-material. A key that never had material refused it as unfit for a "
-        "SYMMETRIC_DEFAULT key"
+        f"PendingImport){advice}"
     )
 
 
