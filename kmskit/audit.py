@@ -1307,9 +1307,10 @@ class AuditReader:
         such as AWS Config's, has none); each of ``accounts`` without one is named to
         ``warn``. An archived log file (:func:`is_archived`) is a
         :class:`~kmskit.errors.ConflictError` counting them all (the rest of the range is
-        listed, not read): raised before any log file is read when the first day folder of an
-        account and Region holds one (:meth:`check_not_archived`), else before its folder is
-        read. ``observer``, if
+        listed, not read): raised before any log file is read when the first ListObjectsV2
+        page of an account and Region's folder from the range's first day folder on
+        (``StartAfter``: its oldest objects of the range, whatever day they are of) lists one
+        (:meth:`check_not_archived`), else before its folder is read. ``observer``, if
         given (default None), is told about each log file read, with the SHA-256 of its
         decompressed content, computed from the same download (see :class:`ReadObserver`)."""
         check_accounts(accounts, "--account")

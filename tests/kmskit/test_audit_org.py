@@ -245,12 +245,11 @@ class GeneratedS3:
         *,
         Prefix: str,  # noqa: N803
         Delimiter: str | None = None,  # noqa: N803
-        StartAfter: str | None = None,  # noqa: N803
+        StartAfter: str = "",  # noqa: N803
+        PaginationConfig: dict[str, int] | None = None,  # noqa: N803
         **_: Any,
     ) -> Any:
         root = f"{base.PREFIX}/AWSLogs/"
-        if StartAfter is not None:  # the archived-file probe: the first day folder's files
-            Prefix = StartAfter  # noqa: N806
         if Delimiter:
             rest = Prefix[len(root) :]
             names = (
@@ -264,9 +263,26 @@ class GeneratedS3:
             )
             yield {"CommonPrefixes": [{"Prefix": f"{Prefix}{n}/"} for n in names]}
             return
-        account, day = Prefix.split("/")[3], date(*map(int, Prefix.rstrip("/").split("/")[-3:]))
-        names = [org_key(account, "eu-west-1", day, f"{n:04d}") for n in range(self.files)]
-        yield {"Contents": [{"Key": key} for key in names if day in self.days]}
+        # As S3 lists: the keys under Prefix (a day folder, or a Region's folder for the
+        # archived-file probe) after StartAfter, in key order, a page at a time (made as the
+        # pages are asked for: the probe asks for one).
+        account = Prefix.split("/")[3]
+        size = (PaginationConfig or {}).get("PageSize", 1000)
+        page: list[dict[str, str]] = []
+        pages = 0
+        for day in self.days:
+            folder = org_key(account, "eu-west-1", day, "").rsplit("/", 1)[0] + "/"
+            if not folder.startswith(Prefix) or folder + "\U0010ffff" <= StartAfter:
+                continue
+            for n in range(self.files):
+                key = org_key(account, "eu-west-1", day, f"{n:04d}")
+                if key > StartAfter:
+                    page.append({"Key": key})
+                if len(page) == size:
+                    yield {"Contents": page}
+                    page, pages = [], pages + 1
+        if page or not pages:  # S3 answers an empty listing with one page
+            yield {"Contents": page}
 
     def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
         account = Key.split("/")[3]
