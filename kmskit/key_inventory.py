@@ -619,7 +619,9 @@ def describe(
 
 def _no_material(report: KeyReport) -> str:
     """NO_MATERIAL's reason: which of expired or deleted, or never imported, where DescribeKey
-    tells (``CurrentKeyMaterialId``, reported for symmetric encryption keys only)."""
+    tells (``CurrentKeyMaterialId``, reported for symmetric encryption keys only). A symmetric
+    key without one is taken as never imported, but only as far as KMS reports the ID (not
+    checked for multi-Region replicas, docs/keys.md): the reason says so."""
     if report.current_key_material_id:
         return (
             f"imported key material {report.current_key_material_id} expired or was deleted: "
@@ -628,8 +630,9 @@ def _no_material(report: KeyReport) -> str:
         )
     if report.key_spec == "SYMMETRIC_DEFAULT":
         return (
-            "key material was never imported: every cryptographic use fails until it is "
-            "(kmskit key import-material)"
+            "no key material ID reported (never imported, or KMS reports none for this key): "
+            "every cryptographic use fails until material is imported (kmskit key "
+            "import-material; the same material again if the key had some)"
         )
     return (
         "imported key material missing (expired, deleted, or never imported): every "

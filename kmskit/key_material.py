@@ -96,7 +96,8 @@ class ImportTarget:
     current_key_material_id: str | None = None
     """DescribeKey's ``CurrentKeyMaterialId``: reported for symmetric encryption keys once
     material was imported, and kept while it is expired or deleted (``PendingImport``). Default
-    None: none reported (never imported, or a key of another spec)."""
+    None: no key material ID reported (never imported, or KMS reports none for this key: a key
+    of another spec; not checked for multi-Region replicas, docs/keys.md)."""
 
     @property
     def partition(self) -> str:

@@ -298,8 +298,9 @@ EXPIRED_OR_DELETED = (
     "until the same material is imported again (kmskit key import-material --material FILE)"
 )
 NEVER_IMPORTED = (
-    "key material was never imported: every cryptographic use fails until it is (kmskit key "
-    "import-material)"
+    "no key material ID reported (never imported, or KMS reports none for this key): every "
+    "cryptographic use fails until material is imported (kmskit key import-material; the same "
+    "material again if the key had some)"
 )
 ANY_OF_THREE = (
     "imported key material missing (expired, deleted, or never imported): every cryptographic "
