@@ -25,6 +25,13 @@ from kmskit.snapshots.model import (
 )
 
 TASK_MARKER = "kmskit-snapshot-task/1"
+CREATED_MARKER = "kmskit-snapshot-task/2"
+"""The marker of a queued :class:`Created` (one snapshot of a multi-volume set), the message
+version 2 added: a copier of version 1 (after a rollback) dead-letters it as a task of another
+version (:func:`unreadable_reason`), to redrive once upgraded again, rather than as a version 1
+task it cannot read. Read besides the :data:`TASK_MARKER` of tasks, and of the queued
+:class:`Created` that copiers wrote under it before."""
+READ_MARKERS = (TASK_MARKER, CREATED_MARKER)
 # RDS event IDs (aws-facts.md): created, and copy finished.
 RDS_CREATED = {"RDS-EVENT-0042", "RDS-EVENT-0091"}
 AURORA_CREATED = {"RDS-EVENT-0075", "RDS-EVENT-0169"}
@@ -147,10 +154,10 @@ class Created:
     ref: SnapshotRef
 
     def to_json(self) -> str:
-        """The body of this message on the copier's own queue: a task (``action`` ``created``)
-        that :func:`parse` reads back as this :class:`Created`."""
+        """The body of this message on the copier's own queue: a task (``action`` ``created``,
+        marker :data:`CREATED_MARKER`) that :func:`parse` reads back as this :class:`Created`."""
         return json.dumps(
-            {"kmskit": TASK_MARKER, "action": CREATED_ACTION, "source": asdict(self.ref)},
+            {"kmskit": CREATED_MARKER, "action": CREATED_ACTION, "source": asdict(self.ref)},
             sort_keys=True,
         )
 
@@ -221,9 +228,11 @@ def parse(body: str) -> Message | None:
     if data is None:
         return None
     try:
-        if data.get("kmskit") == TASK_MARKER:
-            if data.get("action") == CREATED_ACTION:
-                return Created(_ref(data["source"]))
+        marker = data.get("kmskit")
+        if marker in READ_MARKERS and data.get("action") == CREATED_ACTION:
+            # TASK_MARKER too: a Created queued before the upgrade, by the version before.
+            return Created(_ref(data["source"]))
+        if marker == TASK_MARKER:
             return Task.from_dict(data)
         if "detail-type" in data and isinstance(data.get("detail"), dict):
             return _event(data)
@@ -251,10 +260,11 @@ def unreadable_reason(body: str) -> str | None:
     )
     if not ours or parse(body) is not None:
         return None
-    if isinstance(marker, str) and marker != TASK_MARKER:
-        return f"task of another version ({marker}; this copier reads {TASK_MARKER})"
+    if isinstance(marker, str) and marker not in READ_MARKERS:
+        reads = " and ".join(READ_MARKERS)
+        return f"task of another version ({marker}; this copier reads {reads})"
     kind = "task" if marker else f"{data.get('detail-type', 'kmskit')} notice"
-    return f"{kind} this copier cannot read ({TASK_MARKER})"
+    return f"{kind} this copier cannot read ({marker or TASK_MARKER})"
 
 
 def _event(event: dict[str, Any]) -> Message | None:

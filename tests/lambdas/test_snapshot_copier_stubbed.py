@@ -716,9 +716,9 @@ def test_unknown_shapes_are_logged_and_dropped(stubs: Stubs, body: str) -> None:
     ("body", "reason"),
     [
         (
-            json.dumps({"kmskit": "kmskit-snapshot-task/2", "action": "copy", "role": "replica"}),
-            "task of another version (kmskit-snapshot-task/2; this copier reads "
-            "kmskit-snapshot-task/1)",
+            json.dumps({"kmskit": "kmskit-snapshot-task/3", "action": "copy", "role": "replica"}),
+            "task of another version (kmskit-snapshot-task/3; this copier reads "
+            "kmskit-snapshot-task/1 and kmskit-snapshot-task/2)",
         ),
         (
             json.dumps(

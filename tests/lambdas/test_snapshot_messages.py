@@ -189,7 +189,28 @@ def test_a_queued_snapshot_of_a_set_reads_back_as_created() -> None:
     data["source"]["kind"] = "EFS"
     body = json.dumps(data)
     assert parse(body) is None
-    assert unreadable_reason(body) == "task this copier cannot read (kmskit-snapshot-task/1)"
+    assert unreadable_reason(body) == "task this copier cannot read (kmskit-snapshot-task/2)"
+
+
+def test_a_queued_snapshot_of_a_set_is_another_version_to_a_copier_of_version_1() -> None:
+    # A rollback to a copier that reads only kmskit-snapshot-task/1: it dead-lettered the
+    # message as a version 1 task it cannot read; its marker now tells it is another version's.
+    # The queued snapshots the version before wrote under kmskit-snapshot-task/1 still read.
+    created = Created(_ebs("snap-0aaa1111"))
+    data = json.loads(created.to_json())
+    assert data["kmskit"] == "kmskit-snapshot-task/2"
+    old = {**data, "kmskit": "kmskit-snapshot-task/1"}
+    assert parse(json.dumps(old)) == created
+    assert unreadable_reason(json.dumps({**data, "kmskit": "kmskit-snapshot-task/3"})) == (
+        "task of another version (kmskit-snapshot-task/3; this copier reads "
+        "kmskit-snapshot-task/1 and kmskit-snapshot-task/2)"
+    )
+    # Version 2's marker on a copy task is not a task this copier reads.
+    task = {**json.loads(_task().to_json()), "kmskit": "kmskit-snapshot-task/2"}
+    assert parse(json.dumps(task)) is None
+    assert unreadable_reason(json.dumps(task)) == (
+        "task this copier cannot read (kmskit-snapshot-task/2)"
+    )
 
 
 def test_other_multi_volume_events_are_of_unknown_shape() -> None:
@@ -347,11 +368,11 @@ def _task() -> Task:
 
 def test_a_task_of_another_version_is_unreadable_not_unknown() -> None:
     body = json.loads(_task().to_json())
-    body["kmskit"] = "kmskit-snapshot-task/2"
+    body["kmskit"] = "kmskit-snapshot-task/3"
     assert parse(json.dumps(body)) is None
     reason = unreadable_reason(json.dumps(body))
     assert reason is not None
-    assert "kmskit-snapshot-task/2" in reason
+    assert "kmskit-snapshot-task/3" in reason
 
 
 def test_a_task_missing_a_field_is_unreadable() -> None:
