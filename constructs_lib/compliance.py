@@ -75,6 +75,8 @@ UNCHECKED_RULE = "KmsToolkit-NotCheckedByCdkNag"
 # Template resources cdk-nag has nothing to check on: the custom resources themselves (their
 # properties go to a Lambda function), CDK's version metadata.
 _NOTHING_TO_CHECK = ("Custom::", "AWS::CloudFormation::CustomResource", "AWS::CDK::Metadata")
+# The construct a nested stack's resources are under in the tree (a Python subclass reports it).
+_NESTED_STACK_FQN = "aws-cdk-lib.NestedStack"
 
 
 @jsii.implements(IPolicyValidationPlugin)
@@ -89,7 +91,8 @@ class UncheckedResources:
     ``Custom::S3AutoDeleteObjects`` for ``auto_delete_objects=True`` ...), whose roles carry
     ``AWSLambdaBasicExecutionRole`` and, for the cross-Region ones, an inline SSM policy; and the
     role a weak cross-account reference reads the producer's outputs with. This plugin reads the
-    cloud assembly after synthesis: a resource of a stack's template that the construct tree
+    cloud assembly after synthesis: a resource of a stack's template (or of a nested stack's
+    template, found through its parent's ``AWS::CloudFormation::Stack``) that the construct tree
     (``tree.json``) does not record as a typed L1 is reported, with its logical ID, as
     ``KmsToolkit-NotCheckedByCdkNag`` at warning level (synth goes on; the report and the
     validation report file name it). Review such a resource yourself, then acknowledge it on its
@@ -114,36 +117,46 @@ class UncheckedResources:
     def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
         # template_paths is one jsii round trip; stack_templates costs several per stack (0.6 s
         # at 500 stacks), so each template's stack is read from its assembly's manifest.
+        # template_paths names top-level templates only: a nested stack's template is found
+        # through the AWS::CloudFormation::Stack resource of its parent (_nested_templates).
         template_paths = [Path(path) for path in context.template_paths]
         stack_of = _stacks_of_templates(template_paths)
         typed = _typed_logical_ids(_tree_files(template_paths), sorted(set(stack_of.values())))
         unchecked: list[PolicyViolatingResource] = []
-        for template_path in template_paths:
-            stack_path = stack_of.get(template_path)
+        for top_template in template_paths:
+            top_stack = stack_of.get(top_template)
             if typed is None:
                 unchecked.append(
                     PolicyViolatingResource(
                         locations=["tree.json"],
-                        template_path=str(template_path),
-                        construct_path=stack_path,
+                        template_path=str(top_template),
+                        construct_path=top_stack,
                     )
                 )
                 continue
-            # A template the manifests do not name (a nested stack's) is compared with every
-            # typed L1 of the App.
-            known = typed.get(stack_path) if stack_path else set().union(*typed.values())
-            resources = json.loads(template_path.read_text(encoding="utf-8")).get("Resources", {})
-            for logical_id, resource in resources.items():
-                kind = str(resource.get("Type", ""))
-                if logical_id in (known or ()) or kind.startswith(_NOTHING_TO_CHECK):
-                    continue
-                unchecked.append(
-                    PolicyViolatingResource(
-                        locations=[f"Type: {kind}"],
-                        resource_logical_id=logical_id,
-                        template_path=str(template_path),
-                    )
+            # A template no manifest names has no typed L1 known: all its resources are named.
+            pending = [(top_template, top_stack or "")]
+            while pending:
+                template_path, stack_path = pending.pop()
+                known = typed.get(stack_path, {})
+                resources = json.loads(template_path.read_text(encoding="utf-8")).get(
+                    "Resources", {}
                 )
+                nested = _nested_templates(template_path.parent, resources, known)
+                for logical_id, resource in resources.items():
+                    kind = str(resource.get("Type", ""))
+                    if logical_id in nested:
+                        pending.append(nested[logical_id])
+                        continue
+                    if logical_id in known or kind.startswith(_NOTHING_TO_CHECK):
+                        continue
+                    unchecked.append(
+                        PolicyViolatingResource(
+                            locations=[f"Type: {kind}"],
+                            resource_logical_id=logical_id,
+                            template_path=str(template_path),
+                        )
+                    )
         violations = []
         if unchecked:
             violations.append(
@@ -212,15 +225,15 @@ def _tree_roots(tree: Any) -> list[dict[str, Any]]:
 
 def _typed_logical_ids(
     tree_files: list[Path], stack_paths: list[str]
-) -> dict[str, set[str]] | None:
-    """Logical ID of every typed L1 resource, keyed by the construct path of its stack; None
-    without tree metadata."""
+) -> dict[str, dict[str, str]] | None:
+    """The construct path of every typed L1 resource by its logical ID, keyed by the construct
+    path of its stack (a nested stack is a stack of its own); None without tree metadata."""
     if not tree_files:
         return None
     stacks = set(stack_paths)
     # The innermost stack holds a node: a nested stack's path extends its parent's.
     by_length = sorted(stack_paths, key=len, reverse=True)
-    typed: dict[str, set[str]] = {}
+    typed: dict[str, dict[str, str]] = {}
     for tree_file in tree_files:
         for root in _tree_roots(json.loads(tree_file.read_text(encoding="utf-8"))):
             # Only a subtree's top node needs its stack looked up by path; below it, the stack
@@ -230,8 +243,11 @@ def _typed_logical_ids(
             while pending:
                 node, stack = pending.pop()
                 path = node.get("path")
-                if path in stacks:
-                    stack = path
+                info = node.get("constructInfo")
+                if path in stacks or (
+                    isinstance(info, dict) and info.get("fqn") == _NESTED_STACK_FQN
+                ):
+                    stack = str(path)
                 attributes = node.get("attributes")
                 logical_id = (
                     attributes.get("aws:cdk:cloudformation:logicalId")
@@ -239,11 +255,52 @@ def _typed_logical_ids(
                     else None
                 )
                 if stack is not None and isinstance(logical_id, str):
-                    typed.setdefault(stack, set()).add(logical_id)
+                    typed.setdefault(stack, {})[logical_id] = str(path)
                 children = node.get("children")
                 if isinstance(children, dict):
                     pending.extend((child, stack) for child in children.values())
     return typed
+
+
+def _nested_templates(
+    folder: Path, resources: dict[str, Any], typed: dict[str, str]
+) -> dict[str, tuple[Path, str]]:
+    """The template file and construct path of each nested stack that ``resources`` (one
+    template's) deploy, by the logical ID of its ``AWS::CloudFormation::Stack`` resource.
+
+    aws-cdk-lib writes a ``NestedStack`` ``<scope>/<id>`` as the resource
+    ``<scope>/<id>.NestedStack/<id>.NestedStackResource`` of the parent, whose ``TemplateURL``
+    ends in the asset hash of the nested template; the parent's assets manifest in ``folder``
+    names that asset's file."""
+    stack_resources = {
+        logical_id: json.dumps(resource.get("Properties", {}).get("TemplateURL"))
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::CloudFormation::Stack" and logical_id in typed
+    }
+    if not stack_resources:
+        return {}
+    asset_files: dict[str, str] = {}
+    for manifest in folder.glob("*.assets.json"):
+        try:
+            files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
+        except (OSError, ValueError):
+            continue
+        for asset_hash, asset in files.items():
+            source = asset.get("source", {}).get("path") if isinstance(asset, dict) else None
+            if isinstance(source, str) and source.endswith(".nested.template.json"):
+                asset_files[asset_hash] = source
+    nested: dict[str, tuple[Path, str]] = {}
+    for logical_id, template_url in stack_resources.items():
+        scope, _, resource_id = typed[logical_id].rpartition("/")
+        parent, _, holder = scope.rpartition("/")
+        stack_id = resource_id.removesuffix(".NestedStackResource")
+        template = next(
+            (file for asset_hash, file in asset_files.items() if f"/{asset_hash}." in template_url),
+            None,
+        )
+        if template is not None and holder == f"{stack_id}.NestedStack" and parent:
+            nested[logical_id] = (folder / template, f"{parent}/{stack_id}")
+    return nested
 
 
 def add_compliance_checks(app: App) -> None:

@@ -126,3 +126,26 @@ def test_without_tree_metadata_each_stack_is_reported_unchecked(tmp_path: Path) 
         c["constructPath"]  # type: ignore[index]
         for c in violation["violatingConstructs"]  # type: ignore[attr-defined]
     ) == ["Away", "Home"]
+
+
+def test_a_nested_stacks_plain_resources_are_named(tmp_path: Path) -> None:
+    # aws-cdk-lib lists top-level templates only: the nested template is found through the
+    # parent's AWS::CloudFormation::Stack resource.
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Home", env=HOME)
+    inner = cdk.NestedStack(cdk.NestedStack(stack, "Outer"), "Inner")
+    s3.Bucket(
+        inner,
+        "Scratch",
+        auto_delete_objects=True,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        enforce_ssl=True,
+    )
+    add_compliance_checks(app)
+    report = _report(app, tmp_path)
+
+    provider = "Home/Outer/Inner/Custom::S3AutoDeleteObjectsCustomResourceProvider"
+    assert [path for _, _, path in _named(report["violations"])] == [
+        f"{provider}/Handler",
+        f"{provider}/Role",
+    ]
