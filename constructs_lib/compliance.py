@@ -93,13 +93,16 @@ class UncheckedResources:
     role a weak cross-account reference reads the producer's outputs with. This plugin reads the
     cloud assembly after synthesis: a resource of a stack's template (or of a nested stack's
     template, found through its parent's ``AWS::CloudFormation::Stack``) that the construct tree
-    (``tree.json``) does not record as a typed L1 is reported, with its logical ID, as
-    ``KmsToolkit-NotCheckedByCdkNag`` at warning level (synth goes on; the report and the
-    validation report file name it). Review such a resource yourself, then acknowledge it on its
-    stack (or the construct that made it) with :func:`acknowledge`, as a finding of the packs is.
+    (``tree.json``) does not record as a typed L1 is reported at warning level (synth goes on;
+    the report and the validation report file name it), each resource under a rule of its own,
+    ``KmsToolkit-NotCheckedByCdkNag[<type>::<logical ID>]`` (:func:`unchecked_rule`). Review such
+    a resource yourself, then acknowledge that rule on its stack (or the construct that made it)
+    with :func:`acknowledge`, as a finding of the packs is: aws-cdk-lib matches a rule ID exactly,
+    so the acknowledgment covers that one resource and a resource added later is reported again.
 
     An App synthesized without tree metadata (``App(tree_metadata=False)``) cannot be checked:
-    the plugin then reports that, once, on each stack.
+    the plugin then reports that on each stack as the bare ``KmsToolkit-NotCheckedByCdkNag``
+    (the only finding the bare rule acknowledges).
     """
 
     @property
@@ -122,20 +125,25 @@ class UncheckedResources:
         template_paths = [Path(path) for path in context.template_paths]
         stack_of = _stacks_of_templates(template_paths)
         typed = _typed_logical_ids(_tree_files(template_paths), sorted(set(stack_of.values())))
-        unchecked: list[PolicyViolatingResource] = []
-        for top_template in template_paths:
-            top_stack = stack_of.get(top_template)
-            if typed is None:
-                unchecked.append(
-                    PolicyViolatingResource(
-                        locations=["tree.json"],
-                        template_path=str(top_template),
-                        construct_path=top_stack,
-                    )
+        if typed is None:
+            untreed = [
+                PolicyViolatingResource(
+                    locations=["tree.json"],
+                    template_path=str(path),
+                    construct_path=stack_of.get(path),
                 )
-                continue
+                for path in template_paths
+            ]
+            violations = (
+                [_unchecked_violation(UNCHECKED_RULE, _NO_TREE, untreed)] if untreed else []
+            )
+            return PolicyValidationPluginReport(success=True, violations=violations)
+        # One finding per resource, the resource in brackets, so that acknowledging one resource
+        # (aws-cdk-lib matches a rule ID exactly) leaves any other, added later, reported.
+        unchecked: dict[str, list[PolicyViolatingResource]] = {}
+        for top_template in template_paths:
             # A template no manifest names has no typed L1 known: all its resources are named.
-            pending = [(top_template, top_stack or "")]
+            pending = [(top_template, stack_of.get(top_template, ""))]
             while pending:
                 template_path, stack_path = pending.pop()
                 known = typed.get(stack_path, {})
@@ -150,35 +158,50 @@ class UncheckedResources:
                         continue
                     if logical_id in known or kind.startswith(_NOTHING_TO_CHECK):
                         continue
-                    unchecked.append(
+                    unchecked.setdefault(unchecked_rule(kind, logical_id), []).append(
                         PolicyViolatingResource(
                             locations=[f"Type: {kind}"],
                             resource_logical_id=logical_id,
                             template_path=str(template_path),
                         )
                     )
-        violations = []
-        if unchecked:
-            violations.append(
-                PolicyViolation(
-                    rule_name=UNCHECKED_RULE,
-                    severity="warning",
-                    description=(
-                        "No cdk-nag pack checked this resource: it is a plain CfnResource (such as "
-                        "the IAM role and Lambda function of an aws-cdk-lib custom resource "
-                        "provider), not a typed L1, and cdk-nag's rules inspect typed L1s only."
-                        if typed is not None
-                        else "The App has no tree metadata (tree.json), so the resources no "
-                        "cdk-nag pack checked cannot be told apart: synthesize with tree metadata."
-                    ),
-                    fix=(
-                        "Review its policies by hand (docs/compliance.md, 'What cdk-nag does not "
-                        f"see'), then acknowledge {UNCHECKED_RULE} on its stack with a reason."
-                    ),
-                    violating_resources=unchecked,
-                )
-            )
+        violations = [
+            _unchecked_violation(rule, _NOT_TYPED, resources)
+            for rule, resources in sorted(unchecked.items())
+        ]
         return PolicyValidationPluginReport(success=True, violations=violations)
+
+
+_NOT_TYPED = (
+    "No cdk-nag pack checked this resource: it is a plain CfnResource (such as the IAM role and "
+    "Lambda function of an aws-cdk-lib custom resource provider), not a typed L1, and cdk-nag's "
+    "rules inspect typed L1s only."
+)
+_NO_TREE = (
+    "The App has no tree metadata (tree.json), so the resources no cdk-nag pack checked cannot "
+    "be told apart: synthesize with tree metadata."
+)
+
+
+def unchecked_rule(resource_type: str, logical_id: str) -> str:
+    """The rule :class:`UncheckedResources` reports one resource under,
+    ``KmsToolkit-NotCheckedByCdkNag[<type>::<logical ID>]``: it acknowledges that resource only."""
+    return f"{UNCHECKED_RULE}[{resource_type}::{logical_id}]"
+
+
+def _unchecked_violation(
+    rule: str, description: str, resources: list[PolicyViolatingResource]
+) -> PolicyViolation:
+    return PolicyViolation(
+        rule_name=rule,
+        severity="warning",
+        description=description,
+        fix=(
+            "Review it by hand (docs/compliance.md, 'What cdk-nag does not see'), then "
+            f"acknowledge {rule} on it or its stack with a reason."
+        ),
+        violating_resources=resources,
+    )
 
 
 def _tree_files(template_paths: Iterable[Path]) -> list[Path]:
@@ -321,9 +344,9 @@ def acknowledge(construct: IConstruct, rule_ids: str | Iterable[str], reason: st
     Rules are checked by shape only (cdk-nag publishes no list of its rule names): a misspelt
     rule name of the right shape (``NIST.800.53.R5-IAMNoInlinePolicyy``) is recorded and
     acknowledges nothing, so the finding it meant still fails synth.
-    ``KmsToolkit-NotCheckedByCdkNag`` (:class:`UncheckedResources`) is recorded as
-    ``KmsToolkit::KmsToolkit-NotCheckedByCdkNag``, the form aws-cdk-lib matches that plugin's
-    findings against.
+    A rule of :class:`UncheckedResources` (``KmsToolkit-NotCheckedByCdkNag[AWS::IAM::Role::<id>]``,
+    one per resource) is recorded after its namespace (``KmsToolkit::KmsToolkit-...``), the form
+    aws-cdk-lib matches that plugin's findings against.
     """
     acknowledge_all(construct, [(rule_ids, reason)])
 

@@ -15,7 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs_lib import acknowledge, add_compliance_checks
-from constructs_lib.compliance import UNCHECKED_PLUGIN, UNCHECKED_RULE
+from constructs_lib.compliance import UNCHECKED_PLUGIN, UNCHECKED_RULE, unchecked_rule
 
 REASON = "the provider's role and function were reviewed by hand for this test app"
 HOME = cdk.Environment(account="111111111111", region="eu-west-1")
@@ -62,12 +62,16 @@ def _named(violations: list[dict[str, object]]) -> list[tuple[str, str, str]]:
     )
 
 
+def _path(violations: list[dict[str, object]]) -> list[str]:
+    return sorted(path for _, _, path in _named(violations))
+
+
 def test_each_provider_role_and_function_is_named_as_a_warning(tmp_path: Path) -> None:
     app, _, _ = _app(tmp_path)
     report = _report(app, tmp_path)
 
-    assert _named(report["violations"]) == [
-        (UNCHECKED_RULE, "warning", f"{stack}/Custom::{provider}CustomResourceProvider/{part}")
+    assert _path(report["violations"]) == [
+        f"{stack}/Custom::{provider}CustomResourceProvider/{part}"
         for stack, provider, part in sorted(
             [
                 ("Away", "CrossRegionExportReader", "Handler"),
@@ -79,11 +83,14 @@ def test_each_provider_role_and_function_is_named_as_a_warning(tmp_path: Path) -
             ]
         )
     ]
-    (violation,) = report["violations"]
-    assert {
-        c["cloudFormationResource"]["propertyPaths"][0]  # type: ignore[index]
-        for c in violation["violatingConstructs"]  # type: ignore[attr-defined]
-    } == {"Type: AWS::IAM::Role", "Type: AWS::Lambda::Function"}
+    # One finding per resource, named by its type and logical ID.
+    for violation in report["violations"]:
+        assert violation["severity"] == "warning"
+        (resource,) = violation["violatingConstructs"]  # type: ignore[misc]
+        cfn = resource["cloudFormationResource"]
+        kind = cfn["propertyPaths"][0].removeprefix("Type: ")
+        assert kind in {"AWS::IAM::Role", "AWS::Lambda::Function"}
+        assert violation["ruleName"] == unchecked_rule(kind, cfn["logicalId"])
     # What the packs would have reported on a typed role: the managed policy and an inline one.
     home = json.loads((tmp_path / "Home.template.json").read_text())["Resources"]
     writer_role = next(
@@ -97,14 +104,51 @@ def test_each_provider_role_and_function_is_named_as_a_warning(tmp_path: Path) -
     assert writer_role["Properties"]["Policies"]
 
 
-def test_the_warning_is_acknowledged_on_the_stack(tmp_path: Path) -> None:
+def _rules(outdir: Path, template: str, prefix: str) -> list[str]:
+    """The finding of each resource of ``template`` whose logical ID starts with ``prefix``."""
+    resources = json.loads((outdir / template).read_text())["Resources"]
+    return [
+        unchecked_rule(resource["Type"], logical_id)
+        for logical_id, resource in resources.items()
+        if logical_id.startswith(prefix)
+    ]
+
+
+def test_each_resource_is_acknowledged_on_its_own(tmp_path: Path) -> None:
+    # A first synth names the findings; the acknowledgments are made in a second App.
+    app, _, _ = _app(tmp_path / "first")
+    _report(app, tmp_path / "first")
+    writer = _rules(tmp_path / "first", "Home.template.json", "CustomCrossRegionExportWriter")
+    reader = _rules(tmp_path / "first", "Away.template.json", "CustomCrossRegionExportReader")
+    assert len(writer) == len(reader) == 2
+
     app, home, away = _app(tmp_path)
+    acknowledge(home, writer, REASON)
+    acknowledge(away, [f"{UNCHECKED_PLUGIN}::{rule}" for rule in reader], REASON)
+    # The bare rule matches only its own (no-tree-metadata) finding, not a resource's.
     acknowledge(home, UNCHECKED_RULE, REASON)
-    acknowledge(away, f"{UNCHECKED_PLUGIN}::{UNCHECKED_RULE}", REASON)
     report = _report(app, tmp_path)
 
-    assert report["violations"] == []
-    assert len(_named(report["suppressed"])) == 6
+    assert _path(report["violations"]) == [
+        "Home/Custom::S3AutoDeleteObjectsCustomResourceProvider/Handler",
+        "Home/Custom::S3AutoDeleteObjectsCustomResourceProvider/Role",
+    ]
+    assert len(_named(report["suppressed"])) == 4
+
+
+def test_a_resource_added_after_an_acknowledgment_is_still_named(tmp_path: Path) -> None:
+    app, home, _ = _app(tmp_path / "first")
+    _report(app, tmp_path / "first")
+    home_rules = _rules(tmp_path / "first", "Home.template.json", "Custom")
+
+    app, home, _ = _app(tmp_path)
+    acknowledge(home, home_rules, REASON)
+    cdk.CfnResource(home, "Later", type="AWS::IAM::Role", properties={"Path": "/"})
+    report = _report(app, tmp_path)
+
+    assert [
+        (rule, path) for rule, _, path in _named(report["violations"]) if path.startswith("Home")
+    ] == [(f"{UNCHECKED_RULE}[AWS::IAM::Role::Later]", "Home/Later")]
 
 
 def test_an_app_of_typed_resources_only_gets_no_warning(tmp_path: Path) -> None:
@@ -145,7 +189,7 @@ def test_a_nested_stacks_plain_resources_are_named(tmp_path: Path) -> None:
     report = _report(app, tmp_path)
 
     provider = "Home/Outer/Inner/Custom::S3AutoDeleteObjectsCustomResourceProvider"
-    assert [path for _, _, path in _named(report["violations"])] == [
+    assert _path(report["violations"]) == [
         f"{provider}/Handler",
         f"{provider}/Role",
     ]
