@@ -1598,7 +1598,16 @@ def _check_deployed_record(
     require(
         organisation.pipeline is not None or not pipeline,
         where("pipeline"),
-        f"must be left out: the app builds no pipeline {organisation.why_no_pipeline}",
+        f"must be left out: the app builds no pipeline {organisation.why_no_pipeline}"
+        + (
+            ""
+            if partition(organisation.home_region) in NO_PIPELINE_PARTITIONS
+            else ". The deployed Pipeline and PipelineArtifacts-<region> stacks keep running on "
+            "every push, and every account keeps trusting the pipeline account: delete those "
+            "stacks first, then run 'npx cdk bootstrap aws://<account>/<region> --untrust "
+            "<pipeline account>' for every account and Region (docs/deploy.md, 'Turning the "
+            "pipeline off')"
+        ),
         pipeline,
     )
     return recorded, pipeline

@@ -1919,7 +1919,12 @@ def test_a_pipeline_turned_off_records_none() -> None:
         organisation_from_context(deployed_context(config))
     assert str(error.value) == (
         "'kmskit:deployed.pipeline' must be left out: the app builds no pipeline "
-        "(pipeline.enabled is false). Received: {'account': 'security', 'region': 'eu-west-1'}"
+        "(pipeline.enabled is false). The deployed Pipeline and PipelineArtifacts-<region> "
+        "stacks keep running on every push, and every account keeps trusting the pipeline "
+        "account: delete those stacks first, then run 'npx cdk bootstrap "
+        "aws://<account>/<region> --untrust <pipeline account>' for every account and Region "
+        "(docs/deploy.md, 'Turning the pipeline off'). "
+        "Received: {'account': 'security', 'region': 'eu-west-1'}"
     )
 
 
