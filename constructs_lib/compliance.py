@@ -75,13 +75,24 @@ UNCHECKED_RULE = "KmsToolkit-NotCheckedByCdkNag"
 # Template resources cdk-nag has nothing to check on: the custom resources themselves (their
 # properties go to a Lambda function), CDK's version metadata.
 _NOTHING_TO_CHECK = ("Custom::", "AWS::CloudFormation::CustomResource", "AWS::CDK::Metadata")
+# Types that carry permissions and that no rule of cdk-nag 3.0.2 inspects, even as a typed L1
+# (its IAM rules read iam.CfnRole, CfnUser, CfnGroup, CfnPolicy and CfnManagedPolicy only).
+NO_RULE_INSPECTS = ("AWS::IAM::RolePolicy", "AWS::IAM::UserPolicy", "AWS::IAM::GroupPolicy")
 # The construct a nested stack's resources are under in the tree (a Python subclass reports it).
 _NESTED_STACK_FQN = "aws-cdk-lib.NestedStack"
 
 
 @jsii.implements(IPolicyValidationPlugin)
 class UncheckedResources:
-    """A validation plugin that names every resource the cdk-nag packs did not check.
+    """A validation plugin that names the resources the cdk-nag packs cannot have checked.
+
+    What it names: every resource of a stack's (or nested stack's) template that no typed L1
+    made (other than the ``Custom::...`` resources themselves and ``AWS::CDK::Metadata``), and
+    every resource of a type in :data:`NO_RULE_INSPECTS` (``AWS::IAM::RolePolicy``,
+    ``UserPolicy``, ``GroupPolicy``: inline policies no rule of cdk-nag 3.0.2 reads, typed or
+    not). What it does not: a typed L1 that a pack's rules skip for its type but that grants
+    nothing is not named, nor is a typed resource the rules read only in part (each rule checks
+    what it checks).
 
     cdk-nag's rules test each construct against its typed L1 class (``iam.CfnRole``,
     ``lambda_.CfnFunction`` ...). aws-cdk-lib writes some resources as plain ``CfnResource``
@@ -140,7 +151,7 @@ class UncheckedResources:
             return PolicyValidationPluginReport(success=True, violations=violations)
         # One finding per resource, the resource in brackets, so that acknowledging one resource
         # (aws-cdk-lib matches a rule ID exactly) leaves any other, added later, reported.
-        unchecked: dict[str, list[PolicyViolatingResource]] = {}
+        unchecked: dict[tuple[str, str], list[PolicyViolatingResource]] = {}
         for top_template in template_paths:
             # A template no manifest names has no typed L1 known: all its resources are named.
             pending = [(top_template, stack_of.get(top_template, ""))]
@@ -156,9 +167,11 @@ class UncheckedResources:
                     if logical_id in nested:
                         pending.append(nested[logical_id])
                         continue
-                    if logical_id in known or kind.startswith(_NOTHING_TO_CHECK):
+                    if kind not in NO_RULE_INSPECTS and (
+                        logical_id in known or kind.startswith(_NOTHING_TO_CHECK)
+                    ):
                         continue
-                    unchecked.setdefault(unchecked_rule(kind, logical_id), []).append(
+                    unchecked.setdefault((unchecked_rule(kind, logical_id), kind), []).append(
                         PolicyViolatingResource(
                             locations=[f"Type: {kind}"],
                             resource_logical_id=logical_id,
@@ -166,8 +179,10 @@ class UncheckedResources:
                         )
                     )
         violations = [
-            _unchecked_violation(rule, _NOT_TYPED, resources)
-            for rule, resources in sorted(unchecked.items())
+            _unchecked_violation(
+                rule, _NO_RULE if kind in NO_RULE_INSPECTS else _NOT_TYPED, resources
+            )
+            for (rule, kind), resources in sorted(unchecked.items())
         ]
         return PolicyValidationPluginReport(success=True, violations=violations)
 
@@ -176,6 +191,10 @@ _NOT_TYPED = (
     "No cdk-nag pack checked this resource: it is a plain CfnResource (such as the IAM role and "
     "Lambda function of an aws-cdk-lib custom resource provider), not a typed L1, and cdk-nag's "
     "rules inspect typed L1s only."
+)
+_NO_RULE = (
+    "No cdk-nag rule inspects this type of resource, typed L1 or not, and it grants permissions "
+    "(an inline policy of a role, user or group): its actions and resources go unchecked."
 )
 _NO_TREE = (
     "The App has no tree metadata (tree.json), so the resources no cdk-nag pack checked cannot "
@@ -328,7 +347,8 @@ def _nested_templates(
 
 def add_compliance_checks(app: App) -> None:
     """Run all five cdk-nag packs when ``app`` synthesizes, and :class:`UncheckedResources`,
-    which names the resources none of them checked. Call once per App."""
+    which names the plain resources no pack's rule reads and the inline IAM policies no rule
+    inspects. Call once per App."""
     Validations.of(app).add_plugins(*(pack() for pack in NAG_PACKS), UncheckedResources())
 
 

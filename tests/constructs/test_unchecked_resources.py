@@ -7,10 +7,12 @@ IAM role and Lambda function as plain ``CfnResource``, which all five packs pass
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
@@ -20,6 +22,10 @@ from constructs_lib.compliance import UNCHECKED_PLUGIN, UNCHECKED_RULE, unchecke
 REASON = "the provider's role and function were reviewed by hand for this test app"
 HOME = cdk.Environment(account="111111111111", region="eu-west-1")
 AWAY = cdk.Environment(account="111111111111", region="us-east-1")
+ADMIN = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 
 
 def _app(outdir: Path, **app_props: object) -> tuple[cdk.App, cdk.Stack, cdk.Stack]:
@@ -193,3 +199,45 @@ def test_a_nested_stacks_plain_resources_are_named(tmp_path: Path) -> None:
         f"{provider}/Handler",
         f"{provider}/Role",
     ]
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (
+            lambda s: iam.CfnRolePolicy(
+                s, "Admin", role_name="r", policy_name="admin", policy_document=ADMIN
+            ),
+            "AWS::IAM::RolePolicy",
+        ),
+        (
+            lambda s: iam.CfnUserPolicy(
+                s, "Admin", user_name="u", policy_name="admin", policy_document=ADMIN
+            ),
+            "AWS::IAM::UserPolicy",
+        ),
+        (
+            lambda s: iam.CfnGroupPolicy(
+                s, "Admin", group_name="g", policy_name="admin", policy_document=ADMIN
+            ),
+            "AWS::IAM::GroupPolicy",
+        ),
+    ],
+)
+def test_a_typed_inline_policy_no_rule_inspects_is_named(
+    make: Callable[[cdk.Stack], object], kind: str, tmp_path: Path
+) -> None:
+    # cdk-nag 3.0.2's rules read iam.CfnPolicy and CfnManagedPolicy, never these: Action "*" on
+    # Resource "*" passes all five packs.
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Home", env=HOME)
+    make(stack)
+    add_compliance_checks(app)
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+
+    assert [
+        (p["pluginName"], v["ruleName"], v["severity"])
+        for p in report["pluginReports"]
+        for v in p.get("violations", [])
+    ] == [(UNCHECKED_PLUGIN, unchecked_rule(kind, "Admin"), "warning")]
