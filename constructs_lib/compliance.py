@@ -70,7 +70,8 @@ _VAGUE_REASONS = {"n/a", "not needed", "false positive", "suppressed", "ok", "by
 
 UNCHECKED_PLUGIN = "KmsToolkit"
 UNCHECKED_RULE = "KmsToolkit-NotCheckedByCdkNag"
-"""The rule :class:`UncheckedResources` reports (a warning) for each resource no pack checked."""
+"""The rule :class:`UncheckedResources` reports (a warning), bare or with a resource in brackets."""
+_UNCHECKED_RULES = (UNCHECKED_RULE,)
 
 # Template resources cdk-nag has nothing to check on: the custom resources themselves (their
 # properties go to a Lambda function), CDK's version metadata.
@@ -122,7 +123,7 @@ class UncheckedResources:
 
     @property
     def rule_ids(self) -> list[str]:
-        return [UNCHECKED_RULE]
+        return list(_UNCHECKED_RULES)
 
     @property
     def version(self) -> str:
@@ -373,7 +374,7 @@ def acknowledge(construct: IConstruct, rule_ids: str | Iterable[str], reason: st
 
 def _rule_id(rule: object) -> str:
     """``rule`` as recorded, refused (naming ``rule_ids`` and ``rule``) unless it has the shape
-    of a rule ID of the five packs or of :class:`UncheckedResources`."""
+    of a rule ID of the five packs or is a rule of :class:`UncheckedResources`."""
     match = _RULE_ID.fullmatch(rule) if isinstance(rule, str) else None
     require(
         match is not None and match["namespace"] in (None, match["pack"]),
@@ -382,9 +383,17 @@ def _rule_id(rule: object) -> str:
         rule,
     )
     assert match is not None  # for mypy: require raised otherwise
-    if match["pack"] == UNCHECKED_PLUGIN and match["namespace"] is None:
-        return f"{UNCHECKED_PLUGIN}::{rule}"
-    return str(rule)
+    if match["pack"] != UNCHECKED_PLUGIN:
+        return str(rule)
+    require(
+        match["rule"] in _UNCHECKED_RULES,
+        "rule_ids",
+        f"must name a rule of the {UNCHECKED_PLUGIN} plugin as its report does: one of "
+        f"{list(_UNCHECKED_RULES)}, bare or with the resource in brackets "
+        f"('{UNCHECKED_RULE}[<type>::<logical ID>]')",
+        rule,
+    )
+    return str(rule) if match["namespace"] else f"{UNCHECKED_PLUGIN}::{rule}"
 
 
 def acknowledge_all(

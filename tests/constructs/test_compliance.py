@@ -232,6 +232,8 @@ def test_rule_ids_in_every_form_the_report_prints_are_recorded(tmp_path: Path) -
         "PCI.DSS.321-S3BucketLoggingEnabled",
         "Serverless-LambdaTracing",
         "KmsToolkit-NotCheckedByCdkNag",
+        "KmsToolkit-NotCheckedByCdkNag[AWS::IAM::Role::ProviderRole1234ABCD]",
+        "KmsToolkit::KmsToolkit-NotCheckedByCdkNag[AWS::Lambda::Function::Handler]",
     ]
     acknowledge(handle, rules, REASON)
     app.synth()
@@ -250,5 +252,26 @@ def test_rule_ids_in_every_form_the_report_prints_are_recorded(tmp_path: Path) -
             "Annotation::PCI.DSS.321-S3BucketLoggingEnabled",
             "Annotation::Serverless-LambdaTracing",
             "KmsToolkit::KmsToolkit-NotCheckedByCdkNag",
+            "KmsToolkit::KmsToolkit-NotCheckedByCdkNag[AWS::IAM::Role::ProviderRole1234ABCD]",
+            "KmsToolkit::KmsToolkit-NotCheckedByCdkNag[AWS::Lambda::Function::Handler]",
         ]
+    )
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "KmsToolkit-NotCheckedByCdkNagg",
+        "KmsToolkit-IAM5",
+        "KmsToolkit::KmsToolkit-Unchecked[AWS::IAM::Role::Role]",
+    ],
+)
+def test_a_rule_the_kmstoolkit_plugin_does_not_report_is_refused(rule: str) -> None:
+    handle = cdk.CfnWaitConditionHandle(cdk.Stack(cdk.App(), "Acks"), "Handle")
+    with pytest.raises(ConstructPropError) as error:
+        acknowledge(handle, rule, REASON)
+    assert str(error.value) == (
+        "'rule_ids' must name a rule of the KmsToolkit plugin as its report does: one of "
+        "['KmsToolkit-NotCheckedByCdkNag'], bare or with the resource in brackets "
+        f"('KmsToolkit-NotCheckedByCdkNag[<type>::<logical ID>]'). Received: {rule!r}"
     )
