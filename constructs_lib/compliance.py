@@ -136,7 +136,7 @@ class UncheckedResources:
         # through the AWS::CloudFormation::Stack resource of its parent (_nested_templates).
         template_paths = [Path(path) for path in context.template_paths]
         stack_of = _stacks_of_templates(template_paths)
-        typed = _typed_logical_ids(_tree_files(template_paths), sorted(set(stack_of.values())))
+        typed = _typed_logical_ids(_tree_file(template_paths), sorted(set(stack_of.values())))
         if typed is None:
             untreed = [
                 PolicyViolatingResource(
@@ -224,18 +224,22 @@ def _unchecked_violation(
     )
 
 
-def _tree_files(template_paths: Iterable[Path]) -> list[Path]:
-    """The construct tree's files: ``tree.json`` in the App's assembly (above a nested stage's
-    templates) and the forest files it refers to when the tree is split."""
+def _tree_file(template_paths: Iterable[Path]) -> Path | None:
+    """The construct tree's file (``tree.json``) that the manifest of this synth's cloud
+    assembly names (its ``cdk:tree`` artifact), found above the templates (a nested stage's
+    assembly is a folder of the App's); None if no manifest names one. A tree file another
+    synth left in the folder (``App(tree_metadata=False)`` writes none) is not trusted."""
     for template_path in template_paths:
         for folder in template_path.parents:
-            tree = folder / "tree.json"
-            if tree.is_file():
-                return [
-                    tree,
-                    *(p for p in folder.glob("*.json") if p.name.startswith("tree") and p != tree),
-                ]
-    return []
+            try:
+                manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                break
+            for artifact in manifest.get("artifacts", {}).values():
+                tree = artifact.get("properties", {}).get("file")
+                if artifact.get("type") == "cdk:tree" and isinstance(tree, str):
+                    return folder / tree
+    return None
 
 
 def _stacks_of_templates(template_paths: list[Path]) -> dict[Path, str]:
@@ -267,22 +271,35 @@ def _tree_roots(tree: Any) -> list[dict[str, Any]]:
 
 
 def _typed_logical_ids(
-    tree_files: list[Path], stack_paths: list[str]
+    tree_file: Path | None, stack_paths: list[str]
 ) -> dict[str, dict[str, str]] | None:
     """The construct path of every typed L1 resource by its logical ID, keyed by the construct
-    path of its stack (a nested stack is a stack of its own); None without tree metadata."""
-    if not tree_files:
+    path of its stack (a nested stack is a stack of its own); None without tree metadata.
+
+    A tree of more than 500,000 nodes is split: a node then names the forest file (``fileName``)
+    that holds its subtree, which is read in turn."""
+    if tree_file is None:
         return None
     stacks = set(stack_paths)
-    # The innermost stack holds a node: a nested stack's path extends its parent's.
-    by_length = sorted(stack_paths, key=len, reverse=True)
+    # The innermost stack holds a node: a nested stack's path extends its parent's. The nested
+    # stacks found on the way are added (a forest file holds subtrees of the files read before).
+    known_stacks = list(stack_paths)
     typed: dict[str, dict[str, str]] = {}
-    for tree_file in tree_files:
-        for root in _tree_roots(json.loads(tree_file.read_text(encoding="utf-8"))):
+    files, read = [tree_file.name], set()
+    while files:
+        name = files.pop()
+        if name in read:
+            continue
+        read.add(name)
+        tree = json.loads((tree_file.parent / name).read_text(encoding="utf-8"))
+        for root in _tree_roots(tree):
             # Only a subtree's top node needs its stack looked up by path; below it, the stack
             # is carried down (a lookup per node costs a second at 500 stacks).
             top = str(root.get("path", ""))
-            pending = [(root, next((s for s in by_length if top.startswith(f"{s}/")), None))]
+            holder = max(
+                (s for s in known_stacks if top.startswith(f"{s}/")), key=len, default=None
+            )
+            pending = [(root, holder)]
             while pending:
                 node, stack = pending.pop()
                 path = node.get("path")
@@ -291,6 +308,8 @@ def _typed_logical_ids(
                     isinstance(info, dict) and info.get("fqn") == _NESTED_STACK_FQN
                 ):
                     stack = str(path)
+                    if stack not in stacks:
+                        known_stacks.append(stack)
                 attributes = node.get("attributes")
                 logical_id = (
                     attributes.get("aws:cdk:cloudformation:logicalId")
@@ -299,6 +318,8 @@ def _typed_logical_ids(
                 )
                 if stack is not None and isinstance(logical_id, str):
                     typed.setdefault(stack, {})[logical_id] = str(path)
+                if isinstance(node.get("fileName"), str):
+                    files.append(node["fileName"])
                 children = node.get("children")
                 if isinstance(children, dict):
                     pending.extend((child, stack) for child in children.values())

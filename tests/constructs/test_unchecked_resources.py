@@ -241,3 +241,35 @@ def test_a_typed_inline_policy_no_rule_inspects_is_named(
         for p in report["pluginReports"]
         for v in p.get("violations", [])
     ] == [(UNCHECKED_PLUGIN, unchecked_rule(kind, "Admin"), "warning")]
+
+
+def test_a_tree_left_by_an_earlier_synth_is_not_trusted(tmp_path: Path) -> None:
+    # The first synth writes tree.json; the second, without tree metadata, writes none, and
+    # its manifest names none: the plain resource must not pass as checked by the old tree.
+    app = cdk.App(outdir=str(tmp_path))
+    cdk.CfnWaitConditionHandle(cdk.Stack(app, "Home", env=HOME), "Plain")
+    add_compliance_checks(app)
+    app.synth()
+    assert (tmp_path / "tree.json").is_file()
+
+    app = cdk.App(outdir=str(tmp_path), tree_metadata=False)
+    stack = cdk.Stack(app, "Home", env=HOME)
+    cdk.CfnWaitConditionHandle(stack, "Plain")
+    cdk.CfnResource(stack, "Topic", type="AWS::SNS::Topic")
+    add_compliance_checks(app)
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    (plugin,) = [p for p in report["pluginReports"] if p["pluginName"] == UNCHECKED_PLUGIN]
+
+    assert _named(plugin["violations"]) == [(UNCHECKED_RULE, "warning", "Home")]
+    assert "no tree metadata" in plugin["violations"][0]["description"]
+
+
+def test_a_split_tree_is_read_through_its_forest_files(tmp_path: Path) -> None:
+    # aws-cdk-lib splits a tree of more than maxNodes nodes (500,000 by default) into forest
+    # files that the main tree's nodes name; a typed L1 recorded in one is still known.
+    app, _, _ = _app(tmp_path, context={"@aws-cdk/core.TreeMetadata:maxNodes": 10})
+    report = _report(app, tmp_path)
+
+    assert [p.name for p in tmp_path.glob("tree*.json") if p.name != "tree.json"]
+    assert len(_path(report["violations"])) == 6
