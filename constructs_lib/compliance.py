@@ -231,15 +231,24 @@ def _tree_file(template_paths: Iterable[Path]) -> Path | None:
     synth left in the folder (``App(tree_metadata=False)`` writes none) is not trusted."""
     for template_path in template_paths:
         for folder in template_path.parents:
-            try:
-                manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+            artifacts = _artifacts(folder)
+            if artifacts is None:
                 break
-            for artifact in manifest.get("artifacts", {}).values():
+            for artifact in artifacts:
                 tree = artifact.get("properties", {}).get("file")
                 if artifact.get("type") == "cdk:tree" and isinstance(tree, str):
                     return folder / tree
     return None
+
+
+def _artifacts(folder: Path) -> list[dict[str, Any]] | None:
+    """The artifacts the cloud assembly manifest in ``folder`` lists; None without one."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    artifacts = manifest.get("artifacts", {}) if isinstance(manifest, dict) else {}
+    return [a for a in artifacts.values() if isinstance(a, dict)]
 
 
 def _stacks_of_templates(template_paths: list[Path]) -> dict[Path, str]:
@@ -247,11 +256,7 @@ def _stacks_of_templates(template_paths: list[Path]) -> dict[Path, str]:
     (a nested stage's templates are in an assembly of their own)."""
     stacks: dict[Path, str] = {}
     for folder in {path.parent for path in template_paths}:
-        try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        for artifact in manifest.get("artifacts", {}).values():
+        for artifact in _artifacts(folder) or []:
             template = artifact.get("properties", {}).get("templateFile")
             if artifact.get("type") == "aws:cloudformation:stack" and template:
                 stacks[folder / template] = str(artifact.get("displayName", ""))

@@ -15,6 +15,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from constructs import Construct
 
 from constructs_lib import acknowledge, add_compliance_checks
 from constructs_lib.compliance import UNCHECKED_PLUGIN, UNCHECKED_RULE, unchecked_rule
@@ -28,6 +29,17 @@ ADMIN = {
 }
 
 
+def _scratch_bucket(scope: Construct) -> None:
+    """A bucket with ``auto_delete_objects`` (the S3AutoDeleteObjects provider)."""
+    s3.Bucket(
+        scope,
+        "Scratch",
+        auto_delete_objects=True,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        enforce_ssl=True,
+    )
+
+
 def _app(outdir: Path, **app_props: object) -> tuple[cdk.App, cdk.Stack, cdk.Stack]:
     """A key read by a stack in another Region (CDK's default, strong, reference: an export
     writer and reader) and a bucket with ``auto_delete_objects`` (S3AutoDeleteObjects)."""
@@ -36,13 +48,7 @@ def _app(outdir: Path, **app_props: object) -> tuple[cdk.App, cdk.Stack, cdk.Sta
     away = cdk.Stack(app, "Away", env=AWAY)
     key = kms.Key(home, "Key", enable_key_rotation=True)
     cdk.CfnOutput(away, "KeyArn", value=key.key_arn)
-    s3.Bucket(
-        home,
-        "Scratch",
-        auto_delete_objects=True,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-        enforce_ssl=True,
-    )
+    _scratch_bucket(home)
     add_compliance_checks(app)
     return app, home, away
 
@@ -184,13 +190,7 @@ def test_a_nested_stacks_plain_resources_are_named(tmp_path: Path) -> None:
     app = cdk.App(outdir=str(tmp_path))
     stack = cdk.Stack(app, "Home", env=HOME)
     inner = cdk.NestedStack(cdk.NestedStack(stack, "Outer"), "Inner")
-    s3.Bucket(
-        inner,
-        "Scratch",
-        auto_delete_objects=True,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-        enforce_ssl=True,
-    )
+    _scratch_bucket(inner)
     add_compliance_checks(app)
     report = _report(app, tmp_path)
 
