@@ -352,6 +352,34 @@ def unlimited_service_remedies(services: Sequence[str]) -> str:
     )
 
 
+def cdk_grant_remedies(services: Sequence[str]) -> str:
+    """What takes away a statement aws-cdk-lib's own construct wrote through ``.key`` for
+    ``services`` with no source condition (the user cannot add one to its call): for EventBridge
+    targets, the rule's role or the feature flag; for any other service, nothing aws-cdk-lib
+    offers: review it and acknowledge the warning."""
+    remedies = []
+    for service in dict.fromkeys(services):
+        if service == EVENTBRIDGE:
+            remedies.append(
+                "for events.amazonaws.com: targets.SnsTopic(topic, authorize_using_role=True) "
+                "(the rule's role, not the service, uses the key), or for targets.SqsQueue the "
+                "feature flag @aws-cdk/aws-events:eventsTargetQueueSameAccount (aws:SourceAccount)"
+            )
+        else:
+            remedies.append(
+                f"for {service}: aws-cdk-lib's construct takes no condition for it; if the key "
+                "is only used for resources of this account, review the statement and "
+                "acknowledge the warning: Annotations.of(key).acknowledge_warning("
+                "'kmskit:serviceWithoutSource', '<reason>')"
+            )
+    return (
+        "Use "
+        + "; ".join(remedies)
+        + ". A KeyServicePrincipal statement of the key does not take it away: it may be "
+        "limited to another topic, queue or source than the one CDK granted for"
+    )
+
+
 def shown_principal(principal: iam.IPrincipal) -> str:
     """A principal as CDK writes it for people (``ServicePrincipal(s3.amazonaws.com)``): the
     service of a ``ServicePrincipal`` is a token in what it renders."""
@@ -1156,29 +1184,6 @@ class ServiceStatements:
         statements = service.render(ctx, "" if len(identities) == 1 else str(len(identities)))
         self._statements.extend(statements)
         return statements
-
-    def cover(
-        self, services: Sequence[str], key_actions: Sequence[str], resolve: Callable[[Any], Any]
-    ) -> bool:
-        """Whether the statements rendered so far allow each of ``services`` each of
-        ``key_actions`` under a condition that limits its source
-        (:func:`~kmskit.policy_conditions.limits_source`). ``resolve``: the key's stack's
-        ``resolve`` (a service principal renders as a token)."""
-        allowed = [
-            statement
-            for statement in (resolve(s.to_statement_json()) for s in self._statements)
-            if statement.get("Effect", "Allow") == "Allow"
-            and limits_source(statement.get("Condition"))
-        ]
-        return all(
-            any(
-                service in services_named(statement.get("Principal"))
-                and actions.covers(statement, action)
-                for statement in allowed
-            )
-            for service in services
-            for action in key_actions
-        )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from types import FrameType
 from typing import Any, cast
 
 import jsii
@@ -46,13 +47,13 @@ from constructs_lib.key_policy import (
     ServiceStatements,
     StackFacts,
     admin_actions,
+    cdk_grant_remedies,
     check_service_source,
     check_statement_sources,
     group_named_by,
     policy_problems,
     stack_facts,
     stack_of,
-    unlimited_service_remedies,
     user_actions,
 )
 from kmskit.policy_conditions import limits_source, services_named
@@ -496,10 +497,10 @@ class _KeyBase(Resource):
         self._refuse_group(principal)
         services = self._unlimited_services(method, principal, condition_dict)
         if services:
-            if self._service_statements.cover(services, key_actions, self._stack.resolve):
-                # The key's KeyServicePrincipal statements already allow this, limited to
-                # its source: CDK's unconditioned statement would only widen them.
-                return iam.Grant.drop(grantee, f"{', '.join(key_actions)} on {self._node.path}")
+            # Kept as CDK writes it: a KeyServicePrincipal statement of the key cannot stand in
+            # for it (it may be limited to another topic, queue or source than CDK's grant is
+            # for, or carry keys the service's requests do not), and refusing it would leave the
+            # CDK construct unusable with the key.
             self._warn_unlimited_services(services, key_actions)
         named: iam.IPrincipal | None = None
         statement_conditions = condition_dict
@@ -652,7 +653,7 @@ class _KeyBase(Resource):
         policy) whose statement would not limit its source: refused, naming ``method``'s
         grantee; but when aws-cdk-lib grants through ``.key`` (:meth:`_granting_for_aws_cdk_lib`:
         the user cannot add a condition to its call), the services it names, for
-        :meth:`_grant` to drop the grant as redundant or keep it with a warning. ``[]`` for a
+        :meth:`_grant` to keep it with a warning. ``[]`` for a
         statement that limits its source. A role or user (the usual grantee, never a service)
         is not read, which would be a round trip per grant."""
         if isinstance(principal, iam.Role | iam.User | iam.ArnPrincipal):
@@ -677,10 +678,7 @@ class _KeyBase(Resource):
             f"aws-cdk-lib granted {', '.join(services)} {', '.join(key_actions)} on "
             f"{self._node.path} through .key with no condition that limits the source: the key "
             "policy allows the service to use the key for any customer who points it at a "
-            "resource encrypted under it (the confused deputy). "
-            + unlimited_service_remedies(services)
-            + " The grant is then dropped as redundant if the key's KeyServicePrincipal "
-            "statements, added before the construct that grants, cover its actions",
+            "resource encrypted under it (the confused deputy). " + cdk_grant_remedies(services),
         )
 
     def _refuse_group(self, principal: iam.IPrincipal) -> None:
@@ -895,10 +893,14 @@ def _names_a_resource(resolved: Any) -> bool:
 def _called_from_jsii() -> bool:
     """Whether the nearest caller outside this module is jsii's kernel: aws-cdk-lib's code
     (JavaScript) calling an overridden method, not the user's Python."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__") == __name__:
-        frame = frame.f_back  # type: ignore[assignment]
-    return frame is not None and str(frame.f_globals.get("__name__", "")).startswith("jsii")
+        frame = frame.f_back
+    if frame is None:
+        return False
+    # jsii's own package, not any module whose name starts so (a user's jsii_helpers.py).
+    name = str(frame.f_globals.get("__name__", ""))
+    return name == "jsii" or name.startswith("jsii.")
 
 
 class _RoutedKey(kms.Key):

@@ -224,9 +224,16 @@ def _required_tests(condition: Any) -> Iterator[tuple[str, str, list[Any]]]:
     if not isinstance(condition, dict):
         return
     for operator, tests in condition.items():
-        if not isinstance(tests, dict) or not _needs_key(str(operator)):
-            continue
         name = str(operator).lower().removeprefix("foranyvalue:")
+        # Only string and ARN operators compare a caller or source as named: a Numeric, Date,
+        # Bool, IpAddress or Binary test of such a key matches no name (NumericGreaterThan
+        # aws:SourceAccount "0" would let in every account, if it matched at all).
+        if (
+            not isinstance(tests, dict)
+            or not _needs_key(str(operator))
+            or not name.startswith(("string", "arn"))
+        ):
+            continue
         for given, value in tests.items():
             values = _values(value)
             if values and not _may_be_absent(value):

@@ -1,13 +1,15 @@
 """Grants aws-cdk-lib's own constructs make to an AWS service through ``.key``, with no condition
-the user could add: dropped when the key's ``KeyServicePrincipal`` statements already allow
-them with a source condition, otherwise kept as CDK writes them with a synth-time warning
-(``kmskit:serviceWithoutSource``). The same grant made directly is still refused.
+the user could add: kept as CDK writes them with a synth-time warning
+(``kmskit:serviceWithoutSource``), also next to a ``KeyServicePrincipal`` statement for the
+service (which may be limited to another topic, queue or source). The same grant made directly
+is still refused.
 
 Each case builds the real L2 construct and synthesizes a one-key App.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -122,37 +124,47 @@ def test_a_cdk_grant_without_a_source_is_kept_with_a_warning(
     (warning,) = [w for w in warnings if WARNING in w]
     assert f"aws-cdk-lib granted {service} kms:Decrypt" in warning
     assert "with no condition that limits the source" in warning
-    assert f"KeyServicePrincipal.publisher(service='{service}'" in warning
+    assert "A KeyServicePrincipal statement of the key does not take it away" in warning
     if service == "events.amazonaws.com":
         assert "authorize_using_role=True" in warning
         assert "@aws-cdk/aws-events:eventsTargetQueueSameAccount" in warning
+    else:
+        assert "acknowledge_warning('kmskit:serviceWithoutSource'" in warning
 
 
-@pytest.mark.parametrize("custom", [True, False], ids=["custom-policy", "default-policy"])
-@pytest.mark.parametrize(("build", "service", "destination"), CASES[:3])
-def test_a_cdk_grant_the_publisher_statement_covers_is_dropped(
-    build: Build, service: str, destination: str, custom: bool
+@pytest.mark.parametrize(
+    "publisher",
+    [
+        # For SQS, not the SNS topic CDK granted for: dropping CDK's statement for it broke
+        # delivery to the topic.
+        KeyServicePrincipal.publisher(service="events.amazonaws.com", destination="sqs"),
+        KeyServicePrincipal.publisher(service="events.amazonaws.com", destination="sns"),
+    ],
+    ids=["publisher-for-sqs", "publisher-for-sns"],
+)
+def test_a_publisher_statement_does_not_take_the_place_of_cdks_grant(
+    publisher: KeyServicePrincipal,
 ) -> None:
-    publisher = KeyServicePrincipal.publisher(service=service, destination=destination)
-    statements, warnings = synth(build, publisher, custom=custom)
-    assert unconditioned(statements, service) == []
-    assert [s for s in statements if s.get("Principal") == {"Service": service}] != []
-    assert [w for w in warnings if WARNING in w] == []
-
-
-def test_a_publisher_statement_covering_fewer_actions_keeps_the_warning() -> None:
-    # targets.SqsQueue asks for kms:Encrypt and kms:ReEncrypt* too, which the SQS publisher
-    # statement (kms:Decrypt, kms:GenerateDataKey*) does not allow: nothing is dropped.
-    publisher = KeyServicePrincipal.publisher(service="events.amazonaws.com", destination="sqs")
-    statements, warnings = synth(events_to_queue, publisher)
+    statements, warnings = synth(events_to_topic, publisher)
     assert len(unconditioned(statements, "events.amazonaws.com")) == 1
     assert [w for w in warnings if WARNING in w] != []
 
 
-def test_the_toolkits_alarm_topic_with_an_events_publisher_takes_an_events_target() -> None:
+def test_backup_notifications_keep_cdks_grant_next_to_a_publisher_for_another_vault() -> None:
+    publisher = KeyServicePrincipal.publisher(
+        service="backup.amazonaws.com",
+        destination="sns",
+        source_arn_pattern=f"arn:aws:backup:eu-west-1:{ACCOUNT}:backup-vault:OtherVault",
+    )
+    statements, warnings = synth(backup_vault_notifications, publisher)
+    assert len(unconditioned(statements, "backup.amazonaws.com")) == 1
+    assert [w for w in warnings if WARNING in w] != []
+
+
+def test_an_events_target_through_the_rules_role_needs_no_key_statement() -> None:
     def build(stack: cdk.Stack, key: CustomerManagedKey) -> None:
         topic = AlarmTopic(stack, "Alarms", encryption_key=key, publishers=["events.amazonaws.com"])
-        hourly_rule(stack).add_target(targets.SnsTopic(topic.topic))
+        hourly_rule(stack).add_target(targets.SnsTopic(topic.topic, authorize_using_role=True))
 
     statements, warnings = synth(build)
     assert unconditioned(statements, "events.amazonaws.com") == []
@@ -176,3 +188,18 @@ def test_the_same_grant_made_in_python_is_still_refused(
     events_to_topic(stack, key)  # the CDK grant first: it must not make the direct one pass
     with pytest.raises(ConstructPropError, match="'grant_decrypt\\(grantee\\)' must not let"):
         grant(key)
+
+
+def test_a_user_module_named_like_jsii_is_still_the_users(tmp_path: Any, monkeypatch: Any) -> None:
+    """Only jsii's own package counts as aws-cdk-lib calling: a helper module of the user's
+    named ``jsii_helpers`` made a direct grant pass as CDK's, with a warning."""
+    (tmp_path / "jsii_helpers.py").write_text(
+        "def give(key, principal):\n    return key.key.grant_decrypt(principal)\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    jsii_helpers = importlib.import_module("jsii_helpers")
+
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+    key = CustomerManagedKey(stack, "K")
+    with pytest.raises(ConstructPropError, match="'grant_decrypt\\(grantee\\)' must not let"):
+        jsii_helpers.give(key, iam.ServicePrincipal("events.amazonaws.com"))

@@ -175,3 +175,13 @@ def test_a_source_condition_whose_value_matches_any_source_limits_nothing(
 )
 def test_a_source_condition_naming_the_source_limits_it(condition: dict[str, Any]) -> None:
     assert limits_source(condition)
+
+
+@pytest.mark.parametrize(
+    "operator", ["NumericGreaterThan", "NumericLessThan", "DateGreaterThan", "Bool", "IpAddress"]
+)
+def test_only_string_and_arn_operators_name_a_caller_or_source(operator: str) -> None:
+    """``NumericGreaterThan aws:SourceAccount "0"`` names no account: it counted as limiting."""
+    assert caller_limits({operator: {"aws:PrincipalAccount": "0"}}) is None
+    assert not limits_source({operator: {"aws:SourceAccount": "0"}})
+    assert caller_limits({"StringEquals": {"aws:PrincipalAccount": "111111111111"}}) is not None
