@@ -11,6 +11,7 @@ synthesized metadata and fails on any that is missing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -78,7 +79,12 @@ _UNCHECKED_RULES = (UNCHECKED_RULE,)
 _NOTHING_TO_CHECK = ("Custom::", "AWS::CloudFormation::CustomResource", "AWS::CDK::Metadata")
 # Types that carry permissions and that no rule of cdk-nag 3.0.2 inspects, even as a typed L1
 # (its IAM rules read iam.CfnRole, CfnUser, CfnGroup, CfnPolicy and CfnManagedPolicy only).
-NO_RULE_INSPECTS = ("AWS::IAM::RolePolicy", "AWS::IAM::UserPolicy", "AWS::IAM::GroupPolicy")
+NO_RULE_INSPECTS = (
+    "AWS::IAM::RolePolicy",
+    "AWS::IAM::UserPolicy",
+    "AWS::IAM::GroupPolicy",
+    "AWS::SSO::PermissionSet",
+)
 # The construct a nested stack's resources are under in the tree (a Python subclass reports it).
 _NESTED_STACK_FQN = "aws-cdk-lib.NestedStack"
 
@@ -168,6 +174,17 @@ class UncheckedResources:
                     if logical_id in nested:
                         pending.append(nested[logical_id])
                         continue
+                    if kind == "AWS::CloudFormation::Stack":
+                        # A stack whose template is not read here (a CfnStack of an outside
+                        # template): what it deploys, no pack sees.
+                        unchecked.setdefault((unchecked_rule(kind, logical_id), kind), []).append(
+                            PolicyViolatingResource(
+                                locations=["TemplateURL"],
+                                resource_logical_id=logical_id,
+                                template_path=str(template_path),
+                            )
+                        )
+                        continue
                     if kind not in NO_RULE_INSPECTS and (
                         logical_id in known or kind.startswith(_NOTHING_TO_CHECK)
                     ):
@@ -180,9 +197,7 @@ class UncheckedResources:
                         )
                     )
         violations = [
-            _unchecked_violation(
-                rule, _NO_RULE if kind in NO_RULE_INSPECTS else _NOT_TYPED, resources
-            )
+            _unchecked_violation(rule, _DESCRIPTIONS.get(kind, _NOT_TYPED), resources)
             for (rule, kind), resources in sorted(unchecked.items())
         ]
         return PolicyValidationPluginReport(success=True, violations=violations)
@@ -195,12 +210,24 @@ _NOT_TYPED = (
 )
 _NO_RULE = (
     "No cdk-nag rule inspects this type of resource, typed L1 or not, and it grants permissions "
-    "(an inline policy of a role, user or group): its actions and resources go unchecked."
+    "(an inline policy of a role, user or group, or an IAM Identity Center permission set): its "
+    "actions and resources go unchecked."
+)
+_NESTED_NOT_READ = (
+    "No cdk-nag pack checked what this stack deploys: its template is not part of this App's "
+    "cloud assembly (a CfnStack of an outside template), so neither the packs nor this check "
+    "read its resources."
 )
 _NO_TREE = (
     "The App has no tree metadata (tree.json), so the resources no cdk-nag pack checked cannot "
     "be told apart: synthesize with tree metadata."
 )
+
+
+_DESCRIPTIONS = {
+    **dict.fromkeys(NO_RULE_INSPECTS, _NO_RULE),
+    "AWS::CloudFormation::Stack": _NESTED_NOT_READ,
+}
 
 
 def unchecked_rule(resource_type: str, logical_id: str) -> str:
@@ -338,38 +365,47 @@ def _nested_templates(
     template's) deploy, by the logical ID of its ``AWS::CloudFormation::Stack`` resource.
 
     aws-cdk-lib writes a ``NestedStack`` ``<scope>/<id>`` as the resource
-    ``<scope>/<id>.NestedStack/<id>.NestedStackResource`` of the parent, whose ``TemplateURL``
-    ends in the asset hash of the nested template; the parent's assets manifest in ``folder``
-    names that asset's file."""
-    stack_resources = {
-        logical_id: json.dumps(resource.get("Properties", {}).get("TemplateURL"))
-        for logical_id, resource in resources.items()
-        if resource.get("Type") == "AWS::CloudFormation::Stack" and logical_id in typed
-    }
-    if not stack_resources:
-        return {}
-    asset_files: dict[str, str] = {}
-    for manifest in folder.glob("*.assets.json"):
-        try:
-            files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
-        except (OSError, ValueError):
-            continue
-        for asset_hash, asset in files.items():
-            source = asset.get("source", {}).get("path") if isinstance(asset, dict) else None
-            if isinstance(source, str) and source.endswith(".nested.template.json"):
-                asset_files[asset_hash] = source
+    ``<scope>/<id>.NestedStack/<id>.NestedStackResource`` of the parent, and its template as
+    ``<Names.uniqueId(nested stack)>.nested.template.json`` in the parent's assembly folder,
+    whatever the synthesizer. Found by that name, not by the asset hash in ``TemplateURL``:
+    nested stacks with identical templates share one hash, and one acknowledgment would then
+    cover them all. A stack resource whose template is not found here is reported by the
+    caller, as not read."""
     nested: dict[str, tuple[Path, str]] = {}
-    for logical_id, template_url in stack_resources.items():
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::CloudFormation::Stack" or logical_id not in typed:
+            continue
         scope, _, resource_id = typed[logical_id].rpartition("/")
         parent, _, holder = scope.rpartition("/")
         stack_id = resource_id.removesuffix(".NestedStackResource")
-        template = next(
-            (file for asset_hash, file in asset_files.items() if f"/{asset_hash}." in template_url),
-            None,
-        )
-        if template is not None and holder == f"{stack_id}.NestedStack" and parent:
-            nested[logical_id] = (folder / template, f"{parent}/{stack_id}")
+        if holder != f"{stack_id}.NestedStack" or not parent:
+            continue
+        path = f"{parent}/{stack_id}"
+        template = folder / f"{_unique_id(path.split('/'))}.nested.template.json"
+        if template.is_file():
+            nested[logical_id] = (template, path)
     return nested
+
+
+def _unique_id(components: list[str]) -> str:
+    """aws-cdk-lib's ``Names.uniqueId`` of the construct at ``components`` (its path below the
+    App): the human-readable path, without ``Default`` and ``Resource`` parts and repeats,
+    and an 8-character MD5 of the path (core/lib/private/uniqueid.ts, ``makeUniqueId``)."""
+    components = [c for c in components if c != "Default"]
+    if len(components) == 1 and len(alphanumeric := _non_alphanumeric(components[0])) <= 255:
+        return alphanumeric
+    digest = hashlib.md5("/".join(components).encode(), usedforsecurity=False)
+    human: list[str] = []
+    for component in components:
+        if not human or not human[-1].endswith(component):
+            human.append(component)
+    readable = "".join(_non_alphanumeric(c) for c in human if c != "Resource")
+    return readable[:240] + digest.hexdigest()[:8].upper()
+
+
+def _non_alphanumeric(text: str) -> str:
+    """``text`` without its characters other than ASCII letters and digits."""
+    return re.sub(r"[^A-Za-z0-9]", "", text)
 
 
 def add_compliance_checks(app: App) -> None:

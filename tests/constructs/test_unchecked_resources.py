@@ -273,3 +273,60 @@ def test_a_split_tree_is_read_through_its_forest_files(tmp_path: Path) -> None:
 
     assert [p.name for p in tmp_path.glob("tree*.json") if p.name != "tree.json"]
     assert len(_path(report["violations"])) == 6
+
+
+def _plain_queue(scope: Construct) -> None:
+    cdk.CfnResource(scope, "Plain", type="AWS::SQS::Queue")
+
+
+def test_identical_nested_stacks_are_each_named_and_acknowledged_alone(tmp_path: Path) -> None:
+    """Nested stacks with byte-identical templates share one asset hash: found by it, every
+    copy was read from one file, reported under one path, and one acknowledgment hid them all."""
+    app = cdk.App(outdir=str(tmp_path))
+    for name in ("A", "B"):
+        stack = cdk.Stack(app, name, env=HOME)
+        for nested in ("N1", "N2"):
+            _plain_queue(cdk.NestedStack(stack, nested))
+    add_compliance_checks(app)
+    acknowledge(
+        app.node.find_child("A").node.find_child("N1"),
+        unchecked_rule("AWS::SQS::Queue", "Plain"),
+        reason=REASON,
+    )
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    (plugin,) = [p for p in report["pluginReports"] if p["pluginName"] == UNCHECKED_PLUGIN]
+    assert _path(plugin["violations"]) == ["A/N2/Plain", "B/N1/Plain", "B/N2/Plain"]
+    assert _path(plugin["suppressedViolations"]) == ["A/N1/Plain"]
+
+
+@pytest.mark.parametrize(
+    "synthesizer",
+    [cdk.LegacyStackSynthesizer(), cdk.CliCredentialsStackSynthesizer()],
+    ids=["legacy", "cli-credentials"],
+)
+def test_a_nested_stack_is_read_whatever_the_synthesizer(
+    synthesizer: cdk.IStackSynthesizer, tmp_path: Path
+) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Home", env=HOME, synthesizer=synthesizer)
+    _plain_queue(cdk.NestedStack(stack, "N"))
+    add_compliance_checks(app)
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    (plugin,) = [p for p in report["pluginReports"] if p["pluginName"] == UNCHECKED_PLUGIN]
+    assert _path(plugin["violations"]) == ["Home/N/Plain"]
+
+
+def test_a_stack_of_an_outside_template_is_named(tmp_path: Path) -> None:
+    """What a CfnStack of a template outside the App deploys, nobody reads."""
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Home", env=HOME)
+    cdk.CfnStack(stack, "Outside", template_url="https://example.com/t.json")
+    add_compliance_checks(app)
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    (plugin,) = [p for p in report["pluginReports"] if p["pluginName"] == UNCHECKED_PLUGIN]
+    assert [v["ruleName"] for v in plugin["violations"]] == [
+        unchecked_rule("AWS::CloudFormation::Stack", "Outside")
+    ]
