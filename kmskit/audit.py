@@ -697,6 +697,14 @@ class AuditStats:
         read event, sorted."""
         return sorted(self.folders_read - self.folders_with_kms_reads)
 
+    def limiting_accounts(self, folders: Iterable[TrailFolder] | None = None) -> tuple[str, ...]:
+        """:attr:`accounts` (``--account``) where limiting them leaves a trail's KMS reads
+        unseen: only in an organization trail's folder among ``folders`` (default: every folder
+        read), whose other member accounts were not read; an account trail's folder is read
+        whole. Empty otherwise."""
+        read = self.folders_read if folders is None else folders
+        return self.accounts if any(f.kind == "organization" for f in read) else ()
+
 
 class ListedObject(NamedTuple):
     """An object of a ListObjectsV2 page: its key, when S3 stored it (None if not given) and
@@ -1326,7 +1334,8 @@ class AuditReader:
             account_paths=paths,
             prefixes=day_prefixes(location, paths, by_account, date_range, by_day=by_day),
             regions=tuple(regions),
-            accounts=tuple(accounts),
+            # The accounts given whose logs are read (one with no log folder was warned about).
+            accounts=tuple(sorted({path.account for path in paths})) if accounts else (),
         )
         # Archived log files are named before any is read, when the oldest files of the range
         # of an account and Region tell (lifecycle rules archive by age), else when their
@@ -1895,7 +1904,7 @@ def unseen_use(stats: AuditStats, date_range: DateRange, location: LogLocation) 
         return UnseenUse(
             "kmsReadEvents",
             0,
-            no_kms_read_events(where, date_range, stats.regions, stats.accounts),
+            no_kms_read_events(where, date_range, stats.regions, stats.limiting_accounts()),
         )
     missing = stats.folders_without_kms_reads()
     if not missing:
@@ -1911,7 +1920,7 @@ def unseen_use(stats: AuditStats, date_range: DateRange, location: LogLocation) 
     return UnseenUse(
         "trailFoldersWithoutKmsReadEvents",
         len(missing),
-        no_kms_read_events(where, date_range, stats.regions, stats.accounts),
+        no_kms_read_events(where, date_range, stats.regions, stats.limiting_accounts(missing)),
     )
 
 

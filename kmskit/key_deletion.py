@@ -358,7 +358,9 @@ class DeletionCheck:
             # trail that leaves KMS's reads out, which one quiet key's Region cannot show.
             stats = self.stats
             found.append(
-                no_kms_read_events("the log files", self.date_range, stats.regions, stats.accounts)
+                no_kms_read_events(
+                    "the log files", self.date_range, stats.regions, stats.limiting_accounts()
+                )
             )
         if self.grants:
             found.append(f"the key has {len(self.grants)} grant(s)")

@@ -572,7 +572,8 @@ def test_with_account_idle_members_of_an_organization_trail_are_not_blamed_on_th
     assert captured.err.splitlines() == [
         limited_without_reads(
             f" in the trail folder of organization {base.ORG}",
-            f"the accounts read ({base.MEMBER}, {base.PARTNER}) and the Regions read (eu-west-1)",
+            f"the accounts read ({', '.join(sorted((base.MEMBER, base.PARTNER)))}) and the "
+            "Regions read (eu-west-1)",
             "account and Region",
             "--account and --log-region",
         )
@@ -904,3 +905,21 @@ def test_a_log_file_archived_after_it_was_listed_is_named(
         ": it is archived; restore it (S3 RestoreObject) and run again, or leave its day out "
         "(--since, --until; --account, --log-region)\n"
     )
+
+
+def test_with_account_an_account_trails_folder_is_still_blamed_on_the_trail(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An account trail's folder is read whole for the account given: other accounts' trails
+    could not show whether this one logs KMS's reads, so --account does not soften it."""
+    week = organization_week()
+    grant = base.kms_record(
+        "CreateGrant", "2026-11-05T11:00:00Z", base.assumed_role(base.PARTNER_ROLE, "p"), None
+    )
+    week[base.log_key(base.PARTNER, "eu-west-1", "2026-11-05", "z")] = [
+        {**grant, "readOnly": False}
+    ]
+    assert audit_week_of(week, "--format", "json", "--account", base.PARTNER) == 0
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert "the trail may exclude KMS events or log write events only" in warning
+    assert "accounts read" not in warning

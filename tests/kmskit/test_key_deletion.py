@@ -505,11 +505,12 @@ def test_logs_without_any_kms_read_event_stop_the_deletion(
     assert "kms:    the log files hold no KMS read event (a Decrypt, a DescribeKey, ...)" in (
         captured.out
     )
-    # The one account and Region read: worded as such (other Regions were not read), not as a
-    # trail that leaves KMS's reads out; it still stops the deletion.
+    # The one Region read: worded as such (other Regions were not read), not as a trail that
+    # leaves KMS's reads out; the account's own trail folder is read whole, so the account is
+    # not named as limited. It still stops the deletion.
     assert (
-        f"the log files hold no KMS read event (a Decrypt, a DescribeKey, ...) in the accounts "
-        f"read ({ACCOUNT}) and the Regions read ({REGION}) from "
+        f"the log files hold no KMS read event (a Decrypt, a DescribeKey, ...) in the Regions "
+        f"read ({REGION}) from "
     ) in captured.err
     assert "the trail may exclude KMS events" not in captured.out + captured.err
     assert world.state()["KeyState"] == "Enabled"
