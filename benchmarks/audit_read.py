@@ -92,6 +92,13 @@ def log_file(records: int) -> bytes:
     return gzip.compress(json.dumps({"Records": [record] * records}).encode())
 
 
+def _listed(keys: list[str], prefix: str, start_after: str) -> list[str]:
+    """What ListObjectsV2 lists of the sorted ``keys``: those under ``prefix`` after
+    ``start_after`` (the archived-file probe starts at --since's folder)."""
+    first = max(bisect.bisect_left(keys, prefix), bisect.bisect_right(keys, start_after))
+    return keys[first : bisect.bisect_left(keys, prefix + "\U0010ffff")]
+
+
 class _Paginator:
     def __init__(self, store: LatencyS3) -> None:
         self._store = store
@@ -109,8 +116,7 @@ class _Paginator:
             names = sorted({k[len(Prefix) :].split("/", 1)[0] for k in self._store.keys})
             yield {"CommonPrefixes": [{"Prefix": f"{Prefix}{n}/"} for n in names if n]}
             return
-        # As S3 lists: keys after StartAfter (the archived-file probe starts at --since's folder).
-        keys = [k for k in self._store.keys if k.startswith(Prefix) and k > StartAfter]
+        keys = _listed(self._store.keys, Prefix, StartAfter)
         for start in range(0, len(keys), 1000):
             if start:
                 time.sleep(self._store.latency)
@@ -274,11 +280,7 @@ class DigestBucket:
         StartAfter: str = "",  # noqa: N803
         **_: Any,
     ) -> Any:
-        first = max(
-            bisect.bisect_left(self.keys, Prefix), bisect.bisect_right(self.keys, StartAfter)
-        )
-        last = bisect.bisect_left(self.keys, Prefix + "\U0010ffff")
-        keys = self.keys[first:last]
+        keys = _listed(self.keys, Prefix, StartAfter)
         if Delimiter:
             names = sorted({k[len(Prefix) :].split("/", 1)[0] for k in keys})
             yield {"CommonPrefixes": [{"Prefix": f"{Prefix}{n}/"} for n in names]}

@@ -310,6 +310,15 @@ SERVICE_WITHOUT_SOURCE = (
 )
 
 
+# How an EventBridge target on a topic or queue encrypted under the key needs no key policy
+# statement for the service: the refusal of a direct grant and the warning about CDK's own say it.
+_EVENTS_TARGET_REMEDY = (
+    "targets.SnsTopic(topic, authorize_using_role=True) (the rule's role, not the service, uses "
+    "the key), or for targets.SqsQueue the feature flag "
+    "@aws-cdk/aws-events:eventsTargetQueueSameAccount (aws:SourceAccount)"
+)
+
+
 def unlimited_service_remedies(services: Sequence[str]) -> str:
     """What to do about an Allow for ``services`` without a source condition, per service where
     the toolkit knows one that does not stop delivery (its :class:`KeyServicePrincipal`
@@ -325,9 +334,7 @@ def unlimited_service_remedies(services: Sequence[str]) -> str:
                 "'events.amazonaws.com', destination='sns' or 'sqs') in service_principals "
                 "(encryption context of the key's topics or queues; EventBridge's KMS requests "
                 "for an encrypted topic carry no aws:SourceAccount or aws:SourceArn), "
-                "targets.SnsTopic(topic, authorize_using_role=True) (the rule's role, not the "
-                "service, uses the key), or for targets.SqsQueue the feature flag "
-                "@aws-cdk/aws-events:eventsTargetQueueSameAccount (aws:SourceAccount)"
+                + _EVENTS_TARGET_REMEDY
             )
         elif service == "cloudtrail.amazonaws.com":
             remedy = f"for {service}: KeyServicePrincipal.cloudtrail(trail_arn=...)"
@@ -360,11 +367,7 @@ def cdk_grant_remedies(services: Sequence[str]) -> str:
     remedies = []
     for service in dict.fromkeys(services):
         if service == EVENTBRIDGE:
-            remedies.append(
-                "for events.amazonaws.com: targets.SnsTopic(topic, authorize_using_role=True) "
-                "(the rule's role, not the service, uses the key), or for targets.SqsQueue the "
-                "feature flag @aws-cdk/aws-events:eventsTargetQueueSameAccount (aws:SourceAccount)"
-            )
+            remedies.append(f"for events.amazonaws.com: {_EVENTS_TARGET_REMEDY}")
         else:
             remedies.append(
                 f"for {service}: aws-cdk-lib's construct takes no condition for it; if the key "
@@ -1173,7 +1176,6 @@ class ServiceStatements:
 
     def __init__(self) -> None:
         self._identities: dict[str, list[tuple[Any, ...]]] = {}
-        self._statements: list[iam.PolicyStatement] = []
 
     def render(self, service: KeyServicePrincipal, ctx: KeyContext) -> list[iam.PolicyStatement]:
         """``service``'s statements, or none if the key already has them."""
@@ -1181,9 +1183,7 @@ class ServiceStatements:
         if service.identity in identities:
             return []
         identities.append(service.identity)
-        statements = service.render(ctx, "" if len(identities) == 1 else str(len(identities)))
-        self._statements.extend(statements)
-        return statements
+        return service.render(ctx, "" if len(identities) == 1 else str(len(identities)))
 
 
 @dataclass(frozen=True)
