@@ -13,8 +13,11 @@ CloudFormation sends one event per create, update or delete of a ``Custom::KmsGr
   CloudFormation's clean-up of a replaced ``OUTCOME_UNKNOWN``, retiring the grant the update
   has just got.
 * **Delete**: ``RetireGrant`` (the provider's role is the grant's retiring principal) or
-  ``RevokeGrant`` (``DeleteBy``), on the grant the physical ID names. A grant (or key) already
-  gone counts as deleted; so does a physical ID that names no grant (a create that failed).
+  ``RevokeGrant`` (``DeleteBy``), on the grant the physical ID names. A grant that KMS answers
+  is not there may have been created a moment ago (a rollback right after the create), before
+  it is consistent throughout KMS: CreateGrant with its name and parameters returns it, and it
+  is retired by its token (:func:`_delete_by_name`). A grant (or key) gone counts as deleted
+  then; so does a physical ID that names no grant (a create that failed).
 
 Every call is idempotent (a named grant; a retire of a grant gone is done), so one that gets no
 answer (a lost connection, a timeout, KMS's internal or dependency errors, throttling after
@@ -338,7 +341,7 @@ def _retire_stray(old: Mapping[str, Any], held: set[str], calls: _Calls) -> None
     a refusal (the failed update's, again) or a call without an answer leaves the grant to the
     commands of the failure's reason and fails nothing. A grant that the lost call had not made
     is made and deleted at once, as in the rollback of a create
-    (:func:`_delete_after_unknown_outcome`)."""
+    (:func:`_delete_by_name`)."""
     if calls.clock() + 2 * LONGEST_CALL_SECONDS > calls.deadline:
         log("WARNING", "no time to look for a grant of the old properties")
         return
@@ -368,39 +371,81 @@ def _same_grant(properties: Mapping[str, Any], old: Any) -> bool:
 
 
 def _delete(physical_id: str, properties: Mapping[str, Any], calls: _Calls) -> Answer:
+    """The grant the physical ID names deleted. One that KMS answers is not there may be one
+    created a moment ago, not yet consistent throughout KMS (the common rollback: the KeyGrant
+    created, another resource failing seconds later): it is asked for by name
+    (:func:`_delete_by_name`) before it counts as gone."""
     if physical_id == OUTCOME_UNKNOWN:
-        return _delete_after_unknown_outcome(properties, calls)
+        _delete_by_name(properties, calls)
+        return Answer(SUCCESS, OUTCOME_UNKNOWN)
     if not GRANT_ID.match(physical_id):
         log("INFO", "no grant to delete", physical_resource_id=physical_id)
         return Answer(SUCCESS, physical_id)
-    _delete_grant(physical_id, properties, calls)
+    if _delete_grant(physical_id, properties, calls):
+        return Answer(SUCCESS, physical_id)
+    # RESERVE_SECONDS covers one call after the deadline: a CreateGrant and a delete must start
+    # by then, the CreateGrant's own deadline being one call earlier (_delete_by_name).
+    if calls.clock() + LONGEST_CALL_SECONDS > calls.deadline:
+        return Answer(
+            FAILED,
+            physical_id,
+            reason=f"{properties.get('DeleteBy', 'RetireGrant')} answered that there is no "
+            f"grant {physical_id} on {_text(properties, 'KeyId')}, which a grant created a "
+            "moment ago can answer, and no time was left to ask for it by its name "
+            f"{_text(properties, 'Name')!r}: delete it again",
+        )
+    _delete_by_name(properties, calls, missing=physical_id)
     return Answer(SUCCESS, physical_id)
 
 
-def _delete_after_unknown_outcome(properties: Mapping[str, Any], calls: _Calls) -> Answer:
-    """The rollback of a create whose CreateGrant got no answer: CreateGrant again with the same
-    name and parameters returns the grant if the first call made it (or makes it now), and that
-    grant is deleted. A key gone has no grants left."""
+def _delete_by_name(
+    properties: Mapping[str, Any], calls: _Calls, *, missing: str | None = None
+) -> None:
+    """CreateGrant again with the grant's name and parameters returns the grant there is (or
+    makes it now), and that grant is deleted. A key gone has no grants left.
+
+    Two deletes need it: the rollback of a create whose CreateGrant got no answer (the grant
+    may exist or not), and the delete of a grant whose ID KMS answered that there is no such
+    grant (``missing``: that ID), which a grant created a moment ago can answer. A grant deleted
+    long ago (by hand) then costs a grant made and retired at once. For ``missing``, the call
+    is not retried for IAM (the policy allowed the create it deletes) and a refusal confirms
+    what KMS answered: the grant counts as gone."""
     parameters = create_grant_parameters(properties)
     # RESERVE_SECONDS covers one call after the deadline; here the delete follows: the create's
     # own deadline is one call earlier, so that the delete starts by the deadline.
     first = replace(calls, deadline=calls.deadline - LONGEST_CALL_SECONDS)
+    retried = PROPAGATION_ERRORS if missing is None else frozenset()
     try:
-        response = _call(first, _region(properties), "CreateGrant", parameters)
+        response = _call(first, _region(properties), "CreateGrant", parameters, retried=retried)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
-        if code != "NotFoundException":
+        if code == "NotFoundException":
+            log("INFO", "key gone: no grant to delete", key_id=parameters["KeyId"], code=code)
+            return
+        if missing is None or _no_answer(error) is not None:
             raise
-        log("INFO", "key gone: no grant to delete", key_id=parameters["KeyId"], code=code)
-        return Answer(SUCCESS, OUTCOME_UNKNOWN)
+        log(
+            "WARNING",
+            "grant gone already: CreateGrant to find it by name refused",
+            grant_id=missing,
+            name=parameters["Name"],
+            code=code,
+        )
+        return
     grant_id = response["GrantId"]
-    log("INFO", "grant of the create without an answer", grant_id=grant_id, name=parameters["Name"])
+    log(
+        "INFO",
+        "grant of the create without an answer" if missing is None else "grant found by name",
+        grant_id=grant_id,
+        name=parameters["Name"],
+        missing=missing,
+    )
     # The grant may have been made a moment ago, before it is consistent throughout KMS, where a
     # retirement by ID could answer that there is no such grant. Its token identifies it at once
-    # (RetireGrant API reference, GrantToken); RevokeGrant takes none, so there a grant "gone"
-    # fails the rollback, and the rollback tried again later finds the grant by name.
+    # (RetireGrant API reference, GrantToken); RevokeGrant takes none, so there "no such grant"
+    # is retried until the deadline, then fails the delete, and the delete tried again later
+    # finds the grant by name.
     _delete_grant(grant_id, properties, calls, token=response.get("GrantToken"), just_returned=True)
-    return Answer(SUCCESS, OUTCOME_UNKNOWN)
 
 
 def _delete_grant(
@@ -410,25 +455,29 @@ def _delete_grant(
     *,
     token: str | None = None,
     just_returned: bool = False,
-) -> None:
-    """RetireGrant or RevokeGrant (``DeleteBy``) of ``grant_id``; one gone already is done,
-    except for a grant CreateGrant has ``just_returned`` that is revoked. ``token``: the grant
-    token to retire it by (never logged)."""
+) -> bool:
+    """RetireGrant or RevokeGrant (``DeleteBy``) of ``grant_id``: whether it deleted a grant
+    (False: KMS answered that there is none). A grant CreateGrant has ``just_returned`` exists:
+    one revoked by ID is asked for until the deadline, then fails. ``token``: the grant token to
+    retire it by (never logged), which KMS knows at once."""
     action = properties.get("DeleteBy", "RetireGrant")
     if action not in DELETE_ACTIONS:
         raise PropertyError(f"DeleteBy must be RetireGrant or RevokeGrant. Received: {action!r}")
     key_id = _text(properties, "KeyId")
     by_token = action == "RetireGrant" and token is not None
     request = {"GrantToken": token} if by_token else {"KeyId": key_id, "GrantId": grant_id}
+    exists = just_returned and not by_token
+    retried = PROPAGATION_ERRORS | DELETED_ALREADY if exists else PROPAGATION_ERRORS
     try:
-        _call(calls, _region(properties), action, request)
+        _call(calls, _region(properties), action, request, retried=retried)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
-        if code not in DELETED_ALREADY or (just_returned and not by_token):
+        if code not in DELETED_ALREADY or exists:
             raise
-        log("INFO", "grant gone already", grant_id=grant_id, code=code)
-    else:
-        log("INFO", "grant deleted", grant_id=grant_id, action=action, key_id=key_id)
+        log("INFO", "no such grant", grant_id=grant_id, code=code)
+        return False
+    log("INFO", "grant deleted", grant_id=grant_id, action=action, key_id=key_id)
+    return True
 
 
 def _call(
@@ -437,10 +486,12 @@ def _call(
     operation: str,
     parameters: dict[str, Any],
     unanswered: list[str] | None = None,
+    *,
+    retried: frozenset[str] = PROPAGATION_ERRORS,
 ) -> dict[str, Any]:
-    """KMS's ``operation`` in ``region``, retried on :data:`PROPAGATION_ERRORS` and on a call
-    without an answer (:func:`_no_answer`) until the deadline; what each attempt without an
-    answer got is added to ``unanswered``."""
+    """KMS's ``operation`` in ``region``, retried on the error codes ``retried`` (default
+    :data:`PROPAGATION_ERRORS`) and on a call without an answer (:func:`_no_answer`) until the
+    deadline; what each attempt without an answer got is added to ``unanswered``."""
     client = calls.client_for(region)
     method = getattr(client, xform_name(operation))
     wait = FIRST_WAIT_SECONDS
@@ -457,9 +508,13 @@ def _call(
                 message = "no answer, retrying: the call is idempotent"
             elif isinstance(error, ClientError):
                 code = error.response.get("Error", {}).get("Code")
-                if code not in PROPAGATION_ERRORS:
+                if code not in retried:
                     raise
-                message = "refused, retrying: the role's IAM policy may not be in effect yet"
+                message = (
+                    "refused, retrying: the role's IAM policy may not be in effect yet"
+                    if code in PROPAGATION_ERRORS
+                    else "no such grant, retrying: CreateGrant has just returned it"
+                )
             else:
                 raise
             if calls.clock() + wait > calls.deadline:
