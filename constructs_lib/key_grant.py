@@ -58,6 +58,7 @@ from constructs import Construct
 from constructs_lib import _durations as durations
 from constructs_lib import _kms_actions as actions
 from constructs_lib import _lambda_assets as lambda_assets
+from constructs_lib import _names as names
 from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
@@ -102,6 +103,11 @@ KEY_ARN = re.compile(
 # CreateGrant's Name (GrantNameType in botocore's model of the KMS API).
 GRANT_NAME = re.compile(r"^[a-zA-Z0-9:/_-]{1,256}\Z")
 MAX_GRANT_NAME_LENGTH = 256
+# The end of Names.unique_resource_name: a hash of the construct's path, which a DESTROY grant's
+# own name gets after a "-" (_grant_name).
+PATH_HASH_LENGTH = 8
+MAX_GIVEN_NAME_LENGTH = MAX_GRANT_NAME_LENGTH - 1 - PATH_HASH_LENGTH
+GRANT_NAME_KIND = "KMS grant name on"
 MAX_PRINCIPAL_LENGTH = 256  # PrincipalIdType
 MAX_CONTEXT_PAIRS = 8  # per encryption context constraint (CreateGrant, Constraints)
 MAX_CONTEXT_VALUE_LENGTH = 384
@@ -318,12 +324,18 @@ class KeyGrant(Construct):
             is then revoked on delete (``kms:RevokeGrant``, which the key policy must allow).
             Default: the provider's role, which retires the grant on delete with no key policy
             or IAM permission.
-        name: the grant's name (1-256 letters, digits and ``:/_-``); makes CreateGrant
-            idempotent, so a repeated create with the same parameters (a rollback's) returns
-            the same grant. Default: the construct's unique name in the App, ``-`` between the
-            parts (``Names.unique_resource_name``, e.g. ``Stack-ReaderGrant-150D6985``); for
-            ``RemovalPolicy.RETAIN``, without them, as in 0.2.0 (``StackReaderGrant150D6985``),
-            so that the upgrade takes 0.2.0's retained grant over.
+        name: the start of the grant's name (letters, digits and ``:/_-``), once per key in
+            the App; the name makes CreateGrant idempotent, so a repeated create with the same
+            parameters (a rollback's) returns the same grant. A DESTROY grant's name is this,
+            ``-`` and the hash of the construct's path that ends its default name (1-247
+            characters, so that the name is at most 256: ``orders-reader-150D6985``), so that a
+            KeyGrant of another construct ID or stack asks for another grant rather than getting
+            this one back, which the old KeyGrant's removal would then retire; a RETAIN grant's
+            name is this alone (1-256 characters). Default: the construct's unique name in the
+            App, ``-`` between the parts (``Names.unique_resource_name``, e.g.
+            ``Stack-ReaderGrant-150D6985``); for ``RemovalPolicy.RETAIN``, without them, as in
+            0.2.0 (``StackReaderGrant150D6985``), so that the upgrade takes 0.2.0's retained
+            grant over.
         removal_policy: ``RemovalPolicy.DESTROY`` deletes (retires or revokes) the grant when
             the construct or its stack is deleted; ``RemovalPolicy.RETAIN`` leaves it in place (a
             change of the grant's props still replaces it, deleting the one before). Default:
@@ -382,6 +394,10 @@ class KeyGrant(Construct):
             "RemovalPolicy.RETAIN",
             removal_policy,
         )
+        if name is not None:
+            _reserve_name(
+                self, name, stack=stack, key=key, target=target, removal_policy=removal_policy
+            )
         self.key_arn = target.arn
         self.grantee_arn = grantee
         self.operations = ops
@@ -398,7 +414,7 @@ class KeyGrant(Construct):
             # A name makes CreateGrant idempotent: a rollback's repeat of the create (or an
             # update that changes none of the grant's parameters) gets the grant it made
             # before, not a second one that the first would outlive.
-            "Name": name if name is not None else _default_name(self, removal_policy),
+            "Name": _grant_name(self, name, removal_policy),
             "DeleteBy": "RetireGrant" if self_retiring else "RevokeGrant",
         }
         if constraints:
@@ -408,7 +424,7 @@ class KeyGrant(Construct):
         # Not 0.2.0's logical ID (its AwsCustomResource's, at Resource/Resource): CloudFormation
         # refuses a new ServiceToken for a custom resource ("Modifying service token is not
         # allowed"). An upgrade so creates every grant anew, and 0.2.0's provider retires the
-        # old one (DESTROY) or CloudFormation leaves it (RETAIN): see _default_name.
+        # old one (DESTROY) or CloudFormation leaves it (RETAIN): see _grant_name.
         self.custom_resource = CustomResource(
             self,
             "Resource",
@@ -546,19 +562,70 @@ def _policy_id(stack: Stack, key_arn: str, conditions: Mapping[str, Any], *, rev
     return f"Policy{digest[:POLICY_ID_HASH_LENGTH].upper()}"
 
 
-def _default_name(grant: KeyGrant, removal_policy: RemovalPolicy) -> str:
-    """The grant's name when none is given: the construct's unique name in the App.
+def _grant_name(grant: KeyGrant, given: str | None, removal_policy: RemovalPolicy) -> str:
+    """The grant's name: by default the construct's unique name in the App; a DESTROY grant's
+    ``given`` name gets the hash of the construct's path that ends it.
 
-    An upgrade from 0.2.0 replaces each grant's custom resource by one of a new logical ID, and
-    CreateGrant returns the grant there is for the same name and parameters. A DESTROY grant's
-    old resource then retires 0.2.0's grant, so the new one needs a new name (``-`` between the
-    parts): with 0.2.0's, it would get the grant being retired. A RETAIN grant's old resource is
-    left in place with its grant, so it keeps 0.2.0's name (no separators): the new resource
-    gets that grant rather than a second one that no stack would delete.
+    CreateGrant returns the grant there is for the same name and parameters. A new logical ID
+    (a construct ID changed, a KeyGrant moved to another stack with the same retiring
+    principal) makes CloudFormation create a new resource, then delete the old one, which
+    retires its grant: under the same name the new resource would get that grant back and lose
+    it, still holding its ID. So a DESTROY grant's name depends on the construct's path, given
+    or not. A RETAIN grant's old resource is left in place with its grant, deleting nothing, and
+    the new resource may take it over (the upgrade from 0.2.0 below relies on it): its name is
+    the one given, as before.
+
+    An upgrade from 0.2.0 replaces each grant's custom resource by one of a new logical ID. A
+    DESTROY grant's old resource then retires 0.2.0's grant, so the new one needs a new name
+    (``-`` between the parts): with 0.2.0's, it would get the grant being retired. A RETAIN
+    grant's old resource is left in place with its grant, so it keeps 0.2.0's name (no
+    separators): the new resource gets that grant rather than a second one that no stack would
+    delete.
     """
     if removal_policy == RemovalPolicy.RETAIN:
+        if given is not None:
+            return given
         return Names.unique_resource_name(grant, max_length=MAX_GRANT_NAME_LENGTH)
-    return Names.unique_resource_name(grant, max_length=MAX_GRANT_NAME_LENGTH, separator="-")
+    unique = Names.unique_resource_name(grant, max_length=MAX_GRANT_NAME_LENGTH, separator="-")
+    return unique if given is None else f"{given}-{unique[-PATH_HASH_LENGTH:]}"
+
+
+def _reserve_name(
+    grant: KeyGrant,
+    name: str,
+    *,
+    stack: Stack,
+    key: Any,
+    target: _Key,
+    removal_policy: RemovalPolicy,
+) -> None:
+    """``name`` (the ``name`` prop) checked for ``removal_policy`` and taken on ``target``'s key
+    in the App, or refused naming the KeyGrant that has it (:mod:`constructs_lib._names`)."""
+    require(
+        removal_policy == RemovalPolicy.RETAIN
+        or is_token(name)
+        or len(name) <= MAX_GIVEN_NAME_LENGTH,
+        "name",
+        f"must be at most {MAX_GIVEN_NAME_LENGTH} characters for a RemovalPolicy.DESTROY grant: "
+        f"its grant's name is the name, '-' and a hash of the construct's path "
+        f"({PATH_HASH_LENGTH} characters), and CreateGrant takes at most "
+        f"{MAX_GRANT_NAME_LENGTH}",
+        name,
+    )
+    other, where = names.reserve(
+        stack, stack_facts(stack), f"{GRANT_NAME_KIND} {target.arn}", name, grant, app_wide=True
+    )
+    if other is not None:  # worded only now: a construct's path is a jsii round trip
+        owner = target.owner if target.owner is not None else key
+        shown_key = owner.node.path if hasattr(owner, "node") else target.arn
+        raise ConstructPropError(
+            "name",
+            f"must be used once per key within {where}: {other} already names its grant on "
+            f"{shown_key} so, and {grant.node.path} asks for it too (a grant's name is what "
+            "tells it apart on the key, and CreateGrant returns one grant for two requests of "
+            "the same name and parameters, which the removal of either KeyGrant would retire)",
+            name,
+        )
 
 
 # -- checks ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ parameter fails here rather than at deploy time.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from constructs_lib.key_grant import (
     POLICY_PER_PERMISSION_CONTEXT_KEY,
     PROVIDER_ID,
 )
-from lambda_src.key_grant.handler import DELETED_ALREADY, create_grant_parameters
+from lambda_src.key_grant.handler import DELETED_ALREADY, create_grant_parameters, handle
 from tests._support.apps.grants_showcase import (
     ASG_ACCOUNT,
     ASG_STACK,
@@ -718,12 +719,141 @@ def test_refuses_a_principal_with_conditions_a_grant_cannot_hold() -> None:
 
 def test_refuses_arns_and_names_longer_than_kms_takes() -> None:
     long_role = f"arn:aws:iam::{ACCOUNT}:role/" + "r" * (256 - len(f"arn:aws:iam::{ACCOUNT}:role/"))
-    grant(new_stack(), grantee_principal=long_role, name="n" * 256)  # the longest taken
+    # The longest taken: a DESTROY grant's name gets "-" and the path's hash (256 in all).
+    made = grant(new_stack(), grantee_principal=long_role, name="n" * 247)
+    assert len(grant_name(made)) == 256
+    grant(new_stack(), name="n" * 256, removal_policy=cdk.RemovalPolicy.RETAIN)
     assert refused(grantee_principal=long_role + "r").startswith(
         "'grantee_principal' must be the ARN of an IAM principal"
     )
     assert refused(retiring_principal=long_role + "r").endswith(f"Received: '{long_role}r'")
     assert refused(name="n" * 257).startswith("'name' must be 1-256 letters")
+    assert refused(name="n" * 248) == (
+        "'name' must be at most 247 characters for a RemovalPolicy.DESTROY grant: its grant's "
+        "name is the name, '-' and a hash of the construct's path (8 characters), and "
+        f"CreateGrant takes at most 256. Received: '{'n' * 248}'"
+    )
+
+
+def grant_name(made: KeyGrant) -> str:
+    """The Name of ``made``'s custom resource, as the template has it."""
+    stack = cdk.Stack.of(made)
+    resource = made.custom_resource.node.default_child
+    assert isinstance(resource, cdk.CfnResource)
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    name: str = resources[stack.get_logical_id(resource)]["Properties"]["Name"]
+    return name
+
+
+def test_a_destroy_grant_of_a_name_of_its_own_is_told_apart_by_the_path_of_its_construct() -> None:
+    """CreateGrant returns the grant there is for the same name and parameters. A KeyGrant whose
+    construct ID changes (or that moves to another stack, with a retiring principal of its own)
+    is a new logical resource, created before the old one is deleted: under the same name it
+    got the old grant back, which the old resource's delete then retired. The hash of the path
+    that ends the default name ends a given one too; a RETAIN grant keeps the name as given
+    (its old resource retires nothing)."""
+    names = {}
+    for construct_id in ("OrdersReader", "ReaderOfOrders"):
+        made = grant(new_stack(), construct_id, name="orders-reader")
+        names[construct_id] = grant_name(made)
+        unique = cdk.Names.unique_resource_name(made, separator="-")
+        assert names[construct_id] == "orders-reader-" + unique[-8:]
+    assert names["OrdersReader"] != names["ReaderOfOrders"]
+    moved = grant(
+        cdk.Stack(cdk.App(), "T", env=cdk.Environment(account=ACCOUNT, region=REGION)),
+        "OrdersReader",
+        name="orders-reader",
+    )
+    assert grant_name(moved) not in names.values()
+    kept = grant(new_stack(), name="orders-reader", removal_policy=cdk.RemovalPolicy.RETAIN)
+    assert grant_name(kept) == "orders-reader"
+
+
+class FakeKms:
+    """KMS's grants as the CreateGrant API reference describes them: a named CreateGrant with
+    the parameters of a grant there is returns that grant."""
+
+    def __init__(self) -> None:
+        self.grants: dict[str, tuple[str, bool]] = {}  # ID -> (parameters, live)
+
+    def create_grant(self, **parameters: Any) -> dict[str, str]:
+        asked = json.dumps(parameters, sort_keys=True)
+        for grant_id, (made, live) in self.grants.items():
+            if live and made == asked:
+                return {"GrantId": grant_id, "GrantToken": "token-" + grant_id}
+        grant_id = f"{len(self.grants) + 1:064d}"
+        self.grants[grant_id] = (asked, True)
+        return {"GrantId": grant_id, "GrantToken": "token-" + grant_id}
+
+    def retire_grant(self, **parameters: str) -> dict[str, Any]:
+        grant_id = parameters.get("GrantId") or parameters["GrantToken"].removeprefix("token-")
+        self.grants[grant_id] = (self.grants[grant_id][0], False)
+        return {}
+
+
+def test_a_renamed_keygrant_of_a_name_of_its_own_keeps_its_grant_through_the_clean_up() -> None:
+    """The deployment that changes the construct ID, as CloudFormation runs it: the new
+    resource's create, then the old one's delete (helper-192's grant_rename2.py)."""
+    kms_api = FakeKms()
+
+    def deploy(request: str, construct_id: str, physical_id: str | None = None) -> str:
+        stack = new_stack()
+        made = grant(stack, construct_id, name="orders-reader")
+        (resource,) = Template.from_stack(stack).find_resources("Custom::KmsGrant").values()
+        event: dict[str, Any] = {
+            "RequestType": request,
+            "LogicalResourceId": stack.get_logical_id(made.custom_resource.node.default_child),
+            "ResourceProperties": properties(resource),  # Fn::GetAtt as "<Role.Arn>"
+        }
+        if physical_id is not None:
+            event["PhysicalResourceId"] = physical_id
+        answer = handle(event, deadline=0.0, client_for=lambda region: kms_api)
+        assert answer.status == "SUCCESS", answer.reason
+        return answer.physical_resource_id
+
+    old = deploy("Create", "OrdersReader")
+    new = deploy("Create", "ReaderOfOrders")
+    deploy("Delete", "OrdersReader", old)
+    assert new != old
+    assert kms_api.grants[new][1]  # the new resource's grant is live
+    assert not kms_api.grants[old][1]
+
+
+def test_a_name_of_its_own_is_used_once_per_key_in_the_app() -> None:
+    """Two KeyGrants of one name and key (a rename done as "add the new, remove the old" in one
+    deployment, a copy) are refused at synth, in one stack or two of the App, naming both."""
+    app = cdk.App()
+    one = cdk.Stack(app, "One", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    two = cdk.Stack(app, "Two", env=cdk.Environment(account=ASG_ACCOUNT, region="us-east-1"))
+    key = CustomerManagedKey(one, "Data")
+    grant(one, "Reader", key=key, name="orders-reader")
+    grant(one, "Writer", key=SHARED_KEY_ARN, name="orders-reader")  # another key
+    grant(two, "Reader", key=OTHER_KEY_ARN, name="orders-reader")
+    grant(new_stack(), "Reader", key=SHARED_KEY_ARN, name="orders-reader")  # another App
+    with pytest.raises(ConstructPropError) as error:
+        grant(one, "ReaderAgain", key=key.key, name="orders-reader")
+    assert str(error.value) == (
+        "'name' must be used once per key within the App: One/Reader already names its grant "
+        "on One/Data so, and One/ReaderAgain asks for it too (a grant's name is what tells it "
+        "apart on the key, and CreateGrant returns one grant for two requests of the same name "
+        "and parameters, which the removal of either KeyGrant would retire). Received: "
+        "'orders-reader'"
+    )
+    with pytest.raises(ConstructPropError) as error:
+        grant(
+            two,
+            "Writer",
+            key=SHARED_KEY_ARN,
+            name="orders-reader",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+    assert str(error.value).startswith(
+        "'name' must be used once per key within the App: One/Writer already names its grant "
+        f"on {SHARED_KEY_ARN} so, and Two/Writer asks for it too"
+    )
+    # Default names are the constructs' own, unique in the App.
+    grant(one, "Default1", key=key)
+    grant(one, "Default2", key=key)
 
 
 def test_a_stack_takes_as_many_grants_as_its_provider_role_takes_policies() -> None:
