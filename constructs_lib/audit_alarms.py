@@ -1,7 +1,7 @@
 """CloudWatch metric filters and alarms on a log group that receives CloudTrail events.
 
 :class:`~constructs_lib.AuditTrail` makes its own trail and log group and watches it with
-:func:`add_trail_alarms`. :class:`KmsAuditAlarms` adds the same five metric filters and alarms
+:func:`add_trail_alarms`. :class:`KmsAuditAlarms` adds the same metric filters and five alarms
 to a log group that already receives CloudTrail events: the organization trail of AWS Control
 Tower (``aws-controltower/CloudTrailLogs`` in the management account) or any other trail a
 platform team runs, so that no second trail (and no second bill for the same management events)
@@ -21,6 +21,11 @@ The patterns:
   one pattern, and :func:`key_policy_changed_patterns` spreads more over several filters that
   count into the one metric, each record in at most one of them.
 * ``UnauthorizedApiCalls`` and ``CloudTrailConfigurationChanged``: CIS 3.1 / 4.1 and 3.5 / 4.5.
+  The CIS pattern of ``CloudTrailConfigurationChanged`` stays exact (scanners compare the
+  string); a second filter, ``CloudTrailConfigurationChangedFilter2``, counts into the same
+  metric the calls that CIS leaves out and that change what a trail records:
+  ``PutEventSelectors`` (a write-only trail, or one excluding ``kms.amazonaws.com``, loses every
+  KMS Read event) and ``PutInsightSelectors``.
 """
 
 from __future__ import annotations
@@ -67,12 +72,20 @@ CLOUDTRAIL_CONFIGURATION_CHANGED = (
     "{($.eventName=CreateTrail) || ($.eventName=UpdateTrail) || ($.eventName=DeleteTrail) || "
     "($.eventName=StartLogging) || ($.eventName=StopLogging)}"
 )
+# What CIS's pattern leaves out: replacing a trail's event selectors (which can make it
+# write-only or exclude kms.amazonaws.com, dropping every KMS Read event) or Insights selectors.
+# CloudTrail API reference: PutEventSelectors, PutInsightSelectors. None of these event names is
+# in CLOUDTRAIL_CONFIGURATION_CHANGED, so no record counts twice in the metric.
+CLOUDTRAIL_SELECTORS_CHANGED = (
+    "{($.eventSource=cloudtrail.amazonaws.com) && "
+    "(($.eventName=PutEventSelectors) || ($.eventName=PutInsightSelectors))}"
+)
 MAX_FILTER_PATTERN_LENGTH = 1024
 """The longest filter pattern CloudWatch Logs accepts (PutMetricFilter ``filterPattern``)."""
 MAX_KEY_POLICY_CHANGED_FILTERS = 40
 """The most metric filters ``KmsKeyPolicyChanged`` may take (ten accounts each). With the other
-four alarms' that is 44 of the 100 CloudWatch Logs allows on one log group: the rest stay free
-for the filters others put on a shared log group (Control Tower's, for one)."""
+four alarms' five that is 45 of the 100 CloudWatch Logs allows on one log group: the rest stay
+free for the filters others put on a shared log group (Control Tower's, for one)."""
 NAMESPACE_PREFIX = "KmsAuditAlarms/"
 """KmsAuditAlarms' metric namespaces; AuditTrail's are ``AuditTrail/<trail name>``."""
 MAX_NAMESPACE_LENGTH = 255
@@ -101,7 +114,8 @@ ALARMS = (
     ),
     (
         "CloudTrailConfigurationChanged",
-        "A trail was created, changed, deleted, started or stopped (CIS 3.5 / 4.5).",
+        "A trail was created, changed, deleted, started or stopped (CIS 3.5 / 4.5), or its "
+        "event or Insights selectors were replaced.",
     ),
 )
 
@@ -193,13 +207,18 @@ def watched_accounts_pattern(
 def trail_alarm_patterns(key_policy_changed: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """The filter patterns of each alarm, by metric name: one each, but ``KmsKeyPolicyChanged``'s
     are ``key_policy_changed`` (they depend on whose events the log group receives, and an
-    organization's may take several filters: :func:`key_policy_changed_patterns`)."""
+    organization's may take several filters: :func:`key_policy_changed_patterns`), and
+    ``CloudTrailConfigurationChanged`` has CIS's pattern and
+    :data:`CLOUDTRAIL_SELECTORS_CHANGED`."""
     return {
         "KmsKeyDisabledOrScheduledForDeletion": (KMS_KEY_DISABLED_OR_DELETED,),
         "KmsKeyPendingDeletionUsed": (KMS_KEY_PENDING_DELETION_USED,),
         "KmsKeyPolicyChanged": tuple(key_policy_changed),
         "UnauthorizedApiCalls": (UNAUTHORIZED_API_CALLS,),
-        "CloudTrailConfigurationChanged": (CLOUDTRAIL_CONFIGURATION_CHANGED,),
+        "CloudTrailConfigurationChanged": (
+            CLOUDTRAIL_CONFIGURATION_CHANGED,
+            CLOUDTRAIL_SELECTORS_CHANGED,
+        ),
     }
 
 
@@ -219,8 +238,9 @@ def add_trail_alarms(
     alarm_topic: AlarmTopic,
     source: str,
 ) -> TrailAlarms:
-    """Add the five metric filters (``<metric>Filter``; a further ``KmsKeyPolicyChanged``
-    pattern of ``key_policy_changed`` is ``KmsKeyPolicyChangedFilter2``, ``3``, ...) and alarms
+    """Add the metric filters (``<metric>Filter``; a further pattern of a metric is
+    ``<metric>Filter2``, ``3``, ...: ``KmsKeyPolicyChanged``'s of ``key_policy_changed`` and
+    ``CloudTrailConfigurationChangedFilter2``) and the five alarms
     (``<metric>Alarm``) under ``scope`` on ``log_group``, each metric in ``namespace``; every
     alarm notifies ``alarm_topic`` on ALARM (not on OK: each is one event). ``source`` ends each
     alarm's description (``Trail audit``)."""

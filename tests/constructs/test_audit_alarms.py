@@ -1,8 +1,9 @@
-"""KmsAuditAlarms: AuditTrail's five metric filters and alarms on a log group that already
+"""KmsAuditAlarms: AuditTrail's metric filters and five alarms on a log group that already
 receives CloudTrail events (AWS Control Tower's, an organization trail's)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,16 @@ from aws_cdk.assertions import Match, Template
 from constructs_lib import AlarmTopic, ConstructPropError, CustomerManagedKey, KmsAuditAlarms
 from constructs_lib.audit_alarms import (
     CLOUDTRAIL_CONFIGURATION_CHANGED,
+    CLOUDTRAIL_SELECTORS_CHANGED,
     KMS_KEY_DISABLED_OR_DELETED,
     KMS_KEY_PENDING_DELETION_USED,
     MAX_FILTER_PATTERN_LENGTH,
     MAX_KEY_POLICY_CHANGED_FILTERS,
     UNAUTHORIZED_API_CALLS,
     grant_from_another_account_pattern,
+    key_policy_changed_pattern,
     key_policy_changed_patterns,
+    trail_alarm_patterns,
 )
 from tests._support.apps.audit_showcase import (
     CONTROL_TOWER_LOG_GROUP,
@@ -89,7 +93,11 @@ def test_metric_filter_and_alarm_on_the_given_log_group(
     template = showcase.template(STACK)
     resources = template["Resources"]
     namespace = f"KmsAuditAlarms/{group}"
-    metric_filter = resources[logical_id(template, "AWS::Logs::MetricFilter", construct + metric)]
+    (metric_filter,) = [
+        resource
+        for name, resource in resources.items()
+        if re.fullmatch(f"{construct}{metric}Filter[0-9A-F]{{8}}", name)
+    ]
     assert metric_filter["Properties"] == {
         "FilterPattern": pattern,
         "LogGroupName": group,
@@ -106,9 +114,10 @@ def test_metric_filter_and_alarm_on_the_given_log_group(
     )
 
 
-def test_five_filters_and_alarms_per_log_group(showcase: SynthResult) -> None:
+def test_six_filters_and_five_alarms_per_log_group(showcase: SynthResult) -> None:
     assertions = showcase.assertions(STACK)
-    assertions.resource_count_is("AWS::Logs::MetricFilter", 10)
+    # CloudTrailConfigurationChanged: CIS's pattern, and PutEventSelectors / PutInsightSelectors.
+    assertions.resource_count_is("AWS::Logs::MetricFilter", 12)
     assertions.resource_count_is("AWS::CloudWatch::Alarm", 10)
     assertions.resource_count_is("AWS::Logs::LogGroup", 0)  # the log groups exist already
     assertions.resource_count_is("AWS::CloudTrail::Trail", 0)  # and so does the trail
@@ -309,6 +318,16 @@ def kms_record(event: str, *, recipient: str, caller: str, **more: Any) -> dict[
         ),
         (CLOUDTRAIL_CONFIGURATION_CHANGED, {"eventName": "StopLogging"}, True),
         (CLOUDTRAIL_CONFIGURATION_CHANGED, {"eventName": "LookupEvents"}, False),
+        (
+            CLOUDTRAIL_SELECTORS_CHANGED,
+            {"eventSource": "cloudtrail.amazonaws.com", "eventName": "PutInsightSelectors"},
+            True,
+        ),
+        (
+            CLOUDTRAIL_SELECTORS_CHANGED,
+            {"eventSource": "cloudtrail.amazonaws.com", "eventName": "GetEventSelectors"},
+            False,
+        ),
     ],
 )
 def test_the_pattern_matcher_reads_the_alarm_patterns_as_cloudwatch_logs_does(
@@ -316,6 +335,83 @@ def test_the_pattern_matcher_reads_the_alarm_patterns_as_cloudwatch_logs_does(
 ) -> None:
     # The matcher that the test below counts with, held to the patterns' documented meaning.
     assert matches(pattern, record) is expected
+
+
+def trail_record(event: str, **request: Any) -> dict[str, Any]:
+    """A CloudTrail record of a call to CloudTrail itself, as a trail's log group holds it."""
+    return {
+        "eventVersion": "1.09",
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": event,
+        "awsRegion": REGION,
+        "userIdentity": {
+            "type": "AssumedRole",
+            "accountId": SECURITY,
+            "arn": f"arn:aws:sts::{SECURITY}:assumed-role/Admin/someone",
+        },
+        "requestParameters": {"trailName": "audit", **request},
+        "readOnly": event.startswith(("Get", "Describe", "List", "Lookup")),
+        "recipientAccountId": SECURITY,
+    }
+
+
+def test_a_trail_made_blind_to_kms_reads_fires_the_configuration_alarm_once() -> None:
+    """CIS's pattern missed PutEventSelectors: a trail made write-only, or excluding
+    kms.amazonaws.com, stopped recording every KMS Read event, and no alarm fired."""
+    patterns = trail_alarm_patterns([key_policy_changed_pattern(SECURITY)])
+    counted = {
+        "write only": (
+            trail_record(
+                "PutEventSelectors",
+                eventSelectors=[{"readWriteType": "WriteOnly", "includeManagementEvents": True}],
+            ),
+            1,
+        ),
+        "kms excluded": (
+            trail_record(
+                "PutEventSelectors",
+                eventSelectors=[
+                    {
+                        "readWriteType": "All",
+                        "includeManagementEvents": True,
+                        "excludeManagementEventSources": ["kms.amazonaws.com"],
+                    }
+                ],
+            ),
+            1,
+        ),
+        "advanced selectors": (
+            trail_record(
+                "PutEventSelectors",
+                advancedEventSelectors=[
+                    {
+                        "fieldSelectors": [
+                            {"field": "eventCategory", "equals": ["Management"]},
+                            {"field": "readOnly", "equals": ["false"]},
+                        ]
+                    }
+                ],
+            ),
+            1,
+        ),
+        "insights": (
+            trail_record("PutInsightSelectors", insightSelectors=[]),
+            1,
+        ),
+        # CIS's own events, counted once although the metric has two filters now.
+        "stopped": (trail_record("StopLogging"), 1),
+        "updated": (trail_record("UpdateTrail", isMultiRegionTrail=False), 1),
+        "read": (trail_record("GetEventSelectors"), 0),
+    }
+    for what, (record, expected) in counted.items():
+        fired = {
+            metric: sum(matches(pattern, record) for pattern in metric_patterns)
+            for metric, metric_patterns in patterns.items()
+        }
+        assert fired == {
+            **dict.fromkeys(patterns, 0),
+            "CloudTrailConfigurationChanged": expected,
+        }, what
 
 
 def test_more_accounts_than_fit_one_pattern_take_more_filters_that_count_each_record_once() -> None:
@@ -563,7 +659,7 @@ def test_a_log_group_made_in_the_stack_is_watched_by_its_deploy_time_name() -> N
     group = logs.LogGroup(stack, "Trail", retention=logs.RetentionDays.ONE_YEAR)
     KmsAuditAlarms(stack, "Alarms", log_group=group, encryption_key=key)
     template = Template.from_stack(stack)
-    template.resource_count_is("AWS::Logs::MetricFilter", 5)
+    template.resource_count_is("AWS::Logs::MetricFilter", 6)
     template.has_resource_properties(
         "AWS::Logs::MetricFilter",
         {

@@ -25,6 +25,7 @@ from constructs_lib import (
     KeyServicePrincipal,
     TrailSource,
 )
+from constructs_lib.audit_alarms import CLOUDTRAIL_SELECTORS_CHANGED
 from tests._support.apps.audit_showcase import (
     CENTRAL_BUCKET,
     DR_BUCKET,
@@ -453,7 +454,9 @@ def test_cis_kms_pattern_is_exact(showcase: SynthResult) -> None:
         if r["Type"] == "AWS::Logs::MetricFilter"
     ]
     assert CIS_KMS_PATTERN in patterns
-    assert len(patterns) == len(ALARMS)
+    # One filter per alarm, and CloudTrailConfigurationChanged's second (event selectors).
+    assert len(patterns) == len(ALARMS) + 1
+    assert CLOUDTRAIL_SELECTORS_CHANGED in patterns
 
 
 # --- given key, bucket props, data events ----------------------------------------------------
