@@ -612,16 +612,34 @@ def _shown(value: Any) -> Any:
     return Shown(f"BlockPublicAccess({settings})")
 
 
+def _check_tls_version(prop: str, value: Any, required: float) -> None:
+    """``bucket_props["minimum_tls_version"]``: a number, not below ``required``, and one of
+    :data:`TLS_VERSIONS`; each failure is its own error naming ``prop`` and the value."""
+    versions = ", ".join(map(str, TLS_VERSIONS))
+    name = "minimum_tls_version"
+    require(
+        isinstance(value, int | float) and not isinstance(value, bool),
+        prop,
+        f"must give '{name}' as a number, one of {versions} (not {type(value).__name__})",
+        {name: value},
+    )
+    require(
+        value >= required,
+        prop,
+        f"must not lower '{name}' (required: {required} or later, one of {versions})",
+        {name: value},
+    )
+    require(
+        value in TLS_VERSIONS,
+        prop,
+        f"must give '{name}' as a TLS version S3 accepts, one of {versions}",
+        {name: value},
+    )
+
+
 def _meets(name: str, value: Any, required: Any) -> bool:
-    """True when a ``bucket_props`` value is the required one, or as strict (``minimum_tls_version``
-    may be raised to a later TLS version)."""
-    if name == "minimum_tls_version":
-        return (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and value in TLS_VERSIONS
-            and value >= required
-        )
+    """True when a ``bucket_props`` value is the required one (a ``BlockPublicAccess`` with the
+    same four settings is the same value)."""
     flags = _public_access_flags(required)
     if flags is not None:
         return _public_access_flags(value) == flags
@@ -657,13 +675,7 @@ def merge_props(
         if name not in required:
             continue
         if name == "minimum_tls_version":
-            require(
-                _meets(name, value, required[name]),
-                prop,
-                f"must not lower 'minimum_tls_version' (required: {required[name]} or later, "
-                f"one of {', '.join(map(str, TLS_VERSIONS))})",
-                {name: value},
-            )
+            _check_tls_version(prop, value, required[name])
             merged[name] = value
             continue
         require(
@@ -813,7 +825,8 @@ class EncryptedBucket(Construct):
             statement with ``aws:SourceArn`` must still let them write. Default: none.
         bucket_props: further ``aws_s3.Bucket`` props (``lifecycle_rules``, ``cors``,
             ``event_bridge_enabled``, ...). They may repeat the required settings but not weaken
-            them; ``minimum_tls_version`` may be raised from 1.2 to 1.3. Lifecycle rule IDs must
+            them; ``minimum_tls_version`` may be raised from 1.2 to 1.3 (a number: a string
+            or a version S3 does not know is refused as such). Lifecycle rule IDs must
             not repeat (``ExpireNoncurrentVersions`` is taken). ``object_lock_default_retention``
             is refused: give ``object_lock``. Default: none.
 

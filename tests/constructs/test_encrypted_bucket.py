@@ -1050,6 +1050,25 @@ REPLICA = {"bucket_name": DR_BUCKET, "encryption_key_arn": DR_KEY_ARN, "region":
             "'bucket_props' must not lower 'minimum_tls_version' (required: 1.2 or later, one of "
             "1.2, 1.3). Received: {'minimum_tls_version': 1.1}",
         ),
+        # A string, or a version S3 does not know, was reported as lowering the minimum.
+        (
+            _symmetric,
+            {"bucket_props": {"minimum_tls_version": "1.3"}},
+            "'bucket_props' must give 'minimum_tls_version' as a number, one of 1.2, 1.3 (not "
+            "str). Received: {'minimum_tls_version': '1.3'}",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": {"minimum_tls_version": True}},
+            "'bucket_props' must give 'minimum_tls_version' as a number, one of 1.2, 1.3 (not "
+            "bool). Received: {'minimum_tls_version': True}",
+        ),
+        (
+            _symmetric,
+            {"bucket_props": {"minimum_tls_version": 1.4}},
+            "'bucket_props' must give 'minimum_tls_version' as a TLS version S3 accepts, one of "
+            "1.2, 1.3. Received: {'minimum_tls_version': 1.4}",
+        ),
         (
             _symmetric,
             {"bucket_props": {"enforce_ssl": False}},
