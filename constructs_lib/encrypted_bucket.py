@@ -564,7 +564,9 @@ def _noncurrent_days(given: Any, lock: BucketObjectLock | None) -> tuple[int, in
 
 def _check_lock_props(user_props: Mapping[str, Any], lock: BucketObjectLock | None) -> None:
     """``bucket_props`` leaves Object Lock's default retention to ``object_lock``, and does not
-    empty a locked bucket on deletion."""
+    empty a bucket with Object Lock on deletion (whether ``object_lock`` or
+    ``bucket_props["object_lock_enabled"]`` turns it on: a version under a legal hold or a
+    per-object retention is locked without a default retention too)."""
     if "object_lock_default_retention" in user_props:
         raise ConstructPropError(
             "bucket_props",
@@ -572,11 +574,18 @@ def _check_lock_props(user_props: Mapping[str, Any], lock: BucketObjectLock | No
             "BucketObjectLock(...), whose retention is checked against the lifecycle rules",
             {"object_lock_default_retention": Shown("ObjectLockRetention(...)")},
         )
-    require(
-        lock is None or user_props.get("auto_delete_objects") is not True,
+    if user_props.get("auto_delete_objects") is not True:
+        return
+    if lock is not None:
+        locked_by = f"object_lock ({lock})"
+    elif user_props.get("object_lock_enabled") is True:
+        locked_by = "'object_lock_enabled': True (S3 Object Lock, for legal holds and retention)"
+    else:
+        return
+    raise ConstructPropError(
         "bucket_props",
-        f"must not set 'auto_delete_objects' with object_lock ({lock}): S3 refuses to delete a "
-        "locked version, so emptying the bucket would fail, and the stack's deletion with it",
+        f"must not set 'auto_delete_objects' with {locked_by}: S3 refuses to delete a locked "
+        "version, so emptying the bucket would fail, and the stack's deletion with it",
         {"auto_delete_objects": True},
     )
 
@@ -815,7 +824,8 @@ class EncryptedBucket(Construct):
             cannot be an ``access_log_bucket`` (S3 cannot deliver server access logs to it; an
             EncryptedBucket is SSE-KMS anyway); its own log bucket has no Object Lock.
             Default: None, no Object Lock (``bucket_props={"object_lock_enabled": True}`` alone
-            turns it on without a default retention, for legal holds and per-object retention).
+            turns it on without a default retention, for legal holds and per-object retention;
+            ``auto_delete_objects`` is refused with it too).
         removal_policy: for the bucket and the log bucket. Default: ``RemovalPolicy.RETAIN``.
             With ``RemovalPolicy.DESTROY`` and ``auto_delete_objects=True`` in ``bucket_props``,
             the dedicated log bucket is emptied on deletion too (a full log bucket would

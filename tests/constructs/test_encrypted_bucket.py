@@ -1566,6 +1566,18 @@ def _expiring(**rule: Any) -> dict[str, Any]:
             "365 days): S3 refuses to delete a locked version, so emptying the bucket would fail, "
             "and the stack's deletion with it. Received: {'auto_delete_objects': True}",
         ),
+        # Object Lock without a default retention locks a version under a legal hold or a
+        # retention of its own just as well: was accepted, and the stack's deletion then failed.
+        (
+            {
+                "removal_policy": cdk.RemovalPolicy.DESTROY,
+                "bucket_props": {"object_lock_enabled": True, "auto_delete_objects": True},
+            },
+            "'bucket_props' must not set 'auto_delete_objects' with 'object_lock_enabled': True "
+            "(S3 Object Lock, for legal holds and retention): S3 refuses to delete a locked "
+            "version, so emptying the bucket would fail, and the stack's deletion with it. "
+            "Received: {'auto_delete_objects': True}",
+        ),
     ],
     ids=[
         "not-a-bucket-object-lock",
@@ -1577,6 +1589,7 @@ def _expiring(**rule: Any) -> dict[str, Any]:
         "object-lock-enabled-false",
         "raw-default-retention",
         "auto-delete-objects",
+        "auto-delete-objects-object-lock-enabled",
     ],
 )
 def test_object_lock_conflicts_name_the_prop_and_value(props: dict[str, Any], message: str) -> None:
