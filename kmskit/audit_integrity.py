@@ -657,7 +657,8 @@ class DigestVerifier:
 
     A digest is valid when it is where it says it was delivered, its SHA256withRSA signature
     verifies with the CloudTrail public key of its Region whose fingerprint it names (valid at
-    its ``digestEndTime``, or for a backfill digest around its generation time), and it is
+    some time from its ``digestEndTime`` to :data:`DIGEST_SIGNING_WINDOW` later, or for a
+    backfill digest around its generation time), and it is
     well formed. Chains (per trail and home Region; backfill digests apart) are followed from
     digest to digest: a previous digest that is named but not in the bucket is deleted, one
     whose signature is not the one the next digest recorded was replaced. Every log file a
