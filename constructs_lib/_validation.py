@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from constructs import Construct
@@ -75,8 +76,27 @@ class ConstructPropError(ValueError):
 
     def __init__(self, prop: str, requirement: str, received: Any) -> None:
         self.prop = prop
+        self.requirement = requirement
         self.received = received
         super().__init__(f"'{prop}' {requirement}. Received: {received!r}")
+
+
+@contextmanager
+def props_of(outer: str, given: Collection[str]) -> Iterator[None]:
+    """Within it, a :class:`ConstructPropError` about one of ``given`` (the keys of the mapping
+    prop ``outer``, handed on as the props of another construct) names it as the user wrote it:
+    ``bucket_props["removal_policy"]``, not the ``removal_policy`` of the construct that takes
+    ``outer``; a field of it too (``bucket_props["replication"].region``). Other errors pass
+    unchanged."""
+    try:
+        yield
+    except ConstructPropError as error:
+        name, dot, field = error.prop.partition(".")
+        if name not in given:
+            raise
+        raise ConstructPropError(
+            f'{outer}["{name}"]{dot}{field}', error.requirement, error.received
+        ) from error
 
 
 def require(condition: bool, prop: str, requirement: str, received: Any) -> None:

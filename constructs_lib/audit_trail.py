@@ -49,6 +49,7 @@ from constructs_lib._validation import (
     check_region,
     check_sequence,
     is_token,
+    props_of,
     require,
     shown,
 )
@@ -606,20 +607,8 @@ class AuditTrail(Construct):
             )
             self._allow_central_reader(central_bucket.account)
         else:
-            self.audit_bucket = bucket or AuditBucket(
-                self,
-                "Bucket",
-                encryption_key=self.key,
-                sources=[
-                    TrailSource(
-                        account=stack.account,
-                        trail_name=name,
-                        region=stack.region,
-                        organization_id=organization_id,
-                    )
-                ],
-                s3_key_prefix=prefix,
-                **dict(bucket_props or {}),
+            self.audit_bucket = bucket or self._make_bucket(
+                name, prefix, organization_id, dict(bucket_props or {})
             )
             self._check_listed(self.audit_bucket, name, organization_id)
             self._let_replication_read_logs(self.audit_bucket)
@@ -676,6 +665,34 @@ class AuditTrail(Construct):
             alarm_topic=self.alarm_topic,
             source=f"Trail {name}",
         )
+
+    def _make_bucket(
+        self,
+        name: str,
+        prefix: str | None,
+        organization_id: str | None,
+        bucket_props: dict[str, Any],
+    ) -> AuditBucket:
+        """The AuditBucket this trail delivers to, made with ``bucket_props``: an error about one
+        of them names it ``bucket_props["<prop>"]`` (``removal_policy`` alone would read as the
+        trail's own, the log group's)."""
+        stack = stack_of(self)
+        with props_of("bucket_props", bucket_props):
+            return AuditBucket(
+                self,
+                "Bucket",
+                encryption_key=self.key,
+                sources=[
+                    TrailSource(
+                        account=stack.account,
+                        trail_name=name,
+                        region=stack.region,
+                        organization_id=organization_id,
+                    )
+                ],
+                s3_key_prefix=prefix,
+                **bucket_props,
+            )
 
     @staticmethod
     def _key_policy_changed(

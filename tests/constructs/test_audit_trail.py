@@ -1063,6 +1063,37 @@ CASES: list[tuple[dict[str, Any], str]] = [
         "noncurrent_version_retention_days, object_lock, removal_policy, replication. "
         "Received: ['encryption_key', 'sources']",
     ),
+    # The bucket's errors named the inner prop: 'removal_policy' read as the trail's own (the
+    # log group's), which was fine.
+    (
+        {"bucket_props": {"removal_policy": cdk.RemovalPolicy.SNAPSHOT}},
+        """'bucket_props["removal_policy"]' must not be RemovalPolicy.SNAPSHOT (CloudFormation """
+        "cannot snapshot an S3 bucket). Received: RemovalPolicy.SNAPSHOT",
+    ),
+    (
+        {"bucket_props": {"noncurrent_version_retention_days": 0}},
+        """'bucket_props["noncurrent_version_retention_days"]' must be a whole number of days, """
+        "at least 1. Received: 0",
+    ),
+    (
+        {"bucket_props": {"object_lock": "GOVERNANCE"}},
+        """'bucket_props["object_lock"]' must be a BucketObjectLock. Received: 'GOVERNANCE'""",
+    ),
+    (
+        {"bucket_props": {"bucket_name": "Audit_Logs"}},
+        """'bucket_props["bucket_name"]' must be 3-63 lowercase letters""",
+    ),
+    (
+        {
+            "bucket_props": {
+                "replication": BucketReplication(
+                    bucket_name=DR_BUCKET, encryption_key_arn=DR_KEY_ARN, region="eu-west-1"
+                )
+            }
+        },
+        """'bucket_props["replication"].region' must be another Region than the source """
+        "bucket's (eu-west-1). Received: 'eu-west-1'",
+    ),
 ]
 
 
