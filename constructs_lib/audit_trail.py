@@ -477,7 +477,8 @@ class AuditTrail(Construct):
         key_alias: alias of the key this construct makes. Default:
             ``alias/audit/<trail name>`` (dots replaced by dashes). Not with ``encryption_key``.
         bucket: an existing :class:`AuditBucket` of this account and Region (CloudTrail needs
-            the trail's key in the bucket's Region) that lists this trail in its ``sources``.
+            the trail's key in the bucket's Region) that lists this trail in its ``sources``;
+            one of another known account is refused (give ``central_bucket`` for it).
             Default: a new AuditBucket (see ``bucket_props``).
         bucket_props: props for the AuditBucket this construct makes (``bucket_name``,
             ``noncurrent_version_retention_days``, ``access_log_retention_days``,
@@ -844,6 +845,21 @@ class AuditTrail(Construct):
 
     def _check_listed(self, bucket: AuditBucket, name: str, organization_id: str | None) -> None:
         facts = stack_facts(stack_of(self))  # read once per stack
+        # A bucket of another account is a central bucket: the trail's key policy must let that
+        # account read the log files (central_bucket does), and a replicating bucket's role
+        # cannot be named from this account's stack.
+        bucket_account = stack_of(bucket).account
+        if not (
+            is_token(facts.account) or is_token(bucket_account) or bucket_account == facts.account
+        ):
+            raise ConstructPropError(  # worded only now: a construct's path is a jsii round trip
+                "bucket",
+                f"must be an AuditBucket of the trail's account ({facts.account}): for a bucket "
+                "of another account give central_bucket=CentralAuditBucket(bucket_name=..., "
+                f"account='{bucket_account}'), which lets that account read the trail's log "
+                "files",
+                f"{bucket.node.path} in {bucket_account}",
+            )
         # "The key that you choose must be in the same region as the S3 bucket that receives
         # your log files" (CloudTrail user guide); the trail's key is in the trail's Region.
         bucket_region = stack_of(bucket).region

@@ -1277,6 +1277,38 @@ def test_an_audit_bucket_of_another_region_is_refused() -> None:
     )
 
 
+@pytest.mark.parametrize("replicated", [False, True], ids=["plain", "replicated"])
+def test_a_bucket_of_another_account_is_refused_for_central_bucket(replicated: bool) -> None:
+    """It was accepted: the trail's key policy then lacked the central account's reader
+    statement (central_bucket adds it), so the bucket's owner could not decrypt the log files;
+    with replication, synth failed with a raw CDK error (CannotUseCrossEnvironment)."""
+    app = cdk.App()
+    central = cdk.Stack(app, "Central", env=cdk.Environment(account=SECURITY, region="eu-west-1"))
+    trail_stack = cdk.Stack(app, "Trail", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    shared = (
+        _replicating_bucket(central, _key(central)) if replicated else _bucket_for("audit")(central)
+    )
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
+    assert error.value.prop == "bucket"
+    assert str(error.value) == (
+        f"'bucket' must be an AuditBucket of the trail's account ({WORKLOAD}): for a bucket of "
+        "another account give central_bucket=CentralAuditBucket(bucket_name=..., "
+        f"account='{SECURITY}'), which lets that account read the trail's log files. "
+        f"Received: 'Central/Shared in {SECURITY}'"
+    )
+
+
+def test_an_environment_agnostic_stack_may_take_a_bucket_of_any_stack() -> None:
+    """Only two known accounts that differ are refused: either side a token is left to deploy."""
+    app = cdk.App()
+    central = cdk.Stack(app, "Central", env=cdk.Environment(account=SECURITY, region="eu-west-1"))
+    trail_stack = cdk.Stack(app, "Trail")
+    shared = _bucket_for("audit")(central)
+    trail = AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
+    assert trail.audit_bucket is shared
+
+
 def test_trail_takes_the_given_buckets_prefix_or_none() -> None:
     """Left out (or repeated), the prefix is the bucket's, even when the bucket has none."""
     for given in (None, "logs"):
