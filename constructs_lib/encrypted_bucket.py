@@ -178,7 +178,8 @@ class BucketReplication:
         bucket_name: the destination bucket (versioned, e.g. another EncryptedBucket).
         encryption_key_arn: ARN of the symmetric CMK in the destination Region that encrypts the
             replicas (``arn:aws:kms:<region>:<account>:key/<id>``; an alias ARN is refused because
-            IAM cannot scope permissions to it).
+            IAM cannot scope permissions to it). For an EncryptedBucket destination, its own key:
+            its bucket policy refuses replicas under another key.
         region: the destination Region; must differ from the source bucket's Region.
         storage_class: storage class of the replicas (an ``aws_s3.StorageClass``). Default: the
             source object's class.
@@ -696,11 +697,18 @@ def merge_props(
     return merged
 
 
+# The actions that write an object with encryption headers: an upload, and a replica that S3
+# replication writes into the bucket (S3 Service Authorization Reference: s3:ReplicateObject takes
+# s3:x-amz-server-side-encryption, -aws-kms-key-id and -customer-algorithm, as s3:PutObject does).
+PUT_AND_REPLICATE = ("s3:PutObject", "s3:ReplicateObject")
+
+
 def _deny_put(
     sid: str,
     objects_arn: str,
     conditions: dict[str, dict[str, Any]],
     exempt_services: Sequence[str],
+    actions: Sequence[str] = ("s3:PutObject",),
 ) -> iam.PolicyStatement:
     if exempt_services:
         conditions = {
@@ -711,7 +719,7 @@ def _deny_put(
         sid=sid,
         effect=iam.Effect.DENY,
         principals=[principals.anyone()],
-        actions=["s3:PutObject"],
+        actions=list(actions),
         resources=[objects_arn],
         conditions=conditions,
     )
@@ -740,6 +748,14 @@ def encryption_statements(
     Uploads without encryption headers get the bucket default (SSE-KMS with ``key_arn``). A
     request for ``aws:kms`` without a key ID would be encrypted with the AWS managed key
     ``aws/s3`` (S3 PutObject API reference), so it is refused as well.
+
+    Replicas that S3 replication writes in (``s3:ReplicateObject``) are held to the key too: one
+    under another KMS key, under ``aws:kms`` without a key ID, or SSE-C is refused, so a
+    replication configured from elsewhere cannot put objects here under a key this bucket does
+    not name. (A BucketReplication to this bucket names its key, ``encryption_key_arn``.) An
+    SSE-S3 replica is not refused: a rule's replica key is for SSE-KMS objects, S3 may write the
+    replica of an SSE-S3 object as SSE-S3, and an AuditBucket's digest files are SSE-S3
+    (CloudTrail writes them so); refusing it could keep them out of a bucket of this toolkit.
     """
     objects_arn = bucket.arn_for_objects("*")
     return [
@@ -754,18 +770,21 @@ def encryption_statements(
             objects_arn,
             {"StringNotEquals": {SSE_KEY_HEADER: key_arn}, "Null": {SSE_KEY_HEADER: "false"}},
             exempt_services,
+            PUT_AND_REPLICATE,
         ),
         _deny_put(
             "DenyKmsWithoutKeyId",
             objects_arn,
             {"StringEquals": {SSE_HEADER: "aws:kms"}, "Null": {SSE_KEY_HEADER: "true"}},
             exempt_services,
+            PUT_AND_REPLICATE,
         ),
         _deny_put(
             "DenyCustomerProvidedKeys",
             objects_arn,
             {"Null": {SSE_C_HEADER: "false"}},
             (),
+            PUT_AND_REPLICATE,
         ),
     ]
 
@@ -1127,7 +1146,8 @@ class EncryptedBucket(Construct):
                     sid="DenyWritesExceptS3ServerAccessLogging",
                     effect=iam.Effect.DENY,
                     principals=[principals.anyone()],
-                    actions=["s3:PutObject"],
+                    # Nor does S3 replication (s3:ReplicateObject) bring objects in.
+                    actions=list(PUT_AND_REPLICATE),
                     resources=[log_bucket.arn_for_objects("*")],
                     conditions={
                         "StringNotEqualsIfExists": {

@@ -77,14 +77,17 @@ def tls_statements(bucket: str) -> list[dict[str, Any]]:
 def encryption_statements(
     bucket: str, key: dict[str, Any], exempt: list[str] | None = None
 ) -> list[dict[str, Any]]:
-    def deny(sid: str, condition: dict[str, Any], exemptable: bool = True) -> dict[str, Any]:
+    def deny(
+        sid: str, condition: dict[str, Any], exemptable: bool = True, replicas: bool = True
+    ) -> dict[str, Any]:
         if exempt and exemptable:
             condition = {
                 **condition,
                 "StringNotEqualsIfExists": {"aws:PrincipalServiceName": exempt},
             }
         return {
-            "Action": "s3:PutObject",
+            # Replicas too (s3:ReplicateObject), but for SSE-S3 ones (an AuditBucket's digests).
+            "Action": ["s3:PutObject", "s3:ReplicateObject"] if replicas else "s3:PutObject",
             "Condition": condition,
             "Effect": "Deny",
             "Principal": {"AWS": "*"},
@@ -98,6 +101,7 @@ def encryption_statements(
         deny(
             "DenyOtherEncryptionTypes",
             {"StringNotEquals": {sse: "aws:kms"}, "Null": {sse: "false"}},
+            replicas=False,
         ),
         deny("DenyOtherKmsKeys", {"StringNotEquals": {key_id: key}, "Null": {key_id: "false"}}),
         deny("DenyKmsWithoutKeyId", {"StringEquals": {sse: "aws:kms"}, "Null": {key_id: "true"}}),
@@ -113,7 +117,7 @@ def log_bucket_statements(log_bucket: str, source: str, prefix: str) -> list[dic
     return [
         *tls_statements(log_bucket),
         {
-            "Action": "s3:PutObject",
+            "Action": ["s3:PutObject", "s3:ReplicateObject"],
             "Condition": {
                 "StringNotEqualsIfExists": {"aws:PrincipalServiceName": "logging.s3.amazonaws.com"}
             },
@@ -303,6 +307,86 @@ def test_replication_to_the_destination_regions_key(workload: SynthResult) -> No
             }
         ],
     }
+
+
+def _denied_by(statements: list[dict[str, Any]], action: str, keys: dict[str, str]) -> list[str]:
+    """The Sids of the Deny ``statements`` that refuse ``action`` for a request with the
+    condition ``keys`` it carries (a principal that is no service: aws:PrincipalServiceName is
+    absent). Only the operators these statements use; every object resource is matched."""
+
+    def holds(operator: str, key: str, values: Any) -> bool:
+        wanted = values if isinstance(values, list) else [values]
+        present = key in keys
+        if operator == "Null":
+            return present is (wanted == ["false"])
+        if operator == "StringEquals":
+            return present and keys[key] in wanted
+        if operator in ("StringNotEquals", "StringNotEqualsIfExists"):
+            return not present or keys[key] not in wanted
+        raise AssertionError(f"operator {operator} not modelled")
+
+    return [
+        statement.get("Sid", "")
+        for statement in statements
+        if statement["Effect"] == "Deny"
+        and action in (a if isinstance(a := statement["Action"], list) else [a])
+        and all(
+            holds(operator, key, values)
+            for operator, condition in statement.get("Condition", {}).items()
+            for key, values in condition.items()
+        )
+    ]
+
+
+def test_replicas_are_held_to_the_destination_buckets_key() -> None:
+    """Replicas that S3 replication writes (s3:ReplicateObject) escaped the encryption denies,
+    which named s3:PutObject only: any replication could bring objects in under another key.
+    The replicas a BucketReplication writes (its encryption_key_arn, the destination's key), and
+    SSE-S3 replicas (an AuditBucket's digest files), still get in."""
+    app = cdk.App()
+    source = cdk.Stack(app, "Source", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    dr = cdk.Stack(app, "Dr", env=cdk.Environment(account=WORKLOAD, region=DR_REGION))
+    EncryptedBucket(
+        source, "Data", encryption_key=CustomerManagedKey(source, "K"), replication=TO_DR
+    )
+    EncryptedBucket(
+        dr,
+        "Replica",
+        bucket_name=DR_BUCKET,
+        encryption_key=kms.Key.from_key_arn(dr, "DrKey", DR_KEY_ARN),
+    )
+    (rule,) = [
+        r["Properties"]["ReplicationConfiguration"]["Rules"][0]
+        for r in Template.from_stack(source).to_json()["Resources"].values()
+        if r["Type"] == "AWS::S3::Bucket" and "ReplicationConfiguration" in r["Properties"]
+    ]
+    replica_key = rule["Destination"]["EncryptionConfiguration"]["ReplicaKmsKeyID"]
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in Template.from_stack(dr).to_json()["Resources"].values()
+        if r["Type"] == "AWS::S3::BucketPolicy"
+    ]
+    (data,) = [p for p in policies if any(s.get("Sid") == "DenyOtherKmsKeys" for s in p)]
+    (logs,) = [p for p in policies if p is not data]
+    sse = "s3:x-amz-server-side-encryption"
+    key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    other_key = DR_KEY_ARN.replace("1234abcd", "ffffffff")
+    replicas = {
+        "BucketReplication's": ({sse: "aws:kms", key_id: replica_key}, []),
+        "SSE-S3 (digest files)": ({sse: "AES256"}, []),
+        "another key": ({sse: "aws:kms", key_id: other_key}, ["DenyOtherKmsKeys"]),
+        "aws/s3": ({sse: "aws:kms"}, ["DenyKmsWithoutKeyId"]),
+        "SSE-C": (
+            {"s3:x-amz-server-side-encryption-customer-algorithm": "AES256"},
+            ["DenyCustomerProvidedKeys"],
+        ),
+    }
+    for what, (keys, refused) in replicas.items():
+        assert _denied_by(data, "s3:ReplicateObject", keys) == refused, what
+    # Only S3 server access logging writes to the log bucket, and no replication.
+    assert _denied_by(logs, "s3:ReplicateObject", {sse: "AES256"}) == [
+        "DenyWritesExceptS3ServerAccessLogging"
+    ]
 
 
 def test_replication_role_is_least_privilege(workload: SynthResult) -> None:
