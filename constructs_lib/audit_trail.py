@@ -308,7 +308,9 @@ class AuditBucket(Construct):
     Use it on its own in a central audit (security) account for trails of other accounts;
     :class:`AuditTrail` makes one for itself when it is not given a bucket. CloudTrail writes log
     files encrypted with each trail's own key and digest files with SSE-S3, so CloudTrail is
-    exempt from the bucket's encryption-header denies (and only from those).
+    exempt from the bucket's encryption-header denies (and only from those), on every object: a
+    listed trail of another toolkit that delivers without its key may write SSE-S3 log files
+    (docs/audit.md, "What that exemption leaves open").
 
     Args:
         encryption_key: the CMK for the bucket's default encryption.
