@@ -1078,21 +1078,22 @@ class AuditReader:
         *,
         what: str = "log files",
     ) -> None:
-        """Before any of ``folders`` is read: look at the oldest objects of the range of each
-        account and Region (``spans``: its first and last day folder to read,
-        :func:`folder_spans`), one ListObjectsV2 page each (one request), and, if one is
-        archived (:func:`is_archived`), list ``folders`` (every folder to read; not read) and
-        raise the :func:`archived_error` counting all their archived ``what``. The page lists
-        the Region's folder from just after the first day folder's name on (``StartAfter``), so
-        it holds the oldest objects on or after that day whatever day they are of: a first day
-        folder that is empty (no delivery that day, an account that joined later) does not hide
-        archived files of the days after it. Objects past the last day folder are not counted.
-        A lifecycle rule moves objects to S3 Glacier by age, and CloudTrail delivers a file into
-        the folder of its day, so the range's oldest objects of an account and Region are
-        archived first. Listing the whole range before reading it would list it twice (its
-        listings are not held: memory would grow with the log files); an object archived out of
-        that order (a rule with a size filter, an object copied into S3 Glacier) is found when
-        its folder is listed to be read."""
+        """Before any of ``folders`` is read: list the range of each account and Region
+        (``spans``: its first and last day folder to read, :func:`folder_spans`) for archived
+        objects (:func:`is_archived`), and, if one is, list ``folders`` (every folder to read;
+        not read) and raise the :func:`archived_error` counting all their archived ``what``.
+        Each range is listed in one run of ListObjectsV2 pages through the Region's folder,
+        from just after the first day folder's name on (``StartAfter``) until a page goes past
+        the last day folder (or the first archived object of the range): the whole range,
+        whatever day each object is of, so an object archived out of age order (a lifecycle
+        rule with a size filter, an object copied into S3 Glacier) or past the first page
+        (1,000 objects, under four days of a busy account's folder) is found before anything
+        is read, and an empty first day folder (no delivery that day, an account that joined
+        later) hides nothing. One request per 1,000 objects of the range and one more at most
+        (the page that goes past it), each page let go once looked at: memory does not grow
+        with the range. The folders are listed again to be read (their listings are not held
+        from the probe: a year of an organization trail is millions of keys), which adds a
+        request per 1,000 log files to the GetObject per log file of the reading."""
         with closing(
             ordered_map(lambda span: self._lists_archived(location, *span), spans, self.workers)
         ) as probe:
@@ -1103,9 +1104,9 @@ class AuditReader:
                 raise archived_error(location, (), (entries for _, entries in listings), what=what)
 
     def _lists_archived(self, location: LogLocation, first: str, last: str) -> bool:
-        """Whether the first ListObjectsV2 page of the Region folder of day folders ``first``
-        to ``last``, from ``first`` on (``StartAfter``), lists an archived object of those
-        days."""
+        """Whether the Region folder of day folders ``first`` to ``last`` holds an archived
+        object of those days: its ListObjectsV2 pages from ``first`` on (``StartAfter``), until
+        the first archived object of those days or the first page that goes past ``last``."""
         region_folder = day_folder_parent(first)
         try:
             pages = self.s3.get_paginator("list_objects_v2").paginate(
@@ -1115,13 +1116,16 @@ class AuditReader:
                 OptionalObjectAttributes=["RestoreStatus"],
                 PaginationConfig={"PageSize": self.page_size},
             )
-            page: dict[str, Any] = next(iter(pages), {})  # the first page only: one request
+            # A page is requested only when the one before left the range unfinished.
+            for page in pages:
+                for listed in page.get("Contents", []):
+                    if listed["Key"][: len(last)] > last:
+                        return False
+                    if is_archived(listed):
+                        return True
         except ClientError as error:
             raise from_client_error(error, f"list {location.uri(region_folder)}") from error
-        return any(
-            is_archived(listed) and listed["Key"][: len(last)] <= last
-            for listed in page.get("Contents", [])
-        )
+        return False
 
     def read_attempts(self) -> int:
         """Times a log file is fetched when its body breaks off: the client's total attempts
@@ -1315,10 +1319,10 @@ class AuditReader:
         such as AWS Config's, has none); each of ``accounts`` without one is named to
         ``warn``. An archived log file (:func:`is_archived`) is a
         :class:`~kmskit.errors.ConflictError` counting them all (the rest of the range is
-        listed, not read): raised before any log file is read when the first ListObjectsV2
-        page of an account and Region's folder from the range's first day folder on
-        (``StartAfter``: its oldest objects of the range, whatever day they are of) lists one
-        (:meth:`check_not_archived`), else before its folder is read. ``observer``, if
+        listed, not read): raised before any log file is read, the range of each account and
+        Region having been listed for them (:meth:`check_not_archived`); one archived while
+        the run reads (a lifecycle rule's transition) is met when its folder is listed to be
+        read, before that folder is read. ``observer``, if
         given (default None), is told about each log file read, with the SHA-256 of its
         decompressed content, computed from the same download (see :class:`ReadObserver`)."""
         check_accounts(accounts, "--account")
@@ -1337,9 +1341,8 @@ class AuditReader:
             # The accounts given whose logs are read (one with no log folder was warned about).
             accounts=tuple(sorted({path.account for path in paths})) if accounts else (),
         )
-        # Archived log files are named before any is read, when the oldest files of the range
-        # of an account and Region tell (lifecycle rules archive by age), else when their
-        # folder is listed for reading (listed_keys, below).
+        # Archived log files are named before any is read: the range of each account and
+        # Region is listed for them first (one archived since is met by listed_keys, below).
         self.check_not_archived(location, folder_spans(stats.prefixes), stats.prefixes)
         # Day folders are listed a bounded window ahead of the reading (never the whole range
         # at once: a year of an organization trail is millions of keys); the bar counts them.

@@ -714,9 +714,8 @@ class DigestVerifier:
                 groups[f"{account_root}{region}"] = group
                 self._groups.append(group)
             group.first, group.last = min(group.first, day), max(group.last, day)
-        # Archived digest files too are named before any log file is read, when the oldest
-        # digest files of the range of an account and Region tell; else when its folders are
-        # listed.
+        # Archived digest files too are named before any log file is read: the digest folders
+        # of the range of each account and Region are listed for them first.
         self.reader.check_not_archived(
             self.location,
             folder_spans(folder for group in self._groups for _, folder in group.digest_folders()),

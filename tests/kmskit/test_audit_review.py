@@ -820,6 +820,88 @@ def test_archived_log_files_after_the_range_are_not_counted(
     assert json.loads(capsys.readouterr().out)["objectsRead"] == 2  # the 4th's and 5th's
 
 
+def paged_archive(bucket: str, files: dict[str, tuple[str, ...]]) -> Any:
+    """Inside ``mock_aws``: the owner's log files ``files`` (day -> the storage class of each
+    of its files, named a, b, c...)."""
+    s3 = base.new_audit_bucket(bucket)
+    for day, classes in files.items():
+        for name, storage in zip("abcdefgh", classes, strict=False):
+            record = base.kms_record(
+                "Decrypt", f"{day}T10:00:00Z", base.assumed_role(base.APP_ROLE, "s"), base.DATA_KEY
+            )
+            s3.put_object(
+                Bucket=bucket,
+                Key=base.log_key(base.OWNER, "eu-west-1", day, name),
+                Body=gzip.compress(json.dumps({"Records": [record]}).encode()),
+                StorageClass=storage,
+            )
+    return s3
+
+
+def test_an_archived_log_file_past_the_probes_first_page_is_named_before_any_is_read() -> None:
+    """The probe read one ListObjectsV2 page (1,000 files) of each account and Region from the
+    --since folder on: an archived file past it (more than a page of older files, or archived
+    out of age order) was met only when its folder was listed to be read, after the days
+    before it were read. The probe lists the range to its last day folder (pages of 2 here)."""
+    with mock_aws():
+        bucket = "audit-logs-archived-second-page"
+        s3 = paged_archive(
+            bucket,
+            {
+                "2026-11-04": ("STANDARD", "STANDARD", "STANDARD"),
+                "2026-11-05": ("STANDARD", "GLACIER"),
+                "2026-11-06": ("STANDARD",),
+            },
+        )
+        calls = base.listed_prefixes(s3)
+        keys = read_keys(s3)
+        with pytest.raises(ConflictError) as error:
+            AuditReader(s3, workers=2, page_size=2, progress=False).run(
+                LogLocation(bucket, base.PREFIX),
+                DateRange(date(2026, 11, 4), date(2026, 11, 5)),
+                RecordFilter(),
+                UsageSummary().add,
+                regions=["eu-west-1"],
+            )
+    archived = base.log_key(base.OWNER, "eu-west-1", "2026-11-05", "b")
+    assert str(error.value).startswith(
+        "1 CloudTrail log files to read are archived (S3 Glacier Flexible Retrieval or Deep "
+        f"Archive, not restored): GetObject cannot read them; the first s3://{bucket}/{archived}."
+    )
+    assert keys == []
+    # Three pages of the probe (04/a-b, 04/c-05/a, 05/b), the third stopping at the archived file.
+    probes = [c for c in calls if "StartAfter" in c]
+    assert [("ContinuationToken" in c) for c in probes] == [False, True, True]
+
+
+def test_the_probe_stops_at_the_first_page_past_the_range() -> None:
+    """The probe lists the Region's folder up to the page that goes past the last day folder
+    read (--until's and the day after, for late deliveries), not the days after it."""
+    with mock_aws():
+        bucket = "audit-logs-probe-stops"
+        s3 = paged_archive(
+            bucket,
+            {
+                "2026-11-04": ("STANDARD", "STANDARD"),
+                "2026-11-05": ("STANDARD", "STANDARD"),
+                "2026-11-06": ("STANDARD", "STANDARD"),
+                "2026-11-07": ("STANDARD", "GLACIER", "GLACIER", "GLACIER"),
+            },
+        )
+        calls = base.listed_prefixes(s3)
+        stats = AuditReader(s3, workers=2, page_size=2, progress=False).run(
+            LogLocation(bucket, base.PREFIX),
+            DateRange(date(2026, 11, 4), date(2026, 11, 5)),
+            RecordFilter(),
+            UsageSummary().add,
+            regions=["eu-west-1"],
+        )
+    assert stats.objects == 6  # the 4th's, 5th's and 6th's
+    # 04/a-b, 05/a-b, 06/a-b, then 07/a-b: past the 6th, the last folder read; not 07/c-d.
+    probes = [c for c in calls if "StartAfter" in c]
+    assert len(probes) == 4
+
+
 @pytest.mark.parametrize(
     ("listed", "archived"),
     [
