@@ -22,6 +22,7 @@ import jsii
 from aws_cdk import Annotations, Duration, RemovalPolicy, Resource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk.interfaces.aws_kms import KeyReference
 from constructs import Construct, IValidation
 
 from constructs_lib import _durations as durations
@@ -52,6 +53,7 @@ from constructs_lib.key_policy import (
     check_statement_sources,
     group_named_by,
     policy_problems,
+    shown_principal,
     stack_facts,
     stack_of,
     user_actions,
@@ -903,20 +905,143 @@ def _called_from_jsii() -> bool:
     return name == "jsii" or name.startswith("jsii.")
 
 
+def _aws_cdk_call() -> FrameType | None:
+    """The call into aws-cdk-lib's Python bindings whose JavaScript is calling back into this
+    module: the nearest frame past this module's and jsii's, if it is of a module of
+    ``aws_cdk`` (None when another module's frame comes first)."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        name = str(frame.f_globals.get("__name__", ""))
+        if name == "aws_cdk" or name.startswith("aws_cdk."):
+            return frame
+        if name not in (__name__, "jsii") and not name.startswith("jsii."):
+            return None
+        frame = frame.f_back
+    return None
+
+
+def _aws_kms_call(methods: frozenset[str]) -> FrameType | None:
+    """The call into aws-cdk-lib (:func:`_aws_cdk_call`) when it is one of ``methods`` of
+    ``aws_cdk.aws_kms``'s bindings; else None."""
+    call = _aws_cdk_call()
+    if (
+        call is not None
+        and call.f_globals.get("__name__") == "aws_cdk.aws_kms"
+        and call.f_code.co_name in methods
+    ):
+        return call
+    return None
+
+
+def _shown_grantee(grantee: Any) -> Any:
+    """A grantee for an error: a construct by its path, a principal as CDK writes it for
+    people (``ServicePrincipal(events.amazonaws.com)``)."""
+    if grantee is None or hasattr(grantee, "node"):
+        return shown(grantee)
+    return shown_principal(grantee)
+
+
+# The grant methods of aws_kms.Key and of aws_kms.KeyGrants, as the Python bindings name them.
+_KEY_GRANT_METHODS = frozenset(
+    (
+        "grant", "grant_admin", "grant_decrypt", "grant_encrypt", "grant_encrypt_decrypt",
+        "grant_sign", "grant_verify", "grant_sign_verify", "grant_generate_mac",
+        "grant_verify_mac",
+    )
+)  # fmt: skip
+_KEY_GRANTS_METHODS = frozenset(
+    (
+        "actions", "admin", "decrypt", "encrypt", "encrypt_decrypt", "sign", "verify",
+        "sign_verify", "generate_mac", "verify_mac",
+    )
+)  # fmt: skip
+# What aws-cdk-lib's own grant code on .key skips, for the refusals of _RoutedKey.
+_UNCHECKED = (
+    "key usage, the key policy's half of the grant under a custom policy, and the source "
+    "condition an AWS service principal needs"
+)
+
+
 class _RoutedKey(kms.Key):
     """``aws_kms.Key`` whose ``grant*`` methods go through the owning construct's ``grant()``.
 
     CDK constructs that receive ``.key`` (Lambda, SQS, Secrets Manager, ...) call these, so a
     key with a custom policy gets the key-policy half of their grants too. So does ``.grants``
-    (aws-cdk-lib's ``KeyGrants``), whose own methods would write only the identity policy of a
-    grantee of the key's account.
+    read from Python (aws-cdk-lib's ``KeyGrants`` methods), whose own methods would write only
+    the identity policy of a grantee of the key's account.
+
+    aws-cdk-lib's own grant code run on ``.key`` cannot be routed (a ``KeyGrants`` jsii object
+    is made only by aws-cdk-lib, and its methods never call back into Python), so it is
+    refused when it starts, naming the call and what to call instead: ``aws_kms.Key``'s
+    methods called unbound (``kms.Key.grant_decrypt(key.key, role)`` runs aws-cdk-lib's
+    ``grantDecrypt``, which reads ``.grants`` in JavaScript), any other read of ``.grants``
+    from JavaScript, and ``aws_kms.KeyGrants.from_key(key.key)``'s methods called from Python
+    (which read ``.key_ref`` first). aws-cdk-lib's constructs that call ``KeyGrants.fromKey``
+    themselves (Glue tables, grants on L1 queues and topics) are let through, as documented
+    in docs/keys.md.
     """
 
     _owner: CustomerManagedKey
 
     @property
     def grants(self) -> kms.KeyGrants:
+        if _called_from_jsii():
+            call = _aws_kms_call(_KEY_GRANT_METHODS)
+            if call is not None and call.f_locals.get("self") is self:
+                name = call.f_code.co_name
+                arguments = "grantee, *actions" if name == "grant" else "grantee"
+                raise self._refusal(
+                    call,
+                    f"aws_kms.Key.{name}(key.key, {arguments})",
+                    "unbound method grants through its own KeyGrants",
+                    f"key.key.{name}({arguments})",
+                )
+            raise self._unrouted_grants(_aws_cdk_call())
         return cast(kms.KeyGrants, _RoutedKeyGrants(self))
+
+    @property
+    def key_ref(self) -> KeyReference:
+        if _called_from_jsii():
+            call = _aws_kms_call(_KEY_GRANTS_METHODS)
+            if call is not None and isinstance(call.f_locals.get("self"), kms.KeyGrants):
+                name = call.f_code.co_name
+                raise self._refusal(
+                    call,
+                    f"aws_kms.KeyGrants.from_key(key.key).{name}(grantee)",
+                    "KeyGrants grants on its own",
+                    f"key.key.grants.{name}(...)",
+                )
+        return cast(KeyReference, kms.Key.key_ref.fget(self))  # type: ignore[attr-defined]
+
+    def _refusal(self, call: FrameType, named: str, how: str, instead: str) -> ConstructPropError:
+        """The refusal of aws-cdk-lib's grant code that ``call`` (the user's call of it,
+        ``named``) runs on this key: aws-cdk-lib's ``how``, and the routed call ``instead``."""
+        path = self._owner._node.path
+        return ConstructPropError(
+            named,
+            f"must not be called on {path}.key: aws-cdk-lib's {how}, past {path}'s checks "
+            f"({_UNCHECKED}); call {instead} instead (the same method, checked)",
+            _shown_grantee(call.f_locals.get("grantee")),
+        )
+
+    def _unrouted_grants(self, call: FrameType | None) -> ConstructPropError:
+        """The refusal of a read of ``.grants`` from JavaScript by aws-cdk-lib's code other
+        than an unbound ``aws_kms.Key`` method, which ``call`` (:func:`_aws_cdk_call`)
+        started."""
+        path = self._owner._node.path
+        caller = (
+            f"{call.f_globals.get('__name__')}.{type(call.f_locals.get('self')).__name__}."
+            f"{call.f_code.co_name}"
+            if call is not None
+            else "aws-cdk-lib's JavaScript"
+        )
+        return ConstructPropError(
+            f"{path}.key.grants",
+            f"cannot be used by aws-cdk-lib's own code (called through {caller}): its grants "
+            f"would not go through {path}'s checks ({_UNCHECKED}); grant on the key with "
+            "key.grant_*(...) yourself, or give that construct a key of its own",
+            caller,
+        )
 
     def _routed(self, method: Callable[..., iam.Grant], *args: Any) -> iam.Grant:
         """``method`` of the owning construct; called by aws-cdk-lib's code (through jsii),

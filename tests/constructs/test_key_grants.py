@@ -6,6 +6,7 @@ held to the nag gates: CDK grants write inline identity policies on purpose).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -672,6 +673,111 @@ def test_the_grants_of_key_reach_the_key_policy() -> None:
         "Effect": "Allow",
         "Resource": templates.key_arn("Key"),
     } in templates.identity_policy("Reader")
+
+
+UNBOUND_GRANTS = [
+    pytest.param(
+        kms.Key.grant_decrypt,
+        "aws_kms.Key.grant_decrypt(key.key, grantee)",
+        "key.key.grant_decrypt(grantee)",
+        id="Key.grant_decrypt",
+    ),
+    pytest.param(
+        lambda k, g: kms.Key.grant(k, g, "kms:Decrypt"),
+        "aws_kms.Key.grant(key.key, grantee, *actions)",
+        "key.key.grant(grantee, *actions)",
+        id="Key.grant",
+    ),
+    pytest.param(
+        kms.Key.grant_sign,
+        "aws_kms.Key.grant_sign(key.key, grantee)",
+        "key.key.grant_sign(grantee)",
+        id="Key.grant_sign",
+    ),
+    pytest.param(
+        lambda k, g: kms.KeyGrants.from_key(k).decrypt(g),
+        "aws_kms.KeyGrants.from_key(key.key).decrypt(grantee)",
+        "key.key.grants.decrypt(...)",
+        id="KeyGrants.decrypt",
+    ),
+    pytest.param(
+        lambda k, g: kms.KeyGrants.from_key(k).actions(g, "kms:Decrypt"),
+        "aws_kms.KeyGrants.from_key(key.key).actions(grantee)",
+        "key.key.grants.actions(...)",
+        id="KeyGrants.actions",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("service", "custom"),
+    [(False, True), (True, False)],
+    ids=["role-custom-policy", "service-default-policy"],
+)
+@pytest.mark.parametrize(("call", "named", "instead"), UNBOUND_GRANTS)
+def test_aws_cdk_libs_own_grant_code_called_on_key_is_refused_naming_the_call(
+    call: Any, named: str, instead: str, service: bool, custom: bool
+) -> None:
+    """aws-cdk-lib's unbound Key methods read ``.grants`` in JavaScript, which failed with a jsii
+    serialization error on the routed grants (``'_RoutedKeyGrants' has no attribute
+    '__jsii_type__'``); KeyGrants.from_key(key.key) granted past the key's checks: a service
+    without a source condition, a grant a signing key cannot serve, a custom policy's key
+    policy half left out. Neither can go through grant() (aws-cdk-lib's KeyGrants never calls
+    back into Python): each is refused before it writes anything, naming the call and the
+    checked one to make instead."""
+    app, stack = app_with_stack("Unbound")
+    key = CustomerManagedKey(
+        stack, "Key", policy=KeyPolicy.custom(admins=[ADMIN]) if custom else None
+    )
+    grantee = iam.ServicePrincipal("events.amazonaws.com") if service else role(stack, "Reader")
+    with pytest.raises(RuntimeError) as error:  # raised in a jsii callback
+        call(key.key, grantee)
+    received = "ServicePrincipal(events.amazonaws.com)" if service else "Unbound/Reader"
+    assert str(error.value).startswith(
+        f"'{named}' must not be called on Unbound/Key.key: aws-cdk-lib's "
+    )
+    assert "past Unbound/Key's checks (key usage, the key policy's half of the grant" in str(
+        error.value
+    )
+    assert f"call {instead} instead (the same method, checked). Received: " in str(error.value)
+    assert received in str(error.value)
+    template = Templates.of(app.synth(), "Unbound")
+    assert "AWS::IAM::Policy" not in template.resource_types()
+    assert not [s for s in template.key_policy("Key") if "events" in json.dumps(s)]
+
+
+def test_aws_cdk_libs_constructs_that_use_key_grants_themselves_still_grant() -> None:
+    """aws-cdk-lib's own KeyGrants.fromKey (here for an L1 queue's key) is its construct's
+    grant, not the user's call: let through, as docs/keys.md says (identity policy only)."""
+    app, stack = app_with_stack("L1Queue")
+    key = CustomerManagedKey(stack, "Key")
+    queue = sqs.CfnQueue(stack, "Queue", kms_master_key_id=key.key.key_arn)
+    sqs.QueueGrants.from_queue(queue).send_messages(role(stack, "Sender"))
+    templates = Templates.of(app.synth(), "L1Queue")
+    assert any(
+        s["Resource"] == templates.key_arn("Key") and "kms:Decrypt" in s["Action"]
+        for s in templates.identity_policy("Sender")
+    )
+
+
+def test_key_grants_read_by_other_aws_cdk_lib_code_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``.grants`` read in JavaScript other than by an unbound Key method (no aws-cdk-lib
+    2.275 construct does; one that did would get no routed grants): refused, naming it."""
+    _, stack = app_with_stack("Other")
+    key = CustomerManagedKey(stack, "Key")
+    monkeypatch.setattr("constructs_lib.keys._called_from_jsii", lambda: True)
+    with pytest.raises(ConstructPropError) as error:
+        _ = key.key.grants  # type: ignore[attr-defined]  # kms.Key
+    assert str(error.value) == (
+        "'Other/Key.key.grants' cannot be used by aws-cdk-lib's own code (called through "
+        "aws-cdk-lib's JavaScript): its grants would not go through Other/Key's checks (key "
+        "usage, the key policy's half of the grant under a custom policy, and the source "
+        "condition an AWS service principal needs); grant on the key with key.grant_*(...) "
+        "yourself, or give that construct a key of its own. Received: \"aws-cdk-lib's "
+        'JavaScript"'
+    )
 
 
 def test_a_grant_kms_would_refuse_on_the_key_usage_is_refused() -> None:
