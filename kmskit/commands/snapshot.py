@@ -37,6 +37,7 @@ from kmskit.snapshots.engine import (
     SnapshotInfo,
     client_factory,
     copy_refusal,
+    shared_origin,
     source_failure,
 )
 from kmskit.snapshots.model import (
@@ -455,9 +456,9 @@ def _copy(
     origin = Origin.of(source.ref, source.created)
     if source.ref.account != engine.account:
         role = "received"
-        origin = (
-            Origin.from_description(source.description) if source.ref.kind == "EBS" else None
-        ) or origin
+        # A staging copy's origin, as the receiver takes it: never one of another account than
+        # the owner's, which would tag the copy as that account's backup.
+        origin = shared_origin(source) or origin
     try:
         result = engine.copy(
             source.ref,

@@ -796,6 +796,18 @@ def copy_refusal(source: SnapshotInfo) -> str | None:
     return None
 
 
+def shared_origin(info: SnapshotInfo) -> Origin | None:
+    """The origin the description of ``info``, an EBS snapshot, names, only if that origin is of
+    the snapshot's owner (the account EC2 reports, ``OwnerId``); else None (for RDS and Aurora
+    too, whose snapshots carry no origin). The owner writes the description: it can say which of
+    its own snapshots a staging copy copies, never claim another account's, whose copies (same
+    ``kmskit:copy-key``) would then be taken for this one's."""
+    if info.ref.kind != "EBS":
+        return None
+    origin = Origin.from_description(info.description)
+    return origin if origin is not None and origin.account == info.ref.account else None
+
+
 def source_failure(source: SnapshotInfo) -> str | None:
     """Why ``source`` is never copied because of its state, or None.
 

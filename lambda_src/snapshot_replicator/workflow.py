@@ -29,7 +29,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo, copy_refusal, source_failure
+from kmskit.snapshots.engine import (
+    SnapshotEngine,
+    SnapshotInfo,
+    copy_refusal,
+    shared_origin,
+    source_failure,
+)
 from kmskit.snapshots.model import (
     DETAIL_RECEIVED,
     DETAIL_SHARED,
@@ -355,8 +361,8 @@ class Workflow:
         """The copy task for a snapshot a source account shared with this receiver."""
         ref = info.ref
         if ref.kind == "EBS":
-            origin = Origin.from_description(info.description)
-            if origin is None or origin.account != ref.account:
+            origin = shared_origin(info)
+            if origin is None:
                 return None
             reply = reply_region or origin.region
         else:

@@ -20,7 +20,7 @@ from kmskit.cli import main
 from kmskit.commands import snapshot as snapshot_command
 from kmskit.errors import Terminated
 from kmskit.snapshots.engine import CopyResult, SnapshotEngine, SnapshotInfo
-from kmskit.snapshots.model import SnapshotRef
+from kmskit.snapshots.model import TAG_COPY_KEY, TAG_SOURCE_ACCOUNT, Origin, SnapshotRef, tag_list
 
 SOURCE_REGION = "eu-west-1"
 TARGET_REGION = "eu-central-1"
@@ -308,6 +308,7 @@ def stubbed_clients(monkeypatch: pytest.MonkeyPatch, *services: str) -> dict[str
 
 KEY = f"arn:aws:kms:{TARGET_REGION}:{ACCOUNT}:key/backup"
 SOURCE_KEY = f"arn:aws:kms:{SOURCE_REGION}:{ACCOUNT}:key/source"
+SAME_REGION_KEY = f"arn:aws:kms:{SOURCE_REGION}:{ACCOUNT}:key/backup"
 ORDERS = f"arn:aws:rds:{SOURCE_REGION}:{ACCOUNT}:snapshot:orders"
 RDS_ARGS = ["snapshot", "copy", ORDERS, "--to-region", TARGET_REGION, "--kms-key", KEY, "-q"]
 
@@ -484,6 +485,64 @@ def test_throttling_after_the_retries_exits_6(
     )
     assert main(RDS_ARGS) == 6
     assert "Throttling: Rate exceeded. Try again later" in capsys.readouterr().err
+
+
+# --- a snapshot another account shared ----------------------------------------------------------
+
+
+def test_a_shared_ebs_snapshot_claiming_another_accounts_origin_is_copied_as_its_own(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The origin in the description was taken as it was, though its owner writes it: a sharer
+    # could have the copy tagged as another account's backup (its kmskit:copy-key), which that
+    # account's receiver then finds instead of copying its real staging snapshot. The receiver
+    # refuses such an origin; the command now takes the snapshot's own, as for any snapshot.
+    owner, claimed = "999999999999", "111111111111"
+    ec2 = stubbed_clients(monkeypatch, "ec2")["ec2"]
+    shared = SnapshotRef("EBS", "snap-0eeee5555ffff6666", SOURCE_REGION, owner)
+    lie = Origin("EBS", "snap-0real", SOURCE_REGION, claimed, "2026-12-01T00:00:00Z")
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": shared.id,
+                    "OwnerId": owner,
+                    "State": "completed",
+                    "Encrypted": True,
+                    "KmsKeyId": f"arn:aws:kms:{SOURCE_REGION}:{owner}:key/x",
+                    "Description": lie.description(),
+                }
+            ]
+        },
+        {"SnapshotIds": [shared.id]},
+    )
+    own = Origin.of(shared, None)
+    engine = SnapshotEngine(lambda s, r: None, account=ACCOUNT)
+    tags = engine.copy_tags(own, region=SOURCE_REGION, role="received", destination_account=None)
+    by_key = {
+        "OwnerIds": ["self"],
+        "Filters": [{"Name": f"tag:{TAG_COPY_KEY}", "Values": [tags[TAG_COPY_KEY]]}],
+    }
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_key)
+    ec2.add_response(
+        "copy_snapshot",
+        {"SnapshotId": "snap-0copy"},
+        {
+            "SourceRegion": SOURCE_REGION,
+            "SourceSnapshotId": shared.id,
+            "Encrypted": True,
+            "KmsKeyId": SAME_REGION_KEY,
+            "Description": own.description(),
+            "TagSpecifications": [{"ResourceType": "snapshot", "Tags": tag_list(tags)}],
+        },
+    )
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_key)
+    args = ["snapshot", "copy", shared.id, "--region", SOURCE_REGION, "--to-region"]
+    assert main([*args, SOURCE_REGION, "--kms-key", SAME_REGION_KEY, "-q"]) == 0
+    assert capsys.readouterr().out == f"arn:aws:ec2:{SOURCE_REGION}::snapshot/snap-0copy\n"
+    assert tags[TAG_SOURCE_ACCOUNT] == owner
+    ec2.assert_no_pending_responses()
 
 
 # RDS's SnapshotQuotaExceeded is both its copy limit and the Region's manual snapshot quota (the
