@@ -29,10 +29,12 @@ from kmskit.errors import (
     UsageError,
     from_client_error,
     is_credentials_refused,
+    reworded,
 )
 from kmskit.progress import progress_bar
 from kmskit.snapshots.engine import (
     ClientFactory,
+    CopyResult,
     SnapshotEngine,
     SnapshotInfo,
     client_factory,
@@ -51,6 +53,7 @@ from kmskit.snapshots.model import (
     valid_snapshot_id,
 )
 from kmskit.snapshots.outcomes import (
+    COPY_NOT_FOUND,
     KEY_CODES,
     KEY_HINT,
     MANUAL_SNAPSHOT_QUOTA,
@@ -97,6 +100,7 @@ _NOT_FOUND_CODES = {
     "InvalidSnapshot.NotFound",
     "DBSnapshotNotFound",
     "DBClusterSnapshotNotFoundFault",
+    COPY_NOT_FOUND,  # the copy waited for is gone
 }
 DEFAULT_POLL_SECONDS = 15.0
 MAX_POLL_SECONDS = 3600.0
@@ -492,7 +496,7 @@ def _copy(
     else:
         _say(args, f"found existing copy {copy.ref.arn} of {source.ref.arn} (no second copy)")
     if args.wait or args.timeout is not None or args.to_account:
-        copy = _wait(engine, clients, copy, args)
+        copy = _wait(engine, clients, result, args)
         _say(args, f"copy {copy.ref.arn} is available")
     if args.to_account:
         engine.share(copy.ref, args.to_account)
@@ -532,8 +536,10 @@ def _unshare_command(ref: SnapshotRef, account: str) -> str:
 
 
 def _wait(
-    engine: SnapshotEngine, clients: ClientFactory, copy: SnapshotInfo, args: argparse.Namespace
+    engine: SnapshotEngine, clients: ClientFactory, result: CopyResult, args: argparse.Namespace
 ) -> SnapshotInfo:
+    """Wait for the copy that ``result`` made or found."""
+    copy = result.info
     # What to do after an interruption or a timeout: the copy goes on in AWS either way.
     again = (
         f"the copy {copy.ref.arn} goes on in AWS: run the same command again to find it and "
@@ -552,11 +558,13 @@ def _wait(
                 on_progress=show,
                 poll_seconds=args.poll_seconds,
                 timeout_seconds=args.timeout,
+                seen=not result.created,  # a copy found was seen: not found is final
             )
         except DeadLetterError as problem:
-            raise (
-                _key_state_error(problem, clients, [args.kms_key]) or _fail(problem)
-            ) from problem
+            error = _key_state_error(problem, clients, [args.kms_key]) or _fail(problem)
+            if problem.code == COPY_NOT_FOUND:
+                error = reworded(error, f"{error}; run the same command again to copy again")
+            raise error from problem
         except RetryableError as problem:
             # The engine's timeout has no code; throttling that outlived the retries has one.
             why = (

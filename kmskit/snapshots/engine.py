@@ -50,7 +50,13 @@ from kmskit.snapshots.model import (
     tag_dict,
     tag_list,
 )
-from kmskit.snapshots.outcomes import DeadLetterError, RetryableError, classify, error_code
+from kmskit.snapshots.outcomes import (
+    COPY_NOT_FOUND,
+    DeadLetterError,
+    RetryableError,
+    classify,
+    error_code,
+)
 
 ClientFactory = Callable[[str, str], Any]
 """``clients(service, region)`` -> a boto3 client (``ec2`` or ``rds``)."""
@@ -67,7 +73,8 @@ _EBS_STATES: dict[str, State] = {
 _RDS_FAILED = {"failed", "incompatible-restore", "incompatible-parameters"}
 _ALREADY_EXISTS = {"DBSnapshotAlreadyExists", "DBClusterSnapshotAlreadyExistsFault"}
 # How long a copy this process made stands in for the tag search (EC2 Describe* catches up
-# within seconds; a copy deleted or failed since then must not be "found" for longer).
+# within seconds; a copy deleted or failed since then must not be "found" for longer), and how
+# long a wait takes a copy not found for one not visible yet (SnapshotEngine.wait).
 RECENT_SECONDS = 300.0
 _NOT_FOUND = {
     "InvalidSnapshot.NotFound",
@@ -669,31 +676,62 @@ class SnapshotEngine:
         on_progress: Callable[[SnapshotInfo], None] | None = None,
         poll_seconds: float = 15.0,
         timeout_seconds: float | None = None,
+        seen: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> SnapshotInfo:
-        """Poll until ``ref`` is available or failed; ``on_progress`` sees every poll (default
-        None). Defaults: ``poll_seconds`` 15, ``timeout_seconds`` None (no limit), ``sleep``
-        ``time.sleep`` and ``clock`` ``time.monotonic`` (for tests).
+        """Poll until ``ref`` is available or failed; ``on_progress`` sees every poll that finds
+        it (default None). Defaults: ``poll_seconds`` 15, ``timeout_seconds`` None (no limit),
+        ``sleep`` ``time.sleep`` and ``clock`` ``time.monotonic`` (for tests).
+
+        A copy just started may not be found yet (EC2 answers ``InvalidSnapshot.NotFound`` for a
+        while: the eventual consistency :meth:`_remembered` covers): until it has been found
+        once, and for ``RECENT_SECONDS`` after the wait began, not found counts as pending, asked
+        again after 1, 2, 4 ... seconds (at most ``poll_seconds``). ``seen``: the copy was found
+        already (a copy :meth:`copy` found, not made), so not found means it is gone; default
+        False.
 
         Raises:
-            DeadLetterError: the copy failed (with the service's reason) or disappeared.
+            DeadLetterError: the copy failed (with the service's reason) or is not found (code
+                ``COPY_NOT_FOUND``): deleted after it was found, or never found for
+                ``RECENT_SECONDS``.
             RetryableError: ``timeout_seconds`` passed first.
         """
         started = clock()
+        backoff = 1.0
         while True:
             info = self.describe(ref)
+            waited = clock() - started
             if info is None:
-                raise DeadLetterError(f"{ref.arn} no longer exists")
-            if on_progress is not None:
-                on_progress(info)
-            if info.state == "available":
-                return info
-            if info.state == "failed":
-                raise DeadLetterError(f"copy {ref.arn} failed: {info.message or 'no reason given'}")
-            if timeout_seconds is not None and clock() - started >= timeout_seconds:
-                raise RetryableError(f"{ref.arn} is still {info.state} ({info.progress:.0f}%)")
-            sleep(poll_seconds)
+                if seen:
+                    raise DeadLetterError(
+                        f"the copy {ref.arn} no longer exists: it was deleted before it was "
+                        "available",
+                        COPY_NOT_FOUND,
+                    )
+                if waited >= RECENT_SECONDS:
+                    raise DeadLetterError(
+                        f"the copy {ref.arn} was not found for {RECENT_SECONDS:.0f} seconds after "
+                        "it was started: it was deleted, or never made",
+                        COPY_NOT_FOUND,
+                    )
+                delay, backoff = min(backoff, poll_seconds), backoff * 2
+                status = "not found yet (a copy just started is not visible at once)"
+            else:
+                seen = True
+                if on_progress is not None:
+                    on_progress(info)
+                if info.state == "available":
+                    return info
+                if info.state == "failed":
+                    raise DeadLetterError(
+                        f"copy {ref.arn} failed: {info.message or 'no reason given'}"
+                    )
+                delay = poll_seconds
+                status = f"still {info.state} ({info.progress:.0f}%)"
+            if timeout_seconds is not None and waited >= timeout_seconds:
+                raise RetryableError(f"{ref.arn} is {status}")
+            sleep(delay)
 
     # ----------------------------------------------------------------------------- plumbing
     def _ec2(self, region: str) -> Any:

@@ -11,11 +11,18 @@ from botocore.stub import ANY, Stubber
 
 from kmskit.cli import main
 from kmskit.commands import snapshot as snapshot_command
-from kmskit.snapshots.engine import SnapshotEngine, SnapshotInfo
+from kmskit.snapshots.engine import RECENT_SECONDS, SnapshotEngine, SnapshotInfo
 from kmskit.snapshots.model import TAG_COPY_KEY, TAG_SOURCE_ID, Origin, SnapshotRef, copy_key
-from kmskit.snapshots.outcomes import DeadLetterError, LimitReachedError, StepError
+from kmskit.snapshots.outcomes import (
+    COPY_NOT_FOUND,
+    DeadLetterError,
+    LimitReachedError,
+    RetryableError,
+    StepError,
+)
 from tests.kmskit.conftest import COPY_REGION as TARGET_REGION
 from tests.kmskit.conftest import SNAPSHOT_REGION as SOURCE_REGION
+from tests.kmskit.test_key_rotation import FakeTime
 
 
 def copy_args(aws: dict[str, str], *extra: str) -> list[str]:
@@ -231,6 +238,89 @@ def test_wait_reports_rds_percent_progress_and_failure() -> None:
     with pytest.raises(DeadLetterError, match="failed"):
         engine.wait(ref, on_progress=lambda i: seen.append(i.progress), sleep=lambda _: None)
     assert seen == [5.0, 70.0, 70.0]
+
+
+def ebs_copy_not_found(stubber: Stubber, snapshot_id: str = "snap-1") -> None:
+    stubber.add_client_error(
+        "describe_snapshots",
+        "InvalidSnapshot.NotFound",
+        f"The snapshot '{snapshot_id}' does not exist.",
+        400,
+        expected_params={"SnapshotIds": [snapshot_id]},
+    )
+
+
+def ebs_copy_row(stubber: Stubber, state: str, progress: str = "0%") -> None:
+    stubber.add_response(
+        "describe_snapshots",
+        {"Snapshots": [{"SnapshotId": "snap-1", "State": state, "Progress": progress}]},
+        {"SnapshotIds": ["snap-1"]},
+    )
+
+
+EBS_COPY = SnapshotRef("EBS", "snap-1", TARGET_REGION, "111111111111")
+
+
+def test_wait_takes_a_copy_not_found_yet_for_a_pending_one_asking_again_sooner() -> None:
+    # Right after CopySnapshot EC2 may not know the new ID yet (the eventual consistency the
+    # engine's memory of recent copies covers): the wait said "no longer exists" at once.
+    engine, stubber = stubbed_engine("ec2")
+    time_ = FakeTime()
+    for _ in range(3):
+        ebs_copy_not_found(stubber)
+    ebs_copy_row(stubber, "pending", "30%")
+    ebs_copy_row(stubber, "completed", "100%")
+    info = engine.wait(EBS_COPY, poll_seconds=15, sleep=time_.sleep, clock=time_.monotonic)
+    assert info.state == "available"
+    # Asked again after 1, 2, 4 seconds while not found, then every poll_seconds.
+    assert time_.slept == [1.0, 2.0, 4.0, 15.0]
+    stubber.assert_no_pending_responses()
+
+
+def test_wait_gives_up_on_a_copy_never_found_after_the_recent_seconds() -> None:
+    engine, stubber = stubbed_engine("ec2")
+    time_ = FakeTime()
+    for _ in range(12):  # 1 + 2 + 4 + ... + 256 > 300 seconds: found on none of the asks
+        ebs_copy_not_found(stubber)
+    with pytest.raises(DeadLetterError) as raised:
+        engine.wait(EBS_COPY, poll_seconds=600, sleep=time_.sleep, clock=time_.monotonic)
+    assert raised.value.code == COPY_NOT_FOUND
+    assert raised.value.reason == (
+        f"the copy {EBS_COPY.arn} was not found for {RECENT_SECONDS:.0f} seconds after it was "
+        "started: it was deleted, or never made"
+    )
+    assert time_.slept == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]
+    assert sum(time_.slept) >= RECENT_SECONDS
+
+
+@pytest.mark.parametrize("seen", [False, True])
+def test_wait_reports_a_copy_gone_once_it_was_seen_at_once(seen: bool) -> None:
+    # Found once (by this wait, or by the copy call that found it), not found means deleted.
+    engine, stubber = stubbed_engine("ec2")
+    time_ = FakeTime()
+    if not seen:
+        ebs_copy_row(stubber, "pending", "10%")
+    ebs_copy_not_found(stubber)
+    with pytest.raises(DeadLetterError) as raised:
+        engine.wait(EBS_COPY, seen=seen, poll_seconds=5, sleep=time_.sleep, clock=time_.monotonic)
+    assert raised.value.code == COPY_NOT_FOUND
+    assert raised.value.reason == (
+        f"the copy {EBS_COPY.arn} no longer exists: it was deleted before it was available"
+    )
+    assert time_.slept == ([] if seen else [5.0])
+
+
+def test_wait_timeout_applies_while_a_copy_is_not_found_yet() -> None:
+    engine, stubber = stubbed_engine("ec2")
+    time_ = FakeTime()
+    for _ in range(3):
+        ebs_copy_not_found(stubber)
+    with pytest.raises(RetryableError) as raised:
+        engine.wait(
+            EBS_COPY, timeout_seconds=3, poll_seconds=15, sleep=time_.sleep, clock=time_.monotonic
+        )
+    assert raised.value.reason.startswith(f"{EBS_COPY.arn} is not found yet")
+    assert time_.slept == [1.0, 2.0]
 
 
 def test_delete_refuses_snapshots_the_tool_did_not_make() -> None:

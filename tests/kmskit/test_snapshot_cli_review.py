@@ -487,6 +487,99 @@ def test_throttling_after_the_retries_exits_6(
     assert "Throttling: Rate exceeded. Try again later" in capsys.readouterr().err
 
 
+# --- a copy followed by --wait (Stubber: EC2's eventual consistency, asynchronous failures) ------
+
+EBS_SOURCE = "snap-0aaaa1111bbbb2222"
+EBS_COPY = "snap-0bbbb3333cccc4444"
+EBS_COPY_ARN = f"arn:aws:ec2:{TARGET_REGION}::snapshot/{EBS_COPY}"
+EBS_ARGS = ["snapshot", "copy", EBS_SOURCE, "--region", SOURCE_REGION, "--to-region"]
+EBS_ARGS += [TARGET_REGION, "--kms-key", KEY, "--wait", "--poll-seconds", "0.01", "-q"]
+
+
+def start_ebs_copy(ec2: Stubber) -> None:
+    """EC2 describes the source (encrypted with SOURCE_KEY), finds no copy of it, makes
+    EBS_COPY and, right after, does not find it by its tag yet."""
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": EBS_SOURCE,
+                    "OwnerId": ACCOUNT,
+                    "State": "completed",
+                    "Encrypted": True,
+                    "KmsKeyId": SOURCE_KEY,
+                }
+            ]
+        },
+        {"SnapshotIds": [EBS_SOURCE]},
+    )
+    by_key = {"OwnerIds": ["self"], "Filters": ANY}
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_key)
+    ec2.add_response(
+        "copy_snapshot",
+        {"SnapshotId": EBS_COPY},
+        {
+            "SourceRegion": SOURCE_REGION,
+            "SourceSnapshotId": EBS_SOURCE,
+            "Encrypted": True,
+            "KmsKeyId": KEY,
+            "Description": ANY,
+            "TagSpecifications": ANY,
+        },
+    )
+    ec2.add_response("describe_snapshots", {"Snapshots": []}, by_key)
+
+
+def ebs_copy_is(ec2: Stubber, state: str | None, message: str = "") -> None:
+    """The wait's next describe of EBS_COPY: in ``state`` (with ``message``), or not found."""
+    if state is None:
+        ec2.add_client_error(
+            "describe_snapshots",
+            "InvalidSnapshot.NotFound",
+            f"The snapshot '{EBS_COPY}' does not exist.",
+            400,
+            expected_params={"SnapshotIds": [EBS_COPY]},
+        )
+        return
+    row = {"SnapshotId": EBS_COPY, "OwnerId": ACCOUNT, "State": state, "Encrypted": True}
+    row |= {"KmsKeyId": KEY, "Progress": "100%" if state == "completed" else "0%"}
+    if message:
+        row["StateMessage"] = message
+    ec2.add_response("describe_snapshots", {"Snapshots": [row]}, {"SnapshotIds": [EBS_COPY]})
+
+
+def test_an_ebs_copy_ec2_does_not_show_yet_is_waited_for(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Right after CopySnapshot EC2 answered InvalidSnapshot.NotFound: the command reported
+    # "no longer exists" (exit 1) for a copy that went on, and a second run could copy again.
+    ec2 = stubbed_clients(monkeypatch, "ec2")["ec2"]
+    start_ebs_copy(ec2)
+    ebs_copy_is(ec2, None)
+    ebs_copy_is(ec2, None)
+    ebs_copy_is(ec2, "pending")
+    ebs_copy_is(ec2, "completed")
+    assert main(EBS_ARGS) == 0
+    assert capsys.readouterr() == (f"{EBS_COPY_ARN}\n", "")
+    ec2.assert_no_pending_responses()
+
+
+def test_an_ebs_copy_deleted_while_waited_for_is_not_found_exit_4(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ec2 = stubbed_clients(monkeypatch, "ec2")["ec2"]
+    start_ebs_copy(ec2)
+    ebs_copy_is(ec2, "pending")
+    ebs_copy_is(ec2, None)  # seen once: gone, not "not visible yet"
+    assert main(EBS_ARGS) == 4
+    assert capsys.readouterr().err == (
+        f"kmskit: error: the copy {EBS_COPY_ARN} no longer exists: it was deleted before it was "
+        "available; run the same command again to copy again\n"
+    )
+    ec2.assert_no_pending_responses()
+
+
 # --- a snapshot another account shared ----------------------------------------------------------
 
 
