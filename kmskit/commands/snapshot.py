@@ -53,6 +53,7 @@ from kmskit.snapshots.model import (
     valid_snapshot_id,
 )
 from kmskit.snapshots.outcomes import (
+    COPY_FAILED,
     COPY_NOT_FOUND,
     KEY_CODES,
     KEY_HINT,
@@ -207,9 +208,11 @@ def _fail(problem: StepError) -> KmskitError:
         return refused
     if problem.code in _NOT_FOUND_CODES:
         return NotFoundError(problem.reason)
-    if problem.code in ("PreviousCopyFailed", SOURCE_FAILED, MANUAL_SNAPSHOT_QUOTA):
-        # A failed copy of another replicator holds the name, the source itself failed, or the
-        # Region holds as many manual snapshots as its quota allows: the state forbids the copy.
+    if problem.code in ("PreviousCopyFailed", SOURCE_FAILED, MANUAL_SNAPSHOT_QUOTA, COPY_FAILED):
+        # A failed copy of another replicator holds the name, the source itself failed, the
+        # Region holds as many manual snapshots as its quota allows, or the copy failed while it
+        # was waited for (a second run deletes that copy and copies again): the state forbids
+        # the copy.
         return ConflictError(problem.reason)
     return KmskitError(problem.reason)
 
@@ -250,6 +253,24 @@ def _without_policy_hint(problem: StepError) -> str:
 _AMBIGUOUS_KEY_CODES = frozenset({"KMSKeyNotAccessibleFault"})
 
 
+def _says_not_why(problem: StepError, source: SnapshotInfo) -> bool:
+    """Whether ``problem``, of a copy of ``source``, may be a key's fault without telling a key
+    refused from one disabled or pending deletion: RDS's ``KMSKeyNotAccessibleFault``, an EBS
+    copy that failed with "Given key ID is not accessible", or an RDS/Aurora copy that failed
+    (RDS says why only in its events; an unusable key is the cause the command can check)."""
+    return (
+        problem.code in _AMBIGUOUS_KEY_CODES
+        or _EBS_KEY_FAILURE in problem.reason
+        or (problem.code == COPY_FAILED and source.ref.kind != "EBS")
+    )
+
+
+def _about_keys(problem: StepError, source: SnapshotInfo) -> bool:
+    """Whether ``problem``, of a copy of ``source``, is (or may be) about its KMS keys: a key
+    error (:data:`KEY_CODES`) or one of :func:`_says_not_why`."""
+    return problem.code in KEY_CODES or _says_not_why(problem, source)
+
+
 # What makes a key of each KeyState usable again (KMS developer guide, "Key states of AWS KMS
 # keys"); Creating and Updating pass by themselves.
 _KEY_STATE_REMEDIES = {
@@ -264,11 +285,9 @@ _KEY_STATE_REMEDIES = {
 def _key_state_error(
     problem: StepError, clients: ClientFactory, keys: list[str]
 ) -> KmskitError | None:
-    """For a key error that does not say why: a conflict (exit 7) naming each of ``keys`` that
-    KMS describes as not Enabled (Disabled, PendingDeletion ...), else None (the error stays as
-    it is). Best effort: a key KMS will not describe to the caller is left out."""
-    if problem.code not in _AMBIGUOUS_KEY_CODES and _EBS_KEY_FAILURE not in problem.reason:
-        return None
+    """A conflict (exit 7) naming each of ``keys`` that KMS describes as not Enabled (Disabled,
+    PendingDeletion ...), else None (the error stays as it is). Best effort: a key KMS will not
+    describe to the caller is left out."""
     states = []
     for key in keys:
         arn = KEY_ARN.match(key)
@@ -289,14 +308,25 @@ def _key_state_error(
     )
 
 
-def _key_error(problem: StepError, kms_key: str, source: SnapshotInfo) -> KmskitError:
-    """The CLI error for a copy refused with one of :data:`KEY_CODES`, naming both keys (the
-    source's reads it, --kms-key writes the copy): exit 7 or 4 (:func:`_key_problem`), else 3."""
-    keys = f"--kms-key {kms_key} (encrypts the copy)" + (
+def _key_error(
+    problem: StepError, clients: ClientFactory, kms_key: str, source: SnapshotInfo
+) -> KmskitError:
+    """The CLI error for a copy of ``source`` refused or failed for its KMS keys
+    (:func:`_about_keys`), naming both keys (the source's reads it, --kms-key writes the copy).
+    For an error that does not say why (:func:`_says_not_why`) KMS is asked for both keys'
+    states first: exit 7 naming a key that is not Enabled (:func:`_key_state_error`). Else exit 7
+    or 4 for a key error that says so (:func:`_key_problem`), or the exit of :func:`_fail` (3 for
+    a refusal, 7 for a failed copy)."""
+    if _says_not_why(problem, source):
+        keys = [kms_key, *([source.kms_key_id] if source.kms_key_id else [])]
+        state_error = _key_state_error(problem, clients, keys)
+        if state_error is not None:
+            return state_error
+    named = f"--kms-key {kms_key} (encrypts the copy)" + (
         f" and the source's key {source.kms_key_id} (decrypts it)" if source.kms_key_id else ""
     )
-    return _key_problem(problem, keys) or AccessDeniedError(
-        f"{problem.reason}; the keys it uses: {keys}"
+    return _key_problem(problem, named) or reworded(
+        _fail(problem), f"{problem.reason}; the keys it uses: {named}"
     )
 
 
@@ -474,12 +504,8 @@ def _copy(
             extra_tags=tags,
         )
     except DeadLetterError as problem:
-        if problem.code in KEY_CODES:
-            keys = [args.kms_key, *([source.kms_key_id] if source.kms_key_id else [])]
-            raise (
-                _key_state_error(problem, clients, keys)
-                or _key_error(problem, args.kms_key, source)
-            ) from problem
+        if _about_keys(problem, source):
+            raise _key_error(problem, clients, args.kms_key, source) from problem
         raise
     copy = result.info
     if not result.created and copy.kms_key_id and copy.kms_key_id != args.kms_key:
@@ -496,7 +522,7 @@ def _copy(
     else:
         _say(args, f"found existing copy {copy.ref.arn} of {source.ref.arn} (no second copy)")
     if args.wait or args.timeout is not None or args.to_account:
-        copy = _wait(engine, clients, result, args)
+        copy = _wait(engine, clients, source, result, args)
         _say(args, f"copy {copy.ref.arn} is available")
     if args.to_account:
         engine.share(copy.ref, args.to_account)
@@ -536,9 +562,14 @@ def _unshare_command(ref: SnapshotRef, account: str) -> str:
 
 
 def _wait(
-    engine: SnapshotEngine, clients: ClientFactory, result: CopyResult, args: argparse.Namespace
+    engine: SnapshotEngine,
+    clients: ClientFactory,
+    source: SnapshotInfo,
+    result: CopyResult,
+    args: argparse.Namespace,
 ) -> SnapshotInfo:
-    """Wait for the copy that ``result`` made or found."""
+    """Wait for the copy of ``source`` that ``result`` made or found; the CLI error of a copy
+    that failed meanwhile names both keys when it may be theirs (:func:`_key_error`)."""
     copy = result.info
     # What to do after an interruption or a timeout: the copy goes on in AWS either way.
     again = (
@@ -561,7 +592,9 @@ def _wait(
                 seen=not result.created,  # a copy found was seen: not found is final
             )
         except DeadLetterError as problem:
-            error = _key_state_error(problem, clients, [args.kms_key]) or _fail(problem)
+            if _about_keys(problem, source):
+                raise _key_error(problem, clients, args.kms_key, source) from problem
+            error = _fail(problem)
             if problem.code == COPY_NOT_FOUND:
                 error = reworded(error, f"{error}; run the same command again to copy again")
             raise error from problem

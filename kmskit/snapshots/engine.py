@@ -51,6 +51,7 @@ from kmskit.snapshots.model import (
     tag_list,
 )
 from kmskit.snapshots.outcomes import (
+    COPY_FAILED,
     COPY_NOT_FOUND,
     DeadLetterError,
     RetryableError,
@@ -692,9 +693,9 @@ class SnapshotEngine:
         False.
 
         Raises:
-            DeadLetterError: the copy failed (with the service's reason) or is not found (code
-                ``COPY_NOT_FOUND``): deleted after it was found, or never found for
-                ``RECENT_SECONDS``.
+            DeadLetterError: the copy failed (code ``COPY_FAILED``, the reason
+                :func:`copy_failure` gives) or is not found (code ``COPY_NOT_FOUND``): deleted
+                after it was found, or never found for ``RECENT_SECONDS``.
             RetryableError: ``timeout_seconds`` passed first.
         """
         started = clock()
@@ -725,7 +726,7 @@ class SnapshotEngine:
                     return info
                 if info.state == "failed":
                     raise DeadLetterError(
-                        f"copy {ref.arn} failed: {info.message or 'no reason given'}"
+                        f"copy {ref.arn} failed: {copy_failure(info)}", COPY_FAILED
                     )
                 delay = poll_seconds
                 status = f"still {info.state} ({info.progress:.0f}%)"
@@ -832,6 +833,24 @@ def copy_refusal(source: SnapshotInfo) -> str | None:
             "encrypted on copy: restore it into an encrypted cluster and snapshot that instead"
         )
     return None
+
+
+def copy_failure(info: SnapshotInfo) -> str:
+    """Why the copy ``info``, in a failed state, failed: the service's message (EBS
+    ``StateMessage``, e.g. ``Given key ID is not accessible``, or an event's cause). RDS and
+    Aurora report no reason in a snapshot's description, only its status (``failed``): for
+    them, the ``aws rds describe-events`` command that tells it (RDS keeps events 14 days and
+    by default returns only the last hour's: the command asks for all 14)."""
+    if info.message and info.message != info.status:
+        return info.message
+    if info.ref.kind == "EBS":
+        return "EC2 gives no reason"
+    source_type = "db-snapshot" if info.ref.kind == "RDS" else "db-cluster-snapshot"
+    return (
+        f"status '{info.status or info.state}', RDS gives no reason in the snapshot's "
+        f"description; its events do: aws rds describe-events --region {info.ref.region} "
+        f"--source-type {source_type} --source-identifier {info.ref.id} --duration 20160"
+    )
 
 
 def shared_origin(info: SnapshotInfo) -> Origin | None:

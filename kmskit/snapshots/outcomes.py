@@ -132,6 +132,8 @@ SOURCE_STATE_CODES = frozenset(
 )
 # A source snapshot in a failed state (EBS error, RDS failed): it never becomes available.
 SOURCE_FAILED = "SourceSnapshotFailed"
+# A copy that failed after it was started (EBS error, RDS/Aurora failed): the engine's wait.
+COPY_FAILED = "CopyFailed"
 # A copy not found while it was waited for: deleted, or never visible (see the engine's wait).
 COPY_NOT_FOUND = "CopyNotFound"
 # Failure messages of an asynchronous copy that mean the key is unusable.

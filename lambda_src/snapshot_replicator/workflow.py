@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from kmskit.snapshots.engine import (
     SnapshotEngine,
     SnapshotInfo,
+    copy_failure,
     copy_refusal,
     shared_origin,
     source_failure,
@@ -54,6 +55,7 @@ from kmskit.snapshots.model import (
     parse_iso,
 )
 from kmskit.snapshots.outcomes import (
+    COPY_FAILED,
     SOURCE_FAILED,
     SOURCE_STATE_CODES,
     DeadLetterError,
@@ -525,8 +527,8 @@ class Workflow:
         )
 
     def failed(self, task: Task, info: SnapshotInfo) -> str:
-        reason = info.message or "the copy failed without a reason"
-        code = "KeyNotAccessible" if is_key_failure(reason) else "CopyFailed"
+        reason = copy_failure(info)
+        code = "KeyNotAccessible" if is_key_failure(reason) else COPY_FAILED
         self.log.error("copy failed", copy=info.ref.arn, reason=reason, code=code)
         raise DeadLetterTaskError(
             f"copy {info.ref.arn} of {task.source.arn} failed: {reason}",

@@ -332,4 +332,8 @@ def test_an_ebs_copy_failed_for_an_enabled_key_is_still_access_denied_exit_3(
 ) -> None:
     fail_the_wait(monkeypatch)
     assert main([*copy_argv(aws), "--wait"]) == EXIT_ACCESS_DENIED
-    assert one_error_line(capsys).endswith("failed: Given key ID is not accessible")
+    # Named as for a refused copy call (the source here is unencrypted: --kms-key alone).
+    assert one_error_line(capsys).endswith(
+        f"failed: Given key ID is not accessible; the keys it uses: --kms-key {aws['key']} "
+        "(encrypts the copy)"
+    )

@@ -14,6 +14,7 @@ from kmskit.commands import snapshot as snapshot_command
 from kmskit.snapshots.engine import RECENT_SECONDS, SnapshotEngine, SnapshotInfo
 from kmskit.snapshots.model import TAG_COPY_KEY, TAG_SOURCE_ID, Origin, SnapshotRef, copy_key
 from kmskit.snapshots.outcomes import (
+    COPY_FAILED,
     COPY_NOT_FOUND,
     DeadLetterError,
     LimitReachedError,
@@ -321,6 +322,36 @@ def test_wait_timeout_applies_while_a_copy_is_not_found_yet() -> None:
         )
     assert raised.value.reason.startswith(f"{EBS_COPY.arn} is not found yet")
     assert time_.slept == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "operation", "rows", "source_type"),
+    [
+        ("RDS", "describe_db_snapshots", "DBSnapshots", "db-snapshot"),
+        ("AURORA", "describe_db_cluster_snapshots", "DBClusterSnapshots", "db-cluster-snapshot"),
+    ],
+)
+def test_a_failed_rds_or_aurora_copy_says_where_rds_tells_why(
+    kind: str, operation: str, rows: str, source_type: str
+) -> None:
+    # RDS reports only the status: the reason read "failed: failed".
+    engine, stubber = stubbed_engine("rds")
+    name = "kmskit-r-orders-0123456789abcdef"
+    id_field = "DBSnapshotIdentifier" if kind == "RDS" else "DBClusterSnapshotIdentifier"
+    stubber.add_response(
+        operation,
+        {rows: [{id_field: name, "Status": "failed"}]},
+        {id_field: name, "IncludeShared": False},
+    )
+    ref = SnapshotRef(kind, name, TARGET_REGION, "111111111111")  # type: ignore[arg-type]
+    with pytest.raises(DeadLetterError) as raised:
+        engine.wait(ref, sleep=lambda _: None)
+    assert raised.value.code == COPY_FAILED
+    assert raised.value.reason == (
+        f"copy {ref.arn} failed: status 'failed', RDS gives no reason in the snapshot's "
+        f"description; its events do: aws rds describe-events --region {TARGET_REGION} "
+        f"--source-type {source_type} --source-identifier {name} --duration 20160"
+    )
 
 
 def test_delete_refuses_snapshots_the_tool_did_not_make() -> None:

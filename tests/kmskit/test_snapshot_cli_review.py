@@ -580,6 +580,109 @@ def test_an_ebs_copy_deleted_while_waited_for_is_not_found_exit_4(
     ec2.assert_no_pending_responses()
 
 
+@pytest.fixture
+def ebs_copy_failed_for_a_key(monkeypatch: pytest.MonkeyPatch) -> Stubber:
+    """The EBS copy fails once started, saying only "Given key ID is not accessible"; the
+    stubbed KMS, to be told the keys' states, is returned."""
+    stubbers = stubbed_clients(monkeypatch, "ec2", "kms")
+    start_ebs_copy(stubbers["ec2"])
+    ebs_copy_is(stubbers["ec2"], "error", "Given key ID is not accessible")
+    return stubbers["kms"]
+
+
+@pytest.mark.parametrize(
+    ("source_key", "code", "said"),
+    [
+        # Only --kms-key was asked for; the source's disabled key went unnamed (exit 3).
+        (
+            "Disabled",
+            7,
+            f" ({SOURCE_KEY} is Disabled: enable it (aws kms enable-key); then run the command "
+            "again)",
+        ),
+        (
+            "Enabled",
+            3,
+            f"; the keys it uses: --kms-key {KEY} (encrypts the copy) and the source's key "
+            f"{SOURCE_KEY} (decrypts it)",
+        ),
+    ],
+)
+def test_an_ebs_copy_failed_for_a_key_names_the_source_key_too(
+    capsys: pytest.CaptureFixture[str],
+    ebs_copy_failed_for_a_key: Stubber,
+    source_key: str,
+    code: int,
+    said: str,
+) -> None:
+    kms = ebs_copy_failed_for_a_key
+    key_state(kms, KEY, "Enabled")
+    key_state(kms, SOURCE_KEY, source_key)
+    assert main(EBS_ARGS) == code
+    assert capsys.readouterr().err == (
+        f"kmskit: error: copy {EBS_COPY_ARN} failed: Given key ID is not accessible{said}\n"
+    )
+    kms.assert_no_pending_responses()
+
+
+RDS_COPY = "kmskit-r-orders-0123456789abcdef"
+RDS_COPY_ARN = f"arn:aws:rds:{TARGET_REGION}:{ACCOUNT}:snapshot:{RDS_COPY}"
+
+
+@pytest.mark.parametrize("source_key", ["Enabled", "PendingDeletion"])
+def test_an_rds_copy_failed_while_waited_for_exits_7_saying_where_rds_tells_why(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, source_key: str
+) -> None:
+    # It said "failed: failed" (exit 1, undocumented) and asked no key's state.
+    stubbers = stubbed_clients(monkeypatch, "rds", "kms")
+    rds, kms = stubbers["rds"], stubbers["kms"]
+    describe_orders(rds)
+    row = {"DBSnapshotIdentifier": RDS_COPY, "DBSnapshotArn": RDS_COPY_ARN, "Encrypted": True}
+    row |= {"KmsKeyId": KEY, "PercentProgress": 0}
+    rds.add_response(
+        "copy_db_snapshot",
+        {"DBSnapshot": {**row, "Status": "pending"}},
+        {
+            "SourceDBSnapshotIdentifier": ORDERS,
+            "TargetDBSnapshotIdentifier": ANY,
+            "KmsKeyId": KEY,
+            "Tags": ANY,
+            "SourceRegion": SOURCE_REGION,
+        },
+    )
+    rds.add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [{**row, "Status": "failed"}]},
+        {"DBSnapshotIdentifier": RDS_COPY, "IncludeShared": False},
+    )
+    key_state(kms, KEY, "Enabled")
+    key_state(kms, SOURCE_KEY, source_key)
+    assert main([*RDS_ARGS, "--wait", "--poll-seconds", "0.01"]) == 7
+    err = capsys.readouterr().err
+    events = (
+        f"aws rds describe-events --region {TARGET_REGION} --source-type db-snapshot "
+        f"--source-identifier {RDS_COPY} --duration 20160"
+    )
+    failed = (
+        f"kmskit: error: copy {RDS_COPY_ARN} failed: status 'failed', RDS gives no reason in the "
+        f"snapshot's description; its events do: {events}"
+    )
+    if source_key == "Enabled":
+        assert err == (
+            f"{failed}; the keys it uses: --kms-key {KEY} (encrypts the copy) and the source's "
+            f"key {SOURCE_KEY} (decrypts it)\n"
+        )
+    else:
+        assert err == (
+            f"{failed} ({SOURCE_KEY} is PendingDeletion: cancel its deletion (aws kms "
+            "cancel-key-deletion), then enable it; then run the command again)\n"
+        )
+    rds.assert_no_pending_responses()
+    kms.assert_no_pending_responses()
+    with mock_aws():
+        run_as_the_aws_cli(events)  # a command the AWS CLI takes
+
+
 # --- a snapshot another account shared ----------------------------------------------------------
 
 
@@ -698,7 +801,8 @@ def run_as_the_aws_cli(command: str) -> None:
     params: dict[str, Any] = {}
     for option, value in values.items():
         member = members[option.removeprefix("--")]
-        params[member] = [value] if shape.members[member].type_name == "list" else value
+        kind = shape.members[member].type_name
+        params[member] = [value] if kind == "list" else int(value) if kind == "integer" else value
     getattr(client, xform_name(name))(**params)
 
 

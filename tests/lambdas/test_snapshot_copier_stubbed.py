@@ -686,6 +686,33 @@ def test_given_key_id_is_not_accessible_dead_letters_the_copy_task(stubs: Stubs)
     assert redriven["source"]["id"] == "snap-01234567"
 
 
+def test_a_failed_rds_copy_is_dead_lettered_saying_where_rds_tells_why(stubs: Stubs) -> None:
+    # RDS reports no reason in the describe, only the status: the dead letter said
+    # "copy ... failed: failed" though the docs promise the service's reason.
+    task = rds_task()
+    target = replica_name(task)
+    stubs.on("rds", OTHER).add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [rds_row(target, OTHER, "failed")]},
+        {"DBSnapshotIdentifier": target, "IncludeShared": False},
+    )
+    watch = task.with_action("watch", SnapshotRef("RDS", target, OTHER, SOURCE))
+    expect_dead_letter(
+        stubs,
+        watch.with_action("copy").to_json(),
+        Contains(
+            f"arn:aws:rds:{OTHER}:{SOURCE}:snapshot:{target} of {task.source.arn} failed: "
+            "status 'failed', RDS gives no reason in the snapshot's description; its events do: "
+            f"aws rds describe-events --region {OTHER} --source-type db-snapshot "
+            f"--source-identifier {target} --duration 20160"
+        ),
+        "CopyFailed",
+    )
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([record(watch.to_json())]) == {"batchItemFailures": []}
+    assert metrics(rt, "CopyFailed") == 1
+
+
 @pytest.mark.parametrize(
     "body",
     [
