@@ -1013,6 +1013,29 @@ def same_key_for_decrypt(message_key: str, named_key: str) -> bool:
     return identity is not None and identity == _multi_region_identity(named_key)
 
 
+def configured_region(settings: ClientSettings) -> str | None:
+    """The Region of ``settings``, or of the profile's configuration (None: none), where a KMS
+    client of ``settings`` calls. An unknown profile is :class:`~kmskit.errors.UsageError`."""
+    try:
+        region: str | None = settings.region or settings.session().region_name
+    except ProfileNotFound as error:
+        raise from_botocore_error(error) from error
+    return region
+
+
+def key_for_decrypt_in(key_arn: str, region: str | None) -> str:
+    """The key ARN to name in a ``Decrypt`` called in ``region`` for a data key encrypted under
+    ``key_arn``: for a multi-Region key, its related key in ``region`` (same partition, account
+    and ``mrk-`` key ID: :func:`same_key_for_decrypt`), which KMS uses there when it is a
+    replica; for any other key (or ``region`` None), ``key_arn`` itself: a single-Region key is
+    only in its own Region."""
+    if region is None or _multi_region_identity(key_arn) is None:
+        return key_arn
+    fields = key_arn.split(":")
+    fields[3] = region
+    return ":".join(fields)
+
+
 def _usable_in_region(key_arn: str, region: str, partition: str) -> bool:
     """Whether discovery with the discovery Region ``region`` (of ``partition``) uses
     ``key_arn``: a multi-Region key of ``partition`` (called in ``region``; its replicas are in
@@ -1421,16 +1444,8 @@ class Envelope:
 
     # -- materials managers (built on first use) ------------------------------------------
 
-    def _configured_region(self) -> str | None:
-        """The Region of the settings, or of the profile's configuration (None: none)."""
-        try:
-            region: str | None = self.settings.region or self.settings.session().region_name
-        except ProfileNotFound as error:
-            raise from_botocore_error(error) from error
-        return region
-
     def _provider(self, cls: type[Any], **kwargs: Any) -> Any:
-        region = self._configured_region()
+        region = configured_region(self.settings)
         if region:
             kwargs["region_names"] = [region]
         try:
@@ -1507,7 +1522,7 @@ class Envelope:
             else:
                 extra: dict[str, Any] = {}
                 if self.discovery_accounts or self.discovery_region:
-                    region = self.discovery_region or self._configured_region()
+                    region = self.discovery_region or configured_region(self.settings)
                     self._discovery_partition = partition_of(region, self.settings)
                 if self.discovery_accounts:
                     extra["discovery_filter"] = DiscoveryFilter(

@@ -10,7 +10,9 @@ import json
 from typing import Any
 
 from kmskit._io import STDIO, check_input, is_terminal
+from kmskit.audit import KEY_ARN
 from kmskit.cli import add_force_option, check_new_output, settings_from_args
+from kmskit.envelope import configured_region, key_for_decrypt_in
 from kmskit.envelope_cli import (
     CONTEXT_EXACT_HELP,
     CONTEXT_EXACT_ON_DECRYPT_HELP,
@@ -20,6 +22,7 @@ from kmskit.envelope_cli import (
     format_context,
     read_limited,
     say,
+    warn_key_chosen_by_input,
     write_output,
 )
 from kmskit.envelope_kms import (
@@ -71,9 +74,18 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="Decrypt a data key written by `kmskit datakey new`",
         description="Decrypt the CiphertextBlob of a JSON document from `kmskit datakey new` "
-        "(same --context as when it was made). Writes the same JSON with Plaintext added.",
+        "(same --context as when it was made). Writes the same JSON with Plaintext added. "
+        "Without --key, KMS is asked for the key the document's KeyId names (a "
+        "multi-Region key: its key in the Region called), so it refuses a CiphertextBlob of "
+        "another key; but whoever may write INPUT may change both, so name the key you "
+        "expect with --key.",
     )
-    add_key_option(decrypt, required=False, help_text="expect this KMS key (KMS refuses others)")
+    add_key_option(
+        decrypt,
+        required=False,
+        help_text="expect this KMS key (KMS refuses others; default: the KeyId stored in INPUT, "
+        "and a warning that INPUT chose it)",
+    )
     add_context_option(
         decrypt,
         required=False,
@@ -137,11 +149,12 @@ def _not_a_document(path: str, why: str) -> UsageError:
     )
 
 
-def read_document(path: str) -> tuple[bytes, dict[str, str] | None]:
-    """The encrypted data key of the document at ``path`` (``-``: stdin), and its stored
-    encryption context (None: it has none). A document that is not one ``datakey new``
-    writes (no JSON object, no base64 CiphertextBlob, an empty one, or an EncryptionContext
-    that is not an object of strings) is refused naming the file, before any KMS call."""
+def read_document(path: str) -> tuple[bytes, dict[str, str] | None, str | None]:
+    """The encrypted data key of the document at ``path`` (``-``: stdin), its stored
+    encryption context (None: it has none) and its stored KeyId (None: it has none). A
+    document that is not one ``datakey new`` writes (no JSON object, no base64 CiphertextBlob,
+    an empty one, an EncryptionContext that is not an object of strings, or a KeyId that is not
+    a KMS key ARN) is refused naming the file, before any KMS call."""
     raw = read_limited(path, _MAX_DOCUMENT, "`kmskit datakey decrypt`")
     try:
         document = json.loads(raw)
@@ -150,8 +163,12 @@ def read_document(path: str) -> tuple[bytes, dict[str, str] | None]:
         raise _not_a_document(path, f"{type(error).__name__}: {error}") from None
     if not encrypted:
         raise _not_a_document(path, "its CiphertextBlob is empty")
+    key_id = document.get("KeyId")
+    if key_id is not None and not (isinstance(key_id, str) and KEY_ARN.match(key_id)):
+        # datakey new (as KMS's GenerateDataKey) writes the key ARN.
+        raise _not_a_document(path, f"its KeyId must be a KMS key ARN. Received: {key_id!r}")
     if "EncryptionContext" not in document:
-        return encrypted, None
+        return encrypted, None, key_id
     stored = document["EncryptionContext"]
     if not (
         isinstance(stored, dict)
@@ -162,22 +179,30 @@ def read_document(path: str) -> tuple[bytes, dict[str, str] | None]:
         raise _not_a_document(
             path, f"its EncryptionContext must be an object of strings. Received: {stored!r}"
         )
-    return encrypted, stored
+    return encrypted, stored, key_id
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
     check_new_output(args.output, "OUTPUT", force=args.force)
     check_plaintext_output(args.output)
-    encrypted, stored = read_document(args.input)
-    context = context_from(args)
+    context = context_from(args)  # a bad --context first, whatever INPUT holds
+    encrypted, stored, stored_key = read_document(args.input)
     if not context and stored is not None:
         context = stored
-    with decrypt_data_key(
-        encrypted, context, key=args.key, settings=settings_from_args(args)
-    ) as key:
-        result = _document(key.key_id, key.encrypted, context)
-        result["Plaintext"] = _b64(key.plaintext)
+    settings = settings_from_args(args)
+    key = args.key
+    if not key and stored_key:
+        # KMS then refuses a CiphertextBlob of another key than the document's KeyId
+        # (IncorrectKeyException); a multi-Region key is named by its key in the Region called.
+        key = key_for_decrypt_in(stored_key, configured_region(settings))
+    with decrypt_data_key(encrypted, context, key=key, settings=settings) as data_key:
+        result = _document(data_key.key_id, data_key.encrypted, context)
+        result["Plaintext"] = _b64(data_key.plaintext)
         write_output(args.output, _dump(result), exclusive=not args.force)
-    say(args, f"decrypted a data key of {key.key_id}")
+    say(args, f"decrypted a data key of {data_key.key_id}")
+    if not args.key:  # as decrypt-small, after success only: whoever wrote INPUT chose the key
+        warn_key_chosen_by_input(
+            "no --key: the document", [data_key.key_id], "Name the key (--key)"
+        )
     return EXIT_OK

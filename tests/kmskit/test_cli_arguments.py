@@ -280,9 +280,8 @@ def test_an_input_read_as_a_stream_is_passed_on_whole(
 
 
 def datakey_document(path: Path, context: Any, blob: str = "eA==") -> None:
-    path.write_text(
-        json.dumps({"KeyId": "k", "CiphertextBlob": blob, "EncryptionContext": context})
-    )
+    # No KeyId: the blob names its key (a KeyId must be a key ARN, see test_cli_kms_review).
+    path.write_text(json.dumps({"CiphertextBlob": blob, "EncryptionContext": context}))
 
 
 @pytest.mark.parametrize(

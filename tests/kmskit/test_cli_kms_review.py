@@ -9,6 +9,7 @@ request against the real KMS API model."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -132,6 +133,103 @@ def test_the_encrypted_copy_alone_may_go_to_a_terminal(
     assert b'"CiphertextBlob": "ZW5jcnlwdGVkLWNvcHk="' in terminal.written.getvalue()
     assert b"Plaintext" not in terminal.written.getvalue()
     assert capsys.readouterr().err == ""
+
+
+# -- datakey decrypt: the document's KeyId is the key KMS is asked for ------------------------
+
+OTHER_ARN = "arn:aws:kms:eu-west-1:444455556666:key/0987dcba-09fe-87dc-65ba-0987654321ba"
+MRK_ID = "mrk-1234abcd12ab34cd56ef1234567890ab"
+
+
+def _datakey_document(path: Path, key_id: str, blob: bytes) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "KeyId": key_id,
+                "CiphertextBlob": base64.b64encode(blob).decode(),
+                "EncryptionContext": {"purpose": "test"},
+            }
+        )
+    )
+
+
+def test_a_blob_swapped_into_a_datakey_document_is_refused_by_kms(
+    stubbed_kms: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: Decrypt was sent without KeyId, so a CiphertextBlob under anyone's key (one
+    # whose key policy lets you decrypt) gave a data key they hold, exit 0, no warning.
+    document, out = tmp_path / "k.json", tmp_path / "k.plain.json"
+    _datakey_document(document, KEY_ARN, b"blob under another key")
+    stubbed_kms.add_client_error(
+        "decrypt",
+        service_error_code="IncorrectKeyException",
+        service_message="The key ID in the request does not identify a CMK that can perform "
+        "this operation.",
+        http_status_code=400,
+        expected_params={
+            "CiphertextBlob": b"blob under another key",
+            "EncryptionContext": {"purpose": "test"},
+            "KeyId": KEY_ARN,
+        },
+    )
+    assert main(["datakey", "decrypt", "-q", str(document), str(out)]) == EXIT_CONFLICT
+    assert "IncorrectKeyException" in one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_datakey_decrypt_without_key_warns_that_the_document_chose_it(
+    stubbed_kms: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = tmp_path / "k.json"
+    _datakey_document(document, KEY_ARN, b"blob")
+    params = {"CiphertextBlob": b"blob", "EncryptionContext": {"purpose": "test"}}
+    reply = {"KeyId": KEY_ARN, "Plaintext": bytes(32)}
+    stubbed_kms.add_response("decrypt", reply, {**params, "KeyId": KEY_ARN})
+    assert main(["datakey", "decrypt", "-q", str(document), str(tmp_path / "a.json")]) == EXIT_OK
+    assert capsys.readouterr().err == (
+        f"kmskit: warning: no --key: the document chose its KMS key ({KEY_ARN}), and any key "
+        "you may use is accepted, also one of another account whose key policy lets you "
+        "decrypt, so anyone who may write the input could have written it. Name the key "
+        "(--key)\n"
+    )
+    # --key overrides the document's KeyId (KMS checks the blob against it), no warning.
+    stubbed_kms.add_response("decrypt", reply, {**params, "KeyId": "alias/app"})
+    argv = ["datakey", "decrypt", "-q", "--key", "alias/app", str(document), str(tmp_path / "b")]
+    assert main(argv) == EXIT_OK
+    assert capsys.readouterr().err == ""
+
+
+def test_datakey_decrypt_names_a_multi_region_key_by_its_key_in_the_region_called(
+    stubbed_kms: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Made under the primary in us-east-1, decrypted in eu-west-1 (REGION) with its replica:
+    # the us-east-1 ARN would be refused there.
+    primary = f"arn:aws:kms:us-east-1:111122223333:key/{MRK_ID}"
+    replica = f"arn:aws:kms:{REGION}:111122223333:key/{MRK_ID}"
+    document = tmp_path / "k.json"
+    _datakey_document(document, primary, b"blob")
+    stubbed_kms.add_response(
+        "decrypt",
+        {"KeyId": replica, "Plaintext": bytes(32)},
+        {"CiphertextBlob": b"blob", "EncryptionContext": {"purpose": "test"}, "KeyId": replica},
+    )
+    argv = ["datakey", "decrypt", "-q", "--region", REGION, str(document), str(tmp_path / "o")]
+    assert main(argv) == EXIT_OK
+    assert json.loads((tmp_path / "o").read_text())["KeyId"] == replica
+
+
+@pytest.mark.parametrize("key_id", ["alias/app", 7, ""])
+def test_a_datakey_document_whose_key_id_is_no_key_arn_is_refused(
+    key_id: Any, no_aws: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = tmp_path / "k.json"
+    document.write_text(json.dumps({"KeyId": key_id, "CiphertextBlob": "eA=="}))
+    assert main(["datakey", "decrypt", str(document), str(tmp_path / "o")]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '{document}' is not a JSON document from `kmskit datakey new` with a "
+        f"base64 CiphertextBlob: its KeyId must be a KMS key ARN. Received: {key_id!r}"
+    )
+    assert no_aws == []
 
 
 # -- pubkey --------------------------------------------------------------------------------------
