@@ -490,7 +490,10 @@ def sign(
     bytes, ``GetPublicKey`` is called for the mu). ``public_key``: default None; the key's
     public key (:func:`load_public_key` of a file ``kmskit pubkey export`` wrote), which spares
     every ``GetPublicKey`` (so ``kms:GetPublicKey`` is not needed) and has an ``algorithm`` of
-    another key family refused before anything is read. ``settings``: default None, a
+    another key family refused before anything is read; with it, an ML-DSA signature of a mu
+    (data over 4,096 bytes) is checked with it before it is returned, and refused
+    (:class:`ConflictError`) when it does not verify: a mu computed with another key's public
+    key makes a signature no verifier accepts. ``settings``: default None, a
     ``ClientSettings()`` of the call's own (one client for ``GetPublicKey`` and ``Sign``),
     closed before it returns.
     """
@@ -508,7 +511,28 @@ def sign(
             SigningAlgorithm=algorithm,
             **message.kms_params(),
         )
-    return Signature(key_id=response["KeyId"], algorithm=algorithm, signature=response["Signature"])
+    signature: bytes = response["Signature"]
+    if public_key is not None and message.message_type == "EXTERNAL_MU":
+        _check_mu_signed(key, public_key, message.message, signature)
+    return Signature(key_id=response["KeyId"], algorithm=algorithm, signature=signature)
+
+
+def _check_mu_signed(key: str, public_key: PublicKey, mu: bytes, signature: bytes) -> None:
+    """Refuse the ``signature`` KMS made of ``mu`` (computed with the caller's ``public_key``)
+    unless it verifies with that key: the mu of FIPS 204 hashes the public key, so the mu of
+    another key's public key (a stale or wrong file) gets a signature that no verifier
+    accepts. KMS cannot notice (it signs any 64 bytes it is sent); this does, before the
+    signature is handed out."""
+    try:
+        public_key._signing_key(ML_DSA, "signing").verify_mu(signature, mu)
+    except InvalidSignature:
+        raise ConflictError(
+            f"'public_key' is not the public key of {key}: the ML-DSA mu sent to KMS for data "
+            f"over {RAW_MESSAGE_LIMIT:,} bytes is computed with it, and the signature KMS made "
+            "does not verify with it, so no verifier would accept it. "
+            "Give the key's own public key (kmskit pubkey export), or none (GetPublicKey). "
+            f"Received: the public key of {public_key.key_id or 'a file'} ({public_key.key_spec})"
+        ) from None
 
 
 def verify_local(

@@ -135,31 +135,36 @@ LIBRARY_PARAMETERS: Mapping[str, str] = {
     "discovery_region": "--discovery-region",
     "discovery_accounts": "--discovery-account",
     "plaintext": "INPUT",
+    "public_key": "--public-key",
 }
 """The option (or argument) of the command line that gives each parameter of the library (see
 :func:`named_as_typed`)."""
 
 
 @contextlib.contextmanager
-def named_as_typed(*parameters: str) -> Iterator[None]:
+def named_as_typed(
+    *parameters: str, kinds: tuple[type[KmskitError], ...] = (UsageError,)
+) -> Iterator[None]:
     """Run a library call whose ``parameters`` (keys of :data:`LIBRARY_PARAMETERS`) come from
     the command line, and name the option the user typed in its errors.
 
     The library names its Python parameters, which is right for code that calls it (its
     messages start with the parameter: ``'frame_length' must be ...``); a
-    :class:`~kmskit.errors.UsageError` about one of ``parameters`` is raised again, same class
-    and exit code, with the option in its place (``'--frame-length' must be ...``). Any other
-    error passes unchanged. Wrap the library call only, so that no other message that happens
-    to start with a quoted word (a file name) is rewritten."""
+    :class:`~kmskit.errors.UsageError` (or, given ``kinds``, an error of one of those classes:
+    ``sign``'s ``ConflictError`` ``'public_key' is not the public key of ...``) about one of
+    ``parameters`` is raised again, same class and exit code, with the option in its place
+    (``'--frame-length' must be ...``). Any other error passes unchanged. Wrap the library
+    call only, so that no other message that happens to start with a quoted word (a file name)
+    is rewritten."""
     try:
         yield
-    except UsageError as error:
+    except kinds as error:
         text = str(error)
         for parameter in parameters:
             quoted = f"'{parameter}'"
             if text.startswith(quoted):
                 option = LIBRARY_PARAMETERS[parameter]
-                raise type(error)(f"'{option}'{text[len(quoted) :]}") from error
+                raise reworded(error, f"'{option}'{text[len(quoted) :]}") from error
         raise
 
 

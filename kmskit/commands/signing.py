@@ -24,11 +24,19 @@ from kmskit.envelope_cli import (
     NonEmptyInput,
     add_key_option,
     load_public_key_file,
+    named_as_typed,
     public_key_from,
     say,
     write_output,
 )
-from kmskit.errors import EXIT_OK, IntegrityError, NotFoundError, UsageError, os_error_class
+from kmskit.errors import (
+    EXIT_OK,
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    UsageError,
+    os_error_class,
+)
 
 # The largest KMS signature is ML-DSA-87's, 4,627 bytes (FIPS 204, table 2); RSA 4096 is 512
 # bytes, DER ECDSA P-521 at most 139, Ed25519 64.
@@ -55,7 +63,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--public-key",
         metavar="FILE",
         help="the key's public key (PEM or DER, from kmskit pubkey export): no GetPublicKey, "
-        "so no kms:GetPublicKey needed",
+        "so no kms:GetPublicKey needed; for ML-DSA data over 4096 bytes KMS's signature is "
+        "checked with it (exit 7, nothing written, if it is not the key's)",
     )
     sign_parser.add_argument("input", metavar="INPUT", help="data to sign, or - for stdin")
     sign_parser.add_argument("signature", metavar="SIGNATURE", help="signature file, or -")
@@ -95,13 +104,15 @@ def run_sign(args: argparse.Namespace) -> int:
     check_new_output(args.signature, "SIGNATURE", force=args.force)
     with open_input(args.input) as reader:
         source = NonEmptyInput(reader, args.input, "there is nothing to sign")
-        result = sign(
-            args.key,
-            source,
-            algorithm=args.algorithm,
-            public_key=load_public_key_file(args.public_key) if args.public_key else None,
-            settings=settings_from_args(args),
-        )
+        public_key = load_public_key_file(args.public_key) if args.public_key else None
+        with named_as_typed("public_key", kinds=(ConflictError,)):
+            result = sign(
+                args.key,
+                source,
+                algorithm=args.algorithm,
+                public_key=public_key,
+                settings=settings_from_args(args),
+            )
     write_output(args.signature, result.signature, exclusive=not args.force)
     say(args, f"signed {args.input} with {result.key_id} ({result.algorithm})")
     return EXIT_OK

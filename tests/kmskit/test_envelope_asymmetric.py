@@ -465,6 +465,45 @@ def test_ml_dsa_with_its_algorithm_given_fetches_the_public_key_only_for_a_mu(
     assert probe.calls["GetPublicKey"] == 3
 
 
+def test_an_ml_dsa_mu_made_with_another_public_key_is_refused_not_returned(
+    local_keys: tuple[LocalSigningKeys, ClientProbe],
+) -> None:
+    # Before: KMS signed the mu of the stale key's public key and sign() returned a signature
+    # that no verifier accepts (the mu hashes the public key), with no error.
+    keys, probe = local_keys
+    arn, stale = keys.add("ML_DSA_65"), keys.add("ML_DSA_65")
+    data = os.urandom(RAW_MESSAGE_LIMIT + 1)
+    with pytest.raises(ConflictError) as caught:
+        sign(arn, io.BytesIO(data), public_key=get_public_key(stale))
+    assert str(caught.value).startswith(f"'public_key' is not the public key of {arn}: ")
+    assert str(caught.value).endswith(f"Received: the public key of {stale} (ML_DSA_65)")
+    assert probe.calls["Sign"] == 1
+    # Its own public key, and data KMS signs itself (RAW: no mu), are not refused.
+    own = sign(arn, io.BytesIO(data), public_key=get_public_key(arn))
+    keys.keys[arn].public_key().verify(own.signature, data)
+    small = b"x" * RAW_MESSAGE_LIMIT
+    sign(arn, io.BytesIO(small), public_key=get_public_key(stale))
+
+
+def test_cli_sign_with_a_stale_ml_dsa_public_key_exits_7_and_writes_nothing(
+    local_keys: tuple[LocalSigningKeys, ClientProbe],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    keys, _ = local_keys
+    keys.add("ML_DSA_65", alias="alias/pq")
+    keys.add("ML_DSA_65", alias="alias/old")
+    artifact, sig, pem = tmp_path / "app.tar", tmp_path / "app.sig", tmp_path / "old.pem"
+    artifact.write_bytes(os.urandom(10_000))
+    assert main(["pubkey", "export", "-q", "--key", "alias/old", str(pem)]) == 0
+    argv = ["sign", "--key", "alias/pq", "--public-key", str(pem), str(artifact), str(sig)]
+    assert main(argv) == EXIT_CONFLICT
+    line = one_error_line(capsys)
+    assert line.startswith("kmskit: error: '--public-key' is not the public key of alias/pq: ")
+    assert line.endswith("Received: the public key of a file (ML_DSA_65)")
+    assert not sig.exists()
+
+
 def test_an_ml_dsa_algorithm_for_another_key_is_refused_before_kms_signs(
     local_keys: tuple[LocalSigningKeys, ClientProbe],
 ) -> None:
