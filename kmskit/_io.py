@@ -407,6 +407,47 @@ def is_terminal(path: str) -> bool:
             os.close(descriptor)
 
 
+def refuse_shared_file(path: str, argument: str, what: str, remedy: str) -> None:
+    """Raise :class:`~kmskit.errors.UsageError` (before any AWS call) when ``what`` (plaintext
+    key material) would go to a regular file that others may read (see
+    :func:`_shared_file_mode`): ``> key.json`` under the usual umask 022 makes one with mode
+    0644 before kmskit runs. The message names ``argument``, says ``remedy`` (what to give
+    instead), how to make the file private, and the file's mode."""
+    mode = _shared_file_mode(path)
+    if mode is None:
+        return
+    where = "standard output is" if path == STDIO else "it is"
+    raise UsageError(
+        f"'{argument}' would put {what} in a file that others may read: {remedy}, or make "
+        "the file private first (chmod 600 FILE, or umask 077 before redirecting). "
+        f"Received: {path} ({where} a file with mode {mode:04o}, "
+        f"{stat.filemode(stat.S_IFREG | mode)})"
+    )
+
+
+def _shared_file_mode(path: str) -> int | None:
+    """The permission bits of the regular file that ``path`` is written to in place (see
+    :func:`writes_in_place`: ``-`` when the shell sent standard output to a file,
+    ``/dev/stdout``, ``/dev/fd/N``), when its group or others have any permission on it; else
+    None. A new file :func:`atomic_output` makes gets its own mode (0600); a terminal, pipe or
+    device is no such file; a file only its owner may use is private. Windows has no such
+    bits (None)."""
+    if os.name == "nt" or not writes_in_place(path):
+        return None
+    try:
+        if path == STDIO:
+            if sys.stdout is None:
+                return None
+            mode = os.fstat(sys.stdout.fileno()).st_mode
+        else:
+            mode = os.stat(path).st_mode
+    except (OSError, ValueError, AttributeError):  # no fileno (a capture), a closed stream
+        return None
+    if not stat.S_ISREG(mode) or not mode & 0o077:
+        return None
+    return stat.S_IMODE(mode)
+
+
 def existing_output(path: str | os.PathLike[str]) -> bool:
     """Whether :func:`atomic_output` with ``exclusive`` refuses ``path`` because something is
     there: it exists (a symbolic link counts, even a dangling one) and is not written in place

@@ -9,7 +9,7 @@ import binascii
 import json
 from typing import Any
 
-from kmskit._io import STDIO, check_input, is_terminal
+from kmskit._io import STDIO, check_input, is_terminal, refuse_shared_file
 from kmskit.audit import KEY_ARN
 from kmskit.cli import add_force_option, check_new_output, settings_from_args
 from kmskit.envelope import configured_region, key_for_decrypt_in
@@ -44,7 +44,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "names: KeyId, CiphertextBlob (base64) and, except with --for-later, Plaintext "
         "(base64). Files are written with mode 0600; an existing OUTPUT file is refused unless "
         "--force (it may hold the only encrypted copy of a data key). A plaintext data key is "
-        "never written to a terminal: redirect stdout, pipe it or give OUTPUT.",
+        "never written to a terminal, nor to a file others may read (stdout redirected to a "
+        "file with mode 0644, as umask 022 makes): give OUTPUT, pipe it, or redirect stdout to "
+        "a private file.",
     )
     actions = datakey.add_subparsers(dest="datakey_command", metavar="ACTION", required=True)
 
@@ -112,14 +114,23 @@ def _dump(document: dict[str, Any]) -> bytes:
 def check_plaintext_output(path: str) -> None:
     """Refuse (before any AWS call) to write a plaintext data key to a terminal, where it
     stays on screen, in the scrollback and in session recordings (``datakey new`` without
-    ``--for-later`` prints to stdout by default)."""
+    ``--for-later`` prints to stdout by default), or into a file that others may read
+    (``> key.json`` under the usual umask 022 makes one with mode 0644)."""
     if is_terminal(path):
         where = "standard output is a terminal" if path == STDIO else "a terminal"
         raise UsageError(
             "'OUTPUT' would show the plaintext data key on the terminal: give a file "
-            "(written with mode 0600), redirect standard output or pipe it into the program "
-            f"that uses the key (or use --for-later). Received: {path} ({where})"
+            "(written with mode 0600), redirect standard output to a file only you may read "
+            "or pipe it into the program that uses the key (or use --for-later). "
+            f"Received: {path} ({where})"
         )
+    refuse_shared_file(
+        path,
+        "OUTPUT",
+        "the plaintext data key",
+        "give a file (written with mode 0600), pipe it into the program that uses the key "
+        "(or use --for-later)",
+    )
 
 
 def run_new(args: argparse.Namespace) -> int:

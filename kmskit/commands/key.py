@@ -29,6 +29,7 @@ from kmskit._io import (
     input_size,
     is_terminal,
     open_input,
+    refuse_shared_file,
 )
 from kmskit._text import utc_text
 from kmskit.audit import (
@@ -1068,9 +1069,15 @@ def check_save_material(path: str | None, *, generate: bool, expires: str | None
         if is_terminal(STDIO):
             raise UsageError(
                 "'--save-material -' would print the plaintext key material on the terminal: "
-                "redirect standard output to a file or a program, or give a FILE. Received: - "
-                "(standard output is a terminal)"
+                "redirect standard output to a file only you may read or a program, or give a "
+                "FILE. Received: - (standard output is a terminal)"
             )
+        refuse_shared_file(
+            STDIO,
+            "--save-material -",
+            "the plaintext key material",
+            "give a FILE (written with mode 0600) or send standard output to a program",
+        )
         return
     check_output(path, "--save-material")
     # lexists: a dangling symbolic link is something there too (atomic_output refuses it as well).

@@ -72,30 +72,38 @@ def stubbed_kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
 # -- datakey: a plaintext data key never goes to a terminal -----------------------------------
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["datakey", "new", "--key", KEY_ARN, *CONTEXT],  # OUTPUT defaults to stdout
-        ["datakey", "new", "--key", KEY_ARN, *CONTEXT, "-"],
-        ["datakey", "decrypt", "IN.json"],
-    ],
-)
+PLAINTEXT_KEY_TO_STDOUT = [
+    ["datakey", "new", "--key", KEY_ARN, *CONTEXT],  # OUTPUT defaults to stdout
+    ["datakey", "new", "--key", KEY_ARN, *CONTEXT, "-"],
+    ["datakey", "decrypt", "IN.json"],  # (IN.json: see in_document)
+]
+
+
+@pytest.fixture
+def in_document(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """``IN.json``, a datakey document, in ``tmp_path``, the working directory."""
+    monkeypatch.chdir(tmp_path)
+    document = tmp_path / "IN.json"
+    document.write_text('{"CiphertextBlob": "AAAA"}')
+    return document
+
+
+@pytest.mark.parametrize("argv", PLAINTEXT_KEY_TO_STDOUT)
+@pytest.mark.usefixtures("in_document")
 def test_a_plaintext_data_key_is_not_printed_on_a_terminal(
     argv: list[str],
     no_aws: list[str],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "IN.json").write_text('{"CiphertextBlob": "AAAA"}')
     terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stdout", terminal)
     assert main(argv) == EXIT_USAGE
     assert one_error_line(capsys) == (
         "kmskit: error: 'OUTPUT' would show the plaintext data key on the terminal: give a file "
-        "(written with mode 0600), redirect standard output or pipe it into the program that "
-        "uses the key (or use --for-later). Received: - (standard output is a terminal)"
+        "(written with mode 0600), redirect standard output to a file only you may read or "
+        "pipe it into the program that uses the key (or use --for-later). Received: - "
+        "(standard output is a terminal)"
     )
     terminal.flush()
     assert terminal.written.getvalue() == b""
@@ -116,6 +124,62 @@ def test_a_terminal_device_given_as_output_is_refused_too(
         os.close(leader)
         os.close(follower)
     assert no_aws == []
+
+
+@pytest.mark.parametrize("argv", PLAINTEXT_KEY_TO_STDOUT)
+def test_a_plaintext_data_key_is_not_written_to_a_file_others_may_read(
+    argv: list[str],
+    no_aws: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    in_document: Path,
+) -> None:
+    # Before: `kmskit datakey new ... > key.json` under umask 022 wrote the plaintext key
+    # into a file with mode 0644 (the shell makes it before kmskit runs).
+    shared = in_document.parent / "key.json"
+    shared.touch()
+    shared.chmod(0o640)
+    with shared.open("w") as redirected:
+        monkeypatch.setattr(sys, "stdout", redirected)
+        assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: 'OUTPUT' would put the plaintext data key in a file that others may "
+        "read: give a file (written with mode 0600), pipe it into the program that uses the key "
+        "(or use --for-later), or make the file private first (chmod 600 FILE, or umask 077 "
+        "before redirecting). Received: - (standard output is a file with mode 0640, "
+        "-rw-r-----)"
+    )
+    assert shared.read_bytes() == b""
+    assert no_aws == []
+
+
+def test_a_plaintext_data_key_goes_to_a_private_file_and_not_through_dev_fd_to_a_shared_one(
+    stubbed_kms: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    private, shared = tmp_path / "private.json", tmp_path / "shared.json"
+    for path, mode in ((private, 0o600), (shared, 0o604)):
+        path.touch()
+        path.chmod(mode)
+    descriptor = os.open(shared, os.O_WRONLY)
+    try:
+        argv = ["datakey", "new", "-q", "--key", KEY_ARN, *CONTEXT, f"/dev/fd/{descriptor}"]
+        assert main(argv) == EXIT_USAGE
+        assert "(it is a file with mode 0604, -rw----r--)" in one_error_line(capsys)
+    finally:
+        os.close(descriptor)
+    stubbed_kms.add_response(
+        "generate_data_key",
+        {"KeyId": KEY_ARN, "CiphertextBlob": b"encrypted-copy", "Plaintext": bytes(32)},
+        {"KeyId": KEY_ARN, "KeySpec": "AES_256", "EncryptionContext": {"purpose": "test"}},
+    )
+    with private.open("w") as redirected:
+        monkeypatch.setattr(sys, "stdout", redirected)
+        assert main(["datakey", "new", "-q", "--key", KEY_ARN, *CONTEXT]) == EXIT_OK
+    assert '"Plaintext": "' in private.read_text()
+    assert shared.read_bytes() == b""
 
 
 def test_the_encrypted_copy_alone_may_go_to_a_terminal(

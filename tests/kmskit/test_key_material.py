@@ -1355,11 +1355,36 @@ def test_material_to_stdout_is_refused_on_a_terminal_before_any_aws_call(
     assert main(args) == EXIT_USAGE
     assert capsys.readouterr().err.strip() == (
         "kmskit: error: '--save-material -' would print the plaintext key material on the "
-        "terminal: redirect standard output to a file or a program, or give a FILE. "
-        "Received: - (standard output is a terminal)"
+        "terminal: redirect standard output to a file only you may read or a program, or "
+        "give a FILE. Received: - (standard output is a terminal)"
     )
     terminal.flush()
     assert terminal.written.getvalue() == b""
+    assert no_aws == []
+
+
+def test_material_to_stdout_is_refused_in_a_file_others_may_read(
+    no_aws: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    # Before: `... --save-material - > material.bin` under umask 022 wrote the plaintext
+    # material into a file with mode 0644.
+    shared = tmp_path / "material.bin"
+    shared.touch(mode=0o644)
+    shared.chmod(0o644)
+    with shared.open("w") as redirected:
+        monkeypatch.setattr(sys, "stdout", redirected)
+        args = ["key", "import-material", "alias/imported", "--generate", "--save-material", "-"]
+        assert main(args) == EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        "kmskit: error: '--save-material -' would put the plaintext key material in a file "
+        "that others may read: give a FILE (written with mode 0600) or send standard output to "
+        "a program, or make the file private first (chmod 600 FILE, or umask 077 before "
+        "redirecting). Received: - (standard output is a file with mode 0644, -rw-r--r--)"
+    )
+    assert shared.read_bytes() == b""
     assert no_aws == []
 
 
