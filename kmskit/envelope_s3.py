@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,12 @@ PART_GROWTH_EVERY = 1_000
 10,000 parts hold about 859 GiB (16 MiB parts alone would stop at 156 GiB)."""
 MAX_KEY_BYTES = 1024
 """S3's limit on the length of an object key (UTF-8)."""
+PUT_ID_METADATA = "kmskit-put-id"
+"""Object metadata (``x-amz-meta-kmskit-put-id``) that an ``exclusive`` put gives the object: a
+random ID of that call. botocore retries a request whose answer was lost (a timeout, a dropped
+connection, a 5xx) although S3 may have carried it out; S3 then refuses the retry as the object
+exists (412). The put compares this ID of the object there with its own: the same, the object is
+this put's and the put succeeded."""
 READ_RESUMES = 5
 """Times :func:`get_stream` reads on after the connection dropped mid-object."""
 _DROPPED = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError, ConnectionClosedError)
@@ -160,6 +167,7 @@ def put_stream(
     *,
     sse_kms_key: str | None = None,
     on_read: Callable[[int], object] | None = None,
+    exclusive: bool = False,
 ) -> MessageInfo:
     """Encrypt ``source`` into the object at ``location``.
 
@@ -167,6 +175,11 @@ def put_stream(
     grow as the upload does (see :data:`PART_GROWTH_EVERY`). ``sse_kms_key``: S3 also encrypts
     the object at rest (SSE-KMS) with this key; default None (the bucket's default encryption).
     ``on_read`` is called with the size of each read from ``source``; default None.
+    ``exclusive``: never replace an object at ``location`` (S3 ``If-None-Match: *`` on the
+    ``PutObject`` or ``CompleteMultipartUpload`` that makes it): one that is there, or appears
+    meanwhile, is left as it is and :class:`~kmskit.errors.UsageError` raised, naming the
+    location; default False (replace it, as S3 does). See :data:`PUT_ID_METADATA` for a retry
+    that S3 refuses because this call's own first attempt wrote the object.
     """
     full_context = location.bound(context)
     s3 = _s3_client(envelope, f"write {location.uri}")
@@ -177,7 +190,7 @@ def put_stream(
     if size is not None:
         # The message is the plaintext plus at most 40 bytes per frame, a header and a footer.
         size += (size // envelope.frame_length + 2) * 40 + MIB
-    upload = _UploadSink(s3, location, extra, size)
+    upload = _UploadSink(s3, location, extra, size, exclusive=exclusive)
     try:
         info = envelope.encrypt_stream(source, upload, full_context, on_read=on_read)
         upload.finish()
@@ -193,10 +206,20 @@ class _UploadSink:
     complete is aborted, so no part is left behind and no object appears."""
 
     def __init__(
-        self, s3: Any, location: S3Location, extra: dict[str, Any], size: int | None = None
+        self,
+        s3: Any,
+        location: S3Location,
+        extra: dict[str, Any],
+        size: int | None = None,
+        *,
+        exclusive: bool = False,
     ) -> None:
         self._s3 = s3
         self._location = location
+        self._exclusive = exclusive
+        self._put_id = uuid.uuid4().hex
+        if exclusive:
+            extra = {**extra, "Metadata": {PUT_ID_METADATA: self._put_id}}
         self._extra = extra
         self._size = size  # of the whole object, when known
         self._buffer = bytearray()
@@ -210,12 +233,23 @@ class _UploadSink:
             return max(PART_SIZE, -(-self._size // (MAX_PARTS * MIB)) * MIB)
         return PART_SIZE * (1 + len(self._parts) // PART_GROWTH_EVERY)
 
-    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+    def _call(self, operation: str, *, creates: bool = False, **params: Any) -> dict[str, Any]:
+        """``operation`` on the object; ``creates``: the call that makes it (``PutObject``,
+        ``CompleteMultipartUpload``), which is conditional when ``exclusive``."""
+        if creates and self._exclusive:
+            params["IfNoneMatch"] = "*"
         try:
             response: dict[str, Any] = getattr(self._s3, operation)(
                 Bucket=self._location.bucket, Key=self._location.key, **params
             )
         except ClientError as error:
+            if creates and self._exclusive and _precondition_failed(error):
+                unsure = self._written_by_this_call(error)
+                if unsure is None:
+                    self._upload_id = None  # completed: nothing to abort
+                    return {}
+                self.abort()
+                raise self._exists(unsure) from error
             self.abort()
             raise from_client_error(error, f"write {self._location.uri}") from error
         except BotoCoreError as error:  # a connection error, ... (after botocore's retries)
@@ -239,15 +273,41 @@ class _UploadSink:
         response = self._call("upload_part", UploadId=self._upload_id, PartNumber=number, Body=body)
         self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
 
+    def _written_by_this_call(self, refused: ClientError) -> str | None:
+        """After S3 refused the creating call as the object exists: None when the object is
+        the one this call wrote (botocore retried the call, whose first attempt S3 carried out
+        though its answer was lost, a timeout or a 5xx), else why the object counts as another
+        one ("": certainly; otherwise why this call could not tell)."""
+        retried = refused.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+        if not retried:
+            return ""  # refused at the first attempt: the object was there before
+        try:
+            head = self._s3.head_object(Bucket=self._location.bucket, Key=self._location.key)
+        except (ClientError, BotoCoreError) as error:
+            return (
+                f" (S3 refused a retried attempt, so the object may be the one this command "
+                f"wrote at an earlier attempt; reading its metadata to tell failed: {error})"
+            )
+        if head.get("Metadata", {}).get(PUT_ID_METADATA) == self._put_id:
+            return None
+        return ""
+
+    def _exists(self, unsure: str) -> UsageError:
+        return UsageError(
+            f"could not write {self._location.uri}: an object exists there; it was left as it "
+            f"is{unsure}. Give --force to replace it (put_stream / put_file: exclusive=False)"
+        )
+
     def finish(self) -> None:
         if self._upload_id is None:
             body, self._buffer = self._buffer, bytearray()
-            self._call("put_object", Body=body, **self._extra)
+            self._call("put_object", creates=True, Body=body, **self._extra)
             return
         if self._buffer:
             self._send_part()
         self._call(
             "complete_multipart_upload",
+            creates=True,
             UploadId=self._upload_id,
             MultipartUpload={"Parts": self._parts},
         )
@@ -270,13 +330,20 @@ def put_file(
     *,
     sse_kms_key: str | None = None,
     show_progress: bool | None = None,
+    exclusive: bool = False,
 ) -> MessageInfo:
-    """Encrypt a file (``-`` = stdin) into an S3 object. ``sse_kms_key`` as for
-    :func:`put_stream` (default None); ``show_progress``: a bar on stderr, default None (only
-    when stderr is a terminal)."""
+    """Encrypt a file (``-`` = stdin) into an S3 object. ``sse_kms_key`` and ``exclusive`` as
+    for :func:`put_stream` (default None, False); ``show_progress``: a bar on stderr, default
+    None (only when stderr is a terminal)."""
     with open_input(source) as reader, file_progress(source, "put", show_progress) as bar:
         return put_stream(
-            envelope, reader, location, context, sse_kms_key=sse_kms_key, on_read=bar.update
+            envelope,
+            reader,
+            location,
+            context,
+            sse_kms_key=sse_kms_key,
+            on_read=bar.update,
+            exclusive=exclusive,
         )
 
 
@@ -329,6 +396,11 @@ def _s3_client(envelope: Envelope, doing: str) -> Any:
         return envelope.settings.client("s3")
     except BotoCoreError as error:
         raise _botocore_error(error, doing) from error
+
+
+def _precondition_failed(error: ClientError) -> bool:
+    """Whether S3 refused a conditional request (``If-Match``, ``If-None-Match``): 412."""
+    return error.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}
 
 
 def _botocore_error(error: BotoCoreError, doing: str) -> KmskitError:
@@ -387,8 +459,7 @@ class _ObjectReader:
         except BotoCoreError as error:  # a connection error, ... (after botocore's retries)
             raise _botocore_error(error, f"read {self._location.uri}") from error
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code in {"PreconditionFailed", "412"}:
+            if _precondition_failed(error):
                 # A conflict (exit 7), like a key in the wrong state: running again reads the
                 # new object whole.
                 raise ConflictError(

@@ -34,7 +34,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="envelope-encrypt a file into an S3 object",
         description="Encrypt INPUT ('-' = stdin) into s3://BUCKET/KEY as one AWS Encryption SDK "
         "message (ciphertext and encrypted data key together). The encryption context gets "
-        "kmskit:s3-object=s3://BUCKET/KEY, so the object only decrypts at that location.",
+        "kmskit:s3-object=s3://BUCKET/KEY, so the object only decrypts at that location. An "
+        "existing object there is refused unless --force (S3 If-None-Match; it may be the "
+        "only copy of other data).",
     )
     put.add_argument(
         "--key",
@@ -59,6 +61,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     put.add_argument("input", metavar="INPUT")
     put.add_argument("location", metavar="s3://BUCKET/KEY")
+    put.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an object at s3://BUCKET/KEY (default: one there, or one that appears "
+        "while the upload runs, is left as it is and refused, exit 2; S3 If-None-Match)",
+    )
     put.set_defaults(handler=run_put)
 
     get = subparsers.add_parser(
@@ -116,6 +124,7 @@ def run_put(args: argparse.Namespace) -> int:
         context_from(args),
         sse_kms_key=args.sse_kms_key,
         show_progress=show_progress(args),
+        exclusive=not args.force,
     )
     say(args, f"put {location.uri}: {describe(info)}")
     return EXIT_OK

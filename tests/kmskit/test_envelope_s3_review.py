@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 import os
 import tracemalloc
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ import aws_encryption_sdk
 import boto3
 import pytest
 from aws_encryption_sdk.identifiers import CommitmentPolicy
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError, ProfileNotFound, ResponseStreamingError
+from moto.core.models import botocore_stubber
 from urllib3.exceptions import ProtocolError
 
 from kmskit.cli import main
@@ -45,6 +48,7 @@ from tests.kmskit.envelope_support import (
     ALIAS,
     REGION,
     KmsWorld,
+    _Body,
     kms_world,
     one_error_line,
     probe_clients,
@@ -431,6 +435,100 @@ def test_transient_errors_on_parts_are_retried_and_the_object_is_whole(
     sink = io.BytesIO()
     get_stream(Envelope(), location, sink, CONTEXT)
     assert sink.getvalue() == data
+
+
+# -- an existing object is not replaced without --force ------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1000, PART_SIZE + 5000], ids=["PutObject", "multipart"])
+def test_cli_put_refuses_an_existing_object_unless_force(
+    world: KmsWorld, s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], size: int
+) -> None:
+    # Before: put replaced the object, also one written under another key or by another tool,
+    # while every command that writes a file refuses an existing one without --force.
+    location = f"s3://{BUCKET}/ledger.csv"
+    s3.put_object(Bucket=BUCKET, Key="ledger.csv", Body=b"the only copy")
+    source = tmp_path / "ledger.csv"
+    source.write_bytes(os.urandom(size))
+    argv = ["put", "-q", "--key", ALIAS, "--context", "purpose=test", str(source), location]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: could not write {location}: an object exists there; it was left as it "
+        "is. Give --force to replace it (put_stream / put_file: exclusive=False)"
+    )
+    assert s3.get_object(Bucket=BUCKET, Key="ledger.csv")["Body"].read() == b"the only copy"
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []  # aborted
+    assert main([*argv, "--force"]) == 0
+    sink = io.BytesIO()
+    get_stream(Envelope(), S3Location(BUCKET, "ledger.csv"), sink, {"purpose": "test"})
+    assert sink.getvalue() == source.read_bytes()
+
+
+def _first_attempt_done_and_answer_lost(
+    monkeypatch: pytest.MonkeyPatch, operation: str, before: Callable[[], object] = lambda: None
+) -> Counter[str]:
+    """Make S3 (moto) carry out the first attempt of ``operation`` by kmskit's S3 clients and
+    lose its answer (a 500, which botocore retries), as a timeout after S3 committed the write
+    would; ``before`` runs just before that first attempt reaches S3. Returns the attempts."""
+    attempts: Counter[str] = Counter()
+
+    def send(request: Any, event_name: str, **_: Any) -> Any:
+        attempts[event_name.rsplit(".", 1)[-1]] += 1
+        if not event_name.endswith(f".{operation}") or attempts[operation] > 1:
+            return None
+        before()
+        botocore_stubber(event_name=event_name, request=request)  # S3 carries it out
+        xml = b"<Error><Code>InternalError</Code><Message>lost</Message></Error>"
+        return AWSResponse(request.url, 500, {}, _Body(xml))
+
+    original = ClientSettings.client
+
+    def client(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        made = original(self, service, **kwargs)
+        if service == "s3":
+            made.meta.events.register_first("before-send.s3", send, unique_id="lost-answer")
+        return made
+
+    monkeypatch.setattr(ClientSettings, "client", client)
+    return attempts
+
+
+@pytest.mark.parametrize(
+    ("size", "operation"),
+    [(1000, "PutObject"), (PART_SIZE + 5000, "CompleteMultipartUpload")],
+)
+def test_a_retry_refused_because_its_own_first_attempt_wrote_the_object_succeeds(
+    world: KmsWorld, monkeypatch: pytest.MonkeyPatch, size: int, operation: str
+) -> None:
+    # With If-None-Match, botocore's retry of a write S3 carried out gets 412: the object is
+    # this put's own (its kmskit-put-id), so the put succeeded and must not be reported failed.
+    attempts = _first_attempt_done_and_answer_lost(monkeypatch, operation)
+    data = os.urandom(size)
+    location = S3Location(BUCKET, "retried.bin")
+    put_stream(Envelope([ALIAS]), io.BytesIO(data), location, CONTEXT, exclusive=True)
+    assert attempts[operation] == 2
+    sink = io.BytesIO()
+    get_stream(Envelope(), location, sink, CONTEXT)
+    assert sink.getvalue() == data
+
+
+def test_a_retry_refused_because_another_object_appeared_is_refused(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def another_writer() -> None:
+        s3.put_object(Bucket=BUCKET, Key="raced.bin", Body=b"theirs")
+
+    # The first attempt then finds that object (412, not carried out), and so does the retry.
+    _first_attempt_done_and_answer_lost(monkeypatch, "PutObject", another_writer)
+    with pytest.raises(UsageError, match="an object exists there; it was left as it is"):
+        put_stream(
+            Envelope([ALIAS]),
+            io.BytesIO(b"mine"),
+            S3Location(BUCKET, "raced.bin"),
+            CONTEXT,
+            exclusive=True,
+        )
+    assert s3.get_object(Bucket=BUCKET, Key="raced.bin")["Body"].read() == b"theirs"
 
 
 class _NullS3:
