@@ -171,6 +171,19 @@ class CacheLimits:
         _check_count("capacity", self.capacity, 1, None, "at least 1")
 
 
+_SUITE_IDS = frozenset(suite.algorithm_id for suite in Algorithm)
+
+
+def looks_like_message(data: bytes) -> bool:
+    """Whether ``data`` starts as an AWS Encryption SDK message does (``kmskit encrypt``'s
+    output): version 2 (byte 0x02, then a known algorithm suite ID such as 0x0478), or version 1
+    (0x01, then message type 0x80). For hints only (a KMS ciphertext blob starts otherwise, but
+    its format is not documented): never a reason to refuse data."""
+    if data[:1] == b"\x02":
+        return int.from_bytes(data[1:3], "big") in _SUITE_IDS
+    return data[:2] == b"\x01\x80"
+
+
 def _check_count(name: str, value: object, low: int, high: int | None, allowed: str) -> None:
     """Raise unless ``value`` is an int (not a bool) from ``low`` to ``high`` (None: no limit)."""
     if (

@@ -8,6 +8,7 @@ from typing import Any
 
 from kmskit._io import check_input
 from kmskit.cli import add_force_option, check_new_output, settings_from_args
+from kmskit.envelope import looks_like_message
 from kmskit.envelope_cli import (
     CONTEXT_EXACT_HELP,
     CONTEXT_EXACT_ON_DECRYPT_HELP,
@@ -22,11 +23,14 @@ from kmskit.envelope_cli import (
     write_output,
 )
 from kmskit.envelope_kms import SMALL_DATA_LIMIT, decrypt_small_with_key, encrypt_small
-from kmskit.errors import EXIT_OK
+from kmskit.errors import EXIT_OK, IntegrityError, reworded
 
-# KMS ciphertext blobs of 4096 bytes of plaintext stay well below this.
-_MAX_BLOB = 8192
+_MAX_BLOB = 6144
+"""The most KMS Decrypt takes as CiphertextBlob: 6,144 bytes (botocore's KMS service model,
+Decrypt CiphertextBlob ``max``; tests/kmskit/test_envelope_kms.py checks it against the installed
+botocore)."""
 _ENVELOPE_HINT = " Use envelope encryption for larger data: `kmskit encrypt`."
+_MESSAGE = "an AWS Encryption SDK message (what `kmskit encrypt` writes)"
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -78,11 +82,25 @@ def run_decrypt(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
     check_new_output(args.output, "OUTPUT", force=args.force)
     context = context_from(args)
-    blob = read_limited(args.input, _MAX_BLOB, "KMS Decrypt")
-    refuse_empty(args.input, blob, "KMS Decrypt needs the ciphertext blob `encrypt-small` wrote")
-    plaintext, key_id = decrypt_small_with_key(
-        blob, context, key=args.key, settings=settings_from_args(args)
+    blob = read_limited(
+        args.input,
+        _MAX_BLOB,
+        "KMS Decrypt",
+        f" Is it {_MESSAGE}? Decrypt that with `kmskit decrypt`.",
     )
+    refuse_empty(args.input, blob, "KMS Decrypt needs the ciphertext blob `encrypt-small` wrote")
+    try:
+        plaintext, key_id = decrypt_small_with_key(
+            blob, context, key=args.key, settings=settings_from_args(args)
+        )
+    except IntegrityError as error:
+        if not looks_like_message(blob):
+            raise
+        raise reworded(
+            error,
+            f"{error}. '{args.input}' looks like {_MESSAGE}, not a KMS ciphertext blob: "
+            "decrypt it with `kmskit decrypt`",
+        ) from error
     write_output(args.output, plaintext, exclusive=not args.force)
     say(args, f"decrypted {len(plaintext)} bytes")
     if not args.key:  # as decrypt and get warn, after success only

@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.session
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -329,6 +330,52 @@ def test_cli_decrypt_small_without_key_warns_that_the_blob_chose_it(
     assert main([*argv, "--key", ALIAS]) == 0
     assert capsys.readouterr().err == ""
     assert back.read_bytes() == b"token"
+
+
+def test_decrypt_small_takes_what_kms_decrypt_takes(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: up to 8,192 bytes were read and sent, which botocore then refused (exit 1).
+    model = botocore.session.get_session().get_service_model("kms")
+    limit = model.operation_model("Decrypt").input_shape.members["CiphertextBlob"].metadata["max"]
+    assert limit == 6144
+    blob = tmp_path / "blob"
+    blob.write_bytes(os.urandom(limit + 1))
+    argv = ["decrypt-small", "--context", "p=t", str(blob), str(tmp_path / "out")]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: KMS Decrypt takes at most 6144 bytes; '{blob}' holds 6145 bytes. Is it "
+        "an AWS Encryption SDK message (what `kmskit encrypt` writes)? Decrypt that with "
+        "`kmskit decrypt`."
+    )
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_decrypt_small_of_an_encryption_sdk_message_says_to_use_decrypt(
+    world: KmsWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str], signed: bool
+) -> None:
+    source, message = tmp_path / "in", tmp_path / "in.enc"
+    source.write_bytes(b"token")
+    encrypt = ["encrypt", "-q", "--key", world.arn, "--context", "p=t", str(source), str(message)]
+    assert main([*encrypt, "--signed"] if signed else encrypt) == 0
+    argv = ["decrypt-small", "--context", "p=t", str(message), str(tmp_path / "out")]
+    assert main(argv) == EXIT_INTEGRITY
+    assert one_error_line(capsys).endswith(
+        f". '{message}' looks like an AWS Encryption SDK message (what `kmskit encrypt` "
+        "writes), not a KMS ciphertext blob: decrypt it with `kmskit decrypt`"
+    )
+    # A KMS blob that KMS refuses (wrong context) gets no such hint.
+    blob = tmp_path / "blob"
+    assert (
+        main(
+            ["encrypt-small", "-q", "--key", world.arn, "--context", "p=t", str(source), str(blob)]
+        )
+        == 0
+    )
+    assert main(["decrypt-small", "--context", "p=x", str(blob), str(tmp_path / "o")]) == (
+        EXIT_INTEGRITY
+    )
+    assert "kmskit decrypt" not in one_error_line(capsys)
 
 
 def test_cli_datakey_new_now_and_for_later(
