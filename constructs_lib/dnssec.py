@@ -30,11 +30,18 @@ from constructs_lib.key_policy import (
     DNSSEC_REGION,
     KeyPolicy,
     KeyServicePrincipal,
+    StackFacts,
     check_hosted_zone_id,
     stack_facts,
     stack_of,
 )
-from constructs_lib.keys import CustomerManagedKey, ReplicaKey, check_alias, key_construct
+from constructs_lib.keys import (
+    CustomerManagedKey,
+    ReplicaKey,
+    check_alias,
+    key_construct,
+    require_key_environment,
+)
 
 # CloudFormation's pattern for AWS::Route53::KeySigningKey Name (its resource schema).
 KSK_NAME = re.compile(r"^[a-zA-Z0-9_]{3,128}\Z")
@@ -57,17 +64,20 @@ class DnssecSigningKey(Construct):
     Give ``key`` (an existing key) or let the construct make one (``key_alias`` and
     ``key_policy`` are for that key), not both. Either way the key gets
     :meth:`KeyServicePrincipal.route53_dnssec` statements limited to this zone, and must be an
-    ``ECC_NIST_P256`` / ``SIGN_VERIFY`` key in ``us-east-1``; this construct's stack must be in
-    ``us-east-1`` too (where the key-signing key's key and the DNSSEC metrics are). A stack
-    whose Region is a token is not checked: Route 53 refuses a key of another Region at deploy.
+    ``ECC_NIST_P256`` / ``SIGN_VERIFY`` key in ``us-east-1`` and in this construct's account;
+    this construct's stack must be in ``us-east-1`` too (where the key-signing key's key and the
+    DNSSEC metrics are). A stack whose Region or account is a token is not checked: Route 53
+    refuses a key of another Region, or one whose policy does not let it in, at deploy.
 
     Args:
         hosted_zone: the public hosted zone to sign (``aws_route53.IHostedZone``: a
             ``HostedZone``, or one imported by ID). A ``PrivateHostedZone`` is refused: Route 53
             signs public zones only.
         key: the signing key: a :class:`CustomerManagedKey` or :class:`ReplicaKey`, or its
-            ``.key``. Default: a new ``ECC_NIST_P256`` / ``SIGN_VERIFY`` key (not rotated: KMS
-            rotates no asymmetric key; ``RemovalPolicy.RETAIN``).
+            ``.key``, in this construct's account (Route 53 signs for this account, and the key
+            policy lets it in for the key's account only). Default: a new ``ECC_NIST_P256`` /
+            ``SIGN_VERIFY`` key (not rotated: KMS rotates no asymmetric key;
+            ``RemovalPolicy.RETAIN``).
         key_alias: alias of the key this construct makes. Default: none.
         key_policy: policy of the key this construct makes. Default: ``KeyPolicy.default()``.
         key_signing_key_name: 3-128 letters, digits and ``_``, unique in the zone. Default:
@@ -151,7 +161,7 @@ class DnssecSigningKey(Construct):
         self.hosted_zone_id = zone_id
         try:
             self.key: CustomerManagedKey | ReplicaKey = (
-                self._existing_key(key)
+                self._existing_key(key, facts)
                 if key is not None
                 else CustomerManagedKey(
                     self,
@@ -214,7 +224,7 @@ class DnssecSigningKey(Construct):
                 self.alarms[metric_name] = alarm
 
     @staticmethod
-    def _existing_key(key: Any) -> CustomerManagedKey | ReplicaKey:
+    def _existing_key(key: Any, here: StackFacts) -> CustomerManagedKey | ReplicaKey:
         owner = key_construct("key", key, "the DNSSEC statements go in its key policy")
         if owner.key_spec != DNSSEC_KEY_SPEC or owner.key_usage != DNSSEC_KEY_USAGE:
             # Worded only now: a construct's path is a jsii round trip.
@@ -231,6 +241,14 @@ class DnssecSigningKey(Construct):
                 f"must be a key in {DNSSEC_REGION} for DNSSEC (this key is in {owner.region})",
                 owner.node.path,
             )
+        require_key_environment(
+            "key",
+            here,
+            owner,
+            must_be="in",
+            why=": Route 53 signs the zone for this account, and the key policy lets it in for "
+            "the key's own account only (aws:SourceAccount)",
+        )
         return owner
 
 

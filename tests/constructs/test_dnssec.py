@@ -220,6 +220,24 @@ def test_refuses_an_existing_key_of_another_region() -> None:
     )
 
 
+def test_refuses_an_existing_key_of_another_account() -> None:
+    # Route 53 signs for the zone's account; the key policy's aws:SourceAccount is the key's.
+    def make(stack: cdk.Stack) -> None:
+        app = stack.node.scope
+        assert isinstance(app, cdk.App)
+        keys = cdk.Stack(
+            app, "Keys", env=cdk.Environment(account="222222222222", region="us-east-1")
+        )
+        imported = route53.HostedZone.from_hosted_zone_id(stack, "Z", IMPORTED_ZONE_ID)
+        DnssecSigningKey(stack, "D", hosted_zone=imported, key=signer(keys))
+
+    assert refused(make) == (
+        f"'key' must be in this construct's account ({ACCOUNT}; this key: 222222222222): "
+        "Route 53 signs the zone for this account, and the key policy lets it in for the key's "
+        "own account only (aws:SourceAccount). Received: 'Keys/Signer'"
+    )
+
+
 def test_refuses_a_key_it_cannot_add_statements_to() -> None:
     assert refused(
         lambda s: DnssecSigningKey(
