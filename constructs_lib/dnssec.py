@@ -67,7 +67,9 @@ class DnssecSigningKey(Construct):
     ``ECC_NIST_P256`` / ``SIGN_VERIFY`` key in ``us-east-1`` and in this construct's account;
     this construct's stack must be in ``us-east-1`` too (where the key-signing key's key and the
     DNSSEC metrics are). A stack whose Region or account is a token is not checked: Route 53
-    refuses a key of another Region, or one whose policy does not let it in, at deploy.
+    refuses a key of another Region, or one whose policy does not let it in, at deploy. The
+    construct makes one key-signing key and does not rotate it (docs/keys.md, "Rotating the
+    KSK").
 
     Args:
         hosted_zone: the public hosted zone to sign (``aws_route53.IHostedZone``: a
@@ -155,7 +157,8 @@ class DnssecSigningKey(Construct):
             other is None,
             "hosted_zone",
             f"is signed by one DnssecSigningKey only: {other} already turns DNSSEC on for it "
-            f"within {where} (give that one the keys, or sign this zone there)",
+            f"within {where} (sign this zone there; a second key-signing key, to rotate keys, "
+            "is an aws_route53.CfnKeySigningKey beside that one: docs/keys.md)",
             zone_id,
         )
         self.hosted_zone_id = zone_id

@@ -13,6 +13,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_route53 as route53
+from aws_cdk.assertions import Template
 
 from constructs_lib import (
     AlarmTopic,
@@ -20,6 +21,7 @@ from constructs_lib import (
     CustomerManagedKey,
     DnssecSigningKey,
     KeyPolicy,
+    KeyServicePrincipal,
 )
 from constructs_lib.dnssec import KSK_NAME
 from tests._support.apps.service_keys_showcase import IMPORTED_ZONE_ID, STACK
@@ -393,8 +395,9 @@ def test_refuses_a_second_signer_of_one_zone() -> None:
 
     assert refused(make) == (
         "'hosted_zone' is signed by one DnssecSigningKey only: S/First already turns DNSSEC on "
-        f"for it within account {ACCOUNT} in us-east-1 (give that one the keys, or sign this "
-        f"zone there). Received: {IMPORTED_ZONE_ID!r}"
+        f"for it within account {ACCOUNT} in us-east-1 (sign this zone there; a second "
+        "key-signing key, to rotate keys, is an aws_route53.CfnKeySigningKey beside that one: "
+        f"docs/keys.md). Received: {IMPORTED_ZONE_ID!r}"
     )
     # A zone made in the App (its ID a token) is held per stack.
     stack = new_stack()
@@ -404,6 +407,68 @@ def test_refuses_a_second_signer_of_one_zone() -> None:
         ConstructPropError, match="S/First already turns DNSSEC on for it within the stack"
     ):
         DnssecSigningKey(stack, "Second", hosted_zone=made)
+
+
+def test_a_second_ksk_for_a_rotation_goes_beside_the_construct() -> None:
+    # docs/keys.md, "Rotating the KSK": steps 1 and 3 as written there.
+    stack = new_stack()
+    signing = DnssecSigningKey(
+        stack,
+        "Dnssec",
+        hosted_zone=route53.HostedZone.from_hosted_zone_id(stack, "Zone", IMPORTED_ZONE_ID),
+        key_signing_key_name="ksk_2026",
+    )
+    next_key = CustomerManagedKey(
+        stack,
+        "DnssecKey2027",
+        key_spec=kms.KeySpec.ECC_NIST_P256,
+        key_usage=kms.KeyUsage.SIGN_VERIFY,
+    )
+    next_key.add_service_principal(
+        KeyServicePrincipal.route53_dnssec(hosted_zone_ids=[signing.hosted_zone_id])
+    )
+    route53.CfnKeySigningKey(
+        stack,
+        "KeySigningKey2027",
+        hosted_zone_id=signing.hosted_zone_id,
+        key_management_service_arn=next_key.key_arn,
+        name="ksk_2027",
+        status="ACTIVE",
+    )
+    signing.key_signing_key.status = "INACTIVE"
+    template = Template.from_stack(stack).to_json()["Resources"]
+    ksks = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in template.values()
+        if r["Type"] == "AWS::Route53::KeySigningKey"
+    }
+    keys = {n for n, r in template.items() if r["Type"] == "AWS::KMS::Key"}
+    (old_key,) = [n for n in keys if n.startswith("DnssecKey") and "2027" not in n]
+    (new_key,) = [n for n in keys if n.startswith("DnssecKey2027")]
+    assert ksks == {
+        "ksk_2026": {
+            "HostedZoneId": IMPORTED_ZONE_ID,
+            "KeyManagementServiceArn": {"Fn::GetAtt": [old_key, "Arn"]},
+            "Name": "ksk_2026",
+            "Status": "INACTIVE",
+        },
+        "ksk_2027": {
+            "HostedZoneId": IMPORTED_ZONE_ID,
+            "KeyManagementServiceArn": {"Fn::GetAtt": [new_key, "Arn"]},
+            "Name": "ksk_2027",
+            "Status": "ACTIVE",
+        },
+    }
+    for key in (old_key, new_key):
+        statements = template[key]["Properties"]["KeyPolicy"]["Statement"]
+        (signs,) = [s for s in statements if s.get("Sid") == "AllowRoute53DnssecService"]
+        assert signs["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+        assert stack.resolve(signs["Condition"]["ArnLike"]["aws:SourceArn"]) == {
+            "Fn::Join": [
+                "",
+                ["arn:", {"Ref": "AWS::Partition"}, f":route53:::hostedzone/{IMPORTED_ZONE_ID}"],
+            ]
+        }
 
 
 def test_a_refused_signer_holds_no_zone() -> None:
