@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jsii
 from aws_cdk import Names
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_route53 as route53
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from constructs_lib import _durations as durations
 from constructs_lib import _names as names
@@ -73,8 +74,10 @@ class DnssecSigningKey(Construct):
 
     Args:
         hosted_zone: the public hosted zone to sign (``aws_route53.IHostedZone``: a
-            ``HostedZone``, or one imported by ID). A ``PrivateHostedZone`` is refused: Route 53
-            signs public zones only.
+            ``HostedZone``, or one imported by ID). A private zone is refused (a
+            ``PrivateHostedZone``, one imported with ``from_private_hosted_zone_id``, a
+            ``HostedZone`` given VPCs; VPCs added later fail the synth): Route 53 signs public
+            zones only.
         key: the signing key: a :class:`CustomerManagedKey` or :class:`ReplicaKey`, or its
             ``.key``, in this construct's account (Route 53 signs for this account, and the key
             policy lets it in for the key's account only). Default: a new ``ECC_NIST_P256`` /
@@ -162,6 +165,7 @@ class DnssecSigningKey(Construct):
             zone_id,
         )
         self.hosted_zone_id = zone_id
+        self.node.add_validation(_PublicZoneValidation(hosted_zone))
         try:
             self.key: CustomerManagedKey | ReplicaKey = (
                 self._existing_key(key, facts)
@@ -255,14 +259,43 @@ class DnssecSigningKey(Construct):
         return owner
 
 
+PRIVATE_ZONE = "must be a public hosted zone: Route 53 signs no private hosted zone with DNSSEC"
+
+
+def _is_private_zone(hosted_zone: Any) -> bool:
+    """Whether ``hosted_zone`` is private: a class declaring ``IPrivateHostedZone``
+    (``PrivateHostedZone``), a zone jsii's kernel hands to Python as a proxy declaring it
+    (``PrivateHostedZone.from_private_hosted_zone_id``: no ``PrivateHostedZone`` instance), or a
+    ``HostedZone`` associated with a VPC (``vpcs=[...]`` or ``add_vpc``) so far."""
+    interface: Any = route53.IPrivateHostedZone  # @jsii.interface sets its __jsii_type__
+    if interface in getattr(type(hosted_zone), "__jsii_ifaces__", ()):
+        return True
+    reference = getattr(hosted_zone, "__jsii_ref__", None)
+    if interface.__jsii_type__ in (getattr(reference, "interfaces", None) or ()):
+        return True
+    if not isinstance(hosted_zone, route53.HostedZone):
+        return False
+    zone = hosted_zone.node.default_child
+    return isinstance(zone, route53.CfnHostedZone) and bool(stack_of(zone).resolve(zone.vpcs))
+
+
+@jsii.implements(IValidation)
+class _PublicZoneValidation:
+    """At synth: the zone signed is still public (``add_vpc`` after this construct was made)."""
+
+    def __init__(self, hosted_zone: route53.IHostedZone) -> None:
+        self._hosted_zone = hosted_zone
+
+    def validate(self) -> list[str]:
+        if not _is_private_zone(self._hosted_zone):
+            return []
+        return [str(ConstructPropError("hosted_zone", PRIVATE_ZONE, self._hosted_zone.node.path))]
+
+
 def _hosted_zone_id(hosted_zone: Any) -> str:
     """The zone's ID, refusing what is no public hosted zone."""
-    if isinstance(hosted_zone, route53.PrivateHostedZone):
-        raise ConstructPropError(
-            "hosted_zone",
-            "must be a public hosted zone: Route 53 signs no private hosted zone with DNSSEC",
-            hosted_zone.node.path,
-        )
+    if _is_private_zone(hosted_zone):
+        raise ConstructPropError("hosted_zone", PRIVATE_ZONE, hosted_zone.node.path)
     zone_id = getattr(hosted_zone, "hosted_zone_id", None)
     if zone_id is None:
         raise ConstructPropError(

@@ -280,13 +280,42 @@ def test_refuses_a_private_zone_and_what_is_no_zone() -> None:
         hidden = route53.PrivateHostedZone(stack, "Private", zone_name="internal", vpc=vpc)
         DnssecSigningKey(stack, "D", hosted_zone=hidden)
 
-    assert refused(private) == (
-        "'hosted_zone' must be a public hosted zone: Route 53 signs no private hosted zone with "
-        "DNSSEC. Received: 'S/Private'"
-    )
+    def imported(stack: cdk.Stack) -> None:
+        hidden = route53.PrivateHostedZone.from_private_hosted_zone_id(stack, "Private", "ZPRIV1")
+        DnssecSigningKey(stack, "D", hosted_zone=hidden)
+
+    def with_vpcs(stack: cdk.Stack) -> None:
+        from aws_cdk import aws_ec2 as ec2  # noqa: PLC0415
+
+        vpc = ec2.Vpc(stack, "Vpc")
+        hidden = route53.HostedZone(stack, "Private", zone_name="internal", vpcs=[vpc])
+        DnssecSigningKey(stack, "D", hosted_zone=hidden)
+
+    for make in (private, imported, with_vpcs):
+        assert refused(make) == (
+            "'hosted_zone' must be a public hosted zone: Route 53 signs no private hosted zone "
+            "with DNSSEC. Received: 'S/Private'"
+        )
     message = refused(lambda s: DnssecSigningKey(s, "D", hosted_zone="Z0123456789"))  # type: ignore[arg-type]
     assert message.startswith("'hosted_zone' must be an aws_route53.IHostedZone")
     assert message.endswith("Received: 'Z0123456789'")
+
+
+def test_a_zone_given_a_vpc_after_the_signer_fails_the_synth() -> None:
+    from aws_cdk import aws_ec2 as ec2  # noqa: PLC0415
+
+    stack = new_stack()
+    made = route53.HostedZone(stack, "Zone", zone_name="example.com")
+    DnssecSigningKey(stack, "D", hosted_zone=made)
+    made.add_vpc(ec2.Vpc(stack, "Vpc"))
+    app = stack.node.scope
+    assert isinstance(app, cdk.App)
+    with pytest.raises(RuntimeError) as error:
+        app.synth()
+    assert (
+        "[S/D] 'hosted_zone' must be a public hosted zone: Route 53 signs no private hosted zone "
+        "with DNSSEC. Received: 'S/Zone'"
+    ) in str(error.value)
 
 
 def test_refuses_a_zone_imported_with_no_zone_id() -> None:
