@@ -199,9 +199,12 @@ class ManagedPolicyRole(iam.Role):
     one call rather than one per grant: into ``GrantsPolicy``, and when a statement would not fit
     in any policy made so far (6,000 estimated characters each), into another (``GrantsPolicy2``,
     ...), attached to the role like the first (the module's docstring says how statements are
-    sized). What a grant returns to depend on covers every grants policy. Needing more than 10
-    policies draws a warning (that needs an IAM quota increase); more than 20 raise
-    :class:`~constructs_lib.ConstructPropError` (at synth: synth fails with its message).
+    sized). What a grant returns to depend on covers every grants policy. IAM counts every
+    managed policy attached to the role against its quota: the grants policies and those given
+    as ``managed_policies`` or with :meth:`add_managed_policy`. More than 10 in all draw a
+    warning (that needs an IAM quota increase); more than 20 raise
+    :class:`~constructs_lib.ConstructPropError`, naming what added the one too many (grants are
+    placed at synth: synth then fails with its message).
 
     Attributes:
         grants_policies: the managed policies, in the order they were made (empty without
@@ -216,6 +219,12 @@ class ManagedPolicyRole(iam.Role):
         self._policies_dependable = DependencyGroup()
         self._sizing: _Sizing | None = None
         self._placement_scheduled = False
+        self._quota_warned = False
+        # The ARNs of the managed policies attached as iam.Role attaches them (managed_policies
+        # as given, add_managed_policy once per ARN): IAM counts them with the grants policies.
+        self._attached_arns = [p.managed_policy_arn for p in kwargs.get("managed_policies") or ()]
+        if self._attached_arns:
+            self._check_attached_policies(f"{self.node.path} managed_policies")
 
     @property
     def grants_policies(self) -> list[iam.ManagedPolicy]:
@@ -227,6 +236,13 @@ class ManagedPolicyRole(iam.Role):
         """The first of :attr:`grants_policies` (``None`` without grants)."""
         policies = self.grants_policies
         return policies[0] if policies else None
+
+    def add_managed_policy(self, policy: iam.IManagedPolicy) -> None:
+        arn = policy.managed_policy_arn
+        if arn not in self._attached_arns:
+            self._check_attached_policies(f"{self.node.path} add_managed_policy", given=1)
+            self._attached_arns.append(arn)
+        super().add_managed_policy(policy)
 
     def add_to_principal_policy(
         self, statement: iam.PolicyStatement
@@ -257,21 +273,35 @@ class ManagedPolicyRole(iam.Role):
         for index, statements in placed.items():
             self._policies[index].add_statements(*statements)
 
-    def _add_grants_policy(self) -> int:
-        count = len(self._policies) + 1
+    def _check_attached_policies(self, what: str, *, given: int = 0, grants: int = 0) -> None:
+        """Refuse more than IAM's maximum of attached managed policies, counting ``given``
+        more given policies and ``grants`` more grants policies (``what`` adds them), and warn
+        once past its default quota."""
+        given += len(self._attached_arns)
+        grants += len(self._policies)
+        total = given + grants
         require(
-            count <= MAX_MANAGED_POLICIES_PER_ROLE,
-            f"{self.node.path} grants",
-            f"must fit in {MAX_MANAGED_POLICIES_PER_ROLE} managed policies of {MAX_POLICY_SIZE} "
-            "characters, IAM's maximum per role (split the grants across roles)",
-            f"{count} policies",
+            total <= MAX_MANAGED_POLICIES_PER_ROLE,
+            what,
+            f"must keep the role within IAM's maximum of {MAX_MANAGED_POLICIES_PER_ROLE} attached "
+            f"managed policies per role ({given} given with managed_policies or "
+            f"add_managed_policy, {grants} holding its grants, of {MAX_POLICY_SIZE} characters "
+            "each; split the grants or policies across roles)",
+            f"{total} attached managed policies",
         )
-        if count == DEFAULT_MANAGED_POLICIES_PER_ROLE + 1:
+        if total > DEFAULT_MANAGED_POLICIES_PER_ROLE and not self._quota_warned:
+            self._quota_warned = True
             Annotations.of(self).add_warning_v2(
                 "kmskit:managedPolicyRoleQuota",
-                f"{self.node.path} needs more than {DEFAULT_MANAGED_POLICIES_PER_ROLE} managed "
-                "policies: request an IAM quota increase (managed policies per role) first",
+                f"{self.node.path} needs more than {DEFAULT_MANAGED_POLICIES_PER_ROLE} attached "
+                f"managed policies ({total}: {given} given with managed_policies or "
+                f"add_managed_policy, {grants} holding its grants): request an IAM quota "
+                "increase (managed policies per role) first",
             )
+
+    def _add_grants_policy(self) -> int:
+        count = len(self._policies) + 1
+        self._check_attached_policies(f"{self.node.path} grants", grants=1)
         policy = iam.ManagedPolicy(
             self,
             "GrantsPolicy" if count == 1 else f"GrantsPolicy{count}",

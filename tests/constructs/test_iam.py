@@ -146,7 +146,8 @@ def test_more_than_ten_policies_warn_and_more_than_twenty_are_refused() -> None:
         grant_batch(batch)
     assert len(role.grants_policies) == 11
     Annotations.from_stack(stack).has_warning(
-        "/S/Role", Match.string_like_regexp("more than 10 managed policies.*quota increase")
+        "/S/Role",
+        Match.string_like_regexp("more than 10 attached managed policies.*quota increase"),
     )
     for batch in range(22, 40):
         grant_batch(batch)
@@ -155,8 +156,93 @@ def test_more_than_ten_policies_warn_and_more_than_twenty_are_refused() -> None:
     with pytest.raises(ConstructPropError) as raised:
         role.grants_policies  # noqa: B018
     assert str(raised.value) == (
-        "'S/Role grants' must fit in 20 managed policies of 6000 characters, IAM's maximum per "
-        "role (split the grants across roles). Received: '21 policies'"
+        "'S/Role grants' must keep the role within IAM's maximum of 20 attached managed policies "
+        "per role (0 given with managed_policies or add_managed_policy, 21 holding its grants, "
+        "of 6000 characters each; split the grants or policies across roles). "
+        "Received: '21 attached managed policies'"
+    )
+
+
+ARN0 = "arn:aws:iam::aws:policy/Policy0"
+
+
+def _aws_managed(stack: cdk.Stack, count: int, first: int = 0) -> list[iam.IManagedPolicy]:
+    return [
+        iam.ManagedPolicy.from_managed_policy_arn(
+            stack, f"P{index}", f"arn:aws:iam::aws:policy/Policy{index}"
+        )
+        for index in range(first, first + count)
+    ]
+
+
+def _role_with_given_policies(count: int) -> tuple[cdk.Stack, ManagedPolicyRole]:
+    stack = _stack()
+    role = ManagedPolicyRole(
+        stack,
+        "Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        managed_policies=_aws_managed(stack, count),
+    )
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["sqs:ListQueues"], resources=["*"]))
+    return stack, role
+
+
+def test_managed_policies_given_count_towards_the_warning_and_the_refusal() -> None:
+    # IAM counts every managed policy attached to the role, not only the grants policies.
+    stack, role = _role_with_given_policies(9)
+    role.add_managed_policy(iam.ManagedPolicy.from_managed_policy_arn(stack, "P0Again", ARN0))
+    assert len(role.grants_policies) == 1  # 10 attached: the default quota, no warning
+    Annotations.from_stack(stack).has_no_warning("/S/Role", Match.any_value())
+
+    stack, role = _role_with_given_policies(9)
+    (tenth,) = _aws_managed(stack, 1, first=9)
+    role.add_managed_policy(tenth)
+    role.add_managed_policy(tenth)  # attached once
+    for index in range(10):  # 38 deploy-time ARNs: one such statement fills a policy
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sts:AssumeRole"],
+                resources=[_deploy_role_arn(stack, index * 40 + n) for n in range(38)],
+            )
+        )
+    assert len(role.grants_policies) == 10  # 20 attached: IAM's maximum
+    with pytest.raises(ConstructPropError) as raised:
+        role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("ReadOnlyAccess"))
+    assert str(raised.value) == (
+        "'S/Role add_managed_policy' must keep the role within IAM's maximum of 20 attached "
+        "managed policies per role (11 given with managed_policies or add_managed_policy, 10 "
+        "holding its grants, of 6000 characters each; split the grants or policies across "
+        "roles). Received: '21 attached managed policies'"
+    )
+    Annotations.from_stack(stack).has_warning(
+        "/S/Role",
+        "S/Role needs more than 10 attached managed policies (11: 10 given with managed_policies "
+        "or add_managed_policy, 1 holding its grants): request an IAM quota increase (managed "
+        "policies per role) first [ack: kmskit:managedPolicyRoleQuota]",
+    )
+    (role_json,) = Template.from_stack(stack).find_resources("AWS::IAM::Role").values()
+    assert len(role_json["Properties"]["ManagedPolicyArns"]) == 10  # the refused one is not in
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["sts:AssumeRole"],
+            resources=[_deploy_role_arn(stack, 1000 + n) for n in range(38)],
+        )
+    )
+    with pytest.raises(ConstructPropError, match=r"^'S/Role grants' must keep the role within"):
+        role.grants_policies  # noqa: B018
+
+
+def test_more_than_twenty_managed_policies_given_are_refused() -> None:
+    with pytest.raises(ConstructPropError) as raised:
+        ManagedPolicyRole(
+            _stack(),
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            managed_policies=_aws_managed(cdk.Stack(), 21),
+        )
+    assert str(raised.value).startswith(
+        "'S/Role managed_policies' must keep the role within IAM's maximum of 20 attached "
+        "managed policies per role (21 given with managed_policies or add_managed_policy, 0 "
     )
 
 
