@@ -174,7 +174,8 @@ class KeyInventoryCaller(Construct):
             Default: ``/``, no path.
         external_id: the external ID their trust asks for (``external_id`` of their
             :class:`KeyInventoryRole`, and ``--external-id``): this role may assume them only
-            with it. Default: None, none (then it may assume them only without one).
+            with it. Default: None: the policy has no condition on the external ID (this role
+            may assume them with or without one; their trust policies decide).
 
     Attributes:
         role: the ``aws_iam.Role``.

@@ -350,7 +350,7 @@ def test_the_caller_may_assume_the_exact_inventory_roles_as_the_inventory_and_no
         {"Ref": logical(caller_resources, "PathCallerRole", "AWS::IAM::Role")}
     ]
     # Without organization_id: no wildcard account, no organizations:ListAccounts; without an
-    # external ID, none allowed.
+    # external ID, no condition on it (neither sts:ExternalId nor a Null test).
     assert policy["PolicyDocument"]["Statement"] == [
         {
             "Sid": "AssumeInventoryRoles",
