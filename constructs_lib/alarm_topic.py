@@ -25,7 +25,14 @@ from constructs_lib._validation import (
     require_one_of,
     shown,
 )
-from constructs_lib.key_policy import KeyServicePrincipal, ListOrTuple, stack_facts, stack_of
+from constructs_lib.key_policy import (
+    PUBLISHER_SOURCE_ARNS,
+    SERVICE_PRINCIPAL,
+    KeyServicePrincipal,
+    ListOrTuple,
+    stack_facts,
+    stack_of,
+)
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey, key_construct
 
 DEFAULT_PUBLISHERS = ("cloudwatch.amazonaws.com",)
@@ -111,7 +118,9 @@ class AlarmTopic(Construct):
     Args:
         encryption_key: the CMK (or multi-Region replica) that encrypts messages; a symmetric
             encryption key: a :class:`CustomerManagedKey` or :class:`ReplicaKey`, or its ``.key``.
-        publishers: service principals allowed to publish. Default: CloudWatch alarms only.
+        publishers: service principals allowed to publish, each a service whose source ARNs
+            are known (:data:`~constructs_lib.key_policy.PUBLISHER_SOURCE_ARNS`: CloudWatch,
+            EventBridge, S3, Budgets, ...). Default: CloudWatch alarms only.
         display_name: at most 100 characters. Default: none.
 
     Attributes:
@@ -145,9 +154,18 @@ class AlarmTopic(Construct):
         publishers = check_sequence("publishers", publishers, "service principals")
         for service in publishers:
             require(
-                isinstance(service, str) and service.endswith(".amazonaws.com"),
+                isinstance(service, str) and bool(SERVICE_PRINCIPAL.match(service)),
                 "publishers",
                 "must hold service principals such as 'cloudwatch.amazonaws.com'",
+                service,
+            )
+            require(
+                service in PUBLISHER_SOURCE_ARNS,
+                "publishers",
+                "must hold services whose source ARNs the key policy can name: "
+                f"{', '.join(sorted(PUBLISHER_SOURCE_ARNS))} (for another service, add "
+                "KeyServicePrincipal.publisher(service=..., destination='sns', "
+                "source_arn_pattern=...) to the key and a statement to topic.topic's policy)",
                 service,
             )
         require(

@@ -60,6 +60,26 @@ ROOT_OR_ACCOUNT = re.compile(r"^(arn:aws[a-z-]*:iam::[0-9]{12}:root|[0-9]{12})\Z
 # What _locked_out calls the key's own account (a principal known only at deploy time is of it).
 OWN_ACCOUNT = object()
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com\Z")
+# The ARNs of the resources each service publishes to SNS topics and SQS queues for, as it puts
+# them in aws:SourceArn (Service Authorization Reference, "Resource types"), with {partition},
+# {region} and {account} the key's: KeyServicePrincipal.publisher's default aws:SourceArn. Not
+# every ARN has a Region or an account (an S3 bucket's has neither, a budget's no Region), and
+# not every service names its ARNs after its principal (Cost Anomaly Detection: costalerts, ce):
+# a pattern of another shape would never match. A service not here needs its source_arn_pattern.
+PUBLISHER_SOURCE_ARNS = {
+    "backup.amazonaws.com": "arn:{partition}:backup:{region}:{account}:*",
+    "budgets.amazonaws.com": "arn:{partition}:budgets::{account}:*",
+    "cloudwatch.amazonaws.com": "arn:{partition}:cloudwatch:{region}:{account}:*",
+    "codestar-notifications.amazonaws.com": (
+        "arn:{partition}:codestar-notifications:{region}:{account}:*"
+    ),
+    "costalerts.amazonaws.com": "arn:{partition}:ce::{account}:*",
+    "events.amazonaws.com": "arn:{partition}:events:{region}:{account}:*",
+    "rds.amazonaws.com": "arn:{partition}:rds:{region}:{account}:*",
+    # A bucket's ARN names neither: aws:SourceAccount (the bucket owner) limits it.
+    "s3.amazonaws.com": "arn:{partition}:s3:::*",
+    "ses.amazonaws.com": "arn:{partition}:ses:{region}:{account}:*",
+}
 MAX_KEY_POLICY_BYTES = 32_768
 DNSSEC_SERVICE = "dnssec-route53.amazonaws.com"
 DNSSEC_REGION = "us-east-1"
@@ -923,7 +943,11 @@ class KeyServicePrincipal:
             destination: ``"sns"`` or ``"sqs"``; selects the encryption-context key
                 (``aws:sns:topicArn`` / ``aws:sqs:arn``) limited to the key's account and Region.
             source_arn_pattern: ``aws:SourceArn`` pattern for the publishing resources. Default:
-                any resource of that service in the key's account and Region.
+                any resource of that service in the key's account (and Region, where its ARNs
+                have one), for the services of :data:`PUBLISHER_SOURCE_ARNS` (S3 buckets:
+                ``arn:aws:s3:::*``, budgets: ``arn:aws:budgets::<account>:*``, ...); required for
+                any other service (a guessed ARN shape may never match, and then the service can
+                never publish).
 
         EventBridge publishing to an SNS topic is the exception: its KMS requests carry neither
         ``aws:SourceAccount`` nor ``aws:SourceArn`` (SNS developer guide, "Adding the
@@ -955,11 +979,21 @@ class KeyServicePrincipal:
             "never match",
             source_arn_pattern,
         )
+        require(
+            not source_conditions
+            or source_arn_pattern is not None
+            or service in PUBLISHER_SOURCE_ARNS,
+            "source_arn_pattern",
+            f"must be given for {service}: the ARNs of its resources (aws:SourceArn) are known "
+            f"only for {', '.join(sorted(PUBLISHER_SOURCE_ARNS))}; give the pattern from its "
+            "Service Authorization Reference entry, e.g. 'arn:aws:<service>:<region>:<account>:*'",
+            source_arn_pattern,
+        )
 
         def render(ctx: KeyContext, suffix: str) -> list[iam.PolicyStatement]:
             prefix = service.split(".", 1)[0]
-            source = (
-                source_arn_pattern or f"arn:{ctx.partition}:{prefix}:{ctx.region}:{ctx.account}:*"
+            source = source_arn_pattern or PUBLISHER_SOURCE_ARNS.get(service, "").format(
+                partition=ctx.partition, region=ctx.region, account=ctx.account
             )
             context_key = "aws:sns:topicArn" if destination == "sns" else "aws:sqs:arn"
             resource = f"arn:{ctx.partition}:{destination}:{ctx.region}:{ctx.account}:*"

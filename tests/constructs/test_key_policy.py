@@ -524,6 +524,34 @@ def test_eventbridge_publishes_to_an_encrypted_topic_without_source_conditions()
     }
 
 
+def test_publishers_whose_arns_have_no_region_or_account_get_source_arns_that_match() -> None:
+    """S3 bucket ARNs name neither Region nor account (arn:aws:s3:::bucket), budgets' no Region
+    (arn:aws:budgets::111111111111:budget/b): arn:aws:s3:eu-west-1:111111111111:* never
+    matched, and S3 or Budgets could never encrypt to the topic."""
+    app, stack, key = one_key_stack()
+    AlarmTopic(
+        stack,
+        "Topic",
+        encryption_key=key,
+        publishers=["s3.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"],
+    )
+    statements = statements_by_sid(app)
+    sources = {
+        sid: statements[sid]["Condition"]["ArnLike"]["aws:SourceArn"]
+        for sid in ("AllowS3SNS", "AllowBudgetsSNS", "AllowCostalertsSNS")
+    }
+    assert sources == {
+        "AllowS3SNS": "arn:aws:s3:::*",
+        "AllowBudgetsSNS": f"arn:aws:budgets::{ACCOUNT}:*",
+        # Cost Anomaly Detection's ARNs are Cost Explorer's (ce), not costalerts'.
+        "AllowCostalertsSNS": f"arn:aws:ce::{ACCOUNT}:*",
+    }
+    # The account still limits each (an S3 bucket's ARN names no account).
+    assert {
+        statements[sid]["Condition"]["StringEquals"]["aws:SourceAccount"] for sid in sources
+    } == {ACCOUNT}
+
+
 def test_cloudtrail_log_readers_of_another_account_are_not_held_to_the_key_account() -> None:
     """kms:CallerAccount is the reader's own account: with the key's account in it, a reader
     of a security account would never decrypt. AWS documents the Null condition alone."""

@@ -1118,6 +1118,19 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "requests of EventBridge-to-encrypted topics carry no aws:SourceArn, so the statement "
         "would never match. Received: 'arn:aws:events:eu-west-1:111111111111:rule/*'",
     ),
+    # Was rendered as arn:aws:iotevents:<region>:<account>:*, a guess that may never match.
+    (
+        "publisher-unknown-service-without-a-source-arn",
+        lambda stack: KeyServicePrincipal.publisher(
+            service="iotevents.amazonaws.com", destination="sns"
+        ),
+        "'source_arn_pattern' must be given for iotevents.amazonaws.com: the ARNs of its "
+        "resources (aws:SourceArn) are known only for backup.amazonaws.com, "
+        "budgets.amazonaws.com, cloudwatch.amazonaws.com, codestar-notifications.amazonaws.com, "
+        "costalerts.amazonaws.com, events.amazonaws.com, rds.amazonaws.com, s3.amazonaws.com, "
+        "ses.amazonaws.com; give the pattern from its Service Authorization Reference entry, "
+        "e.g. 'arn:aws:<service>:<region>:<account>:*'. Received: None",
+    ),
     # grants
     (
         "grant-sign-on-encryption-key",
