@@ -33,9 +33,15 @@ from constructs_lib.key_policy import (
     stack_facts,
     stack_of,
 )
-from constructs_lib.keys import CustomerManagedKey, ReplicaKey, key_construct
+from constructs_lib.keys import (
+    CustomerManagedKey,
+    ReplicaKey,
+    key_construct,
+    require_key_environment,
+)
 
-DEFAULT_PUBLISHERS = ("cloudwatch.amazonaws.com",)
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+DEFAULT_PUBLISHERS = (CLOUDWATCH,)
 # The resources each publisher publishes for (``aws:SourceArn`` in the topic policy, as the
 # CloudWatch and EventBridge guides document against the confused deputy): {partition},
 # {region} and {account} are this stack's. Other publishers get ``aws:SourceAccount`` only.
@@ -63,9 +69,23 @@ def require_key_in_region(
 
 def require_alarm_topic(prop: str, value: Any) -> None:
     """Refuse ``value`` unless it is an :class:`AlarmTopic` (``'<prop>' must be an AlarmTopic.
-    Received: ...``)."""
+    Received: ...``) that CloudWatch alarms may publish to: one whose ``publishers`` hold
+    ``cloudwatch.amazonaws.com``. Without it neither the topic policy nor the key policy lets
+    CloudWatch publish, and every notification of the alarms would be dropped unseen. A topic
+    for other publishers only (EventBridge rules) is left as it is: only wiring alarms to it is
+    refused."""
     if not isinstance(value, AlarmTopic):
         raise ConstructPropError(prop, "must be an AlarmTopic", shown(value))
+    if CLOUDWATCH not in value.publishers:
+        raise ConstructPropError(
+            prop,
+            f"must be an AlarmTopic that CloudWatch alarms may publish to, with '{CLOUDWATCH}' "
+            f"in its publishers (this topic's publishers: {list(value.publishers)}): without it "
+            "neither its topic policy nor its key's policy lets CloudWatch publish, and every "
+            "alarm notification would be dropped. Add it to the topic's publishers, or give "
+            "another topic",
+            value.node.path,
+        )
 
 
 def given_or_new_topic(
@@ -120,12 +140,15 @@ class AlarmTopic(Construct):
             encryption key: a :class:`CustomerManagedKey` or :class:`ReplicaKey`, or its ``.key``.
         publishers: service principals allowed to publish, each a service whose source ARNs
             are known (:data:`~constructs_lib.key_policy.PUBLISHER_SOURCE_ARNS`: CloudWatch,
-            EventBridge, S3, Budgets, ...). Default: CloudWatch alarms only.
+            EventBridge, S3, Budgets, ...). Alarms (of this toolkit's constructs, or
+            :meth:`notify`) may be wired to the topic only with ``cloudwatch.amazonaws.com``
+            among them. Default: CloudWatch alarms only.
         display_name: at most 100 characters. Default: none.
 
     Attributes:
         topic: the ``aws_sns.Topic``.
         encryption_key: the key it encrypts with.
+        publishers: the service principals allowed to publish (a tuple).
     """
 
     def __init__(
@@ -151,6 +174,15 @@ class AlarmTopic(Construct):
         )
         facts = stack_facts(stack_of(scope))
         require_key_in_region("encryption_key", encryption_key, facts.region, "SNS topic")
+        require_key_environment(
+            "encryption_key",
+            facts,
+            encryption_key,
+            must_be="in",
+            why=": the publishers' statements in its key policy hold the key's account "
+            "(aws:SourceAccount, aws:SourceArn and the topic ARN of the encryption context), "
+            "which must be the topic's for any message to be published",
+        )
         publishers = check_sequence("publishers", publishers, "service principals")
         for service in publishers:
             require(
@@ -176,6 +208,7 @@ class AlarmTopic(Construct):
             display_name,
         )
         self.encryption_key: CustomerManagedKey | ReplicaKey = encryption_key
+        self.publishers: tuple[str, ...] = tuple(publishers)
         self._alarm_action: cloudwatch.IAlarmAction | None = None
         self.topic = sns.Topic(
             self,
@@ -210,7 +243,10 @@ class AlarmTopic(Construct):
 
     def notify(self, alarm: cloudwatch.Alarm, *, ok: bool = True) -> None:
         """Publish ``alarm``'s changes to ALARM to this topic, and back to OK unless ``ok`` is
-        False. One SNS alarm action serves every alarm of the topic."""
+        False. One SNS alarm action serves every alarm of the topic. Refused, as
+        :func:`require_alarm_topic` refuses it for the constructs that take an ``alarm_topic``,
+        when ``cloudwatch.amazonaws.com`` is not among the topic's publishers."""
+        require_alarm_topic("alarm_topic", self)
         if self._alarm_action is None:
             self._alarm_action = cloudwatch_actions.SnsAction(self.topic)
         alarm.add_alarm_action(self._alarm_action)

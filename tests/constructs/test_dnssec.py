@@ -352,6 +352,27 @@ def test_refuses_an_alarm_topic_that_is_none_or_in_another_region() -> None:
     )
 
 
+def test_refuses_an_alarm_topic_cloudwatch_may_not_publish_to() -> None:
+    # Was accepted: both alarms notified a topic that lets EventBridge publish only, and every
+    # DNSSEC notification was dropped.
+    def events_only(stack: cdk.Stack) -> None:
+        topic = AlarmTopic(
+            stack,
+            "T",
+            encryption_key=CustomerManagedKey(stack, "K"),
+            publishers=["events.amazonaws.com"],
+        )
+        DnssecSigningKey(stack, "D", hosted_zone=zone(stack), alarm_topic=topic)
+
+    assert refused(events_only) == (
+        "'alarm_topic' must be an AlarmTopic that CloudWatch alarms may publish to, with "
+        "'cloudwatch.amazonaws.com' in its publishers (this topic's publishers: "
+        "['events.amazonaws.com']): without it neither its topic policy nor its key's policy "
+        "lets CloudWatch publish, and every alarm notification would be dropped. Add it to the "
+        "topic's publishers, or give another topic. Received: 'S/T'"
+    )
+
+
 def test_refuses_a_key_policy_or_alias_of_the_wrong_form_by_its_own_prop() -> None:
     assert refused(
         lambda s: DnssecSigningKey(s, "D", hosted_zone=zone(s), key_policy="default")  # type: ignore[arg-type]

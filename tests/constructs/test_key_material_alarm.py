@@ -164,3 +164,22 @@ def test_refuses_an_alarm_name_cloudwatch_refuses() -> None:
     assert refused_in(lambda s: {"alarm_name": "x" * 256}) == (
         f"'alarm_name' must be 1-255 characters. Received: '{'x' * 256}'"
     )
+
+
+def test_refuses_a_topic_cloudwatch_may_not_publish_to() -> None:
+    def events_only(here: cdk.Stack) -> dict[str, Any]:
+        topic = AlarmTopic(
+            here,
+            "Events",
+            encryption_key=CustomerManagedKey(here, "EventsKey"),
+            publishers=["events.amazonaws.com"],
+        )
+        return {"alarm_topic": topic}
+
+    assert refused_in(events_only) == (
+        "'alarm_topic' must be an AlarmTopic that CloudWatch alarms may publish to, with "
+        "'cloudwatch.amazonaws.com' in its publishers (this topic's publishers: "
+        "['events.amazonaws.com']): without it neither its topic policy nor its key's policy "
+        "lets CloudWatch publish, and every alarm notification would be dropped. Add it to the "
+        "topic's publishers, or give another topic. Received: 'S/Events'"
+    )

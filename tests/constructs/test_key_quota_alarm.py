@@ -249,3 +249,24 @@ def test_alarm_topic_that_is_not_an_alarm_topic_is_refused(
     with pytest.raises(ConstructPropError) as error:
         KmsRequestQuotaAlarm(stack, "TopicOnly", alarm_topic=value)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize("publishers", [["events.amazonaws.com"], []], ids=["events", "none"])
+def test_a_topic_cloudwatch_may_not_publish_to_is_refused(publishers: list[str]) -> None:
+    # Was accepted: AlarmActions pointed at a topic whose topic and key policies let no
+    # CloudWatch alarm publish, so every notification was dropped.
+    stack = cdk.Stack(
+        cdk.App(), "S", env=cdk.Environment(account="111111111111", region="eu-west-1")
+    )
+    topic = AlarmTopic(
+        stack, "Events", encryption_key=CustomerManagedKey(stack, "K"), publishers=publishers
+    )
+    with pytest.raises(ConstructPropError) as error:
+        KmsRequestQuotaAlarm(stack, "Quota", alarm_topic=topic)
+    assert str(error.value) == (
+        "'alarm_topic' must be an AlarmTopic that CloudWatch alarms may publish to, with "
+        f"'cloudwatch.amazonaws.com' in its publishers (this topic's publishers: {publishers}): "
+        "without it neither its topic policy nor its key's policy lets CloudWatch publish, and "
+        "every alarm notification would be dropped. Add it to the topic's publishers, or give "
+        "another topic. Received: 'S/Events'"
+    )
