@@ -13,9 +13,10 @@ Calls that AWS services make for the account (S3, EBS, Secrets Manager, ...) cou
 
 from __future__ import annotations
 
-import re
+import functools
 from typing import Any
 
+import botocore.loaders
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
@@ -33,9 +34,7 @@ KNOWN_RESOURCES = (
     "CryptographicOperationsEcc",
 )
 """The shared cryptographic-operation quotas; single APIs (``DescribeKey``, ``CreateGrant``,
-...) are Resources of their own."""
-# \Z, not $: "$" also matches before a final newline, which CloudWatch refuses.
-_RESOURCE_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]+\Z")
+...) are Resources of their own, named as the operation (:func:`kms_operations`)."""
 MAX_WINDOW_SHORT_PERIODS = 86_400
 """Longest period x evaluation_periods CloudWatch accepts for periods under an hour (s)."""
 MAX_WINDOW = 604_800
@@ -54,7 +53,10 @@ class KmsRequestQuotaAlarm(Construct):
         alarm_topic: the topic the alarm publishes to. Default: a new AlarmTopic.
         encryption_key: symmetric CMK for the new topic (a :class:`CustomerManagedKey` or
             :class:`ReplicaKey`, or its ``.key``). Default: none (give ``alarm_topic``).
-        resource: the ``AWS/Usage`` Resource dimension, i.e. which quota. Default:
+        resource: the ``AWS/Usage`` Resource dimension, i.e. which quota: one of
+            :data:`KNOWN_RESOURCES` or the name of a KMS API operation (``DescribeKey``,
+            ``CreateGrant``, ...: a quota of its own). Anything else is refused (a misspelled
+            Resource has no data, and the alarm would never fire). Default:
             ``CryptographicOperationsSymmetric`` (Encrypt, Decrypt, GenerateDataKey*, ...
             with symmetric keys, shared by the whole account and Region).
         threshold_percent: alarm at this percentage of the quota, more than 0 and at most 100.
@@ -89,9 +91,12 @@ class KmsRequestQuotaAlarm(Construct):
     ) -> None:
         super().__init__(scope, id)
         require(
-            isinstance(resource, str) and bool(_RESOURCE_PATTERN.match(resource)),
+            isinstance(resource, str)
+            and (resource in KNOWN_RESOURCES or resource in kms_operations()),
             "resource",
-            f"must be an AWS/Usage Resource name such as {', '.join(KNOWN_RESOURCES)}",
+            "must be an AWS/Usage Resource of KMS: one of the shared quotas "
+            f"{', '.join(KNOWN_RESOURCES)}, or a KMS API operation with a quota of its own "
+            f"({', '.join(sorted(kms_operations()))})",
             resource,
         )
         # The numbers' checks word a deploy-time number as its token only when they fail (one
@@ -199,6 +204,13 @@ class KmsRequestQuotaAlarm(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.topic.notify(self.alarm)
+
+
+@functools.cache
+def kms_operations() -> frozenset[str]:
+    """The names of KMS's API operations, read offline from botocore's KMS service model."""
+    model = botocore.loaders.create_loader().load_service_model("kms", "service-2")
+    return frozenset(model["operations"])
 
 
 def _is_number(value: Any) -> bool:

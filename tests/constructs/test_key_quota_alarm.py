@@ -158,9 +158,19 @@ QUOTA_TOKEN = cdk.Fn.import_value("QuotaMinutes")
         # A trailing newline passed "$" in the Resource pattern; CloudWatch has no such Resource.
         (
             {"resource": "CryptographicOperationsSymmetric\n"},
-            "'resource' must be an AWS/Usage Resource name such as "
+            "'resource' must be an AWS/Usage Resource of KMS: one of the shared quotas "
             "CryptographicOperationsSymmetric, CryptographicOperationsRsa, "
-            "CryptographicOperationsEcc. Received: 'CryptographicOperationsSymmetric\\n'",
+            "CryptographicOperationsEcc, or a KMS API operation with a quota of its own "
+            "(CancelKeyDeletion, ConnectCustomKeyStore, ",
+        ),
+        # Was accepted: no data under that Resource, so the alarm (NOT_BREACHING) never fired.
+        (
+            {"resource": "CryptographicOperationSymmetric"},
+            ", DescribeKey, ",
+        ),
+        (
+            {"resource": "CryptographicOperationSymmetric"},
+            "VerifyMac). Received: 'CryptographicOperationSymmetric'",
         ),
         # Was a raw jsii MustBeDurationSpecifiedDuration error.
         (
@@ -200,6 +210,8 @@ QUOTA_TOKEN = cdk.Fn.import_value("QuotaMinutes")
     ],
     ids=[
         "resource-newline",
+        "resource-misspelled-lists-operations",
+        "resource-misspelled-named",
         "period-token-minutes",
         "period-token-seconds",
         "period-number-token",
@@ -249,6 +261,16 @@ def test_alarm_topic_that_is_not_an_alarm_topic_is_refused(
     with pytest.raises(ConstructPropError) as error:
         KmsRequestQuotaAlarm(stack, "TopicOnly", alarm_topic=value)
     assert str(error.value) == message
+
+
+def test_a_single_api_quota_is_named_as_its_operation() -> None:
+    stack = cdk.Stack(
+        cdk.App(), "S", env=cdk.Environment(account="111111111111", region="eu-west-1")
+    )
+    made = KmsRequestQuotaAlarm(
+        stack, "Describe", encryption_key=CustomerManagedKey(stack, "K"), resource="DescribeKey"
+    )
+    assert made.utilization.label == "KMS DescribeKey requests, % of quota"
 
 
 @pytest.mark.parametrize("publishers", [["events.amazonaws.com"], []], ids=["events", "none"])
