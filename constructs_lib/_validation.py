@@ -208,6 +208,29 @@ def check_region(prop: str, value: Any) -> str:
     return str(value)
 
 
+MAX_ALARM_NAME_LENGTH = 255
+"""Longest alarm name CloudWatch accepts (PutMetricAlarm's AlarmName)."""
+
+
+def check_alarm_name(prop: str, value: Any) -> str | None:
+    """A CloudWatch alarm name as PutMetricAlarm takes it: 1-255 printable characters (no
+    control characters such as a newline), or None for a generated one; a token passes."""
+    require(
+        value is None
+        or (
+            isinstance(value, str)
+            and (
+                is_token(value)
+                or (1 <= len(value) <= MAX_ALARM_NAME_LENGTH and value.isprintable())
+            )
+        ),
+        prop,
+        f"must be a string of 1-{MAX_ALARM_NAME_LENGTH} printable characters",
+        value,
+    )
+    return None if value is None else str(value)
+
+
 def check_range(
     prop: str,
     value: Any,

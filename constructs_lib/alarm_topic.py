@@ -16,9 +16,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from constructs_lib import _names as names
 from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
+    check_alarm_name,
     check_sequence,
     is_token,
     require,
@@ -86,6 +88,23 @@ def require_alarm_topic(prop: str, value: Any) -> None:
             "another topic",
             value.node.path,
         )
+
+
+def reserve_alarm_name(holder: Construct, prop: str, alarm_name: Any) -> None:
+    """Check ``alarm_name`` (:func:`check_alarm_name`; None: CloudFormation generates one) and
+    take it for ``holder``: CloudWatch alarm names are unique in an account and Region, and a
+    second alarm of one name fails the deploy ("already exists")."""
+    if check_alarm_name(prop, alarm_name) is None:
+        return
+    stack = stack_of(holder)
+    other, where = names.reserve(stack, stack_facts(stack), "alarm", alarm_name, holder)
+    require(
+        other is None,
+        prop,
+        f"must be unique within {where}: {other} already names its alarm so "
+        "(CloudWatch alarm names are unique in an account and Region)",
+        alarm_name,
+    )
 
 
 def given_or_new_topic(

@@ -18,6 +18,7 @@ from constructs_lib import (
     ConstructPropError,
     CustomerManagedKey,
     KeyMaterialExpiryAlarm,
+    KmsRequestQuotaAlarm,
     ReplicaKey,
 )
 from tests._support.synth import SynthResult
@@ -160,9 +161,28 @@ def test_refuses_a_warning_kms_could_not_honour(warn_before: Any, message: str) 
     assert refused_in(lambda s: {"warn_before": warn_before}) == message
 
 
-def test_refuses_an_alarm_name_cloudwatch_refuses() -> None:
-    assert refused_in(lambda s: {"alarm_name": "x" * 256}) == (
-        f"'alarm_name' must be 1-255 characters. Received: '{'x' * 256}'"
+@pytest.mark.parametrize(
+    "alarm_name", ["x" * 256, "", "bad\nname"], ids=["long", "empty", "newline"]
+)
+def test_refuses_an_alarm_name_cloudwatch_refuses(alarm_name: str) -> None:
+    # "bad\nname" was accepted here while KmsRequestQuotaAlarm refused it.
+    assert refused_in(lambda s: {"alarm_name": alarm_name}) == (
+        f"'alarm_name' must be a string of 1-255 printable characters. Received: {alarm_name!r}"
+    )
+
+
+def test_refuses_an_alarm_name_another_alarm_holds() -> None:
+    # Was accepted: the second alarm of one name in an account and Region failed the deploy.
+    def taken(here: cdk.Stack) -> dict[str, Any]:
+        KmsRequestQuotaAlarm(
+            here, "Quota", encryption_key=CustomerManagedKey(here, "QK"), alarm_name="kms-alarm"
+        )
+        return {"alarm_name": "kms-alarm"}
+
+    assert refused_in(taken) == (
+        "'alarm_name' must be unique within account 111111111111 in eu-west-1: S/Quota already "
+        "names its alarm so (CloudWatch alarm names are unique in an account and Region). "
+        "Received: 'kms-alarm'"
     )
 
 

@@ -292,3 +292,26 @@ def test_a_topic_cloudwatch_may_not_publish_to_is_refused(publishers: list[str])
         "every alarm notification would be dropped. Add it to the topic's publishers, or give "
         "another topic. Received: 'S/Events'"
     )
+
+
+def test_an_alarm_name_is_taken_once_per_account_and_region() -> None:
+    # Was accepted: the second alarm of one name failed the deploy ("already exists").
+    app = cdk.App()
+    here = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    beside = cdk.Stack(app, "T", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    away = cdk.Stack(app, "U", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    KmsRequestQuotaAlarm(
+        here, "Quota", encryption_key=CustomerManagedKey(here, "K"), alarm_name="kms-quota"
+    )
+    KmsRequestQuotaAlarm(
+        away, "Quota", encryption_key=CustomerManagedKey(away, "K"), alarm_name="kms-quota"
+    )
+    with pytest.raises(ConstructPropError) as error:
+        KmsRequestQuotaAlarm(
+            beside, "Quota", encryption_key=CustomerManagedKey(beside, "K"), alarm_name="kms-quota"
+        )
+    assert str(error.value) == (
+        "'alarm_name' must be unique within account 111111111111 in eu-west-1: S/Quota already "
+        "names its alarm so (CloudWatch alarm names are unique in an account and Region). "
+        "Received: 'kms-quota'"
+    )
