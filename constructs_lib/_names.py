@@ -1,6 +1,6 @@
 """Physical names that must be unique in an account and Region (key aliases, trail names, the
 snapshot event buses), in an account whatever the Region (IAM role names,
-``account_wide=True``), or in the App (KeyGrant's grant names on one key, ``app_wide=True``),
+``account_wide=True``), or in the App (KeyGrant's CreateGrant requests, ``app_wide=True``),
 taken at construct time so that a repeat fails there, naming the construct that holds the name,
 rather than at deploy time.
 

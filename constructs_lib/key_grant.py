@@ -107,7 +107,7 @@ MAX_GRANT_NAME_LENGTH = 256
 # own name gets after a "-" (_grant_name).
 PATH_HASH_LENGTH = 8
 MAX_GIVEN_NAME_LENGTH = MAX_GRANT_NAME_LENGTH - 1 - PATH_HASH_LENGTH
-GRANT_NAME_KIND = "KMS grant name on"
+GRANT_REQUEST_KIND = "KMS CreateGrant request"
 MAX_PRINCIPAL_LENGTH = 256  # PrincipalIdType
 MAX_CONTEXT_PAIRS = 8  # per encryption context constraint (CreateGrant, Constraints)
 MAX_CONTEXT_VALUE_LENGTH = 384
@@ -324,9 +324,11 @@ class KeyGrant(Construct):
             is then revoked on delete (``kms:RevokeGrant``, which the key policy must allow).
             Default: the provider's role, which retires the grant on delete with no key policy
             or IAM permission.
-        name: the start of the grant's name (letters, digits and ``:/_-``), once per key in
-            the App; the name makes CreateGrant idempotent, so a repeated create with the same
-            parameters (a rollback's) returns the same grant. A DESTROY grant's name is this,
+        name: the start of the grant's name (letters, digits and ``:/_-``); two KeyGrants of
+            the App that would ask CreateGrant for one grant (the same name, key, grantee,
+            operations, retiring principal and constraint) are refused. The name makes
+            CreateGrant idempotent, so a repeated create with the same parameters (a
+            rollback's) returns the same grant. A DESTROY grant's name is this,
             ``-`` and the hash of the construct's path that ends its default name (1-247
             characters, so that the name is at most 256: ``orders-reader-150D6985``), so that a
             KeyGrant of another construct ID or stack asks for another grant rather than getting
@@ -394,10 +396,20 @@ class KeyGrant(Construct):
             "RemovalPolicy.RETAIN",
             removal_policy,
         )
-        if name is not None:
-            _reserve_name(
-                self, name, stack=stack, key=key, target=target, removal_policy=removal_policy
-            )
+        grant_name = _grant_name(self, name, removal_policy)
+        _reserve_grant(
+            self,
+            name,
+            grant_name,
+            stack=stack,
+            key=key,
+            target=target,
+            grantee=grantee,
+            operations=ops,
+            retiring=retiring,
+            constraints=constraints,
+            removal_policy=removal_policy,
+        )
         self.key_arn = target.arn
         self.grantee_arn = grantee
         self.operations = ops
@@ -414,7 +426,7 @@ class KeyGrant(Construct):
             # A name makes CreateGrant idempotent: a rollback's repeat of the create (or an
             # update that changes none of the grant's parameters) gets the grant it made
             # before, not a second one that the first would outlive.
-            "Name": _grant_name(self, name, removal_policy),
+            "Name": grant_name,
             "DeleteBy": "RetireGrant" if self_retiring else "RevokeGrant",
         }
         if constraints:
@@ -590,19 +602,34 @@ def _grant_name(grant: KeyGrant, given: str | None, removal_policy: RemovalPolic
     return unique if given is None else f"{given}-{unique[-PATH_HASH_LENGTH:]}"
 
 
-def _reserve_name(
+def _reserve_grant(
     grant: KeyGrant,
-    name: str,
+    name: str | None,
+    grant_name: str,
     *,
     stack: Stack,
     key: Any,
     target: _Key,
+    grantee: str,
+    operations: tuple[str, ...],
+    retiring: str | None,
+    constraints: Mapping[str, Any],
     removal_policy: RemovalPolicy,
 ) -> None:
-    """``name`` (the ``name`` prop) checked for ``removal_policy`` and taken on ``target``'s key
-    in the App, or refused naming the KeyGrant that has it (:mod:`constructs_lib._names`)."""
+    """The grant's CreateGrant request (``grant_name``, the key, grantee, operations, retiring
+    principal and constraints) taken in the App, or refused naming the KeyGrant that makes the
+    same request (:mod:`constructs_lib._names`): CreateGrant returns one grant for both, which
+    the removal of either would retire. ``name``: the ``name`` prop, checked for its length.
+
+    Only a request known to be the same is refused: one whose parameters are all literal is
+    compared across the App; one with a parameter known only at deploy time (a token: a role
+    ARN, a pseudo parameter, which may read the same in two stacks and differ there) only with
+    the requests of its own stack. The provider's role, the default retiring principal, is
+    each stack's own, so two stacks never make the same request with it.
+    """
     require(
-        removal_policy == RemovalPolicy.RETAIN
+        name is None
+        or removal_policy == RemovalPolicy.RETAIN
         or is_token(name)
         or len(name) <= MAX_GIVEN_NAME_LENGTH,
         "name",
@@ -612,20 +639,42 @@ def _reserve_name(
         f"{MAX_GRANT_NAME_LENGTH}",
         name,
     )
-    other, where = names.reserve(
-        stack, stack_facts(stack), f"{GRANT_NAME_KIND} {target.arn}", name, grant, app_wide=True
+    # A key construct's ARN is a token; its path names it across the App.
+    key_id = target.arn if target.owner is None else target.owner.node.path
+    retired_by = retiring if retiring is not None else f"the provider's role of {stack.node.path}"
+    request = json.dumps(
+        [grant_name, key_id, grantee, sorted(operations), retired_by, constraints], sort_keys=True
     )
-    if other is not None:  # worded only now: a construct's path is a jsii round trip
-        owner = target.owner if target.owner is not None else key
-        shown_key = owner.node.path if hasattr(owner, "node") else target.arn
-        raise ConstructPropError(
-            "name",
-            f"must be used once per key within {where}: {other} already names its grant on "
-            f"{shown_key} so, and {grant.node.path} asks for it too (a grant's name is what "
-            "tells it apart on the key, and CreateGrant returns one grant for two requests of "
-            "the same name and parameters, which the removal of either KeyGrant would retire)",
-            name,
+    other, where = names.reserve(
+        stack, stack_facts(stack), GRANT_REQUEST_KIND, request, grant, app_wide=True
+    )
+    if other is None:
+        return
+    # Worded only now: a construct's path is a jsii round trip.
+    shown_key = key_id if target.owner is not None or not is_token(key_id) else shown(key)
+    constraint = (
+        " and ".join(
+            f"{kind} {_shown(json.dumps(pairs, sort_keys=True))}"
+            for kind, pairs in constraints.items()
         )
+        if constraints
+        else "none"
+    )
+    raise ConstructPropError(
+        "name",
+        f"must tell the grant apart within {where}: {other} already asks CreateGrant for a "
+        f"grant named {grant_name!r} on {shown_key} with the same grantee "
+        f"({_shown(grantee)}), operations ({', '.join(operations)}), retiring principal "
+        f"({_shown(retired_by)}) and encryption context constraint ({constraint}), and "
+        f"{grant.node.path} asks for it too: CreateGrant returns one grant for both, which "
+        "the removal of either KeyGrant would retire. Give one of them another name",
+        name,
+    )
+
+
+def _shown(value: str) -> str:
+    """``value`` for an error message: itself, or what a token is."""
+    return "one known at deploy time" if is_token(value) else value
 
 
 # -- checks ---------------------------------------------------------------------------------------

@@ -819,41 +819,84 @@ def test_a_renamed_keygrant_of_a_name_of_its_own_keeps_its_grant_through_the_cle
     assert not kms_api.grants[old][1]
 
 
-def test_a_name_of_its_own_is_used_once_per_key_in_the_app() -> None:
-    """Two KeyGrants of one name and key (a rename done as "add the new, remove the old" in one
-    deployment, a copy) are refused at synth, in one stack or two of the App, naming both."""
+def test_one_name_is_taken_by_a_stage_deployed_to_many_accounts() -> None:
+    """One Stage class deployed to several accounts, each granting its Auto Scaling role on one
+    central key under one name (helper-201's stage.py): their requests differ (grantee, the
+    stacks' provider roles; a DESTROY name's path hash), so nothing is refused, RETAIN or not."""
+    app = cdk.App()
+    for account in (ACCOUNT, ASG_ACCOUNT):
+        for policy in (cdk.RemovalPolicy.DESTROY, cdk.RemovalPolicy.RETAIN):
+            stage = cdk.Stage(app, f"S{account}{policy.name}")
+            stack = cdk.Stack(
+                stage, "Workload", env=cdk.Environment(account=account, region=REGION)
+            )
+            grant(
+                stack,
+                "AsgEbs",
+                grantee_principal=KeyGrant.autoscaling_service_linked_role(stack),
+                operations=AUTOSCALING_GRANT_OPERATIONS,
+                name="asg-ebs",
+                removal_policy=policy,
+            )
+            # The same grantee and retiring principal of one's own: another account's grantee.
+            grant(
+                stack,
+                "Writer",
+                grantee_principal=f"arn:aws:iam::{account}:role/writer",
+                retiring_principal=RETIRER_ARN,
+                name="writer",
+                removal_policy=policy,
+            )
+    # Grant names need not be unique on a key: another grantee is another grant.
+    stack = new_stack()
+    grant(stack, "Reader", name="orders", removal_policy=cdk.RemovalPolicy.RETAIN)
+    grant(
+        stack,
+        "Other",
+        grantee_principal=RETIRER_ARN,
+        name="orders",
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+
+
+def test_two_keygrants_asking_for_one_grant_are_refused() -> None:
+    """Two KeyGrants whose CreateGrant requests are the same (a RETAIN name copied, or a rename
+    done as "add the new, remove the old" in one deployment) would hold one grant: refused at
+    synth, naming both and the parameters, in one stack or two of the App."""
     app = cdk.App()
     one = cdk.Stack(app, "One", env=cdk.Environment(account=ACCOUNT, region=REGION))
     two = cdk.Stack(app, "Two", env=cdk.Environment(account=ASG_ACCOUNT, region="us-east-1"))
     key = CustomerManagedKey(one, "Data")
-    grant(one, "Reader", key=key, name="orders-reader")
-    grant(one, "Writer", key=SHARED_KEY_ARN, name="orders-reader")  # another key
-    grant(two, "Reader", key=OTHER_KEY_ARN, name="orders-reader")
-    grant(new_stack(), "Reader", key=SHARED_KEY_ARN, name="orders-reader")  # another App
+    kept = cdk.RemovalPolicy.RETAIN
+    grant(one, "Reader", key=key, name="orders-reader", removal_policy=kept)
+    grant(one, "Writer", key=SHARED_KEY_ARN, name="orders-reader", removal_policy=kept)
+    grant(new_stack(), "Reader", key=SHARED_KEY_ARN, name="orders-reader", removal_policy=kept)
     with pytest.raises(ConstructPropError) as error:
-        grant(one, "ReaderAgain", key=key.key, name="orders-reader")
+        grant(one, "ReaderAgain", key=key.key, name="orders-reader", removal_policy=kept)
     assert str(error.value) == (
-        "'name' must be used once per key within the App: One/Reader already names its grant "
-        "on One/Data so, and One/ReaderAgain asks for it too (a grant's name is what tells it "
-        "apart on the key, and CreateGrant returns one grant for two requests of the same name "
-        "and parameters, which the removal of either KeyGrant would retire). Received: "
-        "'orders-reader'"
+        "'name' must tell the grant apart within the App: One/Reader already asks CreateGrant "
+        "for a grant named 'orders-reader' on One/Data with the same grantee "
+        f"({WRITER_ARN}), operations (Decrypt), retiring principal (the provider's role of "
+        "One) and encryption context constraint (none), and One/ReaderAgain asks for it too: "
+        "CreateGrant returns one grant for both, which the removal of either KeyGrant would "
+        "retire. Give one of them another name. Received: 'orders-reader'"
     )
+    mine = {"retiring_principal": RETIRER_ARN, "encryption_context_equals": {"app": "orders"}}
+    grant(one, "Mine", key=SHARED_KEY_ARN, name="mine", removal_policy=kept, **mine)
     with pytest.raises(ConstructPropError) as error:
-        grant(
-            two,
-            "Writer",
-            key=SHARED_KEY_ARN,
-            name="orders-reader",
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        grant(two, "Mine", key=SHARED_KEY_ARN, name="mine", removal_policy=kept, **mine)
     assert str(error.value).startswith(
-        "'name' must be used once per key within the App: One/Writer already names its grant "
-        f"on {SHARED_KEY_ARN} so, and Two/Writer asks for it too"
+        "'name' must tell the grant apart within the App: One/Mine already asks CreateGrant "
+        f"for a grant named 'mine' on {SHARED_KEY_ARN} with the same grantee ({WRITER_ARN}), "
+        f"operations (Decrypt), retiring principal ({RETIRER_ARN}) and encryption context "
+        'constraint (EncryptionContextEquals {"app": "orders"}), and Two/Mine asks for it too'
     )
-    # Default names are the constructs' own, unique in the App.
+    # Default names are the constructs' own, unique in the App; a DESTROY name ends with the
+    # hash of its construct's path.
     grant(one, "Default1", key=key)
     grant(one, "Default2", key=key)
+    grant(one, "Destroyed1", key=key, name="orders-reader")
+    grant(one, "Destroyed2", key=key, name="orders-reader")
 
 
 def test_a_stack_takes_as_many_grants_as_its_provider_role_takes_policies() -> None:
