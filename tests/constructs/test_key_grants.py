@@ -14,9 +14,11 @@ import aws_cdk as cdk
 import botocore.session
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import cx_api
 
@@ -746,18 +748,53 @@ def test_aws_cdk_libs_own_grant_code_called_on_key_is_refused_naming_the_call(
     assert not [s for s in template.key_policy("Key") if "events" in json.dumps(s)]
 
 
-def test_aws_cdk_libs_constructs_that_use_key_grants_themselves_still_grant() -> None:
-    """aws-cdk-lib's own KeyGrants.fromKey (here for an L1 queue's key) is its construct's
-    grant, not the user's call: let through, as docs/keys.md says (identity policy only)."""
-    app, stack = app_with_stack("L1Queue")
-    key = CustomerManagedKey(stack, "Key")
-    queue = sqs.CfnQueue(stack, "Queue", kms_master_key_id=key.key.key_arn)
-    sqs.QueueGrants.from_queue(queue).send_messages(role(stack, "Sender"))
-    templates = Templates.of(app.synth(), "L1Queue")
-    assert any(
-        s["Resource"] == templates.key_arn("Key") and "kms:Decrypt" in s["Action"]
-        for s in templates.identity_policy("Sender")
+def _l1_queue(stack: cdk.Stack, key: kms.IKey, grantee: iam.IGrantable) -> None:
+    queue = sqs.CfnQueue(stack, "Queue", kms_master_key_id=key)  # an IKeyRef, read in JS
+    sqs.QueueGrants.from_queue(queue).send_messages(grantee)
+
+
+def _l1_topic(stack: cdk.Stack, key: kms.IKey, grantee: iam.IGrantable) -> None:
+    topic = sns.CfnTopic(stack, "Topic", kms_master_key_id=key)
+    sns.TopicGrants.from_topic(topic).publish(grantee)
+
+
+def _glue_table(stack: cdk.Stack, key: kms.IKey, grantee: iam.IGrantable) -> None:
+    table = glue.S3Table(
+        stack,
+        "Table",
+        database=glue.Database(stack, "Db"),
+        columns=[glue.Column(name="a", type=glue.Schema.STRING)],
+        data_format=glue.DataFormat.JSON,
+        client_side_encryption=glue.TableClientSideEncryption.kms(key),
     )
+    table.grant_read_write(grantee)
+
+
+@pytest.mark.parametrize(
+    ("build", "key_actions"),
+    [
+        (_l1_queue, {"kms:Decrypt", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"}),
+        (_l1_topic, {"kms:Decrypt", "kms:GenerateDataKey*"}),
+        (_glue_table, {"kms:Decrypt", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"}),
+    ],
+    ids=["CfnQueue", "CfnTopic", "glue.S3Table-client-side"],
+)
+def test_aws_cdk_libs_constructs_that_use_key_grants_themselves_still_grant(
+    build: Any, key_actions: set[str]
+) -> None:
+    """aws-cdk-lib's own KeyGrants.fromKey on ``key.key`` (an L1 queue's or topic's
+    ``kms_master_key_id``, a Glue table's client-side encryption key), read as an IKeyRef in
+    JavaScript, is its construct's grant, not the user's call: let through, as docs/keys.md
+    says (identity policy only)."""
+    app, stack = app_with_stack("Builtin")
+    key = CustomerManagedKey(stack, "Key")
+    build(stack, key.key, role(stack, "User"))
+    templates = Templates.of(app.synth(), "Builtin")
+    granted = [
+        s for s in templates.identity_policy("User") if s["Resource"] == templates.key_arn("Key")
+    ]
+    assert len(granted) == 1
+    assert set(granted[0]["Action"]) == key_actions
 
 
 def test_key_grants_read_by_other_aws_cdk_lib_code_are_refused(
