@@ -17,7 +17,8 @@ CloudFormation sends one event per create, update or delete of a ``Custom::KmsGr
   is not there may have been created a moment ago (a rollback right after the create), before
   it is consistent throughout KMS: CreateGrant with its name and parameters returns it, and it
   is retired by its token (:func:`_delete_by_name`). A grant (or key) gone counts as deleted
-  then; so does a physical ID that names no grant (a create that failed).
+  then; so does a physical ID that names no grant (a create that failed). A delete that fails
+  after that look names the grant it returned, live, and the command that deletes it.
 
 Every call is idempotent (a named grant; a retire of a grant gone is done), so one that gets no
 answer (a lost connection, a timeout, KMS's internal or dependency errors, throttling after
@@ -80,6 +81,11 @@ CHANGING_REFUSALS = PROPAGATION_ERRORS | {
 }
 # Failures on the way: the call may have been carried out or not.
 CONNECTION_ERRORS = (BotocoreConnectionError, HTTPClientError)
+# How long a look by name (CreateGrant) for a grant KMS did not find by its ID is retried on
+# AccessDeniedException: the policy allowed the create being deleted, but in a rollback seconds
+# after it IAM may not be in effect throughout yet; a policy that no longer allows it (a
+# custom-policy key's statements go before the grant) should not hold the delete much longer.
+LOOK_REFUSED_SECONDS = 60.0
 # What RetireGrant and RevokeGrant answer when there is no such grant: the end state wanted.
 DELETED_ALREADY = frozenset({"NotFoundException", "InvalidGrantIdException"})
 DELETE_ACTIONS = ("RetireGrant", "RevokeGrant")
@@ -129,6 +135,17 @@ class OutcomeUnknownError(Exception):
         super().__init__(message)
         self.parameters = parameters
         self.free = free
+
+
+class GrantLeftError(Exception):
+    """A delete that failed after a look by name returned a grant that is live: the failure's
+    reason names it and how to delete it. ``parts``: the reason before KMS's message, that
+    message (cut first when the reason is too long) and what follows it (as :func:`_failed`
+    takes them)."""
+
+    def __init__(self, before: str, message: str, after: str) -> None:
+        super().__init__(before + message + after)
+        self.parts = (before, message, after)
 
 
 ClientFactory = Callable[[str | None], Any]
@@ -201,8 +218,12 @@ def handle(
         if request == "Delete":
             return _delete(kept, properties, calls)
         raise PropertyError(f"RequestType must be Create, Update or Delete. Received: {request!r}")
-    except OutcomeUnknownError as error:
-        return _outcome_unknown(request, kept, error)
+    except (OutcomeUnknownError, GrantLeftError) as error:
+        return (
+            _outcome_unknown(request, kept, error)
+            if isinstance(error, OutcomeUnknownError)
+            else _failed(kept, *error.parts)
+        )
     except ClientError as error:
         details = error.response.get("Error", {})
         return _failed(
@@ -251,7 +272,7 @@ def _outcome_unknown(request: Any, kept: str, error: OutcomeUnknownError) -> Ans
         wanted = f"Name=='{name}'"
     columns = "[GrantId,GranteePrincipal,Operations]"
     find = f'aws kms list-grants{where} --key-id {key} --query "Grants[?{wanted}].{columns}"'
-    retire = f"aws kms retire-grant{where} --key-id {key} --grant-id <GrantId>"
+    retire = _delete_command("RetireGrant", key, "<GrantId>")
     return _failed(
         kept,
         before,
@@ -259,6 +280,15 @@ def _outcome_unknown(request: Any, kept: str, error: OutcomeUnknownError) -> Ans
         f"{after}; the rollback {rollback}: {find}; retire each, as a principal of this stack's "
         f"account allowed kms:RetireGrant: {retire}",
     )
+
+
+def _delete_command(action: str, key_id: str, grant_id: str) -> str:
+    """The AWS CLI command that deletes ``grant_id`` on ``key_id`` by ``action`` (RetireGrant,
+    RevokeGrant), in the key's Region."""
+    region = _key_region(key_id)
+    where = f" --region {region}" if region else ""
+    command = "retire-grant" if action == "RetireGrant" else "revoke-grant"
+    return f"aws kms {command}{where} --key-id {key_id} --grant-id {grant_id}"
 
 
 def _key_region(key_id: str) -> str | None:
@@ -407,16 +437,23 @@ def _delete_by_name(
     Two deletes need it: the rollback of a create whose CreateGrant got no answer (the grant
     may exist or not), and the delete of a grant whose ID KMS answered that there is no such
     grant (``missing``: that ID), which a grant created a moment ago can answer. A grant deleted
-    long ago (by hand) then costs a grant made and retired at once. For ``missing``, the call
-    is not retried for IAM (the policy allowed the create it deletes) and a refusal confirms
-    what KMS answered: the grant counts as gone."""
+    long ago (by hand) then costs a grant made and deleted at once. For ``missing``, an
+    AccessDeniedException is retried for :data:`LOOK_REFUSED_SECONDS` only (the policy allowed
+    the create it deletes, but IAM may not be in effect throughout seconds after it), and a
+    refusal then confirms what KMS answered: the grant counts as gone.
+
+    A delete that fails after the look leaves the grant it returned live, whoever made it: the
+    failure (:class:`GrantLeftError`) names it and the command that deletes it, so that the
+    resource is not skipped with it."""
     parameters = create_grant_parameters(properties)
     # RESERVE_SECONDS covers one call after the deadline; here the delete follows: the create's
     # own deadline is one call earlier, so that the delete starts by the deadline.
     first = replace(calls, deadline=calls.deadline - LONGEST_CALL_SECONDS)
-    retried = PROPAGATION_ERRORS if missing is None else frozenset()
+    refusals_until = None if missing is None else calls.clock() + LOOK_REFUSED_SECONDS
     try:
-        response = _call(first, _region(properties), "CreateGrant", parameters, retried=retried)
+        response = _call(
+            first, _region(properties), "CreateGrant", parameters, refusals_until=refusals_until
+        )
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         if code == "NotFoundException":
@@ -433,9 +470,14 @@ def _delete_by_name(
         )
         return
     grant_id = response["GrantId"]
+    made = missing is not None and grant_id != missing
     log(
         "INFO",
-        "grant of the create without an answer" if missing is None else "grant found by name",
+        "grant of the create without an answer"
+        if missing is None
+        else "grant made by the look: the grant to delete was gone already"
+        if made
+        else "grant found by name",
         grant_id=grant_id,
         name=parameters["Name"],
         missing=missing,
@@ -445,7 +487,60 @@ def _delete_by_name(
     # (RetireGrant API reference, GrantToken); RevokeGrant takes none, so there "no such grant"
     # is retried until the deadline, then fails the delete, and the delete tried again later
     # finds the grant by name.
-    _delete_grant(grant_id, properties, calls, token=response.get("GrantToken"), just_returned=True)
+    try:
+        _delete_grant(
+            grant_id, properties, calls, token=response.get("GrantToken"), just_returned=True
+        )
+    except (ClientError, *CONNECTION_ERRORS) as error:
+        raise _grant_left(error, grant_id, properties, missing if made else None) from error
+    if made:
+        _delete_again(missing, properties, calls)
+
+
+def _delete_again(missing: Any, properties: Mapping[str, Any], calls: _Calls) -> None:
+    """One more delete of ``missing`` by its ID, once (no wait), after the look by name returned
+    another grant: KMS's answer to a name may lag behind a grant created a moment ago too, which
+    then answers by now. A failure leaves it as KMS answered (no such grant), and so does no
+    time left: RESERVE_SECONDS covers one call started by the deadline."""
+    if calls.clock() > calls.deadline:
+        log("WARNING", "no time to delete the grant by its ID again", grant_id=missing)
+        return
+    try:
+        _delete_grant(missing, properties, replace(calls, deadline=calls.clock()))
+    except (ClientError, *CONNECTION_ERRORS) as error:
+        log("WARNING", "could not delete the grant by its ID again", grant_id=missing, error=error)
+
+
+def _grant_left(
+    error: Exception, grant_id: str, properties: Mapping[str, Any], gone: str | None
+) -> GrantLeftError:
+    """The failure of the delete of ``grant_id``, which a look by name has returned (made it, if
+    ``gone``: the ID of the grant to delete, gone already), as a reason that names the grant
+    and how to delete it."""
+    action = properties.get("DeleteBy", "RetireGrant")
+    key_id = _text(properties, "KeyId")
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        before = f"{error.operation_name} failed: {details.get('Code')}: "
+        message = str(details.get("Message"))
+    else:
+        before, message = f"{type(error).__name__}: ", str(error)
+    how = (
+        f"made by the look for it by its name (grant {gone} was gone already)"
+        if gone is not None
+        else "returned by the look for it by its name"
+    )
+    who = (
+        "a principal allowed kms:RevokeGrant on the key"
+        if action == "RevokeGrant"
+        else "a principal of this stack's account allowed kms:RetireGrant"
+    )
+    after = (
+        f": grant {grant_id} on {key_id}, {how} {_text(properties, 'Name')!r}, is live: delete "
+        "this resource again (do not skip it: a skipped resource leaves the grant), or delete "
+        f"the grant as {who}: {_delete_command(action, key_id, grant_id)}"
+    )
+    return GrantLeftError(before, message, after)
 
 
 def _delete_grant(
@@ -488,10 +583,13 @@ def _call(
     unanswered: list[str] | None = None,
     *,
     retried: frozenset[str] = PROPAGATION_ERRORS,
+    refusals_until: float | None = None,
 ) -> dict[str, Any]:
     """KMS's ``operation`` in ``region``, retried on the error codes ``retried`` (default
-    :data:`PROPAGATION_ERRORS`) and on a call without an answer (:func:`_no_answer`) until the
+    :data:`PROPAGATION_ERRORS`) until ``refusals_until`` (a ``clock()`` time; default, and at
+    the latest, the deadline) and on a call without an answer (:func:`_no_answer`) until the
     deadline; what each attempt without an answer got is added to ``unanswered``."""
+    until = calls.deadline if refusals_until is None else min(refusals_until, calls.deadline)
     client = calls.client_for(region)
     method = getattr(client, xform_name(operation))
     wait = FIRST_WAIT_SECONDS
@@ -502,6 +600,7 @@ def _call(
             return result
         except (ClientError, *CONNECTION_ERRORS) as error:
             code = _no_answer(error)
+            last = calls.deadline
             if code is not None:
                 if unanswered is not None:
                     unanswered.append(code)
@@ -510,6 +609,7 @@ def _call(
                 code = error.response.get("Error", {}).get("Code")
                 if code not in retried:
                     raise
+                last = until
                 message = (
                     "refused, retrying: the role's IAM policy may not be in effect yet"
                     if code in PROPAGATION_ERRORS
@@ -517,7 +617,7 @@ def _call(
                 )
             else:
                 raise
-            if calls.clock() + wait > calls.deadline:
+            if calls.clock() + wait > last:
                 raise
             log(
                 "WARNING",

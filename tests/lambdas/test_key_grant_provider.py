@@ -701,13 +701,20 @@ def test_a_grant_just_returned_that_revocation_does_not_find_yet_is_revoked_once
 def test_a_grant_just_returned_that_revocation_does_not_find_by_the_deadline_fails_the_rollback(
     kms: Kms, code: str
 ) -> None:
-    """Never taken for a grant gone: the rollback fails, and tried again it finds the grant by
-    name."""
+    """Never taken for a grant gone: the rollback fails naming the grant, live, and how to
+    delete it (tried again, the delete finds it by name)."""
     created(kms, "f" * 64)
     kms.refuse("RevokeGrant", code, "no such grant")
     answer = kms.handle(event("Delete", OUTCOME_UNKNOWN, DeleteBy="RevokeGrant"), deadline=0.0)
     assert answer == Answer(
-        FAILED, OUTCOME_UNKNOWN, reason=f"RevokeGrant failed: {code}: no such grant"
+        FAILED,
+        OUTCOME_UNKNOWN,
+        reason=f"RevokeGrant failed: {code}: no such grant: grant {'f' * 64} on {KEY_ARN}, "
+        "returned by the look for it by its name 'SReaderGrant150D6985', is live: delete this "
+        "resource again (do not skip it: a skipped resource leaves the grant), or delete the "
+        "grant as a principal allowed kms:RevokeGrant on the key: aws kms revoke-grant "
+        f"--region {REGION} --key-id {KEY_ARN} --grant-id {'f' * 64}",
+        free=(len(f"RevokeGrant failed: {code}: "), len(f"RevokeGrant failed: {code}: ") + 14),
     )
 
 
@@ -824,12 +831,78 @@ def test_a_grant_gone_long_ago_counts_as_deleted_for_a_grant_made_and_retired_at
     kms: Kms, code: str
 ) -> None:
     """A grant retired by hand: the grant KMS returns by name is a new one (another ID), made
-    by the look and retired by its token at once; the delete succeeds."""
+    by the look and retired by its token at once, then the grant to delete is asked for by its
+    ID once more (no wait); the delete succeeds."""
     kms.refuse("RetireGrant", code)
     created(kms, "e" * 64)
     kms.stubber.add_response("retire_grant", {}, {"GrantToken": GRANT_TOKEN})
+    kms.refuse("RetireGrant", code)
     assert kms.handle(event("Delete", GRANT_ID)) == Answer(SUCCESS, GRANT_ID)
     assert kms.waits == []
+
+
+def test_a_grant_that_the_look_by_name_misses_is_retired_by_its_id_once_more(
+    kms: Kms, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """KMS's answer to a name may lag behind a grant created a moment ago, as its answer to the
+    grant's ID does: the look then makes another grant, retired at once, and the grant to
+    delete, asked for by its ID once more, is retired too."""
+    kms.refuse("RetireGrant", "NotFoundException")
+    created(kms, "e" * 64)
+    kms.stubber.add_response("retire_grant", {}, {"GrantToken": GRANT_TOKEN})
+    kms.stubber.add_response("retire_grant", {}, {"KeyId": KEY_ARN, "GrantId": GRANT_ID})
+    assert kms.handle(event("Delete", GRANT_ID)) == Answer(SUCCESS, GRANT_ID)
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["message"], line.get("grant_id")) for line in logged][2:5] == [
+        ("grant made by the look: the grant to delete was gone already", "e" * 64),
+        ("grant deleted", "e" * 64),
+        ("grant deleted", GRANT_ID),
+    ]
+
+
+def test_a_revocation_of_a_grant_the_look_made_that_fails_names_it_and_how_to_revoke_it(
+    kms: Kms,
+) -> None:
+    """RevokeGrant mode (a retiring principal of the user's): a grant revoked by hand long ago
+    makes the look create a new one, which RevokeGrant by its ID (it takes no token) may not
+    find until the deadline. The delete fails naming the new grant, live, and the command that
+    revokes it: a resource skipped on a failure naming only the old ID left it."""
+    kms.refuse("RevokeGrant", "NotFoundException")
+    created(kms, "e" * 64)
+    for _ in range(7):  # until the deadline
+        kms.refuse("RevokeGrant", "NotFoundException", "no such grant")
+    answer = kms.handle(
+        event("Delete", GRANT_ID, DeleteBy="RevokeGrant"),
+        deadline=provider.LONGEST_CALL_SECONDS + 3.0,
+    )
+    assert (answer.status, answer.physical_resource_id) == (FAILED, GRANT_ID)
+    assert answer.reason == (
+        f"RevokeGrant failed: NotFoundException: no such grant: grant {'e' * 64} on {KEY_ARN}, "
+        "made by the look for it by its name (grant "
+        f"{GRANT_ID} was gone already) 'SReaderGrant150D6985', is live: delete this resource "
+        "again (do not skip it: a skipped resource leaves the grant), or delete the grant as a "
+        "principal allowed kms:RevokeGrant on the key: aws kms revoke-grant "
+        f"--region {REGION} --key-id {KEY_ARN} --grant-id {'e' * 64}"
+    )
+    assert kms.waits == [1.0, 2.0, 4.0, 8.0, 16.0, 16.0]
+
+
+def test_a_retirement_of_a_grant_the_look_made_without_an_answer_names_it(kms: Kms) -> None:
+    kms.refuse("RetireGrant", "NotFoundException")
+    created(kms, "e" * 64)
+    for _ in range(7):  # until the deadline
+        kms.stubber.add_client_error(
+            "retire_grant", service_error_code="KMSInternalException", http_status_code=500
+        )
+    answer = kms.handle(event("Delete", GRANT_ID), deadline=provider.LONGEST_CALL_SECONDS + 3.0)
+    assert (answer.status, answer.physical_resource_id) == (FAILED, GRANT_ID)
+    assert str(answer.reason).startswith("RetireGrant failed: KMSInternalException: ")
+    assert str(answer.reason).endswith(
+        f"is live: delete this resource again (do not skip it: a skipped resource leaves the "
+        "grant), or delete the grant as a principal of this stack's account allowed "
+        f"kms:RetireGrant: aws kms retire-grant --region {REGION} --key-id {KEY_ARN} "
+        f"--grant-id {'e' * 64}"
+    )
 
 
 def test_a_grant_not_found_on_a_key_gone_counts_as_deleted(kms: Kms) -> None:
@@ -838,20 +911,43 @@ def test_a_grant_not_found_on_a_key_gone_counts_as_deleted(kms: Kms) -> None:
     assert kms.handle(event("Delete", GRANT_ID)) == Answer(SUCCESS, GRANT_ID)
 
 
-@pytest.mark.parametrize(
-    "code", ["AccessDeniedException", "DisabledException", "KMSInvalidStateException"]
-)
+@pytest.mark.parametrize("code", ["DisabledException", "KMSInvalidStateException"])
 def test_a_grant_not_found_whose_look_by_name_is_refused_counts_as_deleted_at_once(
     kms: Kms, code: str
 ) -> None:
     """The look confirms nothing, and KMS said there is no such grant: the grant counts as
-    gone, without waiting for IAM (the policy allowed the create being deleted), so that a
-    grant retired by hand on a key whose policy no longer allows CreateGrant (a custom-policy
-    key's statements go before the grant) is deleted at once."""
+    gone."""
     kms.refuse("RetireGrant", "NotFoundException")
     kms.refuse("CreateGrant", code)
     assert kms.handle(event("Delete", GRANT_ID)) == Answer(SUCCESS, GRANT_ID)
     assert kms.waits == []
+
+
+def test_a_look_by_name_iam_refuses_is_retried_a_short_while(kms: Kms) -> None:
+    """In a rollback seconds after the create, the role's IAM policy may not be in effect
+    throughout KMS yet: the look is asked again, and the grant it returns retired (taken for
+    gone at once, it was left with its access)."""
+    kms.refuse("RetireGrant", "NotFoundException")
+    kms.refuse("CreateGrant", "AccessDeniedException")
+    kms.refuse("CreateGrant", "AccessDeniedException")
+    created(kms)
+    kms.stubber.add_response("retire_grant", {}, {"GrantToken": GRANT_TOKEN})
+    assert kms.handle(event("Delete", GRANT_ID)) == Answer(SUCCESS, GRANT_ID)
+    assert kms.waits == [1.0, 2.0]
+
+
+def test_a_look_by_name_iam_still_refuses_after_a_minute_counts_the_grant_deleted(
+    kms: Kms,
+) -> None:
+    """Not until the deadline: a grant retired by hand on a key whose policy no longer allows
+    CreateGrant (a custom-policy key's statements go before the grant) is deleted after
+    LOOK_REFUSED_SECONDS (60 s), not held for the function's whole time."""
+    kms.refuse("RetireGrant", "NotFoundException")
+    for _ in range(7):
+        kms.refuse("CreateGrant", "AccessDeniedException")
+    assert kms.handle(event("Delete", GRANT_ID)) == Answer(SUCCESS, GRANT_ID)
+    # 1+2+4+8+16+16 = 47 s; the next 16 s wait would end at 63 s: past 60 s.
+    assert kms.waits == [1.0, 2.0, 4.0, 8.0, 16.0, 16.0]
 
 
 def test_a_grant_not_found_whose_look_by_name_gets_no_answer_fails_the_delete(kms: Kms) -> None:
