@@ -57,6 +57,7 @@ from kmskit.errors import (
     expired_on_renewal_text,
     from_botocore_error,
     from_client_error,
+    from_credentials_loading_error,
     from_os_error,
     is_expired_on_renewal,
 )
@@ -260,17 +261,28 @@ def run(args: argparse.Namespace) -> int:
         failure = with_opt_in_hint(as_kmskit_error(error), args)
         report(failure)
         return failure.exit_code
-    except (RuntimeError, ValueError) as error:
-        known = (
-            _expired_on_renewal(error)
-            if isinstance(error, RuntimeError)
-            else _invalid_endpoint(error)
-        )
+    except (RuntimeError, ValueError, AttributeError, TypeError) as error:
+        known = _known_failure(error)
         if known is None:
             raise
         report(known)
         return known.exit_code
     return code
+
+
+def _known_failure(
+    error: RuntimeError | ValueError | AttributeError | TypeError,
+) -> KmskitError | None:
+    """The message and exit code of a plain Python error botocore raises for the credentials
+    (see :func:`_expired_on_renewal`, :func:`~kmskit.errors.from_credentials_loading_error`)
+    or for a malformed endpoint URL (:func:`_invalid_endpoint`); None for any other (a bug,
+    with its traceback)."""
+    if isinstance(error, RuntimeError):
+        return _expired_on_renewal(error)
+    known = from_credentials_loading_error(error)
+    if known is None and isinstance(error, ValueError):
+        return _invalid_endpoint(error)
+    return known
 
 
 def _expired_on_renewal(error: RuntimeError) -> KmskitError | None:
@@ -419,6 +431,9 @@ def as_kmskit_error(
         # An AWS error no command mapped (e.g. expired credentials on its first call).
         return from_client_error(error, f"call {error.operation_name}")
     if isinstance(error, OSError):
+        credentials = from_credentials_loading_error(error)
+        if credentials is not None:  # a web_identity_token_file, a credential_process
+            return credentials
         # A file error no command turned into a KmskitError: name the file, no traceback.
         where = f"'{error.filename}'" if error.filename is not None else "a file"
         return from_os_error(error, f"use {where}")

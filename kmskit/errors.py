@@ -28,20 +28,25 @@ Exit codes (documented in README.md and docs/):
 from __future__ import annotations
 
 import functools
+import os
 
 import botocore.exceptions
 import botocore.loaders
+from botocore.credentials import ProcessProvider
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     CredentialRetrievalError,
+    InvalidConfigError,
     NoCredentialsError,
     NoRegionError,
+    PartialCredentialsError,
     ProfileNotFound,
     RefreshWithMFAUnsupportedError,
     SSOError,
     TokenRetrievalError,
 )
+from botocore.utils import FileWebIdentityTokenLoader
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -270,6 +275,84 @@ def expired_on_renewal_text(error: BaseException) -> str:
     )
 
 
+_WEB_IDENTITY_VARIABLE = "AWS_WEB_IDENTITY_TOKEN_FILE"
+
+
+def from_credentials_loading_error(error: BaseException) -> AccessDeniedError | None:
+    """What botocore raises, not as a ``BotoCoreError``, while it loads (or renews) the
+    caller's credentials, before any request is sent, as exit 3 with a message naming the
+    setting to check; None for any other ``error`` (a bug, or a file of the command's own).
+
+    * a ``credential_process`` that printed something that is not JSON (an expired SAML or
+      vault helper printing a prompt): botocore's ``json.JSONDecodeError`` (or a
+      ``UnicodeDecodeError``), or JSON that is not an object of credentials;
+    * a ``credential_process`` that could not be run (an ``OSError``: no such program);
+    * a ``web_identity_token_file`` (or ``AWS_WEB_IDENTITY_TOKEN_FILE``) that cannot be read (an
+      ``OSError``, raised as the first request is signed).
+
+    Told by where it was raised: botocore's ``ProcessProvider`` or
+    ``FileWebIdentityTokenLoader`` on ``error``'s traceback. The command line maps it for every
+    command (:func:`kmskit.cli.run`); code that tells the caller's credentials failing from
+    other errors (:func:`kmskit.clients.assume_role`) can call it too."""
+    raisers = _raised_by(error)
+    if any(isinstance(raiser, ProcessProvider) for raiser in raisers):
+        if isinstance(error, OSError):
+            return AccessDeniedError(
+                f"could not run{_quoted_file(error)}, the profile's credential_process: "
+                f"{error.strerror or error} {CREDENTIALS_HINT}"
+            )
+        if isinstance(error, ValueError):  # json.JSONDecodeError, UnicodeDecodeError
+            said = "is not JSON"
+        elif isinstance(error, (AttributeError, TypeError)):  # a JSON list, string, ...
+            said = "is not a JSON object of credentials"
+        else:
+            return None
+        return AccessDeniedError(
+            f"credential_process output {said} ({error}): an expired login may have made it "
+            'print a prompt; it must print {"Version": 1, "AccessKeyId": ...} '
+            f"{CREDENTIALS_HINT}"
+        )
+    if isinstance(error, OSError) and any(
+        isinstance(raiser, FileWebIdentityTokenLoader) for raiser in raisers
+    ):
+        setting = (
+            _WEB_IDENTITY_VARIABLE
+            if os.environ.get(_WEB_IDENTITY_VARIABLE) == error.filename
+            else "web_identity_token_file of the profile"
+        )
+        return AccessDeniedError(
+            f"could not read{_quoted_file(error)}, the web identity token file ({setting}): "
+            f"{error.strerror or error} {CREDENTIALS_HINT}"
+        )
+    return None
+
+
+def _quoted_file(error: OSError) -> str:
+    return f" '{error.filename}'" if error.filename is not None else ""
+
+
+def _profile_named_by(error: BaseException) -> str | None:
+    """The profile of the innermost botocore credential provider on ``error``'s traceback
+    (the one whose configuration failed), if it names one."""
+    for raiser in reversed(_raised_by(error)):
+        profile = getattr(raiser, "_profile_name", None)
+        if isinstance(profile, str):
+            return profile
+    return None
+
+
+def _raised_by(error: BaseException) -> list[object]:
+    """The objects whose methods are on ``error``'s traceback, outermost first."""
+    raisers: list[object] = []
+    trace = error.__traceback__
+    while trace is not None:
+        raiser = trace.tb_frame.f_locals.get("self")
+        if raiser is not None:
+            raisers.append(raiser)
+        trace = trace.tb_next
+    return raisers
+
+
 def is_throttled(code: str) -> bool:
     """Whether ``code`` is one AWS answers for a call it throttled."""
     return code in _THROTTLED_CODES
@@ -393,13 +476,29 @@ def _identity_center_error(error: ClientError, code: str, doing: str) -> KmskitE
 
 def from_botocore_error(error: BotoCoreError) -> KmskitError:
     """Map a botocore error raised before any request reached AWS (configuration, credentials,
-    connection) to the matching :class:`KmskitError`: an unknown profile or no credentials or
-    Region is bad usage (2), credentials that cannot be used access denied (3)."""
+    connection) to the matching :class:`KmskitError`: an unknown profile, a profile configured
+    wrong (``InvalidConfigError``: a ``source_profile`` that does not exist, ...;
+    ``PartialCredentialsError``: a role without ``source_profile``, a key ID without its
+    secret; the message names the profile) or no credentials or Region is bad usage (2),
+    credentials that cannot be used access denied (3)."""
     text = botocore_error_text(error)
     if isinstance(error, ProfileNotFound):
         return UsageError(
             "'--profile' (or AWS_PROFILE) must name a profile of the AWS configuration. "
             f"Received: {error.kwargs.get('profile')!r}"
+        )
+    if isinstance(error, (InvalidConfigError, PartialCredentialsError)):
+        # A role without a source, a source_profile that does not exist, a key ID without its
+        # secret: the configuration must be fixed, as for an unknown profile.
+        profile = _profile_named_by(error)
+        where = (
+            "the AWS_* environment variables"
+            if error.kwargs.get("provider") == "env"
+            else f"the AWS profile{f' {profile!r}' if profile else ''} (AWS config and "
+            "credentials files), or choose another with --profile or AWS_PROFILE"
+        )
+        return UsageError(
+            f"the AWS credentials are not configured right: {text.rstrip('.')}. Fix {where}"
         )
     if isinstance(error, UNUSABLE_CREDENTIALS):
         # Credentials found but not usable (an expired SSO session, a failing credential

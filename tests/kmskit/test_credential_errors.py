@@ -3,6 +3,9 @@ denied does, with a hint to refresh them, on a service's own error code as on an
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,14 @@ from botocore.retries.standard import ExponentialBackoff
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
 from kmskit.envelope import Envelope
-from kmskit.errors import EXIT_ACCESS_DENIED, AccessDeniedError, from_client_error
-from tests.kmskit.envelope_support import ALIAS, KmsWorld, probe_clients
+from kmskit.errors import (
+    EXIT_ACCESS_DENIED,
+    EXIT_USAGE,
+    AccessDeniedError,
+    from_client_error,
+    from_credentials_loading_error,
+)
+from tests.kmskit.envelope_support import ALIAS, KmsWorld, one_error_line, probe_clients
 
 CONTEXT = {"purpose": "credentials"}
 
@@ -151,3 +160,165 @@ def test_max_attempts_reach_the_profiles_assume_role_too(
         settings.client("kms").list_keys()
     assert len(sent) == attempts
     assert all("sts." in url for url in sent)
+
+
+# --- credentials botocore cannot load: a profile configured wrong, a credential helper failing --
+
+
+@pytest.fixture
+def profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An AWS configuration of only the profiles a test writes (its ``config`` file), and no
+    credentials in the environment. Nothing is sent: each failure comes first."""
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: no request
+    return tmp_path / "config"
+
+
+def _run_with_profile(
+    config: Path, profile: str | None, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    """``pubkey export`` with ``profile`` (None: the default profile), and its error line."""
+    out = config.parent / "public.pem"
+    chosen = ["--profile", profile] if profile else []
+    code = main(["pubkey", "export", "--key", ALIAS, *chosen, str(out)])
+    assert not out.exists()
+    return code, one_error_line(capsys)
+
+
+def _python_process(code: str) -> str:
+    """A ``credential_process`` line running ``code`` with this Python."""
+    return f"{sys.executable} -c {shlex.quote(code)}"
+
+
+@pytest.mark.parametrize(
+    ("printed", "says"),
+    [
+        ("Enter your SAML password:", "credential_process output is not JSON (Expecting value"),
+        ("[]", "credential_process output is not a JSON object of credentials"),
+    ],
+)
+def test_a_credential_process_printing_no_json_exits_3(
+    profiles: Path, capsys: pytest.CaptureFixture[str], printed: str, says: str
+) -> None:
+    """An expired SAML or vault helper prints a prompt; botocore fails on it with a plain
+    json.JSONDecodeError. Before: a traceback and exit 1."""
+    process = _python_process(f"print({printed!r})")
+    profiles.write_text(f"[profile helper]\nregion = eu-west-1\ncredential_process = {process}\n")
+    code, line = _run_with_profile(profiles, "helper", capsys)
+    assert code == EXIT_ACCESS_DENIED
+    assert line.startswith(f"kmskit: error: {says}")
+    assert line.endswith("(refresh or check the AWS credentials)")
+
+
+def test_a_credential_process_that_cannot_run_exits_3_naming_it(
+    profiles: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: exit 4, "could not use '.../helper'", as if a file of the command were missing.
+    helper = tmp_path / "no-such-helper"
+    profiles.write_text(f"[profile helper]\nregion = eu-west-1\ncredential_process = {helper}\n")
+    code, line = _run_with_profile(profiles, "helper", capsys)
+    assert code == EXIT_ACCESS_DENIED
+    assert line == (
+        f"kmskit: error: could not run '{helper}', the profile's credential_process: No such "
+        "file or directory (refresh or check the AWS credentials)"
+    )
+
+
+@pytest.mark.parametrize("how", ["profile", "environment"])
+def test_a_missing_web_identity_token_file_exits_3_naming_the_setting(
+    profiles: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    how: str,
+) -> None:
+    # Before: exit 4, "could not use '.../token': No such file or directory", read as a key or
+    # file of the command's not found.
+    token = tmp_path / "missing" / "token"
+    role = "role_arn = arn:aws:iam::123456789012:role/Reader\n"
+    if how == "profile":
+        profiles.write_text(
+            f"[profile web]\nregion = eu-west-1\n{role}web_identity_token_file = {token}\n"
+        )
+        setting = "web_identity_token_file of the profile"
+    else:
+        # botocore reads these variables for the default profile only (no --profile).
+        profiles.write_text("[default]\nregion = eu-west-1\n")
+        monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/Reader")
+        monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+        setting = "AWS_WEB_IDENTITY_TOKEN_FILE"
+    code, line = _run_with_profile(profiles, "web" if how == "profile" else None, capsys)
+    assert code == EXIT_ACCESS_DENIED
+    assert line == (
+        f"kmskit: error: could not read '{token}', the web identity token file ({setting}): "
+        "No such file or directory (refresh or check the AWS credentials)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("profile", "says"),
+    [
+        (
+            "[profile broken]\nrole_arn = arn:aws:iam::123456789012:role/Reader\n",
+            "Partial credentials found in assume-role, missing: source_profile or "
+            "credential_source",
+        ),
+        (
+            "[profile broken]\nrole_arn = arn:aws:iam::123456789012:role/Reader\n"
+            "source_profile = ghost\n",
+            'The source_profile "ghost" referenced in the profile "broken" does not exist',
+        ),
+        (
+            "[profile broken]\naws_access_key_id = AKIAEXAMPLE\n",
+            "Partial credentials found in config-file, missing: aws_secret_access_key",
+        ),
+    ],
+    ids=["role without source", "source_profile missing", "key ID without secret"],
+)
+def test_a_profile_configured_wrong_is_bad_usage_naming_it(
+    profiles: Path, capsys: pytest.CaptureFixture[str], profile: str, says: str
+) -> None:
+    # Before: exit 1 (botocore's InvalidConfigError / PartialCredentialsError, unmapped).
+    profiles.write_text(f"{profile}region = eu-west-1\n")
+    code, line = _run_with_profile(profiles, "broken", capsys)
+    assert code == EXIT_USAGE
+    assert line == (
+        f"kmskit: error: the AWS credentials are not configured right: {says}. Fix the AWS "
+        "profile 'broken' (AWS config and credentials files), or choose another with "
+        "--profile or AWS_PROFILE"
+    )
+
+
+def test_a_key_id_without_its_secret_in_the_environment_names_the_variables(
+    profiles: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profiles.write_text("[default]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    code, line = _run_with_profile(profiles, None, capsys)
+    assert code == EXIT_USAGE
+    assert line == (
+        "kmskit: error: the AWS credentials are not configured right: Partial credentials "
+        "found in env, missing: AWS_SECRET_ACCESS_KEY. Fix the AWS_* environment variables"
+    )
+
+
+def test_other_errors_are_not_taken_for_the_credentials(tmp_path: Path) -> None:
+    """Only what botocore's credential providers raised is theirs: the same errors raised
+    elsewhere (a bug, a file of the command's own) are left as they are."""
+    with pytest.raises(json.JSONDecodeError, match="Expecting value") as not_json:
+        json.loads("Enter your SAML password:")
+    assert from_credentials_loading_error(not_json.value) is None
+    with pytest.raises(FileNotFoundError, match="No such file") as missing:
+        (tmp_path / "token").read_text()
+    assert from_credentials_loading_error(missing.value) is None
