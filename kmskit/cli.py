@@ -15,6 +15,7 @@ log records go: :func:`main` sends the AWS Encryption SDK's nowhere (:data:`SDK_
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import os
@@ -136,6 +137,28 @@ def settings_from_args(args: argparse.Namespace) -> ClientSettings:
         max_attempts=args.max_attempts,
         retry_mode=args.retry_mode,
     )
+
+
+def settings_for_key(args: argparse.Namespace, argument: str = "--key") -> ClientSettings:
+    """:func:`settings_from_args` for a command that calls KMS for the one key ``args.key``
+    (its ``argument``, default ``--key``; None: not given): a key ARN or alias ARN names the
+    Region KMS is called in (:func:`~kmskit.audit.key_reference_region`, as envelope
+    encryption does), so the clients are made there, whatever the profile's Region (also when
+    none is configured). A ``--region`` that names another Region is refused
+    (:class:`~kmskit.errors.UsageError`), before any AWS call: KMS there would not know the key
+    (or the alias)."""
+    settings = settings_from_args(args)
+    key = getattr(args, "key", None)
+    region = key_reference_region(key) if isinstance(key, str) else None
+    if region is None or region == settings.region:
+        return settings
+    if settings.region is not None:
+        raise UsageError(
+            f"'--region' must be the Region of '{argument}' ({region}), or be left out: KMS is "
+            f"called in the key's Region. Received: --region {settings.region!r} and "
+            f"{argument} {key!r}"
+        )
+    return dataclasses.replace(settings, region=region)
 
 
 def check_region(args: argparse.Namespace) -> None:

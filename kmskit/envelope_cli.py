@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kmskit._io import atomic_output, input_size, open_input
 from kmskit.audit import key_reference, warn_on_stderr
-from kmskit.cli import settings_from_args
+from kmskit.cli import settings_for_key, settings_from_args
 from kmskit.envelope import (
     DEFAULT_FRAME_LENGTH,
     Envelope,
@@ -275,7 +275,7 @@ def public_key_from(args: argparse.Namespace) -> PublicKey:
         return load_public_key_file(args.public_key)
     if not args.key:
         raise UsageError("give --key KEY or --public-key FILE")
-    return get_public_key(args.key, settings=settings_from_args(args))
+    return get_public_key(args.key, settings=settings_for_key(args))
 
 
 def load_public_key_file(path: str) -> PublicKey:

@@ -11,7 +11,7 @@ from typing import Any
 
 from kmskit._io import STDIO, check_input, is_terminal, refuse_shared_file
 from kmskit.audit import KEY_ARN
-from kmskit.cli import add_force_option, check_new_output, settings_from_args
+from kmskit.cli import add_force_option, check_new_output, settings_for_key
 from kmskit.envelope import configured_region, key_for_decrypt_in
 from kmskit.envelope_cli import (
     CONTEXT_EXACT_HELP,
@@ -138,7 +138,7 @@ def run_new(args: argparse.Namespace) -> int:
     if not args.for_later:
         check_plaintext_output(args.output)
     context = context_from(args)
-    settings = settings_from_args(args)
+    settings = settings_for_key(args)
     exclusive = not args.force
     if args.for_later:
         later = new_data_key_for_later(args.key, context, key_spec=args.key_spec, settings=settings)
@@ -201,7 +201,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
     encrypted, stored, stored_key = read_document(args.input)
     if not context and stored is not None:
         context = stored
-    settings = settings_from_args(args)
+    settings = settings_for_key(args)
     key = args.key
     if not key and stored_key:
         # KMS then refuses a CiphertextBlob of another key than the document's KeyId

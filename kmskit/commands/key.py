@@ -50,6 +50,7 @@ from kmskit.cli import (
     as_kmskit_error,
     check_new_output,
     common_options,
+    settings_for_key,
     settings_from_args,
 )
 from kmskit.commands.audit import add_workers_option
@@ -367,7 +368,7 @@ def _more(count: int) -> str:
 
 
 def run_schedule_deletion(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    settings = settings_for_key(args, "KEY")
     workers = check_workers(args.workers)
     location = LogLocation.parse(args.logs, "--logs")
     date_range = DateRange.last_days(args.days)
@@ -892,7 +893,7 @@ def rotations_report(rotations: KeyRotations) -> str:
 
 
 def run_rotations(args: argparse.Namespace) -> int:
-    kms = settings_from_args(args).client("kms")
+    kms = settings_for_key(args, "KEY").client("kms")
     rotations = read_rotations(kms, args.key)
     if args.format == "json":
         print(json.dumps(rotations.as_dict(), indent=2))
@@ -902,7 +903,7 @@ def run_rotations(args: argparse.Namespace) -> int:
 
 
 def run_rotate(args: argparse.Namespace) -> int:
-    kms = settings_from_args(args).client("kms")
+    kms = settings_for_key(args, "KEY").client("kms")
     before = prepare_rotation(kms, args.key)
     target = before.target
     arn = target.key_arn
@@ -1142,7 +1143,7 @@ def run(args: argparse.Namespace) -> int:
     )
     check_save_material(args.save_material, generate=args.generate, expires=args.expires)
     given = None if args.generate else read_material(args.material)
-    kms = settings_from_args(args).client("kms")
+    kms = settings_for_key(args, "KEY").client("kms")
     target = describe_target(kms, args.key)
     if args.new_material:
         check_new_material(target)

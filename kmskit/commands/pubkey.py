@@ -8,7 +8,7 @@ from typing import Any
 
 from kmskit._io import check_input
 from kmskit.audit import key_reference
-from kmskit.cli import add_force_option, check_new_output, settings_from_args
+from kmskit.cli import add_force_option, check_new_output, settings_for_key
 from kmskit.envelope_asymmetric import RSA_OAEP, get_public_key, private_decrypt, public_encrypt
 from kmskit.envelope_cli import (
     add_key_option,
@@ -81,7 +81,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     check_new_output(args.output, "OUTPUT", force=args.force)
-    public = get_public_key(args.key, settings=settings_from_args(args))
+    public = get_public_key(args.key, settings=settings_for_key(args))
     write_output(args.output, public.pem, exclusive=not args.force)
     say(args, f"public key of {public.key_id} ({public.key_spec}, {public.key_usage})")
     return EXIT_OK
@@ -107,7 +107,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
     check_new_output(args.output, "OUTPUT", force=args.force)
     blob = read_limited(args.input, _MAX_CIPHERTEXT, "an RSA ciphertext")
     refuse_empty(args.input, blob, "KMS Decrypt needs the RSA ciphertext `pubkey encrypt` wrote")
-    plaintext = private_decrypt(args.key, blob, settings=settings_from_args(args))
+    plaintext = private_decrypt(args.key, blob, settings=settings_for_key(args))
     write_output(args.output, plaintext, exclusive=not args.force)
     say(args, f"decrypted {len(plaintext)} bytes with {args.key}")
     return EXIT_OK

@@ -10,7 +10,7 @@ from typing import Any
 
 from kmskit._io import STDIO, check_input, input_size, open_input
 from kmskit.audit import key_reference
-from kmskit.cli import add_force_option, check_new_output, settings_from_args
+from kmskit.cli import add_force_option, check_new_output, settings_for_key
 from kmskit.envelope_asymmetric import (
     ED25519,
     ED25519_PH,
@@ -111,7 +111,7 @@ def run_sign(args: argparse.Namespace) -> int:
                 source,
                 algorithm=args.algorithm,
                 public_key=public_key,
-                settings=settings_from_args(args),
+                settings=settings_for_key(args),
             )
     write_output(args.signature, result.signature, exclusive=not args.force)
     say(args, f"signed {args.input} with {result.key_id} ({result.algorithm})")
@@ -170,7 +170,7 @@ def run_verify(args: argparse.Namespace) -> int:
         raise UsageError("'--kms' needs --key (KMS Verify works with the key, not a file)")
     with open_input(args.input) as reader:
         source = NonEmptyInput(reader, args.input, "there is nothing to verify")
-        settings = settings_from_args(args)
+        settings = settings_for_key(args)
         public = None if args.kms else public_key_from(args)
         # The default algorithm is resolved here (GetPublicKey, as the library would) so that a
         # mismatch can say which one was tried; the public key fetched for it also serves an

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from kmskit._io import check_input
-from kmskit.cli import add_force_option, check_new_output, settings_from_args
+from kmskit.cli import add_force_option, check_new_output, settings_for_key
 from kmskit.envelope import looks_like_message
 from kmskit.envelope_cli import (
     CONTEXT_EXACT_HELP,
@@ -70,7 +70,7 @@ def run_encrypt(args: argparse.Namespace) -> int:
     context = context_from(args)
     data = read_limited(args.input, SMALL_DATA_LIMIT, "KMS Encrypt", _ENVELOPE_HINT)
     refuse_empty(args.input, data, f"KMS Encrypt needs 1-{SMALL_DATA_LIMIT} bytes")
-    settings = settings_from_args(args)
+    settings = settings_for_key(args)
     with named_as_typed("plaintext"):
         blob = encrypt_small(args.key, data, context, settings=settings)
     write_output(args.output, blob, exclusive=not args.force)
@@ -91,7 +91,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
     refuse_empty(args.input, blob, "KMS Decrypt needs the ciphertext blob `encrypt-small` wrote")
     try:
         plaintext, key_id = decrypt_small_with_key(
-            blob, context, key=args.key, settings=settings_from_args(args)
+            blob, context, key=args.key, settings=settings_for_key(args)
         )
     except IntegrityError as error:
         if not looks_like_message(blob):

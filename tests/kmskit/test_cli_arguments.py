@@ -160,6 +160,85 @@ def test_every_form_of_key_reference_passes(key: str) -> None:
     assert key_reference(key) == key
 
 
+# --- a key ARN's Region --------------------------------------------------------------------------
+
+ARN_ELSEWHERE = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+# Every command that calls KMS for one key (--key or KEY; "KEY" stands for it), as for KEY_COMMANDS.
+SINGLE_KEY_COMMANDS = [
+    ["encrypt-small", "--key", "KEY", *CONTEXT, "IN", "OUT"],
+    ["decrypt-small", "--key", "KEY", "IN", "OUT"],
+    ["datakey", "new", "--key", "KEY", *CONTEXT, "OUT"],
+    ["datakey", "decrypt", "--key", "KEY", "DOCUMENT", "OUT"],
+    ["pubkey", "export", "--key", "KEY", "OUT"],
+    ["pubkey", "encrypt", "--key", "KEY", "IN", "OUT"],
+    ["pubkey", "decrypt", "--key", "KEY", "IN", "OUT"],
+    ["sign", "--key", "KEY", "IN", "OUT"],
+    ["verify", "--key", "KEY", "--signature", "IN", "IN"],
+    ["key", "rotate", "KEY"],
+    ["key", "rotations", "KEY"],
+    ["key", "import-material", "KEY", "--generate", "--save-material", "OUT"],
+    ["key", "schedule-deletion", "KEY", "--logs", "s3://bucket/trail"],
+]
+
+
+def single_key_argv(argv: list[str], key: str, tmp_path: Path) -> list[str]:
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"x")
+    document = tmp_path / "key.json"
+    document.write_text(json.dumps({"CiphertextBlob": base64.b64encode(b"blob").decode()}))
+    paths = {
+        "IN": str(source),
+        "OUT": str(tmp_path / "out.bin"),
+        "DOCUMENT": str(document),
+        "KEY": key,
+    }
+    return [paths.get(arg, arg) for arg in argv]
+
+
+@pytest.mark.parametrize("argv", SINGLE_KEY_COMMANDS, ids=lambda argv: " ".join(argv[:2]))
+def test_a_region_other_than_the_key_arns_is_refused_before_any_aws_call(
+    argv: list[str], tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """KMS is called in a key ARN's Region. Before: encrypt-small, pubkey, sign, key ... called
+    it in --region, where the key is not (NotFoundException, exit 4)."""
+    argument = "KEY" if argv[0] == "key" else "--key"
+    code = main([*single_key_argv(argv, ARN_ELSEWHERE, tmp_path), "--region", "us-east-1"])
+    assert code == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '--region' must be the Region of '{argument}' (eu-west-1), or be left "
+        "out: KMS is called in the key's Region. Received: --region 'us-east-1' and "
+        f"{argument} {ARN_ELSEWHERE!r}"
+    )
+    assert no_aws == []
+    assert not (tmp_path / "out.bin").exists()
+
+
+@pytest.mark.parametrize("configured", [None, "us-east-1"])
+def test_kms_is_called_in_the_key_arns_region(
+    world: KmsWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    configured: str | None,
+) -> None:
+    """Before: with no Region configured, exit 2 ("You must specify a region") though the ARN
+    names it; with another Region configured, exit 4 (KMS there has no such key)."""
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    if configured:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", configured)
+    plain, blob, back = tmp_path / "plain", tmp_path / "blob", tmp_path / "back"
+    plain.write_bytes(b"secret")
+    encrypt = ["encrypt-small", "--key", world.arn, *CONTEXT, str(plain), str(blob)]
+    assert main(encrypt) == EXIT_OK
+    assert main(["decrypt-small", "--key", world.arn, *CONTEXT, str(blob), str(back)]) == EXIT_OK
+    assert back.read_bytes() == b"secret"
+    assert main(["key", "rotations", world.arn, "--region", REGION]) == EXIT_OK
+    assert world.arn in capsys.readouterr().out
+
+
 # --- --context help -------------------------------------------------------------------------------
 
 
