@@ -80,7 +80,9 @@ def common_options(*, repeatable_region: bool = False) -> argparse.ArgumentParse
         )
         parser.set_defaults(region=None)
     else:
-        group.add_argument("--region", help="AWS Region (default: boto3's configuration)")
+        group.add_argument(
+            "--region", action=_GivenOnce, help="AWS Region (default: boto3's configuration)"
+        )
     group.add_argument("--profile", help="AWS profile (default: boto3's configuration)")
     group.add_argument(
         "--max-attempts",
@@ -95,6 +97,19 @@ def common_options(*, repeatable_region: bool = False) -> argparse.ArgumentParse
         default=None,
         help="botocore retry mode (default: standard)",
     )
+    _add_quiet_option(parser)
+    return parser
+
+
+def local_options() -> argparse.ArgumentParser:
+    """The options of a command that makes no AWS call (``cost``): ``-q`` only, none of
+    :func:`common_options`' AWS options, which it would accept and ignore."""
+    parser = argparse.ArgumentParser(add_help=False)
+    _add_quiet_option(parser)
+    return parser
+
+
+def _add_quiet_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-q",
         "--quiet",
@@ -102,7 +117,28 @@ def common_options(*, repeatable_region: bool = False) -> argparse.ArgumentParse
         help="no progress bars and no 'kmskit: ...' summary line on stderr (errors and "
         "warnings, such as a skipped file, are still reported)",
     )
-    return parser
+
+
+class _GivenOnce(argparse.Action):
+    """An option a command takes once (``--region`` of a command that works in one Region):
+    given again, it is refused naming both values, where argparse's own ``store`` would keep
+    the last one silently."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given = getattr(namespace, self.dest, None)
+        if given is not None:
+            raise argparse.ArgumentError(
+                self,
+                f"given twice ({given!r}, then {values!r}): this command works in one Region; "
+                "give it once",
+            )
+        setattr(namespace, self.dest, values)
 
 
 def add_force_option(parser: argparse.ArgumentParser, argument: str = "OUTPUT") -> None:
@@ -223,14 +259,30 @@ class _Parser(argparse.ArgumentParser):
         return super()._get_values(action, arg_strings)
 
 
+class _CommandParser(_Parser):
+    """The ``kmskit`` parser itself: an unknown option before the command (``kmskit
+    --versio``) is named as unrecognized, where argparse would first say that the command is
+    missing (the subcommand is optional to argparse for that, and required here)."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if getattr(parsed, "command", None) is None and not extras:
+            self.error("the following arguments are required: COMMAND")
+        return parsed, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = _CommandParser(
         prog="kmskit",
         description="KMS toolkit: envelope encryption, key-usage audit, snapshot copy, "
         "key material import, key inventory and cost.",
     )
     parser.add_argument("--version", action="version", version=f"kmskit {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=False, parser_class=_Parser
+    )
     common = common_options()
     for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{module_info.name}")

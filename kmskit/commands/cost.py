@@ -8,14 +8,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from kmskit.cli import local_options
 from kmskit.cost import CostSummary, summarize
 from kmskit.errors import EXIT_OK
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    # No AWS call (the price list is kmskit's own): -q only, not common's AWS options.
     parser = subparsers.add_parser(
         "cost",
-        parents=[common],
+        parents=[local_options()],
         help="monthly KMS key cost of a synthesized CDK app",
         description="Sum the KMS price-list cost of every key in a cloud assembly "
         "($1/month per customer managed key or replica; rotated keys add $1/month for each of "

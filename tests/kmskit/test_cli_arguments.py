@@ -499,3 +499,63 @@ def test_quiet_hides_the_summary_line_but_not_errors(
     assert capsys.readouterr().err == ""
     assert main([*argv, "-q", str(tmp_path / "quiet")]) == EXIT_USAGE  # it exists now
     assert "exists: give --force" in one_error_line(capsys)
+
+
+# --- options a command takes: cost's, an unknown one, --region given twice ---------------------
+
+
+def test_cost_takes_no_aws_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """cost makes no AWS call. Before: it listed --region, --profile, --max-attempts and
+    --retry-mode, and ignored them (`cost --max-attempts 0` exited 0)."""
+    parsers = dict(leaf_parsers())
+    flags = {flag for action in parsers["cost"]._actions for flag in action.option_strings}
+    assert flags == {"-h", "--help", "-q", "--quiet", "--format"}
+    assert main(["cost", "--max-attempts", "0", str(tmp_path)]) == EXIT_USAGE
+    assert "unrecognized arguments: --max-attempts" in one_error_line(capsys)
+
+
+def test_every_other_command_takes_the_aws_options() -> None:
+    for command, parser in leaf_parsers():
+        flags = {flag for action in parser._actions for flag in action.option_strings}
+        if command != "cost":
+            assert {"--region", "--profile", "--max-attempts", "--retry-mode"} <= flags, command
+
+
+@pytest.mark.parametrize("argv", [["--versio"], ["--versio", "cost", "cdk.out"], ["-x"]])
+def test_an_unknown_option_before_the_command_is_named(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: "the following arguments are required: COMMAND" for `kmskit --versio`.
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: unrecognized arguments: {argv[0]} (see 'kmskit --help')"
+    )
+
+
+def test_no_command_is_still_named_missing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: the following arguments are required: COMMAND (see 'kmskit --help')"
+    )
+
+
+def test_region_given_twice_to_a_single_region_command_is_refused(
+    tmp_path: Path, no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: the last --region was used, silently.
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"x")
+    argv = ["encrypt-small", "--key", ALIAS, *CONTEXT, str(source), str(tmp_path / "out.bin")]
+    assert main([*argv, "--region", "eu-west-1", "--region", "us-east-1"]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: argument --region: given twice ('eu-west-1', then 'us-east-1'): this "
+        "command works in one Region; give it once (see 'kmskit encrypt-small --help')"
+    )
+    assert no_aws == []
+
+
+def test_region_may_still_be_repeated_where_a_command_reads_several() -> None:
+    args = build_parser().parse_args(
+        ["key", "inventory", "--region", "eu-west-1", "--region", "us-east-1"]
+    )
+    assert args.regions == ["eu-west-1", "us-east-1"]
