@@ -55,14 +55,39 @@ def _label(argument: str | None, default: str) -> str:
     return f"'{argument}'" if argument else default
 
 
+def standard_output() -> TextIO:
+    """``sys.stdout``; :class:`~kmskit.errors.UsageError` when standard output is closed
+    (``>&-``: Python then has no ``sys.stdout``), to be raised before any AWS call rather than
+    with a traceback once the output is due."""
+    if sys.stdout is None:
+        raise UsageError(
+            "standard output is closed (started with >&-): kmskit writes its output or report "
+            "there; give it one (>/dev/null discards it) or an OUTPUT file"
+        )
+    return sys.stdout
+
+
+def standard_input(argument: str | None = None) -> TextIO:
+    """``sys.stdin``, which ``argument`` (default None: the input) names as ``-``;
+    :class:`~kmskit.errors.UsageError` when standard input is closed (``<&-``)."""
+    if sys.stdin is None:
+        raise UsageError(
+            f"{_label(argument, 'the input')} is - (standard input), but standard input is "
+            "closed (started with <&-): give a file, or open standard input"
+        )
+    return sys.stdin
+
+
 def check_input(path: str | os.PathLike[str], argument: str | None = None) -> None:
-    """Raise unless ``path`` is ``-`` or a file this process may read.
+    """Raise unless ``path`` is ``-`` (with standard input open) or a file this process may
+    read.
 
     ``argument`` (e.g. ``INPUT``, ``--material``) names the option in the message. Missing:
-    :class:`~kmskit.errors.NotFoundError`; a directory: ``UsageError``; not readable:
-    ``AccessDeniedError``.
+    :class:`~kmskit.errors.NotFoundError`; a directory or a closed standard input:
+    ``UsageError``; not readable: ``AccessDeniedError``.
     """
     if str(path) == STDIO:
+        standard_input(argument)
         return
     label = _label(argument, "the input")
     try:
@@ -85,9 +110,11 @@ def check_output(path: str | os.PathLike[str], argument: str | None = None) -> N
     The path must not be a directory, and its parent must be an existing directory this process
     may write in (the temporary file is made there). ``argument`` names the option in the
     message. A missing directory: :class:`~kmskit.errors.NotFoundError`; a directory as the
-    target or a file as the parent: ``UsageError``; not writable: ``AccessDeniedError``.
+    target, a file as the parent or ``-`` with standard output closed: ``UsageError``; not
+    writable: ``AccessDeniedError``.
     """
     if str(path) == STDIO:
+        standard_output()
         return
     label = _label(argument, "the output")
     target = Path(path)
@@ -159,7 +186,7 @@ def atomic_output(
     (generated key material).
     """
     if str(path) == STDIO:
-        stdout = sys.stdout.buffer
+        stdout = standard_output().buffer
         yield _output(stdout, "standard output")
         _flushed(stdout, "standard output")
         return
@@ -648,7 +675,7 @@ def _appeared(path: str | os.PathLike[str]) -> UsageError:
 def open_input(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Open ``path`` for binary reading; ``-`` means standard input."""
     if str(path) == STDIO:
-        yield sys.stdin.buffer
+        yield standard_input().buffer
         return
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below

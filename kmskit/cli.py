@@ -15,6 +15,7 @@ log records go: :func:`main` sends the AWS Encryption SDK's nowhere (:data:`SDK_
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import logging
@@ -26,7 +27,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO, cast
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -35,7 +36,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from kmskit import __version__, commands
-from kmskit._io import check_output, existing_output
+from kmskit._io import check_output, existing_output, standard_output
 from kmskit._text import is_utf8
 from kmskit.audit import key_reference_region
 from kmskit.aws_names import check_regions, opt_in_hint
@@ -302,20 +303,84 @@ when it runs (one handler, however often :func:`main` is called)."""
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("aws_encryption_sdk").addHandler(SDK_LOG_SINK)
-    parser = build_parser()
+    with _stderr_that_may_go_away():
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+            check_region(args)
+        except KmskitError as error:
+            report(error)
+            return error.exit_code
+        return run(args)
+
+
+class _StderrThatMayGoAway:
+    """``sys.stderr`` while :func:`main` runs: written to as it is, until its reader goes away
+    (a closed pipe, ``BrokenPipeError``) or when it is closed (``2>&-``, no ``sys.stderr``):
+    then messages are dropped and the command goes on, so that its exit code is its own (an
+    error's, not 1 from a ``BrokenPipeError`` raised while reporting it; 0, not 141, for a
+    success whose summary line could not be written: 141 is for the reader of stdout or of an
+    output FIFO only). Without it, ``print(..., file=sys.stderr)`` with no ``sys.stderr``
+    would print to stdout, into the command's output."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if self._stream is not None:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._went_away()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._went_away()
+
+    def _went_away(self) -> None:
+        """Drop what follows; point the descriptor at /dev/null, so that Python's flush of
+        stderr at exit (of what the failed write left buffered) does not fail again."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # no descriptor
+            descriptor = stream.fileno()
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, descriptor)
+            finally:
+                os.close(null)
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (fileno, encoding, ...) is the stream's own.
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _stderr_that_may_go_away() -> Iterator[None]:
+    """``sys.stderr`` as :class:`_StderrThatMayGoAway` for the duration of the block."""
+    original = sys.stderr
+    sys.stderr = cast(TextIO, _StderrThatMayGoAway(original))
     try:
-        args = parser.parse_args(argv)
-        check_region(args)
-    except KmskitError as error:
-        report(error)
-        return error.exit_code
-    return run(args)
+        yield
+    finally:
+        sys.stderr = original
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the parsed command's handler: its exit code, or the one of what it raised."""
+    """Run the parsed command's handler: its exit code, or the one of what it raised. A
+    closed standard output (``>&-``) is refused before the handler runs: every command
+    prints its output or report there, and a file opened meanwhile would take its place."""
     try:
         with _sigterm_as_exception():
+            standard_output()
             code: int = args.handler(args)
             # Buffered output (print) reaches a pipe here, inside the handlers below, not at
             # exit.

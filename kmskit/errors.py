@@ -20,8 +20,10 @@ Exit codes (documented in README.md and docs/):
 130   interrupted (Ctrl-C)
 143   terminated (SIGTERM, e.g. ``timeout`` or a container stopping; Ctrl-Break on Windows),
       after the same clean-up as Ctrl-C: no partial output file, no unfinished multipart upload
-141   output cut short: the reader of stdout went away (``kmskit ... | head``); no message,
-      as a shell reports a command that SIGPIPE ended (128 + 13)
+141   output cut short: the reader of stdout (or of an output FIFO) went away
+      (``kmskit ... | head``); no message, as a shell reports a command that SIGPIPE ended
+      (128 + 13). Not for stderr: when its reader goes away (or it is closed), messages are
+      dropped and the exit code is the command's own
 ====  =====================================================================
 """
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from typing import Any
 
-from kmskit._io import STDIO, check_input, input_size, open_input
+from kmskit._io import STDIO, check_input, input_size, open_input, standard_input
 from kmskit.audit import key_reference
 from kmskit.cli import add_force_option, check_new_output, settings_for_key
 from kmskit.envelope_asymmetric import (
@@ -134,7 +133,7 @@ def _read_signature(path: str) -> bytes:
     --output text`` prints it) is refused saying to decode it."""
     try:
         if path == STDIO:
-            signature = sys.stdin.buffer.read(_MAX_SIGNATURE_READ + 1)
+            signature = standard_input("--signature").buffer.read(_MAX_SIGNATURE_READ + 1)
         else:
             with open(path, "rb") as handle:
                 signature = handle.read(_MAX_SIGNATURE_READ + 1)

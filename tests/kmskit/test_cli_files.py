@@ -613,3 +613,129 @@ def test_closed_stdout_pipe_exits_141_quietly(tmp_path: Path) -> None:
     err = child.stderr.read()
     assert child.wait(timeout=60) == EXIT_BROKEN_PIPE
     assert err == b""
+
+
+# --- a closed stderr pipe, a closed stdout or stdin ---------------------------------------------
+
+
+class _GoneReader:
+    """stderr whose reader went away: every write and flush raises ``BrokenPipeError``."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_an_error_keeps_its_exit_code_when_stderr_is_a_closed_pipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: reporting the error raised BrokenPipeError: exit 1 (a traceback), not 4.
+    monkeypatch.setattr(sys, "stderr", _GoneReader())
+    assert main(["cost", str(tmp_path / "no-cdk-out")]) == EXIT_NOT_FOUND
+
+
+def test_a_success_exits_0_when_stderr_is_a_closed_pipe(
+    world: Any, plain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: the summary line on stderr raised BrokenPipeError: exit 141, which says that
+    # the reader of stdout went away, though the output was written whole.
+    monkeypatch.setattr(sys, "stderr", _GoneReader())
+    out = tmp_path / "out.bin"
+    assert main(["encrypt-small", "--key", KEY, *CONTEXT, str(plain), str(out)]) == 0
+    assert out.stat().st_size > 0
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a closed pipe on stderr, as POSIX shells make")
+def test_a_closed_stderr_pipe_ends_the_process_with_the_commands_exit_code(
+    tmp_path: Path,
+) -> None:
+    """End to end: nothing fails again at exit (Python's own flush of stderr, exit 120)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "kmskit", "cost", str(tmp_path / "no-cdk-out")],
+            stdout=subprocess.DEVNULL,
+            stderr=write_end,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert child.returncode == EXIT_NOT_FOUND
+
+
+def test_stderr_closed_keeps_messages_out_of_stdout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # With no sys.stderr (2>&-), print(..., file=sys.stderr) prints to stdout: before, the
+    # error line went into the command's output.
+    monkeypatch.setattr(sys, "stderr", None)
+    assert main(["cost", str(tmp_path / "no-cdk-out")]) == EXIT_NOT_FOUND
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["encrypt-small", "--key", KEY, *CONTEXT, "IN", "-"],
+        ["datakey", "new", "--key", KEY, *CONTEXT],
+        ["key", "rotations", KEY],
+        ["cost", "IN"],
+    ],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+def test_a_closed_stdout_is_refused_before_any_aws_call(
+    argv: list[str],
+    plain: Path,
+    no_aws: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `kmskit ... >&-`: Python has no sys.stdout. Before: a traceback (AttributeError), for
+    # encrypt-small after KMS Encrypt was called.
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(with_input(argv, plain)) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: standard output is closed (started with >&-): kmskit writes its output "
+        "or report there; give it one (>/dev/null discards it) or an OUTPUT file"
+    )
+    assert no_aws == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["encrypt-small", "--key", KEY, *CONTEXT, "-", "OUT"], "INPUT"),
+        (["encrypt", "--key", KEY, *CONTEXT, "-", "OUT"], "INPUT"),
+        (["put", "--key", KEY, "-", "s3://bucket/object"], "INPUT"),
+        (["verify", "--key", KEY, "--signature", "-", "IN"], "--signature"),
+        (["key", "import-material", KEY, "--material", "-"], "--material"),
+    ],
+    ids=lambda value: " ".join(value[:2]) if isinstance(value, list) else value,
+)
+def test_a_closed_stdin_given_as_input_is_refused_before_any_aws_call(
+    argv: list[str],
+    name: str,
+    plain: Path,
+    tmp_path: Path,
+    no_aws: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `kmskit ... - <&-`: Python has no sys.stdin. Before: a traceback (AttributeError).
+    monkeypatch.setattr(sys, "stdin", None)
+    argv = [str(tmp_path / "out.bin") if arg == "OUT" else arg for arg in with_input(argv, plain)]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '{name}' is - (standard input), but standard input is closed "
+        "(started with <&-): give a file, or open standard input"
+    )
+    assert no_aws == []
+    assert not (tmp_path / "out.bin").exists()
