@@ -1675,21 +1675,28 @@ def ordered_map(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+KEY_REFERENCE_FORMS = "a key ARN, a key ID, an alias name (alias/...) or an alias ARN"
+"""What :func:`is_key_reference` accepts, for messages."""
+
+
+def is_key_reference(reference: str) -> bool:
+    """Whether ``reference`` has the form of a key ARN, key ID, alias name or alias ARN: what
+    KMS takes as a ``KeyId``. No AWS call."""
+    return bool(
+        KEY_ARN.match(reference)
+        or ALIAS_ARN.match(reference)
+        or reference.startswith("alias/")
+        or KEY_ID.match(reference)
+    )
+
+
 def key_reference(reference: str, argument: str = "--key") -> str:
     """``reference`` if it has the form of a key ARN, key ID, alias name or alias ARN;
     otherwise a :class:`~kmskit.errors.UsageError` naming ``argument``. No AWS call: it is the
     ``type`` of every ``--key`` option, so a malformed one never reaches KMS, and
     :func:`resolve_key` checks with it."""
-    if not (
-        KEY_ARN.match(reference)
-        or ALIAS_ARN.match(reference)
-        or reference.startswith("alias/")
-        or KEY_ID.match(reference)
-    ):
-        raise UsageError(
-            f"'{argument}' must be a key ARN, a key ID, an alias name (alias/...) or an alias "
-            f"ARN. Received: {reference!r}"
-        )
+    if not is_key_reference(reference):
+        raise UsageError(f"'{argument}' must be {KEY_REFERENCE_FORMS}. Received: {reference!r}")
     return reference
 
 

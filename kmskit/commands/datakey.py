@@ -10,7 +10,8 @@ import json
 from typing import Any
 
 from kmskit._io import STDIO, check_input, is_terminal, refuse_shared_file
-from kmskit.audit import KEY_ARN
+from kmskit._text import is_utf8
+from kmskit.audit import KEY_REFERENCE_FORMS, is_key_reference
 from kmskit.cli import add_force_option, check_new_output, settings_for_key
 from kmskit.envelope import configured_region, key_for_decrypt_in
 from kmskit.envelope_cli import (
@@ -160,12 +161,17 @@ def _not_a_document(path: str, why: str) -> UsageError:
     )
 
 
-def read_document(path: str) -> tuple[bytes, dict[str, str] | None, str | None]:
+def read_document(
+    path: str, *, key_id: bool = True
+) -> tuple[bytes, dict[str, str] | None, str | None]:
     """The encrypted data key of the document at ``path`` (``-``: stdin), its stored
-    encryption context (None: it has none) and its stored KeyId (None: it has none). A
-    document that is not one ``datakey new`` writes (no JSON object, no base64 CiphertextBlob,
-    an empty one, an EncryptionContext that is not an object of strings, or a KeyId that is not
-    a KMS key ARN) is refused naming the file, before any KMS call."""
+    encryption context (None: it has none) and its stored KeyId (None: it has none, or
+    ``key_id`` is False). A document that is not one ``datakey new`` writes (no JSON object,
+    no base64 CiphertextBlob, an empty one, an EncryptionContext that is not an object of
+    strings) is refused naming the file, before any KMS call; so is, with ``key_id`` (default
+    True), a KeyId that is no key reference KMS's ``Decrypt`` takes (a key ARN, as ``datakey
+    new`` writes, a key ID, an alias name or an alias ARN). Give ``key_id`` False when the
+    KeyId is not used (``--key`` replaces it): it is then neither read nor checked."""
     raw = read_limited(path, _MAX_DOCUMENT, "`kmskit datakey decrypt`")
     try:
         document = json.loads(raw)
@@ -174,12 +180,17 @@ def read_document(path: str) -> tuple[bytes, dict[str, str] | None, str | None]:
         raise _not_a_document(path, f"{type(error).__name__}: {error}") from None
     if not encrypted:
         raise _not_a_document(path, "its CiphertextBlob is empty")
-    key_id = document.get("KeyId")
-    if key_id is not None and not (isinstance(key_id, str) and KEY_ARN.match(key_id)):
-        # datakey new (as KMS's GenerateDataKey) writes the key ARN.
-        raise _not_a_document(path, f"its KeyId must be a KMS key ARN. Received: {key_id!r}")
+    stored_key = document.get("KeyId") if key_id else None
+    if stored_key is not None and not (
+        isinstance(stored_key, str) and is_utf8(stored_key) and is_key_reference(stored_key)
+    ):
+        # Sent as Decrypt's KeyId: datakey new (as KMS's GenerateDataKey) writes the key ARN;
+        # a document written by hand may name the key as KMS takes it anywhere.
+        raise _not_a_document(
+            path, f"its KeyId must be {KEY_REFERENCE_FORMS}. Received: {stored_key!r}"
+        )
     if "EncryptionContext" not in document:
-        return encrypted, None, key_id
+        return encrypted, None, stored_key
     stored = document["EncryptionContext"]
     if not (
         isinstance(stored, dict)
@@ -190,7 +201,7 @@ def read_document(path: str) -> tuple[bytes, dict[str, str] | None, str | None]:
         raise _not_a_document(
             path, f"its EncryptionContext must be an object of strings. Received: {stored!r}"
         )
-    return encrypted, stored, key_id
+    return encrypted, stored, stored_key
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
@@ -198,14 +209,16 @@ def run_decrypt(args: argparse.Namespace) -> int:
     check_new_output(args.output, "OUTPUT", force=args.force)
     check_plaintext_output(args.output)
     context = context_from(args)  # a bad --context first, whatever INPUT holds
-    encrypted, stored, stored_key = read_document(args.input)
+    # --key replaces the document's KeyId, which is then not looked at.
+    encrypted, stored, stored_key = read_document(args.input, key_id=not args.key)
     if not context and stored is not None:
         context = stored
     settings = settings_for_key(args)
     key = args.key
     if not key and stored_key:
         # KMS then refuses a CiphertextBlob of another key than the document's KeyId
-        # (IncorrectKeyException); a multi-Region key is named by its key in the Region called.
+        # (IncorrectKeyException); a multi-Region key ARN is named by its key in the Region
+        # called (any other reference is sent as it is).
         key = key_for_decrypt_in(stored_key, configured_region(settings))
     with decrypt_data_key(encrypted, context, key=key, settings=settings) as data_key:
         result = _document(data_key.key_id, data_key.encrypted, context)

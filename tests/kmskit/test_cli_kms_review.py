@@ -205,7 +205,7 @@ OTHER_ARN = "arn:aws:kms:eu-west-1:444455556666:key/0987dcba-09fe-87dc-65ba-0987
 MRK_ID = "mrk-1234abcd12ab34cd56ef1234567890ab"
 
 
-def _datakey_document(path: Path, key_id: str, blob: bytes) -> None:
+def _datakey_document(path: Path, key_id: Any, blob: bytes) -> None:
     path.write_text(
         json.dumps(
             {
@@ -282,8 +282,8 @@ def test_datakey_decrypt_names_a_multi_region_key_by_its_key_in_the_region_calle
     assert json.loads((tmp_path / "o").read_text())["KeyId"] == replica
 
 
-@pytest.mark.parametrize("key_id", ["alias/app", 7, ""])
-def test_a_datakey_document_whose_key_id_is_no_key_arn_is_refused(
+@pytest.mark.parametrize("key_id", ["app", "arn:aws:kms:eu-west-1:1:key/k", 7, "", "alias/\udce9"])
+def test_a_datakey_document_whose_key_id_is_no_key_reference_is_refused(
     key_id: Any, no_aws: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     document = tmp_path / "k.json"
@@ -291,9 +291,52 @@ def test_a_datakey_document_whose_key_id_is_no_key_arn_is_refused(
     assert main(["datakey", "decrypt", str(document), str(tmp_path / "o")]) == EXIT_USAGE
     assert one_error_line(capsys) == (
         f"kmskit: error: '{document}' is not a JSON document from `kmskit datakey new` with a "
-        f"base64 CiphertextBlob: its KeyId must be a KMS key ARN. Received: {key_id!r}"
+        "base64 CiphertextBlob: its KeyId must be a key ARN, a key ID, an alias name "
+        f"(alias/...) or an alias ARN. Received: {key_id!r}"
     )
     assert no_aws == []
+
+
+@pytest.mark.parametrize(
+    "key_id",
+    [
+        "arn:aws:kms:eu-west-1:111122223333:alias/app",
+        "alias/app",
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        MRK_ID,
+    ],
+    ids=["alias-arn", "alias-name", "key-id", "multi-region-key-id"],
+)
+def test_a_datakey_document_may_name_its_key_as_decrypt_takes_it_and_it_is_sent_as_is(
+    key_id: str, stubbed_kms: Stubber, tmp_path: Path
+) -> None:
+    # Before: refused (exit 2) unless a key ARN, though such documents decrypted before the
+    # KeyId was sent. Only a multi-Region key ARN is mapped to the Region called.
+    _decrypted(stubbed_kms, tmp_path, key_id, key_id, "--region", "us-east-1")
+
+
+@pytest.mark.parametrize("key_id", ["made-by-another-tool", 7])
+def test_datakey_decrypt_key_replaces_a_key_id_it_would_not_send(
+    key_id: Any, stubbed_kms: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: the KeyId was refused before --key was looked at, so the documented override
+    # could not be reached for a document whose KeyId is no key reference.
+    _decrypted(stubbed_kms, tmp_path, key_id, KEY_ARN, "--key", KEY_ARN)
+    assert capsys.readouterr().err == ""
+
+
+def _decrypted(stub: Stubber, tmp_path: Path, key_id: Any, sent: str, *options: str) -> None:
+    """``datakey decrypt *options`` of a document whose KeyId is ``key_id`` succeeds, KMS's
+    Decrypt having been asked for the key ``sent``."""
+    document, out = tmp_path / "k.json", tmp_path / "k.plain.json"
+    _datakey_document(document, key_id, b"blob")
+    stub.add_response(
+        "decrypt",
+        {"KeyId": KEY_ARN, "Plaintext": bytes(32)},
+        {"CiphertextBlob": b"blob", "EncryptionContext": {"purpose": "test"}, "KeyId": sent},
+    )
+    assert main(["datakey", "decrypt", "-q", *options, str(document), str(out)]) == EXIT_OK
+    assert json.loads(out.read_text())["KeyId"] == KEY_ARN
 
 
 # -- pubkey --------------------------------------------------------------------------------------
