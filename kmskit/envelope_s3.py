@@ -53,6 +53,7 @@ from kmskit.errors import (
     KmskitError,
     UsageError,
     WrongContextError,
+    client_error_text,
     from_botocore_error,
     from_client_error,
     reworded,
@@ -177,9 +178,11 @@ def put_stream(
     ``on_read`` is called with the size of each read from ``source``; default None.
     ``exclusive``: never replace an object at ``location`` (S3 ``If-None-Match: *`` on the
     ``PutObject`` or ``CompleteMultipartUpload`` that makes it): one that is there, or appears
-    meanwhile, is left as it is and :class:`~kmskit.errors.UsageError` raised, naming the
-    location; default False (replace it, as S3 does). See :data:`PUT_ID_METADATA` for a retry
-    that S3 refuses because this call's own first attempt wrote the object.
+    meanwhile, is left as it is and :class:`ExclusivePutError` raised, naming the location, and
+    so is a store that does not take that conditional write (``NotImplemented``); a conflicting
+    write in progress at the same time (S3's 409 ``ConditionalRequestConflict``) is
+    :class:`~kmskit.errors.ConflictError`: try again. Default False (replace it, as S3 does).
+    See :data:`PUT_ID_METADATA` for a refusal of this call's own write (a retried attempt).
     """
     full_context = location.bound(context)
     s3 = _s3_client(envelope, f"write {location.uri}")
@@ -198,6 +201,25 @@ def put_stream(
         upload.abort()
         raise
     return info
+
+
+class ExclusivePutError(UsageError):
+    """An ``exclusive`` put (:func:`put_stream`, :func:`put_file`) wrote nothing because it may
+    not replace an object (exit 2): one is at the location, or the store does not take the
+    conditional write that keeps the put from replacing one. The message says what a caller of
+    the library passes to write anyway (``exclusive=False``); :attr:`command_line` is the same
+    message with what the command line takes instead (``--force``)."""
+
+    def __init__(self, text: str, command_line: str | None = None) -> None:
+        super().__init__(text)
+        self.command_line = text if command_line is None else command_line
+
+
+def _exclusive_put_error(refusal: str, anyway: str) -> ExclusivePutError:
+    """``refusal``, then how each audience does ``anyway`` ("to replace it")."""
+    return ExclusivePutError(
+        f"{refusal}. Pass exclusive=False {anyway}", f"{refusal}. Give --force {anyway}"
+    )
 
 
 class _UploadSink:
@@ -243,15 +265,15 @@ class _UploadSink:
                 Bucket=self._location.bucket, Key=self._location.key, **params
             )
         except ClientError as error:
-            if creates and self._exclusive and _precondition_failed(error):
-                unsure = self._written_by_this_call(error)
-                if unsure is None:
-                    self._upload_id = None  # completed: nothing to abort
-                    return {}
-                self.abort()
-                raise self._exists(unsure) from error
+            if creates and self._exclusive:
+                failure = self._refused(error)
+            else:
+                failure = from_client_error(error, f"write {self._location.uri}")
+            if failure is None:
+                self._upload_id = None  # completed: nothing to abort
+                return {}
             self.abort()
-            raise from_client_error(error, f"write {self._location.uri}") from error
+            raise failure from error
         except BotoCoreError as error:  # a connection error, ... (after botocore's retries)
             self.abort()
             raise _botocore_error(error, f"write {self._location.uri}") from error
@@ -273,29 +295,68 @@ class _UploadSink:
         response = self._call("upload_part", UploadId=self._upload_id, PartNumber=number, Body=body)
         self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
 
-    def _written_by_this_call(self, refused: ClientError) -> str | None:
-        """After S3 refused the creating call as the object exists: None when the object is
-        the one this call wrote (botocore retried the call, whose first attempt S3 carried out
-        though its answer was lost, a timeout or a 5xx), else why the object counts as another
-        one ("": certainly; otherwise why this call could not tell)."""
-        retried = refused.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-        if not retried:
-            return ""  # refused at the first attempt: the object was there before
+    def _refused(self, refused: ClientError) -> KmskitError | None:
+        """The error to raise for S3's refusal ``refused`` of the conditional call that makes
+        the object (``exclusive``); None when the object is the one this call wrote (see
+        :data:`PUT_ID_METADATA`), so the put succeeded.
+
+        412 (an object exists) at the first attempt: another object, certainly; after a retry,
+        or 409 ``ConditionalRequestConflict`` (a conflicting write in progress, such as this
+        call's own first attempt when its answer was lost; botocore does not retry a 409), the
+        object's put ID tells. 501 ``NotImplemented``: the store (an ``AWS_ENDPOINT_URL``) takes
+        no ``If-None-Match``."""
+        uri = self._location.uri
+        code = refused.response.get("Error", {}).get("Code")
+        if _precondition_failed(refused):
+            retried = refused.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            # Refused at the first attempt: the object was there before.
+            unsure = self._written_by_this_call("S3 refused a retried attempt") if retried else ""
+            if unsure is None:
+                return None
+            return _exclusive_put_error(
+                f"could not write {uri}: an object exists there; it was left as it is{unsure}",
+                "to replace it",
+            )
+        if code == "ConditionalRequestConflict":
+            unsure = self._written_by_this_call("S3 refused it as a conflicting write")
+            if unsure is None:
+                return None
+            return ConflictError(
+                f"could not write {uri}: another write to it was in progress at the same time, "
+                f"so S3 refused this one ({client_error_text(refused)}){unsure}. Try the put "
+                "again"
+            )
+        if code in {"NotImplemented", "501"}:
+            return _exclusive_put_error(
+                f"could not write {uri}: the S3 endpoint does not take conditional writes "
+                f"('If-None-Match: *'), with which put never replaces an object there "
+                f"({client_error_text(refused)}); nothing was written",
+                "to write without that check (an object there is then replaced)",
+            )
+        return from_client_error(refused, f"write {uri}")
+
+    def _written_by_this_call(self, why: str) -> str | None:
+        """After S3 refused the creating call (``why``) in a way that may be this call's own
+        earlier attempt: None when the object at the location is the one this call wrote (its
+        :data:`PUT_ID_METADATA`), else why the object counts as another one ("": certainly,
+        also when there is none; otherwise why this call could not tell)."""
         try:
             head = self._s3.head_object(Bucket=self._location.bucket, Key=self._location.key)
-        except (ClientError, BotoCoreError) as error:
-            return (
-                f" (S3 refused a retried attempt, so the object may be the one this command "
-                f"wrote at an earlier attempt; reading its metadata to tell failed: {error})"
-            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
+                return ""
+            return self._cannot_tell(why, error)
+        except BotoCoreError as error:
+            return self._cannot_tell(why, error)
         if head.get("Metadata", {}).get(PUT_ID_METADATA) == self._put_id:
             return None
         return ""
 
-    def _exists(self, unsure: str) -> UsageError:
-        return UsageError(
-            f"could not write {self._location.uri}: an object exists there; it was left as it "
-            f"is{unsure}. Give --force to replace it (put_stream / put_file: exclusive=False)"
+    @staticmethod
+    def _cannot_tell(why: str, error: Exception) -> str:
+        return (
+            f" ({why}, so the object may be the one this put wrote at an earlier attempt; "
+            f"reading its metadata to tell failed: {error})"
         )
 
     def finish(self) -> None:

@@ -23,7 +23,7 @@ from kmskit.envelope_cli import (
     show_progress,
     warn_if_unfiltered,
 )
-from kmskit.envelope_s3 import S3Location, get_file, put_file
+from kmskit.envelope_s3 import ExclusivePutError, S3Location, get_file, put_file
 from kmskit.errors import EXIT_OK, UsageError
 
 
@@ -65,7 +65,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--force",
         action="store_true",
         help="replace an object at s3://BUCKET/KEY (default: one there, or one that appears "
-        "while the upload runs, is left as it is and refused, exit 2; S3 If-None-Match)",
+        "while the upload runs, is left as it is and refused, exit 2; S3 If-None-Match, which "
+        "a store behind AWS_ENDPOINT_URL may not take: --force then writes without it)",
     )
     put.set_defaults(handler=run_put)
 
@@ -117,15 +118,18 @@ def run_put(args: argparse.Namespace) -> int:
     check_input(args.input, "INPUT")
     location = S3Location.parse(args.location)
     envelope = envelope_from(args, suite=Suite.SIGNED if args.signed else Suite.COMMITTED)
-    info = put_file(
-        envelope,
-        args.input,
-        location,
-        context_from(args),
-        sse_kms_key=args.sse_kms_key,
-        show_progress=show_progress(args),
-        exclusive=not args.force,
-    )
+    try:
+        info = put_file(
+            envelope,
+            args.input,
+            location,
+            context_from(args),
+            sse_kms_key=args.sse_kms_key,
+            show_progress=show_progress(args),
+            exclusive=not args.force,
+        )
+    except ExclusivePutError as error:  # the library's advice (exclusive=False) as --force
+        raise UsageError(error.command_line) from error
     say(args, f"put {location.uri}: {describe(info)}")
     return EXIT_OK
 

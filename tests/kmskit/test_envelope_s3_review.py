@@ -9,6 +9,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aws_encryption_sdk
@@ -17,15 +18,18 @@ import pytest
 from aws_encryption_sdk.identifiers import CommitmentPolicy
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError, ProfileNotFound, ResponseStreamingError
+from botocore.stub import ANY, Stubber
 from moto.core.models import botocore_stubber
 from urllib3.exceptions import ProtocolError
 
+from kmskit import envelope_s3
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
 from kmskit.envelope import Envelope
 from kmskit.envelope_s3 import (
     PART_SIZE,
     READ_RESUMES,
+    ExclusivePutError,
     S3Location,
     _UploadSink,
     get_file,
@@ -40,6 +44,7 @@ from kmskit.errors import (
     EXIT_NOT_FOUND,
     EXIT_USAGE,
     AccessDeniedError,
+    ConflictError,
     IntegrityError,
     KmskitError,
     UsageError,
@@ -454,7 +459,7 @@ def test_cli_put_refuses_an_existing_object_unless_force(
     assert main(argv) == EXIT_USAGE
     assert one_error_line(capsys) == (
         f"kmskit: error: could not write {location}: an object exists there; it was left as it "
-        "is. Give --force to replace it (put_stream / put_file: exclusive=False)"
+        "is. Give --force to replace it"
     )
     assert s3.get_object(Bucket=BUCKET, Key="ledger.csv")["Body"].read() == b"the only copy"
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []  # aborted
@@ -529,6 +534,200 @@ def test_a_retry_refused_because_another_object_appeared_is_refused(
             exclusive=True,
         )
     assert s3.get_object(Bucket=BUCKET, Key="raced.bin")["Body"].read() == b"theirs"
+
+
+# -- S3's other answers to the conditional write (Stubber: moto has no 409 or 501 here) ----------
+
+PUT_ID = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def stubbed_s3(world: KmsWorld, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    """Every S3 client kmskit makes is this one client, answered by a Stubber (which checks each
+    request against the real S3 API model); KMS is moto's. An exclusive put's ID is PUT_ID."""
+    client = boto3.client("s3", region_name=REGION)
+    real = ClientSettings.client
+
+    def stubbed(self: ClientSettings, service: str, **kwargs: Any) -> Any:
+        return client if service == "s3" else real(self, service, **kwargs)
+
+    monkeypatch.setattr(ClientSettings, "client", stubbed)
+    put_ids = SimpleNamespace(uuid4=lambda: SimpleNamespace(hex=PUT_ID))
+    monkeypatch.setattr(envelope_s3, "uuid", put_ids)
+    with Stubber(client) as stub:
+        yield stub
+    stub.assert_no_pending_responses()
+
+
+def _object(key: str, **params: Any) -> dict[str, Any]:
+    return {"Bucket": BUCKET, "Key": key, **params}
+
+
+def _refuse_put_object(stub: Stubber, key: str, code: str, status: int, **meta: Any) -> None:
+    """The exclusive PutObject of ``key`` is answered with S3's error ``code``."""
+    stub.add_client_error(
+        "put_object",
+        service_error_code=code,
+        service_message=f"S3 says {code}",
+        http_status_code=status,
+        expected_params=_object(
+            key,
+            Body=ANY,
+            ContentType="application/octet-stream",
+            Metadata={"kmskit-put-id": PUT_ID},
+            IfNoneMatch="*",
+        ),
+        response_meta=meta or None,
+    )
+
+
+def _head(stub: Stubber, key: str, put_id: str | None) -> None:
+    """HeadObject of ``key`` finds an object of the put ``put_id`` (None: no object, 404)."""
+    if put_id is None:
+        stub.add_client_error("head_object", "404", "Not Found", 404, expected_params=_object(key))
+    else:
+        reply = {"Metadata": {"kmskit-put-id": put_id}, "ContentLength": 10}
+        stub.add_response("head_object", reply, _object(key))
+
+
+def _put_argv(tmp_path: Path, key: str) -> list[str]:
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"plaintext")
+    return [
+        "put",
+        "-q",
+        "--key",
+        ALIAS,
+        "--context",
+        "purpose=test",
+        str(source),
+        f"s3://{BUCKET}/{key}",
+    ]
+
+
+def test_a_conflicting_write_that_was_this_puts_own_first_attempt_succeeds(
+    stubbed_s3: Stubber,
+) -> None:
+    # A first attempt still in progress when botocore's retry arrives: S3 answers the retry
+    # 409 ConditionalRequestConflict (botocore does not retry it). Before: exit 1, although
+    # the object there is this put's own.
+    _refuse_put_object(stubbed_s3, "mine.bin", "ConditionalRequestConflict", 409)
+    _head(stubbed_s3, "mine.bin", PUT_ID)
+    location = S3Location(BUCKET, "mine.bin")
+    put_stream(Envelope([ALIAS]), io.BytesIO(b"data"), location, CONTEXT, exclusive=True)
+
+
+@pytest.mark.parametrize("found", ["another put's object", "no object"])
+def test_cli_put_that_raced_another_write_is_a_conflict_to_run_again(
+    stubbed_s3: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str], found: str
+) -> None:
+    # Before: exit 1 ("could not write ...: ConditionalRequestConflict: ..."), saying neither
+    # that another write raced this one nor that running again is what to do.
+    _refuse_put_object(stubbed_s3, "raced.bin", "ConditionalRequestConflict", 409)
+    _head(stubbed_s3, "raced.bin", "f" * 32 if found == "another put's object" else None)
+    assert main(_put_argv(tmp_path, "raced.bin")) == EXIT_CONFLICT
+    assert one_error_line(capsys) == (
+        f"kmskit: error: could not write s3://{BUCKET}/raced.bin: another write to it was in "
+        "progress at the same time, so S3 refused this one (ConditionalRequestConflict: S3 says "
+        "ConditionalRequestConflict). Try the put again"
+    )
+
+
+def test_a_conflicting_complete_multipart_upload_is_a_conflict_and_the_upload_aborted(
+    stubbed_s3: Stubber,
+) -> None:
+    key = "big.bin"
+    stubbed_s3.add_response(
+        "create_multipart_upload",
+        {"UploadId": "u1"},
+        _object(key, ContentType="application/octet-stream", Metadata={"kmskit-put-id": PUT_ID}),
+    )
+    stubbed_s3.add_response(
+        "upload_part", {"ETag": '"e1"'}, _object(key, UploadId="u1", PartNumber=1, Body=ANY)
+    )
+    stubbed_s3.add_response(
+        "upload_part", {"ETag": '"e2"'}, _object(key, UploadId="u1", PartNumber=2, Body=ANY)
+    )
+    parts = [{"PartNumber": 1, "ETag": '"e1"'}, {"PartNumber": 2, "ETag": '"e2"'}]
+    stubbed_s3.add_client_error(
+        "complete_multipart_upload",
+        "ConditionalRequestConflict",
+        "conflict",
+        409,
+        expected_params=_object(
+            key, UploadId="u1", MultipartUpload={"Parts": parts}, IfNoneMatch="*"
+        ),
+    )
+    _head(stubbed_s3, key, None)
+    stubbed_s3.add_response("abort_multipart_upload", {}, _object(key, UploadId="u1"))
+    with pytest.raises(ConflictError, match="another write to it was in progress"):
+        put_stream(
+            Envelope([ALIAS]),
+            io.BytesIO(os.urandom(PART_SIZE + 5000)),
+            S3Location(BUCKET, key),
+            CONTEXT,
+            exclusive=True,
+        )
+
+
+def test_a_store_without_conditional_writes_is_named_with_the_way_past_it(
+    stubbed_s3: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An S3-compatible store (AWS_ENDPOINT_URL) that does not implement If-None-Match. Before:
+    # every put without --force failed with exit 1, naming neither the header nor --force.
+    _refuse_put_object(stubbed_s3, "k", "NotImplemented", 501)
+    assert main(_put_argv(tmp_path, "k")) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: could not write s3://{BUCKET}/k: the S3 endpoint does not take "
+        "conditional writes ('If-None-Match: *'), with which put never replaces an object there "
+        "(NotImplemented: S3 says NotImplemented); nothing was written. Give --force to write "
+        "without that check (an object there is then replaced)"
+    )
+    _refuse_put_object(stubbed_s3, "k", "NotImplemented", 501)
+    with pytest.raises(ExclusivePutError) as caught:
+        put_stream(
+            Envelope([ALIAS]), io.BytesIO(b"x"), S3Location(BUCKET, "k"), CONTEXT, exclusive=True
+        )
+    assert str(caught.value).endswith(
+        "nothing was written. Pass exclusive=False to write without that check (an object there "
+        "is then replaced)"
+    )
+
+
+def test_a_refused_retry_whose_object_cannot_be_read_is_refused_saying_it_may_be_its_own(
+    stubbed_s3: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 412 at a retried attempt, and no s3:GetObject to read the object's put ID.
+    _refuse_put_object(stubbed_s3, "k", "PreconditionFailed", 412, RetryAttempts=1)
+    stubbed_s3.add_client_error(
+        "head_object", "403", "Forbidden", 403, expected_params=_object("k")
+    )
+    assert main(_put_argv(tmp_path, "k")) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: could not write s3://{BUCKET}/k: an object exists there; it was left as "
+        "it is (S3 refused a retried attempt, so the object may be the one this put wrote at an "
+        "earlier attempt; reading its metadata to tell failed: An error occurred (403) when "
+        "calling the HeadObject operation: Forbidden). Give --force to replace it"
+    )
+
+
+def test_library_callers_are_told_exclusive_false_and_cli_users_force(
+    stubbed_s3: Stubber,
+) -> None:
+    # Before: both were told "Give --force to replace it (put_stream / put_file: exclusive=False)".
+    _refuse_put_object(stubbed_s3, "k", "PreconditionFailed", 412)
+    with pytest.raises(ExclusivePutError) as caught:
+        put_stream(
+            Envelope([ALIAS]), io.BytesIO(b"x"), S3Location(BUCKET, "k"), CONTEXT, exclusive=True
+        )
+    assert str(caught.value) == (
+        f"could not write s3://{BUCKET}/k: an object exists there; it was left as it is. Pass "
+        "exclusive=False to replace it"
+    )
+    assert caught.value.command_line == (
+        f"could not write s3://{BUCKET}/k: an object exists there; it was left as it is. Give "
+        "--force to replace it"
+    )
 
 
 class _NullS3:
