@@ -436,16 +436,18 @@ def is_terminal(path: str) -> bool:
 
 def refuse_shared_file(path: str, argument: str, what: str, remedy: str) -> None:
     """Raise :class:`~kmskit.errors.UsageError` (before any AWS call) when ``what`` (plaintext
-    key material) would go to a regular file that others may read (see
-    :func:`_shared_file_mode`): ``> key.json`` under the usual umask 022 makes one with mode
-    0644 before kmskit runs. The message names ``argument``, says ``remedy`` (what to give
-    instead), how to make the file private, and the file's mode."""
+    key material) would go to a regular file whose mode gives group or others access to it
+    (see :func:`_shared_file_mode`): ``> key.json`` under the usual umask 022 makes one with
+    mode 0644 before kmskit runs. Only the file's own mode counts: one in a directory that no
+    one else may enter is refused too. The message names ``argument``, says ``remedy`` (what
+    to give instead), how to make the file private, and the file's mode."""
     mode = _shared_file_mode(path)
     if mode is None:
         return
     where = "standard output is" if path == STDIO else "it is"
     raise UsageError(
-        f"'{argument}' would put {what} in a file that others may read: {remedy}, or make "
+        f"'{argument}' would put {what} in a file whose mode gives group or others access to "
+        f"it: {remedy}, or make "
         "the file private first (chmod 600 FILE, or umask 077 before redirecting). "
         f"Received: {path} ({where} a file with mode {mode:04o}, "
         f"{stat.filemode(stat.S_IFREG | mode)})"

@@ -45,9 +45,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "names: KeyId, CiphertextBlob (base64) and, except with --for-later, Plaintext "
         "(base64). Files are written with mode 0600; an existing OUTPUT file is refused unless "
         "--force (it may hold the only encrypted copy of a data key). A plaintext data key is "
-        "never written to a terminal, nor to a file others may read (stdout redirected to a "
-        "file with mode 0644, as umask 022 makes): give OUTPUT, pipe it, or redirect stdout to "
-        "a private file.",
+        "never written to a terminal, nor to a file whose mode gives group or others access "
+        "(stdout redirected to a file with mode 0644, as umask 022 makes): give OUTPUT, pipe "
+        "it, or redirect stdout to a private file.",
     )
     actions = datakey.add_subparsers(dest="datakey_command", metavar="ACTION", required=True)
 
@@ -115,8 +115,8 @@ def _dump(document: dict[str, Any]) -> bytes:
 def check_plaintext_output(path: str) -> None:
     """Refuse (before any AWS call) to write a plaintext data key to a terminal, where it
     stays on screen, in the scrollback and in session recordings (``datakey new`` without
-    ``--for-later`` prints to stdout by default), or into a file that others may read
-    (``> key.json`` under the usual umask 022 makes one with mode 0644)."""
+    ``--for-later`` prints to stdout by default), or into a file whose mode gives group or
+    others access to it (``> key.json`` under the usual umask 022 makes one with mode 0644)."""
     if is_terminal(path):
         where = "standard output is a terminal" if path == STDIO else "a terminal"
         raise UsageError(

@@ -143,11 +143,11 @@ def test_a_plaintext_data_key_is_not_written_to_a_file_others_may_read(
         monkeypatch.setattr(sys, "stdout", redirected)
         assert main(argv) == EXIT_USAGE
     assert one_error_line(capsys) == (
-        "kmskit: error: 'OUTPUT' would put the plaintext data key in a file that others may "
-        "read: give a file (written with mode 0600), pipe it into the program that uses the key "
-        "(or use --for-later), or make the file private first (chmod 600 FILE, or umask 077 "
-        "before redirecting). Received: - (standard output is a file with mode 0640, "
-        "-rw-r-----)"
+        "kmskit: error: 'OUTPUT' would put the plaintext data key in a file whose mode gives "
+        "group or others access to it: give a file (written with mode 0600), pipe it into the "
+        "program that uses the key (or use --for-later), or make the file private first "
+        "(chmod 600 FILE, or umask 077 before redirecting). Received: - (standard output is a "
+        "file with mode 0640, -rw-r-----)"
     )
     assert shared.read_bytes() == b""
     assert no_aws == []

@@ -1380,9 +1380,10 @@ def test_material_to_stdout_is_refused_in_a_file_others_may_read(
         assert main(args) == EXIT_USAGE
     assert capsys.readouterr().err.strip() == (
         "kmskit: error: '--save-material -' would put the plaintext key material in a file "
-        "that others may read: give a FILE (written with mode 0600) or send standard output to "
-        "a program, or make the file private first (chmod 600 FILE, or umask 077 before "
-        "redirecting). Received: - (standard output is a file with mode 0644, -rw-r--r--)"
+        "whose mode gives group or others access to it: give a FILE (written with mode 0600) "
+        "or send standard output to a program, or make the file private first (chmod 600 "
+        "FILE, or umask 077 before redirecting). Received: - (standard output is a file with "
+        "mode 0644, -rw-r--r--)"
     )
     assert shared.read_bytes() == b""
     assert no_aws == []
