@@ -177,7 +177,8 @@ def put_stream(
     the object at rest (SSE-KMS) with this key; default None (the bucket's default encryption).
     ``on_read`` is called with the size of each read from ``source``; default None.
     ``exclusive``: never replace an object at ``location`` (S3 ``If-None-Match: *`` on the
-    ``PutObject`` or ``CompleteMultipartUpload`` that makes it): one that is there, or appears
+    ``PutObject`` or ``CompleteMultipartUpload`` that makes it): one that is there (found by a
+    ``HeadObject`` before anything is read or encrypted, where it may be read), or appears
     meanwhile, is left as it is and :class:`ExclusivePutError` raised, naming the location, and
     so is a store that does not take that conditional write (``NotImplemented``); a conflicting
     write in progress at the same time (S3's 409 ``ConditionalRequestConflict``) is
@@ -194,6 +195,7 @@ def put_stream(
         # The message is the plaintext plus at most 40 bytes per frame, a header and a footer.
         size += (size // envelope.frame_length + 2) * 40 + MIB
     upload = _UploadSink(s3, location, extra, size, exclusive=exclusive)
+    upload.refuse_existing()  # before KMS is called and the source read
     try:
         info = envelope.encrypt_stream(source, upload, full_context, on_read=on_read)
         upload.finish()
@@ -311,12 +313,7 @@ class _UploadSink:
             retried = refused.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
             # Refused at the first attempt: the object was there before.
             unsure = self._written_by_this_call("S3 refused a retried attempt") if retried else ""
-            if unsure is None:
-                return None
-            return _exclusive_put_error(
-                f"could not write {uri}: an object exists there; it was left as it is{unsure}",
-                "to replace it",
-            )
+            return None if unsure is None else self._exists(unsure)
         if code == "ConditionalRequestConflict":
             unsure = self._written_by_this_call("S3 refused it as a conflicting write")
             if unsure is None:
@@ -334,6 +331,30 @@ class _UploadSink:
                 "to write without that check (an object there is then replaced)",
             )
         return from_client_error(refused, f"write {uri}")
+
+    def refuse_existing(self) -> None:
+        """With ``exclusive``, refuse an object already at the location (``HeadObject``) before
+        anything is read, encrypted or sent: the conditional call that makes the object would
+        refuse it only after the whole upload. A ``ClientError`` (404: none there; 403: no
+        ``s3:GetObject``, or none there and no ``s3:ListBucket``; a HEAD answer has no error
+        code to tell more) lets the upload go on, whose conditional call still refuses an object
+        that is there or appears meanwhile."""
+        if not self._exclusive:
+            return
+        try:
+            self._s3.head_object(Bucket=self._location.bucket, Key=self._location.key)
+        except ClientError:
+            return
+        except BotoCoreError as error:  # a connection error, ...: the upload would meet it too
+            raise _botocore_error(error, f"write {self._location.uri}") from error
+        raise self._exists("")
+
+    def _exists(self, unsure: str) -> ExclusivePutError:
+        return _exclusive_put_error(
+            f"could not write {self._location.uri}: an object exists there; it was left as it "
+            f"is{unsure}",
+            "to replace it",
+        )
 
     def _written_by_this_call(self, why: str) -> str | None:
         """After S3 refused the creating call (``why``) in a way that may be this call's own

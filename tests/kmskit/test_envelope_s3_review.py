@@ -564,7 +564,9 @@ def _object(key: str, **params: Any) -> dict[str, Any]:
 
 
 def _refuse_put_object(stub: Stubber, key: str, code: str, status: int, **meta: Any) -> None:
-    """The exclusive PutObject of ``key`` is answered with S3's error ``code``."""
+    """An exclusive put of ``key`` finds no object there at first (its HeadObject before the
+    upload), and its PutObject is answered with S3's error ``code``."""
+    _head(stub, key, None)
     stub.add_client_error(
         "put_object",
         service_error_code=code,
@@ -637,6 +639,7 @@ def test_a_conflicting_complete_multipart_upload_is_a_conflict_and_the_upload_ab
     stubbed_s3: Stubber,
 ) -> None:
     key = "big.bin"
+    _head(stubbed_s3, key, None)
     stubbed_s3.add_response(
         "create_multipart_upload",
         {"UploadId": "u1"},
@@ -728,6 +731,52 @@ def test_library_callers_are_told_exclusive_false_and_cli_users_force(
         f"could not write s3://{BUCKET}/k: an object exists there; it was left as it is. Give "
         "--force to replace it"
     )
+
+
+# -- an existing object is refused before the upload, not only after it ---------------------------
+
+
+class _Unread(io.RawIOBase):
+    """A source that must not be read."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise AssertionError("the source was read")
+
+
+def test_an_existing_object_is_refused_before_the_source_is_read_or_kms_called(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: S3 refused it only at the PutObject / CompleteMultipartUpload that ends the upload,
+    # after the whole source was read, encrypted and (above 16 MiB) sent.
+    s3.put_object(Bucket=BUCKET, Key="there.bin", Body=b"theirs")
+    probe = probe_clients(monkeypatch)
+    with pytest.raises(ExclusivePutError, match="an object exists there; it was left as it is"):
+        put_stream(
+            Envelope([ALIAS]), _Unread(), S3Location(BUCKET, "there.bin"), CONTEXT, exclusive=True
+        )
+    assert probe.calls == Counter({"HeadObject": 1})
+    assert s3.get_object(Bucket=BUCKET, Key="there.bin")["Body"].read() == b"theirs"
+
+
+def test_a_head_object_s3_refuses_leaves_the_check_to_the_conditional_write(
+    world: KmsWorld, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without s3:GetObject the early look is refused (403): the put goes on, and S3's
+    # If-None-Match still decides.
+    probe = probe_clients(monkeypatch)
+    probe.fail("HeadObject", "403", "Forbidden", status=403)
+    location = S3Location(BUCKET, "blind.bin")
+    put_stream(Envelope([ALIAS]), io.BytesIO(b"first"), location, CONTEXT, exclusive=True)
+    with pytest.raises(ExclusivePutError, match="an object exists there"):
+        put_stream(Envelope([ALIAS]), io.BytesIO(b"second"), location, CONTEXT, exclusive=True)
+    assert probe.calls["HeadObject"] == 2
+    assert probe.calls["PutObject"] == 2
+    sink = io.BytesIO()
+    get_stream(Envelope(), location, sink, CONTEXT)
+    assert sink.getvalue() == b"first"
 
 
 class _NullS3:
