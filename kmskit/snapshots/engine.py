@@ -539,13 +539,13 @@ class SnapshotEngine:
                     # Another replicator's (`kmskit snapshot copy`, say): not ours to delete.
                     owner = existing.tags.get(TAG_REPLICATOR) or "another tool"
                     raise DeadLetterError(
-                        f"the previous copy {target} failed ({existing.message}) and was made "
-                        f"by {owner}, not {self.replicator}: delete it, then copy again (a "
+                        f"the previous copy {target} failed ({copy_failure(existing)}) and was "
+                        f"made by {owner}, not {self.replicator}: delete it, then copy again (a "
                         "replicator's task: redrive it)",
                         "PreviousCopyFailed",
                     ) from error
                 raise RetryableError(
-                    f"the previous copy {target} failed ({existing.message}); it is being "
+                    f"the previous copy {target} failed ({copy_failure(existing)}); it is being "
                     "deleted and the copy will be made again"
                 ) from error
             if existing.state == "deleting":

@@ -702,9 +702,7 @@ def test_a_failed_rds_copy_is_dead_lettered_saying_where_rds_tells_why(stubs: St
         watch.with_action("copy").to_json(),
         Contains(
             f"arn:aws:rds:{OTHER}:{SOURCE}:snapshot:{target} of {task.source.arn} failed: "
-            "status 'failed', RDS gives no reason in the snapshot's description; its events do: "
-            f"aws rds describe-events --region {OTHER} --source-type db-snapshot "
-            f"--source-identifier {target} --duration 20160"
+            f"{rds_copy_failure(target)}"
         ),
         "CopyFailed",
     )
@@ -1676,6 +1674,15 @@ def assert_retried_later(stubs: Stubs, task: Task, *, receive_count: int) -> Non
     assert metrics(rt, "DeadLettered") == 0
 
 
+def rds_copy_failure(target: str) -> str:
+    """Why an RDS copy ``target`` in OTHER failed, as copy_failure says it."""
+    return (
+        "status 'failed', RDS gives no reason in the snapshot's description; its events do: "
+        f"aws rds describe-events --region {OTHER} --source-type db-snapshot "
+        f"--source-identifier {target} --duration 20160"
+    )
+
+
 def failed_rds_copy_of_the_same_name(stubs: Stubs, replicator: str) -> tuple[Task, Stubber]:
     """An RDS copy task whose copy name is taken by a failed copy that ``replicator`` made."""
     task = rds_task()
@@ -1705,7 +1712,18 @@ def test_a_failed_rds_copy_of_the_same_name_is_deleted_and_the_copy_retried(
     task, rds = failed_rds_copy_of_the_same_name(stubs, "Source-Replicate")
     rds.add_response("delete_db_snapshot", {}, {"DBSnapshotIdentifier": replica_name(task)})
     # A redrive after a failed copy: the name is freed, and the copy is made on a later try.
-    assert_retried_later(stubs, task, receive_count=1)
+    message = record(task.to_json(), receive_count=1)
+    expect_retry(stubs, message, 1)
+    rt = runtime(replicator_config(), stubs)
+    assert rt.process([message]) == {
+        "batchItemFailures": [{"itemIdentifier": message["messageId"]}]
+    }
+    # The reason says where RDS tells why the copy failed; it said "failed (failed)".
+    [retry] = [line for line in rt.log.lines or [] if line.get("message") == "retry later"]
+    assert retry["reason"] == (
+        f"the previous copy {replica_name(task)} failed ({rds_copy_failure(replica_name(task))}); "
+        "it is being deleted and the copy will be made again"
+    )
 
 
 def test_a_failed_rds_copy_of_another_replicator_is_dead_lettered_with_its_owner(
@@ -1719,7 +1737,11 @@ def test_a_failed_rds_copy_of_another_replicator_is_dead_lettered_with_its_owner
     expect_dead_letter(
         stubs,
         task.to_json(),
-        Contains(replica_name(task), "kmskit-cli", "delete it"),
+        Contains(
+            f"the previous copy {replica_name(task)} failed "
+            f"({rds_copy_failure(replica_name(task))}) and was made by kmskit-cli",
+            "delete it",
+        ),
         "PreviousCopyFailed",
     )
     rt = runtime(replicator_config(), stubs)
