@@ -198,7 +198,7 @@ def check_key_prefix(prop: str, value: Any) -> str | None:
 
 
 # S3 caps a bucket policy at 20,480 characters. The TLS and encryption-header denies of an
-# EncryptedBucket take about 2,500 of them (with the longest bucket ARN), CloudTrail's statements
+# EncryptedBucket take about 3,000 of them (with the longest bucket ARN), CloudTrail's statements
 # get the rest, with room to spare.
 CLOUDTRAIL_STATEMENTS_BUDGET = 16_000
 _LONGEST_BUCKET_ARN = "arn:aws-us-gov:s3:::" + "b" * 63

@@ -746,16 +746,17 @@ def encryption_statements(
     """Deny uploads that ask for another kind of encryption or another key.
 
     Uploads without encryption headers get the bucket default (SSE-KMS with ``key_arn``). A
-    request for ``aws:kms`` without a key ID would be encrypted with the AWS managed key
-    ``aws/s3`` (S3 PutObject API reference), so it is refused as well.
+    request for ``aws:kms`` (or DSSE-KMS, ``aws:kms:dsse``) without a key ID would be encrypted
+    with the AWS managed key ``aws/s3`` (S3 PutObject API reference), so it is refused as well.
 
     Replicas that S3 replication writes in (``s3:ReplicateObject``) are held to the key too: one
-    under another KMS key, under ``aws:kms`` without a key ID, or SSE-C is refused, so a
-    replication configured from elsewhere cannot put objects here under a key this bucket does
-    not name. (A BucketReplication to this bucket names its key, ``encryption_key_arn``.) An
-    SSE-S3 replica is not refused: a rule's replica key is for SSE-KMS objects, S3 may write the
-    replica of an SSE-S3 object as SSE-S3, and an AuditBucket's digest files are SSE-S3
-    (CloudTrail writes them so); refusing it could keep them out of a bucket of this toolkit.
+    under another KMS key, under ``aws:kms`` or ``aws:kms:dsse`` without a key ID, under DSSE-KMS
+    (which uploads may not use either), or SSE-C is refused, so a replication configured from
+    elsewhere cannot put objects here under a key or encryption this bucket does not name. (A
+    BucketReplication to this bucket names its key, ``encryption_key_arn``.) An SSE-S3 replica is
+    not refused: a rule's replica key is for SSE-KMS objects, S3 may write the replica of an
+    SSE-S3 object as SSE-S3, and an AuditBucket's digest files are SSE-S3 (CloudTrail writes them
+    so); refusing it could keep them out of a bucket of this toolkit.
     """
     objects_arn = bucket.arn_for_objects("*")
     return [
@@ -764,6 +765,16 @@ def encryption_statements(
             objects_arn,
             {"StringNotEquals": {SSE_HEADER: "aws:kms"}, "Null": {SSE_HEADER: "false"}},
             exempt_services,
+        ),
+        _deny_put(
+            "DenyOtherReplicaEncryptionTypes",
+            objects_arn,
+            {
+                "StringNotEquals": {SSE_HEADER: ["aws:kms", "AES256"]},
+                "Null": {SSE_HEADER: "false"},
+            },
+            exempt_services,
+            ("s3:ReplicateObject",),
         ),
         _deny_put(
             "DenyOtherKmsKeys",
@@ -775,7 +786,10 @@ def encryption_statements(
         _deny_put(
             "DenyKmsWithoutKeyId",
             objects_arn,
-            {"StringEquals": {SSE_HEADER: "aws:kms"}, "Null": {SSE_KEY_HEADER: "true"}},
+            {
+                "StringEquals": {SSE_HEADER: ["aws:kms", "aws:kms:dsse"]},
+                "Null": {SSE_KEY_HEADER: "true"},
+            },
             exempt_services,
             PUT_AND_REPLICATE,
         ),

@@ -78,7 +78,10 @@ def encryption_statements(
     bucket: str, key: dict[str, Any], exempt: list[str] | None = None
 ) -> list[dict[str, Any]]:
     def deny(
-        sid: str, condition: dict[str, Any], exemptable: bool = True, replicas: bool = True
+        sid: str,
+        condition: dict[str, Any],
+        exemptable: bool = True,
+        action: str | tuple[str, ...] = ("s3:PutObject", "s3:ReplicateObject"),
     ) -> dict[str, Any]:
         if exempt and exemptable:
             condition = {
@@ -87,7 +90,7 @@ def encryption_statements(
             }
         return {
             # Replicas too (s3:ReplicateObject), but for SSE-S3 ones (an AuditBucket's digests).
-            "Action": ["s3:PutObject", "s3:ReplicateObject"] if replicas else "s3:PutObject",
+            "Action": action if isinstance(action, str) else list(action),
             "Condition": condition,
             "Effect": "Deny",
             "Principal": {"AWS": "*"},
@@ -101,10 +104,18 @@ def encryption_statements(
         deny(
             "DenyOtherEncryptionTypes",
             {"StringNotEquals": {sse: "aws:kms"}, "Null": {sse: "false"}},
-            replicas=False,
+            action="s3:PutObject",
+        ),
+        deny(
+            "DenyOtherReplicaEncryptionTypes",
+            {"StringNotEquals": {sse: ["aws:kms", "AES256"]}, "Null": {sse: "false"}},
+            action="s3:ReplicateObject",
         ),
         deny("DenyOtherKmsKeys", {"StringNotEquals": {key_id: key}, "Null": {key_id: "false"}}),
-        deny("DenyKmsWithoutKeyId", {"StringEquals": {sse: "aws:kms"}, "Null": {key_id: "true"}}),
+        deny(
+            "DenyKmsWithoutKeyId",
+            {"StringEquals": {sse: ["aws:kms", "aws:kms:dsse"]}, "Null": {key_id: "true"}},
+        ),
         deny(
             "DenyCustomerProvidedKeys",
             {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
@@ -376,6 +387,19 @@ def test_replicas_are_held_to_the_destination_buckets_key() -> None:
         "SSE-S3 (digest files)": ({sse: "AES256"}, []),
         "another key": ({sse: "aws:kms", key_id: other_key}, ["DenyOtherKmsKeys"]),
         "aws/s3": ({sse: "aws:kms"}, ["DenyKmsWithoutKeyId"]),
+        # DSSE-KMS, which uploads may not use either (DenyOtherEncryptionTypes): they got in.
+        "DSSE-KMS under aws/s3": (
+            {sse: "aws:kms:dsse"},
+            ["DenyOtherReplicaEncryptionTypes", "DenyKmsWithoutKeyId"],
+        ),
+        "DSSE-KMS under this key": (
+            {sse: "aws:kms:dsse", key_id: replica_key},
+            ["DenyOtherReplicaEncryptionTypes"],
+        ),
+        "DSSE-KMS under another key": (
+            {sse: "aws:kms:dsse", key_id: other_key},
+            ["DenyOtherReplicaEncryptionTypes", "DenyOtherKmsKeys"],
+        ),
         "SSE-C": (
             {"s3:x-amz-server-side-encryption-customer-algorithm": "AES256"},
             ["DenyCustomerProvidedKeys"],
