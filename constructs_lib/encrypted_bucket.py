@@ -179,7 +179,12 @@ class BucketReplication:
         encryption_key_arn: ARN of the symmetric CMK in the destination Region that encrypts the
             replicas (``arn:aws:kms:<region>:<account>:key/<id>``; an alias ARN is refused because
             IAM cannot scope permissions to it). For an EncryptedBucket destination, its own key:
-            its bucket policy refuses replicas under another key.
+            its bucket policy refuses replicas under another key, and S3 then fails each
+            SSE-KMS object's replication with no error at deploy. When that EncryptedBucket is in
+            the same App (``bucket_name`` literal on both sides), another literal key ARN is an
+            error, whichever of the two is made first; one that cannot be compared at synth
+            (either ARN a token, as a key made in the App has) is a warning,
+            ``kmskit:replicaKeyUnchecked``, on the source bucket.
         region: the destination Region; must differ from the source bucket's Region.
         storage_class: storage class of the replicas (an ``aws_s3.StorageClass``). Default: the
             source object's class.
@@ -400,6 +405,66 @@ def _check_and_reserve_bucket_name(name: str | None, holder: Construct) -> None:
             name,
         )
     names[name] = holder
+
+
+# Replications into a bucket named literally (root -> destination name -> [(source, replication)]),
+# held against the key of an EncryptedBucket of that name in the same App, whichever comes first.
+_replications_into: weakref.WeakKeyDictionary[
+    Any, dict[str, list[tuple[EncryptedBucket, BucketReplication]]]
+] = weakref.WeakKeyDictionary()
+
+REPLICA_KEY_UNCHECKED = "kmskit:replicaKeyUnchecked"
+
+
+def _match_replications(bucket: EncryptedBucket, replication: BucketReplication | None) -> None:
+    """Hold ``bucket``'s ``replication`` against the EncryptedBucket of the App it replicates
+    into, and the replications of the App into ``bucket`` against its key (see
+    :func:`_check_replica_key`); one made later is matched when it is made."""
+    root = bucket.node.root
+    if replication is not None and not is_token(replication.bucket_name):
+        into = _replications_into.setdefault(root, {})
+        into.setdefault(replication.bucket_name, []).append((bucket, replication))
+        destination = _bucket_names.get(root, {}).get(replication.bucket_name)
+        if isinstance(destination, EncryptedBucket) and destination is not bucket:
+            _check_replica_key(bucket, replication, destination)
+    name = bucket._bucket_name
+    if name is not None and not is_token(name):
+        for source, into_this in _replications_into.get(root, {}).get(name, []):
+            if source is not bucket:
+                _check_replica_key(source, into_this, bucket)
+
+
+def _check_replica_key(
+    source: EncryptedBucket, replication: BucketReplication, destination: EncryptedBucket
+) -> None:
+    """``source``'s ``replication.encryption_key_arn`` must be the key of ``destination``, the
+    EncryptedBucket it replicates into: the destination's policy refuses every replica under
+    another key (``DenyOtherKmsKeys``), and S3 reports that only in the replication status of
+    each object (FAILED), never at deploy. Two literal ARNs that differ are an error; where one
+    is a token and they are not the same value (the same key's ARN token), a warning
+    (``kmskit:replicaKeyUnchecked``) says it cannot be checked at synth."""
+    given = replication.encryption_key_arn
+    held = destination.encryption_key.key_arn
+    if given == held:
+        return
+    under = destination.encryption_key.node.path if is_token(held) else held
+    what = (
+        f"the key of the destination bucket {replication.bucket_name!r} (the EncryptedBucket "
+        f"{destination.node.path}, under {under})"
+    )
+    effect = (
+        "its bucket policy refuses replicas under any other key (DenyOtherKmsKeys), so S3 would "
+        f"fail to replicate every SSE-KMS object of {source.node.path}, with no error at deploy"
+    )
+    if not is_token(given) and not is_token(held):
+        raise ConstructPropError(
+            "replication.encryption_key_arn", f"must be {what}: {effect}", given
+        )
+    Annotations.of(source).add_warning_v2(
+        REPLICA_KEY_UNCHECKED,
+        f"replication.encryption_key_arn ({given}) cannot be compared at synth with {what}: "
+        f"make sure it is that key's ARN; {effect}",
+    )
 
 
 def check_bucket_name(prop: str, value: Any) -> None:
@@ -1053,10 +1118,16 @@ class EncryptedBucket(Construct):
         add_bucket_statements(
             self.bucket, encryption_statements(self.bucket, facts.key.key_arn, service_writers)
         )
+        self._finish_replication(replication)
+
+    def _finish_replication(self, replication: BucketReplication | None) -> None:
+        """The replication role's grants (or the acknowledgment that there is none), and the
+        replications of the App into and out of this bucket held to their destination's key."""
         if replication is not None:
             self._grant_replication(replication)
         else:
             acknowledge(self.bucket, _REPLICATION_RULES, REASON_NOT_REPLICATED)
+        _match_replications(self, replication)
 
     def _lock(self, lock: BucketObjectLock | None) -> None:
         """The default retention (None: none), on the L1: the L2's

@@ -349,14 +349,20 @@ def _denied_by(statements: list[dict[str, Any]], action: str, keys: dict[str, st
     ]
 
 
+def _source_and_dr_stacks() -> tuple[cdk.Stack, cdk.Stack]:
+    """A replicating bucket's stack and its destination's, of one App and account."""
+    app = cdk.App()
+    source = cdk.Stack(app, "Source", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    dr = cdk.Stack(app, "Dr", env=cdk.Environment(account=WORKLOAD, region=DR_REGION))
+    return source, dr
+
+
 def test_replicas_are_held_to_the_destination_buckets_key() -> None:
     """Replicas that S3 replication writes (s3:ReplicateObject) escaped the encryption denies,
     which named s3:PutObject only: any replication could bring objects in under another key.
     The replicas a BucketReplication writes (its encryption_key_arn, the destination's key), and
     SSE-S3 replicas (an AuditBucket's digest files), still get in."""
-    app = cdk.App()
-    source = cdk.Stack(app, "Source", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
-    dr = cdk.Stack(app, "Dr", env=cdk.Environment(account=WORKLOAD, region=DR_REGION))
+    source, dr = _source_and_dr_stacks()
     EncryptedBucket(
         source, "Data", encryption_key=CustomerManagedKey(source, "K"), replication=TO_DR
     )
@@ -407,10 +413,71 @@ def test_replicas_are_held_to_the_destination_buckets_key() -> None:
     }
     for what, (keys, refused) in replicas.items():
         assert _denied_by(data, "s3:ReplicateObject", keys) == refused, what
+    # The two literal ARNs are the same key: nothing to warn about.
+    Annotations.from_stack(source).has_no_warning("*", Match.any_value())
     # Only S3 server access logging writes to the log bucket, and no replication.
     assert _denied_by(logs, "s3:ReplicateObject", {sse: "AES256"}) == [
         "DenyWritesExceptS3ServerAccessLogging"
     ]
+
+
+@pytest.mark.parametrize("destination_first", [False, True], ids=["source", "destination"])
+def test_a_replication_under_another_key_than_its_destination_bucket_is_refused(
+    destination_first: bool,
+) -> None:
+    """It was accepted at synth, and the destination's policy (DenyOtherKmsKeys) then refused
+    every SSE-KMS replica, which S3 reports only in each object's replication status (FAILED).
+    Refused whichever of the two EncryptedBuckets of the App is made first."""
+    source, dr = _source_and_dr_stacks()
+    other_key = DR_KEY_ARN.replace("1234abcd", "ffffffff")
+
+    def replicated() -> None:
+        EncryptedBucket(
+            source,
+            "Data",
+            encryption_key=CustomerManagedKey(source, "K"),
+            replication=BucketReplication(
+                bucket_name=DR_BUCKET, encryption_key_arn=other_key, region=DR_REGION
+            ),
+        )
+
+    def destination() -> None:
+        key = kms.Key.from_key_arn(dr, "DrKey", DR_KEY_ARN)
+        EncryptedBucket(dr, "Replica", bucket_name=DR_BUCKET, encryption_key=key)
+
+    first, second = (destination, replicated) if destination_first else (replicated, destination)
+    first()
+    with pytest.raises(ConstructPropError) as error:
+        second()
+    assert str(error.value) == (
+        f"'replication.encryption_key_arn' must be the key of the destination bucket "
+        f"'{DR_BUCKET}' (the EncryptedBucket Dr/Replica, under {DR_KEY_ARN}): its bucket policy "
+        "refuses replicas under any other key (DenyOtherKmsKeys), so S3 would fail to replicate "
+        f"every SSE-KMS object of Source/Data, with no error at deploy. Received: '{other_key}'"
+    )
+
+
+def test_a_replication_into_a_bucket_whose_key_is_made_in_the_app_is_warned_about() -> None:
+    """A key made in the App has an ARN token, which a literal encryption_key_arn cannot be
+    compared with at synth: a warning says so (nothing did), naming both."""
+    source, dr = _source_and_dr_stacks()
+    EncryptedBucket(
+        source, "Data", encryption_key=CustomerManagedKey(source, "K"), replication=TO_DR
+    )
+    EncryptedBucket(
+        dr, "Replica", bucket_name=DR_BUCKET, encryption_key=CustomerManagedKey(dr, "DrKey")
+    )
+    annotations = Annotations.from_stack(source)
+    annotations.has_warning(
+        "/Source/Data",
+        Match.string_like_regexp(
+            f"^replication.encryption_key_arn \\({DR_KEY_ARN}\\) cannot be compared at synth "
+            f"with the key of the destination bucket '{DR_BUCKET}' \\(the EncryptedBucket "
+            "Dr/Replica, under Dr/DrKey/Key\\): make sure it is that key's ARN; .*"
+            "\\[ack: kmskit:replicaKeyUnchecked\\]$"
+        ),
+    )
+    assert len(annotations.find_warning("*", Match.any_value())) == 1
 
 
 def test_replication_role_is_least_privilege(workload: SynthResult) -> None:
