@@ -29,6 +29,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any
 
 import jsii
@@ -71,7 +72,7 @@ from constructs_lib.encrypted_bucket import (
     key_facts,
     literal_bucket_name,
 )
-from constructs_lib.key_policy import KeyServicePrincipal, stack_facts, stack_of
+from constructs_lib.key_policy import KeyServicePrincipal, StackFacts, stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, check_alias, owning_key
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
@@ -159,6 +160,33 @@ class CentralAuditBucket:
         # CloudTrail refuses another name at deploy (InvalidS3BucketNameException).
         check_bucket_name("central_bucket.bucket_name", self.bucket_name)
         check_key_prefix("central_bucket.s3_key_prefix", self.s3_key_prefix)
+
+
+def central_bucket_call(
+    bucket_name: str | None, account: str | None, s3_key_prefix: str | EllipsisType | None
+) -> str:
+    """``central_bucket=CentralAuditBucket(...)`` as it must be written for a bucket of another
+    account: each value known here as a literal, a placeholder saying what it is otherwise
+    (``...`` for an ``s3_key_prefix`` not known; None for a bucket that has none)."""
+    args = [
+        f"bucket_name={bucket_name!r}" if bucket_name is not None else "bucket_name='<its name>'",
+        f"account={account!r}" if account is not None else "account='<its account>'",
+    ]
+    if s3_key_prefix is ...:
+        args.append("s3_key_prefix='<its s3_key_prefix>'")
+    elif s3_key_prefix is not None:
+        args.append(f"s3_key_prefix={s3_key_prefix!r}")
+    return f"central_bucket=CentralAuditBucket({', '.join(args)})"
+
+
+def _environment(facts: StackFacts) -> str:
+    """A stack's environment for a message: ``<account>/<region>``, a part left to deploy time
+    (a token) shown as such."""
+    if is_token(facts.account) and is_token(facts.region):
+        return "environment-agnostic"
+    account = "(account at deploy)" if is_token(facts.account) else facts.account
+    region = "(Region at deploy)" if is_token(facts.region) else facts.region
+    return f"{account}/{region}"
 
 
 def check_trail_name(prop: str, value: Any) -> str:
@@ -480,8 +508,13 @@ class AuditTrail(Construct):
             ``alias/audit/<trail name>`` (dots replaced by dashes). Not with ``encryption_key``.
         bucket: an existing :class:`AuditBucket` of this account and Region (CloudTrail needs
             the trail's key in the bucket's Region) that lists this trail in its ``sources``;
-            one of another known account is refused (give ``central_bucket`` for it).
-            Default: a new AuditBucket (see ``bucket_props``).
+            one of another known account is refused, and so is a bucket that is no AuditBucket,
+            each naming the ``central_bucket=CentralAuditBucket(...)`` to give instead, with
+            the bucket's name and ``s3_key_prefix`` where known. From a stack of another
+            environment (one of the two stacks environment-agnostic) it needs a literal
+            ``bucket_name`` and no replication of objects under another key than the trail's
+            (CDK cannot name them there); either is refused. Default: a new AuditBucket (see
+            ``bucket_props``).
         bucket_props: props for the AuditBucket this construct makes (``bucket_name``,
             ``noncurrent_version_retention_days``, ``access_log_retention_days``,
             ``replication``, ``object_lock``, ``removal_policy``): ``object_lock`` locks the
@@ -761,9 +794,14 @@ class AuditTrail(Construct):
         )
         if bucket is not None and not isinstance(bucket, AuditBucket):
             # Worded only now: a construct's path is a jsii round trip.
+            central = central_bucket_call(
+                literal_bucket_name(bucket) if is_bucket(bucket) else None, None, ...
+            )
             raise ConstructPropError(
                 "bucket",
-                "must be an AuditBucket (it carries the CloudTrail bucket policy)",
+                "must be an AuditBucket (it carries the CloudTrail bucket policy); for a bucket "
+                f"of another account, an AuditBucket made there that lists this trail, give "
+                f"{central} (its s3_key_prefix left out only if it has none)",
                 shown(bucket),
             )
         require(
@@ -847,24 +885,33 @@ class AuditTrail(Construct):
 
     def _check_listed(self, bucket: AuditBucket, name: str, organization_id: str | None) -> None:
         facts = stack_facts(stack_of(self))  # read once per stack
+        bucket_facts = stack_facts(stack_of(bucket))
         # A bucket of another account is a central bucket: the trail's key policy must let that
         # account read the log files (central_bucket does), and a replicating bucket's role
         # cannot be named from this account's stack.
-        bucket_account = stack_of(bucket).account
+        bucket_account = bucket_facts.account
         if not (
             is_token(facts.account) or is_token(bucket_account) or bucket_account == facts.account
         ):
+            bucket_name = literal_bucket_name(bucket.bucket)
+            central = central_bucket_call(bucket_name, bucket_account, bucket.s3_key_prefix)
             raise ConstructPropError(  # worded only now: a construct's path is a jsii round trip
                 "bucket",
                 f"must be an AuditBucket of the trail's account ({facts.account}): for a bucket "
-                "of another account give central_bucket=CentralAuditBucket(bucket_name=..., "
-                f"account='{bucket_account}'), which lets that account read the trail's log "
-                "files",
+                "of another account give "
+                + (
+                    central
+                    if bucket_name is not None
+                    else "the AuditBucket a bucket_name (CloudTrail is given the bucket's name, "
+                    "and a name CloudFormation generates cannot be written in another "
+                    f"account's stack), then {central}"
+                )
+                + ", which lets that account read the trail's log files",
                 f"{bucket.node.path} in {bucket_account}",
             )
         # "The key that you choose must be in the same region as the S3 bucket that receives
         # your log files" (CloudTrail user guide); the trail's key is in the trail's Region.
-        bucket_region = stack_of(bucket).region
+        bucket_region = bucket_facts.region
         require(
             is_token(facts.region) or is_token(bucket_region) or bucket_region == facts.region,
             "bucket",
@@ -872,6 +919,8 @@ class AuditTrail(Construct):
             "with the trail's key, which must be in the bucket's Region",
             f"{bucket.node.path} in {bucket_region}",
         )
+        if (bucket_account, bucket_region) != (facts.account, facts.region):
+            self._check_other_environment(bucket, facts, bucket_facts)
         listed = [
             s
             for s in bucket.sources
@@ -890,6 +939,38 @@ class AuditTrail(Construct):
             "bucket",
             f"must list this trail with organization_id {organization_id!r}",
             listed[0].organization_id,
+        )
+
+    def _check_other_environment(
+        self, bucket: AuditBucket, facts: StackFacts, bucket_facts: StackFacts
+    ) -> None:
+        """``bucket``'s stack is of another environment than the trail's (one of them
+        environment-agnostic, or both of the same account and Region but one written as a
+        token): CDK names a resource of such a stack only by a physical name given in code, so
+        the trail needs the bucket's literal name, and cannot name a replication role that must
+        read its log files (see :meth:`_let_replication_read_logs`). Each is refused here,
+        naming ``bucket``, rather than by CDK's CannotUseCrossEnvironment at synth."""
+        encrypted = bucket.encrypted_bucket
+        replicates = (
+            encrypted.replication_policy is not None
+            and encrypted.encryption_key is not self.key.key
+        )
+        if literal_bucket_name(bucket.bucket) is not None and not replicates:
+            return
+        requirement = (
+            "must have a literal bucket_name when its stack is of another environment than the "
+            "trail's: CDK names a bucket of another environment only by a name given in code. "
+            "Give the AuditBucket a bucket_name, or put both stacks in one environment"
+            if not replicates
+            else "must be in the trail's environment: the trail lets the bucket's replication "
+            "role read its log files, and CDK cannot name that role from a stack of another "
+            "environment. Put both stacks in one environment"
+        )
+        raise ConstructPropError(  # worded only now: a construct's path is a jsii round trip
+            "bucket",
+            f"{requirement} (the same account and Region, both given or both left out; the "
+            f"trail's: {_environment(facts)})",
+            f"{bucket.node.path} in {_environment(bucket_facts)}",
         )
 
     def _let_replication_read_logs(self, bucket: AuditBucket) -> None:

@@ -1281,7 +1281,8 @@ def test_an_audit_bucket_of_another_region_is_refused() -> None:
 def test_a_bucket_of_another_account_is_refused_for_central_bucket(replicated: bool) -> None:
     """It was accepted: the trail's key policy then lacked the central account's reader
     statement (central_bucket adds it), so the bucket's owner could not decrypt the log files;
-    with replication, synth failed with a raw CDK error (CannotUseCrossEnvironment)."""
+    with replication, synth failed with a raw CDK error (CannotUseCrossEnvironment). The advice
+    names the bucket's prefix, and says that a generated name cannot be given."""
     app = cdk.App()
     central = cdk.Stack(app, "Central", env=cdk.Environment(account=SECURITY, region="eu-west-1"))
     trail_stack = cdk.Stack(app, "Trail", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
@@ -1291,22 +1292,134 @@ def test_a_bucket_of_another_account_is_refused_for_central_bucket(replicated: b
     with pytest.raises(ConstructPropError) as error:
         AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
     assert error.value.prop == "bucket"
+    prefix = "" if replicated else ", s3_key_prefix='logs'"
     assert str(error.value) == (
         f"'bucket' must be an AuditBucket of the trail's account ({WORKLOAD}): for a bucket of "
-        "another account give central_bucket=CentralAuditBucket(bucket_name=..., "
-        f"account='{SECURITY}'), which lets that account read the trail's log files. "
+        "another account give the AuditBucket a bucket_name (CloudTrail is given the bucket's "
+        "name, and a name CloudFormation generates cannot be written in another account's "
+        "stack), then central_bucket=CentralAuditBucket(bucket_name='<its name>', "
+        f"account='{SECURITY}'{prefix}), which lets that account read the trail's log files. "
         f"Received: 'Central/Shared in {SECURITY}'"
     )
 
 
-def test_an_environment_agnostic_stack_may_take_a_bucket_of_any_stack() -> None:
-    """Only two known accounts that differ are refused: either side a token is left to deploy."""
+def _named_bucket(stack: cdk.Stack, trail_account: str, prefix: str | None = None) -> AuditBucket:
+    """An AuditBucket named CENTRAL_BUCKET for the trail "audit" of ``trail_account``."""
+    return AuditBucket(
+        stack,
+        "Shared",
+        encryption_key=_key(stack),
+        bucket_name=CENTRAL_BUCKET,
+        sources=[TrailSource(account=trail_account, trail_name="audit", region="eu-west-1")],
+        s3_key_prefix=prefix,
+    )
+
+
+def _central_and_trail_stacks() -> tuple[cdk.Stack, cdk.Stack]:
     app = cdk.App()
     central = cdk.Stack(app, "Central", env=cdk.Environment(account=SECURITY, region="eu-west-1"))
-    trail_stack = cdk.Stack(app, "Trail")
-    shared = _bucket_for("audit")(central)
+    trail_stack = cdk.Stack(app, "Trail", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    return central, trail_stack
+
+
+def test_the_central_bucket_advice_as_written_delivers_under_the_buckets_prefix() -> None:
+    """The advice read central_bucket=CentralAuditBucket(bucket_name=..., account=...):
+    followed as written, the trail had no S3KeyPrefix while the central bucket lets CloudTrail
+    write under its own prefix only, so CreateTrail failed at deploy."""
+    central, trail_stack = _central_and_trail_stacks()
+    shared = _named_bucket(central, WORKLOAD, "logs")
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
+    advice = (
+        f"central_bucket=CentralAuditBucket(bucket_name='{CENTRAL_BUCKET}', "
+        f"account='{SECURITY}', s3_key_prefix='logs')"
+    )
+    assert f"for a bucket of another account give {advice}, which lets" in str(error.value)
+    # Followed: the trail writes where the central bucket's policy lets it.
+    _, trail_stack = _central_and_trail_stacks()
+    trail = AuditTrail(
+        trail_stack,
+        "Audit",
+        trail_name="audit",
+        central_bucket=CentralAuditBucket(
+            bucket_name=CENTRAL_BUCKET, account=SECURITY, s3_key_prefix="logs"
+        ),
+    )
+    cfn = trail.trail.node.default_child
+    assert isinstance(cfn, cloudtrail.CfnTrail)
+    assert cfn.s3_key_prefix == shared.s3_key_prefix == "logs"
+
+
+def test_a_bucket_that_is_no_audit_bucket_is_refused_pointing_to_central_bucket() -> None:
+    """An imported bucket (of another account, say) was refused as "must be an AuditBucket"
+    only, without the way to deliver to another account's bucket."""
+    stack = _stack()
+    imported = s3.Bucket.from_bucket_name(stack, "Central", CENTRAL_BUCKET)
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(stack, "Audit", trail_name="audit", bucket=imported)
+    assert str(error.value) == (
+        "'bucket' must be an AuditBucket (it carries the CloudTrail bucket policy); for a "
+        "bucket of another account, an AuditBucket made there that lists this trail, give "
+        f"central_bucket=CentralAuditBucket(bucket_name='{CENTRAL_BUCKET}', "
+        "account='<its account>', s3_key_prefix='<its s3_key_prefix>') (its s3_key_prefix left "
+        "out only if it has none). Received: 'S/Central'"
+    )
+
+
+def _stacks_one_agnostic(agnostic: str) -> tuple[cdk.Stack, cdk.Stack]:
+    """The bucket's stack and the trail's, of one account and Region but ``agnostic`` ("trail"
+    or "bucket") environment-agnostic."""
+    app = cdk.App()
+    known = cdk.Environment(account=SECURITY, region="eu-west-1")
+    central = cdk.Stack(app, "Central", env=None if agnostic == "bucket" else known)
+    trail_stack = cdk.Stack(app, "Trail", env=None if agnostic == "trail" else known)
+    return central, trail_stack
+
+
+@pytest.mark.parametrize("agnostic", ["trail", "bucket"])
+def test_an_environment_agnostic_stack_may_take_a_named_bucket_of_any_stack(agnostic: str) -> None:
+    """Only two known accounts that differ are refused: either side a token is left to deploy.
+    The bucket is named from the other environment by its literal name."""
+    central, trail_stack = _stacks_one_agnostic(agnostic)
+    shared = _named_bucket(central, SECURITY)
     trail = AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
     assert trail.audit_bucket is shared
+    # Synthesized (the whole App): CDK names the bucket of the other environment by its name.
+    resources = Template.from_stack(trail_stack).to_json()["Resources"]
+    (cfn_trail,) = [r for r in resources.values() if r["Type"] == "AWS::CloudTrail::Trail"]
+    assert cfn_trail["Properties"]["S3BucketName"] == CENTRAL_BUCKET
+
+
+@pytest.mark.parametrize("agnostic", ["trail", "bucket"])
+@pytest.mark.parametrize("replicated", [False, True], ids=["generated-name", "replicated"])
+def test_a_bucket_of_another_environment_that_cdk_cannot_name_is_refused(
+    agnostic: str, replicated: bool
+) -> None:
+    """Synth failed with CDK's raw CannotUseCrossEnvironment (a test said such a trail was
+    accepted, and never synthesized it): the trail names the bucket by a name CloudFormation
+    generates, or a replicating bucket's role, from a stack of another environment."""
+    central, trail_stack = _stacks_one_agnostic(agnostic)
+    shared = (
+        _replicating_bucket(central, _key(central)) if replicated else _bucket_for("audit")(central)
+    )
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
+    requirement = (
+        "must be in the trail's environment: the trail lets the bucket's replication role read "
+        "its log files, and CDK cannot name that role from a stack of another environment. Put "
+        "both stacks in one environment"
+        if replicated
+        else "must have a literal bucket_name when its stack is of another environment than the "
+        "trail's: CDK names a bucket of another environment only by a name given in code. Give "
+        "the AuditBucket a bucket_name, or put both stacks in one environment"
+    )
+    trail_env, bucket_env = "environment-agnostic", "111111111111/eu-west-1"
+    if agnostic == "bucket":
+        trail_env, bucket_env = bucket_env, trail_env
+    assert str(error.value) == (
+        f"'bucket' {requirement} (the same account and Region, both given or both left out; the "
+        f"trail's: {trail_env}). Received: 'Central/Shared in {bucket_env}'"
+    )
 
 
 def test_trail_takes_the_given_buckets_prefix_or_none() -> None:
