@@ -7,6 +7,7 @@ SNS encrypts with the topic's CMK, so every publishing service needs ``kms:Gener
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -28,10 +29,11 @@ from constructs_lib._validation import (
     shown,
 )
 from constructs_lib.key_policy import (
-    PUBLISHER_SOURCE_ARNS,
-    SERVICE_PRINCIPAL,
+    EVENTBRIDGE,
     KeyServicePrincipal,
     ListOrTuple,
+    check_publisher,
+    service_sid_name,
     stack_facts,
     stack_of,
 )
@@ -157,11 +159,18 @@ class AlarmTopic(Construct):
     Args:
         encryption_key: the CMK (or multi-Region replica) that encrypts messages; a symmetric
             encryption key: a :class:`CustomerManagedKey` or :class:`ReplicaKey`, or its ``.key``.
-        publishers: service principals allowed to publish, each a service whose source ARNs
-            are known (:data:`~constructs_lib.key_policy.PUBLISHER_SOURCE_ARNS`: CloudWatch,
-            EventBridge, S3, Budgets, ...). Alarms (of this toolkit's constructs, or
-            :meth:`notify`) may be wired to the topic only with ``cloudwatch.amazonaws.com``
-            among them. Default: CloudWatch alarms only.
+        publishers: service principals allowed to publish (``cloudwatch.amazonaws.com``,
+            ``events.amazonaws.com``, ``s3.amazonaws.com``, ``events.rds.amazonaws.com``, ...).
+            Alarms (of this toolkit's constructs, or :meth:`notify`) may be wired to the topic
+            only with ``cloudwatch.amazonaws.com`` among them. Default: CloudWatch alarms only.
+        publisher_source_arns: an ``aws:SourceArn`` pattern for some of ``publishers``, e.g.
+            ``{"events.rds.amazonaws.com": "arn:aws:rds:eu-west-1:111111111111:db:prod-*"}``,
+            in both the key policy and the topic policy (not for ``events.amazonaws.com``,
+            whose KMS requests carry no aws:SourceArn). Default: none; each publisher's key
+            statement then takes any of its resources in the account (and Region, where its
+            ARNs have one: :func:`~constructs_lib.key_policy.publisher_source_arn`), and its
+            topic statement ``aws:SourceAccount`` only (CloudWatch: its alarms; EventBridge:
+            its rules).
         display_name: at most 100 characters. Default: none.
 
     Attributes:
@@ -177,6 +186,7 @@ class AlarmTopic(Construct):
         *,
         encryption_key: CustomerManagedKey | ReplicaKey | kms.IKey,
         publishers: ListOrTuple[str] = DEFAULT_PUBLISHERS,
+        publisher_source_arns: Mapping[str, str] | None = None,
         display_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -204,20 +214,33 @@ class AlarmTopic(Construct):
         )
         publishers = check_sequence("publishers", publishers, "service principals")
         for service in publishers:
-            require(
-                isinstance(service, str) and bool(SERVICE_PRINCIPAL.match(service)),
+            check_publisher(
                 "publishers",
+                service,
                 "must hold service principals such as 'cloudwatch.amazonaws.com'",
+            )
+        require(
+            publisher_source_arns is None or isinstance(publisher_source_arns, Mapping),
+            "publisher_source_arns",
+            "must be a mapping of publisher to aws:SourceArn pattern, or None",
+            publisher_source_arns,
+        )
+        source_arns = dict(publisher_source_arns or {})
+        for service, pattern in source_arns.items():
+            require(
+                service in publishers and service != EVENTBRIDGE,
+                "publisher_source_arns",
+                f"must have keys among publishers ({', '.join(publishers)}), other than "
+                f"{EVENTBRIDGE} (the KMS requests of EventBridge-to-encrypted topics carry no "
+                "aws:SourceArn)",
                 service,
             )
             require(
-                service in PUBLISHER_SOURCE_ARNS,
-                "publishers",
-                "must hold services whose source ARNs the key policy can name: "
-                f"{', '.join(sorted(PUBLISHER_SOURCE_ARNS))} (for another service, add "
-                "KeyServicePrincipal.publisher(service=..., destination='sns', "
-                "source_arn_pattern=...) to the key and a statement to topic.topic's policy)",
-                service,
+                isinstance(pattern, str) and bool(pattern),
+                "publisher_source_arns",
+                f"must map {service} to an ARN pattern such as "
+                "'arn:aws:rds:eu-west-1:111111111111:db:*'",
+                pattern,
             )
         require(
             display_name is None
@@ -238,21 +261,27 @@ class AlarmTopic(Construct):
         )
         topic_arn = self.topic.topic_arn
         for service in publishers:
+            given = source_arns.get(service)
             encryption_key.add_service_principal(
-                KeyServicePrincipal.publisher(service=service, destination="sns")
+                KeyServicePrincipal.publisher(
+                    service=service, destination="sns", source_arn_pattern=given
+                )
             )
             conditions: dict[str, dict[str, str]] = {
                 "StringEquals": {"aws:SourceAccount": facts.account}
             }
-            pattern = SOURCE_ARN_PATTERNS.get(service)
-            if pattern is not None:
-                source = pattern.format(
+            default = SOURCE_ARN_PATTERNS.get(service)
+            source = given or (
+                default
+                and default.format(
                     partition=facts.partition, region=facts.region, account=facts.account
                 )
+            )
+            if source:
                 conditions["ArnLike"] = {"aws:SourceArn": source}
             self.topic.add_to_resource_policy(
                 iam.PolicyStatement(
-                    sid=f"Allow{service.split('.', 1)[0].title()}Publish",
+                    sid=f"Allow{service_sid_name(service, keep_hyphens=True)}Publish",
                     principals=[principals.service(service)],
                     actions=["sns:Publish"],
                     resources=[topic_arn],

@@ -62,24 +62,24 @@ OWN_ACCOUNT = object()
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com\Z")
 # The ARNs of the resources each service publishes to SNS topics and SQS queues for, as it puts
 # them in aws:SourceArn (Service Authorization Reference, "Resource types"), with {partition},
-# {region} and {account} the key's: KeyServicePrincipal.publisher's default aws:SourceArn. Not
-# every ARN has a Region or an account (an S3 bucket's has neither, a budget's no Region), and
-# not every service names its ARNs after its principal (Cost Anomaly Detection: costalerts, ce):
-# a pattern of another shape would never match. A service not here needs its source_arn_pattern.
+# {region} and {account} the key's: KeyServicePrincipal.publisher's default aws:SourceArn for the
+# services whose ARNs are not arn:<partition>:<first label of the principal>:<region>:<account>:
+# (that default, PUBLISHER_REGIONAL_SOURCE_ARN, fits CloudWatch, EventBridge, SNS, CloudTrail,
+# Backup, SES, ...). An S3 bucket's ARN has neither Region nor account, a budget's no Region;
+# Cost Anomaly Detection (costalerts) names its ARNs after Cost Explorer (ce), RDS event
+# notifications (events.rds) after RDS: a pattern of another shape would never match.
 PUBLISHER_SOURCE_ARNS = {
-    "backup.amazonaws.com": "arn:{partition}:backup:{region}:{account}:*",
     "budgets.amazonaws.com": "arn:{partition}:budgets::{account}:*",
-    "cloudwatch.amazonaws.com": "arn:{partition}:cloudwatch:{region}:{account}:*",
-    "codestar-notifications.amazonaws.com": (
-        "arn:{partition}:codestar-notifications:{region}:{account}:*"
-    ),
     "costalerts.amazonaws.com": "arn:{partition}:ce::{account}:*",
-    "events.amazonaws.com": "arn:{partition}:events:{region}:{account}:*",
-    "rds.amazonaws.com": "arn:{partition}:rds:{region}:{account}:*",
+    "events.rds.amazonaws.com": "arn:{partition}:rds:{region}:{account}:*",
     # A bucket's ARN names neither: aws:SourceAccount (the bucket owner) limits it.
     "s3.amazonaws.com": "arn:{partition}:s3:::*",
-    "ses.amazonaws.com": "arn:{partition}:ses:{region}:{account}:*",
 }
+PUBLISHER_REGIONAL_SOURCE_ARN = "arn:{partition}:{service}:{region}:{account}:*"
+# Principals that look like a publisher's but are not the one that publishes: RDS event
+# notifications come from events.rds.amazonaws.com (RDS user guide,
+# USER_Events.GrantingPermissions); rds.amazonaws.com is RDS itself.
+NOT_PUBLISHERS = {"rds.amazonaws.com": "events.rds.amazonaws.com"}
 MAX_KEY_POLICY_BYTES = 32_768
 DNSSEC_SERVICE = "dnssec-route53.amazonaws.com"
 DNSSEC_REGION = "us-east-1"
@@ -105,6 +105,51 @@ _T = TypeVar("_T")
 ListOrTuple: TypeAlias = Sequence[_T]
 """``KeyPolicy.custom(deployer=...)`` default: the CloudFormation execution role of the key's
 stack synthesizer (``cdk-<qualifier>-cfn-exec-role-<account>-<region>``)."""
+
+
+def check_publisher(prop: str, service: Any, requirement: str) -> str:
+    """Refuse ``service`` under ``prop`` unless it is a service principal (``requirement`` worded
+    by the caller) that publishes to SNS and SQS; ``rds.amazonaws.com`` is refused naming the
+    principal RDS event notifications publish as (``events.rds.amazonaws.com``)."""
+    require(
+        isinstance(service, str) and bool(SERVICE_PRINCIPAL.match(service)),
+        prop,
+        requirement,
+        service,
+    )
+    publisher = NOT_PUBLISHERS.get(service)
+    require(
+        publisher is None,
+        prop,
+        f"must name the principal the service publishes as: use {publisher} (RDS event "
+        "notifications are published by events.rds.amazonaws.com, for aws:SourceArn the RDS "
+        "resource; rds.amazonaws.com never publishes to SNS or SQS)",
+        service,
+    )
+    return str(service)
+
+
+def publisher_source_arn(service: str, *, partition: str, region: str, account: str) -> str:
+    """The ``aws:SourceArn`` pattern of any resource ``service`` publishes for in ``account``
+    (and ``region``, where its ARNs have one): :data:`PUBLISHER_SOURCE_ARNS` for the services
+    whose ARN shape differs, else ``arn:<partition>:<first label of service>:<region>:
+    <account>:*``."""
+    pattern = PUBLISHER_SOURCE_ARNS.get(service, PUBLISHER_REGIONAL_SOURCE_ARN)
+    return pattern.format(
+        partition=partition, service=service.split(".", 1)[0], region=region, account=account
+    )
+
+
+def service_sid_name(service: str, *, keep_hyphens: bool = False) -> str:
+    """A service principal as statement IDs name it: each label before ``.amazonaws.com``
+    title-cased and joined (``events.rds.amazonaws.com``: ``EventsRds``; ``cloudwatch``:
+    ``Cloudwatch``), so two principals never share a Sid. Each label's hyphenated parts are
+    joined too (``CodestarNotifications``) unless ``keep_hyphens`` (AlarmTopic's topic policy
+    Sids have always kept them: ``Codestar-Notifications``)."""
+    labels = service.removesuffix(".amazonaws.com").split(".")
+    if keep_hyphens:
+        return "".join(label.title() for label in labels)
+    return "".join(part.title() for label in labels for part in label.split("-"))
 
 
 @dataclass(frozen=True)
@@ -944,10 +989,9 @@ class KeyServicePrincipal:
                 (``aws:sns:topicArn`` / ``aws:sqs:arn``) limited to the key's account and Region.
             source_arn_pattern: ``aws:SourceArn`` pattern for the publishing resources. Default:
                 any resource of that service in the key's account (and Region, where its ARNs
-                have one), for the services of :data:`PUBLISHER_SOURCE_ARNS` (S3 buckets:
-                ``arn:aws:s3:::*``, budgets: ``arn:aws:budgets::<account>:*``, ...); required for
-                any other service (a guessed ARN shape may never match, and then the service can
-                never publish).
+                have one): :func:`publisher_source_arn` (``arn:aws:<service>:<region>:<account>:*``,
+                or the shape of :data:`PUBLISHER_SOURCE_ARNS` for S3 buckets, budgets, Cost
+                Anomaly Detection and RDS event notifications).
 
         EventBridge publishing to an SNS topic is the exception: its KMS requests carry neither
         ``aws:SourceAccount`` nor ``aws:SourceArn`` (SNS developer guide, "Adding the
@@ -956,12 +1000,7 @@ class KeyServicePrincipal:
         context alone, and a ``source_arn_pattern`` for it is refused.
         """
         require(destination in ("sns", "sqs"), "destination", "must be 'sns' or 'sqs'", destination)
-        require(
-            isinstance(service, str) and bool(SERVICE_PRINCIPAL.match(service)),
-            "service",
-            "must be a service principal ending in '.amazonaws.com'",
-            service,
-        )
+        check_publisher("service", service, "must be a service principal ending in '.amazonaws.com'")
         require(
             source_arn_pattern is None
             or (isinstance(source_arn_pattern, str) and bool(source_arn_pattern)),
@@ -979,30 +1018,14 @@ class KeyServicePrincipal:
             "never match",
             source_arn_pattern,
         )
-        require(
-            not source_conditions
-            or source_arn_pattern is not None
-            or service in PUBLISHER_SOURCE_ARNS,
-            "source_arn_pattern",
-            f"must be given for {service}: the ARNs of its resources (aws:SourceArn) are known "
-            f"only for {', '.join(sorted(PUBLISHER_SOURCE_ARNS))}; give the pattern from its "
-            "Service Authorization Reference entry, e.g. 'arn:aws:<service>:<region>:<account>:*'",
-            source_arn_pattern,
-        )
 
         def render(ctx: KeyContext, suffix: str) -> list[iam.PolicyStatement]:
-            prefix = service.split(".", 1)[0]
-            source = source_arn_pattern or PUBLISHER_SOURCE_ARNS.get(service, "").format(
-                partition=ctx.partition, region=ctx.region, account=ctx.account
+            source = source_arn_pattern or publisher_source_arn(
+                service, partition=ctx.partition, region=ctx.region, account=ctx.account
             )
             context_key = "aws:sns:topicArn" if destination == "sns" else "aws:sqs:arn"
             resource = f"arn:{ctx.partition}:{destination}:{ctx.region}:{ctx.account}:*"
-            sid = (
-                "Allow"
-                + "".join(part.title() for part in prefix.split("-"))
-                + destination.upper()
-                + suffix
-            )
+            sid = "Allow" + service_sid_name(service) + destination.upper() + suffix
             conditions: dict[str, dict[str, Any]] = {
                 "ArnLike": {f"kms:EncryptionContext:{context_key}": resource}
             }

@@ -49,26 +49,79 @@ def cloudwatch_refused(path: str, publishers: list[str]) -> str:
             "'publishers' must hold service principals such as 'cloudwatch.amazonaws.com'. "
             "Received: 'cloudwatch.amazonaws.com\\n'",
         ),
-        # Was given aws:SourceArn arn:aws:iotevents:eu-west-1:111111111111:*, a guessed shape.
+        # rds.amazonaws.com is RDS itself: its event notifications publish as events.rds.
         (
-            "iotevents.amazonaws.com",
-            "'publishers' must hold services whose source ARNs the key policy can name: "
-            "backup.amazonaws.com, budgets.amazonaws.com, cloudwatch.amazonaws.com, "
-            "codestar-notifications.amazonaws.com, costalerts.amazonaws.com, "
-            "events.amazonaws.com, rds.amazonaws.com, s3.amazonaws.com, ses.amazonaws.com (for "
-            "another service, add KeyServicePrincipal.publisher(service=..., destination='sns', "
-            "source_arn_pattern=...) to the key and a statement to topic.topic's policy). "
-            "Received: 'iotevents.amazonaws.com'",
+            "rds.amazonaws.com",
+            "'publishers' must name the principal the service publishes as: use "
+            "events.rds.amazonaws.com (RDS event notifications are published by "
+            "events.rds.amazonaws.com, for aws:SourceArn the RDS resource; rds.amazonaws.com "
+            "never publishes to SNS or SQS). Received: 'rds.amazonaws.com'",
         ),
     ],
-    ids=["wildcard", "trailing-newline", "unknown-source-arns"],
+    ids=["wildcard", "trailing-newline", "rds-not-events-rds"],
 )
-def test_each_publisher_is_a_service_principal_with_known_source_arns(
+def test_each_publisher_is_a_service_principal_that_publishes(
     publisher: str, message: str
 ) -> None:
     here = stack(cdk.App())
     with pytest.raises(ConstructPropError) as error:
         AlarmTopic(here, "T", encryption_key=CustomerManagedKey(here, "K"), publishers=[publisher])
+    assert str(error.value) == message
+
+
+def test_any_regional_publisher_is_taken() -> None:
+    """Every service outside the table of other ARN shapes was refused, though the regional
+    aws:SourceArn default fits most (CloudTrail, SNS, Backup, ...)."""
+    here = stack(cdk.App())
+    topic = AlarmTopic(
+        here,
+        "T",
+        encryption_key=CustomerManagedKey(here, "K"),
+        publishers=["cloudwatch.amazonaws.com", "cloudtrail.amazonaws.com"],
+    )
+    assert topic.publishers == ("cloudwatch.amazonaws.com", "cloudtrail.amazonaws.com")
+
+
+@pytest.mark.parametrize(
+    ("source_arns", "message"),
+    [
+        (
+            ["arn:aws:rds:eu-west-1:111111111111:db:*"],
+            "'publisher_source_arns' must be a mapping of publisher to aws:SourceArn pattern, or "
+            "None. Received: ['arn:aws:rds:eu-west-1:111111111111:db:*']",
+        ),
+        (
+            {"events.rds.amazonaws.com": "arn:aws:rds:eu-west-1:111111111111:db:*"},
+            "'publisher_source_arns' must have keys among publishers (cloudwatch.amazonaws.com, "
+            "events.amazonaws.com), other than events.amazonaws.com (the KMS requests of "
+            "EventBridge-to-encrypted topics carry no aws:SourceArn). "
+            "Received: 'events.rds.amazonaws.com'",
+        ),
+        (
+            {"events.amazonaws.com": "arn:aws:events:eu-west-1:111111111111:rule/*"},
+            "'publisher_source_arns' must have keys among publishers (cloudwatch.amazonaws.com, "
+            "events.amazonaws.com), other than events.amazonaws.com (the KMS requests of "
+            "EventBridge-to-encrypted topics carry no aws:SourceArn). "
+            "Received: 'events.amazonaws.com'",
+        ),
+        (
+            {"cloudwatch.amazonaws.com": ""},
+            "'publisher_source_arns' must map cloudwatch.amazonaws.com to an ARN pattern such as "
+            "'arn:aws:rds:eu-west-1:111111111111:db:*'. Received: ''",
+        ),
+    ],
+    ids=["not-a-mapping", "not-a-publisher", "eventbridge", "empty-pattern"],
+)
+def test_publisher_source_arns_are_checked(source_arns: Any, message: str) -> None:
+    here = stack(cdk.App())
+    with pytest.raises(ConstructPropError) as error:
+        AlarmTopic(
+            here,
+            "T",
+            encryption_key=CustomerManagedKey(here, "K"),
+            publishers=["cloudwatch.amazonaws.com", "events.amazonaws.com"],
+            publisher_source_arns=source_arns,
+        )
     assert str(error.value) == message
 
 

@@ -552,6 +552,92 @@ def test_publishers_whose_arns_have_no_region_or_account_get_source_arns_that_ma
     } == {ACCOUNT}
 
 
+def test_publishers_of_the_regional_arn_shape_keep_their_regional_source_arn() -> None:
+    """Only the services of PUBLISHER_SOURCE_ARNS have another ARN shape: SNS fanning out to
+    an encrypted queue and CloudTrail publishing to a topic were refused ("'source_arn_pattern'
+    must be given"), though arn:aws:<service>:<region>:<account>:* matches their resources."""
+    app, _, key = one_key_stack()
+    key.add_service_principal(
+        KeyServicePrincipal.publisher(service="sns.amazonaws.com", destination="sqs")
+    )
+    key.add_service_principal(
+        KeyServicePrincipal.publisher(service="cloudtrail.amazonaws.com", destination="sns")
+    )
+    statements = statements_by_sid(app)
+    assert statements["AllowSnsSQS"]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {
+            "aws:SourceArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:*",
+            "kms:EncryptionContext:aws:sqs:arn": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:*",
+        },
+    }
+    assert (
+        statements["AllowCloudtrailSNS"]["Condition"]["ArnLike"]["aws:SourceArn"]
+        == f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:*"
+    )
+
+
+def test_rds_event_notifications_publish_as_events_rds_with_their_own_sid() -> None:
+    """RDS event notifications publish as events.rds.amazonaws.com, aws:SourceArn the RDS
+    resource (RDS user guide, USER_Events.GrantingPermissions). Sids were built from the first
+    label only: events.rds and events were both AllowEventsSNS, and the policy was refused.
+    Single-label Sids are unchanged."""
+    app, stack, key = one_key_stack()
+    AlarmTopic(
+        stack,
+        "Topic",
+        encryption_key=key,
+        publishers=[
+            "cloudwatch.amazonaws.com",
+            "events.amazonaws.com",
+            "events.rds.amazonaws.com",
+            "codestar-notifications.amazonaws.com",
+        ],
+        publisher_source_arns={
+            "events.rds.amazonaws.com": f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:prod-*"
+        },
+    )
+    key.add_service_principal(
+        KeyServicePrincipal.publisher(service="events.rds.amazonaws.com", destination="sqs")
+    )
+    statements = statements_by_sid(app)
+    assert {
+        "AllowCloudwatchSNS",
+        "AllowEventsSNS",
+        "AllowEventsRdsSNS",
+        "AllowCodestarNotificationsSNS",
+        "AllowEventsRdsSQS",
+    } <= set(statements)
+    assert statements["AllowEventsRdsSNS"]["Principal"] == {
+        "Service": "events.rds.amazonaws.com"
+    }
+    assert (
+        statements["AllowEventsRdsSNS"]["Condition"]["ArnLike"]["aws:SourceArn"]
+        == f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:prod-*"
+    )
+    # Without a pattern: any RDS resource of the account and Region (RDS's ARNs, not events').
+    assert (
+        statements["AllowEventsRdsSQS"]["Condition"]["ArnLike"]["aws:SourceArn"]
+        == f"arn:aws:rds:eu-west-1:{ACCOUNT}:*"
+    )
+    # The topic policy: the given pattern, and Sids of single labels as before.
+    topic_policy = next(
+        r
+        for r in app.synth().get_stack_by_name("S").template["Resources"].values()
+        if r["Type"] == "AWS::SNS::TopicPolicy"
+    )
+    by_sid = {s["Sid"]: s for s in topic_policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert {
+        "AllowCloudwatchPublish",
+        "AllowEventsPublish",
+        "AllowEventsRdsPublish",
+        "AllowCodestar-NotificationsPublish",
+    } <= set(by_sid)
+    assert by_sid["AllowEventsRdsPublish"]["Condition"]["ArnLike"] == {
+        "aws:SourceArn": f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:prod-*"
+    }
+
+
 def test_cloudtrail_log_readers_of_another_account_are_not_held_to_the_key_account() -> None:
     """kms:CallerAccount is the reader's own account: with the key's account in it, a reader
     of a security account would never decrypt. AWS documents the Null condition alone."""

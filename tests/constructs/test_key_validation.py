@@ -1119,18 +1119,14 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "requests of EventBridge-to-encrypted topics carry no aws:SourceArn, so the statement "
         "would never match. Received: 'arn:aws:events:eu-west-1:111111111111:rule/*'",
     ),
-    # Was rendered as arn:aws:iotevents:<region>:<account>:*, a guess that may never match.
+    # rds.amazonaws.com never publishes: RDS event notifications come from events.rds.
     (
-        "publisher-unknown-service-without-a-source-arn",
-        lambda stack: KeyServicePrincipal.publisher(
-            service="iotevents.amazonaws.com", destination="sns"
-        ),
-        "'source_arn_pattern' must be given for iotevents.amazonaws.com: the ARNs of its "
-        "resources (aws:SourceArn) are known only for backup.amazonaws.com, "
-        "budgets.amazonaws.com, cloudwatch.amazonaws.com, codestar-notifications.amazonaws.com, "
-        "costalerts.amazonaws.com, events.amazonaws.com, rds.amazonaws.com, s3.amazonaws.com, "
-        "ses.amazonaws.com; give the pattern from its Service Authorization Reference entry, "
-        "e.g. 'arn:aws:<service>:<region>:<account>:*'. Received: None",
+        "publisher-rds-not-events-rds",
+        lambda stack: KeyServicePrincipal.publisher(service="rds.amazonaws.com", destination="sns"),
+        "'service' must name the principal the service publishes as: use "
+        "events.rds.amazonaws.com (RDS event notifications are published by "
+        "events.rds.amazonaws.com, for aws:SourceArn the RDS resource; rds.amazonaws.com never "
+        "publishes to SNS or SQS). Received: 'rds.amazonaws.com'",
     ),
     # grants
     (
