@@ -13,10 +13,8 @@ Calls that AWS services make for the account (S3, EBS, Secrets Manager, ...) cou
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-import botocore.loaders
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
@@ -33,8 +31,75 @@ KNOWN_RESOURCES = (
     "CryptographicOperationsRsa",
     "CryptographicOperationsEcc",
 )
-"""The shared cryptographic-operation quotas; single APIs (``DescribeKey``, ``CreateGrant``,
-...) are Resources of their own, named as the operation (:func:`kms_operations`)."""
+"""The shared cryptographic-operation quotas (:data:`SHARED_QUOTA_OPERATIONS`)."""
+REQUEST_QUOTA_OPERATIONS = (
+    "CancelKeyDeletion",
+    "ConnectCustomKeyStore",
+    "CreateAlias",
+    "CreateCustomKeyStore",
+    "CreateGrant",
+    "CreateKey",
+    "DeleteAlias",
+    "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "DescribeCustomKeyStores",
+    "DescribeKey",
+    "DisableKey",
+    "DisableKeyRotation",
+    "DisconnectCustomKeyStore",
+    "EnableKey",
+    "EnableKeyRotation",
+    "GetKeyLastUsage",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "GetParametersForImport",
+    "GetPublicKey",
+    "ImportKeyMaterial",
+    "ListAliases",
+    "ListGrants",
+    "ListKeyPolicies",
+    "ListKeyRotations",
+    "ListKeys",
+    "ListResourceTags",
+    "ListRetirableGrants",
+    "PutKeyPolicy",
+    "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
+    "RotateKeyOnDemand",
+    "ScheduleKeyDeletion",
+    "TagResource",
+    "UntagResource",
+    "UpdateAlias",
+    "UpdateCustomKeyStore",
+    "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+)
+"""The KMS API operations with a request quota of their own, each an ``AWS/Usage`` Resource
+named as the operation (KMS developer guide, "Request quotas": "<operation> request rate")."""
+SHARED_QUOTA_OPERATIONS = {
+    **dict.fromkeys(
+        (
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+            "GenerateMac",
+            "GenerateRandom",
+            "VerifyMac",
+        ),
+        "CryptographicOperationsSymmetric",
+    ),
+    **dict.fromkeys(
+        ("Decrypt", "Encrypt", "ReEncrypt"),
+        "CryptographicOperationsSymmetric (CryptographicOperationsRsa with RSA keys)",
+    ),
+    **dict.fromkeys(
+        ("Sign", "Verify"),
+        "CryptographicOperationsRsa or CryptographicOperationsEcc (by the key's type)",
+    ),
+    "DeriveSharedSecret": "CryptographicOperationsEcc",
+}
+"""Cryptographic operations that count against a shared quota rather than one of their own:
+SERVICE_QUOTA() has no quota for them, and an alarm on them would never fire."""
 MAX_WINDOW_SHORT_PERIODS = 86_400
 """Longest period x evaluation_periods CloudWatch accepts for periods under an hour (s)."""
 MAX_WINDOW = 604_800
@@ -52,9 +117,11 @@ class KmsRequestQuotaAlarm(Construct):
         encryption_key: symmetric CMK for the new topic (a :class:`CustomerManagedKey` or
             :class:`ReplicaKey`, or its ``.key``). Default: none (give ``alarm_topic``).
         resource: the ``AWS/Usage`` Resource dimension, i.e. which quota: one of
-            :data:`KNOWN_RESOURCES` or the name of a KMS API operation (``DescribeKey``,
-            ``CreateGrant``, ...: a quota of its own). Anything else is refused (a misspelled
-            Resource has no data, and the alarm would never fire). Default:
+            :data:`KNOWN_RESOURCES` or a KMS API operation with a quota of its own
+            (:data:`REQUEST_QUOTA_OPERATIONS`: ``DescribeKey``, ``CreateGrant``, ...). Anything
+            else is refused (a misspelled Resource has no data, and an operation of a shared
+            quota, such as ``Decrypt``, has no quota of its own: the alarm would never fire),
+            an operation of :data:`SHARED_QUOTA_OPERATIONS` naming its shared quota. Default:
             ``CryptographicOperationsSymmetric`` (Encrypt, Decrypt, GenerateDataKey*, ...
             with symmetric keys, shared by the whole account and Region).
         threshold_percent: alarm at this percentage of the quota, more than 0 and at most 100.
@@ -90,13 +157,21 @@ class KmsRequestQuotaAlarm(Construct):
         alarm_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
+        shared = SHARED_QUOTA_OPERATIONS.get(resource) if isinstance(resource, str) else None
+        require(
+            shared is None,
+            "resource",
+            f"must be a Resource with a quota of its own: '{resource}' counts against {shared}, "
+            "a shared quota; give that instead",
+            resource,
+        )
         require(
             isinstance(resource, str)
-            and (resource in KNOWN_RESOURCES or resource in kms_operations()),
+            and (resource in KNOWN_RESOURCES or resource in REQUEST_QUOTA_OPERATIONS),
             "resource",
             "must be an AWS/Usage Resource of KMS: one of the shared quotas "
             f"{', '.join(KNOWN_RESOURCES)}, or a KMS API operation with a quota of its own "
-            f"({', '.join(sorted(kms_operations()))})",
+            f"({', '.join(REQUEST_QUOTA_OPERATIONS)})",
             resource,
         )
         # The numbers' checks word a deploy-time number as its token only when they fail (one
@@ -193,13 +268,6 @@ class KmsRequestQuotaAlarm(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.topic.notify(self.alarm)
-
-
-@functools.cache
-def kms_operations() -> frozenset[str]:
-    """The names of KMS's API operations, read offline from botocore's KMS service model."""
-    model = botocore.loaders.create_loader().load_service_model("kms", "service-2")
-    return frozenset(model["operations"])
 
 
 def _is_number(value: Any) -> bool:

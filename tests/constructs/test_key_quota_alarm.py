@@ -6,10 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import aws_cdk as cdk
+import botocore.loaders
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from constructs_lib import AlarmTopic, ConstructPropError, CustomerManagedKey, KmsRequestQuotaAlarm
+from constructs_lib.quota_alarm import REQUEST_QUOTA_OPERATIONS, SHARED_QUOTA_OPERATIONS
 from tests._support.synth import SynthResult
 
 Synth = Callable[[str], SynthResult]
@@ -170,7 +172,31 @@ QUOTA_TOKEN = cdk.Fn.import_value("QuotaMinutes")
         ),
         (
             {"resource": "CryptographicOperationSymmetric"},
-            "VerifyMac). Received: 'CryptographicOperationSymmetric'",
+            "UpdatePrimaryRegion). Received: 'CryptographicOperationSymmetric'",
+        ),
+        # Were accepted: no quota of their own, so SERVICE_QUOTA() had none and the alarm never
+        # fired.
+        (
+            {"resource": "Decrypt"},
+            "'resource' must be a Resource with a quota of its own: 'Decrypt' counts against "
+            "CryptographicOperationsSymmetric (CryptographicOperationsRsa with RSA keys), a shared "
+            "quota; give that instead. Received: 'Decrypt'",
+        ),
+        (
+            {"resource": "GenerateDataKey"},
+            "'resource' must be a Resource with a quota of its own: 'GenerateDataKey' counts "
+            "against CryptographicOperationsSymmetric, a shared quota; give that instead. "
+            "Received: 'GenerateDataKey'",
+        ),
+        (
+            {"resource": "Sign"},
+            "'resource' must be a Resource with a quota of its own: 'Sign' counts against "
+            "CryptographicOperationsRsa or CryptographicOperationsEcc (by the key's type), a "
+            "shared quota; give that instead. Received: 'Sign'",
+        ),
+        (
+            {"resource": "GenerateDataKeyPair"},
+            "UpdatePrimaryRegion). Received: 'GenerateDataKeyPair'",
         ),
         # Was a raw jsii MustBeDurationSpecifiedDuration error.
         (
@@ -212,6 +238,10 @@ QUOTA_TOKEN = cdk.Fn.import_value("QuotaMinutes")
         "resource-newline",
         "resource-misspelled-lists-operations",
         "resource-misspelled-named",
+        "resource-shared-symmetric",
+        "resource-shared-generate-data-key",
+        "resource-shared-sign",
+        "resource-per-key-spec-quotas",
         "period-token-minutes",
         "period-token-seconds",
         "period-number-token",
@@ -228,6 +258,18 @@ def test_bad_props_name_the_prop_and_value(props: dict[str, Any], message: str) 
     with pytest.raises(ConstructPropError) as error:
         KmsRequestQuotaAlarm(stack, "Quota", encryption_key=CustomerManagedKey(stack, "K"), **props)
     assert message in str(error.value)
+
+
+def test_the_quota_lists_name_kms_operations() -> None:
+    """Each listed operation is one of botocore's KMS model (a misspelling would refuse a real
+    Resource); the operations of neither list are those whose quotas are per key spec
+    (GenerateDataKeyPair*) or not listed in KMS's request quotas at all."""
+    model = botocore.loaders.create_loader().load_service_model("kms", "service-2")
+    operations = set(model["operations"])
+    assert set(REQUEST_QUOTA_OPERATIONS) <= operations
+    assert set(SHARED_QUOTA_OPERATIONS) <= operations
+    assert not set(REQUEST_QUOTA_OPERATIONS) & set(SHARED_QUOTA_OPERATIONS)
+    assert list(REQUEST_QUOTA_OPERATIONS) == sorted(REQUEST_QUOTA_OPERATIONS)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from constructs_lib import (
     KmsRequestQuotaAlarm,
     ReplicaKey,
 )
-from constructs_lib.quota_alarm import kms_operations
+from constructs_lib.quota_alarm import REQUEST_QUOTA_OPERATIONS
 from kmskit.key_inventory import analyze_policy
 from kmskit.policy_conditions import limits_source
 
@@ -1255,7 +1255,7 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
         "'resource' must be an AWS/Usage Resource of KMS: one of the shared quotas "
         "CryptographicOperationsSymmetric, CryptographicOperationsRsa, CryptographicOperationsEcc, "
         "or a KMS API operation with a quota of its own "
-        f"({', '.join(sorted(kms_operations()))}). Received: 'Cryptographic Operations'",
+        f"({', '.join(REQUEST_QUOTA_OPERATIONS)}). Received: 'Cryptographic Operations'",
     ),
     (
         "quota-period-seconds",
