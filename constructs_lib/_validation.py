@@ -212,23 +212,42 @@ MAX_ALARM_NAME_LENGTH = 255
 """Longest alarm name CloudWatch accepts (PutMetricAlarm's AlarmName)."""
 
 
+ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+"""What PutMetricAlarm's AlarmName must not hold ("can't contain ASCII control characters")."""
+
+
 def check_alarm_name(prop: str, value: Any) -> str | None:
-    """A CloudWatch alarm name as PutMetricAlarm takes it: 1-255 printable characters (no
-    control characters such as a newline), or None for a generated one; a token passes."""
+    """A CloudWatch alarm name as PutMetricAlarm takes it: 1-255 UTF-8 characters without ASCII
+    control characters (a newline, a tab, ...; other characters, such as a no-break space, are
+    CloudWatch's to take), or None for a generated one; a token passes."""
     require(
         value is None
         or (
             isinstance(value, str)
             and (
                 is_token(value)
-                or (1 <= len(value) <= MAX_ALARM_NAME_LENGTH and value.isprintable())
+                or (
+                    1 <= len(value) <= MAX_ALARM_NAME_LENGTH
+                    and not ASCII_CONTROL.search(value)
+                    and _is_utf8(value)
+                )
             )
         ),
         prop,
-        f"must be a string of 1-{MAX_ALARM_NAME_LENGTH} printable characters",
+        f"must be a string of 1-{MAX_ALARM_NAME_LENGTH} characters without ASCII control "
+        "characters",
         value,
     )
     return None if value is None else str(value)
+
+
+def _is_utf8(value: str) -> bool:
+    """False for a string with a lone surrogate, which no UTF-8 request can carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_range(

@@ -1000,7 +1000,9 @@ class KeyServicePrincipal:
         context alone, and a ``source_arn_pattern`` for it is refused.
         """
         require(destination in ("sns", "sqs"), "destination", "must be 'sns' or 'sqs'", destination)
-        check_publisher("service", service, "must be a service principal ending in '.amazonaws.com'")
+        check_publisher(
+            "service", service, "must be a service principal ending in '.amazonaws.com'"
+        )
         require(
             source_arn_pattern is None
             or (isinstance(source_arn_pattern, str) and bool(source_arn_pattern)),

@@ -60,9 +60,7 @@ def cloudwatch_refused(path: str, publishers: list[str]) -> str:
     ],
     ids=["wildcard", "trailing-newline", "rds-not-events-rds"],
 )
-def test_each_publisher_is_a_service_principal_that_publishes(
-    publisher: str, message: str
-) -> None:
+def test_each_publisher_is_a_service_principal_that_publishes(publisher: str, message: str) -> None:
     here = stack(cdk.App())
     with pytest.raises(ConstructPropError) as error:
         AlarmTopic(here, "T", encryption_key=CustomerManagedKey(here, "K"), publishers=[publisher])

@@ -162,13 +162,35 @@ def test_refuses_a_warning_kms_could_not_honour(warn_before: Any, message: str) 
 
 
 @pytest.mark.parametrize(
-    "alarm_name", ["x" * 256, "", "bad\nname"], ids=["long", "empty", "newline"]
+    "alarm_name",
+    ["x" * 256, "", "bad\nname", "bad\tname", "bad\x7fname", "bad\ud800name"],
+    ids=["long", "empty", "newline", "tab", "delete", "lone-surrogate"],
 )
 def test_refuses_an_alarm_name_cloudwatch_refuses(alarm_name: str) -> None:
     # "bad\nname" was accepted here while KmsRequestQuotaAlarm refused it.
     assert refused_in(lambda s: {"alarm_name": alarm_name}) == (
-        f"'alarm_name' must be a string of 1-255 printable characters. Received: {alarm_name!r}"
+        "'alarm_name' must be a string of 1-255 characters without ASCII control characters. "
+        f"Received: {alarm_name!r}"
     )
+
+
+@pytest.mark.parametrize(
+    "alarm_name",
+    ["kms\u00a0expiry", "kms\u200dexpiry", "kms-expiry-\u00e9t\u00e9", "\U0001f511 expiry"],
+    ids=["no-break-space", "zero-width-joiner", "accented", "emoji"],
+)
+def test_takes_an_alarm_name_cloudwatch_takes(alarm_name: str) -> None:
+    """PutMetricAlarm's AlarmName refuses ASCII control characters only: isprintable() refused a
+    no-break space or a zero-width joiner, which CloudWatch takes."""
+    here = stack(cdk.App())
+    alarm = KeyMaterialExpiryAlarm(
+        here,
+        "Expiry",
+        key=CustomerManagedKey(here, "Imported", origin="EXTERNAL"),
+        alarm_topic=topic_in(here),
+        alarm_name=alarm_name,
+    )
+    assert here.resolve(alarm.alarm.node.default_child.alarm_name) == alarm_name  # type: ignore[union-attr]
 
 
 def test_refuses_an_alarm_name_another_alarm_holds() -> None:

@@ -608,9 +608,7 @@ def test_rds_event_notifications_publish_as_events_rds_with_their_own_sid() -> N
         "AllowCodestarNotificationsSNS",
         "AllowEventsRdsSQS",
     } <= set(statements)
-    assert statements["AllowEventsRdsSNS"]["Principal"] == {
-        "Service": "events.rds.amazonaws.com"
-    }
+    assert statements["AllowEventsRdsSNS"]["Principal"] == {"Service": "events.rds.amazonaws.com"}
     assert (
         statements["AllowEventsRdsSNS"]["Condition"]["ArnLike"]["aws:SourceArn"]
         == f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:prod-*"

@@ -1289,17 +1289,20 @@ CONSTRUCT_TIME_CASES: list[tuple[str, Callable[[cdk.Stack], object], str]] = [
     (
         "quota-alarm-name-empty",
         quota_alarm(alarm_name=""),
-        "'alarm_name' must be a string of 1-255 printable characters. Received: ''",
+        "'alarm_name' must be a string of 1-255 characters without ASCII control characters. "
+        "Received: ''",
     ),
     (
         "quota-alarm-name-with-a-newline",
         quota_alarm(alarm_name="kms-quota\n"),
-        "'alarm_name' must be a string of 1-255 printable characters. Received: 'kms-quota\\n'",
+        "'alarm_name' must be a string of 1-255 characters without ASCII control characters. "
+        "Received: 'kms-quota\\n'",
     ),
     (
         "quota-alarm-name-not-a-string",
         quota_alarm(alarm_name=5),
-        "'alarm_name' must be a string of 1-255 printable characters. Received: 5",
+        "'alarm_name' must be a string of 1-255 characters without ASCII control characters. "
+        "Received: 5",
     ),
     (
         "quota-neither-topic-nor-key",
