@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import jsii
-from aws_cdk import Annotations, AspectPriority, Aspects, FeatureFlags, IAspect
+from aws_cdk import Annotations, AspectPriority, Aspects, FeatureFlags, IAspect, Stack
 from aws_cdk import aws_iam as iam
-from constructs import Construct, DependencyGroup, IConstruct
+from constructs import Construct, DependencyGroup, IConstruct, IValidation
 
-from constructs_lib._validation import as_list, is_token, require
+from constructs_lib._validation import ConstructPropError, as_list, is_token, require
 
 # IAM's quota is 6,144 characters (whitespace not counted); CDK splits at 6,000 to leave room for
 # the policy's own envelope ({"Version": ..., "Statement": [...]}).
@@ -200,11 +200,14 @@ class ManagedPolicyRole(iam.Role):
     in any policy made so far (6,000 estimated characters each), into another (``GrantsPolicy2``,
     ...), attached to the role like the first (the module's docstring says how statements are
     sized). What a grant returns to depend on covers every grants policy. IAM counts every
-    managed policy attached to the role against its quota: the grants policies and those given
-    as ``managed_policies`` or with :meth:`add_managed_policy`. More than 10 in all draw a
-    warning (that needs an IAM quota increase); more than 20 raise
+    managed policy attached to the role against its quota: the grants policies, those given
+    as ``managed_policies`` or with :meth:`add_managed_policy` (each ARN once, as ``iam.Role``
+    attaches it), and the managed policies of the role's stack that attach themselves to it
+    (``iam.ManagedPolicy(roles=[role])``, ``policy.attach_to_role(role)``: counted at synth). More
+    than 10 in all draw a warning (that needs an IAM quota increase); more than 20 raise
     :class:`~constructs_lib.ConstructPropError`, naming what added the one too many (grants are
-    placed at synth: synth then fails with its message).
+    placed at synth, and policies attaching themselves are counted then: synth then fails with
+    its message).
 
     Attributes:
         grants_policies: the managed policies, in the order they were made (empty without
@@ -220,11 +223,16 @@ class ManagedPolicyRole(iam.Role):
         self._sizing: _Sizing | None = None
         self._placement_scheduled = False
         self._quota_warned = False
-        # The ARNs of the managed policies attached as iam.Role attaches them (managed_policies
-        # as given, add_managed_policy once per ARN): IAM counts them with the grants policies.
-        self._attached_arns = [p.managed_policy_arn for p in kwargs.get("managed_policies") or ()]
+        # The ARNs of the managed policies attached as iam.Role renders them (once per ARN, a
+        # policy given twice once): IAM counts them with the grants policies.
+        self._attached_arns = list(
+            dict.fromkeys(p.managed_policy_arn for p in kwargs.get("managed_policies") or ())
+        )
         if self._attached_arns:
             self._check_attached_policies(f"{self.node.path} managed_policies")
+        # Policies attached from their side (ManagedPolicy(roles=[role]), attach_to_role) tell
+        # the role nothing: they are counted at synth.
+        self.node.add_validation(_AttachedPoliciesValidation(self))
 
     @property
     def grants_policies(self) -> list[iam.ManagedPolicy]:
@@ -273,19 +281,29 @@ class ManagedPolicyRole(iam.Role):
         for index, statements in placed.items():
             self._policies[index].add_statements(*statements)
 
-    def _check_attached_policies(self, what: str, *, given: int = 0, grants: int = 0) -> None:
+    def _check_attached_policies(
+        self, what: str, *, given: int = 0, grants: int = 0, attaching: int = 0
+    ) -> None:
         """Refuse more than IAM's maximum of attached managed policies, counting ``given``
-        more given policies and ``grants`` more grants policies (``what`` adds them), and warn
-        once past its default quota."""
+        more given policies and ``grants`` more grants policies (``what`` adds them), and
+        ``attaching`` policies that attach themselves to the role, and warn once past its
+        default quota."""
         given += len(self._attached_arns)
         grants += len(self._policies)
-        total = given + grants
+        total = given + grants + attaching
+        counted = (
+            f"{given} given with managed_policies or add_managed_policy, {grants} holding its "
+            "grants"
+        )
+        if attaching:
+            counted += (
+                f", {attaching} attaching it themselves (ManagedPolicy(roles=...), attach_to_role)"
+            )
         require(
             total <= MAX_MANAGED_POLICIES_PER_ROLE,
             what,
             f"must keep the role within IAM's maximum of {MAX_MANAGED_POLICIES_PER_ROLE} attached "
-            f"managed policies per role ({given} given with managed_policies or "
-            f"add_managed_policy, {grants} holding its grants, of {MAX_POLICY_SIZE} characters "
+            f"managed policies per role ({counted}, of {MAX_POLICY_SIZE} characters "
             "each; split the grants or policies across roles)",
             f"{total} attached managed policies",
         )
@@ -294,10 +312,24 @@ class ManagedPolicyRole(iam.Role):
             Annotations.of(self).add_warning_v2(
                 "kmskit:managedPolicyRoleQuota",
                 f"{self.node.path} needs more than {DEFAULT_MANAGED_POLICIES_PER_ROLE} attached "
-                f"managed policies ({total}: {given} given with managed_policies or "
-                f"add_managed_policy, {grants} holding its grants): request an IAM quota "
+                f"managed policies ({total}: {counted}): request an IAM quota "
                 "increase (managed policies per role) first",
             )
+
+    def _policies_attaching_themselves(self) -> int:
+        """The managed policies of the role's stack, other than its grants policies, whose
+        ``Roles`` name this role (``ManagedPolicy(roles=[role])``, ``attach_to_role``)."""
+        stack = Stack.of(self)
+        own = stack.resolve(self.role_name)
+        grants = {policy.node.path for policy in self._policies}
+        return sum(
+            1
+            for construct in stack.node.find_all()
+            if isinstance(construct, iam.CfnManagedPolicy)
+            and construct.node.scope is not None
+            and construct.node.scope.node.path not in grants
+            and own in (stack.resolve(construct.roles) or ())
+        )
 
     def _add_grants_policy(self) -> int:
         count = len(self._policies) + 1
@@ -323,6 +355,27 @@ class ManagedPolicyRole(iam.Role):
                 merges=FeatureFlags.of(self).is_enabled(MINIMIZE_POLICIES_FLAG) is True,
             )
         return self._sizing
+
+
+@jsii.implements(IValidation)
+class _AttachedPoliciesValidation:
+    """At synth: the role's managed policies, with those attached from the policy side, within
+    IAM's maximum (and a warning past its default quota)."""
+
+    def __init__(self, role: ManagedPolicyRole) -> None:
+        self._role = role
+
+    def validate(self) -> list[str]:
+        attaching = self._role._policies_attaching_themselves()
+        if not attaching:
+            return []
+        try:
+            self._role._check_attached_policies(
+                f"{self._role.node.path} managed policies", attaching=attaching
+            )
+        except ConstructPropError as error:
+            return [str(error)]
+        return []
 
 
 @jsii.implements(IAspect)

@@ -246,6 +246,74 @@ def test_more_than_twenty_managed_policies_given_are_refused() -> None:
     )
 
 
+def test_a_policy_given_twice_is_counted_once() -> None:
+    """iam.Role renders a policy given twice in managed_policies once: 21 copies of one policy
+    were refused as 21 attached managed policies."""
+    stack = _stack()
+    (policy,) = _aws_managed(stack, 1)
+    role = ManagedPolicyRole(
+        stack,
+        "Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        managed_policies=[policy] * 21,
+    )
+    (role_json,) = Template.from_stack(stack).find_resources("AWS::IAM::Role").values()
+    assert len(role_json["Properties"]["ManagedPolicyArns"]) == 1
+    Annotations.from_stack(stack).has_no_warning("/S/Role", Match.any_value())
+    assert role.grants_policies == []
+
+
+def _policy_attaching_itself(stack: cdk.Stack, index: int, role: iam.IRole) -> iam.ManagedPolicy:
+    policy = iam.ManagedPolicy(
+        stack,
+        f"Own{index}",
+        statements=[
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"arn:aws:s3:::b{index}/*"])
+        ],
+    )
+    if index % 2:
+        policy.attach_to_role(role)
+    else:
+        iam.ManagedPolicy(
+            stack,
+            f"Own{index}Also",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[f"arn:aws:s3:::b{index}"])
+            ],
+        )
+    return policy
+
+
+def test_policies_attaching_themselves_count_at_synth() -> None:
+    """ManagedPolicy(roles=[role]) and policy.attach_to_role(role) tell the role nothing: 10
+    given and 11 attached from the policy side synthesized 21 attached policies, no message,
+    and the deploy failed."""
+    stack, role = _role_with_given_policies(9)  # 9 given and 1 grants policy
+    for index in range(3):  # 2 ManagedPolicy(roles=...), 1 attach_to_role
+        _policy_attaching_itself(stack, index, role)
+    Annotations.from_stack(stack).has_warning(
+        "/S/Role",
+        "S/Role needs more than 10 attached managed policies (13: 9 given with managed_policies "
+        "or add_managed_policy, 1 holding its grants, 3 attaching it themselves "
+        "(ManagedPolicy(roles=...), attach_to_role)): request an IAM quota increase (managed "
+        "policies per role) first [ack: kmskit:managedPolicyRoleQuota]",
+    )
+
+    stack, role = _role_with_given_policies(9)
+    for index in range(11):
+        _policy_attaching_itself(stack, index, role)
+    with pytest.raises(RuntimeError) as raised:
+        cdk.App.of(stack).synth()  # type: ignore[union-attr]
+    assert (
+        "'S/Role managed policies' must keep the role within IAM's maximum of 20 attached "
+        "managed policies per role (9 given with managed_policies or add_managed_policy, 1 "
+        "holding its grants, 11 attaching it themselves (ManagedPolicy(roles=...), "
+        "attach_to_role), of 6000 characters each; split the grants or policies across roles). "
+        "Received: '21 attached managed policies'"
+    ) in str(raised.value)
+
+
 def _statement(sid: str, resources: list[str]) -> dict[str, Any]:
     return {"Sid": sid, "Effect": "Allow", "Action": "s3:GetObject", "Resource": resources}
 
