@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -302,6 +302,13 @@ def check_sequence(prop: str, value: Any, what: str) -> tuple[Any, ...]:
     """
     require(isinstance(value, list | tuple), prop, f"must be a list or tuple of {what}", value)
     return tuple(value)
+
+
+def check_mapping(prop: str, value: Any, requirement: str) -> dict[Any, Any]:
+    """``value``, a mapping or None (an empty one), as a dict; anything else is refused with
+    ``requirement``, showing the whole value."""
+    require(value is None or isinstance(value, Mapping), prop, requirement, value)
+    return dict(value or {})
 
 
 def check_sequence_of(

@@ -22,6 +22,7 @@ from constructs_lib import _principals as principals
 from constructs_lib._validation import (
     ConstructPropError,
     check_alarm_name,
+    check_mapping,
     check_sequence,
     is_token,
     require,
@@ -219,13 +220,11 @@ class AlarmTopic(Construct):
                 service,
                 "must hold service principals such as 'cloudwatch.amazonaws.com'",
             )
-        require(
-            publisher_source_arns is None or isinstance(publisher_source_arns, Mapping),
+        source_arns = check_mapping(
             "publisher_source_arns",
-            "must be a mapping of publisher to aws:SourceArn pattern, or None",
             publisher_source_arns,
+            "must be a mapping of publisher to aws:SourceArn pattern, or None",
         )
-        source_arns = dict(publisher_source_arns or {})
         for service, pattern in source_arns.items():
             require(
                 service in publishers and service != EVENTBRIDGE,

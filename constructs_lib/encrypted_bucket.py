@@ -36,6 +36,7 @@ from constructs_lib._validation import (
     RESERVED_BUCKET_PREFIXES,
     ConstructPropError,
     Shown,
+    check_mapping,
     check_object_lock_period,
     check_region,
     check_sequence,
@@ -1052,13 +1053,11 @@ class EncryptedBucket(Construct):
             "must not be RemovalPolicy.SNAPSHOT (CloudFormation cannot snapshot an S3 bucket)",
             Shown(f"RemovalPolicy.{removal_policy.name}"),
         )
-        require(
-            bucket_props is None or isinstance(bucket_props, Mapping),
+        user_props = check_mapping(
             "bucket_props",
-            "must be a mapping of aws_s3.Bucket props, such as {'event_bridge_enabled': True}",
             bucket_props,
+            "must be a mapping of aws_s3.Bucket props, such as {'event_bridge_enabled': True}",
         )
-        user_props = dict(bucket_props or {})
         unknown = sorted(set(user_props) - _bucket_prop_names())
         require(not unknown, "bucket_props", "must hold only aws_s3.Bucket props", unknown)
         require(
