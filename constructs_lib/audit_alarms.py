@@ -84,7 +84,7 @@ MAX_FILTER_PATTERN_LENGTH = 1024
 """The longest filter pattern CloudWatch Logs accepts (PutMetricFilter ``filterPattern``)."""
 MAX_KEY_POLICY_CHANGED_FILTERS = 40
 """The most metric filters ``KmsKeyPolicyChanged`` may take (ten accounts each). With the other
-four alarms' five that is 45 of the 100 CloudWatch Logs allows on one log group: the rest stay
+four alarms' six that is 46 of the 100 CloudWatch Logs allows on one log group: the rest stay
 free for the filters others put on a shared log group (Control Tower's, for one)."""
 NAMESPACE_PREFIX = "KmsAuditAlarms/"
 """KmsAuditAlarms' metric namespaces; AuditTrail's are ``AuditTrail/<trail name>``."""
