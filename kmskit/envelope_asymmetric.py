@@ -35,6 +35,7 @@ from kmskit.envelope import Readable, kms_call_with_settings
 from kmskit.errors import (
     AccessDeniedError,
     ConflictError,
+    CredentialsRefusedError,
     IntegrityError,
     NotFoundError,
     UsageError,
@@ -443,9 +444,13 @@ def _ml_dsa_key(
 
 def _public_key_for(key: str, settings: ClientSettings, why: str) -> PublicKey:
     """``GetPublicKey`` of ``key``; refused (access denied), the error says ``why`` it was
-    needed and what to do instead: allow ``kms:GetPublicKey``, or give the public key."""
+    needed and what to do instead: allow ``kms:GetPublicKey``, or give the public key. Refused
+    credentials (expired, unknown: :class:`~kmskit.errors.CredentialsRefusedError`, an
+    ``AccessDeniedError`` too) are raised as they are: no permission or public key helps."""
     try:
         return get_public_key(key, settings=settings)
+    except CredentialsRefusedError:
+        raise
     except AccessDeniedError as error:
         raise reworded(
             error,

@@ -851,6 +851,32 @@ def test_sign_without_get_public_key_given_the_public_key_file(
     assert probe.calls["Sign"] == signs
 
 
+def test_expired_credentials_at_get_public_key_get_no_permission_advice(
+    local_keys: tuple[LocalSigningKeys, ClientProbe],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Credentials that expire between two runs fail GetPublicKey too: that is no missing
+    # kms:GetPublicKey, and neither a permission nor a public key file helps.
+    keys, probe = local_keys
+    keys.add("ML_DSA_65", alias="alias/pq-signing")
+    artifact = tmp_path / "app.tar"
+    artifact.write_bytes(b"release")
+    expired = {
+        "Code": "ExpiredTokenException",
+        "Message": "The security token included in the request is expired",
+    }
+    probe.respond("GetPublicKey", lambda request: (400, {"Error": expired}))
+    argv = ["sign", "--key", "alias/pq-signing", str(artifact), str(tmp_path / "app.sig")]
+    assert main(argv) == EXIT_ACCESS_DENIED
+    line = one_error_line(capsys)
+    assert line.endswith(
+        "ExpiredTokenException: The security token included in the request is expired "
+        "(refresh or check the AWS credentials)"
+    )
+    assert "allow kms:GetPublicKey" not in line
+
+
 def test_a_base64_ml_dsa_87_signature_file_is_named_as_base64(
     local_keys: tuple[LocalSigningKeys, ClientProbe],
     tmp_path: Path,
