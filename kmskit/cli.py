@@ -77,12 +77,15 @@ def common_options(*, repeatable_region: bool = False) -> argparse.ArgumentParse
             dest="regions",
             action="append",
             metavar="REGION",
-            help="AWS Region; repeat it for several (default: boto3's configuration)",
+            help="AWS Region; repeat it for several (default: AWS_DEFAULT_REGION or the "
+            "profile's region)",
         )
         parser.set_defaults(region=None)
     else:
         group.add_argument(
-            "--region", action=_GivenOnce, help="AWS Region (default: boto3's configuration)"
+            "--region",
+            action=_GivenOnce,
+            help="AWS Region (default: AWS_DEFAULT_REGION or the profile's region)",
         )
     group.add_argument("--profile", help="AWS profile (default: boto3's configuration)")
     group.add_argument(
@@ -90,13 +93,15 @@ def common_options(*, repeatable_region: bool = False) -> argparse.ArgumentParse
         type=int,
         default=None,
         metavar="N",
-        help=f"attempts per AWS call, retries included (default: {DEFAULT_MAX_ATTEMPTS})",
+        help="attempts per AWS call, retries included (default: KMSKIT_MAX_ATTEMPTS, else "
+        f"AWS_MAX_ATTEMPTS or the profile's max_attempts, else {DEFAULT_MAX_ATTEMPTS})",
     )
     group.add_argument(
         "--retry-mode",
         choices=RETRY_MODES,
         default=None,
-        help="botocore retry mode (default: standard)",
+        help="botocore retry mode (default: AWS_RETRY_MODE, else the profile's retry_mode, "
+        "else standard)",
     )
     _add_quiet_option(parser)
     return parser

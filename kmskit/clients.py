@@ -1,7 +1,8 @@
 """Every AWS client kmskit uses is made here, on demand (never at import time).
 
 Clients use botocore's ``standard`` retry mode (jittered exponential backoff that retries
-``ThrottlingException``) unless told otherwise, and the endpoint boto3 is configured with, so
+``ThrottlingException``) unless told otherwise (:func:`resolve_retries`), and the endpoint
+boto3 is configured with, so
 ``AWS_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_KMS``) points every command at a local stand-in.
 """
 
@@ -28,6 +29,7 @@ from botocore.credentials import (
 )
 from botocore.exceptions import BotoCoreError, ClientError
 
+from kmskit.aws_names import REGION
 from kmskit.errors import (
     IDENTITY_CENTER_CALL,
     UNUSABLE_CREDENTIALS,
@@ -49,30 +51,73 @@ from kmskit.errors import (
 RetryMode = Literal["standard", "adaptive", "legacy"]
 DEFAULT_MAX_ATTEMPTS = 8
 RETRY_MODES: tuple[RetryMode, ...] = ("standard", "adaptive", "legacy")
+DEFAULT_RETRY_MODE: RetryMode = "standard"
 
 
-def _env_max_attempts() -> int:
-    """``KMSKIT_MAX_ATTEMPTS`` (a whole number, at least 1), or the default when it is unset."""
+def _env_max_attempts() -> int | None:
+    """``KMSKIT_MAX_ATTEMPTS`` (a whole number, at least 1), or None when it is unset."""
     value = os.environ.get("KMSKIT_MAX_ATTEMPTS")
     if value is None or not value.strip():
-        return DEFAULT_MAX_ATTEMPTS
+        return None
+    return _whole_attempts(value, "'KMSKIT_MAX_ATTEMPTS'")
+
+
+def _whole_attempts(value: Any, where: str) -> int:
+    """``value`` as a number of attempts (a whole number, at least 1); otherwise a
+    :class:`UsageError` naming ``where`` it came from."""
     try:
         attempts = int(value)
-    except ValueError:
+    except (TypeError, ValueError):
         attempts = 0
     if attempts < 1:
-        raise UsageError(
-            f"'KMSKIT_MAX_ATTEMPTS' must be a whole number of at least 1. Received: {value!r}"
-        )
+        raise UsageError(f"{where} must be a whole number of at least 1. Received: {value!r}")
     return attempts
 
 
-def _env_retry_mode() -> RetryMode:
-    value = os.environ.get("AWS_RETRY_MODE", "standard")
+def _aws_setting(core: botocore.session.Session, name: str, variable: str) -> tuple[Any, str]:
+    """The value botocore's own configuration gives ``name`` (``max_attempts``,
+    ``retry_mode``) and where it comes from, as botocore looks: a value set on the session
+    (``set_config_variable``), the environment ``variable``, the profile's configuration; (None,
+    "") when none sets it."""
+    value = core.instance_variables().get(name)
+    if value is not None:
+        return value, f"the session's '{name}'"
+    value = os.environ.get(variable)
+    if value is not None and value.strip():
+        return value, f"'{variable}'"
+    value = core.get_scoped_config().get(name)
+    if value is not None:
+        profile = core.get_config_variable("profile") or "default"
+        return value, f"'{name}' of profile {profile}"
+    return None, ""
+
+
+def resolve_retries(
+    core: botocore.session.Session, max_attempts: int | None, retry_mode: RetryMode | None
+) -> tuple[int, RetryMode]:
+    """Total attempts per call (first one included) and the retry mode, for the botocore
+    session ``core``: ``max_attempts`` (``--max-attempts``), else ``KMSKIT_MAX_ATTEMPTS``, else
+    botocore's own (``AWS_MAX_ATTEMPTS``, the profile's ``max_attempts``), else
+    :data:`DEFAULT_MAX_ATTEMPTS`; ``retry_mode`` (``--retry-mode``), else botocore's own
+    (``AWS_RETRY_MODE``, the profile's ``retry_mode``), else ``standard``. A value that is not
+    one is :class:`UsageError` naming where it came from (an unknown profile: botocore's
+    ``ProfileNotFound``)."""
+    attempts = max_attempts or _env_max_attempts()
+    if attempts is None:
+        value, where = _aws_setting(core, "max_attempts", "AWS_MAX_ATTEMPTS")
+        attempts = DEFAULT_MAX_ATTEMPTS if value is None else _whole_attempts(value, where)
+    mode = retry_mode
+    if mode is None:
+        value, where = _aws_setting(core, "retry_mode", "AWS_RETRY_MODE")
+        mode = DEFAULT_RETRY_MODE if value is None else _retry_mode(value, where)
+    return attempts, mode
+
+
+def _retry_mode(value: Any, where: str) -> RetryMode:
     for mode in RETRY_MODES:
         if value == mode:
             return mode
-    return "standard"
+    raise UsageError(f"{where} must be one of {', '.join(RETRY_MODES)}. Received: {value!r}")
 
 
 @dataclass(frozen=True)
@@ -80,14 +125,17 @@ class ClientSettings:
     """How clients are built.
 
     Args:
-        region: Default: boto3's own resolution (``AWS_REGION``, profile, ...).
+        region: Default: boto3's own resolution (``AWS_DEFAULT_REGION``, profile, ...).
         profile: Default: boto3's own resolution.
         max_attempts: total attempts per call, first one included; with the session kmskit
             makes (no ``boto3_session``), also per call fetching the profile's credentials
             (a role's STS ``AssumeRole``, IAM Identity Center's ``GetRoleCredentials``).
-            Default: ``KMSKIT_MAX_ATTEMPTS`` or 8.
-        retry_mode: ``standard`` or ``adaptive`` (adds client-side rate limiting), applied as
-            ``max_attempts`` is. Default: ``AWS_RETRY_MODE`` or ``standard``.
+            Default: ``KMSKIT_MAX_ATTEMPTS``, else botocore's ``AWS_MAX_ATTEMPTS`` or the
+            profile's ``max_attempts``, else 8 (:func:`resolve_retries`).
+        retry_mode: ``standard``, ``adaptive`` (adds client-side rate limiting) or ``legacy``,
+            applied as ``max_attempts`` is. Default: ``AWS_RETRY_MODE``, else the profile's
+            ``retry_mode``, else ``standard``; a value that is none of them is refused
+            (:class:`UsageError`) when the first client is made.
         boto3_session: a ``boto3.session.Session`` of the caller's (assumed-role credentials, a
             botocore config with endpoints or FIPS): every client is made from it, and
             :func:`assume_role`'s clients with its configuration. Not with ``profile``.
@@ -116,8 +164,9 @@ class ClientSettings:
     )
 
     def _retries(self) -> tuple[int, RetryMode]:
-        """Total attempts per call (first one included) and the retry mode."""
-        return self.max_attempts or _env_max_attempts(), self.retry_mode or _env_retry_mode()
+        """Total attempts per call (first one included) and the retry mode
+        (:func:`resolve_retries` for :meth:`session`)."""
+        return resolve_retries(self.session()._session, self.max_attempts, self.retry_mode)
 
     def botocore_config(self, **extra: Any) -> Config:
         attempts, mode = self._retries()
@@ -138,18 +187,18 @@ class ClientSettings:
         with self._lock:
             session: boto3.session.Session | None = self._cache.get("session")
             if session is None:
+                core = botocore.session.Session()
+                made = boto3.session.Session(
+                    botocore_session=core, profile_name=self.profile, region_name=self.region
+                )
                 # botocore makes the STS or SSO client that fetches a profile's credentials
                 # (a role's AssumeRole, IAM Identity Center's GetRoleCredentials) from the
                 # session's configuration, not from a client's: it retries as the clients do.
                 # (The session's "max_attempts", like AWS_MAX_ATTEMPTS, counts every call.)
-                core = botocore.session.Session()
-                attempts, mode = self._retries()
+                attempts, mode = resolve_retries(core, self.max_attempts, self.retry_mode)
                 core.set_config_variable("max_attempts", attempts)
                 core.set_config_variable("retry_mode", mode)
-                session = boto3.session.Session(
-                    botocore_session=core, profile_name=self.profile, region_name=self.region
-                )
-                self._cache["session"] = session
+                session = self._cache["session"] = made
             return session
 
     def client(
@@ -158,17 +207,22 @@ class ClientSettings:
         """A client for ``service`` (in ``region`` if given) with these retry settings, made
         from :meth:`session` on first use and kept for the same arguments. ``new``: a client
         of its own, not kept (for a caller that registers event handlers on it, which a kept
-        client would keep, and run, for every later user). Default False."""
+        client would keep, and run, for every later user). Default False. With neither
+        ``region`` nor the settings' own, the session's Region (``AWS_DEFAULT_REGION``, the
+        profile's ``region``) must be a Region name: otherwise
+        :class:`UsageError` naming where it came from (botocore would send a name such as
+        ``EU-WEST-1`` as it is)."""
         session = self.session()
+        if region is None and self.region is None:
+            check_session_region(session)
         key = (service, region or self.region, tuple(sorted(config.items())))
+        botocore_config = self.botocore_config(**config)  # before the lock: it reads session()
         # A boto3 session is not thread-safe: clients are made from it one at a time.
         with self._lock:
             client = None if new else self._cache.get(key)
             if client is None:
                 client = session.client(  # type: ignore[call-overload]
-                    service,
-                    region_name=region or self.region,
-                    config=self.botocore_config(**config),
+                    service, region_name=region or self.region, config=botocore_config
                 )
                 if not new:
                     self._cache[key] = client
@@ -190,6 +244,24 @@ class ClientSettings:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def check_session_region(session: boto3.session.Session) -> None:
+    """Raise :class:`UsageError` unless ``session``'s Region (None: none, left to botocore's
+    ``NoRegionError``) is a Region name, naming where it came from: ``AWS_DEFAULT_REGION`` or
+    the profile's ``region``."""
+    region = session.region_name
+    if region is None or REGION.match(region):
+        return
+    core = session._session
+    # botocore reads AWS_DEFAULT_REGION, not AWS_REGION (the newer SDKs' variable).
+    if core.instance_variables().get("region") is not None:
+        where = "the session's 'region'"
+    elif os.environ.get("AWS_DEFAULT_REGION"):
+        where = "'AWS_DEFAULT_REGION'"
+    else:
+        where = f"'region' of profile {core.get_config_variable('profile') or 'default'}"
+    raise UsageError(f"{where} must be an AWS Region name. Received: {region!r}")
 
 
 KMS_CLIENT_WITHOUT_SETTINGS = (

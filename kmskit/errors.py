@@ -506,6 +506,11 @@ def from_botocore_error(error: BotoCoreError) -> KmskitError:
         # Credentials found but not usable (an expired SSO session, a failing credential
         # process): as credentials AWS refuses, exit 3.
         return AccessDeniedError(f"{text} {CREDENTIALS_HINT}")
-    if isinstance(error, (NoCredentialsError, NoRegionError)):
-        return UsageError(f"{text} (configure AWS credentials and a Region)")
+    if isinstance(error, NoRegionError):
+        return UsageError(
+            f"{text} (give one: --region, region=; or set AWS_DEFAULT_REGION, or region in "
+            "the profile)"
+        )
+    if isinstance(error, NoCredentialsError):
+        return UsageError(f"{text} (configure AWS credentials)")
     return KmskitError(text)

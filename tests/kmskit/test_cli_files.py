@@ -515,6 +515,127 @@ def test_kmskit_max_attempts_is_used_and_a_flag_overrides_it(
     assert from_flag["total_max_attempts"] == 2
 
 
+def use_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """An AWS configuration file holding ``text``, for every session made from now on."""
+    config = tmp_path / "config"
+    config.write_text(text)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+
+
+def retries_of(settings: ClientSettings) -> tuple[int, str]:
+    """The total attempts and the retry mode of ``settings``' clients."""
+    retries: dict[str, Any] = settings.botocore_config().retries  # type: ignore[attr-defined]
+    return retries["total_max_attempts"], retries["mode"]
+
+
+def test_the_profiles_and_aws_retry_settings_apply_below_kmskit_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --max-attempts > KMSKIT_MAX_ATTEMPTS > AWS_MAX_ATTEMPTS > the profile's > 8; --retry-mode
+    # > AWS_RETRY_MODE > the profile's > standard. Before, AWS's and the profile's were ignored.
+    use_config(tmp_path, monkeypatch, "[profile tuned]\nmax_attempts = 4\nretry_mode = adaptive\n")
+    assert retries_of(ClientSettings()) == (8, "standard")
+    assert retries_of(ClientSettings(profile="tuned")) == (4, "adaptive")
+    # botocore's own clients (a profile role's STS) retry the same way.
+    assert (
+        ClientSettings(profile="tuned").session()._session.get_config_variable("max_attempts") == 4
+    )
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "6")
+    monkeypatch.setenv("AWS_RETRY_MODE", "legacy")
+    assert retries_of(ClientSettings(profile="tuned")) == (6, "legacy")
+    monkeypatch.setenv("KMSKIT_MAX_ATTEMPTS", "5")
+    assert retries_of(ClientSettings(profile="tuned")) == (5, "legacy")
+    flags = ClientSettings(profile="tuned", max_attempts=2, retry_mode="standard")
+    assert retries_of(flags) == (2, "standard")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "AWS_RETRY_MODE",
+            "bogus",
+            "'AWS_RETRY_MODE' must be one of standard, adaptive, legacy. Received: 'bogus'",
+        ),
+        (
+            "AWS_MAX_ATTEMPTS",
+            "many",
+            "'AWS_MAX_ATTEMPTS' must be a whole number of at least 1. Received: 'many'",
+        ),
+    ],
+)
+def test_a_bad_aws_retry_setting_is_bad_usage(
+    variable: str,
+    value: str,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["audit", "s3://bucket", "--quiet", "--region", "eu-west-1"]) == EXIT_USAGE
+    assert one_error_line(capsys) == f"kmskit: error: {message}"
+
+
+def test_a_bad_retry_mode_of_the_profile_is_bad_usage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_config(tmp_path, monkeypatch, "[profile typo]\nretry_mode = standart\n")
+    with pytest.raises(UsageError) as error:
+        ClientSettings(profile="typo").client("kms")
+    assert str(error.value) == (
+        "'retry_mode' of profile typo must be one of standard, adaptive, legacy. Received: "
+        "'standart'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AWS_DEFAULT_REGION", "eu_west_1"),
+        ("AWS_DEFAULT_REGION", "EU-WEST-1"),
+        ("AWS_DEFAULT_REGION", "eu-west-1x"),
+    ],
+)
+def test_a_bad_region_from_the_environment_is_bad_usage_naming_it(
+    variable: str,
+    value: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before, botocore's own message (exit 1), or the name sent to AWS as it was.
+    monkeypatch.setenv(variable, value)
+    assert main(["audit", "s3://bucket", "--quiet"]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '{variable}' must be an AWS Region name. Received: {value!r}"
+    )
+    # --region (or region=) is the one used: the environment's is not checked then.
+    assert ClientSettings(region="eu-west-1").client("kms").meta.region_name == "eu-west-1"
+
+
+def test_a_bad_region_of_the_profile_is_bad_usage_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_config(tmp_path, monkeypatch, "[profile typo]\nregion = eu_west_1\n")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(UsageError) as error:
+        ClientSettings(profile="typo").client("kms")
+    assert str(error.value) == (
+        "'region' of profile typo must be an AWS Region name. Received: 'eu_west_1'"
+    )
+
+
+def test_no_region_at_all_says_so_without_credentials_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    assert main(["key", "rotations", "alias/any"]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: You must specify a region. (give one: --region, region=; or set "
+        "AWS_DEFAULT_REGION, or region in the profile)"
+    )
+
+
 # --- AWS errors no command mapped ---------------------------------------------------------------
 
 
