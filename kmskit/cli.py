@@ -94,7 +94,9 @@ def common_options(*, repeatable_region: bool = False) -> argparse.ArgumentParse
         default=None,
         metavar="N",
         help="attempts per AWS call, retries included (default: KMSKIT_MAX_ATTEMPTS, else "
-        f"AWS_MAX_ATTEMPTS or the profile's max_attempts, else {DEFAULT_MAX_ATTEMPTS})",
+        f"AWS_MAX_ATTEMPTS or the profile's max_attempts, else {DEFAULT_MAX_ATTEMPTS}); "
+        "RotateKeyOnDemand, ScheduleKeyDeletion and CopySnapshot are sent again only when "
+        "throttled or never sent",
     )
     group.add_argument(
         "--retry-mode",

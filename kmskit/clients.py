@@ -1,8 +1,8 @@
 """Every AWS client kmskit uses is made here, on demand (never at import time).
 
 Clients use botocore's ``standard`` retry mode (jittered exponential backoff that retries
-``ThrottlingException``) unless told otherwise (:func:`resolve_retries`), and the endpoint
-boto3 is configured with, so
+``ThrottlingException``) unless told otherwise (:func:`resolve_retries`), send the calls of
+:data:`NOT_RESENT` once, and use the endpoint boto3 is configured with, so
 ``AWS_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_KMS``) points every command at a local stand-in.
 """
 
@@ -13,9 +13,10 @@ import dataclasses
 import os
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from types import MappingProxyType
 from typing import Any, Literal
 
 import boto3
@@ -27,7 +28,14 @@ from botocore.credentials import (
     Credentials,
     RefreshableCredentials,
 )
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+)
+from botocore.exceptions import ConnectionError as BotoCoreConnectionError
 
 from kmskit.aws_names import REGION
 from kmskit.errors import (
@@ -120,6 +128,102 @@ def _retry_mode(value: Any, where: str) -> RetryMode:
     raise UsageError(f"{where} must be one of {', '.join(RETRY_MODES)}. Received: {value!r}")
 
 
+NOT_RESENT: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "ec2": frozenset({"CopySnapshot"}),
+        "kms": frozenset({"RotateKeyOnDemand", "ScheduleKeyDeletion"}),
+    }
+)
+"""The calls (by service) that every client of :class:`ClientSettings` sends once, unless AWS
+refused them unseen: KMS or EC2 may have carried out a request whose answer was lost (a 5xx
+answer, a connection that dropped or timed out after the request went out), and sending it again
+would do it twice (``RotateKeyOnDemand``: a second rotation, of a capped number) or fail for
+what the first did (``ScheduleKeyDeletion``: ``KMSInvalidStateException`` for a key now pending
+deletion; ``CopySnapshot``, which has no client token: a second full copy). Only a throttling
+answer (:func:`~kmskit.errors.is_throttled`, HTTP 429) and a connection that could not be made
+(no request went out) are retried, as botocore retries any call. Whoever makes such a call
+checks, after a lost answer (:func:`answer_lost`), whether it took effect.
+
+Every other call kmskit makes is retried as botocore retries it: reads; calls that do nothing
+twice (``CreateTags``, ``ModifySnapshotAttribute``, ``AbortMultipartUpload``;
+``ImportKeyMaterial`` of a key's existing material, which KMS takes again); calls whose repeat
+is recognised (``CopyDBSnapshot`` and ``CopyDBClusterSnapshot``, refused as ``...AlreadyExists``
+for their one name, which the snapshot engine takes for the copy; a delete, whose repeat finds
+nothing; an exclusive ``PutObject`` or ``CompleteMultipartUpload``, which
+:mod:`kmskit.envelope_s3` tells from another's object)."""
+
+# Errors botocore raises when no connection could be made: the request never went out.
+_NOT_SENT: tuple[type[Exception], ...] = (EndpointConnectionError, ConnectTimeoutError)
+
+
+def send_once(client: Any) -> Any:
+    """Make ``client`` send each of its service's :data:`NOT_RESENT` calls once (a
+    ``needs-retry`` handler on them, which ends botocore's retries by raising what the call
+    would raise without them: the error answered, or the connection error); ``client``.
+    :meth:`ClientSettings.client` does it for every client it makes; call it on a client made
+    otherwise (a test's, a benchmark's) before handing it to kmskit. Calling it again does
+    nothing more."""
+    model = client.meta.service_model
+    service_id = model.service_id.hyphenize()
+    for operation in sorted(NOT_RESENT.get(model.service_name, ())):
+        client.meta.events.register(
+            f"needs-retry.{service_id}.{operation}",
+            partial(_end_retries, client),
+            unique_id=f"kmskit-send-once-{service_id}-{operation}",
+        )
+    return client
+
+
+def _end_retries(
+    client: Any,
+    *,
+    response: tuple[Any, dict[str, Any]] | None,
+    caught_exception: Exception | None,
+    attempts: int,
+    request_dict: dict[str, Any],
+    operation: Any,
+    **_: Any,
+) -> None:
+    """The ``needs-retry`` handler of :func:`send_once`: None (botocore's own retry handler
+    decides) for a success, a throttling answer or a connection never made; otherwise it
+    raises, before botocore's handler runs, the error the call then raises."""
+    if caught_exception is not None:
+        if isinstance(caught_exception, _NOT_SENT):
+            return
+        raise caught_exception
+    if response is None:
+        return
+    http, parsed = response
+    metadata = parsed.setdefault("ResponseMetadata", {})
+    # S3's and others' errors in a 200 answer are set here (botocore's _update_status_code).
+    status = metadata.get("HTTPStatusCode", http.status_code)
+    if status < 300:
+        return
+    code = request_dict.get("context", {}).get("error_code_override") or parsed.get(
+        "Error", {}
+    ).get("Code", "")
+    if is_throttled(code) or status == 429:
+        return
+    metadata["RetryAttempts"] = attempts - 1
+    raise client.exceptions.from_code(code)(parsed, operation.name)
+
+
+def answer_lost(error: BaseException) -> bool:
+    """Whether ``error``, raised by an AWS call, leaves unknown whether AWS carried the call
+    out: a 5xx answer (``KMSInternalException``, ``ServiceUnavailable`` ...), or a connection
+    that dropped or timed out once the request could have gone out. Not for an answer that
+    refuses the call (4xx: access denied, throttling, ...), nor for a connection never made
+    or an error before any request (credentials, parameters)."""
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = error.response.get("Error", {}).get("Code", "")
+        # EC2 answers RequestLimitExceeded with a 503: throttled, so not carried out.
+        return isinstance(status, int) and status >= 500 and not is_throttled(code)
+    return isinstance(error, (BotoCoreConnectionError, HTTPClientError)) and not isinstance(
+        error, _NOT_SENT
+    )
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     """How clients are built.
@@ -207,11 +311,11 @@ class ClientSettings:
         """A client for ``service`` (in ``region`` if given) with these retry settings, made
         from :meth:`session` on first use and kept for the same arguments. ``new``: a client
         of its own, not kept (for a caller that registers event handlers on it, which a kept
-        client would keep, and run, for every later user). Default False. With neither
-        ``region`` nor the settings' own, the session's Region (``AWS_DEFAULT_REGION``, the
-        profile's ``region``) must be a Region name: otherwise
-        :class:`UsageError` naming where it came from (botocore would send a name such as
-        ``EU-WEST-1`` as it is)."""
+        client would keep, and run, for every later user). Default False. Its
+        :data:`NOT_RESENT` calls are sent once (:func:`send_once`). With neither ``region`` nor
+        the settings' own, the session's Region (``AWS_DEFAULT_REGION``, the profile's
+        ``region``) must be a Region name: otherwise :class:`UsageError` naming where
+        it came from (botocore would send a name such as ``EU-WEST-1`` as it is)."""
         session = self.session()
         if region is None and self.region is None:
             check_session_region(session)
@@ -221,8 +325,10 @@ class ClientSettings:
         with self._lock:
             client = None if new else self._cache.get(key)
             if client is None:
-                client = session.client(  # type: ignore[call-overload]
-                    service, region_name=region or self.region, config=botocore_config
+                client = send_once(
+                    session.client(  # type: ignore[call-overload]
+                        service, region_name=region or self.region, config=botocore_config
+                    )
                 )
                 if not new:
                     self._cache[key] = client
@@ -244,6 +350,19 @@ class ClientSettings:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def lost_answer_text(error: ClientError | BotoCoreError, doing: str, service: str) -> str:
+    """The start of the message for a :data:`NOT_RESENT` call whose answer was lost
+    (:func:`answer_lost`): ``could not <doing>: <service>'s answer was lost (<error>) and the
+    request was not sent again``; the caller adds what it found out since."""
+    text = (
+        client_error_text(error) if isinstance(error, ClientError) else botocore_error_text(error)
+    )
+    return (
+        f"could not {doing}: {service}'s answer was lost ({text}) and the request was not sent "
+        "again"
+    )
 
 
 def check_session_region(session: boto3.session.Session) -> None:

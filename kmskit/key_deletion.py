@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from kmskit._text import utc_text
 from kmskit.audit import (
@@ -56,8 +56,13 @@ from kmskit.audit import (
     no_kms_read_events,
 )
 from kmskit.audit_integrity import DIGEST_DUE, DigestSpan, IntegrityProblem, read_coverage
-from kmskit.clients import key_metadata
-from kmskit.errors import ConflictError, UsageError, from_client_error
+from kmskit.clients import answer_lost, key_metadata, lost_answer_text
+from kmskit.errors import (
+    ConflictError,
+    KmskitError,
+    UsageError,
+    from_client_error,
+)
 
 # The KMS operations that use a key's material or hand it to someone who will (CloudTrail event
 # names). Management calls (DescribeKey, ListGrants, GetKeyPolicy), which AWS Config and
@@ -597,13 +602,49 @@ def schedule_deletion(kms: Any, target: DeletionTarget, waiting_days: int) -> da
     """ScheduleKeyDeletion with a waiting period of ``waiting_days`` (7-30): the deletion date,
     or None for a multi-Region primary with replicas, which waits in ``PendingReplicaDeletion``
     until its last replica is deleted (KMS gives no date then; the waiting period starts
-    after)."""
+    after).
+
+    The request is sent once (:data:`~kmskit.clients.NOT_RESENT`: KMS refuses a second for the
+    key the first scheduled, ``KMSInvalidStateException``). When its answer is lost
+    (:func:`~kmskit.clients.answer_lost`: a 5xx, a connection dropped), DescribeKey tells: a key
+    now pending deletion was scheduled by this call (its ``DeletionDate`` is returned);
+    otherwise :class:`~kmskit.errors.KmskitError` with the key's state, or saying that
+    reading it failed too."""
     check_waiting_days(waiting_days)
     try:
         # The key ID, not the ARN: the key is in the caller's account and Region (KMS schedules
         # no other account's key), and moto 5 finds keys only by ID here.
         response = kms.schedule_key_deletion(KeyId=target.key_id, PendingWindowInDays=waiting_days)
-    except ClientError as error:
-        raise from_client_error(error, f"schedule the deletion of {target.key_arn}") from error
+    except (ClientError, BotoCoreError) as error:
+        if answer_lost(error):
+            return _scheduled_after_lost_answer(kms, target, error)
+        if isinstance(error, ClientError):
+            doing = f"schedule the deletion of {target.key_arn}"
+            raise from_client_error(error, doing) from error
+        raise
     deletion = response.get("DeletionDate")
     return deletion if isinstance(deletion, datetime) else None
+
+
+def _scheduled_after_lost_answer(
+    kms: Any, target: DeletionTarget, error: ClientError | BotoCoreError
+) -> datetime | None:
+    """:func:`schedule_deletion`'s deletion date read with DescribeKey after the answer to
+    ScheduleKeyDeletion was lost (``error``), or the error saying what is known."""
+    lost = lost_answer_text(error, f"schedule the deletion of {target.key_arn}", "KMS")
+    try:
+        metadata = key_metadata(kms, target.key_arn)
+    except (KmskitError, BotoCoreError) as unread:
+        raise KmskitError(
+            f"{lost}; whether KMS scheduled it is unknown, as reading the key failed too "
+            f"({unread}): check its state (aws kms describe-key --key-id {target.key_arn}) "
+            "before running the command again"
+        ) from error
+    state = metadata.get("KeyState")
+    if state in PENDING_STATES:
+        deletion = metadata.get("DeletionDate")
+        return deletion if isinstance(deletion, datetime) else None
+    raise KmskitError(
+        f"{lost}; the key is still in state {state}, so KMS most likely did not schedule it: "
+        "run the command again"
+    ) from error

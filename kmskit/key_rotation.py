@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from kmskit._text import utc_text
-from kmskit.clients import key_metadata
+from kmskit.clients import answer_lost, key_metadata, lost_answer_text
 from kmskit.errors import (
     ConflictError,
     KmskitError,
@@ -391,12 +391,51 @@ def prepare_rotation(kms: Any, key: str, *, now: datetime | None = None) -> KeyR
 
 
 def rotate(kms: Any, rotations: KeyRotations) -> None:
-    """RotateKeyOnDemand, KMS's refusals named for the key."""
+    """RotateKeyOnDemand, KMS's refusals named for the key. The request is sent once
+    (:data:`~kmskit.clients.NOT_RESENT`: a second would be a second rotation). When its answer
+    is lost (:func:`~kmskit.clients.answer_lost`: a 5xx, a connection dropped), the key's
+    rotation status and rotations are read: an on-demand rotation in progress, or one listed
+    that ``rotations`` did not list, is this call's, and it returns as for KMS's answer;
+    otherwise :class:`~kmskit.errors.KmskitError` saying whether KMS most likely did not start
+    one (nothing seen: run the command again) or reading the key failed too (check first)."""
     target = rotations.target
     try:
         kms.rotate_key_on_demand(KeyId=target.key_arn)
-    except ClientError as error:
-        raise _rotate_error(error, rotations) from error
+    except (ClientError, BotoCoreError) as error:
+        if answer_lost(error):
+            if _rotation_seen(kms, rotations, error):
+                return
+            raise KmskitError(
+                f"{_lost(error, target)}; the key shows no new on-demand rotation, so KMS most "
+                f"likely did not start one: run the command again (kmskit key rotations "
+                f"{target.key_arn} lists the key's rotations)"
+            ) from error
+        if isinstance(error, ClientError):
+            raise _rotate_error(error, rotations) from error
+        raise
+
+
+def _lost(error: ClientError | BotoCoreError, target: RotationTarget) -> str:
+    """What the rotation request met when its answer was lost."""
+    return lost_answer_text(error, f"rotate {target.key_arn} on demand", "KMS")
+
+
+def _rotation_seen(kms: Any, before: KeyRotations, error: ClientError | BotoCoreError) -> bool:
+    """After the answer to RotateKeyOnDemand was lost (``error``): whether the key shows an
+    on-demand rotation ``before`` did not (in progress, or listed); a failure to read it is
+    :class:`~kmskit.errors.KmskitError` saying the rotation's fate is unknown."""
+    try:
+        status = read_rotation_status(kms, before.target)
+        return (status is not None and status.on_demand_started is not None) or bool(
+            _new_on_demand(kms, before)
+        )
+    except (KmskitError, BotoCoreError) as unread:
+        arn = before.target.key_arn
+        raise KmskitError(
+            f"{_lost(error, before.target)}; whether KMS started the rotation is unknown, as "
+            f"reading the key's rotations failed too ({unread}): check with kmskit key "
+            f"rotations {arn} before running kmskit key rotate again"
+        ) from error
 
 
 def _rotate_error(error: ClientError, rotations: KeyRotations) -> KmskitError:
@@ -441,20 +480,24 @@ def completed_rotation(kms: Any, before: KeyRotations) -> RotationDone | None:
     """The on-demand rotation started after ``before`` was read, once it has completed: no
     on-demand rotation in progress (GetKeyRotationStatus) and a new ON_DEMAND entry listed
     (ListKeyRotations); None until then."""
-    target = before.target
-    status = read_rotation_status(kms, target)
+    status = read_rotation_status(kms, before.target)
     if status is not None and status.on_demand_started is not None:
         return None
-    seen = {m.identity for m in before.materials if m.rotation_type == ON_DEMAND}
-    new = [
-        m
-        for m in list_key_materials(kms, target)
-        if m.rotation_type == ON_DEMAND and m.identity not in seen
-    ]
+    new = _new_on_demand(kms, before)
     if not new:
         return None
     latest = max(new, key=lambda m: m.rotation_date or datetime.min.replace(tzinfo=UTC))
     return RotationDone(latest.key_material_id, latest.rotation_date)
+
+
+def _new_on_demand(kms: Any, before: KeyRotations) -> list[KeyMaterial]:
+    """The on-demand rotations ListKeyRotations lists now that ``before`` did not."""
+    seen = {m.identity for m in before.materials if m.rotation_type == ON_DEMAND}
+    return [
+        m
+        for m in list_key_materials(kms, before.target)
+        if m.rotation_type == ON_DEMAND and m.identity not in seen
+    ]
 
 
 def wait_for_rotation(

@@ -9,7 +9,9 @@ also get a deterministic identifier, so RDS itself refuses a second copy
 (``DBSnapshotAlreadyExists`` counts as success). EC2 has no client token: the engine looks for
 a copy with the same ``kmskit:copy-key`` tag first, and after copying looks again; if a racing
 request made a copy too, every racer keeps the same winner (the lowest snapshot ID) and deletes
-its own extra copy while it is still pending, which cancels it. That second look is best effort:
+its own extra copy while it is still pending, which cancels it. ``CopySnapshot`` is sent once
+(:data:`kmskit.clients.NOT_RESENT`): after a lost answer the copy is looked for by its tags
+(:meth:`SnapshotEngine._copy_after_lost_answer`). That second look is best effort:
 if it fails, the copy just made is kept (and remembered for ``RECENT_SECONDS``), and an extra
 copy of a lost race is left to the replication sweep, which keeps the lowest ID.
 
@@ -32,7 +34,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from kmskit.clients import ClientSettings
+from kmskit.clients import ClientSettings, answer_lost, lost_answer_text
 from kmskit.snapshots.model import (
     MANAGED_BY,
     TAG_COPY_KEY,
@@ -355,7 +357,9 @@ class SnapshotEngine:
         Raises:
             RetryableError: a limit (``ResourceLimitExceeded``, ``SnapshotQuotaExceeded``) or
                 throttling outlived botocore's retries, or the previous RDS/Aurora copy of the
-                same name is still being deleted; try again later.
+                same name is still being deleted, or EC2's answer to ``CopySnapshot`` was lost
+                and no copy with its tags is listed yet (it is not sent again:
+                :data:`~kmskit.clients.NOT_RESENT`); try again later.
             DeadLetterError: the key is unusable (``KMSKeyNotAccessibleFault``), the source is gone,
                 access is denied (an unencrypted Aurora source is refused by the service: check
                 :func:`copy_refusal` first), or a failed RDS/Aurora copy of the same name was
@@ -432,14 +436,19 @@ class SnapshotEngine:
         if remembered is not None:
             return CopyResult(remembered, created=False)
         ec2 = self._ec2(region)
-        response = ec2.copy_snapshot(
-            SourceRegion=source.region,
-            SourceSnapshotId=source.id,
-            Encrypted=True,
-            KmsKeyId=kms_key_arn,
-            Description=origin.description(),
-            TagSpecifications=[{"ResourceType": "snapshot", "Tags": tag_list(tags)}],
-        )
+        try:
+            response = ec2.copy_snapshot(
+                SourceRegion=source.region,
+                SourceSnapshotId=source.id,
+                Encrypted=True,
+                KmsKeyId=kms_key_arn,
+                Description=origin.description(),
+                TagSpecifications=[{"ResourceType": "snapshot", "Tags": tag_list(tags)}],
+            )
+        except (ClientError, BotoCoreError) as error:
+            if not answer_lost(error):
+                raise
+            return self._copy_after_lost_answer(region, key, error)
         mine = SnapshotInfo(
             ref=SnapshotRef("EBS", response["SnapshotId"], region, self.account, self.partition),
             state="pending",
@@ -471,6 +480,26 @@ class SnapshotEngine:
             return CopyResult(chosen, created=False)
         self._recent[key] = (mine, self._clock())
         return CopyResult(mine, created=True)
+
+    def _copy_after_lost_answer(
+        self, region: str, key: str, error: ClientError | BotoCoreError
+    ) -> CopyResult:
+        """After EC2's answer to CopySnapshot was lost (``error``; the request is sent once,
+        :data:`~kmskit.clients.NOT_RESENT`): the copy tagged with copy-key ``key`` that the tag
+        search finds (the lowest ID, as a race is settled), taken for this call's. None found
+        (EC2 did not make it, or lists it only later): :class:`RetryableError`, so a later
+        attempt searches again before it copies; a failed search: that error, classified."""
+        found = [c for c in self._ebs_by_key(region, key) if c.state != "failed"]
+        if not found:
+            lost = lost_answer_text(error, "copy the snapshot", "EC2")
+            raise RetryableError(
+                f"{lost}; no copy tagged {TAG_COPY_KEY}={key} is listed in {region} yet (EC2 did "
+                "not make it, or lists it only later): a later attempt looks for it again "
+                "before copying"
+            ) from error
+        chosen = min(found, key=lambda c: c.ref.id)
+        self._recent[key] = (chosen, self._clock())
+        return CopyResult(chosen, created=True)
 
     def _remembered(self, key: str) -> SnapshotInfo | None:
         """The copy this process made for ``key`` while the tag search may still miss it.
