@@ -39,6 +39,7 @@ from botocore.exceptions import ConnectionError as BotoCoreConnectionError
 
 from kmskit.aws_names import REGION
 from kmskit.errors import (
+    CREDENTIALS_HINT,
     IDENTITY_CENTER_CALL,
     UNUSABLE_CREDENTIALS,
     AccessDeniedError,
@@ -50,6 +51,7 @@ from kmskit.errors import (
     expired_on_renewal_text,
     from_botocore_error,
     from_client_error,
+    from_credentials_loading_error,
     is_access_denied,
     is_credentials_refused,
     is_expired_on_renewal,
@@ -575,6 +577,11 @@ def _how_caller_failed(
         return f"{unusable}: {botocore_error_text(error)}", RENEW_CALLER_HINT
     if error is not None and is_expired_on_renewal(error):
         return f"{unusable}: {expired_on_renewal_text(error)}", CLOCK_HINT
+    # A credential_process printing a prompt, or a token file gone, raise plain Python errors.
+    loading = from_credentials_loading_error(error) if error is not None else None
+    if loading is not None:
+        said = str(loading).removesuffix(CREDENTIALS_HINT).rstrip()
+        return f"the caller's own credentials could not be loaded: {said}", RENEW_CALLER_HINT
     return None
 
 
@@ -612,10 +619,25 @@ def _provider_refused(error: ClientError, source: CallerSource) -> tuple[str, st
     return f"the caller's own credentials could not be obtained: {text}", RENEW_CALLER_HINT
 
 
+# The plain Python errors botocore raises while it loads the caller's credentials (a
+# credential_process printing a prompt, a token file gone): only those that
+# from_credentials_loading_error names are the credentials' failure; any other goes on as it is.
+CREDENTIALS_LOADING_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    AttributeError,
+    TypeError,
+    OSError,
+)
+
 # What obtaining the caller's credentials raises that _renew_caller_credentials tells apart: its
 # provider's call refused, botocore's errors before any request, and botocore's RuntimeError
 # of EXPIRED_ON_RENEWAL (any other RuntimeError goes on as it is).
-_CALLER_FAILURES: tuple[type[Exception], ...] = (ClientError, RuntimeError, *UNUSABLE_CREDENTIALS)
+_CALLER_FAILURES: tuple[type[Exception], ...] = (
+    ClientError,
+    RuntimeError,
+    *UNUSABLE_CREDENTIALS,
+    *CREDENTIALS_LOADING_ERRORS,
+)
 
 
 def _renew_caller_credentials(
@@ -640,7 +662,7 @@ def _renew_caller_credentials(
             raise failed from error
         if isinstance(error, ClientError):  # throttled
             raise from_client_error(error, "obtain the caller's own credentials") from error
-        raise  # another RuntimeError: not the credentials
+        raise  # another error: not the credentials'
 
 
 # STS's answer when the account asked for credentials has deactivated STS in the Region called
@@ -648,7 +670,11 @@ def _renew_caller_credentials(
 _STS_REGION_DISABLED = "RegionDisabledException"
 # What an STS call of assume_role raises that it tells apart: STS's answer, or botocore's error
 # for the caller's credentials that cannot be used (no request sent).
-_STS_FAILURES: tuple[type[Exception], ...] = (ClientError, *UNUSABLE_CREDENTIALS)
+_STS_FAILURES: tuple[type[Exception], ...] = (
+    ClientError,
+    *UNUSABLE_CREDENTIALS,
+    *CREDENTIALS_LOADING_ERRORS,
+)
 
 
 class _AssumedRoleProvider(CredentialProvider):

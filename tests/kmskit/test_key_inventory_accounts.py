@@ -667,13 +667,18 @@ def test_where_the_callers_credentials_stopped_the_run_is_told_for_every_positio
 # A credential_process (what IAM Identity Center helpers and other credential tools plug into
 # a profile): credentials with 5 minutes left, so that botocore renews them at every use, until
 # the file given exists; from then on it fails, as an expired SSO session does, or, if the file
-# holds "stale", hands out credentials that expired a minute ago (a stale cache of its own).
+# holds "stale", hands out credentials that expired a minute ago (a stale cache of its own), or,
+# if it holds "prompt", prints a prompt (an expired SAML helper asking for a password).
 CREDENTIAL_PROCESS = """\
 import json, sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 given = Path(sys.argv[1])
-stale = given.exists() and given.read_text() == "stale"
+said = given.read_text() if given.exists() else None
+stale = said == "stale"
+if said == "prompt":
+    print("Enter your SAML password:")
+    sys.exit(0)
 if given.exists() and not stale:
     sys.exit("The SSO session has expired: run aws sso login")
 left = timedelta(minutes=-1 if stale else 5)
@@ -743,6 +748,45 @@ def test_the_callers_credentials_failing_before_any_request_at_a_renewal_stop_th
     # What the message says was reported is what the text report printed before it stopped.
     assert keys_reported(out) == [first, keys[0]]
     assert set(asked_roles_of(kms_answers)) == {FIRST, SECOND}  # THIRD's role was not asked for
+
+
+def test_a_credential_process_printing_a_prompt_at_a_renewal_stops_the_run_saying_where(
+    aws: None, kms_answers: KmsAnswers, caller_profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The caller's credential_process starts printing a prompt (no JSON: botocore raises a
+    # plain JSONDecodeError, no BotoCoreError) partway through SECOND's keys: told as the
+    # caller's credentials failing at the renewal of SECOND's role, with where the run stopped
+    # and what was reported, as for a helper that fails (above); not a bare "not JSON" error
+    # that says nothing of the run.
+    first = new_key(kms_of(FIRST))
+    keys = [new_key(kms_of(SECOND)) for _ in range(3)]
+    new_key(kms_of(THIRD))
+    prompted = caller_profile
+
+    def assume_role(params: dict[str, Any], moto: Any) -> Any:  # renewed at every call
+        found = moto(params)
+        found["Credentials"]["Expiration"] = datetime.now(UTC) + timedelta(minutes=5)
+        return found
+
+    def describe_key(params: dict[str, Any], moto: Any) -> Any:
+        if params["KeyId"] == keys[1]:
+            prompted.write_text("prompt")
+        return moto(params)
+
+    kms_answers.answers.update(AssumeRole=assume_role, DescribeKey=describe_key)
+    code, out, err = run_as_caller(capsys, FIRST, SECOND, THIRD)
+    assert code == EXIT_ACCESS_DENIED
+    assert err.startswith(
+        "kmskit: error: could not renew the credentials of role "
+        f"arn:aws:iam::{SECOND}:role/{DEFAULT_ROLE_NAME} of account {SECOND}: the caller's own "
+        "credentials could not be loaded: credential_process output is not JSON ("
+    )
+    assert err.endswith(
+        f"{RENEW_CALLER_HINT}. The run stopped at account {SECOND} (2 of 3): the 1 account(s) "
+        "before it are reported; 1 key(s) read before the caller's credentials failed are "
+        "reported; the rest of its keys are not; the 1 account(s) after it are not read\n"
+    )
+    assert keys_reported(out) == [first, keys[0]]
 
 
 @pytest.mark.parametrize("code", ["ExpiredToken", "InvalidClientTokenId"])
