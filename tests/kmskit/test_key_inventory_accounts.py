@@ -710,18 +710,15 @@ def run_as_caller(capsys: pytest.CaptureFixture[str], *accounts: str) -> tuple[i
     return run(capsys, "--profile", "caller", "--region", REGION, *given, "--workers", "1")
 
 
-def test_the_callers_credentials_failing_before_any_request_at_a_renewal_stop_the_run_saying_so(
-    aws: None, kms_answers: KmsAnswers, caller_profile: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # The caller's profile gets its credentials from a credential_process, which starts to fail
-    # partway through SECOND's keys: botocore fails to renew the caller's credentials before it
-    # sends the AssumeRole that renews SECOND's role (CredentialRetrievalError, botocore's own
-    # ProcessProvider). The run stops there (exit 3), saying that it was the renewal of
-    # SECOND's role, that the caller's credentials must be renewed, and what was reported.
+def fail_caller_while_second_is_read(
+    kms_answers: KmsAnswers, given: Path, text: str
+) -> tuple[str, list[str]]:
+    """A key in FIRST, three in SECOND and one in THIRD, the roles' credentials renewed at every
+    call (5 minutes left), and :data:`CREDENTIAL_PROCESS`'s file ``given`` written with ``text``
+    while SECOND's second key is described: FIRST's key and SECOND's keys."""
     first = new_key(kms_of(FIRST))
     keys = [new_key(kms_of(SECOND)) for _ in range(3)]
     new_key(kms_of(THIRD))
-    expired = caller_profile
 
     def assume_role(params: dict[str, Any], moto: Any) -> Any:  # renewed at every call
         found = moto(params)
@@ -730,10 +727,23 @@ def test_the_callers_credentials_failing_before_any_request_at_a_renewal_stop_th
 
     def describe_key(params: dict[str, Any], moto: Any) -> Any:
         if params["KeyId"] == keys[1]:
-            expired.touch()  # the session expires while keys[1] is being described
+            given.write_text(text)
         return moto(params)
 
     kms_answers.answers.update(AssumeRole=assume_role, DescribeKey=describe_key)
+    return first, keys
+
+
+def test_the_callers_credentials_failing_before_any_request_at_a_renewal_stop_the_run_saying_so(
+    aws: None, kms_answers: KmsAnswers, caller_profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The caller's profile gets its credentials from a credential_process, which starts to fail
+    # partway through SECOND's keys: botocore fails to renew the caller's credentials before it
+    # sends the AssumeRole that renews SECOND's role (CredentialRetrievalError, botocore's own
+    # ProcessProvider). The run stops there (exit 3), saying that it was the renewal of
+    # SECOND's role, that the caller's credentials must be renewed, and what was reported.
+    # The session expires while SECOND's second key is being described.
+    first, keys = fail_caller_while_second_is_read(kms_answers, caller_profile, "")
     code, out, err = run_as_caller(capsys, FIRST, SECOND, THIRD)
     assert code == EXIT_ACCESS_DENIED
     assert err == (
@@ -758,22 +768,7 @@ def test_a_credential_process_printing_a_prompt_at_a_renewal_stops_the_run_sayin
     # caller's credentials failing at the renewal of SECOND's role, with where the run stopped
     # and what was reported, as for a helper that fails (above); not a bare "not JSON" error
     # that says nothing of the run.
-    first = new_key(kms_of(FIRST))
-    keys = [new_key(kms_of(SECOND)) for _ in range(3)]
-    new_key(kms_of(THIRD))
-    prompted = caller_profile
-
-    def assume_role(params: dict[str, Any], moto: Any) -> Any:  # renewed at every call
-        found = moto(params)
-        found["Credentials"]["Expiration"] = datetime.now(UTC) + timedelta(minutes=5)
-        return found
-
-    def describe_key(params: dict[str, Any], moto: Any) -> Any:
-        if params["KeyId"] == keys[1]:
-            prompted.write_text("prompt")
-        return moto(params)
-
-    kms_answers.answers.update(AssumeRole=assume_role, DescribeKey=describe_key)
+    first, keys = fail_caller_while_second_is_read(kms_answers, caller_profile, "prompt")
     code, out, err = run_as_caller(capsys, FIRST, SECOND, THIRD)
     assert code == EXIT_ACCESS_DENIED
     assert err.startswith(
