@@ -31,8 +31,9 @@ from lambda_src.snapshot_replicator.sdk import REQUIRED, SERVICES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sdk_floor.json"
 # The botocore modules the assets import names from (test_snapshot_replication.py checks that
-# they import no other); kmskit.clients' assume_role brings in credentials and session, and
-# kmskit.errors' throttling advice the loaders.
+# they import no other); kmskit.clients' assume_role brings in credentials and session,
+# kmskit.errors' throttling advice the loaders, and its credential-loading errors the
+# web identity token loader of utils.
 MODULES = (
     "botocore",
     "botocore.config",
@@ -41,6 +42,7 @@ MODULES = (
     "botocore.loaders",
     "botocore.model",
     "botocore.session",
+    "botocore.utils",
 )
 # Operations of the other Lambda functions, by service: KeyGrant's provider.
 OTHER_OPERATIONS: dict[str, tuple[str, ...]] = {"kms": KEY_GRANT_OPERATIONS}
