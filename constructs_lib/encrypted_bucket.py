@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Annotations, RemovalPolicy, Stack
+from aws_cdk import Annotations, Reference, RemovalPolicy, Stack, Tokenization
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -44,10 +44,12 @@ from constructs_lib._validation import (
     is_token,
     require,
     stack_label,
+    token_shape,
 )
 from constructs_lib.compliance import acknowledge, acknowledge_all
 from constructs_lib.key_policy import stack_facts, stack_of
 from constructs_lib.keys import CustomerManagedKey, ReplicaKey
+from constructs_lib.snapshot_replication import check_token_key_arn
 
 MIN_TLS_VERSION = 1.2
 # The TLS versions S3 accepts (s3:TlsVersion); bucket_props may raise the minimum to the later one.
@@ -182,10 +184,13 @@ class BucketReplication:
             IAM cannot scope permissions to it). For an EncryptedBucket destination, its own key:
             its bucket policy refuses replicas under another key, and S3 then fails each
             SSE-KMS object's replication with no error at deploy. When that EncryptedBucket is in
-            the same App (``bucket_name`` literal on both sides), another literal key ARN is an
-            error, whichever of the two is made first; one that cannot be compared at synth
-            (either ARN a token, as a key made in the App has) is a warning,
-            ``kmskit:replicaKeyUnchecked``, on the source bucket.
+            the same App (``bucket_name`` literal on both sides), another literal key ARN, or
+            another key made in the App, is an error, whichever of the two is made first; one
+            that cannot be compared at synth (a literal ARN and a key made in the App, a
+            deploy-time value, or a ``kms.Key.from_lookup`` key before its lookup is in
+            cdk.context.json) is a warning, ``kmskit:replicaKeyUnchecked``, on the source
+            bucket. A key made in the App must be in ``region`` and this account, as a literal
+            ARN must.
         region: the destination Region; must differ from the source bucket's Region.
         storage_class: storage class of the replicas (an ``aws_s3.StorageClass``). Default: the
             source object's class.
@@ -441,14 +446,23 @@ def _check_replica_key(
     """``source``'s ``replication.encryption_key_arn`` must be the key of ``destination``, the
     EncryptedBucket it replicates into: the destination's policy refuses every replica under
     another key (``DenyOtherKmsKeys``), and S3 reports that only in the replication status of
-    each object (FAILED), never at deploy. Two literal ARNs that differ are an error; where one
-    is a token and they are not the same value (the same key's ARN token), a warning
-    (``kmskit:replicaKeyUnchecked``) says it cannot be checked at synth."""
+    each object (FAILED), never at deploy. Two literal ARNs that differ, or two keys made in the
+    App that differ, are an error; where the two cannot be compared at synth (a literal ARN and
+    a key of the App, a deploy-time value, or a key of ``kms.Key.from_lookup``, whose ARN is a
+    placeholder until the lookup is in cdk.context.json), a warning
+    (``kmskit:replicaKeyUnchecked``) says so."""
     given = replication.encryption_key_arn
-    held = destination.encryption_key.key_arn
+    key = destination.encryption_key
+    held = key.key_arn
     if given == held:
         return
-    under = destination.encryption_key.node.path if is_token(held) else held
+    given_key, held_key = _key_path(given), _key_path(held)
+    if given_key is not None and given_key == held_key:
+        return  # two tokens of the same key's ARN
+    looked_up = kms.Key.is_lookup_dummy(key) or given.endswith(
+        f":key/{kms.Key.DEFAULT_DUMMY_KEY_ID}"
+    )
+    under = key.node.path if is_token(held) or looked_up else held
     what = (
         f"the key of the destination bucket {replication.bucket_name!r} (the EncryptedBucket "
         f"{destination.node.path}, under {under})"
@@ -457,15 +471,43 @@ def _check_replica_key(
         "its bucket policy refuses replicas under any other key (DenyOtherKmsKeys), so S3 would "
         f"fail to replicate every SSE-KMS object of {source.node.path}, with no error at deploy"
     )
-    if not is_token(given) and not is_token(held):
+    if not looked_up and (
+        (not is_token(given) and not is_token(held))
+        or (given_key is not None and held_key is not None)
+    ):
         raise ConstructPropError(
-            "replication.encryption_key_arn", f"must be {what}: {effect}", given
+            "replication.encryption_key_arn",
+            f"must be {what}: {effect}",
+            Shown(given_key) if given_key is not None else given,
         )
+    if given_key is not None:
+        shown = f"the key {given_key}"
+    elif is_token(given):
+        shown = "a value known only at deploy"
+    else:
+        shown = given
     Annotations.of(source).add_warning_v2(
         REPLICA_KEY_UNCHECKED,
-        f"replication.encryption_key_arn ({given}) cannot be compared at synth with {what}: "
+        f"replication.encryption_key_arn ({shown}) cannot be compared at synth with {what}: "
         f"make sure it is that key's ARN; {effect}",
     )
+
+
+def _key_path(arn: str) -> str | None:
+    """The construct path of the key whose ``key_arn`` ``arn`` is (a reference to an
+    ``AWS::KMS::Key`` or ``ReplicaKey`` of this App, shown as its L2 construct), else None."""
+    if not is_token(arn) or token_shape(arn) != "<token>":
+        return None
+    token = Tokenization.reverse_string(arn).first_token
+    if not isinstance(token, Reference) or token.display_name != "Arn":
+        return None
+    target = token.target
+    if not isinstance(target, kms.CfnKey | kms.CfnReplicaKey):
+        return None
+    scope = target.node.scope
+    if target.node.id == "Resource" and scope is not None:
+        return scope.node.path
+    return target.node.path
 
 
 def check_bucket_name(prop: str, value: Any) -> None:
@@ -1325,6 +1367,14 @@ class EncryptedBucket(Construct):
                 f"must belong to this account ({stack.account}): cross-account replication is "
                 "not supported by EncryptedBucket",
                 arn,
+            )
+        else:  # a key of this App: its stack's Region and account
+            check_token_key_arn(
+                "replication.encryption_key_arn",
+                arn,
+                region=destination.region,
+                account=stack.account,
+                where="the destination Region",
             )
         self._destination_bucket = s3.Bucket.from_bucket_attributes(
             self,

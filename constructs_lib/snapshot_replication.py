@@ -516,7 +516,7 @@ def _check_key_arn(
     require(arn is not None, prop, "must be given (the key copies are encrypted with)", arn)
     require(isinstance(arn, str), prop, "must be a KMS key ARN", arn)
     if is_token(arn):
-        _check_token_key_arn(prop, arn, region=region, account=account, where=where)
+        check_token_key_arn(prop, arn, region=region, account=account, where=where)
         return str(arn)
     match = KEY_ARN.match(arn)
     require(
@@ -584,7 +584,7 @@ def _check_key_place(
         )
 
 
-def _check_token_key_arn(
+def check_token_key_arn(
     prop: str, arn: str, *, region: str, account: str | None, where: str
 ) -> None:
     """A key ARN known only at deploy time, checked as far as synth can.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -349,9 +350,12 @@ def _denied_by(statements: list[dict[str, Any]], action: str, keys: dict[str, st
     ]
 
 
-def _source_and_dr_stacks() -> tuple[cdk.Stack, cdk.Stack]:
-    """A replicating bucket's stack and its destination's, of one App and account."""
-    app = cdk.App()
+def _source_and_dr_stacks(
+    context: dict[str, Any] | None = None,
+) -> tuple[cdk.Stack, cdk.Stack]:
+    """A replicating bucket's stack and its destination's, of one App (of ``context``, default
+    none) and account."""
+    app = cdk.App(context=context)
     source = cdk.Stack(app, "Source", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
     dr = cdk.Stack(app, "Dr", env=cdk.Environment(account=WORKLOAD, region=DR_REGION))
     return source, dr
@@ -387,7 +391,7 @@ def test_replicas_are_held_to_the_destination_buckets_key() -> None:
     (logs,) = [p for p in policies if p is not data]
     sse = "s3:x-amz-server-side-encryption"
     key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
-    other_key = DR_KEY_ARN.replace("1234abcd", "ffffffff")
+    other_key = DR_KEY_ARN.replace("0f1e2d3c", "ffffffff")
     replicas = {
         "BucketReplication's": ({sse: "aws:kms", key_id: replica_key}, []),
         "SSE-S3 (digest files)": ({sse: "AES256"}, []),
@@ -429,7 +433,7 @@ def test_a_replication_under_another_key_than_its_destination_bucket_is_refused(
     every SSE-KMS replica, which S3 reports only in each object's replication status (FAILED).
     Refused whichever of the two EncryptedBuckets of the App is made first."""
     source, dr = _source_and_dr_stacks()
-    other_key = DR_KEY_ARN.replace("1234abcd", "ffffffff")
+    other_key = DR_KEY_ARN.replace("0f1e2d3c", "ffffffff")
 
     def replicated() -> None:
         EncryptedBucket(
@@ -478,6 +482,104 @@ def test_a_replication_into_a_bucket_whose_key_is_made_in_the_app_is_warned_abou
         ),
     )
     assert len(annotations.find_warning("*", Match.any_value())) == 1
+
+
+def test_a_replication_into_a_bucket_under_a_looked_up_key_is_warned_about() -> None:
+    """Until the lookup is in cdk.context.json, a ``kms.Key.from_lookup`` key's ARN is CDK's
+    placeholder, which looked like a literal ARN: the replication naming the real key was
+    refused, and the error stopped the App before the missing lookup was written, so a fresh
+    checkout never synthesized. A warning says the two cannot be compared yet. (The partition
+    is literal, as in cdk.json: the placeholder ARN then has no token at all.)"""
+    source, dr = _source_and_dr_stacks({"@aws-cdk/core:enablePartitionLiterals": True})
+    key = kms.Key.from_lookup(dr, "DrKey", alias_name="alias/dr-data")
+    EncryptedBucket(dr, "Replica", bucket_name=DR_BUCKET, encryption_key=key)
+    EncryptedBucket(
+        source, "Data", encryption_key=CustomerManagedKey(source, "K"), replication=TO_DR
+    )
+    annotations = Annotations.from_stack(source)
+    annotations.has_warning(
+        "/Source/Data",
+        Match.string_like_regexp(
+            f"^replication.encryption_key_arn \\({DR_KEY_ARN}\\) cannot be compared at synth "
+            f"with the key of the destination bucket '{DR_BUCKET}' \\(the EncryptedBucket "
+            "Dr/Replica, under Dr/DrKey\\): make sure it is that key's ARN; .*"
+        ),
+    )
+    assert len(annotations.find_warning("*", Match.any_value())) == 1
+    app = source.node.root
+    assert isinstance(app, cdk.App)
+    manifest = json.loads((Path(app.synth().directory) / "manifest.json").read_text())
+    assert [m["provider"] for m in manifest["missing"]] == ["key-provider"]
+
+
+@pytest.mark.parametrize("destination_first", [False, True], ids=["source", "destination"])
+def test_a_replication_under_another_key_of_the_app_is_refused(destination_first: bool) -> None:
+    """Two keys made in the App have ARN tokens that differ: this was only warned about as
+    "cannot be compared at synth" (it can: they are two keys), with the raw token shown."""
+    source, dr = _source_and_dr_stacks()
+    other = CustomerManagedKey(dr, "OtherDrKey")
+
+    def replicated() -> None:
+        EncryptedBucket(
+            source,
+            "Data",
+            encryption_key=CustomerManagedKey(source, "K"),
+            replication=BucketReplication(
+                bucket_name=DR_BUCKET, encryption_key_arn=other.key_arn, region=DR_REGION
+            ),
+        )
+
+    def destination() -> None:
+        key = CustomerManagedKey(dr, "DrKey")
+        EncryptedBucket(dr, "Replica", bucket_name=DR_BUCKET, encryption_key=key)
+
+    first, second = (destination, replicated) if destination_first else (replicated, destination)
+    first()
+    with pytest.raises(ConstructPropError) as error:
+        second()
+    assert str(error.value) == (
+        f"'replication.encryption_key_arn' must be the key of the destination bucket "
+        f"'{DR_BUCKET}' (the EncryptedBucket Dr/Replica, under Dr/DrKey/Key): its bucket policy "
+        "refuses replicas under any other key (DenyOtherKmsKeys), so S3 would fail to replicate "
+        "every SSE-KMS object of Source/Data, with no error at deploy. "
+        "Received: Dr/OtherDrKey/Key"
+    )
+
+
+def test_a_replication_under_the_destination_buckets_own_key_of_the_app_passes() -> None:
+    """The destination's key, given by its ARN token: no error and nothing to warn about."""
+    source, dr = _source_and_dr_stacks()
+    key = CustomerManagedKey(dr, "DrKey")
+    EncryptedBucket(dr, "Replica", bucket_name=DR_BUCKET, encryption_key=key)
+    EncryptedBucket(
+        source,
+        "Data",
+        encryption_key=CustomerManagedKey(source, "K"),
+        replication=BucketReplication(
+            bucket_name=DR_BUCKET, encryption_key_arn=key.key_arn, region=DR_REGION
+        ),
+    )
+    Annotations.from_stack(source).has_no_warning("/Source/Data", Match.any_value())
+
+
+def test_a_replication_under_a_key_of_the_app_in_another_region_is_refused() -> None:
+    """A key made in the App had its Region checked only when its ARN was literal: the source
+    bucket's own key (another Region) passed, and S3 could not use it for the replicas."""
+    source, _ = _source_and_dr_stacks()
+    key = CustomerManagedKey(source, "K")
+    with pytest.raises(ConstructPropError) as error:
+        EncryptedBucket(
+            source,
+            "Data",
+            encryption_key=key,
+            replication=BucketReplication(
+                bucket_name=DR_BUCKET, encryption_key_arn=key.key_arn, region=DR_REGION
+            ),
+        )
+    assert str(error.value) == (
+        f"'replication.encryption_key_arn' must be a key in the destination Region {DR_REGION}. "
+        f"Received: 'Source/K/Key/Resource (account {WORKLOAD}, eu-west-1)'"
+    )
 
 
 def test_replication_role_is_least_privilege(workload: SynthResult) -> None:

@@ -29,7 +29,7 @@ MEMBER_TRAIL = "workload-to-central"
 ORGANIZATION_TRAIL = "organization-audit"
 WORKLOAD_TRAIL = "workload-audit"
 # The disaster-recovery Region's key (made there by the DR account set-up).
-DR_KEY_ARN = f"arn:aws:kms:{DR_REGION}:{WORKLOAD}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+DR_KEY_ARN = f"arn:aws:kms:{DR_REGION}:{WORKLOAD}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 DR_BUCKET = "workload-data-dr-222222222222"
 CONTROL_TOWER_LOG_GROUP = "aws-controltower/CloudTrailLogs"
 OTHER_TRAIL_LOG_GROUP = "/aws/cloudtrail/platform-trail"
