@@ -508,13 +508,17 @@ class AuditTrail(Construct):
             ``alias/audit/<trail name>`` (dots replaced by dashes). Not with ``encryption_key``.
         bucket: an existing :class:`AuditBucket` of this account and Region (CloudTrail needs
             the trail's key in the bucket's Region) that lists this trail in its ``sources``;
-            one of another known account is refused, and so is a bucket that is no AuditBucket,
-            each naming the ``central_bucket=CentralAuditBucket(...)`` to give instead, with
-            the bucket's name and ``s3_key_prefix`` where known. From a stack of another
-            environment (one of the two stacks environment-agnostic) it needs a literal
-            ``bucket_name`` and no replication of objects under another key than the trail's
-            (CDK cannot name them there); either is refused. Default: a new AuditBucket (see
-            ``bucket_props``).
+            one of another known Region is refused. One of another known account is refused,
+            and so is a bucket that is no AuditBucket, each naming the
+            ``central_bucket=CentralAuditBucket(...)`` to give instead, with the bucket's name
+            and ``s3_key_prefix`` where known (and the ``TrailSource(...)`` to add to its
+            ``sources`` when they do not list this trail). From a stack of another environment
+            (one of the two stacks environment-agnostic) it needs a literal ``bucket_name`` and
+            no replication of objects under another key than the trail's (CDK cannot name them
+            there); either is refused. A bucket under the trail's key (``encryption_key``) in a
+            stack of another environment needs the same Region given on both stacks (CDK
+            references the key across stacks only then): refused otherwise. Default: a new
+            AuditBucket (see ``bucket_props``).
         bucket_props: props for the AuditBucket this construct makes (``bucket_name``,
             ``noncurrent_version_retention_days``, ``access_log_retention_days``,
             ``replication``, ``object_lock``, ``removal_policy``): ``object_lock`` locks the
@@ -886,6 +890,24 @@ class AuditTrail(Construct):
     def _check_listed(self, bucket: AuditBucket, name: str, organization_id: str | None) -> None:
         facts = stack_facts(stack_of(self))  # read once per stack
         bucket_facts = stack_facts(stack_of(bucket))
+        # "The key that you choose must be in the same region as the S3 bucket that receives
+        # your log files" (CloudTrail user guide); the trail's key is in the trail's Region.
+        # Checked first: no bucket of another Region works, central_bucket's neither.
+        bucket_region = bucket_facts.region
+        require(
+            is_token(facts.region) or is_token(bucket_region) or bucket_region == facts.region,
+            "bucket",
+            f"must be in the trail's Region ({facts.region}): CloudTrail encrypts the log files "
+            "with the trail's key, which must be in the bucket's Region",
+            f"{bucket.node.path} in {bucket_region}",
+        )
+        listed = [
+            s
+            for s in bucket.sources
+            if s.trail_name == name
+            and (is_token(facts.account) or s.account == facts.account)
+            and (is_token(facts.region) or s.region == facts.region)
+        ]
         # A bucket of another account is a central bucket: the trail's key policy must let that
         # account read the log files (central_bucket does), and a replicating bucket's role
         # cannot be named from this account's stack.
@@ -895,10 +917,24 @@ class AuditTrail(Construct):
         ):
             bucket_name = literal_bucket_name(bucket.bucket)
             central = central_bucket_call(bucket_name, bucket_account, bucket.s3_key_prefix)
+            # Its policy lets only the trails of its sources write: CreateTrail fails otherwise.
+            region = repr(facts.region) if not is_token(facts.region) else "'<its Region>'"
+            source = (
+                f"TrailSource(account={facts.account!r}, trail_name={name!r}, region={region}"
+                + (f", organization_id={organization_id!r})" if organization_id else ")")
+            )
             raise ConstructPropError(  # worded only now: a construct's path is a jsii round trip
                 "bucket",
                 f"must be an AuditBucket of the trail's account ({facts.account}): for a bucket "
-                "of another account give "
+                "of another account "
+                + (
+                    ""
+                    if listed
+                    else f"add {source} to that AuditBucket's sources (its policy lets only "
+                    "the trails listed there write; CloudTrail refuses a bucket it may not "
+                    "write to), then "
+                )
+                + "give "
                 + (
                     central
                     if bucket_name is not None
@@ -909,25 +945,8 @@ class AuditTrail(Construct):
                 + ", which lets that account read the trail's log files",
                 f"{bucket.node.path} in {bucket_account}",
             )
-        # "The key that you choose must be in the same region as the S3 bucket that receives
-        # your log files" (CloudTrail user guide); the trail's key is in the trail's Region.
-        bucket_region = bucket_facts.region
-        require(
-            is_token(facts.region) or is_token(bucket_region) or bucket_region == facts.region,
-            "bucket",
-            f"must be in the trail's Region ({facts.region}): CloudTrail encrypts the log files "
-            "with the trail's key, which must be in the bucket's Region",
-            f"{bucket.node.path} in {bucket_region}",
-        )
         if (bucket_account, bucket_region) != (facts.account, facts.region):
             self._check_other_environment(bucket, facts, bucket_facts)
-        listed = [
-            s
-            for s in bucket.sources
-            if s.trail_name == name
-            and (is_token(facts.account) or s.account == facts.account)
-            and (is_token(facts.region) or s.region == facts.region)
-        ]
         require(
             bool(listed),
             "bucket",
@@ -949,8 +968,24 @@ class AuditTrail(Construct):
         token): CDK names a resource of such a stack only by a physical name given in code, so
         the trail needs the bucket's literal name, and cannot name a replication role that must
         read its log files (see :meth:`_let_replication_read_logs`). Each is refused here,
-        naming ``bucket``, rather than by CDK's CannotUseCrossEnvironment at synth."""
+        naming ``bucket``, rather than by CDK's CannotUseCrossEnvironment at synth. A key
+        shared by the trail and the bucket is referenced from one stack to the other, which CDK
+        does only when both stacks give a Region (CrossRegionReferencesRequireExplicitRegion):
+        refused here when either does not, naming both stacks."""
         encrypted = bucket.encrypted_bucket
+        if encrypted.encryption_key is self.key.key and (
+            is_token(facts.region) or is_token(bucket_facts.region)
+        ):
+            raise ConstructPropError(  # worded only now: a construct's path is a jsii round trip
+                "encryption_key",
+                "must not be the key of a bucket whose stack is of another environment than the "
+                "trail's when either stack has no Region: CDK references the key from one stack "
+                "in the other only between stacks that both give a Region. Give both stacks the "
+                "same Region, or give the trail and the bucket a key each (the trail's stack "
+                f"{stack_of(self).node.path}: {_environment(facts)}; the bucket's stack "
+                f"{stack_of(bucket).node.path}: {_environment(bucket_facts)})",
+                self.key.node.path,
+            )
         replicates = (
             encrypted.replication_policy is not None
             and encrypted.encryption_key is not self.key.key

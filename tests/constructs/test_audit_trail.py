@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -1295,7 +1297,10 @@ def test_a_bucket_of_another_account_is_refused_for_central_bucket(replicated: b
     prefix = "" if replicated else ", s3_key_prefix='logs'"
     assert str(error.value) == (
         f"'bucket' must be an AuditBucket of the trail's account ({WORKLOAD}): for a bucket of "
-        "another account give the AuditBucket a bucket_name (CloudTrail is given the bucket's "
+        f"another account add TrailSource(account='{WORKLOAD}', trail_name='audit', "
+        "region='eu-west-1') to that AuditBucket's sources (its policy lets only the trails "
+        "listed there write; CloudTrail refuses a bucket it may not write to), then "
+        "give the AuditBucket a bucket_name (CloudTrail is given the bucket's "
         "name, and a name CloudFormation generates cannot be written in another account's "
         "stack), then central_bucket=CentralAuditBucket(bucket_name='<its name>', "
         f"account='{SECURITY}'{prefix}), which lets that account read the trail's log files. "
@@ -1330,24 +1335,58 @@ def test_the_central_bucket_advice_as_written_delivers_under_the_buckets_prefix(
     shared = _named_bucket(central, WORKLOAD, "logs")
     with pytest.raises(ConstructPropError) as error:
         AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
-    advice = (
-        f"central_bucket=CentralAuditBucket(bucket_name='{CENTRAL_BUCKET}', "
-        f"account='{SECURITY}', s3_key_prefix='logs')"
+    # Followed as written: the call is read from the message, not written again here.
+    match = re.search(
+        r"give (central_bucket=CentralAuditBucket\(.*?\)), which lets", str(error.value)
     )
-    assert f"for a bucket of another account give {advice}, which lets" in str(error.value)
-    # Followed: the trail writes where the central bucket's policy lets it.
+    assert match is not None, str(error.value)
+    call = ast.parse(match.group(1).split("=", 1)[1], mode="eval").body
+    assert isinstance(call, ast.Call)
+    assert not call.args
+    followed = CentralAuditBucket(
+        **{k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg is not None}
+    )
     _, trail_stack = _central_and_trail_stacks()
-    trail = AuditTrail(
-        trail_stack,
-        "Audit",
-        trail_name="audit",
-        central_bucket=CentralAuditBucket(
-            bucket_name=CENTRAL_BUCKET, account=SECURITY, s3_key_prefix="logs"
-        ),
-    )
+    trail = AuditTrail(trail_stack, "Audit", trail_name="audit", central_bucket=followed)
+    # The trail writes where the central bucket's policy lets it.
     cfn = trail.trail.node.default_child
     assert isinstance(cfn, cloudtrail.CfnTrail)
     assert cfn.s3_key_prefix == shared.s3_key_prefix == "logs"
+    assert cfn.s3_bucket_name == CENTRAL_BUCKET
+
+
+def test_a_bucket_of_another_account_and_region_gets_no_central_bucket_advice() -> None:
+    """The other-account refusal advised central_bucket for a bucket in another Region too,
+    where no central bucket works (the trail's key must be in the bucket's Region)."""
+    app = cdk.App()
+    central = cdk.Stack(app, "Central", env=cdk.Environment(account=SECURITY, region="us-east-1"))
+    trail_stack = cdk.Stack(app, "Trail", env=cdk.Environment(account=WORKLOAD, region="eu-west-1"))
+    shared = _named_bucket(central, WORKLOAD, "logs")
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
+    assert str(error.value) == (
+        "'bucket' must be in the trail's Region (eu-west-1): CloudTrail encrypts the log files "
+        "with the trail's key, which must be in the bucket's Region. "
+        "Received: 'Central/Shared in us-east-1'"
+    )
+
+
+def test_a_bucket_of_another_account_that_does_not_list_the_trail_says_what_to_add() -> None:
+    """The central_bucket advice alone, followed, failed CreateTrail at deploy: the central
+    bucket's policy lets only the trails of its sources write. The source to add is named."""
+    central, trail_stack = _central_and_trail_stacks()
+    shared = _named_bucket(central, SECURITY, "logs")  # lists "audit" of another account
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared)
+    assert str(error.value) == (
+        f"'bucket' must be an AuditBucket of the trail's account ({WORKLOAD}): for a bucket of "
+        f"another account add TrailSource(account='{WORKLOAD}', trail_name='audit', "
+        "region='eu-west-1') to that AuditBucket's sources (its policy lets only the trails "
+        "listed there write; CloudTrail refuses a bucket it may not write to), then give "
+        f"central_bucket=CentralAuditBucket(bucket_name='{CENTRAL_BUCKET}', "
+        f"account='{SECURITY}', s3_key_prefix='logs'), which lets that account read the "
+        f"trail's log files. Received: 'Central/Shared in {SECURITY}'"
+    )
 
 
 def test_a_bucket_that_is_no_audit_bucket_is_refused_pointing_to_central_bucket() -> None:
@@ -1420,6 +1459,65 @@ def test_a_bucket_of_another_environment_that_cdk_cannot_name_is_refused(
         f"'bucket' {requirement} (the same account and Region, both given or both left out; the "
         f"trail's: {trail_env}). Received: 'Central/Shared in {bucket_env}'"
     )
+
+
+@pytest.mark.parametrize("agnostic", ["trail", "bucket"])
+@pytest.mark.parametrize("replicated", [False, True], ids=["plain", "replicated"])
+def test_a_key_shared_with_a_bucket_of_a_stack_without_region_is_refused(
+    agnostic: str, replicated: bool
+) -> None:
+    """Documented as working (a replicating bucket under the trail's key), synth failed with
+    CDK's raw CrossRegionReferencesRequireExplicitRegion: the key is referenced from one stack
+    in the other, which CDK does only between stacks that both give a Region."""
+    central, trail_stack = _stacks_one_agnostic(agnostic)
+    key = _key(central)
+    shared = (
+        _replicating_bucket(central, key)
+        if replicated
+        else AuditBucket(
+            central,
+            "Shared",
+            encryption_key=key,
+            bucket_name=CENTRAL_BUCKET,
+            sources=[TrailSource(account=SECURITY, trail_name="audit", region="eu-west-1")],
+        )
+    )
+    with pytest.raises(ConstructPropError) as error:
+        AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared, encryption_key=key)
+    trail_env, bucket_env = "environment-agnostic", "111111111111/eu-west-1"
+    if agnostic == "bucket":
+        trail_env, bucket_env = bucket_env, trail_env
+    assert str(error.value) == (
+        "'encryption_key' must not be the key of a bucket whose stack is of another environment "
+        "than the trail's when either stack has no Region: CDK references the key from one "
+        "stack in the other only between stacks that both give a Region. Give both stacks the "
+        "same Region, or give the trail and the bucket a key each (the trail's stack Trail: "
+        f"{trail_env}; the bucket's stack Central: {bucket_env}). Received: 'Central/K'"
+    )
+
+
+def test_a_key_shared_with_a_replicating_bucket_of_the_same_region_synthesizes() -> None:
+    """What docs/audit.md now promises: the same Region given on both sides (one stack's
+    account left to deploy), a replicating bucket under the trail's key is accepted."""
+    app = cdk.App()
+    central = cdk.Stack(app, "Central", env=cdk.Environment(account=SECURITY, region="eu-west-1"))
+    trail_stack = cdk.Stack(app, "Trail", env=cdk.Environment(region="eu-west-1"))
+    key = _key(central)
+    shared = AuditBucket(
+        central,
+        "Shared",
+        encryption_key=key,
+        bucket_name=CENTRAL_BUCKET,
+        sources=[TrailSource(account=SECURITY, trail_name="audit", region="eu-west-1")],
+        replication=BucketReplication(
+            bucket_name=DR_BUCKET,
+            encryption_key_arn=DR_KEY_ARN.replace(WORKLOAD, SECURITY),
+            region=DR_REGION,
+        ),
+    )
+    AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared, encryption_key=key)
+    resources = Template.from_stack(trail_stack).to_json()["Resources"]
+    assert [r for r in resources.values() if r["Type"] == "AWS::CloudTrail::Trail"]
 
 
 def test_trail_takes_the_given_buckets_prefix_or_none() -> None:
