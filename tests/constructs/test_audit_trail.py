@@ -1470,18 +1470,12 @@ def test_a_key_shared_with_a_bucket_of_a_stack_without_region_is_refused(
     CDK's raw CrossRegionReferencesRequireExplicitRegion: the key is referenced from one stack
     in the other, which CDK does only between stacks that both give a Region."""
     central, trail_stack = _stacks_one_agnostic(agnostic)
-    key = _key(central)
     shared = (
-        _replicating_bucket(central, key)
+        _replicating_bucket(central, _key(central))
         if replicated
-        else AuditBucket(
-            central,
-            "Shared",
-            encryption_key=key,
-            bucket_name=CENTRAL_BUCKET,
-            sources=[TrailSource(account=SECURITY, trail_name="audit", region="eu-west-1")],
-        )
+        else _named_bucket(central, SECURITY)
     )
+    key = shared.encrypted_bucket.encryption_key  # the bucket's key, Central/K
     with pytest.raises(ConstructPropError) as error:
         AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared, encryption_key=key)
     trail_env, bucket_env = "environment-agnostic", "111111111111/eu-west-1"
@@ -1503,18 +1497,7 @@ def test_a_key_shared_with_a_replicating_bucket_of_the_same_region_synthesizes()
     central = cdk.Stack(app, "Central", env=cdk.Environment(account=SECURITY, region="eu-west-1"))
     trail_stack = cdk.Stack(app, "Trail", env=cdk.Environment(region="eu-west-1"))
     key = _key(central)
-    shared = AuditBucket(
-        central,
-        "Shared",
-        encryption_key=key,
-        bucket_name=CENTRAL_BUCKET,
-        sources=[TrailSource(account=SECURITY, trail_name="audit", region="eu-west-1")],
-        replication=BucketReplication(
-            bucket_name=DR_BUCKET,
-            encryption_key_arn=DR_KEY_ARN.replace(WORKLOAD, SECURITY),
-            region=DR_REGION,
-        ),
-    )
+    shared = _replicating_bucket(central, key, CENTRAL_BUCKET)
     AuditTrail(trail_stack, "Audit", trail_name="audit", bucket=shared, encryption_key=key)
     resources = Template.from_stack(trail_stack).to_json()["Resources"]
     assert [r for r in resources.values() if r["Type"] == "AWS::CloudTrail::Trail"]
@@ -1543,11 +1526,16 @@ def test_trail_takes_the_given_buckets_prefix_or_none() -> None:
     assert cfn.s3_key_prefix is None
 
 
-def _replicating_bucket(stack: cdk.Stack, key: CustomerManagedKey) -> AuditBucket:
+def _replicating_bucket(
+    stack: cdk.Stack, key: CustomerManagedKey, bucket_name: str | None = None
+) -> AuditBucket:
+    """An AuditBucket under ``key`` replicating to DR_BUCKET, named ``bucket_name`` (default:
+    generated)."""
     return AuditBucket(
         stack,
         "Shared",
         encryption_key=key,
+        bucket_name=bucket_name,
         sources=[TrailSource(account=SECURITY, trail_name="audit", region="eu-west-1")],
         replication=BucketReplication(
             bucket_name=DR_BUCKET,

@@ -425,15 +425,21 @@ def test_replicas_are_held_to_the_destination_buckets_key() -> None:
     ]
 
 
+@pytest.mark.parametrize("keys", ["literal", "app"])
 @pytest.mark.parametrize("destination_first", [False, True], ids=["source", "destination"])
 def test_a_replication_under_another_key_than_its_destination_bucket_is_refused(
-    destination_first: bool,
+    destination_first: bool, keys: str
 ) -> None:
     """It was accepted at synth, and the destination's policy (DenyOtherKmsKeys) then refused
     every SSE-KMS replica, which S3 reports only in each object's replication status (FAILED).
-    Refused whichever of the two EncryptedBuckets of the App is made first."""
+    Refused whichever of the two EncryptedBuckets of the App is made first. Two keys made in
+    the App ("app": ARN tokens) were only warned about as "cannot be compared at synth" (they
+    can: they are two keys), with the raw token shown: the value is shown as its key's path."""
     source, dr = _source_and_dr_stacks()
-    other_key = DR_KEY_ARN.replace("0f1e2d3c", "ffffffff")
+    if keys == "literal":
+        other_key, shown = DR_KEY_ARN.replace("0f1e2d3c", "ffffffff"), None
+    else:
+        other_key, shown = CustomerManagedKey(dr, "OtherDrKey").key_arn, "Dr/OtherDrKey/Key"
 
     def replicated() -> None:
         EncryptedBucket(
@@ -446,104 +452,65 @@ def test_a_replication_under_another_key_than_its_destination_bucket_is_refused(
         )
 
     def destination() -> None:
-        key = kms.Key.from_key_arn(dr, "DrKey", DR_KEY_ARN)
+        key = (
+            kms.Key.from_key_arn(dr, "DrKey", DR_KEY_ARN)
+            if keys == "literal"
+            else CustomerManagedKey(dr, "DrKey")
+        )
         EncryptedBucket(dr, "Replica", bucket_name=DR_BUCKET, encryption_key=key)
 
     first, second = (destination, replicated) if destination_first else (replicated, destination)
     first()
     with pytest.raises(ConstructPropError) as error:
         second()
+    under = DR_KEY_ARN if keys == "literal" else "Dr/DrKey/Key"
     assert str(error.value) == (
         f"'replication.encryption_key_arn' must be the key of the destination bucket "
-        f"'{DR_BUCKET}' (the EncryptedBucket Dr/Replica, under {DR_KEY_ARN}): its bucket policy "
+        f"'{DR_BUCKET}' (the EncryptedBucket Dr/Replica, under {under}): its bucket policy "
         "refuses replicas under any other key (DenyOtherKmsKeys), so S3 would fail to replicate "
-        f"every SSE-KMS object of Source/Data, with no error at deploy. Received: '{other_key}'"
+        "every SSE-KMS object of Source/Data, with no error at deploy. "
+        f"Received: {shown or repr(other_key)}"
     )
 
 
-def test_a_replication_into_a_bucket_whose_key_is_made_in_the_app_is_warned_about() -> None:
-    """A key made in the App has an ARN token, which a literal encryption_key_arn cannot be
-    compared with at synth: a warning says so (nothing did), naming both."""
-    source, dr = _source_and_dr_stacks()
-    EncryptedBucket(
-        source, "Data", encryption_key=CustomerManagedKey(source, "K"), replication=TO_DR
-    )
-    EncryptedBucket(
-        dr, "Replica", bucket_name=DR_BUCKET, encryption_key=CustomerManagedKey(dr, "DrKey")
-    )
-    annotations = Annotations.from_stack(source)
-    annotations.has_warning(
-        "/Source/Data",
-        Match.string_like_regexp(
-            f"^replication.encryption_key_arn \\({DR_KEY_ARN}\\) cannot be compared at synth "
-            f"with the key of the destination bucket '{DR_BUCKET}' \\(the EncryptedBucket "
-            "Dr/Replica, under Dr/DrKey/Key\\): make sure it is that key's ARN; .*"
-            "\\[ack: kmskit:replicaKeyUnchecked\\]$"
-        ),
-    )
-    assert len(annotations.find_warning("*", Match.any_value())) == 1
-
-
-def test_a_replication_into_a_bucket_under_a_looked_up_key_is_warned_about() -> None:
-    """Until the lookup is in cdk.context.json, a ``kms.Key.from_lookup`` key's ARN is CDK's
+@pytest.mark.parametrize("destination_key", ["app", "lookup"])
+def test_a_replication_into_a_bucket_whose_key_cannot_be_compared_is_warned_about(
+    destination_key: str,
+) -> None:
+    """A key made in the App ("app") has an ARN token, which a literal encryption_key_arn
+    cannot be compared with at synth: a warning says so (nothing did), naming both. Until the
+    lookup is in cdk.context.json, a ``kms.Key.from_lookup`` key's ARN ("lookup") is CDK's
     placeholder, which looked like a literal ARN: the replication naming the real key was
     refused, and the error stopped the App before the missing lookup was written, so a fresh
-    checkout never synthesized. A warning says the two cannot be compared yet. (The partition
-    is literal, as in cdk.json: the placeholder ARN then has no token at all.)"""
+    checkout never synthesized; it is warned about as well. (The partition is literal, as in
+    cdk.json: the placeholder ARN then has no token at all.)"""
     source, dr = _source_and_dr_stacks({"@aws-cdk/core:enablePartitionLiterals": True})
-    key = kms.Key.from_lookup(dr, "DrKey", alias_name="alias/dr-data")
+    key = (
+        CustomerManagedKey(dr, "DrKey")
+        if destination_key == "app"
+        else kms.Key.from_lookup(dr, "DrKey", alias_name="alias/dr-data")
+    )
     EncryptedBucket(dr, "Replica", bucket_name=DR_BUCKET, encryption_key=key)
     EncryptedBucket(
         source, "Data", encryption_key=CustomerManagedKey(source, "K"), replication=TO_DR
     )
+    under = "Dr/DrKey/Key" if destination_key == "app" else "Dr/DrKey"  # the kms.Key
     annotations = Annotations.from_stack(source)
     annotations.has_warning(
         "/Source/Data",
         Match.string_like_regexp(
             f"^replication.encryption_key_arn \\({DR_KEY_ARN}\\) cannot be compared at synth "
             f"with the key of the destination bucket '{DR_BUCKET}' \\(the EncryptedBucket "
-            "Dr/Replica, under Dr/DrKey\\): make sure it is that key's ARN; .*"
+            f"Dr/Replica, under {under}\\): make sure it is that key's ARN; .*"
+            "\\[ack: kmskit:replicaKeyUnchecked\\]$"
         ),
     )
     assert len(annotations.find_warning("*", Match.any_value())) == 1
-    app = source.node.root
-    assert isinstance(app, cdk.App)
-    manifest = json.loads((Path(app.synth().directory) / "manifest.json").read_text())
-    assert [m["provider"] for m in manifest["missing"]] == ["key-provider"]
-
-
-@pytest.mark.parametrize("destination_first", [False, True], ids=["source", "destination"])
-def test_a_replication_under_another_key_of_the_app_is_refused(destination_first: bool) -> None:
-    """Two keys made in the App have ARN tokens that differ: this was only warned about as
-    "cannot be compared at synth" (it can: they are two keys), with the raw token shown."""
-    source, dr = _source_and_dr_stacks()
-    other = CustomerManagedKey(dr, "OtherDrKey")
-
-    def replicated() -> None:
-        EncryptedBucket(
-            source,
-            "Data",
-            encryption_key=CustomerManagedKey(source, "K"),
-            replication=BucketReplication(
-                bucket_name=DR_BUCKET, encryption_key_arn=other.key_arn, region=DR_REGION
-            ),
-        )
-
-    def destination() -> None:
-        key = CustomerManagedKey(dr, "DrKey")
-        EncryptedBucket(dr, "Replica", bucket_name=DR_BUCKET, encryption_key=key)
-
-    first, second = (destination, replicated) if destination_first else (replicated, destination)
-    first()
-    with pytest.raises(ConstructPropError) as error:
-        second()
-    assert str(error.value) == (
-        f"'replication.encryption_key_arn' must be the key of the destination bucket "
-        f"'{DR_BUCKET}' (the EncryptedBucket Dr/Replica, under Dr/DrKey/Key): its bucket policy "
-        "refuses replicas under any other key (DenyOtherKmsKeys), so S3 would fail to replicate "
-        "every SSE-KMS object of Source/Data, with no error at deploy. "
-        "Received: Dr/OtherDrKey/Key"
-    )
+    if destination_key == "lookup":  # the lookup is written for the CLI to make
+        app = source.node.root
+        assert isinstance(app, cdk.App)
+        manifest = json.loads((Path(app.synth().directory) / "manifest.json").read_text())
+        assert [m["provider"] for m in manifest["missing"]] == ["key-provider"]
 
 
 def test_a_replication_under_the_destination_buckets_own_key_of_the_app_passes() -> None:
