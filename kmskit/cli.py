@@ -47,6 +47,7 @@ from kmskit.clients import (
     CallerCredentialsFailedError,
     ClientSettings,
 )
+from kmskit.envelope import key_for_decrypt_in
 from kmskit.errors import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
@@ -183,26 +184,43 @@ def settings_from_args(args: argparse.Namespace) -> ClientSettings:
     )
 
 
-def settings_for_key(args: argparse.Namespace, argument: str = "--key") -> ClientSettings:
-    """:func:`settings_from_args` for a command that calls KMS for the one key ``args.key``
-    (its ``argument``, default ``--key``; None: not given): a key ARN or alias ARN names the
-    Region KMS is called in (:func:`~kmskit.audit.key_reference_region`, as envelope
-    encryption does), so the clients are made there, whatever the profile's Region (also when
-    none is configured). A ``--region`` that names another Region is refused
-    (:class:`~kmskit.errors.UsageError`), before any AWS call: KMS there would not know the key
-    (or the alias)."""
+def settings_for_key(
+    args: argparse.Namespace,
+    argument: str = "--key",
+    *,
+    reference: str | None = None,
+    replica_in_region: bool = False,
+) -> ClientSettings:
+    """:func:`settings_from_args` for a command that calls KMS for one key: ``reference``
+    (default None: ``args.key``, itself None when not given), given as ``argument`` (default
+    ``--key``). A key ARN or alias ARN names the Region KMS is called in
+    (:func:`~kmskit.audit.key_reference_region`, as envelope encryption does), so the clients are
+    made there, whatever the profile's Region (also when none is configured); that Region must
+    be a Region name (:class:`~kmskit.errors.UsageError` naming ``argument`` otherwise). A
+    ``--region`` that names another Region is refused (:class:`~kmskit.errors.UsageError`),
+    before any AWS call: KMS there would not know the key (or the alias). A multi-Region key's
+    ARN (``mrk-``) is refused so too, naming its related key in ``--region`` to give instead
+    (the key ARN names one key; a command does not act on another), unless
+    ``replica_in_region`` (default False: a data key's document, decrypted by any of them):
+    the clients are then made in ``--region``, where the caller names the related key
+    (:func:`~kmskit.envelope.key_for_decrypt_in`)."""
     settings = settings_from_args(args)
-    key = getattr(args, "key", None)
+    key = reference if reference is not None else getattr(args, "key", None)
     region = key_reference_region(key) if isinstance(key, str) else None
     if region is None or region == settings.region:
         return settings
-    if settings.region is not None:
-        raise UsageError(
-            f"'--region' must be the Region of '{argument}' ({region}), or be left out: KMS is "
-            f"called in the key's Region. Received: --region {settings.region!r} and "
-            f"{argument} {key!r}"
-        )
-    return dataclasses.replace(settings, region=region)
+    check_regions([region], argument)
+    if settings.region is None:
+        return dataclasses.replace(settings, region=region)
+    related = key_for_decrypt_in(key, settings.region) if isinstance(key, str) else key
+    if related != key and replica_in_region:
+        return settings
+    replica = f": name the replica there if it has one: {related}" if related != key else ""
+    raise UsageError(
+        f"'--region' must be the Region of '{argument}' ({region}), or be left out: KMS is "
+        f"called in the key's Region{replica}. Received: --region {settings.region!r} and "
+        f"{argument} {key!r}"
+    )
 
 
 def check_region(args: argparse.Namespace) -> None:

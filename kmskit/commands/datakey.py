@@ -213,12 +213,17 @@ def run_decrypt(args: argparse.Namespace) -> int:
     encrypted, stored, stored_key = read_document(args.input, key_id=not args.key)
     if not context and stored is not None:
         context = stored
-    settings = settings_for_key(args)
     key = args.key
-    if not key and stored_key:
+    if key or not stored_key:
+        settings = settings_for_key(args)
+    else:
         # KMS then refuses a CiphertextBlob of another key than the document's KeyId
-        # (IncorrectKeyException); a multi-Region key ARN is named by its key in the Region
-        # called (any other reference is sent as it is).
+        # (IncorrectKeyException). The KeyId's ARN names the Region called, as --key's would;
+        # a multi-Region key ARN is named by its key in --region, if given (any other
+        # reference is sent as it is).
+        settings = settings_for_key(
+            args, f"KeyId of {args.input}", reference=stored_key, replica_in_region=True
+        )
         key = key_for_decrypt_in(stored_key, configured_region(settings))
     with decrypt_data_key(encrypted, context, key=key, settings=settings) as data_key:
         result = _document(data_key.key_id, data_key.encrypted, context)

@@ -752,7 +752,8 @@ def add_key_argument(parser: argparse.ArgumentParser) -> None:
         "key",
         metavar="KEY",
         type=lambda value: key_reference(value, "KEY"),
-        help="key ID, key ARN, alias name or alias ARN (in --region)",
+        help="key ARN or alias ARN (KMS is called in its Region), or key ID or alias name (in "
+        "--region)",
     )
 
 

@@ -21,6 +21,7 @@ import pytest
 from botocore.stub import Stubber
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from moto import mock_aws
 
 from kmskit.cli import main
 from kmskit.clients import ClientSettings
@@ -282,6 +283,81 @@ def test_datakey_decrypt_names_a_multi_region_key_by_its_key_in_the_region_calle
     assert json.loads((tmp_path / "o").read_text())["KeyId"] == replica
 
 
+def test_datakey_decrypt_calls_kms_in_the_region_of_the_documents_key_arn(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: without --key the clients were made in --region or the profile's Region only:
+    # with none configured, exit 2 "You must specify a region"; with another, exit 4 NotFound.
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    document, out = tmp_path / "k.json", tmp_path / "k.plain.json"
+    with mock_aws():
+        arn = boto3.client("kms", region_name="eu-central-1").create_key()["KeyMetadata"]["Arn"]
+        new = ["datakey", "new", "-q", "--for-later", "--key", arn, *CONTEXT, str(document)]
+        assert main(new) == EXIT_OK
+        assert main(["datakey", "decrypt", "-q", str(document), str(out)]) == EXIT_OK
+    assert json.loads(out.read_text())["KeyId"] == arn
+    capsys.readouterr()
+    # A --region that contradicts the KeyId's ARN is refused as it is for --key's.
+    argv = ["datakey", "decrypt", "--region", "us-east-1", str(document), str(tmp_path / "o")]
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '--region' must be the Region of 'KeyId of {document}' (eu-central-1), "
+        "or be left out: KMS is called in the key's Region. Received: --region 'us-east-1' and "
+        f"KeyId of {document} {arn!r}"
+    )
+
+
+def test_a_multi_region_key_arn_in_another_region_than_region_names_its_replica(
+    no_aws: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --key names one key: the command does not act on another (its replica) unasked, as a
+    # datakey document's KeyId (any related key decrypts) is; the refusal names the replica.
+    primary = f"arn:aws:kms:us-east-1:111122223333:key/{MRK_ID}"
+    assert main(["key", "rotate", "--region", "eu-west-1", primary]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: '--region' must be the Region of 'KEY' (us-east-1), or be left out: "
+        "KMS is called in the key's Region: name the replica there if it has one: "
+        f"arn:aws:kms:eu-west-1:111122223333:key/{MRK_ID}. Received: --region 'eu-west-1' and "
+        f"KEY {primary!r}"
+    )
+    assert no_aws == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "argument", "region"),
+    [
+        (["datakey", "new", "--key", "arn:aws:kms:1:111122223333:key/k", *CONTEXT], "--key", "1"),
+        (["key", "rotate", "arn:aws:kms:eu-west:111122223333:alias/app"], "KEY", "eu-west"),
+    ],
+)
+def test_the_region_of_a_key_arn_must_be_a_region_name(
+    argv: list[str],
+    argument: str,
+    region: str,
+    no_aws: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: the clients were made in that Region, and botocore failed on the call (exit 1).
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '{argument}' must be an AWS Region name. Received: {region!r}"
+    )
+    assert no_aws == []
+
+
+def test_the_help_of_key_says_only_ids_and_alias_names_are_looked_up_in_region(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: "key ID, key ARN, alias name or alias ARN (in --region)".
+    with pytest.raises(SystemExit):
+        main(["key", "rotate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "key ARN or alias ARN (KMS is called in its Region), or key ID or alias name (in --region)"
+        in text
+    )
+
+
 @pytest.mark.parametrize("key_id", ["app", "arn:aws:kms:eu-west-1:1:key/k", 7, "", "alias/\udce9"])
 def test_a_datakey_document_whose_key_id_is_no_key_reference_is_refused(
     key_id: Any, no_aws: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -312,7 +388,7 @@ def test_a_datakey_document_may_name_its_key_as_decrypt_takes_it_and_it_is_sent_
 ) -> None:
     # Before: refused (exit 2) unless a key ARN, though such documents decrypted before the
     # KeyId was sent. Only a multi-Region key ARN is mapped to the Region called.
-    _decrypted(stubbed_kms, tmp_path, key_id, key_id, "--region", "us-east-1")
+    _decrypted(stubbed_kms, tmp_path, key_id, key_id, "--region", "eu-west-1")
 
 
 @pytest.mark.parametrize("key_id", ["made-by-another-tool", 7])
