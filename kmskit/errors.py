@@ -30,11 +30,12 @@ Exit codes (documented in README.md and docs/):
 from __future__ import annotations
 
 import functools
+import json
 import os
 
 import botocore.exceptions
 import botocore.loaders
-from botocore.credentials import ProcessProvider
+from botocore.credentials import ContainerProvider, CredentialProvider, ProcessProvider
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -48,6 +49,7 @@ from botocore.exceptions import (
     SSOError,
     TokenRetrievalError,
 )
+from botocore.tokens import SSOTokenProvider
 from botocore.utils import FileWebIdentityTokenLoader
 
 EXIT_OK = 0
@@ -280,53 +282,87 @@ def expired_on_renewal_text(error: BaseException) -> str:
 _WEB_IDENTITY_VARIABLE = "AWS_WEB_IDENTITY_TOKEN_FILE"
 
 
-def from_credentials_loading_error(error: BaseException) -> AccessDeniedError | None:
+def from_credentials_loading_error(error: BaseException) -> KmskitError | None:
     """What botocore raises, not as a ``BotoCoreError``, while it loads (or renews) the
     caller's credentials, before any request is sent, as exit 3 with a message naming the
     setting to check; None for any other ``error`` (a bug, or a file of the command's own).
 
     * a ``credential_process`` that printed something that is not JSON (an expired SAML or
       vault helper printing a prompt): botocore's ``json.JSONDecodeError`` (or a
-      ``UnicodeDecodeError``), or JSON that is not an object of credentials;
+      ``UnicodeDecodeError``), or JSON that is not an object of credentials; any other
+      ``ValueError`` on its output (an ``Expiration`` that is not a date) is worded generally;
+    * a ``credential_process`` whose quoting ``shlex`` cannot split (a ``ValueError`` before
+      it runs): a :class:`UsageError` (exit 2) naming the profile, whose configuration is wrong;
     * a ``credential_process`` that could not be run (an ``OSError``: no such program);
     * a ``web_identity_token_file`` (or ``AWS_WEB_IDENTITY_TOKEN_FILE``) that cannot be read (an
-      ``OSError``, raised as the first request is signed).
+      ``OSError``, raised as the first request is signed);
+    * an ``AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`` (EKS Pod Identity, container credentials)
+      that cannot be read (an ``OSError``).
 
-    Told by where it was raised: botocore's ``ProcessProvider`` or
+    Told by where it was raised: botocore's ``ProcessProvider``, ``ContainerProvider`` or
     ``FileWebIdentityTokenLoader`` on ``error``'s traceback. The command line maps it for every
     command (:func:`kmskit.cli.run`); code that tells the caller's credentials failing from
     other errors (:func:`kmskit.clients.assume_role`) can call it too."""
     raisers = _raised_by(error)
     if any(isinstance(raiser, ProcessProvider) for raiser in raisers):
-        if isinstance(error, OSError):
-            return AccessDeniedError(
-                f"could not run{_quoted_file(error)}, the profile's credential_process: "
-                f"{error.strerror or error} {CREDENTIALS_HINT}"
-            )
-        if isinstance(error, ValueError):  # json.JSONDecodeError, UnicodeDecodeError
-            said = "is not JSON"
-        elif isinstance(error, (AttributeError, TypeError)):  # a JSON list, string, ...
-            said = "is not a JSON object of credentials"
-        else:
-            return None
-        return AccessDeniedError(
-            f"credential_process output {said} ({error}): an expired login may have made it "
-            'print a prompt; it must print {"Version": 1, "AccessKeyId": ...} '
-            f"{CREDENTIALS_HINT}"
-        )
-    if isinstance(error, OSError) and any(
-        isinstance(raiser, FileWebIdentityTokenLoader) for raiser in raisers
-    ):
+        return _from_credential_process_error(error)
+    if not isinstance(error, OSError):
+        return None
+    if any(isinstance(raiser, ContainerProvider) for raiser in raisers):
         setting = (
+            "the container credentials' authorization token file "
+            f"({ContainerProvider.ENV_VAR_AUTH_TOKEN_FILE}; EKS Pod Identity, ECS)"
+        )
+    elif any(isinstance(raiser, FileWebIdentityTokenLoader) for raiser in raisers):
+        variable = (
             _WEB_IDENTITY_VARIABLE
             if os.environ.get(_WEB_IDENTITY_VARIABLE) == error.filename
             else "web_identity_token_file of the profile"
         )
+        setting = f"the web identity token file ({variable})"
+    else:
+        return None
+    return AccessDeniedError(
+        f"could not read{_quoted_file(error)}, {setting}: {error.strerror or error} "
+        f"{CREDENTIALS_HINT}"
+    )
+
+
+def _from_credential_process_error(error: BaseException) -> KmskitError | None:
+    """:func:`from_credentials_loading_error` for ``error`` raised by botocore's
+    ``ProcessProvider``."""
+    if isinstance(error, OSError):
         return AccessDeniedError(
-            f"could not read{_quoted_file(error)}, the web identity token file ({setting}): "
+            f"could not run{_quoted_file(error)}, the profile's credential_process: "
             f"{error.strerror or error} {CREDENTIALS_HINT}"
         )
-    return None
+    if isinstance(error, ValueError) and _raised_in(error, "botocore.compat"):
+        # shlex (botocore's compat_shell_split) could not split the command line: a
+        # configuration error, found before the helper runs.
+        profile = _profile_named_by(error)
+        return UsageError(
+            f"the credential_process of the AWS profile{f' {profile!r}' if profile else ''} "
+            f"is not a command line that can be split into its arguments ({error}): fix its "
+            "quoting in the AWS config file, or choose another profile with --profile or "
+            "AWS_PROFILE"
+        )
+    if isinstance(error, (json.JSONDecodeError, UnicodeDecodeError)):
+        said = "is not JSON"
+    elif isinstance(error, (AttributeError, TypeError)):  # a JSON list, string, ...
+        said = "is not a JSON object of credentials"
+    elif isinstance(error, ValueError):  # an "Expiration" that is not a date, ...
+        return AccessDeniedError(
+            f"credential_process output could not be used ({error}): it must print "
+            '{"Version": 1, "AccessKeyId": ..., "Expiration": "<ISO 8601 time>"} '
+            f"{CREDENTIALS_HINT}"
+        )
+    else:
+        return None
+    return AccessDeniedError(
+        f"credential_process output {said} ({error}): an expired login may have made it "
+        'print a prompt; it must print {"Version": 1, "AccessKeyId": ...} '
+        f"{CREDENTIALS_HINT}"
+    )
 
 
 def _quoted_file(error: OSError) -> str:
@@ -341,6 +377,16 @@ def _profile_named_by(error: BaseException) -> str | None:
         if isinstance(profile, str):
             return profile
     return None
+
+
+def _raised_in(error: BaseException, module: str) -> bool:
+    """Whether a function of ``module`` (its ``__name__``) is on ``error``'s traceback."""
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_globals.get("__name__") == module:
+            return True
+        trace = trace.tb_next
+    return False
 
 
 def _raised_by(error: BaseException) -> list[object]:
@@ -481,13 +527,24 @@ def from_botocore_error(error: BotoCoreError) -> KmskitError:
     connection) to the matching :class:`KmskitError`: an unknown profile, a profile configured
     wrong (``InvalidConfigError``: a ``source_profile`` that does not exist, ...;
     ``PartialCredentialsError``: a role without ``source_profile``, a key ID without its
-    secret; the message names the profile) or no credentials or Region is bad usage (2),
+    secret; the message names the profile), any other setting that is not valid
+    (``InvalidConfigError`` raised outside the credential and SSO token providers: a blank
+    ``AWS_CA_BUNDLE``, ...) or no credentials or Region is bad usage (2),
     credentials that cannot be used access denied (3)."""
     text = botocore_error_text(error)
     if isinstance(error, ProfileNotFound):
         return UsageError(
             "'--profile' (or AWS_PROFILE) must name a profile of the AWS configuration. "
             f"Received: {error.kwargs.get('profile')!r}"
+        )
+    if isinstance(error, InvalidConfigError) and not any(
+        isinstance(raiser, (CredentialProvider, SSOTokenProvider)) for raiser in _raised_by(error)
+    ):
+        # Not the credentials' (AWS_CA_BUNDLE blank, a bad AWS_ACCOUNT_ID_ENDPOINT_MODE or
+        # request_min_compression_size_bytes, ...): the configuration must be fixed all the same.
+        return UsageError(
+            f"the AWS configuration is not valid: {text.rstrip('.')}. Fix the AWS_* environment "
+            "variables or the profile's settings"
         )
     if isinstance(error, (InvalidConfigError, PartialCredentialsError)):
         # A role without a source, a source_profile that does not exist, a key ID without its

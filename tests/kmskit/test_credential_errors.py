@@ -221,6 +221,104 @@ def test_a_credential_process_printing_no_json_exits_3(
     assert line.endswith("(refresh or check the AWS credentials)")
 
 
+def test_a_credential_process_whose_quoting_cannot_be_split_is_bad_usage_naming_the_profile(
+    profiles: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: exit 3, "credential_process output is not JSON (No closing quotation)", though
+    # the helper never ran: the configuration is wrong (here reached through source_profile).
+    profiles.write_text(
+        '[profile quoted]\nregion = eu-west-1\ncredential_process = /bin/echo "unterminated\n'
+        "[profile role]\nregion = eu-west-1\nsource_profile = quoted\n"
+        "role_arn = arn:aws:iam::123456789012:role/Reader\n"
+    )
+    for profile in ("quoted", "role"):
+        code, line = _run_with_profile(profiles, profile, capsys)
+        assert code == EXIT_USAGE
+        assert line == (
+            "kmskit: error: the credential_process of the AWS profile 'quoted' is not a command "
+            "line that can be split into its arguments (No closing quotation): fix its quoting "
+            "in the AWS config file, or choose another profile with --profile or AWS_PROFILE"
+        )
+
+
+def test_credential_process_output_that_is_json_but_unusable_is_not_called_not_json(
+    profiles: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: "credential_process output is not JSON (Unknown string format: not-a-date)".
+    printed = {
+        "Version": 1,
+        "AccessKeyId": "AKIAEXAMPLE",
+        "SecretAccessKey": "secret",
+        "SessionToken": "token",
+        "Expiration": "not-a-date",
+    }
+    process = _python_process(f"print({json.dumps(printed)!r})")
+    profiles.write_text(f"[profile helper]\nregion = eu-west-1\ncredential_process = {process}\n")
+    code, line = _run_with_profile(profiles, "helper", capsys)
+    assert code == EXIT_ACCESS_DENIED
+    assert line == (
+        "kmskit: error: credential_process output could not be used (Unknown string format: "
+        'not-a-date): it must print {"Version": 1, "AccessKeyId": ..., "Expiration": '
+        '"<ISO 8601 time>"} (refresh or check the AWS credentials)'
+    )
+
+
+def test_an_unreadable_container_authorization_token_file_exits_3_naming_the_variable(
+    profiles: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: exit 4, "could not use '.../token'", read as a file of the command's not found.
+    token = tmp_path / "missing" / "token"
+    profiles.write_text("[default]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.170.23/v1/credentials")
+    monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", str(token))
+    code, line = _run_with_profile(profiles, None, capsys)
+    assert code == EXIT_ACCESS_DENIED
+    assert line == (
+        f"kmskit: error: could not read '{token}', the container credentials' authorization "
+        "token file (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE; EKS Pod Identity, ECS): No such "
+        "file or directory (refresh or check the AWS credentials)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("AWS_CA_BUNDLE", " ", "Invalid CA bundle: the configured value"),
+        (
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE",
+            "bogus",
+            "The configured value 'bogus' for 'account_id_endpoint_mode' is invalid",
+        ),
+        (
+            "AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES",
+            "abc",
+            'Invalid value "abc" for request_min_compression_size_bytes',
+        ),
+    ],
+)
+def test_a_setting_not_of_the_credentials_that_is_not_valid_is_not_called_a_credentials_one(
+    variable: str,
+    value: str,
+    says: str,
+    profiles: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: "the AWS credentials are not configured right: ... Fix the AWS profile ...".
+    profiles.write_text(
+        "[default]\nregion = eu-west-1\naws_access_key_id = AKIAEXAMPLE\n"
+        "aws_secret_access_key = secret\n"
+    )
+    monkeypatch.setenv(variable, value)
+    code, line = _run_with_profile(profiles, None, capsys)
+    assert code == EXIT_USAGE
+    assert line.startswith(f"kmskit: error: the AWS configuration is not valid: {says}")
+    assert line.endswith(". Fix the AWS_* environment variables or the profile's settings")
+
+
 def test_a_credential_process_that_cannot_run_exits_3_naming_it(
     profiles: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
