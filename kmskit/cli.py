@@ -401,15 +401,20 @@ def _stderr_that_may_go_away() -> Iterator[None]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the parsed command's handler: its exit code, or the one of what it raised. A
-    closed standard output (``>&-``) is refused before the handler runs: every command
-    prints its output or report there, and a file opened meanwhile would take its place."""
+    closed standard output (``>&-``) is refused before the handler runs for a command that
+    prints its report there (``report_on_stdout`` True in its parser's defaults; default
+    False): the report would be lost, and a file opened meanwhile would take its place. Any
+    other command writes standard output only for an output given as ``-``, which its
+    handler refuses so (:func:`~kmskit._io.check_output`), and runs with it closed."""
     try:
         with _sigterm_as_exception():
-            standard_output()
+            if getattr(args, "report_on_stdout", False):
+                standard_output()
             code: int = args.handler(args)
             # Buffered output (print) reaches a pipe here, inside the handlers below, not at
             # exit.
-            sys.stdout.flush()
+            if sys.stdout is not None:
+                sys.stdout.flush()
     except Terminated:
         print("kmskit: terminated", file=sys.stderr)
         return EXIT_TERMINATED

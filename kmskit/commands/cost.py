@@ -28,7 +28,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("assembly", type=Path, help="cdk.out folder (or one template file)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, report_on_stdout=True)
 
 
 def run(args: argparse.Namespace) -> int:

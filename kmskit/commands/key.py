@@ -188,7 +188,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "or an ISO 8601 date and time with a timezone (2027-01-31T00:00:00Z), in the future "
         "and at most 365 days away; default: it does not expire",
     )
-    imported.set_defaults(handler=run)
+    imported.set_defaults(handler=run, report_on_stdout=True)
     _register_rotate(actions, common)
     _register_rotations(actions, common)
     _register_schedule_deletion(actions, common)
@@ -272,7 +272,7 @@ def _register_schedule_deletion(actions: Any, common: argparse.ArgumentParser) -
         document="what was found, the blockers and what was scheduled",
     )
     add_workers_option(deletion, "log and digest files read at once")
-    deletion.set_defaults(handler=run_schedule_deletion)
+    deletion.set_defaults(handler=run_schedule_deletion, report_on_stdout=True)
 
 
 def add_report_format_option(
@@ -798,7 +798,7 @@ def _register_rotate(actions: Any, common: argparse.ArgumentParser) -> None:
         document="the key, its rotation status, its key materials before the rotation and "
         "what was rotated",
     )
-    rotated.set_defaults(handler=run_rotate)
+    rotated.set_defaults(handler=run_rotate, report_on_stdout=True)
 
 
 def _register_rotations(actions: Any, common: argparse.ArgumentParser) -> None:
@@ -819,7 +819,7 @@ def _register_rotations(actions: Any, common: argparse.ArgumentParser) -> None:
         text="the status, then a line per key material",
         document="the key, its rotation status and its key materials",
     )
-    listed.set_defaults(handler=run_rotations)
+    listed.set_defaults(handler=run_rotations, report_on_stdout=True)
 
 
 def rotation_status_text(rotations: KeyRotations) -> str:

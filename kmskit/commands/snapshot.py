@@ -193,7 +193,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="seconds between progress checks, more than 0 and at most "
         f"{MAX_POLL_SECONDS:.0f} (default: {DEFAULT_POLL_SECONDS:.0f})",
     )
-    copy.set_defaults(handler=run_copy)
+    copy.set_defaults(handler=run_copy, report_on_stdout=True)
 
 
 def _fail(problem: StepError) -> KmskitError:

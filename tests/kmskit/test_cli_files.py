@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
 
 import kmskit.envelope_s3
 from kmskit import _io
@@ -808,6 +809,7 @@ def test_stderr_closed_keeps_messages_out_of_stdout(
         ["encrypt-small", "--key", KEY, *CONTEXT, "IN", "-"],
         ["datakey", "new", "--key", KEY, *CONTEXT],
         ["key", "rotations", KEY],
+        ["key", "rotate", KEY],
         ["cost", "IN"],
     ],
     ids=lambda argv: " ".join(argv[:2]),
@@ -828,6 +830,43 @@ def test_a_closed_stdout_is_refused_before_any_aws_call(
         "or report there; give it one (>/dev/null discards it) or an OUTPUT file"
     )
     assert no_aws == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["encrypt", "--key", "SYMMETRIC", *CONTEXT, "IN", "OUT"],
+        ["encrypt-small", "--key", "SYMMETRIC", *CONTEXT, "IN", "OUT"],
+        ["datakey", "new", "--for-later", "--key", "SYMMETRIC", *CONTEXT, "OUT"],
+        ["sign", "--key", "SIGNING", "IN", "OUT"],
+        ["pubkey", "export", "--key", "SIGNING", "OUT"],
+        ["key", "inventory", "--region", "eu-west-1", "-o", "OUT"],
+    ],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+def test_a_closed_stdout_is_no_matter_to_a_command_that_writes_only_files(
+    argv: list[str],
+    plain: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: refused (exit 2, "kmskit writes its output or report there"), though nothing
+    # goes to stdout: the output is the file OUT, written whole.
+    out = tmp_path / "out"
+    with mock_aws():
+        kms = boto3.client("kms", region_name="eu-west-1")
+        keys = {
+            "SYMMETRIC": kms.create_key()["KeyMetadata"]["Arn"],
+            "SIGNING": kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")[
+                "KeyMetadata"
+            ]["Arn"],
+        }
+        named = [keys.get(arg, str(out) if arg == "OUT" else arg) for arg in argv]
+        monkeypatch.setattr(sys, "stdout", None)
+        assert main(with_input(named, plain)) == 0
+    assert out.stat().st_size > 0
+    assert "standard output is closed" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
