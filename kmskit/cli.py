@@ -288,15 +288,34 @@ class _Parser(argparse.ArgumentParser):
 class _CommandParser(_Parser):
     """The ``kmskit`` parser itself: an unknown option before the command (``kmskit
     --versio``) is named as unrecognized, where argparse would first say that the command is
-    missing (the subcommand is optional to argparse for that, and required here)."""
+    missing (the subcommand is optional to argparse for that, and required here). An option
+    of the commands given first (``kmskit --region us-east-1 encrypt-small ...``) is refused
+    saying where it goes, where argparse would take its value for the command (``invalid
+    choice: 'us-east-1'``)."""
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
-        parsed, extras = super().parse_known_args(args, namespace)
+        given = list(sys.argv[1:] if args is None else args)
+        option = given[0].split("=", 1)[0] if given else ""
+        if option not in self._option_string_actions and option in _command_options(self):
+            self.error(f"'{option}' goes after the command: kmskit COMMAND {option} ...")
+        parsed, extras = super().parse_known_args(given, namespace)
         if getattr(parsed, "command", None) is None and not extras:
             self.error("the following arguments are required: COMMAND")
         return parsed, extras
+
+
+def _command_options(parser: argparse.ArgumentParser) -> set[str]:
+    """The option strings (``--region``, ``-q``, ...) of every command of ``parser``, at any
+    depth (``key rotate``'s too)."""
+    options: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                options |= {flag for sub in command._actions for flag in sub.option_strings}
+                options |= _command_options(command)
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:

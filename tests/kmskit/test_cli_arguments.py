@@ -532,6 +532,26 @@ def test_an_unknown_option_before_the_command_is_named(
     )
 
 
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["--region", "us-east-1", "encrypt-small"], "--region"),
+        (["--profile=dev", "key", "rotate", "alias/app"], "--profile"),
+        (["-q", "cost", "cdk.out"], "-q"),
+        (["--waiting-days", "7", "key", "schedule-deletion"], "--waiting-days"),
+    ],
+)
+def test_an_option_of_the_commands_before_the_command_says_where_it_goes(
+    argv: list[str], option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: "argument COMMAND: invalid choice: 'us-east-1'" (its value taken as the command).
+    assert main(argv) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        f"kmskit: error: '{option}' goes after the command: kmskit COMMAND {option} ... (see "
+        "'kmskit --help')"
+    )
+
+
 def test_no_command_is_still_named_missing(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == EXIT_USAGE
     assert one_error_line(capsys) == (
