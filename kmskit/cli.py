@@ -47,7 +47,7 @@ from kmskit.clients import (
     CallerCredentialsFailedError,
     ClientSettings,
 )
-from kmskit.envelope import key_for_decrypt_in
+from kmskit.envelope import configured_region, key_for_decrypt_in
 from kmskit.errors import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
@@ -202,7 +202,8 @@ def settings_for_key(
     ARN (``mrk-``) is refused so too, naming its related key in ``--region`` to give instead
     (the key ARN names one key; a command does not act on another), unless
     ``replica_in_region`` (default False: a data key's document, decrypted by any of them):
-    the clients are then made in ``--region``, where the caller names the related key
+    the clients are then made in ``--region`` (without it, in the profile's Region, if one is
+    configured), where the caller names the related key
     (:func:`~kmskit.envelope.key_for_decrypt_in`)."""
     settings = settings_from_args(args)
     key = reference if reference is not None else getattr(args, "key", None)
@@ -211,6 +212,12 @@ def settings_for_key(
         return settings
     check_regions([region], argument)
     if settings.region is None:
+        if replica_in_region and isinstance(key, str):
+            # A multi-Region key's document in the profile's Region (a replica's, after the
+            # primary's Region failed): decrypted there by its related key.
+            configured = configured_region(settings)
+            if configured is not None and key_for_decrypt_in(key, configured) != key:
+                return settings
         return dataclasses.replace(settings, region=region)
     related = key_for_decrypt_in(key, settings.region) if isinstance(key, str) else key
     if related != key and replica_in_region:

@@ -283,6 +283,26 @@ def test_datakey_decrypt_names_a_multi_region_key_by_its_key_in_the_region_calle
     assert json.loads((tmp_path / "o").read_text())["KeyId"] == replica
 
 
+def test_datakey_decrypt_names_a_multi_region_key_by_its_key_in_the_profiles_region(
+    stubbed_kms: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No --region, the profile's (AWS_DEFAULT_REGION: REGION) names the replica's Region, as in
+    # a recovery after the primary's Region failed: the document's multi-Region key is named by
+    # its replica there, not called in the primary's Region.
+    primary = f"arn:aws:kms:us-east-1:111122223333:key/{MRK_ID}"
+    replica = f"arn:aws:kms:{REGION}:111122223333:key/{MRK_ID}"
+    document = tmp_path / "k.json"
+    _datakey_document(document, primary, b"blob")
+    stubbed_kms.add_response(
+        "decrypt",
+        {"KeyId": replica, "Plaintext": bytes(32)},
+        {"CiphertextBlob": b"blob", "EncryptionContext": {"purpose": "test"}, "KeyId": replica},
+    )
+    argv = ["datakey", "decrypt", "-q", str(document), str(tmp_path / "o")]
+    assert main(argv) == EXIT_OK
+    assert json.loads((tmp_path / "o").read_text())["KeyId"] == replica
+
+
 def test_datakey_decrypt_calls_kms_in_the_region_of_the_documents_key_arn(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
