@@ -378,8 +378,10 @@ def check_session_region(session: boto3.session.Session) -> None:
     # botocore reads AWS_DEFAULT_REGION, not AWS_REGION (the newer SDKs' variable).
     if core.instance_variables().get("region") is not None:
         where = "the session's 'region'"
-    elif os.environ.get("AWS_DEFAULT_REGION"):
-        where = "'AWS_DEFAULT_REGION'"
+    elif "AWS_DEFAULT_REGION" in os.environ:  # set, if empty (a CI variable left blank)
+        where = "'AWS_DEFAULT_REGION'" + (
+            " (set but empty: unset it or set a Region)" if not region else ""
+        )
     else:
         where = f"'region' of profile {core.get_config_variable('profile') or 'default'}"
     raise UsageError(f"{where} must be an AWS Region name. Received: {region!r}")

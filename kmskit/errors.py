@@ -35,7 +35,6 @@ import os
 
 import botocore.exceptions
 import botocore.loaders
-from botocore.credentials import ContainerProvider, CredentialProvider, ProcessProvider
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -49,8 +48,6 @@ from botocore.exceptions import (
     SSOError,
     TokenRetrievalError,
 )
-from botocore.tokens import SSOTokenProvider
-from botocore.utils import FileWebIdentityTokenLoader
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -282,6 +279,17 @@ def expired_on_renewal_text(error: BaseException) -> str:
 _WEB_IDENTITY_VARIABLE = "AWS_WEB_IDENTITY_TOKEN_FILE"
 
 
+def _raised_by_credential_provider(error: BaseException) -> bool:
+    """Whether a botocore credential provider (or its SSO token provider) raised ``error``."""
+    # Imported when an error is met: not on the import path of constructs_lib's synth.
+    from botocore.credentials import CredentialProvider  # noqa: PLC0415
+    from botocore.tokens import SSOTokenProvider  # noqa: PLC0415
+
+    return any(
+        isinstance(raiser, (CredentialProvider, SSOTokenProvider)) for raiser in _raised_by(error)
+    )
+
+
 def from_credentials_loading_error(error: BaseException) -> KmskitError | None:
     """What botocore raises, not as a ``BotoCoreError``, while it loads (or renews) the
     caller's credentials, before any request is sent, as exit 3 with a message naming the
@@ -303,6 +311,10 @@ def from_credentials_loading_error(error: BaseException) -> KmskitError | None:
     ``FileWebIdentityTokenLoader`` on ``error``'s traceback. The command line maps it for every
     command (:func:`kmskit.cli.run`); code that tells the caller's credentials failing from
     other errors (:func:`kmskit.clients.assume_role`) can call it too."""
+    # Imported when an error is met: not on the import path of constructs_lib's synth.
+    from botocore.credentials import ContainerProvider, ProcessProvider  # noqa: PLC0415
+    from botocore.utils import FileWebIdentityTokenLoader  # noqa: PLC0415
+
     raisers = _raised_by(error)
     if any(isinstance(raiser, ProcessProvider) for raiser in raisers):
         return _from_credential_process_error(error)
@@ -537,9 +549,7 @@ def from_botocore_error(error: BotoCoreError) -> KmskitError:
             "'--profile' (or AWS_PROFILE) must name a profile of the AWS configuration. "
             f"Received: {error.kwargs.get('profile')!r}"
         )
-    if isinstance(error, InvalidConfigError) and not any(
-        isinstance(raiser, (CredentialProvider, SSOTokenProvider)) for raiser in _raised_by(error)
-    ):
+    if isinstance(error, InvalidConfigError) and not _raised_by_credential_provider(error):
         # Not the credentials' (AWS_CA_BUNDLE blank, a bad AWS_ACCOUNT_ID_ENDPOINT_MODE or
         # request_min_compression_size_bytes, ...): the configuration must be fixed all the same.
         return UsageError(
@@ -563,11 +573,11 @@ def from_botocore_error(error: BotoCoreError) -> KmskitError:
         # Credentials found but not usable (an expired SSO session, a failing credential
         # process): as credentials AWS refuses, exit 3.
         return AccessDeniedError(f"{text} {CREDENTIALS_HINT}")
-    if isinstance(error, NoRegionError):
-        return UsageError(
-            f"{text} (give one: --region, region=; or set AWS_DEFAULT_REGION, or region in "
-            "the profile)"
+    if isinstance(error, (NoRegionError, NoCredentialsError)):
+        missing = (
+            "(give one: --region, region=; or set AWS_DEFAULT_REGION, or region in the profile)"
+            if isinstance(error, NoRegionError)
+            else "(configure AWS credentials)"
         )
-    if isinstance(error, NoCredentialsError):
-        return UsageError(f"{text} (configure AWS credentials)")
+        return UsageError(f"{text} {missing}")
     return KmskitError(text)

@@ -613,6 +613,19 @@ def test_a_bad_region_from_the_environment_is_bad_usage_naming_it(
     assert ClientSettings(region="eu-west-1").client("kms").meta.region_name == "eu-west-1"
 
 
+def test_an_empty_region_variable_is_named_not_the_profile(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A CI variable set but left blank: botocore uses the empty value; it was blamed on the
+    # profile's region.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "")
+    assert main(["audit", "s3://bucket", "--quiet"]) == EXIT_USAGE
+    assert one_error_line(capsys) == (
+        "kmskit: error: 'AWS_DEFAULT_REGION' (set but empty: unset it or set a Region) must be "
+        "an AWS Region name. Received: ''"
+    )
+
+
 def test_a_bad_region_of_the_profile_is_bad_usage_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -33,7 +33,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "sdk_floor.json"
 # The botocore modules the assets import names from (test_snapshot_replication.py checks that
 # they import no other); kmskit.clients' assume_role brings in credentials and session,
 # kmskit.errors' throttling advice the loaders, and its credential-loading errors the
-# web identity token loader of utils.
+# web identity token loader of utils and the SSO token provider of tokens.
 MODULES = (
     "botocore",
     "botocore.config",
@@ -42,6 +42,7 @@ MODULES = (
     "botocore.loaders",
     "botocore.model",
     "botocore.session",
+    "botocore.tokens",
     "botocore.utils",
 )
 # Operations of the other Lambda functions, by service: KeyGrant's provider.
