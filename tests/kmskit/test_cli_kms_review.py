@@ -264,11 +264,14 @@ def test_datakey_decrypt_without_key_warns_that_the_document_chose_it(
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.parametrize("region", [["--region", REGION], []], ids=["region", "profiles-region"])
 def test_datakey_decrypt_names_a_multi_region_key_by_its_key_in_the_region_called(
-    stubbed_kms: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    region: list[str], stubbed_kms: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Made under the primary in us-east-1, decrypted in eu-west-1 (REGION) with its replica:
-    # the us-east-1 ARN would be refused there.
+    # the us-east-1 ARN would be refused there. Without --region, the profile's Region
+    # (AWS_DEFAULT_REGION: REGION) is the one called, as in a recovery after the primary's
+    # Region failed: not the primary's Region.
     primary = f"arn:aws:kms:us-east-1:111122223333:key/{MRK_ID}"
     replica = f"arn:aws:kms:{REGION}:111122223333:key/{MRK_ID}"
     document = tmp_path / "k.json"
@@ -278,27 +281,7 @@ def test_datakey_decrypt_names_a_multi_region_key_by_its_key_in_the_region_calle
         {"KeyId": replica, "Plaintext": bytes(32)},
         {"CiphertextBlob": b"blob", "EncryptionContext": {"purpose": "test"}, "KeyId": replica},
     )
-    argv = ["datakey", "decrypt", "-q", "--region", REGION, str(document), str(tmp_path / "o")]
-    assert main(argv) == EXIT_OK
-    assert json.loads((tmp_path / "o").read_text())["KeyId"] == replica
-
-
-def test_datakey_decrypt_names_a_multi_region_key_by_its_key_in_the_profiles_region(
-    stubbed_kms: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # No --region, the profile's (AWS_DEFAULT_REGION: REGION) names the replica's Region, as in
-    # a recovery after the primary's Region failed: the document's multi-Region key is named by
-    # its replica there, not called in the primary's Region.
-    primary = f"arn:aws:kms:us-east-1:111122223333:key/{MRK_ID}"
-    replica = f"arn:aws:kms:{REGION}:111122223333:key/{MRK_ID}"
-    document = tmp_path / "k.json"
-    _datakey_document(document, primary, b"blob")
-    stubbed_kms.add_response(
-        "decrypt",
-        {"KeyId": replica, "Plaintext": bytes(32)},
-        {"CiphertextBlob": b"blob", "EncryptionContext": {"purpose": "test"}, "KeyId": replica},
-    )
-    argv = ["datakey", "decrypt", "-q", str(document), str(tmp_path / "o")]
+    argv = ["datakey", "decrypt", "-q", *region, str(document), str(tmp_path / "o")]
     assert main(argv) == EXIT_OK
     assert json.loads((tmp_path / "o").read_text())["KeyId"] == replica
 
