@@ -76,7 +76,7 @@ def _whole_attempts(value: Any, where: str) -> int:
     """``value`` as a number of attempts (a whole number, at least 1); otherwise a
     :class:`UsageError` naming ``where`` it came from."""
     try:
-        attempts = int(value)
+        attempts = 0 if isinstance(value, (bool, float)) else int(value)
     except (TypeError, ValueError):
         attempts = 0
     if attempts < 1:
@@ -112,11 +112,15 @@ def resolve_retries(
     (``AWS_RETRY_MODE``, the profile's ``retry_mode``), else ``standard``. A value that is not
     one is :class:`UsageError` naming where it came from (an unknown profile: botocore's
     ``ProfileNotFound``)."""
-    attempts = max_attempts or _env_max_attempts()
+    attempts = (
+        _env_max_attempts()
+        if max_attempts is None
+        else _whole_attempts(max_attempts, "'max_attempts'")
+    )
     if attempts is None:
         value, where = _aws_setting(core, "max_attempts", "AWS_MAX_ATTEMPTS")
         attempts = DEFAULT_MAX_ATTEMPTS if value is None else _whole_attempts(value, where)
-    mode = retry_mode
+    mode = None if retry_mode is None else _retry_mode(retry_mode, "'retry_mode'")
     if mode is None:
         value, where = _aws_setting(core, "retry_mode", "AWS_RETRY_MODE")
         mode = DEFAULT_RETRY_MODE if value is None else _retry_mode(value, where)
@@ -237,11 +241,13 @@ class ClientSettings:
             makes (no ``boto3_session``), also per call fetching the profile's credentials
             (a role's STS ``AssumeRole``, IAM Identity Center's ``GetRoleCredentials``).
             Default: ``KMSKIT_MAX_ATTEMPTS``, else botocore's ``AWS_MAX_ATTEMPTS`` or the
-            profile's ``max_attempts``, else 8 (:func:`resolve_retries`).
+            profile's ``max_attempts``, else 8 (:func:`resolve_retries`). A value that is not
+            a whole number of at least 1 is refused (:class:`UsageError`) here.
         retry_mode: ``standard``, ``adaptive`` (adds client-side rate limiting) or ``legacy``,
             applied as ``max_attempts`` is. Default: ``AWS_RETRY_MODE``, else the profile's
             ``retry_mode``, else ``standard``; a value that is none of them is refused
-            (:class:`UsageError`) when the first client is made.
+            (:class:`UsageError`): given here, here; from the environment or profile, when the
+            first client is made.
         boto3_session: a ``boto3.session.Session`` of the caller's (assumed-role credentials, a
             botocore config with endpoints or FIPS): every client is made from it, and
             :func:`assume_role`'s clients with its configuration. Not with ``profile``.
@@ -285,6 +291,10 @@ class ClientSettings:
                 "'profile' and 'boto3_session' exclude each other: the session has its own "
                 f"profile. Received: profile {self.profile!r} and {self.boto3_session!r}"
             )
+        if self.max_attempts is not None:
+            _whole_attempts(self.max_attempts, "'max_attempts'")
+        if self.retry_mode is not None:
+            _retry_mode(self.retry_mode, "'retry_mode'")
 
     def session(self) -> boto3.session.Session:
         """``boto3_session`` if given, otherwise one session made on first use and kept."""

@@ -590,6 +590,36 @@ def test_a_bad_retry_mode_of_the_profile_is_bad_usage(
 
 
 @pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            {"max_attempts": 0},
+            "'max_attempts' must be a whole number of at least 1. Received: 0",
+        ),
+        (
+            {"max_attempts": -1},
+            "'max_attempts' must be a whole number of at least 1. Received: -1",
+        ),
+        (
+            {"max_attempts": 2.5},
+            "'max_attempts' must be a whole number of at least 1. Received: 2.5",
+        ),
+        (
+            {"retry_mode": "bogus"},
+            "'retry_mode' must be one of standard, adaptive, legacy. Received: 'bogus'",
+        ),
+    ],
+)
+def test_a_bad_library_retry_setting_is_refused_when_the_settings_are_made(
+    given: dict[str, Any], message: str
+) -> None:
+    # Before, max_attempts=0 silently became 8, and -1 or 'bogus' came out of botocore later.
+    with pytest.raises(UsageError) as error:
+        ClientSettings(**given)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("AWS_DEFAULT_REGION", "eu_west_1"),
