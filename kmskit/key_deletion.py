@@ -100,6 +100,9 @@ _DELIVERY_DAY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/[^/]+\Z")
 # trails, rounding). A stop shorter than this is not seen by the hour (its StopLogging and
 # StartLogging are in the log files: kmskit audit shows them).
 DIGEST_TOLERANCE = timedelta(minutes=1)
+# How far from now + waiting days the deletion date of a key found pending deletion after a
+# lost ScheduleKeyDeletion answer may be and still be that request's (clocks, time in flight).
+LOST_SCHEDULE_TOLERANCE = timedelta(days=1)
 
 
 def check_whole_days(value: Any, argument: str, low: int, high: int, why: str) -> int:
@@ -617,7 +620,7 @@ def schedule_deletion(kms: Any, target: DeletionTarget, waiting_days: int) -> da
         response = kms.schedule_key_deletion(KeyId=target.key_id, PendingWindowInDays=waiting_days)
     except (ClientError, BotoCoreError) as error:
         if answer_lost(error):
-            return _scheduled_after_lost_answer(kms, target, error)
+            return _scheduled_after_lost_answer(kms, target, waiting_days, error)
         if isinstance(error, ClientError):
             doing = f"schedule the deletion of {target.key_arn}"
             raise from_client_error(error, doing) from error
@@ -627,10 +630,12 @@ def schedule_deletion(kms: Any, target: DeletionTarget, waiting_days: int) -> da
 
 
 def _scheduled_after_lost_answer(
-    kms: Any, target: DeletionTarget, error: ClientError | BotoCoreError
+    kms: Any, target: DeletionTarget, waiting_days: int, error: ClientError | BotoCoreError
 ) -> datetime | None:
     """:func:`schedule_deletion`'s deletion date read with DescribeKey after the answer to
-    ScheduleKeyDeletion was lost (``error``), or the error saying what is known."""
+    ScheduleKeyDeletion was lost (``error``), or the error saying what is known. A deletion
+    date more than :data:`LOST_SCHEDULE_TOLERANCE` from ``waiting_days`` from now is not this
+    request's (someone else scheduled the key)."""
     lost = lost_answer_text(error, f"schedule the deletion of {target.key_arn}", "KMS")
     try:
         metadata = key_metadata(kms, target.key_arn)
@@ -643,7 +648,18 @@ def _scheduled_after_lost_answer(
     state = metadata.get("KeyState")
     if state in PENDING_STATES:
         deletion = metadata.get("DeletionDate")
-        return deletion if isinstance(deletion, datetime) else None
+        if not isinstance(deletion, datetime):
+            return None
+        asked = datetime.now(UTC) + timedelta(days=waiting_days)
+        if abs(deletion - asked) <= LOST_SCHEDULE_TOLERANCE:
+            return deletion
+        raise KmskitError(
+            f"{lost}; the key is in state {state} with deletion on {utc_text(deletion)}, which "
+            f"this request ({waiting_days} days, about {utc_text(asked)}) did not ask for: "
+            "someone else may have scheduled it. Check its state (aws kms describe-key "
+            f"--key-id {target.key_arn}); to keep the key, cancel the deletion (aws kms "
+            "cancel-key-deletion)"
+        ) from error
     raise KmskitError(
         f"{lost}; the key is still in state {state}, so KMS most likely did not schedule it: "
         "run the command again"

@@ -222,6 +222,27 @@ def test_a_deletion_without_an_answer_on_a_key_still_enabled_is_reported(
     )
 
 
+def test_a_deletion_date_this_request_did_not_ask_for_is_not_taken_as_its_own(
+    faults: Faults, settings: ClientSettings
+) -> None:
+    kms = settings.client("kms")
+    target = describe_deletion_target(kms, make_key(settings))
+    # Someone else schedules the key for 30 days; this request's 7-day one times out.
+    kms.schedule_key_deletion(KeyId=target.key_id, PendingWindowInDays=30)
+    faults.plan["ScheduleKeyDeletion"] = ["timeout"]
+    with pytest.raises(KmskitError) as raised:
+        schedule_deletion(kms, target, 7)
+    assert faults.count("ScheduleKeyDeletion") == 2  # theirs, then this one, once
+    message = str(raised.value)
+    assert "; the key is in state PendingDeletion with deletion on " in message
+    assert "which this request (7 days, about " in message
+    assert message.endswith(
+        "did not ask for: someone else may have scheduled it. Check its state (aws kms "
+        f"describe-key --key-id {target.key_arn}); to keep the key, cancel the deletion (aws kms "
+        "cancel-key-deletion)"
+    )
+
+
 # ----------------------------------------------------------------------------- snapshot copy
 @pytest.fixture
 def snapshot(faults: Faults) -> dict[str, str]:
