@@ -152,18 +152,31 @@ checks, after a lost answer (:func:`answer_lost`), whether it took effect.
 
 Every other call kmskit makes is retried as botocore retries it: reads; calls that do nothing
 twice (``CreateTags``, ``ModifySnapshotAttribute``, ``AbortMultipartUpload``;
-``ImportKeyMaterial`` of a key's existing material, which KMS takes again); calls whose repeat
-is recognised (``CopyDBSnapshot`` and ``CopyDBClusterSnapshot``, refused as ``...AlreadyExists``
-for their one name, which the snapshot engine takes for the copy; a delete, whose repeat finds
-nothing; an exclusive ``PutObject`` or ``CompleteMultipartUpload``, which
-:mod:`kmskit.envelope_s3` tells from another's object)."""
+``ImportKeyMaterial`` of a key's existing material, which KMS takes again, unlike new material:
+:data:`NOT_RESENT_WHEN`); calls whose repeat is recognised (``CopyDBSnapshot`` and
+``CopyDBClusterSnapshot``, refused as ``...AlreadyExists`` for their one name, which the
+snapshot engine takes for the copy; a delete, whose repeat finds nothing; an exclusive
+``PutObject`` or ``CompleteMultipartUpload``, which :mod:`kmskit.envelope_s3` tells from
+another's object)."""
+
+NOT_RESENT_WHEN: Mapping[str, Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {"kms": MappingProxyType({"ImportKeyMaterial": ("ImportType", "NEW_KEY_MATERIAL")})}
+)
+"""The calls (by service) sent once as :data:`NOT_RESENT` are, when one of their parameters has
+one value (operation: (parameter, value)): ``ImportKeyMaterial`` with ImportType
+``NEW_KEY_MATERIAL`` adds a material, and its repeat is refused
+(``IncorrectKeyMaterialException``: already associated) for the material the first one added."""
+
+# The request context key send_once sets for a NOT_RESENT_WHEN call that is to be sent once.
+_SEND_ONCE = "kmskit_send_once"
 
 # Errors botocore raises when no connection could be made: the request never went out.
 _NOT_SENT: tuple[type[Exception], ...] = (EndpointConnectionError, ConnectTimeoutError)
 
 
 def send_once(client: Any) -> Any:
-    """Make ``client`` send each of its service's :data:`NOT_RESENT` calls once (a
+    """Make ``client`` send each of its service's :data:`NOT_RESENT` calls, and its
+    :data:`NOT_RESENT_WHEN` calls with the parameter value named there, once (a
     ``needs-retry`` handler on them, which ends botocore's retries by raising what the call
     would raise without them: the error answered, or the connection error); ``client``.
     :meth:`ClientSettings.client` does it for every client it makes; call it on a client made
@@ -171,13 +184,29 @@ def send_once(client: Any) -> Any:
     nothing more."""
     model = client.meta.service_model
     service_id = model.service_id.hyphenize()
-    for operation in sorted(NOT_RESENT.get(model.service_name, ())):
+    when = NOT_RESENT_WHEN.get(model.service_name, {})
+    for operation in sorted(NOT_RESENT.get(model.service_name, frozenset()) | set(when)):
         client.meta.events.register(
             f"needs-retry.{service_id}.{operation}",
             partial(_end_retries, client),
             unique_id=f"kmskit-send-once-{service_id}-{operation}",
         )
+    for operation, (parameter, value) in sorted(when.items()):
+        client.meta.events.register(
+            f"before-parameter-build.{service_id}.{operation}",
+            partial(_mark_send_once, parameter, value),
+            unique_id=f"kmskit-send-once-mark-{service_id}-{operation}",
+        )
     return client
+
+
+def _mark_send_once(
+    parameter: str, value: str, *, params: dict[str, Any], context: dict[str, Any], **_: Any
+) -> None:
+    """The ``before-parameter-build`` handler of :func:`send_once` for a
+    :data:`NOT_RESENT_WHEN` call: marks the request to be sent once when ``params`` give
+    ``parameter`` that ``value``."""
+    context[_SEND_ONCE] = params.get(parameter) == value
 
 
 def _end_retries(
@@ -192,7 +221,10 @@ def _end_retries(
 ) -> None:
     """The ``needs-retry`` handler of :func:`send_once`: None (botocore's own retry handler
     decides) for a success, a throttling answer or a connection never made; otherwise it
-    raises, before botocore's handler runs, the error the call then raises."""
+    raises, before botocore's handler runs, the error the call then raises. A
+    :data:`NOT_RESENT_WHEN` call not marked to be sent once is left to botocore's handler."""
+    if request_dict.get("context", {}).get(_SEND_ONCE) is False:
+        return
     if caught_exception is not None:
         if isinstance(caught_exception, _NOT_SENT):
             return

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
 from kmskit._io import STDIO
 from kmskit._text import utc_text
-from kmskit.clients import key_metadata
+from kmskit.clients import answer_lost, key_metadata, lost_answer_text
 from kmskit.errors import ConflictError, KmskitError, UsageError, from_client_error
 
 WRAPPING_KEY_SPEC = "RSA_4096"
@@ -448,9 +448,10 @@ def import_material(
     ``valid_to``: the material expires then. Default: it does not expire.
     ``new_material``: send ImportType NEW_KEY_MATERIAL (a further material for a symmetric
     key or a multi-Region primary, made current by RotateKeyOnDemand; refused, before any call,
-    where :func:`check_new_material` says KMS would reject it). Default: KMS decides, except
-    for a symmetric multi-Region replica, which always gets EXISTING_KEY_MATERIAL (its
-    primary's material).
+    where :func:`check_new_material` says KMS would reject it; sent once, and a lost answer is
+    :class:`~kmskit.errors.KmskitError` saying the material may have been imported). Default:
+    KMS decides, except for a symmetric multi-Region replica, which always gets
+    EXISTING_KEY_MATERIAL (its primary's material).
     """
     algorithm = wrapping_algorithm(target.key_spec)
     if new_material:
@@ -487,14 +488,30 @@ def import_material(
         check_valid_to(valid_to)
     try:
         response = kms.import_key_material(**request)
-    except ClientError as error:
-        raise _import_error(error, target, algorithm, new_material=new_material) from error
+    except (ClientError, BotoCoreError) as error:
+        if new_material and answer_lost(error):
+            raise _new_material_lost(error, target) from error
+        if isinstance(error, ClientError):
+            raise _import_error(error, target, algorithm, new_material=new_material) from error
+        raise
     return ImportResult(
         key_arn=target.key_arn,
         key_spec=target.key_spec,
         wrapping_algorithm=algorithm,
         valid_to=valid_to,
         key_material_id=response.get("KeyMaterialId"),
+    )
+
+
+def _new_material_lost(error: ClientError | BotoCoreError, target: ImportTarget) -> KmskitError:
+    """ImportKeyMaterial of new material (sent once: :data:`~kmskit.clients.NOT_RESENT_WHEN`)
+    whose answer was lost: KMS may have added the material, and the same material again would
+    be refused as already associated."""
+    doing = f"import new key material into {target.key_arn}"
+    return KmskitError(
+        f"{lost_answer_text(error, doing, 'KMS')}; KMS may have imported the material: check "
+        f"with kmskit key rotations {target.key_arn} (new material is listed as "
+        "PENDING_ROTATION) before running the command again"
     )
 
 

@@ -5,6 +5,7 @@ botocore would send such a request again; kmskit does not, and finds out what ha
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -17,11 +18,14 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HeadersDict
 from botocore.endpoint import Endpoint
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from kmskit.cli import main
 from kmskit.clients import ClientSettings, answer_lost, send_once
 from kmskit.errors import EXIT_OK, KmskitError
 from kmskit.key_deletion import describe_deletion_target, schedule_deletion
+from kmskit.key_material import ImportTarget, import_material
 from kmskit.key_rotation import ON_DEMAND, list_key_materials, prepare_rotation, rotate
 from kmskit.snapshots.engine import SnapshotEngine, client_factory
 from kmskit.snapshots.model import TAG_COPY_KEY, Origin, SnapshotRef
@@ -77,6 +81,9 @@ class Faults:
 
     sent: list[str] = field(default_factory=list)
     plan: dict[str, list[str]] = field(default_factory=dict)
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """KMS's JSON answer to an operation moto does not model (``GetParametersForImport``,
+    ``ImportKeyMaterial``), given instead of sending it to moto."""
 
     def count(self, operation: str) -> int:
         return self.sent.count(operation)
@@ -107,7 +114,13 @@ def faults(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Faults:
             kms = bool(request.headers.get("X-Amz-Target"))
             code = "ThrottlingException" if kms else "RequestLimitExceeded"
             return _error(request, 400 if kms else 503, code)
-        answer: AWSResponse = send(endpoint, request)
+        answer: AWSResponse
+        if operation in made.answers:
+            body = json.dumps(made.answers[operation]).encode()
+            headers = HeadersDict({"content-type": "application/x-amz-json-1.1"})
+            answer = AWSResponse(request.url, 200, headers, _Raw(body))
+        else:
+            answer = send(endpoint, request)
         if fault == "lost":
             kms = bool(request.headers.get("X-Amz-Target"))
             return _error(request, 503, "KMSInternalException" if kms else "Unavailable")
@@ -191,6 +204,57 @@ def test_other_calls_are_still_retried_after_a_lost_answer(
     faults.plan["DescribeKey"] = ["lost", "timeout"]
     assert settings.client("kms").describe_key(KeyId=key)["KeyMetadata"]["Arn"] == key
     assert faults.count("DescribeKey") == 3
+
+
+# ----------------------------------------------------------------------------- key material
+def import_target(faults: Faults, settings: ClientSettings) -> ImportTarget:
+    """A key of imported material on the moto server, and the answers moto does not give."""
+    kms = settings.client("kms")
+    key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["Arn"]
+    public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    der = public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    faults.answers["GetParametersForImport"] = {
+        "KeyId": key,
+        "ImportToken": base64.b64encode(b"token").decode(),
+        "PublicKey": base64.b64encode(der).decode(),
+    }
+    faults.answers["ImportKeyMaterial"] = {"KeyId": key, "KeyMaterialId": "b" * 64}
+    return ImportTarget(
+        key_arn=key,
+        key_spec="SYMMETRIC_DEFAULT",
+        key_state="Enabled",
+        current_key_material_id="a" * 64,
+    )
+
+
+def test_new_key_material_whose_answer_is_lost_is_not_sent_again_and_reported(
+    faults: Faults, settings: ClientSettings
+) -> None:
+    # Before, it was sent again, and KMS's refusal of the repeat (the material is already
+    # associated: the first import took it) was reported as "leave out --new-material".
+    target = import_target(faults, settings)
+    faults.plan["ImportKeyMaterial"] = ["lost"]
+    with pytest.raises(KmskitError) as raised:
+        import_material(settings.client("kms"), target, bytes(32), new_material=True)
+    assert faults.count("ImportKeyMaterial") == 1
+    assert str(raised.value) == (
+        f"could not import new key material into {target.key_arn}: KMS's answer was lost "
+        "(KMSInternalException: made up KMSInternalException) and the request was not sent "
+        f"again; KMS may have imported the material: check with kmskit key rotations "
+        f"{target.key_arn} (new material is listed as PENDING_ROTATION) before running the "
+        "command again"
+    )
+    assert raised.value.exit_code == 1
+
+
+def test_existing_key_material_is_still_sent_again_after_a_lost_answer(
+    faults: Faults, settings: ClientSettings
+) -> None:
+    target = import_target(faults, settings)
+    faults.plan["ImportKeyMaterial"] = ["lost", "timeout"]
+    result = import_material(settings.client("kms"), target, bytes(32))
+    assert faults.count("ImportKeyMaterial") == 3
+    assert result.key_material_id == "b" * 64
 
 
 # ----------------------------------------------------------------------------- deletion
