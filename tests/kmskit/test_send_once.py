@@ -369,6 +369,21 @@ def test_a_throttled_snapshot_copy_is_still_retried(
     assert len(copies()) == 1
 
 
+def test_a_snapshot_copy_throttled_until_retries_run_out_is_not_a_lost_answer(
+    faults: Faults, snapshot: dict[str, str]
+) -> None:
+    # EC2 throttles with RequestLimitExceeded in a 503: refused, so nothing was copied.
+    with ClientSettings(region=REGION, max_attempts=3) as settings:
+        faults.plan["CopySnapshot"] = ["throttled"] * 3
+        ec2 = settings.client("ec2", region=COPY_REGION)
+        with pytest.raises(ClientError) as raised:
+            ec2.copy_snapshot(SourceRegion=REGION, SourceSnapshotId=snapshot["snapshot"])
+    assert faults.count("CopySnapshot") == 3
+    assert raised.value.response["Error"]["Code"] == "RequestLimitExceeded"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert not answer_lost(raised.value)
+
+
 # ----------------------------------------------------------------------------- helpers
 def test_send_once_is_for_clients_made_elsewhere_too(faults: Faults) -> None:
     kms = send_once(send_once(boto3.client("kms", region_name=REGION)))  # twice: no harm
