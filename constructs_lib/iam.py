@@ -232,7 +232,16 @@ class ManagedPolicyRole(iam.Role):
             self._check_attached_policies(f"{self.node.path} managed_policies")
         # Policies attached from their side (ManagedPolicy(roles=[role]), attach_to_role) tell
         # the role nothing: they are counted at synth.
+        self._attaching_counted_by: str | None = None
         self.node.add_validation(_AttachedPoliciesValidation(self))
+
+    def defer_attached_policy_count(self, counter: str) -> None:
+        """Leave the count of the managed policies that attach themselves to the role to
+        ``counter`` (a construct that makes them, counts them and refuses one too many itself,
+        as KeyGrant does for its provider's role), so that the quota warning is not given twice.
+        Policies given as ``managed_policies`` or with :meth:`add_managed_policy`, and grants
+        policies, are still counted here."""
+        self._attaching_counted_by = counter
 
     @property
     def grants_policies(self) -> list[iam.ManagedPolicy]:
@@ -366,6 +375,8 @@ class _AttachedPoliciesValidation:
         self._role = role
 
     def validate(self) -> list[str]:
+        if self._role._attaching_counted_by is not None:
+            return []
         attaching = self._role._policies_attaching_themselves()
         if not attaching:
             return []

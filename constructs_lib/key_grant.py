@@ -242,6 +242,9 @@ class _Provider(Construct):
             assumed_by=principals.service("lambda.amazonaws.com"),
             description="KeyGrant: the provider function that creates and retires grants",
         )
+        # Each KeyGrant's policy attaches itself to the role; KeyGrant counts them (warning past
+        # IAM's default quota, refusal past its maximum): the role does not warn again.
+        self.role.defer_attached_policy_count("KeyGrant")
         self.log_group = logs.LogGroup(
             self,
             "Logs",

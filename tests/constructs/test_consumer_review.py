@@ -134,10 +134,10 @@ def test_audit_trail_refusals_name_the_construct_received() -> None:
     bucket = EncryptedBucket(stack, "Logs", encryption_key=data)
     with pytest.raises(ConstructPropError) as error:
         AuditTrail(stack, "Trail", trail_name="consumer-trail", bucket=bucket)  # type: ignore[arg-type]
-    assert str(error.value) == (
-        "'bucket' must be an AuditBucket (it carries the CloudTrail bucket policy). "
-        "Received: 'Consumer/Logs'"
+    assert str(error.value).startswith(
+        "'bucket' must be an AuditBucket (it carries the CloudTrail bucket policy); "
     )
+    assert str(error.value).endswith("Received: 'Consumer/Logs'")
     raw = kms.Key(stack, "Raw")
     with pytest.raises(ConstructPropError) as error:
         AuditTrail(stack, "Trail2", trail_name="consumer-trail2", encryption_key=raw)
