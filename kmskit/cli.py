@@ -211,17 +211,14 @@ def settings_for_key(
     if region is None or region == settings.region:
         return settings
     check_regions([region], argument)
-    if settings.region is None:
-        if replica_in_region and isinstance(key, str):
-            # A multi-Region key's document in the profile's Region (a replica's, after the
-            # primary's Region failed): decrypted there by its related key.
-            configured = configured_region(settings)
-            if configured is not None and key_for_decrypt_in(key, configured) != key:
-                return settings
-        return dataclasses.replace(settings, region=region)
-    related = key_for_decrypt_in(key, settings.region) if isinstance(key, str) else key
-    if related != key and replica_in_region:
+    # The Region asked for: --region, or for a multi-Region key's document the profile's (a
+    # replica's, after the primary's Region failed), where its related key decrypts.
+    asked = settings.region or (configured_region(settings) if replica_in_region else None)
+    related = key_for_decrypt_in(key, asked) if asked and isinstance(key, str) else key
+    if replica_in_region and related != key:
         return settings
+    if settings.region is None:
+        return dataclasses.replace(settings, region=region)
     replica = f": name the replica there if it has one: {related}" if related != key else ""
     raise UsageError(
         f"'--region' must be the Region of '{argument}' ({region}), or be left out: KMS is "
